@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.integration.gateway import RunningGateway, writeConfig  # noqa: E402
 
-LEGACY = "2025-11-25"
+HANDSHAKE = "2025-11-25"
 ERA2026 = "2026-07-28"
 ACCEPT = "application/json, text/event-stream"
 
@@ -41,7 +41,7 @@ def _body(data: bytes) -> Any:
     return json.loads([e for e in events if e][-1])
 
 
-class Legacy:
+class Handshake:
     """A 2025-11-25 session on one keep-alive connection."""
 
     def __init__(self, port: int) -> None:
@@ -52,7 +52,7 @@ class Legacy:
             "id": 0,
             "method": "initialize",
             "params": {
-                "protocolVersion": LEGACY,
+                "protocolVersion": HANDSHAKE,
                 "capabilities": {},
                 "clientInfo": {"name": "bench", "version": "1"},
             },
@@ -61,7 +61,7 @@ class Legacy:
         response = self.conn.getresponse()
         response.read()
         self.headers["Mcp-Session-Id"] = response.getheader("mcp-session-id") or ""
-        self.headers["MCP-Protocol-Version"] = LEGACY
+        self.headers["MCP-Protocol-Version"] = HANDSHAKE
         note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
         self.conn.request("POST", "/demo/mcp", json.dumps(note).encode(), self.headers)
         self.conn.getresponse().read()
@@ -72,7 +72,7 @@ class Legacy:
         return _body(self.conn.getresponse().read())
 
 
-class Modern:
+class Era2026:
     """Stateless 2026-07-28 requests on one keep-alive connection."""
 
     def __init__(self, port: int) -> None:
@@ -103,7 +103,7 @@ CALLS: dict[str, tuple[str, dict[str, Any]]] = {
 
 
 def measure(
-    client: Legacy | Modern, method: str, params: dict[str, Any], calls: int
+    client: Handshake | Era2026, method: str, params: dict[str, Any], calls: int
 ) -> list[float]:
     for n in range(20):  # warm up
         client.call(100_000 + n, method, params)
@@ -121,7 +121,9 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    results: dict[str, dict[str, list[float]]] = {k: {"legacy": [], "modern": []} for k in CALLS}
+    results: dict[str, dict[str, list[float]]] = {
+        k: {"handshake": [], "era2026": []} for k in CALLS
+    }
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         config = writeConfig(
@@ -136,23 +138,23 @@ def main() -> None:
         )
         gateway = RunningGateway(["--config", str(config)], home)
         try:
-            legacy, modern = Legacy(gateway.port), Modern(gateway.port)
+            handshake, era2026 = Handshake(gateway.port), Era2026(gateway.port)
             for _ in range(args.rounds):
                 for name, (method, params) in CALLS.items():
-                    results[name]["legacy"] += measure(legacy, method, params, args.calls)
-                    results[name]["modern"] += measure(modern, method, params, args.calls)
+                    results[name]["handshake"] += measure(handshake, method, params, args.calls)
+                    results[name]["era2026"] += measure(era2026, method, params, args.calls)
         finally:
             gateway.stop()
     report: dict[str, Any] = {"calls": args.calls, "rounds": args.rounds}
-    columns = ["call", "session median", "2026-07-28 median", "modern adds", "p99 session"]
+    columns = ["call", "session median", "2026-07-28 median", "2026 adds", "p99 session"]
     print("| " + " | ".join([*columns, "p99 2026-07-28"]) + " |  (ms)")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, sides in results.items():
-        lo, mo = sorted(sides["legacy"]), sorted(sides["modern"])
+        lo, mo = sorted(sides["handshake"]), sorted(sides["era2026"])
         lm, mm = statistics.median(lo) * 1e3, statistics.median(mo) * 1e3
         l99, m99 = lo[int(len(lo) * 0.99)] * 1e3, mo[int(len(mo) * 0.99)] * 1e3
         print(f"| {name} | {lm:.3f} | {mm:.3f} | {mm - lm:+.3f} | {l99:.3f} | {m99:.3f} |")
-        report[name] = {"legacyMs": lm, "era2026Ms": mm, "addedMs": mm - lm}
+        report[name] = {"handshakeMs": lm, "era2026Ms": mm, "addedMs": mm - lm}
     print(json.dumps(report))
 
 

@@ -27,7 +27,7 @@ from mcpgateway.core.tasks.model import EXTENSION
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "fixtures" / "conformance_server.py"
 ERA2026 = "2026-07-28"
-LEGACY = "2025-11-25"
+HANDSHAKE = "2025-11-25"
 ACCEPT = "application/json, text/event-stream"
 SERVER = "conformance"
 Op = Callable[[int], bool]
@@ -206,7 +206,7 @@ class Direct:
         )
         self.pid = self.process.pid
         init = {
-            "protocolVersion": LEGACY,
+            "protocolVersion": HANDSHAKE,
             "capabilities": {},
             "clientInfo": {"name": "tasks-bench", "version": "1"},
         }

@@ -332,7 +332,7 @@ class FakeSession:
     stream) they go to C{refused} and it returns C{False}.
     """
 
-    modern = False
+    era2026 = False
 
     def __init__(
         self,

@@ -70,8 +70,8 @@ from mcpgateway.runtime.bodies import BytesProducer
 DELETE_TIMEOUT = 2.0
 """Seconds the DELETE of the session at the end may take."""
 
-_MODERN = b'"io.modelcontextprotocol/protocolVersion"'
-"""What a modern (2026-07-28) request carries in its C{_meta}."""
+_ERA2026 = b'"io.modelcontextprotocol/protocolVersion"'
+"""What a 2026 (2026-07-28) request carries in its C{_meta}."""
 
 
 class BridgeClient:
@@ -166,11 +166,11 @@ class BridgeClient:
             message.method == "ping"
             and message.kind is Kind.REQUEST
             and link.initParams is None
-            and _MODERN not in message.body
+            and _ERA2026 not in message.body
         ):
             # MCP lets a client ping before it initializes; the gateway has no
             # session for it yet (it would answer 400): the bridge answers.
-            # (A modern request, which carries its protocol version in its
+            # (A 2026 request, which carries its protocol version in its
             # _meta and needs no initialize, goes to the gateway.)
             self._toClient(jsonrpc.dumps(jsonrpc.resultResponse(message.id, {})))
             return

@@ -9,7 +9,7 @@ server-everything's sampling tools) are C{session}: one child per session.
 Precedence, highest first:
 
  1. C{<state-dir>/classification.json} (C{{"name": {"share": ...}}}; the
-    legacy C{"mode"} is read too): the server is then I{pinned}, never
+    older C{"mode"} is read too): the server is then I{pinned}, never
     promoted;
  2. C{<state-dir>/promotions.json}: the gateway saw the server's shared
     child talk back while several sessions used it
@@ -73,7 +73,7 @@ class Override:
     """One server's line in C{classification.json}."""
 
     share: str | None = None
-    """A C{"share"} word (the file's legacy C{"mode"} is read as one)."""
+    """A C{"share"} word (the file's older C{"mode"} is read as one)."""
     requestTimeout: float | None = None
     """Seconds (the file says milliseconds)."""
     maxChildren: int | None = None
@@ -84,8 +84,8 @@ class Override:
 
     @property
     def mode(self) -> str | None:
-        """The legacy C{"mode"} word of L{share} (C{stateful}/C{stateless})."""
-        return None if self.share is None else shareOf(self.share).legacyMode
+        """The older C{"mode"} word of L{share} (C{stateful}/C{stateless})."""
+        return None if self.share is None else shareOf(self.share).modeWord
 
 
 @dataclass
@@ -140,7 +140,7 @@ def loadOverrides(stateDir: Path) -> Overrides:
                 out.warnings.append(
                     f"{path}: '{name}'.{key} must be one of {', '.join(MODES)}; ignored"
                 )
-            elif share is None:  # "share" wins over the legacy "mode"
+            elif share is None:  # "share" wins over the older "mode"
                 share = shareOf(word).value
         timeout = _milliseconds(entry.get("requestTimeout"))
         if timeout is None and entry.get("requestTimeout") is not None:

@@ -298,11 +298,12 @@ def parseEntry(
     maxRssMb = _positive(entry, "maxRssMb", "megabytes")
     pingMs = _positive(entry, "healthPing", "milliseconds")
     prewarm = _flag(entry, "prewarm", False)
-    modern = _flag(entry, "modern", True)
+    era2026 = _flag(entry, "era2026", _flag(entry, OLD_ERA2026_KEY, True))
     perUser = _flag(entry, "perUser", False)
-    era = entry.get("era", "legacy")
-    if era not in ("legacy", "modern"):
-        raise EntryError('\'era\' must be "legacy" or "modern"')
+    era = entry.get("era", "handshake")
+    era = OLD_ERA_WORDS.get(era, era) if isinstance(era, str) else era
+    if era not in ("handshake", "era2026"):
+        raise EntryError('\'era\' must be "handshake" or "era2026"')
     try:
         aggregate = serverFilter(entry)  # what of it the aggregate endpoint /mcp lists
     except FilterError as e:
@@ -330,7 +331,7 @@ def parseEntry(
         requestTimeout=DEFAULT_REQUEST_TIMEOUT if timeoutMs is None else timeoutMs / 1000.0,
         requestTimeoutDeclared=timeoutMs is not None,
         prewarm=prewarm,
-        modern=modern,
+        era2026=era2026,
         era=era,
         idleTimeout=None if idleMs is None else idleMs / 1000.0,
         maxRssMb=maxRssMb,
@@ -653,6 +654,12 @@ def _launch(entry: dict[str, Any]) -> tuple[str, list[str], dict[str, str], str 
     return command, args, env, cwd
 
 
+OLD_ERA2026_KEY = "modern"
+"""The entry key that C{"era2026"} replaced, still read when C{"era2026"} is absent."""
+OLD_ERA_WORDS = {"legacy": "handshake", "modern": "era2026"}
+"""The C{"era"} words that C{"handshake"} and C{"era2026"} replaced, still read."""
+
+
 def _flag(entry: dict[str, Any], key: str, default: bool) -> bool:
     """The entry's boolean C{key} (C{default} when absent)."""
     value = entry.get(key, default)
@@ -662,7 +669,7 @@ def _flag(entry: dict[str, Any], key: str, default: bool) -> bool:
 
 
 def _share(entry: dict[str, Any], remote: bool = False) -> str:
-    """The entry's scope as a C{"share"} word: its C{"share"}, or its legacy
+    """The entry's scope as a C{"share"} word: its C{"share"}, or its older
     C{"mode"} (both may be given when they agree); when neither, C{global}
     for a stdio server and C{session} for a remote one (an upstream session
     per client session costs no process, and the server sees each client's

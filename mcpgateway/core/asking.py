@@ -197,13 +197,13 @@ def refusedByAll(
 ) -> tuple[int, str] | None:
     """The refusal every client session C{sessions} (those a child's request
     may be for) would give the child's request C{message}: none declared
-    the capability it needs. C{None} when a modern call is in flight among
+    the capability it needs. C{None} when a 2026 call is in flight among
     C{exchanges} (its capabilities are its own rounds'), or one of them
     could answer."""
     candidates = list(sessions)
-    if not candidates or any(session.modern for session in candidates):
+    if not candidates or any(session.era2026 for session in candidates):
         return None
-    if any(ex.session is not None and ex.session.modern for ex in exchanges):
+    if any(ex.session is not None and ex.session.era2026 for ex in exchanges):
         return None
     refusals = {refusalFor(session, message) for session in candidates}
     if len(refusals) != 1:

@@ -15,7 +15,7 @@ from twisted.internet.defer import Deferred
 
 from mcpgateway.core import tracing
 from mcpgateway.core.sessions import SessionLike
-from mcpgateway.protocol import jsonrpc, wire2026
+from mcpgateway.protocol import era2026wire, jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 
 Sink = Callable[[Message], bool]
@@ -31,7 +31,7 @@ LIST_CHANGED = frozenset(
 """The child's notifications that say one of its lists changed (L{Router.onList})."""
 STARTS = frozenset({"initialize", "server/discover"})
 """A child's handshake (the gateway's or its session's C{initialize}, the
-gateway's C{server/discover} of a modern child): timed by the start
+gateway's C{server/discover} of a 2026 child): timed by the start
 timeout (C{--start-timeout}), not the request timeout, as a start (a
 confined child's launcher, an C{npx} resolving its package) is slower
 than a call."""
@@ -109,11 +109,11 @@ NO_HINT = object()
 
 
 def relatedRequest(message: Message) -> Any:
-    """The child request's L{wire2026.HINT_RELATED}, or L{NO_HINT}."""
+    """The child request's L{era2026wire.HINT_RELATED}, or L{NO_HINT}."""
     params = message.get("params")
     meta = params.get("_meta") if isinstance(params, dict) else None
-    if isinstance(meta, dict) and wire2026.HINT_RELATED in meta:
-        return meta[wire2026.HINT_RELATED]
+    if isinstance(meta, dict) and era2026wire.HINT_RELATED in meta:
+        return meta[era2026wire.HINT_RELATED]
     return NO_HINT
 
 
@@ -122,10 +122,10 @@ def withoutHints(message: Message) -> Message:
     never sees them)."""
     params = message.get("params")
     meta = params.get("_meta") if isinstance(params, dict) else None
-    if not isinstance(meta, dict) or not any(hint in meta for hint in wire2026.HINTS):
+    if not isinstance(meta, dict) or not any(hint in meta for hint in era2026wire.HINTS):
         return message
     assert isinstance(params, dict)
-    kept = {key: value for key, value in meta.items() if key not in wire2026.HINTS}
+    kept = {key: value for key, value in meta.items() if key not in era2026wire.HINTS}
     params = {key: value for key, value in params.items() if key != "_meta"}
     if kept:
         params["_meta"] = kept

@@ -11,12 +11,12 @@ differs between a child several sessions share and a child of one session:
    count like sessions) and the child's log level is the lowest any
    session asked for; list changes go to every session, resource updates
    to their subscribers, log messages to the one request in flight or to
-   the sessions whose level they reach (a modern request only when it
+   the sessions whose level they reach (a 2026 request only when it
    asked for a level, and never a listen stream). A request of the child
    (sampling, elicitation, roots) goes to a client only when the child
    serves exactly one: one 2025 session attached (requests in flight or
    not; a session whose client process is known to have exited does not
-   count) and no modern call in flight, or one modern call in flight and no
+   count) and no 2026 call in flight, or one 2026 call in flight and no
    2025 session attached; or, when every session attached is one
    principal's, it goes to the one session with a request in flight (the
    same person either way); otherwise it is refused (see docs/design/routing.md).
@@ -242,7 +242,7 @@ class SharedFanout:
 
     def _taskCreated(self, response: Message, router: Router, session: SessionLike) -> Message:
         """Remember the task of a C{CreateTaskResult} as C{session}'s (a
-        session no longer attached, or a modern call, keeps none: nothing
+        session no longer attached, or a 2026 call, keeps none: nothing
         would ever forget it, and nothing could ask for it)."""
         result = response.get("result")
         task = result.get("task") if isinstance(result, dict) else None
@@ -502,10 +502,10 @@ class SharedFanout:
         never guesses)."""
         inflight = router.clientExchanges()
         # Who counts is who counts for a request of the child's (requester):
-        # a modern client by its calls in flight, not by an idle listen
+        # a 2026 client by its calls in flight, not by an idle listen
         # stream (its calls and its stream are separate objects: counted by
-        # the stream, a modern client alone would never get its own lines).
-        clients: dict[int, SessionLike] = {id(s): s for s in router.sessions if not s.modern}
+        # the stream, a 2026 client alone would never get its own lines).
+        clients: dict[int, SessionLike] = {id(s): s for s in router.sessions if not s.era2026}
         for ex in inflight:
             if ex.session is not None:
                 clients.setdefault(id(ex.session), ex.session)
@@ -526,11 +526,11 @@ class SharedFanout:
             wanted = (
                 rank >= _LEVEL_RANK.get(level, len(LOG_LEVELS))
                 if level is not None
-                else not session.modern
+                else not session.era2026
             )
             if wanted and own[-1].related(message):
                 return
-        if not session.modern and level is not None and rank >= _LEVEL_RANK[level]:
+        if not session.era2026 and level is not None and rank >= _LEVEL_RANK[level]:
             session.deliver(message)
 
     def requester(
@@ -539,7 +539,7 @@ class SharedFanout:
         """The requester is proven only when the child serves exactly one
         client at that moment: the 2025 sessions attached to it, whether or
         not they have requests in flight (less those whose client process is
-        known to have exited: L{Router.clientSessions}), and the modern calls
+        known to have exited: L{Router.clientSessions}), and the 2026 calls
         (and listen streams) with requests in flight on it. That client then gets the
         request (on the stream of its latest C{tools/call}, else of its latest
         request, else on its own stream).
@@ -573,7 +573,7 @@ class SharedFanout:
         inflight = router.clientExchanges()
         clients: dict[int, SessionLike] = {id(s): s for s in router.clientSessions()}
         for ex in inflight:
-            if ex.session is not None and ex.session.modern:
+            if ex.session is not None and ex.session.era2026:
                 clients.setdefault(id(ex.session), ex.session)
         if not clients:
             return "no client session is attached to this server to answer it"
@@ -589,9 +589,9 @@ class SharedFanout:
                     count=len(clients),
                 )
                 return caller
-            legacy = sum(1 for s in clients.values() if not s.modern)
-            modern = len(clients) - legacy
-            if not modern:
+            handshake = sum(1 for s in clients.values() if not s.era2026)
+            era2026 = len(clients) - handshake
+            if not era2026:
                 narrower = (
                     "a child per workspace where its sessions' workspaces can each have"
                     " one, else a child per session,"
@@ -599,13 +599,13 @@ class SharedFanout:
                     else "a child per session"
                 )
                 return (
-                    f"ambiguous: {legacy} client sessions use the shared server"
+                    f"ambiguous: {handshake} client sessions use the shared server"
                     f" '{router.name}', and its request names none of them, so the gateway"
                     f" cannot tell which one it is for; the gateway gives this server"
                     f" {narrower} from the next session on (unless its share is pinned)"
                 )
             return (
-                f"ambiguous: {legacy} client session(s) and {modern} modern call(s) use"
+                f"ambiguous: {handshake} client session(s) and {era2026} 2026 call(s) use"
                 f" the shared server '{router.name}', so the gateway cannot tell which one"
                 " it is for (a server names the request it serves with"
                 " _meta mcpgateway/relatedRequestId, see docs/design/era.md)"
@@ -633,7 +633,7 @@ def _soleCaller(
     while several 2025 sessions are attached: the only one with a request in
     flight on the child, when every session attached belongs to one
     principal (a loopback gateway's one user, or one authenticated caller)
-    and no modern call is in flight; it goes on the stream of that session's
+    and no 2026 call is in flight; it goes on the stream of that session's
     latest C{tools/call} (else of its latest request). The child may be
     asking on its own rather than for that call; then the question still
     reaches the person whose windows they all are, which is harmless, where
@@ -644,7 +644,7 @@ def _soleCaller(
     principals = set()
     for session in clients.values():
         principal = getattr(session, "principal", None)
-        if session.modern or not isinstance(principal, str):
+        if session.era2026 or not isinstance(principal, str):
             return None
         principals.add(principal)
     if len(principals) != 1:

@@ -17,7 +17,7 @@ place in the twistd service tree: C{stopService} ends every session and
 fires only after every child has exited. What it is made with is one
 L{mcpgateway.core.gatewaysettings.GatewaySettings}.
 
-The web's modern endpoint reaches the core only through the gateway, which
+The web's 2026 endpoint reaches the core only through the gateway, which
 is its L{Era2026Service}: each call goes to the server's pool (its bridge of
 multi round-trip calls, its listen streams; L{mcpgateway.core.era2026.mrtr},
 L{mcpgateway.core.era2026.listen}).
@@ -53,7 +53,7 @@ from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import Era2026Stats, GatewayStatus, Savings, ServerStatus
 from mcpgateway.core.tasks.manager import withTasksExtension
 from mcpgateway.core.visits import SessionVisits
-from mcpgateway.protocol import jsonrpc, wire2026
+from mcpgateway.protocol import era2026wire, jsonrpc
 from mcpgateway.runtime import logs, procfs
 
 if TYPE_CHECKING:
@@ -384,7 +384,7 @@ class Gateway:
     def era2026Refusal(self, server: str) -> str | None:
         """Why C{server}'s route cannot serve 2026-07-28 requests (the
         aggregate endpoints have a service of their own:
-        L{mcpgateway.core.aggregate.modern})."""
+        L{mcpgateway.core.aggregate.era2026})."""
         pool = self.pools.get(server)
         if pool is None:
             return f"no server '{server}'"
@@ -402,7 +402,7 @@ class Gateway:
             )
         tasks = self.settings.tasks
         method = request.method
-        if method in wire2026.TASK_METHODS:
+        if method in era2026wire.TASK_METHODS:
             if tasks is None:
                 return succeed(
                     jsonrpc.errorResponse(
@@ -411,10 +411,10 @@ class Gateway:
                         f"Method not found: {method} (this gateway does not serve tasks)",
                     )
                 )
-            return tasks.afterLoad(lambda: tasks.serve(server, request, pool.modern))
+            return tasks.afterLoad(lambda: tasks.serve(server, request, pool.serveEra2026))
         if tasks is not None and method == "tools/call" and pool.era2026Refusal() is None:
-            return tasks.call(server, request, sink, pool.modern, pool.toolTaskSupport)
-        answered = pool.modern(request, sink)
+            return tasks.call(server, request, sink, pool.serveEra2026, pool.toolTaskSupport)
+        answered = pool.serveEra2026(request, sink)
         if tasks is not None and method == "server/discover":
             answered.addCallback(withTasksExtension)
         return answered

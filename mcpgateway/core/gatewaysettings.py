@@ -73,10 +73,10 @@ class GatewaySettings:
     """Keeps the servers promoted to a child per session (C{None}: promotions
     last as long as the process)."""
     era2026InputTimeout: float = BridgeLimits.inputTimeout
-    """Seconds a modern call waits for its client's next round (then it is
+    """Seconds a 2026 call waits for its client's next round (then it is
     cancelled on its child)."""
     maxSuspendedCalls: int = BridgeLimits.maxSuspended
-    """Modern calls per server that may wait for their client's input at once."""
+    """2026 calls per server that may wait for their client's input at once."""
     sessionIds: SessionIds | None = None
     """Makes the ids of new sessions from their facts (a cluster's sealer:
     L{mcpgateway.cluster.sealing}); C{None}: random ids."""

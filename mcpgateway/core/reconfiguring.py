@@ -82,7 +82,7 @@ class Reconfigurer:
                     self._routeGone(name, session)
                 refusal = old.era2026Refusal()
                 if refusal is not None:
-                    old.endEra2026(refusal)  # "modern": false now: no call or listen goes on
+                    old.endEra2026(refusal)  # "era2026": false now: no call or listen goes on
                 continue
             if old is not None:
                 self.log.info(

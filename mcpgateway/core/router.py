@@ -16,7 +16,7 @@ C{_meta["mcpgateway/relatedRequestId"]}: the child-side id of that request,
 documented in docs/design/era.md) goes exactly to that request's exchange, whatever
 else is in flight; the others go where the fanout proves they belong. An
 exchange can be I{held} (L{Router.hold}): its timeout is paused while a
-modern call waits for its client's next round (L{mcpgateway.core.era2026.mrtr}).
+2026 call waits for its client's next round (L{mcpgateway.core.era2026.mrtr}).
 
 What differs between a child shared by many sessions and a child of one
 session (who receives notifications and the child's requests, which client
@@ -63,7 +63,7 @@ from mcpgateway.core.exchange import (
 from mcpgateway.core.sessions import SessionLike, shortId
 from mcpgateway.core.stats import RequestStats
 from mcpgateway.core.toolgate import GATED, ToolGate
-from mcpgateway.protocol import jsonrpc, wire2026
+from mcpgateway.protocol import era2026wire, jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.timers import Deadlines
@@ -137,7 +137,7 @@ class Router:
         @param onAmbiguous: called with (method, 2025 sessions attached or in
             flight whose client is not known to have exited: L{clientSessions})
             when the child asks something of a client and the asking session
-            cannot be proven (the pool may then promote the server; modern
+            cannot be proven (the pool may then promote the server; 2026
             calls in flight are not counted: a child per session would not
             help them).
         """
@@ -266,9 +266,9 @@ class Router:
         proxy, in a cluster) counts, and so does one whose probe fails. The
         processes are probed here, only when the child asks something of a
         client: never on the way of a call."""
-        found: dict[int, SessionLike] = {id(s): s for s in self.sessions if not s.modern}
+        found: dict[int, SessionLike] = {id(s): s for s in self.sessions if not s.era2026}
         for ex in self.clientExchanges():
-            if ex.session is not None and not ex.session.modern:
+            if ex.session is not None and not ex.session.era2026:
                 found.setdefault(id(ex.session), ex.session)
         return [s for s in found.values() if not self._clientGone(s)]
 
@@ -598,7 +598,7 @@ class Router:
                 else:
                     self.toolTasks.pop(tool["name"], None)
                 try:
-                    self.toolHeaders[tool["name"]] = wire2026.xHeaderMap(tool)
+                    self.toolHeaders[tool["name"]] = era2026wire.xHeaderMap(tool)
                 except Exception:  # the child's schema: never let it stop the answer
                     self.toolHeaders.pop(tool["name"], None)
                     self.log.failure(
@@ -717,10 +717,10 @@ class Router:
     def _toSession(self, session: SessionLike, ex: Exchange | None, message: Message) -> None:
         """Pass the child's request C{message} to C{session} (on the stream of
         C{ex} when it has one) under a gateway id. A 2025 session that did not
-        declare the capability it needs is refused here; a modern one's own
+        declare the capability it needs is refused here; a 2026 one's own
         code checks each round's capabilities and answers the child itself."""
         method = message["method"]
-        if not session.modern:
+        if not session.era2026:
             refusal = refusalFor(session, message)
             if refusal is not None:
                 self.send(jsonrpc.errorResponse(message["id"], *refusal))
@@ -728,12 +728,12 @@ class Router:
         gatewayId = next(self._ids)
         sreq = self._serverRequests[gatewayId] = ServerRequest(message["id"], method, session)
         out = {**message, "id": gatewayId}
-        if not session.modern:
+        if not session.era2026:
             out = withoutHints(out)
         if ex is not None and ex.related is not None and ex.related(out):
             sreq.exchange = ex  # its cancellation goes the same way
         elif not session.deliver(out) and gatewayId in self._serverRequests:
-            if session.modern:  # (not answered already by its own code)
+            if session.era2026:  # (not answered already by its own code)
                 del self._serverRequests[gatewayId]
                 self._noStream(message["id"], method)
             else:

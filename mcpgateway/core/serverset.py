@@ -26,7 +26,7 @@ from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import Resolution
-from mcpgateway.core.tasks.legacy import speaksTasks
+from mcpgateway.core.tasks.handshake import speaksTasks
 
 
 class ServersHost(Protocol):
@@ -64,7 +64,7 @@ class ServerSet:
         self._healing = settings.healing if settings.healing is not None else HealingPolicy()
         self._promotions = settings.promotions
         self.limits = BridgeLimits(settings.era2026InputTimeout, settings.maxSuspendedCalls)
-        """How long and how many modern calls may wait for their clients."""
+        """How long and how many 2026 calls may wait for their clients."""
         self._clientAlive: Callable[[int], bool] | None = settings.clientAlive
         self._resolver = settings.resolver
         self._watchChildren = settings.catalogs is not None

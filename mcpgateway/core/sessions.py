@@ -35,8 +35,8 @@ class SessionLike(Protocol):
     capabilities: dict[str, Any]
     logLevel: str | None
     subscriptions: set[str]
-    modern: bool
-    """Not a 2025 session: a modern call chain or a listen stream (never
+    era2026: bool
+    """Not a 2025 session: a 2026 call chain or a listen stream (never
     counted for promotion, never refused by the router's capability check:
     their own code answers the child)."""
 
@@ -122,8 +122,8 @@ class Session:
         "variant",
         "visiting",
     )
-    modern = False
-    """A session is the 2025 kind (see L{SessionLike.modern})."""
+    era2026 = False
+    """A session is the 2025 kind (see L{SessionLike.era2026})."""
 
     def __init__(
         self,

@@ -16,7 +16,7 @@ from mcpgateway.sandbox.profile import SandboxProfile
 class Sharing(Enum):
     """Who a server's children serve: its I{scope}. The values are the words
     of the config's C{"share"} (C{"mode"}'s C{stateless}/C{stateful} are read
-    as C{global}/C{session}, see L{LEGACY})."""
+    as C{global}/C{session}, see L{MODE_WORDS})."""
 
     GLOBAL = "global"
     """One child for every session, initialized by the gateway."""
@@ -32,7 +32,7 @@ class Sharing(Enum):
     """Alias of L{SESSION}."""
 
     @property
-    def legacyMode(self) -> str:
+    def modeWord(self) -> str:
         """The C{"mode"} word of this scope (C{/health} and older clients):
         C{stateful} for a child per session, else C{stateless}."""
         return "stateful" if self is Sharing.SESSION else "stateless"
@@ -40,9 +40,9 @@ class Sharing(Enum):
 
 SHARES = tuple(sharing.value for sharing in Sharing)
 """Every C{"share"} word, narrowest last."""
-LEGACY = {"stateless": "global", "stateful": "session"}
+MODE_WORDS = {"stateless": "global", "stateful": "session"}
 """C{"mode"} words and the C{"share"} they mean."""
-MODES = SHARES + tuple(LEGACY)
+MODES = SHARES + tuple(MODE_WORDS)
 """Every word a config entry's C{"share"} or C{"mode"} may say."""
 DEFAULT_MAX_CHILDREN = 16
 """Children a workspace- or credential-scoped server may run at once."""
@@ -52,7 +52,7 @@ SCOPED_IDLE_TIMEOUT = 600.0
 
 def shareOf(word: str) -> Sharing:
     """The scope a C{"share"} or C{"mode"} word names (C{ValueError} if none)."""
-    return Sharing(LEGACY.get(word, word))
+    return Sharing(MODE_WORDS.get(word, word))
 
 
 DEFAULT_REQUEST_TIMEOUT = 60.0
@@ -205,7 +205,7 @@ class ServerSpec:
     env: tuple[tuple[str, str], ...] = ()
     cwd: str | None = None
     mode: str = "global"
-    """Its scope: a C{"share"} word (a legacy C{"mode"} word is read as one)."""
+    """Its scope: a C{"share"} word (a older C{"mode"} word is read as one)."""
     modeDeclared: bool = False
     """Whether the entry said C{"share"} or C{"mode"} itself (it then beats the built-in list)."""
     requestTimeout: float = DEFAULT_REQUEST_TIMEOUT
@@ -240,8 +240,8 @@ class ServerSpec:
     """C{classification.json} set its scope: it is never promoted."""
     promoted: str | None = None
     """Why the gateway made it session-scoped (from the state directory)."""
-    modern: bool = True
-    """Served to MCP 2026-07-28 clients (config C{"modern": false}: they get
+    era2026: bool = True
+    """Served to MCP 2026-07-28 clients (config C{"era2026": false}: they get
     404/-32601 and fall back to C{initialize})."""
     aggregate: ToolFilter = field(default_factory=ToolFilter)
     """What of it the aggregate endpoint C{/mcp} lists (its entry's
@@ -253,11 +253,11 @@ class ServerSpec:
     remote: RemoteEndpoint | None = None
     """A remote server's endpoint (C{None}: a stdio server, whose child is a
     process running C{command})."""
-    era: str = "legacy"
-    """What the child speaks: C{"legacy"} (the C{initialize} handshake; a
-    child that answers it with -32022 listing only modern revisions is
-    switched to C{"modern"} by itself) or C{"modern"} (config C{"era":
-    "modern"}: 2026-07-28 from the start)."""
+    era: str = "handshake"
+    """What the child speaks: C{"handshake"} (the C{initialize} handshake; a
+    child that answers it with -32022 listing only 2026 revisions is
+    switched to C{"era2026"} by itself) or C{"era2026"} (config C{"era":
+    "era2026"}: 2026-07-28 from the start)."""
     references: frozenset[str] = frozenset()
     """The secret references its entry itself writes in its C{env}, C{args}
     or C{headers} (C{${keyring:NAME}}, C{${op://...}}, C{${env:NAME}},

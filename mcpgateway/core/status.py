@@ -83,7 +83,7 @@ class Circuit(StrEnum):
 
 @dataclass
 class Era2026Stats:
-    """Counters of one server's modern traffic (MCP 2026-07-28 requests,
+    """Counters of one server's 2026 traffic (MCP 2026-07-28 requests,
     L{mcpgateway.core.era2026}), kept by its pool and shown as they are by
     C{/health} and C{/metrics}."""
 
@@ -189,10 +189,10 @@ class ServerStatus:
     promoted: str | None = None
     """Why new sessions get a child of their own (the server was promoted to
     C{session}), else C{None}."""
-    modern: str | None = None
+    era2026: str | None = None
     """Why it does not serve MCP 2026-07-28 clients (C{None}: it does)."""
     era2026Stats: Era2026Stats = field(default_factory=Era2026Stats)
-    """Its modern traffic's counters."""
+    """Its 2026 traffic's counters."""
     login: str | None = None
     """A remote server's OAuth login for the gateway itself: C{"ok"} (a
     grant is held), C{"needed"} (it refused a request for want of one),

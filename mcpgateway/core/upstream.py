@@ -14,19 +14,19 @@ Nothing here raises into a Twisted callback: failures are logged and turned
 into errors for the waiting requests.
 
 Each child process has an I{era}. A child speaks the handshake era (2025)
-unless its entry says C{"era": "modern"}, or it answers C{initialize} with
+unless its entry says C{"era": "era2026"}, or it answers C{initialize} with
 -32022 listing only 2026 revisions (L{mcpgateway.core.era2026.translate.era2026Only}: a mixed list
-is refused as any failed handshake). A modern child gets no C{initialize}:
+is refused as any failed handshake). A 2026 child gets no C{initialize}:
 the upstream runs C{server/discover} on the same process, puts a
 L{ChildAdapter<mcpgateway.core.erawire.ChildAdapter>} (made by the
 L{Era2026Wire<mcpgateway.core.erawire.Era2026Wire>} it was given) between
 the router and the child, and makes the
-discover result into the C{initializeResult} legacy sessions are answered
+discover result into the C{initializeResult} handshake sessions are answered
 from. A child of one session (no handshake by the gateway) that refuses
 its client's C{initialize} so is switched the same way, and that
 C{initialize} is answered from the discover result. The gateway's health
-C{ping} of a modern child is a C{server/discover}. The next process is
-tried in the handshake era again (unless the entry says C{"modern"}): the
+C{ping} of a 2026 child is a C{server/discover}. The next process is
+tried in the handshake era again (unless the entry says C{"era2026"}): the
 era is the process's.
 """
 
@@ -81,12 +81,12 @@ class Upstream:
     """One child of a server and the router of its id space.
 
     @ivar initializeResult: the child's C{InitializeResult} (shared
-        children; a modern child's is made from its C{DiscoverResult}), as
+        children; a 2026 child's is made from its C{DiscoverResult}), as
         clients see it: with the entry's chosen C{serverInfo}
         (L{mcpgateway.core.identity}).
     @ivar state: where the child is in its life (L{Lifecycle}).
-    @ivar era: what the current (or last) child speaks: C{"legacy"} or C{"modern"}.
-    @ivar adapter: the wire of a modern child (C{None}: a legacy child).
+    @ivar era: what the current (or last) child speaks: C{"handshake"} or C{"era2026"}.
+    @ivar adapter: the wire of a 2026 child (C{None}: a handshake child).
     """
 
     log = Logger(observer=logs.observer)
@@ -105,13 +105,13 @@ class Upstream:
         era2026: Era2026Wire | None = None,
     ) -> None:
         """
-        @param wrapper: seals a modern child's C{requestState} for its
+        @param wrapper: seals a 2026 child's C{requestState} for its
             clients (default: the process's, L{mcpgateway.core.era2026.child.processWrapper}).
         @param era2026: the 2026-07-28 wire, for a child that speaks only
             that revision (the pools hand over
             L{mcpgateway.core.era2026.wire.ERA2026_WIRE}); C{None}: every
             child is driven in the handshake era (a -32022 is a failed
-            handshake, an entry that says C{"modern"} is refused).
+            handshake, an entry that says C{"era2026"} is refused).
         @param onReady: told (once per child process) when a child can be
             listed: a shared child after its handshake (or discover), a
             child of one session after its session's
@@ -150,7 +150,7 @@ class Upstream:
         self.era = spec.era
         self.adapter: ChildAdapter | None = None
         self.discoverResult: dict[str, Any] | None = None
-        """A modern child's C{DiscoverResult}."""
+        """A 2026 child's C{DiscoverResult}."""
         self._wrapper = wrapper
         self._era2026 = era2026
         self.onReady = onReady
@@ -271,7 +271,7 @@ class Upstream:
                 )
             )
             return
-        if self.spec.era == "modern":
+        if self.spec.era == "era2026":
             assert self.child is not None
             self._goEra2026(self.child)
         elif self.handshake:
@@ -313,7 +313,7 @@ class Upstream:
         spawned.append(child)
         self.child = child
         self.redactor = redact or None
-        self.era = "legacy"
+        self.era = "handshake"
         self.startedAt = self._clock.seconds()
         self.spawns += 1
         self.state = Lifecycle.STARTING
@@ -413,7 +413,7 @@ class Upstream:
         """A session's C{notifications/initialized} reached the child: a
         child of one session (no handshake of the gateway's) is ready."""
         child = self.child
-        if child is not None and not self.handshake and self.era == "legacy":
+        if child is not None and not self.handshake and self.era == "handshake":
             self._ready(child)
 
     def _ready(self, child: Child) -> None:
@@ -432,7 +432,7 @@ class Upstream:
 
     def _fromChild(self, spawned: list[Child], message: jsonrpc.Message) -> None:
         """A message of the child C{spawned[0]}: through its adapter when it
-        speaks the modern era, else to the router."""
+        speaks the 2026 era, else to the router."""
         current = bool(spawned) and spawned[0] is self.child
         adapter = self.adapter
         if current and adapter is not None:
@@ -446,7 +446,7 @@ class Upstream:
 
     def _refusedAsEra2026(self, message: jsonrpc.Message) -> bool:
         """Whether C{message} is a child of one session refusing its
-        client's C{initialize} as a modern-only server does."""
+        client's C{initialize} as a 2026-only server does."""
         if "error" not in message or jsonrpc.classify(message) is not jsonrpc.Kind.RESPONSE:
             return False
         exchange = self.router.exchangeFor(message["id"])
@@ -457,7 +457,7 @@ class Upstream:
         )
 
     def _era2026Only(self, error: Any) -> tuple[str, ...] | None:
-        """The revisions of a modern-only child's -32022 (C{None}: another
+        """The revisions of a 2026-only child's -32022 (C{None}: another
         error, or no 2026-07-28 wire)."""
         return None if self._era2026 is None else self._era2026.era2026Only(error)
 
@@ -490,7 +490,7 @@ class Upstream:
             self._wrapper,
         )
         self.adapter = adapter
-        self.era = "modern"
+        self.era = "era2026"
         self.router.attachChild(adapter.toChild)
         if offered is not None:
             self.log.info(
@@ -542,7 +542,7 @@ class Upstream:
         adapter.discovered(result)
         self.discoverResult = result
         self.childInitializeResult = adapter.initializeResult
-        if adapter.initializeResult is not None:  # legacy sessions' answers too
+        if adapter.initializeResult is not None:  # handshake sessions' answers too
             adapter.initializeResult = presentedResult(adapter.initializeResult, self.spec)
         self.initializeResult = adapter.initializeResult
         self._emit("initialized", f"discovered (speaks {adapter.version})", pid=child.pid)

@@ -37,8 +37,8 @@ from mcpgateway.governance.policy import (
     callerOf,
 )
 from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.era2026wire import CLIENT_INFO_KEY
 from mcpgateway.protocol.jsonrpc import Message
-from mcpgateway.protocol.wire2026 import CLIENT_INFO_KEY
 from mcpgateway.runtime import logs
 
 REFUSED = jsonrpc.INVALID_PARAMS

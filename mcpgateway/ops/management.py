@@ -124,7 +124,7 @@ class ServerChanges:
                 "args": list(spec.args),
                 "cwd": spec.cwd,
                 "env": {key: SECRET for key, _ in spec.env},
-                "mode": spec.sharing.legacyMode,
+                "mode": spec.sharing.modeWord,
                 "share": spec.sharing.value,
                 "requestTimeout": spec.requestTimeout * 1000,
                 "scope": spec.scope,

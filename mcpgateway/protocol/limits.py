@@ -47,12 +47,12 @@ its connection went away."""
 SSE_RETRY = 1.0
 """Seconds a client waits before it resumes a broken stream (the C{retry:}
 field of the priming event)."""
-MAX_MODERN_IN_FLIGHT = 256
+MAX_ERA2026_IN_FLIGHT = 256
 """MCP 2026-07-28 requests (and listen streams) one endpoint may have
-waiting for the core (-32004 beyond): the modern revision has no session to
+waiting for the core (-32004 beyond): the 2026 revision has no session to
 count them by."""
 MAX_SUSPENDED_CALLS = 256
-"""Modern calls of one server waiting for their client's C{input_required}
+"""2026 calls of one server waiting for their client's C{input_required}
 answer at once (-32004 beyond; the child's call is cancelled)."""
 RESULT_STORE_BYTES = 256 * 1024 * 1024
 """Bytes of large tool results the aggregate endpoint keeps for
@@ -71,7 +71,7 @@ a tenth of L{MAX_SESSIONS}, so no one caller can fill the gateway. Without
 authentication every caller is the same anonymous one, and only
 L{MAX_SESSIONS} applies."""
 ERA2026_INPUT_TIMEOUT = 600.0
-"""Seconds a suspended modern call waits for its client's retry (each
+"""Seconds a suspended 2026 call waits for its client's retry (each
 round); then its child's questions are answered as declined and its call is
 cancelled."""
 
@@ -92,7 +92,7 @@ class Limits:
     replayMaxBytes: int = REPLAY_MAX_BYTES
     replayTTL: float = REPLAY_TTL
     sseRetry: float = SSE_RETRY
-    maxEra2026InFlight: int = MAX_MODERN_IN_FLIGHT
+    maxEra2026InFlight: int = MAX_ERA2026_IN_FLIGHT
     maxSuspendedCalls: int = MAX_SUSPENDED_CALLS
     era2026InputTimeout: float = ERA2026_INPUT_TIMEOUT
     maxSessionInfo: int = MAX_SESSION_INFO

@@ -2,7 +2,7 @@
 """The C{requestState} tokens of multi round-trip requests (MCP 2026-07-28).
 
 One job, two kinds of token, one binding: L{StateCodec} seals a suspended
-call's handle (the gateway asks the client for input on a legacy child's
+call's handle (the gateway asks the client for input on a handshake child's
 behalf) into an opaque, tamper-evident, expiring, single-round token bound
 to the request it belongs to; L{StateWrapper} wraps a 2026-07-28 child's own
 C{requestState} for its client, bound the same way (L{bindingTag}).
@@ -164,7 +164,7 @@ WRAP_DOMAIN = b"mcpgw-ms1"
 
 
 class StateWrapper:
-    """Seals a modern child's C{requestState} for its client, bound to the
+    """Seals a 2026 child's C{requestState} for its client, bound to the
     request (L{Binding}) it came with, and opens it again on the retry."""
 
     def __init__(self, key: bytes | None = None) -> None:

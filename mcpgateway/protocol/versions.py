@@ -22,17 +22,17 @@ ERA2026_META_KEY = "io.modelcontextprotocol/protocolVersion"
 class Era(Enum):
     """Which revision family a request belongs to."""
 
-    LEGACY = "legacy"
-    ERA2026 = "modern"
+    HANDSHAKE = "handshake"
+    ERA2026 = "era2026"
 
 
 def eraOf(message: Any, headerVersion: str | None) -> Era:
-    """The era of one POSTed body, body first (as the SDKs classify): modern
-    when C{params._meta} carries the modern protocol version (a claim, any
-    value: a malformed one is refused as modern), or the method is
+    """The era of one POSTed body, body first (as the SDKs classify): 2026
+    when C{params._meta} carries the 2026 protocol version (a claim, any
+    value: a malformed one is refused as 2026), or the method is
     C{server/discover}, or the C{MCP-Protocol-Version} header names a
     revision outside L{HANDSHAKE_VERSIONS} (a claim-less request then gets
-    400/-32602); legacy otherwise. C{initialize} without the claim is legacy
+    400/-32602); handshake otherwise. C{initialize} without the claim is handshake
     whatever the header says (the handshake by definition), and so is a body
     with an C{Mcp-Session-Id} but no claim (the header is the caller's, and
     it does not count here)."""
@@ -43,12 +43,12 @@ def eraOf(message: Any, headerVersion: str | None) -> Era:
             return Era.ERA2026
         method = message.get("method")
         if method == "initialize":
-            return Era.LEGACY
+            return Era.HANDSHAKE
         if method == "server/discover":
             return Era.ERA2026
     if headerVersion is not None and headerVersion not in HANDSHAKE_VERSIONS:
         return Era.ERA2026
-    return Era.LEGACY
+    return Era.HANDSHAKE
 
 
 def negotiate(requested: Any) -> str:
@@ -59,6 +59,6 @@ def negotiate(requested: Any) -> str:
 
 def isEra2026Request(message: dict[str, Any]) -> bool:
     """A 2026-era request by its body alone: C{server/discover}, or one
-    carrying the modern protocol version in C{_meta}. It must never reach a
+    carrying the 2026 protocol version in C{_meta}. It must never reach a
     child."""
     return eraOf(message, None) is Era.ERA2026

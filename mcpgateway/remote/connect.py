@@ -106,7 +106,7 @@ class RemoteServers:
                 self._clientToken(spec.name, endpoint, agent),
             )
         if endpoint.transport == "sse":
-            from mcpgateway.remote.legacysse import SSEChild
+            from mcpgateway.remote.httpsse import SSEChild
 
             return SSEChild(
                 spec.name, endpoint, agent, self._clock, onMessage, onStderr, self.credentials()

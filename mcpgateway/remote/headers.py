@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.remote.test_streamable,tests.remote.test_legacysse -*-
+# -*- test-case-name: tests.remote.test_streamable,tests.remote.test_httpsse -*-
 """The headers of every request a child of a remote MCP server makes.
 
 Only the entry's own C{headers} and the gateway's bearer for the principal

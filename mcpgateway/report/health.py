@@ -63,7 +63,7 @@ def serverLine(server: ServerStatus, detail: bool = True) -> dict[str, Any]:
     """What a server is doing: its line of C{/health}, without its session
     count; without C{detail}, no text a child wrote, no path, no command
     (see the module)."""
-    line: dict[str, Any] = {"mode": server.sharing.legacyMode, "share": server.share}
+    line: dict[str, Any] = {"mode": server.sharing.modeWord, "share": server.share}
     remote = server.spec.remote
     if remote is not None:
         # A remote server: its URL (with detail) and how it is reached; never
@@ -118,16 +118,16 @@ def serverLine(server: ServerStatus, detail: bool = True) -> dict[str, Any]:
 
 
 def era2026Line(server: ServerStatus) -> dict[str, Any]:
-    """How a server serves MCP 2026-07-28 clients (docs/design/era.md): C{"modern"}
+    """How a server serves MCP 2026-07-28 clients (docs/design/era.md): C{"era2026"}
     is C{true}, or why not (they get 404 and fall back to C{initialize});
-    then its modern counters: requests, calls waiting for their client's
+    then its 2026 counters: requests, calls waiting for their client's
     C{input_required} answer, C{input_required} rounds sent, rounds whose
     client never came back, retries refused for their C{requestState}, open
     listen streams."""
     stats = server.era2026Stats
     return {
-        "modern": True if server.modern is None else server.modern,
-        "modernRequests": stats.requests,
+        "era2026": True if server.era2026 is None else server.era2026,
+        "era2026Requests": stats.requests,
         "suspendedCalls": stats.suspendedCalls,
         "inputRounds": stats.inputRounds,
         "inputExpired": stats.inputExpired,
@@ -305,7 +305,7 @@ def sessionRow(session: SessionStatus) -> dict[str, Any]:
         "clientPid": session.clientPid,
         "client": session.client,
         "protocolVersion": session.protocolVersion,
-        "mode": session.sharing.legacyMode,
+        "mode": session.sharing.modeWord,
         "scope": session.scope,
         "credential": session.credential,
         "principal": getattr(session, "principal", ""),

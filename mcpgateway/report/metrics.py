@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import platform
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import twisted
 from mcpgateway.core import tracing
@@ -216,50 +216,50 @@ SERVER_FAMILIES: tuple[tuple[str, str, str, str], ...] = (
     ),
     (
         "era2026Served",
-        "modern_served",
+        "era2026_served",
         "gauge",
         "1 when the server serves MCP 2026-07-28 clients, 0 when they get 404 and fall back "
-        'to initialize (its entry says "modern": false, or it runs a child per session).',
+        'to initialize (its entry says "era2026": false, or it runs a child per session).',
     ),
     (
-        "modernRequests",
-        "modern_requests_total",
+        "era2026Requests",
+        "era2026_requests_total",
         "counter",
         "MCP 2026-07-28 requests that passed the endpoint's checks (each retry of an "
         "input_required call counts as one).",
     ),
     (
         "suspendedCalls",
-        "modern_suspended_calls",
+        "era2026_suspended_calls",
         "gauge",
-        "Modern calls waiting for their client's answer to an input_required result.",
+        "2026 calls waiting for their client's answer to an input_required result.",
     ),
     (
         "inputRounds",
-        "modern_input_rounds_total",
+        "era2026_input_rounds_total",
         "counter",
-        "input_required results sent to modern clients (a child's sampling, elicitation or "
+        "input_required results sent to 2026 clients (a child's sampling, elicitation or "
         "roots request during their call).",
     ),
     (
         "inputExpired",
-        "modern_input_expired_total",
+        "era2026_input_expired_total",
         "counter",
-        "Suspended modern calls whose client did not come back within --modern-input-timeout "
+        "Suspended 2026 calls whose client did not come back within --era2026-input-timeout "
         "(their child's questions declined, the call cancelled).",
     ),
     (
         "badStates",
-        "modern_bad_request_states_total",
+        "era2026_bad_request_states_total",
         "counter",
-        "Modern retries refused for their requestState (forged, expired, used, or for another"
+        "2026 retries refused for their requestState (forged, expired, used, or for another"
         " call).",
     ),
     (
         "listenStreams",
-        "modern_listen_streams",
+        "era2026_listen_streams",
         "gauge",
-        "Open subscriptions/listen streams of modern clients.",
+        "Open subscriptions/listen streams of 2026 clients.",
     ),
 )
 """The per-server families, in the order they are written: (key, name
@@ -285,6 +285,7 @@ def renderStatus(
     conventions = _operationFamilies(operations if operations is not None else tracing.Operations())
     every = (*families.values(), *_gatewayFamilies(status), *conventions)
     lines = [line for family in every for line in family.render()]
+    lines += _olderNames(families.values())
     lines += savingsLines(status)  # mcpgateway_processes_avoided, ..._memory_avoided_bytes
     lines += [line for family in _taskFamilies(status) for line in family.render()]
     return ("\n".join(lines) + "\n").encode("utf-8", "replace")
@@ -359,16 +360,35 @@ def _scopeSamples(families: dict[str, Family], labels: Labels, server: ServerSta
     families["promoted"].add(labels, int(server.promoted is not None))
 
 
+OLD_ERA2026_PREFIX = PREFIX + "modern_"
+"""The prefix the 2026-07-28 families had before C{era2026_}: their samples
+are written under it as well, marked deprecated, so that dashboards and
+alerts keep working while they move to the new names."""
+
+
+def _olderNames(families: Iterable[Family]) -> list[str]:
+    """The C{mcpgateway_era2026_*} families again under their older names."""
+    current = PREFIX + "era2026_"
+    lines: list[str] = []
+    for family in families:
+        if family.name.startswith(current):
+            old = OLD_ERA2026_PREFIX + family.name[len(current) :]
+            older = Family(old, family.kind, f"Deprecated: the older name of {family.name}.")
+            older.lines = [old + line[len(family.name) :] for line in family.lines]
+            lines += older.render()
+    return lines
+
+
 def _era2026Samples(families: dict[str, Family], labels: Labels, server: ServerStatus) -> None:
     """What the server does for MCP 2026-07-28 clients."""
-    modern = server.era2026Stats
-    families["era2026Served"].add(labels, int(server.modern is None))
-    families["modernRequests"].add(labels, modern.requests)
-    families["suspendedCalls"].add(labels, modern.suspendedCalls)
-    families["inputRounds"].add(labels, modern.inputRounds)
-    families["inputExpired"].add(labels, modern.inputExpired)
-    families["badStates"].add(labels, modern.badRequestStates)
-    families["listenStreams"].add(labels, modern.listenStreams)
+    era2026 = server.era2026Stats
+    families["era2026Served"].add(labels, int(server.era2026 is None))
+    families["era2026Requests"].add(labels, era2026.requests)
+    families["suspendedCalls"].add(labels, era2026.suspendedCalls)
+    families["inputRounds"].add(labels, era2026.inputRounds)
+    families["inputExpired"].add(labels, era2026.inputExpired)
+    families["badStates"].add(labels, era2026.badRequestStates)
+    families["listenStreams"].add(labels, era2026.listenStreams)
 
 
 def _gatewayFamilies(status: GatewayStatus) -> tuple[Family, ...]:

@@ -4,7 +4,7 @@
 Twisted's C{EPollReactor} hands each ready descriptor to its handler inside
 C{twisted.python.log.callWithLogger}, which asks the descriptor for its log
 prefix and runs the handler in a fresh logging context, so that a message
-logged through the legacy C{twisted.python.log} API during it says which
+logged through the older C{twisted.python.log} API during it says which
 connection it came from. Per event that costs more than the rest of the
 dispatch: at one call in flight it was 7-9% of the gateway's CPU per call
 (docs/design/costs.md). The gateway logs through C{twisted.logger},

@@ -27,8 +27,8 @@ from types import FrameType
 from typing import IO, Any, TypeGuard
 
 from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.era2026wire import HINT_KEY, HINT_OPTIONAL, HINT_RELATED
 from mcpgateway.protocol.versions import HANDSHAKE_VERSIONS, LATEST
-from mcpgateway.protocol.wire2026 import HINT_KEY, HINT_OPTIONAL, HINT_RELATED
 from mcpgateway.registry.client import (
     DEFAULT_REGISTRY,
     RegistryApi,
@@ -235,7 +235,7 @@ class StdioServer:
 
     def _request(self, call: Call, method: str, params: JSON, key: str) -> JSON:
         """Send the client of C{call} request C{method} (with the gateway's
-        hints: the call it serves, its key in a modern round, optional);
+        hints: the call it serves, its key in a 2026 round, optional);
         block until its reply.
 
         @raise Cancelled: the call was cancelled meanwhile (the request is withdrawn).

@@ -40,6 +40,7 @@ from mcpgateway.service.endpoints import (
     parseAdvertise,
     urlProblem,
 )
+from mcpgateway.service.era2026options import era2026Parameters, newSpellings
 from mcpgateway.service.pidfile import refuseTakenPidfile
 from mcpgateway.service.pinoptions import pinFlags, pinParameters, pinsSetting
 from mcpgateway.service.policywiring import policyParameters
@@ -291,14 +292,6 @@ class Options(usage.Options):
             _spinMicroseconds,
         ],
         [
-            "max-modern-in-flight",
-            None,
-            limits.MAX_MODERN_IN_FLIGHT,
-            "Most MCP 2026-07-28 requests and listen streams one endpoint may have waiting"
-            " (-32004 beyond).",
-            _positiveInt,
-        ],
-        [
             "max-suspended-calls",
             None,
             limits.MAX_SUSPENDED_CALLS,
@@ -322,14 +315,6 @@ class Options(usage.Options):
             "Bytes the aggregate endpoint may keep of large tool results for get_result,"
             " across all sessions (the oldest are dropped first).",
             _positiveInt,
-        ],
-        [
-            "modern-input-timeout",
-            None,
-            limits.ERA2026_INPUT_TIMEOUT,
-            "Seconds an MCP 2026-07-28 call waits for its client's input_required answer;"
-            " then the child's questions are declined and its call cancelled.",
-            _positiveFloat,
         ],
         [
             "max-line",
@@ -546,6 +531,7 @@ class Options(usage.Options):
         ],
     ]
     optParameters += taskParameters(_positiveFloat, _nonNegativeFloat, _positiveInt)
+    optParameters += era2026Parameters(_positiveInt, _positiveFloat)
     optFlags += [SELF_SERVICE_FLAG]
     optParameters += pinParameters()
     optFlags += pinFlags()
@@ -557,11 +543,12 @@ class Options(usage.Options):
     def parseOptions(self, options: Any = None) -> None:
         """Parse; a bad command line is one line naming the problem and where
         the options are listed (twistd and twist would print the whole help
-        first), then exit status 1."""
+        first), then exit status 1. Older option names are read as the
+        names that replaced them."""
         self.pluginArgs = list(sys.argv[1:] if options is None else options)
         """The arguments as given: a restart's successor gets the same."""
         try:
-            super().parseOptions(options)
+            super().parseOptions(newSpellings(self.pluginArgs))
         except usage.UsageError as e:
             sys.stderr.write(
                 f"mcpgateway: {e}\n`{runnerName()} mcpgateway --help` lists the options\n"
@@ -612,9 +599,9 @@ class Options(usage.Options):
                 headerTimeout=self["header-timeout"],
                 maxConnectionsPerPeer=self["max-connections-per-peer"],
                 keepAliveInterval=self["keepalive-interval"],
-                maxEra2026InFlight=self["max-modern-in-flight"],
+                maxEra2026InFlight=self["max-era2026-in-flight"],
                 maxSuspendedCalls=self["max-suspended-calls"],
-                era2026InputTimeout=self["modern-input-timeout"],
+                era2026InputTimeout=self["era2026-input-timeout"],
                 maxSessionsPerPrincipal=self["max-sessions-per-principal"],
             )
         except ValueError as e:

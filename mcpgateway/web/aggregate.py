@@ -44,7 +44,7 @@ from mcpgateway.web.replies import validIdOrNull
 
 if TYPE_CHECKING:
     # Loaded with the aggregator, on the first request to an aggregate endpoint.
-    from mcpgateway.core.aggregate.modern import AggregateModern
+    from mcpgateway.core.aggregate.era2026 import AggregateEra2026
     from mcpgateway.core.aggregate.session import AggregateSession
 
 ENDPOINT_NAME = re.compile(r"[a-z0-9-]{1,32}")
@@ -174,12 +174,12 @@ class AggregateBackend:
     def answer(self, session: Session, message: Message) -> bool:
         return self._gateway.aggregator.answer(cast("AggregateSession", session), message)
 
-    def modern(self) -> AggregateModern:
+    def era2026(self) -> AggregateEra2026:
         """What serves the endpoint's 2026-07-28 requests (made now, its
         aggregator at its first request)."""
-        from mcpgateway.core.aggregate.modern import AggregateModern
+        from mcpgateway.core.aggregate.era2026 import AggregateEra2026
 
-        return AggregateModern(self._gateway, self._endpoint)
+        return AggregateEra2026(self._gateway, self._endpoint)
 
 
 class AggregateEndpoint(McpEndpoint):
@@ -189,21 +189,21 @@ class AggregateEndpoint(McpEndpoint):
     URL has it sends it on every request, and no session is made).
 
     Its 2026-07-28 requests are served by the aggregate's
-    L{AggregateModern} (unless C{modern} names another service), in the
+    L{AggregateEra2026} (unless C{era2026} names another service), in the
     endpoint's mode, or in the one C{?mode=} names (each request carries it)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         backend = kwargs.get("backend")
-        made: AggregateModern | None = None
-        if kwargs.get("modern") is None and isinstance(backend, AggregateBackend):
-            made = kwargs["modern"] = backend.modern()
+        made: AggregateEra2026 | None = None
+        if kwargs.get("era2026") is None and isinstance(backend, AggregateBackend):
+            made = kwargs["era2026"] = backend.era2026()
         super().__init__(*args, **kwargs)
         if isinstance(self.backend, AggregateBackend):
             self.backend.loopbackOnly = self._loopbackOnly
         self._withMode = made.withMode if made is not None else None
-        """The service of another mode (C{None}: C{modern} was given)."""
-        self._modernService = made
-        """The endpoint's own 2026-07-28 service (C{None}: C{modern} was given)."""
+        """The service of another mode (C{None}: C{era2026} was given)."""
+        self._era2026Service = made
+        """The endpoint's own 2026-07-28 service (C{None}: C{era2026} was given)."""
         self._modes: dict[str, Era2026Endpoint] = {}
         """The 2026-07-28 side of each C{?mode=} asked for."""
 
@@ -211,11 +211,11 @@ class AggregateEndpoint(McpEndpoint):
         """Every server's: a task polled here was made by one of its members."""
         return tuple(self._gateway.pools)
 
-    def modernFor(self, request: Request) -> Era2026Endpoint:
+    def era2026For(self, request: Request) -> Era2026Endpoint:
         asked = request.args.get(b"mode") if request.args else None
         withMode = self._withMode
         if not asked or withMode is None:
-            return self.modern
+            return self.era2026
         mode = asked[0].decode("ascii", "replace")  # one of MODES: render checked it
         endpoint = self._modes.get(mode)
         if endpoint is None:
@@ -252,8 +252,8 @@ class AggregateEndpoint(McpEndpoint):
             found = self._gateway.sessions.get(sessionId)
             if isinstance(found, AggregateSession) and found.principal == principal:
                 session = found
-        elif self._modernService is not None:
-            session = self._modernService.session(
+        elif self._era2026Service is not None:
+            session = self._era2026Service.session(
                 Era2026Request(
                     None,
                     method,
@@ -272,7 +272,7 @@ class AggregateEndpoint(McpEndpoint):
 
     def endEra2026Streams(self, reason: str) -> int:
         """End the open listen streams of every mode (see L{Era2026Endpoint.endStreams})."""
-        endpoints = [self.modern, *self._modes.values()]
+        endpoints = [self.era2026, *self._modes.values()]
         return sum(endpoint.endStreams(reason) for endpoint in endpoints)
 
     def render(self, request: Request) -> bytes | int:

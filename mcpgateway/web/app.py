@@ -204,13 +204,13 @@ def makeSite(
     api: ResourceFactory | None = None,
     limits: Limits | None = None,
     keys: WorkspaceKeys | None = None,
-    modern: Era2026Service | None = None,
+    era2026: Era2026Service | None = None,
     team: TeamSurface | None = None,
     flusher: TurnFlusher | None = None,
     twisted: str | None = None,
 ) -> GatewaySite:
     """The C{Site} serving the gateway, within C{limits}; C{maxBody}, when
-    given, overrides C{limits.maxBody}; C{keys}, C{modern}, C{team}: see
+    given, overrides C{limits.maxBody}; C{keys}, C{era2026}, C{team}: see
     L{GatewayRoot}; C{flusher}: the one the children's stdin is sent with
     too (one end-of-turn timer for both; C{None}: the site's own);
     C{twisted}: C{"tuned"} (the gateway's channel and request) or
@@ -234,7 +234,7 @@ def makeSite(
         bodyLimit = bodyBytes
 
     clientErrors = ClientErrors(clock)
-    root = GatewayRoot(gateway, clock, loopbackOnly, api, limits, clientErrors, keys, modern, team)
+    root = GatewayRoot(gateway, clock, loopbackOnly, api, limits, clientErrors, keys, era2026, team)
     kind = StockSite if stock else GatewaySite
     site = kind(root, clock, limits, clientErrors, flusher)
     site.gateway = gateway

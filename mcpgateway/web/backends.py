@@ -19,7 +19,7 @@ from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.gatewaysettings import Connection
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.sessions import Session
-from mcpgateway.core.tasks.legacy import LegacyTasks, announced
+from mcpgateway.core.tasks.handshake import HandshakeTasks, announced
 from mcpgateway.protocol.jsonrpc import Message
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ class PoolBackend:
         self._server = server
         self.pool: ServerPool = gateway.pools[server]
         tasks = gateway.settings.tasks
-        self._tasks = None if tasks is None else LegacyTasks(tasks, server)
+        self._tasks = None if tasks is None else HandshakeTasks(tasks, server)
 
     @property
     def credentialEnv(self) -> tuple[str, ...]:

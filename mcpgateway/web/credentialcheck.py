@@ -79,7 +79,7 @@ class CredentialCheck:
         return self._keys.credential(dict(values)), values
 
     def forEra2026(self, request: IRequest) -> tuple[str, Credentials] | str:
-        """L{read} for a modern request: why they cannot be used, as text,
+        """L{read} for a 2026 request: why they cannot be used, as text,
         instead of raising."""
         try:
             return self.read(request)

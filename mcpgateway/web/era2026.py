@@ -1,17 +1,17 @@
 # -*- test-case-name: tests.web.test_era2026 -*-
-"""The MCP 2026-07-28 side of C{/<server>/mcp}: the checks a modern request
+"""The MCP 2026-07-28 side of C{/<server>/mcp}: the checks a 2026 request
 passes, in the order the transport specification gives them, and its
 dispatch to the gateway's core.
 
 L{McpEndpoint<mcpgateway.web.mcp.McpEndpoint>} hands every POST whose body
-is modern (L{mcpgateway.protocol.versions.eraOf}) to the server's L{Era2026Endpoint}.
+is 2026 (L{mcpgateway.protocol.versions.eraOf}) to the server's L{Era2026Endpoint}.
 It checks, first failure wins (docs/design/era.md has the table):
 
   1. a batch, a message that is not JSON-RPC, a client response, or a
      request with a member other than C{jsonrpc}, C{id}, C{method} and
      C{params} (L{envelope.checkMembers}, as on the 2025 side): 400,
      C{-32600};
-  2. a server that does not serve the modern revision
+  2. a server that does not serve the 2026 revision
      (L{Era2026Service.era2026Refusal}): 404, C{-32601}, for everything below
      too, so that clients fall back to C{initialize};
   3. a notification (C{notifications/cancelled} included: on HTTP, closing
@@ -61,7 +61,7 @@ from mcpgateway.core.aggregate.memberpolicy import Asker
 from mcpgateway.core.catalogdata import publicReason
 from mcpgateway.core.era2026.types import Era2026Request, Era2026Service, ListenFilter, ListenHandle
 from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
-from mcpgateway.protocol import envelope, jsonrpc, versions, wire2026
+from mcpgateway.protocol import envelope, era2026wire, jsonrpc, versions
 from mcpgateway.protocol.jsonrpc import Kind, Message
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.runtime import logs
@@ -136,7 +136,7 @@ def listenEnded(listenId: Any) -> Message:
     """The graceful end of a listen stream (its request's result)."""
     return jsonrpc.resultResponse(
         listenId,
-        {"resultType": "complete", "_meta": {wire2026.SUBSCRIPTION_ID_KEY: listenId}},
+        {"resultType": "complete", "_meta": {era2026wire.SUBSCRIPTION_ID_KEY: listenId}},
     )
 
 
@@ -183,14 +183,14 @@ class _Refused(Exception):
         self.status, self.code, self.text, self.data = status, code, text, data
 
 
-def _raiseFor(problem: wire2026.Problem | None) -> None:
+def _raiseFor(problem: era2026wire.Problem | None) -> None:
     if problem is not None:
         code, text, data = problem
-        raise _Refused(wire2026.httpStatus(code), code, text, data)
+        raise _Refused(era2026wire.httpStatus(code), code, text, data)
 
 
 class Era2026Endpoint:
-    """The modern requests of one MCP endpoint (one server, one route).
+    """The 2026 requests of one MCP endpoint (one server, one route).
 
     @ivar inFlight: its requests the core has not answered yet, and its
         open listen streams.
@@ -234,7 +234,7 @@ class Era2026Endpoint:
     # -- the ladder ----------------------------------------------------------
 
     def post(self, request: Request, payload: Any) -> bytes | int:
-        """Answer one modern POST whose body parsed as C{payload}."""
+        """Answer one 2026 POST whose body parsed as C{payload}."""
         method = payload.get("method") if isinstance(payload, dict) else None
         requestId = validIdOrNull(payload.get("id")) if isinstance(payload, dict) else None
         try:
@@ -279,11 +279,11 @@ class Era2026Endpoint:
             return b""
         message: Message = payload
         headers = routingHeaders(request)
-        _raiseFor(wire2026.checkEnvelope(message))
-        _raiseFor(wire2026.checkHeaders(message, headers))
-        _raiseFor(wire2026.checkVersion(message))
+        _raiseFor(era2026wire.checkEnvelope(message))
+        _raiseFor(era2026wire.checkHeaders(message, headers))
+        _raiseFor(era2026wire.checkVersion(message))
         method = message["method"]
-        if method not in wire2026.ERA2026_METHODS and method not in wire2026.TASK_METHODS:
+        if method not in era2026wire.ERA2026_METHODS and method not in era2026wire.TASK_METHODS:
             raise _Refused(
                 404,
                 jsonrpc.METHOD_NOT_FOUND,
@@ -310,17 +310,17 @@ class Era2026Endpoint:
                 200,
                 jsonrpc.errorResponse(message["id"], jsonrpc.TOO_MANY_REQUESTS, text),
             )
-        modern = self._era2026Request(
+        era2026 = self._era2026Request(
             message, params, credentials, principalKey(request), principalServers(request)
         )
-        modern = replace(modern, withheld=principalWithheld(request), asker=askerOf(request))
+        era2026 = replace(era2026, withheld=principalWithheld(request), asker=askerOf(request))
         if wanted is not None:
-            return self._listen(request, modern, wanted)
-        return self._call(request, modern)
+            return self._listen(request, era2026, wanted)
+        return self._call(request, era2026)
 
     def _refusal(self, request: Request, payload: Any, reason: str) -> bytes:
-        """A server that does not serve the modern revision: 404/-32601 for
-        every modern request (not logged: clients in "auto" mode probe with
+        """A server that does not serve the 2026 revision: 404/-32601 for
+        every 2026 request (not logged: clients in "auto" mode probe with
         one, then fall back to C{initialize})."""
         requestId = validIdOrNull(payload.get("id")) if isinstance(payload, dict) else None
         return _reply(
@@ -341,16 +341,16 @@ class Era2026Endpoint:
         xHeaders = self._service.paramHeaders(self._server, self._scope, name)
         if xHeaders is None:
             return  # a tool not listed yet: nothing to check against
-        _raiseFor(wire2026.checkParamHeaders(params.get("arguments"), xHeaders, headers))
+        _raiseFor(era2026wire.checkParamHeaders(params.get("arguments"), xHeaders, headers))
 
     def _checkParams(self, method: str, params: dict[str, Any]) -> ListenFilter | None:
         """The params the gateway reads itself; a listen's filter."""
-        key = wire2026.NAMED_METHODS.get(method)
+        key = era2026wire.NAMED_METHODS.get(method)
         if key is not None and not isinstance(params.get(key), str):
             raise _Refused(
                 400, jsonrpc.INVALID_PARAMS, f"Invalid params: {method} needs a string {key}"
             )
-        if method in wire2026.MRTR_METHODS:
+        if method in era2026wire.MRTR_METHODS:
             if "inputResponses" in params and not isinstance(params["inputResponses"], dict):
                 raise _Refused(
                     400, jsonrpc.INVALID_PARAMS, "Invalid params: inputResponses must be an object"
@@ -379,17 +379,17 @@ class Era2026Endpoint:
         servers: frozenset[str] | None = None,
     ) -> Era2026Request:
         meta = params["_meta"]
-        mrtr = message["method"] in wire2026.MRTR_METHODS
+        mrtr = message["method"] in era2026wire.MRTR_METHODS
         answers = mrtr or message["method"] == "tasks/update"
         responses = params.get("inputResponses") if answers else None
         state = params.get("requestState") if mrtr else None
-        info = meta.get(wire2026.CLIENT_INFO_KEY)
-        level = meta.get(wire2026.LOG_LEVEL_KEY)
+        info = meta.get(era2026wire.CLIENT_INFO_KEY)
+        level = meta.get(era2026wire.LOG_LEVEL_KEY)
         return Era2026Request(
             clientId=message["id"],
             method=message["method"],
-            params=wire2026.stripEnvelope(params),
-            capabilities=dict(meta.get(wire2026.CAPABILITIES_KEY) or {}),
+            params=era2026wire.stripEnvelope(params),
+            capabilities=dict(meta.get(era2026wire.CAPABILITIES_KEY) or {}),
             clientInfo=dict(info) if isinstance(info, dict) else {},
             logLevel=level if isinstance(level, str) else None,
             inputResponses=responses if isinstance(responses, dict) else None,
@@ -403,34 +403,34 @@ class Era2026Endpoint:
 
     # -- calls ---------------------------------------------------------------
 
-    def _call(self, request: Request, modern: Era2026Request) -> int:
+    def _call(self, request: Request, era2026: Era2026Request) -> int:
         response = Era2026Response(request, self._clock, self._keepAlive)
         started = self._clock.seconds()
         active = tracing.tracer
         span: tracing.Span | None = None
         if active is not None:
-            span, modern = self._serverSpan(active, request, modern)
+            span, era2026 = self._serverSpan(active, request, era2026)
         self.inFlight += 1
         try:
-            answer = self._service.era2026Call(self._server, modern, response.send)
+            answer = self._service.era2026Call(self._server, era2026, response.send)
         except Exception:
             self.inFlight -= 1
             self.log.failure(
                 "server {server}: {method} failed in the gateway",
                 server=self._server,
-                method=modern.method,
+                method=era2026.method,
             )
-            response.finish(_internalError(modern.clientId))
-            self._measured(None, modern.method, started, span, "error")
+            response.finish(_internalError(era2026.clientId))
+            self._measured(None, era2026.method, started, span, "error")
             return NOT_DONE_YET
         response.onDisconnect(answer.cancel)
-        answer.addBoth(self._measured, modern.method, started, span)
+        answer.addBoth(self._measured, era2026.method, started, span)
 
         def answered(message: Message) -> None:
             if self.screen is not None:
-                message = self.screen(modern.method, message, request)
+                message = self.screen(era2026.method, message, request)
             status = response.finish(forCaller(message, self._showsChildText(request)))
-            if status is not None and status >= 400 and modern.method != "server/discover":
+            if status is not None and status >= 400 and era2026.method != "server/discover":
                 error = message.get("error")
                 text = error.get("message") if isinstance(error, dict) else None
                 self._clientErrors.note(request, status, str(text)[:300])
@@ -438,7 +438,7 @@ class Era2026Endpoint:
         def failed(reason: Failure) -> None:
             if not response.open:
                 return  # cancelled by the client going away: nothing more is written
-            response.finish(self._errorFor(modern.clientId, reason, request))
+            response.finish(self._errorFor(era2026.clientId, reason, request))
 
         def done(result: object) -> None:
             self.inFlight -= 1
@@ -449,17 +449,17 @@ class Era2026Endpoint:
         return NOT_DONE_YET
 
     def _serverSpan(
-        self, active: tracing.Tracer, request: Request, modern: Era2026Request
+        self, active: tracing.Tracer, request: Request, era2026: Era2026Request
     ) -> tuple[tracing.Span, Era2026Request]:
-        """The SERVER span of a modern request, and the request whose
+        """The SERVER span of a 2026 request, and the request whose
         params carry its context (the parent of the router's CLIENT span)."""
-        message = jsonrpc.request(modern.clientId, modern.method, modern.params)
+        message = jsonrpc.request(era2026.clientId, era2026.method, era2026.params)
         version = header(request, "mcp-protocol-version") or versions.ERA2026_VERSIONS[0]
         span, message = tracing.startServer(
             active, message, None, version, header(request, "traceparent")
         )
         span.setAttribute("mcpgateway.server", self._server)
-        return span, replace(modern, params=message["params"])
+        return span, replace(era2026, params=message["params"])
 
     def _measured(
         self,
@@ -469,7 +469,7 @@ class Era2026Endpoint:
         span: tracing.Span | None,
         outcome: str | None = None,
     ) -> Any:
-        """A modern request was answered (or failed) with C{result}: see
+        """A 2026 request was answered (or failed) with C{result}: see
         L{measure.answered}."""
         return measure.answered(
             result, self._operations, self._clock, self._server, method, started, span, outcome
@@ -501,22 +501,22 @@ class Era2026Endpoint:
 
     # -- listen streams ------------------------------------------------------
 
-    def _listen(self, request: Request, modern: Era2026Request, wanted: ListenFilter) -> int:
+    def _listen(self, request: Request, era2026: Era2026Request, wanted: ListenFilter) -> int:
         response = Era2026Response(request, self._clock, self._keepAlive)
-        listen = _Listen(self, modern.clientId, response)
+        listen = _Listen(self, era2026.clientId, response)
         self.inFlight += 1
         self.listens.add(listen)
         try:
-            opening = self._service.listen(self._server, modern, wanted, listen.sink)
+            opening = self._service.listen(self._server, era2026, wanted, listen.sink)
         except Exception:
             self.log.failure("server {server}: opening a listen stream failed", server=self._server)
-            listen.fail(_internalError(modern.clientId))
+            listen.fail(_internalError(era2026.clientId))
             return NOT_DONE_YET
         listen.opening = opening
         response.onDisconnect(listen.lost)
         opening.addCallbacks(
             listen.started,
-            lambda f: listen.fail(self._errorFor(modern.clientId, f, request)),
+            lambda f: listen.fail(self._errorFor(era2026.clientId, f, request)),
         )
         opening.addErrback(lambda f: self.log.failure("a listen stream failed", f))
         return NOT_DONE_YET
@@ -535,7 +535,7 @@ class Era2026Endpoint:
         return len(listens)
 
     def notAllowed(self, request: Request) -> bytes:
-        """A GET or DELETE (or any other method) of a modern client: the
+        """A GET or DELETE (or any other method) of a 2026 client: the
         2026-07-28 endpoint is POST only."""
         method = (request.method or b"?").decode("ascii", "replace")[:16]
         text = f"method {method} is not allowed: protocol 2026-07-28 uses POST only"
@@ -568,7 +568,7 @@ class _Listen:
             if len(early) < MAX_EARLY_FRAMES:
                 early.append(message)
             return True
-        return self.response.send(wire2026.tagged(message, self.id))
+        return self.response.send(era2026wire.tagged(message, self.id))
 
     def started(self, handle: ListenHandle) -> None:
         """The core opened the stream: the acknowledgement, then what came early."""
@@ -576,10 +576,12 @@ class _Listen:
             handle.close()
             return
         self.handle = handle
-        self.response.send(wire2026.acknowledged(self.id, honouredNotifications(handle.honoured)))
+        self.response.send(
+            era2026wire.acknowledged(self.id, honouredNotifications(handle.honoured))
+        )
         early, self.early = self.early or [], None
         for message in early:
-            self.response.send(wire2026.tagged(message, self.id))
+            self.response.send(era2026wire.tagged(message, self.id))
         handle.ended.addCallback(lambda reason: self.end(str(reason), closeHandle=False))
         handle.ended.addErrback(lambda f: self.log.failure("a listen stream's end failed", f))
 

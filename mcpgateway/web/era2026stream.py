@@ -2,13 +2,13 @@
 """One HTTP response to one MCP 2026-07-28 request: JSON, or SSE once
 something is streamed first.
 
-A modern request is answered with C{application/json} when its answer comes
+A 2026 request is answered with C{application/json} when its answer comes
 before anything else; a notification that relates to it (progress, a log
 line) or a second of silence commits the response to C{text/event-stream}
 (C{Cache-Control: no-cache}, C{X-Accel-Buffering: no}), which then carries
 the notifications, keep-alive comments after silences, and the answer last.
 Until it is committed, the answer's HTTP status is read off its error code
-(L{mcpgateway.protocol.wire2026.httpStatus}); once committed, every answer is
+(L{mcpgateway.protocol.era2026wire.httpStatus}); once committed, every answer is
 in-band (HTTP 200).
 
 The 2026-07-28 revision has no sessions and no resumable streams: no event
@@ -32,7 +32,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.server import Request
 
-from mcpgateway.protocol import jsonrpc, wire2026
+from mcpgateway.protocol import era2026wire, jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.protocol.limits import KEEPALIVE_INTERVAL
 from mcpgateway.runtime import logs
@@ -46,7 +46,7 @@ _SSE = b"text/event-stream"
 
 
 class Era2026Response:
-    """The response to one modern request.
+    """The response to one 2026 request.
 
     @ivar committed: whether its headers went out as an SSE stream.
     @ivar open: whether it may still be written to (C{False} once it ended,
@@ -168,7 +168,7 @@ class Era2026Response:
             try:
                 callback()
             except Exception:
-                self.log.failure("a modern response's disconnect callback failed")
+                self.log.failure("a 2026 response's disconnect callback failed")
 
 
 def statusOf(message: Message) -> int:
@@ -177,7 +177,7 @@ def statusOf(message: Message) -> int:
     if isinstance(error, dict):
         code: Any = error.get("code")
         if type(code) is int:
-            return wire2026.httpStatus(code)
+            return era2026wire.httpStatus(code)
     return 200
 
 

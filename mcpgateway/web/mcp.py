@@ -22,7 +22,7 @@ Both eras of MCP share the endpoint, chosen per request, body first
 (L{mcpgateway.protocol.versions.eraOf}): a POST whose body claims protocol 2026-07-28
 (or is C{server/discover}) goes to the endpoint's L{Era2026Endpoint}
 (docs/design/era.md: no session, every request carries its own envelope); a GET
-or DELETE that names a modern C{MCP-Protocol-Version} without a session is
+or DELETE that names a 2026 C{MCP-Protocol-Version} without a session is
 405 (C{Allow: POST}); everything else is the handshake era below.
 
 Scopes (docs/guide/scopes.md): an endpoint serves one route of its server (its
@@ -139,7 +139,7 @@ class McpEndpoint(Resource):
         *,
         scope: str = "",
         keys: WorkspaceKeys | None = None,
-        modern: Era2026Service | None = None,
+        era2026: Era2026Service | None = None,
         quota: Quota | None = None,
         throttled: Callable[[], object] | None = None,
         cluster: Cluster | None = None,
@@ -155,7 +155,7 @@ class McpEndpoint(Resource):
         @param throttled: called once per request refused by C{quota}.
         @param keys: keys credential sets; C{None}: credential headers are
             refused (a gateway always gives one, see L{GatewayRoot}).
-        @param modern: what serves the endpoint's 2026-07-28 requests
+        @param 2026: what serves the endpoint's 2026-07-28 requests
             (C{None}: the gateway itself).
         @param cluster: where unknown session ids go (C{None}: not
             clustered, they are not found).
@@ -188,12 +188,12 @@ class McpEndpoint(Resource):
         self._maxInFlight = limits.maxInFlightPerSession
         self.clientErrors = clientErrors if clientErrors is not None else ClientErrors(clock)
         self.replay = ReplayStore(clock, limits)
-        self._wire(keys, modern, quota, throttled, cluster)
+        self._wire(keys, era2026, quota, throttled, cluster)
 
     def _wire(
         self,
         keys: WorkspaceKeys | None,
-        modern: Era2026Service | None,
+        era2026: Era2026Service | None,
         quota: Quota | None,
         throttled: Callable[[], object] | None,
         cluster: Cluster | None,
@@ -228,8 +228,8 @@ class McpEndpoint(Resource):
             gateway, backend, credentials, answers, refusals, clock, limits, server, scope
         )
         self._rerouting = Rerouting(self, gateway, refusals, clock, server, scope, log, cluster)
-        self.modern = Era2026Endpoint(
-            modern if modern is not None else gateway,
+        self.era2026 = Era2026Endpoint(
+            era2026 if era2026 is not None else gateway,
             server,
             clock,
             limits,
@@ -238,12 +238,12 @@ class McpEndpoint(Resource):
             scope,
             self._loopbackOnly,
         )
-        self.modern.screen = answers.screened
+        self.era2026.screen = answers.screened
         self._streams = SessionStreams(
             lookup,
             credentials,
             refusals,
-            self.modern,
+            self.era2026,
             replay,
             gateway.endSessions,
             clock,
@@ -268,10 +268,10 @@ class McpEndpoint(Resource):
         is sealed for its server): its own."""
         return (self._server,)
 
-    def modernFor(self, request: Request) -> Era2026Endpoint:
+    def era2026For(self, request: Request) -> Era2026Endpoint:
         """What serves C{request}'s 2026-07-28 POST: the endpoint's own
-        L{modern} (an aggregate endpoint's C{?mode=} may name another)."""
-        return self.modern
+        L{era2026} (an aggregate endpoint's C{?mode=} may name another)."""
+        return self.era2026
 
     def render(self, request: Request) -> bytes | int:
         try:
@@ -287,7 +287,7 @@ class McpEndpoint(Resource):
             if method == b"DELETE":
                 return self._streams.delete(request)
             if era2026Header(request):
-                return self.modern.notAllowed(request)
+                return self.era2026.notAllowed(request)
             request.setHeader("allow", "GET, POST, DELETE")
             return self._refusals.refuse(
                 request,
@@ -315,14 +315,14 @@ class McpEndpoint(Resource):
                 request, 500, jsonrpc.INTERNAL_ERROR, "internal error in the gateway; see its log"
             )
 
-    def _modernPost(self, request: Request, payload: Any, version: str | None) -> bytes | int:
+    def _era2026Post(self, request: Request, payload: Any, version: str | None) -> bytes | int:
         """A 2026-07-28 POST: to the replica holding its task, or served here."""
         if version is None or version in versions.ERA2026_VERSIONS or isEra2026(payload, None):
             owner = self._rerouting.taskOwner(request, payload)
             if owner is not None:
                 return self._rerouting.forwardTo(request, owner)
-            return self.modernFor(request).post(request, payload)
-        # Modern by its header alone, which names no revision at all.
+            return self.era2026For(request).post(request, payload)
+        # 2026 by its header alone, which names no revision at all.
         return self._refusals.refuse(
             request,
             400,
@@ -357,8 +357,8 @@ class McpEndpoint(Resource):
             else:
                 note.message(payload)
         version = header(request, "mcp-protocol-version")
-        modern = isEra2026(payload, version)
-        if isinstance(payload, list) and not modern:
+        era2026 = isEra2026(payload, version)
+        if isinstance(payload, list) and not era2026:
             # Refused for its size before it is counted: a batch nothing of
             # which is acted on owes the principal's limits nothing.
             refused = self._batches.size(request, payload)
@@ -366,8 +366,8 @@ class McpEndpoint(Resource):
                 return refused
         if (refused := self._admission.refusal(request, payload)) is not None:
             return refused
-        if modern:
-            return self._modernPost(request, payload, version)
+        if era2026:
+            return self._era2026Post(request, payload, version)
         if isinstance(payload, list):
             return self._batches.post(request, payload, version)
         kind = jsonrpc.classify(payload)

@@ -22,7 +22,7 @@ from twisted.python.failure import Failure
 from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.protocol import jsonrpc, wire2026
+from mcpgateway.protocol import era2026wire, jsonrpc
 from mcpgateway.web.backends import PREDECESSOR_WAIT, Cluster, principalOf
 from mcpgateway.web.era2026 import principalKey
 from mcpgateway.web.refusals import Refusals
@@ -118,7 +118,7 @@ class Rerouting:
         (not a peer's, not one whose owner just failed to answer)."""
         if self._cluster is None or not isinstance(payload, dict):
             return None
-        if payload.get("method") not in wire2026.TASK_METHODS:
+        if payload.get("method") not in era2026wire.TASK_METHODS:
             return None
         if getattr(request, "fromPeer", False) or getattr(request, "forwardFailed", False):
             return None

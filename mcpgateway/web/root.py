@@ -342,20 +342,20 @@ class GatewayRoot(Resource):
         limits: Limits | None = None,
         clientErrors: ClientErrors | None = None,
         keys: WorkspaceKeys | None = None,
-        modern: Era2026Service | None = None,
+        era2026: Era2026Service | None = None,
         team: TeamSurface | None = None,
     ) -> None:
         """
         @param keys: what credential sets (C{X-Mcp-Env-*} headers) are keyed
             with: the state directory's (L{WorkspaceKeys.forStateDir}, read
             once at start); C{None}: a secret of this process only.
-        @param modern: what serves 2026-07-28 requests (C{None}: the gateway).
+        @param 2026: what serves 2026-07-28 requests (C{None}: the gateway).
         @param team: the gate, limits and audit log of a team gateway
             (C{None}: none, as on loopback).
         """
         super().__init__()
         self.team = team if team is not None else TeamSurface()
-        self._modern = modern
+        self._era2026 = era2026
         self._limits = limits if limits is not None else Limits()
         self._keys = keys if keys is not None else WorkspaceKeys(os.urandom(32))
         self.clientErrors = clientErrors if clientErrors is not None else ClientErrors(clock)
@@ -390,7 +390,7 @@ class GatewayRoot(Resource):
                 self._limits,
                 self.clientErrors,
                 keys=self._keys,
-                modern=self._modern,
+                era2026=self._era2026,
                 quota=self.team.quota,
                 throttled=self.team.throttle,
                 cluster=self.team.cluster,
@@ -417,7 +417,7 @@ class GatewayRoot(Resource):
                 self.clientErrors,
                 scope=key,
                 keys=self._keys,
-                modern=self._modern,
+                era2026=self._era2026,
                 quota=self.team.quota,
                 throttled=self.team.throttle,
                 cluster=self.team.cluster,
@@ -447,7 +447,7 @@ class GatewayRoot(Resource):
                 self.clientErrors,
                 scope=where.scope,
                 keys=self._keys,
-                modern=self._modern,
+                era2026=self._era2026,
                 quota=self.team.quota,
                 throttled=self.team.throttle,
                 cluster=self.team.cluster,
@@ -463,7 +463,7 @@ class GatewayRoot(Resource):
         (the gateway stops, or hands over to a restart's successor: the
         clients listen again there); how many ended."""
         endpoints = [*self._endpoints.values(), *self._routes.values()]
-        ended = sum(endpoint.modern.endStreams(reason) for endpoint in endpoints)
+        ended = sum(endpoint.era2026.endStreams(reason) for endpoint in endpoints)
         for aggregate in self._aggregates.values():
             if isinstance(aggregate, AggregateEndpoint):
                 ended += aggregate.endEra2026Streams(reason)

@@ -82,7 +82,7 @@ def namespaceOf(host: str) -> str:
 
 def _remote(url: str, spec: ServerSpec | None, authenticated: bool) -> dict[str, Any]:
     supported = list(versions.HANDSHAKE_VERSIONS)
-    if spec is None or spec.modern:
+    if spec is None or spec.era2026:
         supported += list(versions.ERA2026_VERSIONS)
     remote: dict[str, Any] = {
         "type": "streamable-http",

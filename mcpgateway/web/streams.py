@@ -50,7 +50,7 @@ class SessionStreams:
         lookup: SessionLookup,
         credentials: CredentialCheck,
         refusals: Refusals,
-        modern: Era2026Endpoint,
+        era2026: Era2026Endpoint,
         replay: ReplayStore,
         endSessions: EndSessions,
         clock: IReactorTime,
@@ -60,7 +60,7 @@ class SessionStreams:
     ) -> None:
         """
         @param lookup: finds the session a request names.
-        @param modern: the endpoint's 2026-07-28 side, which answers a GET
+        @param 2026: the endpoint's 2026-07-28 side, which answers a GET
             or DELETE that names its revision without a session.
         @param replay: where a resumable session's streams are kept.
         @param keepAlive: the interval of an open stream's keep-alive, in seconds.
@@ -69,7 +69,7 @@ class SessionStreams:
         self._lookup = lookup
         self._credentials = credentials
         self._refusals = refusals
-        self._modern = modern
+        self._era2026 = era2026
         self._replay = replay
         self._endSessions = endSessions
         self._clock = clock
@@ -80,7 +80,7 @@ class SessionStreams:
     def get(self, request: Request) -> bytes | int:
         """Open, take over or resume the GET stream of the session C{request} names."""
         if era2026Header(request) and header(request, "mcp-session-id") is None:
-            return self._modern.notAllowed(request)
+            return self._era2026.notAllowed(request)
         refusal = checkGetHeaders(request)
         if refusal is not None:
             return self._refusals.refuse(request, refusal[0], jsonrpc.INVALID_REQUEST, refusal[1])
@@ -181,7 +181,7 @@ class SessionStreams:
     def delete(self, request: Request) -> bytes:
         """End the session C{request} names."""
         if era2026Header(request) and header(request, "mcp-session-id") is None:
-            return self._modern.notAllowed(request)
+            return self._era2026.notAllowed(request)
         session = self._lookup.session(request, header(request, "mcp-protocol-version"))
         if isinstance(session, bytes):
             return session

@@ -65,15 +65,15 @@ def test_a_ping_after_initialize_goes_to_the_gateway() -> None:
     assert ping.json == PING and ping.header("mcp-session-id") == "s1"
 
 
-def test_a_modern_ping_goes_to_the_gateway() -> None:
+def test_a_era2026_ping_goes_to_the_gateway() -> None:
     h = Harness()
     h.connect()
-    modern = {
+    era2026 = {
         **PING,
         "params": {"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}},
     }
-    h.send(modern)
-    assert h.agent.one(b"POST").json == modern
+    h.send(era2026)
+    assert h.agent.one(b"POST").json == era2026
 
 
 def test_a_failed_start_is_told_by_its_cause() -> None:

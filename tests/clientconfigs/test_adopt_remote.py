@@ -34,7 +34,7 @@ CLAUDE: dict[str, Any] = {
             "headers": {"Authorization": "Bearer ${API_KEY}"},
             "oauth": {"clientId": "cid", "callbackPort": 8123},
         },
-        "legacy": {"type": "sse", "url": "https://old.example.com/sse"},
+        "oldsse": {"type": "sse", "url": "https://old.example.com/sse"},
         "self": {"type": "http", "url": "http://127.0.0.1:9100/self/mcp"},
     },
     "projects": {"/home/u/p": {"mcpServers": {"docs": {"type": "http", "url": "https://d/mcp"}}}},
@@ -133,7 +133,7 @@ def test_claude_code_user_scope_remote_entries(tmp_path: Path) -> None:
     config = ClaudeConfig(path, tmp_path / "state", home=home, environ=ENVIRON, remotes=True)
     config.gatewayPort = 9100
     report = config.adopt(urlFor)
-    assert sorted(report.adopted) == ["legacy (user scope)", "linear (user scope)"]
+    assert sorted(report.adopted) == ["linear (user scope)", "oldsse (user scope)"]
     written = json.loads(path.read_text())
     assert written["mcpServers"]["linear"] == {
         "type": "http",
@@ -142,12 +142,12 @@ def test_claude_code_user_scope_remote_entries(tmp_path: Path) -> None:
     assert written["mcpServers"]["self"] == CLAUDE["mcpServers"]["self"]
     assert written["projects"] == CLAUDE["projects"]
     loaded = config.loadServed()
-    assert sorted(loaded.servers) == ["legacy", "linear"]
+    assert sorted(loaded.servers) == ["linear", "oldsse"]
     linear = loaded.servers["linear"].remote
     assert linear is not None
     assert linear.headers == (("Authorization", "Bearer k"),)
     assert linear.oauthClientId == "cid"
-    assert loaded.servers["legacy"].remote is not None
+    assert loaded.servers["oldsse"].remote is not None
     warnings = " ".join(loaded.warnings)
     assert "'self'" in warnings and "a gateway's own" in warnings
     assert "'docs'" in warnings and "remote server of a project" in warnings

@@ -52,7 +52,7 @@ def test_every_key_of_the_file(tmp_path: Path) -> None:
                 "windsurf": {
                     "mode": "full",
                     "servers": ["fs", "git*"],
-                    "exclude": ["git-legacy"],
+                    "exclude": ["git-old"],
                     "tools": {
                         "fs": {
                             "includeTools": ["read_*", "list_*"],
@@ -82,7 +82,7 @@ def test_every_key_of_the_file(tmp_path: Path) -> None:
             name="windsurf",
             mode="full",
             servers=("fs", "git*"),
-            exclude=("git-legacy",),
+            exclude=("git-old",),
             tools={
                 "fs": ToolFilter(include=("read_*", "list_*"), exclude=("read_secret",), budget=10),
                 "github": ToolFilter(enabled=False),

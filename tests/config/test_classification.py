@@ -141,7 +141,7 @@ def test_credential_env_makes_a_wider_share_credential() -> None:
     assert resolve(spec("plain")).mode == "global"  # no credentialEnv: as before
 
 
-def test_overrides_file_share_and_legacy_mode(tmp_path: Path) -> None:
+def test_overrides_file_share_and_mode_word(tmp_path: Path) -> None:
     (tmp_path / "classification.json").write_text(
         json.dumps(
             {
@@ -155,7 +155,7 @@ def test_overrides_file_share_and_legacy_mode(tmp_path: Path) -> None:
     assert overrides.warnings == []
     assert overrides.servers["a"] == Override("credential", None, 4)
     assert overrides.servers["b"].share == "session"
-    assert overrides.servers["b"].mode == "stateful"  # the legacy word, for the CLI
+    assert overrides.servers["b"].mode == "stateful"  # the older word, for the CLI
     assert overrides.servers["c"].share == "workspace"  # "share" wins
 
 

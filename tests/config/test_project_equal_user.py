@@ -104,7 +104,7 @@ def test_both_known_at_start_both_routes_one_child(
     assert home.call(user) == jsonrpc.resultResponse(7, {"tools": []})
 
 
-def test_a_modern_request_at_the_workspace_route_is_served(
+def test_a_era2026_request_at_the_workspace_route_is_served(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A 2026-07-28 client at the workspace URL: the shared child answers."""

@@ -357,7 +357,7 @@ def test_name_with_trailing_newline_rejected() -> None:
 
 
 def test_mode_and_timeout() -> None:
-    """The legacy "mode" is read as a "share" word (stateful: session)."""
+    """The older "mode" is read as a "share" word (stateful: session)."""
     loaded = parse(
         {
             "mcpServers": {
@@ -391,25 +391,36 @@ def test_share(share: str) -> None:
     assert parseEntry("x", {"command": "c", "share": share, "mode": share}, NO_PATH) == spec
 
 
-def test_modern_is_on_unless_turned_off() -> None:
-    """C{"modern": false} keeps a server off the 2026-07-28 wire."""
+def test_era2026_is_on_unless_turned_off() -> None:
+    """C{"era2026": false} keeps a server off the 2026-07-28 wire."""
     entry = {"command": "c"}
-    assert parseEntry("x", entry, {}).modern is True
-    assert parseEntry("x", {**entry, "modern": False}, {}).modern is False
-    with pytest.raises(EntryError, match="'modern' must be true or false"):
-        parseEntry("x", {**entry, "modern": "no"}, {})
+    assert parseEntry("x", entry, {}).era2026 is True
+    assert parseEntry("x", {**entry, "era2026": False}, {}).era2026 is False
+    with pytest.raises(EntryError, match="'era2026' must be true or false"):
+        parseEntry("x", {**entry, "era2026": "no"}, {})
 
 
-def test_era_is_legacy_unless_said() -> None:
-    """C{"era": "modern"} talks 2026-07-28 to the child from the start."""
+def test_era_is_handshake_unless_said() -> None:
+    """C{"era": "era2026"} talks 2026-07-28 to the child from the start."""
     entry = {"command": "c"}
-    assert parseEntry("x", entry, {}).era == "legacy"
-    assert parseEntry("x", {**entry, "era": "modern"}, {}).era == "modern"
+    assert parseEntry("x", entry, {}).era == "handshake"
+    assert parseEntry("x", {**entry, "era": "era2026"}, {}).era == "era2026"
     with pytest.raises(EntryError, match="'era' must be"):
         parseEntry("x", {**entry, "era": "2026"}, {})
 
 
-def test_share_and_legacy_mode_that_agree() -> None:
+def test_the_older_era_words_and_key_are_still_read() -> None:
+    """Configs written before the words were renamed keep working."""
+    entry = {"command": "c"}
+    assert parseEntry("x", {**entry, "era": "legacy"}, {}).era == "handshake"
+    assert parseEntry("x", {**entry, "era": "modern"}, {}).era == "era2026"
+    assert parseEntry("x", {**entry, "modern": False}, {}).era2026 is False
+    assert parseEntry("x", {**entry, "modern": False, "era2026": True}, {}).era2026 is True
+    with pytest.raises(EntryError, match="'era' must be"):
+        parseEntry("x", {**entry, "era": 7}, {})
+
+
+def test_share_and_mode_word_that_agree() -> None:
     spec = parseEntry("x", {"command": "c", "share": "session", "mode": "stateful"}, NO_PATH)
     assert spec.mode == "session"
 
@@ -779,7 +790,7 @@ _KEYS = [
     "maxRssMb",
     "healthPing",
     "prewarm",
-    "modern",
+    "era2026",
     "era",
     "url",
     "includeTools",

@@ -979,9 +979,9 @@ class HookTests(SynchronousTestCase):
         self.assertTrue(any("listener of its" in e["log_format"] for e in events))
         self.assertEqual(len(session.delivered), 1)  # still delivered to the session
 
-    def test_a_modern_child_is_listed_once_discovered(self) -> None:
+    def test_a_era2026_child_is_listed_once_discovered(self) -> None:
         reactor = FakeProcessReactor()
-        pool: Any = makePool(dataclasses.replace(SPEC, era="modern"), fakeSpawner(reactor))
+        pool: Any = makePool(dataclasses.replace(SPEC, era="era2026"), fakeSpawner(reactor))
         catalogs = CatalogService(reactor)
         catalogs.attach(pool)
         warming = pool.prewarm()

@@ -4,7 +4,7 @@ and never served to another one (nor, through a snapshot, after a
 restart); a list is served past its C{ttlMs} only after it was listed
 again (through the running child, else a probe), or when that failed; a
 C{list_changed} of a private server expires the other principals'
-catalogs. The probe reads the hints a modern child gives (a client's
+catalogs. The probe reads the hints a 2026 child gives (a client's
 session gets a 2025 result without them). Fake children, a fake clock."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from mcpgateway.core.cachehints import ListingHints, hintsOf
 from mcpgateway.core.catalog import CatalogService
 from mcpgateway.core.catalogdata import KINDS, launchOf, savedHints
 from mcpgateway.core.catalogprobe import _ProbeSession
-from mcpgateway.core.era2026.translate import legacyResult
+from mcpgateway.core.era2026.translate import handshakeResult
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.protocol import jsonrpc
 from tests.core.era2026.test_era2026child import SERVER_INFO, AdapterCase
@@ -269,7 +269,7 @@ def test_hints_of_anything_never_fail(result: dict[str, Any]) -> None:
 
 
 class ProbeSeesHintsTests(AdapterCase):
-    """A modern child's list through the adapter: the catalogs' probe
+    """A 2026 child's list through the adapter: the catalogs' probe
     session gets its hints, a client's session a 2025 result without."""
 
     def listed(self, session: Any) -> Message:
@@ -301,7 +301,7 @@ class ProbeSeesHintsTests(AdapterCase):
         result = self.listed(FakeSession("b"))["result"]
         self.assertNotIn("ttlMs", result)
         self.assertNotIn("cacheScope", result)
-        self.assertNotIn("ttlMs", legacyResult("tools/list", {"ttlMs": 1}))
+        self.assertNotIn("ttlMs", handshakeResult("tools/list", {"ttlMs": 1}))
 
 
 class ProbeLike(FakeSession):

@@ -1,6 +1,6 @@
 """The name an entry chooses (C{"serverInfo"}) is the name clients see on
-its routes: the shared, per-session and 2026-07-28 answers, legacy children
-and modern ones; the catalog keeps the child's own."""
+its routes: the shared, per-session and 2026-07-28 answers, handshake children
+and 2026 ones; the catalog keeps the child's own."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.persession import PerSessionPool
 from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.spec import ServerSpec
-from mcpgateway.protocol import jsonrpc, wire2026
+from mcpgateway.protocol import era2026wire, jsonrpc
 from tests.fakes import FakeProcessReactor, FakeSession, RecordingSink, fakeSpawner
 
 Message = dict[str, Any]
@@ -36,7 +36,7 @@ DISCOVER = {
     "resultType": "complete",
     "supportedVersions": ["2026-07-28"],
     "capabilities": {"tools": {}},
-    "_meta": {wire2026.SERVER_INFO_KEY: CHILD_INFO},
+    "_meta": {era2026wire.SERVER_INFO_KEY: CHILD_INFO},
     "ttlMs": 0,
     "cacheScope": "public",
 }
@@ -50,7 +50,7 @@ def clientInitialize(requestId: Any) -> Message:
     )
 
 
-def modern(clientId: Any, method: str, params: dict[str, Any] | None = None) -> Era2026Request:
+def era2026(clientId: Any, method: str, params: dict[str, Any] | None = None) -> Era2026Request:
     return Era2026Request(clientId=clientId, method=method, params=params or {}, capabilities={})
 
 
@@ -108,24 +108,24 @@ class PoolTests(SynchronousTestCase):
 
 
 class Era2026Tests(SynchronousTestCase):
-    def test_discover_and_answers_of_a_legacy_child_carry_the_chosen_name(self) -> None:
+    def test_discover_and_answers_of_a_handshake_child_carry_the_chosen_name(self) -> None:
         reactor = FakeProcessReactor()
         gateway = Gateway({"srv": CHOSEN}, fakeSpawner(reactor))
-        d = gateway.era2026Call("srv", modern(1, "server/discover"), RecordingSink())
+        d = gateway.era2026Call("srv", era2026(1, "server/discover"), RecordingSink())
         proc = reactor.lastProcess
         [init] = proc.takeMessages()
         proc.reply(jsonrpc.resultResponse(init["id"], INIT_RESULT))
         found = self.successResultOf(d)["result"]
-        self.assertEqual(found["_meta"], {wire2026.SERVER_INFO_KEY: SHOWN_INFO})
-        listed = gateway.era2026Call("srv", modern(2, "tools/list"), RecordingSink())
+        self.assertEqual(found["_meta"], {era2026wire.SERVER_INFO_KEY: SHOWN_INFO})
+        listed = gateway.era2026Call("srv", era2026(2, "tools/list"), RecordingSink())
         [forwarded] = [m for m in proc.takeMessages() if m.get("method") == "tools/list"]
         proc.reply(jsonrpc.resultResponse(forwarded["id"], {"tools": []}))
         meta = self.successResultOf(listed)["result"]["_meta"]
-        self.assertEqual(meta[wire2026.SERVER_INFO_KEY], SHOWN_INFO)
+        self.assertEqual(meta[era2026wire.SERVER_INFO_KEY], SHOWN_INFO)
 
-    def test_a_modern_childs_own_server_info_is_replaced_everywhere(self) -> None:
+    def test_a_era2026_childs_own_server_info_is_replaced_everywhere(self) -> None:
         reactor = FakeProcessReactor()
-        spec = dataclasses.replace(CHOSEN, era="modern")
+        spec = dataclasses.replace(CHOSEN, era="era2026")
         gateway = Gateway({"srv": spec}, fakeSpawner(reactor))
         _session, opened = gateway.openSession("srv", clientInitialize(0), "2025-11-25")
         proc = reactor.lastProcess
@@ -136,10 +136,10 @@ class Era2026Tests(SynchronousTestCase):
             self.successResultOf(opened)["result"]["serverInfo"]["name"], "Team search"
         )
         proc.takeMessages()
-        listed = gateway.era2026Call("srv", modern(2, "tools/list"), RecordingSink())
+        listed = gateway.era2026Call("srv", era2026(2, "tools/list"), RecordingSink())
         [forwarded] = [m for m in proc.takeMessages() if m.get("method") == "tools/list"]
-        answer = {**DISCOVER, "tools": [], "_meta": {wire2026.SERVER_INFO_KEY: CHILD_INFO}}
+        answer = {**DISCOVER, "tools": [], "_meta": {era2026wire.SERVER_INFO_KEY: CHILD_INFO}}
         del answer["supportedVersions"], answer["capabilities"]
         proc.reply(jsonrpc.resultResponse(forwarded["id"], answer))
         meta = self.successResultOf(listed)["result"]["_meta"]
-        self.assertEqual(meta[wire2026.SERVER_INFO_KEY]["name"], "Team search")
+        self.assertEqual(meta[era2026wire.SERVER_INFO_KEY]["name"], "Team search")

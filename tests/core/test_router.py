@@ -532,22 +532,22 @@ class ServerRequestTests(RouterCase):
         self.assertEqual([m for m, _ in told], ["roots/list"])
         self.assertTrue(any("ambiguous" in str(e.get("why")) for e in events))
 
-    def test_a_modern_call_and_an_idle_attached_session_are_ambiguous(self) -> None:
+    def test_a_era2026_call_and_an_idle_attached_session_are_ambiguous(self) -> None:
         a = self.session("a")
         call = FakeSession("m-1", capabilities=ALL_CAPS)
-        call.modern = True  # a modern call: never attached, in flight only
+        call.era2026 = True  # a 2026 call: never attached, in flight only
         _, sink = self.inFlight(call)
         self.router.childMessage(req(3, "sampling/createMessage", {"messages": []}))
         self.assertEqual((sink.messages, a.delivered), ([], []))
         [refusal] = self.take()
-        self.assertIn("1 modern call(s)", refusal["error"]["message"])
+        self.assertIn("1 2026 call(s)", refusal["error"]["message"])
 
     def test_an_idle_listen_stream_does_not_count(self) -> None:
         """A listen stream is never asked anything: with nothing in flight
         it is no client the request could be for."""
         a = self.session("a")
         listening = FakeSession("l-1", capabilities=ALL_CAPS)
-        listening.modern = True
+        listening.era2026 = True
         self.router.attach(listening)
         self.router.childMessage(req(3, "roots/list"))
         self.assertEqual([m["method"] for m in a.delivered], ["roots/list"])
@@ -774,18 +774,18 @@ class NotificationTests(RouterCase):
         self.assertEqual(sink.messages, [message])
         self.assertEqual(a.delivered, [])
 
-    def test_a_modern_call_in_flight_is_another_client_for_log_lines(self) -> None:
+    def test_a_era2026_call_in_flight_is_another_client_for_log_lines(self) -> None:
         """A 2026-07-28 client counts by its calls in flight (as for the
         child's requests); its idle listen stream alone does not."""
         a = self.session("a", logLevel="debug")
         listener = FakeSession("listen")
-        listener.modern = True
+        listener.era2026 = True
         self.router.attach(listener)
         line = note("notifications/message", {"level": "error", "data": "x"})
         self.router.childMessage(line)
         self.assertEqual((a.delivered, listener.delivered), ([line], []))
-        call = FakeSession("modern-call")
-        call.modern = True
+        call = FakeSession("era2026-call")
+        call.era2026 = True
         self.router.request(call, req(1), RecordingSink())
         self.router.childMessage(line)
         self.assertEqual(a.delivered, [line])  # two clients now: no one's

@@ -182,11 +182,11 @@ class GetStreamTests(StreamWaitCase):
         self.assertIsNone(a._streamWaiters)
         self.assertEqual(openStream(a).sent, [])
 
-    def test_a_modern_call_without_a_stream_is_refused_at_once(self) -> None:
-        """A modern call's own code answers the child; there is no GET
+    def test_a_era2026_call_without_a_stream_is_refused_at_once(self) -> None:
+        """A 2026 call's own code answers the child; there is no GET
         stream to wait for."""
         call = FakeSession("m-1", capabilities=ROOTS, accept=False)
-        call.modern = True
+        call.era2026 = True
         self.call(call, RecordingSink(accept=False))
         self.router.childMessage(childRequest(4))
         [error] = self.take()

@@ -128,7 +128,7 @@ class RouterStartTests(SynchronousTestCase):
         self.assertEqual(answer["id"], 0)
         self.assertIn("did not answer initialize within 60 s", answer["error"]["message"])
 
-    def test_a_modern_childs_discover_has_the_start_timeout(self) -> None:
+    def test_a_era2026_childs_discover_has_the_start_timeout(self) -> None:
         router = self.router()
         discovered = router.call("server/discover")
         self.clock.advance(30.0)

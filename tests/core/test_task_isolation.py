@@ -93,12 +93,12 @@ class ForeignTaskTests(SharedTaskCase):
         self.assertEqual(answer, ok(8, task("t-a")))
 
     def test_a_task_of_a_session_not_attached_is_nobodys(self) -> None:
-        """A CreateTaskResult for a session that is not attached (a modern
+        """A CreateTaskResult for a session that is not attached (a 2026
         call, for one) is passed on, and the task is no one's."""
-        modern = self.session("m", attach=False)
-        self.create(modern, "t-m")
+        era2026 = self.session("m", attach=False)
+        self.create(era2026, "t-m")
         self.assertEqual(len(self.fanout.tasks), 0)
-        self.assertEqual(self.ask(modern, "tasks/get", {"taskId": "t-m"}), notFound(7))
+        self.assertEqual(self.ask(era2026, "tasks/get", {"taskId": "t-m"}), notFound(7))
 
     def test_a_plain_answer_to_a_task_augmented_call_makes_no_task(self) -> None:
         d = self.router.request(self.a, req(1, "tools/call", TASKED), None)

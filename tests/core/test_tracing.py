@@ -334,7 +334,7 @@ def test_no_opentelemetry_import_without_otel() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_modern_request_server_span(tracer: RecordingTracer) -> None:
+def test_era2026_request_server_span(tracer: RecordingTracer) -> None:
     """A 2026-07-28 request: a SERVER span, its parent the client's _meta,
     and the params the core gets carry the span's context (the envelope
     stripped as before)."""
@@ -343,7 +343,7 @@ def test_modern_request_server_span(tracer: RecordingTracer) -> None:
     h = Era2026Harness()
     message = body("tools/call", 5, {"name": "echo", "_meta": {"traceparent": CLIENT_PARENT}})
     response = h.post(message, headers=headersFor(message))
-    [call] = h.modern.calls
+    [call] = h.era2026.calls
     [server] = tracer.spans
     assert server.kind == "server" and server.name == "tools/call echo"
     assert server.parent == SpanContext(CLIENT_TRACE, CLIENT_SPAN, 1)

@@ -315,8 +315,8 @@ DISCOVER_RESULT = {
     "resultType": "complete",
     "supportedVersions": ["2026-07-28"],
     "capabilities": {"tools": {"listChanged": True}, "extensions": {"x": {}}},
-    "instructions": "modern only",
-    "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "modern-child", "version": "2"}},
+    "instructions": "era2026 only",
+    "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "era2026-child", "version": "2"}},
     "ttlMs": 0,
     "cacheScope": "public",
 }
@@ -348,12 +348,12 @@ class Era2026ChildTests(UpstreamCase):
         )
         return request  # type: ignore[no-any-return]
 
-    def test_a_modern_only_refusal_switches_that_process_to_discover(self) -> None:
+    def test_a_era2026_only_refusal_switches_that_process_to_discover(self) -> None:
         d = self.up.ensure()
         proc = self.reactor.lastProcess
         self.answerInitialize(proc, era2026Refusal(["2026-07-28"]))
         self.assertNoResult(d)
-        self.assertEqual(self.up.era, "modern")
+        self.assertEqual(self.up.era, "era2026")
         request = self.discover(proc)
         self.assertEqual(set(request["params"]["_meta"]), ERA2026_ENVELOPE_KEYS)
         self.assertEqual(
@@ -363,14 +363,14 @@ class Era2026ChildTests(UpstreamCase):
         self.assertEqual(self.up.state, "running")
         self.assertEqual(len(self.reactor.processes), 1)  # the same process
         self.assertEqual(self.up.discoverResult, DISCOVER_RESULT)
-        # Legacy sessions are told what 2025 has of it.
+        # Handshake sessions are told what 2025 has of it.
         self.assertEqual(
             self.up.initializeResult,
             {
                 "protocolVersion": "2025-11-25",
                 "capabilities": {"tools": {"listChanged": True}},
-                "serverInfo": {"name": "modern-child", "version": "2"},
-                "instructions": "modern only",
+                "serverInfo": {"name": "era2026-child", "version": "2"},
+                "instructions": "era2026 only",
             },
         )
         sent = proc.takeMessages()
@@ -392,7 +392,7 @@ class Era2026ChildTests(UpstreamCase):
         failure = self.failureResultOf(d, ServerUnavailable)
         self.assertIn("refused initialize: Unsupported protocol version", str(failure.value))
         self.assertEqual(proc.signals, ["KILL"])
-        self.assertEqual(self.up.era, "legacy")
+        self.assertEqual(self.up.era, "handshake")
         self.assertNotIn("server/discover", [m.get("method") for m in proc.sentMessages()])
 
     def test_a_refusal_that_lists_only_unknown_revisions_says_so(self) -> None:
@@ -403,9 +403,9 @@ class Era2026ChildTests(UpstreamCase):
         self.assertIn("speaks only protocol revision(s) 2099-01-01", str(failure.value))
         self.assertEqual(proc.signals, ["KILL"])
 
-    def test_era_modern_in_the_entry_never_sends_initialize(self) -> None:
+    def test_era_era2026_in_the_entry_never_sends_initialize(self) -> None:
         up = Upstream(
-            dataclasses.replace(spec("srv"), era="modern"),
+            dataclasses.replace(spec("srv"), era="era2026"),
             fakeSpawner(self.reactor),
             SharedFanout(),
             era2026=ERA2026_WIRE,
@@ -416,7 +416,7 @@ class Era2026ChildTests(UpstreamCase):
         self.assertEqual(request["method"], "server/discover")
         self.discover(proc)
         self.successResultOf(d)
-        self.assertEqual((up.era, up.state), ("modern", "running"))
+        self.assertEqual((up.era, up.state), ("era2026", "running"))
         self.assertNotIn("initialize", [m.get("method") for m in proc.sentMessages()])
 
     def test_a_refused_discover_fails_the_waiters(self) -> None:
@@ -452,7 +452,7 @@ class Era2026ChildTests(UpstreamCase):
         self.assertIsNot(second, first)
         self.assertEqual(second.sentMessages()[0]["method"], "initialize")
         self.answerInitialize(second)  # this one speaks the handshake after all
-        self.assertEqual((self.up.era, self.up.state), ("legacy", "running"))
+        self.assertEqual((self.up.era, self.up.state), ("handshake", "running"))
 
     def test_nothing_of_a_child_that_left_reaches_the_next_ones_adapter(self) -> None:
         self.up.router.attach(self.session)
@@ -472,7 +472,7 @@ class Era2026ChildTests(UpstreamCase):
         first.reply(jsonrpc.request(99, "roots/list", {}))  # the old child, on its way out
         self.assertEqual(second.takeMessages(), [])
 
-    def test_a_health_ping_of_a_modern_child_is_a_discover(self) -> None:
+    def test_a_health_ping_of_a_era2026_child_is_a_discover(self) -> None:
         d = self.up.ensure()
         proc = self.reactor.lastProcess
         self.answerInitialize(proc, era2026Refusal(["2026-07-28"]))
@@ -490,7 +490,7 @@ class Era2026ChildTests(UpstreamCase):
 
 class Era2026ChildOfOneSessionTests(SynchronousTestCase):
     """A child of one session: the gateway does not initialize it, its
-    client does; a modern-only child refuses that, and is switched."""
+    client does; a 2026-only child refuses that, and is switched."""
 
     def setUp(self) -> None:
         self.reactor = FakeProcessReactor()
@@ -520,17 +520,17 @@ class Era2026ChildOfOneSessionTests(SynchronousTestCase):
         response = self.successResultOf(answer)
         self.assertEqual(response["id"], 0)
         self.assertEqual(response["result"]["protocolVersion"], "2025-06-18")
-        self.assertEqual(response["result"]["serverInfo"]["name"], "modern-child")
-        self.assertEqual(self.up.era, "modern")
+        self.assertEqual(response["result"]["serverInfo"]["name"], "era2026-child")
+        self.assertEqual(self.up.era, "era2026")
         # The client's own notifications/initialized goes nowhere.
         self.up.router.clientNotification(
             self.session, jsonrpc.notification("notifications/initialized")
         )
         self.assertEqual(proc.takeMessages(), [])
 
-    def test_era_modern_answers_the_clients_initialize_itself(self) -> None:
+    def test_era_era2026_answers_the_clients_initialize_itself(self) -> None:
         up = Upstream(
-            dataclasses.replace(spec("srv", mode="session"), era="modern"),
+            dataclasses.replace(spec("srv", mode="session"), era="era2026"),
             fakeSpawner(self.reactor),
             OwnerFanout(self.session),
             era2026=ERA2026_WIRE,
@@ -556,17 +556,17 @@ class WithoutEra2026WireTests(UpstreamCase):
         super().setUp()
         self.up = Upstream(spec("srv"), fakeSpawner(self.reactor), SharedFanout())
 
-    def test_a_modern_only_refusal_is_a_failed_handshake(self) -> None:
+    def test_a_era2026_only_refusal_is_a_failed_handshake(self) -> None:
         d = self.up.ensure()
         proc = self.reactor.lastProcess
         self.answerInitialize(proc, era2026Refusal(["2026-07-28"]))
         self.failureResultOf(d, ServerUnavailable)
-        self.assertEqual(self.up.era, "legacy")
+        self.assertEqual(self.up.era, "handshake")
         self.assertNotIn("server/discover", [m.get("method") for m in proc.sentMessages()])
 
-    def test_era_modern_in_the_entry_is_refused(self) -> None:
+    def test_era_era2026_in_the_entry_is_refused(self) -> None:
         up = Upstream(
-            dataclasses.replace(spec("srv"), era="modern"),
+            dataclasses.replace(spec("srv"), era="era2026"),
             fakeSpawner(self.reactor),
             SharedFanout(),
         )

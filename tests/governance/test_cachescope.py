@@ -15,11 +15,11 @@ from mcpgateway.governance.cachescope import perCaller
 from mcpgateway.governance.decision import ALLOWED, Decision
 from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.policy import RequestFacts
-from mcpgateway.protocol import wire2026
+from mcpgateway.protocol import era2026wire
 from mcpgateway.web.root import GatewayRoot
 from tests.core.aggregate.aggtools import FakeServer, tool
 from tests.core.aggregate.test_aggregate_cachescope import _Hinted
-from tests.web.test_aggregate_modern import ModernHarness
+from tests.web.test_aggregate_era2026 import AggregateEra2026Harness
 
 
 class EveryonePolicy:
@@ -33,8 +33,8 @@ class EveryonePolicy:
         return facts.name != "hidden"
 
 
-def harness(hints: dict[str, Any] | None = None, policy: bool = False) -> ModernHarness:
-    h = ModernHarness(
+def harness(hints: dict[str, Any] | None = None, policy: bool = False) -> AggregateEra2026Harness:
+    h = AggregateEra2026Harness(
         {
             "alpha": FakeServer(
                 tools=[tool("echo"), tool("hidden")],
@@ -50,9 +50,9 @@ def harness(hints: dict[str, Any] | None = None, policy: bool = False) -> Modern
     return h
 
 
-def listed(h: ModernHarness, path: str, method: str = "tools/list") -> dict[str, Any]:
+def listed(h: AggregateEra2026Harness, path: str, method: str = "tools/list") -> dict[str, Any]:
     params = {"uri": "file:///a.txt"} if method == "resources/read" else None
-    response = h.modern(method, params=params, path=path)
+    response = h.era2026(method, params=params, path=path)
     assert response.status == 200, response.body
     result: dict[str, Any] = response.json()["result"]
     return result
@@ -81,7 +81,7 @@ def test_with_a_policy_every_cacheable_answer_is_private() -> None:
     assert listed(h, "/alpha/mcp", "resources/read")["cacheScope"] == "private"
     assert (
         "cacheScope"
-        not in h.modern("tools/call", 3, {"name": "echo"}, path="/alpha/mcp").json()["result"]
+        not in h.era2026("tools/call", 3, {"name": "echo"}, path="/alpha/mcp").json()["result"]
     )
 
 
@@ -101,11 +101,11 @@ def test_per_caller_marks_only_cache_hints() -> None:
         assert perCaller(unchanged) is unchanged
 
 
-@given(st.sampled_from(sorted(wire2026.CACHEABLE)), st.sampled_from(["public", "private"]))
+@given(st.sampled_from(sorted(era2026wire.CACHEABLE)), st.sampled_from(["public", "private"]))
 def test_the_childs_private_wins_over_the_gateways_public(method: str, child: str) -> None:
-    done = wire2026.completeResult(method, {"cacheScope": child}, None, "public")
+    done = era2026wire.completeResult(method, {"cacheScope": child}, None, "public")
     assert done["cacheScope"] == child
     assert (
-        wire2026.completeResult(method, {"cacheScope": child}, None, "private")["cacheScope"]
+        era2026wire.completeResult(method, {"cacheScope": child}, None, "private")["cacheScope"]
         == "private"
     )

@@ -18,7 +18,7 @@ from mcpgateway.web.aggregate import AggregatePath
 from mcpgateway.web.root import GatewayRoot
 from tests.core.aggregate.aggtools import FakeServer, tool
 from tests.http import Response
-from tests.web.test_aggregate_modern import ModernHarness
+from tests.web.test_aggregate_era2026 import AggregateEra2026Harness
 from tests.web.test_aggregate_web import TWO, AggregateHarness
 
 ALPHA_TOOL = {"tool": {"calls": "1/min", "burst": 1}}
@@ -142,16 +142,16 @@ class Caller:
 
 
 def test_a_2026_call_through_the_aggregate_counts_against_its_member() -> None:
-    h = ModernHarness(
+    h = AggregateEra2026Harness(
         {"alpha": FakeServer(tools=[tool("echo")]), "beta": FakeServer(tools=[tool("echo")])}
     )
     withLimits(h, {"alpha": ALPHA_TOOL})
-    assert h.modern("tools/list").status == 200
+    assert h.era2026("tools/list").status == 200
     h.children.pump()
-    first = h.modern("tools/call", 2, {"name": "alpha__echo", "arguments": {}})
+    first = h.era2026("tools/call", 2, {"name": "alpha__echo", "arguments": {}})
     h.children.pump()
     assert first.status == 200, first.body
-    refused = h.modern("tools/call", 3, {"name": "alpha__echo", "arguments": {}})
+    refused = h.era2026("tools/call", 3, {"name": "alpha__echo", "arguments": {}})
     assert refused.status == 429
     assert refused.json()["error"]["data"]["limit"] == "mcpServers.alpha.limits.tool"
-    assert h.modern("tools/call", 4, {"name": "beta__echo", "arguments": {}}).status != 429
+    assert h.era2026("tools/call", 4, {"name": "beta__echo", "arguments": {}}).status != 429

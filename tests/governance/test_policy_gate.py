@@ -89,11 +89,11 @@ def test_a_batch_and_a_2026_request_are_decided() -> None:
     batch = [{"jsonrpc": "2.0", "method": "notifications/x"}, toolCall(1, "a"), toolCall(2, "b")]
     refused = gate.decide(batch, PRINCIPALS["bob"], where)
     assert refused is not None and refused[1] == 1
-    modern = toolCall(3, "read_file", path="/data/public/a")
-    modern["params"]["_meta"] = {"io.modelcontextprotocol/clientInfo": {"name": "cli"}}
+    era2026 = toolCall(3, "read_file", path="/data/public/a")
+    era2026["params"]["_meta"] = {"io.modelcontextprotocol/clientInfo": {"name": "cli"}}
     analyst = replace(PRINCIPALS["bob"], groups=frozenset({"analysts"}))
-    assert gate.decide(modern, analyst, where) is None
-    facts = factsOf(modern, Caller("bob"), where, 0.0)
+    assert gate.decide(era2026, analyst, where) is None
+    facts = factsOf(era2026, Caller("bob"), where, 0.0)
     assert facts is not None and facts.client == "cli"
     task = toolCall(4, "write_file")
     task["params"]["task"] = {"ttl": 1000}

@@ -12,14 +12,14 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from mcpgateway.core.aggregate.era2026 import AggregateEra2026
 from mcpgateway.core.aggregate.memberpolicy import Asker
-from mcpgateway.core.aggregate.modern import AggregateModern
 from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.policy import Policy
 from mcpgateway.governance.policymembers import PolicyMembers
-from tests.core.aggregate.test_modern import modern
+from tests.core.aggregate.test_era2026 import era2026
 from tests.fakes import RecordingSink
-from tests.web.test_aggregate_modern import ModernHarness
+from tests.web.test_aggregate_era2026 import AggregateEra2026Harness
 from tests.web.test_aggregate_web import AggregateHarness, fresh
 
 RULES = """
@@ -119,16 +119,16 @@ class SessionTests(SynchronousTestCase):
         self.assertEqual(sentCalls(self.agg), [("alpha", "read_file")])
 
 
-class ModernTests(SynchronousTestCase):
+class Era2026Tests(SynchronousTestCase):
     """2026-07-28 requests of C{/mcp}: the asker the web gives each request."""
 
     def setUp(self) -> None:
-        self.agg = ModernHarness(fresh())
+        self.agg = AggregateEra2026Harness(fresh())
         governed(self.agg)
-        self.service = AggregateModern(self.agg.gateway)
+        self.service = AggregateEra2026(self.agg.gateway)
 
     def ask(self, requestId: int, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        request = modern(requestId, method, params, asker=Asker(None, "127.0.0.1"))
+        request = era2026(requestId, method, params, asker=Asker(None, "127.0.0.1"))
         answered = self.service.era2026Call("/mcp", request, RecordingSink())
         self.agg.children.pump()
         return self.successResultOf(answered)

@@ -424,7 +424,7 @@ async def sdkClient(
     disconnectFailsTheCall: bool = False,
     **options: Any,
 ) -> AsyncIterator[Client]:
-    """A Python SDK client (C{mcp.Client}, legacy mode) that sends
+    """A Python SDK client (C{mcp.Client}, its "legacy" mode: the handshake era) that sends
     C{authorization}; every session id its requests carry is added to
     C{sessionIds} (one id: it never re-initialized). With
     C{disconnectFailsTheCall}, a connection closed without a response fails

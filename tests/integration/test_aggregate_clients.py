@@ -1,5 +1,5 @@
 """The aggregate endpoint C{/mcp} with real SDK clients: the
-Python SDK (legacy, and auto, which takes the 2026-07-28 path: every
+Python SDK (handshake, and auto, which takes the 2026-07-28 path: every
 server of this config serves it) and the TypeScript SDK
 1.x and 2.x (tests/integration/clients/ts_aggregate.mjs) list every
 server's tools, prompts and resources, and call through the namespace
@@ -270,7 +270,7 @@ def checkScenario(result: dict[str, Any], label: str, nonce: str, prefix: str) -
 def test_four_aggregate_and_four_direct_sessions_at_once(
     start: Any, home: Path, everything: list[str]
 ) -> None:
-    """PY legacy, PY auto, TS 1.x and TS 2.x on /mcp and four sessions on
+    """PY handshake, PY auto, TS 1.x and TS 2.x on /mcp and four sessions on
     /era/mcp run at once on one shared era child: namespaced lists and
     calls work, progress reaches only its caller, every sampling and
     elicitation request reaches the session that called."""
@@ -284,7 +284,7 @@ def test_four_aggregate_and_four_direct_sessions_at_once(
         TsAggregate("v2", direct, "ts2-direct", "n-ts2-direct", "", env),
     ]
     py = [
-        (aggregate, "legacy", Caller("py-legacy-agg"), "n-py-legacy-agg", "era__"),
+        (aggregate, "legacy", Caller("py-handshake-agg"), "n-py-handshake-agg", "era__"),
         (aggregate, "auto", Caller("py-auto-agg"), "n-py-auto-agg", "era__"),
         (direct, "legacy", Caller("py-direct-a"), "n-py-direct-a", ""),
         (direct, "legacy", Caller("py-direct-b"), "n-py-direct-b", ""),

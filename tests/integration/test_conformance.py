@@ -1,7 +1,7 @@
 """The official MCP conformance suite, run through the gateway against a stdio
 fixture server (tests/fixtures/conformance_server.py) shared by every session:
 the 2025 wire (the default "active" suite) and the 2026-07-28 wire (the
-revision's frozen requirement set), each against one shared legacy child."""
+revision's frozen requirement set), each against one shared handshake child."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def run2026(conformance: list[str], home: Path, url: str) -> str:
 def test_every_required_2026_scenario_passes(
     start: Any, home: Path, conformance: list[str]
 ) -> None:
-    """MCP 2026-07-28 served in front of a legacy stdio child: every scenario
+    """MCP 2026-07-28 served in front of a handshake stdio child: every scenario
     the revision requires passes, and so does every scenario of the tasks
     extension, and the whole run used one child."""
     config = writeConfig(

@@ -3,13 +3,13 @@ hand-written: it refuses C{initialize} with -32022 and sends no requests),
 through the real gateway, to the real Python SDK client in both eras.
 
 The gateway finds the child out by its -32022 (or is told so by the entry's
-C{"era": "modern"}), discovers it, and talks 2026-07-28 to it: a legacy
+C{"era": "era2026"}), discovers it, and talks 2026-07-28 to it: a handshake
 (2025) session's calls get an envelope made from the session; the child's
 C{InputRequiredResult}s become real elicitation and sampling requests on
-the legacy session's stream, and the gateway retries the child with the
-answers; a modern client's calls pass through, its C{requestState} sealed
+the handshake session's stream, and the gateway retries the child with the
+answers; a 2026 client's calls pass through, its C{requestState} sealed
 by the gateway. List changes and resource updates come from one upstream
-listen, to legacy sessions and modern listen streams alike.
+listen, to handshake sessions and 2026 listen streams alike.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ TOOLS = ["ask", "ask_model", "ask_twice", "change", "count", "echo", "seen", "to
 def era2026Config(home: Path, **entry: Any) -> Path:
     return writeConfig(
         home / "servers.json",
-        {"modern": {"command": sys.executable, "args": [str(FIXTURE)], **entry}},
+        {"era2026": {"command": sys.executable, "args": [str(FIXTURE)], **entry}},
     )
 
 
@@ -97,7 +97,7 @@ async def scenario(client: Client, label: str) -> dict[str, Any]:
         seen.append(progress)
 
     tools = await client.list_tools()
-    read = await client.read_resource("modern://notes")
+    read = await client.read_resource("era2026://notes")
     return {
         "tools": sorted(tool.name for tool in tools.tools),
         "read": getattr(read.contents[0], "text", None),
@@ -115,7 +115,7 @@ async def scenario(client: Client, label: str) -> dict[str, Any]:
 
 def checkScenario(result: dict[str, Any], label: str) -> None:
     assert result["tools"] == TOOLS, result
-    assert result["read"] == "modern notes", result
+    assert result["read"] == "era2026 notes", result
     assert result["echo"] == f"echo: {label}", result
     whoami = result["whoami"]
     assert whoami["client"] == f"py-{label}", whoami
@@ -139,24 +139,24 @@ def seenBy(url: str) -> list[str]:
 
 
 @pytest.mark.filterwarnings("ignore:resources/subscribe is removed")
-@pytest.mark.parametrize("entry", [{}, {"era": "modern"}], ids=["detected", "configured"])
-def test_legacy_and_modern_clients_on_a_modern_only_child(
+@pytest.mark.parametrize("entry", [{}, {"era": "era2026"}], ids=["detected", "configured"])
+def test_handshake_and_era2026_clients_on_a_era2026_only_child(
     start: Any, home: Path, entry: dict[str, Any]
 ) -> None:
     gateway: RunningGateway = start("--config", str(era2026Config(home, **entry)))
-    url = gateway.url("modern")
-    legacy, modern = Callbacks("legacy"), Callbacks("modern")
+    url = gateway.url("era2026")
+    handshake, era2026 = Callbacks("legacy"), Callbacks("era2026")
     health: dict[str, Any] = {}
 
     async def main() -> tuple[dict[str, Any], dict[str, Any], list[str]]:
         with anyio.fail_after(60):
-            async with legacy.client(url, "legacy") as old, modern.client(url, ERA2026) as new:
+            async with handshake.client(url, "legacy") as old, era2026.client(url, ERA2026) as new:
                 assert old.session.protocol_version == "2025-11-25"
-                assert old.server_info is not None and old.server_info.name == "modern-fixture"
+                assert old.server_info is not None and old.server_info.name == "era2026-fixture"
                 oldResult = await scenario(old, "legacy")
-                newResult = await scenario(new, "modern")
+                newResult = await scenario(new, "era2026")
                 # The child's list changes and resource updates, through its one listen.
-                await old.subscribe_resource("modern://notes")
+                await old.subscribe_resource("era2026://notes")
                 events: list[str] = []
                 async with new.listen(tools_list_changed=True) as subscription:
                     await new.call_tool("change", {})
@@ -168,7 +168,7 @@ def test_legacy_and_modern_clients_on_a_modern_only_child(
                     if {
                         "notifications/tools/list_changed",
                         "notifications/resources/updated",
-                    } <= set(legacy.notified):
+                    } <= set(handshake.notified):
                         break
                     await anyio.sleep(0.05)
                 tools = await old.list_tools()
@@ -178,15 +178,15 @@ def test_legacy_and_modern_clients_on_a_modern_only_child(
 
     oldResult, newResult, events = anyio.run(main)
     checkScenario(oldResult, "legacy")
-    checkScenario(newResult, "modern")
-    assert legacy.asked == ["legacy?", "legacy!", "first?", "second?"], legacy.asked
-    assert modern.asked == ["modern?", "modern!", "first?", "second?"], modern.asked
+    checkScenario(newResult, "era2026")
+    assert handshake.asked == ["handshake?", "handshake!", "first?", "second?"], handshake.asked
+    assert era2026.asked == ["era2026?", "era2026!", "first?", "second?"], era2026.asked
     assert events == ["ToolsListChanged"], events
-    assert "notifications/tools/list_changed" in legacy.notified, legacy.notified
-    assert "notifications/resources/updated" in legacy.notified, legacy.notified
-    server = health["servers"]["modern"]
+    assert "notifications/tools/list_changed" in handshake.notified, handshake.notified
+    assert "notifications/resources/updated" in handshake.notified, handshake.notified
+    server = health["servers"]["era2026"]
     assert server["children"] == 1, server
-    assert server["sessions"] == 1, server  # the legacy client; the modern one has none
+    assert server["sessions"] == 1, server  # the handshake client; the 2026 one has none
     assert server["ambiguousServerRequests"] == 0, server
     seen = seenBy(url)
     # Detected by its -32022 to the one initialize, or never sent one.
@@ -197,11 +197,11 @@ def test_legacy_and_modern_clients_on_a_modern_only_child(
     assert "subscriptions/listen" in seen, seen
 
 
-def test_a_modern_clients_request_state_is_sealed_by_the_gateway(start: Any, home: Path) -> None:
+def test_a_era2026_clients_request_state_is_sealed_by_the_gateway(start: Any, home: Path) -> None:
     """A pinned client driving the rounds itself: the state it gets is the
     gateway's seal of the child's, good only for that very call."""
     gateway: RunningGateway = start("--config", str(era2026Config(home)))
-    url = gateway.url("modern")
+    url = gateway.url("era2026")
 
     async def main() -> tuple[Any, Any, Any]:
         async def never(context: Any, params: Any) -> types.ElicitResult:

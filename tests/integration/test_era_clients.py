@@ -1,14 +1,14 @@
-"""MCP 2026-07-28 and 2025 clients at once, on one shared legacy child
+"""MCP 2026-07-28 and 2025 clients at once, on one shared handshake child
 (tests/fixtures/era_server.py), end to end: the real Python SDK client
-(C{mcp} 2.x, pinned to 2026-07-28, auto, legacy) and the real TypeScript SDK
-2.x client (tests/integration/clients/ts_era2026.mjs: pinned, auto, legacy).
+(C{mcp} 2.x, pinned to 2026-07-28, auto, handshake) and the real TypeScript SDK
+2.x client (tests/integration/clients/ts_era2026.mjs: pinned, auto, handshake).
 
 Every caller asks the child's model and user questions carrying its own label
 and nonce, answered by its own callbacks: each gets its own answer back, each
 callback sees only its own question, nothing is ambiguous, one child serves
-all, and modern callers open no gateway session. Also: the hint-less path
+all, and 2026 callers open no gateway session. Also: the hint-less path
 (one asker works, two at once are refused rather than guessed), a server
-that does not serve the modern revision (clients fall back or fail cleanly),
+that does not serve the 2026 revision (clients fall back or fail cleanly),
 and an abandoned C{input_required} round that the gateway ends at its TTL.
 """
 
@@ -32,7 +32,7 @@ from tests.integration.gateway import REPO, RunningGateway, errorText, waitFor, 
 
 pytestmark = pytest.mark.integration
 FIXTURE = REPO / "tests" / "fixtures" / "era_server.py"
-TS_MODERN = Path(__file__).with_name("clients") / "ts_era2026.mjs"
+TS_ERA2026 = Path(__file__).with_name("clients") / "ts_era2026.mjs"
 ERA2026 = "2026-07-28"
 TOOLS = ["ask_model", "ask_user", "count", "outcomes", "plain_ask"]
 
@@ -131,7 +131,7 @@ class TsClient:
     def __init__(self, url: str, mode: str, label: str, nonce: str, env: dict[str, str]) -> None:
         self.label, self.nonce = label, nonce
         self.process = subprocess.Popen(
-            ["node", str(TS_MODERN), url, mode, label, nonce],
+            ["node", str(TS_ERA2026), url, mode, label, nonce],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -173,7 +173,7 @@ def checkScenario(result: dict[str, Any], label: str, nonce: str) -> None:
     assert result["seen"] == {"sampling": [asked], "elicitation": [asked]}, result
 
 
-def test_modern_and_legacy_clients_at_once_on_one_shared_child(start: Any, home: Path) -> None:
+def test_era2026_and_handshake_clients_at_once_on_one_shared_child(start: Any, home: Path) -> None:
     gateway: RunningGateway = start("--config", str(eraConfig(home, share="global")))
     url = gateway.url("era")
     env = tsEnvironment()
@@ -236,9 +236,9 @@ def test_modern_and_legacy_clients_at_once_on_one_shared_child(start: Any, home:
     assert server["children"] == 1, server
     assert server["ambiguousServerRequests"] == 0, server
     assert not server["promoted"], server
-    assert server["sessions"] == 8, server  # the legacy clients only: modern ones make none
-    assert server["modern"] is True, server
-    assert server["modernRequests"] >= 8 * 7, server
+    assert server["sessions"] == 8, server  # the handshake clients only: 2026 ones make none
+    assert server["era2026"] is True, server
+    assert server["era2026Requests"] >= 8 * 7, server
     assert server["inputRounds"] >= 8 * 2, server
     # The child answered every caller's two questions with that caller's answers.
     asked = sorted(
@@ -260,7 +260,7 @@ def callOutcomes(url: str) -> list[list[str]]:
     return anyio.run(main)
 
 
-def test_auto_mode_clients_take_the_modern_path(start: Any, home: Path) -> None:
+def test_auto_mode_clients_take_the_era2026_path(start: Any, home: Path) -> None:
     gateway: RunningGateway = start("--config", str(eraConfig(home)))
     url = gateway.url("era")
     ts = TsClient(url, "auto", "ts-auto", "n-ts-auto", tsEnvironment())
@@ -281,12 +281,12 @@ def test_auto_mode_clients_take_the_modern_path(start: Any, home: Path) -> None:
     assert version == ERA2026
     assert "py-auto says py-auto n-py-auto" in user, user
     assert caller.elicited == ["py-auto n-py-auto"]
-    assert result["ok"] and (result["era"], result["version"]) == ("modern", ERA2026), result
+    assert result["ok"] and (result["era"], result["version"]) == ("era2026", ERA2026), result
     assert result["sessionId"] is None, result
     checkScenario(result, "ts-auto", "n-ts-auto")
     server = health["servers"]["era"]
     assert server["sessions"] == 0, server  # discover and calls: no gateway session
-    assert server["modernRequests"] >= 2, server  # the probe counted among them
+    assert server["era2026Requests"] >= 2, server  # the probe counted among them
     assert gateway.health()["servers"]["era"]["sessions"] == 0
 
 
@@ -319,11 +319,13 @@ def test_a_request_without_the_hint_is_routed_only_when_provable(start: Any, hom
     assert first.elicited == [] and second.elicited == []  # nobody was asked a guess
     server = gateway.health()["servers"]["era"]
     assert server["ambiguousServerRequests"] >= 2, server
-    assert not server["promoted"], server  # modern calls never promote a server
+    assert not server["promoted"], server  # 2026 calls never promote a server
 
 
-@pytest.mark.parametrize("entry", [{"modern": False}, {"share": "session"}], ids=["off", "session"])
-def test_a_server_not_served_modern_sends_clients_back_to_initialize(
+@pytest.mark.parametrize(
+    "entry", [{"era2026": False}, {"share": "session"}], ids=["off", "session"]
+)
+def test_a_server_not_served_era2026_sends_clients_back_to_initialize(
     start: Any, home: Path, entry: dict[str, Any]
 ) -> None:
     gateway: RunningGateway = start("--config", str(eraConfig(home, **entry)))
@@ -350,11 +352,13 @@ def test_a_server_not_served_modern_sends_clients_back_to_initialize(
     assert version != ERA2026, version
     assert "fallback says fallback n-f" in user, user
     server = gateway.health()["servers"]["era"]
-    assert server["modern"] is not True, server  # the reason it is not served
+    assert server["era2026"] is not True, server  # the reason it is not served
 
 
 def test_an_abandoned_input_required_round_ends_at_its_ttl(start: Any, home: Path) -> None:
-    gateway: RunningGateway = start("--config", str(eraConfig(home)), "--modern-input-timeout", "1")
+    gateway: RunningGateway = start(
+        "--config", str(eraConfig(home)), "--era2026-input-timeout", "1"
+    )
     url = gateway.url("era")
 
     async def neverAnswers(context: Any, params: Any) -> types.ElicitResult:

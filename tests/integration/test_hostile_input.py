@@ -89,7 +89,7 @@ class Client:
         return headers["mcp-session-id"]
 
 
-def families(modern: str, legacy: str) -> list[tuple[str, str, bytes, dict[str, str]]]:
+def families(era2026: str, handshake: str) -> list[tuple[str, str, bytes, dict[str, str]]]:
     """(method, path, body, headers) of each bad request family."""
 
     def mcp(
@@ -114,31 +114,31 @@ def families(modern: str, legacy: str) -> list[tuple[str, str, bytes, dict[str, 
         return json.dumps(out).encode()
 
     return [
-        mcp(modern, message("logging/setLevel", "debug")),
-        mcp(modern, message("logging/setLevel", {"level": {}})),
-        mcp(modern, message("resources/subscribe", [1])),
-        mcp(modern, message("resources/unsubscribe", {"uri": 5})),
-        mcp(modern, message("notifications/cancelled", "x", None)),
-        mcp(modern, message("tools/list", 123)),
-        mcp(legacy, b"[" + message("logging/setLevel", "debug") + b"]", "2025-03-26"),
+        mcp(era2026, message("logging/setLevel", "debug")),
+        mcp(era2026, message("logging/setLevel", {"level": {}})),
+        mcp(era2026, message("resources/subscribe", [1])),
+        mcp(era2026, message("resources/unsubscribe", {"uri": 5})),
+        mcp(era2026, message("notifications/cancelled", "x", None)),
+        mcp(era2026, message("tools/list", 123)),
+        mcp(handshake, b"[" + message("logging/setLevel", "debug") + b"]", "2025-03-26"),
         mcp(
-            legacy,
+            handshake,
             b"[" + b",".join([b'{"jsonrpc":"2.0","id":1,"method":"ping"}'] * 101) + b"]",
             "2025-03-26",
         ),
-        mcp(modern, b"[" * 5000 + b"]" * 5000),
-        mcp(modern, b'{"jsonrpc":"2.0","id":' + b"7" * 4400 + b',"method":"ping"}'),
-        mcp(modern, b'{"jsonrpc":"2.0","id":"\\ud800","method":"tools/call","params":{}}'),
-        mcp(modern, b'{"jsonrpc":"2.0","id":1e999,"method":"ping"}'),
+        mcp(era2026, b"[" * 5000 + b"]" * 5000),
+        mcp(era2026, b'{"jsonrpc":"2.0","id":' + b"7" * 4400 + b',"method":"ping"}'),
+        mcp(era2026, b'{"jsonrpc":"2.0","id":"\\ud800","method":"tools/call","params":{}}'),
+        mcp(era2026, b'{"jsonrpc":"2.0","id":1e999,"method":"ping"}'),
         mcp(
-            modern,
+            era2026,
             b'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo",'
             b'"arguments":{"message":NaN}}}',
         ),
-        mcp(modern, b'{"jsonrpc":"2.0","id":2,"method":"ping","params":{"\xff":1}}'),
-        mcp(modern, b'{"jsonrpc":"2.0","id":true,"method":"ping"}'),
-        mcp(modern, b'{"jsonrpc":"2.0","id":3,"result":{},"error":{}}'),
-        mcp(modern, b'{"jsonrpc":"2.0","id":1,'),
+        mcp(era2026, b'{"jsonrpc":"2.0","id":2,"method":"ping","params":{"\xff":1}}'),
+        mcp(era2026, b'{"jsonrpc":"2.0","id":true,"method":"ping"}'),
+        mcp(era2026, b'{"jsonrpc":"2.0","id":3,"result":{},"error":{}}'),
+        mcp(era2026, b'{"jsonrpc":"2.0","id":1,'),
         ("GET", "/%ff%fe/mcp", b"", {}),
         ("GET", "/api/v1/servers/%ff", b"", {}),
         (
@@ -175,9 +175,9 @@ def test_twenty_thousand_bad_requests_leave_no_trace(start: Any, home: Path) -> 
     # A 1 s keep-alive: the shared ticker runs many times during the flood.
     gateway: RunningGateway = start("--keepalive-interval", "1")
     client = Client(gateway.port)
-    modern = client.initialize("2025-11-25")
-    legacy = client.initialize("2025-03-26")
-    kinds = families(modern, legacy)
+    era2026 = client.initialize("2025-11-25")
+    handshake = client.initialize("2025-03-26")
+    kinds = families(era2026, handshake)
 
     def flood(count: int) -> None:
         for index in range(count):
@@ -218,14 +218,14 @@ def test_twenty_thousand_bad_requests_leave_no_trace(start: Any, home: Path) -> 
         {
             "accept": ACCEPT,
             "content-type": "application/json",
-            "mcp-session-id": modern,
+            "mcp-session-id": era2026,
             "mcp-protocol-version": "2025-11-25",
         },
     )
     assert status == 200 and b"still here" in data
     stream = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
     stream.request(
-        "GET", "/demo/mcp", headers={"accept": "text/event-stream", "mcp-session-id": modern}
+        "GET", "/demo/mcp", headers={"accept": "text/event-stream", "mcp-session-id": era2026}
     )
     response = stream.getresponse()
     assert response.status == 200

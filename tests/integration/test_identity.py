@@ -61,7 +61,7 @@ def get(url: str, token: str | None = None) -> tuple[int, dict[str, str], Any]:
     return status, {k.lower(): v for k, v in found.items()}, json.loads(body or b"null")
 
 
-async def legacyIdentity(url: str) -> dict[str, Any]:
+async def handshakeIdentity(url: str) -> dict[str, Any]:
     """One C{initialize} session on C{url}: the C{serverInfo} it was given."""
     async with Client(url, mode="legacy") as client:
         await client.call_tool("echo", {"message": "hello"})
@@ -78,12 +78,12 @@ async def twoAtOnce(url: str) -> list[dict[str, Any]]:
     return [info.model_dump(exclude_none=True) for info in infos if info is not None]
 
 
-async def modernIdentity(url: str) -> dict[str, Any]:
+async def era2026Identity(url: str) -> dict[str, Any]:
     """A 2026-07-28 client on C{url} (the SDK's C{auto}: C{server/discover}
     first): its revision, the C{serverInfo} of C{server/discover}, and the
     C{_meta} C{serverInfo} of a tool call's answer."""
     async with Client(url, mode="auto") as client:
-        echo = await client.call_tool("echo", {"message": "modern"})
+        echo = await client.call_tool("echo", {"message": "era2026"})
         assert client.server_info is not None
         return {
             "version": client.protocol_version,
@@ -98,20 +98,20 @@ def test_every_kind_of_session_sees_the_chosen_server_info(start: Any, home: Pat
 
     assert anyio.run(twoAtOnce, gateway.url("shared")) == [expected, expected]
     assert gateway.health()["servers"]["shared"]["children"] == 1  # both on one child
-    assert anyio.run(legacyIdentity, gateway.url("own")) == expected
+    assert anyio.run(handshakeIdentity, gateway.url("own")) == expected
     assert gateway.health()["servers"]["own"]["share"] == "session"
     # An entry that chooses nothing shows the child's own name.
-    plain = anyio.run(legacyIdentity, gateway.url("plain"))
+    plain = anyio.run(handshakeIdentity, gateway.url("plain"))
     assert plain["name"] == "mcpgateway-demo" and "title" not in plain
 
-    modern = anyio.run(modernIdentity, gateway.url("shared"))
-    assert modern["version"] == ERA2026
-    assert modern["discover"] == expected
-    assert modern["answer"] is not None
-    assert {key: modern["answer"][key] for key in CHOSEN} == CHOSEN
-    # A session's own child is not served modern: the client falls back to
+    era2026 = anyio.run(era2026Identity, gateway.url("shared"))
+    assert era2026["version"] == ERA2026
+    assert era2026["discover"] == expected
+    assert era2026["answer"] is not None
+    assert {key: era2026["answer"][key] for key in CHOSEN} == CHOSEN
+    # A session's own child is not served 2026: the client falls back to
     # initialize, which carries the chosen name too.
-    fallback = anyio.run(modernIdentity, gateway.url("own"))
+    fallback = anyio.run(era2026Identity, gateway.url("own"))
     assert fallback["version"] != ERA2026 and fallback["discover"] == expected
 
 
@@ -146,7 +146,7 @@ def test_the_cards_start_no_child_and_carry_the_chosen_title(start: Any, home: P
     servers = gateway.health()["servers"]
     assert [servers[name]["children"] for name in ("shared", "own", "plain")] == [0, 0, 0]
 
-    anyio.run(legacyIdentity, gateway.url("shared"))
+    anyio.run(handshakeIdentity, gateway.url("shared"))
     status, _, known = get(f"{base}/.well-known/mcp/server-card/shared")
     assert status == 200
     assert known["title"] == "My Everything"

@@ -1,4 +1,4 @@
-"""Tasks (the MCP Tasks extension, 2026-07-28) in front of a legacy stdio
+"""Tasks (the MCP Tasks extension, 2026-07-28) in front of a handshake stdio
 child, for real: a real gateway (C{twist}), the stdio conformance fixture
 as the child, and a raw 2026-07-28 HTTP client (the Python SDK has no
 client of the extension). A slow tool becomes a task that a client polls to

@@ -1,4 +1,4 @@
-"""The 2025-11-25 experimental tasks, made by the gateway for a legacy
+"""The 2025-11-25 experimental tasks, made by the gateway for a handshake
 stdio child that serves none, driven by the TypeScript SDK 1.x's own tasks
 client (client.experimental.tasks): the capability and the tools'
 taskSupport are announced, a slow call runs as a task to its result
@@ -31,7 +31,7 @@ def start(home: Path) -> RunningGateway:
     return RunningGateway(["--config", str(config)], home)
 
 
-def test_the_typescript_sdks_tasks_client_runs_a_legacy_tool_as_a_task(home: Path) -> None:
+def test_the_typescript_sdks_tasks_client_runs_a_handshake_tool_as_a_task(home: Path) -> None:
     env = tsEnvironment()
     gateway = start(home)
     try:

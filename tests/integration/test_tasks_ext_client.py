@@ -1,6 +1,6 @@
 """Tasks (the MCP Tasks extension, 2026-07-28) driven by the extension's
 own TypeScript client, C{@modelcontextprotocol/ext-tasks}, against a real
-gateway in front of the legacy stdio conformance fixture.
+gateway in front of the handshake stdio conformance fixture.
 
 C{clients/ts_ext_tasks.mjs} builds the client as the package documents it
 for a 2026-07-28 Tasks server (the TypeScript SDK 2.x client pinned to
@@ -99,7 +99,7 @@ def test_a_slow_tool_is_polled_to_its_result(home: Path, extTasks: dict[str, str
         said = run(extTasks, gateway, "poll")
     finally:
         gateway.stop()
-    assert said["era"] == "modern" and said["capabilities"]["execution"] is True
+    assert said["era"] == "era2026" and said["capabilities"]["execution"] is True
     assert said["kind"] == "task" and said["taskId"]
     assert said["status"] == "completed", said
     assert said["text"] == "computed poll after 1.5s"

@@ -158,7 +158,7 @@ def test_error_codes() -> None:
         jsonrpc.INVALID_PARAMS,
         jsonrpc.INTERNAL_ERROR,
     ) == (-32700, -32600, -32601, -32602, -32603)
-    # Gateway codes are in the legacy implementation-defined range: MCP reserves
+    # Gateway codes are in the handshake implementation-defined range: MCP reserves
     # -32020..-32099 for the specification.
     ours = (
         jsonrpc.SERVER_UNAVAILABLE,

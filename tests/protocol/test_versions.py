@@ -27,10 +27,10 @@ def request(method: str, meta: dict[str, Any] | None = None, **params: Any) -> d
         (request("tools/list", CLAIM), None, Era.ERA2026),
         (request("tools/list", CLAIM), "2025-11-25", Era.ERA2026),
         (request("tools/list", CLAIM), "2026-07-28", Era.ERA2026),
-        # A malformed claim is still a claim (refused as modern, never served as legacy).
+        # A malformed claim is still a claim (refused as 2026, never served as handshake).
         (request("tools/list", {versions.ERA2026_META_KEY: 7}), None, Era.ERA2026),
         (request("initialize", CLAIM), None, Era.ERA2026),
-        # server/discover is modern by its name.
+        # server/discover is 2026 by its name.
         (request("server/discover"), None, Era.ERA2026),
         (request("server/discover"), "2025-11-25", Era.ERA2026),
         # The header alone: a revision outside the handshake ones.
@@ -38,19 +38,19 @@ def request(method: str, meta: dict[str, Any] | None = None, **params: Any) -> d
         (request("tools/list"), "1900-01-01", Era.ERA2026),
         ({"jsonrpc": "2.0", "method": "notifications/cancelled"}, "2026-07-28", Era.ERA2026),
         ([request("tools/list")], "2026-07-28", Era.ERA2026),
-        # Legacy: no claim and a handshake header (or none).
-        (request("tools/list"), None, Era.LEGACY),
-        (request("tools/list"), "2025-11-25", Era.LEGACY),
-        (request("tools/list", {"progressToken": 3}), "2025-06-18", Era.LEGACY),
-        ({"jsonrpc": "2.0", "id": 1, "result": {}}, None, Era.LEGACY),
-        ([request("tools/list")], None, Era.LEGACY),
+        # Handshake: no claim and a handshake header (or none).
+        (request("tools/list"), None, Era.HANDSHAKE),
+        (request("tools/list"), "2025-11-25", Era.HANDSHAKE),
+        (request("tools/list", {"progressToken": 3}), "2025-06-18", Era.HANDSHAKE),
+        ({"jsonrpc": "2.0", "id": 1, "result": {}}, None, Era.HANDSHAKE),
+        ([request("tools/list")], None, Era.HANDSHAKE),
         # initialize without the claim is the handshake, whatever the header.
-        (request("initialize", protocolVersion="2025-11-25"), None, Era.LEGACY),
-        (request("initialize", protocolVersion="2025-11-25"), "2026-07-28", Era.LEGACY),
+        (request("initialize", protocolVersion="2025-11-25"), None, Era.HANDSHAKE),
+        (request("initialize", protocolVersion="2025-11-25"), "2026-07-28", Era.HANDSHAKE),
         # _meta that is not an object carries no claim.
-        (request("tools/list", None, _meta="x"), None, Era.LEGACY),
-        ({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": []}, None, Era.LEGACY),
-        ("not a message", None, Era.LEGACY),
+        (request("tools/list", None, _meta="x"), None, Era.HANDSHAKE),
+        ({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": []}, None, Era.HANDSHAKE),
+        ("not a message", None, Era.HANDSHAKE),
     ],
 )
 def test_eraOf(message: Any, header: str | None, era: Era) -> None:
@@ -81,10 +81,10 @@ JSON = st.recursive(
     | st.text(max_size=10),
 )
 def test_eraOf_is_total(message: Any, header: str | None) -> None:
-    """Any JSON and any header: an era, never an exception; a legacy header
-    and no claim never make a body modern unless it is server/discover."""
+    """Any JSON and any header: an era, never an exception; a handshake header
+    and no claim never make a body 2026 unless it is server/discover."""
     era = eraOf(message, header)
-    assert era in (Era.LEGACY, Era.ERA2026)
+    assert era in (Era.HANDSHAKE, Era.ERA2026)
     if header is None or header in versions.HANDSHAKE_VERSIONS:
         bodyEra2026 = isinstance(message, dict) and versions.isEra2026Request(message)
         assert (era is Era.ERA2026) == bodyEra2026

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mcpgateway.core.spec import RemoteEndpoint, ServerSpec
 from mcpgateway.remote.connect import RemotePools, RemoteServers
-from mcpgateway.remote.legacysse import SSEChild
+from mcpgateway.remote.httpsse import SSEChild
 from mcpgateway.remote.restchild import RestChild
 from mcpgateway.remote.streamable import StreamableChild
 from tests.fakes import FakeProcessReactor

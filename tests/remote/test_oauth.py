@@ -358,13 +358,13 @@ def test_a_401_right_after_a_login_finds_the_new_grant(tmp_path: Path) -> None:
 def test_an_sse_server_that_asks_for_a_login_ends_its_session_naming_the_command(
     tmp_path: Path,
 ) -> None:
-    from mcpgateway.remote.legacysse import SSEChild
+    from mcpgateway.remote.httpsse import SSEChild
 
     agent = FakeAgent()
     creds = UpstreamCredentials(TokenStore(tmp_path, MemoryKey()), lambda url: agent)
     lines: list[str] = []
     child = SSEChild(
-        "legacy",
+        "oldsse",
         RemoteEndpoint("https://old.example.com/sse", "sse"),
         agent,
         Clock(),
@@ -374,7 +374,7 @@ def test_an_sse_server_that_asks_for_a_login_ends_its_session_naming_the_command
     )
     agent.one(b"GET").answer(FakeResponse(401, b""))
     assert child.exited
-    assert "run `mcpgateway login legacy`" in lines[-1]
+    assert "run `mcpgateway login oldsse`" in lines[-1]
 
 
 def test_a_session_id_that_is_not_visible_ascii_is_not_kept(tmp_path: Path) -> None:
@@ -495,7 +495,7 @@ def test_a_grant_kept_before_the_url_was_recorded_serves_its_unchanged_url(
     resource and principal, no URL of their own) keeps working for the
     URL its resource covers, and only for it."""
     keeper = MemoryKey()
-    legacy = {
+    oldGrant = {
         "server": "linear",
         "resource": "https://mcp.example.com/mcp",
         "tokenEndpoint": "https://auth.example.com/token",
@@ -504,14 +504,14 @@ def test_a_grant_kept_before_the_url_was_recorded_serves_its_unchanged_url(
         "principal": "",
     }
     TokenStore(tmp_path, keeper).writeSection(
-        "grants", {json.dumps(["linear", "https://mcp.example.com/mcp", ""]): legacy}
+        "grants", {json.dumps(["linear", "https://mcp.example.com/mcp", ""]): oldGrant}
     )
     creds = UpstreamCredentials(TokenStore(tmp_path, keeper), lambda url: FakeAgent())
     assert creds.authorization("linear", "", "https://mcp.example.com/mcp") == "Bearer access-old"
     assert creds.authorization("linear", "", "https://mcp.example.com/mcp/") == "Bearer access-old"
     assert creds.authorization("linear", "", "https://other.example.com/mcp") is None
     rooted = TokenStore(tmp_path / "rooted", keeper)
-    rooted.writeSection("grants", {"k": {**legacy, "resource": "https://mcp.example.com"}})
+    rooted.writeSection("grants", {"k": {**oldGrant, "resource": "https://mcp.example.com"}})
     creds = UpstreamCredentials(rooted, lambda url: FakeAgent())
     assert creds.authorization("linear", "", "https://mcp.example.com/mcp") == "Bearer access-old"
 

@@ -42,7 +42,7 @@ class Polled:
         self.dispatched: list[tuple[str, int, int]] = []
         self.raising: set[str] = set()
         self.systems: list[str] = []
-        """The legacy log system each handler ran under."""
+        """The older log system each handler ran under."""
 
     def _wait(self, timeout: float | None) -> list[tuple[int, int]]:
         return GatewayReactor._wait(self, timeout)  # type: ignore[arg-type]

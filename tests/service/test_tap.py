@@ -68,9 +68,9 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "header-timeout": 10.0,
         "max-connections-per-peer": 2048,
         "keepalive-interval": 15.0,
-        "max-modern-in-flight": 256,
+        "max-era2026-in-flight": 256,
         "max-suspended-calls": 256,
-        "modern-input-timeout": 600.0,
+        "era2026-input-timeout": 600.0,
         "max-sessions-per-principal": 1000,
         "poll-spin": 100.0,
     }
@@ -115,16 +115,16 @@ def test_the_session_limit_per_caller_is_an_option(
     assert "--max-sessions-per-principal '0': must be positive" in capsys.readouterr().err
 
 
-def test_modern_options_reach_the_site_and_the_gateway(
+def test_era2026_options_reach_the_site_and_the_gateway(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     options = parse(
-        "--max-modern-in-flight",
+        "--max-era2026-in-flight",
         "5",
         "--max-suspended-calls",
         "6",
-        "--modern-input-timeout",
+        "--era2026-input-timeout",
         "7.5",
         "--state-dir",
         str(tmp_path / "st"),
@@ -210,11 +210,11 @@ def test_bad_poll_spins_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> 
         assert "Parameter type enforcement failed" in said and f"--poll-spin {value!r}: " in said
 
 
-def test_bad_modern_options_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_era2026_options_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     for flag, value in (
-        ("--modern-input-timeout", "0"),
+        ("--era2026-input-timeout", "0"),
         ("--max-suspended-calls", "-1"),
-        ("--max-modern-in-flight", "x"),
+        ("--max-era2026-in-flight", "x"),
     ):
         with pytest.raises(SystemExit):
             parse(flag, value)

@@ -1,6 +1,6 @@
 """A fake L{Era2026Service} (what the web asks of the core for MCP 2026-07-28
 requests) and a harness that puts it behind the real C{Site}: the web's
-modern side is tested without the core's bridge."""
+2026 side is tested without the core's bridge."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from twisted.internet.defer import Deferred
 from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle, Sink
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import Era2026Stats
-from mcpgateway.protocol import wire2026
+from mcpgateway.protocol import era2026wire
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.web.app import makeSite
@@ -125,9 +125,9 @@ def meta(
 ) -> dict[str, Any]:
     """A request envelope."""
     envelope: dict[str, Any] = {
-        wire2026.PROTOCOL_VERSION_KEY: version,
-        wire2026.CAPABILITIES_KEY: {} if capabilities is None else capabilities,
-        wire2026.CLIENT_INFO_KEY: {"name": "test", "version": "1"},
+        era2026wire.PROTOCOL_VERSION_KEY: version,
+        era2026wire.CAPABILITIES_KEY: {} if capabilities is None else capabilities,
+        era2026wire.CLIENT_INFO_KEY: {"name": "test", "version": "1"},
     }
     envelope.update(extra)
     return envelope
@@ -136,7 +136,7 @@ def meta(
 def body(
     method: str, requestId: Any = 1, params: dict[str, Any] | None = None, **metaArgs: Any
 ) -> dict[str, Any]:
-    """A modern request with its envelope."""
+    """A 2026 request with its envelope."""
     full = dict(params or {})
     extra = metaArgs.pop("_meta", {})
     full["_meta"] = {**meta(**metaArgs), **full.get("_meta", {}), **extra}
@@ -149,22 +149,22 @@ def headersFor(message: dict[str, Any], **overrides: str | None) -> dict[str, st
     params = params if isinstance(params, dict) else {}
     envelope = params.get("_meta")
     envelope = envelope if isinstance(envelope, dict) else {}
-    version = envelope.get(wire2026.PROTOCOL_VERSION_KEY, VERSION)
+    version = envelope.get(era2026wire.PROTOCOL_VERSION_KEY, VERSION)
     method = message.get("method")
     out: dict[str, str | None] = {
         "mcp-protocol-version": version if isinstance(version, str) else VERSION,
         "mcp-method": method if isinstance(method, str) else None,
     }
-    key = wire2026.NAMED_METHODS.get(method) if isinstance(method, str) else None
+    key = era2026wire.NAMED_METHODS.get(method) if isinstance(method, str) else None
     if key is not None and isinstance(params.get(key), str):
-        out["mcp-name"] = wire2026.encodeNameHeader(params[key])
+        out["mcp-name"] = era2026wire.encodeNameHeader(params[key])
     out.update(overrides)
     return {k: v for k, v in out.items() if v is not None}
 
 
 class Era2026Harness(Harness):
-    """The real site (and gateway, with fake children, for legacy
-    sessions) whose modern requests go to a L{FakeEra2026}."""
+    """The real site (and gateway, with fake children, for handshake
+    sessions) whose 2026 requests go to a L{FakeEra2026}."""
 
     def __init__(
         self,
@@ -174,9 +174,9 @@ class Era2026Harness(Harness):
         maxBody: int = 4096,
     ) -> None:
         super().__init__(servers, maxBody=maxBody)
-        self.modern = FakeEra2026(refusals)
+        self.era2026 = FakeEra2026(refusals)
         self.site = makeSite(
-            self.gateway, self.reactor, maxBody=maxBody, limits=limits, modern=self.modern
+            self.gateway, self.reactor, maxBody=maxBody, limits=limits, era2026=self.era2026
         )
 
     def post(

@@ -373,7 +373,7 @@ class ModeAndVersionTests(SynchronousTestCase):
         # The session lives on.
         self.assertEqual(self.smoke.post(session, ping).json()["result"], {})
 
-    def test_a_sessionless_modern_probe_is_checked_in_either_mode(self) -> None:
+    def test_a_sessionless_era2026_probe_is_checked_in_either_mode(self) -> None:
         """Search mode serves 2026-07-28 as the full mode does: the same
         probe (no envelope) is checked as a 2026-07-28 request there too
         (400), never the fallback 404."""

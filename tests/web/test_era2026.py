@@ -24,7 +24,7 @@ from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pools.pool import ServerUnavailable
 from mcpgateway.core.spec import Variant
 from mcpgateway.ops.services import ListenerService
-from mcpgateway.protocol import jsonrpc, versions, wire2026
+from mcpgateway.protocol import era2026wire, jsonrpc, versions
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.web.app import GatewaySite, makeSite
 from mcpgateway.web.era2026 import MAX_LISTEN_URIS, honouredNotifications, listenEnded
@@ -33,7 +33,7 @@ from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import ACCEPT_BOTH, Harness, Response, spec
 from tests.web.fakeera2026 import Era2026Harness, FakeEra2026, body, headersFor, meta, sseEvents
 
-REASON = 'its entry says "modern": false'
+REASON = 'its entry says "era2026": false'
 
 
 def discover(requestId: Any = "d", **kwargs: Any) -> dict[str, Any]:
@@ -73,7 +73,7 @@ def assertRefused(
     answer = response.json()
     assert answer["id"] == requestId
     assert answer["error"]["code"] == code
-    assert h.modern.reached == 0
+    assert h.era2026.reached == 0
     err: dict[str, Any] = answer["error"]
     return err
 
@@ -125,7 +125,7 @@ def test_row0_a_foreign_host_is_421() -> None:
 
 
 @pytest.mark.parametrize("verb", ["GET", "DELETE"])
-def test_row1_get_or_delete_of_a_modern_client_is_405_allow_post(verb: str) -> None:
+def test_row1_get_or_delete_of_a_era2026_client_is_405_allow_post(verb: str) -> None:
     h = Era2026Harness()
     response = h.request(verb, "/srv/mcp", headers={"mcp-protocol-version": "2026-07-28"})
     assertRefused(h, response, 405, jsonrpc.INVALID_REQUEST)
@@ -140,15 +140,15 @@ def test_row1_comes_before_the_accept_check() -> None:
     assert response.status == 405 and response.headers["allow"] == "POST"
 
 
-def test_row1_other_methods_of_a_modern_client_are_405_allow_post() -> None:
+def test_row1_other_methods_of_a_era2026_client_are_405_allow_post() -> None:
     h = Era2026Harness()
-    modern = h.request("PUT", "/srv/mcp", headers={"mcp-protocol-version": "2026-07-28"})
-    assert modern.status == 405 and modern.headers["allow"] == "POST"
-    legacy = h.request("PUT", "/srv/mcp")
-    assert legacy.status == 405 and legacy.headers["allow"] == "GET, POST, DELETE"
+    era2026 = h.request("PUT", "/srv/mcp", headers={"mcp-protocol-version": "2026-07-28"})
+    assert era2026.status == 405 and era2026.headers["allow"] == "POST"
+    handshake = h.request("PUT", "/srv/mcp")
+    assert handshake.status == 405 and handshake.headers["allow"] == "GET, POST, DELETE"
 
 
-def test_row1_a_get_with_a_session_stays_on_the_legacy_path() -> None:
+def test_row1_a_get_with_a_session_stays_on_the_handshake_path() -> None:
     h = Era2026Harness()
     sid = h.initialize()
     response = h.request(
@@ -158,7 +158,7 @@ def test_row1_a_get_with_a_session_stays_on_the_legacy_path() -> None:
         session=sid,
         accept="text/event-stream",
     )
-    assert response.status == 400  # the legacy answer: an unsupported version header
+    assert response.status == 400  # the handshake answer: an unsupported version header
     ok = h.request("GET", "/srv/mcp", session=sid, accept="text/event-stream")
     assert ok.status == 200
 
@@ -197,7 +197,7 @@ def test_row3_bad_json_is_400_parse_error_with_a_null_id() -> None:
 # -- row 4: batches, responses, non-messages -------------------------------------------
 
 
-def test_row4_a_modern_batch_is_400() -> None:
+def test_row4_a_era2026_batch_is_400() -> None:
     h = Era2026Harness()
     batch = [body("tools/list", 1), body("tools/list", 2)]
     assertRefused(h, h.post(batch), 400, -32600)  # claimed by its messages
@@ -258,7 +258,7 @@ def test_row5_a_notification_is_202_with_an_empty_body(method: str) -> None:
     response = h.post(note)
     assert response.status == 202 and response.body == b""
     assert "content-type" not in response.headers
-    assert h.modern.reached == 0
+    assert h.era2026.reached == 0
     headerOnly = h.post(
         {"jsonrpc": "2.0", "method": method}, headers={"mcp-protocol-version": "2026-07-28"}
     )
@@ -272,12 +272,17 @@ def test_row5_a_notification_is_202_with_an_empty_body(method: str) -> None:
     "params",
     [
         {"_meta": "x"},
-        {"_meta": {wire2026.PROTOCOL_VERSION_KEY: 2026, wire2026.CAPABILITIES_KEY: {}}},
-        {"_meta": {wire2026.PROTOCOL_VERSION_KEY: "2026-07-28"}},
+        {"_meta": {era2026wire.PROTOCOL_VERSION_KEY: 2026, era2026wire.CAPABILITIES_KEY: {}}},
+        {"_meta": {era2026wire.PROTOCOL_VERSION_KEY: "2026-07-28"}},
         {"_meta": meta(capabilities=[])},  # type: ignore[arg-type]
-        {"_meta": {**meta(), wire2026.CLIENT_INFO_KEY: "me"}},
-        {"_meta": {**meta(), wire2026.LOG_LEVEL_KEY: "loud"}},
-        {"_meta": {wire2026.PROTOCOL_VERSION_KEY: "2026-07-28", wire2026.CAPABILITIES_KEY: 1}},
+        {"_meta": {**meta(), era2026wire.CLIENT_INFO_KEY: "me"}},
+        {"_meta": {**meta(), era2026wire.LOG_LEVEL_KEY: "loud"}},
+        {
+            "_meta": {
+                era2026wire.PROTOCOL_VERSION_KEY: "2026-07-28",
+                era2026wire.CAPABILITIES_KEY: 1,
+            }
+        },
     ],
     ids=["meta", "version", "no-caps", "caps", "clientInfo", "logLevel", "caps-int"],
 )
@@ -290,7 +295,7 @@ def test_row6_a_bad_envelope_is_400_invalid_params(params: dict[str, Any]) -> No
     assertRefused(h, response, 400, jsonrpc.INVALID_PARAMS, requestId=5)
 
 
-def test_row6_a_claimless_request_with_a_modern_header_is_400_invalid_params() -> None:
+def test_row6_a_claimless_request_with_a_era2026_header_is_400_invalid_params() -> None:
     h = Era2026Harness()
     response = h.post(
         {"jsonrpc": "2.0", "id": "x", "method": "tools/list"},
@@ -344,18 +349,18 @@ def test_row7_a_repeated_routing_header_is_400(name: str) -> None:
 
 def test_row7_a_base64_name_is_decoded() -> None:
     h = Era2026Harness()
-    h.modern.autoAnswer = {"resultType": "complete", "content": []}
+    h.era2026.autoAnswer = {"resultType": "complete", "content": []}
     message = toolsCall(name="héllo wörld ")
     headers = headersFor(message)
     assert headers["mcp-name"].startswith("=?base64?")
     response = h.post(message)
     assert response.status == 200
-    assert h.modern.calls[0].request.params["name"] == "héllo wörld "
+    assert h.era2026.calls[0].request.params["name"] == "héllo wörld "
 
 
 def test_row7_a_session_header_is_ignored_and_never_echoed() -> None:
     h = Era2026Harness()
-    h.modern.autoAnswer = {"resultType": "complete", "tools": []}
+    h.era2026.autoAnswer = {"resultType": "complete", "tools": []}
     response = h.post(body("tools/list"), session="some-old-session")
     assert response.status == 200
     assert "mcp-session-id" not in response.headers
@@ -400,7 +405,7 @@ def test_row9_a_method_outside_the_revision_is_404(method: str) -> None:
 def test_row9_the_core_may_say_a_method_is_missing_at_the_child() -> None:
     h = Era2026Harness()
     response = h.post(body("prompts/list", 9))
-    h.modern.calls[0].error(jsonrpc.METHOD_NOT_FOUND, "Method not found: prompts/list")
+    h.era2026.calls[0].error(jsonrpc.METHOD_NOT_FOUND, "Method not found: prompts/list")
     assert response.status == 404
     assert error(response)["code"] == -32601 and response.json()["id"] == 9
 
@@ -409,14 +414,14 @@ def test_row9_the_core_may_say_a_method_is_missing_at_the_child() -> None:
 
 
 def weather(h: Era2026Harness) -> dict[str, Any]:
-    h.modern.paramMaps[("srv", "", "weather")] = {"Region": "region"}
+    h.era2026.paramMaps[("srv", "", "weather")] = {"Region": "region"}
     return toolsCall("weather", {"region": "eu-west", "days": 3}, requestId=10)
 
 
 def test_row10_a_missing_param_header_is_400() -> None:
     h = Era2026Harness()
     assertRefused(h, h.post(weather(h)), 400, jsonrpc.HEADER_MISMATCH, requestId=10)
-    assert h.modern.paramLookups == [("srv", "", "weather")]
+    assert h.era2026.paramLookups == [("srv", "", "weather")]
 
 
 def test_row10_a_mismatching_param_header_is_400() -> None:
@@ -428,13 +433,13 @@ def test_row10_a_mismatching_param_header_is_400() -> None:
 def test_row10_a_matching_param_header_passes() -> None:
     h = Era2026Harness()
     h.post(weather(h), headers={"mcp-param-region": "eu-west"})
-    assert len(h.modern.calls) == 1
+    assert len(h.era2026.calls) == 1
 
 
 def test_row10_a_tool_not_listed_yet_is_not_checked() -> None:
     h = Era2026Harness()
     h.post(toolsCall("unlisted", {"a": 1}), headers={"mcp-param-whatever": "x"})
-    assert len(h.modern.calls) == 1
+    assert len(h.era2026.calls) == 1
 
 
 def test_row10_comes_after_row9_and_before_row11() -> None:
@@ -485,12 +490,12 @@ def test_row11_bad_params_are_400_invalid_params(message: dict[str, Any]) -> Non
 def test_row11_mrtr_fields_on_other_methods_are_not_the_cores() -> None:
     h = Era2026Harness()
     h.post(body("tools/list", 1, {"inputResponses": [], "requestState": 5}))
-    request = h.modern.calls[0].request
+    request = h.era2026.calls[0].request
     assert request.inputResponses is None and request.requestState is None
     assert "requestState" not in request.params and "inputResponses" not in request.params
 
 
-# -- row 12: servers that do not serve the modern revision -----------------------------------
+# -- row 12: servers that do not serve the 2026 revision -----------------------------------
 
 
 @pytest.mark.parametrize(
@@ -504,7 +509,7 @@ def test_row11_mrtr_fields_on_other_methods_are_not_the_cores() -> None:
     ],
     ids=["discover", "tools/list", "envelope", "initialize", "version"],
 )
-def test_row12_a_refusing_server_answers_404_to_every_modern_request(
+def test_row12_a_refusing_server_answers_404_to_every_era2026_request(
     message: dict[str, Any],
 ) -> None:
     h = Era2026Harness(refusals={"srv": REASON})
@@ -527,11 +532,11 @@ def test_row12_comes_after_row4() -> None:
     assertRefused(h, h.post([discover()]), 400, -32600)
 
 
-def test_row12_legacy_initialize_still_works_on_a_refusing_server() -> None:
+def test_row12_handshake_initialize_still_works_on_a_refusing_server() -> None:
     h = Era2026Harness(refusals={"srv": REASON})
     assert h.post(discover()).status == 404
     assert h.post(body("tools/list")).status == 404
-    sid = h.initialize()  # the fallback: a legacy session on the same endpoint
+    sid = h.initialize()  # the fallback: a handshake session on the same endpoint
     listed = h.request(
         "POST",
         "/srv/mcp",
@@ -542,34 +547,34 @@ def test_row12_legacy_initialize_still_works_on_a_refusing_server() -> None:
     assert len(forwarded) == 1
     h.process().reply({"jsonrpc": "2.0", "id": forwarded[0]["id"], "result": {"tools": []}})
     assert listed.events() == [{"jsonrpc": "2.0", "id": 2, "result": {"tools": []}}]
-    assert h.modern.reached == 0
+    assert h.era2026.reached == 0
 
 
 def test_row12_only_the_refusing_server() -> None:
     h = Era2026Harness({"srv": spec("srv"), "other": spec("other")}, refusals={"other": REASON})
     assert h.post(discover(), path="/other/mcp").status == 404
     h.post(discover(), path="/srv/mcp")
-    assert [c.server for c in h.modern.calls] == ["srv"]
+    assert [c.server for c in h.era2026.calls] == ["srv"]
 
 
 # -- row 13: in flight --------------------------------------------------------------------------
 
 
-def test_row13_over_max_modern_in_flight_is_in_band_too_many_requests() -> None:
+def test_row13_over_max_era2026_in_flight_is_in_band_too_many_requests() -> None:
     h = Era2026Harness(limits=Limits(maxEra2026InFlight=2))
     first, second = h.post(toolsCall(requestId=1)), h.post(body("subscriptions/listen", 2))
     third = h.post(toolsCall(requestId=3))
     assert third.status == 200 and third.headers["content-type"] == "application/json"
     assert third.json()["id"] == 3 and error(third)["code"] == jsonrpc.TOO_MANY_REQUESTS
-    assert h.modern.reached == 2
-    h.modern.calls[0].reply({"resultType": "complete", "content": []})
+    assert h.era2026.reached == 2
+    h.era2026.calls[0].reply({"resultType": "complete", "content": []})
     assert first.status == 200
     fourth = h.post(toolsCall(requestId=4))
-    assert h.modern.reached == 3 and not fourth.complete
+    assert h.era2026.reached == 3 and not fourth.complete
     disconnect(second)  # a listen going away gives its place back
     h.post(toolsCall(requestId=5))
-    assert h.modern.reached == 4
-    assert endpointOf(h).modern.inFlight == 2
+    assert h.era2026.reached == 4
+    assert endpointOf(h).era2026.inFlight == 2
 
 
 # -- row 14: a missing client capability ------------------------------------------------------
@@ -581,7 +586,7 @@ REQUIRED: dict[str, Any] = {"requiredCapabilities": {"sampling": {}}}
 def test_row14_missing_capability_before_anything_is_400_with_its_data() -> None:
     h = Era2026Harness()
     response = h.post(toolsCall(requestId=14))
-    h.modern.calls[0].error(jsonrpc.MISSING_CAPABILITY, "needs sampling", REQUIRED)
+    h.era2026.calls[0].error(jsonrpc.MISSING_CAPABILITY, "needs sampling", REQUIRED)
     assert response.status == 400
     assert response.headers["content-type"] == "application/json"
     assert response.json() == {
@@ -594,7 +599,7 @@ def test_row14_missing_capability_before_anything_is_400_with_its_data() -> None
 def test_row14_missing_capability_after_a_progress_event_is_in_band() -> None:
     h = Era2026Harness()
     response = h.post(toolsCall(requestId=14, _meta={"progressToken": "p"}))
-    call = h.modern.calls[0]
+    call = h.era2026.calls[0]
     progress = jsonrpc.notification("notifications/progress", {"progressToken": "p", "progress": 1})
     assert call.sink(progress)
     call.error(jsonrpc.MISSING_CAPABILITY, "needs sampling", REQUIRED)
@@ -618,7 +623,7 @@ DISCOVERED = {
     "resultType": "complete",
     "supportedVersions": ["2026-07-28"],
     "capabilities": {"tools": {"listChanged": True}},
-    "_meta": {wire2026.SERVER_INFO_KEY: {"name": "fake", "version": "0"}},
+    "_meta": {era2026wire.SERVER_INFO_KEY: {"name": "fake", "version": "0"}},
     "ttlMs": 0,
     "cacheScope": "public",
 }
@@ -628,7 +633,7 @@ def test_row15_discover_goes_to_the_core_and_its_answer_is_json() -> None:
     h = Era2026Harness()
     caps: dict[str, Any] = {"sampling": {}, "elicitation": {"form": {}}}
     response = h.post(discover(capabilities=caps))
-    call = h.modern.calls[0]
+    call = h.era2026.calls[0]
     assert call.server == "srv"
     request = call.request
     assert request.clientId == "d" and request.method == "server/discover"
@@ -645,17 +650,17 @@ def test_row15_discover_goes_to_the_core_and_its_answer_is_json() -> None:
     assert h.gateway.sessions.get("d") is None and len(h.gateway.sessions) == 0
 
 
-def test_row15_a_modern_request_carries_what_the_core_needs() -> None:
+def test_row15_a_era2026_request_carries_what_the_core_needs() -> None:
     h = Era2026Harness()
     message = toolsCall(
         "ask",
         {"q": "hi"},
         requestId="r2",
         params={"inputResponses": {"k": {"action": "accept"}}, "requestState": "v1.x"},
-        _meta={"progressToken": 7, wire2026.LOG_LEVEL_KEY: "debug"},
+        _meta={"progressToken": 7, era2026wire.LOG_LEVEL_KEY: "debug"},
     )
     h.post(message)
-    request = h.modern.calls[0].request
+    request = h.era2026.calls[0].request
     assert request.clientId == "r2" and request.method == "tools/call"
     assert request.params == {
         "name": "ask",
@@ -669,7 +674,7 @@ def test_row15_a_modern_request_carries_what_the_core_needs() -> None:
 
 def test_row15_ids_are_echoed_verbatim() -> None:
     h = Era2026Harness()
-    h.modern.autoAnswer = {"resultType": "complete", "tools": []}
+    h.era2026.autoAnswer = {"resultType": "complete", "tools": []}
     assert h.post(body("tools/list", "1")).json()["id"] == "1"
     assert h.post(body("tools/list", 1)).json()["id"] == 1
 
@@ -677,7 +682,7 @@ def test_row15_ids_are_echoed_verbatim() -> None:
 def test_row15_progress_then_result_is_an_sse_stream_without_ids() -> None:
     h = Era2026Harness()
     response = h.post(toolsCall(requestId=15, _meta={"progressToken": 15}))
-    call = h.modern.calls[0]
+    call = h.era2026.calls[0]
     assert response.transport.value() == b""  # nothing yet: it may still be JSON
     progress = jsonrpc.notification(
         "notifications/progress", {"progressToken": 15, "progress": 1, "total": 2}
@@ -706,7 +711,7 @@ def test_row15_a_second_of_silence_commits_sse_and_keep_alives_follow() -> None:
     assert response.headers["content-type"] == "text/event-stream"
     h.reactor.advance(15.0)
     assert response.comments() == [b": keep-alive"]
-    h.modern.calls[0].error(jsonrpc.INVALID_PARAMS, "Invalid or expired requestState")
+    h.era2026.calls[0].error(jsonrpc.INVALID_PARAMS, "Invalid or expired requestState")
     assert response.status == 200  # committed: in-band
     assert sseEvents(response)[-1]["error"]["code"] == -32602
     assert response.complete
@@ -715,21 +720,21 @@ def test_row15_a_second_of_silence_commits_sse_and_keep_alives_follow() -> None:
 def test_row15_a_child_error_is_in_band() -> None:
     h = Era2026Harness()
     response = h.post(toolsCall(requestId=15))
-    h.modern.calls[0].error(jsonrpc.INTERNAL_ERROR, "boom")
+    h.era2026.calls[0].error(jsonrpc.INTERNAL_ERROR, "boom")
     assert response.status == 200 and error(response)["code"] == -32603
 
 
 def test_row15_a_failure_of_the_core_is_an_error_answer_not_a_500() -> None:
     h = Era2026Harness()
     response = h.post(toolsCall(requestId=15))
-    h.modern.calls[0].answer.errback(ServerUnavailable("server 'srv' is disabled"))
+    h.era2026.calls[0].answer.errback(ServerUnavailable("server 'srv' is disabled"))
     assert response.status == 200
     assert error(response) == {"code": -32000, "message": "server 'srv' is disabled"}
     with capturedGatewayLogs():
         broken = h.post(toolsCall(requestId=16))
-        h.modern.calls[1].answer.errback(RuntimeError("defect"))
+        h.era2026.calls[1].answer.errback(RuntimeError("defect"))
     assert broken.status == 200 and error(broken)["code"] == -32603
-    assert endpointOf(h).modern.inFlight == 0
+    assert endpointOf(h).era2026.inFlight == 0
 
 
 def test_row15_a_core_that_raises_is_an_error_answer_not_a_500() -> None:
@@ -738,11 +743,11 @@ def test_row15_a_core_that_raises_is_an_error_answer_not_a_500() -> None:
     def broken(*args: Any) -> Any:
         raise RuntimeError("defect")
 
-    h.modern.era2026Call = broken  # type: ignore[method-assign,assignment]
+    h.era2026.era2026Call = broken  # type: ignore[method-assign,assignment]
     with capturedGatewayLogs():
         response = h.post(toolsCall(requestId=15))
     assert response.status == 200 and error(response)["code"] == -32603
-    assert endpointOf(h).modern.inFlight == 0
+    assert endpointOf(h).era2026.inFlight == 0
 
 
 # -- disconnect = cancel ----------------------------------------------------------------------
@@ -751,20 +756,20 @@ def test_row15_a_core_that_raises_is_an_error_answer_not_a_500() -> None:
 def test_the_client_going_away_cancels_the_call() -> None:
     h = Era2026Harness()
     response = h.post(toolsCall(requestId=1))
-    call = h.modern.calls[0]
+    call = h.era2026.calls[0]
     call.sink(jsonrpc.notification("notifications/progress", {"progressToken": 1}))
     written = response.transport.value()
     disconnect(response)
     assert call.cancelled == [True]
     assert not call.sink(jsonrpc.notification("notifications/progress", {"progressToken": 1}))
     assert response.transport.value() == written
-    assert endpointOf(h).modern.inFlight == 0
+    assert endpointOf(h).era2026.inFlight == 0
 
 
 def test_the_end_of_an_answered_response_is_not_a_cancel() -> None:
     h = Era2026Harness()
     response = h.post(toolsCall(requestId=1))
-    call = h.modern.calls[0]
+    call = h.era2026.calls[0]
     call.reply({"resultType": "input_required", "inputRequests": {}, "requestState": "s"})
     disconnect(response)
     assert call.cancelled == []
@@ -790,8 +795,8 @@ def test_a_workspace_route_and_credential_headers_reach_the_core() -> None:
     assert isinstance(gateway.pools["fs"], ScopedPool)
     fake = FakeEra2026()
     h = Era2026Harness()
-    h.reactor, h.gateway, h.modern = reactor, gateway, fake
-    h.site = makeSite(gateway, reactor, keys=WorkspaceKeys(b"s" * 32), modern=fake)
+    h.reactor, h.gateway, h.era2026 = reactor, gateway, fake
+    h.site = makeSite(gateway, reactor, keys=WorkspaceKeys(b"s" * 32), era2026=fake)
     h.post(body("tools/list"), path=f"/fs~{key}/mcp", headers={"x-mcp-env-token": "secret"})
     request = fake.calls[0].request
     assert fake.calls[0].server == "fs"
@@ -827,28 +832,28 @@ TOOLS_CHANGED = jsonrpc.notification("notifications/tools/list_changed")
 def test_listen_asks_the_core_for_what_the_client_wants() -> None:
     h = Era2026Harness()
     openListen(h)
-    listen = h.modern.listens[0]
+    listen = h.era2026.listens[0]
     assert listen.wanted == ListenFilter(tools=True, uris=("file:///a",))
     assert listen.request.method == "subscriptions/listen" and listen.request.clientId == "listen-1"
-    assert h.modern.calls == []
+    assert h.era2026.calls == []
 
 
 def test_listen_acknowledges_first_then_tags_every_frame() -> None:
     h = Era2026Harness()
     response = openListen(h)
-    listen = h.modern.listens[0]
+    listen = h.era2026.listens[0]
     assert listen.sink(TOOLS_CHANGED)  # before the core said what it honours: kept
     handle = listen.open(ListenFilter(tools=True))
     updated = jsonrpc.notification("notifications/resources/updated", {"uri": "file:///a"})
     assert listen.sink(updated)
     events = sseEvents(response)
-    assert events[0] == wire2026.acknowledged("listen-1", {"toolsListChanged": True})
+    assert events[0] == era2026wire.acknowledged("listen-1", {"toolsListChanged": True})
     assert events[1:] == [
-        wire2026.tagged(TOOLS_CHANGED, "listen-1"),
-        wire2026.tagged(updated, "listen-1"),
+        era2026wire.tagged(TOOLS_CHANGED, "listen-1"),
+        era2026wire.tagged(updated, "listen-1"),
     ]
     for frame in events:
-        assert frame["params"]["_meta"][wire2026.SUBSCRIPTION_ID_KEY] == "listen-1"
+        assert frame["params"]["_meta"][era2026wire.SUBSCRIPTION_ID_KEY] == "listen-1"
     assert response.headers["content-type"] == "text/event-stream"
     assert not response.complete and handle.closed == 0
 
@@ -856,7 +861,7 @@ def test_listen_acknowledges_first_then_tags_every_frame() -> None:
 def test_listen_keeps_alive() -> None:
     h = Era2026Harness()
     response = openListen(h)
-    h.modern.listens[0].open()
+    h.era2026.listens[0].open()
     h.reactor.advance(15.0)
     assert response.comments() == [b": keep-alive"]
 
@@ -864,63 +869,63 @@ def test_listen_keeps_alive() -> None:
 def test_listen_ends_gracefully_when_the_gateway_ends_its_streams() -> None:
     h = Era2026Harness()
     response = openListen(h)
-    handle = h.modern.listens[0].open()
+    handle = h.era2026.listens[0].open()
     root = h.site.resource
     assert isinstance(root, GatewayRoot)
     assert root.endEra2026Streams("the gateway is stopping") == 1
     assert sseEvents(response)[-1] == listenEnded("listen-1")
     assert listenEnded("listen-1")["result"] == {
         "resultType": "complete",
-        "_meta": {wire2026.SUBSCRIPTION_ID_KEY: "listen-1"},
+        "_meta": {era2026wire.SUBSCRIPTION_ID_KEY: "listen-1"},
     }
     assert response.complete
     assert handle.closed == 1
-    assert endpointOf(h).modern.inFlight == 0
+    assert endpointOf(h).era2026.inFlight == 0
     assert root.endEra2026Streams("again") == 0
 
 
 def test_listen_ends_gracefully_when_the_core_ends_it() -> None:
     h = Era2026Harness()
     response = openListen(h)
-    handle = h.modern.listens[0].open()
+    handle = h.era2026.listens[0].open()
     handle.ended.callback("server 'srv' was removed")
     assert sseEvents(response)[-1] == listenEnded("listen-1")
     assert response.complete
     assert handle.closed == 0  # the core ended it: nothing to give back
-    assert endpointOf(h).modern.inFlight == 0
+    assert endpointOf(h).era2026.inFlight == 0
 
 
 def test_listen_client_going_away_closes_the_handle() -> None:
     h = Era2026Harness()
     response = openListen(h)
-    handle = h.modern.listens[0].open()
+    handle = h.era2026.listens[0].open()
     disconnect(response)
     assert handle.closed == 1
-    assert not h.modern.listens[0].sink(TOOLS_CHANGED)
-    assert endpointOf(h).modern.inFlight == 0
+    assert not h.era2026.listens[0].sink(TOOLS_CHANGED)
+    assert endpointOf(h).era2026.inFlight == 0
 
 
 def test_listen_client_going_away_before_it_opened_cancels_the_opening() -> None:
     h = Era2026Harness()
     response = openListen(h)
     disconnect(response)
-    assert h.modern.listens[0].cancelled == [True]
-    assert endpointOf(h).modern.inFlight == 0
+    assert h.era2026.listens[0].cancelled == [True]
+    assert endpointOf(h).era2026.inFlight == 0
 
 
 def test_listen_that_cannot_open_is_answered_with_the_error() -> None:
     h = Era2026Harness()
     response = openListen(h)
-    h.modern.listens[0].opened.errback(ServerUnavailable("server 'srv' is disabled"))
+    h.era2026.listens[0].opened.errback(ServerUnavailable("server 'srv' is disabled"))
     assert response.status == 200 and error(response)["code"] == -32000
-    assert endpointOf(h).modern.inFlight == 0
+    assert endpointOf(h).era2026.inFlight == 0
 
 
 def test_listen_of_an_empty_filter_is_acknowledged_empty() -> None:
     h = Era2026Harness()
     response = openListen(h, {})
-    h.modern.listens[0].open()
-    assert sseEvents(response) == [wire2026.acknowledged("listen-1", {})]
+    h.era2026.listens[0].open()
+    assert sseEvents(response) == [era2026wire.acknowledged("listen-1", {})]
 
 
 def test_honoured_notifications_name_only_what_is_honoured() -> None:
@@ -936,7 +941,7 @@ def test_honoured_notifications_name_only_what_is_honoured() -> None:
 def test_a_hand_over_ends_the_listen_streams() -> None:
     h = Era2026Harness()
     response = openListen(h)
-    handle = h.modern.listens[0].open()
+    handle = h.era2026.listens[0].open()
     site = h.site
     assert isinstance(site, GatewaySite)
     site.handOver(1.0)
@@ -947,7 +952,7 @@ def test_a_hand_over_ends_the_listen_streams() -> None:
 def test_stopping_the_listener_ends_the_listen_streams() -> None:
     h = Era2026Harness()
     response = openListen(h)
-    handle = h.modern.listens[0].open()
+    handle = h.era2026.listens[0].open()
     endpoint: Any = object()
     listener = ListenerService(endpoint, "tcp:0", h.site, h.reactor)
     listener.startService = lambda: None  # type: ignore[method-assign]
@@ -960,7 +965,7 @@ def test_stopping_the_listener_ends_the_listen_streams() -> None:
 # -- hypothesis: random headers and bodies ---------------------------------------------------
 
 
-_METHODS = [*sorted(wire2026.ERA2026_METHODS), "initialize", "ping", "x/y", ""]
+_METHODS = [*sorted(era2026wire.ERA2026_METHODS), "initialize", "ping", "x/y", ""]
 _JUNK = st.one_of(
     st.none(),
     st.booleans(),
@@ -987,9 +992,9 @@ def bodies(draw: st.DrawFn) -> Any:
     if roll == "variant":
         level = draw(st.sampled_from([None, "debug", "loud"]))
         envelope = meta(version=draw(st.sampled_from(["2026-07-28", "2099-01-01", "2025-11-25"])))
-        envelope[wire2026.CAPABILITIES_KEY] = draw(st.one_of(st.just({"sampling": {}}), _JUNK))
+        envelope[era2026wire.CAPABILITIES_KEY] = draw(st.one_of(st.just({"sampling": {}}), _JUNK))
         if level is not None:
-            envelope[wire2026.LOG_LEVEL_KEY] = level
+            envelope[era2026wire.LOG_LEVEL_KEY] = level
     elif roll == "junk":
         envelope = draw(_JUNK)
     params: dict[str, Any] = {"_meta": envelope}
@@ -1037,29 +1042,29 @@ def test_random_headers_and_bodies_never_500_and_refusals_never_reach_the_core(
     data: st.DataObject,
 ) -> None:
     h = Era2026Harness()
-    h.modern.autoAnswer = {"resultType": "complete"}
-    h.modern.paramMaps[("srv", "", "echo")] = {"Region": "region"}
+    h.era2026.autoAnswer = {"resultType": "complete"}
+    h.era2026.paramMaps[("srv", "", "echo")] = {"Region": "region"}
     message = data.draw(bodies())
     headers = data.draw(headerSets(message))
     with capturedGatewayLogs() as events:
         response = h.request("POST", "/srv/mcp", message, headers=headers)
-    if h.modern.listens:
-        h.modern.listens[0].open()
+    if h.era2026.listens:
+        h.era2026.listens[0].open()
     assert response.transport.value(), "no answer"
     status = response.status
-    event(f"HTTP {status}, reached the core: {h.modern.reached > 0}")
+    event(f"HTTP {status}, reached the core: {h.era2026.reached > 0}")
     assert status != 500
     assert "mcp-session-id" not in response.headers
     assert not [e for e in events if e.get("log_failure") is not None]
     if status != 200:
-        assert h.modern.reached == 0, (status, response.body)
+        assert h.era2026.reached == 0, (status, response.body)
         assert status in (202, 400, 404, 405, 406, 413, 415)
         if status != 202:
             assert response.headers["content-type"] == "application/json"
             answer = response.json()
             assert answer["error"]["code"] in (-32700, -32600, -32601, -32602, -32020, -32022)
     else:
-        assert h.modern.reached == 1, response.body
+        assert h.era2026.reached == 1, response.body
 
 
 # -- through the real core (fake children) ------------------------------------------------------
@@ -1077,12 +1082,12 @@ def test_through_the_real_core_discover_and_an_input_required_round_trip() -> No
     result = discovered.json()["result"]
     assert result["supportedVersions"] == ["2026-07-28"]
     assert result["resultType"] == "complete" and result["cacheScope"] == "public"
-    assert len(h.gateway.sessions) == 0  # a modern client opens no session
+    assert len(h.gateway.sessions) == 0  # a 2026 client opens no session
     caps: dict[str, Any] = {"sampling": {}}
     first = realPost(h, toolsCall("ask", {}, requestId=3, capabilities=caps))
     child = h.process()
     [call] = [m for m in child.sentMessages() if m.get("method") == "tools/call"]
-    assert wire2026.PROTOCOL_VERSION_KEY not in json.dumps(call)  # the envelope is stripped
+    assert era2026wire.PROTOCOL_VERSION_KEY not in json.dumps(call)  # the envelope is stripped
     child.reply(
         {
             "jsonrpc": "2.0",
@@ -1091,7 +1096,7 @@ def test_through_the_real_core_discover_and_an_input_required_round_trip() -> No
             "params": {
                 "messages": [],
                 "maxTokens": 5,
-                "_meta": {wire2026.HINT_RELATED: call["id"], wire2026.HINT_KEY: "q"},
+                "_meta": {era2026wire.HINT_RELATED: call["id"], era2026wire.HINT_KEY: "q"},
             },
         }
     )
@@ -1133,7 +1138,7 @@ def test_through_the_real_core_a_missing_capability_is_400() -> None:
             "params": {
                 "messages": [],
                 "maxTokens": 5,
-                "_meta": {wire2026.HINT_RELATED: call["id"]},
+                "_meta": {era2026wire.HINT_RELATED: call["id"]},
             },
         }
     )
@@ -1147,7 +1152,7 @@ def test_through_the_real_core_a_missing_capability_is_400() -> None:
 
 
 def readMissing(h: Harness, requestId: str) -> tuple[Response, Any, int]:
-    """A modern resources/read to a child that declares resources: the
+    """A 2026 resources/read to a child that declares resources: the
     response, the child, and the child-side id of the read."""
     response = realPost(h, body("resources/read", requestId, {"uri": "file:///missing"}))
     child = h.process()

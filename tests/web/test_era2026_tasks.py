@@ -27,7 +27,7 @@ def test_a_tasks_request_reaches_the_core_with_its_task_id(
 ) -> None:
     h = Era2026Harness()
     response = h.post(tasksBody(method, **params))
-    [call] = h.modern.calls
+    [call] = h.era2026.calls
     assert call.request.method == method and call.request.params["taskId"] == "t-1"
     assert call.request.inputResponses == params.get("inputResponses")
     call.reply({"resultType": "complete"})
@@ -52,7 +52,7 @@ def test_mcp_name_must_be_the_task_id(name: str | None) -> None:
     )
     assert sent.status == 400
     assert sent.json()["error"]["code"] == jsonrpc.HEADER_MISMATCH
-    assert h.modern.reached == 0
+    assert h.era2026.reached == 0
 
 
 def test_a_task_id_that_is_not_a_string_is_invalid_params() -> None:
@@ -67,7 +67,7 @@ def test_an_update_without_an_input_responses_object_is_invalid_params() -> None
     response = h.post(tasksBody("tasks/update", inputResponses=[1]))
     assert response.status == 400
     assert response.json()["error"]["code"] == jsonrpc.INVALID_PARAMS
-    assert h.modern.reached == 0
+    assert h.era2026.reached == 0
 
 
 @pytest.mark.parametrize("method", ["tasks/result", "tasks/list"])

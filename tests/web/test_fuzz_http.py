@@ -281,8 +281,8 @@ class Checker:
     def __init__(self, tmp: Path) -> None:
         self.h = ApiHarness(tmp / "state")
         self.h.site.guard.maxPerPeer = 10**6  # a GatewaySite
-        self.modern = self.h.initialize(version="2025-11-25")
-        self.legacy = self.h.initialize(version="2025-03-26")
+        self.era2026 = self.h.initialize(version="2025-11-25")
+        self.handshake = self.h.initialize(version="2025-03-26")
         self.statuses: dict[int, int] = {}
 
     def send(self, method: str, path: str, raw: bytes | None = None, **kwargs: Any) -> Response:
@@ -373,7 +373,7 @@ def test_a_few_thousand_hostile_requests(tmp_path: Path) -> None:
             "POST",
             "/srv/mcp",
             fuzz.body(),
-            **fuzz.headers(rng.choice([checker.modern, checker.legacy, checker.legacy])),
+            **fuzz.headers(rng.choice([checker.era2026, checker.handshake, checker.handshake])),
         ),
         lambda: checker.send("POST", "/srv/mcp", fuzz.body(), **fuzz.headers(None)),
         lambda: checker.send(
@@ -414,10 +414,10 @@ def test_a_few_thousand_hostile_requests(tmp_path: Path) -> None:
             checker.answerChild()
             checker.check(response)
             checker.close(response)
-            if h.gateway.sessions.get(checker.modern) is None:
-                checker.modern = h.initialize(version="2025-11-25")  # DELETEd by the fuzz
-            if h.gateway.sessions.get(checker.legacy) is None:
-                checker.legacy = h.initialize(version="2025-03-26")
+            if h.gateway.sessions.get(checker.era2026) is None:
+                checker.era2026 = h.initialize(version="2025-11-25")  # DELETEd by the fuzz
+            if h.gateway.sessions.get(checker.handshake) is None:
+                checker.handshake = h.initialize(version="2025-03-26")
         for _ in range(70):  # past every request timeout and keep-alive
             h.reactor.advance(1.0)
             checker.answerChild()

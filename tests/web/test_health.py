@@ -112,8 +112,8 @@ def test_a_server_line_has_every_key_in_its_place() -> None:
         "poolTimeouts",
         "evictions",
         "promoted",
-        "modern",
-        "modernRequests",
+        "era2026",
+        "era2026Requests",
         "suspendedCalls",
         "inputRounds",
         "inputExpired",
@@ -143,8 +143,8 @@ def test_a_server_line_has_every_key_in_its_place() -> None:
         "poolTimeouts": 0,
         "evictions": 0,
         "promoted": None,
-        "modern": True,
-        "modernRequests": 0,
+        "era2026": True,
+        "era2026Requests": 0,
         "suspendedCalls": 0,
         "inputRounds": 0,
         "inputExpired": 0,
@@ -231,7 +231,7 @@ def test_a_body_without_detail_hides_the_catalogs_errors_and_says_so() -> None:
     assert "detail" not in full and full["aggregate"] is aggregate
 
 
-def test_a_server_line_says_how_it_serves_modern_clients() -> None:
+def test_a_server_line_says_how_it_serves_era2026_clients() -> None:
     stats = Era2026Stats(
         requests=9,
         inputRounds=3,
@@ -242,16 +242,16 @@ def test_a_server_line_says_how_it_serves_modern_clients() -> None:
     )
     served = serverLine(replace(SERVER, era2026Stats=stats))
     assert {k: served[k] for k in list(served)[18:25]} == {
-        "modern": True,
-        "modernRequests": 9,
+        "era2026": True,
+        "era2026Requests": 9,
         "suspendedCalls": 5,
         "inputRounds": 3,
         "inputExpired": 1,
         "badRequestStates": 2,
         "listenStreams": 4,
     }
-    refused = serverLine(replace(SERVER, modern='its entry says "modern": false'))
-    assert refused["modern"] == 'its entry says "modern": false'
+    refused = serverLine(replace(SERVER, era2026='its entry says "era2026": false'))
+    assert refused["era2026"] == 'its entry says "era2026": false'
 
 
 def test_the_health_and_sessions_bodies() -> None:

@@ -432,9 +432,9 @@ def test_an_unknown_protocol_version_on_a_live_session_is_400_naming_the_support
     assert started(h, call(h, sid, method="tools/list")).status == 200  # the session lives on
 
 
-def test_a_claim_with_an_unknown_header_version_is_still_a_modern_request() -> None:
+def test_a_claim_with_an_unknown_header_version_is_still_a_era2026_request() -> None:
     # The body's _meta claim decides the era; its header is then checked as a
-    # modern request's (-32020), not refused as an unknown revision.
+    # 2026 request's (-32020), not refused as an unknown revision.
     h = Harness()
     response = h.request(
         "POST",
@@ -456,10 +456,10 @@ def test_a_claim_with_an_unknown_header_version_is_still_a_modern_request() -> N
     assert response.json()["error"]["code"] == jsonrpc.HEADER_MISMATCH
 
 
-def test_modern_era_never_reaches_the_child_of_a_server_that_does_not_serve_it() -> None:
-    # A server whose entry says "modern": false (docs/design/era.md): every 2026-07-28
+def test_era2026_era_never_reaches_the_child_of_a_server_that_does_not_serve_it() -> None:
+    # A server whose entry says "era2026": false (docs/design/era.md): every 2026-07-28
     # request is 404/-32601, so clients fall back to initialize.
-    h = Harness({"srv": replace(spec("srv"), modern=False)})
+    h = Harness({"srv": replace(spec("srv"), era2026=False)})
     discover = h.request(
         "POST",
         "/srv/mcp",
@@ -503,12 +503,12 @@ def test_body_over_the_limit_is_413() -> None:
 
 def test_batches_only_for_2025_03_26_sessions() -> None:
     h = Harness()
-    modern = h.initialize(version="2025-06-18")
+    era2026 = h.initialize(version="2025-06-18")
     batch = [
         {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
         {"jsonrpc": "2.0", "id": 2, "method": "prompts/list"},
     ]
-    rejected = h.request("POST", "/srv/mcp", batch, session=modern)
+    rejected = h.request("POST", "/srv/mcp", batch, session=era2026)
     assert rejected.status == 400 and rejected.json()["error"]["code"] == -32600
     old = h.initialize(version="2025-03-26")
     accepted = h.request("POST", "/srv/mcp", batch, session=old)

@@ -53,13 +53,13 @@ FAMILIES = {
     "mcpgateway_pool_wait_timeouts": "counter",
     "mcpgateway_pool_evictions": "counter",
     "mcpgateway_server_promoted": "gauge",
-    "mcpgateway_modern_served": "gauge",
-    "mcpgateway_modern_requests": "counter",
-    "mcpgateway_modern_suspended_calls": "gauge",
-    "mcpgateway_modern_input_rounds": "counter",
-    "mcpgateway_modern_input_expired": "counter",
-    "mcpgateway_modern_bad_request_states": "counter",
-    "mcpgateway_modern_listen_streams": "gauge",
+    "mcpgateway_era2026_served": "gauge",
+    "mcpgateway_era2026_requests": "counter",
+    "mcpgateway_era2026_suspended_calls": "gauge",
+    "mcpgateway_era2026_input_rounds": "counter",
+    "mcpgateway_era2026_input_expired": "counter",
+    "mcpgateway_era2026_bad_request_states": "counter",
+    "mcpgateway_era2026_listen_streams": "gauge",
     "mcpgateway_gateway_resident_bytes": "gauge",
     "mcpgateway_gateway_uptime_seconds": "gauge",
     "mcpgateway_gateway_info": "gauge",
@@ -477,7 +477,7 @@ def test_refused_ambiguous_server_requests_counted() -> None:
     assert "per session" in health["warning"]
 
 
-def test_modern_serving_per_server() -> None:
+def test_era2026_serving_per_server() -> None:
     stats = Era2026Stats(
         requests=9,
         inputRounds=3,
@@ -487,7 +487,7 @@ def test_modern_serving_per_server() -> None:
         suspendedCalls=5,
     )
     served = replace(SERVER, era2026Stats=stats)
-    refused = replace(SERVER, name="old", modern='its entry says "modern": false')
+    refused = replace(SERVER, name="old", era2026='its entry says "era2026": false')
     status = GatewayStatus(
         version="9.9",
         pid=77,
@@ -502,23 +502,23 @@ def test_modern_serving_per_server() -> None:
         (s.name, s.labels.get("server")): s.value
         for family in text_string_to_metric_families(text)
         for s in family.samples
-        if s.name.startswith("mcpgateway_modern_")
+        if s.name.startswith("mcpgateway_era2026_")
     }
     assert samples == {
-        ("mcpgateway_modern_served", "mem"): 1,
-        ("mcpgateway_modern_served", "old"): 0,
-        ("mcpgateway_modern_requests_total", "mem"): 9,
-        ("mcpgateway_modern_requests_total", "old"): 0,
-        ("mcpgateway_modern_suspended_calls", "mem"): 5,
-        ("mcpgateway_modern_suspended_calls", "old"): 0,
-        ("mcpgateway_modern_input_rounds_total", "mem"): 3,
-        ("mcpgateway_modern_input_rounds_total", "old"): 0,
-        ("mcpgateway_modern_input_expired_total", "mem"): 1,
-        ("mcpgateway_modern_input_expired_total", "old"): 0,
-        ("mcpgateway_modern_bad_request_states_total", "mem"): 2,
-        ("mcpgateway_modern_bad_request_states_total", "old"): 0,
-        ("mcpgateway_modern_listen_streams", "mem"): 4,
-        ("mcpgateway_modern_listen_streams", "old"): 0,
+        ("mcpgateway_era2026_served", "mem"): 1,
+        ("mcpgateway_era2026_served", "old"): 0,
+        ("mcpgateway_era2026_requests_total", "mem"): 9,
+        ("mcpgateway_era2026_requests_total", "old"): 0,
+        ("mcpgateway_era2026_suspended_calls", "mem"): 5,
+        ("mcpgateway_era2026_suspended_calls", "old"): 0,
+        ("mcpgateway_era2026_input_rounds_total", "mem"): 3,
+        ("mcpgateway_era2026_input_rounds_total", "old"): 0,
+        ("mcpgateway_era2026_input_expired_total", "mem"): 1,
+        ("mcpgateway_era2026_input_expired_total", "old"): 0,
+        ("mcpgateway_era2026_bad_request_states_total", "mem"): 2,
+        ("mcpgateway_era2026_bad_request_states_total", "old"): 0,
+        ("mcpgateway_era2026_listen_streams", "mem"): 4,
+        ("mcpgateway_era2026_listen_streams", "old"): 0,
     }
 
 

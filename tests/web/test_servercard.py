@@ -52,7 +52,7 @@ def test_a_servers_card_from_its_catalog() -> None:
 
 
 def test_the_chosen_name_is_the_cards_title_and_nothing_listed_yet_is_no_primitive() -> None:
-    chosen = dataclasses.replace(spec("srv"), displayName="Team search", modern=False)
+    chosen = dataclasses.replace(spec("srv"), displayName="Team search", era2026=False)
     card = serverCard(chosen, None, "https://gw.example.com", "com.example.gw", True)
     assert card["name"] == "com.example.gw/srv"
     assert card["title"] == "Team search"

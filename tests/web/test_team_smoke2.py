@@ -46,13 +46,13 @@ class Era2026TeamHarness(TeamHarness):
 
     def __init__(self, loopbackOnly: bool = False) -> None:
         super().__init__(loopbackOnly=loopbackOnly)
-        self.modern = FakeEra2026()
+        self.era2026 = FakeEra2026()
         self.site = makeSite(
             self.gateway,
             self.reactor,
             loopbackOnly=loopbackOnly,
             team=self.team,
-            modern=self.modern,
+            era2026=self.era2026,
         )
 
     def era2026Post(self, who: str, message: dict[str, Any], **headers: str) -> Response:
@@ -87,10 +87,10 @@ def test_a_2026_request_shows_no_stderr_to_a_caller_without_an_admin_token(how: 
         h = Era2026TeamHarness()
         if how == "listen":
             response = h.era2026Post(who, listen())
-            h.modern.listens[0].opened.errback(ServerUnavailable(STDERR))
+            h.era2026.listens[0].opened.errback(ServerUnavailable(STDERR))
         else:
             response = h.era2026Post(who, toolsCall())
-            call = h.modern.calls[0]
+            call = h.era2026.calls[0]
             if how == "failure":
                 call.answer.errback(ServerUnavailable(STDERR))
             else:
@@ -109,7 +109,7 @@ def test_a_loopback_gateway_that_requires_tokens_shows_a_2026_requests_stderr_to
     for who, shown in (("alice", False), ("root", True)):
         h = Era2026TeamHarness(loopbackOnly=True)
         response = h.era2026Post(who, toolsCall())
-        h.modern.calls[0].answer.errback(ServerUnavailable(STDERR))
+        h.era2026.calls[0].answer.errback(ServerUnavailable(STDERR))
         assert response.json()["error"]["message"] == (STDERR if shown else PUBLIC), who
 
 

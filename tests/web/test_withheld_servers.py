@@ -12,7 +12,7 @@ from mcpgateway.web.app import makeSite
 from mcpgateway.web.surfaces import TeamSurface
 from tests.web import test_team_web
 from tests.web.fakeera2026 import body, headersFor
-from tests.web.test_aggregate_modern import ModernHarness
+from tests.web.test_aggregate_era2026 import AggregateEra2026Harness
 from tests.web.test_aggregate_web import fresh, messagesOf
 from tests.web.test_team_web import INITIALIZE, FakeGate, FakeQuota, RecordingAudit
 
@@ -20,19 +20,19 @@ AUTH = {"authorization": "Bearer dana"}
 
 
 @pytest.fixture
-def harness(monkeypatch: pytest.MonkeyPatch) -> ModernHarness:
+def harness(monkeypatch: pytest.MonkeyPatch) -> AggregateEra2026Harness:
     """An aggregate over servers alpha and beta; dana may use every server
     but beta (withheld, as the gateway server is from a principal that is
     no admin)."""
     dana = Principal("dana", "key-dana", VIA_TOKEN, withheld=frozenset({"beta"}))
     monkeypatch.setitem(test_team_web.PRINCIPALS, "dana", dana)
-    made = ModernHarness(fresh())
+    made = AggregateEra2026Harness(fresh())
     team = TeamSurface(FakeGate(), FakeQuota(), RecordingAudit())
     made.harness.site = makeSite(made.harness.gateway, made.harness.reactor, team=team)
     return made
 
 
-def test_a_2025_session_neither_lists_nor_calls_it(harness: ModernHarness) -> None:
+def test_a_2025_session_neither_lists_nor_calls_it(harness: AggregateEra2026Harness) -> None:
     h = harness.harness
     opened = h.request("POST", "/mcp", INITIALIZE, headers=AUTH)
     harness.children.pump()
@@ -51,7 +51,7 @@ def test_a_2025_session_neither_lists_nor_calls_it(harness: ModernHarness) -> No
     assert names and not any(name.startswith("beta__") for name in names)
 
 
-def test_a_2026_request_neither_lists_nor_calls_it(harness: ModernHarness) -> None:
+def test_a_2026_request_neither_lists_nor_calls_it(harness: AggregateEra2026Harness) -> None:
     h = harness.harness
     listing = body("tools/list", 1, None)
     listed = h.request("POST", "/mcp", listing, headers={**headersFor(listing), **AUTH})

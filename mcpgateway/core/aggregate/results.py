@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.aggregate.test_results,tests.core.aggregate.test_modernsearch -*-
+# -*- test-case-name: tests.core.aggregate.test_results,tests.core.aggregate.test_era2026search -*-
 """Whole tool results kept for C{get_result}, after the shield cut them.
 
 One job: keep a bounded number of results, each under an unguessable ref,

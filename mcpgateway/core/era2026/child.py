@@ -1,13 +1,13 @@
 # -*- test-case-name: tests.core.era2026.test_era2026child -*-
 """The stdio wire to a child that speaks only MCP 2026-07-28.
 
-A child whose entry says C{"era": "modern"}, or that answers the gateway's
+A child whose entry says C{"era": "era2026"}, or that answers the gateway's
 C{initialize} with -32022 listing only 2026 revisions (L{era2026Only}), is
-driven in the modern era: no C{initialize}, no sessions, no C{ping}, no
+driven in the 2026 era: no C{initialize}, no sessions, no C{ping}, no
 C{logging/setLevel}, no C{resources/(un)subscribe}, and every request
 carries the C{_meta} envelope. Its L{mcpgateway.core.upstream.Upstream}
 runs C{server/discover} on it instead of the handshake, and makes the
-answer into an C{InitializeResult} (L{initializeResultOf}) so that legacy
+answer into an C{InitializeResult} (L{initializeResultOf}) so that handshake
 sessions are answered as before.
 
 A L{Era2026ChildAdapter} sits between the child's L{Router} (which still
@@ -15,36 +15,36 @@ thinks in 2025 terms: sessions, ids, progress tokens, requests of the child
 to its clients) and the child's stdin and stdout:
 
  - B{To the child} (L{Era2026ChildAdapter.toChild}, the router's C{send}): a
-   legacy session's request gets an envelope made from that session (its
+   handshake session's request gets an envelope made from that session (its
    capabilities without C{roots.listChanged} and C{tasks}, its
-   C{clientInfo}, its log level); a modern client's request passes with its
-   own envelope (L{Era2026ChildAdapter.modern}); the gateway's own requests
+   C{clientInfo}, its log level); a 2026 client's request passes with its
+   own envelope (L{Era2026ChildAdapter.era2026}); the gateway's own requests
    get the gateway's. C{logging/setLevel} and C{resources/(un)subscribe}
-   are answered by the adapter: the union of the URIs subscribed (by legacy
+   are answered by the adapter: the union of the URIs subscribed (by handshake
    sessions and listen streams, counted by the fanout) is one upstream
    C{subscriptions/listen}, opened again when the union changes, when the
    child ends it, and after a restart (a new adapter per child process). A
-   legacy session's C{initialize} (a child per session) is answered from
+   handshake session's C{initialize} (a child per session) is answered from
    the discover result; the gateway's health C{ping} becomes a
    C{server/discover}. Client notifications other than
    C{notifications/cancelled} are dropped (2026 has none).
  - B{From the child} (L{Era2026ChildAdapter.fromChild}): the listen's
    notifications lose their C{subscriptionId} and go to the router (its
-   fanout spreads them as for a legacy child); a request of the child is
-   refused (a 2026 server sends none); a result for a legacy session loses
+   fanout spreads them as for a handshake child); a request of the child is
+   refused (a 2026 server sends none); a result for a handshake session loses
    what 2025 does not have (C{resultType}, cache hints, the server info in
    C{_meta}; a non-object C{structuredContent} is wrapped
    C{{"result": value}}, a non-object C{outputSchema} likewise).
- - B{The reverse bridge}: an C{InputRequiredResult} answering a legacy
+ - B{The reverse bridge}: an C{InputRequiredResult} answering a handshake
    session's call becomes real requests of the child to that session, fed
-   to the router with the L{wire2026.HINT_RELATED} hint (so they go on that
+   to the router with the L{era2026wire.HINT_RELATED} hint (so they go on that
    very request's stream); their answers are caught on their way to the
    child, and once all are in the adapter retries the call under a new id
    with C{inputResponses} and the child's C{requestState}, and answers the
    session's request with what the retry brings (at most L{MAX_ROUNDS}
    rounds). A client's error answer fails the call with that error.
 
-A modern client's retry must reach the child that made its
+A 2026 client's retry must reach the child that made its
 C{requestState}: the adapter hands the client the child's state sealed in
 a wrapper (L{StateWrapper}: an HMAC under a per-process key over the state
 and the request's binding: server, route and credentials, method, target,
@@ -72,8 +72,8 @@ from mcpgateway.core.era2026.mrtr import bindingOf
 from mcpgateway.core.era2026.translate import (
     LISTS,
     era2026Capabilities,
+    handshakeResult,
     initializeResultOf,
-    legacyResult,
     sameId,
     spokenVersion,
     withEnvelope,
@@ -83,7 +83,7 @@ from mcpgateway.core.era2026.translate import (
 from mcpgateway.core.era2026.types import Era2026Request, Sink
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import SessionLike
-from mcpgateway.protocol import jsonrpc, versions, wire2026
+from mcpgateway.protocol import era2026wire, jsonrpc, versions
 from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.protocol.jsonrpc import Kind, Message
 from mcpgateway.protocol.requeststate import INVALID_STATE, Binding, StateError, StateWrapper
@@ -92,7 +92,7 @@ from mcpgateway.runtime import logs
 __all__ = ["MAX_ROUNDS", "Era2026ChildAdapter", "processWrapper"]
 
 MAX_ROUNDS = 10
-"""C{InputRequiredResult}s one legacy call may go through (more: -32603)."""
+"""C{InputRequiredResult}s one handshake call may go through (more: -32603)."""
 ID_PREFIX = "mcpgw-"
 """Every id the adapter itself writes to the child (or to the router) starts so."""
 STATE_ONLY_DELAY = 0.05
@@ -120,11 +120,11 @@ def processWrapper() -> StateWrapper:
 
 
 class _Caller:
-    """A modern client's request passing through to the child, as the
+    """A 2026 client's request passing through to the child, as the
     router sees its client (a session-like object; never in
     C{router.sessions})."""
 
-    modern = True
+    era2026 = True
     __slots__ = ("capabilities", "id", "logLevel", "subscriptions")
 
     def __init__(self, capabilities: dict[str, Any], logLevel: str | None) -> None:
@@ -139,7 +139,7 @@ class _Caller:
 
 
 class _Bridged:
-    """A legacy session's call that the child answered with an
+    """A handshake session's call that the child answered with an
     C{InputRequiredResult}: its rounds, from the first to the final answer."""
 
     __slots__ = (
@@ -179,12 +179,12 @@ class _Bridged:
 
 
 class Era2026ChildAdapter:
-    """The stdio wire of one modern-only child process.
+    """The stdio wire of one 2026-only child process.
 
     @ivar discover: the child's C{DiscoverResult} (L{discovered}).
-    @ivar initializeResult: what legacy sessions are told of the child.
-    @ivar version: the modern revision spoken to the child.
-    @ivar inputRounds: C{InputRequiredResult}s bridged to legacy sessions.
+    @ivar initializeResult: what handshake sessions are told of the child.
+    @ivar version: the 2026 revision spoken to the child.
+    @ivar inputRounds: C{InputRequiredResult}s bridged to handshake sessions.
     @ivar refusedRequests: requests the child sent (and was refused).
     """
 
@@ -216,7 +216,7 @@ class Era2026ChildAdapter:
         self.initializeResult: dict[str, Any] | None = None
         self._ids = itertools.count(1)
         self._sent: dict[int, dict[str, Any]] = {}
-        """Params of the calls of legacy sessions (and the gateway) that
+        """Params of the calls of handshake sessions (and the gateway) that
         may be answered with an C{InputRequiredResult}, by router id."""
         self._bridged: dict[int, _Bridged] = {}
         self._retries: dict[str, _Bridged] = {}
@@ -238,7 +238,7 @@ class Era2026ChildAdapter:
     # -- life -------------------------------------------------------------------------
 
     def discovered(self, result: dict[str, Any]) -> None:
-        """The child's C{DiscoverResult} came: what legacy sessions will be told."""
+        """The child's C{DiscoverResult} came: what handshake sessions will be told."""
         self.discover = result
         version = spokenVersion(result.get("supportedVersions"))
         if version is not None:
@@ -275,7 +275,7 @@ class Era2026ChildAdapter:
         return caps if isinstance(caps, Mapping) else {}
 
     def envelope(self, session: SessionLike | None) -> dict[str, Any]:
-        """The C{_meta} envelope of a request made for C{session} (a legacy
+        """The C{_meta} envelope of a request made for C{session} (a handshake
         session) or the gateway (C{None})."""
         if session is None:
             caps: dict[str, Any] = {}
@@ -286,24 +286,24 @@ class Era2026ChildAdapter:
             info = getattr(session, "clientInfo", None)
             level = session.logLevel
         envelope: dict[str, Any] = {
-            wire2026.PROTOCOL_VERSION_KEY: self.version,
-            wire2026.CAPABILITIES_KEY: caps,
-            wire2026.CLIENT_INFO_KEY: dict(info) if isinstance(info, dict) else self._clientInfo,
+            era2026wire.PROTOCOL_VERSION_KEY: self.version,
+            era2026wire.CAPABILITIES_KEY: caps,
+            era2026wire.CLIENT_INFO_KEY: dict(info) if isinstance(info, dict) else self._clientInfo,
         }
         if level in LOG_LEVELS:
-            envelope[wire2026.LOG_LEVEL_KEY] = level
+            envelope[era2026wire.LOG_LEVEL_KEY] = level
         return envelope
 
-    # -- modern clients -----------------------------------------------------------------
+    # -- 2026 clients -----------------------------------------------------------------
 
-    def modern(
+    def serveEra2026(
         self,
         request: Era2026Request,
         sink: Sink,
         serverInfo: dict[str, Any] | None,
         cacheScope: str,
     ) -> Deferred[Message]:
-        """Serve a modern client's request: it passes to the child with its
+        """Serve a 2026 client's request: it passes to the child with its
         own envelope; its C{requestState} is unwrapped on the way in, the
         child's wrapped on the way out. Fires with the finished answer;
         cancelling it cancels the request on the child."""
@@ -319,13 +319,13 @@ class Era2026ChildAdapter:
         if request.inputResponses is not None:
             params["inputResponses"] = request.inputResponses
         envelope: dict[str, Any] = {
-            wire2026.PROTOCOL_VERSION_KEY: self.version,
-            wire2026.CAPABILITIES_KEY: withoutTasks(request.capabilities),
+            era2026wire.PROTOCOL_VERSION_KEY: self.version,
+            era2026wire.CAPABILITIES_KEY: withoutTasks(request.capabilities),
         }
         if request.clientInfo:
-            envelope[wire2026.CLIENT_INFO_KEY] = dict(request.clientInfo)
+            envelope[era2026wire.CLIENT_INFO_KEY] = dict(request.clientInfo)
         if request.logLevel in LOG_LEVELS:
-            envelope[wire2026.LOG_LEVEL_KEY] = request.logLevel
+            envelope[era2026wire.LOG_LEVEL_KEY] = request.logLevel
         caller = _Caller(dict(request.capabilities), request.logLevel)
         message = jsonrpc.request(request.clientId, request.method, withEnvelope(params, envelope))
         exchange = self.router.open(caller, message, sink)
@@ -341,13 +341,13 @@ class Era2026ChildAdapter:
         serverInfo: dict[str, Any] | None,
         cacheScope: str,
     ) -> Message:
-        """The child's answer as the modern client gets it: its own
+        """The child's answer as the 2026 client gets it: its own
         C{resultType} and cache hints (a C{private} server's C{cacheScope}
         stays C{private}), the server info in C{_meta}, its C{requestState}
         wrapped."""
         error = response.get("error")
         if isinstance(error, dict):
-            return {**response, "error": wire2026.translateError(error)}
+            return {**response, "error": era2026wire.translateError(error)}
         result = response.get("result")
         if not isinstance(result, dict):
             return jsonrpc.errorResponse(
@@ -356,7 +356,7 @@ class Era2026ChildAdapter:
         result = dict(result)
         kind = result.setdefault("resultType", "complete")
         if kind == "input_required":
-            if method not in wire2026.MRTR_METHODS:
+            if method not in era2026wire.MRTR_METHODS:
                 return jsonrpc.errorResponse(
                     response.get("id"),
                     jsonrpc.INTERNAL_ERROR,
@@ -374,7 +374,7 @@ class Era2026ChildAdapter:
                 f"server '{self.name}' answered with resultType {kind!r}, which the gateway"
                 " does not serve",
             )
-        elif method in wire2026.CACHEABLE:
+        elif method in era2026wire.CACHEABLE:
             ttl = result.get("ttlMs")
             if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 0:
                 result["ttlMs"] = 0
@@ -383,7 +383,7 @@ class Era2026ChildAdapter:
         if serverInfo is not None:
             meta = result.get("_meta")
             meta = dict(meta) if isinstance(meta, dict) else {}
-            meta[wire2026.SERVER_INFO_KEY] = serverInfo  # as clients see it (identity)
+            meta[era2026wire.SERVER_INFO_KEY] = serverInfo  # as clients see it (identity)
             result["_meta"] = meta
         return {**response, "result": result}
 
@@ -416,7 +416,7 @@ class Era2026ChildAdapter:
         params = message.get("params")
         params = params if isinstance(params, dict) else {}
         if isinstance(session, _Caller):
-            self._write(message)  # a modern client's own envelope
+            self._write(message)  # a 2026 client's own envelope
             return
         if method == "initialize":
             self._initialize(requestId, params)
@@ -433,7 +433,7 @@ class Era2026ChildAdapter:
                 return
             method, params = "server/discover", {}  # the gateway's health ping
         params = withEnvelope(params, self.envelope(session))
-        if method in wire2026.MRTR_METHODS and type(requestId) is int:
+        if method in era2026wire.MRTR_METHODS and type(requestId) is int:
             self._sent[requestId] = params
         self._write({**message, "method": method, "params": params})
 
@@ -450,7 +450,7 @@ class Era2026ChildAdapter:
 
     def answerInitialize(self, requestId: Any, requested: Any) -> None:
         """Answer the session's C{initialize} the child refused with -32022
-        (it was found to be modern-only on the way)."""
+        (it was found to be 2026-only on the way)."""
         self._initialize(requestId, {"protocolVersion": requested})
 
     def _subscription(self, requestId: Any, method: str, params: dict[str, Any]) -> None:
@@ -584,7 +584,7 @@ class Era2026ChildAdapter:
         params = self._sent.pop(responseId, None)
         exchange = self.router.exchangeFor(responseId)
         if exchange is None or isinstance(exchange.session, _Caller):
-            self.router.childMessage(message)  # a modern client's, or a late reply
+            self.router.childMessage(message)  # a 2026 client's, or a late reply
             return
         result = message.get("result")
         if isinstance(result, dict) and result.get("resultType") == "input_required":
@@ -603,7 +603,7 @@ class Era2026ChildAdapter:
         result = message.get("result")
         if isinstance(result, dict):
             hints = bool(getattr(session, "keepsCacheHints", False))
-            message = {**message, "id": childId, "result": legacyResult(method, result, hints)}
+            message = {**message, "id": childId, "result": handshakeResult(method, result, hints)}
         else:
             message = {**message, "id": childId}
         self.router.childMessage(message)
@@ -625,7 +625,7 @@ class Era2026ChildAdapter:
         requests = result.get("inputRequests", {})
         state = result.get("requestState")
         problem = None
-        if not retryable or call.method not in wire2026.MRTR_METHODS:
+        if not retryable or call.method not in era2026wire.MRTR_METHODS:
             problem = f"asked for input during {call.method}"
         elif call.session is None:
             problem = "asked the gateway itself for input"
@@ -675,7 +675,7 @@ class Era2026ChildAdapter:
         meta = params.get("_meta")
         params["_meta"] = {
             **(meta if isinstance(meta, dict) else {}),
-            wire2026.HINT_RELATED: call.childId,
+            era2026wire.HINT_RELATED: call.childId,
         }
         return jsonrpc.request(questionId, method, params)
 

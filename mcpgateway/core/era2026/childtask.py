@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.core.era2026.test_childtask -*-
-"""A modern call on a child that keeps tasks itself (MCP 2025-11-25 tasks).
+"""A 2026 call on a child that keeps tasks itself (MCP 2025-11-25 tasks).
 
 A child that declares C{tasks.requests.tools.call} and marks a tool
 C{execution.taskSupport} C{"optional"} or C{"required"} runs that tool's
@@ -141,7 +141,7 @@ class ChildTask:
         if owners is not None:
             owners.remember(taskId, self.caller, task.get("status"))
         log.debug(
-            "server {server}: a modern call runs as the child's task {task!r}",
+            "server {server}: a 2026 call runs as the child's task {task!r}",
             server=self.router.name,
             task=taskId,
         )

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.core.era2026.test_listen -*-
-"""C{subscriptions/listen} streams (MCP 2026-07-28) on a legacy child.
+"""C{subscriptions/listen} streams (MCP 2026-07-28) on a handshake child.
 
 A L{Listener} is one open listen stream, attached to the child's router as
 a session of its own: list changes reach it through the fanout like any
@@ -67,7 +67,7 @@ class Listener:
     """
 
     log = Logger(observer=logs.observer)
-    modern = True
+    era2026 = True
     """Not a 2025 session: never counted for promotion, never given logs."""
 
     def __init__(

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.core.era2026.test_mrtr -*-
-"""Modern calls on a legacy child: the multi round-trip (MRTR) bridge.
+"""2026 calls on a handshake child: the multi round-trip (MRTR) bridge.
 
 A 2026-07-28 client has no session and no stream the gateway could put a
 child's question on: a child's C{sampling/createMessage},
@@ -55,7 +55,7 @@ from mcpgateway.core.era2026.childtask import ChildTask
 from mcpgateway.core.era2026.types import Era2026Request, Sink
 from mcpgateway.core.exchange import Exchange
 from mcpgateway.core.router import Router
-from mcpgateway.protocol import jsonrpc, wire2026
+from mcpgateway.protocol import era2026wire, jsonrpc
 from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.protocol.requeststate import (
@@ -88,16 +88,16 @@ KINDS = {
     "sampling/createMessage": "sampling",
     "roots/list": "roots",
 }
-"""The child requests a modern client can answer, and their key prefix."""
+"""The child requests a 2026 client can answer, and their key prefix."""
 _NO_ANSWER = "the client did not answer"
 
 
 @dataclasses.dataclass(frozen=True)
 class BridgeLimits:
-    """How long and how many modern calls may wait for their clients' input."""
+    """How long and how many 2026 calls may wait for their clients' input."""
 
     inputTimeout: float = 600.0
-    """Seconds a suspended call waits for its retry (C{--modern-input-timeout})."""
+    """Seconds a suspended call waits for its retry (C{--era2026-input-timeout})."""
     maxSuspended: int = 256
     """Suspended calls per server at most (C{--max-suspended-calls})."""
 
@@ -106,7 +106,7 @@ def bindingOf(server: str, request: Era2026Request) -> Binding:
     """What a token of C{request}'s chain is bound to: the server, the route
     (and credential), the method, its target, its arguments, the caller."""
     params = request.params
-    key = wire2026.NAMED_METHODS.get(request.method)
+    key = era2026wire.NAMED_METHODS.get(request.method)
     target = params.get(key) if key is not None else None
     route = request.scope + (f"/c:{request.credentialKey}" if request.credentialKey else "")
     digest = b"" if request.method == "resources/read" else argumentsDigest(params.get("arguments"))
@@ -121,13 +121,13 @@ def bindingOf(server: str, request: Era2026Request) -> Binding:
 
 
 class Era2026Call:
-    """The client of one modern call chain, as the child's router sees it.
+    """The client of one 2026 call chain, as the child's router sees it.
 
     @ivar capabilities: the current round's C{clientCapabilities}.
     @ivar logLevel: the current round's C{logLevel} (C{None}: no logs).
     """
 
-    modern = True
+    era2026 = True
     __slots__ = ("capabilities", "id", "logLevel", "subscriptions", "suspension")
 
     def __init__(self, capabilities: dict[str, Any], logLevel: str | None) -> None:
@@ -138,7 +138,7 @@ class Era2026Call:
         self.suspension: Suspension | None = None
 
     def deliver(self, message: Message) -> bool:
-        """A modern call has no standalone stream: only the child's
+        """A 2026 call has no standalone stream: only the child's
         withdrawal of a question it had asked (its key is forgotten) and
         the status of the call's task in the child are taken."""
         method = message.get("method")
@@ -200,7 +200,7 @@ class _Asked:
 
 
 class Suspension:
-    """One modern call chain on the child, from its first round to its end.
+    """One 2026 call chain on the child, from its first round to its end.
 
     Attached (a client request waits on it: L{attached}) or suspended (an
     C{InputRequiredResult} went out; the bridge keeps it by L{handle} until
@@ -251,7 +251,7 @@ class Suspension:
         request = self.request
         rnd = self._attach(request, sink)
         message = jsonrpc.request(request.clientId, request.method, request.params)
-        if request.method in wire2026.MRTR_METHODS or rnd.token is not None:
+        if request.method in era2026wire.MRTR_METHODS or rnd.token is not None:
             # Always a token on a call that may last several rounds: the
             # child's progress is the chain's, whatever round is attached.
             message = _withProgressToken(message, self.call.id)
@@ -308,17 +308,17 @@ class Suspension:
     def _asked(self, message: Message) -> None:
         gatewayId = message["id"]
         method = message["method"]
-        if self.method not in wire2026.MRTR_METHODS:
+        if self.method not in era2026wire.MRTR_METHODS:
             self._answerChild(
                 gatewayId,
                 jsonrpc.INTERNAL_ERROR,
-                f"{method}: a modern client cannot be asked anything during {self.method}",
+                f"{method}: a 2026 client cannot be asked anything during {self.method}",
             )
             return
         kind = KINDS.get(method)
         if kind is None or self.restart:
             self._answerChild(
-                gatewayId, jsonrpc.METHOD_NOT_FOUND, f"{method}: a modern client cannot answer it"
+                gatewayId, jsonrpc.METHOD_NOT_FOUND, f"{method}: a 2026 client cannot answer it"
             )
             return
         if len(self.collecting) + len(self.outstanding) + len(self.queued) >= MAX_OUTSTANDING:
@@ -328,12 +328,12 @@ class Suspension:
                 f"{method}: {MAX_OUTSTANDING} questions of this call are unanswered already",
             )
             return
-        hint, entry = wire2026.inputRequest(message)
+        hint, entry = era2026wire.inputRequest(message)
         params = message.get("params")
         meta = params.get("_meta") if isinstance(params, dict) else None
-        optional = isinstance(meta, dict) and meta.get(wire2026.HINT_OPTIONAL) is True
+        optional = isinstance(meta, dict) and meta.get(era2026wire.HINT_OPTIONAL) is True
         if method == "roots/list" and not (
-            isinstance(meta, dict) and wire2026.HINT_RELATED in meta
+            isinstance(meta, dict) and era2026wire.HINT_RELATED in meta
         ):
             # A hint-less roots/list is often no part of the call (a TS-SDK
             # server syncs its roots at start-up): without roots, the child is
@@ -367,7 +367,7 @@ class Suspension:
         child is refused, and (unless the question was optional: hinted so,
         or a hint-less C{roots/list}) the call ends with -32021 for the
         client."""
-        missing = wire2026.missingCapability(asked.request, rnd.capabilities)
+        missing = era2026wire.missingCapability(asked.request, rnd.capabilities)
         if missing is None:
             return True
         names = ", ".join(_capabilityNames(missing))
@@ -379,7 +379,7 @@ class Suspension:
             )
         if asked.optional:
             self.log.info(
-                "server {server}: the child asked a modern {method} for {question}, which needs"
+                "server {server}: the child asked a 2026 {method} for {question}, which needs"
                 " the {names} capability its client did not declare; refused to the child,"
                 " the call goes on",
                 server=self.bridge.server,
@@ -430,8 +430,8 @@ class Suspension:
         error = response.get("error")
         if (
             isinstance(error, dict)
-            and error.get("code") == wire2026.URL_ELICITATION_REQUIRED
-            and self.method in wire2026.MRTR_METHODS
+            and error.get("code") == era2026wire.URL_ELICITATION_REQUIRED
+            and self.method in era2026wire.MRTR_METHODS
         ):
             self._urlElicitations(rnd, error)
             return
@@ -494,7 +494,7 @@ class Suspension:
         self.attached = None
         if bridge.suspended() >= bridge.maxSuspended:
             self.log.warn(
-                "server {server}: {count} modern calls wait for their clients' input"
+                "server {server}: {count} 2026 calls wait for their clients' input"
                 " (maxSuspendedCalls); refused one more",
                 server=bridge.server,
                 count=bridge.suspended(),
@@ -599,7 +599,7 @@ class Suspension:
             return
         self.bridge.inputExpired += 1
         self.log.info(
-            "server {server}: a modern {method} waited {ttl:g} s for its client's input; cancelled",
+            "server {server}: a 2026 {method} waited {ttl:g} s for its client's input; cancelled",
             server=self.bridge.server,
             method=self.method,
             ttl=self.bridge.ttl,
@@ -663,7 +663,7 @@ class Suspension:
 
 
 class InputBridge:
-    """The modern calls of one server pool, and the suspended ones by handle.
+    """The 2026 calls of one server pool, and the suspended ones by handle.
 
     @ivar ttl: seconds a suspended call waits for its retry.
     @ivar maxSuspended: suspended calls at most (more: -32004 in band).
@@ -738,7 +738,7 @@ def _problem(answers: Any, outstanding: dict[str, _Asked]) -> str | None:
         return "inputResponses must be an object"
     for key, asked in outstanding.items():
         if key in answers:
-            problem = wire2026.inputResponseProblem(asked.method, answers[key])
+            problem = era2026wire.inputResponseProblem(asked.method, answers[key])
             if problem is not None:
                 return f"inputResponses[{key!r}]: {problem}"
     return None

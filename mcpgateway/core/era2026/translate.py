@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.core.era2026.test_era2026child -*-
 """Translating between a 2026-07-28 request and a handshake-era child: the
-capabilities and C{initialize} result a modern client sees, a legacy result
+capabilities and C{initialize} result a 2026 client sees, a handshake result
 with the revision's envelope, and the sealed C{requestState} a suspended
 call carries (L{StateWrapper}).
 """
@@ -10,19 +10,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mcpgateway.protocol import jsonrpc, versions, wire2026
+from mcpgateway.protocol import era2026wire, jsonrpc, versions
 from mcpgateway.protocol.jsonrpc import Message
 
 CLIENT_CAPABILITIES = ("roots", "sampling", "elicitation", "experimental", "extensions")
 """The client capabilities 2026-07-28 defines (C{tasks} is gone)."""
 SERVER_CAPABILITIES = ("tools", "prompts", "resources", "completions", "logging", "experimental")
-"""The server capabilities a legacy client is told of."""
+"""The server capabilities a handshake client is told of."""
 LISTS = (
     ("toolsListChanged", "tools"),
     ("promptsListChanged", "prompts"),
     ("resourcesListChanged", "resources"),
 )
-HINTS_TO_STRIP = (wire2026.SUBSCRIPTION_ID_KEY,)
+HINTS_TO_STRIP = (era2026wire.SUBSCRIPTION_ID_KEY,)
 TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
 
 
@@ -31,7 +31,7 @@ TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
 
 def era2026Only(error: Any) -> tuple[str, ...] | None:
     """The revisions a child's -32022 answer to C{initialize} lists, when
-    it lists only revisions newer than the handshake era (a modern-only
+    it lists only revisions newer than the handshake era (a 2026-only
     child); C{None} for any other error (a mixed list included: such a child
     is refused as before)."""
     if not isinstance(error, Mapping) or error.get("code") != jsonrpc.UNSUPPORTED_VERSION:
@@ -46,7 +46,7 @@ def era2026Only(error: Any) -> tuple[str, ...] | None:
 
 
 def spokenVersion(offered: Any) -> str | None:
-    """The newest modern revision the gateway speaks among C{offered}."""
+    """The newest 2026 revision the gateway speaks among C{offered}."""
     if not isinstance(offered, list):
         return None
     common = [v for v in versions.ERA2026_VERSIONS if v in offered]
@@ -54,7 +54,7 @@ def spokenVersion(offered: Any) -> str | None:
 
 
 def era2026Capabilities(capabilities: Mapping[str, Any]) -> dict[str, Any]:
-    """A legacy client's capabilities as a 2026 C{clientCapabilities}:
+    """A handshake client's capabilities as a 2026 C{clientCapabilities}:
     only what 2026 defines, C{roots} without C{listChanged}."""
     caps = {
         name: dict(value)
@@ -67,7 +67,7 @@ def era2026Capabilities(capabilities: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def initializeResultOf(discover: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """The C{InitializeResult} legacy sessions get from a modern child,
+    """The C{InitializeResult} handshake sessions get from a 2026 child,
     made from its C{DiscoverResult}: its capabilities (those 2025 has),
     its C{serverInfo} (from C{_meta}), its instructions."""
     caps = discover.get("capabilities")
@@ -77,7 +77,7 @@ def initializeResultOf(discover: Mapping[str, Any], name: str) -> dict[str, Any]
         if key in SERVER_CAPABILITIES and isinstance(value, Mapping)
     }
     meta = discover.get("_meta")
-    info = meta.get(wire2026.SERVER_INFO_KEY) if isinstance(meta, Mapping) else None
+    info = meta.get(era2026wire.SERVER_INFO_KEY) if isinstance(meta, Mapping) else None
     result: dict[str, Any] = {
         "protocolVersion": versions.LATEST,
         "capabilities": capabilities,
@@ -103,8 +103,8 @@ def wrappedSchema(schema: Any) -> Any:
     return schema
 
 
-def legacyResult(method: str, result: dict[str, Any], hints: bool = False) -> dict[str, Any]:
-    """A modern child's complete result as a legacy client gets it (a
+def handshakeResult(method: str, result: dict[str, Any], hints: bool = False) -> dict[str, Any]:
+    """A 2026 child's complete result as a handshake client gets it (a
     copy): no C{resultType}, no cache hints (unless C{hints}: the
     catalogs' own session honours them), no server info in C{_meta};
     a non-object C{structuredContent} wrapped C{{"result": value}}, and (in
@@ -113,7 +113,7 @@ def legacyResult(method: str, result: dict[str, Any], hints: bool = False) -> di
     out = {k: v for k, v in result.items() if k not in dropped}
     meta = out.get("_meta")
     if isinstance(meta, dict):
-        kept = {k: v for k, v in meta.items() if k != wire2026.SERVER_INFO_KEY}
+        kept = {k: v for k, v in meta.items() if k != era2026wire.SERVER_INFO_KEY}
         if kept:
             out["_meta"] = kept
         else:
@@ -140,7 +140,7 @@ def withEnvelope(params: Any, envelope: Mapping[str, Any]) -> dict[str, Any]:
     kept = {
         key: value
         for key, value in (meta.items() if isinstance(meta, dict) else ())
-        if key not in wire2026.ENVELOPE_KEYS
+        if key not in era2026wire.ENVELOPE_KEYS
     }
     kept.update(envelope)
     out["_meta"] = kept
@@ -149,7 +149,7 @@ def withEnvelope(params: Any, envelope: Mapping[str, Any]) -> dict[str, Any]:
 
 def withoutTag(message: Message) -> Message:
     """A listen notification without its C{subscriptionId} (the child's
-    listen is the gateway's; the web tags what it gives modern clients)."""
+    listen is the gateway's; the web tags what it gives 2026 clients)."""
     params = message.get("params")
     meta = params.get("_meta") if isinstance(params, dict) else None
     if not isinstance(meta, dict) or not any(key in meta for key in HINTS_TO_STRIP):
@@ -165,7 +165,7 @@ def withoutTag(message: Message) -> Message:
 
 
 def withoutTasks(capabilities: Mapping[str, Any]) -> dict[str, Any]:
-    """A modern client's capabilities without the tasks extension (the
+    """A 2026 client's capabilities without the tasks extension (the
     gateway serves no C{tasks/*}: a task result would reach nobody)."""
     caps = dict(capabilities)
     extensions = caps.get("extensions")

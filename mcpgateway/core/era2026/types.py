@@ -1,15 +1,15 @@
 # -*- test-case-name: tests.core.era2026.test_mrtr -*-
-"""What the web's modern endpoint and the core say to each other about MCP
+"""What the web's 2026 endpoint and the core say to each other about MCP
 2026-07-28 requests.
 
 One job: the vocabulary between L{mcpgateway.web.era2026} (the HTTP ladder:
 methods, headers, envelopes, status codes) and the core (L{mcpgateway.core.era2026.mrtr},
-L{mcpgateway.core.era2026.listen}: the era translation in front of a legacy child).
+L{mcpgateway.core.era2026.listen}: the era translation in front of a handshake child).
 The web has checked everything the transport spec lets it check before it
 builds a L{Era2026Request}; the core answers with a finished JSON-RPC message
 in the 2026 shape (C{resultType}, cache hints, translated error codes), whose
 HTTP status the web reads off its error code
-(L{mcpgateway.protocol.wire2026.httpStatus}).
+(L{mcpgateway.protocol.era2026wire.httpStatus}).
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ response (a progress notification); C{False} once it is gone."""
 
 @dataclass(frozen=True)
 class Era2026Request:
-    """One modern client request, checked by the web.
+    """One 2026 client request, checked by the web.
 
     @ivar clientId: the JSON-RPC id, verbatim.
-    @ivar params: as the child gets them (L{mcpgateway.protocol.wire2026.stripEnvelope}
+    @ivar params: as the child gets them (L{mcpgateway.protocol.era2026wire.stripEnvelope}
         done); still holds C{_meta.progressToken} when the client sent one.
     @ivar capabilities: the request's C{clientCapabilities}.
     @ivar clientInfo: the request's C{clientInfo} (C{{}} when absent).
@@ -99,16 +99,16 @@ class ListenHandle(Protocol):
 
 
 class Era2026Service(Protocol):
-    """What the web asks of the gateway for modern requests (the
+    """What the web asks of the gateway for 2026 requests (the
     L{mcpgateway.core.gateway.Gateway} implements it)."""
 
     def era2026Refusal(self, server: str) -> str | None:
-        """Why C{server} does not serve the modern revision (its answers are
+        """Why C{server} does not serve the 2026 revision (its answers are
         404/-32601 so that clients fall back to C{initialize}), or C{None}."""
 
     def era2026Call(self, server: str, request: Era2026Request, sink: Sink) -> Deferred[Message]:
-        """Serve one modern request (any method of
-        L{mcpgateway.protocol.wire2026.ERA2026_METHODS} but C{subscriptions/listen}):
+        """Serve one 2026 request (any method of
+        L{mcpgateway.protocol.era2026wire.ERA2026_METHODS} but C{subscriptions/listen}):
         fires with the finished response (the client's id). Cancelling it is
         the client's disconnect (the child's call is cancelled)."""
 
@@ -123,4 +123,4 @@ class Era2026Service(Protocol):
         child's last tools/list (C{None}: tool not known, skip the check)."""
 
     def era2026Stats(self, server: str) -> Era2026Stats:
-        """C{server}'s modern counters."""
+        """C{server}'s 2026 counters."""

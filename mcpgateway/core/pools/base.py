@@ -330,7 +330,7 @@ class BasePool:
         return [u.pid for u in self.upstreams() if u.pid is not None]
 
     def stopAll(self) -> Deferred[Any]:
-        """Stop every child of this server (its suspended modern calls and
+        """Stop every child of this server (its suspended 2026 calls and
         listen streams end first); fires when all have exited."""
         self.endEra2026(f"server '{self.spec.name}' stopped")
         return DeferredList([u.stop() for u in self.upstreams()], consumeErrors=True)
@@ -384,7 +384,7 @@ class BasePool:
     # -- MCP 2026-07-28 clients (L{Era2026Side}) -------------------------------------
 
     def era2026Refusal(self) -> str | None:
-        """A disabled server, or one configured C{"modern": false}, does not
+        """A disabled server, or one configured C{"era2026": false}, does not
         serve them (a per-session pool neither: see its own)."""
         return self.era2026.refusal()
 
@@ -399,8 +399,8 @@ class BasePool:
         """The router of route C{scope}'s child, when it has one (no start)."""
         raise NotImplementedError
 
-    def modern(self, request: Era2026Request, sink: Sink) -> Deferred[jsonrpc.Message]:
-        return self.era2026.modern(request, sink)
+    def serveEra2026(self, request: Era2026Request, sink: Sink) -> Deferred[jsonrpc.Message]:
+        return self.era2026.serveEra2026(request, sink)
 
     def toolTaskSupport(self, request: Era2026Request, tool: str) -> Deferred[str | None]:
         return self.era2026.toolTaskSupport(request, tool)

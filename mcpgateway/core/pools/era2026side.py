@@ -29,7 +29,7 @@ from mcpgateway.core.router import Router
 from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.core.status import Era2026Stats
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
-from mcpgateway.protocol import jsonrpc, wire2026
+from mcpgateway.protocol import era2026wire, jsonrpc
 from mcpgateway.runtime import logs
 
 if TYPE_CHECKING:
@@ -70,13 +70,13 @@ class Era2026Host(Protocol):
 
 
 class Era2026Side:
-    """The MCP 2026-07-28 side of a pool: its modern calls and listen
-    streams (the pool's C{modern}, C{listen}, C{describe} and the rest of
+    """The MCP 2026-07-28 side of a pool: its 2026 calls and listen
+    streams (the pool's C{era2026}, C{listen}, C{describe} and the rest of
     L{mcpgateway.core.pools.pool.ServerPool}'s last part).
 
-    @ivar bridge: the modern calls on its children (their suspended rounds).
+    @ivar bridge: the 2026 calls on its children (their suspended rounds).
     @ivar listeners: the open listen streams on its children.
-    @ivar requests: how many modern requests it was given.
+    @ivar requests: how many 2026 requests it was given.
     """
 
     log = Logger(observer=logs.observer)
@@ -89,14 +89,14 @@ class Era2026Side:
 
     def refusal(self) -> str | None:
         """Why its pool's configuration refuses them: a disabled server, or
-        one configured C{"modern": false} (a per-session pool refuses them
+        one configured C{"era2026": false} (a per-session pool refuses them
         whatever its configuration: see its own C{era2026Refusal})."""
         host = self._host
         name = host.spec.name
         if host.disabled:
             return f"server '{name}' is disabled"
-        if not host.spec.modern:
-            return f"server '{name}' is not served to MCP 2026-07-28 clients (\"modern\": false)"
+        if not host.spec.era2026:
+            return f"server '{name}' is not served to MCP 2026-07-28 clients (\"era2026\": false)"
         return None
 
     def cacheScope(self) -> str:
@@ -106,9 +106,9 @@ class Era2026Side:
         spec = self._host.spec
         return "private" if spec.credentialEnv or spec.perPrincipal else "public"
 
-    def modern(self, request: Era2026Request, sink: Sink) -> Deferred[jsonrpc.Message]:
-        """Serve one modern request (not a listen): fires with the finished
-        answer (L{mcpgateway.core.pools.pool.ServerPool.modern})."""
+    def serveEra2026(self, request: Era2026Request, sink: Sink) -> Deferred[jsonrpc.Message]:
+        """Serve one 2026 request (not a listen): fires with the finished
+        answer (L{mcpgateway.core.pools.pool.ServerPool.era2026})."""
         self.requests += 1
         host = self._host
         refusal = host.era2026Refusal()
@@ -131,9 +131,11 @@ class Era2026Side:
         method = request.method
         if method == "server/discover":
             return succeed(
-                jsonrpc.resultResponse(request.clientId, wire2026.discoverResult(initialize, scope))
+                jsonrpc.resultResponse(
+                    request.clientId, era2026wire.discoverResult(initialize, scope)
+                )
             )
-        if method not in wire2026.ERA2026_METHODS or method == "subscriptions/listen":
+        if method not in era2026wire.ERA2026_METHODS or method == "subscriptions/listen":
             # Only the web's ladder brings requests here; nothing else reaches a child.
             return succeed(
                 jsonrpc.errorResponse(
@@ -155,12 +157,12 @@ class Era2026Side:
         if upstream.adapter is not None:  # the child speaks 2026-07-28 itself: passed through
             # the pools' upstreams make their adapters with ERA2026_WIRE
             adapter = cast("Era2026ChildAdapter", upstream.adapter)
-            return adapter.modern(request, sink, serverInfo, scope)
+            return adapter.serveEra2026(request, sink, serverInfo, scope)
         if keepsTasks(request, initialize, upstream.router):
             request = replace(request, childTask=True)
         answered = self.bridge.call(upstream.router, request, sink)
         return answered.addCallback(
-            lambda response: wire2026.modernAnswer(method, response, serverInfo, scope)
+            lambda response: era2026wire.era2026Answer(method, response, serverInfo, scope)
         )
 
     def _failed(self, reason: Failure, request: Era2026Request) -> jsonrpc.Message:
@@ -171,7 +173,7 @@ class Era2026Side:
                 request.clientId, jsonrpc.SERVER_UNAVAILABLE, str(reason.value)
             )
         self.log.failure(
-            "server {server}: serving a modern {method} failed",
+            "server {server}: serving a 2026 {method} failed",
             failure=reason,
             server=self._host.spec.name,
             method=logs.clientText(request.method),
@@ -261,10 +263,10 @@ class Era2026Side:
             inputResponses=None,
             requestState=None,
         )
-        return self.modern(listing, lambda _: False).addCallback(lambda _: known())
+        return self.serveEra2026(listing, lambda _: False).addCallback(lambda _: known())
 
     def stats(self) -> Era2026Stats:
-        """The counters of its modern traffic."""
+        """The counters of its 2026 traffic."""
         bridge = self.bridge
         return Era2026Stats(
             requests=self.requests,
@@ -276,7 +278,7 @@ class Era2026Side:
         )
 
     def end(self, reason: str) -> None:
-        """End the suspended modern calls and the listen streams."""
+        """End the suspended 2026 calls and the listen streams."""
         self.bridge.stopAll(reason)
         for listener in list(self.listeners):
             listener.end(reason)

@@ -37,7 +37,7 @@ def makePool(
     (variants), credentials or a child per principal (C{perUser}, the
     C{credential} scope) a child per launch spec; any other one shared
     child (@raise ValueError: an unknown scope). C{limits}: how
-    long and how many modern calls may wait for their clients;
+    long and how many 2026 calls may wait for their clients;
     C{clientAlive}: whether a session's client process still runs
     (L{mcpgateway.core.pools.pool.ServerPool.clientAlive}); C{taskSupport}:
     how a child's C{initialize} result says it serves task-augmented calls

@@ -101,7 +101,7 @@ TaskSupport = Callable[[Any], bool]
 """Whether a child's C{InitializeResult} says it serves 2025-11-25
 task-augmented C{tools/call} itself (the gateway hands in the tasks
 feature's reading of it:
-L{mcpgateway.core.tasks.legacy.speaksTasks})."""
+L{mcpgateway.core.tasks.handshake.speaksTasks})."""
 
 
 class SessionGone(Exception):
@@ -251,7 +251,7 @@ class ServerPool(Protocol):
         """Whether the session's child serves 2025-11-25 task-augmented
         C{tools/call} itself, as L{taskSupport} reads its C{initialize}
         result (else the gateway makes those tasks:
-        L{mcpgateway.core.tasks.legacy})."""
+        L{mcpgateway.core.tasks.handshake})."""
 
     def notify(self, session: Session, message: jsonrpc.Message) -> None:
         """Pass a client notification to the session's child."""
@@ -378,8 +378,8 @@ class ServerPool(Protocol):
     def era2026Refusal(self) -> str | None:
         """Why this server does not serve 2026-07-28 clients, or C{None}."""
 
-    def modern(self, request: Era2026Request, sink: Sink) -> Deferred[jsonrpc.Message]:
-        """Serve one modern request (not a listen): fires with the finished
+    def serveEra2026(self, request: Era2026Request, sink: Sink) -> Deferred[jsonrpc.Message]:
+        """Serve one 2026 request (not a listen): fires with the finished
         answer (never fails but with C{CancelledError}, when cancelled: the
         client went away)."""
 
@@ -402,10 +402,10 @@ class ServerPool(Protocol):
         its last C{tools/list} (C{None}: not known)."""
 
     def era2026Stats(self) -> Era2026Stats:
-        """The counters of its modern traffic."""
+        """The counters of its 2026 traffic."""
 
     def endEra2026(self, reason: str) -> None:
-        """End the suspended modern calls and the listen streams."""
+        """End the suspended 2026 calls and the listen streams."""
 
 
 def disabledError(server: str) -> ServerUnavailable:

@@ -111,7 +111,7 @@ class Rebinder:
         routeKeys = {variant.childKey for variant in self._pool.routes.values()}
         wanted = routeKeys | {s.variant.childKey for s in sessions.values() if s.variant}
         # A credential's or a principal's child of a route that did not change
-        # (one a modern client uses, with no session) is still what it was.
+        # (one a 2026 client uses, with no session) is still what it was.
         stale = key not in wanted and not any(key.startswith(f"{r}/") for r in routeKeys)
         if not movers and not stale:
             return

@@ -120,7 +120,7 @@ class SharedPool(BasePool):
 
     def prewarm(self) -> Deferred[None]:
         """Start the shared child (not for a server promoted before this
-        process: its sessions own their children, and modern requests
+        process: its sessions own their children, and 2026 requests
         start the shared one, unless the server says C{prewarm})."""
         if self.disabled or self.spec.executable is None:
             return succeed(None)
@@ -249,7 +249,7 @@ class SharedPool(BasePool):
         if upstream is None or upstream.state is not Lifecycle.RUNNING or upstream.router.inFlight:
             return None
         router = upstream.router
-        # Modern clients use it without sessions: their last request counts too.
+        # 2026 clients use it without sessions: their last request counts too.
         return Idle(
             quiet=now - router.lastActivity,
             unused=None if router.sessions else now - max(router.unusedSince, router.lastActivity),

@@ -87,7 +87,7 @@ class Observed(Protocol):
         """Why it does not serve MCP 2026-07-28 clients, or C{None}."""
 
     def era2026Stats(self) -> Era2026Stats:
-        """The counters of its modern traffic."""
+        """The counters of its 2026 traffic."""
 
 
 class StatusReader:
@@ -178,7 +178,7 @@ class StatusReader:
             waitTimeouts=limits.waitTimeouts,
             evictions=limits.evictions,
             promoted=pool.promoted,
-            modern=pool.era2026Refusal(),
+            era2026=pool.era2026Refusal(),
             era2026Stats=pool.era2026Stats(),
             login=self._loginState(spec),
         )

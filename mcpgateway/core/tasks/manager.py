@@ -60,7 +60,7 @@ from mcpgateway.runtime import logs
 TASK_METHODS = frozenset({"tasks/get", "tasks/update", "tasks/cancel"})
 """The extension's methods (2026-07-28: no C{tasks/result}, no C{tasks/list})."""
 Run = Callable[[Era2026Request, Sink], "Deferred[jsonrpc.Message]"]
-"""Serves one modern request on the server's child (the pool's C{modern})."""
+"""Serves one 2026 request on the server's child (the pool's C{era2026})."""
 TaskSupport = Callable[[Era2026Request, str], "Deferred[str | None]"]
 """What the child says of a tool's task support (C{None}: nothing)."""
 T = TypeVar("T")
@@ -141,7 +141,7 @@ class TaskManager:
     def call(
         self, server: str, request: Era2026Request, sink: Sink, run: Run, support: TaskSupport
     ) -> Deferred[jsonrpc.Message]:
-        """Serve a modern C{tools/call}: as a task when it takes time and
+        """Serve a 2026 C{tools/call}: as a task when it takes time and
         the request declares the extension (see the module docstring)."""
         tool = request.params.get("name")
         declared = declaresTasks(request)

@@ -13,7 +13,7 @@ from mcpgateway.core.aggregate.session import AggregateSession
 from mcpgateway.protocol import jsonrpc
 from tests.core.aggregate.aggtools import Children, FakeServer, tool
 from tests.fakes import FakeProcess
-from tests.web.test_aggregate_modern import CompletingChildren, ModernHarness
+from tests.web.test_aggregate_era2026 import AggregateEra2026Harness, CompletingChildren
 from tests.web.test_aggregate_web import VERSION, AggregateHarness, initialize
 
 
@@ -166,9 +166,9 @@ def test_a_member_past_its_ttl_is_listed_again_for_a_list() -> None:
 
 def test_the_aggregates_own_2026_lists_say_private_when_a_member_does() -> None:
     for hints, expected in (({}, "public"), ({"cacheScope": "private"}, "private")):
-        h = ModernHarness(servers())
+        h = AggregateEra2026Harness(servers())
         h.children = _Hinted(h.harness.reactor, h.children.servers, hints={"alpha": hints})
-        listed = h.modern("tools/list")
+        listed = h.era2026("tools/list")
         h.children.pump()
         assert listed.status == 200, listed.body
         result = listed.json()["result"]

@@ -1,4 +1,4 @@
-"""A modern call that runs as the child's own task: the task-augmented call,
+"""A 2026 call that runs as the child's own task: the task-augmented call,
 the child's C{tasks/result} followed to the call's answer, the child's
 tagged question as the call's input round, its status as the call's
 progress, and a cancel that reaches the child's task."""

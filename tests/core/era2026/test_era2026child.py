@@ -1,7 +1,7 @@
 """The wire to a child that speaks only MCP 2026-07-28: envelopes made for
-legacy sessions, what the adapter answers itself, the upstream listen, the
-reverse bridge (a child's InputRequiredResult as real requests on a legacy
-session's stream, then the retry), modern clients passed through with their
+handshake sessions, what the adapter answers itself, the upstream listen, the
+reverse bridge (a child's InputRequiredResult as real requests on a handshake
+session's stream, then the retry), 2026 clients passed through with their
 requestState sealed, and the pure helpers. A real router and fanout, a
 recording child, a fake clock."""
 
@@ -28,24 +28,24 @@ from mcpgateway.core.era2026.mrtr import bindingOf
 from mcpgateway.core.era2026.translate import (
     era2026Capabilities,
     era2026Only,
+    handshakeResult,
     initializeResultOf,
-    legacyResult,
 )
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.router import Router
 from mcpgateway.core.spec import ServerSpec
-from mcpgateway.protocol import jsonrpc, wire2026
+from mcpgateway.protocol import era2026wire, jsonrpc
 from mcpgateway.protocol.requeststate import INVALID_STATE, Binding, StateError, StateWrapper
 from tests.fakes import FakeProcessReactor, FakeSession, RecordingSink, fakeSpawner
 
 Message = dict[str, Any]
-PV = wire2026.PROTOCOL_VERSION_KEY
-CAPS = wire2026.CAPABILITIES_KEY
-INFO = wire2026.CLIENT_INFO_KEY
-LEVEL = wire2026.LOG_LEVEL_KEY
-SERVER_INFO = {"name": "modern-child", "version": "2"}
+PV = era2026wire.PROTOCOL_VERSION_KEY
+CAPS = era2026wire.CAPABILITIES_KEY
+INFO = era2026wire.CLIENT_INFO_KEY
+LEVEL = era2026wire.LOG_LEVEL_KEY
+SERVER_INFO = {"name": "era2026-child", "version": "2"}
 DISCOVER = {
     "resultType": "complete",
     "supportedVersions": ["2026-07-28"],
@@ -55,8 +55,8 @@ DISCOVER = {
         "logging": {},
         "extensions": {"io.modelcontextprotocol/tasks": {}},
     },
-    "instructions": "modern only",
-    "_meta": {wire2026.SERVER_INFO_KEY: SERVER_INFO},
+    "instructions": "era2026 only",
+    "_meta": {era2026wire.SERVER_INFO_KEY: SERVER_INFO},
     "ttlMs": 5000,
     "cacheScope": "public",
 }
@@ -80,13 +80,13 @@ def complete(**fields: Any) -> dict[str, Any]:
     return {
         "resultType": "complete",
         "content": [{"type": "text", "text": "done"}],
-        "_meta": {wire2026.SERVER_INFO_KEY: SERVER_INFO},
+        "_meta": {era2026wire.SERVER_INFO_KEY: SERVER_INFO},
         **fields,
     }
 
 
 class AdapterCase(SynchronousTestCase):
-    """A discovered modern child behind a real router and shared fanout."""
+    """A discovered 2026 child behind a real router and shared fanout."""
 
     discover: dict[str, Any] = DISCOVER
 
@@ -122,10 +122,10 @@ class AdapterCase(SynchronousTestCase):
     def reply(self, message: Message) -> None:
         self.adapter.fromChild({"jsonrpc": "2.0", **message})
 
-    def legacyCall(
+    def handshakeCall(
         self, name: str = "book", requestId: Any = 3, token: Any = None
     ) -> tuple[Deferred[Message], RecordingSink, Message]:
-        """A legacy session's tools/call on its POST stream; what the child got."""
+        """A handshake session's tools/call on its POST stream; what the child got."""
         sink = RecordingSink()
         params: dict[str, Any] = {"name": name, "arguments": {"n": 1}}
         if token is not None:
@@ -138,9 +138,9 @@ class AdapterCase(SynchronousTestCase):
 
 
 class EnvelopeTests(AdapterCase):
-    def test_a_legacy_sessions_request_gets_an_envelope_made_from_the_session(self) -> None:
+    def test_a_handshake_sessions_request_gets_an_envelope_made_from_the_session(self) -> None:
         self.session.logLevel = "info"
-        d, _, sent = self.legacyCall(token="tok")
+        d, _, sent = self.handshakeCall(token="tok")
         meta = sent["params"]["_meta"]
         self.assertEqual(meta[PV], "2026-07-28")
         self.assertEqual(
@@ -153,7 +153,7 @@ class EnvelopeTests(AdapterCase):
         self.reply(jsonrpc.resultResponse(sent["id"], complete()))
         self.assertEqual(self.successResultOf(d)["id"], 3)
 
-    def test_envelope_keys_a_legacy_client_sent_are_replaced(self) -> None:
+    def test_envelope_keys_a_handshake_client_sent_are_replaced(self) -> None:
         message = jsonrpc.request(
             1,
             "tools/list",
@@ -197,7 +197,7 @@ class EnvelopeTests(AdapterCase):
         self.assertEqual(self.taken(), [])
 
     def test_a_request_of_the_child_is_refused_and_reaches_no_client(self) -> None:
-        self.legacyCall()
+        self.handshakeCall()
         self.reply(jsonrpc.request(7, "sampling/createMessage", {"messages": []}))
         [refusal] = self.taken()
         self.assertEqual((refusal["id"], refusal["error"]["code"]), (7, jsonrpc.METHOD_NOT_FOUND))
@@ -215,8 +215,8 @@ class EnvelopeTests(AdapterCase):
 
 
 class ResultTests(AdapterCase):
-    def test_a_legacy_session_gets_a_2025_result(self) -> None:
-        d, _, sent = self.legacyCall()
+    def test_a_handshake_session_gets_a_2025_result(self) -> None:
+        d, _, sent = self.handshakeCall()
         self.reply(
             jsonrpc.resultResponse(
                 sent["id"],
@@ -233,8 +233,8 @@ class ResultTests(AdapterCase):
             },
         )
 
-    def test_errors_reach_the_legacy_session_as_they_are(self) -> None:
-        d, _, sent = self.legacyCall()
+    def test_errors_reach_the_handshake_session_as_they_are(self) -> None:
+        d, _, sent = self.handshakeCall()
         self.reply(jsonrpc.errorResponse(sent["id"], -32602, "bad arguments"))
         self.assertEqual(self.successResultOf(d)["error"]["message"], "bad arguments")
 
@@ -280,7 +280,7 @@ class ListenTests(AdapterCase):
         self.reply(
             jsonrpc.notification(
                 "notifications/resources/updated",
-                {"uri": "file:///b", "_meta": {wire2026.SUBSCRIPTION_ID_KEY: listens[0]["id"]}},
+                {"uri": "file:///b", "_meta": {era2026wire.SUBSCRIPTION_ID_KEY: listens[0]["id"]}},
             )
         )
         self.assertEqual(self.session.delivered, [])
@@ -301,7 +301,7 @@ class ListenTests(AdapterCase):
         self.reply(
             jsonrpc.notification(
                 "notifications/tools/list_changed",
-                {"_meta": {wire2026.SUBSCRIPTION_ID_KEY: listen["id"]}},
+                {"_meta": {era2026wire.SUBSCRIPTION_ID_KEY: listen["id"]}},
             )
         )
         self.assertEqual(
@@ -345,8 +345,8 @@ class ListenTests(AdapterCase):
 
 
 class ReverseBridgeTests(AdapterCase):
-    def test_an_elicitation_round_trip_for_a_legacy_session(self) -> None:
-        d, sink, first = self.legacyCall(token="tok")
+    def test_an_elicitation_round_trip_for_a_handshake_session(self) -> None:
+        d, sink, first = self.handshakeCall(token="tok")
         self.reply(jsonrpc.resultResponse(first["id"], inputRequired({"confirm": ELICIT})))
         # A real request of the child, on the session's POST stream, without hints.
         [asked] = sink.messages
@@ -384,7 +384,7 @@ class ReverseBridgeTests(AdapterCase):
         self.assertEqual(self.adapter.inputRounds, 1)
 
     def test_every_question_of_a_round_is_answered_before_the_retry(self) -> None:
-        _d, sink, first = self.legacyCall()
+        _d, sink, first = self.handshakeCall()
         self.reply(
             jsonrpc.resultResponse(first["id"], inputRequired({"confirm": ELICIT, "math": SAMPLE}))
         )
@@ -407,7 +407,7 @@ class ReverseBridgeTests(AdapterCase):
         )
 
     def test_rounds_follow_each_other_with_the_childs_new_state(self) -> None:
-        d, sink, first = self.legacyCall()
+        d, sink, first = self.handshakeCall()
         self.reply(jsonrpc.resultResponse(first["id"], inputRequired({"a": ELICIT}, "s1")))
         self.router.clientResponse(
             self.session, jsonrpc.resultResponse(sink.messages[-1]["id"], {"action": "accept"})
@@ -424,7 +424,7 @@ class ReverseBridgeTests(AdapterCase):
         self.assertIn("result", self.successResultOf(d))
 
     def test_a_client_error_fails_the_call_and_withdraws_the_other_questions(self) -> None:
-        d, sink, first = self.legacyCall()
+        d, sink, first = self.handshakeCall()
         self.reply(
             jsonrpc.resultResponse(first["id"], inputRequired({"confirm": ELICIT, "math": SAMPLE}))
         )
@@ -446,7 +446,7 @@ class ReverseBridgeTests(AdapterCase):
 
     def test_a_question_the_session_cannot_answer_fails_the_call(self) -> None:
         self.session.capabilities = {}
-        d, sink, first = self.legacyCall()
+        d, sink, first = self.handshakeCall()
         self.reply(jsonrpc.resultResponse(first["id"], inputRequired({"math": SAMPLE})))
         self.assertEqual(sink.messages, [])
         response = self.successResultOf(d)
@@ -454,7 +454,7 @@ class ReverseBridgeTests(AdapterCase):
         self.assertIn("sampling", response["error"]["message"])
 
     def test_at_most_ten_rounds(self) -> None:
-        d, sink, first = self.legacyCall()
+        d, sink, first = self.handshakeCall()
         current = first["id"]
         for round in range(MAX_ROUNDS):
             self.reply(jsonrpc.resultResponse(current, inputRequired({"a": ELICIT}, f"s{round}")))
@@ -470,7 +470,7 @@ class ReverseBridgeTests(AdapterCase):
         self.assertEqual(len(sink.messages), MAX_ROUNDS)
 
     def test_a_state_only_round_is_retried_after_a_back_off(self) -> None:
-        _d, _, first = self.legacyCall()
+        _d, _, first = self.handshakeCall()
         self.reply(jsonrpc.resultResponse(first["id"], inputRequired({}, "wait")))
         self.assertEqual(self.taken(), [])
         self.clock.advance(STATE_ONLY_DELAY)
@@ -484,7 +484,7 @@ class ReverseBridgeTests(AdapterCase):
         self.assertEqual(len(self.taken()), 1)
 
     def test_a_url_elicitation_gets_an_elicitation_id_for_2025(self) -> None:
-        _, sink, first = self.legacyCall()
+        _, sink, first = self.handshakeCall()
         url = {
             "method": "elicitation/create",
             "params": {"mode": "url", "message": "go", "url": "https://x"},
@@ -496,12 +496,12 @@ class ReverseBridgeTests(AdapterCase):
 
     def test_an_older_session_gets_a_form_elicitation_without_mode(self) -> None:
         self.session.protocolVersion = "2025-06-18"
-        _, sink, first = self.legacyCall()
+        _, sink, first = self.handshakeCall()
         self.reply(jsonrpc.resultResponse(first["id"], inputRequired({"confirm": ELICIT})))
         self.assertNotIn("mode", sink.messages[0]["params"])
 
     def test_a_cancel_while_the_client_is_asked_withdraws_the_questions(self) -> None:
-        d, sink, first = self.legacyCall()
+        d, sink, first = self.handshakeCall()
         self.reply(jsonrpc.resultResponse(first["id"], inputRequired({"confirm": ELICIT})))
         self.router.clientNotification(
             self.session, jsonrpc.notification("notifications/cancelled", {"requestId": 3})
@@ -516,7 +516,7 @@ class ReverseBridgeTests(AdapterCase):
         self.assertEqual(self.taken(), [])
 
     def test_a_cancel_during_a_retry_cancels_the_retry_on_the_child(self) -> None:
-        d, sink, first = self.legacyCall()
+        d, sink, first = self.handshakeCall()
         self.reply(jsonrpc.resultResponse(first["id"], inputRequired({"confirm": ELICIT})))
         self.router.clientResponse(
             self.session, jsonrpc.resultResponse(sink.messages[0]["id"], {"action": "accept"})
@@ -551,7 +551,7 @@ class ReverseBridgeTests(AdapterCase):
         self.assertIn("during tools/list", self.successResultOf(d)["error"]["message"])
 
     def test_a_malformed_input_required_fails_the_call(self) -> None:
-        d, sink, first = self.legacyCall()
+        d, sink, first = self.handshakeCall()
         self.reply(
             jsonrpc.resultResponse(first["id"], inputRequired({"x": {"method": "tasks/get"}}))
         )
@@ -559,7 +559,7 @@ class ReverseBridgeTests(AdapterCase):
         self.assertEqual(sink.messages, [])
 
 
-def modern(method: str = "tools/call", **fields: Any) -> Era2026Request:
+def era2026(method: str = "tools/call", **fields: Any) -> Era2026Request:
     params = fields.pop("params", {"name": "book", "arguments": {"n": 1}})
     return Era2026Request(
         clientId=fields.pop("clientId", "c-1"),
@@ -576,12 +576,12 @@ class PassThroughTests(AdapterCase):
         self, request: Era2026Request, scope: str = "public"
     ) -> tuple[Deferred[Message], RecordingSink, list[Message]]:
         sink = RecordingSink()
-        d = self.adapter.modern(request, sink, SERVER_INFO, scope)
+        d = self.adapter.serveEra2026(request, sink, SERVER_INFO, scope)
         return d, sink, self.taken()
 
     def test_the_clients_envelope_goes_to_the_child(self) -> None:
         _d, _, [sent] = self.call(
-            modern(logLevel="warning", params={"name": "x", "_meta": {"progressToken": 5}})
+            era2026(logLevel="warning", params={"name": "x", "_meta": {"progressToken": 5}})
         )
         meta = sent["params"]["_meta"]
         self.assertEqual(meta[CAPS], {"elicitation": {}})
@@ -595,11 +595,11 @@ class PassThroughTests(AdapterCase):
             "extensions": {"io.modelcontextprotocol/tasks": {}, "x": {}},
             "sampling": {},
         }
-        _, _, [sent] = self.call(modern(capabilities=caps))
+        _, _, [sent] = self.call(era2026(capabilities=caps))
         self.assertEqual(sent["params"]["_meta"][CAPS], {"extensions": {"x": {}}, "sampling": {}})
 
     def test_input_required_passes_with_its_state_sealed_and_the_retry_opens_it(self) -> None:
-        d, _, [first] = self.call(modern())
+        d, _, [first] = self.call(era2026())
         self.reply(
             jsonrpc.resultResponse(first["id"], inputRequired({"confirm": ELICIT}, "child-st"))
         )
@@ -607,10 +607,10 @@ class PassThroughTests(AdapterCase):
         self.assertEqual(result["resultType"], "input_required")
         self.assertEqual(result["inputRequests"], {"confirm": ELICIT})
         self.assertNotEqual(result["requestState"], "child-st")
-        self.assertEqual(result["_meta"], {wire2026.SERVER_INFO_KEY: SERVER_INFO})
+        self.assertEqual(result["_meta"], {era2026wire.SERVER_INFO_KEY: SERVER_INFO})
         answers = {"confirm": {"action": "accept"}}
         d2, _, [retry] = self.call(
-            modern(clientId="c-2", inputResponses=answers, requestState=result["requestState"])
+            era2026(clientId="c-2", inputResponses=answers, requestState=result["requestState"])
         )
         self.assertEqual(retry["params"]["requestState"], "child-st")
         self.assertEqual(retry["params"]["inputResponses"], answers)
@@ -620,15 +620,15 @@ class PassThroughTests(AdapterCase):
         self.assertEqual(done["result"]["resultType"], "complete")
 
     def test_a_state_for_another_call_never_reaches_the_child(self) -> None:
-        d, _, [first] = self.call(modern())
+        d, _, [first] = self.call(era2026())
         self.reply(jsonrpc.resultResponse(first["id"], inputRequired({"confirm": ELICIT}, "st")))
         token = self.successResultOf(d)["result"]["requestState"]
         for other in (
-            modern(params={"name": "book", "arguments": {"n": 2}}, requestState=token),
-            modern(params={"name": "other", "arguments": {"n": 1}}, requestState=token),
-            modern(requestState=token, scope="ws"),
-            modern(requestState=token, credentialKey="someone-else"),
-            modern(requestState=token + "-TAMPERED"),
+            era2026(params={"name": "book", "arguments": {"n": 2}}, requestState=token),
+            era2026(params={"name": "other", "arguments": {"n": 1}}, requestState=token),
+            era2026(requestState=token, scope="ws"),
+            era2026(requestState=token, credentialKey="someone-else"),
+            era2026(requestState=token + "-TAMPERED"),
         ):
             refused, _, sent = self.call(other)
             self.assertEqual(sent, [])
@@ -638,7 +638,7 @@ class PassThroughTests(AdapterCase):
             )
 
     def test_the_childs_cache_hints_are_kept_and_private_stays_private(self) -> None:
-        d, _, [sent] = self.call(modern("tools/list", params={}))
+        d, _, [sent] = self.call(era2026("tools/list", params={}))
         self.reply(
             jsonrpc.resultResponse(
                 sent["id"],
@@ -647,7 +647,7 @@ class PassThroughTests(AdapterCase):
         )
         result = self.successResultOf(d)["result"]
         self.assertEqual((result["ttlMs"], result["cacheScope"]), (900, "public"))
-        d, _, [sent] = self.call(modern("tools/list", params={}), scope="private")
+        d, _, [sent] = self.call(era2026("tools/list", params={}), scope="private")
         self.reply(
             jsonrpc.resultResponse(sent["id"], {"resultType": "complete", "tools": [], "ttlMs": -1})
         )
@@ -655,15 +655,15 @@ class PassThroughTests(AdapterCase):
         self.assertEqual((result["ttlMs"], result["cacheScope"]), (0, "private"))
 
     def test_results_the_gateway_cannot_serve_are_errors(self) -> None:
-        d, _, [sent] = self.call(modern("tools/list", params={}))
+        d, _, [sent] = self.call(era2026("tools/list", params={}))
         self.reply(jsonrpc.resultResponse(sent["id"], inputRequired({"confirm": ELICIT})))
         self.assertEqual(self.successResultOf(d)["error"]["code"], jsonrpc.INTERNAL_ERROR)
-        d, _, [sent] = self.call(modern())
+        d, _, [sent] = self.call(era2026())
         self.reply(jsonrpc.resultResponse(sent["id"], {"resultType": "task", "task": {}}))
         self.assertIn("'task'", self.successResultOf(d)["error"]["message"])
 
     def test_progress_reaches_the_request_with_the_clients_token(self) -> None:
-        _d, sink, [sent] = self.call(modern(params={"name": "x", "_meta": {"progressToken": "p"}}))
+        _d, sink, [sent] = self.call(era2026(params={"name": "x", "_meta": {"progressToken": "p"}}))
         self.reply(
             jsonrpc.notification(
                 "notifications/progress", {"progressToken": sent["id"], "progress": 2}
@@ -672,7 +672,7 @@ class PassThroughTests(AdapterCase):
         self.assertEqual(sink.messages[-1]["params"], {"progressToken": "p", "progress": 2})
 
     def test_a_disconnect_cancels_the_request_on_the_child(self) -> None:
-        d, _, [sent] = self.call(modern())
+        d, _, [sent] = self.call(era2026())
         d.cancel()
         self.failureResultOf(d)
         self.assertEqual(
@@ -682,13 +682,13 @@ class PassThroughTests(AdapterCase):
 
 
 class GatewayTests(SynchronousTestCase):
-    """Through a real gateway and pool: discover for modern clients and
-    initialize for legacy ones come from the child's discover; a modern
+    """Through a real gateway and pool: discover for 2026 clients and
+    initialize for handshake ones come from the child's discover; a 2026
     call passes through the pool to the adapter, not the MRTR bridge."""
 
     def setUp(self) -> None:
         self.reactor = FakeProcessReactor()
-        spec = ServerSpec(name="srv", command="srv", executable="/bin/srv", era="modern")
+        spec = ServerSpec(name="srv", command="srv", executable="/bin/srv", era="era2026")
         self.gateway = Gateway({"srv": spec}, fakeSpawner(self.reactor))
 
     def discovered(self) -> list[Message]:
@@ -700,23 +700,23 @@ class GatewayTests(SynchronousTestCase):
         self.reactor.advance(0)
         return [m for m in proc.takeMessages() if m["method"] != "subscriptions/listen"]
 
-    def test_legacy_initialize_and_modern_discover(self) -> None:
+    def test_handshake_initialize_and_era2026_discover(self) -> None:
         _session, opened = self.gateway.openSession(
             "srv", jsonrpc.request(0, "initialize", {"capabilities": {}}), "2025-11-25"
         )
         self.discovered()
         result = self.successResultOf(opened)["result"]
         self.assertEqual(result["serverInfo"], SERVER_INFO)
-        self.assertEqual(result["instructions"], "modern only")
+        self.assertEqual(result["instructions"], "era2026 only")
         self.assertNotIn("extensions", result["capabilities"])
         found = self.successResultOf(
-            self.gateway.era2026Call("srv", modern("server/discover", params={}), RecordingSink())
+            self.gateway.era2026Call("srv", era2026("server/discover", params={}), RecordingSink())
         )
         self.assertEqual(found["result"]["supportedVersions"], ["2026-07-28"])
-        self.assertEqual(found["result"]["_meta"], {wire2026.SERVER_INFO_KEY: SERVER_INFO})
+        self.assertEqual(found["result"]["_meta"], {era2026wire.SERVER_INFO_KEY: SERVER_INFO})
 
-    def test_a_modern_call_passes_through(self) -> None:
-        d = self.gateway.era2026Call("srv", modern(), RecordingSink())
+    def test_a_era2026_call_passes_through(self) -> None:
+        d = self.gateway.era2026Call("srv", era2026(), RecordingSink())
         [sent] = self.discovered()
         self.assertEqual(sent["params"]["_meta"][CAPS], {"elicitation": {}})
         self.reactor.lastProcess.reply(
@@ -728,7 +728,7 @@ class GatewayTests(SynchronousTestCase):
 
 
 class HelperTests(SynchronousTestCase):
-    def test_modern_only_refusals(self) -> None:
+    def test_era2026_only_refusals(self) -> None:
         def refusal(supported: Any) -> dict[str, Any]:
             return {"code": -32022, "message": "x", "data": {"supported": supported}}
 
@@ -754,12 +754,12 @@ class HelperTests(SynchronousTestCase):
             max_leaves=20,
         )
     )
-    def test_modern_only_never_raises(self, value: Any) -> None:
+    def test_era2026_only_never_raises(self, value: Any) -> None:
         found = era2026Only({"code": -32022, "data": {"supported": value}})
         self.assertTrue(found is None or all(isinstance(v, str) for v in found))
         era2026Only(value)
 
-    def test_capabilities_for_a_modern_child(self) -> None:
+    def test_capabilities_for_a_era2026_child(self) -> None:
         self.assertEqual(
             era2026Capabilities(
                 {"roots": {"listChanged": True}, "tasks": {}, "sampling": {"tools": {}}, "x": 1}
@@ -778,7 +778,7 @@ class HelperTests(SynchronousTestCase):
         )
 
     def test_a_tool_list_for_2025(self) -> None:
-        result = legacyResult(
+        result = handshakeResult(
             "tools/list",
             {
                 "resultType": "complete",
@@ -865,7 +865,7 @@ class StateWrapperTests(SynchronousTestCase):
             self.wrapper.unwrap(token, BINDING)
 
     def test_the_binding_of_a_request(self) -> None:
-        request = modern(scope="ws", credentialKey="ck")
+        request = era2026(scope="ws", credentialKey="ck")
         binding = bindingOf("srv", request)
         self.assertEqual((binding.route, binding.target), ("ws/c:ck", "book"))
         self.assertEqual(json.loads(json.dumps(binding.method)), "tools/call")

@@ -18,7 +18,7 @@ from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import Era2026Stats
-from mcpgateway.protocol import jsonrpc, wire2026
+from mcpgateway.protocol import era2026wire, jsonrpc
 from tests.fakes import FakeProcessReactor, RecordingSink, fakeSpawner
 
 Message = dict[str, Any]
@@ -44,7 +44,7 @@ TOOL = {
 }
 
 
-def modern(
+def era2026(
     clientId: Any, method: str, params: dict[str, Any] | None = None, **fields: Any
 ) -> Era2026Request:
     return Era2026Request(
@@ -78,7 +78,7 @@ class Era2026Case(SynchronousTestCase):
     def call(
         self, request: Era2026Request, server: str = "srv"
     ) -> tuple[Any, RecordingSink, list[Message]]:
-        """One modern request; what the child got for it (the child is
+        """One 2026 request; what the child got for it (the child is
         started and initialized on the way when needed)."""
         sink = RecordingSink()
         spawned = len(self.reactor.processes)
@@ -90,14 +90,14 @@ class Era2026Case(SynchronousTestCase):
 
 
 class ServiceTests(Era2026Case):
-    def test_the_gateway_is_a_modern_service(self) -> None:
+    def test_the_gateway_is_a_era2026_service(self) -> None:
         service: Era2026Service = self.gateway
         self.assertIsNone(service.era2026Refusal("srv"))
         self.assertIn("no server", service.era2026Refusal("nope") or "")
 
     def test_discover_starts_the_child_and_answers_from_its_initialize(self) -> None:
-        d, _, sent = self.call(modern("d-1", "server/discover"))
-        self.assertEqual(sent, [])  # never sent to a legacy child
+        d, _, sent = self.call(era2026("d-1", "server/discover"))
+        self.assertEqual(sent, [])  # never sent to a handshake child
         response = self.successResultOf(d)
         self.assertEqual(response["id"], "d-1")
         result = response["result"]
@@ -105,14 +105,14 @@ class ServiceTests(Era2026Case):
         self.assertEqual(result["supportedVersions"], ["2026-07-28"])
         self.assertEqual(result["capabilities"], {"tools": {"listChanged": True}, "logging": {}})
         self.assertEqual(result["instructions"], "be nice")
-        self.assertEqual(result["_meta"], {wire2026.SERVER_INFO_KEY: INFO})
+        self.assertEqual(result["_meta"], {era2026wire.SERVER_INFO_KEY: INFO})
         self.assertEqual((result["ttlMs"], result["cacheScope"]), (0, "public"))
         self.assertEqual(self.gateway.era2026Stats("srv").requests, 1)
         self.assertEqual(len(self.gateway.sessions), 0)
 
     def test_a_list_is_finished_and_its_header_maps_kept(self) -> None:
         self.assertIsNone(self.gateway.paramHeaders("srv", "", "search"))
-        d, _, sent = self.call(modern(3, "tools/list"))
+        d, _, sent = self.call(era2026(3, "tools/list"))
         [forwarded] = sent
         self.assertEqual((forwarded["method"], forwarded.get("params")), ("tools/list", {}))
         proc = self.reactor.lastProcess
@@ -120,7 +120,7 @@ class ServiceTests(Era2026Case):
         result = self.successResultOf(d)["result"]
         self.assertEqual(result["resultType"], "complete")
         self.assertEqual((result["ttlMs"], result["cacheScope"]), (0, "public"))
-        self.assertEqual(result["_meta"], {wire2026.SERVER_INFO_KEY: INFO})
+        self.assertEqual(result["_meta"], {era2026wire.SERVER_INFO_KEY: INFO})
         self.assertNotIn("execution", result["tools"][0])
         self.assertEqual(self.gateway.paramHeaders("srv", "", "search"), {"Region": "region"})
         self.assertIsNone(self.gateway.paramHeaders("srv", "", "other"))
@@ -129,34 +129,34 @@ class ServiceTests(Era2026Case):
         self.assertIsNone(self.gateway.paramHeaders("srv", "", "search"))
 
     def test_a_method_whose_capability_the_child_lacks_is_not_found(self) -> None:
-        d, _, sent = self.call(modern(4, "prompts/list"))
+        d, _, sent = self.call(era2026(4, "prompts/list"))
         self.assertEqual(sent, [])
         error = self.successResultOf(d)["error"]
         self.assertEqual(error["code"], jsonrpc.METHOD_NOT_FOUND)
         self.assertIn("prompts", error["message"])
 
-    def test_modern_traffic_keeps_the_shared_child_from_looking_unused(self) -> None:
-        """No session is ever attached: the child's last modern request is
+    def test_era2026_traffic_keeps_the_shared_child_from_looking_unused(self) -> None:
+        """No session is ever attached: the child's last 2026 request is
         its last use (a reaper's child-idle-timeout must not stop a child in
-        steady modern use)."""
-        _d, _, [forwarded] = self.call(modern(1, "tools/list"))
+        steady 2026 use)."""
+        _d, _, [forwarded] = self.call(era2026(1, "tools/list"))
         self.reactor.lastProcess.reply(jsonrpc.resultResponse(forwarded["id"], {"tools": []}))
         self.reactor.advance(500)
-        self.call(modern(2, "tools/list"))
+        self.call(era2026(2, "tools/list"))
         self.reactor.lastProcess.reply(jsonrpc.resultResponse(forwarded["id"] + 1, {"tools": []}))
         self.reactor.advance(5)
         idle = self.gateway.pools["srv"].idle(self.reactor.seconds())
         assert idle is not None
         self.assertEqual((idle.quiet, idle.unused), (5, 5))
 
-    def test_methods_outside_the_modern_set_never_reach_the_child(self) -> None:
+    def test_methods_outside_the_era2026_set_never_reach_the_child(self) -> None:
         for method in ("initialize", "ping", "subscriptions/listen", "tasks/get"):
-            d, _, sent = self.call(modern(4, method))
+            d, _, sent = self.call(era2026(4, method))
             self.assertEqual(sent, [], method)
             self.assertEqual(self.successResultOf(d)["error"]["code"], jsonrpc.METHOD_NOT_FOUND)
 
     def test_child_errors_are_translated(self) -> None:
-        d, _, [forwarded] = self.call(modern(5, "tools/call", {"name": "t", "arguments": {}}))
+        d, _, [forwarded] = self.call(era2026(5, "tools/call", {"name": "t", "arguments": {}}))
         self.reactor.lastProcess.reply(jsonrpc.errorResponse(forwarded["id"], -32050, "odd"))
         error = self.successResultOf(d)["error"]
         self.assertEqual(error["code"], jsonrpc.INTERNAL_ERROR)
@@ -167,14 +167,14 @@ class ServiceTests(Era2026Case):
             {"srv": dataclasses.replace(SPEC, executable=None)}, fakeSpawner(self.reactor)
         )
         response = self.successResultOf(
-            self.gateway.era2026Call("srv", modern(6, "tools/list"), RecordingSink())
+            self.gateway.era2026Call("srv", era2026(6, "tools/list"), RecordingSink())
         )
         self.assertEqual(
             (response["id"], response["error"]["code"]), (6, jsonrpc.SERVER_UNAVAILABLE)
         )
 
     def test_cancelling_a_call_cancels_it_on_the_child(self) -> None:
-        d, _, [forwarded] = self.call(modern(7, "tools/call", {"name": "t", "arguments": {}}))
+        d, _, [forwarded] = self.call(era2026(7, "tools/call", {"name": "t", "arguments": {}}))
         d.cancel()
         self.failureResultOf(d, CancelledError)
         [cancelled] = self.reactor.lastProcess.takeMessages()
@@ -184,7 +184,7 @@ class ServiceTests(Era2026Case):
 
     def test_a_call_with_an_input_round_through_the_pool(self) -> None:
         params = {"name": "book", "arguments": {"x": 1}, "_meta": {"progressToken": 7}}
-        d1, _, [forwarded] = self.call(modern(7, "tools/call", params))
+        d1, _, [forwarded] = self.call(era2026(7, "tools/call", params))
         proc = self.reactor.lastProcess
         proc.reply(
             jsonrpc.request(
@@ -194,8 +194,8 @@ class ServiceTests(Era2026Case):
                     "message": "name?",
                     "requestedSchema": {"type": "object"},
                     "_meta": {
-                        wire2026.HINT_RELATED: forwarded["id"],
-                        wire2026.HINT_KEY: "user_name",
+                        era2026wire.HINT_RELATED: forwarded["id"],
+                        era2026wire.HINT_KEY: "user_name",
                     },
                 },
             )
@@ -204,11 +204,11 @@ class ServiceTests(Era2026Case):
         result = self.successResultOf(d1)["result"]
         self.assertEqual(result["resultType"], "input_required")
         self.assertEqual(list(result["inputRequests"]), ["user_name"])
-        self.assertEqual(result["_meta"], {wire2026.SERVER_INFO_KEY: INFO})
+        self.assertEqual(result["_meta"], {era2026wire.SERVER_INFO_KEY: INFO})
         self.assertNotIn("ttlMs", result)
         self.assertEqual(self.gateway.era2026Stats("srv").suspendedCalls, 1)
         self.assertEqual(self.gateway.serverStatus("srv").era2026Stats.suspendedCalls, 1)
-        retry = modern(
+        retry = era2026(
             8,
             "tools/call",
             {**params, "_meta": {"progressToken": 8}},
@@ -233,42 +233,42 @@ class RefusalTests(Era2026Case):
     specs = {
         "srv": SPEC,
         "own": dataclasses.replace(SPEC, name="own", mode="session"),
-        "off": dataclasses.replace(SPEC, name="off", modern=False),
+        "off": dataclasses.replace(SPEC, name="off", era2026=False),
         "dis": dataclasses.replace(SPEC, name="dis", disabled=True),
     }
 
-    def test_servers_that_do_not_serve_modern_clients_say_why(self) -> None:
-        for name, why in (("own", "per session"), ("off", '"modern": false'), ("dis", "disabled")):
+    def test_servers_that_do_not_serve_era2026_clients_say_why(self) -> None:
+        for name, why in (("own", "per session"), ("off", '"era2026": false'), ("dis", "disabled")):
             reason = self.gateway.era2026Refusal(name)
             assert reason is not None, name
             self.assertIn(why, reason)
-            self.assertEqual(self.gateway.serverStatus(name).modern, reason)
+            self.assertEqual(self.gateway.serverStatus(name).era2026, reason)
             for method in ("server/discover", "tools/list"):
                 response = self.successResultOf(
-                    self.gateway.era2026Call(name, modern(1, method), RecordingSink())
+                    self.gateway.era2026Call(name, era2026(1, method), RecordingSink())
                 )
                 self.assertEqual(response["error"]["code"], jsonrpc.METHOD_NOT_FOUND, name)
                 self.assertEqual(response["error"]["message"], reason)
             self.failureResultOf(
                 self.gateway.listen(
-                    name, modern(2, "subscriptions/listen"), ListenFilter(), RecordingSink()
+                    name, era2026(2, "subscriptions/listen"), ListenFilter(), RecordingSink()
                 )
             )
         self.assertEqual(self.reactor.processes, [])
-        self.assertIsNone(self.gateway.serverStatus("srv").modern)
+        self.assertIsNone(self.gateway.serverStatus("srv").era2026)
 
     def test_an_unknown_server(self) -> None:
         response = self.successResultOf(
-            self.gateway.era2026Call("nope", modern(1, "tools/list"), RecordingSink())
+            self.gateway.era2026Call("nope", era2026(1, "tools/list"), RecordingSink())
         )
         self.assertEqual(response["error"]["code"], jsonrpc.METHOD_NOT_FOUND)
         self.assertEqual(self.gateway.era2026Stats("nope"), Era2026Stats())
         self.assertIsNone(self.gateway.paramHeaders("nope", "", "t"))
 
-    def test_a_promoted_server_keeps_serving_modern_clients(self) -> None:
+    def test_a_promoted_server_keeps_serving_era2026_clients(self) -> None:
         pool = self.gateway.pools["srv"]
         pool._ownEach = True  # type: ignore[attr-defined]
-        _d, _, sent = self.call(modern(1, "tools/list"))
+        _d, _, sent = self.call(era2026(1, "tools/list"))
         self.assertEqual([m["method"] for m in sent], ["tools/list"])
 
 
@@ -276,7 +276,7 @@ class CredentialTests(Era2026Case):
     specs = {"cred": dataclasses.replace(SPEC, name="cred", credentialEnv=("TOKEN",))}
 
     def test_credentials_pick_the_child_and_results_are_private(self) -> None:
-        request = modern(
+        request = era2026(
             1, "server/discover", credentialKey="k1", credentials=(("TOKEN", "secret"),)
         )
         d, _, _ = self.call(request, "cred")
@@ -288,13 +288,13 @@ class CredentialTests(Era2026Case):
     def test_a_token_is_bound_to_its_credentials(self) -> None:
         params = {"name": "t", "arguments": {}}
         d1, _, [_forwarded] = self.call(
-            modern(1, "tools/call", params, credentialKey="k1", credentials=(("TOKEN", "a"),)),
+            era2026(1, "tools/call", params, credentialKey="k1", credentials=(("TOKEN", "a"),)),
             "cred",
         )
         self.reactor.lastProcess.reply(jsonrpc.request("c-1", "roots/list"))
         self.reactor.advance(COALESCE)
         state = self.successResultOf(d1)["result"]["requestState"]
-        other = modern(
+        other = era2026(
             2,
             "tools/call",
             params,
@@ -309,7 +309,7 @@ class CredentialTests(Era2026Case):
 
 
 class PromotionTests(Era2026Case):
-    def test_a_modern_call_never_gets_a_server_promoted(self) -> None:
+    def test_a_era2026_call_never_gets_a_server_promoted(self) -> None:
         session, opened = self.gateway.openSession(
             "srv", jsonrpc.request(0, "initialize", {"capabilities": ALL_CAPS}), "2025-11-25"
         )
@@ -319,7 +319,7 @@ class PromotionTests(Era2026Case):
         self.gateway.pools["srv"].forward(
             session, jsonrpc.request(1, "tools/call", {"name": "x"}), RecordingSink()
         )
-        self.call(modern(2, "tools/call", {"name": "y", "arguments": {}}))
+        self.call(era2026(2, "tools/call", {"name": "y", "arguments": {}}))
         proc.takeMessages()
         proc.reply(jsonrpc.request("c-1", "sampling/createMessage", {"messages": []}))
         [refusal] = proc.takeMessages()
@@ -329,26 +329,26 @@ class PromotionTests(Era2026Case):
 
 class PromotedAtStartTests(Era2026Case):
     """A restart after a promotion: the spec comes from C{promotions.json}
-    (C{share: session} with why). Modern requests stay where they were
+    (C{share: session} with why). 2026 requests stay where they were
     before the restart, on the shared child; every 2025 session, restored
     or new, gets a child of its own."""
 
     specs = {"srv": dataclasses.replace(SPEC, mode="session", promoted="sampled")}
 
-    def test_modern_clients_are_still_served_after_the_restart(self) -> None:
+    def test_era2026_clients_are_still_served_after_the_restart(self) -> None:
         self.assertIsNone(self.gateway.era2026Refusal("srv"))
         status = self.gateway.serverStatus("srv")
         self.assertEqual(
-            (status.sharing.value, status.promoted, status.modern), ("session", "sampled", None)
+            (status.sharing.value, status.promoted, status.era2026), ("session", "sampled", None)
         )
-        d, _, sent = self.call(modern(1, "tools/list"))
+        d, _, sent = self.call(era2026(1, "tools/list"))
         [forwarded] = sent
         self.assertEqual(forwarded["method"], "tools/list")
         self.reactor.lastProcess.reply(jsonrpc.resultResponse(forwarded["id"], {"tools": []}))
         self.assertEqual(self.successResultOf(d)["result"]["tools"], [])
 
     def test_every_2025_session_still_gets_a_child_of_its_own(self) -> None:
-        self.successResultOf(self.call(modern(1, "server/discover"))[0])
+        self.successResultOf(self.call(era2026(1, "server/discover"))[0])
         shared = self.reactor.lastProcess
         session, opened = self.gateway.openSession(
             "srv", jsonrpc.request(0, "initialize", {"capabilities": ALL_CAPS}), "2025-11-25"
@@ -377,7 +377,7 @@ class PromotedAtStartTests(Era2026Case):
 
 class StopTests(Era2026Case):
     def test_stop_ends_suspended_calls_and_listens_without_waiting(self) -> None:
-        d1, _, [forwarded] = self.call(modern(1, "tools/call", {"name": "t", "arguments": {}}))
+        d1, _, [forwarded] = self.call(era2026(1, "tools/call", {"name": "t", "arguments": {}}))
         proc = self.reactor.lastProcess
         proc.reply(
             jsonrpc.request("c-1", "elicitation/create", {"message": "m", "requestedSchema": {}})
@@ -387,7 +387,7 @@ class StopTests(Era2026Case):
         handle = self.successResultOf(
             self.gateway.listen(
                 "srv",
-                modern("l-1", "subscriptions/listen"),
+                era2026("l-1", "subscriptions/listen"),
                 ListenFilter(tools=True),
                 RecordingSink(),
             )
@@ -404,17 +404,17 @@ class StopTests(Era2026Case):
         proc.exit(0)
         self.successResultOf(stopping)
 
-    def test_turning_modern_off_ends_the_listens(self) -> None:
+    def test_turning_era2026_off_ends_the_listens(self) -> None:
         opening = self.gateway.listen(
-            "srv", modern("l-1", "subscriptions/listen"), ListenFilter(), RecordingSink()
+            "srv", era2026("l-1", "subscriptions/listen"), ListenFilter(), RecordingSink()
         )
         self.started()
         handle = self.successResultOf(opening)
         ended: list[str] = []
         handle.ended.addCallback(ended.append)
-        self.gateway.reconfigure({"srv": dataclasses.replace(SPEC, modern=False)})
+        self.gateway.reconfigure({"srv": dataclasses.replace(SPEC, era2026=False)})
         self.assertEqual(len(ended), 1)
-        self.assertIn('"modern": false', ended[0])
+        self.assertIn('"era2026": false', ended[0])
         self.assertEqual(
             self.reactor.lastProcess.signals, []
         )  # the child goes on for 2025 sessions

@@ -1,4 +1,4 @@
-"""Listen streams on a legacy child: what they are honoured for, the resource
+"""Listen streams on a handshake child: what they are honoured for, the resource
 subscriptions they share with 2025 sessions, a child restart, and that they
 never carry logs."""
 
@@ -110,13 +110,13 @@ class FilterTests(ListenerCase):
         _listener, sink, sent = self.listen()
         proc = self.reactor.lastProcess
         self.answerAll(proc, sent)
-        session = FakeSession("legacy", capabilities={"roots": {}}, logLevel="debug")
+        session = FakeSession("handshake", capabilities={"roots": {}}, logLevel="debug")
         self.pool.open(session, jsonrpc.request(0, "initialize", {}))  # type: ignore[arg-type]
         log = jsonrpc.notification("notifications/message", {"level": "error", "data": "x"})
         proc.reply(log)
         self.assertEqual(sink.messages, [])
         self.assertEqual(session.delivered, [log])
-        # The legacy session is the only client the child serves: the idle
+        # The handshake session is the only client the child serves: the idle
         # listen stream is never asked, and does not make the request ambiguous.
         proc.reply(jsonrpc.request("c-1", "roots/list"))
         self.assertEqual(sink.messages, [])
@@ -132,13 +132,13 @@ class FilterTests(ListenerCase):
 
 
 class SubscriptionTests(ListenerCase):
-    def test_subscriptions_are_counted_with_the_legacy_sessions(self) -> None:
+    def test_subscriptions_are_counted_with_the_handshake_sessions(self) -> None:
         """One subscribe reaches the child however many ask; one unsubscribe
         when the last one leaves."""
         listener, _, sent = self.listen()
         proc = self.reactor.lastProcess
         self.answerAll(proc, sent)
-        session = FakeSession("legacy")
+        session = FakeSession("handshake")
         self.pool.open(session, jsonrpc.request(0, "initialize", {}))  # type: ignore[arg-type]
         d = self.pool.forward(
             session,  # type: ignore[arg-type]

@@ -1,6 +1,6 @@
-"""The MRTR bridge: modern calls on a legacy child, their rounds, tokens,
+"""The MRTR bridge: 2026 calls on a handshake child, their rounds, tokens,
 capability checks, TTL, progress, logs, and how the router attributes a
-child's questions when modern calls are in flight."""
+child's questions when 2026 calls are in flight."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from mcpgateway.core.era2026.mrtr import COALESCE, MAX_OUTSTANDING, InputBridge
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.router import Router
-from mcpgateway.protocol import jsonrpc, wire2026
+from mcpgateway.protocol import era2026wire, jsonrpc
 from mcpgateway.protocol.requeststate import INVALID_STATE, StateCodec
 from tests.fakes import FakeSession, RecordingSink, capturedGatewayLogs, scheduled
 
@@ -128,11 +128,11 @@ class BridgeCase(SynchronousTestCase):
         params = dict(ELICIT if params is None and method == "elicitation/create" else params or {})
         meta: dict[str, Any] = {}
         if related is not None:
-            meta[wire2026.HINT_RELATED] = related
+            meta[era2026wire.HINT_RELATED] = related
         if key is not None:
-            meta[wire2026.HINT_KEY] = key
+            meta[era2026wire.HINT_KEY] = key
         if optional:
-            meta[wire2026.HINT_OPTIONAL] = True
+            meta[era2026wire.HINT_OPTIONAL] = True
         if meta:
             params["_meta"] = meta
         self.router.childMessage(jsonrpc.request(childId, method, params or None))
@@ -590,7 +590,7 @@ class CapabilityTests(BridgeCase):
         ]
         self.router.childMessage(
             jsonrpc.errorResponse(
-                call["id"], wire2026.URL_ELICITATION_REQUIRED, "auth", {"elicitations": entries}
+                call["id"], era2026wire.URL_ELICITATION_REQUIRED, "auth", {"elicitations": entries}
             )
         )
         requests, state = self.inputRequired(d, 7)
@@ -616,7 +616,7 @@ class CapabilityTests(BridgeCase):
         self.router.childMessage(
             jsonrpc.errorResponse(
                 call["id"],
-                wire2026.URL_ELICITATION_REQUIRED,
+                era2026wire.URL_ELICITATION_REQUIRED,
                 "auth",
                 {"elicitations": [{"mode": "url", "url": "https://svc/x", "message": "m"}]},
             )
@@ -804,7 +804,7 @@ class ProgressAndLogTests(BridgeCase):
         self.router.childMessage(progress(call["id"], 1))
         self.assertEqual(sink.messages, [progress("p7", 1)])
 
-    def test_logs_reach_a_modern_call_only_when_it_asked(self) -> None:
+    def test_logs_reach_a_era2026_call_only_when_it_asked(self) -> None:
         logged = jsonrpc.notification("notifications/message", {"level": "info", "data": "x"})
         debug = jsonrpc.notification("notifications/message", {"level": "debug", "data": "y"})
         _d, sink, call = self.call(7, logLevel="info")
@@ -817,22 +817,22 @@ class ProgressAndLogTests(BridgeCase):
         self.router.childMessage(logged)
         self.assertEqual(sink2.messages, [])
 
-    def test_logs_never_reach_a_modern_call_with_others_in_flight(self) -> None:
+    def test_logs_never_reach_a_era2026_call_with_others_in_flight(self) -> None:
         logged = jsonrpc.notification("notifications/message", {"level": "error", "data": "x"})
         _, sink, _ = self.call(7, logLevel="debug")
-        legacy = FakeSession("legacy", logLevel="info")
-        self.router.attach(legacy)
+        handshake = FakeSession("handshake", logLevel="info")
+        self.router.attach(handshake)
         self.router.request(
-            legacy, jsonrpc.request(1, "tools/call", {"name": "t"}), RecordingSink()
+            handshake, jsonrpc.request(1, "tools/call", {"name": "t"}), RecordingSink()
         )
         self.router.childMessage(logged)
         self.assertEqual(sink.messages, [])
         # Two clients: the line names neither, so neither gets it.
-        self.assertEqual(legacy.delivered, [])
+        self.assertEqual(handshake.delivered, [])
 
 
 class AttributionTests(BridgeCase):
-    def legacy(self, sid: str) -> tuple[FakeSession, RecordingSink, int]:
+    def handshake(self, sid: str) -> tuple[FakeSession, RecordingSink, int]:
         session = FakeSession(sid, capabilities=ALL_CAPS)
         self.router.attach(session)
         sink = RecordingSink()
@@ -840,9 +840,9 @@ class AttributionTests(BridgeCase):
         [out] = self.take()
         return session, sink, out["id"]
 
-    def test_the_hint_routes_exactly_among_legacy_and_modern_calls(self) -> None:
-        _a, sinkA, _idA = self.legacy("a")
-        _b, sinkB, idB = self.legacy("b")
+    def test_the_hint_routes_exactly_among_handshake_and_era2026_calls(self) -> None:
+        _a, sinkA, _idA = self.handshake("a")
+        _b, sinkB, idB = self.handshake("b")
         m1, _, call1 = self.call(7)
         m2, _, call2 = self.call(8)
         assert call1 is not None and call2 is not None
@@ -879,10 +879,10 @@ class AttributionTests(BridgeCase):
         requests, _ = self.inputRequired(d2, 8)
         self.assertEqual(list(requests), ["roots-1"])
 
-    def test_without_hint_a_modern_and_a_legacy_caller_are_ambiguous_but_no_promotion(
+    def test_without_hint_a_era2026_and_a_handshake_caller_are_ambiguous_but_no_promotion(
         self,
     ) -> None:
-        _, sinkA, _ = self.legacy("a")
+        _, sinkA, _ = self.handshake("a")
         m, _, _ = self.call(7)
         self.ask(50)
         [refusal] = self.take()
@@ -901,13 +901,13 @@ class AttributionTests(BridgeCase):
         self.assertEqual(refusal["error"]["code"], jsonrpc.INTERNAL_ERROR)
         self.assertEqual(self.ambiguous, [("elicitation/create", 0)])
 
-    def test_legacy_only_ambiguity_still_counts_both_sessions(self) -> None:
-        self.legacy("a")
-        self.legacy("b")
+    def test_handshake_only_ambiguity_still_counts_both_sessions(self) -> None:
+        self.handshake("a")
+        self.handshake("b")
         self.ask(50)
         self.assertEqual(self.ambiguous, [("elicitation/create", 2)])
 
-    def test_a_lone_modern_call_is_the_proven_requester(self) -> None:
+    def test_a_lone_era2026_call_is_the_proven_requester(self) -> None:
         d, _, _ = self.call(7)
         self.ask(50)
         self.assertEqual(self.take(), [])
@@ -919,28 +919,30 @@ class FinishTests(SynchronousTestCase):
     INFO = {"name": "child", "version": "9"}
 
     def test_a_result_gets_its_result_type_and_cache_hints(self) -> None:
-        done = wire2026.modernAnswer("tools/list", ok(3, {"tools": []}), self.INFO, "public")
+        done = era2026wire.era2026Answer("tools/list", ok(3, {"tools": []}), self.INFO, "public")
         self.assertEqual(done["result"]["resultType"], "complete")
         self.assertEqual((done["result"]["ttlMs"], done["result"]["cacheScope"]), (0, "public"))
-        self.assertEqual(done["result"]["_meta"], {wire2026.SERVER_INFO_KEY: self.INFO})
+        self.assertEqual(done["result"]["_meta"], {era2026wire.SERVER_INFO_KEY: self.INFO})
 
     def test_an_input_required_result_gets_the_server_info_only(self) -> None:
         result = {"resultType": "input_required", "inputRequests": {}, "requestState": "s"}
-        done = wire2026.modernAnswer("tools/call", ok(3, result), self.INFO, "public")
-        self.assertEqual(done["result"], {**result, "_meta": {wire2026.SERVER_INFO_KEY: self.INFO}})
+        done = era2026wire.era2026Answer("tools/call", ok(3, result), self.INFO, "public")
+        self.assertEqual(
+            done["result"], {**result, "_meta": {era2026wire.SERVER_INFO_KEY: self.INFO}}
+        )
 
     def test_errors_are_translated(self) -> None:
-        done = wire2026.modernAnswer(
+        done = era2026wire.era2026Answer(
             "resources/read", jsonrpc.errorResponse(3, -32002, "nope", {"uri": "x"}), None, "public"
         )
         self.assertEqual(done["error"], {"code": -32602, "message": "nope", "data": {"uri": "x"}})
         kept = jsonrpc.errorResponse(
             3, jsonrpc.MISSING_CAPABILITY, "m", {"requiredCapabilities": {}}
         )
-        self.assertEqual(wire2026.modernAnswer("tools/call", kept, None, "public"), kept)
+        self.assertEqual(era2026wire.era2026Answer("tools/call", kept, None, "public"), kept)
 
     def test_a_result_that_is_no_object_is_an_internal_error(self) -> None:
-        done = wire2026.modernAnswer("tools/call", ok(3, [1]), None, "public")
+        done = era2026wire.era2026Answer("tools/call", ok(3, [1]), None, "public")
         self.assertEqual((done["id"], done["error"]["code"]), (3, jsonrpc.INTERNAL_ERROR))
 
 
@@ -1010,7 +1012,9 @@ def test_any_retry_is_answered_and_the_child_gets_only_valid_answers(
     methods = {5: "elicitation/create", 6: "sampling/createMessage"}
     for message in sent:
         if "result" in message and message["result"] != {"action": "cancel"}:
-            assert wire2026.inputResponseProblem(methods[message["id"]], message["result"]) is None
+            assert (
+                era2026wire.inputResponseProblem(methods[message["id"]], message["result"]) is None
+            )
     retry.addCallback(answered.append)
     if answered:
         [response] = answered

@@ -2,7 +2,7 @@
 or credential-scoped server gives each authenticated principal children of
 its own (and one per credential set within it), a global one shares its child
 with everyone, and without authentication (principal C{""}) nothing changes.
-Sessions keep their principal across a restart, and a modern call of a
+Sessions keep their principal across a restart, and a 2026 call of a
 principal reaches that principal's child."""
 
 from __future__ import annotations
@@ -284,7 +284,7 @@ class RestoreTests(PerUserCase):
 
 class Era2026Tests(PerUserCase):
     def call(self, principal: str, requestId: int) -> tuple[Any, FakeProcess, Message]:
-        """A modern tools/list of C{principal}: the response, the one child
+        """A 2026 tools/list of C{principal}: the response, the one child
         that got something, and what it got (a child started for it first
         answers the gateway's initialize)."""
         spawned = len(self.reactor.processes)
@@ -301,7 +301,7 @@ class Era2026Tests(PerUserCase):
         [(proc, forwarded)] = got
         return d, proc, forwarded
 
-    def test_a_modern_call_reaches_its_principals_child(self) -> None:
+    def test_a_era2026_call_reaches_its_principals_child(self) -> None:
         alice, bob = self.open("gh", ALICE), self.open("gh", BOB)
         for proc in self.reactor.processes:
             proc.takeMessages()

@@ -57,8 +57,8 @@ GATEWAY_INITIALIZE_PARAMS = {
     "clientInfo": {"name": "mcpgateway", "version": __version__},
 }
 INITIALIZED = jsonrpc.notification("notifications/initialized")
-NO_MODERN_TRAFFIC = {
-    "modernRequests": 0,
+NO_ERA2026_TRAFFIC = {
+    "era2026Requests": 0,
     "suspendedCalls": 0,
     "inputRounds": 0,
     "inputExpired": 0,
@@ -403,8 +403,8 @@ class SharedRestartTests(PoolCase):
                 "poolTimeouts": 0,
                 "evictions": 0,
                 "promoted": None,
-                **NO_MODERN_TRAFFIC,
-                "modern": True,
+                **NO_ERA2026_TRAFFIC,
+                "era2026": True,
             },
         )
         a = FakeSession("a")
@@ -432,8 +432,8 @@ class SharedRestartTests(PoolCase):
                 "poolTimeouts": 0,
                 "evictions": 0,
                 "promoted": None,
-                **NO_MODERN_TRAFFIC,
-                "modern": True,
+                **NO_ERA2026_TRAFFIC,
+                "era2026": True,
             },
         )
         self.reactor.lastProcess.reply(
@@ -624,8 +624,8 @@ class StatefulTests(PoolCase):
                 "poolTimeouts": 0,
                 "evictions": 0,
                 "promoted": None,
-                **NO_MODERN_TRAFFIC,
-                "modern": "server 'srv' runs a child per session (share: session), and an MCP"
+                **NO_ERA2026_TRAFFIC,
+                "era2026": "server 'srv' runs a child per session (share: session), and an MCP"
                 " 2026-07-28 client has no session to own one",
             },
         )

@@ -15,7 +15,7 @@ from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.pool import ServerPool, TaskSupport
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
-from mcpgateway.core.tasks.legacy import speaksTasks
+from mcpgateway.core.tasks.handshake import speaksTasks
 from tests.core.pools.test_pool import SPEC, clientInitialize, ok
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.test_house import MODULES, imported

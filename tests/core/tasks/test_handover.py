@@ -15,8 +15,8 @@ from twisted.internet.task import Clock
 
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.sessions import Session
+from mcpgateway.core.tasks.handshake import HandshakeTasks
 from mcpgateway.core.tasks.keeping import CUT_BY_RESTART, TaskKeeping
-from mcpgateway.core.tasks.legacy import LegacyTasks
 from mcpgateway.core.tasks.manager import TaskManager
 from mcpgateway.core.tasks.model import COMPLETED, FAILED, WORKING, Task
 from mcpgateway.core.tasks.store import JOURNAL_NAME, TaskStore
@@ -150,10 +150,10 @@ def test_a_2025_task_request_before_the_load_waits_then_is_answered(tmp_path: Pa
     successor = TaskManager(store(tmp_path), clock)
     gone: Deferred[None] = Deferred()
     TaskKeeping(successor, clock, gone, wait=10.0).startService()
-    legacy = LegacyTasks(successor, "weather")
+    handshake = HandshakeTasks(successor, "weather")
     who = Session("s-1", "weather", "2025-11-25", {}, {}, NOW)
     asking = {"jsonrpc": "2.0", "id": 1, "method": "tasks/get", "params": {"taskId": "old-2025"}}
-    early = legacy.serve(who, asking, never)
+    early = handshake.serve(who, asking, never)
     late: list[jsonrpc.Message] = []
     early.addCallback(late.append)
     clock.advance(10)
@@ -161,6 +161,6 @@ def test_a_2025_task_request_before_the_load_waits_then_is_answered(tmp_path: Pa
     assert notYet["error"]["code"] == jsonrpc.INTERNAL_ERROR, notYet
     assert "ask again" in notYet["error"]["message"]
     gone.callback(None)
-    again = legacy.serve(who, asking, never)
+    again = handshake.serve(who, asking, never)
     again.addCallback(late.append)
     assert late[1]["result"]["status"] == FAILED, late

@@ -22,7 +22,7 @@ WITH_TASKS: dict[str, object] = {"extensions": {EXTENSION: {}}}
 
 
 class FakeChild:
-    """The pool's C{modern}: each call a Deferred the test fires."""
+    """The pool's C{era2026}: each call a Deferred the test fires."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[Era2026Request, Deferred[jsonrpc.Message]]] = []

@@ -4,7 +4,7 @@
 // v1 loads the TypeScript SDK 1.x from TS_SDK_DIR (@modelcontextprotocol/sdk),
 // v2 the 2.x client package from TS_CLIENT2_DIR (@modelcontextprotocol/client).
 // PREFIX is what the era fixture's names carry ("era__" on /mcp, "" on /era/mcp).
-// It connects (legacy initialize) with sampling and elicitation handlers that answer
+// It connects (handshake initialize) with sampling and elicitation handlers that answer
 // with LABEL and record what they were asked, lists tools, prompts and resources,
 // reads era://notes/readme and gets prompt PREFIX+greet, then prints
 //   {"event":"ready","sessionId":...,"version":...}

@@ -2,7 +2,7 @@
 // running the dual-era scenario against tests/fixtures/era_server.py behind the gateway:
 //   node ts_era2026.mjs URL MODE LABEL NONCE
 // MODE: "legacy" (the default 2025 connect), "auto" (probe server/discover, fall back),
-// "pin" (versionNegotiation {mode: {pin: "2026-07-28"}}: modern only).
+// "pin" (versionNegotiation {mode: {pin: "2026-07-28"}}: 2026 only).
 // It lists tools, resources and prompts, reads era://notes/readme, gets prompt greet,
 // calls count (with progress), ask_model and ask_user with its own LABEL and NONCE,
 // answering sampling and elicitation with handlers that record what they were asked.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.aggregate.test_modern,tests.web.test_aggregate_modern -*-
+# -*- test-case-name: tests.core.aggregate.test_era2026,tests.web.test_aggregate_era2026 -*-
 """MCP 2026-07-28 on the aggregate endpoint: C{/mcp}, C{/mcp~<key>} and
 the named endpoints, in full and in search mode, as stateless requests.
 
@@ -14,11 +14,11 @@ registered and opens no member), and from that view
     C{invoke}, C{get_result});
   - a C{tools/call} of one of the gateway's own tools in search mode is
     answered by them, for this request alone
-    (L{mcpgateway.core.aggregate.modernsearch});
+    (L{mcpgateway.core.aggregate.era2026search});
   - C{tools/call}, C{prompts/get}, C{resources/read} and
     C{completion/complete} are resolved to (member, its own name or URI)
     and a copy of the request with the member's name goes to that member's
-    pool (L{Era2026Side.modern<mcpgateway.core.pools.era2026side.Era2026Side.modern>}),
+    pool (L{Era2026Side.era2026<mcpgateway.core.pools.era2026side.Era2026Side.era2026>}),
     on the route the view gives it; a C{tools/call} through the gateway's
     L{TaskManager} when it has one. A member's C{input_required} round seals
     its C{requestState} for the member's request: the retry, which names the
@@ -29,7 +29,7 @@ registered and opens no member), and from that view
   - C{subscriptions/listen} is an L{AggregateListen}.
 
 An endpoint with a server that does not serve the revision (a child per
-session, C{"modern": false}) answers 404/-32601, as such a server does, so
+session, C{"era2026": false}) answers 404/-32601, as such a server does, so
 that clients fall back to a session, where every server is reached, rather
 than see fewer tools. The gateway's own tools of a full-mode listing (a
 hybrid one's, C{get_result}) are not listed.
@@ -45,8 +45,8 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
-from mcpgateway.core.aggregate.modernlisten import AggregateListen, detached, openListen
-from mcpgateway.core.aggregate.modernsearch import ModernContext, callGatewayTool
+from mcpgateway.core.aggregate.era2026listen import AggregateListen, detached, openListen
+from mcpgateway.core.aggregate.era2026search import Era2026Context, callGatewayTool
 from mcpgateway.core.aggregate.session import SERVER_INFO, AggregateSession, CallFailed
 from mcpgateway.core.aggregate.types import SERVER_PREFIX
 from mcpgateway.core.aggregate.view import View
@@ -59,14 +59,14 @@ from mcpgateway.core.tasks.manager import (
     missingExtension,
     withTasksExtension,
 )
-from mcpgateway.protocol import jsonrpc, versions, wire2026
+from mcpgateway.protocol import era2026wire, jsonrpc, versions
 from mcpgateway.protocol.jsonrpc import Message
 
 if TYPE_CHECKING:
     from mcpgateway.core.aggregate.aggregator import Aggregator
 
-MODERN_SESSION = "aggregate-2026-07-28"
-"""The id of the transient sessions a modern request's view is made for."""
+ERA2026_SESSION = "aggregate-2026-07-28"
+"""The id of the transient sessions a 2026 request's view is made for."""
 
 
 class _Settings(Protocol):
@@ -76,7 +76,7 @@ class _Settings(Protocol):
 
 
 class AggregateCore(Protocol):
-    """What the aggregate's modern side needs of the gateway
+    """What the aggregate's 2026 side needs of the gateway
     (L{mcpgateway.core.gateway.Gateway})."""
 
     @property
@@ -97,12 +97,12 @@ class AggregateCore(Protocol):
 
 
 Handler = Callable[
-    ["AggregateModern", AggregateSession, View, Era2026Request, Sink],
+    ["AggregateEra2026", AggregateSession, View, Era2026Request, Sink],
     "Message | Deferred[Message]",
 ]
 
 
-class AggregateModern:
+class AggregateEra2026:
     """The L{Era2026Service} of one aggregate endpoint (and mode)."""
 
     def __init__(self, core: AggregateCore, endpoint: str = "default", mode: str | None = None):
@@ -117,9 +117,9 @@ class AggregateModern:
         self.requests = 0
         self.listens: set[AggregateListen] = set()
 
-    def withMode(self, mode: str) -> AggregateModern:
+    def withMode(self, mode: str) -> AggregateEra2026:
         """The service of the same endpoint in C{mode} (a C{?mode=} request)."""
-        return AggregateModern(self._core, self._endpoint, mode)
+        return AggregateEra2026(self._core, self._endpoint, mode)
 
     @property
     def serverName(self) -> str:
@@ -146,7 +146,7 @@ class AggregateModern:
 
     def _membersRefusal(self) -> str | None:
         """Why the endpoint cannot serve the revision: one of its servers
-        does not (a child per session, C{"modern": false}); its 2026-07-28
+        does not (a child per session, C{"era2026": false}); its 2026-07-28
         clients fall back to a session, where every server is reached,
         rather than see fewer tools."""
         pools = self._core.pools
@@ -171,7 +171,7 @@ class AggregateModern:
 
     def era2026Call(self, server: str, request: Era2026Request, sink: Sink) -> Deferred[Message]:
         self.requests += 1
-        if request.method in wire2026.TASK_METHODS:
+        if request.method in era2026wire.TASK_METHODS:
             return self._tasks(request)
         handler = _HANDLERS.get(request.method)
         if handler is None:
@@ -188,7 +188,7 @@ class AggregateModern:
             return handler(self, session, view, request, sink)
 
         # A list (or discover's counts) is served from the view: fresh lists.
-        renew = request.method in wire2026.CACHEABLE and request.method != "resources/read"
+        renew = request.method in era2026wire.CACHEABLE and request.method != "resources/read"
         viewed: Deferred[View] = detached(self._core.aggregator.view(session, renew=renew))
         answered: Deferred[Message] = viewed.addCallback(answer)
         return answered.addErrback(self._failed, request)
@@ -227,7 +227,7 @@ class AggregateModern:
         C{x-mcp-header} annotations): no child need have been asked."""
         session = self.session(Era2026Request(None, "tools/call", {}, scope=scope))
         definition = self._core.aggregator.viewNow(session).definitions.get(tool)
-        return None if definition is None else wire2026.xHeaderMap(definition)
+        return None if definition is None else era2026wire.xHeaderMap(definition)
 
     def era2026Stats(self, server: str) -> Era2026Stats:
         return Era2026Stats(requests=self.requests, listenStreams=len(self.listens))
@@ -239,7 +239,7 @@ class AggregateModern:
         its route, its principal, the servers it may use that serve the
         revision (never registered: no member is opened for it)."""
         session = AggregateSession(
-            MODERN_SESSION, self.serverName, versions.ERA2026_VERSIONS[0], {}, {}, 0.0
+            ERA2026_SESSION, self.serverName, versions.ERA2026_VERSIONS[0], {}, {}, 0.0
         )
         session.ended = True
         session.endpoint = self._endpoint
@@ -303,7 +303,7 @@ class AggregateModern:
         self, session: AggregateSession, view: View, request: Era2026Request, sink: Sink
     ) -> Message:
         initialize = self._core.aggregator.initializeResult(session, view)
-        result = wire2026.discoverResult(initialize, self._cacheScope(request, view))
+        result = era2026wire.discoverResult(initialize, self._cacheScope(request, view))
         response = jsonrpc.resultResponse(request.clientId, result)
         if self._core.settings.tasks is not None:
             response = withTasksExtension(response)
@@ -324,9 +324,9 @@ class AggregateModern:
             forwarded = replace(forwarded, params={**forwarded.params, **params})
         tasks = self._core.settings.tasks
         if tasks is not None and forwarded.method == "tools/call":
-            answer = tasks.call(server, forwarded, sink, pool.modern, pool.toolTaskSupport)
+            answer = tasks.call(server, forwarded, sink, pool.serveEra2026, pool.toolTaskSupport)
         else:
-            answer = pool.modern(forwarded, sink)
+            answer = pool.serveEra2026(forwarded, sink)
         return answer.addCallback(branded)
 
     def _toolsCall(
@@ -341,7 +341,7 @@ class AggregateModern:
             and name in view.gatewayTools
             and tools is not None
         ):
-            context = ModernContext(
+            context = Era2026Context(
                 self._core.aggregator, self._core.pools, session, view, request, sink
             )
             return callGatewayTool(tools, context, request).addCallback(branded)
@@ -435,7 +435,8 @@ class AggregateModern:
             member = view.members.get(task.server)
             pool = self._core.pools.get(task.server)
             if member is not None and pool is not None and member.route == task.scope:
-                return tasks.serve(task.server, replace(request, scope=task.scope), pool.modern)
+                scoped = replace(request, scope=task.scope)
+                return tasks.serve(task.server, scoped, pool.serveEra2026)
         return tasks.unknown(request.clientId, taskId)
 
 
@@ -444,10 +445,10 @@ def branded(response: Message) -> Message:
     result's C{_meta} is the aggregate's (the client talks to one server)."""
     result = response.get("result")
     meta = result.get("_meta") if isinstance(result, dict) else None
-    if not isinstance(meta, dict) or wire2026.SERVER_INFO_KEY not in meta:
+    if not isinstance(meta, dict) or era2026wire.SERVER_INFO_KEY not in meta:
         return response
     assert isinstance(result, dict)
-    meta = {**meta, wire2026.SERVER_INFO_KEY: dict(SERVER_INFO)}
+    meta = {**meta, era2026wire.SERVER_INFO_KEY: dict(SERVER_INFO)}
     return {**response, "result": {**result, "_meta": meta}}
 
 
@@ -455,7 +456,7 @@ def _lister(key: str, attribute: str) -> Handler:
     """The handler of one list: the view's, one page, in the 2026 shape."""
 
     def handle(
-        service: AggregateModern,
+        service: AggregateEra2026,
         session: AggregateSession,
         view: View,
         request: Era2026Request,
@@ -471,7 +472,7 @@ def _lister(key: str, attribute: str) -> Handler:
         items = list(getattr(view, attribute))
         if attribute == "tools" and view.mode != "search":  # full mode's need a session
             items = [tool for tool in items if tool.get("name") not in view.gatewayTools]
-        result = wire2026.completeResult(
+        result = era2026wire.completeResult(
             request.method, {key: items}, dict(SERVER_INFO), service._cacheScope(request, view)
         )
         return jsonrpc.resultResponse(request.clientId, result)
@@ -480,13 +481,13 @@ def _lister(key: str, attribute: str) -> Handler:
 
 
 _HANDLERS: dict[str, Handler] = {
-    "server/discover": AggregateModern._discover,
+    "server/discover": AggregateEra2026._discover,
     "tools/list": _lister("tools", "tools"),
     "prompts/list": _lister("prompts", "prompts"),
     "resources/list": _lister("resources", "resources"),
     "resources/templates/list": _lister("resourceTemplates", "templates"),
-    "tools/call": AggregateModern._toolsCall,
-    "prompts/get": AggregateModern._promptsGet,
-    "resources/read": AggregateModern._resourcesRead,
-    "completion/complete": AggregateModern._complete,
+    "tools/call": AggregateEra2026._toolsCall,
+    "prompts/get": AggregateEra2026._promptsGet,
+    "resources/read": AggregateEra2026._resourcesRead,
+    "completion/complete": AggregateEra2026._complete,
 }

@@ -1,4 +1,4 @@
-"""The aggregate endpoint's L{AggregateModern} (MCP 2026-07-28) as the web
+"""The aggregate endpoint's L{AggregateEra2026} (MCP 2026-07-28) as the web
 calls it, on a gateway with fake children: what a principal's servers
 leave out, tasks a member made found through the aggregate (and by no
 other principal or route), and listen streams that carry the aggregate's
@@ -13,21 +13,21 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.aggregate.modern import AggregateModern, branded
-from mcpgateway.core.aggregate.modernlisten import AggregateListen, detached, openListen
+from mcpgateway.core.aggregate.era2026 import AggregateEra2026, branded
+from mcpgateway.core.aggregate.era2026listen import AggregateListen, detached, openListen
 from mcpgateway.core.aggregate.session import AggregateSession
 from mcpgateway.core.aggregate.view import Member, View
 from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle, Sink
 from mcpgateway.core.pools.pool import ServerPool, ServerUnavailable
-from mcpgateway.protocol import jsonrpc, wire2026
+from mcpgateway.protocol import era2026wire, jsonrpc
 from tests.fakes import RecordingSink
-from tests.web.test_aggregate_modern import TASKS, ModernHarness
+from tests.web.test_aggregate_era2026 import TASKS, AggregateEra2026Harness
 from tests.web.test_aggregate_web import fresh, serverSpec
 
 WITH_TASKS: dict[str, Any] = {"extensions": {TASKS: {}}}
 
 
-def modern(
+def era2026(
     clientId: Any, method: str, params: dict[str, Any] | None = None, **fields: Any
 ) -> Era2026Request:
     return Era2026Request(clientId=clientId, method=method, params=params or {}, **fields)
@@ -40,8 +40,8 @@ class Case(SynchronousTestCase):
     def setUp(self) -> None:
         servers = fresh()
         servers["alpha"].hold = self.holdAlpha
-        self.agg = ModernHarness(servers, tasks=self.withTasks)
-        self.service = AggregateModern(self.agg.gateway)
+        self.agg = AggregateEra2026Harness(servers, tasks=self.withTasks)
+        self.service = AggregateEra2026(self.agg.gateway)
 
     def call(self, request: Era2026Request) -> Deferred[jsonrpc.Message]:
         answered = self.service.era2026Call("/mcp", request, RecordingSink())
@@ -53,7 +53,7 @@ class PrincipalTests(Case):
     def test_a_principal_sees_and_calls_only_its_servers(self) -> None:
         mine = frozenset({"alpha"})
         listed = self.successResultOf(
-            self.call(modern(1, "tools/list", principal="p1", servers=mine))
+            self.call(era2026(1, "tools/list", principal="p1", servers=mine))
         )
         self.assertEqual(
             [t["name"] for t in listed["result"]["tools"]], ["alpha__echo", "alpha__read_file"]
@@ -61,30 +61,32 @@ class PrincipalTests(Case):
         # What a principal sees depends on it: not for a shared cache.
         self.assertEqual(listed["result"]["cacheScope"], "private")
         refused = self.successResultOf(
-            self.call(modern(2, "tools/call", {"name": "beta__echo"}, principal="p1", servers=mine))
+            self.call(
+                era2026(2, "tools/call", {"name": "beta__echo"}, principal="p1", servers=mine)
+            )
         )
         self.assertEqual(refused["error"], {"code": -32602, "message": "Unknown tool: beta__echo"})
         self.assertEqual(self.agg.sent("tools/call"), [])
 
     def test_no_session_is_registered_for_any_request(self) -> None:
         for method in ("server/discover", "tools/list", "prompts/list"):
-            self.successResultOf(self.call(modern(3, method)))
-        self.successResultOf(self.call(modern(4, "tools/call", {"name": "alpha__echo"})))
+            self.successResultOf(self.call(era2026(3, method)))
+        self.successResultOf(self.call(era2026(4, "tools/call", {"name": "alpha__echo"})))
         self.assertEqual(len(self.agg.gateway.sessions), 0)
         self.assertEqual(self.agg.gateway.aggregator.sessions, set())
         self.assertEqual(self.service.era2026Stats("/mcp").requests, 4)
 
     def test_param_headers_come_from_the_views_definition(self) -> None:
-        self.successResultOf(self.call(modern(5, "tools/list")))
+        self.successResultOf(self.call(era2026(5, "tools/list")))
         self.assertEqual(self.service.paramHeaders("/mcp", "", "alpha__echo"), {})
         self.assertIsNone(self.service.paramHeaders("/mcp", "", "nope__echo"))
 
     def test_a_members_server_info_becomes_the_aggregates(self) -> None:
         answer = jsonrpc.resultResponse(
-            1, {"content": [], "_meta": {wire2026.SERVER_INFO_KEY: {"name": "alpha"}, "k": 1}}
+            1, {"content": [], "_meta": {era2026wire.SERVER_INFO_KEY: {"name": "alpha"}, "k": 1}}
         )
         meta = branded(answer)["result"]["_meta"]
-        self.assertEqual((meta[wire2026.SERVER_INFO_KEY]["name"], meta["k"]), ("mcpgateway", 1))
+        self.assertEqual((meta[era2026wire.SERVER_INFO_KEY]["name"], meta["k"]), ("mcpgateway", 1))
         plain = jsonrpc.resultResponse(1, {"taskId": "t"})
         self.assertIs(branded(plain), plain)
 
@@ -95,7 +97,7 @@ class TaskTests(Case):
 
     def started(self, principal: str = "") -> str:
         """A call of alpha__echo that became a task; its id."""
-        request = modern(
+        request = era2026(
             10,
             "tools/call",
             {"name": "alpha__echo", "arguments": {}},
@@ -111,7 +113,7 @@ class TaskTests(Case):
 
     def poll(self, method: str, taskId: str, **fields: Any) -> jsonrpc.Message:
         fields.setdefault("capabilities", WITH_TASKS)
-        return self.successResultOf(self.call(modern(11, method, {"taskId": taskId}, **fields)))
+        return self.successResultOf(self.call(era2026(11, method, {"taskId": taskId}, **fields)))
 
     def test_a_members_task_is_found_through_the_aggregate(self) -> None:
         taskId = self.started()
@@ -149,12 +151,12 @@ class TaskTests(Case):
         self.assertEqual(error["code"], jsonrpc.MISSING_CAPABILITY)
 
     def test_a_gateway_without_tasks_does_not_know_the_method(self) -> None:
-        agg = ModernHarness(fresh())
-        service = AggregateModern(agg.gateway)
+        agg = AggregateEra2026Harness(fresh())
+        service = AggregateEra2026(agg.gateway)
         answer = self.successResultOf(
             service.era2026Call(
                 "/mcp",
-                modern(1, "tasks/get", {"taskId": "t"}, capabilities=WITH_TASKS),
+                era2026(1, "tasks/get", {"taskId": "t"}, capabilities=WITH_TASKS),
                 RecordingSink(),
             )
         )
@@ -164,7 +166,7 @@ class TaskTests(Case):
 class ListenTests(Case):
     def listen(self, wanted: ListenFilter) -> tuple[AggregateListen, RecordingSink]:
         sink = RecordingSink()
-        opening = self.service.listen("/mcp", modern("l-1", "subscriptions/listen"), wanted, sink)
+        opening = self.service.listen("/mcp", era2026("l-1", "subscriptions/listen"), wanted, sink)
         self.agg.children.pump()
         handle = self.successResultOf(opening)
         assert isinstance(handle, AggregateListen)
@@ -225,7 +227,7 @@ class ListenTests(Case):
     def test_a_listen_cancelled_while_opening_leaves_nothing(self) -> None:
         sink = RecordingSink()
         wanted = ListenFilter(tools=True, uris=("file:///a.txt",))
-        opening = self.service.listen("/mcp", modern("l-2", "subscriptions/listen"), wanted, sink)
+        opening = self.service.listen("/mcp", era2026("l-2", "subscriptions/listen"), wanted, sink)
         opening.cancel()  # before the children answered their handshake
         self.failureResultOf(opening, CancelledError)
         self.agg.children.pump()
@@ -276,7 +278,7 @@ class OpenListenTests(SynchronousTestCase):
 
     def open(self) -> Deferred[AggregateListen]:
         pool = cast(ServerPool, self.pool)
-        request = modern("l", "subscriptions/listen")
+        request = era2026("l", "subscriptions/listen")
         return openListen(
             self.aggregator,
             Clock(),

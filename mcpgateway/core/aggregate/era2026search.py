@@ -1,18 +1,18 @@
-# -*- test-case-name: tests.core.aggregate.test_modernsearch,tests.web.test_aggregate_modern -*-
+# -*- test-case-name: tests.core.aggregate.test_era2026search,tests.web.test_aggregate_era2026 -*-
 """Search mode's own tools (C{search}, C{describe}, C{invoke},
 C{get_result}) for MCP 2026-07-28 requests, which have no session.
 
 One job: answer a 2026-07-28 C{tools/call} of a gateway tool through
 L{GatewayTools<mcpgateway.core.aggregate.tools.GatewayTools>} with a
-L{ModernContext} made for that request alone: the caller's principal,
-route and endpoint, the view L{AggregateModern<mcpgateway.core.aggregate.modern.AggregateModern>}
+L{Era2026Context} made for that request alone: the caller's principal,
+route and endpoint, the view L{AggregateEra2026<mcpgateway.core.aggregate.era2026.AggregateEra2026>}
 built for it. What must outlive the request does so without a session:
 
   - a shortened result is kept in the store of the caller's (endpoint,
     route, principal) (L{CallerResults<mcpgateway.core.aggregate.results.CallerResults>}),
     so the C{ref} one request gives pages in the next, and never for
     another principal or route;
-  - C{invoke} sends the member's request to its pool's C{modern}, as a
+  - C{invoke} sends the member's request to its pool's C{era2026}, as a
     full-mode C{tools/call} is sent: a member's sampling or elicitation
     comes back as an C{input_required} round of the C{invoke} call, whose
     retry (the same arguments, with C{inputResponses} and C{requestState})
@@ -43,13 +43,13 @@ from mcpgateway.core.aggregate.view import Member, View
 from mcpgateway.core.catalogdata import publicReason
 from mcpgateway.core.era2026.types import Era2026Request, Sink
 from mcpgateway.core.pools.pool import ServerPool
-from mcpgateway.protocol import jsonrpc, wire2026
+from mcpgateway.protocol import era2026wire, jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 
 if TYPE_CHECKING:
     from mcpgateway.core.aggregate.aggregator import Aggregator
 
-__all__ = ["ASKED_IN_TASK", "InputRequired", "ModernContext", "callGatewayTool"]
+__all__ = ["ASKED_IN_TASK", "Era2026Context", "InputRequired", "callGatewayTool"]
 
 ASKED_IN_TASK = (
     "the tool asked the client a question (sampling or elicitation), which a call made with"
@@ -76,7 +76,7 @@ def _plain(result: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in result.items() if k not in ("resultType", "ttlMs", "cacheScope")}
 
 
-class ModernContext(CallContext):
+class Era2026Context(CallContext):
     """One 2026-07-28 C{tools/call} of a gateway tool (the C{ToolContext}
     of L{mcpgateway.core.aggregate.tools}): C{session} is the request's
     transient one, C{view} its view."""
@@ -150,7 +150,7 @@ class ModernContext(CallContext):
             error = response.get("error")
             raise toolError(self.shownError(error if isinstance(error, dict) else {}))
 
-        return pool.modern(forwarded, self._sink).addCallback(result)
+        return pool.serveEra2026(forwarded, self._sink).addCallback(result)
 
     def start(
         self, name: str, arguments: dict[str, Any], progress: Callable[[str], None]
@@ -204,7 +204,7 @@ class ModernContext(CallContext):
             return response
 
         why = "the call was cancelled: its time to live is over, or the gateway stopped"
-        answer: Deferred[Message] = maybeDeferred(pool.modern, request, related)
+        answer: Deferred[Message] = maybeDeferred(pool.serveEra2026, request, related)
         return answer.addCallbacks(answered, memberFailure, errbackArgs=(callId, why))
 
     def shownError(self, error: Mapping[str, Any]) -> dict[str, Any]:
@@ -221,7 +221,7 @@ class ModernContext(CallContext):
 
 
 def callGatewayTool(
-    tools: ToolsLike, context: ModernContext, request: Era2026Request
+    tools: ToolsLike, context: Era2026Context, request: Era2026Request
 ) -> Deferred[Message]:
     """The response to C{request}, a C{tools/call} of a gateway tool: its
     C{CallToolResult} in the 2026 shape, or the C{input_required} round a
@@ -229,7 +229,7 @@ def callGatewayTool(
     name = str(request.params.get("name"))
 
     def answered(result: dict[str, Any]) -> Message:
-        done = wire2026.completeResult("tools/call", result, dict(SERVER_INFO), "private")
+        done = era2026wire.completeResult("tools/call", result, dict(SERVER_INFO), "private")
         return jsonrpc.resultResponse(request.clientId, done)
 
     def asked(reason: Failure) -> Message:

@@ -16,7 +16,7 @@ from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.tasks.manager import TaskLimits, TaskManager
 from mcpgateway.core.tasks.store import TaskStore
-from mcpgateway.protocol import wire2026
+from mcpgateway.protocol import era2026wire
 from mcpgateway.web.app import endEra2026Streams, makeSite
 from tests.core.aggregate.aggtools import Children, FakeServer, tool
 from tests.fakes import FakeProcess, fakeSpawner
@@ -64,8 +64,8 @@ class CompletingChildren(Children):
         super()._answer(proc, message)
 
 
-class ModernHarness(AggregateHarness):
-    """The aggregate's harness, whose gateway may serve tasks; modern POSTs."""
+class AggregateEra2026Harness(AggregateHarness):
+    """The aggregate's harness, whose gateway may serve tasks; 2026 POSTs."""
 
     def __init__(
         self,
@@ -87,7 +87,7 @@ class ModernHarness(AggregateHarness):
         self.harness.gateway.start()
         self.children = CompletingChildren(reactor, servers)
 
-    def modern(
+    def era2026(
         self,
         method: str,
         requestId: Any = 1,
@@ -120,16 +120,16 @@ def sessionsOf(agg: AggregateHarness) -> tuple[int, int]:
 
 class DiscoverAndListTests(SynchronousTestCase):
     def setUp(self) -> None:
-        self.agg = ModernHarness(fresh())
+        self.agg = AggregateEra2026Harness(fresh())
 
     def test_discover_is_the_aggregates_initialize_answer_in_the_2026_shape(self) -> None:
-        response = self.agg.modern("server/discover")
+        response = self.agg.era2026("server/discover")
         self.assertEqual(response.status, 200)
         result = response.json()["result"]
         self.assertEqual(result["resultType"], "complete")
         self.assertEqual(result["supportedVersions"], ["2026-07-28"])
         self.assertEqual((result["ttlMs"], result["cacheScope"]), (0, "public"))
-        info = result["_meta"][wire2026.SERVER_INFO_KEY]
+        info = result["_meta"][era2026wire.SERVER_INFO_KEY]
         self.assertEqual({k: info[k] for k in SERVER_INFO}, SERVER_INFO)
         self.assertEqual(
             result["capabilities"]["resources"], {"subscribe": True, "listChanged": True}
@@ -141,29 +141,29 @@ class DiscoverAndListTests(SynchronousTestCase):
         self.assertEqual(sessionsOf(self.agg), (0, 0))
 
     def test_discover_names_the_tasks_extension_when_the_gateway_serves_tasks(self) -> None:
-        agg = ModernHarness(fresh(), tasks=True)
-        result = agg.modern("server/discover").json()["result"]
+        agg = AggregateEra2026Harness(fresh(), tasks=True)
+        result = agg.era2026("server/discover").json()["result"]
         self.assertEqual(result["capabilities"]["extensions"], {TASKS: {}})
 
     def test_the_lists_are_the_views_in_the_2026_shape(self) -> None:
         servers = fresh()
         servers["alpha"].tools[0] = {**tool("echo"), "execution": {"taskSupport": "optional"}}
-        agg = ModernHarness(servers)
-        tools = agg.modern("tools/list").json()["result"]
+        agg = AggregateEra2026Harness(servers)
+        tools = agg.era2026("tools/list").json()["result"]
         self.assertEqual(
             [t["name"] for t in tools["tools"]], ["alpha__echo", "alpha__read_file", "beta__echo"]
         )
         self.assertNotIn("execution", tools["tools"][0])
         self.assertEqual(tools["resultType"], "complete")
         self.assertEqual((tools["ttlMs"], tools["cacheScope"]), (0, "public"))
-        self.assertEqual(tools["_meta"][wire2026.SERVER_INFO_KEY]["name"], "mcpgateway")
-        prompts = agg.modern("prompts/list", 2).json()["result"]
+        self.assertEqual(tools["_meta"][era2026wire.SERVER_INFO_KEY]["name"], "mcpgateway")
+        prompts = agg.era2026("prompts/list", 2).json()["result"]
         self.assertEqual([p["name"] for p in prompts["prompts"]], ["alpha__greet"])
-        resources = agg.modern("resources/list", 3).json()["result"]
+        resources = agg.era2026("resources/list", 3).json()["result"]
         self.assertEqual(
             sorted(r["uri"] for r in resources["resources"]), ["file:///a.txt", "file:///b.txt"]
         )
-        templates = agg.modern("resources/templates/list", 4).json()["result"]
+        templates = agg.era2026("resources/templates/list", 4).json()["result"]
         self.assertEqual(
             [t["uriTemplate"] for t in templates["resourceTemplates"]], ["alpha://{id}"]
         )
@@ -171,7 +171,7 @@ class DiscoverAndListTests(SynchronousTestCase):
         self.assertEqual(sessionsOf(agg), (0, 0))
 
     def test_a_cursor_is_invalid_params(self) -> None:
-        response = self.agg.modern("tools/list", 5, {"cursor": "next"})
+        response = self.agg.era2026("tools/list", 5, {"cursor": "next"})
         self.assertEqual(response.status, 400)
         self.assertEqual(response.json()["error"]["code"], -32602)
         self.assertIn("invalid cursor", response.json()["error"]["message"])
@@ -179,23 +179,25 @@ class DiscoverAndListTests(SynchronousTestCase):
 
 class CallTests(SynchronousTestCase):
     def setUp(self) -> None:
-        self.agg = ModernHarness(fresh())
+        self.agg = AggregateEra2026Harness(fresh())
 
     def test_a_call_reaches_its_member_under_its_own_name(self) -> None:
-        response = self.agg.modern("tools/call", 7, {"name": "beta__echo", "arguments": {"x": "1"}})
+        response = self.agg.era2026(
+            "tools/call", 7, {"name": "beta__echo", "arguments": {"x": "1"}}
+        )
         self.assertEqual(response.status, 200)
         result = response.json()["result"]
         self.assertEqual(result["content"][0]["text"], "beta:echo:{'x': '1'}")
         self.assertEqual(result["resultType"], "complete")
-        self.assertEqual(result["_meta"][wire2026.SERVER_INFO_KEY]["name"], "mcpgateway")
+        self.assertEqual(result["_meta"][era2026wire.SERVER_INFO_KEY]["name"], "mcpgateway")
         [(server, call)] = self.agg.sent("tools/call")
         self.assertEqual((server, call["params"]["name"]), ("beta", "echo"))
         # The envelope is stripped, as for /<server>/mcp.
-        self.assertNotIn(wire2026.PROTOCOL_VERSION_KEY, call["params"].get("_meta", {}))
+        self.assertNotIn(era2026wire.PROTOCOL_VERSION_KEY, call["params"].get("_meta", {}))
         self.assertEqual(sessionsOf(self.agg), (0, 0))
 
     def test_an_unknown_tool_is_invalid_params_and_reaches_nobody(self) -> None:
-        response = self.agg.modern("tools/call", 8, {"name": "gamma__echo", "arguments": {}})
+        response = self.agg.era2026("tools/call", 8, {"name": "gamma__echo", "arguments": {}})
         self.assertEqual(response.status, 400)
         self.assertEqual(
             response.json()["error"], {"code": -32602, "message": "Unknown tool: gamma__echo"}
@@ -203,30 +205,30 @@ class CallTests(SynchronousTestCase):
         self.assertEqual(self.agg.sent("tools/call"), [])
 
     def test_a_prompt_is_routed_by_its_aggregate_name(self) -> None:
-        response = self.agg.modern("prompts/get", 9, {"name": "alpha__greet"})
+        response = self.agg.era2026("prompts/get", 9, {"name": "alpha__greet"})
         self.assertEqual(response.json()["result"]["messages"][0]["content"]["text"], "alpha")
         self.assertEqual(self.agg.sent("prompts/get")[-1][1]["params"]["name"], "greet")
-        unknown = self.agg.modern("prompts/get", 10, {"name": "greet"})
+        unknown = self.agg.era2026("prompts/get", 10, {"name": "greet"})
         self.assertEqual(unknown.json()["error"]["code"], -32602)
         self.assertIn("Unknown prompt", unknown.json()["error"]["message"])
 
     def test_a_resource_goes_to_the_member_that_lists_it_or_whose_template_matches(self) -> None:
-        listed = self.agg.modern("resources/read", 11, {"uri": "file:///b.txt"})
+        listed = self.agg.era2026("resources/read", 11, {"uri": "file:///b.txt"})
         self.assertEqual(listed.json()["result"]["contents"][0]["text"], "beta:file:///b.txt")
-        templated = self.agg.modern("resources/read", 12, {"uri": "alpha://42"})
+        templated = self.agg.era2026("resources/read", 12, {"uri": "alpha://42"})
         result = templated.json()["result"]
         self.assertEqual(result["contents"][0]["text"], "alpha:alpha://42")
         self.assertEqual((result["ttlMs"], result["cacheScope"]), (0, "public"))
-        nobody = self.agg.modern("resources/read", 13, {"uri": "file:///c.txt"})
+        nobody = self.agg.era2026("resources/read", 13, {"uri": "file:///c.txt"})
         self.assertEqual(nobody.status, 400)
         self.assertIn("no server of this endpoint", nobody.json()["error"]["message"])
 
     def test_a_completion_of_a_prompt_names_the_members_prompt(self) -> None:
         params = {"ref": {"type": "ref/prompt", "name": "alpha__greet"}, "argument": {}}
-        response = self.agg.modern("completion/complete", 14, params)
+        response = self.agg.era2026("completion/complete", 14, params)
         self.assertEqual(response.json()["result"]["completion"]["values"], ["greet"])
         byUri = {"ref": {"type": "ref/resource", "uri": "alpha://{id}"}, "argument": {}}
-        response = self.agg.modern("completion/complete", 15, byUri)
+        response = self.agg.era2026("completion/complete", 15, byUri)
         self.assertEqual(response.json()["result"]["completion"]["values"], ["alpha://{id}"])
         self.assertEqual([s for s, _ in self.agg.sent("completion/complete")], ["alpha", "alpha"])
 
@@ -235,14 +237,14 @@ class CallTests(SynchronousTestCase):
         annotated = tool("where", region="the region")
         annotated["inputSchema"]["properties"]["region"]["x-mcp-header"] = "Region"
         servers["alpha"].tools.append(annotated)
-        agg = ModernHarness(servers)
-        agg.modern("tools/list")  # the catalogs are listed
+        agg = AggregateEra2026Harness(servers)
+        agg.era2026("tools/list")  # the catalogs are listed
         params = {"name": "alpha__where", "arguments": {"region": "eu"}}
-        wrong = agg.modern("tools/call", 16, params, headers={"mcp-param-region": "us"})
+        wrong = agg.era2026("tools/call", 16, params, headers={"mcp-param-region": "us"})
         self.assertEqual(wrong.status, 400)
         self.assertEqual(wrong.json()["error"]["code"], -32020)
         self.assertEqual(agg.sent("tools/call"), [])
-        right = agg.modern("tools/call", 17, params, headers={"mcp-param-region": "eu"})
+        right = agg.era2026("tools/call", 17, params, headers={"mcp-param-region": "eu"})
         self.assertEqual(right.status, 200)
         self.assertEqual(agg.sent("tools/call")[-1][1]["params"]["name"], "where")
 
@@ -254,12 +256,12 @@ class InputRoundTests(SynchronousTestCase):
     def setUp(self) -> None:
         servers = fresh()
         servers["alpha"].hold = True
-        self.agg = ModernHarness(servers)
+        self.agg = AggregateEra2026Harness(servers)
 
     def ask(self) -> tuple[FakeProcess, dict[str, Any], dict[str, Any]]:
         """Call alpha__echo; its child asks an elicitation: (the child, its
         call, the input_required result)."""
-        response = self.agg.modern(
+        response = self.agg.era2026(
             "tools/call", 20, {"name": "alpha__echo", "arguments": {"q": 1}}, capabilities=ELICIT
         )
         [(proc, call)] = self.agg.children.held
@@ -286,8 +288,8 @@ class InputRoundTests(SynchronousTestCase):
         proc, call, result = self.ask()
         self.assertEqual(result["resultType"], "input_required")
         self.assertEqual(list(result["inputRequests"]), ["who"])
-        self.assertEqual(result["_meta"][wire2026.SERVER_INFO_KEY]["name"], "mcpgateway")
-        retry = self.agg.modern(
+        self.assertEqual(result["_meta"][era2026wire.SERVER_INFO_KEY]["name"], "mcpgateway")
+        retry = self.agg.era2026(
             "tools/call",
             21,
             {
@@ -313,7 +315,7 @@ class InputRoundTests(SynchronousTestCase):
 
     def test_a_state_retried_under_another_tool_is_refused(self) -> None:
         _, _, result = self.ask()
-        retry = self.agg.modern(
+        retry = self.agg.era2026(
             "tools/call",
             22,
             {
@@ -331,15 +333,15 @@ class InputRoundTests(SynchronousTestCase):
 
 class WhoIsServedTests(SynchronousTestCase):
     def test_search_mode_is_served_with_the_gateways_tools(self) -> None:
-        agg = ModernHarness(fresh())
+        agg = AggregateEra2026Harness(fresh())
         for path in ("/mcp/search", "/mcp?mode=search"):
-            response = agg.modern("tools/list", 1, path=path)
+            response = agg.era2026("tools/list", 1, path=path)
             self.assertEqual(response.status, 200, path)
             self.assertEqual(
                 [t["name"] for t in response.json()["result"]["tools"]],
                 ["search", "describe", "invoke", "get_result"],
             )
-            invoked = agg.modern(
+            invoked = agg.era2026(
                 "tools/call",
                 2,
                 {"name": "invoke", "arguments": {"name": "beta__echo", "arguments": {}}},
@@ -348,28 +350,28 @@ class WhoIsServedTests(SynchronousTestCase):
             self.assertEqual(invoked.json()["result"]["content"][0]["text"], "beta:echo:{}")
         self.assertEqual(sessionsOf(agg), (0, 0))
         # ?mode=full on the search endpoint: its servers, in full.
-        listed = agg.modern("tools/list", 3, path="/mcp/search?mode=full")
+        listed = agg.era2026("tools/list", 3, path="/mcp/search?mode=full")
         self.assertEqual(len(listed.json()["result"]["tools"]), 3)
 
     def test_search_mode_with_a_child_per_session_falls_back(self) -> None:
-        agg = ModernHarness(fresh(), modes={"beta": "stateful"})
-        response = agg.modern("server/discover", 1, path="/mcp/search")
+        agg = AggregateEra2026Harness(fresh(), modes={"beta": "stateful"})
+        response = agg.era2026("server/discover", 1, path="/mcp/search")
         self.assertEqual(response.status, 404)
         self.assertEqual(response.json()["error"]["code"], -32601)
         self.assertIn("(beta;", response.json()["error"]["message"])
 
     def test_a_member_with_a_child_per_session_makes_the_endpoint_fall_back(self) -> None:
-        agg = ModernHarness(fresh(), modes={"beta": "stateful"})
-        response = agg.modern("tools/list")
+        agg = AggregateEra2026Harness(fresh(), modes={"beta": "stateful"})
+        response = agg.era2026("tools/list")
         self.assertEqual(response.status, 404)
         message = response.json()["error"]["message"]
         self.assertIn("(beta;", message)
         self.assertIn("child per session", message)
         # An endpoint that leaves it out serves the revision.
         agg.gateway.aggregator.useEndpoints(
-            {"modern": EndpointSpec(name="modern", exclude=("beta",))}, NameSettings()
+            {"era2026": EndpointSpec(name="era2026", exclude=("beta",))}, NameSettings()
         )
-        listed = agg.modern("tools/list", 2, path="/mcp/modern")
+        listed = agg.era2026("tools/list", 2, path="/mcp/era2026")
         self.assertEqual(
             [t["name"] for t in listed.json()["result"]["tools"]],
             ["alpha__echo", "alpha__read_file"],
@@ -378,11 +380,11 @@ class WhoIsServedTests(SynchronousTestCase):
 
 class ListenStreamTests(SynchronousTestCase):
     def test_a_listen_stream_is_acknowledged_and_ended_by_a_stop(self) -> None:
-        agg = ModernHarness(fresh())
+        agg = AggregateEra2026Harness(fresh())
         params = {
             "notifications": {"toolsListChanged": True, "resourceSubscriptions": ["alpha://7"]}
         }
-        response = agg.modern("subscriptions/listen", "l-1", params)
+        response = agg.era2026("subscriptions/listen", "l-1", params)
         [ack] = response.events()
         self.assertEqual(ack["method"], "notifications/subscriptions/acknowledged")
         self.assertEqual(

@@ -1,4 +1,4 @@
-"""L{mcpgateway.remote.legacysse.SSEChild} (the 2024-11-05 HTTP+SSE
+"""L{mcpgateway.remote.httpsse.SSEChild} (the 2024-11-05 HTTP+SSE
 transport) against a fake agent on a L{Clock}: the stream and its
 C{endpoint}, messages both ways, the stream's end as the session's."""
 
@@ -14,7 +14,7 @@ from twisted.logger import LogEvent
 from mcpgateway.core.child import Child
 from mcpgateway.core.spec import RemoteEndpoint
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.remote.legacysse import SSEChild
+from mcpgateway.remote.httpsse import SSEChild
 from tests.remote.fakehttp import (
     FakeAgent,
     FakeResponse,

@@ -14,11 +14,11 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
 from mcpgateway.core.sessions import Session
-from mcpgateway.core.tasks.legacy import (
+from mcpgateway.core.tasks.handshake import (
     PAGE,
     TASK_NOT_FOUND,
     TASKS_CAPABILITY,
-    LegacyTasks,
+    HandshakeTasks,
     Sink,
     announced,
     optionalTasks,
@@ -68,9 +68,9 @@ def session(sessionId: str = "s-1", version: str = "2025-11-25", principal: str 
     return made
 
 
-def setUp(limits: TaskLimits | None = None) -> tuple[LegacyTasks, FakeChild, TaskStore]:
+def setUp(limits: TaskLimits | None = None) -> tuple[HandshakeTasks, FakeChild, TaskStore]:
     store = TaskStore(None, now=lambda: NOW)
-    return LegacyTasks(TaskManager(store, Clock(), limits), "srv"), FakeChild(), store
+    return HandshakeTasks(TaskManager(store, Clock(), limits), "srv"), FakeChild(), store
 
 
 def request(method: str, requestId: int = 1, **params: Any) -> jsonrpc.Message:
@@ -84,7 +84,7 @@ def answered(d: Deferred[jsonrpc.Message]) -> jsonrpc.Message:
     return box[0]
 
 
-def create(tasks: LegacyTasks, child: FakeChild, who: Session, ttl: int = 60_000) -> str:
+def create(tasks: HandshakeTasks, child: FakeChild, who: Session, ttl: int = 60_000) -> str:
     message = request("tools/call", name="slow", arguments={"n": 1}, task={"ttl": ttl})
     answer = answered(tasks.serve(who, message, child.forward))
     return str(answer["result"]["task"]["taskId"])

@@ -59,7 +59,8 @@ def setUp(home: Path) -> tuple[Path, Path, bytes]:
     config.write_text(json.dumps(adopted, indent=2))
     stateDir = home / ".mcpgateway"
     stateDir.mkdir(mode=0o700)
-    legacy = {  # exactly as mcpgateway/clientconfigs/claude.py of the Claude-only adoption wrote it
+    # exactly as mcpgateway/clientconfigs/claude.py of the Claude-only adoption wrote it
+    oldBackup = {
         "version": 1,
         "configPath": str(config),
         "timestampAdded": False,
@@ -78,7 +79,7 @@ def setUp(home: Path) -> tuple[Path, Path, bytes]:
             },
         },
     }
-    (stateDir / "config-backup.json").write_text(json.dumps(legacy, indent=2) + "\n")
+    (stateDir / "config-backup.json").write_text(json.dumps(oldBackup, indent=2) + "\n")
     return config, stateDir, json.dumps(before, indent=2).encode()
 
 

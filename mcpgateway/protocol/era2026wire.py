@@ -1,15 +1,15 @@
-# -*- test-case-name: tests.protocol.test_wire2026 -*-
-"""The MCP 2026-07-28 wire vocabulary: what a modern request must carry, and
-what a modern answer looks like.
+# -*- test-case-name: tests.protocol.test_era2026wire -*-
+"""The MCP 2026-07-28 wire vocabulary: what a 2026 request must carry, and
+what a 2026 answer looks like.
 
 One job: pure functions over decoded JSON-RPC messages and header maps, with
-no Twisted and no I/O. The web's modern endpoint (L{mcpgateway.web.era2026})
+no Twisted and no I/O. The web's 2026 endpoint (L{mcpgateway.web.era2026})
 uses the checks (each returns a L{Problem} or C{None}, first failure wins, in
 the order the transport spec's status table gives); the core's bridge
 (L{mcpgateway.core.era2026.mrtr}) uses the builders (C{resultType}, cache hints,
 C{InputRequiredResult} pieces, error translation).
 
-The gateway's own conventions for legacy child servers (documented in
+The gateway's own conventions for handshake child servers (documented in
 C{docs/design/era.md}) are the three C{mcpgateway/...} keys of a child request's
 C{_meta}: L{HINT_RELATED}, L{HINT_KEY}, L{HINT_OPTIONAL}. They are stripped
 from anything a client sees.
@@ -135,7 +135,7 @@ def _shown(value: Any) -> str:
 
 
 def checkEnvelope(message: Message) -> Problem | None:
-    """The C{_meta} envelope of a modern request (400/-32602 on a bad one):
+    """The C{_meta} envelope of a 2026 request (400/-32602 on a bad one):
     C{params} and C{params._meta} objects, C{protocolVersion} a string,
     C{clientCapabilities} an object, C{clientInfo} (optional) an object,
     C{logLevel} (optional) one of L{LOG_LEVELS}."""
@@ -227,7 +227,7 @@ def checkHeaders(message: Message, headers: Mapping[str, list[str]]) -> Problem 
 
 
 def checkVersion(message: Message) -> Problem | None:
-    """The request's protocol version is a modern one we serve (400/-32022,
+    """The request's protocol version is a 2026 one we serve (400/-32022,
     C{data: {supported, requested}}). C{supported} lists the revisions this
     path serves (L{versions.ERA2026_VERSIONS}, as C{server/discover} says:
     clients and the conformance suite check that the two agree); the
@@ -364,14 +364,14 @@ def decodeNameHeader(value: str) -> str | None:
 
 
 def httpStatus(code: int) -> int:
-    """The HTTP status of a modern error answer with JSON-RPC C{code}:
+    """The HTTP status of a 2026 error answer with JSON-RPC C{code}:
     400 for -32700, -32600, -32602, -32020, -32021 and -32022, 404 for
     -32601, 200 (in band) for anything else."""
     return _STATUS.get(code, 200)
 
 
 def stripEnvelope(params: dict[str, Any]) -> dict[str, Any]:
-    """C{params} as a legacy child gets them: the envelope keys,
+    """C{params} as a handshake child gets them: the envelope keys,
     C{inputResponses} and C{requestState} removed (a copy; C{_meta} goes
     when nothing else, such as C{progressToken}, is left in it)."""
     stripped = {
@@ -407,7 +407,7 @@ def _withServerInfo(result: dict[str, Any], serverInfo: dict[str, Any] | None) -
 def completeResult(
     method: str, result: dict[str, Any], serverInfo: dict[str, Any] | None, cacheScope: str
 ) -> dict[str, Any]:
-    """A child's result as a modern client gets it (a copy): C{resultType:
+    """A child's result as a 2026 client gets it (a copy): C{resultType:
     "complete"}, cache hints (C{ttlMs: 0}, C{cacheScope}; C{private} when the
     child itself said so, whatever C{cacheScope}) on L{CACHEABLE}, the
     server info in C{_meta} (the child's own C{_meta} keys kept), the 2025
@@ -457,7 +457,7 @@ def translateError(error: dict[str, Any]) -> dict[str, Any]:
 
 def discoverResult(initialize: dict[str, Any], cacheScope: str) -> dict[str, Any]:
     """The C{DiscoverResult} of a child from its cached C{InitializeResult}:
-    the modern versions served, the child's capabilities but C{tasks} (and
+    the 2026 versions served, the child's capabilities but C{tasks} (and
     anything 2026 does not define), its instructions, its C{serverInfo} in
     C{_meta}, cache hints, C{resultType}."""
     childCaps = initialize.get("capabilities")
@@ -608,10 +608,10 @@ def acknowledged(subscriptionId: Any, honoured: dict[str, Any]) -> Message:
     }
 
 
-def modernAnswer(
+def era2026Answer(
     method: str, response: Message, serverInfo: dict[str, Any] | None, cacheScope: str
 ) -> Message:
-    """A legacy child's answer to a modern request, as the client gets it: a result with its
+    """A handshake child's answer to a 2026 request, as the client gets it: a result with its
     C{resultType} (and cache hints, server info), an error in the 2026 code
     space. An C{InputRequiredResult} gets the server info only."""
     error = response.get("error")

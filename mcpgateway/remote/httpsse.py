@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.remote.test_legacysse -*-
+# -*- test-case-name: tests.remote.test_httpsse -*-
 """One upstream session with a remote MCP server over the 2024-11-05 HTTP+SSE
 transport (an entry's C{"type": "sse"}).
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.aggregate.test_modern -*-
+# -*- test-case-name: tests.core.aggregate.test_era2026 -*-
 """C{subscriptions/listen} (MCP 2026-07-28) on the aggregate endpoint.
 
 An L{AggregateListen} is one open listen stream of C{/mcp}: it carries the

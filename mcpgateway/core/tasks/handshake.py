@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.tasks.test_legacy -*-
+# -*- test-case-name: tests.core.tasks.test_handshake -*-
 """The 2025-11-25 experimental tasks, made by the gateway for a child that
 does not implement them, from the same store as the Tasks extension's.
 
@@ -105,7 +105,7 @@ def shown(task: Task) -> dict[str, Any]:
     return {renamed.get(key, key): value for key, value in envelope(task).items()}
 
 
-class LegacyTasks:
+class HandshakeTasks:
     """The gateway's 2025-11-25 tasks on one server's sessions."""
 
     def __init__(self, manager: TaskManager, server: str) -> None:

@@ -1,5 +1,5 @@
-"""Search mode served to MCP 2026-07-28 requests (L{AggregateModern} on
-C{/mcp/search}, L{mcpgateway.core.aggregate.modernsearch}), on a gateway
+"""Search mode served to MCP 2026-07-28 requests (L{AggregateEra2026} on
+C{/mcp/search}, L{mcpgateway.core.aggregate.era2026search}), on a gateway
 with fake children: the gateway's own tools listed and answered per
 request, results kept per (endpoint, route, principal) and paged by
 C{get_result} in later requests (and never by another principal or
@@ -15,27 +15,27 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.aggregate.modern import AggregateModern
-from mcpgateway.core.aggregate.modernsearch import ASKED_IN_TASK, ModernContext
+from mcpgateway.core.aggregate.era2026 import AggregateEra2026
+from mcpgateway.core.aggregate.era2026search import ASKED_IN_TASK, Era2026Context
 from mcpgateway.core.aggregate.results import CallerResults, ResultBudget, ResultGone
 from mcpgateway.core.era2026.types import Era2026Request
-from mcpgateway.protocol import jsonrpc, wire2026
+from mcpgateway.protocol import era2026wire, jsonrpc
 from tests.fakes import FakeProcess, RecordingSink
-from tests.web.test_aggregate_modern import ELICIT, ModernHarness
+from tests.web.test_aggregate_era2026 import ELICIT, AggregateEra2026Harness
 from tests.web.test_aggregate_web import fresh
 
 BIG = list(range(30000))
 """A result's array far over the shield's budget (64 KiB)."""
 
 
-def modern(
+def era2026(
     clientId: Any, method: str, params: dict[str, Any] | None = None, **fields: Any
 ) -> Era2026Request:
     return Era2026Request(clientId=clientId, method=method, params=params or {}, **fields)
 
 
 def toolCall(clientId: Any, name: str, arguments: dict[str, Any], **fields: Any) -> Era2026Request:
-    return modern(clientId, "tools/call", {"name": name, "arguments": arguments}, **fields)
+    return era2026(clientId, "tools/call", {"name": name, "arguments": arguments}, **fields)
 
 
 class Case(SynchronousTestCase):
@@ -45,11 +45,11 @@ class Case(SynchronousTestCase):
     def setUp(self) -> None:
         servers = fresh()
         servers["alpha"].hold = self.holdAlpha
-        self.agg = ModernHarness(servers, tasks=self.withTasks)
-        self.service = AggregateModern(self.agg.gateway, "search")
+        self.agg = AggregateEra2026Harness(servers, tasks=self.withTasks)
+        self.service = AggregateEra2026(self.agg.gateway, "search")
 
     def call(
-        self, request: Era2026Request, service: AggregateModern | None = None
+        self, request: Era2026Request, service: AggregateEra2026 | None = None
     ) -> Deferred[jsonrpc.Message]:
         answered = (service or self.service).era2026Call("/mcp/search", request, RecordingSink())
         self.agg.children.pump()
@@ -70,16 +70,16 @@ class Case(SynchronousTestCase):
 class ListTests(Case):
     def test_the_endpoint_serves_the_revision_in_search_mode(self) -> None:
         self.assertIsNone(self.service.era2026Refusal("/mcp/search"))
-        default = AggregateModern(self.agg.gateway)
+        default = AggregateEra2026(self.agg.gateway)
         self.assertIsNone(default.withMode("search").era2026Refusal("/mcp"))
 
     def test_discover_tells_how_to_use_the_four_tools(self) -> None:
-        result = self.result(modern(1, "server/discover"))
+        result = self.result(era2026(1, "server/discover"))
         self.assertIn("reached through four tools", result["instructions"])
         self.assertIn("alpha (2), beta (1)", result["instructions"])
 
     def test_tools_are_the_gateways_own_as_a_2025_search_session_lists_them(self) -> None:
-        result = self.result(modern(2, "tools/list"))
+        result = self.result(era2026(2, "tools/list"))
         self.assertEqual(
             [t["name"] for t in result["tools"]], ["search", "describe", "invoke", "get_result"]
         )
@@ -90,14 +90,14 @@ class ListTests(Case):
         self.assertEqual(self.agg.sent("tools/call"), [])
 
     def test_prompts_and_resources_are_the_members(self) -> None:
-        prompts = self.result(modern(3, "prompts/list"))["prompts"]
+        prompts = self.result(era2026(3, "prompts/list"))["prompts"]
         self.assertEqual([p["name"] for p in prompts], ["alpha__greet"])
-        resources = self.result(modern(4, "resources/list"))["resources"]
+        resources = self.result(era2026(4, "resources/list"))["resources"]
         self.assertEqual(sorted(r["uri"] for r in resources), ["file:///a.txt", "file:///b.txt"])
 
     def test_full_mode_neither_lists_nor_answers_the_gateways_tools(self) -> None:
-        full = AggregateModern(self.agg.gateway)
-        listed = self.successResultOf(self.call(modern(5, "tools/list"), full))
+        full = AggregateEra2026(self.agg.gateway)
+        listed = self.successResultOf(self.call(era2026(5, "tools/list"), full))
         self.assertNotIn("invoke", [t["name"] for t in listed["result"]["tools"]])
         refused = self.successResultOf(
             self.call(toolCall(6, "invoke", {"name": "alpha__echo"}), full)
@@ -110,7 +110,7 @@ class ToolTests(Case):
     def test_search_describe_invoke(self) -> None:
         found = self.result(toolCall(1, "search", {"query": "read a file"}))
         self.assertEqual(found["resultType"], "complete")
-        self.assertEqual(found["_meta"][wire2026.SERVER_INFO_KEY]["name"], "mcpgateway")
+        self.assertEqual(found["_meta"][era2026wire.SERVER_INFO_KEY]["name"], "mcpgateway")
         names = [hit["name"] for hit in found["structuredContent"]["results"]]
         self.assertEqual(names[0], "alpha__read_file")
         described = self.result(toolCall(2, "describe", {"name": "alpha__read_file"}))
@@ -173,7 +173,7 @@ class ResultTests(Case):
             refused = self.page(ref, 0, **fields)
             self.assertTrue(refused["isError"], fields)
             self.assertIn("get_result", refused["content"][0]["text"])
-        other = AggregateModern(self.agg.gateway).withMode("search")  # /mcp?mode=search
+        other = AggregateEra2026(self.agg.gateway).withMode("search")  # /mcp?mode=search
         answer = self.successResultOf(
             self.call(toolCall(9, "get_result", {"ref": ref}, principal="p", scope="ws"), other)
         )
@@ -239,7 +239,7 @@ class InputRoundTests(Case):
         result = self.successResultOf(answered)["result"]
         self.assertEqual(result["resultType"], "input_required")
         self.assertEqual(list(result["inputRequests"]), ["who"])
-        self.assertEqual(result["_meta"][wire2026.SERVER_INFO_KEY]["name"], "mcpgateway")
+        self.assertEqual(result["_meta"][era2026wire.SERVER_INFO_KEY]["name"], "mcpgateway")
         retry = self.call(
             toolCall(
                 21,
@@ -337,14 +337,14 @@ class AsyncTests(Case):
 
 class ContextTests(Case):
     def test_a_childs_stderr_is_never_quoted(self) -> None:
-        session = self.service.session(modern(1, "tools/call"))
+        session = self.service.session(era2026(1, "tools/call"))
         view = self.agg.gateway.aggregator.viewNow(session)
-        context = ModernContext(
+        context = Era2026Context(
             self.agg.gateway.aggregator,
             self.agg.gateway.pools,
             session,
             view,
-            modern(1, "tools/call"),
+            era2026(1, "tools/call"),
             RecordingSink(),
         )
         shown = context.shownError(

@@ -136,7 +136,7 @@ def test_a_pinned_client_lists_calls_and_listens_across_two_members(start: Any, 
     # Stateless: no session of the gateway's was made, neither on /mcp nor on a member.
     assert "opened on the aggregate endpoint" not in gateway.text()
     assert health["servers"]["demo"]["sessions"] == 0, health["servers"]["demo"]
-    assert health["servers"]["conformance"]["modernRequests"] >= 6, health["servers"]
+    assert health["servers"]["conformance"]["era2026Requests"] >= 6, health["servers"]
     assert health["servers"]["conformance"]["inputRounds"] >= 2, health["servers"]
 
 
