@@ -64,7 +64,7 @@ def notApplicable(name: str) -> str | None:
         if importlib.util.find_spec("uvloop") is None:
             return "uvloop is not installed"
     if name == "lateheaders":
-        from mcpgateway.web import sse
+        from mcpgateway.web.plumbing import sse
 
         if 'write(b"")' not in inspect.getsource(sse.SSEStream.__init__):
             return "SSEStream no longer flushes headers at once"
@@ -160,7 +160,7 @@ def apply(names: set[str]) -> None:
     if "flushwrites" in names:
         _installFlushWrites()
     if "lateheaders" in names:
-        from mcpgateway.web import sse
+        from mcpgateway.web.plumbing import sse
 
         streamInit = sse.SSEStream.__init__
 

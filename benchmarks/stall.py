@@ -244,7 +244,7 @@ def applyStallPatches(names: set[str]) -> None:
         # (found with ``stall.py cycles``): request.onLost is a lambda that holds
         # the request and the stream; a StreamLog and its SSEStream point at
         # each other. Without them, reference counting frees a finished call.
-        from mcpgateway.web import replay, sse
+        from mcpgateway.web.plumbing import replay, sse
 
         close = sse.SSEStream.close
 

@@ -491,4 +491,4 @@ def test_core_floors_are_read_from_the_path_and_the_gateway_floor() -> None:
     assert coreFloor("mcpgateway.core.era2026.listen") == "era2026"
     assert coreFloor("mcpgateway.core.pools.pool") == "pools"
     assert coreFloor("mcpgateway.core.aggregate") == "aggregate"
-    assert coreFloor("mcpgateway.web.mcp") is None
+    assert coreFloor("mcpgateway.web.endpoints.mcp") is None

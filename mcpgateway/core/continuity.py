@@ -172,7 +172,7 @@ class SessionContinuity:
         sessions of servers not configured at start restored or dropped
         (L{configured}); C{None} when there is nothing to wait for (any
         more). A request for a session this process does not know waits for
-        it, then is looked at again (L{mcpgateway.web.mcp}).
+        it, then is looked at again (L{mcpgateway.web.endpoints.mcp}).
 
         @param sessionId: the id the request names. Once the predecessor is
             gone, only the ids of the held sessions are waited for (any

@@ -354,7 +354,7 @@ class Gateway:
     @property
     def stopBegun(self) -> bool:
         """Whether L{stop} has begun (read-only): a session request that
-        comes now is answered 503, retry (L{mcpgateway.web.mcp}), not looked
+        comes now is answered 503, retry (L{mcpgateway.web.endpoints.mcp}), not looked
         up, as its session is being saved for the next gateway process."""
         return self._shutdown.begun
 

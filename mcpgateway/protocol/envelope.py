@@ -138,7 +138,7 @@ def checkMembers(message: Message) -> Problem | None:
     """Whether a request (C{classify} said so) has a member other than
     C{jsonrpc}, C{id}, C{method} and C{params}: C{-32600}, the first such
     member named (C{result} or C{error} before any other). L{checkRequest}
-    runs it first; the 2026-07-28 side (L{mcpgateway.web.era2026}) runs it
+    runs it first; the 2026-07-28 side (L{mcpgateway.web.endpoints.era2026}) runs it
     alone, as it checks the rest of a request its own way."""
     if message.keys() <= _REQUEST_MEMBERS:  # no set is built on the hot path
         return None

@@ -3,7 +3,7 @@
 what a 2026 answer looks like.
 
 One job: pure functions over decoded JSON-RPC messages and header maps, with
-no Twisted and no I/O. The web's 2026 endpoint (L{mcpgateway.web.era2026})
+no Twisted and no I/O. The web's 2026 endpoint (L{mcpgateway.web.endpoints.era2026})
 uses the checks (each returns a L{Problem} or C{None}, first failure wins, in
 the order the transport spec's status table gives); the core's bridge
 (L{mcpgateway.core.era2026.mrtr}) uses the builders (C{resultType}, cache hints,

@@ -252,8 +252,7 @@ SERVER_FAMILIES: tuple[tuple[str, str, str, str], ...] = (
         "badStates",
         "era2026_bad_request_states_total",
         "counter",
-        "2026 retries refused for their requestState (forged, expired, used, or for another"
-        " call).",
+        "2026 retries refused for their requestState (forged, expired, used, or for another call).",
     ),
     (
         "listenStreams",

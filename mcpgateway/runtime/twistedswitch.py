@@ -3,9 +3,9 @@
 
 The gateway replaces some of Twisted's own machinery for speed (docs/design/costs.md):
 the reactor's dispatch (L{mcpgateway.runtime.reactor}), the HTTP channel and
-its parser (L{mcpgateway.web.channel}, L{mcpgateway.web.httpreader}), the
-request and its headers (L{mcpgateway.web.request},
-L{mcpgateway.web.headers}), and the transports' writes, sent at the end of
+its parser (L{mcpgateway.web.plumbing.channel}, L{mcpgateway.web.plumbing.httpreader}), the
+request and its headers (L{mcpgateway.web.plumbing.request},
+L{mcpgateway.web.plumbing.headers}), and the transports' writes, sent at the end of
 each turn (L{mcpgateway.runtime.turnflush}). Each of them leans on how
 Twisted works inside, so each makes a Twisted upgrade a risk. One switch
 turns them all off or on:
@@ -15,7 +15,7 @@ turns them all off or on:
     C{Request} and C{Headers}, and transports that write as Twisted writes.
     The gateway's own rules stay the same on both (the body limit, the
     header and body deadlines, the connections per peer, the C{Host}
-    checks, the hand-over of a restart: L{mcpgateway.web.stock}).
+    checks, the hand-over of a restart: L{mcpgateway.web.plumbing.stock}).
 
 C{--twisted} decides, else C{$MCPGATEWAY_TWISTED}, else L{DEFAULT}. It is
 read before the reactor is installed (L{fromArgv}, for

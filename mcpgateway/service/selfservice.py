@@ -13,11 +13,11 @@ Its child gets the gateway's URL (known once the gateway listens:
 L{SelfService.listening}) and a token minted at start-up
 (L{SelfService.token}) in its entry's environment: the management API
 takes that token for its servers endpoints only
-(L{mcpgateway.web.api.ApiResource}), never the gateway's C{--api-token},
+(L{mcpgateway.web.admin.api.ApiResource}), never the gateway's C{--api-token},
 which the child never sees (C{MCPGATEWAY_*} variables are not inherited).
 The MCP registry it searches is the gateway's C{MCPGATEWAY_REGISTRY}, else
 the official one. On an authenticated gateway only admin principals may
-list or call it (L{mcpgateway.web.auth.AuthGate.adminOnly}).
+list or call it (L{mcpgateway.web.plumbing.auth.AuthGate.adminOnly}).
 
 The variable names are those L{mcpgateway.selfservice} reads (a program of
 its own, which the service does not import); a test holds them equal.
@@ -166,7 +166,7 @@ class SelfService:
         """On an authenticated gateway (C{gate}, its L{AuthGate}): withhold
         C{gateway} from every principal that is no admin (not listed on
         C{/mcp}, not callable)."""
-        from mcpgateway.web.auth import AuthGate
+        from mcpgateway.web.plumbing.auth import AuthGate
 
         if isinstance(gate, AuthGate):
             gate.adminOnly = gate.adminOnly | {SERVER_NAME}

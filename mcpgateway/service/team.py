@@ -148,7 +148,7 @@ def _nameForLinks(gate: Any, credentials: Any) -> None:
 def _tokensGate(options: Options, reactor: IReactor, top: Any, secret: bytes | None) -> Any:
     from mcpgateway.auth.tokenfile import TokensFileError
     from mcpgateway.auth.tokens import TokensFile, TokenTable
-    from mcpgateway.web.auth import AuthGate
+    from mcpgateway.web.plumbing.auth import AuthGate
 
     table = TokenTable((), _principalKeys(secret), reactor)
     tokens = TokensFile(Path(options["auth-tokens"]), table, reactor, threadRunner(reactor))
@@ -181,7 +181,7 @@ def _oauthGate(
     from mcpgateway.auth.bearer import JwtVerifier, OAuthSettings
     from mcpgateway.auth.jwks import KeySet, KeySetService, httpFetch
     from mcpgateway.auth.metadata import SCOPE_ADMIN, serverScope
-    from mcpgateway.web.auth import AuthGate
+    from mcpgateway.web.plumbing.auth import AuthGate
 
     issuer, resource = options["oauth-issuer"], options["resource-uri"]
     settings = OAuthSettings(
@@ -255,7 +255,7 @@ def wireUpstreamLogin(
     options: Options, pre: Preflight, reactor: IReactor, gateway: Any, authStatus: Any = None
 ) -> Any:
     """The pages through which principals sign in to remote servers
-    (L{mcpgateway.web.upstreamlogin}), the URL their links start with and
+    (L{mcpgateway.web.pages.upstreamlogin}), the URL their links start with and
     the credentials that make the links; C{None} when the gateway serves no
     remote server (no tokens to hold). A sign-in is kept without the
     principal's confirmation only when the links are loopback ones and the
@@ -271,7 +271,7 @@ def wireUpstreamLogin(
     from mcpgateway.remote.oauth.tokens import TokenStore
     from mcpgateway.remote.oauth.weblogin import WebLogin
     from mcpgateway.service.process import threadRunner
-    from mcpgateway.web.upstreamlogin import UpstreamLoginPages
+    from mcpgateway.web.pages.upstreamlogin import UpstreamLoginPages
 
     store = TokenStore(pre.stateDir)
     base = GatewayUrl(options["endpoint"], options["resource-uri"])

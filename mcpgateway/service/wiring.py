@@ -622,7 +622,7 @@ def _listener(
         # Made on the API's first request (the site keeps what this returns).
         from mcpgateway.config.gatewayfile import ServersFile
         from mcpgateway.ops.management import ServerChanges
-        from mcpgateway.web.api import ApiApp
+        from mcpgateway.web.admin.api import ApiApp
 
         management = ServerChanges(gateway, configService, ServersFile(pre.stateDir))
         authLine = team.authLine if team is not None else None

@@ -6,9 +6,9 @@ C{/<server>/mcp} to that server's L{McpEndpoint} and C{/<server>~<key>/mcp}
 to the endpoint of one of its workspace routes (see docs/guide/scopes.md; an
 unknown key is 404, never the global route), answers C{/health} itself,
 serves the status page at C{/} and its stream at C{/status/events}
-(L{mcpgateway.web.statuspage}; a browser's request that changes something
+(L{mcpgateway.web.pages.statuspage}; a browser's request that changes something
 must carry its CSRF header), and hands everything else to the management
-surface (the Klein app of C{/api/v1}, and L{mcpgateway.web.reports.ReportsResource}
+surface (the Klein app of C{/api/v1}, and L{mcpgateway.web.pages.reports.ReportsResource}
 for C{/sessions} and C{/metrics}), which is loaded on first use: a gateway
 that only serves MCP traffic and C{mcpgateway status} never imports Klein
 (about 5 MB).
@@ -23,7 +23,7 @@ a pool; the principal it finds rides on C{request.principal}; one audit
 record when the request ends), C{/sessions*}, C{/api/v1} and the status
 page need an admin principal, C{/.well-known/oauth-protected-resource*} is the gate's, and
 C{/health} and C{/metrics} stay open but show a caller without an admin's token
-only that the gateway lives (L{mcpgateway.web.liveness}). An MCP path no
+only that the gateway lives (L{mcpgateway.web.pages.liveness}). An MCP path no
 server, route or aggregate endpoint answers is authenticated first, as a
 real one is: no caller without a valid token learns which exist.
 
@@ -60,14 +60,14 @@ from mcpgateway.runtime import logs
 from mcpgateway.runtime.turnflush import TurnFlusher
 from mcpgateway.runtime.twistedprivate import GenericHTTPChannelProtocol
 from mcpgateway.runtime.twistedswitch import STOCK, twistedSetting
-from mcpgateway.web.httpreader import checkInstalled
-from mcpgateway.web.replies import ClientErrors
-from mcpgateway.web.request import GatewayRequest
-from mcpgateway.web.stock import StockRequest, stockChannel
+from mcpgateway.web.plumbing.httpreader import checkInstalled
+from mcpgateway.web.plumbing.replies import ClientErrors
+from mcpgateway.web.plumbing.request import GatewayRequest
+from mcpgateway.web.plumbing.stock import StockRequest, stockChannel
 
 if TYPE_CHECKING:
     pass  # loaded at the page's first request
-from mcpgateway.web.channel import IDLE_CONNECTION_TIMEOUT, ConnectionGuard, GatewayChannel
+from mcpgateway.web.plumbing.channel import IDLE_CONNECTION_TIMEOUT, ConnectionGuard, GatewayChannel
 from mcpgateway.web.root import GatewayRoot, ResourceFactory
 from mcpgateway.web.surfaces import TeamSurface
 
@@ -190,7 +190,7 @@ class GatewaySite(Site):
 
 class StockSite(GatewaySite):
     """A L{GatewaySite} whose connections are twisted.web's own channel and
-    request (C{--twisted=stock}, L{mcpgateway.web.stock}): Twisted's parser,
+    request (C{--twisted=stock}, L{mcpgateway.web.plumbing.stock}): Twisted's parser,
     headers and writes, held to the same bounds."""
 
     protocol = stockChannel

@@ -31,23 +31,23 @@ from mcpgateway.ops.audit import AuditRecord, AuditSink
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.runtime import logs
-from mcpgateway.web import favicon
-from mcpgateway.web.aggregate import (
+from mcpgateway.web.endpoints.aggregate import (
     AggregateBackend,
     AggregateEndpoint,
     AggregatePath,
     aggregatePath,
     serverName,
 )
-from mcpgateway.web.auditnote import AuditNote
-from mcpgateway.web.guard import checkOrigin
-from mcpgateway.web.liveness import Health, MetricsDoor
-from mcpgateway.web.mcp import McpEndpoint
-from mcpgateway.web.replies import ClientErrors, errorReply, jsonReply
-from mcpgateway.web.servercard import ServerCards, isCardPath
+from mcpgateway.web.endpoints.auditnote import AuditNote
+from mcpgateway.web.endpoints.guard import checkOrigin
+from mcpgateway.web.endpoints.mcp import McpEndpoint
+from mcpgateway.web.pages import favicon
+from mcpgateway.web.pages.liveness import Health, MetricsDoor
+from mcpgateway.web.pages.servercard import ServerCards, isCardPath
+from mcpgateway.web.plumbing.replies import ClientErrors, errorReply, jsonReply
 
 if TYPE_CHECKING:
-    from mcpgateway.web.statuspage import StatusPage  # loaded at the page's first request
+    from mcpgateway.web.pages.statuspage import StatusPage  # loaded at the page's first request
 from mcpgateway.web.surfaces import PEER_HEADER, ClusterSurface, Gate, TeamSurface
 
 ResourceFactory = Callable[[], IResource]
@@ -98,17 +98,17 @@ class _GatedRefusal(Resource):
 
 
 def managementResource(gateway: Gateway, team: TeamSurface | None = None) -> IResource:
-    """C{/sessions} and C{/metrics} (L{mcpgateway.web.reports}), made on the
+    """C{/sessions} and C{/metrics} (L{mcpgateway.web.pages.reports}), made on the
     first request for them; the session DELETEs' Klein routes
-    (L{mcpgateway.web.sessionends}) on the first DELETE."""
-    from mcpgateway.web.reports import ReportsResource
+    (L{mcpgateway.web.admin.sessionends}) on the first DELETE."""
+    from mcpgateway.web.pages.reports import ReportsResource
 
     made: IResource | None = None
 
     def sessionEnds() -> IResource:
         nonlocal made
         if made is None:
-            from mcpgateway.web.sessionends import SessionEnds
+            from mcpgateway.web.admin.sessionends import SessionEnds
 
             made = SessionEnds(gateway).resource()
         return made
@@ -293,7 +293,7 @@ class _Door(Resource):
 class _AdminDoor(Resource):
     """In front of the management surface (C{/sessions*}, C{/api/v1}, the
     status page) of a team gateway: an admin principal only (or the C{--api-token}, for the
-    API); C{/health} and C{/metrics} stay open (L{mcpgateway.web.liveness})."""
+    API); C{/health} and C{/metrics} stay open (L{mcpgateway.web.pages.liveness})."""
 
     isLeaf = True
 
@@ -558,7 +558,7 @@ class GatewayRoot(Resource):
             return _Refused(
                 400, "the path is not UTF-8 (after percent-decoding)", self.clientErrors
             )
-        from mcpgateway.web.statuspage import CsrfRefused, csrfRefusal
+        from mcpgateway.web.pages.statuspage import CsrfRefused, csrfRefusal
 
         csrf = csrfRefusal(request)
         if csrf is not None:
@@ -590,7 +590,7 @@ class GatewayRoot(Resource):
 
     def _statusPage(self) -> StatusPage:
         if self._status is None:
-            from mcpgateway.web.statuspage import StatusPage
+            from mcpgateway.web.pages.statuspage import StatusPage
 
             self._status = StatusPage(
                 self._gateway,

@@ -23,15 +23,15 @@ from mcpgateway.cluster.routing import Where
 from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.limitsgate import LimitsGate
 from mcpgateway.ops.audit import AuditSink
-from mcpgateway.web.backends import Quota
-from mcpgateway.web.guard import header
+from mcpgateway.web.endpoints.backends import Quota
+from mcpgateway.web.endpoints.guard import header
 
 if TYPE_CHECKING:
     from mcpgateway.cluster.sealing import Address  # cryptography: clustered gateways only
 
 
 class Gate(Protocol):
-    """The authentication gate (L{mcpgateway.web.auth.AuthGate})."""
+    """The authentication gate (L{mcpgateway.web.plumbing.auth.AuthGate})."""
 
     refusals: Counter[tuple[int, str]]
 
@@ -211,7 +211,7 @@ class TeamSurface:
         """
         @param publicHealth: C{--public-health}: C{/health} and C{/metrics}
             show their figures to callers without an admin's token
-            (L{mcpgateway.web.liveness}).
+            (L{mcpgateway.web.pages.liveness}).
         """
         self.gate = gate
         self.publicHealth = publicHealth
@@ -223,7 +223,7 @@ class TeamSurface:
         """Requests refused by the per-principal limits (429)."""
         self.upstreamLogin: IResource | None = None
         """C{/oauth}: where principals sign in to remote servers
-        (L{mcpgateway.web.upstreamlogin}; C{None}: not served)."""
+        (L{mcpgateway.web.pages.upstreamlogin}; C{None}: not served)."""
         self.callLimits: LimitsGate | None = None
         """The rate limits and quotas of calls (L{mcpgateway.governance.limitsgate});
         C{None}: none configured."""

@@ -318,7 +318,7 @@ def test_no_opentelemetry_import_without_otel() -> None:
     code = (
         "import sys\n"
         "from mcpgateway import tap\n"
-        "import mcpgateway.web.app, mcpgateway.web.mcp, mcpgateway.report.metrics\n"
+        "import mcpgateway.web.app, mcpgateway.web.endpoints.mcp, mcpgateway.report.metrics\n"
         "import mcpgateway.core.router, mcpgateway.core.tracing\n"
         "options = tap.Options()\n"
         "options.parseOptions([])\n"

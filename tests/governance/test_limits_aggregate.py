@@ -14,7 +14,7 @@ from twisted.web.test.requesthelper import DummyRequest
 
 from mcpgateway.config.ratelimits import NO_LIMITS, LimitSet, parseLimits
 from mcpgateway.governance.limitsgate import LimitsGate, healthSection
-from mcpgateway.web.aggregate import AggregatePath
+from mcpgateway.web.endpoints.aggregate import AggregatePath
 from mcpgateway.web.root import GatewayRoot
 from tests.core.aggregate.aggtools import FakeServer, tool
 from tests.http import Response

@@ -23,9 +23,9 @@ from mcpgateway.governance.limitspage import (
     limitsData,
     renderLimits,
 )
+from mcpgateway.web.pages.statuspage import renderPage
+from mcpgateway.web.pages.statusstream import INTERVAL
 from mcpgateway.web.root import GatewayRoot
-from mcpgateway.web.statuspage import renderPage
-from mcpgateway.web.statusstream import INTERVAL
 from tests.governance.test_limits_gate import limited, passed, toolCall
 from tests.web.test_statuspage import ALLOWED_TAGS, HTML, Page, frames
 

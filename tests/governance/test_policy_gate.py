@@ -1,5 +1,5 @@
 """The policy in front of the MCP endpoints (L{mcpgateway.governance.gate},
-L{mcpgateway.web.policystep}), through the real site with fake children: a
+L{mcpgateway.web.endpoints.policystep}), through the real site with fake children: a
 call the policy refuses is one C{-32602} error naming the policy and never
 reaches the child; a listing shows only what the caller may call; the
 policy file reloads and keeps its last good policy."""

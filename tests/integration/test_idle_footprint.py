@@ -43,14 +43,14 @@ LOADED_ON_FIRST_USE = {
     "mcpgateway.core.era2026.child": "a child that speaks MCP 2026-07-28 (core/upstream.py)",
     "mcpgateway.core.pools.scoped": "a server with routes, credentials or per-user children",
     "twisted.web._template_util": "Twisted's error pages (mcpgateway/runtime/lazyimport.py)",
-    "mcpgateway.web.statuspage": "the status page at / (web/app.py)",
+    "mcpgateway.web.pages.statuspage": "the status page at / (web/app.py)",
     "hyperlink": "Twisted's error pages and redirects (mcpgateway/runtime/lazyimport.py)",
     "xml.sax": "Twisted's templates (mcpgateway/runtime/lazyimport.py)",
     "klein": "the management API (/api/v1)",
     "werkzeug": "the management API (/api/v1)",
-    "mcpgateway.web.api": "the management API (/api/v1)",
-    "mcpgateway.web.reports": "GET /sessions, GET /metrics (web/reports.py)",
-    "mcpgateway.web.sessionends": "the session DELETEs (web/sessionends.py)",
+    "mcpgateway.web.admin.api": "the management API (/api/v1)",
+    "mcpgateway.web.pages.reports": "GET /sessions, GET /metrics (web/pages/reports.py)",
+    "mcpgateway.web.admin.sessionends": "the session DELETEs (web/admin/sessionends.py)",
     "jsonschema": "the aggregate's argument and output-schema checks",
     "cryptography": "a cluster's sealed session ids",
     "mcpgateway.cluster.sealing": "a cluster's sealed session ids",
@@ -84,7 +84,7 @@ LOADED_ON_FIRST_USE = {
 
 LOADED_AFTER_IDLE = {
     "orjson": "the first JSON-RPC message (mcpgateway/protocol/jsonrpc.py)",
-    "httptools": "the first request's bytes (mcpgateway/web/httpreader.py)",
+    "httptools": "the first request's bytes (mcpgateway/web/plumbing/httpreader.py)",
 }
 """Module -> what loads it: not loaded while the gateway is idle (a plain
 session loads it)."""
@@ -140,7 +140,7 @@ def test_an_idle_gateway_and_a_plain_session_load_no_feature_they_do_not_use(
             with urllib.request.urlopen(f"http://127.0.0.1:{gateway.port}{path}", timeout=10) as r:
                 assert r.status == 200
         asked = loaded(gateway, out)
-        assert "mcpgateway.web.reports" in asked
+        assert "mcpgateway.web.pages.reports" in asked
         assert {"klein", "werkzeug"} & {m.split(".")[0] for m in asked} == set()
     finally:
         gateway.stop()

@@ -243,7 +243,7 @@ def test_an_error_answer_in_one_piece_invites_no_resumption(
     both (400, one warning line each): nothing of that stream was kept.
 
     Fails today for ts1: the gateway gives the one-piece answer an C{id:}
-    (L{mcpgateway.web.replay.StreamLog.frame}) though it keeps nothing to
+    (L{mcpgateway.web.plumbing.replay.StreamLog.frame}) though it keeps nothing to
     resume. Without the id no SDK has anything to resume from."""
     gateway, proxy = served
     url = proxy.url("demo")

@@ -23,7 +23,7 @@ from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.runtime.turnflush import TurnFlusher, writerOf
 from mcpgateway.web.app import makeSite
-from mcpgateway.web.channel import GatewayChannel
+from mcpgateway.web.plumbing.channel import GatewayChannel
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import ACCEPT_BOTH, spec
 
@@ -522,7 +522,7 @@ def test_a_whole_answer_leaves_before_its_request_is_finished(
     """C=1 latency: once a child's answer is written whole, with
     no other request waiting for its answer, it is sent; the request's own
     finish (Twisted's cleanup, the gateway's bookkeeping) comes after."""
-    from mcpgateway.web.request import GatewayRequest
+    from mcpgateway.web.plumbing.request import GatewayRequest
     from tests.http import ACCEPT_BOTH as ACCEPT
     from tests.http import Harness
 

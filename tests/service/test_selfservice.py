@@ -24,7 +24,7 @@ from mcpgateway.runtime import interpreter
 from mcpgateway.service import selfservice as service
 from mcpgateway.service.selfservice import SelfService, checkSelfService, selfServiceOf
 from mcpgateway.service.wiring import GatewayReload
-from mcpgateway.web.auth import AuthGate
+from mcpgateway.web.plumbing.auth import AuthGate
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs
 
 ENDPOINT = "tcp:0:interface=127.0.0.1"

@@ -11,10 +11,10 @@ from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.trust.pins import ENFORCE, PinBook
 from mcpgateway.trust.policy import PinPolicy
-from mcpgateway.web.api import ApiApp
+from mcpgateway.web.admin.api import ApiApp
 from mcpgateway.web.app import makeSite
-from mcpgateway.web.pinspage import MAX_CHANGES, pinsData, renderPins
-from mcpgateway.web.statuspage import renderLive
+from mcpgateway.web.pages.pinspage import MAX_CHANGES, pinsData, renderPins
+from mcpgateway.web.pages.statuspage import renderLive
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Harness, spec
 
@@ -165,7 +165,7 @@ class OffTests(SynchronousTestCase):
 
 
 def _pageData(harness: PinsHarness) -> dict[str, Any]:
-    from mcpgateway.web.statuspage import pageData
+    from mcpgateway.web.pages.statuspage import pageData
 
     return pageData(harness.gateway.status(), harness.gateway.aggregateStatus())
 

@@ -338,7 +338,7 @@ class CursorTests(SynchronousTestCase):
 
 class ModeAndVersionTests(SynchronousTestCase):
     """Item 13 (?mode=) and the /mcp half of item 4 (MCP-Protocol-Version:
-    the refusal itself is web/mcp.py's, shared with C{/<server>/mcp})."""
+    the refusal itself is web/endpoints/mcp.py's, shared with C{/<server>/mcp})."""
 
     def setUp(self) -> None:
         self.smoke = Smoke({"quick": spec("quick")}, {"quick": FakeServer(tools=[tool("echo")])})

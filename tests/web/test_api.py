@@ -31,7 +31,7 @@ from mcpgateway.config.source import ConfigService
 from mcpgateway.config.watched import ConfigSource, PlainFile
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.ops.management import ServerChanges
-from mcpgateway.web.api import ApiApp
+from mcpgateway.web.admin.api import ApiApp
 from mcpgateway.web.app import makeSite
 from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import Harness, Response

@@ -14,7 +14,7 @@ from twisted.web.resource import IResource
 
 from mcpgateway.ops.audit import AuditRecord
 from mcpgateway.ops.management import ServerChanges
-from mcpgateway.web.api import ApiApp
+from mcpgateway.web.admin.api import ApiApp
 from mcpgateway.web.app import makeSite
 from tests.web.test_api import FAKE, TOKEN, ApiHarness, error
 from tests.web.test_team_web import LEAK, TeamHarness, crashWithStderr

@@ -11,7 +11,7 @@ from twisted.python.failure import Failure
 from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
 from mcpgateway.core.sessions import shortId
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.web.auditnote import AuditNote
+from mcpgateway.web.endpoints.auditnote import AuditNote
 from tests.web.test_team_web import TeamHarness, call, initializeOfACrash
 
 

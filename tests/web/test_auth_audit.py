@@ -12,7 +12,7 @@ from mcpgateway.auth.principal import VIA_TOKEN, Principal
 from mcpgateway.auth.tokens import INVALID
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.web.app import makeSite
-from mcpgateway.web.auth import AuthGate
+from mcpgateway.web.plumbing.auth import AuthGate
 from mcpgateway.web.surfaces import TeamSurface
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Harness, Response, spec

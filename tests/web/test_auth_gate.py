@@ -16,7 +16,7 @@ from twisted.web.test.requesthelper import DummyRequest
 from mcpgateway.auth.principal import ANONYMOUS, VIA_TOKEN, Principal, Refusal, Verdict
 from mcpgateway.auth.tokens import TokenTable, addToken, readTokens
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.web.auth import MAX_AUTHORIZATION, AuthGate
+from mcpgateway.web.plumbing.auth import MAX_AUTHORIZATION, AuthGate
 from tests.fakes import capturedGatewayLogs
 
 ISSUER = "https://idp.example.com"

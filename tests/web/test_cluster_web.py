@@ -1,4 +1,4 @@
-"""A cluster replica's web side (web/app.py, web/mcp.py) with a fake router
+"""A cluster replica's web side (web/app.py, web/endpoints/mcp.py) with a fake router
 and a fake forwarder: a request for another replica's session is forwarded
 and never reaches a local pool (POST, GET and DELETE), an owner that cannot
 be reached is looked at again here, a peer's header stands for the token

@@ -21,13 +21,13 @@ from mcpgateway.governance.decision import Decision
 from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.limitsgate import LimitsGate
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.web.admission import PostAdmission
-from mcpgateway.web.backends import Backend
-from mcpgateway.web.credentialcheck import CredentialCheck
-from mcpgateway.web.credentials import BadCredential
-from mcpgateway.web.refusals import Refusals
-from mcpgateway.web.replies import ClientErrors
-from mcpgateway.web.rerouting import Rerouting
+from mcpgateway.web.endpoints.admission import PostAdmission
+from mcpgateway.web.endpoints.backends import Backend
+from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
+from mcpgateway.web.endpoints.credentials import BadCredential
+from mcpgateway.web.endpoints.refusals import Refusals
+from mcpgateway.web.endpoints.rerouting import Rerouting
+from mcpgateway.web.plumbing.replies import ClientErrors
 from tests.fakes import capturedGatewayLogs
 
 CALL = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "echo"}}

@@ -27,7 +27,7 @@ from mcpgateway.ops.services import ListenerService
 from mcpgateway.protocol import era2026wire, jsonrpc, versions
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.web.app import GatewaySite, makeSite
-from mcpgateway.web.era2026 import MAX_LISTEN_URIS, honouredNotifications, listenEnded
+from mcpgateway.web.endpoints.era2026 import MAX_LISTEN_URIS, honouredNotifications, listenEnded
 from mcpgateway.web.root import GatewayRoot
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import ACCEPT_BOTH, Harness, Response, spec

@@ -33,7 +33,7 @@ from twisted.python.failure import Failure
 
 from mcpgateway.core.pools.base import BasePool
 from mcpgateway.protocol.envelope import LOG_LEVELS
-from mcpgateway.web.sse import keepAliveFor
+from mcpgateway.web.plumbing.sse import keepAliveFor
 from tests.fakes import capturedGatewayLogs
 from tests.http import ACCEPT_BOTH, Response
 from tests.web.test_api import ApiHarness

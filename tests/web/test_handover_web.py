@@ -21,7 +21,7 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
 from mcpgateway.web.app import GatewaySite
-from mcpgateway.web.backends import PREDECESSOR_WAIT
+from mcpgateway.web.endpoints.backends import PREDECESSOR_WAIT
 from tests.core.test_predecessor import Restart
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness, Response

@@ -19,7 +19,7 @@ from mcpgateway.remote.connect import RemoteServers
 from mcpgateway.remote.oauth.credentials import loginNeeded
 from mcpgateway.remote.oauth.tokens import TokenStore, UpstreamGrant
 from mcpgateway.report.health import serverLine
-from mcpgateway.web.statuspage import pageData, renderLive
+from mcpgateway.web.pages.statuspage import pageData, renderLive
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.remote.test_oauth import MemoryKey
 from tests.web.test_health import SERVER

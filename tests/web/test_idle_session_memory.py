@@ -22,9 +22,9 @@ from twisted.web.server import Request
 
 from mcpgateway.core.sessions import Session
 from mcpgateway.ops.sessionstore import SessionStore
-from mcpgateway.web.channel import GatewayChannel
-from mcpgateway.web.replay import StreamLog
-from mcpgateway.web.sse import SSEStream, keepAliveFor
+from mcpgateway.web.plumbing.channel import GatewayChannel
+from mcpgateway.web.plumbing.replay import StreamLog
+from mcpgateway.web.plumbing.sse import SSEStream, keepAliveFor
 from tests.http import Harness, Response
 
 

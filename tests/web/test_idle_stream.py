@@ -7,8 +7,8 @@ from __future__ import annotations
 import gc
 from collections import deque
 
-from mcpgateway.web.mcp import McpEndpoint
-from mcpgateway.web.replay import StreamLog
+from mcpgateway.web.endpoints.mcp import McpEndpoint
+from mcpgateway.web.plumbing.replay import StreamLog
 from tests.http import Harness
 
 

@@ -1,4 +1,4 @@
-"""What C{/health} and C{/metrics} show to whom (web/liveness.py): a gateway
+"""What C{/health} and C{/metrics} show to whom (web/pages/liveness.py): a gateway
 that requires tokens shows a caller without an admin's token only that it
 lives; an admin's token or the C{--api-token} shows everything;
 C{--public-health} shows every caller the figures, never a child's stderr;
@@ -16,7 +16,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.test.requesthelper import DummyRequest
 
 from mcpgateway.auth.principal import Verdict
-from mcpgateway.web.liveness import LIVENESS_HINT, LIVENESS_METRICS, ProbeAccess, Shown
+from mcpgateway.web.pages.liveness import LIVENESS_HINT, LIVENESS_METRICS, ProbeAccess, Shown
 from tests.http import Harness
 from tests.web.test_team_web import LEAK, MISSING, PRINCIPALS, TeamHarness, crashWithStderr
 

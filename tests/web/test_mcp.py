@@ -21,7 +21,7 @@ from mcpgateway.protocol import jsonrpc, versions
 from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.web.app import makeSite
-from mcpgateway.web.sse import keepAliveFor
+from mcpgateway.web.plumbing.sse import keepAliveFor
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import Harness, spec
 from tests.protocol.test_envelope import ABSENT, expectedNotificationProblem, expectedRequestProblem
@@ -1376,7 +1376,7 @@ def test_an_answer_is_written_before_it_is_counted_and_measured(
     """The client need not wait for stats and metrics: when they are
     recorded, its whole answer is written already (and they still are)."""
     from mcpgateway.core.stats import RequestStats
-    from mcpgateway.web import measure
+    from mcpgateway.web.plumbing import measure
 
     h = Harness({"srv": spec("srv")})
     sid = h.initialize()

@@ -13,8 +13,8 @@ from twisted.python.failure import Failure
 
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.web.app import makeSite
-from mcpgateway.web.mcp import McpEndpoint
-from mcpgateway.web.replay import PROCESS, ReplayStore, kindOf
+from mcpgateway.web.endpoints.mcp import McpEndpoint
+from mcpgateway.web.plumbing.replay import PROCESS, ReplayStore, kindOf
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness, Response
 

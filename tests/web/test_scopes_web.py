@@ -27,8 +27,8 @@ from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.report.metrics import renderMetrics
 from mcpgateway.web.app import GatewaySite, makeSite
-from mcpgateway.web.credentials import BadCredential, readCredentials
-from mcpgateway.web.mcp import McpEndpoint
+from mcpgateway.web.endpoints.credentials import BadCredential, readCredentials
+from mcpgateway.web.endpoints.mcp import McpEndpoint
 from mcpgateway.web.root import GatewayRoot
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import Harness, Response, spec

@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 from mcpgateway import __version__
 from mcpgateway.core.catalogdata import Catalog
 from mcpgateway.protocol import versions
-from mcpgateway.web.servercard import SCHEMA, SERVERS_KEY, gatewayCard, namespaceOf, serverCard
+from mcpgateway.web.pages.servercard import (
+    SCHEMA,
+    SERVERS_KEY,
+    gatewayCard,
+    namespaceOf,
+    serverCard,
+)
 from tests.http import Harness, spec
 from tests.web.test_team_web import PRINCIPALS, TeamHarness
 

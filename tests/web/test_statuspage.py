@@ -1,4 +1,4 @@
-"""The status page (web/statuspage.py) and its stream (web/statusstream.py)
+"""The status page (web/pages/statuspage.py) and its stream (web/pages/statusstream.py)
 through the real C{Site} with fake children and a fake clock: the HTML of a
 gateway with a failing server (its stderr lines), hostile names and lines
 shown as text (hypothesis), the page's policy headers, the CSRF rule of the
@@ -25,8 +25,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.test.requesthelper import DummyRequest
 
 from mcpgateway.core.status import Savings, ServerSavings
-from mcpgateway.web.root import GatewayRoot
-from mcpgateway.web.statuspage import (
+from mcpgateway.web.pages.statuspage import (
     CONTENT_SECURITY_POLICY,
     SCRIPT,
     STDERR_LINES,
@@ -38,7 +37,8 @@ from mcpgateway.web.statuspage import (
     renderPage,
     stderrTails,
 )
-from mcpgateway.web.statusstream import INTERVAL, NUDGE_DELAY, StatusFeed
+from mcpgateway.web.pages.statusstream import INTERVAL, NUDGE_DELAY, StatusFeed
+from mcpgateway.web.root import GatewayRoot
 from tests.core.tasks.support import keptTasks, serveTasks
 from tests.http import Harness, Response, initializeMessage, spec
 from tests.web.test_api import TOKEN, ApiHarness

@@ -12,7 +12,7 @@ from typing import Any
 from mcpgateway.core.spec import RemoteEndpoint, ServerSpec
 from mcpgateway.core.status import Circuit, GatewayStatus, ServerState
 from mcpgateway.ops.savings import SavingsSampler, estimateServer
-from mcpgateway.web.statuspage import pageData, renderLive
+from mcpgateway.web.pages.statuspage import pageData, renderLive
 from tests.http import Harness
 from tests.web.test_health import CHILD, SERVER
 from tests.web.test_statuspage import Page

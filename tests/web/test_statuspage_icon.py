@@ -1,4 +1,4 @@
-"""The status page's icon (web/favicon.py): the page links C{/favicon.svg},
+"""The status page's icon (web/pages/favicon.py): the page links C{/favicon.svg},
 the gateway serves it and C{/favicon.ico} (the same SVG) for GET and HEAD,
 to anyone (a team gateway's browser asks without the admin's token), with
 nothing an SVG opened by itself could run."""
@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from mcpgateway.web.favicon import ICON
+from mcpgateway.web.pages.favicon import ICON
 from tests.http import Harness
 from tests.web.test_statuspage import HTML, Page
 from tests.web.test_team_web import TeamHarness

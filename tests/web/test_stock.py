@@ -17,8 +17,8 @@ from mcpgateway.protocol.limits import Limits
 from mcpgateway.runtime.turnflush import Unflushed
 from mcpgateway.runtime.twistedswitch import STOCK, TUNED, TWISTED_ENV
 from mcpgateway.web.app import GatewaySite, StockSite, makeSite
-from mcpgateway.web.headers import GatewayHeaders
-from mcpgateway.web.stock import StockChannel, StockRequest
+from mcpgateway.web.plumbing.headers import GatewayHeaders
+from mcpgateway.web.plumbing.stock import StockChannel, StockRequest
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness
 from tests.web.test_channel_reading import HEALTH, echo, post

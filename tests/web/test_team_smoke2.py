@@ -17,7 +17,7 @@ from mcpgateway.core.pools.pool import ServerUnavailable
 from mcpgateway.core.spec import ToolFilter
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.app import makeSite
-from mcpgateway.web.guard import STDERR_MARK, forCaller
+from mcpgateway.web.endpoints.guard import STDERR_MARK, forCaller
 from mcpgateway.web.surfaces import TeamSurface
 from tests.core.aggregate.aggtools import Children, FakeServer, tool
 from tests.http import Harness, Response

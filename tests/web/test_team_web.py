@@ -1,4 +1,4 @@
-"""The door of a team gateway (web/app.py, web/mcp.py) with a fake
+"""The door of a team gateway (web/app.py, web/endpoints/mcp.py) with a fake
 gate, a fake quota and a recording audit sink: a refusal never reaches a
 pool, the principal reaches the session, another principal's session is
 not found, 429 over the limits, one audit record per request, the
@@ -19,7 +19,7 @@ from mcpgateway.core.sessions import shortId
 from mcpgateway.ops.audit import AuditRecord
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.app import makeSite
-from mcpgateway.web.liveness import LIVENESS_METRICS
+from mcpgateway.web.pages.liveness import LIVENESS_METRICS
 from mcpgateway.web.surfaces import TeamSurface
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Harness, Response, spec
@@ -487,7 +487,7 @@ def test_a_request_its_child_dies_under_shows_no_stderr_to_a_caller_without_an_a
 
 def test_the_api_token_shows_the_whole_health_body() -> None:
     from mcpgateway.ops.management import ServerChanges
-    from mcpgateway.web.api import ApiApp
+    from mcpgateway.web.admin.api import ApiApp
 
     holder: list[TeamHarness] = []
 
@@ -520,7 +520,7 @@ def test_a_loopback_gateway_shows_the_whole_health_body() -> None:
 
 def test_the_api_takes_an_admin_principal_or_its_own_token() -> None:
     from mcpgateway.ops.management import ServerChanges
-    from mcpgateway.web.api import ApiApp
+    from mcpgateway.web.admin.api import ApiApp
 
     holder: list[TeamHarness] = []
 

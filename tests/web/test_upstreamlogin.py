@@ -20,7 +20,12 @@ from twisted.web.test.requesthelper import DummyRequest
 from mcpgateway.remote.oauth.links import LinkError, LoginLinks
 from mcpgateway.remote.oauth.login import LoginError
 from mcpgateway.remote.oauth.weblogin import Finished, ForeignBrowser, Question
-from mcpgateway.web.upstreamlogin import BROWSER_COOKIE, MAX_FORM, MAX_PARAM, UpstreamLoginPages
+from mcpgateway.web.pages.upstreamlogin import (
+    BROWSER_COOKIE,
+    MAX_FORM,
+    MAX_PARAM,
+    UpstreamLoginPages,
+)
 from tests.fakes import capturedGatewayLogs
 from tests.http import Response
 from tests.remote.test_weblogin import GATEWAY, webLogin

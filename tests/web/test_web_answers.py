@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.web.app import makeSite
-from mcpgateway.web.backends import PREDECESSOR_WAIT
-from mcpgateway.web.credentials import MAX_CREDENTIAL
+from mcpgateway.web.endpoints.backends import PREDECESSOR_WAIT
+from mcpgateway.web.endpoints.credentials import MAX_CREDENTIAL
 from tests.core.test_predecessor import Restart
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import Harness, Response, spec

@@ -2,7 +2,7 @@
 """What the web's 2026 endpoint and the core say to each other about MCP
 2026-07-28 requests.
 
-One job: the vocabulary between L{mcpgateway.web.era2026} (the HTTP ladder:
+One job: the vocabulary between L{mcpgateway.web.endpoints.era2026} (the HTTP ladder:
 methods, headers, envelopes, status codes) and the core (L{mcpgateway.core.era2026.mrtr},
 L{mcpgateway.core.era2026.listen}: the era translation in front of a handshake child).
 The web has checked everything the transport spec lets it check before it

@@ -1,0 +1,149 @@
+# -*- test-case-name: tests.web.test_endpoint_parts,tests.web.test_mcp -*-
+"""Whether a POST to the MCP endpoint may go on before anything acts on it.
+
+One job: the governance of a POST, in order: the principal's request
+limits (L{Quota}: 429 with C{Retry-After} and a C{-32004} body), the
+request policy (L{mcpgateway.web.endpoints.policystep}), then the rate limits and
+quotas of calls (L{mcpgateway.governance.limits}). A request a peer
+forwarded was decided on the replica it first reached, and is not counted
+again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from twisted.web.iweb import IRequest
+from twisted.web.server import Request
+
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.sessions import shortId
+from mcpgateway.governance.gate import PolicyGate
+from mcpgateway.governance.limitsgate import LimitsGate
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.remote.ratelimited import RATE_LIMITED
+from mcpgateway.web.endpoints.auditnote import auditNote, requestCount
+from mcpgateway.web.endpoints.backends import Quota
+from mcpgateway.web.endpoints.era2026 import principalKey
+from mcpgateway.web.endpoints.guard import header
+from mcpgateway.web.endpoints.policystep import refusedPost
+from mcpgateway.web.plumbing.replies import ClientErrors, errorReply, validIdOrNull
+
+
+class Governed(Protocol):
+    """What L{PostAdmission} reads of its endpoint at each POST: the gates
+    whoever builds the endpoint sets (and may change), and which server a
+    call reaches (an aggregate endpoint's member)."""
+
+    requestPolicy: PolicyGate | None
+    callLimits: LimitsGate | None
+
+    def callTarget(self, request: IRequest, message: Any) -> tuple[str, str] | None:
+        """The server a call of C{message} reaches and its name there, when
+        that is not the endpoint's own."""
+
+
+class PostAdmission:
+    """The quota, policy and call limits of one MCP endpoint's POSTs."""
+
+    def __init__(
+        self,
+        host: Governed,
+        gateway: Gateway,
+        server: str,
+        scope: str,
+        clientErrors: ClientErrors,
+        quota: Quota | None = None,
+        throttled: Callable[[], object] | None = None,
+    ) -> None:
+        """
+        @param host: the endpoint, whose current gates decide.
+        @param quota: per-principal limits on requests (C{None}: none).
+        @param throttled: called once per request refused by C{quota}.
+        """
+        self._host = host
+        self._gateway = gateway
+        self._server = server
+        self._scope = scope
+        self._clientErrors = clientErrors
+        self._quota = quota
+        self._throttled = throttled
+
+    def refusal(self, request: Request, payload: Any) -> bytes | None:
+        """The answer to a POST of C{payload} that may not go on (C{None}:
+        it goes on)."""
+        if self._quota is not None:
+            throttled = self._admit(self._quota, request, payload)
+            if throttled is not None:
+                return throttled
+        host = self._host
+        policy = host.requestPolicy
+        limits = host.callLimits
+        if (policy is None and limits is None) or getattr(request, "fromPeer", False):
+            return None
+        if policy is not None:
+            refused = refusedPost(
+                policy, request, payload, self._gateway, self._server, self._scope
+            )
+            if refused is not None:
+                return refused
+        if limits is not None:
+            return self._callLimited(limits, request, payload)
+        return None
+
+    def _admit(self, quota: Quota, request: Request, payload: Any) -> bytes | None:
+        """Count the requests of C{payload} against the principal's limits:
+        C{None} when admitted (released when the HTTP request ends), else
+        the 429 to answer (C{Retry-After}, a JSON-RPC -32004 body)."""
+        count = requestCount(payload)
+        if not count or getattr(request, "quotaHeld", False):
+            return None  # nothing to count, or counted before (rendered again)
+        if getattr(request, "fromPeer", False):
+            return None  # counted by the replica the client sent it to
+        key = principalKey(request)
+        retryAfter = quota.admit(key, count)
+        if retryAfter is None:
+            request.quotaHeld = True  # type: ignore[attr-defined]
+            request.notifyFinish().addBoth(lambda _: quota.release(key, count))
+            return None
+        if self._throttled is not None:
+            self._throttled()
+        seconds = max(1, math.ceil(retryAfter))
+        request.setHeader(b"retry-after", str(seconds).encode("ascii"))
+        requestId = validIdOrNull(payload.get("id")) if isinstance(payload, dict) else None
+        note = auditNote(request)
+        if note is not None:
+            note.settle("refused", jsonrpc.TOO_MANY_REQUESTS)
+            claimed = header(request, "mcp-session-id")
+            if claimed:  # refused before the session is looked up: named as claimed
+                note.session = shortId(claimed)
+        self._clientErrors.note(request, 429, "over the principal's request limits")
+        return errorReply(
+            request,
+            429,
+            jsonrpc.TOO_MANY_REQUESTS,
+            f"too many requests: over this caller's limits; retry in {seconds} s",
+            requestId,
+        )
+
+    def _callLimited(self, limits: LimitsGate, request: Request, payload: Any) -> bytes | None:
+        """The 429 of a POST a rate limit refuses a call of (C{None}: every
+        call may go on). A call of an aggregate endpoint counts as its
+        member's (L{Governed.callTarget})."""
+        host = self._host
+        limited = limits.decide(
+            payload,
+            principalKey(request),
+            self._server,
+            lambda message: host.callTarget(request, message),
+        )
+        if limited is None:
+            return None
+        self._clientErrors.note(request, 429, limited[0].reason)
+        note = auditNote(request)
+        if note is not None:
+            note.decision = limited[0]
+            note.settle("refused", RATE_LIMITED)
+        return limits.refuse(request, *limited)

@@ -1,0 +1,139 @@
+# -*- test-case-name: tests.web.test_audit_note,tests.web.test_auth_audit -*-
+"""What the audit log records of one MCP request, gathered while it is
+served: its principal, session, server, method, tool and outcome
+(L{AuditNote}), and how a failure is named (L{failureCode}).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet.defer import CancelledError
+from twisted.python.failure import Failure
+from twisted.web.iweb import IRequest
+
+from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
+from mcpgateway.governance.decision import Decision
+from mcpgateway.ops.audit import NO_ARGUMENTS
+from mcpgateway.protocol import jsonrpc
+
+if TYPE_CHECKING:
+    pass  # cryptography: clustered gateways only
+
+
+NAMED_METHODS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+"""The param that names what a request uses (the audit's C{tool})."""
+
+
+class AuditNote:
+    """What the audit record of one HTTP request will say, filled in as the
+    request goes (see L{mcpgateway.ops.audit}); written when it ends."""
+
+    __slots__ = (
+        "arguments",
+        "code",
+        "decision",
+        "method",
+        "outcome",
+        "payload",
+        "session",
+        "started",
+        "tool",
+    )
+
+    def __init__(self, started: float, keepPayload: bool = False) -> None:
+        self.started = started
+        self.method: str = "-"
+        self.tool: str | None = None
+        self.session: str | None = None
+        self.outcome: str | None = None
+        self.code: int | None = None
+        self.payload: dict[str, Any] | None = {} if keepPayload else None
+        self.arguments: Any = NO_ARGUMENTS
+        """The arguments (the params without them) the record digests."""
+        self.decision: Decision | None = None
+        """What the policy and the limits decided (the request gate sets it)."""
+
+    def message(self, message: Any) -> None:
+        """The request being served: its method and tool (and arguments)."""
+        if not isinstance(message, dict):
+            return
+        method = message.get("method")
+        if isinstance(method, str):
+            self.method = method[:128]
+        params = message.get("params")
+        if isinstance(params, dict) and method in NAMED_METHODS:
+            name = params.get(NAMED_METHODS[method])
+            if isinstance(name, str):
+                self.tool = name[:256]
+        if isinstance(params, dict):
+            self.arguments = params.get("arguments", params)
+            if self.payload is not None:
+                self.payload["arguments"] = self.arguments
+
+    def settle(self, outcome: str, code: int | None = None) -> None:
+        """How it ended (the first error of a batch stays)."""
+        if self.outcome in (None, "ok"):
+            self.outcome, self.code = outcome, code
+
+    def answered(self, response: Any) -> Any:
+        """A callback: note a JSON-RPC response; returns it."""
+        error = response.get("error") if isinstance(response, dict) else None
+        if isinstance(error, dict):
+            code = error.get("code")
+            code = code if type(code) is int else None
+            self.settle("timeout" if code == jsonrpc.REQUEST_TIMEOUT else "error", code)
+            if self.payload is not None:
+                self.payload["error"] = error
+        else:
+            self.settle("ok")
+            if self.payload is not None and isinstance(response, dict):
+                self.payload["result"] = response.get("result")
+        return response
+
+    def failed(self, reason: Failure) -> Failure:
+        """An errback: note why a request failed, with the code its client
+        is answered with (L{failureCode}); returns the failure."""
+        if reason.check(CancelledError):
+            self.settle("cancelled")
+        else:
+            self.settle("error", failureCode(reason))
+        return reason
+
+    def opened(self, response: Any, session: str) -> Any:
+        """A callback on an C{initialize}: the session's short id
+        C{session} is noted only when it answered with a result (an error
+        gives its client no C{Mcp-Session-Id}: no session was opened);
+        returns C{response}."""
+        if isinstance(response, dict) and "result" in response:
+            self.session = session
+        return response
+
+
+def failureCode(reason: Failure) -> int:
+    """The JSON-RPC code of the error a request that failed with C{reason}
+    is answered with (as L{mcpgateway.web.endpoints.answers.CallerAnswers.errorFor}
+    builds it): C{-32000} for a server's failure (its child exited or could
+    not start, the session is gone), C{-32603} (a defect in the gateway) for
+    anything else."""
+    if reason.check(ServerUnavailable, SessionGone):
+        return jsonrpc.SERVER_UNAVAILABLE
+    return jsonrpc.INTERNAL_ERROR
+
+
+def auditNote(request: IRequest) -> AuditNote | None:
+    """The audit note of C{request}, when the gateway keeps an audit log."""
+    note = getattr(request, "auditNote", None)
+    return note if isinstance(note, AuditNote) else None
+
+
+def requestCount(payload: Any) -> int:
+    """How many JSON-RPC requests C{payload} (a message or a batch) holds:
+    what per-principal limits count (notifications and responses are free)."""
+    if isinstance(payload, dict):
+        return 1 if "method" in payload and "id" in payload else 0
+    if isinstance(payload, list):
+        return sum(
+            1 for item in payload if isinstance(item, dict) and "method" in item and "id" in item
+        )
+    return 0

@@ -1,0 +1,214 @@
+# -*- test-case-name: tests.web.test_mcp,tests.web.test_cluster_web -*-
+"""What serves an MCP endpoint's sessions: a L{Backend} (a server's pool,
+L{PoolBackend}; the aggregate endpoint has its own), per-principal limits
+(L{Quota}), and where a session another replica owns goes (L{Cluster}).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.web.iweb import IRequest
+from twisted.web.server import Request
+
+from mcpgateway.auth.principal import ANONYMOUS, Principal
+from mcpgateway.cluster.routing import Where
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gatewaysettings import Connection
+from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.sessions import Session
+from mcpgateway.core.tasks.handshake import HandshakeTasks, announced
+from mcpgateway.protocol.jsonrpc import Message
+
+if TYPE_CHECKING:
+    from mcpgateway.cluster.sealing import Address  # cryptography: clustered gateways only
+from mcpgateway.web.endpoints.credentials import Credentials
+
+PREDECESSOR_WAIT = 60.0
+"""Seconds a request for an unknown session waits for a restart's
+predecessor to exit (its sessions are merged then), unless the gateway says
+otherwise (L{Gateway.predecessorWait}: the restart's timeouts, and a margin)."""
+Sink = Callable[[Message], bool]
+
+
+class Quota(Protocol):
+    """Per-principal limits (L{mcpgateway.auth.quota.PrincipalQuota})."""
+
+    def admit(self, principal: str, requests: int = 1) -> float | None:
+        """C{None}: admitted; else the seconds after which to try again."""
+
+    def release(self, principal: str, requests: int = 1) -> None:
+        """C{requests} admitted ones ended."""
+
+
+class Cluster(Protocol):
+    """Where requests for unknown session ids go in a cluster
+    (L{mcpgateway.web.surfaces.ClusterSurface})."""
+
+    def resolve(
+        self, sessionId: str, server: str, scope: str, principal: Principal, fromPeer: bool
+    ) -> Where:
+        """See L{mcpgateway.cluster.routing.ClusterSessions.resolve}."""
+
+    def ownedElsewhere(self, sessionId: str, server: str, scope: str, principal: Principal) -> bool:
+        """See L{mcpgateway.cluster.routing.ClusterSessions.ownedElsewhere}."""
+
+    def forward(
+        self, request: Request, owner: Address, principal: Principal, body: bytes
+    ) -> Deferred[bool]:
+        """See L{mcpgateway.cluster.forward.Forwarder.forward}."""
+
+    def taskOwner(self, taskId: str, server: str, scope: str, principal: str) -> Address | None:
+        """See L{mcpgateway.web.surfaces.ClusterSurface.taskOwner}."""
+
+
+def principalOf(request: IRequest) -> Principal:
+    """The principal the door found for C{request} (L{ANONYMOUS} without one)."""
+    principal = getattr(request, "principal", None)
+    return principal if isinstance(principal, Principal) else ANONYMOUS
+
+
+class ForwardTo(Exception):
+    """The request's session belongs to another replica: forward it there."""
+
+    def __init__(self, owner: Address) -> None:
+        self.owner = owner
+
+
+class AfterPredecessor(Exception):
+    """The request must wait until the predecessor's sessions are merged;
+    C{requestId}: the id its refusal carries if the wait times out."""
+
+    def __init__(self, waiting: Deferred[None], requestId: Any = None) -> None:
+        self.waiting = waiting
+        self.requestId = requestId
+
+
+class Backend(Protocol):
+    """What an endpoint serves its 2025 sessions from: one server's pool
+    (L{PoolBackend}), or the aggregate of every server
+    (L{mcpgateway.web.endpoints.aggregate.AggregateBackend})."""
+
+    @property
+    def credentialEnv(self) -> tuple[str, ...]:
+        """The C{X-Mcp-Env-*} names its sessions may send."""
+
+    def open(
+        self,
+        request: Request,
+        initialize: Message,
+        version: str,
+        *,
+        clientPid: int | None,
+        connection: Connection | None,
+        scope: str,
+        credentialKey: str,
+        credentials: Credentials,
+        principal: str,
+    ) -> tuple[Session, Deferred[Message]]:
+        """Open a session (see L{Gateway.openSession})."""
+
+    def gone(self, session: Session) -> str | None:
+        """Why C{session} can no longer be served, or C{None}."""
+
+    def forward(
+        self, session: Session, message: Message, related: Sink | None
+    ) -> Deferred[Message]:
+        """Serve one client request of C{session}."""
+
+    def notify(self, session: Session, message: Message) -> None:
+        """Pass on one client notification."""
+
+    def answer(self, session: Session, message: Message) -> bool:
+        """Pass on one client answer to a request it was sent."""
+
+    def bind(self, session: Session, request: Request) -> None:
+        """C{session} serves C{request} (its principal's now: the web has
+        checked the key); what the session may reach follows it."""
+
+
+class PoolBackend:
+    """The sessions of one server's pool (C{/<server>/mcp})."""
+
+    def __init__(self, gateway: Gateway, server: str) -> None:
+        self._gateway = gateway
+        self._server = server
+        self.pool: ServerPool = gateway.pools[server]
+        tasks = gateway.settings.tasks
+        self._tasks = None if tasks is None else HandshakeTasks(tasks, server)
+
+    @property
+    def credentialEnv(self) -> tuple[str, ...]:
+        return self.pool.spec.credentialEnv
+
+    def open(
+        self,
+        request: Request,
+        initialize: Message,
+        version: str,
+        *,
+        clientPid: int | None,
+        connection: Connection | None,
+        scope: str,
+        credentialKey: str,
+        credentials: Credentials,
+        principal: str,
+    ) -> tuple[Session, Deferred[Message]]:
+        session, answer = self._gateway.openSession(
+            self._server,
+            initialize,
+            version,
+            clientPid=clientPid,
+            connection=connection,
+            scope=scope,
+            credentialKey=credentialKey,
+            credentials=credentials,
+            principal=principal,
+        )
+        if self._tasks is not None:
+            answer.addCallback(announced, version)
+        return session, answer
+
+    def gone(self, session: Session) -> str | None:
+        return self.pool.gone(session)
+
+    def forward(
+        self, session: Session, message: Message, related: Sink | None
+    ) -> Deferred[Message]:
+        tasks = self._tasks
+        if tasks is None or not tasks.wants(session, message):
+            return self.pool.forward(session, message, related)
+
+        def served(childServes: bool) -> Deferred[Message]:
+            if childServes:
+                return self.pool.forward(session, message, related)
+            return tasks.serve(
+                session,
+                message,
+                lambda m, about: self._call(session, m, related, about),
+                lambda requestId: self.pool.untime(session, requestId),
+            )
+
+        return self.pool.childTasks(session).addCallback(served)
+
+    def _call(
+        self, session: Session, message: Message, related: Sink | None, about: Sink | None
+    ) -> Deferred[Message]:
+        """One request of a gateway-made task on the session's child: a
+        call (its answer goes to the task, what the child says about it to
+        C{about}, nothing to the request's stream) or a list."""
+        sink = related if message.get("method") != "tools/call" else about
+        return maybeDeferred(self.pool.forward, session, message, sink)
+
+    def notify(self, session: Session, message: Message) -> None:
+        self.pool.notify(session, message)
+
+    def answer(self, session: Session, message: Message) -> bool:
+        if self._tasks is not None:
+            self._tasks.answered(session, message)
+        return self.pool.answer(session, message)
+
+    def bind(self, session: Session, request: Request) -> None:
+        """Nothing: the session's server is the one the door let through."""

@@ -1,0 +1,427 @@
+# -*- test-case-name: tests.web.test_mcp -*-
+"""C{/<server>/mcp}: the MCP Streamable HTTP endpoint of one server (or of
+one of its workspace routes, C{/<server>~<key>/mcp}).
+
+POST carries client messages: C{initialize} opens a session, notifications
+and responses are answered 202, requests the gateway can answer itself
+(C{ping}) get JSON, and requests for the child get an SSE stream that carries
+everything related to that request and closes after its response. GET opens
+the session's standalone SSE stream, or with C{Last-Event-ID} resumes a
+broken stream (L{mcpgateway.web.plumbing.replay}); DELETE ends the session. A plain
+C{twisted.web} resource: this is the hot path, kept free of routing overhead.
+It reaches the server's children only through its L{ServerPool}.
+
+Every message is parsed within the parser limits and its envelope checked
+(L{mcpgateway.protocol.envelope}) before anything acts on it: what can never succeed
+is answered at once, with the JSON-RPC error the specification names, and
+logged as one warning line (L{ClientErrors}), never with a traceback. A
+batch is capped, and so is what one session may have waiting for a child
+(L{mcpgateway.protocol.limits}).
+
+Both eras of MCP share the endpoint, chosen per request, body first
+(L{mcpgateway.protocol.versions.eraOf}): a POST whose body claims protocol 2026-07-28
+(or is C{server/discover}) goes to the endpoint's L{Era2026Endpoint}
+(docs/design/era.md: no session, every request carries its own envelope); a GET
+or DELETE that names a 2026 C{MCP-Protocol-Version} without a session is
+405 (C{Allow: POST}); everything else is the handshake era below.
+
+Scopes (docs/guide/scopes.md): an endpoint serves one route of its server (its
+C{scope}: C{""} or a workspace key), and only the sessions opened through
+it. For a server whose entry lists C{"credentialEnv"}, a client may give
+those variables as C{X-Mcp-Env-<NAME>} headers: their values are keyed
+(L{mcpgateway.config.workspaces.WorkspaceKeys.credential}) and the session
+is served by the child of that credential set. Any other C{X-Mcp-Env-*}
+header is ignored (counted in L{McpEndpoint.ignoredCredentialHeaders}, its
+name logged once); a value is never logged, and never reaches any other
+server.
+
+On a team gateway (docs/guide/team.md) the door in L{mcpgateway.web.app} sets
+C{request.principal}: a session is opened for that principal's key and is
+not found (404, the same answer as an unknown id) for any other; requests
+are counted against the principal's L{Quota} (429 with C{Retry-After} and
+a C{-32004} body beyond it; notifications and responses are free); and
+what ends each request is noted on its L{AuditNote}. On a gateway
+reachable from other machines, a server's failure (its child exited, could
+not start) is told to a caller that is not an admin in the gateway's own
+words only (L{mcpgateway.core.catalog.publicReason}), never with what the
+child wrote: the rule of C{/health}, L{showsChildText}.
+
+In a cluster (docs/guide/cluster.md) a session id this process does not know goes
+to the endpoint's L{Cluster}: it may be another replica's session, which the
+request is then forwarded to (POST, GET and DELETE alike; the owner answers,
+streamed back as it comes), or one served here from its sealed facts. A
+request that could not be forwarded (the owner is down) is looked at again
+here. A request a peer forwarded (C{request.fromPeer}) is never forwarded
+again and not counted against the principal's limits (the replica it
+first reached counted it).
+
+Once the gateway's stop has begun (L{Gateway.stopBegun}), a request naming
+a session (POST, GET, DELETE with C{Mcp-Session-Id}) is answered 503 with
+C{Retry-After} and C{Connection: close} before its session is looked up:
+the session is saved and goes on in the next gateway process, and a 404
+would tell its client it is gone for good. Requests in flight drain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.web.iweb import IRequest
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request
+
+from mcpgateway.config.workspaces import WorkspaceKeys
+from mcpgateway.core.era2026.types import Era2026Service
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.governance.gate import PolicyGate
+from mcpgateway.governance.limitsgate import LimitsGate
+from mcpgateway.protocol import envelope, jsonrpc, versions
+from mcpgateway.protocol.jsonrpc import Kind
+from mcpgateway.protocol.limits import Limits
+from mcpgateway.runtime import logs
+from mcpgateway.web.endpoints.admission import PostAdmission
+from mcpgateway.web.endpoints.answers import CallerAnswers
+from mcpgateway.web.endpoints.auditnote import auditNote
+from mcpgateway.web.endpoints.backends import (
+    AfterPredecessor,
+    Backend,
+    Cluster,
+    ForwardTo,
+    PoolBackend,
+    Quota,
+)
+from mcpgateway.web.endpoints.batches import BatchRequests
+from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
+from mcpgateway.web.endpoints.era2026 import Era2026Endpoint
+from mcpgateway.web.endpoints.forwarding import Forwarder
+from mcpgateway.web.endpoints.guard import checkPostHeaders, header
+from mcpgateway.web.endpoints.opening import SessionOpener
+from mcpgateway.web.endpoints.refusals import Refusals
+from mcpgateway.web.endpoints.requestfacts import (
+    era2026Header,
+    isEra2026,
+    refusalId,
+    unsupportedVersion,
+)
+from mcpgateway.web.endpoints.rerouting import Rerouting
+from mcpgateway.web.endpoints.sessionlookup import SessionLookup
+from mcpgateway.web.endpoints.streams import SessionStreams
+from mcpgateway.web.plumbing.replay import ReplayStore
+from mcpgateway.web.plumbing.replies import (
+    ClientErrors,
+    accepted,
+    errorReply,
+    jsonReply,
+    validIdOrNull,
+)
+
+
+class McpEndpoint(Resource):
+    """The MCP endpoint of one configured server.
+
+    It reads each request, chooses its era and what it is (C{initialize},
+    a request, a notification, a response, a batch, a GET or a DELETE),
+    and hands it to the collaborator of that job: L{PostAdmission} (quota,
+    policy, call limits), L{SessionLookup}, L{CredentialCheck},
+    L{SessionOpener}, L{Forwarder}, L{BatchRequests}, L{SessionStreams}
+    (GET and DELETE), L{Rerouting} (another replica, or after a restart's
+    predecessor), with L{Refusals} and L{CallerAnswers} for what it answers.
+    """
+
+    isLeaf = True
+    log = Logger(observer=logs.observer)
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        server: str,
+        clock: IReactorTime,
+        limits: Limits | None = None,
+        clientErrors: ClientErrors | None = None,
+        *,
+        scope: str = "",
+        keys: WorkspaceKeys | None = None,
+        era2026: Era2026Service | None = None,
+        quota: Quota | None = None,
+        throttled: Callable[[], object] | None = None,
+        cluster: Cluster | None = None,
+        backend: Backend | None = None,
+        loopbackOnly: bool = True,
+    ) -> None:
+        """
+        @param scope: the route key this endpoint serves (C{""}: the global
+            route C{/<server>/mcp}).
+        @param backend: what serves its sessions (C{None}: server C{server}'s
+            pool, through L{PoolBackend}).
+        @param quota: per-principal limits on requests (C{None}: none).
+        @param throttled: called once per request refused by C{quota}.
+        @param keys: keys credential sets; C{None}: credential headers are
+            refused (a gateway always gives one, see L{GatewayRoot}).
+        @param 2026: what serves the endpoint's 2026-07-28 requests
+            (C{None}: the gateway itself).
+        @param cluster: where unknown session ids go (C{None}: not
+            clustered, they are not found).
+        @param loopbackOnly: the gateway is bound to loopback only; else
+            (reachable from other machines) what a child wrote reaches
+            admins only (L{showsChildText}).
+        """
+        super().__init__()
+        self._loopbackOnly = loopbackOnly
+        self._gateway = gateway
+        self._server = server
+        self._scope = scope
+        self.callLimits: LimitsGate | None = None
+        """The rate limits and quotas of calls (L{mcpgateway.governance.limits}), set by
+        whoever builds the endpoint; C{None}: none."""
+        self.requestPolicy: PolicyGate | None = None
+        """The policy on every request (L{mcpgateway.web.endpoints.policystep}), set by
+        whoever builds the endpoint; C{None}: none."""
+        if backend is None:
+            poolBackend = PoolBackend(gateway, server)
+            self.pool: ServerPool | None = poolBackend.pool
+            backend = poolBackend
+        else:
+            self.pool = None
+        self.backend: Backend = backend
+        self._clock = clock
+        self._limits = limits = limits if limits is not None else Limits()
+        self._maxDepth = limits.maxDepth
+        self._maxDigits = limits.maxNumberDigits
+        self._maxInFlight = limits.maxInFlightPerSession
+        self.clientErrors = clientErrors if clientErrors is not None else ClientErrors(clock)
+        self.replay = ReplayStore(clock, limits)
+        self._wire(keys, era2026, quota, throttled, cluster)
+
+    def _wire(
+        self,
+        keys: WorkspaceKeys | None,
+        era2026: Era2026Service | None,
+        quota: Quota | None,
+        throttled: Callable[[], object] | None,
+        cluster: Cluster | None,
+    ) -> None:
+        """Make the collaborators, one per job (see L{__init__} for the parameters)."""
+        gateway, server, scope, clock, log = (
+            self._gateway,
+            self._server,
+            self._scope,
+            self._clock,
+            self.log,
+        )
+        backend, limits, replay = self.backend, self._limits, self.replay
+        self._refusals = refusals = Refusals(self.clientErrors)
+        self._answers = answers = CallerAnswers(
+            self, gateway, server, scope, self._loopbackOnly, log
+        )
+        self._credentials = credentials = CredentialCheck(
+            backend, keys, gateway.rebind, server, log
+        )
+        self._admission = PostAdmission(
+            self, gateway, server, scope, self.clientErrors, quota, throttled
+        )
+        self._lookup = lookup = SessionLookup(gateway, server, scope, backend, refusals, cluster)
+        self._forwarder = forwarder = Forwarder(
+            backend, gateway.endSession, refusals, answers, replay, clock, limits, server, log
+        )
+        self._batches = BatchRequests(
+            lookup, credentials, forwarder, backend, refusals, self.clientErrors, limits
+        )
+        self._opener = SessionOpener(
+            gateway, backend, credentials, answers, refusals, clock, limits, server, scope
+        )
+        self._rerouting = Rerouting(self, gateway, refusals, clock, server, scope, log, cluster)
+        self.era2026 = Era2026Endpoint(
+            era2026 if era2026 is not None else gateway,
+            server,
+            clock,
+            limits,
+            self.clientErrors,
+            credentials.forEra2026,
+            scope,
+            self._loopbackOnly,
+        )
+        self.era2026.screen = answers.screened
+        self._streams = SessionStreams(
+            lookup,
+            credentials,
+            refusals,
+            self.era2026,
+            replay,
+            gateway.endSessions,
+            clock,
+            limits.keepAliveInterval,
+            server,
+            log,
+        )
+
+    @property
+    def ignoredCredentialHeaders(self) -> int:
+        """C{X-Mcp-Env-*} headers not listed in the entry's C{credentialEnv}: ignored."""
+        return self._credentials.ignoredHeaders
+
+    def callTarget(self, request: IRequest, message: Any) -> tuple[str, str] | None:
+        """The server a call of C{message} reaches and its name there, when
+        that is not this endpoint's own (an aggregate endpoint's member);
+        C{None} on a server's endpoint: the call is that server's."""
+        return None
+
+    def taskServers(self) -> tuple[str, ...]:
+        """The servers whose tasks this endpoint's clients poll (a task id
+        is sealed for its server): its own."""
+        return (self._server,)
+
+    def era2026For(self, request: Request) -> Era2026Endpoint:
+        """What serves C{request}'s 2026-07-28 POST: the endpoint's own
+        L{era2026} (an aggregate endpoint's C{?mode=} may name another)."""
+        return self.era2026
+
+    def render(self, request: Request) -> bytes | int:
+        try:
+            if request.postpath:
+                return self._refusals.refuse(
+                    request, 404, jsonrpc.METHOD_NOT_FOUND, "no such endpoint"
+                )
+            method = request.method
+            if method == b"POST":
+                return self._post(request)
+            if method == b"GET":
+                return self._streams.get(request)
+            if method == b"DELETE":
+                return self._streams.delete(request)
+            if era2026Header(request):
+                return self.era2026.notAllowed(request)
+            request.setHeader("allow", "GET, POST, DELETE")
+            return self._refusals.refuse(
+                request,
+                405,
+                jsonrpc.INVALID_REQUEST,
+                f"method {method.decode('ascii', 'replace')[:16]} is not allowed",
+            )
+        except AfterPredecessor as later:
+            return self._rerouting.later(request, later.waiting, later.requestId)
+        except ForwardTo as forward:
+            return self._rerouting.forwardTo(request, forward.owner)
+        except Exception:
+            # A defect of the gateway, not of the request: say so (in JSON), and
+            # log it with its traceback. Nothing registered for the request
+            # outlives it (a stream finished behind its back is dropped).
+            self.log.failure(
+                "server {server}: {method} failed in the gateway",
+                server=self._server,
+                method=request.method.decode("ascii", "replace")[:16],
+            )
+            if request.startedWriting:
+                request.loseConnection()
+                return NOT_DONE_YET
+            return errorReply(
+                request, 500, jsonrpc.INTERNAL_ERROR, "internal error in the gateway; see its log"
+            )
+
+    def _era2026Post(self, request: Request, payload: Any, version: str | None) -> bytes | int:
+        """A 2026-07-28 POST: to the replica holding its task, or served here."""
+        if version is None or version in versions.ERA2026_VERSIONS or isEra2026(payload, None):
+            owner = self._rerouting.taskOwner(request, payload)
+            if owner is not None:
+                return self._rerouting.forwardTo(request, owner)
+            return self.era2026For(request).post(request, payload)
+        # 2026 by its header alone, which names no revision at all.
+        return self._refusals.refuse(
+            request,
+            400,
+            jsonrpc.INVALID_REQUEST,
+            unsupportedVersion(version),
+            refusalId(payload),
+        )
+
+    def _post(self, request: Request) -> bytes | int:
+        refusal = checkPostHeaders(request)
+        if refusal is not None:
+            return self._refusals.refuse(request, refusal[0], jsonrpc.INVALID_REQUEST, refusal[1])
+        if getattr(request, "bodyTooLarge", False):
+            limit = getattr(request, "bodyLimit", None)
+            return self._refusals.refuse(
+                request,
+                413,
+                jsonrpc.INVALID_REQUEST,
+                f"request body is over the {limit}-byte limit",
+            )
+        assert request.content is not None
+        try:
+            payload = jsonrpc.loads(
+                request.content.read(), maxDepth=self._maxDepth, maxDigits=self._maxDigits
+            )
+        except jsonrpc.ParseError as e:
+            return self._refusals.refuse(request, 400, jsonrpc.PARSE_ERROR, f"Parse error: {e}")
+        note = auditNote(request)
+        if note is not None:
+            if isinstance(payload, list):
+                note.method = "batch"
+            else:
+                note.message(payload)
+        version = header(request, "mcp-protocol-version")
+        era2026 = isEra2026(payload, version)
+        if isinstance(payload, list) and not era2026:
+            # Refused for its size before it is counted: a batch nothing of
+            # which is acted on owes the principal's limits nothing.
+            refused = self._batches.size(request, payload)
+            if refused is not None:
+                return refused
+        if (refused := self._admission.refusal(request, payload)) is not None:
+            return refused
+        if era2026:
+            return self._era2026Post(request, payload, version)
+        if isinstance(payload, list):
+            return self._batches.post(request, payload, version)
+        kind = jsonrpc.classify(payload)
+        if kind is Kind.INVALID:
+            return self._refusals.refuse(
+                request,
+                400,
+                jsonrpc.INVALID_REQUEST,
+                "Invalid Request: not a JSON-RPC 2.0 message",
+                validIdOrNull(payload.get("id")) if isinstance(payload, dict) else None,
+            )
+        if kind is Kind.REQUEST and payload["method"] == "initialize":
+            return self._opener.initialize(request, payload)
+        session = self._lookup.session(request, version, payload)
+        if isinstance(session, bytes):
+            return session
+        if kind is Kind.REQUEST:
+            problem = envelope.checkRequest(payload)
+            if problem is not None:
+                if problem[0] == jsonrpc.INVALID_REQUEST:  # not a request at all
+                    return self._refusals.refuse(request, 400, *problem, payload["id"])
+                return self._refusals.inBand(request, payload, *problem)
+        else:
+            problem = envelope.check(payload, kind)
+            if problem is not None:
+                return self._refusals.refuse(request, 400, *problem)
+        differ = self._credentials.problem(request, session)
+        if differ is not None:
+            code, text = differ
+            if kind is not Kind.REQUEST:
+                return self._refusals.refuse(request, 400, code, text)
+            if code == jsonrpc.INVALID_PARAMS:
+                return self._refusals.inBand(request, payload, code, text)
+            return self._refusals.refuse(request, 400, code, text, payload["id"])
+        if kind is Kind.NOTIFICATION:
+            self.backend.notify(session, payload)
+            return accepted(request)
+        if kind is Kind.RESPONSE:
+            self.backend.answer(session, payload)
+            return accepted(request)
+        if payload["method"] == "ping":
+            if note is not None:
+                note.settle("ok")
+            return jsonReply(request, 200, jsonrpc.resultResponse(payload["id"], {}))
+        if session.inFlight >= self._maxInFlight:
+            busy = self._forwarder.busy(payload, session.inFlight)
+            self.clientErrors.note(request, 200, busy["error"]["message"])
+            if note is not None:
+                note.settle("error", jsonrpc.TOO_MANY_REQUESTS)
+            return jsonReply(request, 200, busy)
+        return self._forwarder.forward(request, session, [payload])

@@ -1,0 +1,47 @@
+# -*- test-case-name: tests.web.test_endpoint_parts,tests.web.test_mcp -*-
+"""How the MCP endpoint answers what a client sent that can never succeed.
+
+One job: the answer is given at once, with the HTTP status and the
+JSON-RPC error the specification names (or in-band, as the JSON-RPC error
+of the request), noted once in the endpoint's L{ClientErrors} (one warning
+line, never a traceback) and settled on the request's L{AuditNote}.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.web.iweb import IRequest
+
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.jsonrpc import Message
+from mcpgateway.web.endpoints.auditnote import auditNote
+from mcpgateway.web.plumbing.replies import ClientErrors, errorReply, jsonReply
+
+
+class Refusals:
+    """The client errors of one MCP endpoint, answered and noted."""
+
+    def __init__(self, clientErrors: ClientErrors) -> None:
+        """
+        @param clientErrors: where each refusal is noted (one log line).
+        """
+        self._clientErrors = clientErrors
+
+    def refuse(
+        self, request: IRequest, status: int, code: int, text: str, requestId: Any = None
+    ) -> bytes:
+        """Answer a client error (HTTP C{status}, JSON-RPC C{code}); one log line."""
+        self._clientErrors.note(request, status, text)
+        note = auditNote(request)
+        if note is not None:
+            note.settle("invalid", code)
+        return errorReply(request, status, code, text, requestId)
+
+    def inBand(self, request: IRequest, message: Message, code: int, text: str) -> bytes:
+        """Answer a request that can never succeed with its JSON-RPC error, at once."""
+        self._clientErrors.note(request, 200, text)
+        note = auditNote(request)
+        if note is not None:
+            note.settle("error", code)
+        return jsonReply(request, 200, jsonrpc.errorResponse(message["id"], code, text))

@@ -1,0 +1,172 @@
+# -*- test-case-name: tests.web.test_endpoint_parts,tests.web.test_cluster_web -*-
+"""A request to the MCP endpoint answered elsewhere, or later.
+
+One job: a request that cannot be answered here and now. One naming a
+session another replica owns, or a 2026-07-28 C{tasks/*} request whose
+task lives on another replica, is forwarded there (the owner answers,
+streamed back as it comes); if the owner cannot be reached, the request is
+rendered here again (the owner is down now). One naming a session a
+restart's predecessor may have opened in its last moments is rendered
+again once the predecessor exited, or answered that the session is not
+found after L{Gateway.predecessorWait} seconds.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.server import NOT_DONE_YET, Request
+
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.protocol import era2026wire, jsonrpc
+from mcpgateway.web.endpoints.backends import PREDECESSOR_WAIT, Cluster, principalOf
+from mcpgateway.web.endpoints.era2026 import principalKey
+from mcpgateway.web.endpoints.refusals import Refusals
+from mcpgateway.web.endpoints.requestfacts import internalErrorReply, watchDisconnect
+
+if TYPE_CHECKING:
+    from mcpgateway.cluster.sealing import Address  # cryptography: clustered gateways only
+
+_TIMED_OUT = object()
+
+
+class Rendering(Protocol):
+    """What L{Rerouting} needs of its endpoint: to render a request again,
+    and the servers whose tasks the endpoint's clients poll."""
+
+    def render(self, request: Request) -> bytes | int:
+        """Answer C{request} (a body, or C{NOT_DONE_YET})."""
+
+    def taskServers(self) -> tuple[str, ...]:
+        """The servers whose tasks the endpoint's clients poll."""
+
+
+class Rerouting:
+    """The requests of one MCP endpoint (one server, one route) answered
+    by another replica, or once a restart's predecessor exited."""
+
+    def __init__(
+        self,
+        host: Rendering,
+        gateway: Gateway,
+        refusals: Refusals,
+        clock: IReactorTime,
+        server: str,
+        scope: str,
+        log: Logger,
+        cluster: Cluster | None = None,
+    ) -> None:
+        """
+        @param host: the endpoint, which renders a request again.
+        @param gateway: how long a predecessor is waited for, and which
+            tasks are this process's.
+        @param cluster: the other replicas (C{None}: not clustered).
+        """
+        self._host = host
+        self._gateway = gateway
+        self._refusals = refusals
+        self._clock = clock
+        self._server = server
+        self._scope = scope
+        self._log = log
+        self._cluster = cluster
+
+    def _again(self, request: Request) -> None:
+        """Render C{request} again, and finish it with the body, if any."""
+        if request.content is not None:
+            request.content.seek(0)
+        body = self._host.render(request)
+        if body is not NOT_DONE_YET:
+            assert isinstance(body, bytes)
+            request.write(body)
+            request.finish()
+
+    def later(self, request: Request, waiting: Deferred[None], requestId: Any = None) -> int:
+        """Render C{request} again once C{waiting} fires; after
+        L{Gateway.predecessorWait} seconds, answer that the session is not
+        found (with C{requestId}, the id of the request's body)."""
+        gone = watchDisconnect(request)
+
+        def again(timedOut: object) -> None:
+            if gone or request.finished:
+                return
+            if timedOut is not _TIMED_OUT:
+                self._again(request)
+                return
+            request.write(
+                self._refusals.refuse(
+                    request, 404, jsonrpc.INVALID_REQUEST, "Session not found", requestId
+                )
+            )
+            request.finish()
+
+        limit = getattr(self._gateway, "predecessorWait", PREDECESSOR_WAIT)
+        waiting.addTimeout(limit, self._clock, onTimeoutCancel=lambda *_: _TIMED_OUT)
+        waiting.addCallback(again)
+        waiting.addErrback(
+            lambda f: self._log.failure("answering after the predecessor exited failed", f)
+        )
+        return NOT_DONE_YET
+
+    def taskOwner(self, request: Request, payload: Any) -> Address | None:
+        """The replica a C{tasks/*} request's task lives on, when it is
+        another one, the task is not here and the request may be forwarded
+        (not a peer's, not one whose owner just failed to answer)."""
+        if self._cluster is None or not isinstance(payload, dict):
+            return None
+        if payload.get("method") not in era2026wire.TASK_METHODS:
+            return None
+        if getattr(request, "fromPeer", False) or getattr(request, "forwardFailed", False):
+            return None
+        params = payload.get("params")
+        taskId = params.get("taskId") if isinstance(params, dict) else None
+        if not isinstance(taskId, str):
+            return None
+        principal = principalKey(request)
+        tasks = self._gateway.settings.tasks
+        if tasks is not None and tasks.owned(taskId, self._scope, principal) is not None:
+            return None
+        for server in self._host.taskServers():
+            owner = self._cluster.taskOwner(taskId, server, self._scope, principal)
+            if owner is not None:
+                return owner
+        return None
+
+    def forwardTo(self, request: Request, owner: Address) -> int:
+        """Forward C{request} to C{owner}, the replica whose session it
+        names; if the owner cannot be reached, look at it again here (the
+        owner is down now: the session visits, or is not found)."""
+        assert self._cluster is not None
+        content = request.content
+        body = b""
+        if content is not None:
+            content.seek(0)
+            body = content.read()
+            content.seek(0)
+        gone = watchDisconnect(request)
+        request.forwardedTo = owner  # type: ignore[attr-defined]
+        forwarded = self._cluster.forward(request, owner, principalOf(request), body)
+
+        def done(handled: bool) -> None:
+            if handled:
+                return
+            request.forwardedTo = None  # type: ignore[attr-defined]
+            request.forwardFailed = True  # type: ignore[attr-defined]
+            if gone or request.finished:
+                return
+            self._again(request)
+
+        def failed(reason: Failure) -> None:
+            self._log.failure(
+                "server {server}: forwarding a request failed", reason, server=self._server
+            )
+            if not (gone or request.finished or request.startedWriting):
+                request.write(internalErrorReply(request))
+                request.finish()
+
+        forwarded.addCallback(done).addErrback(failed)
+        return NOT_DONE_YET

@@ -1,0 +1,775 @@
+# -*- test-case-name: tests.web.test_statuspage -*-
+"""C{GET /}: the status page a person looks at (docs/guide/status-page.md).
+
+Server-side HTML rendered from the read model (L{Gateway.status} and
+L{Gateway.aggregateStatus}): the gateway and its tasks, each server with its state, scope,
+children, sessions by client, requests, errors, restarts and circuit, the
+memory and processes it saves (when the status has C{savings}), and the last
+stderr lines of a failing server; the sessions by client; the calls rate
+limits refused (L{mcpgateway.governance.limitspage}). Readable without
+JavaScript. A few lines of inline script (no build step, nothing fetched from
+elsewhere: the page's Content-Security-Policy allows nothing else) follow
+C{GET /status/events} (L{mcpgateway.web.pages.statusstream}), whose every event
+carries the page's data and its live part rendered here, and drive the
+buttons (restart, enable, disable, reset circuit) through C{/api/v1}. Its
+icon is the gateway's own too (L{mcpgateway.web.pages.favicon}).
+
+CSRF: a browser's request that changes something through the API must carry
+the C{X-Mcpgateway-Csrf} header (L{csrfRefusal}; the buttons send it). A page
+of another origin cannot send that header (it would need a CORS preflight the
+gateway never grants), and a form cannot send a header at all; clients that
+are not browsers (no C{Origin}, no C{Sec-Fetch-*}: the CLI) need none. The
+management API's own rules still apply behind it (loopback peer, C{Origin},
+its token).
+
+Every text that comes from outside (server names, client names, stderr lines,
+errors) is escaped, stripped of terminal escapes and control characters, and
+cut to a bounded length.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import fields, is_dataclass
+from typing import Any, NamedTuple
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.web.iweb import IRequest
+from twisted.web.resource import Resource
+from twisted.web.server import Request
+
+from mcpgateway.core import tracing
+from mcpgateway.core.events import EventLog
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.status import Circuit, GatewayStatus, ServerState, ServerStatus, TaskCounts
+from mcpgateway.core.tasks.model import STATUSES as TASK_STATUSES
+from mcpgateway.governance.limitsgate import LimitsGate
+from mcpgateway.governance.limitspage import limitsData, renderLimits
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.web.endpoints.guard import Refusal, header
+from mcpgateway.web.pages.favicon import ICON_PATH
+from mcpgateway.web.pages.pinspage import pinsData, renderPins
+from mcpgateway.web.pages.statusstream import StatusFeed
+from mcpgateway.web.plumbing.replies import jsonReply
+
+PAGE_PATH = b"/"
+STREAM_PATH = b"/status/events"
+CSRF_HEADER = "X-Mcpgateway-Csrf"
+STDERR_LINES = 8
+"""Stderr lines shown under a failing server."""
+MAX_LINE = 300
+"""Characters shown of one stderr line, error or reason."""
+MAX_NAME = 120
+"""Characters shown of a server's or a client's name."""
+_SAFE_METHODS = frozenset({b"GET", b"HEAD", b"OPTIONS"})
+_BROWSER_HEADERS = ("origin", "sec-fetch-site", "sec-fetch-mode", "sec-fetch-dest")
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
+_FAILING = frozenset({ServerState.ERROR, ServerState.DEGRADED, ServerState.RESTARTING})
+
+
+# -- CSRF --------------------------------------------------------------------
+
+
+def fromBrowser(request: IRequest) -> bool:
+    """Whether C{request} shows the headers every current browser sends
+    with a request that changes something (C{Origin}, C{Sec-Fetch-*})."""
+    return any(request.getHeader(name.encode("ascii")) is not None for name in _BROWSER_HEADERS)
+
+
+def csrfRefusal(request: IRequest) -> Refusal | None:
+    """Refuse a browser's request that changes something and lacks the
+    C{X-Mcpgateway-Csrf} header (a cross-site form post, a page of another
+    origin); C{None} lets it through."""
+    if request.method in _SAFE_METHODS or not fromBrowser(request):
+        return None
+    if header(request, CSRF_HEADER.lower()):
+        return None
+    return 403, (
+        f"a browser's request that changes something must carry the {CSRF_HEADER} header"
+        " (the status page's buttons send it; a form or a page of another site cannot)"
+    )
+
+
+class CsrfRefused(Resource):
+    """The API's answer to a request L{csrfRefusal} refused: 403, in the API's
+    C{{"error": ...}} shape."""
+
+    isLeaf = True
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__()
+        self._refusal = refusal
+
+    def render(self, request: IRequest) -> bytes:
+        status, text = self._refusal
+        return jsonReply(request, status, {"error": text})
+
+
+# -- the page's data -----------------------------------------------------------
+
+
+def clean(text: object, limit: int = MAX_LINE) -> str:
+    """C{text} as one displayable line: terminal escapes and control
+    characters gone (a tab is a space), cut to C{limit} characters."""
+    value = text if isinstance(text, str) else _label(text)
+    value = _CONTROL.sub("\ufffd", _ANSI.sub("", value.replace("\t", " ")))
+    return value if len(value) <= limit else value[: limit - 1] + "\u2026"
+
+
+def _label(value: object) -> str:
+    """A name a client sent that is not a string (any JSON value)."""
+    if value is None:
+        return "(no name)"
+    try:
+        return jsonrpc.dumps(value)[: 4 * MAX_NAME].decode("utf-8", "replace")
+    except (TypeError, ValueError):
+        return type(value).__name__
+
+
+class Trouble(NamedTuple):
+    """What the read model does not say of a server's recent trouble, read
+    off the gateway: its children's unexpected exits (crash or not) within
+    its breaker's window (what makes a running server C{degraded}; a server
+    whose child dies at start has none running, and is C{stopped}), and the
+    client C{initialize} requests that failed (an answer without a session:
+    the child could not start or did not answer its handshake), as the
+    operation metrics count them."""
+
+    recentExits: int = 0
+    window: float = 300.0
+    """Seconds the breaker remembers an exit (L{Breaker.window})."""
+    failedInitializes: int = 0
+
+
+_NO_TROUBLE = Trouble()
+
+
+def troubles(gateway: Gateway) -> dict[str, Trouble]:
+    """Each server's L{Trouble}, from its pool's breaker and the gateway's
+    operation metrics (L{tracing.operationsFor})."""
+    failed: Counter[str] = Counter()
+    for (server, method, outcome), histogram in tracing.operationsFor(gateway.clock).server.items():
+        if method == "initialize" and outcome not in ("ok", "cancelled"):
+            failed[server] += histogram.count
+    found: dict[str, Trouble] = {}
+    for name, pool in gateway.pools.items():
+        breaker = getattr(pool, "breaker", None)
+        if breaker is None:
+            found[name] = Trouble(failedInitializes=failed[name])
+        else:
+            found[name] = Trouble(breaker.recentFailures(), breaker.window, failed[name])
+    return found
+
+
+def failing(server: ServerStatus, trouble: Trouble | None = None) -> bool:
+    """Whether a server is failing: in error, degraded or restarting, its
+    circuit not closed, or (C{trouble}) a child of it exited unexpectedly
+    within the breaker's window, running or not now."""
+    return (
+        server.state in _FAILING
+        or server.circuit is not Circuit.CLOSED
+        or bool(server.error)
+        or (trouble is not None and trouble.recentExits > 0)
+    )
+
+
+def stderrTails(
+    gateway: Gateway, status: GatewayStatus, trouble: Mapping[str, Trouble] | None = None
+) -> dict[str, list[str]]:
+    """The last stderr lines of each failing server (from its event log)."""
+    trouble = trouble or {}
+    tails: dict[str, list[str]] = {}
+    for name, server in status.servers.items():
+        pool = gateway.pools.get(name)
+        if pool is None or not failing(server, trouble.get(name)):
+            continue
+        lines = [event["text"] for event in pool.events.recent() if event.get("kind") == "stderr"]
+        tails[name] = [clean(line) for line in lines[-STDERR_LINES:]]
+    return tails
+
+
+def _byClient(status: GatewayStatus) -> Iterable[tuple[object, str, int, Iterable[int]]]:
+    """(client name, server, sessions, their client pids), from the counts
+    when the snapshot has them (L{Gateway.status} without rows), else from
+    the rows."""
+    if status.counts is not None:
+        for (client, server), (count, pids) in status.counts.clients.items():
+            yield client, server, count, pids
+        return
+    for session in status.sessions:
+        pid = session.clientPid
+        yield session.client, session.server, 1, () if pid is None else (pid,)
+
+
+def pageData(
+    status: GatewayStatus,
+    aggregate: Mapping[str, Any] | None = None,
+    stderr: Mapping[str, list[str]] | None = None,
+    trouble: Mapping[str, Trouble] | None = None,
+) -> dict[str, Any]:
+    """What the page shows, as JSON-ready data (every event of the stream
+    carries it). C{stderr}: the tails of the failing servers (L{stderrTails});
+    C{None} when they may not be shown (then each failing server says so).
+    C{trouble}: each server's L{Trouble} (L{troubles}; none: no recent exits
+    and no failed C{initialize} are shown)."""
+    trouble = trouble or {}
+    clients: Counter[tuple[str, str]] = Counter()
+    byClient: dict[str, Counter[str]] = {}
+    pids: dict[str, set[int]] = {}
+    for client, serverName, count, clientPids in _byClient(status):
+        name = clean(client, MAX_NAME)
+        clients[(name, clean(serverName, MAX_NAME))] += count
+        byClient.setdefault(serverName, Counter())[name] += count
+        if clientPids:
+            pids.setdefault(name, set()).update(clientPids)
+    servers = []
+    for name, server in status.servers.items():
+        seen = trouble.get(name, _NO_TROUBLE)
+        line: dict[str, Any] = {
+            "key": name,
+            "name": clean(name, MAX_NAME),
+            "state": server.state.value,
+            "share": server.share,
+            "circuit": server.circuit.value,
+            "disabled": server.disabled,
+            "children": len(server.pids),
+            "maxChildren": server.maxChildren,
+            "sessions": server.sessions,
+            "clients": dict(sorted(byClient.get(name, Counter()).items())),
+            "requests": server.requests.count,
+            "errors": sum(
+                count for (_, outcome), count in server.requests.requests.items() if outcome != "ok"
+            ),
+            "inFlight": server.inFlight,
+            "failedInitializes": seen.failedInitializes,
+            "restarts": server.restarts,
+            "failures": server.failures,
+            "recentExits": seen.recentExits,
+            "exitWindow": seen.window,
+            "failing": failing(server, seen),
+            "error": None if server.error is None else clean(server.error),
+            "lastExit": None if server.lastExit is None else clean(server.lastExit),
+            "warning": None if server.warning is None else clean(server.warning),
+            "login": server.login,
+            "savings": _serverSavings(status, name),
+        }
+        if line["failing"]:
+            line["stderr"] = None if stderr is None else stderr.get(name, [])
+        servers.append(line)
+    return {
+        "version": clean(status.version, 40),
+        "pid": status.pid,
+        "uptime": round(status.uptime, 1),
+        "rssBytes": status.rssBytes,
+        "sessions": status.sessionCount,
+        "savings": _savings(getattr(status, "savings", None)),
+        "servers": servers,
+        "clients": [
+            {
+                "client": client,
+                "server": server,
+                "sessions": count,
+                "pids": sorted(pids.get(client, ())),
+            }
+            for (client, server), count in sorted(clients.items())
+        ],
+        "aggregate": _aggregate(aggregate),
+        "tasks": _tasks(getattr(status, "tasks", None)),
+    }
+
+
+def _tasks(tasks: TaskCounts | None) -> dict[str, int] | None:
+    """The gateway's tasks by status word (C{None}: it serves none)."""
+    if tasks is None:
+        return None
+    return {status: int(tasks.count(status)) for status in TASK_STATUSES}
+
+
+def _aggregate(line: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if line is None:
+        return None
+    endpoints = line.get("endpoints") or []
+    return {
+        "sessions": int(line.get("sessions") or 0),
+        "members": int(line.get("members") or 0),
+        "endpoints": [clean(e, MAX_NAME) for e in endpoints if isinstance(e, str)],
+    }
+
+
+def _savings(savings: object) -> dict[str, Any] | None:
+    """The scalar figures of a savings record (L{mcpgateway.core.status.Savings}
+    or L{ServerSavings}): numbers, flags and short words."""
+    if savings is None or not is_dataclass(savings) or isinstance(savings, type):
+        return None
+    out: dict[str, Any] = {}
+    for f in fields(savings):
+        value = getattr(savings, f.name)
+        if value is None or isinstance(value, (bool, int, float)):
+            out[f.name] = value
+        elif isinstance(value, str):
+            out[f.name] = clean(value, 40)
+    return out
+
+
+def _serverSavings(status: GatewayStatus, name: str) -> dict[str, Any] | None:
+    savings = getattr(status, "savings", None)
+    servers = getattr(savings, "servers", None)
+    return _savings(servers.get(name)) if isinstance(servers, Mapping) else None
+
+
+# -- HTML ----------------------------------------------------------------------
+
+
+def esc(text: object) -> str:
+    """C{text} escaped for HTML text and quoted attribute values."""
+    return html.escape(str(text), quote=True)
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds as a person reads them: C{45 s}, C{12 min}, C{3 h 5 min}, C{2 d 4 h}."""
+    if seconds is None:
+        return "\u2013"
+    s = int(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min"
+    if s < 86400:
+        return f"{s // 3600} h {s % 3600 // 60} min"
+    return f"{s // 86400} d {s % 86400 // 3600} h"
+
+
+def size(count: float | None) -> str:
+    """Bytes as MiB (or KiB under one MiB)."""
+    if count is None:
+        return "\u2013"
+    if abs(count) < 1 << 20:
+        return f"{count / 1024:.0f} KiB"
+    return f"{count / (1 << 20):.1f} MiB"
+
+
+def _savingsText(savings: Mapping[str, Any] | None, whole: bool = True) -> str | None:
+    """What a savings line says: processes and memory avoided (and how
+    memory was measured), the npx/uvx wrappers avoided, or why nothing
+    (C{whole}: the gateway's line; a server's says nothing then)."""
+    if not savings:
+        return None
+    processes = savings.get("processesAvoided")
+    memory = savings.get("memoryAvoidedBytes")
+    if "sampledAt" in savings and savings["sampledAt"] is None:
+        return "not measured yet"
+    if not (isinstance(processes, int) and processes > 0):
+        return "nothing yet (no server has more sessions than children)" if whole else None
+    parts = [f"{processes} process{'es' if processes != 1 else ''}"]
+    if isinstance(memory, (int, float)) and memory > 0:
+        measure = savings.get("measure")
+        parts.append(size(memory) + (f" ({measure.upper()})" if isinstance(measure, str) else ""))
+    text = " and ".join(parts)
+    wrappers = savings.get("wrappersAvoided")
+    if isinstance(wrappers, int) and wrappers > 0:
+        counted = savings.get("wrappersCounted", savings.get("wrapperBytes") is not None)
+        text += f", {wrappers} npx/uvx wrapper{'s' if wrappers != 1 else ''} among them"
+        if not counted:
+            text += " (their memory not counted: never measured)"
+    return text
+
+
+TASK_WORDS = (
+    ("working", "running"),
+    ("input_required", "input required"),
+    ("completed", "done"),
+    ("failed", "failed"),
+    ("cancelled", "cancelled"),
+)
+"""How the gateway's line names each task status (cancelled only when some are)."""
+
+
+def _tasksItem(tasks: Mapping[str, int]) -> str:
+    """The gateway's line's C{tasks}: running, input required, done and
+    failed (in red when some did), and cancelled when some were."""
+    parts = []
+    for status, word in TASK_WORDS:
+        n = tasks.get(status, 0)
+        if status == "cancelled" and not n:
+            continue
+        text = esc(f"{n} {word}")
+        parts.append(f'<span class="bad">{text}</span>' if status == "failed" and n else text)
+    return f'<div class="tasks"><dt>tasks</dt><dd>{", ".join(parts)}</dd></div>'
+
+
+def _clientsCell(clients: Mapping[str, int]) -> str:
+    if not clients:
+        return ""
+    return (
+        '<span class="sub">'
+        + ", ".join(f"{esc(name)}\u00a0\u00d7{count}" for name, count in clients.items())
+        + "</span>"
+    )
+
+
+def _exitsCell(server: Mapping[str, Any]) -> str:
+    """Under the state: the unexpected exits of the breaker's window (a
+    server whose child dies at start is C{stopped}, and failing)."""
+    exits = server.get("recentExits", 0)
+    if not exits:
+        return ""
+    window = duration(server.get("exitWindow"))
+    return (
+        f'<span class="sub bad">{exits} unexpected exit{"s" if exits != 1 else ""}'
+        f" in {window}</span>"
+    )
+
+
+def _errorsCell(errors: int, failedInitializes: int) -> str:
+    """The errors, in red only when there are some (a red C{0} reads as
+    trouble that is not there), and under them the failed C{initialize}
+    requests, when there are some."""
+    cell = f'<span class="bad">{errors}</span>' if errors else "0"
+    if failedInitializes:
+        cell += f'<span class="sub">{failedInitializes} initialize failed</span>'
+    return cell
+
+
+def _buttons(server: Mapping[str, Any]) -> str:
+    name = esc(server["key"])
+    toggle = ("enable", "Enable") if server["disabled"] else ("disable", "Disable")
+    reset = "" if server["circuit"] != "closed" else " disabled"
+    return (
+        f'<button type="button" data-action="restart" data-server="{name}">Restart</button>'
+        f'<button type="button" data-action="{toggle[0]}" data-server="{name}">{toggle[1]}'
+        "</button>"
+        f'<button type="button" data-action="reset-circuit" data-server="{name}"{reset}>'
+        "Reset circuit</button>"
+    )
+
+
+def _serverRows(server: Mapping[str, Any], controls: bool) -> str:
+    name = esc(server["name"])
+    key = esc(server["key"])
+    state = esc(server["state"])
+    children = str(server["children"])
+    if server["share"] in ("workspace", "credential"):
+        children += f"/{server['maxChildren']}"
+    circuit = esc(server["circuit"])
+    errors = server["errors"]
+    failedInitializes = server.get("failedInitializes", 0)
+    saved = _savingsText(server.get("savings"), whole=False)
+    cells = [
+        f'<th scope="row">{name}</th>',
+        f'<td><span class="state {state}">{state}</span>{_exitsCell(server)}</td>',
+        f"<td>{esc(server['share'])}</td>",
+        f"<td>{children}</td>",
+        f"<td>{server['sessions']}{_clientsCell(server['clients'])}</td>",
+        f"<td>{server['requests']}"
+        + (f'<span class="sub">{server["inFlight"]} in flight</span>' if server["inFlight"] else "")
+        + "</td>",
+        f"<td>{_errorsCell(errors, failedInitializes)}</td>",
+        f"<td>{server['restarts']}</td>",
+        f'<td><span class="circuit {circuit}">{circuit}</span></td>',
+        f"<td>{esc(saved) if saved else ''}</td>",
+    ]
+    if controls:
+        cells.append(f'<td class="actions">{_buttons(server)}</td>')
+    row = f'<tr class="server" data-server="{key}">' + "".join(cells) + "</tr>"
+    details = []
+    if server.get("login") == "needed":
+        details.append(
+            f'<p class="bad login">needs login: run <code>mcpgateway login {name}</code></p>'
+        )
+    for field, label in (("error", "error"), ("lastExit", "last exit"), ("warning", "warning")):
+        if server.get(field) and (field != "lastExit" or server["failing"]):
+            details.append(f"<p><b>{label}:</b> {esc(server[field])}</p>")
+    if server["failing"]:
+        stderr = server.get("stderr")
+        if stderr is None:
+            details.append(
+                '<p class="sub">stderr not shown: the management API has a token;'
+                f" read it with <code>mcpgateway logs {name}</code></p>"
+            )
+        elif stderr:
+            details.append(
+                '<pre class="stderr" aria-label="last stderr lines">'
+                + "\n".join(esc(line) for line in stderr)
+                + "</pre>"
+            )
+        else:
+            details.append('<p class="sub">no stderr lines</p>')
+    if details:
+        span = 11 if controls else 10
+        row += (
+            f'<tr class="details" data-server="{key}"><td colspan="{span}">'
+            + "".join(details)
+            + "</td></tr>"
+        )
+    return row
+
+
+def renderLive(data: Mapping[str, Any], controls: bool = True) -> str:
+    """The part of the page the stream replaces: the gateway's line (its
+    tasks too, when it serves them), the servers, the clients, the
+    aggregate endpoint, the pinned tools and the rate limits."""
+    saved = _savingsText(data.get("savings"))
+    out = [
+        '<section class="summary"><dl>',
+        f"<div><dt>version</dt><dd>{esc(data['version'])}</dd></div>",
+        f"<div><dt>pid</dt><dd>{data['pid']}</dd></div>",
+        f"<div><dt>uptime</dt><dd>{duration(data['uptime'])}</dd></div>",
+        f"<div><dt>memory</dt><dd>{size(data['rssBytes'])}</dd></div>",
+        f"<div><dt>sessions</dt><dd>{data['sessions']}</dd></div>",
+        f"<div><dt>servers</dt><dd>{len(data['servers'])}</dd></div>",
+    ]
+    if saved:
+        out.append(f'<div class="saved"><dt>saved</dt><dd>{esc(saved)}</dd></div>')
+    tasks = data.get("tasks")
+    if tasks:
+        out.append(_tasksItem(tasks))
+    out.append("</dl></section>")
+    out.append('<section><h2>Servers</h2><table class="servers"><thead><tr>')
+    heads = [
+        "server",
+        "state",
+        "scope",
+        "children",
+        "sessions",
+        "requests",
+        "errors",
+        "restarts",
+        "circuit",
+        "saved",
+    ]
+    if controls:
+        heads.append("actions")
+    out.append("".join(f'<th scope="col">{h}</th>' for h in heads))
+    out.append("</tr></thead><tbody>")
+    if not data["servers"]:
+        out.append(f'<tr><td colspan="{len(heads)}">no servers configured</td></tr>')
+    out.extend(_serverRows(server, controls) for server in data["servers"])
+    out.append("</tbody></table></section>")
+    out.append("<section><h2>Clients</h2>")
+    if data["clients"]:
+        out.append(
+            '<table class="clients"><thead><tr><th scope="col">client</th>'
+            '<th scope="col">pids</th><th scope="col">server</th>'
+            '<th scope="col">sessions</th></tr></thead><tbody>'
+        )
+        for row in data["clients"]:
+            pids = ", ".join(str(pid) for pid in row["pids"]) or "\u2013"
+            out.append(
+                f"<tr><td>{esc(row['client'])}</td><td>{pids}</td>"
+                f"<td>{esc(row['server'])}</td><td>{row['sessions']}</td></tr>"
+            )
+        out.append("</tbody></table>")
+    else:
+        out.append('<p class="sub">no sessions open</p>')
+    out.append("</section>")
+    aggregate = data.get("aggregate")
+    if aggregate is not None:
+        endpoints = ", ".join(esc(e) for e in aggregate["endpoints"]) or "none named"
+        out.append(
+            "<section><h2>Aggregate endpoint <code>/mcp</code></h2>"
+            f"<p>{aggregate['sessions']} session(s), {aggregate['members']} member"
+            f" session(s) open; endpoints: {endpoints}</p></section>"
+        )
+    out.append(renderPins(data.get("pins"), controls))  # tools changed since approved
+    out.append(renderLimits(data.get("limits")))  # calls refused by a rate limit
+    return "".join(out)
+
+
+STYLE = """
+body{font:14px/1.4 system-ui,sans-serif;margin:1.2em;color:#1d2125;background:#fff}
+header{display:flex;gap:1em;align-items:baseline}h1{font-size:1.4em;margin:0}
+h2{font-size:1.1em;margin:1.2em 0 .4em}
+.feed{color:#6b7178;font-size:.9em}.feed.live{color:#1a7f37}
+.summary dl{display:flex;flex-wrap:wrap;gap:.4em 1.6em;margin:.6em 0}
+.summary dt{color:#6b7178;font-size:.85em}.summary dd{margin:0;font-weight:600}
+table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:.3em .5em;border-bottom:1px solid #e3e6e8;vertical-align:top}
+thead th{color:#6b7178;font-weight:500;font-size:.85em}
+.sub{display:block;color:#6b7178;font-size:.85em}
+.state,.circuit{padding:0 .4em;border-radius:3px;background:#eef0f2}
+.running,.closed{background:#dcf5e3;color:#1a7f37}
+.degraded,.restarting,.starting,.half-open{background:#fff3cd;color:#7a5a00}
+.error,.open{background:#fde2e1;color:#b42318}.bad{color:#b42318;font-weight:600}
+.disabled,.stopped{background:#eef0f2;color:#6b7178}
+tr.details td{border-bottom:1px solid #e3e6e8;background:#fafbfc}
+tr.details p{margin:.2em 0}
+pre.stderr{margin:.3em 0;padding:.4em;background:#1d2125;color:#e3e6e8;
+white-space:pre-wrap;word-break:break-all;max-height:14em;overflow:auto}
+button{margin:0 .3em .2em 0;font:inherit;font-size:.85em}
+pre.diff{margin:0;white-space:pre-wrap;word-break:break-word;font-size:.85em}
+#note{min-height:1.4em;color:#6b7178}
+"""
+
+SCRIPT = """
+(() => {
+  const live = document.getElementById("live");
+  const feed = document.getElementById("feed");
+  const note = document.getElementById("note");
+  const routes = {
+    restart: ["POST", "/restart"], "reset-circuit": ["POST", "/reset-circuit"],
+    disable: ["PATCH", "", {enabled: false}], enable: ["PATCH", "", {enabled: true}],
+    approve: ["POST", "/approve", null, "/api/v1/pins/"],
+  };
+  let token = sessionStorage.getItem("mcpgateway.apiToken");
+  async function act(button, retried) {
+    const [method, suffix, preset, base] = routes[button.dataset.action];
+    const server = button.dataset.server;
+    // An approval names the change shown (its digest): one the server made since is not approved.
+    const body = button.dataset.tool
+      ? {tools: {[button.dataset.tool]: button.dataset.digest || null}} : preset;
+    const headers = {"X-Mcpgateway-Csrf": "1", "Accept": "application/json"};
+    if (body) headers["Content-Type"] = "application/json";
+    if (token) headers["Authorization"] = "Bearer " + token;
+    button.disabled = true;
+    note.textContent = button.dataset.action + " " + server + "\\u2026";
+    try {
+      const r = await fetch((base || "/api/v1/servers/") + encodeURIComponent(server) + suffix,
+        {method, headers, body: body && JSON.stringify(body), credentials: "same-origin"});
+      if (r.status === 401 && !retried) {
+        token = prompt("The management API needs its token (--api-token):") || "";
+        sessionStorage.setItem("mcpgateway.apiToken", token);
+        if (token) return act(button, true);
+      }
+      const answer = await r.json().catch(() => ({}));
+      note.textContent = r.ok ? button.dataset.action + " " + server + ": done"
+        : button.dataset.action + " " + server + " refused (" + r.status + "): " + answer.error;
+    } catch (e) {
+      note.textContent = button.dataset.action + " " + server + " failed: " + e;
+    } finally {
+      button.disabled = false;
+    }
+  }
+  document.addEventListener("click", (e) => {
+    const button = e.target.closest("button[data-action]");
+    if (button) act(button, false);
+  });
+  if (!window.EventSource) return;
+  const source = new EventSource(document.body.dataset.stream);
+  source.onmessage = (e) => {
+    live.innerHTML = JSON.parse(e.data).html;
+    feed.textContent = "live"; feed.className = "feed live";
+  };
+  source.onerror = () => {
+    const closed = source.readyState === 2;
+    feed.textContent = closed ? "not live: reload the page" : "reconnecting\\u2026";
+    feed.className = "feed";
+  };
+})();
+"""
+
+
+def _sha256(text: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode()
+
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; "
+    f"script-src '{_sha256(SCRIPT)}'; style-src '{_sha256(STYLE)}'; "
+    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+).encode("ascii")
+"""Nothing but the page's own script and style, and requests to the gateway."""
+
+
+def renderPage(data: Mapping[str, Any], controls: bool = True) -> bytes:
+    """The whole page: C{controls} says whether it has buttons (the
+    management API is mounted)."""
+    noscript = (
+        "<noscript><p>Without JavaScript this page does not refresh (reload it)"
+        + (
+            " and its buttons do nothing: use <code>mcpgateway servers"
+            " restart|enable|disable|reset-circuit NAME</code>"
+            if controls
+            else ""
+        )
+        + ".</p></noscript>"
+    )
+    page = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<title>mcpgateway status</title><link rel="icon" href="{ICON_PATH}"'
+        f' type="image/svg+xml"><style>{STYLE}</style></head>'
+        f'<body data-stream="{STREAM_PATH.decode()}">'
+        '<header><h1>mcpgateway</h1><span id="feed" class="feed">not live</span></header>'
+        f"{noscript}"
+        f'<main id="live">{renderLive(data, controls)}</main>'
+        '<p id="note" role="status" aria-live="polite"></p>'
+        f"<script>{SCRIPT}</script></body></html>"
+    )
+    return page.encode("utf-8", "replace")
+
+
+# -- the resource --------------------------------------------------------------
+
+
+class StatusPage(Resource):
+    """Serves C{GET /} (the page) and C{GET /status/events} (its stream);
+    mounted by L{mcpgateway.web.root.GatewayRoot}, behind the same door as
+    C{/sessions} on a team gateway."""
+
+    isLeaf = True
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        clock: IReactorTime,
+        controls: bool = True,
+        stderrShown: Callable[[], bool] = lambda: True,
+        limits: Callable[[], LimitsGate | None] = lambda: None,
+    ) -> None:
+        """
+        @param controls: whether the page has buttons (C{/api/v1} is mounted).
+        @param stderrShown: whether a failing server's stderr lines may be
+            shown (not when the management API, which serves them, has a
+            token the page's viewer did not give).
+        @param limits: the rate limits of calls now (C{None}: none), whose
+            refusals the page shows as C{/health} does.
+        """
+        super().__init__()
+        self._gateway = gateway
+        self._controls = controls
+        self._stderrShown = stderrShown
+        self._limits = limits
+        self.feed = StatusFeed(clock, self._event, self._eventLogs)
+
+    def data(self) -> dict[str, Any]:
+        """The page's data now."""
+        gateway = self._gateway
+        status = gateway.status(rows=False, byClient=True)  # counts by client, no rows
+        trouble = troubles(gateway)
+        stderr = stderrTails(gateway, status, trouble) if self._stderrShown() else None
+        return {
+            **pageData(status, gateway.aggregateStatus(), stderr, trouble),
+            "pins": pinsData(gateway),
+            "limits": limitsData(self._limits()),
+        }
+
+    def _event(self) -> dict[str, Any]:
+        data = self.data()
+        return {"html": renderLive(data, self._controls), "status": data}
+
+    def _eventLogs(self) -> Iterable[EventLog]:
+        return [pool.events for pool in self._gateway.pools.values()]
+
+    def render(self, request: Request) -> bytes | int:
+        if request.method not in (b"GET", b"HEAD"):
+            request.setHeader(b"allow", b"GET, HEAD")
+            return jsonReply(request, 405, {"error": "only GET is allowed here"})
+        path = request.path
+        if path == STREAM_PATH:
+            return self.feed.watch(request)
+        if path != PAGE_PATH:
+            return jsonReply(request, 404, {"error": "not found"})
+        request.setHeader(b"content-type", b"text/html; charset=utf-8")
+        request.setHeader(b"cache-control", b"no-store")
+        request.setHeader(b"content-security-policy", CONTENT_SECURITY_POLICY)
+        request.setHeader(b"x-frame-options", b"DENY")
+        request.setHeader(b"x-content-type-options", b"nosniff")
+        request.setHeader(b"referrer-policy", b"no-referrer")
+        return renderPage(self.data(), self._controls)
