@@ -51,7 +51,7 @@ def notApplicable(name: str) -> str | None:
     if name == "noopenssl":
         import importlib.util
 
-        if importlib.util.find_spec("mcpgateway.service.endpoints") is not None:
+        if importlib.util.find_spec("mcpgateway.startup.endpoints") is not None:
             return "the gateway already leaves pyOpenSSL out (service/endpoints.leaveOutTLS)"
     if name == "flushwrites":
         import importlib.util

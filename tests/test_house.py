@@ -28,7 +28,7 @@ after it or one of the same rank):
   8. C{ops}: the jobs around the gateway (state, sessions on disk, reaper,
      management, manhole);
   9. C{web}: the HTTP face;
-  10. C{service}: the options and the wiring of a running gateway;
+  10. C{startup}: the options and the wiring of a running gateway;
   11. C{tap}, then C{launch}: what twistd loads;
   12. C{bridge}, then C{cli}: the programs a user runs.
 
@@ -67,7 +67,7 @@ RANKS = {
     "secrets": 7,
     "ops": 8,
     "web": 9,
-    "service": 10,
+    "startup": 10,
     "tap": 11,
     "launch": 12,
     "bridge": 13,
@@ -430,7 +430,7 @@ GATEWAY_FLOOR = frozenset(
 )
 """The modules directly in C{core/} that put the floors together: the
 L{Gateway<mcpgateway.core.gateway.Gateway>} and its collaborators, and the
-catalog service, which lists every pool's children. Any other module
+catalogs, which lists every pool's children. Any other module
 directly in C{core/} is the kernel's."""
 
 

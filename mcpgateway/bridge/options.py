@@ -115,7 +115,7 @@ def fromNamespace(args: argparse.Namespace, stateDir: Path) -> BridgeOptions:
 
 def leaveOutTLS(words: list[str]) -> bool:
     """Keep pyOpenSSL out of a bridge that speaks plain HTTP (as the gateway
-    does, L{mcpgateway.service.endpoints.leaveOutTLS}): about a third of its start time.
+    does, L{mcpgateway.startup.endpoints.leaveOutTLS}): about a third of its start time.
     Call before Twisted is imported; C{words} is the command line (an
     C{https://} target keeps TLS). Returns whether it did so."""
     if any("https://" in word for word in words) or "OpenSSL" in sys.modules:

@@ -26,7 +26,7 @@ from mcpgateway.cli.sandboxlearn import addSuggest
 from mcpgateway.cli.sandboxspec import serverSpec
 from mcpgateway.ops.locate import GatewayProbe, resolveStateDir
 from mcpgateway.sandbox import bwrap, layout, probe, request, seatbelt
-from mcpgateway.service.sandboxing import DEFAULT
+from mcpgateway.startup.sandboxing import DEFAULT
 
 NAMES = {
     "bwrap": "bubblewrap",

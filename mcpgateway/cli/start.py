@@ -83,7 +83,7 @@ from mcpgateway.runtime.paths import (
     WORKSPACE_KEY_FILE,
 )
 from mcpgateway.runtime.portuse import PortInUse, reportedInUse
-from mcpgateway.service.sandboxing import MODES as SANDBOX_MODES
+from mcpgateway.startup.sandboxing import MODES as SANDBOX_MODES
 
 TWISTD_LOGGER = "mcpgateway.runtime.logs.discarding"
 """A detached C{twistd}'s C{--logger} (L{mcpgateway.runtime.logs.DISCARD}, named

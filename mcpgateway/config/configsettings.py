@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.config.test_source -*-
 """What a L{mcpgateway.config.source.ConfigService} is made with besides its
 source, state directory, clock and reactor: L{ConfigSettings}, one frozen
-value the wiring fills in (L{mcpgateway.service.wiring}).
+value the wiring fills in (L{mcpgateway.startup.wiring}).
 
 Every field has a default that suits tests and embedders.
 """

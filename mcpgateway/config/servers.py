@@ -608,7 +608,7 @@ def _openapiSpec(entry: dict[str, Any], environ: Mapping[str, str]) -> str:
 def httpsRemotes(*paths: Path) -> bool:
     """Whether any of the gateway's own config files C{paths} (its
     C{--config}, its C{servers.json}) has a remote server on https: then the
-    gateway keeps TLS support loaded (L{mcpgateway.service.endpoints.leaveOutTLS}).
+    gateway keeps TLS support loaded (L{mcpgateway.startup.endpoints.leaveOutTLS}).
     A file that cannot be read or parsed has none (it is reported later)."""
     for path in paths:
         if path.name in (".claude.json", ".mcp.json"):

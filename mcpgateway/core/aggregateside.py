@@ -18,7 +18,7 @@ from twisted.internet.defer import maybeDeferred
 from twisted.internet.interfaces import IReactorTime
 
 from mcpgateway.core.aggregate.types import BUILTIN_ENDPOINTS, EndpointSpec, NameSettings
-from mcpgateway.core.catalog import CatalogService
+from mcpgateway.core.catalog import Catalogs
 from mcpgateway.core.gatewaysettings import GatewaySettings
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.sessions import Session
@@ -38,7 +38,7 @@ class AggregateHost(Protocol):
     def settings(self) -> GatewaySettings: ...
 
     @property
-    def catalogs(self) -> CatalogService: ...
+    def catalogs(self) -> Catalogs: ...
 
 
 class AggregateSide:
@@ -76,7 +76,7 @@ class AggregateSide:
         from mcpgateway.core.aggregate.aggregator import Aggregator
         from mcpgateway.core.aggregate.results import ResultBudget
         from mcpgateway.core.aggregate.schemas import Schemas
-        from mcpgateway.core.aggregate.search import SearchService
+        from mcpgateway.core.aggregate.search import ThreadedSearch
         from mcpgateway.core.aggregate.tools import GatewayTools
 
         settings = self._host.settings
@@ -84,7 +84,7 @@ class AggregateSide:
         tools = settings.tools
         if tools is None:
             threads = settings.runInThread
-            search = SearchService(threads if threads is not None else maybeDeferred)
+            search = ThreadedSearch(threads if threads is not None else maybeDeferred)
             tools = GatewayTools(search, Schemas(), threads, settings.tasks)
         resultBytes = settings.resultBytes
         aggregator = Aggregator(

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.core.test_catalog -*-
 """What each server lists (tools, prompts, resources, templates), known
-without asking a child: the L{CatalogService}.
+without asking a child: the L{Catalogs}.
 
 A L{Catalog} is what one server listed for one I{catalog key}: the key of
 the principal for a server with children per principal (nobody is shown
@@ -8,7 +8,7 @@ another user's tools), else C{""} (workspace and credential children share
 one catalog: the last child listed wins). It comes from one of three
 sources:
 
- - B{live}: once L{CatalogService.attach} has been given a pool, each child
+ - B{live}: once L{Catalogs.attach} has been given a pool, each child
    of it that becomes ready (a shared child after its handshake, a child of
    one session after its session's C{notifications/initialized}) is listed
    through its router: every cursor of the four lists, at most
@@ -19,28 +19,28 @@ sources:
    than L{SESSION_FRESH} seconds (each session has one: no need to list
    them all).
  - B{snapshot}: what an earlier process saved (L{CatalogPersistence}, read
-   in a thread by L{CatalogService.start}); a snapshot of another launch
+   in a thread by L{Catalogs.start}); a snapshot of another launch
    (command or args changed) is still served, marked C{stale}.
- - B{probe}: L{CatalogService.ensure} (when nothing is known) and
-   L{CatalogService.refresh} (always) open a transient session through the
+ - B{probe}: L{Catalogs.ensure} (when nothing is known) and
+   L{Catalogs.refresh} (always) open a transient session through the
    pool's public API, list, and close it: one probe per catalog at a time.
    Its waiters hear C{None} after C{timeout} seconds; it goes on in the
    background (at most L{PROBE_LIMIT} seconds) and what it lists then is
    kept like any listing. After a failure, C{ensure} waits
    L{PROBE_BACKOFF} seconds, doubled per failure in a row (at most
-   L{PROBE_BACKOFF_MAX}), before it probes again (L{CatalogService.retryAt}).
+   L{PROBE_BACKOFF_MAX}), before it probes again (L{Catalogs.retryAt}).
    L{publicReason} is what a client may be told of a failure.
 
 A server's cache hints (MCP 2026-07-28, L{mcpgateway.core.cachehints}) are
 honoured: a server that lists C{private} has one catalog per principal
-(L{CatalogService.keyFor}), and a list past its C{ttlMs} is listed again
-before L{CatalogService.ensure} gives it (L{CatalogService.expired}).
+(L{Catalogs.keyFor}), and a list past its C{ttlMs} is listed again
+before L{Catalogs.ensure} gives it (L{Catalogs.expired}).
 
-Observers (L{CatalogService.observe}) hear which kinds of a server's
+Observers (L{Catalogs.observe}) hear which kinds of a server's
 catalog changed, by the digest of their canonical JSON: a child that lists
 the same again says nothing. A changed catalog is saved in a thread (one
 write per catalog at a time, the newest replacing a queued one).
-Nothing here waits for a child to answer a caller: L{CatalogService.get}
+Nothing here waits for a child to answer a caller: L{Catalogs.get}
 is what is known now.
 """
 
@@ -103,7 +103,7 @@ class _Debounce:
         self.timer = timer
 
 
-class CatalogService:
+class Catalogs:
     """The catalogs of every server (see the module docstring).
 
     @ivar loaded: whether the snapshots were read (L{start} has finished).

@@ -3,7 +3,7 @@
 prompts, resources and templates, with the identity and launch they came
 from), its key and digest, and how one kind is listed from a child page by
 page (L{listKind}), bounded. Pure data and the listing protocol; the service
-that keeps catalogs current is L{mcpgateway.core.catalog.CatalogService}.
+that keeps catalogs current is L{mcpgateway.core.catalog.Catalogs}.
 """
 
 from __future__ import annotations

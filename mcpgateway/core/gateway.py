@@ -18,7 +18,7 @@ fires only after every child has exited. What it is made with is one
 L{mcpgateway.core.gatewaysettings.GatewaySettings}.
 
 The web's 2026 endpoint reaches the core only through the gateway, which
-is its L{Era2026Service}: each call goes to the server's pool (its bridge of
+is its L{Era2026Gateway}: each call goes to the server's pool (its bridge of
 multi round-trip calls, its listen streams; L{mcpgateway.core.era2026.mrtr},
 L{mcpgateway.core.era2026.listen}).
 """
@@ -35,7 +35,7 @@ from twisted.logger import Logger
 from mcpgateway import __version__
 from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings
 from mcpgateway.core.aggregateside import AggregateSide
-from mcpgateway.core.catalog import CatalogService
+from mcpgateway.core.catalog import Catalogs
 from mcpgateway.core.continuity import SessionContinuity
 from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle, Sink
 from mcpgateway.core.gatewaysettings import Connection, GatewayOptions, GatewaySettings
@@ -91,9 +91,7 @@ class Gateway:
         self.clock = clock
         self.sessions = SessionRegistry(clock, settings.sessionIds)
         self._spawner = spawner
-        self.catalogs = (
-            settings.catalogs if settings.catalogs is not None else CatalogService(clock)
-        )
+        self.catalogs = settings.catalogs if settings.catalogs is not None else Catalogs(clock)
         self.servers = ServerSet(self, specs, spawner, self.log)
         """The servers: a pool each, made, resolved and prewarmed."""
         self.pools: dict[str, ServerPool] = self.servers.pools
@@ -379,7 +377,7 @@ class Gateway:
             already)."""
         return self._shutdown.cutShort(announce)
 
-    # -- MCP 2026-07-28 clients (Era2026Service) ----------------------------------
+    # -- MCP 2026-07-28 clients (Era2026Gateway) ----------------------------------
 
     def era2026Refusal(self, server: str) -> str | None:
         """Why C{server}'s route cannot serve 2026-07-28 requests (the

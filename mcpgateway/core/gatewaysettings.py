@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol, TypedDict
 
 from twisted.internet.defer import Deferred
 
-from mcpgateway.core.catalog import CatalogService
+from mcpgateway.core.catalog import Catalogs
 from mcpgateway.core.era2026.mrtr import BridgeLimits
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.pool import PromotionSink
@@ -80,7 +80,7 @@ class GatewaySettings:
     sessionIds: SessionIds | None = None
     """Makes the ids of new sessions from their facts (a cluster's sealer:
     L{mcpgateway.cluster.sealing}); C{None}: random ids."""
-    catalogs: CatalogService | None = None
+    catalogs: Catalogs | None = None
     """What every server lists (the aggregate endpoint's source), kept up to
     date from every child that starts; C{None}: in memory only, and listed
     only when the aggregate asks."""
@@ -123,7 +123,7 @@ class GatewayOptions(TypedDict, total=False):
     era2026InputTimeout: float
     maxSuspendedCalls: int
     sessionIds: SessionIds | None
-    catalogs: CatalogService | None
+    catalogs: Catalogs | None
     tools: ToolsLike | None
     resultBytes: int | None
     runInThread: RunInThread | None

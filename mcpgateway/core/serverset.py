@@ -17,7 +17,7 @@ from typing import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway.core.catalog import CatalogService
+from mcpgateway.core.catalog import Catalogs
 from mcpgateway.core.era2026.mrtr import BridgeLimits
 from mcpgateway.core.gatewaysettings import GatewaySettings
 from mcpgateway.core.healing import HealingPolicy
@@ -38,7 +38,7 @@ class ServersHost(Protocol):
     def settings(self) -> GatewaySettings: ...
 
     @property
-    def catalogs(self) -> CatalogService: ...
+    def catalogs(self) -> Catalogs: ...
 
 
 class ServerSet:

@@ -18,7 +18,7 @@ from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from mcpgateway.core.catalog import CatalogService
+from mcpgateway.core.catalog import Catalogs
 from mcpgateway.core.continuity import SessionContinuity
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.sessions import Session, SessionRegistry
@@ -32,7 +32,7 @@ class ShutdownHost(Protocol):
     """Told of each session that ends for good (not of those a stop hands on)."""
 
     @property
-    def catalogs(self) -> CatalogService: ...
+    def catalogs(self) -> Catalogs: ...
 
     def endSession(self, session: Session, reason: str = ...) -> Deferred[None]: ...
 

@@ -280,7 +280,7 @@ class ChainFile(logs.AppendFile):
 
 
 Threads = Callable[..., "Deferred[Any]"]
-"""Runs a blocking function in a thread (L{mcpgateway.service.process.threadRunner})."""
+"""Runs a blocking function in a thread (L{mcpgateway.startup.process.threadRunner})."""
 
 RedactorOf = Callable[[str], "Callable[[str], str] | None"]
 """Given a server's name, what takes the values of the secrets its running

@@ -31,7 +31,7 @@ from mcpgateway.config.gatewayfile import (
 )
 from mcpgateway.config.source import ConfigService
 from mcpgateway.config.watched import ConfigSource, PlainFile
-from mcpgateway.core.catalog import CatalogService
+from mcpgateway.core.catalog import Catalogs
 from mcpgateway.core.catalogdata import Catalog
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.gateway import Gateway
@@ -155,9 +155,9 @@ class ServerChanges:
 
     # -- catalogs ----------------------------------------------------------------
 
-    def _catalogs(self) -> CatalogService:
+    def _catalogs(self) -> Catalogs:
         catalogs = getattr(self._gateway, "catalogs", None)
-        if not isinstance(catalogs, CatalogService):
+        if not isinstance(catalogs, Catalogs):
             raise ManagementError(503, "this gateway keeps no catalogs")
         return catalogs
 

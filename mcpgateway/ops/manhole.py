@@ -11,10 +11,10 @@ blocks there blocks the gateway.
 Twisted's SSH support (conch, the C{mcpgateway[manhole]} extra) is imported
 only by L{makeManholeService}, so a gateway without a manhole never loads it.
 
-Connect (the relay is L{mcpgateway.manhole} run as a script)::
+Connect (the relay is L{mcpgateway.manholeproxy} run as a script)::
 
     ssh -t -i ~/.ssh/id_ed25519 \\
-        -o ProxyCommand='python3 -m mcpgateway.manhole ~/.mcpgateway/manhole.sock' \\
+        -o ProxyCommand='python3 -m mcpgateway.manholeproxy ~/.mcpgateway/manhole.sock' \\
         -o HostKeyAlias=mcpgateway-manhole \\
         -o UserKnownHostsFile=~/.mcpgateway/manhole_known_hosts \\
         admin@manhole

@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.runtime.test_reactortype -*-
 """The type of the reactor the gateway's wiring hands around.
 
-L{mcpgateway.service.wiring.makeService} resolves the reactor once and
+L{mcpgateway.startup.wiring.makeService} resolves the reactor once and
 hands it to everything it builds. What it hands is one object that is at
 once a clock, a process spawner, a TCP and UNIX socket maker, a thread
 pool's owner and the loop's core: L{IReactor} says so in one type, as an

@@ -5,7 +5,7 @@ run in order.
 A L{RunInThread} is what the wiring hands every part that blocks (a file
 written and synced, a process table read, a token file hashed):
 C{deferToThreadPool} on the reactor's own thread pool
-(L{mcpgateway.service.process.threadRunner}), never the global reactor's.
+(L{mcpgateway.startup.process.threadRunner}), never the global reactor's.
 The unit tests hand in one they drive by hand, or L{runInline}.
 
 L{SerialJobs} runs jobs through a runner one at a time, in the order they

@@ -56,7 +56,7 @@ _LAZY = {
 """The names whose Twisted module this one does not import itself: each is
 imported at its first use, so that importing this module early (the stop
 signals' service is made before the gateway decides whether to leave
-pyOpenSSL out, L{mcpgateway.service.endpoints.leaveOutTLS}) loads nothing
+pyOpenSSL out, L{mcpgateway.startup.endpoints.leaveOutTLS}) loads nothing
 more, and only a cluster's replica loads Twisted's HTTP client."""
 
 

@@ -45,7 +45,7 @@ MODES = ("auto", "off")
 
 
 class Proxy(Protocol):
-    """The allow-list proxy (L{mcpgateway.service.netproxy.NetworkProxy})."""
+    """The allow-list proxy (L{mcpgateway.startup.netproxy.NetworkProxy})."""
 
     def socketFor(self, server: str, allowed: tuple[str, ...], denied: tuple[str, ...]) -> str:
         """The socket of a server's children with this allow list

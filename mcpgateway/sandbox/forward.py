@@ -3,7 +3,7 @@
 
 A child with an allow list runs in a network namespace of its own, whose
 only way out is the gateway's proxy socket bound into it
-(L{mcpgateway.service.netproxy}). Clients speak TCP to a proxy, so inside
+(L{mcpgateway.startup.netproxy}). Clients speak TCP to a proxy, so inside
 the sandbox C{python -I -S forward.py PORT SOCKET -- COMMAND ARGS...}
 listens on C{127.0.0.1:PORT}, forks a process that carries each
 connection to C{SOCKET} and back (C{selectors}, each direction's buffer

@@ -5,7 +5,7 @@ directory, capped.
 
 Where a learning child's record goes: C{<state-dir>/sandbox/learn/<server>/}
 (mode 0700), one C{trace-*} file per start (the newest L{KEEP_TRACES}
-kept), the proxy's C{hosts} file (L{mcpgateway.service.netproxy}), and
+kept), the proxy's C{hosts} file (L{mcpgateway.startup.netproxy}), and
 C{no-strace} when C{strace} is not installed (paths are not recorded
 then, only hosts).
 

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.sandbox.test_netproxy -*-
 """The network allow list of a confined child, and the HTTP proxy requests
-it judges: pure, free of Twisted (L{mcpgateway.service.netproxy} runs the
+it judges: pure, free of Twisted (L{mcpgateway.startup.netproxy} runs the
 proxy on the reactor).
 
 A profile's C{allowedDomains} (and its launcher's package registries,

@@ -53,7 +53,7 @@ from twisted.web.resource import IResource
 from twisted.web.server import Site
 
 from mcpgateway.config.workspaces import WorkspaceKeys
-from mcpgateway.core.era2026.types import Era2026Service
+from mcpgateway.core.era2026.types import Era2026Gateway
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.runtime import logs
@@ -204,7 +204,7 @@ def makeSite(
     api: ResourceFactory | None = None,
     limits: Limits | None = None,
     keys: WorkspaceKeys | None = None,
-    era2026: Era2026Service | None = None,
+    era2026: Era2026Gateway | None = None,
     team: TeamSurface | None = None,
     flusher: TurnFlusher | None = None,
     twisted: str | None = None,

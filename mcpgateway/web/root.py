@@ -25,7 +25,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway.auth.principal import Principal, Refusal, Verdict
 from mcpgateway.config.workspaces import WorkspaceKeys
-from mcpgateway.core.era2026.types import Era2026Service
+from mcpgateway.core.era2026.types import Era2026Gateway
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.ops.audit import AuditRecord, AuditSink
 from mcpgateway.protocol import jsonrpc
@@ -342,7 +342,7 @@ class GatewayRoot(Resource):
         limits: Limits | None = None,
         clientErrors: ClientErrors | None = None,
         keys: WorkspaceKeys | None = None,
-        era2026: Era2026Service | None = None,
+        era2026: Era2026Gateway | None = None,
         team: TeamSurface | None = None,
     ) -> None:
         """

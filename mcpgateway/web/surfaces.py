@@ -3,7 +3,7 @@
 of, as the web tree sees them: the authentication gate, the owner lookup
 and the forwarder of a replica, and the two surfaces that bundle them
 (L{TeamSurface}, L{ClusterSurface}). The wiring fills them in
-(L{mcpgateway.service.team}, L{mcpgateway.service.cluster}); a laptop's
+(L{mcpgateway.startup.team}, L{mcpgateway.startup.cluster}); a laptop's
 gateway has neither.
 """
 

@@ -15,7 +15,7 @@ from mcpgateway import tap
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.start import gatewayArgv
 from mcpgateway.sandbox import confine
-from mcpgateway.service.sandboxing import MODES as SANDBOX_MODES
+from mcpgateway.startup.sandboxing import MODES as SANDBOX_MODES
 from tests.cli.support import FakeGateway, run
 from tests.cli.test_start import FakeLauncher
 

@@ -27,7 +27,7 @@ from mcpgateway.clientconfigs.clientsource import ClientsSource, RestoreIncomple
 from mcpgateway.clientconfigs.engine import AdoptionEngine
 from mcpgateway.config.watched import PlainFile
 from mcpgateway.ops.locate import resolveStateDir
-from mcpgateway.service.preflight import preflight
+from mcpgateway.startup.preflight import preflight
 
 ENV = {"PATH": "/usr/bin:/bin"}
 

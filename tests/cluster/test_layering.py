@@ -26,7 +26,7 @@ FORBIDDEN = (
     "mcpgateway.ops",
     "mcpgateway.cli",
     "mcpgateway.tap",
-    "mcpgateway.service.preflight",
+    "mcpgateway.startup.preflight",
     "klein",
 )
 ALLOWED_AUTH = "mcpgateway.auth.principal"

@@ -21,7 +21,7 @@ from mcpgateway.config.classification import (
 from mcpgateway.config.promotions import Promotion
 from mcpgateway.config.servers import parseEntry
 from mcpgateway.core.spec import ServerSpec, ToolFilter, shareOf
-from mcpgateway.service import wiring
+from mcpgateway.startup import wiring
 
 
 def spec(

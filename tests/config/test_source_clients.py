@@ -26,7 +26,7 @@ from mcpgateway.config.servers import LoadedConfig, demoConfig
 from mcpgateway.config.source import ConfigService, ConfigSettings
 from mcpgateway.config.watched import PlainFile, watchedPathsOf
 from mcpgateway.config.workspaces import WorkspaceKeys
-from mcpgateway.service.preflight import preflight
+from mcpgateway.startup.preflight import preflight
 from tests.clientconfigs.adoptkit import urlFor
 from tests.reloading import inline
 
@@ -279,7 +279,7 @@ def test_preflight_recovers_client_files_but_not_when_taking_over(
 def test_preflight_clients_none_keeps_the_old_refusal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mcpgateway.service.preflight import PreflightError
+    from mcpgateway.startup.preflight import PreflightError
 
     monkeypatch.setenv("HOME", str(tmp_path))
     cursorFile(tmp_path, {"fs": {"command": "fs-server"}})

@@ -20,7 +20,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core import catalogdata as catalogmodule
-from mcpgateway.core.catalog import CatalogService
+from mcpgateway.core.catalog import Catalogs
 from mcpgateway.core.catalogdata import KINDS, Catalog, catalogKeyOf, launchOf, listKind
 from mcpgateway.core.catalogprobe import PROBE_BACKOFF, PROBE_BACKOFF_MAX, PROBE_LIMIT
 from mcpgateway.core.fanout import SharedFanout
@@ -220,7 +220,7 @@ class CatalogCase(SynchronousTestCase):
         self.reactor = FakeProcessReactor()
         self.pool: Any = makePool(self.spec, fakeSpawner(self.reactor))
         self.persistence = MemoryPersistence()
-        self.catalogs = CatalogService(self.reactor, self.persistence, syncThread, timeout=10.0)
+        self.catalogs = Catalogs(self.reactor, self.persistence, syncThread, timeout=10.0)
         self.successResultOf(self.catalogs.start())
         self.catalogs.attach(self.pool)
         self.changes = Recorder()
@@ -356,7 +356,7 @@ class PagingTests(SynchronousTestCase):
     """listKind's bounds: pages, items, repeated cursors, errors."""
 
     def run_(self, answer: Any) -> Any:
-        log = CatalogService.log
+        log = Catalogs.log
         return listKind(lambda method, params: succeed(answer(params)), "tools", log, "s")
 
     def test_page_bound(self) -> None:
@@ -629,7 +629,7 @@ class PrincipalTests(SynchronousTestCase):
         spec = dataclasses.replace(SPEC, perUser=True)
         pool: Any = makePool(spec, fakeSpawner(reactor))
         assert isinstance(pool, ScopedPool)
-        catalogs = CatalogService(reactor)
+        catalogs = Catalogs(reactor)
         catalogs.attach(pool)
         lists = {"alice": [tool("alice_only")], "bob": [tool("bob_only")]}
         for who in ("alice", "bob"):
@@ -670,8 +670,8 @@ class SnapshotTests(SynchronousTestCase):
         self.reactor = FakeProcessReactor()
         self.pool: Any = makePool(SPEC, fakeSpawner(self.reactor))
 
-    def service(self, persistence: Any, threads: Any = syncThread) -> CatalogService:
-        catalogs = CatalogService(self.reactor, persistence, threads)
+    def service(self, persistence: Any, threads: Any = syncThread) -> Catalogs:
+        catalogs = Catalogs(self.reactor, persistence, threads)
         return catalogs
 
     def test_snapshots_are_served_with_stale_when_the_launch_changed(self) -> None:
@@ -982,7 +982,7 @@ class HookTests(SynchronousTestCase):
     def test_a_era2026_child_is_listed_once_discovered(self) -> None:
         reactor = FakeProcessReactor()
         pool: Any = makePool(dataclasses.replace(SPEC, era="era2026"), fakeSpawner(reactor))
-        catalogs = CatalogService(reactor)
+        catalogs = Catalogs(reactor)
         catalogs.attach(pool)
         warming = pool.prewarm()
         proc = reactor.lastProcess

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from twisted.internet.task import Clock
 
 from mcpgateway.core.cachehints import ListingHints, hintsOf
-from mcpgateway.core.catalog import CatalogService
+from mcpgateway.core.catalog import Catalogs
 from mcpgateway.core.catalogdata import KINDS, launchOf, savedHints
 from mcpgateway.core.catalogprobe import _ProbeSession
 from mcpgateway.core.era2026.translate import handshakeResult
@@ -142,9 +142,7 @@ class PrivateTests(ScopeCase):
         saved = self.persistence.records[("cat", "")]
         self.assertEqual(saved["private"], ["tools"])
         reactor = FakeProcessReactor()
-        later = CatalogService(
-            reactor, MemoryPersistence(dict(self.persistence.records)), syncThread
-        )
+        later = Catalogs(reactor, MemoryPersistence(dict(self.persistence.records)), syncThread)
         pool: Any = _pool(reactor)
         later.attach(pool, watch=False)
         self.successResultOf(later.start())
@@ -209,7 +207,7 @@ class TtlTests(ScopeCase):
             {("cat", ""): {**record(["old"], launchOf(SPEC), taken=0.0), "ttlMs": {"tools": 1000}}}
         )
         reactor = FakeProcessReactor()
-        catalogs = CatalogService(reactor, persistence, syncThread)
+        catalogs = Catalogs(reactor, persistence, syncThread)
         pool = _pool(reactor)
         catalogs.attach(pool)
         self.successResultOf(catalogs.start())
@@ -310,5 +308,5 @@ class ProbeLike(FakeSession):
 
 def test_a_clock_is_enough() -> None:
     """The service needs nothing but a clock to say a catalog expired."""
-    catalogs = CatalogService(Clock())
+    catalogs = Catalogs(Clock())
     assert not catalogs.expired("none")

@@ -14,7 +14,7 @@ from twisted.logger import Logger
 
 from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings
 from mcpgateway.core.aggregateside import AggregateSide
-from mcpgateway.core.catalog import CatalogService
+from mcpgateway.core.catalog import Catalogs
 from mcpgateway.core.gatewaysettings import GatewaySettings
 from mcpgateway.core.reconfiguring import Reconfigurer
 from mcpgateway.core.serverset import ServerSet
@@ -31,7 +31,7 @@ class Host:
     """A gateway as its collaborators see it: settings, catalogs, whether
     it runs, the sessions it ended and the configured() calls."""
 
-    catalogs: CatalogService
+    catalogs: Catalogs
     settings: GatewaySettings = field(default_factory=GatewaySettings)
     running: bool = False
     ended: list[tuple[str, str]] = field(default_factory=list)
@@ -47,10 +47,10 @@ class Host:
 
 def test_the_aggregate_side_answers_from_the_catalogs_its_host_has_now() -> None:
     reactor = FakeProcessReactor()
-    host = Host(CatalogService(reactor))
+    host = Host(Catalogs(reactor))
     side = AggregateSide(host, {}, reactor)
     side.useEndpoints({"bare": EndpointSpec(name="bare", mode="search")}, NameSettings())
-    later = CatalogService(reactor)
+    later = Catalogs(reactor)
     ServerSet(Host(later), {"srv": SPEC}, fakeSpawner(reactor), Logger())  # srv's catalog
     host.catalogs = later
     status = side.status()
@@ -63,7 +63,7 @@ def test_the_aggregate_side_answers_from_the_catalogs_its_host_has_now() -> None
 def test_a_visiting_session_is_left_out_of_the_limits_until_it_ends() -> None:
     clock = FakeProcessReactor()
     registry = SessionRegistry(clock)
-    side = AggregateSide(Host(CatalogService(clock)), {}, clock)
+    side = AggregateSide(Host(Catalogs(clock)), {}, clock)
     ended: list[str] = []
 
     def endSession(session: Session, reason: str) -> Deferred[None]:
@@ -89,7 +89,7 @@ def test_a_visiting_session_is_left_out_of_the_limits_until_it_ends() -> None:
 
 def test_a_reconfiguration_completes_the_configuration_only_while_its_host_runs() -> None:
     reactor = FakeProcessReactor()
-    host = Host(CatalogService(reactor))
+    host = Host(Catalogs(reactor))
     servers = ServerSet(host, {"srv": SPEC}, fakeSpawner(reactor), Logger())
     registry = SessionRegistry(reactor)
     side = AggregateSide(host, servers.pools, reactor)

@@ -458,7 +458,7 @@ def test_otel_without_the_extra_refuses_in_one_line(
 ) -> None:
     import importlib.util
 
-    from mcpgateway.service import wiring
+    from mcpgateway.startup import wiring
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(SystemExit) as exited:

@@ -73,7 +73,7 @@ LOADED_ON_FIRST_USE = {
     "mcpgateway.core.aggregate.calls": "the aggregate's answers",
     "mcpgateway.core.aggregate.session": "an aggregate session",
     "mcpgateway.core.era2026.translate": "a child that speaks MCP 2026-07-28 (core/upstream.py)",
-    "mcpgateway.config.wrappers": "a server run through npx or uvx (service/wiring.py)",
+    "mcpgateway.config.wrappers": "a server run through npx or uvx (startup/wiring.py)",
     "mcpgateway.config.resolve": "a server run through npx or uvx (tap.py)",
     "mcpgateway.config.resolvecache": "a server run through npx or uvx (tap.py)",
     "mcpgateway.ops.management": "the management API (/api/v1)",

@@ -1,5 +1,5 @@
 """The manhole for real: the real reactor listens on a UNIX socket, OpenSSH's
-C{ssh} connects through C{python -m mcpgateway.manhole} as its ProxyCommand,
+C{ssh} connects through C{python -m mcpgateway.manholeproxy} as its ProxyCommand,
 checks the host key against C{manhole_known_hosts}, logs in with a key and
 evaluates Python in the gateway's namespace; another key is refused."""
 
@@ -133,7 +133,7 @@ async def runSSH(
     """Log in with C{key}, type C{keystrokes} at the first prompt; the exit
     code, the terminal output and ssh's own messages."""
     assert SSH is not None
-    relay = f"{sys.executable} -m mcpgateway.manhole {manhole.socket}"
+    relay = f"{sys.executable} -m mcpgateway.manholeproxy {manhole.socket}"
     argv = [
         SSH,
         "-F",
@@ -262,7 +262,7 @@ async def test_another_key_is_refused(manhole: Manhole) -> None:
 
 def test_the_relay_says_when_there_is_no_manhole(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "mcpgateway.manhole", str(tmp_path / "none")],
+        [sys.executable, "-m", "mcpgateway.manholeproxy", str(tmp_path / "none")],
         capture_output=True,
         text=True,
         cwd=REPO,

@@ -69,7 +69,7 @@ from mcpgateway.ops.statedir import (
 )
 from mcpgateway.runtime import interpreter, logs
 from mcpgateway.runtime.paths import LEDGER_FILE, LOG_FILE
-from mcpgateway.service.preflight import PreflightError, preflight
+from mcpgateway.startup.preflight import PreflightError, preflight
 from tests.fakes import (
     FakeProcess,
     FakeProcessReactor,

@@ -16,7 +16,7 @@ from mcpgateway.runtime.twistedswitch import (
     twistedChoice,
     twistedSetting,
 )
-from mcpgateway.service.options import Options
+from mcpgateway.startup.options import Options
 
 
 def test_the_option_wins_over_the_environment_which_wins_over_the_default() -> None:

@@ -16,7 +16,7 @@ from twisted.python.usage import UsageError
 from mcpgateway import tap
 from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.sandbox.confine import Sandbox
-from mcpgateway.service.sandboxing import (
+from mcpgateway.startup.sandboxing import (
     DEFAULT,
     MODES,
     SANDBOX_ENV,

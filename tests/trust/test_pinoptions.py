@@ -11,7 +11,7 @@ from twisted.application.service import MultiService
 from twisted.internet.task import Clock
 
 from mcpgateway import tap
-from mcpgateway.service.pinoptions import keepPins, pinPolicy
+from mcpgateway.startup.pinoptions import keepPins, pinPolicy
 from mcpgateway.trust.policy import PinPolicy
 
 

@@ -15,7 +15,7 @@ from mcpgateway.core.aggregate.calls import withheldReason
 from mcpgateway.core.aggregate.naming import Namer
 from mcpgateway.core.aggregate.types import NameSettings
 from mcpgateway.core.aggregate.view import Member, View
-from mcpgateway.core.catalog import CatalogService
+from mcpgateway.core.catalog import Catalogs
 from mcpgateway.core.catalogdata import Catalog, launchOf, withoutWithheld
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.pools.factory import makePool
@@ -238,7 +238,7 @@ class SnapshotTests(SynchronousTestCase):
             def save(self, server: str, catalogKey: str, record: dict[str, Any]) -> None:
                 pass
 
-        catalogs = CatalogService(clock, Saved(), lambda f, *a: succeed(f(*a)))
+        catalogs = Catalogs(clock, Saved(), lambda f, *a: succeed(f(*a)))
         catalogs.attach(cast(ServerPool, Pool(spec, policy)), watch=False)
         self.successResultOf(catalogs.start())
         catalog = catalogs.get("fs")

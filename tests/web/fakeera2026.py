@@ -1,4 +1,4 @@
-"""A fake L{Era2026Service} (what the web asks of the core for MCP 2026-07-28
+"""A fake L{Era2026Gateway} (what the web asks of the core for MCP 2026-07-28
 requests) and a harness that puts it behind the real C{Site}: the web's
 2026 side is tested without the core's bridge."""
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mcpgateway.core.catalog import CatalogService
+from mcpgateway.core.catalog import Catalogs
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess
 from tests.web.test_api import FAKE, SECRET, TOKEN, ApiHarness, assertNoSecrets, error, logged
@@ -19,9 +19,9 @@ from tests.web.test_api import FAKE, SECRET, TOKEN, ApiHarness, assertNoSecrets,
 __all__ = ["logged"]  # the fixture, shared with test_api
 
 
-def withCatalogs(harness: ApiHarness) -> CatalogService:
+def withCatalogs(harness: ApiHarness) -> Catalogs:
     """The gateway's catalogs (set here, as the gateway wiring sets them)."""
-    catalogs = CatalogService(harness.reactor, timeout=10.0)
+    catalogs = Catalogs(harness.reactor, timeout=10.0)
     harness.gateway.catalogs = catalogs
     for pool in harness.gateway.pools.values():
         catalogs.attach(pool)

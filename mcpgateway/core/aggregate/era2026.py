@@ -2,7 +2,7 @@
 """MCP 2026-07-28 on the aggregate endpoint: C{/mcp}, C{/mcp~<key>} and
 the named endpoints, in full and in search mode, as stateless requests.
 
-One job: be the L{Era2026Service} of one aggregate endpoint. Each request
+One job: be the L{Era2026Gateway} of one aggregate endpoint. Each request
 carries everything: its principal, route and allowed servers give the view
 it sees (L{Aggregator.view} of a transient L{AggregateSession} that is never
 registered and opens no member), and from that view
@@ -103,7 +103,7 @@ Handler = Callable[
 
 
 class AggregateEra2026:
-    """The L{Era2026Service} of one aggregate endpoint (and mode)."""
+    """The L{Era2026Gateway} of one aggregate endpoint (and mode)."""
 
     def __init__(self, core: AggregateCore, endpoint: str = "default", mode: str | None = None):
         """
@@ -134,7 +134,7 @@ class AggregateEra2026:
             return None
         return self._asked if self._asked is not None else spec.mode
 
-    # -- Era2026Service ----------------------------------------------------------
+    # -- Era2026Gateway ----------------------------------------------------------
 
     def era2026Refusal(self, server: str) -> str | None:
         mode = self._mode()

@@ -10,7 +10,7 @@ in most tools still ranks them by how often it occurs in each and how long
 each is. User text never reaches FTS5 as syntax: it is cut into C{\\w+}
 terms, each quoted, OR'd, the last one a prefix.
 
-L{SearchService} owns one index and runs all its SQLite work through an
+L{ThreadedSearch} owns one index and runs all its SQLite work through an
 injected C{runInThread} (a single worker thread in production, so the
 reactor never waits for SQLite; tests pass a synchronous fake), serialized
 by a lock, and rebuilds the index lazily when the catalogs changed.
@@ -35,7 +35,7 @@ __all__ = [
     "Hit",
     "SearchIndex",
     "SearchRow",
-    "SearchService",
+    "ThreadedSearch",
     "firstSentence",
     "idf",
     "matchExpression",
@@ -197,7 +197,7 @@ def _fts5Idf(rows: int, matching: int) -> float:
 
 class SearchIndex:
     """An in-memory FTS5 index of tools. Not thread-safe: one caller at a
-    time (L{SearchService} serializes), from any one thread at a time."""
+    time (L{ThreadedSearch} serializes), from any one thread at a time."""
 
     def __init__(self) -> None:
         # Imported here, on the first search (in the worker thread): a
@@ -297,7 +297,7 @@ class SearchIndex:
         self._db.close()
 
 
-class SearchService:
+class ThreadedSearch:
     """The aggregate's one search index, worked on in a thread.
 
     C{changed} marks the rows stale (cheaply, on the reactor); the next

@@ -49,7 +49,7 @@ from mcpgateway.core.aggregate.schemas import Schemas
 from mcpgateway.core.aggregate.search import (
     Hit,
     SearchRow,
-    SearchService,
+    ThreadedSearch,
     firstSentence,
     rowFromTool,
 )
@@ -249,7 +249,7 @@ class GatewayTools:
 
     def __init__(
         self,
-        search: SearchService,
+        search: ThreadedSearch,
         schemas: Schemas,
         runInThread: RunInThread | None = None,
         tasks: TaskManager | None = None,

@@ -98,7 +98,7 @@ class ListenHandle(Protocol):
         """The client went away: give back what the stream held."""
 
 
-class Era2026Service(Protocol):
+class Era2026Gateway(Protocol):
     """What the web asks of the gateway for 2026 requests (the
     L{mcpgateway.core.gateway.Gateway} implements it)."""
 

@@ -126,7 +126,7 @@ class PromotionSink(Protocol):
 
 class ChildListener(Protocol):
     """Who hears of a pool's children becoming ready and of their lists
-    changing (the catalogs: L{mcpgateway.core.catalog.CatalogService})."""
+    changing (the catalogs: L{mcpgateway.core.catalog.Catalogs})."""
 
     def childReady(self, pool: ServerPool, upstream: Upstream, principal: str) -> None:
         """C{upstream}'s child was initialized (a child of one session: its

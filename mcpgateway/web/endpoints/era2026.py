@@ -12,7 +12,7 @@ It checks, first failure wins (docs/design/era.md has the table):
      C{params} (L{envelope.checkMembers}, as on the 2025 side): 400,
      C{-32600};
   2. a server that does not serve the 2026 revision
-     (L{Era2026Service.era2026Refusal}): 404, C{-32601}, for everything below
+     (L{Era2026Gateway.era2026Refusal}): 404, C{-32601}, for everything below
      too, so that clients fall back to C{initialize};
   3. a notification (C{notifications/cancelled} included: on HTTP, closing
      the stream is the cancel): 202, dropped;
@@ -26,8 +26,8 @@ It checks, first failure wins (docs/design/era.md has the table):
      flight: 200, C{-32004}.
 
 Nothing below reaches the core (so no child) until every check passed.
-Then the request, as a L{Era2026Request}, goes to L{Era2026Service.era2026Call}
-(or L{Era2026Service.listen} for C{subscriptions/listen}); its answer is
+Then the request, as a L{Era2026Request}, goes to L{Era2026Gateway.era2026Call}
+(or L{Era2026Gateway.listen} for C{subscriptions/listen}); its answer is
 written by a L{Era2026Response}: JSON with the status its error code names,
 or in-band on an SSE stream once something was streamed. The client closing
 the connection cancels the core's Deferred.
@@ -59,7 +59,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 from mcpgateway.core import tracing
 from mcpgateway.core.aggregate.memberpolicy import Asker
 from mcpgateway.core.catalogdata import publicReason
-from mcpgateway.core.era2026.types import Era2026Request, Era2026Service, ListenFilter, ListenHandle
+from mcpgateway.core.era2026.types import Era2026Gateway, Era2026Request, ListenFilter, ListenHandle
 from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
 from mcpgateway.protocol import envelope, era2026wire, jsonrpc, versions
 from mcpgateway.protocol.jsonrpc import Kind, Message
@@ -200,7 +200,7 @@ class Era2026Endpoint:
 
     def __init__(
         self,
-        service: Era2026Service,
+        service: Era2026Gateway,
         server: str,
         clock: IReactorTime,
         limits: Limits,

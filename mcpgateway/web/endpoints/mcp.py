@@ -74,7 +74,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway.config.workspaces import WorkspaceKeys
-from mcpgateway.core.era2026.types import Era2026Service
+from mcpgateway.core.era2026.types import Era2026Gateway
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.governance.gate import PolicyGate
@@ -145,7 +145,7 @@ class McpEndpoint(Resource):
         *,
         scope: str = "",
         keys: WorkspaceKeys | None = None,
-        era2026: Era2026Service | None = None,
+        era2026: Era2026Gateway | None = None,
         quota: Quota | None = None,
         throttled: Callable[[], object] | None = None,
         cluster: Cluster | None = None,
@@ -199,7 +199,7 @@ class McpEndpoint(Resource):
     def _wire(
         self,
         keys: WorkspaceKeys | None,
-        era2026: Era2026Service | None,
+        era2026: Era2026Gateway | None,
         quota: Quota | None,
         throttled: Callable[[], object] | None,
         cluster: Cluster | None,

@@ -9,7 +9,7 @@ only a server's own endpoint: an aggregate endpoint (C{/mcp},
 C{/mcp/search}) is no server of its own, and each of its requests is
 decided as the member request it resolves to, in the aggregate
 (L{mcpgateway.core.aggregate.memberpolicy}, wired by
-L{mcpgateway.service.policywiring}), and its listings hold only what the
+L{mcpgateway.startup.policywiring}), and its listings hold only what the
 caller's view does.
 """
 

@@ -17,7 +17,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from mcpgateway.core.aggregate.naming import Namer
 from mcpgateway.core.aggregate.results import ResultBudget
 from mcpgateway.core.aggregate.schemas import Schemas
-from mcpgateway.core.aggregate.search import SearchService
+from mcpgateway.core.aggregate.search import ThreadedSearch
 from mcpgateway.core.aggregate.shield import META, size
 from mcpgateway.core.aggregate.toolargs import BadInput
 from mcpgateway.core.aggregate.tools import (
@@ -249,7 +249,7 @@ class SearchTests(SynchronousTestCase):
         self.assertEqual(errorOf(result), "search: query must be a string, not a number")
 
     def test_a_failed_search_is_an_error_result(self) -> None:
-        tools = GatewayTools(SearchService(runNow), Schemas(), runNow)
+        tools = GatewayTools(ThreadedSearch(runNow), Schemas(), runNow)
 
         def broken() -> list[Any]:
             raise RuntimeError("catalogs broke")
@@ -532,7 +532,7 @@ class ShieldTests(SynchronousTestCase):
             held.append((d, lambda: f(*args)))
             return d
 
-        tools = GatewayTools(SearchService(runNow), Schemas(), hold)
+        tools = GatewayTools(ThreadedSearch(runNow), Schemas(), hold)
         d = tools.shieldResult(result, None, context)
         self.assertNoResult(d)
         self.assertEqual(len(context.store), 0)  # nothing encoded on the calling thread
@@ -550,7 +550,7 @@ class ShieldTests(SynchronousTestCase):
         def broken(f: Callable[..., Any], *args: Any) -> Deferred[Any]:
             return fail(RuntimeError("thread pool stopped"))
 
-        tools = GatewayTools(SearchService(runNow), Schemas(), broken)
+        tools = GatewayTools(ThreadedSearch(runNow), Schemas(), broken)
         result = {"content": [{"type": "text", "text": "z" * (THREAD_BYTES + 10)}]}
         self.assertIs(self.successResultOf(tools.shieldResult(result, None, FakeContext())), result)
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
@@ -704,7 +704,7 @@ class FixtureTests(SynchronousTestCase):
 
 
 def test_rows_may_be_search_rows() -> None:
-    tools = GatewayTools(SearchService(runNow), Schemas(), runNow)
+    tools = GatewayTools(ThreadedSearch(runNow), Schemas(), runNow)
     tools.rowsChanged(searchtools.rows)
     results: list[dict[str, Any]] = []
     tools.call("search", {"query": "pod logs", "limit": 1}, FakeContext()).addCallback(

@@ -17,7 +17,7 @@ from mcpgateway.core.aggregate.search import (
     WEIGHTS,
     SearchIndex,
     SearchRow,
-    SearchService,
+    ThreadedSearch,
     firstSentence,
     idf,
     matchExpression,
@@ -260,7 +260,7 @@ def test_firstSentence() -> None:
 
 
 class ServiceTests(SynchronousTestCase):
-    """L{SearchService} with a synchronous or a held thread."""
+    """L{ThreadedSearch} with a synchronous or a held thread."""
 
     def setUp(self) -> None:
         self.calls: list[Callable[[], Any]] = []
@@ -288,7 +288,7 @@ class ServiceTests(SynchronousTestCase):
         return searchtools.rows()
 
     def test_search_builds_lazily_once(self) -> None:
-        service = SearchService(self.runInThread)
+        service = ThreadedSearch(self.runInThread)
         service.changed(self.rows)
         self.assertEqual(self.built, 0)
         hits = self.successResultOf(service.search("weather forecast", None, 1))
@@ -302,11 +302,11 @@ class ServiceTests(SynchronousTestCase):
         self.assertEqual(service.indexed, 1)
 
     def test_no_rows_yet(self) -> None:
-        service = SearchService(self.runInThread)
+        service = ThreadedSearch(self.runInThread)
         self.assertEqual(self.successResultOf(service.search("x", None, 5)), [])
 
     def test_searches_are_serialized(self) -> None:
-        service = SearchService(self.runInThread)
+        service = ThreadedSearch(self.runInThread)
         service.changed(self.rows)
         self.hold = True
         first = service.search("weather", None, 1)
@@ -322,7 +322,7 @@ class ServiceTests(SynchronousTestCase):
         self.assertEqual(self.built, 1)
 
     def test_failed_build_retries_next_time(self) -> None:
-        service = SearchService(self.runInThread)
+        service = ThreadedSearch(self.runInThread)
 
         def broken() -> list[SearchRow]:
             raise RuntimeError("catalog broke")
@@ -333,7 +333,7 @@ class ServiceTests(SynchronousTestCase):
         self.assertTrue(self.successResultOf(service.search("weather", None, 1)))
 
     def test_close(self) -> None:
-        service = SearchService(self.runInThread)
+        service = ThreadedSearch(self.runInThread)
         self.successResultOf(service.close())
         service.changed(self.rows)
         self.successResultOf(service.search("x", None, 1))

@@ -13,7 +13,7 @@ from twisted.internet.task import Clock
 
 from mcpgateway.core.aggregate.results import ResultBudget, ResultStore
 from mcpgateway.core.aggregate.schemas import Schemas
-from mcpgateway.core.aggregate.search import SearchService
+from mcpgateway.core.aggregate.search import ThreadedSearch
 from mcpgateway.core.aggregate.tools import GatewayTools
 from mcpgateway.core.aggregate.types import ShieldSpec
 from mcpgateway.core.tasks.manager import TaskManager
@@ -120,7 +120,7 @@ class FakeContext:
 def makeTools(
     runInThread: Callable[..., Deferred[Any]] | None = runNow, tasks: TaskManager | None = None
 ) -> GatewayTools:
-    tools = GatewayTools(SearchService(runNow), Schemas(), runInThread, tasks)
+    tools = GatewayTools(ThreadedSearch(runNow), Schemas(), runInThread, tasks)
     tools.rowsChanged(
         lambda: [(f"{server}__{name}", server, tool) for server, name, tool in searchtools.tools()]
     )

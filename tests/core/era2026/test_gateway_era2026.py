@@ -1,4 +1,4 @@
-"""The gateway as the web's Era2026Service: which servers serve MCP 2026-07-28
+"""The gateway as the web's Era2026Gateway: which servers serve MCP 2026-07-28
 clients, discover from the child's initialize, finished results, the tool
 header maps, a call with input rounds through a real pool, credentials,
 counters, promotion, and a stop that ends suspended calls and listens."""
@@ -12,7 +12,7 @@ from twisted.internet.defer import CancelledError
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.era2026.mrtr import COALESCE
-from mcpgateway.core.era2026.types import Era2026Request, Era2026Service, ListenFilter
+from mcpgateway.core.era2026.types import Era2026Gateway, Era2026Request, ListenFilter
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.sessions import Session
@@ -91,7 +91,7 @@ class Era2026Case(SynchronousTestCase):
 
 class ServiceTests(Era2026Case):
     def test_the_gateway_is_a_era2026_service(self) -> None:
-        service: Era2026Service = self.gateway
+        service: Era2026Gateway = self.gateway
         self.assertIsNone(service.era2026Refusal("srv"))
         self.assertIn("no server", service.era2026Refusal("nope") or "")
 

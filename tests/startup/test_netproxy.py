@@ -14,7 +14,7 @@ from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 
 from mcpgateway.sandbox.netproxy import IPAddress
-from mcpgateway.service.netproxy import (
+from mcpgateway.startup.netproxy import (
     MAX_HOSTS_KEPT,
     OTHER_HOSTS,
     NetworkProxy,

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.service.test_era2026options -*-
+# -*- test-case-name: tests.startup.test_era2026options -*-
 """The options of the MCP 2026-07-28 side (docs/design/era.md), and the
 older spellings of their names, which the command line still reads."""
 

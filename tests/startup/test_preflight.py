@@ -10,7 +10,7 @@ import pytest
 
 from mcpgateway import tap
 from mcpgateway.ops.statedir import InstanceLock
-from mcpgateway.service.preflight import PreflightError, checkTeam, preflight
+from mcpgateway.startup.preflight import PreflightError, checkTeam, preflight
 
 
 def options(tmp_path: Path, *extra: str) -> tap.Options:
@@ -275,7 +275,7 @@ def test_a_state_dir_other_users_can_enter_is_warned_of_and_left_as_it_is(
 
 
 def test_a_private_state_dir_is_not_warned_of(tmp_path: Path) -> None:
-    from mcpgateway.service.preflight import warnOpenStateDir
+    from mcpgateway.startup.preflight import warnOpenStateDir
 
     (tmp_path / "st").mkdir(mode=0o700)
     assert not warnOpenStateDir(tmp_path / "st")

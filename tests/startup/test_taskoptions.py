@@ -8,7 +8,7 @@ import pytest
 
 from mcpgateway import tap
 from mcpgateway.core.tasks.manager import TaskLimits
-from mcpgateway.service.taskoptions import taskLimits
+from mcpgateway.startup.taskoptions import taskLimits
 
 
 def parse(*args: str) -> tap.Options:

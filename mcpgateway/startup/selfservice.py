@@ -1,17 +1,17 @@
-# -*- test-case-name: tests.service.test_selfservice -*-
+# -*- test-case-name: tests.startup.test_selfservice -*-
 """C{--self-service}: the gateway serves its own C{gateway} server.
 
 With the flag (off by default) the gateway serves
 L{mcpgateway.selfservice} (C{python -m mcpgateway.selfservice}) as a
 built-in server named C{gateway}, C{"share": "global"}: on C{/mcp} and
 C{/mcp/search} (C{gateway__add_server} ...) and at C{/gateway/mcp}. It is
-no config file's entry and is never written to one: L{SelfService.withBuiltin}
+no config file's entry and is never written to one: L{BuiltinServer.withBuiltin}
 adds it to every set of servers the config service hands the gateway, and
 takes the name from a configured server of the same name (with a warning).
 
 Its child gets the gateway's URL (known once the gateway listens:
-L{SelfService.listening}) and a token minted at start-up
-(L{SelfService.token}) in its entry's environment: the management API
+L{BuiltinServer.listening}) and a token minted at start-up
+(L{BuiltinServer.token}) in its entry's environment: the management API
 takes that token for its servers endpoints only
 (L{mcpgateway.web.admin.api.ApiResource}), never the gateway's C{--api-token},
 which the child never sees (C{MCPGATEWAY_*} variables are not inherited).
@@ -33,7 +33,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from mcpgateway.runtime import interpreter, logs
-from mcpgateway.service.endpoints import endpointInterface, endpointPort, isTLSEndpoint
+from mcpgateway.startup.endpoints import endpointInterface, endpointPort, isTLSEndpoint
 
 if TYPE_CHECKING:  # the options import this module: the config's modules load when used
     from mcpgateway.core.spec import ServerSpec
@@ -80,16 +80,16 @@ def checkSelfService(options: Mapping[str, Any]) -> None:
         )
 
 
-def selfServiceOf(options: Mapping[str, Any]) -> SelfService | None:
+def selfServiceOf(options: Mapping[str, Any]) -> BuiltinServer | None:
     """The built-in server C{--self-service} asks for (C{None}: not asked);
     a setting it cannot be made with refuses the start, in one line."""
     if not options.get("self-service"):
         return None
     import os
 
-    from mcpgateway.service.process import refuse
+    from mcpgateway.startup.process import refuse
 
-    made = SelfService(str(options["endpoint"]), os.environ)
+    made = BuiltinServer(str(options["endpoint"]), os.environ)
     try:
         made.spec()
     except usage.UsageError as e:
@@ -97,7 +97,7 @@ def selfServiceOf(options: Mapping[str, Any]) -> SelfService | None:
     return made
 
 
-class SelfService:
+class BuiltinServer:
     """The built-in C{gateway} server of one gateway process: its token,
     the URL its child reaches the gateway at, its spec."""
 

@@ -1,11 +1,11 @@
-# -*- test-case-name: tests.service.test_pidfile -*-
+# -*- test-case-name: tests.startup.test_pidfile -*-
 """A second C{twistd mcpgateway} where one already runs, said in the gateway's words.
 
 C{twistd} writes its pid file (C{twistd.pid} in the current directory unless
 C{--pidfile} names another) and refuses to start over one whose process
 lives, with a message about "another twistd server" that names neither the
 gateway nor what to do. L{refuseTakenPidfile} runs while the gateway's
-options are checked (L{mcpgateway.service.options.Options.postOptions}),
+options are checked (L{mcpgateway.startup.options.Options.postOptions}),
 which C{twistd} does before its own check (C{checkPID}, when its runner
 prepares the application): when the pid file's process lives, it stops the
 start with one line saying that a gateway already runs there (its pid, and
@@ -32,7 +32,7 @@ from typing import Any
 
 from mcpgateway.ops.statedir import isGatewayProcess, pidAlive, readState
 from mcpgateway.runtime.paths import defaultStateDir
-from mcpgateway.service.process import refuse
+from mcpgateway.startup.process import refuse
 
 
 def twistdPidfile(options: Any) -> str | None:

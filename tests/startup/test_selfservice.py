@@ -21,9 +21,9 @@ from mcpgateway.auth.principal import VIA_TOKEN, Principal
 from mcpgateway.config.servers import parseEntry
 from mcpgateway.registry import client as registryclient
 from mcpgateway.runtime import interpreter
-from mcpgateway.service import selfservice as service
-from mcpgateway.service.selfservice import SelfService, checkSelfService, selfServiceOf
-from mcpgateway.service.wiring import GatewayReload
+from mcpgateway.startup import selfservice as service
+from mcpgateway.startup.selfservice import BuiltinServer, checkSelfService, selfServiceOf
+from mcpgateway.startup.wiring import GatewayReload
 from mcpgateway.web.plumbing.auth import AuthGate
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs
 
@@ -39,7 +39,7 @@ def test_the_variable_names_are_those_the_program_reads() -> None:
 
 
 def test_the_entry_runs_the_package_with_the_url_token_and_registry() -> None:
-    built = SelfService(ENDPOINT, {"MCPGATEWAY_REGISTRY": "http://127.0.0.1:8765"}, token="t")
+    built = BuiltinServer(ENDPOINT, {"MCPGATEWAY_REGISTRY": "http://127.0.0.1:8765"}, token="t")
     assert built.url is None
     assert service.URL_ENV not in built.entry()["env"]
     built.listening(45123, "127.0.0.1")
@@ -56,7 +56,7 @@ def test_the_entry_runs_the_package_with_the_url_token_and_registry() -> None:
 
 
 def test_the_server_is_confined_but_reaches_the_gateway_and_the_registry() -> None:
-    built = SelfService(ENDPOINT, {}, token="t")
+    built = BuiltinServer(ENDPOINT, {}, token="t")
     built.listening(45123, "127.0.0.1")
     profile = built.spec().sandbox
     assert profile.confined("off") and profile.confined("auto")
@@ -75,20 +75,20 @@ def test_the_server_is_confined_but_reaches_the_gateway_and_the_registry() -> No
 def test_the_url_is_where_the_gateway_listens_on_this_host(
     endpoint: str, interface: str | None, url: str
 ) -> None:
-    built = SelfService(endpoint, {})
+    built = BuiltinServer(endpoint, {})
     built.listening(int(url.rsplit(":", 1)[1]), interface)
     assert built.url == url
 
 
 def test_every_gateway_mints_its_own_token_never_the_api_token() -> None:
     environ = {"MCPGATEWAY_API_TOKEN": "the-api-token"}
-    first, second = SelfService(ENDPOINT, environ), SelfService(ENDPOINT, environ)
+    first, second = BuiltinServer(ENDPOINT, environ), BuiltinServer(ENDPOINT, environ)
     assert first.token != second.token and len(first.token) >= 40
     assert "the-api-token" not in json.dumps(first.entry())
 
 
 def test_the_spec_is_one_shared_child_that_waits_for_the_person() -> None:
-    built = SelfService("tcp:9100:interface=127.0.0.1", {})
+    built = BuiltinServer("tcp:9100:interface=127.0.0.1", {})
     spec = built.spec()
     assert spec.name == "gateway" and spec.mode == "global" and spec.pinned
     assert spec.requestTimeout == 600.0 and spec.requestTimeoutDeclared
@@ -97,7 +97,7 @@ def test_the_spec_is_one_shared_child_that_waits_for_the_person() -> None:
 
 
 def test_it_takes_the_name_from_a_configured_server() -> None:
-    built = SelfService("tcp:9100:interface=127.0.0.1", {})
+    built = BuiltinServer("tcp:9100:interface=127.0.0.1", {})
     mine = parseEntry("gateway", {"command": sys.executable}, {})
     other = parseEntry("other", {"command": sys.executable}, {})
     with capturedGatewayLogs() as logged:
@@ -138,8 +138,8 @@ def test_the_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_principals_that_are_no_admins_are_refused_it() -> None:
     gate = AuthGate(None, Clock(), None, None, lambda: [])
-    SelfService(ENDPOINT, {}).guard(gate)
-    SelfService(ENDPOINT, {}).guard(None)  # no authentication: nothing to guard
+    BuiltinServer(ENDPOINT, {}).guard(gate)
+    BuiltinServer(ENDPOINT, {}).guard(None)  # no authentication: nothing to guard
     assert gate.adminOnly == frozenset({"gateway"})
     alice = Principal("alice", "k", VIA_TOKEN)
     admin = Principal("root", "r", VIA_TOKEN, admin=True)
@@ -161,7 +161,7 @@ class RecordingGateway:
 
 
 def test_every_reload_serves_it() -> None:
-    built = SelfService("tcp:9100:interface=127.0.0.1", {})
+    built = BuiltinServer("tcp:9100:interface=127.0.0.1", {})
     reload = GatewayReload(5.0, built)
     recorder = RecordingGateway()
     reload.gateway = recorder  # type: ignore[assignment]

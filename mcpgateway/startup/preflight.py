@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.service.test_preflight -*-
+# -*- test-case-name: tests.startup.test_preflight -*-
 """What must succeed, or fail in one line, before twistd daemonizes.
 
 L{preflight} runs in C{makeService}, in the process the user started, so a

@@ -15,7 +15,7 @@ import pytest
 
 from mcpgateway.config.resolve import Resolver
 from mcpgateway.core.spec import ServerSpec
-from mcpgateway.service.lazyresolver import LazyResolver
+from mcpgateway.startup.lazyresolver import LazyResolver
 from tests.fakes import FakeProcessReactor
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,7 +61,7 @@ def test_a_server_that_is_no_wrapper_does_not_load_the_resolver(tmp_path: Path) 
         "import json, sys\n"
         "from pathlib import Path\n"
         "from mcpgateway.core.spec import ServerSpec\n"
-        "from mcpgateway.service.lazyresolver import LazyResolver\n"
+        "from mcpgateway.startup.lazyresolver import LazyResolver\n"
         f"lazy = LazyResolver(Path({str(tmp_path)!r}), None, {{}})\n"
         "plain = lazy.wrapperOf(ServerSpec(name='s', command='/bin/cat'))\n"
         "before = 'mcpgateway.config.resolve' in sys.modules\n"

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.service.test_tap -*-
+# -*- test-case-name: tests.startup.test_tap -*-
 """What the wiring needs to know of the process it runs in: which runner
 started it (twistd, twist, the C{.tac}), how a refusal at start ends it
 (one line, exit 1, before anything listens), and how work is run in

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcpgateway.service.era2026options import OLD_SPELLINGS, newSpellings
-from mcpgateway.service.options import Options
+from mcpgateway.startup.era2026options import OLD_SPELLINGS, newSpellings
+from mcpgateway.startup.options import Options
 
 
 def test_an_older_name_alone_and_with_its_value_is_read_as_the_new_one() -> None:

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.service.test_tap,tests.web.test_team_web -*-
+# -*- test-case-name: tests.startup.test_tap,tests.web.test_team_web -*-
 """A team gateway's door, wired: the tokens file or the OAuth issuer that
 tells callers apart, per-principal keys and limits, and the audit log
 (docs/guide/team.md).
@@ -16,11 +16,11 @@ from mcpgateway.runtime import logs
 
 if TYPE_CHECKING:
     from mcpgateway.runtime.reactortype import IReactor
-    from mcpgateway.service.preflight import Preflight
+    from mcpgateway.startup.preflight import Preflight
     from mcpgateway.web.surfaces import TeamSurface
-from mcpgateway.service.cluster import Cluster
-from mcpgateway.service.options import Options
-from mcpgateway.service.process import refuse, threadRunner
+from mcpgateway.startup.cluster import Cluster
+from mcpgateway.startup.options import Options
+from mcpgateway.startup.process import refuse, threadRunner
 
 
 def _principalKeys(secret: bytes | None) -> Any:
@@ -234,7 +234,7 @@ class GatewayUrl:
     def __call__(self) -> str:
         if self._fixed is not None:
             return self._fixed
-        from mcpgateway.service.endpoints import endpointInterface, hostAddress, isTLSEndpoint
+        from mcpgateway.startup.endpoints import endpointInterface, hostAddress, isTLSEndpoint
 
         interface = endpointInterface(self._endpoint)
         if interface in (None, "", "0.0.0.0", "::"):
@@ -270,7 +270,7 @@ def wireUpstreamLogin(
     from mcpgateway.remote.oauth.links import LoginLinks
     from mcpgateway.remote.oauth.tokens import TokenStore
     from mcpgateway.remote.oauth.weblogin import WebLogin
-    from mcpgateway.service.process import threadRunner
+    from mcpgateway.startup.process import threadRunner
     from mcpgateway.web.pages.upstreamlogin import UpstreamLoginPages
 
     store = TokenStore(pre.stateDir)

@@ -11,8 +11,8 @@ from twisted.internet.defer import Deferred
 from twisted.internet.testing import StringTransport
 
 from mcpgateway.runtime.threads import runInline
-from mcpgateway.service.netproxy import MAX_HOSTS_KEPT, ProxyProtocol
-from tests.service.test_netproxy import proxyOf
+from mcpgateway.startup.netproxy import MAX_HOSTS_KEPT, ProxyProtocol
+from tests.startup.test_netproxy import proxyOf
 
 
 def learner(tmp_path: Path, **kwargs: Any) -> Any:

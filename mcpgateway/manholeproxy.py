@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.integration.test_manhole_real -*-
-"""The manhole's ssh C{ProxyCommand}: C{python -m mcpgateway.manhole SOCKET}.
+"""The manhole's ssh C{ProxyCommand}: C{python -m mcpgateway.manholeproxy SOCKET}.
 
 Copies bytes between stdin/stdout and the gateway's manhole UNIX socket
 (no C{socat} or C{nc -U} needed). Standard library only; the manhole
@@ -53,7 +53,7 @@ def _writeAll(fd: int, data: bytes) -> None:
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.stderr.write(
-            "usage: python -m mcpgateway.manhole SOCKET"
+            "usage: python -m mcpgateway.manholeproxy SOCKET"
             "  (an ssh ProxyCommand for the gateway's manhole)\n"
         )
         raise SystemExit(2)

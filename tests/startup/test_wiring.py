@@ -1,4 +1,4 @@
-"""L{mcpgateway.service.wiring.Wiring}: what every step of C{makeService}
+"""L{mcpgateway.startup.wiring.Wiring}: what every step of C{makeService}
 is built from, made once and never changed on the way."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from mcpgateway.config.workspaces import loadSecret
-from mcpgateway.service import wiring
-from mcpgateway.service.options import Options
+from mcpgateway.startup import wiring
+from mcpgateway.startup.options import Options
 from tests.fakes import FakeProcessReactor
 
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.service.test_netproxy, tests.service.test_netproxy_stop -*-
+# -*- test-case-name: tests.startup.test_netproxy, tests.startup.test_netproxy_stop -*-
 """The network allow-list proxy the gateway runs for its confined children.
 
 A child whose profile allows some domains (its C{allowedDomains}, or its

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from twisted.internet.defer import Deferred
 
-from mcpgateway.service.netproxy import STOP_WAIT
-from tests.service.test_netproxy import proxyOf
+from mcpgateway.startup.netproxy import STOP_WAIT
+from tests.startup.test_netproxy import proxyOf
 
 
 def test_the_sockets_stay_until_the_children_held_have_ended(tmp_path: Path) -> None:

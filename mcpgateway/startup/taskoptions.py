@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.service.test_taskoptions -*-
+# -*- test-case-name: tests.startup.test_taskoptions -*-
 """The C{--task-*} options: how the gateway makes and keeps the tasks of
 the MCP Tasks extension (docs/guide/tasks.md), and the limits they read into."""
 

@@ -14,7 +14,7 @@ import pytest
 from twisted.application.service import ServiceMaker
 from twisted.scripts import twistd
 
-from mcpgateway.service.pidfile import pidfileRefusal, twistdPidfile
+from mcpgateway.startup.pidfile import pidfileRefusal, twistdPidfile
 
 OWN = 4000
 RUNNING = 4242

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.service.test_tap,tests.web.test_cluster_web -*-
+# -*- test-case-name: tests.startup.test_tap,tests.web.test_cluster_web -*-
 """A replica of a cluster, wired: its sealed session ids, its peers' seal,
 the forwarding to a session's owner, and the connection pool to its peers
 (docs/guide/cluster.md).
@@ -17,10 +17,10 @@ from mcpgateway.runtime.paths import (
 
 if TYPE_CHECKING:
     from mcpgateway.runtime.reactortype import IReactor
-    from mcpgateway.service.preflight import Preflight
-from mcpgateway.service.endpoints import advertisedHost, endpointPort, isTLSEndpoint
-from mcpgateway.service.options import Options
-from mcpgateway.service.process import refuse
+    from mcpgateway.startup.preflight import Preflight
+from mcpgateway.startup.endpoints import advertisedHost, endpointPort, isTLSEndpoint
+from mcpgateway.startup.options import Options
+from mcpgateway.startup.process import refuse
 
 
 class Cluster:

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.service.test_tap -*-
+# -*- test-case-name: tests.startup.test_tap -*-
 """Every command-line option of the gateway, checked as it is parsed.
 
 L{Options} is what C{twistd mcpgateway --help} lists; its C{postOptions}
@@ -32,7 +32,7 @@ from mcpgateway.runtime.paths import (
     defaultStateDir,
 )
 from mcpgateway.runtime.twistedswitch import TUNED, checkTwisted, twistedParameters
-from mcpgateway.service.endpoints import (
+from mcpgateway.startup.endpoints import (
     defaultReplicaId,
     endpointProblem,
     isHttps,
@@ -40,14 +40,14 @@ from mcpgateway.service.endpoints import (
     parseAdvertise,
     urlProblem,
 )
-from mcpgateway.service.era2026options import era2026Parameters, newSpellings
-from mcpgateway.service.pidfile import refuseTakenPidfile
-from mcpgateway.service.pinoptions import pinFlags, pinParameters, pinsSetting
-from mcpgateway.service.policywiring import policyParameters
-from mcpgateway.service.process import runnerName
-from mcpgateway.service.sandboxing import sandboxParameters, sandboxSetting
-from mcpgateway.service.selfservice import SELF_SERVICE_FLAG, checkSelfService
-from mcpgateway.service.taskoptions import taskParameters
+from mcpgateway.startup.era2026options import era2026Parameters, newSpellings
+from mcpgateway.startup.pidfile import refuseTakenPidfile
+from mcpgateway.startup.pinoptions import pinFlags, pinParameters, pinsSetting
+from mcpgateway.startup.policywiring import policyParameters
+from mcpgateway.startup.process import runnerName
+from mcpgateway.startup.sandboxing import sandboxParameters, sandboxSetting
+from mcpgateway.startup.selfservice import SELF_SERVICE_FLAG, checkSelfService
+from mcpgateway.startup.taskoptions import taskParameters
 
 CLUSTER_KEY_FILE_ENV = "MCPGATEWAY_CLUSTER_KEY_FILE"
 REPLICA_ID_ENV = "MCPGATEWAY_REPLICA_ID"

@@ -57,7 +57,7 @@ def wirePolicy(options: Any, reactor: IReactorTime, top: Any) -> Any:
     path = options.get("policy")
     if not path:
         return None
-    from mcpgateway.service.process import refuse
+    from mcpgateway.startup.process import refuse
 
     try:
         import cedarpy  # noqa: F401

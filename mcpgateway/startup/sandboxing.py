@@ -95,8 +95,8 @@ def wireSandbox(
     from mcpgateway.core.environment import childEnvironment
     from mcpgateway.sandbox.confine import Sandbox
     from mcpgateway.sandbox.detect import SandboxService, probe
-    from mcpgateway.service.netproxy import NetworkProxy
-    from mcpgateway.service.process import threadRunner
+    from mcpgateway.startup.netproxy import NetworkProxy
+    from mcpgateway.startup.process import threadRunner
 
     environ = childEnvironment(os.environ)  # the probe is a child too: no secret of ours
     # the allow lists' proxy: a socket per server, when asked; learning servers' hosts recorded

@@ -1,9 +1,9 @@
-# -*- test-case-name: tests.service.test_tap,tests.service.test_wiring -*-
+# -*- test-case-name: tests.startup.test_tap,tests.startup.test_wiring -*-
 """The gateway's service tree, built from parsed options.
 
 L{makeService} is the only place that resolves the reactor; everything
 below is handed it (or a clock). It runs the checks that must fail before
-twistd daemonizes (L{mcpgateway.service.preflight}) and wires: nothing in
+twistd daemonizes (L{mcpgateway.startup.preflight}) and wires: nothing in
 it spawns, opens a file for later or starts a timer, since twistd forks
 between C{makeService} and C{startService}. Heavy imports (the web tree,
 Klein, the cluster's cryptography) happen inside the functions that need
@@ -45,25 +45,25 @@ if TYPE_CHECKING:
     from mcpgateway.ops.handover import Successor
     from mcpgateway.ops.services import InstanceService, ListenerService
     from mcpgateway.runtime.reactortype import IReactor
-    from mcpgateway.service.preflight import Preflight
+    from mcpgateway.startup.preflight import Preflight
     from mcpgateway.web.app import GatewaySite
     from mcpgateway.web.surfaces import TeamSurface
-from mcpgateway.service.cluster import Cluster
-from mcpgateway.service.endpoints import (
+from mcpgateway.startup.cluster import Cluster
+from mcpgateway.startup.endpoints import (
     endpointInterface,
     isLoopbackEndpoint,
     isTLSEndpoint,
     requireAuth,
     tlsContext,
 )
-from mcpgateway.service.lazyresolver import LazyResolver
-from mcpgateway.service.options import Options
-from mcpgateway.service.pinoptions import keepPins, pinPolicy
-from mcpgateway.service.policywiring import wireAggregatePolicy, wirePolicy
-from mcpgateway.service.process import refuse, threadRunner
-from mcpgateway.service.sandboxing import serverPaths, wireSandbox
-from mcpgateway.service.selfservice import SelfService, selfServiceOf
-from mcpgateway.service.team import wireTeam
+from mcpgateway.startup.lazyresolver import LazyResolver
+from mcpgateway.startup.options import Options
+from mcpgateway.startup.pinoptions import keepPins, pinPolicy
+from mcpgateway.startup.policywiring import wireAggregatePolicy, wirePolicy
+from mcpgateway.startup.process import refuse, threadRunner
+from mcpgateway.startup.sandboxing import serverPaths, wireSandbox
+from mcpgateway.startup.selfservice import BuiltinServer, selfServiceOf
+from mcpgateway.startup.team import wireTeam
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class Wiring:
     secret: bytes | None = None
     """The key of workspace routes and credential headers."""
     cluster: Cluster | None = None
-    selfService: SelfService | None = None
+    selfService: BuiltinServer | None = None
     """C{--self-service}'s built-in server, or C{None}."""
 
 
@@ -100,7 +100,7 @@ def makeService(options: Options, reactor: IReactor | None = None) -> IService:
         reactor = installedReactor()
     from mcpgateway.ops.reaper import OrphanCleanup
     from mcpgateway.ops.statedir import processStartTime
-    from mcpgateway.service.preflight import PreflightError, preflight
+    from mcpgateway.startup.preflight import PreflightError, preflight
 
     try:
         pre = preflight(options, _interfaceOf(options))
@@ -282,7 +282,7 @@ class GatewayReload:
     starts watching after it), so the gateway is set right after it is
     made, before any service starts."""
 
-    def __init__(self, timeout: float, selfService: SelfService | None = None) -> None:
+    def __init__(self, timeout: float, selfService: BuiltinServer | None = None) -> None:
         self.timeout = timeout
         self.gateway: Gateway | None = None
         self.selfService = selfService
@@ -456,7 +456,7 @@ def _gatewaySettings(
 ) -> GatewaySettings:
     """The gateway's tunables and collaborators, from the options."""
     from mcpgateway.config.promotions import Promoter
-    from mcpgateway.core.catalog import CatalogService
+    from mcpgateway.core.catalog import Catalogs
     from mcpgateway.core.gatewaysettings import GatewaySettings
     from mcpgateway.core.healing import HealingPolicy
     from mcpgateway.ops.catalogstore import CatalogStore
@@ -469,7 +469,7 @@ def _gatewaySettings(
         # The aggregate endpoint /mcp (docs/guide/aggregate.md): what every server
         # lists, kept in the state directory; its search index and schema
         # checks (loaded on its first use) work in the reactor's thread pool.
-        catalogs=CatalogService(reactor, CatalogStore(pre.stateDir), runInThread),
+        catalogs=Catalogs(reactor, CatalogStore(pre.stateDir), runInThread),
         runInThread=runInThread,
         resultBytes=options["result-store-bytes"],
         healing=HealingPolicy(
@@ -513,7 +513,7 @@ def _tasks(
     from mcpgateway.core.tasks.archive import TaskArchive, journalName
     from mcpgateway.core.tasks.manager import TaskManager
     from mcpgateway.core.tasks.store import TaskStore
-    from mcpgateway.service.taskoptions import taskLimits
+    from mcpgateway.startup.taskoptions import taskLimits
 
     directory = pre.stateDir
     if options["task-dir"]:

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.service.test_tap -*-
+# -*- test-case-name: tests.startup.test_tap -*-
 """Listening endpoints and the URLs a gateway is reached at.
 
 What an endpoint string says (its port, its interface, whether it is
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from mcpgateway.runtime.reactortype import IReactor
 
     pass
-from mcpgateway.service.process import refuse
+from mcpgateway.startup.process import refuse
 
 
 def defaultReplicaId(hostname: str | None = None) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mcpgateway import tap
-from mcpgateway.service.preflight import listeningPort, preflight
+from mcpgateway.startup.preflight import listeningPort, preflight
 
 
 def parse(tmp_path: Path, *extra: str) -> tap.Options:

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.service.test_lazy_resolver -*-
+# -*- test-case-name: tests.startup.test_lazy_resolver -*-
 """The gateway's npx/uvx resolver, loaded for the first server that needs it.
 
 A gateway none of whose servers runs through C{npx} or C{uvx} never imports

@@ -4,7 +4,7 @@ address it listens on, its port known once it listens."""
 
 from __future__ import annotations
 
-from mcpgateway.service.team import GatewayUrl
+from mcpgateway.startup.team import GatewayUrl
 
 
 def test_the_resource_uris_origin_wins() -> None:

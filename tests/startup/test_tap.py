@@ -21,8 +21,8 @@ from twisted.python import usage
 
 from mcpgateway import tap
 from mcpgateway.protocol.limits import Limits
-from mcpgateway.service import endpoints, wiring
-from mcpgateway.service import options as optionsmodule
+from mcpgateway.startup import endpoints, wiring
+from mcpgateway.startup import options as optionsmodule
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, childSpawns
 
 REPO = Path(__file__).resolve().parents[2]
@@ -395,7 +395,7 @@ def test_tls_is_left_out_only_for_plain_endpoints() -> None:
     """In a fresh process (no reactor yet) pyOpenSSL is kept out for TCP and
     UNIX endpoints, kept for ssl:; the gateway process itself decides."""
     code = (
-        "import sys; from mcpgateway.service.endpoints import leaveOutTLS;"
+        "import sys; from mcpgateway.startup.endpoints import leaveOutTLS;"
         "print(leaveOutTLS(sys.argv[1]), sys.modules.get('OpenSSL', 'absent'))"
     )
     for endpoint, expected in (
