@@ -14,7 +14,7 @@ from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.report.metrics import renderMetrics
 from mcpgateway.web.app import makeSite
-from mcpgateway.web.endpoints.opening import SESSION_RETRY_AFTER
+from mcpgateway.web.endpoints.initialize import SESSION_RETRY_AFTER
 from mcpgateway.web.surfaces import TeamSurface
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Response, spec

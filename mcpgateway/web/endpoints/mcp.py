@@ -99,7 +99,7 @@ from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
 from mcpgateway.web.endpoints.era2026 import Era2026Endpoint
 from mcpgateway.web.endpoints.forwarding import Forwarder
 from mcpgateway.web.endpoints.guard import checkPostHeaders, header
-from mcpgateway.web.endpoints.opening import SessionOpener
+from mcpgateway.web.endpoints.initialize import SessionOpener
 from mcpgateway.web.endpoints.refusals import Refusals
 from mcpgateway.web.endpoints.requestfacts import (
     era2026Header,
