@@ -5,15 +5,20 @@ interleaved rounds (how each change is measured).
 Usage (from the repository, with the bench's interpreter)::
 
     benchmarks/.venv/bin/python benchmarks/abcpu.py REF [--sessions 1] [--calls 4000]
-                                                    [--rounds 10]
+                                                    [--rounds 10] [--kind raw|aiohttp|httpx]
 
 ``REF`` (a git ref: ``HEAD~1``, a commit) runs from a detached worktree beside
-this checkout; both run as the README's command runs them (``twistd -n
+this checkout; ``REF`` may also be a directory holding another checkout (a
+copy made with ``git archive``, say), which runs as it is and is left in
+place, so a change not yet committed can be measured without touching the
+repository's worktrees. Both run as the README's command runs them (``twistd -n
 mcpgateway``; ``MCPGATEWAY_BENCH_RUNNER=start``: as ``mcpgateway start`` does),
 each with its own shared ``server-everything`` child; ``--other-env`` sets
 variables for the other one only.
 Each round runs ``mcpload.py load`` against one, then the other (the order
-alternates), after two warm-up rounds each. The gateway's CPU is read from
+alternates), after two warm-up rounds each; ``--kind aiohttp`` (or
+``httpx``) runs ``libload.py``'s client of that library instead, a client
+per session, as ``peers.py`` does. The gateway's CPU is read from
 ``/proc/<pid>/task/*/schedstat`` (nanoseconds on the CPU, every thread), not
 from ``/proc/<pid>/stat``'s 10 ms ticks: at one call in flight the rounds of
 one version then agree within about 1 µs per call, where the ticks' figures
@@ -48,12 +53,21 @@ def cpuSeconds(pid: int) -> float:
     return total / 1e9
 
 
-def oneRound(url: str, pid: int, sessions: int, calls: int) -> tuple[float, float, float]:
+def loader(kind: str) -> list[str]:
+    """The argv of the load worker of client C{kind}, up to its C{load} options."""
+    if kind == "raw":
+        return bench.mcpload("load")
+    return [bench.PY, str(HERE / "libload.py"), kind]
+
+
+def oneRound(
+    url: str, pid: int, sessions: int, calls: int, kind: str = "raw"
+) -> tuple[float, float, float]:
     """One load round: calls/s, p50 latency (µs) and the gateway's CPU µs per call."""
     before = cpuSeconds(pid)
     out = subprocess.run(
-        bench.mcpload(
-            "load",
+        [
+            *loader(kind),
             "--url",
             url,
             "--sessions",
@@ -64,7 +78,7 @@ def oneRound(url: str, pid: int, sessions: int, calls: int) -> tuple[float, floa
             "20",
             "--max-seconds",
             "30",
-        ),
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -83,10 +97,16 @@ def oneRound(url: str, pid: int, sessions: int, calls: int) -> tuple[float, floa
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    ap.add_argument("ref", help="the other version: a git ref")
+    ap.add_argument("ref", help="the other version: a git ref, or a checkout's directory")
     ap.add_argument("--sessions", type=int, default=1)
     ap.add_argument("--calls", type=int, default=4000, help="calls per round (all sessions)")
     ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument(
+        "--kind",
+        choices=("raw", "aiohttp", "httpx"),
+        default="raw",
+        help="the client: mcpload.py's raw HTTP, or libload.py's client of that library",
+    )
     ap.add_argument(
         "--other-env",
         action="append",
@@ -101,7 +121,11 @@ def main(argv: list[str] | None = None) -> int:
         line.split("=", 1) for line in (cache / "paths.env").read_text().splitlines() if "=" in line
     )
     work = Path(tempfile.mkdtemp(prefix="mcpgateway-abcpu-"))
-    other, commit = peers.checkoutBefore(args.ref, work / "other")
+    given = Path(args.ref)
+    if given.is_dir():
+        other, commit = given.resolve(), given.name
+    else:
+        other, commit = peers.checkoutBefore(args.ref, work / "other")
     spec = {"everything": bench.everythingSpec(paths["SERVER_EVERYTHING_JS"])}
     versions = [("this checkout", bench.REPO), (commit, other)]
     gateways = [bench.Gateway(spec, work / "gw0", repo=bench.REPO)]
@@ -115,24 +139,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for gw in gateways:
             for _ in range(2):
-                oneRound(gw.url("everything"), gw.pid, args.sessions, args.calls)
+                oneRound(gw.url("everything"), gw.pid, args.sessions, args.calls, args.kind)
         rounds: list[list[tuple[float, float, float]]] = [[] for _ in gateways]
         for r in range(args.rounds):
             order = range(len(gateways)) if r % 2 == 0 else reversed(range(len(gateways)))
             for i in order:
                 gw = gateways[i]
-                rounds[i].append(oneRound(gw.url("everything"), gw.pid, args.sessions, args.calls))
+                url = gw.url("everything")
+                rounds[i].append(oneRound(url, gw.pid, args.sessions, args.calls, args.kind))
         for (name, _), found in zip(versions, rounds, strict=True):
             calls, p50, cpu = (statistics.median(x[k] for x in found) for k in range(3))
             each = " ".join(f"{x[2]:.1f}" for x in found)
             print(
                 f"{name:>14}: {calls:7.0f} calls/s, p50 {p50:.0f} µs, CPU {cpu:.1f} µs per call"
-                f" (C={args.sessions}; every round's CPU: {each})"
+                f" (C={args.sessions}, {args.kind}; every round's CPU: {each})"
             )
     finally:
         for gw in gateways:
             gw.stop()
-        peers.dropBefore(other)
+        if not given.is_dir():
+            peers.dropBefore(other)
     return 0
 
 

@@ -284,7 +284,8 @@ def parser() -> argparse.ArgumentParser:
         "--before",
         metavar="REF",
         default=None,
-        help="also run the gateway at git REF (a worktree) as target mcpgateway-before,"
+        help="also run the gateway at git REF (a worktree; or a directory holding another"
+        " checkout, used as it is) as target mcpgateway-before,"
         " interleaved with this checkout's: a before/after comparison in one run",
     )
     ap.add_argument(
@@ -416,8 +417,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         measure(run, levels, totals, args, env, gate)
     finally:
-        if env.before is not None:
-            dropBefore(env.before)
+        if env.before is not None and not Path(args.before).is_dir():
+            dropBefore(env.before)  # a worktree of ours (a directory given is left)
         if not args.keep:
             shutil.rmtree(env.tmp, ignore_errors=True)
     collect(run, res)

@@ -242,7 +242,11 @@ def startGatewayBefore(env: Env, workdir: Path) -> Served:
 
 def checkoutBefore(ref: str, into: Path) -> tuple[Path, str]:
     """A detached worktree of this repository at C{ref} (removed with the work
-    folder), and the commit it names."""
+    folder), and the commit it names. A C{ref} that is a directory is another
+    checkout (a copy made with C{git archive}, say), used as it is and left in
+    place: a change not yet committed is measured without a worktree."""
+    if Path(ref).is_dir():
+        return Path(ref).resolve(), Path(ref).name
     commit = subprocess.run(
         ["git", "rev-parse", "--short", ref + "^{commit}"],
         cwd=bench.REPO,

@@ -9,12 +9,23 @@ OpenSSL's start-up), the reactor, ``twisted.web.server``, the ``twist`` runner
 with its plugin discovery, and the gateway's modules (``mcpgateway.tap`` and
 the web tree it builds). The difference between two rows is what that layer
 costs; the last row is close to an idle gateway (no sessions, no child).
+Every layer leaves pyOpenSSL out, as a gateway that serves no TLS does
+(C{startup/endpoints.leaveOutTLS}): with it, the reactor's layer would count
+about 18 MB the gateway never loads.
+
+Then the running processes, each started as the README starts the gateway
+(C{twistd -n}, from this checkout, with a home of its own) and read 3 s after
+it listens: the gateway with its bundled demo (the README's command, idle),
+and the floor under it, C{twistd -n} serving a bare twisted.web C{Site} from
+a plugin of its own with TLS left out the same way (what Twisted, twistd and
+its plugin discovery hold before any gateway code).
 
 Bytecode is written and read as an installed gateway's is (the variable
 ``PYTHONDONTWRITEBYTECODE`` is dropped): a stale ``.pyc`` compiled at import
 would add its compiler's garbage to the figure.
 
-Usage: rsslayers.py [--python PATH] [--rounds N]   (prints a table and one JSON line)
+Usage: rsslayers.py [--python PATH] [--rounds N] [--no-running]
+(prints the tables and one JSON line)
 """
 
 from __future__ import annotations
@@ -25,6 +36,8 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +59,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 
 PROBE = """
 import sys
+sys.modules.setdefault("OpenSSL", None)  # as leaveOutTLS: no TLS endpoint
 names = sys.argv[1:]
 for name in names:
     __import__(name)
@@ -100,10 +114,107 @@ def measure(
     return int(out[0]), int(out[1]), int(out[2])
 
 
+FLOOR_PLUGIN = """
+from twisted.application.service import ServiceMaker
+
+floor = ServiceMaker("rssfloor", "rssfloor_tap", "a bare twisted.web Site", "rssfloor")
+"""
+
+FLOOR_TAP = """
+import sys
+
+sys.modules.setdefault("OpenSSL", None)  # as the gateway leaves TLS out
+from twisted.application import strports
+from twisted.python import usage
+
+
+class Options(usage.Options):
+    optParameters = [["port", None, "tcp:0:interface=127.0.0.1", "where to listen"]]
+
+
+def makeService(options):
+    from twisted.web.resource import Resource
+    from twisted.web.server import Site
+
+    return strports.service(options["port"], Site(Resource()))
+"""
+
+
+def running(python: str, argv: list[str], path: list[str], ready: bytes) -> tuple[int, int]:
+    """(VmRSS KiB, RssAnon KiB) of C{python argv} (twistd), 3 s after a line of
+    its log holds C{ready}; C{path} goes first on its C{PYTHONPATH}."""
+    with tempfile.TemporaryDirectory() as home:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["HOME"] = home
+        env["MCPGATEWAY_HOME"] = os.path.join(home, "state")
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [*path, env.get("PYTHONPATH")]))
+        proc = subprocess.Popen(
+            [python, "-c", "from twisted.scripts.twistd import run; run()", *argv],
+            cwd=home,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            assert proc.stdout is not None
+            deadline = time.monotonic() + 60
+            for line in proc.stdout:
+                if ready in line:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{argv} did not start")
+            else:
+                raise RuntimeError(f"{argv} exited before listening")
+            time.sleep(3)
+            with open(f"/proc/{proc.pid}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+            return int(fields["VmRSS"].split()[0]), int(fields["RssAnon"].split()[0])
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+
+def runningRows(python: str, rounds: int) -> list[dict[str, Any]]:
+    """The README's command idle, and the bare twisted.web floor under it."""
+    rows = []
+    with tempfile.TemporaryDirectory() as plugins:
+        os.makedirs(os.path.join(plugins, "twisted", "plugins"))
+        with open(os.path.join(plugins, "twisted", "plugins", "rssfloor_plugin.py"), "w") as f:
+            f.write(FLOOR_PLUGIN)
+        with open(os.path.join(plugins, "rssfloor_tap.py"), "w") as f:
+            f.write(FLOOR_TAP)
+        runs = [
+            (
+                "twistd -n mcpgateway (the README's command)",
+                ["-n", "--pidfile=", "--logfile=-", "mcpgateway", "--port", "tcp:0"],
+                [str(REPO)],
+                b"listening on",
+            ),
+            (
+                "twistd -n, a bare twisted.web Site (the floor)",
+                ["-n", "--pidfile=", "--logfile=-", "rssfloor"],
+                [plugins],
+                b"Site starting on",
+            ),
+        ]
+        for label, argv, path, ready in runs:
+            samples = [running(python, argv, path, ready) for _ in range(rounds)]
+            rows.append(
+                {
+                    "process": label,
+                    "rssKiB": statistics.median(s[0] for s in samples),
+                    "anonKiB": statistics.median(s[1] for s in samples),
+                }
+            )
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--no-running", action="store_true", help="the imports only")
     args = ap.parse_args()
     rows: list[dict[str, Any]] = []
     names: tuple[str, ...] = ()
@@ -142,9 +253,21 @@ def main() -> None:
             f"{row['variant']:40} {row['rssKiB'] / 1024:8.1f} {'':>6} "
             f"{row['anonKiB'] / 1024:9.1f} {row['modules']:8d}"
         )
+    processes = [] if args.no_running else runningRows(args.python, args.rounds)
+    if processes:
+        print()
+        print(f"{'running, idle':48} {'RSS MiB':>8} {'anon MiB':>9}")
+        for row in processes:
+            print(f"{row['process']:48} {row['rssKiB'] / 1024:8.1f} {row['anonKiB'] / 1024:9.1f}")
     print(
         json.dumps(
-            {"python": args.python, "rounds": args.rounds, "layers": rows, "variants": variants}
+            {
+                "python": args.python,
+                "rounds": args.rounds,
+                "layers": rows,
+                "variants": variants,
+                "running": processes,
+            }
         )
     )
 

@@ -32,7 +32,7 @@ after it or one of the same rank):
   11. C{tap}, then C{launch}: what twistd loads;
   12. C{bridge}, then C{cli}: the programs a user runs.
 
-C{healthcheck}, C{manhole} and C{demo} are programs of their own
+C{healthcheck}, C{manholeproxy} and C{demo} are programs of their own
 (C{python -m}), each importing at most C{runtime}.
 C{selfservice} (the C{gateway} server of C{--self-service}) is a program of
 its own too, above what it imports (C{protocol}, C{config}'s variable rules,
@@ -73,7 +73,7 @@ RANKS = {
     "bridge": 13,
     "cli": 14,
     "healthcheck": 3,
-    "manhole": 3,
+    "manholeproxy": 3,
     "demo": 3,
     "selfservice": 15,
 }
@@ -426,6 +426,7 @@ GATEWAY_FLOOR = frozenset(
         "readmodel",
         "catalog",
         "catalogprobe",
+        "catalogserve",
     )
 )
 """The modules directly in C{core/} that put the floors together: the
@@ -492,3 +493,52 @@ def test_core_floors_are_read_from_the_path_and_the_gateway_floor() -> None:
     assert coreFloor("mcpgateway.core.pools.pool") == "pools"
     assert coreFloor("mcpgateway.core.aggregate") == "aggregate"
     assert coreFloor("mcpgateway.web.endpoints.mcp") is None
+
+
+RETIRED_WORDS = ("modern", "legacy", "wire2026")
+"""Names the project no longer uses for its ideas: the 2026-07-28 revision
+is C{era2026}, the revisions before it are the C{handshake} era, the
+2024-11-05 transport is C{httpsse}. A string may still hold a retired word
+(an older config word or option name, still read)."""
+
+
+def retiredNames(source: str) -> list[str]:
+    """The identifiers of C{source} (every name bound, read or imported,
+    attributes and arguments included) that hold a retired word."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        names: list[str] = []
+        if isinstance(node, ast.Name):
+            names = [node.id]
+        elif isinstance(node, ast.Attribute):
+            names = [node.attr]
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names = [node.name]
+        elif isinstance(node, ast.arg):
+            names = [node.arg]
+        elif isinstance(node, ast.alias):
+            names = [node.name, node.asname or ""]
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module or ""]
+        found += [name for name in names if any(w in name.lower() for w in RETIRED_WORDS)]
+    return found
+
+
+def test_no_name_holds_a_retired_word() -> None:
+    offenders = {
+        module: names
+        for module, path in MODULES.items()
+        if (names := retiredNames(path.read_text(encoding="utf-8")))
+        or any(w in module.lower() for w in RETIRED_WORDS)
+    }
+    assert offenders == {}
+
+
+def test_the_retired_word_check_sees_names_and_not_strings() -> None:
+    source = (
+        "import mcpgateway.protocol.wire2026\n"
+        "def f(modern: int) -> None:\n"
+        "    x.legacyMode = 1\n"
+        "OLD = 'modern'\n"
+    )
+    assert retiredNames(source) == ["mcpgateway.protocol.wire2026", "modern", "legacyMode"]

@@ -298,6 +298,7 @@ def parseEntry(
     maxRssMb = _positive(entry, "maxRssMb", "megabytes")
     pingMs = _positive(entry, "healthPing", "milliseconds")
     prewarm = _flag(entry, "prewarm", False)
+    lazy = _flag(entry, "lazy", True)
     era2026 = _flag(entry, "era2026", _flag(entry, OLD_ERA2026_KEY, True))
     perUser = _flag(entry, "perUser", False)
     era = entry.get("era", "handshake")
@@ -331,6 +332,7 @@ def parseEntry(
         requestTimeout=DEFAULT_REQUEST_TIMEOUT if timeoutMs is None else timeoutMs / 1000.0,
         requestTimeoutDeclared=timeoutMs is not None,
         prewarm=prewarm,
+        lazy=lazy,
         era2026=era2026,
         era=era,
         idleTimeout=None if idleMs is None else idleMs / 1000.0,

@@ -70,11 +70,13 @@ from mcpgateway.core.catalogdata import (
     catalogDigest,
     catalogKeyOf,
     coversProbe,
+    entryOf,
     initFacts,
     kindDigest,
     launchOf,
     listKinds,
     publicReason,
+    savedEntry,
     savedHints,
     withoutWithheld,
 )
@@ -212,7 +214,7 @@ class Catalogs:
                 continue
             launch = record.get("launch")
             launch = launch if isinstance(launch, str) else ""
-            self._saved[key] = (catalog.digest + catalog.hintsMark(), launch)
+            self._saved[key] = (catalog.saveMark(), launch)
             if key in self._catalogs or server in self._forgotten:
                 continue  # listed live meanwhile: that one is newer
             self._launches[key] = launch
@@ -253,6 +255,7 @@ class Catalogs:
             private=private,
             ttls=ttls,
             expires={kind: when + ttl / 1000.0 for kind, ttl in ttls.items()},
+            entry=savedEntry(record),
         )
 
     def stop(self) -> Deferred[None]:
@@ -501,7 +504,7 @@ class Catalogs:
         kept (C{None}: the listing failed, or the pool was replaced meanwhile)."""
         router: Router = upstream.router
         initialize = upstream.childInitializeResult or upstream.sessionInitializeResult
-        launch = launchOf(pool.spec)
+        launch, entry = launchOf(pool.spec), entryOf(pool.spec)
         sequence = self._next()
 
         def send(method: str, params: dict[str, Any]) -> Deferred[jsonrpc.Message]:
@@ -517,7 +520,7 @@ class Catalogs:
             return None
         if not self._current(pool):
             return None
-        return self._apply(key, lists, initialize, "live", launch, sequence, hints)
+        return self._apply(key, lists, initialize, "live", launch, sequence, hints, entry)
 
     def _liveDone(self, catalog: Catalog | None, key: Key) -> None:
         """A full live listing of C{key} ended: C{catalog} (C{None}: it failed)."""
@@ -659,6 +662,7 @@ class Catalogs:
         launch: str,
         sequence: int,
         hints: ListingHints | None = None,
+        entry: str = "",
     ) -> Catalog:
         """Keep what a listing (number C{sequence}) found: its kinds replace
         older listings' (a later listing's stay, with their cache hints),
@@ -699,11 +703,12 @@ class Catalogs:
             private=frozenset(private),
             ttls=ttls,
             expires=expires,
+            entry=entry,
         )
         self._errors.pop(key, None)
         self._launches[key] = launch
         self._store(key, catalog)
-        saved = (catalog.digest + catalog.hintsMark(), launch)
+        saved = (catalog.saveMark(), launch)
         if self._saved.get(key) != saved:
             self._saved[key] = saved
             self._save(key, catalog.record(launch))

@@ -116,6 +116,10 @@ class Catalog:
     @ivar ttls: each kind's C{ttlMs}, where the server gave one.
     @ivar expires: when each kind with a C{ttlMs} stops being fresh (the
         clock's seconds): past it, it is listed again before it is served.
+    @ivar entry: L{entryOf} the server's entry it was listed under (C{""}:
+        not known, as in a file of an older gateway): only a catalog of the
+        entry served now answers a client's start-up
+        (L{mcpgateway.core.catalogserve}).
     """
 
     server: str
@@ -131,6 +135,7 @@ class Catalog:
     private: frozenset[str] = frozenset()
     ttls: Mapping[str, int] = field(default_factory=dict)
     expires: Mapping[str, float] = field(default_factory=dict)
+    entry: str = ""
 
     def items(self, kind: str) -> tuple[dict[str, Any], ...]:
         """The items of C{kind} (one of L{KINDS})."""
@@ -148,6 +153,7 @@ class Catalog:
             "digest": self.digest,
             **({"private": sorted(self.private)} if self.private else {}),
             **({"ttlMs": dict(sorted(self.ttls.items()))} if self.ttls else {}),
+            **({"entry": self.entry} if self.entry else {}),
         }
 
     def expiresAt(self) -> float | None:
@@ -161,6 +167,12 @@ class Catalog:
         if not self.private and not self.ttls:
             return ""
         return canonical([sorted(self.private), dict(sorted(self.ttls.items()))])
+
+    def saveMark(self) -> str:
+        """What its file must hold to be current (its digest, cache hints
+        and entry): a catalog whose mark changed is saved again, even with
+        the same lists."""
+        return f"{self.digest}{self.hintsMark()}/{self.entry}"
 
 
 def catalogKeyOf(pool: ListedServer, principal: str) -> str:
@@ -209,6 +221,41 @@ def launchOf(spec: ServerSpec) -> str:
     """16 hex digits of the SHA-256 of the spec's command and args (never its env)."""
     text = json.dumps([spec.command, *spec.args], ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def entryOf(spec: ServerSpec) -> str:
+    """32 hex digits of the SHA-256 of what a child of the entry C{spec} is
+    started with and how it is served: command, args, env, cwd, share,
+    era, a remote server's endpoint and the sandbox. A catalog listed under
+    another entry does not answer for this one. Its env is hashed as the
+    entry writes it (a secret reference as its text, never its value): the
+    file it is kept in is the user's, as the config files that hold it are."""
+    remote = spec.remote
+    endpoint = (
+        None
+        if remote is None
+        else [remote.url, remote.transport, remote.spec, sorted(remote.headers), remote.auth]
+    )
+    text = canonical(
+        [
+            "entry/1",
+            spec.command,
+            list(spec.args),
+            sorted(spec.env),
+            spec.cwd,
+            spec.sharing.value,
+            spec.era,
+            endpoint,
+            repr(spec.sandbox),
+        ]
+    )
+    return shortHash(text)
+
+
+def savedEntry(record: Mapping[str, Any]) -> str:
+    """The L{entryOf} a saved catalog was listed under (C{""}: none kept)."""
+    entry = record.get("entry")
+    return entry if isinstance(entry, str) else ""
 
 
 def canonical(value: Any) -> str:

@@ -25,6 +25,7 @@ from mcpgateway.core.catalogdata import (
     PROBE_CAPABILITIES,
     Catalog,
     Key,
+    entryOf,
     initFacts,
     launchOf,
     listKinds,
@@ -73,6 +74,7 @@ class ProbeHost(Protocol):
         launch: str,
         sequence: int,
         hints: ListingHints | None = None,
+        entry: str = "",
     ) -> Catalog: ...
 
     def _failed(self, key: Key, reason: Failure, what: str) -> None: ...
@@ -198,7 +200,7 @@ class _Probe:
         if live is not None:  # the child it started is being listed: that listing is this one
             self._done(await live)
             return
-        launch = launchOf(pool.spec)
+        launch, entry = launchOf(pool.spec), entryOf(pool.spec)
         sequence = service._next()
         _, capabilities, _ = initFacts(result)
 
@@ -220,7 +222,8 @@ class _Probe:
         if self.finished or not service._current(pool):
             self._finish(None, "the server was reconfigured meanwhile")
             return
-        self._done(service._apply(self.key, lists, result, "probe", launch, sequence, hints))
+        catalog = service._apply(self.key, lists, result, "probe", launch, sequence, hints, entry)
+        self._done(catalog)
 
     def _done(self, catalog: Catalog | None) -> None:
         if catalog is None:

@@ -51,6 +51,7 @@ from mcpgateway.core.shutdown import Shutdown
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import Era2026Stats, GatewayStatus, Savings, ServerStatus
+from mcpgateway.core.tasks.listening import openListen, ownedOn
 from mcpgateway.core.tasks.manager import withTasksExtension
 from mcpgateway.core.visits import SessionVisits
 from mcpgateway.protocol import era2026wire, jsonrpc
@@ -164,7 +165,8 @@ class Gateway:
         Deferred waiting on one) would belong to the parent that exits.
         """
         self.running = True
-        self.catalogs.start().addErrback(
+        # Start-ups answered from a saved catalog wait for the catalogs to be read.
+        self.servers.catalogServe.loading(self.catalogs.start()).addErrback(
             lambda reason: self.log.failure("reading the catalog snapshots failed", reason)
         )
         restored = self._continuity.restore()
@@ -423,6 +425,12 @@ class Gateway:
         pool = self.pools.get(server)
         if pool is None:
             return fail(ServerUnavailable(f"no server '{server}'"))
+        tasks = self.settings.tasks
+        if tasks is not None and wanted.taskIds:
+            find = ownedOn(tasks, server, request)
+            return openListen(
+                tasks, request, wanted, sink, find, lambda rest: pool.listen(request, rest, sink)
+            )
         return pool.listen(request, wanted, sink)
 
     def paramHeaders(self, server: str, scope: str, tool: str) -> dict[str, str] | None:

@@ -102,6 +102,12 @@ class GatewaySettings:
     """The servers' pinned tools, which every child's router applies to its
     C{tools/list} answers and C{tools/call} requests (C{None}: none pinned;
     L{mcpgateway.trust.policy.PinPolicy})."""
+    lazyStart: bool = True
+    """Answer a client's start-up on a shared server (C{initialize} and the
+    lists) from its saved catalog when one is current, starting its child at
+    the first request the catalog cannot answer (L{mcpgateway.core.catalogserve});
+    C{False} (C{--no-lazy-start}): every server's child starts at its first
+    session's C{initialize}, whatever its entry says."""
     tasks: TaskManager | None = None
     """Serves the Tasks extension to MCP 2026-07-28 clients, and keeps the
     tasks of the search mode's C{invoke} with C{async} (C{None}: not served:
@@ -129,4 +135,5 @@ class GatewayOptions(TypedDict, total=False):
     runInThread: RunInThread | None
     clientAlive: Callable[[int], bool] | None
     toolPins: PinnedTools | None
+    lazyStart: bool
     tasks: TaskManager | None

@@ -18,6 +18,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway.core.catalog import Catalogs
+from mcpgateway.core.catalogserve import CatalogServe
 from mcpgateway.core.era2026.mrtr import BridgeLimits
 from mcpgateway.core.gatewaysettings import GatewaySettings
 from mcpgateway.core.healing import HealingPolicy
@@ -68,6 +69,8 @@ class ServerSet:
         self._clientAlive: Callable[[int], bool] | None = settings.clientAlive
         self._resolver = settings.resolver
         self._watchChildren = settings.catalogs is not None
+        self.catalogServe = CatalogServe(host, settings.lazyStart)
+        """Which saved catalog answers a shared server's start-ups."""
         self.pools: dict[str, ServerPool] = {name: self._make(spec) for name, spec in specs.items()}
         """Every pool by server name: the one mapping the gateway, its
         aggregator and the web read, changed in place."""
@@ -80,6 +83,7 @@ class ServerSet:
         )
         pool.toolPins = self._host.settings.toolPins  # its children's routers apply them
         pool.taskSupport = speaksTasks  # the tasks feature's reading of a child's initialize
+        pool.catalogSource = self.catalogServe  # start-ups answered from the saved catalog
         return pool
 
     def _attach(self, pool: ServerPool) -> None:

@@ -219,6 +219,11 @@ class ServerSpec:
     """Turned off through the management API: served as an error, no children."""
     prewarm: bool = False
     """Start the shared child when the gateway starts, not on first use."""
+    lazy: bool = True
+    """While its shared child does not run, answer a session's start-up
+    (C{initialize}, the lists) from its saved catalog, and start the child
+    at the first request the catalog cannot answer (config C{"lazy":
+    false}: the child starts at the first session's C{initialize})."""
     idleTimeout: float | None = None
     """Seconds without traffic after which the shared child is stopped."""
     maxRssMb: float | None = None

@@ -69,6 +69,10 @@ class ServerState(StrEnum):
     RESTARTING = "restarting"
     DISABLED = "disabled"
     """Disabled through the management API (or its config)."""
+    CATALOG = "catalog"
+    """No child runs; its sessions were answered from its saved catalog
+    (L{mcpgateway.core.pools.fromcatalog}): the child starts at the first
+    request the catalog cannot answer."""
 
 
 class Circuit(StrEnum):
@@ -79,6 +83,18 @@ class Circuit(StrEnum):
     """Requests are refused at once, with the reason."""
     HALF_OPEN = "half-open"
     """The cool-down has passed: one attempt is let through."""
+
+
+@dataclass
+class CatalogCounts:
+    """What a shared pool answered from its saved catalog while its child
+    did not run (L{mcpgateway.core.pools.fromcatalog}), for C{/health} and
+    C{/metrics}."""
+
+    startups: int = 0
+    """Client start-ups (C{initialize}, C{server/discover}) answered from it."""
+    answers: int = 0
+    """Every request answered from it, the start-ups included."""
 
 
 @dataclass
@@ -197,6 +213,10 @@ class ServerStatus:
     """A remote server's OAuth login for the gateway itself: C{"ok"} (a
     grant is held), C{"needed"} (it refused a request for want of one),
     C{None} (it never asked, or it is not remote)."""
+    catalogStartups: int = 0
+    """Client start-ups answered from its saved catalog, no child started."""
+    catalogAnswers: int = 0
+    """Every request answered from its saved catalog (start-ups included)."""
 
     @property
     def share(self) -> str:

@@ -60,6 +60,16 @@ ERA2026_METHODS = frozenset(
     }
 )
 """The client requests a 2026-07-28 server answers."""
+SKILLS_EXTENSION = "io.modelcontextprotocol/skills"
+"""The Skills extension (SEP-2640): its key in C{capabilities.extensions}."""
+SKILLS_METHODS = frozenset({"skills/list", "skills/get", "resources/directory/read"})
+"""The Skills extension's requests: passed to a server that declares the
+extension (C{resources/directory/read} to one that declares C{directoryRead})."""
+PASSED_EXTENSIONS = (SKILLS_EXTENSION,)
+"""The extensions of a server's capabilities its C{server/discover} keeps:
+their requests pass to it."""
+SKILLS_CACHEABLE = frozenset({"skills/list", "skills/get"})
+"""The Skills extension's results that carry C{ttlMs} and C{cacheScope}."""
 CACHEABLE = frozenset(
     {
         "server/discover",
@@ -68,6 +78,7 @@ CACHEABLE = frozenset(
         "resources/list",
         "resources/templates/list",
         "resources/read",
+        *SKILLS_CACHEABLE,
     }
 )
 """Results that carry C{ttlMs} and C{cacheScope}."""
@@ -408,14 +419,17 @@ def completeResult(
     method: str, result: dict[str, Any], serverInfo: dict[str, Any] | None, cacheScope: str
 ) -> dict[str, Any]:
     """A child's result as a 2026 client gets it (a copy): C{resultType:
-    "complete"}, cache hints (C{ttlMs: 0}, C{cacheScope}; C{private} when the
-    child itself said so, whatever C{cacheScope}) on L{CACHEABLE}, the
+    "complete"}, cache hints (C{ttlMs: 0}, or the child's own on
+    L{SKILLS_CACHEABLE}; C{cacheScope}, C{private} when the child itself
+    said so, whatever C{cacheScope}) on L{CACHEABLE}, the
     server info in C{_meta} (the child's own C{_meta} keys kept), the 2025
     task vocabulary (C{tools[*].execution}) removed."""
     done = dict(result)
     done["resultType"] = "complete"
     if method in CACHEABLE:
-        done["ttlMs"] = 0
+        ttl = result.get("ttlMs")
+        keep = method in SKILLS_CACHEABLE and type(ttl) is int and ttl >= 0
+        done["ttlMs"] = ttl if keep else 0  # a skills result keeps the child's own
         done["cacheScope"] = "private" if result.get("cacheScope") == "private" else cacheScope
     else:
         done.pop("ttlMs", None)
@@ -458,8 +472,9 @@ def translateError(error: dict[str, Any]) -> dict[str, Any]:
 def discoverResult(initialize: dict[str, Any], cacheScope: str) -> dict[str, Any]:
     """The C{DiscoverResult} of a child from its cached C{InitializeResult}:
     the 2026 versions served, the child's capabilities but C{tasks} (and
-    anything 2026 does not define), its instructions, its C{serverInfo} in
-    C{_meta}, cache hints, C{resultType}."""
+    anything 2026 does not define; of its C{extensions}, those of
+    L{PASSED_EXTENSIONS}), its instructions, its
+    C{serverInfo} in C{_meta}, cache hints, C{resultType}."""
     childCaps = initialize.get("capabilities")
     childCaps = childCaps if isinstance(childCaps, dict) else {}
     capabilities = {
@@ -467,6 +482,14 @@ def discoverResult(initialize: dict[str, Any], cacheScope: str) -> dict[str, Any
         for name in _CAPABILITIES
         if name in childCaps and isinstance(childCaps[name], dict)
     }
+    extensions = childCaps.get("extensions")
+    kept = {
+        key: dict(value)
+        for key, value in (extensions.items() if isinstance(extensions, dict) else ())
+        if key in PASSED_EXTENSIONS and isinstance(value, dict)
+    }
+    if kept:
+        capabilities["extensions"] = kept
     result: dict[str, Any] = {
         "resultType": "complete",
         "supportedVersions": list(versions.ERA2026_VERSIONS),
@@ -481,6 +504,30 @@ def discoverResult(initialize: dict[str, Any], cacheScope: str) -> dict[str, Any
     result["ttlMs"] = 0
     result["cacheScope"] = cacheScope
     return result
+
+
+def skillsSettings(capabilities: Any) -> dict[str, Any] | None:
+    """The settings a server's C{capabilities} declare the Skills extension
+    with (a copy), or C{None} when they do not declare it as an object."""
+    if not isinstance(capabilities, Mapping):
+        return None
+    extensions = capabilities.get("extensions")
+    settings = extensions.get(SKILLS_EXTENSION) if isinstance(extensions, Mapping) else None
+    return dict(settings) if isinstance(settings, Mapping) else None
+
+
+def skillsRefusal(method: str, capabilities: Any) -> str | None:
+    """Why a server with C{capabilities} is not sent Skills request
+    C{method} (it does not declare the extension, or not C{directoryRead}
+    for C{resources/directory/read}), or C{None}."""
+    if method not in SKILLS_METHODS:
+        return None
+    settings = skillsSettings(capabilities)
+    if settings is None:
+        return f"the {SKILLS_EXTENSION} extension"
+    if method == "resources/directory/read" and settings.get("directoryRead") is not True:
+        return f"directoryRead of the {SKILLS_EXTENSION} extension"
+    return None
 
 
 def inputKeyHint(childRequest: Message) -> str | None:

@@ -215,6 +215,20 @@ SERVER_FAMILIES: tuple[tuple[str, str, str, str], ...] = (
         " session scope: its shared child asked something no session could be proven to own).",
     ),
     (
+        "catalogStartups",
+        "server_catalog_startups_total",
+        "counter",
+        "Client start-ups (initialize, server/discover) answered from the server's saved"
+        " catalog while no child of it ran: no child was started for them.",
+    ),
+    (
+        "catalogAnswers",
+        "server_catalog_answers_total",
+        "counter",
+        "Requests answered from the server's saved catalog while no child of it ran"
+        " (start-ups, lists, log levels).",
+    ),
+    (
         "era2026Served",
         "era2026_served",
         "gauge",
@@ -357,6 +371,8 @@ def _scopeSamples(families: dict[str, Family], labels: Labels, server: ServerSta
     families["waitTimeouts"].add(labels, server.waitTimeouts)
     families["evictions"].add(labels, server.evictions)
     families["promoted"].add(labels, int(server.promoted is not None))
+    families["catalogStartups"].add(labels, server.catalogStartups)
+    families["catalogAnswers"].add(labels, server.catalogAnswers)
 
 
 OLD_ERA2026_PREFIX = PREFIX + "modern_"

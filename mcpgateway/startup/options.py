@@ -156,6 +156,12 @@ class Options(usage.Options):
     )
     optFlags: list[list[Any]] = [
         [
+            "no-lazy-start",
+            None,
+            "Start each shared server's child at its first session's initialize, never"
+            " answering a client's start-up (initialize, the lists) from its saved catalog.",
+        ],
+        [
             "no-resolve",
             None,
             "Run npx/uvx commands as configured instead of resolving them once to the real"

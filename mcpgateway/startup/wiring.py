@@ -499,6 +499,8 @@ def _gatewaySettings(
         tasks=_tasks(options, pre, reactor, cluster),
         # the servers' pinned tools, in pins.json (docs/guide/trust.md)
         toolPins=pinPolicy(options, pre.stateDir, reactor, runInThread, refuse),
+        # start-ups answered from the saved catalogs (docs/guide/lifecycle.md)
+        lazyStart=not options["no-lazy-start"],
     )
 
 

@@ -538,9 +538,7 @@ class GatewayRoot(Resource):
         if path in favicon.PATHS and not request.postpath:
             return favicon.FAVICON  # the page's icon: no secret, no admin door
         gate = self.team.gate
-        if (path == b"" and not request.postpath) or (
-            path == b"status" and request.postpath == [b"events"]
-        ):
+        if (path == b"" and not request.postpath) or (path == b"status" and request.postpath):
             if gate is not None:
                 return _AdminDoor(self._statusPage, gate)
             return self._statusPage()

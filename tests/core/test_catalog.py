@@ -21,7 +21,14 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core import catalogdata as catalogmodule
 from mcpgateway.core.catalog import Catalogs
-from mcpgateway.core.catalogdata import KINDS, Catalog, catalogKeyOf, launchOf, listKind
+from mcpgateway.core.catalogdata import (
+    KINDS,
+    Catalog,
+    catalogKeyOf,
+    entryOf,
+    launchOf,
+    listKind,
+)
 from mcpgateway.core.catalogprobe import PROBE_BACKOFF, PROBE_BACKOFF_MAX, PROBE_LIMIT
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.pools.factory import makePool
@@ -650,8 +657,9 @@ class PrincipalTests(SynchronousTestCase):
         self.assertEqual(catalogKeyOf(pool, "alice"), "")
 
 
-def record(tools: list[str], launch: str, taken: float = 5.0) -> dict[str, Any]:
+def record(tools: list[str], launch: str, taken: float = 5.0, entry: str = "") -> dict[str, Any]:
     return {
+        **({"entry": entry} if entry else {}),
         "serverInfo": {"name": "cat"},
         "capabilities": CAPS,
         "instructions": None,
@@ -701,7 +709,9 @@ class SnapshotTests(SynchronousTestCase):
         self.assertTrue(catalogs.get("old").stale)  # type: ignore[union-attr]
 
     def test_a_live_listing_equal_to_the_snapshot_is_not_written_nor_told(self) -> None:
-        persistence = MemoryPersistence({("cat", ""): record(["a"], launchOf(SPEC))})
+        persistence = MemoryPersistence(
+            {("cat", ""): record(["a"], launchOf(SPEC), entry=entryOf(SPEC))}
+        )
         catalogs = self.service(persistence)
         catalogs.attach(self.pool)
         self.successResultOf(catalogs.start())
@@ -738,7 +748,16 @@ class SnapshotTests(SynchronousTestCase):
         self.assertEqual((server, key), ("cat", ""))
         self.assertEqual(
             set(saved),
-            {"serverInfo", "capabilities", "instructions", *KINDS, "launch", "taken", "digest"},
+            {
+                "serverInfo",
+                "capabilities",
+                "instructions",
+                *KINDS,
+                "launch",
+                "taken",
+                "digest",
+                "entry",
+            },
         )
         self.assertEqual(saved["launch"], launchOf(SPEC))
         self.assertNotIn("env", json.dumps(saved))

@@ -148,3 +148,34 @@ def test_a_task_polled_on_the_aggregate_endpoint_is_forwarded_to_its_owner() -> 
     h.request("POST", "/mcp", message, headers=sent)
     [(_request, owner, _principal, _body, _)] = h.forwarder.calls
     assert owner == THERE
+
+
+def listenFor(h: TasksHarness, who: str, taskIds: list[str]) -> Response:
+    message = body(
+        "subscriptions/listen",
+        "listen-1",
+        {"notifications": {"taskIds": taskIds}},
+        capabilities=WITH_TASKS,
+    )
+    sent = {**headersFor(message), "authorization": f"Bearer {who}"}
+    return h.request("POST", "/srv/mcp", message, headers=sent)
+
+
+def test_a_listen_naming_another_replicas_task_is_forwarded_to_its_owner() -> None:
+    h = TasksHarness()
+    mine = sealerOf("r1", HERE).newId("srv", "", "key-alice")
+    h.tasks.store.create(Task(mine, "srv", "", "key-alice", "slow", NOW, 60_000, 500))
+    taskId = othersTask()
+    listenFor(h, "alice", [mine, "junk", taskId])
+    [(request, owner, _principal, _body, _)] = h.forwarder.calls
+    assert owner == THERE
+    assert request.getHeader(b"mcp-method") == b"subscriptions/listen"
+
+
+def test_a_listen_naming_only_tasks_held_here_or_another_principals_stays_here() -> None:
+    h = TasksHarness()
+    mine = sealerOf("r1", HERE).newId("srv", "", "key-alice")
+    h.tasks.store.create(Task(mine, "srv", "", "key-alice", "slow", NOW, 60_000, 500))
+    listenFor(h, "alice", [mine])
+    listenFor(h, "bob", [othersTask("key-alice")])
+    assert h.forwarder.calls == []

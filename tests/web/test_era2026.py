@@ -23,11 +23,17 @@ from mcpgateway.core.era2026.types import ListenFilter
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pools.pool import ServerUnavailable
 from mcpgateway.core.spec import Variant
+from mcpgateway.core.taskterms import EXTENSION
 from mcpgateway.ops.services import ListenerService
 from mcpgateway.protocol import era2026wire, jsonrpc, versions
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.web.app import GatewaySite, makeSite
-from mcpgateway.web.endpoints.era2026 import MAX_LISTEN_URIS, honouredNotifications, listenEnded
+from mcpgateway.web.endpoints.era2026 import (
+    MAX_LISTEN_URIS,
+    honouredNotifications,
+    listenEnded,
+    listenFilter,
+)
 from mcpgateway.web.root import GatewayRoot
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import ACCEPT_BOTH, Harness, Response, spec
@@ -467,6 +473,9 @@ def test_row10_comes_after_row9_and_before_row11() -> None:
         listenBody({"toolsListChanged": "yes"}, 11),
         listenBody({"resourceSubscriptions": ["file:///a", 5]}, 11),
         listenBody({"resourceSubscriptions": ["u"] * (MAX_LISTEN_URIS + 1)}, 11),
+        listenBody({"taskIds": "t"}, 11),
+        listenBody({"taskIds": ["t", 5]}, 11),
+        listenBody({"taskIds": ["t"] * (MAX_LISTEN_URIS + 1)}, 11),
     ],
     ids=[
         "name-type",
@@ -480,6 +489,9 @@ def test_row10_comes_after_row9_and_before_row11() -> None:
         "listen-flag",
         "listen-uris",
         "listen-many",
+        "listen-task-type",
+        "listen-task-id",
+        "listen-task-many",
     ],
 )
 def test_row11_bad_params_are_400_invalid_params(message: dict[str, Any]) -> None:
@@ -928,6 +940,41 @@ def test_listen_of_an_empty_filter_is_acknowledged_empty() -> None:
     assert sseEvents(response) == [era2026wire.acknowledged("listen-1", {})]
 
 
+def test_listen_for_tasks_asks_the_core_and_acknowledges_the_ones_honoured() -> None:
+    h = Era2026Harness()
+    response = h.post(
+        body(
+            "subscriptions/listen",
+            "listen-1",
+            {"notifications": {"taskIds": ["t1", "t2", "t1"]}},
+            capabilities={"extensions": {EXTENSION: {}}},
+        )
+    )
+    listen = h.era2026.listens[0]
+    assert listen.wanted == ListenFilter(taskIds=("t1", "t2"))
+    listen.open(ListenFilter(taskIds=("t2",)))
+    status = jsonrpc.notification("notifications/tasks", {"taskId": "t2", "status": "working"})
+    assert listen.sink(status)
+    events = sseEvents(response)
+    assert events == [
+        era2026wire.acknowledged("listen-1", {"taskIds": ["t2"]}),
+        era2026wire.tagged(status, "listen-1"),
+    ]
+
+
+def test_listen_for_tasks_without_the_extension_is_missing_a_capability() -> None:
+    h = Era2026Harness()
+    refused = assertRefused(
+        h,
+        h.post(listenBody({"toolsListChanged": True, "taskIds": ["t1"]}, 11)),
+        400,
+        jsonrpc.MISSING_CAPABILITY,
+        requestId=11,
+    )
+    assert refused["data"] == {"requiredCapabilities": {"extensions": {EXTENSION: {}}}}
+    assert h.era2026.listens == []
+
+
 def test_honoured_notifications_name_only_what_is_honoured() -> None:
     assert honouredNotifications(ListenFilter()) == {}
     assert honouredNotifications(ListenFilter(True, True, True, ("u",))) == {
@@ -1206,3 +1253,26 @@ def test_row16_once_committed_a_childs_error_is_in_band() -> None:
     assert response.status == 200
     assert response.headers["content-type"] == "text/event-stream"
     assert sseEvents(response)[-1]["error"]["code"] == -32602
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(taskIds=_JSON | st.lists(st.text(max_size=12), max_size=8), others=_JSON)
+def test_a_listens_task_ids_are_a_bounded_list_of_strings_or_refused(
+    taskIds: Any, others: Any
+) -> None:
+    wanted = listenFilter({"notifications": {"taskIds": taskIds}})
+    if isinstance(taskIds, list) and all(isinstance(t, str) for t in taskIds):
+        assert isinstance(wanted, ListenFilter)
+        assert wanted.taskIds == tuple(dict.fromkeys(taskIds))
+        assert honouredNotifications(wanted).get("taskIds", []) == list(wanted.taskIds)
+    else:
+        assert isinstance(wanted, str) and "taskIds" in wanted
+    mixed = listenFilter({"notifications": {"taskIds": ["t"], "toolsListChanged": others}})
+    assert isinstance(mixed, str) or mixed.taskIds == ("t",)

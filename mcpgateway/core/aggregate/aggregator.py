@@ -34,6 +34,7 @@ from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
+from mcpgateway.core.aggregate import apps, skills
 from mcpgateway.core.aggregate.callcontext import GatewayCalls
 from mcpgateway.core.aggregate.calls import fingerprints, tasksCapability
 from mcpgateway.core.aggregate.changes import ListChanges
@@ -55,6 +56,7 @@ from mcpgateway.core.aggregate.session import (
     Sink,
     ToolsLike,
 )
+from mcpgateway.core.aggregate.skillrequests import Era2026Skills, SessionSkills, callerBound
 from mcpgateway.core.aggregate.tasks import TaskRequests
 from mcpgateway.core.aggregate.types import SERVER_PREFIX, EndpointSpec, NameSettings, ShieldSpec
 from mcpgateway.core.aggregate.view import View
@@ -125,8 +127,24 @@ class Aggregator:
         )
         """What a call of a gateway tool runs in."""
         tasks = TaskRequests(pools, self._members, self.gatewayCalls, self.views.viewNow)
+        self.skills = skills.AggregateSkills(clock)
+        """The members' skills listings, kept for their C{ttlMs}."""
+
+        def dependsOnCaller(server: str) -> bool:
+            return callerBound(pools, server)
+
+        self.era2026Skills = Era2026Skills(
+            self.skills, self.views, self.memberGate, dependsOnCaller
+        )
+        """The Skills extension's requests of the 2026-07-28 callers."""
         self._requests = RequestHandlers(
-            self.views, self._members, self.memberGate, self.gatewayCalls, tasks, tools
+            self.views,
+            self._members,
+            self.memberGate,
+            self.gatewayCalls,
+            tasks,
+            tools,
+            SessionSkills(self.skills, self.views, self._members, self.memberGate, dependsOnCaller),
         )
         self.forward: Callable[[AggregateSession, Message, Sink | None], Deferred[Message]] = (
             self._requests.forward
@@ -269,6 +287,13 @@ class Aggregator:
             },
             "serverInfo": dict(SERVER_INFO),
         }
+        ui = apps.declared(self.views.capabilities(session, server) for server in view.members)
+        if ui is not None:  # a member declares MCP Apps: so does the aggregate
+            result["capabilities"]["extensions"] = {apps.EXTENSION: ui}
+        found = (skills.settingsOf(self.views.capabilities(session, s)) for s in view.members)
+        declared = [settings for settings in found if settings is not None]
+        if declared:  # a member declares Skills: so does the aggregate
+            result["capabilities"].setdefault("extensions", {}).update(skills.capability(declared))
         if instructions:
             result["instructions"] = instructions
         return result

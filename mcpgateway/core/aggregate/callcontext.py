@@ -20,6 +20,7 @@ from twisted.internet.defer import CancelledError, Deferred, fail, maybeDeferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
+from mcpgateway.core.aggregate import apps
 from mcpgateway.core.aggregate.calls import toolError
 from mcpgateway.core.aggregate.memberpolicy import MemberGate
 from mcpgateway.core.aggregate.members import MemberSessions
@@ -164,8 +165,8 @@ class CallContext:
 
         def result(response: Message) -> dict[str, Any]:
             if "result" in response and isinstance(response["result"], dict):
-                self._session.learn(owner.server, response["result"])
-                out: dict[str, Any] = response["result"]
+                out = apps.toolResult(response["result"], owner.server)
+                self._session.learn(owner.server, out)
                 return out
             error = self._session.forCaller(response).get("error") or {}
             raise toolError(error)

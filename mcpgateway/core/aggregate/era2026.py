@@ -26,7 +26,8 @@ registered and opens no member), and from that view
     same suspended call;
   - C{tasks/get}, C{tasks/update} and C{tasks/cancel} find the task among
     the members the caller may reach on the route the task was made on;
-  - C{subscriptions/listen} is an L{AggregateListen}.
+  - C{subscriptions/listen} is an L{AggregateListen}; the C{taskIds} it
+    names are those tasks' status (L{mcpgateway.core.tasks.listening}).
 
 An endpoint with a server that does not serve the revision (a child per
 session, C{"era2026": false}) answers 404/-32601, as such a server does, so
@@ -45,6 +46,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
+from mcpgateway.core.aggregate import apps, skills
 from mcpgateway.core.aggregate.era2026listen import AggregateListen, detached, openListen
 from mcpgateway.core.aggregate.era2026search import Era2026Context, callGatewayTool
 from mcpgateway.core.aggregate.session import SERVER_INFO, AggregateSession, CallFailed
@@ -53,12 +55,14 @@ from mcpgateway.core.aggregate.view import View
 from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle, Sink
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.status import Era2026Stats
+from mcpgateway.core.tasks.listening import openListen as openTaskListen
 from mcpgateway.core.tasks.manager import (
     TaskManager,
     declaresTasks,
     missingExtension,
     withTasksExtension,
 )
+from mcpgateway.core.tasks.model import Task
 from mcpgateway.protocol import era2026wire, jsonrpc, versions
 from mcpgateway.protocol.jsonrpc import Message
 
@@ -209,18 +213,28 @@ class AggregateEra2026:
             handle.ended.addCallback(over)
             return handle
 
-        def start(view: View) -> Deferred[AggregateListen]:
-            return openListen(
-                aggregator,
-                self._core.clock,
-                session,
-                view,
-                self._memberRequests(request, view),
-                wanted,
-                sink,
-            )
+        def lists(kept: ListenFilter) -> Deferred[ListenHandle]:
+            def start(view: View) -> Deferred[AggregateListen]:
+                return openListen(
+                    aggregator,
+                    self._core.clock,
+                    session,
+                    view,
+                    self._memberRequests(request, view),
+                    kept,
+                    sink,
+                )
 
-        return detached(aggregator.view(session)).addCallback(start).addCallback(opened)
+            return detached(aggregator.view(session)).addCallback(start).addCallback(opened)
+
+        tasks = self._core.settings.tasks
+        if tasks is not None and wanted.taskIds:
+
+            def find(taskId: str) -> Task | None:
+                return self._ownedTask(tasks, request, taskId)
+
+            return openTaskListen(tasks, request, wanted, sink, find, lists)
+        return lists(wanted)
 
     def paramHeaders(self, server: str, scope: str, tool: str) -> dict[str, str] | None:
         """From the view's definition of C{tool} (its catalog's
@@ -345,13 +359,20 @@ class AggregateEra2026:
                 self._core.aggregator, self._core.pools, session, view, request, sink
             )
             return callGatewayTool(tools, context, request).addCallback(branded)
+        if owner is None and apps.declaresUi(request.capabilities):
+            # An app calls its server's tools by the server's own names.
+            found, why = apps.appTool(name, view.callable, view.definitions)
+            if why:
+                raise CallFailed(jsonrpc.INVALID_PARAMS, why)
+            owner = view.owner(found) if found is not None else None
         if owner is None:
             pending = self._core.aggregator.views.pendingOf(session, view, name)
             if pending is not None:
                 raise CallFailed(jsonrpc.SERVER_UNAVAILABLE, pending)
             raise CallFailed(jsonrpc.INVALID_PARAMS, f"Unknown tool: {name}")
         self._decide(session, view, request, "tools/call", owner.server, owner.original)
-        return self._forward(owner.server, request, view, sink, name=owner.original)
+        answer = self._forward(owner.server, request, view, sink, name=owner.original)
+        return answer.addCallback(apps.callAnswer, owner.server)
 
     def _decide(
         self,
@@ -385,8 +406,21 @@ class AggregateEra2026:
         server, why = view.uriOwner(uri)
         if server is None:
             raise CallFailed(jsonrpc.INVALID_PARAMS, why)
-        self._decide(session, view, request, "resources/read", server, uri)
-        return self._forward(server, request, view, sink)
+        own = view.memberUri(uri)
+        self._decide(session, view, request, "resources/read", server, own)
+        answer = self._forward(server, request, view, sink, uri=own)
+        return answer.addCallback(apps.readAnswer, server).addCallback(skills.readAnswer, server)
+
+    def _skills(
+        self, session: AggregateSession, view: View, request: Era2026Request, sink: Sink
+    ) -> Deferred[Message]:
+        """The Skills extension's requests, through the members' own."""
+
+        def ask(server: str, method: str, params: dict[str, Any]) -> Deferred[Message]:
+            return self._forward(server, replace(request, method=method), view, sink, **params)
+
+        scope = self._cacheScope(request, view)
+        return self._core.aggregator.era2026Skills.serve(session, view, request, ask, scope)
 
     def _complete(
         self, session: AggregateSession, view: View, request: Era2026Request, sink: Sink
@@ -427,6 +461,17 @@ class AggregateEra2026:
         principal, on the route the caller reaches that member through;
         any other is the unknown task of C{tasks.serve}."""
         taskId = request.params.get("taskId")
+        task = self._ownedTask(tasks, request, taskId)
+        pool = self._core.pools.get(task.server) if task is not None else None
+        if task is None or pool is None:
+            return tasks.unknown(request.clientId, taskId)
+        scoped = replace(request, scope=task.scope)
+        return tasks.serve(task.server, scoped, pool.serveEra2026)
+
+    def _ownedTask(self, tasks: TaskManager, request: Era2026Request, taskId: Any) -> Task | None:
+        """The task C{taskId} a member made for C{request}'s principal, on
+        the route the caller reaches that member through (C{tasks/*}, a
+        listen's C{taskIds}); C{None} for any other."""
         view = self._core.aggregator.viewNow(self.session(request))
         for scope in dict.fromkeys((request.scope, "")):
             task = tasks.owned(taskId, scope, request.principal)
@@ -435,9 +480,8 @@ class AggregateEra2026:
             member = view.members.get(task.server)
             pool = self._core.pools.get(task.server)
             if member is not None and pool is not None and member.route == task.scope:
-                scoped = replace(request, scope=task.scope)
-                return tasks.serve(task.server, scoped, pool.serveEra2026)
-        return tasks.unknown(request.clientId, taskId)
+                return task
+        return None
 
 
 def branded(response: Message) -> Message:
@@ -472,6 +516,8 @@ def _lister(key: str, attribute: str) -> Handler:
         items = list(getattr(view, attribute))
         if attribute == "tools" and view.mode != "search":  # full mode's need a session
             items = [tool for tool in items if tool.get("name") not in view.gatewayTools]
+        if attribute == "tools":
+            items = apps.listedTo(items, request.capabilities)
         result = era2026wire.completeResult(
             request.method, {key: items}, dict(SERVER_INFO), service._cacheScope(request, view)
         )
@@ -490,4 +536,7 @@ _HANDLERS: dict[str, Handler] = {
     "prompts/get": AggregateEra2026._promptsGet,
     "resources/read": AggregateEra2026._resourcesRead,
     "completion/complete": AggregateEra2026._complete,
+    "skills/list": AggregateEra2026._skills,
+    "skills/get": AggregateEra2026._skills,
+    "resources/directory/read": AggregateEra2026._skills,
 }

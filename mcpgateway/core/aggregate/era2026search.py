@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.defer import Deferred, fail, maybeDeferred, succeed
 from twisted.python.failure import Failure
 
+from mcpgateway.core.aggregate import apps
 from mcpgateway.core.aggregate.callcontext import CallContext, memberFailure
 from mcpgateway.core.aggregate.calls import toolError
 from mcpgateway.core.aggregate.session import SERVER_INFO, AggregateSession, CallFailed, ToolsLike
@@ -146,7 +147,7 @@ class Era2026Context(CallContext):
             if isinstance(body, dict):
                 if body.get("resultType") == "input_required":
                     raise InputRequired(response)
-                return _plain(body)
+                return apps.toolResult(_plain(body), owner.server)
             error = response.get("error")
             raise toolError(self.shownError(error if isinstance(error, dict) else {}))
 

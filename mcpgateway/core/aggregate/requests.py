@@ -9,8 +9,9 @@ result shielded when too large; C{prompts/get}, C{resources/read} and
 subscriptions by the prompt's name or the resource's URI (URIs learned from
 the members' results first); C{completion/complete} by its reference; a
 C{logging/setLevel} goes to every member; the C{tasks/*} requests to
-L{TaskRequests<mcpgateway.core.aggregate.tasks.TaskRequests>}. A member
-request is decided by the member policy first.
+L{TaskRequests<mcpgateway.core.aggregate.tasks.TaskRequests>}; the Skills
+extension's to L{SessionSkills}. A member request is decided by the member
+policy first.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from typing import Any
 from twisted.internet.defer import Deferred, fail, gatherResults, maybeDeferred, succeed
 from twisted.python.failure import Failure
 
+from mcpgateway.core.aggregate import apps, skills
 from mcpgateway.core.aggregate.callcontext import GatewayCalls
 from mcpgateway.core.aggregate.calls import fingerprints, shownCursor, tasksCapability
 from mcpgateway.core.aggregate.memberpolicy import MemberGate
 from mcpgateway.core.aggregate.members import MemberSessions
 from mcpgateway.core.aggregate.session import AggregateSession, CallFailed, Sink, ToolsLike
+from mcpgateway.core.aggregate.skillrequests import SessionSkills
 from mcpgateway.core.aggregate.tasks import TaskRequests
 from mcpgateway.core.aggregate.view import View
 from mcpgateway.core.aggregate.viewing import SessionViews
@@ -54,11 +57,13 @@ class RequestHandlers:
         calls: GatewayCalls,
         tasks: TaskRequests,
         tools: ToolsLike | None,
+        skillRequests: SessionSkills | None = None,
     ) -> None:
         """
         @param gate: what decides each member request.
         @param calls: what runs a gateway tool and shields a result.
         @param tools: the gateway's own tools (C{None}: it has none).
+        @param skillRequests: the Skills extension's requests (C{None}: not served).
         """
         self._views = views
         self._members = members
@@ -84,6 +89,10 @@ class RequestHandlers:
             "tasks/cancel": tasks.request,
             "tasks/list": tasks.tasksList,
         }
+        if skillRequests is not None:
+            self._handlers["skills/list"] = skillRequests.list
+            self._handlers["skills/get"] = skillRequests.one
+            self._handlers["resources/directory/read"] = skillRequests.one
 
     def forward(
         self, session: AggregateSession, message: Message, related: Sink | None
@@ -149,6 +158,8 @@ class RequestHandlers:
             def answer(view: View) -> Message:
                 session.seen[kind] = fingerprints(view)[kind]
                 items = list(getattr(view, _VIEW_ATTR[attribute]))
+                if attribute == "tools":
+                    items = apps.listedTo(items, session.capabilities)
                 return jsonrpc.resultResponse(message["id"], {attribute: items})
 
             return views.view(session, renew=True).addCallback(answer)
@@ -184,6 +195,17 @@ class RequestHandlers:
     ) -> Deferred[Message]:
         owner = view.owner(name)
         tasked = isinstance(params.get("task"), dict)
+        if (
+            owner is None
+            and name not in view.gatewayTools
+            and apps.declaresUi(session.capabilities)
+        ):
+            # An app calls its server's tools by the server's own names.
+            found, why = apps.appTool(name, view.callable, view.definitions)
+            if why:
+                raise CallFailed(jsonrpc.INVALID_PARAMS, why)
+            if found is not None:
+                name, owner = found, view.owner(found)
         if owner is None:
             if name in view.gatewayTools and self._tools is not None:
                 if tasked and tasksCapability(session):
@@ -221,7 +243,8 @@ class RequestHandlers:
             return response  # a CreateTaskResult: nothing to learn or shield
         owner = view.callable.get(name)
         if owner is not None:
-            session.learn(owner.server, result)
+            response = apps.callAnswer(response, owner.server)
+            session.learn(owner.server, response["result"])
         return self._calls.shielded(response, session, view, name)
 
     def _promptsGet(
@@ -264,10 +287,14 @@ class RequestHandlers:
             if server is None:
                 raise CallFailed(jsonrpc.INVALID_PARAMS, why)
             route = view.members[server].route
+            own = view.memberUri(uri)
             if message.get("method") in ("resources/read", "resources/subscribe"):
-                self._gate.decideMember(session, "resources/read", server, uri, None, route)
-            answer = self._members.call(session, server, route, message, related)
+                self._gate.decideMember(session, "resources/read", server, own, None, route)
+            forwarded = message if own == uri else {**message, "params": {**params, "uri": own}}
+            answer = self._members.call(session, server, route, forwarded, related)
             method = message.get("method")
+            if method == "resources/read":
+                answer.addCallback(apps.readAnswer, server).addCallback(skills.readAnswer, server)
             if method == "resources/subscribe":
                 session.subscriptions.add(uri)
             elif method == "resources/unsubscribe":

@@ -38,6 +38,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from mcpgateway.core.aggregate import apps
 from mcpgateway.core.aggregate.results import (
     BadPath,
     ResultGone,
@@ -205,6 +206,12 @@ def _localName(hit: Hit, context: ToolContext) -> str | None:
     if keyed and context.catalogKey(server) != key:
         return None  # another principal's catalog
     return context.localName(server, original)
+
+
+def forModel(context: ToolContext, name: str) -> bool:
+    """Whether C{search} may offer tool C{name} (the model's list): not
+    when the tool is one only an app may call (MCP Apps' C{visibility})."""
+    return apps.forModel(context.definition(name) or {})
 
 
 def _ok(structured: dict[str, Any]) -> dict[str, Any]:
@@ -375,7 +382,7 @@ class GatewayTools:
             seen: set[str] = set()
             for hit in hits:  # a tool of the shared catalog and the caller's own: once
                 name = _localName(hit, context)
-                if name is not None and name not in seen:
+                if name is not None and name not in seen and forModel(context, name):
                     seen.add(name)
                     kept.append((name, hit))
             running: dict[str, bool] = {}
@@ -448,6 +455,7 @@ class GatewayTools:
         def answered(result: dict[str, Any]) -> Deferred[dict[str, Any]] | dict[str, Any]:
             if not isinstance(result, dict):
                 return _error(f"{name} answered with no result")
+            result = apps.withApp(result, definition)
             if not context.shieldSpec.enabled:
                 return _structured(result)
             shielded = self.shieldResult(

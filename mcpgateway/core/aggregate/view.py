@@ -20,7 +20,9 @@ Rules (docs/guide/aggregate.md):
     by name wins and the other tool is hidden (counted);
   - a resource URI belongs to the member that lists it, or whose template
     matches it, or that returned it in a result; two matches are refused,
-    never guessed.
+    never guessed; an app's C{ui://} URI is shown under its member
+    (L{mcpgateway.core.aggregate.apps}) and belongs to it, as a skill's
+    C{skill://} URI is (L{mcpgateway.core.aggregate.skills}).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from mcpgateway.core.aggregate import apps, skills
 from mcpgateway.core.aggregate.naming import UNLIMITED, Namer
 from mcpgateway.core.aggregate.types import EndpointSpec, Owner
 from mcpgateway.core.spec import ToolFilter
@@ -121,6 +124,10 @@ class View:
 
         @param learned: the member that returned C{uri} in a result, if any.
         """
+        app = apps.original(uri) or skills.localOf(uri)
+        if app is not None and app[0] in self.members:
+            # An app's (or a skill's) URI names its member (which need not list it).
+            return app[0], ""
         owners = self.uris.get(uri)
         if owners is None and learned is not None:
             # The server that returned this very URI, before any template.
@@ -139,6 +146,12 @@ class View:
                 " the gateway never guesses: use that server's own endpoint"
             )
         return None, f"no server of this endpoint lists the resource {uri!r}"
+
+    def memberUri(self, uri: str) -> str:
+        """The URI a member knows C{uri} by: its own for an app's URI the
+        view shows under it (L{apps.namespaced}), else C{uri}."""
+        app = apps.original(uri) or skills.localOf(uri)
+        return app[1] if app is not None and app[0] in self.members else uri
 
     def callTarget(
         self,
@@ -272,7 +285,7 @@ def buildView(
             if name is None:
                 continue
             callable_[name] = Owner(server, tool["name"], "tool")
-            definitions[name] = {**tool, "name": name}
+            definitions[name] = apps.toolDefinition({**tool, "name": name}, server)
             if budget is None or len(listed) < budget:
                 listed.append(name)
             else:
@@ -379,6 +392,7 @@ def _resourcesOf(
     patterns: list[tuple[re.Pattern[str], str]] = []
     for server, member in byName.items():
         for resource in _items(member.lists, "resources"):
+            resource = skills.resourceEntry(apps.resourceEntry(resource, server), server)
             uri = resource["uri"]
             uris[uri] = (*uris.get(uri, ()), server)
             resources.append(resource)
@@ -386,7 +400,7 @@ def _resourcesOf(
             uriTemplate = template.get("uriTemplate")
             if isinstance(uriTemplate, str):
                 patterns.append((templatePattern(uriTemplate), server))
-                templates.append(template)
+                templates.append(skills.template(apps.template(template, server), server))
     return resources, templates, uris, patterns
 
 

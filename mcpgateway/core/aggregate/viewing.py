@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
+from typing import Any
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
 
@@ -199,3 +200,12 @@ class SessionViews:
             return None
         text = getattr(self._catalogs.get(server, key), "instructions", None)
         return text if isinstance(text, str) else None
+
+    def capabilities(self, session: AggregateSession, server: str) -> dict[str, Any]:
+        """The C{capabilities} member C{server}'s catalog C{session} sees
+        declared (empty: none known, or no such server)."""
+        key = self._roster.catalogKeyFor(server, session.principal)
+        if key is None:
+            return {}
+        declared = getattr(self._catalogs.get(server, key), "capabilities", None)
+        return declared if isinstance(declared, dict) else {}

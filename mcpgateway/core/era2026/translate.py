@@ -68,7 +68,8 @@ def era2026Capabilities(capabilities: Mapping[str, Any]) -> dict[str, Any]:
 
 def initializeResultOf(discover: Mapping[str, Any], name: str) -> dict[str, Any]:
     """The C{InitializeResult} handshake sessions get from a 2026 child,
-    made from its C{DiscoverResult}: its capabilities (those 2025 has),
+    made from its C{DiscoverResult}: its capabilities (those 2025 has, and
+    the Skills extension),
     its C{serverInfo} (from C{_meta}), its instructions."""
     caps = discover.get("capabilities")
     capabilities = {
@@ -76,6 +77,9 @@ def initializeResultOf(discover: Mapping[str, Any], name: str) -> dict[str, Any]
         for key, value in (caps.items() if isinstance(caps, Mapping) else ())
         if key in SERVER_CAPABILITIES and isinstance(value, Mapping)
     }
+    skills = era2026wire.skillsSettings(caps)
+    if skills is not None:  # its requests pass to the child in both revisions
+        capabilities["extensions"] = {era2026wire.SKILLS_EXTENSION: skills}
     meta = discover.get("_meta")
     info = meta.get(era2026wire.SERVER_INFO_KEY) if isinstance(meta, Mapping) else None
     result: dict[str, Any] = {

@@ -84,6 +84,9 @@ class ListenFilter:
     prompts: bool = False
     resources: bool = False
     uris: tuple[str, ...] = ()
+    taskIds: tuple[str, ...] = ()
+    """The tasks whose status changes it carries (the Tasks extension's
+    C{notifications/tasks}, L{mcpgateway.core.tasks.listening})."""
 
 
 class ListenHandle(Protocol):

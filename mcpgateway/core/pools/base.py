@@ -31,6 +31,7 @@ from mcpgateway.core.pools.launching import Launcher
 from mcpgateway.core.pools.making import ChildMaker
 from mcpgateway.core.pools.owned import OwnedChildren
 from mcpgateway.core.pools.pool import (
+    CatalogSource,
     ChildListener,
     PidProbe,
     PromotionSink,
@@ -47,7 +48,14 @@ from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec, Sharing, Variant
 from mcpgateway.core.stats import RequestStats
-from mcpgateway.core.status import Era2026Stats, Lifecycle, Resolution, ServerState, ServerStatus
+from mcpgateway.core.status import (
+    CatalogCounts,
+    Era2026Stats,
+    Lifecycle,
+    Resolution,
+    ServerState,
+    ServerStatus,
+)
 from mcpgateway.core.toolgate import PinnedTools
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
@@ -67,6 +75,8 @@ class BasePool:
     """The gateway's pinned tools (L{ServerPool.toolPins})."""
     taskSupport: TaskSupport | None = None
     """Whether a child serves task-augmented calls itself (L{ServerPool.taskSupport})."""
+    catalogSource: CatalogSource | None = None
+    """The saved catalogs a shared pool answers start-ups from (L{ServerPool.catalogSource})."""
 
     def __init__(
         self,
@@ -418,6 +428,17 @@ class BasePool:
 
     def era2026Stats(self) -> Era2026Stats:
         return self.era2026.stats()
+
+    # -- start-ups answered from the saved catalog (a shared pool's) ----------------
+
+    def servedFromCatalog(self) -> bool:
+        """Whether sessions were answered from the saved catalog since the
+        child last ran (only a shared pool answers any)."""
+        return False
+
+    def catalogCounts(self) -> CatalogCounts:
+        """What it answered from the saved catalog."""
+        return CatalogCounts()
 
     def endEra2026(self, reason: str) -> None:
         self.era2026.end(reason)

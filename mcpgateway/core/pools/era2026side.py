@@ -135,7 +135,8 @@ class Era2026Side:
                     request.clientId, era2026wire.discoverResult(initialize, scope)
                 )
             )
-        if method not in era2026wire.ERA2026_METHODS or method == "subscriptions/listen":
+        served = method in era2026wire.ERA2026_METHODS or method in era2026wire.SKILLS_METHODS
+        if not served or method == "subscriptions/listen":
             # Only the web's ladder brings requests here; nothing else reaches a child.
             return succeed(
                 jsonrpc.errorResponse(
@@ -297,7 +298,11 @@ _CAPABILITY_OF = {
 
 
 def _lacking(method: str, capabilities: Any) -> str | None:
-    """The server capability C{method} needs that the child did not declare."""
+    """The server capability C{method} needs that the child did not declare
+    (a Skills request: the extension)."""
+    skills = era2026wire.skillsRefusal(method, capabilities)
+    if skills is not None:
+        return skills
     needed = _CAPABILITY_OF.get(method)
     if needed is None:
         return None

@@ -59,6 +59,7 @@ from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
 
+from mcpgateway.core.catalogdata import Catalog
 from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.exchange import Sink
@@ -73,6 +74,7 @@ from mcpgateway.protocol import jsonrpc
 
 __all__ = [
     "GLOBAL_CHILD",
+    "CatalogSource",
     "ChildListener",
     "Idle",
     "NoSharedChild",
@@ -141,6 +143,25 @@ class ChildListener(Protocol):
         C{notifications/{tools,prompts,resources}/list_changed}."""
 
 
+class CatalogSource(Protocol):
+    """Where a shared pool finds the saved catalog that answers a client's
+    start-up without its child (L{mcpgateway.core.catalogserve.CatalogServe}:
+    the catalogs, which no pool imports)."""
+
+    def current(self, pool: ServerPool, principal: str) -> Catalog | None:
+        """The catalog of C{pool}'s server that answers for its entry as it
+        is now, for the principal whose key is C{principal} (C{None}: none
+        does, or the server or the gateway turned it off: start the child)."""
+
+    def loaded(self) -> Deferred[None]:
+        """Fires once the catalogs saved by an earlier process are read."""
+
+    def relisted(self, pool: ServerPool) -> Deferred[Catalog | None] | None:
+        """The listing of C{pool}'s shared child in flight since it became
+        ready (what it lists now; C{None} in it: the listing failed);
+        C{None}: no listing is in flight."""
+
+
 Resolver = Callable[[ServerSpec], Deferred[ServerSpec]]
 """Resolves an C{npx}/C{uvx} launch spec to its real binary (never fails)."""
 
@@ -194,6 +215,10 @@ class ServerPool(Protocol):
     """Reads from a child's C{InitializeResult} whether it serves
     task-augmented C{tools/call} itself (L{childTasks}); C{None}: no child
     is asked to, the gateway makes every such task."""
+    catalogSource: CatalogSource | None
+    """The saved catalogs a shared pool answers a client's start-up from
+    while its child does not run (L{mcpgateway.core.pools.fromcatalog});
+    C{None}: its child starts at the first session's C{initialize}."""
 
     def variantFor(
         self,

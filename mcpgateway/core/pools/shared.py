@@ -21,6 +21,11 @@ its spec's C{share} is C{session}) is promoted from the start: every
 session, restored ones included, gets a child of its own. Either way MCP
 2026-07-28 requests are served by the shared child, started on demand.
 
+While its child does not run, a session's start-up (its C{initialize},
+the lists, a 2026 C{server/discover}) is answered from the server's saved
+catalog when one is current (L{mcpgateway.core.pools.fromcatalog}): the
+child starts at the first request the catalog cannot answer.
+
 A reconfiguration that changes only the child's environment (the gateway's
 C{<state-dir>/.env}, or the entry's C{env}: L{SharedPool.useSpec}) restarts
 the shared child at its next idle moment (nothing of a client in flight):
@@ -45,6 +50,7 @@ from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.attach import adopt
 from mcpgateway.core.pools.base import BasePool
+from mcpgateway.core.pools.fromcatalog import CatalogStartup
 from mcpgateway.core.pools.pool import (
     Idle,
     PromotionSink,
@@ -59,7 +65,7 @@ from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec, Sharing
-from mcpgateway.core.status import Lifecycle
+from mcpgateway.core.status import CatalogCounts, Lifecycle
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
@@ -87,6 +93,8 @@ class SharedPool(BasePool):
         """Children with a health ping waiting for its answer."""
         self.stale = StaleRestart(self, self.launcher, self.events, self._clock)
         """Restarts the shared child when idle after its environment changed."""
+        self.startup = CatalogStartup(self)
+        """Answers start-ups from the saved catalog while the child does not run."""
         if self._promotedAtStart():
             self._ownEach = True
 
@@ -115,7 +123,15 @@ class SharedPool(BasePool):
 
     def _upstream(self) -> Upstream:
         if self.shared is None:
-            self.shared = self.maker.make(SharedFanout())
+            shared = self.shared = self.maker.make(SharedFanout())
+            listed = shared.onReady
+
+            def ready(upstream: Upstream) -> None:
+                if listed is not None:
+                    listed(upstream)  # the catalogs list it first
+                self.startup.childReady(upstream)
+
+            shared.onReady = ready
         return self.shared
 
     def prewarm(self) -> Deferred[None]:
@@ -145,6 +161,11 @@ class SharedPool(BasePool):
     def era2026Router(self, scope: str) -> Router | None:
         return self.shared.router if self.shared is not None and not scope else None
 
+    def serveEra2026(self, request: Era2026Request, sink: Sink) -> Deferred[jsonrpc.Message]:
+        """A 2026 C{server/discover} or list from the saved catalog while the
+        child does not run (L{CatalogStartup}); anything else as always."""
+        return self.startup.serveEra2026(request, lambda: self.era2026.serveEra2026(request, sink))
+
     # -- sessions ----------------------------------------------------------------
 
     def open(
@@ -166,7 +187,10 @@ class SharedPool(BasePool):
             result = {**shared.initializeResult, "protocolVersion": session.protocolVersion}
             return jsonrpc.resultResponse(initialize["id"], result)
 
-        return self.launcher.whenLaunchable(shared.ensure).addCallback(answer)
+        def start() -> Deferred[jsonrpc.Message]:
+            return self.launcher.whenLaunchable(shared.ensure).addCallback(answer)
+
+        return self.startup.open(session, initialize, shared, start)
 
     def restore(self, session: Session) -> None:
         """Attach C{session} as if it had just initialized, and count its
@@ -178,6 +202,21 @@ class SharedPool(BasePool):
             self.owned.restore(session)
             return
         adopt(self._upstream(), session)
+
+    def servedFromCatalog(self) -> bool:
+        return self.startup.serving()
+
+    def catalogCounts(self) -> CatalogCounts:
+        return self.startup.counts
+
+    def childTasks(self, session: Session) -> Deferred[bool]:
+        """What the saved catalog says while the child does not run (its
+        capabilities are the child's), else what the child says."""
+        known = None if session in self.owned else self.startup.initializeFor(session)
+        if known is None:
+            return super().childTasks(session)
+        reads = self.taskSupport
+        return succeed(reads is not None and reads(known))
 
     def gone(self, session: Session) -> str | None:
         if session in self.owned:
@@ -212,6 +251,10 @@ class SharedPool(BasePool):
             and not self._ownEach
         ):
             return upstream.router.request(session, message, related)  # the hot path
+        if not self._ownEach:
+            known = self.startup.answer(session, message)
+            if known is not None:
+                return succeed(known)
         if self._ownEach and session not in self.owned and upstream is not None:
             self.owned.takeOver(session, upstream)
         if self.owned.replaying(session):
@@ -221,6 +264,7 @@ class SharedPool(BasePool):
     def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
         """Detach C{session}; the shared child stays for the others (an owned
         child stops)."""
+        self.startup.forget(session)
         if session in self.owned:
             return self.owned.close(session, reason)
         if self.shared is not None:

@@ -21,6 +21,7 @@ from mcpgateway.core.spawn import notFound
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.stats import RequestStats
 from mcpgateway.core.status import (
+    CatalogCounts,
     ChildStatus,
     Circuit,
     Era2026Stats,
@@ -86,6 +87,13 @@ class Observed(Protocol):
     def era2026Refusal(self) -> str | None:
         """Why it does not serve MCP 2026-07-28 clients, or C{None}."""
 
+    def servedFromCatalog(self) -> bool:
+        """Whether sessions were answered from its saved catalog since its
+        child last ran (L{ServerState.CATALOG} while none runs)."""
+
+    def catalogCounts(self) -> CatalogCounts:
+        """What it answered from its saved catalog."""
+
     def era2026Stats(self) -> Era2026Stats:
         """The counters of its 2026 traffic."""
 
@@ -134,13 +142,14 @@ class StatusReader:
             return ServerState.DEGRADED if breaker.recentFailures() else ServerState.RUNNING
         if Lifecycle.STARTING in lifecycles:
             return ServerState.STARTING
-        return ServerState.STOPPED
+        return ServerState.CATALOG if pool.servedFromCatalog() else ServerState.STOPPED
 
     def status(self, sessions: int) -> ServerStatus:
         """A snapshot of the server and its children; C{sessions}: how many
         sessions the gateway has open on it."""
         pool, breaker, limits = self._pool, self._breaker, self._limits
         spec, launch = pool.spec, pool.launchSpec
+        counts = pool.catalogCounts()
         circuit = breaker.state
         error = None
         if circuit is Circuit.OPEN:
@@ -181,6 +190,8 @@ class StatusReader:
             era2026=pool.era2026Refusal(),
             era2026Stats=pool.era2026Stats(),
             login=self._loginState(spec),
+            catalogStartups=counts.startups,
+            catalogAnswers=counts.answers,
         )
 
     def _loginState(self, spec: ServerSpec) -> str | None:

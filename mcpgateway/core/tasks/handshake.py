@@ -20,7 +20,9 @@ While such a task runs, the child's requests (sampling, elicitation)
 reach the session on its own stream, tagged with the task
 (C{_meta["io.modelcontextprotocol/related-task"]}), and the task is
 C{input_required} until the session answers them (or the child withdraws
-them); its progress, for a call that asked for it, goes there too.
+them); its progress, for a call that asked for it, goes there too, and so
+does each change of its status (C{notifications/tasks/status}, the task as
+C{tasks/get} shows it), so that the client need not poll.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from twisted.internet.defer import Deferred, succeed
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.tasks.manager import TaskManager
 from mcpgateway.core.tasks.model import CANCELLED, COMPLETED, NOT_LOADED, Task, envelope
+from mcpgateway.core.tasks.watching import Shown, statusLook
 from mcpgateway.core.taskterms import RELATED_TASK
 from mcpgateway.protocol import jsonrpc
 
@@ -41,6 +44,8 @@ TASKS_VERSION = "2025-11-25"
 TASKS_CAPABILITY: dict[str, Any] = {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}
 """What the gateway says it serves, in C{capabilities.tasks}."""
 TASK_METHODS = frozenset({"tasks/get", "tasks/result", "tasks/list", "tasks/cancel"})
+STATUS_METHOD = "notifications/tasks/status"
+"""The 2025-11-25 status notification: its params are the task."""
 TASK_NOT_FOUND = "Failed to retrieve task: Task not found"
 """The specification's words (C{-32602}) for an id that is not the session's."""
 PAGE = 50
@@ -197,6 +202,7 @@ class HandshakeTasks:
         )
         if task is not None:
             made.append(task)
+            self._tellStatus(session, task)
         if task is None:  # no room: answered when it ends, as without tasks
             return jsonrpc.errorResponse(
                 message.get("id"),
@@ -204,6 +210,23 @@ class HandshakeTasks:
                 "too many unfinished tasks: call again without a task, or when some are over",
             )
         return jsonrpc.resultResponse(message.get("id"), {"task": shown(task)})
+
+    def _tellStatus(self, session: Session, task: Task) -> None:
+        """Each change of C{task} goes to C{session}, which made it, as
+        C{notifications/tasks/status} (the task as C{tasks/get} shows it,
+        on the session's own stream), until its last: its end."""
+        seen = Shown(statusLook)
+        seen.fresh(task)  # the client has it from its CreateTaskResult
+        stops: list[Callable[[], None]] = []
+
+        def tell(changed: Task) -> None:
+            if not seen.fresh(changed):
+                return
+            session.deliver(jsonrpc.notification(STATUS_METHOD, shown(changed)))
+            if changed.terminal:
+                stops[0]()
+
+        stops.append(self.manager.watchers.watch(task.taskId, tell))
 
     def _aboutTask(self, session: Session, made: list[Task]) -> Sink:
         """What the child says about a task's call (the task in C{made},

@@ -53,6 +53,7 @@ from mcpgateway.core.tasks.model import (
     detailed,
 )
 from mcpgateway.core.tasks.store import TaskStore
+from mcpgateway.core.tasks.watching import TaskWatchers
 from mcpgateway.core.taskterms import EXTENSION
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
@@ -135,6 +136,9 @@ class TaskManager:
         self._spans: dict[str, tracing.Span] = {}  # a task's lifetime, while traced
         self.created = 0
         self.fastAnswers = 0
+        self.watchers = TaskWatchers()
+        """Who is told each change of a task (status notifications)."""
+        store.onChange = self.watchers.changed
 
     # -- tools/call --------------------------------------------------------------
 
@@ -319,6 +323,7 @@ class TaskManager:
         message becomes the task's C{statusMessage}."""
         params = message.get("params")
         if message.get("method") == "notifications/progress" and isinstance(params, dict):
+            before = task.statusMessage
             text = params.get("message")
             done, total = params.get("progress"), params.get("total")
             if isinstance(text, str) and text:
@@ -327,6 +332,8 @@ class TaskManager:
                 task.statusMessage = f"{done:g} of {total:g}"
             elif _isNumber(done):
                 task.statusMessage = f"{done:g} done"
+            if task.statusMessage != before and not task.terminal:
+                self.watchers.changed(task)
 
     def _settle(self, task: Task, result: Any) -> None:
         """The task's call answered (or failed): keep what it says."""
@@ -553,7 +560,10 @@ class TaskManager:
         timeout does not). How many were forgotten."""
         now = self.store.now()
         for task in list(self.store):
-            if not task.terminal and task.expired(now):
+            if not task.expired(now):
+                continue
+            self.watchers.drop(task.taskId)
+            if not task.terminal:
                 self._finished(task)
                 live = self._live.pop(task.taskId, None)
                 if live is not None and live.call is not None:

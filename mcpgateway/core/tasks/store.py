@@ -70,6 +70,9 @@ class TaskStore:
         and successor append to one journal while both run)."""
         self.writes = 0
         self.syncs = 0
+        self.onChange: Callable[[Task], object] | None = None
+        """Told each change L{update} keeps (the manager's watchers,
+        L{mcpgateway.core.tasks.watching})."""
 
     def now(self) -> float:
         """The wall clock tasks are dated with."""
@@ -106,6 +109,8 @@ class TaskStore:
             record["result"] = None
             record["resultOmitted"] = True
         self._append(record, durable=task.terminal)
+        if self.onChange is not None:
+            self.onChange(task)
 
     def forget(self, task: Task) -> None:
         """Drop C{task} (its time to live is over)."""

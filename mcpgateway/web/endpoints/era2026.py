@@ -23,7 +23,9 @@ It checks, first failure wins (docs/design/era.md has the table):
      gateway reads (a name, a uri, C{inputResponses}, C{requestState}, a
      listen filter): 400, C{-32602};
   5. more than C{Limits.maxEra2026InFlight} requests of this endpoint in
-     flight: 200, C{-32004}.
+     flight: 200, C{-32004};
+  6. a listen that names C{taskIds} without declaring the Tasks extension:
+     400, C{-32021}.
 
 Nothing below reaches the core (so no child) until every check passed.
 Then the request, as a L{Era2026Request}, goes to L{Era2026Gateway.era2026Call}
@@ -61,6 +63,7 @@ from mcpgateway.core.aggregate.memberpolicy import Asker
 from mcpgateway.core.catalogdata import publicReason
 from mcpgateway.core.era2026.types import Era2026Gateway, Era2026Request, ListenFilter, ListenHandle
 from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
+from mcpgateway.core.taskterms import EXTENSION
 from mcpgateway.protocol import envelope, era2026wire, jsonrpc, versions
 from mcpgateway.protocol.jsonrpc import Kind, Message
 from mcpgateway.protocol.limits import Limits
@@ -118,7 +121,17 @@ def listenFilter(params: Mapping[str, Any]) -> ListenFilter | str:
             f"Invalid params: {len(uris)} resourceSubscriptions are over the limit of"
             f" {MAX_LISTEN_URIS} for one listen"
         )
-    return ListenFilter(uris=tuple(dict.fromkeys(uris)), **flags)
+    taskIds = wanted.get("taskIds", [])
+    if not isinstance(taskIds, list) or not all(isinstance(taskId, str) for taskId in taskIds):
+        return "Invalid params: notifications.taskIds must be an array of strings"
+    if len(taskIds) > MAX_LISTEN_URIS:
+        return (
+            f"Invalid params: {len(taskIds)} taskIds are over the limit of"
+            f" {MAX_LISTEN_URIS} for one listen"
+        )
+    return ListenFilter(
+        uris=tuple(dict.fromkeys(uris)), taskIds=tuple(dict.fromkeys(taskIds)), **flags
+    )
 
 
 def honouredNotifications(honoured: ListenFilter) -> dict[str, Any]:
@@ -129,7 +142,16 @@ def honouredNotifications(honoured: ListenFilter) -> dict[str, Any]:
             out[key] = True
     if honoured.uris:
         out["resourceSubscriptions"] = list(honoured.uris)
+    if honoured.taskIds:
+        out["taskIds"] = list(honoured.taskIds)
     return out
+
+
+def _declaresTasks(capabilities: Mapping[str, Any]) -> bool:
+    """Whether a request's C{clientCapabilities} declare the Tasks extension
+    (a listen's C{taskIds} need it)."""
+    extensions = capabilities.get("extensions")
+    return isinstance(extensions, dict) and isinstance(extensions.get(EXTENSION), dict)
 
 
 def listenEnded(listenId: Any) -> Message:
@@ -283,7 +305,11 @@ class Era2026Endpoint:
         _raiseFor(era2026wire.checkHeaders(message, headers))
         _raiseFor(era2026wire.checkVersion(message))
         method = message["method"]
-        if method not in era2026wire.ERA2026_METHODS and method not in era2026wire.TASK_METHODS:
+        if (
+            method not in era2026wire.ERA2026_METHODS
+            and method not in era2026wire.TASK_METHODS
+            and method not in era2026wire.SKILLS_METHODS
+        ):
             raise _Refused(
                 404,
                 jsonrpc.METHOD_NOT_FOUND,
@@ -315,6 +341,14 @@ class Era2026Endpoint:
         )
         era2026 = replace(era2026, withheld=principalWithheld(request), asker=askerOf(request))
         if wanted is not None:
+            if wanted.taskIds and not _declaresTasks(era2026.capabilities):
+                raise _Refused(
+                    400,
+                    jsonrpc.MISSING_CAPABILITY,
+                    f"Missing required client capability: taskIds need the {EXTENSION}"
+                    " extension declared in the listen's clientCapabilities",
+                    {"requiredCapabilities": {"extensions": {EXTENSION: {}}}},
+                )
             return self._listen(request, era2026, wanted)
         return self._call(request, era2026)
 

@@ -24,7 +24,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.protocol import era2026wire, jsonrpc
 from mcpgateway.web.endpoints.backends import PREDECESSOR_WAIT, Cluster, principalOf
-from mcpgateway.web.endpoints.era2026 import principalKey
+from mcpgateway.web.endpoints.era2026 import MAX_LISTEN_URIS, principalKey
 from mcpgateway.web.endpoints.refusals import Refusals
 from mcpgateway.web.endpoints.requestfacts import internalErrorReply, watchDisconnect
 
@@ -115,17 +115,36 @@ class Rerouting:
     def taskOwner(self, request: Request, payload: Any) -> Address | None:
         """The replica a C{tasks/*} request's task lives on, when it is
         another one, the task is not here and the request may be forwarded
-        (not a peer's, not one whose owner just failed to answer)."""
+        (not a peer's, not one whose owner just failed to answer). A
+        C{subscriptions/listen} that names C{taskIds} goes to the owner of
+        the first of them that lives on another replica: only the owner
+        sees its task change (the others it names are not honoured there,
+        unless that replica owns them too)."""
         if self._cluster is None or not isinstance(payload, dict):
-            return None
-        if payload.get("method") not in era2026wire.TASK_METHODS:
             return None
         if getattr(request, "fromPeer", False) or getattr(request, "forwardFailed", False):
             return None
         params = payload.get("params")
-        taskId = params.get("taskId") if isinstance(params, dict) else None
-        if not isinstance(taskId, str):
+        method = payload.get("method")
+        if method in era2026wire.TASK_METHODS:
+            taskIds: Any = [params.get("taskId") if isinstance(params, dict) else None]
+        elif method == "subscriptions/listen" and isinstance(params, dict):
+            wanted = params.get("notifications")
+            taskIds = wanted.get("taskIds") if isinstance(wanted, dict) else None
+        else:
             return None
+        if not isinstance(taskIds, list):
+            return None
+        for taskId in taskIds[:MAX_LISTEN_URIS]:
+            if isinstance(taskId, str):
+                owner = self._ownerOf(request, taskId)
+                if owner is not None:
+                    return owner
+        return None
+
+    def _ownerOf(self, request: Request, taskId: str) -> Address | None:
+        """The other replica task C{taskId} lives on (C{None}: here, or none)."""
+        assert self._cluster is not None
         principal = principalKey(request)
         tasks = self._gateway.settings.tasks
         if tasks is not None and tasks.owned(taskId, self._scope, principal) is not None:

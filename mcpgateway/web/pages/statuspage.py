@@ -29,8 +29,6 @@ cut to a bounded length.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import html
 import re
 from collections import Counter
@@ -50,15 +48,21 @@ from mcpgateway.core.status import Circuit, GatewayStatus, ServerState, ServerSt
 from mcpgateway.core.tasks.model import STATUSES as TASK_STATUSES
 from mcpgateway.governance.limitsgate import LimitsGate
 from mcpgateway.governance.limitspage import limitsData, renderLimits
+from mcpgateway.ops.seriessampler import seriesFor
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.endpoints.guard import Refusal, header
-from mcpgateway.web.pages.favicon import ICON_PATH
+from mcpgateway.web.pages.consoleassets import serveAsset
+from mcpgateway.web.pages.consolepage import CONTENT_SECURITY_POLICY
+from mcpgateway.web.pages.consolepage import renderPage as consolePage
 from mcpgateway.web.pages.pinspage import pinsData, renderPins
+from mcpgateway.web.pages.statusneeds import renderNeeds
 from mcpgateway.web.pages.statusstream import StatusFeed
 from mcpgateway.web.plumbing.replies import jsonReply
 
 PAGE_PATH = b"/"
 STREAM_PATH = b"/status/events"
+SERIES_PATH = b"/status/series"
+ASSETS_PATH = b"/status/assets/"
 CSRF_HEADER = "X-Mcpgateway-Csrf"
 STDERR_LINES = 8
 """Stderr lines shown under a failing server."""
@@ -257,6 +261,7 @@ def pageData(
             "lastExit": None if server.lastExit is None else clean(server.lastExit),
             "warning": None if server.warning is None else clean(server.warning),
             "login": server.login,
+            "promoted": None if server.promoted is None else clean(server.promoted),
             "savings": _serverSavings(status, name),
         }
         if line["failing"]:
@@ -440,7 +445,13 @@ def _buttons(server: Mapping[str, Any]) -> str:
     name = esc(server["key"])
     toggle = ("enable", "Enable") if server["disabled"] else ("disable", "Disable")
     reset = "" if server["circuit"] != "closed" else " disabled"
+    tryIt = (
+        ""
+        if server["disabled"]
+        else f'<button type="button" data-action="try" data-server="{name}">Try</button>'
+    )
     return (
+        f'<button type="button" data-action="logs" data-server="{name}">Log</button>{tryIt}'
         f'<button type="button" data-action="restart" data-server="{name}">Restart</button>'
         f'<button type="button" data-action="{toggle[0]}" data-server="{name}">{toggle[1]}'
         "</button>"
@@ -530,7 +541,7 @@ def renderLive(data: Mapping[str, Any], controls: bool = True) -> str:
     if tasks:
         out.append(_tasksItem(tasks))
     out.append("</dl></section>")
-    out.append('<section><h2>Servers</h2><table class="servers"><thead><tr>')
+    out.append('<section><h2>Servers</h2><div class="scroll"><table class="servers"><thead><tr>')
     heads = [
         "server",
         "state",
@@ -550,11 +561,11 @@ def renderLive(data: Mapping[str, Any], controls: bool = True) -> str:
     if not data["servers"]:
         out.append(f'<tr><td colspan="{len(heads)}">no servers configured</td></tr>')
     out.extend(_serverRows(server, controls) for server in data["servers"])
-    out.append("</tbody></table></section>")
+    out.append("</tbody></table></div></section>")
     out.append("<section><h2>Clients</h2>")
     if data["clients"]:
         out.append(
-            '<table class="clients"><thead><tr><th scope="col">client</th>'
+            '<div class="scroll"><table class="clients"><thead><tr><th scope="col">client</th>'
             '<th scope="col">pids</th><th scope="col">server</th>'
             '<th scope="col">sessions</th></tr></thead><tbody>'
         )
@@ -564,7 +575,7 @@ def renderLive(data: Mapping[str, Any], controls: bool = True) -> str:
                 f"<tr><td>{esc(row['client'])}</td><td>{pids}</td>"
                 f"<td>{esc(row['server'])}</td><td>{row['sessions']}</td></tr>"
             )
-        out.append("</tbody></table>")
+        out.append("</tbody></table></div>")
     else:
         out.append('<p class="sub">no sessions open</p>')
     out.append("</section>")
@@ -576,142 +587,30 @@ def renderLive(data: Mapping[str, Any], controls: bool = True) -> str:
             f"<p>{aggregate['sessions']} session(s), {aggregate['members']} member"
             f" session(s) open; endpoints: {endpoints}</p></section>"
         )
-    out.append(renderPins(data.get("pins"), controls))  # tools changed since approved
+    pins = data.get("pins")
+    if not (pins and pins["changes"]):  # changes waiting are shown with what needs a person
+        out.append(renderPins(pins, controls))
     out.append(renderLimits(data.get("limits")))  # calls refused by a rate limit
     return "".join(out)
 
 
-STYLE = """
-body{font:14px/1.4 system-ui,sans-serif;margin:1.2em;color:#1d2125;background:#fff}
-header{display:flex;gap:1em;align-items:baseline}h1{font-size:1.4em;margin:0}
-h2{font-size:1.1em;margin:1.2em 0 .4em}
-.feed{color:#6b7178;font-size:.9em}.feed.live{color:#1a7f37}
-.summary dl{display:flex;flex-wrap:wrap;gap:.4em 1.6em;margin:.6em 0}
-.summary dt{color:#6b7178;font-size:.85em}.summary dd{margin:0;font-weight:600}
-table{border-collapse:collapse;width:100%}
-th,td{text-align:left;padding:.3em .5em;border-bottom:1px solid #e3e6e8;vertical-align:top}
-thead th{color:#6b7178;font-weight:500;font-size:.85em}
-.sub{display:block;color:#6b7178;font-size:.85em}
-.state,.circuit{padding:0 .4em;border-radius:3px;background:#eef0f2}
-.running,.closed{background:#dcf5e3;color:#1a7f37}
-.degraded,.restarting,.starting,.half-open{background:#fff3cd;color:#7a5a00}
-.error,.open{background:#fde2e1;color:#b42318}.bad{color:#b42318;font-weight:600}
-.disabled,.stopped{background:#eef0f2;color:#6b7178}
-tr.details td{border-bottom:1px solid #e3e6e8;background:#fafbfc}
-tr.details p{margin:.2em 0}
-pre.stderr{margin:.3em 0;padding:.4em;background:#1d2125;color:#e3e6e8;
-white-space:pre-wrap;word-break:break-all;max-height:14em;overflow:auto}
-button{margin:0 .3em .2em 0;font:inherit;font-size:.85em}
-pre.diff{margin:0;white-space:pre-wrap;word-break:break-word;font-size:.85em}
-#note{min-height:1.4em;color:#6b7178}
-"""
-
-SCRIPT = """
-(() => {
-  const live = document.getElementById("live");
-  const feed = document.getElementById("feed");
-  const note = document.getElementById("note");
-  const routes = {
-    restart: ["POST", "/restart"], "reset-circuit": ["POST", "/reset-circuit"],
-    disable: ["PATCH", "", {enabled: false}], enable: ["PATCH", "", {enabled: true}],
-    approve: ["POST", "/approve", null, "/api/v1/pins/"],
-  };
-  let token = sessionStorage.getItem("mcpgateway.apiToken");
-  async function act(button, retried) {
-    const [method, suffix, preset, base] = routes[button.dataset.action];
-    const server = button.dataset.server;
-    // An approval names the change shown (its digest): one the server made since is not approved.
-    const body = button.dataset.tool
-      ? {tools: {[button.dataset.tool]: button.dataset.digest || null}} : preset;
-    const headers = {"X-Mcpgateway-Csrf": "1", "Accept": "application/json"};
-    if (body) headers["Content-Type"] = "application/json";
-    if (token) headers["Authorization"] = "Bearer " + token;
-    button.disabled = true;
-    note.textContent = button.dataset.action + " " + server + "\\u2026";
-    try {
-      const r = await fetch((base || "/api/v1/servers/") + encodeURIComponent(server) + suffix,
-        {method, headers, body: body && JSON.stringify(body), credentials: "same-origin"});
-      if (r.status === 401 && !retried) {
-        token = prompt("The management API needs its token (--api-token):") || "";
-        sessionStorage.setItem("mcpgateway.apiToken", token);
-        if (token) return act(button, true);
-      }
-      const answer = await r.json().catch(() => ({}));
-      note.textContent = r.ok ? button.dataset.action + " " + server + ": done"
-        : button.dataset.action + " " + server + " refused (" + r.status + "): " + answer.error;
-    } catch (e) {
-      note.textContent = button.dataset.action + " " + server + " failed: " + e;
-    } finally {
-      button.disabled = false;
-    }
-  }
-  document.addEventListener("click", (e) => {
-    const button = e.target.closest("button[data-action]");
-    if (button) act(button, false);
-  });
-  if (!window.EventSource) return;
-  const source = new EventSource(document.body.dataset.stream);
-  source.onmessage = (e) => {
-    live.innerHTML = JSON.parse(e.data).html;
-    feed.textContent = "live"; feed.className = "feed live";
-  };
-  source.onerror = () => {
-    const closed = source.readyState === 2;
-    feed.textContent = closed ? "not live: reload the page" : "reconnecting\\u2026";
-    feed.className = "feed";
-  };
-})();
-"""
-
-
-def _sha256(text: str) -> str:
-    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode()
-
-
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; "
-    f"script-src '{_sha256(SCRIPT)}'; style-src '{_sha256(STYLE)}'; "
-    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
-    "frame-ancestors 'none'"
-).encode("ascii")
-"""Nothing but the page's own script and style, and requests to the gateway."""
-
-
 def renderPage(data: Mapping[str, Any], controls: bool = True) -> bytes:
-    """The whole page: C{controls} says whether it has buttons (the
-    management API is mounted)."""
-    noscript = (
-        "<noscript><p>Without JavaScript this page does not refresh (reload it)"
-        + (
-            " and its buttons do nothing: use <code>mcpgateway servers"
-            " restart|enable|disable|reset-circuit NAME</code>"
-            if controls
-            else ""
-        )
-        + ".</p></noscript>"
+    """The whole page: C{controls} says whether it has buttons and the
+    panels that use the management API (it is mounted)."""
+    return consolePage(
+        renderNeeds(data, controls), renderLive(data, controls), STREAM_PATH.decode(), controls
     )
-    page = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<title>mcpgateway status</title><link rel="icon" href="{ICON_PATH}"'
-        f' type="image/svg+xml"><style>{STYLE}</style></head>'
-        f'<body data-stream="{STREAM_PATH.decode()}">'
-        '<header><h1>mcpgateway</h1><span id="feed" class="feed">not live</span></header>'
-        f"{noscript}"
-        f'<main id="live">{renderLive(data, controls)}</main>'
-        '<p id="note" role="status" aria-live="polite"></p>'
-        f"<script>{SCRIPT}</script></body></html>"
-    )
-    return page.encode("utf-8", "replace")
 
 
 # -- the resource --------------------------------------------------------------
 
 
 class StatusPage(Resource):
-    """Serves C{GET /} (the page) and C{GET /status/events} (its stream);
-    mounted by L{mcpgateway.web.root.GatewayRoot}, behind the same door as
-    C{/sessions} on a team gateway."""
+    """Serves C{GET /} (the page), C{GET /status/events} (its stream),
+    C{GET /status/series} (its plots' data: L{mcpgateway.ops.timeseries})
+    and C{GET /status/assets/<name>} (its style and scripts); mounted by
+    L{mcpgateway.web.root.GatewayRoot}, behind the same door as C{/sessions}
+    on a team gateway."""
 
     isLeaf = True
 
@@ -737,6 +636,9 @@ class StatusPage(Resource):
         self._stderrShown = stderrShown
         self._limits = limits
         self.feed = StatusFeed(clock, self._event, self._eventLogs)
+        self.series = seriesFor(gateway, clock)
+        """The plots' data; sampled from the page's first request on when
+        no service samples it already (L{mcpgateway.ops.seriessampler.SeriesService})."""
 
     def data(self) -> dict[str, Any]:
         """The page's data now."""
@@ -752,7 +654,11 @@ class StatusPage(Resource):
 
     def _event(self) -> dict[str, Any]:
         data = self.data()
-        return {"html": renderLive(data, self._controls), "status": data}
+        return {
+            "html": renderLive(data, self._controls),
+            "needs": renderNeeds(data, self._controls),
+            "status": data,
+        }
 
     def _eventLogs(self) -> Iterable[EventLog]:
         return [pool.events for pool in self._gateway.pools.values()]
@@ -762,8 +668,13 @@ class StatusPage(Resource):
             request.setHeader(b"allow", b"GET, HEAD")
             return jsonReply(request, 405, {"error": "only GET is allowed here"})
         path = request.path
+        self.series.start()
         if path == STREAM_PATH:
             return self.feed.watch(request)
+        if path == SERIES_PATH:
+            return self._seriesReply(request)
+        if path.startswith(ASSETS_PATH):
+            return serveAsset(request, path[len(ASSETS_PATH) :].decode("utf-8", "replace"))
         if path != PAGE_PATH:
             return jsonReply(request, 404, {"error": "not found"})
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
@@ -773,3 +684,11 @@ class StatusPage(Resource):
         request.setHeader(b"x-content-type-options", b"nosniff")
         request.setHeader(b"referrer-policy", b"no-referrer")
         return renderPage(self.data(), self._controls)
+
+    def _seriesReply(self, request: Request) -> bytes:
+        """The plots' data: C{?span=day} the last day by minute, else the
+        last hour (L{mcpgateway.ops.timeseries.SeriesBook.export})."""
+        given = (request.args or {}).get(b"span") or [b"hour"]
+        span = "day" if given[0] == b"day" else "hour"
+        request.setHeader(b"cache-control", b"no-store")
+        return jsonReply(request, 200, self.series.book.export(span))

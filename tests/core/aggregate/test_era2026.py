@@ -146,6 +146,28 @@ class TaskTests(Case):
         cancelled = [m for m in proc.sentMessages() if m.get("method") == "notifications/cancelled"]
         self.assertEqual(cancelled[0]["params"]["requestId"], call["id"])
 
+    def test_a_listen_naming_a_members_task_is_told_its_status(self) -> None:
+        taskId = self.started(principal="p1")
+        sink, others = RecordingSink(), RecordingSink()
+        listen = era2026("l-1", "subscriptions/listen", capabilities=WITH_TASKS, principal="p1")
+        handle = self.successResultOf(
+            self.service.listen("/mcp", listen, ListenFilter(taskIds=(taskId,)), sink)
+        )
+        self.assertEqual(handle.honoured, ListenFilter(taskIds=(taskId,)))
+        stranger = era2026("l-2", "subscriptions/listen", capabilities=WITH_TASKS, principal="p2")
+        elsewhere = self.successResultOf(
+            self.service.listen("/mcp", stranger, ListenFilter(taskIds=(taskId,)), others)
+        )
+        self.assertEqual(elsewhere.honoured, ListenFilter())
+        self.agg.harness.reactor.advance(0)
+        [(proc, call)] = self.agg.children.held
+        proc.reply(jsonrpc.resultResponse(call["id"], {"content": [{"type": "text", "text": "x"}]}))
+        self.assertEqual(
+            [m["params"]["status"] for m in sink.messages], ["working", "completed"]
+        )
+        self.assertEqual(sink.messages[-1]["params"]["result"]["content"][0]["text"], "x")
+        self.assertEqual(others.messages, [])
+
     def test_without_the_extension_it_is_missing_capability(self) -> None:
         error = self.poll("tasks/get", "t-1", capabilities={})["error"]
         self.assertEqual(error["code"], jsonrpc.MISSING_CAPABILITY)

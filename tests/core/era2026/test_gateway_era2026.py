@@ -18,7 +18,11 @@ from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import Era2026Stats
+from mcpgateway.core.tasks.manager import TaskManager
+from mcpgateway.core.tasks.store import TaskStore
+from mcpgateway.core.taskterms import EXTENSION
 from mcpgateway.protocol import era2026wire, jsonrpc
+from tests.core.tasks.support import serveTasks
 from tests.fakes import FakeProcessReactor, RecordingSink, fakeSpawner
 
 Message = dict[str, Any]
@@ -418,3 +422,52 @@ class StopTests(Era2026Case):
         self.assertEqual(
             self.reactor.lastProcess.signals, []
         )  # the child goes on for 2025 sessions
+
+
+class TaskStatusTests(Era2026Case):
+    """A listen naming a task of the gateway's tasks: its status, told as
+    it changes, without the child hearing of the listen."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.tasks = TaskManager(TaskStore(None, now=lambda: 1_800_000_000.0), self.reactor)
+        serveTasks(self.gateway, self.tasks)
+
+    def test_a_listen_naming_a_task_is_told_working_then_completed(self) -> None:
+        declared = {**ALL_CAPS, "extensions": {EXTENSION: {}}}
+        call = era2026(1, "tools/call", {"name": "t", "arguments": {}}, capabilities=declared)
+        d, _, [listing] = self.call(call)
+        proc = self.reactor.lastProcess
+        proc.reply(jsonrpc.resultResponse(listing["id"], {"tools": [{"name": "t"}]}))
+        [forwarded] = proc.takeMessages()
+        self.reactor.advance(0.5)
+        taskId = self.successResultOf(d)["result"]["taskId"]
+        sink = RecordingSink()
+        handle = self.successResultOf(
+            self.gateway.listen(
+                "srv",
+                era2026("l-1", "subscriptions/listen", capabilities=declared),
+                ListenFilter(taskIds=(taskId, "someone-elses")),
+                sink,
+            )
+        )
+        self.assertEqual(handle.honoured, ListenFilter(taskIds=(taskId,)))
+        self.reactor.advance(0)
+        proc.reply(jsonrpc.resultResponse(forwarded["id"], {"content": []}))
+        self.assertEqual(
+            [m["params"]["status"] for m in sink.messages], ["working", "completed"]
+        )
+        self.assertEqual(sink.messages[-1]["method"], "notifications/tasks")
+        self.assertEqual(proc.takeMessages(), [])  # the child heard of no listen
+
+    def test_lists_and_tasks_in_one_listen(self) -> None:
+        declared = {**ALL_CAPS, "extensions": {EXTENSION: {}}}
+        opening = self.gateway.listen(
+            "srv",
+            era2026("l-1", "subscriptions/listen", capabilities=declared),
+            ListenFilter(tools=True, taskIds=("unknown",)),
+            RecordingSink(),
+        )
+        self.started()
+        handle = self.successResultOf(opening)
+        self.assertEqual(handle.honoured, ListenFilter(tools=True))

@@ -16,6 +16,7 @@ from twisted.internet.task import Clock
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.tasks.handshake import (
     PAGE,
+    STATUS_METHOD,
     TASK_NOT_FOUND,
     TASKS_CAPABILITY,
     HandshakeTasks,
@@ -236,15 +237,42 @@ def test_a_childs_question_during_a_task_makes_it_input_required_until_answered(
     assert about is not None
     question = jsonrpc.request(41, "elicitation/create", {"message": "sure?"})
     assert about(question)
-    [heard] = who.heard
+    status, heard = who.heard
     assert heard["id"] == 41
     assert heard["params"]["_meta"] == {RELATED_TASK: {"taskId": taskId}}
+    assert status["method"] == STATUS_METHOD
+    assert status["params"]["status"] == "input_required"
     [task] = list(store)
     assert task.status == "input_required"
     shown = answered(tasks.serve(who, request("tasks/get", taskId=taskId), child.forward))
     assert shown["result"]["status"] == "input_required"
     tasks.answered(who, jsonrpc.resultResponse(41, {"action": "accept"}))
     assert task.status == "working"
+    assert who.heard[-1]["params"]["status"] == "working"
+
+
+def test_each_status_change_reaches_the_session_that_made_the_task_only() -> None:
+    tasks, child, store = setUp()
+    maker, other = ListeningSession("s-1"), ListeningSession("s-2")
+    taskId = create(tasks, child, maker)
+    create(tasks, child, other)
+    assert maker.heard == []  # the CreateTaskResult said "working" already
+    child.sent[0][1].callback(jsonrpc.resultResponse(1, {"content": []}))
+    [done] = maker.heard
+    got = answered(tasks.serve(maker, request("tasks/get", taskId=taskId), child.forward))
+    assert done == {"jsonrpc": "2.0", "method": STATUS_METHOD, "params": got["result"]}
+    assert done["params"]["status"] == "completed" and "ttl" in done["params"]
+    assert "_meta" not in done["params"]
+    assert other.heard == []
+    assert not tasks.manager.watchers.watching(taskId)  # its end was its last
+
+
+def test_a_cancelled_task_tells_its_session_once() -> None:
+    tasks, child, store = setUp()
+    who = ListeningSession("s-1")
+    taskId = create(tasks, child, who)
+    answered(tasks.serve(who, request("tasks/cancel", taskId=taskId), child.forward))
+    assert [m["params"]["status"] for m in who.heard] == ["cancelled"]
 
 
 def test_a_withdrawn_question_ends_the_wait_and_progress_reaches_the_session() -> None:

@@ -1,0 +1,188 @@
+# -*- test-case-name: tests.test_bench_fanout -*-
+"""The fan-out replay's figures: what a side's process tree holds
+(L{treeFigures}: processes, PSS and RSS, idle CPU, the gateway's children
+per server), the side without the gateway scaled to the full shape when it
+had to stop early (L{extrapolate}, always labelled), the headline, and the
+markdown report (L{report}).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from procstat import children, procCpu, processTree, treeMemory
+
+
+def cmdline(pid: int) -> str:
+    with contextlib.suppress(OSError):
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
+    return ""
+
+
+def serverOf(command: str, markers: Mapping[str, str]) -> str | None:
+    """Which server a process's command line runs (its marker is in it)."""
+    for name, marker in markers.items():
+        if marker and marker in command:
+            return name
+    return None
+
+
+def byServer(commands: Sequence[str], markers: Mapping[str, str]) -> dict[str, int]:
+    """How many of the processes run each server (C{other}: none of them)."""
+    counts: collections.Counter[str] = collections.Counter()
+    for command in commands:
+        counts[serverOf(command, markers) or "other"] += 1
+    return dict(sorted(counts.items()))
+
+
+def treeFigures(
+    roots: Sequence[int], idleSeconds: float, markers: Mapping[str, str]
+) -> dict[str, Any]:
+    """The trees of C{roots}: processes, memory, the processes per server,
+    and the cores they used over C{idleSeconds} of idleness."""
+    tree = children()
+    pids = sorted({p for root in roots for p in processTree(root, tree)})
+    before = {p: procCpu(p) for p in pids}
+    t0 = time.monotonic()
+    time.sleep(idleSeconds)
+    wall = time.monotonic() - t0
+    used = sum(max(0.0, procCpu(p) - before[p]) for p in pids)
+    mem = treeMemory(list(roots))
+    return {
+        **mem,
+        "perServer": byServer([cmdline(p) for p in pids], markers),
+        "idleSeconds": round(wall, 1),
+        "idleCores": round(used / wall, 4) if wall > 0 else 0.0,
+    }
+
+
+def serversStarted(perServer: Mapping[str, int], names: Sequence[str]) -> list[str]:
+    """The servers with at least one process running."""
+    return [name for name in names if perServer.get(name, 0) > 0]
+
+
+def extrapolate(measured: Mapping[str, Any], sessions: int, total: int) -> dict[str, Any] | None:
+    """The side without the gateway at C{total} sessions, from C{sessions}
+    measured: processes and memory per session times C{total} (C{None}
+    when all were measured). Linear: pages every process shares (the node
+    binary's) are counted once per C{sessions/total} of the run, a small
+    overestimate of PSS."""
+    if sessions <= 0 or sessions >= total:
+        return None
+    factor = total / sessions
+    return {
+        "extrapolated": True,
+        "fromSessions": sessions,
+        "toSessions": total,
+        "processes": round(measured["processes"] * factor),
+        "pssMB": round(measured["pssMB"] * factor, 1),
+        "rssMB": round(measured["rssMB"] * factor, 1),
+        "note": f"extrapolated linearly from {sessions} of {total} sessions measured",
+    }
+
+
+def perSession(measured: Mapping[str, Any], sessions: int) -> dict[str, float]:
+    """What one session's own servers cost, on average."""
+    if sessions <= 0:
+        return {"processes": 0.0, "pssMB": 0.0, "rssMB": 0.0}
+    return {
+        "processes": round(measured["processes"] / sessions, 2),
+        "pssMB": round(measured["pssMB"] / sessions, 1),
+        "rssMB": round(measured["rssMB"] / sessions, 1),
+    }
+
+
+def headline(result: Mapping[str, Any]) -> dict[str, Any]:
+    """Processes and memory with and without the gateway, as the README says them."""
+    gw = result["gateway"]["tree"]
+    wo = result["without"]
+    full = wo.get("extrapolated") or wo["tree"]
+    return {
+        "sessions": result["shape"]["sessions"],
+        "servers": len(result["shape"]["servers"]),
+        "gatewayProcesses": gw["processes"],
+        "gatewayPssMB": gw["pssMB"],
+        "withoutProcesses": full["processes"],
+        "withoutPssMB": full["pssMB"],
+        "withoutExtrapolated": bool(wo.get("extrapolated")),
+        "withoutMeasuredSessions": wo["sessions"],
+        "withoutMeasuredProcesses": wo["tree"]["processes"],
+        "withoutMeasuredPssMB": wo["tree"]["pssMB"],
+        "oneSessionOwnServersPssMB": wo["perSession"]["pssMB"],
+    }
+
+
+def _ms(stats: Mapping[str, Any] | None) -> str:
+    if not stats:
+        return "n/a"
+    return f"{stats['p50']:,.0f} / {stats['p90']:,.0f} / {stats['max']:,.0f}"
+
+
+def _gb(mb: float) -> str:
+    return f"{mb / 1024:,.2f} GB" if mb >= 1024 else f"{mb:,.0f} MB"
+
+
+def _side(side: Mapping[str, Any]) -> dict[str, str]:
+    tree = side["tree"]
+    calls = side["calls"]
+    start = side["start"]["all"]
+    return {
+        "sessions": f"{side['sessions']:,}",
+        "processes": f"{tree['processes']:,}",
+        "pss": _gb(tree["pssMB"]),
+        "rss": _gb(tree["rssMB"]),
+        "idle": f"{tree['idleCores']:.3f}",
+        "first": _ms(start["firstListMs"]),
+        "all": _ms(start["allListedMs"]),
+        "calls": f"{calls['perSecond']:,.0f} ({calls['ok']:,} ok, {calls['wrong']} wrong,"
+        f" {calls['failed']} failed)",
+        "lists": f"{side['listsOk']:,} ok, {side['listsWrong']} wrong",
+    }
+
+
+def report(result: Mapping[str, Any]) -> str:
+    """The run as markdown: the shape, both sides side by side, the headline."""
+    shape = result["shape"]
+    gw, wo = result["gateway"], result["without"]
+    g, w = _side(gw), _side(wo)
+    ext = wo.get("extrapolated")
+    rows = [
+        ("sessions", g["sessions"], w["sessions"], f"{shape['sessions']:,}" if ext else ""),
+        ("processes", g["processes"], w["processes"], f"{ext['processes']:,}" if ext else ""),
+        ("PSS of the tree", g["pss"], w["pss"], _gb(ext["pssMB"]) if ext else ""),
+        ("RSS of the tree", g["rss"], w["rss"], _gb(ext["rssMB"]) if ext else ""),
+        ("CPU while idle (cores)", g["idle"], w["idle"], ""),
+        ("start to first tools list, ms (p50 / p90 / max)", g["first"], w["first"], ""),
+        ("start to all 13 listed, ms (p50 / p90 / max)", g["all"], w["all"], ""),
+        ("calls/s (answers)", g["calls"], w["calls"], ""),
+        ("tools lists verified", g["lists"], w["lists"], ""),
+    ]
+    lines = [
+        f"## Fan-out replay: {len(shape['kinds'])} client kinds x {shape['perKind']} sessions x"
+        f" (1 + {shape['subagents']} subagents) = {shape['sessions']} sessions,"
+        f" {len(shape['servers'])} servers each",
+        "",
+        "| | with the gateway | without (measured) | without, extrapolated |",
+        "| --- | --- | --- | --- |",
+        *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
+        "",
+        f"Gateway: {len(gw['serversStarted'])} of {len(shape['servers'])} servers started"
+        f" ({', '.join(gw['serversStarted']) or 'none'}); its tree by name:"
+        f" {gw['tree']['byName']}; the gateway process itself {_gb(gw['gatewayPssMB'])} PSS"
+        f" ({_gb(gw['gatewayRssMB'])} RSS); clients adopted: {gw['adopted']}; files"
+        f" restored at stop: {gw['restored']}.",
+        f"Without: {wo['perSession']['processes']:g} processes and"
+        f" {_gb(wo['perSession']['pssMB'])} PSS per session"
+        + (f"; stopped early: {wo['stopped']}" if wo.get("stopped") else "")
+        + ".",
+    ]
+    if ext:
+        lines.append(f"The last column is {ext['note']}: not measured.")
+    return "\n".join(lines) + "\n"

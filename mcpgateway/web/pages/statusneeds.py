@@ -1,0 +1,150 @@
+# -*- test-case-name: tests.web.test_statusneeds -*-
+"""The console's first section: what needs a person, each with its button.
+
+Read off the page's data (L{mcpgateway.web.pages.statuspage.pageData}): the tools
+waiting for approval (the pinned tools' changes, with their diff and
+Approve button, L{mcpgateway.web.pages.pinspage.renderPins}), the remote servers
+waiting for a sign-in, the failing servers with their one-line cause and
+the fix C{mcpgateway doctor} would print, a child its sandbox denied
+something (its exit reason says what, and the profile key that allows it),
+and the servers promoted to a child per session. A gateway with nothing of
+the kind says so in one line.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import Any
+
+from mcpgateway.web.pages.pinspage import renderPins
+
+
+def _esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def cause(server: Mapping[str, Any]) -> str:
+    """A failing server's trouble in one line."""
+    for field in ("error", "lastExit"):
+        text = server.get(field)
+        if text:
+            return str(text)
+    if server.get("circuit") == "open":
+        return "kept crashing: its circuit is open"
+    exits = server.get("recentExits") or 0
+    if exits:
+        return (
+            f"{exits} unexpected exit(s) in the last {int(server.get('exitWindow') or 0) // 60} min"
+        )
+    return f"it is {server.get('state')}"
+
+
+def kindOf(server: Mapping[str, Any]) -> str:
+    """C{sandbox} (its sandbox denied it something), C{missing} (its
+    command is not there), C{crash-loop} (circuit open), else C{failing}."""
+    text = f"{server.get('error') or ''} {server.get('lastExit') or ''}"
+    if "sandbox" in text:
+        return "sandbox"
+    if str(server.get("error") or "").startswith("command '"):
+        return "missing"
+    if server.get("circuit") == "open":
+        return "crash-loop"
+    return "failing"
+
+
+def fix(server: Mapping[str, Any]) -> str:
+    """What C{mcpgateway doctor} says to do about a failing server."""
+    name = str(server["name"])
+    kind = kindOf(server)
+    if kind == "sandbox":
+        return (
+            f'allow what its exit reason names in the server\'s "sandbox" entry'
+            f" (docs/guide/sandbox.md), or learn it: mcpgateway sandbox learn {name}"
+        )
+    if kind == "missing":
+        return "install its command or fix its entry in the gateway's servers.json"
+    if kind == "crash-loop":
+        return (
+            f"its log shows why (mcpgateway logs {name}); fix that, then Reset circuit"
+            f" (mcpgateway servers reset-circuit {name})"
+        )
+    return f"its log shows why (mcpgateway logs {name}); fix that, and the next request starts it"
+
+
+def _button(action: str, label: str, server: str, disabled: bool = False) -> str:
+    return (
+        f'<button type="button" data-action="{action}" data-server="{_esc(server)}"'
+        f"{' disabled' if disabled else ''}>{label}</button>"
+    )
+
+
+def _item(kind: str, text: str, buttons: str = "") -> str:
+    return f'<li class="need {kind}">{text}{" " + buttons if buttons else ""}</li>'
+
+
+def renderNeeds(data: Mapping[str, Any], controls: bool = True) -> str:
+    """The section's HTML (at the top of the page's live part)."""
+    items: list[str] = []
+    pins = data.get("pins")
+    waiting = len(pins["changes"]) if pins else 0
+    if waiting:
+        items.append(
+            _item(
+                "pins",
+                f"<b>{waiting} tool change(s) wait for approval</b>: each is shown below with"
+                " what changed and its Approve button",
+            )
+        )
+    for server in data["servers"]:
+        key, name = server["key"], _esc(server["name"])
+        if server.get("login") == "needed":
+            items.append(
+                _item(
+                    "login",
+                    f"<b>{name}</b> waits for a sign-in: run <code>mcpgateway login {name}</code>"
+                    " on the gateway's machine (a team gateway gives each principal a sign-in"
+                    " link in the error of the call that needs it)",
+                )
+            )
+        if server.get("failing") and not server.get("disabled"):
+            kind = kindOf(server)
+            label = {"sandbox": "sandbox denial", "missing": "command missing"}.get(
+                kind, "crash loop" if kind == "crash-loop" else "failing"
+            )
+            buttons = ""
+            if controls:
+                buttons += _button("logs", "Log", key) + _button("restart", "Restart", key)
+                if server.get("circuit") != "closed":
+                    buttons += _button("reset-circuit", "Reset circuit", key)
+            items.append(
+                _item(
+                    kind,
+                    f"<b>{name}</b> ({label}): {_esc(cause(server))}"
+                    f'<span class="sub">fix: {_esc(fix(server))}</span>',
+                    buttons,
+                )
+            )
+        if server.get("promoted"):
+            items.append(
+                _item(
+                    "promotion",
+                    f"<b>{name}</b> was promoted to a child per session: "
+                    f"{_esc(server['promoted'])}"
+                    '<span class="sub">keep it so, or set its "share" back in the'
+                    " gateway's overrides (mcpgateway doctor prints the line)</span>",
+                )
+            )
+    if not items:
+        return (
+            '<section class="needs calm" id="needs" aria-labelledby="needs-h">'
+            '<h2 id="needs-h">Needs a person</h2><p>Nothing: every server is fine and no'
+            " change waits for approval.</p></section>"
+        )
+    out = (
+        '<section class="needs" id="needs" aria-labelledby="needs-h">'
+        f'<h2 id="needs-h">Needs a person ({len(items)})</h2><ul>{"".join(items)}</ul>'
+    )
+    if waiting:
+        out += renderPins(pins, controls)
+    return out + "</section>"

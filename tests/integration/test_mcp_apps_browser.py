@@ -1,0 +1,170 @@
+"""MCP Apps in a real browser: a host built from C{@modelcontextprotocol/ext-apps}'s
+app bridge (C{tests/integration/apps_host/host.mjs}, bundled with esbuild) in
+headless Chromium connects to the gateway's C{/mcp} as a host of apps,
+renders two servers' apps (server-basic-vanillajs, server-sheet-music) from
+the resources the gateway reads, each in a sandboxed frame under the CSP it
+builds from the forwarded C{_meta.ui}, which is the CSP the server's own
+C{_meta.ui} gives; the apps call their servers' tools through the gateway
+by the names they know (server-system-monitor's app polls its app-only
+tool)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from tests.integration.gateway import REPO, RunningGateway, npmServer, writeConfig
+from tests.integration.test_mcp_apps import HANDSHAKE, MUSIC_URI, routeFacts
+from tests.integration.test_status_page import chromiumOrSkip
+
+pytestmark = pytest.mark.integration
+HOST = REPO / "tests" / "integration" / "apps_host"
+CHROMIUM = "/usr/bin/chromium"
+SONG = "X:1\nT:Scale\nM:4/4\nL:1/4\nK:C\nCDEF|GABc|]\n"
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    sync_playwright = chromiumOrSkip()
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def bundledHost(tmp_path: Path) -> str:
+    """The host page's script: host.mjs with the app bridge and the MCP
+    client bundled in (esbuild from the test backends)."""
+    node, esbuild = npmServer("APPS_ESBUILD")
+    modules = Path(esbuild).parents[2]
+    out = tmp_path / "host.js"
+    subprocess.run(
+        [node, esbuild, str(HOST / "host.mjs"), "--bundle", "--format=iife",
+         "--platform=browser", f"--outfile={out}", "--log-level=warning"],
+        check=True,
+        env={**os.environ, "NODE_PATH": str(modules)},
+        timeout=120,
+    )  # fmt: skip
+    return out.read_text()
+
+
+def appConfig(home: Path) -> Path:
+    entries: dict[str, Any] = {}
+    for name, key in (
+        ("vanilla", "APPS_BASIC_VANILLAJS_JS"),
+        ("music", "APPS_SHEET_MUSIC_JS"),
+        ("monitor", "APPS_SYSTEM_MONITOR_JS"),
+    ):
+        node, script = npmServer(key)
+        entries[name] = {"command": node, "args": [script, "--stdio"]}
+    return writeConfig(home / "servers.json", entries)
+
+
+def test_an_ext_apps_host_renders_each_app_from_the_gateway(
+    start: Any, home: Path, tmp_path: Path, browser: Any
+) -> None:
+    script = bundledHost(tmp_path)
+    gateway: RunningGateway = start("--config", str(appConfig(home)))
+    origin = f"http://127.0.0.1:{gateway.port}"
+    # Playwright's sync API runs a loop in this thread: the SDK client gets its own.
+    with ThreadPoolExecutor(1) as thread:
+        direct = thread.submit(anyio.run, routeFacts, f"{origin}/music/mcp", HANDSHAKE).result()
+    serverMeta = direct["reads"][MUSIC_URI]["_meta"]
+
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    posted: list[dict[str, Any]] = []
+
+    def sent(request: Any) -> None:
+        if request.url == f"{origin}/mcp" and request.method == "POST" and request.post_data:
+            posted.append(json.loads(request.post_data))
+
+    page.on("request", sent)
+    # The host page is served on the gateway's origin (the gateway sends no
+    # CORS headers): the browser asks the gateway for /mcp itself.
+    pages = {"index.html": (HOST / "index.html").read_text(), "host.js": script}
+    page.route(
+        f"{origin}/apps-host/*",
+        lambda route: route.fulfill(
+            status=200,
+            body=pages[route.request.url.rsplit("/", 1)[1]],
+            content_type="text/html"
+            if route.request.url.endswith(".html")
+            else "application/javascript",
+        ),
+    )
+    page.goto(f"{origin}/apps-host/index.html")
+    page.wait_for_function("() => window.mcpHost !== undefined")
+    tools = page.evaluate("url => mcpHost.connect(url).then(t => t.map(x => x.name))", "/mcp")
+    assert {"vanilla__get-time", "music__play-sheet-music", "monitor__poll-system-stats"} <= set(
+        tools
+    ), tools
+
+    # The vanilla app: rendered from the gateway, then it calls get-time itself.
+    vanilla = page.evaluate("([n, a]) => mcpHost.render(n, a)", ["vanilla__get-time", {}])
+    assert vanilla["uri"] == "ui://vanilla/get-time/mcp-app.html", vanilla["uri"]
+    assert vanilla["mimeType"] == "text/html;profile=mcp-app"
+    frame = page.frame_locator(f"#{vanilla['frame']}")
+    shown = frame.locator("#server-time")
+    shown.wait_for()
+    first = _waitForText(page, shown, lambda text: text not in ("", "Loading..."))
+    calls = len([m for m in posted if m.get("method") == "tools/call"])
+    frame.locator("#get-time-btn").click()
+    _waitFor(page, lambda: len([m for m in posted if m.get("method") == "tools/call"]) > calls)
+    appCall = [m for m in posted if m.get("method") == "tools/call"][-1]
+    assert appCall["params"]["name"] == "get-time", appCall
+    second = _waitForText(page, shown, lambda text: text != first and text != "[ERROR]")
+    assert second.startswith("20"), second
+
+    # The sheet-music app: its CSP is the server's, through the gateway.
+    music = page.evaluate(
+        "([n, a]) => mcpHost.render(n, a)", ["music__play-sheet-music", {"abcNotation": SONG}]
+    )
+    assert music["uri"] == "ui://music/sheet-music/mcp-app.html"
+    assert json.dumps(music["meta"]) == json.dumps(serverMeta)
+    expected = page.evaluate("meta => mcpHost.buildCsp(meta.ui.csp)", serverMeta)
+    assert music["csp"] == expected
+    assert "connect-src 'self' https://paulrosen.github.io" in music["csp"], music["csp"]
+    page.frame_locator(f"#{music['frame']}").locator("body").wait_for()
+
+    # The system monitor's app polls its app-only tool by the name it knows.
+    monitor = page.evaluate("([n, a]) => mcpHost.render(n, a)", ["monitor__get-system-info", {}])
+    assert monitor["uri"] == "ui://monitor/system-monitor/mcp-app.html"
+    _waitFor(
+        page,
+        lambda: any(
+            m.get("method") == "tools/call" and m["params"]["name"] == "poll-system-stats"
+            for m in posted
+        ),
+    )
+    assert not errors, errors
+
+
+def _waitFor(page: Any, condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Wait for C{condition}, letting Playwright deliver the page's events."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        page.wait_for_timeout(100)
+
+
+def _waitForText(page: Any, locator: Any, good: Callable[[str], bool]) -> str:
+    deadline = time.monotonic() + 20.0
+    while True:
+        text = str(locator.text_content() or "")
+        if good(text):
+            return text
+        assert time.monotonic() < deadline, f"timed out; the text is {text!r}"
+        page.wait_for_timeout(100)

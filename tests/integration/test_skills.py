@@ -1,0 +1,375 @@
+"""The Skills extension (SEP-2640) end to end: the fixture server written
+from the extension's text (tests/fixtures/skills_server.py) behind real
+gateways, asked over plain HTTP (the Python SDK has no skills support) on
+both revisions: its own route (a shared handshake child, a child per
+session, a 2026-only child) and C{/mcp} with two of them, where every
+server's skills are one listing under namespaced C{skill://} URIs whose
+digests still verify; and the official conformance scenarios of the
+extension on both."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.gateway import REPO, RunningGateway, writeConfig
+
+pytestmark = pytest.mark.integration
+FIXTURE = REPO / "tests" / "fixtures" / "skills_server.py"
+EXTENSION = "io.modelcontextprotocol/skills"
+ERA2026 = "2026-07-28"
+HANDSHAKE = "2025-11-25"
+
+
+def post(url: str, message: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any, Any]:
+    """POST one JSON-RPC message: (status, response headers, the answer)."""
+    request = urllib.request.Request(
+        url,
+        json.dumps(message).encode(),
+        {
+            "Accept": "application/json, text/event-stream",
+            "Content-Type": "application/json",
+            **headers,
+        },
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+            if response.headers.get("content-type", "").startswith("text/event-stream"):
+                events = [line[5:] for line in raw.splitlines() if line.startswith(b"data:")]
+                raw = events[-1] if events else b""
+            return response.status, response.headers, json.loads(raw or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, json.loads(e.read() or b"null")
+
+
+class Handshake:
+    """A 2025-11-25 session of C{url}, opened with C{initialize}."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.ids = 0
+        status, headers, answer = post(
+            url,
+            {
+                "jsonrpc": "2.0",
+                "id": 0,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": HANDSHAKE,
+                    "capabilities": {},
+                    "clientInfo": {"name": "skills-test", "version": "1"},
+                },
+            },
+            {},
+        )
+        assert status == 200, answer
+        self.initialize = answer["result"]
+        self.headers = {
+            "Mcp-Session-Id": headers["mcp-session-id"],
+            "MCP-Protocol-Version": HANDSHAKE,
+        }
+        post(url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, self.headers)
+
+    def request(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        self.ids += 1
+        message = {"jsonrpc": "2.0", "id": self.ids, "method": method, "params": params or {}}
+        status, _, answer = post(self.url, message, self.headers)
+        assert status == 200, answer
+        return answer  # type: ignore[no-any-return]
+
+
+def era2026(url: str, method: str, params: dict[str, Any] | None = None) -> tuple[int, Any]:
+    """One 2026-07-28 request (no session): (status, answer)."""
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": ERA2026,
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "skills-test", "version": "1"},
+    }
+    params = {**(params or {}), "_meta": meta}
+    headers = {"MCP-Protocol-Version": ERA2026, "Mcp-Method": method}
+    if method == "resources/read":
+        headers["Mcp-Name"] = params["uri"]
+    status, _, answer = post(
+        url, {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, headers
+    )
+    return status, answer
+
+
+def fixture(label: str, *args: str, **entry: Any) -> dict[str, Any]:
+    return {"command": sys.executable, "args": [str(FIXTURE), label, *args], **entry}
+
+
+def checkServerRoute(url: str, era2026Child: bool = False) -> None:
+    """Both revisions on one server route: the extension declared, the
+    three methods answered by the child, errors as the SEP says."""
+    session = Handshake(url)
+    assert session.initialize["capabilities"]["extensions"] == {EXTENSION: {"directoryRead": True}}
+    listed = session.request("skills/list")["result"]
+    uris = [skill["uri"] for skill in listed["skills"]]
+    assert uris == [
+        "skill://acme/billing/refunds/SKILL.md",
+        "skill://git-workflow/SKILL.md",
+        "skill://reports/daily/SKILL.md",
+    ]
+    got = session.request("skills/get", {"uri": "skill://git-workflow/SKILL.md"})["result"]
+    assert got["skill"] == listed["skills"][1]
+    unknown = session.request("skills/get", {"uri": "skill://nope/SKILL.md"})
+    assert unknown["error"]["code"] == -32602
+    children = session.request(
+        "resources/directory/read", {"uri": "skill://acme/billing/refunds/templates"}
+    )["result"]["resources"]
+    assert children == [
+        {
+            "uri": "skill://acme/billing/refunds/templates/regional",
+            "name": "regional",
+            "mimeType": "inode/directory",
+        }
+    ]
+
+    status, discovered = era2026(url, "server/discover")
+    assert status == 200, discovered
+    assert discovered["result"]["capabilities"]["extensions"][EXTENSION] == {"directoryRead": True}
+    status, answer = era2026(url, "skills/list")
+    assert status == 200, answer
+    result = answer["result"]
+    assert result["resultType"] == "complete"
+    assert [skill["uri"] for skill in result["skills"]] == uris
+    assert isinstance(result["ttlMs"], int) and result["cacheScope"] in ("public", "private")
+    status, answer = era2026(url, "skills/get", {"uri": "skill://acme/billing/refunds/SKILL.md"})
+    assert status == 200, answer
+    assert answer["result"]["skill"] == listed["skills"][0]
+    assert "ttlMs" in answer["result"] and "cacheScope" in answer["result"]
+    status, answer = era2026(url, "skills/get", {"uri": "skill://nope/SKILL.md"})
+    assert answer["error"]["code"] == -32602, answer
+    status, answer = era2026(
+        url, "resources/directory/read", {"uri": "skill://acme/billing/refunds"}
+    )
+    assert status == 200, answer
+    names = {child["name"]: child["mimeType"] for child in answer["result"]["resources"]}
+    assert names == {
+        "SKILL.md": "text/markdown",
+        "examples": "inode/directory",
+        "templates": "inode/directory",
+    }
+
+
+def test_a_shared_handshake_child_serves_skills_on_both_revisions(start: Any, home: Path) -> None:
+    config = writeConfig(home / "servers.json", {"skills": fixture("one")})
+    gateway: RunningGateway = start("--config", str(config))
+    checkServerRoute(gateway.url("skills"))
+    assert gateway.health()["servers"]["skills"]["children"] == 1
+
+
+def test_a_child_per_session_serves_skills(start: Any, home: Path) -> None:
+    config = writeConfig(home / "servers.json", {"skills": fixture("one", share="session")})
+    gateway: RunningGateway = start("--config", str(config))
+    session = Handshake(gateway.url("skills"))
+    assert session.initialize["capabilities"]["extensions"] == {EXTENSION: {"directoryRead": True}}
+    listed = session.request("skills/list")["result"]["skills"]
+    assert [skill["frontmatter"]["name"] for skill in listed] == [
+        "refunds",
+        "git-workflow",
+        "daily",
+    ]
+
+
+def test_a_era2026_only_child_serves_skills_on_both_revisions(start: Any, home: Path) -> None:
+    config = writeConfig(
+        home / "servers.json", {"skills": fixture("one", "--era2026", era="era2026")}
+    )
+    gateway: RunningGateway = start("--config", str(config))
+    checkServerRoute(gateway.url("skills"), era2026Child=True)
+
+
+def digestOf(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def conformanceRun(conformance: list[str], home: Path, url: str, revision: str) -> str:
+    """The extension's three server scenarios against C{url} on C{revision}:
+    their output, once every check passed (none failed)."""
+    outputs = []
+    for scenario in (
+        "sep-2640-skills-enumeration",
+        "sep-2640-skills-manifest",
+        "sep-2640-skills-directory",
+    ):
+        proc = subprocess.run(
+            [
+                *conformance,
+                "server",
+                "--url",
+                url,
+                "--scenario",
+                scenario,
+                "--spec-version",
+                revision,
+                "--force",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=home,
+        )
+        output = proc.stdout + proc.stderr
+        summary = re.search(r"Passed: (\d+)/(\d+), (\d+) failed", output)
+        assert summary, output[-6000:]
+        assert int(summary.group(3)) == 0 and int(summary.group(1)) > 0, output[-6000:]
+        outputs.append(output)
+    joined = "\n".join(outputs)
+    wanted = ["sep-2640-directory-read-subdir-mimetype", "sep-2640-entry-frontmatter-identical"]
+    if revision == ERA2026:
+        wanted += ["sep-2640-skills-list-cache-attributes", "sep-2640-skills-get-cache-attributes"]
+    for check in wanted:  # run, not skipped
+        assert re.search(rf"\[{check}\s*\]\s*\S*SUCCESS", joined), check
+    return joined
+
+
+@pytest.mark.parametrize("revision", [HANDSHAKE, ERA2026])
+def test_the_conformance_scenarios_pass_on_a_server_route(
+    start: Any, home: Path, conformance: list[str], revision: str
+) -> None:
+    config = writeConfig(home / "servers.json", {"skills": fixture("one")})
+    gateway: RunningGateway = start("--config", str(config))
+    conformanceRun(conformance, home, f"http://localhost:{gateway.port}/skills/mcp", revision)
+
+
+def twoServers(home: Path, *args: str) -> Path:
+    return writeConfig(
+        home / "servers.json", {"one": fixture("one", *args), "other": fixture("other", *args)}
+    )
+
+
+def checkVerified(read: Any, listed: list[dict[str, Any]]) -> None:
+    """Every file of every listed skill, read through C{read(uri)}, has the
+    size and digest its entry gives, under the URI the entry gives."""
+    for skill in listed:
+        if skill["resources"] == "dynamic":
+            continue
+        for item in skill["resources"]:
+            contents = read(item["uri"])
+            assert [c["uri"] for c in contents] == [item["uri"]]
+            data = contents[0]["text"].encode("utf-8")
+            assert len(data) == item["size"], item
+            assert "sha256:" + hashlib.sha256(data).hexdigest() == item["digest"], item
+
+
+def test_two_servers_skills_on_the_aggregate_endpoint(start: Any, home: Path) -> None:
+    """C{/mcp} with two servers that both serve C{skill://git-workflow}:
+    one listing, namespaced by server, digests as each server gave them
+    (and still true of what a read through C{/mcp} returns), on both
+    revisions."""
+    gateway: RunningGateway = start("--config", str(twoServers(home)))
+    url = f"http://127.0.0.1:{gateway.port}/mcp"
+    own = {
+        server: Handshake(gateway.url(server)).request("skills/list")["result"]["skills"]
+        for server in ("one", "other")
+    }
+    session = Handshake(url)
+    assert session.initialize["capabilities"]["extensions"][EXTENSION] == {"directoryRead": True}
+    listed = session.request("skills/list")["result"]["skills"]
+    expected = [
+        {
+            **skill,
+            "uri": skill["uri"].replace("skill://", f"skill://{server}/"),
+            "resources": skill["resources"]
+            if skill["resources"] == "dynamic"
+            else [
+                {**item, "uri": item["uri"].replace("skill://", f"skill://{server}/")}
+                for item in skill["resources"]
+            ],
+        }
+        for server in ("one", "other")
+        for skill in own[server]
+    ]
+    assert listed == expected
+    assert "skill://one/git-workflow/SKILL.md" in [s["uri"] for s in listed]
+    assert "skill://other/git-workflow/SKILL.md" in [s["uri"] for s in listed]
+    checkVerified(
+        lambda uri: session.request("resources/read", {"uri": uri})["result"]["contents"], listed
+    )
+    got = session.request("skills/get", {"uri": "skill://other/pdf-processing/SKILL.md"})
+    assert got["result"]["skill"] == next(
+        s for s in listed if s["uri"] == "skill://other/pdf-processing/SKILL.md"
+    )
+    assert (
+        session.request("skills/get", {"uri": "skill://one/pdf-processing/SKILL.md"})["error"][
+            "code"
+        ]
+        == -32602
+    )
+    assert (
+        session.request("skills/get", {"uri": "skill://git-workflow/SKILL.md"})["error"]["code"]
+        == -32602
+    )
+    children = session.request(
+        "resources/directory/read", {"uri": "skill://one/acme/billing/refunds"}
+    )["result"]["resources"]
+    assert sorted(c["uri"] for c in children) == [
+        "skill://one/acme/billing/refunds/SKILL.md",
+        "skill://one/acme/billing/refunds/examples",
+        "skill://one/acme/billing/refunds/templates",
+    ]
+    resources = session.request("resources/list")["result"]["resources"]
+    assert "skill://other/git-workflow/SKILL.md" in [r["uri"] for r in resources]
+
+    status, discovered = era2026(url, "server/discover")
+    assert status == 200, discovered
+    assert discovered["result"]["capabilities"]["extensions"][EXTENSION] == {"directoryRead": True}
+    status, answer = era2026(url, "skills/list")
+    assert status == 200, answer
+    assert answer["result"]["skills"] == expected
+    assert answer["result"]["resultType"] == "complete"
+    assert answer["result"]["ttlMs"] == 0 and answer["result"]["cacheScope"] == "public"
+
+    def read2026(uri: str) -> Any:
+        status, answer = era2026(url, "resources/read", {"uri": uri})
+        assert status == 200, answer
+        return answer["result"]["contents"]
+
+    checkVerified(read2026, expected)
+    status, answer = era2026(url, "skills/get", {"uri": "skill://one/git-workflow/SKILL.md"})
+    assert answer["result"]["skill"]["uri"] == "skill://one/git-workflow/SKILL.md", answer
+    status, answer = era2026(
+        url, "resources/directory/read", {"uri": "skill://other/acme/billing/refunds/templates"}
+    )
+    assert answer["result"]["resources"] == [
+        {
+            "uri": "skill://other/acme/billing/refunds/templates/regional",
+            "name": "regional",
+            "mimeType": "inode/directory",
+        }
+    ], answer
+
+
+def test_a_listing_is_kept_for_its_ttl(start: Any, home: Path) -> None:
+    """Servers that say their skills stay fresh 60 s are listed once for
+    two listings of C{/mcp}; the listing says so (C{ttlMs})."""
+    gateway: RunningGateway = start("--config", str(twoServers(home, "--ttl", "60000")))
+    url = f"http://127.0.0.1:{gateway.port}/mcp"
+    first = Handshake(url).request("skills/list")["result"]
+    status, second = era2026(url, "skills/list")
+    assert status == 200, second
+    assert second["result"]["skills"] == first["skills"]
+    assert second["result"]["ttlMs"] == 60000
+    direct = Handshake(gateway.url("one")).request("skills/list")["result"]
+    assert direct["_meta"]["fixture/listings"] == 2  # the aggregate's one, and this one
+
+
+@pytest.mark.parametrize("revision", [HANDSHAKE, ERA2026])
+def test_the_conformance_scenarios_pass_on_the_aggregate_endpoint(
+    start: Any, home: Path, conformance: list[str], revision: str
+) -> None:
+    gateway: RunningGateway = start("--config", str(twoServers(home)))
+    conformanceRun(conformance, home, f"http://localhost:{gateway.port}/mcp", revision)
