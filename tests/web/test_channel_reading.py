@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 
@@ -14,6 +15,8 @@ from mcpgateway.protocol.limits import Limits
 from tests.fakes import capturedGatewayLogs
 from tests.http import ACCEPT_BOTH, Harness
 from tests.web.test_mcp import LimitsHarness, connect
+
+pytestmark = pytest.mark.usefixtures("tunedChannel")  # its state is read
 
 
 def post(sid: str, body: dict[str, Any], extra: bytes = b"") -> bytes:

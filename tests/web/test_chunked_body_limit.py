@@ -1,16 +1,25 @@
 """A chunked body over C{--max-body} is refused as soon as it passes the
 limit: 413 with the gateway's JSON-RPC error and
 C{connection: close}, as a C{Content-Length} over the limit is, and the
-rest of the body is not read."""
+rest of the body is not read.
+
+These tests read the tuned channel's state (its open request, its body
+deadline): they run on it whatever C{$MCPGATEWAY_TWISTED} says
+(tests/web/test_stock.py has Twisted's own channel).
+"""
 
 from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness
 from tests.web.test_channel_reading import _refusal, echo, post
 from tests.web.test_mcp import connect
+
+pytestmark = pytest.mark.usefixtures("tunedChannel")
 
 
 def _chunkedHead(sid: str) -> bytes:

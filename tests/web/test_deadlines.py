@@ -180,6 +180,7 @@ def test_a_silent_keep_alive_connection_is_closed_after_60_seconds() -> None:
     noTracebacks(events)
 
 
+@pytest.mark.usefixtures("tunedChannel")
 @pytest.mark.parametrize("split", [True, False])
 def test_a_400_mid_body_is_the_only_answer_on_its_connection(split: bool) -> None:
     """A chunked body that cannot be read gets 400 and the connection

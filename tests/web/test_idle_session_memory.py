@@ -250,6 +250,7 @@ def test_an_ended_get_stream_is_forgotten_unless_replaced() -> None:
     assert one.getStream is None
 
 
+@pytest.mark.usefixtures("tunedChannel")
 def test_a_connection_is_its_channel_unless_http2_could_be_negotiated(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

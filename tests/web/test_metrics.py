@@ -60,6 +60,14 @@ FAMILIES = {
     "mcpgateway_era2026_input_expired": "counter",
     "mcpgateway_era2026_bad_request_states": "counter",
     "mcpgateway_era2026_listen_streams": "gauge",
+    # the same families under their older names, written until dashboards move
+    "mcpgateway_modern_served": "gauge",
+    "mcpgateway_modern_requests": "counter",
+    "mcpgateway_modern_suspended_calls": "gauge",
+    "mcpgateway_modern_input_rounds": "counter",
+    "mcpgateway_modern_input_expired": "counter",
+    "mcpgateway_modern_bad_request_states": "counter",
+    "mcpgateway_modern_listen_streams": "gauge",
     "mcpgateway_gateway_resident_bytes": "gauge",
     "mcpgateway_gateway_uptime_seconds": "gauge",
     "mcpgateway_gateway_info": "gauge",
@@ -520,6 +528,17 @@ def test_era2026_serving_per_server() -> None:
         ("mcpgateway_era2026_listen_streams", "mem"): 4,
         ("mcpgateway_era2026_listen_streams", "old"): 0,
     }
+    older = {
+        (
+            s.name.replace("mcpgateway_modern_", "mcpgateway_era2026_"),
+            s.labels.get("server"),
+        ): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name.startswith("mcpgateway_modern_")
+    }
+    assert older == samples  # the older names, sample for sample
+    assert "# HELP mcpgateway_modern_served Deprecated: the older name of" in text
 
 
 def test_convention_histograms_by_method_and_outcome() -> None:
