@@ -65,11 +65,16 @@ SKILLS_EXTENSION = "io.modelcontextprotocol/skills"
 SKILLS_METHODS = frozenset({"skills/list", "skills/get", "resources/directory/read"})
 """The Skills extension's requests: passed to a server that declares the
 extension (C{resources/directory/read} to one that declares C{directoryRead})."""
-PASSED_EXTENSIONS = (SKILLS_EXTENSION,)
+APPS_EXTENSION = "io.modelcontextprotocol/ui"
+"""MCP Apps: its requests are the host's and the app's, never a server's;
+what a server declares under it (the MIME types it serves) is kept."""
+PASSED_EXTENSIONS = (SKILLS_EXTENSION, APPS_EXTENSION)
 """The extensions of a server's capabilities its C{server/discover} keeps:
 their requests pass to it."""
-SKILLS_CACHEABLE = frozenset({"skills/list", "skills/get"})
-"""The Skills extension's results that carry C{ttlMs} and C{cacheScope}."""
+SKILLS_CACHEABLE = frozenset({"skills/list", "skills/get", "resources/directory/read"})
+"""The Skills extension's results that carry C{ttlMs} and C{cacheScope}
+(a directory's too, as C{resources/list} does: the TypeScript SDK requires
+them there)."""
 CACHEABLE = frozenset(
     {
         "server/discover",

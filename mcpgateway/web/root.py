@@ -349,7 +349,7 @@ class GatewayRoot(Resource):
         @param keys: what credential sets (C{X-Mcp-Env-*} headers) are keyed
             with: the state directory's (L{WorkspaceKeys.forStateDir}, read
             once at start); C{None}: a secret of this process only.
-        @param 2026: what serves 2026-07-28 requests (C{None}: the gateway).
+        @param era2026: what serves 2026-07-28 requests (C{None}: the gateway).
         @param team: the gate, limits and audit log of a team gateway
             (C{None}: none, as on loopback).
         """

@@ -145,7 +145,7 @@ def test_handshake_and_era2026_clients_on_a_era2026_only_child(
 ) -> None:
     gateway: RunningGateway = start("--config", str(era2026Config(home, **entry)))
     url = gateway.url("era2026")
-    handshake, era2026 = Callbacks("legacy"), Callbacks("era2026")
+    handshake, era2026 = Callbacks("handshake"), Callbacks("era2026")
     health: dict[str, Any] = {}
 
     async def main() -> tuple[dict[str, Any], dict[str, Any], list[str]]:

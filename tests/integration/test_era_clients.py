@@ -281,7 +281,8 @@ def test_auto_mode_clients_take_the_era2026_path(start: Any, home: Path) -> None
     assert version == ERA2026
     assert "py-auto says py-auto n-py-auto" in user, user
     assert caller.elicited == ["py-auto n-py-auto"]
-    assert result["ok"] and (result["era"], result["version"]) == ("era2026", ERA2026), result
+    # "modern": the TypeScript SDK's own word for the 2026-07-28 era (getProtocolEra)
+    assert result["ok"] and (result["era"], result["version"]) == ("modern", ERA2026), result
     assert result["sessionId"] is None, result
     checkScenario(result, "ts-auto", "n-ts-auto")
     server = health["servers"]["era"]

@@ -99,7 +99,8 @@ def test_a_slow_tool_is_polled_to_its_result(home: Path, extTasks: dict[str, str
         said = run(extTasks, gateway, "poll")
     finally:
         gateway.stop()
-    assert said["era"] == "era2026" and said["capabilities"]["execution"] is True
+    # "modern": the TypeScript SDK's own word for the 2026-07-28 era (getProtocolEra)
+    assert said["era"] == "modern" and said["capabilities"]["execution"] is True
     assert said["kind"] == "task" and said["taskId"]
     assert said["status"] == "completed", said
     assert said["text"] == "computed poll after 1.5s"

@@ -586,6 +586,26 @@ def test_discoverResult() -> None:
     }
 
 
+def test_discoverResult_keeps_the_extensions_whose_requests_pass() -> None:
+    apps = {"mimeTypes": ["text/html;profile=mcp-app"]}
+    initialize = {
+        "capabilities": {
+            "tools": {},
+            "extensions": {
+                "io.modelcontextprotocol/ui": apps,
+                "io.modelcontextprotocol/skills": {},
+                "io.modelcontextprotocol/tasks": {},
+                "vendor/other": {},
+            },
+        }
+    }
+    capabilities = era2026wire.discoverResult(initialize, "public")["capabilities"]
+    assert capabilities["extensions"] == {
+        "io.modelcontextprotocol/ui": apps,
+        "io.modelcontextprotocol/skills": {},
+    }
+
+
 def test_discoverResult_of_a_bare_child() -> None:
     assert era2026wire.discoverResult({}, "private") == {
         "resultType": "complete",

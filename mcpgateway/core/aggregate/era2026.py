@@ -18,7 +18,7 @@ registered and opens no member), and from that view
   - C{tools/call}, C{prompts/get}, C{resources/read} and
     C{completion/complete} are resolved to (member, its own name or URI)
     and a copy of the request with the member's name goes to that member's
-    pool (L{Era2026Side.era2026<mcpgateway.core.pools.era2026side.Era2026Side.era2026>}),
+    pool (L{Era2026Side.serveEra2026<mcpgateway.core.pools.era2026side.Era2026Side.serveEra2026>}),
     on the route the view gives it; a C{tools/call} through the gateway's
     L{TaskManager} when it has one. A member's C{input_required} round seals
     its C{requestState} for the member's request: the retry, which names the
@@ -435,10 +435,11 @@ class AggregateEra2026:
             return self._forward(
                 owner.server, request, view, sink, ref={**ref, "name": owner.original}
             )
-        server, why = view.uriOwner(str(ref.get("uri")))
+        uri = str(ref.get("uri"))
+        server, why = view.uriOwner(uri)
         if server is None:
             raise CallFailed(jsonrpc.INVALID_PARAMS, why)
-        return self._forward(server, request, view, sink)
+        return self._forward(server, request, view, sink, ref={**ref, "uri": view.memberUri(uri)})
 
     # -- tasks -------------------------------------------------------------------
 

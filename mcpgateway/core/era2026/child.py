@@ -18,7 +18,7 @@ to its clients) and the child's stdin and stdout:
    handshake session's request gets an envelope made from that session (its
    capabilities without C{roots.listChanged} and C{tasks}, its
    C{clientInfo}, its log level); a 2026 client's request passes with its
-   own envelope (L{Era2026ChildAdapter.era2026}); the gateway's own requests
+   own envelope (L{Era2026ChildAdapter.serveEra2026}); the gateway's own requests
    get the gateway's. C{logging/setLevel} and C{resources/(un)subscribe}
    are answered by the adapter: the union of the URIs subscribed (by handshake
    sessions and listen streams, counted by the fanout) is one upstream

@@ -108,7 +108,7 @@ class Era2026Side:
 
     def serveEra2026(self, request: Era2026Request, sink: Sink) -> Deferred[jsonrpc.Message]:
         """Serve one 2026 request (not a listen): fires with the finished
-        answer (L{mcpgateway.core.pools.pool.ServerPool.era2026})."""
+        answer (L{mcpgateway.core.pools.pool.ServerPool.serveEra2026})."""
         self.requests += 1
         host = self._host
         refusal = host.era2026Refusal()

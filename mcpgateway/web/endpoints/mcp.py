@@ -161,7 +161,7 @@ class McpEndpoint(Resource):
         @param throttled: called once per request refused by C{quota}.
         @param keys: keys credential sets; C{None}: credential headers are
             refused (a gateway always gives one, see L{GatewayRoot}).
-        @param 2026: what serves the endpoint's 2026-07-28 requests
+        @param era2026: what serves the endpoint's 2026-07-28 requests
             (C{None}: the gateway itself).
         @param cluster: where unknown session ids go (C{None}: not
             clustered, they are not found).

@@ -60,7 +60,7 @@ class SessionStreams:
     ) -> None:
         """
         @param lookup: finds the session a request names.
-        @param 2026: the endpoint's 2026-07-28 side, which answers a GET
+        @param era2026: the endpoint's 2026-07-28 side, which answers a GET
             or DELETE that names its revision without a session.
         @param replay: where a resumable session's streams are kept.
         @param keepAlive: the interval of an open stream's keep-alive, in seconds.
