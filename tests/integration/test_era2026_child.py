@@ -153,7 +153,7 @@ def test_handshake_and_era2026_clients_on_a_era2026_only_child(
             async with handshake.client(url, "legacy") as old, era2026.client(url, ERA2026) as new:
                 assert old.session.protocol_version == "2025-11-25"
                 assert old.server_info is not None and old.server_info.name == "era2026-fixture"
-                oldResult = await scenario(old, "legacy")
+                oldResult = await scenario(old, "handshake")
                 newResult = await scenario(new, "era2026")
                 # The child's list changes and resource updates, through its one listen.
                 await old.subscribe_resource("era2026://notes")
@@ -177,7 +177,7 @@ def test_handshake_and_era2026_clients_on_a_era2026_only_child(
         return oldResult, newResult, events
 
     oldResult, newResult, events = anyio.run(main)
-    checkScenario(oldResult, "legacy")
+    checkScenario(oldResult, "handshake")
     checkScenario(newResult, "era2026")
     assert handshake.asked == ["handshake?", "handshake!", "first?", "second?"], handshake.asked
     assert era2026.asked == ["era2026?", "era2026!", "first?", "second?"], era2026.asked
