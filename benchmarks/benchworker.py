@@ -48,7 +48,7 @@ class Worker:
         for raw in self.proc.stderr:
             self.stderr.append(raw.decode(errors="replace").rstrip())
 
-    def expect(self, event: str, timeout: float) -> dict[str, Any]:
+    def expect(self, event: str | tuple[str, ...], timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -67,7 +67,7 @@ class Worker:
             if item.get("event") == "failed":
                 self.kill()
                 raise RuntimeError(f"{self.argv[2]} failed: {item.get('error')}")
-            if item.get("event") == event:
+            if item.get("event") in ((event,) if isinstance(event, str) else event):
                 return item
 
     def say(self, text: str) -> None:

@@ -10,10 +10,13 @@ HOME. Each kind runs 8 sessions of a main agent with 4 subagents (200
 sessions); every session initializes and lists every server at its start,
 then calls 3 of them (every answer checked). Side by side:
 
-- **with the gateway**: the gateway as the README runs it (``twistd -n
-  mcpgateway``) with ``--rewrite-config --clients codex,cursor,vscode,copilot``:
-  it adopts every client's file, and each session goes where its client's
-  adopted entries say (each kind's entries are HTTP URLs of the gateway);
+- **with the gateway** (``fanoutgateway.py``): the gateway as the README
+  runs it (``twistd -n mcpgateway``) with ``--rewrite-config --clients
+  codex,cursor,vscode,copilot``: it adopts every client's file, and each
+  session goes where its client's adopted entries say (each kind's entries
+  are HTTP URLs of the gateway). Two ways (``--gateway-runs``): ``lazy``,
+  the servers' catalogs saved by an earlier run, as from a gateway's second
+  start on, and ``eager``, ``--no-lazy-start`` on a fresh state;
 - **without it**: every session starts its own 13 children, as the
   clients do. Before each group of sessions the run checks the memory
   left (``--reserve-mb``) and what its children hold (``--ceiling-mb``);
@@ -27,7 +30,8 @@ first tools list and to all 13, and calls/s. Prints a markdown report and
 writes ``benchmarks/results/fanout.json``.
 
     python benchmarks/fanout.py [--quick] [--sessions N] [--subagents N]
-        [--only gateway|without] [--gateway-arg ARG]... [--no-save]
+        [--only gateway|without] [--gateway-runs lazy,eager]
+        [--gateway-arg=ARG]... [--no-save]
 
 Loopback only; every request has a deadline, the counts are fixed.
 """
@@ -39,30 +43,22 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
+import shutil
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from benchenv import PY, REPO, log  # noqa: E402
-from fanoutreport import (  # noqa: E402
-    extrapolate,
-    headline,
-    perSession,
-    report,
-    serversStarted,
-    treeFigures,
-)
+from fanoutgateway import VARIANTS, gatewaySide  # noqa: E402
+from fanoutreport import extrapolate, headline, perSession, report  # noqa: E402
 from fanoutservers import (  # noqa: E402
     CALLABLE,
     CALLED,
@@ -71,65 +67,16 @@ from fanoutservers import (  # noqa: E402
     TITLES,
     MissingServers,
     Server,
-    adoptedUrls,
-    adoptionProblems,
-    clientPath,
     readPaths,
     servers,
-    writeClientFiles,
 )
-from fanoutsessions import (  # noqa: E402
-    Plan,
-    SessionRun,
-    callPhase,
-    closeAll,
-    listTools,
-    plans,
-    startAll,
-    startFigures,
-    startSession,
-)
-from fanoutwire import HttpLink, HttpPool, Link, StdioLink  # noqa: E402
-from gatewayproc import Gateway  # noqa: E402
+from fanoutsessions import Plan, listTools, plans  # noqa: E402
+from fanoutside import Replay, drive, sideResult  # noqa: E402
+from fanoutwire import Link, StdioLink  # noqa: E402
 from machineinfo import codeIdentity, machine  # noqa: E402
 from procstat import memAvailableMB, memKB, raiseNofile  # noqa: E402
 
 RESULTS = HERE / "results" / "fanout.json"
-
-
-@dataclass
-class Replay:
-    """What both sides share: the options, the servers, the sessions, the
-    reference listing of each server, and the scratch folder."""
-
-    args: argparse.Namespace
-    servers: list[Server]
-    groups: list[list[Plan]]
-    reference: dict[str, list[str]]
-    root: Path
-    nonce: str
-
-    @property
-    def names(self) -> list[str]:
-        return [s.name for s in self.servers]
-
-    @property
-    def markers(self) -> dict[str, str]:
-        return {s.name: s.marker for s in self.servers}
-
-    @property
-    def total(self) -> int:
-        return sum(len(g) for g in self.groups)
-
-    def server(self, name: str) -> Server:
-        return next(s for s in self.servers if s.name == name)
-
-
-def freePort() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def referenceListing(found: Sequence[Server], root: Path) -> dict[str, list[str]]:
@@ -146,135 +93,6 @@ async def referenceListing(found: Sequence[Server], root: Path) -> dict[str, lis
     finally:
         await asyncio.gather(*(link.close() for link in links.values()))
     return dict(zip(links, listed, strict=True))
-
-
-def sideResult(
-    replay: Replay, runs: Sequence[SessionRun], stopped: str | None, tally: Any, tree: Any
-) -> dict[str, Any]:
-    """What one side did: its sessions, its tree, its start times, its answers."""
-    listsOk = sum(
-        1
-        for run in runs
-        for name in run.tools
-        if not any(e.startswith(f"{name}:") for e in run.errors)
-    )
-    errors = [e for run in runs for e in run.errors]
-    return {
-        "sessions": len(runs),
-        "planned": replay.total,
-        "stopped": stopped,
-        "tree": tree,
-        "start": startFigures(runs),
-        "calls": {
-            "ok": tally.ok,
-            "wrong": tally.wrong,
-            "failed": tally.failed,
-            "seconds": round(tally.seconds, 2),
-            "perSecond": tally.perSecond(),
-            "examples": tally.examples,
-        },
-        "listsOk": listsOk,
-        "listsWrong": len(runs) * len(replay.names) - listsOk,
-        "errors": len(errors),
-        "errorExamples": errors[:5],
-    }
-
-
-async def drive(
-    replay: Replay,
-    makeLink: Callable[[Plan, str], Link],
-    room: Callable[[], str | None],
-    roots: Callable[[], list[int]],
-    side: str,
-) -> tuple[list[SessionRun], str | None, Any, dict[str, Any]]:
-    """Start the sessions, make the calls, measure the tree with every
-    session alive (idle), end the sessions."""
-    runs: list[SessionRun] = []
-    try:
-        runs, stopped = await startAll(
-            replay.groups,
-            lambda plan: startSession(plan, replay.names, makeLink, replay.reference),
-            room,
-            lambda text: log(f"fanout {side}: {text}"),
-        )
-        called = replay.args.call
-        log(f"fanout {side}: calls ({', '.join(called)}) x {replay.args.rounds} per session")
-        tally = await callPhase(runs, called, replay.args.rounds, replay.nonce, replay.root)
-        log(f"fanout {side}: measuring the tree ({replay.args.idle_seconds:g} s idle)")
-        tree = treeFigures(roots(), replay.args.idle_seconds, replay.markers)
-        return runs, stopped, tally, tree
-    finally:
-        log(f"fanout {side}: ending {len(runs)} sessions")
-        await closeAll(runs)
-
-
-def adopted(home: Path, port: int, names: Sequence[str]) -> dict[str, dict[str, str]]:
-    """Every client kind's adopted entries (name -> URL), checked: each of
-    the servers is an HTTP entry to the gateway, else L{SystemExit}."""
-    found: dict[str, dict[str, str]] = {}
-    problems: list[str] = []
-    for kind in KINDS:
-        urls = adoptedUrls(kind, clientPath(kind, home).read_text())
-        problems += adoptionProblems(kind, urls, names, port)
-        found[kind] = urls
-    if problems:
-        raise SystemExit(
-            "fanout: the gateway did not adopt every entry:\n  " + "\n  ".join(problems)
-        )
-    return found
-
-
-def gatewaySide(replay: Replay) -> dict[str, Any]:
-    """The replay through one gateway that adopted the clients' files."""
-    home = replay.root / "gateway-home"
-    originals = writeClientFiles(home, replay.servers)
-    port = freePort()
-    extra = [
-        "--port",
-        f"tcp:{port}:interface=127.0.0.1",
-        "--config",
-        str(clientPath("claude-code", home)),
-        "--rewrite-config",
-        "--clients",
-        ",".join(k for k in KINDS if k != "claude-code"),
-        *replay.args.gateway_arg,
-    ]
-    log(f"fanout gateway: twistd -n mcpgateway {' '.join(extra)}")
-    gw = Gateway({}, home, extra=extra)
-    restored = False
-    try:
-        urls = adopted(home, port, replay.names)
-        log(f"fanout gateway: every client's {len(replay.names)} entries adopted")
-        pools: dict[int, HttpPool] = {}
-
-        def makeLink(plan: Plan, name: str) -> Link:
-            pool = pools.setdefault(plan.index, HttpPool("127.0.0.1", port, replay.args.lanes))
-            return HttpLink(pool, urlsplit(urls[plan.kind][name]).path)
-
-        async def run() -> tuple[list[SessionRun], str | None, Any, dict[str, Any]]:
-            try:
-                return await drive(replay, makeLink, lambda: None, lambda: [gw.pid], "gateway")
-            finally:
-                await asyncio.gather(*(pool.close() for pool in pools.values()))
-
-        runs, stopped, tally, tree = asyncio.run(run())
-        rss, pss = memKB(gw.pid)
-    finally:
-        gw.stop()
-        restored = all(path.read_bytes() == data for path, data in originals.items())
-    out = sideResult(replay, runs, stopped, tally, tree)
-    out.update(
-        {
-            "command": "twistd -n mcpgateway " + " ".join(extra),
-            "startSeconds": round(gw.listening - gw.spawned, 2),
-            "gatewayRssMB": round(rss / 1024, 1),
-            "gatewayPssMB": round(pss / 1024, 1),
-            "adopted": {TITLES[k]: len(v) for k, v in urls.items()},
-            "serversStarted": serversStarted(tree["perServer"], replay.names),
-            "restored": restored,
-        }
-    )
-    return out
 
 
 class Room:
@@ -354,6 +172,9 @@ def options(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--only", choices=("gateway", "without"), help="one side only")
     parser.add_argument(
+        "--gateway-runs", default=",".join(VARIANTS), help="the gateway's ways: lazy, eager"
+    )
+    parser.add_argument(
         "--gateway-arg", action="append", default=[], help="one more gateway argument (repeat)"
     )
     parser.add_argument("--no-save", action="store_true", help="print only")
@@ -365,15 +186,22 @@ def options(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     args.kinds = [k for k in args.kinds.split(",") if k]
     args.call = [c for c in args.call.split(",") if c]
-    unknown = [k for k in args.kinds if k not in KINDS] + [
-        c for c in args.call if c not in CALLABLE
+    args.gateway_runs = [v for v in args.gateway_runs.split(",") if v]
+    unknown = [
+        *(k for k in args.kinds if k not in KINDS),
+        *(c for c in args.call if c not in CALLABLE),
+        *(v for v in args.gateway_runs if v not in VARIANTS),
     ]
     if unknown:
-        parser.error(f"unknown: {', '.join(unknown)} (kinds {KINDS}, calls {CALLABLE})")
+        parser.error(
+            f"unknown: {', '.join(unknown)} (kinds {KINDS}, calls {CALLABLE},"
+            f" gateway runs {tuple(VARIANTS)})"
+        )
     return args
 
 
 def cachePaths() -> dict[str, str]:
+    """C{<cache>/paths.env} of C{scripts/install-test-backends} ({} when there is none)."""
     cache = Path(os.environ.get("MCPGATEWAY_TEST_CACHE") or REPO / ".cache" / "test-backends")
     with contextlib.suppress(OSError):
         return readPaths((cache / "paths.env").read_text())
@@ -386,6 +214,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in CLIENT_ENV:  # the gateway's HOME must be the replay's
         os.environ.pop(name, None)
     root = Path(tempfile.mkdtemp(prefix="fanout-"))
+    try:
+        return replayIn(args, root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def replayIn(args: argparse.Namespace, root: Path) -> int:
+    """The whole replay, its scratch files (homes, state, the servers' files) in C{root}."""
     (root / "files").mkdir()
     try:
         found = servers(cachePaths(), root, REPO, PY)
@@ -416,7 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "reference": {name: len(tools) for name, tools in reference.items()},
     }
     if args.only != "without":
-        result["gateway"] = gatewaySide(replay)
+        for variant in args.gateway_runs:
+            key = "gateway" if variant == args.gateway_runs[0] else f"gateway-{variant}"
+            result[key] = gatewaySide(replay, variant)
     if args.only != "gateway":
         result["without"] = withoutSide(replay)
     if "gateway" in result and "without" in result:

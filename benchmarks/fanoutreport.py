@@ -55,9 +55,11 @@ def treeFigures(
     wall = time.monotonic() - t0
     used = sum(max(0.0, procCpu(p) - before[p]) for p in pids)
     mem = treeMemory(list(roots))
+    commands = [cmdline(p) for p in pids]
     return {
         **mem,
-        "perServer": byServer([cmdline(p) for p in pids], markers),
+        "perServer": byServer(commands, markers),
+        "others": sorted({c[:120] for c in commands if serverOf(c, markers) is None})[:10],
         "idleSeconds": round(wall, 1),
         "idleCores": round(used / wall, 4) if wall > 0 else 0.0,
     }
@@ -99,16 +101,28 @@ def perSession(measured: Mapping[str, Any], sessions: int) -> dict[str, float]:
     }
 
 
+def gatewayRuns(result: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The gateway's runs of the replay, the headline's first."""
+    return [side for key, side in result.items() if key.startswith("gateway")]
+
+
 def headline(result: Mapping[str, Any]) -> dict[str, Any]:
     """Processes and memory with and without the gateway, as the README says them."""
-    gw = result["gateway"]["tree"]
+    runs = gatewayRuns(result)
     wo = result["without"]
     full = wo.get("extrapolated") or wo["tree"]
     return {
         "sessions": result["shape"]["sessions"],
         "servers": len(result["shape"]["servers"]),
-        "gatewayProcesses": gw["processes"],
-        "gatewayPssMB": gw["pssMB"],
+        "gateway": [
+            {
+                "variant": run.get("variant", ""),
+                "processes": run["tree"]["processes"],
+                "pssMB": run["tree"]["pssMB"],
+                "serversStarted": len(run["serversStarted"]),
+            }
+            for run in runs
+        ],
         "withoutProcesses": full["processes"],
         "withoutPssMB": full["pssMB"],
         "withoutExtrapolated": bool(wo.get("extrapolated")),
@@ -147,37 +161,70 @@ def _side(side: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+ROWS = (
+    ("sessions", "sessions"),
+    ("processes", "processes"),
+    ("PSS of the tree", "pss"),
+    ("RSS of the tree", "rss"),
+    ("CPU while idle (cores)", "idle"),
+    ("start to first tools list, ms (p50 / p90 / max)", "first"),
+    ("start to all listed, ms (p50 / p90 / max)", "all"),
+    ("calls/s (answers)", "calls"),
+    ("tools lists verified", "lists"),
+)
+
+
+def _extrapolated(ext: Mapping[str, Any] | None, total: int) -> dict[str, str]:
+    if not ext:
+        return {}
+    return {
+        "sessions": f"{total:,}",
+        "processes": f"{ext['processes']:,}",
+        "pss": _gb(ext["pssMB"]),
+        "rss": _gb(ext["rssMB"]),
+    }
+
+
+def _gatewayNote(run: Mapping[str, Any], servers: int) -> str:
+    started = run["serversStarted"]
+    return (
+        f"Gateway ({run.get('variant', '')}: {run.get('what', '')}): {len(started)} of"
+        f" {servers} servers started ({', '.join(started) or 'none'}); its tree by name:"
+        f" {run['tree']['byName']}; the gateway process itself {_gb(run['gatewayPssMB'])} PSS"
+        f" ({_gb(run['gatewayRssMB'])} RSS); clients adopted: {run['adopted']}; files"
+        f" restored at stop: {run['restored']}."
+    )
+
+
 def report(result: Mapping[str, Any]) -> str:
-    """The run as markdown: the shape, both sides side by side, the headline."""
+    """The run as markdown: the shape, every side side by side, what each started."""
     shape = result["shape"]
-    gw, wo = result["gateway"], result["without"]
-    g, w = _side(gw), _side(wo)
+    runs = gatewayRuns(result)
+    wo = result["without"]
     ext = wo.get("extrapolated")
-    rows = [
-        ("sessions", g["sessions"], w["sessions"], f"{shape['sessions']:,}" if ext else ""),
-        ("processes", g["processes"], w["processes"], f"{ext['processes']:,}" if ext else ""),
-        ("PSS of the tree", g["pss"], w["pss"], _gb(ext["pssMB"]) if ext else ""),
-        ("RSS of the tree", g["rss"], w["rss"], _gb(ext["rssMB"]) if ext else ""),
-        ("CPU while idle (cores)", g["idle"], w["idle"], ""),
-        ("start to first tools list, ms (p50 / p90 / max)", g["first"], w["first"], ""),
-        ("start to all 13 listed, ms (p50 / p90 / max)", g["all"], w["all"], ""),
-        ("calls/s (answers)", g["calls"], w["calls"], ""),
-        ("tools lists verified", g["lists"], w["lists"], ""),
+    columns = [
+        *(_side(run) for run in runs),
+        _side(wo),
+        _extrapolated(ext, shape["sessions"]),
+    ]
+    heads = [
+        *(f"with the gateway ({run.get('variant', '')})" for run in runs),
+        "without (measured)",
+        "without, extrapolated",
     ]
     lines = [
         f"## Fan-out replay: {len(shape['kinds'])} client kinds x {shape['perKind']} sessions x"
         f" (1 + {shape['subagents']} subagents) = {shape['sessions']} sessions,"
         f" {len(shape['servers'])} servers each",
         "",
-        "| | with the gateway | without (measured) | without, extrapolated |",
-        "| --- | --- | --- | --- |",
-        *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
+        "| | " + " | ".join(heads) + " |",
+        "| --- |" + " --- |" * len(heads),
+        *(
+            f"| {label} | " + " | ".join(c.get(key, "") for c in columns) + " |"
+            for label, key in ROWS
+        ),
         "",
-        f"Gateway: {len(gw['serversStarted'])} of {len(shape['servers'])} servers started"
-        f" ({', '.join(gw['serversStarted']) or 'none'}); its tree by name:"
-        f" {gw['tree']['byName']}; the gateway process itself {_gb(gw['gatewayPssMB'])} PSS"
-        f" ({_gb(gw['gatewayRssMB'])} RSS); clients adopted: {gw['adopted']}; files"
-        f" restored at stop: {gw['restored']}.",
+        *(_gatewayNote(run, len(shape["servers"])) for run in runs),
         f"Without: {wo['perSession']['processes']:g} processes and"
         f" {_gb(wo['perSession']['pssMB'])} PSS per session"
         + (f"; stopped early: {wo['stopped']}" if wo.get("stopped") else "")

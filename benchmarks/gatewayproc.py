@@ -41,6 +41,7 @@ class Gateway:
         extra: list[str] | None = None,
         patches: str = "",
         repo: Path | None = None,
+        startTimeout: float = 30.0,
     ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         repo = REPO if repo is None else repo
@@ -104,7 +105,7 @@ class Gateway:
         self.listening = 0.0
         self._found = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
-        if not self._found.wait(30):
+        if not self._found.wait(startTimeout):
             self.stop()
             raise RuntimeError("gateway did not start:\n" + "\n".join(self.output))
 

@@ -504,6 +504,7 @@ async def runLoad(args: argparse.Namespace, loopName: str) -> None:
     tally = await phase(sessions, args.calls, args.max_seconds, args.grace)
     t1 = _mono()
     cpu1 = cpuSeconds()
+    out("measured")  # the measured calls are done: closing the sessions is not theirs
     await close(sessions, tasks)
     out(
         "result",

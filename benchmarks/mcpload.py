@@ -461,6 +461,7 @@ async def runLoad(args: argparse.Namespace) -> None:
     t0 = _mono()
     t1 = await phase(args.calls, args.max_seconds, True)
     cpu1 = cpuSeconds()
+    out("measured")  # the measured calls are done: what follows is not theirs
     stuck = sum(1 for s in sessions if s.inFlight)
     tally.lost += stuck
     for s in sessions:

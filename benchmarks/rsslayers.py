@@ -187,7 +187,14 @@ def runningRows(python: str, rounds: int) -> list[dict[str, Any]]:
         runs = [
             (
                 "twistd -n mcpgateway (the README's command)",
-                ["-n", "--pidfile=", "--logfile=-", "mcpgateway", "--port", "tcp:0"],
+                [
+                    "-n",
+                    "--pidfile=",
+                    "--logfile=-",
+                    "mcpgateway",
+                    "--port",
+                    "tcp:0:interface=127.0.0.1",
+                ],
                 [str(REPO)],
                 b"listening on",
             ),

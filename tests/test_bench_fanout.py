@@ -359,3 +359,83 @@ def test_processes_are_counted_per_server_by_their_marker() -> None:
     counts = report.byServer(commands, markers)
     assert counts == {"demo": 1, "jira": 2, "other": 1}
     assert report.serversStarted(counts, ["jira", "k8s", "demo"]) == ["jira", "demo"]
+
+
+# -- the gateway's runs and the report ------------------------------------------------------
+
+gateway = sys.modules["fanoutgateway"]
+
+
+def test_the_eager_run_alone_asks_for_every_child_at_once(tmp_path: Path) -> None:
+    lazy = gateway.gatewayArgs(tmp_path, 9100, "lazy", ["--sandbox", "off"])
+    eager = gateway.gatewayArgs(tmp_path, 9100, "eager", [])
+    assert lazy[:2] == ["--port", "tcp:9100:interface=127.0.0.1"]
+    assert lazy[lazy.index("--clients") + 1] == "codex,cursor,vscode,copilot"
+    assert lazy[lazy.index("--config") + 1] == str(tmp_path / ".claude.json")
+    assert "--rewrite-config" in lazy and lazy[-2:] == ["--sandbox", "off"]
+    assert "--no-lazy-start" not in lazy and "--no-lazy-start" in eager
+
+
+def test_saved_catalogs_are_found_by_server(tmp_path: Path) -> None:
+    folder = tmp_path / "catalogs"
+    folder.mkdir()
+    for name in ("jira.json", "demo@abc.json", "jira-old.txt", "kubernetes-x.json"):
+        (folder / name).write_text("{}")
+    assert gateway.catalogsSaved(tmp_path, ["jira", "demo", "kubernetes"]) == ["jira", "demo"]
+
+
+def sideOf(processes: int, pssMB: float, started: list[str]) -> dict[str, Any]:
+    stats = {"p50": 1.0, "p90": 2.0, "max": 3.0}
+    return {
+        "variant": "lazy",
+        "what": "saved catalogs",
+        "sessions": 10,
+        "tree": {
+            "processes": processes,
+            "pssMB": pssMB,
+            "rssMB": pssMB * 2,
+            "idleCores": 0.01,
+            "byName": {"node": processes},
+        },
+        "start": {"all": {"firstListMs": stats, "allListedMs": None}},
+        "calls": {"perSecond": 5.0, "ok": 30, "wrong": 0, "failed": 0},
+        "listsOk": 130,
+        "listsWrong": 0,
+        "serversStarted": started,
+        "gatewayPssMB": 40.0,
+        "gatewayRssMB": 50.0,
+        "adopted": {"Cursor": 13},
+        "restored": True,
+    }
+
+
+def test_the_report_puts_every_run_side_by_side_and_labels_the_extrapolation() -> None:
+    without = sideOf(130, 2800.0, [])
+    without["perSession"] = report.perSession(without["tree"], 10)
+    without["extrapolated"] = report.extrapolate(without["tree"], 10, 40)
+    without["stopped"] = "the ceiling"
+    result = {
+        "shape": {
+            "kinds": ["Cursor"],
+            "perKind": 2,
+            "subagents": 4,
+            "sessions": 40,
+            "servers": [{"name": str(n)} for n in range(13)],
+        },
+        "gateway": sideOf(14, 130.0, ["jira", "demo"]),
+        "gateway-eager": {**sideOf(41, 380.0, ["a"] * 13), "variant": "eager"},
+        "without": without,
+    }
+    text = report.report(result)
+    assert (
+        "| | with the gateway (lazy) | with the gateway (eager) | without (measured)"
+        " | without, extrapolated |" in text
+    )
+    assert "| processes | 14 | 41 | 130 | 520 |" in text
+    assert "| PSS of the tree | 130 MB | 380 MB | 2.73 GB | 10.94 GB |" in text
+    assert "| start to all listed, ms (p50 / p90 / max) | n/a | n/a | n/a |  |" in text
+    assert "2 of 13 servers started (jira, demo)" in text
+    assert "extrapolated linearly from 10 of 40 sessions measured: not measured" in text
+    top = report.headline(result)
+    assert [g["processes"] for g in top["gateway"]] == [14, 41]
+    assert (top["withoutProcesses"], top["withoutExtrapolated"]) == (520, True)

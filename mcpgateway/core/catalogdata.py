@@ -226,7 +226,9 @@ def launchOf(spec: ServerSpec) -> str:
 def entryOf(spec: ServerSpec) -> str:
     """32 hex digits of the SHA-256 of what a child of the entry C{spec} is
     started with and how it is served: command, args, env, cwd, share,
-    era, a remote server's endpoint and the sandbox. A catalog listed under
+    era, a remote server's endpoint, the sandbox and the chosen
+    C{serverInfo} (a probe's catalog keeps the name its clients were shown).
+    A catalog listed under
     another entry does not answer for this one. Its env is hashed as the
     entry writes it (a secret reference as its text, never its value): the
     file it is kept in is the user's, as the config files that hold it are."""
@@ -247,6 +249,8 @@ def entryOf(spec: ServerSpec) -> str:
             spec.era,
             endpoint,
             repr(spec.sandbox),
+            spec.displayName,
+            spec.displayTitle,
         ]
     )
     return shortHash(text)

@@ -6,11 +6,11 @@ L{CatalogServe}, the pools' L{CatalogSource
 A catalog answers for a server (L{mcpgateway.core.pools.fromcatalog}) only
 when it is I{current}: listed under the server's entry as it is now
 (L{mcpgateway.core.catalogdata.entryOf}: command, args, env, cwd, share,
-era, a remote endpoint, the sandbox; a catalog saved by an older gateway
-has none, and is not current until the child has run once), of the same
-launch, within its C{ttlMs}, and without a list the server said is
-C{private}. The switches: the gateway's (C{--no-lazy-start}) and the
-entry's C{"lazy": false}.
+era, a remote endpoint, the sandbox, the chosen C{serverInfo}; a catalog
+saved by an older gateway has none, and is not current until the child
+has run once), of the same launch, within its C{ttlMs}, and without a
+list the server said is C{private}. The switches: the gateway's
+(C{--no-lazy-start}) and the entry's C{"lazy": false}.
 
 It also lets a start-up wait for the saved catalogs to be read (they are
 read in a thread as the gateway starts, L{loading}), and hands the pools

@@ -46,6 +46,14 @@ if TYPE_CHECKING:
 
 SAVE_INTERVAL = 1.0
 """Seconds between two saves of the session registry while it changes."""
+SAVE_SPACING = 10.0
+"""A save while the sessions change waits, after the last one, at least
+this many times as long as the persistence's last write took (its
+C{lastWriteSeconds}): the file of 100,000 sessions is tens of megabytes,
+rewritten whole, and its writes take at most a tenth of a worker thread
+however fast the sessions change. New sessions do not wait for it (their
+journal lines are on the disk before they are answered), ended ones
+neither (their ended lines are written at once)."""
 CONFIG_WAIT = 30.0
 """Seconds after start that the saved sessions of servers not configured
 yet are kept for the configuration pass that brings the rest of the
@@ -148,6 +156,8 @@ class SessionContinuity:
         """The ids of the held sessions as the last save handed them over."""
         self._heldMark = -1
         """L{_heldChanges} at that save."""
+        self._handedAt: float | None = None
+        """When the last save handed records over (L{SAVE_SPACING})."""
         self._heldCounts = (0, 0, 0)
         """What the start's restore did (restored, dropped, ended), told
         with what L{configured} does of the held sessions, in one line."""
@@ -417,6 +427,12 @@ class SessionContinuity:
         mark = (sessions.changes, self._heldChanges)
         if mark == self._savedMark and not (always or whole or self._recent):
             return None
+        now = self._clock.seconds()
+        if not (always or whole) and self._handedAt is not None:
+            took = getattr(persistence, "lastWriteSeconds", 0.0)
+            if now - self._handedAt < SAVE_SPACING * took:
+                return None  # the next tick saves what changed meanwhile
+        self._handedAt = now
         try:
             if self._changes and not (self._whole or whole):
                 saved = self._saveChanges(cast(ChangesPersistence, persistence))

@@ -108,16 +108,18 @@ class SessionOpener:
         clientInfo = params.get("clientInfo")
         declared = capabilities if isinstance(capabilities, dict) else {}
         credential = credentialKey if credentialKey and pool.spec.credentialEnv else ""
-        facts = SessionFacts(
-            server=server,
-            scope=scope,
-            principal=principal,
-            credential=credential,
-            protocolVersion=protocolVersion,
-            capabilities=routedCapabilities(declared),
-            owned=pool.ownsChildren(),
-            created=self._clock.seconds(),
-        )
+        facts = None
+        if self._sessions.sealsIds:  # a cluster's id carries them; else nobody reads them
+            facts = SessionFacts(
+                server=server,
+                scope=scope,
+                principal=principal,
+                credential=credential,
+                protocolVersion=protocolVersion,
+                capabilities=routedCapabilities(declared),
+                owned=pool.ownsChildren(),
+                created=self._clock.seconds(),
+            )
         session = self._sessions.create(
             server,
             protocolVersion,

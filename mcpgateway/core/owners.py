@@ -75,7 +75,9 @@ class OwnerLookup:
             if registry.get(session.id) is session:
                 session.clientPid = pid
                 registry.touch(session)
-                self.log.info(
+                # Debug: a gateway of many sessions logs one line per session
+                # opened, not two (each costs the reactor a formatted write).
+                self.log.debug(
                     "session {sid} belongs to client pid {pid} (socket owner)",
                     sid=session.shortId,
                     pid=pid,

@@ -148,9 +148,19 @@ class ServerSet:
     def prewarmRestored(self, servers: set[str]) -> None:
         """Start the shared children restored sessions of C{servers} will
         use now rather than on their first call (those marked C{prewarm}
-        are started already)."""
-        for name in sorted(servers - {n for n, p in self.pools.items() if p.spec.prewarm}):
-            self.pools[name].prewarm().addErrback(self._prewarmFailed, name)
+        are started already), once the saved catalogs are read: a server
+        whose sessions its catalog can serve starts at their first request
+        it cannot answer (L{ServerPool.startsOnCall})."""
+        names = sorted(servers - {n for n, p in self.pools.items() if p.spec.prewarm})
+        if names:
+            self.catalogServe.loaded().addCallback(lambda _: self._prewarmRestored(names))
+
+    def _prewarmRestored(self, names: list[str]) -> None:
+        for name in names:
+            pool = self.pools.get(name)
+            if pool is None or pool.startsOnCall():
+                continue
+            pool.prewarm().addErrback(self._prewarmFailed, name)
 
     def _prewarmFailed(self, reason: Failure, name: str) -> None:
         self.log.warn(

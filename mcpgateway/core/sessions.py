@@ -452,6 +452,13 @@ class SessionRegistry:
         """The ids of the sessions counted in L{changes} since the last
         L{takeChanged}, while someone takes them (L{trackChanges})."""
 
+    @property
+    def sealsIds(self) -> bool:
+        """Whether a new session's id is made of its facts (a cluster's
+        sealer): L{create} reads the facts it is given only then, so an
+        opener builds them only then."""
+        return self._ids is not None
+
     def create(
         self,
         server: str,

@@ -11,11 +11,15 @@ that hold the GIL for most of it, so the reactor thread (every call in
 flight) waits behind them: 64 sessions opened together held it for whole
 seconds. L{CoalescedPidFinder} runs one scan at a time; the connections
 asked about while it runs wait for the next one, which looks for all of
-them at once (L{mcpgateway.ops.peerpid.findClientPids}).
+them at once (L{mcpgateway.ops.peerpid.findClientPids}). The pids found
+are kept a few seconds by socket inode (L{ProcScan}): a client opening
+session after session on its keep-alive connection has its process found
+by one walk, not one walk per session.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -31,13 +35,34 @@ Scan = Callable[..., list[int | None]]
 C{hints=} pids."""
 
 
-def _scanProc(connections: list[Connection], hints: Sequence[int]) -> list[int | None]:
-    """L{mcpgateway.ops.peerpid.findClientPids}, imported by the first scan
-    (an idle gateway, or one whose clients never open a session, does not
-    hold it)."""
-    from mcpgateway.ops.peerpid import findClientPids
+KNOWN_SECONDS = 10.0
+"""Seconds a L{ProcScan} keeps the pids it found, by socket inode."""
+KNOWN_MOST = 4096
+"""The most pids a L{ProcScan} keeps (all are forgotten beyond)."""
 
-    return findClientPids(connections, hints=hints)
+
+class ProcScan:
+    """L{mcpgateway.ops.peerpid.findClientPids} (imported by the first scan:
+    an idle gateway, or one whose clients never open a session, does not
+    hold it), which keeps the pids it found by socket inode for
+    L{KNOWN_SECONDS}: the sessions a client opens one after another on its
+    keep-alive connection cost one netlink question each, not a walk of
+    every process's fds. Forgotten wholesale, so that a socket handed to
+    another process (a fork, an fd passed on) is found again soon. Called
+    by one scan at a time (L{CoalescedPidFinder})."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.known: dict[int, int] = {}
+        self._since = clock()
+
+    def __call__(self, connections: list[Connection], hints: Sequence[int]) -> list[int | None]:
+        from mcpgateway.ops.peerpid import findClientPids
+
+        now = self._clock()
+        if now - self._since >= KNOWN_SECONDS or len(self.known) >= KNOWN_MOST:
+            self.known, self._since = {}, now
+        return findClientPids(connections, hints=hints, known=self.known)
 
 
 class CoalescedPidFinder:
@@ -45,14 +70,15 @@ class CoalescedPidFinder:
     scans: one runs at a time, in a worker thread; the next takes every
     look-up asked for meanwhile."""
 
-    def __init__(self, runInThread: RunInThread, scan: Scan = _scanProc) -> None:
+    def __init__(self, runInThread: RunInThread, scan: Scan | None = None) -> None:
         """
         @param runInThread: runs C{scan} in a worker thread, firing with
             its value.
-        @param scan: finds the pids of a list of connections.
+        @param scan: finds the pids of a list of connections (C{None}: a
+            L{ProcScan} of its own).
         """
         self._runInThread = runInThread
-        self._scan = scan
+        self._scan: Scan = ProcScan() if scan is None else scan
         self._waiting: list[tuple[Connection, Deferred[int | None]]] = []
         self._hints: set[int] = set()
         self.scanning = False

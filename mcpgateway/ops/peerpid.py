@@ -53,7 +53,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from typing import TypeAlias
 
 from mcpgateway.ops import sockdiag
@@ -130,6 +130,7 @@ def findClientPids(
     hints: Sequence[int] = (),
     maxFds: int = MAX_FDS,
     maxProcs: int = MAX_PROCS,
+    known: MutableMapping[int, int] | None = None,
 ) -> list[int | None]:
     """L{findClientPid} of each of C{connections}, with one read of each
     C{net/tcp*} table and one walk of the processes' fds for all of them.
@@ -139,24 +140,35 @@ def findClientPids(
     same scan of every process again, in a thread that holds the GIL most
     of the time, so the reactor thread waits behind it.
 
+    @param known: the client pids found before, by socket inode, used
+        instead of a walk and given the pids found now: a keep-alive
+        connection opens session after session on one socket, and its
+        inode names that socket only while it lives (a new connection on
+        the same ports is another socket, another inode). Whoever keeps it
+        forgets it now and then (a socket handed to another process).
     @return: the pids, in the order of C{connections} (C{None}: not found).
     """
     inodes = socketInodes(connections, procRoot)
-    wanted = {inode for inode in inodes if inode is not None}
-    if not wanted:
-        return [None] * len(inodes)
-    if uid is None:
-        uid = _ownUid()
+    remembered = {} if known is None else known
+    wanted = {inode for inode in inodes if inode is not None and inode not in remembered}
+    holders: dict[int, int] = {}
+    if wanted:
         if uid is None:
-            return [None] * len(inodes)
-    holders = inodeHolders(wanted, procRoot, uid, hints, maxFds, maxProcs)
+            uid = _ownUid()
+        if uid is not None:
+            holders = inodeHolders(wanted, procRoot, uid, hints, maxFds, maxProcs)
     roots: dict[int, int] = {}
     found: list[int | None] = []
     for inode in inodes:
-        holder = None if inode is None else holders.get(inode)
-        if holder is not None and holder not in roots:
-            roots[holder] = clientRoot(holder, procRoot, uid)
-        found.append(None if holder is None else roots[holder])
+        pid = None if inode is None else remembered.get(inode)
+        holder = None if inode is None or pid is not None else holders.get(inode)
+        if holder is not None:
+            if holder not in roots:
+                roots[holder] = clientRoot(holder, procRoot, uid)
+            pid = roots[holder]
+            if known is not None and inode is not None:
+                known[inode] = pid
+        found.append(pid)
     return found
 
 

@@ -58,7 +58,13 @@ class ListenerService(Service):
         exit: Callable[[int], Any] = os._exit,
         onListening: Callable[[int], Any] | None = None,
         findHolder: Callable[[int, str | None], Deferred[int | None]] | None = None,
+        openFiles: Callable[[], object] | None = None,
     ) -> None:
+        """
+        @param openFiles: called before it listens: the gateway's raises
+            its open-files limit (L{mcpgateway.ops.openfiles.raiseOpenFiles}).
+        """
+        self._openFiles = openFiles
         self._findHolder = findHolder or _holderInThread(reactor)
         self._onListening = onListening
         self._endpoint = endpoint
@@ -70,6 +76,8 @@ class ListenerService(Service):
 
     def startService(self) -> None:
         super().startService()
+        if self._openFiles is not None:
+            self._openFiles()
         self._endpoint.listen(self._factory).addCallbacks(self._listening, self._failed)
 
     def _listening(self, port: IListeningPort) -> None:

@@ -48,6 +48,7 @@ from typing import Any
 
 from twisted.logger import Logger
 
+from mcpgateway.ops.sessionlines import encodeLine
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.atomicfile import TEMP_SUFFIX, tempPrefix
 
@@ -84,7 +85,7 @@ class SessionJournal:
         """The line of a new session's C{record}; C{None} when it is over
         C{maxRecordBytes} (never journaled: the next save keeps it, or
         leaves it out, as it does any record that long)."""
-        line = _encoder.encode(record).encode("ascii") + b"\n"
+        line = encodeLine(record) + b"\n"
         return None if len(line) > self.maxRecordBytes else line
 
     def append(self, record: dict[str, Any]) -> bool:
@@ -93,14 +94,15 @@ class SessionJournal:
         line = self.recordLine(record)
         return line is not None and self.write(line)
 
-    def write(self, line: bytes) -> bool:
-        """Append a L{recordLine} and flush it to the disk (C{fdatasync});
-        whether it was kept (a failure is logged, and the session lives on
-        until the next write of C{sessions.json})."""
-        if not self._append(line, durable=True, what="the new session survives"):
+    def write(self, lines: bytes, count: int = 1) -> bool:
+        """Append C{count} L{recordLine}s (joined in C{lines}) and flush them
+        to the disk, with one C{fdatasync} for all; whether they were kept
+        (a failure is logged, and the sessions live on until the next write
+        of C{sessions.json})."""
+        if not self._append(lines, durable=True, what="the new session survives"):
             return False
         with self._lock:
-            self.appended += 1
+            self.appended += count
         return True
 
     def writeEnded(self, sessionId: str) -> bool:

@@ -19,7 +19,7 @@ record over its own bound.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 HEADER = b'{"format": 1, "sessions": [\n'
@@ -27,6 +27,8 @@ HEADER = b'{"format": 1, "sessions": [\n'
 FOOTER = b"]}"
 """Its last line."""
 _encoder = json.JSONEncoder(sort_keys=True, allow_nan=False, ensure_ascii=True)
+_fast: Callable[[dict[str, Any]], bytes] | None = None
+"""orjson's C{dumps} with sorted keys, once the first line imported it."""
 
 Entry = tuple[float, bytes]
 """A kept line: its session's last activity (which sessions the size bound
@@ -34,8 +36,70 @@ leaves out first) and the record's line."""
 
 
 def encodeLine(record: dict[str, Any]) -> bytes:
-    """One record's line in the file (without its comma and newline)."""
-    return _encoder.encode(record).encode("ascii")
+    """One record's line in the file (without its comma and newline): its
+    keys sorted, by orjson (compact, UTF-8), which a new session's record
+    takes a few microseconds of, where the standard library's encoder takes
+    tens (each session is encoded for the journal, then for the file);
+    by the standard library's (ASCII) where orjson refuses (a lone
+    surrogate, an integer beyond 64 bits) or cannot be imported. Either
+    reads back as the same record."""
+    global _fast
+    if _fast is None:
+        _fast = _orjsonSorted()
+    try:
+        return _fast(record)
+    except TypeError:  # orjson's JSONEncodeError
+        return _encoder.encode(record).encode("ascii")
+
+
+_reader: Callable[[bytes], Any] | None = None
+"""orjson's C{loads}, once the first line read imported it."""
+
+
+def decodeLine(text: bytes, parseConstant: Callable[[str], Any]) -> Any:
+    """The JSON value of one record's line: by orjson, which reads strict
+    JSON only, else (what it refuses: an integer beyond 64 bits, a lone
+    surrogate's escape, deep nesting, C{NaN}; or no orjson) by the
+    standard library's C{json}, C{parseConstant} given C{NaN} and the
+    infinities: a file of 100,000 sessions is read at start in a fraction
+    of the time.
+
+    @raise ValueError: not JSON.
+    @raise RecursionError: nested too deep for the standard library.
+    """
+    global _reader
+    if _reader is None:
+        try:
+            import orjson
+
+            _reader = orjson.loads
+        except ImportError:
+            _reader = json.loads
+    try:
+        return _reader(text)
+    except ValueError:  # orjson's JSONDecodeError
+        return json.loads(text, parse_constant=parseConstant)
+
+
+def _orjsonSorted() -> Callable[[dict[str, Any]], bytes]:
+    """orjson's C{dumps} with sorted keys; one that refuses everything
+    (C{TypeError}) when orjson cannot be imported."""
+    try:
+        import orjson
+    except ImportError:
+
+        def refused(record: dict[str, Any]) -> bytes:
+            raise TypeError("orjson cannot be imported")
+
+        return refused
+    sort = orjson.OPT_SORT_KEYS
+
+    def dumps(record: dict[str, Any]) -> bytes:
+        # Copied: the bytes orjson returns keep the whole buffer it wrote
+        # into (4 KiB for a line of 300 bytes), and a line is kept per session.
+        return bytes(memoryview(orjson.dumps(record, option=sort)))
+
+    return dumps
 
 
 def fileBytes(lines: Iterable[bytes]) -> bytes:

@@ -11,7 +11,8 @@ the last save, so what a save costs the reactor thread grows with the
 changes, not with the sessions; the file's bytes are joined from the kept
 lines, and checked against what the file holds, in the thread that writes. When it
 saves is the gateway's business (L{mcpgateway.core.gateway.Gateway}: at most
-once a second while the sessions change, and once more at stop, before it ends
+once a second while the sessions change, further apart while a write takes long
+(L{mcpgateway.core.continuity.SAVE_SPACING}), and once more at stop, before it ends
 the sessions of its own process), which is why this is no Service of its own:
 the last save must come after the drain and before the sessions are ended,
 an order only the gateway knows. Both calls happen from
@@ -67,6 +68,9 @@ import io
 import json
 import math
 import os
+import re
+import threading
+import time
 from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -81,6 +85,7 @@ from mcpgateway.ops.sessionlines import (
     HEADER,
     Entry,
     SessionLines,
+    decodeLine,
     encodeLine,
     fileBytes,
     fit,
@@ -150,22 +155,42 @@ class SessionStore:
         """The ids of the sessions the last save left out (logged when it changes)."""
         self.writes = 0
         """How many times the file was written (for tests and curiosity)."""
+        self.lastWriteSeconds = 0.0
+        """How long the last save's write took, in its thread (made, hashed,
+        written): the gateway spaces its saves by it
+        (L{mcpgateway.core.continuity.SAVE_SPACING})."""
         self.journal = SessionJournal(path.with_name(JOURNAL_NAME), maxRecordBytes, maxBytes)
         """The new sessions the file does not hold yet (L{remember})."""
         self._jobs = SerialJobs(runInThread)
+        self._batch: _Lines | None = None
+        """The journal lines of the write still waiting to start, which a
+        new session's line may join (L{remember}); C{None} after a save
+        was handed over."""
 
     def remember(self, record: dict[str, Any]) -> Deferred[None] | None:
         """Keep a new session's C{record} on the disk, before its id leaves
         the gateway (the file itself is written at most once a second): a
         Deferred that fires once it is there, or once keeping it failed
         (logged: the session lives on until the next save). C{None}: a
-        record too long for the journal, left to the next save."""
+        record too long for the journal, left to the next save.
+
+        The line joins the lines of the journal write still waiting to
+        start, if there is one and no save was handed over since (that
+        save empties the journal, and its records do not hold the new
+        session): sessions opened together cost one C{fdatasync}, not one
+        each."""
         line = self.journal.recordLine(record)
         if line is None:
             return None
         self._journaled = True
-        kept = self._jobs.run(lambda: self.journal.write(line))
-        return kept.addCallbacks(lambda _: None, self._keepingFailed)
+        kept: Deferred[None] = Deferred()
+        batch = self._batch
+        if batch is not None and batch.join(line, kept):
+            return kept
+        batch = self._batch = _Lines(line, kept)
+        written = self._jobs.run(lambda: self.journal.write(*batch.take()))
+        written.addCallbacks(lambda _: None, self._keepingFailed).addCallback(batch.written)
+        return kept
 
     def _keepingFailed(self, reason: Failure) -> None:
         self.log.failure(
@@ -288,6 +313,7 @@ class SessionStore:
         order, entries, leftOut = lines.snapshot()
         self._logLeftOut(leftOut)
         self._handed, self._journaled = True, False
+        self._batch = None  # a line from now on is written after this save
         mark = self.journal.mark()
         saved = self._jobs.run(lambda: self._write(order, entries, mark), key=SAVE)
         return saved.addErrback(self._saveFailed)
@@ -310,6 +336,7 @@ class SessionStore:
         lines C{entries} in C{order}, written unless it holds those bytes
         already, then the journal emptied of all the file holds (the
         sessions as they were at the journal's C{mark})."""
+        started = time.monotonic()
         data = fileBytes([entries[sessionId][1] for sessionId in order])
         digest = hashlib.sha256(data).digest()
         if digest != self._written:
@@ -317,6 +344,7 @@ class SessionStore:
             self._written = digest
             self.writes += 1
         self.journal.clear(mark)
+        self.lastWriteSeconds = time.monotonic() - started
 
     def _saveFailed(self, reason: Failure) -> Failure:
         self._handed = False  # the next save writes again, even the same records
@@ -325,6 +353,42 @@ class SessionStore:
     def idle(self) -> Deferred[None]:
         """A Deferred that fires once every write asked for so far is done."""
         return self._jobs.idle()
+
+
+class _Lines:
+    """New sessions' journal lines written together: joined on the reactor
+    thread while their write waits, taken by the write in a worker thread
+    (a lock says which came first)."""
+
+    __slots__ = ("_lines", "_lock", "_taken", "_waiting")
+
+    def __init__(self, line: bytes, kept: Deferred[None]) -> None:
+        self._lines = [line]
+        self._waiting = [kept]
+        self._taken = False
+        self._lock = threading.Lock()
+
+    def join(self, line: bytes, kept: Deferred[None]) -> bool:
+        """Add C{line} (its session's C{kept} fires once it is written);
+        C{False} when the write took its lines already."""
+        with self._lock:
+            if self._taken:
+                return False
+            self._lines.append(line)
+            self._waiting.append(kept)
+            return True
+
+    def take(self) -> tuple[bytes, int]:
+        """The lines to write now (none join afterwards), and how many."""
+        with self._lock:
+            self._taken = True
+            return b"".join(self._lines), len(self._lines)
+
+    def written(self, _: object) -> None:
+        """The write is done (or failed, logged): every line's session is told."""
+        waiting, self._waiting = self._waiting, []
+        for kept in waiting:
+            kept.callback(None)
 
 
 def encode(records: list[dict[str, Any]]) -> bytes:
@@ -470,12 +534,15 @@ class _Reader:
 
 
 _UNREADABLE = object()
+_KEY = re.compile(r"[A-Za-z0-9_-]{0,64}")
+"""A record's C{scope}, C{credential} and C{principal}: ASCII letters,
+digits, C{-} and C{_}, at most 64."""
 
 
 def _decoded(text: bytes) -> Any:
     """The JSON value of one record line (a marker L{_checked} refuses if it is not JSON)."""
     try:
-        return json.loads(text, parse_constant=_refuseConstant)
+        return decodeLine(text, _refuseConstant)
     except (ValueError, RecursionError):
         return _UNREADABLE
 
@@ -525,11 +592,7 @@ def _checked(record: Any) -> dict[str, Any]:
     keys = {}
     for key in ("scope", "credential", "principal"):
         value = record.get(key, "")
-        if not (
-            isinstance(value, str)
-            and len(value) <= 64
-            and all(c.isascii() and (c.isalnum() or c in "-_") for c in value)
-        ):
+        if not (isinstance(value, str) and _KEY.fullmatch(value)):
             raise CorruptSessions(f"session {key} is not a key")
         keys[key] = value
     extra: dict[str, Any] = {}

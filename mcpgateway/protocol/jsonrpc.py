@@ -263,7 +263,11 @@ def _loadsFast(raw: bytes, maxDepth: int, maxDigits: int) -> Any:
     parse = _FAST_LOADS
     scans = _DEFAULT if maxDigits == MAX_NUMBER_DIGITS else _decoders(maxDigits)
     size = len(raw)
-    if parse is None or (size >= scans.fastRun and scans.fastRunText in raw.translate(_DIGITS)):
+    # find, not in: a bytes operand of in is first tried as an int, a
+    # TypeError made and dropped on every message.
+    if parse is None or (
+        size >= scans.fastRun and raw.translate(_DIGITS).find(scans.fastRunText) >= 0
+    ):
         return _UNSURE
     walk = False
     if size > 2 * maxDepth:

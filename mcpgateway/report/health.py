@@ -97,10 +97,10 @@ def serverLine(server: ServerStatus, detail: bool = True) -> dict[str, Any]:
         "poolTimeouts": server.waitTimeouts,
         "evictions": server.evictions,
         "promoted": server.promoted,
+        **era2026Line(server),
         # Start-ups answered from the saved catalog, no child started for them.
         "catalogStartups": server.catalogStartups,
         "catalogAnswers": server.catalogAnswers,
-        **era2026Line(server),
     }
     warning = server.warning
     if warning is not None:

@@ -41,6 +41,7 @@ from mcpgateway.startup.endpoints import (
     urlProblem,
 )
 from mcpgateway.startup.era2026options import era2026Parameters, newSpellings
+from mcpgateway.startup.lazyoptions import LAZY_START_FLAG
 from mcpgateway.startup.pidfile import refuseTakenPidfile
 from mcpgateway.startup.pinoptions import pinFlags, pinParameters, pinsSetting
 from mcpgateway.startup.policywiring import policyParameters
@@ -155,12 +156,6 @@ class Options(usage.Options):
         " Without --config: ~/.claude.json if it exists, else a bundled demo server."
     )
     optFlags: list[list[Any]] = [
-        [
-            "no-lazy-start",
-            None,
-            "Start each shared server's child at its first session's initialize, never"
-            " answering a client's start-up (initialize, the lists) from its saved catalog.",
-        ],
         [
             "no-resolve",
             None,
@@ -303,6 +298,13 @@ class Options(usage.Options):
             limits.MAX_SUSPENDED_CALLS,
             "Most MCP 2026-07-28 calls of one server waiting for their client's input_required"
             " answer (-32004 beyond).",
+            _positiveInt,
+        ],
+        [
+            "max-sessions",
+            None,
+            limits.MAX_SESSIONS,
+            "Most live sessions, every endpoint together (HTTP 503 with Retry-After beyond).",
             _positiveInt,
         ],
         [
@@ -538,7 +540,7 @@ class Options(usage.Options):
     ]
     optParameters += taskParameters(_positiveFloat, _nonNegativeFloat, _positiveInt)
     optParameters += era2026Parameters(_positiveInt, _positiveFloat)
-    optFlags += [SELF_SERVICE_FLAG]
+    optFlags += [SELF_SERVICE_FLAG, LAZY_START_FLAG]
     optParameters += pinParameters()
     optFlags += pinFlags()
     optParameters += sandboxParameters()
@@ -608,6 +610,7 @@ class Options(usage.Options):
                 maxEra2026InFlight=self["max-era2026-in-flight"],
                 maxSuspendedCalls=self["max-suspended-calls"],
                 era2026InputTimeout=self["era2026-input-timeout"],
+                maxSessions=self["max-sessions"],
                 maxSessionsPerPrincipal=self["max-sessions-per-principal"],
             )
         except ValueError as e:

@@ -540,10 +540,11 @@ def _operations(
     options: Options, reactor: IReactor, top: Any, gateway: Gateway, configService: ConfigService
 ) -> None:
     """The services around the gateway: stop signals, the config watcher,
-    the reaper, the monitor and the savings sampler."""
+    the reaper, the monitor, the savings sampler and the status page's series."""
     from mcpgateway.ops.monitor import Monitor, MonitorService
     from mcpgateway.ops.reaper import Reaper, ReaperService
     from mcpgateway.ops.savings import SavingsSampler, SavingsService
+    from mcpgateway.ops.seriessampler import SeriesService
     from mcpgateway.ops.signals import IGNORED_ENV, StopSignals
 
     # SIGTERM/SIGINT: a second one while stopping cuts the drain short (no traceback).
@@ -558,6 +559,8 @@ def _operations(
     gateway.savings = sampler.estimate
     MonitorService(Monitor(gateway, reactor, rss=sampler.rss), reactor).setServiceParent(top)
     SavingsService(sampler, reactor).setServiceParent(top)
+    # The status page's plots: the last hour and day of the figures above.
+    SeriesService(gateway, reactor).setServiceParent(top)
 
 
 def _pollSpin(
@@ -680,7 +683,11 @@ def _listener(
         from twisted.protocols.tls import TLSMemoryBIOFactory
 
         factory = TLSMemoryBIOFactory(tls, False, site)
-    listener = ListenerService(server, endpoint, factory, reactor, onListening=listening)
+    from mcpgateway.ops.openfiles import raiseOpenFiles
+
+    listener = ListenerService(
+        server, endpoint, factory, reactor, onListening=listening, openFiles=raiseOpenFiles
+    )
     return listener, site
 
 

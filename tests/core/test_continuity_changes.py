@@ -6,10 +6,12 @@ back whole by the next gateway."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
 
+from mcpgateway.core.continuity import SAVE_SPACING
 from mcpgateway.ops.sessionstore import SessionStore, encode
 from tests.core.test_continuity import call
 from tests.core.test_continuity_writes import StoredHarness
@@ -94,3 +96,30 @@ def test_the_last_save_builds_every_record(h: StoredHarness) -> None:
     h.threads.runAll()
     [saved] = SessionStore(h.store.path).load()
     assert saved["logLevel"] == "warning"
+
+
+def test_saves_are_spaced_by_how_long_the_last_write_took(h: StoredHarness) -> None:
+    """While the sessions change every second, a save waits at least
+    L{SAVE_SPACING} times the last write's time after the one before (a
+    file of 100,000 sessions takes a worker thread a tenth of a second to
+    write); what changed meanwhile goes with the next save, and a quiet
+    second's save has it all."""
+    sids = settled(h, 3)
+    h.store.lastWriteSeconds = 0.35  # the next save waits 3.5 s after the last one
+    writes = h.store.writes
+    written: list[float] = []
+    for second in range(1, 13):
+        call(h, "srv", sids[second % 3])
+        h.reactor.advance(1.0)
+        h.threads.runAll()
+        h.store.lastWriteSeconds = 0.35
+        if h.store.writes > writes:
+            written.append(h.reactor.seconds())
+            writes = h.store.writes
+    assert len(written) >= 2  # every 4 s, not every second
+    assert all(later - earlier >= 3.5 for earlier, later in itertools.pairwise(written))
+    for _ in range(4):  # nothing changes now: what changed meanwhile is saved
+        h.reactor.advance(1.0)
+        h.threads.runAll()
+    assert h.store.path.read_bytes() == fileOfEveryRecord(h)
+    assert SAVE_SPACING == 10.0

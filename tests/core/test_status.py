@@ -109,6 +109,7 @@ def test_the_states_are_the_words_health_and_metrics_show_in_their_order() -> No
         "error",
         "restarting",
         "disabled",
+        "catalog",
     ]
     assert [c.value for c in Circuit] == ["closed", "open", "half-open"]
 

@@ -22,6 +22,9 @@ L{tests.integration.test_mcp_apps_browser}."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +34,7 @@ from mcp import Client
 from mcp.client import advertise
 from mcp.shared.exceptions import MCPError
 
-from tests.integration.gateway import RunningGateway, npmServer, writeConfig
+from tests.integration.gateway import RunningGateway, freePort, npmServer, writeConfig
 
 pytestmark = pytest.mark.integration
 UI = "io.modelcontextprotocol/ui"
@@ -171,23 +174,79 @@ def test_two_app_servers_at_once_on_the_aggregate(start: Any, home: Path, mode: 
     assert "time" in host["called"]["structuredContent"], host["called"]
 
 
-def test_server_routes_pass_everything_through(start: Any, home: Path) -> None:
-    """A shared child and a child per session of the same app server: the
-    same tools, resources and reads, with their own URIs."""
-    gateway = gatewayWithApps(start, home)
+LOOPBACK_ONLY = """
+import net from "node:net";
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (port, ...rest) {
+  const callback = rest.find((arg) => typeof arg === "function");
+  return listen.call(this, port, "127.0.0.1", callback);
+};
+"""
+"""Preloaded into a remote app server (which listens on every address):
+it listens on loopback only."""
+
+
+@pytest.fixture
+def remoteApp(tmp_path: Path) -> Iterator[str]:
+    """server-basic-vanillajs over Streamable HTTP on a loopback port: its
+    URL."""
+    node, script = npmServer("APPS_BASIC_VANILLAJS_JS")
+    preload = tmp_path / "loopback.mjs"
+    preload.write_text(LOOPBACK_ONLY)
+    port = freePort()
+    process = subprocess.Popen(
+        [node, "--import", preload.as_uri(), script],
+        env={**os.environ, "PORT": str(port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert process.stdout is not None
+        said = [process.stdout.readline().decode("utf-8", "replace")]
+        while "listening on" not in said[-1] and said[-1] and len(said) < 10:
+            said.append(process.stdout.readline().decode("utf-8", "replace"))
+        assert "listening on" in said[-1], said
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        process.terminate()  # it waits for open connections: then it is killed
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("mode", [HANDSHAKE, ERA2026])
+def test_server_routes_pass_everything_through(
+    start: Any, home: Path, remoteApp: str, mode: str
+) -> None:
+    """A shared child, a child per session and a remote server (shared, and
+    per session) of the same app server: the same tools, resources and
+    reads, with their own URIs."""
+    entries = appServers()
+    entries["remote"] = {"type": "http", "url": remoteApp}
+    entries["remoteshared"] = {"type": "http", "url": remoteApp, "share": "global"}
+    gateway: RunningGateway = start("--config", str(writeConfig(home / "servers.json", entries)))
     base = f"http://127.0.0.1:{gateway.port}"
 
     async def main() -> dict[str, Any]:
         with anyio.fail_after(120):
-            return {
-                "shared": await routeFacts(f"{base}/vanilla/mcp", HANDSHAKE),
-                "own": await routeFacts(f"{base}/own/mcp", HANDSHAKE),
+            facts = {
+                "shared": await routeFacts(f"{base}/vanilla/mcp", mode),
+                "remote shared": await routeFacts(f"{base}/remoteshared/mcp", mode),
             }
+            if mode == HANDSHAKE:  # a child per session serves the handshake revisions
+                facts["own"] = await routeFacts(f"{base}/own/mcp", mode)
+                facts["remote"] = await routeFacts(f"{base}/remote/mcp", mode)
+            return facts
 
     facts = anyio.run(main)
-    assert facts["shared"] == facts["own"]
-    assert list(facts["own"]["resources"]) == [APP_URI]
-    read = facts["own"]["reads"][APP_URI]
+    for route in facts:
+        assert facts[route] == facts["shared"], route
+    assert list(facts["shared"]["resources"]) == [APP_URI]
+    tool = facts["shared"]["tools"]["get-time"]
+    assert tool["_meta"] == {"ui": {"resourceUri": APP_URI}, "ui/resourceUri": APP_URI}
+    read = facts["shared"]["reads"][APP_URI]
     assert read["mimeType"] == MIME and read["text"].lstrip().lower().startswith("<!doctype html")
 
 

@@ -7,12 +7,18 @@ gateway on the same state directory answers a client's start-up
 (C{initialize}, the tools, prompts, resources and templates) from that
 catalog: no child starts, and the client gets what it got from the
 running child. Its first call starts the child, which answers it. What it
-listed equals what a direct stdio connection to the server lists.
+listed equals what a direct stdio connection to the server lists. A 2026
+client's C{server/discover} and lists start no child either, nor does a
+TypeScript SDK client's start-up. A server that lists differently when it
+starts (its entry unchanged) tells the session answered from the catalog
+with C{notifications/tools/list_changed}.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,44 +27,45 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
+from tests.integration.conftest import CACHE
 from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
 
 pytestmark = pytest.mark.integration
 
 MARKER_SERVER = REPO / "tests" / "fixtures" / "marker_server.py"
+TS_CLIENT = Path(__file__).with_name("clients") / "ts_startup.mjs"
 
 
-def startUp(client: Client) -> Any:
+async def startUp(client: Client) -> dict[str, Any]:
     """Everything a client learns at start-up, as JSON values."""
 
-    async def lists() -> dict[str, Any]:
-        def dumped(items: Any) -> list[dict[str, Any]]:
-            return [item.model_dump(mode="json", exclude_none=True) for item in items]
+    def dumped(items: Any) -> list[dict[str, Any]]:
+        return [item.model_dump(mode="json", exclude_none=True) for item in items]
 
-        capabilities = client.server_capabilities
-        info = client.server_info
-        return {
-            "serverInfo": None if info is None else info.model_dump(exclude_none=True),
-            "capabilities": None
-            if capabilities is None
-            else capabilities.model_dump(mode="json", exclude_none=True),
-            "instructions": client.instructions,
-            "protocolVersion": client.protocol_version,
-            "tools": dumped((await client.list_tools()).tools),
-            "prompts": dumped((await client.list_prompts()).prompts),
-            "resources": dumped((await client.list_resources()).resources),
-            "templates": dumped((await client.list_resource_templates()).resource_templates),
-        }
-
-    return lists()
+    capabilities = client.server_capabilities
+    info = client.server_info
+    return {
+        "serverInfo": None if info is None else info.model_dump(exclude_none=True),
+        "capabilities": None
+        if capabilities is None
+        else capabilities.model_dump(mode="json", exclude_none=True),
+        "instructions": client.instructions,
+        "protocolVersion": client.protocol_version,
+        "tools": dumped((await client.list_tools()).tools),
+        "prompts": dumped((await client.list_prompts()).prompts),
+        "resources": dumped((await client.list_resources()).resources),
+        "templates": dumped((await client.list_resource_templates()).resource_templates),
+    }
 
 
-async def throughTheGateway(url: str, marker: Path) -> dict[str, Any]:
-    """A client's start-up on C{url}, whether C{marker} existed after it,
-    then a call."""
-    async with Client(url, mode="legacy") as client:
+async def throughTheGateway(gateway: RunningGateway, marker: Path) -> dict[str, Any]:
+    """A client's start-up on the server C{marked}, whether C{marker}
+    existed after it and the server's state then, then a call."""
+    async with Client(gateway.url("marked"), mode="legacy") as client:
         seen = await startUp(client)
         seen["startedBeforeTheCall"] = marker.exists()
+        health = await anyio.to_thread.run_sync(gateway.health)
+        seen["stateBeforeTheCall"] = health["servers"]["marked"]["state"]
         echo = await client.call_tool("echo", {"message": "hello"})
         first = echo.content[0]
         seen["echo"] = getattr(first, "text", None)
@@ -71,7 +78,15 @@ async def direct(marker: Path) -> dict[str, Any]:
         command=sys.executable, args=[str(MARKER_SERVER)], env={"MARKER_FILE": str(marker)}
     )
     async with Client(params, mode="legacy") as client:
-        return dict(await startUp(client))
+        return await startUp(client)
+
+
+async def era2026StartUp(gateway: RunningGateway) -> dict[str, Any]:
+    """A 2026-07-28 client's start-up (C{server/discover}, then the lists)."""
+    async with Client(gateway.url("marked"), mode="auto") as client:
+        seen = await startUp(client)
+        seen.pop("capabilities")  # a 2026 client's view of them: compared elsewhere
+        return seen
 
 
 def withoutGatewayTasks(seen: dict[str, Any]) -> dict[str, Any]:
@@ -83,7 +98,11 @@ def withoutGatewayTasks(seen: dict[str, Any]) -> dict[str, Any]:
     return {**seen, "capabilities": capabilities, "tools": tools}
 
 
-def test_a_start_up_is_answered_from_the_saved_catalog(start: Any, home: Path) -> None:
+def savedCatalog(start: Any, home: Path) -> tuple[tuple[str, ...], Path, dict[str, Any]]:
+    """A gateway that ran the server once (a Python SDK client's start-up
+    and call), stopped once the server's catalog is saved: the arguments
+    of a gateway on the same state directory, the marker file (removed),
+    and what that client learned from the running child."""
     marker = home / "started"
     config = writeConfig(
         home / "servers.json",
@@ -91,14 +110,18 @@ def test_a_start_up_is_answered_from_the_saved_catalog(start: Any, home: Path) -
             "marked": {
                 "command": sys.executable,
                 "args": [str(MARKER_SERVER)],
-                "env": {"MARKER_FILE": str(marker)},
+                "env": {
+                    "MARKER_FILE": str(marker),
+                    "MARKER_TOOLS_FILE": str(home / "more-tools"),
+                },
             }
         },
     )
     args = ("--config", str(config), "--sandbox", "off")
     first: RunningGateway = start(*args)
-    live = anyio.run(throughTheGateway, first.url("marked"), marker)
-    assert live["startedBeforeTheCall"], "a server never run starts at its first initialize"
+    live = anyio.run(throughTheGateway, first, marker)
+    assert live.pop("startedBeforeTheCall"), "a server never run starts at its first initialize"
+    assert live.pop("stateBeforeTheCall") == "running"
     saved = home / "state" / "catalogs" / "marked.json"
 
     def kept() -> bool:
@@ -110,18 +133,27 @@ def test_a_start_up_is_answered_from_the_saved_catalog(start: Any, home: Path) -
     assert waitFor(kept, timeout=10), "the catalog was not saved"
     first.stop()
     marker.unlink()
+    return args, marker, live
 
+
+def test_a_start_up_is_answered_from_the_saved_catalog(start: Any, home: Path) -> None:
+    args, marker, live = savedCatalog(start, home)
     second: RunningGateway = start(*args)
     assert second.health()["servers"]["marked"]["state"] == "stopped"
-    answered = anyio.run(throughTheGateway, second.url("marked"), marker)
+    era2026 = anyio.run(era2026StartUp, second)
+    assert era2026["protocolVersion"] == "2026-07-28"
+    assert not marker.exists(), "a 2026 client's start-up started the child"
+    assert [t["name"] for t in era2026["tools"]] == ["echo", "add"]
+    assert era2026["instructions"] == live["instructions"]
+    answered = anyio.run(throughTheGateway, second, marker)
     assert not answered.pop("startedBeforeTheCall"), "the start-up started the child"
+    assert answered.pop("stateBeforeTheCall") == "catalog"
     assert answered["echo"] == "hello"  # the call started it, and it answered
     assert marker.read_text().count("\n") == 1
-    live.pop("startedBeforeTheCall")
     assert answered == live
     health = second.health()["servers"]["marked"]
     assert health["state"] == "running"
-    assert health["catalogStartups"] == 1
+    assert health["catalogStartups"] == 2  # the 2026 client's discover, the initialize
 
     other = home / "direct"
     alone = anyio.run(direct, other)
@@ -129,3 +161,67 @@ def test_a_start_up_is_answered_from_the_saved_catalog(start: Any, home: Path) -
     expected = withoutGatewayTasks(answered)
     expected.pop("echo")
     assert expected == alone
+
+
+def test_a_typescript_client_s_start_up_is_answered_from_the_catalog(
+    start: Any, home: Path
+) -> None:
+    sdk = CACHE / "node_modules" / "@modelcontextprotocol" / "sdk"
+    if not (sdk / "package.json").is_file():
+        pytest.skip("the TypeScript SDK is not installed (scripts/install-test-backends)")
+    args, marker, _ = savedCatalog(start, home)
+    gateway: RunningGateway = start(*args)
+
+    def startUpThenCall() -> tuple[dict[str, Any], bool, str]:
+        client = subprocess.Popen(
+            ["node", str(TS_CLIENT), gateway.url("marked")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "TS_SDK_DIR": str(sdk)},
+            text=True,
+        )
+        assert client.stdin is not None and client.stdout is not None
+        seen = json.loads(client.stdout.readline())
+        started = marker.exists()
+        client.stdin.write("call\n")
+        client.stdin.flush()
+        echo = json.loads(client.stdout.readline())["echo"]
+        assert client.wait(timeout=20) == 0
+        return seen, started, echo
+
+    fromCatalog, started, echo = startUpThenCall()
+    assert not started, "the TypeScript client's start-up started the child"
+    assert echo == "from ts" and marker.exists()
+    fromChild, _, _ = startUpThenCall()  # the child runs now: its own answers
+    assert fromCatalog == fromChild
+    assert [t["name"] for t in fromCatalog["tools"]] == ["echo", "add"]
+
+
+def test_a_child_that_lists_differently_tells_the_sessions_answered_from_the_catalog(
+    start: Any, home: Path
+) -> None:
+    args, marker, _ = savedCatalog(start, home)
+    (home / "more-tools").write_text("later\n")  # the server changed, its entry did not
+    gateway: RunningGateway = start(*args)
+    heard: list[str] = []
+
+    async def hear(message: Any) -> None:
+        method = getattr(message, "method", None)
+        if isinstance(method, str) and method.startswith("notifications/"):
+            heard.append(method)
+
+    async def session() -> tuple[list[str], list[str]]:
+        async with Client(gateway.url("marked"), mode="legacy", message_handler=hear) as client:
+            before = [t.name for t in (await client.list_tools()).tools]
+            assert not marker.exists()
+            await client.call_tool("echo", {"message": "start it"})
+            with anyio.fail_after(10):
+                while "notifications/tools/list_changed" not in heard:
+                    await anyio.sleep(0.05)
+            after = [t.name for t in (await client.list_tools()).tools]
+            return before, after
+
+    before, after = anyio.run(session)
+    assert (before, after) == (["echo", "add"], ["echo", "add", "later"])
+    assert heard.count("notifications/tools/list_changed") == 1
+    assert "notifications/prompts/list_changed" not in heard

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import urllib.error
@@ -21,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from tests.integration.conftest import CACHE
 from tests.integration.gateway import REPO, RunningGateway, writeConfig
 
 pytestmark = pytest.mark.integration
@@ -100,6 +103,8 @@ def era2026(url: str, method: str, params: dict[str, Any] | None = None) -> tupl
     headers = {"MCP-Protocol-Version": ERA2026, "Mcp-Method": method}
     if method == "resources/read":
         headers["Mcp-Name"] = params["uri"]
+    elif method == "tools/call":
+        headers["Mcp-Name"] = params["name"]
     status, _, answer = post(
         url, {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, headers
     )
@@ -192,8 +197,30 @@ def test_a_era2026_only_child_serves_skills_on_both_revisions(start: Any, home: 
     checkServerRoute(gateway.url("skills"), era2026Child=True)
 
 
-def digestOf(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+def test_a_remote_server_serves_skills_on_both_revisions(start: Any, home: Path) -> None:
+    """A remote server (here another gateway's route of the fixture): shared
+    by every session, both revisions; a session's own, 2025 sessions."""
+    first: RunningGateway = start(
+        "--config", str(writeConfig(home / "servers.json", {"skills": fixture("one")}))
+    )
+    (home / "second").mkdir()
+    remote = {"type": "http", "url": first.url("skills")}
+    config = writeConfig(
+        home / "second" / "servers.json",
+        {"shared": {**remote, "share": "global"}, "own": remote},
+    )
+    second: RunningGateway = start(
+        "--config", str(config), env={"MCPGATEWAY_HOME": str(home / "second")}
+    )
+    checkServerRoute(second.url("shared"))
+    session = Handshake(second.url("own"))
+    assert session.initialize["capabilities"]["extensions"] == {EXTENSION: {"directoryRead": True}}
+    listed = session.request("skills/list")["result"]["skills"]
+    assert [skill["frontmatter"]["name"] for skill in listed] == [
+        "refunds",
+        "git-workflow",
+        "daily",
+    ]
 
 
 def conformanceRun(conformance: list[str], home: Path, url: str, revision: str) -> str:
@@ -373,3 +400,89 @@ def test_the_conformance_scenarios_pass_on_the_aggregate_endpoint(
 ) -> None:
     gateway: RunningGateway = start("--config", str(twoServers(home)))
     conformanceRun(conformance, home, f"http://localhost:{gateway.port}/mcp", revision)
+
+
+def test_search_finds_skills_as_it_finds_tools(start: Any, home: Path) -> None:
+    """The gateway's C{search} (C{/mcp/search}) gives the members' skills
+    its words match beside the tools, on both revisions."""
+    gateway: RunningGateway = start("--config", str(twoServers(home)))
+    url = f"http://127.0.0.1:{gateway.port}/mcp/search"
+    arguments = {"query": "refund requests", "limit": 5}
+    session = Handshake(url)
+    answer = session.request("tools/call", {"name": "search", "arguments": arguments})
+    found = answer["result"]["structuredContent"]["skills"]
+    assert [(s["uri"], s["server"], s["name"]) for s in found] == [
+        ("skill://one/acme/billing/refunds/SKILL.md", "one", "refunds"),
+        ("skill://other/acme/billing/refunds/SKILL.md", "other", "refunds"),
+    ]
+    assert found[0]["score"] == 1.0
+    status, answer = era2026(url, "tools/call", {"name": "search", "arguments": arguments})
+    assert status == 200, answer
+    assert answer["result"]["structuredContent"]["skills"] == found
+    pdf = {"name": "search", "arguments": {"query": "pdf", "server": "other"}}
+    skills = session.request("tools/call", pdf)["result"]["structuredContent"]["skills"]
+    assert [s["uri"] for s in skills] == ["skill://other/pdf-processing/SKILL.md"]
+
+
+TS_SKILLS = Path(__file__).with_name("clients") / "ts_skills.mjs"
+
+
+@pytest.fixture(scope="module")
+def tsClient() -> dict[str, str]:
+    """The environment of the TypeScript SDK 2.x client (its package from the
+    npm test backends); skips when Node.js is missing."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("Node.js/npm not found: the TypeScript client test needs them")
+    paths = CACHE / "paths.env"
+    if not paths.is_file():
+        subprocess.run(
+            [str(REPO / "scripts" / "install-test-backends"), "--quiet"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            env={**os.environ, "MCPGATEWAY_TEST_CACHE": str(CACHE)},
+        )
+    pairs = (line.split("=", 1) for line in paths.read_text().splitlines() if "=" in line)
+    found = {key: value.strip() for key, value in pairs}
+    package = Path(found.get("TS_CLIENT2_DIR", ""))
+    assert (package / "dist" / "ext" / "skills" / "index.mjs").is_file(), found
+    return {**os.environ, "TS_CLIENT2_DIR": str(package)}
+
+
+def tsSkills(env: dict[str, str], url: str, mode: str) -> dict[str, Any]:
+    node = shutil.which("node")
+    assert node is not None
+    done = subprocess.run(
+        [node, str(TS_SKILLS), url, mode], env=env, capture_output=True, text=True, timeout=90
+    )
+    lines = done.stdout.strip().splitlines()
+    assert lines, f"no output (exit {done.returncode}):\n{done.stderr}"
+    said: dict[str, Any] = json.loads(lines[-1])
+    assert said["ok"], f"{said}\n{done.stderr}"
+    return said
+
+
+@pytest.mark.parametrize("mode", ["handshake", "pin"])
+def test_the_typescript_sdk_verifies_every_skill_through_the_aggregate(
+    start: Any, home: Path, tsClient: dict[str, str], mode: str
+) -> None:
+    """The SDK's own SkillsClient lists C{/mcp}'s skills and reads every file
+    of each: the size, digest and frontmatter of each verify under the
+    namespaced URIs."""
+    gateway: RunningGateway = start("--config", str(twoServers(home)))
+    said = tsSkills(tsClient, f"http://127.0.0.1:{gateway.port}/mcp", mode)
+    assert said["supported"] and said["directoryRead"] and said["invalid"] == []
+    assert len(said["skills"]) == 7
+    assert "skill://other/acme/billing/refunds/templates/regional/eu.md" in said["verified"]
+    assert len(said["verified"]) == 2 * 4 + 2
+    assert said["dynamic"] == [
+        "skill://one/reports/daily/SKILL.md",
+        "skill://other/reports/daily/SKILL.md",
+    ]
+    assert said["got"] == "skill://one/acme/billing/refunds/SKILL.md"
+    assert sorted(said["children"]) == [
+        "skill://one/acme/billing/refunds/SKILL.md",
+        "skill://one/acme/billing/refunds/examples",
+        "skill://one/acme/billing/refunds/templates",
+    ]
+    if mode == "pin":
+        assert said["ttlMs"] == 0 and said["cacheScope"] == "public"

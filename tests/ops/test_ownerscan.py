@@ -9,7 +9,8 @@ import pytest
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from mcpgateway.ops.ownerscan import CoalescedPidFinder
+from mcpgateway.ops import peerpid
+from mcpgateway.ops.ownerscan import KNOWN_MOST, KNOWN_SECONDS, CoalescedPidFinder, ProcScan
 from mcpgateway.ops.peerpid import Connection
 
 
@@ -132,3 +133,37 @@ def test_a_burst_costs_two_scans(count: int) -> None:
         threads.finish()
     assert got == [p + 1000 for p in range(1, count + 1)]
     assert finder.scans == min(count, 2)
+
+
+def test_the_proc_scan_keeps_what_it_found_for_a_few_seconds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The default scan hands the same map of known pids to every scan, and
+    a fresh one after L{KNOWN_SECONDS} (or once it holds L{KNOWN_MOST})."""
+    seen: list[dict[int, int]] = []
+
+    def find(connections: list[Connection], hints: Sequence[int], known: dict[int, int]) -> Any:
+        seen.append(known)
+        known[len(known) + 1] = 7
+        return [7 for _ in connections]
+
+    monkeypatch.setattr(peerpid, "findClientPids", find)
+    now = [100.0]
+    scan = ProcScan(lambda: now[0])
+    connection = [("127.0.0.1", 1, "127.0.0.1", 9100)]
+    assert scan(connection, hints=[]) == [7]
+    now[0] += KNOWN_SECONDS - 1
+    scan(connection, hints=[])
+    assert seen[0] is seen[1] and len(scan.known) == 2
+    now[0] += 1
+    scan(connection, hints=[])
+    assert seen[2] is not seen[1] and len(scan.known) == 1
+    scan.known.update((n, 1) for n in range(KNOWN_MOST))
+    scan(connection, hints=[])
+    assert seen[3] is not seen[2] and len(scan.known) == 1
+
+
+def test_a_finder_has_a_proc_scan_of_its_own() -> None:
+    finders = [CoalescedPidFinder(FakeThreads()) for _ in range(2)]
+    scans = [finder._scan for finder in finders]
+    assert all(isinstance(scan, ProcScan) for scan in scans) and scans[0] is not scans[1]

@@ -560,3 +560,31 @@ def test_rows_are_found_among_thousands(proc: FakeProc) -> None:
         [("127.0.0.1", CLIENT, "127.0.0.1", GATEWAY), ("127.0.0.1", 1500, "127.0.0.1", GATEWAY)],
         proc.path,
     ) == [77, None]
+
+
+@LITTLE_ENDIAN
+def test_known_pids_spare_the_walk(proc: FakeProc, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A socket whose holder was found before (by inode) is not looked for
+    again; a new socket on the same ports (another inode) is."""
+    proc.tcp(row(f"{LOOP4}:C350", f"{LOOP4}:1F90", inode=11))
+    proc.process(300, [11])
+    known: dict[int, int] = {}
+    connection = [("127.0.0.1", CLIENT, "127.0.0.1", GATEWAY)]
+    assert findClientPids(connection, proc.path, ME, known=known) == [300]
+    assert known == {11: 300}
+    walks: list[set[int]] = []
+    holders = peerpid.inodeHolders
+
+    def counted(inodes: set[int], *args: Any) -> dict[int, int]:
+        walks.append(set(inodes))
+        return holders(inodes, *args)
+
+    monkeypatch.setattr(peerpid, "inodeHolders", counted)
+    assert findClientPids(connection, proc.path, ME, known=known) == [300]
+    assert walks == []
+    proc.tcp(row(f"{LOOP4}:C350", f"{LOOP4}:1F90", inode=12))  # the ports again, a new socket
+    proc.process(400, [12])
+    assert findClientPids(connection, proc.path, ME, known=known) == [400]
+    assert walks == [{12}] and known == {11: 300, 12: 400}
+    proc.tcp()  # no such connection any more: nothing, whatever is known
+    assert findClientPids(connection, proc.path, ME, known=known) == [None]

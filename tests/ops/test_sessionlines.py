@@ -5,13 +5,15 @@ encodes one record."""
 
 from __future__ import annotations
 
+import json
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway.ops.sessionlines import SessionLines, fileBytes
+from mcpgateway.ops.sessionlines import SessionLines, decodeLine, encodeLine, fileBytes
 from mcpgateway.ops.sessionstore import SessionStore, encode, encodeBounded
 from tests.ops.test_sessionstore import record
 
@@ -80,3 +82,45 @@ def test_no_change_hands_nothing_over(tmp_path: Path) -> None:
     store.saveChanges([record("a")], ())  # encoded again, the same line
     store.saveChanges([], ())
     assert store.writes == 1
+
+
+def test_a_kept_line_holds_its_own_bytes_only() -> None:
+    """A line is kept per session: it holds what it says, not the buffer the
+    encoder wrote it into (orjson's bytes keep 4 KiB for a line of 300)."""
+    lines = SessionLines(10**9, 10**6)
+    records = [record(f"s{n:05}") for n in range(500)]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for each in records:
+            lines.put(each)
+        grown = (tracemalloc.get_traced_memory()[0] - before) / len(records)
+    finally:
+        tracemalloc.stop()
+    assert grown < 1024, grown
+
+
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers(-(2**70), 2**70)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+        max_leaves=12,
+    )
+)
+def test_every_line_reads_back_as_its_record(value: Any) -> None:
+    """Whichever encoder writes a line (orjson, or the standard library
+    for what orjson refuses: an integer beyond 64 bits, a lone surrogate)
+    and whichever reads it, the record read is the record written."""
+    written = {"id": "s", "clientInfo": value}
+    line = encodeLine(written)
+    assert b"\n" not in line
+    assert decodeLine(line, refuse) == written
+    assert json.loads(line) == written
+
+
+def refuse(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")

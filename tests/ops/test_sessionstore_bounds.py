@@ -11,6 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mcpgateway.ops.sessionlines import encodeLine
 from mcpgateway.ops.sessionstore import (
     CORRUPT_SUFFIX,
     FOOTER,
@@ -59,7 +60,7 @@ def test_one_huge_record_is_left_out_and_the_others_survive_a_restart(tmp_path: 
 def test_the_file_stays_under_its_limit_keeping_the_sessions_active_last(tmp_path: Path) -> None:
     path = tmp_path / "sessions.json"
     records = [record(f"s{n:02}", lastActivity=float(n)) for n in range(40)]
-    one = len(json.dumps(records[-1]))  # the longest (a two-digit time)
+    one = len(encodeLine(records[-1]))  # the longest (a two-digit time)
     store = SessionStore(path, maxBytes=10 * (one + 2) + len(HEADER) + len(FOOTER) + 1)
     with capturedGatewayLogs() as events:
         store.save(records)

@@ -8,6 +8,7 @@ none that ended."""
 
 from __future__ import annotations
 
+import os
 import stat
 import tempfile
 from pathlib import Path
@@ -103,6 +104,49 @@ def test_an_initialize_waits_for_its_journal_line_on_the_disk(
     assert kept == [None] and afterCrash(store.path) == {"new"}
 
 
+def test_sessions_opened_while_their_journal_write_waits_share_one_fdatasync(
+    store: SessionStore, threads: HandThreads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines asked for before their write starts are written together, with
+    one C{fdatasync}; each C{initialize} is answered once that is done. A
+    line asked for once the write started waits for the next one."""
+    synced: list[int] = []
+    monkeypatch.setattr(os, "fdatasync", synced.append)
+    kept = [fired(store.remember(record(sid))) for sid in ("a", "b", "c")]
+    assert len(threads.jobs) == 1 and kept == [[], [], []]
+    threads.runNext()
+    assert kept == [[None], [None], [None]] and len(synced) == 1
+    assert afterCrash(store.path) == {"a", "b", "c"} and store.journal.appended == 3
+    later = fired(store.remember(record("d")))
+    assert later == [] and len(threads.jobs) == 1
+    threads.runNext()
+    assert later == [None] and len(synced) == 2
+
+
+def test_a_line_asked_for_while_the_write_runs_waits_for_the_next_write(
+    tmp_path: Path,
+) -> None:
+    """The write takes its lines when it starts: a line that comes while it
+    runs (in a worker thread) is not lost with it, but has a write of its
+    own."""
+    threads = HandThreads()
+    store = SessionStore(tmp_path / "sessions.json", runInThread=threads)
+    first = fired(store.remember(record("a")))
+    write = store.journal.write
+    during: list[list[Any]] = []
+
+    def writing(lines: bytes, count: int = 1) -> bool:
+        during.append(fired(store.remember(record("b"))))  # as the reactor would, meanwhile
+        return write(lines, count)
+
+    store.journal.write = writing  # type: ignore[method-assign]
+    threads.runNext()
+    store.journal.write = write  # type: ignore[method-assign]
+    assert first == [None] and during == [[]] and afterCrash(store.path) == {"a"}
+    threads.runNext()
+    assert during == [[None]] and afterCrash(store.path) == {"a", "b"}
+
+
 def test_the_journal_line_and_the_save_keep_their_order(
     store: SessionStore, threads: HandThreads
 ) -> None:
@@ -188,7 +232,7 @@ def test_a_failed_journal_line_still_answers_the_initialize(
     """A journal that cannot be written is logged; the session lives on
     until the next save (its initialize is not failed for it)."""
 
-    def broken(line: bytes) -> bool:
+    def broken(lines: bytes, count: int = 1) -> bool:
         raise RuntimeError("journal")
 
     monkeypatch.setattr(store.journal, "write", broken)

@@ -443,6 +443,7 @@ def test_service_tree_on_a_memory_reactor(
         "ReaperService",
         "MonitorService",
         "SavingsService",
+        "SeriesService",
         "NotifyService",
         "ListenerService",
         "Predecessor",

@@ -86,6 +86,22 @@ class AppsTests(SynchronousTestCase):
             sent = [m for s, m in self.agg.children.seen if m.get("method") == "resources/read"]
             self.assertEqual(sent[-1]["params"]["uri"], APP)
 
+    def test_a_subscription_reaches_its_server_under_the_server_s_own_uri(self) -> None:
+        session = self.agg.open(capabilities=HOST)
+        uri = "ui://beta/get-time/mcp-app.html"
+        answer = self.agg.call(session, "resources/subscribe", {"uri": uri})
+        self.assertEqual(answer["result"], {})
+        sent = [m for s, m in self.agg.children.seen if m.get("method") == "resources/subscribe"]
+        self.assertEqual(sent[-1]["params"]["uri"], APP)
+
+    def test_a_completion_of_an_app_reaches_its_server_under_its_own_uri(self) -> None:
+        session = self.agg.open(capabilities=HOST)
+        ref = {"type": "ref/resource", "uri": "ui://alpha/get-time/mcp-app.html"}
+        params = {"ref": ref, "argument": {"name": "x", "value": ""}}
+        self.assertIn("result", self.agg.call(session, "completion/complete", params))
+        sent = [m for s, m in self.agg.children.seen if m.get("method") == "completion/complete"]
+        self.assertEqual(sent[-1]["params"]["ref"], {"type": "ref/resource", "uri": APP})
+
     def test_the_server_s_own_uri_is_not_served_on_the_aggregate(self) -> None:
         session = self.agg.open(capabilities=HOST)
         answer = self.agg.call(session, "resources/read", {"uri": APP})

@@ -53,6 +53,8 @@ FAMILIES = {
     "mcpgateway_pool_wait_timeouts": "counter",
     "mcpgateway_pool_evictions": "counter",
     "mcpgateway_server_promoted": "gauge",
+    "mcpgateway_server_catalog_startups": "counter",
+    "mcpgateway_server_catalog_answers": "counter",
     "mcpgateway_era2026_served": "gauge",
     "mcpgateway_era2026_requests": "counter",
     "mcpgateway_era2026_suspended_calls": "gauge",

@@ -426,6 +426,21 @@ def test_a_finder_answering_at_once_sets_the_pid() -> None:
     assert len(calls) == 1
 
 
+def test_a_session_whose_pid_is_found_is_one_info_line() -> None:
+    """Opening a session logs one line at info, however its pid is found:
+    the socket owner found is told at debug (a gateway opening thousands of
+    sessions writes a line per session, not two)."""
+    finder = Finder()
+    h = FinderHarness(finder)
+    with capturedGatewayLogs() as events:
+        sid = openSession(h)
+        finder.answers[0].callback(4242)
+    assert session(h, sid).clientPid == 4242
+    mine = [e for e in events if e.get("sid") == shortId(sid)]
+    assert [e["log_level"].name for e in mine] == ["info", "debug"]
+    assert mine[1]["log_format"] == "session {sid} belongs to client pid {pid} (socket owner)"
+
+
 def test_a_finder_answering_none_leaves_the_pid_unknown() -> None:
     finder = Finder()
     h = FinderHarness(finder)

@@ -8,8 +8,6 @@ a server's event, bounded watchers, a reader that does not read skipped."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 from dataclasses import replace
 from html.parser import HTMLParser
@@ -26,8 +24,8 @@ from twisted.web.test.requesthelper import DummyRequest
 
 from mcpgateway.core.status import Savings, ServerSavings
 from mcpgateway.web.pages.consoleassets import SCRIPTS, STYLES, url
+from mcpgateway.web.pages.consolepage import CONTENT_SECURITY_POLICY
 from mcpgateway.web.pages.statuspage import (
-    CONTENT_SECURITY_POLICY,
     STDERR_LINES,
     StatusPage,
     clean,

@@ -137,6 +137,10 @@ class Aggregator:
             self.skills, self.views, self.memberGate, dependsOnCaller
         )
         """The Skills extension's requests of the 2026-07-28 callers."""
+        sessionSkills = SessionSkills(
+            self.skills, self.views, self._members, self.memberGate, dependsOnCaller
+        )
+        self.gatewayCalls.skills = sessionSkills.entries
         self._requests = RequestHandlers(
             self.views,
             self._members,
@@ -144,7 +148,7 @@ class Aggregator:
             self.gatewayCalls,
             tasks,
             tools,
-            SessionSkills(self.skills, self.views, self._members, self.memberGate, dependsOnCaller),
+            sessionSkills,
         )
         self.forward: Callable[[AggregateSession, Message, Sink | None], Deferred[Message]] = (
             self._requests.forward
@@ -227,6 +231,7 @@ class Aggregator:
     def membersChanged(self) -> None:
         """Servers, filters or catalogs changed: every open session whose
         view changed is told (coalesced), and every watcher at once."""
+        self.skills.cache.forget()  # a changed server lists its skills afresh
         self._changes.membersChanged()
 
     def allTools(self) -> list[tuple[str, str, dict[str, Any]]]:

@@ -34,6 +34,9 @@ from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 
+SkillsLister = Callable[[AggregateSession, View], Deferred[list[dict[str, Any]]]]
+"""Every skill a session's members serve, as it sees them."""
+
 
 class GatewayCalls:
     """Makes the L{CallContext} of each call of a gateway tool, and shields
@@ -61,6 +64,9 @@ class GatewayCalls:
         self.clock = clock
         self.budget = budget
         self._tools = tools
+        self.skills: SkillsLister | None = None
+        """Every skill a session's members serve (the Skills extension), which
+        C{search} finds too; C{None}: none."""
 
     def context(
         self, session: AggregateSession, view: View, message: Message, related: Sink | None
@@ -131,6 +137,11 @@ class CallContext:
 
     def localName(self, server: str, original: str) -> str | None:
         return self._view.names.get((server, original))
+
+    def skills(self) -> Deferred[list[dict[str, Any]]]:
+        """The skills of the members the caller sees, namespaced."""
+        lister = self._calls.skills
+        return succeed([]) if lister is None else lister(self._session, self._view)
 
     def catalogKey(self, server: str) -> str | None:
         return self._calls.roster.catalogKeyFor(server, self._session.principal)

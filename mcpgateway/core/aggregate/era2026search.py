@@ -99,6 +99,21 @@ class Era2026Context(CallContext):
         self._pools = pools
         self._request = request
         self._sink = sink
+        self._skills = aggregator.era2026Skills
+
+    def skills(self) -> Deferred[list[dict[str, Any]]]:
+        """The skills of the members the caller sees, namespaced: each
+        member asked with a 2026 request of the caller's own."""
+        view, pools, request = self._view, self._pools, self._request
+
+        def ask(server: str, method: str, params: dict[str, Any]) -> Deferred[Message]:
+            member, pool = view.members.get(server), pools.get(server)
+            if member is None or pool is None:
+                return fail(CallFailed(jsonrpc.INVALID_PARAMS, f"no server '{server}' here"))
+            asked = replace(request, method=method, params=params, scope=member.route)
+            return pool.serveEra2026(asked, self._sink)
+
+        return self._skills.entries(self._session, view, request, ask)
 
     def _routed(self, name: str) -> tuple[ServerPool, Member, Owner] | None:
         owner = self._view.callable.get(name)

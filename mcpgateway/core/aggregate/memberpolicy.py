@@ -83,7 +83,8 @@ def screened(view: View, policy: MemberPolicy, asker: Asker) -> View:
     promptOwners = {name: owner for name, owner in view.promptOwners.items() if shows(owner)}
     uris: dict[str, tuple[str, ...]] = {}
     for uri, servers in view.uris.items():
-        kept = tuple(s for s in servers if policy.listable(asker, "resources/read", s, uri))
+        own = view.memberUri(uri)  # the policy speaks the server's URIs, as its names
+        kept = tuple(s for s in servers if policy.listable(asker, "resources/read", s, own))
         if kept:
             uris[uri] = kept
     gateway = set(view.gatewayTools)

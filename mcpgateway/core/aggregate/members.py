@@ -139,7 +139,8 @@ class MemberSessions:
             self.send(member, "logging/setLevel", {"level": session.logLevel})
         for uri in sorted(session.subscriptions):
             if session.learned.get(uri) == server or self._uriServer(session, uri) == server:
-                self.send(member, "resources/subscribe", {"uri": uri})
+                own = self._viewNow(session).memberUri(uri)
+                self.send(member, "resources/subscribe", {"uri": own})
         self.log.debug(
             "aggregate session {sid}: member {server} opened",
             sid=session.shortId,

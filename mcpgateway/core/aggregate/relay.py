@@ -28,6 +28,7 @@ from typing import Any
 
 from twisted.logger import Logger
 
+from mcpgateway.core.aggregate import apps
 from mcpgateway.core.aggregate.calls import retagged
 from mcpgateway.core.aggregate.session import (
     CHILD_LIST_CHANGED,
@@ -97,6 +98,13 @@ class MemberRelay:
             and "logger" not in params
         ):
             message = {**message, "params": {**params, "logger": member.server}}
+        elif method == "notifications/resources/updated" and isinstance(params, dict):
+            uri = params.get("uri")
+            if isinstance(uri, str) and uri.startswith(apps.SCHEME):  # an app: under its server
+                message = {
+                    **message,
+                    "params": {**params, "uri": apps.namespaced(member.server, uri)},
+                }
         return sink(message) if sink is not None else parent.deliver(message)
 
     def relayed(self, member: MemberSession, related: Sink | None) -> Sink | None:

@@ -90,7 +90,7 @@ class RequestHandlers:
             "tasks/list": tasks.tasksList,
         }
         if skillRequests is not None:
-            self._handlers["skills/list"] = skillRequests.list
+            self._handlers["skills/list"] = skillRequests.skillsList
             self._handlers["skills/get"] = skillRequests.one
             self._handlers["resources/directory/read"] = skillRequests.one
 
@@ -326,10 +326,16 @@ class RequestHandlers:
                     "params": {**params, "ref": {**ref, "name": owner.original}},
                 }
             else:
-                found, why = view.uriOwner(str(ref.get("uri")), session.learned.get)
+                uri = str(ref.get("uri"))
+                found, why = view.uriOwner(uri, session.learned.get)
                 if found is None:
                     raise CallFailed(jsonrpc.INVALID_PARAMS, why)
                 server = found
+                if view.memberUri(uri) != uri:  # an app's: the server's own URI
+                    forwarded = {
+                        **message,
+                        "params": {**params, "ref": {**ref, "uri": view.memberUri(uri)}},
+                    }
             route = view.members[server].route
             return self._members.call(session, server, route, forwarded, related)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from mcpgateway.core.aggregate.memberpolicy import MemberGate
+from mcpgateway.core.aggregate.memberpolicy import Asker, MemberGate
 from mcpgateway.core.aggregate.members import MemberSessions
 from mcpgateway.core.aggregate.session import SERVER_INFO, AggregateSession, CallFailed, Sink
 from mcpgateway.core.aggregate.skills import (
@@ -110,6 +110,22 @@ def declaring(
     return out
 
 
+def screened(gate: MemberGate, asker: Any, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """C{entries} without the skills the member policy lets C{asker} read
+    nothing of (a skill is decided as a C{resources/read} of its C{SKILL.md})."""
+    policy = gate.policy
+    if policy is None:
+        return entries
+    who = asker if asker is not None else Asker()
+    kept = []
+    for entry in entries:
+        uri = entry.get("uri")
+        local = localOf(uri) if isinstance(uri, str) else None
+        if local is None or policy.listable(who, "resources/read", *local):
+            kept.append(entry)
+    return kept
+
+
 def _noCursor(params: Mapping[str, Any]) -> None:
     if params.get("cursor") is not None:
         raise CallFailed(
@@ -137,7 +153,7 @@ class SessionSkills:
         self._gate = gate
         self._dependsOnCaller = dependsOnCaller
 
-    def list(
+    def skillsList(
         self,
         session: AggregateSession,
         message: Message,
@@ -148,21 +164,26 @@ class SessionSkills:
         _noCursor(params)
 
         def gather(view: View) -> Deferred[Message]:
-            declared = declaring(self._views, session, view)
-            routes = {server: view.members[server].route for server in declared}
-
-            def ask(server: str, method: str, asked: dict[str, Any]) -> Deferred[Message]:
-                request = jsonrpc.request(requestId(), method, asked)
-                return self._members.call(
-                    session, server, routes[server], request, None, tagged=False
-                )
-
-            listed = self._skills.list(routes, session.principal, ask, self._dependsOnCaller)
-            return listed.addCallback(
-                lambda gathered: jsonrpc.resultResponse(message["id"], gathered.result())
+            return self.entries(session, view).addCallback(
+                lambda kept: jsonrpc.resultResponse(message["id"], {"skills": kept})
             )
 
         return self._views.view(session).addCallback(gather)
+
+    def entries(self, session: AggregateSession, view: View) -> Deferred[list[dict[str, Any]]]:
+        """Every member's skills, namespaced (what the gateway's C{search}
+        searches)."""
+        declared = declaring(self._views, session, view)
+        routes = {server: view.members[server].route for server in declared}
+
+        def ask(server: str, method: str, asked: dict[str, Any]) -> Deferred[Message]:
+            request = jsonrpc.request(requestId(), method, asked)
+            return self._members.call(session, server, routes[server], request, None, tagged=False)
+
+        listed = self._skills.list(routes, session.principal, ask, self._dependsOnCaller)
+        return listed.addCallback(
+            lambda gathered: screened(self._gate, session.asker, gathered.entries)
+        )
 
     def one(
         self,
@@ -205,6 +226,18 @@ class Era2026Skills:
         self._gate = gate
         self._dependsOnCaller = dependsOnCaller
 
+    def entries(
+        self, session: AggregateSession, view: View, request: Era2026Request, ask: Ask
+    ) -> Deferred[list[dict[str, Any]]]:
+        """Every member's skills, namespaced (what the gateway's C{search}
+        searches)."""
+        declared = declaring(self._views, session, view)
+        routes = {server: view.members[server].route for server in declared}
+        listed = self._skills.list(routes, request.principal, ask, self._dependsOnCaller)
+        return listed.addCallback(
+            lambda gathered: screened(self._gate, session.asker, gathered.entries)
+        )
+
     def serve(
         self,
         session: AggregateSession,
@@ -225,7 +258,7 @@ class Era2026Skills:
             def listing(gathered: Gathered) -> Message:
                 result = {
                     "resultType": "complete",
-                    **gathered.result(),
+                    "skills": screened(self._gate, session.asker, gathered.entries),
                     **gathered.hints(scope),
                     "_meta": {SERVER_INFO_KEY: dict(SERVER_INFO)},
                 }

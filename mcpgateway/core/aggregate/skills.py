@@ -31,6 +31,7 @@ answers: the handlers of the requests
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,7 +49,6 @@ from mcpgateway.runtime import logs
 __all__ = [
     "DIRECTORY_READ",
     "SCHEME",
-    "SKILLS_EXTENSION",
     "AggregateSkills",
     "Gathered",
     "SkillsCache",
@@ -59,6 +59,7 @@ __all__ = [
     "namespacedEntry",
     "readAnswer",
     "resourceEntry",
+    "searchSkills",
     "settingsOf",
     "template",
 ]
@@ -230,10 +231,9 @@ class SkillsCache:
         while len(self._kept) > self._size:
             self._kept.popitem(last=False)
 
-    def forget(self, server: str) -> None:
-        """Drop every listing of C{server} (it changed or went)."""
-        for key in [key for key in self._kept if key[0] == server]:
-            del self._kept[key]
+    def forget(self) -> None:
+        """Drop every listing (servers, filters or catalogs changed)."""
+        self._kept.clear()
 
 
 @dataclass
@@ -251,10 +251,6 @@ class Gathered:
     ttlMs: int | None = None
     private: bool = False
     failed: dict[str, str] = field(default_factory=dict)
-
-    def result(self) -> dict[str, Any]:
-        """The C{ListSkillsResult} (without the 2026 revision's hints)."""
-        return {"skills": list(self.entries)}
 
     def hints(self, scope: str) -> dict[str, Any]:
         """C{ttlMs} and C{cacheScope} of the 2026 revision: C{private} when
@@ -370,3 +366,49 @@ def _names(entry: Mapping[str, Any], uri: str) -> bool:
     return isinstance(resources, list) and any(
         isinstance(item, dict) and item.get("uri") == uri for item in resources
     )
+
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _words(text: str) -> set[str]:
+    return {word.lower() for word in _WORD.findall(text)}
+
+
+def searchSkills(
+    entries: Sequence[Mapping[str, Any]], query: str, limit: int, servers: frozenset[str]
+) -> list[dict[str, Any]]:
+    """The skills (namespaced entries) of C{servers} whose name, description
+    or path has words of C{query} (the last one also as a prefix), best
+    first: what the gateway's C{search} adds to the tools it finds. Each is
+    C{uri}, C{name}, C{server}, C{description} and C{score} (the share of
+    the query's words it has)."""
+    terms = [word.lower() for word in _WORD.findall(query)][:32]
+    if not terms:
+        return []
+    found: list[tuple[float, str, dict[str, Any]]] = []
+    for entry in entries:
+        uri = entry.get("uri")
+        front = entry.get("frontmatter")
+        local = localOf(uri) if isinstance(uri, str) else None
+        if local is None or local[0] not in servers or not isinstance(front, Mapping):
+            continue
+        name, description = str(front.get("name", "")), str(front.get("description", ""))
+        words = _words(f"{name} {description} {local[1][len(SCHEME) :]}")
+        hits = sum(
+            1
+            for index, term in enumerate(terms)
+            if term in words
+            or (index == len(terms) - 1 and any(word.startswith(term) for word in words))
+        )
+        if hits:
+            score = round(hits / len(terms), 3)
+            item = {
+                "uri": uri,
+                "name": name,
+                "server": local[0],
+                "description": description[:160],
+                "score": score,
+            }
+            found.append((-score, str(uri), item))
+    return [item for _, _, item in sorted(found, key=lambda f: (f[0], f[1]))[:limit]]

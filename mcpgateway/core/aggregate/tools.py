@@ -55,6 +55,7 @@ from mcpgateway.core.aggregate.search import (
     rowFromTool,
 )
 from mcpgateway.core.aggregate.shield import shield, size
+from mcpgateway.core.aggregate.skills import searchSkills
 from mcpgateway.core.aggregate.toolargs import (
     BadInput,
     booleanArg,
@@ -408,7 +409,22 @@ class GatewayTools:
             self.log.failure("search failed for {query!r}", failure=reason, query=query[:100])
             return _error("search failed inside the gateway; try again, or another query")
 
-        return self._search.search(query, servers, SCAN).addCallbacks(found, failed)
+        def withSkills(result: dict[str, Any]) -> Deferred[dict[str, Any]] | dict[str, Any]:
+            # The members' skills (the Skills extension) are found as tools are.
+            lister = getattr(context, "skills", None)
+            structured = result.get("structuredContent")
+            if lister is None or result.get("isError") or not isinstance(structured, dict):
+                return result
+
+            def ranked(entries: list[dict[str, Any]]) -> dict[str, Any]:
+                matched = searchSkills(entries, query, limit, servers)
+                return _ok({**structured, "skills": matched}) if matched else result
+
+            listed: Deferred[list[dict[str, Any]]] = lister()
+            return listed.addCallback(ranked).addErrback(lambda _: result)
+
+        searched = self._search.search(query, servers, SCAN).addCallbacks(found, failed)
+        return searched.addCallback(withSkills)
 
     def _definition(self, name: str, context: ToolContext) -> dict[str, Any]:
         if name in GATEWAY_TOOLS:

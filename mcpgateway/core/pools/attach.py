@@ -26,6 +26,8 @@ def adopt(upstream: Upstream, session: Session) -> None:
         fanout.subscriptions[uri] += 1
         if running and fanout.subscriptions[uri] == 1:
             router.call("resources/subscribe", {"uri": uri})
+    if session.logLevel not in LOG_LEVELS and fanout.childLogLevel is None:
+        return  # no session has a level: nothing to count (no walk of them all)
     levels = [s.logLevel for s in router.sessions if s.logLevel in LOG_LEVELS]
     lowest = min(levels, key=LOG_LEVELS.index) if levels else None
     if lowest is not None and lowest != fanout.childLogLevel:
@@ -56,7 +58,8 @@ def release(upstream: Upstream, session: Session, reason: str, keep: bool = Fals
                 del fanout.subscriptions[uri]
         if not keep:
             session.subscriptions.clear()
-        levels = [s.logLevel for s in router.sessions if s.logLevel in LOG_LEVELS]
-        fanout.childLogLevel = min(levels, key=LOG_LEVELS.index) if levels else None
+        if level is not None or fanout.childLogLevel is not None:
+            levels = [s.logLevel for s in router.sessions if s.logLevel in LOG_LEVELS]
+            fanout.childLogLevel = min(levels, key=LOG_LEVELS.index) if levels else None
     if keep:
         session.subscriptions, session.logLevel = subscriptions, level

@@ -440,6 +440,9 @@ class BasePool:
         """What it answered from the saved catalog."""
         return CatalogCounts()
 
+    def startsOnCall(self) -> bool:
+        return False
+
     def endEra2026(self, reason: str) -> None:
         self.era2026.end(reason)
 

@@ -266,12 +266,13 @@ class CatalogStartup:
         self.counts.answers += 1
         return jsonrpc.resultResponse(message["id"], {})
 
-    def initializeFor(self, session: Session) -> dict[str, Any] | None:
-        """The C{InitializeResult} the catalog answers C{session} with while
-        the child does not run (C{None}: ask the child)."""
-        if _probing(session):
+    def initializeFor(self, session: Session | None) -> dict[str, Any] | None:
+        """The C{InitializeResult} the catalog answers C{session} (C{None}:
+        any session of no principal) with while the child does not run
+        (C{None}: ask the child)."""
+        if session is not None and _probing(session):
             return None
-        catalog = self._catalog(session.principal)
+        catalog = self._catalog("" if session is None else session.principal)
         return None if catalog is None else presentedResult(initializeOf(catalog), self._host.spec)
 
     def forget(self, session: Session) -> None:

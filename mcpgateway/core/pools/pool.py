@@ -331,6 +331,12 @@ class ServerPool(Protocol):
     def prewarm(self) -> Deferred[None]:
         """Start the shared child now instead of on first use."""
 
+    def startsOnCall(self) -> bool:
+        """Whether its sessions, restored ones too, may be served from its
+        saved catalog until a request it cannot answer starts the child (a
+        shared pool with a current catalog, no session subscribed to
+        anything): then nothing starts its child before."""
+
     def resetCircuit(self) -> None:
         """Forget the failures: the next request starts a child at once."""
 

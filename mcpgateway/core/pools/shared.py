@@ -206,6 +206,13 @@ class SharedPool(BasePool):
     def servedFromCatalog(self) -> bool:
         return self.startup.serving()
 
+    def startsOnCall(self) -> bool:
+        shared = self.shared
+        fanout = None if shared is None else shared.router.fanout
+        if isinstance(fanout, SharedFanout) and fanout.subscriptions:
+            return False  # updates of a subscribed resource come from a running child
+        return self.startup.initializeFor(None) is not None
+
     def catalogCounts(self) -> CatalogCounts:
         return self.startup.counts
 

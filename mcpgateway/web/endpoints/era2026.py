@@ -35,7 +35,8 @@ or in-band on an SSE stream once something was streamed. The client closing
 the connection cancels the core's Deferred.
 
 A C{subscriptions/listen} stream opens with its acknowledgement (what the
-child can send), then carries the child's notifications, each tagged with
+child can send, and the C{taskIds} whose status it carries), then carries
+the child's notifications and the tasks' C{notifications/tasks}, each tagged with
 the listen request's id (C{_meta.io.modelcontextprotocol/subscriptionId}),
 and keep-alive comments; it ends with a graceful result when the core ends
 it or the gateway stops or hands over (L{Era2026Endpoint.endStreams}).

@@ -73,6 +73,9 @@ SINGLE_HEADERS = (b"origin", b"mcp-session-id", b"mcp-protocol-version")
 request may not carry two different values of one."""
 _ORIGIN, _SESSION, _VERSION = 1, 2, 4
 
+_BLANK = (32, 9)
+"""Space and tab: what llhttp leaves at the end of a header's value."""
+
 
 class Message:
     """One request read off the connection."""
@@ -348,7 +351,11 @@ class RequestReader:
         length: int | None = 0
         seen = 0
         for i, (name, value) in enumerate(headers):
-            if value[-1:] in b" \t":  # llhttp keeps trailing whitespace (and an empty value)
+            # llhttp keeps trailing whitespace (and an empty value). The last
+            # byte is looked for as an int: a bytes operand of C{in} is first
+            # tried as an int, and that failed try (a TypeError made and
+            # dropped) cost more than the rest of the loop.
+            if not value or value[-1] in _BLANK:
                 value = value.rstrip(b" \t")
                 headers[i] = (name, value)
             named = len(name)

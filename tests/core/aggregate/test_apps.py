@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Hashable
 from typing import Any
 
 from hypothesis import given
@@ -30,7 +31,14 @@ from mcpgateway.core.aggregate.apps import (
     toolResult,
     visibility,
 )
-from mcpgateway.core.aggregate.types import Owner
+from mcpgateway.core.aggregate.memberpolicy import Asker, MemberCall, screened
+from mcpgateway.core.aggregate.naming import Namer
+from mcpgateway.core.aggregate.relay import MemberRelay
+from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, Owner
+from mcpgateway.core.aggregate.view import Member, buildView
+from mcpgateway.protocol import jsonrpc
+from tests.core.aggregate import test_relay
+from tests.fakes import RecordingSink
 
 servers = st.text(min_size=1, max_size=64)
 rests = st.text(max_size=80)
@@ -238,3 +246,63 @@ def test_an_app_reaches_its_tool_by_its_own_name_only_when_one_member_has_it() -
     assert "basic, preact" in why and "never guesses" in why
     assert appTool("model-only", owners, definitions) == (None, "")
     assert appTool("nothing", owners, definitions) == (None, "")
+
+
+def test_a_member_s_update_of_its_app_names_it_under_the_member() -> None:
+    relay = MemberRelay()
+    parent = test_relay.session()
+    alpha = test_relay.member(relay, parent, "alpha")
+    sink = RecordingSink()
+    for uri in ("ui://get-time/mcp-app.html", "file:///a.txt"):
+        updated = jsonrpc.notification("notifications/resources/updated", {"uri": uri})
+        assert relay.fromChild(alpha, updated, sink)
+    shown = [message["params"]["uri"] for message in sink.messages]
+    assert shown == ["ui://alpha/get-time/mcp-app.html", "file:///a.txt"]
+
+
+class RecordingPolicy:
+    """A member policy that lists everything and records what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str, str]] = []
+
+    def viewKey(self, asker: Asker) -> Hashable:
+        return None
+
+    def listable(self, asker: Asker, action: str, server: str, name: str) -> bool:
+        self.asked.append((action, server, name))
+        return True
+
+    def refusal(self, asker: Asker, call: MemberCall) -> str | None:
+        return None
+
+
+def test_a_view_shows_apps_under_their_server_and_routes_them_back() -> None:
+    app: dict[str, Any] = {"uri": "ui://get-time/mcp-app.html", "name": "app", "_meta": CSP_META}
+    lists: dict[str, list[dict[str, Any]]] = {
+        "tools": [{"name": "get-time", "_meta": {"ui": {"resourceUri": app["uri"]}}}],
+        "resources": [app, {"uri": "file:///x", "name": "x"}],
+    }
+    view = buildView(
+        EndpointSpec(),
+        [Member("a", "", lists), Member("b", "", lists)],
+        Namer(NameSettings()),
+    )
+    assert sorted(view.uris) == [
+        "file:///x",
+        "ui://a/get-time/mcp-app.html",
+        "ui://b/get-time/mcp-app.html",
+    ]
+    assert view.definitions["b__get-time"]["_meta"]["ui"]["resourceUri"] == (
+        "ui://b/get-time/mcp-app.html"
+    )
+    assert view.uriOwner("ui://b/get-time/mcp-app.html") == ("b", "")
+    assert view.uriOwner("ui://b/not-listed.html") == ("b", "")  # apps need no listing
+    assert view.memberUri("ui://b/get-time/mcp-app.html") == "ui://get-time/mcp-app.html"
+    assert view.memberUri("ui://c/x") == "ui://c/x"  # no such member
+    assert view.uriOwner("ui://c/x")[0] is None
+    assert view.uriOwner("file:///x")[0] is None  # two servers list it: refused, as before
+    policy = RecordingPolicy()
+    screened(view, policy, Asker())
+    assert ("resources/read", "a", "ui://get-time/mcp-app.html") in policy.asked
+    assert not any(name.startswith("ui://a/") for _, _, name in policy.asked)

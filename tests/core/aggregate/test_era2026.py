@@ -162,9 +162,7 @@ class TaskTests(Case):
         self.agg.harness.reactor.advance(0)
         [(proc, call)] = self.agg.children.held
         proc.reply(jsonrpc.resultResponse(call["id"], {"content": [{"type": "text", "text": "x"}]}))
-        self.assertEqual(
-            [m["params"]["status"] for m in sink.messages], ["working", "completed"]
-        )
+        self.assertEqual([m["params"]["status"] for m in sink.messages], ["working", "completed"])
         self.assertEqual(sink.messages[-1]["params"]["result"]["content"][0]["text"], "x")
         self.assertEqual(others.messages, [])
 

@@ -16,8 +16,9 @@ from twisted.internet.task import Clock
 
 from mcpgateway.config.servers import NAME_PATTERN
 from mcpgateway.core.aggregate import skills
+from mcpgateway.core.aggregate.memberpolicy import MemberGate
 from mcpgateway.core.aggregate.session import CallFailed
-from mcpgateway.core.aggregate.skillrequests import route
+from mcpgateway.core.aggregate.skillrequests import route, screened
 from mcpgateway.core.aggregate.skills import (
     AggregateSkills,
     Listing,
@@ -172,8 +173,9 @@ def test_the_cache_is_bounded() -> None:
         cache.put(server, "", "", listing(60000))
     assert len(cache) == 2
     assert cache.get("a", "", "") is None
-    cache.forget("b")
-    assert cache.get("b", "", "") is None and cache.get("c", "", "") is not None
+    assert cache.get("c", "", "") is not None
+    cache.forget()
+    assert len(cache) == 0
 
 
 # -- listing through the members ------------------------------------------------------
@@ -316,7 +318,7 @@ def test_skills_results_keep_the_childs_ttl() -> None:
     done = era2026wire.completeResult("skills/list", {"skills": [], "ttlMs": -1}, None, "public")
     assert done["ttlMs"] == 0
     done = era2026wire.completeResult("resources/directory/read", {"resources": []}, None, "x")
-    assert "ttlMs" not in done and done["resultType"] == "complete"
+    assert done["ttlMs"] == 0 and done["cacheScope"] == "x" and done["resultType"] == "complete"
 
 
 def test_skills_requests_reach_only_a_server_that_declares_them() -> None:
@@ -327,3 +329,50 @@ def test_skills_requests_reach_only_a_server_that_declares_them() -> None:
     assert _lacking("resources/directory/read", declared) is not None
     assert _lacking("resources/directory/read", reading) is None
     assert _lacking("tools/list", {"tools": {}}) is None
+
+
+# -- search ----------------------------------------------------------------------------
+
+
+def test_search_finds_skills_by_their_words() -> None:
+    entries = [
+        namespacedEntry("one", entry("acme/billing/refunds", "refunds")),
+        namespacedEntry("two", {**entry("pdf", "pdf"), "frontmatter": {"name": "pdf"}}),
+        namespacedEntry(
+            "two",
+            {**entry("git", "git"), "frontmatter": {"name": "git", "description": "Git commits"}},
+        ),
+        {"uri": "github://o/r/x/SKILL.md", "frontmatter": {"name": "x", "description": "x"}},
+    ]
+    everyone = frozenset({"one", "two"})
+    found = skills.searchSkills(entries, "billing refund", 10, everyone)
+    assert [(f["uri"], f["server"], f["score"]) for f in found] == [
+        ("skill://one/acme/billing/refunds/SKILL.md", "one", 1.0)  # "refund": a prefix, last
+    ]
+    assert [f["name"] for f in skills.searchSkills(entries, "commit", 10, everyone)] == ["git"]
+    assert skills.searchSkills(entries, "commit", 10, frozenset({"one"})) == []
+    assert skills.searchSkills(entries, "  ", 10, everyone) == []
+    assert [f["name"] for f in skills.searchSkills(entries, "pdf git", 1, everyone)] == ["git"]
+
+
+class OnlyPublic:
+    """A member policy that lets nobody read the skills under C{secret/}."""
+
+    def listable(self, asker: Any, action: str, server: str, name: str) -> bool:
+        assert action == "resources/read"
+        return not name.startswith("skill://secret/")
+
+
+def test_the_member_policy_screens_a_listing() -> None:
+    gate = MemberGate()
+    entries = [
+        namespacedEntry("one", entry("secret/plans", "plans")),
+        namespacedEntry("one", entry("open", "open")),
+        {"uri": "github://o/r/x/SKILL.md", "frontmatter": {"name": "x"}},
+    ]
+    assert screened(gate, None, entries) == entries
+    gate.policy = OnlyPublic()  # type: ignore[assignment]
+    assert [e["uri"] for e in screened(gate, None, entries)] == [
+        "skill://one/open/SKILL.md",
+        "github://o/r/x/SKILL.md",
+    ]

@@ -454,9 +454,7 @@ class TaskStatusTests(Era2026Case):
         self.assertEqual(handle.honoured, ListenFilter(taskIds=(taskId,)))
         self.reactor.advance(0)
         proc.reply(jsonrpc.resultResponse(forwarded["id"], {"content": []}))
-        self.assertEqual(
-            [m["params"]["status"] for m in sink.messages], ["working", "completed"]
-        )
+        self.assertEqual([m["params"]["status"] for m in sink.messages], ["working", "completed"])
         self.assertEqual(sink.messages[-1]["method"], "notifications/tasks")
         self.assertEqual(proc.takeMessages(), [])  # the child heard of no listen
 

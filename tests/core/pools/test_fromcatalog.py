@@ -237,6 +237,36 @@ class TheChildStartsTests(StartupCase):
         self.successResultOf(called)
         self.assertEqual(session.messages, [])
 
+    def test_every_list_given_is_told_when_the_child_cannot_be_listed(self) -> None:
+        session = ListeningSession("s1")
+        self.open(session)
+        self.successResultOf(self.forward(session, "tools/list"))
+        self.successResultOf(self.forward(session, "resources/list"))
+        called = self.forward(session, "tools/call", {"name": "a", "arguments": {}})
+        child = Child(self.reactor.lastProcess, {})
+        child.hold = True
+        child.pump()
+        for held in child.held:
+            child.proc.reply(jsonrpc.errorResponse(held["id"], jsonrpc.INTERNAL_ERROR, "no"))
+        child.pump()
+        self.successResultOf(called)
+        self.assertEqual(
+            sorted(session.methods()),
+            ["notifications/resources/list_changed", "notifications/tools/list_changed"],
+        )
+
+    def test_a_child_that_stopped_is_not_started_again_for_a_list(self) -> None:
+        session = clientSession()
+        self.open(session)
+        called, _ = self.started(session, {"tools": [tool("a"), tool("c")]})
+        self.successResultOf(called)
+        stopping = self.pool.stopShared()
+        self.reactor.lastProcess.exit(0)
+        self.successResultOf(stopping)
+        listed = self.successResultOf(self.forward(session, "tools/list"))
+        self.assertEqual([t["name"] for t in listed["result"]["tools"]], ["a", "c"])
+        self.assertEqual(len(self.reactor.spawned), 1)
+
     def test_what_the_catalog_cannot_answer_starts_the_child(self) -> None:
         for method, params in (
             ("prompts/get", {"name": "p"}),

@@ -252,7 +252,7 @@ def test_a_childs_question_during_a_task_makes_it_input_required_until_answered(
 
 
 def test_each_status_change_reaches_the_session_that_made_the_task_only() -> None:
-    tasks, child, store = setUp()
+    tasks, child, _ = setUp()
     maker, other = ListeningSession("s-1"), ListeningSession("s-2")
     taskId = create(tasks, child, maker)
     create(tasks, child, other)
@@ -268,7 +268,7 @@ def test_each_status_change_reaches_the_session_that_made_the_task_only() -> Non
 
 
 def test_a_cancelled_task_tells_its_session_once() -> None:
-    tasks, child, store = setUp()
+    tasks, child, _ = setUp()
     who = ListeningSession("s-1")
     taskId = create(tasks, child, who)
     answered(tasks.serve(who, request("tasks/cancel", taskId=taskId), child.forward))

@@ -145,8 +145,7 @@ def test_a_task_over_already_is_told_once_and_the_stream_ends() -> None:
     taskId, running = startTask(made, child, clock)
     running.callback(complete(1))
     opened = Opened(made, (taskId,))
-    opened.handle
-    assert opened.ended == []
+    assert opened.handle.honoured.taskIds == (taskId,) and opened.ended == []
     clock.advance(0)
     assert opened.statuses() == ["completed"]
     assert opened.ended == [ALL_OVER]
@@ -156,7 +155,7 @@ def test_a_change_before_the_first_look_is_sent_once() -> None:
     made, child, clock = manager()
     taskId, running = startTask(made, child, clock)
     opened = Opened(made, (taskId,))
-    opened.handle
+    assert opened.handle.honoured.taskIds == (taskId,)
     running.callback(complete(1))
     clock.advance(0)
     assert opened.statuses() == ["completed"]
@@ -207,7 +206,7 @@ def test_a_restarted_gateway_holds_the_listen_until_its_journal_is_read() -> Non
 
 
 def test_an_archived_task_is_honoured_once_it_is_over() -> None:
-    made, child, clock = manager()
+    made, _, clock = manager()
     kept = Task("r2.x", "weather", "", "p-alice", "forecast", 1.0, 3_600_000, 500, "completed")
     kept.result = {"content": []}
     running = Task("r2.y", "weather", "", "p-alice", "forecast", 1.0, 3_600_000, 500)
@@ -221,4 +220,3 @@ def test_an_archived_task_is_honoured_once_it_is_over() -> None:
     assert opened.handle.honoured.taskIds == ("r2.x",)
     clock.advance(0)
     assert opened.statuses() == ["completed"] and opened.ended == [ALL_OVER]
-

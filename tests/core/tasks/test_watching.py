@@ -29,9 +29,7 @@ def test_each_status_change_is_told_at_once_and_nothing_after_stop() -> None:
         )
     )
     assert seen == [("input_required", None)]
-    made.serve(
-        "weather", tasksRequest("tasks/update", taskId, inputResponses={"q": {}}), child.run
-    )
+    made.serve("weather", tasksRequest("tasks/update", taskId, inputResponses={"q": {}}), child.run)
     assert seen[-1] == ("working", None)
     retry, resumed = child.calls[-1]
     resumed.callback(complete(retry.clientId))

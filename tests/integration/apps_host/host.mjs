@@ -54,11 +54,9 @@ async function connect(url) {
   return state.tools;
 }
 
-async function render(toolName, args = {}) {
+// Render the app at uri for a call of toolName with args that gave result.
+async function mount(uri, toolName, args, result) {
   const client = state.client;
-  const tool = state.tools.find((t) => t.name === toolName);
-  if (!tool) throw new Error(`no tool ${toolName}`);
-  const uri = getToolUiResourceUri(tool);
   const read = await client.readResource({ uri });
   const content = read.contents[0];
   const listed = (await client.listResources()).resources.find((r) => r.uri === uri);
@@ -83,11 +81,11 @@ async function render(toolName, args = {}) {
   document.body.append(frame);
   await bridge.connect(new PostMessageTransport(frame.contentWindow, frame.contentWindow));
   await initialized;
-  const result = await client.callTool({ name: toolName, arguments: args });
   await bridge.sendToolInput({ arguments: args });
   await bridge.sendToolResult(result);
   return {
     frame: frame.id,
+    tool: toolName,
     uri,
     mimeType: content.mimeType,
     meta: content._meta ?? null,
@@ -96,4 +94,23 @@ async function render(toolName, args = {}) {
   };
 }
 
-window.mcpHost = { connect, render, buildCsp, state };
+// A host's usual way: the tool's definition names its app; call it, render it.
+async function render(toolName, args = {}) {
+  const tool = state.tools.find((t) => t.name === toolName);
+  if (!tool) throw new Error(`no tool ${toolName}`);
+  const result = await state.client.callTool({ name: toolName, arguments: args });
+  return mount(getToolUiResourceUri(tool), toolName, args, result);
+}
+
+// Search mode: the tool is called through invoke, whose result names its app.
+async function renderInvoked(toolName, args = {}) {
+  const result = await state.client.callTool({
+    name: "invoke",
+    arguments: { name: toolName, arguments: args },
+  });
+  const uri = result._meta?.ui?.resourceUri;
+  if (!uri) throw new Error(`invoke of ${toolName} named no app`);
+  return mount(uri, toolName, args, result);
+}
+
+window.mcpHost = { connect, render, renderInvoked, buildCsp, state };

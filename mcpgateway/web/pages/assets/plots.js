@@ -28,20 +28,21 @@
   function draw(figure, times, lines, marks, unit) {
     const svg = figure.querySelector("svg");
     const w = svg.clientWidth || 600, h = svg.clientHeight || 160;
-    const left = 56, bottom = 18, top = 8, right = 8;
+    const left = 56, bottom = 18, pad = 8, right = 8;
     svg.setAttribute("viewBox", "0 0 " + w + " " + h);
     svg.replaceChildren();
     let max = 0;
     for (const line of lines) for (const v of line.values) if (v !== null && v > max) max = v;
     svg.dataset.max = String(max);
+    const top = max;
     max = max > 0 ? max * 1.1 : 1;
     const t0 = times.length ? times[0] : 0, t1 = times.length ? times[times.length - 1] : 1;
     const x = (t) => left + (w - left - right) * (t1 > t0 ? (t - t0) / (t1 - t0) : 1);
-    const y = (v) => h - bottom - (h - bottom - top) * (v / max);
+    const y = (v) => h - bottom - (h - bottom - pad) * (v / max);
     svg.append(el("line", {class: "axis", x1: left, y1: h - bottom, x2: w - right, y2: h - bottom}));
-    svg.append(el("line", {class: "axis", x1: left, y1: top, x2: left, y2: h - bottom}));
+    svg.append(el("line", {class: "axis", x1: left, y1: pad, x2: left, y2: h - bottom}));
     const label = (text, attrs) => { const t = el("text", attrs); t.textContent = text; svg.append(t); };
-    label(fmt[unit](max), {x: left - 4, y: top + 9, "text-anchor": "end"});
+    if (top > 0) label(fmt[unit](top), {x: left - 4, y: y(top) + 4, "text-anchor": "end"});
     label(fmt[unit](0), {x: left - 4, y: h - bottom, "text-anchor": "end"});
     if (times.length) {
       label(clock(t0), {x: left, y: h - 4});
@@ -57,7 +58,7 @@
       if (d) svg.append(el("path", {d, class: line.cls + (line.dash ? " dash" : "")}));
     }
     for (const mark of marks) {
-      const m = el("line", {class: "mark-" + mark.kind, x1: x(mark.t), x2: x(mark.t), y1: top, y2: top + 10});
+      const m = el("line", {class: "mark-" + mark.kind, x1: x(mark.t), x2: x(mark.t), y1: pad, y2: pad + 10});
       const title = el("title", {}); title.textContent = mark.title; m.append(title);
       svg.append(m);
     }

@@ -1,0 +1,132 @@
+"""Which saved catalog answers a shared server's start-up: the entry's
+fingerprint (what changes it, what does not), the rules of a current
+catalog (launch, cache hints, the switches), and a gateway whose restored
+sessions start no child their catalog can serve. Fake children on a fake
+reactor."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from mcpgateway.core.catalog import Catalogs
+from mcpgateway.core.catalogdata import entryOf, launchOf
+from mcpgateway.core.catalogserve import CatalogServe
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.spec import RemoteEndpoint
+from mcpgateway.core.status import ServerState
+from mcpgateway.sandbox.profile import SandboxProfile
+from tests.core.test_catalog import SPEC, MemoryPersistence, record, syncThread
+from tests.fakes import FakeProcessReactor, fakeSpawner
+
+
+def test_the_entry_fingerprint_follows_what_a_child_is_started_with() -> None:
+    base = entryOf(SPEC)
+    changed = [
+        dataclasses.replace(SPEC, command="other"),
+        dataclasses.replace(SPEC, args=("--y",)),
+        dataclasses.replace(SPEC, env=(("TOKEN", "1"),)),
+        dataclasses.replace(SPEC, cwd="/srv"),
+        dataclasses.replace(SPEC, mode="session"),
+        dataclasses.replace(SPEC, era="era2026"),
+        dataclasses.replace(SPEC, remote=RemoteEndpoint("https://example.test/mcp")),
+        dataclasses.replace(SPEC, sandbox=SandboxProfile(setting="off")),
+        dataclasses.replace(SPEC, displayName="mine"),  # a probe keeps what it was shown
+    ]
+    prints = [entryOf(spec) for spec in changed]
+    assert base not in prints and len(set(prints)) == len(prints)
+    same = [
+        dataclasses.replace(SPEC, requestTimeout=5.0),
+        dataclasses.replace(SPEC, prewarm=True, idleTimeout=30.0),
+        dataclasses.replace(SPEC, lazy=False),
+    ]
+    assert {entryOf(spec) for spec in same} == {base}
+    assert len(base) == 32 and "TOKEN" not in entryOf(changed[2])
+
+
+class Host:
+    def __init__(self, catalogs: Catalogs) -> None:
+        self.catalogs = catalogs
+
+
+class CurrentTests(SynchronousTestCase):
+    def served(
+        self, saved: dict[str, Any], enabled: bool = True, later: float = 0.0, **spec: Any
+    ) -> Any:
+        reactor = FakeProcessReactor()
+        catalogs = Catalogs(reactor, MemoryPersistence({("cat", ""): saved}), syncThread)
+        gateway = Gateway({"cat": dataclasses.replace(SPEC, **spec)}, fakeSpawner(reactor))
+        pool = gateway.pools["cat"]
+        catalogs.attach(pool)
+        self.successResultOf(catalogs.start())
+        reactor.advance(later)
+        return CatalogServe(Host(catalogs), enabled).current(pool, "")
+
+    def test_a_catalog_of_the_entry_served_now_is_current(self) -> None:
+        catalog = self.served(record(["a"], launchOf(SPEC), entry=entryOf(SPEC)))
+        self.assertEqual([t["name"] for t in catalog.items("tools")], ["a"])
+
+    def test_what_is_not_current(self) -> None:
+        entry = entryOf(SPEC)
+        for saved in (
+            record(["a"], launchOf(SPEC)),  # an older gateway's: no entry
+            record(["a"], "0" * 16, entry=entry),  # another launch (stale)
+            {**record(["a"], launchOf(SPEC), entry=entry), "private": ["tools"]},
+        ):
+            self.assertIsNone(self.served(saved))
+        self.assertIsNone(self.served(record(["a"], launchOf(SPEC), entry=entry), enabled=False))
+        self.assertIsNone(self.served(record(["a"], launchOf(SPEC), entry=entry), lazy=False))
+
+    def test_a_list_past_its_ttl_is_not_current(self) -> None:
+        saved = {**record(["a"], launchOf(SPEC), entry=entryOf(SPEC)), "ttlMs": {"tools": 1000}}
+        saved["taken"] = 0.0
+        self.assertIsNotNone(self.served(saved, later=0.5))
+        self.assertIsNone(self.served(saved, later=1.0))
+
+
+class RestoredSessionsTests(SynchronousTestCase):
+    def gateway(self, saved: dict[str, Any] | None) -> tuple[Gateway, FakeProcessReactor]:
+        reactor = FakeProcessReactor()
+        records = {} if saved is None else {("cat", ""): saved}
+        catalogs = Catalogs(reactor, MemoryPersistence(records), syncThread)
+        gateway = Gateway({"cat": SPEC}, fakeSpawner(reactor), catalogs=catalogs)
+        gateway.start()
+        return gateway, reactor
+
+    def test_restored_sessions_start_no_child_their_catalog_can_serve(self) -> None:
+        gateway, reactor = self.gateway(record(["a"], launchOf(SPEC), entry=entryOf(SPEC)))
+        gateway.servers.prewarmRestored({"cat"})
+        self.assertEqual(reactor.spawned, [])
+
+    def test_restored_sessions_without_a_catalog_start_the_child(self) -> None:
+        gateway, reactor = self.gateway(None)
+        gateway.servers.prewarmRestored({"cat"})
+        self.assertEqual(len(reactor.spawned), 1)
+
+    def test_the_state_says_catalog_while_sessions_are_answered_from_it(self) -> None:
+        gateway, reactor = self.gateway(record(["a"], launchOf(SPEC), entry=entryOf(SPEC)))
+        pool = gateway.pools["cat"]
+        self.assertEqual(pool.state(), ServerState.STOPPED)
+        session, opened = gateway.openSession(
+            "cat",
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-06-18",
+                    "capabilities": {},
+                    "clientInfo": {"name": "c", "version": "1"},
+                },
+            },
+            "2025-06-18",
+        )
+        self.assertIn("result", self.successResultOf(opened))
+        self.assertEqual(pool.state(), ServerState.CATALOG)
+        status = pool.status(1)
+        self.assertEqual((status.catalogStartups, status.catalogAnswers), (1, 1))
+        self.assertEqual(reactor.spawned, [])
+        self.successResultOf(gateway.endSession(session, "done"))
+        self.assertEqual(pool.state(), ServerState.STOPPED)
