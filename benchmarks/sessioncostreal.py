@@ -2,8 +2,9 @@
 
 A gateway as the README runs it (C{twistd -n mcpgateway}, a stdlib stdio
 server shared by every session), its session limit lifted past N (the
-limit, 10,000 by default, has no command-line option: the launch wraps
-L{mcpgateway.protocol.limits.Limits}), and a small asyncio client that
+launch wraps L{mcpgateway.protocol.limits.Limits}, as C{--max-sessions}
+does; C{sessionscale.py} measures 100,000 sessions with that option), and
+a small asyncio client that
 opens N sessions with raw HTTP/1.1 C{initialize} POSTs over a few
 keep-alive connections, sending no client pid (so each session's socket
 owner is looked up, as for most clients). The gateway's RSS and CPU

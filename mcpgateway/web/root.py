@@ -373,6 +373,7 @@ class GatewayRoot(Resource):
         self._metrics = MetricsDoor(self._managementApp, self._health.access)
         self._management: IResource | None = None
         self._status: StatusPage | None = None
+        self._signInPage: IResource | None = None
         self._cards = ServerCards(gateway, lambda: self.team.gate)
 
     def _endpoint(self, name: str) -> McpEndpoint | None:
@@ -538,6 +539,10 @@ class GatewayRoot(Resource):
         if path in favicon.PATHS and not request.postpath:
             return favicon.FAVICON  # the page's icon: no secret, no admin door
         gate = self.team.gate
+        if path == b"status" and request.postpath[:1] == [b"signin"]:
+            if gate is not None:
+                return _AdminDoor(self._signIn, gate)
+            return self._signIn()
         if (path == b"" and not request.postpath) or (path == b"status" and request.postpath):
             if gate is not None:
                 return _AdminDoor(self._statusPage, gate)
@@ -598,6 +603,14 @@ class GatewayRoot(Resource):
                 limits=lambda: self.team.callLimits,
             )
         return self._status
+
+    def _signIn(self) -> IResource:
+        """The status page's "Sign in" button (L{mcpgateway.web.pages.consolesignin})."""
+        if self._signInPage is None:
+            from mcpgateway.web.pages.consolesignin import ConsoleSignIn
+
+            self._signInPage = ConsoleSignIn(self._gateway, self._clock, self.team)
+        return self._signInPage
 
     def _stderrShown(self) -> bool:
         """Whether the status page may show stderr lines: the management

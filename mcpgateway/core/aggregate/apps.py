@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, unquote
 
+from mcpgateway.core.aggregate import skills
 from mcpgateway.core.aggregate.types import Owner
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "template",
     "toolDefinition",
     "toolResult",
+    "updated",
     "visibility",
     "withApp",
 ]
@@ -97,6 +99,22 @@ def original(uri: str) -> tuple[str, str] | None:
     if _encode(server) != head:
         return None  # one spelling per server: the URI names exactly one
     return server, SCHEME + rest
+
+
+def updated(message: dict[str, Any], server: str) -> dict[str, Any]:
+    """Member C{server}'s C{notifications/resources/updated} with its URI as
+    the aggregate shows it (a C{ui://} or C{skill://} URI under its server,
+    the URI a client subscribed to), so an update reaches the client under
+    the URI it knows; any other message as it is."""
+    params = message.get("params")
+    uri = params.get("uri") if isinstance(params, dict) else None
+    if message.get("method") != "notifications/resources/updated" or not isinstance(uri, str):
+        return message
+    shown = skills.namespaced(server, namespaced(server, uri))
+    if shown == uri:
+        return message
+    assert isinstance(params, dict)
+    return {**message, "params": {**params, "uri": shown}}
 
 
 def _meta(meta: Any, server: str) -> Any:

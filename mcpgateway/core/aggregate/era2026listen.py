@@ -8,16 +8,18 @@ listed again, a server added, removed or filtered; coalesced over
 L{NOTIFY_DELAY}, one notification per list that changed), never a member's
 own C{list_changed}. Every list flag is honoured (the aggregate declares
 C{listChanged} for all three). Its resource URIs go to the member that
-owns each (the one that lists it, or whose template matches it), as one
-listen stream of that member's pool per member, and are honoured when that
-member honours them; when such a member stream ends (its server removed,
+owns each (the one that lists it, or whose template matches it, or that a
+C{ui://} or C{skill://} URI names), as one listen stream of that member's
+pool per member, under the member's own URIs; they are honoured when that
+member honours them, and its updates reach the client under the URIs the
+client asked for. When such a member stream ends (its server removed,
 the gateway stopping) the aggregate stream ends with it, and its client
 listens again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, Protocol, TypeVar
 
@@ -26,6 +28,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from mcpgateway.core.aggregate import apps
 from mcpgateway.core.aggregate.session import KIND_METHOD, NOTIFY_DELAY, AggregateSession
 from mcpgateway.core.aggregate.view import View
 from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle, Sink
@@ -76,7 +79,7 @@ class AggregateListen:
         self._session = session
         self._sink = sink
         self._seen = dict(view.fingerprints)
-        self._members: list[ListenHandle] = []
+        self._members: list[tuple[ListenHandle, tuple[tuple[str, str], ...]]] = []
         self._call: IDelayedCall | None = None
         aggregator.watchers.add(self._changed)
 
@@ -96,20 +99,29 @@ class AggregateListen:
                 self._sink(jsonrpc.notification(method))
         self._seen = now
 
-    def adopt(self, handle: ListenHandle) -> None:
+    def adopt(self, handle: ListenHandle, asked: Sequence[tuple[str, str]]) -> None:
         """A member's stream for some of its URIs opened: held until this
-        one closes, and this one ends with it."""
+        one closes, and this one ends with it.
+
+        @param asked: each C{/mcp} URI asked of the member, with the
+            member's own URI for it (what the member's stream honours).
+        """
         if not self.open:
             handle.close()
             return
-        self._members.append(handle)
+        self._members.append((handle, tuple(asked)))
         handle.ended.addCallback(self.end)
         handle.ended.addErrback(lambda f: self.log.failure("a member's listen stream failed", f))
 
     def opened(self, uris: tuple[str, ...]) -> AggregateListen:
         """Every member stream is open: C{uris} (in the order asked) are
         honoured when a member's stream honours them."""
-        held = {uri for handle in self._members for uri in handle.honoured.uris}
+        held = {
+            shown
+            for handle, asked in self._members
+            for shown, own in asked
+            if own in handle.honoured.uris
+        }
         self.honoured = replace(self.honoured, uris=tuple(uri for uri in uris if uri in held))
         return self
 
@@ -125,7 +137,7 @@ class AggregateListen:
         if call is not None and call.active():
             call.cancel()
         members, self._members = self._members, []
-        for handle in members:
+        for handle, _ in members:
             try:
                 handle.close()
             except Exception:
@@ -152,21 +164,26 @@ def openListen(
     once the members' streams for C{wanted}'s URIs are open. Cancelled
     (the client went away first), it closes what it opened."""
     handle = AggregateListen(aggregator, clock, session, view, wanted, sink)
-    byServer: dict[str, list[str]] = {}
+    byServer: dict[str, list[tuple[str, str]]] = {}
     for uri in wanted.uris:
         server, _ = view.uriOwner(uri)
         if server is not None:
-            byServer.setdefault(server, []).append(uri)
+            byServer.setdefault(server, []).append((uri, view.memberUri(uri)))
     opening: list[Deferred[None]] = []
-    for server, uris in sorted(byServer.items()):
+    for server, asked in sorted(byServer.items()):
         routed = forMember(server)
         if routed is None:
             continue
         pool, request = routed
+        own = ListenFilter(uris=tuple(dict.fromkeys(uri for _, uri in asked)))
         started: Deferred[ListenHandle] = maybeDeferred(
-            pool.listen, request, ListenFilter(uris=tuple(uris)), sink
+            pool.listen, request, own, _shownTo(sink, server)
         )
-        opening.append(started.addCallbacks(handle.adopt, _notHonoured, errbackArgs=(server,)))
+        opening.append(
+            started.addCallbacks(
+                handle.adopt, _notHonoured, callbackArgs=(asked,), errbackArgs=(server,)
+            )
+        )
     pending = DeferredList(opening, consumeErrors=True)
 
     def cancel(_: Deferred[AggregateListen]) -> None:
@@ -181,6 +198,13 @@ def openListen(
 
     pending.addCallback(done)
     return result
+
+
+def _shownTo(sink: Sink, server: str) -> Sink:
+    """Where member C{server}'s stream writes: C{sink}, each resource update
+    under the URI the client asked for (L{apps.updated}: a C{ui://} or
+    C{skill://} URI under its server)."""
+    return lambda message: sink(apps.updated(message, server))
 
 
 def _notHonoured(reason: Failure, server: str) -> None:

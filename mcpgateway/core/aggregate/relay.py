@@ -19,7 +19,9 @@ that is not its owner:
     task it created through that member, under the session's id of it, and
     the C{_meta} related-task tag of what a child sends is translated (or
     dropped, for a task that is not the session's);
-  - a child's log message names its server as its C{logger}.
+  - a child's log message names its server as its C{logger};
+  - a child's C{notifications/resources/updated} of a C{ui://} or
+    C{skill://} URI names it as the aggregate shows it (under its server).
 """
 
 from __future__ import annotations
@@ -98,13 +100,8 @@ class MemberRelay:
             and "logger" not in params
         ):
             message = {**message, "params": {**params, "logger": member.server}}
-        elif method == "notifications/resources/updated" and isinstance(params, dict):
-            uri = params.get("uri")
-            if isinstance(uri, str) and uri.startswith(apps.SCHEME):  # an app: under its server
-                message = {
-                    **message,
-                    "params": {**params, "uri": apps.namespaced(member.server, uri)},
-                }
+        elif method == "notifications/resources/updated":
+            message = apps.updated(message, member.server)  # an app's, a skill's: under its server
         return sink(message) if sink is not None else parent.deliver(message)
 
     def relayed(self, member: MemberSession, related: Sink | None) -> Sink | None:

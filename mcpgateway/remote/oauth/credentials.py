@@ -138,6 +138,12 @@ class UpstreamCredentials:
         has no grant for (L{loginState})."""
         self._names: dict[str, str] = {}
 
+    @property
+    def store(self) -> TokenStore:
+        """The encrypted store the grants are read from (and a sign-in
+        through the gateway's pages writes to)."""
+        return self._store
+
     def named(self, principal: str, name: str) -> None:
         """The principal whose key is C{principal} is called C{name} (its
         links' pages name it)."""

@@ -72,6 +72,10 @@ class LoginLinks:
     @param cipher: the token store's cipher (L{mcpgateway.remote.oauth.tokens.TokenStore.cipher}).
     @param base: the gateway's URL as principals reach it (no trailing
         slash); asked each time, as the listening port is known late.
+    @param own: the links of the gateway's own login (principal C{""}, the
+        one C{mcpgateway login} gives), which the status page of a loopback
+        gateway without authentication makes for its single local user; the
+        links of an authenticated gateway name a principal, always.
     """
 
     def __init__(
@@ -79,10 +83,12 @@ class LoginLinks:
         cipher: Callable[[], Cipher],
         base: Callable[[], str],
         now: Callable[[], float] = time.time,
+        own: bool = False,
     ) -> None:
         self._cipher = cipher
         self._base = base
         self._now = now
+        self.own = own
 
     @property
     def callbackUrl(self) -> str:
@@ -135,7 +141,7 @@ class LoginLinks:
         if data.get("s") != server:
             raise LinkError("the link is for another server")
         principal = data.get("p")
-        if not isinstance(principal, str) or not principal:
+        if not isinstance(principal, str) or not (principal or self.own):
             raise LinkError("the link names no principal")
         name = data.get("n")
         return principal, name if isinstance(name, str) else ""

@@ -272,7 +272,12 @@ class WebLogin:
             principal=str(data.get("p", "")),
             serverUrl=str(data.get("u") or ""),
         )
-        if not (grant.server and grant.principal and grant.tokenEndpoint and grant.clientId):
+        if not (
+            grant.server
+            and grant.principal
+            and grant.tokenEndpoint
+            and grant.clientId
+        ):
             raise LinkError("the login's state is not valid; start again")
         body, headers = tokenRequest(
             grant,
@@ -396,7 +401,7 @@ class WebLogin:
                 "the form was posted from another browser than the one it was shown in;"
                 " open the link again"
             )
-        if not isinstance(data.get("p"), str) or not data["p"]:
+        if not isinstance(data.get("p"), str) or not (data["p"] or self.links.own):
             raise LinkError("the form is not valid; open the link again")
         return data
 

@@ -4,7 +4,8 @@
 Read off the page's data (L{mcpgateway.web.pages.statuspage.pageData}): the tools
 waiting for approval (the pinned tools' changes, with their diff and
 Approve button, L{mcpgateway.web.pages.pinspage.renderPins}), the remote servers
-waiting for a sign-in, the failing servers with their one-line cause and
+waiting for a sign-in (with their Sign in button,
+L{mcpgateway.web.pages.consolesignin}), the failing servers with their one-line cause and
 the fix C{mcpgateway doctor} would print, a child its sandbox denied
 something (its exit reason says what, and the profile key that allows it),
 and the servers promoted to a child per session. A gateway with nothing of
@@ -16,8 +17,17 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from mcpgateway.web.pages.pinspage import renderPins
+
+SIGNIN_PATH = b"/status/signin/"
+"""Where a "Sign in" button goes (L{mcpgateway.web.pages.consolesignin})."""
+
+
+def signInPath(server: str) -> str:
+    """The path of the "Sign in" button of remote server C{server}."""
+    return SIGNIN_PATH.decode() + quote(server, safe="")
 
 
 def _esc(text: object) -> str:
@@ -79,6 +89,17 @@ def _button(action: str, label: str, server: str, disabled: bool = False) -> str
     )
 
 
+def _signInButton(server: str) -> str:
+    """The "Sign in" button of a remote server waiting for a sign-in: a
+    link to C{GET /status/signin/<server>}
+    (L{mcpgateway.web.pages.consolesignin}), which sends the browser on to
+    the gateway's sign-in pages; it works without JavaScript too."""
+    return (
+        f'<a class="button" data-action="signin" data-server="{_esc(server)}"'
+        f' href="{_esc(signInPath(server))}">Sign in</a>'
+    )
+
+
 def _item(kind: str, text: str, buttons: str = "") -> str:
     return f'<li class="need {kind}">{text}{" " + buttons if buttons else ""}</li>'
 
@@ -102,9 +123,10 @@ def renderNeeds(data: Mapping[str, Any], controls: bool = True) -> str:
             items.append(
                 _item(
                     "login",
-                    f"<b>{name}</b> waits for a sign-in: run <code>mcpgateway login {name}</code>"
-                    " on the gateway's machine (a team gateway gives each principal a sign-in"
-                    " link in the error of the call that needs it)",
+                    f"<b>{name}</b> waits for a sign-in"
+                    f'<span class="sub">Sign in here, or run <code>mcpgateway login {name}</code>'
+                    " on the gateway's machine</span>",
+                    _signInButton(str(key)),
                 )
             )
         if server.get("failing") and not server.get("disabled"):

@@ -29,11 +29,13 @@ from mcpgateway.core.aggregate.apps import (
     template,
     toolDefinition,
     toolResult,
+    updated,
     visibility,
 )
 from mcpgateway.core.aggregate.memberpolicy import Asker, MemberCall, screened
 from mcpgateway.core.aggregate.naming import Namer
 from mcpgateway.core.aggregate.relay import MemberRelay
+from mcpgateway.core.aggregate.skills import localOf
 from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, Owner
 from mcpgateway.core.aggregate.view import Member, buildView
 from mcpgateway.protocol import jsonrpc
@@ -86,6 +88,30 @@ def test_a_uri_never_escapes_its_member(uri: str) -> None:
 def test_other_schemes_are_untouched(server: str, uri: str) -> None:
     assert namespaced(server, uri) == uri
     assert original(uri) is None
+
+
+@given(servers.filter(lambda s: "/" not in s), rests, st.sampled_from(["ui://", "skill://", "file:///"]))
+def test_an_update_names_the_uri_a_client_subscribed_to(server: str, rest: str, scheme: str) -> None:
+    """A member's update of its own URI comes back as the URI the aggregate
+    shows for it, which leads back to that member's URI."""
+    uri = scheme + rest
+    message = jsonrpc.notification("notifications/resources/updated", {"uri": uri, "x": 1})
+    shown = updated(message, server)
+    assert shown["params"]["x"] == 1
+    back = original(shown["params"]["uri"]) or localOf(shown["params"]["uri"])
+    if scheme == "ui://" or (scheme == "skill://" and rest):
+        assert back == (server, uri)
+    else:
+        assert shown == message
+
+
+def test_an_update_of_another_kind_is_untouched() -> None:
+    changed = jsonrpc.notification("notifications/resources/list_changed")
+    assert updated(changed, "alpha") is changed
+    odd = jsonrpc.notification("notifications/resources/updated", {"uri": 7})
+    assert updated(odd, "alpha") is odd
+    bare = jsonrpc.notification("notifications/resources/updated")
+    assert updated(bare, "alpha") is bare
 
 
 def test_the_shape_of_a_namespaced_uri() -> None:

@@ -214,6 +214,22 @@ class ListenTests(Case):
             proc.reply(jsonrpc.notification("notifications/resources/updated", {"uri": uri}))
         self.assertEqual([m["params"]["uri"] for m in sink.messages], ["file:///a.txt"])
 
+    def test_an_apps_and_a_skills_uri_go_to_their_member_under_its_own_uris(self) -> None:
+        shown = ("ui://alpha/clock/app.html", "skill://alpha/refunds/SKILL.md", "file:///a.txt")
+        handle, sink = self.listen(ListenFilter(uris=shown))
+        self.assertEqual(handle.honoured.uris, shown)
+        subscribed = sorted(m["params"]["uri"] for _, m in self.agg.sent("resources/subscribe"))
+        self.assertEqual(
+            subscribed, ["file:///a.txt", "skill://refunds/SKILL.md", "ui://clock/app.html"]
+        )
+        proc = next(p for p in self.agg.harness.reactor.processes if "--name=alpha" in p.args)
+        for uri in ("ui://clock/app.html", "skill://refunds/SKILL.md", "ui://other.html"):
+            proc.reply(jsonrpc.notification("notifications/resources/updated", {"uri": uri}))
+        self.assertEqual(
+            [m["params"]["uri"] for m in sink.messages],
+            ["ui://alpha/clock/app.html", "skill://alpha/refunds/SKILL.md"],
+        )
+
     def test_a_removed_server_is_the_aggregates_list_change(self) -> None:
         _, sink = self.listen(ListenFilter(tools=True, prompts=True, resources=True))
         self.agg.gateway.reconfigure({"alpha": serverSpec("alpha")})
@@ -334,7 +350,7 @@ class OpenListenTests(SynchronousTestCase):
         handle.close()
         self.assertTrue(late.closed)
         again = Handle()
-        handle.adopt(cast(ListenHandle, again))  # after the close: closed at once
+        handle.adopt(cast(ListenHandle, again), [("u:1", "u:1")])  # after the close: closed
         self.assertTrue(again.closed)
 
     def test_a_member_that_cannot_listen_leaves_its_uris_unhonoured(self) -> None:

@@ -127,3 +127,18 @@ def test_a_clients_cancel_goes_to_the_member_its_request_went_to_only() -> None:
     relay.notify(parent, jsonrpc.notification("notifications/cancelled", {"requestId": 8}))
     assert poolOf(beta).notified == [(beta, cancel)]
     assert poolOf(alpha).notified == []
+
+
+def test_a_childs_resource_update_names_its_uri_as_the_aggregate_shows_it() -> None:
+    relay = MemberRelay()
+    parent = session()
+    alpha = member(relay, parent, "alpha")
+    sink = RecordingSink()
+    for uri in ("ui://clock/app.html", "skill://refunds/SKILL.md", "file:///a.txt"):
+        updated = jsonrpc.notification("notifications/resources/updated", {"uri": uri})
+        assert relay.fromChild(alpha, updated, sink)
+    assert [m["params"]["uri"] for m in sink.messages] == [
+        "ui://alpha/clock/app.html",
+        "skill://alpha/refunds/SKILL.md",
+        "file:///a.txt",
+    ]
