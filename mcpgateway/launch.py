@@ -50,6 +50,7 @@ WARM_MODULES = (
     "twisted.application.twist._twist",
     "ctypes.util",
     "shlex",  # the pinned tools' messages name commands (mcpgateway.trust)
+    "resource",  # the open-files limit, raised at start (mcpgateway.ops.openfiles)
     "mcpgateway.tap",
     "mcpgateway.web.app",
     "mcpgateway.core.gateway",

@@ -577,7 +577,7 @@ class Catalogs:
         stale list beats none)."""
         if self._stopped or key in self._late:
             return succeed(known)
-        waiting = self._waitLive(key)
+        waiting = self.liveListing(key)
         ref = self._children.get(key)
         child = None if ref is None else ref()
         if (
@@ -588,7 +588,7 @@ class Catalogs:
             and self._current(pool)
         ):
             self._live.setdefault(key, [])
-            waiting = self._waitLive(key)
+            waiting = self.liveListing(key)
             self._listLive(pool, child, key, frozenset(KINDS))
         if waiting is None:
             retry = self.retryAt(*key)
@@ -642,8 +642,10 @@ class Catalogs:
         for waiter in self._probes.pop(key, []):
             waiter.callback(catalog)
 
-    def _waitLive(self, key: Key) -> Deferred[Catalog | None] | None:
-        """A full live listing of C{key} in flight: its outcome."""
+    def liveListing(self, key: Key) -> Deferred[Catalog | None] | None:
+        """The outcome of the full live listing of C{key} in flight (a child
+        that just became ready being listed), or C{None} when none is: what a
+        probe, a renewal and a start-up answered from the catalog wait for."""
         waiters = self._live.get(key)
         if waiters is None:
             return None

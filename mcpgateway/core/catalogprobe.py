@@ -59,7 +59,7 @@ class ProbeHost(Protocol):
     _clock: IReactorTime
     _errors: dict[Key, str]
 
-    def _waitLive(self, key: Key) -> Deferred[Catalog | None] | None: ...
+    def liveListing(self, key: Key) -> Deferred[Catalog | None] | None: ...
 
     def _next(self) -> int: ...
 
@@ -196,7 +196,7 @@ class _Probe:
         assert session is not None
         pool.notify(session, jsonrpc.notification("notifications/initialized"))
         service = self.service
-        live = service._waitLive(self.key)
+        live = service.liveListing(self.key)
         if live is not None:  # the child it started is being listed: that listing is this one
             self._done(await live)
             return

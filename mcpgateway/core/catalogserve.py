@@ -24,7 +24,7 @@ from typing import Protocol
 from twisted.internet.defer import Deferred, succeed
 
 from mcpgateway.core.catalog import Catalogs
-from mcpgateway.core.catalogdata import Catalog, Key, entryOf
+from mcpgateway.core.catalogdata import Catalog, entryOf
 from mcpgateway.core.pools.pool import ServerPool
 
 __all__ = ["CatalogServe", "CatalogsHost"]
@@ -36,12 +36,6 @@ class CatalogsHost(Protocol):
 
     @property
     def catalogs(self) -> Catalogs: ...
-
-
-class _LiveListings(Protocol):
-    """The catalogs' listing of a ready child in flight (as a probe reads it)."""
-
-    def _waitLive(self, key: Key) -> Deferred[Catalog | None] | None: ...
 
 
 class CatalogServe:
@@ -93,5 +87,4 @@ class CatalogServe:
 
     def relisted(self, pool: ServerPool) -> Deferred[Catalog | None] | None:
         catalogs = self._host.catalogs
-        listings: _LiveListings = catalogs
-        return listings._waitLive((pool.spec.name, catalogs.keyFor(pool, "")))
+        return catalogs.liveListing((pool.spec.name, catalogs.keyFor(pool, "")))

@@ -19,8 +19,11 @@ record over its own bound.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from mcpgateway.protocol import jsonrpc
 
 HEADER = b'{"format": 1, "sessions": [\n'
 """The first line of a file in the line layout."""
@@ -52,6 +55,9 @@ def encodeLine(record: dict[str, Any]) -> bytes:
         return _encoder.encode(record).encode("ascii")
 
 
+_LONG_NUMBER = re.compile(rb"\d{19}")
+"""A run of digits that may be an integer beyond 64 bits, which orjson reads
+as a float: such a line is read by the standard library, exactly."""
 _reader: Callable[[bytes], Any] | None = None
 """orjson's C{loads}, once the first line read imported it."""
 
@@ -70,21 +76,28 @@ def decodeLine(text: bytes, parseConstant: Callable[[str], Any]) -> Any:
     global _reader
     if _reader is None:
         try:
+            if not jsonrpc.fastOn():
+                raise ImportError("MCPGATEWAY_JSON=stdlib")
             import orjson
 
             _reader = orjson.loads
         except ImportError:
             _reader = json.loads
-    try:
-        return _reader(text)
-    except ValueError:  # orjson's JSONDecodeError
-        return json.loads(text, parse_constant=parseConstant)
+    if _LONG_NUMBER.search(text) is None:  # orjson reads a longer one as a float
+        try:
+            return _reader(text)
+        except ValueError:  # orjson's JSONDecodeError
+            pass
+    return json.loads(text, parse_constant=parseConstant)
 
 
 def _orjsonSorted() -> Callable[[dict[str, Any]], bytes]:
     """orjson's C{dumps} with sorted keys; one that refuses everything
-    (C{TypeError}) when orjson cannot be imported."""
+    (C{TypeError}) when orjson cannot be imported or the gateway's JSON
+    switch rules it out (L{mcpgateway.protocol.jsonrpc.fastOn})."""
     try:
+        if not jsonrpc.fastOn():
+            raise ImportError("MCPGATEWAY_JSON=stdlib")
         import orjson
     except ImportError:
 

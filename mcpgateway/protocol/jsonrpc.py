@@ -92,6 +92,13 @@ def useFast(enabled: bool = True) -> bool:
     return _FAST_LOADS is not None
 
 
+def fastOn() -> bool:
+    """Whether orjson serves (L{useFast}): the gateway's other JSON files
+    follow the same switch, so that C{MCPGATEWAY_JSON=stdlib} rules orjson
+    out everywhere."""
+    return _FAST_LOADS is not None
+
+
 def _importFast() -> bool:
     """Import orjson and put its functions on the fast path; whether it
     could (if not, the fast path is off from now on)."""

@@ -15,10 +15,13 @@ from mcpgateway.core.catalog import Catalogs
 from mcpgateway.core.catalogdata import entryOf, launchOf
 from mcpgateway.core.catalogserve import CatalogServe
 from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.pools.factory import makePool
+from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import RemoteEndpoint
 from mcpgateway.core.status import ServerState
+from mcpgateway.protocol import jsonrpc
 from mcpgateway.sandbox.profile import SandboxProfile
-from tests.core.test_catalog import SPEC, MemoryPersistence, record, syncThread
+from tests.core.test_catalog import SPEC, Child, MemoryPersistence, record, syncThread, tool
 from tests.fakes import FakeProcessReactor, fakeSpawner
 
 
@@ -84,6 +87,36 @@ class CurrentTests(SynchronousTestCase):
         saved["taken"] = 0.0
         self.assertIsNotNone(self.served(saved, later=0.5))
         self.assertIsNone(self.served(saved, later=1.0))
+
+
+class RelistedTests(SynchronousTestCase):
+    def test_a_start_up_waits_for_the_listing_of_a_child_that_just_became_ready(self) -> None:
+        reactor = FakeProcessReactor()
+        catalogs = Catalogs(reactor, MemoryPersistence({}), syncThread)
+        pool = makePool(SPEC, fakeSpawner(reactor))
+        catalogs.attach(pool)
+        self.successResultOf(catalogs.start())
+        serve = CatalogServe(Host(catalogs))
+        self.assertIsNone(serve.relisted(pool))  # no child is being listed
+        session = Session("s1", "cat", "2025-06-18", {}, {"name": "c", "version": "1"}, 0.0)
+        initialize = jsonrpc.request(
+            1, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {}}
+        )
+        pool.open(session, initialize)
+        child = Child(reactor.lastProcess, {"tools": [tool("a")]})
+        child.hold = True
+        child.pump()
+        relisted = serve.relisted(pool)
+        assert relisted is not None
+        self.assertNoResult(relisted)
+        child.hold = False
+        for held in child.held:
+            child._answer(held)
+        child.pump()
+        catalog = self.successResultOf(relisted)
+        assert catalog is not None
+        self.assertEqual([t["name"] for t in catalog.items("tools")], ["a"])
+        self.assertIsNone(serve.relisted(pool))
 
 
 class RestoredSessionsTests(SynchronousTestCase):

@@ -13,7 +13,7 @@ from typing import Any
 from twisted.internet.task import Clock
 
 from mcpgateway.cluster.sealing import Address
-from mcpgateway.cluster.taskids import TaskIdSealer
+from mcpgateway.cluster.taskids import TaskIdSealer, TaskOwner
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.tasks.archive import TaskArchive, journalName
 from mcpgateway.core.tasks.manager import TaskManager
@@ -22,6 +22,7 @@ from mcpgateway.core.tasks.store import TaskStore
 from mcpgateway.core.taskterms import EXTENSION
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.app import makeSite
+from mcpgateway.web.endpoints.rerouting import ROUTED_IDS
 from mcpgateway.web.surfaces import ClusterSurface, TeamSurface
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Response, spec
@@ -44,12 +45,25 @@ def sealerOf(label: str, at: Address) -> TaskIdSealer:
     return TaskIdSealer((KEY,), label, lambda: at)
 
 
+class CountingOpener:
+    """A replica's task ids, counting each id it opens (an AES-GCM open)."""
+
+    def __init__(self, sealer: TaskIdSealer) -> None:
+        self._sealer = sealer
+        self.opened: list[str] = []
+
+    def owner(self, taskId: str, server: str, scope: str, principal: str) -> TaskOwner | None:
+        self.opened.append(taskId)
+        return self._sealer.owner(taskId, server, scope, principal)
+
+
 class TasksHarness(ClusterHarness):
     """A replica r1 whose gateway serves tasks, its ids sealed; r2 is L{THERE}."""
 
     def __init__(self, directory: Path | None = None) -> None:
         self.reactor = FakeProcessReactor()
         mine = sealerOf("r1", HERE)
+        self.opener = CountingOpener(mine)
 
         def labelOf(taskId: str, server: str, scope: str, principal: str) -> str | None:
             owner = mine.owner(taskId, server, scope, principal)
@@ -69,7 +83,7 @@ class TasksHarness(ClusterHarness):
             self.peers,
             "r1",
             lambda: "http://10.0.0.1:9100",
-            mine,
+            self.opener,
         )
         self.gate, self.quota, self.audit = FakeGate(), FakeQuota(), RecordingAudit()
         self.team = TeamSurface(self.gate, self.quota, self.audit, cluster=self.cluster)
@@ -179,3 +193,24 @@ def test_a_listen_naming_only_tasks_held_here_or_another_principals_stays_here()
     listenFor(h, "alice", [mine])
     listenFor(h, "bob", [othersTask("key-alice")])
     assert h.forwarder.calls == []
+
+
+def test_a_listen_of_many_ids_opens_a_few_of_them_and_none_of_this_replicas() -> None:
+    h = TasksHarness()
+    forged = sealerOf("r2", THERE).newId("srv", "", "key-bob")  # opens for bob only
+    crafted = [f"r2.{forged.partition('.')[2][:-4]}{i:04d}" for i in range(256)]
+    listenFor(h, "alice", crafted)
+    assert len(h.opener.opened) <= ROUTED_IDS  # one task server: one open per id
+    assert h.forwarder.calls == []
+
+    h.opener.opened.clear()
+    listenFor(h, "alice", [forged] * 256)  # one id, named again and again
+    assert h.opener.opened == [forged]
+
+    h.opener.opened.clear()
+    mine = [sealerOf("r1", HERE).newId("srv", "", "key-alice") for _ in range(255)]
+    theirs = othersTask()
+    listenFor(h, "alice", [*mine, theirs])
+    assert h.opener.opened == [theirs]  # this replica's own ids are never opened
+    [(_request, owner, _principal, _body, _)] = h.forwarder.calls
+    assert owner == THERE

@@ -11,7 +11,10 @@ pair, so two members' apps never share a URI, and a URI the aggregate
 gives always goes back to the member it came from, as a C{ui://} URI.
 The tools' C{_meta.ui.resourceUri} (and the flat C{_meta["ui/resourceUri"]}
 the extension's SDK still writes), the resources listed, the contents of
-C{resources/read} and the links of tool results are rewritten with it;
+C{resources/read}, the links of tool results and a member's resource
+updates (L{updated}, which names a skill's URIs as
+L{skills.namespaced<mcpgateway.core.aggregate.skills.namespaced>} does)
+are rewritten with it;
 everything else (the HTML, the C{mimeType}, the resource's C{_meta.ui}: its
 CSP, C{domain}, C{permissions}, C{prefersBorder}) is passed as it came.
 
@@ -22,8 +25,10 @@ renders no app, and its list is its model's: it is not given the tools
 only an app may call (L{listedTo}). Such a tool stays callable by name.
 An app calls its server's tools by their own names (they are written in
 its HTML); L{appTool} finds the one member tool an app may call by such a
-name, and refuses a name more than one member has. Pure: no Twisted, no
-I/O.
+name, and refuses a name more than one member has. Its functions are pure
+(no I/O, no reactor); L{updated} renames a resource update of either
+scheme the aggregate namespaces (C{ui://} here, C{skill://} in
+L{mcpgateway.core.aggregate.skills}).
 """
 
 from __future__ import annotations

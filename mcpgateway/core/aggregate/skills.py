@@ -17,7 +17,9 @@ gave it.
     (every page of its listing) and answers one page of all their entries,
     namespaced; a member's listing is kept for its C{ttlMs} (not at all
     without one), per principal when it said C{cacheScope: "private"} or
-    its children depend on the caller (L{SkillsCache});
+    its children depend on the caller (L{SkillsCache}); an answer that
+    lacks a member (it could not be listed: logged) says C{ttlMs} 0, and
+    only the listings of the members that answered are kept;
   - C{skills/get}, C{resources/read} and C{resources/directory/read} of a
     namespaced URI go to its member with the member's own URI, and the URIs
     of the answer are namespaced again;
@@ -242,7 +244,8 @@ class Gathered:
 
     @ivar entries: every member's entries, namespaced, in member order.
     @ivar ttlMs: the shortest freshness of the members' listings (0 when one
-        gave none).
+        gave none, or when a member could not be listed: a partial listing is
+        never advertised as fresh, so the caller asks again).
     @ivar private: one of them is the caller's own.
     @ivar failed: the members that could not be listed, and why.
     """
@@ -297,6 +300,8 @@ class AggregateSkills:
                 ttl = outcome.ttlMs or 0
                 out.ttlMs = ttl if out.ttlMs is None else min(out.ttlMs, ttl)
                 out.private = out.private or outcome.private
+            if out.failed:
+                out.ttlMs = 0  # partial: the missing members' skills may be there next time
             return out
 
         return gatherResults(listed, consumeErrors=True).addCallback(gathered)
@@ -320,7 +325,7 @@ class AggregateSkills:
             if not isinstance(result, dict) or not isinstance(result.get("skills"), list):
                 error = response.get("error")
                 text = error.get("message") if isinstance(error, dict) else None
-                return f"skills/list failed: {text or 'no list of skills'}"
+                return unlisted(str(text or "no list of skills"))
             entries.extend(e for e in result["skills"] if isinstance(e, dict))
             hints.append(hintsOf(result))
             cursor = result.get("nextCursor")
@@ -335,8 +340,7 @@ class AggregateSkills:
             self.cache.put(server, route, principal, listing)
             return listing
 
-        def failed(reason: Any) -> str:
-            why = reason.getErrorMessage()
+        def unlisted(why: str) -> str:
             self.log.info(
                 "aggregate: the skills of server {server} could not be listed: {why}",
                 server=server,
@@ -344,7 +348,7 @@ class AggregateSkills:
             )
             return f"skills/list failed: {why}"
 
-        return page(None, 1).addErrback(failed)
+        return page(None, 1).addErrback(lambda reason: unlisted(reason.getErrorMessage()))
 
     def owner(self, uri: str, members: Mapping[str, str], principal: str) -> str | None:
         """The member whose fresh listing has a skill or file C{uri} of

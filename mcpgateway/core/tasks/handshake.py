@@ -182,13 +182,18 @@ class HandshakeTasks:
     def _create(
         self, session: Session, message: jsonrpc.Message, forward: Forward, untime: Untime | None
     ) -> jsonrpc.Message:
+        """A task-augmented C{tools/call}: sent to the child as a plain
+        call and answered at once with its task. When the caps leave no
+        room for another task, the call is refused (C{TOO_MANY_REQUESTS})
+        and never reaches the child: the client asked for a task, and
+        nothing would read the call's answer."""
+        if not self.manager.room(session.principal):
+            return _noRoom(message)
         params = message.get("params")
         params = dict(params) if isinstance(params, dict) else {}
         wanted = params.pop("task", None)
         made: list[Task] = []
         call = forward({**message, "params": params}, self._aboutTask(session, made))
-        if untime is not None:
-            untime(message.get("id"))
         tool = params.get("name")
         ttl = wanted.get("ttl") if isinstance(wanted, dict) else None
         task = self.manager.begin(
@@ -200,33 +205,43 @@ class HandshakeTasks:
             session=session.id,
             ttlMs=ttl if isinstance(ttl, int) and not isinstance(ttl, bool) and ttl > 0 else None,
         )
-        if task is not None:
-            made.append(task)
-            self._tellStatus(session, task)
-        if task is None:  # no room: answered when it ends, as without tasks
-            return jsonrpc.errorResponse(
-                message.get("id"),
-                jsonrpc.TOO_MANY_REQUESTS,
-                "too many unfinished tasks: call again without a task, or when some are over",
-            )
+        if task is None:  # no room after all: the call is cancelled, its answer unread
+            call.addErrback(lambda _: None)
+            call.cancel()
+            return _noRoom(message)
+        if untime is not None:
+            untime(message.get("id"))
+        made.append(task)
+        self._tellStatus(session, task)
         return jsonrpc.resultResponse(message.get("id"), {"task": shown(task)})
 
     def _tellStatus(self, session: Session, task: Task) -> None:
         """Each change of C{task} goes to C{session}, which made it, as
         C{notifications/tasks/status} (the task as C{tasks/get} shows it,
-        on the session's own stream), until its last: its end."""
+        on the session's own stream), until its last: its end. The watcher
+        holds the session no longer than that: a session that ends first
+        takes its task's call with it (its requests on the child are
+        cancelled), which ends the task (L{TaskManager}), and so the
+        watcher; a task's time to live ends it at the latest."""
         seen = Shown(statusLook)
         seen.fresh(task)  # the client has it from its CreateTaskResult
         stops: list[Callable[[], None]] = []
 
         def tell(changed: Task) -> None:
-            if not seen.fresh(changed):
-                return
-            session.deliver(jsonrpc.notification(STATUS_METHOD, shown(changed)))
+            if seen.fresh(changed):
+                session.deliver(jsonrpc.notification(STATUS_METHOD, shown(changed)))
             if changed.terminal:
                 stops[0]()
+                self._forgetQuestions(changed)
 
         stops.append(self.manager.watchers.watch(task.taskId, tell))
+
+    def _forgetQuestions(self, task: Task) -> None:
+        """C{task} is over: the child's questions still waiting for its
+        session's answer are nobody's concern now (the child's call is
+        over, and so is what it asked)."""
+        for key in [key for key, asked in self._asking.items() if asked is task]:
+            del self._asking[key]
 
     def _aboutTask(self, session: Session, made: list[Task]) -> Sink:
         """What the child says about a task's call (the task in C{made},
@@ -295,6 +310,15 @@ class HandshakeTasks:
             )
         self.manager.cancel(task)
         return jsonrpc.resultResponse(message.get("id"), shown(task))
+
+
+def _noRoom(message: jsonrpc.Message) -> jsonrpc.Message:
+    """The refusal of a task-augmented call the caps leave no room for."""
+    return jsonrpc.errorResponse(
+        message.get("id"),
+        jsonrpc.TOO_MANY_REQUESTS,
+        "too many unfinished tasks: call again without a task, or when some are over",
+    )
 
 
 def _tagged(message: jsonrpc.Message, task: Task) -> jsonrpc.Message:

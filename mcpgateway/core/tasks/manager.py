@@ -71,6 +71,14 @@ to read the journal (its predecessor's exit; the wiring gives the
 restart's own bound)."""
 NewId = Callable[[str, str, str], str]
 """Makes a new task's id for (server, route, principal)."""
+TTL_OVER = "the task's time to live ran out before it ended; its call is cancelled"
+"""Why a task still running when its time to live is over is failed (its
+watchers' last notification, just before it is forgotten)."""
+CALL_CANCELLED = (
+    "the task's call was cancelled before it ended (its session ended, or its server stopped)"
+)
+"""Why a task whose call something else cancelled (not L{TaskManager.cancel})
+is failed."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,7 @@ class TaskManager:
         self.watchers = TaskWatchers()
         """Who is told each change of a task (status notifications)."""
         store.onChange = self.watchers.changed
+        store.onExpiry = self._lapsed
 
     # -- tools/call --------------------------------------------------------------
 
@@ -155,14 +164,14 @@ class TaskManager:
                 if supported == "required":
                     return succeed(missingExtension(request.clientId, f"tool '{tool}'"))
                 return run(request, sink)
-            if supported == "forbidden" or not self._room(request.principal):
+            if supported == "forbidden" or not self.room(request.principal):
                 return run(request, sink)
             return self._race(server, request, sink, run)
 
         looked = support(request, str(tool)) if isinstance(tool, str) else succeed(None)
         return looked.addErrback(lambda _: None).addCallback(decide)
 
-    def _room(self, principal: str) -> bool:
+    def room(self, principal: str) -> bool:
         """Whether one more task may be made for C{principal} (counted as
         tasks begin and end: the check costs the same however many finished
         tasks are kept)."""
@@ -241,8 +250,9 @@ class TaskManager:
         task themselves (a search-mode C{invoke} with C{"async": true}, a
         2025-11-25 task-augmented call, made by C{session}, which may ask
         for a shorter time to live C{ttlMs}); C{None} when the caps leave no
-        room (the caller then answers the call when it ends)."""
-        if not self._room(principal):
+        room (the caller then answers the call when it ends, or cancels it
+        and refuses the request)."""
+        if not self.room(principal):
             return None
         task = self._make(server, scope, principal, tool, session=session, ttlMs=ttlMs)
         live = self._live[task.taskId] = _Live(None)
@@ -351,6 +361,13 @@ class TaskManager:
             return
         if isinstance(result, Failure):
             if result.check(CancelledError):
+                # Not by the manager (a task it cancels is over already):
+                # its session ended, or its server stopped. Nothing else
+                # would ever end it, or release its watchers.
+                task.statusMessage = CALL_CANCELLED
+                self._end(
+                    task, FAILED, error={"code": jsonrpc.INTERNAL_ERROR, "message": CALL_CANCELLED}
+                )
                 return
             self._end(
                 task, FAILED, error={"code": jsonrpc.INTERNAL_ERROR, "message": "the call failed"}
@@ -380,13 +397,22 @@ class TaskManager:
         status: str,
         result: dict[str, Any] | None = None,
         error: dict[str, Any] | None = None,
+        kept: bool = True,
     ) -> None:
+        """End C{task} with C{status}: its watchers are told (their last
+        notification) and whoever waits for its end is answered. C{kept}:
+        the store writes the end to the journal (C{False}: the task is
+        forgotten next, so its watchers alone are told)."""
         self._finished(task)
         task.status = status
         task.result, task.error = result, error
         task.inputRequests, task.requestState, task.answered = None, None, {}
         self._live.pop(task.taskId, None)
-        self.store.update(task)
+        if kept:
+            self.store.update(task)
+        else:
+            task.lastUpdatedAt = self.store.now()
+            self.watchers.changed(task)
         for waiting in self._waiting.pop(task.taskId, []):
             waiting.callback(task)
         span = self._spans.pop(task.taskId, None)
@@ -555,21 +581,33 @@ class TaskManager:
                 del self._unfinished[task.principal]
 
     def expire(self) -> int:
-        """Forget the tasks whose time to live is over; a running one's call
-        is cancelled first (its time to live bounds it: the server's request
-        timeout does not). How many were forgotten."""
-        now = self.store.now()
-        for task in list(self.store):
-            if not task.expired(now):
-                continue
-            self.watchers.drop(task.taskId)
-            if not task.terminal:
-                self._finished(task)
-                live = self._live.pop(task.taskId, None)
-                if live is not None and live.call is not None:
-                    live.call.cancel()
-                self.log.info("task {task} ran past its time to live; cancelled", task=task.taskId)
+        """Forget the tasks whose time to live is over (L{_lapsed} sees
+        each first). How many were forgotten."""
         return self.store.expire()
+
+    def _lapsed(self, task: Task) -> None:
+        """C{task}'s time to live is over and the store forgets it next
+        (its periodic look, or a look-up that found it so). One still
+        running is failed first, saying so (L{TTL_OVER}): its watchers get
+        that as their last notification (a listen stream that carries it
+        can end, a 2025-11-25 session is told), a C{tasks/result} waiting
+        for it is answered; then its call is cancelled (its time to live
+        bounds it: the server's request timeout does not). The Tasks
+        extension names no status of its own for this: the receiver may
+        forget a task once its time is over, whatever its status."""
+        if not task.terminal:
+            live = self._live.pop(task.taskId, None)
+            task.statusMessage = TTL_OVER
+            self._end(
+                task,
+                FAILED,
+                error={"code": jsonrpc.INTERNAL_ERROR, "message": TTL_OVER},
+                kept=False,
+            )
+            if live is not None and live.call is not None:
+                live.call.cancel()
+            self.log.info("task {task} ran past its time to live; cancelled", task=task.taskId)
+        self.watchers.drop(task.taskId)
 
     # -- what the gateway shows ----------------------------------------------------
 

@@ -73,6 +73,10 @@ class TaskStore:
         self.onChange: Callable[[Task], object] | None = None
         """Told each change L{update} keeps (the manager's watchers,
         L{mcpgateway.core.tasks.watching})."""
+        self.onExpiry: Callable[[Task], object] | None = None
+        """Told of each task whose time to live is over, just before it is
+        forgotten (the manager ends one still running, so that its
+        watchers hear its end)."""
 
     def now(self) -> float:
         """The wall clock tasks are dated with."""
@@ -90,7 +94,7 @@ class TaskStore:
         if task is None:
             return None
         if task.expired(self._now()):
-            self.forget(task)
+            self._lapse(task)
             return None
         return task
 
@@ -122,8 +126,14 @@ class TaskStore:
         now = self._now()
         gone = [task for task in self._tasks.values() if task.expired(now)]
         for task in gone:
-            self.forget(task)
+            self._lapse(task)
         return len(gone)
+
+    def _lapse(self, task: Task) -> None:
+        """Forget C{task}, whose time to live is over (L{onExpiry} first)."""
+        if self.onExpiry is not None:
+            self.onExpiry(task)
+        self.forget(task)
 
     # -- the journal -------------------------------------------------------------
 

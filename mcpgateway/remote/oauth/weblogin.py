@@ -274,7 +274,7 @@ class WebLogin:
         )
         if not (
             grant.server
-            and grant.principal
+            and (grant.principal or self.links.own)
             and grant.tokenEndpoint
             and grant.clientId
         ):

@@ -47,6 +47,9 @@ class Cluster(Protocol):
     """Where requests for unknown session ids go in a cluster
     (L{mcpgateway.web.surfaces.ClusterSurface})."""
 
+    replica: str
+    """This replica's label (C{--replica-id})."""
+
     def resolve(
         self, sessionId: str, server: str, scope: str, principal: Principal, fromPeer: bool
     ) -> Where:

@@ -32,6 +32,10 @@ if TYPE_CHECKING:
     from mcpgateway.cluster.sealing import Address  # cryptography: clustered gateways only
 
 _TIMED_OUT = object()
+ROUTED_IDS = 4
+"""How many of a listen's task ids, at most, are opened to find the
+replica it goes to: opening one costs an AES-GCM open per task server,
+and only the first owner found is used."""
 
 
 class Rendering(Protocol):
@@ -119,7 +123,13 @@ class Rerouting:
         C{subscriptions/listen} that names C{taskIds} goes to the owner of
         the first of them that lives on another replica: only the owner
         sees its task change (the others it names are not honoured there,
-        unless that replica owns them too)."""
+        unless that replica owns them too).
+
+        This runs before the request is checked, on whatever ids it names,
+        so what it costs is bounded: each id is looked at once, one whose
+        clear label is this replica's is never opened (an id this cluster
+        made says the same in its sealed part, so it is never another
+        replica's), and at most L{ROUTED_IDS} others are opened."""
         if self._cluster is None or not isinstance(payload, dict):
             return None
         if getattr(request, "fromPeer", False) or getattr(request, "forwardFailed", False):
@@ -135,11 +145,18 @@ class Rerouting:
             return None
         if not isinstance(taskIds, list):
             return None
-        for taskId in taskIds[:MAX_LISTEN_URIS]:
-            if isinstance(taskId, str):
-                owner = self._ownerOf(request, taskId)
-                if owner is not None:
-                    return owner
+        here = f"{self._cluster.replica}."
+        named = dict.fromkeys(t for t in taskIds[:MAX_LISTEN_URIS] if isinstance(t, str))
+        opened = 0
+        for taskId in named:
+            if "." not in taskId or taskId.startswith(here):
+                continue  # not a sealed id, or one of this replica's
+            owner = self._ownerOf(request, taskId)
+            if owner is not None:
+                return owner
+            opened += 1
+            if opened >= ROUTED_IDS:
+                break
         return None
 
     def _ownerOf(self, request: Request, taskId: str) -> Address | None:

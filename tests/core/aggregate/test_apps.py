@@ -90,8 +90,14 @@ def test_other_schemes_are_untouched(server: str, uri: str) -> None:
     assert original(uri) is None
 
 
-@given(servers.filter(lambda s: "/" not in s), rests, st.sampled_from(["ui://", "skill://", "file:///"]))
-def test_an_update_names_the_uri_a_client_subscribed_to(server: str, rest: str, scheme: str) -> None:
+@given(
+    servers.filter(lambda s: "/" not in s),
+    rests,
+    st.sampled_from(["ui://", "skill://", "file:///"]),
+)
+def test_an_update_names_the_uri_a_client_subscribed_to(
+    server: str, rest: str, scheme: str
+) -> None:
     """A member's update of its own URI comes back as the URI the aggregate
     shows for it, which leads back to that member's URI."""
     uri = scheme + rest

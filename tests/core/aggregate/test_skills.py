@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
+from twisted.logger import LogLevel
 
 from mcpgateway.config.servers import NAME_PATTERN
 from mcpgateway.core.aggregate import skills
@@ -33,6 +34,7 @@ from mcpgateway.core.era2026.translate import initializeResultOf
 from mcpgateway.core.pools.era2026side import _lacking
 from mcpgateway.protocol import era2026wire, jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
+from tests.fakes import capturedGatewayLogs
 
 EXTENSION = "io.modelcontextprotocol/skills"
 servers = st.from_regex(NAME_PATTERN, fullmatch=True)
@@ -218,9 +220,9 @@ def test_every_page_of_every_member_is_gathered_and_kept() -> None:
         "skill://one/b/SKILL.md",
         "skill://two/a/SKILL.md",
     ]
-    assert result.ttlMs == 2000 and result.private
+    assert result.ttlMs == 0 and result.private  # three is missing: not fresh for long
     assert list(result.failed) == ["three"]
-    assert result.hints("public") == {"ttlMs": 2000, "cacheScope": "private"}
+    assert result.hints("public") == {"ttlMs": 0, "cacheScope": "private"}
     assert len(members.asked) == 4
     again: Any = aggregate.list(routes, "alice", members.ask, lambda server: False).result
     assert again.entries == result.entries
@@ -228,6 +230,53 @@ def test_every_page_of_every_member_is_gathered_and_kept() -> None:
     other: Any = aggregate.list(routes, "bob", members.ask, lambda server: False).result
     assert len(members.asked) == 7  # two's listing is alice's: bob's is asked for
     assert [e["uri"] for e in other.entries] == [e["uri"] for e in result.entries]
+
+
+def test_the_shortest_freshness_of_the_members_is_the_listings() -> None:
+    members = Members(
+        {
+            "one": [{"skills": [entry("a", "a")], "ttlMs": 5000}],
+            "two": [{"skills": [entry("b", "b")], "ttlMs": 2000}],
+        }
+    )
+    aggregate = AggregateSkills(Clock())
+    result: Any = aggregate.list({"one": "", "two": ""}, "", members.ask, lambda s: False).result
+    assert result.failed == {}
+    assert result.hints("public") == {"ttlMs": 2000, "cacheScope": "public"}
+
+
+def test_a_listing_missing_a_member_is_not_fresh_and_says_why() -> None:
+    """A member that answers C{skills/list} with an error is logged, and the
+    listing without it is advertised with C{ttlMs} 0: a caller that kept it
+    would not see that member's skills once it answers."""
+    refusing = [True]
+
+    def ask(server: str, method: str, params: dict[str, Any]) -> Deferred[Message]:
+        if server == "two" and refusing[0]:
+            return succeed(jsonrpc.errorResponse(1, jsonrpc.INTERNAL_ERROR, "disk on fire"))
+        return succeed(
+            jsonrpc.resultResponse(1, {"skills": [entry(server, server)], "ttlMs": 60000})
+        )
+
+    aggregate = AggregateSkills(Clock())
+    routes = {"one": "", "two": ""}
+    with capturedGatewayLogs() as events:
+        result: Any = aggregate.list(routes, "alice", ask, lambda server: False).result
+    assert [e["uri"] for e in result.entries] == ["skill://one/one/SKILL.md"]
+    assert result.failed == {"two": "skills/list failed: disk on fire"}
+    assert result.ttlMs == 0
+    assert result.hints("public") == {"ttlMs": 0, "cacheScope": "public"}
+    logged = [e for e in events if e.get("server") == "two"]
+    assert [(e["log_level"], e["why"]) for e in logged] == [(LogLevel.info, "disk on fire")]
+    assert aggregate.cache.get("one", "", "alice") is not None  # one's own listing is whole
+    assert aggregate.cache.get("two", "", "alice") is None
+    refusing[0] = False
+    again: Any = aggregate.list(routes, "alice", ask, lambda server: False).result
+    assert [e["uri"] for e in again.entries] == [
+        "skill://one/one/SKILL.md",
+        "skill://two/two/SKILL.md",
+    ]
+    assert again.hints("public") == {"ttlMs": 60000, "cacheScope": "public"}
 
 
 def test_a_member_without_hints_is_asked_every_time() -> None:

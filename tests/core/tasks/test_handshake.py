@@ -4,7 +4,9 @@ task tools, a task-augmented call stored before its CreateTaskResult and
 run on the child without its task field, tasks/get, tasks/result (waiting
 until the task is over), tasks/list (the session's own, newest first, in
 pages) and tasks/cancel (the child's call cancelled), and nobody else's
-task ever found."""
+task ever found; a call past the caps never reaches the child; a task ends,
+and its session's watcher with it, when its session ends or its time to
+live runs out (the session told, a waiting tasks/result answered)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
+from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.tasks.handshake import (
     PAGE,
@@ -25,10 +28,11 @@ from mcpgateway.core.tasks.handshake import (
     optionalTasks,
     speaksTasks,
 )
-from mcpgateway.core.tasks.manager import TaskLimits, TaskManager
+from mcpgateway.core.tasks.manager import CALL_CANCELLED, TTL_OVER, TaskLimits, TaskManager
 from mcpgateway.core.tasks.store import TaskStore
 from mcpgateway.core.taskterms import RELATED_TASK
 from mcpgateway.protocol import jsonrpc
+from tests.core.test_router import fanoutOf
 
 NOW = 1_800_000_000.0
 
@@ -200,13 +204,30 @@ def test_tasks_list_is_the_sessions_own_newest_first_in_pages() -> None:
     assert bad["error"]["code"] == jsonrpc.INVALID_PARAMS
 
 
-def test_no_room_refuses_the_task_and_the_call_is_not_kept() -> None:
+def test_no_room_refuses_the_task_and_the_call_never_reaches_the_child() -> None:
     tasks, child, store = setUp(TaskLimits(maxTasks=1))
     create(tasks, child, session())
+    lifted: list[Any] = []
+
+    def untime(requestId: Any) -> bool:
+        lifted.append(requestId)
+        return True
+
+    message = request("tools/call", 3, name="slow", task={})
+    refused = answered(tasks.serve(session(), message, child.forward, untime))
+    assert refused["error"]["code"] == jsonrpc.TOO_MANY_REQUESTS and len(store) == 1
+    assert len(child.sent) == 1 and lifted == []  # the first task's call only
+
+
+def test_a_call_sent_when_no_task_can_be_made_after_all_is_cancelled() -> None:
+    tasks, child, store = setUp()
+    tasks.manager.begin = lambda *args, **kwargs: None  # type: ignore[method-assign]
     refused = answered(
         tasks.serve(session(), request("tools/call", 3, name="slow", task={}), child.forward)
     )
-    assert refused["error"]["code"] == jsonrpc.TOO_MANY_REQUESTS and len(store) == 1
+    assert refused["error"]["code"] == jsonrpc.TOO_MANY_REQUESTS and len(store) == 0
+    [(_, sent)] = child.sent
+    assert sent.cancelled == [True]  # type: ignore[attr-defined]
 
 
 def test_tools_list_goes_to_the_child_and_comes_back_marked() -> None:
@@ -305,3 +326,53 @@ def test_a_task_that_is_over_stays_over_when_its_question_is_answered() -> None:
     tasks.answered(who, jsonrpc.resultResponse(41, {"action": "accept"}))
     [task] = list(store)
     assert task.status == "completed"
+
+
+def test_a_session_that_ends_takes_its_tasks_watcher_and_question_with_it() -> None:
+    store = TaskStore(None, now=lambda: NOW)
+    tasks = HandshakeTasks(TaskManager(store, Clock(), TaskLimits(maxPerPrincipal=1)), "srv")
+    router = Router("srv", Clock(), 10.0, fanoutOf(None))
+    router.attachChild(lambda message: None)
+    who = ListeningSession("s-1")
+    router.attach(who)
+    routed = Routed(router, who)
+    message = request("tools/call", name="slow", arguments={}, task={"ttl": 60_000})
+    taskId = answered(tasks.serve(who, message, routed.forward))["result"]["task"]["taskId"]
+    [task] = list(store)
+    [about] = routed.about
+    assert about is not None
+    about(jsonrpc.request(41, "elicitation/create", {}))  # never answered
+    assert task.status == "input_required" and tasks._asking
+    router.detach(who, "client process 7 exited")  # the gateway ends the session
+    assert task.status == "failed" and task.statusMessage == CALL_CANCELLED
+    assert not tasks.manager.watchers.watching(taskId)
+    assert tasks._asking == {}
+    assert tasks.manager.room("")  # its principal may make another task
+
+
+def test_a_task_whose_time_to_live_runs_out_tells_its_session_and_its_waiting_result() -> None:
+    tasks, child, store = setUp()
+    who = ListeningSession("s-1")
+    taskId = create(tasks, child, who, ttl=1_000)
+    waiting = tasks.serve(who, request("tasks/result", 7, taskId=taskId), child.forward)
+    store._now = lambda: NOW + 2
+    assert tasks.manager.expire() == 1
+    [told] = who.heard
+    assert told["method"] == STATUS_METHOD
+    assert told["params"]["status"] == "failed" and told["params"]["statusMessage"] == TTL_OVER
+    assert answered(waiting)["error"]["message"] == TTL_OVER
+    assert child.sent[0][1].cancelled == [True]  # type: ignore[attr-defined]
+    assert not tasks.manager.watchers.watching(taskId)
+
+
+class Routed:
+    """The session's child behind a real router: what the gateway does to
+    the router when the session ends reaches the task's call."""
+
+    def __init__(self, router: Router, session: Session) -> None:
+        self.router, self.session = router, session
+        self.about: list[Sink | None] = []
+
+    def forward(self, message: jsonrpc.Message, about: Sink | None) -> Deferred[jsonrpc.Message]:
+        self.about.append(about)
+        return self.router.request(self.session, message, about)

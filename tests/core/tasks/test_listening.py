@@ -1,23 +1,28 @@
 """A listen stream that names taskIds (the Tasks extension): honoured for
 the caller's own tasks only, each task's state as it stands right after the
 acknowledgement, then one notifications/tasks per change (what tasks/get
-would answer, without resultType), the last one its end; a stream of tasks
-only ends once they are all over; its lists and URIs are the pool's stream's;
-a restarted gateway holds it until its journal is read."""
+would answer, without resultType), the last one its end (a task whose time
+to live runs out while it runs included); a stream of tasks only ends once
+they are all over; its lists and URIs are the pool's stream's; a restarted
+gateway holds it until its journal is read."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.task import Clock
 
 from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle
+from mcpgateway.core.tasks.keeping import TaskKeeping
 from mcpgateway.core.tasks.listening import ALL_OVER, openListen, ownedOn
-from mcpgateway.core.tasks.manager import TaskManager
+from mcpgateway.core.tasks.manager import TTL_OVER, TaskLimits, TaskManager
 from mcpgateway.core.tasks.model import Task
+from mcpgateway.core.tasks.store import TaskStore
 from mcpgateway.protocol import jsonrpc
 from tests.core.tasks.test_manager import (
     WITH_TASKS,
+    FakeChild,
     complete,
     manager,
     startTask,
@@ -220,3 +225,27 @@ def test_an_archived_task_is_honoured_once_it_is_over() -> None:
     assert opened.handle.honoured.taskIds == ("r2.x",)
     clock.advance(0)
     assert opened.statuses() == ["completed"] and opened.ended == [ALL_OVER]
+
+
+def test_a_task_whose_time_to_live_runs_out_is_told_failed_and_the_stream_ends() -> None:
+    clock = Clock()
+    made = TaskManager(
+        TaskStore(None, now=lambda: 1_800_000_000.0 + clock.seconds()), clock, TaskLimits(ttl=120)
+    )
+    child = FakeChild()
+    TaskKeeping(made, clock).startService()  # looks for expired tasks once a minute
+    taskId, _ = startTask(made, child, clock)
+    opened = Opened(made, (taskId,))
+    assert opened.handle.honoured.taskIds == (taskId,)
+    clock.advance(0)
+    assert opened.statuses() == ["working"]
+    clock.advance(100)
+    assert opened.ended == []  # its time is not over yet
+    clock.advance(60)  # the look at 120 s finds it over
+    assert opened.statuses() == ["working", "failed"]
+    last = opened.sent[-1]["params"]
+    assert last["statusMessage"] == TTL_OVER
+    assert last["error"] == {"code": jsonrpc.INTERNAL_ERROR, "message": TTL_OVER}
+    assert opened.ended == [ALL_OVER]
+    assert child.cancelled == [child.calls[0][0]]  # its call is cancelled with it
+    assert not made.watchers.watching(taskId) and made.store.get(taskId) is None

@@ -2,7 +2,9 @@
 call that takes time becomes a task, a quick one is answered as it is;
 tasks/get inlines the result or error; a child's question makes the task
 input_required until tasks/update answers all of it; tasks/cancel cancels
-the child's call; only the task's own principal, server and route see it;
+the child's call; a task still running when its time to live runs out, or
+whose call is cancelled from elsewhere, ends as failed, saying why; only
+the task's own principal, server and route see it;
 without the extension, tasks/* and required tools are -32021."""
 
 from __future__ import annotations
@@ -13,7 +15,13 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 
 from mcpgateway.core.era2026.types import Era2026Request
-from mcpgateway.core.tasks.manager import TaskLimits, TaskManager, withTasksExtension
+from mcpgateway.core.tasks.manager import (
+    CALL_CANCELLED,
+    TTL_OVER,
+    TaskLimits,
+    TaskManager,
+    withTasksExtension,
+)
 from mcpgateway.core.tasks.store import TaskStore
 from mcpgateway.core.taskterms import EXTENSION, RELATED_TASK
 from mcpgateway.protocol import jsonrpc
@@ -346,6 +354,32 @@ def test_a_task_is_untimed_and_its_time_to_live_cancels_its_call() -> None:
     assert child.cancelled == [child.calls[0][0]]
     assert made.store.get(taskId) is None
     assert running.called
+
+
+def test_a_running_task_looked_up_past_its_time_to_live_is_ended_before_it_is_forgotten() -> None:
+    made, child, clock = manager(TaskLimits(ttl=60, maxPerPrincipal=1))
+    taskId, running = startTask(made, child, clock)
+    seen: list[str] = []
+    made.watchers.watch(taskId, lambda task: seen.append(f"{task.status}: {task.statusMessage}"))
+    made.store._now = lambda: 1_800_000_000.0 + 61
+    assert get(made, child, taskId)["code"] == jsonrpc.INVALID_PARAMS  # forgotten by the look
+    assert seen == [f"failed: {TTL_OVER}"]
+    assert child.cancelled == [child.calls[0][0]] and running.called
+    assert len(made.watchers) == 0 and made.expire() == 0
+    assert made.room("p-alice")  # it no longer counts as unfinished
+
+
+def test_a_call_cancelled_by_another_than_the_manager_fails_its_task() -> None:
+    made, child, clock = manager(TaskLimits(maxPerPrincipal=1))
+    taskId, running = startTask(made, child, clock)
+    seen: list[str] = []
+    made.watchers.watch(taskId, lambda task: seen.append(task.status))
+    running.cancel()  # the session that made it ended, or its server stopped
+    shown = get(made, child, taskId)
+    assert shown["status"] == "failed" and shown["statusMessage"] == CALL_CANCELLED
+    assert shown["error"] == {"code": jsonrpc.INTERNAL_ERROR, "message": CALL_CANCELLED}
+    assert seen == ["failed"]  # a watcher hears its end (a listen then stops)
+    assert made.room("p-alice")
 
 
 def test_a_principals_cap_counts_its_unfinished_tasks_only() -> None:

@@ -1,12 +1,13 @@
 """A task's watchers are told each change the manager keeps, at once:
 its status (working, input_required, working again, its end, a cancel), a
-new status message from its progress, and nothing once they stop or its
-time to live is over; a watcher that fails does not keep the others from
+new status message from its progress, and nothing once they stop; a task
+still running when its time to live is over is told as failed, once, and
+its watchers are dropped; a watcher that fails does not keep the others from
 being told."""
 
 from __future__ import annotations
 
-from mcpgateway.core.tasks.manager import TaskLimits
+from mcpgateway.core.tasks.manager import TTL_OVER, TaskLimits
 from mcpgateway.core.tasks.model import Task
 from mcpgateway.core.tasks.watching import Shown, TaskWatchers, statusLook
 from mcpgateway.protocol import jsonrpc
@@ -52,7 +53,7 @@ def test_a_new_status_message_is_told_a_repeated_one_is_not() -> None:
     assert seen == ["1 of 4", "half"]
 
 
-def test_a_cancel_is_told_and_an_expired_task_drops_its_watchers() -> None:
+def test_a_cancel_is_told_and_an_expired_task_is_told_its_end_then_drops_its_watchers() -> None:
     made, child, clock = manager(TaskLimits(ttl=60))
     first, _ = startTask(made, child, clock)
     second, _ = startTask(made, child, clock)
@@ -64,7 +65,8 @@ def test_a_cancel_is_told_and_an_expired_task_drops_its_watchers() -> None:
     made.store._now = lambda: 1_800_000_000.0 + 61
     made.expire()
     assert len(made.watchers) == 0
-    assert statuses(seen) == ["cancelled"]
+    assert statuses(seen) == ["cancelled", "failed"]  # the running one's end, once
+    assert seen[-1].taskId == second and seen[-1].statusMessage == TTL_OVER
 
 
 def test_a_failing_watcher_is_logged_and_the_others_are_told() -> None:
