@@ -26,6 +26,24 @@
     }
     return r;
   };
+  // The data of each event of an SSE response, in order, until the stream ends or each
+  // returns true (the reader is then let go).
+  gw.events = async (response, each) => {
+    const reader = response.body.getReader();
+    const text = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const {value, done} = await reader.read();
+      if (done) return false;
+      buffer += text.decode(value, {stream: true});
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
+        const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5)).join("\n");
+        if (data && each(data)) { reader.cancel().catch(() => {}); return true; }
+      }
+    }
+  };
   const routes = {
     restart: ["POST", "/restart"], "reset-circuit": ["POST", "/reset-circuit"],
     disable: ["PATCH", "", {enabled: false}], enable: ["PATCH", "", {enabled: true}],

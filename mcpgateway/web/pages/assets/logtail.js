@@ -40,20 +40,10 @@
         {headers: {"Accept": "text/event-stream"}, signal: abort.signal});
       if (!r.ok) { state.textContent = "refused (" + r.status + ")"; return; }
       state.textContent = "following " + name;
-      const reader = r.body.getReader();
-      const text = new TextDecoder();
-      let buffer = "";
-      for (;;) {
-        const {value, done} = await reader.read();
-        if (done) break;
-        buffer += text.decode(value, {stream: true});
-        let cut;
-        while ((cut = buffer.indexOf("\n\n")) >= 0) {
-          const block = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
-          const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5)).join("\n");
-          if (data) { try { add(JSON.parse(data)); } catch (e) { /* not an event */ } }
-        }
-      }
+      await gw.events(r, (data) => {
+        try { add(JSON.parse(data)); } catch (e) { /* not an event */ }
+        return false;
+      });
       if (reading === abort) state.textContent = "the stream ended";
     } catch (e) {
       if (reading === abort) state.textContent = "not following: " + e;

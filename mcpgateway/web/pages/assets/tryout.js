@@ -40,24 +40,14 @@
       const body = await r.json().catch(() => ({error: {message: "HTTP " + r.status}}));
       return {response: r, message: body};
     }
-    const reader = r.body.getReader();
-    const text = new TextDecoder();
-    let buffer = "";
-    for (;;) {
-      const {value, done} = await reader.read();
-      if (done) break;
-      buffer += text.decode(value, {stream: true});
-      let cut;
-      while ((cut = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
-        const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5)).join("\n");
-        if (!data) continue;
-        const m = JSON.parse(data);
-        if (m.id === message.id && !m.method) { reader.cancel().catch(() => {}); return {response: r, message: m}; }
-        if (onMessage) onMessage(m);
-      }
-    }
-    return {response: r, message: {error: {message: "the stream ended without an answer"}}};
+    let answer = null;
+    await gw.events(r, (data) => {
+      const m = JSON.parse(data);
+      if (m.id === message.id && !m.method) { answer = m; return true; }
+      if (onMessage) onMessage(m);
+      return false;
+    });
+    return {response: r, message: answer || {error: {message: "the stream ended without an answer"}}};
   }
   async function close() {
     const old = session; session = null;
