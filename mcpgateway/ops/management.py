@@ -43,6 +43,8 @@ from mcpgateway.core.status import ServerStatus
 from mcpgateway.report.health import healthLine
 
 if TYPE_CHECKING:  # imported when a server's source is looked up (adopting gateways)
+    from pathlib import Path
+
     from mcpgateway.clientconfigs.engine import AdoptionEngine
 
 SECRET = "***"
@@ -226,6 +228,8 @@ class ServerChanges:
         if not isinstance(name, str) or not config.NAME_PATTERN.fullmatch(name):
             raise ManagementError(400, "name: 1-64 letters, digits, '-', '_' or '.'")
         workspace = _workspaceOf(body.get("workspace"))
+        if workspace is not None:
+            _refuseWideWorkspace(workspace, self._managed.path.parent)
         if workspace is None and name in self._gateway.pools:
             raise ManagementError(409, f"name: a server named '{name}' exists")
         entry = {key: value for key, value in body.items() if key not in ("name", "workspace")}
@@ -364,6 +368,28 @@ def _workspaceOf(value: Any) -> str | None:
     if not os.path.isdir(value):
         raise ManagementError(400, f"workspace: {value} is not a directory")
     return os.path.normpath(value)
+
+
+def _refuseWideWorkspace(workspace: str, stateDir: Path, home: str | None = None) -> None:
+    """Refuse (400) a workspace that would hand a server's children far more
+    than a project: the root, the home, a directory above the home, or the
+    gateway's state directory, what it holds and what holds it. A
+    workspace is where a workspace-scoped child may write, and anything a
+    session on loopback can reach could otherwise make the home writable
+    to a child of its choosing."""
+    home = os.path.realpath(home or os.path.expanduser("~"))
+    state = os.path.realpath(stateDir)
+    real = os.path.realpath(workspace)
+
+    def within(path: str, root: str) -> bool:
+        return path == root or path.startswith(root.rstrip("/") + "/")
+
+    if real == "/" or within(home, real) or within(state, real) or within(real, state):
+        raise ManagementError(
+            400,
+            f"workspace: {workspace} is the root, your home, a directory above it, or the"
+            " gateway's state directory: name the project's own directory",
+        )
 
 
 def launchOf(status: ServerStatus) -> list[str] | None:

@@ -1056,3 +1056,25 @@ def test_bodies_of_every_json_shape_never_give_a_500(
     assert response.status < 500, response.body
     assert response.headers["content-type"] == "application/json"
     assert not [e for e in events if "log_failure" in e]
+
+
+def test_a_workspace_is_never_the_home_or_above_it(
+    h: ApiHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A workspace is where a workspace-scoped child may write: the API
+    refuses one that is the root, the home, a directory above the home, or
+    the state directory (what holds it and what it holds), so nothing that
+    reaches the API on loopback can hand a child the user's C{.bashrc}."""
+    home = tmp_path / "home"
+    (home / "project").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    state = h.stateDir
+    (state / "inside").mkdir(parents=True, exist_ok=True)
+    body = {"name": "extra", "command": FAKE}
+    for workspace in ["/", str(home), str(tmp_path), str(state), str(state / "inside")]:
+        response = h.api("POST", "/servers", {**body, "workspace": workspace})
+        assert response.status == 400, (workspace, response.body)
+        assert error(response).startswith(f"workspace: {workspace} is the root, your home")
+    assert "extra" not in h.gateway.pools
+    fine = h.api("POST", "/servers", {**body, "workspace": str(home / "project")})
+    assert fine.status == 201, fine.body
