@@ -203,21 +203,26 @@ def checkHealth(ctx: DoctorContext) -> Check:
 
 MISSING_COMMAND = "missing"
 CRASH_LOOP = "crash loop"
+SANDBOX = "sandbox"
 FAILED = "failed"
 OTHER = "other"
 
 
 def unavailableReason(server: dict[str, Any]) -> str:
     """Why C{/health} says a server is unavailable: its command is missing
-    (C{"command '…' not found…"}), its circuit is open (a crash loop:
-    C{"circuit": "open"}), its last child failed and none runs
-    (L{lastFailure}), or something else its C{error} says."""
+    (C{"command '…' not found…"}), its sandbox refused it something (its
+    exit reason says what, L{mcpgateway.sandbox.failures}), its circuit is
+    open (a crash loop: C{"circuit": "open"}), its last child failed and
+    none runs (L{lastFailure}), or something else its C{error} says."""
     error = server.get("error")
     if isinstance(error, str) and error.startswith("command '"):
         return MISSING_COMMAND
+    failure = lastFailure(server) if not error else None
+    if failure is not None and "the sandbox" in failure:
+        return SANDBOX
     if server.get("circuit") == "open":
         return CRASH_LOOP
-    if not error and lastFailure(server) is not None:
+    if failure is not None:
         return FAILED
     return OTHER
 
@@ -234,6 +239,16 @@ def unavailableFix(servers: dict[str, dict[str, Any]], broken: list[str], config
         fixes.append(
             f"install the command of {', '.join(missing)} or fix"
             f" {'its entry' if len(missing) == 1 else 'their entries'} in {config}"
+        )
+    confined = byReason.get(SANDBOX)
+    if confined:
+        fixes.append(
+            f"{', '.join(confined)} failed because of {'its' if len(confined) == 1 else 'their'}"
+            " sandbox (see the line under each: what it refused and the key that allows it):"
+            ' add that key to the "sandbox" of'
+            f" {'its entry' if len(confined) == 1 else 'their entries'} (docs/guide/sandbox.md),"
+            ' or let it learn what it needs: "sandbox": "learn", then'
+            f" `mcpgateway sandbox suggest {confined[0]}`"
         )
     looping = byReason.get(CRASH_LOOP)
     if looping:
@@ -262,7 +277,9 @@ def unavailableFix(servers: dict[str, dict[str, Any]], broken: list[str], config
     return "; ".join(fixes)
 
 
-def _notChecked(ctx: DoctorContext, what: str) -> Check:
+def notChecked(ctx: DoctorContext, what: str) -> Check:
+    """A check of the servers that cannot look (no gateway, no C{/health},
+    or one that shows liveness only), saying why."""
     why = "gateway not running" if not ctx.found.running else "no answer from /health"
     if ctx.found.running and ctx.livenessOnly:
         why = f"/health shows liveness only: set {TOKEN_ENV} to an admin's token"
@@ -272,7 +289,7 @@ def _notChecked(ctx: DoctorContext, what: str) -> Check:
 def checkResolution(ctx: DoctorContext) -> Check:
     """npx/uvx servers whose resolution failed (✗) or is under way (○)."""
     if ctx.health is None:
-        return _notChecked(ctx, "npx/uvx resolution")
+        return notChecked(ctx, "npx/uvx resolution")
     states: dict[str, list[str]] = {"failed": [], "pending": [], "resolved": []}
     details = []
     servers = healthServers(ctx.health)
@@ -313,7 +330,7 @@ def checkServerRequests(ctx: DoctorContext) -> Check:
     """Shared servers whose sampling/elicitation/roots requests the gateway
     refused because it could not tell which session they belong to."""
     if ctx.health is None:
-        return _notChecked(ctx, "Server-to-client requests")
+        return notChecked(ctx, "Server-to-client requests")
     servers = healthServers(ctx.health)
     counted = {
         name: server["ambiguousServerRequests"]
@@ -354,7 +371,7 @@ def checkPromotions(ctx: DoctorContext) -> Check:
     """Servers the gateway made session-scoped (their shared child asked
     something no session could be proven to own), each with its undo."""
     if ctx.health is None:
-        return _notChecked(ctx, "Promoted servers")
+        return notChecked(ctx, "Promoted servers")
     servers = healthServers(ctx.health)
     promoted = sorted(name for name, s in servers.items() if isinstance(s.get("promoted"), str))
     if not promoted:
@@ -391,7 +408,7 @@ def checkPoolLimits(ctx: DoctorContext) -> Check:
     """Workspace- and credential-scoped servers whose requests waited for a
     child (the pool at C{maxChildren}, nothing idle), or timed out waiting."""
     if ctx.health is None:
-        return _notChecked(ctx, "Pool limits")
+        return notChecked(ctx, "Pool limits")
     servers = healthServers(ctx.health)
     reported = {name: s for name, s in servers.items() if "poolWaits" in s}
     if not reported:

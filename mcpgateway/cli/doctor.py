@@ -33,6 +33,7 @@ from mcpgateway.cli.context import CliContext, defaultContext
 from mcpgateway.cli.output import LEGEND, SYMBOLS, Output, Parser, Subcommands
 from mcpgateway.cli.remotechecks import checkRemoteLogins
 from mcpgateway.cli.sandbox import checkSandbox
+from mcpgateway.cli.sandboxrefusals import checkSandboxRefusals
 from mcpgateway.cli.tools import checkPins
 from mcpgateway.ops.locate import resolveStateDir
 
@@ -57,6 +58,7 @@ DOCTOR_CHECKS: list[tuple[str, DoctorCheck]] = [
     ("logFile", checkLogFile),
     ("pins", checkPins),
     ("sandbox", checkSandbox),
+    ("sandboxRefusals", checkSandboxRefusals),
 ]
 
 

@@ -1,14 +1,19 @@
 # -*- test-case-name: tests.cli.test_sandbox -*-
-"""C{mcpgateway sandbox check|show|suggest}: which confinement works on this
+"""C{mcpgateway sandbox check|show|suggest|approve}: which confinement works on this
 machine, and what a server's children may see and do (docs/guide/sandbox.md).
 
 C{check} runs the probe (bubblewrap with a child's namespaces, Landlock's
-ABI) and says which mechanism confines children here, and why the others
-do not. C{show NAME} reads the server's entry as the gateway does (its
-config and C{servers.json}) and prints its profile, whether it is confined
-(its entry, and the running gateway's C{--sandbox}), the mechanism, and
-its layout: what it reads, writes, never sees. C{suggest NAME} is
-L{mcpgateway.cli.sandboxlearn}'s. Also here: what C{doctor} says of the
+ABI) and says which mechanism confines children here, why the others do
+not, and what each that works does NOT confine on this machine (its gaps:
+L{mcpgateway.sandbox.probe.bwrapGaps}, Landlock's). C{show NAME} reads
+the server's entry as the gateway does (its config and C{servers.json})
+and prints its profile, whether it is confined (its entry, and the
+running gateway's C{--sandbox}), the mechanism (the one C{--sandbox}
+names, if it names one) and what it leaves out here, and its layout: what
+it reads, writes, never sees. C{suggest NAME} is
+L{mcpgateway.cli.sandboxlearn}'s; C{approve NAME} (a project's entry that
+asks for more than the default profile) is
+L{mcpgateway.cli.sandboxapprove}'s. Also here: what C{doctor} says of the
 sandbox (L{checkSandbox}).
 """
 
@@ -22,11 +27,12 @@ from typing import Any
 from mcpgateway.cli.checks import Check, DoctorContext
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
+from mcpgateway.cli.sandboxapprove import addApprove
 from mcpgateway.cli.sandboxlearn import addSuggest
 from mcpgateway.cli.sandboxspec import serverSpec
 from mcpgateway.ops.locate import GatewayProbe, resolveStateDir
 from mcpgateway.sandbox import bwrap, layout, probe, request, seatbelt
-from mcpgateway.startup.sandboxing import DEFAULT
+from mcpgateway.startup.sandboxing import DEFAULT, MODES
 
 NAMES = {
     "bwrap": "bubblewrap",
@@ -49,10 +55,12 @@ def probeText(found: dict[str, Any]) -> list[str]:
     lines = []
     if bw.get("works"):
         lines.append(f"bubblewrap: works ({bw.get('version') or '?'}, {bw.get('path')})")
+        lines += gapsText(found, "bwrap")
     else:
         lines.append(f"bubblewrap: does not work here: {bw.get('error')}")
     if landlock.get("abi"):
         lines.append(f"Landlock: ABI {landlock['abi']}")
+        lines += gapsText(found, "landlock")
     else:
         lines.append(f"Landlock: not available: {landlock.get('error')}")
     lines += filterText(found)
@@ -74,6 +82,21 @@ def probeText(found: dict[str, Any]) -> list[str]:
     if found.get("root"):
         lines.append("as root, the kernel does not enforce a child's process limit")
     return lines
+
+
+def gaps(found: dict[str, Any], mechanism: str) -> list[str]:
+    """What C{mechanism} does NOT confine here, as the probe C{found} (its
+    C{"gaps"})."""
+    return [str(gap) for gap in (found.get("gaps") or {}).get(mechanism) or ()]
+
+
+def gapsText(found: dict[str, Any], mechanism: str) -> list[str]:
+    """C{check}'s line of what C{mechanism} does NOT confine here (none
+    when it leaves nothing out)."""
+    left = gaps(found, mechanism)
+    if not left:
+        return []
+    return [f"  {NAMES[mechanism]} does NOT confine here: {'; '.join(left)}"]
 
 
 def filterText(found: dict[str, Any]) -> list[str]:
@@ -114,8 +137,9 @@ def cmdSandboxShow(args: argparse.Namespace, out: Output, ctx: CliContext) -> in
     if spec.remote is not None:
         raise CliError(f"server '{spec.name}' is a remote server: it has no process to confine")
     default = args.gateway or str((found.state or {}).get("sandbox") or DEFAULT)
-    confined = spec.sandbox.confined(default)
+    confined = spec.sandbox.confined("off" if default == "off" else "auto")
     probed = probe.probe()
+    mechanism = probe.FORCED.get(default) or str(probed["mechanism"])
     argv = [spec.executable or spec.command, *spec.args]
     environ = spec.environment(os.environ)
     asked = request.build(
@@ -134,7 +158,7 @@ def cmdSandboxShow(args: argparse.Namespace, out: Output, ctx: CliContext) -> in
         "confined": confined,
         "setting": spec.sandbox.setting,
         "gatewayDefault": default,
-        "mechanism": probed["mechanism"] if confined else None,
+        "mechanism": mechanism if confined else None,
         "profile": spec.sandbox.toJson(),
         "network": asked["network"],
         "syscalls": asked["syscalls"],
@@ -145,10 +169,15 @@ def cmdSandboxShow(args: argparse.Namespace, out: Output, ctx: CliContext) -> in
     proxied = _proxyLine(ctx, found, spec.name)
     if proxied is not None:
         document["proxy"] = proxied
-    if probed["mechanism"] == "bwrap":
-        path = str((probed.get("bwrap") or {}).get("path"))
+    if confined:
+        why = probe.unworkable(probed, mechanism) if mechanism in ("bwrap", "landlock") else None
+        if why is not None:
+            document["unworkable"] = why
+        document["gaps"] = gaps(probed, mechanism)
+    path = (probed.get("bwrap") or {}).get("path")
+    if mechanism == "bwrap" and isinstance(path, str):
         document["command"] = bwrap.command(path, view, argv, os.geteuid() == 0)
-    elif probed["mechanism"] == "seatbelt":
+    elif mechanism == "seatbelt":
         document["command"] = seatbelt.command(view, argv)
     if out.json:
         out.emit(document)
@@ -183,7 +212,16 @@ def showText(document: dict[str, Any]) -> list[str]:
         f" {document['gatewayDefault']})"
     ]
     if document["confined"]:
-        lines.append(f"mechanism: {NAMES.get(str(document['mechanism']), document['mechanism'])}")
+        name = NAMES.get(str(document["mechanism"]), document["mechanism"])
+        if document.get("unworkable"):
+            lines.append(
+                f"mechanism: {name}, which does not work here ({document['unworkable']}):"
+                " its children fail to start"
+            )
+        else:
+            lines.append(f"mechanism: {name}")
+        if document.get("gaps"):
+            lines.append(f"{name} does NOT confine here: {'; '.join(document['gaps'])}")
     network = document["network"]
     domains = ", ".join(network["allowedDomains"])
     enforced = "not enforced without bubblewrap: the host's network"
@@ -230,8 +268,9 @@ def syscallsLine(document: dict[str, Any]) -> str:
 
 
 def checkSandbox(ctx: DoctorContext) -> Check:
-    """Whether the running gateway's children are confined (the probe runs
-    only when it confines every server: C{--sandbox auto})."""
+    """Whether the running gateway's children are confined, and what their
+    mechanism does NOT confine here (the probe runs only when it confines
+    every server: C{--sandbox auto}, C{bubblewrap} or C{landlock})."""
     if not ctx.found.running:
         return Check(
             "info",
@@ -239,14 +278,25 @@ def checkSandbox(ctx: DoctorContext) -> Check:
             f" --sandbox off; the default: {DEFAULT}); `mcpgateway sandbox check` says what"
             " works here",
         )
-    if (ctx.found.state or {}).get("sandbox") != "auto":
+    mode = str((ctx.found.state or {}).get("sandbox") or "off")
+    if mode not in MODES or mode == "off":
         return Check(
             "info",
             "Sandbox: only the servers whose entry asks are confined (--sandbox off);"
             " `mcpgateway sandbox check` says what works here",
         )
     found = probe.probe()
-    mechanism = str(found["mechanism"])
+    forced = probe.FORCED.get(mode)
+    mechanism = forced or str(found["mechanism"])
+    why = None if forced is None else probe.unworkable(found, forced)
+    if why is not None:
+        return Check(
+            "fail",
+            f"Sandbox: --sandbox {mode}, but {NAMES[mechanism]} does not work here ({why}):"
+            " confined children fail to start",
+            "install and allow it (`mcpgateway sandbox check` says why it fails), or restart"
+            " the gateway with --sandbox auto",
+        )
     if mechanism == "none":
         return Check(
             "fail",
@@ -255,19 +305,22 @@ def checkSandbox(ctx: DoctorContext) -> Check:
             " namespaces; `mcpgateway sandbox check` says why each mechanism fails",
         )
     status = "pass" if mechanism == "bwrap" else "info"
+    left = gaps(found, mechanism)
+    unconfined = f"; it does NOT confine here: {'; '.join(left)}" if left else ""
     filtering = found.get("seccomp")
     if not isinstance(filtering, dict):  # macOS: no seccomp
-        return Check(status, f"Sandbox: children are confined with {NAMES[mechanism]}")
+        return Check(status, f"Sandbox: children are confined with {NAMES[mechanism]}{unconfined}")
     if not filtering.get("works"):
         return Check(
             "info",
             f"Sandbox: children are confined with {NAMES[mechanism]}, without their system-call"
-            f" filter: {filtering.get('error')}",
+            f" filter: {filtering.get('error')}{unconfined}",
             "install libseccomp (apt-get install libseccomp2)",
         )
     return Check(
         status,
-        f"Sandbox: children are confined with {NAMES[mechanism]}, their system calls filtered",
+        f"Sandbox: children are confined with {NAMES[mechanism]}, their system calls"
+        f" filtered{unconfined}",
     )
 
 
@@ -279,7 +332,8 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         description="Every stdio child can run in a sandbox (docs/guide/sandbox.md): bubblewrap,"
         " else Landlock. `check` says which works on this machine; `show NAME` prints a"
         " server's profile, the mechanism and what its children read, write and never see;"
-        ' `suggest NAME` the profile a server learned with "sandbox": "learn".',
+        ' `suggest NAME` the profile a server learned with "sandbox": "learn"; `approve NAME`'
+        " lets a project's own entry have the wider sandbox it asks for.",
     )
     actions = sandbox.add_subparsers(dest="action", metavar="ACTION", required=True)
     check = actions.add_parser(
@@ -303,8 +357,9 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
     show.add_argument("--config", metavar="FILE", help="the config file (default: the gateway's)")
     show.add_argument(
         "--gateway",
-        choices=("auto", "off"),
+        choices=MODES,
         help="the gateway's --sandbox to assume (default: the running gateway's, else auto)",
     )
     show.set_defaults(handler=cmdSandboxShow)
     addSuggest(actions, common)
+    addApprove(actions, common)

@@ -733,8 +733,9 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         choices=SANDBOX_MODES,
         default=None,
         help="confine the servers' children (docs/guide/sandbox.md): auto (every stdio server but"
-        ' those whose entry says "sandbox": false; the default, or $MCPGATEWAY_SANDBOX) or off'
-        " (only those whose entry asks for it)",
+        ' those whose entry says "sandbox": false; the default, or $MCPGATEWAY_SANDBOX),'
+        " bubblewrap or landlock (the same, with that mechanism only: a child it cannot confine"
+        " does not start) or off (only those whose entry asks for it)",
     )
     start.add_argument(
         "--no-rewrite",

@@ -56,6 +56,7 @@ from mcpgateway.cli.output import (
     shareMark,
 )
 from mcpgateway.cli.routes import projectPaths
+from mcpgateway.cli.sandboxrefusals import refusalNotes
 from mcpgateway.cli.servers import serverShare
 from mcpgateway.cli.tools import pinsSummary, summaryLines
 from mcpgateway.ops.locate import GatewayProbe, resolveStateDir
@@ -264,7 +265,8 @@ def serverNotes(
 ) -> list[str]:
     """The lines under a server in C{status}: its promotion, pool waits,
     its workspace children, its warning, refused server-to-client requests,
-    an npx/uvx resolution not done."""
+    an npx/uvx resolution not done, what its sandbox likely refused its
+    tool calls (L{refusalNotes})."""
     notes = []
     promoted = server.get("promoted")
     if isinstance(promoted, str):
@@ -323,6 +325,7 @@ def serverNotes(
             "pending": "… npx/uvx resolution under way",
         }.get(state, f"! npx/uvx resolution {state}")
         notes.append(f"{what}: {detail}" if detail else what)
+    notes += refusalNotes(server, name)
     return notes
 
 

@@ -5,7 +5,8 @@ The servers of the gateway's own file (the management API's,
 L{mcpgateway.config.gatewayfile}) are merged in, the classification
 (built-in list, C{classification.json}, C{promotions.json}) applied, and
 every server's routes built (L{mcpgateway.config.scopes}), with the
-C{.env} files and the workspace keys they need; C{aggregate.json} is read
+C{.env} files, the workspace keys and the approvals of the project entries'
+sandboxes (C{sandbox-approvals.json}) they need; C{aggregate.json} is read
 on the way. All of it blocks (files): at start, or in a thread; nothing is
 logged here (the host reports what it found).
 """
@@ -21,6 +22,7 @@ from mcpgateway.config.classification import Overrides
 from mcpgateway.config.envfiles import EnvFile
 from mcpgateway.config.gatewayfile import ServersFile
 from mcpgateway.config.promotions import PromotionStore
+from mcpgateway.config.sandboxapprovals import Approval, ApprovalsError, readApprovals
 from mcpgateway.config.scopes import buildScopes
 from mcpgateway.config.servers import LoadedConfig
 from mcpgateway.config.watched import Prepared, copyOf
@@ -70,6 +72,12 @@ class Preparer:
                 keys = self._keys()
             except (WorkspaceKeyError, OSError) as e:
                 warnings.append(f"cannot serve the projects' servers: {e}")
+        approvals: list[Approval] = []
+        if keys is not None:
+            try:
+                approvals = readApprovals(self._stateDir)
+            except ApprovalsError as e:
+                warnings.append(f"no project entry's wider sandbox is approved: {e}")
         scoped = buildScopes(
             merged,
             overrides,
@@ -78,6 +86,7 @@ class Preparer:
             self._environ,
             self._readWorkspace,
             promotions=promoted,
+            sandboxApprovals=approvals,
         )
         return Prepared(
             loaded,

@@ -350,14 +350,14 @@ class Resolver:
             installer = Installer(self._killGroup if grouped else None)
             command = [self._setsid, *argv] if self._setsid is not None else argv
         try:
-            self._reactor.spawnProcess(
+            process = self._reactor.spawnProcess(
                 installer, command[0], command, env=dict(env), path=str(path)
             )
         except OSError as e:
             marker.unlink(missing_ok=True)
             raise ResolveError(f"cannot run {command[0]}: {e}") from None
         if confined is not None:
-            confined.started(_endOf(installer))
+            confined.started(_endOf(installer), process.pid)
         if not installer.done.called:
             self._installers[installer] = None
             installer.timer = self._clock.callLater(self._timeout, installer.timeUp)

@@ -26,9 +26,14 @@ one pool, and in it one L{Variant} per route:
 An entry of a project's own file (a repository's, L{ProjectEntry.origin})
 gets an L{EntryOrigin} on its launch: its secret references resolve only
 once the user approves that very entry (L{mcpgateway.config.origins}).
+Its C{"sandbox"} may only narrow the default profile: what it asks beyond
+(L{mcpgateway.sandbox.narrowing.widenings}: C{false}, C{allowWrite},
+C{"network": "host"}...) is taken out of its launch, with a warning naming
+the server, the file and each widening, until the user approves that very
+entry too (L{mcpgateway.config.sandboxapprovals}).
 
 Each variant has a C{childKey}, a keyed hash of what its child is (command,
-args, env, cwd): variants with equal keys share one child. So two projects
+args, env, cwd, sandbox): variants with equal keys share one child. So two projects
 whose entries come out the same share a child, and two whose C{.env} hold
 different tokens do not. A server without project routes has no variants
 (the plain global or per-session pool); one whose project routes are all the
@@ -55,7 +60,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from mcpgateway.config import classification
@@ -68,6 +73,7 @@ from mcpgateway.config.envfiles import (
     readWorkspaceEnv,
 )
 from mcpgateway.config.origins import entryDigest
+from mcpgateway.config.sandboxapprovals import Approval, approveCommand
 from mcpgateway.config.servers import (
     EntryError,
     LoadedConfig,
@@ -77,6 +83,8 @@ from mcpgateway.config.servers import (
 )
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.spec import SHARES, EntryOrigin, ServerSpec, Variant
+from mcpgateway.sandbox.narrowing import describe, narrowed, widenings
+from mcpgateway.sandbox.profile import DEFAULT as DEFAULT_SANDBOX
 
 CHILD = "child"
 """The domain of child keys (L{WorkspaceKeys.digest})."""
@@ -96,7 +104,9 @@ class Scoped:
 
 def childKey(keys: WorkspaceKeys, launch: ServerSpec) -> str:
     """The key of the child C{launch} starts: equal for equal command, args,
-    env and cwd. A project's own entry with secret references (its
+    env, cwd and sandbox (a route whose entry's C{"sandbox"} changed gets
+    a new child, confined anew; the default profile adds nothing to the
+    key). A project's own entry with secret references (its
     C{origin}) never shares a child with an entry of the user's: each is
     started with its own references, resolved or refused."""
     parts: list[object] = [
@@ -107,6 +117,8 @@ def childKey(keys: WorkspaceKeys, launch: ServerSpec) -> str:
     ]
     if launch.origin is not None and launch.references:
         parts.append([launch.origin.workspace, launch.origin.digest])
+    if launch.sandbox != DEFAULT_SANDBOX:
+        parts.append({"sandbox": launch.sandbox.toJson()})
     material = json.dumps(parts, ensure_ascii=True, separators=(",", ":"))
     return keys.digest(CHILD, material.encode("ascii"))
 
@@ -120,6 +132,7 @@ def buildScopes(
     readWorkspace: Callable[[str], EnvFile] = readWorkspaceEnv,
     *,
     promotions: Mapping[str, Promoted] | None = None,
+    sandboxApprovals: Sequence[Approval] = (),
 ) -> Scoped:
     """The served specs of C{loaded} (see the module docstring).
 
@@ -129,6 +142,8 @@ def buildScopes(
     @param environ: the gateway's environment (C{${VAR}} expansion, C{PATH}).
     @param readWorkspace: reads a workspace directory's C{.env}.
     @param promotions: the promoted servers (C{promotions.json}).
+    @param sandboxApprovals: the project entries whose wider sandbox the
+        user approved (C{sandbox-approvals.json}).
     """
     promotions = promotions or {}
     out = Scoped()
@@ -144,7 +159,9 @@ def buildScopes(
             f"{'y' if len(loaded.projects) == 1 else 'ies'}: there are no workspace keys"
         )
     elif keys is not None:
-        context = _Context(overrides, promotions, keys, gatewayEnv, environ, readWorkspace, out)
+        context = _Context(
+            overrides, promotions, keys, gatewayEnv, environ, readWorkspace, out, sandboxApprovals
+        )
         labels: dict[tuple[str, str], str] = {}
         for project in sorted(loaded.projects, key=lambda p: (p.name, p.workspace)):
             variant = context.variant(
@@ -198,6 +215,7 @@ class _Context:
     environ: Mapping[str, str]
     readWorkspace: Callable[[str], EnvFile]
     out: Scoped
+    sandboxApprovals: Sequence[Approval] = ()
     workspaceFiles: dict[str, EnvFile] = field(default_factory=dict)
 
     def variant(
@@ -256,8 +274,29 @@ class _Context:
         launch = _launch(spec, env, cwd, self.environ, lookAgain=True)
         if project.origin is not None:
             origin = EntryOrigin(project.origin, workspace, entryDigest(project.entry))
-            launch = replace(launch, origin=origin)
+            launch = self.narrowedSandbox(replace(launch, origin=origin), origin)
         return Variant(key, launch, childKey(self.keys, launch))
+
+    def narrowedSandbox(self, launch: ServerSpec, origin: EntryOrigin) -> ServerSpec:
+        """C{launch} of a project's own entry (its C{origin}), its sandbox
+        narrowed to the default (with the entry's narrowing keys) unless
+        the user approved this very entry; a warning names the server,
+        the file, each widening and the command that approves it."""
+        profile = launch.sandbox
+        wider = widenings(profile)
+        if not wider or any(
+            approval.covers(launch.name, origin.workspace, origin.digest)
+            for approval in self.sandboxApprovals
+        ):
+            return launch
+        self.out.warnings.append(
+            f"server '{launch.name}' ({origin.path}): its \"sandbox\" asks for more than the"
+            f" default profile ({'; '.join(describe(profile, key) for key in wider)}), which a"
+            " project's own file may not give itself: ignored, its children run with the"
+            " default profile (narrowed as its entry says) until you approve this entry:"
+            f" {approveCommand(launch.name, origin.workspace)}"
+        )
+        return replace(launch, sandbox=narrowed(profile))
 
 
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?=\}|:-)")

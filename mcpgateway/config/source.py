@@ -23,6 +23,9 @@ find:
    the classification it gave last;
  - an L{EnvWatch} looks at the C{.env} files the children use (a poll
    every L{ENV_POLL} seconds) and serves the config again when one changed;
+ - a change of C{<state-dir>/sandbox-approvals.json} (C{mcpgateway sandbox
+   approve}: L{mcpgateway.config.sandboxapprovals}) reloads the servers, as a
+   change of the config file does;
  - a L{Restorer} gives an adopted config back at stop.
 
 Once the gateway listens, the source adopts (other clients' files too) and
@@ -55,6 +58,7 @@ from mcpgateway.config.filewatch import FileWatch
 from mcpgateway.config.preparing import Preparer
 from mcpgateway.config.promotions import PromotionStore
 from mcpgateway.config.restoring import Restorer
+from mcpgateway.config.sandboxapprovals import APPROVALS_FILE as SANDBOX_APPROVALS
 from mcpgateway.config.servers import LoadedConfig
 from mcpgateway.config.watched import (
     WARNING_NOTE,
@@ -154,6 +158,7 @@ class ConfigService(Service):
             self.aggregateWatch.read,
         )
         self._restorer = Restorer(source, clock, settings.restoreRetries, stateDir)
+        self._sandboxApprovals = stateDir / SANDBOX_APPROVALS
 
     @property
     def aggregate(self) -> AggregateSettings:
@@ -228,8 +233,15 @@ class ConfigService(Service):
         super().startService()
         self.aggregateWatch.deliver()
         self.envWatch.start()
+        # sandbox-approvals.json: an approval of a project entry's sandbox
+        # (mcpgateway sandbox approve) serves the config again, as a change of it.
         self.files.start(
-            [*watchedPathsOf(self.source), self.aggregatePath, self.classificationPath]
+            [
+                *watchedPathsOf(self.source),
+                self.aggregatePath,
+                self.classificationPath,
+                self._sandboxApprovals,
+            ]
         )
 
     def _pathChanged(self, key: str) -> None:

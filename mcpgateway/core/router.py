@@ -173,13 +173,11 @@ class Router:
         self._drainWaiters: list[Deferred[None]] = []
         self._invalidBudget = logs.LogBudget(clock, 1.0, 10, 10.0, self._invalidDropped)
         self.toolHeaders: dict[str, dict[str, str]] = {}
+        """Each listed tool's C{Mcp-Param-*} header map, until its tools change."""
         self.toolTasks: dict[str, str] = {}
         """Each listed tool's C{execution.taskSupport}, where the child says one."""
         self.toolsListed = False
         """Whether a C{tools/list} answer was seen since the tools last changed."""
-        """The C{Mcp-Param-*} header map of each tool, by name, from the
-        child's C{tools/list} answers (forgotten on C{list_changed} and when
-        the child exits)."""
         self.tools: ToolGate | None = None
         """What its server's pinned tools let through (L{mcpgateway.core.toolgate})."""
         self.onList: Callable[[str], None] | None = None
@@ -192,6 +190,8 @@ class Router:
         """Whether a client process (a session's C{clientPid}) still runs,
         asked only when the child asks something of a client (set by its
         pool); C{None}: every attached session counts (L{clientSessions})."""
+        self.resultCheck: Callable[[str, Message], None] | None = None
+        """Reads a confined child's answers (L{mcpgateway.core.refusals}); set per child."""
 
     def attachChild(
         self, send: Callable[[Message], None], hurry: Callable[[], None] | None = None
@@ -575,6 +575,8 @@ class Router:
             if self.tools is not None:
                 message = self.tools.screened(self, childId, message)
             self._learnTools(message.get("result"))
+        elif self.resultCheck is not None:
+            self.resultCheck(ex.method, message)
         message["id"] = ex.clientId
         ex.response.callback(message)
         # Counted once the answer is on its way: its client need not wait

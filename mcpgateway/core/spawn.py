@@ -28,7 +28,9 @@ from mcpgateway.core.child import DEFAULT_MAX_LINE, Child, ChildProtocol
 from mcpgateway.core.environment import childEnvironment
 from mcpgateway.core.spec import DEFAULT_START_TIMEOUT, ServerSpec
 from mcpgateway.protocol import jsonrpc
+from mcpgateway.runtime.threads import RunInThread
 from mcpgateway.runtime.turnflush import TurnFlusher
+from mcpgateway.sandbox.request import homeOf
 
 
 def notFound(command: str) -> str:
@@ -81,9 +83,11 @@ class Confiner(Protocol):
         says so, and the key of its entry that allows it."""
         ...
 
-    def spawned(self, spec: ServerSpec, ended: Deferred[None]) -> None:
-        """A confined child of C{spec} started; C{ended} fires when it ends
-        (what it uses outside, its network proxy, stays until then)."""
+    def spawned(self, spec: ServerSpec, ended: Deferred[None], pid: int | None = None) -> None:
+        """A confined child of C{spec} started as process C{pid}; C{ended}
+        fires when it ends (what it uses outside, its network proxy, stays
+        until then; what its launcher made for it, its temporary directory,
+        is removed then)."""
         ...
 
 
@@ -138,6 +142,10 @@ class Spawner:
     startTimeout: float = DEFAULT_START_TIMEOUT
     """Seconds a child's handshake may take (C{--start-timeout}; a server's
     longer request timeout wins): L{mcpgateway.core.router.Router}."""
+    runInThread: RunInThread | None = None
+    """Looks for a file a confined child's tool did not find on this
+    machine, off the reactor (L{mcpgateway.core.refusals}); C{None}: such a
+    file is not told as the sandbox's doing."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "environ", childEnvironment(self.environ))
@@ -185,6 +193,7 @@ class Spawner:
                 flusher=self.flusher,
                 redact=redact,
                 explain=lambda line: confiner.explain(spec, line, env),
+                home=homeOf(env),
             )
             argv = confined
         else:
@@ -203,7 +212,7 @@ class Spawner:
                 argv = [self.setsid, *argv]
         self.reactor.spawnProcess(child, argv[0], argv, env=env, path=spec.cwd)
         if confined is not None and self.confiner is not None:
-            self.confiner.spawned(spec, child.ended)
+            self.confiner.spawned(spec, child.ended, pid=child.pid)
         return child
 
 
@@ -221,15 +230,19 @@ class ConfinedChild(ChildProtocol):
         maxLine: int,
         *,
         explain: Callable[[str], str | None],
+        home: str = "",
         onStderr: Callable[[str], None] | None = None,
         **kwargs: Any,
     ) -> None:
         """
-        @param explain: what the sandbox refused, if a stderr line says so
-            (L{Confiner.explain} for this child).
+        @param explain: what the sandbox refused, if a line it wrote says
+            so (L{Confiner.explain} for this child): its stderr's, and its
+            tools' error results' (L{mcpgateway.core.refusals}).
+        @param home: its home directory.
         @param onStderr: as L{ChildProtocol}'s, told of every line.
         """
-        self._explain = explain
+        self.explain = explain
+        self.home = home
         self._heardOnStderr = onStderr
         self.sandboxNotes: list[str] = []
         """What the sandbox refused, each once, first first."""
@@ -237,7 +250,7 @@ class ConfinedChild(ChildProtocol):
 
     def _heard(self, line: str) -> None:
         try:
-            note = self._explain(line)
+            note = self.explain(line)
         finally:
             if self._heardOnStderr is not None:
                 self._heardOnStderr(line)

@@ -1,7 +1,9 @@
 # -*- test-case-name: tests.web.test_metrics -*-
-"""Request statistics of one server: counts by method and outcome, and a
-latency histogram. Bounded by construction: methods outside the MCP set count
-as C{other}, so no label ever carries a tool name, an argument or a session."""
+"""Request statistics of one server: counts by method and outcome, a
+latency histogram, and what its sandbox likely refused its tool calls.
+Bounded by construction: methods outside the MCP set count as C{other}, so
+no label ever carries a tool name, an argument or a session; a few
+refusals are kept, each once."""
 
 from __future__ import annotations
 
@@ -28,6 +30,10 @@ METHODS = frozenset(
 OUTCOMES = ("ok", "error", "timeout", "child_exit", "cancelled")
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 """Upper bounds (seconds) of the latency histogram's buckets; +Inf is implied."""
+MAX_REFUSALS = 8
+"""The sandbox refusals a server's status keeps (the first ones)."""
+MAX_REFUSALS_TOLD = 256
+"""The refusals (paths) of one server told once each; beyond, none is."""
 
 
 class RequestStats:
@@ -40,7 +46,9 @@ class RequestStats:
         "bytesOut",
         "count",
         "lateReplies",
+        "refusalsTold",
         "requests",
+        "sandboxRefusals",
         "sum",
     )
 
@@ -56,6 +64,13 @@ class RequestStats:
         self.bucketCounts = [0] * (len(BUCKETS) + 1)
         self.count = 0
         self.sum = 0.0
+        self.sandboxRefusals: dict[str, str] = {}
+        """What its sandbox likely refused its tool calls (their error
+        results, L{mcpgateway.core.refusals}): the first L{MAX_REFUSALS}
+        lines, by what each refusal is known by (its path)."""
+        self.refusalsTold: set[str] = set()
+        """Every refusal told so far, by what it is known by (at most
+        L{MAX_REFUSALS_TOLD}): each is logged once."""
 
     def record(self, method: str, outcome: str, seconds: float) -> None:
         """One request ended with C{outcome} after C{seconds}."""
@@ -63,3 +78,14 @@ class RequestStats:
         self.bucketCounts[bisect_left(BUCKETS, seconds)] += 1
         self.count += 1
         self.sum += seconds
+
+    def refused(self, key: str, note: str) -> bool:
+        """A refusal of its sandbox, known by C{key} (its path), told in
+        C{note}: whether it is new (to be logged); the first
+        L{MAX_REFUSALS} are kept for its status."""
+        if key in self.refusalsTold or len(self.refusalsTold) >= MAX_REFUSALS_TOLD:
+            return False
+        self.refusalsTold.add(key)
+        if len(self.sandboxRefusals) < MAX_REFUSALS:
+            self.sandboxRefusals[key] = note
+        return True

@@ -166,6 +166,9 @@ class RequestSnapshot:
     bytesIn: int
     """Bytes read from children that have exited."""
     bytesOut: int
+    sandboxRefusals: tuple[str, ...] = ()
+    """What its sandbox likely refused its tool calls, a line each (the
+    first few: L{mcpgateway.core.stats.RequestStats.refused})."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,8 +47,9 @@ from mcpgateway.core.erawire import ChildAdapter, Era2026Wire
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.healing import Breaker, circuitReason
 from mcpgateway.core.identity import presentedResult
+from mcpgateway.core.refusals import RefusalCheck
 from mcpgateway.core.router import Fanout, Router
-from mcpgateway.core.spawn import SecretsUnavailable, Spawner, notFound
+from mcpgateway.core.spawn import ConfinedChild, SecretsUnavailable, Spawner, notFound
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.stats import RequestStats
 from mcpgateway.core.status import Circuit, Lifecycle
@@ -312,6 +313,17 @@ class Upstream:
             raise ServerUnavailable(f"server '{spec.name}' cannot start: {e}") from None
         spawned.append(child)
         self.child = child
+        self.router.resultCheck = (
+            RefusalCheck(
+                spec.name,
+                child.explain,
+                child.home,
+                self._sandboxRefused,
+                self._spawner.runInThread,
+            )
+            if isinstance(child, ConfinedChild)
+            else None
+        )
         self.redactor = redact or None
         self.era = "handshake"
         self.startedAt = self._clock.seconds()
@@ -427,6 +439,14 @@ class Upstream:
             self.log.failure(
                 "server {server}: a listener of its ready child failed", server=self.spec.name
             )
+
+    def _sandboxRefused(self, key: str, note: str) -> None:
+        """What its sandbox likely refused a tool call of its child
+        (L{RefusalCheck}): kept on the server's record, logged and told its
+        log's readers once per server and path."""
+        if self.router.stats.refused(key, note):
+            self.log.warn("server {server}: {note}", server=self.spec.name, note=note)
+            self.events.emit("sandbox", note)
 
     # -- a child that speaks 2026-07-28 only -------------------------------------------
 

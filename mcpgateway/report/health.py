@@ -115,6 +115,11 @@ def serverLine(server: ServerStatus, detail: bool = True) -> dict[str, Any]:
     lastExit = server.lastExit
     if lastExit:
         line["lastExit"] = lastExit if detail else exitOf(lastExit)
+    refusals = server.requests.sandboxRefusals
+    if refusals and detail:
+        # What its sandbox likely refused its tool calls: a line each, naming
+        # the path and the key that allows it (text a child wrote: detail only).
+        line["sandboxRefusals"] = list(refusals)
     if server.error is not None:
         line["error"] = server.error if detail else HIDDEN
     return line

@@ -7,7 +7,11 @@ shown empty), then its own paths (parents before what they hold, so a
 C{denyWrite} inside a writable path stays read-only), then the masks
 (the deny lists, the state directory, the other servers' directories:
 after every bind, so no bind can show them), then what is bound again
-over a mask (the child's own install in the state directory).
+over a mask (the child's own install in the state directory). The empty
+directories of the soft masks and the masks are made read-only last:
+bubblewrap makes the mount points of what is bound inside them (a
+reopened install, an argument under C{/var/log}) while they can still be
+written.
 
 The namespaces: its own pids (its C{/proc} shows only them, and every
 process it starts ends with it), IPC, UTS and cgroup view, a user
@@ -22,8 +26,14 @@ last, so no private directory or mask hides them.
 from __future__ import annotations
 
 from mcpgateway.sandbox.layout import Layout
+from mcpgateway.sandbox.places import under
 
 NETWORK_NONE = "none"
+MASK = "0000"
+"""A masked directory's mode: an empty directory no one may list or enter."""
+MASK_PASSABLE = "0111"
+"""A masked directory that holds a path bound again (the child's own
+install in the state directory): entered on the way there, never listed."""
 
 NAMESPACES = (
     "--unshare-pid",
@@ -115,21 +125,28 @@ def arguments(
     out += ["--proc", "/proc", "--dev", "/dev"]
     for path in layout.private:
         out += ["--tmpfs", path]
+    readOnlyLater = []  # an empty directory is made read-only once what it holds is mounted
     for path in layout.soft:
-        out += ["--tmpfs", path, "--remount-ro", path]
+        out += ["--tmpfs", path]
+        readOnlyLater.append(path)
     binds = [(path, source, False) for source, path in layout.readOnly]
     binds += [(path, source, True) for source, path in layout.writable]
     for path, source, writable in sorted(binds, key=lambda b: (b[0].count("/"), b[0], b[2])):
         out += ["--bind" if writable else "--ro-bind", source, path]
     for path in layout.placeholders:
         out += ["--ro-bind", "/dev/null", path]
+    reopened = [path for path, _ in layout.reopened]
     for path, directory in layout.masked:
         if directory:
-            out += ["--perms", "0000", "--tmpfs", path, "--remount-ro", path]
+            holds = any(under(inner, path) and inner != path for inner in reopened)
+            out += ["--perms", MASK_PASSABLE if holds else MASK, "--tmpfs", path]
+            readOnlyLater.append(path)
         else:
             out += ["--ro-bind", "/dev/null", path]
     for path, writable in layout.reopened:
         out += ["--bind" if writable else "--ro-bind", path, path]
+    for path in readOnlyLater:
+        out += ["--remount-ro", path]
     out += plan.mounts()
     if layout.cwdMade:
         out += ["--dir", layout.cwd]

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sandbox.test_confine -*-
+# -*- test-case-name: tests.sandbox.test_confine, tests.sandbox.test_mechanism -*-
 """The gateway's side of the sandbox: which children are confined, with
 what, and the command line that does it.
 
@@ -15,8 +15,22 @@ system.
 
 Which mechanism works is found once, after the gateway daemonized
 (L{detect}): until then a request says C{auto} and the launcher tries
-bubblewrap itself. The findings are logged once: the mechanism, or what
-is missing when nothing confines.
+bubblewrap itself. The findings are logged once: the mechanism and what it
+does not confine here (its gaps), or what is missing when nothing confines.
+C{--sandbox bubblewrap} or C{landlock} names the mechanism every request
+says from the first child on, before the probe answered: a child gets it
+or its launcher refuses to start it (status 126), never runs unconfined,
+and a probe that finds it does not work here is an error in the log.
+
+A child with an allow list started before the probe answered (C{auto})
+gets both ways to the proxy, its socket and its loopback port: its
+launcher uses the socket under bubblewrap, the port under Landlock.
+
+A Landlock child gets a temporary directory of its own,
+C{<state-dir>/sandbox/<server>/tmp/<pid>}, which its launcher makes: the
+gateway removes it, off the reactor's thread, once the child ended, and
+at its start those of children that no longer run
+(L{mcpgateway.sandbox.childtmp}).
 
 A learning server's request (C{"sandbox": "learn"}, under bubblewrap) says
 so (C{"learn"}): the launcher shows it the home read-only and runs it under
@@ -36,12 +50,17 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from mcpgateway.runtime import logs
-from mcpgateway.sandbox import defaults, failures, learnrun
+from mcpgateway.runtime.threads import RunInThread, runInline
+from mcpgateway.sandbox import childtmp, defaults, failures, learnrun
+from mcpgateway.sandbox.probe import FORCED, unworkable
 from mcpgateway.sandbox.profile import LEARN, OFF
 from mcpgateway.sandbox.request import SpawnSpec, build, homeOf, launcherCommand, mechanismOf
 
-MODES = ("auto", "off")
-"""The words of the gateway's C{--sandbox}."""
+MODES = ("auto", "off", "bubblewrap", "landlock")
+"""The words of the gateway's C{--sandbox}: C{auto} and the two that name a
+mechanism (L{FORCED}) confine every server whose entry does not say
+C{false}; C{off} only those whose entry asks."""
+NAMES = {"bwrap": "bubblewrap", "landlock": "Landlock"}
 
 
 class Proxy(Protocol):
@@ -97,10 +116,14 @@ class Sandbox:
         pid: Callable[[], int] = os.getpid,
         cwd: Callable[[], str] = os.getcwd,
         proxy: Proxy | None = None,
+        gatewayFiles: Iterable[str] = (),
+        runInThread: RunInThread = runInline,
     ) -> None:
         """
         @param default: C{--sandbox}: C{auto} confines every server whose
-            entry does not say C{false}, C{off} only those whose entry asks.
+            entry does not say C{false} with the best mechanism that works,
+            C{bubblewrap} or C{landlock} with that one (L{FORCED}), C{off}
+            only those whose entry asks.
         @param prober: runs the probe (after daemonizing).
         @param team: a team gateway: a server run unconfined is a warning.
         @param others: every server's name and the paths its entry names
@@ -108,6 +131,11 @@ class Sandbox:
             child of another server must not see.
         @param proxy: the allow-list proxy; C{None}: a child with an allow
             list shares the host's network.
+        @param gatewayFiles: the gateway's own files (its config, tokens,
+            keys, logs: L{mcpgateway.startup.sandboxing.gatewayFiles}),
+            absolute: masked in every child.
+        @param runInThread: removes the children's temporary directories
+            off the reactor's thread.
         """
         self.default = default
         self.stateDir = stateDir
@@ -121,11 +149,20 @@ class Sandbox:
         self._probing: Deferred[dict[str, Any]] | None = None
         self._told: set[tuple[str, str]] = set()
         self.proxy = proxy
+        self.gatewayFiles = tuple(dict.fromkeys(gatewayFiles))
+        self._runInThread = runInThread
+
+    @property
+    def forced(self) -> str | None:
+        """The mechanism C{--sandbox} names (C{bwrap}, C{landlock}), or
+        C{None}: the probe chooses."""
+        return FORCED.get(self.default)
 
     @property
     def mechanism(self) -> str:
-        """C{bwrap}, C{landlock} or C{none}; C{auto} until the probe answered."""
-        return mechanismOf(self.found)
+        """C{bwrap}, C{landlock} or C{none}; C{auto} until the probe
+        answered; the one C{--sandbox} names, whatever the probe says."""
+        return self.forced or mechanismOf(self.found)
 
     def detect(self) -> Deferred[dict[str, Any]] | None:
         """Find out which mechanism works (once; the first call starts the
@@ -150,22 +187,44 @@ class Sandbox:
         bw = found.get("bwrap") or {}
         landlock = found.get("landlock") or {}
         mechanism = self.mechanism
-        if mechanism == "bwrap":
+        gaps = list((found.get("gaps") or {}).get(mechanism) or ())
+        unconfined = f"; not confined here: {'; '.join(gaps)}" if gaps else ""
+        why = None if self.forced is None else unworkable(found, self.forced)
+        if why is not None:
+            self.log.error(
+                "sandbox: --sandbox {mode} asks for {name}, which does not work here ({why}):"
+                " confined children fail to start (they never run unconfined); `mcpgateway"
+                " sandbox check` says more, --sandbox auto confines with what works",
+                mode=self.default,
+                name=NAMES.get(mechanism, mechanism),
+                why=why,
+            )
+        elif mechanism == "bwrap":
             self.log.info(
-                "sandbox: confined children run in bubblewrap {version} ({path})",
+                "sandbox: confined children run in bubblewrap {version} ({path}){unconfined}",
                 version=bw.get("version") or "?",
                 path=bw.get("path"),
+                gaps=gaps,
+                unconfined=unconfined,
             )
         elif mechanism == "seatbelt":
             self.log.info("sandbox: confined children run in sandbox-exec (macOS; untested)")
+        elif mechanism == "landlock" and self.forced is not None:
+            self.log.info(
+                "sandbox: confined children run under Landlock (ABI {abi}), as --sandbox"
+                " landlock asks{unconfined} (docs/guide/sandbox.md)",
+                abi=landlock.get("abi"),
+                gaps=gaps,
+                unconfined=unconfined,
+            )
         elif mechanism == "landlock":
             self.log.warn(
                 "sandbox: bubblewrap cannot confine children here ({why}); confining them with"
-                " Landlock (ABI {abi}) instead: their files are confined, their processes share"
-                " the gateway's pid namespace, and without network UDP still goes out"
-                " (docs/guide/sandbox.md)",
+                " Landlock (ABI {abi}) instead{unconfined} (docs/guide/sandbox.md)",
                 why=bw.get("error"),
                 abi=landlock.get("abi"),
+                gaps=gaps,
+                unconfined=unconfined,
             )
         else:
             self.log.warn(
@@ -199,8 +258,9 @@ class Sandbox:
         self._probing = None
 
     def confines(self, spec: SpawnSpec) -> bool:
-        """Whether children of C{spec} are confined."""
-        return spec.sandbox.confined(self.default)
+        """Whether children of C{spec} are confined (a mechanism named by
+        C{--sandbox} confines as C{auto} does)."""
+        return spec.sandbox.confined("off" if self.default == "off" else "auto")
 
     def command(
         self, spec: SpawnSpec, argv: list[str], environ: Mapping[str, str]
@@ -219,25 +279,32 @@ class Sandbox:
             self._learning(spec, request)
         network = request["network"]
         if network["mode"] == "allow" and self.proxy is not None and not network.get("learn"):
-            self._proxied(spec, network)
+            self.proxied(spec, network)
         self._tell(spec, request)
         encoded = json.dumps(request, separators=(",", ":"))
         return [*launcherCommand(self.python), encoded, "--", *argv]
 
-    def _proxied(self, spec: SpawnSpec, network: dict[str, Any]) -> None:
-        """Name the proxy in a request with an allow list: its socket under
-        bubblewrap (the child's own network namespace has no other way
-        out), its loopback port under Landlock from ABI 4 (TCP connect to
-        that port only)."""
-        assert self.proxy is not None
+    def proxied(self, spec: SpawnSpec, network: dict[str, Any]) -> None:
+        """Name the proxy in the C{network} of a request with an allow list
+        (a child's, an install's; nothing without a proxy): its socket
+        under bubblewrap (the child's own network namespace has no other
+        way out), its loopback port under Landlock from ABI 4 (TCP connect
+        to that port only; a launcher that finds an older ABI leaves it
+        unused), both before the probe answered (C{auto}: the launcher
+        uses the one of the mechanism it finds)."""
+        if self.proxy is None or network["mode"] != "allow":
+            return
         key = (
             spec.name,
             tuple(network["allowedDomains"]),
             tuple(spec.sandbox.network.deniedDomains),
         )
-        if self.mechanism in ("auto", "bwrap"):
+        mechanism = self.mechanism
+        if mechanism in ("auto", "bwrap"):
             network["proxy"] = self.proxy.socketFor(*key)
-        elif self.mechanism == "landlock" and landlockAbi(self.found) >= 4:
+        if mechanism == "auto" or (
+            mechanism == "landlock" and (self.found is None or landlockAbi(self.found) >= 4)
+        ):
             network["proxyPort"] = self.proxy.portFor(*key)
 
     def _learning(self, spec: SpawnSpec, request: dict[str, Any]) -> None:
@@ -264,8 +331,10 @@ class Sandbox:
         self, spec: SpawnSpec, argv: list[str], environ: Mapping[str, str]
     ) -> dict[str, Any]:
         """What the launcher needs (L{mcpgateway.sandbox.request.build}):
-        pure, no file touched."""
-        return build(
+        pure, no file touched. Its mechanism is the one C{--sandbox} names,
+        if it names one (the launcher finds bubblewrap's path or the
+        Landlock ABI itself when the probe has not told them yet)."""
+        request = build(
             spec,
             environ,
             self.stateDir,
@@ -274,7 +343,11 @@ class Sandbox:
             python=self.python,
             parent=self._pid(),
             gatewayCwd=self._cwd(),
+            gatewayFiles=self.gatewayFiles,
         )
+        if self.forced is not None:
+            request["mechanism"] = self.forced
+        return request
 
     def otherPaths(self, spec: SpawnSpec) -> list[str]:
         """The paths the other servers' entries name, and this server's
@@ -286,12 +359,43 @@ class Sandbox:
                     out[path] = None
         return list(out)[:256]
 
-    def spawned(self, spec: SpawnSpec, ended: Deferred[None]) -> None:
-        """A confined child of C{spec} started (C{ended} fires when it
-        ends): the proxy stays open until then, so a stopping gateway's
-        children keep their way out while their calls drain."""
+    def spawned(self, spec: SpawnSpec, ended: Deferred[None], pid: int | None = None) -> None:
+        """A confined child of C{spec} started, as process C{pid}
+        (C{ended} fires when it ends): the proxy stays open until then, so
+        a stopping gateway's children keep their way out while their calls
+        drain; then the temporary directory its launcher made under
+        Landlock (C{auto}: it may have) is removed, off the reactor's
+        thread."""
         if self.proxy is not None:
             self.proxy.hold(ended)
+        if pid is not None and self.mechanism in childtmp.MECHANISMS:
+            ended.addBoth(self._childEnded, spec.name, pid)
+
+    def _childEnded(self, result: object, server: str, pid: int) -> object:
+        removing = self._runInThread(childtmp.remove, self.stateDir, server, pid)
+        removing.addErrback(
+            lambda failure: self.log.failure(
+                "sandbox: server {server}: cannot remove the temporary directory of child pid"
+                " {pid}",
+                failure,
+                server=server,
+                pid=pid,
+            )
+        )
+        return result
+
+    def sweep(self) -> Deferred[list[str]]:
+        """Remove, off the reactor's thread, the temporary directories of
+        children that no longer run (a gateway that ended without removing
+        them): fires with those removed, never fails (a failure is
+        logged)."""
+        sweeping: Deferred[list[str]] = self._runInThread(childtmp.sweep, self.stateDir)
+
+        def failed(failure: Any) -> list[str]:
+            self.log.failure("sandbox: cannot sweep the children's temporary directories", failure)
+            return []
+
+        return sweeping.addErrback(failed)
 
     def networkStatus(self, server: str) -> dict[str, Any] | None:
         """What the allow-list proxy did for C{server}'s children (its

@@ -6,19 +6,22 @@ the paths of this machine).
  - The system, read-only: L{SYSTEM_DIRS} (the ones that exist), minus
    L{DENY_SYSTEM} (password hashes, host keys, saved Wi-Fi passwords).
  - Its own program (the resolved executable, the installation it belongs
-   to, the interpreter of a script), the files and directories its
-   arguments and C{cwd} name, read-only; a workspace-scoped child's
-   workspace writable.
+   to, the interpreter of a script, the tree of the version manager it
+   runs through: L{MANAGERS}), the files its arguments name and its
+   C{cwd}, read-only; the folders its arguments name (never the home or
+   what holds it, never the system's), a workspace-scoped child's
+   workspace, writable.
  - Its launcher's package caches, writable (L{LAUNCHERS}: C{npx}'s
    C{~/.npm}, C{uvx}'s C{~/.cache/uv}...), and, when the entry says
    nothing of the network, the launcher's package registries
    (L{network}).
- - Never L{DENY_HOME} (keys, cloud credentials, browser profiles,
-   keyrings, shell histories), the gateway's state directory, the other
-   servers' directories or the entry's C{denyRead}: each is masked even
-   under an allowed path. An C{allowRead}/C{allowWrite} that names one of
+ - Never L{DENY_HOME} (keys, cloud and AI clients' credentials, the MCP
+   clients' configs, browser profiles, keyrings, shell histories), the
+   gateway's state directory and its own files, the other servers'
+   directories or the entry's C{denyRead}: each is masked even under an
+   allowed path. An C{allowRead}/C{allowWrite} that names one of
    L{DENY_HOME} itself (C{~/.aws} for an AWS server) lifts that one mask;
-   nothing lifts the state directory's.
+   nothing lifts the state directory's or the gateway's files'.
 
 Pure: no file is read here.
 """
@@ -65,10 +68,34 @@ DENY_SYSTEM = (
     "/etc/ssh/ssh_host_ecdsa_key",
     "/etc/ssh/ssh_host_ed25519_key",
     "/etc/ssh/ssh_host_dsa_key",
+    "/etc/security/opasswd",
+    "/etc/ppp/chap-secrets",
+    "/etc/ppp/pap-secrets",
+    "/etc/ipsec.secrets",
+    "/etc/letsencrypt/accounts",
+    "/etc/letsencrypt/archive",
+    "/etc/letsencrypt/keys",
+    "/etc/letsencrypt/live",
+    "/var/cache/debconf/passwords.dat",
+    "/var/cache/debconf/passwords.dat-old",
+    "/var/lib/iwd",
 )
 """System files readable by their owner alone: a gateway that runs as root
 would otherwise hand them to its children (root without capabilities
-still reads what root owns)."""
+still reads what root owns). Those deeper than L{PRIVATE_SCAN_DEPTH}
+below L{PRIVATE_SCAN_ROOTS} are named here; the shallower ones a root
+gateway finds by their mode (L{mcpgateway.sandbox.masks})."""
+
+PRIVATE_SCAN_ROOTS = ("/etc", "/opt", "/var")
+"""Where a gateway run as root looks for its own files no one else may
+read (a directory no one else may enter, a file no one else may read),
+to mask them as it masks L{DENY_SYSTEM}."""
+PRIVATE_SCAN_DEPTH = 2
+"""How deep: C{/etc/ssl/private}, C{/var/lib/private}, C{/opt/vendor/key}
+(about 800 entries and 2 ms on a Debian system; a third level costs
+four times that)."""
+PRIVATE_SCAN_LIMIT = 4096
+"""Entries looked at, at most, whatever the depth."""
 
 DENY_HOME = (
     "~/.ssh",
@@ -106,8 +133,67 @@ DENY_HOME = (
     "~/Library/Cookies",
     "~/Library/Mail",
     "~/Library/Messages",
+    # The AI clients' credentials, and every client config the gateway adopts
+    # (their MCP entries carry tokens in env and headers).
+    "~/.claude.json",
+    "~/.claude/.credentials.json",
+    "~/.codex/auth.json",
+    "~/.codex/config.toml",
+    "~/.cursor/mcp.json",
+    "~/.config/Code/User/mcp.json",
+    "~/.config/Code - Insiders/User/mcp.json",
+    "~/.config/Code/User/globalStorage/saoudrizwan.claude-dev/settings",
+    "~/.config/Code - Insiders/User/globalStorage/saoudrizwan.claude-dev/settings",
+    "~/.config/Code/User/globalStorage/rooveterinaryinc.roo-cline/settings",
+    "~/.config/Code - Insiders/User/globalStorage/rooveterinaryinc.roo-cline/settings",
+    "~/Library/Application Support/Code/User/mcp.json",
+    "~/Library/Application Support/Code - Insiders/User/mcp.json",
+    "~/Library/Application Support/Code/User/globalStorage/saoudrizwan.claude-dev/settings",
+    "~/Library/Application Support/Code - Insiders/User/globalStorage/"
+    "saoudrizwan.claude-dev/settings",
+    "~/Library/Application Support/Code/User/globalStorage/rooveterinaryinc.roo-cline/settings",
+    "~/Library/Application Support/Code - Insiders/User/globalStorage/"
+    "rooveterinaryinc.roo-cline/settings",
+    "~/.config/Claude/claude_desktop_config.json",
+    "~/Library/Application Support/Claude/claude_desktop_config.json",
+    "~/.gemini/settings.json",
+    "~/.gemini/oauth_creds.json",
+    "~/.gemini/google_accounts.json",
+    "~/.gemini/.env",
+    "~/.codeium/windsurf/mcp_config.json",
+    "~/.codeium/mcp_config.json",
+    "~/.cline/data/settings",
+    "~/Documents/Cline/MCP/cline_mcp_settings.json",
+    "~/.continue/config.yaml",
+    "~/.continue/config.json",
+    "~/.continue/.env",
+    "~/.config/opencode/opencode.json",
+    "~/.config/opencode/opencode.jsonc",
+    "~/.local/share/opencode/auth.json",
+    "~/.config/zed/settings.json",
+    "~/.config/goose/config.yaml",
+    "~/.config/goose/secrets.yaml",
+    "~/.copilot/mcp-config.json",
+    "~/.copilot/config.json",
+    "~/.config/github-copilot",
+    "~/.kiro/settings/mcp.json",
+    "~/.junie/mcp/mcp.json",
+    # Other tools' credentials.
+    "~/.pgpass",
+    "~/.my.cnf",
+    "~/.cargo/credentials.toml",
+    "~/.cargo/credentials",
+    "~/.terraform.d/credentials.tfrc.json",
+    "~/.vault-token",
+    "~/.config/rclone",
+    "~/.gem/credentials",
+    "~/.config/hub",
+    "~/.s3cfg",
 )
-"""Never visible to a child, even under a path it may read or write."""
+"""Never visible to a child, even under a path it may read or write. The
+AI clients' own directories (C{~/.claude}, C{~/.gemini}) hold the MCP
+servers of their plugins and extensions, so their credentials and config
+files are listed one by one, not the directories."""
 
 
 class Launcher:
@@ -180,6 +266,75 @@ LAUNCHERS: dict[str, Launcher] = {
 """By the basename of the command an entry runs (before the gateway resolved
 C{npx}/C{uvx} to the package's own program: then the package lives in the
 state directory, installed by the gateway, and needs no registry)."""
+
+
+class Manager:
+    """A version manager whose programs run through its own tree (pyenv's
+    C{shims/python3} runs C{libexec/pyenv}, which runs
+    C{versions/3.12.1/bin/python3}): that tree, read-only, is what such a
+    program needs, with the version files the manager reads."""
+
+    def __init__(
+        self,
+        root: str,
+        variable: str | None = None,
+        reads: tuple[str, ...] = (),
+        versionFiles: tuple[str, ...] = (),
+        parts: tuple[str, ...] = (),
+    ) -> None:
+        self.root = root
+        """Its tree, where C{variable} does not move it."""
+        self.variable = variable
+        self.parts = parts
+        """The folders of its tree a program needs, where the rest is no
+        program's (Homebrew's C{etc} and C{var} hold its services' configs
+        and data); none: the whole tree."""
+        self.reads = reads
+        """What it reads besides (C{~/.tool-versions}, its global config)."""
+        self.versionFiles = versionFiles
+        """The local version files it looks for from the working directory up."""
+
+
+HOMEBREW_PARTS = (
+    "bin",
+    "sbin",
+    "lib",
+    "libexec",
+    "include",
+    "share",
+    "opt",
+    "Cellar",
+    "Frameworks",
+)
+"""A Homebrew prefix's program folders (a brewed Node.js links the
+libraries of C{opt/icu4c}, a link into C{Cellar})."""
+
+MANAGERS = (
+    Manager("~/.pyenv", "PYENV_ROOT", versionFiles=(".python-version",)),
+    Manager("~/.nodenv", "NODENV_ROOT", versionFiles=(".node-version",)),
+    Manager("~/.rbenv", "RBENV_ROOT", versionFiles=(".ruby-version",)),
+    Manager(
+        "~/.asdf",
+        "ASDF_DATA_DIR",
+        reads=("~/.tool-versions", "~/.asdfrc"),
+        versionFiles=(".tool-versions",),
+    ),
+    Manager(
+        "~/.local/share/mise",
+        "MISE_DATA_DIR",
+        reads=("~/.config/mise", "~/.tool-versions"),
+        versionFiles=(".tool-versions", ".python-version", ".node-version", ".nvmrc"),
+    ),
+    Manager("~/.volta", "VOLTA_HOME"),
+    Manager("/home/linuxbrew/.linuxbrew", "HOMEBREW_PREFIX", parts=HOMEBREW_PARTS),
+    Manager("~/.linuxbrew", parts=HOMEBREW_PARTS),
+)
+"""Where people install their Pythons and Node.js: a program run from one
+of these trees (or from any C{shims} directory: the tree is its parent)
+sees the tree read-only. nvm needs nothing of this (a Node.js of its runs
+from its own prefix, C{~/.nvm/versions/node/v22.1.0}, bound as any
+installation is), nor do Nix profiles (their programs resolve into
+C{/nix}, a system directory)."""
 
 STATE_INSTALLS = ("npx", "uvx")
 """The state directory's folders of the packages the gateway installed for

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sandbox.test_detect -*-
+# -*- test-case-name: tests.sandbox.test_detect, tests.sandbox.test_mechanism -*-
 """The probe, run by the gateway once it has daemonized: which mechanism
 confines its children (L{mcpgateway.sandbox.probe}, in a launcher of its
 own: C{launch.py --probe}), read back as JSON, off the reactor's thread
@@ -64,8 +64,11 @@ def probe(
 class SandboxService(Service):
     """Starts the probe when the gateway starts (after daemonizing: a
     process started before would belong to the parent that exits), when
-    every server is confined by default; with C{--sandbox off} the first
-    confined child starts it."""
+    every server is confined by default (C{--sandbox auto}, or a mechanism
+    it names: the probe says whether that one works); with C{--sandbox off}
+    the first confined child starts it. And sweeps, in a worker thread, the
+    temporary directories of Landlock children that no longer run
+    (L{mcpgateway.sandbox.childtmp})."""
 
     name = "sandbox"
 
@@ -74,5 +77,6 @@ class SandboxService(Service):
 
     def startService(self) -> None:
         super().startService()
-        if self.sandbox.default == "auto":
+        if self.sandbox.default != "off":
             self.sandbox.detect()
+        self.sandbox.sweep()

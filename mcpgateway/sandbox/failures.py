@@ -1,8 +1,10 @@
 # -*- test-case-name: tests.sandbox.test_failures -*-
 """A child's failure that its sandbox caused, told in one line a person can
-act on: what was denied, and the profile key that allows it.
+act on: what was denied, and the profile key that allows it (or that
+nothing does).
 
-L{explain} reads one stderr line of a confined child: the launcher's own
+L{explain} reads one line a confined child wrote (on its stderr, or in a
+tool call's error result: L{mcpgateway.core.refusals}): the launcher's own
 (C{mcpgateway sandbox: ...}), bubblewrap's (C{bwrap: ...}), a denied path
 as Node.js (C{EACCES: permission denied, open '/x'}), Python
 (C{PermissionError: [Errno 13] Permission denied: '/x'}) and C programs
@@ -11,11 +13,29 @@ a network that is unreachable in a sandbox without network, a fork
 refused at the process limit. The gateway logs the line once per child
 and adds it to the child's exit reason (the server's status and the
 error its callers get).
+
+Each fix is one that works (L{mcpgateway.sandbox.layout}'s masks):
+
+ - a path of the system's deny list (L{defaults.DENY_SYSTEM}: C{/etc/shadow},
+   the host keys) or of the gateway's state directory is never shown:
+   nothing lifts it, and the line says so;
+ - a path of the home's deny list (L{defaults.DENY_HOME}) is shown only to
+   a server whose C{allowRead} or C{allowWrite} names that entry itself
+   (C{~/.ssh}): the line names it;
+ - a refused write (C{EROFS}, or an operation or words that write) is
+   allowed by C{allowWrite}, a refused read by C{allowRead};
+ - a name that does not resolve names its host when the error does, else
+   says to add the host the server needs.
+
+A file not found outside the home may be hidden by the sandbox or may not
+exist at all: L{unseenPath} finds it in a line, for the caller to check on
+this machine (L{unseenNote} then tells it). Pure: no file is read here.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 
 from mcpgateway.sandbox import defaults
@@ -24,18 +44,64 @@ from mcpgateway.sandbox.launch import PREFIX
 _NODE = re.compile(r"\b(EACCES|EPERM|EROFS|ENOENT): [^,]*, (\w+) '([^']+)'")
 _PYTHON = re.compile(r"\[Errno (13|1|30|2)\] [^:]*: '([^']+)'")
 _C = re.compile(
-    r"(?:cannot \w+ |can't \w+ )?'?(/[^\s:'\"]+)'?: (Permission denied|Read-only file system)"
+    r"'?(/[^\s:'\"]+)'?: (Permission denied|Read-only file system|No such file or directory)"
 )
 _NETWORK = re.compile(
     r"getaddrinfo (?:EAI_AGAIN|ENOTFOUND) (\S+)|Temporary failure in name resolution"
     r"|Name or service not known|Network is unreachable|ENETUNREACH|No address associated"
+    r"|Could not resolve host|no such host"
 )
+_HOST = re.compile(
+    r"getaddrinfo (?:EAI_AGAIN|ENOTFOUND) ([^\s'\",)]+)"
+    r"|host='([^']+)'"
+    r"|Failed to resolve '([^']+)'"
+    r"|Could not resolve host: ([^\s'\",)]+)"
+    r"|lookup ([^\s:'\"]+)(?: on \S+)?: "
+)
+"""Where the common clients name the host they could not resolve: Node.js,
+urllib3 (requests), curl, Go."""
+_NAME = re.compile(
+    r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+"
+)
+_ADDRESS = re.compile(r"[0-9.]+|.*:.*")
 _FORK = re.compile(
     r"(?:fork|spawn|clone|start new thread)[^\n]*(?:EAGAIN|Resource temporarily unavailable)"
     r"|(?:EAGAIN|Resource temporarily unavailable)[^\n]*(?:fork|spawn|clone|thread)"
 )
 _ERRNO = {"13": "EACCES", "1": "EPERM", "30": "EROFS", "2": "ENOENT"}
-_WRITES = frozenset({"mkdir", "rmdir", "unlink", "rename", "write", "copyfile", "symlink", "utime"})
+_WRITES = frozenset(
+    {
+        "mkdir",
+        "mkdtemp",
+        "rmdir",
+        "unlink",
+        "rename",
+        "write",
+        "copyfile",
+        "symlink",
+        "link",
+        "utime",
+        "futime",
+        "chmod",
+        "chown",
+        "lchown",
+        "truncate",
+        "ftruncate",
+        "rm",
+        "cp",
+    }
+)
+"""Node.js's operations (the word before the path) that change a file."""
+_WRITE_WORDS = re.compile(
+    r"\b(?:writ(?:e|es|ing|ten)|creat(?:e|es|ing)|mkdir|touch|append(?:s|ing)?|sav(?:e|es|ing)"
+    r"|renam(?:e|es|ing)|remov(?:e|es|ing)|delet(?:e|es|ing)|unlink(?:s|ing)?)\b",
+    re.IGNORECASE,
+)
+"""Words before a refused path that say a write was refused (C{cannot
+create}, C{Error writing file}, C{touch: cannot touch})."""
+_OWN = ("/dev", "/proc", "/sys")
+"""A child's own directories, never the host's: what it does not find
+there is not the sandbox's doing."""
 
 
 def explain(line: str, network: str, home: str, stateDir: str) -> str | None:
@@ -61,24 +127,26 @@ def explain(line: str, network: str, home: str, stateDir: str) -> str | None:
         )
     denied = _deniedPath(line)
     if denied is not None:
-        code, operation, path = denied
-        return _pathNote(code, operation, path, home, stateDir)
-    if network == "none" and _NETWORK.search(line):
-        match = _NETWORK.search(line)
-        host = match.group(1) if match is not None and match.group(1) else None
-        allowed = json.dumps([host] if host else ["example.com"])
+        code, operation, path, start = denied
+        writes = code == "EROFS" or _writes(line[:start], operation)
+        return _pathNote(code, path, home, stateDir, writes)
+    if network in ("none", "proxy") and _NETWORK.search(line):
+        host = hostOf(line)
+        if network == "proxy":
+            return (
+                "the sandbox reaches the network only through the gateway's proxy"
+                + (f" (it tried {host} without it)" if host else "")
+                + ": its client ignores HTTP(S)_PROXY (docs/guide/sandbox.md, the network)"
+            )
+        if host is not None:
+            return (
+                f"the sandbox has no network (it tried {host}): allow it with"
+                f' "sandbox": {{"network": {{"allowedDomains": {json.dumps([host])}}}}}'
+            )
         return (
-            "the sandbox has no network"
-            + (f" (it tried {host})" if host else "")
-            + f': allow it with "sandbox": {{"network": {{"allowedDomains": {allowed}}}}}'
-        )
-    if network == "proxy" and _NETWORK.search(line):
-        match = _NETWORK.search(line)
-        host = match.group(1) if match is not None and match.group(1) else None
-        return (
-            "the sandbox reaches the network only through the gateway's proxy"
-            + (f" (it tried {host} without it)" if host else "")
-            + ": its client ignores HTTP(S)_PROXY (docs/guide/sandbox.md, the network)"
+            "the sandbox has no network: add the host it needs to"
+            ' "sandbox": {"network": {"allowedDomains": [...]}} (its error does not name'
+            ' it; "sandbox": "learn" records the hosts it asks for)'
         )
     if _FORK.search(line):
         return (
@@ -88,46 +156,127 @@ def explain(line: str, network: str, home: str, stateDir: str) -> str | None:
     return None
 
 
-def _deniedPath(line: str) -> tuple[str, str, str] | None:
-    """The error code, operation and path of a refused file access in C{line}."""
+def hostOf(line: str) -> str | None:
+    """The host name a failed name resolution in C{line} names (C{None}:
+    none, or an address: C{allowedDomains} takes names)."""
+    match = _HOST.search(line)
+    if match is None:
+        return None
+    host = next((group for group in match.groups() if group), "").rstrip(".").lower()
+    if not _NAME.fullmatch(host) or _ADDRESS.fullmatch(host) or len(host) > 253:
+        return None
+    return host
+
+
+def deniedPath(line: str) -> str | None:
+    """The path of a refused file access in C{line}, as the child wrote it
+    (C{None}: none): what a refusal is known by, once per path."""
+    denied = _deniedPath(line)
+    return None if denied is None else denied[2]
+
+
+def _deniedPath(line: str) -> tuple[str, str, str, int] | None:
+    """The error code, operation, path and where the error starts in
+    C{line}, of a refused file access."""
     match = _NODE.search(line)
     if match is not None:
-        return match.group(1), match.group(2), match.group(3)
+        return match.group(1), match.group(2), match.group(3), match.start()
     match = _PYTHON.search(line)
     if match is not None:
-        return _ERRNO[match.group(1)], "", match.group(2)
+        return _ERRNO[match.group(1)], "", match.group(2), match.start()
     match = _C.search(line)
     if match is not None:
-        return ("EROFS" if "Read-only" in match.group(2) else "EACCES"), "", match.group(1)
+        code = {"Read-only file system": "EROFS", "No such file or directory": "ENOENT"}
+        return code.get(match.group(2), "EACCES"), "", match.group(1), match.start()
     return None
 
 
-def _pathNote(code: str, operation: str, path: str, home: str, stateDir: str) -> str | None:
+def _writes(before: str, operation: str) -> bool:
+    """Whether the refused access was a write: Node.js's operation says
+    so, or the words before the error do."""
+    return operation in _WRITES or _WRITE_WORDS.search(before) is not None
+
+
+def _under(path: str, root: str) -> bool:
+    root = root.rstrip("/") or "/"
+    return path == root or path.startswith(root + "/") or root == "/"
+
+
+def _pathNote(code: str, path: str, home: str, stateDir: str, writes: bool) -> str | None:
     shown = _shown(path, home)
-    if stateDir and (path == stateDir or path.startswith(stateDir.rstrip("/") + "/")):
-        return f"the sandbox never shows a server the gateway's state directory ({shown})"
+    if stateDir and _under(path, stateDir):
+        return (
+            f"the sandbox never shows a server the gateway's state directory ({shown}):"
+            " nothing allows it"
+        )
+    for entry in defaults.DENY_SYSTEM:
+        if _under(path, entry):
+            return (
+                f"the sandbox never shows {shown} (a system secret on its deny list, readable"
+                " by root alone): nothing allows it"
+            )
     for entry in defaults.DENY_HOME:
         full = home.rstrip("/") + entry[1:]
-        if path == full or path.startswith(full + "/"):
+        if _under(path, full):
+            key = "allowWrite" if writes else "allowRead"
             return (
-                f"the sandbox hides {shown} (its deny list): allow this server that one"
-                f' path with "sandbox": {{"filesystem": {{"allowRead": ["{entry}"]}}}}'
+                f"the sandbox hides {shown} (its deny list has {entry}): naming that entry"
+                f' itself lifts the mask for this server: "sandbox": {{"filesystem":'
+                f' {{"{key}": ["{entry}"]}}}}'
             )
     if code == "ENOENT":
-        if not (path == home or path.startswith(home.rstrip("/") + "/")):
-            return None  # a file that does not exist, sandbox or not
+        if not (home not in ("", "/") and _under(path, home)):
+            return None  # a file that does not exist, sandbox or not: see unseenPath
         return (
             f"{shown} is not visible in the sandbox (the home directory is hidden):"
-            f' allow it with "sandbox": {{"filesystem": {{"allowRead": ["{shown}"]}}}}'
+            f" allow it with {_allow(shown, writes)}"
         )
-    if code == "EROFS" or operation in _WRITES:
-        return (
-            f"the sandbox denied writing {shown}: allow it with"
-            f' "sandbox": {{"filesystem": {{"allowWrite": ["{shown}"]}}}}'
-        )
+    if writes:
+        return f"the sandbox denied writing {shown}: allow it with {_allow(shown, True)}"
     return (
-        f"the sandbox denied {shown}: allow it with"
-        f' "sandbox": {{"filesystem": {{"allowRead": ["{shown}"]}}}} (allowWrite to write it)'
+        f"the sandbox denied reading {shown}: allow it with {_allow(shown, False)}"
+        " (allowWrite if it writes there)"
+    )
+
+
+def _allow(shown: str, writes: bool) -> str:
+    key = "allowWrite" if writes else "allowRead"
+    return f'"sandbox": {{"filesystem": {{"{key}": {json.dumps([shown])}}}}}'
+
+
+def unseenPath(line: str, home: str) -> tuple[str, bool] | None:
+    """A file C{line} says was not found, outside the home: its absolute
+    path, and whether it was to be written. The sandbox hid it if it (or,
+    for a write, its directory) exists on this machine, which the caller
+    checks off the reactor (L{unseenNote} then tells it); C{None}: no such
+    file in C{line}, or one the sandbox never hides (its own C{/dev},
+    C{/proc}, C{/sys}) or hides for sure (the home: L{explain} tells it)."""
+    denied = _deniedPath(line)
+    if denied is None:
+        return None
+    code, operation, path, start = denied
+    if code != "ENOENT" or not path.startswith("/") or "\0" in path:
+        return None
+    path = os.path.normpath(path)
+    if (home not in ("", "/") and _under(path, home)) or any(_under(path, d) for d in _OWN):
+        return None
+    return path, _writes(line[:start], operation)
+
+
+def unseenNote(path: str, writes: bool, found: str, home: str) -> str:
+    """The line for a file not found in the sandbox that exists on this
+    machine (L{unseenPath}): C{found} is the path itself, or its directory
+    (a file the child meant to make there)."""
+    shown = _shown(path, home)
+    if found == path:
+        return (
+            f"{shown} exists on this machine but not in the sandbox: allow it with"
+            f" {_allow(shown, writes)}"
+        )
+    directory = _shown(found, home)
+    return (
+        f"{directory}, where it would make {shown}, exists on this machine but not in the"
+        f" sandbox: allow it with {_allow(directory, True)}"
     )
 
 

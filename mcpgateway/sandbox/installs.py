@@ -34,7 +34,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -102,10 +102,11 @@ class ConfinedInstall:
     spec: InstallSpec
     sandbox: Sandbox
 
-    def started(self, ended: Deferred[None]) -> None:
-        """It started; C{ended} fires when it ends (its proxy socket stays
-        open until then)."""
-        self.sandbox.spawned(self.spec, ended)
+    def started(self, ended: Deferred[None], pid: int | None = None) -> None:
+        """It started, as process C{pid}; C{ended} fires when it ends (its
+        proxy socket stays open until then; its temporary directory under
+        Landlock is removed then)."""
+        self.sandbox.spawned(self.spec, ended, pid)
 
     def explain(self, output: str) -> str | None:
         """What its sandbox refused, if a line of its C{output} says so, in
@@ -157,29 +158,10 @@ class ConfinedInstalls:
             env.setdefault("UV_PYTHON_INSTALL_DIR", os.path.join(prefix, "python"))
         request = sandbox.request(install, argv, env)
         request["install"] = prefix
-        self._proxied(install, request["network"])
+        sandbox.proxied(install, request["network"])
         encoded = json.dumps(request, separators=(",", ":"))
         command = [*launcherCommand(sandbox.python), encoded, "--", *argv]
         return ConfinedInstall(command, env, install, sandbox)
-
-    def _proxied(self, install: InstallSpec, network: dict[str, Any]) -> None:
-        """Name the allow-list proxy in the request, as a child's: its socket
-        under bubblewrap, its loopback port under Landlock from ABI 4."""
-        from mcpgateway.sandbox.confine import landlockAbi
-
-        proxy = self.sandbox.proxy
-        if network["mode"] != "allow" or proxy is None:
-            return
-        key = (
-            install.name,
-            tuple(network["allowedDomains"]),
-            tuple(install.sandbox.network.deniedDomains),
-        )
-        mechanism = self.sandbox.mechanism
-        if mechanism in ("auto", "bwrap"):
-            network["proxy"] = proxy.socketFor(*key)
-        elif mechanism == "landlock" and landlockAbi(self.sandbox.found) >= 4:
-            network["proxyPort"] = proxy.portFor(*key)
 
     def _unconfined(self, spec: SpawnSpec, label: str) -> None:
         if spec.name in self._told:

@@ -17,29 +17,35 @@ server's profile and the facts the layout needs). Before its C{exec} it
  3. builds its layout (L{mcpgateway.sandbox.layout}) and runs the
     command through bubblewrap (behind the gateway's allow-list proxy
     when the request names its socket: L{mcpgateway.sandbox.proxyplan}),
-    or restricts itself with Landlock and
-    runs it, or (macOS, untested) runs it through C{sandbox-exec}, or,
-    when nothing works, runs it as it is;
+    or drops every capability (L{mcpgateway.sandbox.privileges}: a root
+    child would keep root's), restricts itself with Landlock and runs
+    it, or (macOS, untested) runs it through C{sandbox-exec}, or, when
+    nothing works, runs it as it is;
  4. under bubblewrap and Landlock, filters the child's system calls
     (L{mcpgateway.sandbox.seccomp}, unless the request says
     C{"syscalls": "unfiltered"}): bubblewrap loads the compiled filter
     from an inherited memory file (C{--seccomp FD}), the Landlock path
-    loads it into this process just before its C{exec}. Without
-    libseccomp the child runs without it (the gateway's probe finds that
-    out and says so).
+    loads it into this process just before its C{exec}. The filter
+    depends on the mechanism: under Landlock, which has no namespace, it
+    also refuses UNIX sockets and the IP sockets the child's network
+    does not allow. Without libseccomp the child runs without it (the
+    gateway's probe finds that out and says so; under Landlock the
+    launcher says so too, on stderr, since sockets stay open then).
 
 When the gateway has not found out yet which mechanism works (a child
 started in its first moments), the request says C{auto} and the launcher
-tries bubblewrap itself. A launcher that cannot confine as asked exits
-with status 126 and one line on stderr; it never runs the command
-unconfined unless told that nothing works.
+tries bubblewrap itself; one that names a mechanism before the probe
+answered (bubblewrap without its path, Landlock without its ABI) has the
+launcher find it. A launcher that cannot confine as asked exits with
+status 126 and one line on stderr; it never runs the command unconfined
+unless told that nothing works.
 
 C{launch.py --probe [BWRAP]} prints what works here
 (L{mcpgateway.sandbox.probe.probe}) as JSON.
 
 It runs before every confined child: Python in isolated mode without
 C{site}, and nothing but the standard library (C{ctypes} only for
-C{prctl}, Landlock and libseccomp).
+C{prctl}, C{capset}, Landlock and libseccomp).
 """
 
 from __future__ import annotations
@@ -168,8 +174,16 @@ def _why(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
+guarded = 0
+"""The pid of the process that took the launcher's guards (L{processGuards}):
+the launcher's own, the only one that drops its capabilities before
+Landlock (a test that plans in its own process never took them)."""
+
+
 def processGuards(parent: Any) -> None:
-    """No new privileges, death with the gateway, a session of its own."""
+    """No new privileges, death with the gateway, a session of its own;
+    this process marked the launcher's own (L{guarded})."""
+    global guarded
     if sys.platform.startswith("linux"):
         import ctypes
 
@@ -181,6 +195,7 @@ def processGuards(parent: Any) -> None:
         raise OSError(0, "the gateway is gone")  # it died before the signal was set
     if os.getpgid(0) != os.getpid():  # a group leader already is signalled as one
         os.setsid()
+    guarded = os.getpid()
 
 
 def limits(request: Mapping[str, Any], euid: int) -> dict[str, int]:
@@ -229,7 +244,8 @@ def plan(
 ) -> tuple[str, list[str], dict[str, str]]:
     """What to C{exec}: the program, its argv and its environment, for the
     mechanism the request names (confining this process with Landlock on
-    the way)."""
+    the way, every capability dropped first in the launcher's own process:
+    L{guarded})."""
     from mcpgateway.sandbox import bwrap, defaults, layout, probe
     from mcpgateway.sandbox.bwrap import STDOUT_HANDOVER
 
@@ -248,6 +264,10 @@ def plan(
                 f"{PREFIX}no confinement works here ({found['error']}; no Landlock): running"
                 " the server unconfined\n"
             )
+    elif mechanism == "bwrap" and not isinstance(path, str):
+        path, disableUserns = forcedBwrap()
+    elif mechanism == "landlock" and version < 1:
+        version = forcedLandlock()
     if "learn" in request:
         from mcpgateway.sandbox import learnrun
 
@@ -288,57 +308,163 @@ def plan(
 
         tmp = privateTmp(request)
         env["TMPDIR"] = tmp
-        port = (request.get("network") or {}).get("proxyPort")
+        net, port = landlockNetwork(request, view.network, version)
         extra: dict[str, int] = {}
-        if isinstance(port, int) and version >= 4 and view.network == "allow":
+        if port is not None:
             from mcpgateway.sandbox import proxyplan
 
             for name in proxyplan.UNSET:
                 env.pop(name, None)
             env.update(proxyplan.variables(port))
             extra["proxyPort"] = port  # TCP connect to the proxy's port only
-        landlock.restrict(landlock.rules(view, tmp), version, view.network, **extra)
-        filterSelf(request)
+        paths = landlock.rules(view, tmp)
+        os.chdir(view.cwd)  # the layout's: never inside a masked path (as bubblewrap's --chdir)
+        filtered = syscallFilter(request, LANDLOCK, net)
+        if guarded == os.getpid():
+            from mcpgateway.sandbox import privileges
+
+            privileges.dropAll()
+        landlock.restrict(paths, version, "none" if net == NONE else view.network, **extra)
+        if filtered is not None:
+            from mcpgateway.sandbox import seccomp
+
+            seccomp.install(filtered)
         return command[0], command, env
     raise ValueError(f"unknown mechanism {mechanism!r}")
 
 
-def syscallFilter(request: Mapping[str, Any]) -> seccomp.Library | None:
-    """libseccomp, when the request asks for the system-call filter (all
-    do but C{"syscalls": "unfiltered"} and learn mode) and it is
-    installed."""
+LANDLOCK = "landlock"
+NONE, PROXY, HOST = "none", "proxy", "host"
+"""A Landlock child's network (L{landlockNetwork}), as
+L{mcpgateway.sandbox.seccomp} names it."""
+SOCKET_ONLY = (
+    "its allow list's proxy is a socket only a bubblewrap sandbox reaches: under Landlock"
+    " the server runs without network"
+)
+NO_LIBSECCOMP = (
+    "libseccomp is not installed (the libseccomp2 package): under Landlock the server's"
+    " files are confined, but not its UNIX sockets (an ssh-agent, D-Bus, the Docker socket),"
+    " UDP and IP protocols other than TCP, nor the system calls the filter refuses"
+)
+
+
+def forcedBwrap() -> tuple[str, bool]:
+    """Bubblewrap asked for before the gateway's probe answered (its path
+    unknown): its path on C{PATH} and whether it forbids the child user
+    namespaces, when it confines here.
+
+    @raise OSError: it does not (the child never runs unconfined).
+    """
+    from mcpgateway.sandbox import probe
+
+    found = probe.bwrapWorks(None)
+    if not found["works"] or not isinstance(found["path"], str):
+        raise OSError(0, f"bubblewrap was asked for and cannot confine here: {found['error']}")
+    return found["path"], bool(found["disableUserns"])
+
+
+def forcedLandlock() -> int:
+    """Landlock asked for before the gateway's probe answered (its ABI
+    unknown): this kernel's ABI.
+
+    @raise OSError: it has none (the child never runs unconfined).
+    """
+    from mcpgateway.sandbox import probe
+
+    version, why = probe.landlockAbi()
+    if version < 1:
+        raise OSError(0, f"Landlock was asked for and cannot confine here: {why}")
+    return version
+
+
+def landlockNetwork(request: Mapping[str, Any], mode: str, version: int) -> tuple[str, int | None]:
+    """A Landlock child's network (L{NONE}, L{PROXY} or L{HOST}) and the
+    proxy's loopback port it may connect to.
+
+    An allow list goes through the proxy's port (ABI 4 and later). A
+    request that names only the proxy's socket (made for bubblewrap,
+    before the gateway knew the mechanism) gets no network, never the
+    host's, and the launcher says so. Before ABI 4 (no TCP rules to keep
+    it to the port), or where the gateway has no proxy, an allow list
+    shares the host's network, as the gateway warns."""
+    if mode == NONE:
+        return NONE, None
+    if mode != "allow":
+        return HOST, None
+    network = request.get("network") or {}
+    port = network.get("proxyPort")
+    if isinstance(port, int) and not isinstance(port, bool):
+        return (PROXY, port) if version >= 4 else (HOST, None)
+    if isinstance(network.get("proxy"), str):
+        sys.stderr.write(f"{PREFIX}{SOCKET_ONLY}\n")
+        return NONE, None
+    return HOST, None
+
+
+def syscallFilter(
+    request: Mapping[str, Any], mechanism: str, network: str = HOST
+) -> seccomp.Filter | None:
+    """The system-call filter for C{mechanism} and C{network}, when the
+    request asks for it (all do but C{"syscalls": "unfiltered"} and learn
+    mode) and libseccomp is installed. Under Landlock a missing libseccomp
+    leaves sockets open that no namespace closes: the launcher says so."""
     from mcpgateway.sandbox import seccomp
 
     if "learn" in request or request.get("syscalls", seccomp.FILTERED) != seccomp.FILTERED:
         return None  # learning traces the server: the filter refuses ptrace
-    return seccomp.library()
+    lib = seccomp.library()
+    if lib is None:
+        if mechanism == LANDLOCK:
+            sys.stderr.write(f"{PREFIX}{NO_LIBSECCOMP}\n")
+        return None
+    return seccomp.Filter(lib, mechanism, network)
 
 
 def filterProgram(request: Mapping[str, Any]) -> int | None:
-    """The fd of the compiled filter for bubblewrap's C{--seccomp}, or
+    """The fd of bubblewrap's compiled filter for its C{--seccomp}, or
     C{None}: no filter (L{syscallFilter})."""
     from mcpgateway.sandbox import seccomp
 
-    filtered = syscallFilter(request)
+    filtered = syscallFilter(request, seccomp.BWRAP)
     return None if filtered is None else seccomp.program(filtered)
 
 
-def filterSelf(request: Mapping[str, Any]) -> None:
-    """Load the filter into this process (the Landlock path, just before
-    its C{exec}), unless L{syscallFilter} says none."""
-    from mcpgateway.sandbox import seccomp
-
-    filtered = syscallFilter(request)
-    if filtered is not None:
-        seccomp.install(filtered)
+def childTmp(stateDir: str, server: str, pid: int) -> str:
+    """The temporary directory of the child whose launcher is process
+    C{pid} (the child's own pid after its C{exec}):
+    C{<stateDir>/sandbox/<server>/tmp/<pid>}, C{server} made a name of
+    letters, digits, C{-}, C{_} and C{.}. The launcher makes it; the
+    gateway removes it when the child ends."""
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in server)
+    return os.path.join(stateDir, "sandbox", name or "_", "tmp", str(pid))
 
 
 def privateTmp(request: Mapping[str, Any]) -> str:
-    """A temporary directory of the server's own (Landlock cannot give it a
-    private C{/tmp}): C{<state-dir>/sandbox/<server>/tmp}, mode 0700."""
-    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(request.get("server")))
-    path = os.path.join(str(request["stateDir"]), "sandbox", name or "_", "tmp")
-    os.makedirs(path, mode=0o700, exist_ok=True)
+    """A temporary directory of this child's own (Landlock cannot give it a
+    private C{/tmp}, and a server's children may serve different people):
+    L{childTmp} of this process, mode 0700, made empty (a directory left by
+    an earlier process of this pid is removed first), its missing parents
+    0700 too."""
+    path = childTmp(str(request["stateDir"]), str(request.get("server")), os.getpid())
+    parent = os.path.dirname(path)
+    missing: list[str] = []
+    while not os.path.isdir(parent):
+        missing.append(parent)
+        parent = os.path.dirname(parent)
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            continue  # another child's launcher made it
+        os.chmod(directory, 0o700)
+    if os.path.islink(path) or os.path.isfile(path):
+        os.unlink(path)
+    elif os.path.isdir(path):
+        import shutil
+
+        shutil.rmtree(path)
+    os.mkdir(path, 0o700)
+    os.chmod(path, 0o700)
     return path
 
 

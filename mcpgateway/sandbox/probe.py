@@ -12,6 +12,14 @@ L{mcpgateway.sandbox.detect}; C{mcpgateway sandbox check} and C{doctor}
 too); L{bwrapWorks} is what a launcher runs itself when the gateway has
 not found out yet.
 
+Each mechanism's I{gaps} are part of what it finds: what that mechanism
+does not confine on this machine (L{bwrapGaps},
+L{mcpgateway.sandbox.landlock.landlockGaps}), told by the gateway's log
+line of the mechanism it uses, by C{sandbox check} and by C{doctor}. And
+the gateway's C{--sandbox bubblewrap} or C{landlock} names the one
+mechanism its children get (L{FORCED}), whatever works here
+(L{unworkable} says why it does not).
+
 Standard library only, imported by the launcher.
 """
 
@@ -33,6 +41,10 @@ LANDLOCK_NEEDED = (
 )
 DISABLE_USERNS = (0, 8, 0)
 """The first bubblewrap with C{--disable-userns}."""
+FORCED = {"bubblewrap": BWRAP, "landlock": "landlock"}
+"""The words of the gateway's C{--sandbox} that choose one mechanism, and
+the mechanism each chooses (its children get it or fail to start, never run
+unconfined)."""
 
 
 def which(name: str, searchPath: str | None = None) -> str | None:
@@ -155,24 +167,78 @@ def landlockAbi() -> tuple[int, str | None]:
     return 0, f"{LANDLOCK_NEEDED} ({os.strerror(-version)})"
 
 
+def bwrapGaps(found: dict[str, Any], seccompWorks: bool, root: bool) -> list[str]:
+    """What bubblewrap (as L{bwrapWorks} C{found} it) does not confine
+    here: no system-call filter without libseccomp, a root gateway's
+    children keeping uid 0, user namespaces a child may make when neither
+    C{--disable-userns} nor the filter refuses them. Each a phrase, for a
+    person."""
+    gaps = []
+    if not seccompWorks:
+        gaps.append(
+            "no system-call filter (libseccomp is missing): a child may make every system call"
+            " its namespaces allow"
+        )
+    if root:
+        gaps.append(
+            "a root gateway's children keep uid 0 (without capabilities): they read every"
+            " root-owned file that is not masked, and no process limit holds them"
+        )
+    elif not found.get("disableUserns") and not seccompWorks:
+        gaps.append(
+            "a child may make user namespaces of its own (bubblewrap before 0.8 has no"
+            " --disable-userns, and no system-call filter refuses them)"
+        )
+    return gaps
+
+
+def landlockGapsOf(seccompWorks: bool, abi: int) -> list[str]:
+    """What Landlock at ABI C{abi} does not confine here
+    (L{mcpgateway.sandbox.landlock.landlockGaps})."""
+    from mcpgateway.sandbox.landlock import landlockGaps
+
+    return landlockGaps(seccompWorks, abi)
+
+
+def unworkable(found: dict[str, Any], mechanism: str) -> str | None:
+    """Why C{mechanism} (C{bwrap}, C{landlock}) does not confine children
+    here, as the probe C{found}; C{None}: it does."""
+    if mechanism == BWRAP:
+        bw = found.get("bwrap") or {}
+        return None if bw.get("works") else str(bw.get("error") or "bubblewrap does not work")
+    if mechanism == "landlock":
+        landlock = found.get("landlock") or {}
+        return None if landlock.get("abi") else str(landlock.get("error") or LANDLOCK_NEEDED)
+    return None if found.get("mechanism") == mechanism else f"{mechanism} does not work here"
+
+
 def probe(path: str | None = None) -> dict[str, Any]:
     """Everything: C{{"bwrap": L{bwrapWorks}, "landlock": {"abi", "error"},
-    "root", "mechanism", "strace"}}, the mechanism C{"bwrap"}, C{"landlock"} or
-    C{"none"}, C{strace} its path or C{None} (learn mode records paths with it),
-    C{"seccomp"} whether the system-call filter can be made
-    (L{mcpgateway.sandbox.seccomp.status})."""
+    "root", "mechanism", "strace", "seccomp", "gaps"}}, the mechanism
+    C{"bwrap"}, C{"landlock"} or C{"none"}, C{strace} its path or C{None}
+    (learn mode records paths with it), C{"seccomp"} whether the system-call
+    filter can be made (L{mcpgateway.sandbox.seccomp.status}), C{"gaps"}
+    what each mechanism does not confine here (C{{"bwrap": [...],
+    "landlock": [...]}}: L{bwrapGaps}, L{landlockGapsOf})."""
     if sys.platform == "darwin":
         return seatbeltProbe()
     found = bwrapWorks(path)
     version, why = landlockAbi()
     mechanism = "bwrap" if found["works"] else "landlock" if version > 0 else "none"
+    filtering = seccomp.status()
+    root = os.geteuid() == 0
+    works = bool(filtering.get("works"))
     return {
         "bwrap": found,
         "landlock": {"abi": version, "error": why},
-        "root": os.geteuid() == 0,
+        "root": root,
         "mechanism": mechanism,
         "strace": findStrace(),
-        "seccomp": seccomp.status(),
+        "seccomp": filtering,
+        "gaps": {
+            "bwrap": bwrapGaps(found, works, root),
+            "landlock": landlockGapsOf(works, version),
+        },
     }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from mcpgateway.sandbox import defaults
@@ -69,6 +69,7 @@ def build(
     python: str,
     parent: int,
     gatewayCwd: str,
+    gatewayFiles: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The request for a child of C{spec} in C{environ}.
 
@@ -79,6 +80,10 @@ def build(
         module path).
     @param parent: the gateway's pid (a launcher whose parent is gone exits).
     @param gatewayCwd: the working directory of a child whose entry gives none.
+    @param gatewayFiles: the gateway's own files (its C{--config}, its
+        tokens, its keys and certificates, its audit and log files),
+        absolute: masked for every child wherever it would see them, as
+        the state directory is.
     """
     profile = spec.sandbox
     mode, domains = defaults.network(
@@ -97,6 +102,9 @@ def build(
         "command": spec.command,
         "cwd": spec.cwd,
         "gatewayCwd": gatewayCwd,
+        "gatewayFiles": [
+            os.path.normpath(p) for p in dict.fromkeys(gatewayFiles) if p.startswith("/")
+        ],
         "home": homeOf(environ),
         "stateDir": stateDir,
         "workspace": spec.mode == "workspace" and spec.cwd is not None,

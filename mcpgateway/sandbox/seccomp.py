@@ -5,7 +5,8 @@ libseccomp through C{ctypes}.
 
 Everything not listed is allowed; a listed call fails with an errno the
 program can handle (C{EPERM}, C{ENOSYS} where a C library falls back to
-an older call, C{EAFNOSUPPORT} for a socket family), it is never killed.
+an older call, C{EAFNOSUPPORT} for a socket family, C{EACCES} for a
+socket's type or protocol), it is never killed.
 What it takes away, a server has no use for: tracing other processes
 (C{ptrace}, C{process_vm_readv}), new namespaces and mounts (bubblewrap
 has made its own before the filter is loaded), the kernel's keyrings,
@@ -19,6 +20,17 @@ UNIX, IPv4, IPv6 and netlink. L{rules} is the list; docs/guide/sandbox.md
 C{clone3} fails with C{ENOSYS}: a filter cannot read the flags in its
 C{struct clone_args}, and glibc, on C{ENOSYS}, falls back to C{clone},
 whose flags it can read (no new user namespace).
+
+The sockets the mechanism leaves open are closed here too
+(L{socketRules}). An IPv4 or IPv6 socket is TCP or UDP, nothing else:
+Landlock's network rules know TCP alone, and MPTCP, SCTP, UDP-Lite or a
+raw socket would reach past them (under bubblewrap the same holds, in
+depth). Under Landlock, which has no network namespace, a child may make
+no UNIX socket (a pathname socket is reached whatever Landlock allows: an
+ssh-agent, D-Bus, the Docker socket; C{socketpair} stays, Node.js and
+Python need it), no IP socket at all when it has no network, and no UDP
+one when its way out is the allow-list proxy's port (L{rules}'s
+C{network}).
 
 Under bubblewrap the launcher compiles the program into a memory file
 (L{program}) and bubblewrap loads it (C{--seccomp FD}) after making its
@@ -83,6 +95,24 @@ PER_LINUX = 0
 SOCKET_FAMILIES = (0, 1, 2, 10, 16)
 """C{AF_UNSPEC}, C{AF_UNIX}, C{AF_INET}, C{AF_INET6}, C{AF_NETLINK}: the
 families a child may open (Flatpak's list, without Bluetooth and CAN)."""
+AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
+SOCK_STREAM, SOCK_DGRAM = 1, 2
+SOCK_TYPE_BITS = 4
+"""A socket's type is its argument's low 4 bits (C{SOCK_NONBLOCK} and
+C{SOCK_CLOEXEC} are flags above them)."""
+IP_PROTOCOLS = (0, 6, 17)
+"""C{IPPROTO_IP} (the type's own: TCP for a stream, UDP for a datagram),
+C{IPPROTO_TCP}, C{IPPROTO_UDP}: the only protocols an IP socket may name."""
+ARGUMENT_BITS = 64
+
+BWRAP = "bwrap"
+LANDLOCK = "landlock"
+"""The mechanisms a filter is made for (L{rules})."""
+NETWORK_NONE = "none"
+NETWORK_PROXY = "proxy"
+NETWORK_HOST = "host"
+"""What a Landlock child's network is: none, TCP to the allow-list
+proxy's loopback port only, or the host's."""
 
 DENIED: tuple[tuple[int, tuple[str, ...]], ...] = (
     (
@@ -171,12 +201,19 @@ DENIED: tuple[tuple[int, tuple[str, ...]], ...] = (
 )
 
 
-def rules(machine: str | None = None) -> list[Rule]:
+def rules(machine: str | None = None, *, mechanism: str, network: str) -> list[Rule]:
     """The deny list: C{(system call, errno, comparisons)}, in the order it
     is handed to libseccomp.
 
     @param machine: C{uname -m} (default: this machine's): on s390 the
         flags are C{clone}'s second argument.
+    @param mechanism: L{BWRAP} or L{LANDLOCK}: under Landlock, which has no
+        namespaces, the filter also refuses UNIX sockets, and IP sockets
+        as C{network} says.
+    @param network: under Landlock, the child's network: L{NETWORK_NONE}
+        (no IP socket), L{NETWORK_PROXY} (no UDP: its way out is TCP to
+        the proxy's port) or L{NETWORK_HOST}; bubblewrap's own network
+        namespace makes it moot there.
     """
     machine = machine or os.uname().machine
     out: list[Rule] = []
@@ -196,6 +233,72 @@ def rules(machine: str | None = None) -> list[Rule]:
         if family not in SOCKET_FAMILIES:
             out.append(("socket", errno.EAFNOSUPPORT, ((0, CMP_EQ, family, 0),)))
     out.append(("socket", errno.EAFNOSUPPORT, ((0, CMP_GE, last + 1, 0),)))
+    out += socketRules(mechanism, network)
+    return out
+
+
+def socketRules(mechanism: str, network: str) -> list[Rule]:
+    """The sockets refused beyond the families of L{SOCKET_FAMILIES}.
+
+    An IP socket of a type but stream and datagram, or of a protocol but
+    TCP and UDP (MPTCP, SCTP, UDP-Lite, raw: Landlock's rules know TCP
+    alone), fails with C{EACCES}. Under Landlock a UNIX socket fails with
+    C{EAFNOSUPPORT}, as a family refused, and so does an IP socket without
+    network; behind the proxy's port a UDP one fails with C{EACCES}. (A
+    family is refused with the deny list's errno: on the 32-bit x86 of a
+    64-bit machine libseccomp folds every family's rule into one of
+    C{socketcall}'s, which takes one action.)
+
+    A rule compares each argument once (libseccomp refuses two comparisons
+    of one argument in a rule): a range of values is refused as aligned
+    blocks of them (L{blocks}), a masked comparison each. The family is
+    compared whole: one with bits above the C{int} the kernel reads is
+    refused by the family rules already."""
+    landlocked = mechanism == LANDLOCK
+    out: list[Rule] = []
+    if landlocked:
+        out.append(("socket", errno.EAFNOSUPPORT, ((0, CMP_EQ, AF_UNIX, 0),)))
+    proxied = landlocked and network == NETWORK_PROXY
+    types = (SOCK_STREAM,) if proxied else (SOCK_STREAM, SOCK_DGRAM)
+    for family in (AF_INET, AF_INET6):
+        ip = (0, CMP_EQ, family, 0)
+        if landlocked and network == NETWORK_NONE:
+            out.append(("socket", errno.EAFNOSUPPORT, (ip,)))
+            continue
+        for mask, value in refused(types, 1 << SOCK_TYPE_BITS, SOCK_TYPE_BITS):
+            out.append(("socket", errno.EACCES, (ip, (1, CMP_MASKED_EQ, mask, value))))
+        above = IP_PROTOCOLS[-1] + 1
+        for mask, value in refused(IP_PROTOCOLS, above, ARGUMENT_BITS):
+            out.append(("socket", errno.EACCES, (ip, (2, CMP_MASKED_EQ, mask, value))))
+        out.append(("socket", errno.EACCES, (ip, (2, CMP_GE, above, 0))))
+    return out
+
+
+def refused(allowed: tuple[int, ...], limit: int, width: int) -> list[tuple[int, int]]:
+    """C{(mask, value)} pairs that match exactly the values below C{limit}
+    that are not C{allowed}: C{argument & mask == value} for one of them,
+    the argument C{width} bits wide."""
+    out: list[tuple[int, int]] = []
+    low = 0
+    for value in [*sorted(allowed), limit]:
+        if value > low:
+            out += blocks(low, value - 1, width)
+        low = value + 1
+    return out
+
+
+def blocks(low: int, high: int, width: int) -> list[tuple[int, int]]:
+    """C{[low, high]} as aligned blocks of a power of two values each:
+    C{(mask, first)}, a value of C{width} bits in the block when C{value &
+    mask == first} (as an address range is written as prefixes)."""
+    full = (1 << width) - 1
+    out: list[tuple[int, int]] = []
+    while low <= high:
+        size = low & -low or 1 << width
+        while size > high - low + 1:
+            size >>= 1
+        out.append((full & ~(size - 1), low))
+        low += size
     return out
 
 
@@ -209,10 +312,16 @@ COMPAT_ARCHES = {"x86_64": "x86", "aarch64": "arm"}
 filtered too, instead of being killed at their first call)."""
 
 
-def build(library: Library, machine: str | None = None) -> tuple[int, list[str]]:
-    """A filter context with every rule of L{rules}, and the names this
-    libseccomp does not know (left out: a kernel too old for them has
-    none of them either).
+def build(
+    library: Library,
+    machine: str | None = None,
+    *,
+    mechanism: str,
+    network: str,
+) -> tuple[int, list[str]]:
+    """A filter context with every rule of L{rules} (for C{mechanism} and
+    C{network}), and the names this libseccomp does not know (left out: a
+    kernel too old for them has none of them either).
 
     @raise OSError: libseccomp refused a rule.
     """
@@ -223,7 +332,7 @@ def build(library: Library, machine: str | None = None) -> tuple[int, list[str]]
         if compat is not None:
             library.addArch(context, compat)
         unknown: list[str] = []
-        for name, code, comparisons in rules(machine):
+        for name, code, comparisons in rules(machine, mechanism=mechanism, network=network):
             number = library.resolve(name)
             if number == NR_ERROR:
                 if name not in unknown:
@@ -329,10 +438,25 @@ def library() -> LibSeccomp | None:
         return None
 
 
-def program(lib: Library) -> int:
+class Filter:
+    """One child's filter: libseccomp to compile it with, and the
+    mechanism and network it is made for (L{rules})."""
+
+    def __init__(self, library: Library, mechanism: str, network: str = NETWORK_HOST) -> None:
+        self.library = library
+        self.mechanism = mechanism
+        self.network = network
+
+    def build(self, machine: str | None = None) -> tuple[int, list[str]]:
+        """L{build} for this child."""
+        return build(self.library, machine, mechanism=self.mechanism, network=self.network)
+
+
+def program(chosen: Filter) -> int:
     """A memory file holding the compiled filter, at its start and
     inheritable: what bubblewrap's C{--seccomp FD} reads."""
-    context, _ = build(lib)
+    lib = chosen.library
+    context, _ = chosen.build()
     try:
         fd = os.memfd_create("mcpgateway-seccomp", 0)
         try:
@@ -347,18 +471,29 @@ def program(lib: Library) -> int:
     return fd
 
 
-def install(lib: Library) -> None:
+def install(chosen: Filter) -> None:
     """Load the filter into this process (and all it runs, for good)."""
-    context, _ = build(lib)
+    lib = chosen.library
+    context, _ = chosen.build()
     try:
         lib.load(context)
     finally:
         lib.release(context)
 
 
+VARIANTS = (
+    (BWRAP, NETWORK_HOST),
+    (LANDLOCK, NETWORK_NONE),
+    (LANDLOCK, NETWORK_PROXY),
+    (LANDLOCK, NETWORK_HOST),
+)
+"""Every filter a child may get: the status compiles each."""
+
+
 def status() -> dict[str, object]:
-    """Whether the filter can be made here: C{{"works", "version",
-    "rules", "unknown", "error"}} (what the probe reports)."""
+    """Whether the filter can be made here, for every mechanism and network
+    (L{VARIANTS}): C{{"works", "version", "rules", "unknown", "error"}}
+    (what the probe reports; C{"rules"} counts bubblewrap's)."""
     lib = library()
     if lib is None:
         return {
@@ -368,16 +503,19 @@ def status() -> dict[str, object]:
             "unknown": [],
             "error": f"libseccomp is not installed ({LIBRARY}: the libseccomp2 package)",
         }
+    unknown: list[str] = []
     try:
-        context, unknown = build(lib)
-        try:
-            fd = os.memfd_create("mcpgateway-seccomp-probe", os.MFD_CLOEXEC)
+        for mechanism, network in VARIANTS:
+            context, missing = build(lib, mechanism=mechanism, network=network)
+            unknown += [name for name in missing if name not in unknown]
             try:
-                lib.export(context, fd)
+                fd = os.memfd_create("mcpgateway-seccomp-probe", os.MFD_CLOEXEC)
+                try:
+                    lib.export(context, fd)
+                finally:
+                    os.close(fd)
             finally:
-                os.close(fd)
-        finally:
-            lib.release(context)
+                lib.release(context)
     except OSError as e:
         return {
             "works": False,
@@ -386,7 +524,8 @@ def status() -> dict[str, object]:
             "unknown": [],
             "error": str(e),
         }
-    count = sum(1 for name, _, _ in rules() if name not in unknown)
+    made = rules(mechanism=BWRAP, network=NETWORK_HOST)
+    count = sum(1 for name, _, _ in made if name not in unknown)
     return {
         "works": True,
         "version": lib.version(),

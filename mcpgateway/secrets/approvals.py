@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -190,13 +190,30 @@ class Candidate:
 def candidates(stateDir: Path, server: str, workspace: str) -> list[Candidate]:
     """The entries of C{server} in the project C{workspace} (a real path)
     that come from the project's own files and have secret references, as
-    the gateway serves them: the shadows of a C{.mcp.json}'s servers and the
+    the gateway serves them (L{projectEntries})."""
+    found: dict[tuple[str, str], Candidate] = {}
+    for file, served in projectEntries(stateDir, server, workspace):
+        references = referencesIn(served)
+        if references:
+            found.setdefault(
+                (file, entryDigest(served)), Candidate(server, workspace, file, served, references)
+            )
+    return list(found.values())
+
+
+def projectEntries(
+    stateDir: Path, server: str, workspace: str
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """The entries of C{server} in the project C{workspace} (a real path)
+    that come from the project's own files, as the gateway serves them,
+    each with its file: the shadows of a C{.mcp.json}'s servers and the
     entries of version-controlled project files, in its current backups
-    (entries are adopted while a gateway runs). Unusable backups are skipped."""
+    (entries are adopted while a gateway runs). Unusable backups are
+    skipped; what approves an entry of these (a secret's, a sandbox's)
+    names its digest."""
     from mcpgateway.clientconfigs.backups import everyBackup
     from mcpgateway.config.workspaces import canonicalPath
 
-    found: dict[tuple[str, str], Candidate] = {}
     for _, backup in everyBackup(Path(stateDir)):
         for (location, name), record in backup.records.items():
             block = backup.blocks.get(location)
@@ -209,18 +226,10 @@ def candidates(stateDir: Path, server: str, workspace: str) -> list[Candidate]:
             except ValueError:
                 continue
             if record.original is None:
-                file = str(Path(where) / ".mcp.json")
+                yield str(Path(where) / ".mcp.json"), record.served
             elif backup.versionControlled:
-                file = backup.configPath
-            else:
-                continue  # the user's own (a local scope of ~/.claude.json)
-            references = referencesIn(record.served)
-            if references:
-                found.setdefault(
-                    (file, entryDigest(record.served)),
-                    Candidate(name, workspace, file, record.served, references),
-                )
-    return list(found.values())
+                yield backup.configPath, record.served
+            # else: the user's own (a local scope of ~/.claude.json)
 
 
 def referencesIn(entry: Mapping[str, Any]) -> tuple[str, ...]:

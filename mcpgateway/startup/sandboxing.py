@@ -5,10 +5,15 @@ L{mcpgateway.sandbox.confine.Sandbox} made of it.
 C{--sandbox auto} (the default) confines every stdio child with the best
 mechanism that works here (found after daemonizing,
 L{mcpgateway.sandbox.detect}), but for the servers whose entry says
-C{"sandbox": false}; C{--sandbox off} confines only the servers whose entry
-asks for it (C{"sandbox": true}, a profile object, VS Code's
+C{"sandbox": false}; C{--sandbox bubblewrap} and C{--sandbox landlock}
+confine the same servers with that mechanism only (a child it cannot
+confine does not start); C{--sandbox off} confines only the servers whose
+entry asks for it (C{"sandbox": true}, a profile object, VS Code's
 C{"sandboxEnabled": true}). Without C{--sandbox}, C{$MCPGATEWAY_SANDBOX}
 decides, as the other options' environment fallbacks do.
+
+The gateway's own files, named by its options (L{gatewayFiles}: its
+config, tokens, keys, logs), are masked in every child.
 """
 
 from __future__ import annotations
@@ -24,23 +29,29 @@ if TYPE_CHECKING:
     from mcpgateway.runtime.reactortype import IReactor
     from mcpgateway.sandbox.confine import Sandbox
 
-MODES = ("auto", "off")
+MODES = ("auto", "off", "bubblewrap", "landlock")
 """The words of C{--sandbox} (L{mcpgateway.sandbox.confine.MODES})."""
 DEFAULT = "auto"
 SANDBOX_ENV = "MCPGATEWAY_SANDBOX"
 """The environment variable C{--sandbox} falls back to."""
 SANDBOX_HELP = (
     "Confine the servers' children (docs/guide/sandbox.md): auto (every stdio server, with"
-    ' bubblewrap, else Landlock, but those whose entry says "sandbox": false) or off (only'
-    ' the servers whose entry asks for it: "sandbox": true or a profile). Default: auto.'
-    " Env: " + SANDBOX_ENV + "."
+    ' bubblewrap, else Landlock, but those whose entry says "sandbox": false), bubblewrap or'
+    " landlock (the same servers, with that mechanism only: a child it cannot confine does"
+    ' not start), or off (only the servers whose entry asks for it: "sandbox": true or a'
+    " profile). Default: auto. Env: " + SANDBOX_ENV + "."
 )
+LOG_FILES_KEPT = 3
+"""The rotated files C{--log-file} keeps (C{path.1}...;
+L{mcpgateway.runtime.logs.LogFileService})."""
+AUDIT_FILES_KEPT = 10
+"""The rotated files C{--audit-log} keeps (L{mcpgateway.ops.audit.AuditLog})."""
 
 
 def sandboxMode(value: str) -> str:
     """C{--sandbox}'s value, checked."""
     if value not in MODES:
-        raise ValueError(f"use {' or '.join(MODES)}")
+        raise ValueError(f"use {', '.join(MODES[:-1])} or {MODES[-1]}")
     return value
 
 
@@ -88,10 +99,16 @@ def sandboxSetting(given: str | None, environ: Mapping[str, str]) -> str:
 
 
 def wireSandbox(
-    options: Mapping[str, Any], stateDir: Path, reactor: IReactor, top: IService
+    options: Mapping[str, Any],
+    stateDir: Path,
+    reactor: IReactor,
+    top: IService,
+    configPath: str | Path | None = None,
 ) -> Sandbox:
     """The gateway's sandbox, its probe started by a service under C{top}
-    once the gateway has daemonized."""
+    once the gateway has daemonized; the gateway's own files
+    (L{gatewayFiles}, C{configPath} the config it serves) masked in every
+    child."""
     from mcpgateway.core.environment import childEnvironment
     from mcpgateway.sandbox.confine import Sandbox
     from mcpgateway.sandbox.detect import SandboxService, probe
@@ -108,9 +125,71 @@ def wireSandbox(
         prober=lambda: probe(reactor, environ),
         team=bool(options.get("auth-tokens") or options.get("oauth-issuer")),
         proxy=proxy,
+        gatewayFiles=gatewayFiles(options, os.getcwd(), configPath),
+        runInThread=threadRunner(reactor),
     )
     SandboxService(sandbox).setServiceParent(top)
     return sandbox
+
+
+def gatewayFiles(
+    options: Mapping[str, Any], cwd: str, configPath: str | Path | None = None
+) -> list[str]:
+    """The gateway's own files its options name, absolute (a relative one
+    under C{cwd}, the gateway's working directory at start; C{~} expanded),
+    for every child's sandbox to mask: its config (C{--config}, or the file
+    it serves when none was given: C{configPath}), the tokens of
+    C{--auth-tokens}, the key of C{--cluster-key-file}, the TLS private
+    key, certificate and chain of an C{ssl:}/C{tls:} endpoint, C{--audit-log}
+    and C{--log-file} with their rotated files, the policy of C{--policy},
+    the task journal's directory (C{--task-dir}: other callers' results)
+    and the manhole's socket outside the state directory. The state
+    directory itself is masked anyway. Text only: no file is touched.
+
+    Not here: C{--api-token}, a token, not a file (a path would be written
+    in the launcher's command line, a token must never be); C{--oauth-ca-file},
+    a CA's certificate, public, and perhaps the system's bundle, which
+    children need."""
+    named: list[str] = []
+    for key in ("config", "auth-tokens", "cluster-key-file", "policy", "task-dir"):
+        value = options.get(key)
+        if value:
+            named.append(str(value))
+    if configPath is not None:
+        named.append(str(configPath))
+    endpoint = str(options.get("endpoint") or "")
+    if endpoint.split(":", 1)[0].lower() in ("ssl", "tls"):
+        named += tlsFiles(endpoint)
+    for key, kept in (("audit-log", AUDIT_FILES_KEPT), ("log-file", LOG_FILES_KEPT)):
+        value = options.get(key)
+        if value:
+            named += [str(value), *(f"{value}.{n}" for n in range(1, kept + 1))]
+    manhole = options.get("manhole")
+    if manhole and os.path.isabs(os.path.expanduser(str(manhole))):
+        named.append(str(manhole))  # a relative one lies in the state directory
+    out: dict[str, None] = {}
+    for path in named:
+        out[os.path.normpath(os.path.join(cwd, os.path.expanduser(path)))] = None
+    return list(out)
+
+
+def tlsFiles(endpoint: str) -> list[str]:
+    """The files of TLS endpoint C{endpoint} (as Twisted's C{ssl:}
+    endpoint reads them, L{mcpgateway.startup.preflight}): its private key
+    (C{server.pem} by default), its certificate (the key's file when not
+    given) and its chain, as written; none when it cannot be parsed
+    (preflight refuses such an endpoint)."""
+    from mcpgateway.runtime.twistedprivate import parseEndpoint
+
+    try:
+        _, kwargs = parseEndpoint(endpoint)
+    except (ValueError, IndexError):
+        return []
+    privateKey = str(kwargs.get("privateKey", "server.pem"))
+    files = [privateKey, str(kwargs.get("certKey") or privateKey)]
+    if kwargs.get("extraCertChain"):
+        files.append(str(kwargs["extraCertChain"]))
+    return files
 
 
 def serverPaths(pools: Mapping[str, Any]) -> Iterable[tuple[str, tuple[str, ...]]]:

@@ -320,7 +320,8 @@ def _gatewayAndConfig(wiring: Wiring) -> tuple[Gateway, ConfigService]:
     settings = _gatewaySettings(
         options, pre, reactor, environ, successor, cluster, promotions, configService
     )
-    sandbox = wireSandbox(options, pre.stateDir, reactor, top)  # its probe: after daemonizing
+    # its probe: after daemonizing; the gateway's own files masked in every child
+    sandbox = wireSandbox(options, pre.stateDir, reactor, top, pre.configPath)
     if isinstance(settings.resolver, LazyResolver):
         settings.resolver.sandbox = sandbox  # a package's install scripts run confined too
     gateway = Gateway(specs, _spawner(options, pre, reactor, environ, successor, sandbox), settings)
@@ -438,6 +439,7 @@ def _spawner(
         marker=warden.marker,
         remotes=RemoteServers(reactor, stateDir=pre.stateDir),
         secrets=SecretResolver(reactor, pre.stateDir, environ, threadRunner(reactor)),
+        runInThread=threadRunner(reactor),  # looks for a file a confined tool did not find
         confiner=sandbox,
         startTimeout=options["start-timeout"],
         flusher=Unflushed(reactor) if options["twisted"] == STOCK else None,

@@ -734,7 +734,8 @@ def test_doctor_exits_0_when_nothing_fails(
     assert "  ○ No npx/uvx server to resolve" in lines
     assert "  ✓ Server-to-client requests: none refused" in lines
     assert "  ✓ State directory: " + str(stateDir) + " (private)" in lines
-    assert "7 passed, 0 issue(s)" in lines
+    assert "  ✓ Sandbox refusals: no tool call failed because of its sandbox" in lines
+    assert "8 passed, 0 issue(s)" in lines
     assert lines[-1] == LEGEND
     assert "\x1b[" not in out  # captured stdout is not a terminal
 
@@ -792,6 +793,7 @@ def test_doctor_json(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None
         "logFile",
         "pins",
         "sandbox",
+        "sandboxRefusals",
     ]
     for entry in document["checks"]:
         assert set(entry) == {"name", "status", "message", "fix", "details"}

@@ -72,9 +72,11 @@ def test_show_prints_the_profile_in_force_and_the_layout(
     capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, probed: dict[str, Any]
 ) -> None:
     (home / "data").mkdir()
+    (home / "code").mkdir()
+    (home / "code" / "server.js").write_text("")
     entry = {
         "command": "/usr/bin/node",
-        "args": [str(home / "data")],
+        "args": [str(home / "code" / "server.js"), str(home / "data")],
         "sandbox": {"filesystem": {"allowWrite": ["~/out/"]}, "network": "host"},
     }
     path = config(home, entry)
@@ -83,13 +85,15 @@ def test_show_prints_the_profile_in_force_and_the_layout(
     lines = out.splitlines()
     assert lines[0] == "server srv: confined (its entry asks for it; the gateway's --sandbox auto)"
     assert lines[1:3] == ["mechanism: bubblewrap", "network: host"]
-    assert f"reads: {home / 'data'}" in lines and f"writes: {home / 'out'}" in lines
+    assert f"reads: {home / 'code'}" in lines  # a file's folder: read-only
+    assert f"writes: {home / 'data'}, {home / 'out'}" in lines
     code, out, _ = run(capsys, stateDir, "sandbox", "show", "srv", "--config", str(path), "--json")
     document = json.loads(out)
     assert document["confined"] is True and document["mechanism"] == "bwrap"
     assert document["profile"]["network"]["mode"] == "host"
-    assert document["command"][0] == "/usr/bin/bwrap" and document["command"][-2:] == [
+    assert document["command"][0] == "/usr/bin/bwrap" and document["command"][-3:] == [
         "/usr/bin/node",
+        str(home / "code" / "server.js"),
         str(home / "data"),
     ]
 
@@ -230,3 +234,100 @@ def test_doctor_says_when_children_run_without_their_system_call_filter(
     result = check(stateDir, "sandbox")
     assert result.status == "info" and "without their system-call filter" in result.message
     assert "libseccomp2" in (result.fix or "")
+
+
+GAPS: dict[str, Any] = {
+    "bwrap": ["a root gateway's children keep uid 0 (without capabilities)"],
+    "landlock": ["no pid namespace", "UDP (DNS included) goes out, network or not"],
+}
+
+
+def test_check_says_what_each_mechanism_does_not_confine_here(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, probed: dict[str, Any]
+) -> None:
+    probed["gaps"] = GAPS
+    code, out, _ = run(capsys, stateDir, "sandbox", "check")
+    assert code == 0
+    assert out.splitlines()[:4] == [
+        "bubblewrap: works (0.8.0, /usr/bin/bwrap)",
+        "  bubblewrap does NOT confine here: a root gateway's children keep uid 0 (without"
+        " capabilities)",
+        "Landlock: ABI 7",
+        "  Landlock does NOT confine here: no pid namespace; UDP (DNS included) goes out,"
+        " network or not",
+    ]
+    _, out, _ = run(capsys, stateDir, "sandbox", "check", "--json")
+    assert json.loads(out)["gaps"] == GAPS
+    probed["bwrap"] = NOTHING["bwrap"]  # a mechanism that does not work: why, not its gaps
+    _, out, _ = run(capsys, stateDir, "sandbox", "check")
+    assert "bubblewrap does NOT confine" not in out
+
+
+def test_doctor_says_what_the_childrens_mechanism_does_not_confine_here(
+    stateDir: Path, probed: dict[str, Any], locked: None
+) -> None:
+    probed.update(seccomp=FILTER, gaps=GAPS)
+    writeState(stateDir, os.getpid(), 1, sandbox="auto")
+    result = check(stateDir, "sandbox")
+    assert result.status == "pass" and result.message == (
+        "Sandbox: children are confined with bubblewrap, their system calls filtered; it does"
+        " NOT confine here: a root gateway's children keep uid 0 (without capabilities)"
+    )
+    writeState(stateDir, os.getpid(), 1, sandbox="landlock")
+    result = check(stateDir, "sandbox")
+    assert result.status == "info" and result.message.startswith(
+        "Sandbox: children are confined with Landlock, their system calls filtered; it does NOT"
+        " confine here: no pid namespace; UDP"
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "why"),
+    [("bubblewrap", "bwrap is not installed"), ("landlock", "Landlock needs Linux 5.13")],
+)
+def test_doctor_fails_a_named_mechanism_that_does_not_work_here(
+    stateDir: Path, probed: dict[str, Any], locked: None, mode: str, why: str
+) -> None:
+    probed.update(NOTHING)
+    writeState(stateDir, os.getpid(), 1, sandbox=mode)
+    result = check(stateDir, "sandbox")
+    assert result.status == "fail" and f"--sandbox {mode}" in result.message
+    assert why in result.message and "fail to start" in result.message
+    assert "--sandbox auto" in (result.fix or "")
+    probed.update(WORKS)
+    probed["landlock"] = {"abi": 0, "error": "Landlock needs Linux 5.13"}
+    assert (check(stateDir, "sandbox").status == "fail") is (mode == "landlock")
+
+
+def test_show_names_the_mechanism_the_gateway_was_told_to_use(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    home: Path,
+    probed: dict[str, Any],
+    locked: None,
+) -> None:
+    probed["gaps"] = GAPS
+    path = config(home, {"command": "/usr/bin/node"})
+    writeState(stateDir, os.getpid(), 1, config=str(path), sandbox="landlock")
+    code, out, _ = run(capsys, stateDir, "sandbox", "show", "srv")
+    assert code == 0
+    lines = out.splitlines()
+    assert (
+        lines[0]
+        == "server srv: confined (its entry says nothing; the gateway's --sandbox landlock)"
+    )
+    assert lines[1:3] == [
+        "mechanism: Landlock",
+        "Landlock does NOT confine here: no pid namespace; UDP (DNS included) goes out, network"
+        " or not",
+    ]
+    probed["bwrap"] = NOTHING["bwrap"]
+    _, out, _ = run(capsys, stateDir, "sandbox", "show", "srv", "--gateway", "bubblewrap", "--json")
+    document = json.loads(out)
+    assert (document["mechanism"], document["unworkable"]) == ("bwrap", "bwrap is not installed")
+    assert "command" not in document
+    _, out, _ = run(capsys, stateDir, "sandbox", "show", "srv", "--gateway", "bubblewrap")
+    assert out.splitlines()[1] == (
+        "mechanism: bubblewrap, which does not work here (bwrap is not installed): its children"
+        " fail to start"
+    )

@@ -1,9 +1,9 @@
 # -*- test-case-name: tests.cli.test_start_sandbox -*-
-"""C{mcpgateway start --sandbox auto|off}: the gateway's own C{--sandbox},
-passed on to the gateway it starts (detached or in the foreground); without
-it the gateway decides (its default, or C{$MCPGATEWAY_SANDBOX}, which it
-inherits); a word the gateway would refuse is refused before anything
-starts."""
+"""C{mcpgateway start --sandbox auto|off|bubblewrap|landlock}: the
+gateway's own C{--sandbox}, passed on to the gateway it starts (detached
+or in the foreground); without it the gateway decides (its default, or
+C{$MCPGATEWAY_SANDBOX}, which it inherits); a word the gateway would
+refuse is refused before anything starts."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_gateway_argv_passes_the_mode_to_the_gateway(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("foreground", [False, True])
-@pytest.mark.parametrize("mode", ["auto", "off"])
+@pytest.mark.parametrize("mode", ["auto", "off", "bubblewrap", "landlock"])
 def test_start_sandbox_reaches_the_gateway(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,

@@ -125,13 +125,16 @@ def test_an_install_runs_through_the_launcher_with_its_folder_and_registry_only(
     assert request["command"] == NPM and request["server"] == "srv"
     assert request["stateDir"] == str(tmp_path / "state") and not request["workspace"]
     assert request["entryEnv"] == ["npm_config_registry"]
-    # its network: npm's registry and the one its environment names, through the proxy
+    # its network: npm's registry and the one its environment names, through the
+    # proxy: its socket and its port, the probe not having answered (a launcher
+    # that falls back to Landlock needs the port)
     assert request["network"] == {
         "mode": "allow",
         "allowedDomains": ["registry.npmjs.org", "127.0.0.1:4873"],
         "proxy": "/run/gw/srv.sock",
+        "proxyPort": 40000,
     }
-    assert proxy.asked == [("srv", ("registry.npmjs.org", "127.0.0.1:4873"), ())]
+    assert proxy.asked == [("srv", ("registry.npmjs.org", "127.0.0.1:4873"), ())] * 2
     assert env is not None and env["npm_config_registry"] == REGISTRY
     # it runs to the end, its proxy held until then; the server is resolved as before
     [ended] = proxy.held
@@ -256,3 +259,26 @@ def test_a_uv_install_runs_confined_its_python_kept_in_its_own_folder(tmp_path: 
     assert env is not None and env["UV_PYTHON_INSTALL_DIR"] == str(target / "python")
     assert env["UV_TOOL_DIR"] == str(target / "tools")
     assert proxy.asked[0][0] == "py"
+
+
+def test_an_installs_temporary_directory_is_removed_once_it_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under Landlock (or before the probe answered) its launcher makes it
+    one, as a child's: removed when the install ends."""
+    from mcpgateway.sandbox import childtmp
+
+    removed: list[tuple[str, str, int]] = []
+
+    def remove(*args: Any) -> bool:
+        removed.append(args)
+        return True
+
+    monkeypatch.setattr(childtmp, "remove", remove)
+    reactor = FakeProcessReactor()
+    resolver, _, _ = resolverFor(tmp_path, reactor, "auto")
+    resolver.resolve(entry())
+    installer = reactor.lastProcess
+    assert removed == []
+    npmInstalls(reactor, "pkg", {"bin": "cli.js"}, {"cli.js": b"#!/usr/bin/env node\n"})
+    assert removed == [(str(tmp_path / "state"), "srv", installer.originalPid)]

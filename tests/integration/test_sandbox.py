@@ -87,12 +87,12 @@ def test_real_npm_servers_work_confined_with_no_hand_tuning(
     assert "hello from the filesystem server" in json.dumps(read)
     assert "read_graph" in toolNames(gateway.url("memory"))
     assert toolCall(gateway.url("memory"), "read_graph")  # its file is yet to be made: empty
-    # What the sandbox refuses is said in one line, with the key that allows it.
+    # The folder it was given is its own to write.
     wrote = toolCall(
         gateway.url("fs"), "write_file", {"path": str(folder / "new.txt"), "content": "x"}
     )
-    assert "read-only file system" in json.dumps(wrote).lower()
-    assert not (folder / "new.txt").exists()
+    assert "successfully wrote" in json.dumps(wrote).lower(), wrote
+    assert (folder / "new.txt").read_text() == "x"
     assert waitFor(lambda: len(confinedChildren(gateway)) >= 1)
 
 
@@ -233,8 +233,8 @@ def test_a_child_its_sandbox_breaks_is_reported_with_the_key_that_allows_it(
     with pytest.raises(BaseException) as failed:
         toolNames(gateway.url("keyed"))
     told = (
-        "the sandbox hides ~/.ssh/id_rsa (its deny list): allow this server that one path with"
-        ' "sandbox": {"filesystem": {"allowRead": ["~/.ssh"]}}'
+        "the sandbox hides ~/.ssh/id_rsa (its deny list has ~/.ssh): naming that entry itself"
+        ' lifts the mask for this server: "sandbox": {"filesystem": {"allowRead": ["~/.ssh"]}}'
     )
     assert told in errorText(failed.value)
     assert waitFor(lambda: f"server keyed: {told}" in gateway.text())

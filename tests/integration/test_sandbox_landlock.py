@@ -33,15 +33,16 @@ home = os.environ["HOME"]
 attempt("key", lambda: open(home + "/.ssh/id_rsa").read())
 attempt("own", lambda: open(sys.argv[1] + "/notes.txt").read())
 attempt("write", lambda: open(sys.argv[1] + "/new.txt", "w").write("x"))
-attempt("elsewhere", lambda: open(sys.argv[2] + "/new.txt", "w").write("x"))
+attempt("elsewhere", lambda: open(os.environ["ELSEWHERE"] + "/new.txt", "w").write("x"))
 attempt("tmp", lambda: open(os.environ["TMPDIR"] + "/t", "w").write("x"))
-attempt("connect", lambda: socket.create_connection(("127.0.0.1", int(sys.argv[3])), 2).close())
-attempt("signal", lambda: os.kill(int(sys.argv[4]), 0))
+out["tmpdir"] = os.environ["TMPDIR"]
+attempt("connect", lambda: socket.create_connection(("127.0.0.1", int(sys.argv[2])), 2).close())
+attempt("signal", lambda: os.kill(int(sys.argv[3]), 0))
 print(json.dumps(out))
 """
 
 
-def confined(home: Path, workspace: Path, argv: list[str]) -> dict[str, Any]:
+def confined(home: Path, workspace: Path, argv: list[str], env: dict[str, str]) -> dict[str, Any]:
     version, why = landlockAbi()
     if version < 1:
         pytest.skip(f"Landlock is not available here: {why}")
@@ -65,7 +66,7 @@ def confined(home: Path, workspace: Path, argv: list[str]) -> dict[str, Any]:
         capture_output=True,
         text=True,
         cwd=workspace,
-        env={**os.environ, "HOME": str(home)},
+        env={**os.environ, "HOME": str(home), **env},
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
@@ -88,17 +89,18 @@ def test_landlock_confines_a_child_to_its_own_files(
             "-c",
             PROGRAM,
             str(workspace),
-            str(elsewhere),
             str(listener.port),
             str(os.getpid()),
         ]
-        out = confined(home, workspace, argv)
+        # Named in the environment, not the command line: a path an argument
+        # names is the child's own.
+        out = confined(home, workspace, argv, {"ELSEWHERE": str(elsewhere)})
     finally:
         listener.close()
     assert out["key"] == ["refused", 13] and SECRET not in json.dumps(out)  # EACCES
     assert out["own"] == ["ok", "mine"] and out["write"][0] == "ok"
     assert out["elsewhere"][0] == "refused" and not (elsewhere / "new.txt").exists()
-    assert out["tmp"][0] == "ok"
+    assert out["tmp"][0] == "ok" and out["tmpdir"].startswith(str(home / "state" / "sandbox"))
     version, _ = landlockAbi()
     if version >= 4:
         assert out["connect"][0] == "refused"

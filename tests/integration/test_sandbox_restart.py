@@ -1,5 +1,5 @@
-"""A confined child's network proxy across the gateway's own stop and
-restart (docs/guide/sandbox.md, The network), with real gateways:
+"""Confined children across the gateway's own stop, restart and reloads
+(docs/guide/sandbox.md), with real gateways:
 
  - C{mcpgateway restart}: the successor's children reach their allow list
    through the successor's own proxy (a directory of its own: the old
@@ -7,10 +7,17 @@ restart (docs/guide/sandbox.md, The network), with real gateways:
    no child is carried across a restart, each process starts its own;
  - a call in flight when the gateway stops (its drain) still goes out
    through the proxy: the proxy's sockets close once the confined
-   children have ended, not when the stop begins.
+   children have ended, not when the stop begins;
+ - a change of an entry's C{"sandbox"} alone, the config reloaded: the
+   server's child is replaced by one confined with the new profile;
+ - under C{--sandbox landlock}, a child's temporary directory is removed
+   once it ended, and one an earlier gateway's child left is swept at the
+   start;
+ - the gateway's own files (its config, its log) stay hidden from a child
+   whose entry lets it read their folder, under either mechanism.
 
-Bubblewrap must work here; the tests skip, saying why, only where it
-cannot run.
+Bubblewrap (or Landlock, for the tests that name it) must work here; the
+tests skip, saying why, only where it cannot run.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from mcp import Client
 
 from tests.integration.gateway import RunningGateway, waitFor, writeConfig
 from tests.integration.sandboxkit import (
+    HOSTILE,
     bwrapOrSkip,
     childPids,
     commandOf,
@@ -132,3 +140,99 @@ def test_a_call_in_flight_when_the_gateway_stops_still_goes_out(
     assert answers and isinstance(answers[0], dict), answers
     assert answers[0]["status"] == 200, (answers[0], gateway.text()[-3000:])
     assert gateway.process.wait(30) in (0, -signal.SIGTERM)  # twistd ends by the signal
+
+
+def test_a_change_of_an_entrys_sandbox_alone_restarts_its_child(
+    home: Path, start: Starter, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    bwrapOrSkip()
+    workspace = tmp_path_factory.mktemp("workspace")
+    notes = tmp_path_factory.mktemp("notes")
+    (notes / "todo.txt").write_text("the notes")
+    config = writeConfig(home / "servers.json", {"hostile": hostileEntry(workspace)})
+    gateway = start("--config", str(config), "--sandbox", "auto")
+    url = gateway.url("hostile")
+    path = str(notes / "todo.txt")
+    assert not toolCall(url, "read", {"path": path})["ok"]  # not its to see
+
+    def serving() -> set[int]:
+        """The processes of the server's child (its launcher's bubblewrap on)."""
+        below = childPids(gateway.process.pid)
+        return {pid for pid in below if str(HOSTILE) in " ".join(commandOf(pid))}
+
+    before = serving()
+    assert before
+    allowed = hostileEntry(workspace, filesystem={"allowRead": [str(notes)]})
+    writeConfig(config, {"hostile": allowed})  # its "sandbox" alone changed
+    replaced = waitFor(lambda: before.isdisjoint(serving()), timeout=30)
+    assert replaced, gateway.text()[-3000:]
+    assert "config: server hostile changed; ending its sessions" in gateway.text()
+    answer = toolCall(url, "read", {"path": path})
+    assert answer["ok"] and answer["text"] == "the notes", answer
+
+
+def test_a_landlock_childs_temporary_directory_goes_with_it(
+    home: Path, start: Starter, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """C{--sandbox landlock}: the child's C{TMPDIR} is a directory of its
+    own, removed once it ended; one a child of an earlier gateway left
+    behind is swept when the gateway starts."""
+    from mcpgateway.sandbox.probe import landlockAbi
+
+    if landlockAbi()[0] < 1:
+        pytest.skip("Landlock does not work here")
+    tmps = home / "state" / "sandbox" / "hostile" / "tmp"
+    leftover = tmps / str(2**22 + 1)  # beyond pid_max: no process has it
+    leftover.mkdir(parents=True)
+    (leftover / "old").write_text("left behind")
+    workspace = tmp_path_factory.mktemp("workspace")
+    config = writeConfig(home / "servers.json", {"hostile": hostileEntry(workspace)})
+    gateway = start("--config", str(config), "--sandbox", "landlock")
+    assert waitFor(lambda: not leftover.exists(), timeout=20), gateway.text()[-3000:]
+    url = gateway.url("hostile")
+
+    def childTmp() -> Path:
+        """The TMPDIR of the server's child, read from outside."""
+        [pid] = [p for p in childPids(gateway.process.pid) if str(HOSTILE) in commandOf(p)]
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            found = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
+        tmp = Path(found[b"TMPDIR"].decode())
+        assert tmp == tmps / str(pid)
+        return tmp
+
+    assert toolCall(url, "read", {"path": "/etc/hostname"})  # it runs
+    tmp = childTmp()
+    assert tmp.is_dir()
+    assert toolCall(url, "write", {"path": str(tmp / "scratch"), "text": "x"})["ok"]
+    writeConfig(config, {"hostile": hostileEntry(workspace, limits={"openFiles": 512})})
+    assert waitFor(lambda: not tmp.exists(), timeout=30), gateway.text()[-3000:]
+    toolCall(url, "read", {"path": "/etc/hostname"})
+    again = childTmp()
+    assert again != tmp and again.is_dir()
+
+
+@pytest.mark.parametrize("mode", ["bubblewrap", "landlock"])
+def test_the_gateways_own_files_are_hidden_from_a_child_that_may_read_their_folder(
+    home: Path, start: Starter, tmp_path_factory: pytest.TempPathFactory, mode: str
+) -> None:
+    """Its config (every server's environment) and its log, in a folder
+    the server's entry lets it read: masked all the same."""
+    if mode == "bubblewrap":
+        bwrapOrSkip()
+    else:
+        from mcpgateway.sandbox.probe import landlockAbi
+
+        if landlockAbi()[0] < 1:
+            pytest.skip("Landlock does not work here")
+    workspace = tmp_path_factory.mktemp("workspace")
+    folder = tmp_path_factory.mktemp("gateway")
+    (folder / "notes.txt").write_text("not the gateway's")
+    entry = hostileEntry(workspace, filesystem={"allowRead": [str(folder)]})
+    config = writeConfig(folder / "servers.json", {"hostile": entry})
+    log = folder / "gateway.log"
+    gateway = start("--config", str(config), "--log-file", str(log), "--sandbox", mode)
+    url = gateway.url("hostile")
+    assert toolCall(url, "read", {"path": str(folder / "notes.txt")})["text"] == "not the gateway's"
+    for hidden in (config, log):
+        answer = toolCall(url, "read", {"path": str(hidden)})
+        assert not answer.get("text"), (hidden, answer)

@@ -41,3 +41,56 @@ def test_an_entry_that_names_its_network_gets_only_that() -> None:
 
 def test_a_command_that_is_no_launcher_has_no_network() -> None:
     assert defaults.network(None, (), "node") == ("none", ())
+
+
+@pytest.mark.parametrize("system", ["linux", "darwin"])
+def test_every_client_config_the_gateway_adopts_is_on_the_deny_list(system: str) -> None:
+    """The MCP clients' config files carry their servers' tokens (in
+    C{env} and C{headers}): every home-relative file an adapter adopts is
+    masked for every child, by itself or by a directory holding it."""
+    from pathlib import Path
+
+    from mcpgateway.clientconfigs.clients import ADAPTERS, EARLIER_BACKUPS
+    from mcpgateway.clientconfigs.clients.base import Host
+
+    home = Path("/h")
+    denied = [str(home / entry[2:]) for entry in defaults.DENY_HOME]
+    host = Host(home=home, system=system, root=Path("/r"))
+    missing = []
+    for adapter in (*ADAPTERS, EARLIER_BACKUPS):
+        for path in adapter.userFiles(host):
+            if path.is_relative_to(home) and not any(
+                str(path) == d or str(path).startswith(d + "/") for d in denied
+            ):
+                missing.append((adapter.id, str(path)))
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "~/.claude.json",
+        "~/.claude/.credentials.json",
+        "~/.codex/auth.json",
+        "~/.pgpass",
+        "~/.my.cnf",
+        "~/.cargo/credentials.toml",
+        "~/.cargo/credentials",
+        "~/.terraform.d/credentials.tfrc.json",
+        "~/.vault-token",
+        "~/.config/rclone",
+    ],
+)
+def test_the_ai_clients_and_the_tools_credentials_are_denied(path: str) -> None:
+    assert path in defaults.DENY_HOME
+
+
+def test_debconfs_saved_passwords_are_denied_to_a_root_gateways_children() -> None:
+    assert "/var/cache/debconf/passwords.dat" in defaults.DENY_SYSTEM
+    assert "/var/cache/debconf/passwords.dat-old" in defaults.DENY_SYSTEM
+
+
+def test_the_deny_lists_stay_plain_data_the_launcher_reads_without_imports() -> None:
+    assert all(entry.startswith("~/") for entry in defaults.DENY_HOME)
+    assert all(entry.startswith("/") for entry in defaults.DENY_SYSTEM)
+    assert len(set(defaults.DENY_HOME)) == len(defaults.DENY_HOME)

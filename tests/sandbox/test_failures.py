@@ -1,5 +1,6 @@
-"""A confined child's stderr, read for what the sandbox refused: each kind
-told in one line that names the key allowing it; any other line, nothing."""
+"""A confined child's stderr (and its tools' error results), read for what
+the sandbox refused: each kind told in one line that names the key allowing
+it, one that works (or that nothing does); any other line, nothing."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway.sandbox.failures import explain
+from mcpgateway.sandbox import defaults
+from mcpgateway.sandbox.failures import (
+    deniedPath,
+    explain,
+    hostOf,
+    unseenNote,
+    unseenPath,
+)
 
 HOME = "/home/u"
 STATE = "/home/u/.mcpgateway"
@@ -22,13 +30,14 @@ def note(line: str, network: str = "none") -> str | None:
     [
         (
             "Error: EACCES: permission denied, open '/home/u/.ssh/id_rsa'",
-            "the sandbox hides ~/.ssh/id_rsa (its deny list): allow this server that one path"
-            ' with "sandbox": {"filesystem": {"allowRead": ["~/.ssh"]}}',
+            "the sandbox hides ~/.ssh/id_rsa (its deny list has ~/.ssh): naming that entry"
+            ' itself lifts the mask for this server: "sandbox": {"filesystem": {"allowRead":'
+            ' ["~/.ssh"]}}',
         ),
         (
             "PermissionError: [Errno 13] Permission denied: '/home/u/.mcpgateway/state.json'",
             "the sandbox never shows a server the gateway's state directory"
-            " (~/.mcpgateway/state.json)",
+            " (~/.mcpgateway/state.json): nothing allows it",
         ),
         (
             "Error: EROFS: read-only file system, open '/srv/data/out.txt'",
@@ -47,8 +56,8 @@ def note(line: str, network: str = "none") -> str | None:
         ),
         (
             "cat: /srv/secret: Permission denied",
-            'the sandbox denied /srv/secret: allow it with "sandbox": {"filesystem":'
-            ' {"allowRead": ["/srv/secret"]}} (allowWrite to write it)',
+            'the sandbox denied reading /srv/secret: allow it with "sandbox": {"filesystem":'
+            ' {"allowRead": ["/srv/secret"]}} (allowWrite if it writes there)',
         ),
         (
             "Error: ENOENT: no such file or directory, open '/home/u/notes/a.md'",
@@ -62,8 +71,9 @@ def note(line: str, network: str = "none") -> str | None:
         ),
         (
             "socket.gaierror: [Errno -3] Temporary failure in name resolution",
-            'the sandbox has no network: allow it with "sandbox": {"network": {"allowedDomains":'
-            ' ["example.com"]}}',
+            'the sandbox has no network: add the host it needs to "sandbox": {"network":'
+            ' {"allowedDomains": [...]}} (its error does not name it; "sandbox": "learn"'
+            " records the hosts it asks for)",
         ),
         (
             "Error: spawn EAGAIN",
@@ -87,6 +97,158 @@ def test_each_refusal_is_told_with_the_key_that_allows_it(line: str, words: str)
     assert note(line) == words
 
 
+# -- the fix is one that works ------------------------------------------------------
+
+
+@pytest.mark.parametrize("entry", defaults.DENY_SYSTEM)
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "Error: EACCES: permission denied, open '{}'",
+        "PermissionError: [Errno 13] Permission denied: '{}'",
+        "cat: {}: Permission denied",
+        "OSError: [Errno 30] Read-only file system: '{}'",
+    ],
+)
+def test_a_system_secret_is_never_shown_and_no_key_is_offered(entry: str, shape: str) -> None:
+    """Nothing lifts the system's deny list (layout._masks masks each of
+    DENY_SYSTEM whatever the profile): no allowRead may be suggested."""
+    told = note(shape.format(entry + "/x" if entry.endswith(".d") else entry))
+    assert told is not None
+    assert "never shows" in told and "nothing allows it" in told
+    assert "allowRead" not in told and "allowWrite" not in told
+
+
+@pytest.mark.parametrize("entry", defaults.DENY_HOME)
+def test_a_home_deny_list_path_names_the_entry_whose_allow_lifts_its_mask(entry: str) -> None:
+    """Only an allow naming the deny list's entry itself lifts its mask
+    (layout._masks: the entry's real path among the allowed): the line
+    names that entry, for a path under it as for the entry."""
+    inside = HOME + entry[1:] + "/inner"
+    told = note(f"Error: EACCES: permission denied, open '{inside}'")
+    assert told is not None
+    assert f'"allowRead": ["{entry}"]' in told and "naming that entry itself" in told
+
+
+def test_a_refused_write_in_the_home_deny_list_names_allow_write() -> None:
+    told = note("Error: EROFS: read-only file system, open '/home/u/.aws/credentials'")
+    assert told is not None and '"allowWrite": ["~/.aws"]' in told
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "OSError: [Errno 30] Read-only file system: '/data/out.txt'",
+        "Error: EROFS: read-only file system, open '/data/out.txt'",
+        "Error: EACCES: permission denied, rename '/data/out.txt'",
+        "Error writing file: PermissionError: [Errno 13] Permission denied: '/data/out.txt'",
+        "touch: cannot touch '/data/out.txt': Permission denied",
+        "cannot create /data/out.txt: Permission denied",
+        "sh: 1: cannot create /data/out.txt: Read-only file system",
+        "failed to save: [Errno 1] Operation not permitted: '/data/out.txt'",
+    ],
+)
+def test_a_refused_write_suggests_allow_write_never_allow_read(line: str) -> None:
+    told = note(line)
+    assert told is not None
+    assert '"allowWrite": ["/data/out.txt"]' in told and "allowRead" not in told
+
+
+def test_a_refused_read_suggests_allow_read() -> None:
+    told = note("PermissionError: [Errno 13] Permission denied: '/data/in.txt'")
+    assert told is not None and '"allowRead": ["/data/in.txt"]' in told
+
+
+@pytest.mark.parametrize(
+    ("line", "host"),
+    [
+        ("Error: getaddrinfo ENOTFOUND api.github.com", "api.github.com"),
+        (
+            "HTTPSConnectionPool(host='pypi.org', port=443): Max retries exceeded (Caused by"
+            " NameResolutionError(\"Failed to resolve 'pypi.org' ([Errno -3] Temporary"
+            ' failure in name resolution)"))',
+            "pypi.org",
+        ),
+        ("curl: (6) Could not resolve host: example.org", "example.org"),
+        (
+            "dial tcp: lookup proxy.golang.org on 127.0.0.53:53: no such host",
+            "proxy.golang.org",
+        ),
+        ("dial tcp: lookup Sum.Golang.org.: no such host", "sum.golang.org"),
+    ],
+)
+def test_a_network_refusal_names_the_host_the_error_names(line: str, host: str) -> None:
+    told = note(line)
+    assert told is not None
+    assert f'"allowedDomains": ["{host}"]' in told and "example.com" not in told
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "urlopen error [Errno -3] Temporary failure in name resolution",
+        "connect ENETUNREACH 140.82.112.3:443",
+        "Error: getaddrinfo EAI_AGAIN 10.0.0.1",
+    ],
+)
+def test_a_network_refusal_without_a_host_says_to_add_the_one_it_needs(line: str) -> None:
+    told = note(line)
+    assert told is not None
+    assert "add the host it needs" in told and "example.com" not in told
+    assert '"sandbox": "learn"' in told
+
+
+def test_host_of_takes_names_only() -> None:
+    assert hostOf("getaddrinfo ENOTFOUND registry.npmjs.org") == "registry.npmjs.org"
+    assert hostOf("getaddrinfo ENOTFOUND localhost") is None
+    assert hostOf("getaddrinfo ENOTFOUND 10.1.2.3") is None
+    assert hostOf("nothing here") is None
+
+
+# -- what a tool's error result needs besides -----------------------------------------
+
+
+def test_the_denied_path_is_what_a_refusal_is_known_by() -> None:
+    assert deniedPath("Error: EROFS: read-only file system, open '/x/y'") == "/x/y"
+    assert deniedPath("[Errno 13] Permission denied: '/a b/c'") == "/a b/c"
+    assert deniedPath("Error: getaddrinfo EAI_AGAIN x.org") is None
+
+
+@pytest.mark.parametrize(
+    ("line", "found"),
+    [
+        (
+            "FileNotFoundError: [Errno 2] No such file or directory: '/srv/in.txt'",
+            ("/srv/in.txt", False),
+        ),
+        (
+            "cannot write: [Errno 2] No such file or directory: '/tmp/pytest/out.txt'",
+            ("/tmp/pytest/out.txt", True),
+        ),
+        ("Error: ENOENT: no such file or directory, mkdir '/data/new'", ("/data/new", True)),
+        ("[Errno 2] No such file or directory: '/home/u/x'", None),  # the home: explain's
+        ("[Errno 2] No such file or directory: '/proc/1/x'", None),  # its own
+        ("[Errno 2] No such file or directory: 'relative'", None),
+        ("[Errno 13] Permission denied: '/srv/x'", None),  # not a file not found
+    ],
+)
+def test_a_file_not_found_outside_the_home_is_left_to_a_look_on_this_machine(
+    line: str, found: tuple[str, bool] | None
+) -> None:
+    assert unseenPath(line, HOME) == found
+
+
+def test_an_unseen_path_that_exists_here_is_told_with_its_fix() -> None:
+    assert unseenNote("/srv/in.txt", False, "/srv/in.txt", HOME) == (
+        "/srv/in.txt exists on this machine but not in the sandbox: allow it with"
+        ' "sandbox": {"filesystem": {"allowRead": ["/srv/in.txt"]}}'
+    )
+    assert unseenNote("/home/u/w/out", True, "/home/u/w", HOME) == (
+        "~/w, where it would make ~/w/out, exists on this machine but not in the sandbox:"
+        ' allow it with "sandbox": {"filesystem": {"allowWrite": ["~/w"]}}'
+    )
+
+
 @pytest.mark.parametrize(
     "line",
     [
@@ -106,3 +268,4 @@ def test_other_lines_say_nothing(line: str) -> None:
 def test_any_line_is_read_without_a_crash(line: str) -> None:
     result = note(line)
     assert result is None or "\n" not in result
+    unseenPath(line, HOME)

@@ -65,3 +65,48 @@ def test_too_many_rules_is_refused_not_cut_short(
     layout.readOnly = [(f"/p{i}", f"/p{i}") for i in range(5)]
     with pytest.raises(OSError, match="over the limit"):
         rules(layout, None)
+
+
+def test_the_gaps_of_landlock_with_the_filter_on_a_recent_kernel() -> None:
+    gaps = landlock.landlockGaps(True, 7)
+    assert not any("UNIX sockets" in gap or "UDP" in gap for gap in gaps)
+    assert any("pid namespace" in gap for gap in gaps)
+    assert any("by port" in gap for gap in gaps)
+    assert not any("ABI <" in gap for gap in gaps)
+
+
+def test_without_libseccomp_sockets_and_the_filtered_calls_are_gaps() -> None:
+    gaps = landlock.landlockGaps(False, 7)
+    assert any(gap.startswith("UNIX sockets") and "(no libseccomp)" in gap for gap in gaps)
+    assert any(gap.startswith("UDP and IP protocols other than TCP") for gap in gaps)
+    assert any("ptrace" in gap for gap in gaps)
+    assert not any(gap.startswith("TCP") for gap in gaps)  # ABI 4 keeps TCP
+
+
+@pytest.mark.parametrize(
+    ("abi", "gap"),
+    [
+        (3, "an allow list: the child shares the host's network (ABI < 4: no TCP rules)"),
+        (2, "truncating a file the child may only read (ABI < 3)"),
+        (4, "ioctl on the devices the child may open (ABI < 5)"),
+        (
+            5,
+            "signals: the child may signal every process of its user (as root: almost every"
+            " process) (ABI < 6)",
+        ),
+    ],
+)
+def test_what_an_older_abi_leaves_open(abi: int, gap: str) -> None:
+    assert gap in landlock.landlockGaps(True, abi)
+    assert gap not in landlock.landlockGaps(True, 7)
+
+
+def test_an_old_kernel_without_the_filter_leaves_tcp_open_too() -> None:
+    assert "TCP: a child without network still connects anywhere (ABI < 4)" in (
+        landlock.landlockGaps(False, 3)
+    )
+    assert (
+        landlock.landlockGaps(True, 0)
+        == landlock.landlockGaps(False, 0)
+        == ["anything: this kernel has no Landlock"]
+    )

@@ -14,9 +14,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway.sandbox import landlock, launch, probe
+from mcpgateway.sandbox import landlock, launch, privileges, probe
 from mcpgateway.sandbox.bwrap import STDOUT_HANDOVER
-from mcpgateway.sandbox.launch import PREFIX, decode, limits, main, plan, privateTmp, tasksOf
+from mcpgateway.sandbox.launch import (
+    PREFIX,
+    childTmp,
+    decode,
+    limits,
+    main,
+    plan,
+    privateTmp,
+    tasksOf,
+)
 from tests.sandbox.test_layout import request, tree
 
 COMMAND = ["/usr/bin/node", "server.js"]
@@ -54,11 +63,86 @@ def test_bubblewrap_runs_the_command_in_its_layout(tmp_path: Path) -> None:
     assert argv[argv.index(str(tmp_path / "home")) - 1] == "--tmpfs"  # its own, empty home
 
 
-def test_bubblewrap_asked_for_but_not_found_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(OSError, match="bwrap was not found"):
+def test_bubblewrap_asked_for_but_not_working_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found: dict[str, Any] = {"works": False, "path": None, "error": "bwrap is not installed"}
+    monkeypatch.setattr(probe, "bwrapWorks", lambda path=None: found)
+    with pytest.raises(OSError, match="bubblewrap was asked for and cannot confine here: bwrap is"):
         plan(request(tmp_path, mechanism="bwrap", bwrap=None), COMMAND, {})
     with pytest.raises(ValueError, match="unknown mechanism"):
         plan(request(tmp_path, mechanism="jail"), COMMAND, {})
+
+
+def test_bubblewrap_named_before_the_probe_answered_is_found_on_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str | None] = []
+
+    def bwrapWorks(path: str | None = None) -> dict[str, Any]:
+        asked.append(path)
+        return {"works": True, "path": "/opt/bin/bwrap", "error": None, "disableUserns": True}
+
+    monkeypatch.setattr(probe, "bwrapWorks", bwrapWorks)
+    tree(tmp_path)
+    executable, argv, _ = plan(request(tmp_path, mechanism="bwrap", bwrap=None), COMMAND, {})
+    assert executable == "/opt/bin/bwrap" and asked == [None]
+    assert "--disable-userns" in argv or os.geteuid() == 0
+    plan(request(tmp_path, mechanism="bwrap", bwrap="/usr/bin/bwrap"), COMMAND, {})
+    assert asked == [None]  # the probe's answer is not asked again
+
+
+def test_landlock_named_before_the_probe_answered_asks_the_kernel_for_its_abi(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    restricted: list[int] = []
+    monkeypatch.setattr(landlock, "restrict", lambda paths, abi, net: restricted.append(abi))
+    monkeypatch.setattr(probe, "landlockAbi", lambda: (5, None))
+    tree(tmp_path)
+    executable, _, _ = plan(request(tmp_path, mechanism="landlock", landlock=0), COMMAND, {})
+    assert executable == "/usr/bin/node" and restricted == [5]
+    monkeypatch.setattr(probe, "landlockAbi", lambda: (0, "Landlock needs Linux 5.13"))
+    with pytest.raises(OSError, match="Landlock was asked for and cannot confine here: Landlock"):
+        plan(request(tmp_path, mechanism="landlock", landlock=0), COMMAND, {})
+    assert restricted == [5]  # never run unconfined
+
+
+def test_a_named_mechanism_that_does_not_work_is_status_126_and_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    def execve(*args: Any) -> None:
+        raise OSError(0, "not in the test's own process")
+
+    monkeypatch.setattr(launch, "processGuards", lambda parent: None)
+    monkeypatch.setattr(launch, "limits", lambda asked, euid: {})
+    monkeypatch.setattr(landlock, "restrict", lambda *a, **k: None)  # were it reached
+    monkeypatch.setattr(os, "execve", execve)
+    monkeypatch.setattr(probe, "landlockAbi", lambda: (0, "disabled at boot"))
+    asked = json.dumps(request(tmp_path, mechanism="landlock", landlock=0))
+    assert main([asked, "--", "/bin/true"]) == launch.EXIT_CANNOT_CONFINE
+    assert capsys.readouterr().err == (
+        f"{PREFIX}cannot confine the server: Landlock was asked for and cannot confine here:"
+        " disabled at boot\n"
+    )
+
+
+def test_only_the_launchers_own_process_drops_its_capabilities(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    order: list[str] = []
+    monkeypatch.setattr(landlock, "restrict", lambda *a, **k: order.append("landlock"))
+    monkeypatch.setattr(privileges, "dropAll", lambda: order.append("capabilities"))
+    tree(tmp_path)
+    asked = request(tmp_path, mechanism="landlock", landlock=7)
+    plan(asked, COMMAND, {})
+    assert order == ["landlock"]  # this process never took the launcher's guards
+    monkeypatch.setattr(launch, "guarded", os.getpid())  # as processGuards marks it
+    plan(asked, COMMAND, {})
+    assert order == ["landlock", "capabilities", "landlock"]
+    order.clear()
+    monkeypatch.setattr(launch, "guarded", os.getpid() + 1)  # a parent's mark: not this one
+    plan(asked, COMMAND, {})
+    assert order == ["landlock"]
 
 
 def test_landlock_restricts_this_process_then_runs_the_command_with_a_private_tmp(
@@ -70,7 +154,7 @@ def test_landlock_restricts_this_process_then_runs_the_command_with_a_private_tm
     )
     tree(tmp_path)
     executable, argv, env = plan(request(tmp_path, mechanism="landlock", landlock=7), COMMAND, {})
-    tmp = str(tmp_path / "home" / ".mcpgateway" / "sandbox" / "srv" / "tmp")
+    tmp = str(tmp_path / "home" / ".mcpgateway" / "sandbox" / "srv" / "tmp" / str(os.getpid()))
     assert (executable, argv, env["TMPDIR"]) == ("/usr/bin/node", COMMAND, tmp)
     [(paths, abi, network)] = restricted
     assert (abi, network) == (7, "none") and (tmp, True) in paths
@@ -126,10 +210,35 @@ def test_the_tasks_of_a_user_count_this_process_and_its_threads() -> None:
     assert tasksOf(2**31 - 7) == 0
 
 
-def test_the_private_tmp_is_the_servers_own_and_private(tmp_path: Path) -> None:
-    path = privateTmp({"server": "a/b c", "stateDir": str(tmp_path)})
-    assert path == str(tmp_path / "sandbox" / "a_b_c" / "tmp")
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o700
+def test_the_private_tmp_is_the_childs_own_and_private(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        path = privateTmp({"server": "a/b c", "stateDir": str(tmp_path)})
+    finally:
+        os.umask(old)
+    assert path == str(tmp_path / "sandbox" / "a_b_c" / "tmp" / str(os.getpid()))
+    assert path == childTmp(str(tmp_path), "a/b c", os.getpid())
+    for made in (path, *(str(p) for p in Path(path).parents if str(p).startswith(f"{tmp_path}/"))):
+        assert stat.S_IMODE(os.stat(made).st_mode) == 0o700, made
+
+
+def test_what_an_earlier_process_of_the_same_pid_left_is_gone(tmp_path: Path) -> None:
+    stale = Path(childTmp(str(tmp_path), "srv", os.getpid()))
+    (stale / "theirs").mkdir(parents=True)
+    (stale / "theirs" / "secret").write_text("another principal's")
+    path = privateTmp({"server": "srv", "stateDir": str(tmp_path)})
+    assert os.listdir(path) == [] and stat.S_IMODE(os.stat(path).st_mode) == 0o700
+    other = Path(childTmp(str(tmp_path), "srv", 1))
+    other.mkdir()
+    privateTmp({"server": "srv", "stateDir": str(tmp_path)})
+    assert other.is_dir()  # another child's is not this launcher's to touch
+
+
+def test_each_child_of_a_server_gets_a_directory_of_its_own() -> None:
+    assert childTmp("/s", "srv", 10) == "/s/sandbox/srv/tmp/10"
+    assert childTmp("/s", "srv", 11) == "/s/sandbox/srv/tmp/11"
+    assert childTmp("/s", "", 10) == "/s/sandbox/_/tmp/10"
+    assert childTmp("/s", "../x", 10) == "/s/sandbox/.._x/tmp/10"
 
 
 def test_the_probe_prints_json(
@@ -158,3 +267,65 @@ def test_the_request_is_read_as_json_reads_it(value: Any) -> None:
 def test_what_is_not_json_is_refused(text: str) -> None:
     with pytest.raises(ValueError):
         decode(text)
+
+
+# The proxy under the mechanism the launcher ends up with.
+
+BOTH = {"mode": "allow", "allowedDomains": ["x.org"], "proxy": "/run/gw/n.sock", "proxyPort": 40000}
+
+
+def landlockedFromAuto(monkeypatch: pytest.MonkeyPatch, abi: int = 7) -> list[tuple[str, Any]]:
+    """C{auto} resolving to Landlock: what C{landlock.restrict} is asked."""
+    restricted: list[tuple[str, Any]] = []
+
+    def restrict(paths: Any, version: int, network: str, **extra: Any) -> None:
+        restricted.append((network, extra.get("proxyPort")))
+
+    monkeypatch.setattr(landlock, "restrict", restrict)
+    failing = {"works": False, "path": None, "error": "no userns", "disableUserns": False}
+    monkeypatch.setattr(probe, "bwrapWorks", lambda path=None: failing)
+    monkeypatch.setattr(probe, "landlockAbi", lambda: (abi, None))
+    return restricted
+
+
+def test_auto_resolved_to_landlock_uses_the_proxys_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    restricted = landlockedFromAuto(monkeypatch)
+    tree(tmp_path)
+    _, argv, env = plan(request(tmp_path, mechanism="auto", network=BOTH), COMMAND, {})
+    assert argv == COMMAND and restricted == [("allow", 40000)]
+    assert env["HTTPS_PROXY"] == "http://127.0.0.1:40000"
+
+
+def test_auto_resolved_to_bubblewrap_uses_the_proxys_socket(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    works = {"works": True, "path": "/usr/bin/bwrap", "error": None, "disableUserns": False}
+    monkeypatch.setattr(probe, "bwrapWorks", lambda path=None: works)
+    monkeypatch.setattr(probe, "landlockAbi", lambda: (7, None))
+    tree(tmp_path)
+    _, argv, _ = plan(request(tmp_path, mechanism="auto", network=BOTH), COMMAND, {})
+    assert "/run/gw/n.sock" in argv and "--unshare-net" in argv
+    assert "http://127.0.0.1:40000" not in argv
+
+
+def test_a_proxy_landlock_cannot_reach_means_no_network_never_the_hosts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    restricted = landlockedFromAuto(monkeypatch)
+    tree(tmp_path)
+    socketOnly = {k: v for k, v in BOTH.items() if k != "proxyPort"}
+    _, _, env = plan(request(tmp_path, mechanism="auto", network=socketOnly), COMMAND, {})
+    assert restricted == [("none", None)] and "HTTPS_PROXY" not in env
+    err = capsys.readouterr().err
+    assert err == f"{PREFIX}{launch.SOCKET_ONLY}\n"
+    assert "a socket only a bubblewrap sandbox reaches" in err
+    # Before ABI 4, or without a proxy: the host's network, as the gateway warns.
+    portOnly = {k: v for k, v in BOTH.items() if k != "proxy"}
+    neither = {"mode": "allow", "allowedDomains": ["x.org"]}
+    for network in (portOnly, neither):
+        plan(request(tmp_path, mechanism="landlock", landlock=3, network=network), COMMAND, {})
+        assert restricted[-1] == ("allow", None)
+    plan(request(tmp_path, mechanism="landlock", landlock=7, network=neither), COMMAND, {})
+    assert restricted[-1] == ("allow", None) and capsys.readouterr().err == ""

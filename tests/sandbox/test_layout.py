@@ -5,6 +5,8 @@ profile, and the masks no bind can undo."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mcpgateway.runtime.paths import NPX_DIR, UVX_DIR
-from mcpgateway.sandbox import defaults
+from mcpgateway.sandbox import defaults, places
 from mcpgateway.sandbox.layout import (
     Layout,
     argumentPaths,
@@ -116,7 +118,7 @@ def test_a_symlinked_directory_is_seen_at_its_real_path_and_at_its_name(tmp_path
     (tmp_path / "real").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "real")
     layout = build(request(tmp_path), ["/usr/bin/node", str(tmp_path / "link")], {})
-    assert sorted(layout.readOnly) == [
+    assert sorted(layout.writable) == [
         (str(tmp_path / "real"), str(tmp_path / "link")),
         (str(tmp_path / "real"), str(tmp_path / "real")),
     ]
@@ -158,15 +160,32 @@ def test_a_path_inside_a_denied_one_is_bound_again_alone_after_the_masks(tmp_pat
     assert layout.reopened == [(str(home / ".aws" / "config"), False)]
 
 
-def test_the_state_directory_is_masked_but_the_servers_own_install_in_it(tmp_path: Path) -> None:
+def test_the_state_directory_is_never_shown_but_the_servers_own_install_in_it(
+    tmp_path: Path,
+) -> None:
     home = tree(tmp_path)
     install = home / ".mcpgateway/npx/pkg/node_modules/srv/bin/cli.js"
     install.write_text("")
-    profile = {"filesystem": {"allowRead": ["~/.mcpgateway"]}}
+    profile = {"filesystem": {"allowRead": ["~/.mcpgateway"], "allowWrite": ["~/.mcpgateway/x/"]}}
+    layout = build(request(tmp_path, profile=profile), ["/usr/bin/node", str(install)], {})
+    state = str(home / ".mcpgateway")
+    assert [p for p in bound(layout) if p.startswith(state) and "npx/pkg" not in p] == []
+    # Its install, read-only; the package it runs from, writable (what it writes beside its code).
+    assert layout.reopened == [
+        (str(home / ".mcpgateway/npx/pkg"), False),
+        (str(home / ".mcpgateway/npx/pkg/node_modules/srv"), True),
+    ]
+    assert defaults.STATE_INSTALLS == (NPX_DIR, UVX_DIR)
+
+
+def test_the_state_directory_is_masked_where_the_home_is_shown(tmp_path: Path) -> None:
+    home = tree(tmp_path)
+    install = home / ".mcpgateway/npx/pkg/node_modules/srv/bin/cli.js"
+    install.write_text("")
+    profile = {"filesystem": {"allowRead": ["~"]}}
     layout = build(request(tmp_path, profile=profile), ["/usr/bin/node", str(install)], {})
     assert str(home / ".mcpgateway") in masked(layout)
-    assert layout.reopened == [(str(home / ".mcpgateway/npx/pkg"), False)]
-    assert defaults.STATE_INSTALLS == (NPX_DIR, UVX_DIR)
+    assert (str(home / ".mcpgateway/npx/pkg"), False) in layout.reopened
 
 
 def test_another_servers_directory_is_masked_where_this_child_would_see_it(tmp_path: Path) -> None:
@@ -248,6 +267,21 @@ def test_a_workspace_child_writes_its_workspace_another_child_only_reads_its_cwd
     assert bound(plain) == {str(tmp_path / "ws"): False} and plain.cwd == str(tmp_path / "ws")
 
 
+@pytest.mark.parametrize("where", ["home", "above", "state"])
+def test_a_workspace_is_never_written_whole_when_it_is_the_home_or_more(
+    tmp_path: Path, where: str
+) -> None:
+    """A workspace-scoped entry whose C{cwd} is the home, what holds it or
+    the state directory gets no writable workspace: the user's C{.bashrc}
+    stays out of the child's reach whoever wrote the entry."""
+    home = tree(tmp_path)
+    (home / ".bashrc").write_text("# the user's own")
+    cwd = {"home": home, "above": tmp_path, "state": home / ".mcpgateway"}[where]
+    layout = build(request(tmp_path, cwd=str(cwd), workspace=True), ["/bin/x"], {})
+    writable = [path for _, path in layout.writable]
+    assert not any(str(home).startswith(path) or path.startswith(str(cwd)) for path in writable)
+
+
 def test_profile_paths_expand_home_and_working_directory() -> None:
     assert expand("~", "/h", "/w") == "/h"
     assert expand("~/a/../b", "/h", "/w") == "/h/b"
@@ -313,16 +347,34 @@ def test_a_script_named_through_a_symlinked_directory_is_found_by_both_names(
     assert sorted(layout.readOnly) == [(real, str(tmp_path / "cache/node_modules")), (real, real)]
 
 
-def test_a_writable_file_or_directory_yet_to_be_made_is_made_empty_and_bound(
+def test_a_writable_file_or_directory_yet_to_be_made_is_made_and_bound(
     tmp_path: Path,
 ) -> None:
+    """A name with an extension is a file, made empty; any other, a
+    directory, made with its parents (mode 0700)."""
     home = tree(tmp_path)
-    profile = {"filesystem": {"allowWrite": ["~/memory.jsonl", "~/out/", "~/no/such/file"]}}
-    layout = build(request(tmp_path, profile=profile), ["/usr/bin/node"], {})
-    assert bound(layout) == {str(home / "memory.jsonl"): True, str(home / "out"): True}
-    assert (home / "memory.jsonl").read_text() == "" and (home / "out").is_dir()
+    rules = ["~/memory.jsonl", "~/out/", "~/notes", "~/no/such/dir", "~/deep/er/db.sqlite"]
+    layout = build(request(tmp_path, profile={"filesystem": {"allowWrite": rules}}), ["/x"], {})
+    made = ["memory.jsonl", "out", "notes", "no/such/dir", "deep/er/db.sqlite"]
+    assert bound(layout) == {str(home / path): True for path in made}
+    assert (home / "memory.jsonl").read_text() == "" and (home / "deep/er/db.sqlite").is_file()
     assert (home / "memory.jsonl").stat().st_mode & 0o777 == 0o600
-    assert layout.notes == [f"allowWrite ~/no/such/file: {home}/no/such/file does not exist"]
+    for directory in ("out", "notes", "no", "no/such", "no/such/dir", "deep", "deep/er"):
+        assert (home / directory).is_dir()
+        assert (home / directory).stat().st_mode & 0o777 == 0o700, directory
+    assert layout.notes == []
+
+
+def test_a_writable_directory_is_never_made_in_the_system(tmp_path: Path) -> None:
+    tree(tmp_path)
+    profile = {"filesystem": {"allowWrite": ["/usr/no-such-dir-of-mcpgateway", "/nope/x"]}}
+    layout = build(request(tmp_path, profile=profile), ["/usr/bin/node"], {})
+    assert layout.writable == [] and not os.path.exists("/usr/no-such-dir-of-mcpgateway")
+    assert layout.notes == [
+        "allowWrite /usr/no-such-dir-of-mcpgateway: /usr/no-such-dir-of-mcpgateway does not"
+        " exist (/usr is the system's: not made)",
+        "allowWrite /nope/x: /nope/x does not exist (/ is the system's: not made)",
+    ]
 
 
 def test_another_server_run_by_the_same_program_does_not_hide_it(tmp_path: Path) -> None:
@@ -457,3 +509,143 @@ def test_only_a_shells_script_is_read() -> None:
 def test_any_script_gives_existing_absolute_paths(words: list[str]) -> None:
     for path in scriptPaths(["sh", "-c", " ".join(words)], "/nonexistent-home"):
         assert path.startswith("/") and os.path.lexists(path)
+
+
+def test_a_data_file_the_server_made_a_symlink_is_not_followed_at_its_next_start(
+    tmp_path: Path,
+) -> None:
+    """server-memory's C{memory.json}, replaced by the child with a symlink
+    to C{~/.bashrc}: its next start binds its data directory, as at the
+    first, never the file's target."""
+    home = tree(tmp_path)
+    (home / ".bashrc").write_text("# the user's own")
+    (home / "Documents").mkdir()
+    data = tmp_path / "data"
+    data.mkdir()
+    environ = {"MEMORY_FILE_PATH": str(data / "memory.json"), "NOTES_DIR": str(data / "notes")}
+    asked = request(tmp_path, entryEnv=list(environ))
+    first = build(asked, ["/usr/bin/node"], environ)
+    assert bound(first) == {str(data): True, str(data / "notes"): True}
+    (data / "memory.json").symlink_to(home / ".bashrc")  # what the child did
+    (data / "notes").rmdir()
+    (data / "notes").symlink_to(home / "Documents")
+    second = build(asked, ["/usr/bin/node"], environ)
+    assert bound(second) == {str(data): True}
+    assert second.notes == [
+        f"NOTES_DIR: {data / 'notes'} is reached through a symlink the server may have made:"
+        " not followed"
+    ]
+
+
+def test_a_symlink_the_server_left_in_a_folder_it_writes_leads_nowhere(tmp_path: Path) -> None:
+    home = tree(tmp_path)
+    (home / "Documents").mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "docs").symlink_to(home / "Documents")  # left by the child, at an earlier start
+    (work / "main.js").symlink_to(home / ".bashrc")
+    (home / ".bashrc").write_text("")
+    argv = ["/usr/bin/node", str(work / "main.js"), str(work), str(work / "docs")]
+    layout = build(request(tmp_path), argv, {})
+    assert bound(layout) == {str(work): True}
+    # The entry's own symlink, where the child writes nothing, is still followed.
+    (tmp_path / "link").symlink_to(home / "Documents")
+    layout = build(request(tmp_path), ["/usr/bin/node", str(tmp_path / "link")], {})
+    assert bound(layout) == {str(home / "Documents"): True, str(tmp_path / "link"): True}
+
+
+def test_a_symlink_in_a_writable_folder_may_lead_to_what_every_child_sees(tmp_path: Path) -> None:
+    work = tmp_path / "work" / "bin"
+    work.mkdir(parents=True)
+    (work / "python").symlink_to("/usr/bin/env")  # a venv's interpreter: the system's
+    argv = [str(work / "python"), str(tmp_path / "work")]
+    layout = build(request(tmp_path), argv, {})
+    assert bound(layout)[str(tmp_path / "work")] is True
+    assert layout.notes == []
+
+
+def test_a_folder_an_argument_names_is_the_servers_to_write(tmp_path: Path) -> None:
+    home = tree(tmp_path)
+    project = home / "work"
+    (project / "readme.md").write_text("")
+    state = home / ".mcpgateway"
+    argv = ["/usr/bin/node", str(project), str(project / "readme.md"), "/usr/share", str(state)]
+    layout = build(request(tmp_path), argv, {})
+    assert bound(layout) == {str(project): True}
+    # Never the home, what holds it, or the system.
+    for wide in (str(home), str(tmp_path), "/", "/etc"):
+        layout = build(request(tmp_path), ["/usr/bin/node", wide], {})
+        assert layout.writable == [], wide
+
+
+def test_the_gateways_module_path_never_shows_the_home_or_what_holds_it(tmp_path: Path) -> None:
+    """C{python -m mcpgateway.launch} run from the home has the home first
+    on its path: a child run by the gateway's Python must not see it."""
+    home = tree(tmp_path)
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    paths = [str(home), "/", str(tmp_path), str(home / ".mcpgateway"), "/tmp", str(lib)]
+    fields = {"interpreter": "/usr/bin/python3", "interpreterPaths": paths}
+    environ = {"PYTHONPATH": str(home)}
+    layout = build(request(tmp_path, **fields), ["/usr/bin/python3", "-m", "srv"], environ)
+    assert bound(layout) == {str(lib): False}
+
+
+def test_a_script_in_var_tmp_is_bound_over_the_private_one(tmp_path: Path) -> None:
+    """C{/var/tmp} is the child's own, empty: a server kept there is bound
+    as one kept anywhere else."""
+    srv = Path(tempfile.mkdtemp(dir="/var/tmp"))
+    try:
+        (srv / "dist").mkdir()
+        (srv / "package.json").write_text("{}")
+        (srv / "dist" / "index.js").write_text("")
+        layout = build(request(tmp_path), ["/usr/bin/node", str(srv / "dist/index.js")], {})
+        assert bound(layout) == {str(srv): False}
+    finally:
+        shutil.rmtree(srv)
+
+
+def test_a_gateway_running_in_its_state_directory_gives_its_children_their_home(
+    tmp_path: Path,
+) -> None:
+    home = tree(tmp_path)
+    state = home / ".mcpgateway"
+    profile = {"filesystem": {"allowRead": ["~"]}}
+    asked = request(tmp_path, gatewayCwd=str(state), profile=profile)
+    layout = build(asked, ["/usr/bin/node", "relative.js"], {})
+    assert layout.cwd == str(home) and str(state) in masked(layout)
+    assert not [p for p in bound(layout) if p.startswith(str(state))]
+    # In another server's directory, masked for this one: its home too.
+    other = tmp_path / "other"
+    (other / "sub").mkdir(parents=True)
+    profile = {"filesystem": {"allowRead": [str(tmp_path)]}}
+    asked = request(tmp_path, gatewayCwd=str(other / "sub"), others=[str(other)], profile=profile)
+    layout = build(asked, ["/usr/bin/node"], {})
+    assert str(other) in masked(layout) and layout.cwd == str(home)
+
+
+def test_the_gateways_own_files_are_masked_wherever_a_child_would_see_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tree(tmp_path)
+    system = tmp_path / "opt"
+    (system / "gw").mkdir(parents=True)
+    monkeypatch.setattr(defaults, "SYSTEM_DIRS", (*defaults.SYSTEM_DIRS, str(system)))
+    monkeypatch.setattr(places, "PRIVATE", ("/var/tmp",))  # the test's tree is in /tmp
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    for name in ("config.json", "tokens.json"):
+        (conf / name).write_text("{}")
+    (system / "gw" / "tls.key").write_text("KEY")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "audit.log").write_text("")
+    files = [str(conf / "config.json"), str(conf / "tokens.json"), str(system / "gw/tls.key")]
+    files += [str(data / "audit.log"), str(home / "missing.pem")]
+    profile = {"filesystem": {"allowRead": [str(conf), str(conf / "config.json")]}}
+    environ = {"DATA_DIR": str(data)}
+    asked = request(tmp_path, gatewayFiles=files, profile=profile, entryEnv=list(environ))
+    layout = build(asked, ["/usr/bin/node"], environ)
+    assert {str(conf): False, str(data): True}.items() <= bound(layout).items()
+    assert set(files[:4]) <= masked(layout)  # under a bind, under the system's, in its data
+    assert layout.reopened == []  # an allow naming one lifts nothing

@@ -55,8 +55,9 @@ def allowing(*domains: str, denied: tuple[str, ...] = ()) -> Any:
 def test_a_child_with_an_allow_list_is_given_its_servers_proxy_socket() -> None:
     proxy = FakeProxy()
     box = sandbox(proxy=proxy)
+    box.found = {"mechanism": "bwrap"}
     asked = requestOf(box.command(allowing("api.x.org", denied=("bad.x.org",)), ARGV, ENV) or [])
-    assert asked["network"]["proxy"] == "/run/gw/n.sock"
+    assert asked["network"]["proxy"] == "/run/gw/n.sock" and "proxyPort" not in asked["network"]
     assert proxy.asked == [("n", ("api.x.org",), ("bad.x.org",))]
     npx = requestOf(box.command(spec("m", command="npx"), ARGV, ENV) or [])
     assert npx["network"]["proxy"] == "/run/gw/m.sock"

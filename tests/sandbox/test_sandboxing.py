@@ -17,9 +17,12 @@ from mcpgateway import tap
 from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.sandbox.confine import Sandbox
 from mcpgateway.startup.sandboxing import (
+    AUDIT_FILES_KEPT,
     DEFAULT,
+    LOG_FILES_KEPT,
     MODES,
     SANDBOX_ENV,
+    gatewayFiles,
     sandboxSetting,
     serverPaths,
 )
@@ -44,6 +47,15 @@ def test_the_option_is_auto_by_default_and_takes_off() -> None:
     assert parse("--sandbox", "auto")["sandbox"] == "auto"
 
 
+@pytest.mark.parametrize("mode", ["bubblewrap", "landlock"])
+def test_the_option_and_its_variable_take_a_mechanism(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert parse("--sandbox", mode)["sandbox"] == mode
+    monkeypatch.setenv(SANDBOX_ENV, mode)
+    assert parse()["sandbox"] == mode
+
+
 def test_the_environment_decides_when_the_option_is_not_given(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -60,7 +72,9 @@ def test_a_bad_environment_value_is_a_usage_error_naming_the_variable(
     monkeypatch.setenv(SANDBOX_ENV, "on")
     with pytest.raises(SystemExit):
         parse()
-    assert "$MCPGATEWAY_SANDBOX 'on': use auto or off" in capsys.readouterr().err
+    assert (
+        "$MCPGATEWAY_SANDBOX 'on': use auto, off, bubblewrap or landlock" in capsys.readouterr().err
+    )
 
 
 @given(st.text(max_size=12))
@@ -79,7 +93,7 @@ def test_another_word_is_a_usage_error_naming_the_option(
 ) -> None:
     with pytest.raises(SystemExit):
         parse("--sandbox", "on")
-    assert "--sandbox 'on': use auto or off" in capsys.readouterr().err
+    assert "--sandbox 'on': use auto, off, bubblewrap or landlock" in capsys.readouterr().err
 
 
 def service(
@@ -164,3 +178,90 @@ def test_the_start_timeout_is_a_minute_unless_given() -> None:
     for bad in ("0", "-1", "inf", "soon"):
         with pytest.raises(SystemExit):  # the gateway's options say why and exit
             parse("--start-timeout", bad)
+
+
+@pytest.mark.parametrize("mode", ["bubblewrap", "landlock"])
+def test_a_named_mechanism_confines_the_children_and_probes_once_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    top, reactor = service(tmp_path, monkeypatch, "--sandbox", mode)
+    assert reactor.spawned == []
+    top.startService()  # type: ignore[attr-defined]
+    try:
+        [(_, argv, _, _)] = reactor.spawned  # the probe: it says whether that one works
+        assert argv[-1] == "--probe"
+        assert json.loads((tmp_path / "st" / "state.json").read_text())["sandbox"] == mode
+        gateway = next(s for s in top if type(s).__name__ == "GatewayService").gateway  # type: ignore[attr-defined]
+        assert gateway.spawner.confiner.mechanism == {"bubblewrap": "bwrap"}.get(mode, mode)
+    finally:
+        top.stopService()  # type: ignore[attr-defined]
+
+
+def test_the_gateways_own_files_named_by_its_options() -> None:
+    endpoint = r"ssl:9443:privateKey=tls/key.pem:certKey=/etc/gw/cert.pem:extraCertChain=chain.pem"
+    options = {
+        "config": "/etc/gw/servers.json",
+        "auth-tokens": "/etc/gw/tokens.json",
+        "cluster-key-file": "/etc/gw/cluster.key",
+        "endpoint": endpoint,
+        "audit-log": "/var/gw/audit.log",
+        "log-file": "gw.log",
+        "policy": "~/policy.cedar",
+        "task-dir": "tasks",
+        "api-token": "s3cret-token",
+        "oauth-ca-file": "/etc/ssl/certs/ca-certificates.crt",
+        "manhole": "manhole.sock",
+    }
+    files = gatewayFiles(options, "/run/gw", "/etc/gw/servers.json")
+    home = str(Path("~").expanduser())
+    assert files == [
+        "/etc/gw/servers.json",
+        "/etc/gw/tokens.json",
+        "/etc/gw/cluster.key",
+        f"{home}/policy.cedar",
+        "/run/gw/tasks",
+        "/run/gw/tls/key.pem",
+        "/etc/gw/cert.pem",
+        "/run/gw/chain.pem",
+        "/var/gw/audit.log",
+        *(f"/var/gw/audit.log.{n}" for n in range(1, AUDIT_FILES_KEPT + 1)),
+        "/run/gw/gw.log",
+        *(f"/run/gw/gw.log.{n}" for n in range(1, LOG_FILES_KEPT + 1)),
+    ]
+    assert not any("s3cret" in path for path in files)  # a token is never a path
+    assert gatewayFiles({"endpoint": "ssl:9443", "manhole": "/run/m.sock"}, "/w") == [
+        "/w/server.pem",  # Twisted's default key, and the certificate with it
+        "/run/m.sock",
+    ]
+    assert gatewayFiles({"endpoint": "tcp:9100:interface=127.0.0.1"}, "/w") == []
+
+
+def test_the_rotated_files_counted_are_the_writers_own() -> None:
+    import inspect
+
+    from mcpgateway.ops.audit import AuditLog
+    from mcpgateway.runtime.logs import LogFileService
+
+    kept = inspect.signature(LogFileService).parameters["maxRotatedFiles"].default
+    assert kept == LOG_FILES_KEPT
+    assert inspect.signature(AuditLog).parameters["maxFiles"].default == AUDIT_FILES_KEPT
+
+
+def test_the_wired_sandbox_masks_the_files_the_gateway_was_started_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "logs").mkdir()
+    top, _ = service(
+        tmp_path, monkeypatch, "--log-file", "logs/gw.log", "--audit-log", "logs/audit.log"
+    )
+    gateway = next(s for s in top if type(s).__name__ == "GatewayService").gateway  # type: ignore[attr-defined]
+    files = gateway.spawner.confiner.gatewayFiles
+    assert str(tmp_path / "servers.json") in files  # its --config
+    assert (
+        str(tmp_path / "logs" / "gw.log") in files and str(tmp_path / "logs" / "audit.log") in files
+    )
+    spec = gateway.pools["demo"].spec
+    command = gateway.spawner.confiner.command(spec, [sys.executable], {"HOME": str(tmp_path)})
+    request = json.loads(command[command.index("--") - 1])
+    assert request["gatewayFiles"] == list(files)

@@ -24,6 +24,7 @@ class Confiner:
     def __init__(self) -> None:
         self.asked: list[tuple[str, list[str], dict[str, str]]] = []
         self.ended: list[Deferred[None]] = []
+        self.pids: list[int | None] = []
 
     def command(
         self, spec: ServerSpec, argv: list[str], environ: Mapping[str, str]
@@ -34,8 +35,9 @@ class Confiner:
     def explain(self, spec: ServerSpec, line: str, environ: Mapping[str, str]) -> str | None:
         return f"the sandbox denied {line.split()[-1]}" if "DENIED" in line else None
 
-    def spawned(self, spec: ServerSpec, ended: Deferred[None]) -> None:
+    def spawned(self, spec: ServerSpec, ended: Deferred[None], pid: int | None = None) -> None:
         self.ended.append(ended)
+        self.pids.append(pid)
 
 
 def spawn(
@@ -97,6 +99,7 @@ def test_a_confined_childs_end_is_told_to_its_sandbox_an_unconfined_ones_not() -
     spawner = fakeSpawner(FakeProcessReactor(), environ={}, confiner=confiner)
     child = spawner.spawn(SPEC, lambda m: None, lambda line: None, lambda c: None)
     assert confiner.ended == [child.ended]
+    assert confiner.pids == [child.pid] and child.pid is not None  # its temporary directory's
     free = ServerSpec(name="free", command="free", executable="/opt/free")
     spawner.spawn(free, lambda m: None, lambda line: None, lambda c: None)
     assert len(confiner.ended) == 1

@@ -8,6 +8,7 @@ gateway's admin door, and what needs a person at the top of the page."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -155,9 +156,42 @@ def test_a_failing_server_shows_its_cause_its_fix_and_its_buttons() -> None:
 def test_each_kind_of_trouble_gets_its_own_fix() -> None:
     base = {"name": "s", "circuit": "closed", "state": "error"}
     assert "install its command" in fix({**base, "error": "command 'x' not found"})
-    assert "sandbox learn s" in fix({**base, "lastExit": "exited 1 (sandbox: /x denied)"})
+    sandboxed = fix({**base, "lastExit": "exited 1 (sandbox: /x denied)"})
+    assert '"sandbox": "learn" in its entry' in sandboxed
+    assert "mcpgateway sandbox suggest s" in sandboxed and "sandbox learn s" not in sandboxed
     assert "Reset circuit" in fix({**base, "circuit": "open"})
     assert "next request starts it" in fix({**base, "lastExit": "exited 1"})
+
+
+def test_every_command_a_sandbox_fix_names_exists() -> None:
+    """The console's sandbox fix names only commands the CLI has."""
+    from mcpgateway.cli.main import makeParser
+
+    parser = makeParser()
+    base = {"name": "s", "circuit": "closed", "state": "error", "lastExit": "the sandbox denied /x"}
+    commands = re.findall(r"mcpgateway ([a-z-]+(?: [a-z-]+)?) s\b", fix(base))
+    assert commands == ["sandbox suggest"]
+    for command in commands:
+        words = command.split()
+        assert parser.parse_args([*words, "s"]).handler, command
+
+
+def test_a_tool_call_its_sandbox_likely_refused_waits_for_a_person() -> None:
+    h = Harness()
+    told = (
+        "a tool call failed, likely because of the sandbox: the sandbox denied writing <x>:"
+        ' allow it with "sandbox": {"filesystem": {"allowWrite": ["/x"]}}'
+    )
+    status = h.gateway.status()
+    srv = status.servers["srv"]
+    srv = replace(srv, requests=replace(srv.requests, sandboxRefusals=(told, "another")))
+    html = renderNeeds({**pageData(replace(status, servers={"srv": srv})), "pins": None})
+    page = Page(html)
+    assert "Needs a person (1)" in page.text("h2")
+    assert "(sandbox refusal)" in html and "&lt;x&gt;" in html and "<x>" not in html
+    assert "(and 1 more)" in html
+    assert "mcpgateway sandbox suggest srv" in page.text("sub")
+    assert [a["data-action"] for t, a in page.tags if t == "button"] == ["logs"]
 
 
 def test_a_sign_in_and_a_promotion_wait_for_a_person() -> None:

@@ -496,7 +496,9 @@ def sameServer(
 ) -> bool:
     """Whether the pool of C{a} may keep serving C{b}: how its children are
     shared is the same, and so is the child of its key-less route (the
-    user's entry: command, args, env, cwd; timeouts may differ). Its env
+    user's entry: command, args, env, cwd, and its sandbox: a child runs
+    confined as it started, so a new profile needs new children; timeouts
+    may differ). Its env
     alone may differ too (the gateway's C{<state-dir>/.env}, the entry's
     C{env}) on a pool with one child for all its routes: a shared child is
     restarted with the new env at its next idle moment and its sessions
@@ -543,7 +545,7 @@ def sameServer(
         return False
     if a.variants and b.variants and not (_keyless(a) and _keyless(b)):
         return True
-    if (a.command, a.args, a.cwd) != (b.command, b.args, b.cwd):
+    if (a.command, a.args, a.cwd, a.sandbox) != (b.command, b.args, b.cwd, b.sandbox):
         return False
     return a.env == b.env or not scoped
 

@@ -223,6 +223,7 @@ def _requests(stats: RequestStats) -> RequestSnapshot:
         ambiguousServerRequests=stats.ambiguousServerRequests,
         bytesIn=stats.bytesIn,
         bytesOut=stats.bytesOut,
+        sandboxRefusals=tuple(stats.sandboxRefusals.values()),
     )
 
 

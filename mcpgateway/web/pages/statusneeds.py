@@ -8,8 +8,10 @@ waiting for a sign-in (with their Sign in button,
 L{mcpgateway.web.pages.consolesignin}), the failing servers with their one-line cause and
 the fix C{mcpgateway doctor} would print, a child its sandbox denied
 something (its exit reason says what, and the profile key that allows it),
-and the servers promoted to a child per session. A gateway with nothing of
-the kind says so in one line.
+the tool calls its sandbox likely refused something (the server's
+C{sandboxRefusals}: L{mcpgateway.core.refusals}), and the servers promoted
+to a child per session. A gateway with nothing of the kind says so in one
+line.
 """
 
 from __future__ import annotations
@@ -68,10 +70,7 @@ def fix(server: Mapping[str, Any]) -> str:
     name = str(server["name"])
     kind = kindOf(server)
     if kind == "sandbox":
-        return (
-            f'allow what its exit reason names in the server\'s "sandbox" entry'
-            f" (docs/guide/sandbox.md), or learn it: mcpgateway sandbox learn {name}"
-        )
+        return f"allow what its exit reason names in the server's {learnFix(name)}"
     if kind == "missing":
         return "install its command or fix its entry in the gateway's servers.json"
     if kind == "crash-loop":
@@ -80,6 +79,16 @@ def fix(server: Mapping[str, Any]) -> str:
             f" (mcpgateway servers reset-circuit {name})"
         )
     return f"its log shows why (mcpgateway logs {name}); fix that, and the next request starts it"
+
+
+def learnFix(name: str) -> str:
+    """The end of a sandbox fix: the key goes in the server's entry, or the
+    server learns what it needs (C{"sandbox": "learn"}, then C{mcpgateway
+    sandbox suggest}: the commands that exist)."""
+    return (
+        '"sandbox" entry (docs/guide/sandbox.md), or let it learn what it needs:'
+        f' "sandbox": "learn" in its entry, use it, then mcpgateway sandbox suggest {name}'
+    )
 
 
 def _button(action: str, label: str, server: str, disabled: bool = False) -> str:
@@ -145,6 +154,18 @@ def renderNeeds(data: Mapping[str, Any], controls: bool = True) -> str:
                     f"<b>{name}</b> ({label}): {_esc(cause(server))}"
                     f'<span class="sub">fix: {_esc(fix(server))}</span>',
                     buttons,
+                )
+            )
+        refusals = server.get("sandboxRefusals") or []
+        if refusals and not server.get("disabled"):
+            more = f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""
+            items.append(
+                _item(
+                    "sandbox",
+                    f"<b>{name}</b> (sandbox refusal): {_esc(refusals[0])}{more}"
+                    f'<span class="sub">fix: if it needs it, add what the line names to'
+                    f" its {_esc(learnFix(str(server['name'])))}</span>",
+                    _button("logs", "Log", key) if controls else "",
                 )
             )
         if server.get("promoted"):

@@ -262,6 +262,7 @@ def pageData(
             "warning": None if server.warning is None else clean(server.warning),
             "login": server.login,
             "promoted": None if server.promoted is None else clean(server.promoted),
+            "sandboxRefusals": [clean(note) for note in server.requests.sandboxRefusals],
             "savings": _serverSavings(status, name),
         }
         if line["failing"]:

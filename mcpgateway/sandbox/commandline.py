@@ -1,0 +1,65 @@
+# -*- test-case-name: tests.sandbox.test_layout -*-
+"""The paths a child's command line names: its arguments' files and
+directories, and the words of a shell's C{-c} script that are paths. The
+layout binds them (L{mcpgateway.sandbox.layout}).
+
+Standard library only: the launcher imports it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from mcpgateway.sandbox.places import under
+
+TYPE_CHECKING = False  # typing itself is not imported: the launcher starts lean
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+
+def argumentPaths(args: Iterable[str], cwd: str) -> list[str]:
+    """The existing files and directories arguments name: an absolute path,
+    C{--flag=/path}, or a relative one that exists under C{cwd}."""
+    found = []
+    for arg in args:
+        value = arg.split("=", 1)[1] if arg.startswith("-") and "=" in arg else arg
+        if not value or value.startswith("-") or "\0" in value or len(value) > 4096:
+            continue
+        if value.startswith("file://"):
+            value = value[len("file://") :]
+        candidate = value if value.startswith("/") else os.path.join(cwd, value)
+        if os.path.lexists(candidate):
+            found.append(os.path.normpath(candidate))
+    return found
+
+
+SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash"})
+"""Programs whose C{-c} argument is a script of commands (L{scriptPaths})."""
+SCRIPT_BREAKS = str.maketrans({c: " " for c in ";&|()<>\"'`\n\t{}$"})
+
+
+def scriptPaths(argv: list[str], home: str) -> list[str]:
+    """The absolute (or C{~/}) paths a shell's C{-c} script names
+    (C{sh -c "~/.venv/bin/server --db /data/x; ..."}), where they exist:
+    the sandbox binds them as it binds arguments, as the shell would run
+    them. Words only (no quoting or expansion is understood): a path
+    with a space in it is not found."""
+    if os.path.basename(argv[0]) not in SHELLS:
+        return []
+    script = None
+    for index, arg in enumerate(argv[1:-1], start=1):
+        if arg.startswith("-") and not arg.startswith("--") and "c" in arg:
+            script = argv[index + 1]
+            break
+    if script is None or len(script) > 65536:
+        return []
+    found = []
+    for word in script.translate(SCRIPT_BREAKS).split():
+        word = word.split("=", 1)[1] if "=" in word else word
+        if word.startswith("~/"):
+            word = os.path.join(home, word[2:])
+        word = os.path.normpath(word) if word.startswith("/") and "\0" not in word else ""
+        hidden = any(under(word, kernel) for kernel in ("/dev", "/proc", "/sys"))
+        if word and not hidden and os.path.lexists(word):
+            found.append(word)
+    return list(dict.fromkeys(found))

@@ -1,0 +1,355 @@
+"""Real servers run unchanged, and no symlink or default shows the user's
+files, with real bubblewrap and real Landlock (docs/guide/sandbox.md):
+
+ - a data file the child made a symlink to C{~/.bashrc} is not followed at
+   its next start;
+ - the gateway's own files (its config, its tokens, a key under C{/opt})
+   are never shown, even inside a folder the child may write;
+ - a root gateway's own files no one else may read, under C{/opt}, are not
+   readable by its children (root without capabilities still reads what
+   root owns);
+ - a script kept in C{/tmp} or C{/var/tmp} runs;
+ - a program run through a pyenv shim runs (this machine's C{python3} when
+   it is one, else a pyenv tree made for the test);
+ - a gateway whose working directory is its state directory starts its
+   children, which see nothing of it;
+ - C{allowWrite} of a directory yet to be made makes it, and the child
+   writes in it;
+ - a folder an argument names is the server's to write;
+ - under bubblewrap, an install bound again inside the masked state
+   directory, with the home shown (C{"sandbox": "learn"} and the like);
+ - through a real gateway: C{@modelcontextprotocol/server-filesystem}
+   writes into the folder it was given, and
+   C{@modelcontextprotocol/server-memory}, installed by the gateway for
+   C{npx} without C{MEMORY_FILE_PATH}, keeps an entity across a restart.
+
+Each runs the launcher directly (L{sandboxkit.confinedRun}) with each
+mechanism; both must work here (CI installs bubblewrap and runs as root).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.gateway import REPO, RunningGateway, npmServer, writeConfig
+from tests.integration.sandboxkit import (
+    MECHANISMS,
+    bwrapOrSkip,
+    confinedRun,
+    fakeHome,
+    toolCall,
+)
+
+pytestmark = pytest.mark.integration
+
+Starter = Callable[..., RunningGateway]
+PYTHON = [sys.executable, "-I", "-c"]
+ATTEMPTS = """
+import json, os, sys
+out = {}
+def attempt(name, action):
+    try:
+        out[name] = ["ok", action()]
+    except OSError as e:
+        out[name] = ["refused", e.errno]
+"""
+MEMORY_VERSION = "2026.8.31"
+"""server-memory's version, as scripts/install-test-backends pins it."""
+
+
+def ran(done: Any) -> dict[str, Any]:
+    """The JSON a child printed last, asserting it ran."""
+    assert done.returncode == 0, (done.returncode, done.stdout, done.stderr)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+@pytest.fixture
+def user(tmp_path: Path) -> Path:
+    """A home with secrets and a C{.bashrc}, and the gateway's state directory."""
+    (tmp_path / "home").mkdir()
+    home = fakeHome(tmp_path / "home")
+    (home / ".mcpgateway").mkdir()
+    (home / ".mcpgateway" / "tokens.json").write_text('{"admin": "state-secret"}')
+    return home
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_a_data_file_made_a_symlink_is_not_followed_at_the_next_start(
+    mechanism: str, user: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    env = {"MEMORY_FILE_PATH": str(data / "memory.json")}
+    plant = "import os, sys; os.symlink(sys.argv[1], os.environ['MEMORY_FILE_PATH']); print('{}')"
+    first = confinedRun(mechanism, user, [*PYTHON, plant, str(user / ".bashrc")], env=env)
+    ran(first)
+    assert os.readlink(data / "memory.json") == str(user / ".bashrc")  # it could: its data
+    append = ATTEMPTS + (
+        "attempt('append', lambda: open(os.environ['MEMORY_FILE_PATH'], 'a').write('pwned'))\n"
+        "attempt('read', lambda: open(os.environ['MEMORY_FILE_PATH']).read())\n"
+        f"attempt('direct', lambda: open({str(user / '.bashrc')!r}, 'a').write('pwned'))\n"
+        "print(json.dumps(out))"
+    )  # (its path in the program's text: one its arguments named would be shown, read-only)
+    second = ran(confinedRun(mechanism, user, [*PYTHON, append], env=env))
+    assert (user / ".bashrc").read_text() == "# the user's own\n", second
+    assert "the user's own" not in json.dumps(second)
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_the_gateways_own_files_are_never_shown(mechanism: str, user: Path, tmp_path: Path) -> None:
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "config.json").write_text('{"secret": "config-secret"}')
+    (conf / "tokens.json").write_text('{"secret": "token-secret"}')
+    (conf / "readme.txt").write_text("shown")
+    files = [str(conf / "config.json"), str(conf / "tokens.json")]
+    program = ATTEMPTS + (
+        "for name in sys.argv[2:]:\n"
+        "    attempt(name, lambda: open(name).read())\n"
+        "attempt('write', lambda: open(sys.argv[2], 'w').write('{}'))\n"
+        "attempt('readme', lambda: open(sys.argv[1] + '/readme.txt').read())\n"
+        "print(json.dumps(out))"
+    )
+    opt = _rootPrivateDirectory() if os.geteuid() == 0 else None
+    try:
+        if opt is not None:
+            (opt / "tls.key").write_text("key-secret")
+            files.append(str(opt / "tls.key"))
+        argv = [*PYTHON, program, str(conf), *files]
+        out = ran(confinedRun(mechanism, user, argv, gatewayFiles=files))
+    finally:
+        if opt is not None:
+            shutil.rmtree(opt)
+    assert "secret" not in json.dumps(out), out
+    assert out["readme"] == ["ok", "shown"]  # the folder it was given, its own
+    assert json.loads((conf / "config.json").read_text()) == {"secret": "config-secret"}
+
+
+def _rootPrivateDirectory() -> Path:
+    """A directory of root's under C{/opt}, everyone may enter (a vendor's
+    tree): what it holds is shown by the system's bind."""
+    opt = Path(tempfile.mkdtemp(prefix="mcpgateway-test-", dir="/opt"))
+    opt.chmod(0o755)
+    return opt
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_a_root_gateways_own_private_files_are_not_read_by_its_children(
+    mechanism: str, user: Path
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("a root gateway's children: run as root (CI does)")
+    opt = _rootPrivateDirectory()
+    try:
+        (opt / "license.key").write_text("root-secret")
+        (opt / "license.key").chmod(0o600)
+        (opt / "private").mkdir(mode=0o700)
+        (opt / "private" / "db.key").write_text("root-secret")
+        (opt / "public.txt").write_text("for everyone")
+        program = ATTEMPTS + (
+            "for name in ('license.key', 'private/db.key', 'public.txt'):\n"
+            "    attempt(name, lambda: open(sys.argv[1] + '/' + name).read())\n"
+            "print(json.dumps(out))"
+        )
+        out = ran(confinedRun(mechanism, user, [*PYTHON, program, str(opt)]))
+    finally:
+        shutil.rmtree(opt)
+    assert "root-secret" not in json.dumps(out), out
+    assert out["public.txt"] == ["ok", "for everyone"]
+    assert stat.S_IMODE(os.stat("/opt").st_mode) & stat.S_IXOTH  # the test's premise
+
+
+@pytest.fixture(params=["/tmp", "/var/tmp"])
+def shared(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A server's own folder in a shared temporary directory."""
+    folder = Path(tempfile.mkdtemp(prefix="mcpgateway-srv-", dir=request.param))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder)
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_a_script_kept_in_a_shared_temporary_directory_runs(
+    mechanism: str, user: Path, shared: Path
+) -> None:
+    (shared / "dist").mkdir()
+    (shared / "dist" / "server.py").write_text(
+        "import json, pathlib, sys\n"
+        "here = pathlib.Path(__file__).parent\n"
+        "print(json.dumps({'ran': (here / 'data.txt').read_text()}))\n"
+    )
+    (shared / "dist" / "data.txt").write_text("beside it")
+    out = ran(confinedRun(mechanism, user, [sys.executable, "-I", str(shared / "dist/server.py")]))
+    assert out == {"ran": "beside it"}
+
+
+def pyenvShim(home: Path) -> Path:
+    """This machine's C{python3} when it is a pyenv shim, else a pyenv tree
+    made in C{home} (a shim that runs C{libexec/pyenv}, which reads the
+    version file and runs that version's program)."""
+    found = shutil.which("python3")
+    if found is not None and Path(found).parent.name == "shims":
+        return Path(found)
+    root = home / ".pyenv"
+    (root / "shims").mkdir(parents=True)
+    (root / "libexec").mkdir()
+    (root / "versions" / "3.99.0" / "bin").mkdir(parents=True)
+    (root / "version").write_text("3.99.0\n")
+    shim = root / "shims" / "python3"
+    shim.write_text(
+        f'#!/usr/bin/env bash\nexport PYENV_ROOT="{root}"\nexec "{root}/libexec/pyenv" exec'
+        ' "${0##*/}" "$@"\n'
+    )
+    pyenv = root / "libexec" / "pyenv"
+    pyenv.write_text(
+        "#!/usr/bin/env bash\n"
+        'version="$(cat "$PYENV_ROOT/version")"; shift; program="$1"; shift\n'
+        'exec "$PYENV_ROOT/versions/$version/bin/$program" "$@"\n'
+    )
+    system = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+    (root / "versions" / "3.99.0" / "bin" / "python3").write_text(
+        f'#!/bin/sh\nexec {system} "$@"\n'
+    )
+    for script in (shim, pyenv, root / "versions" / "3.99.0" / "bin" / "python3"):
+        script.chmod(0o755)
+    return shim
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_a_program_run_through_a_pyenv_shim_runs(mechanism: str, user: Path) -> None:
+    shim = pyenvShim(user)
+    program = "import json, sys; print(json.dumps({'ran': sys.version_info[0]}))"
+    env = {"PATH": f"{shim.parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+    done = confinedRun(mechanism, user, [str(shim), "-c", program], command="python3", env=env)
+    assert ran(done) == {"ran": 3}
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_a_gateway_running_in_its_state_directory_starts_its_children(
+    mechanism: str, user: Path
+) -> None:
+    """The container image's working directory is its state directory;
+    the home shown (as C{"sandbox": "learn"} does) masks it."""
+    state = user / ".mcpgateway"
+    program = ATTEMPTS + (
+        "attempt('cwd', os.getcwd)\n"
+        "attempt('list', lambda: os.listdir(sys.argv[1]))\n"
+        "attempt('token', lambda: open(sys.argv[1] + '/tokens.json').read())\n"
+        "print(json.dumps(out))"
+    )
+    profile = {"filesystem": {"allowRead": ["~"]}}
+    done = confinedRun(mechanism, user, [*PYTHON, program, str(state)], gatewayCwd=state,
+                       profile=profile)  # fmt: skip
+    out = ran(done)
+    assert "state-secret" not in json.dumps(out) and out["list"] in (["ok", []], ["refused", 13])
+    assert out["cwd"] == ["ok", str(user)]
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_allow_write_of_a_directory_yet_to_be_made_makes_it(mechanism: str, user: Path) -> None:
+    program = ATTEMPTS + (
+        "attempt('write', lambda: open(sys.argv[1] + '/today.md', 'w').write('written'))\n"
+        "print(json.dumps(out))"
+    )
+    notes = user / "notes" / "daily"
+    profile = {"filesystem": {"allowWrite": ["~/notes/daily"]}}
+    out = ran(confinedRun(mechanism, user, [*PYTHON, program, str(notes)], profile=profile))
+    assert out["write"][0] == "ok", out
+    assert (notes / "today.md").read_text() == "written"
+    assert stat.S_IMODE(notes.stat().st_mode) == 0o700
+    assert stat.S_IMODE((user / "notes").stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_a_folder_an_argument_names_is_the_servers_to_write(
+    mechanism: str, user: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (tmp_path / "given.txt").write_text("a file it is given: read-only")
+    program = ATTEMPTS + (
+        "attempt('folder', lambda: open(sys.argv[1] + '/new.txt', 'w').write('x'))\n"
+        "attempt('file', lambda: open(sys.argv[2], 'a').write('x'))\n"
+        "print(json.dumps(out))"
+    )
+    argv = [*PYTHON, program, str(folder), str(tmp_path / "given.txt")]
+    out = ran(confinedRun(mechanism, user, argv))
+    assert out["folder"][0] == "ok" and (folder / "new.txt").read_text() == "x"
+    assert out["file"][0] == "refused"
+    assert (tmp_path / "given.txt").read_text() == "a file it is given: read-only"
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_an_install_in_the_masked_state_directory_runs_with_the_home_shown(
+    mechanism: str, user: Path
+) -> None:
+    """A server the gateway installed (C{<state>/uvx/<package>}) whose
+    sandbox shows the home: the state directory is masked, its install
+    bound again inside the mask."""
+    install = user / ".mcpgateway" / "uvx" / "tool" / "bin"
+    install.mkdir(parents=True)
+    (install / "server.py").write_text(
+        ATTEMPTS + "attempt('token', lambda: open(sys.argv[1] + '/tokens.json').read())\n"
+        "attempt('list', lambda: os.listdir(sys.argv[1]))\n"
+        "print(json.dumps(out))\n"
+    )
+    profile = {"filesystem": {"allowRead": ["~"]}}
+    argv = [sys.executable, "-I", str(install / "server.py"), str(user / ".mcpgateway")]
+    out = ran(confinedRun(mechanism, user, argv, profile=profile))
+    assert out["token"][0] == "refused" and out["list"][0] == "refused", out
+
+
+def test_server_filesystem_writes_into_the_folder_it_was_given(home: Path, start: Starter) -> None:
+    bwrapOrSkip()
+    user = fakeHome(home)
+    folder = user / "projects" / "notes"
+    folder.mkdir(parents=True)
+    filesystem = npmServer("SERVER_FILESYSTEM_JS")
+    entry = {"command": filesystem[0], "args": [filesystem[1], str(folder)]}
+    config = writeConfig(user / "servers.json", {"fs": entry})
+    gateway = start("--config", str(config), "--sandbox", "auto")
+    wrote = toolCall(
+        gateway.url("fs"), "write_file", {"path": str(folder / "todo.md"), "content": "ship it"}
+    )
+    assert "successfully wrote" in json.dumps(wrote).lower(), wrote
+    assert (folder / "todo.md").read_text() == "ship it"
+    assert (user / ".bashrc").read_text() == "# the user's own\n"
+
+
+def test_server_memory_keeps_what_it_learned_across_a_restart(home: Path, start: Starter) -> None:
+    """server-memory without C{MEMORY_FILE_PATH} writes C{memory.jsonl}
+    beside its own script: in the package the gateway installed for
+    C{npx}, which is its own to write."""
+    bwrapOrSkip()
+    user = fakeHome(home)
+    npmServer("SERVER_MEMORY_JS")  # Node.js and npm are here (else: skipped, saying why)
+    entry = {
+        "command": "npx",
+        "args": ["-y", f"@modelcontextprotocol/server-memory@{MEMORY_VERSION}"],
+    }
+    config = writeConfig(user / "servers.json", {"memory": entry})
+    cache = Path(os.environ.get("MCPGATEWAY_TEST_CACHE") or REPO / ".cache" / "test-backends")
+    env = {"npm_config_cache": str(cache / "npm-cache")}
+    args = ("--config", str(config), "--sandbox", "auto")
+    entity = {"name": "mcpgateway", "entityType": "project", "observations": ["persists"]}
+    first = start(*args, env=env, timeout=60.0)
+    made = toolCall(first.url("memory"), "create_entities", {"entities": [entity]})
+    assert "mcpgateway" in json.dumps(made), made
+    first.stop()
+    written = list((user / "state" / "npx").glob("**/server-memory/dist/memory.jsonl"))
+    assert written and "persists" in written[0].read_text()
+    second = start(*args, env=env, timeout=60.0)
+    graph = toolCall(second.url("memory"), "read_graph")
+    assert "persists" in json.dumps(graph), graph

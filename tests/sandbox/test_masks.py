@@ -1,0 +1,111 @@
+"""What a child never sees: a root gateway's own private files found by
+their mode, the gateway's files the request names, and what is bound again
+over a mask (a server's own package, writable)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from mcpgateway.sandbox import defaults, masks
+from mcpgateway.sandbox import request as requests
+from mcpgateway.sandbox.layout import build
+from mcpgateway.sandbox.places import Places
+from mcpgateway.sandbox.profile import SandboxProfile, parseSandbox
+from tests.sandbox.test_layout import bound, masked, request, tree
+
+
+class Spec:
+    """What the request reads of a server's spec."""
+
+    def __init__(self, name: str, command: str = "node") -> None:
+        self.name = name
+        self.command = command
+        self.cwd: str | None = None
+        self.mode = "global"
+        self.env: tuple[tuple[str, str], ...] = ()
+        self.sandbox: SandboxProfile = parseSandbox({})
+
+
+def test_what_only_its_owner_may_read_is_found_two_levels_down(tmp_path: Path) -> None:
+    root = tmp_path / "etc"
+    for path in ("ssl/private", "ssl/certs", "app/conf/deeper", "open"):
+        (root / path).mkdir(parents=True)
+    (root / "ssl" / "private").chmod(0o700)
+    (root / "shadow").write_text("x")
+    (root / "shadow").chmod(0o640)
+    (root / "passwd").write_text("x")
+    (root / "app" / "conf" / "deeper" / "key").write_text("x")  # too deep
+    (root / "app" / "conf" / "deeper" / "key").chmod(0o600)
+    (root / "app" / "key").write_text("x")
+    (root / "app" / "key").chmod(0o600)
+    (root / "link").symlink_to(root / "shadow")
+    uid = os.getuid()
+    found = masks.privateEntries([str(root)], uid)
+    assert sorted(found) == [
+        (str(root / "app" / "key"), False),
+        (str(root / "shadow"), False),
+        (str(root / "ssl" / "private"), True),
+    ]
+    assert masks.privateEntries([str(root)], uid + 1) == []  # another's: the kernel keeps them
+    assert len(masks.privateEntries([str(root)], uid, limit=2)) <= 2
+
+
+def test_a_root_gateway_masks_its_private_system_files(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("a root gateway's view: run as root (CI is)")
+    tree(tmp_path)
+    layout = build(request(tmp_path), ["/usr/bin/node"], {})
+    private = [path for path, _ in masks.privateEntries(defaults.PRIVATE_SCAN_ROOTS, 0)]
+    assert set(private) <= masked(layout)
+    for secret in ("/etc/shadow", "/var/cache/debconf/passwords.dat"):
+        if os.path.exists(secret):
+            assert secret in masked(layout)
+
+
+def test_the_request_names_the_gateways_own_files() -> None:
+    asked = requests.build(
+        Spec("srv"),
+        {"HOME": "/h"},
+        "/s",
+        None,
+        others=[],
+        python="/usr/bin/python3",
+        parent=1,
+        gatewayCwd="/",
+        gatewayFiles=["/etc/gw/config.json", "relative.json", "/h/.claude.json", "/etc/gw/x/../k"],
+    )
+    assert asked["gatewayFiles"] == ["/etc/gw/config.json", "/h/.claude.json", "/etc/gw/k"]
+    bare = requests.build(
+        Spec("srv"), {}, "/s", None, others=[], python="p", parent=1, gatewayCwd="/"
+    )
+    assert bare["gatewayFiles"] == []
+
+
+def test_the_package_an_npx_server_runs_from_is_its_own_to_write(tmp_path: Path) -> None:
+    """server-memory writes C{memory.jsonl} beside its own script: in the
+    gateway's install of it, that package alone is writable."""
+    home = tree(tmp_path)
+    install = home / ".mcpgateway" / "npx" / "mem"
+    script = install / "node_modules/@modelcontextprotocol/server-memory/dist/index.js"
+    script.parent.mkdir(parents=True)
+    script.write_text("")
+    (install / "node_modules" / "dep").mkdir()
+    layout = build(request(tmp_path), ["/usr/bin/node", str(script)], {})
+    assert layout.reopened == [
+        (str(install), False),
+        (str(install / "node_modules/@modelcontextprotocol/server-memory"), True),
+    ]
+    found = Places(str(home), str(home / ".mcpgateway"), {})
+    assert masks.ownPackage(found, [str(home / "elsewhere/node_modules/x/i.js")]) is None
+
+
+def test_an_installs_own_folder_alone_is_bound_writable(tmp_path: Path) -> None:
+    home = tree(tmp_path)
+    target = home / ".mcpgateway" / "npx" / "pkg"
+    asked = request(tmp_path, command="/usr/bin/npm", cwd=str(target), install=str(target))
+    layout = build(asked, ["/usr/bin/npm", "install", "--prefix", str(target)], {})
+    assert bound(layout)[str(target)] is True
+    assert [p for p, w in layout.reopened if w] == [str(target)]
