@@ -39,7 +39,7 @@ import os
 import re
 
 from mcpgateway.sandbox import defaults
-from mcpgateway.sandbox.launch import PREFIX
+from mcpgateway.sandbox.launch import NO_LIBSECCOMP, PREFIX, SOCKET_ONLY
 
 _NODE = re.compile(r"\b(EACCES|EPERM|EROFS|ENOENT): [^,]*, (\w+) '([^']+)'")
 _PYTHON = re.compile(r"\[Errno (13|1|30|2)\] [^:]*: '([^']+)'")
@@ -68,6 +68,13 @@ _FORK = re.compile(
     r"(?:fork|spawn|clone|start new thread)[^\n]*(?:EAGAIN|Resource temporarily unavailable)"
     r"|(?:EAGAIN|Resource temporarily unavailable)[^\n]*(?:fork|spawn|clone|thread)"
 )
+_BWRAP_PATH = re.compile(
+    r"^(?:Can't (?:mkdir|mkdir parents for|create file at|bind mount|find source path|chdir to"
+    r"|remount|mount tmpfs on|create tmp dir|stat|open|write to)|Failed to mkdir|Failed to"
+    r" bind)\s+(/[^:]*)"
+)
+"""Bubblewrap's words for a path of the layout it could not make (not a
+namespace it was refused): the path, for the hint."""
 _ERRNO = {"13": "EACCES", "1": "EPERM", "30": "EROFS", "2": "ENOENT"}
 _WRITES = frozenset(
     {
@@ -115,13 +122,24 @@ def explain(line: str, network: str, home: str, stateDir: str) -> str | None:
     @param stateDir: the gateway's state directory (never shown).
     """
     if line.startswith(PREFIX):
+        said = line[len(PREFIX) :].strip()
+        if said in (SOCKET_ONLY, NO_LIBSECCOMP):  # it runs: a warning, not a failure
+            return f"the sandbox runs it with less than asked: {said}"
         return (
-            f"the sandbox could not start it: {line[len(PREFIX) :].strip()}"
+            f"the sandbox could not start it: {said}"
             ' ("sandbox": false in its entry runs it unconfined)'
         )
     if line.startswith("bwrap: "):
+        said = line[len("bwrap: ") :].strip()
+        mount = _BWRAP_PATH.search(said)
+        if mount is not None:  # bubblewrap works here: this child's layout did not
+            return (
+                f"bubblewrap could not make this child's view: {said} (`mcpgateway sandbox"
+                f" show NAME` prints what it binds and masks; {mount.group(1)} is the path"
+                ' in question; "sandbox": false in its entry runs it unconfined)'
+            )
         return (
-            f"bubblewrap could not start it: {line[len('bwrap: ') :].strip()}"
+            f"bubblewrap could not start it: {said}"
             ' (`mcpgateway sandbox check` says why; --sandbox off, or "sandbox": false in its'
             " entry, runs it unconfined)"
         )

@@ -181,8 +181,9 @@ def bwrapGaps(found: dict[str, Any], seccompWorks: bool, root: bool) -> list[str
         )
     if root:
         gaps.append(
-            "a root gateway's children keep uid 0 (without capabilities): they read every"
-            " root-owned file that is not masked, and no process limit holds them"
+            "a root gateway's children keep uid 0 (without capabilities): a root-only file the"
+            " gateway does not mask (deeper than two levels under /etc, /opt and /var) is"
+            " readable, and no process limit holds them"
         )
     elif not found.get("disableUserns") and not seccompWorks:
         gaps.append(

@@ -16,6 +16,7 @@ from mcpgateway.sandbox.failures import (
     unseenNote,
     unseenPath,
 )
+from mcpgateway.sandbox.launch import NO_LIBSECCOMP, SOCKET_ONLY
 
 HOME = "/home/u"
 STATE = "/home/u/.mcpgateway"
@@ -85,6 +86,28 @@ def note(line: str, network: str = "none") -> str | None:
             "bubblewrap could not start it: Creating new namespace failed: Operation not"
             " permitted (`mcpgateway sandbox check` says why; --sandbox off, or"
             ' "sandbox": false in its entry, runs it unconfined)',
+        ),
+        (
+            "bwrap: Can't mkdir parents for /h/.mcpgateway/npx/x: Read-only file system",
+            "bubblewrap could not make this child's view: Can't mkdir parents for"
+            " /h/.mcpgateway/npx/x: Read-only file system (`mcpgateway sandbox show NAME`"
+            " prints what it binds and masks; /h/.mcpgateway/npx/x is the path in question;"
+            ' "sandbox": false in its entry runs it unconfined)',
+        ),
+        (
+            "bwrap: Can't chdir to /srv/state: Permission denied",
+            "bubblewrap could not make this child's view: Can't chdir to /srv/state:"
+            " Permission denied (`mcpgateway sandbox show NAME` prints what it binds and"
+            ' masks; /srv/state is the path in question; "sandbox": false in its entry runs'
+            " it unconfined)",
+        ),
+        (
+            "mcpgateway sandbox: " + NO_LIBSECCOMP,
+            "the sandbox runs it with less than asked: " + NO_LIBSECCOMP,
+        ),
+        (
+            "mcpgateway sandbox: " + SOCKET_ONLY,
+            "the sandbox runs it with less than asked: " + SOCKET_ONLY,
         ),
         (
             "mcpgateway sandbox: cannot confine the server: landlock_restrict_self: x",

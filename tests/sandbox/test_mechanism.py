@@ -131,7 +131,7 @@ def test_what_a_mechanism_does_not_confine_here() -> None:
     [noFilter] = probe.bwrapGaps({"disableUserns": True}, False, False)
     assert "no system-call filter" in noFilter
     [root] = probe.bwrapGaps({"disableUserns": False}, True, True)
-    assert "uid 0" in root and "root-owned" in root
+    assert "uid 0" in root and "root-only file" in root
     assert len(probe.bwrapGaps({"disableUserns": False}, False, False)) == 2  # user namespaces
     for works, abi in ((True, 3), (False, 7), (True, 0)):
         assert probe.landlockGapsOf(works, abi) == landlock.landlockGaps(works, abi)
