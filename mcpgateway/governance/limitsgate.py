@@ -40,7 +40,7 @@ def factsOf(message: Any, principal: str, server: str) -> CallFacts | None:
     if not isinstance(message, dict):
         return None
     method = message.get("method")
-    if method not in COUNTED or "id" not in message:
+    if not isinstance(method, str) or method not in COUNTED or "id" not in message:
         return None
     params = message.get("params")
     if not isinstance(params, dict):

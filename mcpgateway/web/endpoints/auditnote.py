@@ -59,8 +59,9 @@ class AuditNote:
         if not isinstance(message, dict):
             return
         method = message.get("method")
-        if isinstance(method, str):
-            self.method = method[:128]
+        if not isinstance(method, str):
+            method = ""  # an envelope refused later: nothing of it is named
+        self.method = method[:128] or self.method
         params = message.get("params")
         if isinstance(params, dict) and method in NAMED_METHODS:
             name = params.get(NAMED_METHODS[method])

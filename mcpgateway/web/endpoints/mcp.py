@@ -370,14 +370,9 @@ class McpEndpoint(Resource):
             refused = self._batches.size(request, payload)
             if refused is not None:
                 return refused
-        if (refused := self._admission.refusal(request, payload)) is not None:
-            return refused
-        if era2026:
-            return self._era2026Post(request, payload, version)
-        if isinstance(payload, list):
-            return self._batches.post(request, payload, version)
-        kind = jsonrpc.classify(payload)
-        if kind is Kind.INVALID:
+        single = not era2026 and not isinstance(payload, list)
+        kind = jsonrpc.classify(payload) if single else Kind.INVALID
+        if single and kind is Kind.INVALID:  # the envelope before any gate reads it
             return self._refusals.refuse(
                 request,
                 400,
@@ -385,6 +380,12 @@ class McpEndpoint(Resource):
                 "Invalid Request: not a JSON-RPC 2.0 message",
                 validIdOrNull(payload.get("id")) if isinstance(payload, dict) else None,
             )
+        if (refused := self._admission.refusal(request, payload)) is not None:
+            return refused
+        if era2026:
+            return self._era2026Post(request, payload, version)
+        if isinstance(payload, list):
+            return self._batches.post(request, payload, version)
         if kind is Kind.REQUEST and payload["method"] == "initialize":
             return self._opener.initialize(request, payload)
         session = self._lookup.session(request, version, payload)
