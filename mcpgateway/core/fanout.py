@@ -592,17 +592,10 @@ class SharedFanout:
             handshake = sum(1 for s in clients.values() if not s.era2026)
             era2026 = len(clients) - handshake
             if not era2026:
-                narrower = (
-                    "a child per workspace where its sessions' workspaces can each have"
-                    " one, else a child per session,"
-                    if message["method"] == "roots/list"
-                    else "a child per session"
-                )
                 return (
                     f"ambiguous: {handshake} client sessions use the shared server"
                     f" '{router.name}', and its request names none of them, so the gateway"
-                    f" cannot tell which one it is for; the gateway gives this server"
-                    f" {narrower} from the next session on (unless its share is pinned)"
+                    " cannot tell which one it is for"
                 )
             return (
                 f"ambiguous: {handshake} client session(s) and {era2026} 2026 call(s) use"

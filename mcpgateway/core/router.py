@@ -43,7 +43,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from mcpgateway.core import tracing
-from mcpgateway.core.asking import StreamWaits, refusedByAll
+from mcpgateway.core.asking import StreamWaits
 from mcpgateway.core.exchange import (
     LIST_CHANGED,
     NO_HINT,
@@ -63,6 +63,7 @@ from mcpgateway.core.exchange import (
 from mcpgateway.core.sessions import SessionLike, shortId
 from mcpgateway.core.stats import RequestStats
 from mcpgateway.core.toolgate import GATED, ToolGate
+from mcpgateway.core.unproven import GATEWAYS, ChildRoots, answerUnproven
 from mcpgateway.protocol import era2026wire, jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.runtime import logs
@@ -162,6 +163,8 @@ class Router:
         self._serverRequests: dict[int, ServerRequest] = {}
         self._waits = StreamWaits(name, clock, self._waitedOut)
         """The child's requests held for a session with no stream open yet."""
+        self.childRoots = ChildRoots(fanout.handshake)
+        """Whose roots the child holds (L{mcpgateway.core.unproven})."""
         self.sessions: set[SessionLike] = set()
         self.unusedSince = clock.seconds()
         """When the last session detached (or the router was made)."""
@@ -396,6 +399,8 @@ class Router:
             return False
         del self._serverRequests[gatewayId]
         self._waits.drop(gatewayId)
+        if sreq.method == "roots/list" and "result" in message:
+            self.childRoots.gave(session)
         self.send({**message, "id": sreq.childId})
         return True
 
@@ -448,6 +453,8 @@ class Router:
                     self._serverRequests[gatewayId].exchange = ex
         (self._starts if message["method"] in STARTS else self._deadlines).add(childId)
         self.served += 1
+        if session is not None and self.childRoots.asked:
+            self.childRoots.beforeCall(self, session, message["method"])
         self.send(out)
         if len(self._pending) == 1:
             self.hurry()  # an idle child: it may start at once
@@ -673,45 +680,21 @@ class Router:
             self._toSession(named.session, named, message)
             return
         target = self.fanout.requester(self, message)
-        if (
-            method == "roots/list"
-            and self.fanout.roots
-            and (isinstance(target, str) or refusalFor(target[0], message) is not None)
-        ):
-            # A workspace child: every session it serves has that workspace
-            # for its root, so the answer is known without asking any of them
-            # (and given for the one session it serves when that one did not
-            # declare roots).
-            self.send(jsonrpc.resultResponse(message["id"], {"roots": list(self.fanout.roots)}))
-            return
-        if isinstance(target, str) and target.startswith("ambiguous"):
-            refusal = refusedByAll(self.clientSessions(), self.clientExchanges(), message)
-            if refusal is not None:
-                # No client attached declared what it needs: whichever one it
-                # was for, the answer is this refusal, so nothing is ambiguous
-                # (and the server keeps its share).
-                self.send(jsonrpc.errorResponse(message["id"], *refusal))
+        if method == "roots/list":
+            self.childRoots.asked = True
+            if self.fanout.roots and (
+                isinstance(target, str) or refusalFor(target[0], message) is not None
+            ):
+                # A workspace child: every session it serves has that workspace
+                # for its root, so the answer is known without asking any of them
+                # (and given for the one session it serves when that one did not
+                # declare roots).
+                self.childRoots.gave(GATEWAYS)
+                roots = {"roots": list(self.fanout.roots)}
+                self.send(jsonrpc.resultResponse(message["id"], roots))
                 return
         if isinstance(target, str):
-            if target.startswith("ambiguous"):
-                self.ambiguousServerRequests += 1
-                self.stats.ambiguousServerRequests += 1
-                self.log.warn(
-                    "server {server}: refused its {method} request: {why}",
-                    server=self.name,
-                    method=method,
-                    why=target,
-                )
-            self.send(
-                jsonrpc.errorResponse(message["id"], jsonrpc.INTERNAL_ERROR, f"{method}: {target}")
-            )
-            if self.onAmbiguous is not None and target.startswith("ambiguous"):
-                try:
-                    self.onAmbiguous(method, len(self.clientSessions()))
-                except Exception:
-                    self.log.failure(
-                        "server {server}: handling an ambiguous request failed", server=self.name
-                    )
+            answerUnproven(self, message, target)
             return
         session, ex = target
         self._toSession(session, ex, message)
@@ -763,6 +746,7 @@ class Router:
         """Fail every pending request at once with a JSON-RPC error."""
         self._serverRequests.clear()
         self._waits.clear()
+        self.childRoots.childStarted()
         self.toolHeaders.clear()
         self.toolTasks.clear()
         self.toolsListed = False

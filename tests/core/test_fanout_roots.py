@@ -2,7 +2,8 @@
 """A shared child's C{roots/list} among one principal's sessions: it goes
 to the one session with a call in flight, on that call's stream, as a
 sampling or an elicitation does (L{mcpgateway.core.fanout._soleCaller});
-with no call in flight, or across principals, it is still refused."""
+with no call in flight, or across principals, nobody is asked and the
+gateway answers with no roots (L{mcpgateway.core.unproven})."""
 
 from __future__ import annotations
 
@@ -88,30 +89,28 @@ class SoleCallerRootsTests(SynchronousTestCase):
         self.router.childMessage(ROOTS_LIST)
         self.assertEqual([m["method"] for m in stream.messages], ["roots/list"])
 
-    def test_with_no_call_in_flight_it_is_refused_and_the_pool_told(self) -> None:
+    def test_with_no_call_in_flight_it_gets_no_roots_and_the_pool_is_not_told(self) -> None:
         """The child asks on its own (at start-up, after a list change):
-        no caller, no proof."""
+        no caller, no proof; the gateway's own empty list, nobody's roots."""
         a, b = person("a"), person("b")
         for s in (a, b):
             self.router.attach(s)
         self.router.childMessage(ROOTS_LIST)
-        [refusal] = self.take()
-        message = refusal["error"]["message"]
-        self.assertIn("ambiguous: 2 client sessions use", message)
-        self.assertIn("a child per workspace where its sessions' workspaces can each", message)
-        self.assertEqual(self.told, [("roots/list", 2)])
+        self.assertEqual(self.take(), [jsonrpc.resultResponse(0, {"roots": []})])
+        self.assertEqual(self.told, [])
         self.assertEqual((a.delivered, b.delivered), ([], []))
 
-    def test_two_principals_are_refused(self) -> None:
+    def test_two_principals_get_no_roots(self) -> None:
         a, b = person("a", "alice"), person("b", "bob")
         for s in (a, b):
             self.router.attach(s)
         _, stream = self.call(b)
         self.router.childMessage(ROOTS_LIST)
         self.assertEqual(stream.messages, [])
-        self.assertIn("ambiguous", self.take()[0]["error"]["message"])
+        self.assertEqual(self.take(), [jsonrpc.resultResponse(0, {"roots": []})])
+        self.assertEqual(self.told, [])
 
-    def test_two_callers_are_refused(self) -> None:
+    def test_two_callers_get_no_roots(self) -> None:
         a, b = person("a"), person("b")
         for s in (a, b):
             self.router.attach(s)
@@ -119,7 +118,8 @@ class SoleCallerRootsTests(SynchronousTestCase):
         _, streamB = self.call(b)
         self.router.childMessage(ROOTS_LIST)
         self.assertEqual((streamA.messages, streamB.messages), ([], []))
-        self.assertIn("ambiguous", self.take()[0]["error"]["message"])
+        self.assertEqual(self.take(), [jsonrpc.resultResponse(0, {"roots": []})])
+        self.assertEqual(self.told, [])
 
     def test_a_caller_that_did_not_declare_roots_is_refused_as_the_spec_says(self) -> None:
         idle, caller = person("idle"), person("caller", caps={"sampling": {}})

@@ -1,6 +1,7 @@
 """Promotion: a shared child that asks a client something no session can be
 proven to have caused (several sessions with requests in flight, or several
-principals attached) is refused, and its server gives each session a child of
+principals attached) is refused; unless it is a question (sampling,
+elicitation, roots: L{mcpgateway.core.unproven}), its server gives each session a child of
 its own from then on (told to the promotion sink once): new sessions at their
 C{initialize}, the sessions open then at their next request, their
 C{initialize} replayed; pinned servers are not promoted; the promotion read
@@ -38,6 +39,15 @@ SAMPLING = {
     "method": "sampling/createMessage",
     "params": {"messages": [], "maxTokens": 5},
 }
+PER_SESSION = {
+    "jsonrpc": "2.0",
+    "id": "child-1",
+    "method": "tasks/get",
+    "params": {"taskId": "t-1"},
+}
+"""A request of the child that is neither a question for a person nor the
+roots (a task the client holds for one session): refused when no session is
+proven its asker, and it promotes the server."""
 WS = "w" * 16
 
 
@@ -98,12 +108,15 @@ class PromotionCase(SynchronousTestCase):
         self.assertEqual(sent["method"], "tools/call")
         return stream
 
-    def ambiguous(self) -> tuple[FakeProcess, Session, Session, RecordingSink, RecordingSink]:
-        """Two sessions with a request in flight each on the shared child, which samples."""
+    def ambiguous(
+        self, request: Message = PER_SESSION
+    ) -> tuple[FakeProcess, Session, Session, RecordingSink, RecordingSink]:
+        """Two sessions with a request in flight each on the shared child,
+        which asks C{request} of a client."""
         s1, s2 = self.open(), self.open()
         shared = self.reactor.lastProcess
         r1, r2 = self.inFlight(s1, shared), self.inFlight(s2, shared)
-        shared.reply(SAMPLING)
+        shared.reply(request)
         return shared, s1, s2, r1, r2
 
 
@@ -121,26 +134,26 @@ class PromotionTests(PromotionCase):
         )
         [(server, why)] = self.sink.promoted
         self.assertEqual(server, "srv")
-        self.assertIn("sampling/createMessage while 2 sessions", why)
+        self.assertIn("tasks/get while 2 sessions", why)
         self.assertEqual(self.pool.promoted, why)
         self.assertEqual(self.gateway.serverStatus("srv").promoted, why)
         [said] = [e for e in events if "promoted" in e["log_format"]]
-        self.assertEqual(said["undo"], 'classification.json {"srv": {"share": "global"}}')
+        self.assertEqual(said["undo"], "mcpgateway servers share srv")
         # Again: refused again, not promoted twice.
-        shared.reply({**SAMPLING, "id": "child-2"})
+        shared.reply({**PER_SESSION, "id": "child-2"})
         self.assertEqual(len(self.sink.promoted), 1)
         self.assertEqual(shared.takeMessages()[0]["id"], "child-2")
 
     def test_a_request_of_the_child_while_one_of_two_principals_calls_promotes(self) -> None:
         """Two principals' sessions attached, only the second has a call in
-        flight, and the child asks (sampling, which both declared): it may be
+        flight, and the child asks something of a client: it may be
         asking on its own, for the other principal's session, so that call
         proves nothing; the request is refused, counted, and the server
         promoted."""
         s1, s2 = self.open(principal="alice"), self.open(principal="bob")
         shared = self.reactor.lastProcess
         r2 = self.inFlight(s2, shared)
-        shared.reply({**SAMPLING, "id": "child-s"})
+        shared.reply({**PER_SESSION, "id": "child-s"})
         self.assertEqual(r2.messages, [])
         [refusal] = shared.takeMessages()
         self.assertEqual(refusal["id"], "child-s")
@@ -148,7 +161,7 @@ class PromotionTests(PromotionCase):
         self.assertEqual(self.gateway.serverStatus("srv").requests.ambiguousServerRequests, 1)
         [(server, why)] = self.sink.promoted
         self.assertEqual((server, self.pool.promoted), ("srv", why))
-        self.assertIn("sampling/createMessage", why)
+        self.assertIn("tasks/get", why)
         del s1
 
     def test_a_request_no_attached_client_could_answer_is_refused_without_promoting(
@@ -216,7 +229,7 @@ class PromotionTests(PromotionCase):
         call1 = self.pool.forward(s1, jsonrpc.request(1, "tools/call", {"name": "x"}), None)
         [sent1] = shared.takeMessages()
         r2 = self.inFlight(s2, shared)
-        shared.reply(SAMPLING)
+        shared.reply(PER_SESSION)
         self.assertEqual(r2.messages, [])
         shared.takeMessages()  # the refusal
         self.assertIsNotNone(self.pool.promoted)
@@ -295,8 +308,8 @@ class PinnedTests(PromotionCase):
         shared = self.reactor.lastProcess
         r2 = self.inFlight(s2, shared)
         with capturedGatewayLogs() as events:
-            shared.reply(SAMPLING)
-            shared.reply({**SAMPLING, "id": "child-2"})
+            shared.reply(PER_SESSION)
+            shared.reply({**PER_SESSION, "id": "child-2"})
         self.assertEqual(r2.messages, [])
         self.assertEqual([m["id"] for m in shared.takeMessages()], ["child-1", "child-2"])
         self.assertEqual((self.sink.promoted, self.pool.promoted), ([], None))
@@ -319,7 +332,7 @@ class ScopedPromotionTests(PromotionCase):
         self.assertEqual(shared.path, "/ws/w")
         self.inFlight(s1, shared)
         self.inFlight(s2, shared)
-        shared.reply(SAMPLING)
+        shared.reply(PER_SESSION)
         self.assertEqual(len(self.sink.promoted), 1)
         s3, _ = self.gateway.openSession("srv", initialize(), "2025-11-25", scope=WS)
         own = self.reactor.lastProcess
@@ -335,7 +348,7 @@ class ScopedPromotionTests(PromotionCase):
         for session in (s1, s2):
             self.pool.forward(session, jsonrpc.request(1, "tools/call", {"name": "x"}), None)
         calls = shared.takeMessages()
-        shared.reply(SAMPLING)
+        shared.reply(PER_SESSION)
         for call in calls:
             shared.reply(jsonrpc.resultResponse(call["id"], {"content": []}))
         self.assertEqual(len(self.sink.promoted), 1)
@@ -405,7 +418,7 @@ class ExitedClientTests(PromotionCase):
         s1, s2 = self.openFor(100, "alice"), self.openFor(200, "bob")
         shared = self.reactor.lastProcess
         r2 = self.inFlight(s2, shared)
-        shared.reply(SAMPLING)
+        shared.reply(PER_SESSION)
         self.assertEqual(r2.messages, [])
         [refusal] = shared.takeMessages()
         self.assertIn("ambiguous: 2 client sessions use", refusal["error"]["message"])
@@ -422,7 +435,7 @@ class ExitedClientTests(PromotionCase):
         shared = self.reactor.lastProcess
         r2 = self.inFlight(s2, shared)
         with capturedGatewayLogs() as events:
-            shared.reply(SAMPLING)
+            shared.reply(PER_SESSION)
         self.assertEqual(r2.messages, [])
         self.assertIn("ambiguous", shared.takeMessages()[0]["error"]["message"])
         self.assertEqual(len(self.sink.promoted), 1)
@@ -449,7 +462,7 @@ class PinnedExitedClientTests(ExitedClientTests):
         s1, s2 = self.openFor(100, "alice"), self.openFor(200, "bob")
         shared = self.reactor.lastProcess
         self.inFlight(s2, shared)
-        shared.reply(SAMPLING)
+        shared.reply(PER_SESSION)
         self.assertIn("ambiguous", shared.takeMessages()[0]["error"]["message"])
         self.assertEqual((self.sink.promoted, self.pool.promoted), ([], None))
         del s1
@@ -496,12 +509,16 @@ class OnePrincipalTests(PromotionCase):
         del s2
 
     def test_two_calling_sessions_are_still_ambiguous(self) -> None:
-        shared, _, _, r1, r2 = self.ambiguous()
+        """Refused (a person's question is never guessed), counted, and the
+        server keeps its share."""
+        shared, _, _, r1, r2 = self.ambiguous(SAMPLING)
         self.assertEqual((r1.messages, r2.messages), ([], []))
-        self.assertIn(
-            "ambiguous: 2 client sessions use", shared.takeMessages()[0]["error"]["message"]
-        )
-        self.assertEqual(len(self.sink.promoted), 1)
+        message = shared.takeMessages()[0]["error"]["message"]
+        self.assertIn("ambiguous: 2 client sessions use", message)
+        self.assertIn("refused, and the server keeps its share", message)
+        self.assertNotIn("child per session", message)
+        self.assertEqual(self.gateway.serverStatus("srv").requests.ambiguousServerRequests, 1)
+        self.assertEqual((self.sink.promoted, self.pool.promoted), ([], None))
 
     def test_a_request_with_no_call_in_flight_is_still_ambiguous(self) -> None:
         """The child asks on its own while nobody calls: nobody to give it to."""
@@ -527,17 +544,38 @@ class OnePrincipalTests(PromotionCase):
         self.assertEqual((self.sink.promoted, self.pool.promoted), ([], None))
         del s2
 
-    def test_roots_with_no_call_in_flight_are_refused_and_promote_to_session(self) -> None:
-        """The child asks for roots on its own while nobody calls, and the
-        sessions came through the key-less route (their workspaces unknown):
-        refused, and only a child per session makes it provable."""
+    def test_roots_with_no_call_in_flight_get_no_roots_and_no_promotion(self) -> None:
+        """The child asks for roots on its own while nobody calls: the
+        gateway answers with no roots (nobody's), counts nothing as refused,
+        and the server keeps its share."""
         s1, s2 = self.open(), self.open()
         for session in (s1, s2):
             session.capabilities = {"roots": {}}
         shared = self.reactor.lastProcess
         shared.reply({"jsonrpc": "2.0", "id": "child-r", "method": "roots/list"})
-        message = shared.takeMessages()[0]["error"]["message"]
-        self.assertIn("ambiguous", message)
-        self.assertIn("a child per workspace where", message)
-        self.assertEqual(self.sink.shares, ["session"])
+        self.assertEqual(shared.takeMessages(), [jsonrpc.resultResponse("child-r", {"roots": []})])
+        self.assertEqual(self.gateway.serverStatus("srv").requests.ambiguousServerRequests, 0)
+        self.assertEqual((self.sink.promoted, self.pool.promoted), ([], None))
         del s1, s2
+
+    def test_no_question_without_a_proven_asker_promotes(self) -> None:
+        """Sampling, elicitation and roots, with two sessions calling (two
+        principals too): the questions are refused, the roots answered with
+        none, and the server is never promoted."""
+        s1, s2 = self.open(principal="alice"), self.open(principal="bob")
+        for session in (s1, s2):
+            session.capabilities = {"roots": {}, "sampling": {}, "elicitation": {}}
+        shared = self.reactor.lastProcess
+        self.inFlight(s1, shared)
+        self.inFlight(s2, shared)
+        for n, method in enumerate(["sampling/createMessage", "elicitation/create", "roots/list"]):
+            shared.reply({"jsonrpc": "2.0", "id": n, "method": method, "params": {}})
+        [sampling, elicitation, roots] = shared.takeMessages()
+        self.assertEqual(
+            (sampling["error"]["code"], elicitation["error"]["code"]),
+            (jsonrpc.INTERNAL_ERROR, jsonrpc.INTERNAL_ERROR),
+        )
+        self.assertEqual(roots, jsonrpc.resultResponse(2, {"roots": []}))
+        self.assertEqual((self.sink.promoted, self.pool.promoted), ([], None))
+        self.open()
+        self.assertEqual(len(self.reactor.processes), 1)  # still the shared child

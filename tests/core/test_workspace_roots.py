@@ -57,15 +57,17 @@ class WorkspaceRootsTests(ScopedCase):
         self.assertNoResult(d1)
         self.assertNoResult(d2)
 
-    def test_the_global_route_child_is_still_refused(self) -> None:
+    def test_the_global_route_child_gets_no_roots(self) -> None:
+        """Its sessions' roots are their own: with no proven asker the
+        gateway answers with none (nobody's), never a workspace."""
         one, two = self.session(""), self.session("")
         for session in (one, two):  # either could answer: which one is unproven
             session.capabilities["roots"] = {}
         proc = self.opened(one)
         self.successResultOf(self.pool.open(two, jsonrpc.request(9, "initialize", {})))
         answer = self.rootsAnswer(proc)
-        self.assertEqual(answer["error"]["code"], jsonrpc.INTERNAL_ERROR)
-        self.assertIn("ambiguous: 2 client sessions use", answer["error"]["message"])
+        self.assertEqual(answer["result"], {"roots": []})
+        self.assertIsNone(self.pool.promoted)
 
     def test_the_global_route_child_is_told_no_when_no_session_declared_roots(self) -> None:
         one, two = self.session(""), self.session("")

@@ -19,7 +19,7 @@ from mcpgateway.core.era2026.wire import ERA2026_WIRE
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.healing import Breaker
 from mcpgateway.core.pools.pool import ChildListener, ServerPool
-from mcpgateway.core.router import Fanout, Router
+from mcpgateway.core.router import Fanout
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.stats import RequestStats
@@ -28,8 +28,8 @@ from mcpgateway.core.upstream import GATEWAY_CAPABILITIES, Upstream
 
 __all__ = ["Ambiguous", "ChildMaker"]
 
-Ambiguous = Callable[[str, int, Router], None]
-"""Told that a shared child (the router's) asked a method of a client while
+Ambiguous = Callable[[str, int], None]
+"""Told that a shared child asked a method of a client while
 this many 2025 sessions used it (L{mcpgateway.core.pools.promotion.Promotion.ambiguous})."""
 
 
@@ -83,7 +83,7 @@ class ChildMaker:
             era2026=ERA2026_WIRE,
         )
         router = upstream.router
-        router.onAmbiguous = lambda method, sessions: self._ambiguous(method, sessions, router)
+        router.onAmbiguous = self._ambiguous
         router.onList = lambda method: self._childListChanged(upstream, method)
         router.clientAlive = self._clientRuns
         router.tools = ToolGate(pool, _listedTo(weakref.ref(upstream)))

@@ -889,7 +889,8 @@ class AttributionTests(BridgeCase):
         self.assertEqual((refusal["id"], refusal["error"]["code"]), (50, jsonrpc.INTERNAL_ERROR))
         self.assertIn("relatedRequestId", refusal["error"]["message"])
         self.assertEqual(sinkA.messages, [])
-        self.assertEqual(self.ambiguous, [("elicitation/create", 1)])  # one 2025 session
+        # Refused and counted; a question never promotes (the pool is not told).
+        self.assertEqual((self.ambiguous, self.router.ambiguousServerRequests), ([], 1))
         self.clock.advance(COALESCE)
         self.assertNoResult(m)
 
@@ -899,13 +900,15 @@ class AttributionTests(BridgeCase):
         self.ask(6)
         [refusal] = self.take()
         self.assertEqual(refusal["error"]["code"], jsonrpc.INTERNAL_ERROR)
-        self.assertEqual(self.ambiguous, [("elicitation/create", 0)])
+        self.assertEqual((self.ambiguous, self.router.ambiguousServerRequests), ([], 1))
 
-    def test_handshake_only_ambiguity_still_counts_both_sessions(self) -> None:
+    def test_handshake_only_ambiguity_is_refused_without_promotion(self) -> None:
         self.handshake("a")
         self.handshake("b")
         self.ask(50)
-        self.assertEqual(self.ambiguous, [("elicitation/create", 2)])
+        [refusal] = self.take()
+        self.assertIn("refused, and the server keeps its share", refusal["error"]["message"])
+        self.assertEqual((self.ambiguous, self.router.ambiguousServerRequests), ([], 1))
 
     def test_a_lone_era2026_call_is_the_proven_requester(self) -> None:
         d, _, _ = self.call(7)

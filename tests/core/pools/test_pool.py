@@ -446,14 +446,14 @@ class SharedRestartTests(PoolCase):
         self.assertEqual((describe(self.pool)["requests"], describe(self.pool)["inFlight"]), (1, 0))
 
     def test_describe_warns_about_ambiguous_requests(self) -> None:
-        a = FakeSession("a", capabilities={"roots": {}})
-        b = FakeSession("b", capabilities={"roots": {}})
+        a = FakeSession("a", capabilities={"sampling": {}})
+        b = FakeSession("b", capabilities={"sampling": {}})
         self.openRunning(a)
         self.openRunning(b, requestId=1)
         up = self.successResultOf(self.pool.ready(a))
         up.router.request(a, jsonrpc.request(1, "tools/call"), RecordingSink())
         up.router.request(b, jsonrpc.request(1, "tools/call"), RecordingSink())
-        self.reactor.lastProcess.reply(jsonrpc.request(0, "roots/list"))
+        self.reactor.lastProcess.reply(jsonrpc.request(0, "sampling/createMessage"))
         described = describe(self.pool)
         self.assertEqual(described["ambiguousServerRequests"], 1)
         self.assertIn("1 sampling/elicitation/roots request(s)", described["warning"])
