@@ -8,7 +8,8 @@ the fanout cannot prove whose a request is (L{mcpgateway.core.fanout}),
 L{answerUnproven} decides what the child gets, and never costs the server
 its share for a question:
 
- - a C{roots/list} is answered with the gateway's own empty list (a
+ - a C{roots/list} (several sessions attached, or none) is answered with
+   the gateway's own empty list (a
    workspace child's with its workspace: L{mcpgateway.core.router.Fanout.roots}):
    the child then holds nobody's roots, and L{ChildRoots} has it ask again
    inside a call that has one owner;
@@ -187,7 +188,7 @@ def answerUnproven(router: Router, message: Message, why: str) -> None:
             # was for, the answer is this refusal, so nothing is ambiguous.
             router.send(jsonrpc.errorResponse(message["id"], *refusal))
             return
-    if method == "roots/list" and ambiguous:
+    if method == "roots/list":
         router.childRoots.gave(GATEWAYS)
         router.log.info(
             "server {server}: answered its roots/list with no roots: {why}; it is told"
