@@ -13,6 +13,10 @@ restart, and asks the config service to reload (the served spec then says
 that scope, with the reason for C{/health}). A later promotion to
 C{session} replaces one to C{workspace}; nothing replaces C{session}.
 
+A promotion expires L{TTL} seconds after it was recorded: the file is
+read at start and at every reload of the config, and an older record
+counts as none (it is dropped from the file at the next promotion).
+
 The file: C{{"version": 1, "servers": {"NAME": {"share": "session", "at":
 <unix time>, "why": "..."}}}} (C{"share"}: C{"session"} or
 C{"workspace"}), written atomically, mode 0600. It is the gateway's; the
@@ -27,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +54,10 @@ MAX_WHY = 500
 """Characters of a reason kept."""
 SHARES = ("workspace", "session")
 """The scopes a server is promoted to, widest first."""
+TTL = 3600.0
+"""Seconds a promotion is kept: one older counts as none when the file is
+read (at start and at each reload of the config), so no single request
+narrows a server's share for good."""
 
 
 @dataclass(frozen=True)
@@ -65,17 +74,27 @@ class Promotion:
 class PromotionStore:
     """Reads and writes C{promotions.json} (blocking: call it in a thread or at start)."""
 
-    def __init__(self, stateDir: Path) -> None:
+    def __init__(
+        self, stateDir: Path, ttl: float | None = None, now: Callable[[], float] = time.time
+    ) -> None:
+        """
+        @param ttl: seconds a promotion is kept (the gateway's: L{TTL});
+            C{None}: for good.
+        @param now: the time, in seconds since the epoch.
+        """
         self.path = Path(stateDir) / FILE
+        self.ttl = ttl
+        self._now = now
         self.warning: str | None = None
         """What was wrong with the file at the last L{load} (C{None}: nothing)."""
 
     def load(self) -> dict[str, Promotion]:
-        """The promoted servers by name; a missing file is none, an unusable
-        one is none and sets L{warning}."""
+        """The promoted servers by name, but those recorded more than
+        L{ttl} seconds ago (expired: the server's own share again); a
+        missing file is none, an unusable one is none and sets L{warning}."""
         self.warning = None
         try:
-            return self._read()
+            kept = self._read()
         except FileNotFoundError:
             return {}
         except _Unusable as e:
@@ -84,6 +103,10 @@ class PromotionStore:
                 " replaces the file)"
             )
             return {}
+        if self.ttl is None:
+            return kept
+        oldest = self._now() - self.ttl
+        return {name: p for name, p in kept.items() if p.at >= oldest}
 
     def _read(self) -> dict[str, Promotion]:
         try:

@@ -301,7 +301,7 @@ def _gatewayAndConfig(wiring: Wiring) -> tuple[Gateway, ConfigService]:
     promotions kept in C{promotions.json}), with the reaper and the monitor;
     all under C{top}. A cluster replica's sessions get sealed ids
     (C{cluster.sealer})."""
-    from mcpgateway.config.promotions import PromotionStore
+    from mcpgateway.config.promotions import TTL, PromotionStore
     from mcpgateway.core.environment import childEnvironment
     from mcpgateway.core.gateway import Gateway, GatewayService
 
@@ -310,7 +310,7 @@ def _gatewayAndConfig(wiring: Wiring) -> tuple[Gateway, ConfigService]:
     selfService = wiring.selfService
 
     reload = GatewayReload(options["request-timeout"], selfService)
-    promotions = PromotionStore(pre.stateDir)
+    promotions = PromotionStore(pre.stateDir, ttl=TTL)  # a promotion expires
     configService = _configService(pre, reactor, top, secret, reload, promotions)
     specs = withTimeout(configService.specs(pre.loaded), options["request-timeout"])
     if selfService is not None:

@@ -150,3 +150,18 @@ def test_a_failed_reload_does_not_fail_the_promotion(tmp_path: Path) -> None:
     results: list[Any] = []
     promoter.record("x", WHY).addBoth(results.append)
     assert results == [None] and reloads.calls == 1
+
+
+def test_a_promotion_expires_after_its_ttl(tmp_path: Path) -> None:
+    """A promotion older than the store's ttl counts as none (the server's
+    own share again), and a new one replaces it in the file."""
+    now = [1000.0]
+    store = PromotionStore(tmp_path, ttl=3600.0, now=lambda: now[0])
+    assert store.promote("x", WHY, 1000.0)
+    now[0] = 1000.0 + 3600.0
+    assert store.load() == {"x": Promotion(WHY, 1000.0)}
+    now[0] += 1
+    assert store.load() == {}
+    assert store.promote("x", "again", now[0])
+    assert store.load() == {"x": Promotion("again", now[0])}
+    assert PromotionStore(tmp_path).load() == {"x": Promotion("again", now[0])}  # no ttl

@@ -138,7 +138,7 @@ class PromotionTests(PromotionCase):
         self.assertEqual(self.pool.promoted, why)
         self.assertEqual(self.gateway.serverStatus("srv").promoted, why)
         [said] = [e for e in events if "promoted" in e["log_format"]]
-        self.assertEqual(said["undo"], "mcpgateway servers share srv")
+        self.assertEqual(said["undo"], 'classification.json {"srv": {"share": "global"}}')
         # Again: refused again, not promoted twice.
         shared.reply({**PER_SESSION, "id": "child-2"})
         self.assertEqual(len(self.sink.promoted), 1)

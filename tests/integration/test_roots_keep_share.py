@@ -83,7 +83,7 @@ def test_a_suite_run_three_times_keeps_the_share_and_each_sessions_roots(
     async def suite(run: int) -> None:
         a, b = Window(f"a{run}"), Window(f"b{run}")
         async with a.client(url) as ca, b.client(url) as cb:
-            await ca.subscribe_resource(URI)  # type: ignore[arg-type]
+            await ca.subscribe_resource(URI)
             with anyio.fail_after(60):
                 if run == 0:  # the child's updates, every 5 s from now on
                     await a.call(ca, "toggle-subscriber-updates")
@@ -93,7 +93,7 @@ def test_a_suite_run_three_times_keeps_the_share_and_each_sessions_roots(
                 theirs = await b.call(cb, "get-roots-list")
                 while not a.updated:
                     await anyio.sleep(0.1)
-            await ca.unsubscribe_resource(URI)  # type: ignore[arg-type]
+            await ca.unsubscribe_resource(URI)
         # Each session was asked for its roots inside a call of its own,
         # once (in the first run the child's start-up question may be the
         # first session's, when it was alone then: provably its own).

@@ -72,7 +72,7 @@ class Promotion:
         2025 sessions used it, and no session could be proven its asker:
         the request was refused. Unless the server is per session already,
         or pinned, each new session gets a child of its own from now on,
-        and that is kept (for L{mcpgateway.config.promotions.PROMOTION_TTL}).
+        and that is kept (for L{mcpgateway.config.promotions.TTL}).
         The router never tells of a question (sampling, elicitation, roots:
         L{mcpgateway.core.unproven}): those never cost a server its share."""
         spec = self._host.spec
@@ -95,7 +95,7 @@ class Promotion:
             " so the session it was for could not be proven"
         )
         self.promoted = why
-        undo = f"mcpgateway servers share {spec.name}"
+        undo = f'classification.json {{"{spec.name}": {{"share": "{spec.mode}"}}}}'
         self._eachSession()
         self.log.warn(
             "server {server} promoted to share 'session': {why}; each 2025 session gets"
