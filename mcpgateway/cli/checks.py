@@ -388,7 +388,10 @@ def checkPromotions(ctx: DoctorContext) -> Check:
         scopes.add(scope)
         back = share if isinstance(share, str) and share not in _PROMOTED_SHARES else "global"
         details.append(f"{name} (a child per {scope}): {str(server['promoted'])[:300]}")
-        details.append(f'  undo: {{"{name}": {{"share": "{back}"}}}} in {overrides}')
+        details.append(
+            f"  undo: mcpgateway servers share {name} (or pin it:"
+            f' {{"{name}": {{"share": "{back}"}}}} in {overrides})'
+        )
     per = " or ".join(f"per {scope}" for scope in sorted(scopes, reverse=True))
     return Check(
         "info",

@@ -347,6 +347,19 @@ def cmdServersResetCircuit(args: argparse.Namespace, out: Output, ctx: CliContex
     )
 
 
+def cmdServersShare(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
+    def said(answer: dict[str, Any]) -> str:
+        promoted = answer.get("promoted")
+        if not isinstance(promoted, dict):
+            return f"{args.name} was not promoted: it keeps the share of its entry"
+        return (
+            f"{args.name} shares its children again (it was promoted to"
+            f" {promoted.get('share')}: {promoted.get('why')})"
+        )
+
+    return _change(args, out, ctx, "POST", serverPath(args.name, "/share"), None, said)
+
+
 def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
     servers = commands.add_parser(
         "servers",
@@ -394,6 +407,14 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
             "stop a server's children; the next request starts a fresh one",
             "Sessions of a shared child stay; a session with a child of its own"
             " (share: session) ends.",
+        ),
+        (
+            "share",
+            cmdServersShare,
+            "undo a server's promotion: it shares its children as its entry says again",
+            "A shared server the gateway promoted to a child per session (a request of its"
+            " child no session could be proven to own) gets its own share back; sessions open"
+            " now keep their own children until they end.",
         ),
         (
             "reset-circuit",

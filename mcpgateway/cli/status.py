@@ -281,7 +281,10 @@ def serverNotes(
             else "new sessions get a child of their own"
         )
         notes.append(f"↑ promoted: {what} ({promoted[:200]})")
-        notes.append(f'  undo: {{"{name}": {{"share": "{back}"}}}} in {where}')
+        notes.append(
+            f"  undo: mcpgateway servers share {name} (or pin it:"
+            f' {{"{name}": {{"share": "{back}"}}}} in {where})'
+        )
     timeouts, waits = count(server.get("poolTimeouts")), count(server.get("poolWaits"))
     if timeouts or waits:
         notes.append(

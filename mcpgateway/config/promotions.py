@@ -165,6 +165,28 @@ class PromotionStore:
         writeFileAtomic(self.path, data, 0o600)
         return True
 
+    def forget(self, server: str) -> Promotion | None:
+        """Take C{server}'s promotion out of the file (C{mcpgateway servers
+        share NAME}): what it was, or C{None} when it had none in force
+        (the file is left alone then).
+
+        @raise OSError: the file could not be written.
+        """
+        current = self.load()
+        known = current.pop(server, None)
+        if known is None:
+            return None
+        document = {
+            "version": VERSION,
+            "servers": {
+                name: {"share": p.share, "at": p.at, "why": p.why}
+                for name, p in sorted(current.items())
+            },
+        }
+        data = json.dumps(document, indent=2, sort_keys=True).encode("utf-8") + b"\n"
+        writeFileAtomic(self.path, data, 0o600)
+        return known
+
 
 class _Unusable(Exception):
     pass

@@ -318,6 +318,22 @@ class ServerChanges:
             lambda pids: {"restarted": name, "stopped": pids}
         )
 
+    def share(self, name: str) -> Deferred[dict[str, Any]]:
+        """Undo the server's promotion (C{promotions.json}): it has the share
+        of its entry again from the reload on (each session open then goes
+        on with its own child until it ends; new sessions share)."""
+        from mcpgateway.config.promotions import PromotionStore
+
+        self.pool(name)
+        try:
+            undone = PromotionStore(self._managed.path.parent).forget(name)
+        except OSError as e:
+            raise ManagementError(500, f"cannot write promotions.json: {e.strerror or e}") from None
+        if undone is None:
+            return succeed({"shared": name, "promoted": None})
+        promoted = {"share": undone.share, "why": undone.why}
+        return self._applied(lambda: {"shared": name, "promoted": promoted})
+
     def resetCircuit(self, name: str) -> Deferred[dict[str, Any]]:
         pool = self.pool(name)
         pool.resetCircuit()

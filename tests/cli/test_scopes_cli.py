@@ -102,8 +102,8 @@ def test_status_shows_a_promotion_with_its_undo(stateDir: Path) -> None:
         " (sampling/createMessage with 2 sessions in flight)"
     ) in lines
     assert (
-        f'        undo: {{"everything": {{"share": "global"}}}} in {stateDir / OVERRIDES_FILE}'
-        in (lines)
+        "        undo: mcpgateway servers share everything (or pin it:"
+        f' {{"everything": {{"share": "global"}}}} in {stateDir / OVERRIDES_FILE})' in (lines)
     )
     assert not any("1 request refused" in line for line in lines)  # said by the promotion
 
@@ -143,9 +143,11 @@ def test_promotions_check_lists_each_with_its_undo(stateDir: Path, running: Fake
     assert result.message.startswith("Promoted to a child per workspace or per session:")
     assert result.details == (
         "everything (a child per session): sampling",
-        f'  undo: {{"everything": {{"share": "global"}}}} in {stateDir / OVERRIDES_FILE}',
+        "  undo: mcpgateway servers share everything (or pin it:"
+        f' {{"everything": {{"share": "global"}}}} in {stateDir / OVERRIDES_FILE})',
         "fs (a child per workspace): roots/list with 3 sessions in flight",
-        f'  undo: {{"fs": {{"share": "global"}}}} in {stateDir / OVERRIDES_FILE}',
+        "  undo: mcpgateway servers share fs (or pin it:"
+        f' {{"fs": {{"share": "global"}}}} in {stateDir / OVERRIDES_FILE})',
     )
     # The refused requests of a promoted server are no failure any more.
     assert check(stateDir, "serverRequests").status == "pass"
@@ -233,4 +235,7 @@ def test_status_shows_a_workspace_promotion(stateDir: Path) -> None:
         "      ↑ promoted: each workspace gets a child of its own (roots/list with 2 sessions)"
         in (lines)
     )
-    assert f'        undo: {{"fs": {{"share": "global"}}}} in {stateDir / OVERRIDES_FILE}' in lines
+    assert (
+        "        undo: mcpgateway servers share fs (or pin it:"
+        f' {{"fs": {{"share": "global"}}}} in {stateDir / OVERRIDES_FILE})'
+    ) in lines

@@ -15,6 +15,7 @@ import json
 import os
 import stat
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -1078,3 +1079,31 @@ def test_a_workspace_is_never_the_home_or_above_it(
     assert "extra" not in h.gateway.pools
     fine = h.api("POST", "/servers", {**body, "workspace": str(home / "project")})
     assert fine.status == 201, fine.body
+
+
+def test_share_undoes_a_promotion(tmp_path: Path) -> None:
+    """C{POST /servers/NAME/share} (C{mcpgateway servers share NAME}) takes
+    the server's record out of C{promotions.json} and reloads: the server
+    has the share of its entry again; a server not promoted is told so."""
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    record = {"share": "session", "at": time.time(), "why": "a sampling nobody owned"}
+    (state / "promotions.json").write_text(
+        json.dumps({"version": 1, "servers": {"srv": record, "other": record}})
+    )
+    h = ApiHarness(state)
+    before = h.api("GET", "/servers/srv").json()
+    assert before["share"] == "session" and before["promoted"], before
+    shared = h.api("POST", "/servers/srv/share")
+    assert shared.status == 200, shared.body
+    assert shared.json() == {
+        "shared": "srv",
+        "promoted": {"share": "session", "why": "a sampling nobody owned"},
+    }
+    after = h.api("GET", "/servers/srv").json()
+    assert after["share"] == "global" and not after.get("promoted"), after
+    kept = json.loads((state / "promotions.json").read_text())["servers"]
+    assert list(kept) == ["other"]  # another server's promotion stays
+    again = h.api("POST", "/servers/srv/share")
+    assert again.json() == {"shared": "srv", "promoted": None}
+    assert h.api("POST", "/servers/nope/share").status == 404

@@ -62,7 +62,7 @@ SWEEP_SECONDS = 1.0
 ROUTES_HINT = (
     "GET /api/v1/health, GET|POST /api/v1/servers, GET|PATCH|DELETE"
     " /api/v1/servers/<name>, POST /api/v1/servers/<name>/restart,"
-    " POST /api/v1/servers/<name>/reset-circuit,"
+    " POST /api/v1/servers/<name>/reset-circuit, POST /api/v1/servers/<name>/share,"
     " GET /api/v1/servers/<name>/logs, GET /api/v1/tools,"
     " GET /api/v1/catalog, POST /api/v1/catalog/refresh, GET /api/v1/pins[/<name>],"
     " POST /api/v1/pins/<name>/approve, POST /api/v1/pins/<name>/forget"
@@ -294,6 +294,15 @@ class ApiApp:
             return jsonReply(request, 200, result)
 
         return self._management.restart(name).addCallback(restarted)
+
+    @app.route(PREFIX + "/servers/<name>/share", methods=["POST"])
+    def shareServer(self, request: IRequest, name: str) -> Deferred[bytes]:
+        def shared(result: dict[str, Any]) -> bytes:
+            if result.get("promoted") is not None:
+                self.log.info("api: server {server} shares its children again", server=name)
+            return jsonReply(request, 200, result)
+
+        return self._management.share(name).addCallback(shared)
 
     @app.route(PREFIX + "/servers/<name>/reset-circuit", methods=["POST"])
     def resetCircuit(self, request: IRequest, name: str) -> Deferred[bytes]:
