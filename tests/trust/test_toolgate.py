@@ -170,7 +170,9 @@ class RouterGateTests(SynchronousTestCase):
     def test_no_pins_no_gate(self) -> None:
         self.pool.toolPins = None
         self.assertEqual(self.listTools(EVIL), ["read"])
-        self.assertIn("result", self.call("anything"))
+        self.assertIn("result", self.call("read"))
+        refused = self.call("anything")  # not listed: never the child's
+        self.assertEqual(refused["error"]["message"], "Unknown tool: anything")
 
     def test_a_defect_in_the_policy_withholds_every_tool(self) -> None:
         class Broken:
