@@ -2,7 +2,8 @@
 the server and the audit trail: a call of a name the server did not list
 (another case, an invisible character) is refused with C{-32602} naming it
 and never reaches the child, so a policy's C{forbid} cannot be passed by a
-spelling the server folds."""
+spelling the server folds; a request the principal's limits refuse (429) is
+recorded as C{limited}, with the limit's reason."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from mcpgateway.auth.quota import PrincipalQuota
 from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.policy import Policy
 from mcpgateway.protocol import jsonrpc
@@ -88,3 +90,29 @@ def test_a_listing_that_changed_is_listed_again_before_names_are_refused() -> No
     h.process().reply({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
     h.as_("alice", "POST", "/srv/mcp", request(9, "tools/call", "new_tool"), session=sid)
     assert forwarded(h, "tools/call") == ["new_tool"]
+
+
+@pytest.mark.parametrize(
+    ("perSecond", "maxConcurrent", "policy", "reason"),
+    [
+        (1.0, 0, "principal.rate", "over this caller's rate of requests"),
+        (0.0, 1, "principal.concurrency", "over this caller's limit of requests in flight"),
+    ],
+)
+def test_a_request_the_principals_limits_refuse_is_audited_as_limited(
+    perSecond: float, maxConcurrent: int, policy: str, reason: str
+) -> None:
+    h = TeamHarness()
+    quota = PrincipalQuota(h.reactor, maxConcurrent, perSecond, burst=2.0)
+    h.team.quota = quota
+    sid = h.open("alice")
+    h.as_("alice", "POST", "/srv/mcp", request(2, "tools/call", "echo"), session=sid)
+    refused = h.as_("alice", "POST", "/srv/mcp", request(3, "tools/call", "echo"), session=sid)
+    assert refused.status == 429
+    record = h.audit.records[-1]
+    assert (record.outcome, record.status) == ("refused", 429)
+    line = record.line()
+    assert line["decision"] == "limited"
+    assert line["policies"] == [policy]
+    assert reason in line["reason"]
+    assert line["retryAfter"] >= 1
