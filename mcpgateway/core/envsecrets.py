@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_envsecrets -*-
+# -*- test-case-name: tests.ops.test_audit_secrets -*-
 """What the audit log's payloads never show of a child's environment
 (L{childRedactor}): besides the values of its secret references (the
 resolver's L{mcpgateway.config.references.Redactor}), the per-user
