@@ -57,6 +57,8 @@ class PrincipalQuota:
         self._states: OrderedDict[str, _State] = OrderedDict()
         self.throttled: Counter[str] = Counter()
         """Refusals by kind (L{RATE}, L{CONCURRENCY})."""
+        self.lastKind = ""
+        """The kind of the last refusal (what the audit record names)."""
 
     def __len__(self) -> int:
         return len(self._states)
@@ -76,6 +78,7 @@ class PrincipalQuota:
             and state.inFlight + requests > self.maxConcurrent
         ):
             self.throttled[CONCURRENCY] += 1
+            self.lastKind = CONCURRENCY
             return 1.0
         if self.perSecond > 0:
             state.tokens = min(self.burst, state.tokens + (now - state.updated) * self.perSecond)
@@ -83,6 +86,7 @@ class PrincipalQuota:
             if state.tokens < requests and state.tokens < self.burst:
                 missing = min(float(requests), self.burst) - state.tokens
                 self.throttled[RATE] += 1
+                self.lastKind = RATE
                 return float(max(1, math.ceil(missing / self.perSecond)))
             state.tokens -= requests
         state.inFlight += requests

@@ -57,6 +57,7 @@ from mcpgateway.cli.routes import (
     routeLines,
     routesOf,
 )
+from mcpgateway.cli.startteam import addTeamOptions, teamArgv
 from mcpgateway.cli.userpath import currentUmask, recordedPath, recordPath, startPath
 from mcpgateway.ops.locate import (
     GatewayProbe,
@@ -239,7 +240,7 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
         clients,
         umask=currentUmask(),
         remote=args.remote,
-        trust=trustArgv(args),
+        trust=trustArgv(args) + teamArgv(args),
         logLevel=args.log_level,
         sandbox=args.sandbox,
     )
@@ -766,4 +767,5 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
     # file is rewritten unless an adoption is still in effect
     # (adoptionInEffect).
     start.add_argument("--auto-started", action="store_true", help=argparse.SUPPRESS)
+    addTeamOptions(start)
     start.set_defaults(handler=cmdStart)

@@ -21,13 +21,11 @@ exchange can be I{held} (L{Router.hold}): its timeout is paused while a
 What differs between a child shared by many sessions and a child of one
 session (who receives notifications and the child's requests, which client
 requests the gateway answers or merges itself, whose each MCP task is) is
-the router's L{Fanout} (L{mcpgateway.core.fanout}); the router itself never
-asks which kind it has.
+the router's L{Fanout} (L{mcpgateway.core.fanout}).
 
-Each request it writes to the child is timed in the MCP conventions'
-C{mcp.client.operation.duration} and, when the gateway traces
-(L{mcpgateway.core.tracing}), is a CLIENT span whose context replaces the
-C{_meta.traceparent} the child receives.
+Each request it writes to the child is timed (C{mcp.client.operation.duration})
+and, when the gateway traces (L{mcpgateway.core.tracing}), is a CLIENT span
+whose context replaces the C{_meta.traceparent} the child receives.
 """
 
 from __future__ import annotations
@@ -135,12 +133,9 @@ class Router:
     ) -> None:
         """
         @param startTimeout: seconds its handshake (L{STARTS}) may take, if over C{timeout}.
-        @param onAmbiguous: called with (method, 2025 sessions attached or in
-            flight whose client is not known to have exited: L{clientSessions})
-            when the child asks something of a client and the asking session
-            cannot be proven (the pool may then promote the server; 2026
-            calls in flight are not counted: a child per session would not
-            help them).
+        @param onAmbiguous: called with (method, L{clientSessions}: 2025
+            sessions whose client may run; not 2026 calls) when the child asks
+            a client something and the asking session cannot be proven.
         """
         self.name = name
         self.onAmbiguous = onAmbiguous
@@ -578,9 +573,9 @@ class Router:
         if span is not None:
             ex.span = None
             tracing.finish(span, outcome, message)
+        if self.tools is not None and ex.method in GATED:
+            message = self.tools.answered(self, childId, ex.method, message)
         if ex.method == "tools/list":
-            if self.tools is not None:
-                message = self.tools.screened(self, childId, message)
             self._learnTools(message.get("result"))
         elif self.resultCheck is not None:
             self.resultCheck(ex.method, message)
@@ -619,10 +614,8 @@ class Router:
     def _childNotification(self, message: Message) -> None:
         method = message["method"]
         params = message.get("params")
-        if method == "notifications/tools/list_changed":
-            self.toolHeaders.clear()
-            self.toolTasks.clear()
-            self.toolsListed = False
+        if method in LIST_CHANGED:
+            self._forgetTools(method)
         if method in LIST_CHANGED and self.onList is not None:
             try:
                 self.onList(method)
@@ -638,6 +631,15 @@ class Router:
                 ex.related({**message, "params": {**params, "progressToken": ex.clientToken}})
             return
         self.fanout.notification(self, message)
+
+    def _forgetTools(self, method: str | None) -> None:
+        """Forget what the child listed of C{method}'s kind (C{None}: all)."""
+        if method in (None, "notifications/tools/list_changed"):
+            self.toolHeaders.clear()
+            self.toolTasks.clear()
+            self.toolsListed = False
+        if self.tools is not None:
+            self.tools.changed(method)
 
     def toolsChanged(self) -> None:
         """What its sessions may see of its tools changed (its pins): tell
@@ -743,13 +745,11 @@ class Router:
     # -- the child went away -------------------------------------------------
 
     def childExited(self, why: str) -> None:
-        """Fail every pending request at once with a JSON-RPC error."""
+        """Fail every pending request with a JSON-RPC error; forget its listings."""
         self._serverRequests.clear()
         self._waits.clear()
         self.childRoots.childStarted()
-        self.toolHeaders.clear()
-        self.toolTasks.clear()
-        self.toolsListed = False
+        self._forgetTools(None)
         self.failAll(jsonrpc.CHILD_EXITED, f"server '{self.name}' {why}")
 
     def failAll(self, code: int, text: str, tellChild: bool = False) -> None:

@@ -17,6 +17,16 @@ chain by its cursors (L{ToolListings}), so that the policy also hears the
 whole list once the last page is in (what tells a removed tool, and what a
 first listing pins).
 
+The gate also keeps the names the child listed (L{ListedNames}: its
+tools and its prompts, learned from every listing that crosses the
+router, before the pins screen it, forgotten when the child says the list
+changed or exits). Once the child has listed a kind whole, a C{tools/call}
+or C{prompts/get} of a name it did not list is answered here, C{-32602}
+(C{Unknown tool: NAME}, as the aggregate endpoint answers), without
+reaching the child: the name a policy or a limit decided is the name the
+server runs, never another spelling a server that folds case (or ignores
+invisible characters) would take for a forbidden tool. A set lookup.
+
 A server may list more tools to a client that declared more capabilities,
 so the policy also hears what the listing's client declared: the
 C{capabilities} the child was initialized with (L{ListingClient}: the
@@ -41,8 +51,12 @@ from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.runtime import logs
 
-GATED = frozenset({"tools/list", "tools/call"})
+GATED = frozenset({"tools/list", "tools/call", "prompts/list", "prompts/get"})
 """The client methods a router hands its gate."""
+NAMED = {"tools/call": "tools/list", "prompts/get": "prompts/list"}
+"""Each method that names an item -> the listing that names it."""
+UNKNOWN = {"tools/call": "Unknown tool", "prompts/get": "Unknown prompt"}
+"""How a call of a name its server did not list is answered."""
 MAX_FOLLOWED = 64
 """Listings in flight (and half-listed chains) a gate follows at most."""
 MAX_LISTED = 10_000
@@ -144,6 +158,66 @@ class ToolListings:
         return listed
 
 
+class ListedNames:
+    """The names of one kind (tools, prompts) a child listed: whether it
+    listed them whole since they last changed, and which they are.
+
+    A listing is whole once its pages were followed from the first to the
+    last (at most L{MAX_LISTED} names); a page of a listing not followed
+    from its start adds its names without making the kind whole."""
+
+    __slots__ = ("_partial", "_sent", "known", "names")
+
+    def __init__(self) -> None:
+        self.known = False
+        """Whether a whole listing came since the kind last changed."""
+        self.names: set[str] = set()
+        self._sent: OrderedDict[int, str | None] = OrderedDict()
+        self._partial: OrderedDict[str, set[str]] = OrderedDict()
+
+    def sent(self, childId: int, params: Any) -> None:
+        """A listing (of C{params}) went to the child as C{childId}."""
+        cursor = params.get("cursor") if isinstance(params, dict) else None
+        self._sent[childId] = cursor if isinstance(cursor, str) else None
+        while len(self._sent) > MAX_FOLLOWED:
+            self._sent.popitem(last=False)
+
+    def answered(self, childId: int, items: list[Any], nextCursor: Any) -> None:
+        """The page of request C{childId} came with C{items}."""
+        page = {
+            item["name"]
+            for item in items
+            if isinstance(item, dict) and isinstance(item.get("name"), str)
+        }
+        self.names |= page
+        if childId not in self._sent:
+            return
+        cursor = self._sent.pop(childId)
+        before = set() if cursor is None else self._partial.pop(cursor, None)
+        if before is None:
+            return  # continues a listing not followed from its start
+        listed = before | page
+        if len(listed) > MAX_LISTED:
+            return
+        if isinstance(nextCursor, str):
+            self._partial[nextCursor] = listed
+            while len(self._partial) > MAX_FOLLOWED:
+                self._partial.popitem(last=False)
+            return
+        self.names, self.known = listed, True
+
+    def changed(self) -> None:
+        """The child said the list changed (or it exited): nothing is known."""
+        self.known = False
+        self.names = set()
+        self._partial.clear()
+
+    def refuses(self, name: str) -> bool:
+        """Whether a call of C{name} is refused: the kind was listed whole
+        and C{name} is not in it."""
+        return self.known and name not in self.names
+
+
 class ToolGate:
     """What one router asks of its pool's pinned tools (see the module
     docstring)."""
@@ -157,40 +231,85 @@ class ToolGate:
         self._pool = pool
         self._client = client
         self.listings = ToolListings()
+        self.listed = {"tools/list": ListedNames(), "prompts/list": ListedNames()}
+        """What the child listed, by listing method."""
 
     def gated(
         self, childId: int, session: SessionLike | None, message: Message, related: Sink | None
     ) -> Exchange | None:
-        """A C{tools/call} or C{tools/list} about to go to the child as
+        """A listing or a call (of L{GATED}) about to go to the child as
         C{childId}: an exchange already answered when the call is refused,
         else C{None} (it goes)."""
-        pins = self._pool.toolPins
-        if pins is None:
-            return None
+        method = message["method"]
         params = message.get("params")
-        if message["method"] == "tools/list":
-            client = self._client
-            self.listings.sent(childId, params, None if client is None else client())
+        listing = NAMED.get(method)
+        if listing is None:
+            self.listed[method].sent(childId, params)
+            pins = self._pool.toolPins
+            if pins is not None and method == "tools/list":
+                client = self._client
+                self.listings.sent(childId, params, None if client is None else client())
             return None
         name = params.get("name") if isinstance(params, dict) else None
         if not isinstance(name, str):
             return None  # the child answers what is not a call
-        spec = self._pool.spec
-        why = pins.refusal(spec, name)
+        why = self._withheld(name) if method == "tools/call" else None
+        if why is None and self.listed[listing].refuses(name):
+            why = f"{UNKNOWN[method]}: {name}"
+            self.log.info(
+                "server {server}: {method} of {name}, which it did not list, refused",
+                server=self._pool.spec.name,
+                method=method,
+                name=logs.clientText(name),
+                unlistedRefused=name,
+            )
         if why is None:
             return None
-        self.log.info(
-            "server {server}: call of withheld tool {tool} refused",
-            server=spec.name,
-            tool=logs.clientText(name),
-            pinsRefused=name,
-        )
-        refused = Exchange(session, message.get("id"), "tools/call", None, related, _noCancel)
+        refused = Exchange(session, message.get("id"), method, None, related, _noCancel)
         refused.childId = childId
         refused.response.callback(
             jsonrpc.errorResponse(message.get("id"), jsonrpc.INVALID_PARAMS, why)
         )
         return refused
+
+    def _withheld(self, name: str) -> str | None:
+        """Why a call of tool C{name} is refused by its pins (C{None}: it is not)."""
+        pins = self._pool.toolPins
+        if pins is None:
+            return None
+        spec = self._pool.spec
+        why = pins.refusal(spec, name)
+        if why is not None:
+            self.log.info(
+                "server {server}: call of withheld tool {tool} refused",
+                server=spec.name,
+                tool=logs.clientText(name),
+                pinsRefused=name,
+            )
+        return why
+
+    def answered(self, router: Announcer, childId: int, method: str, message: Message) -> Message:
+        """The child's answer C{message} to request C{childId} of
+        C{method}: a listing's names are learned; a C{tools/list} comes back
+        without the tools its clients may not see."""
+        listed = self.listed.get(method)
+        if listed is None:
+            return message
+        result = message.get("result")
+        items = result.get(method.split("/")[0]) if isinstance(result, dict) else None
+        if isinstance(items, list):
+            assert isinstance(result, dict)
+            listed.answered(childId, items, result.get("nextCursor"))
+        if method != "tools/list":
+            return message
+        return self.screened(router, childId, message)
+
+    def changed(self, method: str | None) -> None:
+        """The child's C{notifications/*/list_changed} of C{method}
+        (C{None}: the child exited): forget what it listed."""
+        for name, listed in self.listed.items():
+            if method is None or method == f"notifications/{name.split('/')[0]}/list_changed":
+                listed.changed()
 
     def screened(self, router: Announcer, childId: int, message: Message) -> Message:
         """The child's answer C{message} to C{tools/list} request C{childId},

@@ -43,6 +43,7 @@ from twisted.python.failure import Failure
 from mcpgateway import __version__
 from mcpgateway.core.child import Child
 from mcpgateway.core.environment import redirecting
+from mcpgateway.core.envsecrets import childRedactor
 from mcpgateway.core.erawire import ChildAdapter, Era2026Wire
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.healing import Breaker, circuitReason
@@ -138,7 +139,8 @@ class Upstream:
         self.child: Child | None = None
         self.redactor: Callable[[str], str] | None = None
         """Takes the values of the secrets the current child was given out of
-        a text (C{None}: none, or no child): the audit log's payloads."""
+        a text (C{None}: none, or no child): the audit log's payloads
+        (L{mcpgateway.core.envsecrets.childRedactor})."""
         self.initializeResult: dict[str, Any] | None = None
         self.childInitializeResult: dict[str, Any] | None = None
         """The child's C{InitializeResult} as the child gave it."""
@@ -324,7 +326,7 @@ class Upstream:
             if isinstance(child, ConfinedChild)
             else None
         )
-        self.redactor = redact or None
+        self.redactor = childRedactor(launch, redact)
         self.era = "handshake"
         self.startedAt = self._clock.seconds()
         self.spawns += 1

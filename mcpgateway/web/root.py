@@ -27,6 +27,7 @@ from mcpgateway.auth.principal import Principal, Refusal, Verdict
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.era2026.types import Era2026Gateway
 from mcpgateway.core.gateway import Gateway
+from mcpgateway.governance.decision import Decision
 from mcpgateway.ops.audit import AuditRecord, AuditSink
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.limits import Limits
@@ -249,6 +250,10 @@ class _Door(Resource):
             note = getattr(request, "auditNote", None)
             if isinstance(note, AuditNote):
                 note.settle("refused")
+                if verdict.status == 429:  # the gate's own limits: recorded as what they are
+                    note.decision = Decision(
+                        "limited", ("auth",), verdict.description, verdict.retryAfter
+                    )
             return gate.refuse(request, verdict)
         request.principal = verdict  # type: ignore[attr-defined]
         return self._endpoint.render(request)
@@ -265,6 +270,9 @@ class _Door(Resource):
             else:
                 outcome = "ok" if status < 400 else "invalid"
         peer = request.getClientAddress()
+        decision = note.decision
+        if decision is None and status == 429:  # refused for a limit no gate named
+            decision = Decision("limited", reason="too many requests")
         try:
             audit.record(
                 AuditRecord(
@@ -282,7 +290,7 @@ class _Door(Resource):
                     via=getattr(principal, "via", None),
                     peer=getattr(peer, "host", None),
                     payload=note.payload or None,
-                    decision=note.decision,
+                    decision=decision,
                     arguments=note.arguments,
                 )
             )

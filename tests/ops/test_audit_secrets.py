@@ -6,6 +6,7 @@ running child's L{mcpgateway.core.upstream.Upstream.redactor})."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +90,39 @@ def test_an_audit_log_of_a_gateway_keeps_no_value(tmp_path: Path) -> None:
     [entry] = lines(path)
     assert entry["payload"]["arguments"] == {"message": "echo ${env:TOKEN}"}
     assert json.dumps(entry["payload"]["result"]).count("${env:TOKEN}") == 1
+
+
+def spawned(tmp_path: Path, env: dict[str, str], credentialEnv: tuple[str, ...] = ()) -> Upstream:
+    """The upstream of server C{srv} whose child was given C{env} as
+    literal values (C{credentialEnv}: those a client's headers gave)."""
+    reactor = FakeProcessReactor()
+    resolver = SecretResolver(reactor, tmp_path / "state", {}, inline)
+    spec = parseEntry("srv", {"command": "/bin/true", "env": env}, {"PATH": "/bin"}, "local")
+    spec = replace(spec, credentialEnv=credentialEnv)
+    upstream = Upstream(spec, fakeSpawner(reactor, secrets=resolver), SharedFanout())
+    upstream.ensure()
+    return upstream
+
+
+def test_a_users_credential_headers_are_redacted(tmp_path: Path) -> None:
+    credential = "per-user-credential-9f8e7d"
+    upstream = spawned(tmp_path, {"GITHUB_TOKEN": credential}, ("GITHUB_TOKEN",))
+    redact = childSecrets({"srv": Pool(upstream)})("srv")
+    assert redact is not None
+    assert redact(f"token={credential}") == "token=[X-Mcp-Env-GITHUB_TOKEN]"
+
+
+def test_a_literal_secret_of_the_entry_is_redacted(tmp_path: Path) -> None:
+    upstream = spawned(
+        tmp_path,
+        {
+            "DB_PASSWORD": "hunter2-literal",
+            "UPSTREAM": SECRET,  # no telling name, a token's look
+            "LOG_LEVEL": "debug-verbose",
+        },
+    )
+    redact = childSecrets({"srv": Pool(upstream)})("srv")
+    assert redact is not None
+    assert redact(f"hunter2-literal {SECRET} debug-verbose") == (
+        "[env DB_PASSWORD] [env UPSTREAM] debug-verbose"
+    )

@@ -170,7 +170,9 @@ class RouterGateTests(SynchronousTestCase):
     def test_no_pins_no_gate(self) -> None:
         self.pool.toolPins = None
         self.assertEqual(self.listTools(EVIL), ["read"])
-        self.assertIn("result", self.call("anything"))
+        self.assertIn("result", self.call("read"))
+        refused = self.call("anything")  # not listed: never the child's
+        self.assertEqual(refused["error"]["message"], "Unknown tool: anything")
 
     def test_a_defect_in_the_policy_withholds_every_tool(self) -> None:
         class Broken:
@@ -189,7 +191,9 @@ class WarnGateTests(RouterGateTests):
         self.assertEqual(self.listTools(READ, WRITE), ["read", "write"])
         self.assertEqual(self.listTools(EVIL, WRITE), ["read", "write"])
         self.assertIn("result", self.call("read"))
-        self.assertIn("result", self.call("never-listed"))
+        # Warned, not withheld; a name never listed is still not the server's.
+        refused = self.call("never-listed")
+        self.assertEqual(refused["error"]["message"], "Unknown tool: never-listed")
 
     def test_an_approval_is_announced_and_the_tool_is_back(self) -> None:
         self.listTools(READ)

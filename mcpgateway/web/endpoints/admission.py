@@ -20,6 +20,7 @@ from twisted.web.server import Request
 
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.sessions import shortId
+from mcpgateway.governance.decision import Decision
 from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.limitsgate import LimitsGate
 from mcpgateway.protocol import jsonrpc
@@ -115,6 +116,7 @@ class PostAdmission:
         requestId = validIdOrNull(payload.get("id")) if isinstance(payload, dict) else None
         note = auditNote(request)
         if note is not None:
+            note.decision = quotaDecision(getattr(quota, "lastKind", ""), seconds)
             note.settle("refused", jsonrpc.TOO_MANY_REQUESTS)
             claimed = header(request, "mcp-session-id")
             if claimed:  # refused before the session is looked up: named as claimed
@@ -147,3 +149,23 @@ class PostAdmission:
             note.decision = limited[0]
             note.settle("refused", RATE_LIMITED)
         return limits.refuse(request, *limited)
+
+
+QUOTA_REASONS = {
+    "concurrency": "over this caller's limit of requests in flight (--max-requests-per-principal)",
+    "rate": "over this caller's rate of requests (--rate-per-principal)",
+}
+"""What the audit record says of a request the principal's limits refused,
+by the kind of limit (L{mcpgateway.auth.quota})."""
+
+
+def quotaDecision(kind: str, retryAfter: float) -> Decision:
+    """The decision of a request the principal's limits (C{kind}: C{rate},
+    C{concurrency}, C{""}: not known) refused: C{limited}, naming the limit."""
+    reason = QUOTA_REASONS.get(kind, "over this caller's request limits")
+    return Decision(
+        "limited",
+        policies=(f"principal.{kind or 'requests'}",),
+        reason=f"too many requests: {reason}",
+        retryAfter=retryAfter,
+    )

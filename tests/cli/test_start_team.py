@@ -1,0 +1,108 @@
+# -*- test-case-name: tests.cli.test_start_team -*-
+"""C{mcpgateway start}'s team options (authentication, the policy, the audit
+log) reach the gateway it starts as the gateway takes them, files made
+absolute; the command line policy.md gives is one C{start} runs."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from mcpgateway import tap
+from mcpgateway.cli.context import CliContext
+from tests.cli.support import FakeGateway, run
+from tests.cli.test_start import FakeLauncher
+
+DOCS = Path(__file__).parents[2] / "docs" / "guide"
+
+
+def documented() -> list[str]:
+    """The arguments of policy.md's C{mcpgateway start} line."""
+    [line] = re.findall(r"^mcpgateway start .*$", (DOCS / "policy.md").read_text(), re.M)
+    return shlex.split(line)[2:]
+
+
+def test_the_documented_command_line_starts_a_governed_gateway(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    stateDir: Path,
+    home: Path,
+    locked: None,
+    fakeGateway: FakeGateway,
+    ctx: CliContext,
+    tmp_path: Path,
+) -> None:
+    (home / ".claude.json").write_text('{"mcpServers": {}}')
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    arguments = [a.replace("/etc/mcpgateway", str(etc)) for a in documented()]
+    assert "--policy" in arguments and "--auth-tokens" in arguments
+    launcher = FakeLauncher(stateDir, fakeGateway)
+    ctx.launch = launcher
+    ctx.warm = lambda: None
+    port = str(fakeGateway.port)
+    code, _, err = run(capsys, stateDir, "start", "--port", port, *arguments, ctx=ctx)
+    assert code == 0, err
+    gateway = launcher.argv[launcher.argv.index("mcpgateway") + 1 :]
+    options = tap.Options()
+    options.parseOptions(gateway)  # the gateway takes the command line start gives it
+    assert options["policy"] == str(etc / "team.cedar")
+    assert options["auth-tokens"] == str(etc / "tokens.json")
+
+
+def test_every_team_option_reaches_the_gateway_files_absolute(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    stateDir: Path,
+    home: Path,
+    locked: None,
+    fakeGateway: FakeGateway,
+    ctx: CliContext,
+    tmp_path: Path,
+) -> None:
+    (home / ".claude.json").write_text('{"mcpServers": {}}')
+    monkeypatch.chdir(tmp_path)
+    launcher = FakeLauncher(stateDir, fakeGateway)
+    ctx.launch = launcher
+    ctx.warm = lambda: None
+    given = [
+        "--oauth-issuer", "https://id.example.com/realms/dev",
+        "--resource-uri", "https://mcp.example.com",
+        "--oauth-scopes", "mcp:use",
+        "--policy", "team.cedar",
+        "--policy-default", "allow",
+        "--audit-log", "audit.jsonl",
+        "--audit-payloads",
+    ]  # fmt: skip
+    port = str(fakeGateway.port)
+    code, _, err = run(capsys, stateDir, "start", "--port", port, *given, ctx=ctx)
+    assert code == 0, err
+    gateway = launcher.argv[launcher.argv.index("mcpgateway") + 1 :]
+    options = tap.Options()
+    options.parseOptions(gateway)
+    assert options["oauth-issuer"] == "https://id.example.com/realms/dev"
+    assert options["resource-uri"] == "https://mcp.example.com"
+    assert options["oauth-scopes"] == ("mcp:use",)
+    assert options["policy"] == str(tmp_path / "team.cedar")
+    assert options["policy-default"] == "allow"
+    assert options["audit-log"] == str(tmp_path / "audit.jsonl")
+    assert options["audit-payloads"]
+
+
+def test_start_without_them_passes_none(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    home: Path,
+    locked: None,
+    fakeGateway: FakeGateway,
+    ctx: CliContext,
+) -> None:
+    launcher = FakeLauncher(stateDir, fakeGateway)
+    ctx.launch = launcher
+    ctx.warm = lambda: None
+    code, _, _ = run(capsys, stateDir, "start", "--port", str(fakeGateway.port), ctx=ctx)
+    assert code == 0
+    assert not {"--policy", "--auth-tokens", "--audit-log"} & set(launcher.argv)
