@@ -14,7 +14,7 @@ from mcpgateway.sandbox.places import under
 
 TYPE_CHECKING = False  # typing itself is not imported: the launcher starts lean
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
 
 def argumentPaths(args: Iterable[str], cwd: str) -> list[str]:
@@ -30,6 +30,40 @@ def argumentPaths(args: Iterable[str], cwd: str) -> list[str]:
         candidate = value if value.startswith("/") else os.path.join(cwd, value)
         if os.path.lexists(candidate):
             found.append(os.path.normpath(candidate))
+    return found
+
+
+DATA_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".db3", ".duckdb")
+"""A file of one of these is a database: the server writes it, and files
+beside it (its journal, its write-ahead log)."""
+
+
+def dataFiles(args: Iterable[str], cwd: str, namesData: Callable[[str], bool]) -> list[str]:
+    """The files the arguments name as data the server writes, made yet or
+    not, in a folder that exists: a database's (L{DATA_SUFFIXES}:
+    C{--db-path x.db}), or one given to an option whose name says it is
+    data (C{--memory-file /x/m.jsonl}, C{--log-file=/x/l}: C{namesData} of
+    its name as a variable's, C{MEMORY_FILE}). Its folder is where it is
+    written (a server makes it, or renames into it)."""
+    found = []
+    previous = ""
+    for arg in args:
+        flag, value = "", arg
+        if arg.startswith("-") and "=" in arg:
+            flag, value = arg.split("=", 1)
+        elif previous.startswith("-"):
+            flag = previous
+        previous = arg
+        if not value or value.startswith("-") or "\0" in value or len(value) > 4096:
+            continue
+        if value.startswith("file://"):
+            value = value[len("file://") :]
+        candidate = os.path.normpath(value if value.startswith("/") else os.path.join(cwd, value))
+        if os.path.isdir(candidate) or not os.path.isdir(os.path.dirname(candidate)):
+            continue
+        name = flag.lstrip("-").replace("-", "_").upper()
+        if candidate.endswith(DATA_SUFFIXES) or (name and namesData(name)):
+            found.append(candidate)
     return found
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 
 from mcpgateway.sandbox import defaults, masks, writes
-from mcpgateway.sandbox.commandline import SHELLS, argumentPaths, scriptPaths
+from mcpgateway.sandbox.commandline import SHELLS, argumentPaths, dataFiles, scriptPaths
 from mcpgateway.sandbox.places import (
     SCRIPT_SUFFIXES,
     Places,
@@ -144,7 +144,8 @@ def build(request: Mapping[str, Any], argv: list[str], environ: Mapping[str, str
     own = masks.ownPackage(places, [os.path.abspath(argv[0]), *arguments])
     # What the child may write, first: no symlink it may have left there is followed.
     command = str(request.get("command") or argv[0])
-    wants = _wants(layout, places, request, rules, arguments, environ, command)
+    data = [os.path.dirname(p) for p in dataFiles(argv[1:], cwd, writesThere)]
+    wants = _wants(layout, places, request, rules, [*arguments, *data], environ, command)
     writes.settle(places, wants, [p for p in (install, own) if p is not None])
     if install is not None:  # the gateway's own install of this server's package
         binds.add(install, writable=True)
@@ -218,8 +219,9 @@ def _wants(
     """The places the child may write, as its entry names them: its
     workspace (a project: never the home, what holds it, the system's or the
     state directory), its data (L{_dataWants}), C{allowWrite}, the folders its
-    arguments name (never the home or what holds it, never the system's or
-    the state directory), its launcher's caches (made now, as the launcher
+    arguments name and those of the data files they name (never the home or
+    what holds it, never the system's or the state directory), its
+    launcher's caches (made now, as the launcher
     itself would)."""
     home, cwd = layout.home, layout.cwd
     wants = []

@@ -578,6 +578,34 @@ def test_a_folder_an_argument_names_is_the_servers_to_write(tmp_path: Path) -> N
         assert layout.writable == [], wide
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--db-path", "{data}/compat.db"],  # a database, not made yet
+        ["--db-path={data}/compat.sqlite"],
+        ["{data}/made.duckdb"],  # one that exists
+        ["--memory-file", "{data}/memory.jsonl"],  # an option that says it is data
+    ],
+)
+def test_the_folder_of_a_data_file_an_argument_names_is_writable(
+    tmp_path: Path, args: list[str]
+) -> None:
+    """mcp-server-sqlite's C{--db-path x.db}: its folder is where the
+    database and its journal are written; a plain file argument's folder
+    stays read-only, and never the home's."""
+    home = tree(tmp_path)
+    data = home / "work" / "data"
+    data.mkdir()
+    (data / "made.duckdb").write_text("")
+    argv = ["/usr/bin/node", *(arg.replace("{data}", str(data)) for arg in args)]
+    assert bound(build(request(tmp_path), argv, {})) == {str(data): True}
+    (data / "notes.txt").write_text("")
+    plain = build(request(tmp_path), ["/usr/bin/node", "--config", str(data / "notes.txt")], {})
+    assert bound(plain) == {str(data): False}
+    inHome = build(request(tmp_path), ["/usr/bin/node", "--db-path", str(home / "x.db")], {})
+    assert inHome.writable == []
+
+
 def test_the_gateways_module_path_never_shows_the_home_or_what_holds_it(tmp_path: Path) -> None:
     """C{python -m mcpgateway.launch} run from the home has the home first
     on its path: a child run by the gateway's Python must not see it."""
