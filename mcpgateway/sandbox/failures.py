@@ -75,6 +75,9 @@ _BWRAP_PATH = re.compile(
 )
 """Bubblewrap's words for a path of the layout it could not make (not a
 namespace it was refused): the path, for the hint."""
+_TEMPORARY = re.compile(r"(?:\.tmp|\.[0-9a-f]{8,}(?:\.tmp)?|~)$|^\.?#|\.swp$", re.IGNORECASE)
+"""A temporary file's name (C{memory.jsonl.<hex>.tmp}): written, then
+renamed over its target, so its folder must be writable."""
 _ERRNO = {"13": "EACCES", "1": "EPERM", "30": "EROFS", "2": "ENOENT"}
 _WRITES = frozenset(
     {
@@ -249,8 +252,10 @@ def _pathNote(code: str, path: str, home: str, stateDir: str, writes: bool) -> s
             f"{shown} is not visible in the sandbox (the home directory is hidden):"
             f" allow it with {_allow(shown, writes)}"
         )
-    if writes:
-        return f"the sandbox denied writing {shown}: allow it with {_allow(shown, True)}"
+    temporary = _TEMPORARY.search(os.path.basename(path))
+    if writes or temporary:  # a temporary file beside its target is made, then renamed
+        where = os.path.dirname(shown) if temporary else shown
+        return f"the sandbox denied writing {shown}: allow it with {_allow(where, True)}"
     return (
         f"the sandbox denied reading {shown}: allow it with {_allow(shown, False)}"
         " (allowWrite if it writes there)"

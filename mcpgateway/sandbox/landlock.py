@@ -57,6 +57,11 @@ SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0
 SCOPE_SIGNAL = 1 << 1
 
 MAX_RULES = 4096
+SYSTEM_FACTS = ("/sys/fs/cgroup", "/sys/devices/system/cpu")
+"""Read-only under Landlock: the limits a runtime sizes itself by (its
+cgroup's memory and CPU quota, the CPUs online). A program that sees a
+file there and cannot open it may abort (DuckDB does); bubblewrap shows no
+C{/sys} at all, which such programs take as no limit."""
 DEVICES = (("/dev/null", True), ("/dev/zero", True), ("/dev/full", True))
 DEVICES_READ = ("/dev/urandom", "/dev/random")
 
@@ -116,6 +121,7 @@ def rules(layout: Layout, tmp: str | None) -> list[tuple[str, bool]]:
         if kind == "ro" and source != "/var":
             wanted.append((os.path.realpath(source), False))
     wanted.append(("/proc", False))
+    wanted += [(path, False) for path in SYSTEM_FACTS if os.path.isdir(path)]
     wanted += [(device, True) for device, _ in DEVICES] + [(d, False) for d in DEVICES_READ]
     wanted += [(path, False) for _, path in layout.readOnly]
     wanted += [(path, True) for _, path in layout.writable]

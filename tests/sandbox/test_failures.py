@@ -120,6 +120,23 @@ def test_each_refusal_is_told_with_the_key_that_allows_it(line: str, words: str)
     assert note(line) == words
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Error: EACCES: permission denied, open '/opt/m/dist/memory.jsonl.6fcb4792e7b07113c9.tmp'",
+        "Error: EROFS: read-only file system, open '/opt/m/dist/memory.jsonl.fe0179ce6db43dcd.tmp'",
+        "PermissionError: [Errno 13] Permission denied: '/opt/m/dist/.#memory.jsonl'",
+    ],
+)
+def test_a_refused_temporary_file_asks_for_its_folder(line: str) -> None:
+    """A temporary file is written beside its target and renamed over it:
+    its own name changes every time, so the fix is its folder, writable
+    (Landlock's EACCES on creating it is a write too)."""
+    said = note(line)
+    assert said is not None and said.startswith("the sandbox denied writing /opt/m/dist/")
+    assert said.endswith('allow it with "sandbox": {"filesystem": {"allowWrite": ["/opt/m/dist"]}}')
+
+
 # -- the fix is one that works ------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ path), and the accesses each ABI knows."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,10 @@ def test_a_childs_paths_the_system_its_devices_and_its_temporary_directory(tmp_p
     assert allowed[str(tmp_path / "tmp")] is True and allowed["/dev/null"] is True
     assert allowed["/dev/urandom"] is False and allowed["/proc"] is False
     assert allowed["/state/npx/pkg"] is False
+    # What a runtime sizes itself by, read-only (DuckDB aborts when it is refused).
+    for facts in ("/sys/fs/cgroup", "/sys/devices/system/cpu"):
+        assert allowed.get(facts, False) is False and (facts in allowed) == os.path.isdir(facts)
+    assert "/sys" not in allowed
 
 
 def test_an_allowed_directory_is_split_around_what_is_masked_in_it(tmp_path: Path) -> None:
