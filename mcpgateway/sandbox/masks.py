@@ -43,6 +43,13 @@ def gatewayFilesOf(request: Mapping[str, Any]) -> list[str]:
     return [os.path.normpath(p) for p in named if isinstance(p, str) and p.startswith("/")]
 
 
+def privateFilesOf(request: Mapping[str, Any]) -> list[str]:
+    """The root-only files the gateway's probe found (a root gateway's:
+    L{mcpgateway.sandbox.probe.privateFiles}), absolute paths."""
+    named = request.get("privateFiles") or ()
+    return [os.path.normpath(p) for p in named if isinstance(p, str) and p.startswith("/")]
+
+
 def forbidden(
     path: str, places: Places, rules: Mapping[str, Any], gatewayFiles: Iterable[str]
 ) -> bool:
@@ -101,6 +108,8 @@ def apply(
     if os.geteuid() == 0:  # root without capabilities still reads what root owns
         for path, directory in privateEntries(defaults.PRIVATE_SCAN_ROOTS, 0):
             mask(path, directory)
+        for path in privateFilesOf(request):  # deeper: the probe's look
+            mask(path)
     mask(places.stateDir)
     for path in gatewayFilesOf(request):
         mask(path)

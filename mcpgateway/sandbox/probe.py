@@ -182,8 +182,9 @@ def bwrapGaps(found: dict[str, Any], seccompWorks: bool, root: bool) -> list[str
     if root:
         gaps.append(
             "a root gateway's children keep uid 0 (without capabilities): a root-only file the"
-            " gateway does not mask (deeper than two levels under /etc, /opt and /var) is"
-            " readable, and no process limit holds them"
+            " gateway does not mask (outside /etc, /opt and /var, deeper than six levels there,"
+            " or made there after the gateway started and deeper than two) is readable, and no"
+            " process limit holds them"
         )
     elif not found.get("disableUserns") and not seccompWorks:
         gaps.append(
@@ -220,7 +221,8 @@ def probe(path: str | None = None) -> dict[str, Any]:
     (learn mode records paths with it), C{"seccomp"} whether the system-call
     filter can be made (L{mcpgateway.sandbox.seccomp.status}), C{"gaps"}
     what each mechanism does not confine here (C{{"bwrap": [...],
-    "landlock": [...]}}: L{bwrapGaps}, L{landlockGapsOf})."""
+    "landlock": [...]}}: L{bwrapGaps}, L{landlockGapsOf}), C{"privateFiles"}
+    a root gateway's root-only files (L{privateFiles})."""
     if sys.platform == "darwin":
         return seatbeltProbe()
     found = bwrapWorks(path)
@@ -240,7 +242,22 @@ def probe(path: str | None = None) -> dict[str, Any]:
             "bwrap": bwrapGaps(found, works, root),
             "landlock": landlockGapsOf(works, version),
         },
+        "privateFiles": privateFiles() if root else [],
     }
+
+
+def privateFiles() -> list[str]:
+    """What root owns and no one else may read under the system's
+    directories, looked for deeper than a child's own launcher looks
+    (L{mcpgateway.sandbox.defaults.PRIVATE_PROBE_DEPTH}): once per gateway,
+    in its probe, for every child's request to name
+    (L{mcpgateway.sandbox.masks.privateFilesOf})."""
+    from mcpgateway.sandbox import defaults, masks
+
+    found = masks.privateEntries(
+        defaults.PRIVATE_SCAN_ROOTS, 0, defaults.PRIVATE_PROBE_DEPTH, defaults.PRIVATE_PROBE_LIMIT
+    )
+    return [path for path, _ in found][: defaults.PRIVATE_PROBE_MAX]
 
 
 SANDBOX_EXEC = "/usr/bin/sandbox-exec"

@@ -105,6 +105,9 @@ def build(
         "gatewayFiles": [
             os.path.normpath(p) for p in dict.fromkeys(gatewayFiles) if p.startswith("/")
         ],
+        "privateFiles": [p for p in (found or {}).get("privateFiles") or () if isinstance(p, str)][
+            : defaults.PRIVATE_PROBE_MAX
+        ],
         "home": homeOf(environ),
         "stateDir": stateDir,
         "workspace": spec.mode == "workspace" and spec.cwd is not None,

@@ -109,3 +109,58 @@ def test_an_installs_own_folder_alone_is_bound_writable(tmp_path: Path) -> None:
     layout = build(asked, ["/usr/bin/npm", "install", "--prefix", str(target)], {})
     assert bound(layout)[str(target)] is True
     assert [p for p, w in layout.reopened if w] == [str(target)]
+
+
+def test_the_probe_looks_deeper_once_and_every_request_names_what_it_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A root gateway's probe looks for root-only files deeper than a
+    child's launcher does (once per gateway, off its reactor): each request
+    names what it found, at most L{defaults.PRIVATE_PROBE_MAX} of them."""
+    from mcpgateway.sandbox import probe
+
+    asked: list[tuple[object, ...]] = []
+
+    def entries(roots: object, uid: int, depth: int, limit: int) -> list[tuple[str, bool]]:
+        asked.append((roots, uid, depth, limit))
+        return [(f"/opt/app/conf/keys/{n}.pem", False) for n in range(400)]
+
+    monkeypatch.setattr(masks, "privateEntries", entries)
+    found = probe.privateFiles()
+    assert asked == [
+        (defaults.PRIVATE_SCAN_ROOTS, 0, defaults.PRIVATE_PROBE_DEPTH, defaults.PRIVATE_PROBE_LIMIT)
+    ]
+    assert len(found) == defaults.PRIVATE_PROBE_MAX and found[0] == "/opt/app/conf/keys/0.pem"
+    named = requests.build(
+        Spec("srv"),
+        {},
+        "/s",
+        {"mechanism": "bwrap", "privateFiles": [*found, 7, None]},
+        others=[],
+        python="p",
+        parent=1,
+        gatewayCwd="/",
+    )
+    assert named["privateFiles"] == found
+
+
+def test_a_root_only_file_deeper_than_the_launcher_looks_is_masked_from_the_request(
+    tmp_path: Path,
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("a root gateway's view: run as root (CI is)")
+    tree(tmp_path)
+    top = Path("/opt") / f"mcpgw-test-{os.getpid()}"
+    key = top / "app" / "conf" / "keys" / "server.pem"
+    key.parent.mkdir(parents=True)
+    try:
+        key.write_text("PRIVATE")
+        key.chmod(0o600)
+        plain = build(request(tmp_path), ["/usr/bin/node"], {})
+        assert str(key) not in masked(plain)  # deeper than a launcher's own look
+        probed = build(request(tmp_path, privateFiles=[str(key)]), ["/usr/bin/node"], {})
+        assert str(key) in masked(probed)
+    finally:
+        key.unlink()
+        for folder in (key.parent, key.parent.parent, key.parent.parent.parent, top):
+            folder.rmdir()
