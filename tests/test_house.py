@@ -542,3 +542,44 @@ def test_the_retired_word_check_sees_names_and_not_strings() -> None:
         "OLD = 'modern'\n"
     )
     assert retiredNames(source) == ["mcpgateway.protocol.wire2026", "modern", "legacyMode"]
+
+
+def emptyTests(source: str) -> list[str]:
+    """The test functions in C{source} whose body is only a docstring or
+    C{pass}: a test that cannot fail, reported as a pass (one turned off is
+    skipped, with its reason)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith(
+            "test"
+        ):
+            body = [
+                statement
+                for statement in node.body
+                if not (
+                    isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+                )
+            ]
+            if all(isinstance(statement, ast.Pass) for statement in body):
+                found.append(node.name)
+    return found
+
+
+def test_no_test_is_only_a_docstring_or_pass() -> None:
+    tests = ROOT.parent / "tests"
+    offenders = {
+        str(path.relative_to(tests)): names
+        for path in sorted(tests.rglob("test_*.py"))
+        if (names := emptyTests(path.read_text(encoding="utf-8")))
+    }
+    assert offenders == {}
+
+
+def test_the_empty_test_check_sees_a_docstring_and_a_pass_and_only_them() -> None:
+    source = (
+        "def test_a() -> None:\n    '''Turned off.'''\n"
+        "def test_b() -> None:\n    pass\n"
+        "def test_c() -> None:\n    '''Checks.'''\n    assert f()\n"
+        "def helper() -> None:\n    pass\n"
+    )
+    assert emptyTests(source) == ["test_a", "test_b"]

@@ -468,7 +468,20 @@ class PinnedExitedClientTests(ExitedClientTests):
         del s1
 
     def test_sessions_whose_pid_is_unknown_count(self) -> None:
-        """Pinned: tested once, above."""
+        """Pinned: sessions whose pid is unknown count as well (the request
+        is ambiguous, so refused), and nothing is promoted."""
+        self.pool.clientAlive = lambda pid: 1 // 0 > 0
+        self.openFor(None, "alice")
+        s2 = self.openFor(100, "bob")  # probing it fails: counted
+        shared = self.reactor.lastProcess
+        r2 = self.inFlight(s2, shared)
+        with capturedGatewayLogs() as events:
+            shared.reply(PER_SESSION)
+        self.assertEqual(r2.messages, [])
+        self.assertIn("ambiguous", shared.takeMessages()[0]["error"]["message"])
+        self.assertEqual((self.sink.promoted, self.pool.promoted), ([], None))
+        self.assertTrue(any("probing client pid" in e["log_format"] for e in events))
+        self.flushLoggedErrors(ZeroDivisionError)
 
 
 class OnePrincipalTests(PromotionCase):
