@@ -157,11 +157,14 @@ class BasePool:
     def childTasks(self, session: Session) -> Deferred[bool]:
         """Whether the session's child serves 2025-11-25 task-augmented
         C{tools/call} itself (its C{initialize} result says so, as
-        L{taskSupport} reads it)."""
+        L{taskSupport} reads it: the gateway's own for a shared child, the
+        session's for a child of its own)."""
 
         def serves(upstream: Upstream) -> bool:
             reads = self.taskSupport
-            return reads is not None and reads(upstream.initializeResult)
+            # A session's own child answered that session's initialize.
+            result = upstream.initializeResult or upstream.sessionInitializeResult
+            return reads is not None and reads(result)
 
         return maybeDeferred(self.ready, session).addCallback(serves)
 

@@ -80,3 +80,21 @@ class ChildTasksTests(SynchronousTestCase):
             self.assertIs(gateway.pools[name].taskSupport, speaksTasks)
         speaking = self.opened(gateway.pools["srv"], {"tools": {}, **TASKS})
         self.assertIs(self.successResultOf(gateway.pools["srv"].childTasks(speaking)), True)
+
+    def test_a_sessions_own_child_is_read_from_its_own_initialize(self) -> None:
+        """A per-session child answers its session's C{initialize} itself
+        (forwarded): that answer says whether it serves tasks, so a
+        task-augmented call keeps its augmentation on the way to it."""
+        perSession = dataclasses.replace(SPEC, mode="stateful")
+        for capabilities, verdict in (({"tools": {}, **TASKS}, True), ({"tools": {}}, False)):
+            self.read.clear()
+            pool = makePool(perSession, fakeSpawner(self.reactor), taskSupport=speaksTasks)
+            session = Session("a", "srv", "2025-11-25", {}, {"name": "client"}, 0.0)
+            d = pool.open(session, clientInitialize(0, session.protocolVersion))
+            proc = self.reactor.lastProcess
+            [init] = proc.takeMessages()
+            self.assertEqual(init["method"], "initialize")  # the session's own, forwarded
+            result = {"protocolVersion": "2025-11-25", "capabilities": capabilities}
+            proc.reply(ok(init["id"], result))
+            self.successResultOf(d)
+            self.assertIs(self.successResultOf(pool.childTasks(session)), verdict)
