@@ -4,17 +4,26 @@ chain (L{mcpgateway.ops.auditverify}) across its rotated files, oldest
 first (C{audit.jsonl.3 audit.jsonl.2 audit.jsonl.1 audit.jsonl}; given in
 any order, the numbered files of one log are put in that order). Names the
 first bad record (file, line, what is wrong); exit 0 only when the trail is
-intact, 1 when it is not. Never loads Twisted.
+intact, 1 when it is not. Keyed segments are checked with the audit key
+(C{--key-file}, default the state directory's C{audit.key}): without it
+only their structure can be, which says so and exits 3. Never loads Twisted.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+from pathlib import Path
 
 from mcpgateway.cli.context import CliContext
-from mcpgateway.cli.output import Output, Parser, Subcommands
-from mcpgateway.ops.auditverify import verify
+from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
+from mcpgateway.ops.auditkey import AuditKeyError, keyPath, readKey
+from mcpgateway.ops.auditverify import Result, verify
+from mcpgateway.ops.locate import resolveStateDir
+
+STRUCTURE_ONLY = 3
+"""The exit status of a keyed trail checked without its key: its structure
+is intact, its integrity unknown."""
 
 _ROTATED = re.compile(r"(.*)\.(\d+)\Z")
 
@@ -37,29 +46,73 @@ def trailOrder(paths: list[str]) -> list[str]:
     return [path for _, path in sorted(enumerate(paths), key=key)]
 
 
+def auditKey(args: argparse.Namespace) -> tuple[Path, bytes | None]:
+    """The audit key's file and the key (C{None}: the state directory's is
+    not there). A file C{--key-file} names must be there and usable."""
+    path = keyPath(args.key_file, resolveStateDir(getattr(args, "state_dir", None)))
+    try:
+        return path, readKey(path)
+    except FileNotFoundError:
+        if args.key_file:
+            raise CliError(f"--key-file {path}: no such file") from None
+        return path, None
+    except AuditKeyError as e:
+        raise CliError(str(e)) from None
+
+
+def status(result: Result, requireKeyed: bool) -> int:
+    """The exit status of C{result}: 0 intact (and checked), 1 not, 3 a
+    keyed trail checked without its key (or, C{requireKeyed}, one with an
+    unkeyed segment)."""
+    if not result.intact:
+        return 1
+    if result.unchecked or (requireKeyed and result.unkeyed):
+        return STRUCTURE_ONLY
+    return 0
+
+
 def cmdAuditVerify(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     paths = trailOrder(list(args.files)) if not args.as_given else list(args.files)
-    result = verify(paths)
+    keyFile, key = auditKey(args)
+    result = verify(paths, key)
+    code = status(result, args.require_keyed)
     if out.json:
-        out.emit({"ok": result.intact, **result.json()})
-        return 0 if result.intact else 1
+        out.emit({"ok": code == 0, **result.json()})
+        return code
     if result.problem is not None:
         out.line(f"NOT INTACT: {result.problem.text()}")
         out.note(f"checked {result.records} record(s) of {result.files} file(s) up to it")
         return 1
+    if result.unchecked:
+        out.line(
+            f"structure intact, integrity NOT checked: {result.records} record(s) in"
+            f" {result.files} file(s); {result.keyed} keyed segment(s) and no audit key"
+            f" ({keyFile} is not there; --key-file FILE): an edited or re-sealed record"
+            " would not show"
+        )
+        return code
     line = (
         f"intact: {result.records} record(s) in {result.files} file(s),"
         f" {result.segments} segment(s)"
     )
+    if result.keyed:
+        line += f", {result.keyed} keyed (MACs checked with {keyFile})"
+    if result.unkeyed:
+        line += f", {result.unkeyed} unkeyed"
     if result.anchored:
         line += f"; {result.anchored} began in an earlier file not given (taken as they are)"
     out.line(line)
+    if result.unkeyed:
+        out.note(
+            f"{result.unkeyed} unkeyed segment(s) (written without an audit key): their"
+            " hashes show an accident, not someone who could write the log and seal it again"
+        )
     if result.open:
         out.note(
             f"{len(result.open)} segment(s) without an end record (a process still writing,"
             " killed, or its last records removed): " + ", ".join(result.open[:8])
         )
-    return 0
+    return code
 
 
 def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
@@ -77,12 +130,24 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         description="Check the hash chain of the audit trail in FILE... (rotated files"
         " oldest first: audit.jsonl.2 audit.jsonl.1 audit.jsonl). Prints the first bad"
         " record (file:line: edited, removed, reordered or truncated: why); exit 0 only"
-        " when the trail is intact.",
+        " when the trail is intact, 1 when it is not, 3 when keyed segments could not be"
+        " checked (no key: their structure only).",
     )
     check.add_argument("files", metavar="FILE", nargs="+", help="the trail's files")
     check.add_argument(
         "--as-given",
         action="store_true",
         help="check the files in the order given (default: by rotation number)",
+    )
+    check.add_argument(
+        "--key-file",
+        metavar="FILE",
+        default=None,
+        help="the audit key the gateway sealed with (default: <state-dir>/audit.key)",
+    )
+    check.add_argument(
+        "--require-keyed",
+        action="store_true",
+        help="exit 3 when a segment is unkeyed (a gateway that keys writes none)",
     )
     check.set_defaults(handler=cmdAuditVerify)

@@ -16,6 +16,11 @@ FILE_OPTIONS = (
     ("--auth-tokens", "FILE", "a team's tokens file: every MCP request needs a bearer token"),
     ("--policy", "FILE", "a Cedar policy deciding every call (docs/guide/policy.md)"),
     ("--audit-log", "FILE", "one sealed JSON line per MCP request (docs/guide/team.md)"),
+    (
+        "--audit-key-file",
+        "FILE",
+        "the audit chain's HMAC key, outside the log's folder (default: <state-dir>/audit.key)",
+    ),
 )
 """The options that name a file: C{(option, metavar, help)}."""
 

@@ -20,8 +20,9 @@ each process's records are one segment, anchored to the last hash the file
 held when it started (read in a thread before it writes; the segment's
 first line is written as soon as it is read, so a successor never takes
 the file for empty), so the old and the new process of a restart may both
-append; a rotation is named in the new file. C{mcpgateway audit verify} checks it
-(L{mcpgateway.ops.auditverify}).
+append; a rotation is named in the new file. Given the audit key (C{key}), each
+segment is keyed: sealed with HMAC-SHA256 under it. C{mcpgateway audit
+verify} checks it (L{mcpgateway.ops.auditverify}).
 
 Records are buffered in memory and sealed and written once a second on the
 clock (and when the buffer holds L{AuditLog.FLUSH_RECORDS}, and at stop):
@@ -334,6 +335,7 @@ class AuditLog(Service):
         exporters: tuple[AuditExporter, ...] = (),
         redact: RedactorOf | None = None,
         pid: int | None = None,
+        key: bytes | None = None,
     ) -> None:
         """
         @param threads: runs the read of the file's last hash at start
@@ -345,6 +347,8 @@ class AuditLog(Service):
             every string of the payload when it is written.
         @param pid: the process id the segment names (C{None}: the one
             that starts the log).
+        @param key: the audit key its segments are sealed with
+            (L{mcpgateway.ops.auditkey}, read at start; C{None}: unkeyed).
         """
         self.path = Path(path)
         self.payloads = payloads
@@ -356,7 +360,8 @@ class AuditLog(Service):
         self._exporters = exporters
         self._redact = redact
         self._pid = pid
-        self.chain = Chain(pid)
+        self._key = key
+        self.chain = Chain(pid, key)
         """The segment this process writes (made again at start: twistd
         forks between the log's making and its start, and the segment names
         the process that writes it)."""
@@ -384,7 +389,7 @@ class AuditLog(Service):
                 why=e.strerror or str(e),
             )
             return
-        self.chain = Chain(self._pid)
+        self.chain = Chain(self._pid, self._key)
         self._shutdown.watch(self._clock)
         self._flusher = LoopingCall(self.flush)
         self._flusher.clock = self._clock

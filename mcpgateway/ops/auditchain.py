@@ -27,11 +27,22 @@ that file's last line (C{last}), so a missing file of the rotation shows.
 A process that closes the log ends its segment with a record of C{kind}
 C{end} (C{records}: how many it wrote); a segment without one was cut short
 (a process killed) or lost its last records.
+
+A keyed segment (each of its records says C{"mac": "hmac-sha256"}, so a
+record whose segment began in a file no longer there still says how it
+was sealed) seals each line
+with HMAC-SHA256 under the audit key (L{mcpgateway.ops.auditkey}) of the
+previous hash, a line end and the line without its C{hash} (L{mac}), not
+with a bare SHA-256: whoever can write the log but not read the key cannot
+seal a line again, so a removed record shows even after the rest of the
+chain is rewritten. A segment without C{mac} is unkeyed (a log written
+before the key, or by a writer given none).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -48,6 +59,9 @@ segment's end, a change made through the management API."""
 CHAIN_KINDS = frozenset(("segment", "rotated", "end"))
 """The kinds of the chain's own records: they carry no request's members
 (no C{method}); a reader of the requests leaves them out."""
+
+MAC = "hmac-sha256"
+"""The C{mac} a keyed segment's start names."""
 
 TAIL_BYTES = 1 << 20
 """How much of a file's end L{lastHash} reads for its last line."""
@@ -87,13 +101,25 @@ def strict(value: Any) -> Any:
     return str(value)
 
 
-def seal(record: dict[str, Any]) -> tuple[bytes, str]:
-    """The line of C{record} (without its newline) and its hash."""
+def mac(key: bytes, prev: str | None, body: bytes) -> str:
+    """The hash of a keyed segment's line whose canonical C{body} (without
+    C{hash}) follows the hash C{prev}: HMAC-SHA256 under C{key}, in hex."""
+    message = (prev or "").encode("ascii") + b"\n" + body
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def seal(record: dict[str, Any], key: bytes | None = None) -> tuple[bytes, str]:
+    """The line of C{record} (without its newline) and its hash (with
+    C{key}: its L{mac} after the record's C{prev})."""
     try:
         body = canonical(record)
     except (TypeError, ValueError):
         body = canonical(strict(record))
-    hexed = hashlib.sha256(body).hexdigest()
+    if key is None:
+        hexed = hashlib.sha256(body).hexdigest()
+    else:
+        prev = record.get("prev")
+        hexed = mac(key, prev if isinstance(prev, str) else None, body)
     return body[:-1] + b',"hash":"' + hexed.encode("ascii") + b'"}', hexed
 
 
@@ -125,10 +151,12 @@ def lastHash(path: str) -> str | None:
 
 
 class Chain:
-    """One writer's segment: seals its records in order."""
+    """One writer's segment: seals its records in order (keyed with C{key},
+    the audit key, when given)."""
 
-    def __init__(self, pid: int | None = None) -> None:
+    def __init__(self, pid: int | None = None, key: bytes | None = None) -> None:
         self.pid = os.getpid() if pid is None else pid
+        self._key = key
         self.seg = f"{self.pid}.{secrets.token_hex(4)}"
         """The segment's id: the process's id and a random part."""
         self.n = -1
@@ -155,7 +183,9 @@ class Chain:
         record["seg"] = self.seg
         record["n"] = self.n + 1
         record["prev"] = self.prev
-        line, self.prev = seal(record)
+        if self._key is not None:
+            record["mac"] = MAC
+        line, self.prev = seal(record, self._key)
         self.n += 1
         return line
 

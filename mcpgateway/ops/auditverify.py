@@ -24,18 +24,29 @@ written to an empty file (C{prev} C{null}) is whole: nothing before it may
 be missing. What no chain can show is the end of a trail cut off: a
 segment without its C{end} record is reported as open (a process killed,
 or its last records removed), not as an error.
+
+Keyed segments (L{mcpgateway.ops.auditchain}: C{"mac": "hmac-sha256"} in
+each record) are checked with the audit key: a line whose MAC does not
+match is C{edited} (edited, or sealed again by someone without the key),
+and so is a segment that starts unkeyed after a keyed one (a keyed
+segment sealed again as unkeyed). Without the key a keyed segment's lines
+are followed for their structure only (numbers, order, C{prev}); the
+result counts them as C{unchecked}. Unkeyed segments (a log older than the
+key) are checked as before and counted: their hashes show an accident,
+not someone who can write the log.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from mcpgateway.ops.auditchain import canonical, unseal
+from mcpgateway.ops.auditchain import MAC, canonical, mac, unseal
 
 RECENT = 1 << 16
 """How many recent hashes a segment's start or a rotation may name."""
@@ -67,12 +78,28 @@ class Result:
     """Segments of the first file that started in a file not given."""
     open: list[str] = field(default_factory=list)
     """Segments without their C{end} record."""
+    keyed: int = 0
+    """Segments sealed with the audit key."""
+    unkeyed: int = 0
+    """Segments sealed without a key (older logs)."""
+    unchecked: int = 0
+    """Records of keyed segments whose MAC was not checked: no key given."""
     problem: Problem | None = None
 
     @property
     def intact(self) -> bool:
-        """Whether no record is bad."""
+        """Whether no record is bad (of those whose MAC is unchecked: their
+        structure)."""
         return self.problem is None
+
+    @property
+    def integrity(self) -> str:
+        """C{checked}: every keyed record's MAC matched (and there is one);
+        C{structure}: keyed records were not checked (no key); C{unkeyed}:
+        no keyed segment, hashes only."""
+        if self.unchecked:
+            return "structure"
+        return "checked" if self.keyed else "unkeyed"
 
     def json(self) -> dict[str, Any]:
         """The result as C{--json} prints it."""
@@ -83,6 +110,10 @@ class Result:
             "segments": self.segments,
             "anchored": self.anchored,
             "open": self.open,
+            "keyed": self.keyed,
+            "unkeyed": self.unkeyed,
+            "unchecked": self.unchecked,
+            "integrity": self.integrity,
         }
         if self.problem is not None:
             out["problem"] = {
@@ -100,6 +131,7 @@ class _Segment:
     hash: str
     file: str
     line: int
+    keyed: bool = False
 
 
 class _Bad(Exception):
@@ -121,8 +153,10 @@ def _lines(f: BinaryIO) -> Iterator[tuple[int, bytes, bool]]:
 class Verifier:
     """Follows the chain over the files of one trail (see the module)."""
 
-    def __init__(self, paths: Sequence[str]) -> None:
+    def __init__(self, paths: Sequence[str], key: bytes | None = None) -> None:
         self.paths = list(paths)
+        self.key = key
+        """The audit key (C{None}: keyed segments are checked for structure only)."""
         self.result = Result()
         self._segments: dict[str, _Segment] = {}
         self._recent: deque[str] = deque(maxlen=RECENT)
@@ -167,13 +201,14 @@ class Verifier:
         if sealed is None:
             raise _Bad("edited", "not a sealed audit record (no hash at its end)")
         body, claimed = sealed
-        if hashlib.sha256(body).hexdigest() != claimed:
-            raise _Bad("edited", "its hash does not match its content")
+        plain = hashlib.sha256(body).hexdigest() == claimed
         try:
             record = json.loads(body)
             if not isinstance(record, dict) or canonical(record) != body:
                 raise ValueError
         except ValueError:
+            if not plain:
+                raise _Bad("edited", "its hash does not match its content") from None
             raise _Bad("edited", "its content is not in canonical form") from None
         seg, n, prev = record.get("seg"), record.get("n"), record.get("prev")
         if (
@@ -181,7 +216,10 @@ class Verifier:
             or type(n) is not int
             or not (prev is None or isinstance(prev, str))
         ):
+            if not plain:
+                raise _Bad("edited", "its hash does not match its content")
             raise _Bad("edited", "it has no segment, number or previous hash")
+        keyed = self._checkSeal(record, seg, body, claimed, plain)
         if self.result.records == 0 and record.get("kind") == "segment" and prev is None:
             self._whole = True
         self.result.records += 1
@@ -204,7 +242,50 @@ class Verifier:
         if kind == "end":
             self._segments.pop(seg, None)
         else:
-            self._segments[seg] = _Segment(n, claimed, path, number)
+            self._segments[seg] = _Segment(n, claimed, path, number, keyed)
+
+    def _checkSeal(
+        self, record: dict[str, Any], seg: str, body: bytes, claimed: str, plain: bool
+    ) -> bool:
+        """Check the line's hash, or its MAC with the key; whether its
+        segment is keyed (each of a keyed segment's records says so)."""
+        named = record.get("mac")
+        if named is not None and named != MAC:
+            raise _Bad("edited", f"it names an unknown MAC {str(named)[:32]!r}")
+        keyed = named == MAC
+        state = self._segments.get(seg)
+        if record.get("kind") == "segment" or state is None:  # a start, or begun before
+            if keyed:
+                self.result.keyed += 1
+            elif self.result.keyed and record.get("kind") == "segment":
+                raise _Bad(
+                    "edited",
+                    f"segment {seg} starts unkeyed after keyed segments: a keyed segment"
+                    " sealed again without the key",
+                )
+            else:
+                self.result.unkeyed += 1
+        elif state.keyed != keyed:
+            raise _Bad(
+                "edited",
+                f"segment {seg} is {'' if state.keyed else 'un'}keyed and this record of it"
+                f" is {'' if keyed else 'un'}keyed: sealed again without the key",
+            )
+        if not keyed:
+            if not plain:
+                raise _Bad("edited", "its hash does not match its content")
+            return False
+        if self.key is None:
+            self.result.unchecked += 1
+            return True
+        prev = record.get("prev")
+        if not hmac.compare_digest(mac(self.key, prev, body), claimed):
+            raise _Bad(
+                "edited",
+                "its MAC does not match its content under the audit key: edited, or sealed"
+                " again by someone without the key (or the key is not this trail's)",
+            )
+        return True
 
     def _mayAnchor(self, index: int) -> bool:
         """Whether a record may name what no file given holds: in the first
@@ -294,6 +375,7 @@ class Verifier:
         return None
 
 
-def verify(paths: Sequence[str]) -> Result:
-    """Verify the trail of C{paths}, oldest first."""
-    return Verifier(paths).run()
+def verify(paths: Sequence[str], key: bytes | None = None) -> Result:
+    """Verify the trail of C{paths}, oldest first (keyed segments with
+    C{key}, the audit key: without it, their structure only)."""
+    return Verifier(paths, key).run()

@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 from twisted.python import usage
 
 from mcpgateway.ops.auditexport import syslogTarget
+from mcpgateway.ops.auditkey import KEY_HELP as AUDIT_KEY_HELP
 from mcpgateway.protocol import limits
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.paths import (
@@ -505,6 +506,7 @@ class Options(usage.Options):
             " Env: " + AUDIT_LOG_ENV + ".",
         ],
         ["audit-syslog", None, None, "Audit to syslog too: unix:///dev/log, udp:H:P", syslogTarget],
+        ["audit-key-file", None, None, AUDIT_KEY_HELP],
         [
             "child-idle-timeout",
             None,
@@ -716,7 +718,7 @@ class Options(usage.Options):
         ):
             if not self[name]:
                 self[name] = os.environ.get(env) or None
-        for name in ("auth-tokens", "audit-log", "oauth-ca-file"):
+        for name in ("auth-tokens", "audit-log", "audit-key-file", "oauth-ca-file"):
             if self[name]:
                 self[name] = str(Path(self[name]).expanduser().absolute())
         issuer = self["oauth-issuer"]
@@ -740,7 +742,7 @@ class Options(usage.Options):
                     raise usage.UsageError(f"--{name} needs --oauth-issuer URL")
             if self["oauth-ca-file"]:
                 raise usage.UsageError("--oauth-ca-file needs --oauth-issuer URL")
-        for name in ("audit-payloads", "audit-syslog", "audit-otel"):
+        for name in ("audit-payloads", "audit-syslog", "audit-otel", "audit-key-file"):
             if self[name] and not self["audit-log"]:
                 raise usage.UsageError(f"--{name} needs --audit-log FILE")
         if self["public-health"] and not (self["auth-tokens"] or issuer):

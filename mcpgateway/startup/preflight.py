@@ -136,7 +136,8 @@ def checkTeam(options: Any) -> None:
     C{--oauth-issuer} PyJWT, treq and cryptography (and, for https, pyOpenSSL
     and service_identity: Twisted would not check the issuer's hostname
     without it) and a readable C{--oauth-ca-file}; C{--audit-log} an
-    existing folder.
+    existing folder, and its key (C{--audit-key-file}, else the state
+    directory's) in another folder (L{mcpgateway.ops.auditkey.misplacedKey}).
 
     @raise PreflightError: the first problem found.
     """
@@ -169,6 +170,12 @@ def checkTeam(options: Any) -> None:
         folder = Path(audit).expanduser().absolute().parent
         if not folder.is_dir():
             raise PreflightError(f"--audit-log {audit}: the folder {folder} does not exist")
+        from mcpgateway.ops.auditkey import keyPath, misplacedKey
+
+        key = keyPath(options.get("audit-key-file"), options.get("state-dir") or ".")
+        misplaced = misplacedKey(key, audit)
+        if misplaced is not None:
+            raise PreflightError(f"--audit-log {audit}: {misplaced}")
 
 
 def readClusterKeys(options: Any) -> tuple[bytes, ...]:

@@ -139,7 +139,8 @@ def gatewayFiles(
     under C{cwd}, the gateway's working directory at start; C{~} expanded),
     for every child's sandbox to mask: its config (C{--config}, or the file
     it serves when none was given: C{configPath}), the tokens of
-    C{--auth-tokens}, the key of C{--cluster-key-file}, the TLS private
+    C{--auth-tokens}, the key of C{--cluster-key-file}, the audit chain's
+    key of C{--audit-key-file} (by default in the state directory), the TLS private
     key, certificate and chain of an C{ssl:}/C{tls:} endpoint, C{--audit-log}
     and C{--log-file} with their rotated files, the policy of C{--policy},
     the task journal's directory (C{--task-dir}: other callers' results)
@@ -151,7 +152,14 @@ def gatewayFiles(
     a CA's certificate, public, and perhaps the system's bundle, which
     children need."""
     named: list[str] = []
-    for key in ("config", "auth-tokens", "cluster-key-file", "policy", "task-dir"):
+    for key in (
+        "config",
+        "auth-tokens",
+        "cluster-key-file",
+        "audit-key-file",
+        "policy",
+        "task-dir",
+    ):
         value = options.get(key)
         if value:
             named.append(str(value))

@@ -93,6 +93,7 @@ def wireTeam(
             threads=threadRunner(reactor),
             exporters=_auditExporters(options, reactor),
             redact=childSecrets(gateway.pools),
+            key=_auditKey(options, pre),
         )
         audit.setServiceParent(top)
 
@@ -313,6 +314,20 @@ def _tradeTokens(gate: Any, gateway: Any, issuer: str) -> None:
         subjects.remember(principal.key, token, principal.expires)
 
     gate.onToken = remember
+
+
+def _auditKey(options: Options, pre: Preflight) -> bytes:
+    """The audit chain's key (L{mcpgateway.ops.auditkey}), made the first
+    time the gateway audits: read once, here, at start (never per record,
+    never logged). A key that cannot be made or used refuses the start, in
+    one line."""
+    from mcpgateway.ops.auditkey import AuditKeyError, keyPath, loadOrCreateKey
+
+    path = keyPath(options.get("audit-key-file"), pre.stateDir)
+    try:
+        return loadOrCreateKey(path)
+    except AuditKeyError as e:
+        refuse(f"--audit-log {options['audit-log']}: {e}")
 
 
 def _auditExporters(options: Any, reactor: IReactor) -> tuple[Any, ...]:

@@ -38,3 +38,57 @@ def test_verify_says_intact_or_names_the_bad_record(
     document = json.loads(capsys.readouterr().out)
     assert document["ok"] is False
     assert document["problem"]["line"] == 3
+
+
+def test_verify_checks_a_keyed_trail_with_the_state_directorys_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mcpgateway.ops.auditkey import loadOrCreateKey
+
+    state = tmp_path / "state"
+    state.mkdir()
+    key = loadOrCreateKey(state / "audit.key")
+    path = tmp_path / "audit.jsonl"
+    write(path, 3, key=key)
+    assert main(["audit", "verify", "--state-dir", str(state), str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("intact: 5 record(s)") and "1 keyed (MACs checked" in out
+    # someone without the key edits a record and seals it (and the chain) again
+    lines = path.read_bytes().splitlines(keepends=True)
+    entry = json.loads(lines[2])
+    entry.pop("hash")
+    entry["principal"] = "mallory"
+    from mcpgateway.ops.auditchain import seal
+
+    lines[2] = seal(entry)[0] + b"\n"
+    path.write_bytes(b"".join(lines))
+    assert main(["audit", "verify", "--key-file", str(state / "audit.key"), str(path)]) == 1
+    assert f"NOT INTACT: {path}:3: edited: its MAC does not match" in capsys.readouterr().out
+
+
+def test_verify_without_the_key_checks_the_structure_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    write(path, 2, key=b"k" * 32)
+    state = str(tmp_path / "nowhere")
+    assert main(["audit", "verify", "--state-dir", state, str(path)]) == 3
+    assert capsys.readouterr().out.startswith("structure intact, integrity NOT checked")
+    assert main(["audit", "verify", "--json", "--state-dir", state, str(path)]) == 3
+    document = json.loads(capsys.readouterr().out)
+    assert document["ok"] is False and document["integrity"] == "structure"
+    missing = tmp_path / "missing.key"
+    assert main(["audit", "verify", "--key-file", str(missing), str(path)]) == 1
+    assert f"--key-file {missing}: no such file" in capsys.readouterr().err
+
+
+def test_an_unkeyed_trail_is_said_to_be_unkeyed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    write(path, 1)
+    state = str(tmp_path / "nowhere")
+    assert main(["audit", "verify", "--state-dir", state, str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "1 unkeyed" in captured.out and "unkeyed segment(s)" in captured.out + captured.err
+    assert main(["audit", "verify", "--require-keyed", "--state-dir", state, str(path)]) == 3

@@ -75,6 +75,7 @@ def test_every_team_option_reaches_the_gateway_files_absolute(
         "--policy", "team.cedar",
         "--policy-default", "allow",
         "--audit-log", "audit.jsonl",
+        "--audit-key-file", "keys/audit.key",
         "--audit-payloads",
     ]  # fmt: skip
     port = str(fakeGateway.port)
@@ -89,6 +90,7 @@ def test_every_team_option_reaches_the_gateway_files_absolute(
     assert options["policy"] == str(tmp_path / "team.cedar")
     assert options["policy-default"] == "allow"
     assert options["audit-log"] == str(tmp_path / "audit.jsonl")
+    assert options["audit-key-file"] == str(tmp_path / "keys" / "audit.key")
     assert options["audit-payloads"]
 
 
@@ -105,4 +107,4 @@ def test_start_without_them_passes_none(
     ctx.warm = lambda: None
     code, _, _ = run(capsys, stateDir, "start", "--port", str(fakeGateway.port), ctx=ctx)
     assert code == 0
-    assert not {"--policy", "--auth-tokens", "--audit-log"} & set(launcher.argv)
+    assert not {"--policy", "--auth-tokens", "--audit-log", "--audit-key-file"} & set(launcher.argv)

@@ -28,8 +28,11 @@ def trailFiles(path: Path) -> list[str]:
     return [str(p) for p in rotated if p.name[len(path.name) + 1 :].isdigit()] + [str(path)]
 
 
-def auditVerify(*files: str, home: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """C{mcpgateway audit verify FILE...}, as a separate process."""
+def auditVerify(
+    *files: str, home: Path | None = None, stateDir: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """C{mcpgateway audit verify FILE...}, as a separate process (with the
+    audit key of C{stateDir}, the gateway's state directory, when given)."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
@@ -37,7 +40,15 @@ def auditVerify(*files: str, home: Path | None = None) -> subprocess.CompletedPr
     if home is not None:
         env["HOME"] = str(home)
     return subprocess.run(
-        [sys.executable, "-m", "mcpgateway.cli", "audit", "verify", *files],
+        [
+            sys.executable,
+            "-m",
+            "mcpgateway.cli",
+            "audit",
+            "verify",
+            *(["--state-dir", str(stateDir)] if stateDir is not None else []),
+            *files,
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -45,9 +56,10 @@ def auditVerify(*files: str, home: Path | None = None) -> subprocess.CompletedPr
     )
 
 
-def assertVerifies(path: Path, home: Path | None = None) -> str:
-    """C{mcpgateway audit verify} on C{path}'s trail exits 0; its output."""
-    done = auditVerify(*trailFiles(path), home=home)
+def assertVerifies(path: Path, home: Path | None = None, stateDir: Path | None = None) -> str:
+    """C{mcpgateway audit verify} on C{path}'s trail exits 0 (keyed: with
+    the key of C{stateDir}); its output."""
+    done = auditVerify(*trailFiles(path), home=home, stateDir=stateDir)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("intact: "), done.stdout + done.stderr
     return done.stdout

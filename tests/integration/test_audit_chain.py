@@ -149,8 +149,8 @@ def echoes(path: Path) -> list[dict[str, Any]]:
 
 def verdict(path: Path) -> tuple[int, str, dict[str, Any]]:
     """C{audit verify PATH}: its exit code, its text, its C{--json} document."""
-    text = auditVerify(str(path))
-    document = auditVerify("--json", str(path))
+    text = auditVerify(str(path), stateDir=path.parent / "gw")
+    document = auditVerify("--json", str(path), stateDir=path.parent / "gw")
     assert document.returncode == text.returncode, document.stdout + document.stderr
     return text.returncode, text.stdout + text.stderr, json.loads(document.stdout)
 
@@ -215,7 +215,8 @@ def test_a_trail_across_a_restart_verifies_and_names_an_edit_and_a_deletion(
         "file": str(trail),
         "line": victim + 1,
         "kind": "edited",
-        "detail": "its hash does not match its content",
+        "detail": "its MAC does not match its content under the audit key: edited, or"
+        " sealed again by someone without the key (or the key is not this trail's)",
     }
 
     # The line deleted instead: the next record of its segment names it missing.

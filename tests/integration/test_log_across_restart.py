@@ -193,4 +193,4 @@ def test_the_log_has_both_processes_whole_and_every_stop_to_its_end(home: Path) 
     records = requestRecords(home / "audit.jsonl")
     calls = [r for r in records if r["method"] == "tools/call"]
     assert [r["outcome"] for r in calls] == ["ok", "ok"], records
-    assertVerifies(home / "audit.jsonl", home)
+    assertVerifies(home / "audit.jsonl", home, home / "gw")

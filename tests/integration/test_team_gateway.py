@@ -195,4 +195,4 @@ def test_a_team_gateway_with_a_tokens_file(team: Any) -> None:
 
     # Its hash chain is whole once the gateway stopped.
     gateway.stop()
-    assertVerifies(audit, gateway.home)
+    assertVerifies(audit, gateway.home, gateway.home / "state")

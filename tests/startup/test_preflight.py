@@ -252,6 +252,23 @@ def test_the_audit_logs_folder_must_exist(tmp_path: Path) -> None:
     )
 
 
+def test_an_audit_key_in_the_logs_own_folder_is_refused(tmp_path: Path) -> None:
+    audit = tmp_path / "audit.jsonl"
+    key = tmp_path / "audit.key"
+    message = refusal(tmp_path, "--audit-log", str(audit), "--audit-key-file", str(key))
+    assert message.startswith(
+        f"--audit-log {audit}: the audit key {key} is in the audit log's own folder {tmp_path}"
+    )
+    assert "--audit-key-file FILE in another folder" in message
+    # the default key, the state directory's, is refused the same way
+    state = tmp_path / "st"
+    state.mkdir()
+    inState = state / "audit.jsonl"
+    assert f"the audit key {state / 'audit.key'} is in" in refusal(
+        tmp_path, "--audit-log", str(inState)
+    )
+
+
 def test_a_state_dir_other_users_can_enter_is_warned_of_and_left_as_it_is(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -893,6 +893,8 @@ def test_a_team_gateway_on_a_memory_reactor(
     assert {"_Polling", "AuditLog"} <= set(names)
     # Nothing opened or scheduled before startService (twistd daemonizes in between).
     assert not audit.exists() and reactor.getDelayedCalls() == []
+    key = tmp_path / "st" / "audit.key"  # the chain's key: made, and read, at start
+    assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_text()) == 65
     top.startService()
     try:
         [(port, site, _, interface)] = reactor.tcpServers
@@ -911,6 +913,11 @@ def test_a_team_gateway_on_a_memory_reactor(
         assert audit.exists()
     finally:
         top.stopService()
+    from mcpgateway.ops.auditkey import readKey
+    from mcpgateway.ops.auditverify import verify
+
+    assert json.loads(audit.read_text().splitlines()[0])["mac"] == "hmac-sha256"
+    assert verify([str(audit)], readKey(key)).integrity == "checked"
 
 
 def test_without_authentication_there_are_no_per_principal_limits(
