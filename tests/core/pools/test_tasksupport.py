@@ -94,7 +94,7 @@ class ChildTasksTests(SynchronousTestCase):
             proc = self.reactor.lastProcess
             [init] = proc.takeMessages()
             self.assertEqual(init["method"], "initialize")  # the session's own, forwarded
-            result = {"protocolVersion": "2025-11-25", "capabilities": capabilities}
+            result: dict[str, Any] = {"protocolVersion": "2025-11-25", "capabilities": capabilities}
             proc.reply(ok(init["id"], result))
             self.successResultOf(d)
             self.assertIs(self.successResultOf(pool.childTasks(session)), verdict)
