@@ -29,7 +29,7 @@ import pytest
 
 from mcpgateway.ops.statedir import pidAlive
 from tests.integration.audittrail import assertVerifies, requestRecords
-from tests.integration.gateway import REPO
+from tests.integration.gateway import REPO, waitFor
 
 pytestmark = pytest.mark.integration
 VERSION = "2025-11-25"
@@ -158,6 +158,10 @@ def test_the_log_has_both_processes_whole_and_every_stop_to_its_end(home: Path) 
     cli(home, "restart")
     second = int(json.loads((home / "gw" / "state.json").read_text())["pid"])
     assert second != first
+    # The predecessor accepts until the successor's word reaches it: the call
+    # that must reach the successor waits for that.
+    handedOver = "this process accepts no more connections"
+    assert waitFor(lambda: handedOver in (home / "gw" / "gateway.log").read_text(), 30)
     session.echo(2, "after the restart")  # the same session, in the successor
     waitGone(first)  # the old process wrote its stop's lines meanwhile
 
