@@ -23,22 +23,17 @@ its entry asks for. Blocking file work; no Twisted.
 
 from __future__ import annotations
 
-import json
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mcpgateway.runtime.atomicfile import writeFileAtomic
+from mcpgateway.config.approvalfile import ApprovalFile
+from mcpgateway.config.approvalfile import ApprovalsError as ApprovalsError  # its callers' error
 
 APPROVALS_FILE = "sandbox-approvals.json"
 """The approvals, in the state directory (names and digests only)."""
-VERSION = 1
-
-
-class ApprovalsError(Exception):
-    """The approvals file cannot be used; the message says which and why."""
 
 
 @dataclass(frozen=True)
@@ -85,8 +80,12 @@ class Approval:
         return (self.server, self.workspace, self.digest) == (server, workspace, digest)
 
 
+FILE: ApprovalFile[Approval] = ApprovalFile(APPROVALS_FILE, lambda item: Approval.fromJson(item))
+"""The file itself (L{mcpgateway.config.approvalfile})."""
+
+
 def approvalsPath(stateDir: Path) -> Path:
-    return Path(stateDir) / APPROVALS_FILE
+    return FILE.path(stateDir)
 
 
 def readApprovals(stateDir: Path) -> list[Approval]:
@@ -94,49 +93,26 @@ def readApprovals(stateDir: Path) -> list[Approval]:
 
     @raise ApprovalsError: the file cannot be read, or is not the gateway's.
     """
-    path = approvalsPath(stateDir)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return []
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise ApprovalsError(f"{path} cannot be read ({_oneLine(e)})") from None
-    approvals = data.get("approvals") if isinstance(data, dict) else None
-    if not isinstance(approvals, list):
-        raise ApprovalsError(f'{path} is not an approvals file (no "approvals" list)')
-    return [found for item in approvals if (found := Approval.fromJson(item)) is not None]
+    return FILE.read(stateDir)
 
 
 def writeApprovals(stateDir: Path, approvals: Iterable[Approval]) -> None:
     """Keep C{approvals} in C{stateDir} (atomically, mode 0600)."""
-    document = {"version": VERSION, "approvals": [a.toJson() for a in approvals]}
-    Path(stateDir).mkdir(mode=0o700, parents=True, exist_ok=True)
-    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    writeFileAtomic(approvalsPath(stateDir), text.encode("utf-8"), 0o600)
+    FILE.write(stateDir, approvals)
 
 
 def approve(stateDir: Path, approval: Approval) -> None:
     """Keep C{approval}, in place of any earlier one of the same server,
     project and file."""
-    same = (approval.server, approval.workspace, approval.file)
-    kept = [a for a in readApprovals(stateDir) if (a.server, a.workspace, a.file) != same]
-    writeApprovals(stateDir, [*kept, approval])
+    FILE.keep(stateDir, approval)
 
 
 def forget(stateDir: Path, server: str, workspace: str) -> int:
     """Forget the approvals of C{server} in the project C{workspace}; how many."""
-    approvals = readApprovals(stateDir)
-    kept = [a for a in approvals if (a.server, a.workspace) != (server, workspace)]
-    if len(kept) != len(approvals):
-        writeApprovals(stateDir, kept)
-    return len(approvals) - len(kept)
+    return FILE.forget(stateDir, server, workspace)
 
 
 def approveCommand(server: str, workspace: str) -> str:
     """The command that approves the sandbox of C{server}'s entry of the
     project C{workspace}."""
     return f"mcpgateway sandbox approve {shlex.quote(server)} --workspace {shlex.quote(workspace)}"
-
-
-def _oneLine(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.ops.test_auditkey -*-
+# -*- test-case-name: tests.ops.test_auditkeyed -*-
 """The audit chain's key (C{--audit-key-file}, default C{<state-dir>/audit.key}).
 
 A keyed segment of the audit trail (L{mcpgateway.ops.auditchain}) seals
