@@ -11,69 +11,28 @@ root that cannot be done, and the test skips saying so (CI runs as root).
 from __future__ import annotations
 
 import os
-import pwd
-import secrets
-import shutil
-import subprocess
 import sys
 import sysconfig
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
-from tests.integration.sandboxkit import HOSTILE, SECRET, fakeHome, toolCall
+from tests.integration.sandboxkit import (
+    HOSTILE,
+    SECRET,
+    Account,
+    accountOrSkip,
+    fakeHome,
+    toolCall,
+)
 
 pytestmark = pytest.mark.integration
 
 
-class Account:
-    """A throwaway system account and a home of its own."""
-
-    def __init__(self) -> None:
-        self.name = "mcpgwsbx" + secrets.token_hex(4)
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", self.name],
-            check=True,
-            capture_output=True,
-        )
-        entry = pwd.getpwnam(self.name)
-        self.uid, self.gid = entry.pw_uid, entry.pw_gid
-        self.home = Path(tempfile.mkdtemp(prefix="mcpgw-sandbox-"))
-        os.chown(self.home, self.uid, self.gid)
-        os.chmod(self.home, 0o700)
-
-    def own(self, *paths: Path) -> None:
-        for path in paths:
-            for root, dirs, files in os.walk(path):
-                for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
-                    os.lchown(name, self.uid, self.gid)
-
-    def runs(self, argv: list[str], env: dict[str, str]) -> bool:
-        """Whether the account can run C{argv} (its Python may live in root's home)."""
-        done = subprocess.run(
-            [*self.prefix(), *argv], env=env, capture_output=True, timeout=60, cwd=self.home
-        )
-        return done.returncode == 0
-
-    def prefix(self) -> list[str]:
-        return ["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups"]
-
-    def remove(self) -> None:
-        subprocess.run(["pkill", "-KILL", "-u", self.name], capture_output=True)
-        subprocess.run(["userdel", self.name], capture_output=True)
-        shutil.rmtree(self.home, ignore_errors=True)
-
-
 @pytest.fixture
 def account() -> Iterator[Account]:
-    if os.geteuid() != 0:
-        pytest.skip("making a throwaway account (useradd) needs root; CI runs as root")
-    if shutil.which("useradd") is None or shutil.which("setpriv") is None:
-        pytest.skip("useradd and setpriv (util-linux) are needed")
-    made = Account()
+    made = accountOrSkip()
     yield made
     made.remove()
 
