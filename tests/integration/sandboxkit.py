@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -230,6 +231,22 @@ def accountOrSkip() -> Account:
     if shutil.which("useradd") is None or shutil.which("setpriv") is None:
         pytest.skip("useradd and setpriv (util-linux) are needed")
     return Account()
+
+
+def gatewayPythonFor(account: Account) -> tuple[str, str]:
+    """A Python the account can run with this checkout and its packages on
+    C{PYTHONPATH}: the system's of this version (this one may live in
+    root's home), else this one."""
+    packages = sysconfig.get_paths()["purelib"]
+    path = os.pathsep.join([str(REPO), packages])
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    check = ["-c", "import twisted, mcpgateway.tap"]
+    for candidate in (f"/usr/bin/{version}", sys.executable):
+        if os.path.exists(candidate) and account.runs(
+            [candidate, *check], {**os.environ, "PYTHONPATH": path}
+        ):
+            return candidate, path
+    pytest.skip(f"no Python the account can run with this checkout ({version})")
 
 
 LAUNCHER_PYTHON = (3, 11)

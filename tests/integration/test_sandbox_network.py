@@ -36,14 +36,15 @@ import pytest
 from tests.integration.gateway import RunningGateway, waitFor, writeConfig
 from tests.integration.sandboxkit import (
     HOSTILE,
+    Account,
     Listener,
     bwrapOrSkip,
+    gatewayPythonFor,
     helloServer,
     hostileEntry,
     toolCall,
     toolNames,
 )
-from tests.integration.test_sandbox_unprivileged import Account, pythonFor
 
 pytestmark = pytest.mark.integration
 
@@ -119,7 +120,7 @@ def test_an_unprivileged_gateways_child_reaches_its_allow_list(
     """As a person runs it: the proxy's socket, made by an account without
     privileges, is reached from that account's user namespace."""
     bwrapOrSkip()
-    python, path = pythonFor(account)
+    python, path = gatewayPythonFor(account)
     home = account.home
     (home / "state").mkdir(mode=0o700)
     entry = {

@@ -10,20 +10,18 @@ root that cannot be done, and the test skips saying so (CI runs as root).
 
 from __future__ import annotations
 
-import os
-import sys
-import sysconfig
 from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
+from tests.integration.gateway import RunningGateway, waitFor, writeConfig
 from tests.integration.sandboxkit import (
     HOSTILE,
     SECRET,
     Account,
     accountOrSkip,
     fakeHome,
+    gatewayPythonFor,
     toolCall,
 )
 
@@ -37,26 +35,10 @@ def account() -> Iterator[Account]:
     made.remove()
 
 
-def pythonFor(account: Account) -> tuple[str, str]:
-    """A Python the account can run with this checkout and its packages on
-    C{PYTHONPATH}: the system's of this version (this one may live in
-    root's home), else this one."""
-    packages = sysconfig.get_paths()["purelib"]
-    path = os.pathsep.join([str(REPO), packages])
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    check = ["-c", "import twisted, mcpgateway.tap"]
-    for candidate in (f"/usr/bin/{version}", sys.executable):
-        if os.path.exists(candidate) and account.runs(
-            [candidate, *check], {**os.environ, "PYTHONPATH": path}
-        ):
-            return candidate, path
-    pytest.skip(f"no Python the account can run with this checkout ({version})")
-
-
 def test_an_unprivileged_gateway_confines_its_children(account: Account) -> None:
     from mcpgateway.sandbox.probe import bwrapWorks
 
-    python, path = pythonFor(account)
+    python, path = gatewayPythonFor(account)
     found = bwrapWorks()
     if not found["works"]:
         pytest.skip(f"bubblewrap cannot confine here: {found['error']}")
