@@ -353,6 +353,9 @@ class Router:
         """
         if message["method"] in self._intercepts or (self._tracksTasks and taskAugmented(message)):
             return self.fanout.intercept(self, session, message, related)
+        first = None if self.tools is None else self.tools.listedFirst(self, message)
+        if first is not None:  # a name decided before its call: the child is listed first
+            return first.addCallback(lambda _: self.forward(session, message, related))
         return self.forward(session, message, related)
 
     def clientNotification(self, session: SessionLike, message: Message) -> None:

@@ -82,6 +82,9 @@ class ServerSet:
             spec, self._spawner, self._healing, self._promotions, self.limits, self._clientAlive
         )
         pool.toolPins = self._host.settings.toolPins  # its children's routers apply them
+        listFirst = self._host.settings.listFirst
+        if listFirst is not None:
+            pool.listFirst = listFirst  # names decided before their calls
         pool.taskSupport = speaksTasks  # the tasks feature's reading of a child's initialize
         pool.catalogSource = self.catalogServe  # start-ups answered from the saved catalog
         return pool

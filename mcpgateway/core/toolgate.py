@@ -27,6 +27,17 @@ reaching the child: the name a policy or a limit decided is the name the
 server runs, never another spelling a server that folds case (or ignores
 invisible characters) would take for a forbidden tool. A set lookup.
 
+Where a name is decided before its call reaches the router (a policy, a
+rate limit: L{PoolPins.listFirst}), a call of a kind whose whole listing
+is not known yet waits while the gate lists the child itself, every page
+(L{ToolGate.listedFirst}): a client that calls without listing (a session
+restored after a restart, a client that cached the tools) meets the same
+refusal as one that listed. One listing serves every call waiting on it.
+A child whose listing cannot be made whole (an error, more than
+L{MAX_LISTED} names, more than L{MAX_FOLLOWED} pages) is listed once per
+change of its list; its calls then go as sent. A laptop gateway, which
+decides no name before the call, never lists first.
+
 A server may list more tools to a client that declared more capabilities,
 so the policy also hears what the listing's client declared: the
 C{capabilities} the child was initialized with (L{ListingClient}: the
@@ -42,7 +53,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from mcpgateway.core.exchange import Exchange, Sink
 from mcpgateway.core.sessions import SessionLike
@@ -103,10 +116,22 @@ known)."""
 
 
 class PoolPins(Protocol):
-    """What a gate reads of its pool: the server as configured, and the pins."""
+    """What a gate reads of its pool: the server as configured, the pins,
+    and whether a call's name is decided before the call (C{listFirst}:
+    a policy or rate limits are configured), so that the child is listed
+    before a call of a name it may not have."""
 
     spec: ServerSpec
     toolPins: PinnedTools | None
+
+    @property
+    def listFirst(self) -> Callable[[], bool]: ...
+
+
+class ChildLister(Protocol):
+    """How a gate asks its child for a listing: the router's own requests."""
+
+    def call(self, method: str, params: dict[str, Any] | None = None) -> Deferred[Message]: ...
 
 
 class ToolListings:
@@ -166,11 +191,13 @@ class ListedNames:
     last (at most L{MAX_LISTED} names); a page of a listing not followed
     from its start adds its names without making the kind whole."""
 
-    __slots__ = ("_partial", "_sent", "known", "names")
+    __slots__ = ("_partial", "_sent", "known", "listedFirst", "names")
 
     def __init__(self) -> None:
         self.known = False
         """Whether a whole listing came since the kind last changed."""
+        self.listedFirst = False
+        """Whether the gate listed the kind itself since it last changed."""
         self.names: set[str] = set()
         self._sent: OrderedDict[int, str | None] = OrderedDict()
         self._partial: OrderedDict[str, set[str]] = OrderedDict()
@@ -209,6 +236,7 @@ class ListedNames:
     def changed(self) -> None:
         """The child said the list changed (or it exited): nothing is known."""
         self.known = False
+        self.listedFirst = False
         self.names = set()
         self._partial.clear()
 
@@ -233,6 +261,74 @@ class ToolGate:
         self.listings = ToolListings()
         self.listed = {"tools/list": ListedNames(), "prompts/list": ListedNames()}
         """What the child listed, by listing method."""
+        self._waiting: dict[str, list[Deferred[None]]] = {}
+        """The calls waiting for the gate's own listing, by listing method."""
+
+    def listedFirst(self, child: ChildLister, message: Message) -> Deferred[None] | None:
+        """A call (C{message}) about to go: C{None} when it goes now, else
+        a Deferred that fires once the gate has listed the kind it names
+        (L{PoolPins.listFirst}; see the module docstring)."""
+        listing = NAMED.get(message["method"])
+        if listing is None or not (self._pool.spec.limits or self._pool.listFirst()):
+            return None
+        listed = self.listed[listing]
+        if listed.known or listed.listedFirst:
+            return None
+        waiting = self._waiting.get(listing)
+        first = waiting is None
+        if waiting is None:
+            waiting = self._waiting[listing] = []
+        waiter: Deferred[None] = Deferred(lambda d: waiting.remove(d) if d in waiting else None)
+        waiting.append(waiter)
+        if first:
+            self.log.info(
+                "server {server}: a call before its whole {listing}; listing it first",
+                server=self._pool.spec.name,
+                listing=listing,
+            )
+            self._follow(child, listing, None, 1)
+        return waiter
+
+    def _follow(self, child: ChildLister, listing: str, cursor: str | None, pages: int) -> None:
+        """Ask the child for one page of C{listing} (the router learns its names)."""
+        answer = child.call(listing, None if cursor is None else {"cursor": cursor})
+        answer.addCallback(self._page, child, listing, pages)
+        answer.addErrback(self._listingFailed, listing)
+        answer.addErrback(self._unexpected)
+
+    def _page(self, message: Message, child: ChildLister, listing: str, pages: int) -> None:
+        result = message.get("result")
+        nextCursor = result.get("nextCursor") if isinstance(result, dict) else None
+        if isinstance(nextCursor, str) and pages < MAX_FOLLOWED and not self.listed[listing].known:
+            self._follow(child, listing, nextCursor, pages + 1)
+            return
+        self._listed(listing)
+
+    def _listingFailed(self, reason: Failure, listing: str) -> None:
+        """The listing did not come (cancelled, a defect): the calls go as sent."""
+        self.log.failure(
+            "server {server}: listing its {listing} failed",
+            reason,
+            server=self._pool.spec.name,
+            listing=listing,
+        )
+        self._listed(listing)
+
+    def _unexpected(self, reason: Failure) -> None:
+        self.log.failure("releasing the calls waiting for a listing failed", reason)
+
+    def _listed(self, listing: str) -> None:
+        """The gate's own listing ended: the calls waiting on it go."""
+        listed = self.listed[listing]
+        listed.listedFirst = True
+        if not listed.known:
+            self.log.warn(
+                "server {server}: its {listing} could not be listed whole; calls go as sent",
+                server=self._pool.spec.name,
+                listing=listing,
+            )
+        for waiter in self._waiting.pop(listing, []):
+            waiter.callback(None)
 
     def gated(
         self, childId: int, session: SessionLike | None, message: Message, related: Sink | None
@@ -253,8 +349,8 @@ class ToolGate:
         name = params.get("name") if isinstance(params, dict) else None
         if not isinstance(name, str):
             return None  # the child answers what is not a call
-        why = self._withheld(name) if method == "tools/call" else None
-        if why is None and self.listed[listing].refuses(name):
+        why = None
+        if self.listed[listing].refuses(name):
             why = f"{UNKNOWN[method]}: {name}"
             self.log.info(
                 "server {server}: {method} of {name}, which it did not list, refused",
@@ -263,6 +359,8 @@ class ToolGate:
                 name=logs.clientText(name),
                 unlistedRefused=name,
             )
+        elif method == "tools/call":
+            why = self._withheld(name)
         if why is None:
             return None
         refused = Exchange(session, message.get("id"), method, None, related, _noCancel)

@@ -59,7 +59,7 @@ from mcpgateway.startup.endpoints import (
 from mcpgateway.startup.lazyresolver import LazyResolver
 from mcpgateway.startup.options import Options
 from mcpgateway.startup.pinoptions import keepPins, pinPolicy
-from mcpgateway.startup.policywiring import wireAggregatePolicy, wirePolicy
+from mcpgateway.startup.policywiring import namesDecided, wireAggregatePolicy, wirePolicy
 from mcpgateway.startup.process import refuse, threadRunner
 from mcpgateway.startup.sandboxing import serverPaths, wireSandbox
 from mcpgateway.startup.selfservice import BuiltinServer, selfServiceOf
@@ -503,6 +503,8 @@ def _gatewaySettings(
         toolPins=pinPolicy(options, pre.stateDir, reactor, runInThread, refuse),
         # start-ups answered from the saved catalogs (docs/guide/lifecycle.md)
         lazyStart=not options["no-lazy-start"],
+        # a policy or rate limits decide a call's name: its child lists first (docs/guide/policy.md)
+        listFirst=namesDecided(options, configService.gatewayLimits),
     )
 
 

@@ -35,6 +35,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
 from tests.fixtures.jwt_issuer import JwtIssuer
+from tests.integration.cluster import post
 from tests.integration.gateway import REPO, RunningGateway, freePort, waitFor, writeConfig
 
 pytestmark = pytest.mark.integration
@@ -345,3 +346,76 @@ def test_policy_test_decides_a_call_offline(home: Path) -> None:
     code, out = policyTest(home, "files/write_x", PUBLIC)
     assert code == 1, out
     assert out.splitlines()[0] == "DENIED tools/call files/write_x: default-deny"
+
+
+FORBID_ADMIN_SECRET = (
+    POLICY
+    + """
+@id("nobody-reads-secret")
+forbid(principal, action == Gateway::Action::"tools/call", resource)
+when { resource.name == "read_secret" };
+"""
+)
+
+
+def rawCall(url: str, token: str, name: str) -> dict[str, Any]:
+    """A fresh session that never lists: C{initialize}, then C{tools/call}
+    of C{name} at once (as a client that cached its tools would)."""
+    bearer = f"Bearer {token}"
+    client = {"name": "cached-tools", "version": "1"}
+    params = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": client}
+    sid, _ = post(
+        url, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}, bearer
+    )
+    assert sid is not None
+    post(url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, bearer, sid)
+    call = {"name": name, "arguments": {"path": "/data/public/x"}}
+    _, [answer] = post(
+        url, {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call}, bearer, sid
+    )
+    assert isinstance(answer, dict)
+    return answer
+
+
+def test_a_spelling_a_folding_server_would_take_is_refused_before_any_listing(home: Path) -> None:
+    """A server that folds names (C{READ_SECRET} runs C{read_secret}) and a
+    policy that forbids C{read_secret}: a session that calls without ever
+    listing still meets the refusal, because the gateway lists the child
+    before it lets a name it decided through."""
+    server = {
+        "command": sys.executable,
+        "args": [str(FIXTURE)],
+        "env": {"POLICY_FIXTURE_FOLDS": "1"},
+        "share": "session",
+    }
+    config = writeConfig(home / "servers.json", {"files": server})
+    policy = home / "team.cedar"
+    policy.write_text(FORBID_ADMIN_SECRET)
+    port = freePort()
+    resource = f"http://127.0.0.1:{port}"
+    with JwtIssuer() as issuer:
+        admin = issuer.mint("root", resource, "mcp:admin", groups=["admins"], expiresIn=600)
+        gateway = RunningGateway(
+            [
+                "--port",
+                f"tcp:{port}:interface=127.0.0.1",
+                "--config",
+                str(config),
+                "--oauth-issuer",
+                issuer.url,
+                "--resource-uri",
+                resource,
+                "--policy",
+                str(policy),
+            ],
+            home,
+        )
+        try:
+            url = f"{resource}/files/mcp"
+            for spelling in ("READ_SECRET", "read\u200bsecret"):
+                error = rawCall(url, admin, spelling)["error"]
+                assert error == {"code": -32602, "message": f"Unknown tool: {spelling}"}
+            served = rawCall(url, admin, "read_public")["result"]["content"][0]["text"]
+            assert served.startswith("read_public ")
+        finally:
+            gateway.stop()

@@ -4,6 +4,7 @@ an approval announced to the sessions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -52,6 +53,7 @@ class Pool:
 
     spec: ServerSpec
     toolPins: PinnedTools | None = None
+    listFirst: Callable[[], bool] = lambda: False
 
 
 class ListingTests(SynchronousTestCase):

@@ -116,3 +116,100 @@ def test_a_request_the_principals_limits_refuse_is_audited_as_limited(
     assert line["policies"] == [policy]
     assert reason in line["reason"]
     assert line["retryAfter"] >= 1
+
+
+def listingFirst() -> tuple[TeamHarness, str]:
+    """A team harness whose names are decided before their calls (a policy
+    forbidding C{secret_tool}), and a session of alice that never listed."""
+    h = TeamHarness()
+    policy = Policy(FORBID_SECRET, "allow")
+    h.team.requestPolicy = PolicyGate(lambda: policy, h.reactor)
+    h.gateway.pools["srv"].listFirst = lambda: True
+    return h, h.open("alice")
+
+
+def gatewayListings(h: TeamHarness, method: str = "tools/list") -> list[dict[str, Any]]:
+    """The listings the gateway itself sent the child (no client asked)."""
+    return [m for m in h.process().sentMessages() if m.get("method") == method]
+
+
+def test_a_call_before_any_listing_waits_for_the_gateways_own_listing() -> None:
+    h, sid = listingFirst()
+    before = len(gatewayListings(h))
+    response = h.as_(
+        "alice", "POST", "/srv/mcp", request(9, "tools/call", "SECRET_TOOL"), session=sid
+    )
+    assert not response.complete  # waiting for the listing, not forwarded
+    assert forwarded(h, "tools/call") == []
+    [listing] = gatewayListings(h)[before:]
+    h.process().reply({"jsonrpc": "2.0", "id": listing["id"], "result": {"tools": LISTED_TOOLS}})
+    assert response.complete
+    error = response.json()["error"]
+    assert error == {"code": jsonrpc.INVALID_PARAMS, "message": "Unknown tool: SECRET_TOOL"}
+    assert forwarded(h, "tools/call") == []
+    served = h.as_("alice", "POST", "/srv/mcp", request(10, "tools/call", "echo"), session=sid)
+    assert not served.complete and forwarded(h, "tools/call") == ["echo"]
+    assert len(gatewayListings(h)) == before + 1  # listed once, then known
+
+
+def test_every_page_is_followed_and_one_listing_serves_every_waiting_call() -> None:
+    h, sid = listingFirst()
+    before = len(gatewayListings(h, "prompts/list"))
+    first = h.as_("alice", "POST", "/srv/mcp", request(9, "prompts/get", "SECRET"), session=sid)
+    second = h.as_("alice", "POST", "/srv/mcp", request(10, "prompts/get", "hello"), session=sid)
+    [page1] = gatewayListings(h, "prompts/list")[before:]
+    assert "params" not in page1 or "cursor" not in page1["params"]
+    h.process().reply(
+        {
+            "jsonrpc": "2.0",
+            "id": page1["id"],
+            "result": {"prompts": [{"name": "secret"}], "nextCursor": "p2"},
+        }
+    )
+    assert not first.complete and not second.complete
+    page2 = gatewayListings(h, "prompts/list")[-1]
+    assert page2["params"] == {"cursor": "p2"}
+    h.process().reply(
+        {"jsonrpc": "2.0", "id": page2["id"], "result": {"prompts": [{"name": "hello"}]}}
+    )
+    assert first.json()["error"]["message"] == "Unknown prompt: SECRET"
+    assert not second.complete and forwarded(h, "prompts/get") == ["hello"]
+
+
+def test_a_child_that_cannot_list_is_listed_once_and_its_calls_go_as_sent() -> None:
+    h, sid = listingFirst()
+    before = len(gatewayListings(h))
+    h.as_("alice", "POST", "/srv/mcp", request(9, "tools/call", "Echo"), session=sid)
+    [listing] = gatewayListings(h)[before:]
+    h.process().reply(
+        {"jsonrpc": "2.0", "id": listing["id"], "error": {"code": -32603, "message": "down"}}
+    )
+    assert forwarded(h, "tools/call") == ["Echo"]
+    h.as_("alice", "POST", "/srv/mcp", request(10, "tools/call", "Echo"), session=sid)
+    assert forwarded(h, "tools/call") == ["Echo", "Echo"]
+    assert len(gatewayListings(h)) == before + 1  # not again until the list changes
+
+
+def test_a_changed_list_is_listed_again_before_the_next_call() -> None:
+    h, sid = listingFirst()
+    h.as_("alice", "POST", "/srv/mcp", request(9, "tools/call", "echo"), session=sid)
+    h.process().reply(
+        {"jsonrpc": "2.0", "id": gatewayListings(h)[-1]["id"], "result": {"tools": LISTED_TOOLS}}
+    )
+    h.process().reply({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+    count = len(gatewayListings(h))
+    waiting = h.as_("alice", "POST", "/srv/mcp", request(10, "tools/call", "new_tool"), session=sid)
+    assert len(gatewayListings(h)) == count + 1 and not waiting.complete
+    h.process().reply(
+        {"jsonrpc": "2.0", "id": gatewayListings(h)[-1]["id"], "result": {"tools": LISTED_TOOLS}}
+    )
+    assert waiting.json()["error"]["message"] == "Unknown tool: new_tool"
+
+
+def test_a_gateway_that_decides_no_name_forwards_a_first_call_as_sent() -> None:
+    h = TeamHarness()
+    sid = h.open("alice")
+    before = len(gatewayListings(h))
+    h.as_("alice", "POST", "/srv/mcp", request(9, "tools/call", "SECRET_TOOL"), session=sid)
+    assert forwarded(h, "tools/call") == ["SECRET_TOOL"]
+    assert len(gatewayListings(h)) == before

@@ -62,6 +62,11 @@ from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
 
 
+def _decidesNoName() -> bool:
+    """A gateway without a policy or rate limits decides no call's name."""
+    return False
+
+
 class BasePool:
     """What every kind of pool does the same way."""
 
@@ -104,6 +109,8 @@ class BasePool:
         binary is (C{None} for other servers)."""
         self.disabled = spec.disabled
         """Set through the management API: requests are refused, children stopped."""
+        self.listFirst: Callable[[], bool] = _decidesNoName
+        """Whether a call's name is decided before the call (L{ServerPool.listFirst})."""
         self._ownEach = False
         """Promoted in this process: each new session gets an owned child."""
         self.limitCounts = LimitCounts()

@@ -211,6 +211,10 @@ class ServerPool(Protocol):
     toolPins: PinnedTools | None
     """The gateway's pinned tools, which its children's routers apply
     (L{mcpgateway.core.toolgate}); C{None}: nothing is pinned."""
+    listFirst: Callable[[], bool]
+    """Whether a call's name is decided before the call reaches the router
+    (a policy, the gateway's rate limits): a child is then listed before a
+    call of a kind it has not listed whole (L{mcpgateway.core.toolgate})."""
     taskSupport: TaskSupport | None
     """Reads from a child's C{InitializeResult} whether it serves
     task-augmented C{tools/call} itself (L{childTasks}); C{None}: no child
