@@ -327,7 +327,7 @@ def checkResolution(ctx: DoctorContext) -> Check:
 
 
 def checkServerRequests(ctx: DoctorContext) -> Check:
-    """Shared servers whose sampling/elicitation/roots requests the gateway
+    """Shared servers whose sampling/elicitation requests the gateway
     refused because it could not tell which session they belong to."""
     if ctx.health is None:
         return notChecked(ctx, "Server-to-client requests")

@@ -299,7 +299,7 @@ class ServerStatus:
         if not ambiguous:
             return None
         return (
-            f"{ambiguous} sampling/elicitation/roots request(s) of this shared server were"
+            f"{ambiguous} sampling/elicitation request(s) of this shared server were"
             " refused: several sessions used its child, so the session each was for could"
             ' not be proven; run this server per session ("share": "session")'
         )

@@ -152,7 +152,7 @@ SERVER_FAMILIES: tuple[tuple[str, str, str, str], ...] = (
         "ambiguous",
         "server_requests_refused_ambiguous_total",
         "counter",
-        "Sampling/elicitation/roots requests of a shared child refused because several "
+        "Sampling/elicitation requests of a shared child refused because several "
         "sessions used it (the session each was for could not be proven).",
     ),
     (

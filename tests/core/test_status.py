@@ -172,7 +172,7 @@ def test_no_live_child_no_failure_no_warning() -> None:
 def test_refused_server_requests_warn_to_run_the_server_per_session() -> None:
     warning = server(requests=snapshot(ambiguous=2)).warning
     assert warning is not None
-    assert warning.startswith("2 sampling/elicitation/roots request(s) of this shared server")
+    assert warning.startswith("2 sampling/elicitation request(s) of this shared server")
     assert warning.endswith('run this server per session ("share": "session")')
 
 

@@ -456,7 +456,7 @@ class SharedRestartTests(PoolCase):
         self.reactor.lastProcess.reply(jsonrpc.request(0, "sampling/createMessage"))
         described = describe(self.pool)
         self.assertEqual(described["ambiguousServerRequests"], 1)
-        self.assertIn("1 sampling/elicitation/roots request(s)", described["warning"])
+        self.assertIn("1 sampling/elicitation request(s)", described["warning"])
         self.assertIn("per session", described["warning"])
 
 
