@@ -5,10 +5,13 @@ reports of hundreds of MCP server processes on one machine, replayed with
 the gateway and without it.
 
 Five client kinds (Claude Code, Codex, Cursor, VS Code, Copilot CLI) each
-have the same 13 stdio servers in their own config file, in a temporary
-HOME. Each kind runs 8 sessions of a main agent with 4 subagents (200
-sessions); every session initializes and lists every server at its start,
-then calls 3 of them (every answer checked). Side by side:
+have the same 14 stdio servers in their own config file, in a temporary
+HOME: 13 the gateway shares, and @playwright/mcp, a browser server that
+gets a child per session (C{"share": "session"}; C{--no-playwright}
+leaves it out). Each kind runs 8 sessions of a main agent with 4
+subagents (200 sessions); every session initializes and lists every
+server at its start, then calls 3 of the shared ones (every answer
+checked; the browser server is never called). Side by side:
 
 - **with the gateway** (``fanoutgateway.py``): the gateway as the README
   runs it (``twistd -n mcpgateway``) with ``--rewrite-config --clients
@@ -17,7 +20,7 @@ then calls 3 of them (every answer checked). Side by side:
   are HTTP URLs of the gateway). Two ways (``--gateway-runs``): ``lazy``,
   the servers' catalogs saved by an earlier run, as from a gateway's second
   start on, and ``eager``, ``--no-lazy-start`` on a fresh state;
-- **without it**: every session starts its own 13 children, as the
+- **without it**: every session starts its own 14 children, as the
   clients do. Before each group of sessions the run checks the memory
   left (``--reserve-mb``) and what its children hold (``--ceiling-mb``);
   where it stops early, the figures for the full shape are extrapolated
@@ -26,12 +29,14 @@ then calls 3 of them (every answer checked). Side by side:
 Measured per side, with every session alive after its calls: processes in
 the tree (the gateway and its children, or every child), their PSS and RSS,
 the cores they use while idle, each session's time from its start to its
-first tools list and to all 13, and calls/s. Prints a markdown report and
+first tools list and to all of them, and calls/s; the processes and PSS
+of each server, and each side's figures with the 13 shared servers alone
+beside those with the per-session one. Prints a markdown report and
 writes ``benchmarks/results/fanout.json``.
 
     python benchmarks/fanout.py [--quick] [--sessions N] [--subagents N]
         [--only gateway|without] [--gateway-runs lazy,eager]
-        [--gateway-arg=ARG]... [--no-save]
+        [--gateway-arg=ARG]... [--no-playwright] [--no-save] [--json FILE]
 
 Loopback only; every request has a deadline, the counts are fixed.
 """
@@ -69,6 +74,7 @@ from fanoutservers import (  # noqa: E402
     Server,
     readPaths,
     servers,
+    sessionServers,
 )
 from fanoutsessions import Plan, listTools, plans  # noqa: E402
 from fanoutside import Replay, drive, sideResult  # noqa: E402
@@ -177,6 +183,11 @@ def options(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--gateway-arg", action="append", default=[], help="one more gateway argument (repeat)"
     )
+    parser.add_argument(
+        "--no-playwright",
+        action="store_true",
+        help="leave out the per-session browser server (the 13 shared servers alone)",
+    )
     parser.add_argument("--no-save", action="store_true", help="print only")
     parser.add_argument("--json", type=Path, default=RESULTS, help="results file")
     args = parser.parse_args(argv)
@@ -224,7 +235,7 @@ def replayIn(args: argparse.Namespace, root: Path) -> int:
     """The whole replay, its scratch files (homes, state, the servers' files) in C{root}."""
     (root / "files").mkdir()
     try:
-        found = servers(cachePaths(), root, REPO, PY)
+        found = servers(cachePaths(), root, REPO, PY, perSession=not args.no_playwright)
     except MissingServers as e:
         log(f"fanout: {e}")
         return 1
@@ -243,7 +254,11 @@ def replayIn(args: argparse.Namespace, root: Path) -> int:
             "perKind": args.sessions,
             "subagents": args.subagents,
             "sessions": total,
-            "servers": [{"name": s.name, "origin": s.origin} for s in found],
+            "servers": [
+                {"name": s.name, "origin": s.origin, **({"share": s.share} if s.share else {})}
+                for s in found
+            ],
+            "sessionServers": sessionServers(found),
             "called": args.call,
             "rounds": args.rounds,
             "quick": args.quick,
@@ -257,7 +272,7 @@ def replayIn(args: argparse.Namespace, root: Path) -> int:
             result[key] = gatewaySide(replay, variant)
     if args.only != "gateway":
         result["without"] = withoutSide(replay)
-    if "gateway" in result and "without" in result:
+    if "gateway" in result:
         result["headline"] = headline(result)
         print(report(result))
     else:

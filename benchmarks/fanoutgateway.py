@@ -2,9 +2,10 @@
 """The fan-out replay through the gateway: the README's command
 (C{twistd -n mcpgateway}, L{gatewayproc.Gateway}) adopting every client
 kind's file (C{--rewrite-config --clients codex,cursor,vscode,copilot}),
-the adopted entries checked (L{adopted}), each session sent where its own
-client's file now points, and the files checked again at the stop: each
-must be back byte for byte.
+the adopted entries checked (L{adopted}), the per-session servers pinned in
+its C{classification.json}, each session sent where its own client's file
+now points, and the files checked again at the stop: each must be back
+byte for byte.
 
 Two ways (L{VARIANTS}): C{lazy}, the gateway as it runs from its second
 start on, its servers' catalogs saved by an earlier run on the same state
@@ -31,6 +32,7 @@ from fanoutservers import (
     TITLES,
     adoptedUrls,
     adoptionProblems,
+    classificationText,
     clientPath,
     writeClientFiles,
 )
@@ -143,6 +145,8 @@ def gatewaySide(replay: Replay, variant: str) -> dict[str, Any]:
     """The replay through one gateway that adopted the clients' files."""
     home = replay.root / f"gateway-{variant}"
     originals = writeClientFiles(home, replay.servers)
+    (home / "state").mkdir(parents=True, exist_ok=True)
+    (home / "state" / "classification.json").write_text(classificationText(replay.servers))
     earlier = warmCatalogs(replay, home) if variant == "lazy" else None
     port = freePort()
     extra = gatewayArgs(home, port, variant, replay.args.gateway_arg)
