@@ -24,7 +24,9 @@ checked; the browser server is never called). Side by side:
   clients do. Before each group of sessions the run checks the memory
   left (``--reserve-mb``) and what its children hold (``--ceiling-mb``);
   where it stops early, the figures for the full shape are extrapolated
-  from the sessions measured, and labelled so.
+  from the sessions measured, and labelled so. The gateway's runs check
+  the same before each group (a per-session server's children add up
+  there too) and say where they stopped.
 
 Measured per side, with every session alive after its calls: processes in
 the tree (the gateway and its children, or every child), their PSS and RSS,
@@ -53,7 +55,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,10 +79,10 @@ from fanoutservers import (  # noqa: E402
     sessionServers,
 )
 from fanoutsessions import Plan, listTools, plans  # noqa: E402
-from fanoutside import Replay, drive, sideResult  # noqa: E402
+from fanoutside import Replay, Room, drive, sideResult  # noqa: E402
 from fanoutwire import Link, StdioLink  # noqa: E402
 from machineinfo import codeIdentity, machine  # noqa: E402
-from procstat import memAvailableMB, memKB, raiseNofile  # noqa: E402
+from procstat import memAvailableMB, raiseNofile  # noqa: E402
 
 RESULTS = HERE / "results" / "fanout.json"
 
@@ -99,44 +101,6 @@ async def referenceListing(found: Sequence[Server], root: Path) -> dict[str, lis
     finally:
         await asyncio.gather(*(link.close() for link in links.values()))
     return dict(zip(links, listed, strict=True))
-
-
-class Room:
-    """Whether the side without the gateway may start another group: the
-    machine keeps C{reserveMB} available and its children stay under
-    C{ceilingMB} of PSS, the next group's need (its size times what a
-    session took so far) included."""
-
-    def __init__(
-        self, reserveMB: float, ceilingMB: float, groupSize: int, pids: Callable[[], list[int]]
-    ) -> None:
-        self.reserveMB = reserveMB
-        self.ceilingMB = ceilingMB
-        self.groupSize = groupSize
-        self.pids = pids
-        self.sessions = 0
-
-    def check(self) -> str | None:
-        pss = sum(memKB(p)[1] for p in self.pids()) / 1024
-        need = pss / self.sessions * self.groupSize if self.sessions else 0.0
-        available = memAvailableMB()
-        self.sessions += self.groupSize
-        return why(available, pss, need, self.reserveMB, self.ceilingMB)
-
-
-def why(available: float, pss: float, need: float, reserve: float, ceiling: float) -> str | None:
-    """Why another group does not fit (C{None}: it does)."""
-    if available - need < reserve:
-        return (
-            f"MemAvailable {available:,.0f} MB less the next group's ~{need:,.0f} MB"
-            f" is under the reserve of {reserve:,.0f} MB"
-        )
-    if pss + need > ceiling:
-        return (
-            f"the children's PSS {pss:,.0f} MB plus the next group's ~{need:,.0f} MB"
-            f" passes the ceiling of {ceiling:,.0f} MB"
-        )
-    return None
 
 
 def withoutSide(replay: Replay) -> dict[str, Any]:
@@ -171,10 +135,10 @@ def options(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--idle-seconds", type=float, help="idle CPU window (10; quick 5)")
     parser.add_argument("--lanes", type=int, default=4, help="HTTP connections per session")
     parser.add_argument(
-        "--reserve-mb", type=float, default=6000, help="MemAvailable kept free (without)"
+        "--reserve-mb", type=float, default=6000, help="MemAvailable kept free (each side)"
     )
     parser.add_argument(
-        "--ceiling-mb", type=float, default=12000, help="most PSS of the children (without)"
+        "--ceiling-mb", type=float, default=12000, help="most PSS of a side's processes"
     )
     parser.add_argument("--only", choices=("gateway", "without"), help="one side only")
     parser.add_argument(

@@ -12,7 +12,9 @@ start on, its servers' catalogs saved by an earlier run on the same state
 directory (L{warmCatalogs}), so that a client's start-up (C{initialize},
 the lists) is answered from them and only the servers called are started;
 and C{eager}, C{--no-lazy-start} on a fresh state directory: every
-server's child started at its first session, as on a first run.
+server's child started at its first session, as on a first run. Before
+each group of sessions, L{Room} asks whether the gateway's tree (a child
+per session of a per-session server adds up) leaves room for it.
 """
 
 from __future__ import annotations
@@ -37,10 +39,10 @@ from fanoutservers import (
     writeClientFiles,
 )
 from fanoutsessions import Plan, listTools
-from fanoutside import Driven, Replay, drive, sideResult
+from fanoutside import Driven, Replay, Room, drive, sideResult
 from fanoutwire import HttpLink, HttpPool, Link
 from gatewayproc import Gateway
-from procstat import memKB
+from procstat import memKB, processTree
 
 VARIANTS = {
     "lazy": "catalogs saved by an earlier run (the default, from a gateway's second start on)",
@@ -157,6 +159,12 @@ def gatewaySide(replay: Replay, variant: str) -> dict[str, Any]:
         urls = adopted(home, port, replay.names)
         log(f"fanout {side}: every client's {len(replay.names)} entries adopted")
         pools: dict[int, HttpPool] = {}
+        room = Room(
+            replay.args.reserve_mb,
+            replay.args.ceiling_mb,
+            1 + replay.args.subagents,
+            lambda: processTree(gw.pid),
+        )
 
         def makeLink(plan: Plan, name: str) -> Link:
             pool = pools.setdefault(plan.index, HttpPool("127.0.0.1", port, replay.args.lanes))
@@ -164,7 +172,7 @@ def gatewaySide(replay: Replay, variant: str) -> dict[str, Any]:
 
         async def run() -> Driven:
             try:
-                return await drive(replay, makeLink, lambda: None, lambda: [gw.pid], side)
+                return await drive(replay, makeLink, room.check, lambda: [gw.pid], side)
             finally:
                 await asyncio.gather(*(pool.close() for pool in pools.values()))
 

@@ -261,7 +261,9 @@ def _gatewayNote(run: Mapping[str, Any], servers: int) -> str:
         f" {servers} servers started ({', '.join(started) or 'none'}); its tree by name:"
         f" {run['tree']['byName']}; the gateway process itself {_gb(run['gatewayPssMB'])} PSS"
         f" ({_gb(run['gatewayRssMB'])} RSS); clients adopted: {run['adopted']}; files"
-        f" restored at stop: {run['restored']}."
+        f" restored at stop: {run['restored']}"
+        + (f"; stopped early: {run['stopped']}" if run.get("stopped") else "")
+        + "."
     )
 
 

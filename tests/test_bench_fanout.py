@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import os
 import sys
 import tomllib
 from collections.abc import Mapping
@@ -54,6 +55,7 @@ servers = sys.modules["fanoutservers"]
 sessions = sys.modules["fanoutsessions"]
 wire = sys.modules["fanoutwire"]
 report = sys.modules["fanoutreport"]
+side = sys.modules["fanoutside"]
 
 NPM_KEYS = [key for _, key, *_ in servers.NPM_SERVERS] + [servers.SESSION_SERVER[1]]
 
@@ -386,9 +388,19 @@ def test_the_percentile_is_the_nearest_rank() -> None:
 
 
 def test_memory_left_and_the_ceiling_decide_whether_a_group_fits() -> None:
-    assert fanout.why(20000, 1000, 500, 6000, 12000) is None
-    assert "reserve" in fanout.why(6400, 1000, 500, 6000, 12000)
-    assert "ceiling" in fanout.why(20000, 11600, 500, 6000, 12000)
+    assert side.why(20000, 1000, 500, 6000, 12000) is None
+    assert "reserve" in side.why(6400, 1000, 500, 6000, 12000)
+    assert "ceiling" in side.why(20000, 11600, 500, 6000, 12000)
+
+
+def test_the_room_counts_what_its_processes_hold_and_each_group_it_lets_in() -> None:
+    """The gateway's runs and the side without it both ask a Room; it
+    reads the PSS of the processes it is given (here this test's own)."""
+    roomy = side.Room(0.0, 1e9, 5, lambda: [os.getpid()])
+    assert (roomy.check(), roomy.check(), roomy.sessions) == (None, None, 10)
+    full = side.Room(0.0, 1.0, 5, lambda: [os.getpid()])
+    assert "passes the ceiling of 1 MB" in (full.check() or "")
+    assert side.Room(0.0, 1.0, 5, lambda: []).check() is None
 
 
 def test_the_extrapolation_is_labelled_and_linear() -> None:
