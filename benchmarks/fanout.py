@@ -5,10 +5,13 @@ reports of hundreds of MCP server processes on one machine, replayed with
 the gateway and without it.
 
 Five client kinds (Claude Code, Codex, Cursor, VS Code, Copilot CLI) each
-have the same 13 stdio servers in their own config file, in a temporary
-HOME. Each kind runs 8 sessions of a main agent with 4 subagents (200
-sessions); every session initializes and lists every server at its start,
-then calls 3 of them (every answer checked). Side by side:
+have the same 14 stdio servers in their own config file, in a temporary
+HOME: 13 the gateway shares, and @playwright/mcp, a browser server that
+gets a child per session (C{"share": "session"}; C{--no-playwright}
+leaves it out). Each kind runs 8 sessions of a main agent with 4
+subagents (200 sessions); every session initializes and lists every
+server at its start, then calls 3 of the shared ones (every answer
+checked; the browser server is never called). Side by side:
 
 - **with the gateway** (``fanoutgateway.py``): the gateway as the README
   runs it (``twistd -n mcpgateway``) with ``--rewrite-config --clients
@@ -17,21 +20,25 @@ then calls 3 of them (every answer checked). Side by side:
   are HTTP URLs of the gateway). Two ways (``--gateway-runs``): ``lazy``,
   the servers' catalogs saved by an earlier run, as from a gateway's second
   start on, and ``eager``, ``--no-lazy-start`` on a fresh state;
-- **without it**: every session starts its own 13 children, as the
+- **without it**: every session starts its own 14 children, as the
   clients do. Before each group of sessions the run checks the memory
   left (``--reserve-mb``) and what its children hold (``--ceiling-mb``);
   where it stops early, the figures for the full shape are extrapolated
-  from the sessions measured, and labelled so.
+  from the sessions measured, and labelled so. The gateway's runs check
+  the same before each group (a per-session server's children add up
+  there too) and say where they stopped.
 
 Measured per side, with every session alive after its calls: processes in
 the tree (the gateway and its children, or every child), their PSS and RSS,
 the cores they use while idle, each session's time from its start to its
-first tools list and to all 13, and calls/s. Prints a markdown report and
+first tools list and to all of them, and calls/s; the processes and PSS
+of each server, and each side's figures with the 13 shared servers alone
+beside those with the per-session one. Prints a markdown report and
 writes ``benchmarks/results/fanout.json``.
 
     python benchmarks/fanout.py [--quick] [--sessions N] [--subagents N]
         [--only gateway|without] [--gateway-runs lazy,eager]
-        [--gateway-arg=ARG]... [--no-save]
+        [--gateway-arg=ARG]... [--no-playwright] [--no-save] [--json FILE]
 
 Loopback only; every request has a deadline, the counts are fixed.
 """
@@ -48,7 +55,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,12 +76,13 @@ from fanoutservers import (  # noqa: E402
     Server,
     readPaths,
     servers,
+    sessionServers,
 )
 from fanoutsessions import Plan, listTools, plans  # noqa: E402
-from fanoutside import Replay, drive, sideResult  # noqa: E402
+from fanoutside import Replay, Room, drive, sideResult  # noqa: E402
 from fanoutwire import Link, StdioLink  # noqa: E402
 from machineinfo import codeIdentity, machine  # noqa: E402
-from procstat import memAvailableMB, memKB, raiseNofile  # noqa: E402
+from procstat import memAvailableMB, raiseNofile  # noqa: E402
 
 RESULTS = HERE / "results" / "fanout.json"
 
@@ -93,44 +101,6 @@ async def referenceListing(found: Sequence[Server], root: Path) -> dict[str, lis
     finally:
         await asyncio.gather(*(link.close() for link in links.values()))
     return dict(zip(links, listed, strict=True))
-
-
-class Room:
-    """Whether the side without the gateway may start another group: the
-    machine keeps C{reserveMB} available and its children stay under
-    C{ceilingMB} of PSS, the next group's need (its size times what a
-    session took so far) included."""
-
-    def __init__(
-        self, reserveMB: float, ceilingMB: float, groupSize: int, pids: Callable[[], list[int]]
-    ) -> None:
-        self.reserveMB = reserveMB
-        self.ceilingMB = ceilingMB
-        self.groupSize = groupSize
-        self.pids = pids
-        self.sessions = 0
-
-    def check(self) -> str | None:
-        pss = sum(memKB(p)[1] for p in self.pids()) / 1024
-        need = pss / self.sessions * self.groupSize if self.sessions else 0.0
-        available = memAvailableMB()
-        self.sessions += self.groupSize
-        return why(available, pss, need, self.reserveMB, self.ceilingMB)
-
-
-def why(available: float, pss: float, need: float, reserve: float, ceiling: float) -> str | None:
-    """Why another group does not fit (C{None}: it does)."""
-    if available - need < reserve:
-        return (
-            f"MemAvailable {available:,.0f} MB less the next group's ~{need:,.0f} MB"
-            f" is under the reserve of {reserve:,.0f} MB"
-        )
-    if pss + need > ceiling:
-        return (
-            f"the children's PSS {pss:,.0f} MB plus the next group's ~{need:,.0f} MB"
-            f" passes the ceiling of {ceiling:,.0f} MB"
-        )
-    return None
 
 
 def withoutSide(replay: Replay) -> dict[str, Any]:
@@ -165,10 +135,10 @@ def options(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--idle-seconds", type=float, help="idle CPU window (10; quick 5)")
     parser.add_argument("--lanes", type=int, default=4, help="HTTP connections per session")
     parser.add_argument(
-        "--reserve-mb", type=float, default=6000, help="MemAvailable kept free (without)"
+        "--reserve-mb", type=float, default=6000, help="MemAvailable kept free (each side)"
     )
     parser.add_argument(
-        "--ceiling-mb", type=float, default=12000, help="most PSS of the children (without)"
+        "--ceiling-mb", type=float, default=12000, help="most PSS of a side's processes"
     )
     parser.add_argument("--only", choices=("gateway", "without"), help="one side only")
     parser.add_argument(
@@ -176,6 +146,11 @@ def options(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--gateway-arg", action="append", default=[], help="one more gateway argument (repeat)"
+    )
+    parser.add_argument(
+        "--no-playwright",
+        action="store_true",
+        help="leave out the per-session browser server (the 13 shared servers alone)",
     )
     parser.add_argument("--no-save", action="store_true", help="print only")
     parser.add_argument("--json", type=Path, default=RESULTS, help="results file")
@@ -224,7 +199,7 @@ def replayIn(args: argparse.Namespace, root: Path) -> int:
     """The whole replay, its scratch files (homes, state, the servers' files) in C{root}."""
     (root / "files").mkdir()
     try:
-        found = servers(cachePaths(), root, REPO, PY)
+        found = servers(cachePaths(), root, REPO, PY, perSession=not args.no_playwright)
     except MissingServers as e:
         log(f"fanout: {e}")
         return 1
@@ -243,7 +218,11 @@ def replayIn(args: argparse.Namespace, root: Path) -> int:
             "perKind": args.sessions,
             "subagents": args.subagents,
             "sessions": total,
-            "servers": [{"name": s.name, "origin": s.origin} for s in found],
+            "servers": [
+                {"name": s.name, "origin": s.origin, **({"share": s.share} if s.share else {})}
+                for s in found
+            ],
+            "sessionServers": sessionServers(found),
             "called": args.call,
             "rounds": args.rounds,
             "quick": args.quick,
@@ -257,7 +236,7 @@ def replayIn(args: argparse.Namespace, root: Path) -> int:
             result[key] = gatewaySide(replay, variant)
     if args.only != "gateway":
         result["without"] = withoutSide(replay)
-    if "gateway" in result and "without" in result:
+    if "gateway" in result:
         result["headline"] = headline(result)
         print(report(result))
     else:

@@ -2,16 +2,19 @@
 """The fan-out replay through the gateway: the README's command
 (C{twistd -n mcpgateway}, L{gatewayproc.Gateway}) adopting every client
 kind's file (C{--rewrite-config --clients codex,cursor,vscode,copilot}),
-the adopted entries checked (L{adopted}), each session sent where its own
-client's file now points, and the files checked again at the stop: each
-must be back byte for byte.
+the adopted entries checked (L{adopted}), the per-session servers pinned in
+its C{classification.json}, each session sent where its own client's file
+now points, and the files checked again at the stop: each must be back
+byte for byte.
 
 Two ways (L{VARIANTS}): C{lazy}, the gateway as it runs from its second
 start on, its servers' catalogs saved by an earlier run on the same state
 directory (L{warmCatalogs}), so that a client's start-up (C{initialize},
 the lists) is answered from them and only the servers called are started;
 and C{eager}, C{--no-lazy-start} on a fresh state directory: every
-server's child started at its first session, as on a first run.
+server's child started at its first session, as on a first run. Before
+each group of sessions, L{Room} asks whether the gateway's tree (a child
+per session of a per-session server adds up) leaves room for it.
 """
 
 from __future__ import annotations
@@ -31,14 +34,15 @@ from fanoutservers import (
     TITLES,
     adoptedUrls,
     adoptionProblems,
+    classificationText,
     clientPath,
     writeClientFiles,
 )
 from fanoutsessions import Plan, listTools
-from fanoutside import Driven, Replay, drive, sideResult
+from fanoutside import Driven, Replay, Room, drive, sideResult
 from fanoutwire import HttpLink, HttpPool, Link
 from gatewayproc import Gateway
-from procstat import memKB
+from procstat import memKB, processTree
 
 VARIANTS = {
     "lazy": "catalogs saved by an earlier run (the default, from a gateway's second start on)",
@@ -143,6 +147,8 @@ def gatewaySide(replay: Replay, variant: str) -> dict[str, Any]:
     """The replay through one gateway that adopted the clients' files."""
     home = replay.root / f"gateway-{variant}"
     originals = writeClientFiles(home, replay.servers)
+    (home / "state").mkdir(parents=True, exist_ok=True)
+    (home / "state" / "classification.json").write_text(classificationText(replay.servers))
     earlier = warmCatalogs(replay, home) if variant == "lazy" else None
     port = freePort()
     extra = gatewayArgs(home, port, variant, replay.args.gateway_arg)
@@ -153,6 +159,12 @@ def gatewaySide(replay: Replay, variant: str) -> dict[str, Any]:
         urls = adopted(home, port, replay.names)
         log(f"fanout {side}: every client's {len(replay.names)} entries adopted")
         pools: dict[int, HttpPool] = {}
+        room = Room(
+            replay.args.reserve_mb,
+            replay.args.ceiling_mb,
+            1 + replay.args.subagents,
+            lambda: processTree(gw.pid),
+        )
 
         def makeLink(plan: Plan, name: str) -> Link:
             pool = pools.setdefault(plan.index, HttpPool("127.0.0.1", port, replay.args.lanes))
@@ -160,7 +172,7 @@ def gatewaySide(replay: Replay, variant: str) -> dict[str, Any]:
 
         async def run() -> Driven:
             try:
-                return await drive(replay, makeLink, lambda: None, lambda: [gw.pid], side)
+                return await drive(replay, makeLink, room.check, lambda: [gw.pid], side)
             finally:
                 await asyncio.gather(*(pool.close() for pool in pools.values()))
 

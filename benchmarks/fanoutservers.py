@@ -1,18 +1,30 @@
 # -*- test-case-name: tests.test_bench_fanout -*-
-"""The fan-out replay's servers and its clients' files: the 13 stdio servers
-every client kind has configured (L{servers}), each client kind's config
+"""The fan-out replay's servers and its clients' files: the 13 shared stdio
+servers and the per-session browser server every client kind has configured
+(L{servers}), each client kind's config
 file holding them as that client writes it (L{clientText}, L{writeClientFiles}),
 the reader of each file as the gateway left it after adopting it
 (L{adoptedUrls}, L{adoptionProblems}), and the calls the sessions make with
 the one answer each must get (L{callOf}).
 
-The servers are those the gateway shares by default (none is on its list of
+Thirteen are servers the gateway shares by default (none is on its list of
 servers that get a child per session): ten real npm servers, started offline
 from the npm prefixes of C{scripts/install-test-backends} (placeholder keys
 where a server wants one to start; none is called), and three fixtures of
-this checkout. Each entry runs C{node <entry file>} (or Python) as a user
-with the package installed has it, not C{npx -y}, whose wrapper processes
-would only add to the side without the gateway.
+this checkout. The fourteenth, C{playwright} (@playwright/mcp, L{SESSION_SERVER}),
+is the worst case for sharing: a browser server, one child per session
+(C{"share": "session"} in the gateway's C{classification.json},
+L{classificationText}: a client's file never gets the gateway's keys, and
+the same server in five files must be the same entry to be adopted once;
+the gateway's built-in list names it too), with the arguments a user
+without Google Chrome gives it (headless,
+an in-memory profile, Debian's Chromium); every session lists it, none calls
+it, so its browser never starts. C{--no-playwright} leaves it out.
+
+Each entry runs C{node <entry file>} (or Python) as a user with the package
+installed has it, not C{npx -y}, whose wrapper processes would only add to
+the side without the gateway (the gateway resolves an C{npx} entry to the
+same C{node} command itself).
 """
 
 from __future__ import annotations
@@ -65,6 +77,8 @@ class Server:
     marker: str = ""
     origin: str = ""
     """The npm package (or the fixture) it runs."""
+    share: str = ""
+    """Its C{"share"} in the gateway's own file (C{""}: none, the gateway's default)."""
 
     def argv(self) -> list[str]:
         return [self.command, *self.args]
@@ -91,6 +105,20 @@ NPM_SERVERS: tuple[tuple[str, str, str, tuple[str, ...], tuple[str, ...]], ...] 
 )  # fmt: skip
 """The real npm servers: each lists its tools offline, without a credential."""
 
+SESSION_SERVER = ("playwright", "FANOUT_PLAYWRIGHT_MCP_JS", "@playwright/mcp")
+"""The per-session server: name, its paths.env key, the npm package."""
+
+CHROMIUM = "/usr/bin/chromium"
+"""Debian's Chromium, the browser a user without Google Chrome names (when
+C{<cache>/paths.env} names no other)."""
+
+
+def playwrightArgs(chromium: str) -> tuple[str, ...]:
+    """@playwright/mcp's arguments as such a user writes them: headless, the
+    profile in memory (sessions never share one), the browser by its path."""
+    return ("--headless", "--isolated", "--executable-path", chromium)
+
+
 CALLED = ("filesystem", "jira", "demo")
 """The servers each session calls (C{--call} changes them)."""
 
@@ -102,11 +130,14 @@ class MissingServers(Exception):
     """Entry files of C{scripts/install-test-backends --fanout} are missing."""
 
 
-def servers(paths: Mapping[str, str], root: Path, repo: Path, python: str) -> list[Server]:
-    """The 13 servers: C{paths} are C{<cache>/paths.env}'s, C{root} the
-    replay's scratch folder (the filesystem server's one directory, the
-    memory server's file), C{repo} the checkout (its fixtures), C{python}
-    the interpreter of the fixtures."""
+def servers(
+    paths: Mapping[str, str], root: Path, repo: Path, python: str, perSession: bool = True
+) -> list[Server]:
+    """The 13 shared servers, then the per-session one unless C{perSession}
+    is false: C{paths} are C{<cache>/paths.env}'s, C{root} the replay's
+    scratch folder (the filesystem server's one directory, the memory
+    server's file), C{repo} the checkout (its fixtures), C{python} the
+    interpreter of the fixtures."""
     found: list[Server] = []
     missing: list[str] = []
     for name, key, package, extra, keys in NPM_SERVERS:
@@ -119,6 +150,16 @@ def servers(paths: Mapping[str, str], root: Path, repo: Path, python: str) -> li
         if "MEMORY_FILE_PATH" in env:
             env["MEMORY_FILE_PATH"] = str(root / "memory.jsonl")
         found.append(Server(name, "node", (js, *args), env, marker=js, origin=package))
+    if perSession:
+        name, key, package = SESSION_SERVER
+        js = paths.get(key, "")
+        if not js or not Path(js).is_file():
+            missing.append(f"{package} ({key})")
+        else:
+            args = playwrightArgs(paths.get("CHROMIUM") or CHROMIUM)
+            found.append(
+                Server(name, "node", (js, *args), marker=js, origin=package, share="session")
+            )
     if missing:
         raise MissingServers(
             "not installed: " + ", ".join(missing) + " (run scripts/install-test-backends --fanout)"
@@ -144,7 +185,12 @@ def servers(paths: Mapping[str, str], root: Path, repo: Path, python: str) -> li
             origin="python -m mcpgateway.demo (the bundled demo)",
         )
     )
-    return found
+    return [*(s for s in found if not s.share), *(s for s in found if s.share)]
+
+
+def sessionServers(found: Sequence[Server]) -> list[str]:
+    """The servers that get a child per session, by name."""
+    return [s.name for s in found if s.share == "session"]
 
 
 def readPaths(text: str) -> dict[str, str]:
@@ -216,6 +262,13 @@ def clientText(kind: str, servers: Sequence[Server]) -> str:
     else:
         raise ValueError(f"unknown client kind {kind!r}")
     return json.dumps(data, indent=2) + "\n"
+
+
+def classificationText(servers: Sequence[Server]) -> str:
+    """The gateway's C{<state-dir>/classification.json}: each server's
+    C{"share"}, where the server has one."""
+    shares = {s.name: {"share": s.share} for s in servers if s.share}
+    return json.dumps(shares, indent=2) + "\n"
 
 
 def writeClientFiles(home: Path, servers: Sequence[Server]) -> dict[Path, bytes]:

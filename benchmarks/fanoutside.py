@@ -2,9 +2,10 @@
 """One side of the fan-out replay, whichever it is: what both sides share
 (L{Replay}), the run of its sessions up to the measurement of its process
 tree (L{drive}), and what it did, as the results file holds it
-(L{sideResult}). The gateway's side is C{fanoutgateway.py}'s, the side
-without it C{fanout.py}'s; they differ only in the link a session has to a
-server and in what may stop them early.
+(L{sideResult}), and whether another group of sessions fits in memory
+(L{Room}). The gateway's side is C{fanoutgateway.py}'s, the side without
+it C{fanout.py}'s; they differ only in the link a session has to a server
+and in the processes whose memory L{Room} counts.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from fanoutsessions import (
     startSession,
 )
 from fanoutwire import Link
+from procstat import memAvailableMB, memKB
 
 
 @dataclass
@@ -57,6 +59,45 @@ class Replay:
 
     def server(self, name: str) -> Server:
         return next(s for s in self.servers if s.name == name)
+
+
+class Room:
+    """Whether a side may start another group: the machine keeps
+    C{reserveMB} available and the side's processes (C{pids}: the
+    gateway's tree, or every child) stay under C{ceilingMB} of PSS, the
+    next group's need (its size times what a session took so far)
+    included."""
+
+    def __init__(
+        self, reserveMB: float, ceilingMB: float, groupSize: int, pids: Callable[[], list[int]]
+    ) -> None:
+        self.reserveMB = reserveMB
+        self.ceilingMB = ceilingMB
+        self.groupSize = groupSize
+        self.pids = pids
+        self.sessions = 0
+
+    def check(self) -> str | None:
+        pss = sum(memKB(p)[1] for p in self.pids()) / 1024
+        need = pss / self.sessions * self.groupSize if self.sessions else 0.0
+        available = memAvailableMB()
+        self.sessions += self.groupSize
+        return why(available, pss, need, self.reserveMB, self.ceilingMB)
+
+
+def why(available: float, pss: float, need: float, reserve: float, ceiling: float) -> str | None:
+    """Why another group does not fit (C{None}: it does)."""
+    if available - need < reserve:
+        return (
+            f"MemAvailable {available:,.0f} MB less the next group's ~{need:,.0f} MB"
+            f" is under the reserve of {reserve:,.0f} MB"
+        )
+    if pss + need > ceiling:
+        return (
+            f"the processes' PSS {pss:,.0f} MB plus the next group's ~{need:,.0f} MB"
+            f" passes the ceiling of {ceiling:,.0f} MB"
+        )
+    return None
 
 
 Driven = tuple[list[SessionRun], str | None, CallTally, dict[str, Any]]

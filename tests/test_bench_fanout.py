@@ -1,16 +1,20 @@
 """benchmarks/fanout.py and its modules: each client kind's file holds the 13
-servers as that client writes them and, once the real adoption engine has
+shared servers and the per-session browser server as that client writes
+them (the gateway's classification.json saying which is per session) and,
+once the real adoption engine has
 rewritten it, is read back as the gateway's URLs; the HTTP answers are
 parsed whatever their framing; the sessions start, list, call and check
 every answer; the calls expect what the fixtures really answer; the side
 without the gateway stops where memory says so, and its extrapolation says
-what it is."""
+what it is; the report gives each server's processes and PSS, and the
+shared servers' figures apart from the per-session one's."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
 import json
+import os
 import sys
 import tomllib
 from collections.abc import Mapping
@@ -28,6 +32,7 @@ from mcpgateway.clientconfigs.clients import ADAPTERS
 from mcpgateway.clientconfigs.clients.base import Host
 from mcpgateway.clientconfigs.clients.claudecode import ClaudeCode
 from mcpgateway.clientconfigs.engine import AdoptionEngine
+from mcpgateway.config.classification import loadOverrides
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 REPO = BENCHMARKS.parent
@@ -50,29 +55,84 @@ servers = sys.modules["fanoutservers"]
 sessions = sys.modules["fanoutsessions"]
 wire = sys.modules["fanoutwire"]
 report = sys.modules["fanoutreport"]
+side = sys.modules["fanoutside"]
 
-NPM_KEYS = [key for _, key, *_ in servers.NPM_SERVERS]
+NPM_KEYS = [key for _, key, *_ in servers.NPM_SERVERS] + [servers.SESSION_SERVER[1]]
 
 
-def someServers(tmp_path: Path) -> list[Any]:
-    """The 13 servers, their npm entry files stood in by empty files."""
+def npmPaths(tmp_path: Path) -> dict[str, str]:
+    """paths.env's npm entry files, stood in by empty files."""
     paths = {}
     for key in NPM_KEYS:
         js = tmp_path / "npm" / key / "index.js"
-        js.parent.mkdir(parents=True)
+        js.parent.mkdir(parents=True, exist_ok=True)
         js.write_text("")
         paths[key] = str(js)
-    found: list[Any] = servers.servers(paths, tmp_path, REPO, sys.executable)
+    return paths
+
+
+def someServers(tmp_path: Path, perSession: bool = True) -> list[Any]:
+    """The 14 servers (13 without the per-session one)."""
+    found: list[Any] = servers.servers(
+        npmPaths(tmp_path), tmp_path, REPO, sys.executable, perSession
+    )
     return found
 
 
-def test_there_are_13_servers_and_each_is_told_apart(tmp_path: Path) -> None:
+def test_there_are_13_shared_servers_and_playwright_and_each_is_told_apart(
+    tmp_path: Path,
+) -> None:
     found = someServers(tmp_path)
-    assert len(found) == 13
-    assert len({s.name for s in found}) == 13
+    assert len(found) == 14
+    assert len({s.name for s in found}) == 14
+    assert [s.name for s in found if not s.share][:2] == ["memory", "filesystem"]
+    assert servers.sessionServers(found) == ["playwright"] == [found[-1].name]
     commands = [" ".join(s.argv()) for s in found]
     for s in found:
         assert [c for c in commands if s.marker in c] == [" ".join(s.argv())]
+
+
+def test_playwright_runs_headless_isolated_on_the_chromium_paths_env_names(
+    tmp_path: Path,
+) -> None:
+    paths = npmPaths(tmp_path)
+    (playwright,) = [s for s in servers.servers(paths, tmp_path, REPO, "py") if s.share]
+    assert (playwright.command, playwright.args[0]) == ("node", paths["FANOUT_PLAYWRIGHT_MCP_JS"])
+    assert playwright.args[1:] == (
+        "--headless",
+        "--isolated",
+        "--executable-path",
+        "/usr/bin/chromium",
+    )
+    assert (playwright.origin, playwright.share, playwright.env) == (
+        "@playwright/mcp",
+        "session",
+        {},
+    )
+    paths["CHROMIUM"] = "/opt/chromium/chrome"
+    (elsewhere,) = [s for s in servers.servers(paths, tmp_path, REPO, "py") if s.share]
+    assert elsewhere.args[-2:] == ("--executable-path", "/opt/chromium/chrome")
+
+
+def test_the_gateway_is_told_playwright_is_per_session_in_its_classification(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "classification.json"
+    path.write_text(servers.classificationText(someServers(tmp_path)))
+    assert json.loads(path.read_text()) == {"playwright": {"share": "session"}}
+    overrides = loadOverrides(tmp_path)
+    assert (overrides.servers["playwright"].share, overrides.warnings) == ("session", [])
+    assert json.loads(servers.classificationText(someServers(tmp_path, False))) == {}
+
+
+def test_without_playwright_the_13_shared_servers_remain(tmp_path: Path) -> None:
+    found = someServers(tmp_path, perSession=False)
+    assert len(found) == 13 and servers.sessionServers(found) == []
+    paths = npmPaths(tmp_path)
+    del paths["FANOUT_PLAYWRIGHT_MCP_JS"]
+    assert len(servers.servers(paths, tmp_path, REPO, "py", perSession=False)) == 13
+    with pytest.raises(servers.MissingServers, match="@playwright/mcp"):
+        servers.servers(paths, tmp_path, REPO, "py")
 
 
 def test_a_missing_npm_server_is_named(tmp_path: Path) -> None:
@@ -97,6 +157,7 @@ def test_each_client_file_holds_every_server_as_stdio(tmp_path: Path, kind: str)
         entry = table[s.name]
         assert (entry["command"], entry["args"]) == (s.command, list(s.args))
         assert entry.get("env", {}) == dict(s.env)
+    assert not any("share" in entry for entry in table.values())
     assert servers.adoptedUrls(kind, text) == {}
 
 
@@ -327,9 +388,19 @@ def test_the_percentile_is_the_nearest_rank() -> None:
 
 
 def test_memory_left_and_the_ceiling_decide_whether_a_group_fits() -> None:
-    assert fanout.why(20000, 1000, 500, 6000, 12000) is None
-    assert "reserve" in fanout.why(6400, 1000, 500, 6000, 12000)
-    assert "ceiling" in fanout.why(20000, 11600, 500, 6000, 12000)
+    assert side.why(20000, 1000, 500, 6000, 12000) is None
+    assert "reserve" in side.why(6400, 1000, 500, 6000, 12000)
+    assert "ceiling" in side.why(20000, 11600, 500, 6000, 12000)
+
+
+def test_the_room_counts_what_its_processes_hold_and_each_group_it_lets_in() -> None:
+    """The gateway's runs and the side without it both ask a Room; it
+    reads the PSS of the processes it is given (here this test's own)."""
+    roomy = side.Room(0.0, 1e9, 5, lambda: [os.getpid()])
+    assert (roomy.check(), roomy.check(), roomy.sessions) == (None, None, 10)
+    full = side.Room(0.0, 1.0, 5, lambda: [os.getpid()])
+    assert "passes the ceiling of 1 MB" in (full.check() or "")
+    assert side.Room(0.0, 1.0, 5, lambda: []).check() is None
 
 
 def test_the_extrapolation_is_labelled_and_linear() -> None:
@@ -342,8 +413,13 @@ def test_the_extrapolation_is_labelled_and_linear() -> None:
         "processes": 2600,
         "pssMB": 50000.0,
         "rssMB": 125000.0,
+        "perServer": {},
+        "perServerPssMB": {},
         "note": "extrapolated linearly from 40 of 200 sessions measured",
     }
+    perServer: dict[str, Any] = {"perServer": {"jira": 40}, "perServerPssMB": {"jira": 1000.0}}
+    scaled = report.extrapolate({**measured, **perServer}, 40, 200)
+    assert (scaled["perServer"], scaled["perServerPssMB"]) == ({"jira": 200}, {"jira": 5000.0})
     assert report.extrapolate(measured, 200, 200) is None
     assert report.perSession(measured, 40) == {"processes": 13.0, "pssMB": 250.0, "rssMB": 625.0}
 
@@ -359,6 +435,24 @@ def test_processes_are_counted_per_server_by_their_marker() -> None:
     counts = report.byServer(commands, markers)
     assert counts == {"demo": 1, "jira": 2, "other": 1}
     assert report.serversStarted(counts, ["jira", "k8s", "demo"]) == ["jira", "demo"]
+    measured = list(zip(commands, [1024, 2048, 512, 3072], strict=True))
+    assert report.memoryByServer(measured, markers) == {"demo": 0.5, "jira": 3.0, "other": 3.0}
+
+
+def test_a_tree_less_its_per_session_servers_keeps_the_shared_figures() -> None:
+    tree = {
+        "processes": 89,
+        "pssMB": 1400.0,
+        "perServer": {"jira": 3, "playwright": 75, "other": 2},
+        "perServerPssMB": {"jira": 60.0, "playwright": 1200.5, "other": 100.0},
+    }
+    assert report.lessServers(tree, ["playwright"]) == {"processes": 14, "pssMB": 199.5}
+    assert report.onlyServers(tree, ["playwright"]) == {"processes": 75, "pssMB": 1200.5}
+    assert report.lessServers(tree, []) == {"processes": 89, "pssMB": 1400.0}
+    assert report.onlyServers({"processes": 1, "pssMB": 1.0}, ["playwright"]) == {
+        "processes": 0,
+        "pssMB": 0.0,
+    }
 
 
 # -- the gateway's runs and the report ------------------------------------------------------
@@ -439,3 +533,83 @@ def test_the_report_puts_every_run_side_by_side_and_labels_the_extrapolation() -
     top = report.headline(result)
     assert [g["processes"] for g in top["gateway"]] == [14, 41]
     assert (top["withoutProcesses"], top["withoutExtrapolated"]) == (520, True)
+
+
+def withPlaywright(side: dict[str, Any], perServer: dict[str, int], pss: dict[str, float]) -> Any:
+    """C{side} whose tree holds C{perServer} processes and C{pss} MB per server."""
+    side["tree"].update({"perServer": perServer, "perServerPssMB": pss})
+    return side
+
+
+def playwrightResult(without: bool = True) -> dict[str, Any]:
+    """A run of 10 sessions with jira, demo and a per-session playwright."""
+    shape = {
+        "kinds": ["Cursor"],
+        "perKind": 2,
+        "subagents": 4,
+        "sessions": 10,
+        "servers": [
+            {"name": "jira"},
+            {"name": "demo"},
+            {"name": "playwright", "share": "session"},
+        ],
+    }
+    lazy = withPlaywright(
+        sideOf(44, 700.0, ["jira", "demo", "playwright"]),
+        {"jira": 3, "demo": 3, "playwright": 30, "other": 8},
+        {"jira": 40.0, "demo": 30.0, "playwright": 500.0, "other": 130.0},
+    )
+    result: dict[str, Any] = {"shape": shape, "gateway": lazy}
+    if without:
+        wo = withPlaywright(
+            sideOf(25, 1250.0, []),
+            {"jira": 5, "demo": 5, "playwright": 15},
+            {"jira": 250.0, "demo": 200.0, "playwright": 800.0},
+        )
+        wo["sessions"] = 5
+        wo["perSession"] = report.perSession(wo["tree"], 5)
+        wo["extrapolated"] = report.extrapolate(wo["tree"], 5, 10)
+        result["without"] = wo
+    return result
+
+
+def test_the_report_gives_the_shared_servers_apart_from_playwright() -> None:
+    result = playwrightResult()
+    text = report.report(result)
+    assert "3 servers each (playwright: a child per session)" in text
+    assert "| | with the gateway (lazy) | without (measured) | without, extrapolated |\n" in text
+    assert "| 2 servers | 14 / 200 MB | 10 / 450 MB | 20 / 900 MB |" in text
+    assert "| 2 + playwright | 44 / 700 MB | 25 / 1.22 GB | 50 / 2.44 GB |" in text
+    assert "| playwright alone | 30 / 500 MB | 15 / 800 MB | 30 / 1.56 GB |" in text
+    assert "| playwright | 30 / 500 MB | 15 / 800 MB | 30 / 1.56 GB |" in text
+    assert "| other | 8 / 130 MB | 0 | 0 |" in text
+    top = report.headline(result)
+    assert (top["servers"], top["sharedServers"], top["sessionServers"]) == (3, 2, ["playwright"])
+    (lazy,) = top["gateway"]
+    assert (lazy["processes"], lazy["pssMB"]) == (44, 700.0)
+    assert lazy["shared"] == {"processes": 14, "pssMB": 200.0}
+    assert lazy["sessionServers"] == {"processes": 30, "pssMB": 500.0}
+    assert top["without"]["shared"] == {"processes": 20, "pssMB": 900.0}
+    assert (top["withoutProcesses"], top["withoutPssMB"]) == (50, 2500.0)
+
+
+def test_a_gateway_only_run_is_reported_without_the_other_side() -> None:
+    result = playwrightResult(without=False)
+    text = report.report(result)
+    assert "| | with the gateway (lazy) |\n" in text
+    assert "| 2 servers | 14 / 200 MB |" in text
+    assert "without" not in text.lower()
+    top = report.headline(result)
+    assert top["gateway"][0]["shared"] == {"processes": 14, "pssMB": 200.0}
+    assert "withoutProcesses" not in top
+
+
+def test_a_run_without_playwright_has_no_split() -> None:
+    result = playwrightResult()
+    result["shape"]["servers"] = result["shape"]["servers"][:2]
+    text = report.report(result)
+    assert "apart from the per-session" not in text and "a child per session" not in text
+    assert "| playwright |" not in text
+    lazy = report.headline(result)["gateway"][0]
+    assert lazy["shared"] == {"processes": 44, "pssMB": 700.0}
+    assert lazy["sessionServers"] == {"processes": 0, "pssMB": 0.0}
