@@ -153,6 +153,10 @@ def test_restart_keeps_each_child_with_its_memory(home: Path) -> None:
         assert running(soloPid) and running(sharedPid)
         kept = health(port)["restart"]
         assert kept["kept"] == 2 and kept["started"] == 0, kept
+        status = cli(home, "status")
+        assert "restart: kept 2 running children with their memory, 0 started anew" in (
+            status.stdout
+        ), status.stdout
         log = (home / "state" / "gateway.log").read_text(errors="replace")
         assert f"goes on with child pid {sharedPid}" in log
         assert f"goes on with child pid {soloPid}" in log
