@@ -371,6 +371,7 @@ def renderStatus(
     if isinstance(health.get("rssBytes"), (int, float)):
         facts.append(formatBytes(health["rssBytes"]))
     lines = [head, "  " + ", ".join(facts), *savingsSummary(health), *tasksSummary(health)]
+    lines += restartSummary(health)
     lines.append(f"  config {configLine(state)}")
     lines.append(f"  {found.baseUrl()}/<server>/mcp    state {found.stateDir}")
     lines.append("")
@@ -383,6 +384,22 @@ def renderStatus(
     )
     lines.append(f"  {legend(servers)}")
     return lines
+
+
+def restartSummary(health: Mapping[str, Any]) -> list[str]:
+    """What the restart that started this process kept (C{/health}'s
+    C{restart}): the children it went on with, those started anew, and
+    how long they took to come; nothing when no restart started it."""
+    line = health.get("restart")
+    if not isinstance(line, dict):
+        return []
+    kept, started = count(line.get("kept")), count(line.get("started"))
+    seconds = line.get("seconds")
+    took = f" (handed over in {seconds:.1f} s)" if isinstance(seconds, (int, float)) else ""
+    return [
+        f"  restart: kept {plural(kept, 'running child', 'running children')} with their"
+        f" memory, {started} started anew{took}"
+    ]
 
 
 def configLine(state: Mapping[str, Any]) -> str:

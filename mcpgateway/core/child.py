@@ -215,6 +215,10 @@ class ChildProtocol(ProcessProtocol):
             if self._chunkBytes > self._maxLine:
                 self._lineTooLong(self._chunkBytes)
 
+    def pendingOutput(self) -> bytes:
+        """The start of a stdout line read but not finished yet."""
+        return b"".join(self._chunks)
+
     def errReceived(self, data: bytes) -> None:
         lines = (self._errPartial + data).split(b"\n")
         partial = lines.pop()

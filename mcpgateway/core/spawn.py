@@ -91,6 +91,16 @@ class Confiner(Protocol):
         ...
 
 
+class AdoptionGate(Protocol):
+    """Holds the starts of children while a restart's running children are
+    on their way from the previous process (L{mcpgateway.core.adopted})."""
+
+    def pending(self, server: str) -> Deferred[None] | None:
+        """What fires once those of server C{server} are here (or will not
+        come); C{None}: start now."""
+        ...
+
+
 class RemoteConnector(Protocol):
     """Opens upstream sessions with remote servers (L{mcpgateway.remote}):
     the child of a server whose spec has a C{remote} endpoint."""
@@ -142,6 +152,9 @@ class Spawner:
     startTimeout: float = DEFAULT_START_TIMEOUT
     """Seconds a child's handshake may take (C{--start-timeout}; a server's
     longer request timeout wins): L{mcpgateway.core.router.Router}."""
+    adoptions: AdoptionGate | None = None
+    """Holds child starts until a restart's children have been handed over
+    (C{None}: not started by a restart)."""
     runInThread: RunInThread | None = None
     """Looks for a file a confined child's tool did not find on this
     machine, off the reactor (L{mcpgateway.core.refusals}); C{None}: such a

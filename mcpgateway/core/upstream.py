@@ -166,6 +166,9 @@ class Upstream:
         self._toldReady: Child | None = None
         """The child L{onReady} was told of (once per child process)."""
         self.router.onClientInitialized = self._clientInitialized
+        self.adopted = False
+        """Whether the current child was kept from a restart's previous
+        process (L{adoptChild}) rather than started by this one."""
         self._resolving: Deferred[Any] | None = None
         """The resolution of the secrets of the child being started."""
 
@@ -201,6 +204,13 @@ class Upstream:
 
     def _start(self) -> None:
         self._restartTimer = None
+        adoptions = self._spawner.adoptions
+        waiting = None if adoptions is None else adoptions.pending(self.spec.name)
+        if waiting is not None:  # a restart's children are on their way: one may be ours
+            self.state = Lifecycle.STARTING
+            self._resolving = waiting
+            waiting.addBoth(self._adoptionsSettled, waiting)
+            return
         secrets = self._spawner.secrets
         if secrets is None or not self.spec.references:
             self._launch(self.spec, None)
@@ -216,6 +226,34 @@ class Upstream:
             callbackArgs=(resolving,),
             errbackArgs=(resolving,),
         ).addErrback(self._startBroke)
+
+    def _adoptionsSettled(self, _: object, waiting: Deferred[Any]) -> None:
+        if waiting is not self._resolving:
+            return  # stopped meanwhile, or given the child it waited for (L{adoptChild})
+        self._resolving = None
+        self._start()
+
+    def adoptChild(self, child: Child) -> None:
+        """Serve C{child}, a process another gateway process started and
+        initialized (L{mcpgateway.core.adopted}), as the running child."""
+        self._resolving = None
+        self.child = child
+        self.adopted = True
+        self.era = "handshake"
+        self.startedAt = self._clock.seconds()
+        self.spawns += 1
+        self.router.attachChild(child.send, child.hurry)
+        child.ended.addCallback(self._childEnded, child)
+        if self._watcher is not None and child.pid is not None:
+            try:
+                self._watcher.spawned(self.spec.name, child.pid)
+            except Exception:
+                self.log.failure("server {server}: recording a kept child", server=self.spec.name)
+        kept = f"child pid {child.pid} kept from the previous process"
+        self._emit("started", kept, pid=child.pid)
+        self._running()
+        self._ready(child)
+        self._release(None)
 
     def _resolved(
         self, result: tuple[ServerSpec, Callable[[str], str]], resolving: Deferred[Any]
@@ -680,6 +718,7 @@ class Upstream:
         self._emit("exited", f"{_named(child)} {why}", pid=child.pid)
         self.lastExit = why
         self.child = None
+        self.adopted = False
         self.redactor = None
         if self.adapter is not None:
             self.adapter.close()

@@ -60,6 +60,7 @@ import os
 import signal
 import socket
 import sys
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,9 +69,11 @@ from typing import TYPE_CHECKING, Any, cast
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import ProcessDone, ReactorNotRunning
+from twisted.internet.interfaces import IFileDescriptorReceiver
 from twisted.internet.protocol import ProcessProtocol, Protocol, ServerFactory, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from mcpgateway.ops.signals import IGNORED_ENV, ignoredStopSignals
 from mcpgateway.runtime import interpreter, logs
@@ -96,6 +99,8 @@ TWISTD_PIDFILE = "twistd.pid"
 """C{twistd}'s pid file when its command line names none."""
 RESTART_SIGNAL = signal.SIGUSR2
 LISTENING = b"listening\n"
+ADOPTED = b"adopted\n"
+"""The successor's answer once it holds the children passed to it."""
 MAX_OUTPUT = 4096
 """Bytes of the successor's early output kept for the log if it fails."""
 
@@ -105,6 +110,35 @@ def _serverFactory(make: Callable[[], Protocol]) -> ServerFactory[Any]:
     C{ServerFactory.forProtocol} makes one, but its type says only
     C{Factory}."""
     return cast("ServerFactory[Any]", ServerFactory.forProtocol(make))
+
+
+class ChildPassing(typing.Protocol):
+    """Passes the running children to the successor
+    (L{mcpgateway.ops.childhandover.ChildSender})."""
+
+    def send(self, transport: Any) -> Deferred[bool]:
+        """Send them on the link C{transport}; fires with whether the
+        successor took them (told through L{acknowledged} or L{linkLost})."""
+        ...
+
+    def acknowledged(self) -> None: ...
+
+    def linkLost(self) -> None: ...
+
+
+class ChildReceiving(typing.Protocol):
+    """Takes the children the predecessor passes
+    (L{mcpgateway.ops.childhandover.ChildAdoption})."""
+
+    reply: Callable[[bytes], None] | None
+
+    def start(self) -> None: ...
+
+    def descriptor(self, fd: int) -> None: ...
+
+    def data(self, data: bytes) -> None: ...
+
+    def linkLost(self) -> None: ...
 
 
 class BadHandover(ValueError):
@@ -239,21 +273,31 @@ class _Launch(ProcessProtocol):
 
 
 class _PredecessorSide(Protocol):
-    """The predecessor's end of the link: C{listening}, then nothing."""
+    """The predecessor's end of the link: C{listening}, then C{adopted}
+    once the successor holds the children it was passed."""
 
     def __init__(self, predecessor: Predecessor) -> None:
         self._predecessor = predecessor
         self._buffer = b""
 
+    def connectionMade(self) -> None:
+        self._predecessor.linkTransport = self.transport
+
     def dataReceived(self, data: bytes) -> None:
         self._buffer += data
         if LISTENING in self._buffer:
-            self._buffer = b""
+            self._buffer = self._buffer.split(LISTENING, 1)[1]
             self._predecessor.successorListening()
-        elif len(self._buffer) > 64:
-            self._buffer = self._buffer[-64:]
+        if ADOPTED in self._buffer:
+            self._buffer = b""
+            if self._predecessor.children is not None:
+                self._predecessor.children.acknowledged()
+        self._buffer = self._buffer[-64:]
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._predecessor.linkTransport = None
+        if self._predecessor.children is not None:
+            self._predecessor.children.linkLost()
         self._predecessor.linkLost()
 
 
@@ -278,11 +322,17 @@ class Predecessor(Service):
         handOver: Callable[[], Deferred[Any]],
         installSignal: Callable[[int, Any], Any] = signal.signal,
         pidfile: Callable[[], str | None] | None = None,
+        children: ChildPassing | None = None,
     ) -> None:
         """
         @param pidfile: this process's pid file to hand over, if any (by
             default L{ownPidfile} of C{sys.argv} and C{environ}).
+        @param children: passes the running children to the successor
+            once the connections are gone (C{None}: they stop with this process).
         """
+        self.children = children
+        self.linkTransport: Any = None
+        """The link to the successor, once connected."""
         self._reactor = reactor
         self._command = list(command)
         self._environ = dict(environ)
@@ -402,6 +452,11 @@ class Predecessor(Service):
             done = succeed(None)
         with contextlib.suppress(Exception):  # the last connection's end, or its deadline
             await done
+        if self.children is not None and self.linkTransport is not None:
+            try:
+                await self.children.send(self.linkTransport)
+            except Exception:
+                self.log.failure("restart: handing the children over failed")
         self._stopReactor()
 
     def _stopReactor(self) -> None:
@@ -436,12 +491,27 @@ class Predecessor(Service):
 # -- the successor's side ----------------------------------------------------
 
 
+@implementer(IFileDescriptorReceiver)
 class _SuccessorSide(Protocol):
+    """The successor's end of the link: the children come on it."""
+
     def __init__(self, successor: Successor) -> None:
         self._successor = successor
 
     def connectionMade(self) -> None:
         self._successor.linked(self.transport)
+
+    def fileDescriptorReceived(self, descriptor: int) -> None:
+        children = self._successor.children
+        if children is None:
+            _closeQuietly(descriptor)
+        else:
+            children.descriptor(descriptor)
+
+    def dataReceived(self, data: bytes) -> None:
+        children = self._successor.children
+        if children is not None:
+            children.data(data)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._successor.predecessorGone()
@@ -485,9 +555,13 @@ class Successor(Service):
         self.pidfileWritten: str | None = None
         """The pid file this process wrote (and deletes as it stops)."""
         self._exited = False
+        self.children: ChildReceiving | None = None
+        """Takes the children the predecessor passes (C{None}: they are closed)."""
 
     def startService(self) -> None:
         super().startService()
+        if self.children is not None:
+            self.children.start()
         self._watchExit()
         fd = self._inherited.linkFd
         try:
@@ -507,6 +581,8 @@ class Successor(Service):
 
     def linked(self, transport: Any) -> None:
         self._transport = transport
+        if self.children is not None:
+            self.children.reply = transport.write
         if self._said:
             transport.write(LISTENING)
 
@@ -574,10 +650,17 @@ class Successor(Service):
     def predecessorGone(self) -> None:
         if self.gone.called:
             return
+        if self.children is not None:  # after the sessions it saved last are merged
+            self.gone.addCallback(_tellLinkLost, self.children)
         self.log.info(
             "restart: the predecessor (pid {pid}) has exited", pid=self._inherited.predecessor
         )
         self.gone.callback(None)
+
+
+def _tellLinkLost(result: object, children: ChildReceiving) -> object:
+    children.linkLost()
+    return result
 
 
 def _closeQuietly(fd: int) -> None:

@@ -98,6 +98,14 @@ class Warden:
             self._running.discard(pid)
             self._tell(f"-{pid}\n")
 
+    def handedOver(self, pid: int) -> None:
+        """Child C{pid} went to a restart's next process
+        (L{mcpgateway.ops.childhandover}): this warden no longer stops it,
+        nor what runs in its session (its environment holds this gateway's
+        marker all the same). The ledger is the next process's to write."""
+        self._running.discard(pid)
+        self._tell(f"!{pid}\n")
+
     def _start(self) -> None:
         protocol = _WardenProtocol(self)
         try:

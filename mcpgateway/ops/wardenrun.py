@@ -9,7 +9,9 @@ The end of its stdin, which the kernel makes when the gateway exits
 however it exits (C{SIGKILL} included), means the gateway is gone: the
 warden stops every process of the sessions and process groups of the
 children still recorded, and every process whose environment holds the
-marker the gateway gives each child (its C{=NAME=VALUE} line):
+marker the gateway gives each child (its C{=NAME=VALUE} line), but those
+of the sessions of the children a restart handed to the next gateway
+process (C{!PID}: the next process's warden watches them from then on):
 C{SIGTERM}, then C{SIGKILL} after L{GRACE} seconds, and exits. After a
 clean stop it finds what started a session of its own and so escaped
 its child's stop.
@@ -121,13 +123,18 @@ def stopAll(
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
     kill: Callable[[int, int], None] = os.kill,
+    spared: set[int] | None = None,
 ) -> int:
     """Stop every process of C{leaders}' groups and sessions and every
     process L{marked} with C{marker}: TERM, then KILL to those still there
-    after C{grace} seconds. How many there were."""
+    after C{grace} seconds, but the processes of C{spared}'s groups and
+    sessions. How many there were."""
 
     def left() -> list[int]:
-        return sorted(set(members(leaders, procRoot)) | set(marked(marker, procRoot)))
+        found = set(members(leaders, procRoot)) | set(marked(marker, procRoot))
+        if spared:
+            found -= set(members(spared, procRoot))
+        return sorted(found)
 
     first = left()
     if not first:
@@ -142,19 +149,25 @@ def stopAll(
     return len(first)
 
 
-def follow(lines: Iterable[bytes], leaders: set[int]) -> bytes:
-    """Keep C{leaders} in step with the gateway's C{+PID}/C{-PID} lines; the
-    marker its C{=NAME=VALUE} line named (the variable every child gets)."""
+def follow(lines: Iterable[bytes], leaders: set[int], spared: set[int] | None = None) -> bytes:
+    """Keep C{leaders} in step with the gateway's C{+PID}/C{-PID} lines, and
+    C{spared} with its C{!PID} lines (a child handed to the next gateway
+    process); the marker its C{=NAME=VALUE} line named (the variable every
+    child gets)."""
     marker = b""
     for raw in lines:
         line = raw.strip()
         if line[:1] == b"=" and b"=" in line[1:]:
             marker = line[1:]
             continue
-        if len(line) < 2 or line[:1] not in (b"+", b"-") or not line[1:].isdigit():
+        if len(line) < 2 or line[:1] not in (b"+", b"-", b"!") or not line[1:].isdigit():
             continue
         pid = int(line[1:])
-        if line[:1] == b"+":
+        if line[:1] == b"!":
+            leaders.discard(pid)
+            if spared is not None:
+                spared.add(pid)
+        elif line[:1] == b"+":
             leaders.add(pid)
         else:
             leaders.discard(pid)
@@ -177,8 +190,9 @@ def main() -> int:
     if os.getpgid(0) != os.getpid():
         os.setsid()
     leaders: set[int] = set()
-    marker = follow(iter(sys.stdin.buffer.readline, b""), leaders)
-    stopped = stopAll(leaders, marker)
+    spared: set[int] = set()
+    marker = follow(iter(sys.stdin.buffer.readline, b""), leaders, spared)
+    stopped = stopAll(leaders, marker, spared=spared)
     if stopped:
         say(f"the gateway is gone: stopped {stopped} process(es) its children left")
     return 0

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from mcpgateway.startup.preflight import Preflight
     from mcpgateway.web.app import GatewaySite
     from mcpgateway.web.surfaces import TeamSurface
+from mcpgateway.startup.childwiring import adoptionFor, childSender, wireAdoption
 from mcpgateway.startup.cluster import Cluster
 from mcpgateway.startup.endpoints import (
     endpointInterface,
@@ -253,6 +254,7 @@ def _predecessor(
         pre.lock.fileno,
         gateway.saveSessions,
         handOver,
+        children=childSender(gateway, wiring.reactor),
     ).setServiceParent(top)
 
 
@@ -325,6 +327,7 @@ def _gatewayAndConfig(wiring: Wiring) -> tuple[Gateway, ConfigService]:
     if isinstance(settings.resolver, LazyResolver):
         settings.resolver.sandbox = sandbox  # a package's install scripts run confined too
     gateway = Gateway(specs, _spawner(options, pre, reactor, environ, successor, sandbox), settings)
+    wireAdoption(gateway)  # a restart's children, handed over by its predecessor
     sandbox.others = partial(serverPaths, gateway.pools)  # what each child must not see
     reload.gateway = gateway
     # Read at start, before restored sessions build their views.
@@ -443,6 +446,7 @@ def _spawner(
         confiner=sandbox,
         startTimeout=options["start-timeout"],
         flusher=Unflushed(reactor) if options["twisted"] == STOCK else None,
+        adoptions=adoptionFor(successor, reactor, options["restart-timeout"]),
     )
 
 

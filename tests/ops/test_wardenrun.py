@@ -114,3 +114,23 @@ def test_signal_all_skips_the_gone(tmp_path: Path) -> None:
 
     wardenrun.signalAll([1, 2], signal.SIGTERM, kill)
     assert sent == [2]
+
+
+def test_a_child_handed_to_the_next_process_is_spared_with_its_session(tmp_path: Path) -> None:
+    leaders: set[int] = set()
+    spared: set[int] = set()
+    marker = wardenrun.follow([b"=M=1\n", b"+10\n", b"+20\n", b"!10\n"], leaders, spared)
+    assert (leaders, spared) == ({20}, {10})
+    fakeProc(tmp_path, 10, 10, 10, environ=b"M=1\0")  # the handed child, marked
+    fakeProc(tmp_path, 11, 10, 10, environ=b"M=1\0")  # what it started, in its session
+    fakeProc(tmp_path, 20, 20, 20, environ=b"M=1\0")
+    killed: list[int] = []
+    count = wardenrun.stopAll(
+        leaders,
+        marker,
+        str(tmp_path),
+        grace=0,
+        kill=lambda pid, signum: killed.append(pid),
+        spared=spared,
+    )
+    assert count == 1 and set(killed) == {20}

@@ -10,7 +10,9 @@ session ends. A session whose child is not running (restored after a
 restart, crashed, or moved here from a shared child) gets a fresh child on
 its next request: its own C{initialize} and C{notifications/initialized}
 (and its log level and subscriptions) are replayed before that request, so
-the client's session id keeps working and no client initializes again.
+the client's session id keeps working and no client initializes again. A
+session whose child a restart kept (L{mcpgateway.core.adopted}) goes on
+with it: nothing is replayed.
 """
 
 from __future__ import annotations
@@ -254,11 +256,19 @@ class OwnedChildren:
                 else:
                     waiter.callback(result)
 
-        def replay(_: None) -> Deferred[jsonrpc.Message]:
-            return upstream.router.request(session, initialize, None)
+        def replay(_: None) -> Deferred[Upstream]:
+            if upstream.adopted:  # the previous process's child, initialized by this session
+                return succeed(upstream)
+            return upstream.router.request(session, initialize, None).addCallback(initialized)
 
-        started = self._start(session, upstream).addCallback(replay)
-        started.addCallback(initialized).addBoth(release)
+        self._start(session, upstream).addCallback(replay).addBoth(release)
+
+    def adopted(self, session: Session) -> None:
+        """C{session}'s child was kept from a restart's previous process
+        (L{mcpgateway.core.adopted}): no C{initialize} is replayed to it."""
+        if self._replays.get(session.id) == []:
+            del self._replays[session.id]
+            self._why.pop(session.id, None)
 
     def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
         """Detach C{session} and stop its child."""

@@ -216,6 +216,9 @@ class Health(Resource):
         policy = self._team.requestPolicy
         if policy is not None and shown is Shown.EVERYTHING:
             body["policy"] = policy.health()
+        kept = getattr(self._gateway.spawner.adoptions, "report", None)
+        if kept is not None and shown is Shown.EVERYTHING:
+            body["restart"] = kept()  # the children a restart kept (mcpgateway.ops.childhandover)
         return jsonReply(request, 200, body)
 
 

@@ -1,0 +1,181 @@
+# -*- test-case-name: tests.ops.test_childhandover,tests.integration.test_restart_children -*-
+"""A running child moved from one gateway process's L{Upstream} to
+another's: L{releaseChild} on the old side, L{attachAdopted} on the new.
+
+Only a child that can go on exactly where it is moves: a process of the
+handshake era, started outside the sandbox (a confined child's launcher
+has the kernel kill it when the gateway process exits:
+C{PR_SET_PDEATHSIG}), running and
+initialized, with nothing in flight (no request waiting for its answer,
+no request of its own waiting for a client's) and nothing written to its
+stdin that has not left yet. Its secret references stay unresolved in the
+new process, so a child given secrets does not move either. Any other
+child stops with its old process, as it always did, and its server starts
+a new one when it is next needed.
+
+Released, a child is no longer read by the old process (the bytes still
+in its stdout pipe are the new process's), and its upstream has let go
+of it without stopping it: the old process's stop does not reach it. The
+start of a stdout line the old process had read goes with it
+(L{HandedChild.pending}). Attached, it is served as if the new process had
+started and initialized it: its C{initialize} results are the old
+process's, and the router's ids start past the old router's.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable
+
+from twisted.logger import Logger
+
+from mcpgateway.core.adoptedprocess import AdoptedProcess, openPidfd
+from mcpgateway.core.child import Child, ChildProtocol
+from mcpgateway.core.handedchild import HandedChild, fingerprint
+from mcpgateway.core.identity import presentedResult
+from mcpgateway.core.spawn import ConfinedChild, Spawner
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.status import Lifecycle
+from mcpgateway.core.upstream import Upstream
+from mcpgateway.runtime import logs
+
+log = Logger(observer=logs.observer, namespace="mcpgateway.core.adopted")
+
+HANDED_OVER = "was handed over to the next gateway process"
+
+
+def whyNotMovable(upstream: Upstream) -> str | None:
+    """Why C{upstream}'s child cannot move to another process (C{None}: it can)."""
+    child = upstream.child
+    if not isinstance(child, ChildProtocol) or child.pid is None or child.exited:
+        return "no running process"
+    if isinstance(child, ConfinedChild):
+        # Its launcher set PR_SET_PDEATHSIG: it is killed when this process exits.
+        return "it runs in its sandbox, which ends with this process"
+    if upstream.state is not Lifecycle.RUNNING or upstream.era != "handshake":
+        return "it is not a running handshake-era child"
+    if upstream.spec.references:
+        return "it was given secrets"
+    router = upstream.router
+    if router.inFlight or router._serverRequests:
+        return "a request is in flight on it"
+    pipes = getattr(child.transport, "pipes", None)
+    if not isinstance(pipes, dict) or set(pipes) != {0, 1, 2}:
+        return "its pipes are not all open"
+    writer = pipes[0]
+    unsent = len(writer.dataBuffer) - writer.offset + writer._tempDataLen
+    if unsent:
+        return "what was written to it has not all left"
+    return None
+
+
+def releaseChild(
+    configured: ServerSpec,
+    upstream: Upstream,
+    session: str = "",
+    logLevel: str | None = None,
+    subscriptions: tuple[str, ...] = (),
+    dup: Callable[[int], int] = os.dup,
+    getpgid: Callable[[int], int] = os.getpgid,
+) -> HandedChild | None:
+    """Let go of C{upstream}'s child without stopping it, and say what it
+    is, with duplicates of its pipes' descriptors (the caller sends and
+    closes them); C{None}, and nothing changed, when it cannot move
+    (L{whyNotMovable}).
+
+    @param configured: its server's spec as configured (its fingerprint
+        goes with it: L{fingerprintMatches}).
+    @param session: the id of the session whose own child it is (C{""}: shared).
+    """
+    why = whyNotMovable(upstream)
+    if why is not None:
+        log.info(
+            "restart: server {server}'s child pid {pid} is not handed over ({why}); it"
+            " stops with this process",
+            server=upstream.spec.name,
+            pid=upstream.pid,
+            why=why,
+        )
+        return None
+    child = upstream.child
+    assert isinstance(child, ChildProtocol) and child.pid is not None
+    pipes = child.transport.pipes  # type: ignore[union-attr]
+    try:
+        pgid = getpgid(child.pid)
+        fds = tuple(dup(pipes[n].fileno()) for n in (0, 1, 2))
+    except OSError as e:
+        log.warn(
+            "restart: server {server}'s child pid {pid} cannot be handed over: {why}",
+            server=upstream.spec.name,
+            pid=child.pid,
+            why=str(e),
+        )
+        return None
+    for n in (0, 1, 2):
+        pipes[n].stopReading()
+        pipes[n].stopWriting()
+    handed = HandedChild(
+        server=upstream.spec.name,
+        session=session,
+        fingerprint=fingerprint(configured, upstream.spec.principal),
+        pid=child.pid,
+        pgid=pgid,
+        pending=child.pendingOutput(),
+        nextId=next(upstream.router._ids),
+        childInitializeResult=upstream.childInitializeResult,
+        sessionInitializeResult=upstream.sessionInitializeResult,
+        sessionCapabilities=upstream.sessionCapabilities,
+        subscriptions=subscriptions,
+        logLevel=logLevel,
+        fds=fds,
+    )
+    upstream._forget(child, HANDED_OVER, gone=False)
+    return handed
+
+
+def attachAdopted(upstream: Upstream, handed: HandedChild, spawner: Spawner) -> bool:
+    """Serve C{handed}'s process as C{upstream}'s child from now on;
+    C{False} (its descriptors left to the caller) when its process is gone."""
+    try:
+        pidfd = openPidfd(handed.pid)
+    except ProcessLookupError:
+        return False
+    spec = upstream.spec
+    spawned: list[Child] = []
+    child = ChildProtocol(
+        spec.name,
+        lambda message: upstream._fromChild(spawned, message),
+        spawner.clock,
+        spawner.maxLine,
+        killGroup=spawner.killGroup if handed.pgid == handed.pid else None,
+        onStderr=lambda line: upstream.events.emit("stderr", line),
+        onOutputLost=upstream._outputLost,
+        flusher=spawner.flusher,
+    )
+    spawned.append(child)
+    stdin, stdout, stderr = handed.fds
+    pipes = (stdin, stdout, stderr)
+    AdoptedProcess(spawner.reactor, child, handed.pid, pipes, pidfd, handed.pending)
+    upstream.router._ids = itertools.count(handed.nextId)
+    result = handed.childInitializeResult
+    upstream.childInitializeResult = result
+    upstream.initializeResult = None if result is None else presentedResult(result, spec)
+    upstream.sessionInitializeResult = handed.sessionInitializeResult
+    upstream.sessionCapabilities = handed.sessionCapabilities
+    upstream.adoptChild(child)
+    return True
+
+
+def confinesNow(spawner: Spawner, spec: ServerSpec) -> bool:
+    """Whether this process would start a child of C{spec} in its sandbox."""
+    confines = getattr(spawner.confiner, "confines", None)
+    return bool(confines is not None and confines(spec))
+
+
+def fingerprintMatches(configured: ServerSpec, upstream: Upstream, handed: HandedChild) -> bool:
+    """Whether C{handed} runs what C{upstream}'s server is configured to
+    run now (C{configured}: as written, before an C{npx}/C{uvx} command
+    was resolved to its binary, so a kept child need not wait for that),
+    for the same principal."""
+    return fingerprint(configured, upstream.spec.principal) == handed.fingerprint

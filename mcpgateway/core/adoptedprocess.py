@@ -1,0 +1,221 @@
+# -*- test-case-name: tests.core.test_adoptedprocess -*-
+"""A process this gateway did not start, served through its pipes:
+L{AdoptedProcess}.
+
+A child a restart passed over (L{mcpgateway.core.handedchild}) is not this
+process's child: C{reactor.spawnProcess} has no way to adopt a running pid,
+and C{waitpid} works only for one's own children. So its three pipes are
+wrapped in Twisted's own pipe reader and writer (C{ProcessReader},
+C{ProcessWriter}, the very ones C{spawnProcess} uses), and its exit is
+watched through a I{pidfd} (C{os.pidfd_open}, Linux 5.3 and later), which
+turns readable when the process has exited, whoever reaps it (its old
+parent, or C{init} once that one is gone). The L{ChildProtocol
+<mcpgateway.core.child.ChildProtocol>} it serves sees the same calls as
+with a spawned child: its pipes' data and ends, then C{processEnded} once
+the process has exited and its output pipes are closed. Only how it
+exited is unknown (its status is for its parent to read): it ends with
+L{AdoptedExit}.
+
+Without a pidfd (an older kernel), the end of its stdout and stderr is
+its end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet import process
+from twisted.internet.abstract import FileDescriptor
+from twisted.internet.address import _ProcessAddress
+from twisted.internet.error import ProcessExitedAlready
+from twisted.internet.interfaces import IProcessProtocol, IProcessTransport, IReactorFDSet
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+STDIN, STDOUT, STDERR = 0, 1, 2
+
+
+class AdoptedExit(Exception):
+    """An adopted process has exited; how is its former parent's to know."""
+
+    def __str__(self) -> str:
+        return "exited (its exit status went to the process that started it)"
+
+
+def openPidfd(pid: int) -> int | None:
+    """A pidfd of C{pid}, or C{None} where there is none (not Linux 5.3+).
+
+    @raise ProcessLookupError: no such process."""
+    opener: Callable[[int], int] | None = getattr(os, "pidfd_open", None)
+    if opener is None:
+        return None
+    try:
+        return opener(pid)
+    except ProcessLookupError:
+        raise
+    except OSError:
+        return None
+
+
+class _ExitWatch(FileDescriptor):
+    """Readable once its process has exited."""
+
+    def __init__(self, reactor: IReactorFDSet, fd: int, exited: Callable[[], None]) -> None:
+        super().__init__(reactor)
+        self.fd = fd
+        self._exited = exited
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def doRead(self) -> None:
+        self.stopReading()
+        self._exited()
+
+    def close(self) -> None:
+        self.stopReading()
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+@implementer(IProcessTransport)
+class AdoptedProcess:
+    """The transport of a running process whose pipes this process holds.
+
+    @ivar pipes: its pipe reader and writers, by descriptor number (as a
+        spawned process's: a turn flusher adopts C{pipes[0]}).
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        protocol: IProcessProtocol,
+        pid: int,
+        fds: tuple[int, int, int],
+        pidfd: int | None,
+        pending: bytes = b"",
+    ) -> None:
+        """
+        @param fds: its stdin (to write), stdout and stderr (to read).
+        @param pidfd: a pidfd of C{pid} (L{openPidfd}); this object closes it.
+        @param pending: the start of a stdout line read before it came here.
+        """
+        self.pid: int | None = pid
+        self.proto = protocol
+        self._reactor = reactor
+        self.pipes: dict[int, FileDescriptor] = {}
+        self._exited = False
+        self._ended = False
+        self._watch: _ExitWatch | None = None
+        self._pidfd = pidfd
+        self.pipes[STDIN] = process.ProcessWriter(reactor, self, STDIN, fds[0])
+        protocol.makeConnection(self)
+        if pending:
+            protocol.childDataReceived(STDOUT, pending)
+        self.pipes[STDOUT] = process.ProcessReader(reactor, self, STDOUT, fds[1])
+        self.pipes[STDERR] = process.ProcessReader(reactor, self, STDERR, fds[2])
+        if pidfd is None:
+            self._exited = True  # its output's end is its end
+        else:
+            self._watch = _ExitWatch(reactor, pidfd, self._processExited)
+            self._watch.startReading()
+
+    # -- what the pipes and the pidfd tell ------------------------------------
+
+    def childDataReceived(self, name: int, data: bytes) -> None:
+        self.proto.childDataReceived(name, data)
+
+    def childConnectionLost(self, name: int, reason: Failure) -> None:
+        pipe = self.pipes.pop(name, None)
+        if pipe is not None:
+            _closeDescriptor(pipe)
+        self.proto.childConnectionLost(name)
+        self._maybeEnded()
+
+    def _processExited(self) -> None:
+        self._exited = True
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
+        writer = self.pipes.get(STDIN)
+        if writer is not None:
+            writer.loseConnection()  # nobody reads it any more
+        self._maybeEnded()
+
+    def _maybeEnded(self) -> None:
+        if self._ended or not self._exited or STDOUT in self.pipes or STDERR in self.pipes:
+            return
+        self._ended = True
+        writer = self.pipes.pop(STDIN, None)
+        if writer is not None:
+            writer.stopReading()
+            writer.stopWriting()
+            _closeDescriptor(writer)
+        self.pid = None
+        self.proto.processEnded(Failure(AdoptedExit()))
+
+    # -- IProcessTransport ----------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        writer = self.pipes.get(STDIN)
+        if writer is not None:
+            writer.write(data)
+
+    def writeSequence(self, data: Any) -> None:
+        self.write(b"".join(data))
+
+    def writeToChild(self, childFD: int, data: bytes) -> None:
+        if childFD != STDIN:
+            raise KeyError(childFD)
+        self.write(data)
+
+    def closeChildFD(self, childFD: int) -> None:
+        pipe = self.pipes.get(childFD)
+        if pipe is not None:
+            pipe.loseConnection()
+
+    def closeStdin(self) -> None:
+        self.closeChildFD(STDIN)
+
+    def closeStdout(self) -> None:
+        self.closeChildFD(STDOUT)
+
+    def closeStderr(self) -> None:
+        self.closeChildFD(STDERR)
+
+    def loseConnection(self) -> None:
+        for name in (STDIN, STDOUT, STDERR):
+            self.closeChildFD(name)
+
+    def signalProcess(self, signalID: str | int) -> None:
+        """Signal the process through its pidfd (its pid cannot have been
+        given to another process meanwhile), else by pid."""
+        if self._exited or self.pid is None:
+            raise ProcessExitedAlready()
+        number = getattr(signal, f"SIG{signalID}") if isinstance(signalID, str) else signalID
+        send = getattr(signal, "pidfd_send_signal", None)
+        if self._pidfd is not None and self._watch is not None and send is not None:
+            send(self._pidfd, number)
+        else:
+            os.kill(self.pid, number)
+
+    def getPeer(self) -> _ProcessAddress:
+        return _ProcessAddress()
+
+    def getHost(self) -> _ProcessAddress:
+        return _ProcessAddress()
+
+
+def _closeDescriptor(pipe: FileDescriptor) -> None:
+    """Close the descriptor of a pipe end that has stopped (Twisted's
+    C{FileDescriptor.connectionLost} only forgets it: C{Process} closes them)."""
+    fd = getattr(pipe, "fd", -1)
+    if isinstance(fd, int) and fd >= 0:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        pipe.fd = -1  # type: ignore[attr-defined]

@@ -1,0 +1,431 @@
+# -*- test-case-name: tests.ops.test_childhandover -*-
+"""A restart keeps the running children: the old process passes them to
+the new one over the hand-over link (L{mcpgateway.ops.handover}).
+
+The old process (L{ChildSender}) sends them once its connections are gone
+(or C{--restart-timeout} has passed), so nothing of its own is routed to
+them any more: each movable child (L{mcpgateway.core.adopted.whyNotMovable})
+is let go of, its three pipes are sent with C{SCM_RIGHTS} and its record
+after them (L{mcpgateway.core.handedchild}), then an C{end} record that
+counts the children that could not move. The new process answers
+C{adopted} once it holds them; the old one then tells its warden they are
+no longer its own to stop (L{mcpgateway.ops.warden.Warden.handedOver}) and
+exits. If no answer comes (the new process died, or took longer than
+L{ACK_TIMEOUT}), the old process stops the children it let go of: none is
+left running unowned.
+
+The new process (L{ChildAdoption}) holds every child start
+(L{mcpgateway.core.spawn.AdoptionGate}) until the C{end} record has come,
+the link has closed or L{gateWait} seconds have passed. Then it serves
+each child in place of starting one: a shared child as its server's
+shared child, a session's child as that session's, when its server is
+still configured with the same fingerprint (command, arguments,
+environment, sandbox). A session's child whose session it does not know
+yet waits for the sessions the old process saves last (they are merged
+once it has exited); the children left then, and those whose server is
+gone or changed, are stopped (C{SIGTERM} to their process group, C{SIGKILL}
+L{KILL_AFTER} seconds later).
+
+What the new process kept and had to start anew is in its
+L{ChildAdoption.report}, for C{/health} and C{mcpgateway status}.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+from mcpgateway.core.adopted import (
+    attachAdopted,
+    confinesNow,
+    fingerprintMatches,
+    releaseChild,
+)
+from mcpgateway.core.adoptedprocess import openPidfd
+from mcpgateway.core.handedchild import BadRecord, HandedChild, RecordDecoder, encodeRecord
+from mcpgateway.core.pools.owned import OwnedChildren
+from mcpgateway.core.spawn import Spawner
+from mcpgateway.core.upstream import Upstream
+from mcpgateway.runtime import logs
+
+ADOPTED = b"adopted\n"
+"""The new process's answer once it holds the children."""
+ACK_TIMEOUT = 10.0
+"""Seconds the old process waits for L{ADOPTED}."""
+KILL_AFTER = 3.0
+"""Seconds between the C{SIGTERM} and the C{SIGKILL} of a child not kept."""
+END = "end"
+
+
+def gateWait(restartTimeout: float) -> float:
+    """Seconds the new process holds child starts at most: the old one's
+    connections may take C{--restart-timeout}, then a little more."""
+    return restartTimeout + ACK_TIMEOUT
+
+
+def _owned(pool: Any) -> OwnedChildren | None:
+    owned = getattr(pool, "owned", None)
+    return owned if isinstance(owned, OwnedChildren) else None
+
+
+def _shared(pool: Any) -> Upstream | None:
+    """A shared pool's shared child, when its sessions share it (a promoted
+    server's serves MCP 2026-07-28 requests only: it is not kept)."""
+    from mcpgateway.core.pools.shared import SharedPool
+
+    if isinstance(pool, SharedPool) and not pool.ownsChildren():
+        return pool.shared
+    return None
+
+
+def stopProcess(handed: HandedChild, clock: IReactorTime, close: bool = True) -> None:
+    """Stop a child not kept: close its pipes here, C{SIGTERM} its process
+    group (its process, when it leads none), C{SIGKILL} L{KILL_AFTER}
+    seconds later if it is still there (found through its pidfd)."""
+    if close:
+        for fd in handed.fds:
+            _closeQuietly(fd)
+    try:
+        pidfd = openPidfd(handed.pid)
+    except ProcessLookupError:
+        return
+    group = handed.pgid == handed.pid
+    _signal(handed.pid, signal.SIGTERM, group)
+
+    def kill() -> None:
+        try:
+            if pidfd is None or _alive(pidfd):
+                _signal(handed.pid, signal.SIGKILL, group)
+        finally:
+            if pidfd is not None:
+                _closeQuietly(pidfd)
+
+    clock.callLater(KILL_AFTER, kill)
+
+
+def _alive(pidfd: int) -> bool:
+    import select
+
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return not poller.poll(0)
+
+
+def _signal(pid: int, signum: int, group: bool) -> None:
+    try:
+        if group:
+            os.killpg(pid, signum)
+        else:
+            os.kill(pid, signum)
+    except OSError:
+        pass
+
+
+def _closeQuietly(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+# -- the old process's side -----------------------------------------------------------
+
+
+class ChildSender:
+    """Passes the running children of C{pools} to the next process."""
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(
+        self,
+        pools: Callable[[], dict[str, Any]],
+        clock: IReactorTime,
+        handedOver: Callable[[int], None] | None = None,
+    ) -> None:
+        """
+        @param pools: the gateway's pools now, by server name.
+        @param handedOver: told the pid of each child the next process
+            took (the warden: it is no longer this process's to stop).
+        """
+        self._pools = pools
+        self._clock = clock
+        self._handedOver = handedOver
+        self._handed: list[HandedChild] = []
+        self._answer: Deferred[bool] | None = None
+        self._timer: IDelayedCall | None = None
+
+    def children(self) -> tuple[list[HandedChild], int]:
+        """Let go of every movable child, and count the running ones left."""
+        handed: list[HandedChild] = []
+        left = 0
+        for pool in self._pools().values():
+            for session, upstream, level, subscriptions in _running(pool):
+                one = releaseChild(pool.spec, upstream, session, level, subscriptions)
+                if one is None:
+                    left += 1
+                else:
+                    handed.append(one)
+        return handed, left
+
+    def send(self, transport: Any) -> Deferred[bool]:
+        """Send the children over C{transport} (an C{IUNIXTransport});
+        fires with whether the next process took them (else they are
+        being stopped)."""
+        handed, left = self.children()
+        self._handed = handed
+        for one in handed:
+            if self._handedOver is not None:
+                self._handedOver(one.pid)  # this process's warden no longer stops it
+            for fd in one.fds:
+                transport.sendFileDescriptor(fd)
+            transport.write(encodeRecord(one.toJson()))
+        transport.write(encodeRecord({"kind": END, "left": left, "fds": 0}))
+        self.log.info(
+            "restart: handed {count} running child(ren) to the next process ({left} not movable)",
+            count=len(handed),
+            left=left,
+        )
+        answer: Deferred[bool] = Deferred()
+        self._answer = answer
+        self._timer = self._clock.callLater(ACK_TIMEOUT, self._settle, False)
+        return answer
+
+    def acknowledged(self) -> None:
+        """The next process holds the children."""
+        self._settle(True)
+
+    def linkLost(self) -> None:
+        self._settle(False)
+
+    def _settle(self, taken: bool) -> None:
+        answer, self._answer = self._answer, None
+        if answer is None:
+            return
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        handed, self._handed = self._handed, []
+        for one in handed:
+            if taken:
+                for fd in one.fds:
+                    _closeQuietly(fd)
+            else:
+                stopProcess(one, self._clock)
+        if not taken and handed:
+            self.log.warn(
+                "restart: the next process did not take the {count} child(ren) handed to it;"
+                " stopping them",
+                count=len(handed),
+            )
+        answer.callback(taken)
+
+
+def _running(pool: Any) -> Iterator[tuple[str, Upstream, str | None, tuple[str, ...]]]:
+    """The running children of C{pool}: C{(session id or "", upstream, log
+    level, subscriptions)}."""
+    shared = _shared(pool)
+    if shared is not None and shared.child is not None:
+        fanout = shared.router.fanout
+        level = getattr(fanout, "childLogLevel", None)
+        subscriptions = tuple(sorted(getattr(fanout, "subscriptions", ())))
+        yield "", shared, level, subscriptions
+    owned = _owned(pool)
+    if owned is None:
+        return
+    for sessionId, upstream in list(owned.perSession.items()):
+        if upstream.child is None:
+            continue
+        session = owned.owners.get(sessionId)
+        level = getattr(session, "logLevel", None)
+        subscriptions = tuple(sorted(getattr(session, "subscriptions", ())))
+        yield sessionId, upstream, level, subscriptions
+
+
+# -- the new process's side -------------------------------------------------------------
+
+
+class ChildAdoption:
+    """Takes the children the previous process hands over (see the module
+    docstring); the spawner's L{AdoptionGate<mcpgateway.core.spawn.AdoptionGate>}.
+
+    @ivar pools: the gateway's pools, by server name (set once it is made).
+    @ivar reply: writes to the link (set once it is connected).
+    """
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(self, clock: IReactorTime, wait: float) -> None:
+        self._clock = clock
+        self._wait = wait
+        self._holding = True
+        self._gated: list[tuple[str, Deferred[None]]] = []
+        self._gateTimer: IDelayedCall | None = None
+        self._started = clock.seconds()
+        self._decoder = RecordDecoder(self._record)
+        self._waiting: list[HandedChild] = []
+        """Children of sessions not known yet (until the sessions are merged)."""
+        self.pools: Callable[[], dict[str, Any]] | None = None
+        self.spawner: Spawner | None = None
+        self.reply: Callable[[bytes], None] | None = None
+        self.kept = 0
+        self.notKept = 0
+        self.seconds: float | None = None
+        """How long the children took to come (from this process's start)."""
+
+    def start(self) -> None:
+        """Hold child starts L{gateWait} seconds at most from now (the
+        service tree starts: after C{twistd} has daemonized)."""
+        self._started = self._clock.seconds()
+        if self._holding and self._gateTimer is None:
+            self._gateTimer = self._clock.callLater(self._wait, self._open, "timed out")
+
+    def pending(self, server: str) -> Deferred[None] | None:
+        """Hold a start of a child of C{server} until the children have
+        come, and, for one of a session not known yet, until the sessions
+        are merged."""
+        if not self._holding and not any(h.server == server for h in self._waiting):
+            return None
+        waiter: Deferred[None] = Deferred()
+        self._gated.append((server, waiter))
+        return waiter
+
+    def report(self) -> dict[str, Any]:
+        return {"kept": self.kept, "started": self.notKept, "seconds": self.seconds}
+
+    # -- what the link brings ---------------------------------------------
+
+    def descriptor(self, fd: int) -> None:
+        self._decoder.descriptor(fd)
+
+    def data(self, data: bytes) -> None:
+        self._decoder.feed(data)
+        if self._decoder.broken is not None:
+            self.log.error(
+                "restart: the children handed over are unreadable ({why}); starting them anew",
+                why=self._decoder.broken,
+            )
+            self._endAll("unreadable")
+
+    def linkLost(self) -> None:
+        """The previous process has exited: the sessions it saved last
+        are merged now; serve or stop the children still waiting."""
+        for fd in self._decoder.leftover():
+            _closeQuietly(fd)
+        waiting, self._waiting = self._waiting, []
+        for handed in waiting:
+            self._place(handed, final=True)
+        self._open("the previous process exited")
+        self._release()
+
+    def _record(self, record: dict[str, Any], fds: tuple[int, ...]) -> None:
+        if record.get("kind") == END:
+            left = record.get("left")
+            self.notKept += left if type(left) is int and left >= 0 else 0
+            if self.reply is not None:
+                self.reply(ADOPTED)
+            self._open(None)
+            return
+        try:
+            handed = HandedChild.fromJson(record, fds)
+        except BadRecord as e:
+            self.log.warn("restart: a child's record was refused: {why}", why=str(e))
+            for fd in fds:
+                _closeQuietly(fd)
+            self.notKept += 1
+            return
+        self._place(handed, final=False)
+
+    def _open(self, why: str | None) -> None:
+        if not self._holding:
+            return
+        self._holding = False
+        if self._gateTimer is not None and self._gateTimer.active():
+            self._gateTimer.cancel()
+        self._gateTimer = None
+        self.seconds = self._clock.seconds() - self._started
+        if why is not None:
+            self.log.info("restart: starting children without waiting any more ({why})", why=why)
+        self._release()
+
+    def _release(self) -> None:
+        """Let the held starts go on, but those of a server with a child
+        still waiting for its session."""
+        waiting = {h.server for h in self._waiting}
+        gated = self._gated
+        self._gated = [(server, w) for server, w in gated if server in waiting]
+        for server, waiter in gated:
+            if server not in waiting:
+                waiter.callback(None)
+
+    def _endAll(self, why: str) -> None:
+        waiting, self._waiting = self._waiting, []
+        for handed in waiting:
+            self._stop(handed, why)
+        self._open(why)
+
+    # -- serving or stopping each child -----------------------------------------
+
+    def _place(self, handed: HandedChild, final: bool) -> None:
+        pools = {} if self.pools is None else self.pools()
+        pool = pools.get(handed.server)
+        if pool is None or self.spawner is None:
+            self._stop(handed, "its server is no longer configured")
+            return
+        upstream = self._upstreamOf(pool, handed)
+        if upstream is None:
+            if handed.session and not final:
+                self._waiting.append(handed)
+            else:
+                self._stop(handed, "its session was not kept" if handed.session else "not served")
+            return
+        if upstream.child is not None:
+            self._stop(handed, "a new child was started meanwhile")
+            return
+        if not fingerprintMatches(pool.spec, upstream, handed):
+            self._stop(handed, "its server's command, arguments, environment or sandbox changed")
+            return
+        if confinesNow(self.spawner, upstream.spec):
+            self._stop(handed, "its server runs in a sandbox now")
+            return
+        if not attachAdopted(upstream, handed, self.spawner):
+            self._stop(handed, "its process is gone")
+            return
+        self.kept += 1
+        owned = _owned(pool)
+        if handed.session and owned is not None:
+            owner = owned.owners.get(handed.session)
+            if owner is not None:
+                owned.adopted(owner)
+        self.log.info(
+            "restart: server {server} goes on with child pid {pid}{whose}, kept from the"
+            " previous process with what it holds in memory",
+            server=handed.server,
+            pid=handed.pid,
+            whose=f" of session {handed.session[:8]}" if handed.session else "",
+        )
+
+    def _upstreamOf(self, pool: Any, handed: HandedChild) -> Upstream | None:
+        if not handed.session:
+            from mcpgateway.core.pools.shared import SharedPool
+
+            if isinstance(pool, SharedPool) and not pool.ownsChildren():
+                return pool._upstream()
+            return None
+        owned = _owned(pool)
+        return None if owned is None else owned.perSession.get(handed.session)
+
+    def _stop(self, handed: HandedChild, why: str) -> None:
+        self.notKept += 1
+        self.log.info(
+            "restart: server {server}'s child pid {pid} from the previous process is stopped:"
+            " {why}",
+            server=handed.server,
+            pid=handed.pid,
+            why=why,
+        )
+        stopProcess(handed, self._clock)

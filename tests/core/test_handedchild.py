@@ -1,0 +1,143 @@
+"""The record of a child passed between gateway processes, and the codec
+of the stream that carries the records and their descriptors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mcpgateway.core.handedchild import (
+    BadRecord,
+    HandedChild,
+    RecordDecoder,
+    encodeRecord,
+    fingerprint,
+)
+from mcpgateway.core.spec import ServerSpec
+
+CHILD = HandedChild(
+    server="files",
+    session="sid-1",
+    fingerprint="ab" * 32,
+    pid=4321,
+    pgid=4321,
+    pending=b'{"jsonrpc":"2.0","id":7,"res',
+    nextId=12,
+    childInitializeResult={"protocolVersion": "2025-11-25", "capabilities": {}},
+    sessionInitializeResult={"serverInfo": {"name": "files"}},
+    sessionCapabilities={"roots": {}},
+    subscriptions=("file:///a",),
+    logLevel="info",
+    fds=(7, 8, 9),
+)
+
+
+class Stream:
+    """A decoder and what it handed on and closed."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[dict[str, Any], tuple[int, ...]]] = []
+        self.closed: list[int] = []
+        self.decoder = RecordDecoder(
+            lambda record, fds: self.records.append((record, fds)), self.closed.append
+        )
+
+
+def test_a_child_survives_its_record() -> None:
+    stream = Stream()
+    for fd in CHILD.fds:
+        stream.decoder.descriptor(fd + 100)
+    stream.decoder.feed(encodeRecord(CHILD.toJson()))
+    [(record, fds)] = stream.records
+    again = HandedChild.fromJson(record, fds)
+    assert again == CHILD and again.fds == (107, 108, 109)
+
+
+def test_records_split_anywhere_keep_their_descriptors_in_order() -> None:
+    stream = Stream()
+    wire = encodeRecord(CHILD.toJson()) + encodeRecord({"kind": "end", "fds": 0})
+    stream.decoder.descriptor(1)
+    stream.decoder.descriptor(2)
+    for cut in range(len(wire)):  # byte by byte, the third descriptor midway
+        if cut == 5:
+            stream.decoder.descriptor(3)
+        stream.decoder.feed(wire[cut : cut + 1])
+    assert [fds for _, fds in stream.records] == [(1, 2, 3), ()]
+    assert stream.records[1][0]["kind"] == "end"
+
+
+def test_a_record_claiming_descriptors_that_never_came_breaks_the_stream() -> None:
+    stream = Stream()
+    stream.decoder.descriptor(5)
+    stream.decoder.feed(encodeRecord(CHILD.toJson()))
+    assert stream.records == []
+    assert stream.decoder.broken is not None and stream.closed == [5]
+    stream.decoder.descriptor(6)  # after: closed at once
+    assert stream.closed == [5, 6]
+
+
+def test_an_oversized_or_unreadable_record_breaks_the_stream() -> None:
+    stream = Stream()
+    stream.decoder.feed((2**31).to_bytes(4, "big"))
+    assert stream.decoder.broken is not None
+    other = Stream()
+    other.decoder.feed(b"\x00\x00\x00\x02{x")
+    assert other.decoder.broken is not None and other.records == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"pid": 0},
+        {"pid": "1"},
+        {"nextId": True},
+        {"server": 3},
+        {"pending": "not base64!"},
+        {"subscriptions": [1]},
+        {"childInitializeResult": []},
+        {"logLevel": 5},
+    ],
+)
+def test_a_mangled_record_is_refused(change: dict[str, Any]) -> None:
+    with pytest.raises(BadRecord):
+        HandedChild.fromJson({**CHILD.toJson(), **change}, (1, 2, 3))
+
+
+def test_a_record_without_its_three_descriptors_is_refused() -> None:
+    with pytest.raises(BadRecord):
+        HandedChild.fromJson(CHILD.toJson(), (1, 2))
+
+
+@given(st.binary(max_size=200))
+def test_any_bytes_never_raise_from_the_decoder(data: bytes) -> None:
+    stream = Stream()
+    stream.decoder.feed(data)
+    for record, fds in stream.records:
+        try:
+            child = HandedChild.fromJson(record, fds)
+        except BadRecord:
+            continue
+        assert child.pid > 0 and len(child.fds) == 3
+
+
+@given(st.dictionaries(st.text(max_size=8), st.integers() | st.text(max_size=8), max_size=6))
+def test_any_json_object_is_a_child_or_refused(data: dict[str, Any]) -> None:
+    try:
+        child = HandedChild.fromJson(data, (1, 2, 3))
+    except BadRecord:
+        return
+    assert child.pid > 0 and child.fds == (1, 2, 3)
+
+
+def test_the_fingerprint_changes_with_what_the_child_runs() -> None:
+    spec = ServerSpec(name="files", command="python", args=("-m", "files"))
+    same = ServerSpec(name="files", command="python", args=("-m", "files"), requestTimeout=99)
+    assert fingerprint(spec) == fingerprint(same)
+    assert fingerprint(spec) != fingerprint(ServerSpec(name="files", command="python"))
+    assert fingerprint(spec) != fingerprint(
+        ServerSpec(name="files", command="python", args=("-m", "files"), env=(("A", "1"),))
+    )
+    assert fingerprint(spec) != fingerprint(spec, "alice")

@@ -1,0 +1,115 @@
+"""The new process's side of a restart's children: child starts are
+held until the children have come, the old process is answered, and a
+child nobody can serve is stopped (fakes only: no socket, no process)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from twisted.internet.task import Clock
+
+from mcpgateway.core.handedchild import encodeRecord
+from mcpgateway.ops import childhandover
+from mcpgateway.ops.childhandover import ADOPTED, ChildAdoption, ChildSender, gateWait
+
+RECORD = {
+    "server": "gone",
+    "session": "",
+    "fingerprint": "f",
+    "pid": 77,
+    "pgid": 77,
+    "pending": "",
+    "nextId": 3,
+    "childInitializeResult": None,
+    "sessionInitializeResult": None,
+    "sessionCapabilities": None,
+    "subscriptions": [],
+    "logLevel": None,
+    "fds": 3,
+}
+
+
+@pytest.fixture
+def stopped(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The pids the module stops (no signal is sent)."""
+    pids: list[int] = []
+    monkeypatch.setattr(
+        childhandover, "stopProcess", lambda handed, clock, close=True: pids.append(handed.pid)
+    )
+    return pids
+
+
+def adoption(clock: Clock) -> tuple[ChildAdoption, list[bytes]]:
+    replies: list[bytes] = []
+    taking = ChildAdoption(clock, gateWait(5.0))
+    taking.reply = replies.append
+    taking.pools = dict
+    taking.start()
+    return taking, replies
+
+
+def test_child_starts_wait_for_the_end_record_which_is_answered(stopped: list[int]) -> None:
+    clock = Clock()
+    taking, replies = adoption(clock)
+    held = taking.pending("files")
+    assert held is not None and not held.called
+    for fd in (10, 11, 12):
+        taking.descriptor(fd)
+    taking.data(encodeRecord(RECORD))
+    assert stopped == [77]  # its server is not configured here
+    taking.data(encodeRecord({"kind": "end", "left": 2, "fds": 0}))
+    assert held.called and replies == [ADOPTED]
+    assert taking.pending("files") is None
+    assert taking.report()["started"] == 3 and taking.report()["kept"] == 0
+
+
+def test_child_starts_go_on_when_nothing_comes_in_time(stopped: list[int]) -> None:
+    clock = Clock()
+    taking, replies = adoption(clock)
+    held = taking.pending("files")
+    assert held is not None
+    clock.advance(gateWait(5.0))
+    assert held.called and replies == []
+
+
+def test_unreadable_children_are_not_waited_for(stopped: list[int]) -> None:
+    clock = Clock()
+    taking, _ = adoption(clock)
+    held = taking.pending("files")
+    taking.data(b"\xff\xff\xff\xff")
+    assert held is not None and held.called
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.fds: list[int] = []
+        self.data = b""
+
+    def sendFileDescriptor(self, fd: int) -> None:
+        self.fds.append(fd)
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+
+def test_a_sender_with_no_movable_child_says_so_and_stops_nothing(stopped: list[int]) -> None:
+    clock = Clock()
+    told: list[int] = []
+    sender = ChildSender(dict, clock, told.append)
+    transport = FakeTransport()
+    answer = sender.send(transport)
+    assert transport.fds == [] and b'"kind":"end"' in transport.data
+    results: list[Any] = []
+    answer.addCallback(results.append)
+    sender.acknowledged()
+    assert results == [True] and stopped == [] and told == []
+
+
+def test_a_sender_unanswered_gives_up(stopped: list[int]) -> None:
+    clock = Clock()
+    sender = ChildSender(dict, clock)
+    results: list[Any] = []
+    sender.send(FakeTransport()).addCallback(results.append)
+    clock.advance(childhandover.ACK_TIMEOUT)
+    assert results == [False]
