@@ -102,11 +102,13 @@ class PerSessionPool(BasePool):
         session: Session,
         initialize: jsonrpc.Message,
     ) -> Deferred[jsonrpc.Message]:
-        """Spawn the session's own child (with its route's launch spec) and
-        forward its C{initialize} to it."""
+        """Answer C{initialize} from the catalog of the session's scope
+        (its child starts at its first request the catalog cannot answer,
+        L{mcpgateway.core.pools.scopecatalog}); else spawn the session's own
+        child (with its route's launch spec) and forward it."""
         if self.disabled:
             return fail(disabledError(self.spec.name))
-        return self.owned.open(session, initialize)
+        return self.openOwned(session, initialize)
 
     def restore(self, session: Session) -> None:
         self.owned.restore(session)
@@ -120,6 +122,8 @@ class PerSessionPool(BasePool):
         message: jsonrpc.Message,
         related: Sink | None,
     ) -> Deferred[jsonrpc.Message]:
+        if self.scopeStartup.pending(session):
+            return self.forwardOwned(session, message, related)
         if self.owned.replaying(session):
             return self.owned.forward(session, message, related)
         return super().forward(session, message, related)
@@ -129,6 +133,7 @@ class PerSessionPool(BasePool):
 
     def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
         """Detach C{session} and stop its child."""
+        self.scopeStartup.forget(session)
         return self.owned.close(session, reason)
 
     # -- reconfiguration -----------------------------------------------------------

@@ -181,7 +181,7 @@ class ScopedPool(BasePool):
         if self.disabled:
             return fail(disabledError(self.spec.name))
         if self._ownEach:
-            return self.owned.open(session, initialize)
+            return self.openOwned(session, initialize)
         variant = self.table.variantOf(session)
 
         def answer(upstream: Upstream) -> jsonrpc.Message:
@@ -235,6 +235,8 @@ class ScopedPool(BasePool):
         shared server: L{mcpgateway.core.pools.shared.SharedPool.forward}), and a
         session whose own child is being started (its C{initialize}
         replayed) waits for it."""
+        if self.scopeStartup.pending(session):
+            return self.forwardOwned(session, message, related)
         if self._ownEach and session not in self.owned:
             upstream = self.table.upstreamOf(session)
             if upstream is not None and self.owned.takeOver(session, upstream):
@@ -245,6 +247,7 @@ class ScopedPool(BasePool):
 
     def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
         """Detach C{session}; its child stays (until idle) for the others."""
+        self.scopeStartup.forget(session)
         if session in self.owned:
             return self.owned.close(session, reason)
         upstream = self.table.unbind(session)
