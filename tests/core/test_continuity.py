@@ -54,7 +54,11 @@ class PersistentHarness(Harness):
     ) -> None:
         self.reactor = FakeProcessReactor()
         self.gateway = Gateway(
-            servers, fakeSpawner(self.reactor), persistence=store, clientAlive=clientAlive, lazyStart=False
+            servers,
+            fakeSpawner(self.reactor),
+            persistence=store,
+            clientAlive=clientAlive,
+            lazyStart=False,
         )
         self.site = makeSite(self.gateway, self.reactor, loopbackOnly=True, maxBody=4096)
         self.gateway.start()

@@ -81,7 +81,9 @@ class PromotionCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.reactor = FakeProcessReactor()
         self.sink = FakeSink()
-        self.gateway = Gateway({"srv": self.spec}, fakeSpawner(self.reactor), promotions=self.sink, lazyStart=False)
+        self.gateway = Gateway(
+            {"srv": self.spec}, fakeSpawner(self.reactor), promotions=self.sink, lazyStart=False
+        )
         self.pool = self.gateway.pools["srv"]
 
     def open(self, scope: str = "", principal: str = "") -> Session:

@@ -98,6 +98,7 @@ from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import CatalogCounts, Circuit
 from mcpgateway.core.toolgate import PinnedTools
+from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.runtime import logs
@@ -588,7 +589,7 @@ class OwnChildren(Protocol):
 
     def open(self, session: Session, initialize: jsonrpc.Message) -> Deferred[jsonrpc.Message]: ...
 
-    def child(self, session: Session) -> Any:
+    def child(self, session: Session) -> Upstream | None:
         """The upstream of C{session}'s own child (C{None}: none)."""
 
     def close(self, session: Session, reason: str = ...) -> Deferred[None]: ...
