@@ -49,6 +49,7 @@ from twisted.logger import Logger
 from mcpgateway.core.era2026.mrtr import BridgeLimits
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.exchange import Sink
+from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.attach import release
 from mcpgateway.core.pools.base import BasePool
@@ -64,13 +65,15 @@ from mcpgateway.core.pools.pool import (
     disabledError,
 )
 from mcpgateway.core.pools.rebinding import Rebinder
+from mcpgateway.core.pools.scopecatalog import ScopeCatalog, listChild, scopeKey
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import Spawner
-from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.runtime import logs
 
 __all__ = ["ScopedPool"]
@@ -190,7 +193,70 @@ class ScopedPool(BasePool):
             result = {**upstream.initializeResult, "protocolVersion": session.protocolVersion}
             return jsonrpc.resultResponse(initialize["id"], result)
 
-        return self.limit.acquire(variant).addCallback(answer)
+        def start() -> Deferred[jsonrpc.Message]:
+            return self.limit.acquire(variant).addCallback(answer)
+
+        child = self.table.children.get(variant.childKey)
+        running = child is not None and child.state is Lifecycle.RUNNING
+        if running or not self.scopeStartup.allowed(session):
+            return start()
+        key = scopeKey(self, session, ownChild=False)
+
+        def attach(opened: Session) -> None:
+            self.table.bind(opened, variant, restoring=False)  # its child is not started
+
+        return self.scopeStartup.open(
+            session, initialize, key, lambda: self._probeRoute(variant, key), start, attach
+        )
+
+    def _probeRoute(self, variant: Variant, key: str) -> Deferred[ScopeCatalog]:
+        """Start the child of C{variant} (the gateway initializes it), list
+        it, and stop it unless a session uses it meanwhile."""
+
+        def listed(upstream: Upstream) -> Deferred[ScopeCatalog]:
+            result = upstream.initializeResult or {}
+            router = upstream.router
+            listing = listChild(
+                self.spec, key, result, router.call, self._clock, self.log, ownChild=False
+            )
+
+            def stop(outcome: object) -> object:
+                if not router.sessions and not router.clientRequestsInFlight():
+                    upstream.stop()
+                return outcome
+
+            return listing.addBoth(stop)
+
+        return self.limit.acquire(variant).addCallback(listed)
+
+    def _forwardPending(
+        self, session: Session, message: jsonrpc.Message, related: Sink | None
+    ) -> Deferred[jsonrpc.Message]:
+        """A request of a session answered from its route's catalog: from
+        the catalog when it can, else once its route's child runs (the
+        sessions answered from the catalog on it are told what it lists
+        differently)."""
+        known = self.scopeStartup.answer(session, message, self._keepLevel)
+        if known is not None:
+            return succeed(known)
+
+        def started(upstream: Upstream) -> Deferred[jsonrpc.Message]:
+            key = self.table.keyOf(upstream)
+            sessions = [s for s in self.table.sessions.values() if self.table.bound[s.id] == key]
+            self.scopeStartup.started(sessions, upstream.router.call)
+            return upstream.router.request(session, message, related)
+
+        return self.ready(session).addCallback(started)
+
+    def _keepLevel(self, session: Session, level: str) -> None:
+        """Tell C{session}'s route's child, when it starts, the lowest log
+        level of its sessions (as after a restart)."""
+        upstream = self.table.upstreamOf(session)
+        fanout = None if upstream is None else upstream.router.fanout
+        if upstream is None or not isinstance(fanout, SharedFanout):
+            return
+        levels = [s.logLevel for s in upstream.router.sessions if s.logLevel in LOG_LEVELS]
+        fanout.childLogLevel = min(levels, key=LOG_LEVELS.index) if levels else level
 
     def restore(self, session: Session) -> None:
         """Bind C{session} to the child of its route (started on its next
@@ -236,7 +302,9 @@ class ScopedPool(BasePool):
         session whose own child is being started (its C{initialize}
         replayed) waits for it."""
         if self.scopeStartup.pending(session):
-            return self.forwardOwned(session, message, related)
+            if session in self.owned:
+                return self.forwardOwned(session, message, related)
+            return self._forwardPending(session, message, related)
         if self._ownEach and session not in self.owned:
             upstream = self.table.upstreamOf(session)
             if upstream is not None and self.owned.takeOver(session, upstream):

@@ -352,3 +352,42 @@ class PromotedTests(ScopeCase):
         answer(self.reactor.lastProcess)
         self.assertEqual(self.successResultOf(called)["result"]["called"], "tools/call")
         self.assertEqual((len(self.reactor.spawned), self.running()), (2, 1))
+
+
+class PerUserTests(ScopeCase):
+    """A per-user server: a child per principal, which the gateway
+    initializes; its catalog is the principal's (its child key and
+    principal in the scope key), whatever the client declares."""
+
+    spec = dataclasses.replace(SPEC, mode="global", perUser=True)
+
+    def session(self, sid: str, principal: str, capabilities: Message | None = None) -> Session:
+        session = ListeningSession(sid, capabilities)
+        session.principal = principal
+        variant = self.pool.variantFor("", "", (), principal)
+        assert variant is not None
+        session.variant = variant
+        return session
+
+    def test_each_principal_gets_one_probe_and_no_child_until_it_calls(self) -> None:
+        alice = self.session("a1", "alice")
+        answered = self.probed(alice)
+        self.assertEqual(answered["result"]["protocolVersion"], "2025-06-18")
+        self.assertEqual(
+            [m.get("method") for m in self.probe][:2], ["initialize", "notifications/initialized"]
+        )
+        self.successResultOf(self.open(self.session("a2", "alice", {"roots": {}})))
+        self.assertEqual(len(self.reactor.spawned), 1)  # the same key: no probe
+        bob = self.session("b1", "bob")
+        self.probed(bob)
+        self.assertEqual((len(self.reactor.spawned), self.running()), (2, 0))
+        listed = self.successResultOf(self.forward(alice, "tools/list"))
+        tools = [t["name"] for t in listed["result"]["tools"]]
+        self.assertEqual(tools, ["echo", "get-roots-list"])  # the gateway's roots, not alice's
+        self.assertEqual(self.pool.state(), ServerState.CATALOG)
+        called = self.forward(alice, "tools/call", {"name": "echo", "arguments": {}})
+        self.assertEqual(len(self.reactor.spawned), 3)  # alice's child
+        answer(self.reactor.lastProcess)
+        self.assertEqual(self.successResultOf(called)["result"]["called"], "tools/call")
+        self.assertEqual(self.running(), 1)
+        self.assertTrue(self.base().scopeStartup.pending(bob))
