@@ -1,11 +1,17 @@
 # -*- test-case-name: tests.core.pools.test_pool -*-
 """One child per session of a server: the L{PerSessionPool}.
 
-Each session's child is spawned at that session's C{initialize}, which is
-forwarded to it (the client initializes its own child, and the session
-adopts the protocol version the child answers with); everything the child
-says is the session's (L{mcpgateway.core.fanout.OwnerFanout}). The child is
-stopped when the session ends.
+A session's start-up (C{initialize}, the lists) is answered from the
+catalog of its scope (L{mcpgateway.core.pools.scopecatalog}: one probe
+child lists it the first time a scope key is seen), and its own child
+starts at its first request that catalog cannot answer, its C{initialize}
+replayed first. With lazy start off (C{"lazy": false}, C{--no-lazy-start})
+or when the probe fails, each session's child is spawned at that session's
+C{initialize}, which is forwarded to it (the client initializes its own
+child, and the session adopts the protocol version the child answers
+with). Either way everything the child says is the session's
+(L{mcpgateway.core.fanout.OwnerFanout}), and the child is stopped when the
+session ends.
 
 A session whose child is not running gets a fresh child on its next request:
 the gateway replays the session's own C{initialize} and

@@ -21,6 +21,12 @@ order (L{mcpgateway.core.pools.keyed.RouteChildren}). The pool is bounded:
 at most C{spec.maxChildren} children run at once, and those quiet for their
 C{idleTimeout} are stopped (L{mcpgateway.core.pools.capacity.ChildLimit}).
 
+While a route's child does not run, a session's start-up is answered from
+the catalog of that child's key (L{mcpgateway.core.pools.scopecatalog}: a
+probe starts, lists and stops the child the first time a key is seen): the
+child starts at the first request of one of its sessions that the catalog
+cannot answer.
+
 A stopped child keeps its upstream, its sessions and its fanout state: the
 next request of one of its sessions starts it again, and the subscriptions
 and log level come back with it.
