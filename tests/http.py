@@ -103,7 +103,7 @@ class Harness:
     ) -> None:
         self.reactor = FakeProcessReactor()
         specs = servers or {"srv": spec("srv")}
-        self.gateway = Gateway(specs, fakeSpawner(self.reactor))
+        self.gateway = Gateway(specs, fakeSpawner(self.reactor), lazyStart=False)
         self.site = makeSite(self.gateway, self.reactor, loopbackOnly=loopbackOnly, maxBody=maxBody)
 
     def request(

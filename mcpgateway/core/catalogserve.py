@@ -51,9 +51,12 @@ class CatalogServe:
         self._reading = False
         self._waiters: list[Deferred[None]] = []
 
+    def allows(self, pool: ServerPool) -> bool:
+        return self.enabled and pool.spec.lazy
+
     def current(self, pool: ServerPool, principal: str) -> Catalog | None:
         spec = pool.spec
-        if not self.enabled or not spec.lazy:
+        if not self.allows(pool):
             return None
         catalogs = self._host.catalogs
         key = catalogs.keyFor(pool, principal)

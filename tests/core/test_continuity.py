@@ -54,7 +54,11 @@ class PersistentHarness(Harness):
     ) -> None:
         self.reactor = FakeProcessReactor()
         self.gateway = Gateway(
-            servers, fakeSpawner(self.reactor), persistence=store, clientAlive=clientAlive
+            servers,
+            fakeSpawner(self.reactor),
+            persistence=store,
+            clientAlive=clientAlive,
+            lazyStart=False,
         )
         self.site = makeSite(self.gateway, self.reactor, loopbackOnly=True, maxBody=4096)
         self.gateway.start()
@@ -262,7 +266,7 @@ def test_a_gateway_that_never_started_does_not_save() -> None:
     store = MemoryStore()
     store.data = json.dumps([])
     reactor = FakeProcessReactor()
-    gateway = Gateway(SHARED, fakeSpawner(reactor), persistence=store)
+    gateway = Gateway(SHARED, fakeSpawner(reactor), persistence=store, lazyStart=False)
     gateway.stop()
     assert store.writes == 0
 

@@ -124,7 +124,9 @@ class Home:
     def start(self) -> Gateway:
         write(self.config, json.dumps(self.document))
         specs = self.service.specs(self.service.source.load())
-        self.gateway = Gateway(specs, fakeSpawner(self.reactor), resolver=self.resolver)
+        self.gateway = Gateway(
+            specs, fakeSpawner(self.reactor), resolver=self.resolver, lazyStart=False
+        )
         self.gateway.start()
         self.service.startService()
         return self.gateway

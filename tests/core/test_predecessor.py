@@ -38,7 +38,7 @@ class SuccessorHarness(Harness):
     ) -> None:
         self.reactor = FakeProcessReactor(firstPid=5000)
         self.gateway = Gateway(
-            servers, fakeSpawner(self.reactor), persistence=store, predecessor=gone
+            servers, fakeSpawner(self.reactor), persistence=store, predecessor=gone, lazyStart=False
         )
         self.site = makeSite(self.gateway, self.reactor, loopbackOnly=True, maxBody=4096)
         if start:

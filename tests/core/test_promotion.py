@@ -81,7 +81,9 @@ class PromotionCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.reactor = FakeProcessReactor()
         self.sink = FakeSink()
-        self.gateway = Gateway({"srv": self.spec}, fakeSpawner(self.reactor), promotions=self.sink)
+        self.gateway = Gateway(
+            {"srv": self.spec}, fakeSpawner(self.reactor), promotions=self.sink, lazyStart=False
+        )
         self.pool = self.gateway.pools["srv"]
 
     def open(self, scope: str = "", principal: str = "") -> Session:
@@ -283,7 +285,7 @@ class PromotionTests(PromotionCase):
         # Without the promotion, a change of scope still replaces the server.
         self.gateway.reconfigure({"srv": dataclasses.replace(SPEC, mode="session")})
         self.assertEqual(len(self.gateway.sessions), 3)  # same spec as now: kept
-        other = Gateway({"srv": SPEC}, fakeSpawner(FakeProcessReactor()))
+        other = Gateway({"srv": SPEC}, fakeSpawner(FakeProcessReactor()), lazyStart=False)
         _, opening = other.openSession("srv", initialize(), "2025-11-25")
         other.reconfigure({"srv": dataclasses.replace(SPEC, mode="session")})
         self.assertEqual(len(other.sessions), 0)

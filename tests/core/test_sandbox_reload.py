@@ -62,7 +62,7 @@ class ConfinedHome(Home):
         write(self.config, json.dumps(self.document))
         specs = self.service.specs(self.service.source.load())
         spawner = fakeSpawner(self.reactor, confiner=self.confiner)
-        self.gateway = Gateway(specs, spawner, resolver=self.resolver)
+        self.gateway = Gateway(specs, spawner, resolver=self.resolver, lazyStart=False)
         self.gateway.start()
         self.service.startService()
         return self.gateway

@@ -241,7 +241,7 @@ def gateway() -> tuple[Gateway, FakeProcessReactor]:
         "shared": dataclasses.replace(SPEC, name="shared"),
         "own": dataclasses.replace(SPEC, name="own", mode="stateful"),
     }
-    return Gateway(specs, fakeSpawner(reactor)), reactor
+    return Gateway(specs, fakeSpawner(reactor), lazyStart=False), reactor
 
 
 def test_the_gateway_snapshot_holds_every_server_and_session() -> None:
@@ -338,7 +338,7 @@ def test_the_snapshot_counts_the_tasks_by_status_when_the_gateway_serves_them() 
     reactor = FakeProcessReactor()
     tasks = keptTasks(working=2, input_required=1, completed=5, failed=1)
     tasks.fastAnswers = 4
-    gw = Gateway({"srv": SPEC}, fakeSpawner(reactor), tasks=tasks)
+    gw = Gateway({"srv": SPEC}, fakeSpawner(reactor), tasks=tasks, lazyStart=False)
     counted = gw.status("/nonexistent-proc").tasks
     assert counted is not None
     assert list(counted.byStatus.items()) == [

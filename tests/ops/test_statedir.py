@@ -222,6 +222,7 @@ def test_gateway_keeps_the_ledger_in_step_with_its_children(tmp_path: Path) -> N
     gateway = Gateway(
         {"srv": spec("srv", mode="stateful")},
         fakeSpawner(reactor, watcher=ChildLedger(tmp_path, procRoot=str(proc))),
+        lazyStart=False,
     )
     gateway.openSession("srv", INITIALIZE, "2025-11-25")
     assert readLedger(tmp_path)["children"] == {"1000": {"server": "srv", "start": 500}}

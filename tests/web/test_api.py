@@ -83,7 +83,7 @@ class ApiHarness(Harness):
             source, stateDir, self.reactor, self.reactor, lambda f, *a: maybeDeferred(f, *a), reload
         )
         specs = self.configService.specs(source.load())
-        self.gateway = Gateway(specs, fakeSpawner(self.reactor))
+        self.gateway = Gateway(specs, fakeSpawner(self.reactor), lazyStart=False)
         gateway.append(self.gateway)
         self.managed = ServersFile(stateDir)
         self.management = ServerChanges(self.gateway, self.configService, self.managed)

@@ -386,7 +386,7 @@ def test_content_type() -> None:
 def test_label_values_are_escaped() -> None:
     name = 'we"ird\\na\nme'
     reactor = FakeProcessReactor()
-    gateway = Gateway({name: spec(name)}, fakeSpawner(reactor))
+    gateway = Gateway({name: spec(name)}, fakeSpawner(reactor), lazyStart=False)
     text = renderMetrics(gateway, "/nonexistent-proc").decode("utf-8")
     assert 'server="we\\"ird\\\\na\\nme"' in text
     assert all(SAMPLE_LINE.fullmatch(line) for line in text.splitlines() if line[0] != "#")

@@ -56,7 +56,7 @@ def scopedHarness(credentialEnv: tuple[str, ...] = ()) -> Harness:
         ),
     )
     h.reactor = FakeProcessReactor()
-    h.gateway = Gateway({"srv": spec("srv"), "fs": fs}, fakeSpawner(h.reactor))
+    h.gateway = Gateway({"srv": spec("srv"), "fs": fs}, fakeSpawner(h.reactor), lazyStart=False)
     assert isinstance(h.gateway.pools["fs"], ScopedPool)
     h.site = makeSite(h.gateway, h.reactor, loopbackOnly=True, keys=WorkspaceKeys(SECRET))
     return h

@@ -27,7 +27,9 @@ class FinderHarness(Harness):
     def __init__(self, pidFinder: Any, servers: dict[str, ServerSpec] | None = None) -> None:
         self.reactor = FakeProcessReactor()
         specs = servers or {"srv": spec("srv")}
-        self.gateway = Gateway(specs, fakeSpawner(self.reactor), pidFinder=pidFinder)
+        self.gateway = Gateway(
+            specs, fakeSpawner(self.reactor), pidFinder=pidFinder, lazyStart=False
+        )
         self.site = makeSite(self.gateway, self.reactor, maxBody=4096)
 
 

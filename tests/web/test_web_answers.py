@@ -239,7 +239,7 @@ def test_no_route_on_initialize_carries_its_id_and_an_unknown_key_null() -> None
     base = replace(spec("fs"), mode="workspace")
     fs = replace(base, variants=(variant(base, KEY_A, "/work/a"),))
     h.reactor = FakeProcessReactor()
-    h.gateway = Gateway({"fs": fs}, fakeSpawner(h.reactor))
+    h.gateway = Gateway({"fs": fs}, fakeSpawner(h.reactor), lazyStart=False)
     h.site = makeSite(h.gateway, h.reactor, loopbackOnly=True, keys=WorkspaceKeys(SECRET))
     init = {
         "jsonrpc": "2.0",

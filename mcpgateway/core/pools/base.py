@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, cast
 
-from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
+from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succeed
 from twisted.logger import Logger
 
 from mcpgateway.core.era2026.mrtr import BridgeLimits, InputBridge
@@ -29,7 +29,7 @@ from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.era2026side import Era2026Side
 from mcpgateway.core.pools.launching import Launcher
 from mcpgateway.core.pools.making import ChildMaker
-from mcpgateway.core.pools.owned import OwnedChildren
+from mcpgateway.core.pools.owned import LAZY_START, OwnedChildren
 from mcpgateway.core.pools.pool import (
     CatalogSource,
     ChildListener,
@@ -42,6 +42,7 @@ from mcpgateway.core.pools.pool import (
     variantsOf,
 )
 from mcpgateway.core.pools.promotion import Promotion
+from mcpgateway.core.pools.scopecatalog import ScopeStartup, probeOwnChild, scopeKey
 from mcpgateway.core.pools.snapshot import LimitCounts, StatusReader, keysOf
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
@@ -138,6 +139,9 @@ class BasePool:
         self.owned = OwnedChildren(self, self.maker, self.launcher)
         """The children each of one session (every kind of pool may have some:
         a per-session server's, and a promoted server's new sessions)."""
+        self.scopeStartup = ScopeStartup(self, clock)
+        """Answers the start-ups of sessions whose child is their own (or a
+        route's) from the catalog of their scope (L{mcpgateway.core.pools.scopecatalog})."""
 
     def upstreams(self) -> list[Upstream]:
         """Every child of the pool (for white-box tests and the kinds of pool)."""
@@ -166,6 +170,11 @@ class BasePool:
         C{tools/call} itself (its C{initialize} result says so, as
         L{taskSupport} reads it: the gateway's own for a shared child, the
         session's for a child of its own)."""
+
+        known = self.scopeStartup.initializeFor(session)
+        if known is not None:  # answered from its scope's catalog: its child has not started
+            reads = self.taskSupport
+            return succeed(reads is not None and reads(known))
 
         def serves(upstream: Upstream) -> bool:
             reads = self.taskSupport
@@ -203,6 +212,44 @@ class BasePool:
 
     def ownsChildren(self) -> bool:
         return self.spec.sharing is Sharing.SESSION or self._ownEach
+
+    # -- sessions with a child of their own, started at their first call -------------
+
+    def openOwned(self, session: Session, initialize: jsonrpc.Message) -> Deferred[jsonrpc.Message]:
+        """C{session}'s own child: answered from the catalog of its scope
+        (probed first when none is known), its child started at its first
+        request the catalog cannot answer; else started now, C{initialize}
+        forwarded to it (L{mcpgateway.core.pools.scopecatalog})."""
+        startup, owned = self.scopeStartup, self.owned
+        if not startup.allowed(session):
+            return owned.open(session, initialize)
+        key = scopeKey(self, session, ownChild=True)
+        return startup.open(
+            session,
+            initialize,
+            key,
+            lambda: probeOwnChild(owned, self.spec, session, key, self._clock, self.log),
+            lambda: owned.open(session, initialize),
+            lambda opened: owned.restore(opened, LAZY_START),
+        )
+
+    def forwardOwned(
+        self, session: Session, message: jsonrpc.Message, related: Sink | None
+    ) -> Deferred[jsonrpc.Message]:
+        """A request of C{session}, answered from its scope's catalog
+        (L{ScopeStartup.pending}): from the catalog when it can, else once
+        its own child started with its C{initialize} replayed."""
+        known = self.scopeStartup.answer(session, message)
+        if known is not None:
+            return succeed(known)
+
+        def started(upstream: Upstream) -> Upstream:
+            router = upstream.router
+            self.scopeStartup.started([session], lambda m, p: router.call(m, p))
+            return upstream
+
+        ready = self.owned.ready(session).addCallback(started)
+        return ready.addCallback(_request, session, message, related)
 
     # -- routes --------------------------------------------------------------------
 
@@ -299,6 +346,8 @@ class BasePool:
         return self.ready(session).addCallback(_request, session, message, related)
 
     def notify(self, session: Session, message: jsonrpc.Message) -> None:
+        if self.owned.replaying(session):
+            return  # its child has not started: its initialize is replayed to it then
         upstream = self.upstreamFor(session)
         if upstream is not None:
             upstream.router.clientNotification(session, message)
@@ -442,13 +491,13 @@ class BasePool:
     # -- start-ups answered from the saved catalog (a shared pool's) ----------------
 
     def servedFromCatalog(self) -> bool:
-        """Whether sessions were answered from the saved catalog since the
-        child last ran (only a shared pool answers any)."""
-        return False
+        """Whether sessions answered from a catalog wait for their child
+        (a shared pool's: since its child last ran)."""
+        return self.scopeStartup.serving()
 
     def catalogCounts(self) -> CatalogCounts:
-        """What it answered from the saved catalog."""
-        return CatalogCounts()
+        """What it answered from a catalog."""
+        return self.scopeStartup.counts
 
     def startsOnCall(self) -> bool:
         return False

@@ -38,6 +38,10 @@ from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
 
+LAZY_START = "answered from the catalog of its scope"
+"""Why a session's child starts at its first request the catalog cannot
+answer (L{mcpgateway.core.pools.scopecatalog}): not a child lost."""
+
 
 class OwnerPool(Protocol):
     """What L{OwnedChildren} reads of its pool."""
@@ -82,6 +86,10 @@ class OwnedChildren:
 
     def __bool__(self) -> bool:
         return bool(self.perSession)
+
+    def child(self, session: Session) -> Upstream | None:
+        """The upstream of C{session}'s own child (C{None}: none)."""
+        return self.perSession.get(session.id)
 
     def _add(self, session: Session) -> Upstream:
         variant = getattr(session, "variant", None)  # a test's double may have none
@@ -227,13 +235,24 @@ class OwnedChildren:
                 router.call("logging/setLevel", {"level": session.logLevel})
             for uri in sorted(session.subscriptions):
                 router.call("resources/subscribe", {"uri": uri})
+            why = self._why.get(session.id, "restored")
+            if why == LAZY_START:
+                self.log.info(
+                    "server {server}: session {sid} ({why}) called: its child started"
+                    " (pid {pid}) with its initialize replayed",
+                    server=pool.spec.name,
+                    sid=session.shortId,
+                    why=why,
+                    pid=upstream.pid,
+                )
+                return upstream
             self.log.warn(
                 "server {server}: session {sid} ({why}) goes on on a fresh child (pid {pid});"
                 " its initialize was replayed, and what the previous child kept in memory"
                 " is lost",
                 server=pool.spec.name,
                 sid=session.shortId,
-                why=self._why.get(session.id, "restored"),
+                why=why,
                 pid=upstream.pid,
             )
             return upstream

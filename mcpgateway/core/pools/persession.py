@@ -1,11 +1,17 @@
 # -*- test-case-name: tests.core.pools.test_pool -*-
 """One child per session of a server: the L{PerSessionPool}.
 
-Each session's child is spawned at that session's C{initialize}, which is
-forwarded to it (the client initializes its own child, and the session
-adopts the protocol version the child answers with); everything the child
-says is the session's (L{mcpgateway.core.fanout.OwnerFanout}). The child is
-stopped when the session ends.
+A session's start-up (C{initialize}, the lists) is answered from the
+catalog of its scope (L{mcpgateway.core.pools.scopecatalog}: one probe
+child lists it the first time a scope key is seen), and its own child
+starts at its first request that catalog cannot answer, its C{initialize}
+replayed first. With lazy start off (C{"lazy": false}, C{--no-lazy-start})
+or when the probe fails, each session's child is spawned at that session's
+C{initialize}, which is forwarded to it (the client initializes its own
+child, and the session adopts the protocol version the child answers
+with). Either way everything the child says is the session's
+(L{mcpgateway.core.fanout.OwnerFanout}), and the child is stopped when the
+session ends.
 
 A session whose child is not running gets a fresh child on its next request:
 the gateway replays the session's own C{initialize} and
@@ -102,11 +108,13 @@ class PerSessionPool(BasePool):
         session: Session,
         initialize: jsonrpc.Message,
     ) -> Deferred[jsonrpc.Message]:
-        """Spawn the session's own child (with its route's launch spec) and
-        forward its C{initialize} to it."""
+        """Answer C{initialize} from the catalog of the session's scope
+        (its child starts at its first request the catalog cannot answer,
+        L{mcpgateway.core.pools.scopecatalog}); else spawn the session's own
+        child (with its route's launch spec) and forward it."""
         if self.disabled:
             return fail(disabledError(self.spec.name))
-        return self.owned.open(session, initialize)
+        return self.openOwned(session, initialize)
 
     def restore(self, session: Session) -> None:
         self.owned.restore(session)
@@ -120,6 +128,8 @@ class PerSessionPool(BasePool):
         message: jsonrpc.Message,
         related: Sink | None,
     ) -> Deferred[jsonrpc.Message]:
+        if self.scopeStartup.pending(session):
+            return self.forwardOwned(session, message, related)
         if self.owned.replaying(session):
             return self.owned.forward(session, message, related)
         return super().forward(session, message, related)
@@ -129,6 +139,7 @@ class PerSessionPool(BasePool):
 
     def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
         """Detach C{session} and stop its child."""
+        self.scopeStartup.forget(session)
         return self.owned.close(session, reason)
 
     # -- reconfiguration -----------------------------------------------------------

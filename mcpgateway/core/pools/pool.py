@@ -153,6 +153,10 @@ class CatalogSource(Protocol):
         is now, for the principal whose key is C{principal} (C{None}: none
         does, or the server or the gateway turned it off: start the child)."""
 
+    def allows(self, pool: ServerPool) -> bool:
+        """Whether the switches let C{pool}'s start-ups be answered from a
+        catalog (the gateway's C{--no-lazy-start}, the entry's C{"lazy"})."""
+
     def loaded(self) -> Deferred[None]:
         """Fires once the catalogs saved by an earlier process are read."""
 

@@ -21,6 +21,12 @@ order (L{mcpgateway.core.pools.keyed.RouteChildren}). The pool is bounded:
 at most C{spec.maxChildren} children run at once, and those quiet for their
 C{idleTimeout} are stopped (L{mcpgateway.core.pools.capacity.ChildLimit}).
 
+While a route's child does not run, a session's start-up is answered from
+the catalog of that child's key (L{mcpgateway.core.pools.scopecatalog}: a
+probe starts, lists and stops the child the first time a key is seen): the
+child starts at the first request of one of its sessions that the catalog
+cannot answer.
+
 A stopped child keeps its upstream, its sessions and its fanout state: the
 next request of one of its sessions starts it again, and the subscriptions
 and log level come back with it.
@@ -49,6 +55,7 @@ from twisted.logger import Logger
 from mcpgateway.core.era2026.mrtr import BridgeLimits
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.exchange import Sink
+from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.attach import release
 from mcpgateway.core.pools.base import BasePool
@@ -64,13 +71,15 @@ from mcpgateway.core.pools.pool import (
     disabledError,
 )
 from mcpgateway.core.pools.rebinding import Rebinder
+from mcpgateway.core.pools.scopecatalog import ScopeCatalog, listChild, scopeKey
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import Spawner
-from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.runtime import logs
 
 __all__ = ["ScopedPool"]
@@ -181,7 +190,7 @@ class ScopedPool(BasePool):
         if self.disabled:
             return fail(disabledError(self.spec.name))
         if self._ownEach:
-            return self.owned.open(session, initialize)
+            return self.openOwned(session, initialize)
         variant = self.table.variantOf(session)
 
         def answer(upstream: Upstream) -> jsonrpc.Message:
@@ -190,7 +199,70 @@ class ScopedPool(BasePool):
             result = {**upstream.initializeResult, "protocolVersion": session.protocolVersion}
             return jsonrpc.resultResponse(initialize["id"], result)
 
-        return self.limit.acquire(variant).addCallback(answer)
+        def start() -> Deferred[jsonrpc.Message]:
+            return self.limit.acquire(variant).addCallback(answer)
+
+        child = self.table.children.get(variant.childKey)
+        running = child is not None and child.state is Lifecycle.RUNNING
+        if running or not self.scopeStartup.allowed(session):
+            return start()
+        key = scopeKey(self, session, ownChild=False)
+
+        def attach(opened: Session) -> None:
+            self.table.bind(opened, variant, restoring=False)  # its child is not started
+
+        return self.scopeStartup.open(
+            session, initialize, key, lambda: self._probeRoute(variant, key), start, attach
+        )
+
+    def _probeRoute(self, variant: Variant, key: str) -> Deferred[ScopeCatalog]:
+        """Start the child of C{variant} (the gateway initializes it), list
+        it, and stop it unless a session uses it meanwhile."""
+
+        def listed(upstream: Upstream) -> Deferred[ScopeCatalog]:
+            result = upstream.initializeResult or {}
+            router = upstream.router
+            listing = listChild(
+                self.spec, key, result, router.call, self._clock, self.log, ownChild=False
+            )
+
+            def stop(outcome: object) -> object:
+                if not router.sessions and not router.clientRequestsInFlight():
+                    upstream.stop()
+                return outcome
+
+            return listing.addBoth(stop)
+
+        return self.limit.acquire(variant).addCallback(listed)
+
+    def _forwardPending(
+        self, session: Session, message: jsonrpc.Message, related: Sink | None
+    ) -> Deferred[jsonrpc.Message]:
+        """A request of a session answered from its route's catalog: from
+        the catalog when it can, else once its route's child runs (the
+        sessions answered from the catalog on it are told what it lists
+        differently)."""
+        known = self.scopeStartup.answer(session, message, self._keepLevel)
+        if known is not None:
+            return succeed(known)
+
+        def started(upstream: Upstream) -> Deferred[jsonrpc.Message]:
+            key = self.table.keyOf(upstream)
+            sessions = [s for s in self.table.sessions.values() if self.table.bound[s.id] == key]
+            self.scopeStartup.started(sessions, upstream.router.call)
+            return upstream.router.request(session, message, related)
+
+        return self.ready(session).addCallback(started)
+
+    def _keepLevel(self, session: Session, level: str) -> None:
+        """Tell C{session}'s route's child, when it starts, the lowest log
+        level of its sessions (as after a restart)."""
+        upstream = self.table.upstreamOf(session)
+        fanout = None if upstream is None else upstream.router.fanout
+        if upstream is None or not isinstance(fanout, SharedFanout):
+            return
+        levels = [s.logLevel for s in upstream.router.sessions if s.logLevel in LOG_LEVELS]
+        fanout.childLogLevel = min(levels, key=LOG_LEVELS.index) if levels else level
 
     def restore(self, session: Session) -> None:
         """Bind C{session} to the child of its route (started on its next
@@ -235,6 +307,10 @@ class ScopedPool(BasePool):
         shared server: L{mcpgateway.core.pools.shared.SharedPool.forward}), and a
         session whose own child is being started (its C{initialize}
         replayed) waits for it."""
+        if self.scopeStartup.pending(session):
+            if session in self.owned:
+                return self.forwardOwned(session, message, related)
+            return self._forwardPending(session, message, related)
         if self._ownEach and session not in self.owned:
             upstream = self.table.upstreamOf(session)
             if upstream is not None and self.owned.takeOver(session, upstream):
@@ -245,6 +321,7 @@ class ScopedPool(BasePool):
 
     def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
         """Detach C{session}; its child stays (until idle) for the others."""
+        self.scopeStartup.forget(session)
         if session in self.owned:
             return self.owned.close(session, reason)
         upstream = self.table.unbind(session)

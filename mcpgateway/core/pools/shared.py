@@ -178,7 +178,7 @@ class SharedPool(BasePool):
         if self.disabled:
             return fail(disabledError(self.spec.name))
         if self._ownEach:
-            return self.owned.open(session, initialize)
+            return self.openOwned(session, initialize)
         shared = self._upstream()
 
         def answer(_: None) -> jsonrpc.Message:
@@ -204,7 +204,7 @@ class SharedPool(BasePool):
         adopt(self._upstream(), session)
 
     def servedFromCatalog(self) -> bool:
-        return self.startup.serving()
+        return self.startup.serving() or self.scopeStartup.serving()
 
     def startsOnCall(self) -> bool:
         shared = self.shared
@@ -214,12 +214,15 @@ class SharedPool(BasePool):
         return self.startup.initializeFor(None) is not None
 
     def catalogCounts(self) -> CatalogCounts:
-        return self.startup.counts
+        shared, owned = self.startup.counts, self.scopeStartup.counts
+        return CatalogCounts(shared.startups + owned.startups, shared.answers + owned.answers)
 
     def childTasks(self, session: Session) -> Deferred[bool]:
         """What the saved catalog says while the child does not run (its
         capabilities are the child's), else what the child says."""
-        known = None if session in self.owned else self.startup.initializeFor(session)
+        if session in self.owned:
+            return super().childTasks(session)  # its own child's (or its scope's catalog's)
+        known = self.startup.initializeFor(session)
         if known is None:
             return super().childTasks(session)
         reads = self.taskSupport
@@ -258,6 +261,8 @@ class SharedPool(BasePool):
             and not self._ownEach
         ):
             return upstream.router.request(session, message, related)  # the hot path
+        if self.scopeStartup.pending(session):
+            return self.forwardOwned(session, message, related)
         if not self._ownEach:
             known = self.startup.answer(session, message)
             if known is not None:
@@ -272,6 +277,7 @@ class SharedPool(BasePool):
         """Detach C{session}; the shared child stays for the others (an owned
         child stops)."""
         self.startup.forget(session)
+        self.scopeStartup.forget(session)
         if session in self.owned:
             return self.owned.close(session, reason)
         if self.shared is not None:

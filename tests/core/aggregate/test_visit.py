@@ -114,7 +114,7 @@ class Replica(SynchronousTestCase):
         self.ids = CountingIds()
         self.records: list[dict[str, Any]] = []
         self.gateway = Gateway(
-            SPECS, fakeSpawner(self.reactor), persistence=self, sessionIds=self.ids
+            SPECS, fakeSpawner(self.reactor), persistence=self, sessionIds=self.ids, lazyStart=False
         )
         self.gateway.start()
 
@@ -204,7 +204,7 @@ class SessionIdsTests(Replica):
         session = registry.create("fs", "2025-06-18", {}, {}, facts("fs"))
         self.assertEqual(len(session.id), len(secrets.token_urlsafe(24)))
         self.assertNotIn(".", session.id)
-        plain = Gateway(SPECS, fakeSpawner(self.reactor))
+        plain = Gateway(SPECS, fakeSpawner(self.reactor), lazyStart=False)
         opened, _ = plain.openSession("fs", initialize(), "2025-06-18")
         self.assertEqual(len(opened.id), 32)
 

@@ -66,7 +66,11 @@ class Era2026Case(SynchronousTestCase):
     def setUp(self) -> None:
         self.reactor = FakeProcessReactor()
         self.gateway = Gateway(
-            self.specs, fakeSpawner(self.reactor), era2026InputTimeout=30.0, maxSuspendedCalls=8
+            self.specs,
+            fakeSpawner(self.reactor),
+            era2026InputTimeout=30.0,
+            maxSuspendedCalls=8,
+            lazyStart=False,
         )
 
     def started(self) -> list[Message]:
@@ -168,7 +172,9 @@ class ServiceTests(Era2026Case):
 
     def test_a_server_that_cannot_start_answers_in_band(self) -> None:
         self.gateway = Gateway(
-            {"srv": dataclasses.replace(SPEC, executable=None)}, fakeSpawner(self.reactor)
+            {"srv": dataclasses.replace(SPEC, executable=None)},
+            fakeSpawner(self.reactor),
+            lazyStart=False,
         )
         response = self.successResultOf(
             self.gateway.era2026Call("srv", era2026(6, "tools/list"), RecordingSink())

@@ -79,7 +79,7 @@ class PerUserCase(SynchronousTestCase):
         self.gateway = self.makeGateway()
 
     def makeGateway(self) -> Gateway:
-        return Gateway(self.specs, fakeSpawner(self.reactor), persistence=self)
+        return Gateway(self.specs, fakeSpawner(self.reactor), persistence=self, lazyStart=False)
 
     def load(self) -> list[dict[str, Any]]:
         return self.records

@@ -90,7 +90,7 @@ class Home:
     def start(self) -> Gateway:
         self.save()
         specs = self.service.specs(self.service.source.load())
-        self.gateway = Gateway(specs, fakeSpawner(self.reactor))
+        self.gateway = Gateway(specs, fakeSpawner(self.reactor), lazyStart=False)
         self.gateway.start()
         self.service.startService()
         return self.gateway

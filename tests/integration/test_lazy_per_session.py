@@ -1,0 +1,118 @@
+"""A per-session server nobody calls starts no child beyond one probe: a
+real gateway, the real npm server-everything (which the gateway gives a
+child per session by default) and forty real Python SDK clients.
+
+Each client initializes and lists the server's tools, prompts, resources
+and templates, and stays open until all have: the gateway answers them
+from the catalog of their scope (one probe child, started, listed and
+stopped, for the forty, who declare the same capabilities), so no child of
+theirs runs. Then one of them calls a tool: exactly one child starts, its
+own, and the call works.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+
+from tests.integration.gateway import RunningGateway, waitFor, writeConfig
+
+pytestmark = pytest.mark.integration
+
+CLIENTS = 40
+
+
+class PidWatch:
+    """Every pid of the server's children that C{/health} showed while it
+    ran, polled in a thread, and the most at once."""
+
+    def __init__(self, gateway: RunningGateway, server: str) -> None:
+        self.gateway = gateway
+        self.server = server
+        self.seen: set[int] = set()
+        self.most = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            pids = self.gateway.health()["servers"][self.server]["pids"]
+            self.seen.update(pids)
+            self.most = max(self.most, len(pids))
+            self._stop.wait(0.02)
+
+    def __enter__(self) -> PidWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+async def clients(gateway: RunningGateway) -> dict[str, Any]:
+    """Forty clients start up (initialize and the four lists), then, with
+    all still open, the server's line of C{/health}; then the first calls
+    C{echo}, and the line again."""
+    listed = anyio.Event()
+    done = anyio.Event()
+    count = 0
+    seen: dict[str, Any] = {}
+
+    async def one(n: int) -> None:
+        nonlocal count
+        async with Client(gateway.url("everything"), mode="legacy") as client:
+            tools = (await client.list_tools()).tools
+            await client.list_prompts()
+            await client.list_resources()
+            await client.list_resource_templates()
+            seen.setdefault("tools", sorted(tool.name for tool in tools))
+            count += 1
+            if count == CLIENTS:
+                listed.set()
+            await listed.wait()
+            if n == 0:
+                line = await anyio.to_thread.run_sync(gateway.health)
+                seen["before"] = line["servers"]["everything"]
+                echo = await client.call_tool("echo", {"message": "lazy"})
+                seen["echo"] = getattr(echo.content[0], "text", None)
+                line = await anyio.to_thread.run_sync(gateway.health)
+                seen["after"] = line["servers"]["everything"]
+                done.set()
+            await done.wait()
+
+    with anyio.fail_after(120):
+        async with anyio.create_task_group() as group:
+            for n in range(CLIENTS):
+                group.start_soon(one, n)
+    return seen
+
+
+def test_forty_clients_that_never_call_start_no_child_beyond_the_probe(
+    start: Any, home: Path, everything: list[str]
+) -> None:
+    config = writeConfig(
+        home / "servers.json", {"everything": {"command": everything[0], "args": everything[1:]}}
+    )
+    gateway: RunningGateway = start("--config", str(config), "--sandbox", "off")
+    line = gateway.health()["servers"]["everything"]
+    assert (line["share"], line["children"]) == ("session", 0)
+    with PidWatch(gateway, "everything") as watch:
+        seen = anyio.run(clients, gateway)
+    before, after = seen["before"], seen["after"]
+    assert "echo" in seen["tools"]
+    assert (before["state"], before["children"], before["pids"]) == ("catalog", 0, [])
+    assert before["catalogStartups"] == CLIENTS
+    assert before["catalogAnswers"] == CLIENTS * 5  # initialize and four lists each
+    assert seen["echo"] == "Echo: lazy"
+    assert (after["state"], after["children"]) == ("running", 1)
+    # The probe and the caller's own child: no other child ever ran.
+    assert len(watch.seen) <= 2, watch.seen
+    assert watch.most <= 1
+    assert after["pids"][0] in watch.seen
+    assert waitFor(lambda: gateway.health()["servers"]["everything"]["children"] == 0, 15)
