@@ -15,9 +15,9 @@ from twisted.internet.task import Clock
 from mcpgateway.governance.gate import PolicyGate, RequestGate, Where, factsOf
 from mcpgateway.governance.policy import Caller, Policy, Target
 from mcpgateway.governance.policyfile import PolicyFile
-from tests.governance.test_policy import TEAM
-from tests.web.test_mcp import childRequests
-from tests.web.test_team_web import PRINCIPALS, TeamHarness
+from tests.support.governance.policy import TEAM
+from tests.support.web.mcp import childRequests
+from tests.support.web.team_web import PRINCIPALS, TeamHarness
 
 FILES_TEAM = TEAM.replace('resource.server == "files"', 'resource.server == "srv"')
 
