@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from mcpgateway import __version__
-from tests.web.test_api import FAKE, ApiHarness
+from tests.support.web.api import FAKE, ApiHarness
 
 GOLDEN = Path(__file__).with_name("golden")
 UPDATE = os.environ.get("MCPGATEWAY_UPDATE_GOLDEN") == "1"

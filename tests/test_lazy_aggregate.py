@@ -16,7 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, ShieldSpec
 from tests.core.aggregate.aggtools import FakeServer, tool
-from tests.web.test_aggregate_web import AggregateHarness
+from tests.support.web.aggregate_web import AggregateHarness
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -35,7 +35,7 @@ from mcpgateway.ops.audit import AuditLog
 from mcpgateway.ops.auditchain import CHAIN_KINDS
 from mcpgateway.ops.auditverify import verify
 from mcpgateway.runtime.logs import AppendFile, LogFileService
-from tests.ops.test_audit import record
+from tests.support.ops.audit import record
 
 REPO = Path(__file__).resolve().parent.parent
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} \[")

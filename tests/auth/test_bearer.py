@@ -19,8 +19,8 @@ from twisted.internet.task import Clock
 from mcpgateway.auth.bearer import JwtVerifier, OAuthSettings
 from mcpgateway.auth.jwks import KeySet
 from mcpgateway.auth.principal import VIA_OAUTH, Principal, Refusal, Verdict
-from tests.auth.test_jwks import FakeFetch, result
 from tests.fixtures.jwt_issuer import IssuerKey, jwks
+from tests.support.auth.jwks import FakeFetch, result
 
 ISSUER = "https://idp.example.com"
 RESOURCE = "https://mcp.example.com"

@@ -10,7 +10,6 @@ import pytest
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
-from twisted.python.failure import Failure
 from twisted.web._newclient import Response
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IBodyProducer, IResponse
@@ -28,6 +27,7 @@ from mcpgateway.auth.jwks import (
 )
 from tests.fakes import capturedGatewayLogs
 from tests.fixtures.jwt_issuer import IssuerKey, jwks
+from tests.support.auth.jwks import FakeFetch, result
 
 ISSUER = "https://idp.example.com"
 JWKS = "https://idp.example.com/keys"
@@ -41,15 +41,6 @@ def rsa() -> IssuerKey:
 @pytest.fixture(scope="module")
 def ecKey() -> IssuerKey:
     return IssuerKey("ES256", "e1")
-
-
-def result(d: Deferred[Any]) -> Any:
-    box: list[Any] = []
-    d.addBoth(box.append)
-    assert box, "the Deferred has not fired"
-    if isinstance(box[0], Failure):
-        box[0].raiseException()
-    return box[0]
 
 
 def fired(d: Deferred[Any]) -> bool:
@@ -199,24 +190,6 @@ def test_discovery_urls_per_rfc8414_then_oidc() -> None:
 
 
 # -- KeySet ----------------------------------------------------------------------------
-
-
-class FakeFetch:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Deferred[bytes]]] = []
-
-    def __call__(self, url: str) -> Deferred[bytes]:
-        d: Deferred[bytes] = Deferred()
-        self.calls.append((url, d))
-        return d
-
-    def answer(self, body: Any, maxAge: float | None = None, index: int = -1) -> None:
-        data = Fetched(body if isinstance(body, bytes) else json.dumps(body).encode())
-        data.maxAge = maxAge
-        self.calls[index][1].callback(data)
-
-    def fail(self, why: str = "boom", index: int = -1) -> None:
-        self.calls[index][1].errback(FetchError(why))
 
 
 def started(fetch: FakeFetch, clock: Clock, *keys: IssuerKey, **kw: Any) -> KeySet:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import mcpgateway
-from tests.core.test_layering import importedNames
+from tests.support.core.layering import importedNames
 
 AUTH = Path(mcpgateway.__file__).parent / "auth"
 FORBIDDEN = (

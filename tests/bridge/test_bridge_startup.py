@@ -17,7 +17,7 @@ from mcpgateway.bridge import main as bridge_main
 from mcpgateway.bridge.link import LinkState
 from mcpgateway.bridge.options import BridgeOptions
 from tests.bridge.fakehttp import sseResponse
-from tests.bridge.test_client import INIT, INIT_RESULT, Harness
+from tests.support.bridge.client import INIT, INIT_RESULT, Harness
 
 PING = {"jsonrpc": "2.0", "id": 5, "method": "ping"}
 

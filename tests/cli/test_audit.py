@@ -10,7 +10,7 @@ import pytest
 
 from mcpgateway.cli.audit import trailOrder
 from mcpgateway.cli.main import main
-from tests.ops.test_auditverify import write
+from tests.support.ops.auditverify import write
 
 
 def test_rotated_files_are_put_oldest_first() -> None:

@@ -11,31 +11,10 @@ import pytest
 
 from mcpgateway.cli.context import CliContext
 from mcpgateway.clientconfigs.claude import ClaudeConfig
-from mcpgateway.clientconfigs.clients.base import Host
 from mcpgateway.clientconfigs.clients.mcpservers import Cursor
-from mcpgateway.clientconfigs.engine import AdoptionEngine
 from tests.cli.support import FakeGateway, check, run, writeState
 from tests.clientconfigs.adoptkit import urlFor
-
-CURSOR = {
-    "mcpServers": {
-        "fs": {"command": "fs-server", "args": ["/data"]},
-        "secret": {"command": "x", "envFile": ".env"},
-        "remote": {"url": "https://example.com/mcp"},
-    }
-}
-
-
-def cursorFile(home: Path) -> Path:
-    path = home / ".cursor" / "mcp.json"
-    path.parent.mkdir(parents=True)
-    path.write_text(json.dumps(CURSOR, indent=2))
-    return path
-
-
-def adopt(home: Path, stateDir: Path) -> None:
-    """What a gateway adopting Cursor leaves (then killed)."""
-    AdoptionEngine(stateDir, [Cursor()], Host(home), bridgeArgv=["/bin/gw"]).adopt(urlFor)
+from tests.support.cli.clients import adopt, cursorFile
 
 
 def test_clients_json_lists_files_adopted_skipped_and_reload(

@@ -14,8 +14,8 @@ import pytest
 
 from mcpgateway.clientconfigs.claude import ClaudeConfig
 from tests.cli.support import FakeGateway, run, writeState
-from tests.cli.test_clients import adopt, cursorFile
 from tests.clientconfigs.adoptkit import urlFor
+from tests.support.cli.clients import adopt, cursorFile
 
 
 @pytest.fixture(autouse=True)

@@ -30,7 +30,7 @@ from tests.cli.support import (
     sse,
     writeState,
 )
-from tests.cli.test_start import FakeLauncher
+from tests.support.cli.start import FakeLauncher
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -16,9 +16,9 @@ from mcpgateway.clientconfigs.backups import backupPaths, recordRestoreFailure
 from mcpgateway.clientconfigs.claude import ClaudeConfig
 from mcpgateway.ops.statedir import STATE_FILE
 from tests.cli.support import deadPid, run, writeState
-from tests.cli.test_clients import adopt, cursorFile
-from tests.cli.test_stop import standIn
 from tests.clientconfigs.adoptkit import urlFor
+from tests.support.cli.clients import adopt, cursorFile
+from tests.support.cli.stop import standIn
 
 BROKEN = "{ broken"
 

@@ -17,7 +17,7 @@ from mcpgateway.clientconfigs.clients.mcpservers import Cursor
 from mcpgateway.clientconfigs.engine import AdoptionEngine
 from mcpgateway.clientconfigs.restoring import restoreAll
 from tests.cli.support import FakeGateway, check, run
-from tests.cli.test_clients import adopt, cursorFile
+from tests.support.cli.clients import adopt, cursorFile
 
 
 def staleCopy(home: Path, stateDir: Path, base: str | None = None) -> tuple[Path, bytes]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mcpgateway.clientconfigs.restoring import restoreAll, staleFiles
 from tests.cli.support import check
-from tests.cli.test_clients import adopt, cursorFile
+from tests.support.cli.clients import adopt, cursorFile
 
 
 def symlinkedAndAdoptedAgain(home: Path, stateDir: Path) -> tuple[Path, Path]:

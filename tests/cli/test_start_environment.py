@@ -21,7 +21,7 @@ from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.elsewhere import adoptedElsewhere
 from mcpgateway.cli.userpath import PATH_RECORD, currentUmask, recordedPath, startPath
 from tests.cli.support import FakeGateway, run
-from tests.cli.test_start import FakeLauncher
+from tests.support.cli.start import FakeLauncher
 
 
 class RecordingLauncher(FakeLauncher):

@@ -14,7 +14,7 @@ from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.start import LOG_LEVELS, gatewayArgv
 from mcpgateway.runtime import logs
 from tests.cli.support import FakeGateway, run
-from tests.cli.test_start import FakeLauncher
+from tests.support.cli.start import FakeLauncher
 
 
 def test_the_words_are_the_gateways() -> None:

@@ -15,7 +15,7 @@ from mcpgateway.cli.context import CliContext
 from mcpgateway.runtime.paths import LOG_FILE, STATE_FILE
 from mcpgateway.runtime.portuse import PortInUse, inUseMessage
 from tests.cli.support import FakeGateway, run, writeState
-from tests.cli.test_start import FakeLauncher, noLaunch
+from tests.support.cli.start import FakeLauncher, noLaunch
 
 LISTEN_FAILED = (
     "2026-11-25T04:30:02+0000 [mcpgateway.ops.services.ListenerService#critical]"

@@ -11,7 +11,7 @@ import pytest
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.start import gatewayArgv
 from tests.cli.support import FakeGateway, run
-from tests.cli.test_start import FakeLauncher
+from tests.support.cli.start import FakeLauncher
 
 
 def test_gateway_argv_passes_remote_with_the_rewrite(tmp_path: Path) -> None:

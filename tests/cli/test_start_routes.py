@@ -24,31 +24,11 @@ from mcpgateway.cli.routes import (
 )
 from mcpgateway.config.workspaces import WorkspaceKeys, isKey
 from tests.cli.support import HEALTH, FakeGateway, run
-from tests.cli.test_start import FakeLauncher
+from tests.support.cli.start import FakeLauncher
+from tests.support.cli.start_routes import healthOf, serversAnswer
 
 URL = "http://127.0.0.1:9700"
 OTHER_KEY = "z" * 16
-
-
-def serversAnswer(routes: dict[str, list[str]]) -> dict[str, Any]:
-    """C{GET /api/v1/servers} of a gateway whose servers have these route keys."""
-    return {
-        "servers": [
-            {
-                "name": name,
-                **HEALTH["servers"]["context7"],
-                "routes": [
-                    {"key": key, "path": f"/{name}~{key}/mcp" if key else f"/{name}/mcp"}
-                    for key in keys
-                ],
-            }
-            for name, keys in routes.items()
-        ]
-    }
-
-
-def healthOf(*names: str) -> dict[str, Any]:
-    return {**HEALTH, "servers": {name: HEALTH["servers"]["context7"] for name in names}}
 
 
 def startWith(

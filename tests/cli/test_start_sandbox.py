@@ -17,7 +17,7 @@ from mcpgateway.cli.start import gatewayArgv
 from mcpgateway.sandbox import confine
 from mcpgateway.startup.sandboxing import MODES as SANDBOX_MODES
 from tests.cli.support import FakeGateway, run
-from tests.cli.test_start import FakeLauncher
+from tests.support.cli.start import FakeLauncher
 
 
 def test_the_words_are_the_sandboxs() -> None:

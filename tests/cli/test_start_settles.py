@@ -22,9 +22,9 @@ from mcpgateway.cli.status import configLine
 from mcpgateway.ops.statedir import LOCK_FILE
 from mcpgateway.runtime.paths import LOG_FILE
 from tests.cli.support import HEALTH, FakeGateway, run, writeState
-from tests.cli.test_clients import adopt, cursorFile
-from tests.cli.test_start import FakeLauncher
-from tests.cli.test_start_routes import healthOf, serversAnswer
+from tests.support.cli.clients import adopt, cursorFile
+from tests.support.cli.start import FakeLauncher
+from tests.support.cli.start_routes import healthOf, serversAnswer
 
 LOCKED = (
     b"mcpgateway: another gateway is running on state directory /s (pid ?, port ?);"

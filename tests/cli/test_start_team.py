@@ -14,7 +14,7 @@ import pytest
 from mcpgateway import tap
 from mcpgateway.cli.context import CliContext
 from tests.cli.support import FakeGateway, run
-from tests.cli.test_start import FakeLauncher
+from tests.support.cli.start import FakeLauncher
 
 DOCS = Path(__file__).parents[2] / "docs" / "guide"
 

@@ -12,7 +12,7 @@ import pytest
 from mcpgateway.cli.status import savingsSummary
 from mcpgateway.report.health import healthBody
 from tests.cli.support import HEALTH, FakeGateway, run
-from tests.web.test_health_savings import sampledGateway
+from tests.support.web.health_savings import sampledGateway
 
 
 def test_status_shows_the_saving_under_the_gateway_line(

@@ -3,12 +3,10 @@ lock), cleaning up a stale state, and checking the config after."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from mcpgateway.cli.context import CliContext, Timeouts
 from mcpgateway.ops.statedir import LOCK_FILE, STATE_FILE
 from mcpgateway.runtime.paths import LOG_FILE
 from tests.cli.support import FakeClaudeConfig, claudeJson, deadPid, run, writeBackup, writeState
+from tests.support.cli.stop import GATEWAY_STANDIN, standIn
 
 # -- stop -------------------------------------------------------------------------------
 
@@ -90,16 +89,6 @@ def test_stop_when_not_running(capsys: pytest.CaptureFixture[str], stateDir: Pat
     assert (code, out) == (0, "mcpgateway is not running\n")
 
 
-GATEWAY_STANDIN = """
-import fcntl, os, signal, sys, time
-fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
-fcntl.flock(fd, fcntl.LOCK_EX)
-signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
-print("ready", flush=True)
-time.sleep(60)
-"""
-
-
 def test_stop_terminates_the_running_gateway(
     capsys: pytest.CaptureFixture[str], stateDir: Path
 ) -> None:
@@ -117,21 +106,6 @@ def test_stop_terminates_the_running_gateway(
         if process.poll() is None:
             process.kill()
             process.wait()
-
-
-@contextlib.contextmanager
-def standIn(stateDir: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A process that holds the lock and exits on SIGTERM, as the gateway."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", GATEWAY_STANDIN, str(stateDir / LOCK_FILE)], stdout=subprocess.PIPE
-    )
-    try:
-        assert process.stdout is not None and process.stdout.readline() == b"ready\n"
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
 
 
 def test_stop_fails_when_entries_still_point_at_the_stopped_gateway(

@@ -20,8 +20,8 @@ from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.http import GatewayClient, GatewayHTTPSHandler, loopbackOpener
 from mcpgateway.ops.locate import GatewayProbe, gatewayUrl
 from tests.cli.support import HEALTH, SERVERS, SESSIONS, check, run, writeState
-from tests.cli.test_http import FakeOpener
-from tests.cli.test_restart import NEW, OLD, Scene
+from tests.support.cli.http import FakeOpener
+from tests.support.cli.restart import NEW, OLD, Scene
 
 BASE = "https://127.0.0.1:9100"
 

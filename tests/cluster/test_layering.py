@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 import mcpgateway
-from tests.core.test_layering import FORBIDDEN as CORE_FORBIDDEN
-from tests.core.test_layering import importedNames
+from tests.support.core.layering import FORBIDDEN as CORE_FORBIDDEN
+from tests.support.core.layering import importedNames
 
 CLUSTER = Path(mcpgateway.__file__).parent / "cluster"
 FORBIDDEN = (

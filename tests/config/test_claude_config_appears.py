@@ -20,8 +20,8 @@ from mcpgateway.clientconfigs.engine import AdoptionEngine
 from mcpgateway.config.source import ConfigService, ConfigSettings
 from mcpgateway.config.watched import PlainFile, watchedPathsOf
 from mcpgateway.config.workspaces import WorkspaceKeys
-from tests.config.test_source_clients import SECRET, cursorFile
 from tests.reloading import inline, write
+from tests.support.config.source_clients import SECRET, cursorFile
 
 EVERYTHING = {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"]}
 CLAUDE = json.dumps({"numStartups": 1, "mcpServers": {"everything": EVERYTHING}}, indent=2)

@@ -21,9 +21,9 @@ from mcpgateway.core.pools.scoped import ScopedPool
 from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import jsonrpc
-from tests.core.pools.test_scoped_reload import Home, reconfigured
 from tests.fakes import FakeProcess, capturedGatewayLogs
 from tests.reloading import initialize
+from tests.support.core.pools.scoped_reload import Home, reconfigured
 
 
 def shout(home: Home) -> dict[str, Any]:

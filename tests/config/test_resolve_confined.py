@@ -19,8 +19,8 @@ from mcpgateway.core.spec import ServerSpec
 from mcpgateway.sandbox.confine import Sandbox
 from mcpgateway.sandbox.profile import parseSandbox
 from mcpgateway.sandbox.request import launcherCommand
-from tests.config.test_resolve import NPM, UV, fired, npmInstalls, pending, prefixOf
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs
+from tests.support.config.resolve import NPM, UV, fired, npmInstalls, pending, prefixOf
 
 SETSID = "/usr/bin/setsid"
 REGISTRY = "http://127.0.0.1:4873/"

@@ -16,52 +16,14 @@ from mcpgateway.config.classification import Override, Overrides
 from mcpgateway.config.envfiles import NAME as ENV_NAME
 from mcpgateway.config.envfiles import EnvFile, readEnvFile, readWorkspaceEnv
 from mcpgateway.config.promotions import Promotion
-from mcpgateway.config.scopes import Scoped, buildScopes, childKey
+from mcpgateway.config.scopes import buildScopes, childKey
 from mcpgateway.config.servers import EntryError, parseConfig, parseEntry
 from mcpgateway.config.steering import DENIED_NAMES, DENIED_PREFIXES, isDenied
 from mcpgateway.config.workspaces import KEY_PATTERN, WorkspaceKeys
 from mcpgateway.core.environment import isGatewayOwn
-from mcpgateway.core.spec import ServerSpec, Variant
-from tests.config.test_steering import anyCase
-
-SECRET = bytes(range(32))
-ENVIRON = {"PATH": "", "HOME": "/home/me", "FROM_GATEWAY": "g"}
-NO_FILE = EnvFile("/state/.env")
-
-
-def keys() -> WorkspaceKeys:
-    return WorkspaceKeys(SECRET)
-
-
-def build(
-    document: dict[str, Any],
-    gatewayEnv: EnvFile = NO_FILE,
-    overrides: Overrides | None = None,
-    promotions: dict[str, Promotion] | None = None,
-    withKeys: bool = True,
-) -> Scoped:
-    loaded = parseConfig(document, "/home/me/.claude.json", ENVIRON, "user")
-    return buildScopes(
-        loaded,
-        overrides or Overrides(),
-        keys() if withKeys else None,
-        gatewayEnv,
-        ENVIRON,
-        promotions=promotions,
-    )
-
-
-def workspace(root: Path, name: str, dotenv: str | None = None) -> str:
-    path = root / name
-    path.mkdir()
-    if dotenv is not None:
-        (path / ".env").write_text(dotenv)
-    return str(path)
-
-
-def byKey(spec: ServerSpec) -> dict[str, Variant]:
-    return {variant.key: variant for variant in spec.variants}
-
+from mcpgateway.core.spec import ServerSpec
+from tests.support.config.scopes import ENVIRON, NO_FILE, build, byKey, keys, workspace
+from tests.support.config.steering import anyCase
 
 # -- the example ---------------------------------------------------------------
 

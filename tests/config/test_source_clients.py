@@ -22,23 +22,14 @@ from mcpgateway.clientconfigs.clients.base import Host
 from mcpgateway.clientconfigs.clients.mcpservers import Cursor
 from mcpgateway.clientconfigs.clientsource import ClientsSource, RestoreIncomplete, claudeProjects
 from mcpgateway.clientconfigs.engine import AdoptionEngine
-from mcpgateway.config.servers import LoadedConfig, demoConfig
-from mcpgateway.config.source import ConfigService, ConfigSettings
+from mcpgateway.config.servers import demoConfig
+from mcpgateway.config.source import ConfigService
 from mcpgateway.config.watched import PlainFile, watchedPathsOf
-from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.startup.preflight import preflight
 from tests.clientconfigs.adoptkit import urlFor
-from tests.reloading import inline
+from tests.support.config.source_clients import FakeSource, cursorFile, service
 
-SECRET = bytes(range(32))
 DEMO = demoConfig()["mcpServers"]["demo"]
-
-
-def cursorFile(home: Path, servers: dict[str, Any]) -> Path:
-    path = home / ".cursor" / "mcp.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"mcpServers": servers}, indent=2) + "\n")
-    return path
 
 
 def makeSource(tmp_path: Path) -> tuple[ClientsSource, Path]:
@@ -134,45 +125,6 @@ def test_claude_projects(tmp_path: Path) -> None:
     claude.write_text(json.dumps({"projects": {str(project): {}, "relative": {}, "/gone": {}}}))
     assert claudeProjects(claude) == [project]
     assert claudeProjects(tmp_path / "missing.json") == []
-
-
-class FakeSource:
-    def __init__(self, path: Path, others: list[Path]) -> None:
-        self.path = path
-        self.others = others
-        self.loads = 0
-        self.reloadNeeded = False
-
-    def watchedPaths(self) -> list[Path]:
-        return self.others
-
-    def load(self) -> LoadedConfig:
-        self.loads += 1
-        return LoadedConfig(source="fake")
-
-    def listening(self, port: int) -> list[str]:
-        self.reloadNeeded = True
-        return []
-
-    def stopping(self) -> list[str]:
-        return []
-
-    def restoreFailed(self, reason: str) -> None:
-        pass
-
-
-def service(tmp_path: Path, source: FakeSource, clock: Clock, reloads: list[Any]) -> ConfigService:
-    stateDir = tmp_path / "state"
-    stateDir.mkdir(exist_ok=True)
-    return ConfigService(
-        source,
-        stateDir,
-        clock,
-        None,
-        inline,
-        reloads.append,
-        ConfigSettings(environ={"PATH": ""}, keys=lambda: WorkspaceKeys(SECRET)),
-    )
 
 
 def test_the_service_polls_every_client_file(
@@ -298,7 +250,6 @@ def test_a_warning_note_at_listening_is_logged_as_a_warning(tmp_path: Path) -> N
     rewrite, found at start) is a warning in the log, not an info line."""
     from twisted.internet.task import Clock
 
-    from mcpgateway.config.source import ConfigService
     from tests.fakes import capturedGatewayLogs
 
     class Source:

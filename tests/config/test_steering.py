@@ -14,15 +14,9 @@ from mcpgateway.config.steering import (
     FAMILIES,
     isDenied,
 )
+from tests.support.config.steering import anyCase
 
 _SUFFIX = st.from_regex(r"[A-Za-z0-9_]{0,12}", fullmatch=True)
-
-
-@st.composite
-def anyCase(draw: st.DrawFn, name: str) -> str:
-    """C{name} with each letter in a case of hypothesis's choosing."""
-    flips = draw(st.lists(st.booleans(), min_size=len(name), max_size=len(name)))
-    return "".join(c.swapcase() if flip else c for c, flip in zip(name, flips, strict=True))
 
 
 @given(st.data(), st.sampled_from(DENIED_PREFIXES), _SUFFIX)

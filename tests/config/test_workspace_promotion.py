@@ -17,7 +17,7 @@ from mcpgateway.config.classification import Override, resolve
 from mcpgateway.config.promotions import Promotion, PromotionStore
 from mcpgateway.core.pools.pool import childPerLaunch, sameServer
 from mcpgateway.core.spec import ServerSpec
-from tests.config.test_scopes import build, byKey, workspace
+from tests.support.config.scopes import build, byKey, workspace
 
 WHY = (
     "its child sent roots/list while 2 sessions used it, so the session it was for"

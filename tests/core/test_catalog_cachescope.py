@@ -22,8 +22,8 @@ from mcpgateway.core.catalogprobe import _ProbeSession
 from mcpgateway.core.era2026.translate import handshakeResult
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.protocol import jsonrpc
-from tests.core.era2026.test_era2026child import SERVER_INFO, AdapterCase
-from tests.core.test_catalog import (
+from tests.fakes import FakeProcess, FakeProcessReactor, FakeSession, fakeSpawner
+from tests.support.core.catalog import (
     SPEC,
     CatalogCase,
     Child,
@@ -34,7 +34,7 @@ from tests.core.test_catalog import (
     syncThread,
     tool,
 )
-from tests.fakes import FakeProcess, FakeProcessReactor, FakeSession, fakeSpawner
+from tests.support.core.era2026.era2026child import SERVER_INFO, AdapterCase
 
 Message = dict[str, Any]
 

@@ -21,8 +21,8 @@ from mcpgateway.core.spec import RemoteEndpoint
 from mcpgateway.core.status import ServerState
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.sandbox.profile import SandboxProfile
-from tests.core.test_catalog import SPEC, Child, MemoryPersistence, record, syncThread, tool
 from tests.fakes import FakeProcessReactor, fakeSpawner
+from tests.support.core.catalog import SPEC, Child, MemoryPersistence, record, syncThread, tool
 
 
 def test_the_entry_fingerprint_follows_what_a_child_is_started_with() -> None:

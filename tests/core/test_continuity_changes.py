@@ -13,8 +13,8 @@ import pytest
 
 from mcpgateway.core.continuity import SAVE_SPACING
 from mcpgateway.ops.sessionstore import SessionStore, encode
-from tests.core.test_continuity import call
-from tests.core.test_continuity_writes import StoredHarness
+from tests.support.core.continuity import call
+from tests.support.core.continuity_writes import StoredHarness
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ from typing import Any
 from twisted.internet.defer import Deferred
 
 from mcpgateway.core.continuity import CONFIG_WAIT
-from tests.core.test_continuity import MemoryStore, PersistentHarness, call
-from tests.core.test_predecessor import SuccessorHarness, savedIds
-from tests.core.test_restore_removal import CLAUDE, EVERY, savedOn
 from tests.fakes import capturedGatewayLogs
+from tests.support.core.continuity import MemoryStore, PersistentHarness, call
+from tests.support.core.predecessor import SuccessorHarness, savedIds
+from tests.support.core.restore_removal import CLAUDE, EVERY, savedOn
 
 KEEPING = "keeping {count} saved session(s) of server(s) not configured yet"
 

@@ -9,44 +9,14 @@ adapters, the operations jobs, the CLI, the tap, Klein or C{twisted.web}.
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
 
 import mcpgateway
+from tests.support.core.layering import FORBIDDEN, importedNames
 
 CORE = Path(mcpgateway.__file__).parent / "core"
-FORBIDDEN = (
-    "mcpgateway.web",
-    "mcpgateway.config",
-    "mcpgateway.clientconfigs",
-    "mcpgateway.ops",
-    "mcpgateway.cli",
-    "mcpgateway.tap",
-    "mcpgateway.auth",
-    "mcpgateway.cluster",
-    "klein",
-    "twisted.web",
-)
-
-
-def importedNames(source: str) -> list[str]:
-    """Every module name C{source} imports, as dotted names (C{from a import
-    b} counts as both C{a} and C{a.b}: C{b} may be a module)."""
-    names = []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:  # relative: resolved against the core package
-                base = ".".join(["mcpgateway", "core"][: 2 - node.level + 1])
-                module = f"{base}.{node.module}" if node.module else base
-            else:
-                module = node.module or ""
-            names.append(module)
-            names += [f"{module}.{alias.name}" for alias in node.names]
-    return names
 
 
 def forbiddenImports(source: str) -> list[str]:

@@ -11,9 +11,9 @@ from mcpgateway.core.child import ChildProtocol
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
-from tests.core.test_upstream import RecordingWatcher, UpstreamCase
 from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import spec
+from tests.support.core.upstream import RecordingWatcher, UpstreamCase
 
 WHY = "it wrote a stdout line of 1500 bytes, over the 1000-byte limit"
 

@@ -14,62 +14,15 @@ from typing import Any
 from twisted.internet.defer import CancelledError, Deferred
 
 from mcpgateway.core.continuity import SAVE_INTERVAL
-from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pools.persession import PerSessionPool
-from mcpgateway.core.spec import ServerSpec
-from mcpgateway.web.app import makeSite
-from tests.core.test_continuity import MemoryStore, PersistentHarness
-from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
-from tests.http import Harness, spec
-
-SERVERS = {"srv": spec("srv"), "other": spec("other"), "st": spec("st", mode="stateful")}
-
-
-class SuccessorHarness(Harness):
-    """A started gateway on C{store} whose predecessor is gone when
-    C{gone} fires."""
-
-    def __init__(
-        self,
-        store: MemoryStore,
-        gone: Deferred[None] | None,
-        servers: dict[str, ServerSpec] = SERVERS,
-        start: bool = True,
-    ) -> None:
-        self.reactor = FakeProcessReactor(firstPid=5000)
-        self.gateway = Gateway(
-            servers, fakeSpawner(self.reactor), persistence=store, predecessor=gone, lazyStart=False
-        )
-        self.site = makeSite(self.gateway, self.reactor, loopbackOnly=True, maxBody=4096)
-        if start:
-            self.gateway.start()
+from tests.fakes import capturedGatewayLogs
+from tests.http import Harness
+from tests.support.core.continuity import MemoryStore, PersistentHarness
+from tests.support.core.predecessor import SERVERS, Restart, SuccessorHarness, savedIds
 
 
 def ids(h: Harness) -> set[str]:
     return {s.id for s in h.gateway.sessions}
-
-
-def savedIds(store: MemoryStore) -> set[str]:
-    return {r["id"] for r in store.load()}
-
-
-class Restart:
-    """A predecessor with sessions, which saved them (C{prepare}), and its
-    successor, started with the predecessor still running."""
-
-    def __init__(self) -> None:
-        self.store = MemoryStore()
-        self.old = PersistentHarness(self.store, SERVERS)
-        self.first = self.old.initialize("srv")
-        self.stateful = self.old.initialize("st")
-        self.old.gateway.saveSessions()  # prepare
-        self.gone: Deferred[None] = Deferred()
-        self.new = SuccessorHarness(self.store, self.gone)
-        self.new.answerHandshake()  # the shared child it started for the restored session
-
-    def predecessorExits(self) -> None:
-        self.old.gateway.stop()
-        self.gone.callback(None)
 
 
 def test_the_successor_starts_with_the_sessions_saved_before_it_started() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.protocol import jsonrpc
-from tests.core.test_promotion import INIT_RESULT, PER_SESSION, SPEC, PromotionCase
+from tests.support.core.promotion import INIT_RESULT, PER_SESSION, SPEC, PromotionCase
 
 W1, W2 = "a" * 16, "b" * 16
 ROOTS_LIST = {"jsonrpc": "2.0", "id": "child-r", "method": "roots/list"}

@@ -17,26 +17,13 @@ from mcpgateway.config.source import ConfigService, ConfigSettings
 from mcpgateway.core.continuity import CONFIG_WAIT
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
-from tests.config.test_source_clients import FakeSource, service
-from tests.core.test_continuity import MemoryStore, PersistentHarness, answerLast, call
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness, initializeMessage, spec
+from tests.support.config.source_clients import FakeSource, service
+from tests.support.core.continuity import PersistentHarness, answerLast, call
+from tests.support.core.restore_removal import CLAUDE, EVERY, savedOn
 
-CLAUDE = {"srv": spec("srv")}
-"""What the gateway serves at start (the servers of C{~/.claude.json})."""
-EVERY = {**CLAUDE, "cur": spec("cur")}
-"""Once the other clients' files are adopted (C{cur}: only Cursor's)."""
 RESTORED = "restored {count} session(s) of the previous gateway process"
-
-
-def savedOn(servers: dict[str, Any], *names: str) -> tuple[MemoryStore, list[str]]:
-    """A store holding one session on each of C{names}, saved by a gateway
-    serving C{servers} that stopped."""
-    store = MemoryStore()
-    first = PersistentHarness(store, servers)
-    sids = [first.initialize(name) for name in names]
-    first.gateway.stop()
-    return store, sids
 
 
 def restoredLines(events: list[Any]) -> list[Any]:

@@ -23,10 +23,10 @@ from mcpgateway.core.pools.pool import sameServer
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.sandbox.profile import parseSandbox
-from tests.core.pools import test_scoped_reload as scoped
-from tests.core.test_env_reload import Home, replaced
 from tests.fakes import capturedGatewayLogs, fakeSpawner
 from tests.reloading import write
+from tests.support.core.env_reload import Home, replaced
+from tests.support.core.pools import scoped_reload as scoped
 
 PROFILE = {"filesystem": {"allowRead": ["/data"]}}
 

@@ -13,8 +13,8 @@ from typing import Any
 from mcpgateway.core.fanout import TASK_NOT_FOUND, SharedFanout, TaskOwners
 from mcpgateway.core.taskterms import RELATED_TASK
 from mcpgateway.protocol import jsonrpc
-from tests.core.test_router import Message, RouterCase, note, ok, req
 from tests.fakes import FakeSession, RecordingSink
+from tests.support.core.router import Message, RouterCase, note, ok, req
 
 TASKED = {"name": "simulate-research-query", "arguments": {}, "task": {"ttl": 60000}}
 

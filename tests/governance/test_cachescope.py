@@ -18,8 +18,8 @@ from mcpgateway.governance.policy import RequestFacts
 from mcpgateway.protocol import era2026wire
 from mcpgateway.web.root import GatewayRoot
 from tests.core.aggregate.aggtools import FakeServer, tool
-from tests.core.aggregate.test_aggregate_cachescope import _Hinted
-from tests.web.test_aggregate_era2026 import AggregateEra2026Harness
+from tests.support.core.aggregate.aggregate_cachescope import _Hinted
+from tests.support.web.aggregate_era2026 import AggregateEra2026Harness
 
 
 class EveryonePolicy:

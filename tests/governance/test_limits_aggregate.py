@@ -18,8 +18,8 @@ from mcpgateway.web.endpoints.aggregate import AggregatePath
 from mcpgateway.web.root import GatewayRoot
 from tests.core.aggregate.aggtools import FakeServer, tool
 from tests.http import Response
-from tests.web.test_aggregate_era2026 import AggregateEra2026Harness
-from tests.web.test_aggregate_web import TWO, AggregateHarness
+from tests.support.web.aggregate_era2026 import AggregateEra2026Harness
+from tests.support.web.aggregate_web import TWO, AggregateHarness
 
 ALPHA_TOOL = {"tool": {"calls": "1/min", "burst": 1}}
 

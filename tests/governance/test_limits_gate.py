@@ -7,30 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcpgateway.config.ratelimits import parseLimits
-from mcpgateway.governance.limitsgate import LimitsGate, factsOf, forGateway
-from tests.http import Response
-from tests.web.test_team_web import TeamHarness
-
-
-def toolCall(requestId: int, name: str = "read", **params: Any) -> dict[str, Any]:
-    return {
-        "jsonrpc": "2.0",
-        "id": requestId,
-        "method": "tools/call",
-        "params": {"name": name, "arguments": {}, **params},
-    }
-
-
-def passed(response: Response) -> bool:
-    """Not refused by a limit: forwarded (waiting for the child) or answered."""
-    return not response.complete or response.status != 429
-
-
-def limited(config: dict[str, Any]) -> TeamHarness:
-    h = TeamHarness()
-    h.team.callLimits = LimitsGate(h.reactor, lambda: parseLimits(config))
-    return h
+from mcpgateway.governance.limitsgate import factsOf, forGateway
+from tests.support.governance.limits_gate import limited, passed, toolCall
+from tests.support.web.team_web import TeamHarness
 
 
 def test_a_call_over_the_limit_is_429_with_the_wait() -> None:

@@ -26,8 +26,8 @@ from mcpgateway.governance.limitspage import (
 from mcpgateway.web.pages.statuspage import renderPage
 from mcpgateway.web.pages.statusstream import INTERVAL
 from mcpgateway.web.root import GatewayRoot
-from tests.governance.test_limits_gate import limited, passed, toolCall
-from tests.web.test_statuspage import ALLOWED_TAGS, HTML, Page, frames
+from tests.support.governance.limits_gate import limited, passed, toolCall
+from tests.support.web.statuspage import ALLOWED_TAGS, HTML, Page, frames
 
 PRINCIPAL_LIMIT = {"principal": {"calls": "30/min", "burst": 1}}
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from mcpgateway.remote.ratelimited import RATE_LIMITED, upstreamRateLimited
 from tests.remote.fakehttp import FakeResponse
-from tests.remote.test_openapi import child
-from tests.remote.test_streamable import NAME
-from tests.remote.test_streamable import Harness as StreamableHarness
-from tests.remote.test_streamable import call as streamable_call
+from tests.support.remote.openapi import child
+from tests.support.remote.streamable import NAME
+from tests.support.remote.streamable import Harness as StreamableHarness
+from tests.support.remote.streamable import call as streamable_call
 
 
 def test_a_remote_servers_429_is_the_rate_limit_error_with_its_wait() -> None:

@@ -26,19 +26,7 @@ from mcpgateway.governance.policy import (
     cedarValue,
     contextOf,
 )
-
-TEAM = """
-@id("analysts-read-public")
-permit(principal in Gateway::Group::"analysts", action == Gateway::Action::"tools/call", resource)
-when {
-  resource.server == "files" && resource.name like "read_*" &&
-  context.arguments has path && context.arguments.path like "/data/public/*"
-};
-@id("admins-all")
-permit(principal in Gateway::Group::"admins", action, resource);
-@id("no-shell")
-forbid(principal, action, resource is Gateway::Tool) when { resource.name == "shell" };
-"""
+from tests.support.governance.policy import TEAM
 
 ANN = Caller("ann", frozenset({"analysts"}), (("dept", "research"),), via="oauth")
 ROOT = Caller("root", frozenset({"admins"}), via="oauth")

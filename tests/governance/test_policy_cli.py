@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mcpgateway.cli.main import main
-from tests.governance.test_policy import TEAM
+from tests.support.governance.policy import TEAM
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:

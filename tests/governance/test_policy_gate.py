@@ -18,10 +18,10 @@ from mcpgateway.governance.policy import Caller, Policy, Target
 from mcpgateway.governance.policyfile import PolicyFile
 from mcpgateway.startup.policywiring import namesDecided
 from tests.fakes import FakeProcessReactor, fakeSpawner
-from tests.governance.test_policy import TEAM
 from tests.http import spec
-from tests.web.test_mcp import childRequests
-from tests.web.test_team_web import PRINCIPALS, TeamHarness
+from tests.support.governance.policy import TEAM
+from tests.support.web.mcp import childRequests
+from tests.support.web.team_web import PRINCIPALS, TeamHarness
 
 FILES_TEAM = TEAM.replace('resource.server == "files"', 'resource.server == "srv"')
 
@@ -132,6 +132,9 @@ def test_the_policy_file_reloads_and_keeps_the_last_good(tmp_path: Path) -> None
     assert watched.health()["error"] == watched.error
     path.write_text('@id("none") forbid(principal, action, resource);')
     clock.advance(2.0)
+    now = watched()
+    assert now is not None and now is not first and watched.error is None
+    watched.stopService()
     now = watched()
     assert now is not None and now is not first and watched.error is None
     watched.stopService()

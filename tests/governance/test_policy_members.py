@@ -17,10 +17,10 @@ from mcpgateway.core.aggregate.memberpolicy import Asker
 from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.policy import Policy
 from mcpgateway.governance.policymembers import PolicyMembers
-from tests.core.aggregate.test_era2026 import era2026
 from tests.fakes import RecordingSink
-from tests.web.test_aggregate_era2026 import AggregateEra2026Harness
-from tests.web.test_aggregate_web import AggregateHarness, fresh
+from tests.support.core.aggregate.era2026 import era2026
+from tests.support.web.aggregate_era2026 import AggregateEra2026Harness
+from tests.support.web.aggregate_web import AggregateHarness, fresh
 
 RULES = """
 @id("no-echo-on-alpha")

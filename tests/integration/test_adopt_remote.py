@@ -17,7 +17,7 @@ import pytest
 from mcp import Client
 
 from tests.integration.gateway import RunningGateway, callEcho, waitFor
-from tests.integration.test_remote_backends import RemoteEverything
+from tests.support.integration.remote_backends import RemoteEverything
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,7 @@ import pytest
 from mcp import Client
 
 from tests.integration.gateway import RunningGateway, writeConfig
-from tests.integration.test_restart_handover import cli, freePort
+from tests.support.integration.restart_handover import cli, freePort
 
 pytestmark = pytest.mark.integration
 DEMO = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}

@@ -12,7 +12,6 @@ import hashlib
 import json
 import runpy
 import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from mcp import Client
 
 from tests.http import initializeMessage
 from tests.integration.gateway import REPO, RunningGateway, writeConfig
+from tests.support.integration.aggregate_shield import VERSION, post
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +35,6 @@ PAGE = 30_000
 structuredContent and again in its JSON text, so 2 x 30,000 fits 64 KiB."""
 PARALLEL = 8
 META = "mcpgateway/shielded"
-VERSION = "2025-11-25"
 
 
 def bigConfig(home: Path) -> Path:
@@ -133,26 +132,6 @@ def test_ten_megabytes_come_back_shielded_and_page_back_to_every_byte(
     assert out["small"] == ("a small result", None), out["small"]
     assert out["other"][0] is True and out["ref"] in out["other"][1], out["other"]
     assert out["again"] == (False, rebuilt[:10]), out["again"]
-
-
-def post(url: str, message: dict[str, Any], session: str | None = None) -> tuple[Any, str | None]:
-    """One raw POST (no SDK: a result left whole may be larger than the
-    Python SDK takes in one SSE event)."""
-    headers = {
-        "Accept": "application/json, text/event-stream",
-        "Content-Type": "application/json",
-        "MCP-Protocol-Version": VERSION,
-    }
-    if session is not None:
-        headers["Mcp-Session-Id"] = session
-    request = urllib.request.Request(url, json.dumps(message).encode(), headers, method="POST")
-    with urllib.request.urlopen(request, timeout=60) as r:
-        body = r.read().decode()
-        sid = r.headers.get("mcp-session-id")
-    if body.lstrip().startswith("{"):
-        return json.loads(body), sid
-    data = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: ")]
-    return (data[-1] if data else None), sid
 
 
 def test_structured_records_are_cut_validly_or_left_whole(start: Any, home: Path) -> None:

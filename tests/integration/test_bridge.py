@@ -13,7 +13,6 @@ import json
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -28,17 +27,11 @@ import mcp.types as types
 import pytest
 
 from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
+from tests.support.integration.bridge import DEMO, freePort
 
 pytestmark = pytest.mark.integration
 
-DEMO = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
 VERSION = "2025-11-25"
-
-
-def freePort() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def bridgeEnv(home: Path) -> dict[str, str]:

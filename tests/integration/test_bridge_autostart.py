@@ -20,7 +20,7 @@ import pytest
 
 from mcpgateway.ops.statedir import pidAlive
 from tests.integration.gateway import REPO, waitFor
-from tests.integration.test_bridge import DEMO, freePort
+from tests.support.integration.bridge import DEMO, freePort
 
 pytestmark = pytest.mark.integration
 

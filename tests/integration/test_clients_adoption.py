@@ -26,7 +26,7 @@ import pytest
 from mcpgateway.clientconfigs import jsonc
 from mcpgateway.ops.statedir import pidAlive
 from tests.integration.gateway import callEcho, errorText, waitFor
-from tests.integration.test_cli_real import Cli, freePort
+from tests.support.integration.cli_real import Cli, freePort
 
 pytestmark = pytest.mark.integration
 

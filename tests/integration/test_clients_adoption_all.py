@@ -53,7 +53,7 @@ from mcpgateway.clientconfigs.engine import AdoptionEngine
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.ops.statedir import pidAlive
 from tests.integration.gateway import REPO, callEcho, errorText, waitFor
-from tests.integration.test_cli_real import Cli, freePort
+from tests.support.integration.cli_real import Cli, freePort
 
 pytestmark = pytest.mark.integration
 

@@ -56,7 +56,7 @@ from tests.integration.cluster import (
 )
 from tests.integration.continuity import tsEnvironment
 from tests.integration.gateway import REPO, waitFor
-from tests.integration.test_container import IMAGE_RUNNER
+from tests.support.integration.container import IMAGE_RUNNER
 
 pytestmark = pytest.mark.integration
 TS_CLIENT = Path(__file__).with_name("clients") / "ts_cluster.mjs"

@@ -24,7 +24,7 @@ import pytest
 from mcpgateway.core.taskterms import EXTENSION
 from tests.integration.cluster import RunningCluster
 from tests.integration.gateway import REPO
-from tests.integration.test_tasks import Client2026
+from tests.support.integration.tasks import Client2026
 
 pytestmark = pytest.mark.integration
 FIXTURE = REPO / "tests" / "fixtures" / "conformance_server.py"

@@ -24,10 +24,10 @@ import pytest
 
 from tests.integration.audittrail import requestRecords
 from tests.integration.gateway import RunningGateway, errorText, waitFor, writeConfig
-from tests.integration.test_oauth_fixture import OAuthServer
-from tests.integration.test_oauth_fixture import oauth as oauth  # the fixture
-from tests.integration.test_remote_login_browser import call
-from tests.integration.test_status_page import CHROMIUM, chromiumOrSkip
+from tests.support.integration.oauth_fixture import OAuthServer
+from tests.support.integration.oauth_fixture import oauth as oauth  # the fixture
+from tests.support.integration.remote_login_browser import call
+from tests.support.integration.status_page import CHROMIUM, chromiumOrSkip
 
 pytestmark = pytest.mark.integration
 

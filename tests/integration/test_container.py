@@ -39,11 +39,9 @@ from typing import Any
 import pytest
 
 from tests.integration.gateway import REPO, waitFor
+from tests.support.integration.container import IMAGE_RUNNER
 
 pytestmark = pytest.mark.integration
-IMAGE_RUNNER = ["python", "-P", "-OO", "-m", "twisted", "--reactor=mcpgateway"]
-"""How the image runs the gateway (its CMD, and the k8s manifest's args, which
-replace it): twist with mcpgateway.runtime.interpreter's flags, on the gateway's reactor."""
 
 DOCKERFILE = REPO / "deploy" / "Dockerfile"
 DOCKERIGNORE = REPO / "deploy" / "Dockerfile.dockerignore"

@@ -28,6 +28,7 @@ from mcp import Client
 
 from mcpgateway.ops.statedir import pidAlive
 from tests.integration.gateway import REPO
+from tests.support.integration.detached import environment, freePort, gatewayPids
 
 pytestmark = pytest.mark.integration
 VERSION = "2026.8.31"  # the version scripts/install-test-backends puts in the npm cache
@@ -38,25 +39,6 @@ NPX_ENTRY = {
     "env": {},
     "share": "global",
 }
-
-
-def freePort() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
-
-
-def environment(home: Path, **extra: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    for name in ("MCPGATEWAY_HOME", "NO_COLOR", "http_proxy", "HTTP_PROXY"):
-        env.pop(name, None)
-    env.update(extra)
-    return env
 
 
 async def echo(url: str, message: str) -> str:
@@ -71,21 +53,6 @@ def callEcho(url: str, message: str, timeout: float = 120) -> str:
             return await echo(url, message)
 
     return anyio.run(bounded)
-
-
-def gatewayPids(marker: Path) -> list[int]:
-    """Live processes whose command line names C{marker} (our state dir)."""
-    found = []
-    needle = os.fsencode(str(marker))
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if needle in f.read() and pidAlive(int(entry)):
-                        found.append(int(entry))
-            except OSError:
-                continue
-    return found
 
 
 @pytest.fixture

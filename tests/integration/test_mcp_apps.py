@@ -35,16 +35,20 @@ from mcp.client import advertise
 from mcp.shared.exceptions import MCPError
 
 from tests.integration.gateway import RunningGateway, freePort, npmServer, writeConfig
+from tests.support.integration.mcp_apps import (
+    HANDSHAKE,
+    MIME,
+    MUSIC_URI,
+    UI,
+    dumped,
+    readApp,
+    routeFacts,
+)
 
 pytestmark = pytest.mark.integration
-UI = "io.modelcontextprotocol/ui"
-MIME = "text/html;profile=mcp-app"
 APP_URI = "ui://get-time/mcp-app.html"
-MUSIC_URI = "ui://sheet-music/mcp-app.html"
 MONITOR_URI = "ui://system-monitor/mcp-app.html"
 ERA2026 = "2026-07-28"
-HANDSHAKE = "legacy"
-"""The SDK's name for the revisions with the initialize handshake."""
 
 
 def appServers() -> dict[str, Any]:
@@ -66,29 +70,6 @@ def appServers() -> dict[str, Any]:
         "aggregate": False,
     }
     return entries
-
-
-def dumped(model: Any) -> dict[str, Any]:
-    """What the client was given, as JSON (aliases: C{_meta})."""
-    out: dict[str, Any] = model.model_dump(by_alias=True, exclude_none=True, mode="json")
-    return out
-
-
-async def readApp(client: Client, uri: str) -> dict[str, Any]:
-    read = await client.read_resource(uri)
-    (content,) = read.contents
-    return dumped(content)
-
-
-async def routeFacts(url: str, mode: str) -> dict[str, Any]:
-    """A server route's tools and apps, as the server gives them."""
-    out: dict[str, Any] = {}
-    async with Client(url, mode=mode, extensions=[advertise(UI, {"mimeTypes": [MIME]})]) as client:
-        out["tools"] = {tool.name: dumped(tool) for tool in (await client.list_tools()).tools}
-        resources = (await client.list_resources()).resources
-        out["resources"] = {r.uri: dumped(r) for r in resources}
-        out["reads"] = {uri: await readApp(client, uri) for uri in out["resources"]}
-    return out
 
 
 async def aggregateFacts(url: str, mode: str, host: bool) -> dict[str, Any]:

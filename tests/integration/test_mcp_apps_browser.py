@@ -23,8 +23,8 @@ import anyio
 import pytest
 
 from tests.integration.gateway import REPO, RunningGateway, npmServer, writeConfig
-from tests.integration.test_mcp_apps import HANDSHAKE, MUSIC_URI, routeFacts
-from tests.integration.test_status_page import chromiumOrSkip
+from tests.support.integration.mcp_apps import HANDSHAKE, MUSIC_URI, routeFacts
+from tests.support.integration.status_page import chromiumOrSkip
 
 pytestmark = pytest.mark.integration
 HOST = REPO / "tests" / "integration" / "apps_host"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.gateway import callEcho, errorText, waitFor
-from tests.integration.test_cli_real import Cli, freePort
+from tests.support.integration.cli_real import Cli, freePort
 
 pytestmark = pytest.mark.integration
 

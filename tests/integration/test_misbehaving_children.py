@@ -5,7 +5,6 @@ accepts, one that floods its stderr."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import time
@@ -16,28 +15,15 @@ from typing import Any
 import pytest
 
 from tests.integration.gateway import (
-    REPO,
     RunningGateway,
     callEcho,
     errorText,
     waitFor,
     writeConfig,
 )
+from tests.support.integration.misbehaving_children import MISBEHAVING, alive
 
 pytestmark = pytest.mark.integration
-MISBEHAVING = REPO / "tests" / "fixtures" / "misbehaving_server.py"
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie is dead
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def server(*args: str, timeoutMs: int = 30_000) -> dict[str, Any]:

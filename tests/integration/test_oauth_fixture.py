@@ -13,8 +13,7 @@ import secrets
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -31,11 +30,12 @@ from mcp.shared.auth import (
     OAuthToken,
 )
 
-from tests.integration.gateway import REPO, FixtureServer, freePort
+from tests.integration.gateway import freePort
+from tests.support.integration.oauth_fixture import OAuthServer
+from tests.support.integration.oauth_fixture import oauth as oauth  # the fixture
 
 pytestmark = pytest.mark.integration
 
-FIXTURE = REPO / "tests" / "fixtures" / "oauth_server.py"
 ACCEPT = "application/json, text/event-stream"
 
 
@@ -44,28 +44,6 @@ class NoRedirects(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
-
-
-class OAuthServer(FixtureServer):
-    """The fixture on a free loopback port, its stdout in C{log}."""
-
-    def __init__(self, log: Path, *args: str) -> None:
-        super().__init__(FIXTURE, log, *args)
-
-
-@pytest.fixture
-def oauth(tmp_path: Path) -> Iterator[Callable[..., OAuthServer]]:
-    """Start fixtures with C{oauth(args...)}; all are stopped after the test."""
-    started: list[OAuthServer] = []
-
-    def starter(*args: str) -> OAuthServer:
-        server = OAuthServer(tmp_path / f"oauth-{len(started)}.log", *args)
-        started.append(server)
-        return server
-
-    yield starter
-    for server in started:
-        server.stop()
 
 
 def request(

@@ -207,7 +207,7 @@ def test_detached_twistd_traces_and_flushes_at_stop(home: Path, receiver: Receiv
     import time
 
     from mcpgateway.ops.statedir import pidAlive
-    from tests.integration.test_detached import environment, freePort
+    from tests.support.integration.detached import environment, freePort
 
     config = writeConfig(
         home / "servers.json", {"trace": {"command": sys.executable, "args": [str(FIXTURE)]}}

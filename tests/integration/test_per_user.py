@@ -15,9 +15,7 @@ C{Authorization: Bearer}:
 
 from __future__ import annotations
 
-import hashlib
 import json
-import secrets
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -27,29 +25,10 @@ import pytest
 
 from mcpgateway.auth.tokenfile import addToken
 from tests.integration.gateway import RunningGateway, writeConfig
-from tests.integration.test_scopes import HttpError, Session, entry, post
+from tests.support.integration.per_user import tokens
+from tests.support.integration.scopes import HttpError, Session, entry, post
 
 pytestmark = pytest.mark.integration
-
-
-def tokens(home: Path, *principals: str) -> tuple[Path, dict[str, dict[str, str]]]:
-    """A tokens file with one new token per principal; the file, and the
-    C{Authorization} header of each principal."""
-    made = {name: "mcpgw_" + secrets.token_urlsafe(32) for name in principals}
-    path = home / "tokens.json"
-    path.write_text(
-        json.dumps(
-            {
-                "version": 1,
-                "tokens": [
-                    {"sha256": hashlib.sha256(token.encode()).hexdigest(), "principal": name}
-                    for name, token in made.items()
-                ],
-            }
-        )
-    )
-    path.chmod(0o600)
-    return path, {name: {"authorization": f"Bearer {token}"} for name, token in made.items()}
 
 
 def team(home: Path, start: Any) -> tuple[RunningGateway, dict[str, dict[str, str]]]:

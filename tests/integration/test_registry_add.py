@@ -23,35 +23,16 @@ import pytest
 
 from tests.integration.gateway import (
     REPO,
-    FixtureServer,
     RunningGateway,
     callEcho,
     writeConfig,
 )
+from tests.support.integration.registry_add import LocalRegistry
 
 pytestmark = pytest.mark.integration
 
-FIXTURE = REPO / "tests" / "fixtures" / "registry_server.py"
 NAME = "io.github.modelcontextprotocol/everything"
 VERSION = "2026.8.31"  # the version scripts/install-test-backends puts in the npm cache
-
-
-class LocalRegistry(FixtureServer):
-    """tests/fixtures/registry_server.py on a loopback port the OS chose."""
-
-    def __init__(self, log: Path) -> None:
-        super().__init__(FIXTURE, log, port=0)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def requests(self) -> list[str]:
-        import urllib.request
-
-        with urllib.request.urlopen(f"{self.url}/admin/requests", timeout=5) as r:
-            found: list[str] = json.loads(r.read())["requests"]
-        return found
 
 
 @pytest.fixture

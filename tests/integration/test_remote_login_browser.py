@@ -23,16 +23,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import anyio
 import pytest
-from mcp import Client
 
 from tests.integration.gateway import RunningGateway, errorText, waitFor, writeConfig
-from tests.integration.test_oauth_fixture import OAuthServer
-from tests.integration.test_oauth_fixture import oauth as oauth  # the fixture
-from tests.integration.test_per_user import tokens
-from tests.integration.test_remote_oauth import cli, textOf
-from tests.integration.test_remote_team_login import call as team_call
-from tests.integration.test_remote_team_login import linkOf, refusal
-from tests.integration.test_status_page import CHROMIUM, chromiumOrSkip
+from tests.support.integration.oauth_fixture import OAuthServer
+from tests.support.integration.oauth_fixture import oauth as oauth  # the fixture
+from tests.support.integration.per_user import tokens
+from tests.support.integration.remote_login_browser import call
+from tests.support.integration.remote_oauth import cli
+from tests.support.integration.remote_team_login import call as team_call
+from tests.support.integration.remote_team_login import linkOf, refusal
+from tests.support.integration.status_page import CHROMIUM, chromiumOrSkip
 
 pytestmark = pytest.mark.integration
 
@@ -78,13 +78,6 @@ class Login:
         code = self.process.wait(timeout)
         self._reader.join(5)
         return code, out
-
-
-async def call(gateway: RunningGateway) -> tuple[str, str]:
-    """C{echo} and C{whoami} through the gateway, in one client session."""
-    async with Client(gateway.url("guarded"), mode="legacy") as c:
-        echo = textOf(await c.call_tool("echo", {"message": "from the browser login"}))
-        return echo, textOf(await c.call_tool("whoami", {}))
 
 
 def test_the_login_url_completes_in_headless_chromium(

@@ -39,9 +39,9 @@ from tests.integration.gateway import (
     waitFor,
     writeConfig,
 )
-from tests.integration.test_oauth_fixture import OAuthServer
-from tests.integration.test_oauth_fixture import oauth as oauth  # the fixture
-from tests.integration.test_remote_oauth import login
+from tests.support.integration.oauth_fixture import OAuthServer
+from tests.support.integration.oauth_fixture import oauth as oauth  # the fixture
+from tests.support.integration.remote_oauth import login
 
 pytestmark = pytest.mark.integration
 

@@ -10,42 +10,18 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from tests.integration.gateway import REPO, waitFor
+from tests.integration.gateway import waitFor
+from tests.support.integration.restart_handover import cli, freePort, state
 
 DEMO = [sys.executable, "-m", "mcpgateway.demo"]
 VERSION = "2025-11-25"
 SESSIONS = 16
-
-
-def freePort() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cli(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "MCPGATEWAY_HOME": str(home / "state"),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "mcpgateway.cli", *args],
-        env=env,
-        cwd=home,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 class Caller(threading.Thread):
@@ -123,10 +99,6 @@ class Caller(threading.Thread):
             if self.restarted.is_set():
                 self.callsAfter += 1
             requestId += 1
-
-
-def state(home: Path) -> dict[str, Any]:
-    return json.loads((home / "state" / "state.json").read_text())  # type: ignore[no-any-return]
 
 
 def test_restart_under_load_refuses_nothing_and_keeps_every_session(home: Path) -> None:

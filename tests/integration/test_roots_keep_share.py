@@ -25,7 +25,7 @@ import pytest
 from mcp import Client
 
 from tests.integration.gateway import RunningGateway, writeConfig
-from tests.integration.test_shared_roots import promotions, text
+from tests.support.integration.shared_roots import promotions, text
 
 pytestmark = pytest.mark.integration
 

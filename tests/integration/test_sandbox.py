@@ -37,23 +37,17 @@ from tests.integration.sandboxkit import (
     SECRET,
     Listener,
     bwrapOrSkip,
-    childPids,
     commandOf,
     fakeHome,
     hostileEntry,
     toolCall,
     toolNames,
 )
+from tests.support.integration.sandbox import confinedChildren
 
 pytestmark = pytest.mark.integration
 
 Starter = Callable[..., RunningGateway]
-
-
-def confinedChildren(gateway: RunningGateway) -> list[list[str]]:
-    """The command lines of the gateway's children that run in bubblewrap."""
-    commands = [commandOf(pid) for pid in childPids(gateway.process.pid)]
-    return [c for c in commands if c and os.path.basename(c[0]) == "bwrap"]
 
 
 def test_real_npm_servers_work_confined_with_no_hand_tuning(

@@ -37,7 +37,7 @@ from tests.integration.sandboxkit import (
     toolCall,
     toolNames,
 )
-from tests.integration.test_scopes import BASE_PYTHON, keyOf, userBase
+from tests.support.integration.scopes import BASE_PYTHON, keyOf, userBase
 
 pytestmark = pytest.mark.integration
 

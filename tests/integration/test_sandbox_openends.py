@@ -25,7 +25,7 @@ import pytest
 
 from tests.integration.gateway import RunningGateway, callEcho, errorText, waitFor, writeConfig
 from tests.integration.sandboxkit import bwrapOrSkip, childPids, commandOf
-from tests.integration.test_misbehaving_children import MISBEHAVING, alive
+from tests.support.integration.misbehaving_children import MISBEHAVING, alive
 
 pytestmark = pytest.mark.integration
 

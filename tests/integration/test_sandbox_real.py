@@ -32,7 +32,7 @@ from mcp import Client
 
 from tests.integration.gateway import RunningGateway, npmServer, twistdCommand, waitFor, writeConfig
 from tests.integration.sandboxkit import bwrapOrSkip, childPids, commandOf, fakeHome
-from tests.integration.test_sandbox import confinedChildren
+from tests.support.integration.sandbox import confinedChildren
 
 pytestmark = pytest.mark.integration
 

@@ -45,7 +45,7 @@ from tests.integration.sandboxkit import (
     hostileEntry,
     toolCall,
 )
-from tests.integration.test_restart_handover import cli, freePort, state
+from tests.support.integration.restart_handover import cli, freePort, state
 
 pytestmark = pytest.mark.integration
 

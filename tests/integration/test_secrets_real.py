@@ -37,7 +37,7 @@ from tests.integration.gateway import (
     waitFor,
     writeConfig,
 )
-from tests.integration.test_cli_real import Cli, freePort
+from tests.support.integration.cli_real import Cli, freePort
 
 pytestmark = pytest.mark.integration
 

@@ -44,7 +44,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 from mcpgateway.auth.tokenfile import addToken
 from tests.integration.gateway import RunningGateway, writeConfig
-from tests.integration.test_registry_add import LocalRegistry
+from tests.support.integration.registry_add import LocalRegistry
 
 pytestmark = pytest.mark.integration
 

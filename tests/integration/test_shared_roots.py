@@ -25,6 +25,7 @@ import pytest
 from mcp import Client
 
 from tests.integration.gateway import RunningGateway, writeConfig
+from tests.support.integration.shared_roots import promotions, text
 
 pytestmark = pytest.mark.integration
 
@@ -44,20 +45,6 @@ def shared(start: Any, home: Path, everything: list[str]) -> RunningGateway:
         {"everything": {"command": everything[0], "args": everything[1:], "share": "global"}},
     )
     return start("--config", str(config))  # type: ignore[no-any-return]
-
-
-def text(result: Any) -> str:
-    first = result.content[0]
-    assert isinstance(first, types.TextContent), result
-    return first.text
-
-
-def promotions(home: Path) -> dict[str, Any]:
-    path = home / "state" / "promotions.json"
-    if not path.exists():
-        return {}
-    servers: dict[str, Any] = json.loads(path.read_text())["servers"]
-    return servers
 
 
 def test_an_idle_window_stops_neither_roots_nor_sampling_nor_elicitation(

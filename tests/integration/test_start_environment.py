@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from mcpgateway.ops.statedir import pidAlive
-from tests.integration.test_detached import environment, freePort, gatewayPids
+from tests.support.integration.detached import environment, freePort, gatewayPids
 
 pytestmark = pytest.mark.integration
 

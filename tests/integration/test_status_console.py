@@ -29,7 +29,7 @@ import pytest
 
 from tests.integration.audittrail import requestRecords
 from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
-from tests.integration.test_status_page import browser, chromiumOrSkip  # noqa: F401
+from tests.support.integration.status_page import browser, chromiumOrSkip  # noqa: F401
 
 pytestmark = pytest.mark.integration
 

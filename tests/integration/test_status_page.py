@@ -14,50 +14,24 @@ from __future__ import annotations
 import contextlib
 import http.server
 import json
-import shutil
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
+from tests.support.integration.status_page import browser as browser  # the fixture
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 BROKEN = REPO / "tests" / "fixtures" / "broken_server.py"
 HOSTILE = "<img src=x onerror=\"document.title='pwned'\">"
 """A client name that would run script if the page did not escape it."""
-
-
-def chromiumOrSkip() -> Any:
-    """Playwright's sync API, or skip saying what is missing."""
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(
-            "no Chromium: scripts/install-test-backends installs Debian's package when run as root"
-        )
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("Playwright for Python is not installed (pip install playwright)")
-    return sync_playwright
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    sync_playwright = chromiumOrSkip()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def health(gateway: RunningGateway) -> dict[str, Any]:

@@ -19,8 +19,8 @@ import pytest
 
 from mcpgateway.core.tasks.manager import TTL_OVER
 from mcpgateway.core.taskterms import EXTENSION
-from tests.integration.test_task_status import start
-from tests.integration.test_tasks import Client2026
+from tests.support.integration.task_status import start
+from tests.support.integration.tasks import Client2026
 
 pytestmark = pytest.mark.integration
 

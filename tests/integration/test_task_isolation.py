@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from tests.integration.gateway import RunningGateway, waitFor, writeConfig
-from tests.integration.test_aggregate_shield import VERSION
-from tests.integration.test_aggregate_tasks import Client
+from tests.support.integration.aggregate_shield import VERSION
+from tests.support.integration.aggregate_tasks import Client
 
 pytestmark = pytest.mark.integration
 

@@ -34,10 +34,10 @@ from pydantic import ConfigDict
 
 from mcpgateway.core.taskterms import EXTENSION
 from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
+from tests.support.integration.task_status import start
 
 pytestmark = pytest.mark.integration
 
-FIXTURE = REPO / "tests" / "fixtures" / "conformance_server.py"
 ERA2026 = "2026-07-28"
 TERMINAL = ("completed", "failed", "cancelled")
 _ids = itertools.count(1)
@@ -173,14 +173,6 @@ async def callWithoutPolling(
                 group.start_soon(watch)
             result = await client.call_tool(tool, arguments)
     return result, extension, sent
-
-
-def start(home: Path, *extra: str) -> RunningGateway:
-    config = writeConfig(
-        home / "servers.json",
-        {"conformance": {"command": sys.executable, "args": [str(FIXTURE)]}},
-    )
-    return RunningGateway(["--config", str(config), *extra], home)
 
 
 def test_a_listening_client_hears_working_then_completed_and_never_polls(home: Path) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from mcpgateway.core.taskterms import EXTENSION
 from tests.integration.gateway import RunningGateway, writeConfig
-from tests.integration.test_tasks import Client2026
+from tests.support.integration.tasks import Client2026
 
 pytestmark = pytest.mark.integration
 

@@ -28,7 +28,7 @@ import pytest
 from mcpgateway.core.tasks.keeping import CUT_BY_RESTART
 from tests.integration.conftest import CACHE
 from tests.integration.gateway import REPO, RunningGateway, waitFor
-from tests.integration.test_tasks import start
+from tests.support.integration.tasks import start
 
 pytestmark = pytest.mark.integration
 

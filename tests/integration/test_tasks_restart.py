@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_restart_handover import cli, freePort
-from tests.integration.test_tasks import Client2026
+from tests.support.integration.restart_handover import cli, freePort
+from tests.support.integration.tasks import Client2026
 
 pytestmark = pytest.mark.integration
 DEMO = {"demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}}

@@ -16,8 +16,8 @@ from mcpgateway.core.upstream import Upstream
 from mcpgateway.ops.audit import AuditLog, childSecrets
 from mcpgateway.secrets.resolve import SecretResolver
 from tests.fakes import FakeProcessReactor, fakeSpawner
-from tests.ops.test_audit import lines, record
 from tests.secrets.support import inline
+from tests.support.ops.audit import lines, record
 
 SECRET = "ghp_auditRedaction0123456789xyz"
 

@@ -15,7 +15,7 @@ from mcpgateway.governance.decision import Decision
 from mcpgateway.ops.audit import AuditLog
 from mcpgateway.ops.auditexport import SyslogExporter, SyslogTarget, frame, parseTarget
 from mcpgateway.ops.auditotel import OtelAuditExporter
-from tests.ops.test_auditverify import record
+from tests.support.ops.auditverify import record
 
 
 class Datagrams:

@@ -26,7 +26,7 @@ from mcpgateway.ops.auditkey import (
     readKey,
 )
 from mcpgateway.ops.auditverify import verify
-from tests.ops.test_auditverify import record, rows, write
+from tests.support.ops.auditverify import record, rows, write
 
 KEY = bytes(range(KEY_BYTES))
 DENIED = Decision("denied", ("forbid-delete",), "a policy forbids it")

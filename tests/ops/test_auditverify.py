@@ -16,44 +16,10 @@ from hypothesis import strategies as st
 from twisted.internet.task import Clock
 
 from mcpgateway.governance.decision import Decision
-from mcpgateway.ops.audit import AuditLog, AuditRecord
+from mcpgateway.ops.audit import AuditLog
 from mcpgateway.ops.auditchain import canonical, digest, lastHash, seal
 from mcpgateway.ops.auditverify import verify
-
-
-def record(n: int = 0, **kw: Any) -> AuditRecord:
-    fields: dict[str, Any] = {
-        "ts": 1.5 + n,
-        "principal": "alice",
-        "session": "abcd1234",
-        "server": "srv",
-        "route": "global",
-        "method": "tools/call",
-        "tool": "echo",
-        "outcome": "ok",
-        "code": None,
-        "status": 200,
-        "durationMs": 2.0,
-        "via": "token",
-        "peer": "127.0.0.1",
-        "arguments": {"text": f"call {n}"},
-    }
-    fields.update(kw)
-    return AuditRecord(**fields)
-
-
-def write(path: Path, count: int, pid: int = 100, **kw: Any) -> AuditLog:
-    """A log that wrote C{count} records to C{path} and was closed."""
-    log = AuditLog(path, Clock(), pid=pid, **kw)
-    log.startService()
-    for n in range(count):
-        log.record(record(n))
-    log.stopService()
-    return log
-
-
-def rows(path: Path) -> list[bytes]:
-    return path.read_bytes().splitlines(keepends=True)
+from tests.support.ops.auditverify import record, rows, write
 
 
 def test_a_sealed_line_is_its_canonical_body_and_the_hash_of_it() -> None:

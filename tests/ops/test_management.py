@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.spawn import notFound
-from tests.web.test_api import (
+from tests.support.web.api import (
     FAKE,
     ApiHarness,
     assertNoSecrets,

@@ -21,7 +21,7 @@ from mcpgateway.clientconfigs.clients.mcpservers import Cursor
 from mcpgateway.clientconfigs.clientsource import ClientsSource
 from mcpgateway.clientconfigs.engine import AdoptionEngine
 from mcpgateway.config.watched import ConfigSource, PlainFile
-from tests.web.test_api import FAKE, ApiHarness, assertNoSecrets, error
+from tests.support.web.api import FAKE, ApiHarness, assertNoSecrets, error
 
 ENV = {"PATH": "/usr/bin:/bin"}
 MEMORY = {"command": FAKE, "args": ["-m", "memory"]}

@@ -19,13 +19,10 @@ from mcpgateway.ops.statedir import pidAlive
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import Harness, Response, spec
+from tests.support.ops.reaper import alwaysAlive, sessionIds
 
 ALWAYS = 10**9
 """An idle timeout no test reaches."""
-
-
-def alwaysAlive(pid: int) -> bool:
-    return True
 
 
 def openSession(h: Harness, server: str = "srv", pid: int | None = None) -> str:
@@ -79,10 +76,6 @@ def ping(h: Harness, session: str, server: str = "srv") -> None:
 
 def sent(proc: FakeProcess, method: str) -> list[dict[str, Any]]:
     return [m for m in proc.sentMessages() if m.get("method") == method]
-
-
-def sessionIds(h: Harness) -> set[str]:
-    return {s.id for s in h.gateway.sessions}
 
 
 def phaseEvents(events: list[Any]) -> list[Any]:

@@ -12,9 +12,9 @@ from typing import Any
 from mcpgateway.core.pools.pool import PidProbe
 from mcpgateway.core.sessions import Session
 from mcpgateway.ops.reaper import Reaper, SweepCounts
-from tests.ops.test_reaper import alwaysAlive, sessionIds
-from tests.web.test_sessions_api import Finder, FinderHarness, initialize
-from tests.web.test_team_web import TeamHarness
+from tests.support.ops.reaper import alwaysAlive, sessionIds
+from tests.support.web.sessions_api import Finder, FinderHarness, initialize
+from tests.support.web.team_web import TeamHarness
 
 
 def gone(*pids: int) -> PidProbe:

@@ -18,7 +18,6 @@ from mcpgateway.core.status import SessionStatus
 from mcpgateway.ops.savings import (
     REFRESH_GAP,
     SAMPLE_INTERVAL,
-    LaunchCost,
     ProcessCost,
     Sample,
     SavingsSampler,
@@ -30,8 +29,8 @@ from mcpgateway.report.savings import savingsLines
 from mcpgateway.runtime import procfs
 from mcpgateway.sandbox.proxyplan import FORWARDER
 from tests.http import Harness, spec
+from tests.support.ops.savings import MB, Sampled, launch, npxSpec, sampleOf
 
-MB = 1024 * 1024
 PAGE = procfs.pageSize() or 4096
 TICK = procfs.clockTicks() or 100
 
@@ -168,62 +167,6 @@ def test_any_parent_table_gives_each_process_once(parents: dict[int, int], root:
 
 
 # -- the estimate -----------------------------------------------------------------
-
-
-def npxSpec(name: str, mode: str = "stateless") -> Any:
-    return replace(spec(name, mode), command="/usr/bin/npx", args=("-y", f"{name}-pkg"))
-
-
-def sampleOf(launches: dict[int, LaunchCost], gateway: int | None = 20 * MB) -> Sample:
-    return Sample(launches, ProcessCost(rss=None, pss=gateway, cpu=None))
-
-
-def launch(
-    memory: int, processes: int = 1, wrappers: int = 0, wrapperMemory: int | None = None
-) -> LaunchCost:
-    return LaunchCost(
-        root=ProcessCost(rss=memory + MB, pss=wrapperMemory or memory, cpu=0.5),
-        processes=processes,
-        rss=memory + MB,
-        pss=memory,
-        cpu=0.5,
-        wrappers=wrappers,
-        wrapperMemory=wrapperMemory,
-    )
-
-
-class Sampled:
-    """A sampler whose /proc reads return what the test says, in a "thread"
-    the test runs (so it sees that nothing is read on the reactor thread)."""
-
-    def __init__(self, h: Harness) -> None:
-        self.h = h
-        self.clock = h.reactor
-        self.launches: dict[int, LaunchCost] = {}
-        self.reads: list[list[int]] = []
-        self.pending: list[tuple[Deferred[Sample], Any, tuple[Any, ...]]] = []
-        self.sampler = SavingsSampler(h.gateway.status, self.clock, self.runInThread)
-
-    def runInThread(self, f: Any, *args: Any) -> Deferred[Sample]:
-        d: Deferred[Sample] = Deferred()
-        self.pending.append((d, f, args))
-        return d
-
-    def runThreads(self) -> None:
-        """Run the queued reads, as the thread pool would."""
-        while self.pending:
-            d, f, args = self.pending.pop(0)
-            assert f is readSample
-            pids, _procRoot = args
-            self.reads.append(sorted(pids))
-            d.callback(sampleOf({p: self.launches[p] for p in pids if p in self.launches}))
-
-    def sample(self) -> None:
-        self.sampler.sample()
-        self.runThreads()
-
-    def estimate(self) -> Any:
-        return self.sampler.estimate(self.h.gateway.status())
 
 
 def test_sessions_sharing_one_child_save_the_launches_they_did_not_run() -> None:

@@ -13,7 +13,7 @@ from mcpgateway.core.status import Savings
 from mcpgateway.ops.seriessampler import SeriesService, readGateway, readStatus, seriesFor
 from mcpgateway.ops.timeseries import STEP
 from tests.http import Harness
-from tests.web.test_statuspage import _serverSavings
+from tests.support.web.statuspage import _serverSavings
 
 
 def test_a_reading_counts_children_sessions_and_clients() -> None:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from mcpgateway.ops.sessionjournal import JOURNAL_NAME
 from mcpgateway.ops.sessionstore import SessionStore
 from tests.fakes import capturedGatewayLogs
-from tests.ops.test_sessionstore import record
+from tests.support.ops.sessionstore import record
 
 
 def test_a_new_session_survives_without_a_save(tmp_path: Path) -> None:

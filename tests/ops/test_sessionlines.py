@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from mcpgateway.ops.sessionlines import SessionLines, decodeLine, encodeLine, fileBytes
 from mcpgateway.ops.sessionstore import SessionStore, encode, encodeBounded
-from tests.ops.test_sessionstore import record
+from tests.support.ops.sessionstore import record
 
 IDS = st.sampled_from([f"s{n}" for n in range(12)])
 CHANGE = st.one_of(

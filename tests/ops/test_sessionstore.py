@@ -16,25 +16,7 @@ from hypothesis import strategies as st
 
 from mcpgateway.ops.sessionstore import CORRUPT_SUFFIX, CorruptSessions, SessionStore, encode, parse
 from tests.fakes import capturedGatewayLogs
-
-
-def record(sessionId: str = "abc_DEF-123", **changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "id": sessionId,
-        "server": "srv",
-        "protocolVersion": "2025-11-25",
-        "capabilities": {"roots": {}},
-        "clientInfo": {"name": "claude-code", "version": "2"},
-        "logLevel": "info",
-        "subscriptions": ["file:///a"],
-        "clientPid": 1234,
-        "created": 1000.0,
-        "lastActivity": 1010.5,
-        "scope": "",
-        "credential": "",
-        "principal": "",
-    }
-    return {**base, **changes}
+from tests.support.ops.sessionstore import record
 
 
 def test_a_file_without_scope_keys_loads_with_the_global_route() -> None:

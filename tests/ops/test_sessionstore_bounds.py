@@ -22,7 +22,7 @@ from mcpgateway.ops.sessionstore import (
     encode,
 )
 from tests.fakes import capturedGatewayLogs
-from tests.ops.test_sessionstore import record
+from tests.support.ops.sessionstore import record
 
 
 def sessionLines(events: list[Any]) -> list[Any]:

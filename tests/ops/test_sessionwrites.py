@@ -23,7 +23,7 @@ from mcpgateway.ops import sessionstore
 from mcpgateway.ops.sessionjournal import JOURNAL_NAME
 from mcpgateway.ops.sessionstore import SessionStore
 from tests.fakes import HandThreads, capturedGatewayLogs
-from tests.ops.test_sessionstore import record
+from tests.support.ops.sessionstore import record
 
 
 def fired(d: Deferred[Any] | None) -> list[Any]:

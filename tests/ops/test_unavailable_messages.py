@@ -19,8 +19,8 @@ import pytest
 from mcpgateway import tap
 from mcpgateway.core.spec import DEFAULT_START_TIMEOUT
 from mcpgateway.core.upstream import ServerUnavailable
-from tests.core.pools.test_pool import PoolCase, clientInitialize, describe
 from tests.fakes import FakeProcessReactor, FakeSession, capturedGatewayLogs
+from tests.support.core.pools.pool import PoolCase, clientInitialize, describe
 
 GONE = "/nonexistent/bin/foo"
 

@@ -27,70 +27,7 @@ from mcpgateway.remote.openapi import InvalidArgument, SpecError, parseApi, reso
 from mcpgateway.remote.restchild import RestChild
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.remote.fakehttp import FakeAgent, FakeResponse, jsonResponse
-
-DOCUMENT: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {"title": "Pets", "version": "2.0"},
-    "servers": [{"url": "/api"}],
-    "paths": {
-        "/pets/{petId}": {
-            "parameters": [
-                {"name": "petId", "in": "path", "required": True, "schema": {"type": "integer"}}
-            ],
-            "get": {
-                "operationId": "getPet",
-                "summary": "One pet",
-                "parameters": [{"name": "X-Trace", "in": "header", "schema": {"type": "string"}}],
-                "responses": {
-                    "200": {
-                        "description": "the pet",
-                        "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/Pet"}}
-                        },
-                    }
-                },
-            },
-            "delete": {"responses": {"204": {"description": "gone"}}},
-        },
-        "/pets": {
-            "get": {
-                "operationId": "listPets",
-                "parameters": [
-                    {"name": "tag", "in": "query", "schema": {"type": "array"}},
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "required": True,
-                        "schema": {"type": "integer"},
-                    },
-                ],
-                "responses": {"200": {"description": "pets"}},
-            },
-            "post": {
-                "operationId": "create pet!",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/Pet"}}
-                    },
-                },
-                "responses": {"201": {"description": "made"}},
-            },
-        },
-    },
-    "components": {
-        "schemas": {
-            "Pet": {
-                "type": "object",
-                "required": ["name"],
-                "properties": {
-                    "name": {"type": "string"},
-                    "friends": {"type": "array", "items": {"$ref": "#/components/schemas/Pet"}},
-                },
-            }
-        }
-    },
-}
+from tests.support.remote.openapi import DOCUMENT, child
 
 
 def test_each_operation_is_a_tool_with_its_parameters_body_and_output() -> None:
@@ -205,17 +142,6 @@ def test_dot_segments_and_empty_path_values_are_refused() -> None:
             raw.request({"name": value, "rev": "1"})
     assert raw.request({"name": "..x", "rev": ".."})[0] == "/v1/files/..x/raw/...json"
     assert raw.request({"name": "a b/ü", "rev": "1"})[0] == "/v1/files/a%20b%2F%C3%BC/raw/1.json"
-
-
-def child(tmp_path: Path) -> tuple[RestChild, FakeAgent, Clock, list[dict[str, Any]]]:
-    spec = tmp_path / "openapi.json"
-    spec.write_text(json.dumps(DOCUMENT))
-    agent, clock = FakeAgent(), Clock()
-    got: list[dict[str, Any]] = []
-    endpoint = RemoteEndpoint(
-        "https://api.example.com", "openapi", (("X-Api-Key", "k"),), str(spec)
-    )
-    return RestChild("pets", endpoint, agent, clock, got.append), agent, clock, got
 
 
 def test_the_child_answers_initialize_and_lists_tools_on_a_later_turn(tmp_path: Path) -> None:

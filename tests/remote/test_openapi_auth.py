@@ -28,7 +28,7 @@ from mcpgateway.remote.oauth.tokens import TokenStore, UpstreamGrant
 from mcpgateway.remote.restchild import RestChild
 from tests.fakes import FakeProcessReactor
 from tests.remote.fakehttp import FakeAgent, FakeResponse, Sent, jsonResponse, noFailuresLogged
-from tests.remote.test_oauth import MemoryKey
+from tests.support.remote.oauth import MemoryKey
 
 BASE = "https://api.example.com"
 TOKEN_URL = "https://auth.example.com/token"

@@ -11,7 +11,7 @@ from twisted.logger import LogEvent
 from mcpgateway.remote.getstream import GET_BACKOFF
 from mcpgateway.remote.resumption import RESUMES
 from tests.remote.fakehttp import FakeResponse, jsonResponse, sse, sseResponse
-from tests.remote.test_streamable import (
+from tests.support.remote.streamable import (
     INIT,
     INITIALIZED,
     NAME,

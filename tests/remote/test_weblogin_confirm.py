@@ -24,8 +24,8 @@ from mcpgateway.remote.oauth.weblogin import Finished, ForeignBrowser, Question
 from mcpgateway.remote.streamable import StreamableChild
 from tests.fakes import capturedGatewayLogs
 from tests.remote.fakehttp import FakeAgent, FakeResponse, jsonResponse
-from tests.remote.test_oauth import MemoryKey
-from tests.remote.test_weblogin import (
+from tests.support.remote.oauth import MemoryKey
+from tests.support.remote.weblogin import (
     GATEWAY,
     SERVER_URL,
     authorizeUrl,

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mcpgateway.runtime.portuse import PortInUse, holderPid, inUseMessage, reportedInUse
-from tests.ops.test_peerpid import LITTLE_ENDIAN, LOOP4, LOOP6, MAPPED_LOOP, FakeProc, row
+from tests.support.ops.peerpid import LITTLE_ENDIAN, LOOP4, LOOP6, MAPPED_LOOP, FakeProc, row
 
 ANY4 = "00000000"
 ANY6 = "0" * 32

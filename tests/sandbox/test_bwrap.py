@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from mcpgateway.sandbox import bwrap
 from mcpgateway.sandbox.bwrap import NetworkPlan, arguments, command
 from mcpgateway.sandbox.layout import Layout, build
-from tests.sandbox.test_layout import request, tree
+from tests.support.sandbox.layout import request, tree
 
 
 def layoutOf(network: str = "none") -> Layout:

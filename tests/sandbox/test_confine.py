@@ -3,45 +3,17 @@ line and its request, the probe started once and its findings told once."""
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import pytest
 from twisted.internet.defer import Deferred
-from twisted.logger import LogEvent, LogLevel
+from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 
-from mcpgateway.core.spec import ServerSpec
-from mcpgateway.sandbox.confine import Sandbox
-from mcpgateway.sandbox.profile import parseSandbox
-from mcpgateway.sandbox.request import LAUNCHER, launcherCommand
+from mcpgateway.sandbox.request import LAUNCHER
 from tests.fakes import capturedGatewayLogs
-
-ARGV = ["/usr/bin/node", "/srv/a/index.js", "stdio"]
-ENV = {"HOME": "/home/u", "PATH": "/usr/bin"}
-
-
-def spec(name: str = "a", **entry: Any) -> ServerSpec:
-    return ServerSpec(
-        name=name,
-        command=entry.pop("command", "node"),
-        cwd=entry.pop("cwd", None),
-        mode=entry.pop("mode", "global"),
-        executable="/usr/bin/node",
-        sandbox=parseSandbox(entry),
-    )
-
-
-def sandbox(default: str = "auto", **kwargs: Any) -> Sandbox:
-    return Sandbox(default, "/home/u/.mcpgateway", pid=lambda: 42, cwd=lambda: "/", **kwargs)
-
-
-def requestOf(argv: list[str]) -> dict[str, Any]:
-    assert argv[: len(launcherCommand())] == launcherCommand()
-    request: dict[str, Any] = json.loads(argv[len(launcherCommand())])
-    assert argv[len(launcherCommand()) + 1] == "--"
-    return request
+from tests.support.sandbox.confine import ARGV, ENV, requestOf, sandbox, sandboxEvents, spec
 
 
 def test_the_gateway_default_decides_unless_the_entry_says() -> None:
@@ -182,10 +154,6 @@ def test_a_refusal_is_explained_with_the_childs_home_and_network() -> None:
     assert (
         sandbox().explain(spec(sandbox={"network": "host"}), "getaddrinfo EAI_AGAIN x", ENV) is None
     )
-
-
-def sandboxEvents(events: list[LogEvent]) -> list[LogEvent]:
-    return [e for e in events if str(e.get("log_format", "")).startswith("sandbox:")]
 
 
 def test_a_probe_that_cannot_start_is_told_and_leaves_the_gateway_running() -> None:

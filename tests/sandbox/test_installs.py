@@ -10,8 +10,8 @@ from pathlib import Path
 from mcpgateway.sandbox.installs import installProfile, installSpec
 from mcpgateway.sandbox.layout import build
 from mcpgateway.sandbox.profile import parseSandbox
-from tests.sandbox.test_confine import spec
-from tests.sandbox.test_layout import bound, request, tree
+from tests.support.sandbox.confine import spec
+from tests.support.sandbox.layout import bound, request, tree
 
 NPM = "/usr/bin/npm"
 

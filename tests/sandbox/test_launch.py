@@ -26,7 +26,7 @@ from mcpgateway.sandbox.launch import (
     privateTmp,
     tasksOf,
 )
-from tests.sandbox.test_layout import request, tree
+from tests.support.sandbox.layout import request, tree
 
 COMMAND = ["/usr/bin/node", "server.js"]
 

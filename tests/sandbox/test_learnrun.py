@@ -15,9 +15,9 @@ from twisted.logger import LogLevel
 from mcpgateway.sandbox import layout, learnrun
 from mcpgateway.sandbox.launch import plan
 from tests.fakes import capturedGatewayLogs
-from tests.sandbox.test_confine import ARGV, ENV, requestOf, sandbox, spec
-from tests.sandbox.test_layout import request, tree
-from tests.sandbox.test_proxyplan import FakeProxy
+from tests.support.sandbox.confine import ARGV, ENV, requestOf, sandbox, spec
+from tests.support.sandbox.layout import request, tree
+from tests.support.sandbox.proxyplan import FakeProxy
 
 
 def test_strace_follows_every_process_into_the_inherited_descriptor() -> None:

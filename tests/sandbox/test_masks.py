@@ -14,7 +14,7 @@ from mcpgateway.sandbox import request as requests
 from mcpgateway.sandbox.layout import build
 from mcpgateway.sandbox.places import Places
 from mcpgateway.sandbox.profile import SandboxProfile, parseSandbox
-from tests.sandbox.test_layout import bound, masked, request, tree
+from tests.support.sandbox.layout import bound, masked, request, tree
 
 
 class Spec:

@@ -18,8 +18,8 @@ from mcpgateway.sandbox import childtmp, landlock, probe, seccomp
 from mcpgateway.sandbox.confine import Sandbox
 from mcpgateway.sandbox.detect import SandboxService
 from tests.fakes import capturedGatewayLogs
-from tests.sandbox.test_confine import ARGV, ENV, requestOf, sandbox, sandboxEvents, spec
-from tests.sandbox.test_proxyplan import FakeProxy, allowing
+from tests.support.sandbox.confine import ARGV, ENV, requestOf, sandbox, sandboxEvents, spec
+from tests.support.sandbox.proxyplan import FakeProxy, allowing
 
 BWRAP_FAILS: dict[str, Any] = {
     "mechanism": "landlock",

@@ -10,7 +10,7 @@ from pathlib import Path
 from mcpgateway.sandbox import defaults
 from mcpgateway.sandbox.layout import build
 from mcpgateway.sandbox.places import Places, managerRoots, programRoots
-from tests.sandbox.test_layout import bound, request, tree
+from tests.support.sandbox.layout import bound, request, tree
 
 
 def places(tmp: Path, environ: dict[str, str] | None = None) -> Places:

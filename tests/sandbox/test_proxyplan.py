@@ -17,39 +17,12 @@ from mcpgateway.sandbox import landlock, proxyplan
 from mcpgateway.sandbox.bwrap import STDOUT_HANDOVER
 from mcpgateway.sandbox.launch import plan
 from tests.fakes import capturedGatewayLogs
-from tests.sandbox.test_confine import ARGV, ENV, requestOf, sandbox, spec
-from tests.sandbox.test_layout import request, tree
+from tests.support.sandbox.confine import ARGV, ENV, requestOf, sandbox, spec
+from tests.support.sandbox.layout import request, tree
+from tests.support.sandbox.proxyplan import FakeProxy, allowing
 
 COMMAND = ["/usr/bin/node", "server.js"]
 URL = f"http://127.0.0.1:{proxyplan.PORT}"
-
-
-class FakeProxy:
-    def __init__(self) -> None:
-        self.asked: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
-        self.recorded: list[tuple[str, str]] = []
-
-    def socketFor(self, server: str, allowed: tuple[str, ...], denied: tuple[str, ...]) -> str:
-        self.asked.append((server, allowed, denied))
-        return f"/run/gw/{server}.sock"
-
-    def portFor(self, server: str, allowed: tuple[str, ...], denied: tuple[str, ...]) -> int:
-        self.asked.append((server, allowed, denied))
-        return 40000
-
-    def recorderFor(self, server: str, record: str) -> str:
-        self.recorded.append((server, record))
-        return f"/run/gw/{server}.learn.sock"
-
-    def status(self, server: str) -> dict[str, Any] | None:
-        return {"open": 0, "refused": 1, "refusedHosts": ["x:443"]} if server == "n" else None
-
-
-def allowing(*domains: str, denied: tuple[str, ...] = ()) -> Any:
-    network: dict[str, Any] = {"allowedDomains": list(domains)}
-    if denied:
-        network["deniedDomains"] = list(denied)
-    return spec("n", sandbox={"network": network})
 
 
 def test_a_child_with_an_allow_list_is_given_its_servers_proxy_socket() -> None:

@@ -41,7 +41,7 @@ from mcpgateway.sandbox.seccomp import (
     refused,
     rules,
 )
-from tests.sandbox.test_layout import request, tree
+from tests.support.sandbox.layout import request, tree
 
 COMMAND = ["/usr/bin/node", "server.js"]
 CLONE_NEWUSER = 0x10000000

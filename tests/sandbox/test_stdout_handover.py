@@ -17,7 +17,7 @@ import pytest
 from mcpgateway.sandbox import launch
 from mcpgateway.sandbox.bwrap import STDOUT_FD, STDOUT_HANDOVER
 from mcpgateway.sandbox.launch import handOverStdout, plan
-from tests.sandbox.test_layout import request, tree
+from tests.support.sandbox.layout import request, tree
 
 COMMAND = ["/usr/bin/node", "server.js"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mcpgateway.sandbox.places import Places
 from mcpgateway.sandbox.writes import Want, make, namesDirectory, settle
-from tests.sandbox.test_layout import tree
+from tests.support.sandbox.layout import tree
 
 
 def places(tmp: Path) -> Places:

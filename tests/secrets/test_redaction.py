@@ -15,8 +15,8 @@ from mcpgateway.secrets.resolve import SecretResolver
 from mcpgateway.secrets.store import SecretStore
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.secrets.support import FakeOnePassword, inline
-from tests.web import test_api
-from tests.web.test_api import FAKE, ApiHarness
+from tests.support.web import api as api_support
+from tests.support.web.api import FAKE, ApiHarness
 
 SECRET = "ghp_redactionCheck0123456789xyz"
 OP_VALUE = "op-redaction-check-value"
@@ -50,7 +50,7 @@ def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiHarn
         )
         return fakeSpawner(reactor, secrets=resolver)
 
-    monkeypatch.setattr(test_api, "fakeSpawner", spawner)
+    monkeypatch.setattr(api_support, "fakeSpawner", spawner)
     servers = {
         "srv": {
             "command": FAKE,

@@ -12,7 +12,7 @@ from twisted.internet.testing import StringTransport
 
 from mcpgateway.runtime.threads import runInline
 from mcpgateway.startup.netproxy import MAX_HOSTS_KEPT, ProxyProtocol
-from tests.startup.test_netproxy import proxyOf
+from tests.support.startup.netproxy import proxyOf
 
 
 def learner(tmp_path: Path, **kwargs: Any) -> Any:

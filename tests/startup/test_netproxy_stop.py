@@ -11,7 +11,7 @@ from pathlib import Path
 from twisted.internet.defer import Deferred
 
 from mcpgateway.startup.netproxy import STOP_WAIT
-from tests.startup.test_netproxy import proxyOf
+from tests.support.startup.netproxy import proxyOf
 
 
 def test_the_sockets_stay_until_the_children_held_have_ended(tmp_path: Path) -> None:

@@ -12,29 +12,9 @@ from typing import Any
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.aggregate.apps import EXTENSION, MIME_TYPE
-from tests.core.aggregate.aggtools import Children, FakeServer, tool
-from tests.web.test_aggregate_web import AggregateHarness
-
-APP = "ui://get-time/mcp-app.html"
-HOST = {"extensions": {EXTENSION: {"mimeTypes": [MIME_TYPE]}}}
-CSP = {"ui": {"csp": {"connectDomains": ["https://api.example.com"]}, "prefersBorder": True}}
-
-
-def appTool(name: str, **ui: Any) -> dict[str, Any]:
-    return {**tool(name), "_meta": {"ui": ui, "ui/resourceUri": ui.get("resourceUri", APP)}}
-
-
-def appServers() -> dict[str, FakeServer]:
-    return {
-        "alpha": FakeServer(
-            tools=[appTool("get-time", resourceUri=APP), appTool("poll", visibility=["app"])],
-            resources=[{"uri": APP, "name": "app", "mimeType": MIME_TYPE, "_meta": CSP}],
-        ),
-        "beta": FakeServer(
-            tools=[appTool("get-time", resourceUri=APP)],
-            resources=[{"uri": APP, "name": "app", "mimeType": MIME_TYPE}],
-        ),
-    }
+from tests.core.aggregate.aggtools import Children
+from tests.support.web.aggregate_apps import APP, CSP, HOST, appServers
+from tests.support.web.aggregate_web import AggregateHarness
 
 
 class DeclaringChildren(Children):
@@ -146,6 +126,6 @@ class DeclarationTests(SynchronousTestCase):
 
 
 def _initialize(capabilities: dict[str, Any]) -> dict[str, Any]:
-    from tests.web.test_aggregate_web import initialize
+    from tests.support.web.aggregate_web import initialize
 
     return initialize(capabilities)

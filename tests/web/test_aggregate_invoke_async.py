@@ -16,7 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from mcpgateway.core.tasks.manager import TaskManager
 from mcpgateway.core.tasks.store import TaskStore
 from tests.core.aggregate.aggtools import FakeServer, tool
-from tests.web.test_aggregate_web import VERSION, AggregateHarness
+from tests.support.web.aggregate_web import VERSION, AggregateHarness
 
 PATH = "/mcp/search"
 

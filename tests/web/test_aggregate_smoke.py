@@ -18,7 +18,7 @@ from mcpgateway.core.catalogprobe import PROBE_BACKOFF
 from mcpgateway.core.spec import ServerSpec
 from tests.core.aggregate.aggtools import Children, FakeServer, tool
 from tests.http import Harness, Response
-from tests.web.test_aggregate_web import VERSION, initialize, messagesOf
+from tests.support.web.aggregate_web import VERSION, initialize, messagesOf
 
 SECRET = "sk-live-LEAKME123"
 

@@ -14,7 +14,7 @@ import pytest
 from mcpgateway.core.catalog import Catalogs
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess
-from tests.web.test_api import FAKE, SECRET, TOKEN, ApiHarness, assertNoSecrets, error, logged
+from tests.support.web.api import FAKE, SECRET, TOKEN, ApiHarness, assertNoSecrets, error, logged
 
 __all__ = ["logged"]  # the fixture, shared with test_api
 

@@ -16,8 +16,8 @@ from mcpgateway.ops.audit import AuditRecord
 from mcpgateway.ops.management import ServerChanges
 from mcpgateway.web.admin.api import ApiApp
 from mcpgateway.web.app import makeSite
-from tests.web.test_api import FAKE, TOKEN, ApiHarness, error
-from tests.web.test_team_web import LEAK, TeamHarness, crashWithStderr
+from tests.support.web.api import FAKE, TOKEN, ApiHarness, error
+from tests.support.web.team_web import LEAK, TeamHarness, crashWithStderr
 
 SERVERS_TOKEN = "servers-only-token-abcdef0123456789"
 AS_SERVICE = {"authorization": f"Bearer {SERVERS_TOKEN}"}

@@ -12,7 +12,7 @@ from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
 from mcpgateway.core.sessions import shortId
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.endpoints.auditnote import AuditNote
-from tests.web.test_team_web import TeamHarness, call, initializeOfACrash
+from tests.support.web.team_web import TeamHarness, call, initializeOfACrash
 
 
 def test_a_failed_initialize_is_audited_with_the_code_answered_and_no_session() -> None:

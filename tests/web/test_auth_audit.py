@@ -16,7 +16,7 @@ from mcpgateway.web.plumbing.auth import AuthGate
 from mcpgateway.web.surfaces import TeamSurface
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Harness, Response, spec
-from tests.web.test_team_web import FakeQuota, RecordingAudit
+from tests.support.web.team_web import FakeQuota, RecordingAudit
 
 BOB = Principal("bob", "key-bob", VIA_TOKEN, servers=frozenset({"other"}))
 

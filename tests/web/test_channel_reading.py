@@ -14,35 +14,10 @@ from twisted.internet.error import ConnectionDone
 from mcpgateway.protocol.limits import Limits
 from tests.fakes import capturedGatewayLogs
 from tests.http import ACCEPT_BOTH, Harness
-from tests.web.test_mcp import LimitsHarness, connect
+from tests.support.web.channel_reading import HEALTH, _refusal, echo, post
+from tests.support.web.mcp import LimitsHarness, connect
 
 pytestmark = pytest.mark.usefixtures("tunedChannel")  # its state is read
-
-
-def post(sid: str, body: dict[str, Any], extra: bytes = b"") -> bytes:
-    data = json.dumps(body).encode()
-    return (
-        b"POST /srv/mcp HTTP/1.1\r\nHost: 127.0.0.1:9100\r\nAccept: "
-        + ACCEPT_BOTH.encode()
-        + b"\r\nContent-Type: application/json\r\nMcp-Session-Id: "
-        + sid.encode()
-        + b"\r\n"
-        + extra
-        + b"Content-Length: %d\r\n\r\n" % len(data)
-        + data
-    )
-
-
-HEALTH = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1:9100\r\n\r\n"
-
-
-def echo(n: int) -> dict[str, Any]:
-    return {
-        "jsonrpc": "2.0",
-        "id": n,
-        "method": "tools/call",
-        "params": {"name": "echo", "arguments": {"message": f"m{n}"}},
-    }
 
 
 def answerLast(h: Harness) -> None:
@@ -342,12 +317,6 @@ def test_nothing_is_kept_of_what_comes_once_the_connection_is_closing() -> None:
     for _ in range(10):
         protocol.dataReceived(b"x" * 65536)  # TLS may pass data up until close_notify
     assert protocol._unread == b""
-
-
-def _refusal(out: bytes) -> tuple[bytes, Any]:
-    """The status line and the JSON body of the one response in C{out}."""
-    head, _, body = out.partition(b"\r\n\r\n")
-    return head.split(b"\r\n")[0], json.loads(body)
 
 
 def test_a_declared_length_over_the_limit_is_413_at_once_without_waiting_for_the_body() -> None:

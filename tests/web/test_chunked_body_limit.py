@@ -16,8 +16,8 @@ import pytest
 
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness
-from tests.web.test_channel_reading import _refusal, echo, post
-from tests.web.test_mcp import connect
+from tests.support.web.channel_reading import _refusal, echo, post
+from tests.support.web.mcp import connect
 
 pytestmark = pytest.mark.usefixtures("tunedChannel")
 

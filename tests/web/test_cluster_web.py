@@ -7,131 +7,19 @@ owner's to write, and /health and /metrics say what the replica did."""
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.defer import Deferred
-from twisted.web.server import Request
 
 from mcpgateway.auth.principal import VIA_PEER, Principal
-from mcpgateway.cluster.routing import Forward, Local, NotFound, Where
-from mcpgateway.cluster.sealing import Address
-from mcpgateway.core.gateway import Gateway
-from mcpgateway.web.app import makeSite
-from mcpgateway.web.surfaces import ClusterSurface, TeamSurface
-from tests.fakes import FakeProcessReactor, fakeSpawner
-from tests.http import Harness, Response, spec
-from tests.web.test_team_web import PRINCIPALS, FakeGate, FakeQuota, RecordingAudit, ping
+from mcpgateway.cluster.routing import Forward, Local, Where
+from tests.http import Harness
+from tests.support.web.cluster_web import PEER, ClusterHarness
+from tests.support.web.team_web import PRINCIPALS, ping
 
-PEER = Address("10.0.0.2", 9100)
 OTHERS = "r2.sealed-by-another-replica"
-BOB_VIA_PEER = Principal("bob", "key-bob", VIA_PEER, servers=frozenset({"srv"}))
-
-
-class FakeRouter:
-    """Every id it does not know is another replica's (L{PEER}); a request
-    that must not be forwarded (from a peer, or its forward failed) gets 404."""
-
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
-        self.calls: list[tuple[str, str, str, str, bool]] = []
-        self.failedOver = 0
-
-    def resolve(
-        self, sessionId: str, server: str, scope: str, principal: Principal, fromPeer: bool
-    ) -> Where:
-        self.calls.append((sessionId, server, scope, principal.key, fromPeer))
-        known = self.gateway.sessions.get(sessionId)
-        if known is not None:
-            return Local(known)
-        if not fromPeer:
-            return Forward(PEER)
-        return NotFound()
-
-    def ownedElsewhere(self, sessionId: str, server: str, scope: str, principal: Principal) -> bool:
-        return sessionId.startswith("r2.")
-
-
-class FakeForwarder:
-    def __init__(self) -> None:
-        self.calls: list[tuple[Request, Address, Principal, bytes, Deferred[bool]]] = []
-        self.outcomes: Counter[str] = Counter()
-
-    def forward(
-        self, request: Request, owner: Address, principal: Principal, body: bytes
-    ) -> Deferred[bool]:
-        d: Deferred[bool] = Deferred()
-        self.calls.append((request, owner, principal, body, d))
-        return d
-
-    def ownersDown(self) -> int:
-        return 0
-
-    def answer(self, index: int = -1, status: int = 200, body: bytes = b"{}") -> None:
-        """Answer a forwarded request as the owner would."""
-        request, _, _, _, d = self.calls[index]
-        request.setResponseCode(status)
-        request.setHeader(b"content-type", b"application/json")
-        request.write(body)
-        request.finish()
-        self.outcomes["ok"] += 1
-        d.callback(True)
-
-
-class FakePeers:
-    """A header value C{ok:<principal>} opens to that principal, for any request."""
-
-    def __init__(self) -> None:
-        self.opened: list[tuple[str, bytes, bytes, str, bytes]] = []
-
-    def open(
-        self, value: str, method: bytes, path: bytes, sessionId: str, body: bytes
-    ) -> Principal | None:
-        self.opened.append((value, method, path, sessionId, body))
-        if value == "ok:bob":
-            return BOB_VIA_PEER
-        return None
-
-
-class ClusterHarness(Harness):
-    def __init__(self, gate: bool = True) -> None:
-        self.reactor = FakeProcessReactor()
-        self.gateway = Gateway({"srv": spec("srv")}, fakeSpawner(self.reactor))
-        self.router = FakeRouter(self.gateway)
-        self.forwarder = FakeForwarder()
-        self.peers = FakePeers()
-        self.cluster = ClusterSurface(
-            self.router, self.forwarder, self.peers, "r1", lambda: "http://10.0.0.1:9100"
-        )
-        self.gate = FakeGate() if gate else None
-        self.quota = FakeQuota() if gate else None
-        self.audit = RecordingAudit()
-        self.team = TeamSurface(self.gate, self.quota, self.audit, cluster=self.cluster)
-        self.site = makeSite(self.gateway, self.reactor, loopbackOnly=False, team=self.team)
-
-    def as_(self, who: str, method: str, path: str, body: Any = None, **kw: Any) -> Response:
-        headers = {"authorization": f"Bearer {who}", **kw.pop("headers", {})}
-        return self.request(method, path, body, headers=headers, **kw)
-
-    def initializeAs(self, who: str) -> str:
-        """Open a session here for C{who}; its id."""
-        response = self.as_(
-            who,
-            "POST",
-            "/srv/mcp",
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
-            },
-        )
-        if not response.complete:
-            self.answerHandshake()
-        assert response.status == 200, response.body
-        return response.headers["mcp-session-id"]
 
 
 def call(requestId: int = 2) -> dict[str, Any]:

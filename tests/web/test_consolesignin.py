@@ -34,10 +34,10 @@ from mcpgateway.web.root import GatewayRoot
 from mcpgateway.web.surfaces import TeamSurface
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Response, spec
-from tests.remote.test_oauth import MemoryKey
-from tests.remote.test_weblogin import GATEWAY, SERVER_URL, FakeAuthServer, inline, ticketOf
-from tests.web.test_statuspage import Page
-from tests.web.test_team_web import FakeGate, FakeQuota, RecordingAudit
+from tests.support.remote.oauth import MemoryKey
+from tests.support.remote.weblogin import GATEWAY, SERVER_URL, FakeAuthServer, inline, ticketOf
+from tests.support.web.statuspage import Page
+from tests.support.web.team_web import FakeGate, FakeQuota, RecordingAudit
 
 HOST = "127.0.0.1:9100"
 ORIGIN = f"http://{HOST}"

@@ -21,8 +21,8 @@ from mcpgateway.web.plumbing.channel import (
 )
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness, spec
-from tests.web.test_channel_reading import post
-from tests.web.test_mcp import LimitsHarness, call, connect, noTracebacks, started
+from tests.support.web.channel_reading import post
+from tests.support.web.mcp import LimitsHarness, call, connect, noTracebacks, started
 
 
 def ping(pad: int = 0) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from mcpgateway.config.ratelimits import parseLimits
 from mcpgateway.governance.limitsgate import LimitsGate, factsOf, forGateway
 from tests.fakes import capturedGatewayLogs
-from tests.web.test_team_web import TeamHarness
+from tests.support.web.team_web import TeamHarness
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8),

@@ -36,7 +36,7 @@ from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.web.plumbing.sse import keepAliveFor
 from tests.fakes import capturedGatewayLogs
 from tests.http import ACCEPT_BOTH, Response
-from tests.web.test_api import ApiHarness
+from tests.support.web.api import ApiHarness
 
 SEED = 20_2001
 ROUNDS = 3000

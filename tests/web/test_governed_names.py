@@ -15,7 +15,7 @@ from mcpgateway.auth.quota import PrincipalQuota
 from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.policy import Policy
 from mcpgateway.protocol import jsonrpc
-from tests.web.test_team_web import TeamHarness
+from tests.support.web.team_web import TeamHarness
 
 FORBID_SECRET = """
 @id("no-secret")

@@ -22,9 +22,9 @@ from twisted.python.failure import Failure
 
 from mcpgateway.web.app import GatewaySite
 from mcpgateway.web.endpoints.backends import PREDECESSOR_WAIT
-from tests.core.test_predecessor import Restart
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness, Response
+from tests.support.core.predecessor import Restart
 
 HEALTH = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1:9100\r\n\r\n"
 

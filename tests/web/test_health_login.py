@@ -21,9 +21,9 @@ from mcpgateway.remote.oauth.tokens import TokenStore, UpstreamGrant
 from mcpgateway.report.health import serverLine
 from mcpgateway.web.pages.statuspage import pageData, renderLive
 from tests.fakes import FakeProcessReactor, fakeSpawner
-from tests.remote.test_oauth import MemoryKey
-from tests.web.test_health import SERVER
-from tests.web.test_statuspage import Page
+from tests.support.remote.oauth import MemoryKey
+from tests.support.web.health import SERVER
+from tests.support.web.statuspage import Page
 
 URL = "https://mcp.example.com/mcp"
 REMOTE = ServerSpec(name="linear", command="", remote=RemoteEndpoint(URL))

@@ -8,7 +8,7 @@ from typing import Any
 
 from mcpgateway.core.status import GatewayStatus
 from mcpgateway.report.health import healthBody
-from tests.web.test_health import SERVER
+from tests.support.web.health import SERVER
 
 LINE = {"open": 1, "refused": 2, "refusedHosts": ["evil.example:443"]}
 

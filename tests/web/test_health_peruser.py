@@ -15,7 +15,7 @@ from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops.locate import GatewayProbe
 from mcpgateway.report.health import healthLine, serverLine
 from tests.cli.support import HEALTH
-from tests.web.test_health import SERVER, SPEC
+from tests.support.web.health import SERVER, SPEC
 
 
 def withSpec(spec: ServerSpec) -> dict[str, object]:

@@ -7,26 +7,9 @@ import json
 from dataclasses import replace
 
 from mcpgateway.report.health import healthBody, savingsLine
-from tests.http import Harness, spec
-from tests.ops.test_savings import MB, Sampled, launch, npxSpec
-
-
-def sampledGateway() -> tuple[Harness, Sampled]:
-    """Four sessions on a shared server, two on a resolved npx entry."""
-    h = Harness({"srv": spec("srv"), "mem": npxSpec("mem")})
-    pool = h.gateway.pools["mem"]
-    pool.useLaunchSpec(replace(pool.spec, command="/usr/bin/node", args=("/cache/bin.js",)))
-    for n in range(4):
-        h.initialize("srv", requestId=n + 1)
-    h.initialize("mem", requestId=10)
-    h.initialize("mem", requestId=11)
-    s = Sampled(h)
-    servers = h.gateway.status().servers
-    s.launches[servers["srv"].pids[0]] = launch(40 * MB)
-    s.launches[servers["mem"].pids[0]] = launch(60 * MB, processes=2)
-    s.sample()
-    h.reactor.advance(3)
-    return h, s
+from tests.http import Harness
+from tests.support.ops.savings import MB, Sampled
+from tests.support.web.health_savings import sampledGateway
 
 
 def test_health_says_what_sharing_saves_after_the_sessions() -> None:

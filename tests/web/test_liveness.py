@@ -18,7 +18,7 @@ from twisted.web.test.requesthelper import DummyRequest
 from mcpgateway.auth.principal import Verdict
 from mcpgateway.web.pages.liveness import LIVENESS_HINT, LIVENESS_METRICS, ProbeAccess, Shown
 from tests.http import Harness
-from tests.web.test_team_web import LEAK, MISSING, PRINCIPALS, TeamHarness, crashWithStderr
+from tests.support.web.team_web import LEAK, MISSING, PRINCIPALS, TeamHarness, crashWithStderr
 
 LIVENESS = {"status": "ok", "detail": "liveness", "hint": LIVENESS_HINT}
 

@@ -9,9 +9,7 @@ from typing import Any, cast
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
-from twisted.internet.testing import StringTransport
 from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 
@@ -24,36 +22,20 @@ from mcpgateway.web.app import makeSite
 from mcpgateway.web.plumbing.sse import keepAliveFor
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import Harness, spec
-from tests.protocol.test_envelope import ABSENT, expectedNotificationProblem, expectedRequestProblem
-
-
-def call(
-    h: Harness,
-    session: str,
-    requestId: Any = 2,
-    method: str = "tools/call",
-    params: dict[str, Any] | None = None,
-    **kwargs: Any,
-) -> Any:
-    return h.request(
-        "POST",
-        "/srv/mcp",
-        {"jsonrpc": "2.0", "id": requestId, "method": method, "params": params or {"name": "echo"}},
-        session=session,
-        **kwargs,
-    )
-
-
-def started(h: Harness, response: Any) -> Any:
-    """A forwarded request's stream sends its headers with its first event,
-    or after a second of silence: let that second pass."""
-    h.reactor.advance(1.0)
-    return response
-
-
-def childRequests(h: Harness, method: str = "tools/call", index: int = -1) -> list[dict[str, Any]]:
-    return [m for m in h.process(index).sentMessages() if m.get("method") == method]
-
+from tests.support.protocol.envelope import (
+    ABSENT,
+    expectedNotificationProblem,
+    expectedRequestProblem,
+)
+from tests.support.web.mcp import (
+    LimitsHarness,
+    answerEverything,
+    call,
+    childRequests,
+    connect,
+    noTracebacks,
+    started,
+)
 
 # -- initialize ----------------------------------------------------------------
 
@@ -687,15 +669,6 @@ def test_quick_answers_have_a_length_streamed_ones_are_chunked() -> None:
 # -- hostile input: nothing a client sends gives a 500 or reaches a child broken ------
 
 
-class LimitsHarness(Harness):
-    """A L{Harness} whose site has the given L{Limits}."""
-
-    def __init__(self, limits: Limits, servers: dict[str, Any] | None = None) -> None:
-        self.reactor = FakeProcessReactor()
-        self.gateway = Gateway(servers or {"srv": spec("srv")}, fakeSpawner(self.reactor))
-        self.site = makeSite(self.gateway, self.reactor, limits=limits)
-
-
 JSON_SCALARS = (
     st.none()
     | st.booleans()
@@ -745,22 +718,6 @@ def message(method: str, params: Any, requestId: Any = ABSENT) -> dict[str, Any]
     if params is not ABSENT:
         out["params"] = params
     return out
-
-
-def answerEverything(h: Harness) -> None:
-    """The fake child answers every request it was sent and has not answered."""
-    proc = h.process()
-    answered: set[Any] = getattr(proc, "answered", set())
-    for sent in proc.sentMessages():
-        if "method" in sent and "id" in sent and sent["id"] not in answered:
-            answered.add(sent["id"])
-            proc.reply({"jsonrpc": "2.0", "id": sent["id"], "result": {}})
-    proc.answered = answered  # type: ignore[attr-defined]
-
-
-def noTracebacks(events: list[Any]) -> None:
-    failures = [e for e in events if "log_failure" in e]
-    assert not failures, [e.get("log_format") for e in failures]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -1151,13 +1108,6 @@ def test_a_path_that_is_not_utf8_is_400_without_a_traceback() -> None:
 
 
 # -- connections: a deadline for headers, a cap per peer --------------------------------
-
-
-def connect(h: Harness, peer: str = "127.0.0.1") -> tuple[Any, StringTransport]:
-    transport = StringTransport(peerAddress=IPv4Address("TCP", peer, 50000))
-    protocol = h.site.buildProtocol(transport.getPeer())
-    protocol.makeConnection(transport)
-    return protocol, transport
 
 
 def test_headers_must_be_complete_within_the_deadline() -> None:

@@ -29,7 +29,7 @@ from mcpgateway.report.metrics import CONTENT_TYPE, renderMetrics, renderStatus
 from tests.core.tasks.support import keptTasks, serveTasks
 from tests.fakes import FakeProcess, FakeProcessReactor, fakeSpawner
 from tests.http import Harness, Response, spec
-from tests.web.test_health import SERVER
+from tests.support.web.health import SERVER
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 FAMILIES = {

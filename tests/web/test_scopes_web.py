@@ -21,72 +21,24 @@ from prometheus_client.parser import text_string_to_metric_families
 from twisted.web.http_headers import Headers
 
 from mcpgateway.config.workspaces import WorkspaceKeys
-from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pools.scoped import ScopedPool
 from mcpgateway.core.sessions import Session
-from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.report.metrics import renderMetrics
-from mcpgateway.web.app import GatewaySite, makeSite
+from mcpgateway.web.app import GatewaySite
 from mcpgateway.web.endpoints.credentials import BadCredential, readCredentials
 from mcpgateway.web.endpoints.mcp import McpEndpoint
 from mcpgateway.web.root import GatewayRoot
-from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
-from tests.http import Harness, Response, spec
+from tests.fakes import capturedGatewayLogs
+from tests.http import Harness, Response
+from tests.support.web.scopes_web import KEY_A, KEY_B, SECRET, UNKNOWN, initialize, scopedHarness
 
-KEY_A = "a" * 16
-KEY_B = "b" * 16
-UNKNOWN = "c" * 16
-SECRET = b"s" * 32
 TOKEN = "tok-3f9a1c-never-logged"
-
-
-def variant(base: ServerSpec, key: str, cwd: str) -> Variant:
-    return Variant(key, replace(base, cwd=cwd), f"child-{key or 'global'}")
-
-
-def scopedHarness(credentialEnv: tuple[str, ...] = ()) -> Harness:
-    h = Harness()
-    base = replace(spec("fs"), mode="workspace", credentialEnv=credentialEnv)
-    fs = replace(
-        base,
-        variants=(
-            variant(base, "", "/"),
-            variant(base, KEY_A, "/work/a"),
-            variant(base, KEY_B, "/work/b"),
-        ),
-    )
-    h.reactor = FakeProcessReactor()
-    h.gateway = Gateway({"srv": spec("srv"), "fs": fs}, fakeSpawner(h.reactor), lazyStart=False)
-    assert isinstance(h.gateway.pools["fs"], ScopedPool)
-    h.site = makeSite(h.gateway, h.reactor, loopbackOnly=True, keys=WorkspaceKeys(SECRET))
-    return h
 
 
 def sessionOf(h: Harness, sid: str) -> Session:
     session = h.gateway.sessions.get(sid)
     assert session is not None
     return session
-
-
-def initialize(h: Harness, path: str, headers: dict[str, str] | None = None) -> Response:
-    response = h.request(
-        "POST",
-        path,
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "test", "version": "1"},
-            },
-        },
-        headers=headers,
-    )
-    if not response.complete and h.reactor.processes:
-        h.answerHandshake()
-    return response
 
 
 def call(

@@ -22,7 +22,7 @@ from mcpgateway.web.pages.servercard import (
     serverCard,
 )
 from tests.http import Harness, spec
-from tests.web.test_team_web import PRINCIPALS, TeamHarness
+from tests.support.web.team_web import PRINCIPALS, TeamHarness
 
 TOOL = {"name": "search", "description": "Search", "inputSchema": {"type": "object"}}
 CATALOG = Catalog(

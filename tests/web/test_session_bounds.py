@@ -23,16 +23,10 @@ from hypothesis import strategies as st
 from mcpgateway.core.sessions import shortId
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.limits import MAX_SESSION_INFO, Limits
-from tests.core.aggregate.test_visit import facts
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness, initializeMessage
-from tests.web.test_mcp import (
-    LimitsHarness,
-    answerEverything,
-    call,
-    childRequests,
-    noTracebacks,
-)
+from tests.support.core.aggregate.visit import facts
+from tests.support.web.mcp import LimitsHarness, answerEverything, call, childRequests, noTracebacks
 
 
 def initialize(h: Harness, capabilities: Any, clientInfo: Any) -> Any:

@@ -18,7 +18,7 @@ from mcpgateway.web.endpoints.initialize import SESSION_RETRY_AFTER
 from mcpgateway.web.surfaces import TeamSurface
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Response, spec
-from tests.web.test_team_web import FakeGate, FakeQuota, RecordingAudit, TeamHarness, ping
+from tests.support.web.team_web import FakeGate, FakeQuota, RecordingAudit, TeamHarness, ping
 
 
 class RoomHarness(TeamHarness):

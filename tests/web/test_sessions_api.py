@@ -9,71 +9,14 @@ from typing import Any
 import pytest
 from twisted.internet.defer import Deferred, succeed
 
-from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.owners import OWNER_RETRY
 from mcpgateway.core.sessions import Session, shortId
-from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.web.app import makeSite
-from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs, fakeSpawner
+from tests.fakes import FakeProcess, capturedGatewayLogs
 from tests.http import Harness, Response, spec
+from tests.support.web.sessions_api import Finder, FinderHarness, initialize
 
 SHUTDOWN = {"code": jsonrpc.SERVER_UNAVAILABLE, "message": "the gateway is shutting down"}
-
-
-class FinderHarness(Harness):
-    """A L{Harness} whose gateway has a pid finder (and optionally a watcher)."""
-
-    def __init__(self, pidFinder: Any, servers: dict[str, ServerSpec] | None = None) -> None:
-        self.reactor = FakeProcessReactor()
-        specs = servers or {"srv": spec("srv")}
-        self.gateway = Gateway(
-            specs, fakeSpawner(self.reactor), pidFinder=pidFinder, lazyStart=False
-        )
-        self.site = makeSite(self.gateway, self.reactor, maxBody=4096)
-
-
-class Finder:
-    """Records each lookup and answers it with a Deferred the test fires."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Any, ...]] = []
-        self.answers: list[Deferred[int | None]] = []
-
-    def __call__(self, *args: Any) -> Deferred[int | None]:
-        self.calls.append(args)
-        d: Deferred[int | None] = Deferred()
-        self.answers.append(d)
-        return d
-
-
-def initialize(
-    h: Harness,
-    server: str = "srv",
-    headers: dict[str, str] | None = None,
-    clientInfo: dict[str, Any] | None = None,
-) -> Response:
-    response = h.request(
-        "POST",
-        f"/{server}/mcp",
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": clientInfo
-                if clientInfo is not None
-                else {"name": "test", "version": "1"},
-            },
-        },
-        headers=headers,
-    )
-    if not response.complete:
-        h.answerHandshake()
-    assert response.status == 200, response.body
-    return response
 
 
 def openSession(h: Harness, server: str = "srv", pid: int | None = None) -> str:

@@ -18,8 +18,8 @@ from mcpgateway.web.pages.consoleassets import DIGESTS, FILES, SCRIPTS, STYLES, 
 from mcpgateway.web.pages.statusneeds import fix, renderNeeds
 from mcpgateway.web.pages.statuspage import pageData
 from tests.http import Harness
-from tests.web.test_statuspage import HTML, Page, statusPage
-from tests.web.test_team_web import TeamHarness
+from tests.support.web.statuspage import HTML, Page, statusPage
+from tests.support.web.team_web import TeamHarness
 
 
 def call(h: Harness, session: str, requestId: int = 2) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, cast
 
@@ -22,7 +21,7 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.test.requesthelper import DummyRequest
 
-from mcpgateway.core.status import Savings, ServerSavings
+from mcpgateway.core.status import Savings
 from mcpgateway.web.pages.consoleassets import SCRIPTS, STYLES, url
 from mcpgateway.web.pages.consolepage import CONTENT_SECURITY_POLICY
 from mcpgateway.web.pages.statuspage import (
@@ -35,54 +34,22 @@ from mcpgateway.web.pages.statuspage import (
     stderrTails,
 )
 from mcpgateway.web.pages.statusstream import INTERVAL, NUDGE_DELAY, StatusFeed
-from mcpgateway.web.root import GatewayRoot
 from tests.core.tasks.support import keptTasks, serveTasks
 from tests.http import Harness, Response, initializeMessage, spec
-from tests.web.test_api import TOKEN, ApiHarness
-from tests.web.test_team_web import TeamHarness
+from tests.support.web.api import TOKEN, ApiHarness
+from tests.support.web.statuspage import (
+    ALLOWED_TAGS,
+    HTML,
+    Page,
+    _serverSavings,
+    frames,
+    statusPage,
+)
+from tests.support.web.team_web import TeamHarness
 
-HTML = "text/html"
 FORM = "application/x-www-form-urlencoded"
 
 
-class Page(HTMLParser):
-    """The tags, attributes and texts of a page, by where they are."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.stack: list[tuple[str, dict[str, str | None]]] = []
-        self.texts: dict[str, list[str]] = {}
-        """Text by the class (else the tag) of every element it is in."""
-        self.feed(text)
-        self.close()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        element = (tag, dict(attrs))
-        self.tags.append(element)
-        if tag not in ("meta", "br", "img", "input", "link"):
-            self.stack.append(element)
-
-    def handle_endtag(self, tag: str) -> None:
-        while self.stack:
-            if self.stack.pop()[0] == tag:
-                break
-
-    def handle_data(self, data: str) -> None:
-        keys = {attrs.get("class") or tag for tag, attrs in self.stack}
-        for key in keys:
-            self.texts.setdefault(key, []).append(data)
-
-    def text(self, key: str) -> str:
-        return "".join(self.texts.get(key, []))
-
-
-ALLOWED_TAGS = {
-    "html", "head", "meta", "title", "style", "body", "header", "h1", "h2", "span", "noscript",
-    "p", "code", "main", "section", "dl", "div", "dt", "dd", "table", "thead", "tbody", "tr",
-    "th", "td", "button", "b", "pre", "script", "link", "a", "figure", "figcaption", "svg",
-    "ul", "li", "ol", "label", "select", "option", "input", "textarea", "progress",
-}  # fmt: skip
 OWN_FILES = ["/favicon.svg"] + [url(name) for name in STYLES + SCRIPTS]
 """Every file the page loads: its icon, its style and its scripts, all the gateway's."""
 
@@ -298,26 +265,6 @@ def test_sessions_by_client_and_errors() -> None:
     status = replace(status, servers={"srv": replace(status.servers["srv"], requests=counted)})
     (srv,) = pageData(status)["servers"]
     assert (srv["requests"], srv["errors"]) == (8, 3)
-
-
-def _serverSavings(**figures: Any) -> ServerSavings:
-    base: dict[str, Any] = {
-        "sessions": 4,
-        "children": 1,
-        "processes": 2,
-        "pssBytes": 40 << 20,
-        "rssBytes": 50 << 20,
-        "cpuSeconds": 1.5,
-        "processesPerLaunch": 2.0,
-        "bytesPerLaunch": 40 << 20,
-        "measure": "pss",
-        "wrapper": "npx",
-        "wrappersAvoided": 3,
-        "wrapperBytes": None,
-        "processesAvoided": 9,
-        "memoryAvoidedBytes": 120 << 20,
-    }
-    return ServerSavings(**{**base, **figures})
 
 
 def test_savings_are_shown_when_the_status_has_them() -> None:
@@ -571,16 +518,6 @@ def test_on_a_team_gateway_the_page_and_its_stream_are_for_admins() -> None:
 
 
 # -- the stream ----------------------------------------------------------------
-
-
-def statusPage(h: Harness) -> StatusPage:
-    root = h.site.resource
-    assert isinstance(root, GatewayRoot)
-    return root._statusPage()
-
-
-def frames(response: Response) -> list[dict[str, Any]]:
-    return [json.loads(f[6:]) for f in response.body.split(b"\n\n") if f.startswith(b"data: ")]
 
 
 def watch(h: Harness, peer: str = "127.0.0.1") -> Response:

@@ -14,8 +14,8 @@ from mcpgateway.core.status import Circuit, GatewayStatus, ServerState
 from mcpgateway.ops.savings import SavingsSampler, estimateServer
 from mcpgateway.web.pages.statuspage import pageData, renderLive
 from tests.http import Harness
-from tests.web.test_health import CHILD, SERVER
-from tests.web.test_statuspage import Page
+from tests.support.web.health import CHILD, SERVER
+from tests.support.web.statuspage import Page
 
 
 def _row(data: dict[str, Any], **line: Any) -> str:

@@ -11,8 +11,8 @@ import pytest
 
 from mcpgateway.web.pages.favicon import ICON
 from tests.http import Harness
-from tests.web.test_statuspage import HTML, Page
-from tests.web.test_team_web import TeamHarness
+from tests.support.web.statuspage import HTML, Page
+from tests.support.web.team_web import TeamHarness
 
 SVG = "{http://www.w3.org/2000/svg}svg"
 

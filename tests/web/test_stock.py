@@ -21,8 +21,8 @@ from mcpgateway.web.plumbing.headers import GatewayHeaders
 from mcpgateway.web.plumbing.stock import StockChannel, StockRequest
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness
-from tests.web.test_channel_reading import HEALTH, echo, post
-from tests.web.test_mcp import noTracebacks
+from tests.support.web.channel_reading import HEALTH, echo, post
+from tests.support.web.mcp import noTracebacks
 
 BOTH = pytest.mark.parametrize("twisted", [STOCK, TUNED])
 

@@ -21,9 +21,8 @@ from mcpgateway.web.endpoints.guard import STDERR_MARK, forCaller
 from mcpgateway.web.surfaces import TeamSurface
 from tests.core.aggregate.aggtools import Children, FakeServer, tool
 from tests.http import Harness, Response
-from tests.web.fakeera2026 import FakeEra2026, headersFor, meta
-from tests.web.test_aggregate_web import AggregateHarness, fresh, messagesOf, serverSpec
-from tests.web.test_team_web import (
+from tests.support.web.aggregate_web import AggregateHarness, fresh, messagesOf, serverSpec
+from tests.support.web.team_web import (
     INITIALIZE,
     LEAK,
     FakeGate,
@@ -32,6 +31,7 @@ from tests.web.test_team_web import (
     TeamHarness,
     ping,
 )
+from tests.web.fakeera2026 import FakeEra2026, headersFor, meta
 
 STDERR = f"server 'srv' exited with code 3{STDERR_MARK}fatal: token={LEAK.decode()}"
 """The gateway's words for a child that wrote a secret and exited 3."""

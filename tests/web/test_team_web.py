@@ -6,146 +6,24 @@ management surface for admins only, the metadata served by the gate."""
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any, cast
 
-from twisted.internet.defer import Deferred
-from twisted.web.iweb import IRequest
-from twisted.web.resource import IResource, Resource
+from twisted.web.resource import IResource
 
-from mcpgateway.auth.principal import VIA_TOKEN, Principal, Refusal, Verdict
-from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.sessions import shortId
-from mcpgateway.ops.audit import AuditRecord
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.web.app import makeSite
 from mcpgateway.web.pages.liveness import LIVENESS_METRICS
-from mcpgateway.web.surfaces import TeamSurface
-from tests.fakes import FakeProcessReactor, fakeSpawner
-from tests.http import Harness, Response, spec
-
-PRINCIPALS = {
-    "alice": Principal("alice", "key-alice", VIA_TOKEN),
-    "bob": Principal("bob", "key-bob", VIA_TOKEN),
-    "carol": Principal("carol", "key-carol", VIA_TOKEN, servers=frozenset({"other"})),
-    "root": Principal("root", "key-root", VIA_TOKEN, admin=True),
-}
-MISSING = Refusal(401, None, "this gateway needs a bearer token")
-
-
-class FakeGate:
-    """Tokens are principal names; C{slow} answers later."""
-
-    def __init__(self) -> None:
-        self.refusals: Counter[tuple[int, str]] = Counter()
-        self.checked: list[str | None] = []
-        self.pending: list[Deferred[Verdict]] = []
-
-    def check(self, request: IRequest, server: str | None) -> Verdict | Deferred[Verdict]:
-        self.checked.append(server)
-        value = (request.getHeader(b"authorization") or b"").decode()
-        name = value.removeprefix("Bearer ")
-        if name == "slow":
-            waiting: Deferred[Verdict] = Deferred()
-            self.pending.append(waiting)
-            return waiting
-        principal = PRINCIPALS.get(name)
-        if principal is None:
-            self.refusals[(401, "missing")] += 1
-            return MISSING
-        return principal
-
-    def refuse(self, request: IRequest, refusal: Refusal) -> bytes:
-        request.setResponseCode(refusal.status)
-        request.setHeader(b"www-authenticate", b'Bearer realm="test"')
-        request.setHeader(b"content-type", b"application/json")
-        return jsonrpc.dumps(
-            jsonrpc.errorResponse(None, jsonrpc.INVALID_REQUEST, refusal.description)
-        )
-
-    def metadata(self) -> IResource:
-        class Metadata(Resource):
-            isLeaf = True
-
-            def render(self, request: IRequest) -> bytes:
-                return b'{"resource": "test"}'
-
-        return Metadata()
-
-
-class FakeQuota:
-    def __init__(self) -> None:
-        self.admitted: list[tuple[str, int]] = []
-        self.released: list[tuple[str, int]] = []
-        self.retryAfter: float | None = None
-        self.throttled: Counter[str] = Counter()
-
-    def admit(self, principal: str, requests: int = 1) -> float | None:
-        if self.retryAfter is not None:
-            self.throttled["rate"] += 1
-            return self.retryAfter
-        self.admitted.append((principal, requests))
-        return None
-
-    def release(self, principal: str, requests: int = 1) -> None:
-        self.released.append((principal, requests))
-
-
-class RecordingAudit:
-    def __init__(self, payloads: bool = False) -> None:
-        self.payloads = payloads
-        self.records: list[AuditRecord] = []
-
-    def record(self, entry: AuditRecord) -> None:
-        self.records.append(entry)
-
-
-class TeamHarness(Harness):
-    def __init__(
-        self,
-        payloads: bool = False,
-        timeout: float = 60.0,
-        api: Any = None,
-        loopbackOnly: bool = False,
-        publicHealth: bool = False,
-    ) -> None:
-        self.reactor = FakeProcessReactor()
-        self.gateway = Gateway(
-            {"srv": spec("srv", timeout=timeout), "other": spec("other")},
-            fakeSpawner(self.reactor),
-        )
-        self.gate = FakeGate()
-        self.quota = FakeQuota()
-        self.audit = RecordingAudit(payloads)
-        self.team = TeamSurface(self.gate, self.quota, self.audit, publicHealth=publicHealth)
-        self.site = makeSite(
-            self.gateway, self.reactor, loopbackOnly=loopbackOnly, api=api, team=self.team
-        )
-
-    def as_(self, who: str, method: str, path: str, body: Any = None, **kw: Any) -> Response:
-        headers = {"authorization": f"Bearer {who}", **kw.pop("headers", {})}
-        return self.request(method, path, body, headers=headers, **kw)
-
-    def open(self, who: str, server: str = "srv") -> str:
-        response = self.as_(
-            who,
-            "POST",
-            f"/{server}/mcp",
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
-            },
-        )
-        if not response.complete:
-            self.answerHandshake()
-        assert response.status == 200, response.body
-        return response.headers["mcp-session-id"]
-
-
-def ping(requestId: Any = 2) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": requestId, "method": "ping"}
+from tests.http import Harness
+from tests.support.web.team_web import (
+    LEAK,
+    MISSING,
+    PRINCIPALS,
+    TeamHarness,
+    call,
+    crashWithStderr,
+    initializeOfACrash,
+    ping,
+)
 
 
 def test_a_refusal_never_reaches_a_pool() -> None:
@@ -255,21 +133,6 @@ def test_a_forwarded_request_holds_its_place_until_it_ends() -> None:
     assert h.quota.released == [("key-alice", 1)]
 
 
-def call(h: TeamHarness, sid: str, requestId: int, arguments: Any = None) -> Response:
-    return h.as_(
-        "alice",
-        "POST",
-        "/srv/mcp",
-        {
-            "jsonrpc": "2.0",
-            "id": requestId,
-            "method": "tools/call",
-            "params": {"name": "echo", "arguments": arguments or {"secret": "s3"}},
-        },
-        session=sid,
-    )
-
-
 def test_one_audit_record_per_request_with_its_outcome() -> None:
     h = TeamHarness(timeout=5.0)
     sid = h.open("alice")
@@ -377,17 +240,6 @@ def test_the_management_surface_is_for_admins_health_and_metrics_are_open() -> N
     assert "alice" not in metrics.body.decode() and "alice" not in health.body.decode()
 
 
-LEAK = b"sk-live-LEAKME123"
-
-
-def crashWithStderr(h: TeamHarness) -> None:
-    """The shared child of C{srv} writes a secret to stderr and exits 3."""
-    h.open("alice")
-    proc = h.process()
-    proc.stderr(b"fatal: token=" + LEAK + b" in /opt/secret/launcher.sh\n")
-    proc.exit(3)
-
-
 def test_the_open_health_of_a_team_gateway_shows_no_stderr_to_a_caller_without_an_admin_token() -> (
     None
 ):
@@ -411,31 +263,6 @@ def test_the_open_health_of_a_team_gateway_shows_no_stderr_to_a_caller_without_a
     later = h.as_("slow", "GET", "/health")
     h.gate.pending.pop().callback(PRINCIPALS["root"])
     assert LEAK in later.body
-
-
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
-}
-
-
-def initializeOfACrash(h: Harness, who: str | None) -> dict[str, Any]:
-    """The error of C{who}'s C{initialize} (C{None}: no token) when the
-    child writes a secret to stderr and exits 3 before answering it."""
-    if who is None:
-        response = h.request("POST", "/srv/mcp", INITIALIZE)
-    else:
-        assert isinstance(h, TeamHarness)
-        response = h.as_(who, "POST", "/srv/mcp", INITIALIZE)
-    proc = h.process()
-    proc.stderr(b"fatal: token=" + LEAK + b" in /opt/secret/launcher.sh\n")
-    proc.exit(3)
-    assert response.complete and response.status == 200, response.body
-    error: dict[str, Any] = response.json()["error"]
-    assert error["code"] == jsonrpc.SERVER_UNAVAILABLE
-    return error
 
 
 def test_a_failed_initialize_shows_no_stderr_to_a_caller_without_an_admin_token() -> None:

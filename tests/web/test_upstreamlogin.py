@@ -28,8 +28,8 @@ from mcpgateway.web.pages.upstreamlogin import (
 )
 from tests.fakes import capturedGatewayLogs
 from tests.http import Response
-from tests.remote.test_weblogin import GATEWAY, webLogin
-from tests.web.test_team_web import TeamHarness
+from tests.support.remote.weblogin import GATEWAY, webLogin
+from tests.support.web.team_web import TeamHarness
 
 QUESTION = Question("linear", "p-bob", "bob <b>", "auth.example.com", "SEALED")
 

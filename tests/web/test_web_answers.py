@@ -25,10 +25,10 @@ from mcpgateway.core.gateway import Gateway
 from mcpgateway.web.app import makeSite
 from mcpgateway.web.endpoints.backends import PREDECESSOR_WAIT
 from mcpgateway.web.endpoints.credentials import MAX_CREDENTIAL
-from tests.core.test_predecessor import Restart
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import Harness, Response, spec
-from tests.web.test_scopes_web import KEY_A, SECRET, UNKNOWN, initialize, scopedHarness, variant
+from tests.support.core.predecessor import Restart
+from tests.support.web.scopes_web import KEY_A, SECRET, UNKNOWN, initialize, scopedHarness, variant
 
 BIG = "t" * (MAX_CREDENTIAL + 808)  # 9,000 bytes, as a client once sent
 

@@ -10,11 +10,11 @@ import pytest
 from mcpgateway.auth.principal import VIA_TOKEN, Principal
 from mcpgateway.web.app import makeSite
 from mcpgateway.web.surfaces import TeamSurface
-from tests.web import test_team_web
+from tests.support.web import team_web
+from tests.support.web.aggregate_era2026 import AggregateEra2026Harness
+from tests.support.web.aggregate_web import fresh, messagesOf
+from tests.support.web.team_web import INITIALIZE, FakeGate, FakeQuota, RecordingAudit
 from tests.web.fakeera2026 import body, headersFor
-from tests.web.test_aggregate_era2026 import AggregateEra2026Harness
-from tests.web.test_aggregate_web import fresh, messagesOf
-from tests.web.test_team_web import INITIALIZE, FakeGate, FakeQuota, RecordingAudit
 
 AUTH = {"authorization": "Bearer dana"}
 
@@ -25,7 +25,7 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> AggregateEra2026Harness:
     but beta (withheld, as the gateway server is from a principal that is
     no admin)."""
     dana = Principal("dana", "key-dana", VIA_TOKEN, withheld=frozenset({"beta"}))
-    monkeypatch.setitem(test_team_web.PRINCIPALS, "dana", dana)
+    monkeypatch.setitem(team_web.PRINCIPALS, "dana", dana)
     made = AggregateEra2026Harness(fresh())
     team = TeamSurface(FakeGate(), FakeQuota(), RecordingAudit())
     made.harness.site = makeSite(made.harness.gateway, made.harness.reactor, team=team)

@@ -21,7 +21,7 @@ from mcpgateway.core.aggregate import tasks as aggregatetasks
 from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, ShieldSpec, TaskTable
 from tests.core.aggregate.aggtools import Children, FakeServer, tool
 from tests.fakes import FakeProcess
-from tests.web.test_aggregate_web import AggregateHarness, messagesOf
+from tests.support.web.aggregate_web import AggregateHarness, messagesOf
 
 RELATED = "io.modelcontextprotocol/related-task"
 

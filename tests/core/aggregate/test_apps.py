@@ -39,8 +39,8 @@ from mcpgateway.core.aggregate.skills import localOf
 from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, Owner
 from mcpgateway.core.aggregate.view import Member, buildView
 from mcpgateway.protocol import jsonrpc
-from tests.core.aggregate import test_relay
 from tests.fakes import RecordingSink
+from tests.support.core.aggregate import relay as relay_support
 
 servers = st.text(min_size=1, max_size=64)
 rests = st.text(max_size=80)
@@ -282,8 +282,8 @@ def test_an_app_reaches_its_tool_by_its_own_name_only_when_one_member_has_it() -
 
 def test_a_member_s_update_of_its_app_names_it_under_the_member() -> None:
     relay = MemberRelay()
-    parent = test_relay.session()
-    alpha = test_relay.member(relay, parent, "alpha")
+    parent = relay_support.session()
+    alpha = relay_support.member(relay, parent, "alpha")
     sink = RecordingSink()
     for uri in ("ui://get-time/mcp-app.html", "file:///a.txt"):
         updated = jsonrpc.notification("notifications/resources/updated", {"uri": uri})

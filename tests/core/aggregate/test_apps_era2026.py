@@ -12,8 +12,8 @@ from mcpgateway.core.aggregate.era2026 import AggregateEra2026
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import RecordingSink
-from tests.web.test_aggregate_apps import APP, HOST, appServers
-from tests.web.test_aggregate_era2026 import AggregateEra2026Harness
+from tests.support.web.aggregate_apps import APP, HOST, appServers
+from tests.support.web.aggregate_era2026 import AggregateEra2026Harness
 
 
 class AppsEra2026Tests(SynchronousTestCase):

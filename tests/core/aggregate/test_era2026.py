@@ -21,16 +21,11 @@ from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHa
 from mcpgateway.core.pools.pool import ServerPool, ServerUnavailable
 from mcpgateway.protocol import era2026wire, jsonrpc
 from tests.fakes import RecordingSink
-from tests.web.test_aggregate_era2026 import TASKS, AggregateEra2026Harness
-from tests.web.test_aggregate_web import fresh, serverSpec
+from tests.support.core.aggregate.era2026 import era2026
+from tests.support.web.aggregate_era2026 import TASKS, AggregateEra2026Harness
+from tests.support.web.aggregate_web import fresh, serverSpec
 
 WITH_TASKS: dict[str, Any] = {"extensions": {TASKS: {}}}
-
-
-def era2026(
-    clientId: Any, method: str, params: dict[str, Any] | None = None, **fields: Any
-) -> Era2026Request:
-    return Era2026Request(clientId=clientId, method=method, params=params or {}, **fields)
 
 
 class Case(SynchronousTestCase):

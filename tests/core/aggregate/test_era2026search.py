@@ -21,8 +21,8 @@ from mcpgateway.core.aggregate.results import CallerResults, ResultBudget, Resul
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.protocol import era2026wire, jsonrpc
 from tests.fakes import FakeProcess, RecordingSink
-from tests.web.test_aggregate_era2026 import ELICIT, AggregateEra2026Harness
-from tests.web.test_aggregate_web import fresh
+from tests.support.web.aggregate_era2026 import ELICIT, AggregateEra2026Harness
+from tests.support.web.aggregate_web import fresh
 
 BIG = list(range(30000))
 """A result's array far over the shield's budget (64 KiB)."""

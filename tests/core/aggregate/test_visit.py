@@ -12,7 +12,6 @@ its own cannot visit (its child is gone with its owner).
 
 from __future__ import annotations
 
-import dataclasses
 import secrets
 from typing import Any
 
@@ -32,6 +31,7 @@ from mcpgateway.core.sessions import (
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcessReactor, fakeSpawner
+from tests.support.core.aggregate.visit import facts
 
 Message = dict[str, Any]
 ALICE = "mfrggzdfmztwq2lk"
@@ -89,20 +89,6 @@ def handshake(reactor: FakeProcessReactor) -> list[Message]:
     assert init["method"] == "initialize"
     proc.reply(jsonrpc.resultResponse(init["id"], INIT_RESULT))
     return list(proc.takeMessages())
-
-
-def facts(server: str = "fs", **changes: Any) -> SessionFacts:
-    made = SessionFacts(
-        server=server,
-        scope="",
-        principal="",
-        credential="",
-        protocolVersion="2025-06-18",
-        capabilities=frozenset({"sampling", "roots"}),
-        owned=False,
-        created=100.0,
-    )
-    return dataclasses.replace(made, **changes)
 
 
 class Replica(SynchronousTestCase):

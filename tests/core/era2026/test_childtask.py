@@ -16,8 +16,8 @@ from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.router import Router
 from mcpgateway.core.taskterms import EXTENSION, RELATED_TASK
 from mcpgateway.protocol import jsonrpc
-from tests.core.era2026.test_mrtr import ACCEPT, ALL_CAPS, ELICIT, TIMEOUT, BridgeCase, ok
 from tests.fakes import FakeSession, RecordingSink
+from tests.support.core.era2026.mrtr import ACCEPT, ALL_CAPS, ELICIT, TIMEOUT, BridgeCase, ok
 
 Message = dict[str, Any]
 TASK_CAPS = {**ALL_CAPS, "extensions": {EXTENSION: {}}}

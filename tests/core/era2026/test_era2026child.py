@@ -15,14 +15,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.defer import Deferred
-from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.era2026.child import (
     MAX_ROUNDS,
     RELISTEN_DELAY,
     STATE_ONLY_DELAY,
-    Era2026ChildAdapter,
 )
 from mcpgateway.core.era2026.mrtr import bindingOf
 from mcpgateway.core.era2026.translate import (
@@ -32,35 +30,24 @@ from mcpgateway.core.era2026.translate import (
     initializeResultOf,
 )
 from mcpgateway.core.era2026.types import Era2026Request
-from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.router import Router
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import era2026wire, jsonrpc
 from mcpgateway.protocol.requeststate import INVALID_STATE, Binding, StateError, StateWrapper
 from tests.fakes import FakeProcessReactor, FakeSession, RecordingSink, fakeSpawner
+from tests.support.core.era2026.era2026child import (
+    DISCOVER,
+    GATEWAY_INFO,
+    SERVER_INFO,
+    AdapterCase,
+    Message,
+    complete,
+)
 
-Message = dict[str, Any]
 PV = era2026wire.PROTOCOL_VERSION_KEY
 CAPS = era2026wire.CAPABILITIES_KEY
 INFO = era2026wire.CLIENT_INFO_KEY
 LEVEL = era2026wire.LOG_LEVEL_KEY
-SERVER_INFO = {"name": "era2026-child", "version": "2"}
-DISCOVER = {
-    "resultType": "complete",
-    "supportedVersions": ["2026-07-28"],
-    "capabilities": {
-        "tools": {"listChanged": True},
-        "resources": {"subscribe": True, "listChanged": True},
-        "logging": {},
-        "extensions": {"io.modelcontextprotocol/tasks": {}},
-    },
-    "instructions": "era2026 only",
-    "_meta": {era2026wire.SERVER_INFO_KEY: SERVER_INFO},
-    "ttlMs": 5000,
-    "cacheScope": "public",
-}
-GATEWAY_INFO = {"name": "mcpgateway", "version": "test"}
 FORM = {"mode": "form", "message": "Sure?", "requestedSchema": {"type": "object"}}
 ELICIT = {"method": "elicitation/create", "params": FORM}
 SAMPLE = {
@@ -74,67 +61,6 @@ def inputRequired(requests: dict[str, Any], state: str | None = "st-1") -> dict[
     if state is not None:
         result["requestState"] = state
     return result
-
-
-def complete(**fields: Any) -> dict[str, Any]:
-    return {
-        "resultType": "complete",
-        "content": [{"type": "text", "text": "done"}],
-        "_meta": {era2026wire.SERVER_INFO_KEY: SERVER_INFO},
-        **fields,
-    }
-
-
-class AdapterCase(SynchronousTestCase):
-    """A discovered 2026 child behind a real router and shared fanout."""
-
-    discover: dict[str, Any] = DISCOVER
-
-    def setUp(self) -> None:
-        self.clock = Clock()
-        self.written: list[Message] = []
-        self.router = Router("srv", self.clock, 60.0, SharedFanout())
-        self.wrapper = StateWrapper(b"k" * 32)
-        self.adapter = Era2026ChildAdapter(
-            self.router, self.clock, self.written.append, GATEWAY_INFO, wrapper=self.wrapper
-        )
-        self.router.attachChild(self.adapter.toChild)
-        self.adapter.discovered(dict(self.discover))
-        self.adapter.start()
-        self.clock.advance(0)
-        self.listens = [m for m in self.taken() if m.get("method") == "subscriptions/listen"]
-        self.session = FakeSession(
-            "a",
-            capabilities={
-                "roots": {"listChanged": True},
-                "sampling": {},
-                "elicitation": {"form": {}, "url": {}},
-                "tasks": {"requests": {}},
-            },
-        )
-        self.session.clientInfo = {"name": "claude-ai", "version": "0.1.0"}
-        self.router.attach(self.session)
-
-    def taken(self) -> list[Message]:
-        sent, self.written[:] = list(self.written), []
-        return sent
-
-    def reply(self, message: Message) -> None:
-        self.adapter.fromChild({"jsonrpc": "2.0", **message})
-
-    def handshakeCall(
-        self, name: str = "book", requestId: Any = 3, token: Any = None
-    ) -> tuple[Deferred[Message], RecordingSink, Message]:
-        """A handshake session's tools/call on its POST stream; what the child got."""
-        sink = RecordingSink()
-        params: dict[str, Any] = {"name": name, "arguments": {"n": 1}}
-        if token is not None:
-            params["_meta"] = {"progressToken": token}
-        d = self.router.request(
-            self.session, jsonrpc.request(requestId, "tools/call", params), sink
-        )
-        [sent] = self.taken()
-        return d, sink, sent
 
 
 class EnvelopeTests(AdapterCase):

@@ -10,7 +10,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import CancelledError
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -21,140 +21,25 @@ from mcpgateway.core.router import Router
 from mcpgateway.protocol import era2026wire, jsonrpc
 from mcpgateway.protocol.requeststate import INVALID_STATE, StateCodec
 from tests.fakes import FakeSession, RecordingSink, capturedGatewayLogs, scheduled
+from tests.support.core.era2026.mrtr import (
+    ACCEPT,
+    ALL_CAPS,
+    ARGS,
+    ELICIT,
+    TIMEOUT,
+    BridgeCase,
+    Message,
+    ok,
+)
 
-Message = dict[str, Any]
-ALL_CAPS: dict[str, Any] = {
-    "sampling": {},
-    "roots": {"listChanged": True},
-    "elicitation": {"form": {}, "url": {}},
-}
-ARGS = {"when": "tomorrow"}
-SCHEMA = {"type": "object", "properties": {"date": {"type": "string"}}}
-ELICIT = {"message": "Date full. Other?", "requestedSchema": SCHEMA}
 SAMPLE = {"messages": [{"role": "user", "content": {"type": "text", "text": "hi"}}], "maxTokens": 5}
-ACCEPT = {"action": "accept", "content": {"date": "2026-09-02"}}
 SAMPLED = {"role": "assistant", "content": {"type": "text", "text": "hello"}, "model": "m"}
-TIMEOUT = 10.0
-
-
-def ok(requestId: Any, result: Any) -> Message:
-    return jsonrpc.resultResponse(requestId, result)
 
 
 def progress(token: Any, value: int) -> Message:
     return jsonrpc.notification(
         "notifications/progress", {"progressToken": token, "progress": value, "total": 100}
     )
-
-
-class BridgeCase(SynchronousTestCase):
-    """A shared child's router, a bridge in front of it, and a pretend child
-    (what the gateway wrote to it is in C{sent})."""
-
-    maxSuspended = 256
-
-    def setUp(self) -> None:
-        self.clock = Clock()
-        self.ambiguous: list[tuple[str, int]] = []
-        self.router = Router(
-            "srv",
-            self.clock,
-            TIMEOUT,
-            SharedFanout(),
-            onAmbiguous=lambda method, count: self.ambiguous.append((method, count)),
-        )
-        self.sent: list[Message] = []
-        self.router.attachChild(self.sent.append)
-        self.bridge = InputBridge(
-            "srv", self.clock, StateCodec(b"k" * 32), ttl=600.0, maxSuspended=self.maxSuspended
-        )
-
-    def take(self) -> list[Message]:
-        out = list(self.sent)
-        self.sent.clear()
-        return out
-
-    def request(
-        self,
-        clientId: Any,
-        *,
-        token: Any = None,
-        caps: dict[str, Any] | None = None,
-        method: str = "tools/call",
-        name: str = "book",
-        arguments: Any = ARGS,
-        state: str | None = None,
-        responses: dict[str, Any] | None = None,
-        logLevel: str | None = None,
-    ) -> Era2026Request:
-        params: dict[str, Any] = {}
-        if method == "resources/read":
-            params["uri"] = name
-        elif method in ("tools/call", "prompts/get"):
-            params["name"] = name
-            params["arguments"] = arguments
-        if token is not None:
-            params["_meta"] = {"progressToken": token}
-        return Era2026Request(
-            clientId=clientId,
-            method=method,
-            params=params,
-            capabilities=ALL_CAPS if caps is None else caps,
-            logLevel=logLevel,
-            inputResponses=responses,
-            requestState=state,
-        )
-
-    def call(
-        self, clientId: Any, **kwargs: Any
-    ) -> tuple[Deferred[Message], RecordingSink, Message | None]:
-        """One round; with the message the child got for it, if any."""
-        sink = RecordingSink()
-        d = self.bridge.call(self.router, self.request(clientId, **kwargs), sink)
-        sent = self.take()
-        return d, sink, sent[-1] if sent else None
-
-    def ask(
-        self,
-        childId: int,
-        method: str = "elicitation/create",
-        params: dict[str, Any] | None = None,
-        *,
-        related: Any = None,
-        key: Any = None,
-        optional: bool = False,
-    ) -> None:
-        """The child asks the client something."""
-        params = dict(ELICIT if params is None and method == "elicitation/create" else params or {})
-        meta: dict[str, Any] = {}
-        if related is not None:
-            meta[era2026wire.HINT_RELATED] = related
-        if key is not None:
-            meta[era2026wire.HINT_KEY] = key
-        if optional:
-            meta[era2026wire.HINT_OPTIONAL] = True
-        if meta:
-            params["_meta"] = meta
-        self.router.childMessage(jsonrpc.request(childId, method, params or None))
-
-    def inputRequired(self, d: Deferred[Message], clientId: Any) -> tuple[dict[str, Any], str]:
-        """The round's C{InputRequiredResult}: its requests and its token."""
-        response = self.successResultOf(d)
-        self.assertEqual(response["id"], clientId)
-        result = response["result"]
-        self.assertEqual(result["resultType"], "input_required")
-        self.assertEqual(set(result), {"resultType", "inputRequests", "requestState"})
-        return result["inputRequests"], result["requestState"]
-
-    def suspendOnElicitation(self) -> tuple[Message, str, RecordingSink]:
-        """Call 7 (token 7) suspended on one elicitation (child id 5); the
-        child's call and the token."""
-        d, sink, call = self.call(7, token=7)
-        assert call is not None
-        self.ask(5)
-        self.clock.advance(COALESCE)
-        _, state = self.inputRequired(d, 7)
-        return call, state, sink
 
 
 class RoundTripTests(BridgeCase):

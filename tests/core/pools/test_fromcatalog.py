@@ -24,7 +24,8 @@ from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.tasks.handshake import speaksTasks
 from mcpgateway.protocol import jsonrpc
-from tests.core.test_catalog import (
+from tests.fakes import FakeProcessReactor, fakeSpawner
+from tests.support.core.catalog import (
     CAPS,
     SPEC,
     Child,
@@ -34,7 +35,6 @@ from tests.core.test_catalog import (
     syncThread,
     tool,
 )
-from tests.fakes import FakeProcessReactor, fakeSpawner
 
 Message = dict[str, Any]
 

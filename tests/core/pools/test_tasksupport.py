@@ -16,9 +16,9 @@ from mcpgateway.core.pools.pool import ServerPool, TaskSupport
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.tasks.handshake import speaksTasks
-from tests.core.pools.test_pool import SPEC, clientInitialize, ok
 from tests.fakes import FakeProcessReactor, fakeSpawner
-from tests.test_house import MODULES, imported
+from tests.support.core.pools.pool import SPEC, clientInitialize, ok
+from tests.support.house import MODULES, imported
 
 TASKS: dict[str, Any] = {"tasks": {"requests": {"tools": {"call": {}}}}}
 

@@ -32,7 +32,7 @@ from mcpgateway.core.tasks.manager import CALL_CANCELLED, TTL_OVER, TaskLimits, 
 from mcpgateway.core.tasks.store import TaskStore
 from mcpgateway.core.taskterms import RELATED_TASK
 from mcpgateway.protocol import jsonrpc
-from tests.core.test_router import fanoutOf
+from tests.support.core.router import fanoutOf
 
 NOW = 1_800_000_000.0
 

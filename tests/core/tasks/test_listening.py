@@ -20,7 +20,7 @@ from mcpgateway.core.tasks.manager import TTL_OVER, TaskLimits, TaskManager
 from mcpgateway.core.tasks.model import Task
 from mcpgateway.core.tasks.store import TaskStore
 from mcpgateway.protocol import jsonrpc
-from tests.core.tasks.test_manager import (
+from tests.support.core.tasks.manager import (
     WITH_TASKS,
     FakeChild,
     complete,

@@ -11,7 +11,7 @@ from mcpgateway.core.tasks.manager import TTL_OVER, TaskLimits
 from mcpgateway.core.tasks.model import Task
 from mcpgateway.core.tasks.watching import Shown, TaskWatchers, statusLook
 from mcpgateway.protocol import jsonrpc
-from tests.core.tasks.test_manager import complete, manager, startTask, tasksRequest
+from tests.support.core.tasks.manager import complete, manager, startTask, tasksRequest
 
 
 def statuses(seen: list[Task]) -> list[str]:

@@ -1,0 +1,97 @@
+"""What tests/core/pools/test_pool.py shares with the other tests: PoolCase,
+SPEC, clientInitialize, describe, ok."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from mcpgateway.core.pools.factory import makePool
+from mcpgateway.core.pools.persession import PerSessionPool
+from mcpgateway.core.pools.shared import SharedPool
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.report.health import serverLine
+from tests.fakes import (
+    FakeProcess,
+    FakeProcessReactor,
+    FakeSession,
+    fakeSpawner,
+)
+
+Message = dict[str, Any]
+
+EXE = "/opt/srv/bin/srv"
+SPEC = ServerSpec(
+    name="srv",
+    command="srv",
+    args=("--flag",),
+    env=(("TOKEN", "t"),),
+    cwd="/work/dir",
+    requestTimeout=10.0,
+    executable=EXE,
+)
+ENVIRON = {"PATH": "/usr/bin", "HOME": "/home/u"}
+INIT_RESULT = {
+    "protocolVersion": "2025-11-25",
+    "capabilities": {"tools": {}},
+    "serverInfo": {"name": "child", "version": "9"},
+}
+
+
+INITIALIZED = jsonrpc.notification("notifications/initialized")
+
+
+def clientInitialize(requestId: Any, version: str) -> Message:
+    return jsonrpc.request(
+        requestId,
+        "initialize",
+        {
+            "protocolVersion": version,
+            "capabilities": {"sampling": {}},
+            "clientInfo": {"name": "client", "version": "1"},
+        },
+    )
+
+
+def ok(requestId: Any, result: Any) -> Message:
+    return jsonrpc.resultResponse(requestId, result)
+
+
+def describe(pool: Any) -> dict[str, Any]:
+    """The pool's line of C{/health} (without its session count), from its status."""
+    return serverLine(pool.status(0))
+
+
+class PoolCase(SynchronousTestCase):
+    mode = "stateless"
+
+    def setUp(self) -> None:
+        self.reactor = FakeProcessReactor()
+        self.spec = dataclasses.replace(SPEC, mode=self.mode)
+        self.pool = self.makePool(self.spec)
+
+    def makePool(self, spec: ServerSpec) -> Any:
+        """The pool of C{spec} (a L{SharedPool} or a L{PerSessionPool}: white-box)."""
+        pool = makePool(spec, fakeSpawner(self.reactor, environ=ENVIRON))
+        assert isinstance(pool, (SharedPool, PerSessionPool))
+        return pool
+
+    def answerInitialize(self, proc: FakeProcess, result: Message | None = None) -> None:
+        [init] = proc.takeMessages()
+        self.assertEqual(init["method"], "initialize")
+        proc.reply(ok(init["id"], INIT_RESULT if result is None else result))
+
+    def openRunning(self, session: FakeSession, requestId: Any = 0) -> Message:
+        """Open C{session} on the shared child, initializing it when needed."""
+        return self.openRunningOn(self.pool, session, requestId)
+
+    def openRunningOn(self, pool: Any, session: FakeSession, requestId: Any = 0) -> Message:
+        """L{openRunning} on C{pool}."""
+        d = pool.open(session, clientInitialize(requestId, session.protocolVersion))
+        if not d.called:
+            self.answerInitialize(self.reactor.lastProcess)
+            self.assertEqual(self.reactor.lastProcess.takeMessages(), [INITIALIZED])
+        return self.successResultOf(d)
