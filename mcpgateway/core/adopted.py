@@ -3,9 +3,9 @@
 another's: L{releaseChild} on the old side, L{attachAdopted} on the new.
 
 Only a child that can go on exactly where it is moves: a process of the
-handshake era, started outside the sandbox (a confined child's launcher
-has the kernel kill it when the gateway process exits:
-C{PR_SET_PDEATHSIG}), running and
+handshake era whose life is not tied to the gateway process (a confined
+child started while no warden guarded the children has the kernel kill
+it when the gateway process exits: C{PR_SET_PDEATHSIG}), running and
 initialized, with nothing in flight (no request waiting for its answer,
 no request of its own waiting for a client's) and nothing written to its
 stdin that has not left yet. Its secret references stay unresolved in the
@@ -27,6 +27,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable
+from typing import Any
 
 from twisted.logger import Logger
 
@@ -39,6 +40,7 @@ from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.runtime import logs
+from mcpgateway.sandbox.request import homeOf
 
 log = Logger(observer=logs.observer, namespace="mcpgateway.core.adopted")
 
@@ -50,9 +52,9 @@ def whyNotMovable(upstream: Upstream) -> str | None:
     child = upstream.child
     if not isinstance(child, ChildProtocol) or child.pid is None or child.exited:
         return "no running process"
-    if isinstance(child, ConfinedChild):
+    if isinstance(child, ConfinedChild) and child.diesWithGateway:
         # Its launcher set PR_SET_PDEATHSIG: it is killed when this process exits.
-        return "it runs in its sandbox, which ends with this process"
+        return "it runs in a sandbox that ends with this process"
     if upstream.state is not Lifecycle.RUNNING or upstream.era != "handshake":
         return "it is not a running handshake-era child"
     if upstream.spec.references:
@@ -129,6 +131,7 @@ def releaseChild(
         subscriptions=subscriptions,
         logLevel=logLevel,
         fds=fds,
+        confinement=child.confinement if isinstance(child, ConfinedChild) else "",
     )
     upstream._forget(child, HANDED_OVER, gone=False)
     return handed
@@ -143,16 +146,7 @@ def attachAdopted(upstream: Upstream, handed: HandedChild, spawner: Spawner) -> 
         return False
     spec = upstream.spec
     spawned: list[Child] = []
-    child = ChildProtocol(
-        spec.name,
-        lambda message: upstream._fromChild(spawned, message),
-        spawner.clock,
-        spawner.maxLine,
-        killGroup=spawner.killGroup if handed.pgid == handed.pid else None,
-        onStderr=lambda line: upstream.events.emit("stderr", line),
-        onOutputLost=upstream._outputLost,
-        flusher=spawner.flusher,
-    )
+    child = _protocolFor(upstream, handed, spawner, spawned)
     spawned.append(child)
     stdin, stdout, stderr = handed.fds
     pipes = (stdin, stdout, stderr)
@@ -164,13 +158,60 @@ def attachAdopted(upstream: Upstream, handed: HandedChild, spawner: Spawner) -> 
     upstream.sessionInitializeResult = handed.sessionInitializeResult
     upstream.sessionCapabilities = handed.sessionCapabilities
     upstream.adoptChild(child)
+    if isinstance(child, ConfinedChild) and spawner.confiner is not None:
+        # its network proxy held, its temporary directory removed once it ends
+        spawner.confiner.spawned(spec, child.ended, pid=handed.pid)
     return True
 
 
-def confinesNow(spawner: Spawner, spec: ServerSpec) -> bool:
-    """Whether this process would start a child of C{spec} in its sandbox."""
+def _protocolFor(
+    upstream: Upstream, handed: HandedChild, spawner: Spawner, spawned: list[Child]
+) -> ChildProtocol:
+    """The protocol that serves C{handed}'s process: a L{ConfinedChild}
+    for one in its sandbox, as a child started here would have."""
+    spec = upstream.spec
+    common: dict[str, object] = {
+        "killGroup": spawner.killGroup if handed.pgid == handed.pid else None,
+        "onStderr": lambda line: upstream.events.emit("stderr", line),
+        "onOutputLost": upstream._outputLost,
+        "flusher": spawner.flusher,
+    }
+
+    def onMessage(message: Any) -> None:
+        upstream._fromChild(spawned, message)
+
+    confiner = spawner.confiner
+    if handed.confinement and confiner is not None:
+        environ = spec.environment(spawner.environ)
+        child = ConfinedChild(
+            spec.name,
+            onMessage,
+            spawner.clock,
+            spawner.maxLine,
+            explain=lambda line: confiner.explain(spec, line, environ),
+            home=homeOf(environ),
+            **common,  # type: ignore[arg-type]
+        )
+        child.diesWithGateway = False
+        child.confinement = handed.confinement
+        return child
+    return ChildProtocol(
+        spec.name,
+        onMessage,
+        spawner.clock,
+        spawner.maxLine,
+        **common,  # type: ignore[arg-type]
+    )
+
+
+def confinementNow(spawner: Spawner, spec: ServerSpec) -> str:
+    """The C{--sandbox} setting this process would start a child of
+    C{spec} confined under (C{""}: it would start it unconfined): a kept
+    child runs as a child started here would."""
     confines = getattr(spawner.confiner, "confines", None)
-    return bool(confines is not None and confines(spec))
+    if confines is None or not confines(spec):
+        return ""
+    return str(getattr(spawner.confiner, "default", ""))
 
 
 def fingerprintMatches(configured: ServerSpec, upstream: Upstream, handed: HandedChild) -> bool:

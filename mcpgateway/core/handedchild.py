@@ -88,6 +88,8 @@ class HandedChild:
     logLevel: str | None = None
     fds: tuple[int, ...] = field(default=(), compare=False)
     """Its stdin, stdout and stderr descriptors, in this process."""
+    confinement: str = ""
+    """The C{--sandbox} setting it runs confined under (C{""}: unconfined)."""
 
     def toJson(self) -> dict[str, Any]:
         return {
@@ -103,6 +105,7 @@ class HandedChild:
             "sessionCapabilities": self.sessionCapabilities,
             "subscriptions": list(self.subscriptions),
             "logLevel": self.logLevel,
+            "confinement": self.confinement,
             "fds": CHILD_FDS,
         }
 
@@ -119,6 +122,7 @@ class HandedChild:
             pending = base64.b64decode(data["pending"], validate=True)
             subscriptions = data["subscriptions"]
             logLevel = data["logLevel"]
+            confinement = data.get("confinement", "")
         except (KeyError, TypeError, ValueError) as e:
             raise BadRecord(f"a child's record lacks or mangles {e}") from None
         if not (
@@ -129,6 +133,7 @@ class HandedChild:
             and isinstance(subscriptions, list)
             and all(isinstance(uri, str) for uri in subscriptions)
             and (logLevel is None or isinstance(logLevel, str))
+            and isinstance(confinement, str)
         ):
             raise BadRecord("a child's record has a field of the wrong type")
         results = {}
@@ -151,6 +156,7 @@ class HandedChild:
             tuple(subscriptions),
             logLevel,
             fds,
+            confinement,
         )
 
 

@@ -195,7 +195,7 @@ class Spawner:
         if confined is not None:
             confiner = self.confiner
             assert confiner is not None
-            child: ChildProtocol = ConfinedChild(
+            inSandbox = ConfinedChild(
                 spec.name,
                 onMessage,
                 self.clock,
@@ -208,6 +208,10 @@ class Spawner:
                 explain=lambda line: confiner.explain(spec, line, env),
                 home=homeOf(env),
             )
+            ties = getattr(confiner, "tiesToGateway", None)
+            inSandbox.diesWithGateway = True if ties is None else bool(ties())
+            inSandbox.confinement = str(getattr(confiner, "default", ""))
+            child: ChildProtocol = inSandbox
             argv = confined
         else:
             child = ChildProtocol(
@@ -259,6 +263,13 @@ class ConfinedChild(ChildProtocol):
         self._heardOnStderr = onStderr
         self.sandboxNotes: list[str] = []
         """What the sandbox refused, each once, first first."""
+        self.diesWithGateway = True
+        """Whether the kernel ends it with the gateway process (its
+        launcher's C{PR_SET_PDEATHSIG}: no warden guarded the children when
+        it started); such a child cannot move to a restart's next process."""
+        self.confinement = ""
+        """The C{--sandbox} setting it started under (a restart's next
+        process keeps it only under the same)."""
         super().__init__(name, onMessage, clock, maxLine, onStderr=self._heard, **kwargs)
 
     def _heard(self, line: str) -> None:

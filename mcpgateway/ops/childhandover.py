@@ -7,7 +7,9 @@ The old process (L{ChildSender}) sends them once its connections are gone
 them any more: each movable child (L{mcpgateway.core.adopted.whyNotMovable})
 is let go of, its three pipes are sent with C{SCM_RIGHTS} and its record
 after them (L{mcpgateway.core.handedchild}), then an C{end} record that
-counts the children that could not move. The new process answers
+counts the children that could not move. Before the children go the
+listening sockets of the network allow-list proxy (a C{proxy} record
+each, its descriptor with it): a kept confined child's way out. The new process answers
 C{adopted} once it holds them; the old one then tells its warden they are
 no longer its own to stop (L{mcpgateway.ops.warden.Warden.handedOver}) and
 exits. If no answer comes (the new process died, or took longer than
@@ -44,7 +46,7 @@ from twisted.logger import Logger
 
 from mcpgateway.core.adopted import (
     attachAdopted,
-    confinesNow,
+    confinementNow,
     fingerprintMatches,
     releaseChild,
 )
@@ -62,6 +64,7 @@ ACK_TIMEOUT = 10.0
 KILL_AFTER = 3.0
 """Seconds between the C{SIGTERM} and the C{SIGKILL} of a child not kept."""
 END = "end"
+PROXY = "proxy"
 
 
 def gateWait(restartTimeout: float) -> float:
@@ -146,15 +149,21 @@ class ChildSender:
         pools: Callable[[], dict[str, Any]],
         clock: IReactorTime,
         handedOver: Callable[[int], None] | None = None,
+        proxy: Any = None,
     ) -> None:
         """
         @param pools: the gateway's pools now, by server name.
         @param handedOver: told the pid of each child the next process
             took (the warden: it is no longer this process's to stop).
+        @param proxy: the network allow-list proxy
+            (L{mcpgateway.startup.netproxy.NetworkProxy}), whose listening
+            sockets go with the children.
         """
         self._pools = pools
         self._clock = clock
         self._handedOver = handedOver
+        self._proxy = proxy
+        self._proxySent = False
         self._handed: list[HandedChild] = []
         self._answer: Deferred[bool] | None = None
         self._timer: IDelayedCall | None = None
@@ -178,6 +187,11 @@ class ChildSender:
         being stopped)."""
         handed, left = self.children()
         self._handed = handed
+        if handed and self._proxy is not None:
+            for record, fd in self._proxy.listening():
+                transport.sendFileDescriptor(fd)
+                transport.write(encodeRecord({**record, "kind": PROXY, "fds": 1}))
+                self._proxySent = True
         for one in handed:
             if self._handedOver is not None:
                 self._handedOver(one.pid)  # this process's warden no longer stops it
@@ -210,6 +224,8 @@ class ChildSender:
             self._timer.cancel()
         self._timer = None
         handed, self._handed = self._handed, []
+        if taken and self._proxySent and self._proxy is not None:
+            self._proxy.handOver()
         for one in handed:
             if taken:
                 for fd in one.fds:
@@ -271,6 +287,9 @@ class ChildAdoption:
         """Children of sessions not known yet (until the sessions are merged)."""
         self.pools: Callable[[], dict[str, Any]] | None = None
         self.spawner: Spawner | None = None
+        self.proxy: Any = None
+        """The network allow-list proxy, which takes the previous process's
+        listening sockets (L{mcpgateway.startup.netproxy.NetworkProxy.adopt})."""
         self.reply: Callable[[bytes], None] | None = None
         self.kept = 0
         self.notKept = 0
@@ -329,6 +348,12 @@ class ChildAdoption:
             if self.reply is not None:
                 self.reply(ADOPTED)
             self._open(None)
+            return
+        if record.get("kind") == PROXY:
+            if len(fds) != 1 or self.proxy is None or not self.proxy.adopt(record, fds[0]):
+                for fd in fds:
+                    _closeQuietly(fd)
+                self.log.warn("restart: a network proxy socket handed over was refused")
             return
         try:
             handed = HandedChild.fromJson(record, fds)
@@ -389,8 +414,8 @@ class ChildAdoption:
         if not fingerprintMatches(pool.spec, upstream, handed):
             self._stop(handed, "its server's command, arguments, environment or sandbox changed")
             return
-        if confinesNow(self.spawner, upstream.spec):
-            self._stop(handed, "its server runs in a sandbox now")
+        if confinementNow(self.spawner, upstream.spec) != handed.confinement:
+            self._stop(handed, "its server's sandbox setting changed")
             return
         if not attachAdopted(upstream, handed, self.spawner):
             self._stop(handed, "its process is gone")

@@ -82,6 +82,15 @@ class Warden:
         """What every child's environment gets (the spawner adds it): unique
         to this gateway process."""
 
+    def guard(self) -> bool:
+        """Whether the warden runs (started now if it does not): a child
+        started while it does need not die with this process, since the
+        warden stops it when this process dies without handing it over
+        (L{mcpgateway.sandbox.confine.Sandbox.tiesToGateway})."""
+        if self._transport is None:
+            self._start()
+        return self._transport is not None
+
     def spawned(self, server: str, pid: int) -> None:
         if self._inner is not None:
             self._inner.spawned(server, pid)

@@ -11,7 +11,9 @@ warden stops every process of the sessions and process groups of the
 children still recorded, and every process whose environment holds the
 marker the gateway gives each child (its C{=NAME=VALUE} line), but those
 of the sessions of the children a restart handed to the next gateway
-process (C{!PID}: the next process's warden watches them from then on):
+process (C{!PID}: the next process's warden watches them from then on),
+and what runs below those (a sandbox's processes, in a session of their
+own):
 C{SIGTERM}, then C{SIGKILL} after L{GRACE} seconds, and exits. After a
 clean stop it finds what started a session of its own and so escaped
 its child's stop.
@@ -81,6 +83,41 @@ def members(leaders: set[int], procRoot: str = PROC) -> list[int]:
     return found
 
 
+def parentOf(pid: int, procRoot: str = PROC) -> int | None:
+    """The parent of C{pid} (field 4 of its C{stat}), or C{None}."""
+    try:
+        with open(os.path.join(procRoot, str(pid), "stat"), "rb") as f:
+            data = f.read()
+        return int(data[data.rfind(b")") + 1 :].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def descendants(roots: set[int], procRoot: str = PROC) -> set[int]:
+    """The live processes below C{roots} (their children, theirs, and so
+    on): what a spared child started in a session of its own (bubblewrap's
+    sandbox, with C{--new-session}), which its group and session miss."""
+    if not roots:
+        return set()
+    try:
+        names = [int(name) for name in os.listdir(procRoot) if name.isdigit()]
+    except OSError:
+        return set()
+    children: dict[int, list[int]] = {}
+    for pid in names:
+        parent = parentOf(pid, procRoot)
+        if parent is not None:
+            children.setdefault(parent, []).append(pid)
+    found: set[int] = set()
+    todo = list(roots)
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
 def marked(marker: bytes, procRoot: str = PROC) -> list[int]:
     """The live processes (of this user: others' environments are not
     readable) whose environment holds C{marker} (C{NAME=VALUE}): every
@@ -128,12 +165,13 @@ def stopAll(
     """Stop every process of C{leaders}' groups and sessions and every
     process L{marked} with C{marker}: TERM, then KILL to those still there
     after C{grace} seconds, but the processes of C{spared}'s groups and
-    sessions. How many there were."""
+    sessions and what runs below them (L{descendants}). How many there were."""
 
     def left() -> list[int]:
         found = set(members(leaders, procRoot)) | set(marked(marker, procRoot))
         if spared:
-            found -= set(members(spared, procRoot))
+            kept = set(members(spared, procRoot))
+            found -= kept | descendants(kept | spared, procRoot)
         return sorted(found)
 
     first = left()

@@ -41,9 +41,16 @@ NAMESPACES = (
     "--unshare-uts",
     "--unshare-cgroup-try",
 )
-LIFETIME = ("--die-with-parent", "--new-session")
-"""The sandbox dies with its launcher's parent (the gateway); a session of
-its own, so nothing in it can push input into a terminal."""
+LIFETIME = ("--new-session",)
+"""A session of its own, so nothing in it can push input into a terminal."""
+DIE_WITH_PARENT = ("--die-with-parent",)
+"""The sandbox dies with its launcher's parent (the gateway process): when
+no warden guards the children (L{mcpgateway.ops.warden}). With a warden
+the sandbox outlives the gateway process, so a restart can hand it over,
+and runs without L{LIFETIME} too: every process of it stays in the
+launcher's session and process group (which has no terminal: the
+launcher started it), so the gateway's stop and the warden, which signal
+that group, reach the namespace's init, whose end ends the sandbox."""
 STDOUT_FD = 9
 """Where the launcher hands the child's stdout to bubblewrap (L{STDOUT_HANDOVER})."""
 STDOUT_HANDOVER = ("/bin/sh", "-c", f'exec 1>&{STDOUT_FD} {STDOUT_FD}>&-; exec "$@"', "sh")
@@ -98,6 +105,7 @@ def arguments(
     disableUserns: bool = False,
     network: NetworkPlan | None = None,
     seccomp: int | None = None,
+    dieWithParent: bool = True,
 ) -> list[str]:
     """Bubblewrap's options (the command follows them after C{--}).
 
@@ -108,8 +116,9 @@ def arguments(
     @param seccomp: an inherited fd holding the compiled system-call filter
         (L{mcpgateway.sandbox.seccomp.program}): bubblewrap reads it, closes
         it, and loads it after its mounts, just before it runs the command.
+    @param dieWithParent: L{DIE_WITH_PARENT}.
     """
-    out = [*NAMESPACES, *LIFETIME]
+    out = [*NAMESPACES, *((*DIE_WITH_PARENT, *LIFETIME) if dieWithParent else ())]
     if seccomp is not None:
         out += ["--seccomp", str(seccomp)]
     if root:
@@ -162,6 +171,8 @@ def command(
     disableUserns: bool = False,
     network: NetworkPlan | None = None,
     seccomp: int | None = None,
+    dieWithParent: bool = True,
 ) -> list[str]:
     """The whole command line: C{bwrap}, its options, C{--}, C{argv}."""
-    return [bwrap, *arguments(layout, root, disableUserns, network, seccomp), "--", *argv]
+    options = arguments(layout, root, disableUserns, network, seccomp, dieWithParent)
+    return [bwrap, *options, "--", *argv]

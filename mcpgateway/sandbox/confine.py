@@ -118,6 +118,7 @@ class Sandbox:
         proxy: Proxy | None = None,
         gatewayFiles: Iterable[str] = (),
         runInThread: RunInThread = runInline,
+        guard: Callable[[], bool] = lambda: False,
     ) -> None:
         """
         @param default: C{--sandbox}: C{auto} confines every server whose
@@ -136,6 +137,10 @@ class Sandbox:
             absolute: masked in every child.
         @param runInThread: removes the children's temporary directories
             off the reactor's thread.
+        @param guard: whether a warden guards the children (starting it
+            if it is not running: L{mcpgateway.ops.warden.Warden.guard}):
+            then a confined child's life is not tied to the gateway
+            process (L{tiesToGateway}).
         """
         self.default = default
         self.stateDir = stateDir
@@ -151,6 +156,15 @@ class Sandbox:
         self.proxy = proxy
         self.gatewayFiles = tuple(dict.fromkeys(gatewayFiles))
         self._runInThread = runInThread
+        self.guard = guard
+
+    def tiesToGateway(self) -> bool:
+        """Whether a confined child dies with the gateway process (its
+        launcher's C{PR_SET_PDEATHSIG}, bubblewrap's C{--die-with-parent}):
+        only when no warden guards the children. With one, the warden stops
+        a confined child when the gateway dies without handing it to a
+        restart's next process."""
+        return not self.guard()
 
     @property
     def forced(self) -> str | None:
@@ -344,6 +358,7 @@ class Sandbox:
             parent=self._pid(),
             gatewayCwd=self._cwd(),
             gatewayFiles=self.gatewayFiles,
+            dieWithParent=self.tiesToGateway(),
         )
         if self.forced is not None:
             request["mechanism"] = self.forced

@@ -7,10 +7,18 @@ C{REQUEST} is the JSON object of L{mcpgateway.sandbox.confine} (the
 server's profile and the facts the layout needs). Before its C{exec} it
 
  1. sets C{PR_SET_NO_NEW_PRIVS} (no set-uid program gains anything in
-    it) and C{PR_SET_PDEATHSIG} (it is killed when the gateway dies),
-    and starts a session and process group of its own (what the
-    C{setsid} program does for an unconfined child: stopping it signals
-    the whole group);
+    it) and, when the request says C{"dieWithParent": true} (a gateway
+    without a warden), C{PR_SET_PDEATHSIG} (it is killed when the
+    gateway process dies), and starts a session and process group of its
+    own (what the C{setsid} program does for an unconfined child:
+    stopping it signals the whole group). With a warden
+    (L{mcpgateway.ops.warden}) the request says C{false}: the child's
+    life is not tied to the gateway process, so a restart can hand it to
+    the next process; when the gateway dies without handing it over, its
+    warden stops the child's process group and session (bubblewrap's
+    namespace init among them, which ends the whole sandbox), and when
+    the warden died too, the next gateway's start stops what its ledger
+    names;
  2. lowers its limits: no core files, its open files, its data segment,
     and (not as root, whom the kernel never limits) the processes it may
     add to its user's (L{limits});
@@ -94,7 +102,7 @@ def main(argv: list[str]) -> int:
         request = decode(argv[0])
         if not isinstance(request, dict):
             raise ValueError("the request is not a JSON object")
-        processGuards(request.get("parent"))
+        processGuards(request.get("parent"), request.get("dieWithParent") is not False)
         limits(request, os.geteuid())
         executable, command, environ = plan(request, argv[2:], os.environ)
         command = handOverStdout(command)
@@ -180,9 +188,10 @@ the launcher's own, the only one that drops its capabilities before
 Landlock (a test that plans in its own process never took them)."""
 
 
-def processGuards(parent: Any) -> None:
-    """No new privileges, death with the gateway, a session of its own;
-    this process marked the launcher's own (L{guarded})."""
+def processGuards(parent: Any, dieWithParent: bool = True) -> None:
+    """No new privileges, death with the gateway (C{dieWithParent}: no
+    warden guards the children), a session of its own; this process
+    marked the launcher's own (L{guarded})."""
     global guarded
     if sys.platform.startswith("linux"):
         import ctypes
@@ -190,7 +199,8 @@ def processGuards(parent: Any) -> None:
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS refused")
-        libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)
+        if dieWithParent:
+            libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)
     if isinstance(parent, int) and os.getppid() != parent:
         raise OSError(0, "the gateway is gone")  # it died before the signal was set
     if os.getpgid(0) != os.getpid():  # a group leader already is signalled as one
@@ -295,7 +305,9 @@ def plan(
         if os.path.exists(STDOUT_HANDOVER[0]):
             command = [*STDOUT_HANDOVER, *command]
         fd = filterProgram(request)
-        return path, bwrap.command(path, view, command, root, disableUserns, network, fd), env
+        dies = request.get("dieWithParent") is not False
+        argv = bwrap.command(path, view, command, root, disableUserns, network, fd, dies)
+        return path, argv, env
     if mechanism == "seatbelt":
         from mcpgateway.sandbox import seatbelt
 

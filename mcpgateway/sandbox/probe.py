@@ -116,7 +116,7 @@ def bwrapVersion(path: str) -> tuple[int, ...]:
 
 def probeCommand(path: str, root: bool, disableUserns: bool) -> list[str]:
     """Bubblewrap with a child's namespaces, the host read-only, on C{true}."""
-    layoutless = [*bwrap.NAMESPACES, *bwrap.LIFETIME, "--unshare-net"]
+    layoutless = [*bwrap.NAMESPACES, *bwrap.DIE_WITH_PARENT, *bwrap.LIFETIME, "--unshare-net"]
     if root:
         layoutless += ["--unshare-user-try", "--cap-drop", "ALL"]
     else:

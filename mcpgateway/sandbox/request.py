@@ -70,6 +70,7 @@ def build(
     parent: int,
     gatewayCwd: str,
     gatewayFiles: Sequence[str] = (),
+    dieWithParent: bool = True,
 ) -> dict[str, Any]:
     """The request for a child of C{spec} in C{environ}.
 
@@ -84,6 +85,8 @@ def build(
         tokens, its keys and certificates, its audit and log files),
         absolute: masked for every child wherever it would see them, as
         the state directory is.
+    @param dieWithParent: the child is killed when the gateway process
+        dies (no warden guards it: L{mcpgateway.sandbox.launch.processGuards}).
     """
     profile = spec.sandbox
     mode, domains = defaults.network(
@@ -119,4 +122,5 @@ def build(
         "interpreter": python,
         "interpreterPaths": [p for p in sys.path if p.startswith("/")],
         "parent": parent,
+        "dieWithParent": dieWithParent,
     }

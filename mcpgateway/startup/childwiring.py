@@ -29,13 +29,19 @@ def adoptionFor(successor: Any, reactor: IReactor, restartTimeout: float) -> Chi
 
 
 def wireAdoption(gateway: Gateway) -> None:
-    """Give the gateway's adoption (if any) its pools and spawner."""
+    """Give the gateway's adoption (if any) its pools and spawner, and
+    its sandbox the warden: a confined child started while the warden
+    runs does not die with this process, so a restart can keep it."""
     from mcpgateway.ops.childhandover import ChildAdoption
 
+    guard = getattr(gateway.spawner.watcher, "guard", None)
+    if guard is not None and hasattr(gateway.spawner.confiner, "guard"):
+        gateway.spawner.confiner.guard = guard  # type: ignore[union-attr]
     adoption = gateway.spawner.adoptions
     if isinstance(adoption, ChildAdoption):
         adoption.pools = lambda: dict(gateway.pools)
         adoption.spawner = gateway.spawner
+        adoption.proxy = getattr(gateway.spawner.confiner, "proxy", None)
 
 
 def childSender(gateway: Gateway, reactor: IReactor) -> ChildSender:
@@ -44,4 +50,7 @@ def childSender(gateway: Gateway, reactor: IReactor) -> ChildSender:
     from mcpgateway.ops.childhandover import ChildSender
 
     watcher = gateway.spawner.watcher
-    return ChildSender(lambda: dict(gateway.pools), reactor, getattr(watcher, "handedOver", None))
+    proxy = getattr(gateway.spawner.confiner, "proxy", None)
+    return ChildSender(
+        lambda: dict(gateway.pools), reactor, getattr(watcher, "handedOver", None), proxy
+    )

@@ -32,6 +32,13 @@ public addresses only as always (a local address still only when named
 literally, which learning never does), and each host and port asked for
 is appended once to its record (L{HostRecord}), written off the reactor
 thread, for C{mcpgateway sandbox suggest}.
+
+A restart hands its listening sockets to the next process with the
+children it keeps (L{NetworkProxy.listening}, L{NetworkProxy.adopt}): a
+kept child's sandbox has its socket file bound in (which pins the file,
+so the next process cannot listen anew at that path), and a kept
+Landlock child knows its port. The old process stops accepting on them
+and leaves their files in place.
 """
 
 from __future__ import annotations
@@ -431,6 +438,12 @@ class NetworkProxy(Service):
         self.jobs = SerialJobs(runInThread)
         self._held: set[Deferred[None]] = set()
         """Fire when the confined children still running end (L{hold})."""
+        self._portAt: dict[str, IListeningPort] = {}
+        """Each listening port, by socket path (C{tcp:PORT} for a loopback port)."""
+        self.handedOver = False
+        """A restart's next process took the sockets: this one leaves them."""
+        self._directories: list[str] = []
+        """Directories of sockets taken from a previous process, but this one's."""
 
     def socketFor(self, server: str, allowed: tuple[str, ...], denied: tuple[str, ...] = ()) -> str:
         """The socket a child of C{server} with this allow list reaches the
@@ -459,12 +472,14 @@ class NetworkProxy(Service):
         if self.directory is None:
             self.directory = self._makeDir()
             os.chmod(self.directory, 0o700)
-        path = os.path.join(self.directory, f"{len(self.sockets)}.sock")
-        self.ports.append(
-            self.reactor.listenUNIX(
-                path, Factory.forProtocol(lambda: ProxyProtocol(self, network)), mode=0o600
-            )
+        number = len(self.sockets)
+        while os.path.lexists(path := os.path.join(self.directory, f"{number}.sock")):
+            number += 1  # a socket taken from a previous process has that name
+        port = self.reactor.listenUNIX(
+            path, Factory.forProtocol(lambda: ProxyProtocol(self, network)), mode=0o600
         )
+        self.ports.append(port)
+        self._portAt[path] = port
         self.sockets[key] = path
         self.networks[path] = network
         return path
@@ -487,6 +502,7 @@ class NetworkProxy(Service):
         port = self.reactor.listenTCP(0, factory, interface="127.0.0.1")
         self.ports.append(port)
         number = int(cast(IPv4Address, port.getHost()).port)  # a TCP port's address
+        self._portAt[f"tcp:{number}"] = port
         self.tcpPorts[key] = number
         self.networks[f"tcp:{number}"] = network
         return number
@@ -540,10 +556,82 @@ class NetworkProxy(Service):
 
         ended.addBoth(release)
 
+    def listening(self) -> list[tuple[dict[str, Any], int]]:
+        """Each listening socket's descriptor, with what names it (its
+        path or port, its server and allow list), for a restart's next
+        process (L{adopt})."""
+        out = []
+        keys = [*self.sockets.items(), *((k, f"tcp:{n}") for k, n in self.tcpPorts.items())]
+        for (server, allowed, denied), where in keys:
+            port = self._portAt.get(where)
+            if port is not None:
+                record: dict[str, Any] = {"where": where, "server": server.removeprefix("tcp:")}
+                record.update(allowed=list(allowed), denied=list(denied))
+                out.append((record, cast(Any, port).fileno()))
+        return out
+
+    def handOver(self) -> None:
+        """A restart's next process took the sockets (L{listening}): stop
+        accepting on them, and leave them and their files to it."""
+        self.handedOver = True
+        for port in self.ports:
+            cast(Any, port).stopReading()
+
+    def adopt(self, record: dict[str, Any], fd: int) -> bool:
+        """Listen on the socket C{fd} a previous process listened on
+        (L{listening}), for the same server and allow list; C{False} (and
+        C{fd} closed) when C{record} is not what L{listening} makes."""
+        import socket
+
+        try:
+            where, server = record["where"], record["server"]
+            allowed, denied = tuple(record["allowed"]), tuple(record["denied"])
+            if not (
+                isinstance(where, str)
+                and isinstance(server, str)
+                and all(isinstance(x, str) for x in (*allowed, *denied))
+            ):
+                raise TypeError(where)
+            tcp = where.startswith("tcp:")
+            number = int(where[4:]) if tcp else 0
+            if not tcp and not os.path.isabs(where):
+                raise ValueError(where)
+        except (KeyError, TypeError, ValueError):
+            os.close(fd)
+            return False
+        if allowed == (LEARNING,) and denied and not tcp:
+            network = ChildNetwork(server, RecordAll(), record=HostRecord(denied[0], self.jobs))
+        else:
+            network = ChildNetwork(server, AllowList(allowed, denied))
+        factory = cast(
+            "ServerFactory[Any]", ServerFactory.forProtocol(lambda: ProxyProtocol(self, network))
+        )
+        family = socket.AF_INET if tcp else socket.AF_UNIX
+        try:
+            port = self.reactor.adoptStreamPort(fd, family, factory)
+        finally:
+            os.close(fd)  # the reactor listens on a duplicate
+        self.ports.append(port)
+        self._portAt[where] = port
+        self.networks[where] = network
+        if tcp:
+            self.tcpPorts[("tcp:" + server, allowed, denied)] = number
+        else:
+            self.sockets[(server, allowed, denied)] = where
+            directory = os.path.dirname(where)
+            if self.directory is None:
+                self.directory = directory
+            elif directory != self.directory and directory not in self._directories:
+                self._directories.append(directory)
+        return True
+
     def stopService(self) -> Deferred[None] | None:
         """Close the sockets and remove their directory once every child
-        held (L{hold}) has ended, at most L{STOP_WAIT} seconds from now."""
+        held (L{hold}) has ended, at most L{STOP_WAIT} seconds from now
+        (nothing when a restart's next process took them: L{handOver})."""
         super().stopService()
+        if self.handedOver:
+            return None
         if not self._held or not self.ports:
             self._close()
             return None
@@ -555,5 +643,6 @@ class NetworkProxy(Service):
         ports, self.ports = self.ports, []
         for port in ports:
             port.stopListening()
-        if self.directory is not None:
-            shutil.rmtree(self.directory, ignore_errors=True)
+        for directory in [*self._directories, self.directory]:
+            if directory is not None:
+                shutil.rmtree(directory, ignore_errors=True)

@@ -6,116 +6,21 @@ the children to the old one, and they stop with it."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
-from tests.integration.gateway import REPO, waitFor
-
-COUNTER = [sys.executable, str(REPO / "tests" / "fixtures" / "counter_server.py")]
-VERSION = "2025-11-25"
-
-
-def freePort() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "MCPGATEWAY_HOME": str(home / "state"),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "mcpgateway.cli", *args],
-        env=env,
-        cwd=home,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-
-
-def post(port: int, server: str, message: dict[str, Any], sid: str = "") -> tuple[Any, str]:
-    """One request on a connection of its own (so a restart's old process
-    has no idle connection to wait for)."""
-    headers = {
-        "Accept": "application/json, text/event-stream",
-        "Content-Type": "application/json",
-        "MCP-Protocol-Version": VERSION,
-    }
-    if sid:
-        headers["Mcp-Session-Id"] = sid
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        conn.request("POST", f"/{server}/mcp", json.dumps(message), headers)
-        response = conn.getresponse()
-        body = response.read().decode()
-        assert response.status in (200, 202), (response.status, body[:300])
-        session = response.getheader("mcp-session-id") or sid
-    finally:
-        conn.close()
-    if not body.strip():
-        return None, session
-    if body.lstrip().startswith("{"):
-        return json.loads(body), session
-    data = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: ")]
-    return data[-1], session
-
-
-def openSession(port: int, server: str) -> str:
-    init = {
-        "jsonrpc": "2.0",
-        "id": 0,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": VERSION,
-            "capabilities": {},
-            "clientInfo": {"name": "counting", "version": "1"},
-        },
-    }
-    answer, sid = post(port, server, init)
-    assert "result" in answer and sid, answer
-    post(port, server, {"jsonrpc": "2.0", "method": "notifications/initialized"}, sid)
-    return sid
-
-
-def count(port: int, server: str, sid: str, number: int) -> tuple[int, int]:
-    """Call C{count}: (the count, the server's pid)."""
-    call = {"jsonrpc": "2.0", "id": number, "method": "tools/call", "params": {"name": "count"}}
-    answer, _ = post(port, server, call, sid)
-    text = answer["result"]["content"][0]["text"]
-    counted, pid = (int(part.split("=")[1]) for part in text.split())
-    return counted, pid
-
-
-def state(home: Path) -> dict[str, Any]:
-    return json.loads((home / "state" / "state.json").read_text())  # type: ignore[no-any-return]
-
-
-def health(port: int) -> dict[str, Any]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", "/health")
-        return json.loads(conn.getresponse().read())  # type: ignore[no-any-return]
-    finally:
-        conn.close()
-
-
-def running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
+from tests.integration.gateway import waitFor
+from tests.integration.restartkit import (
+    COUNTER,
+    cli,
+    count,
+    freePort,
+    health,
+    openSession,
+    running,
+    state,
+)
 
 
 def configure(home: Path) -> Path:

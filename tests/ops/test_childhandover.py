@@ -113,3 +113,58 @@ def test_a_sender_unanswered_gives_up(stopped: list[int]) -> None:
     sender.send(FakeTransport()).addCallback(results.append)
     clock.advance(childhandover.ACK_TIMEOUT)
     assert results == [False]
+
+
+class FakeProxy:
+    def __init__(self) -> None:
+        self.adopted: list[tuple[str, int]] = []
+        self.handedOver = False
+
+    def listening(self) -> list[tuple[dict[str, Any], int]]:
+        return [({"where": "/run/0.sock", "server": "a", "allowed": [], "denied": []}, 9)]
+
+    def handOver(self) -> None:
+        self.handedOver = True
+
+    def adopt(self, record: dict[str, Any], fd: int) -> bool:
+        self.adopted.append((record["where"], fd))
+        return True
+
+
+def test_the_proxy_sockets_go_before_the_children_and_are_left_once_taken(
+    stopped: list[int],
+) -> None:
+    from mcpgateway.core.handedchild import HandedChild
+
+    clock = Clock()
+    proxy = FakeProxy()
+    sender = ChildSender(dict, clock, proxy=proxy)
+    one = HandedChild.fromJson(RECORD, (20, 21, 22))
+    sender.children = lambda: ([one], 0)  # type: ignore[method-assign]
+    transport = FakeTransport()
+    answer = sender.send(transport)
+    assert transport.fds == [9, 20, 21, 22]
+    assert transport.data.index(b'"kind":"proxy"') < transport.data.index(b'"server":"gone"')
+    results: list[Any] = []
+    answer.addCallback(results.append)
+    assert not proxy.handedOver
+    sender.acknowledged()
+    assert results == [True] and proxy.handedOver
+
+    taking, _ = adoption(clock)
+    taking.proxy = proxy
+    taking.descriptor(9)
+    taking.data(transport.data[: transport.data.index(b'"server":"gone"') - 5])
+    assert proxy.adopted == [("/run/0.sock", 9)]
+
+
+def test_a_childs_sandbox_setting_goes_in_its_record() -> None:
+    from mcpgateway.core.handedchild import HandedChild
+
+    one = HandedChild.fromJson({**RECORD, "confinement": "bubblewrap"}, (1, 2, 3))
+    assert one.confinement == "bubblewrap"
+    assert HandedChild.fromJson(one.toJson(), (1, 2, 3)) == one
+    from mcpgateway.core.handedchild import BadRecord
+
+    with pytest.raises(BadRecord):
+        HandedChild.fromJson({**RECORD, "confinement": 1}, (1, 2, 3))

@@ -12,13 +12,19 @@ from mcpgateway.ops import wardenrun
 
 
 def fakeProc(
-    root: Path, pid: int, pgid: int, sid: int, state: str = "S", environ: bytes = b""
+    root: Path,
+    pid: int,
+    pgid: int,
+    sid: int,
+    state: str = "S",
+    environ: bytes = b"",
+    ppid: int = 1,
 ) -> None:
     """A C{/proc/PID} with its C{stat} and C{environ}."""
     entry = root / str(pid)
     entry.mkdir()
     (entry / "stat").write_bytes(
-        f"{pid} (odd) name) {state} 1 {pgid} {sid} 0 -1 0 0 0 0 0".encode()
+        f"{pid} (odd) name) {state} {ppid} {pgid} {sid} 0 -1 0 0 0 0 0".encode()
     )
     (entry / "environ").write_bytes(environ)
 
@@ -134,3 +140,22 @@ def test_a_child_handed_to_the_next_process_is_spared_with_its_session(tmp_path:
         spared=spared,
     )
     assert count == 1 and set(killed) == {20}
+
+
+def test_a_handed_childs_sandbox_in_a_session_of_its_own_is_spared(tmp_path: Path) -> None:
+    fakeProc(tmp_path, 10, 10, 10, environ=b"M=1\0")  # the launcher, now bubblewrap
+    fakeProc(tmp_path, 11, 10, 10, ppid=10)  # the sandbox's init
+    fakeProc(tmp_path, 12, 12, 12, environ=b"M=1\0", ppid=11)  # the server: --new-session
+    fakeProc(tmp_path, 20, 20, 20, environ=b"M=1\0")
+    fakeProc(tmp_path, 21, 21, 21, environ=b"M=1\0", ppid=20)  # another child's sandbox
+    killed: list[int] = []
+    count = wardenrun.stopAll(
+        {20},
+        b"M=1",
+        str(tmp_path),
+        grace=0,
+        kill=lambda pid, signum: killed.append(pid),
+        spared={10},
+    )
+    assert count == 2 and set(killed) == {20, 21}
+    assert wardenrun.descendants({10}, str(tmp_path)) == {11, 12}

@@ -40,6 +40,13 @@ def test_the_namespaces_and_lifetime_of_an_unprivileged_child() -> None:
     assert "--cap-drop" not in argv and "--unshare-user-try" not in argv
 
 
+def test_a_sandbox_a_warden_guards_does_not_die_with_the_gateway_process() -> None:
+    argv = arguments(layoutOf(), root=False, dieWithParent=False)
+    # Its processes stay in the launcher's group, which the warden signals.
+    assert "--die-with-parent" not in argv and "--new-session" not in argv
+    assert "--unshare-pid" in argv
+
+
 def test_as_root_the_user_namespace_is_tried_and_every_capability_dropped() -> None:
     argv = arguments(layoutOf(), root=True, disableUserns=True)
     assert argv[argv.index("--cap-drop") + 1] == "ALL"

@@ -63,6 +63,37 @@ def test_bubblewrap_runs_the_command_in_its_layout(tmp_path: Path) -> None:
     assert argv[argv.index(str(tmp_path / "home")) - 1] == "--tmpfs"  # its own, empty home
 
 
+def test_bubblewrap_dies_with_the_gateway_process_unless_a_warden_guards_it(
+    tmp_path: Path,
+) -> None:
+    tree(tmp_path)
+    asked = request(tmp_path, mechanism="bwrap", bwrap="/usr/bin/bwrap")
+    assert "--die-with-parent" in plan(asked, COMMAND, {})[1]
+    guarded = {**asked, "dieWithParent": False}
+    assert "--die-with-parent" not in plan(guarded, COMMAND, {})[1]
+
+
+def test_the_parent_death_signal_is_set_only_when_the_request_asks_for_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ctypes
+
+    calls: list[tuple[int, ...]] = []
+
+    class Libc:
+        def prctl(self, *args: int) -> int:
+            calls.append(args)
+            return 0
+
+    monkeypatch.setattr(ctypes, "CDLL", lambda *a, **k: Libc())
+    monkeypatch.setattr(os, "setsid", lambda: None)
+    monkeypatch.setattr(launch, "guarded", 0)  # put back after the test
+    launch.processGuards(None, dieWithParent=False)
+    assert [c[0] for c in calls] == [launch.PR_SET_NO_NEW_PRIVS]
+    launch.processGuards(None)
+    assert (launch.PR_SET_PDEATHSIG, launch.SIGKILL) in [c[:2] for c in calls]
+
+
 def test_bubblewrap_asked_for_but_not_working_is_an_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -113,7 +144,7 @@ def test_a_named_mechanism_that_does_not_work_is_status_126_and_one_line(
     def execve(*args: Any) -> None:
         raise OSError(0, "not in the test's own process")
 
-    monkeypatch.setattr(launch, "processGuards", lambda parent: None)
+    monkeypatch.setattr(launch, "processGuards", lambda parent, dies=True: None)
     monkeypatch.setattr(launch, "limits", lambda asked, euid: {})
     monkeypatch.setattr(landlock, "restrict", lambda *a, **k: None)  # were it reached
     monkeypatch.setattr(os, "execve", execve)

@@ -6,6 +6,7 @@ L{STOP_WAIT} seconds."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from twisted.internet.defer import Deferred
@@ -72,3 +73,50 @@ def test_a_child_never_seen_to_end_holds_the_stop_at_most_stop_wait(tmp_path: Pa
     assert not stopping.called
     reactor.advance(1)
     assert stopping.called and not (tmp_path / "run").exists()
+
+
+def test_a_restart_takes_the_listening_sockets_for_the_same_allow_lists(tmp_path: Path) -> None:
+    import socket
+
+    old, _, _ = proxyOf(tmp_path)
+    path = old.socketFor("a", ("x.com",), ("y.x.com",))
+    port = old.tcpPorts.get(("tcp:a", ("x.com",), ())) or old.portFor("a", ("x.com",))
+    for fileno, listening in enumerate(old.ports, start=40):
+        listening.fileno = lambda fileno=fileno: fileno  # type: ignore[attr-defined]
+        listening.stopReading = lambda: None  # type: ignore[attr-defined]
+    handed = old.listening()
+    assert [(r["where"], r["server"], fd) for r, fd in handed] == [
+        (path, "a", 40),
+        (f"tcp:{port}", "a", 41),
+    ]
+    new, reactor, _ = proxyOf(tmp_path / "new")
+    adopted: list[int] = []
+
+    def adoptStreamPort(fd: int, family: int, factory: object) -> object:
+        adopted.append(family)
+        return type("Listening", (), {"stopListening": lambda self: None})()
+
+    reactor.adoptStreamPort = adoptStreamPort  # type: ignore[method-assign]
+    for record, _ in handed:
+        assert new.adopt(record, os.open(os.devnull, os.O_RDONLY))
+    assert adopted == [socket.AF_UNIX, socket.AF_INET]
+    # The same allow lists get the same socket and port: nothing listens anew.
+    assert new.socketFor("a", ("x.com",), ("y.x.com",)) == path
+    assert new.portFor("a", ("x.com",)) == port
+    assert new.directory == str(tmp_path / "run") and reactor.unixServers == []
+    # The old process leaves them (and their files) to the new one.
+    old.handOver()
+    assert old.stopService() is None and os.path.isdir(tmp_path / "run")
+
+
+def test_a_socket_record_that_is_not_the_proxys_is_refused_and_closed(tmp_path: Path) -> None:
+    proxy, reactor, _ = proxyOf(tmp_path)
+    fd = os.open(os.devnull, os.O_RDONLY)
+    assert not proxy.adopt({"where": "relative.sock", "server": "a"}, fd)
+    try:
+        os.fstat(fd)
+    except OSError:
+        pass
+    else:
+        raise AssertionError("the descriptor of a refused record stays open")
+    assert reactor.adoptedPorts == [] and proxy.sockets == {}
