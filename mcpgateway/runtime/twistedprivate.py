@@ -185,6 +185,11 @@ ATTRIBUTES: dict[str, dict[str, str]] = {
         "_requestWithEndpoint": "sends a request on a known endpoint (what"
         " Agent.request does after parsing the URL)",
     },
+    "twisted.web.http.HTTPFactory": {
+        "_updateLogDateTime": "refreshes the access log's date every second; the"
+        " gateway's site (web/app.py), which keeps no access log, makes it do nothing"
+        " so that an idle gateway does not wake every second",
+    },
     "twisted.application.app.ServerOptions": {
         "_getPlugins": "twistd's plugin discovery, replaced by the gateway's one plugin"
         " (mcpgateway.launch)",
