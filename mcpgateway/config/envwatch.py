@@ -2,10 +2,11 @@
 """Watching the C{.env} files the children use: the L{EnvWatch}.
 
 The workspace and gateway C{.env} files a load used are looked at every
-few seconds, in a thread (one C{stat} each; a file is read again only when
-it changed, L{mcpgateway.config.envfiles.refresh}); when one yields other
-values than before, the servers are built again from the config last
-loaded (the config file is not read again).
+few seconds (no timer runs while a load used none), in a thread (one
+C{stat} each; a file is read again only when it changed,
+L{mcpgateway.config.envfiles.refresh}); when one yields other values than
+before, the servers are built again from the config last loaded (the
+config file is not read again).
 """
 
 from __future__ import annotations
@@ -54,9 +55,28 @@ class EnvWatch:
         self._runInThread = runInThread
         self._rebuild = rebuild
         self._warnOnce = warnOnce
-        self.files: dict[str, EnvFile] = {}
+        self._files: dict[str, EnvFile] = {}
         self._checking = False
-        self._poll: Every | None = None
+        self._started = False
+        self._poll = Every(self._clock, self._interval, self.check)
+
+    @property
+    def files(self) -> dict[str, EnvFile]:
+        return self._files
+
+    @files.setter
+    def files(self, files: dict[str, EnvFile]) -> None:
+        self._files = files
+        self._schedule()
+
+    def _schedule(self) -> None:
+        """The timer runs only while started with files to look at: with
+        none, an idle gateway does not wake to find there is nothing."""
+        wanted = self._started and bool(self._files)
+        if wanted and not self._poll.running:
+            self._poll.start()
+        elif not wanted and self._poll.running:
+            self._poll.stop()
 
     @property
     def warnings(self) -> list[str]:
@@ -65,14 +85,15 @@ class EnvWatch:
         return sorted(path for path, f in self.files.items() if f.warning is not None)
 
     def start(self) -> None:
-        """Look at the files every C{interval} seconds from now on."""
-        self._poll = Every(self._clock, self._interval, self.check)
-        self._poll.start()
+        """Look at the files every C{interval} seconds from now on (while
+        there are any)."""
+        self._started = True
+        self._schedule()
 
     def stop(self) -> None:
         """Look at them no more."""
-        if self._poll is not None and self._poll.running:
-            self._poll.stop()
+        self._started = False
+        self._schedule()
 
     def check(self) -> None:
         """Look at the files (in a thread) unless a look is under way;

@@ -125,7 +125,10 @@ class SessionContinuity:
         self._clock = clock
         self.log = log
         self._persistence = persistence
-        self._saving = timers.Every(clock, SAVE_INTERVAL, self.save)
+        self._saving = timers.Every(clock, SAVE_INTERVAL, self._tick)
+        self._savingOn = False
+        """Saving runs (from L{begin}, or once the predecessor is gone, to
+        L{lastSave}); its timer only while the sessions change (L{_tick})."""
         self._predecessor = predecessor
         self._clientAlive = clientAlive
         self._waiting: list[Deferred[None]] = []
@@ -174,6 +177,7 @@ class SessionContinuity:
         if self._predecessor is not None and not self._predecessor.called:
             self._predecessor.addCallback(self._predecessorGone)
         elif self._persistence is not None:
+            self._savingOn = True
             self._saving.start()
 
     def waitFor(self, sessionId: str | None = None) -> Deferred[None] | None:
@@ -204,6 +208,7 @@ class SessionContinuity:
             merged = self.restore(merging=True)
             self._host.prewarmRestored(merged)
             if self._persistence is not None:
+                self._savingOn = True
                 self._saving.start(now=True)  # saves now, then while the sessions change
         self._endedMeanwhile.clear()
         self._inherited.clear()
@@ -229,6 +234,7 @@ class SessionContinuity:
             timer.cancel()
         held, self._held = list(self._held.values()), {}
         self._heldChanges += 1
+        self._wake()
         if held:
             servers: set[str] = set()
             added, dropped, gone = self._heldCounts
@@ -273,6 +279,7 @@ class SessionContinuity:
             for sessionId in [i for i in self._held if i not in final]:
                 del self._held[sessionId]  # held here, ended there meanwhile
                 self._heldChanges += 1
+                self._wake()
         held: dict[str, dict[str, Any]] = {}
         for record in records:
             if isAggregateRecord(record):
@@ -316,6 +323,7 @@ class SessionContinuity:
         if held:
             self._held.update(held)
             self._heldChanges += 1
+            self._wake()
             if not merging:
                 self._heldCounts = (added, dropped, gone)
             elif self._configWait is None:
@@ -479,6 +487,23 @@ class SessionContinuity:
         self.log.failure("saving the sessions failed; they may not survive a restart", reason)
         if self._savedMark == mark:
             self._savedMark = None  # the next save writes them again
+            self._wake()
+
+    def _tick(self) -> None:
+        """Save what changed; once nothing is left to save, stop the timer
+        until the sessions change again (L{_wake}): an idle gateway does not
+        wake every second to find nothing new."""
+        self.save()
+        sessions = self._host.sessions
+        if (sessions.changes, self._heldChanges) == self._savedMark and not self._recent:
+            self._saving.stop()
+            sessions.onChange = self._wake
+
+    def _wake(self) -> None:
+        """The sessions changed: save again at the next tick."""
+        self._host.sessions.onChange = None
+        if self._savingOn and not self._saving.running:
+            self._saving.start()
 
     def ended(self, session: Session) -> None:
         """C{session} ended for its client: forgotten, and not merged back
@@ -504,8 +529,10 @@ class SessionContinuity:
         stop waits for what this returns: the last save on the disk, and
         every write before it (C{None}: nothing to wait for)."""
         saved = None
-        if self._saving.running:
+        if self._savingOn:
+            self._savingOn = False
             self._saving.stop()
+            self._host.sessions.onChange = None
             saved = self.save(always=True, whole=True)
         self._persistence = None
         self._host.sessions.trackChanges(False)

@@ -451,6 +451,10 @@ class SessionRegistry:
         self._changed: set[str] | None = None
         """The ids of the sessions counted in L{changes} since the last
         L{takeChanged}, while someone takes them (L{trackChanges})."""
+        self.onChange: Callable[[], object] | None = None
+        """Called when L{changes} moves, while set: the saver sets it when
+        it has saved everything and stops its timer, and unsets it when
+        called (L{mcpgateway.core.continuity.SessionContinuity._tick})."""
 
     @property
     def sealsIds(self) -> bool:
@@ -489,6 +493,8 @@ class SessionRegistry:
         )
         self._sessions[sessionId] = session
         self.changes += 1
+        if self.onChange is not None:
+            self.onChange()
         if self._changed is not None:
             self._changed.add(sessionId)
         return session
@@ -497,6 +503,8 @@ class SessionRegistry:
         """Register C{session} (one restored from a previous process) under its own id."""
         self._sessions[session.id] = session
         self.changes += 1
+        if self.onChange is not None:
+            self.onChange()
         if self._changed is not None:
             self._changed.add(session.id)
         if session.clientPid is not None:
@@ -509,6 +517,8 @@ class SessionRegistry:
     def remove(self, session: Session) -> None:
         self._sessions.pop(session.id, None)
         self.changes += 1
+        if self.onChange is not None:
+            self.onChange()
         if self._changed is not None:
             self._changed.add(session.id)
         pid = session.clientPid
@@ -520,6 +530,8 @@ class SessionRegistry:
         now = self._clock.seconds()
         session.lastActivity = now
         self.changes += 1
+        if self.onChange is not None:
+            self.onChange()
         if self._changed is not None:
             self._changed.add(session.id)
         if session.clientPid is not None:

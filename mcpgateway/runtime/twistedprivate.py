@@ -23,9 +23,10 @@ not cover:
     (made quiet).
   - L{TWIST_MODULE}: the C{twist} runner's module, imported ahead of time.
 
-The private attributes the gateway reads or sets on Twisted's objects are
-listed in L{CHANNEL_ATTRIBUTES}, L{REACTOR_ATTRIBUTES}, L{POOL_ATTRIBUTES}
-and L{PORT_ATTRIBUTES}: the test checks each exists.
+The private modules and names it imports are listed in L{IMPORTS}, and the
+private attributes it reads, sets or overrides on Twisted's objects, each
+with its reason, in L{ATTRIBUTES}: the test checks each exists, and
+C{tests/runtime/test_twistedprivate_uses.py} that the gateway uses no other.
 """
 
 from __future__ import annotations
@@ -71,10 +72,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "CHANNEL_ATTRIBUTES",
-    "POOL_ATTRIBUTES",
-    "PORT_ATTRIBUTES",
-    "REACTOR_ATTRIBUTES",
+    "ATTRIBUTES",
+    "IMPORTS",
     "TWIST_MODULE",
     "GenericHTTPChannelProtocol",
     "HTTP11ClientFactory",
@@ -88,20 +87,115 @@ __all__ = [
 TWIST_MODULE = "twisted.application.twist._twist"
 """The module C{twist} runs (L{mcpgateway.launch.warm} imports it)."""
 
-CHANNEL_ATTRIBUTES = ("_handlingRequest", "_networkProducer", "_waitingForTransport")
-"""What the gateway's C{HTTPChannel} subclass reads and sets on its base:
-whether a request is being handled (pipelined requests wait for it), the
-producer it pauses while a response is written, and whether it waits for
-the transport to drain."""
+IMPORTS = frozenset(
+    {
+        "twisted.internet.interfaces._ISupportsExitSignalCapturing",
+        TWIST_MODULE,
+        "twisted.web._newclient",
+        *(f"{module}.{name}" for module, name in _LAZY.values()),
+    }
+)
+"""The private modules and module-level names of Twisted the gateway
+imports (here only) or names (C{TWIST_MODULE}, in C{mcpgateway.launch})."""
 
-REACTOR_ATTRIBUTES = ("_poller", "_selectables", "_doReadOrWrite")
-"""What the gateway's epoll reactor reads on C{EPollReactor}: the poll
-object, the file descriptors' selectables, and the per-event dispatch."""
+_CHANNEL = "twisted.web.http.HTTPChannel"
+_REQUEST = "twisted.web.http.Request"
+_SITE_REQUEST = "twisted.web.server.Request"
 
-POOL_ATTRIBUTES = ("_factory",)
-"""What is set on C{HTTPConnectionPool}: the factory of its connections."""
-
-PORT_ATTRIBUTES = ("_shouldShutdown",)
-"""What is cleared on a listening C{tcp.Port} handed to a restart's
-successor: its stop must close this process's descriptor, not
-C{shutdown(2)} the socket every process holding it shares."""
+ATTRIBUTES: dict[str, dict[str, str]] = {
+    _CHANNEL: {
+        "_handlingRequest": "whether a request is being handled: the gateway's channel"
+        " (web/plumbing/channel.py) parses pipelined requests only when it is false, and"
+        " sets it as Twisted's own allHeadersReceived does",
+        "_networkProducer": "the transport the channel pauses while too much is unread",
+        "_waitingForTransport": "whether the channel waits for the transport to drain"
+        " (a finished request resumes reading only when it does not)",
+        "_savedTimeOut": "the idle timeout put aside while a request is handled, as"
+        " Twisted's channel does",
+        "_optimisticEagerReadSize": "how much Twisted's channel reads ahead before pausing;"
+        " the gateway's channel pauses at the same mark",
+        "_send100Continue": "answers Expect: 100-continue as Twisted's channel does",
+        "_abortingCall": "the timer that aborts a client that does not close after"
+        " loseConnection (web/plumbing/bounds.py sets it as Twisted's timeoutConnection does)",
+    },
+    _REQUEST: {
+        "_disconnected": "whether the client went away: a stream (SSE, the status page,"
+        " an MCP 2026-07-28 stream, an upstream login) stops writing to a gone client,"
+        " and the gateway's request finishes as Twisted's does",
+        "_parsePOSTFormSubmission": "set by the gateway's request as Twisted's"
+        " constructor does (it leaves that constructor out); read to parse a form body",
+    },
+    "twisted.web.server.Site": {
+        "_parsePOSTFormSubmission": "whether the site parses form bodies: read by the"
+        " gateway's request as Twisted's server.Request reads it",
+    },
+    _SITE_REQUEST: {
+        "_handleStar": "answers OPTIONS * as twisted.web's render does",
+        "_encoder": "the gzip encoder C{EncodingResourceWrapper} sets on the request;"
+        " the gateway's write and finish go through it as Twisted's do",
+        "_inFakeHead": "a HEAD answered by rendering a GET: nothing is written",
+    },
+    "twisted.python.components.Componentized": {
+        "_adapterCache": "made by Componentized's constructor, which the gateway's request"
+        " does not call (it sets the few attributes it needs itself)",
+    },
+    "twisted.web.http_headers.Headers": {
+        "_rawHeaders": "the dict the gateway's Headers (web/plumbing/headers.py) keeps"
+        " canonical names and values in, read by Twisted's own methods",
+    },
+    "twisted.internet.abstract.FileDescriptor": {
+        "_writeDisconnecting": "a half-close is pending: the turn's flush"
+        " (runtime/turnflush.py) leaves it to the reactor",
+        "_tempDataLen": "bytes written but not yet in dataBuffer: whether the turn's"
+        " flush left bytes to wait for writability",
+    },
+    "twisted.internet.tcp.Connection": {
+        "_aborting": "abortConnection was called: the turn's flush sends nothing more",
+    },
+    "twisted.internet.epollreactor.EPollReactor": {
+        "_poller": "the epoll object the gateway's reactor (runtime/reactor.py) polls",
+        "_selectables": "the descriptors by file number, for each ready event",
+    },
+    "twisted.internet.posixbase._PollLikeMixin": {
+        "_doReadOrWrite": "Twisted's per-event dispatch, called for an event the"
+        " gateway's own dispatch does not handle directly",
+    },
+    "twisted.internet.base.ReactorBase": {
+        "_exitSignal": "the signal that stopped the reactor, set by the gateway's stop"
+        " signals (ops/signals.py) as Twisted's own handlers do",
+    },
+    "twisted.internet.tcp.Port": {
+        "_shouldShutdown": "cleared on a listening port handed to a restart's successor:"
+        " its stop must close this process's descriptor, not shutdown(2) the socket"
+        " every process holding it shares",
+    },
+    "twisted.internet.endpoints.SSL4ServerEndpoint": {
+        "_sslContextFactory": "the TLS context of an ssl: endpoint, re-used to listen"
+        " again on a descriptor handed over by a restart",
+    },
+    "twisted.web.client.HTTPConnectionPool": {
+        "_factory": "the factory of the pool's connections, replaced by a quiet one"
+        " (no log line per connection)",
+    },
+    "twisted.web.client.Agent": {
+        "_init": "the bridge's Agent (bridge/main.py) adds its parsed-URL cache",
+        "_getEndpoint": "the endpoint of a URL, asked once per URL, not per request",
+    },
+    "twisted.web.client._AgentBase": {
+        "_requestWithEndpoint": "sends a request on a known endpoint (what"
+        " Agent.request does after parsing the URL)",
+    },
+    "twisted.web.http.HTTPFactory": {
+        "_updateLogDateTime": "refreshes the access log's date every second; the"
+        " gateway's site (web/app.py), which keeps no access log, makes it do nothing"
+        " so that an idle gateway does not wake every second",
+    },
+    "twisted.application.app.ServerOptions": {
+        "_getPlugins": "twistd's plugin discovery, replaced by the gateway's one plugin"
+        " (mcpgateway.launch)",
+    },
+}
+"""The private attributes the gateway reads, sets or overrides on Twisted's
+objects, under the Twisted class that defines each, with why. The test
+checks each class still defines each name; C{test_twistedprivate_uses.py}
+checks every such use in C{mcpgateway/} is listed here."""

@@ -134,6 +134,11 @@ class GatewaySite(Site):
     def log(self, request: http.Request) -> None:
         pass
 
+    def _updateLogDateTime(self) -> None:
+        """Nothing: with no access log (L{log}), there is no log date to
+        keep fresh. Twisted's C{HTTPFactory} refreshes it every second from
+        C{startFactory} on, which wakes an idle gateway every second."""
+
     def getContentFile(self, length: int | None) -> IO[bytes]:
         """Where a request's body goes, as Twisted decides (memory under
         100,000 bytes of announced length, else a temporary file); defined

@@ -123,3 +123,32 @@ def test_saves_are_spaced_by_how_long_the_last_write_took(h: StoredHarness) -> N
         h.threads.runAll()
     assert h.store.path.read_bytes() == fileOfEveryRecord(h)
     assert SAVE_SPACING == 10.0
+
+
+def saverTimers(h: StoredHarness) -> list[object]:
+    """The session saver's pending ticks."""
+    found: list[object] = []
+    for pending in h.reactor.getDelayedCalls():
+        every = getattr(getattr(pending, "func", None), "__self__", None)
+        f = getattr(every, "_f", None)
+        owner = type(getattr(f, "__self__", None)).__name__
+        if getattr(f, "__name__", "") == "_tick" and owner == "SessionContinuity":
+            found.append(pending)
+    return found
+
+
+def test_the_saver_runs_no_timer_while_no_session_changes_and_wakes_at_a_change(
+    h: StoredHarness,
+) -> None:
+    [sid] = settled(h, 1)
+    assert saverTimers(h) == []  # all saved: an idle gateway is not woken every second
+    encoded = h.store.lines.encoded
+    call(h, "srv", sid)
+    assert len(saverTimers(h)) == 1
+    h.reactor.advance(1.0)
+    h.threads.runAll()
+    assert h.store.lines.encoded - encoded == 1
+    for _ in range(3):
+        h.reactor.advance(1.0)
+        h.threads.runAll()
+    assert saverTimers(h) == []

@@ -234,3 +234,20 @@ def test_an_npx_server_keeps_its_resolved_binary_with_the_new_env(
     assert (proc.executable, proc.args[1:]) == ("/cache/real", ["--real"])
     assert proc.env is not None and proc.env["TOKEN"] == "2"
     assert gateway.pools["pw"].launchSpec.command == "/cache/real"
+
+
+def test_the_env_watch_runs_no_timer_while_no_file_is_in_use() -> None:
+    from mcpgateway.config.envfiles import EnvFile
+    from mcpgateway.config.envwatch import EnvWatch
+
+    clock = Clock()
+    watch = EnvWatch(clock, 5.0, lambda f: succeed(f()), lambda: succeed(None), lambda w: None)
+    watch.start()
+    assert clock.getDelayedCalls() == []
+    watch.files = {"/x/.env": EnvFile("/x/.env")}
+    assert [c.getTime() for c in clock.getDelayedCalls()] == [5.0]
+    watch.files = {}
+    assert clock.getDelayedCalls() == []
+    watch.files = {"/x/.env": EnvFile("/x/.env")}
+    watch.stop()
+    assert clock.getDelayedCalls() == []
