@@ -26,15 +26,19 @@ import contextlib
 import os
 import signal
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet import process
 from twisted.internet.abstract import FileDescriptor
-from twisted.internet.address import _ProcessAddress
 from twisted.internet.error import ProcessExitedAlready
 from twisted.internet.interfaces import IProcessProtocol, IProcessTransport, IReactorFDSet
 from twisted.python.failure import Failure
 from zope.interface import implementer
+
+from mcpgateway.runtime import twistedprivate
+
+if TYPE_CHECKING:
+    from mcpgateway.runtime.twistedprivate import ProcessAddress
 
 STDIN, STDOUT, STDERR = 0, 1, 2
 
@@ -204,11 +208,13 @@ class AdoptedProcess:
         else:
             os.kill(self.pid, number)
 
-    def getPeer(self) -> _ProcessAddress:
-        return _ProcessAddress()
+    def getPeer(self) -> ProcessAddress:
+        """What Twisted's own process transports answer: a process has no address."""
+        return twistedprivate.ProcessAddress()
 
-    def getHost(self) -> _ProcessAddress:
-        return _ProcessAddress()
+    def getHost(self) -> ProcessAddress:
+        """As L{getPeer}."""
+        return twistedprivate.ProcessAddress()
 
 
 def _closeDescriptor(pipe: FileDescriptor) -> None:

@@ -39,6 +39,7 @@ from twisted.internet.interfaces import (
 )
 
 if TYPE_CHECKING:
+    from twisted.internet.address import _ProcessAddress as ProcessAddress
     from twisted.internet.endpoints import _parse as parseEndpoint  # noqa: N812 (a function)
     from twisted.web._newclient import RequestNotSent
     from twisted.web._newclient import _WrapperException as WrapperException
@@ -53,6 +54,7 @@ _LAZY = {
     "RequestNotSent": ("twisted.web._newclient", "RequestNotSent"),
     "WrapperException": ("twisted.web._newclient", "_WrapperException"),
     "HTTP11ClientFactory": ("twisted.web.client", "_HTTP11ClientFactory"),
+    "ProcessAddress": ("twisted.internet.address", "_ProcessAddress"),
 }
 """The names whose Twisted module this one does not import itself: each is
 imported at its first use, so that importing this module early (the stop
@@ -79,6 +81,7 @@ __all__ = [
     "HTTP11ClientFactory",
     "IEncodingResource",
     "ISupportsExitSignalCapturing",
+    "ProcessAddress",
     "RequestNotSent",
     "WrapperException",
     "parseEndpoint",

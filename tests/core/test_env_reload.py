@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from twisted.internet.defer import succeed
+from twisted.internet.task import Clock
 
 from mcpgateway.core.pools.persession import PerSessionPool
 from mcpgateway.core.pools.shared import SharedPool
