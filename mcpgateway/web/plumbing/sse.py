@@ -84,9 +84,10 @@ class KeepAlive:
     An answer that has not written anything yet waits in C{waiting}, in
     the order the requests came: appended once, never searched nor
     removed by its request (what it costs a call answered at once is an
-    append). Each tick drops those at the front that are done, and makes a
-    stream of each that waited C{HEADERS_AFTER} seconds; it stops at the
-    first that is younger, as all behind it are."""
+    append, and dropping the done ones at the front when the next comes).
+    Each tick drops those at the front that are done, and makes a stream of
+    each that waited C{HEADERS_AFTER} seconds; it stops at the first that
+    is younger, as all behind it are."""
 
     log = Logger(observer=logs.observer)
 
@@ -111,8 +112,13 @@ class KeepAlive:
         self._streams.discard(stream)
 
     def wait(self, answer: WaitingAnswer) -> None:
-        """Look at C{answer} on each tick until it is done or becomes a stream."""
-        self.waiting.append(answer)
+        """Look at C{answer} on each tick until it is done or becomes a
+        stream. The done ones at the front go now: one call at a time keeps
+        one or two here, not a second's worth."""
+        waiting = self.waiting
+        while waiting and not waiting[0].open:
+            waiting.popleft()
+        waiting.append(answer)
         if not self._loop.running:
             self._loop.start()
 
