@@ -99,8 +99,10 @@ class KeepAlive:
         self._interval = interval
 
     @property
-    def streams(self) -> set[SSEStream | WaitingAnswer]:
-        """The open streams, and the answers that still wait (a copy)."""
+    def streams(self) -> set[Any]:
+        """The open streams, and the answers that still wait (a copy, for
+        whoever looks: an L{SSEStream} or a L{WaitingAnswer} each, both with
+        C{open}, C{headersSent} and the request they write to)."""
         return self._streams | {answer for answer in self.waiting if answer.open}
 
     def add(self, stream: SSEStream) -> None:
