@@ -125,12 +125,12 @@ class KeepAlive:
             self._loop.start()
 
     def _tick(self) -> None:
-        if not self._streams and not self.waiting:
-            self._loop.stop()
-            return
         now = self._clock.seconds()
         if self.waiting:
             self._waited(now)
+        if not self._streams and not self.waiting:
+            self._loop.stop()  # the answers it waited on were done: no tick more
+            return
         for stream in list(self._streams):
             try:
                 if stream.finishedElsewhere():
