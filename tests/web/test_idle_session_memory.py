@@ -31,6 +31,7 @@ from tests.http import Harness, Response
 def getStream(h: Harness) -> SSEStream:
     """The one open stream of C{h}: its session's GET stream."""
     (stream,) = keepAliveFor(h.reactor).streams
+    assert isinstance(stream, SSEStream)
     return stream
 
 

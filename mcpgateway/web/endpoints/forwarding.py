@@ -2,10 +2,16 @@
 """How the MCP endpoint forwards what a client posted to its session's backend.
 
 One job: one request, or the requests of a batch, go to the session's
-backend; its answers are written on the request's SSE stream, measured
+backend; their answers are written for the request, measured
 (the request's span and duration) and audited; a failure becomes the
 JSON-RPC error the client is owed. The callers keep within the session's
 in-flight limit (L{Forwarder.busy} answers a request over it).
+
+One request's answer waits as a L{PendingAnswer}: written as one JSON
+body when nothing else comes first, which is the common case, and an SSE
+stream (with its replay log) only from the moment it needs one
+(L{mcpgateway.web.plumbing.oneanswer}). A batch's answers go on an SSE stream
+from the start.
 """
 
 from __future__ import annotations
@@ -33,8 +39,9 @@ from mcpgateway.web.endpoints.refusals import Refusals
 from mcpgateway.web.endpoints.requestfacts import internalError, shortName
 from mcpgateway.web.endpoints.streams import logFor
 from mcpgateway.web.plumbing import measure
+from mcpgateway.web.plumbing.oneanswer import PendingAnswer
 from mcpgateway.web.plumbing.replay import ReplayStore
-from mcpgateway.web.plumbing.sse import SSEStream
+from mcpgateway.web.plumbing.sse import SSEStream, keepAliveFor
 
 EndSession = Callable[[Session, str], object]
 """End a session whose child is gone, for the reason given
@@ -70,6 +77,7 @@ class Forwarder:
         self._clock = clock
         self._operations = tracing.operationsFor(clock)
         self._keepAlive = limits.keepAliveInterval
+        self._ticker = keepAliveFor(clock, limits.keepAliveInterval)
         self._maxInFlight = limits.maxInFlightPerSession
         self._server = server
         self._log = log
@@ -97,26 +105,25 @@ class Forwarder:
                     messages[0]["id"] if len(messages) == 1 and not answers else None,
                 )
         clock = self._clock
-        stream = SSEStream(
-            request, clock, False, self._keepAlive, logFor(self._replay, session, "p")
-        )
         started = clock.seconds()
         active = tracing.tracer
         if not answers and len(messages) == 1:
-            # The common case: one request, its response ends the stream.
+            # The common case: one request, whose answer is one JSON body
+            # unless something related to it comes first.
             message = messages[0]
+            pending = PendingAnswer(request, started, self, session, self._ticker)
             span: tracing.Span | None = None
             if active is not None:
                 span, message = self._serverSpan(active, request, session, message)
             try:
-                response = pool.forward(session, message, stream.send)
+                response = pool.forward(session, message, pending.send)
             except Exception:
                 self._log.failure(
                     "server {server}: routing {method} failed",
                     server=self._server,
                     method=message["method"],
                 )
-                stream.end(internalError(message["id"]))
+                pending.end(internalError(message["id"]))
                 self.measured(None, message["method"], started, span, "error")
                 note = auditNote(request)
                 if note is not None:
@@ -128,8 +135,9 @@ class Forwarder:
                 response.addCallbacks(note.answered, note.failed)
             # The answer is written first, then measured: its client need
             # not wait for the bookkeeping.
-            response.addBoth(self._answeredLast, message, session, stream, started, span, request)
+            response.addBoth(self._answeredLast, message, session, pending, started, span, request)
             return NOT_DONE_YET
+        stream = self.openStream(request, session, False)
         if not messages:
             assert answers
             for answer in answers[:-1]:
@@ -140,6 +148,14 @@ class Forwarder:
             stream.send(answer)
         self._forwardMany(request, session, messages, stream, started, active)
         return NOT_DONE_YET
+
+    def openStream(self, request: Request, owner: Session, headersNow: bool) -> SSEStream:
+        """A new SSE stream of session C{owner} over C{request} (resumable
+        when its version is, L{logFor}); its head goes out at once when
+        C{headersNow}, else with its first event or after a second."""
+        return SSEStream(
+            request, self._clock, headersNow, self._keepAlive, logFor(self._replay, owner, "p")
+        )
 
     def _forwardMany(
         self,
@@ -220,23 +236,23 @@ class Forwarder:
         result: Message | Failure,
         message: Message,
         session: Session,
-        stream: SSEStream,
+        pending: PendingAnswer,
         started: float,
         span: tracing.Span | None,
         request: IRequest,
     ) -> None:
-        """The request that ends C{stream} was answered (or failed) with
-        C{result}: write it, then measure it."""
+        """The request that C{pending} waits for was answered (or failed)
+        with C{result}: write it, then measure it."""
         if isinstance(result, Failure):
             session.inFlight -= 1
             if result.check(CancelledError):
-                stream.close()  # cancelled by the client or its session ending: no response
+                pending.close()  # cancelled by the client or its session ending: no response
             else:
-                stream.end(self._answers.errorFor(message["id"], result, request))
+                pending.end(self._answers.errorFor(message["id"], result, request))
         else:
             answer = self._answers.forCaller(result, request)
             session.inFlight -= 1
-            stream.end(answer)
+            pending.end(answer)
         self.measured(result, message["method"], started, span)
 
     def _failed(

@@ -25,8 +25,9 @@ a replay that never comes.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 from weakref import WeakKeyDictionary
 
 from twisted.internet.interfaces import IReactorTime
@@ -57,29 +58,80 @@ HEADERS_AFTER = 1.0
 TICK = 1.0
 
 
+class WaitingAnswer(Protocol):
+    """An answer that has written nothing yet and may become a stream
+    (L{mcpgateway.web.plumbing.oneanswer.PendingAnswer}): C{open} while it
+    waits, since C{since} (the clock's seconds)."""
+
+    open: bool
+    since: float
+
+    def finishedElsewhere(self) -> bool:
+        """Whether its response was finished (or lost) behind its back."""
+
+    def abandon(self) -> None:
+        """Write nothing more for it."""
+
+    def toStream(self, headersNow: bool) -> SSEStream | None:
+        """Become a stream, its head sent at once when C{headersNow}."""
+
+
 class KeepAlive:
     """Writes a comment to every open stream every C{interval} seconds; the
-    ticker runs while streams exist and stops on a tick that finds none."""
+    ticker runs while streams (or waiting answers) exist and stops on a tick
+    that finds none.
+
+    An answer that has not written anything yet waits in C{waiting}, in
+    the order the requests came: appended once, never searched nor
+    removed by its request (what it costs a call answered at once is an
+    append, and dropping the done ones at the front when the next comes).
+    Each tick drops those at the front that are done, and makes a stream of
+    each that waited C{HEADERS_AFTER} seconds; it stops at the first that
+    is younger, as all behind it are."""
 
     log = Logger(observer=logs.observer)
 
     def __init__(self, clock: IReactorTime, interval: float = KEEPALIVE_SECONDS) -> None:
-        self.streams: set[SSEStream] = set()
+        self._streams: set[SSEStream] = set()
+        self.waiting: deque[WaitingAnswer] = deque()
         self._clock = clock
         self._loop = Every(clock, TICK, self._tick)
         self._interval = interval
 
+    @property
+    def streams(self) -> set[Any]:
+        """The open streams, and the answers that still wait (a copy, for
+        whoever looks: an L{SSEStream} or a L{WaitingAnswer} each, both with
+        C{open}, C{headersSent} and the request they write to)."""
+        return self._streams | {answer for answer in self.waiting if answer.open}
+
     def add(self, stream: SSEStream) -> None:
-        self.streams.add(stream)
+        self._streams.add(stream)
+        if not self._loop.running:
+            self._loop.start()
+
+    def discard(self, stream: SSEStream) -> None:
+        self._streams.discard(stream)
+
+    def wait(self, answer: WaitingAnswer) -> None:
+        """Look at C{answer} on each tick until it is done or becomes a
+        stream. The done ones at the front go now: one call at a time keeps
+        one or two here, not a second's worth."""
+        waiting = self.waiting
+        while waiting and not waiting[0].open:
+            waiting.popleft()
+        waiting.append(answer)
         if not self._loop.running:
             self._loop.start()
 
     def _tick(self) -> None:
-        if not self.streams:
-            self._loop.stop()
-            return
         now = self._clock.seconds()
-        for stream in list(self.streams):
+        if self.waiting:
+            self._waited(now)
+        if not self._streams and not self.waiting:
+            self._loop.stop()  # the answers it waited on were done: no tick more
+            return
+        for stream in list(self._streams):
             try:
                 if stream.finishedElsewhere():
                     stream.abandon()
@@ -90,8 +142,27 @@ class KeepAlive:
             except Exception:
                 # One broken stream must not cost the others their keep-alives.
                 self.log.failure("keep-alive: a stream failed; dropped it")
-                self.streams.discard(stream)
+                self._streams.discard(stream)
                 stream.abandon()
+
+    def _waited(self, now: float) -> None:
+        """Drop the waiting answers that are done; make streams of those
+        that waited long enough (their heads go out now)."""
+        waiting = self.waiting
+        while waiting:
+            answer = waiting[0]
+            if answer.open:
+                if now - answer.since < HEADERS_AFTER and not answer.finishedElsewhere():
+                    return  # and so are all behind it, but for one finished elsewhere
+                try:
+                    if answer.finishedElsewhere():
+                        answer.abandon()
+                    else:
+                        answer.toStream(True)
+                except Exception:
+                    self.log.failure("keep-alive: a waiting answer failed; dropped it")
+                    answer.abandon()
+            waiting.popleft()
 
 
 _KEEPALIVES: WeakKeyDictionary[Any, dict[float, KeepAlive]] = WeakKeyDictionary()
@@ -355,7 +426,7 @@ class SSEStream:
             self._end()
             return
         self._leave(request)
-        self._keepAlive.streams.discard(self)
+        self._keepAlive.discard(self)
         self._log.detached()
 
     def _leave(self, request: Request) -> None:
@@ -370,7 +441,7 @@ class SSEStream:
         if not self.open:
             return False
         self.open = False
-        self._keepAlive.streams.discard(self)
+        self._keepAlive.discard(self)
         callbacks, self._onClose = self._onClose, ()
         for callback in callbacks:
             try:
