@@ -145,7 +145,7 @@ def rate(logs: list[SessionLog], start: float, end: float) -> float:
 
 
 HEADER = (
-    "| server | event | calls lost / errors / refused | children kept / new"
+    "| server | event | command | calls lost / errors / refused | children kept / new"
     " | counts went on | sessions told | longest pause | calls/s before / after"
     " | PSS before / after | fds before / after |"
 )
@@ -156,7 +156,7 @@ def row(result: dict[str, Any]) -> str:
     f, c = result["figures"], result["children"]
     mem, fds = result["memory"], result["fds"]
     return (
-        f"| {result['server']} | {result['event']} "
+        f"| {result['server']} | {result['event']} | {result['how']['commandSeconds']} s "
         f"| {f['lost']} / {f['errors']} / {f['refused']} "
         f"| {c['kept']} / {c['new']} "
         f"| {f['countsWentOn']} of {f['sessions']} "
@@ -175,6 +175,8 @@ def report(results: list[dict[str, Any]]) -> str:
     lines += [row(r) for r in results]
     lines += [
         "",
+        "- *command*: how long `mcpgateway restart`, or `mcpgateway start` after the"
+        " SIGKILL, took to return (the gateway listening).",
         "- *calls lost*: sent, no answer (connection reset or closed); *errors*: an HTTP or"
         " JSON-RPC error instead of a count; *refused*: connections refused while no gateway"
         " listened (no call sent, the session tries again).",
