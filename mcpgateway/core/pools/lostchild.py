@@ -79,8 +79,9 @@ class LostChildNotices:
             notice = self.notice(why)
             if related is None or not related(notice):
                 session.deliver(notice)
-        meta: dict[str, Any] = result.get("_meta") if isinstance(result.get("_meta"), dict) else {}
-        return {**answer, "result": {**result, "_meta": {**meta, NOTICE_KEY: True}}}
+        meta = result.get("_meta")
+        flagged: dict[str, Any] = {**(meta if isinstance(meta, dict) else {}), NOTICE_KEY: True}
+        return {**answer, "result": {**result, "_meta": flagged}}
 
     def notice(self, why: str) -> jsonrpc.Message:
         """The warning a session gets."""
