@@ -1,7 +1,7 @@
 """Sessions outlive the gateway process: the registry is saved
 batched on the clock and at stop, and a new gateway serves the sessions of
 the old one, shared (re-attached) or stateful (a fresh child, its
-initialize replayed), without a 404."""
+initialize replayed), without a 404, and told once that the child is new."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.pools.lostchild import NOTICE_KEY
 from mcpgateway.core.spec import ServerSpec
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import spec
@@ -36,7 +37,14 @@ def test_shared_session_is_served_after_a_graceful_restart() -> None:
     response = call(second, "srv", sid)
     answerLast(second, "tools/call", {"content": []})
     assert response.status == 200
-    assert response.events()[-1]["result"] == {"content": []}
+    # The shared child is new: the session is told so, once, on this answer's stream.
+    notice, answer = response.events()[-2:]
+    assert (notice["method"], notice["params"]["level"]) == ("notifications/message", "warning")
+    assert answer["result"] == {"content": [], "_meta": {NOTICE_KEY: True}}
+    again = call(second, "srv", sid)
+    answerLast(second, "tools/call", {"content": []})
+    assert again.events()[-1]["result"] == {"content": []}
+    assert len(again.events()) == 1
     # No second initialize reached the child: the gateway's own handshake only.
     inits = [m for m in second.process().sentMessages() if m.get("method") == "initialize"]
     assert len(inits) == 1
@@ -93,10 +101,12 @@ def test_stateful_session_gets_a_fresh_child_and_its_initialize_replayed() -> No
         assert [m["method"] for m in after] == ["notifications/initialized", "tools/call"]
         proc.reply({"jsonrpc": "2.0", "id": after[1]["id"], "result": {"content": []}})
     assert response.status == 200
-    assert response.events()[-1] == {
+    notice, answer = response.events()[-2:]
+    assert (notice["method"], notice["params"]["level"]) == ("notifications/message", "warning")
+    assert answer == {
         "jsonrpc": "2.0",
         "id": 7,
-        "result": {"content": []},
+        "result": {"content": [], "_meta": {NOTICE_KEY: True}},
     }
     assert any("in memory is lost" in (e.get("log_format") or "") for e in events)
 

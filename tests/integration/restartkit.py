@@ -1,6 +1,7 @@
 """What the restart-children integration tests share: the C{mcpgateway}
 command line on a temporary home, one MCP request per connection, a
-session of the counter fixture and its C{count} and C{proxy} tools, the
+session of the counter fixture and its C{count} and C{proxy} tools (and
+whether an answer says the child was started anew), the
 gateway's state file and health, and whether a pid still runs."""
 
 from __future__ import annotations
@@ -45,7 +46,15 @@ def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def post(port: int, server: str, message: dict[str, Any], sid: str = "") -> tuple[Any, str]:
     """One request on a connection of its own (so a restart's old process
-    has no idle connection to wait for)."""
+    has no idle connection to wait for): its answer."""
+    messages, session = postAll(port, server, message, sid)
+    return (messages[-1] if messages else None), session
+
+
+def postAll(
+    port: int, server: str, message: dict[str, Any], sid: str = ""
+) -> tuple[list[Any], str]:
+    """L{post}, with every message of the answer's stream (notifications first)."""
     headers = {
         "Accept": "application/json, text/event-stream",
         "Content-Type": "application/json",
@@ -63,11 +72,11 @@ def post(port: int, server: str, message: dict[str, Any], sid: str = "") -> tupl
     finally:
         conn.close()
     if not body.strip():
-        return None, session
+        return [], session
     if body.lstrip().startswith("{"):
-        return json.loads(body), session
+        return [json.loads(body)], session
     data = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: ")]
-    return data[-1], session
+    return data, session
 
 
 def openSession(port: int, server: str) -> str:
@@ -94,6 +103,18 @@ def count(port: int, server: str, sid: str, number: int) -> tuple[int, int]:
     text = answer["result"]["content"][0]["text"]
     counted, pid = (int(part.split("=")[1]) for part in text.split())
     return counted, pid
+
+
+def countTold(port: int, server: str, sid: str, number: int) -> tuple[int, list[Any], bool]:
+    """Call C{count}: the count, the notifications that came first, and
+    whether the result says the child was started anew (C{_meta})."""
+    call = {"jsonrpc": "2.0", "id": number, "method": "tools/call", "params": {"name": "count"}}
+    messages, _ = postAll(port, server, call, sid)
+    *before, answer = messages
+    result = answer["result"]
+    counted = int(result["content"][0]["text"].split()[0].split("=")[1])
+    told = bool(result.get("_meta", {}).get("mcpgateway/childRestarted"))
+    return counted, before, told
 
 
 def state(home: Path) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 own child of a server that counts calls in memory go on in the new
 process, the same pids with the same counts, and no child is sent an
 C{initialize} again. A restart whose new process cannot start leaves
-the children to the old one, and they stop with it."""
+the children to the old one, and they stop with it. A stop and a start keep no child:
+each session's next answer says, once, that its child is new."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tests.integration.restartkit import (
     COUNTER,
     cli,
     count,
+    countTold,
     freePort,
     health,
     openSession,
@@ -58,6 +60,9 @@ def test_restart_keeps_each_child_with_its_memory(home: Path) -> None:
         assert running(soloPid) and running(sharedPid)
         kept = health(port)["restart"]
         assert kept["kept"] == 2 and kept["started"] == 0, kept
+        # Kept children: nobody is told of a new one.
+        assert countTold(port, "solo", solo, 3) == (3, [], False)
+        assert countTold(port, "shared", shared, 4) == (4, [], False)
         status = cli(home, "status")
         assert "restart: kept 2 running children with their memory, 0 started anew" in (
             status.stdout
@@ -91,3 +96,34 @@ def test_a_restart_that_fails_leaves_the_children_serving_then_stopping(home: Pa
         cli(home, "stop")
     assert waitFor(lambda: not os.path.exists(f"/proc/{old}"), timeout=20)
     assert waitFor(lambda: not running(pid), timeout=15)  # nothing left behind
+
+
+def test_a_stop_and_a_start_tell_each_session_once_that_its_child_is_new(home: Path) -> None:
+    config = configure(home)
+    port = freePort()
+    args = ("start", "--port", str(port), "--config", str(config))
+    started = cli(home, *args)
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        shared = [openSession(port, "shared") for _ in range(2)]
+        solo = openSession(port, "solo")
+        for n, sid in enumerate(shared):
+            count(port, "shared", sid, n + 1)
+        count(port, "solo", solo, 1)
+        stopped = cli(home, "stop")
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        started = cli(home, *args)
+        assert started.returncode == 0, started.stdout + started.stderr
+
+        for server, sid in [("solo", solo), *(("shared", sid) for sid in shared)]:
+            counted, before, told = countTold(port, server, sid, 10)
+            assert told, (server, counted)
+            [notice] = before
+            assert notice["method"] == "notifications/message", notice
+            assert notice["params"]["level"] == "warning", notice
+            assert "started anew" in notice["params"]["data"], notice
+            # Once: the next answers of the session say nothing more.
+            assert countTold(port, server, sid, 11)[1:] == ([], False)
+        assert countTold(port, "solo", solo, 12)[0] == 3  # a new child: counted from 1
+    finally:
+        cli(home, "stop")

@@ -228,7 +228,9 @@ def test_the_session_of_a_dead_own_child_goes_on_on_a_new_one() -> None:
     [forwarded] = [m for m in fresh.sentMessages() if m.get("method") == "tools/list"]
     fresh.reply({"jsonrpc": "2.0", "id": forwarded["id"], "result": {"tools": []}})
     assert response.status == 200
-    assert [e.get("id") for e in response.events()] == ["q-1"]
+    # The warning that the child is new comes first, once.
+    assert [e.get("id") for e in response.events()] == [None, "q-1"]
+    assert response.events()[0]["params"]["level"] == "warning"
 
 
 def test_no_route_on_initialize_carries_its_id_and_an_unknown_key_null() -> None:

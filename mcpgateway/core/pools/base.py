@@ -342,8 +342,12 @@ class BasePool:
     ) -> Deferred[jsonrpc.Message]:
         upstream = self.upstreamFor(session)
         if upstream is not None and upstream.state is Lifecycle.RUNNING and not self.disabled:
-            return upstream.router.request(session, message, related)
-        return self.ready(session).addCallback(_request, session, message, related)
+            answer = upstream.router.request(session, message, related)
+        else:
+            answer = self.ready(session).addCallback(_request, session, message, related)
+        if session in self.owned:  # a shared child's sessions: the pool's own forward
+            return self.owned.notices.told(answer, session, related)
+        return answer
 
     def notify(self, session: Session, message: jsonrpc.Message) -> None:
         if self.owned.replaying(session):

@@ -12,7 +12,9 @@ its next request: its own C{initialize} and C{notifications/initialized}
 (and its log level and subscriptions) are replayed before that request, so
 the client's session id keeps working and no client initializes again. A
 session whose child a restart kept (L{mcpgateway.core.adopted}) goes on
-with it: nothing is replayed.
+with it: nothing is replayed. A session whose child was started anew for
+any reason but a lazy start is told so with its next answer
+(L{mcpgateway.core.pools.lostchild}).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from mcpgateway.core.fanout import OwnerFanout
 from mcpgateway.core.identity import presentedResult
 from mcpgateway.core.pools.attach import release
 from mcpgateway.core.pools.launching import Launcher
+from mcpgateway.core.pools.lostchild import LostChildNotices
 from mcpgateway.core.pools.making import ChildMaker
 from mcpgateway.core.pools.pool import SessionGone, childGone, disabledError
 from mcpgateway.core.sessions import Session
@@ -64,6 +67,7 @@ class OwnedChildren:
 
     @ivar perSession: each session's upstream, by session id.
     @ivar closed: how many sessions were closed (their children stopped).
+    @ivar notices: the sessions to be told their child was started anew.
     """
 
     log = Logger(observer=logs.observer)
@@ -80,6 +84,7 @@ class OwnedChildren:
         requests waiting for that (an empty list: none started yet)."""
         self._why: dict[str, str] = {}
         """Why each of those sessions gets a new child (for the log)."""
+        self.notices = LostChildNotices(pool.spec.name)
 
     def __contains__(self, session: Session) -> bool:
         return session.id in self.perSession
@@ -201,10 +206,12 @@ class OwnedChildren:
         self, session: Session, message: jsonrpc.Message, related: Sink | None
     ) -> Deferred[jsonrpc.Message]:
         """Forward C{message} once C{session}'s child runs and has had the
-        session's C{initialize} replayed."""
-        return self.ready(session).addCallback(
+        session's C{initialize} replayed; its answer says so if the child
+        is new (L{LostChildNotices})."""
+        answer = self.ready(session).addCallback(
             lambda upstream: upstream.router.request(session, message, related)
         )
+        return answer.addCallback(self.notices.tell, session, related)
 
     def _replay(self, session: Session, upstream: Upstream) -> None:
         """Start the restored C{session}'s child and bring it to where the
@@ -255,6 +262,7 @@ class OwnedChildren:
                 why=why,
                 pid=upstream.pid,
             )
+            self.notices.mark(session, why)
             return upstream
 
         def release(result: Upstream | Failure) -> None:
@@ -295,6 +303,7 @@ class OwnedChildren:
         self.owners.pop(session.id, None)
         self._replays.pop(session.id, None)
         self._why.pop(session.id, None)
+        self.notices.forget(session)
         if upstream is None:
             return succeed(None)
         upstream.router.detach(session, reason)

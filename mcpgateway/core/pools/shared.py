@@ -33,6 +33,10 @@ the gateway stops it, starts and initializes the new one itself, and gives
 it back the sessions' subscriptions and log level, as after a crash; the
 sessions carry on. The sessions' own children (a promoted server's) keep
 theirs until their sessions end.
+
+A session restored while the shared child does not run (after a gateway
+restart) is told with its next answer that the shared child is new
+(L{mcpgateway.core.pools.lostchild}), unless the restart kept it.
 """
 
 from __future__ import annotations
@@ -201,7 +205,11 @@ class SharedPool(BasePool):
         if self._promotedAtStart():
             self.owned.restore(session)
             return
-        adopt(self._upstream(), session)
+        upstream = self._upstream()
+        adopt(upstream, session)
+        if upstream.state is not Lifecycle.RUNNING:
+            # The child it gets is started anew, unless the restart keeps it.
+            self.owned.notices.mark(session, "restored on a gateway that did not keep its child")
 
     def servedFromCatalog(self) -> bool:
         return self.startup.serving() or self.scopeStartup.serving()
@@ -253,6 +261,25 @@ class SharedPool(BasePool):
         message: jsonrpc.Message,
         related: Sink | None,
     ) -> Deferred[jsonrpc.Message]:
+        notices = self.owned.notices
+        if notices and session in notices and session not in self.owned:
+            answer = self._forward(session, message, related).addCallback(self._kept, session)
+            return notices.told(answer, session, related)
+        return self._forward(session, message, related)
+
+    def _kept(self, answer: jsonrpc.Message, session: Session) -> jsonrpc.Message:
+        """A restored C{session}'s answer came: nothing to tell it if the
+        shared child is one a restart kept (with its memory)."""
+        if self.shared is not None and self.shared.adopted:
+            self.owned.notices.forget(session)
+        return answer
+
+    def _forward(
+        self,
+        session: Session,
+        message: jsonrpc.Message,
+        related: Sink | None,
+    ) -> Deferred[jsonrpc.Message]:
         upstream = self.shared
         if (
             upstream is not None
@@ -278,6 +305,7 @@ class SharedPool(BasePool):
         child stops)."""
         self.startup.forget(session)
         self.scopeStartup.forget(session)
+        self.owned.notices.forget(session)
         if session in self.owned:
             return self.owned.close(session, reason)
         if self.shared is not None:
