@@ -333,6 +333,7 @@ class FakeSession:
     """
 
     era2026 = False
+    called = False
 
     def __init__(
         self,

@@ -446,6 +446,8 @@ class Router:
         ex.started = now = self._clock.seconds()
         if session is not None:
             self.lastActivity = now
+            if not session.called and not session.era2026:
+                session.called = True  # the child may hold something of it now
             if self._waits.held and related is not None:
                 for gatewayId in self._waits.streamOf(session, ex):
                     self._serverRequests[gatewayId].exchange = ex

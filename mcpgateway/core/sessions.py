@@ -39,6 +39,10 @@ class SessionLike(Protocol):
     """Not a 2025 session: a 2026 call chain or a listen stream (never
     counted for promotion, never refused by the router's capability check:
     their own code answers the child)."""
+    called: bool
+    """Whether a request of it reached a child (not answered from a
+    catalog): a child then may hold something of it, which a child
+    started anew has lost (L{mcpgateway.core.pools.lostchild})."""
 
     def deliver(self, message: Message) -> bool:
         """Put C{message} on the session's standalone (GET) stream."""
@@ -103,6 +107,7 @@ class Session:
     __slots__ = (
         "_streamWaiters",
         "_subscriptions",
+        "called",
         "capabilities",
         "clientInfo",
         "clientPid",
@@ -153,6 +158,8 @@ class Session:
         an empty list, while nobody does (memory per idle session counts)."""
         self.restored = False
         """Rebuilt from the record of a previous gateway process."""
+        self.called = False
+        """Whether a request of it reached a child (L{SessionLike.called})."""
         self.visiting = False
         """Served here for another replica that owns it and does not
         answer: rebuilt from the facts its sealed id carries, never saved
@@ -260,6 +267,7 @@ class Session:
             "scope": self.scope,
             "credential": self.credential,
             "principal": self.principal,
+            **({"called": True} if self.called else {}),
         }
 
     @classmethod
@@ -283,6 +291,7 @@ class Session:
         session.scope = record.get("scope", "")
         session.credential = record.get("credential", "")
         session.principal = record.get("principal", "")
+        session.called = record.get("called") is True
         session.restored = True
         return session
 

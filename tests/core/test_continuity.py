@@ -28,6 +28,8 @@ def test_shared_session_is_served_after_a_graceful_restart() -> None:
     store = MemoryStore()
     first = PersistentHarness(store, SHARED)
     sid = first.initialize("srv")
+    call(first, "srv", sid)  # the child may hold something of the session now
+    answerLast(first, "tools/call", {"content": []})
     first.gateway.stop()
     assert [r["id"] for r in store.load()] == [sid]
 
@@ -327,3 +329,17 @@ def test_a_session_deleted_by_its_client_is_forgotten_at_once() -> None:
     h.gateway.stop()
     assert store.forgotten == [deleted]
     assert kept in {r["id"] for r in json.loads(store.data or "[]")}
+
+
+def test_a_restored_session_no_child_served_is_not_told_of_a_new_child() -> None:
+    store = MemoryStore()
+    first = PersistentHarness(store, SHARED)
+    sid = first.initialize("srv")  # listed, never called: no child holds anything of it
+    first.gateway.stop()
+    assert "called" not in store.load()[0]
+
+    second = restarted(store, SHARED)
+    second.answerHandshake()
+    response = call(second, "srv", sid)
+    answerLast(second, "tools/call", {"content": []})
+    assert [event["result"] for event in response.events()] == [{"content": []}]

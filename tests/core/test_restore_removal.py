@@ -15,7 +15,6 @@ from twisted.internet.task import Clock
 from mcpgateway.config.servers import LoadedConfig
 from mcpgateway.config.source import ConfigService, ConfigSettings
 from mcpgateway.core.continuity import CONFIG_WAIT
-from mcpgateway.core.pools.lostchild import NOTICE_KEY
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
 from tests.fakes import capturedGatewayLogs
@@ -56,8 +55,7 @@ def test_a_session_of_a_server_the_first_config_pass_brings_survives() -> None:
     second.answerHandshake()  # cur's shared child, started for it
     answerLast(second, "tools/call", {"content": []})
     assert response.status == 200
-    # Its shared child is new: the result says so (core/pools/lostchild.py).
-    assert response.events()[-1]["result"] == {"content": [], "_meta": {NOTICE_KEY: True}}
+    assert response.events()[-1]["result"] == {"content": []}
     assert second.gateway.waitForPredecessor() is None
 
 

@@ -262,7 +262,8 @@ class OwnedChildren:
                 why=why,
                 pid=upstream.pid,
             )
-            self.notices.mark(session, why)
+            if session.called:  # a session no child served lost nothing
+                self.notices.mark(session, why)
             return upstream
 
         def release(result: Upstream | Failure) -> None:

@@ -207,7 +207,7 @@ class SharedPool(BasePool):
             return
         upstream = self._upstream()
         adopt(upstream, session)
-        if upstream.state is not Lifecycle.RUNNING:
+        if upstream.state is not Lifecycle.RUNNING and session.called:
             # The child it gets is started anew, unless the restart keeps it.
             self.owned.notices.mark(session, "restored on a gateway that did not keep its child")
 

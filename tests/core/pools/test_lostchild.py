@@ -182,6 +182,7 @@ class SharedTests(PoolCase):
 
     def test_each_restored_session_of_a_new_shared_child_is_told_once(self) -> None:
         a, b = FakeSession("a"), FakeSession("b")
+        a.called = b.called = True  # the previous process's child served them
         self.pool.restore(a)
         self.pool.restore(b)
         sinkA, sinkB = RecordingSink(), RecordingSink()
@@ -189,6 +190,13 @@ class SharedTests(PoolCase):
         self.assertEqual(self.call(b, sinkB)["result"]["_meta"], {NOTICE_KEY: True})
         self.assertNotIn("_meta", self.call(a, sinkA)["result"])
         self.assertEqual((len(sinkA.messages), len(sinkB.messages)), (1, 1))
+
+    def test_a_restored_session_no_child_served_is_not_told(self) -> None:
+        a = FakeSession("a")  # answered from a catalog only, in the previous process
+        self.pool.restore(a)
+        sink = RecordingSink()
+        self.assertNotIn("_meta", self.call(a, sink)["result"])
+        self.assertEqual(sink.messages, [])
 
     def test_a_kept_shared_child_tells_nothing(self) -> None:
         a = FakeSession("a")
