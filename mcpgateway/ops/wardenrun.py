@@ -26,6 +26,12 @@ environment; a sandbox's pid namespace ends every one of them with it
 (docs/guide/lifecycle.md). A session id stays in use while any process is in
 it, so its number is never another's.
 
+With C{--grace SECONDS --listen PATH} (C{--adopt-grace}), its stdin is a
+UNIX socket instead, on which the gateway also passes each child's stdin,
+stdout and stderr with its record (L{Tally}); once the gateway is gone it
+keeps those children that long, listening at C{PATH}, for the next gateway
+(L{keepFor}; L{mcpgateway.ops.crashkeep}), and stops the others at once.
+
 It starts a session of its own, so a signal to the gateway's terminal or
 process group does not reach it. Standard library only, no C{site}: it
 costs one small process per gateway.

@@ -110,10 +110,10 @@ class FakeLink:
         self.lost = True
 
 
-def keepingWarden() -> tuple[Warden, FakeProcessReactor, list[FakeEnd], FakeLink]:
+def keepingWarden() -> tuple[Warden, FakeProcessReactor, tuple[FakeEnd, FakeEnd], FakeLink]:
     reactor = FakeProcessReactor()
-    ends = [FakeEnd(40), FakeEnd(41)]
-    warden = Warden(reactor, command=["py", "w"], keeps=True, socketpair=lambda: tuple(ends))
+    ends = (FakeEnd(40), FakeEnd(41))
+    warden = Warden(reactor, command=["py", "w"], keeps=True, socketpair=lambda: ends)
     link = FakeLink()
 
     def adopt(fd: int, family: int, factory: Any) -> None:
