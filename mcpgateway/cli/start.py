@@ -156,6 +156,12 @@ def gatewayArgv(
     return argv
 
 
+def graceArgv(args: argparse.Namespace) -> list[str]:
+    """The gateway option of C{start}'s C{--adopt-grace}, when given."""
+    grace = getattr(args, "adopt_grace", None)
+    return [] if grace is None else ["--adopt-grace", f"{grace:g}"]
+
+
 def trustArgv(args: argparse.Namespace) -> list[str]:
     """The gateway options of C{start}'s C{--pins}, C{--quarantine-new} and
     C{--self-service} (docs/guide/trust.md, docs/guide/self-service.md), as given."""
@@ -240,7 +246,7 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
         clients,
         umask=currentUmask(),
         remote=args.remote,
-        trust=trustArgv(args) + teamArgv(args),
+        trust=trustArgv(args) + teamArgv(args) + graceArgv(args),
         logLevel=args.log_level,
         sandbox=args.sandbox,
     )
@@ -761,6 +767,14 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         action="store_true",
         help="serve the `gateway` server on /mcp: sessions find and add servers, each change"
         " confirmed by the person (docs/guide/self-service.md)",
+    )
+    start.add_argument(
+        "--adopt-grace",
+        type=float,
+        metavar="SECONDS",
+        default=None,
+        help="seconds a killed gateway's children wait, with their memory, for the next gateway"
+        " on the same state directory to take them (default 60; 0: they stop at once)",
     )
     # A bridge's start (mcpgateway.bridge.main.startCommand): the user's
     # recorded PATH comes first, and the client's is not recorded; no client

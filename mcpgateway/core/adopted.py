@@ -49,6 +49,25 @@ HANDED_OVER = "was handed over to the next gateway process"
 
 def whyNotMovable(upstream: Upstream) -> str | None:
     """Why C{upstream}'s child cannot move to another process (C{None}: it can)."""
+    why = whyNotKept(upstream)
+    if why is not None:
+        return why
+    router = upstream.router
+    if router.inFlight or router._serverRequests:
+        return "a request is in flight on it"
+    child = upstream.child
+    assert isinstance(child, ChildProtocol)
+    writer = child.transport.pipes[0]  # type: ignore[union-attr]
+    unsent = len(writer.dataBuffer) - writer.offset + writer._tempDataLen
+    if unsent:
+        return "what was written to it has not all left"
+    return None
+
+
+def whyNotKept(upstream: Upstream) -> str | None:
+    """Why C{upstream}'s child cannot be kept for another gateway process
+    at all, whatever it is doing now (C{None}: it can): see the module
+    docstring."""
     child = upstream.child
     if not isinstance(child, ChildProtocol) or child.pid is None or child.exited:
         return "no running process"
@@ -59,17 +78,51 @@ def whyNotMovable(upstream: Upstream) -> str | None:
         return "it is not a running handshake-era child"
     if upstream.spec.references:
         return "it was given secrets"
-    router = upstream.router
-    if router.inFlight or router._serverRequests:
-        return "a request is in flight on it"
     pipes = getattr(child.transport, "pipes", None)
     if not isinstance(pipes, dict) or set(pipes) != {0, 1, 2}:
         return "its pipes are not all open"
-    writer = pipes[0]
-    unsent = len(writer.dataBuffer) - writer.offset + writer._tempDataLen
-    if unsent:
-        return "what was written to it has not all left"
     return None
+
+
+def describeChild(
+    configured: ServerSpec,
+    upstream: Upstream,
+    session: str = "",
+    logLevel: str | None = None,
+    subscriptions: tuple[str, ...] = (),
+    nextId: int | None = None,
+    dup: Callable[[int], int] = os.dup,
+    getpgid: Callable[[int], int] = os.getpgid,
+) -> HandedChild:
+    """What C{upstream}'s running child is (L{whyNotKept} said it can be
+    kept), with duplicates of its pipes' descriptors (the caller closes
+    them); the child goes on being served here.
+
+    @param nextId: the first id the next router may use (by default the
+        one this router would use next).
+    @raise OSError: its process group or its pipes cannot be read.
+    """
+    child = upstream.child
+    assert isinstance(child, ChildProtocol) and child.pid is not None
+    pipes = child.transport.pipes  # type: ignore[union-attr]
+    pgid = getpgid(child.pid)
+    fds = tuple(dup(pipes[n].fileno()) for n in (0, 1, 2))
+    return HandedChild(
+        server=upstream.spec.name,
+        session=session,
+        fingerprint=fingerprint(configured, upstream.spec.principal),
+        pid=child.pid,
+        pgid=pgid,
+        pending=child.pendingOutput() if nextId is None else b"",
+        nextId=next(upstream.router._ids) if nextId is None else nextId,
+        childInitializeResult=upstream.childInitializeResult,
+        sessionInitializeResult=upstream.sessionInitializeResult,
+        sessionCapabilities=upstream.sessionCapabilities,
+        subscriptions=subscriptions,
+        logLevel=logLevel,
+        fds=fds,
+        confinement=child.confinement if isinstance(child, ConfinedChild) else "",
+    )
 
 
 def releaseChild(
@@ -104,8 +157,9 @@ def releaseChild(
     assert isinstance(child, ChildProtocol) and child.pid is not None
     pipes = child.transport.pipes  # type: ignore[union-attr]
     try:
-        pgid = getpgid(child.pid)
-        fds = tuple(dup(pipes[n].fileno()) for n in (0, 1, 2))
+        handed = describeChild(
+            configured, upstream, session, logLevel, subscriptions, dup=dup, getpgid=getpgid
+        )
     except OSError as e:
         log.warn(
             "restart: server {server}'s child pid {pid} cannot be handed over: {why}",
@@ -117,22 +171,6 @@ def releaseChild(
     for n in (0, 1, 2):
         pipes[n].stopReading()
         pipes[n].stopWriting()
-    handed = HandedChild(
-        server=upstream.spec.name,
-        session=session,
-        fingerprint=fingerprint(configured, upstream.spec.principal),
-        pid=child.pid,
-        pgid=pgid,
-        pending=child.pendingOutput(),
-        nextId=next(upstream.router._ids),
-        childInitializeResult=upstream.childInitializeResult,
-        sessionInitializeResult=upstream.sessionInitializeResult,
-        sessionCapabilities=upstream.sessionCapabilities,
-        subscriptions=subscriptions,
-        logLevel=logLevel,
-        fds=fds,
-        confinement=child.confinement if isinstance(child, ConfinedChild) else "",
-    )
     upstream._forget(child, HANDED_OVER, gone=False)
     return handed
 
@@ -147,6 +185,7 @@ def attachAdopted(upstream: Upstream, handed: HandedChild, spawner: Spawner) -> 
     spec = upstream.spec
     spawned: list[Child] = []
     child = _protocolFor(upstream, handed, spawner, spawned)
+    child.onStopping = getattr(spawner.watcher, "stopping", None)
     spawned.append(child)
     stdin, stdout, stderr = handed.fds
     pipes = (stdin, stdout, stderr)

@@ -105,6 +105,10 @@ class ChildProtocol(ProcessProtocol):
     """
 
     log = Logger(observer=logs.observer)
+    onStopping: Callable[[int], None] | None = None
+    """Told the pid when the gateway starts stopping the child, before its
+    stdin is closed (the warden lets go of its copy of that pipe:
+    L{mcpgateway.ops.warden.Warden.stopping})."""
 
     def __init__(
         self,
@@ -458,6 +462,8 @@ class ChildProtocol(ProcessProtocol):
         if self.exited:
             return succeed(None)
         if not self._stopTimers:
+            if self.onStopping is not None and self.pid is not None:
+                self.onStopping(self.pid)
             if self.transport is not None:
                 self.transport.closeStdin()
             self._stopTimers = [

@@ -227,6 +227,7 @@ class Spawner:
             )
             if self.setsid is not None:
                 argv = [self.setsid, *argv]
+        child.onStopping = getattr(self.watcher, "stopping", None)
         self.reactor.spawnProcess(child, argv[0], argv, env=env, path=spec.cwd)
         if confined is not None and self.confiner is not None:
             self.confiner.spawned(spec, child.ended, pid=child.pid)

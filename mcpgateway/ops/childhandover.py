@@ -173,7 +173,7 @@ class ChildSender:
         handed: list[HandedChild] = []
         left = 0
         for pool in self._pools().values():
-            for session, upstream, level, subscriptions in _running(pool):
+            for session, upstream, level, subscriptions in runningChildren(pool):
                 one = releaseChild(pool.spec, upstream, session, level, subscriptions)
                 if one is None:
                     left += 1
@@ -241,7 +241,7 @@ class ChildSender:
         answer.callback(taken)
 
 
-def _running(pool: Any) -> Iterator[tuple[str, Upstream, str | None, tuple[str, ...]]]:
+def runningChildren(pool: Any) -> Iterator[tuple[str, Upstream, str | None, tuple[str, ...]]]:
     """The running children of C{pool}: C{(session id or "", upstream, log
     level, subscriptions)}."""
     shared = _shared(pool)

@@ -13,13 +13,17 @@ while the gateway runs (told then of every child running).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import socket
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.interfaces import IReactorProcess, ITransport
-from twisted.internet.protocol import ProcessProtocol
+from twisted.internet.protocol import Factory, ProcessProtocol, Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -34,9 +38,49 @@ by it what a child started that left the child's session."""
 PROGRAM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wardenrun.py")
 
 
-def wardenCommand(python: str = sys.executable) -> list[str]:
-    """The warden's command line: isolated mode, no C{site}."""
-    return [python, "-I", "-S", PROGRAM]
+SOCKET = "warden.sock"
+"""Where, in the state directory, a warden that keeps a crashed gateway's
+children waits for the next gateway (L{mcpgateway.ops.crashadopt})."""
+
+
+def wardenWaits(stateDir: Path) -> bool:
+    """Whether a warden's socket is in C{stateDir} (a crashed gateway's
+    warden may wait there with its children)."""
+    import stat
+
+    try:
+        return stat.S_ISSOCK(os.lstat(stateDir / SOCKET).st_mode)
+    except OSError:
+        return False
+
+
+def wardenCommand(python: str = sys.executable, grace: float = 0.0, listen: str = "") -> list[str]:
+    """The warden's command line: isolated mode, no C{site}; with a grace,
+    it keeps the children that long for the next gateway, listening at
+    C{listen}."""
+    command = [python, "-I", "-S", PROGRAM]
+    if grace > 0 and listen:
+        command += ["--grace", f"{grace:g}", "--listen", listen]
+    return command
+
+
+class _WardenLink(Protocol):
+    """The gateway's end of its warden's link: the warden answers C{@PID}
+    for each child whose descriptors it holds."""
+
+    def __init__(self, owner: Warden) -> None:
+        self._owner = owner
+        self._partial = b""
+
+    def dataReceived(self, data: bytes) -> None:
+        lines = (self._partial + data).split(b"\n")
+        self._partial = lines.pop()[-64:]
+        for line in lines:
+            if line[:1] == b"@" and line[1:].isdigit():
+                self._owner._held(int(line[1:]))
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._owner._linkLost(self)
 
 
 class _WardenProtocol(ProcessProtocol):
@@ -67,10 +111,15 @@ class Warden:
         reactor: IReactorProcess,
         inner: ChildWatcher | None = None,
         command: list[str] | None = None,
+        keeps: bool = False,
+        socketpair: Callable[[], tuple[Any, Any]] = socket.socketpair,
     ) -> None:
         """
         @param inner: told of every spawn and exit first (the ledger).
         @param command: the warden's command line (L{wardenCommand}).
+        @param keeps: whether it keeps the children after a crash
+            (C{--adopt-grace}): it is then spoken to over a UNIX socket
+            pair, which carries the children's descriptors (L{keep}).
         """
         self._reactor = reactor
         self._inner = inner
@@ -78,6 +127,14 @@ class Warden:
         self._running: set[int] = set()
         self._protocol: _WardenProtocol | None = None
         self._transport: ITransport | None = None
+        self.keeps = keeps
+        self._socketpair = socketpair
+        self._link: Any = None
+        self._linkProtocol: _WardenLink | None = None
+        self.kept: set[int] = set()
+        """The children whose descriptors were sent to the warden."""
+        self._copies: dict[int, tuple[int, ...]] = {}
+        """The descriptors sent, closed once the warden holds them (C{@PID})."""
         self.marker = (MARKER, f"{os.getpid()}-{secrets.token_hex(8)}")
         """What every child's environment gets (the spawner adds it): unique
         to this gateway process."""
@@ -103,9 +160,33 @@ class Warden:
     def exited(self, pid: int) -> None:
         if self._inner is not None:
             self._inner.exited(pid)
+        self.kept.discard(pid)
         if pid in self._running:
             self._running.discard(pid)
             self._tell(f"-{pid}\n")
+
+    def keep(self, pid: int, record: bytes, fds: tuple[int, ...]) -> bool:
+        """Send the warden child C{pid}'s record and its descriptors (this
+        process's copies, closed once it holds them), for the next gateway
+        if this one dies (L{mcpgateway.ops.crashkeep}); C{False} (and the
+        copies closed) when it cannot be."""
+        if self._link is None or pid not in self._running or pid in self.kept:
+            _closeAll(fds)
+            return False
+        for fd in fds:
+            self._link.sendFileDescriptor(fd)
+        self._link.write(b"*%d\n" % len(record) + record)
+        _closeAll(self._copies.pop(pid, ()))
+        self._copies[pid] = fds
+        self.kept.add(pid)
+        return True
+
+    def stopping(self, pid: int) -> None:
+        """This process is stopping child C{pid}: the warden lets go of its
+        descriptors, so that the child sees its stdin end."""
+        if pid in self.kept:
+            self.kept.discard(pid)
+            self._tell(f"~{pid}\n")
 
     def handedOver(self, pid: int) -> None:
         """Child C{pid} went to a restart's next process
@@ -113,18 +194,27 @@ class Warden:
         nor what runs in its session (its environment holds this gateway's
         marker all the same). The ledger is the next process's to write."""
         self._running.discard(pid)
+        self.kept.discard(pid)
         self._tell(f"!{pid}\n")
 
     def _start(self) -> None:
         protocol = _WardenProtocol(self)
+        ours = theirs = None
+        childFDs: dict[int, str | int] = {0: "w", 1: "r", 2: "r"}
         try:
+            if self.keeps:
+                ours, theirs = self._socketpair()
+                childFDs[0] = theirs.fileno()
             self._transport = self._reactor.spawnProcess(
-                protocol,
-                self._command[0],
-                self._command,
-                env={},
-                childFDs={0: "w", 1: "r", 2: "r"},
+                protocol, self._command[0], self._command, env={}, childFDs=childFDs
             )
+            if ours is not None:
+                link = _WardenLink(self)
+                self._reactor.adoptStreamConnection(  # type: ignore[attr-defined]
+                    ours.fileno(), socket.AF_UNIX, Factory.forProtocol(lambda: link)
+                )
+                self._linkProtocol = link
+                self._link = link.transport
         except OSError as e:
             self.log.warn(
                 "cannot start the warden ({why}): children outlive a killed gateway"
@@ -132,17 +222,43 @@ class Warden:
                 why=str(e),
             )
             return
+        finally:
+            for end in (ours, theirs):
+                if end is not None:
+                    end.close()
         self._protocol = protocol
+        self.kept.clear()
         name, value = self.marker
         self._tell(f"={name}={value}\n" + "".join(f"+{pid}\n" for pid in sorted(self._running)))
 
     def _tell(self, text: str) -> None:
-        if self._transport is not None and text:
-            self._transport.write(text.encode("ascii"))
+        target = self._link if self._link is not None else self._transport
+        if target is not None and text:
+            target.write(text.encode("ascii"))
+
+    def _held(self, pid: int) -> None:
+        _closeAll(self._copies.pop(pid, ()))
+
+    def _linkLost(self, link: _WardenLink) -> None:
+        if link is not self._linkProtocol:
+            return
+        self._linkProtocol = None
+        self._link = None
+        self.kept.clear()
+        for pid in list(self._copies):
+            self._held(pid)
 
     def _ended(self, protocol: _WardenProtocol) -> None:
         if protocol is not self._protocol:
             return
         self._protocol = None
         self._transport = None
+        if self._link is not None:
+            self._link.loseConnection()
         self.log.warn("the warden exited; it starts again with the next child")
+
+
+def _closeAll(fds: tuple[int, ...]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)

@@ -26,6 +26,12 @@ environment; a sandbox's pid namespace ends every one of them with it
 (docs/guide/lifecycle.md). A session id stays in use while any process is in
 it, so its number is never another's.
 
+With C{--grace SECONDS --listen PATH} (C{--adopt-grace}), its stdin is a
+UNIX socket instead, on which the gateway also passes each child's stdin,
+stdout and stderr with its record (L{Tally}); once the gateway is gone it
+keeps those children that long, listening at C{PATH}, for the next gateway
+(L{keepFor}; L{mcpgateway.ops.crashkeep}), and stops the others at once.
+
 It starts a session of its own, so a signal to the gateway's terminal or
 process group does not reach it. Standard library only, no C{site}: it
 costs one small process per gateway.
@@ -34,8 +40,12 @@ costs one small process per gateway.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
+import socket
+import stat
+import struct
 import sys
 import time
 
@@ -45,6 +55,12 @@ if TYPE_CHECKING:
 
 GRACE = 2.0
 """Seconds between C{SIGTERM} and C{SIGKILL}."""
+ADOPTED = b"adopted\n"
+"""The next gateway's answer once it holds the children."""
+ANSWER_WAIT = 10.0
+"""Seconds the next gateway may take to answer once it has the children."""
+MAX_RECORD = 16 * 1024 * 1024
+"""The longest child record taken, in bytes (as the gateway's codec)."""
 PROC = "/proc"
 
 
@@ -192,24 +208,118 @@ def follow(lines: Iterable[bytes], leaders: set[int], spared: set[int] | None = 
     C{spared} with its C{!PID} lines (a child handed to the next gateway
     process); the marker its C{=NAME=VALUE} line named (the variable every
     child gets)."""
-    marker = b""
+    tally = Tally(leaders, spared if spared is not None else set())
     for raw in lines:
+        tally.line(raw)
+    return tally.marker
+
+
+class Tally:
+    """What the gateway told its warden: the children running (C{leaders}),
+    those handed to a restart's next process (C{spared}), the marker, and,
+    with C{--adopt-grace}, the children it may hand to the next gateway
+    after a crash (C{held}: each one's record and its stdin, stdout and
+    stderr, which the warden holds and never reads).
+
+    Its input is lines, and C{*SIZE} lines followed by C{SIZE} bytes of a
+    child's record (JSON with its C{pid}), whose descriptors came with them
+    (L{feed}). A C{~PID} line lets go of a held child's descriptors (the
+    gateway is stopping it: it must see its stdin end), as C{-PID} and
+    C{!PID} do. Each record held is answered C{@PID} (L{answers}): the
+    gateway then closes its copies of the descriptors.
+    """
+
+    def __init__(
+        self,
+        leaders: set[int] | None = None,
+        spared: set[int] | None = None,
+        close: Callable[[int], None] = os.close,
+    ) -> None:
+        self.leaders = leaders if leaders is not None else set()
+        self.spared = spared if spared is not None else set()
+        self.marker = b""
+        self.held: dict[int, tuple[bytes, list[int]]] = {}
+        self.answers: list[bytes] = []
+        self._close = close
+        self._buffer = b""
+        self._fds: list[int] = []
+        self._body: int | None = None
+
+    def feed(self, data: bytes, fds: Iterable[int] = ()) -> None:
+        """Bytes of the gateway's link and the descriptors that came with them."""
+        self._fds.extend(fds)
+        self._buffer += data
+        while True:
+            if self._body is not None:
+                if len(self._buffer) < self._body:
+                    return
+                body, self._buffer = self._buffer[: self._body], self._buffer[self._body :]
+                self._body = None
+                self._record(body)
+                continue
+            line, newline, rest = self._buffer.partition(b"\n")
+            if not newline:
+                self._buffer = self._buffer[-MAX_RECORD:]
+                return
+            self._buffer = rest
+            if line[:1] == b"*" and line[1:].isdigit() and int(line[1:]) <= MAX_RECORD:
+                self._body = int(line[1:])
+            else:
+                self.line(line)
+
+    def line(self, raw: bytes) -> None:
         line = raw.strip()
         if line[:1] == b"=" and b"=" in line[1:]:
-            marker = line[1:]
-            continue
-        if len(line) < 2 or line[:1] not in (b"+", b"-", b"!") or not line[1:].isdigit():
-            continue
+            self.marker = line[1:]
+            return
+        if len(line) < 2 or line[:1] not in (b"+", b"-", b"!", b"~") or not line[1:].isdigit():
+            return
         pid = int(line[1:])
-        if line[:1] == b"!":
-            leaders.discard(pid)
-            if spared is not None:
-                spared.add(pid)
-        elif line[:1] == b"+":
-            leaders.add(pid)
-        else:
-            leaders.discard(pid)
-    return marker
+        kind = line[:1]
+        if kind == b"+":
+            self.leaders.add(pid)
+            return
+        self.release(pid)
+        if kind == b"!":
+            self.leaders.discard(pid)
+            self.spared.add(pid)
+        elif kind == b"-":
+            self.leaders.discard(pid)
+
+    def _record(self, body: bytes) -> None:
+        import json
+
+        try:
+            record = json.loads(body)
+            pid, count = record["pid"], record["fds"]
+        except (ValueError, TypeError, KeyError):
+            pid, count = None, None
+        if type(count) is not int or not 0 <= count <= len(self._fds):
+            count = len(self._fds)  # not a record it can trust: its descriptors go
+        fds, self._fds = self._fds[:count], self._fds[count:]
+        if type(pid) is not int or pid <= 0 or pid not in self.leaders or count != 3:
+            self._closeAll(fds)
+            return
+        self.release(pid)
+        self.held[pid] = (body, fds)
+        self.answers.append(b"@%d\n" % pid)
+
+    def release(self, pid: int) -> None:
+        """Let go of C{pid}'s descriptors, if held."""
+        held = self.held.pop(pid, None)
+        if held is not None:
+            self._closeAll(held[1])
+
+    def releaseAll(self) -> None:
+        for pid in list(self.held):
+            self.release(pid)
+        self._closeAll(self._fds)
+        self._fds = []
+
+    def _closeAll(self, fds: Iterable[int]) -> None:
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                self._close(fd)
 
 
 def say(text: str) -> None:
@@ -221,16 +331,173 @@ def say(text: str) -> None:
         pass
 
 
-def main() -> int:
-    """Follow the gateway until its pipe ends, then stop what is left."""
+def frame(body: bytes) -> bytes:
+    """One record as the gateway's hand-over codec reads it: its length,
+    then its JSON (L{mcpgateway.core.handedchild.encodeRecord})."""
+    return len(body).to_bytes(4, "big") + body
+
+
+def listenAt(path: str) -> socket.socket:
+    """A UNIX socket listening at C{path}, mode 0600 (a stale socket there
+    is removed first).
+
+    @raise OSError: it cannot be made."""
+    with contextlib.suppress(FileNotFoundError):
+        if stat.S_ISSOCK(os.lstat(path).st_mode):
+            os.unlink(path)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    mask = os.umask(0o177)
+    try:
+        server.bind(path)
+    except OSError:
+        server.close()
+        raise
+    finally:
+        os.umask(mask)
+    os.chmod(path, 0o600)
+    server.listen(4)
+    return server
+
+
+def peerUid(conn: socket.socket) -> int:
+    """The uid of the process at the other end of C{conn} (C{SO_PEERCRED})."""
+    size = struct.calcsize("3i")
+    _, uid, _ = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, size))
+    return int(uid)
+
+
+def handTo(conn: socket.socket, held: dict[int, tuple[bytes, list[int]]], left: int) -> bool:
+    """Send the C{held} children over C{conn} (each record with its
+    descriptors, then an C{end} record); whether the next gateway answered
+    C{adopted}."""
+    for body, fds in held.values():
+        data = frame(body)
+        socket.send_fds(conn, [data[:4]], fds)
+        conn.sendall(data[4:])
+    conn.sendall(frame(b'{"kind":"end","left":%d,"fds":0}' % left))
+    answer = b""
+    while ADOPTED not in answer:
+        chunk = conn.recv(64)
+        if not chunk:
+            return False
+        answer = (answer + chunk)[-64:]
+    return True
+
+
+def offer(
+    server: socket.socket,
+    held: dict[int, tuple[bytes, list[int]]],
+    grace: float,
+    left: int,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> set[int]:
+    """Wait up to C{grace} seconds on C{server} for the next gateway of the
+    same user, and hand it the C{held} children; the pids it took (none:
+    it did not come, or did not answer)."""
+    deadline = monotonic() + grace
+    while True:
+        remaining = deadline - monotonic()
+        if remaining <= 0:
+            return set()
+        server.settimeout(remaining)
+        try:
+            conn, _ = server.accept()
+        except TimeoutError:
+            return set()
+        except OSError:
+            continue
+        with conn:
+            try:
+                if peerUid(conn) != os.getuid():
+                    say("refused a connection of another user")
+                    continue
+                conn.settimeout(max(ANSWER_WAIT, remaining))
+                if handTo(conn, held, left):
+                    return set(held)
+            except OSError as e:
+                say(f"the next gateway's connection failed ({e}); waiting on")
+
+
+def readLink(tally: Tally, fd: int = 0) -> None:
+    """Follow the gateway's link, a UNIX socket on C{fd}, to its end;
+    answer each child record it holds (C{@PID})."""
+    link = socket.socket(fileno=os.dup(fd))
+    try:
+        while True:
+            try:
+                data, fds, _, _ = socket.recv_fds(link, 65536, 16)
+            except InterruptedError:
+                continue
+            except OSError:
+                return
+            if not data and not fds:
+                return
+            tally.feed(data, fds)
+            if tally.answers:
+                answers, tally.answers = b"".join(tally.answers), []
+                with contextlib.suppress(OSError):
+                    link.sendall(answers)
+    finally:
+        link.close()
+
+
+def arguments(argv: list[str]) -> tuple[float, str]:
+    """C{--grace SECONDS} and C{--listen PATH} (0 and C{""} when absent or bad)."""
+    grace, path = 0.0, ""
+    for name, value in itertools.pairwise(argv):
+        if name == "--grace":
+            with contextlib.suppress(ValueError):
+                grace = max(0.0, float(value))
+        elif name == "--listen":
+            path = value
+    return grace, path
+
+
+def keepFor(tally: Tally, grace: float, path: str) -> set[int]:
+    """After the gateway's end: hold its kept children up to C{grace}
+    seconds for the next gateway (listening at C{path}) and stop the others
+    meanwhile; the pids the next gateway took."""
+    held = {pid: h for pid, h in tally.held.items() if groupsOf(pid) is not None}
+    for pid in set(tally.held) - set(held):
+        tally.release(pid)
+    if grace <= 0 or not held or not path:
+        return set()
+    try:
+        server = listenAt(path)
+    except OSError as e:
+        say(f"cannot listen at {path} ({e}): the children stop now")
+        return set()
+    try:
+        say(f"the gateway is gone: keeping {len(held)} child(ren) {grace:g} s for the next one")
+        others = tally.leaders - set(held)
+        stopAll(others, tally.marker, spared=tally.spared | set(held))
+        taken = offer(server, held, grace, len(others))
+        if taken:
+            say(f"handed {len(taken)} child(ren) to the next gateway")
+        return taken
+    finally:
+        server.close()
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Follow the gateway until its link or pipe ends, keep its children
+    for the next gateway if asked to (C{--grace}), then stop what is left."""
     for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
         signal.signal(signum, signal.SIG_IGN)
     if os.getpgid(0) != os.getpid():
         os.setsid()
-    leaders: set[int] = set()
-    spared: set[int] = set()
-    marker = follow(iter(sys.stdin.buffer.readline, b""), leaders, spared)
-    stopped = stopAll(leaders, marker, spared=spared)
+    grace, path = arguments(sys.argv[1:] if argv is None else argv)
+    tally = Tally()
+    if stat.S_ISSOCK(os.fstat(0).st_mode):
+        readLink(tally)
+    else:
+        for line in iter(sys.stdin.buffer.readline, b""):
+            tally.line(line)
+    taken = keepFor(tally, grace, path)
+    tally.releaseAll()
+    stopped = stopAll(tally.leaders - taken, tally.marker, spared=tally.spared | taken)
     if stopped:
         say(f"the gateway is gone: stopped {stopped} process(es) its children left")
     return 0

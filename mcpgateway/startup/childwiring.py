@@ -7,41 +7,96 @@ L{mcpgateway.startup.wiring} so that each stays one screenful of wiring.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from twisted.application.service import IServiceCollection
+
     from mcpgateway.core.gateway import Gateway
+    from mcpgateway.core.spawn import ChildWatcher
     from mcpgateway.ops.childhandover import ChildAdoption, ChildSender
+    from mcpgateway.ops.warden import Warden
     from mcpgateway.runtime.reactortype import IReactor
 
 
-def adoptionFor(successor: Any, reactor: IReactor, restartTimeout: float) -> ChildAdoption | None:
+ADOPT_GRACE = 60.0
+"""C{--adopt-grace}'s default, in seconds."""
+
+
+def adoptGraceParameters(nonNegative: Callable[[str], float]) -> list[list[Any]]:
+    """The C{optParameters} entry of C{--adopt-grace}."""
+    return [
+        [
+            "adopt-grace",
+            None,
+            ADOPT_GRACE,
+            "Seconds the children of a gateway that died without a hand-over (SIGKILL, OOM, a"
+            " crash) are kept running, their pipes held by its warden, for the next gateway on"
+            " the same state directory to take them with their memory; 0 stops them at once.",
+            nonNegative,
+        ]
+    ]
+
+
+def wardenFor(options: Any, reactor: IReactor, ledger: ChildWatcher, stateDir: Path) -> Warden:
+    """The gateway's warden, told of every child after the C{ledger}: with
+    C{--adopt-grace}, one that keeps the children that long after a crash
+    for the next gateway (L{mcpgateway.ops.crashkeep})."""
+    from mcpgateway.ops.warden import SOCKET, Warden, wardenCommand
+
+    grace = float(options.get("adopt-grace") or 0.0)
+    command = wardenCommand(grace=grace, listen=str(stateDir / SOCKET))
+    return Warden(reactor, ledger, command, keeps=grace > 0)
+
+
+def adoptionFor(
+    successor: Any, reactor: IReactor, options: Any, stateDir: Path
+) -> ChildAdoption | None:
     """In a process a restart started (C{successor}: its link to the
     predecessor): what takes the predecessor's children, told by the link;
-    else C{None}."""
-    if successor is None:
-        return None
+    in a process that finds a crashed gateway's warden waiting in its state
+    directory: what takes the children it keeps; else C{None}."""
     from mcpgateway.ops.childhandover import ChildAdoption, gateWait
 
-    adoption = ChildAdoption(reactor, gateWait(restartTimeout))
+    if successor is None:
+        from mcpgateway.ops.crashkeep import TAKE_WAIT
+        from mcpgateway.ops.warden import wardenWaits
+
+        return ChildAdoption(reactor, TAKE_WAIT) if wardenWaits(stateDir) else None
+    adoption = ChildAdoption(reactor, gateWait(options["restart-timeout"]))
     successor.children = adoption
     return adoption
 
 
-def wireAdoption(gateway: Gateway) -> None:
+def wireAdoption(
+    gateway: Gateway, top: IServiceCollection, reactor: IReactor, stateDir: Path, successor: Any
+) -> None:
     """Give the gateway's adoption (if any) its pools and spawner, and
     its sandbox the warden: a confined child started while the warden
-    runs does not die with this process, so a restart can keep it."""
+    runs does not die with this process, so a restart can keep it. With
+    C{--adopt-grace}, the warden is given the children as they start, and
+    a crashed gateway's warden waiting in the state directory its own
+    (L{mcpgateway.ops.crashkeep})."""
     from mcpgateway.ops.childhandover import ChildAdoption
+    from mcpgateway.ops.crashkeep import CrashAdoption, CrashKeeping, proxiedBy
 
-    guard = getattr(gateway.spawner.watcher, "guard", None)
+    watcher = gateway.spawner.watcher
+    guard = getattr(watcher, "guard", None)
     if guard is not None and hasattr(gateway.spawner.confiner, "guard"):
         gateway.spawner.confiner.guard = guard  # type: ignore[union-attr]
+    proxy = getattr(gateway.spawner.confiner, "proxy", None)
     adoption = gateway.spawner.adoptions
     if isinstance(adoption, ChildAdoption):
         adoption.pools = lambda: dict(gateway.pools)
         adoption.spawner = gateway.spawner
-        adoption.proxy = getattr(gateway.spawner.confiner, "proxy", None)
+        adoption.proxy = proxy
+        if successor is None:  # a crashed gateway's warden waits with its children
+            CrashAdoption(reactor, stateDir, adoption).setServiceParent(top)
+    if getattr(watcher, "keeps", False):
+        pools = lambda: dict(gateway.pools)  # noqa: E731
+        CrashKeeping(pools, watcher, reactor, proxiedBy(proxy)).setServiceParent(top)  # type: ignore[arg-type]
 
 
 def childSender(gateway: Gateway, reactor: IReactor) -> ChildSender:

@@ -33,6 +33,7 @@ from mcpgateway.runtime.paths import (
     defaultStateDir,
 )
 from mcpgateway.runtime.twistedswitch import TUNED, checkTwisted, twistedParameters
+from mcpgateway.startup.childwiring import adoptGraceParameters
 from mcpgateway.startup.endpoints import (
     defaultReplicaId,
     endpointProblem,
@@ -544,6 +545,7 @@ class Options(usage.Options):
     optParameters += era2026Parameters(_positiveInt, _positiveFloat)
     optFlags += [SELF_SERVICE_FLAG, LAZY_START_FLAG]
     optParameters += pinParameters()
+    optParameters += adoptGraceParameters(_nonNegativeFloat)
     optFlags += pinFlags()
     optParameters += sandboxParameters()
     optParameters += policyParameters()

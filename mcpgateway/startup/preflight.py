@@ -40,6 +40,7 @@ from mcpgateway.ops.statedir import (
     unsafeKeyFile,
     unsafeStateDir,
 )
+from mcpgateway.ops.warden import wardenWaits
 from mcpgateway.runtime import logs, paths
 
 log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
@@ -97,9 +98,9 @@ def preflight(options: Any, clientHost: str) -> Preflight:
     except BaseException:
         lock.release()
         raise
-    return Preflight(
-        stateDir, lock, configPath, source, loaded, findOrphans(stateDir), logFile, clusterKeys
-    )
+    # A crashed gateway's warden keeping its children stops those not taken (ops/crashkeep.py).
+    orphans = [] if wardenWaits(stateDir) else findOrphans(stateDir)
+    return Preflight(stateDir, lock, configPath, source, loaded, orphans, logFile, clusterKeys)
 
 
 def refuseUnsafeStateDir(stateDir: Path) -> None:

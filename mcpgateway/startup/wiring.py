@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from mcpgateway.startup.preflight import Preflight
     from mcpgateway.web.app import GatewaySite
     from mcpgateway.web.surfaces import TeamSurface
-from mcpgateway.startup.childwiring import adoptionFor, childSender, wireAdoption
+from mcpgateway.startup.childwiring import adoptionFor, childSender, wardenFor, wireAdoption
 from mcpgateway.startup.cluster import Cluster
 from mcpgateway.startup.endpoints import (
     endpointInterface,
@@ -327,7 +327,7 @@ def _gatewayAndConfig(wiring: Wiring) -> tuple[Gateway, ConfigService]:
     if isinstance(settings.resolver, LazyResolver):
         settings.resolver.sandbox = sandbox  # a package's install scripts run confined too
     gateway = Gateway(specs, _spawner(options, pre, reactor, environ, successor, sandbox), settings)
-    wireAdoption(gateway)  # a restart's children, handed over by its predecessor
+    wireAdoption(gateway, top, reactor, pre.stateDir, successor)  # a restart's or a crash's
     sandbox.others = partial(serverPaths, gateway.pools)  # what each child must not see
     reload.gateway = gateway
     # Read at start, before restored sessions build their views.
@@ -422,13 +422,12 @@ def _spawner(
     their secret references, and their sandbox."""
     from mcpgateway.core.spawn import Spawner
     from mcpgateway.ops.statedir import ChildLedger
-    from mcpgateway.ops.warden import Warden
     from mcpgateway.remote.connect import RemoteServers
     from mcpgateway.runtime.turnflush import Unflushed
     from mcpgateway.secrets.resolve import SecretResolver
 
     ledger = ChildLedger(pre.stateDir)
-    warden = Warden(reactor, ledger)
+    warden = wardenFor(options, reactor, ledger, pre.stateDir)  # with --adopt-grace
     if successor is not None:
         # The predecessor's children exiting rewrote the ledger: this process's again.
         successor.gone.addCallback(lambda _: ledger.rewrite())
@@ -446,7 +445,7 @@ def _spawner(
         confiner=sandbox,
         startTimeout=options["start-timeout"],
         flusher=Unflushed(reactor) if options["twisted"] == STOCK else None,
-        adoptions=adoptionFor(successor, reactor, options["restart-timeout"]),
+        adoptions=adoptionFor(successor, reactor, options, pre.stateDir),
     )
 
 

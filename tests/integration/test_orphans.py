@@ -92,7 +92,10 @@ def forkingGateway(start: Any, home: Path, sandbox: str) -> tuple[RunningGateway
             }
         },
     )
-    gateway: RunningGateway = start("--config", str(config), "--sandbox", sandbox)
+    # --adopt-grace 0: a killed gateway's warden stops the children at once
+    gateway: RunningGateway = start(
+        "--config", str(config), "--sandbox", sandbox, "--adopt-grace", "0"
+    )
 
     async def use() -> None:
         async with Client(gateway.url("forking"), mode="legacy") as client:
@@ -164,7 +167,15 @@ def test_npx_server_and_its_node_end_with_a_sigkilled_gateway(
         },
     )
     gateway: RunningGateway = start(
-        "--config", str(config), "--sandbox", sandbox, "--no-resolve", "--start-timeout", "60"
+        "--config",
+        str(config),
+        "--sandbox",
+        sandbox,
+        "--no-resolve",
+        "--start-timeout",
+        "60",
+        "--adopt-grace",
+        "0",
     )
 
     async def use() -> str:

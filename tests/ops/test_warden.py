@@ -3,6 +3,9 @@ starts it, and the marker every child gets."""
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops.warden import MARKER, Warden, wardenCommand
 from tests.fakes import FakeProcessReactor, fakeSpawner
@@ -74,3 +77,109 @@ def test_every_child_gets_the_marker() -> None:
     spawner.spawn(spec, lambda m: None, lambda line: None, lambda c: None)
     [(_, _, env, _)] = reactor.spawned
     assert env == {"PATH": "/usr/bin", "M": "7-ab"}
+
+
+class FakeEnd:
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.closed = False
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeLink:
+    """The gateway's end of the warden's link: what was sent on it."""
+
+    def __init__(self) -> None:
+        self.fds: list[int] = []
+        self.data = b""
+        self.lost = False
+        self.protocol: Any = None
+
+    def sendFileDescriptor(self, fd: int) -> None:
+        self.fds.append(fd)
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+    def loseConnection(self) -> None:
+        self.lost = True
+
+
+def keepingWarden() -> tuple[Warden, FakeProcessReactor, tuple[FakeEnd, FakeEnd], FakeLink]:
+    reactor = FakeProcessReactor()
+    ends = (FakeEnd(40), FakeEnd(41))
+    warden = Warden(reactor, command=["py", "w"], keeps=True, socketpair=lambda: ends)
+    link = FakeLink()
+
+    def adopt(fd: int, family: int, factory: Any) -> None:
+        link.protocol = factory.buildProtocol(None)
+        link.protocol.makeConnection(link)
+
+    reactor.adoptStreamConnection = adopt  # type: ignore[method-assign]
+    return warden, reactor, ends, link
+
+
+def isOpen(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+def test_a_keeping_warden_is_spoken_to_over_a_socket_pair_it_inherits() -> None:
+    warden, reactor, ends, link = keepingWarden()
+    warden.spawned("a", 500)
+    [process] = reactor.processes
+    assert process.written == []  # nothing goes to its stdin: its stdin is the socket
+    assert all(end.closed for end in ends)  # both ends closed here once passed on
+    assert link.data.endswith(b"\n+500\n")
+
+
+def test_a_kept_childs_descriptors_go_with_its_record_and_close_once_held() -> None:
+    warden, _, _, link = keepingWarden()
+    warden.spawned("a", 500)
+    copies = tuple(os.dup(0) for _ in range(3))
+    assert warden.keep(500, b'{"pid":500}', copies)
+    assert link.fds == list(copies) and link.data.endswith(b'*11\n{"pid":500}')
+    assert warden.kept == {500} and all(isOpen(fd) for fd in copies)
+    link.protocol.dataReceived(b"@500\n")
+    assert not any(isOpen(fd) for fd in copies)
+
+
+def test_a_child_not_running_is_not_kept_and_its_copies_are_closed() -> None:
+    warden, _, _, link = keepingWarden()
+    warden.spawned("a", 500)
+    copies = tuple(os.dup(0) for _ in range(3))
+    assert not warden.keep(501, b"{}", copies)
+    assert link.fds == [] and not any(isOpen(fd) for fd in copies)
+
+
+def test_a_child_being_stopped_is_let_go_of_by_the_warden() -> None:
+    warden, _, _, link = keepingWarden()
+    warden.spawned("a", 500)
+    warden.keep(500, b"{}", ())
+    warden.stopping(500)
+    warden.stopping(500)  # once
+    assert link.data.endswith(b"*2\n{}~500\n") and warden.kept == set()
+
+
+def test_a_warden_that_ended_is_given_the_children_again() -> None:
+    warden, reactor, _, link = keepingWarden()
+    warden.spawned("a", 500)
+    warden.keep(500, b"{}", ())
+    reactor.processes[0].exit(signal=9)
+    assert link.lost
+    link.protocol.connectionLost(None)
+    assert warden.kept == set()  # CrashKeeping sends them again to the next warden
+
+
+def test_the_command_of_a_keeping_warden_says_its_grace_and_socket() -> None:
+    command = wardenCommand("py", grace=60, listen="/s/warden.sock")
+    assert command[4:] == ["--grace", "60", "--listen", "/s/warden.sock"]
+    assert wardenCommand("py", grace=0, listen="/s/warden.sock")[4:] == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -159,3 +160,65 @@ def test_a_handed_childs_sandbox_in_a_session_of_its_own_is_spared(tmp_path: Pat
     )
     assert count == 2 and set(killed) == {20, 21}
     assert wardenrun.descendants({10}, str(tmp_path)) == {11, 12}
+
+
+def recordOf(pid: int, fds: int = 3) -> bytes:
+    body = f'{{"pid":{pid},"fds":{fds},"server":"s"}}'.encode()
+    return b"*%d\n" % len(body) + body
+
+
+def test_a_tally_holds_a_childs_record_and_descriptors_and_answers_it() -> None:
+    closed: list[int] = []
+    tally = wardenrun.Tally(close=closed.append)
+    tally.feed(b"=M=1\n+10\n")
+    data = recordOf(10)
+    tally.feed(data[:5], [3, 4])  # a record may come in pieces, its descriptors first
+    tally.feed(data[5:], [5])
+    assert set(tally.held) == {10} and tally.held[10][1] == [3, 4, 5]
+    assert tally.answers == [b"@10\n"] and tally.marker == b"M=1" and closed == []
+
+
+@pytest.mark.parametrize("line", [b"~10\n", b"-10\n", b"!10\n"])
+def test_a_tally_lets_go_of_a_child_being_stopped_ended_or_handed_over(line: bytes) -> None:
+    closed: list[int] = []
+    tally = wardenrun.Tally(close=closed.append)
+    tally.feed(b"+10\n" + recordOf(10), [3, 4, 5])
+    tally.feed(line)
+    assert tally.held == {} and closed == [3, 4, 5]
+    assert (10 in tally.leaders) is (line == b"~10\n")
+    assert (10 in tally.spared) is (line == b"!10\n")
+
+
+def test_a_tally_closes_the_descriptors_of_a_record_it_cannot_keep() -> None:
+    closed: list[int] = []
+    tally = wardenrun.Tally(close=closed.append)
+    tally.feed(recordOf(11), [3, 4, 5])  # not a child it was told of
+    body = b"not json"
+    tally.feed(b"+12\n*%d\n" % len(body) + body, [6])
+    assert tally.held == {} and sorted(closed) == [3, 4, 5, 6] and tally.answers == []
+
+
+def test_a_tally_lets_go_of_everything_at_the_end() -> None:
+    closed: list[int] = []
+    tally = wardenrun.Tally(close=closed.append)
+    tally.feed(b"+10\n" + recordOf(10) + b"+11\n", [3, 4, 5, 9])
+    tally.releaseAll()
+    assert tally.held == {} and sorted(closed) == [3, 4, 5, 9]
+
+
+@given(st.lists(st.binary(max_size=40), max_size=20))
+def test_a_tally_takes_any_input_without_raising(chunks: list[bytes]) -> None:
+    tally = wardenrun.Tally(close=lambda fd: None)
+    for chunk in chunks:
+        tally.feed(chunk, [7])
+    assert all(len(fds) == 3 for _, fds in tally.held.values())
+
+
+def test_the_warden_reads_its_grace_and_socket_from_its_arguments() -> None:
+    assert wardenrun.arguments(["--grace", "2.5", "--listen", "/s/warden.sock"]) == (
+        2.5,
+        "/s/warden.sock",
+    )
+    assert wardenrun.arguments(["--grace", "x"]) == (0.0, "")
+    assert wardenrun.arguments(["--grace", "-3"]) == (0.0, "")
+    assert wardenrun.frame(b"{}") == b"\0\0\0\x02{}"

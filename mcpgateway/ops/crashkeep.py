@@ -1,0 +1,223 @@
+# -*- test-case-name: tests.ops.test_crashkeep -*-
+"""A crash keeps the children (C{--adopt-grace}): the gateway's warden
+holds each running child's pipes, and hands them to the next gateway on
+the same state directory when this one dies without a hand-over.
+
+While the gateway runs, L{CrashKeeping} gives its warden
+(L{mcpgateway.ops.warden.Warden.keep}) each child that can be kept
+(L{mcpgateway.core.adopted.whyNotKept}) once it is initialized: copies of
+its stdin, stdout and stderr with C{SCM_RIGHTS}, and the record a
+restart's hand-over sends (L{mcpgateway.core.handedchild.HandedChild}).
+It looks once a second (L{KEEP_EVERY}): a child initialized in the last
+second before a crash may not be kept. The record is written once: what
+changes later is not sent again. The next gateway's router starts its ids
+L{ID_JUMP} past the one the record names, so that an answer to a request
+the dead gateway sent is never taken for a new request's; the start of a
+line the dead gateway had read is lost (the next gateway drops the rest
+as a line that is not JSON); the child keeps the subscriptions and log
+level the dead gateway told it.
+
+When the gateway dies, the warden (L{mcpgateway.ops.wardenrun}) listens
+at C{<state dir>/warden.sock} (L{mcpgateway.ops.warden.SOCKET}) for the
+grace. The next gateway (L{CrashAdoption}, when it finds that socket at
+its start) connects, gets the children with the restart's codec and
+takes them with the restart's adoption
+(L{mcpgateway.ops.childhandover.ChildAdoption}), which serves each one
+whose server is still configured the same way and stops the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import struct
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from twisted.application.service import Service
+from twisted.internet.endpoints import UNIXClientEndpoint
+from twisted.internet.interfaces import IFileDescriptorReceiver, IReactorTime
+from twisted.internet.protocol import Factory, connectionDone
+from twisted.internet.protocol import Protocol as StreamProtocol
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from mcpgateway.core.adopted import describeChild, whyNotKept
+from mcpgateway.ops.childhandover import ChildAdoption, runningChildren
+from mcpgateway.ops.warden import SOCKET, wardenWaits
+from mcpgateway.runtime import logs
+
+KEEP_EVERY = 1.0
+"""Seconds between two looks for children to give the warden."""
+ID_JUMP = 2**32
+"""How far past the record's id the next gateway's router starts."""
+TAKE_WAIT = 10.0
+"""Seconds the next gateway holds child starts for a waiting warden."""
+
+
+class Keeper(Protocol):
+    """The warden, as L{CrashKeeping} uses it (L{mcpgateway.ops.warden.Warden})."""
+
+    kept: set[int]
+
+    def guard(self) -> bool: ...
+
+    def keep(self, pid: int, record: bytes, fds: tuple[int, ...]) -> bool: ...
+
+
+class CrashKeeping(Service):
+    """Gives the warden every child it can keep (see the module docstring)."""
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(
+        self,
+        pools: Callable[[], dict[str, Any]],
+        warden: Keeper,
+        clock: IReactorTime,
+        proxied: Callable[[str], bool] = lambda server: False,
+    ) -> None:
+        """
+        @param pools: the gateway's pools now, by server name.
+        @param proxied: whether a server's children reach the network
+            through the gateway's allow-list proxy, which dies with the
+            gateway: those are not kept.
+        """
+        self._pools = pools
+        self._warden = warden
+        self._clock = clock
+        self._proxied = proxied
+        self._loop: LoopingCall | None = None
+
+    def startService(self) -> None:
+        super().startService()
+        self._loop = LoopingCall(self.sync)
+        self._loop.clock = self._clock
+        self._loop.start(KEEP_EVERY, now=False).addErrback(
+            lambda failure: self.log.failure("keeping the children failed", failure)
+        )
+
+    def stopService(self) -> None:
+        super().stopService()
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        self._loop = None
+
+    def sync(self) -> int:
+        """Give the warden the children it does not hold yet; how many."""
+        count = 0
+        for pool in self._pools().values():
+            for session, upstream, level, subscriptions in runningChildren(pool):
+                pid = upstream.pid
+                if pid is None or pid in self._warden.kept or whyNotKept(upstream) is not None:
+                    continue
+                if self._proxied(upstream.spec.name):
+                    continue
+                if not self._warden.guard():
+                    return count
+                nextId = next(upstream.router._ids) + ID_JUMP
+                try:
+                    handed = describeChild(
+                        pool.spec, upstream, session, level, subscriptions, nextId=nextId
+                    )
+                except OSError:
+                    continue
+                record = json.dumps(handed.toJson(), separators=(",", ":")).encode()
+                if self._warden.keep(pid, record, handed.fds):
+                    count += 1
+        return count
+
+
+def proxiedBy(proxy: Any) -> Callable[[str], bool]:
+    """Whether a server has a socket or a port of C{proxy} (the network
+    allow-list proxy, L{mcpgateway.startup.netproxy.NetworkProxy})."""
+
+    def proxied(server: str) -> bool:
+        if proxy is None:
+            return False
+        keys = [*getattr(proxy, "sockets", {}), *getattr(proxy, "tcpPorts", {})]
+        return any(key[0] == server for key in keys)
+
+    return proxied
+
+
+# -- the next gateway's side --------------------------------------------------------------
+
+
+@implementer(IFileDescriptorReceiver)
+class _WardenSide(StreamProtocol):
+    """The next gateway's connection to a crashed gateway's warden."""
+
+    def __init__(self, owner: CrashAdoption) -> None:
+        self._owner = owner
+
+    def connectionMade(self) -> None:
+        if peerUid(self.transport.getHandle()) != os.getuid():  # type: ignore[union-attr]
+            self._owner.log.warn("the warden's socket is another user's: not taking its children")
+            self.transport.loseConnection()  # type: ignore[union-attr]
+            return
+        self._owner.adoption.reply = self.transport.write  # type: ignore[union-attr]
+
+    def fileDescriptorReceived(self, descriptor: int) -> None:
+        self._owner.adoption.descriptor(descriptor)
+
+    def dataReceived(self, data: bytes) -> None:
+        self._owner.adoption.data(data)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._owner.adoption.linkLost()
+
+
+def peerUid(sock: socket.socket) -> int:
+    """The uid of the process at the other end of C{sock} (C{SO_PEERCRED})."""
+    size = struct.calcsize("3i")
+    _, uid, _ = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, size))
+    return int(uid)
+
+
+class CrashAdoption(Service):
+    """At start, takes the children a crashed gateway's warden keeps at
+    C{<state dir>/warden.sock}, through C{adoption}; without such a socket,
+    lets the children start at once. A socket nobody listens on (its warden
+    died too) is removed, and what the crashed gateway's ledger names is
+    stopped (L{mcpgateway.ops.reaper.OrphanCleanup})."""
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(self, reactor: Any, stateDir: Path, adoption: ChildAdoption) -> None:
+        self._reactor = reactor
+        self._path = stateDir / SOCKET
+        self._stateDir = stateDir
+        self.adoption = adoption
+
+    def startService(self) -> None:
+        super().startService()
+        self.adoption.start()
+        if not wardenWaits(self._stateDir):
+            self.adoption.linkLost()  # nothing to wait for
+            return
+        self.log.info("a previous gateway's warden keeps its children: taking them")
+        endpoint = UNIXClientEndpoint(self._reactor, str(self._path), timeout=5)
+        endpoint.connect(Factory.forProtocol(lambda: _WardenSide(self))).addErrback(self._nobody)
+
+    def _nobody(self, failure: Failure) -> None:
+        from mcpgateway.ops.reaper import OrphanCleanup
+        from mcpgateway.ops.statedir import findOrphans, processStartTime
+
+        self.log.info(
+            "nobody listens at {path} ({why}): stopping what the previous gateway left",
+            path=str(self._path),
+            why=failure.getErrorMessage(),
+        )
+        if wardenWaits(self._stateDir):
+            with contextlib.suppress(OSError):
+                os.unlink(self._path)
+        orphans = findOrphans(self._stateDir)
+        if orphans:
+            OrphanCleanup(orphans, self._reactor, processStartTime).startService()
+        self.adoption.linkLost()

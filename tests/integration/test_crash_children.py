@@ -1,0 +1,130 @@
+"""A crash keeps the children (C{--adopt-grace}): the gateway is killed
+with C{SIGKILL}, its warden holds the children and their pipes, and the
+next gateway on the same state directory takes them: the same pids with
+the same counts, a shared child and a session's own child, confined
+(bubblewrap) and not. A child whose server's arguments changed meanwhile
+is stopped and a new one starts; with no next gateway within the grace,
+the children end with it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.gateway import waitFor
+from tests.integration.restartkit import (
+    COUNTER,
+    cli,
+    count,
+    freePort,
+    health,
+    hostPidOf,
+    openSession,
+    running,
+    state,
+)
+
+
+def configure(home: Path, sandbox: str, extra: tuple[str, ...] = ()) -> Path:
+    config = home / "servers.json"
+    confined = sandbox != "off"
+    servers = {
+        "shared": {"command": COUNTER[0], "args": [*COUNTER[1:], *extra], "sandbox": confined},
+        "solo": {
+            "command": COUNTER[0],
+            "args": COUNTER[1:],
+            "mode": "stateful",
+            "sandbox": confined,
+        },
+    }
+    config.write_text(json.dumps({"mcpServers": servers}))
+    return config
+
+
+def startGateway(home: Path, port: int, config: Path, sandbox: str, *more: str) -> None:
+    args = ["start", "--port", str(port), "--config", str(config), "--sandbox", sandbox]
+    started = cli(home, *args, *more)
+    assert started.returncode == 0, started.stdout + started.stderr
+
+
+def killGateway(home: Path) -> None:
+    pid = state(home)["pid"]
+    os.kill(pid, signal.SIGKILL)
+    assert waitFor(lambda: not running(pid), timeout=10)
+
+
+@pytest.mark.parametrize("sandbox", ["bubblewrap", "off"])
+def test_a_crash_keeps_each_child_with_its_memory(home: Path, sandbox: str) -> None:
+    config = configure(home, sandbox)
+    port = freePort()
+    startGateway(home, port, config, sandbox)
+    try:
+        shared, solo = openSession(port, "shared"), openSession(port, "solo")
+        assert count(port, "shared", shared, 1)[0] == 1
+        soloCount, soloPid = count(port, "solo", solo, 1)
+        sharedCount, sharedPid = count(port, "shared", shared, 2)
+        assert (soloCount, sharedCount) == (1, 2)
+        hostShared, hostSolo = hostPidOf(home, "shared"), hostPidOf(home, "solo")
+        time.sleep(2.5)  # the gateway gives its warden the children once a second
+
+        killGateway(home)
+        assert running(hostShared) and running(hostSolo)  # held by the warden
+        began = time.monotonic()
+        startGateway(home, port, config, sandbox)
+        assert waitFor(lambda: health(port).get("restart", {}).get("kept") == 2, timeout=20)
+        print(f"crash, {sandbox}: start to adopted {time.monotonic() - began:.2f} s")
+
+        # The same processes, with what they counted: nothing started again.
+        assert count(port, "solo", solo, 2) == (2, soloPid)
+        assert count(port, "shared", shared, 3) == (3, sharedPid)
+        assert (hostPidOf(home, "shared"), hostPidOf(home, "solo")) == (hostShared, hostSolo)
+        report = health(port)["restart"]
+        assert report["kept"] == 2 and report["started"] == 0, report
+        assert not (home / "state" / "warden.sock").exists()
+    finally:
+        stopped = cli(home, "stop")
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    # The next gateway stops the children it kept, as its own.
+    assert waitFor(lambda: not running(hostShared) and not running(hostSolo), timeout=15)
+
+
+def test_a_child_whose_arguments_changed_is_replaced(home: Path) -> None:
+    config = configure(home, "off")
+    port = freePort()
+    startGateway(home, port, config, "off")
+    try:
+        shared = openSession(port, "shared")
+        assert count(port, "shared", shared, 1)[0] == 1
+        old = hostPidOf(home, "shared")
+        time.sleep(2.5)
+        killGateway(home)
+        configure(home, "off", extra=("--changed",))
+        startGateway(home, port, config, "off")
+        assert waitFor(lambda: not running(old), timeout=15), "the old child outlived"
+        counted, pid = count(port, "shared", shared, 2)
+        assert counted == 1 and pid != old  # a new child, counting from the start
+    finally:
+        cli(home, "stop")
+
+
+def test_with_no_next_gateway_the_children_end_after_the_grace(home: Path) -> None:
+    config = configure(home, "off")
+    port = freePort()
+    startGateway(home, port, config, "off", "--adopt-grace", "2")
+    shared = openSession(port, "shared")
+    count(port, "shared", shared, 1)
+    child = hostPidOf(home, "shared")
+    time.sleep(2.5)
+    killed = time.monotonic()
+    killGateway(home)
+    assert running(child)
+    assert waitFor(lambda: not running(child), timeout=10), "the child outlived the grace"
+    took = time.monotonic() - killed
+    print(f"no next gateway: the child ended {took:.2f} s after the kill")
+    assert took >= 1.5
+    assert waitFor(lambda: not (home / "state" / "warden.sock").exists(), timeout=5)

@@ -1,0 +1,148 @@
+"""A crash keeps the children: what the gateway gives its warden, once a
+second, and how the next gateway waits for a crashed one's warden (fakes
+only: no socket, no process)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from twisted.internet.error import ConnectionRefusedError
+from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock
+from twisted.python.failure import Failure
+
+from mcpgateway.core.handedchild import HandedChild
+from mcpgateway.ops import crashkeep
+from mcpgateway.ops.childhandover import ChildAdoption
+from mcpgateway.ops.crashkeep import ID_JUMP, KEEP_EVERY, CrashAdoption, CrashKeeping
+
+
+class FakeWarden:
+    def __init__(self, runs: bool = True) -> None:
+        self.kept: set[int] = set()
+        self.runs = runs
+        self.records: list[tuple[int, dict[str, Any], tuple[int, ...]]] = []
+
+    def guard(self) -> bool:
+        return self.runs
+
+    def keep(self, pid: int, record: bytes, fds: tuple[int, ...]) -> bool:
+        self.records.append((pid, json.loads(record), fds))
+        self.kept.add(pid)
+        return True
+
+
+class FakeRouter:
+    def __init__(self) -> None:
+        self._ids = iter(range(7, 100))
+
+
+class FakeSpec:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class FakeUpstream:
+    def __init__(self, name: str, pid: int | None) -> None:
+        self.spec = FakeSpec(name)
+        self.pid = pid
+        self.router = FakeRouter()
+
+
+class FakePool:
+    def __init__(self, name: str, children: list[tuple[str, FakeUpstream]]) -> None:
+        self.spec = FakeSpec(name)
+        self.children = children
+
+
+@pytest.fixture
+def pools(monkeypatch: pytest.MonkeyPatch) -> dict[str, FakePool]:
+    """Pools whose running children are listed as they are, each one
+    keepable but those named C{busy}."""
+
+    def running(pool: FakePool) -> Any:
+        for session, upstream in pool.children:
+            yield session, upstream, None, ()
+
+    def describe(configured: Any, upstream: FakeUpstream, session: str, *rest: Any, **kw: Any):  # type: ignore[no-untyped-def]
+        assert upstream.pid is not None
+        return HandedChild(
+            upstream.spec.name,
+            session,
+            "f",
+            upstream.pid,
+            upstream.pid,
+            nextId=kw["nextId"],
+            fds=(3, 4, 5),
+        )
+
+    monkeypatch.setattr(crashkeep, "runningChildren", running)
+    monkeypatch.setattr(
+        crashkeep, "whyNotKept", lambda u: "busy" if u.spec.name == "busy" else None
+    )
+    monkeypatch.setattr(crashkeep, "describeChild", describe)
+    return {}
+
+
+def test_each_running_child_is_given_to_the_warden_once(pools: dict[str, FakePool]) -> None:
+    pools["files"] = FakePool(
+        "files", [("", FakeUpstream("files", 50)), ("s1", FakeUpstream("files", 51))]
+    )
+    pools["busy"] = FakePool("busy", [("", FakeUpstream("busy", 60))])
+    warden = FakeWarden()
+    clock = Clock()
+    keeping = CrashKeeping(lambda: pools, warden, clock)
+    keeping.startService()
+    clock.advance(KEEP_EVERY)
+    assert [(pid, record["session"]) for pid, record, _ in warden.records] == [(50, ""), (51, "s1")]
+    # The next router's ids start well past the ones this one may still use.
+    assert warden.records[0][1]["nextId"] == 7 + ID_JUMP
+    assert warden.records[0][2] == (3, 4, 5)
+    clock.advance(KEEP_EVERY)
+    assert len(warden.records) == 2  # already held
+    keeping.stopService()
+    assert clock.getDelayedCalls() == []
+
+
+def test_a_child_of_a_proxied_server_or_with_no_warden_is_not_given(
+    pools: dict[str, FakePool],
+) -> None:
+    pools["net"] = FakePool("net", [("", FakeUpstream("net", 70))])
+    warden = FakeWarden()
+    assert CrashKeeping(lambda: pools, warden, Clock(), lambda s: s == "net").sync() == 0
+    assert CrashKeeping(lambda: pools, FakeWarden(runs=False), Clock()).sync() == 0
+    assert CrashKeeping(lambda: pools, warden, Clock()).sync() == 1
+
+
+def test_the_proxied_servers_are_those_with_a_socket_or_a_port() -> None:
+    class Proxy:
+        sockets = {("a", (), ()): "/run/a.sock"}
+        tcpPorts = {("b", (), ()): 4000}
+
+    proxied = crashkeep.proxiedBy(Proxy())
+    assert proxied("a") and proxied("b") and not proxied("c")
+    assert not crashkeep.proxiedBy(None)("a")
+
+
+def test_with_no_warden_waiting_the_children_start_at_once(tmp_path: Path) -> None:
+    adoption = ChildAdoption(Clock(), crashkeep.TAKE_WAIT)
+    CrashAdoption(MemoryReactorClock(), tmp_path, adoption).startService()
+    assert adoption.pending("files") is None
+
+
+def test_a_warden_socket_nobody_listens_on_lets_the_children_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(crashkeep, "wardenWaits", lambda stateDir: True)
+    reactor = MemoryReactorClock()
+    adoption = ChildAdoption(reactor, crashkeep.TAKE_WAIT)
+    CrashAdoption(reactor, tmp_path, adoption).startService()
+    held = adoption.pending("files")
+    assert held is not None and not held.called
+    [(path, factory, *_)] = reactor.unixClients
+    assert path == str(tmp_path / "warden.sock")
+    factory.clientConnectionFailed(None, Failure(ConnectionRefusedError()))
+    assert held.called and adoption.pending("files") is None
