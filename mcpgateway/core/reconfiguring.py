@@ -25,6 +25,13 @@ from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc
 
 
+class ConfigurationWait(Protocol):
+    """What L{Reconfigurer} tells when the configuration is complete (the
+    gateway's L{mcpgateway.core.continuity.SessionContinuity})."""
+
+    def configured(self) -> None: ...
+
+
 class ReconfigureHost(Protocol):
     """What L{Reconfigurer} needs of its gateway."""
 
@@ -33,7 +40,8 @@ class ReconfigureHost(Protocol):
 
     def endSession(self, session: Session, reason: str = ...) -> Deferred[None]: ...
 
-    def configured(self) -> None: ...
+    @property
+    def continuity(self) -> ConfigurationWait: ...
 
 
 class Reconfigurer:
@@ -103,7 +111,7 @@ class Reconfigurer:
                     self._servers.start([name])
         self._aggregate.membersChanged()
         if self._host.running:
-            self._host.configured()  # the held sessions' servers are known now, or gone
+            self._host.continuity.configured()  # the held sessions' servers are known now, or gone
         return DeferredList(stopping, consumeErrors=True)
 
     def _endServer(self, name: str, pool: ServerPool, what: str) -> None:

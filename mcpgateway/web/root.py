@@ -438,7 +438,7 @@ class GatewayRoot(Resource):
 
     def _aggregate(self, where: AggregatePath) -> McpEndpoint | None:
         """The aggregate endpoint C{where} names, if its settings exist."""
-        if not self._gateway.hasAggregateEndpoint(where.endpoint) or (
+        if not self._gateway.aggregateSide.hasEndpoint(where.endpoint) or (
             where.scope
             and not any(pool.variantFor(where.scope) for pool in self._gateway.pools.values())
         ):

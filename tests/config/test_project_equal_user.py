@@ -37,7 +37,7 @@ def openAt(home: Home, scope: str) -> tuple[Session, FakeProcess, bool]:
     gateway = home.gateway
     assert gateway is not None
     spawned = len(home.reactor.processes)
-    session, answer = gateway.openSession("pw", initialize(), "2025-11-25", scope=scope)
+    session, answer = gateway.opener.openSession("pw", initialize(), "2025-11-25", scope=scope)
     new = len(home.reactor.processes) > spawned
     if new:
         home.handshake(home.reactor.lastProcess)

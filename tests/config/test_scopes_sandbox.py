@@ -184,7 +184,7 @@ def test_an_approval_is_served_within_seconds_and_a_forgotten_one_too(
     gateway: list[Gateway] = []
 
     def reload(specs: Any) -> Deferred[Any]:
-        return gateway[0].reconfigure(specs)
+        return gateway[0].reconfigurer.reconfigure(specs)
 
     service = ConfigService(
         ProjectFile(config, ws),

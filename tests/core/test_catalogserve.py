@@ -142,7 +142,7 @@ class RestoredSessionsTests(SynchronousTestCase):
         gateway, reactor = self.gateway(record(["a"], launchOf(SPEC), entry=entryOf(SPEC)))
         pool = gateway.pools["cat"]
         self.assertEqual(pool.state(), ServerState.STOPPED)
-        session, opened = gateway.openSession(
+        session, opened = gateway.opener.openSession(
             "cat",
             {
                 "jsonrpc": "2.0",

@@ -44,6 +44,10 @@ class Host:
     def configured(self) -> None:
         self.configuredCalls += 1
 
+    @property
+    def continuity(self) -> Host:
+        return self
+
 
 def test_the_aggregate_side_answers_from_the_catalogs_its_host_has_now() -> None:
     reactor = FakeProcessReactor()

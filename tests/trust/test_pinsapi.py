@@ -167,7 +167,7 @@ class OffTests(SynchronousTestCase):
 def _pageData(harness: PinsHarness) -> dict[str, Any]:
     from mcpgateway.web.pages.statuspage import pageData
 
-    return pageData(harness.gateway.status(), harness.gateway.aggregateStatus())
+    return pageData(harness.gateway.readModel.status(), harness.gateway.aggregateSide.status())
 
 
 class NoChildTests(SynchronousTestCase):

@@ -108,7 +108,7 @@ class SignInHarness:
 
     def needs(self) -> str:
         self.credentials.look()
-        return renderNeeds({**pageData(self.gateway.status()), "pins": None})
+        return renderNeeds({**pageData(self.gateway.readModel.status()), "pins": None})
 
 
 def local(path: str) -> str:

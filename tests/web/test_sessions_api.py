@@ -173,7 +173,7 @@ def test_a_defect_in_a_management_route_is_a_json_500(monkeypatch: pytest.Monkey
     def broken() -> Any:
         raise RuntimeError("a defect")
 
-    monkeypatch.setattr(h.gateway, "status", broken)
+    monkeypatch.setattr(h.gateway.readModel, "status", broken)
     with capturedGatewayLogs() as events:
         response = h.request("GET", "/sessions")
     assert response.status == 500

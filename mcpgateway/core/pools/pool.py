@@ -518,7 +518,7 @@ def sameServer(
 
     The routes (variants) of a server may change: each carries its own
     launch, and the gateway and the pool end or move the sessions of each
-    route (L{mcpgateway.core.gateway.Gateway.reconfigure},
+    route (L{mcpgateway.core.reconfiguring.Reconfigurer.reconfigure},
     L{ServerPool.useSpec}). A server with routes but no key-less one on
     either side (defined only in projects, or its user's entry added or
     removed) has nothing else to compare: its

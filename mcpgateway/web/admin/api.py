@@ -127,7 +127,9 @@ class ApiApp:
             request,
             200,
             healthBody(
-                self._gateway.status(rows=False), auth, aggregate=self._gateway.aggregateStatus()
+                self._gateway.readModel.status(rows=False),
+                auth,
+                aggregate=self._gateway.aggregateSide.status(),
             ),
         )
 

@@ -111,7 +111,7 @@ class Backend(Protocol):
         credentials: Credentials,
         principal: str,
     ) -> tuple[Session, Deferred[Message]]:
-        """Open a session (see L{Gateway.openSession})."""
+        """Open a session (see L{mcpgateway.core.opening.SessionOpener.openSession})."""
 
     def gone(self, session: Session) -> str | None:
         """Why C{session} can no longer be served, or C{None}."""
@@ -159,7 +159,7 @@ class PoolBackend:
         credentials: Credentials,
         principal: str,
     ) -> tuple[Session, Deferred[Message]]:
-        session, answer = self._gateway.openSession(
+        session, answer = self._gateway.opener.openSession(
             self._server,
             initialize,
             version,

@@ -55,7 +55,7 @@ here. A request a peer forwarded (C{request.fromPeer}) is never forwarded
 again and not counted against the principal's limits (the replica it
 first reached counted it).
 
-Once the gateway's stop has begun (L{Gateway.stopBegun}), a request naming
+Once the gateway's stop has begun (L{mcpgateway.core.shutdown.Shutdown.begun}), a request naming
 a session (POST, GET, DELETE with C{Mcp-Session-Id}) is answered 503 with
 C{Retry-After} and C{Connection: close} before its session is looked up:
 the session is saved and goes on in the next gateway process, and a 404
@@ -218,7 +218,7 @@ class McpEndpoint(Resource):
             self, gateway, server, scope, self._loopbackOnly, log
         )
         self._credentials = credentials = CredentialCheck(
-            backend, keys, gateway.rebind, server, log
+            backend, keys, gateway.visits.rebind, server, log
         )
         self._admission = PostAdmission(
             self, gateway, server, scope, self.clientErrors, quota, throttled

@@ -627,7 +627,7 @@ class GatewayTests(SynchronousTestCase):
         return [m for m in proc.takeMessages() if m["method"] != "subscriptions/listen"]
 
     def test_handshake_initialize_and_era2026_discover(self) -> None:
-        _session, opened = self.gateway.openSession(
+        _session, opened = self.gateway.opener.openSession(
             "srv", jsonrpc.request(0, "initialize", {"capabilities": {}}), "2025-11-25"
         )
         self.discovered()

@@ -60,7 +60,7 @@ class ApiHarness(Harness):
         gateway: list[Gateway] = []
 
         def reload(specs: dict[str, Any]) -> Any:
-            return gateway[0].reconfigure(specs)
+            return gateway[0].reconfigurer.reconfigure(specs)
 
         if source is None:
             source = PlainFile(configPath)
