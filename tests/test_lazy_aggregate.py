@@ -52,7 +52,7 @@ def test_the_web_tree_and_a_gateway_do_not_import_the_aggregate_side() -> None:
         "import json, sys\n"
         "from tests.fakes import FakeProcessReactor, fakeSpawner\n"
         "from tests.http import spec\n"
-        "from mcpgateway.core.gateway import Gateway\n"
+        "from mcpgateway.core.gateway.gateway import Gateway\n"
         "from mcpgateway.web.app import makeSite\n"
         "reactor = FakeProcessReactor()\n"
         "gateway = Gateway({'srv': spec('srv')}, fakeSpawner(reactor))\n"

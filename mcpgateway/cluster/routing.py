@@ -79,7 +79,7 @@ class Sessions(Protocol):
 
 class Visitor(Protocol):
     """What routing needs of the gateway's visits
-    (L{mcpgateway.core.visits.SessionVisits})."""
+    (L{mcpgateway.core.gateway.visits.SessionVisits})."""
 
     def visit(self, sessionId: str, facts: SessionFacts, owner: bool = False) -> Session | None:
         """The session C{sessionId} rebuilt from C{facts}, registered here;
@@ -88,7 +88,7 @@ class Visitor(Protocol):
 
 
 class Visits(Protocol):
-    """What routing needs of the gateway (L{mcpgateway.core.gateway.Gateway})."""
+    """What routing needs of the gateway (L{mcpgateway.core.gateway.gateway.Gateway})."""
 
     @property
     def sessions(self) -> Sessions: ...

@@ -2,7 +2,7 @@
 """The one read model: what the gateway, each server and each session are doing.
 
 L{mcpgateway.core.pools.base.BasePool.status} and
-L{mcpgateway.core.readmodel.ReadModel.status} take a frozen snapshot of the live
+L{mcpgateway.core.gateway.readmodel.ReadModel.status} take a frozen snapshot of the live
 objects; every renderer (C{/health}, C{/sessions}, C{/metrics}, the
 management API, the manhole) reads the snapshot instead of walking pools,
 upstreams and routers, and the quantities derived from it (pids, restarts,

@@ -31,10 +31,10 @@ from mcpgateway.config.gatewayfile import (
 )
 from mcpgateway.config.source import ConfigService
 from mcpgateway.config.watched import ConfigSource, PlainFile
-from mcpgateway.core.catalog import Catalogs
 from mcpgateway.core.catalogdata import Catalog
 from mcpgateway.core.events import EventLog
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.catalog import Catalogs
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import notFound

@@ -18,7 +18,7 @@ from collections import Counter
 from twisted.application.service import Service
 from twisted.internet.interfaces import IReactorTime
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.status import GatewayStatus, ServerStatus
 from mcpgateway.ops.timeseries import Reading, SeriesRecorder, ServerReading
 

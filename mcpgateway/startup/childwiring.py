@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mcpgateway.core.gateway import Gateway
+    from mcpgateway.core.gateway.gateway import Gateway
     from mcpgateway.ops.childhandover import ChildAdoption, ChildSender
     from mcpgateway.runtime.reactortype import IReactor
 

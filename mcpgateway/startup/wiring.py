@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 
     from mcpgateway.config.promotions import PromotionStore
     from mcpgateway.config.source import ConfigService
-    from mcpgateway.core.gateway import Gateway
-    from mcpgateway.core.gatewaysettings import GatewaySettings
+    from mcpgateway.core.gateway.gateway import Gateway
+    from mcpgateway.core.gateway.settings import GatewaySettings
     from mcpgateway.core.spawn import Confiner, Spawner
     from mcpgateway.core.spec import ServerSpec
     from mcpgateway.core.tasks.manager import TaskManager
@@ -308,7 +308,7 @@ def _gatewayAndConfig(wiring: Wiring) -> tuple[Gateway, ConfigService]:
     (C{cluster.sealer})."""
     from mcpgateway.config.promotions import TTL, PromotionStore
     from mcpgateway.core.environment import childEnvironment
-    from mcpgateway.core.gateway import Gateway, GatewayService
+    from mcpgateway.core.gateway.gateway import Gateway, GatewayService
 
     options, pre, reactor, top = wiring.options, wiring.pre, wiring.reactor, wiring.top
     successor, secret, cluster = wiring.successor, wiring.secret, wiring.cluster
@@ -467,8 +467,8 @@ def _gatewaySettings(
 ) -> GatewaySettings:
     """The gateway's tunables and collaborators, from the options."""
     from mcpgateway.config.promotions import Promoter
-    from mcpgateway.core.catalog import Catalogs
-    from mcpgateway.core.gatewaysettings import GatewaySettings
+    from mcpgateway.core.gateway.catalog import Catalogs
+    from mcpgateway.core.gateway.settings import GatewaySettings
     from mcpgateway.core.healing import HealingPolicy
     from mcpgateway.ops.catalogstore import CatalogStore
     from mcpgateway.ops.sessionstore import SessionStore

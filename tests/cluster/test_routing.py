@@ -24,7 +24,7 @@ from mcpgateway.cluster.routing import (
     NotFound,
 )
 from mcpgateway.cluster.sealing import Address, SessionSealer
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.sessions import Session, SessionFacts
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc

@@ -153,7 +153,8 @@ class CancelledWaiterTests(SynchronousTestCase):
 
 
 class CutDrainShortTests(InFlight):
-    """L{mcpgateway.core.shutdown.Shutdown.cutShort} (a second SIGTERM or SIGINT while stopping)."""
+    """L{mcpgateway.core.gateway.shutdown.Shutdown.cutShort} (a second
+    SIGTERM or SIGINT while stopping)."""
 
     def test_cut_answers_what_is_left_and_stops_the_children_now(self) -> None:
         with collectedLogs() as events:

@@ -1,5 +1,6 @@
 """The saved sessions of servers the configuration brings only after start
-(held until the first config pass, L{mcpgateway.core.continuity.SessionContinuity.configured})
+(held until the first config pass,
+L{mcpgateway.core.gateway.continuity.SessionContinuity.configured})
 across a restart whose predecessor exits before that pass, and what a
 request for an unknown session waits for meanwhile."""
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from mcpgateway.core.continuity import CONFIG_WAIT
+from mcpgateway.core.gateway.continuity import CONFIG_WAIT
 from tests.fakes import capturedGatewayLogs
 from tests.support.core.continuity import MemoryStore, PersistentHarness, call
 from tests.support.core.predecessor import SuccessorHarness, savedIds

@@ -13,7 +13,7 @@ from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred
 
-from mcpgateway.core.continuity import SAVE_INTERVAL
+from mcpgateway.core.gateway.continuity import SAVE_INTERVAL
 from mcpgateway.core.pools.persession import PerSessionPool
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness

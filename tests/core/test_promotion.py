@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import Variant
 from mcpgateway.protocol import jsonrpc

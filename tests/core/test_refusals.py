@@ -17,7 +17,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core import refusals
 from mcpgateway.core.fanout import OwnerFanout, SharedFanout
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.refusals import LIKELY, SCAN_LIMIT, RefusalCheck, errorText, looksRefused
 from mcpgateway.core.router import Router
 from mcpgateway.core.spec import ServerSpec

@@ -14,7 +14,7 @@ from twisted.internet.task import Clock
 
 from mcpgateway.config.servers import LoadedConfig
 from mcpgateway.config.source import ConfigService, ConfigSettings
-from mcpgateway.core.continuity import CONFIG_WAIT
+from mcpgateway.core.gateway.continuity import CONFIG_WAIT
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
 from tests.fakes import capturedGatewayLogs

@@ -16,7 +16,7 @@ from twisted.logger import LogEvent
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
-from mcpgateway.core.gateway import GatewayService
+from mcpgateway.core.gateway.gateway import GatewayService
 from mcpgateway.ops.signals import STOP_SIGNALS, StopSignals, ignoredStopSignals, signalName
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import capturedGatewayLogs

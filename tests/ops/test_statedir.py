@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import pytest
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.persession import PerSessionPool
 from mcpgateway.ops.statedir import ChildLedger, findOrphans, processStartTime
 from mcpgateway.runtime.atomicfile import writeFileAtomic as atomicWrite

@@ -14,7 +14,7 @@ from typing import Any
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.catalogdata import publicReason
-from mcpgateway.core.catalogprobe import PROBE_BACKOFF
+from mcpgateway.core.gateway.catalogprobe import PROBE_BACKOFF
 from mcpgateway.core.spec import ServerSpec
 from tests.core.aggregate.aggtools import Children, FakeServer, tool
 from tests.http import Harness, Response

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import twisted
 from mcpgateway import __version__
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.base import BasePool
 from mcpgateway.core.stats import BUCKETS
 from mcpgateway.core.status import Era2026Stats, GatewayStatus

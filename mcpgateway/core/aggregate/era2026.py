@@ -81,7 +81,7 @@ class _Settings(Protocol):
 
 class AggregatorHolder(Protocol):
     """What the aggregate's 2026 side needs of the gateway's aggregate side
-    (L{mcpgateway.core.aggregateside.AggregateSide})."""
+    (L{mcpgateway.core.gateway.aggregateside.AggregateSide})."""
 
     @property
     def aggregator(self) -> Aggregator:
@@ -90,7 +90,7 @@ class AggregatorHolder(Protocol):
 
 class AggregateCore(Protocol):
     """What the aggregate's 2026 side needs of the gateway
-    (L{mcpgateway.core.gateway.Gateway})."""
+    (L{mcpgateway.core.gateway.gateway.Gateway})."""
 
     @property
     def pools(self) -> Mapping[str, ServerPool]:

@@ -24,8 +24,8 @@ from twisted.web.iweb import IRequest
 from twisted.web.server import Request
 
 from mcpgateway.core.era2026.types import Era2026Request
-from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.gatewaysettings import Connection
+from mcpgateway.core.gateway.gateway import Gateway
+from mcpgateway.core.gateway.settings import Connection
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import envelope, jsonrpc
 from mcpgateway.protocol.jsonrpc import Message

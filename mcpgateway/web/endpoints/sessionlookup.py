@@ -18,7 +18,7 @@ from typing import Any
 from twisted.web.server import Request
 
 from mcpgateway.cluster.routing import Forward, Local
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import jsonrpc, versions
 from mcpgateway.web.endpoints.auditnote import auditNote

@@ -40,7 +40,7 @@ from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET
 
 from mcpgateway.auth.principal import Principal, Verdict
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.governance.limitsgate import healthSection
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.report.health import healthBody, visitingSessions

@@ -25,7 +25,7 @@ from twisted.logger import Logger
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.governance.limitsgate import renderMetrics as renderLimits
 from mcpgateway.report.health import sessionsBody, visitingSessions
 from mcpgateway.report.metrics import CONTENT_TYPE, renderCluster, renderMetrics, renderTeam

@@ -2,8 +2,8 @@
 """C{GET /}: the status page a person looks at (docs/guide/status-page.md).
 
 Server-side HTML rendered from the read model
-(L{mcpgateway.core.readmodel.ReadModel.status} and
-L{mcpgateway.core.aggregateside.AggregateSide.status}): the gateway and its
+(L{mcpgateway.core.gateway.readmodel.ReadModel.status} and
+L{mcpgateway.core.gateway.aggregateside.AggregateSide.status}): the gateway and its
 tasks, each server with its state, scope, children, sessions by client,
 requests, errors, restarts and circuit, the memory and processes it saves
 (when the status has C{savings}), and the last stderr lines of a failing
@@ -45,7 +45,7 @@ from twisted.web.server import Request
 
 from mcpgateway.core import tracing
 from mcpgateway.core.events import EventLog
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.status import Circuit, GatewayStatus, ServerState, ServerStatus, TaskCounts
 from mcpgateway.core.tasks.model import STATUSES as TASK_STATUSES
 from mcpgateway.governance.limitsgate import LimitsGate
@@ -202,7 +202,7 @@ def stderrTails(
 
 def _byClient(status: GatewayStatus) -> Iterable[tuple[object, str, int, Iterable[int]]]:
     """(client name, server, sessions, their client pids), from the counts
-    when the snapshot has them (L{mcpgateway.core.readmodel.ReadModel.status}
+    when the snapshot has them (L{mcpgateway.core.gateway.readmodel.ReadModel.status}
     without rows), else from the rows."""
     if status.counts is not None:
         for (client, server), (count, pids) in status.counts.clients.items():

@@ -30,7 +30,7 @@ from mcpgateway.core.era2026.translate import (
     initializeResultOf,
 )
 from mcpgateway.core.era2026.types import Era2026Request
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import era2026wire, jsonrpc
 from mcpgateway.protocol.requeststate import INVALID_STATE, Binding, StateError, StateWrapper

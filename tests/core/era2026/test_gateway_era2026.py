@@ -13,7 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.era2026.mrtr import COALESCE
 from mcpgateway.core.era2026.types import Era2026Gateway, Era2026Request, ListenFilter
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec

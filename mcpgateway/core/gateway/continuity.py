@@ -36,9 +36,9 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway.core.aggregate.types import isAggregateRecord
-from mcpgateway.core.aggregateside import AggregateSide
+from mcpgateway.core.gateway.aggregateside import AggregateSide
+from mcpgateway.core.gateway.serverset import ServerSet
 from mcpgateway.core.pools.pool import ServerPool
-from mcpgateway.core.serverset import ServerSet
 from mcpgateway.core.sessions import Session, SessionPersistence, SessionRegistry
 from mcpgateway.runtime import timers
 
@@ -77,7 +77,7 @@ class ChangesPersistence(Protocol):
 
 class ContinuityHost(Protocol):
     """What L{SessionContinuity} needs of its gateway
-    (L{mcpgateway.core.gateway.Gateway})."""
+    (L{mcpgateway.core.gateway.gateway.Gateway})."""
 
     @property
     def sessions(self) -> SessionRegistry: ...
@@ -219,7 +219,7 @@ class SessionContinuity:
         """The configuration is complete: every server this process will
         serve at start is known (the first pass of the config service once
         the gateway listens, every client's file adopted: the first
-        L{mcpgateway.core.reconfiguring.Reconfigurer.reconfigure}; or L{CONFIG_WAIT}
+        L{mcpgateway.core.gateway.reconfiguring.Reconfigurer.reconfigure}; or L{CONFIG_WAIT}
         seconds after start, whichever comes first). The saved sessions of
         servers that were not configured at start are restored now if their
         server is known, else dropped;

@@ -17,9 +17,9 @@ from typing import Any, Protocol
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.logger import Logger
 
-from mcpgateway.core.aggregateside import AggregateSide
+from mcpgateway.core.gateway.aggregateside import AggregateSide
+from mcpgateway.core.gateway.serverset import ServerSet
 from mcpgateway.core.pools.pool import ServerPool, sameServer, variantsOf
-from mcpgateway.core.serverset import ServerSet
 from mcpgateway.core.sessions import Session, SessionRegistry
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc
@@ -27,7 +27,7 @@ from mcpgateway.protocol import jsonrpc
 
 class ConfigurationWait(Protocol):
     """What L{Reconfigurer} tells when the configuration is complete (the
-    gateway's L{mcpgateway.core.continuity.SessionContinuity})."""
+    gateway's L{mcpgateway.core.gateway.continuity.SessionContinuity})."""
 
     def configured(self) -> None: ...
 

@@ -6,19 +6,19 @@ registry, and is what the web, the operations and the wiring are given. It
 ends sessions itself; each of its other jobs is a collaborator it holds in
 the open, and a caller calls the collaborator that does the work (the
 gateway forwards nothing): its servers (C{servers},
-L{mcpgateway.core.serverset}) and their changes (C{reconfigurer},
-L{mcpgateway.core.reconfiguring}), the aggregate side, made on its first
-use (C{aggregateSide}, L{mcpgateway.core.aggregateside}), room under the
-session limits (C{room}, L{mcpgateway.core.sessionroom}), opening sessions
-(C{opener}, L{mcpgateway.core.opening}), the sessions other processes
-opened (C{visits}, L{mcpgateway.core.visits}), who owns a session
-(L{mcpgateway.core.owners}), the sessions that outlive the process
-(C{continuity}, L{mcpgateway.core.continuity}), its stop (C{shutdown},
-L{mcpgateway.core.shutdown}) and its read model (C{readModel},
-L{mcpgateway.core.readmodel}). L{GatewayService} is its place in the twistd
+L{mcpgateway.core.gateway.serverset}) and their changes (C{reconfigurer},
+L{mcpgateway.core.gateway.reconfiguring}), the aggregate side, made on its first
+use (C{aggregateSide}, L{mcpgateway.core.gateway.aggregateside}), room under the
+session limits (C{room}, L{mcpgateway.core.gateway.sessionroom}), opening sessions
+(C{opener}, L{mcpgateway.core.gateway.opening}), the sessions other processes
+opened (C{visits}, L{mcpgateway.core.gateway.visits}), who owns a session
+(L{mcpgateway.core.gateway.owners}), the sessions that outlive the process
+(C{continuity}, L{mcpgateway.core.gateway.continuity}), its stop (C{shutdown},
+L{mcpgateway.core.gateway.shutdown}) and its read model (C{readModel},
+L{mcpgateway.core.gateway.readmodel}). L{GatewayService} is its place in the twistd
 service tree: C{stopService} ends every session and fires only after every
 child has exited. What it is made with is one
-L{mcpgateway.core.gatewaysettings.GatewaySettings}.
+L{mcpgateway.core.gateway.settings.GatewaySettings}.
 
 The web's 2026 endpoint reaches the core only through the gateway, which
 is its L{Era2026Gateway}: each call goes to the server's pool (its bridge of
@@ -36,26 +36,26 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 
 from mcpgateway import __version__
-from mcpgateway.core.aggregateside import AggregateSide
-from mcpgateway.core.catalog import Catalogs
-from mcpgateway.core.continuity import SessionContinuity
 from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle, Sink
-from mcpgateway.core.gatewaysettings import GatewayOptions, GatewaySettings
-from mcpgateway.core.opening import SessionOpener
-from mcpgateway.core.owners import OwnerLookup
+from mcpgateway.core.gateway.aggregateside import AggregateSide
+from mcpgateway.core.gateway.catalog import Catalogs
+from mcpgateway.core.gateway.continuity import SessionContinuity
+from mcpgateway.core.gateway.opening import SessionOpener
+from mcpgateway.core.gateway.owners import OwnerLookup
+from mcpgateway.core.gateway.readmodel import ReadModel
+from mcpgateway.core.gateway.reconfiguring import Reconfigurer
+from mcpgateway.core.gateway.serverset import ServerSet
+from mcpgateway.core.gateway.sessionroom import SessionRoom
+from mcpgateway.core.gateway.settings import GatewayOptions, GatewaySettings
+from mcpgateway.core.gateway.shutdown import Shutdown
+from mcpgateway.core.gateway.visits import SessionVisits
 from mcpgateway.core.pools.pool import ServerPool, ServerUnavailable
-from mcpgateway.core.readmodel import ReadModel
-from mcpgateway.core.reconfiguring import Reconfigurer
-from mcpgateway.core.serverset import ServerSet
-from mcpgateway.core.sessionroom import SessionRoom
 from mcpgateway.core.sessions import Session, SessionRegistry
-from mcpgateway.core.shutdown import Shutdown
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import Era2026Stats, GatewayStatus, Savings
 from mcpgateway.core.tasks.listening import openListen, ownedOn
 from mcpgateway.core.tasks.manager import withTasksExtension
-from mcpgateway.core.visits import SessionVisits
 from mcpgateway.protocol import era2026wire, jsonrpc
 from mcpgateway.runtime import logs
 
