@@ -43,7 +43,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 
-GATEWAY_MODULES = ("mcpgateway.tap", "mcpgateway.web.app", "mcpgateway.core.gateway")
+GATEWAY_MODULES = ("mcpgateway.tap", "mcpgateway.web.app", "mcpgateway.core.gateway.gateway")
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("interpreter", ()),

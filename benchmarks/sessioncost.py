@@ -102,7 +102,7 @@ class InProcess:
     def __init__(self, pidLookup: bool) -> None:
         from twisted.internet.defer import succeed
 
-        from mcpgateway.core.gateway import Gateway
+        from mcpgateway.core.gateway.gateway import Gateway
         from mcpgateway.web.app import makeSite
         from tests.fakes import FakeProcessReactor, fakeSpawner
         from tests.http import spec
@@ -279,7 +279,7 @@ def saving(n: int, changed: int) -> dict[str, Any]:
     import tempfile
     from pathlib import Path
 
-    from mcpgateway.core.gateway import Gateway
+    from mcpgateway.core.gateway.gateway import Gateway
     from mcpgateway.ops.sessionstore import SessionStore
     from tests.fakes import FakeProcessReactor, HandThreads, fakeSpawner
     from tests.http import spec

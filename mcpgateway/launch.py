@@ -53,7 +53,7 @@ WARM_MODULES = (
     "resource",  # the open-files limit, raised at start (mcpgateway.ops.openfiles)
     "mcpgateway.tap",
     "mcpgateway.web.app",
-    "mcpgateway.core.gateway",
+    "mcpgateway.core.gateway.gateway",
 )
 """What L{warm} imports: the runners, the reactor, the gateway's service and
 web tree, and the parts of Twisted they load only once the gateway starts

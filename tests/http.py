@@ -10,7 +10,7 @@ from typing import Any
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.web.app import makeSite
 from tests.fakes import FakeProcess, FakeProcessReactor, fakeSpawner

@@ -16,9 +16,8 @@ after it or one of the same rank):
      (the modules directly in C{core/}: children, routing, fanout,
      sessions, specs, the read model, and the vocabulary the features
      share), C{era2026} (the 2026-07-28 revision), C{tasks}, C{pools},
-     C{aggregate} (the C{/mcp} endpoint), and the gateway floor (the
-     modules directly in C{core/} that put them together:
-     L{GATEWAY_FLOOR});
+     C{aggregate} (the C{/mcp} endpoint), and C{gateway} (the modules
+     that put them together: L{GATEWAY_FLOOR}), each a folder of its own;
   4. C{config}: reading the servers' configuration;
   5. C{auth}: who a caller is;
   5.5. C{governance}: what a caller may do (policy, rate limits, the
@@ -372,15 +371,15 @@ The kernel is what every feature stands on; C{era2026} (the 2026-07-28
 revision, before and behind a handshake-era child) stands on the kernel
 alone; C{tasks} keeps calls that outlive their answers, 2026 requests
 among them; C{pools} hold the children (their 2026 side, their children's
-own tasks); C{aggregate} serves every server's pool as one endpoint. The
-gateway and its collaborators live directly in C{core/} too but hold all
-of it together, so they are the top floor, not the kernel."""
+own tasks); C{aggregate} serves every server's pool as one endpoint; the
+C{gateway} folder holds all of it together, so it is the top floor. Each
+floor but the kernel is a folder of C{core/}: the layout shows the ranks."""
 
 GATEWAY_FLOOR = frozenset(
-    f"mcpgateway.core.{name}"
+    f"mcpgateway.core.gateway.{name}"
     for name in (
         "gateway",
-        "gatewaysettings",
+        "settings",
         "serverset",
         "reconfiguring",
         "aggregateside",
@@ -396,10 +395,10 @@ GATEWAY_FLOOR = frozenset(
         "catalogserve",
     )
 )
-"""The modules directly in C{core/} that put the floors together: the
-L{Gateway<mcpgateway.core.gateway.Gateway>} and its collaborators, and the
-catalogs, which lists every pool's children. Any other module
-directly in C{core/} is the kernel's."""
+"""The modules of C{core/gateway/} that put the floors together: the
+L{Gateway<mcpgateway.core.gateway.gateway.Gateway>} and its collaborators,
+and the catalogs, which lists every pool's children. Any module directly in
+C{core/} is the kernel's."""
 
 
 def coreFloor(module: str) -> str | None:

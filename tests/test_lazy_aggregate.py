@@ -52,15 +52,15 @@ def test_the_web_tree_and_a_gateway_do_not_import_the_aggregate_side() -> None:
         "import json, sys\n"
         "from tests.fakes import FakeProcessReactor, fakeSpawner\n"
         "from tests.http import spec\n"
-        "from mcpgateway.core.gateway import Gateway\n"
+        "from mcpgateway.core.gateway.gateway import Gateway\n"
         "from mcpgateway.web.app import makeSite\n"
         "reactor = FakeProcessReactor()\n"
         "gateway = Gateway({'srv': spec('srv')}, fakeSpawner(reactor))\n"
         "makeSite(gateway, reactor, loopbackOnly=True)\n"
-        "gateway.aggregateStatus()\n"
+        "gateway.aggregateSide.status()\n"
         f"names = {AGGREGATE_SIDE!r}\n"
         "before = sorted(n for n in names if n in sys.modules)\n"
-        "gateway.aggregator\n"
+        "gateway.aggregateSide.aggregator\n"
         "after = sorted(n for n in names if n in sys.modules)\n"
         "print(json.dumps({'before': before, 'after': after}))\n"
     )
@@ -95,13 +95,13 @@ class LazyAggregatorTests(SynchronousTestCase):
     def test_the_health_line_is_the_same_before_and_after_the_aggregator_is_made(self) -> None:
         agg = AggregateHarness(servers())
         gateway = agg.gateway
-        gateway.useEndpoints(
+        gateway.aggregateSide.useEndpoints(
             {"bare": EndpointSpec(name="bare", mode="search", namespace="never")}, NameSettings()
         )
-        before = gateway.aggregateStatus()
+        before = gateway.aggregateSide.status()
         self.assertIsNone(gateway.aggregateSide.made)
-        gateway.aggregator  # noqa: B018 (made on first use)
-        self.assertEqual(gateway.aggregateStatus(), before)
+        gateway.aggregateSide.aggregator  # noqa: B018 (made on first use)
+        self.assertEqual(gateway.aggregateSide.status(), before)
         self.assertEqual(before["endpoints"], ["bare", "default", "search"])
 
     def test_endpoints_set_before_the_first_use_are_served(self) -> None:
@@ -110,7 +110,7 @@ class LazyAggregatorTests(SynchronousTestCase):
         fs = servers()
         fs["alpha"].tools.append(tool("create_entities", "Create entities in the graph."))
         agg = AggregateHarness(fs)
-        agg.gateway.useEndpoints(
+        agg.gateway.aggregateSide.useEndpoints(
             {
                 "bare": EndpointSpec(
                     name="bare", mode="search", namespace="never", shield=ShieldSpec(enabled=True)
@@ -129,20 +129,20 @@ class LazyAggregatorTests(SynchronousTestCase):
         names = [r["name"] for r in found["result"]["structuredContent"]["results"]]
         self.assertEqual(names[0], "create_entities")
         # Later settings go to the aggregator itself.
-        agg.gateway.useEndpoints({}, NameSettings())
-        self.assertIsNone(agg.gateway.aggregator.endpoint("bare"))
+        agg.gateway.aggregateSide.useEndpoints({}, NameSettings())
+        self.assertIsNone(agg.gateway.aggregateSide.aggregator.endpoint("bare"))
 
     def test_an_aggregate_session_is_served_and_ended_through_the_lazy_aggregator(self) -> None:
         agg = AggregateHarness(servers())
         session = agg.open("/mcp")
         listed = agg.call(session, "tools/list", {})
         self.assertEqual([t["name"] for t in listed["result"]["tools"]], ["alpha__echo"])
-        self.assertEqual(agg.gateway.aggregateStatus()["sessions"], 1)
-        (status,) = agg.gateway.status().sessions
+        self.assertEqual(agg.gateway.aggregateSide.status()["sessions"], 1)
+        (status,) = agg.gateway.readModel.status().sessions
         self.assertEqual(status.server, "/mcp")
         ended, _ = agg.gateway.endSessions(list(agg.gateway.sessions), "test")
         self.assertEqual(ended, [session])
-        self.assertEqual(agg.gateway.aggregateStatus()["sessions"], 0)
+        self.assertEqual(agg.gateway.aggregateSide.status()["sessions"], 0)
 
     def test_a_refused_request_for_the_aggregate_does_not_make_it(self) -> None:
         """A probe of C{/mcp/nosuch} or a bad request to C{/mcp} is answered
@@ -150,13 +150,15 @@ class LazyAggregatorTests(SynchronousTestCase):
         without it, and the same once it is made."""
         agg = AggregateHarness(servers())
         gateway = agg.gateway
-        gateway.useEndpoints({"bare": EndpointSpec(name="bare", mode="search")}, NameSettings())
+        gateway.aggregateSide.useEndpoints(
+            {"bare": EndpointSpec(name="bare", mode="search")}, NameSettings()
+        )
         harness = agg.harness
         self.assertEqual(harness.request("POST", "/mcp/nosuch", {"jsonrpc": "2.0"}).status, 404)
         self.assertEqual(harness.request("POST", "/mcp", raw=b"{not json").status, 400)
         self.assertIsNone(gateway.aggregateSide.made)
         names = ("default", "search", "bare", "nosuch")
-        before = [gateway.hasAggregateEndpoint(name) for name in names]
+        before = [gateway.aggregateSide.hasEndpoint(name) for name in names]
         self.assertEqual(before, [True, True, True, False])
-        gateway.aggregator  # noqa: B018 (made on first use)
-        self.assertEqual([gateway.hasAggregateEndpoint(name) for name in names], before)
+        gateway.aggregateSide.aggregator  # noqa: B018 (made on first use)
+        self.assertEqual([gateway.aggregateSide.hasEndpoint(name) for name in names], before)

@@ -77,8 +77,18 @@ class Sessions(Protocol):
     def get(self, sessionId: str) -> Session | None: ...
 
 
+class Visitor(Protocol):
+    """What routing needs of the gateway's visits
+    (L{mcpgateway.core.gateway.visits.SessionVisits})."""
+
+    def visit(self, sessionId: str, facts: SessionFacts, owner: bool = False) -> Session | None:
+        """The session C{sessionId} rebuilt from C{facts}, registered here;
+        C{None} when it cannot be (its child was its own and C{owner} is
+        false, or its route is gone)."""
+
+
 class Visits(Protocol):
-    """What routing needs of the gateway (L{mcpgateway.core.gateway.Gateway})."""
+    """What routing needs of the gateway (L{mcpgateway.core.gateway.gateway.Gateway})."""
 
     @property
     def sessions(self) -> Sessions: ...
@@ -87,10 +97,8 @@ class Visits(Protocol):
     def started(self) -> float:
         """When this process's gateway was made (its clock's seconds)."""
 
-    def visit(self, sessionId: str, facts: SessionFacts, owner: bool = False) -> Session | None:
-        """The session C{sessionId} rebuilt from C{facts}, registered here;
-        C{None} when it cannot be (its child was its own and C{owner} is
-        false, or its route is gone)."""
+    @property
+    def visits(self) -> Visitor: ...
 
 
 class Opens(Protocol):
@@ -312,7 +320,7 @@ class ClusterSessions:
             self.refusedEnded += 1
             return NotFound()
         if mine:
-            session = self._gateway.visit(sessionId, facts, owner=True)
+            session = self._gateway.visits.visit(sessionId, facts, owner=True)
             if session is None:
                 return NotFound()
             self.reclaimed += 1
@@ -326,7 +334,7 @@ class ClusterSessions:
         if not fromPeer and not self._forwarder.isDown(owner):
             self.forwards += 1
             return Forward(owner)
-        session = self._gateway.visit(sessionId, facts)
+        session = self._gateway.visits.visit(sessionId, facts)
         if session is None:
             return NotFound()
         self.failedOver += 1

@@ -47,7 +47,7 @@ project's). A server without a user's entry has no route C{""}: its spec's
 own C{command}, C{env} and C{cwd} are those of its first route by key (for
 C{/health} and the npx/uvx resolution), and say nothing of the server as a
 whole: a reload compares its routes, each by its own launch
-(L{mcpgateway.core.gateway}), so a change of one workspace's C{.env}, or of
+(L{mcpgateway.core.gateway.gateway}), so a change of one workspace's C{.env}, or of
 which route sorts first, touches no other route.
 
 Blocking (C{realpath}, the workspace C{.env} files): call it where the config

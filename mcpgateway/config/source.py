@@ -32,7 +32,7 @@ Once the gateway listens, the source adopts (other clients' files too) and
 the config is handed to the gateway at once, before a connection is
 accepted (or, with nothing adopted, the servers served since start again):
 that first pass tells the gateway its configuration is complete
-(L{mcpgateway.core.gateway.Gateway.configured}).
+(L{mcpgateway.core.gateway.continuity.SessionContinuity.configured}).
 """
 
 from __future__ import annotations
@@ -373,7 +373,7 @@ class ConfigService(Service):
         and the gateway is told so by this pass as it is by the reload that
         follows an adoption (it holds the saved sessions of servers it does
         not know yet until the first pass:
-        L{mcpgateway.core.gateway.Gateway.configured}). After any reload in
+        L{mcpgateway.core.gateway.continuity.SessionContinuity.configured}). After any reload in
         progress; fires once done, never fails (a failure is logged)."""
         return Deferred.fromCoroutine(self._servingAgain())
 

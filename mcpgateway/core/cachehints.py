@@ -5,7 +5,7 @@ C{cacheScope}), as the catalogs honour them.
 C{cacheScope: "private"} says a result holds data of the caller's
 authorization context: a cache MUST NOT serve it to another. The catalogs
 keep a server's private lists per principal only
-(L{mcpgateway.core.catalog.Catalogs.keyFor}). C{ttlMs} says how long
+(L{mcpgateway.core.gateway.catalog.Catalogs.keyFor}). C{ttlMs} says how long
 a result is fresh: a catalog serves a list past it only after listing it
 again (or when listing it again failed: a stale list beats none, as the
 specification allows a client). A server that gives no hints (every

@@ -3,7 +3,7 @@
 prompts, resources and templates, with the identity and launch they came
 from), its key and digest, and how one kind is listed from a child page by
 page (L{listKind}), bounded. Pure data and the listing protocol; the service
-that keeps catalogs current is L{mcpgateway.core.catalog.Catalogs}.
+that keeps catalogs current is L{mcpgateway.core.gateway.catalog.Catalogs}.
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ PROBE_CAPABILITIES: dict[str, Any] = {
 """What a probe's session declares: what a client may do through the gateway,
 so that a server lists every tool it has (server-everything lists
 C{get-roots-list} only to a client with roots). The probe has no roots: it
-answers the child's C{roots/list} with none (L{mcpgateway.core.catalogprobe._ProbeSession})."""
+answers the child's C{roots/list} with none
+(L{mcpgateway.core.gateway.catalogprobe._ProbeSession})."""
 
 Key = tuple[str, str]
 
@@ -119,7 +120,7 @@ class Catalog:
     @ivar entry: L{entryOf} the server's entry it was listed under (C{""}:
         not known, as in a file of an older gateway): only a catalog of the
         entry served now answers a client's start-up
-        (L{mcpgateway.core.catalogserve}).
+        (L{mcpgateway.core.gateway.catalogserve}).
     """
 
     server: str

@@ -147,7 +147,7 @@ class Session:
         self.clientPid: int | None = None
         self.ownerLookedUp: float | None = None
         """When the gateway last looked for its client's pid by the socket
-        (L{mcpgateway.core.opening.SessionOpener.lookForOwner})."""
+        (L{mcpgateway.core.gateway.opening.SessionOpener.lookForOwner})."""
         self.created = now
         self.lastActivity = now
         self.getStream: Stream | None = None
@@ -163,7 +163,7 @@ class Session:
         self.visiting = False
         """Served here for another replica that owns it and does not
         answer: rebuilt from the facts its sealed id carries, never saved
-        (see L{mcpgateway.core.visits.SessionVisits.visit})."""
+        (see L{mcpgateway.core.gateway.visits.SessionVisits.visit})."""
         self.inFlight = 0
         """Requests of this session forwarded and not yet answered, cancelled or
         failed (the web layer counts them; see L{mcpgateway.protocol.limits})."""
@@ -189,7 +189,8 @@ class Session:
     @property
     def pidFromSocket(self) -> bool:
         """Whether C{clientPid} is the pid the gateway found itself, as the
-        owner of the client's socket (L{mcpgateway.core.opening.SessionOpener.lookForOwner}),
+        owner of the client's socket
+        (L{mcpgateway.core.gateway.opening.SessionOpener.lookForOwner}),
         rather than one the client sent (C{X-Client-Pid}, C{clientInfo.pid}).
         Only a lookup sets
         C{ownerLookedUp} (a restored record says whether an earlier process
@@ -456,14 +457,14 @@ class SessionRegistry:
         opened, added, removed or active (a request on it, which is where
         its log level, subscriptions and client pid change). The sessions
         file is written again only when it moved
-        (L{mcpgateway.core.continuity.SessionContinuity.save})."""
+        (L{mcpgateway.core.gateway.continuity.SessionContinuity.save})."""
         self._changed: set[str] | None = None
         """The ids of the sessions counted in L{changes} since the last
         L{takeChanged}, while someone takes them (L{trackChanges})."""
         self.onChange: Callable[[], object] | None = None
         """Called when L{changes} moves, while set: the saver sets it when
         it has saved everything and stops its timer, and unsets it when
-        called (L{mcpgateway.core.continuity.SessionContinuity._tick})."""
+        called (L{mcpgateway.core.gateway.continuity.SessionContinuity._tick})."""
 
     @property
     def sealsIds(self) -> bool:

@@ -2,7 +2,7 @@
 """The one read model: what the gateway, each server and each session are doing.
 
 L{mcpgateway.core.pools.base.BasePool.status} and
-L{mcpgateway.core.gateway.Gateway.status} take a frozen snapshot of the live
+L{mcpgateway.core.gateway.readmodel.ReadModel.status} take a frozen snapshot of the live
 objects; every renderer (C{/health}, C{/sessions}, C{/metrics}, the
 management API, the manhole) reads the snapshot instead of walking pools,
 upstreams and routers, and the quantities derived from it (pids, restarts,
@@ -442,7 +442,7 @@ class GatewayStatus:
     """The whole gateway at one moment (L{now}).
 
     C{sessions} has a row per session, unless the snapshot was taken
-    without them (C{Gateway.status(rows=False)}: C{/health} shows counts
+    without them (C{ReadModel.status(rows=False)}: C{/health} shows counts
     only, and a row costs microseconds a session); C{counts} then holds
     what the rows would have added up to."""
 

@@ -24,7 +24,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.web.iweb import IRequest
 
 from mcpgateway.config.ratelimits import NO_LIMITS, LimitSet
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.governance.decision import Decision
 from mcpgateway.governance.limits import COUNTED, CallFacts, CallLimits, limitsOf
 from mcpgateway.governance.limitsreply import STATUS, rateLimitedError, retryAfterSeconds

@@ -8,10 +8,13 @@ While the gateway runs, L{CrashKeeping} gives its warden
 (L{mcpgateway.core.adopted.whyNotKept}) once it is initialized: copies of
 its stdin, stdout and stderr with C{SCM_RIGHTS}, and the record a
 restart's hand-over sends (L{mcpgateway.core.handedchild.HandedChild}).
-It looks once a second (L{KEEP_EVERY}): a child initialized in the last
-second before a crash may not be kept. The record is written once: what
-changes later is not sent again. The next gateway's router starts its ids
-L{ID_JUMP} past the one the record names, so that an answer to a request
+It looks once a second (L{KEEP_EVERY}) while children start, for
+L{SETTLE} seconds after the last one started (the warden says when one
+is spawned), and not at all while none starts, so that an idle gateway
+wakes for nothing: a child initialized in the last second before a crash,
+or more than L{SETTLE} seconds after it was spawned, may not be kept.
+The record is written once: what changes later is not sent again. The
+next gateway's router starts its ids L{ID_JUMP} past the one the record names, so that an answer to a request
 the dead gateway sent is never taken for a new request's; the start of a
 line the dead gateway had read is lost (the next gateway drops the rest
 as a line that is not JSON); the child keeps the subscriptions and log
@@ -39,10 +42,9 @@ from typing import Any, Protocol
 
 from twisted.application.service import Service
 from twisted.internet.endpoints import UNIXClientEndpoint
-from twisted.internet.interfaces import IFileDescriptorReceiver, IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IFileDescriptorReceiver, IReactorTime
 from twisted.internet.protocol import Factory, connectionDone
 from twisted.internet.protocol import Protocol as StreamProtocol
-from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -54,6 +56,9 @@ from mcpgateway.runtime import logs
 
 KEEP_EVERY = 1.0
 """Seconds between two looks for children to give the warden."""
+SETTLE = 120.0
+"""Seconds after a child is spawned during which the looks go on (a child
+is initialized within its start timeout, 60 s by default)."""
 ID_JUMP = 2**32
 """How far past the record's id the next gateway's router starts."""
 TAKE_WAIT = 10.0
@@ -64,6 +69,7 @@ class Keeper(Protocol):
     """The warden, as L{CrashKeeping} uses it (L{mcpgateway.ops.warden.Warden})."""
 
     kept: set[int]
+    onSpawned: Callable[[], object] | None
 
     def guard(self) -> bool: ...
 
@@ -92,21 +98,36 @@ class CrashKeeping(Service):
         self._warden = warden
         self._clock = clock
         self._proxied = proxied
-        self._loop: LoopingCall | None = None
+        self._look: IDelayedCall | None = None
+        self._lookUntil = 0.0
 
     def startService(self) -> None:
         super().startService()
-        self._loop = LoopingCall(self.sync)
-        self._loop.clock = self._clock
-        self._loop.start(KEEP_EVERY, now=False).addErrback(
-            lambda failure: self.log.failure("keeping the children failed", failure)
-        )
+        self._warden.onSpawned = self.spawned
+        self.spawned()  # the children started before this service, if any
 
     def stopService(self) -> None:
         super().stopService()
-        if self._loop is not None and self._loop.running:
-            self._loop.stop()
-        self._loop = None
+        self._warden.onSpawned = None
+        if self._look is not None and self._look.active():
+            self._look.cancel()
+        self._look = None
+
+    def spawned(self) -> None:
+        """A child was spawned: look for children to give the warden for
+        the next L{SETTLE} seconds."""
+        self._lookUntil = self._clock.seconds() + SETTLE
+        if self._look is None and self.running:
+            self._look = self._clock.callLater(KEEP_EVERY, self._looked)
+
+    def _looked(self) -> None:
+        self._look = None
+        try:
+            self.sync()
+        except Exception:
+            self.log.failure("keeping the children failed")
+        if self.running and self._clock.seconds() < self._lookUntil:
+            self._look = self._clock.callLater(KEEP_EVERY, self._looked)
 
     def sync(self) -> int:
         """Give the warden the children it does not hold yet; how many."""

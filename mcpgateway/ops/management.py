@@ -31,10 +31,10 @@ from mcpgateway.config.gatewayfile import (
 )
 from mcpgateway.config.source import ConfigService
 from mcpgateway.config.watched import ConfigSource, PlainFile
-from mcpgateway.core.catalog import Catalogs
 from mcpgateway.core.catalogdata import Catalog
 from mcpgateway.core.events import EventLog
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.catalog import Catalogs
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import notFound
@@ -100,12 +100,12 @@ class ServerChanges:
         return pool
 
     def servers(self) -> list[dict[str, Any]]:
-        status = self._gateway.status()
+        status = self._gateway.readModel.status()
         return [self._summary(name, status.servers[name]) for name in sorted(status.servers)]
 
     def summary(self, name: str) -> dict[str, Any]:
         self.pool(name)
-        return self._summary(name, self._gateway.serverStatus(name))
+        return self._summary(name, self._gateway.readModel.server(name))
 
     def _summary(self, name: str, status: ServerStatus) -> dict[str, Any]:
         return {
@@ -117,7 +117,7 @@ class ServerChanges:
     def server(self, name: str) -> dict[str, Any]:
         """Everything about one server, without secrets."""
         pool = self.pool(name)
-        status = self._gateway.serverStatus(name)
+        status = self._gateway.readModel.server(name)
         spec = status.spec
         return {
             **self._summary(name, status),
@@ -150,7 +150,7 @@ class ServerChanges:
         catalogs (servers with no child running included; a server never
         listed yet is missing until its first child or
         C{mcpgateway catalog refresh})."""
-        rows = self._gateway.aggregator.allTools()
+        rows = self._gateway.aggregateSide.aggregator.allTools()
         return succeed(
             [{**definition, "name": name, "server": server} for name, server, definition in rows]
         )

@@ -318,7 +318,7 @@ def gatewayNamespace(gateway: Any, top: IService, reactor: IReactor) -> dict[str
     """What the manhole's prompt sees: live objects and a few helpers.
 
       - C{servers()}: each server's line of C{/health}, by name (all three
-        render C{gateway.status()}, the read model, as the HTTP bodies do);
+        render C{gateway.readModel.status()}, the read model, as the HTTP bodies do);
       - C{sessions()}: the body of C{GET /sessions};
       - C{health()}: the body of C{GET /health};
       - C{restart(name)}: stop a stateless server's shared child (the next
@@ -332,16 +332,18 @@ def gatewayNamespace(gateway: Any, top: IService, reactor: IReactor) -> dict[str
 
     def servers() -> dict[str, dict[str, Any]]:
         """Each server's line of C{/health}, by name."""
-        return {name: serverLine(server) for name, server in gateway.status().servers.items()}
+        return {
+            name: serverLine(server) for name, server in gateway.readModel.status().servers.items()
+        }
 
     def sessions() -> list[dict[str, Any]]:
         """Every session, as C{GET /sessions} lists them."""
-        listed: list[dict[str, Any]] = sessionsBody(gateway.status())["sessions"]
+        listed: list[dict[str, Any]] = sessionsBody(gateway.readModel.status())["sessions"]
         return listed
 
     def health() -> dict[str, Any]:
         """The body of C{GET /health}."""
-        return healthBody(gateway.status(), aggregate=gateway.aggregateStatus())
+        return healthBody(gateway.readModel.status(), aggregate=gateway.aggregateSide.status())
 
     def restart(name: str) -> Deferred[Any]:
         """Stop server C{name}'s shared child; the next request spawns a fresh one."""

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.ops.services import PeriodicService
 from mcpgateway.runtime import logs, procfs

@@ -39,7 +39,7 @@ from twisted.application.service import Service
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.pool import PidProbe
 from mcpgateway.core.sessions import Session
 from mcpgateway.ops.services import PeriodicService

@@ -412,7 +412,7 @@ class SavingsSampler:
         read: Callable[[Iterable[int], str], Sample] = readSample,
     ) -> None:
         """
-        @param status: the gateway's read model (C{Gateway.status}).
+        @param status: the gateway's read model (C{ReadModel.status}).
         @param runInThread: runs the C{/proc} reads off the reactor thread.
         @param read: what reads one sample (tests count its calls).
         """

@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.ops.test_seriessampler -*-
 """The gateway's figures for the console's plots, read off its status.
 
-L{readGateway} turns one L{Gateway.status} snapshot (counts by client, no
+L{readGateway} turns one C{ReadModel.status} snapshot (counts by client, no
 rows) into a L{Reading}: live children and what the same sessions would run
 without the gateway, the memory used and what it would be without, open
 sessions, per server its requests, errors, restarts and latency histogram,
@@ -18,7 +18,7 @@ from collections import Counter
 from twisted.application.service import Service
 from twisted.internet.interfaces import IReactorTime
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.status import GatewayStatus, ServerStatus
 from mcpgateway.ops.timeseries import Reading, SeriesRecorder, ServerReading
 
@@ -74,7 +74,7 @@ def readStatus(status: GatewayStatus) -> Reading:
 
 def readGateway(gateway: Gateway) -> Reading:
     """The plots' figures of C{gateway} now."""
-    return readStatus(gateway.status(rows=False, byClient=True))
+    return readStatus(gateway.readModel.status(rows=False, byClient=True))
 
 
 def seriesFor(gateway: Gateway, clock: IReactorTime) -> SeriesRecorder:

@@ -2,7 +2,7 @@
 """The lines of C{sessions.json}, each session's record encoded once: L{SessionLines}.
 
 The gateway saves its sessions every second in which one of them changed
-(L{mcpgateway.core.continuity.SessionContinuity.save}). Encoding every
+(L{mcpgateway.core.gateway.continuity.SessionContinuity.save}). Encoding every
 session's record for each save made that second cost grow with the number
 of sessions (about a second of the reactor thread at 100,000 sessions), so
 each record's line is kept once encoded, by session id, and only the

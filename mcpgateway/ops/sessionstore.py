@@ -10,9 +10,9 @@ L{SessionStore.saveChanges} is given only the sessions that changed since
 the last save, so what a save costs the reactor thread grows with the
 changes, not with the sessions; the file's bytes are joined from the kept
 lines, and checked against what the file holds, in the thread that writes. When it
-saves is the gateway's business (L{mcpgateway.core.gateway.Gateway}: at most
+saves is the gateway's business (L{mcpgateway.core.gateway.gateway.Gateway}: at most
 once a second while the sessions change, further apart while a write takes long
-(L{mcpgateway.core.continuity.SAVE_SPACING}), and once more at stop, before it ends
+(L{mcpgateway.core.gateway.continuity.SAVE_SPACING}), and once more at stop, before it ends
 the sessions of its own process), which is why this is no Service of its own:
 the last save must come after the drain and before the sessions are ended,
 an order only the gateway knows. Both calls happen from
@@ -158,7 +158,7 @@ class SessionStore:
         self.lastWriteSeconds = 0.0
         """How long the last save's write took, in its thread (made, hashed,
         written): the gateway spaces its saves by it
-        (L{mcpgateway.core.continuity.SAVE_SPACING})."""
+        (L{mcpgateway.core.gateway.continuity.SAVE_SPACING})."""
         self.journal = SessionJournal(path.with_name(JOURNAL_NAME), maxRecordBytes, maxBytes)
         """The new sessions the file does not hold yet (L{remember})."""
         self._jobs = SerialJobs(runInThread)

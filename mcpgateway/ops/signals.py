@@ -101,7 +101,7 @@ class StopSignals(Service):
     ) -> None:
         """
         @param cutDrainShort: stops waiting for the requests in flight of a
-            stop under way (L{mcpgateway.core.gateway.Gateway.cutDrainShort});
+            stop under way (L{mcpgateway.core.gateway.shutdown.Shutdown.cutShort});
             returns how many there were, C{None} when the stop waits for none.
         @param installSignal: C{signal.signal} (tests pass a fake).
         @param inherited: L{IGNORED_ENV}'s value: stop signals a predecessor

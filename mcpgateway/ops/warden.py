@@ -133,6 +133,9 @@ class Warden:
         self._linkProtocol: _WardenLink | None = None
         self.kept: set[int] = set()
         """The children whose descriptors were sent to the warden."""
+        self.onSpawned: Callable[[], object] | None = None
+        """Told when a child is spawned (L{mcpgateway.ops.crashkeep.CrashKeeping}
+        then looks for it to keep, once it is initialized)."""
         self._copies: dict[int, tuple[int, ...]] = {}
         """The descriptors sent, closed once the warden holds them (C{@PID})."""
         self.marker = (MARKER, f"{os.getpid()}-{secrets.token_hex(8)}")
@@ -156,6 +159,8 @@ class Warden:
             self._start()  # told of every child running, this one among them
         else:
             self._tell(f"+{pid}\n")
+        if self.onSpawned is not None:
+            self.onSpawned()
 
     def exited(self, pid: int) -> None:
         if self._inner is not None:

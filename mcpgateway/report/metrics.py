@@ -2,7 +2,7 @@
 """C{GET /metrics}: the gateway's state in the Prometheus text exposition format.
 
 Everything is rendered at scrape time from the gateway's read model
-(L{mcpgateway.core.gateway.Gateway.status}: each server's state, request
+(L{mcpgateway.core.gateway.readmodel.ReadModel.status}: each server's state, request
 statistics and bytes), plus the resident memory of its children, read
 through L{mcpgateway.runtime.procfs}; nothing on the request path knows this module
 exists.
@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import twisted
 from mcpgateway.core import tracing
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.spec import SHARES
 from mcpgateway.core.stats import BUCKETS, OUTCOMES
 from mcpgateway.core.status import Circuit, GatewayStatus, ServerState, ServerStatus
@@ -61,7 +61,7 @@ def renderMetrics(gateway: Gateway, procRoot: str = procfs.PROC) -> bytes:
         its sample out.
     @return: the Prometheus text format, UTF-8.
     """
-    status = gateway.status(procRoot)
+    status = gateway.readModel.status(procRoot)
     operations = tracing.operationsFor(gateway.clock)
     body = renderStatus(status, lambda pid: procfs.rss(pid, procRoot), operations)
     return body + renderSessionLimits(gateway.roomCounts.counts())

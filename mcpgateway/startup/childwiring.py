@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from twisted.application.service import IServiceCollection
 
-    from mcpgateway.core.gateway import Gateway
+    from mcpgateway.core.gateway.gateway import Gateway
     from mcpgateway.core.spawn import ChildWatcher
     from mcpgateway.ops.childhandover import ChildAdoption, ChildSender
     from mcpgateway.ops.warden import Warden

@@ -5,10 +5,10 @@ session's C{initialize}.
 Without the flag a client's start-up on a shared server (its
 C{initialize} and the lists it asks for) is answered from the server's
 saved catalog when one is current, and the child starts at the first
-request the catalog cannot answer (L{mcpgateway.core.catalogserve}; an
+request the catalog cannot answer (L{mcpgateway.core.gateway.catalogserve}; an
 entry's C{"lazy": false} says the same for one server). The wiring hands
 the flag to the gateway as L{GatewaySettings.lazyStart
-<mcpgateway.core.gatewaysettings.GatewaySettings.lazyStart>}.
+<mcpgateway.core.gateway.settings.GatewaySettings.lazyStart>}.
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ def wireAggregatePolicy(gate: Any, gateway: Any) -> None:
         return
     from mcpgateway.governance.policymembers import PolicyMembers
 
-    gateway.aggregator.memberPolicy = PolicyMembers(gate, gateway.pools)
+    gateway.aggregateSide.aggregator.memberPolicy = PolicyMembers(gate, gateway.pools)
 
 
 def namesDecided(options: Any, gatewayLimits: Callable[[], str]) -> Callable[[], bool]:

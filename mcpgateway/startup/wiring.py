@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 
     from mcpgateway.config.promotions import PromotionStore
     from mcpgateway.config.source import ConfigService
-    from mcpgateway.core.gateway import Gateway
-    from mcpgateway.core.gatewaysettings import GatewaySettings
+    from mcpgateway.core.gateway.gateway import Gateway
+    from mcpgateway.core.gateway.settings import GatewaySettings
     from mcpgateway.core.spawn import Confiner, Spawner
     from mcpgateway.core.spec import ServerSpec
     from mcpgateway.core.tasks.manager import TaskManager
@@ -240,6 +240,9 @@ def _predecessor(
 
         args += ["--log-file", str(pre.stateDir / LOG_FILE)]
 
+    def prepare() -> None:
+        gateway.continuity.save(always=True)  # whatever it finds, changed or not
+
     def handOver() -> Any:
         listener.handOver()
         configService.handOver()
@@ -252,7 +255,7 @@ def _predecessor(
         os.environ,
         listener.fileno,
         pre.lock.fileno,
-        gateway.saveSessions,
+        prepare,
         handOver,
         children=childSender(gateway, wiring.reactor),
     ).setServiceParent(top)
@@ -294,7 +297,7 @@ class GatewayReload:
         assert self.gateway is not None, "a reload before the gateway was made"
         if self.selfService is not None:
             specs = self.selfService.withBuiltin(specs)
-        return self.gateway.reconfigure(withTimeout(specs, self.timeout))
+        return self.gateway.reconfigurer.reconfigure(withTimeout(specs, self.timeout))
 
 
 def _gatewayAndConfig(wiring: Wiring) -> tuple[Gateway, ConfigService]:
@@ -305,7 +308,7 @@ def _gatewayAndConfig(wiring: Wiring) -> tuple[Gateway, ConfigService]:
     (C{cluster.sealer})."""
     from mcpgateway.config.promotions import TTL, PromotionStore
     from mcpgateway.core.environment import childEnvironment
-    from mcpgateway.core.gateway import Gateway, GatewayService
+    from mcpgateway.core.gateway.gateway import Gateway, GatewayService
 
     options, pre, reactor, top = wiring.options, wiring.pre, wiring.reactor, wiring.top
     successor, secret, cluster = wiring.successor, wiring.secret, wiring.cluster
@@ -331,7 +334,9 @@ def _gatewayAndConfig(wiring: Wiring) -> tuple[Gateway, ConfigService]:
     sandbox.others = partial(serverPaths, gateway.pools)  # what each child must not see
     reload.gateway = gateway
     # Read at start, before restored sessions build their views.
-    gateway.useEndpoints(configService.aggregate.endpoints, configService.aggregate.names)
+    gateway.aggregateSide.useEndpoints(
+        configService.aggregate.endpoints, configService.aggregate.names
+    )
     from mcpgateway.remote.connect import RemotePools, RemoteServers
 
     remotes = gateway.spawner.remotes
@@ -373,7 +378,7 @@ def _configService(
     def useAggregate(settings: Any) -> None:
         # aggregate.json (docs/guide/aggregate.md): its endpoints and names, from now on.
         if reload.gateway is not None:
-            reload.gateway.useEndpoints(settings.endpoints, settings.names)
+            reload.gateway.aggregateSide.useEndpoints(settings.endpoints, settings.names)
 
     onPath = getattr(top, "configChanged", None)
     return ConfigService(
@@ -461,8 +466,8 @@ def _gatewaySettings(
 ) -> GatewaySettings:
     """The gateway's tunables and collaborators, from the options."""
     from mcpgateway.config.promotions import Promoter
-    from mcpgateway.core.catalog import Catalogs
-    from mcpgateway.core.gatewaysettings import GatewaySettings
+    from mcpgateway.core.gateway.catalog import Catalogs
+    from mcpgateway.core.gateway.settings import GatewaySettings
     from mcpgateway.core.healing import HealingPolicy
     from mcpgateway.ops.catalogstore import CatalogStore
     from mcpgateway.ops.sessionstore import SessionStore
@@ -556,13 +561,15 @@ def _operations(
 
     # SIGTERM/SIGINT: a second one while stopping cuts the drain short (no traceback).
     StopSignals(
-        reactor, gateway.cutDrainShort, inherited=os.environ.get(IGNORED_ENV, "")
+        reactor, gateway.shutdown.cutShort, inherited=os.environ.get(IGNORED_ENV, "")
     ).setServiceParent(top)
     configService.setServiceParent(top)
     reaper = Reaper(gateway, reactor, options["idle-timeout"], options["child-idle-timeout"])
     ReaperService(reaper, reactor, options["reap-interval"]).setServiceParent(top)
     # What sharing saves (docs/guide/operations.md): /proc read in the thread pool.
-    sampler = SavingsSampler(partial(gateway.status, rows=False), reactor, threadRunner(reactor))
+    sampler = SavingsSampler(
+        partial(gateway.readModel.status, rows=False), reactor, threadRunner(reactor)
+    )
     gateway.savings = sampler.estimate
     MonitorService(Monitor(gateway, reactor, rss=sampler.rss), reactor).setServiceParent(top)
     SavingsService(sampler, reactor).setServiceParent(top)

@@ -82,7 +82,7 @@ MAX_PARTLY = 10_000
 """Tool names kept of a definition listed only in part."""
 
 if TYPE_CHECKING:
-    from mcpgateway.core.gateway import Gateway
+    from mcpgateway.core.gateway.gateway import Gateway
 
 
 class PinPolicy(Service):

@@ -54,7 +54,7 @@ from twisted.web.server import Site
 
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.era2026.types import Era2026Gateway
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.turnflush import TurnFlusher

@@ -26,7 +26,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 from mcpgateway.auth.principal import Principal, Refusal, Verdict
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.era2026.types import Era2026Gateway
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.governance.decision import Decision
 from mcpgateway.ops.audit import AuditRecord, AuditSink
 from mcpgateway.protocol import jsonrpc
@@ -438,7 +438,7 @@ class GatewayRoot(Resource):
 
     def _aggregate(self, where: AggregatePath) -> McpEndpoint | None:
         """The aggregate endpoint C{where} names, if its settings exist."""
-        if not self._gateway.hasAggregateEndpoint(where.endpoint) or (
+        if not self._gateway.aggregateSide.hasEndpoint(where.endpoint) or (
             where.scope
             and not any(pool.variantFor(where.scope) for pool in self._gateway.pools.values())
         ):

@@ -28,7 +28,7 @@ def gatewayLog(port: int, why: str) -> str:
     return (
         "2026-11-25T04:30:02+0000 [mcpgateway.tap#info] config: 1 stdio server(s)\n"
         + LISTEN_FAILED.format(port=port, why=why)
-        + "2026-11-25T04:30:02+0000 [mcpgateway.core.gateway.GatewayService#info] stopped\n"
+        + "2026-11-25T04:30:02+0000 [mcpgateway.core.gateway.gateway.GatewayService#info] stopped\n"
     )
 
 

@@ -19,7 +19,7 @@ def test_status_shows_the_saving_under_the_gateway_line(
     capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
 ) -> None:
     h, s = sampledGateway()
-    status = h.gateway.status()
+    status = h.gateway.readModel.status()
     savings = healthBody(replace(status, savings=s.sampler.estimate(status)))["savings"]
     running.answers["/health"] = (200, {**HEALTH, "savings": savings})
     code, out, err = run(capsys, stateDir, "status")

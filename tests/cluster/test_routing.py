@@ -24,7 +24,7 @@ from mcpgateway.cluster.routing import (
     NotFound,
 )
 from mcpgateway.cluster.sealing import Address, SessionSealer
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.sessions import Session, SessionFacts
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc
@@ -72,6 +72,26 @@ class FakeGateway:
 
 
 @dataclass
+class FakeGatewayView:
+    """The fake gateway as routing sees it: its registry, its start, and
+    itself as the visitor (its own C{visits} records the visits)."""
+
+    fake: FakeGateway
+
+    @property
+    def sessions(self) -> FakeGateway:
+        return self.fake
+
+    @property
+    def started(self) -> float:
+        return self.fake.started
+
+    @property
+    def visits(self) -> FakeGateway:
+        return self.fake
+
+
+@dataclass
 class FakeSealer:
     ids: dict[str, tuple[Address, SessionFacts]] = field(default_factory=dict)
     opened: list[tuple[str, str, str, str]] = field(default_factory=list)
@@ -103,7 +123,9 @@ class Table:
         self.gateway = FakeGateway()
         self.sealer = FakeSealer()
         self.owners = FakeOwners()
-        self.router = ClusterSessions(self.gateway, self.sealer, self.owners, lambda: ME)
+        self.router = ClusterSessions(
+            FakeGatewayView(self.gateway), self.sealer, self.owners, lambda: ME
+        )
 
     def resolve(self, sessionId: str, fromPeer: bool = False, principal: Principal = ALICE) -> Any:
         return self.router.resolve(sessionId, "fs", "", principal, fromPeer)
@@ -220,7 +242,7 @@ def opened(gateway: Gateway, server: str) -> Session:
         "initialize",
         {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
     )
-    session, _ = gateway.openSession(server, init, "2025-11-25", principal="key-alice")
+    session, _ = gateway.opener.openSession(server, init, "2025-11-25", principal="key-alice")
     return session
 
 
@@ -305,7 +327,11 @@ def test_tombstones_survive_a_restart(tmp_path: Path) -> None:
     later.advance(10_000 + 600)
     t = Table()
     t.router = ClusterSessions(
-        t.gateway, t.sealer, t.owners, lambda: ME, EndedSessions(later, 1800.0, path)
+        FakeGatewayView(t.gateway),
+        t.sealer,
+        t.owners,
+        lambda: ME,
+        EndedSessions(later, 1800.0, path),
     )
     t.sealer.ids["r1.x"] = (ME, facts())
     t.sealer.ids["r1.z"] = (ME, facts())

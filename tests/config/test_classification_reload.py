@@ -19,7 +19,7 @@ from mcpgateway.config import classification
 from mcpgateway.config.classification import Override
 from mcpgateway.config.source import ConfigService, ConfigSettings
 from mcpgateway.config.watched import PlainFile
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.spec import Sharing
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.reloading import inline, write
@@ -64,7 +64,7 @@ class Running:
 
     def reload(self, specs: Any) -> Deferred[Any]:
         self.reloads += 1
-        return self.gateway.reconfigure(specs)
+        return self.gateway.reconfigurer.reconfigure(specs)
 
     def start(self) -> Gateway:
         specs = self.service.specs(self.service.source.load())
@@ -99,7 +99,7 @@ def test_pinning_a_promoted_server_applies_without_another_reload(
         )
     )
     gateway = running.start()
-    assert gateway.serverStatus("evg").promoted == "sampled"
+    assert gateway.readModel.server("evg").promoted == "sampled"
     loadsBefore = running.loads
     with capturedGatewayLogs() as events:
         write(running.classification, '{"evg": {"share": "global"}}')
@@ -109,7 +109,7 @@ def test_pinning_a_promoted_server_applies_without_another_reload(
     pool = gateway.pools["evg"]
     assert pool.spec.sharing is Sharing.GLOBAL and pool.spec.pinned
     assert pool.promoted is None and not pool.ownsChildren()
-    assert gateway.serverStatus("evg").promoted is None
+    assert gateway.readModel.server("evg").promoted is None
     [line] = changedLines(events)
     assert line["path"] == str(running.classification)
     assert line["changes"] == "evg: share=global (was not listed)"

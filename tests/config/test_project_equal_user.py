@@ -16,7 +16,7 @@ import pytest
 from twisted.internet.defer import Deferred
 
 from mcpgateway.core.era2026.types import Era2026Request
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.scoped import ScopedPool
 from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.sessions import Session
@@ -37,7 +37,7 @@ def openAt(home: Home, scope: str) -> tuple[Session, FakeProcess, bool]:
     gateway = home.gateway
     assert gateway is not None
     spawned = len(home.reactor.processes)
-    session, answer = gateway.openSession("pw", initialize(), "2025-11-25", scope=scope)
+    session, answer = gateway.opener.openSession("pw", initialize(), "2025-11-25", scope=scope)
     new = len(home.reactor.processes) > spawned
     if new:
         home.handshake(home.reactor.lastProcess)

@@ -25,7 +25,7 @@ from mcpgateway.config.servers import LoadedConfig, parseConfig
 from mcpgateway.config.source import ConfigService, ConfigSettings
 from mcpgateway.config.watched import PlainFile
 from mcpgateway.config.workspaces import WorkspaceKeys
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.sandbox.profile import DEFAULT, OFF, ON, SandboxProfile, parseSandbox
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
@@ -184,7 +184,7 @@ def test_an_approval_is_served_within_seconds_and_a_forgotten_one_too(
     gateway: list[Gateway] = []
 
     def reload(specs: Any) -> Deferred[Any]:
-        return gateway[0].reconfigure(specs)
+        return gateway[0].reconfigurer.reconfigure(specs)
 
     service = ConfigService(
         ProjectFile(config, ws),

@@ -20,7 +20,6 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core import catalogdata as catalogmodule
-from mcpgateway.core.catalog import Catalogs
 from mcpgateway.core.catalogdata import (
     KINDS,
     Catalog,
@@ -29,8 +28,9 @@ from mcpgateway.core.catalogdata import (
     launchOf,
     listKind,
 )
-from mcpgateway.core.catalogprobe import PROBE_BACKOFF, PROBE_BACKOFF_MAX, PROBE_LIMIT
 from mcpgateway.core.fanout import SharedFanout
+from mcpgateway.core.gateway.catalog import Catalogs
+from mcpgateway.core.gateway.catalogprobe import PROBE_BACKOFF, PROBE_BACKOFF_MAX, PROBE_LIMIT
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.persession import PerSessionPool
 from mcpgateway.core.pools.scoped import ScopedPool

@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from twisted.internet.task import Clock
 
 from mcpgateway.core.cachehints import ListingHints, hintsOf
-from mcpgateway.core.catalog import Catalogs
 from mcpgateway.core.catalogdata import KINDS, launchOf, savedHints
-from mcpgateway.core.catalogprobe import _ProbeSession
 from mcpgateway.core.era2026.translate import handshakeResult
+from mcpgateway.core.gateway.catalog import Catalogs
+from mcpgateway.core.gateway.catalogprobe import _ProbeSession
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, FakeSession, fakeSpawner

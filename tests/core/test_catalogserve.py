@@ -11,10 +11,10 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.catalog import Catalogs
 from mcpgateway.core.catalogdata import entryOf, launchOf
-from mcpgateway.core.catalogserve import CatalogServe
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.catalog import Catalogs
+from mcpgateway.core.gateway.catalogserve import CatalogServe
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import RemoteEndpoint
@@ -142,7 +142,7 @@ class RestoredSessionsTests(SynchronousTestCase):
         gateway, reactor = self.gateway(record(["a"], launchOf(SPEC), entry=entryOf(SPEC)))
         pool = gateway.pools["cat"]
         self.assertEqual(pool.state(), ServerState.STOPPED)
-        session, opened = gateway.openSession(
+        session, opened = gateway.opener.openSession(
             "cat",
             {
                 "jsonrpc": "2.0",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.lostchild import NOTICE_KEY
 from mcpgateway.core.spec import ServerSpec
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
@@ -195,7 +195,7 @@ def test_an_idle_registry_is_not_handed_over_again() -> None:
     assert (store.saves, store.writes) == (4, 4)
     h.reactor.advance(10.0)
     assert store.saves == 4
-    h.gateway.saveSessions()  # a restart's hand-over writes whatever it finds
+    h.gateway.continuity.save(always=True)  # a restart's hand-over writes whatever it finds
     assert store.saves == 5
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpgateway.core.continuity import SAVE_SPACING
+from mcpgateway.core.gateway.continuity import SAVE_SPACING
 from mcpgateway.ops.sessionstore import SessionStore, encode
 from tests.support.core.continuity import call
 from tests.support.core.continuity_writes import StoredHarness

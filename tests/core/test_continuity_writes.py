@@ -57,7 +57,7 @@ def test_the_stop_waits_for_a_hand_over_save_under_way(h: StoredHarness) -> None
     """A restart saves before its successor starts (no job of the stop's
     own then: the records are the same), and the stop waits for it."""
     sid = h.opened()
-    h.gateway.saveSessions()
+    h.gateway.continuity.save(always=True)
     stopped: list[Any] = []
     h.service.stopService().addBoth(stopped.append)
     h.reactor.advance(60)

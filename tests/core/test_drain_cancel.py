@@ -153,7 +153,8 @@ class CancelledWaiterTests(SynchronousTestCase):
 
 
 class CutDrainShortTests(InFlight):
-    """L{Gateway.cutDrainShort} (a second SIGTERM or SIGINT while stopping)."""
+    """L{mcpgateway.core.gateway.shutdown.Shutdown.cutShort} (a second
+    SIGTERM or SIGINT while stopping)."""
 
     def test_cut_answers_what_is_left_and_stops_the_children_now(self) -> None:
         with collectedLogs() as events:
@@ -161,7 +162,7 @@ class CutDrainShortTests(InFlight):
             stopped = self.h.gateway.stop()
             deadline = self.h.reactor.seconds() + 5.0
             self.h.reactor.advance(1.0)
-            self.assertEqual(self.h.gateway.cutDrainShort(), 1)
+            self.assertEqual(self.h.gateway.shutdown.cutShort(), 1)
             [event] = response.events()
             self.assertEqual(event["error"]["code"], jsonrpc.SERVER_UNAVAILABLE)
             self.assertTrue(self.h.process().stdinClosed)
@@ -180,7 +181,7 @@ class CutDrainShortTests(InFlight):
         cut before the reactor's shutdown began the stop."""
         response = self.call(4)
         announced: list[int] = []
-        self.assertEqual(self.h.gateway.cutDrainShort(announced.append), 1)
+        self.assertEqual(self.h.gateway.shutdown.cutShort(announced.append), 1)
         self.assertEqual(announced, [1])
         self.assertFalse(self.h.process().stdinClosed)  # nothing is stopped yet
         self.h.gateway.stop()
@@ -191,13 +192,13 @@ class CutDrainShortTests(InFlight):
     def test_nothing_to_cut_once_the_children_are_being_stopped(self) -> None:
         self.call(4)
         self.h.gateway.stop()
-        self.assertEqual(self.h.gateway.cutDrainShort(), 1)
-        self.assertIsNone(self.h.gateway.cutDrainShort())
+        self.assertEqual(self.h.gateway.shutdown.cutShort(), 1)
+        self.assertIsNone(self.h.gateway.shutdown.cutShort())
 
     def test_nothing_to_cut_when_nothing_was_in_flight(self) -> None:
         self.h.gateway.stop()
         self.assertTrue(self.h.process().stdinClosed)
-        self.assertIsNone(self.h.gateway.cutDrainShort())
+        self.assertIsNone(self.h.gateway.shutdown.cutShort())
 
     def test_nothing_to_cut_after_the_drain_finished(self) -> None:
         self.call(4)
@@ -205,4 +206,4 @@ class CutDrainShortTests(InFlight):
         childId = self.h.process().sentMessages()[-1]["id"]
         self.h.process().reply({"jsonrpc": "2.0", "id": childId, "result": {}})
         self.assertTrue(self.h.process().stdinClosed)
-        self.assertIsNone(self.h.gateway.cutDrainShort())
+        self.assertIsNone(self.h.gateway.shutdown.cutShort())

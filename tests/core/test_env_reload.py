@@ -152,7 +152,7 @@ def test_an_env_change_while_the_shared_child_starts(
     home = Home(tmp_path, monkeypatch, "TOKEN=1\n")
     home.document["mcpServers"]["pw"] = {"command": home.exe}
     gateway = home.start()
-    session, answer = gateway.openSession("pw", initialize(), "2025-11-25")
+    session, answer = gateway.opener.openSession("pw", initialize(), "2025-11-25")
     starting = home.reactor.lastProcess
     with capturedGatewayLogs() as events:
         home.envChanged("TOKEN=2\n")

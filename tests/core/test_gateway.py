@@ -16,7 +16,7 @@ from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.gateway import Gateway, GatewayService
+from mcpgateway.core.gateway.gateway import Gateway, GatewayService
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import Resolution
 from mcpgateway.ops.services import InstanceService
@@ -89,7 +89,7 @@ class StartTests(SynchronousTestCase):
     def test_request_waits_for_resolution_at_most_its_timeout(self) -> None:
         self.gateway.start()
         pool = self.gateway.pools["mem"]
-        session, opened = self.gateway.openSession(
+        session, opened = self.gateway.opener.openSession(
             "mem", jsonrpc.request(1, "initialize", {"protocolVersion": "2025-11-25"}), "2025-11-25"
         )
         self.assertNoResult(opened)
@@ -105,7 +105,7 @@ class StartTests(SynchronousTestCase):
         # The resolution goes on; the next request starts the real binary.
         self.resolver.finish(resolvedSpec())
         self.assertEqual(pool.resolution, Resolution("resolved", "/opt/node /cache/index.js"))
-        _, again = self.gateway.openSession(
+        _, again = self.gateway.opener.openSession(
             "mem", jsonrpc.request(1, "initialize", {"protocolVersion": "2025-11-25"}), "2025-11-25"
         )
         self.assertEqual(self.reactor.lastProcess.executable, "/opt/node")
@@ -114,7 +114,7 @@ class StartTests(SynchronousTestCase):
 
     def test_request_starts_once_resolution_finishes_in_time(self) -> None:
         self.gateway.start()
-        _, opened = self.gateway.openSession(
+        _, opened = self.gateway.opener.openSession(
             "mem", jsonrpc.request(1, "initialize", {"protocolVersion": "2025-11-25"}), "2025-11-25"
         )
         self.reactor.advance(2)
@@ -129,7 +129,7 @@ class StartTests(SynchronousTestCase):
         self.resolver.failures["mem"] = "npm install exited with code 1"
         self.resolver.finish(NPX)
         self.assertEqual(
-            healthBody(self.gateway.status())["servers"]["mem"]["resolution"],
+            healthBody(self.gateway.readModel.status())["servers"]["mem"]["resolution"],
             {
                 "state": "failed",
                 "detail": "npx @scope/server-memory: npm install exited with code 1",
@@ -231,10 +231,12 @@ class CountTests(SynchronousTestCase):
             {"jsonrpc": "2.0", "id": h.process().sentMessages()[-1]["id"], "result": {"tools": []}}
         )
         assert response.events()[0]["result"] == {"tools": []}
-        before = healthBody(h.gateway.status())["servers"]["st"]["requests"]
+        before = healthBody(h.gateway.readModel.status())["servers"]["st"]["requests"]
         self.assertEqual(before, 2)  # initialize and tools/list, both the client's
         h.request("DELETE", "/st/mcp", session=sid)
-        self.assertEqual(healthBody(h.gateway.status())["servers"]["st"]["requests"], before)
+        self.assertEqual(
+            healthBody(h.gateway.readModel.status())["servers"]["st"]["requests"], before
+        )
         metrics = renderMetrics(h.gateway, "/nonexistent").decode()
         total = sum(
             float(line.rsplit(" ", 1)[1])

@@ -13,12 +13,12 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 
 from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings
-from mcpgateway.core.aggregateside import AggregateSide
-from mcpgateway.core.catalog import Catalogs
-from mcpgateway.core.gatewaysettings import GatewaySettings
-from mcpgateway.core.reconfiguring import Reconfigurer
-from mcpgateway.core.serverset import ServerSet
-from mcpgateway.core.sessionroom import SessionRoom
+from mcpgateway.core.gateway.aggregateside import AggregateSide
+from mcpgateway.core.gateway.catalog import Catalogs
+from mcpgateway.core.gateway.reconfiguring import Reconfigurer
+from mcpgateway.core.gateway.serverset import ServerSet
+from mcpgateway.core.gateway.sessionroom import SessionRoom
+from mcpgateway.core.gateway.settings import GatewaySettings
 from mcpgateway.core.sessions import Session, SessionRegistry
 from mcpgateway.core.spec import ServerSpec
 from tests.fakes import FakeProcessReactor, fakeSpawner
@@ -43,6 +43,10 @@ class Host:
 
     def configured(self) -> None:
         self.configuredCalls += 1
+
+    @property
+    def continuity(self) -> Host:
+        return self
 
 
 def test_the_aggregate_side_answers_from_the_catalogs_its_host_has_now() -> None:

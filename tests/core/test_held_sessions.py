@@ -1,5 +1,6 @@
 """The saved sessions of servers the configuration brings only after start
-(held until the first config pass, L{mcpgateway.core.gateway.Gateway.configured})
+(held until the first config pass,
+L{mcpgateway.core.gateway.continuity.SessionContinuity.configured})
 across a restart whose predecessor exits before that pass, and what a
 request for an unknown session waits for meanwhile."""
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from mcpgateway.core.continuity import CONFIG_WAIT
+from mcpgateway.core.gateway.continuity import CONFIG_WAIT
 from tests.fakes import capturedGatewayLogs
 from tests.support.core.continuity import MemoryStore, PersistentHarness, call
 from tests.support.core.predecessor import SuccessorHarness, savedIds
@@ -28,7 +29,7 @@ class EarlyExit:
         self.store = MemoryStore()
         self.old = PersistentHarness(self.store, EVERY)
         self.early = self.old.initialize("cur")
-        self.old.gateway.saveSessions()
+        self.old.gateway.continuity.save(always=True)
         self.gone: Deferred[None] = Deferred()
         self.new = SuccessorHarness(self.store, self.gone, servers=CLAUDE)
         assert self.new.gateway.sessions.get(self.early) is None  # held
@@ -51,9 +52,9 @@ def test_the_predecessors_late_sessions_of_unconfigured_servers_are_held() -> No
     [keeping] = [e for e in events if str(e.get("log_format", "")).startswith(KEEPING)]
     assert keeping["count"] == 2 and keeping["names"] == "cur"
     assert savedIds(r.store) == {r.early, late}  # the successor's first save keeps both
-    waiting = r.new.gateway.waitForPredecessor(late)
+    waiting = r.new.gateway.continuity.waitFor(late)
     assert waiting is not None and not waiting.called
-    r.new.gateway.reconfigure(EVERY)  # the config service's first pass
+    r.new.gateway.reconfigurer.reconfigure(EVERY)  # the config service's first pass
     assert waiting.called
     restored = r.new.gateway.sessions.get(late)
     assert restored is not None and restored.server == "cur"
@@ -68,7 +69,7 @@ def test_a_held_session_the_predecessor_ended_meanwhile_is_not_restored() -> Non
     r.old.gateway.endSession(ended, "session deleted by the client")
     r.predecessorExits()
     assert savedIds(r.store) == set()
-    r.new.gateway.reconfigure(EVERY)
+    r.new.gateway.reconfigurer.reconfigure(EVERY)
     assert r.new.gateway.sessions.get(r.early) is None
 
 
@@ -82,9 +83,9 @@ def test_late_held_sessions_are_dropped_if_no_pass_comes() -> None:
     late = old.initialize("cur")
     old.gateway.stop()
     gone.callback(None)
-    assert new.gateway.waitForPredecessor(late) is not None
+    assert new.gateway.continuity.waitFor(late) is not None
     new.reactor.advance(CONFIG_WAIT)
-    assert new.gateway.waitForPredecessor(late) is None
+    assert new.gateway.continuity.waitFor(late) is None
     new.reactor.advance(1.0)
     assert savedIds(store) == set()
 
@@ -94,8 +95,8 @@ def test_an_unknown_session_is_not_found_at_once_while_others_are_held() -> None
     for any other id (never saved, or ended) gets its 404 at once."""
     store, (cursor,) = savedOn(EVERY, "cur")
     h = PersistentHarness(store, CLAUDE)
-    assert h.gateway.waitForPredecessor(cursor) is not None  # held: waits for the pass
-    assert h.gateway.waitForPredecessor("never-saved") is None
+    assert h.gateway.continuity.waitFor(cursor) is not None  # held: waits for the pass
+    assert h.gateway.continuity.waitFor("never-saved") is None
     response: Any = call(h, "srv", "never-saved")
     assert response.complete and response.status == 404
     assert response.json()["error"]["message"] == "Session not found"
@@ -109,6 +110,6 @@ def test_every_pool_gets_the_gateways_client_probe() -> None:
         return pid != 4242
 
     h = PersistentHarness(MemoryStore(), CLAUDE, clientAlive=alive)
-    h.gateway.reconfigure(EVERY)
+    h.gateway.reconfigurer.reconfigure(EVERY)
     assert set(h.gateway.pools) == {"srv", "cur"}
     assert all(pool.clientAlive is alive for pool in h.gateway.pools.values())

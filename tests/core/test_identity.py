@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.era2026.types import Era2026Request
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.identity import presentedInfo, presentedResult
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.persession import PerSessionPool
@@ -127,7 +127,7 @@ class Era2026Tests(SynchronousTestCase):
         reactor = FakeProcessReactor()
         spec = dataclasses.replace(CHOSEN, era="era2026")
         gateway = Gateway({"srv": spec}, fakeSpawner(reactor))
-        _session, opened = gateway.openSession("srv", clientInitialize(0), "2025-11-25")
+        _session, opened = gateway.opener.openSession("srv", clientInitialize(0), "2025-11-25")
         proc = reactor.lastProcess
         [probe] = proc.takeMessages()
         proc.reply(jsonrpc.resultResponse(probe["id"], DISCOVER))

@@ -13,7 +13,7 @@ from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred
 
-from mcpgateway.core.continuity import SAVE_INTERVAL
+from mcpgateway.core.gateway.continuity import SAVE_INTERVAL
 from mcpgateway.core.pools.persession import PerSessionPool
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness
@@ -28,7 +28,7 @@ def ids(h: Harness) -> set[str]:
 def test_the_successor_starts_with_the_sessions_saved_before_it_started() -> None:
     r = Restart()
     assert ids(r.new) == {r.first, r.stateful}
-    assert r.new.gateway.waitForPredecessor() is not None
+    assert r.new.gateway.continuity.waitFor() is not None
 
 
 def test_no_save_while_the_predecessor_runs() -> None:
@@ -49,16 +49,16 @@ def test_stopping_while_the_predecessor_runs_does_not_save() -> None:
 
 def test_wait_for_predecessor_is_none_without_one() -> None:
     h = SuccessorHarness(MemoryStore(), None)
-    assert h.gateway.waitForPredecessor() is None
+    assert h.gateway.continuity.waitFor() is None
 
 
 def test_wait_for_predecessor_is_none_once_it_is_gone() -> None:
     r = Restart()
-    waiting = r.new.gateway.waitForPredecessor()
+    waiting = r.new.gateway.continuity.waitFor()
     assert isinstance(waiting, Deferred) and not waiting.called
     r.predecessorExits()
     assert waiting.called
-    assert r.new.gateway.waitForPredecessor() is None
+    assert r.new.gateway.continuity.waitFor() is None
 
 
 def test_a_predecessor_gone_before_start_is_no_predecessor() -> None:
@@ -66,7 +66,7 @@ def test_a_predecessor_gone_before_start_is_no_predecessor() -> None:
     gone: Deferred[None] = Deferred()
     gone.callback(None)
     h = SuccessorHarness(store, gone)
-    assert h.gateway.waitForPredecessor() is None
+    assert h.gateway.continuity.waitFor() is None
     h.initialize("srv")
     h.reactor.advance(SAVE_INTERVAL)
     assert store.writes == 1  # saving as any gateway
@@ -152,7 +152,7 @@ def test_waiters_fire_after_the_merge() -> None:
     late = r.old.initialize("srv")
     seen: list[bool] = []
     for _ in range(2):
-        waiting = r.new.gateway.waitForPredecessor()
+        waiting = r.new.gateway.continuity.waitFor()
         assert waiting is not None
         waiting.addCallback(lambda _: seen.append(r.new.gateway.sessions.get(late) is not None))
     assert seen == []
@@ -162,8 +162,8 @@ def test_waiters_fire_after_the_merge() -> None:
 
 def test_a_waiter_that_gave_up_does_not_break_the_others() -> None:
     r = Restart()
-    impatient = r.new.gateway.waitForPredecessor()
-    patient = r.new.gateway.waitForPredecessor()
+    impatient = r.new.gateway.continuity.waitFor()
+    patient = r.new.gateway.continuity.waitFor()
     assert impatient is not None and patient is not None
     errors: list[Any] = []
     impatient.addErrback(lambda f: errors.append(f.check(CancelledError)))
@@ -177,7 +177,7 @@ def test_a_waiter_that_gave_up_does_not_break_the_others() -> None:
 def test_a_predecessor_gone_after_stop_merges_nothing_and_releases_the_waiters() -> None:
     r = Restart()
     r.old.initialize("srv")
-    waiting = r.new.gateway.waitForPredecessor()
+    waiting = r.new.gateway.continuity.waitFor()
     assert waiting is not None
     r.new.gateway.stop()
     writes = r.store.writes

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import Variant
 from mcpgateway.protocol import jsonrpc
@@ -49,7 +49,7 @@ class PromotionTests(PromotionCase):
         self.assertEqual(server, "srv")
         self.assertIn("tasks/get while 2 sessions", why)
         self.assertEqual(self.pool.promoted, why)
-        self.assertEqual(self.gateway.serverStatus("srv").promoted, why)
+        self.assertEqual(self.gateway.readModel.server("srv").promoted, why)
         [said] = [e for e in events if "promoted" in e["log_format"]]
         self.assertEqual(said["undo"], 'classification.json {"srv": {"share": "global"}}')
         # Again: refused again, not promoted twice.
@@ -71,7 +71,7 @@ class PromotionTests(PromotionCase):
         [refusal] = shared.takeMessages()
         self.assertEqual(refusal["id"], "child-s")
         self.assertIn("ambiguous: 2 client sessions use", refusal["error"]["message"])
-        self.assertEqual(self.gateway.serverStatus("srv").requests.ambiguousServerRequests, 1)
+        self.assertEqual(self.gateway.readModel.server("srv").requests.ambiguousServerRequests, 1)
         [(server, why)] = self.sink.promoted
         self.assertEqual((server, self.pool.promoted), ("srv", why))
         self.assertIn("tasks/get", why)
@@ -92,7 +92,7 @@ class PromotionTests(PromotionCase):
         self.assertEqual(refusal["id"], "child-r")
         self.assertEqual(refusal["error"]["code"], jsonrpc.METHOD_NOT_FOUND)
         self.assertIn("did not declare the roots capability", refusal["error"]["message"])
-        self.assertEqual(self.gateway.serverStatus("srv").requests.ambiguousServerRequests, 0)
+        self.assertEqual(self.gateway.readModel.server("srv").requests.ambiguousServerRequests, 0)
         self.assertEqual(self.sink.promoted, [])
         self.assertIsNone(self.pool.promoted)
         del s1
@@ -100,7 +100,7 @@ class PromotionTests(PromotionCase):
     def test_the_next_session_gets_its_own_child_where_sampling_works(self) -> None:
         shared, s1, s2, _, _ = self.ambiguous()
         shared.takeMessages()
-        s3, opened = self.gateway.openSession("srv", initialize(7), "2025-11-25")
+        s3, opened = self.gateway.opener.openSession("srv", initialize(7), "2025-11-25")
         own = self.reactor.lastProcess
         self.assertIsNot(own, shared)
         [init] = own.takeMessages()  # the client's own initialize, forwarded
@@ -189,16 +189,18 @@ class PromotionTests(PromotionCase):
         shared, s1, s2, _, _ = self.ambiguous()
         s3 = self.open()
         why = self.sink.promoted[0][1]
-        self.gateway.reconfigure({"srv": dataclasses.replace(SPEC, mode="session", promoted=why)})
+        self.gateway.reconfigurer.reconfigure(
+            {"srv": dataclasses.replace(SPEC, mode="session", promoted=why)}
+        )
         self.assertIs(self.gateway.pools["srv"], self.pool)
         self.assertEqual({s.id for s in self.gateway.sessions}, {s1.id, s2.id, s3.id})
         self.assertFalse(shared.stdinClosed)
         # Without the promotion, a change of scope still replaces the server.
-        self.gateway.reconfigure({"srv": dataclasses.replace(SPEC, mode="session")})
+        self.gateway.reconfigurer.reconfigure({"srv": dataclasses.replace(SPEC, mode="session")})
         self.assertEqual(len(self.gateway.sessions), 3)  # same spec as now: kept
         other = Gateway({"srv": SPEC}, fakeSpawner(FakeProcessReactor()), lazyStart=False)
-        _, opening = other.openSession("srv", initialize(), "2025-11-25")
-        other.reconfigure({"srv": dataclasses.replace(SPEC, mode="session")})
+        _, opening = other.opener.openSession("srv", initialize(), "2025-11-25")
+        other.reconfigurer.reconfigure({"srv": dataclasses.replace(SPEC, mode="session")})
         self.assertEqual(len(other.sessions), 0)
         self.failureResultOf(opening)  # its child was stopped with the old server
 
@@ -247,7 +249,7 @@ class ScopedPromotionTests(PromotionCase):
         self.inFlight(s2, shared)
         shared.reply(PER_SESSION)
         self.assertEqual(len(self.sink.promoted), 1)
-        s3, _ = self.gateway.openSession("srv", initialize(), "2025-11-25", scope=WS)
+        s3, _ = self.gateway.opener.openSession("srv", initialize(), "2025-11-25", scope=WS)
         own = self.reactor.lastProcess
         self.assertIsNot(own, shared)
         self.assertEqual(own.path, "/ws/w")
@@ -311,7 +313,7 @@ class ExitedClientTests(PromotionCase):
         self.assertEqual(asked["method"], "sampling/createMessage")
         self.assertEqual(shared.takeMessages(), [])  # no refusal
         self.assertEqual((self.sink.promoted, self.pool.promoted), ([], None))
-        self.assertEqual(self.gateway.serverStatus("srv").requests.ambiguousServerRequests, 0)
+        self.assertEqual(self.gateway.readModel.server("srv").requests.ambiguousServerRequests, 0)
         self.assertEqual(sorted(self.probed), [100, 999])
 
     def test_a_calling_session_whose_client_exited_is_not_asked(self) -> None:
@@ -413,7 +415,7 @@ class OnePrincipalTests(PromotionCase):
         self.assertEqual(asked["method"], "sampling/createMessage")
         self.assertEqual(shared.takeMessages(), [])  # no refusal
         self.assertEqual((self.sink.promoted, self.pool.promoted), ([], None))
-        self.assertEqual(self.gateway.serverStatus("srv").requests.ambiguousServerRequests, 0)
+        self.assertEqual(self.gateway.readModel.server("srv").requests.ambiguousServerRequests, 0)
         [said] = [e for e in events if "the only one with a call in flight" in e["log_format"]]
         self.assertEqual((said["sid"], said["count"]), (s2.shortId, 3))
         # The client's answer reaches the child under the child's own id.
@@ -443,7 +445,7 @@ class OnePrincipalTests(PromotionCase):
         self.assertIn("ambiguous: 2 client sessions use", message)
         self.assertIn("refused, and the server keeps its share", message)
         self.assertNotIn("child per session", message)
-        self.assertEqual(self.gateway.serverStatus("srv").requests.ambiguousServerRequests, 1)
+        self.assertEqual(self.gateway.readModel.server("srv").requests.ambiguousServerRequests, 1)
         self.assertEqual((self.sink.promoted, self.pool.promoted), ([], None))
 
     def test_a_request_with_no_call_in_flight_is_still_ambiguous(self) -> None:
@@ -480,7 +482,7 @@ class OnePrincipalTests(PromotionCase):
         shared = self.reactor.lastProcess
         shared.reply({"jsonrpc": "2.0", "id": "child-r", "method": "roots/list"})
         self.assertEqual(shared.takeMessages(), [jsonrpc.resultResponse("child-r", {"roots": []})])
-        self.assertEqual(self.gateway.serverStatus("srv").requests.ambiguousServerRequests, 0)
+        self.assertEqual(self.gateway.readModel.server("srv").requests.ambiguousServerRequests, 0)
         self.assertEqual((self.sink.promoted, self.pool.promoted), ([], None))
         del s1, s2
 

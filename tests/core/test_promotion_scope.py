@@ -73,7 +73,7 @@ class WorkspacePromotionTests(PromotionCase):
         child, and that child's roots/list is answered with the workspace."""
         s1, s2, s3 = self.rootsCapable(W1, W1, W2)
         shared = self.reactor.lastProcess
-        self.gateway.reconfigure({"srv": workspaceScoped("kept")})
+        self.gateway.reconfigurer.reconfigure({"srv": workspaceScoped("kept")})
         self.assertIs(self.gateway.pools["srv"], self.pool)  # no session ends
         self.assertEqual({s.id for s in self.gateway.sessions}, {s1.id, s2.id, s3.id})
         moved = self.pool.forward(s1, jsonrpc.request(5, "tools/list"), None)

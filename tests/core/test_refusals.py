@@ -17,7 +17,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core import refusals
 from mcpgateway.core.fanout import OwnerFanout, SharedFanout
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.refusals import LIKELY, SCAN_LIMIT, RefusalCheck, errorText, looksRefused
 from mcpgateway.core.router import Router
 from mcpgateway.core.spec import ServerSpec
@@ -304,7 +304,7 @@ def test_health_and_the_console_show_the_refusals_of_a_confined_server() -> None
     sent = [m for m in proc.sentMessages() if m.get("method") == "tools/call"][-1]
     proc.reply({"jsonrpc": "2.0", "id": sent["id"], "result": errorResult(EROFS)})
     assert response.status == 200
-    status = h.gateway.status()
+    status = h.gateway.readModel.status()
     assert healthBody(status)["servers"]["srv"]["sandboxRefusals"] == [TOLD]
     assert "sandboxRefusals" not in healthBody(status, detail=False)["servers"]["srv"]
     [server] = pageData(status)["servers"]

@@ -14,7 +14,7 @@ from twisted.internet.task import Clock
 
 from mcpgateway.config.servers import LoadedConfig
 from mcpgateway.config.source import ConfigService, ConfigSettings
-from mcpgateway.core.continuity import CONFIG_WAIT
+from mcpgateway.core.gateway.continuity import CONFIG_WAIT
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
 from tests.fakes import capturedGatewayLogs
@@ -44,9 +44,9 @@ def test_a_session_of_a_server_the_first_config_pass_brings_survives() -> None:
         second.reactor.advance(1.0)  # a save meanwhile keeps the held session
         assert {r["id"] for r in store.load()} == {claude, cursor}
 
-        waiting = second.gateway.waitForPredecessor()  # an unknown session's request waits
+        waiting = second.gateway.continuity.waitFor()  # an unknown session's request waits
         assert waiting is not None and not waiting.called
-        second.gateway.reconfigure(EVERY)  # the config service's first pass
+        second.gateway.reconfigurer.reconfigure(EVERY)  # the config service's first pass
         assert waiting.called
         [line] = restoredLines(events)
     assert (line["count"], line["dropped"], line["gone"]) == (2, 0, 0)
@@ -56,7 +56,7 @@ def test_a_session_of_a_server_the_first_config_pass_brings_survives() -> None:
     answerLast(second, "tools/call", {"content": []})
     assert response.status == 200
     assert response.events()[-1]["result"] == {"content": []}
-    assert second.gateway.waitForPredecessor() is None
+    assert second.gateway.continuity.waitFor() is None
 
 
 def test_a_session_whose_server_is_really_gone_is_dropped_after_the_pass() -> None:
@@ -64,7 +64,7 @@ def test_a_session_whose_server_is_really_gone_is_dropped_after_the_pass() -> No
     with capturedGatewayLogs() as events:
         second = PersistentHarness(store, CLAUDE)
         assert restoredLines(events) == []
-        second.gateway.reconfigure(CLAUDE)  # the pass: cur is not configured
+        second.gateway.reconfigurer.reconfigure(CLAUDE)  # the pass: cur is not configured
         [line] = restoredLines(events)
     assert (line["count"], line["dropped"], line["gone"]) == (1, 1, 0)
     assert second.gateway.sessions.get(gone) is None
@@ -82,7 +82,7 @@ def test_with_no_config_pass_the_held_sessions_are_dropped_after_the_wait() -> N
         [line] = restoredLines(events)
     assert (line["count"], line["dropped"]) == (0, 1)
     assert call(second, "cur", gone).status == 404
-    assert second.gateway.waitForPredecessor() is None
+    assert second.gateway.continuity.waitFor() is None
 
 
 def test_a_stop_before_the_pass_saves_the_held_sessions_for_the_next_process() -> None:
@@ -91,7 +91,7 @@ def test_a_stop_before_the_pass_saves_the_held_sessions_for_the_next_process() -
     second.gateway.stop()
     assert [r["id"] for r in store.load()] == [cursor]
     third = PersistentHarness(store, CLAUDE)
-    third.gateway.reconfigure(EVERY)
+    third.gateway.reconfigurer.reconfigure(EVERY)
     assert third.gateway.sessions.get(cursor) is not None
 
 
@@ -148,7 +148,7 @@ def inFlight(h: Harness) -> tuple[Any, Any]:
 def test_removing_a_server_answers_its_calls_in_flight_with_an_error() -> None:
     h = Harness()
     sid, response = inFlight(h)
-    h.gateway.reconfigure({})
+    h.gateway.reconfigurer.reconfigure({})
     assert response.complete
     error = response.events()[-1]["error"]
     assert error["code"] == jsonrpc.CHILD_EXITED
@@ -161,7 +161,9 @@ def test_removing_a_server_answers_its_calls_in_flight_with_an_error() -> None:
 def test_replacing_a_server_answers_its_calls_in_flight_with_an_error() -> None:
     h = Harness()
     _, response = inFlight(h)
-    h.gateway.reconfigure({"srv": dataclasses.replace(spec("srv"), command="other-server")})
+    h.gateway.reconfigurer.reconfigure(
+        {"srv": dataclasses.replace(spec("srv"), command="other-server")}
+    )
     error = response.events()[-1]["error"]
     assert error["code"] == jsonrpc.CHILD_EXITED
     assert "'srv'" in error["message"] and "replaced" in error["message"]
@@ -170,7 +172,7 @@ def test_replacing_a_server_answers_its_calls_in_flight_with_an_error() -> None:
 def test_disabling_a_server_answers_its_calls_in_flight_with_an_error() -> None:
     h = Harness()
     _, response = inFlight(h)
-    h.gateway.reconfigure({"srv": dataclasses.replace(spec("srv"), disabled=True)})
+    h.gateway.reconfigurer.reconfigure({"srv": dataclasses.replace(spec("srv"), disabled=True)})
     error = response.events()[-1]["error"]
     assert error["code"] == jsonrpc.CHILD_EXITED
     assert "disabled" in error["message"]

@@ -18,7 +18,7 @@ from twisted.internet.defer import Deferred
 
 from mcpgateway.config.scopes import childKey
 from mcpgateway.config.workspaces import WorkspaceKeys
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.pool import sameServer
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc

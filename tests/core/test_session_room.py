@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mcpgateway.core import room
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc
@@ -38,7 +38,7 @@ class Room:
     def open(self, principal: str) -> Session:
         self.clock.advance(1)  # each a second after the last: the first is idlest
         spawned = len(self.clock.processes)
-        session, opened = self.gateway.openSession(
+        session, opened = self.gateway.opener.openSession(
             "srv", initialize(), "2025-11-25", principal=principal
         )
         if len(self.clock.processes) > spawned:  # the shared child's handshake
@@ -53,7 +53,7 @@ class Room:
 
     def initialize(self, principal: str, limit: int, perPrincipal: int) -> Session | None:
         """What the web layer does for an C{initialize}: room, then a session."""
-        if not self.gateway.makeRoom(limit, principal, perPrincipal):
+        if not self.gateway.room.makeRoom(limit, principal, perPrincipal):
             return None
         return self.open(principal)
 
@@ -73,7 +73,7 @@ def test_a_caller_at_its_own_limit_gives_up_its_own_idlest_session() -> None:
     alice = room_.open("alice")
     bob1, bob2 = room_.open("bob"), room_.open("bob")
     with capturedGatewayLogs() as events:
-        assert room_.gateway.makeRoom(10, "bob", 2)
+        assert room_.gateway.room.makeRoom(10, "bob", 2)
     assert room_.ids() == {alice.id, bob2.id}  # alice's, older, is kept
     [said] = evictions(events)
     assert (said["limit"], said["which"], said["sid"]) == (2, "the limit per caller", bob1.shortId)
@@ -102,7 +102,7 @@ def test_alice_survives_bob_going_past_his_own_limit() -> None:
     alice = room_.open("alice")
     bobs = [room_.initialize("bob", 100, 3) for _ in range(10)]
     assert room_.ids() == {alice.id, *(b.id for b in bobs[-3:] if b is not None)}
-    assert room_.gateway.liveSessionsOf("bob") == 3
+    assert room_.gateway.room.liveOf("bob") == 3
     assert room_.counts() == {(room.PRINCIPAL, room.EVICTED): 7}
 
 
@@ -111,11 +111,11 @@ def test_at_the_gateways_limit_room_is_made_only_among_the_callers_own() -> None
     alice = room_.open("alice")  # the idlest of all
     bob = room_.open("bob")
     carol = room_.open("carol")
-    assert room_.gateway.makeRoom(3, "carol", 3)
+    assert room_.gateway.room.makeRoom(3, "carol", 3)
     assert room_.ids() == {alice.id, bob.id}  # carol's own went
     assert room_.counts() == {(room.GATEWAY, room.EVICTED): 1}
     # A caller with no session of its own to give is refused; nobody's ends.
-    assert not room_.gateway.makeRoom(2, "dave", 3)
+    assert not room_.gateway.room.makeRoom(2, "dave", 3)
     assert room_.ids() == {alice.id, bob.id}
     assert room_.counts()[(room.GATEWAY, room.REFUSED)] == 1
     del carol
@@ -127,7 +127,7 @@ def test_a_caller_whose_sessions_are_all_busy_is_refused() -> None:
     busy = room_.open("bob")
     busy.inFlight = 1
     with capturedGatewayLogs() as events:
-        assert not room_.gateway.makeRoom(10, "bob", 1)
+        assert not room_.gateway.room.makeRoom(10, "bob", 1)
     assert evictions(events) == []
     assert room_.ids() == {other.id, busy.id}
     assert room_.counts() == {(room.PRINCIPAL, room.REFUSED): 1}
@@ -137,8 +137,8 @@ def test_without_authentication_every_caller_is_one() -> None:
     """A loopback gateway: the idlest session of all makes room, as ever."""
     room_ = Room()
     first, second = room_.open(""), room_.open("")
-    assert room_.gateway.liveSessionsOf("") == 2
-    assert room_.gateway.makeRoom(2, "", 1000)
+    assert room_.gateway.room.liveOf("") == 2
+    assert room_.gateway.room.makeRoom(2, "", 1000)
     assert room_.ids() == {second.id}
     del first
 
@@ -148,7 +148,7 @@ def test_without_authentication_only_the_gateways_limit_holds() -> None:
     gateway keeps its whole limit, not one caller's share of it."""
     room_ = Room()
     opened = [room_.open("") for _ in range(3)]
-    assert room_.gateway.makeRoom(10, "", 1)
+    assert room_.gateway.room.makeRoom(10, "", 1)
     assert room_.ids() == {s.id for s in opened}
     assert room_.counts() == {}
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.spec import ServerSpec, Sharing
 from mcpgateway.core.status import (
     ChildStatus,
@@ -247,13 +247,13 @@ def gateway() -> tuple[Gateway, FakeProcessReactor]:
 def test_the_gateway_snapshot_holds_every_server_and_session() -> None:
     gw, reactor = gateway()
     reactor.advance(7)
-    session, _ = gw.openSession("own", initialize(), "2025-11-25")
+    session, _ = gw.opener.openSession("own", initialize(), "2025-11-25")
     [process] = reactor.processes
     process.reply(
         jsonrpc.resultResponse(process.sentMessages()[-1]["id"], {"protocolVersion": "2025-06-18"})
     )
     reactor.advance(3)
-    status = gw.status("/nonexistent-proc")
+    status = gw.readModel.status("/nonexistent-proc")
     assert isinstance(status, GatewayStatus)
     assert (status.started, status.now, status.uptime, status.rssBytes) == (0.0, 10.0, 10.0, None)
     assert list(status.servers) == ["shared", "own"]  # configuration order
@@ -289,17 +289,17 @@ def test_the_gateway_snapshot_holds_every_server_and_session() -> None:
         row.getStream,
     ) == (session.id, "own", Sharing.PER_SESSION, 1000, "2025-06-18", "client", 7.0, 7.0, 0, False)
     assert (row.scope, row.credential) == ("", "")
-    assert gw.serverStatus("own").children == own.children
+    assert gw.readModel.server("own").children == own.children
 
 
 def test_a_snapshot_does_not_follow_the_live_pool() -> None:
     gw, reactor = gateway()
-    gw.openSession("own", initialize(), "2025-11-25")
-    before = gw.serverStatus("own")
+    gw.opener.openSession("own", initialize(), "2025-11-25")
+    before = gw.readModel.server("own")
     [process] = reactor.processes
     process.reply(jsonrpc.resultResponse(process.sentMessages()[-1]["id"], {}))
     process.exit(1)
-    after = gw.serverStatus("own")
+    after = gw.readModel.server("own")
     assert (before.requests.count, before.children[0].lifecycle, before.failures) == (
         0,
         Lifecycle.RUNNING,
@@ -312,26 +312,26 @@ def test_a_snapshot_does_not_follow_the_live_pool() -> None:
 def test_launch_is_the_resolved_command_line_only_when_it_differs() -> None:
     gw, _ = gateway()
     pool = gw.pools["shared"]
-    assert gw.serverStatus("shared").launch is None
+    assert gw.readModel.server("shared").launch is None
     pool.useLaunchSpec(
         dataclasses.replace(SPEC, command="npx", args=("-y", "pkg"), executable="/cache/bin/pkg")
     )
-    assert gw.serverStatus("shared").launch == ("/cache/bin/pkg", "-y", "pkg")
+    assert gw.readModel.server("shared").launch == ("/cache/bin/pkg", "-y", "pkg")
 
 
 def test_each_session_row_counts_its_own_requests_in_flight() -> None:
     gw, reactor = gateway()
-    a, _ = gw.openSession("shared", initialize(), "2025-11-25")
+    a, _ = gw.opener.openSession("shared", initialize(), "2025-11-25")
     [process] = reactor.processes
     process.reply(jsonrpc.resultResponse(process.sentMessages()[-1]["id"], {}))
-    b, _ = gw.openSession("shared", initialize(), "2025-11-25")
+    b, _ = gw.opener.openSession("shared", initialize(), "2025-11-25")
     pool = gw.pools["shared"]
     for session, count in [(a, 2), (b, 1)]:
         for n in range(count):
             pool.forward(session, jsonrpc.request(n, "tools/call", {"name": "t"}), None)
-    rows = {row.id: row.inFlight for row in gw.status("/nonexistent-proc").sessions}
+    rows = {row.id: row.inFlight for row in gw.readModel.status("/nonexistent-proc").sessions}
     assert rows == {a.id: 2, b.id: 1}
-    assert gw.serverStatus("shared").inFlight == 3
+    assert gw.readModel.server("shared").inFlight == 3
 
 
 def test_the_snapshot_counts_the_tasks_by_status_when_the_gateway_serves_them() -> None:
@@ -339,7 +339,7 @@ def test_the_snapshot_counts_the_tasks_by_status_when_the_gateway_serves_them() 
     tasks = keptTasks(working=2, input_required=1, completed=5, failed=1)
     tasks.fastAnswers = 4
     gw = Gateway({"srv": SPEC}, fakeSpawner(reactor), tasks=tasks, lazyStart=False)
-    counted = gw.status("/nonexistent-proc").tasks
+    counted = gw.readModel.status("/nonexistent-proc").tasks
     assert counted is not None
     assert list(counted.byStatus.items()) == [
         ("working", 2),
@@ -356,10 +356,10 @@ def test_the_snapshot_counts_the_tasks_by_status_when_the_gateway_serves_them() 
     task = next(t for t in tasks.store if t.status == "working")
     tasks.cancel(task)
     assert counted.count("working") == 2
-    after = gw.status("/nonexistent-proc").tasks
+    after = gw.readModel.status("/nonexistent-proc").tasks
     assert after is not None and (after.count("working"), after.count("cancelled")) == (1, 1)
 
 
 def test_a_gateway_that_serves_no_tasks_has_none_in_its_snapshot() -> None:
     gw, _ = gateway()
-    assert gw.status("/nonexistent-proc").tasks is None
+    assert gw.readModel.status("/nonexistent-proc").tasks is None

@@ -12,7 +12,7 @@ from typing import Any
 
 from twisted.internet.task import Clock
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.governance.gate import PolicyGate, RequestGate, Where, factsOf
 from mcpgateway.governance.policy import Caller, Policy, Target
 from mcpgateway.governance.policyfile import PolicyFile

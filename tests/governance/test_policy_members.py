@@ -38,7 +38,7 @@ when {
 def governed(agg: AggregateHarness) -> PolicyGate:
     policy = Policy(RULES, "allow")
     gate = PolicyGate(lambda: policy, agg.harness.reactor)
-    agg.gateway.aggregator.memberPolicy = PolicyMembers(gate, agg.gateway.pools)
+    agg.gateway.aggregateSide.aggregator.memberPolicy = PolicyMembers(gate, agg.gateway.pools)
     return gate
 
 
@@ -153,4 +153,4 @@ class UngovernedTests(SynchronousTestCase):
         listed = agg.call(session, "tools/list", {})
         names = [t["name"] for t in listed["result"]["tools"]]
         self.assertEqual(names, ["alpha__echo", "alpha__read_file", "beta__echo"])
-        self.assertIsNone(agg.gateway.aggregator.memberPolicy)
+        self.assertIsNone(agg.gateway.aggregateSide.aggregator.memberPolicy)

@@ -26,7 +26,7 @@ from twisted.internet.task import deferLater
 from twisted.logger import LogEvent, LogLevel
 from twisted.python.failure import Failure
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops.manhole import (

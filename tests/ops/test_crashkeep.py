@@ -5,6 +5,7 @@ only: no socket, no process)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,13 @@ from twisted.python.failure import Failure
 from mcpgateway.core.handedchild import HandedChild
 from mcpgateway.ops import crashkeep
 from mcpgateway.ops.childhandover import ChildAdoption
-from mcpgateway.ops.crashkeep import ID_JUMP, KEEP_EVERY, CrashAdoption, CrashKeeping
+from mcpgateway.ops.crashkeep import ID_JUMP, KEEP_EVERY, SETTLE, CrashAdoption, CrashKeeping
 
 
 class FakeWarden:
     def __init__(self, runs: bool = True) -> None:
         self.kept: set[int] = set()
+        self.onSpawned: Callable[[], object] | None = None
         self.runs = runs
         self.records: list[tuple[int, dict[str, Any], tuple[int, ...]]] = []
 
@@ -104,7 +106,24 @@ def test_each_running_child_is_given_to_the_warden_once(pools: dict[str, FakePoo
     clock.advance(KEEP_EVERY)
     assert len(warden.records) == 2  # already held
     keeping.stopService()
-    assert clock.getDelayedCalls() == []
+    assert clock.getDelayedCalls() == [] and warden.onSpawned is None
+
+
+def test_it_looks_only_while_children_start(pools: dict[str, FakePool]) -> None:
+    warden = FakeWarden()
+    clock = Clock()
+    keeping = CrashKeeping(lambda: pools, warden, clock)
+    keeping.startService()
+    clock.advance(SETTLE + KEEP_EVERY)
+    assert clock.getDelayedCalls() == []  # idle: no timer at all
+    pools["files"] = FakePool("files", [("", FakeUpstream("files", 50))])
+    assert warden.onSpawned is not None
+    warden.onSpawned()  # the warden was told of a spawn
+    clock.advance(KEEP_EVERY)
+    assert [pid for pid, _, _ in warden.records] == [50]
+    clock.advance(SETTLE)
+    assert clock.getDelayedCalls() == []  # the looks end SETTLE seconds after it
+    keeping.stopService()
 
 
 def test_a_child_of_a_proxied_server_or_with_no_warden_is_not_given(

@@ -1242,11 +1242,11 @@ def test_make_service_of_a_successor_adopts_what_it_inherited(
             assert transport.value() == LISTENING
             assert json.loads((stateDir / LEDGER_FILE).read_text())["gatewayPid"] == 1
             gateway = services["GatewayService"].gateway
-            waiting = gateway.waitForPredecessor()  # unknown sessions wait for it
+            waiting = gateway.continuity.waitFor()  # unknown sessions wait for it
             assert waiting is not None and not waiting.called
             protocol.connectionLost(Failure(ConnectionDone()))  # the predecessor exited
             assert successor.gone.called and waiting.called
-            assert gateway.waitForPredecessor() is None
+            assert gateway.continuity.waitFor() is None
             ledger = json.loads((stateDir / LEDGER_FILE).read_text())
             assert ledger["gatewayPid"] == os.getpid()
         finally:

@@ -405,11 +405,11 @@ def test_servers_and_sessions_describe_the_gateway() -> None:
     namespace = namespaceOf(harness)
     sid = harness.initialize("srv")
     assert namespace["servers"]() == {
-        name: serverLine(harness.gateway.serverStatus(name)) for name in harness.gateway.pools
+        name: serverLine(harness.gateway.readModel.server(name)) for name in harness.gateway.pools
     }
     assert namespace["servers"]()["srv"]["state"] == "running"
     assert [s["id"] for s in namespace["sessions"]()] == [sid]
-    assert namespace["sessions"]() == sessionsBody(harness.gateway.status())["sessions"]
+    assert namespace["sessions"]() == sessionsBody(harness.gateway.readModel.status())["sessions"]
     assert namespace["health"]()["sessions"] == 1
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from mcpgateway.core.gateway import GatewayService
+from mcpgateway.core.gateway.gateway import GatewayService
 from mcpgateway.ops.monitor import Monitor, MonitorService
 from tests.http import Harness, spec
 

@@ -13,7 +13,7 @@ from twisted.internet.task import Clock
 from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.ops.reaper import OrphanCleanup, Reaper, ReaperService, SweepCounts
 from mcpgateway.ops.statedir import pidAlive
 from mcpgateway.protocol import jsonrpc

@@ -173,7 +173,7 @@ def test_sessions_sharing_one_child_save_the_launches_they_did_not_run() -> None
     h = Harness()
     for n in range(5):
         h.initialize(requestId=n + 1)
-    (child,) = h.gateway.status().servers["srv"].pids
+    (child,) = h.gateway.readModel.status().servers["srv"].pids
     s = Sampled(h)
     s.launches[child] = launch(40 * MB, processes=1)
     s.sample()
@@ -199,7 +199,7 @@ def test_a_resolved_npx_entry_also_saves_one_wrapper_per_session_not_counted_unm
     pool.useLaunchSpec(replace(pool.spec, command="/usr/bin/node", args=("/cache/bin.js",)))
     for n in range(3):
         h.initialize("mem", requestId=n + 1)
-    (child,) = h.gateway.status().servers["mem"].pids
+    (child,) = h.gateway.readModel.status().servers["mem"].pids
     s = Sampled(h)
     s.launches[child] = launch(50 * MB)
     s.sample()
@@ -219,7 +219,7 @@ def test_a_wrapper_the_gateway_ran_is_measured_and_counted_for_resolved_entries(
     h.initialize("raw", requestId=2)
     h.initialize("mem", requestId=3)
     h.initialize("mem", requestId=4)
-    servers = h.gateway.status().servers
+    servers = h.gateway.readModel.status().servers
     (raw,), (resolved,) = servers["raw"].pids, servers["mem"].pids
     s = Sampled(h)
     # npm exec and its sh -c (35 MB together), then the server: 3 processes, 90 MB.
@@ -244,7 +244,7 @@ def test_a_child_per_session_saves_nothing_but_children_without_sessions_cost() 
     h.initialize("st", requestId=2)
     idle = h.initialize("idle", requestId=3)
     h.request("DELETE", "/idle/mcp", session=idle)  # its shared child stays
-    status = h.gateway.status()
+    status = h.gateway.readModel.status()
     assert len(status.servers["st"].pids) == 2 and len(status.servers["idle"].pids) == 1
     s = Sampled(h)
     for pid in [*status.servers["st"].pids, *status.servers["idle"].pids]:
@@ -262,13 +262,13 @@ def test_sessions_whose_child_stopped_keep_the_last_measure() -> None:
     h = Harness()
     h.initialize(requestId=1)
     h.initialize(requestId=2)
-    (child,) = h.gateway.status().servers["srv"].pids
+    (child,) = h.gateway.readModel.status().servers["srv"].pids
     s = Sampled(h)
     s.launches[child] = launch(40 * MB, processes=2)
     s.sample()
     h.gateway.pools["srv"].stopShared()  # the idle stop: sessions stay
     h.reactor.advance(10)
-    status = h.gateway.status()
+    status = h.gateway.readModel.status()
     assert status.servers["srv"].pids == [] and status.servers["srv"].sessions == 2
     srv = s.sampler.estimate(status).servers["srv"]
     assert (srv.children, srv.processes, srv.pssBytes) == (0, 0, None)
@@ -280,14 +280,14 @@ def test_an_unmeasured_server_counts_processes_but_not_memory() -> None:
     h.initialize(requestId=1)
     h.initialize(requestId=2)
     s = Sampled(h)  # never sampled
-    srv = s.sampler.estimate(h.gateway.status()).servers["srv"]
+    srv = s.sampler.estimate(h.gateway.readModel.status()).servers["srv"]
     assert (srv.processesAvoided, srv.memoryAvoidedBytes, srv.bytesPerLaunch) == (1, None, None)
 
 
 def test_aggregate_sessions_count_for_the_members_they_opened() -> None:
     h = Harness()
     h.initialize(requestId=1)
-    status = h.gateway.status()
+    status = h.gateway.readModel.status()
     aggregate = SessionStatus(
         id="agg",
         server="mcp",
@@ -314,10 +314,10 @@ def test_a_pid_sampled_for_another_server_is_not_taken_for_this_one() -> None:
     h = Harness()
     h.initialize(requestId=1)
     h.initialize(requestId=2)
-    (child,) = h.gateway.status().servers["srv"].pids
+    (child,) = h.gateway.readModel.status().servers["srv"].pids
     s = Sampled(h)
     s.sampler.last = sampleOf({child: launch(99 * MB)})  # read as another server's pid
-    srv = s.sampler.estimate(h.gateway.status()).servers["srv"]
+    srv = s.sampler.estimate(h.gateway.readModel.status()).servers["srv"]
     assert srv.bytesPerLaunch is None and srv.memoryAvoidedBytes is None
 
 
@@ -339,7 +339,7 @@ def test_reads_run_in_the_thread_pool_one_at_a_time() -> None:
 def test_the_last_sampled_rss_of_a_child_without_reading_proc() -> None:
     h = Harness()
     h.initialize()
-    (child,) = h.gateway.status().servers["srv"].pids
+    (child,) = h.gateway.readModel.status().servers["srv"].pids
     s = Sampled(h)
     assert s.sampler.rss(child) is None
     s.launches[child] = launch(40 * MB, processes=2)
@@ -357,7 +357,7 @@ def test_a_failed_read_is_logged_and_the_next_one_runs() -> None:
         d.errback(OSError("no /proc"))
         return d
 
-    sampler = SavingsSampler(h.gateway.status, h.reactor, broken)
+    sampler = SavingsSampler(h.gateway.readModel.status, h.reactor, broken)
     sampler.sample()
     sampler.sample()
     assert len(failures) == 2 and sampler.last is None
@@ -371,7 +371,7 @@ def test_a_thread_pool_that_refuses_does_not_stop_later_samples() -> None:
         calls.append(f)
         raise RuntimeError("no thread pool")
 
-    sampler = SavingsSampler(h.gateway.status, h.reactor, refusing)
+    sampler = SavingsSampler(h.gateway.readModel.status, h.reactor, refusing)
     for _ in range(2):
         with pytest.raises(RuntimeError):
             sampler.sample()
@@ -379,7 +379,7 @@ def test_a_thread_pool_that_refuses_does_not_stop_later_samples() -> None:
     h.initialize()
     h.reactor.advance(REFRESH_GAP)
     # An estimate that asks for a sample still renders (the refusal is logged).
-    assert sampler.estimate(h.gateway.status()).servers["srv"].processesAvoided == 0
+    assert sampler.estimate(h.gateway.readModel.status()).servers["srv"].processesAvoided == 0
     assert len(calls) == 3
 
 
@@ -391,7 +391,7 @@ def test_a_new_child_asks_for_a_sample_at_most_every_refresh_gap() -> None:
     h.initialize()
     s.estimate()  # the child is unseen: a read starts
     s.runThreads()
-    (child,) = h.gateway.status().servers["srv"].pids
+    (child,) = h.gateway.readModel.status().servers["srv"].pids
     assert s.reads == [[], [child]]
     s.estimate()  # seen (it has no cost in the fake: unseen again, but too soon)
     s.runThreads()
@@ -445,9 +445,9 @@ def test_metrics_lines_per_server() -> None:
     h.initialize("a", requestId=1)
     h.initialize("a", requestId=2)
     s = Sampled(h)
-    s.launches[h.gateway.status().servers["a"].pids[0]] = launch(10 * MB)
+    s.launches[h.gateway.readModel.status().servers["a"].pids[0]] = launch(10 * MB)
     s.sample()
-    status = h.gateway.status()
+    status = h.gateway.readModel.status()
     assert savingsLines(status) == []  # no estimate in the read model: nothing
     lines = savingsLines(replace(status, savings=s.sampler.estimate(status)))
     assert [line for line in lines if not line.startswith("#")] == [

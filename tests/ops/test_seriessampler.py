@@ -24,7 +24,9 @@ def test_a_reading_counts_children_sessions_and_clients() -> None:
     assert reading.clients == {"test": 1}
     server = reading.servers["srv"]
     assert server.children == 1 and server.restarts == 0
-    assert len(server.buckets) == len(h.gateway.status().servers["srv"].requests.bucketCounts)
+    assert len(server.buckets) == len(
+        h.gateway.readModel.status().servers["srv"].requests.bucketCounts
+    )
     # Savings not measured yet: no figure without the gateway.
     assert reading.processesWithout is None and reading.memoryWithout is None
 
@@ -32,7 +34,7 @@ def test_a_reading_counts_children_sessions_and_clients() -> None:
 def test_measured_savings_give_the_figures_without_the_gateway() -> None:
     h = Harness()
     h.initialize()
-    status = h.gateway.status(rows=False, byClient=True)
+    status = h.gateway.readModel.status(rows=False, byClient=True)
     savings = Savings(
         sampledAt=status.now,
         measure="pss",

@@ -16,7 +16,7 @@ from twisted.logger import LogEvent
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
-from mcpgateway.core.gateway import GatewayService
+from mcpgateway.core.gateway.gateway import GatewayService
 from mcpgateway.ops.signals import STOP_SIGNALS, StopSignals, ignoredStopSignals, signalName
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import capturedGatewayLogs
@@ -328,7 +328,7 @@ class WithGatewayTests(SynchronousTestCase):
         self.reactor.onStop = lambda: self.stopped.append(self.gatewayService.stopService())
         self.signals = FakeSignals()
         self.service = StopSignals(
-            self.reactor, self.h.gateway.cutDrainShort, installSignal=self.signals
+            self.reactor, self.h.gateway.shutdown.cutShort, installSignal=self.signals
         )
         self.service.startService()
         self.reactor.run()
@@ -376,7 +376,7 @@ class WithGatewayTests(SynchronousTestCase):
         self.h.reactor.advance(2.0)
         self.h.reactor.advance(3.0)
         self.successResultOf(stopped)
-        self.assertIsNone(self.h.gateway.cutDrainShort(None))
+        self.assertIsNone(self.h.gateway.shutdown.cutShort(None))
 
     def test_two_signals_in_one_turn_cut_the_drain_short(self) -> None:
         """Twisted fires the shutdown after the turn's queued calls: a quick

@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import pytest
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.persession import PerSessionPool
 from mcpgateway.ops.statedir import ChildLedger, findOrphans, processStartTime
 from mcpgateway.runtime.atomicfile import writeFileAtomic as atomicWrite
@@ -224,9 +224,9 @@ def test_gateway_keeps_the_ledger_in_step_with_its_children(tmp_path: Path) -> N
         fakeSpawner(reactor, watcher=ChildLedger(tmp_path, procRoot=str(proc))),
         lazyStart=False,
     )
-    gateway.openSession("srv", INITIALIZE, "2025-11-25")
+    gateway.opener.openSession("srv", INITIALIZE, "2025-11-25")
     assert readLedger(tmp_path)["children"] == {"1000": {"server": "srv", "start": 500}}
-    other, _ = gateway.openSession("srv", INITIALIZE, "2025-11-25")
+    other, _ = gateway.opener.openSession("srv", INITIALIZE, "2025-11-25")
     assert sorted(readLedger(tmp_path)["children"]) == ["1000", "1001"]
     reactor.processes[0].exit(1)
     assert readLedger(tmp_path)["children"] == {"1001": {"server": "srv", "start": 600}}
@@ -234,7 +234,7 @@ def test_gateway_keeps_the_ledger_in_step_with_its_children(tmp_path: Path) -> N
     assert upstream is not None
     upstream.childVanished()
     assert readLedger(tmp_path)["children"] == {}
-    third, _ = gateway.openSession("srv", INITIALIZE, "2025-11-25")
+    third, _ = gateway.opener.openSession("srv", INITIALIZE, "2025-11-25")
     assert readLedger(tmp_path)["children"] == {"1002": {"server": "srv", "start": 700}}
     gateway.endSession(third)  # stopping: recorded until it has really exited
     assert reactor.processes[2].stdinClosed

@@ -19,7 +19,7 @@ from twisted.logger import ILogObserver, globalLogPublisher
 from twisted.python.failure import Failure
 
 from mcpgateway.core.child import ChildProtocol
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.runtime.turnflush import TurnFlusher, writerOf
 from mcpgateway.web.app import makeSite

@@ -200,7 +200,7 @@ _ACCESSORS = {"getattr", "hasattr", "setattr"}
 
 GATEWAY_OWN = {
     "_check": "mcpgateway/clientconfigs/engine.py",
-    "_finish": "mcpgateway/core/catalogprobe.py",
+    "_finish": "mcpgateway/core/gateway/catalogprobe.py",
 }
 """The gateway's own private names that another of its modules reaches
 (rule 3 would take them for Twisted's, which has names alike), with the

@@ -154,6 +154,7 @@ def test_principals_that_are_no_admins_are_refused_it() -> None:
 class RecordingGateway:
     def __init__(self) -> None:
         self.handed: list[dict[str, Any]] = []
+        self.reconfigurer = self
 
     def reconfigure(self, specs: dict[str, Any]) -> Any:
         self.handed.append(specs)

@@ -7,7 +7,7 @@ from typing import Any, cast
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.trust.pins import ENFORCE, PinBook
 from mcpgateway.trust.policy import PinPolicy
@@ -167,7 +167,7 @@ class OffTests(SynchronousTestCase):
 def _pageData(harness: PinsHarness) -> dict[str, Any]:
     from mcpgateway.web.pages.statuspage import pageData
 
-    return pageData(harness.gateway.status(), harness.gateway.aggregateStatus())
+    return pageData(harness.gateway.readModel.status(), harness.gateway.aggregateSide.status())
 
 
 class NoChildTests(SynchronousTestCase):

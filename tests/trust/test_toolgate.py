@@ -16,9 +16,9 @@ from mcpgateway.core.aggregate.calls import withheldReason
 from mcpgateway.core.aggregate.naming import Namer
 from mcpgateway.core.aggregate.types import NameSettings
 from mcpgateway.core.aggregate.view import Member, View
-from mcpgateway.core.catalog import Catalogs
 from mcpgateway.core.catalogdata import Catalog, launchOf, withoutWithheld
 from mcpgateway.core.fanout import SharedFanout
+from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.router import Router

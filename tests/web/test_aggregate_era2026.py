@@ -25,7 +25,7 @@ SERVER_INFO = {"name": "mcpgateway", "title": "mcpgateway (all servers)"}
 
 def sessionsOf(agg: AggregateHarness) -> tuple[int, int]:
     """(gateway sessions, aggregate sessions) registered now."""
-    aggregator = agg.gateway.aggregator
+    aggregator = agg.gateway.aggregateSide.aggregator
     return len(agg.gateway.sessions), len(aggregator.sessions)
 
 
@@ -279,7 +279,7 @@ class WhoIsServedTests(SynchronousTestCase):
         self.assertIn("(beta;", message)
         self.assertIn("child per session", message)
         # An endpoint that leaves it out serves the revision.
-        agg.gateway.aggregator.useEndpoints(
+        agg.gateway.aggregateSide.aggregator.useEndpoints(
             {"era2026": EndpointSpec(name="era2026", exclude=("beta",))}, NameSettings()
         )
         listed = agg.era2026("tools/list", 2, path="/mcp/era2026")
@@ -309,4 +309,4 @@ class ListenStreamTests(SynchronousTestCase):
         last = response.events()[-1]
         self.assertEqual((last["id"], last["result"]["resultType"]), ("l-1", "complete"))
         self.assertTrue(response.complete)
-        self.assertEqual(agg.gateway.aggregator.watchers, set())
+        self.assertEqual(agg.gateway.aggregateSide.aggregator.watchers, set())

@@ -14,7 +14,7 @@ from typing import Any
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.catalogdata import publicReason
-from mcpgateway.core.catalogprobe import PROBE_BACKOFF
+from mcpgateway.core.gateway.catalogprobe import PROBE_BACKOFF
 from mcpgateway.core.spec import ServerSpec
 from tests.core.aggregate.aggtools import Children, FakeServer, tool
 from tests.http import Harness, Response
@@ -243,13 +243,13 @@ class FailedProbeTests(SynchronousTestCase):
         for gap, wanted in zip(gaps, (120, 240, 480), strict=True):
             self.assertAlmostEqual(gap, wanted, delta=2)
         self.assertAlmostEqual(spawns[0], PROBE_BACKOFF, delta=2)
-        self.assertEqual(self.smoke.gateway.aggregator.reprobes, 4)
+        self.assertEqual(self.smoke.gateway.aggregateSide.aggregator.reprobes, 4)
 
     def test_a_removed_server_is_not_probed_again(self) -> None:
         self.opened()
         self.assertTrue(any("_reprobe" in repr(c) for c in self.smoke.reactor.getDelayedCalls()))
         specs = {"quick": self.smoke.gateway.pools["quick"].spec}
-        self.smoke.gateway.reconfigure(specs)
+        self.smoke.gateway.reconfigurer.reconfigure(specs)
         self.smoke.reactor.advance(1)
         spawned = len(self.smoke.processesOf("crashy"))
         self.smoke.reactor.advance(PROBE_BACKOFF * 30)
@@ -351,7 +351,7 @@ class ModeAndVersionTests(SynchronousTestCase):
         self.assertIn("'bogus'", error["message"])
         self.assertIn("full, search", error["message"])
         self.assertEqual(response.json()["id"], 1)
-        self.assertEqual(self.smoke.gateway.aggregator.sessions, set())
+        self.assertEqual(self.smoke.gateway.aggregateSide.aggregator.sessions, set())
         # The valid ones still work.
         for mode in ("full", "search"):
             opened = self.smoke.initialize(f"/mcp?mode={mode}")

@@ -118,7 +118,7 @@ class ListAndCallTests(SynchronousTestCase):
             self.agg.call(session, "tools/call", {"name": "beta__echo", "arguments": {}})
         self.agg.call(first, "tools/call", {"name": "alpha__echo", "arguments": {}}, requestId=9)
         gateway = self.agg.gateway
-        rows, counted = gateway.status(), gateway.status(rows=False)
+        rows, counted = gateway.readModel.status(), gateway.readModel.status(rows=False)
         self.assertEqual(counted.sessions, ())
         self.assertEqual(counted.sessionCount, rows.sessionCount)
         self.assertEqual(counted.sessionCount, len(rows.sessions))
@@ -367,7 +367,7 @@ class ListChangedTests(SynchronousTestCase):
         agg.call(session, "tools/list", {})
         specs = {name: pool.spec for name, pool in agg.gateway.pools.items()}
         specs["gamma"] = serverSpec("gamma")
-        agg.gateway.reconfigure(specs)
+        agg.gateway.reconfigurer.reconfigure(specs)
         agg.harness.reactor.advance(0.3)
         agg.children.pump()
         # The new server's catalog is probed, then the session is told, once.
@@ -389,7 +389,7 @@ class ListChangedTests(SynchronousTestCase):
         stream = agg.get(session)
         agg.call(session, "tools/list", {})
         specs = {name: pool.spec for name, pool in agg.gateway.pools.items() if name != "beta"}
-        agg.gateway.reconfigure(specs)
+        agg.gateway.reconfigurer.reconfigure(specs)
         agg.harness.reactor.advance(0.3)
         told = [
             e for e in messagesOf(stream) if e.get("method") == "notifications/tools/list_changed"
@@ -405,7 +405,7 @@ class ListChangedTests(SynchronousTestCase):
         session = agg.open()
         stream = agg.get(session)
         agg.call(session, "tools/list", {})
-        agg.gateway.aggregator.membersChanged()
+        agg.gateway.aggregateSide.aggregator.membersChanged()
         agg.harness.reactor.advance(0.3)
         self.assertEqual(
             [e for e in messagesOf(stream) if "list_changed" in str(e.get("method"))], []
@@ -679,7 +679,7 @@ class EdgePathTests(SynchronousTestCase):
         servers = fresh()
         servers["beta"].tools.append(tool("create_entities", "Create entities in the graph."))
         agg = AggregateHarness(servers)
-        agg.gateway.aggregator.useEndpoints(
+        agg.gateway.aggregateSide.aggregator.useEndpoints(
             {
                 "bare": EndpointSpec(
                     name="bare", mode="search", namespace="never", shield=ShieldSpec(enabled=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mcpgateway.core.catalog import Catalogs
+from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess
 from tests.support.web.api import FAKE, SECRET, TOKEN, ApiHarness, assertNoSecrets, error, logged

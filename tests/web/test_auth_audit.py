@@ -10,7 +10,7 @@ from twisted.internet.task import Clock
 
 from mcpgateway.auth.principal import VIA_TOKEN, Principal
 from mcpgateway.auth.tokens import INVALID
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.web.app import makeSite
 from mcpgateway.web.plumbing.auth import AuthGate
 from mcpgateway.web.surfaces import TeamSurface

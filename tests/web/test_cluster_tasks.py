@@ -14,7 +14,7 @@ from twisted.internet.task import Clock
 
 from mcpgateway.cluster.sealing import Address
 from mcpgateway.cluster.taskids import TaskIdSealer, TaskOwner
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.tasks.archive import TaskArchive, journalName
 from mcpgateway.core.tasks.manager import TaskManager
 from mcpgateway.core.tasks.model import COMPLETED, Task

@@ -232,7 +232,7 @@ def test_during_a_restart_another_replicas_session_is_forwarded_at_once() -> Non
     at once (a USR2 handover held them up to 30 s)."""
     h = ClusterHarness()
     predecessor: Deferred[None] = Deferred()
-    h.gateway.waitForPredecessor = lambda *_: predecessor  # type: ignore[method-assign]
+    h.gateway.continuity.waitFor = lambda *_: predecessor  # type: ignore[method-assign]
     h.as_("alice", "POST", "/srv/mcp", call(), session=OTHERS)
     assert len(h.forwarder.calls) == 1
     mine = h.as_("alice", "POST", "/srv/mcp", call(3), session="r1.sealed-here-earlier")

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.spec import RemoteEndpoint, ServerSpec
 from mcpgateway.remote.connect import RemoteServers
 from mcpgateway.remote.oauth.credentials import UpstreamCredentials, loginNeeded
@@ -108,7 +108,7 @@ class SignInHarness:
 
     def needs(self) -> str:
         self.credentials.look()
-        return renderNeeds({**pageData(self.gateway.status()), "pins": None})
+        return renderNeeds({**pageData(self.gateway.readModel.status()), "pins": None})
 
 
 def local(path: str) -> str:

@@ -16,7 +16,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.server import NOT_DONE_YET, Request
 from twisted.web.test.requesthelper import DummyRequest
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.governance.decision import Decision
 from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.limitsgate import LimitsGate

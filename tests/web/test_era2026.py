@@ -20,7 +20,7 @@ from twisted.python.failure import Failure
 
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.era2026.types import ListenFilter
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.pool import ServerUnavailable
 from mcpgateway.core.spec import Variant
 from mcpgateway.core.taskterms import EXTENSION

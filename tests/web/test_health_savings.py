@@ -14,7 +14,7 @@ from tests.support.web.health_savings import sampledGateway
 
 def test_health_says_what_sharing_saves_after_the_sessions() -> None:
     h, s = sampledGateway()
-    status = h.gateway.status()
+    status = h.gateway.readModel.status()
     assert "savings" not in healthBody(status)  # no sampler: no key (and no golden change)
     body = healthBody(replace(status, savings=s.sampler.estimate(status)))
     assert list(body)[:7] == [
@@ -59,6 +59,6 @@ def test_an_unsampled_gateway_says_so() -> None:
     h = Harness()
     h.initialize()
     sampler = Sampled(h).sampler
-    line = savingsLine(sampler.estimate(h.gateway.status()), 5.0)
+    line = savingsLine(sampler.estimate(h.gateway.readModel.status()), 5.0)
     assert line["sampleAge"] is None and line["measure"] is None
     assert line["processesAvoided"] == 0 and line["servers"]["srv"]["bytesPerLaunch"] is None

@@ -13,7 +13,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.protocol import jsonrpc, versions
 from mcpgateway.protocol.envelope import LOG_LEVELS

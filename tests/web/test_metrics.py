@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import twisted
 from mcpgateway import __version__
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.base import BasePool
 from mcpgateway.core.stats import BUCKETS
 from mcpgateway.core.status import Era2026Stats, GatewayStatus
@@ -482,7 +482,7 @@ def test_refused_ambiguous_server_requests_counted() -> None:
     [refusal] = [m for m in h.process().sentMessages() if m.get("id") == 77]
     assert refusal["error"]["code"] == jsonrpc.INTERNAL_ERROR
     assert value(scrape(h), "mcpgateway_server_requests_refused_ambiguous_total", server="srv") == 1
-    health = healthBody(h.gateway.status())["servers"]["srv"]
+    health = healthBody(h.gateway.readModel.status())["servers"]["srv"]
     assert health["ambiguousServerRequests"] == 1
     assert "per session" in health["warning"]
 

@@ -152,18 +152,18 @@ def test_visiting_sessions_are_not_counted_nor_evicted() -> None:
     are that replica's to count: they neither fill this one's limit nor
     make room in it."""
     h = LimitsHarness(Limits(maxSessions=2))
-    visiting = [h.gateway.visit(f"r2.v{n}", facts("srv")) for n in range(3)]
+    visiting = [h.gateway.visits.visit(f"r2.v{n}", facts("srv")) for n in range(3)]
     assert all(v is not None and v.visiting for v in visiting)
     h.reactor.advance(1.0)
     own = atTheLimit(h, 2)  # below the limit: no eviction
-    assert h.gateway.liveSessions == 2 and len(h.gateway.sessions) == 5
+    assert h.gateway.room.live == 2 and len(h.gateway.sessions) == 5
     assert initialize(h, {}, {"name": "third"}).status == 200
     assert h.gateway.sessions.get(own[0]) is None  # the idlest own one, not a visitor
     assert all(h.gateway.sessions.get(f"r2.v{n}") is not None for n in range(3))
     for v in visiting:
         assert v is not None
         h.gateway.endSession(v)
-    assert h.gateway.liveSessions == 2 == len(h.gateway.sessions)
+    assert h.gateway.room.live == 2 == len(h.gateway.sessions)
 
 
 # -- D3: a request has only jsonrpc, id, method and params ------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from mcpgateway.core import room
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.report.metrics import renderMetrics

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from twisted.internet.defer import Deferred, succeed
 
-from mcpgateway.core.owners import OWNER_RETRY
+from mcpgateway.core.gateway.owners import OWNER_RETRY
 from mcpgateway.core.sessions import Session, shortId
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, capturedGatewayLogs
@@ -173,7 +173,7 @@ def test_a_defect_in_a_management_route_is_a_json_500(monkeypatch: pytest.Monkey
     def broken() -> Any:
         raise RuntimeError("a defect")
 
-    monkeypatch.setattr(h.gateway, "status", broken)
+    monkeypatch.setattr(h.gateway.readModel, "status", broken)
     with capturedGatewayLogs() as events:
         response = h.request("GET", "/sessions")
     assert response.status == 500

@@ -129,7 +129,7 @@ def test_on_a_team_gateway_the_series_and_files_are_for_admins() -> None:
 
 
 def data(h: Harness, **server: Any) -> dict[str, Any]:
-    status = h.gateway.status()
+    status = h.gateway.readModel.status()
     srv = replace(status.servers["srv"], **server)
     return {**pageData(replace(status, servers={"srv": srv})), "pins": None}
 
@@ -182,7 +182,7 @@ def test_a_tool_call_its_sandbox_likely_refused_waits_for_a_person() -> None:
         "a tool call failed, likely because of the sandbox: the sandbox denied writing <x>:"
         ' allow it with "sandbox": {"filesystem": {"allowWrite": ["/x"]}}'
     )
-    status = h.gateway.status()
+    status = h.gateway.readModel.status()
     srv = status.servers["srv"]
     srv = replace(srv, requests=replace(srv.requests, sandboxRefusals=(told, "another")))
     html = renderNeeds({**pageData(replace(status, servers={"srv": srv})), "pins": None})

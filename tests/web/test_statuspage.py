@@ -123,7 +123,7 @@ def test_a_server_whose_child_dies_at_start_is_failing_before_its_circuit_opens(
     and no last exit, until the circuit opened."""
     h = ApiHarness(tmp_path / "state")
     crashAtStart(h, 2)
-    status = h.gateway.status()
+    status = h.gateway.readModel.status()
     assert status.servers["srv"].circuit.value == "closed"  # two crashes: not open yet
     _, html = page(h)
     assert html.text("state stopped") == "stopped"
@@ -230,8 +230,8 @@ def test_the_page_counts_the_sessions_as_their_rows_would() -> None:
         )
         if not response.complete:
             h.answerHandshake()
-    rows = pageData(h.gateway.status())
-    counted = pageData(h.gateway.status(rows=False, byClient=True))
+    rows = pageData(h.gateway.readModel.status())
+    counted = pageData(h.gateway.readModel.status(rows=False, byClient=True))
     assert counted == rows
     assert counted["sessions"] == 3
     assert [(c["client"], c["sessions"], c["pids"]) for c in counted["clients"]] == [
@@ -248,14 +248,14 @@ def test_sessions_by_client_and_errors() -> None:
         )
         if not response.complete:
             h.answerHandshake()
-    data = pageData(h.gateway.status())
+    data = pageData(h.gateway.readModel.status())
     (srv,) = data["servers"]
     assert srv["sessions"] == 3 and srv["clients"] == {"claude-code": 2, "cursor": 1}
     assert [(c["client"], c["sessions"]) for c in data["clients"]] == [
         ("claude-code", 2),
         ("cursor", 1),
     ]
-    status = h.gateway.status()
+    status = h.gateway.readModel.status()
     snapshot = status.servers["srv"].requests
     counted = replace(
         snapshot,
@@ -269,7 +269,7 @@ def test_sessions_by_client_and_errors() -> None:
 
 def test_savings_are_shown_when_the_status_has_them() -> None:
     h = Harness({"srv": spec("srv"), "other": spec("other")})
-    status = h.gateway.status()
+    status = h.gateway.readModel.status()
     assert pageData(status)["savings"] is None
     savings = Savings(
         sampledAt=status.now,
@@ -300,7 +300,7 @@ def test_savings_are_shown_when_the_status_has_them() -> None:
 
 def test_the_gateways_line_shows_its_tasks_when_it_serves_them() -> None:
     h = Harness()
-    assert pageData(h.gateway.status())["tasks"] is None
+    assert pageData(h.gateway.readModel.status())["tasks"] is None
     _, html = page(h)
     assert "tasks" not in html.texts  # no line for a gateway that serves none
     serveTasks(h.gateway, keptTasks(working=2, input_required=1, completed=5, failed=1))
@@ -346,7 +346,7 @@ def test_hostile_names_and_stderr_lines_are_only_text(
     name: str, client: object, lines: list[str]
 ) -> None:
     h = _hostileHarness()
-    status = h.gateway.status()
+    status = h.gateway.readModel.status()
     server = replace(status.servers["srv"], name=name, error="<script>alert(1)</script>")
     session = replace(status.sessions[0], server=name, client=client)
     status = replace(status, servers={name: server}, sessions=(session,))
@@ -414,7 +414,7 @@ def test_stderr_tails_only_for_failing_servers() -> None:
     failed(h, "srv")
     h.initialize("other")
     h.process().stderr(b"fine\n")
-    assert stderrTails(h.gateway, h.gateway.status()) == {
+    assert stderrTails(h.gateway, h.gateway.readModel.status()) == {
         "srv": [f"line {n}: cannot open database" for n in range(3)]
     }
 
@@ -449,7 +449,7 @@ def test_a_cross_site_form_post_to_the_api_fails(tmp_path: Path) -> None:
     )
     assert refused.status == 403
     assert "X-Mcpgateway-Csrf" in refused.json()["error"]
-    assert h.gateway.status().servers["srv"].disabled is False
+    assert h.gateway.readModel.status().servers["srv"].disabled is False
 
 
 def test_the_pages_buttons_pass(tmp_path: Path) -> None:

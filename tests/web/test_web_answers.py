@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcpgateway.config.workspaces import WorkspaceKeys
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.web.app import makeSite
 from mcpgateway.web.endpoints.backends import PREDECESSOR_WAIT
 from mcpgateway.web.endpoints.credentials import MAX_CREDENTIAL

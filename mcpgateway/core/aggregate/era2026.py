@@ -79,17 +79,26 @@ class _Settings(Protocol):
         """The gateway's tasks (C{None}: it serves none)."""
 
 
+class AggregatorHolder(Protocol):
+    """What the aggregate's 2026 side needs of the gateway's aggregate side
+    (L{mcpgateway.core.gateway.aggregateside.AggregateSide})."""
+
+    @property
+    def aggregator(self) -> Aggregator:
+        """The aggregate endpoint's sessions and views (made on first use)."""
+
+
 class AggregateCore(Protocol):
     """What the aggregate's 2026 side needs of the gateway
-    (L{mcpgateway.core.gateway.Gateway})."""
+    (L{mcpgateway.core.gateway.gateway.Gateway})."""
 
     @property
     def pools(self) -> Mapping[str, ServerPool]:
         """The servers' pools, by name (the live mapping)."""
 
     @property
-    def aggregator(self) -> Aggregator:
-        """The aggregate endpoint's sessions and views (made on first use)."""
+    def aggregateSide(self) -> AggregatorHolder:
+        """Its aggregate side, which makes the aggregator on first use."""
 
     @property
     def settings(self) -> _Settings:
@@ -133,7 +142,7 @@ class AggregateEra2026:
         return f"{SERVER_PREFIX}/{self._endpoint}"
 
     def _mode(self) -> str | None:
-        spec = self._core.aggregator.endpoint(self._endpoint)
+        spec = self._core.aggregateSide.aggregator.endpoint(self._endpoint)
         if spec is None:
             return None
         return self._asked if self._asked is not None else spec.mode
@@ -156,7 +165,7 @@ class AggregateEra2026:
         pools = self._core.pools
         everyone = self.session(Era2026Request(clientId=None, method="", params={}))
         everyone.mayUse = lambda server: True
-        members = self._core.aggregator.viewNow(everyone).members
+        members = self._core.aggregateSide.aggregator.viewNow(everyone).members
         refusing = [
             (server, why)
             for server in members
@@ -193,7 +202,9 @@ class AggregateEra2026:
 
         # A list (or discover's counts) is served from the view: fresh lists.
         renew = request.method in era2026wire.CACHEABLE and request.method != "resources/read"
-        viewed: Deferred[View] = detached(self._core.aggregator.view(session, renew=renew))
+        viewed: Deferred[View] = detached(
+            self._core.aggregateSide.aggregator.view(session, renew=renew)
+        )
         answered: Deferred[Message] = viewed.addCallback(answer)
         return answered.addErrback(self._failed, request)
 
@@ -201,7 +212,7 @@ class AggregateEra2026:
         self, server: str, request: Era2026Request, wanted: ListenFilter, sink: Sink
     ) -> Deferred[ListenHandle]:
         session = self.session(request)
-        aggregator = self._core.aggregator
+        aggregator = self._core.aggregateSide.aggregator
 
         def opened(handle: AggregateListen) -> ListenHandle:
             self.listens.add(handle)
@@ -240,7 +251,7 @@ class AggregateEra2026:
         """From the view's definition of C{tool} (its catalog's
         C{x-mcp-header} annotations): no child need have been asked."""
         session = self.session(Era2026Request(None, "tools/call", {}, scope=scope))
-        definition = self._core.aggregator.viewNow(session).definitions.get(tool)
+        definition = self._core.aggregateSide.aggregator.viewNow(session).definitions.get(tool)
         return None if definition is None else era2026wire.xHeaderMap(definition)
 
     def era2026Stats(self, server: str) -> Era2026Stats:
@@ -292,7 +303,7 @@ class AggregateEra2026:
         """C{private} when what the view shows depends on the caller (a
         principal's servers and catalogs) or a member's does, or a member
         listed it C{private}."""
-        if request.principal or self._core.aggregator.views.listsPrivately(
+        if request.principal or self._core.aggregateSide.aggregator.views.listsPrivately(
             self.session(request), view
         ):
             return "private"
@@ -316,7 +327,7 @@ class AggregateEra2026:
     def _discover(
         self, session: AggregateSession, view: View, request: Era2026Request, sink: Sink
     ) -> Message:
-        initialize = self._core.aggregator.initializeResult(session, view)
+        initialize = self._core.aggregateSide.aggregator.initializeResult(session, view)
         result = era2026wire.discoverResult(initialize, self._cacheScope(request, view))
         response = jsonrpc.resultResponse(request.clientId, result)
         if self._core.settings.tasks is not None:
@@ -348,7 +359,7 @@ class AggregateEra2026:
     ) -> Deferred[Message]:
         name = str(request.params.get("name"))
         owner = view.owner(name)
-        tools = self._core.aggregator.ownTools
+        tools = self._core.aggregateSide.aggregator.ownTools
         if (
             owner is None
             and view.mode == "search"
@@ -356,7 +367,7 @@ class AggregateEra2026:
             and tools is not None
         ):
             context = Era2026Context(
-                self._core.aggregator, self._core.pools, session, view, request, sink
+                self._core.aggregateSide.aggregator, self._core.pools, session, view, request, sink
             )
             return callGatewayTool(tools, context, request).addCallback(branded)
         if owner is None and apps.declaresUi(request.capabilities):
@@ -366,7 +377,7 @@ class AggregateEra2026:
                 raise CallFailed(jsonrpc.INVALID_PARAMS, why)
             owner = view.owner(found) if found is not None else None
         if owner is None:
-            pending = self._core.aggregator.views.pendingOf(session, view, name)
+            pending = self._core.aggregateSide.aggregator.views.pendingOf(session, view, name)
             if pending is not None:
                 raise CallFailed(jsonrpc.SERVER_UNAVAILABLE, pending)
             raise CallFailed(jsonrpc.INVALID_PARAMS, f"Unknown tool: {name}")
@@ -385,7 +396,7 @@ class AggregateEra2026:
     ) -> None:
         """Refuse (L{CallFailed}) the member request the policy refuses."""
         route = view.members[server].route if server in view.members else ""
-        self._core.aggregator.memberGate.decideMember(
+        self._core.aggregateSide.aggregator.memberGate.decideMember(
             session, action, server, name, request.params, route, request.clientInfo
         )
 
@@ -420,7 +431,9 @@ class AggregateEra2026:
             return self._forward(server, replace(request, method=method), view, sink, **params)
 
         scope = self._cacheScope(request, view)
-        return self._core.aggregator.era2026Skills.serve(session, view, request, ask, scope)
+        return self._core.aggregateSide.aggregator.era2026Skills.serve(
+            session, view, request, ask, scope
+        )
 
     def _complete(
         self, session: AggregateSession, view: View, request: Era2026Request, sink: Sink
@@ -473,7 +486,7 @@ class AggregateEra2026:
         """The task C{taskId} a member made for C{request}'s principal, on
         the route the caller reaches that member through (C{tasks/*}, a
         listen's C{taskIds}); C{None} for any other."""
-        view = self._core.aggregator.viewNow(self.session(request))
+        view = self._core.aggregateSide.aggregator.viewNow(self.session(request))
         for scope in dict.fromkeys((request.scope, "")):
             task = tasks.owned(taskId, scope, request.principal)
             if task is None:

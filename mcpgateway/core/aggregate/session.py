@@ -67,7 +67,7 @@ CHILD_LIST_CHANGED = frozenset(KIND_METHOD.values())
 
 
 class CatalogLike(Protocol):
-    """What the aggregator needs of the catalogs (L{mcpgateway.core.catalog.Catalogs})."""
+    """What the aggregator needs of the catalogs (L{mcpgateway.core.gateway.catalog.Catalogs})."""
 
     def get(self, server: str, catalogKey: str = "") -> Any:
         """The catalog known now (with C{.lists}), or C{None}."""

@@ -103,7 +103,7 @@ class ListenHandle(Protocol):
 
 class Era2026Gateway(Protocol):
     """What the web asks of the gateway for 2026 requests (the
-    L{mcpgateway.core.gateway.Gateway} implements it)."""
+    L{mcpgateway.core.gateway.gateway.Gateway} implements it)."""
 
     def era2026Refusal(self, server: str) -> str | None:
         """Why C{server} does not serve the 2026 revision (its answers are

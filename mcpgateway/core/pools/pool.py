@@ -128,7 +128,7 @@ class PromotionSink(Protocol):
 
 class ChildListener(Protocol):
     """Who hears of a pool's children becoming ready and of their lists
-    changing (the catalogs: L{mcpgateway.core.catalog.Catalogs})."""
+    changing (the catalogs: L{mcpgateway.core.gateway.catalog.Catalogs})."""
 
     def childReady(self, pool: ServerPool, upstream: Upstream, principal: str) -> None:
         """C{upstream}'s child was initialized (a child of one session: its
@@ -145,7 +145,7 @@ class ChildListener(Protocol):
 
 class CatalogSource(Protocol):
     """Where a shared pool finds the saved catalog that answers a client's
-    start-up without its child (L{mcpgateway.core.catalogserve.CatalogServe}:
+    start-up without its child (L{mcpgateway.core.gateway.catalogserve.CatalogServe}:
     the catalogs, which no pool imports)."""
 
     def current(self, pool: ServerPool, principal: str) -> Catalog | None:
@@ -518,7 +518,7 @@ def sameServer(
 
     The routes (variants) of a server may change: each carries its own
     launch, and the gateway and the pool end or move the sessions of each
-    route (L{mcpgateway.core.gateway.Gateway.reconfigure},
+    route (L{mcpgateway.core.gateway.reconfiguring.Reconfigurer.reconfigure},
     L{ServerPool.useSpec}). A server with routes but no key-less one on
     either side (defined only in projects, or its user's entry added or
     removed) has nothing else to compare: its

@@ -35,7 +35,7 @@ A reconfiguration (L{ScopedPool.useSpec}) brings new variants: the sessions
 follow their route's new child at their child's next idle moment, and a
 session whose route is gone is handed back to the gateway to end (which
 ends it before the new variants come, whatever the pool:
-L{mcpgateway.core.gateway.Gateway.reconfigure};
+L{mcpgateway.core.gateway.reconfiguring.Reconfigurer.reconfigure};
 L{mcpgateway.core.pools.rebinding.Rebinder}).
 
 Once promoted (a child asked a client something no session could be proven

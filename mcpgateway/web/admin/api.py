@@ -41,7 +41,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from mcpgateway.auth.metadata import challenge
 from mcpgateway.auth.principal import Refusal
 from mcpgateway.core.events import Event, EventLog
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.ops.audit import AuditRecord, AuditSink
 from mcpgateway.ops.management import ManagementError, ServerChanges
 from mcpgateway.protocol import jsonrpc
@@ -127,7 +127,9 @@ class ApiApp:
             request,
             200,
             healthBody(
-                self._gateway.status(rows=False), auth, aggregate=self._gateway.aggregateStatus()
+                self._gateway.readModel.status(rows=False),
+                auth,
+                aggregate=self._gateway.aggregateSide.status(),
             ),
         )
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from twisted.logger import Logger
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.ops.management import ManagementError
 from mcpgateway.runtime import logs
 from mcpgateway.trust.pins import OFF, StaleReview

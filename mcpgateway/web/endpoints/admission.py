@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from twisted.web.iweb import IRequest
 from twisted.web.server import Request
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.sessions import shortId
 from mcpgateway.governance.decision import Decision
 from mcpgateway.governance.gate import PolicyGate

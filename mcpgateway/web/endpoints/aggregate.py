@@ -24,8 +24,8 @@ from twisted.web.iweb import IRequest
 from twisted.web.server import Request
 
 from mcpgateway.core.era2026.types import Era2026Request
-from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.gatewaysettings import Connection
+from mcpgateway.core.gateway.gateway import Gateway
+from mcpgateway.core.gateway.settings import Connection
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import envelope, jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
@@ -128,7 +128,7 @@ class AggregateBackend:
         credentials: Credentials,
         principal: str,
     ) -> tuple[Session, Deferred[Message]]:
-        settings = self._gateway.aggregator.endpoint(self._endpoint)
+        settings = self._gateway.aggregateSide.aggregator.endpoint(self._endpoint)
         mode = settings.mode if settings is not None else "full"
         asked = request.args.get(b"mode") if request.args else None
         if asked:
@@ -136,7 +136,7 @@ class AggregateBackend:
             if value in MODES:
                 mode = value
         who = principalOf(request)
-        return self._gateway.openAggregate(
+        return self._gateway.opener.openAggregate(
             self._endpoint,
             mode,
             initialize,
@@ -166,13 +166,17 @@ class AggregateBackend:
     def forward(
         self, session: Session, message: Message, related: Sink | None
     ) -> Deferred[Message]:
-        return self._gateway.aggregator.forward(cast("AggregateSession", session), message, related)
+        return self._gateway.aggregateSide.aggregator.forward(
+            cast("AggregateSession", session), message, related
+        )
 
     def notify(self, session: Session, message: Message) -> None:
-        self._gateway.aggregator.notify(cast("AggregateSession", session), message)
+        self._gateway.aggregateSide.aggregator.notify(cast("AggregateSession", session), message)
 
     def answer(self, session: Session, message: Message) -> bool:
-        return self._gateway.aggregator.answer(cast("AggregateSession", session), message)
+        return self._gateway.aggregateSide.aggregator.answer(
+            cast("AggregateSession", session), message
+        )
 
     def era2026(self) -> AggregateEra2026:
         """What serves the endpoint's 2026-07-28 requests (made now, its
@@ -267,7 +271,7 @@ class AggregateEndpoint(McpEndpoint):
             )
         if session is None:
             return None
-        view = self._gateway.aggregator.viewNow(session)
+        view = self._gateway.aggregateSide.aggregator.viewNow(session)
         return view.callTarget(method, params, session.learned.get)
 
     def endEra2026Streams(self, reason: str) -> int:

@@ -18,7 +18,7 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 
 from mcpgateway.core.catalogdata import publicReason
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
 from mcpgateway.governance.cachescope import perCaller
 from mcpgateway.governance.gate import PolicyGate

@@ -15,8 +15,8 @@ from twisted.web.server import Request
 
 from mcpgateway.auth.principal import ANONYMOUS, Principal
 from mcpgateway.cluster.routing import Where
-from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.gatewaysettings import Connection
+from mcpgateway.core.gateway.gateway import Gateway
+from mcpgateway.core.gateway.settings import Connection
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.tasks.handshake import HandshakeTasks, announced
@@ -111,7 +111,7 @@ class Backend(Protocol):
         credentials: Credentials,
         principal: str,
     ) -> tuple[Session, Deferred[Message]]:
-        """Open a session (see L{Gateway.openSession})."""
+        """Open a session (see L{mcpgateway.core.gateway.opening.SessionOpener.openSession})."""
 
     def gone(self, session: Session) -> str | None:
         """Why C{session} can no longer be served, or C{None}."""
@@ -159,7 +159,7 @@ class PoolBackend:
         credentials: Credentials,
         principal: str,
     ) -> tuple[Session, Deferred[Message]]:
-        session, answer = self._gateway.openSession(
+        session, answer = self._gateway.opener.openSession(
             self._server,
             initialize,
             version,

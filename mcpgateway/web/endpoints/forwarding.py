@@ -45,7 +45,7 @@ from mcpgateway.web.plumbing.sse import SSEStream, keepAliveFor
 
 EndSession = Callable[[Session, str], object]
 """End a session whose child is gone, for the reason given
-(L{mcpgateway.core.gateway.Gateway.endSession})."""
+(L{mcpgateway.core.gateway.gateway.Gateway.endSession})."""
 
 
 class Forwarder:

@@ -15,7 +15,7 @@ from twisted.python.failure import Failure
 from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway.core import tracing
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.pool import UnknownRoute
 from mcpgateway.protocol import envelope, jsonrpc, versions
 from mcpgateway.protocol.jsonrpc import Message
@@ -76,7 +76,7 @@ class SessionOpener:
 
     def _noRoom(self, caller: str, limit: int, own: int) -> str:
         """Whose sessions fill which limit, for an C{initialize} refused."""
-        opened = self._gateway.liveSessionsOf(caller)
+        opened = self._gateway.room.liveOf(caller)
         if not caller:
             return f"the gateway has {opened} sessions open, its limit"
         if opened >= own:
@@ -94,7 +94,7 @@ class SessionOpener:
             return refuse(request, 400, *problem, message["id"])
         limit, own = self._limits.maxSessions, self._limits.maxSessionsPerPrincipal
         caller = principalKey(request)
-        if not self._gateway.makeRoom(limit, caller, own):  # else the caller's idlest ends
+        if not self._gateway.room.makeRoom(limit, caller, own):  # else the caller's idlest ends
             request.setHeader(b"Retry-After", str(SESSION_RETRY_AFTER).encode("ascii"))
             return refuse(
                 request,

@@ -43,7 +43,7 @@ a C{-32004} body beyond it; notifications and responses are free); and
 what ends each request is noted on its L{AuditNote}. On a gateway
 reachable from other machines, a server's failure (its child exited, could
 not start) is told to a caller that is not an admin in the gateway's own
-words only (L{mcpgateway.core.catalog.publicReason}), never with what the
+words only (L{mcpgateway.core.gateway.catalog.publicReason}), never with what the
 child wrote: the rule of C{/health}, L{showsChildText}.
 
 In a cluster (docs/guide/cluster.md) a session id this process does not know goes
@@ -55,7 +55,8 @@ here. A request a peer forwarded (C{request.fromPeer}) is never forwarded
 again and not counted against the principal's limits (the replica it
 first reached counted it).
 
-Once the gateway's stop has begun (L{Gateway.stopBegun}), a request naming
+Once the gateway's stop has begun
+(L{mcpgateway.core.gateway.shutdown.Shutdown.begun}), a request naming
 a session (POST, GET, DELETE with C{Mcp-Session-Id}) is answered 503 with
 C{Retry-After} and C{Connection: close} before its session is looked up:
 the session is saved and goes on in the next gateway process, and a 404
@@ -75,7 +76,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.era2026.types import Era2026Gateway
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.limitsgate import LimitsGate
@@ -218,7 +219,7 @@ class McpEndpoint(Resource):
             self, gateway, server, scope, self._loopbackOnly, log
         )
         self._credentials = credentials = CredentialCheck(
-            backend, keys, gateway.rebind, server, log
+            backend, keys, gateway.visits.rebind, server, log
         )
         self._admission = PostAdmission(
             self, gateway, server, scope, self.clientErrors, quota, throttled

@@ -19,7 +19,7 @@ from typing import Any
 
 from twisted.web.iweb import IRequest
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.governance.gate import REFUSED, PolicyGate, Where
 from mcpgateway.governance.policy import LISTED, Target
 from mcpgateway.protocol.jsonrpc import Message

@@ -21,7 +21,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.server import NOT_DONE_YET, Request
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.protocol import era2026wire, jsonrpc
 from mcpgateway.web.endpoints.backends import PREDECESSOR_WAIT, Cluster, principalOf
 from mcpgateway.web.endpoints.era2026 import MAX_LISTEN_URIS, principalKey

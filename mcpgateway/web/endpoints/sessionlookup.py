@@ -18,7 +18,7 @@ from typing import Any
 from twisted.web.server import Request
 
 from mcpgateway.cluster.routing import Forward, Local
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import jsonrpc, versions
 from mcpgateway.web.endpoints.auditnote import auditNote
@@ -85,7 +85,7 @@ class SessionLookup:
         """
         sessionId = header(request, "mcp-session-id")
         gateway = self._gateway
-        if gateway.stopBegun and sessionId is not None:
+        if gateway.shutdown.begun and sessionId is not None:
             return self._stopping(request, payload)
         if version is not None and version not in versions.HANDSHAKE_VERSIONS:
             return self._refusals.refuse(
@@ -110,7 +110,7 @@ class SessionLookup:
             elsewhere = self._cluster is not None and self._cluster.ownedElsewhere(
                 sessionId, self._server, self._scope, principalOf(request)
             )
-            waiting = None if elsewhere else gateway.waitForPredecessor(sessionId)
+            waiting = None if elsewhere else gateway.continuity.waitFor(sessionId)
             if waiting is not None:
                 # Opened on the process this one took over from, in its last
                 # moments: known once it has exited (see Gateway).

@@ -31,7 +31,7 @@ from mcpgateway.web.plumbing.sse import SSEStream
 
 EndSessions = Callable[[list[Session], str], tuple[list[str], list[int]]]
 """End sessions for the reason given: the ids ended and the child pids
-stopped (L{mcpgateway.core.gateway.Gateway.endSessions})."""
+stopped (L{mcpgateway.core.gateway.gateway.Gateway.endSessions})."""
 
 
 def logFor(replay: ReplayStore, session: Session, kind: str) -> StreamLog | None:

@@ -39,7 +39,7 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.spec import RemoteEndpoint
 from mcpgateway.ops.audit import AuditRecord
 from mcpgateway.remote.oauth.credentials import UpstreamCredentials

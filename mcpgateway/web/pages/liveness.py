@@ -40,7 +40,7 @@ from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET
 
 from mcpgateway.auth.principal import Principal, Verdict
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.governance.limitsgate import healthSection
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.report.health import healthBody, visitingSessions
@@ -198,14 +198,14 @@ class Health(Resource):
     def _body(self, request: IRequest, shown: Shown) -> bytes:
         if shown is Shown.LIVENESS:
             return jsonReply(request, 200, livenessBody())
-        status = self._gateway.status(rows=False)
+        status = self._gateway.readModel.status(rows=False)
         cluster = self._team.cluster
         line = None if cluster is None else cluster.line(visitingSessions(status))
         body = healthBody(
             status,
             self._team.authLine(),
             line,
-            self._gateway.aggregateStatus(),
+            self._gateway.aggregateSide.status(),
             shown is Shown.EVERYTHING,
             getattr(self._gateway.spawner.confiner, "networkStatus", None),
         )

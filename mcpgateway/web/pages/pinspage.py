@@ -16,7 +16,7 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.trust.diff import approveCommand, printable
 from mcpgateway.trust.policy import policyOf
 

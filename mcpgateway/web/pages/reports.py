@@ -25,7 +25,7 @@ from twisted.logger import Logger
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.governance.limitsgate import renderMetrics as renderLimits
 from mcpgateway.report.health import sessionsBody, visitingSessions
 from mcpgateway.report.metrics import CONTENT_TYPE, renderCluster, renderMetrics, renderTeam
@@ -118,12 +118,12 @@ class ReportsResource(Resource):
                 body += renderLimits(self._team.callLimits)
             cluster = self._team.cluster
             if cluster is not None:
-                visiting = visitingSessions(self._gateway.status(rows=False))
+                visiting = visitingSessions(self._gateway.readModel.status(rows=False))
                 body += renderCluster(cluster.forwardCounts(), visiting)
         return body
 
     def _sessions(self, request: IRequest) -> bytes:
-        return jsonReply(request, 200, sessionsBody(self._gateway.status()))
+        return jsonReply(request, 200, sessionsBody(self._gateway.readModel.status()))
 
     def _endSessions(self, request: IRequest) -> bytes | int:
         """Hand a session DELETE to its Klein routes, each segment escaped

@@ -33,7 +33,7 @@ from twisted.web.server import NOT_DONE_YET
 from mcpgateway import __version__
 from mcpgateway.auth.principal import ANONYMOUS, Principal, Refusal, Verdict
 from mcpgateway.core.catalogdata import withoutWithheld
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.identity import presentedInfo
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import versions

@@ -1,18 +1,20 @@
 # -*- test-case-name: tests.web.test_statuspage -*-
 """C{GET /}: the status page a person looks at (docs/guide/status-page.md).
 
-Server-side HTML rendered from the read model (L{Gateway.status} and
-L{Gateway.aggregateStatus}): the gateway and its tasks, each server with its state, scope,
-children, sessions by client, requests, errors, restarts and circuit, the
-memory and processes it saves (when the status has C{savings}), and the last
-stderr lines of a failing server; the sessions by client; the calls rate
-limits refused (L{mcpgateway.governance.limitspage}). Readable without
-JavaScript. A few lines of inline script (no build step, nothing fetched from
-elsewhere: the page's Content-Security-Policy allows nothing else) follow
-C{GET /status/events} (L{mcpgateway.web.pages.statusstream}), whose every event
-carries the page's data and its live part rendered here, and drive the
-buttons (restart, enable, disable, reset circuit) through C{/api/v1}. Its
-icon is the gateway's own too (L{mcpgateway.web.pages.favicon}).
+Server-side HTML rendered from the read model
+(L{mcpgateway.core.gateway.readmodel.ReadModel.status} and
+L{mcpgateway.core.gateway.aggregateside.AggregateSide.status}): the gateway and its
+tasks, each server with its state, scope, children, sessions by client,
+requests, errors, restarts and circuit, the memory and processes it saves
+(when the status has C{savings}), and the last stderr lines of a failing
+server; the sessions by client; the calls rate limits refused
+(L{mcpgateway.governance.limitspage}). Readable without JavaScript. A few
+lines of inline script (no build step, nothing fetched from elsewhere: the
+page's Content-Security-Policy allows nothing else) follow C{GET
+/status/events} (L{mcpgateway.web.pages.statusstream}), whose every event
+carries the page's data and its live part rendered here, and drive the buttons
+(restart, enable, disable, reset circuit) through C{/api/v1}. Its icon is the
+gateway's own too (L{mcpgateway.web.pages.favicon}).
 
 CSRF: a browser's request that changes something through the API must carry
 the C{X-Mcpgateway-Csrf} header (L{csrfRefusal}; the buttons send it). A page
@@ -43,7 +45,7 @@ from twisted.web.server import Request
 
 from mcpgateway.core import tracing
 from mcpgateway.core.events import EventLog
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.status import Circuit, GatewayStatus, ServerState, ServerStatus, TaskCounts
 from mcpgateway.core.tasks.model import STATUSES as TASK_STATUSES
 from mcpgateway.governance.limitsgate import LimitsGate
@@ -200,8 +202,8 @@ def stderrTails(
 
 def _byClient(status: GatewayStatus) -> Iterable[tuple[object, str, int, Iterable[int]]]:
     """(client name, server, sessions, their client pids), from the counts
-    when the snapshot has them (L{Gateway.status} without rows), else from
-    the rows."""
+    when the snapshot has them (L{mcpgateway.core.gateway.readmodel.ReadModel.status}
+    without rows), else from the rows."""
     if status.counts is not None:
         for (client, server), (count, pids) in status.counts.clients.items():
             yield client, server, count, pids
@@ -644,11 +646,11 @@ class StatusPage(Resource):
     def data(self) -> dict[str, Any]:
         """The page's data now."""
         gateway = self._gateway
-        status = gateway.status(rows=False, byClient=True)  # counts by client, no rows
+        status = gateway.readModel.status(rows=False, byClient=True)  # counts by client, no rows
         trouble = troubles(gateway)
         stderr = stderrTails(gateway, status, trouble) if self._stderrShown() else None
         return {
-            **pageData(status, gateway.aggregateStatus(), stderr, trouble),
+            **pageData(status, gateway.aggregateSide.status(), stderr, trouble),
             "pins": pinsData(gateway),
             "limits": limitsData(self._limits()),
         }

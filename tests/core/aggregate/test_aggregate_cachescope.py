@@ -36,7 +36,7 @@ def privateHarness() -> AggregateHarness:
 
 
 def openAs(h: AggregateHarness, principal: str, mode: str = "full") -> AggregateSession:
-    session, opened = h.gateway.openAggregate(
+    session, opened = h.gateway.opener.openAggregate(
         "search" if mode == "search" else "default",
         mode,
         initialize(),
@@ -61,7 +61,9 @@ def _result(h: AggregateHarness, d: Any) -> Any:
 
 def listedTools(h: AggregateHarness, session: AggregateSession) -> dict[str, str]:
     """Name -> description of what C{session} lists."""
-    listed = h.gateway.aggregator.forward(session, jsonrpc.request(5, "tools/list", {}), None)
+    listed = h.gateway.aggregateSide.aggregator.forward(
+        session, jsonrpc.request(5, "tools/list", {}), None
+    )
     return {t["name"]: t["description"] for t in _result(h, listed)["result"]["tools"]}
 
 
@@ -97,7 +99,7 @@ def test_search_finds_a_private_members_tools_for_their_principal_only() -> None
         call = jsonrpc.request(
             9, "tools/call", {"name": "search", "arguments": {"query": "secret number"}}
         )
-        answer = _result(h, h.gateway.aggregator.forward(session, call, None))
+        answer = _result(h, h.gateway.aggregateSide.aggregator.forward(session, call, None))
         return list(answer["result"]["structuredContent"]["results"])
 
     (aliceHit,), (bobHit,) = search(alice), search(bob)

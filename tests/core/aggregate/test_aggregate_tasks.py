@@ -434,7 +434,7 @@ class SameIdsTests(SynchronousTestCase):
 class ShieldTests(SynchronousTestCase):
     def test_a_large_task_result_is_shielded_as_its_tools_result(self) -> None:
         agg = TaskHarness()
-        agg.gateway.aggregator.useEndpoints(
+        agg.gateway.aggregateSide.aggregator.useEndpoints(
             {"small": EndpointSpec(name="small", shield=ShieldSpec(enabled=True, budget=2000))},
             NameSettings(),
         )

@@ -68,7 +68,7 @@ class PrincipalTests(Case):
             self.successResultOf(self.call(era2026(3, method)))
         self.successResultOf(self.call(era2026(4, "tools/call", {"name": "alpha__echo"})))
         self.assertEqual(len(self.agg.gateway.sessions), 0)
-        self.assertEqual(self.agg.gateway.aggregator.sessions, set())
+        self.assertEqual(self.agg.gateway.aggregateSide.aggregator.sessions, set())
         self.assertEqual(self.service.era2026Stats("/mcp").requests, 4)
 
     def test_param_headers_come_from_the_views_definition(self) -> None:
@@ -227,7 +227,7 @@ class ListenTests(Case):
 
     def test_a_removed_server_is_the_aggregates_list_change(self) -> None:
         _, sink = self.listen(ListenFilter(tools=True, prompts=True, resources=True))
-        self.agg.gateway.reconfigure({"alpha": serverSpec("alpha")})
+        self.agg.gateway.reconfigurer.reconfigure({"alpha": serverSpec("alpha")})
         self.agg.children.pump()
         self.assertEqual(sink.messages, [])  # coalesced first
         self.agg.harness.reactor.advance(0.25)
@@ -242,8 +242,8 @@ class ListenTests(Case):
         self.agg.children.pump()
         unsubscribed = [m["params"]["uri"] for _, m in self.agg.sent("resources/unsubscribe")]
         self.assertEqual(unsubscribed, ["file:///a.txt"])
-        self.assertEqual(self.agg.gateway.aggregator.watchers, set())
-        self.agg.gateway.aggregator.membersChanged()
+        self.assertEqual(self.agg.gateway.aggregateSide.aggregator.watchers, set())
+        self.agg.gateway.aggregateSide.aggregator.membersChanged()
         self.agg.harness.reactor.advance(1)
         self.assertEqual(sink.messages, [])
 
@@ -252,7 +252,7 @@ class ListenTests(Case):
         self.agg.gateway.pools["alpha"].endEra2026("the gateway is shutting down")
         self.assertEqual(self.successResultOf(handle.ended), "the gateway is shutting down")
         self.assertFalse(handle.open)
-        self.assertEqual(self.agg.gateway.aggregator.watchers, set())
+        self.assertEqual(self.agg.gateway.aggregateSide.aggregator.watchers, set())
         self.assertEqual(self.service.era2026Stats("/mcp").listenStreams, 0)
 
     def test_a_listen_cancelled_while_opening_leaves_nothing(self) -> None:
@@ -262,7 +262,7 @@ class ListenTests(Case):
         opening.cancel()  # before the children answered their handshake
         self.failureResultOf(opening, CancelledError)
         self.agg.children.pump()
-        self.assertEqual(self.agg.gateway.aggregator.watchers, set())
+        self.assertEqual(self.agg.gateway.aggregateSide.aggregator.watchers, set())
         self.assertEqual(self.agg.sent("resources/subscribe"), [])
 
 

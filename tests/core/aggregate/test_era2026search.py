@@ -83,7 +83,7 @@ class ListTests(Case):
         self.assertEqual(
             [t["name"] for t in result["tools"]], ["search", "describe", "invoke", "get_result"]
         )
-        tools = self.agg.gateway.aggregator.ownTools
+        tools = self.agg.gateway.aggregateSide.aggregator.ownTools
         assert tools is not None
         self.assertEqual(result["tools"], tools.definitions(True))
         self.assertEqual(result["resultType"], "complete")
@@ -124,7 +124,7 @@ class ToolTests(Case):
         self.assertEqual(invoked["resultType"], "complete")
         [(server, sent)] = self.agg.sent("tools/call")
         self.assertEqual((server, sent["params"]["name"]), ("beta", "echo"))
-        self.assertEqual(len(self.agg.gateway.aggregator.sessions), 0)
+        self.assertEqual(len(self.agg.gateway.aggregateSide.aggregator.sessions), 0)
 
     def test_a_principal_searches_only_its_servers(self) -> None:
         mine = frozenset({"beta"})
@@ -338,9 +338,9 @@ class AsyncTests(Case):
 class ContextTests(Case):
     def test_a_childs_stderr_is_never_quoted(self) -> None:
         session = self.service.session(era2026(1, "tools/call"))
-        view = self.agg.gateway.aggregator.viewNow(session)
+        view = self.agg.gateway.aggregateSide.aggregator.viewNow(session)
         context = Era2026Context(
-            self.agg.gateway.aggregator,
+            self.agg.gateway.aggregateSide.aggregator,
             self.agg.gateway.pools,
             session,
             view,

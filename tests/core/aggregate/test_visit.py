@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.exchange import refusalFor
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.sessions import (
     ROUTED_CAPABILITIES,
     Session,
@@ -118,7 +118,7 @@ class Replica(SynchronousTestCase):
 
     def open(self, server: str, principal: str = "", **credentials: str) -> Session:
         spawned = len(self.reactor.processes)
-        session, opened = self.gateway.openSession(
+        session, opened = self.gateway.opener.openSession(
             server,
             initialize(),
             "2025-06-18",
@@ -191,7 +191,7 @@ class SessionIdsTests(Replica):
         self.assertEqual(len(session.id), len(secrets.token_urlsafe(24)))
         self.assertNotIn(".", session.id)
         plain = Gateway(SPECS, fakeSpawner(self.reactor), lazyStart=False)
-        opened, _ = plain.openSession("fs", initialize(), "2025-06-18")
+        opened, _ = plain.opener.openSession("fs", initialize(), "2025-06-18")
         self.assertEqual(len(opened.id), 32)
 
     def test_ids_given_no_facts_are_random(self) -> None:
@@ -204,7 +204,7 @@ class VisitTests(Replica):
     def test_a_shared_server_session_visits_on_the_shared_child(self) -> None:
         own = self.open("fs")
         sealed = facts("fs", capabilities=frozenset({"sampling", "elicitation.url"}))
-        visiting = self.gateway.visit("r2.elsewhere", sealed)
+        visiting = self.gateway.visits.visit("r2.elsewhere", sealed)
         assert visiting is not None
         self.assertTrue(visiting.visiting and visiting.restored)
         self.assertFalse(own.visiting)
@@ -219,11 +219,11 @@ class VisitTests(Replica):
         self.assertEqual(pool.childPid(visiting), pool.childPid(own))
         self.assertEqual(self.call(visiting)["result"], {"content": []})
         self.assertEqual(len(self.reactor.processes), 1)
-        [status] = [s for s in self.gateway.status().sessions if s.id == "r2.elsewhere"]
+        [status] = [s for s in self.gateway.readModel.status().sessions if s.id == "r2.elsewhere"]
         self.assertTrue(status.visiting)
 
     def test_a_visit_with_no_child_running_starts_the_shared_one(self) -> None:
-        visiting = self.gateway.visit("r2.x", facts("fs"))
+        visiting = self.gateway.visits.visit("r2.x", facts("fs"))
         assert visiting is not None
         # Whether its owner's child held anything of it is not known here
         # (its facts do not say it called): it is not told of a new child.
@@ -231,7 +231,7 @@ class VisitTests(Replica):
 
     def test_a_per_user_session_visits_on_its_principals_child(self) -> None:
         alices = self.open("gh", principal=ALICE)
-        visiting = self.gateway.visit("r2.x", facts("gh", principal=ALICE))
+        visiting = self.gateway.visits.visit("r2.x", facts("gh", principal=ALICE))
         assert visiting is not None
         self.assertEqual(visiting.principal, ALICE)
         pool = self.gateway.pools["gh"]
@@ -240,51 +240,53 @@ class VisitTests(Replica):
 
     def test_a_credential_session_waits_for_its_credentials(self) -> None:
         sealed = facts("db", credential="abcdefghijklmnop")
-        visiting = self.gateway.visit("r2.x", sealed)
+        visiting = self.gateway.visits.visit("r2.x", sealed)
         assert visiting is not None
         self.assertIsNone(visiting.variant)
         self.assertEqual(visiting.credential, "abcdefghijklmnop")
-        self.assertFalse(self.gateway.rebind(visiting, "other", (("TOKEN", "t2"),)))
-        self.assertTrue(self.gateway.rebind(visiting, "abcdefghijklmnop", (("TOKEN", "t1"),)))
+        self.assertFalse(self.gateway.visits.rebind(visiting, "other", (("TOKEN", "t2"),)))
+        self.assertTrue(
+            self.gateway.visits.rebind(visiting, "abcdefghijklmnop", (("TOKEN", "t1"),))
+        )
         self.assertEqual(self.call(visiting)["result"], {"content": []})
 
     def test_an_owned_child_session_does_not_visit(self) -> None:
-        self.assertIsNone(self.gateway.visit("r2.x", facts("fs", owned=True)))
-        self.assertIsNone(self.gateway.visit("r2.x", facts("st", owned=True)))
+        self.assertIsNone(self.gateway.visits.visit("r2.x", facts("fs", owned=True)))
+        self.assertIsNone(self.gateway.visits.visit("r2.x", facts("st", owned=True)))
         self.assertIsNone(self.gateway.sessions.get("r2.x"))
         self.assertEqual(self.reactor.processes, [])
 
     def test_a_server_with_a_child_per_session_here_does_not_take_visitors(self) -> None:
-        self.assertIsNone(self.gateway.visit("r2.x", facts("st")))
+        self.assertIsNone(self.gateway.visits.visit("r2.x", facts("st")))
 
     def test_an_unknown_server_or_route_does_not_visit(self) -> None:
-        self.assertIsNone(self.gateway.visit("r2.x", facts("nope")))
-        self.assertIsNone(self.gateway.visit("r2.x", facts("fs", scope="abcdefghijklmnop")))
+        self.assertIsNone(self.gateway.visits.visit("r2.x", facts("nope")))
+        self.assertIsNone(self.gateway.visits.visit("r2.x", facts("fs", scope="abcdefghijklmnop")))
         self.assertEqual(len(self.gateway.sessions), 0)
 
     def test_a_session_held_already_is_returned(self) -> None:
         own = self.open("fs")
-        self.assertIs(self.gateway.visit(own.id, facts("fs")), own)
-        self.assertIsNone(self.gateway.visit(own.id, facts("gh")))
-        self.assertIsNone(self.gateway.visit(own.id, facts("fs", principal=ALICE)))
+        self.assertIs(self.gateway.visits.visit(own.id, facts("fs")), own)
+        self.assertIsNone(self.gateway.visits.visit(own.id, facts("gh")))
+        self.assertIsNone(self.gateway.visits.visit(own.id, facts("fs", principal=ALICE)))
 
     def test_visiting_sessions_are_never_saved(self) -> None:
         own = self.open("fs")
-        self.gateway.visit("r2.x", facts("fs"))
+        self.gateway.visits.visit("r2.x", facts("fs"))
         self.reactor.advance(1.0)  # the batched save
         self.assertEqual([r["id"] for r in self.records], [own.id])
         self.gateway.stop()  # saves a last time, then ends every session
         self.assertEqual([r["id"] for r in self.records], [own.id])
 
     def test_taken_back_by_its_owner_it_is_saved(self) -> None:
-        session = self.gateway.visit("r1.lost", facts("fs"), owner=True)
+        session = self.gateway.visits.visit("r1.lost", facts("fs"), owner=True)
         assert session is not None
         self.assertFalse(session.visiting)
         self.reactor.advance(1.0)
         self.assertEqual([r["id"] for r in self.records], ["r1.lost"])
 
     def test_a_visiting_session_ends_like_any_other(self) -> None:
-        visiting = self.gateway.visit("r2.x", facts("fs"))
+        visiting = self.gateway.visits.visit("r2.x", facts("fs"))
         assert visiting is not None
         self.gateway.endSession(visiting)
         self.assertIsNone(self.gateway.sessions.get("r2.x"))
@@ -356,13 +358,15 @@ class AggregateVisitTests(Replica):
     mode is not its endpoint's (the id cannot say it)."""
 
     def test_an_aggregate_session_is_made_from_its_facts(self) -> None:
-        session, _ = self.gateway.openAggregate("default", "full", initialize(), "2025-06-18")
+        session, _ = self.gateway.opener.openAggregate(
+            "default", "full", initialize(), "2025-06-18"
+        )
         made = self.ids.facts[-1]
         self.assertEqual((made.server, made.owned), ("/mcp", False))
         self.assertEqual(session.id, f"r1.sealed-{len(self.ids.facts)}")
-        self.gateway.openAggregate("default", "search", initialize(), "2025-06-18")
+        self.gateway.opener.openAggregate("default", "search", initialize(), "2025-06-18")
         self.assertTrue(self.ids.facts[-1].owned)  # ?mode=search on /mcp
-        self.gateway.openAggregate("search", "search", initialize(), "2025-06-18")
+        self.gateway.opener.openAggregate("search", "search", initialize(), "2025-06-18")
         self.assertEqual(
             (self.ids.facts[-1].server, self.ids.facts[-1].owned), ("/mcp/search", False)
         )
@@ -370,20 +374,20 @@ class AggregateVisitTests(Replica):
     def test_another_replica_rebuilds_it_without_members(self) -> None:
         from mcpgateway.core.aggregate.session import AggregateSession
 
-        visited = self.gateway.visit("r9.other", facts("/mcp/search", principal=ALICE))
+        visited = self.gateway.visits.visit("r9.other", facts("/mcp/search", principal=ALICE))
         assert isinstance(visited, AggregateSession)
         self.assertEqual((visited.endpoint, visited.mode), ("search", "search"))
         self.assertTrue(visited.visiting)
         self.assertEqual(visited.principal, ALICE)
         self.assertEqual(visited.members, {})
         self.assertIs(self.gateway.sessions.get("r9.other"), visited)
-        self.assertIn(visited, self.gateway.aggregator.sessions)
+        self.assertIn(visited, self.gateway.aggregateSide.aggregator.sessions)
         # Not saved: the session is the owner's.
-        self.gateway.saveSessions()
+        self.gateway.continuity.save(always=True)
         self.assertNotIn("r9.other", [r["id"] for r in self.records])
 
     def test_a_session_whose_mode_was_chosen_at_initialize_is_not_rebuilt(self) -> None:
-        self.assertIsNone(self.gateway.visit("r9.x", facts("/mcp", owned=True)))
+        self.assertIsNone(self.gateway.visits.visit("r9.x", facts("/mcp", owned=True)))
 
     def test_an_unknown_endpoint_is_not_rebuilt(self) -> None:
-        self.assertIsNone(self.gateway.visit("r9.y", facts("/mcp/nope")))
+        self.assertIsNone(self.gateway.visits.visit("r9.y", facts("/mcp/nope")))

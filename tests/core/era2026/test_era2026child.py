@@ -30,7 +30,7 @@ from mcpgateway.core.era2026.translate import (
     initializeResultOf,
 )
 from mcpgateway.core.era2026.types import Era2026Request
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import era2026wire, jsonrpc
 from mcpgateway.protocol.requeststate import INVALID_STATE, Binding, StateError, StateWrapper
@@ -627,7 +627,7 @@ class GatewayTests(SynchronousTestCase):
         return [m for m in proc.takeMessages() if m["method"] != "subscriptions/listen"]
 
     def test_handshake_initialize_and_era2026_discover(self) -> None:
-        _session, opened = self.gateway.openSession(
+        _session, opened = self.gateway.opener.openSession(
             "srv", jsonrpc.request(0, "initialize", {"capabilities": {}}), "2025-11-25"
         )
         self.discovered()

@@ -13,7 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.era2026.mrtr import COALESCE
 from mcpgateway.core.era2026.types import Era2026Gateway, Era2026Request, ListenFilter
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
@@ -217,7 +217,7 @@ class ServiceTests(Era2026Case):
         self.assertEqual(result["_meta"], {era2026wire.SERVER_INFO_KEY: INFO})
         self.assertNotIn("ttlMs", result)
         self.assertEqual(self.gateway.era2026Stats("srv").suspendedCalls, 1)
-        self.assertEqual(self.gateway.serverStatus("srv").era2026Stats.suspendedCalls, 1)
+        self.assertEqual(self.gateway.readModel.server("srv").era2026Stats.suspendedCalls, 1)
         retry = era2026(
             8,
             "tools/call",
@@ -252,7 +252,7 @@ class RefusalTests(Era2026Case):
             reason = self.gateway.era2026Refusal(name)
             assert reason is not None, name
             self.assertIn(why, reason)
-            self.assertEqual(self.gateway.serverStatus(name).era2026, reason)
+            self.assertEqual(self.gateway.readModel.server(name).era2026, reason)
             for method in ("server/discover", "tools/list"):
                 response = self.successResultOf(
                     self.gateway.era2026Call(name, era2026(1, method), RecordingSink())
@@ -265,7 +265,7 @@ class RefusalTests(Era2026Case):
                 )
             )
         self.assertEqual(self.reactor.processes, [])
-        self.assertIsNone(self.gateway.serverStatus("srv").era2026)
+        self.assertIsNone(self.gateway.readModel.server("srv").era2026)
 
     def test_an_unknown_server(self) -> None:
         response = self.successResultOf(
@@ -320,7 +320,7 @@ class CredentialTests(Era2026Case):
 
 class PromotionTests(Era2026Case):
     def test_a_era2026_call_never_gets_a_server_promoted(self) -> None:
-        session, opened = self.gateway.openSession(
+        session, opened = self.gateway.opener.openSession(
             "srv", jsonrpc.request(0, "initialize", {"capabilities": ALL_CAPS}), "2025-11-25"
         )
         self.started()
@@ -347,7 +347,7 @@ class PromotedAtStartTests(Era2026Case):
 
     def test_era2026_clients_are_still_served_after_the_restart(self) -> None:
         self.assertIsNone(self.gateway.era2026Refusal("srv"))
-        status = self.gateway.serverStatus("srv")
+        status = self.gateway.readModel.server("srv")
         self.assertEqual(
             (status.sharing.value, status.promoted, status.era2026), ("session", "sampled", None)
         )
@@ -360,7 +360,7 @@ class PromotedAtStartTests(Era2026Case):
     def test_every_2025_session_still_gets_a_child_of_its_own(self) -> None:
         self.successResultOf(self.call(era2026(1, "server/discover"))[0])
         shared = self.reactor.lastProcess
-        session, opened = self.gateway.openSession(
+        session, opened = self.gateway.opener.openSession(
             "srv", jsonrpc.request(0, "initialize", {"capabilities": ALL_CAPS}), "2025-11-25"
         )
         self.assertEqual(len(self.reactor.processes), 2)
@@ -422,7 +422,7 @@ class StopTests(Era2026Case):
         handle = self.successResultOf(opening)
         ended: list[str] = []
         handle.ended.addCallback(ended.append)
-        self.gateway.reconfigure({"srv": dataclasses.replace(SPEC, era2026=False)})
+        self.gateway.reconfigurer.reconfigure({"srv": dataclasses.replace(SPEC, era2026=False)})
         self.assertEqual(len(ended), 1)
         self.assertIn('"era2026": false', ended[0])
         self.assertEqual(

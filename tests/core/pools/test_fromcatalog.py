@@ -14,10 +14,10 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.catalog import Catalogs
 from mcpgateway.core.catalogdata import entryOf, launchOf
-from mcpgateway.core.catalogserve import CatalogServe
 from mcpgateway.core.era2026.types import Era2026Request
+from mcpgateway.core.gateway.catalog import Catalogs
+from mcpgateway.core.gateway.catalogserve import CatalogServe
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.sessions import Session

@@ -14,7 +14,7 @@ from typing import Any
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.era2026.types import Era2026Request
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.persession import PerSessionPool
 from mcpgateway.core.pools.pool import GLOBAL_CHILD
@@ -96,7 +96,7 @@ class PerUserCase(SynchronousTestCase):
     def open(self, server: str, principal: str = "", **credentials: str) -> Session:
         """A session of C{principal} on C{server}, its child started if needed."""
         spawned = len(self.reactor.processes)
-        session, opened = self.gateway.openSession(
+        session, opened = self.gateway.opener.openSession(
             server,
             initialize(),
             "2025-11-25",
@@ -125,11 +125,11 @@ class ChildPerPrincipalTests(PerUserCase):
         self.assertNotEqual(self.pid(alice1), self.pid(bob))
         self.assertEqual((alice1.principal, bob.principal), (ALICE, BOB))
         self.assertEqual(alice1.variant, Variant("", PER_USER, f"/p:{ALICE}", ALICE))
-        status = self.gateway.serverStatus("gh")
+        status = self.gateway.readModel.server("gh")
         self.assertEqual(status.principalChildren, {ALICE: 1, BOB: 1})
         byPid = {child.pid: child.principal for child in status.children}
         self.assertEqual(byPid, {self.pid(alice1): ALICE, self.pid(bob): BOB})
-        rows = {row.id: row.principal for row in self.gateway.status().sessions}
+        rows = {row.id: row.principal for row in self.gateway.readModel.status().sessions}
         self.assertEqual(rows, {alice1.id: ALICE, bob.id: BOB, alice2.id: ALICE})
 
     def test_a_global_server_is_one_child_for_every_principal(self) -> None:
@@ -138,7 +138,7 @@ class ChildPerPrincipalTests(PerUserCase):
         self.assertEqual(len(self.reactor.processes), 1)
         self.assertEqual(self.pid(alice), self.pid(bob))
         self.assertEqual((alice.principal, bob.principal), (ALICE, BOB))  # bound all the same
-        self.assertEqual(self.gateway.serverStatus("fs").principalChildren, {})
+        self.assertEqual(self.gateway.readModel.server("fs").principalChildren, {})
 
     def test_a_per_user_server_without_authentication_is_one_child(self) -> None:
         first, second, third = self.open("gh"), self.open("gh"), self.open("gh")
@@ -265,7 +265,7 @@ class RestoreTests(PerUserCase):
         self.assertEqual(len(self.reactor.processes), spawned)
         self.assertEqual(self.pid(again), aliceProc.pid)
         self.assertNotEqual(self.pid(self.open("gh", BOB)), aliceProc.pid)
-        self.gateway.saveSessions()
+        self.gateway.continuity.save(always=True)
         saved = {r["id"]: r["principal"] for r in self.records}
         self.assertEqual(saved["s-alice"], ALICE)
         self.assertEqual(saved["s-older"], "")
@@ -275,7 +275,7 @@ class RestoreTests(PerUserCase):
         self.gateway.start()
         restored = self.gateway.sessions.get("s-db")
         assert restored is not None and restored.variant is None
-        self.assertTrue(self.gateway.rebind(restored, "k1", (("TOKEN", "v1"),)))
+        self.assertTrue(self.gateway.visits.rebind(restored, "k1", (("TOKEN", "v1"),)))
         pool = self.gateway.pools["db"]
         assert isinstance(pool, ScopedPool)
         self.assertEqual(pool.childKeyOf(restored), f"/c:k1/p:{ALICE}")
@@ -322,14 +322,16 @@ class Era2026Tests(PerUserCase):
         carolProc.reply(jsonrpc.resultResponse(forwarded["id"], {"tools": []}))
         self.successResultOf(d)
         pool = self.gateway.pools["gh"]
-        self.gateway.reconfigure(dict(self.specs))
+        self.gateway.reconfigurer.reconfigure(dict(self.specs))
         self.assertIs(self.gateway.pools["gh"], pool)
         self.assertFalse(carolProc.stdinClosed)
 
     def test_turning_per_user_off_replaces_the_pool(self) -> None:
         alice = self.open("gh", ALICE)
         pool = self.gateway.pools["gh"]
-        self.gateway.reconfigure({**self.specs, "gh": dataclasses.replace(PER_USER, perUser=False)})
+        self.gateway.reconfigurer.reconfigure(
+            {**self.specs, "gh": dataclasses.replace(PER_USER, perUser=False)}
+        )
         self.assertIsNot(self.gateway.pools["gh"], pool)
         self.assertIsInstance(self.gateway.pools["gh"], SharedPool)
         self.assertIsNone(self.gateway.sessions.get(alice.id))

@@ -14,8 +14,8 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.catalog import Catalogs
-from mcpgateway.core.catalogserve import CatalogServe
+from mcpgateway.core.gateway.catalog import Catalogs
+from mcpgateway.core.gateway.catalogserve import CatalogServe
 from mcpgateway.core.pools.base import BasePool
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.pool import ServerPool

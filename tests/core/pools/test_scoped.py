@@ -11,7 +11,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, succeed
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.persession import PerSessionPool
 from mcpgateway.core.pools.pool import UnknownRoute
@@ -383,26 +383,26 @@ class GatewayBindingTests(SynchronousTestCase):
         return session.record()
 
     def test_open_sets_the_route_and_an_unknown_route_is_refused(self) -> None:
-        session, _ = self.gateway.openSession("fs", initialize(), "2025-11-25", scope=A)
+        session, _ = self.gateway.opener.openSession("fs", initialize(), "2025-11-25", scope=A)
         self.assertEqual((session.scope, session.credential), (A, ""))
         self.assertEqual(session.variant, self.gateway.pools["fs"].variantFor(A))
         self.assertEqual(self.reactor.lastProcess.path, "/ws/a")
         before = len(self.gateway.sessions)
         self.assertRaises(
             UnknownRoute,
-            self.gateway.openSession,
+            self.gateway.opener.openSession,
             "fs",
             initialize(),
             "2025-11-25",
             scope="zzzzzzzzzzzzzzzz",
         )
         self.assertEqual(len(self.gateway.sessions), before)
-        db, _ = self.gateway.openSession(
+        db, _ = self.gateway.opener.openSession(
             "db", initialize(), "2025-11-25", credentialKey="k1", credentials=(("TOKEN", "s3"),)
         )
         self.assertEqual(db.credential, "k1")
         self.assertEqual(self.reactor.lastProcess.env, {"TOKEN": "s3"})
-        [row] = [r for r in self.gateway.status().sessions if r.id == db.id]
+        [row] = [r for r in self.gateway.readModel.status().sessions if r.id == db.id]
         self.assertEqual((row.scope, row.credential), ("", "k1"))
 
     def test_restored_sessions_bind_their_variant_unknown_routes_are_dropped(self) -> None:
@@ -423,24 +423,24 @@ class GatewayBindingTests(SynchronousTestCase):
         # A credential session waits for its client's values: the key must match.
         db = self.gateway.sessions.get("s-db")
         assert db is not None and db.variant is None
-        self.assertFalse(self.gateway.rebind(db, "k2", (("TOKEN", "other"),)))
+        self.assertFalse(self.gateway.visits.rebind(db, "k2", (("TOKEN", "other"),)))
         self.assertIsNone(db.variant)
-        self.assertTrue(self.gateway.rebind(db, "k1", (("TOKEN", "s3"),)))
+        self.assertTrue(self.gateway.visits.rebind(db, "k1", (("TOKEN", "s3"),)))
         self.assertEqual(dict(db.variant.launch.env) if db.variant else {}, {"TOKEN": "s3"})
         dbPool = self.gateway.pools["db"]
         assert isinstance(dbPool, ScopedPool)
         self.assertIsNotNone(dbPool.childKeyOf(db))
-        self.assertTrue(self.gateway.rebind(db, "k1", (("TOKEN", "s3"),)))  # bound already
+        self.assertTrue(self.gateway.visits.rebind(db, "k1", (("TOKEN", "s3"),)))  # bound already
 
     def test_reconfigure_ends_only_the_sessions_of_a_removed_route(self) -> None:
-        a, _ = self.gateway.openSession("fs", initialize(), "2025-11-25", scope=A)
+        a, _ = self.gateway.opener.openSession("fs", initialize(), "2025-11-25", scope=A)
         self.reactor.lastProcess.reply(
             jsonrpc.resultResponse(self.reactor.lastProcess.sentMessages()[0]["id"], INIT_RESULT)
         )
-        b, _ = self.gateway.openSession("fs", initialize(), "2025-11-25", scope=B)
+        b, _ = self.gateway.opener.openSession("fs", initialize(), "2025-11-25", scope=B)
         pool = self.gateway.pools["fs"]
         without = scopedSpec(variant("", None), variant(B, "/ws/b"))
-        self.gateway.reconfigure({"fs": without, "db": self.gateway.pools["db"].spec})
+        self.gateway.reconfigurer.reconfigure({"fs": without, "db": self.gateway.pools["db"].spec})
         self.assertIs(self.gateway.pools["fs"], pool)
         self.assertIsNone(self.gateway.sessions.get(a.id))
         self.assertIs(self.gateway.sessions.get(b.id), b)

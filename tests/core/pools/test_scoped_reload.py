@@ -169,7 +169,7 @@ def test_the_user_entry_and_project_routes(tmp_path: Path, monkeypatch: pytest.M
     gateway = home.start()
     pool = gateway.pools["pw"]
     assert isinstance(pool, ScopedPool)
-    user, _ = gateway.openSession("pw", initialize(), "2025-11-25")
+    user, _ = gateway.opener.openSession("pw", initialize(), "2025-11-25")
     home.handshake(home.reactor.lastProcess)
     p, _ = home.open(P)
     with capturedGatewayLogs() as events:
@@ -229,7 +229,7 @@ def test_the_user_removing_their_entry_removes_only_the_keyless_route(
     home.define(P, {"command": home.exe})
     gateway = home.start()
     pool = gateway.pools["pw"]
-    user, _ = gateway.openSession("pw", initialize(), "2025-11-25")
+    user, _ = gateway.opener.openSession("pw", initialize(), "2025-11-25")
     home.handshake(home.reactor.lastProcess)
     p, procP = home.open(P)
     with capturedGatewayLogs() as events:

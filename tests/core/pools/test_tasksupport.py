@@ -10,7 +10,7 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.pool import ServerPool, TaskSupport
 from mcpgateway.core.sessions import Session
@@ -75,7 +75,7 @@ class ChildTasksTests(SynchronousTestCase):
             "late": dataclasses.replace(SPEC, name="late"),
         }
         gateway = Gateway({"srv": specs["srv"]}, fakeSpawner(self.reactor))
-        gateway.reconfigure(specs)  # a server added later is handed it too
+        gateway.reconfigurer.reconfigure(specs)  # a server added later is handed it too
         for name in specs:
             self.assertIs(gateway.pools[name].taskSupport, speaksTasks)
         speaking = self.opened(gateway.pools["srv"], {"tools": {}, **TASKS})

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from twisted.internet.task import Clock
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.tasks.manager import TaskManager
 from mcpgateway.core.tasks.model import Task
 from mcpgateway.core.tasks.store import TaskStore

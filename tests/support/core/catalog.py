@@ -10,7 +10,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core import catalogdata as catalogmodule
-from mcpgateway.core.catalog import Catalogs
+from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec

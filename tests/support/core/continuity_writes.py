@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mcpgateway.core.gateway import Gateway, GatewayService
+from mcpgateway.core.gateway.gateway import Gateway, GatewayService
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops.sessionstore import SessionStore
 from mcpgateway.web.app import makeSite

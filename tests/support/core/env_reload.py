@@ -15,7 +15,7 @@ from twisted.internet.task import Clock
 from mcpgateway.config.source import ENV_POLL, ConfigService, ConfigSettings
 from mcpgateway.config.watched import PlainFile
 from mcpgateway.config.workspaces import WorkspaceKeys
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc
@@ -107,7 +107,7 @@ class Home:
 
     def reload(self, specs: Any) -> Deferred[Any]:
         assert self.gateway is not None
-        return self.gateway.reconfigure(specs)
+        return self.gateway.reconfigurer.reconfigure(specs)
 
     def start(self) -> Gateway:
         write(self.config, json.dumps(self.document))
@@ -133,7 +133,9 @@ class Home:
     def open(self, server: str = "pw", scope: str = "") -> tuple[Session, FakeProcess]:
         assert self.gateway is not None
         spawned = len(self.reactor.processes)
-        session, answer = self.gateway.openSession(server, initialize(), "2025-11-25", scope=scope)
+        session, answer = self.gateway.opener.openSession(
+            server, initialize(), "2025-11-25", scope=scope
+        )
         if len(self.reactor.processes) > spawned:
             self.answerInitialize(self.reactor.lastProcess)
         assert "result" in result(answer)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from twisted.internet.defer import Deferred
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.web.app import makeSite
 from tests.fakes import FakeProcessReactor, fakeSpawner
@@ -48,7 +48,7 @@ class Restart:
         self.old = PersistentHarness(self.store, SERVERS)
         self.first = self.old.initialize("srv")
         self.stateful = self.old.initialize("st")
-        self.old.gateway.saveSessions()  # prepare
+        self.old.gateway.continuity.save(always=True)  # prepare
         self.gone: Deferred[None] = Deferred()
         self.new = SuccessorHarness(self.store, self.gone)
         self.new.answerHandshake()  # the shared child it started for the restored session

@@ -7,7 +7,7 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc
@@ -73,7 +73,7 @@ class PromotionCase(SynchronousTestCase):
 
     def open(self, scope: str = "", principal: str = "") -> Session:
         spawned = len(self.reactor.processes)
-        session, opened = self.gateway.openSession(
+        session, opened = self.gateway.opener.openSession(
             "srv", initialize(), "2025-11-25", scope=scope, principal=principal
         )
         if len(self.reactor.processes) > spawned:

@@ -52,7 +52,7 @@ class Sampled:
         self.launches: dict[int, LaunchCost] = {}
         self.reads: list[list[int]] = []
         self.pending: list[tuple[Deferred[Sample], Any, tuple[Any, ...]]] = []
-        self.sampler = SavingsSampler(h.gateway.status, self.clock, self.runInThread)
+        self.sampler = SavingsSampler(h.gateway.readModel.status, self.clock, self.runInThread)
 
     def runInThread(self, f: Any, *args: Any) -> Deferred[Sample]:
         d: Deferred[Sample] = Deferred()
@@ -73,4 +73,4 @@ class Sampled:
         self.runThreads()
 
     def estimate(self) -> Any:
-        return self.sampler.estimate(self.h.gateway.status())
+        return self.sampler.estimate(self.h.gateway.readModel.status())

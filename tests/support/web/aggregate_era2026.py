@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.tasks.manager import TaskLimits, TaskManager
 from mcpgateway.core.tasks.store import TaskStore
 from mcpgateway.web.app import makeSite

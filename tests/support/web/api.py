@@ -15,7 +15,7 @@ from twisted.internet.defer import maybeDeferred
 from mcpgateway.config.gatewayfile import ServersFile
 from mcpgateway.config.source import ConfigService
 from mcpgateway.config.watched import ConfigSource, PlainFile
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.ops.management import ServerChanges
 from mcpgateway.web.admin.api import ApiApp
 from mcpgateway.web.app import makeSite
@@ -60,7 +60,7 @@ class ApiHarness(Harness):
         gateway: list[Gateway] = []
 
         def reload(specs: dict[str, Any]) -> Any:
-            return gateway[0].reconfigure(specs)
+            return gateway[0].reconfigurer.reconfigure(specs)
 
         if source is None:
             source = PlainFile(configPath)

@@ -12,7 +12,7 @@ from twisted.web.server import Request
 from mcpgateway.auth.principal import VIA_PEER, Principal
 from mcpgateway.cluster.routing import Forward, Local, NotFound, Where
 from mcpgateway.cluster.sealing import Address
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.web.app import makeSite
 from mcpgateway.web.surfaces import ClusterSurface, TeamSurface
 from tests.fakes import FakeProcessReactor, fakeSpawner

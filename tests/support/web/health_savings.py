@@ -19,7 +19,7 @@ def sampledGateway() -> tuple[Harness, Sampled]:
     h.initialize("mem", requestId=10)
     h.initialize("mem", requestId=11)
     s = Sampled(h)
-    servers = h.gateway.status().servers
+    servers = h.gateway.readModel.status().servers
     s.launches[servers["srv"].pids[0]] = launch(40 * MB)
     s.launches[servers["mem"].pids[0]] = launch(60 * MB, processes=2)
     s.sample()

@@ -8,7 +8,7 @@ from typing import Any
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.web.app import makeSite
 from tests.fakes import FakeProcessReactor, fakeSpawner

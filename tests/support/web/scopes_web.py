@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from mcpgateway.config.workspaces import WorkspaceKeys
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.scoped import ScopedPool
 from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.web.app import makeSite

@@ -7,7 +7,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.web.app import makeSite
 from tests.fakes import FakeProcessReactor, fakeSpawner

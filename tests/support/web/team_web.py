@@ -12,7 +12,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 
 from mcpgateway.auth.principal import VIA_TOKEN, Principal, Refusal, Verdict
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.ops.audit import AuditRecord
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.app import makeSite

@@ -14,7 +14,7 @@ from twisted.internet.task import Clock
 from mcpgateway.config.source import ENV_POLL, ConfigService, ConfigSettings
 from mcpgateway.config.watched import PlainFile
 from mcpgateway.config.workspaces import WorkspaceKeys
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, fakeSpawner
@@ -62,7 +62,7 @@ class Home:
 
     def reload(self, specs: Any) -> Deferred[Any]:
         assert self.gateway is not None
-        return self.gateway.reconfigure(specs)
+        return self.gateway.reconfigurer.reconfigure(specs)
 
     def project(self, name: str, dotenv: str | None = None) -> Path:
         path = self.root / name
@@ -102,7 +102,7 @@ class Home:
     def open(self, project: Path, server: str = "pw") -> tuple[Session, FakeProcess]:
         assert self.gateway is not None
         spawned = len(self.reactor.processes)
-        session, answer = self.gateway.openSession(
+        session, answer = self.gateway.opener.openSession(
             server, initialize(), "2025-11-25", scope=self.keys.key(str(project))
         )
         if len(self.reactor.processes) > spawned:

@@ -80,7 +80,7 @@ from mcpgateway.core.catalogdata import (
     savedHints,
     withoutWithheld,
 )
-from mcpgateway.core.catalogprobe import PROBE_BACKOFF, PROBE_BACKOFF_MAX, _Probe
+from mcpgateway.core.gateway.catalogprobe import PROBE_BACKOFF, PROBE_BACKOFF_MAX, _Probe
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.router import Router
 from mcpgateway.core.status import Lifecycle

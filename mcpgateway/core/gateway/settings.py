@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.core.test_gateway -*-
-"""What a L{mcpgateway.core.gateway.Gateway} is made with besides its servers
+"""What a L{mcpgateway.core.gateway.gateway.Gateway} is made with besides its servers
 and its spawner: L{GatewaySettings}, one frozen value the wiring fills in
 (C{mcpgateway.tap}), and the protocols of the collaborators it names.
 
@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Protocol, TypedDict
 
 from twisted.internet.defer import Deferred
 
-from mcpgateway.core.catalog import Catalogs
 from mcpgateway.core.era2026.mrtr import BridgeLimits
+from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.pool import PromotionSink
 from mcpgateway.core.sessions import SessionIds, SessionPersistence
@@ -111,7 +111,7 @@ class GatewaySettings:
     lazyStart: bool = True
     """Answer a client's start-up on a shared server (C{initialize} and the
     lists) from its saved catalog when one is current, starting its child at
-    the first request the catalog cannot answer (L{mcpgateway.core.catalogserve});
+    the first request the catalog cannot answer (L{mcpgateway.core.gateway.catalogserve});
     C{False} (C{--no-lazy-start}): every server's child starts at its first
     session's C{initialize}, whatever its entry says."""
     tasks: TaskManager | None = None
@@ -122,7 +122,7 @@ class GatewaySettings:
 
 class GatewayOptions(TypedDict, total=False):
     """The fields of L{GatewaySettings} as keywords of
-    L{mcpgateway.core.gateway.Gateway} (for callers that name a few)."""
+    L{mcpgateway.core.gateway.gateway.Gateway} (for callers that name a few)."""
 
     healing: HealingPolicy | None
     pidFinder: PidFinder | None

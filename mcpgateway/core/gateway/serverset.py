@@ -17,10 +17,10 @@ from typing import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway.core.catalog import Catalogs
-from mcpgateway.core.catalogserve import CatalogServe
 from mcpgateway.core.era2026.mrtr import BridgeLimits
-from mcpgateway.core.gatewaysettings import GatewaySettings
+from mcpgateway.core.gateway.catalog import Catalogs
+from mcpgateway.core.gateway.catalogserve import CatalogServe
+from mcpgateway.core.gateway.settings import GatewaySettings
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.pool import ServerPool

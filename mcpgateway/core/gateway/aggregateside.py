@@ -18,8 +18,8 @@ from twisted.internet.defer import maybeDeferred
 from twisted.internet.interfaces import IReactorTime
 
 from mcpgateway.core.aggregate.types import BUILTIN_ENDPOINTS, EndpointSpec, NameSettings
-from mcpgateway.core.catalog import Catalogs
-from mcpgateway.core.gatewaysettings import GatewaySettings
+from mcpgateway.core.gateway.catalog import Catalogs
+from mcpgateway.core.gateway.settings import GatewaySettings
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ToolFilter

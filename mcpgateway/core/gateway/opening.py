@@ -3,13 +3,13 @@
 
 A session opens on a server's route (L{SessionOpener.openSession}) or on an
 aggregate endpoint (L{SessionOpener.openAggregate}), and is journaled once
-its C{initialize} is answered (L{mcpgateway.core.continuity}); if that
+its C{initialize} is answered (L{mcpgateway.core.gateway.continuity}); if that
 fails, it is ended again. Its client's pid is the one the client gives, or
 the owner of its loopback socket, looked up off the reactor thread
-(L{mcpgateway.core.owners}), again on a later request if the first look
+(L{mcpgateway.core.gateway.owners}), again on a later request if the first look
 found nothing (L{SessionOpener.lookForOwner}). Whether there is room for it
 under the session limits is asked before
-(L{mcpgateway.core.sessionroom}).
+(L{mcpgateway.core.gateway.sessionroom}).
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from mcpgateway.core import owners
 from mcpgateway.core.aggregate.types import SERVER_PREFIX
-from mcpgateway.core.aggregateside import AggregateSide
-from mcpgateway.core.continuity import SessionContinuity
-from mcpgateway.core.gatewaysettings import Connection
-from mcpgateway.core.owners import OwnerLookup
+from mcpgateway.core.gateway import owners
+from mcpgateway.core.gateway.aggregateside import AggregateSide
+from mcpgateway.core.gateway.continuity import SessionContinuity
+from mcpgateway.core.gateway.owners import OwnerLookup
+from mcpgateway.core.gateway.settings import Connection
 from mcpgateway.core.pools.pool import ServerPool, UnknownRoute
 from mcpgateway.core.sessions import Session, SessionFacts, SessionRegistry, routedCapabilities
 from mcpgateway.protocol import jsonrpc
@@ -240,7 +240,7 @@ class SessionOpener:
     def lookForOwner(self, session: Session, connection: Connection | None) -> None:
         """A later request of C{session}, whose client pid is not known, on
         C{connection}: look for the socket's owner again, at most once per
-        L{mcpgateway.core.owners.OWNER_RETRY} seconds. The lookup at
+        L{mcpgateway.core.gateway.owners.OWNER_RETRY} seconds. The lookup at
         C{initialize} finds nothing when the client closed that connection at
         once (a script, a client without a connection pool); until a pid is
         known, the session counts as attached to a shared child

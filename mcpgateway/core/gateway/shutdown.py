@@ -18,8 +18,8 @@ from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from mcpgateway.core.catalog import Catalogs
-from mcpgateway.core.continuity import SessionContinuity
+from mcpgateway.core.gateway.catalog import Catalogs
+from mcpgateway.core.gateway.continuity import SessionContinuity
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.sessions import Session, SessionRegistry
 from mcpgateway.protocol import jsonrpc

@@ -17,7 +17,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from mcpgateway.core import room
-from mcpgateway.core.aggregateside import AggregateSide
+from mcpgateway.core.gateway.aggregateside import AggregateSide
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.sessions import Session, SessionRegistry
 

@@ -23,8 +23,8 @@ from typing import Protocol
 
 from twisted.internet.defer import Deferred, succeed
 
-from mcpgateway.core.catalog import Catalogs
 from mcpgateway.core.catalogdata import Catalog, entryOf
+from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.pools.pool import ServerPool
 
 __all__ = ["CatalogServe", "CatalogsHost"]

@@ -19,8 +19,8 @@ from typing import Protocol
 from twisted.internet.interfaces import IReactorTime
 
 from mcpgateway import __version__
-from mcpgateway.core.aggregateside import AggregateSide
-from mcpgateway.core.gatewaysettings import GatewaySettings
+from mcpgateway.core.gateway.aggregateside import AggregateSide
+from mcpgateway.core.gateway.settings import GatewaySettings
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.sessions import Session, SessionRegistry
 from mcpgateway.core.spec import Sharing

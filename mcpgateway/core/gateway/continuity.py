@@ -28,7 +28,7 @@ sealed ids carry them.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -36,13 +36,11 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway.core.aggregate.types import isAggregateRecord
+from mcpgateway.core.gateway.aggregateside import AggregateSide
+from mcpgateway.core.gateway.serverset import ServerSet
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.sessions import Session, SessionPersistence, SessionRegistry
 from mcpgateway.runtime import timers
-
-if TYPE_CHECKING:
-    # The aggregate endpoint's side loads on its first use (a smaller idle footprint).
-    from mcpgateway.core.aggregate.aggregator import Aggregator
 
 SAVE_INTERVAL = 1.0
 """Seconds between two saves of the session registry while it changes."""
@@ -79,7 +77,7 @@ class ChangesPersistence(Protocol):
 
 class ContinuityHost(Protocol):
     """What L{SessionContinuity} needs of its gateway
-    (L{mcpgateway.core.gateway.Gateway})."""
+    (L{mcpgateway.core.gateway.gateway.Gateway})."""
 
     @property
     def sessions(self) -> SessionRegistry: ...
@@ -91,11 +89,12 @@ class ContinuityHost(Protocol):
     def running(self) -> bool: ...
 
     @property
-    def aggregator(self) -> Aggregator: ...
+    def aggregateSide(self) -> AggregateSide: ...
+
+    @property
+    def servers(self) -> ServerSet: ...
 
     def endSession(self, session: Session, reason: str = ...) -> Deferred[None]: ...
-
-    def prewarmRestored(self, servers: set[str]) -> None: ...
 
 
 class SessionContinuity:
@@ -206,7 +205,7 @@ class SessionContinuity:
         self._predecessor = None
         if self._host.running:
             merged = self.restore(merging=True)
-            self._host.prewarmRestored(merged)
+            self._host.servers.prewarmRestored(merged)
             if self._persistence is not None:
                 self._savingOn = True
                 self._saving.start(now=True)  # saves now, then while the sessions change
@@ -220,7 +219,7 @@ class SessionContinuity:
         """The configuration is complete: every server this process will
         serve at start is known (the first pass of the config service once
         the gateway listens, every client's file adopted: the first
-        L{mcpgateway.core.gateway.Gateway.reconfigure}; or L{CONFIG_WAIT}
+        L{mcpgateway.core.gateway.reconfiguring.Reconfigurer.reconfigure}; or L{CONFIG_WAIT}
         seconds after start, whichever comes first). The saved sessions of
         servers that were not configured at start are restored now if their
         server is known, else dropped;
@@ -249,7 +248,7 @@ class SessionContinuity:
                     servers.add(outcome)
             self._logRestored(added, dropped, gone)
             if self._host.running:
-                self._host.prewarmRestored(servers)
+                self._host.servers.prewarmRestored(servers)
         waiting, self._heldWaiting = self._heldWaiting, []
         for each in waiting:
             each.callback(None)
@@ -289,7 +288,9 @@ class SessionContinuity:
                     from mcpgateway.core.aggregate.session import AggregateSession
 
                     aggregate = AggregateSession.fromRecord(record)
-                    aggregator = self._host.aggregator  # made first: it knows its sessions
+                    aggregator = (
+                        self._host.aggregateSide.aggregator
+                    )  # made first: it knows its sessions
                     self._host.sessions.add(aggregate)
                     aggregator.restore(aggregate)
                     added += 1

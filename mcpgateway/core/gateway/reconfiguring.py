@@ -17,12 +17,19 @@ from typing import Any, Protocol
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.logger import Logger
 
-from mcpgateway.core.aggregateside import AggregateSide
+from mcpgateway.core.gateway.aggregateside import AggregateSide
+from mcpgateway.core.gateway.serverset import ServerSet
 from mcpgateway.core.pools.pool import ServerPool, sameServer, variantsOf
-from mcpgateway.core.serverset import ServerSet
 from mcpgateway.core.sessions import Session, SessionRegistry
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc
+
+
+class ConfigurationWait(Protocol):
+    """What L{Reconfigurer} tells when the configuration is complete (the
+    gateway's L{mcpgateway.core.gateway.continuity.SessionContinuity})."""
+
+    def configured(self) -> None: ...
 
 
 class ReconfigureHost(Protocol):
@@ -33,7 +40,8 @@ class ReconfigureHost(Protocol):
 
     def endSession(self, session: Session, reason: str = ...) -> Deferred[None]: ...
 
-    def configured(self) -> None: ...
+    @property
+    def continuity(self) -> ConfigurationWait: ...
 
 
 class Reconfigurer:
@@ -103,7 +111,7 @@ class Reconfigurer:
                     self._servers.start([name])
         self._aggregate.membersChanged()
         if self._host.running:
-            self._host.configured()  # the held sessions' servers are known now, or gone
+            self._host.continuity.configured()  # the held sessions' servers are known now, or gone
         return DeferredList(stopping, consumeErrors=True)
 
     def _endServer(self, name: str, pool: ServerPool, what: str) -> None:

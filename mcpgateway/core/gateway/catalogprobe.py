@@ -4,7 +4,7 @@
 A L{_Probe} opens a session through the pool's public API, lists what the
 child offers and closes it; its L{_ProbeSession} has no client behind it
 and answers the child's C{roots/list} itself, with none. The service it
-reports to is a L{ProbeHost} (L{mcpgateway.core.catalog.Catalogs}).
+reports to is a L{ProbeHost} (L{mcpgateway.core.gateway.catalog.Catalogs}).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import jsonrpc, versions
 
 PROBE_BACKOFF = 60.0
-"""Seconds after a failed probe during which L{mcpgateway.core.catalog.Catalogs.ensure}
+"""Seconds after a failed probe during which L{mcpgateway.core.gateway.catalog.Catalogs.ensure}
 answers C{None} at once instead of probing again (a server that never
 answers must not hold every listing up); doubled after each failure in a
 row, up to L{PROBE_BACKOFF_MAX}."""

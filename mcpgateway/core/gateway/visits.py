@@ -18,7 +18,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from mcpgateway.core.aggregate.types import SERVER_PREFIX
-from mcpgateway.core.aggregateside import AggregateSide
+from mcpgateway.core.gateway.aggregateside import AggregateSide
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.sessions import Session, SessionFacts, SessionRegistry
 from mcpgateway.core.spec import Sharing
@@ -47,7 +47,7 @@ class SessionVisits:
             sessions.
         @param visiting: told the id of each visiting session added (the
             session limits do not count it:
-            L{mcpgateway.core.sessionroom.SessionRoom.visiting}).
+            L{mcpgateway.core.gateway.sessionroom.SessionRoom.visiting}).
         @param log: the gateway's logger (these lines are the gateway's).
         """
         self._sessions = sessions
@@ -122,7 +122,7 @@ class SessionVisits:
         """L{visit} for a session of an aggregate endpoint: rebuilt with no
         members (they open here at their next use); C{None} for a session
         whose mode is not its endpoint's
-        (L{mcpgateway.core.opening.SessionOpener.openAggregate})."""
+        (L{mcpgateway.core.gateway.opening.SessionOpener.openAggregate})."""
         from mcpgateway.core.aggregate.session import AggregateSession
 
         endpoint = facts.server[len(SERVER_PREFIX) :].lstrip("/") or "default"

@@ -13,7 +13,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway.core.gatewaysettings import Connection, PidFinder
+from mcpgateway.core.gateway.settings import Connection, PidFinder
 from mcpgateway.core.sessions import Session, SessionRegistry
 
 HINTS_AGE = 1.0
