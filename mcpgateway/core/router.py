@@ -188,6 +188,9 @@ class Router:
         """Whether a client process (a session's C{clientPid}) still runs,
         asked only when the child asks something of a client (set by its
         pool); C{None}: every attached session counts (L{clientSessions})."""
+        self.onServed: Callable[[SessionLike], object] | None = None
+        """Told the first time a session's request reaches this child (its
+        saved record then says so: L{mcpgateway.core.sessions.SessionLike.called})."""
         self.resultCheck: Callable[[str, Message], None] | None = None
         """Reads a confined child's answers (L{mcpgateway.core.refusals}); set per child."""
 
@@ -448,6 +451,8 @@ class Router:
             self.lastActivity = now
             if not session.called and not session.era2026:
                 session.called = True  # the child may hold something of it now
+                if self.onServed is not None:
+                    self.onServed(session)  # its saved record says so
             if self._waits.held and related is not None:
                 for gatewayId in self._waits.streamOf(session, ex):
                     self._serverRequests[gatewayId].exchange = ex

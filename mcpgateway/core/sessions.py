@@ -547,6 +547,15 @@ class SessionRegistry:
         if session.clientPid is not None:
             self._groupActivity[session.clientPid] = now
 
+    def served(self, session: SessionLike) -> None:
+        """A request of C{session} reached a child for the first time: its
+        record (C{called}) is saved again, as after activity."""
+        self.changes += 1
+        if self.onChange is not None:
+            self.onChange()
+        if self._changed is not None:
+            self._changed.add(session.id)
+
     def trackChanges(self, tracking: bool) -> None:
         """Keep (C{tracking}), from now on, or no longer keep the ids of the
         sessions that change (L{takeChanged}): the sessions file encodes

@@ -11,14 +11,15 @@ restart's hand-over sends (L{mcpgateway.core.handedchild.HandedChild}).
 It looks once a second (L{KEEP_EVERY}) while children start, for
 L{SETTLE} seconds after the last one started (the warden says when one
 is spawned), and not at all while none starts, so that an idle gateway
-wakes for nothing: a child initialized in the last second before a crash,
-or more than L{SETTLE} seconds after it was spawned, may not be kept.
-The record is written once: what changes later is not sent again. The
-next gateway's router starts its ids L{ID_JUMP} past the one the record names, so that an answer to a request
-the dead gateway sent is never taken for a new request's; the start of a
-line the dead gateway had read is lost (the next gateway drops the rest
-as a line that is not JSON); the child keeps the subscriptions and log
-level the dead gateway told it.
+wakes for nothing: a child initialized in the last second before a
+crash, or more than L{SETTLE} seconds after it was spawned, may not be
+kept. The record is written once: what changes later is not sent again.
+The next gateway's router starts its ids L{ID_JUMP} past the one the
+record names, so that an answer to a request the dead gateway sent is
+never taken for a new request's; the start of a line the dead gateway
+had read is lost (the next gateway drops the rest as a line that is not
+JSON); the child keeps the subscriptions and log level the dead gateway
+told it.
 
 When the gateway dies, the warden (L{mcpgateway.ops.wardenrun}) listens
 at C{<state dir>/warden.sock} (L{mcpgateway.ops.warden.SOCKET}) for the

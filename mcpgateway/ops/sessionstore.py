@@ -609,6 +609,8 @@ def _checked(record: Any) -> dict[str, Any]:
         extra["aggregate"] = {"endpoint": aggregate["endpoint"], "mode": aggregate["mode"]}
     if pid is not None and record.get("pidFromSocket") is True:
         extra["pidFromSocket"] = True  # found by the gateway, not the client's word
+    if record.get("called") is True:
+        extra["called"] = True  # a child served it: one started anew is told so
     return {
         **keys,
         **extra,

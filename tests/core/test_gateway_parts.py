@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.task import Clock
 from twisted.logger import Logger
 
 from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings
@@ -36,6 +37,7 @@ class Host:
     running: bool = False
     ended: list[tuple[str, str]] = field(default_factory=list)
     configuredCalls: int = 0
+    sessions: SessionRegistry = field(default_factory=lambda: SessionRegistry(Clock()))
 
     def endSession(self, session: Session, reason: str = "session ended") -> Deferred[None]:
         self.ended.append((session.id, reason))

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.task import Clock
 
 from mcpgateway.core.asking import STREAM_WAIT
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.router import Router
+from mcpgateway.core.sessions import SessionRegistry
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeSession, RecordingSink, capturedGatewayLogs, scheduled
 from tests.support.core.router import ALL_CAPS, Message, RouterCase, note, ok, req
@@ -1019,3 +1021,28 @@ class InvalidMessageLogTests(RouterCase):
         lines = [e for e in events if "invalid JSON-RPC" in e.get("log_format", "")]
         self.assertEqual(len(lines), 11)  # the burst, then one summary
         self.assertEqual(lines[-1]["count"], 990)
+
+
+class ServedTests(RouterCase):
+    def test_a_sessions_first_request_to_the_child_is_told_once(self) -> None:
+        served: list[str] = []
+        self.router.onServed = lambda session: served.append(session.id)
+        a = self.session("a")
+        assert not a.called
+        self.router.request(a, req(1, "tools/call"), RecordingSink())
+        self.router.request(a, req(2, "tools/call"), RecordingSink())
+        assert a.called and served == ["a"]
+
+
+def test_a_served_session_is_saved_again_without_being_active() -> None:
+    clock = Clock()
+    registry = SessionRegistry(clock)
+    session = registry.create("srv", "2025-11-25", {}, {})
+    registry.trackChanges(True)
+    clock.advance(5)
+    registry.served(session)
+    assert registry.takeChanged() == {session.id}
+    assert session.lastActivity == 0  # served is not activity: the reaper's clock is kept
+    session.called = True
+    assert session.record()["called"] is True
+    assert type(session).fromRecord(session.record()).called

@@ -127,3 +127,10 @@ def test_what_is_saved_is_what_is_loaded(
 ) -> None:
     one = record(capabilities=capabilities, subscriptions=subscriptions, created=created)
     assert parse(encode([one])) == [one]
+
+
+def test_whether_a_child_served_the_session_round_trips() -> None:
+    served = {**record(), "called": True}
+    assert parse(encode([served])) == [served]
+    [listedOnly] = parse(encode([{**record(), "called": "yes"}]))
+    assert "called" not in listedOnly  # only a true flag is kept

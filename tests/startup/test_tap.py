@@ -434,6 +434,7 @@ def test_service_tree_on_a_memory_reactor(
     assert names == [
         "NetworkProxy",
         "SandboxService",
+        "CrashKeeping",
         "RemotePools",
         "PinPolicy",
         "GatewayService",

@@ -125,8 +125,7 @@ class _Caller:
     C{router.sessions})."""
 
     era2026 = True
-    called = False
-    """A call chain is never restored: nothing to tell it of a child started anew."""
+    called = False  # never restored: nothing to tell it of a child started anew
     __slots__ = ("capabilities", "id", "logLevel", "subscriptions")
 
     def __init__(self, capabilities: dict[str, Any], logLevel: str | None) -> None:

@@ -68,8 +68,7 @@ class Listener:
 
     log = Logger(observer=logs.observer)
     era2026 = True
-    called = False
-    """A call chain is never restored: nothing to tell it of a child started anew."""
+    called = False  # never restored: nothing to tell it of a child started anew
     """Not a 2025 session: never counted for promotion, never given logs."""
 
     def __init__(

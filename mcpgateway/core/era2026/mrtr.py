@@ -128,8 +128,7 @@ class Era2026Call:
     """
 
     era2026 = True
-    called = False
-    """A call chain is never restored: nothing to tell it of a child started anew."""
+    called = False  # never restored: nothing to tell it of a child started anew
     __slots__ = ("capabilities", "id", "logLevel", "subscriptions", "suspension")
 
     def __init__(self, capabilities: dict[str, Any], logLevel: str | None) -> None:

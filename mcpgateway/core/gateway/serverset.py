@@ -24,6 +24,7 @@ from mcpgateway.core.gateway.settings import GatewaySettings
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.sessions import SessionRegistry
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import Resolution
@@ -40,6 +41,9 @@ class ServersHost(Protocol):
 
     @property
     def catalogs(self) -> Catalogs: ...
+
+    @property
+    def sessions(self) -> SessionRegistry: ...
 
 
 class ServerSet:
@@ -82,6 +86,7 @@ class ServerSet:
             spec, self._spawner, self._healing, self._promotions, self.limits, self._clientAlive
         )
         pool.toolPins = self._host.settings.toolPins  # its children's routers apply them
+        pool.sessionServed = self._host.sessions.served  # a served session's record is saved again
         listFirst = self._host.settings.listFirst
         if listFirst is not None:
             pool.listFirst = listFirst  # names decided before their calls

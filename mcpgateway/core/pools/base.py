@@ -45,7 +45,7 @@ from mcpgateway.core.pools.promotion import Promotion
 from mcpgateway.core.pools.scopecatalog import ScopeStartup, probeOwnChild, scopeKey
 from mcpgateway.core.pools.snapshot import LimitCounts, StatusReader, keysOf
 from mcpgateway.core.router import Router
-from mcpgateway.core.sessions import Session
+from mcpgateway.core.sessions import Session, SessionLike
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec, Sharing, Variant
 from mcpgateway.core.stats import RequestStats
@@ -79,6 +79,9 @@ class BasePool:
     """Whether a session's client process still runs (L{ServerPool.clientAlive})."""
     toolPins: PinnedTools | None = None
     """The gateway's pinned tools (L{ServerPool.toolPins})."""
+    sessionServed: Callable[[SessionLike], object] | None = None
+    """Told the first time a session's request reaches one of its children
+    (the gateway's sessions save it: L{mcpgateway.core.sessions.SessionRegistry.served})."""
     taskSupport: TaskSupport | None = None
     """Whether a child serves task-augmented calls itself (L{ServerPool.taskSupport})."""
     catalogSource: CatalogSource | None = None

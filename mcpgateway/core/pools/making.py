@@ -20,6 +20,7 @@ from mcpgateway.core.events import EventLog
 from mcpgateway.core.healing import Breaker
 from mcpgateway.core.pools.pool import ChildListener, ServerPool
 from mcpgateway.core.router import Fanout
+from mcpgateway.core.sessions import SessionLike
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.stats import RequestStats
@@ -86,8 +87,15 @@ class ChildMaker:
         router.onAmbiguous = self._ambiguous
         router.onList = lambda method: self._childListChanged(upstream, method)
         router.clientAlive = self._clientRuns
+        router.onServed = self._served
         router.tools = ToolGate(pool, _listedTo(weakref.ref(upstream)))
         return upstream
+
+    def _served(self, session: SessionLike) -> None:
+        """The pool's C{sessionServed}, as it is when told."""
+        served = self._pool.sessionServed
+        if served is not None:
+            served(session)
 
     def _clientRuns(self, pid: int) -> bool:
         """The pool's C{clientAlive}, as it is when asked (C{True}: not known)."""

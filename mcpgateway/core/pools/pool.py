@@ -64,7 +64,7 @@ from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHa
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.exchange import Sink
 from mcpgateway.core.healing import Breaker
-from mcpgateway.core.sessions import Session
+from mcpgateway.core.sessions import Session, SessionLike
 from mcpgateway.core.spec import ServerSpec, Sharing, Variant
 from mcpgateway.core.stats import RequestStats
 from mcpgateway.core.status import Era2026Stats, Resolution, ServerState, ServerStatus
@@ -207,6 +207,9 @@ class ServerPool(Protocol):
 
     perLaunch: bool
     """Whether it keeps a child per launch spec (a scoped pool, L{childPerLaunch})."""
+    sessionServed: Callable[[SessionLike], object] | None
+    """Told the first time a session's request reaches one of its children
+    (the gateway's sessions then save it again; C{None}: nobody is)."""
     clientAlive: PidProbe | None
     """Whether a session's client process still runs, asked when a shared
     child asks something of a client: a session whose client exited does
