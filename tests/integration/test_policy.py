@@ -22,7 +22,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,12 +82,16 @@ class Team:
         return f"http://127.0.0.1:{self.gateway.port}{path}"
 
 
-@pytest.fixture
-def team(home: Path) -> Iterator[Team]:
-    server = {"command": sys.executable, "args": [str(FIXTURE)]}
-    config = writeConfig(home / "servers.json", {"files": server, "other": server})
+@contextmanager
+def policyGateway(
+    home: Path, servers: dict[str, Any], policyText: str, *extra: str
+) -> Iterator[tuple[RunningGateway, Path, JwtIssuer, str]]:
+    """A team gateway with OAuth (tokens of a L{JwtIssuer}) deciding by
+    C{policyText}: the gateway, its policy file, the issuer and the
+    resource its tokens are for."""
+    config = writeConfig(home / "servers.json", servers)
     policy = home / "team.cedar"
-    policy.write_text(POLICY)
+    policy.write_text(policyText)
     port = freePort()
     resource = f"http://127.0.0.1:{port}"
     with JwtIssuer() as issuer:
@@ -103,21 +107,29 @@ def team(home: Path) -> Iterator[Team]:
                 resource,
                 "--policy",
                 str(policy),
-                "--policy-default",
-                "deny",
+                *extra,
             ],
             home,
         )
         try:
-            yield Team(
-                gateway,
-                policy,
-                issuer.mint("ann", resource, groups=["analysts"], expiresIn=600),
-                issuer.mint("root", resource, "mcp:admin", groups=["admins"], expiresIn=600),
-                issuer.mint("nemo", resource, expiresIn=600),
-            )
+            yield gateway, policy, issuer, resource
         finally:
             gateway.stop()
+
+
+@pytest.fixture
+def team(home: Path) -> Iterator[Team]:
+    server = {"command": sys.executable, "args": [str(FIXTURE)]}
+    servers = {"files": server, "other": server}
+    with policyGateway(home, servers, POLICY, "--policy-default", "deny") as opened:
+        gateway, policy, issuer, resource = opened
+        yield Team(
+            gateway,
+            policy,
+            issuer.mint("ann", resource, groups=["analysts"], expiresIn=600),
+            issuer.mint("root", resource, "mcp:admin", groups=["admins"], expiresIn=600),
+            issuer.mint("nemo", resource, expiresIn=600),
+        )
 
 
 @asynccontextmanager
@@ -388,34 +400,12 @@ def test_a_spelling_a_folding_server_would_take_is_refused_before_any_listing(ho
         "env": {"POLICY_FIXTURE_FOLDS": "1"},
         "share": "session",
     }
-    config = writeConfig(home / "servers.json", {"files": server})
-    policy = home / "team.cedar"
-    policy.write_text(FORBID_ADMIN_SECRET)
-    port = freePort()
-    resource = f"http://127.0.0.1:{port}"
-    with JwtIssuer() as issuer:
+    with policyGateway(home, {"files": server}, FORBID_ADMIN_SECRET) as opened:
+        _, _, issuer, resource = opened
         admin = issuer.mint("root", resource, "mcp:admin", groups=["admins"], expiresIn=600)
-        gateway = RunningGateway(
-            [
-                "--port",
-                f"tcp:{port}:interface=127.0.0.1",
-                "--config",
-                str(config),
-                "--oauth-issuer",
-                issuer.url,
-                "--resource-uri",
-                resource,
-                "--policy",
-                str(policy),
-            ],
-            home,
-        )
-        try:
-            url = f"{resource}/files/mcp"
-            for spelling in ("READ_SECRET", "read\u200bsecret"):
-                error = rawCall(url, admin, spelling)["error"]
-                assert error == {"code": -32602, "message": f"Unknown tool: {spelling}"}
-            served = rawCall(url, admin, "read_public")["result"]["content"][0]["text"]
-            assert served.startswith("read_public ")
-        finally:
-            gateway.stop()
+        url = f"{resource}/files/mcp"
+        for spelling in ("READ_SECRET", "read\u200bsecret"):
+            error = rawCall(url, admin, spelling)["error"]
+            assert error == {"code": -32602, "message": f"Unknown tool: {spelling}"}
+        served = rawCall(url, admin, "read_public")["result"]["content"][0]["text"]
+        assert served.startswith("read_public ")
