@@ -65,7 +65,7 @@ from mcpgateway.protocol import era2026wire, jsonrpc
 from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.runtime import logs
 
-__all__ = ["CatalogStartup", "StartupHost", "initializeOf"]
+__all__ = ["CHANGED", "KIND_OF", "CatalogHost", "CatalogStartup", "StartupHost", "initializeOf"]
 
 KIND_OF = {method: kind for kind, method in METHODS.items()}
 """The list each list method asks for."""
@@ -80,8 +80,8 @@ CHANGED = {
 Serve = Callable[[], Deferred[jsonrpc.Message]]
 
 
-class StartupHost(Protocol):
-    """What a L{CatalogStartup} reads of its shared pool."""
+class CatalogHost(Protocol):
+    """What answering from a catalog reads of a pool, whatever its scope."""
 
     @property
     def spec(self) -> ServerSpec: ...
@@ -100,6 +100,10 @@ class StartupHost(Protocol):
 
     @property
     def catalogSource(self) -> CatalogSource | None: ...
+
+
+class StartupHost(CatalogHost, Protocol):
+    """What a L{CatalogStartup} reads of its shared pool."""
 
     @property
     def shared(self) -> Upstream | None:

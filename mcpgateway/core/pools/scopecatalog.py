@@ -77,7 +77,6 @@ from twisted.python.failure import Failure
 from mcpgateway.core.cachehints import ListingHints
 from mcpgateway.core.catalogdata import (
     KINDS,
-    METHODS,
     Catalog,
     Send,
     canonical,
@@ -91,13 +90,11 @@ from mcpgateway.core.catalogdata import (
     shortHash,
     withoutWithheld,
 )
-from mcpgateway.core.healing import Breaker
 from mcpgateway.core.identity import presentedResult
-from mcpgateway.core.pools.pool import CatalogSource
+from mcpgateway.core.pools.fromcatalog import CHANGED, KIND_OF, CatalogHost, Serve, initializeOf
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import CatalogCounts, Circuit
-from mcpgateway.core.toolgate import PinnedTools
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.envelope import LOG_LEVELS
@@ -114,15 +111,6 @@ __all__ = [
 PROBE_TIMEOUT = 30.0
 """Seconds a probe may take before the sessions waiting for it start their
 own child (it goes on, and what it lists is kept)."""
-KIND_OF = {method: kind for kind, method in METHODS.items()}
-CHANGED = {
-    "tools": "notifications/tools/list_changed",
-    "prompts": "notifications/prompts/list_changed",
-    "resources": "notifications/resources/list_changed",
-    "resourceTemplates": "notifications/resources/list_changed",
-}
-
-Serve = Callable[[], Deferred[jsonrpc.Message]]
 
 
 @dataclass(frozen=True)
@@ -139,26 +127,8 @@ Probe = Callable[[], Deferred[ScopeCatalog]]
 """Starts one child, lists it and stops it (fails when it could not)."""
 
 
-class ScopeHost(Protocol):
-    """What a L{ScopeStartup} reads of its pool."""
-
-    @property
-    def spec(self) -> ServerSpec: ...
-
-    @property
-    def launchSpec(self) -> ServerSpec: ...
-
-    @property
-    def disabled(self) -> bool: ...
-
-    @property
-    def breaker(self) -> Breaker: ...
-
-    @property
-    def toolPins(self) -> PinnedTools | None: ...
-
-    @property
-    def catalogSource(self) -> CatalogSource | None: ...
+ScopeHost = CatalogHost
+"""What a L{ScopeStartup} reads of its pool."""
 
 
 def scopeKey(pool: ScopeHost, session: Session, ownChild: bool) -> str:
@@ -379,13 +349,7 @@ class ScopeStartup:
             sid=session.shortId,
         )
         catalog = withoutWithheld(known.catalog, self._host)
-        result: dict[str, Any] = {
-            "capabilities": catalog.capabilities,
-            "serverInfo": catalog.serverInfo,
-        }
-        if catalog.instructions is not None:
-            result["instructions"] = catalog.instructions
-        result = presentedResult(result, self._host.spec)
+        result = presentedResult(initializeOf(catalog), self._host.spec)
         return jsonrpc.resultResponse(
             initialize["id"], {**result, "protocolVersion": session.protocolVersion}
         )
