@@ -19,8 +19,8 @@ import mcp.types as types
 import pytest
 from mcp import Client
 
-from tests.integration.gateway import RunningGateway, writeConfig
-from tests.integration.test_restart_handover import cli, freePort
+from tests.integration.gateway import RunningGateway, freePort, writeConfig
+from tests.integration.test_restart_handover import cli
 
 pytestmark = pytest.mark.integration
 DEMO = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}

@@ -13,7 +13,6 @@ import json
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,18 +26,12 @@ import mcp
 import mcp.types as types
 import pytest
 
-from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
+from tests.integration.gateway import REPO, RunningGateway, freePort, waitFor, writeConfig
 
 pytestmark = pytest.mark.integration
 
 DEMO = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
 VERSION = "2025-11-25"
-
-
-def freePort() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def bridgeEnv(home: Path) -> dict[str, str]:
@@ -247,8 +240,8 @@ def test_a_gateway_restart_mid_session_is_ridden_out_with_the_same_session(home:
         bridge.call(1, "echo", {"message": "before"})
         assert bridge.answer(1)["result"]["content"][0]["text"] == "before"
         [before] = sessions(port)
-        assert waitFor(lambda: (home / "state" / "sessions.json").exists(), timeout=5)
-        time.sleep(1.2)  # the session is saved (batched, at most a second)
+        saved = home / "state" / "sessions.json"  # (batched: at most a second later)
+        assert waitFor(lambda: saved.exists() and before["id"] in saved.read_text(), timeout=5)
         gateways[0].stop()
         # A call made while no gateway runs waits for the next one.
         bridge.call(2, "echo", {"message": "during"})

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from mcpgateway.ops.statedir import pidAlive
-from tests.integration.gateway import REPO, waitFor
-from tests.integration.test_bridge import DEMO, freePort
+from tests.integration.gateway import REPO, freePort, waitFor
+from tests.integration.test_bridge import DEMO
 
 pytestmark = pytest.mark.integration
 

@@ -20,17 +20,9 @@ import pytest
 from mcp import Client
 
 from mcpgateway.ops.statedir import pidAlive
-from tests.integration.gateway import REPO, waitFor
+from tests.integration.gateway import REPO, freePort, waitFor
 
 pytestmark = pytest.mark.integration
-
-
-def freePort() -> int:
-    """A loopback port nobody listens on (start polls a fixed port, not 0)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 class Cli:

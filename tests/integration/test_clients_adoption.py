@@ -25,8 +25,8 @@ import pytest
 
 from mcpgateway.clientconfigs import jsonc
 from mcpgateway.ops.statedir import pidAlive
-from tests.integration.gateway import callEcho, errorText, waitFor
-from tests.integration.test_cli_real import Cli, freePort
+from tests.integration.gateway import callEcho, errorText, freePort, waitFor
+from tests.integration.test_cli_real import Cli
 
 pytestmark = pytest.mark.integration
 

@@ -52,8 +52,8 @@ from mcpgateway.clientconfigs.clients.claudecode import ClaudeCode
 from mcpgateway.clientconfigs.engine import AdoptionEngine
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.ops.statedir import pidAlive
-from tests.integration.gateway import REPO, callEcho, errorText, waitFor
-from tests.integration.test_cli_real import Cli, freePort
+from tests.integration.gateway import REPO, callEcho, errorText, freePort, waitFor
+from tests.integration.test_cli_real import Cli
 
 pytestmark = pytest.mark.integration
 

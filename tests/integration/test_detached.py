@@ -27,7 +27,7 @@ import pytest
 from mcp import Client
 
 from mcpgateway.ops.statedir import pidAlive
-from tests.integration.gateway import REPO
+from tests.integration.gateway import REPO, freePort
 
 pytestmark = pytest.mark.integration
 VERSION = "2026.8.31"  # the version scripts/install-test-backends puts in the npm cache
@@ -38,13 +38,6 @@ NPX_ENTRY = {
     "env": {},
     "share": "global",
 }
-
-
-def freePort() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 def environment(home: Path, **extra: str) -> dict[str, str]:

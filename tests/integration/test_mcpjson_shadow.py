@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.gateway import callEcho, errorText, waitFor
-from tests.integration.test_cli_real import Cli, freePort
+from tests.integration.gateway import callEcho, errorText, freePort, waitFor
+from tests.integration.test_cli_real import Cli
 
 pytestmark = pytest.mark.integration
 

@@ -207,7 +207,8 @@ def test_detached_twistd_traces_and_flushes_at_stop(home: Path, receiver: Receiv
     import time
 
     from mcpgateway.ops.statedir import pidAlive
-    from tests.integration.test_detached import environment, freePort
+    from tests.integration.gateway import freePort
+    from tests.integration.test_detached import environment
 
     config = writeConfig(
         home / "servers.json", {"trace": {"command": sys.executable, "args": [str(FIXTURE)]}}

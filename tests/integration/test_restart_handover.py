@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -18,17 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.integration.gateway import REPO, waitFor
+from tests.integration.gateway import REPO, freePort, waitFor
 
 DEMO = [sys.executable, "-m", "mcpgateway.demo"]
 VERSION = "2025-11-25"
 SESSIONS = 16
-
-
-def freePort() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cli(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

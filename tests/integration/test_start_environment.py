@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from mcpgateway.ops.statedir import pidAlive
-from tests.integration.test_detached import environment, freePort, gatewayPids
+from tests.integration.gateway import freePort
+from tests.integration.test_detached import environment, gatewayPids
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_restart_handover import cli, freePort
+from tests.integration.gateway import freePort
+from tests.integration.test_restart_handover import cli
 from tests.integration.test_tasks import Client2026
 
 pytestmark = pytest.mark.integration
