@@ -122,14 +122,16 @@ def _runsIntegrationTests(config: pytest.Config) -> bool:
 
 def installTestBackends() -> None:
     """scripts/install-test-backends into the tests' cache (a no-op once
-    installed; skipped, by the tests that need them, without Node.js)."""
+    installed; skipped, by the tests that need them, without Node.js). A
+    failed install fails no run here: the tests that need the backends try
+    again, and fail with its reason."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         return
     repo = Path(__file__).resolve().parents[1]
     cache = os.environ.get("MCPGATEWAY_TEST_CACHE") or str(repo / ".cache" / "test-backends")
     subprocess.run(
         [str(repo / "scripts" / "install-test-backends"), "--quiet"],
-        check=True,
+        check=False,
         stdout=subprocess.DEVNULL,
         env={**os.environ, "MCPGATEWAY_TEST_CACHE": cache},
         timeout=1800,

@@ -197,7 +197,7 @@ def test_sigint_to_the_bridge_mid_call_interrupts_nothing(home: Path) -> None:
     try:
         assert bridge.initialize()["result"]["protocolVersion"] == VERSION
         bridge.call(1, "slow", {"seconds": 2, "steps": 4})
-        time.sleep(0.7)
+        assert waitFor(lambda: gateway.health()["servers"]["demo"]["inFlight"] == 1)
         bridge.process.send_signal(signal.SIGINT)
         time.sleep(0.1)
         bridge.process.send_signal(signal.SIGINT)
