@@ -1,4 +1,6 @@
-"""The whole test run: SIGTERM ends it, as Ctrl-C does, and leaves no child running.
+"""The whole test run: SIGTERM ends it, as Ctrl-C does, and leaves no child
+running; run by pytest-xdist's workers, it has the npm test backends
+installed once, before they start.
 
 pytest-twisted runs every test inside Twisted's reactor (in a greenlet of
 its own), and the reactor, once running, installs its own SIGTERM handler,
@@ -17,10 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -94,6 +99,43 @@ def pytest_configure(config: pytest.Config) -> None:
         from twisted.internet import reactor
 
         reactor.addSystemEventTrigger("after", "startup", _installTerminate)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_setupnodes(config: pytest.Config, specs: list[Any]) -> None:
+    """Before pytest-xdist starts its workers, in the process that runs
+    them: the npm test backends, once, for a run with integration tests
+    (each worker would otherwise find them missing and queue up behind the
+    first one's install)."""
+    if _runsIntegrationTests(config):
+        installTestBackends()
+
+
+def _runsIntegrationTests(config: pytest.Config) -> bool:
+    integration = Path(__file__).resolve().parent / "integration"
+    for arg in config.args:
+        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+        if path == integration or integration in path.parents or path in integration.parents:
+            return True
+    return False
+
+
+def installTestBackends() -> None:
+    """scripts/install-test-backends into the tests' cache (a no-op once
+    installed; skipped, by the tests that need them, without Node.js). A
+    failed install fails no run here: the tests that need the backends try
+    again, and fail with its reason."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        return
+    repo = Path(__file__).resolve().parents[1]
+    cache = os.environ.get("MCPGATEWAY_TEST_CACHE") or str(repo / ".cache" / "test-backends")
+    subprocess.run(
+        [str(repo / "scripts" / "install-test-backends"), "--quiet"],
+        check=False,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "MCPGATEWAY_TEST_CACHE": cache},
+        timeout=1800,
+    )
 
 
 @pytest.hookimpl(trylast=True)

@@ -26,6 +26,7 @@ from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.doctor import runChecks
 from mcpgateway.ops.statedir import STATE_FILE
 from mcpgateway.runtime.paths import USER_BACKUP
+from tests.integration.gateway import freePort as freePort
 
 HEALTH: dict[str, Any] = {
     "status": "ok",
@@ -184,15 +185,6 @@ def deadPid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
     return process.pid
-
-
-def freePort() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 def run(

@@ -327,6 +327,8 @@ def test_a_key_file_open_to_others_is_refused_naming_its_mode(tmp_path: Path, mo
         (newClusterKey() + "\nnot base64!\n", "line 2"),
         (base64.b64encode(os.urandom(33)).decode() + "\n", "line 1"),
     ],
+    # Named, not shown: each parallel worker draws its own random keys.
+    ids=["empty", "comment", "short", "second-line", "long"],
 )
 def test_a_malformed_key_file_is_refused(tmp_path: Path, text: str, why: str) -> None:
     path = writeKeys(tmp_path / "keys", text)

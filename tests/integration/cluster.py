@@ -42,8 +42,7 @@ import pytest
 from mcp import Client
 
 from tests.integration.conftest import CACHE
-from tests.integration.continuity import freePort
-from tests.integration.gateway import REPO, RunningGateway, waitFor
+from tests.integration.gateway import REPO, RunningGateway, freePort, waitFor
 
 ACCEPT = "application/json, text/event-stream"
 _HAPROXY_CFG = """\

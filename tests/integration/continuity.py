@@ -43,14 +43,6 @@ TS_FLAVOURS = {"ts1": "v1", "ts2": "v2"}
 and 2.x (C{@modelcontextprotocol/client})."""
 
 
-def freePort() -> int:
-    """A loopback port nobody listens on now (for a gateway that must come
-    back on the same port after a restart)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def tsEnvironment() -> dict[str, str]:
     """The environment C{ts_session.mjs} needs (both SDKs' directories);
     installs the npm test backends when the 2.x client is missing, skips the

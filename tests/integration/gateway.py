@@ -6,8 +6,10 @@ from its log, so tests never race for fixed ports.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -127,11 +129,32 @@ def writeConfig(path: Path, servers: dict[str, Any]) -> Path:
     return path
 
 
+PORT_BLOCK = 1000
+"""Ports L{freePort} hands out per test worker: a block of its own each."""
+_PORT_BASE = 20000
+"""Where the blocks start: below Linux's ephemeral range (32768 on), from
+which C{tcp:0} listeners and outgoing connections take theirs."""
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % 12
+_PORTS = itertools.count(random.randrange(PORT_BLOCK))
+
+
 def freePort() -> int:
-    """A loopback TCP port nobody listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback TCP port nobody listens on now, for a server that is told
+    its port (a gateway restarted on the same one, a fixture server).
+
+    Taken from this worker's own block (C{PYTEST_XDIST_WORKER}; pytest-xdist
+    runs tests in parallel), outside the kernel's ephemeral range: between
+    this check and the server's bind, no other worker picks it, and no
+    outgoing connection or C{tcp:0} listener is given it."""
+    for _ in range(PORT_BLOCK):
+        port = _PORT_BASE + _WORKER * PORT_BLOCK + next(_PORTS) % PORT_BLOCK
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {_PORT_BASE + _WORKER * PORT_BLOCK} + {PORT_BLOCK}")
 
 
 def listening(port: int) -> bool:
@@ -151,6 +174,22 @@ def waitFor(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> bo
             return True
         time.sleep(interval)
     return False
+
+
+async def callsInFlight(
+    gateway: RunningGateway, server: str, count: int, timeout: float = 30.0
+) -> None:
+    """Wait, in an event loop that sends the calls itself (anyio), until
+    C{server} has at least C{count} calls in flight (C{/health}'s
+    C{inFlight}): calls the test started and that must be under way."""
+    import anyio
+
+    with anyio.fail_after(timeout):
+        while True:
+            found = await anyio.to_thread.run_sync(gateway.health)
+            if found["servers"][server]["inFlight"] >= count:
+                return
+            await anyio.sleep(0.05)
 
 
 class FixtureServer:

@@ -9,22 +9,16 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from tests.integration.gateway import REPO
+from tests.integration.gateway import freePort as freePort  # one per worker
 
 COUNTER = [sys.executable, str(REPO / "tests" / "fixtures" / "counter_server.py")]
 VERSION = "2025-11-25"
-
-
-def freePort() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,16 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.gateway import REPO, callEcho
+from tests.integration.gateway import REPO, callEcho, freePort
 
 pytestmark = pytest.mark.integration
-
-
-def freePort() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 def test_a_claude_config_written_after_the_start_is_adopted(tmp_path: Path) -> None:

@@ -57,7 +57,7 @@ def test_a_server_added_under_a_busy_writer_is_served_within_seconds(
     writer = BusyWriter(config)
     writer.start()
     try:
-        time.sleep(1.0)
+        assert waitFor(lambda: writer.writes >= 20)  # the writer is busy
         added = time.monotonic()
         writer.add = {"late": dict(DEMO)}
         assert waitFor(lambda: "late" in gateway.health()["servers"], timeout=8), gateway.text()[

@@ -23,8 +23,7 @@ import mcp.types as types
 import pytest
 from mcp import Client
 
-from tests.integration.continuity import freePort
-from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
+from tests.integration.gateway import REPO, RunningGateway, freePort, waitFor, writeConfig
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,16 +22,10 @@ import pytest
 from mcpgateway.ops.auditchain import digest
 from mcpgateway.ops.statedir import pidAlive
 from tests.integration.audittrail import auditVerify, requestRecords
-from tests.integration.gateway import REPO, waitFor
+from tests.integration.gateway import REPO, freePort, waitFor
 
 pytestmark = pytest.mark.integration
 VERSION = "2025-11-25"
-
-
-def freePort() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ environment, or in any message the child received.
 from __future__ import annotations
 
 import json
-import socket
 import sys
 import urllib.error
 import urllib.request
@@ -31,7 +30,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 from mcpgateway.auth.tokenfile import addToken, parseTokens
 from tests.fixtures.jwt_issuer import JwtIssuer
-from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
+from tests.integration.gateway import REPO, RunningGateway, freePort, waitFor, writeConfig
 
 pytestmark = pytest.mark.integration
 
@@ -46,12 +45,6 @@ INITIALIZE = {
         "clientInfo": {"name": "auth-test", "version": "1"},
     },
 }
-
-
-def freePort() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def recordingServer(home: Path) -> tuple[dict[str, Any], Path, Path]:

@@ -197,7 +197,7 @@ def test_sigint_to_the_bridge_mid_call_interrupts_nothing(home: Path) -> None:
     try:
         assert bridge.initialize()["result"]["protocolVersion"] == VERSION
         bridge.call(1, "slow", {"seconds": 2, "steps": 4})
-        time.sleep(0.7)
+        assert waitFor(lambda: gateway.health()["servers"]["demo"]["inFlight"] == 1)
         bridge.process.send_signal(signal.SIGINT)
         time.sleep(0.1)
         bridge.process.send_signal(signal.SIGINT)
@@ -240,8 +240,8 @@ def test_a_gateway_restart_mid_session_is_ridden_out_with_the_same_session(home:
         bridge.call(1, "echo", {"message": "before"})
         assert bridge.answer(1)["result"]["content"][0]["text"] == "before"
         [before] = sessions(port)
-        assert waitFor(lambda: (home / "state" / "sessions.json").exists(), timeout=5)
-        time.sleep(1.2)  # the session is saved (batched, at most a second)
+        saved = home / "state" / "sessions.json"  # (batched: at most a second later)
+        assert waitFor(lambda: saved.exists() and before["id"] in saved.read_text(), timeout=5)
         gateways[0].stop()
         # A call made while no gateway runs waits for the next one.
         bridge.call(2, "echo", {"message": "during"})

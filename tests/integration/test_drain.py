@@ -13,7 +13,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from tests.integration.gateway import RunningGateway, writeConfig
+from tests.integration.gateway import RunningGateway, callsInFlight, writeConfig
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +31,7 @@ def test_sigterm_lets_a_call_in_flight_finish(start: Any, home: Path) -> None:
             async with anyio.create_task_group() as group:
 
                 async def stopSoon() -> None:
-                    await anyio.sleep(0.7)
+                    await callsInFlight(gateway, "demo", 1)
                     gateway.process.send_signal(signal.SIGTERM)
 
                 group.start_soon(stopSoon)

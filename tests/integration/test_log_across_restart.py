@@ -17,7 +17,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,17 +28,11 @@ import pytest
 
 from mcpgateway.ops.statedir import pidAlive
 from tests.integration.audittrail import assertVerifies, requestRecords
-from tests.integration.gateway import REPO, waitFor
+from tests.integration.gateway import REPO, freePort, waitFor
 
 pytestmark = pytest.mark.integration
 VERSION = "2025-11-25"
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} \[[^\]]+\] ")
-
-
-def freePort() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

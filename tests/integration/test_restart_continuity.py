@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import stat
 import sys
 import urllib.error
@@ -17,16 +16,10 @@ from typing import Any
 
 import pytest
 
-from tests.integration.gateway import RunningGateway, waitFor, writeConfig
+from tests.integration.gateway import RunningGateway, freePort, waitFor, writeConfig
 
 DEMO = [sys.executable, "-m", "mcpgateway.demo"]
 VERSION = "2025-11-25"
-
-
-def freePort() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def post(url: str, message: dict[str, Any], session: str | None = None) -> tuple[Any, str | None]:

@@ -19,7 +19,7 @@ import mcp.types as types
 import pytest
 from mcp import Client
 
-from tests.integration.gateway import RunningGateway, writeConfig
+from tests.integration.gateway import RunningGateway, callsInFlight, writeConfig
 from tests.integration.sampling import recordingSampler
 
 pytestmark = pytest.mark.integration
@@ -59,7 +59,7 @@ def test_sampling_with_several_sessions_in_flight_is_refused_not_misrouted(
                     async with anyio.create_task_group() as group:
                         for client in clients:
                             group.start_soon(holdInFlight, client)
-                        await anyio.sleep(1.0)  # every session has a call in flight now
+                        await callsInFlight(gateway, "demo", len(clients))  # every session's
                         crowded = await s0.call_tool("sample", {"prompt": "secret of s0"})
             # The others have ended their sessions: s0 is the only session
             # attached to the shared child, the one client its request can be for.

@@ -26,7 +26,6 @@ import json
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from tests.integration.gateway import RunningGateway, waitFor, writeConfig
+from tests.integration.gateway import RunningGateway, freePort, waitFor, writeConfig
 from tests.integration.sandboxkit import (
     HOSTILE,
     bwrapOrSkip,
@@ -45,7 +44,7 @@ from tests.integration.sandboxkit import (
     hostileEntry,
     toolCall,
 )
-from tests.support.integration.restart_handover import cli, freePort, state
+from tests.support.integration.restart_handover import cli, state
 
 pytestmark = pytest.mark.integration
 
@@ -134,7 +133,7 @@ def test_a_call_in_flight_when_the_gateway_stops_still_goes_out(
 
     caller = threading.Thread(target=slowFetch, daemon=True)
     caller.start()
-    time.sleep(1.0)  # the call is in the child's sleep
+    assert waitFor(lambda: gateway.health()["servers"]["hostile"]["inFlight"] == 1)
     gateway.process.send_signal(signal.SIGTERM)  # the drain begins: the call is in flight
     caller.join(40)
     assert answers and isinstance(answers[0], dict), answers

@@ -33,7 +33,7 @@ import mcp.types as types
 import pytest
 from mcp import Client
 
-from tests.integration.gateway import RunningGateway, waitFor, writeConfig
+from tests.integration.gateway import RunningGateway, callsInFlight, waitFor, writeConfig
 from tests.integration.sampling import recordingSampler
 from tests.support.integration.scopes import (
     BASE_PYTHON,
@@ -264,7 +264,7 @@ def test_a_shared_child_that_samples_with_two_sessions_in_flight_keeps_its_share
             with anyio.fail_after(60):
                 async with anyio.create_task_group() as group:
                     group.start_soon(b.call_tool, "slow", {"seconds": 3, "steps": 3})
-                    await anyio.sleep(1.0)  # b has a call in flight on the shared child
+                    await callsInFlight(gateway, "talker", 1)  # b's, on the shared child
                     crowded = await a.call_tool("sample", {"prompt": "whose?"})
             async with Client(url, mode="legacy", sampling_callback=sampler("c")) as c:
                 own = await pidOf(c)

@@ -33,11 +33,12 @@ from tests.integration.gateway import (
     RunningGateway,
     callEcho,
     errorText,
+    freePort,
     twistdCommand,
     waitFor,
     writeConfig,
 )
-from tests.support.integration.cli_real import Cli, freePort
+from tests.support.integration.cli_real import Cli
 
 pytestmark = pytest.mark.integration
 

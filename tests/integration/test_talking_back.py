@@ -26,7 +26,7 @@ import mcp.types as types
 import pytest
 from mcp import Client
 
-from tests.integration.gateway import RunningGateway, errorText, waitFor, writeConfig
+from tests.integration.gateway import RunningGateway, callsInFlight, errorText, waitFor, writeConfig
 from tests.integration.sampling import recordingSampler
 
 pytestmark = pytest.mark.integration
@@ -104,7 +104,7 @@ def test_a_crowded_sampling_is_refused_and_the_server_keeps_its_share(
                 async with anyio.create_task_group() as group:
                     for client in (a, b):
                         group.start_soon(client.call_tool, "slow", {"seconds": 2, "steps": 2})
-                    await anyio.sleep(0.7)
+                    await callsInFlight(gateway, "demo", 2)
                     try:
                         crowded = text(await a.call_tool("sample", {"prompt": "crowded"}))
                     except Exception as e:
@@ -146,7 +146,7 @@ def test_a_session_whose_own_child_was_killed_goes_on(start: Any, home: Path) ->
                             killed = errorText(e)
 
                     group.start_soon(inFlight)
-                    await anyio.sleep(0.5)
+                    await callsInFlight(gateway, "demo", 1)
                     os.kill(pid, signal.SIGKILL)
             with anyio.fail_after(30):
                 again = text(await client.call_tool("echo", {"message": "two"}))

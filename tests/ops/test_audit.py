@@ -214,8 +214,11 @@ def test_every_payload_is_written_as_strict_json(tmp_path_factory: Any, argument
     log.startService()
     log.record(record(payload={"arguments": arguments}))
     log.stopService()
-    for line in path.read_text().splitlines():
+    strict = [
         json.loads(line, parse_constant=lambda name: (_ for _ in ()).throw(ValueError(name)))
+        for line in path.read_text().splitlines()
+    ]
+    assert [entry["tool"] for entry in strict if "tool" in entry] == ["echo"], strict
 
 
 def test_a_long_payload_is_cut_at_64_kib(tmp_path: Path) -> None:

@@ -269,7 +269,12 @@ def test_the_sse_reader_aborts_its_body() -> None:
 
 
 def test_an_sse_reader_never_connected_aborts_nothing() -> None:
-    SSEReader(lambda event: None).abort()
+    events: list[bytes] = []
+    reader = SSEReader(lambda event: events.append(event.data))
+    reader.abort()
+    assert not reader.finished.called  # no body ended: there was none
+    reader.dataReceived(b"data: later\n\n")
+    assert events == [b"later"]
 
 
 def test_read_body_gives_the_whole_body_and_why_it_ended() -> None:

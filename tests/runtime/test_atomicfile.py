@@ -45,3 +45,4 @@ def test_temp_names_and_no_leftover_on_failure(
 
 def test_fsync_of_a_missing_directory_is_quiet(tmp_path: Path) -> None:
     fsyncDirectory(tmp_path / "nowhere")
+    assert os.listdir(tmp_path) == []  # nothing made in its place

@@ -3,13 +3,8 @@ freePort."""
 
 from __future__ import annotations
 
-import socket
 import sys
 
+from tests.integration.gateway import freePort as freePort  # one per worker
+
 DEMO = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
-
-
-def freePort() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,14 +16,7 @@ import pytest
 
 from mcpgateway.ops.statedir import pidAlive
 from tests.integration.gateway import REPO
-
-
-def freePort() -> int:
-    """A loopback port nobody listens on (start polls a fixed port, not 0)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
+from tests.integration.gateway import freePort as freePort  # one per worker
 
 
 class Cli:

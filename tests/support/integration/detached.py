@@ -4,18 +4,11 @@ environment, freePort, gatewayPids."""
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 from mcpgateway.ops.statedir import pidAlive
 from tests.integration.gateway import REPO
-
-
-def freePort() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
+from tests.integration.gateway import freePort as freePort  # one per worker
 
 
 def environment(home: Path, **extra: str) -> dict[str, str]:
