@@ -40,7 +40,7 @@ PROGRAM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wardenrun.py
 
 SOCKET = "warden.sock"
 """Where, in the state directory, a warden that keeps a crashed gateway's
-children waits for the next gateway (L{mcpgateway.ops.crashadopt})."""
+children waits for the next gateway (L{mcpgateway.ops.crashkeep.CrashAdoption})."""
 
 
 def wardenWaits(stateDir: Path) -> bool:
