@@ -77,14 +77,16 @@ LOADED_ON_FIRST_USE = {
     "mcpgateway.config.resolve": "a server run through npx or uvx (tap.py)",
     "mcpgateway.config.resolvecache": "a server run through npx or uvx (tap.py)",
     "mcpgateway.ops.management": "the management API (/api/v1)",
-    "twisted.internet._multicast": "a UDP port (mcpgateway/runtime/lazyimport.py)",
-    "twisted.python.sendmsg": "a UNIX socket (mcpgateway/runtime/lazyimport.py)",
 }
 """Module (or package) -> what loads it; none of them is loaded here."""
 
 LOADED_AFTER_IDLE = {
     "orjson": "the first JSON-RPC message (mcpgateway/protocol/jsonrpc.py)",
     "httptools": "the first request's bytes (mcpgateway/web/plumbing/httpreader.py)",
+    "twisted.python.sendmsg": "the first child: the warden's link is a UNIX socket pair, which"
+    " carries the children's pipes (--adopt-grace, mcpgateway/ops/warden.py)",
+    "twisted.internet._multicast": "the first child, with the warden's UNIX socket pair"
+    " (twisted.internet.unix imports it)",
 }
 """Module -> what loads it: not loaded while the gateway is idle (a plain
 session loads it)."""
