@@ -283,6 +283,16 @@ class ChildProtocol(ProcessProtocol):
                 )
         self.stop()
 
+    def processExited(self, reason: Failure) -> None:
+        """The child's process exited: what it left in its process group
+        (a sandbox's processes, a helper it started) holds its pipes open,
+        so it is killed, and the child's end is known at once."""
+        if self._killGroup is not None and self.pid is not None:
+            try:
+                self._killGroup(self.pid, signal.SIGKILL)
+            except OSError:
+                pass  # nothing was left in its group
+
     def processEnded(self, reason: Failure) -> None:
         if self._errPartial:
             self.stderrTail.append(self._errPartial.decode("utf-8", "replace"))

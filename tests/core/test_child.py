@@ -338,6 +338,22 @@ class StopTests(ChildTestCase):
         proc.exit(signal=9)
         self.successResultOf(d)
 
+    def test_what_an_exited_child_left_in_its_group_is_killed(self) -> None:
+        """A sandbox's processes (or a helper) left behind hold the pipes open:
+        when the child's own process exits, its group is killed at once."""
+        calls: list[tuple[int, int]] = []
+        proto = ChildProtocol("srv", print, self.clock, killGroup=lambda p, s: calls.append((p, s)))
+        FakeProcess(proto, pid=778).connect()
+        proto.processExited(Failure(ProcessTerminated(signal=9)))
+        self.assertEqual(calls, [(778, signal.SIGKILL)])
+
+        def empty(pid: int, sig: int) -> None:
+            raise ProcessLookupError()  # nothing was left
+
+        quiet = ChildProtocol("srv", print, self.clock, killGroup=empty)
+        FakeProcess(quiet, pid=779).connect()
+        quiet.processExited(Failure(ProcessDone(0)))  # must not raise
+
     def test_kill_group_process_lookup_error_swallowed(self) -> None:
         def gone(pid: int, sig: int) -> None:
             raise ProcessLookupError()
