@@ -18,6 +18,7 @@ per period.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from collections import deque
@@ -288,10 +289,8 @@ class ChildProtocol(ProcessProtocol):
         (a sandbox's processes, a helper it started) holds its pipes open,
         so it is killed, and the child's end is known at once."""
         if self._killGroup is not None and self.pid is not None:
-            try:
+            with contextlib.suppress(OSError):  # nothing was left in its group
                 self._killGroup(self.pid, signal.SIGKILL)
-            except OSError:
-                pass  # nothing was left in its group
 
     def processEnded(self, reason: Failure) -> None:
         if self._errPartial:
