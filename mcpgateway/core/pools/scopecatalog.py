@@ -259,10 +259,14 @@ class ScopeStartup:
     def allowed(self, session: Session) -> bool:
         """Whether C{session}'s start-up may be answered from a catalog: the
         switches allow it, the server runs, its circuit is not open, and
-        the session is no probe's."""
+        the session is no probe's. Not a remote server's: its "child" is a
+        connection, not a process, and a probe would make a second one with
+        the session's credentials (a second token exchange) for nothing."""
         host = self._host
         source = host.catalogSource
         if source is None or not source.allows(host) or host.disabled:  # type: ignore[arg-type]
+            return False
+        if host.spec.remote is not None:
             return False
         if getattr(session, "keepsCacheHints", False):
             return False

@@ -22,7 +22,7 @@ from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.pools.scopecatalog import PROBE_TIMEOUT
 from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.sessions import Session
-from mcpgateway.core.spec import ServerSpec, Sharing
+from mcpgateway.core.spec import RemoteEndpoint, ServerSpec, Sharing
 from mcpgateway.core.status import ServerState
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, fakeSpawner
@@ -391,3 +391,15 @@ class PerUserTests(ScopeCase):
         self.assertEqual(self.successResultOf(called)["result"]["called"], "tools/call")
         self.assertEqual(self.running(), 1)
         self.assertTrue(self.base().scopeStartup.pending(bob))
+
+
+class RemoteTests(ScopeCase):
+    def test_a_remote_servers_start_up_is_never_answered_by_a_probe(self) -> None:
+        """A remote server's "child" is a connection: a probe would only make
+        a second one (and a second token exchange) with the session's
+        credentials."""
+        startup = self.base().scopeStartup
+        session = ListeningSession("s1")
+        self.assertTrue(startup.allowed(session))
+        self.base().spec = dataclasses.replace(SPEC, remote=RemoteEndpoint("https://x.test/mcp"))
+        self.assertFalse(startup.allowed(session))
