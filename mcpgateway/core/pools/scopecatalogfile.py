@@ -109,13 +109,17 @@ def fromRecord(server: str, key: str, record: Mapping[str, Any]) -> ScopeCatalog
     taken = record.get("taken")
     if not isinstance(taken, (int, float)) or isinstance(taken, bool):
         return None
+    try:
+        when = float(taken)
+    except OverflowError:
+        return None
     version = record.get("protocolVersion")
     private, ttls = savedHints(record)
     catalog = Catalog(
         server=server,
         catalogKey=key,
         source="snapshot",
-        taken=float(taken),
+        taken=when,
         digest=catalogDigest(lists, serverInfo, capabilities, instructions),
         lists=MappingProxyType(lists),
         serverInfo=serverInfo,
@@ -123,7 +127,7 @@ def fromRecord(server: str, key: str, record: Mapping[str, Any]) -> ScopeCatalog
         instructions=instructions,
         private=private,
         ttls=ttls,
-        expires={kind: taken + ttl / 1000.0 for kind, ttl in ttls.items()},
+        expires={kind: when + ttl / 1000.0 for kind, ttl in ttls.items()},
         entry=savedEntry(record),
     )
     return ScopeCatalog(catalog, version if isinstance(version, str) else None)

@@ -10,10 +10,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
@@ -82,10 +86,16 @@ class Host:
         self.catalogs = catalogs
 
 
+def folder(case: SynchronousTestCase) -> Path:
+    """A new empty folder, removed after C{case}."""
+    path = Path(tempfile.mkdtemp())
+    case.addCleanup(shutil.rmtree, path, True)
+    return path
+
+
 class SavedCase(SynchronousTestCase):
     def setUp(self) -> None:
-        self.state = Path(self.mktemp())
-        self.state.mkdir()
+        self.state = folder(self)
         self.store = ScopeCatalogStore(self.state)
         self.clock = Clock()
         self.saved = self.started(self.store)
@@ -172,6 +182,45 @@ class SavingTests(SavedCase):
         self.assertIsNone(read.protocolVersion)
 
 
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+RECORDS = st.fixed_dictionaries(
+    {},
+    optional={
+        name: JSON
+        for name in (
+            "tools",
+            "resources",
+            "taken",
+            "ttlMs",
+            "private",
+            "entry",
+            "protocolVersion",
+            "capabilities",
+            "serverInfo",
+        )
+    },
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(RECORDS | st.dictionaries(st.text(max_size=8), JSON, max_size=4))
+def test_a_saved_record_of_any_shape_is_a_catalog_or_none(record: dict[str, Any]) -> None:
+    known = fromRecord("own", KEY, record)
+    if known is not None:
+        assert isinstance(known.catalog.taken, float)
+        assert all(isinstance(item, dict) for item in known.catalog.items("tools"))
+        assert known.protocolVersion is None or isinstance(known.protocolVersion, str)
+    assert fromRecord("own", KEY, {**record, "taken": 10**400}) is None
+    forever = fromRecord("own", KEY, {"taken": 1.0, "ttlMs": {"tools": 10**400}})
+    assert forever is not None and forever.catalog.expiresAt() is not None
+
+
 class InvalidationTests(SavedCase):
     def test_another_entry_drops_the_servers_catalogs_and_its_file(self) -> None:
         self.saved.put("own", ENTRY, KEY, scopeCatalog())
@@ -240,8 +289,7 @@ class PoolCase(SynchronousTestCase):
     spec = SPEC
 
     def setUp(self) -> None:
-        self.state = Path(self.mktemp())
-        self.state.mkdir()
+        self.state = folder(self)
         self.saved: SavedScopeCatalogs | None = None
         self.restart()
 
@@ -351,8 +399,7 @@ class NoSecretTests(PoolCase):
 
 class GatewayTests(SynchronousTestCase):
     def test_the_gateway_reads_saves_and_forgets_its_scopes_catalogs(self) -> None:
-        state = Path(self.mktemp())
-        state.mkdir()
+        state = folder(self)
         store = ScopeCatalogStore(state)
 
         def started() -> tuple[FakeProcessReactor, Gateway]:
