@@ -6,7 +6,14 @@ any order, the numbered files of one log are put in that order). Names the
 first bad record (file, line, what is wrong); exit 0 only when the trail is
 intact, 1 when it is not. Keyed segments are checked with the audit key
 (C{--key-file}, default the state directory's C{audit.key}): without it
-only their structure can be, which says so and exits 3. Never loads Twisted.
+only their structure can be, which says so and exits 3.
+
+When an audit key is there, an unkeyed segment is not proof either: whoever
+can write the log but not read the key could have sealed the whole trail
+again without a key. So with a key, a trail with an unkeyed segment exits 3
+unless C{--allow-unkeyed} says its unkeyed segments are old ones (written
+before the gateway had a key); C{--require-keyed} makes that exit 3 even
+without a key. Never loads Twisted.
 """
 
 from __future__ import annotations
@@ -71,13 +78,20 @@ def status(result: Result, requireKeyed: bool) -> int:
     return 0
 
 
+def requiresKeyed(args: argparse.Namespace, key: bytes | None) -> bool:
+    """Whether an unkeyed segment fails the check: C{--require-keyed}, or
+    an audit key is there and C{--allow-unkeyed} was not given."""
+    return bool(args.require_keyed) or (key is not None and not args.allow_unkeyed)
+
+
 def cmdAuditVerify(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     paths = trailOrder(list(args.files)) if not args.as_given else list(args.files)
     keyFile, key = auditKey(args)
     result = verify(paths, key)
-    code = status(result, args.require_keyed)
+    requireKeyed = requiresKeyed(args, key)
+    code = status(result, requireKeyed)
     if out.json:
-        out.emit({"ok": code == 0, **result.json()})
+        out.emit({"ok": code == 0, "requireKeyed": requireKeyed, **result.json()})
         return code
     if result.problem is not None:
         out.line(f"NOT INTACT: {result.problem.text()}")
@@ -91,6 +105,8 @@ def cmdAuditVerify(args: argparse.Namespace, out: Output, ctx: CliContext) -> in
             " would not show"
         )
         return code
+    if requireKeyed and result.unkeyed:
+        return _unkeyedRefused(result, out, keyFile if key is not None else None)
     line = (
         f"intact: {result.records} record(s) in {result.files} file(s),"
         f" {result.segments} segment(s)"
@@ -115,6 +131,23 @@ def cmdAuditVerify(args: argparse.Namespace, out: Output, ctx: CliContext) -> in
     return code
 
 
+def _unkeyedRefused(result: Result, out: Output, keyFile: Path | None) -> int:
+    """Say why a trail with unkeyed segments is not proven intact (an audit
+    key is there, C{keyFile}, or C{--require-keyed}): exit 3."""
+    why = f"an audit key is there ({keyFile})" if keyFile is not None else "--require-keyed"
+    out.line(
+        f"unkeyed, integrity NOT proven: {result.unkeyed} of {result.segments} segment(s) in"
+        f" {result.files} file(s) are sealed without a key, and {why}: whoever can write the"
+        " log could have sealed it again whole without the key"
+    )
+    if keyFile is not None:
+        out.note(
+            "a trail written before the gateway had its key is unkeyed: check it with"
+            " --allow-unkeyed"
+        )
+    return STRUCTURE_ONLY
+
+
 def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
     audit = commands.add_parser(
         "audit",
@@ -131,7 +164,8 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         " oldest first: audit.jsonl.2 audit.jsonl.1 audit.jsonl). Prints the first bad"
         " record (file:line: edited, removed, reordered or truncated: why); exit 0 only"
         " when the trail is intact, 1 when it is not, 3 when keyed segments could not be"
-        " checked (no key: their structure only).",
+        " checked (no key: their structure only) or, when an audit key is there, when a"
+        " segment is unkeyed (--allow-unkeyed for trails written before the key).",
     )
     check.add_argument("files", metavar="FILE", nargs="+", help="the trail's files")
     check.add_argument(
@@ -141,13 +175,23 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
     )
     check.add_argument(
         "--key-file",
+        "--audit-key-file",
+        dest="key_file",
         metavar="FILE",
         default=None,
         help="the audit key the gateway sealed with (default: <state-dir>/audit.key)",
     )
-    check.add_argument(
+    keyed = check.add_mutually_exclusive_group()
+    keyed.add_argument(
         "--require-keyed",
         action="store_true",
-        help="exit 3 when a segment is unkeyed (a gateway that keys writes none)",
+        help="exit 3 when a segment is unkeyed, even without an audit key (the default"
+        " when there is one: a gateway that keys writes none)",
+    )
+    keyed.add_argument(
+        "--allow-unkeyed",
+        action="store_true",
+        help="accept unkeyed segments although an audit key is there: for a trail (or"
+        " its oldest files) written before the gateway had its key",
     )
     check.set_defaults(handler=cmdAuditVerify)

@@ -27,17 +27,26 @@ PUBLIC = "public"
 SCOPES = (PUBLIC, PRIVATE)
 
 
+MAX_TTL_MS = 10**15
+"""The longest C{ttlMs} kept (some 30,000 years): a longer one counts as
+this, so that every expiry is a finite number of seconds."""
+
+
 def hintsOf(result: Mapping[str, Any]) -> tuple[str | None, int | None]:
     """The C{cacheScope} and C{ttlMs} of one result (C{None}: not given,
     or not one of the values the specification defines; a negative
-    C{ttlMs} counts as 0, as the specification asks of a client)."""
+    C{ttlMs} counts as 0, as the specification asks of a client, and
+    one over L{MAX_TTL_MS} as that)."""
     scope = result.get("cacheScope")
-    ttl = result.get("ttlMs")
+    return (scope if scope in SCOPES else None), ttlOf(result.get("ttlMs"))
+
+
+def ttlOf(ttl: Any) -> int | None:
+    """A C{ttlMs} as it is kept: an integer from 0 to L{MAX_TTL_MS}
+    (C{None}: not an integer)."""
     if isinstance(ttl, bool) or not isinstance(ttl, int):
-        ttl = None
-    elif ttl < 0:
-        ttl = 0
-    return (scope if scope in SCOPES else None), ttl
+        return None
+    return min(max(ttl, 0), MAX_TTL_MS)
 
 
 class ListingHints:

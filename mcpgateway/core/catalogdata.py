@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.logger import Logger
 
-from mcpgateway.core.cachehints import ListingHints
+from mcpgateway.core.cachehints import MAX_TTL_MS, ListingHints
 from mcpgateway.core.spec import ServerSpec, Sharing
 from mcpgateway.core.toolgate import PinnedTools
 from mcpgateway.protocol import jsonrpc
@@ -198,7 +198,7 @@ def savedHints(record: Mapping[str, Any]) -> tuple[frozenset[str], dict[str, int
     kept: dict[str, int] = {}
     for kind, ttl in ttls.items() if isinstance(ttls, dict) else ():
         if kind in KINDS and isinstance(ttl, int) and not isinstance(ttl, bool) and ttl >= 0:
-            kept[kind] = ttl
+            kept[kind] = min(ttl, MAX_TTL_MS)
     return kinds, kept
 
 

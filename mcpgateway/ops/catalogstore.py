@@ -102,14 +102,19 @@ def encode(server: str, catalogKey: str, record: dict[str, Any]) -> bytes:
     @raise ValueError: C{record} is not strict JSON (a number that is not
         finite, a value JSON has no word for).
     """
-    return _dump(_body(server, catalogKey, record))
+    return dumpBody(_body(server, catalogKey, record))
 
 
 def _body(server: str, catalogKey: str, record: dict[str, Any]) -> dict[str, Any]:
     return {**record, "version": VERSION, "server": server, "catalogKey": catalogKey}
 
 
-def _dump(body: dict[str, Any]) -> bytes:
+def dumpBody(body: dict[str, Any]) -> bytes:
+    """A file's bytes for C{body} (naming its C{server}): compact, sorted,
+    ASCII JSON.
+
+    @raise ValueError: C{body} is not strict JSON.
+    """
     try:
         text = json.dumps(
             body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
@@ -122,7 +127,7 @@ def _dump(body: dict[str, Any]) -> bytes:
 def _fingerprint(body: dict[str, Any]) -> str:
     """What decides whether a file must be written again: its body without
     its C{taken} time."""
-    return hashlib.sha256(_dump({k: v for k, v in body.items() if k != "taken"})).hexdigest()
+    return hashlib.sha256(dumpBody({k: v for k, v in body.items() if k != "taken"})).hexdigest()
 
 
 class CatalogStore:
@@ -166,7 +171,7 @@ class CatalogStore:
             try:
                 body = self._read(path)
                 fingerprint = _fingerprint(body)
-            except (_Skip, ValueError) as e:
+            except (UnusableFile, ValueError) as e:
                 warnings.append(CatalogFileWarning(path, str(e)))
                 continue
             key = (body["server"], body["catalogKey"])
@@ -181,43 +186,17 @@ class CatalogStore:
     def _read(self, path: Path) -> dict[str, Any]:
         """The checked body of the file at C{path}.
 
-        @raise _Skip: it cannot be used; says why.
+        @raise UnusableFile: it cannot be used; says why.
         """
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError as e:
-            raise _Skip(f"cannot be opened ({_why(e)})") from None
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise _Skip("is not a regular file")
-            chunks = []
-            size = 0
-            while size <= MAX_BYTES:
-                chunk = os.read(fd, MAX_BYTES + 1 - size)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-        except OSError as e:
-            raise _Skip(f"cannot be read ({_why(e)})") from None
-        finally:
-            os.close(fd)
-        if size > MAX_BYTES:
-            raise _Skip(f"is larger than {MAX_BYTES} bytes")
-        try:
-            body = json.loads(b"".join(chunks), parse_constant=_refuseConstant)
-        except (ValueError, RecursionError, UnicodeDecodeError):
-            raise _Skip("is not JSON") from None
-        if not isinstance(body, dict):
-            raise _Skip("is not a JSON object")
+        body = readObject(path)
         version = body.get("version")
         if type(version) is not int or version != VERSION:
-            raise _Skip(f"is not of version {VERSION} (another gateway's version?)")
+            raise UnusableFile(f"is not of version {VERSION} (another gateway's version?)")
         server, catalogKey = body.get("server"), body.get("catalogKey", "")
         if not isinstance(server, str) or not isinstance(catalogKey, str):
-            raise _Skip("names no server")
+            raise UnusableFile("names no server")
         if fileName(server, catalogKey) != path.name:
-            raise _Skip("names another server than its file name")
+            raise UnusableFile("names another server than its file name")
         body["catalogKey"] = catalogKey
         return body
 
@@ -231,7 +210,7 @@ class CatalogStore:
         @raise OSError: the file system refused.
         """
         body = _body(server, catalogKey, record)
-        data = _dump(body)
+        data = dumpBody(body)
         if len(data) > MAX_BYTES:
             raise CatalogTooLarge(
                 f"the catalog of {server!r} would be {len(data)} bytes, over {MAX_BYTES}; "
@@ -257,8 +236,44 @@ class CatalogStore:
                     os.chmod(self.directory, stat.S_IMODE(mode) & 0o700)
 
 
-class _Skip(Exception):
+class UnusableFile(Exception):
     """A file L{CatalogStore.loadAll} cannot use; says why."""
+
+
+def readObject(path: Path) -> dict[str, Any]:
+    """The JSON object in the file at C{path}: a regular file (a symbolic
+    link is not followed), at most L{MAX_BYTES}, strict JSON.
+
+    @raise UnusableFile: it cannot be used; says why.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        raise UnusableFile(f"cannot be opened ({_why(e)})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UnusableFile("is not a regular file")
+        chunks = []
+        size = 0
+        while size <= MAX_BYTES:
+            chunk = os.read(fd, MAX_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as e:
+        raise UnusableFile(f"cannot be read ({_why(e)})") from None
+    finally:
+        os.close(fd)
+    if size > MAX_BYTES:
+        raise UnusableFile(f"is larger than {MAX_BYTES} bytes")
+    try:
+        body = json.loads(b"".join(chunks), parse_constant=_refuseConstant)
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        raise UnusableFile("is not JSON") from None
+    if not isinstance(body, dict):
+        raise UnusableFile("is not a JSON object")
+    return body
 
 
 def _refuseConstant(name: str) -> Any:

@@ -470,16 +470,17 @@ def _gatewaySettings(
     from mcpgateway.core.gateway.settings import GatewaySettings
     from mcpgateway.core.healing import HealingPolicy
     from mcpgateway.ops.catalogstore import CatalogStore
+    from mcpgateway.ops.scopecatalogstore import ScopeCatalogStore
     from mcpgateway.ops.sessionstore import SessionStore
     from mcpgateway.ops.statedir import pidAlive
     from mcpgateway.runtime.paths import SESSIONS_FILE
 
     runInThread = threadRunner(reactor)
     return GatewaySettings(
-        # The aggregate endpoint /mcp (docs/guide/aggregate.md): what every server
-        # lists, kept in the state directory; its search index and schema
-        # checks (loaded on its first use) work in the reactor's thread pool.
+        # The aggregate endpoint /mcp (docs/guide/aggregate.md): what every server lists,
+        # and each scope's start-ups are answered from, kept in the state directory.
         catalogs=Catalogs(reactor, CatalogStore(pre.stateDir), runInThread),
+        scopeStore=ScopeCatalogStore(pre.stateDir),
         runInThread=runInThread,
         resultBytes=options["result-store-bytes"],
         healing=HealingPolicy(

@@ -92,3 +92,78 @@ def test_an_unkeyed_trail_is_said_to_be_unkeyed(
     captured = capsys.readouterr()
     assert "1 unkeyed" in captured.out and "unkeyed segment(s)" in captured.out + captured.err
     assert main(["audit", "verify", "--require-keyed", "--state-dir", state, str(path)]) == 3
+
+
+def resealedUnkeyed(path: Path) -> None:
+    """Seal every record of the trail at C{path} again without a key (what
+    someone who can write the log but cannot read the key can do): each
+    record's C{mac} dropped, its hash and the chain's made anew."""
+    from mcpgateway.ops.auditchain import seal
+
+    previous = None
+    out = []
+    for line in path.read_bytes().splitlines():
+        entry = json.loads(line)
+        for member in ("hash", "mac", "prev"):
+            entry.pop(member, None)
+        if previous is not None:
+            entry["prev"] = previous
+        sealed, previous = seal(entry)
+        out.append(sealed + b"\n")
+    path.write_bytes(b"".join(out))
+
+
+def test_with_an_audit_key_a_trail_sealed_again_unkeyed_is_not_proven(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mcpgateway.ops.auditkey import loadOrCreateKey
+
+    state = tmp_path / "state"
+    state.mkdir()
+    key = loadOrCreateKey(state / "audit.key")
+    path = tmp_path / "audit.jsonl"
+    write(path, 3, key=key)
+    resealedUnkeyed(path)
+    assert main(["audit", "verify", "--state-dir", str(state), str(path)]) == 3
+    captured = capsys.readouterr()
+    assert captured.out.startswith("unkeyed, integrity NOT proven: 1 of 1 segment(s)")
+    assert f"an audit key is there ({state / 'audit.key'})" in captured.out
+    assert "--allow-unkeyed" in captured.out + captured.err
+    keyFile = str(state / "audit.key")
+    for option in ("--key-file", "--audit-key-file"):
+        assert main(["audit", "verify", option, keyFile, str(path)]) == 3
+    capsys.readouterr()
+    assert main(["audit", "verify", "--json", "--state-dir", str(state), str(path)]) == 3
+    document = json.loads(capsys.readouterr().out)
+    assert (document["ok"], document["requireKeyed"], document["unkeyed"]) == (False, True, 1)
+
+
+def test_allow_unkeyed_accepts_a_trail_written_before_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mcpgateway.ops.auditkey import loadOrCreateKey
+
+    state = tmp_path / "state"
+    state.mkdir()
+    path = tmp_path / "audit.jsonl"
+    write(path, 2)  # before the gateway had a key
+    loadOrCreateKey(state / "audit.key")
+    verify = ["audit", "verify", "--state-dir", str(state)]
+    assert main([*verify, str(path)]) == 3
+    capsys.readouterr()
+    assert main([*verify, "--allow-unkeyed", str(path)]) == 0
+    assert capsys.readouterr().out.startswith("intact: 4 record(s) in 1 file(s), 1 segment(s)")
+    # an edited record still fails, allowed unkeyed or not
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[1] = lines[1].replace(b"alice", b"alicf")
+    path.write_bytes(b"".join(lines))
+    assert main([*verify, "--allow-unkeyed", str(path)]) == 1
+
+
+def test_require_keyed_and_allow_unkeyed_exclude_each_other(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    write(path, 1)
+    assert main(["audit", "verify", "--require-keyed", "--allow-unkeyed", str(path)]) == 2
+    assert "not allowed with argument" in capsys.readouterr().err

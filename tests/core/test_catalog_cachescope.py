@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.internet.task import Clock
 
-from mcpgateway.core.cachehints import ListingHints, hintsOf
+from mcpgateway.core.cachehints import MAX_TTL_MS, ListingHints, hintsOf
 from mcpgateway.core.catalogdata import KINDS, launchOf, savedHints
 from mcpgateway.core.era2026.translate import handshakeResult
 from mcpgateway.core.gateway.catalog import Catalogs
@@ -224,6 +224,12 @@ class HintValueTests(CatalogCase):
         self.assertEqual(hintsOf({"cacheScope": "private", "ttlMs": 10}), ("private", 10))
         self.assertEqual(hintsOf({"cacheScope": "shared", "ttlMs": -5}), (None, 0))
         self.assertEqual(hintsOf({"ttlMs": True}), (None, None))
+        self.assertEqual(hintsOf({"ttlMs": 10**400}), (None, MAX_TTL_MS))
+        hints = ListingHints(5.0)
+        hints.page("tools", {"tools": [], "ttlMs": 10**400})
+        self.assertEqual(hints.expiry("tools"), 5.0 + MAX_TTL_MS / 1000.0)
+        saved = savedHints({"ttlMs": {"tools": 10**400}})
+        self.assertEqual(saved, (frozenset(), {"tools": MAX_TTL_MS}))
         self.assertEqual(hintsOf({"ttlMs": 1.5}), (None, None))
 
     def test_a_listing_takes_the_shortest_ttl_and_any_private_page(self) -> None:

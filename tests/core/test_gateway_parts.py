@@ -20,6 +20,7 @@ from mcpgateway.core.gateway.reconfiguring import Reconfigurer
 from mcpgateway.core.gateway.serverset import ServerSet
 from mcpgateway.core.gateway.sessionroom import SessionRoom
 from mcpgateway.core.gateway.settings import GatewaySettings
+from mcpgateway.core.pools.scopecatalogfile import SavedScopeCatalogs
 from mcpgateway.core.sessions import Session, SessionRegistry
 from mcpgateway.core.spec import ServerSpec
 from tests.fakes import FakeProcessReactor, fakeSpawner
@@ -29,8 +30,9 @@ SPEC = ServerSpec(name="srv", command="srv", executable="/opt/srv/bin/srv", requ
 
 @dataclass
 class Host:
-    """A gateway as its collaborators see it: settings, catalogs, whether
-    it runs, the sessions it ended and the configured() calls."""
+    """A gateway as its collaborators see it: settings, catalogs (its
+    scopes' too), whether it runs, the sessions it ended and the
+    configured() calls."""
 
     catalogs: Catalogs
     settings: GatewaySettings = field(default_factory=GatewaySettings)
@@ -38,6 +40,7 @@ class Host:
     ended: list[tuple[str, str]] = field(default_factory=list)
     configuredCalls: int = 0
     sessions: SessionRegistry = field(default_factory=lambda: SessionRegistry(Clock()))
+    scopeCatalogs: SavedScopeCatalogs = field(default_factory=lambda: SavedScopeCatalogs(Clock()))
 
     def endSession(self, session: Session, reason: str = "session ended") -> Deferred[None]:
         self.ended.append((session.id, reason))

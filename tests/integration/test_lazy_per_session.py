@@ -8,6 +8,10 @@ from the catalog of their scope (one probe child, started, listed and
 stopped, for the forty, who declare the same capabilities), so no child of
 theirs runs. Then one of them calls a tool: exactly one child starts, its
 own, and the call works.
+
+The catalog of their scope is saved in the state directory: a second
+gateway on the same state directory answers forty new clients with no
+child at all, not even a probe.
 """
 
 from __future__ import annotations
@@ -55,10 +59,10 @@ class PidWatch:
         self._thread.join(10)
 
 
-async def clients(gateway: RunningGateway) -> dict[str, Any]:
+async def clients(gateway: RunningGateway, call: bool = True) -> dict[str, Any]:
     """Forty clients start up (initialize and the four lists), then, with
-    all still open, the server's line of C{/health}; then the first calls
-    C{echo}, and the line again."""
+    all still open, the server's line of C{/health}; then, with C{call},
+    the first calls C{echo}, and the line again."""
     listed = anyio.Event()
     done = anyio.Event()
     count = 0
@@ -79,6 +83,9 @@ async def clients(gateway: RunningGateway) -> dict[str, Any]:
             if n == 0:
                 line = await anyio.to_thread.run_sync(gateway.health)
                 seen["before"] = line["servers"]["everything"]
+                if not call:
+                    done.set()
+                    return
                 echo = await client.call_tool("echo", {"message": "lazy"})
                 seen["echo"] = getattr(echo.content[0], "text", None)
                 line = await anyio.to_thread.run_sync(gateway.health)
@@ -116,3 +123,17 @@ def test_forty_clients_that_never_call_start_no_child_beyond_the_probe(
     assert watch.most <= 1
     assert after["pids"][0] in watch.seen
     assert waitFor(lambda: gateway.health()["servers"]["everything"]["children"] == 0, 15)
+    # The next gateway on the same state directory: the catalog of their scope is saved.
+    gateway.stop()
+    assert "probing a child to list its scope's catalog" in gateway.text()
+    assert (home / "state" / "catalogs" / "scopes" / "everything.json").is_file()
+    again: RunningGateway = start("--config", str(config), "--sandbox", "off")
+    with PidWatch(again, "everything") as watch:
+        seen = anyio.run(clients, again, False)
+    before = seen["before"]
+    assert "echo" in seen["tools"]
+    assert (before["state"], before["children"], before["pids"]) == ("catalog", 0, [])
+    assert before["catalogStartups"] == CLIENTS
+    assert before["catalogAnswers"] == CLIENTS * 5
+    assert watch.seen == set(), watch.seen  # no child, not even a probe
+    assert "probing a child to list its scope's catalog" not in again.text()

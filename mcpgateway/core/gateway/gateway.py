@@ -36,6 +36,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 
 from mcpgateway import __version__
+from mcpgateway.core.catalogdata import entryOf
 from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle, Sink
 from mcpgateway.core.gateway.aggregateside import AggregateSide
 from mcpgateway.core.gateway.catalog import Catalogs
@@ -50,6 +51,7 @@ from mcpgateway.core.gateway.settings import GatewayOptions, GatewaySettings
 from mcpgateway.core.gateway.shutdown import Shutdown
 from mcpgateway.core.gateway.visits import SessionVisits
 from mcpgateway.core.pools.pool import ServerPool, ServerUnavailable
+from mcpgateway.core.pools.scopecatalogfile import SavedScopeCatalogs
 from mcpgateway.core.sessions import Session, SessionRegistry
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
@@ -95,6 +97,8 @@ class Gateway:
         self.spawner = spawner
         """What starts every child (its clock, environment and flusher)."""
         self.catalogs = settings.catalogs if settings.catalogs is not None else Catalogs(clock)
+        self.scopeCatalogs = SavedScopeCatalogs(clock, settings.scopeStore, settings.runInThread)
+        """The catalogs of the servers' scopes, kept across restarts."""
         self.servers = ServerSet(self, specs, spawner, self.log)
         """The servers: a pool each, made, resolved and prewarmed."""
         self.pools: dict[str, ServerPool] = self.servers.pools
@@ -180,6 +184,8 @@ class Gateway:
         self.servers.catalogServe.loading(self.catalogs.start()).addErrback(
             lambda reason: self.log.failure("reading the catalog snapshots failed", reason)
         )
+        # Those of the servers' scopes too; the files of entries gone or changed go.
+        self.scopeCatalogs.start(lambda: {n: entryOf(p.spec) for n, p in self.pools.items()})
         restored = self.continuity.restore()
         self.servers.start()
         self.servers.prewarmRestored(restored)

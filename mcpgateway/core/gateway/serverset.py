@@ -17,13 +17,16 @@ from typing import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from mcpgateway.core.catalogdata import entryOf
 from mcpgateway.core.era2026.mrtr import BridgeLimits
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.gateway.catalogserve import CatalogServe
 from mcpgateway.core.gateway.settings import GatewaySettings
 from mcpgateway.core.healing import HealingPolicy
+from mcpgateway.core.pools.base import BasePool
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.scopecatalogfile import SavedScopeCatalogs
 from mcpgateway.core.sessions import SessionRegistry
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
@@ -41,6 +44,9 @@ class ServersHost(Protocol):
 
     @property
     def catalogs(self) -> Catalogs: ...
+
+    @property
+    def scopeCatalogs(self) -> SavedScopeCatalogs: ...
 
     @property
     def sessions(self) -> SessionRegistry: ...
@@ -92,6 +98,8 @@ class ServerSet:
             pool.listFirst = listFirst  # names decided before their calls
         pool.taskSupport = speaksTasks  # the tasks feature's reading of a child's initialize
         pool.catalogSource = self.catalogServe  # start-ups answered from the saved catalog
+        if isinstance(pool, BasePool):  # and from its scopes' saved catalogs
+            pool.scopeStartup.saved = self._host.scopeCatalogs
         return pool
 
     def _attach(self, pool: ServerPool) -> None:
@@ -105,6 +113,7 @@ class ServerSet:
         attached (not started: L{start})."""
         pool = self.pools[name] = self._make(spec)
         self._attach(pool)
+        self._host.scopeCatalogs.entryIs(name, entryOf(spec))
         return pool
 
     def remove(self, name: str, forget: bool) -> None:
@@ -114,6 +123,7 @@ class ServerSet:
         del self.pools[name]
         if forget:
             self._host.catalogs.forget(name)
+            self._host.scopeCatalogs.forget(name)
 
     def start(self, names: Iterable[str] | None = None) -> None:
         """Start the servers C{names} (C{None}: all): resolve C{npx}/C{uvx}

@@ -19,6 +19,7 @@ from mcpgateway.core.era2026.mrtr import BridgeLimits
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.pool import PromotionSink
+from mcpgateway.core.pools.scopecatalogfile import ScopePersistence
 from mcpgateway.core.sessions import SessionIds, SessionPersistence
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.toolgate import PinnedTools
@@ -84,6 +85,11 @@ class GatewaySettings:
     """What every server lists (the aggregate endpoint's source), kept up to
     date from every child that starts; C{None}: in memory only, and listed
     only when the aggregate asks."""
+    scopeStore: ScopePersistence | None = None
+    """Where the catalogs of the servers' scopes (a per-session, workspace,
+    credential or per-user server's start-ups are answered from) outlive
+    the process (L{mcpgateway.core.pools.scopecatalogfile}); C{None}: in
+    memory only, and each scope key is probed again after a restart."""
     tools: ToolsLike | None = None
     """The aggregate endpoint's own tools (search, describe, invoke,
     get_result); C{None}: theirs, made with the aggregator, with the search
@@ -136,6 +142,7 @@ class GatewayOptions(TypedDict, total=False):
     maxSuspendedCalls: int
     sessionIds: SessionIds | None
     catalogs: Catalogs | None
+    scopeStore: ScopePersistence | None
     tools: ToolsLike | None
     resultBytes: int | None
     runInThread: RunInThread | None

@@ -21,6 +21,7 @@ from twisted.logger import Logger
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.gateway.continuity import SessionContinuity
 from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.scopecatalogfile import SavedScopeCatalogs
 from mcpgateway.core.sessions import Session, SessionRegistry
 from mcpgateway.protocol import jsonrpc
 
@@ -33,6 +34,9 @@ class ShutdownHost(Protocol):
 
     @property
     def catalogs(self) -> Catalogs: ...
+
+    @property
+    def scopeCatalogs(self) -> SavedScopeCatalogs: ...
 
     def endSession(self, session: Session, reason: str = ...) -> Deferred[None]: ...
 
@@ -141,6 +145,7 @@ class Shutdown:
         stopping = [host.endSession(session, "gateway stopping") for session in self._sessions]
         stopping += [pool.stopAll() for pool in self._pools.values()]
         stopping.append(host.catalogs.stop())
+        stopping.append(host.scopeCatalogs.stop())
         if saved is not None:
             stopping.append(saved)
         return DeferredList(stopping, consumeErrors=True)

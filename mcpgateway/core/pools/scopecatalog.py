@@ -44,8 +44,13 @@ C{initialize}, as without a catalog. A probe rather than the first
 session's own child: that child would be kept for a session that may never
 call, which is what this avoids.
 
-The catalogs are kept in the gateway's memory, per pool: after a restart
-or a reconfiguration, the first session of each key is probed again.
+The catalogs are kept per pool, and saved in the state directory
+(L{SavedScopes}: L{mcpgateway.core.pools.scopecatalogfile}): after a
+restart or a reconfiguration, a key already listed is answered from its
+saved catalog without a probe. A probe still runs for a key never listed
+before, and for every key of a server whose entry changed (the key hashes
+the entry: its saved catalogs are dropped). A start-up waits for the saved
+catalogs to be read, as the gateway starts.
 
 A session answered from a catalog has its child made but not started
 (as a session restored after a restart has); its requests the catalog
@@ -102,6 +107,7 @@ from mcpgateway.runtime import logs
 
 __all__ = [
     "PROBE_TIMEOUT",
+    "SavedScopes",
     "ScopeCatalog",
     "ScopeProbeSession",
     "ScopeStartup",
@@ -129,6 +135,24 @@ Probe = Callable[[], Deferred[ScopeCatalog]]
 
 ScopeHost = CatalogHost
 """What a L{ScopeStartup} reads of its pool."""
+
+
+class SavedScopes(Protocol):
+    """Where every pool's scope catalogs outlive the process
+    (L{mcpgateway.core.pools.scopecatalogfile.SavedScopeCatalogs})."""
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the catalogs an earlier process saved were read."""
+
+    def whenLoaded(self) -> Deferred[None]:
+        """Fires once they are read."""
+
+    def get(self, server: str, entry: str, key: str) -> ScopeCatalog | None:
+        """The catalog of scope key C{key} of C{server}'s entry C{entry}."""
+
+    def put(self, server: str, entry: str, key: str, known: ScopeCatalog) -> None:
+        """Keep C{known} as that catalog (saved a little later)."""
 
 
 def scopeKey(pool: ScopeHost, session: Session, ownChild: bool) -> str:
@@ -253,6 +277,9 @@ class ScopeStartup:
         self._pending: dict[str, _Pending] = {}
         self.probesRun = 0
         """Probes started (for tests and the log)."""
+        self.saved: SavedScopes | None = None
+        """Where the catalogs outlive the process (the gateway's; C{None}:
+        kept in memory only)."""
 
     # -- deciding ----------------------------------------------------------------------
 
@@ -277,11 +304,34 @@ class ScopeStartup:
         its C{ttlMs})."""
         known = self._catalogs.get(key)
         if known is None:
+            known = self._savedCatalog(key)
+        if known is None:
             return None
         expires = known.catalog.expiresAt()
         if expires is not None and self._clock.seconds() >= expires:
             return None
         return known
+
+    def _savedCatalog(self, key: str) -> ScopeCatalog | None:
+        """The saved catalog of C{key} (of the server's entry as it is
+        now), kept in memory from now on."""
+        saved = self.saved
+        if saved is None:
+            return None
+        spec = self._host.spec
+        known = saved.get(spec.name, entryOf(spec), key)
+        if known is not None:
+            self._catalogs[key] = known
+        return known
+
+    def _keep(self, key: str, known: ScopeCatalog) -> None:
+        """Keep C{known} as the catalog of C{key}, and save it when it was
+        listed under the server's entry as it is now."""
+        self._catalogs[key] = known
+        saved, spec = self.saved, self._host.spec
+        entry = entryOf(spec)
+        if saved is not None and known.catalog.entry == entry:
+            saved.put(spec.name, entry, key, known)
 
     def pending(self, session: Session) -> bool:
         """Whether C{session} was answered from a catalog and its child has
@@ -313,7 +363,12 @@ class ScopeStartup:
         """The answer to C{session}'s C{initialize}: from the catalog of
         C{key} (probed first when none is known), the session then
         C{attach}ed to its child, not started; C{start()}'s when the probe
-        failed."""
+        failed. Waits for the saved catalogs to be read first."""
+        saved = self.saved
+        if saved is not None and not saved.loaded:
+            return saved.whenLoaded().addCallback(
+                lambda _: self.open(session, initialize, key, probe, start, attach)
+            )
         known = self.known(key)
         if known is not None:
             return succeed(self._opened(session, initialize, key, known, attach))
@@ -477,7 +532,7 @@ class ScopeStartup:
         renewed = replace(
             catalog, lists=MappingProxyType(merged), digest=digest, taken=self._clock.seconds()
         )
-        self._catalogs[key] = replace(known, catalog=renewed)
+        self._keep(key, replace(known, catalog=renewed))
 
     # -- probes ------------------------------------------------------------------------
 
@@ -508,7 +563,8 @@ class ScopeStartup:
                 )
                 known = None
             else:
-                self._catalogs[key] = known = result
+                known = result
+                self._keep(key, known)
             for w in self._probes.pop(key, []):
                 w.callback(known)
 

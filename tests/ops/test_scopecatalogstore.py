@@ -1,0 +1,126 @@
+"""The scope catalog files: a round trip, 0700/0600, none saved removes the
+file, only hashes as keys, 8 MiB refused, and a bad file skipped, kept and
+named in a warning, never an exception. The core side (when they are
+written, read and dropped) is tested in
+tests/core/pools/test_scopecatalogfile.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mcpgateway.ops.catalogstore import MAX_BYTES, CatalogFileWarning, CatalogTooLarge
+from mcpgateway.ops.scopecatalogstore import ScopeCatalogStore
+
+ENTRY = "a" * 32
+KEY = "0123456789abcdef0123456789abcdef"
+
+
+def record(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "taken": 10.0,
+        "digest": "d1",
+        "serverInfo": {"name": "own", "version": "1"},
+        "capabilities": {"tools": {}},
+        "instructions": None,
+        "tools": [{"name": "echo"}],
+        "prompts": [],
+        "resources": [],
+        "resourceTemplates": [],
+        "entry": ENTRY,
+        "protocolVersion": "2025-06-18",
+    }
+    base.update(changes)
+    return base
+
+
+def test_a_round_trip_in_private_files(tmp_path: Path) -> None:
+    store = ScopeCatalogStore(tmp_path)
+    store.save("own", ENTRY, {KEY: record()})
+    path = tmp_path / "catalogs" / "scopes" / "own.json"
+    assert store.pathOf("own") == path
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.parent.parent.stat().st_mode) == 0o700
+    loaded = ScopeCatalogStore(tmp_path).loadAll()
+    assert dict(loaded) == {"own": {"entry": ENTRY, "catalogs": {KEY: record()}}}
+    assert loaded.warnings == ()
+
+
+def test_none_saved_removes_the_file(tmp_path: Path) -> None:
+    store = ScopeCatalogStore(tmp_path)
+    store.save("own", ENTRY, {KEY: record()})
+    store.save("own", "", {})
+    assert not store.pathOf("own").exists()
+    store.save("own", "", {})  # nothing to remove: nothing happens
+    assert ScopeCatalogStore(tmp_path).loadAll() == {}
+
+
+def test_only_hashes_key_a_file(tmp_path: Path) -> None:
+    store = ScopeCatalogStore(tmp_path)
+    with pytest.raises(ValueError, match="not keyed by hashes"):
+        store.save("own", ENTRY, {"alice": record()})
+    with pytest.raises(ValueError, match="not keyed by hashes"):
+        store.save("own", "my-token", {KEY: record()})
+    path = store.pathOf("own")
+    path.parent.mkdir(parents=True)
+    body = {"version": 1, "server": "own", "entry": ENTRY, "catalogs": {"x": {}, KEY: record()}}
+    path.write_text(json.dumps(body))
+    assert list(store.loadAll()["own"]["catalogs"]) == [KEY]
+
+
+def test_a_file_over_the_limit_is_refused(tmp_path: Path) -> None:
+    store = ScopeCatalogStore(tmp_path)
+    with pytest.raises(CatalogTooLarge):
+        store.save("own", ENTRY, {KEY: record(instructions="x" * MAX_BYTES)})
+    assert not store.pathOf("own").exists()
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+FILES = st.dictionaries(
+    st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,20}\.json", fullmatch=True),
+    st.one_of(
+        st.binary(max_size=200),
+        JSON.map(lambda value: json.dumps(value).encode()),
+        st.fixed_dictionaries(
+            {"version": st.sampled_from([1, 1.0, True, "1", 2]), "server": JSON},
+            optional={"entry": JSON, "catalogs": JSON},
+        ).map(lambda value: json.dumps(value).encode()),
+    ),
+    max_size=6,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(FILES)
+def test_loadall_never_raises_on_garbage(tmp_path: Path, files: dict[str, bytes]) -> None:
+    root = tmp_path / str(len(os.listdir(tmp_path)))
+    root.mkdir()
+    store = ScopeCatalogStore(root)
+    store.save("good", ENTRY, {KEY: record()})
+    for name, data in files.items():
+        if name != "good.json":
+            (store.directory / name).write_bytes(data)
+    loaded = ScopeCatalogStore(root).loadAll()
+    assert loaded["good"]["catalogs"][KEY]["digest"] == "d1"
+    assert all(isinstance(w, CatalogFileWarning) for w in loaded.warnings)
+    for server, body in loaded.items():
+        assert store.pathOf(server).is_file()
+        assert isinstance(body["entry"], str) and isinstance(body["catalogs"], dict)
+        assert all(isinstance(r, dict) for r in body["catalogs"].values())
+    assert len(loaded) + len(loaded.warnings) == 1 + len(set(files) - {"good.json"})
