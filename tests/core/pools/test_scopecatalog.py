@@ -16,11 +16,11 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.gateway.catalogserve import CatalogServe
-from mcpgateway.core.pools.base import BasePool
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.pools.scopecatalog import PROBE_TIMEOUT
-from mcpgateway.core.pools.shared import SharedPool
+from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.shared import SharedPlacement
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import RemoteEndpoint, ServerSpec, Sharing
 from mcpgateway.core.status import ServerState
@@ -137,9 +137,9 @@ class ScopeCase(SynchronousTestCase):
     def forward(self, session: Session, method: str, params: Message | None = None) -> Any:
         return self.pool.forward(session, jsonrpc.request(7, method, params or {}), None)
 
-    def base(self) -> BasePool:
+    def base(self) -> Pool:
         pool = self.pool
-        assert isinstance(pool, BasePool)
+        assert isinstance(pool, Pool)
         return pool
 
     def running(self) -> int:
@@ -339,7 +339,7 @@ class PromotedTests(ScopeCase):
 
     def test_the_sessions_of_a_promoted_server_start_lazily(self) -> None:
         pool = self.pool
-        assert isinstance(pool, SharedPool)
+        assert isinstance(pool, Pool) and isinstance(pool.placement, SharedPlacement)
         pool.promotion.ambiguous("sampling/createMessage", 2)
         self.assertTrue(pool.ownsChildren())
         self.assertIs(pool.spec.sharing, Sharing.GLOBAL)
