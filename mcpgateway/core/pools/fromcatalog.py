@@ -380,7 +380,7 @@ class CatalogStartup:
             return serve()
         host = self._host
         side = host.era2026
-        side.requests += 1
+        side.answeredElsewhere()
         self.counts.answers += 1
         scope = side.cacheScope()
         initialize = presentedResult(initializeOf(catalog), host.spec)

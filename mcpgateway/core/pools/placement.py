@@ -34,17 +34,16 @@ from twisted.internet.interfaces import IReactorTime
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.exchange import Sink
-from mcpgateway.core.pools.fromcatalog import StartupHost
+from mcpgateway.core.pools.fromcatalog import CatalogStartup, StartupHost
 from mcpgateway.core.pools.launching import Launcher
 from mcpgateway.core.pools.lostchild import LostChildNotices
 from mcpgateway.core.pools.making import ChildMaker
-from mcpgateway.core.pools.pool import Idle, NoSharedChild, launchEnvOf
+from mcpgateway.core.pools.pool import Idle, NoSharedChild
 from mcpgateway.core.pools.scopecatalog import ScopeStartup
 from mcpgateway.core.pools.snapshot import LimitCounts, keysOf
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec, Variant
-from mcpgateway.core.status import CatalogCounts
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
 
@@ -96,6 +95,11 @@ class Placement(Protocol):
     ownsAll: bool
     """Whether every session has a child of its own (the pool's, not the placement's)."""
 
+    @property
+    def startup(self) -> CatalogStartup | None:
+        """What answers its sessions' start-ups from the saved catalog while
+        its one child does not run (a shared placement's; C{None}: none does)."""
+
     def children(self) -> list[Upstream]:
         """Its children (the shared one, or those of each key)."""
 
@@ -123,17 +127,11 @@ class Placement(Protocol):
         """C{message} of a session answered from its scope's catalog whose
         child is this placement's (C{None}: its child is its own)."""
 
-    def fromCatalog(self, session: Session, message: jsonrpc.Message) -> jsonrpc.Message | None:
-        """The saved catalog's answer to C{message} while the child does not run."""
-
     def unbind(self, session: Session) -> None:
         """C{session} moved to a child of its own: forget its binding."""
 
     def close(self, session: Session, reason: str) -> Deferred[None]:
         """Detach C{session} from its child."""
-
-    def forget(self, session: Session) -> None:
-        """C{session} ended (whatever child it had)."""
 
     def reconfigured(self, before: tuple[object, ...]) -> list[Session]:
         """The pool serves a new spec (its launch environment was
@@ -163,9 +161,6 @@ class Placement(Protocol):
     def era2026Router(self, scope: str) -> Router | None:
         """The router of route C{scope}'s child, when it has one."""
 
-    def serveEra2026(self, request: Era2026Request, serve: Serve) -> Deferred[jsonrpc.Message]:
-        """C{request} from the saved catalog, else C{serve()}."""
-
     def stopShared(self) -> Deferred[None]:
         """Stop the children of the routes (they start again on demand)."""
 
@@ -184,17 +179,8 @@ class Placement(Protocol):
     def principalOf(self, upstream: Upstream) -> str:
         """The key of the principal whose child C{upstream} is (C{""}: all's)."""
 
-    def servedFromCatalog(self) -> bool:
-        """Whether sessions wait for its child, answered from the saved catalog."""
-
-    def catalogCounts(self) -> CatalogCounts:
-        """What it answered from the saved catalog."""
-
     def startsOnCall(self) -> bool:
         """Whether its sessions are served from the saved catalog until a call."""
-
-    def initializeFor(self, session: Session) -> dict[str, Any] | None:
-        """The C{InitializeResult} the saved catalog answers C{session} with."""
 
 
 class SessionPlacement:
@@ -203,6 +189,7 @@ class SessionPlacement:
 
     perLaunch = False
     ownsAll = True
+    startup = None
 
     def __init__(self, kit: Kit) -> None:
         self._kit = kit
@@ -233,17 +220,11 @@ class SessionPlacement:
     ) -> Deferred[jsonrpc.Message] | None:
         return None
 
-    def fromCatalog(self, session: Session, message: jsonrpc.Message) -> jsonrpc.Message | None:
-        return None
-
     def unbind(self, session: Session) -> None:
         """Nothing is bound."""
 
     def close(self, session: Session, reason: str) -> Deferred[None]:
         return succeed(None)
-
-    def forget(self, session: Session) -> None:
-        """Nothing kept."""
 
     def reconfigured(self, before: tuple[object, ...]) -> list[Session]:
         """New sessions start from the new launch specs; the children
@@ -284,9 +265,6 @@ class SessionPlacement:
     def era2026Router(self, scope: str) -> Router | None:
         return None
 
-    def serveEra2026(self, request: Era2026Request, serve: Serve) -> Deferred[jsonrpc.Message]:
-        return serve()
-
     def stopShared(self) -> Deferred[None]:
         raise NoSharedChild(f"server '{self._kit.spec().name}' has a child per session")
 
@@ -307,19 +285,5 @@ class SessionPlacement:
     def principalOf(self, upstream: Upstream) -> str:
         return ""
 
-    def servedFromCatalog(self) -> bool:
-        return False
-
-    def catalogCounts(self) -> CatalogCounts:
-        return CatalogCounts()
-
     def startsOnCall(self) -> bool:
         return False
-
-    def initializeFor(self, session: Session) -> dict[str, Any] | None:
-        return None
-
-
-def envChanged(kit: Kit, before: tuple[object, ...]) -> bool:
-    """Whether the launch environment of C{kit}'s pool is no longer C{before}."""
-    return launchEnvOf(kit.launchSpec()) != before

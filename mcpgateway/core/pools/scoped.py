@@ -57,7 +57,7 @@ from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.pools.attach import release
 from mcpgateway.core.pools.capacity import ChildLimit
 from mcpgateway.core.pools.keyed import RouteChildren
-from mcpgateway.core.pools.placement import Kit, Serve
+from mcpgateway.core.pools.placement import Kit
 from mcpgateway.core.pools.pool import (
     GLOBAL_CHILD,
     Idle,
@@ -71,7 +71,7 @@ from mcpgateway.core.pools.scopecatalog import ScopeCatalog, listChild, scopeKey
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec, Variant
-from mcpgateway.core.status import CatalogCounts, Lifecycle
+from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.envelope import LOG_LEVELS
@@ -91,6 +91,7 @@ class KeyedPlacement:
     log = Logger(observer=logs.observer)
     perLaunch = True
     ownsAll = False
+    startup = None
 
     def __init__(self, kit: Kit) -> None:
         self._kit = kit
@@ -145,9 +146,6 @@ class KeyedPlacement:
         """The router of the route's child; of one of its credential (or
         principal) children when the route has no child without them."""
         return self.table.routerOf(scope)
-
-    def serveEra2026(self, request: Era2026Request, serve: Serve) -> Deferred[jsonrpc.Message]:
-        return serve()
 
     # -- sessions ----------------------------------------------------------------
 
@@ -244,9 +242,6 @@ class KeyedPlacement:
         levels = [s.logLevel for s in upstream.router.sessions if s.logLevel in LOG_LEVELS]
         fanout.childLogLevel = min(levels, key=LOG_LEVELS.index) if levels else level
 
-    def fromCatalog(self, session: Session, message: jsonrpc.Message) -> jsonrpc.Message | None:
-        return None
-
     def restore(self, session: Session) -> None:
         """Bind C{session} to the child of its route (started on its next
         request, or by the gateway's prewarm of restored sessions)."""
@@ -287,20 +282,8 @@ class KeyedPlacement:
             release(upstream, session, reason)
         return succeed(None)
 
-    def forget(self, session: Session) -> None:
-        """Nothing kept but its binding (L{close})."""
-
-    def servedFromCatalog(self) -> bool:
-        return False
-
-    def catalogCounts(self) -> CatalogCounts:
-        return CatalogCounts()
-
     def startsOnCall(self) -> bool:
         return False
-
-    def initializeFor(self, session: Session) -> dict[str, Any] | None:
-        return None
 
     # -- reconfiguration ---------------------------------------------------------------
 

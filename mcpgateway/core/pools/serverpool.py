@@ -174,11 +174,6 @@ class Pool:
         self.reader = StatusReader(
             self, clock, self.breaker, self.stats, self.limitCounts, spawner.remotes, self.created
         )
-        limits = limits if limits is not None else BridgeLimits()
-        bridge = InputBridge(
-            spec.name, clock, ttl=limits.inputTimeout, maxSuspended=limits.maxSuspended
-        )
-        self.era2026 = Era2026Side(self, bridge)
         self.notices = LostChildNotices(spec.name)
         """The sessions to be told, with their next answer, that their child is new."""
         self.owned = OwnedChildren(specNow, disabledNow, self.maker, self.launcher, self.notices)
@@ -203,6 +198,17 @@ class Pool:
                 catalogHost=self,
             )
         )
+        limits = limits if limits is not None else BridgeLimits()
+        bridge = InputBridge(
+            spec.name, clock, ttl=limits.inputTimeout, maxSuspended=limits.maxSuspended
+        )
+        self.era2026 = Era2026Side(
+            specNow, disabledNow, lambda: self.routes, self.era2026Refusal, self.placement, bridge
+        )
+        self._ownsAllSessions = self.placement.ownsAll
+        """Whether every session has a child of its own whatever happens (a
+        per-session server; a server promoted before this process is not:
+        its 2026 requests have the shared child)."""
 
     # -- which child serves a session ---------------------------------------------
 
@@ -228,24 +234,18 @@ class Pool:
         """The child key C{session} is bound to (C{None}: none, or an owned child)."""
         return self.placement.keyOf(session)
 
-    def _ownsAll(self) -> bool:
-        """Whether every session has a child of its own whatever happens (a
-        per-session server; a server promoted before this process is not:
-        its 2026 requests have the shared child)."""
-        return self.placement.ownsAll
-
     def ready(self, session: Session) -> Deferred[Upstream]:
         """The session's upstream, with a running child (a shared one is
         started again if it died).
 
         @raise SessionGone: the session's own child is gone.
         """
-        if session in self.owned or self._ownsAll():
+        if session in self.owned or self._ownsAllSessions:
             return self.owned.ready(session)
         return self.placement.ready(session)
 
     def gone(self, session: Session) -> str | None:
-        if session in self.owned or self._ownsAll():
+        if session in self.owned or self._ownsAllSessions:
             return self.owned.gone(session)
         return self.placement.gone(session)
 
@@ -262,9 +262,10 @@ class Pool:
         does not run, the gateway's own for a shared child, the session's
         for a child of its own)."""
         reads = self.taskSupport
-        if session not in self.owned:
-            known = self.placement.initializeFor(session)
-            if known is not None:
+        startup = self.placement.startup
+        if startup is not None and session not in self.owned:
+            known = startup.initializeFor(session)
+            if known is not None:  # the saved catalog's: its capabilities are the child's
                 return succeed(reads is not None and reads(known))
         known = self.scopeStartup.initializeFor(session)
         if known is not None:  # answered from its scope's catalog: its child has not started
@@ -329,7 +330,7 @@ class Pool:
         promoted before this process) gives C{session} one (its
         C{initialize} replayed on its next request); else its placement
         attaches it."""
-        if self._ownsAll() or self._promotedAtStart():
+        if self._ownsAllSessions or self._promotedAtStart():
             self.owned.restore(session)
         else:
             self.placement.restore(session)
@@ -337,9 +338,11 @@ class Pool:
     def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
         """Detach C{session}; its own child stops, a placement's stays for the others."""
         self.scopeStartup.forget(session)
-        self.placement.forget(session)
+        startup = self.placement.startup
+        if startup is not None:
+            startup.forget(session)
         self.notices.forget(session)
-        if session in self.owned or self._ownsAll():
+        if session in self.owned or self._ownsAllSessions:
             return self.owned.close(session, reason)
         return self.placement.close(session, reason)
 
@@ -424,7 +427,8 @@ class Pool:
                     return pending
             return self.forwardOwned(session, message, related)
         if not self._ownEach:
-            known = placement.fromCatalog(session, message)
+            startup = placement.startup
+            known = None if startup is None else startup.answer(session, message)
             if known is not None:
                 return succeed(known)
         elif session not in owned:
@@ -513,7 +517,7 @@ class Pool:
         ended = self.placement.reconfigured(env)
         running = len(self.owned.items())
         keyless = not spec.variants or "" in self.routes
-        if self._ownsAll() and running and keyless and launchEnvOf(self.launchSpec) != env:
+        if self._ownsAllSessions and running and keyless and launchEnvOf(self.launchSpec) != env:
             self.log.info(
                 "server {server}: its environment changed; the {count} session(s) open keep"
                 " their own child as it is until they end, new sessions get the new one",
@@ -681,9 +685,10 @@ class Pool:
     def serveEra2026(self, request: Era2026Request, sink: Sink) -> Deferred[jsonrpc.Message]:
         """A 2026 C{server/discover} or list from the saved catalog while a
         shared child does not run; anything else by the L{Era2026Side}."""
-        return self.placement.serveEra2026(
-            request, lambda: self.era2026.serveEra2026(request, sink)
-        )
+        startup = self.placement.startup
+        if startup is None:
+            return self.era2026.serveEra2026(request, sink)
+        return startup.serveEra2026(request, lambda: self.era2026.serveEra2026(request, sink))
 
     def toolTaskSupport(self, request: Era2026Request, tool: str) -> Deferred[str | None]:
         return self.era2026.toolTaskSupport(request, tool)
@@ -709,11 +714,15 @@ class Pool:
 
     def servedFromCatalog(self) -> bool:
         """Whether sessions answered from a catalog wait for their child."""
-        return self.placement.servedFromCatalog() or self.scopeStartup.serving()
+        startup = self.placement.startup
+        return (startup is not None and startup.serving()) or self.scopeStartup.serving()
 
     def catalogCounts(self) -> CatalogCounts:
         """What it answered from a catalog."""
-        shared, owned = self.placement.catalogCounts(), self.scopeStartup.counts
+        startup, owned = self.placement.startup, self.scopeStartup.counts
+        if startup is None:
+            return owned
+        shared = startup.counts
         return CatalogCounts(shared.startups + owned.startups, shared.answers + owned.answers)
 
 

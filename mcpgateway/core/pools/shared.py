@@ -52,7 +52,7 @@ from mcpgateway.core.exchange import Sink
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.pools.attach import adopt
 from mcpgateway.core.pools.fromcatalog import CatalogStartup
-from mcpgateway.core.pools.placement import Kit, Serve
+from mcpgateway.core.pools.placement import Kit
 from mcpgateway.core.pools.pool import (
     Idle,
     SessionGone,
@@ -65,7 +65,7 @@ from mcpgateway.core.pools.staleenv import StaleRestart
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec, Sharing
-from mcpgateway.core.status import CatalogCounts, Lifecycle
+from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
@@ -156,11 +156,6 @@ class SharedPlacement:
     def era2026Router(self, scope: str) -> Router | None:
         return self.shared.router if self.shared is not None and not scope else None
 
-    def serveEra2026(self, request: Era2026Request, serve: Serve) -> Deferred[jsonrpc.Message]:
-        """A 2026 C{server/discover} or list from the saved catalog while the
-        child does not run (L{CatalogStartup}); anything else as always."""
-        return self.startup.serveEra2026(request, serve)
-
     # -- sessions ----------------------------------------------------------------
 
     def open(self, session: Session, initialize: jsonrpc.Message) -> Deferred[jsonrpc.Message]:
@@ -190,23 +185,12 @@ class SharedPlacement:
             # The child it gets is started anew, unless the restart keeps it.
             self._kit.notices.mark(session, "restored on a gateway that did not keep its child")
 
-    def servedFromCatalog(self) -> bool:
-        return self.startup.serving()
-
     def startsOnCall(self) -> bool:
         shared = self.shared
         fanout = None if shared is None else shared.router.fanout
         if isinstance(fanout, SharedFanout) and fanout.subscriptions:
             return False  # updates of a subscribed resource come from a running child
         return self.startup.initializeFor(None) is not None
-
-    def catalogCounts(self) -> CatalogCounts:
-        return self.startup.counts
-
-    def initializeFor(self, session: Session) -> dict[str, Any] | None:
-        """What the saved catalog says while the child does not run (its
-        capabilities are the child's)."""
-        return self.startup.initializeFor(session)
 
     def gone(self, session: Session) -> str | None:
         kit = self._kit
@@ -230,9 +214,6 @@ class SharedPlacement:
     ) -> Deferred[jsonrpc.Message] | None:
         return None  # a session answered from its scope's catalog owns its child
 
-    def fromCatalog(self, session: Session, message: jsonrpc.Message) -> jsonrpc.Message | None:
-        return self.startup.answer(session, message)
-
     def unbind(self, session: Session) -> None:
         """Nothing to forget: moving off the shared child detached it."""
 
@@ -241,9 +222,6 @@ class SharedPlacement:
         if self.shared is not None:
             self.shared.router.detach(session, reason)
         return succeed(None)
-
-    def forget(self, session: Session) -> None:
-        self.startup.forget(session)
 
     # -- reconfiguration -----------------------------------------------------------
 
