@@ -60,7 +60,6 @@ class Era2026Side:
     L{mcpgateway.core.pools.pool.ServerPool}'s last part).
 
     @ivar bridge: the 2026 calls on its children (their suspended rounds).
-    @ivar listeners: the open listen streams on its children.
     @ivar requests: how many 2026 requests it was given.
     """
 
@@ -89,7 +88,8 @@ class Era2026Side:
         self._refusal = refusal
         self._childrenOf = children
         self.bridge = bridge
-        self.listeners: set[Listener] = set()
+        self._listeners: set[Listener] = set()
+        """The open listen streams on its children."""
         self.requests = 0
 
     def refusal(self) -> str | None:
@@ -213,9 +213,9 @@ class Era2026Side:
                 honour(wanted, capabilities if isinstance(capabilities, dict) else {}),
                 sink,
                 request.scope,
-                self.listeners.discard,
+                self._listeners.discard,
             )
-            self.listeners.add(listener)
+            self._listeners.add(listener)
             listener.start()
             return listener
 
@@ -283,14 +283,14 @@ class Era2026Side:
             inputRounds=bridge.inputRounds,
             inputExpired=bridge.inputExpired,
             badRequestStates=bridge.badRequestStates,
-            listenStreams=len(self.listeners),
+            listenStreams=len(self._listeners),
             suspendedCalls=bridge.suspended(),
         )
 
     def end(self, reason: str) -> None:
         """End the suspended 2026 calls and the listen streams."""
         self.bridge.stopAll(reason)
-        for listener in list(self.listeners):
+        for listener in list(self._listeners):
             listener.end(reason)
 
 

@@ -34,8 +34,6 @@ class Launcher:
     """The launch specs of a pool's children, and the requests waiting for
     an C{npx}/C{uvx} resolution before any child may start.
 
-    @ivar launches: the resolved launch specs of the routes' children, by
-        child key.
     """
 
     log = Logger(observer=logs.observer)
@@ -62,7 +60,8 @@ class Launcher:
         self._what = ""
         self._waiters: list[Deferred[None]] = []
         self._resolve: Resolver | None = None
-        self.launches: dict[str, ServerSpec] = {}
+        self._launches: dict[str, ServerSpec] = {}
+        """The resolved launch specs of the routes' children, by child key."""
 
     def after(
         self, resolving: Deferred[ServerSpec], what: str, resolve: Resolver | None = None
@@ -130,25 +129,25 @@ class Launcher:
         to the real binary behind C{npx}/C{uvx} once per child key."""
         if variant is None or variant.childKey == GLOBAL_CHILD:
             return succeed(self._launchSpec())
-        known = self.launches.get(variant.childKey)
+        known = self._launches.get(variant.childKey)
         if known is not None:
             return succeed(known)
         if self._resolve is None:
             return succeed(variant.launch)
 
         def resolved(spec: ServerSpec) -> ServerSpec:
-            self.launches[variant.childKey] = spec
+            self._launches[variant.childKey] = spec
             return spec
 
         return self._resolve(variant.launch).addCallback(resolved)
 
     def forget(self, key: str) -> None:
         """Forget the resolved launch of the child C{key} (it is gone)."""
-        self.launches.pop(key, None)
+        self._launches.pop(key, None)
 
     def keep(self, keys: Container[str]) -> None:
         """Forget the resolved launches of the child keys not in C{keys}."""
-        self.launches = {k: v for k, v in self.launches.items() if k in keys}
+        self._launches = {k: v for k, v in self._launches.items() if k in keys}
 
     def rebase(self) -> None:
         """Start children with the spec served now when it runs the program
