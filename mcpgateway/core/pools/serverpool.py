@@ -418,7 +418,13 @@ class Pool:
         owned, placement = self.owned, self.placement
         if not self._ownEach and not self.disabled:
             upstream = placement.childOf(session)
-            if upstream is not None and upstream.state is Lifecycle.RUNNING:
+            if (
+                upstream is not None
+                and upstream.state is Lifecycle.RUNNING
+                # A keyed child started for another (a prewarm, a 2026 client)
+                # still ends the catalog's answers to its sessions first.
+                and not (placement.perLaunch and self.scopeStartup.pending(session))
+            ):
                 return upstream.router.request(session, message, related)  # the hot path
         if self.scopeStartup.pending(session):
             if session not in owned:

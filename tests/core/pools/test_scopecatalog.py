@@ -392,6 +392,23 @@ class PerUserTests(ScopeCase):
         self.assertEqual(self.running(), 1)
         self.assertTrue(self.base().scopeStartup.pending(bob))
 
+    def test_a_call_on_a_child_started_otherwise_ends_the_wait_of_its_sessions(self) -> None:
+        """A principal's child started for something else (the gateway's
+        prewarm): the call of a session answered from its catalog still
+        goes the catalog's way, which tells its sessions the child runs."""
+        alice = self.session("a1", "alice")
+        self.probed(alice)
+        startup = self.base().scopeStartup
+        self.assertTrue(startup.pending(alice))
+        warming = self.pool.prewarm()
+        answer(self.reactor.lastProcess)
+        self.successResultOf(warming)
+        self.assertEqual(self.running(), 1)
+        called = self.forward(alice, "tools/call", {"name": "echo", "arguments": {}})
+        answer(self.reactor.lastProcess)
+        self.assertEqual(self.successResultOf(called)["result"]["called"], "tools/call")
+        self.assertFalse(startup.pending(alice))
+
 
 class RemoteTests(ScopeCase):
     def test_a_remote_servers_start_up_is_never_answered_by_a_probe(self) -> None:
