@@ -81,10 +81,11 @@ def _owned(pool: Any) -> OwnedChildren | None:
 def _shared(pool: Any) -> Upstream | None:
     """A shared pool's shared child, when its sessions share it (a promoted
     server's serves MCP 2026-07-28 requests only: it is not kept)."""
-    from mcpgateway.core.pools.shared import SharedPool
+    from mcpgateway.core.pools.shared import SharedPlacement
 
-    if isinstance(pool, SharedPool) and not pool.ownsChildren():
-        return pool.shared
+    placement = getattr(pool, "placement", None)
+    if isinstance(placement, SharedPlacement) and not pool.ownsChildren():
+        return placement.shared
     return None
 
 
@@ -253,10 +254,10 @@ def runningChildren(pool: Any) -> Iterator[tuple[str, Upstream, str | None, tupl
     owned = _owned(pool)
     if owned is None:
         return
-    for sessionId, upstream in list(owned.perSession.items()):
+    for sessionId, upstream in owned.items():
         if upstream.child is None:
             continue
-        session = owned.owners.get(sessionId)
+        session = owned.owner(sessionId)
         level = getattr(session, "logLevel", None)
         subscriptions = tuple(sorted(getattr(session, "subscriptions", ())))
         yield sessionId, upstream, level, subscriptions
@@ -423,7 +424,7 @@ class ChildAdoption:
         self.kept += 1
         owned = _owned(pool)
         if handed.session and owned is not None:
-            owner = owned.owners.get(handed.session)
+            owner = owned.owner(handed.session)
             if owner is not None:
                 owned.adopted(owner)
         self.log.info(
@@ -436,13 +437,14 @@ class ChildAdoption:
 
     def _upstreamOf(self, pool: Any, handed: HandedChild) -> Upstream | None:
         if not handed.session:
-            from mcpgateway.core.pools.shared import SharedPool
+            from mcpgateway.core.pools.shared import SharedPlacement
 
-            if isinstance(pool, SharedPool) and not pool.ownsChildren():
-                return pool._upstream()
+            placement = getattr(pool, "placement", None)
+            if isinstance(placement, SharedPlacement) and not pool.ownsChildren():
+                return placement.upstream()
             return None
         owned = _owned(pool)
-        return None if owned is None else owned.perSession.get(handed.session)
+        return None if owned is None else owned.childById(handed.session)
 
     def _stop(self, handed: HandedChild, why: str) -> None:
         self.notKept += 1

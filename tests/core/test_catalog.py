@@ -32,9 +32,9 @@ from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.gateway.catalogprobe import PROBE_BACKOFF, PROBE_BACKOFF_MAX, PROBE_LIMIT
 from mcpgateway.core.pools.factory import makePool
-from mcpgateway.core.pools.persession import PerSessionPool
-from mcpgateway.core.pools.scoped import ScopedPool
-from mcpgateway.core.pools.shared import SharedPool
+from mcpgateway.core.pools.placement import SessionPlacement
+from mcpgateway.core.pools.scoped import KeyedPlacement
+from mcpgateway.core.pools.serverpool import Pool
 from mcpgateway.core.router import Router
 from mcpgateway.ops.catalogstore import CatalogStore, Loaded
 from mcpgateway.protocol import jsonrpc
@@ -59,6 +59,7 @@ from tests.support.core.catalog import (
     syncThread,
     tool,
 )
+from tests.support.core.pools.pool import sharedOf
 
 
 class RootsChild(Child):
@@ -286,8 +287,10 @@ class ProbeTests(CatalogCase):
         self.assertEqual([t["name"] for t in a.items("tools")], ["a", "b", "c"])
         # The live listing of the child it started served it: listed once.
         self.assertEqual(child.methods().count("tools/list"), 2)
-        assert isinstance(self.pool, SharedPool) and self.pool.shared is not None
-        self.assertEqual(self.pool.shared.router.sessions, set())  # the probe session closed
+        assert sharedOf(self.pool).shared is not None
+        self.assertEqual(
+            sharedOf(self.pool).upstream().router.sessions, set()
+        )  # the probe session closed
         self.assertIs(self.successResultOf(self.catalogs.ensure(self.pool)), a)
 
     def test_refresh_lists_a_running_child_through_a_session(self) -> None:
@@ -301,8 +304,8 @@ class ProbeTests(CatalogCase):
         self.assertEqual(result.source, "probe")
         self.assertEqual([t["name"] for t in result.items("tools")], ["only"])
         self.assertEqual(child.methods()[0], "tools/list")
-        assert isinstance(self.pool, SharedPool) and self.pool.shared is not None
-        self.assertEqual(len(self.pool.shared.router.sessions), 1)  # s1 only
+        assert sharedOf(self.pool).shared is not None
+        self.assertEqual(len(sharedOf(self.pool).upstream().router.sessions), 1)  # s1 only
 
     def test_a_probe_that_takes_too_long_is_none_and_closes_its_session(self) -> None:
         child = self.startShared()
@@ -313,16 +316,16 @@ class ProbeTests(CatalogCase):
         self.reactor.advance(10)
         self.assertIsNone(self.successResultOf(refreshed))
         self.assertIn("within 10 s", self.catalogs.error("cat") or "")
-        assert isinstance(self.pool, SharedPool) and self.pool.shared is not None
+        assert sharedOf(self.pool).shared is not None
         # It goes on in the background (what it lists is still kept) ...
-        self.assertEqual(len(self.pool.shared.router.sessions), 2)
+        self.assertEqual(len(sharedOf(self.pool).upstream().router.sessions), 2)
         self.assertTrue(self.catalogs.probing("cat"))
         # ... until it ends (here: its list request times out, after the
         # server's requestTimeout; at most PROBE_LIMIT seconds in any case).
         self.reactor.pump([1.0] * int(PROBE_LIMIT - 10))  # (time as it passes: each second)
         self.assertFalse(self.catalogs.probing("cat"))
         self.assertIn("within 30 s", self.catalogs.error("cat") or "")
-        self.assertEqual(len(self.pool.shared.router.sessions), 1)
+        self.assertEqual(len(sharedOf(self.pool).upstream().router.sessions), 1)
         # Its requests were cancelled on the child.
         cancels = [
             m for m in child.proc.takeMessages() if m.get("method") == "notifications/cancelled"
@@ -356,8 +359,8 @@ class ProbeTests(CatalogCase):
         self.assertIn(("cat", frozenset({"tools", "resources"})), self.changes.calls)
         self.assertFalse(self.catalogs.failed("cat"))
         self.assertIsNone(self.catalogs.error("cat"))
-        assert isinstance(self.pool, SharedPool) and self.pool.shared is not None
-        self.assertEqual(self.pool.shared.router.sessions, set())
+        assert sharedOf(self.pool).shared is not None
+        self.assertEqual(sharedOf(self.pool).upstream().router.sessions, set())
 
     def test_stop_ends_a_late_probe(self) -> None:
         self.catalogs.ensure(self.pool)
@@ -408,7 +411,7 @@ class PerSessionTests(CatalogCase):
     spec = dataclasses.replace(SPEC, mode="session")
 
     def test_a_probe_of_a_per_session_server_lists_its_child_and_stops_it(self) -> None:
-        assert isinstance(self.pool, PerSessionPool)
+        assert isinstance(self.pool, Pool) and isinstance(self.pool.placement, SessionPlacement)
         probing = self.catalogs.ensure(self.pool)
         child = Child(self.reactor.lastProcess, self.lists)
         child.pump()
@@ -416,7 +419,7 @@ class PerSessionTests(CatalogCase):
         assert result is not None
         self.assertEqual(len(result.items("tools")), 3)
         self.assertEqual(child.methods().count("tools/list"), 2)  # listed once
-        self.assertEqual(self.pool.perSession, {})
+        self.assertEqual(self.pool.owned.items(), [])
         self.assertTrue(child.proc.stdinClosed)  # its child is being stopped
 
     def test_a_probe_declares_roots_and_answers_the_childs_roots_list_with_none(self) -> None:
@@ -492,7 +495,7 @@ class PrincipalTests(SynchronousTestCase):
         reactor = FakeProcessReactor()
         spec = dataclasses.replace(SPEC, perUser=True)
         pool: Any = makePool(spec, fakeSpawner(reactor))
-        assert isinstance(pool, ScopedPool)
+        assert isinstance(pool, Pool) and isinstance(pool.placement, KeyedPlacement)
         catalogs = Catalogs(reactor)
         catalogs.attach(pool)
         lists = {"alice": [tool("alice_only")], "bob": [tool("bob_only")]}

@@ -16,7 +16,7 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.logger import LogEvent, LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.pools.base import BasePool
+from mcpgateway.core.pools.serverpool import Pool
 from mcpgateway.protocol import jsonrpc
 from tests.http import Harness, Response, spec
 
@@ -116,7 +116,7 @@ class CancelledWaiterTests(SynchronousTestCase):
             session=sid,
         )
         pool = self.h.gateway.pools["srv"]
-        assert isinstance(pool, BasePool)
+        assert isinstance(pool, Pool)
         self.pool = pool
         self.assertEqual(self.pool.clientRequestsInFlight(), 1)
 

@@ -20,8 +20,9 @@ import pytest
 from twisted.internet.defer import succeed
 from twisted.internet.task import Clock
 
-from mcpgateway.core.pools.persession import PerSessionPool
-from mcpgateway.core.pools.shared import SharedPool
+from mcpgateway.core.pools.placement import SessionPlacement
+from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.shared import SharedPlacement
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import capturedGatewayLogs
 from tests.reloading import initialize
@@ -46,7 +47,7 @@ def test_a_state_dir_env_change_restarts_the_shared_child_when_idle(
     home.document["mcpServers"]["pw"] = {"command": home.exe, "share": "global"}
     gateway = home.start()
     pool = gateway.pools["pw"]
-    assert isinstance(pool, SharedPool)
+    assert isinstance(pool, Pool) and isinstance(pool.placement, SharedPlacement)
     a, old = home.open()
     b, same = home.open()
     assert same is old and old.env is not None and old.env["TOKEN"] == "first-secret"
@@ -128,7 +129,11 @@ def test_the_projects_that_use_the_users_entry_carry_on_too(
     home.document["projects"][str(project)] = {"mcpServers": {"pw": dict(entry)}}
     gateway = home.start()
     pool = gateway.pools["pw"]
-    assert isinstance(pool, SharedPool) and pool.spec.variants
+    assert (
+        isinstance(pool, Pool)
+        and isinstance(pool.placement, SharedPlacement)
+        and pool.spec.variants
+    )
     user, old = home.open()
     inProject, same = home.open(scope=home.keys.key(str(project)))
     assert same is old
@@ -177,7 +182,7 @@ def test_a_per_session_server_keeps_its_childrens_environment(
     home.document["mcpServers"]["pw"] = {"command": home.exe, "share": "session"}
     gateway = home.start()
     pool = gateway.pools["pw"]
-    assert isinstance(pool, PerSessionPool)
+    assert isinstance(pool, Pool) and isinstance(pool.placement, SessionPlacement)
     session, proc = home.open()
     with capturedGatewayLogs() as events:
         home.envChanged("TOKEN=2\n")

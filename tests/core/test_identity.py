@@ -15,11 +15,13 @@ from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.identity import presentedInfo, presentedResult
 from mcpgateway.core.pools.factory import makePool
-from mcpgateway.core.pools.persession import PerSessionPool
-from mcpgateway.core.pools.shared import SharedPool
+from mcpgateway.core.pools.placement import SessionPlacement
+from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.shared import SharedPlacement
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import era2026wire, jsonrpc
 from tests.fakes import FakeProcessReactor, FakeSession, RecordingSink, fakeSpawner
+from tests.support.core.pools.pool import sharedOf
 
 Message = dict[str, Any]
 
@@ -79,7 +81,9 @@ class PoolTests(SynchronousTestCase):
     def pool(self, mode: str) -> Any:
         self.reactor = FakeProcessReactor()
         pool = makePool(dataclasses.replace(CHOSEN, mode=mode), fakeSpawner(self.reactor))
-        assert isinstance(pool, (SharedPool, PerSessionPool))
+        assert isinstance(pool, Pool) and isinstance(
+            pool.placement, (SharedPlacement, SessionPlacement)
+        )
         return pool
 
     def test_a_shared_childs_sessions_see_the_chosen_name(self) -> None:
@@ -91,8 +95,9 @@ class PoolTests(SynchronousTestCase):
         self.assertEqual(self.successResultOf(d)["result"]["serverInfo"], SHOWN_INFO)
         late = self.successResultOf(pool.open(FakeSession("b"), clientInitialize(1)))
         self.assertEqual(late["result"]["serverInfo"], SHOWN_INFO)
-        assert pool.shared is not None
-        self.assertEqual(pool.shared.childInitializeResult, INIT_RESULT)
+        shared = sharedOf(pool).shared
+        assert shared is not None
+        self.assertEqual(shared.childInitializeResult, INIT_RESULT)
 
     def test_a_sessions_own_child_is_shown_by_the_chosen_name(self) -> None:
         pool = self.pool("stateful")

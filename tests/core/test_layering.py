@@ -37,7 +37,16 @@ def coreModules() -> list[Path]:
 
 def test_core_has_modules() -> None:
     names = {path.stem for path in coreModules()}
-    assert {"gateway", "pool", "shared", "persession", "router", "fanout", "spawn"} <= names
+    assert {
+        "gateway",
+        "pool",
+        "serverpool",
+        "shared",
+        "placement",
+        "router",
+        "fanout",
+        "spawn",
+    } <= names
 
 
 @pytest.mark.parametrize("path", coreModules(), ids=lambda path: path.name)

@@ -7,16 +7,16 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from mcpgateway.core.gateway.gateway import Gateway
-from mcpgateway.core.pools.persession import PerSessionPool
 from mcpgateway.ops.statedir import ChildLedger, findOrphans, processStartTime
 from mcpgateway.runtime.atomicfile import writeFileAtomic as atomicWrite
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import spec
+from tests.support.core.pools.pool import perSessionOf
 
 
 def statLine(pid: int, start: int, comm: str = "srv") -> bytes:
@@ -230,7 +230,7 @@ def test_gateway_keeps_the_ledger_in_step_with_its_children(tmp_path: Path) -> N
     assert sorted(readLedger(tmp_path)["children"]) == ["1000", "1001"]
     reactor.processes[0].exit(1)
     assert readLedger(tmp_path)["children"] == {"1001": {"server": "srv", "start": 600}}
-    upstream = cast(PerSessionPool, gateway.pools["srv"]).upstreamFor(other)
+    upstream = perSessionOf(gateway.pools["srv"]).upstreamFor(other)
     assert upstream is not None
     upstream.childVanished()
     assert readLedger(tmp_path)["children"] == {}

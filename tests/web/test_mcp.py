@@ -4,7 +4,7 @@ and routing, through the real Site with fake children and a fake clock."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +14,6 @@ from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 
 from mcpgateway.core.gateway.gateway import Gateway
-from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.protocol import jsonrpc, versions
 from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.protocol.limits import Limits
@@ -22,6 +21,7 @@ from mcpgateway.web.app import makeSite
 from mcpgateway.web.plumbing.sse import keepAliveFor
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import Harness, spec
+from tests.support.core.pools.pool import sharedOf
 from tests.support.protocol.envelope import (
     ABSENT,
     expectedNotificationProblem,
@@ -225,7 +225,7 @@ def test_client_disconnect_is_not_a_cancel() -> None:
     assert childRequests(h, "notifications/cancelled") == []
     forwarded = childRequests(h)[-1]
     h.process().reply({"jsonrpc": "2.0", "id": forwarded["id"], "result": {}})  # no crash
-    shared = cast(SharedPool, h.gateway.pools["srv"]).shared
+    shared = sharedOf(h.gateway.pools["srv"]).shared
     assert shared is not None and shared.router.inFlight == 0
 
 
@@ -851,7 +851,7 @@ def test_tools_list_with_params_123_is_answered_at_once_not_after_the_timeout() 
     )
     assert response.complete and response.json()["error"]["code"] == jsonrpc.INVALID_PARAMS
     assert childRequests(h, "tools/list") == []
-    shared = cast(SharedPool, h.gateway.pools["srv"]).shared
+    shared = sharedOf(h.gateway.pools["srv"]).shared
     assert shared is not None and shared.router.inFlight == 0
 
 
@@ -1051,7 +1051,7 @@ def test_a_stream_that_fails_to_write_costs_the_others_nothing() -> None:
 def test_a_routing_defect_is_a_json_rpc_error_and_leaves_nothing_behind() -> None:
     h = Harness()
     sid = h.initialize()
-    shared = cast(SharedPool, h.gateway.pools["srv"]).shared
+    shared = sharedOf(h.gateway.pools["srv"]).shared
     assert shared is not None
     router = shared.router
 

@@ -15,31 +15,23 @@ L{ChildLimit}.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, DeferredList
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway.core.events import EventLog
 from mcpgateway.core.pools.keyed import RouteChildren
-from mcpgateway.core.pools.launching import Launcher
-from mcpgateway.core.pools.snapshot import LimitCounts
 from mcpgateway.core.spec import SCOPED_IDLE_TIMEOUT, ServerSpec, Variant
 from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
 from mcpgateway.runtime import logs
 
-__all__ = ["ChildLimit", "LimitHost"]
+if TYPE_CHECKING:
+    from mcpgateway.core.pools.placement import Kit
 
-
-class LimitHost(Protocol):
-    """What a L{ChildLimit} reads of its pool."""
-
-    @property
-    def spec(self) -> ServerSpec:
-        """The server as configured now (its C{maxChildren}, timeouts)."""
+__all__ = ["ChildLimit"]
 
 
 class _Waiter:
@@ -59,25 +51,15 @@ class ChildLimit:
 
     log = Logger(observer=logs.observer)
 
-    def __init__(
-        self,
-        pool: LimitHost,
-        table: RouteChildren,
-        launcher: Launcher,
-        counts: LimitCounts,
-        events: EventLog,
-        clock: IReactorTime,
-    ) -> None:
+    def __init__(self, kit: Kit, table: RouteChildren) -> None:
         """
-        @param counts: where its waits, their timeouts and its evictions are
-            counted.
+        @param kit: what its pool serves now (C{maxChildren}, timeouts),
+            starts children with, and counts its waits, their timeouts and
+            its evictions in.
         """
-        self._pool = pool
+        self._kit = kit
         self._table = table
-        self._launcher = launcher
-        self._counts = counts
-        self._events = events
-        self._clock = clock
+        self._counts = kit.limitCounts
         self._waiters: deque[_Waiter] = deque()
         self._reserved: dict[str, list[Deferred[Upstream]]] = {}
         """Children whose launch spec is being resolved (they count as
@@ -89,7 +71,7 @@ class ChildLimit:
     def acquire(self, variant: Variant) -> Deferred[Upstream]:
         """The running child of C{variant}: started when needed, once there is
         room (after a pending C{npx}/C{uvx} resolution)."""
-        return self._launcher.whenLaunchable(lambda: self._launch(variant))
+        return self._kit.launcher.whenLaunchable(lambda: self._launch(variant))
 
     def acquireAll(self, variants: list[Variant]) -> Deferred[None]:
         """The running children of C{variants}, each started when there is
@@ -113,14 +95,14 @@ class ChildLimit:
         """The children that count against C{maxChildren}."""
         return sum(
             1
-            for key, upstream in self._table.children.items()
+            for key, upstream in self._table.items()
             if upstream.state is not Lifecycle.STOPPED or key in self._reserved
         )
 
     def _launch(self, variant: Variant) -> Deferred[Upstream]:
         key, table = variant.childKey, self._table
         upstream = table.childOf(variant)
-        table.children.move_to_end(key)
+        table.touch(key)
         others = self._reserved.get(key)
         if others is not None:
             waiter: Deferred[Upstream] = Deferred()
@@ -128,12 +110,12 @@ class ChildLimit:
             return waiter
         if upstream.state is not Lifecycle.STOPPED:
             return upstream.ensure().addCallback(lambda _: upstream)
-        if self._running() >= self._pool.spec.maxChildren and not self._evict():
+        if self._running() >= self._kit.spec().maxChildren and not self._evict():
             return self._wait(variant)
         self._reserved[key] = []
 
         def spawn(launch: ServerSpec) -> Deferred[None]:
-            upstream.spec = launch.forPrincipal(table.made[key].principal)
+            upstream.spec = launch.forPrincipal(table.madeFrom(key).principal)
             started = upstream.ensure()
             for other in self._reserved.pop(key, []):
                 upstream.ensure().addCallback(lambda _: upstream).chainDeferred(other)
@@ -144,7 +126,8 @@ class ChildLimit:
                 other.errback(reason)
             return reason
 
-        launching: Deferred[None] = self._launcher.launchOf(table.made[key]).addCallback(spawn)
+        launch = self._kit.launcher.launchOf(table.madeFrom(key))
+        launching: Deferred[None] = launch.addCallback(spawn)
         return launching.addErrback(unreserve).addCallback(lambda _: upstream)
 
     def _evict(self) -> bool:
@@ -152,7 +135,7 @@ class ChildLimit:
         whether there was one."""
         idle = [
             upstream
-            for upstream in self._table.children.values()
+            for upstream in self._table.upstreams()
             if upstream.state is Lifecycle.RUNNING and not upstream.router.clientRequestsInFlight()
         ]
         if not idle:
@@ -162,24 +145,26 @@ class ChildLimit:
         self.log.info(
             "server {server}: {count} children (maxChildren), stopping the least recently"
             " used idle one, pid {pid}",
-            server=self._pool.spec.name,
+            server=self._kit.spec().name,
             count=self._running(),
             pid=victim.pid,
         )
-        self._events.emit("evicted", f"child pid {victim.pid} stopped to make room", pid=victim.pid)
+        self._kit.events.emit(
+            "evicted", f"child pid {victim.pid} stopped to make room", pid=victim.pid
+        )
         victim.stop()
         return True
 
     def _wait(self, variant: Variant) -> Deferred[Upstream]:
         self._counts.waits += 1
         waiter = _Waiter(variant, Deferred())
-        timeout = self._pool.spec.requestTimeout
-        waiter.timer = self._clock.callLater(timeout, self._waitedTooLong, waiter, timeout)
+        timeout = self._kit.spec().requestTimeout
+        waiter.timer = self._kit.clock.callLater(timeout, self._waitedTooLong, waiter, timeout)
         self._waiters.append(waiter)
         self.log.info(
             "server {server}: {count} children (maxChildren), all busy; a request waits"
             " for one to drain",
-            server=self._pool.spec.name,
+            server=self._kit.spec().name,
             count=self._running(),
         )
         self._watch()
@@ -187,7 +172,7 @@ class ChildLimit:
 
     def _watch(self) -> None:
         """Retry the waiters when a child starts (or fails to), or drains."""
-        for key, upstream in self._table.children.items():
+        for key, upstream in self._table.items():
             if key in self._watching:
                 continue
             if upstream.state in (Lifecycle.STARTING, Lifecycle.RESTARTING):
@@ -214,11 +199,11 @@ class ChildLimit:
         try:
             while self._waiters:
                 waiter = self._waiters[0]
-                upstream = self._table.children.get(waiter.variant.childKey)
+                upstream = self._table.child(waiter.variant.childKey)
                 started = upstream is not None and upstream.state is not Lifecycle.STOPPED
                 if (
                     not started
-                    and self._running() >= self._pool.spec.maxChildren
+                    and self._running() >= self._kit.spec().maxChildren
                     and not self._evict()
                 ):
                     break
@@ -236,7 +221,7 @@ class ChildLimit:
             return
         self._waiters.remove(waiter)
         self._counts.waitTimeouts += 1
-        spec = self._pool.spec
+        spec = self._kit.spec()
         limit = spec.maxChildren
         self.log.warn(
             "server {server}: a request waited {timeout:g} s for one of its {limit}"
@@ -259,11 +244,11 @@ class ChildLimit:
         its own; a child two routes share waits for the longer),
         else the server's, else L{SCOPED_IDLE_TIMEOUT}; forget those with no
         session left. The pids stopped."""
-        spec, table = self._pool.spec, self._table
+        spec, table = self._kit.spec(), self._table
         default = spec.idleTimeout or SCOPED_IDLE_TIMEOUT
         stopped = []
         waited = {waiter.variant.childKey for waiter in self._waiters}
-        for key, upstream in list(table.children.items()):
+        for key, upstream in table.items():
             router = upstream.router
             if upstream.state is Lifecycle.RUNNING and not router.inFlight:
                 quiet = now - max(router.lastActivity, upstream.startedAt or 0.0)
@@ -277,7 +262,7 @@ class ChildLimit:
                         pid=pid,
                         seconds=quiet,
                     )
-                    self._events.emit("idle-stop", f"no traffic for {quiet:.0f} s", pid=pid)
+                    self._kit.events.emit("idle-stop", f"no traffic for {quiet:.0f} s", pid=pid)
                     upstream.stop()
                     if pid is not None:
                         stopped.append(pid)

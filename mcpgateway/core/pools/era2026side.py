@@ -5,13 +5,13 @@ Those clients have no session: a pool serves their requests on its shared
 child (or the child of the request's route) through its
 L{mcpgateway.core.era2026.mrtr.InputBridge}, and their listen streams as
 L{mcpgateway.core.era2026.listen.Listener}s of that child's router. A pool
-that cannot serve them says why (L{Era2026Host.era2026Refusal}): its answers
+that cannot serve them says why (its C{era2026Refusal}): its answers
 to them are then 404/-32601, so that clients fall back to C{initialize}.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -35,31 +35,16 @@ from mcpgateway.runtime import logs
 if TYPE_CHECKING:
     from mcpgateway.core.era2026.child import Era2026ChildAdapter
 
-__all__ = ["Era2026Host", "Era2026Side"]
+__all__ = ["Era2026Children", "Era2026Side"]
 
 
-class Era2026Host(Protocol):
-    """What an L{Era2026Side} needs of its pool: which child serves a
-    request, and whether it serves them at all."""
-
-    @property
-    def spec(self) -> ServerSpec:
-        """The server as configured now."""
-
-    @property
-    def disabled(self) -> bool:
-        """Whether requests are refused (the management API)."""
+class Era2026Children(Protocol):
+    """What an L{Era2026Side} asks of its pool's placement: which child
+    serves a request."""
 
     @property
     def perLaunch(self) -> bool:
-        """Whether it keeps a child per launch spec (a scoped pool)."""
-
-    @property
-    def routes(self) -> Mapping[str, Variant]:
-        """The server's routes by key."""
-
-    def era2026Refusal(self) -> str | None:
-        """Why it does not serve 2026-07-28 clients, or C{None}."""
+        """Whether it keeps a child per launch spec (a keyed placement)."""
 
     def era2026Upstream(self, request: Era2026Request) -> Deferred[Upstream]:
         """The running child that serves C{request}'s route (and
@@ -75,27 +60,47 @@ class Era2026Side:
     L{mcpgateway.core.pools.pool.ServerPool}'s last part).
 
     @ivar bridge: the 2026 calls on its children (their suspended rounds).
-    @ivar listeners: the open listen streams on its children.
     @ivar requests: how many 2026 requests it was given.
     """
 
     log = Logger(observer=logs.observer)
 
-    def __init__(self, host: Era2026Host, bridge: InputBridge) -> None:
-        self._host = host
+    def __init__(
+        self,
+        spec: Callable[[], ServerSpec],
+        disabled: Callable[[], bool],
+        routes: Callable[[], Mapping[str, Variant]],
+        refusal: Callable[[], str | None],
+        children: Era2026Children,
+        bridge: InputBridge,
+    ) -> None:
+        """
+        @param spec: the server as configured now.
+        @param disabled: whether requests are refused (the management API).
+        @param routes: the server's routes by key.
+        @param refusal: why its pool does not serve 2026-07-28 clients, or
+            C{None} (its placement's reason, else L{refusal}'s).
+        @param children: which child serves a request (its pool's placement).
+        """
+        self._spec = spec
+        self._disabled = disabled
+        self._routes = routes
+        self._refusal = refusal
+        self._childrenOf = children
         self.bridge = bridge
-        self.listeners: set[Listener] = set()
+        self._listeners: set[Listener] = set()
+        """The open listen streams on its children."""
         self.requests = 0
 
     def refusal(self) -> str | None:
         """Why its pool's configuration refuses them: a disabled server, or
         one configured C{"era2026": false} (a per-session pool refuses them
         whatever its configuration: see its own C{era2026Refusal})."""
-        host = self._host
-        name = host.spec.name
-        if host.disabled:
+        spec = self._spec()
+        name = spec.name
+        if self._disabled():
             return f"server '{name}' is disabled"
-        if not host.spec.era2026:
+        if not spec.era2026:
             return f"server '{name}' is not served to MCP 2026-07-28 clients (\"era2026\": false)"
         return None
 
@@ -103,21 +108,20 @@ class Era2026Side:
         """The C{cacheScope} of its cacheable results: C{private} when its
         children depend on the caller's credentials or identity, else
         C{public} (one route, one child, one list for everyone)."""
-        spec = self._host.spec
+        spec = self._spec()
         return "private" if spec.credentialEnv or spec.perPrincipal else "public"
 
     def serveEra2026(self, request: Era2026Request, sink: Sink) -> Deferred[jsonrpc.Message]:
         """Serve one 2026 request (not a listen): fires with the finished
         answer (L{mcpgateway.core.pools.pool.ServerPool.serveEra2026})."""
         self.requests += 1
-        host = self._host
-        refusal = host.era2026Refusal()
+        refusal = self._refusal()
         if refusal is not None:
             return succeed(
                 jsonrpc.errorResponse(request.clientId, jsonrpc.METHOD_NOT_FOUND, refusal)
             )
         try:
-            ready = host.era2026Upstream(self._routed(request))
+            ready = self._childrenOf.era2026Upstream(self._routed(request))
         except Exception:
             ready = fail()
         served: Deferred[jsonrpc.Message] = ready.addCallback(self._serve, request, sink)
@@ -149,7 +153,7 @@ class Era2026Side:
                 jsonrpc.errorResponse(
                     request.clientId,
                     jsonrpc.METHOD_NOT_FOUND,
-                    f"Method not found: {method} (server '{self._host.spec.name}' does not declare"
+                    f"Method not found: {method} (server '{self._spec().name}' does not declare"
                     f" the {lacking} capability)",
                 )
             )
@@ -176,7 +180,7 @@ class Era2026Side:
         self.log.failure(
             "server {server}: serving a 2026 {method} failed",
             failure=reason,
-            server=self._host.spec.name,
+            server=self._spec().name,
             method=logs.clientText(request.method),
         )
         return jsonrpc.errorResponse(
@@ -190,14 +194,14 @@ class Era2026Side:
         def result(upstream: Upstream) -> dict[str, Any]:
             return upstream.initializeResult or {}
 
-        return self._host.era2026Upstream(self._routed(request)).addCallback(result)
+        return self._childrenOf.era2026Upstream(self._routed(request)).addCallback(result)
 
     def listen(
         self, request: Era2026Request, wanted: ListenFilter, sink: Sink
     ) -> Deferred[ListenHandle]:
         """Open a listen stream on the child of C{request}'s route; fails
         with L{ServerUnavailable} when it cannot run."""
-        refusal = self._host.era2026Refusal()
+        refusal = self._refusal()
         if refusal is not None:
             return fail(ServerUnavailable(refusal))
 
@@ -209,14 +213,14 @@ class Era2026Side:
                 honour(wanted, capabilities if isinstance(capabilities, dict) else {}),
                 sink,
                 request.scope,
-                self.listeners.discard,
+                self._listeners.discard,
             )
-            self.listeners.add(listener)
+            self._listeners.add(listener)
             listener.start()
             return listener
 
         try:
-            ready = self._host.era2026Upstream(self._routed(request))
+            ready = self._childrenOf.era2026Upstream(self._routed(request))
         except Exception:
             ready = fail()
         return ready.addCallback(opened)
@@ -225,17 +229,18 @@ class Era2026Side:
         """C{request} as its route's child serves it: on a pool with one
         child for all its routes (C{perLaunch} false), a workspace route
         that is the user's entry is the key-less route."""
-        if request.scope and not self._host.perLaunch and request.scope in self._host.routes:
+        routes = self._routes()
+        if request.scope and not self._childrenOf.perLaunch and request.scope in routes:
             return replace(request, scope="")
         return request
 
     def paramHeaders(self, scope: str, tool: str) -> dict[str, str] | None:
         """The C{Mcp-Param-*} map of C{tool} on route C{scope}'s child, from
         its last C{tools/list} (C{None}: not known)."""
-        host = self._host
-        if scope and not host.perLaunch and scope in host.routes:
+        children = self._childrenOf
+        if scope and not children.perLaunch and scope in self._routes():
             scope = ""
-        router = host.era2026Router(scope)
+        router = children.era2026Router(scope)
         if router is None:
             return None
         known = router.toolHeaders.get(tool)
@@ -247,13 +252,13 @@ class Era2026Side:
         C{tools/list}, which is asked for first when the child has not
         answered one yet."""
         routed = self._routed(request)
-        host = self._host
+        children = self._childrenOf
 
         def known() -> str | None:
-            router = host.era2026Router(routed.scope)
+            router = children.era2026Router(routed.scope)
             return None if router is None else router.toolTasks.get(tool)
 
-        router = host.era2026Router(routed.scope)
+        router = children.era2026Router(routed.scope)
         if router is not None and router.toolsListed:
             return succeed(known())
         listing = replace(
@@ -266,6 +271,10 @@ class Era2026Side:
         )
         return self.serveEra2026(listing, lambda _: False).addCallback(lambda _: known())
 
+    def answeredElsewhere(self) -> None:
+        """A 2026 request was answered without its child (from a saved catalog)."""
+        self.requests += 1
+
     def stats(self) -> Era2026Stats:
         """The counters of its 2026 traffic."""
         bridge = self.bridge
@@ -274,14 +283,14 @@ class Era2026Side:
             inputRounds=bridge.inputRounds,
             inputExpired=bridge.inputExpired,
             badRequestStates=bridge.badRequestStates,
-            listenStreams=len(self.listeners),
+            listenStreams=len(self._listeners),
             suspendedCalls=bridge.suspended(),
         )
 
     def end(self, reason: str) -> None:
         """End the suspended 2026 calls and the listen streams."""
         self.bridge.stopAll(reason)
-        for listener in list(self.listeners):
+        for listener in list(self._listeners):
             listener.end(reason)
 
 

@@ -1,12 +1,15 @@
 # -*- test-case-name: tests.core.pools.test_scoped, tests.core.pools.test_tasksupport -*-
-"""Which kind of pool serves a server: L{makePool}, the one place that
+"""Which placement serves a server: L{makePool}, the one place that
 looks at how a server's children are shared.
 
-No kind of pool imports this module: it imports them, each when first
-needed.
+No placement imports this module: it imports them, each when first
+needed, and makes the one L{mcpgateway.core.pools.serverpool.Pool} with
+the placement the server's sharing asks for.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from mcpgateway.core.era2026.mrtr import BridgeLimits
 from mcpgateway.core.healing import HealingPolicy
@@ -20,6 +23,9 @@ from mcpgateway.core.pools.pool import (
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec, Sharing
 
+if TYPE_CHECKING:
+    from mcpgateway.core.pools.serverpool import PlacementOf
+
 __all__ = ["makePool"]
 
 
@@ -32,7 +38,8 @@ def makePool(
     clientAlive: PidProbe | None = None,
     taskSupport: TaskSupport | None = None,
 ) -> ServerPool:
-    """The pool for C{spec}: the one place that looks at how it is shared.
+    """The pool for C{spec}, with the placement its sharing asks for: the
+    one place that looks at how it is shared.
     A session-scoped server gets a child per session; one with routes
     (variants), credentials or a child per principal (C{perUser}, the
     C{credential} scope) a child per launch spec; any other one shared
@@ -48,21 +55,24 @@ def makePool(
     pool, promoted from the start: every 2025 session gets a child of its
     own, and MCP 2026-07-28 requests keep the shared child they had before
     the promotion (as in the process that promoted it)."""
-    # Each kind imported when first needed: a gateway with no scoped server
-    # never loads the scoped pool (a smaller idle footprint).
-    pool: ServerPool
+    # The keyed placement imported when first needed: a gateway with no
+    # scoped server never loads it (a smaller idle footprint).
+    from mcpgateway.core.pools.serverpool import Pool
+
+    placement: PlacementOf
     if spec.sharing is Sharing.SESSION and (spec.promoted is None or childPerLaunch(spec)):
-        from mcpgateway.core.pools.persession import PerSessionPool
+        from mcpgateway.core.pools.placement import SessionPlacement
 
-        pool = PerSessionPool(spec, spawner, healing, promotions, limits)
+        placement = SessionPlacement
     elif childPerLaunch(spec):
-        from mcpgateway.core.pools.scoped import ScopedPool
+        from mcpgateway.core.pools.scoped import KeyedPlacement
 
-        pool = ScopedPool(spec, spawner, healing, promotions, limits)
+        placement = KeyedPlacement
     else:
-        from mcpgateway.core.pools.shared import SharedPool
+        from mcpgateway.core.pools.shared import SharedPlacement
 
-        pool = SharedPool(spec, spawner, healing, promotions, limits)
+        placement = SharedPlacement
+    pool = Pool(spec, spawner, placement, healing, promotions, limits)
     pool.clientAlive = clientAlive
     pool.taskSupport = taskSupport
     return pool

@@ -103,19 +103,14 @@ class CatalogHost(Protocol):
 
 
 class StartupHost(CatalogHost, Protocol):
-    """What a L{CatalogStartup} reads of its shared pool."""
-
-    @property
-    def shared(self) -> Upstream | None:
-        """The shared child's upstream (C{None}: not made yet)."""
+    """What a L{CatalogStartup} reads of its shared pool (the pool, as the
+    catalogs know it)."""
 
     @property
     def routes(self) -> dict[str, Variant]: ...
 
     @property
     def era2026(self) -> Era2026Side: ...
-
-    def ownsChildren(self) -> bool: ...
 
     def era2026Refusal(self) -> str | None: ...
 
@@ -145,8 +140,20 @@ class CatalogStartup:
 
     log = Logger(observer=logs.observer)
 
-    def __init__(self, host: StartupHost) -> None:
+    def __init__(
+        self,
+        host: StartupHost,
+        child: Callable[[], Upstream | None],
+        ownsEach: Callable[[], bool],
+    ) -> None:
+        """
+        @param child: the shared child's upstream (C{None}: not made yet).
+        @param ownsEach: whether a session opened now gets a child of its
+            own (a promoted server's: nothing is answered from the catalog).
+        """
         self._host = host
+        self._child = child
+        self._ownsEach = ownsEach
         self.counts = CatalogCounts()
         self._marks: dict[str, tuple[Session, dict[str, str]]] = {}
         """The sessions answered from the catalog since the child last
@@ -160,11 +167,11 @@ class CatalogStartup:
         open (its error is the answer then)."""
         host = self._host
         source = host.catalogSource
-        if source is None or host.disabled or host.ownsChildren():
+        if source is None or host.disabled or self._ownsEach():
             return None
         if not host.launchSpec.runnable or host.breaker.state is Circuit.OPEN:
             return None
-        shared = host.shared
+        shared = self._child()
         if shared is not None and shared.state is Lifecycle.RUNNING:
             return None
         return source
@@ -256,7 +263,7 @@ class CatalogStartup:
         """Keep C{session}'s log level for the child to be told when it
         starts (L{SharedFanout.restored}), if the catalog declares logging."""
         level = params.get("level")
-        shared = self._host.shared
+        shared = self._child()
         if not isinstance(catalog.capabilities.get("logging"), dict) or level not in LOG_LEVELS:
             return None
         if shared is None or session not in shared.router.sessions:
@@ -373,7 +380,7 @@ class CatalogStartup:
             return serve()
         host = self._host
         side = host.era2026
-        side.requests += 1
+        side.answeredElsewhere()
         self.counts.answers += 1
         scope = side.cacheScope()
         initialize = presentedResult(initializeOf(catalog), host.spec)

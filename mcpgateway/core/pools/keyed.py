@@ -14,104 +14,127 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.pools.attach import adopt, release
-from mcpgateway.core.pools.launching import Launcher
-from mcpgateway.core.pools.making import ChildMaker
 from mcpgateway.core.pools.snapshot import keysOf
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.core.upstream import Upstream
 
-__all__ = ["RouteChildren", "RouteHost", "workspaceRoots"]
+if TYPE_CHECKING:
+    from mcpgateway.core.pools.placement import Kit
 
-
-class RouteHost(Protocol):
-    """What L{RouteChildren} reads of its pool."""
-
-    @property
-    def spec(self) -> ServerSpec:
-        """The server as configured now."""
-
-    @property
-    def routes(self) -> Mapping[str, Variant]:
-        """The server's routes by key."""
+__all__ = ["RouteChildren", "workspaceRoots"]
 
 
 class RouteChildren:
     """The shared children of a scoped pool by child key, least recently
     used first, with the variant each was made from, and the child key of
-    each of its sessions.
+    each of its sessions. Nobody else reads its maps: it answers."""
 
-    @ivar children: every child by child key, least recently used first.
-    @ivar made: the variant each child starts from, by child key.
-    @ivar bound: the child key of each session, by session id.
-    @ivar sessions: the bound sessions, by session id.
-    """
+    def __init__(self, kit: Kit) -> None:
+        self._kit = kit
+        self._children: OrderedDict[str, Upstream] = OrderedDict()
+        """Every child by child key, least recently used first."""
+        self._made: dict[str, Variant] = {}
+        """The variant each child starts from, by child key."""
+        self._bound: dict[str, str] = {}
+        """The child key of each session, by session id."""
+        self._sessions: dict[str, Session] = {}
+        """The bound sessions, by session id."""
 
-    def __init__(self, pool: RouteHost, maker: ChildMaker, launcher: Launcher) -> None:
-        self._pool = pool
-        self._maker = maker
-        self._launcher = launcher
-        self.children: OrderedDict[str, Upstream] = OrderedDict()
-        self.made: dict[str, Variant] = {}
-        self.bound: dict[str, str] = {}
-        self.sessions: dict[str, Session] = {}
+    # -- the children --------------------------------------------------------------
+
+    def child(self, key: str) -> Upstream | None:
+        """The child C{key} (C{None}: none)."""
+        return self._children.get(key)
+
+    def items(self) -> list[tuple[str, Upstream]]:
+        """Every child with its key, least recently used first."""
+        return list(self._children.items())
+
+    def upstreams(self) -> list[Upstream]:
+        """Every child, least recently used first."""
+        return list(self._children.values())
+
+    def touch(self, key: str) -> None:
+        """The child C{key} is the most recently used now."""
+        self._children.move_to_end(key)
+
+    def madeFrom(self, key: str) -> Variant:
+        """The variant the child C{key} starts from."""
+        return self._made[key]
 
     def childOf(self, variant: Variant) -> Upstream:
         """The child of C{variant}'s child key (made, not started, when it
         has none yet)."""
         key = variant.childKey
-        upstream = self.children.get(key)
+        upstream = self._children.get(key)
         if upstream is None:
-            keyless = self._pool.routes.get("")
+            keyless = self._kit.routes().get("")
             if keyless is not None and key.split("/")[0] == keyless.childKey:
                 roots: tuple[dict[str, Any], ...] = ()  # the user's child, whatever route asked
             else:
                 roots = workspaceRoots(variant)
-            upstream = self._maker.make(SharedFanout(roots), variant.launch)
-            self.children[key] = upstream
-            self.made[key] = variant
+            upstream = self._kit.maker.make(SharedFanout(roots), variant.launch)
+            self._children[key] = upstream
+            self._made[key] = variant
             upstream.router.setTimeout(self.routeTimeout(key))  # not only the starting route's
         return upstream
 
     def forget(self, key: str) -> None:
         """Forget the child C{key} (stopped, or being stopped), and its launch."""
-        del self.children[key]
-        del self.made[key]
-        self._launcher.launches.pop(key, None)
+        del self._children[key]
+        del self._made[key]
+        self._kit.launcher.forget(key)
 
     def keyOf(self, upstream: Upstream) -> str | None:
         """The child key of C{upstream} (C{None}: not one of these children)."""
-        for key, child in self.children.items():
+        for key, child in self._children.items():
             if child is upstream:
                 return key
         return None
 
     def upstreamOf(self, session: Session) -> Upstream | None:
         """The child C{session} is bound to (C{None}: none)."""
-        key = self.bound.get(session.id)
-        return None if key is None else self.children.get(key)
+        key = self._bound.get(session.id)
+        return None if key is None else self._children.get(key)
+
+    def boundKey(self, session: Session) -> str | None:
+        """The child key C{session} is bound to (C{None}: none)."""
+        return self._bound.get(session.id)
+
+    def boundKeys(self) -> set[str]:
+        """The child keys sessions are bound to."""
+        return set(self._bound.values())
+
+    def boundTo(self, key: str) -> list[Session]:
+        """The sessions bound to the child C{key}."""
+        return [self._sessions[sid] for sid, bound in self._bound.items() if bound == key]
+
+    def boundSessions(self) -> list[Session]:
+        """Every bound session."""
+        return list(self._sessions.values())
 
     def globalChild(self) -> Upstream | None:
         """The child of the global route, when it has one."""
-        return self.children.get(self._pool.routes[""].childKey)
+        return self._children.get(self._kit.routes()[""].childKey)
 
     def routerOf(self, scope: str) -> Router | None:
         """The router of route C{scope}'s child; of one of its credential (or
         principal) children when the route has no child without them."""
-        variant = self._pool.routes.get(scope)
+        variant = self._kit.routes().get(scope)
         if variant is None:
             return None
-        child = self.children.get(variant.childKey)
+        child = self._children.get(variant.childKey)
         if child is None:
             prefixes = (f"{variant.childKey}/c:", f"{variant.childKey}/p:")
-            child = next((u for k, u in self.children.items() if k.startswith(prefixes)), None)
+            child = next((u for k, u in self._children.items() if k.startswith(prefixes)), None)
         return None if child is None else child.router
 
     # -- sessions ------------------------------------------------------------------
@@ -120,9 +143,9 @@ class RouteChildren:
         """The variant of C{session}'s route (and principal), kept on it."""
         variant = session.variant
         if variant is None:
-            routes = self._pool.routes
+            routes = self._kit.routes()
             variant = routes.get(session.scope, routes[""])
-            if self._pool.spec.perPrincipal:
+            if self._kit.spec().perPrincipal:
                 variant = variant.withPrincipal(session.principal)
             session.variant = variant
         return variant
@@ -131,8 +154,8 @@ class RouteChildren:
         """Bind C{session} to the child of C{variant} (C{restoring}: with its
         subscriptions and log level, as L{adopt} counts them)."""
         upstream = self.childOf(variant)
-        self.bound[session.id] = variant.childKey
-        self.sessions[session.id] = session
+        self._bound[session.id] = variant.childKey
+        self._sessions[session.id] = session
         if restoring:
             adopt(upstream, session)
         else:
@@ -141,14 +164,14 @@ class RouteChildren:
 
     def unbind(self, session: Session) -> Upstream | None:
         """Forget C{session}'s binding; the child it was bound to, if any."""
-        key = self.bound.pop(session.id, None)
-        self.sessions.pop(session.id, None)
-        return None if key is None else self.children.get(key)
+        key = self._bound.pop(session.id, None)
+        self._sessions.pop(session.id, None)
+        return None if key is None else self._children.get(key)
 
     def move(self, session: Session, variant: Variant) -> None:
         """Bind C{session} to the child of C{variant}, with its subscriptions
         and log level (its current child has nothing of its in flight)."""
-        old = self.children.get(self.bound[session.id])
+        old = self._children.get(self._bound[session.id])
         if old is not None:
             release(old, session, "moved to another child", keep=True)
         self.bind(session, variant, restoring=True)
@@ -159,13 +182,13 @@ class RouteChildren:
         """The route and credential keys C{upstream} serves: its own route's,
         and those its sessions came with."""
         key = self.keyOf(upstream)
-        extra = () if key is None else (self.made[key].key,)
+        extra = () if key is None else (self._made[key].key,)
         return keysOf(upstream.router.sessions, *extra)
 
     def principalOf(self, upstream: Upstream) -> str:
         """The key of the principal whose child C{upstream} is (C{""}: anyone's)."""
         key = self.keyOf(upstream)
-        return "" if key is None else self.made[key].principal
+        return "" if key is None else self._made[key].principal
 
     def routeSetting(
         self, key: str, setting: Callable[[ServerSpec], float | None], default: float
@@ -174,8 +197,8 @@ class RouteChildren:
         now: its route's own (a project's entry may set one), the longest
         when routes share the child, else C{default}. A child of one
         credential or principal is its route's child for this."""
-        routes = self._pool.routes
-        made = self.made.get(key)
+        routes = self._kit.routes()
+        made = self._made.get(key)
         current = routes.get(made.key) if made is not None else None
         if current is None:
             return default  # its route is gone: it is stopped when idle
@@ -190,7 +213,7 @@ class RouteChildren:
         """The request timeout of the child C{key}: its routes' (the longest
         when routes share it), as made and after each reload."""
         return self.routeSetting(
-            key, lambda launch: launch.requestTimeout, self._pool.spec.requestTimeout
+            key, lambda launch: launch.requestTimeout, self._kit.spec().requestTimeout
         )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Container
 from dataclasses import replace
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
@@ -25,46 +25,43 @@ from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.core.upstream import ServerUnavailable
 from mcpgateway.runtime import logs
 
-__all__ = ["LaunchHost", "Launcher"]
+__all__ = ["Launcher"]
 
 T = TypeVar("T")
-
-
-class LaunchHost(Protocol):
-    """What a L{Launcher} needs of its pool."""
-
-    @property
-    def spec(self) -> ServerSpec:
-        """The server as configured now."""
-
-    @property
-    def launchSpec(self) -> ServerSpec:
-        """What its children start with now."""
-
-    def useLaunchSpec(self, spec: ServerSpec) -> None:
-        """Start children with C{spec} from the next spawn on."""
 
 
 class Launcher:
     """The launch specs of a pool's children, and the requests waiting for
     an C{npx}/C{uvx} resolution before any child may start.
 
-    @ivar launches: the resolved launch specs of the routes' children, by
-        child key.
     """
 
     log = Logger(observer=logs.observer)
 
-    def __init__(self, host: LaunchHost, clock: IReactorTime) -> None:
-        self._host = host
+    def __init__(
+        self,
+        spec: Callable[[], ServerSpec],
+        launchSpec: Callable[[], ServerSpec],
+        useLaunchSpec: Callable[[ServerSpec], None],
+        clock: IReactorTime,
+    ) -> None:
+        """
+        @param spec: the server as configured now.
+        @param launchSpec: what its children start with now.
+        @param useLaunchSpec: start its children with this from the next spawn on.
+        """
+        self._spec = spec
+        self._launchSpec = launchSpec
+        self._useLaunchSpec = useLaunchSpec
         self._clock = clock
-        self._base = host.spec
+        self._base = spec()
         """The spec the host's launch spec was made from (L{rebase})."""
         self._resolving: Deferred[ServerSpec] | None = None
         self._what = ""
         self._waiters: list[Deferred[None]] = []
         self._resolve: Resolver | None = None
-        self.launches: dict[str, ServerSpec] = {}
+        self._launches: dict[str, ServerSpec] = {}
+        """The resolved launch specs of the routes' children, by child key."""
 
     def after(
         self, resolving: Deferred[ServerSpec], what: str, resolve: Resolver | None = None
@@ -77,13 +74,12 @@ class Launcher:
         self._resolve = resolve
         self._resolving = resolving
         self._what = what
-        host = self._host
-        base = host.spec
+        base = self._spec()
 
         def done(spec: ServerSpec) -> None:
             self._resolving = None
             self._base = base
-            host.useLaunchSpec(spec)
+            self._useLaunchSpec(spec)
             self.rebase()  # its env changed meanwhile: the new one
             waiters, self._waiters = self._waiters, []
             for waiter in waiters:
@@ -99,7 +95,7 @@ class Launcher:
             return start()
         waiter: Deferred[None] = Deferred()
         self._waiters.append(waiter)
-        timeout = self._host.spec.requestTimeout
+        timeout = self._spec().requestTimeout
         timer = self._clock.callLater(timeout, self._timedOut, waiter, timeout)
 
         def launch(_: None) -> Deferred[T]:
@@ -113,7 +109,7 @@ class Launcher:
         if waiter not in self._waiters:
             return
         self._waiters.remove(waiter)
-        name = self._host.spec.name
+        name = self._spec().name
         self.log.warn(
             "server {server}: a request waited {timeout:g} s for {what}; answered with an error",
             server=name,
@@ -132,22 +128,26 @@ class Launcher:
         """What a child of C{variant} starts with: its launch spec, resolved
         to the real binary behind C{npx}/C{uvx} once per child key."""
         if variant is None or variant.childKey == GLOBAL_CHILD:
-            return succeed(self._host.launchSpec)
-        known = self.launches.get(variant.childKey)
+            return succeed(self._launchSpec())
+        known = self._launches.get(variant.childKey)
         if known is not None:
             return succeed(known)
         if self._resolve is None:
             return succeed(variant.launch)
 
         def resolved(spec: ServerSpec) -> ServerSpec:
-            self.launches[variant.childKey] = spec
+            self._launches[variant.childKey] = spec
             return spec
 
         return self._resolve(variant.launch).addCallback(resolved)
 
+    def forget(self, key: str) -> None:
+        """Forget the resolved launch of the child C{key} (it is gone)."""
+        self._launches.pop(key, None)
+
     def keep(self, keys: Container[str]) -> None:
         """Forget the resolved launches of the child keys not in C{keys}."""
-        self.launches = {k: v for k, v in self.launches.items() if k in keys}
+        self._launches = {k: v for k, v in self._launches.items() if k in keys}
 
     def rebase(self) -> None:
         """Start children with the spec served now when it runs the program
@@ -156,8 +156,7 @@ class Launcher:
         C{npx}/C{uvx} wrapper resolved to with the new spec's env (the
         binary does not depend on it). A spec that runs another program
         leaves the launch spec alone."""
-        host = self._host
-        base, spec, launch = self._base, host.spec, host.launchSpec
+        base, spec, launch = self._base, self._spec(), self._launchSpec()
         if base is spec or programOf(base) != programOf(spec):
             return
         self._base = spec
@@ -165,4 +164,4 @@ class Launcher:
             spec = replace(
                 spec, command=launch.command, args=launch.args, executable=launch.executable
             )
-        host.useLaunchSpec(spec)
+        self._useLaunchSpec(spec)

@@ -3,7 +3,7 @@
 L{OwnedChildren}.
 
 Every kind of pool may have some: a per-session server's
-(L{mcpgateway.core.pools.persession.PerSessionPool}), and the new sessions
+(L{mcpgateway.core.pools.placement.SessionPlacement}), and the new sessions
 of a promoted shared or scoped server. Each session's child is spawned at
 that session's C{initialize}, which is forwarded to it, and stopped when the
 session ends. A session whose child is not running (restored after a
@@ -20,7 +20,6 @@ any reason but a lazy start is told so with its next answer
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
@@ -46,18 +45,6 @@ LAZY_START = "answered from the catalog of its scope"
 answer (L{mcpgateway.core.pools.scopecatalog}): not a child lost."""
 
 
-class OwnerPool(Protocol):
-    """What L{OwnedChildren} reads of its pool."""
-
-    @property
-    def spec(self) -> ServerSpec:
-        """The server as configured now."""
-
-    @property
-    def disabled(self) -> bool:
-        """Whether requests are refused (the management API)."""
-
-
 class OwnedChildren:
     """The children of a pool's sessions that have one of their own, by
     session id: spawned at the session's C{initialize} (forwarded to it),
@@ -65,43 +52,71 @@ class OwnedChildren:
     crashed, moved here) gets one on its next request, the session's
     C{initialize} replayed to it.
 
-    @ivar perSession: each session's upstream, by session id.
     @ivar closed: how many sessions were closed (their children stopped).
     @ivar notices: the sessions to be told their child was started anew.
     """
 
     log = Logger(observer=logs.observer)
 
-    def __init__(self, pool: OwnerPool, maker: ChildMaker, launcher: Launcher) -> None:
-        self._pool = pool
+    def __init__(
+        self,
+        spec: Callable[[], ServerSpec],
+        disabled: Callable[[], bool],
+        maker: ChildMaker,
+        launcher: Launcher,
+        notices: LostChildNotices,
+    ) -> None:
+        """
+        @param spec: the server as configured now.
+        @param disabled: whether requests are refused (the management API).
+        @param notices: the sessions to be told their child was started anew.
+        """
+        self._spec = spec
+        self._disabled = disabled
         self._maker = maker
         self._launcher = launcher
-        self.perSession: dict[str, Upstream] = {}
-        self.owners: dict[str, Session] = {}
+        self._perSession: dict[str, Upstream] = {}
+        self._owners: dict[str, Session] = {}
         self.closed = 0
         self._replays: dict[str, list[Deferred[Upstream]]] = {}
         """Sessions whose child has not been initialized yet, with the
         requests waiting for that (an empty list: none started yet)."""
         self._why: dict[str, str] = {}
         """Why each of those sessions gets a new child (for the log)."""
-        self.notices = LostChildNotices(pool.spec.name)
+        self.notices = notices
 
     def __contains__(self, session: Session) -> bool:
-        return session.id in self.perSession
+        return session.id in self._perSession
 
     def __bool__(self) -> bool:
-        return bool(self.perSession)
+        return bool(self._perSession)
+
+    def upstreams(self) -> list[Upstream]:
+        """Every session's own child."""
+        return list(self._perSession.values())
+
+    def items(self) -> list[tuple[str, Upstream]]:
+        """Every session's own child, with its session id."""
+        return list(self._perSession.items())
+
+    def owner(self, sessionId: str) -> Session | None:
+        """The session C{sessionId} whose child is its own (C{None}: none)."""
+        return self._owners.get(sessionId)
+
+    def childById(self, sessionId: str) -> Upstream | None:
+        """The upstream of session C{sessionId}'s own child (C{None}: none)."""
+        return self._perSession.get(sessionId)
 
     def child(self, session: Session) -> Upstream | None:
         """The upstream of C{session}'s own child (C{None}: none)."""
-        return self.perSession.get(session.id)
+        return self._perSession.get(session.id)
 
     def _add(self, session: Session) -> Upstream:
         variant = getattr(session, "variant", None)  # a test's double may have none
         launch = None if variant is None else variant.launch
         upstream = self._maker.make(OwnerFanout(session), launch)
-        self.perSession[session.id] = upstream
-        self.owners[session.id] = session
+        self._perSession[session.id] = upstream
+        self._owners[session.id] = session
         upstream.router.attach(session)
         return upstream
 
@@ -162,10 +177,10 @@ class OwnedChildren:
         whose child exited is not gone: its next request starts a new one."""
         if session.id in self._replays:
             return None
-        upstream = self.perSession.get(session.id)
+        upstream = self._perSession.get(session.id)
         if upstream is None:
-            return None if self._pool.disabled else childGone(self._pool.spec.name)
-        if upstream.state is Lifecycle.STOPPED and not self._pool.disabled:
+            return None if self._disabled() else childGone(self._spec().name)
+        if upstream.state is Lifecycle.STOPPED and not self._disabled():
             self._relaunch(session, upstream)
         return None
 
@@ -177,7 +192,7 @@ class OwnedChildren:
         self.log.info(
             "server {server}: the child of session {sid} {why}; its next request starts a"
             " new one and replays the session's initialize",
-            server=self._pool.spec.name,
+            server=self._spec().name,
             sid=session.shortId,
             why=why,
         )
@@ -186,13 +201,12 @@ class OwnedChildren:
         return session.id in self._replays
 
     def ready(self, session: Session) -> Deferred[Upstream]:
-        pool = self._pool
-        upstream = self.perSession.get(session.id)
+        upstream = self._perSession.get(session.id)
         replaying = session.id in self._replays
         if not replaying and upstream is not None and upstream.state is Lifecycle.RUNNING:
             return succeed(upstream)
-        if pool.disabled:
-            return fail(disabledError(pool.spec.name))
+        if self._disabled():
+            return fail(disabledError(self._spec().name))
         waiters = self._replays.get(session.id)
         if waiters is not None and upstream is not None:
             waiter: Deferred[Upstream] = Deferred()
@@ -200,7 +214,7 @@ class OwnedChildren:
             if len(waiters) == 1:
                 self._replay(session, upstream)
             return waiter
-        raise SessionGone(childGone(pool.spec.name))
+        raise SessionGone(childGone(self._spec().name))
 
     def forward(
         self, session: Session, message: jsonrpc.Message, related: Sink | None
@@ -216,7 +230,6 @@ class OwnedChildren:
     def _replay(self, session: Session, upstream: Upstream) -> None:
         """Start the restored C{session}'s child and bring it to where the
         session's client believes it is; then release the waiting requests."""
-        pool = self._pool
         initialize = jsonrpc.request(
             "mcpgateway-restore",
             "initialize",
@@ -231,7 +244,7 @@ class OwnedChildren:
             if not isinstance(response.get("result"), dict):
                 error = response.get("error") or {}
                 raise SessionGone(
-                    f"the child of server '{pool.spec.name}' refused the replayed"
+                    f"the child of server '{self._spec().name}' refused the replayed"
                     f" initialize: {error.get('message', 'no result')}"
                 )
             upstream.sessionInitializeResult = response["result"]
@@ -247,7 +260,7 @@ class OwnedChildren:
                 self.log.info(
                     "server {server}: session {sid} ({why}) called: its child started"
                     " (pid {pid}) with its initialize replayed",
-                    server=pool.spec.name,
+                    server=self._spec().name,
                     sid=session.shortId,
                     why=why,
                     pid=upstream.pid,
@@ -257,7 +270,7 @@ class OwnedChildren:
                 "server {server}: session {sid} ({why}) goes on on a fresh child (pid {pid});"
                 " its initialize was replayed, and what the previous child kept in memory"
                 " is lost",
-                server=pool.spec.name,
+                server=self._spec().name,
                 sid=session.shortId,
                 why=why,
                 pid=upstream.pid,
@@ -274,7 +287,7 @@ class OwnedChildren:
                 self._replays[session.id] = []  # the next request tries again
                 self.log.warn(
                     "server {server}: restoring session {sid} failed: {why}",
-                    server=pool.spec.name,
+                    server=self._spec().name,
                     sid=session.shortId,
                     why=result.getErrorMessage(),
                 )
@@ -300,8 +313,8 @@ class OwnedChildren:
 
     def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
         """Detach C{session} and stop its child."""
-        upstream = self.perSession.pop(session.id, None)
-        self.owners.pop(session.id, None)
+        upstream = self._perSession.pop(session.id, None)
+        self._owners.pop(session.id, None)
         self._replays.pop(session.id, None)
         self._why.pop(session.id, None)
         self.notices.forget(session)
@@ -314,18 +327,18 @@ class OwnedChildren:
     def principalOf(self, upstream: Upstream) -> str | None:
         """The key of the principal of the session whose own child
         C{upstream} is (C{""}: none); C{None}: not a session's own child."""
-        for sessionId, child in self.perSession.items():
+        for sessionId, child in self._perSession.items():
             if child is upstream:
-                return str(getattr(self.owners.get(sessionId), "principal", ""))
+                return str(getattr(self._owners.get(sessionId), "principal", ""))
         return None
 
     def ownChildPids(self, session: Session) -> list[int]:
-        upstream = self.perSession.get(session.id)
+        upstream = self._perSession.get(session.id)
         return [upstream.pid] if upstream is not None and upstream.pid is not None else []
 
     def endAll(self, endSession: Callable[[Session], object]) -> None:
         """End every session that has a child of its own (through C{endSession})."""
-        for session in list(self.owners.values()):
+        for session in list(self._owners.values()):
             endSession(session)
 
     def orphans(self, vanished: list[Upstream]) -> tuple[int, list[Session]]:
@@ -334,11 +347,11 @@ class OwnedChildren:
         child exited gets a new one on its next request (L{gone}); the
         reaper's idle timeout ends it if no request comes."""
         dead = 0
-        for sessionId, upstream in list(self.perSession.items()):
+        for sessionId, upstream in list(self._perSession.items()):
             if sessionId in self._replays:
                 continue  # its child starts on its next request
             if upstream.state is Lifecycle.STOPPED:
                 if upstream not in vanished:
                     dead += 1
-                self._relaunch(self.owners[sessionId], upstream)
+                self._relaunch(self._owners[sessionId], upstream)
         return dead, []

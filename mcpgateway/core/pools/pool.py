@@ -2,18 +2,19 @@
 """Which child serves a session: the L{ServerPool} interface, and what a
 server's routes are.
 
-A server pool holds the children of one configured server. How they are
-shared is its type, chosen once by L{mcpgateway.core.pools.factory.makePool}
-from the server's L{Sharing}: a L{mcpgateway.core.pools.shared.SharedPool}
-keeps one child for every session, a
-L{mcpgateway.core.pools.persession.PerSessionPool} one child per session,
-and a L{mcpgateway.core.pools.scoped.ScopedPool} one child per distinct
-launch spec (workspace or credential scope, or a child per principal: each
-route of the server is a L{mcpgateway.core.spec.Variant}, and variants with
-equal child keys share a child). Routes that all share the child of the
-key-less route (a project's entry that is the user's) need no more than one
-child: a shared or per-session pool serves each of them as that route
-(L{childPerLaunch}).
+A server pool holds the children of one configured server: one
+L{mcpgateway.core.pools.serverpool.Pool} whatever the server, with a
+placement chosen once by L{mcpgateway.core.pools.factory.makePool} from
+the server's L{Sharing}: L{mcpgateway.core.pools.shared.SharedPlacement}
+keeps one child for every session,
+L{mcpgateway.core.pools.placement.SessionPlacement} leaves every session
+its own child, and L{mcpgateway.core.pools.scoped.KeyedPlacement} keeps one
+child per distinct launch spec (workspace or credential scope, or a child
+per principal: each route of the server is a
+L{mcpgateway.core.spec.Variant}, and variants with equal child keys share a
+child). Routes that all share the child of the key-less route (a project's
+entry that is the user's) need no more than one child: a shared or
+per-session pool serves each of them as that route (L{childPerLaunch}).
 
 A shared child that asks a client something while several sessions have
 requests in flight cannot say which session asked: the request is refused,
@@ -27,27 +28,29 @@ process that promoted the server and after a restart alike.
 Nothing outside C{core/} sees the children themselves: the web layer opens,
 forwards, notifies, answers and closes through L{ServerPool}, and the
 gateway and the operations jobs (reaper, monitor, management, manhole) use
-its second half. What every kind shares is
-L{mcpgateway.core.pools.base.BasePool}.
+its second half.
 
-What a pool does besides holding its children is each a collaborator it
-holds: L{mcpgateway.core.pools.launching} (what children start with),
+What a pool does besides holding its children is each a collaborator,
+given values and callables rather than the pool:
+L{mcpgateway.core.pools.launching} (what children start with),
 L{mcpgateway.core.pools.making} (upstreams made and wired),
 L{mcpgateway.core.pools.promotion}, L{mcpgateway.core.pools.snapshot} (its
 state and status), L{mcpgateway.core.pools.era2026side} (MCP 2026-07-28
 clients), L{mcpgateway.core.pools.owned} (the children of one session each);
-a scoped pool's L{mcpgateway.core.pools.keyed} (its children by child key),
-L{mcpgateway.core.pools.capacity} (C{maxChildren} and idle expiry) and
-L{mcpgateway.core.pools.rebinding} (sessions following their routes after a
-reload); a shared pool's L{mcpgateway.core.pools.staleenv} (its child
-restarted when its environment changed).
+a keyed placement's L{mcpgateway.core.pools.keyed} (its children by child
+key), L{mcpgateway.core.pools.capacity} (C{maxChildren} and idle expiry)
+and L{mcpgateway.core.pools.rebinding} (sessions following their routes
+after a reload); a shared placement's L{mcpgateway.core.pools.staleenv}
+(its child restarted when its environment changed) and
+L{mcpgateway.core.pools.fromcatalog}.
 
 The modules of this package import one way: this interface first; then the
 collaborators (and L{mcpgateway.core.pools.attach}: sessions on a shared
-child); then L{mcpgateway.core.pools.base}; then the three kinds; and
-L{mcpgateway.core.pools.factory}, which no kind imports, last. None imports
-a feature above the kernel: what a pool needs of the tasks feature is a
-L{TaskSupport} the gateway hands it.
+child); then L{mcpgateway.core.pools.placement}; then the shared and keyed
+placements and L{mcpgateway.core.pools.serverpool}; and
+L{mcpgateway.core.pools.factory}, which nothing in it imports, last. None
+imports a feature above the kernel: what a pool needs of the tasks feature
+is a L{TaskSupport} the gateway hands it.
 """
 
 from __future__ import annotations
@@ -205,8 +208,10 @@ class ServerPool(Protocol):
     def promoted(self) -> str | None:
         """Why new sessions get a child of their own (the server was promoted), or C{None}."""
 
-    perLaunch: bool
-    """Whether it keeps a child per launch spec (a scoped pool, L{childPerLaunch})."""
+    @property
+    def perLaunch(self) -> bool:
+        """Whether it keeps a child per launch spec (a keyed placement, L{childPerLaunch})."""
+
     sessionServed: Callable[[SessionLike], object] | None
     """Told the first time a session's request reaches one of its children
     (the gateway's sessions then save it again; C{None}: nobody is)."""

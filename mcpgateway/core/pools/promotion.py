@@ -16,7 +16,6 @@ server's share.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
 from twisted.logger import Logger
 
@@ -25,18 +24,7 @@ from mcpgateway.core.pools.pool import PromotionSink
 from mcpgateway.core.spec import ServerSpec, Sharing
 from mcpgateway.runtime import logs
 
-__all__ = ["Promotion", "PromotionHost"]
-
-
-class PromotionHost(Protocol):
-    """What a L{Promotion} needs of its pool."""
-
-    @property
-    def spec(self) -> ServerSpec:
-        """The server as configured now."""
-
-    def ownsChildren(self) -> bool:
-        """Whether a session opened now gets a child of its own."""
+__all__ = ["Promotion"]
 
 
 class Promotion:
@@ -50,21 +38,26 @@ class Promotion:
 
     def __init__(
         self,
-        host: PromotionHost,
+        spec: Callable[[], ServerSpec],
+        ownsChildren: Callable[[], bool],
         events: EventLog,
         sink: PromotionSink | None,
         eachSession: Callable[[], None],
     ) -> None:
         """
+        @param spec: the server as configured now.
+        @param ownsChildren: whether a session opened now gets a child of
+            its own (a per-session server, or one promoted already).
         @param eachSession: called when the server is promoted to
             C{session} in this process: each new session gets a child of
             its own from then on.
         """
-        self._host = host
+        self._spec = spec
+        self._ownsChildren = ownsChildren
         self._events = events
         self._sink = sink
         self._eachSession = eachSession
-        self.promoted: str | None = host.spec.promoted
+        self.promoted: str | None = spec().promoted
         self._pinnedSaid = False
 
     def ambiguous(self, method: str, sessions: int) -> None:
@@ -75,8 +68,8 @@ class Promotion:
         and that is kept (for L{mcpgateway.config.promotions.TTL}).
         The router never tells of a question (sampling, elicitation, roots:
         L{mcpgateway.core.unproven}): those never cost a server its share."""
-        spec = self._host.spec
-        if self._host.ownsChildren() or sessions < 2:
+        spec = self._spec()
+        if self._ownsChildren() or sessions < 2:
             return  # fewer than two 2025 sessions: a child per session would not help
         if spec.pinned:
             if not self._pinnedSaid:

@@ -13,42 +13,22 @@ stopped.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from twisted.logger import Logger
 
-from mcpgateway.core.events import EventLog
 from mcpgateway.core.pools.capacity import ChildLimit
 from mcpgateway.core.pools.keyed import RouteChildren
 from mcpgateway.core.pools.pool import programOf
 from mcpgateway.core.sessions import Session
-from mcpgateway.core.spec import ServerSpec, Variant
+from mcpgateway.core.spec import Variant
 from mcpgateway.core.status import Lifecycle
 from mcpgateway.runtime import logs
 
-__all__ = ["RebindHost", "Rebinder"]
+if TYPE_CHECKING:
+    from mcpgateway.core.pools.placement import Kit
 
-
-class RebindHost(Protocol):
-    """What a L{Rebinder} needs of its pool."""
-
-    @property
-    def spec(self) -> ServerSpec:
-        """The server as configured now."""
-
-    @property
-    def routes(self) -> Mapping[str, Variant]:
-        """The server's routes by key."""
-
-    def variantFor(
-        self,
-        scope: str,
-        credentialKey: str = "",
-        credentials: tuple[tuple[str, str], ...] = (),
-        principal: str = "",
-    ) -> Variant | None:
-        """The launch of route C{scope} for these credentials and principal."""
+__all__ = ["Rebinder"]
 
 
 class Rebinder:
@@ -57,13 +37,10 @@ class Rebinder:
 
     log = Logger(observer=logs.observer)
 
-    def __init__(
-        self, pool: RebindHost, table: RouteChildren, limit: ChildLimit, events: EventLog
-    ) -> None:
-        self._pool = pool
+    def __init__(self, kit: Kit, table: RouteChildren, limit: ChildLimit) -> None:
+        self._kit = kit
         self._table = table
         self._limit = limit
-        self._events = events
         self._settling: set[str] = set()
         """Children with sessions to move once they drain."""
 
@@ -71,18 +48,17 @@ class Rebinder:
         """The pool serves new variants now: the sessions of a route that is
         gone are returned (to be ended); the others follow their route's
         new child key, at their child's next idle moment."""
-        pool, table = self._pool, self._table
+        kit, table = self._kit, self._table
         ended = []
-        for sessionId in list(table.bound):
-            session = table.sessions[sessionId]
-            route = pool.variantFor(
+        for session in table.boundSessions():
+            route = kit.variantFor(
                 session.scope, session.credential, self._credentials(session), session.principal
             )
             if route is None:
                 ended.append(session)
                 continue
             session.variant = route
-        for key in list(table.children):
+        for key, _ in table.items():
             self.settle(key)
         self._limit.retry()
         return ended
@@ -92,24 +68,23 @@ class Rebinder:
         if session.variant is None:
             return ()
         env = dict(session.variant.launch.env)
-        return tuple((name, env[name]) for name in self._pool.spec.credentialEnv if name in env)
+        return tuple((name, env[name]) for name in self._kit.spec().credentialEnv if name in env)
 
     def settle(self, key: str) -> None:
         """Move the sessions of child C{key} whose route now gives another
         child, and stop it if no route gives it any more; now if it has
         nothing in flight, else once it drains."""
         table = self._table
-        upstream = table.children.get(key)
+        upstream = table.child(key)
         if upstream is None:
             return
-        sessions = table.sessions
         movers = [
-            sessions[sid]
-            for sid, bound in table.bound.items()
-            if bound == key and (v := sessions[sid].variant) is not None and v.childKey != key
+            session
+            for session in table.boundTo(key)
+            if (v := session.variant) is not None and v.childKey != key
         ]
-        routeKeys = {variant.childKey for variant in self._pool.routes.values()}
-        wanted = routeKeys | {s.variant.childKey for s in sessions.values() if s.variant}
+        routeKeys = {variant.childKey for variant in self._kit.routes().values()}
+        wanted = routeKeys | {s.variant.childKey for s in table.boundSessions() if s.variant}
         # A credential's or a principal's child of a route that did not change
         # (one a 2026 client uses, with no session) is still what it was.
         stale = key not in wanted and not any(key.startswith(f"{r}/") for r in routeKeys)
@@ -120,7 +95,9 @@ class Rebinder:
                 self._settling.add(key)
                 upstream.router.whenDrained().addCallback(self._drainedToSettle, key)
             return
-        routes = sorted({s.scope or "global" for s in movers} or {table.made[key].key or "global"})
+        routes = sorted(
+            {s.scope or "global" for s in movers} or {table.madeFrom(key).key or "global"}
+        )
         for session in movers:
             assert session.variant is not None
             table.move(session, session.variant)
@@ -128,7 +105,7 @@ class Rebinder:
             return
         pid = upstream.pid
         if pid is not None or upstream.state is not Lifecycle.STOPPED:
-            self._sayStale(table.made[key], routes, pid)
+            self._sayStale(table.madeFrom(key), routes, pid)
         table.forget(key)
         upstream.stop()
         self._limit.retry()
@@ -138,8 +115,8 @@ class Rebinder:
         environment changed (the line docs/guide/scopes.md promises; a C{.env}
         that an entry's C{${VAR}} expand from changes both), else its entry
         changed (command, args, cwd), or its route is gone."""
-        now = self._pool.routes.get(made.key)
-        server, names = self._pool.spec.name, ", ".join(routes)
+        now = self._kit.routes().get(made.key)
+        server, names = self._kit.spec().name, ", ".join(routes)
         if now is None:
             self.log.info(
                 "server {server}: workspace {routes} has no route any more; stopping its"
@@ -167,7 +144,7 @@ class Rebinder:
                 pid=pid,
             )
             why = "its entry changed"
-        self._events.emit("stale", f"child pid {pid} stopped: {why}", pid=pid)
+        self._kit.events.emit("stale", f"child pid {pid} stopped: {why}", pid=pid)
 
     def _drainedToSettle(self, _: object, key: str) -> None:
         self._settling.discard(key)

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.core.pools.test_scoped -*-
-"""One child per launch spec of a server: the L{ScopedPool} (workspace and
+"""One child per launch spec of a server: the L{KeyedPlacement} (workspace and
 credential scopes, and a child per principal).
 
 Each route of the server (C{/<server>/mcp}, C{/<server>~<key>/mcp}) is a
@@ -31,7 +31,7 @@ A stopped child keeps its upstream, its sessions and its fanout state: the
 next request of one of its sessions starts it again, and the subscriptions
 and log level come back with it.
 
-A reconfiguration (L{ScopedPool.useSpec}) brings new variants: the sessions
+A reconfiguration (L{KeyedPlacement.reconfigured}) brings new variants: the sessions
 follow their route's new child at their child's next idle moment, and a
 session whose route is gone is handed back to the gateway to end (which
 ends it before the new variants come, whatever the pool:
@@ -46,25 +46,21 @@ where they are.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.logger import Logger
 
-from mcpgateway.core.era2026.mrtr import BridgeLimits
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.exchange import Sink
 from mcpgateway.core.fanout import SharedFanout
-from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.attach import release
-from mcpgateway.core.pools.base import BasePool
 from mcpgateway.core.pools.capacity import ChildLimit
 from mcpgateway.core.pools.keyed import RouteChildren
+from mcpgateway.core.pools.placement import Kit
 from mcpgateway.core.pools.pool import (
     GLOBAL_CHILD,
     Idle,
-    PromotionSink,
     SessionGone,
     UnknownRoute,
     childGone,
@@ -74,7 +70,6 @@ from mcpgateway.core.pools.rebinding import Rebinder
 from mcpgateway.core.pools.scopecatalog import ScopeCatalog, listChild, scopeKey
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
-from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
@@ -82,10 +77,10 @@ from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.runtime import logs
 
-__all__ = ["ScopedPool"]
+__all__ = ["KeyedPlacement"]
 
 
-class ScopedPool(BasePool):
+class KeyedPlacement:
     """The children of one workspace- or credential-scoped server, by child key.
 
     @ivar table: its children by child key, and its sessions bound to them.
@@ -95,43 +90,25 @@ class ScopedPool(BasePool):
 
     log = Logger(observer=logs.observer)
     perLaunch = True
+    ownsAll = False
+    startup = None
 
-    def __init__(
-        self,
-        spec: ServerSpec,
-        spawner: Spawner,
-        healing: HealingPolicy | None = None,
-        promotions: PromotionSink | None = None,
-        limits: BridgeLimits | None = None,
-    ) -> None:
-        super().__init__(spec, spawner, healing, promotions, limits)
-        self.table = RouteChildren(self, self.maker, self.launcher)
-        self.limit = ChildLimit(
-            self, self.table, self.launcher, self.limitCounts, self.events, self._clock
-        )
-        self.rebinder = Rebinder(self, self.table, self.limit, self.events)
+    def __init__(self, kit: Kit) -> None:
+        self._kit = kit
+        self.table = RouteChildren(kit)
+        self.limit = ChildLimit(kit, self.table)
+        self.rebinder = Rebinder(kit, self.table, self.limit)
 
     # -- what it holds -------------------------------------------------------------
 
-    def upstreams(self) -> list[Upstream]:
-        return list(self.table.children.values()) + list(self.owned.perSession.values())
+    def children(self) -> list[Upstream]:
+        return self.table.upstreams()
 
-    def upstreamFor(self, session: Session) -> Upstream | None:
-        if self.owned:
-            owned = self.owned.perSession.get(session.id)
-            if owned is not None:
-                return owned
+    def childOf(self, session: Session) -> Upstream | None:
         return self.table.upstreamOf(session)
 
-    def childKeyOf(self, session: Session) -> str | None:
-        """The child key C{session} is bound to (C{None}: none, or an owned child)."""
-        return self.table.bound.get(session.id)
-
-    def byOwner(self) -> list[tuple[str | None, Upstream]]:
-        shared: list[tuple[str | None, Upstream]] = [
-            (None, u) for u in self.table.children.values()
-        ]
-        return shared + list(self.owned.perSession.items())
+    def keyOf(self, session: Session) -> str | None:
+        return self.table.boundKey(session)
 
     def scopesOf(self, upstream: Upstream) -> tuple[str, ...]:
         return self.table.scopesOf(upstream)
@@ -139,27 +116,30 @@ class ScopedPool(BasePool):
     def principalOf(self, upstream: Upstream) -> str:
         return self.table.principalOf(upstream)
 
-    def useLaunchSpec(self, spec: ServerSpec) -> None:
+    def useLaunchSpec(self, spec: ServerSpec, owned: list[Upstream]) -> None:
         """Start the global route's child with C{spec} from its next spawn on
         (the other routes' children start from their own launch specs)."""
-        self.launchSpec = spec
-        child = self.table.children.get(GLOBAL_CHILD)
+        child = self.table.child(GLOBAL_CHILD)
         if child is not None:
             child.spec = spec
 
     # -- MCP 2026-07-28 clients --------------------------------------------------------
 
+    def era2026Refusal(self) -> str | None:
+        return None
+
     def era2026Upstream(self, request: Era2026Request) -> Deferred[Upstream]:
         """The child of the request's route and credentials, as a session of
         them would get (started when needed, once there is room). A call
         waiting for its client's input keeps its child busy: never evicted."""
-        if self.disabled:
-            return fail(disabledError(self.spec.name))
-        variant = self.variantFor(
+        kit = self._kit
+        if kit.disabled():
+            return fail(disabledError(kit.spec().name))
+        variant = kit.variantFor(
             request.scope, request.credentialKey, request.credentials, request.principal
         )
         if variant is None:
-            return fail(UnknownRoute(f"server '{self.spec.name}' has no route '{request.scope}'"))
+            return fail(UnknownRoute(f"server '{kit.spec().name}' has no route '{request.scope}'"))
         return self.limit.acquire(variant)
 
     def era2026Router(self, scope: str) -> Router | None:
@@ -172,25 +152,21 @@ class ScopedPool(BasePool):
     def prewarm(self) -> Deferred[None]:
         """Start the children the sessions are bound to (restored sessions)
         and, with C{prewarm}, the global route's."""
-        if self.disabled or not self.spec.runnable:
+        kit = self._kit
+        spec = kit.spec()
+        if kit.disabled() or not spec.runnable:
             return succeed(None)
         table = self.table
-        variants = {key: table.made[key] for key in set(table.bound.values())}
-        if self.spec.prewarm:
-            variants.setdefault(self.routes[""].childKey, self.routes[""])
+        variants = {key: table.madeFrom(key) for key in table.boundKeys()}
+        if spec.prewarm:
+            keyless = kit.routes()[""]
+            variants.setdefault(keyless.childKey, keyless)
         return self.limit.acquireAll([variant for _, variant in sorted(variants.items())])
 
-    def open(
-        self,
-        session: Session,
-        initialize: jsonrpc.Message,
-    ) -> Deferred[jsonrpc.Message]:
+    def open(self, session: Session, initialize: jsonrpc.Message) -> Deferred[jsonrpc.Message]:
         """Answered from the C{initialize} result of the child of the
         session's route (started, and initialized, first when needed)."""
-        if self.disabled:
-            return fail(disabledError(self.spec.name))
-        if self._ownEach:
-            return self.openOwned(session, initialize)
+        kit = self._kit
         variant = self.table.variantOf(session)
 
         def answer(upstream: Upstream) -> jsonrpc.Message:
@@ -202,28 +178,29 @@ class ScopedPool(BasePool):
         def start() -> Deferred[jsonrpc.Message]:
             return self.limit.acquire(variant).addCallback(answer)
 
-        child = self.table.children.get(variant.childKey)
+        child = self.table.child(variant.childKey)
         running = child is not None and child.state is Lifecycle.RUNNING
-        if running or not self.scopeStartup.allowed(session):
+        if running or not kit.scopeStartup.allowed(session):
             return start()
-        key = scopeKey(self, session, ownChild=False)
+        key = scopeKey(kit.catalogHost, session, ownChild=False)
 
         def attach(opened: Session) -> None:
             self.table.bind(opened, variant, restoring=False)  # its child is not started
 
-        return self.scopeStartup.open(
+        return kit.scopeStartup.open(
             session, initialize, key, lambda: self._probeRoute(variant, key), start, attach
         )
 
     def _probeRoute(self, variant: Variant, key: str) -> Deferred[ScopeCatalog]:
         """Start the child of C{variant} (the gateway initializes it), list
         it, and stop it unless a session uses it meanwhile."""
+        kit = self._kit
 
         def listed(upstream: Upstream) -> Deferred[ScopeCatalog]:
             result = upstream.initializeResult or {}
             router = upstream.router
             listing = listChild(
-                self.spec, key, result, router.call, self._clock, self.log, ownChild=False
+                kit.spec(), key, result, router.call, kit.clock, self.log, ownChild=False
             )
 
             def stop(outcome: object) -> object:
@@ -235,21 +212,22 @@ class ScopedPool(BasePool):
 
         return self.limit.acquire(variant).addCallback(listed)
 
-    def _forwardPending(
+    def forwardPending(
         self, session: Session, message: jsonrpc.Message, related: Sink | None
-    ) -> Deferred[jsonrpc.Message]:
+    ) -> Deferred[jsonrpc.Message] | None:
         """A request of a session answered from its route's catalog: from
         the catalog when it can, else once its route's child runs (the
         sessions answered from the catalog on it are told what it lists
         differently)."""
-        known = self.scopeStartup.answer(session, message, self._keepLevel)
+        startup = self._kit.scopeStartup
+        known = startup.answer(session, message, self._keepLevel)
         if known is not None:
             return succeed(known)
 
         def started(upstream: Upstream) -> Deferred[jsonrpc.Message]:
             key = self.table.keyOf(upstream)
-            sessions = [s for s in self.table.sessions.values() if self.table.bound[s.id] == key]
-            self.scopeStartup.started(sessions, upstream.router.call)
+            sessions = [] if key is None else self.table.boundTo(key)
+            startup.started(sessions, upstream.router.call)
             return upstream.router.request(session, message, related)
 
         return self.ready(session).addCallback(started)
@@ -270,103 +248,70 @@ class ScopedPool(BasePool):
         self.table.bind(session, self.table.variantOf(session), restoring=True)
 
     def gone(self, session: Session) -> str | None:
-        if session in self.owned:
-            return self.owned.gone(session)
-        if session.id not in self.table.bound and not self.disabled:
-            return childGone(self.spec.name)
+        kit = self._kit
+        if self.table.boundKey(session) is None and not kit.disabled():
+            return childGone(kit.spec().name)
         return None
 
     def ready(self, session: Session) -> Deferred[Upstream]:
-        if session in self.owned:
-            return self.owned.ready(session)
-        key = self.table.bound.get(session.id)
-        upstream = None if key is None else self.table.children.get(key)
+        kit = self._kit
+        key = self.table.boundKey(session)
+        upstream = None if key is None else self.table.child(key)
         if upstream is not None and upstream.state is Lifecycle.RUNNING:
             return succeed(upstream)
-        if self.disabled:
-            return fail(disabledError(self.spec.name))
+        if kit.disabled():
+            return fail(disabledError(kit.spec().name))
         if key is None:
-            raise SessionGone(childGone(self.spec.name))
+            raise SessionGone(childGone(kit.spec().name))
         variant = session.variant
         if variant is not None and variant.childKey != key:
             # Its route's launch changed, and its child is not running: move now.
             self.table.move(session, variant)
             self.rebinder.settle(key)
         else:
-            variant = self.table.made[key]
+            variant = self.table.madeFrom(key)
         return self.limit.acquire(variant)
 
-    def forward(
-        self,
-        session: Session,
-        message: jsonrpc.Message,
-        related: Sink | None,
-    ) -> Deferred[jsonrpc.Message]:
-        """To the child of the session's route; a session opened before the
-        server was promoted moves to a child of its own first (as on a
-        shared server: L{mcpgateway.core.pools.shared.SharedPool.forward}), and a
-        session whose own child is being started (its C{initialize}
-        replayed) waits for it."""
-        if self.scopeStartup.pending(session):
-            if session in self.owned:
-                return self.forwardOwned(session, message, related)
-            return self._forwardPending(session, message, related)
-        if self._ownEach and session not in self.owned:
-            upstream = self.table.upstreamOf(session)
-            if upstream is not None and self.owned.takeOver(session, upstream):
-                self.table.unbind(session)
-        if self.owned.replaying(session):
-            return self.owned.forward(session, message, related)
-        return super().forward(session, message, related)
+    def unbind(self, session: Session) -> None:
+        self.table.unbind(session)
 
-    def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
+    def close(self, session: Session, reason: str) -> Deferred[None]:
         """Detach C{session}; its child stays (until idle) for the others."""
-        self.scopeStartup.forget(session)
-        if session in self.owned:
-            return self.owned.close(session, reason)
         upstream = self.table.unbind(session)
         if upstream is not None:
             release(upstream, session, reason)
         return succeed(None)
 
+    def startsOnCall(self) -> bool:
+        return False
+
     # -- reconfiguration ---------------------------------------------------------------
 
-    def useSpec(self, spec: ServerSpec) -> list[Session]:
+    def reconfigured(self, before: tuple[object, ...]) -> list[Session]:
         """New variants: the sessions of a route that is gone are returned
         (to be ended); the others follow their route's new child key, at
         their child's next idle moment (L{Rebinder.reload
         <mcpgateway.core.pools.rebinding.Rebinder.reload>})."""
-        super().useSpec(spec)
-        self.launcher.keep(self.table.children)
+        self._kit.launcher.keep({key for key, _ in self.table.items()})
         return self.rebinder.reload()
 
     # -- the children ------------------------------------------------------------------
 
-    def _requestTimeoutOf(self, upstream: Upstream, before: float) -> float:
+    def requestTimeoutOf(self, upstream: Upstream) -> float | None:
         key = self.table.keyOf(upstream)
-        if key is not None:
-            return self.table.routeTimeout(key)
-        return super()._requestTimeoutOf(upstream, before)  # a session's own child
+        return None if key is None else self.table.routeTimeout(key)
 
     def expire(self, now: float) -> list[int]:
         """Stop the children quiet for their C{idleTimeout}
         (L{ChildLimit.expire<mcpgateway.core.pools.capacity.ChildLimit.expire>})."""
         return self.limit.expire(now)
 
-    def restart(
-        self,
-        endSession: Callable[[Session], object],
-        why: str,
-    ) -> Deferred[list[int]]:
-        stopping = super().restart(endSession, why)
+    def restarted(self) -> None:
         self.limit.retry()
-        return stopping
 
     def stopShared(self) -> Deferred[None]:
         """Stop every child of a route (each starts again on demand)."""
-        stopping = DeferredList(
-            [u.stop() for u in self.table.children.values()], consumeErrors=True
-        )
+        stopping = DeferredList([u.stop() for u in self.table.upstreams()], consumeErrors=True)
         self.limit.retry()
         return stopping.addCallback(lambda _: None)
 

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.core.pools.test_pool -*-
-"""One child for every session of a server: the L{SharedPool}.
+"""One child for every session of a server: the L{SharedPlacement}.
 
 The child is started lazily (or at start, with C{prewarm}) and initialized
 by the gateway itself, once, however many sessions wait on it; every
@@ -8,7 +8,7 @@ client's own protocol version. When it dies it comes back on demand (or by
 itself while sessions are attached), after the backoff of the server's
 breaker. Its traffic is spread over the sessions by a
 L{mcpgateway.core.fanout.SharedFanout}. Only a shared child is ever idle
-(L{SharedPool.idle}), pinged, or asked something by the gateway itself.
+(L{SharedPlacement.idle}), pinged, or asked something by the gateway itself.
 
 Once promoted (its child asked a client something no session could be proven
 to have caused), each new session gets a child of its own
@@ -27,7 +27,7 @@ catalog when one is current (L{mcpgateway.core.pools.fromcatalog}): the
 child starts at the first request the catalog cannot answer.
 
 A reconfiguration that changes only the child's environment (the gateway's
-C{<state-dir>/.env}, or the entry's C{env}: L{SharedPool.useSpec}) restarts
+C{<state-dir>/.env}, or the entry's C{env}: L{SharedPlacement.reconfigured}) restarts
 the shared child at its next idle moment (nothing of a client in flight):
 the gateway stops it, starts and initializes the new one itself, and gives
 it back the sessions' subscriptions and log level, as after a crash; the
@@ -47,87 +47,72 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 
 from mcpgateway.core.child import Child
-from mcpgateway.core.era2026.mrtr import BridgeLimits
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.exchange import Sink
 from mcpgateway.core.fanout import SharedFanout
-from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.attach import adopt
-from mcpgateway.core.pools.base import BasePool
 from mcpgateway.core.pools.fromcatalog import CatalogStartup
+from mcpgateway.core.pools.placement import Kit
 from mcpgateway.core.pools.pool import (
     Idle,
-    PromotionSink,
     SessionGone,
     UnknownRoute,
     childGone,
     disabledError,
-    launchEnvOf,
 )
+from mcpgateway.core.pools.snapshot import keysOf
 from mcpgateway.core.pools.staleenv import StaleRestart
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
-from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec, Sharing
-from mcpgateway.core.status import CatalogCounts, Lifecycle
+from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
 
+__all__ = ["SharedPlacement"]
 
-class SharedPool(BasePool):
+
+class SharedPlacement:
     """The shared child of one server.
 
     @ivar shared: its upstream, made on first use.
+    @ivar startup: answers start-ups from the saved catalog while the child does not run.
     """
 
     log = Logger(observer=logs.observer)
+    perLaunch = False
+    ownsAll = False
 
-    def __init__(
-        self,
-        spec: ServerSpec,
-        spawner: Spawner,
-        healing: HealingPolicy | None = None,
-        promotions: PromotionSink | None = None,
-        limits: BridgeLimits | None = None,
-    ) -> None:
-        super().__init__(spec, spawner, healing, promotions, limits)
+    def __init__(self, kit: Kit) -> None:
+        self._kit = kit
         self.shared: Upstream | None = None
         self._pinging: set[Child] = set()
         """Children with a health ping waiting for its answer."""
-        self.stale = StaleRestart(self, self.launcher, self.events, self._clock)
+        self._stale = StaleRestart(kit, lambda: self.shared)
         """Restarts the shared child when idle after its environment changed."""
-        self.startup = CatalogStartup(self)
-        """Answers start-ups from the saved catalog while the child does not run."""
-        if self._promotedAtStart():
-            self._ownEach = True
+        self.startup = CatalogStartup(kit.catalogHost, lambda: self.shared, kit.ownsEach)
 
     def _promotedAtStart(self) -> bool:
         """Whether the server was promoted in an earlier process: its
         sessions each own a child, its shared child is for MCP 2026-07-28
         requests only."""
-        return self.spec.promoted is not None and self.spec.sharing is Sharing.SESSION
+        spec = self._kit.spec()
+        return spec.promoted is not None and spec.sharing is Sharing.SESSION
 
-    def upstreams(self) -> list[Upstream]:
-        shared = [self.shared] if self.shared is not None else []
-        return shared + list(self.owned.perSession.values()) if self.owned else shared
+    def children(self) -> list[Upstream]:
+        return [] if self.shared is None else [self.shared]
 
-    def upstreamFor(self, session: Session) -> Upstream | None:
-        if self.owned:
-            owned = self.owned.perSession.get(session.id)
-            if owned is not None:
-                return owned
+    def childOf(self, session: Session) -> Upstream | None:
         return self.shared
 
-    def byOwner(self) -> list[tuple[str | None, Upstream]]:
-        shared: list[tuple[str | None, Upstream]] = (
-            [(None, self.shared)] if self.shared is not None else []
-        )
-        return shared + list(self.owned.perSession.items())
+    def keyOf(self, session: Session) -> str | None:
+        return None
 
-    def _upstream(self) -> Upstream:
+    def upstream(self) -> Upstream:
+        """The shared child's upstream, made (not started) on first use."""
         if self.shared is None:
-            shared = self.shared = self.maker.make(SharedFanout())
+            shared = self.shared = self._kit.maker.make(SharedFanout())
             listed = shared.onReady
 
             def ready(upstream: Upstream) -> None:
@@ -142,48 +127,41 @@ class SharedPool(BasePool):
         """Start the shared child (not for a server promoted before this
         process: its sessions own their children, and 2026 requests
         start the shared one, unless the server says C{prewarm})."""
-        if self.disabled or self.spec.executable is None:
+        kit = self._kit
+        spec = kit.spec()
+        if kit.disabled() or spec.executable is None:
             return succeed(None)
-        if self._promotedAtStart() and not self.spec.prewarm:
+        if self._promotedAtStart() and not spec.prewarm:
             return succeed(None)
-        return self.launcher.whenLaunchable(self._upstream().ensure)
+        return kit.launcher.whenLaunchable(self.upstream().ensure)
 
     # -- MCP 2026-07-28 clients ----------------------------------------------------
+
+    def era2026Refusal(self) -> str | None:
+        return None
 
     def era2026Upstream(self, request: Era2026Request) -> Deferred[Upstream]:
         """The shared child (a promoted server's too: promotion moves 2025
         sessions only), started and initialized when needed."""
-        if self.disabled:
-            return fail(disabledError(self.spec.name))
+        kit = self._kit
+        if kit.disabled():
+            return fail(disabledError(kit.spec().name))
         if request.scope:
-            return fail(UnknownRoute(f"server '{self.spec.name}' has no route '{request.scope}'"))
-        shared = self._upstream()
+            return fail(UnknownRoute(f"server '{kit.spec().name}' has no route '{request.scope}'"))
+        shared = self.upstream()
         if shared.state is Lifecycle.RUNNING:
             return succeed(shared)
-        return self.launcher.whenLaunchable(shared.ensure).addCallback(lambda _: shared)
+        return kit.launcher.whenLaunchable(shared.ensure).addCallback(lambda _: shared)
 
     def era2026Router(self, scope: str) -> Router | None:
         return self.shared.router if self.shared is not None and not scope else None
 
-    def serveEra2026(self, request: Era2026Request, sink: Sink) -> Deferred[jsonrpc.Message]:
-        """A 2026 C{server/discover} or list from the saved catalog while the
-        child does not run (L{CatalogStartup}); anything else as always."""
-        return self.startup.serveEra2026(request, lambda: self.era2026.serveEra2026(request, sink))
-
     # -- sessions ----------------------------------------------------------------
 
-    def open(
-        self,
-        session: Session,
-        initialize: jsonrpc.Message,
-    ) -> Deferred[jsonrpc.Message]:
+    def open(self, session: Session, initialize: jsonrpc.Message) -> Deferred[jsonrpc.Message]:
         """Answered from the shared child's C{initialize} result (the child is
         started and initialized first when needed)."""
-        if self.disabled:
-            return fail(disabledError(self.spec.name))
-        if self._ownEach:
-            return self.openOwned(session, initialize)
-        shared = self._upstream()
+        shared = self.upstream()
 
         def answer(_: None) -> jsonrpc.Message:
             assert shared.initializeResult is not None
@@ -192,7 +170,7 @@ class SharedPool(BasePool):
             return jsonrpc.resultResponse(initialize["id"], result)
 
         def start() -> Deferred[jsonrpc.Message]:
-            return self.launcher.whenLaunchable(shared.ensure).addCallback(answer)
+            return self._kit.launcher.whenLaunchable(shared.ensure).addCallback(answer)
 
         return self.startup.open(session, initialize, shared, start)
 
@@ -200,19 +178,12 @@ class SharedPool(BasePool):
         """Attach C{session} as if it had just initialized, and count its
         subscriptions and log level: the child (started and initialized by the
         gateway as always) is told them when it is initialized (or now, if it
-        runs). A server promoted before this process gives it a child of
-        its own (its C{initialize} replayed on its next request)."""
-        if self._promotedAtStart():
-            self.owned.restore(session)
-            return
-        upstream = self._upstream()
+        runs)."""
+        upstream = self.upstream()
         adopt(upstream, session)
         if upstream.state is not Lifecycle.RUNNING and session.called:
             # The child it gets is started anew, unless the restart keeps it.
-            self.owned.notices.mark(session, "restored on a gateway that did not keep its child")
-
-    def servedFromCatalog(self) -> bool:
-        return self.startup.serving() or self.scopeStartup.serving()
+            self._kit.notices.mark(session, "restored on a gateway that did not keep its child")
 
     def startsOnCall(self) -> bool:
         shared = self.shared
@@ -221,108 +192,67 @@ class SharedPool(BasePool):
             return False  # updates of a subscribed resource come from a running child
         return self.startup.initializeFor(None) is not None
 
-    def catalogCounts(self) -> CatalogCounts:
-        shared, owned = self.startup.counts, self.scopeStartup.counts
-        return CatalogCounts(shared.startups + owned.startups, shared.answers + owned.answers)
-
-    def childTasks(self, session: Session) -> Deferred[bool]:
-        """What the saved catalog says while the child does not run (its
-        capabilities are the child's), else what the child says."""
-        if session in self.owned:
-            return super().childTasks(session)  # its own child's (or its scope's catalog's)
-        known = self.startup.initializeFor(session)
-        if known is None:
-            return super().childTasks(session)
-        reads = self.taskSupport
-        return succeed(reads is not None and reads(known))
-
     def gone(self, session: Session) -> str | None:
-        if session in self.owned:
-            return self.owned.gone(session)
-        if self.shared is None and not self.disabled:
-            return childGone(self.spec.name)
+        kit = self._kit
+        if self.shared is None and not kit.disabled():
+            return childGone(kit.spec().name)
         return None
 
     def ready(self, session: Session) -> Deferred[Upstream]:
-        if session in self.owned:
-            return self.owned.ready(session)
+        kit = self._kit
         upstream = self.shared
         if upstream is not None and upstream.state is Lifecycle.RUNNING:
             return succeed(upstream)
-        if self.disabled:
-            return fail(disabledError(self.spec.name))
+        if kit.disabled():
+            return fail(disabledError(kit.spec().name))
         if upstream is None:
-            raise SessionGone(childGone(self.spec.name))
-        return self.launcher.whenLaunchable(upstream.ensure).addCallback(lambda _: upstream)
+            raise SessionGone(childGone(kit.spec().name))
+        return kit.launcher.whenLaunchable(upstream.ensure).addCallback(lambda _: upstream)
 
-    def forward(
-        self,
-        session: Session,
-        message: jsonrpc.Message,
-        related: Sink | None,
-    ) -> Deferred[jsonrpc.Message]:
-        notices = self.owned.notices
-        if notices and session in notices and session not in self.owned:
-            answer = self._forward(session, message, related).addCallback(self._kept, session)
-            return notices.told(answer, session, related)
-        return self._forward(session, message, related)
+    def forwardPending(
+        self, session: Session, message: jsonrpc.Message, related: Sink | None
+    ) -> Deferred[jsonrpc.Message] | None:
+        return None  # a session answered from its scope's catalog owns its child
 
-    def _kept(self, answer: jsonrpc.Message, session: Session) -> jsonrpc.Message:
-        """A restored C{session}'s answer came: nothing to tell it if the
-        shared child is one a restart kept (with its memory)."""
-        if self.shared is not None and self.shared.adopted:
-            self.owned.notices.forget(session)
-        return answer
+    def unbind(self, session: Session) -> None:
+        """Nothing to forget: moving off the shared child detached it."""
 
-    def _forward(
-        self,
-        session: Session,
-        message: jsonrpc.Message,
-        related: Sink | None,
-    ) -> Deferred[jsonrpc.Message]:
-        upstream = self.shared
-        if (
-            upstream is not None
-            and upstream.state is Lifecycle.RUNNING
-            and not self.disabled
-            and not self._ownEach
-        ):
-            return upstream.router.request(session, message, related)  # the hot path
-        if self.scopeStartup.pending(session):
-            return self.forwardOwned(session, message, related)
-        if not self._ownEach:
-            known = self.startup.answer(session, message)
-            if known is not None:
-                return succeed(known)
-        if self._ownEach and session not in self.owned and upstream is not None:
-            self.owned.takeOver(session, upstream)
-        if self.owned.replaying(session):
-            return self.owned.forward(session, message, related)
-        return super().forward(session, message, related)
-
-    def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
-        """Detach C{session}; the shared child stays for the others (an owned
-        child stops)."""
-        self.startup.forget(session)
-        self.scopeStartup.forget(session)
-        self.owned.notices.forget(session)
-        if session in self.owned:
-            return self.owned.close(session, reason)
+    def close(self, session: Session, reason: str) -> Deferred[None]:
+        """Detach C{session}; the shared child stays for the others."""
         if self.shared is not None:
             self.shared.router.detach(session, reason)
         return succeed(None)
 
     # -- reconfiguration -----------------------------------------------------------
 
-    def useSpec(self, spec: ServerSpec) -> list[Session]:
-        """Serve C{spec}; if the shared child's environment changed, restart
-        it at its next idle moment (L{StaleRestart})."""
-        before = launchEnvOf(self.launchSpec)
-        ended = super().useSpec(spec)
-        self.stale.changed(before)
-        return ended
+    def reconfigured(self, before: tuple[object, ...]) -> list[Session]:
+        """If the shared child's environment changed, restart it at its
+        next idle moment (L{StaleRestart})."""
+        self._stale.changed(before)
+        return []
+
+    def useLaunchSpec(self, spec: ServerSpec, owned: list[Upstream]) -> None:
+        for upstream in self.children() + owned:
+            # A child that serves one principal keeps serving that principal.
+            upstream.spec = spec.forPrincipal(upstream.spec.principal)
+
+    def requestTimeoutOf(self, upstream: Upstream) -> float | None:
+        return None
+
+    def restarted(self) -> None:
+        """Nothing waits for room."""
+
+    def expire(self, now: float) -> list[int]:
+        return []
 
     # -- the child ---------------------------------------------------------------
+
+    def scopesOf(self, upstream: Upstream) -> tuple[str, ...]:
+        """The global route's key, and those its sessions came with."""
+        return keysOf(upstream.router.sessions, "")
+
+    def principalOf(self, upstream: Upstream) -> str:
+        return ""
 
     def stopShared(self) -> Deferred[None]:
         if self.shared is None:
@@ -352,6 +282,7 @@ class SharedPool(BasePool):
         if upstream is None or child is None or child in self._pinging:
             return
         self._pinging.add(child)
+        kit = self._kit
 
         def answered(response: jsonrpc.Message) -> None:
             self._pinging.discard(child)
@@ -362,11 +293,11 @@ class SharedPool(BasePool):
                 text = "did not answer a health ping; killing it"
                 self.log.warn(
                     "server {server}: child pid {pid} {text}",
-                    server=self.spec.name,
+                    server=kit.spec().name,
                     pid=child.pid,
                     text=text,
                 )
-                self.events.emit("ping-timeout", text, pid=child.pid)
+                kit.events.emit("ping-timeout", text, pid=child.pid)
                 child.signal("KILL")
 
         upstream.router.call("ping").addCallback(answered)

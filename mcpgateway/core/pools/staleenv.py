@@ -12,41 +12,21 @@ sessions carry on.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from mcpgateway.core.child import Child
-from mcpgateway.core.events import EventLog
-from mcpgateway.core.pools.launching import Launcher
 from mcpgateway.core.pools.pool import launchEnvOf
-from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.runtime import logs
 
-__all__ = ["StaleHost", "StaleRestart"]
+if TYPE_CHECKING:
+    from mcpgateway.core.pools.placement import Kit
 
-
-class StaleHost(Protocol):
-    """What a L{StaleRestart} reads of its (shared) pool."""
-
-    @property
-    def spec(self) -> ServerSpec:
-        """The server as configured now."""
-
-    @property
-    def launchSpec(self) -> ServerSpec:
-        """What its children start with now."""
-
-    @property
-    def disabled(self) -> bool:
-        """Whether the management API disabled it."""
-
-    @property
-    def shared(self) -> Upstream | None:
-        """Its shared child's upstream, once made."""
+__all__ = ["StaleRestart"]
 
 
 class StaleRestart:
@@ -54,13 +34,13 @@ class StaleRestart:
 
     log = Logger(observer=logs.observer)
 
-    def __init__(
-        self, pool: StaleHost, launcher: Launcher, events: EventLog, clock: IReactorTime
-    ) -> None:
-        self._pool = pool
-        self._launcher = launcher
-        self._events = events
-        self._clock = clock
+    def __init__(self, kit: Kit, child: Callable[[], Upstream | None]) -> None:
+        """
+        @param kit: what its pool serves now, and starts children with.
+        @param child: the pool's shared child's upstream, once made.
+        """
+        self._kit = kit
+        self._child = child
         self._stale: tuple[Child, tuple[object, ...]] | None = None
         """The shared child started with an environment the server no longer
         has (and that environment: L{launchEnvOf}), to restart when idle."""
@@ -71,10 +51,9 @@ class StaleRestart:
         """The pool serves a new spec, its launch environment until now
         being C{before} (L{launchEnvOf}): if that changed, restart the
         running shared child at its next idle moment."""
-        pool = self._pool
-        upstream = pool.shared
+        upstream = self._child()
         child = upstream.child if upstream is not None else None
-        if child is not None and launchEnvOf(pool.launchSpec) != before:
+        if child is not None and launchEnvOf(self._kit.launchSpec()) != before:
             stale = self._stale
             if stale is None or stale[0] is not child:
                 self._stale = (child, before)  # else: it runs with an older one still
@@ -83,7 +62,7 @@ class StaleRestart:
     def _settle(self) -> None:
         """Restart the stale shared child now if it has nothing of a client
         in flight, else once it drains (or has started)."""
-        upstream, stale = self._pool.shared, self._stale
+        upstream, stale = self._child(), self._stale
         if upstream is None or stale is None or stale[0] is not upstream.child:
             self._stale = None  # it exited (or was stopped) since: the next one is new
             return
@@ -98,7 +77,7 @@ class StaleRestart:
             if not started.called:
                 self._settling = True
                 # After the requests it releases have reached the child.
-                started.addBoth(lambda _: self._clock.callLater(0, self._settled))
+                started.addBoth(lambda _: self._kit.clock.callLater(0, self._settled))
                 return
             started.addErrback(lambda _: None)
         elif upstream.router.clientRequestsInFlight():
@@ -117,14 +96,14 @@ class StaleRestart:
         initialize the next one now, with the new environment; its sessions
         keep their subscriptions and log level (L{Upstream.ensure}, as
         after a crash)."""
-        pool = self._pool
+        kit = self._kit
         pid = child.pid
         self.log.info(
             "server {server}: its environment changed; restarting its child pid {pid}",
-            server=pool.spec.name,
+            server=kit.spec().name,
             pid=pid,
         )
-        self._events.emit("stale", f"child pid {pid} stopped: its environment changed", pid=pid)
+        kit.events.emit("stale", f"child pid {pid} stopped: its environment changed", pid=pid)
         upstream.stop()
-        if not pool.disabled and (upstream.router.sessions or pool.spec.prewarm):
-            self._launcher.whenLaunchable(upstream.ensure).addErrback(lambda _: None)
+        if not kit.disabled() and (upstream.router.sessions or kit.spec().prewarm):
+            kit.launcher.whenLaunchable(upstream.ensure).addErrback(lambda _: None)

@@ -19,7 +19,7 @@ from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.gateway.catalogserve import CatalogServe
 from mcpgateway.core.pools.factory import makePool
-from mcpgateway.core.pools.shared import SharedPool
+from mcpgateway.core.pools.serverpool import Pool
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.tasks.handshake import speaksTasks
@@ -35,6 +35,7 @@ from tests.support.core.catalog import (
     syncThread,
     tool,
 )
+from tests.support.core.pools.pool import sharedOf
 
 Message = dict[str, Any]
 
@@ -90,9 +91,10 @@ class StartupCase(SynchronousTestCase):
         self.pool = self.makePool(self.spec)
         self.successResultOf(self.serve.loading(self.catalogs.start()))
 
-    def makePool(self, spec: ServerSpec) -> SharedPool:
+    def makePool(self, spec: ServerSpec) -> Pool:
         pool = makePool(spec, fakeSpawner(self.reactor))
-        assert isinstance(pool, SharedPool)
+        sharedOf(pool)  # a shared placement's start-ups come from the catalog
+        assert isinstance(pool, Pool)
         pool.catalogSource = self.serve
         pool.taskSupport = speaksTasks
         self.catalogs.attach(pool)
@@ -132,9 +134,13 @@ class AnsweredFromTheCatalogTests(StartupCase):
         self.assertEqual(resources["result"], {"resources": [{"uri": "file:///x", "name": "x"}]})
         self.pool.notify(session, jsonrpc.notification("notifications/initialized"))
         self.assertEqual(self.reactor.spawned, [])
-        self.assertIn(session, self.pool.shared.router.sessions)  # type: ignore[union-attr]
+        self.assertIn(session, sharedOf(self.pool).upstream().router.sessions)
         self.assertEqual(
-            (self.pool.startup.counts.startups, self.pool.startup.counts.answers), (1, 3)
+            (
+                sharedOf(self.pool).startup.counts.startups,
+                sharedOf(self.pool).startup.counts.answers,
+            ),
+            (1, 3),
         )
 
     def test_each_session_gets_the_version_the_gateway_negotiated(self) -> None:

@@ -15,7 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from mcpgateway.core.pools.lostchild import NOTICE_KEY, LostChildNotices
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeSession, RecordingSink
-from tests.support.core.pools.pool import INIT_RESULT, Message, PoolCase, ok
+from tests.support.core.pools.pool import INIT_RESULT, Message, PoolCase, ok, sharedOf
 
 CALL = jsonrpc.request(7, "tools/call", {"name": "count"})
 
@@ -171,10 +171,10 @@ class SharedTests(PoolCase):
     def call(self, session: FakeSession, sink: RecordingSink, adopted: bool = False) -> Any:
         d = self.pool.forward(session, CALL, sink)
         proc = self.reactor.lastProcess
-        if self.pool.shared.state.name != "RUNNING":
+        if sharedOf(self.pool).upstream().state.name != "RUNNING":
             self.answerInitialize(proc)
         if adopted:
-            self.pool.shared.adopted = True  # as a restart's kept child is
+            sharedOf(self.pool).upstream().adopted = True  # as a restart's kept child is
         messages = proc.takeMessages()
         [request] = [m for m in messages if m.get("method") == "tools/call"]
         proc.reply(ok(request["id"], {"content": []}))

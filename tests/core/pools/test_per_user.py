@@ -16,14 +16,16 @@ from twisted.trial.unittest import SynchronousTestCase
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.factory import makePool
-from mcpgateway.core.pools.persession import PerSessionPool
+from mcpgateway.core.pools.placement import SessionPlacement
 from mcpgateway.core.pools.pool import GLOBAL_CHILD
-from mcpgateway.core.pools.scoped import ScopedPool
-from mcpgateway.core.pools.shared import SharedPool
+from mcpgateway.core.pools.scoped import KeyedPlacement
+from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.shared import SharedPlacement
 from mcpgateway.core.sessions import Session, shortId
 from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, RecordingSink, fakeSpawner
+from tests.support.core.pools.pool import placementOf
 
 Message = dict[str, Any]
 
@@ -133,7 +135,7 @@ class ChildPerPrincipalTests(PerUserCase):
         self.assertEqual(rows, {alice1.id: ALICE, bob.id: BOB, alice2.id: ALICE})
 
     def test_a_global_server_is_one_child_for_every_principal(self) -> None:
-        self.assertIsInstance(self.gateway.pools["fs"], SharedPool)
+        self.assertIsInstance(placementOf(self.gateway.pools["fs"]), SharedPlacement)
         alice, bob = self.open("fs", ALICE), self.open("fs", BOB)
         self.assertEqual(len(self.reactor.processes), 1)
         self.assertEqual(self.pid(alice), self.pid(bob))
@@ -192,16 +194,17 @@ class ChildPerPrincipalTests(PerUserCase):
 class MakePoolTests(SynchronousTestCase):
     def test_per_user_and_credential_servers_are_scoped_pools(self) -> None:
         spawner = fakeSpawner(FakeProcessReactor())
-        self.assertIsInstance(makePool(PER_USER, spawner), ScopedPool)
-        self.assertIsInstance(makePool(NO_ENV_CREDENTIAL, spawner), ScopedPool)
-        self.assertIsInstance(makePool(GLOBAL, spawner), SharedPool)
+        self.assertIsInstance(placementOf(makePool(PER_USER, spawner)), KeyedPlacement)
+        self.assertIsInstance(placementOf(makePool(NO_ENV_CREDENTIAL, spawner)), KeyedPlacement)
+        self.assertIsInstance(placementOf(makePool(GLOBAL, spawner)), SharedPlacement)
         session = makePool(dataclasses.replace(PER_USER, mode="session"), spawner)
-        self.assertIsInstance(session, PerSessionPool)
+        self.assertIsInstance(placementOf(session), SessionPlacement)
         self.assertEqual(session.variantFor("", principal=ALICE), Variant("", session.spec, ""))
         # A project route saying perUser makes the whole server per user.
         route = Variant("k" * 16, dataclasses.replace(GLOBAL, perUser=True), "child-k")
         self.assertIsInstance(
-            makePool(dataclasses.replace(GLOBAL, variants=(route,)), spawner), ScopedPool
+            placementOf(makePool(dataclasses.replace(GLOBAL, variants=(route,)), spawner)),
+            KeyedPlacement,
         )
         self.assertTrue(dataclasses.replace(GLOBAL, variants=(route,)).perPrincipal)
 
@@ -252,7 +255,7 @@ class RestoreTests(PerUserCase):
         assert restored is not None
         self.assertEqual(restored.principal, ALICE)
         pool = self.gateway.pools["gh"]
-        assert isinstance(pool, ScopedPool)
+        assert isinstance(pool, Pool) and isinstance(pool.placement, KeyedPlacement)
         self.assertEqual(pool.childKeyOf(restored), f"/p:{ALICE}")
         older = self.gateway.sessions.get("s-older")
         assert older is not None
@@ -277,7 +280,7 @@ class RestoreTests(PerUserCase):
         assert restored is not None and restored.variant is None
         self.assertTrue(self.gateway.visits.rebind(restored, "k1", (("TOKEN", "v1"),)))
         pool = self.gateway.pools["db"]
-        assert isinstance(pool, ScopedPool)
+        assert isinstance(pool, Pool) and isinstance(pool.placement, KeyedPlacement)
         self.assertEqual(pool.childKeyOf(restored), f"/c:k1/p:{ALICE}")
         self.assertEqual(self.pid(self.open("db", ALICE, key="k1", TOKEN="v1")), self.pid(restored))
 
@@ -333,5 +336,5 @@ class Era2026Tests(PerUserCase):
             {**self.specs, "gh": dataclasses.replace(PER_USER, perUser=False)}
         )
         self.assertIsNot(self.gateway.pools["gh"], pool)
-        self.assertIsInstance(self.gateway.pools["gh"], SharedPool)
+        self.assertIsInstance(placementOf(self.gateway.pools["gh"]), SharedPlacement)
         self.assertIsNone(self.gateway.sessions.get(alice.id))

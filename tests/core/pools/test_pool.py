@@ -12,9 +12,9 @@ from twisted.trial.unittest import SynchronousTestCase
 from mcpgateway import __version__
 from mcpgateway.core.fanout import OwnerFanout
 from mcpgateway.core.pools.factory import makePool
-from mcpgateway.core.pools.persession import PerSessionPool
+from mcpgateway.core.pools.placement import SessionPlacement
 from mcpgateway.core.pools.pool import Idle, NoSharedChild, SessionGone
-from mcpgateway.core.pools.shared import SharedPool
+from mcpgateway.core.pools.shared import SharedPlacement
 from mcpgateway.core.spec import DEFAULT_START_TIMEOUT
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
 from mcpgateway.protocol import jsonrpc, versions
@@ -38,6 +38,8 @@ from tests.support.core.pools.pool import (
     clientInitialize,
     describe,
     ok,
+    placementOf,
+    sharedOf,
 )
 
 GATEWAY_INITIALIZE_PARAMS = {
@@ -97,8 +99,9 @@ class SharedHandshakeTests(PoolCase):
         self.assertEqual(
             self.successResultOf(dC), ok("init-c", {**INIT_RESULT, "protocolVersion": "2024-11-05"})
         )
-        assert self.pool.shared is not None
-        self.assertEqual(self.pool.shared.router.sessions, {a, b, c})
+        shared = sharedOf(self.pool).shared
+        assert shared is not None
+        self.assertEqual(shared.router.sessions, {a, b, c})
         self.assertEqual(self.pool.state(), "running")
         self.assertEqual(len(self.reactor.processes), 1)
         self.assertEqual(scheduled(self.reactor), [])
@@ -499,7 +502,7 @@ class StatefulTests(PoolCase):
         self.assertFalse(procB.stdinClosed)
         self.assertEqual(procB.signals, [])
         self.assertIsNone(self.pool.upstreamFor(a))
-        self.assertEqual(self.pool.closedRouters, 1)
+        self.assertEqual(self.pool.owned.closed, 1)
         self.assertEqual(scheduled(self.reactor), [])
         self.successResultOf(self.pool.close(a))  # closing twice is harmless
 
@@ -767,9 +770,10 @@ class StatefulTimeoutReloadTests(PoolCase):
 class MakePoolTests(SynchronousTestCase):
     def test_the_specs_sharing_picks_the_pool(self) -> None:
         spawner = fakeSpawner(FakeProcessReactor())
-        self.assertIsInstance(makePool(SPEC, spawner), SharedPool)
+        self.assertIsInstance(placementOf(makePool(SPEC, spawner)), SharedPlacement)
         self.assertIsInstance(
-            makePool(dataclasses.replace(SPEC, mode="stateful"), spawner), PerSessionPool
+            placementOf(makePool(dataclasses.replace(SPEC, mode="stateful"), spawner)),
+            SessionPlacement,
         )
 
     def test_an_unknown_mode_is_refused(self) -> None:

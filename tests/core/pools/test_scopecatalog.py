@@ -16,11 +16,11 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.gateway.catalogserve import CatalogServe
-from mcpgateway.core.pools.base import BasePool
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.pools.scopecatalog import PROBE_TIMEOUT
-from mcpgateway.core.pools.shared import SharedPool
+from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.shared import SharedPlacement
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import RemoteEndpoint, ServerSpec, Sharing
 from mcpgateway.core.status import ServerState
@@ -137,9 +137,9 @@ class ScopeCase(SynchronousTestCase):
     def forward(self, session: Session, method: str, params: Message | None = None) -> Any:
         return self.pool.forward(session, jsonrpc.request(7, method, params or {}), None)
 
-    def base(self) -> BasePool:
+    def base(self) -> Pool:
         pool = self.pool
-        assert isinstance(pool, BasePool)
+        assert isinstance(pool, Pool)
         return pool
 
     def running(self) -> int:
@@ -339,7 +339,7 @@ class PromotedTests(ScopeCase):
 
     def test_the_sessions_of_a_promoted_server_start_lazily(self) -> None:
         pool = self.pool
-        assert isinstance(pool, SharedPool)
+        assert isinstance(pool, Pool) and isinstance(pool.placement, SharedPlacement)
         pool.promotion.ambiguous("sampling/createMessage", 2)
         self.assertTrue(pool.ownsChildren())
         self.assertIs(pool.spec.sharing, Sharing.GLOBAL)
@@ -391,6 +391,23 @@ class PerUserTests(ScopeCase):
         self.assertEqual(self.successResultOf(called)["result"]["called"], "tools/call")
         self.assertEqual(self.running(), 1)
         self.assertTrue(self.base().scopeStartup.pending(bob))
+
+    def test_a_call_on_a_child_started_otherwise_ends_the_wait_of_its_sessions(self) -> None:
+        """A principal's child started for something else (the gateway's
+        prewarm): the call of a session answered from its catalog still
+        goes the catalog's way, which tells its sessions the child runs."""
+        alice = self.session("a1", "alice")
+        self.probed(alice)
+        startup = self.base().scopeStartup
+        self.assertTrue(startup.pending(alice))
+        warming = self.pool.prewarm()
+        answer(self.reactor.lastProcess)
+        self.successResultOf(warming)
+        self.assertEqual(self.running(), 1)
+        called = self.forward(alice, "tools/call", {"name": "echo", "arguments": {}})
+        answer(self.reactor.lastProcess)
+        self.assertEqual(self.successResultOf(called)["result"]["called"], "tools/call")
+        self.assertFalse(startup.pending(alice))
 
 
 class RemoteTests(ScopeCase):

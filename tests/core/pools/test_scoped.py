@@ -1,4 +1,4 @@
-"""ScopedPool: a child per child key (workspace and credential scopes), bounded
+"""A keyed placement: a child per child key (workspace and credential scopes), bounded
 by maxChildren with LRU eviction of idle children and waiting requests, idle
 expiry, stale environments restarted when idle, and how the gateway binds
 sessions (new, restored, rebound) to their route's variant; makePool's choice."""
@@ -13,15 +13,17 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.factory import makePool
-from mcpgateway.core.pools.persession import PerSessionPool
+from mcpgateway.core.pools.placement import SessionPlacement
 from mcpgateway.core.pools.pool import UnknownRoute
-from mcpgateway.core.pools.scoped import ScopedPool
-from mcpgateway.core.pools.shared import SharedPool
+from mcpgateway.core.pools.scoped import KeyedPlacement
+from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.shared import SharedPlacement
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import SCOPED_IDLE_TIMEOUT, ServerSpec
 from mcpgateway.core.upstream import ServerUnavailable
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
+from tests.support.core.pools.pool import placementOf
 from tests.support.core.pools.scoped import (
     BASE,
     INIT_RESULT,
@@ -289,7 +291,7 @@ class RouteTimeoutReloadTests(ScopedCase):
         changed nothing (Claude Code rewrites its file all the time)."""
         spec = dataclasses.replace(WORKSPACES, mode="session")
         pool = makePool(spec, fakeSpawner(self.reactor))  # a child per session
-        assert isinstance(pool, PerSessionPool)
+        assert isinstance(pool, Pool) and isinstance(pool.placement, SessionPlacement)
         session = Session("s1", "fs", "2025-11-25", {}, {}, 0.0)
         session.scope, session.variant = B, pool.variantFor(B)
         pool.open(session, initialize())
@@ -416,7 +418,7 @@ class GatewayBindingTests(SynchronousTestCase):
         restored = self.gateway.sessions.get("s-a")
         assert restored is not None
         self.assertEqual(restored.variant, pool.variantFor(A))
-        assert isinstance(pool, ScopedPool)
+        assert isinstance(pool, Pool) and isinstance(pool.placement, KeyedPlacement)
         self.assertEqual(pool.childKeyOf(restored), "child:/ws/a:t")
         self.assertEqual(self.reactor.lastProcess.path, "/ws/a")  # prewarmed for it
         self.assertIsNone(self.gateway.sessions.get("s-gone"))
@@ -428,7 +430,7 @@ class GatewayBindingTests(SynchronousTestCase):
         self.assertTrue(self.gateway.visits.rebind(db, "k1", (("TOKEN", "s3"),)))
         self.assertEqual(dict(db.variant.launch.env) if db.variant else {}, {"TOKEN": "s3"})
         dbPool = self.gateway.pools["db"]
-        assert isinstance(dbPool, ScopedPool)
+        assert isinstance(dbPool, Pool) and isinstance(dbPool.placement, KeyedPlacement)
         self.assertIsNotNone(dbPool.childKeyOf(db))
         self.assertTrue(self.gateway.visits.rebind(db, "k1", (("TOKEN", "s3"),)))  # bound already
 
@@ -450,16 +452,20 @@ class MakePoolTests(SynchronousTestCase):
     def test_the_scope_and_routes_pick_the_pool(self) -> None:
         spawner = fakeSpawner(FakeProcessReactor())
         plain = dataclasses.replace(BASE, mode="global")
-        self.assertIsInstance(makePool(plain, spawner), SharedPool)
-        self.assertIsInstance(makePool(WORKSPACES, spawner), ScopedPool)
+        self.assertIsInstance(placementOf(makePool(plain, spawner)), SharedPlacement)
+        self.assertIsInstance(placementOf(makePool(WORKSPACES, spawner)), KeyedPlacement)
         self.assertIsInstance(
-            makePool(dataclasses.replace(plain, credentialEnv=("TOKEN",)), spawner), ScopedPool
+            placementOf(makePool(dataclasses.replace(plain, credentialEnv=("TOKEN",)), spawner)),
+            KeyedPlacement,
         )
         self.assertIsInstance(
-            makePool(dataclasses.replace(WORKSPACES, mode="session"), spawner), PerSessionPool
+            placementOf(makePool(dataclasses.replace(WORKSPACES, mode="session"), spawner)),
+            SessionPlacement,
         )
         # A workspace-scoped entry with no project routes yet: as today.
-        self.assertIsInstance(makePool(dataclasses.replace(BASE), spawner), SharedPool)
+        self.assertIsInstance(
+            placementOf(makePool(dataclasses.replace(BASE), spawner)), SharedPlacement
+        )
 
     def test_a_session_scoped_server_spawns_from_the_sessions_route(self) -> None:
         reactor = FakeProcessReactor()

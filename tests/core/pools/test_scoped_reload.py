@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from mcpgateway.core.pools.scoped import ScopedPool
+from mcpgateway.core.pools.scoped import KeyedPlacement
+from mcpgateway.core.pools.serverpool import Pool
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import capturedGatewayLogs
 from tests.reloading import initialize, write
@@ -168,7 +169,7 @@ def test_the_user_entry_and_project_routes(tmp_path: Path, monkeypatch: pytest.M
     home.define(P, {"command": home.exe})
     gateway = home.start()
     pool = gateway.pools["pw"]
-    assert isinstance(pool, ScopedPool)
+    assert isinstance(pool, Pool) and isinstance(pool.placement, KeyedPlacement)
     user, _ = gateway.opener.openSession("pw", initialize(), "2025-11-25")
     home.handshake(home.reactor.lastProcess)
     p, _ = home.open(P)

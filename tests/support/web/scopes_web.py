@@ -7,7 +7,8 @@ from dataclasses import replace
 
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.gateway.gateway import Gateway
-from mcpgateway.core.pools.scoped import ScopedPool
+from mcpgateway.core.pools.scoped import KeyedPlacement
+from mcpgateway.core.pools.serverpool import Pool
 from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.web.app import makeSite
 from tests.fakes import FakeProcessReactor, fakeSpawner
@@ -36,7 +37,9 @@ def scopedHarness(credentialEnv: tuple[str, ...] = ()) -> Harness:
     )
     h.reactor = FakeProcessReactor()
     h.gateway = Gateway({"srv": spec("srv"), "fs": fs}, fakeSpawner(h.reactor), lazyStart=False)
-    assert isinstance(h.gateway.pools["fs"], ScopedPool)
+    assert isinstance(h.gateway.pools["fs"], Pool) and isinstance(
+        h.gateway.pools["fs"].placement, KeyedPlacement
+    )
     h.site = makeSite(h.gateway, h.reactor, loopbackOnly=True, keys=WorkspaceKeys(SECRET))
     return h
 

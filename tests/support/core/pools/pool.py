@@ -1,5 +1,6 @@
 """What tests/core/pools/test_pool.py shares with the other tests: PoolCase,
-SPEC, clientInitialize, describe, ok."""
+SPEC, clientInitialize, describe, ok, and the white-box readers of a
+pool's placement: keyedOf, perSessionOf, placementOf, sharedOf."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from typing import Any
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.pools.factory import makePool
-from mcpgateway.core.pools.persession import PerSessionPool
-from mcpgateway.core.pools.shared import SharedPool
+from mcpgateway.core.pools.placement import SessionPlacement
+from mcpgateway.core.pools.scoped import KeyedPlacement
+from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.shared import SharedPlacement
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.report.health import serverLine
@@ -60,6 +63,31 @@ def ok(requestId: Any, result: Any) -> Message:
     return jsonrpc.resultResponse(requestId, result)
 
 
+def placementOf(pool: object) -> object:
+    """The placement of C{pool} (white-box)."""
+    assert isinstance(pool, Pool)
+    return pool.placement
+
+
+def sharedOf(pool: object) -> SharedPlacement:
+    """The shared placement of C{pool} (white-box); fails if it has another."""
+    assert isinstance(pool, Pool) and isinstance(pool.placement, SharedPlacement)
+    return pool.placement
+
+
+def keyedOf(pool: object) -> KeyedPlacement:
+    """The keyed placement of C{pool} (white-box); fails if it has another."""
+    assert isinstance(pool, Pool) and isinstance(pool.placement, KeyedPlacement)
+    return pool.placement
+
+
+def perSessionOf(pool: object) -> Pool:
+    """C{pool}, whose every session has a child of its own; fails if it has
+    another placement."""
+    assert isinstance(pool, Pool) and isinstance(pool.placement, SessionPlacement)
+    return pool
+
+
 def describe(pool: Any) -> dict[str, Any]:
     """The pool's line of C{/health} (without its session count), from its status."""
     return serverLine(pool.status(0))
@@ -74,9 +102,10 @@ class PoolCase(SynchronousTestCase):
         self.pool = self.makePool(self.spec)
 
     def makePool(self, spec: ServerSpec) -> Any:
-        """The pool of C{spec} (a L{SharedPool} or a L{PerSessionPool}: white-box)."""
+        """The pool of C{spec} (shared or per session: white-box)."""
         pool = makePool(spec, fakeSpawner(self.reactor, environ=ENVIRON))
-        assert isinstance(pool, (SharedPool, PerSessionPool))
+        assert isinstance(pool, Pool)
+        assert isinstance(pool.placement, (SharedPlacement, SessionPlacement))
         return pool
 
     def answerInitialize(self, proc: FakeProcess, result: Message | None = None) -> None:

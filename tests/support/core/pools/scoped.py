@@ -11,7 +11,8 @@ from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.pools.factory import makePool
-from mcpgateway.core.pools.scoped import ScopedPool
+from mcpgateway.core.pools.scoped import KeyedPlacement
+from mcpgateway.core.pools.serverpool import Pool
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.protocol import jsonrpc
@@ -68,9 +69,9 @@ class ScopedCase(SynchronousTestCase):
         self.pool = self.makePool(self.spec)
         self._ids = itertools.count(1)
 
-    def makePool(self, spec: ServerSpec) -> ScopedPool:
+    def makePool(self, spec: ServerSpec) -> Pool:
         pool = makePool(spec, fakeSpawner(self.reactor))
-        assert isinstance(pool, ScopedPool)
+        assert isinstance(pool, Pool) and isinstance(pool.placement, KeyedPlacement)
         return pool
 
     def session(

@@ -1,0 +1,92 @@
+"""A pool is composed, not layered: one L{Pool} with a placement, whose
+collaborators are given values and callables rather than the pool, and
+each keeps its maps to itself (the others ask it)."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from mcpgateway.core.pools.capacity import ChildLimit
+from mcpgateway.core.pools.era2026side import Era2026Side
+from mcpgateway.core.pools.factory import makePool
+from mcpgateway.core.pools.keyed import RouteChildren
+from mcpgateway.core.pools.launching import Launcher
+from mcpgateway.core.pools.owned import OwnedChildren
+from mcpgateway.core.pools.placement import SessionPlacement
+from mcpgateway.core.pools.promotion import Promotion
+from mcpgateway.core.pools.rebinding import Rebinder
+from mcpgateway.core.pools.scoped import KeyedPlacement
+from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.shared import SharedPlacement
+from mcpgateway.core.pools.staleenv import StaleRestart
+from mcpgateway.core.sessions import Session
+from tests.fakes import FakeProcessReactor, fakeSpawner
+from tests.support.core.pools.pool import SPEC, keyedOf, sharedOf
+from tests.support.core.pools.scoped import WORKSPACES
+
+COLLABORATORS: tuple[type, ...] = (
+    Launcher,
+    OwnedChildren,
+    Promotion,
+    Era2026Side,
+    RouteChildren,
+    ChildLimit,
+    Rebinder,
+    StaleRestart,
+    SharedPlacement,
+    KeyedPlacement,
+    SessionPlacement,
+)
+MAPS = (dict, set, list)
+POOLISH = re.compile(r"\w*(Host|Pool|Observed)\b")
+"""The pool, or a protocol of what a collaborator reads of it."""
+
+
+@pytest.mark.parametrize("collaborator", COLLABORATORS, ids=lambda c: c.__name__)
+def test_no_collaborator_is_handed_its_pool(collaborator: type) -> None:
+    """Each is made with values and callables (or a placement's kit): no
+    parameter is the pool, or a protocol of what it reads of the pool."""
+    annotations = [
+        str(parameter.annotation)
+        for parameter in inspect.signature(collaborator).parameters.values()
+    ]
+    handed = [a for a in annotations if POOLISH.search(a)]
+    assert handed == []
+
+
+def _publicMaps(owner: object) -> Iterator[str]:
+    for name, value in vars(owner).items():
+        if not name.startswith("_") and isinstance(value, MAPS):
+            yield f"{type(owner).__name__}.{name}"
+
+
+def test_the_collaborators_of_a_keyed_pool_keep_their_maps() -> None:
+    """Its children by key, the sessions bound to them, the resolved
+    launches and the sessions' own children are each read through their
+    keeper's methods, never as its dictionaries."""
+    reactor = FakeProcessReactor()
+    pool = makePool(WORKSPACES, fakeSpawner(reactor))
+    assert isinstance(pool, Pool)
+    session = Session("s1", "fs", "2025-11-25", {}, {"name": "client"}, 0.0)
+    pool.restore(session)
+    keyed = keyedOf(pool)
+    assert keyed.keyOf(session) == keyed.table.boundKey(session) is not None
+    owners = [pool.launcher, pool.owned, keyed.table, keyed.limit, keyed.rebinder]
+    assert [name for owner in owners for name in _publicMaps(owner)] == []
+
+
+def test_the_collaborators_of_a_shared_pool_keep_their_maps() -> None:
+    reactor = FakeProcessReactor()
+    pool = makePool(dataclasses.replace(SPEC, mode="stateless"), fakeSpawner(reactor))
+    assert isinstance(pool, Pool)
+    session = Session("s1", "srv", "2025-11-25", {}, {"name": "client"}, 0.0)
+    pool.restore(session)
+    shared = sharedOf(pool)
+    assert shared.childOf(session) is shared.upstream()
+    owners = [pool.launcher, pool.owned, pool.era2026, shared]
+    assert [name for owner in owners for name in _publicMaps(owner)] == []
