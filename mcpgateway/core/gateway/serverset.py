@@ -23,10 +23,10 @@ from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.gateway.catalogserve import CatalogServe
 from mcpgateway.core.gateway.settings import GatewaySettings
 from mcpgateway.core.healing import HealingPolicy
-from mcpgateway.core.pools.base import BasePool
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.pools.scopecatalogfile import SavedScopeCatalogs
+from mcpgateway.core.pools.serverpool import Pool
 from mcpgateway.core.sessions import SessionRegistry
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
@@ -98,7 +98,7 @@ class ServerSet:
             pool.listFirst = listFirst  # names decided before their calls
         pool.taskSupport = speaksTasks  # the tasks feature's reading of a child's initialize
         pool.catalogSource = self.catalogServe  # start-ups answered from the saved catalog
-        if isinstance(pool, BasePool):  # and from its scopes' saved catalogs
+        if isinstance(pool, Pool):  # and from its scopes' saved catalogs
             pool.scopeStartup.saved = self._host.scopeCatalogs
         return pool
 

@@ -26,7 +26,6 @@ from mcpgateway.core.catalogdata import Catalog, catalogDigest, entryOf
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.gateway.catalogserve import CatalogServe
 from mcpgateway.core.gateway.gateway import Gateway
-from mcpgateway.core.pools.base import BasePool
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.pools.scopecatalog import ScopeCatalog
@@ -37,6 +36,7 @@ from mcpgateway.core.pools.scopecatalogfile import (
     fromRecord,
     recordOf,
 )
+from mcpgateway.core.pools.serverpool import Pool
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops.scopecatalogstore import ScopeCatalogStore
@@ -307,7 +307,7 @@ class PoolCase(SynchronousTestCase):
     def makePool(self, spec: ServerSpec) -> ServerPool:
         pool = makePool(spec, fakeSpawner(self.reactor))
         pool.catalogSource = CatalogServe(Host(Catalogs(self.reactor)))
-        assert isinstance(pool, BasePool)
+        assert isinstance(pool, Pool)
         pool.scopeStartup.saved = self.saved
         return pool
 
