@@ -16,6 +16,7 @@ from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
 from mcpgateway.governance.decision import Decision
 from mcpgateway.ops.audit import NO_ARGUMENTS
 from mcpgateway.protocol import jsonrpc
+from mcpgateway.web.plumbing.requestcontext import contextOf
 
 if TYPE_CHECKING:
     pass  # cryptography: clustered gateways only
@@ -124,8 +125,7 @@ def failureCode(reason: Failure) -> int:
 
 def auditNote(request: IRequest) -> AuditNote | None:
     """The audit note of C{request}, when the gateway keeps an audit log."""
-    note = getattr(request, "auditNote", None)
-    return note if isinstance(note, AuditNote) else None
+    return contextOf(request).auditNote
 
 
 def requestCount(payload: Any) -> int:

@@ -27,6 +27,7 @@ from mcpgateway.web.endpoints.requestfacts import era2026Header, shortName
 from mcpgateway.web.endpoints.sessionlookup import SessionLookup
 from mcpgateway.web.plumbing.replay import ReplayStore, StreamLog, kindOf, resumable
 from mcpgateway.web.plumbing.replies import jsonReply
+from mcpgateway.web.plumbing.requestcontext import contextOf
 from mcpgateway.web.plumbing.sse import SSEStream
 
 EndSessions = Callable[[list[Session], str], tuple[list[str], list[int]]]
@@ -84,7 +85,9 @@ class SessionStreams:
         refusal = checkGetHeaders(request)
         if refusal is not None:
             return self._refusals.refuse(request, refusal[0], jsonrpc.INVALID_REQUEST, refusal[1])
-        session = self._lookup.session(request, header(request, "mcp-protocol-version"))
+        session = self._lookup.session(
+            request, header(request, "mcp-protocol-version"), None, contextOf(request)
+        )
         if isinstance(session, bytes):
             return session
         differ = self._credentials.problem(request, session)
@@ -182,7 +185,9 @@ class SessionStreams:
         """End the session C{request} names."""
         if era2026Header(request) and header(request, "mcp-session-id") is None:
             return self._era2026.notAllowed(request)
-        session = self._lookup.session(request, header(request, "mcp-protocol-version"))
+        session = self._lookup.session(
+            request, header(request, "mcp-protocol-version"), None, contextOf(request)
+        )
         if isinstance(session, bytes):
             return session
         note = auditNote(request)
