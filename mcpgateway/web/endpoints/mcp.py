@@ -36,7 +36,8 @@ name logged once); a value is never logged, and never reaches any other
 server.
 
 On a team gateway (docs/guide/team.md) the door in L{mcpgateway.web.app} sets
-C{request.principal}: a session is opened for that principal's key and is
+the principal on the request's context (L{mcpgateway.web.plumbing.requestcontext}):
+a session is opened for that principal's key and is
 not found (404, the same answer as an unknown id) for any other; requests
 are counted against the principal's L{Quota} (429 with C{Retry-After} and
 a C{-32004} body beyond it; notifications and responses are free); and
@@ -51,7 +52,7 @@ to the endpoint's L{Cluster}: it may be another replica's session, which the
 request is then forwarded to (POST, GET and DELETE alike; the owner answers,
 streamed back as it comes), or one served here from its sealed facts. A
 request that could not be forwarded (the owner is down) is looked at again
-here. A request a peer forwarded (C{request.fromPeer}) is never forwarded
+here. A request a peer forwarded (its context's C{fromPeer}) is never forwarded
 again and not counted against the principal's limits (the replica it
 first reached counted it).
 
@@ -114,13 +115,14 @@ from mcpgateway.web.plumbing.replies import (
 class McpEndpoint(Resource):
     """The MCP endpoint of one configured server.
 
-    It reads each request, chooses its era and what it is (C{initialize},
-    a request, a notification, a response, a batch, a GET or a DELETE),
-    and hands it to the collaborator of that job: L{PostAdmission} (quota,
-    policy, call limits), L{SessionLookup}, L{CredentialCheck},
-    L{SessionOpener}, L{Forwarder}, L{BatchRequests}, L{SessionStreams}
-    (GET and DELETE), L{Rerouting} (another replica, or after a restart's
-    predecessor), with L{Refusals} and L{CallerAnswers} for what it answers.
+    A POST goes to L{McpPost} (L{posts}), which runs every step of it in
+    order; a GET or a DELETE to L{SessionStreams}; what they raise to
+    L{Rerouting} (another replica, or after a restart's predecessor). It
+    makes the collaborators, one per job (L{PostAdmission}: quota, policy,
+    call limits; L{SessionLookup}, L{CredentialCheck}, L{SessionOpener},
+    L{Forwarder}, L{BatchRequests}, with L{Refusals} and L{CallerAnswers}
+    for what it answers), and has the POST's steps built again when what is
+    configured changes (L{callLimits}, L{requestPolicy}, L{doors}).
     """
 
     isLeaf = True
