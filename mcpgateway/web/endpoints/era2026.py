@@ -71,7 +71,6 @@ from mcpgateway.protocol.limits import Limits
 from mcpgateway.runtime import logs
 from mcpgateway.web.endpoints.era2026stream import Era2026Response
 from mcpgateway.web.endpoints.guard import forCaller, header, showsChildText
-from mcpgateway.web.plumbing import measure
 from mcpgateway.web.plumbing.replies import ClientErrors, validIdOrNull
 from mcpgateway.web.plumbing.requestcontext import contextOf
 
@@ -504,8 +503,8 @@ class Era2026Endpoint:
         outcome: str | None = None,
     ) -> Any:
         """A 2026 request was answered (or failed) with C{result}: see
-        L{measure.answered}."""
-        return measure.answered(
+        L{tracing.answered}."""
+        return tracing.answered(
             result, self._operations, self._clock, self._server, method, started, span, outcome
         )
 

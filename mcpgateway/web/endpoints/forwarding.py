@@ -38,7 +38,6 @@ from mcpgateway.web.endpoints.guard import header
 from mcpgateway.web.endpoints.refusals import Refusals
 from mcpgateway.web.endpoints.requestfacts import internalError, shortName
 from mcpgateway.web.endpoints.streams import logFor
-from mcpgateway.web.plumbing import measure
 from mcpgateway.web.plumbing.oneanswer import PendingAnswer
 from mcpgateway.web.plumbing.replay import ReplayStore
 from mcpgateway.web.plumbing.sse import SSEStream, keepAliveFor
@@ -215,8 +214,8 @@ class Forwarder:
         outcome: str | None = None,
     ) -> Any:
         """A client request was answered (or failed) with C{result}: see
-        L{measure.answered}."""
-        return measure.answered(
+        L{tracing.answered}."""
+        return tracing.answered(
             result, self._operations, self._clock, self._server, method, started, span, outcome
         )
 

@@ -34,7 +34,6 @@ from mcpgateway.web.endpoints.requestfacts import (
     shortName,
     watchDisconnect,
 )
-from mcpgateway.web.plumbing import measure
 from mcpgateway.web.plumbing.replies import jsonReply
 
 SESSION_RETRY_AFTER = 30
@@ -143,7 +142,7 @@ class SessionOpener:
         if span is not None:
             span.setAttribute("mcp.session.id", shortName(session))
         opened.addBoth(
-            measure.answered,
+            tracing.answered,
             self._operations,
             self._clock,
             self._server,

@@ -52,7 +52,6 @@ from mcpgateway.web.endpoints.initialize import SessionOpener
 from mcpgateway.web.endpoints.refusals import Refusals
 from mcpgateway.web.endpoints.requestfacts import internalError, shortName
 from mcpgateway.web.endpoints.sessionlookup import SessionLookup
-from mcpgateway.web.plumbing import measure
 from mcpgateway.web.plumbing.oneanswer import PendingAnswer
 from mcpgateway.web.plumbing.replies import ClientErrors, accepted, jsonReply, validIdOrNull
 from mcpgateway.web.plumbing.requestcontext import RequestContext, contextOf
@@ -334,7 +333,7 @@ class McpPost:
         outcome: str | None = None,
     ) -> None:
         """The request's duration on the metrics, and its span ended."""
-        measure.answered(
+        tracing.answered(
             result, self._operations, self._clock, self._server, method, started, span, outcome
         )
 

@@ -138,7 +138,7 @@ class SessionLookup:
                 request, 404, jsonrpc.INVALID_REQUEST, "Session not found", refusalId(payload)
             )
         gateway.sessions.touch(session)
-        if session.clientPid is None:
+        if session.clientPid is None and gateway.opener.looksForOwners:
             gateway.lookForOwner(session, loopbackConnection(request))
         if self._binds:
             self._backend.bind(session, request)
