@@ -43,6 +43,7 @@ from mcpgateway.protocol.jsonrpc import Kind, Message
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.web.endpoints.admission import PostAdmission
 from mcpgateway.web.endpoints.answers import CallerAnswers
+from mcpgateway.web.endpoints.auditnote import AuditNote
 from mcpgateway.web.endpoints.backends import Backend, PoolBackend
 from mcpgateway.web.endpoints.batches import BatchRequests
 from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
@@ -54,7 +55,7 @@ from mcpgateway.web.endpoints.requestfacts import internalError, shortName
 from mcpgateway.web.endpoints.sessionlookup import SessionLookup
 from mcpgateway.web.plumbing.oneanswer import PendingAnswer
 from mcpgateway.web.plumbing.replies import ClientErrors, accepted, jsonReply, validIdOrNull
-from mcpgateway.web.plumbing.requestcontext import RequestContext, contextOf
+from mcpgateway.web.plumbing.requestcontext import contextOf
 from mcpgateway.web.plumbing.sse import keepAliveFor
 
 if TYPE_CHECKING:
@@ -243,7 +244,7 @@ class McpPost:
                 note.settle("error", jsonrpc.TOO_MANY_REQUESTS)
             return jsonReply(request, 200, busy)
         # 13. To the server's children; the answer is written when it comes.
-        return self.forward(request, session, payload, context)
+        return self.forward(request, session, payload, note)
 
     def _credentialsDiffer(
         self, request: Request, session: Session, payload: Any, kind: Kind
@@ -261,7 +262,7 @@ class McpPost:
         return self._refusals.refuse(request, 400, code, text, payload["id"])
 
     def forward(
-        self, request: Request, session: Session, message: Message, context: RequestContext | None
+        self, request: Request, session: Session, message: Message, note: AuditNote | None
     ) -> bytes | int:
         """One request to the session's child. Its answer waits as a
         L{PendingAnswer}: one JSON body unless something related to it
@@ -278,7 +279,6 @@ class McpPost:
         active = tracing.tracer
         if active is not None:
             span, message = self._serverSpan(active, request, session, message)
-        note = None if context is None else context.auditNote
         try:
             response = self._forward(session, message, pending.send)
         except Exception:
