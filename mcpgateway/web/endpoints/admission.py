@@ -25,7 +25,7 @@ from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.limitsgate import LimitsGate
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.remote.ratelimited import RATE_LIMITED
-from mcpgateway.web.endpoints.auditnote import auditNote, requestCount
+from mcpgateway.web.endpoints.auditnote import requestCount
 from mcpgateway.web.endpoints.backends import Quota
 from mcpgateway.web.endpoints.era2026 import principalKey
 from mcpgateway.web.endpoints.guard import header
@@ -126,7 +126,7 @@ class PostAdmission:
         seconds = max(1, math.ceil(retryAfter))
         request.setHeader(b"retry-after", str(seconds).encode("ascii"))
         requestId = validIdOrNull(payload.get("id")) if isinstance(payload, dict) else None
-        note = auditNote(request)
+        note = contextOf(request).auditNote
         if note is not None:
             note.decision = quotaDecision(getattr(quota, "lastKind", ""), seconds)
             note.settle("refused", jsonrpc.TOO_MANY_REQUESTS)
@@ -156,7 +156,7 @@ class PostAdmission:
         if limited is None:
             return None
         self._clientErrors.note(request, 429, limited[0].reason)
-        note = auditNote(request)
+        note = contextOf(request).auditNote
         if note is not None:
             note.decision = limited[0]
             note.settle("refused", RATE_LIMITED)

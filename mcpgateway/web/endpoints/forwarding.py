@@ -30,13 +30,14 @@ from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.web.endpoints.answers import CallerAnswers
-from mcpgateway.web.endpoints.auditnote import AuditNote, auditNote
+from mcpgateway.web.endpoints.auditnote import AuditNote
 from mcpgateway.web.endpoints.backends import Backend
 from mcpgateway.web.endpoints.guard import header
 from mcpgateway.web.endpoints.refusals import Refusals
 from mcpgateway.web.endpoints.requestfacts import shortName
 from mcpgateway.web.endpoints.streams import logFor
 from mcpgateway.web.plumbing.replay import ReplayStore
+from mcpgateway.web.plumbing.requestcontext import contextOf
 from mcpgateway.web.plumbing.sse import SSEStream, keepAliveFor
 
 EndSession = Callable[[Session, str], object]
@@ -102,7 +103,7 @@ class Forwarder:
         alone goes to L{one}: its answer is one JSON body unless something
         related to it comes first."""
         if not answers and len(messages) == 1:
-            return self.one(request, session, messages[0], auditNote(request))
+            return self.one(request, session, messages[0], contextOf(request).auditNote)
         pool = self._backend
         if messages:
             gone = pool.gone(session)
@@ -156,7 +157,7 @@ class Forwarder:
             if remaining[0] == 0:
                 stream.close()
 
-        note = auditNote(request)
+        note = contextOf(request).auditNote
         for message in messages:
             session.inFlight += 1
             oneSpan: tracing.Span | None = None

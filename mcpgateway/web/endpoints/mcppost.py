@@ -169,10 +169,7 @@ class McpPost:
         context = contextOf(request) if self.doors else None
         note = None if context is None else context.auditNote
         if note is not None:
-            if isinstance(payload, list):
-                note.method = "batch"
-            else:
-                note.message(payload)
+            note.message(payload)
         # 4. The era: the body first, then MCP-Protocol-Version.
         version = header(request, "mcp-protocol-version")
         era2026 = isEra2026(payload, version)

@@ -18,7 +18,6 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import envelope, jsonrpc
-from mcpgateway.web.endpoints.auditnote import auditNote
 from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
 from mcpgateway.web.endpoints.era2026 import Era2026Endpoint
 from mcpgateway.web.endpoints.guard import checkGetHeaders, header
@@ -190,7 +189,7 @@ class SessionStreams:
         )
         if isinstance(session, bytes):
             return session
-        note = auditNote(request)
+        note = contextOf(request).auditNote
         if note is not None:
             note.method = "session/delete"
         # An unusable credential header is refused here as on every request
