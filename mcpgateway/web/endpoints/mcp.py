@@ -180,9 +180,6 @@ class McpEndpoint(Resource):
         self.backend: Backend = backend
         self._clock = clock
         self._limits = limits = limits if limits is not None else Limits()
-        self._maxDepth = limits.maxDepth
-        self._maxDigits = limits.maxNumberDigits
-        self._maxInFlight = limits.maxInFlightPerSession
         self.clientErrors = clientErrors if clientErrors is not None else ClientErrors(clock)
         self.replay = ReplayStore(clock, limits)
         self._wire(keys, era2026, quota, throttled, cluster)

@@ -16,8 +16,9 @@ a request's path: the request's context (L{IRequestContext}, which a team
 gateway's door fills in: who the caller is, the audit note, a peer's
 forwarded request) is read only when a door stands in front of the
 endpoint, the credential headers only for a server whose entry lists
-C{credentialEnv}, a span only while tracing runs, and the answer is
-screened for its caller only when a policy or the caller asks for it.
+C{credentialEnv}, a span only while tracing runs, and an answer is
+shaped for its caller only when it is an error or a policy screens
+results.
 
 What each step does lives with the collaborator of that job
 (L{SessionLookup}, L{CredentialCheck}, L{PostAdmission}, L{Forwarder},
