@@ -55,9 +55,7 @@ def traced(calls: Any, n: int) -> list[str]:
         sys.setprofile(None)
     if not ok:
         raise SystemExit(f"call {n} was not answered with its own echo")
-    return sorted(
-        "mcpgateway/" + path[len(package) :] for path in seen if path.startswith(package)
-    )
+    return sorted("mcpgateway/" + path[len(package) :] for path in seen if path.startswith(package))
 
 
 def main() -> None:
