@@ -37,6 +37,10 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 from weakref import WeakKeyDictionary
 
+from twisted.internet.defer import CancelledError
+from twisted.internet.interfaces import IReactorTime
+from twisted.python.failure import Failure
+
 from mcpgateway.core.stats import BUCKETS, METHODS
 from mcpgateway.protocol.jsonrpc import Message
 
@@ -328,6 +332,33 @@ def outcomeOf(response: Any) -> str:
 SESSION_BUCKETS = (1.0, 10.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, 24 * 3600.0)
 """Upper bounds (seconds) of the session duration histogram; +Inf implied."""
 KNOWN_METHODS = METHODS | {"server/discover", "subscriptions/listen"}
+
+
+def answered(
+    result: Any,
+    operations: Operations,
+    clock: IReactorTime,
+    server: str,
+    method: str,
+    started: float,
+    span: Span | None,
+    outcome: str | None = None,
+) -> Any:
+    """The end of one client request of C{server} for C{method} (either
+    era), started at C{started}, with C{result} (a response or a
+    C{Failure}): its server operation's duration on the metrics, and its
+    SERVER span ended, with one outcome for both (C{ok}, C{error},
+    C{cancelled}; C{outcome}: when the caller knows it). Returns C{result},
+    for a Deferred's chain."""
+    if outcome is None:
+        if isinstance(result, Failure):
+            outcome = "cancelled" if result.check(CancelledError) else "error"
+        else:
+            outcome = outcomeOf(result)
+    operations.serverOperation(server, method, outcome, clock.seconds() - started)
+    if span is not None:
+        finish(span, outcome, result if isinstance(result, dict) else None)
+    return result
 
 
 def methodLabel(method: str) -> str:

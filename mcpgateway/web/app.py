@@ -19,8 +19,9 @@ before it can reach Klein.
 
 A team gateway (docs/guide/team.md) puts a L{TeamSurface} in front: every MCP
 request passes a door (the authentication gate, whose refusal never reaches
-a pool; the principal it finds rides on C{request.principal}; one audit
-record when the request ends), C{/sessions*}, C{/api/v1} and the status
+a pool; the principal it finds is kept on the request's context,
+L{mcpgateway.web.plumbing.requestcontext}; one audit record when the request
+ends), C{/sessions*}, C{/api/v1} and the status
 page need an admin principal, C{/.well-known/oauth-protected-resource*} is the gate's, and
 C{/health} and C{/metrics} stay open but show a caller without an admin's token
 only that the gateway lives (L{mcpgateway.web.pages.liveness}). An MCP path no

@@ -46,6 +46,7 @@ from mcpgateway.web.pages import favicon
 from mcpgateway.web.pages.liveness import Health, MetricsDoor
 from mcpgateway.web.pages.servercard import ServerCards, isCardPath
 from mcpgateway.web.plumbing.replies import ClientErrors, errorReply, jsonReply
+from mcpgateway.web.plumbing.requestcontext import contextOf
 
 if TYPE_CHECKING:
     from mcpgateway.web.pages.statuspage import StatusPage  # loaded at the page's first request
@@ -159,7 +160,7 @@ _log = Logger(observer=logs.observer, namespace="mcpgateway.web.app")
 class _Door(Resource):
     """In front of one MCP endpoint of a team gateway: the gate (a refusal
     never reaches a pool; a principal not allowed the server gets 403), then
-    the endpoint with C{request.principal} set; one audit record when the
+    the endpoint with the principal on the request's context; one audit record when the
     request ends."""
 
     isLeaf = True
@@ -190,7 +191,7 @@ class _Door(Resource):
         audit = self._team.audit
         if audit is not None:
             note = AuditNote(self._clock.seconds(), audit.payloads)
-            request.auditNote = note  # type: ignore[attr-defined]
+            contextOf(request).auditNote = note
             request.notifyFinish().addBoth(self._audited, request, note, audit)
         cluster = self._team.cluster
         if cluster is not None:
@@ -210,9 +211,10 @@ class _Door(Resource):
         header is the principal (the token gate and the limits were the
         forwarding replica's), or 401."""
         principal = cluster.peer(request, value)
+        context = contextOf(request)
         if principal is None or not (self._aggregate or principal.mayUse(self._server)):
-            note = getattr(request, "auditNote", None)
-            if isinstance(note, AuditNote):
+            note = context.auditNote
+            if note is not None:
                 note.settle("refused")
             _log.warn(
                 "refused a forwarded {method} from {peer}: its Mcp-Gateway-Peer header is not"
@@ -227,19 +229,20 @@ class _Door(Resource):
                 jsonrpc.INVALID_REQUEST,
                 "the Mcp-Gateway-Peer header is not valid for this request",
             )
-        request.principal = principal  # type: ignore[attr-defined]
-        request.fromPeer = True  # type: ignore[attr-defined]
+        context.principal = principal
+        context.fromPeer = True
         return self._endpoint.render(request)
 
     def _decided(self, request: Request, verdict: Verdict) -> bytes | int:
         gate = self._team.gate
         assert gate is not None
+        context = contextOf(request)
         if (
             isinstance(verdict, Principal)
             and not self._aggregate
             and not verdict.mayUse(self._server)
         ):
-            request.principal = verdict  # type: ignore[attr-defined]
+            context.principal = verdict
             verdict = Refusal(
                 403,
                 "insufficient_scope",
@@ -247,21 +250,22 @@ class _Door(Resource):
                 scope=f"mcp:{self._server}",
             )
         if isinstance(verdict, Refusal):
-            note = getattr(request, "auditNote", None)
-            if isinstance(note, AuditNote):
+            note = context.auditNote
+            if note is not None:
                 note.settle("refused")
                 if verdict.status == 429:  # the gate's own limits: recorded as what they are
                     note.decision = Decision(
                         "limited", ("auth",), verdict.description, verdict.retryAfter
                     )
             return gate.refuse(request, verdict)
-        request.principal = verdict  # type: ignore[attr-defined]
+        context.principal = verdict
         return self._endpoint.render(request)
 
     def _audited(self, result: object, request: Request, note: AuditNote, audit: AuditSink) -> None:
-        if getattr(request, "forwardedTo", None) is not None:
+        context = contextOf(request)
+        if context.forwardedTo is not None:
             return  # the owner it was forwarded to writes its record
-        principal = getattr(request, "principal", None)
+        principal = context.principal
         status = int(request.code or 200)
         outcome = note.outcome
         if outcome is None:
@@ -332,8 +336,9 @@ class _AdminDoor(Resource):
                     ' "admin": true, or the mcp:admin scope)'
                 },
             )
-        request.principal = verdict  # type: ignore[attr-defined]
-        request.adminPrincipal = True  # type: ignore[attr-defined]
+        context = contextOf(request)
+        context.principal = verdict
+        context.adminPrincipal = True
         return inner.render(request)  # type: ignore[no-any-return]
 
 
@@ -405,8 +410,7 @@ class GatewayRoot(Resource):
                 cluster=self.team.cluster,
                 loopbackOnly=self._childTextForAll(),
             )
-        endpoint.callLimits = self.team.callLimits
-        endpoint.requestPolicy = self.team.requestPolicy
+        self._govern(endpoint)
         return endpoint
 
     def _route(self, name: str, key: str) -> McpEndpoint | None:
@@ -432,8 +436,7 @@ class GatewayRoot(Resource):
                 cluster=self.team.cluster,
                 loopbackOnly=self._childTextForAll(),
             )
-        endpoint.callLimits = self.team.callLimits
-        endpoint.requestPolicy = self.team.requestPolicy
+        self._govern(endpoint)
         return endpoint
 
     def _aggregate(self, where: AggregatePath) -> McpEndpoint | None:
@@ -463,9 +466,17 @@ class GatewayRoot(Resource):
                 loopbackOnly=self._childTextForAll(),
                 backend=AggregateBackend(self._gateway, where.endpoint),
             )
-        endpoint.callLimits = self.team.callLimits
-        endpoint.requestPolicy = self.team.requestPolicy
+        self._govern(endpoint)
         return endpoint
+
+    def _govern(self, endpoint: McpEndpoint) -> None:
+        """Give C{endpoint} the team surface's current gates and doors (set
+        after the endpoints were made, and changed by tests): it builds its
+        steps again only when one changed."""
+        team = self.team
+        endpoint.callLimits = team.callLimits
+        endpoint.requestPolicy = team.requestPolicy
+        endpoint.doors = team.active
 
     def endEra2026Streams(self, reason: str) -> int:
         """End every open 2026-07-28 listen stream with its graceful result
@@ -505,7 +516,7 @@ class GatewayRoot(Resource):
             if endpoint is not None:
                 request.postpath.pop(0)
                 request.prepath.append(b"mcp")
-                if self.team.active:
+                if endpoint.doors:
                     return _Door(endpoint, name, key if tilde else "", self.team, self._clock)
                 return endpoint
             if tilde and name in self._gateway.pools:
@@ -539,7 +550,7 @@ class GatewayRoot(Resource):
             assert where is not None
             if request.postpath:
                 request.prepath.append(request.postpath.pop(0))
-            if self.team.active:
+            if aggregate.doors:
                 return _Door(aggregate, "/mcp", where.scope, self.team, self._clock, aggregate=True)
             return aggregate
         if path == b"health" and not request.postpath:

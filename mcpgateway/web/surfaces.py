@@ -193,11 +193,20 @@ class ClusterSurface:
         }
 
 
+_DOOR_PARTS = ("gate", "quota", "audit", "cluster")
+"""What puts a door in front of the MCP endpoints (L{TeamSurface.active})."""
+
+
 class TeamSurface:
     """What a team gateway puts in front of its endpoints (docs/guide/team.md):
     the authentication gate, the per-principal limits, the audit log, and
     what C{/health} and C{/metrics} say of them. The default: none of them
-    (a loopback gateway, as before)."""
+    (a loopback gateway)."""
+
+    active: bool = False
+    """Whether MCP requests pass a door (gate, limits, audit or a cluster's
+    peers): kept as each of them is set, since the root reads it at every
+    request."""
 
     def __init__(
         self,
@@ -254,12 +263,9 @@ class TeamSurface:
         """Refused requests by (HTTP status, reason)."""
         return dict(self.gate.refusals) if self.gate is not None else {}
 
-    @property
-    def active(self) -> bool:
-        """Whether MCP requests pass a door (gate, limits, audit or a cluster's peers)."""
-        return (
-            self.gate is not None
-            or self.quota is not None
-            or self.audit is not None
-            or self.cluster is not None
-        )
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in _DOOR_PARTS:
+            object.__setattr__(
+                self, "active", any(getattr(self, part, None) is not None for part in _DOOR_PARTS)
+            )

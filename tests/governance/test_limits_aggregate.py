@@ -10,16 +10,17 @@ from __future__ import annotations
 from typing import Any, cast
 
 from twisted.web.iweb import IRequest
-from twisted.web.test.requesthelper import DummyRequest
 
 from mcpgateway.config.ratelimits import NO_LIMITS, LimitSet, parseLimits
 from mcpgateway.governance.limitsgate import LimitsGate, healthSection
 from mcpgateway.web.endpoints.aggregate import AggregatePath
+from mcpgateway.web.plumbing.requestcontext import contextOf
 from mcpgateway.web.root import GatewayRoot
 from tests.core.aggregate.aggtools import FakeServer, tool
 from tests.http import Response
 from tests.support.web.aggregate_era2026 import AggregateEra2026Harness
 from tests.support.web.aggregate_web import TWO, AggregateHarness
+from tests.support.web.contextrequest import ContextRequest
 
 ALPHA_TOOL = {"tool": {"calls": "1/min", "burst": 1}}
 
@@ -126,12 +127,12 @@ def test_another_principals_session_is_not_read() -> None:
     assert isinstance(root, GatewayRoot)
     endpoint = root._aggregate(AggregatePath("default", ""))
     assert endpoint is not None
-    dummy = DummyRequest([b"mcp"])
+    dummy = ContextRequest([b"mcp"])
     dummy.requestHeaders.setRawHeaders(b"mcp-session-id", [session.encode()])
     request = cast(IRequest, dummy)
     message = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "alpha__echo"}}
     assert endpoint.callTarget(request, message) == ("alpha", "echo")
-    request.principal = Caller("key-mallory")  # type: ignore[attr-defined]
+    contextOf(request).principal = Caller("key-mallory")
     assert endpoint.callTarget(request, message) is None
     assert endpoint.callTarget(request, {"method": "tools/call", "params": 3}) is None
 

@@ -11,13 +11,14 @@ import pytest
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 from twisted.web.http import RESPONSES
-from twisted.web.test.requesthelper import DummyRequest
 
 from mcpgateway.auth.principal import ANONYMOUS, VIA_TOKEN, Principal, Refusal, Verdict
 from mcpgateway.auth.tokens import TokenTable, addToken, readTokens
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.plumbing.auth import MAX_AUTHORIZATION, AuthGate
+from mcpgateway.web.plumbing.requestcontext import contextOf
 from tests.fakes import capturedGatewayLogs
+from tests.support.web.contextrequest import ContextRequest
 
 ISSUER = "https://idp.example.com"
 RESOURCE = "https://mcp.example.com"
@@ -44,7 +45,7 @@ def request(
     headers: Sequence[tuple[bytes, bytes]] = (),
     query: bytes = b"",
 ) -> Any:
-    r: Any = DummyRequest(path.lstrip(b"/").split(b"/"))
+    r: Any = ContextRequest(path.lstrip(b"/").split(b"/"))
     r.uri = path + (b"?" + query if query else b"")
     r.path = path
     r.method = b"POST"
@@ -166,13 +167,13 @@ def test_a_server_the_principal_may_not_use_is_403_naming_its_scope() -> None:
     assert isinstance(verdict, Refusal) and verdict.principal is ALICE
     r = request(b"/fs/mcp")
     g.refuse(r, verdict)
-    assert r.principal is ALICE
+    assert contextOf(r).principal is ALICE
 
 
 def test_a_refusal_of_no_known_principal_sets_none() -> None:
     r = request()
     gate(FakeAuthenticator()).refuse(r, Refusal(401, None, "no token"))
-    assert not hasattr(r, "principal")
+    assert contextOf(r).principal is None
 
 
 @pytest.mark.parametrize(

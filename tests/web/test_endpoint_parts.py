@@ -14,7 +14,6 @@ from twisted.internet.task import Clock
 from twisted.logger import Logger
 from twisted.web.iweb import IRequest
 from twisted.web.server import NOT_DONE_YET, Request
-from twisted.web.test.requesthelper import DummyRequest
 
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.governance.decision import Decision
@@ -28,13 +27,15 @@ from mcpgateway.web.endpoints.credentials import BadCredential
 from mcpgateway.web.endpoints.refusals import Refusals
 from mcpgateway.web.endpoints.rerouting import Rerouting
 from mcpgateway.web.plumbing.replies import ClientErrors
+from mcpgateway.web.plumbing.requestcontext import contextOf
 from tests.fakes import capturedGatewayLogs
+from tests.support.web.contextrequest import ContextRequest
 
 CALL = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "echo"}}
 
 
 def postRequest(headers: dict[bytes, bytes] | None = None) -> Any:
-    request: Any = DummyRequest([b""])
+    request: Any = ContextRequest([b""])
     request.method = b"POST"
     request.path = b"/fs/mcp"
     request.content = BytesIO(jsonrpc.dumps(CALL))
@@ -114,7 +115,7 @@ def test_a_peers_forwarded_post_is_not_decided_again() -> None:
     host = Host()
     host.callLimits = cast(LimitsGate, Limits())
     request = postRequest()
-    request.fromPeer = True
+    contextOf(request).fromPeer = True
     assert admission(host).refusal(request, CALL) is None
 
 

@@ -1325,15 +1325,15 @@ def test_an_answer_is_written_before_it_is_counted_and_measured(
 ) -> None:
     """The client need not wait for stats and metrics: when they are
     recorded, its whole answer is written already (and they still are)."""
+    from mcpgateway.core import tracing
     from mcpgateway.core.stats import RequestStats
-    from mcpgateway.web.plumbing import measure
 
     h = Harness({"srv": spec("srv")})
     sid = h.initialize()
     response = call(h, sid, requestId=41)
     seen: list[tuple[str, bool]] = []
     counted = RequestStats.record
-    measured = measure.answered
+    measured = tracing.answered
 
     def record(self: RequestStats, method: str, outcome: str, seconds: float) -> None:
         seen.append(("counted", response.complete))
@@ -1344,7 +1344,7 @@ def test_an_answer_is_written_before_it_is_counted_and_measured(
         return measured(result, *args, **kwargs)
 
     monkeypatch.setattr(RequestStats, "record", record)
-    monkeypatch.setattr(measure, "answered", answered)
+    monkeypatch.setattr(tracing, "answered", answered)
     [forwarded] = childRequests(h)
     answer: dict[str, Any] = (
         {"result": {"content": []}}

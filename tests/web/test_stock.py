@@ -18,6 +18,7 @@ from mcpgateway.runtime.turnflush import Unflushed
 from mcpgateway.runtime.twistedswitch import STOCK, TUNED, TWISTED_ENV
 from mcpgateway.web.app import GatewaySite, StockSite, makeSite
 from mcpgateway.web.plumbing.headers import GatewayHeaders
+from mcpgateway.web.plumbing.requestcontext import contextOf
 from mcpgateway.web.plumbing.stock import StockChannel, StockRequest
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness
@@ -79,7 +80,7 @@ def test_a_stock_request_has_twisteds_headers() -> None:
     request: Any = h.site.requestFactory(protocol._channel)
     assert type(request.requestHeaders) is Headers
     assert not isinstance(request.requestHeaders, GatewayHeaders)
-    assert request.principal is None and request.onLost is None
+    assert contextOf(request).principal is None and request.onLost is None
 
 
 def test_an_unflushed_spawner_leaves_the_descriptors_alone() -> None:

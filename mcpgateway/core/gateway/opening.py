@@ -65,6 +65,9 @@ class SessionOpener:
         self._aggregate = aggregate
         self._journal = journal
         self._owners = ownerLookup
+        self.looksForOwners = ownerLookup is not None
+        """Whether it looks for a session's client process (a pid finder
+        runs here): a caller asks L{lookForOwner} only then."""
         self._endSession = endSession
         self._clock = clock
         self.log = log

@@ -51,6 +51,7 @@ from mcpgateway.runtime.addresses import isLoopbackHost
 from mcpgateway.web.admin.pinsapi import approvePins, forgetPins, pinsReport
 from mcpgateway.web.endpoints.guard import checkOrigin, header
 from mcpgateway.web.plumbing.replies import jsonReply
+from mcpgateway.web.plumbing.requestcontext import contextOf
 from mcpgateway.web.plumbing.sse import SSEStream
 
 PREFIX = "/api/v1"
@@ -327,17 +328,18 @@ class ApiApp:
 
     def _changing(self, request: IRequest, action: str, name: Any) -> None:
         """Note the change a self-service request makes, for L{_audited}."""
-        if getattr(request, "selfService", False) and self._audit is not None:
+        if contextOf(request).selfService and self._audit is not None:
             server = name[:64] if isinstance(name, str) else "?"
-            request.selfServiceChange = (action, server, self._clock.seconds())  # type: ignore[attr-defined]
+            contextOf(request).selfServiceChange = (action, server, self._clock.seconds())
 
     def _audited(self, request: IRequest, status: int) -> None:
         """One audit record of the self-service change C{request} made (or
         was refused: C{status} 400 and above), once."""
-        change = getattr(request, "selfServiceChange", None)
+        context = contextOf(request)
+        change = context.selfServiceChange
         if change is None or self._audit is None:
             return
-        request.selfServiceChange = None  # type: ignore[attr-defined]
+        context.selfServiceChange = None
         action, server, started = change
         peer = request.getClientAddress()
         self._audit.record(
@@ -499,9 +501,9 @@ class ApiResource(Resource):
                     403,
                     {"error": "this token is good for the servers endpoints only"},
                 )
-            request.selfService = True  # type: ignore[attr-defined]
+            contextOf(request).selfService = True
             return self._routes.render(request)
-        if getattr(request, "adminPrincipal", False):
+        if contextOf(request).adminPrincipal:
             # A team gateway's door found an admin principal (see web/app.py).
             return self._routes.render(request)
         if self._token is None:

@@ -25,12 +25,13 @@ from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.limitsgate import LimitsGate
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.remote.ratelimited import RATE_LIMITED
-from mcpgateway.web.endpoints.auditnote import auditNote, requestCount
+from mcpgateway.web.endpoints.auditnote import requestCount
 from mcpgateway.web.endpoints.backends import Quota
 from mcpgateway.web.endpoints.era2026 import principalKey
 from mcpgateway.web.endpoints.guard import header
 from mcpgateway.web.endpoints.policystep import refusedPost
 from mcpgateway.web.plumbing.replies import ClientErrors, errorReply, validIdOrNull
+from mcpgateway.web.plumbing.requestcontext import contextOf
 
 
 class Governed(Protocol):
@@ -74,39 +75,50 @@ class PostAdmission:
 
     def refusal(self, request: Request, payload: Any) -> bytes | None:
         """The answer to a POST of C{payload} that may not go on (C{None}:
-        it goes on)."""
-        if self._quota is not None:
-            throttled = self._admit(self._quota, request, payload)
-            if throttled is not None:
-                return throttled
-        host = self._host
-        policy = host.requestPolicy
-        limits = host.callLimits
-        if (policy is None and limits is None) or getattr(request, "fromPeer", False):
+        it goes on): L{quota}, L{policy}, then L{callLimits}."""
+        return (
+            self.quota(request, payload)
+            or self.policy(request, payload)
+            or self.callLimits(request, payload)
+        )
+
+    def quota(self, request: Request, payload: Any) -> bytes | None:
+        """The principal's request limits: the 429 of a POST over them
+        (C{None}: admitted, or no quota)."""
+        if self._quota is None:
             return None
-        if policy is not None:
-            refused = refusedPost(
-                policy, request, payload, self._gateway, self._server, self._scope
-            )
-            if refused is not None:
-                return refused
-        if limits is not None:
-            return self._callLimited(limits, request, payload)
-        return None
+        return self._admit(self._quota, request, payload)
+
+    def policy(self, request: Request, payload: Any) -> bytes | None:
+        """The request policy: the refusal of a POST it denies (C{None}:
+        allowed, no policy, or a peer's forwarded request)."""
+        policy = self._host.requestPolicy
+        if policy is None or contextOf(request).fromPeer:
+            return None
+        return refusedPost(policy, request, payload, self._gateway, self._server, self._scope)
+
+    def callLimits(self, request: Request, payload: Any) -> bytes | None:
+        """The rate limits and quotas of calls: the 429 of a POST over them
+        (C{None}: within them, none, or a peer's forwarded request)."""
+        limits = self._host.callLimits
+        if limits is None or contextOf(request).fromPeer:
+            return None
+        return self._callLimited(limits, request, payload)
 
     def _admit(self, quota: Quota, request: Request, payload: Any) -> bytes | None:
         """Count the requests of C{payload} against the principal's limits:
         C{None} when admitted (released when the HTTP request ends), else
         the 429 to answer (C{Retry-After}, a JSON-RPC -32004 body)."""
         count = requestCount(payload)
-        if not count or getattr(request, "quotaHeld", False):
+        context = contextOf(request)
+        if not count or context.quotaHeld:
             return None  # nothing to count, or counted before (rendered again)
-        if getattr(request, "fromPeer", False):
+        if context.fromPeer:
             return None  # counted by the replica the client sent it to
-        key = principalKey(request)
+        key = context.principalKey
         retryAfter = quota.admit(key, count)
         if retryAfter is None:
-            request.quotaHeld = True  # type: ignore[attr-defined]
+            context.quotaHeld = True
             request.notifyFinish().addBoth(lambda _: quota.release(key, count))
             return None
         if self._throttled is not None:
@@ -114,7 +126,7 @@ class PostAdmission:
         seconds = max(1, math.ceil(retryAfter))
         request.setHeader(b"retry-after", str(seconds).encode("ascii"))
         requestId = validIdOrNull(payload.get("id")) if isinstance(payload, dict) else None
-        note = auditNote(request)
+        note = contextOf(request).auditNote
         if note is not None:
             note.decision = quotaDecision(getattr(quota, "lastKind", ""), seconds)
             note.settle("refused", jsonrpc.TOO_MANY_REQUESTS)
@@ -144,7 +156,7 @@ class PostAdmission:
         if limited is None:
             return None
         self._clientErrors.note(request, 429, limited[0].reason)
-        note = auditNote(request)
+        note = contextOf(request).auditNote
         if note is not None:
             note.decision = limited[0]
             note.settle("refused", RATE_LIMITED)

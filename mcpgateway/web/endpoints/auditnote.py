@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
-from twisted.web.iweb import IRequest
 
 from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
 from mcpgateway.governance.decision import Decision
@@ -55,7 +54,11 @@ class AuditNote:
         """What the policy and the limits decided (the request gate sets it)."""
 
     def message(self, message: Any) -> None:
-        """The request being served: its method and tool (and arguments)."""
+        """The request being served: its method and tool (and arguments);
+        a batch is named C{batch}."""
+        if isinstance(message, list):
+            self.method = "batch"
+            return
         if not isinstance(message, dict):
             return
         method = message.get("method")
@@ -120,12 +123,6 @@ def failureCode(reason: Failure) -> int:
     if reason.check(ServerUnavailable, SessionGone):
         return jsonrpc.SERVER_UNAVAILABLE
     return jsonrpc.INTERNAL_ERROR
-
-
-def auditNote(request: IRequest) -> AuditNote | None:
-    """The audit note of C{request}, when the gateway keeps an audit log."""
-    note = getattr(request, "auditNote", None)
-    return note if isinstance(note, AuditNote) else None
 
 
 def requestCount(payload: Any) -> int:

@@ -25,6 +25,7 @@ from mcpgateway.protocol.jsonrpc import Message
 if TYPE_CHECKING:
     from mcpgateway.cluster.sealing import Address  # cryptography: clustered gateways only
 from mcpgateway.web.endpoints.credentials import Credentials
+from mcpgateway.web.plumbing.requestcontext import contextOf
 
 PREDECESSOR_WAIT = 60.0
 """Seconds a request for an unknown session waits for a restart's
@@ -69,7 +70,7 @@ class Cluster(Protocol):
 
 def principalOf(request: IRequest) -> Principal:
     """The principal the door found for C{request} (L{ANONYMOUS} without one)."""
-    principal = getattr(request, "principal", None)
+    principal = contextOf(request).principal
     return principal if isinstance(principal, Principal) else ANONYMOUS
 
 
@@ -145,6 +146,12 @@ class PoolBackend:
     @property
     def credentialEnv(self) -> tuple[str, ...]:
         return self.pool.spec.credentialEnv
+
+    @property
+    def direct(self) -> bool:
+        """Whether it serves every request as its pool does (no gateway-made
+        tasks in between): an endpoint may then call the pool itself."""
+        return self._tasks is None
 
     def open(
         self,

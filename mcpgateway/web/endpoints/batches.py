@@ -24,6 +24,7 @@ from mcpgateway.web.endpoints.forwarding import Forwarder
 from mcpgateway.web.endpoints.refusals import Refusals
 from mcpgateway.web.endpoints.sessionlookup import SessionLookup
 from mcpgateway.web.plumbing.replies import ClientErrors, accepted
+from mcpgateway.web.plumbing.requestcontext import contextOf
 
 
 class BatchRequests:
@@ -81,7 +82,7 @@ class BatchRequests:
                 jsonrpc.INVALID_REQUEST,
                 "Invalid Request: initialize must not be part of a batch",
             )
-        session = self._lookup.session(request, version)
+        session = self._lookup.session(request, version, None, contextOf(request))
         if isinstance(session, bytes):
             return session
         if session.protocolVersion != "2025-03-26":

@@ -71,8 +71,8 @@ from mcpgateway.protocol.limits import Limits
 from mcpgateway.runtime import logs
 from mcpgateway.web.endpoints.era2026stream import Era2026Response
 from mcpgateway.web.endpoints.guard import forCaller, header, showsChildText
-from mcpgateway.web.plumbing import measure
 from mcpgateway.web.plumbing.replies import ClientErrors, validIdOrNull
+from mcpgateway.web.plumbing.requestcontext import contextOf
 
 Credentials = tuple[tuple[str, str], ...]
 CredentialReader = Callable[[Request], "tuple[str, Credentials] | str"]
@@ -166,22 +166,20 @@ def listenEnded(listenId: Any) -> Message:
 def principalKey(request: IRequest) -> str:
     """The key of the principal the auth gate found for C{request} (see
     L{mcpgateway.web.app}); C{""} without authentication."""
-    principal = getattr(request, "principal", None)
-    key = getattr(principal, "key", "")
-    return key if isinstance(key, str) else ""
+    return contextOf(request).principalKey
 
 
 def principalServers(request: IRequest) -> frozenset[str] | None:
     """The servers the principal of C{request} may use (C{None}: every
     one, as without authentication)."""
-    servers = getattr(getattr(request, "principal", None), "servers", None)
+    servers = getattr(contextOf(request).principal, "servers", None)
     return servers if isinstance(servers, frozenset) else None
 
 
 def principalWithheld(request: IRequest) -> frozenset[str]:
     """The servers the principal of C{request} may not use whatever its
     servers say (L{mcpgateway.auth.principal.Principal.withheld})."""
-    withheld = getattr(getattr(request, "principal", None), "withheld", None)
+    withheld = getattr(contextOf(request).principal, "withheld", None)
     return withheld if isinstance(withheld, frozenset) else frozenset()
 
 
@@ -189,7 +187,7 @@ def askerOf(request: IRequest) -> Asker:
     """Who sends C{request}, as an aggregate's policy decides by
     (L{mcpgateway.core.aggregate.memberpolicy})."""
     peer = request.getClientAddress()
-    return Asker(getattr(request, "principal", None), str(getattr(peer, "host", "")))
+    return Asker(contextOf(request).principal, str(getattr(peer, "host", "")))
 
 
 def _reply(request: IRequest, status: int, message: Message) -> bytes:
@@ -505,13 +503,13 @@ class Era2026Endpoint:
         outcome: str | None = None,
     ) -> Any:
         """A 2026 request was answered (or failed) with C{result}: see
-        L{measure.answered}."""
-        return measure.answered(
+        L{tracing.answered}."""
+        return tracing.answered(
             result, self._operations, self._clock, self._server, method, started, span, outcome
         )
 
     def _showsChildText(self, request: IRequest) -> bool:
-        return showsChildText(self._loopbackOnly, getattr(request, "principal", None), request)
+        return showsChildText(self._loopbackOnly, contextOf(request).principal, request)
 
     def _errorFor(self, requestId: Any, reason: Failure, request: IRequest) -> Message:
         """The answer to a request that failed with C{reason}: a server's

@@ -1,17 +1,15 @@
 # -*- test-case-name: tests.web.test_mcp -*-
-"""How the MCP endpoint forwards what a client posted to its session's backend.
+"""How the MCP endpoint forwards the requests of a batch to its session's backend.
 
-One job: one request, or the requests of a batch, go to the session's
-backend; their answers are written for the request, measured
-(the request's span and duration) and audited; a failure becomes the
-JSON-RPC error the client is owed. The callers keep within the session's
-in-flight limit (L{Forwarder.busy} answers a request over it).
-
-One request's answer waits as a L{PendingAnswer}: written as one JSON
-body when nothing else comes first, which is the common case, and an SSE
-stream (with its replay log) only from the moment it needs one
-(L{mcpgateway.web.plumbing.oneanswer}). A batch's answers go on an SSE stream
-from the start.
+One job: a batch's requests go to the session's backend; their answers
+are written on one SSE stream as they come (the request's streams are
+made here, L{Forwarder.openStream}), measured (each request's span and
+duration) and audited; a failure becomes the JSON-RPC error the client is
+owed. The callers keep within the session's in-flight limit
+(L{Forwarder.busy} answers a request over it). One request alone is the
+POST pipeline's (L{mcpgateway.web.endpoints.mcppost.McpPost.forward},
+L{Forwarder.one}): its answer waits as one JSON body
+(L{mcpgateway.web.plumbing.oneanswer}).
 """
 
 from __future__ import annotations
@@ -32,20 +30,27 @@ from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.web.endpoints.answers import CallerAnswers
-from mcpgateway.web.endpoints.auditnote import auditNote
+from mcpgateway.web.endpoints.auditnote import AuditNote
 from mcpgateway.web.endpoints.backends import Backend
 from mcpgateway.web.endpoints.guard import header
 from mcpgateway.web.endpoints.refusals import Refusals
-from mcpgateway.web.endpoints.requestfacts import internalError, shortName
+from mcpgateway.web.endpoints.requestfacts import shortName
 from mcpgateway.web.endpoints.streams import logFor
-from mcpgateway.web.plumbing import measure
-from mcpgateway.web.plumbing.oneanswer import PendingAnswer
 from mcpgateway.web.plumbing.replay import ReplayStore
+from mcpgateway.web.plumbing.requestcontext import contextOf
 from mcpgateway.web.plumbing.sse import SSEStream, keepAliveFor
 
 EndSession = Callable[[Session, str], object]
 """End a session whose child is gone, for the reason given
 (L{mcpgateway.core.gateway.gateway.Gateway.endSession})."""
+
+
+ForwardOne = Callable[[Request, Session, Message, "AuditNote | None"], "int | bytes"]
+"""Forwards one request alone, its answer written when it comes."""
+
+
+def _noOne(request: Request, session: Session, message: Message, note: object) -> int | bytes:
+    raise NotImplementedError("no forwarder of one request was given")
 
 
 class Forwarder:
@@ -81,6 +86,9 @@ class Forwarder:
         self._maxInFlight = limits.maxInFlightPerSession
         self._server = server
         self._log = log
+        self.one: ForwardOne = _noOne
+        """Forwards one request alone (L{mcpgateway.web.endpoints.mcppost.McpPost.forward},
+        set by the endpoint that makes both)."""
 
     def forward(
         self,
@@ -91,7 +99,11 @@ class Forwarder:
     ) -> int | bytes:
         """Send C{messages} to the session's child; C{answers} (to a batch's
         requests the gateway answered itself) go first on the same stream.
-        The callers keep within the session's in-flight limit."""
+        The callers keep within the session's in-flight limit. One request
+        alone goes to L{one}: its answer is one JSON body unless something
+        related to it comes first."""
+        if not answers and len(messages) == 1:
+            return self.one(request, session, messages[0], contextOf(request).auditNote)
         pool = self._backend
         if messages:
             gone = pool.gone(session)
@@ -102,41 +114,9 @@ class Forwarder:
                     404,
                     jsonrpc.INVALID_REQUEST,
                     f"Session not found: {gone}",
-                    messages[0]["id"] if len(messages) == 1 and not answers else None,
                 )
-        clock = self._clock
-        started = clock.seconds()
+        started = self._clock.seconds()
         active = tracing.tracer
-        if not answers and len(messages) == 1:
-            # The common case: one request, whose answer is one JSON body
-            # unless something related to it comes first.
-            message = messages[0]
-            pending = PendingAnswer(request, started, self, session, self._ticker)
-            span: tracing.Span | None = None
-            if active is not None:
-                span, message = self._serverSpan(active, request, session, message)
-            try:
-                response = pool.forward(session, message, pending.send)
-            except Exception:
-                self._log.failure(
-                    "server {server}: routing {method} failed",
-                    server=self._server,
-                    method=message["method"],
-                )
-                pending.end(internalError(message["id"]))
-                self.measured(None, message["method"], started, span, "error")
-                note = auditNote(request)
-                if note is not None:
-                    note.settle("error", jsonrpc.INTERNAL_ERROR)
-                return NOT_DONE_YET
-            session.inFlight += 1
-            note = auditNote(request)
-            if note is not None:
-                response.addCallbacks(note.answered, note.failed)
-            # The answer is written first, then measured: its client need
-            # not wait for the bookkeeping.
-            response.addBoth(self._answeredLast, message, session, pending, started, span, request)
-            return NOT_DONE_YET
         stream = self.openStream(request, session, False)
         if not messages:
             assert answers
@@ -177,7 +157,7 @@ class Forwarder:
             if remaining[0] == 0:
                 stream.close()
 
-        note = auditNote(request)
+        note = contextOf(request).auditNote
         for message in messages:
             session.inFlight += 1
             oneSpan: tracing.Span | None = None
@@ -215,8 +195,8 @@ class Forwarder:
         outcome: str | None = None,
     ) -> Any:
         """A client request was answered (or failed) with C{result}: see
-        L{measure.answered}."""
-        return measure.answered(
+        L{tracing.answered}."""
+        return tracing.answered(
             result, self._operations, self._clock, self._server, method, started, span, outcome
         )
 
@@ -230,30 +210,6 @@ class Forwarder:
             f" server '{self._server}', the most one session may have ({self._maxInFlight});"
             " send more when some are answered",
         )
-
-    def _answeredLast(
-        self,
-        result: Message | Failure,
-        message: Message,
-        session: Session,
-        pending: PendingAnswer,
-        started: float,
-        span: tracing.Span | None,
-        request: IRequest,
-    ) -> None:
-        """The request that C{pending} waits for was answered (or failed)
-        with C{result}: write it, then measure it."""
-        if isinstance(result, Failure):
-            session.inFlight -= 1
-            if result.check(CancelledError):
-                pending.close()  # cancelled by the client or its session ending: no response
-            else:
-                pending.end(self._answers.errorFor(message["id"], result, request))
-        else:
-            answer = self._answers.forCaller(result, request)
-            session.inFlight -= 1
-            pending.end(answer)
-        self.measured(result, message["method"], started, span)
 
     def _failed(
         self, reason: Failure, message: Message, stream: SSEStream, request: IRequest

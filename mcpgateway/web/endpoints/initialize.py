@@ -21,7 +21,6 @@ from mcpgateway.protocol import envelope, jsonrpc, versions
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.web.endpoints.answers import CallerAnswers
-from mcpgateway.web.endpoints.auditnote import auditNote
 from mcpgateway.web.endpoints.backends import Backend
 from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
 from mcpgateway.web.endpoints.credentials import BadCredential
@@ -34,8 +33,8 @@ from mcpgateway.web.endpoints.requestfacts import (
     shortName,
     watchDisconnect,
 )
-from mcpgateway.web.plumbing import measure
 from mcpgateway.web.plumbing.replies import jsonReply
+from mcpgateway.web.plumbing.requestcontext import contextOf
 
 SESSION_RETRY_AFTER = 30
 """The C{Retry-After}, in seconds, of an C{initialize} refused for want of
@@ -136,14 +135,14 @@ class SessionOpener:
                 tracing.finish(span, "error")
             return refuse(request, 404, jsonrpc.INVALID_REQUEST, f"no route: {e}", message["id"])
         gone = watchDisconnect(request)
-        note = auditNote(request)
+        note = contextOf(request).auditNote
         if note is not None:
             opened.addCallback(note.opened, shortName(session))
             opened.addCallbacks(note.answered, note.failed)
         if span is not None:
             span.setAttribute("mcp.session.id", shortName(session))
         opened.addBoth(
-            measure.answered,
+            tracing.answered,
             self._operations,
             self._clock,
             self._server,

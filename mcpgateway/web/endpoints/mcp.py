@@ -36,7 +36,8 @@ name logged once); a value is never logged, and never reaches any other
 server.
 
 On a team gateway (docs/guide/team.md) the door in L{mcpgateway.web.app} sets
-C{request.principal}: a session is opened for that principal's key and is
+the principal on the request's context (L{mcpgateway.web.plumbing.requestcontext}):
+a session is opened for that principal's key and is
 not found (404, the same answer as an unknown id) for any other; requests
 are counted against the principal's L{Quota} (429 with C{Retry-After} and
 a C{-32004} body beyond it; notifications and responses are free); and
@@ -51,7 +52,7 @@ to the endpoint's L{Cluster}: it may be another replica's session, which the
 request is then forwarded to (POST, GET and DELETE alike; the owner answers,
 streamed back as it comes), or one served here from its sealed facts. A
 request that could not be forwarded (the owner is down) is looked at again
-here. A request a peer forwarded (C{request.fromPeer}) is never forwarded
+here. A request a peer forwarded (its context's C{fromPeer}) is never forwarded
 again and not counted against the principal's limits (the replica it
 first reached counted it).
 
@@ -80,13 +81,11 @@ from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.limitsgate import LimitsGate
-from mcpgateway.protocol import envelope, jsonrpc, versions
-from mcpgateway.protocol.jsonrpc import Kind
+from mcpgateway.protocol import jsonrpc, versions
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.runtime import logs
 from mcpgateway.web.endpoints.admission import PostAdmission
 from mcpgateway.web.endpoints.answers import CallerAnswers
-from mcpgateway.web.endpoints.auditnote import auditNote
 from mcpgateway.web.endpoints.backends import (
     AfterPredecessor,
     Backend,
@@ -99,38 +98,31 @@ from mcpgateway.web.endpoints.batches import BatchRequests
 from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
 from mcpgateway.web.endpoints.era2026 import Era2026Endpoint
 from mcpgateway.web.endpoints.forwarding import Forwarder
-from mcpgateway.web.endpoints.guard import checkPostHeaders, header
 from mcpgateway.web.endpoints.initialize import SessionOpener
+from mcpgateway.web.endpoints.mcppost import McpPost, isEra2026
 from mcpgateway.web.endpoints.refusals import Refusals
-from mcpgateway.web.endpoints.requestfacts import (
-    era2026Header,
-    isEra2026,
-    refusalId,
-    unsupportedVersion,
-)
+from mcpgateway.web.endpoints.requestfacts import era2026Header, refusalId, unsupportedVersion
 from mcpgateway.web.endpoints.rerouting import Rerouting
 from mcpgateway.web.endpoints.sessionlookup import SessionLookup
 from mcpgateway.web.endpoints.streams import SessionStreams
 from mcpgateway.web.plumbing.replay import ReplayStore
 from mcpgateway.web.plumbing.replies import (
     ClientErrors,
-    accepted,
     errorReply,
-    jsonReply,
-    validIdOrNull,
 )
 
 
 class McpEndpoint(Resource):
     """The MCP endpoint of one configured server.
 
-    It reads each request, chooses its era and what it is (C{initialize},
-    a request, a notification, a response, a batch, a GET or a DELETE),
-    and hands it to the collaborator of that job: L{PostAdmission} (quota,
-    policy, call limits), L{SessionLookup}, L{CredentialCheck},
-    L{SessionOpener}, L{Forwarder}, L{BatchRequests}, L{SessionStreams}
-    (GET and DELETE), L{Rerouting} (another replica, or after a restart's
-    predecessor), with L{Refusals} and L{CallerAnswers} for what it answers.
+    A POST goes to L{McpPost} (L{posts}), which runs every step of it in
+    order; a GET or a DELETE to L{SessionStreams}; what they raise to
+    L{Rerouting} (another replica, or after a restart's predecessor). It
+    makes the collaborators, one per job (L{PostAdmission}: quota, policy,
+    call limits; L{SessionLookup}, L{CredentialCheck}, L{SessionOpener},
+    L{Forwarder}, L{BatchRequests}, with L{Refusals} and L{CallerAnswers}
+    for what it answers), and has the POST's steps built again when what is
+    configured changes (L{callLimits}, L{requestPolicy}, L{doors}).
     """
 
     isLeaf = True
@@ -175,12 +167,10 @@ class McpEndpoint(Resource):
         self._gateway = gateway
         self._server = server
         self._scope = scope
-        self.callLimits: LimitsGate | None = None
-        """The rate limits and quotas of calls (L{mcpgateway.governance.limits}), set by
-        whoever builds the endpoint; C{None}: none."""
-        self.requestPolicy: PolicyGate | None = None
-        """The policy on every request (L{mcpgateway.web.endpoints.policystep}), set by
-        whoever builds the endpoint; C{None}: none."""
+        self._callLimits: LimitsGate | None = None
+        self._requestPolicy: PolicyGate | None = None
+        self._quota = quota
+        self._doors = False
         if backend is None:
             poolBackend = PoolBackend(gateway, server)
             self.pool: ServerPool | None = poolBackend.pool
@@ -190,9 +180,6 @@ class McpEndpoint(Resource):
         self.backend: Backend = backend
         self._clock = clock
         self._limits = limits = limits if limits is not None else Limits()
-        self._maxDepth = limits.maxDepth
-        self._maxDigits = limits.maxNumberDigits
-        self._maxInFlight = limits.maxInFlightPerSession
         self.clientErrors = clientErrors if clientErrors is not None else ClientErrors(clock)
         self.replay = ReplayStore(clock, limits)
         self._wire(keys, era2026, quota, throttled, cluster)
@@ -224,16 +211,35 @@ class McpEndpoint(Resource):
         self._admission = PostAdmission(
             self, gateway, server, scope, self.clientErrors, quota, throttled
         )
-        self._lookup = lookup = SessionLookup(gateway, server, scope, backend, refusals, cluster)
-        self._forwarder = forwarder = Forwarder(
+        lookup = SessionLookup(gateway, server, scope, backend, refusals, cluster)
+        forwarder = Forwarder(
             backend, gateway.endSession, refusals, answers, replay, clock, limits, server, log
         )
-        self._batches = BatchRequests(
-            lookup, credentials, forwarder, backend, refusals, self.clientErrors, limits
+        self.posts = McpPost(
+            backend=backend,
+            refusals=refusals,
+            clientErrors=self.clientErrors,
+            answers=answers,
+            admission=self._admission,
+            lookup=lookup,
+            credentials=credentials,
+            opener=SessionOpener(
+                gateway, backend, credentials, answers, refusals, clock, limits, server, scope
+            ),
+            batches=BatchRequests(
+                lookup, credentials, forwarder, backend, refusals, self.clientErrors, limits
+            ),
+            forwarder=forwarder,
+            era2026=self._era2026Post,
+            endSession=gateway.endSession,
+            clock=clock,
+            limits=limits,
+            server=server,
+            log=log,
         )
-        self._opener = SessionOpener(
-            gateway, backend, credentials, answers, refusals, clock, limits, server, scope
-        )
+        """Every step of a POST, in order (L{mcpgateway.web.endpoints.mcppost})."""
+        forwarder.one = self.posts.forward
+        self._configure()
         self._rerouting = Rerouting(self, gateway, refusals, clock, server, scope, log, cluster)
         self.era2026 = Era2026Endpoint(
             era2026 if era2026 is not None else gateway,
@@ -258,6 +264,54 @@ class McpEndpoint(Resource):
             server,
             log,
         )
+
+    @property
+    def callLimits(self) -> LimitsGate | None:
+        """The rate limits and quotas of calls (L{mcpgateway.governance.limits}), set by
+        whoever builds the endpoint; C{None}: none."""
+        return self._callLimits
+
+    @callLimits.setter
+    def callLimits(self, limits: LimitsGate | None) -> None:
+        if limits is not self._callLimits:
+            self._callLimits = limits
+            self._configure()
+
+    @property
+    def requestPolicy(self) -> PolicyGate | None:
+        """The policy on every request (L{mcpgateway.web.endpoints.policystep}), set by
+        whoever builds the endpoint; C{None}: none."""
+        return self._requestPolicy
+
+    @requestPolicy.setter
+    def requestPolicy(self, policy: PolicyGate | None) -> None:
+        if policy is not self._requestPolicy:
+            self._requestPolicy = policy
+            self._configure()
+
+    @property
+    def doors(self) -> bool:
+        """Whether a door (L{mcpgateway.web.root}) stands in front of the
+        endpoint and fills in each request's context; set by whoever
+        builds the endpoint."""
+        return self._doors
+
+    @doors.setter
+    def doors(self, doors: bool) -> None:
+        if doors is not self._doors:
+            self._doors = doors
+            self._configure()
+
+    def _configure(self) -> None:
+        """The POST's steps, built again from what is configured now."""
+        posts = getattr(self, "posts", None)
+        if posts is not None:
+            posts.configure(
+                quota=self._quota is not None,
+                policy=self._requestPolicy is not None,
+                callLimits=self._callLimits is not None,
+                doors=self._doors,
+            )
 
     @property
     def ignoredCredentialHeaders(self) -> int:
@@ -288,7 +342,7 @@ class McpEndpoint(Resource):
                 )
             method = request.method
             if method == b"POST":
-                return self._post(request)
+                return self.posts.post(request)
             if method == b"GET":
                 return self._streams.get(request)
             if method == b"DELETE":
@@ -337,93 +391,3 @@ class McpEndpoint(Resource):
             unsupportedVersion(version),
             refusalId(payload),
         )
-
-    def _post(self, request: Request) -> bytes | int:
-        refusal = checkPostHeaders(request)
-        if refusal is not None:
-            return self._refusals.refuse(request, refusal[0], jsonrpc.INVALID_REQUEST, refusal[1])
-        if getattr(request, "bodyTooLarge", False):
-            limit = getattr(request, "bodyLimit", None)
-            return self._refusals.refuse(
-                request,
-                413,
-                jsonrpc.INVALID_REQUEST,
-                f"request body is over the {limit}-byte limit",
-            )
-        assert request.content is not None
-        try:
-            payload = jsonrpc.loads(
-                request.content.read(), maxDepth=self._maxDepth, maxDigits=self._maxDigits
-            )
-        except jsonrpc.ParseError as e:
-            return self._refusals.refuse(request, 400, jsonrpc.PARSE_ERROR, f"Parse error: {e}")
-        note = auditNote(request)
-        if note is not None:
-            if isinstance(payload, list):
-                note.method = "batch"
-            else:
-                note.message(payload)
-        version = header(request, "mcp-protocol-version")
-        era2026 = isEra2026(payload, version)
-        if isinstance(payload, list) and not era2026:
-            # Refused for its size before it is counted: a batch nothing of
-            # which is acted on owes the principal's limits nothing.
-            refused = self._batches.size(request, payload)
-            if refused is not None:
-                return refused
-        single = not era2026 and not isinstance(payload, list)
-        kind = jsonrpc.classify(payload) if single else Kind.INVALID
-        if single and kind is Kind.INVALID:  # the envelope before any gate reads it
-            return self._refusals.refuse(
-                request,
-                400,
-                jsonrpc.INVALID_REQUEST,
-                "Invalid Request: not a JSON-RPC 2.0 message",
-                validIdOrNull(payload.get("id")) if isinstance(payload, dict) else None,
-            )
-        if (refused := self._admission.refusal(request, payload)) is not None:
-            return refused
-        if era2026:
-            return self._era2026Post(request, payload, version)
-        if isinstance(payload, list):
-            return self._batches.post(request, payload, version)
-        if kind is Kind.REQUEST and payload["method"] == "initialize":
-            return self._opener.initialize(request, payload)
-        session = self._lookup.session(request, version, payload)
-        if isinstance(session, bytes):
-            return session
-        if kind is Kind.REQUEST:
-            problem = envelope.checkRequest(payload)
-            if problem is not None:
-                if problem[0] == jsonrpc.INVALID_REQUEST:  # not a request at all
-                    return self._refusals.refuse(request, 400, *problem, payload["id"])
-                return self._refusals.inBand(request, payload, *problem)
-        else:
-            problem = envelope.check(payload, kind)
-            if problem is not None:
-                return self._refusals.refuse(request, 400, *problem)
-        differ = self._credentials.problem(request, session)
-        if differ is not None:
-            code, text = differ
-            if kind is not Kind.REQUEST:
-                return self._refusals.refuse(request, 400, code, text)
-            if code == jsonrpc.INVALID_PARAMS:
-                return self._refusals.inBand(request, payload, code, text)
-            return self._refusals.refuse(request, 400, code, text, payload["id"])
-        if kind is Kind.NOTIFICATION:
-            self.backend.notify(session, payload)
-            return accepted(request)
-        if kind is Kind.RESPONSE:
-            self.backend.answer(session, payload)
-            return accepted(request)
-        if payload["method"] == "ping":
-            if note is not None:
-                note.settle("ok")
-            return jsonReply(request, 200, jsonrpc.resultResponse(payload["id"], {}))
-        if session.inFlight >= self._maxInFlight:
-            busy = self._forwarder.busy(payload, session.inFlight)
-            self.clientErrors.note(request, 200, busy["error"]["message"])
-            if note is not None:
-                note.settle("error", jsonrpc.TOO_MANY_REQUESTS)
-            return jsonReply(request, 200, busy)
-        return self._forwarder.forward(request, session, [payload])

@@ -23,9 +23,9 @@ from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.governance.gate import REFUSED, PolicyGate, Where
 from mcpgateway.governance.policy import LISTED, Target
 from mcpgateway.protocol.jsonrpc import Message
-from mcpgateway.web.endpoints.auditnote import auditNote
 from mcpgateway.web.endpoints.backends import principalOf
 from mcpgateway.web.endpoints.guard import header
+from mcpgateway.web.plumbing.requestcontext import contextOf
 
 AGGREGATE_KIND = "aggregate"
 """The kind of the server an aggregate endpoint (C{/mcp}) stands for."""
@@ -72,7 +72,7 @@ def refusedPost(
     refused = gate.decide(payload, principalOf(request), whereOf(request, gateway, server, route))
     if refused is None:
         return None
-    note = auditNote(request)
+    note = contextOf(request).auditNote
     if note is not None:
         note.decision = refused[0]
         note.settle("refused", REFUSED)

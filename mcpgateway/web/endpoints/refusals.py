@@ -15,8 +15,8 @@ from twisted.web.iweb import IRequest
 
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
-from mcpgateway.web.endpoints.auditnote import auditNote
 from mcpgateway.web.plumbing.replies import ClientErrors, errorReply, jsonReply
+from mcpgateway.web.plumbing.requestcontext import contextOf
 
 
 class Refusals:
@@ -33,7 +33,7 @@ class Refusals:
     ) -> bytes:
         """Answer a client error (HTTP C{status}, JSON-RPC C{code}); one log line."""
         self._clientErrors.note(request, status, text)
-        note = auditNote(request)
+        note = contextOf(request).auditNote
         if note is not None:
             note.settle("invalid", code)
         return errorReply(request, status, code, text, requestId)
@@ -41,7 +41,7 @@ class Refusals:
     def inBand(self, request: IRequest, message: Message, code: int, text: str) -> bytes:
         """Answer a request that can never succeed with its JSON-RPC error, at once."""
         self._clientErrors.note(request, 200, text)
-        note = auditNote(request)
+        note = contextOf(request).auditNote
         if note is not None:
             note.settle("error", code)
         return jsonReply(request, 200, jsonrpc.errorResponse(message["id"], code, text))

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.web.test_mcp -*-
 """What the MCP endpoint reads off a request, and how it names what it
-answers: the revision a body belongs to, the refusal of an unsupported
+answers: the refusal of an unsupported
 C{MCP-Protocol-Version}, the id a refusal carries, a session's short
 name, a client's pid and loopback connection, and the internal error.
 """
@@ -48,16 +48,6 @@ def shortName(session: Session) -> str:
     """How logs and the audit name a session (never its whole id)."""
     short = getattr(session, "shortId", None)
     return short if isinstance(short, str) else session.id[:8]
-
-
-def isEra2026(payload: Any, version: str | None) -> bool:
-    """Whether a POSTed body belongs to the 2026-07-28 era (a batch does
-    when the header, or any of its messages, says so)."""
-    if versions.eraOf(payload, version) is versions.Era.ERA2026:
-        return True
-    return isinstance(payload, list) and any(
-        versions.eraOf(item, None) is versions.Era.ERA2026 for item in payload
-    )
 
 
 def era2026Header(request: Request) -> bool:

@@ -27,6 +27,7 @@ from mcpgateway.web.endpoints.backends import PREDECESSOR_WAIT, Cluster, princip
 from mcpgateway.web.endpoints.era2026 import MAX_LISTEN_URIS, principalKey
 from mcpgateway.web.endpoints.refusals import Refusals
 from mcpgateway.web.endpoints.requestfacts import internalErrorReply, watchDisconnect
+from mcpgateway.web.plumbing.requestcontext import contextOf
 
 if TYPE_CHECKING:
     from mcpgateway.cluster.sealing import Address  # cryptography: clustered gateways only
@@ -132,7 +133,8 @@ class Rerouting:
         replica's), and at most L{ROUTED_IDS} others are opened."""
         if self._cluster is None or not isinstance(payload, dict):
             return None
-        if getattr(request, "fromPeer", False) or getattr(request, "forwardFailed", False):
+        context = contextOf(request)
+        if context.fromPeer or context.forwardFailed:
             return None
         params = payload.get("params")
         method = payload.get("method")
@@ -184,14 +186,15 @@ class Rerouting:
             body = content.read()
             content.seek(0)
         gone = watchDisconnect(request)
-        request.forwardedTo = owner  # type: ignore[attr-defined]
+        context = contextOf(request)
+        context.forwardedTo = owner
         forwarded = self._cluster.forward(request, owner, principalOf(request), body)
 
         def done(handled: bool) -> None:
             if handled:
                 return
-            request.forwardedTo = None  # type: ignore[attr-defined]
-            request.forwardFailed = True  # type: ignore[attr-defined]
+            context.forwardedTo = None
+            context.forwardFailed = True
             if gone or request.finished:
                 return
             self._again(request)

@@ -21,15 +21,14 @@ from mcpgateway.cluster.routing import Forward, Local
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import jsonrpc, versions
-from mcpgateway.web.endpoints.auditnote import auditNote
 from mcpgateway.web.endpoints.backends import (
     AfterPredecessor,
     Backend,
     Cluster,
     ForwardTo,
+    PoolBackend,
     principalOf,
 )
-from mcpgateway.web.endpoints.era2026 import principalKey
 from mcpgateway.web.endpoints.guard import header
 from mcpgateway.web.endpoints.refusals import Refusals
 from mcpgateway.web.endpoints.requestfacts import (
@@ -38,6 +37,7 @@ from mcpgateway.web.endpoints.requestfacts import (
     shortName,
     unsupportedVersion,
 )
+from mcpgateway.web.plumbing.requestcontext import ANONYMOUS_KEY, RequestContext, contextOf
 
 STOPPING = (
     "Service Unavailable: the gateway is stopping; retry the request (the session"
@@ -72,13 +72,22 @@ class SessionLookup:
         self._backend = backend
         self._refusals = refusals
         self._cluster = cluster
+        self._binds = not isinstance(backend, PoolBackend)
+        """Whether a session found is bound to the request (a pool's
+        session serves the server the door let through: nothing to bind)."""
 
     def session(
-        self, request: Request, version: str | None, payload: Any = None
+        self,
+        request: Request,
+        version: str | None,
+        payload: Any = None,
+        context: RequestContext | None = None,
     ) -> Session | bytes:
         """The request's session, or the error body to answer with.
         C{payload}: the POSTed body, when it was read (a refusal carries its
-        id; C{null} for a batch, a GET or a DELETE).
+        id; C{null} for a batch, a GET or a DELETE). C{context}: the
+        request's context when the caller holds it (C{None}: no door ran,
+        an anonymous request with nothing to note, as on a laptop).
 
         @raise AfterPredecessor: the id may be a restart's predecessor's session.
         @raise ForwardTo: the id is another replica's session.
@@ -121,7 +130,7 @@ class SessionLookup:
             session is None
             or session.server != self._server
             or session.scope != self._scope
-            or session.principal != principalKey(request)
+            or session.principal != (ANONYMOUS_KEY if context is None else context.principalKey)
         ):
             # A session of another route (another workspace), or another
             # principal's: not found here (the same answer: no oracle).
@@ -129,10 +138,11 @@ class SessionLookup:
                 request, 404, jsonrpc.INVALID_REQUEST, "Session not found", refusalId(payload)
             )
         gateway.sessions.touch(session)
-        if session.clientPid is None:
+        if session.clientPid is None and gateway.opener.looksForOwners:
             gateway.lookForOwner(session, loopbackConnection(request))
-        self._backend.bind(session, request)
-        note = auditNote(request)
+        if self._binds:
+            self._backend.bind(session, request)
+        note = None if context is None else context.auditNote
         if note is not None:
             note.session = shortName(session)
         return session
@@ -158,8 +168,8 @@ class SessionLookup:
     def _clustered(self, cluster: Cluster, request: Request, sessionId: str) -> Session | None:
         """The session a sealed id names, when it is served here; raises
         L{ForwardTo} when its owner is another replica that answers."""
-        fromPeer = bool(getattr(request, "fromPeer", False))
-        failed = bool(getattr(request, "forwardFailed", False))
+        context = contextOf(request)
+        fromPeer, failed = context.fromPeer, context.forwardFailed
         where = cluster.resolve(
             sessionId, self._server, self._scope, principalOf(request), fromPeer or failed
         )

@@ -18,7 +18,6 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import envelope, jsonrpc
-from mcpgateway.web.endpoints.auditnote import auditNote
 from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
 from mcpgateway.web.endpoints.era2026 import Era2026Endpoint
 from mcpgateway.web.endpoints.guard import checkGetHeaders, header
@@ -27,6 +26,7 @@ from mcpgateway.web.endpoints.requestfacts import era2026Header, shortName
 from mcpgateway.web.endpoints.sessionlookup import SessionLookup
 from mcpgateway.web.plumbing.replay import ReplayStore, StreamLog, kindOf, resumable
 from mcpgateway.web.plumbing.replies import jsonReply
+from mcpgateway.web.plumbing.requestcontext import contextOf
 from mcpgateway.web.plumbing.sse import SSEStream
 
 EndSessions = Callable[[list[Session], str], tuple[list[str], list[int]]]
@@ -84,7 +84,9 @@ class SessionStreams:
         refusal = checkGetHeaders(request)
         if refusal is not None:
             return self._refusals.refuse(request, refusal[0], jsonrpc.INVALID_REQUEST, refusal[1])
-        session = self._lookup.session(request, header(request, "mcp-protocol-version"))
+        session = self._lookup.session(
+            request, header(request, "mcp-protocol-version"), None, contextOf(request)
+        )
         if isinstance(session, bytes):
             return session
         differ = self._credentials.problem(request, session)
@@ -182,10 +184,12 @@ class SessionStreams:
         """End the session C{request} names."""
         if era2026Header(request) and header(request, "mcp-session-id") is None:
             return self._era2026.notAllowed(request)
-        session = self._lookup.session(request, header(request, "mcp-protocol-version"))
+        session = self._lookup.session(
+            request, header(request, "mcp-protocol-version"), None, contextOf(request)
+        )
         if isinstance(session, bytes):
             return session
-        note = auditNote(request)
+        note = contextOf(request).auditNote
         if note is not None:
             note.method = "session/delete"
         # An unusable credential header is refused here as on every request

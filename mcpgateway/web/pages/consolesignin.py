@@ -48,6 +48,7 @@ from mcpgateway.runtime import logs
 from mcpgateway.runtime.addresses import isLoopbackHost
 from mcpgateway.runtime.threads import RunInThread
 from mcpgateway.web.pages.statusneeds import SIGNIN_PATH
+from mcpgateway.web.plumbing.requestcontext import contextOf
 from mcpgateway.web.surfaces import TeamSurface
 
 if TYPE_CHECKING:
@@ -140,7 +141,7 @@ class ConsoleSignIn(Resource):
                 f"No remote server named {server[:64]!r} signs in with OAuth here"
                 " (GET /health lists the servers).",
             )
-        principal = getattr(request, "principal", None)
+        principal = contextOf(request).principal
         key = str(getattr(principal, "key", "") or "") if team else ""
         if team:
             if loginEndpoint(self._gateway, server, perPrincipal=True) is None:

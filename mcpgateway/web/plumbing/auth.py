@@ -51,6 +51,7 @@ from mcpgateway.auth.metadata import (
 from mcpgateway.auth.principal import ANONYMOUS, Authenticator, Principal, Refusal, Verdict
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
+from mcpgateway.web.plumbing.requestcontext import contextOf
 
 MAX_AUTHORIZATION = 8192
 """Bytes of an C{Authorization} header at most."""
@@ -212,10 +213,10 @@ class AuthGate:
 
     def refuse(self, request: IRequest, refusal: Refusal) -> bytes:
         """Write C{refusal}'s status and headers; its JSON-RPC error body.
-        A refusal of a known principal (403) sets it as C{request.principal},
+        A refusal of a known principal (403) sets it as the principal of the request's context,
         for the audit record."""
         if refusal.principal is not None:
-            request.principal = refusal.principal  # type: ignore[attr-defined]
+            contextOf(request).principal = refusal.principal
         setStatus(request, refusal.status)
         value = self.challengeFor(refusal)
         if value is not None:

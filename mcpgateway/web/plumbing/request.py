@@ -2,8 +2,8 @@
 
 L{GatewayRequest} is a C{twisted.web.server.Request} in every way its
 readers can see (every resource, guard and test reads it as one). It caps
-the body it stores (C{bodyLimit}), carries what the gateway learns about a
-request (its principal, its audit note, where it was forwarded), and does
+the body it stores (C{bodyLimit}), keeps what the gateway learns about a
+request on one component (L{mcpgateway.web.plumbing.requestcontext}), and does
 what Twisted's request does on every request with less work, because on
 the hot path (C{POST /<server>/mcp}) twisted.web's request was about a fifth
 of the gateway's CPU (docs/design/costs.md):
@@ -38,15 +38,9 @@ from twisted.python.failure import Failure
 from twisted.web.http import NO_BODY_CODES, datetimeToString, parse_qs
 from twisted.web.server import version
 
-from mcpgateway.auth.principal import Principal
 from mcpgateway.runtime.twistedprivate import IEncodingResource
 from mcpgateway.web.plumbing.bodylimit import BodyLimitedRequest
 from mcpgateway.web.plumbing.headers import GatewayHeaders, canonical
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from mcpgateway.cluster.sealing import Address  # cryptography: clustered gateways only
-    from mcpgateway.web.endpoints.auditnote import AuditNote
 
 _QUESTION = ord("?")
 """A byte looked for in a path as an C{int}: C{bytes} looks for an C{int}
@@ -95,24 +89,8 @@ class GatewayRequest(BodyLimitedRequest):
     """A request that stops storing its body past C{bodyLimit} bytes, made
     and answered with less work than Twisted's (see the module)."""
 
-    __slots__ = (
-        "_bodyBytes",
-        "auditNote",
-        "bodyTooLarge",
-        "forwardedTo",
-        "fromPeer",
-        "onLost",
-        "principal",
-    )
+    __slots__ = ("_bodyBytes", "bodyTooLarge", "onLost")
     defaultContentType = None
-    principal: Principal | None
-    """Who the request comes from (set by the gate of a team gateway)."""
-    fromPeer: bool
-    """Forwarded by another replica of the cluster (its principal from the
-    C{Mcp-Gateway-Peer} header): never forwarded again, not counted."""
-    forwardedTo: Address | None
-    """The replica this request was forwarded to (its owner writes the audit)."""
-    auditNote: AuditNote | None
 
     def __init__(
         self,
@@ -143,10 +121,6 @@ class GatewayRequest(BodyLimitedRequest):
         self.queued = queued  # Twisted's deprecated flag (an HTTP/2 stream passes False)
         self._parsePOSTFormSubmission = bool(parsePOSTFormSubmission)
         self._adapterCache = {}
-        self.principal = None
-        self.fromPeer = False
-        self.forwardedTo = None
-        self.auditNote = None
         self.bodyTooLarge = False
         self._bodyBytes = 0
         self.onLost: Callable[[], object] | None = None

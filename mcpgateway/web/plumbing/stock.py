@@ -17,10 +17,8 @@ Twisted reads or writes:
     C{Content-Length} within the body limit (413 before the body comes; a
     chunked body as soon as it passes the limit), and C{Connection: close}
     read in every form (a list, a second header);
-  - L{StockRequest}: the body limit, what the gateway learns about a
-    request (its principal, its audit note, where it was forwarded), a hook
-    for a lost connection (C{onLost}), and no default C{Content-Type} (as
-    on the tuned request).
+  - L{StockRequest}: the body limit, a hook for a lost connection
+    (C{onLost}), and no default C{Content-Type} (as on the tuned request).
 
 The tuned classes (L{mcpgateway.web.plumbing.channel}, L{mcpgateway.web.plumbing.request},
 L{mcpgateway.web.plumbing.headers}) do the same with less work per request; the
@@ -221,17 +219,11 @@ class StockChannel(ChannelBounds):
 
 
 class StockRequest(BodyLimitedRequest):
-    """Twisted's C{Request}, with the gateway's body limit and what the
-    gateway notes about a request (see the module)."""
+    """Twisted's C{Request}, with the gateway's body limit (see the module);
+    what the gateway learns about it is its context's
+    (L{mcpgateway.web.plumbing.requestcontext})."""
 
     defaultContentType = None
-    principal: Any = None
-    """Who the request comes from (set by the gate of a team gateway)."""
-    fromPeer = False
-    """Forwarded by another replica of the cluster."""
-    forwardedTo: Any = None
-    """The replica this request was forwarded to."""
-    auditNote: Any = None
     bodyTooLarge = False
     onLost: Callable[[], object] | None = None
     """Called if the client goes away before the response is finished."""

@@ -1,0 +1,361 @@
+# -*- test-case-name: tests.web.test_mcppost,tests.web.test_mcp -*-
+"""Every step of a POST to C{/<server>/mcp}, in the order it runs.
+
+L{McpPost.post} is the whole path of a client message, read top to
+bottom: the headers, the body (parsed once), the era, the envelope, the
+gates the gateway is configured with, then by kind: a 2026-07-28 request,
+a batch, an C{initialize}, or a message of an open session (looked up,
+checked, and answered here or forwarded to the server's children).
+
+The gates are a list built once from what is configured
+(L{McpPost.configure}), in this order: the principal's quota, the request
+policy, the rate limits of calls. A gateway with none of them (a laptop's)
+has an empty list: its POST calls none of them, not even to learn that
+there is nothing to do. The same holds for the other configured parts of
+a request's path: the request's context (L{IRequestContext}, which a team
+gateway's door fills in: who the caller is, the audit note, a peer's
+forwarded request) is read only when a door stands in front of the
+endpoint, the credential headers only for a server whose entry lists
+C{credentialEnv}, a span only while tracing runs, and an answer is
+shaped for its caller only when it is an error or a policy screens
+results.
+
+What each step does lives with the collaborator of that job
+(L{SessionLookup}, L{CredentialCheck}, L{PostAdmission}, L{Forwarder},
+L{BatchRequests}, L{SessionOpener}): this module only orders them, and
+forwards one request, the common case, itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet.defer import CancelledError
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.server import NOT_DONE_YET, Request
+
+from mcpgateway.core import tracing
+from mcpgateway.core.sessions import Session
+from mcpgateway.protocol import envelope, jsonrpc, versions
+from mcpgateway.protocol.jsonrpc import Kind, Message
+from mcpgateway.protocol.limits import Limits
+from mcpgateway.web.endpoints.admission import PostAdmission
+from mcpgateway.web.endpoints.answers import CallerAnswers
+from mcpgateway.web.endpoints.auditnote import AuditNote
+from mcpgateway.web.endpoints.backends import Backend, PoolBackend
+from mcpgateway.web.endpoints.batches import BatchRequests
+from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
+from mcpgateway.web.endpoints.forwarding import EndSession, Forwarder
+from mcpgateway.web.endpoints.guard import checkPostHeaders, header
+from mcpgateway.web.endpoints.initialize import SessionOpener
+from mcpgateway.web.endpoints.refusals import Refusals
+from mcpgateway.web.endpoints.requestfacts import internalError, shortName
+from mcpgateway.web.endpoints.sessionlookup import SessionLookup
+from mcpgateway.web.plumbing.oneanswer import PendingAnswer
+from mcpgateway.web.plumbing.replies import ClientErrors, accepted, jsonReply, validIdOrNull
+from mcpgateway.web.plumbing.requestcontext import contextOf
+from mcpgateway.web.plumbing.sse import keepAliveFor
+
+if TYPE_CHECKING:
+    from mcpgateway.core.exchange import Sink
+
+Gate = Callable[[Request, Any], "bytes | None"]
+"""One configured gate of a POST: its refusal, or C{None} (it goes on)."""
+Era2026Post = Callable[[Request, Any, "str | None"], "bytes | int"]
+"""Serves a 2026-07-28 POST (the endpoint's: it may forward it to the
+replica holding its task)."""
+
+
+class McpPost:
+    """The POSTs of one MCP endpoint (one server, one route)."""
+
+    def __init__(
+        self,
+        *,
+        backend: Backend,
+        refusals: Refusals,
+        clientErrors: ClientErrors,
+        answers: CallerAnswers,
+        admission: PostAdmission,
+        lookup: SessionLookup,
+        credentials: CredentialCheck,
+        opener: SessionOpener,
+        batches: BatchRequests,
+        forwarder: Forwarder,
+        era2026: Era2026Post,
+        endSession: EndSession,
+        clock: IReactorTime,
+        limits: Limits,
+        server: str,
+        log: Logger,
+    ) -> None:
+        self._backend = backend
+        self._refusals = refusals
+        self._clientErrors = clientErrors
+        self._answers = answers
+        self._admission = admission
+        self._lookup = lookup
+        self._credentials = credentials
+        self._opener = opener
+        self._batches = batches
+        self._forwarder = forwarder
+        self._era2026 = era2026
+        self._endSession = endSession
+        self._clock = clock
+        self._maxDepth = limits.maxDepth
+        self._maxDigits = limits.maxNumberDigits
+        self._maxInFlight = limits.maxInFlightPerSession
+        self._ticker = keepAliveFor(clock, limits.keepAliveInterval)
+        self._operations = tracing.operationsFor(clock)
+        self._server = server
+        self._log = log
+        if isinstance(backend, PoolBackend) and backend.direct:
+            # A server's own pool, no feature in between: its methods at once.
+            pool = backend.pool
+            self._gone: Callable[[Session], str | None] = pool.gone
+            self._forward: Callable[[Session, Message, Sink | None], Any] = pool.forward
+            self._checksCredentials = bool(pool.spec.credentialEnv)
+        else:
+            self._gone, self._forward = backend.gone, backend.forward
+            self._checksCredentials = True
+        self.gates: tuple[Gate, ...] = ()
+        """The configured gates, in order (L{configure})."""
+        self.doors = False
+        """Whether a door stands in front of the endpoint (it fills in the
+        request's context): the context is read only then."""
+        self.screens = False
+        """Whether a result is screened for its caller (a request policy)."""
+
+    def configure(self, *, quota: bool, policy: bool, callLimits: bool, doors: bool) -> None:
+        """Build the steps from what is configured: each gate only when its
+        feature is on (the principal's C{quota}, the request C{policy}, the
+        rate limits of calls), the context only behind C{doors}."""
+        admission = self._admission
+        gates: list[Gate] = []
+        if quota:
+            gates.append(admission.quota)
+        if policy:
+            gates.append(admission.policy)
+        if callLimits:
+            gates.append(admission.callLimits)
+        self.gates = tuple(gates)
+        self.doors = doors
+        self.screens = policy
+
+    def post(self, request: Request) -> bytes | int:
+        """Serve one POST: every step, in order."""
+        # 1. The headers: Accept and Content-Type; the body within its limit.
+        refusal = checkPostHeaders(request)
+        if refusal is not None:
+            return self._refusals.refuse(request, refusal[0], jsonrpc.INVALID_REQUEST, refusal[1])
+        if getattr(request, "bodyTooLarge", False):
+            return self._refusals.refuse(
+                request,
+                413,
+                jsonrpc.INVALID_REQUEST,
+                f"request body is over the {getattr(request, 'bodyLimit', None)}-byte limit",
+            )
+        # 2. The body, parsed once within the depth and digit bounds.
+        assert request.content is not None
+        try:
+            payload = jsonrpc.loads(
+                request.content.read(), maxDepth=self._maxDepth, maxDigits=self._maxDigits
+            )
+        except jsonrpc.ParseError as e:
+            return self._refusals.refuse(request, 400, jsonrpc.PARSE_ERROR, f"Parse error: {e}")
+        # 3. The request's context, which a door filled in; the audit note.
+        context = contextOf(request) if self.doors else None
+        note = None if context is None else context.auditNote
+        if note is not None:
+            note.message(payload)
+        # 4. The era: the body first, then MCP-Protocol-Version.
+        version = header(request, "mcp-protocol-version")
+        era2026 = isEra2026(payload, version)
+        batch = isinstance(payload, list)
+        if batch and not era2026:
+            # Refused for its size before it is counted: a batch nothing of
+            # which is acted on owes the principal's limits nothing.
+            refused = self._batches.size(request, payload)
+            if refused is not None:
+                return refused
+        # 5. The envelope, before any gate reads it.
+        kind = Kind.INVALID if era2026 or batch else jsonrpc.classify(payload)
+        if kind is Kind.INVALID and not (era2026 or batch):
+            return self._refusals.refuse(
+                request,
+                400,
+                jsonrpc.INVALID_REQUEST,
+                "Invalid Request: not a JSON-RPC 2.0 message",
+                validIdOrNull(payload.get("id")) if isinstance(payload, dict) else None,
+            )
+        # 6. The configured gates: quota, policy, rate limits (none on a laptop).
+        for gate in self.gates:
+            refused = gate(request, payload)
+            if refused is not None:
+                return refused
+        # 7. What is not a message of an open session.
+        if era2026:
+            return self._era2026(request, payload, version)
+        if batch:
+            return self._batches.post(request, payload, version)
+        if kind is Kind.REQUEST and payload["method"] == "initialize":
+            return self._opener.initialize(request, payload)
+        # 8. The session Mcp-Session-Id names.
+        session = self._lookup.session(request, version, payload, context)
+        if isinstance(session, bytes):
+            return session
+        # 9. The message's envelope, for its kind.
+        if kind is Kind.REQUEST:
+            problem = envelope.checkRequest(payload)
+            if problem is not None:
+                if problem[0] == jsonrpc.INVALID_REQUEST:  # not a request at all
+                    return self._refusals.refuse(request, 400, *problem, payload["id"])
+                return self._refusals.inBand(request, payload, *problem)
+        else:
+            problem = envelope.check(payload, kind)
+            if problem is not None:
+                return self._refusals.refuse(request, 400, *problem)
+        # 10. The credential headers, for a server that takes them.
+        if self._checksCredentials:
+            refused = self._credentialsDiffer(request, session, payload, kind)
+            if refused is not None:
+                return refused
+        # 11. A notification or a response goes on; a ping is answered here.
+        if kind is Kind.NOTIFICATION:
+            self._backend.notify(session, payload)
+            return accepted(request)
+        if kind is Kind.RESPONSE:
+            self._backend.answer(session, payload)
+            return accepted(request)
+        if payload["method"] == "ping":
+            if note is not None:
+                note.settle("ok")
+            return jsonReply(request, 200, jsonrpc.resultResponse(payload["id"], {}))
+        # 12. Within the session's in-flight limit.
+        if session.inFlight >= self._maxInFlight:
+            busy = self._forwarder.busy(payload, session.inFlight)
+            self._clientErrors.note(request, 200, busy["error"]["message"])
+            if note is not None:
+                note.settle("error", jsonrpc.TOO_MANY_REQUESTS)
+            return jsonReply(request, 200, busy)
+        # 13. To the server's children; the answer is written when it comes.
+        return self.forward(request, session, payload, note)
+
+    def _credentialsDiffer(
+        self, request: Request, session: Session, payload: Any, kind: Kind
+    ) -> bytes | None:
+        """The refusal of a message whose credential headers do not fit its
+        session (L{CredentialCheck.problem}); C{None}: they fit."""
+        differ = self._credentials.problem(request, session)
+        if differ is None:
+            return None
+        code, text = differ
+        if kind is not Kind.REQUEST:
+            return self._refusals.refuse(request, 400, code, text)
+        if code == jsonrpc.INVALID_PARAMS:
+            return self._refusals.inBand(request, payload, code, text)
+        return self._refusals.refuse(request, 400, code, text, payload["id"])
+
+    def forward(
+        self, request: Request, session: Session, message: Message, note: AuditNote | None
+    ) -> bytes | int:
+        """One request to the session's child. Its answer waits as a
+        L{PendingAnswer}: one JSON body unless something related to it
+        comes first (then an SSE stream, L{Forwarder.openStream})."""
+        gone = self._gone(session)
+        if gone is not None:
+            self._endSession(session, gone)
+            return self._refusals.refuse(
+                request, 404, jsonrpc.INVALID_REQUEST, f"Session not found: {gone}", message["id"]
+            )
+        started = self._clock.seconds()
+        pending = PendingAnswer(request, started, self._forwarder, session, self._ticker)
+        span: tracing.Span | None = None
+        active = tracing.tracer
+        if active is not None:
+            span, message = self._serverSpan(active, request, session, message)
+        try:
+            response = self._forward(session, message, pending.send)
+        except Exception:
+            self._log.failure(
+                "server {server}: routing {method} failed",
+                server=self._server,
+                method=message["method"],
+            )
+            pending.end(internalError(message["id"]))
+            self._measured(None, message["method"], started, span, "error")
+            if note is not None:
+                note.settle("error", jsonrpc.INTERNAL_ERROR)
+            return NOT_DONE_YET
+        session.inFlight += 1
+        if note is not None:
+            response.addCallbacks(note.answered, note.failed)
+        # The answer is written first, then measured: its client need not
+        # wait for the bookkeeping.
+        response.addBoth(self._answered, message, session, pending, started, span, request)
+        return NOT_DONE_YET
+
+    def _answered(
+        self,
+        result: Message | Failure,
+        message: Message,
+        session: Session,
+        pending: PendingAnswer,
+        started: float,
+        span: tracing.Span | None,
+        request: Request,
+    ) -> None:
+        """The request C{pending} waits for was answered (or failed) with
+        C{result}: write it as its caller may read it, then measure it."""
+        session.inFlight -= 1
+        if isinstance(result, Failure):
+            if result.check(CancelledError):
+                pending.close()  # cancelled by the client or its session ending: no response
+            else:
+                pending.end(self._answers.errorFor(message["id"], result, request))
+        elif self.screens or type(result.get("error")) is dict:
+            pending.end(self._answers.forCaller(result, request))
+        else:
+            pending.end(result)  # a result, and no policy to screen it: as it came
+        self._measured(result, message["method"], started, span)
+
+    def _measured(
+        self,
+        result: Any,
+        method: str,
+        started: float,
+        span: tracing.Span | None,
+        outcome: str | None = None,
+    ) -> None:
+        """The request's duration on the metrics, and its span ended."""
+        tracing.answered(
+            result, self._operations, self._clock, self._server, method, started, span, outcome
+        )
+
+    def _serverSpan(
+        self, active: tracing.Tracer, request: Request, session: Session, message: Message
+    ) -> tuple[tracing.Span, Message]:
+        """The SERVER span of a client request, and the request carrying its
+        context (the parent of the router's CLIENT span)."""
+        span, message = tracing.startServer(
+            active,
+            message,
+            shortName(session),  # the id itself is the session's secret: never exported
+            session.protocolVersion,
+            header(request, "traceparent"),
+        )
+        span.setAttribute("mcpgateway.server", self._server)
+        return span, message
+
+
+def isEra2026(payload: Any, version: str | None) -> bool:
+    """Whether a POSTed body belongs to the 2026-07-28 era (a batch does
+    when the header, or any of its messages, says so)."""
+    if versions.eraOf(payload, version) is versions.Era.ERA2026:
+        return True
+    return isinstance(payload, list) and any(
+        versions.eraOf(item, None) is versions.Era.ERA2026 for item in payload
+    )

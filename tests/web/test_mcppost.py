@@ -1,0 +1,118 @@
+"""The MCP POST's pipeline: its steps built from what is configured, and a
+laptop's C{tools/call} running none of the steps it has no use for."""
+
+from __future__ import annotations
+
+import os
+import sys
+from types import FrameType
+from typing import Any, cast
+
+from mcpgateway.governance.gate import PolicyGate
+from mcpgateway.governance.limitsgate import LimitsGate
+from mcpgateway.web.endpoints.admission import PostAdmission
+from mcpgateway.web.endpoints.mcp import McpEndpoint
+from mcpgateway.web.root import GatewayRoot
+from tests.http import Harness
+
+CALL = {"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "echo"}}
+
+IDLE_ON_A_LAPTOP = (
+    "web/endpoints/admission.py",
+    "web/endpoints/auditnote.py",
+    "web/endpoints/backends.py",
+    "web/endpoints/credentialcheck.py",
+    "web/endpoints/answers.py",
+    "web/endpoints/forwarding.py",
+    "web/endpoints/era2026.py",
+    "web/plumbing/requestcontext.py",
+    "governance/limitsgate.py",
+    "governance/gate.py",
+)
+"""Modules a laptop's tools/call has nothing to do in."""
+
+
+def endpoint(h: Harness) -> McpEndpoint:
+    root = h.site.resource
+    assert isinstance(root, GatewayRoot)
+    found = root._endpoint("srv")
+    assert found is not None
+    return found
+
+
+def filesRun(call: Any) -> set[str]:
+    """The files under C{mcpgateway/} whose code runs during C{call()}."""
+    import mcpgateway
+
+    package = os.path.dirname(os.path.abspath(mcpgateway.__file__)) + os.sep
+    seen: set[str] = set()
+
+    def profiler(frame: FrameType, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code.co_filename.startswith(package):
+            seen.add(frame.f_code.co_filename[len(package) :])
+
+    sys.setprofile(profiler)
+    try:
+        call()
+    finally:
+        sys.setprofile(None)
+    return seen
+
+
+def test_a_laptops_tools_call_runs_no_step_it_has_no_use_for() -> None:
+    h = Harness()
+    session = h.initialize("srv")
+    proc = h.process()
+
+    def call() -> None:
+        response = h.request("POST", "/srv/mcp", CALL, session=session)
+        sent = [m for m in proc.sentMessages() if m.get("method") == "tools/call"][-1]
+        proc.reply({"jsonrpc": "2.0", "id": sent["id"], "result": {"content": []}})
+        assert response.json() == {"jsonrpc": "2.0", "id": 5, "result": {"content": []}}
+
+    call()  # warmed up: what runs once (a first listing, a cache) is not counted
+    ran = filesRun(call)
+    assert "web/endpoints/mcppost.py" in ran
+    assert ran.isdisjoint(IDLE_ON_A_LAPTOP), sorted(ran & set(IDLE_ON_A_LAPTOP))
+    assert endpoint(h).posts.gates == ()
+    assert not endpoint(h).posts.doors
+
+
+def test_the_gates_are_the_configured_ones_in_order() -> None:
+    h = Harness()
+    mcp = endpoint(h)
+    posts = mcp.posts
+    admission = cast(Any, mcp)._admission
+    assert isinstance(admission, PostAdmission)
+    mcp.callLimits = cast(LimitsGate, object())
+    assert list(posts.gates) == [admission.callLimits]
+    mcp.requestPolicy = cast(PolicyGate, object())
+    assert list(posts.gates) == [admission.policy, admission.callLimits]
+    assert posts.screens
+    mcp.callLimits = None
+    mcp.requestPolicy = None
+    assert list(posts.gates) == [] and not posts.screens
+
+
+def test_a_team_surface_set_later_is_configured_at_the_next_request() -> None:
+    """The root gives an endpoint the team surface's parts at each request:
+    a quota set after the endpoint was made is its first gate from then on."""
+    h = Harness()
+    session = h.initialize("srv")
+    mcp = endpoint(h)
+    assert mcp.posts.gates == () and not mcp.doors
+    root = h.site.resource
+    assert isinstance(root, GatewayRoot)
+    root.team.quota = Quota()
+    h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "method": "notifications/x"}, session=session)
+    assert mcp.doors and mcp.posts.doors
+    # The endpoint was made without a quota: only a new one has the gate.
+    assert mcp.posts.gates == ()
+
+
+class Quota:
+    def admit(self, principal: str, requests: int = 1) -> float | None:
+        return None
+
+    def release(self, principal: str, requests: int = 1) -> None:
+        pass
