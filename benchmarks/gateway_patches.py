@@ -24,7 +24,7 @@ is already in the gateway reports itself as not applicable and is skipped.
 Patches that were measured here and have since been made in the gateway itself:
 ``parsePOSTFormSubmission=False`` (d3cc881), one keep-alive ticker for all SSE
 streams and cached loopback checks (acd0218), pyOpenSSL left out (service/endpoints.leaveOutTLS),
-a turn's writes sent at its end (``flushwrites``, as ``mcpgateway.runtime.turnflush``
+a turn's writes sent at its end (``flushwrites``, as ``mcpgateway.tuned.turnflush``
 with the transports' own ``doWrite`` instead of Twisted's private attributes).
 """
 
@@ -56,8 +56,8 @@ def notApplicable(name: str) -> str | None:
     if name == "flushwrites":
         import importlib.util
 
-        if importlib.util.find_spec("mcpgateway.runtime.turnflush") is not None:
-            return "the gateway sends what a turn wrote at its end (mcpgateway.runtime.turnflush)"
+        if importlib.util.find_spec("mcpgateway.tuned.turnflush") is not None:
+            return "the gateway sends what a turn wrote at its end (mcpgateway.tuned.turnflush)"
     if name == "uvloop":
         import importlib.util
 

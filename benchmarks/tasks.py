@@ -253,7 +253,7 @@ def managerCalls(count: int) -> dict[str, Any]:
     the child's answer already there: not declared (straight to the child),
     and declared (the race: the room check with no task kept, a timer on
     the gateway's reactor set and cancelled, the answer passed on)."""
-    from mcpgateway.runtime.reactor import GatewayReactor
+    from mcpgateway.tuned.reactor import GatewayReactor
 
     reactor = GatewayReactor()  # never run: its timers are only set and cancelled
     manager = TaskManager(TaskStore(None), reactor)

@@ -110,19 +110,19 @@ def currentUmask() -> int:
 
 def twistd() -> None:
     """C{twistd}, reading C{sys.argv[1:]}, with the gateway as its only plugin,
-    on the gateway's reactor (L{mcpgateway.runtime.reactor}) where epoll exists, no
+    on the gateway's reactor (L{mcpgateway.tuned.reactor}) where epoll exists, no
     reactor is installed yet, none is named (C{--reactor}) and C{--twisted}
-    is not C{stock} (L{mcpgateway.runtime.twistedswitch}), and the umask
+    is not C{stock} (L{mcpgateway.tuned.switch}), and the umask
     it was started with (L{withUmask})."""
     import os
     import sys
 
-    from mcpgateway.runtime import reactor, twistedswitch
+    from mcpgateway.tuned import reactor, switch
 
     sys.argv[:] = withUmask(sys.argv, currentUmask())
 
     chosen = any(arg in ("-r", "--reactor") or arg.startswith("--reactor=") for arg in sys.argv)
-    tuned = twistedswitch.fromArgv(sys.argv, os.environ) == twistedswitch.TUNED
+    tuned = switch.fromArgv(sys.argv, os.environ) == switch.TUNED
     if reactor.AVAILABLE and tuned and not chosen and "twisted.internet.reactor" not in sys.modules:
         reactor.install()  # (a --reactor given is twistd's to install; stock: Twisted's own)
 

@@ -8,7 +8,12 @@ The packages, lowest first (each may import the ones before it, never one
 after it or one of the same rank):
 
   1. C{protocol}: JSON-RPC, the envelope, the revisions' vocabulary, limits;
-  2. C{runtime}: the reactor, timers, logs, paths, process facts;
+  2. C{runtime}: timers, logs, paths, process facts, the reactor's type;
+  2.2. C{tuned}: the gateway's replacements of Twisted's machinery (its
+     reactor, the turn's flush, the C{--twisted} switch, the HTTP reader
+     and headers), which C{core}'s children write through; its HTTP
+     channel and request stand on the HTTP face's plumbing and are served
+     by its site, so they count as part of C{web} (L{TUNED_WEB});
   2.5. C{sandbox}: confining a child (the profile, its layout, the launcher),
      which C{core}'s spec carries and its spawner runs;
   3. C{core}: one child, many clients, which knows neither HTTP nor files;
@@ -51,6 +56,7 @@ from tests.support.house import MODULES, ROOT, imported, owningModule
 RANKS = {
     "protocol": 1,
     "runtime": 2,
+    "tuned": 2.2,
     "sandbox": 2.5,
     "core": 3,
     "config": 4,
@@ -79,8 +85,15 @@ MAX_MODULE_LINES = 800
 MAX_FUNCTION_LINES = 100
 
 
+TUNED_WEB = frozenset(f"mcpgateway.tuned.{name}" for name in ("channel", "request"))
+"""The modules of C{tuned} that are the HTTP face's: ranked as C{web}."""
+
+
 def package(module: str) -> str:
-    """The top-level package (or module) of C{module} under mcpgateway."""
+    """The top-level package (or module) of C{module} under mcpgateway;
+    C{web} for the modules of L{TUNED_WEB}."""
+    if module in TUNED_WEB:
+        return "web"
     return module.split(".")[1] if "." in module else module
 
 

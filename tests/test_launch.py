@@ -79,8 +79,8 @@ def test_a_reactor_named_on_the_command_line_is_twistds_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     installed: list[bool] = []
-    monkeypatch.setattr("mcpgateway.runtime.reactor.install", lambda: installed.append(True))
-    monkeypatch.setattr("mcpgateway.runtime.reactor.AVAILABLE", True)
+    monkeypatch.setattr("mcpgateway.tuned.reactor.install", lambda: installed.append(True))
+    monkeypatch.setattr("mcpgateway.tuned.reactor.AVAILABLE", True)
     monkeypatch.delitem(sys.modules, "twisted.internet.reactor", raising=False)
     for argv in (["twistd", "--reactor=poll", "mcpgateway"], ["twistd", "-r", "poll"]):
         monkeypatch.setattr(sys, "argv", argv)
@@ -106,7 +106,7 @@ def test_the_options_install_the_gateways_reactor_when_none_is(
     --reactor among them) are parsed: the gateway's reactor goes in then,
     after TLS and the reactor's UDP/UNIX modules were left out, unless one
     is installed already or the system has no epoll."""
-    from mcpgateway.runtime import reactor
+    from mcpgateway.tuned import reactor
 
     installed: list[str] = []
     monkeypatch.setattr(reactor, "install", lambda: installed.append("gateway"))
@@ -130,8 +130,8 @@ def test_twisted_stock_leaves_the_reactor_to_twisted(monkeypatch: pytest.MonkeyP
     """C{--twisted=stock} (or C{$MCPGATEWAY_TWISTED=stock}) installs no reactor
     before twistd parses its options: Twisted's default one runs."""
     installed: list[bool] = []
-    monkeypatch.setattr("mcpgateway.runtime.reactor.install", lambda: installed.append(True))
-    monkeypatch.setattr("mcpgateway.runtime.reactor.AVAILABLE", True)
+    monkeypatch.setattr("mcpgateway.tuned.reactor.install", lambda: installed.append(True))
+    monkeypatch.setattr("mcpgateway.tuned.reactor.AVAILABLE", True)
     monkeypatch.delitem(sys.modules, "twisted.internet.reactor", raising=False)
     monkeypatch.delenv("MCPGATEWAY_TWISTED", raising=False)
     for argv in (

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpgateway.runtime import reactor
+from mcpgateway.tuned import reactor
 from tests.integration.gateway import REPO
 
 pytestmark = pytest.mark.skipif(not reactor.AVAILABLE, reason="the gateway's reactor needs epoll")
@@ -41,7 +41,7 @@ print(f"{type(reactor).__module__}.{type(reactor).__name__}")
 """Parse C{argv} as C{runner} (C{twistd} or C{twist}) does, load the C{.tac}
 it names (C{twistd -y}), and print the installed reactor's class."""
 
-GATEWAYS = "mcpgateway.runtime.reactor.GatewayReactor"
+GATEWAYS = "mcpgateway.tuned.reactor.GatewayReactor"
 EPOLL = "twisted.internet.epollreactor.EPollReactor"
 POLL = "twisted.internet.pollreactor.PollReactor"
 SELECT = "twisted.internet.selectreactor.SelectReactor"

@@ -67,7 +67,7 @@ START_OUTPUT_LINES = 20
 POOL_IDLE_TIMEOUT = 30
 """Seconds an idle connection to the gateway is kept for the next request:
 well under the gateway's own idle limit
-(C{mcpgateway.web.plumbing.channel.IDLE_CONNECTION_TIMEOUT}, 60 s), so the bridge
+(C{mcpgateway.tuned.channel.IDLE_CONNECTION_TIMEOUT}, 60 s), so the bridge
 always closes first. Twisted's default, 240 s, let the bridge send a
 request on a connection the gateway was closing that same moment: the
 request never ran, and its caller was told the gateway may have stopped

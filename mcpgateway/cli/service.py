@@ -216,7 +216,7 @@ def twistCommand(python: str = sys.executable, manager: str = "systemd") -> tupl
     """C{twist} as the service runs it: C{python -m twisted}, this Python's
     absolute path (so a service manager finds it), with the interpreter's
     flags (L{mcpgateway.runtime.interpreter}: C{-OO}, C{-P}); on Linux (systemd) on
-    the gateway's reactor (L{mcpgateway.runtime.reactor}, epoll: macOS has none)."""
+    the gateway's reactor (L{mcpgateway.tuned.reactor}, epoll: macOS has none)."""
     command = interpreter.command("-m", "twisted", python=python)
     return (*command, "--reactor=mcpgateway") if manager == "systemd" else command
 

@@ -35,7 +35,7 @@ from twisted.python.failure import Failure
 
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
-from mcpgateway.runtime.turnflush import TurnFlusher, writerOf
+from mcpgateway.tuned.turnflush import TurnFlusher, writerOf
 
 DEFAULT_MAX_LINE = 16 * 1024 * 1024
 STDERR_LINES = 200

@@ -29,8 +29,8 @@ from mcpgateway.core.environment import childEnvironment
 from mcpgateway.core.spec import DEFAULT_START_TIMEOUT, ServerSpec
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime.threads import RunInThread
-from mcpgateway.runtime.turnflush import TurnFlusher
 from mcpgateway.sandbox.request import homeOf
+from mcpgateway.tuned.turnflush import TurnFlusher
 
 
 def notFound(command: str) -> str:
@@ -134,7 +134,7 @@ class Spawner:
     """Signals a process group (used only with L{setsid})."""
     flusher: TurnFlusher | None = None
     """Sends what a reactor turn wrote to the children's stdin at the end of
-    that turn (L{mcpgateway.runtime.turnflush}); C{None}: one of the spawner's own, on
+    that turn (L{mcpgateway.tuned.turnflush}); C{None}: one of the spawner's own, on
     its clock."""
 
     remotes: RemoteConnector | None = None

@@ -34,7 +34,7 @@ KEEPALIVE_INTERVAL = 15.0
 """Seconds of silence after which an SSE stream gets a C{: keep-alive} comment."""
 POLL_SPIN = 100.0
 """Microseconds the gateway's reactor polls before it sleeps, after a run of
-quick waits (C{--poll-spin}; L{mcpgateway.runtime.reactor})."""
+quick waits (C{--poll-spin}; L{mcpgateway.tuned.reactor})."""
 REPLAY_MAX_EVENTS = 1000
 """Events kept per resumable SSE stream for a C{Last-Event-ID} replay (the
 oldest go first beyond)."""

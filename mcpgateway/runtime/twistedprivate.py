@@ -108,7 +108,7 @@ _SITE_REQUEST = "twisted.web.server.Request"
 ATTRIBUTES: dict[str, dict[str, str]] = {
     _CHANNEL: {
         "_handlingRequest": "whether a request is being handled: the gateway's channel"
-        " (web/plumbing/channel.py) parses pipelined requests only when it is false, and"
+        " (tuned/channel.py) parses pipelined requests only when it is false, and"
         " sets it as Twisted's own allHeadersReceived does",
         "_networkProducer": "the transport the channel pauses while too much is unread",
         "_waitingForTransport": "whether the channel waits for the transport to drain"
@@ -143,12 +143,12 @@ ATTRIBUTES: dict[str, dict[str, str]] = {
         " does not call (it sets the few attributes it needs itself)",
     },
     "twisted.web.http_headers.Headers": {
-        "_rawHeaders": "the dict the gateway's Headers (web/plumbing/headers.py) keeps"
+        "_rawHeaders": "the dict the gateway's Headers (tuned/headers.py) keeps"
         " canonical names and values in, read by Twisted's own methods",
     },
     "twisted.internet.abstract.FileDescriptor": {
         "_writeDisconnecting": "a half-close is pending: the turn's flush"
-        " (runtime/turnflush.py) leaves it to the reactor",
+        " (tuned/turnflush.py) leaves it to the reactor",
         "_tempDataLen": "bytes written but not yet in dataBuffer: whether the turn's"
         " flush left bytes to wait for writability",
     },
@@ -156,7 +156,7 @@ ATTRIBUTES: dict[str, dict[str, str]] = {
         "_aborting": "abortConnection was called: the turn's flush sends nothing more",
     },
     "twisted.internet.epollreactor.EPollReactor": {
-        "_poller": "the epoll object the gateway's reactor (runtime/reactor.py) polls",
+        "_poller": "the epoll object the gateway's reactor (tuned/reactor.py) polls",
         "_selectables": "the descriptors by file number, for each ready event",
     },
     "twisted.internet.posixbase._PollLikeMixin": {

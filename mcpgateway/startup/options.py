@@ -32,7 +32,6 @@ from mcpgateway.runtime.paths import (
     RESOURCE_URI_ENV,
     defaultStateDir,
 )
-from mcpgateway.runtime.twistedswitch import TUNED, checkTwisted, twistedParameters
 from mcpgateway.startup.childwiring import adoptGraceParameters
 from mcpgateway.startup.endpoints import (
     defaultReplicaId,
@@ -51,6 +50,7 @@ from mcpgateway.startup.process import runnerName
 from mcpgateway.startup.sandboxing import sandboxParameters, sandboxSetting
 from mcpgateway.startup.selfservice import SELF_SERVICE_FLAG, checkSelfService
 from mcpgateway.startup.taskoptions import taskParameters
+from mcpgateway.tuned.switch import TUNED, checkTwisted, twistedParameters
 
 CLUSTER_KEY_FILE_ENV = "MCPGATEWAY_CLUSTER_KEY_FILE"
 REPLICA_ID_ENV = "MCPGATEWAY_REPLICA_ID"
@@ -667,7 +667,7 @@ class Options(usage.Options):
                 # No reactor yet (twistd and twist install one named with
                 # --reactor before a plugin's options are parsed): the
                 # gateway's, after TLS and the modules above were left out.
-                from mcpgateway.runtime import reactor  # (imports epoll's: after the above)
+                from mcpgateway.tuned import reactor  # (imports epoll's: after the above)
 
                 reactor.installUnlessChosen()
 
@@ -790,7 +790,7 @@ class Options(usage.Options):
 class RunnerOptions(Options):
     """The options as C{twistd}, C{twist} and the C{.tac} parse them: the
     same, and once checked they install the gateway's reactor when none is
-    installed yet (L{mcpgateway.runtime.reactor.installUnlessChosen}), so every way
+    installed yet (L{mcpgateway.tuned.reactor.installUnlessChosen}), so every way
     of running the gateway runs it on the reactor C{mcpgateway start} uses.
     Plain L{Options} install nothing: a service built on a reactor of one's
     own (a test's, an embedding program's) touches no global reactor."""

@@ -27,7 +27,7 @@ from mcpgateway.runtime import logs
 from mcpgateway.runtime.paths import (
     stateFile,
 )
-from mcpgateway.runtime.twistedswitch import STOCK
+from mcpgateway.tuned.switch import STOCK
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -428,8 +428,8 @@ def _spawner(
     from mcpgateway.core.spawn import Spawner
     from mcpgateway.ops.statedir import ChildLedger
     from mcpgateway.remote.connect import RemoteServers
-    from mcpgateway.runtime.turnflush import Unflushed
     from mcpgateway.secrets.resolve import SecretResolver
+    from mcpgateway.tuned.turnflush import Unflushed
 
     ledger = ChildLedger(pre.stateDir)
     warden = wardenFor(options, reactor, ledger, pre.stateDir)  # with --adopt-grace
@@ -581,7 +581,7 @@ def _operations(
 def _pollSpin(
     reactor: IReactor, microseconds: float, worthIt: Callable[[], bool], twisted: str
 ) -> None:
-    """Have the gateway's own reactor (L{mcpgateway.runtime.reactor}) poll up to
+    """Have the gateway's own reactor (L{mcpgateway.tuned.reactor}) poll up to
     C{microseconds} before it sleeps, while C{worthIt()}; never on a single
     CPU, where the process it waits for needs that CPU to answer, nor on
     C{--twisted=stock}. Logs which Twisted (C{twisted}) and reactor run."""

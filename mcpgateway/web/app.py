@@ -58,17 +58,17 @@ from mcpgateway.core.era2026.types import Era2026Gateway
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.runtime import logs
-from mcpgateway.runtime.turnflush import TurnFlusher
 from mcpgateway.runtime.twistedprivate import GenericHTTPChannelProtocol
-from mcpgateway.runtime.twistedswitch import STOCK, twistedSetting
-from mcpgateway.web.plumbing.httpreader import checkInstalled
+from mcpgateway.tuned.httpreader import checkInstalled
+from mcpgateway.tuned.request import GatewayRequest
+from mcpgateway.tuned.switch import STOCK, twistedSetting
+from mcpgateway.tuned.turnflush import TurnFlusher
 from mcpgateway.web.plumbing.replies import ClientErrors
-from mcpgateway.web.plumbing.request import GatewayRequest
 from mcpgateway.web.plumbing.stock import StockRequest, stockChannel
 
 if TYPE_CHECKING:
     pass  # loaded at the page's first request
-from mcpgateway.web.plumbing.channel import IDLE_CONNECTION_TIMEOUT, ConnectionGuard, GatewayChannel
+from mcpgateway.tuned.channel import IDLE_CONNECTION_TIMEOUT, ConnectionGuard, GatewayChannel
 from mcpgateway.web.root import GatewayRoot, ResourceFactory
 from mcpgateway.web.surfaces import TeamSurface
 
@@ -110,7 +110,7 @@ class GatewaySite(Site):
         super().__init__(resource, reactor=clock, timeout=None, parsePOSTFormSubmission=False)
         self.flusher = flusher if flusher is not None else TurnFlusher(clock)
         """Sends what a reactor turn wrote to a connection at the end of
-        that turn (L{mcpgateway.runtime.turnflush})."""
+        that turn (L{mcpgateway.tuned.turnflush})."""
         self.answering = 0
         """Requests read whose response's head has not gone out yet (streams
         that stay open are not counted once their head is out): at 0, a
@@ -129,7 +129,7 @@ class GatewaySite(Site):
     def servesAtMostOne(self) -> bool:
         """Whether at most one request is being served (read and not
         finished): the reactor polls a little before it sleeps only then
-        (L{mcpgateway.runtime.reactor.GatewayReactor.spinBeforeWaiting})."""
+        (L{mcpgateway.tuned.reactor.GatewayReactor.spinBeforeWaiting})."""
         return self.serving <= 1
 
     def log(self, request: http.Request) -> None:
@@ -221,7 +221,7 @@ def makeSite(
     too (one end-of-turn timer for both; C{None}: the site's own);
     C{twisted}: C{"tuned"} (the gateway's channel and request) or
     C{"stock"} (a L{StockSite}); C{None}: as C{$MCPGATEWAY_TWISTED} says
-    (L{mcpgateway.runtime.twistedswitch})."""
+    (L{mcpgateway.tuned.switch})."""
     if twisted is None:
         twisted = twistedSetting(None, os.environ)
     stock = twisted == STOCK

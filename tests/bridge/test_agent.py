@@ -13,7 +13,7 @@ from twisted.web.error import SchemeNotSupported
 from twisted.web.http_headers import Headers
 
 from mcpgateway.bridge.main import POOL_IDLE_TIMEOUT, LoopbackEndpoints, SameURLAgent, makeAgent
-from mcpgateway.web.plumbing.channel import IDLE_CONNECTION_TIMEOUT
+from mcpgateway.tuned.channel import IDLE_CONNECTION_TIMEOUT
 
 
 class CountingEndpoints(LoopbackEndpoints):

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from mcpgateway.runtime import reactor
+from mcpgateway.tuned import reactor
 from tests.integration.gateway import RunningGateway, callEcho, twistCommand, twistdCommand
 
 pytestmark = pytest.mark.integration
 
-GATEWAYS = "mcpgateway.runtime.reactor.GatewayReactor"
+GATEWAYS = "mcpgateway.tuned.reactor.GatewayReactor"
 
 
 def orjsonLoaded(pid: int) -> bool:

@@ -82,7 +82,7 @@ LOADED_ON_FIRST_USE = {
 
 LOADED_AFTER_IDLE = {
     "orjson": "the first JSON-RPC message (mcpgateway/protocol/jsonrpc.py)",
-    "httptools": "the first request's bytes (mcpgateway/web/plumbing/httpreader.py)",
+    "httptools": "the first request's bytes (mcpgateway/tuned/httpreader.py)",
     "twisted.python.sendmsg": "the first child: the warden's link is a UNIX socket pair, which"
     " carries the children's pipes (--adopt-grace, mcpgateway/ops/warden.py)",
     "twisted.internet._multicast": "the first child, with the warden's UNIX socket pair"

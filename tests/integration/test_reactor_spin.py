@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(
 _SCRIPT = textwrap.dedent(
     r"""
     import json, sys, time
-    from mcpgateway.runtime import reactor as module
+    from mcpgateway.tuned import reactor as module
     reactor = module.install()
     from twisted.internet import protocol
 

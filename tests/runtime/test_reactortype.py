@@ -8,8 +8,8 @@ from twisted.internet.interfaces import IReactorTCP, IReactorThreads, IReactorTi
 from zope.interface import Interface
 from zope.interface.verify import verifyObject
 
-from mcpgateway.runtime import reactor as gatewayreactor
 from mcpgateway.runtime.reactortype import IReactor, installedReactor
+from mcpgateway.tuned import reactor as gatewayreactor
 from tests.fakes import FakeProcessReactor
 
 PARTS: tuple[type[Interface], ...] = IReactor.__bases__

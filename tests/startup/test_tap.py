@@ -146,7 +146,7 @@ def test_era2026_options_reach_the_site_and_the_gateway(
 
 
 class _SpinningReactor(FakeProcessReactor):
-    """A reactor that, like L{mcpgateway.runtime.reactor.GatewayReactor}, can spin."""
+    """A reactor that, like L{mcpgateway.tuned.reactor.GatewayReactor}, can spin."""
 
     def __init__(self) -> None:
         super().__init__()

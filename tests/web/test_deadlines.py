@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from mcpgateway.protocol.limits import Limits
-from mcpgateway.web.endpoints.guard import isHost
-from mcpgateway.web.plumbing.channel import (
+from mcpgateway.tuned.channel import (
     BODY_GRACE,
     BODY_MIN_RATE,
     BODY_STALL_TIMEOUT,
     IDLE_CONNECTION_TIMEOUT,
 )
+from mcpgateway.web.endpoints.guard import isHost
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness, spec
 from tests.support.web.channel_reading import post

@@ -12,8 +12,8 @@ from twisted.web.iweb import IRequest
 from twisted.web.test.requesthelper import DummyRequest
 
 from mcpgateway.runtime.addresses import isLoopbackHost
+from mcpgateway.tuned.headers import GatewayHeaders
 from mcpgateway.web.endpoints import guard
-from mcpgateway.web.plumbing.headers import GatewayHeaders
 
 
 def _reference(request: IRequest, loopbackOnly: bool, tokensRequired: bool) -> guard.Refusal | None:

@@ -20,8 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.web.plumbing import httpreader, request
-from mcpgateway.web.plumbing.httpreader import RequestReader
+from mcpgateway.tuned import httpreader, request
+from mcpgateway.tuned.httpreader import RequestReader
 
 PER_REQUEST = [Path(httpreader.__file__), Path(request.__file__)]
 

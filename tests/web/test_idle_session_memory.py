@@ -22,7 +22,7 @@ from twisted.web.server import Request
 
 from mcpgateway.core.sessions import Session
 from mcpgateway.ops.sessionstore import SessionStore
-from mcpgateway.web.plumbing.channel import GatewayChannel
+from mcpgateway.tuned.channel import GatewayChannel
 from mcpgateway.web.plumbing.replay import StreamLog
 from mcpgateway.web.plumbing.sse import SSEStream, keepAliveFor
 from tests.http import Harness, Response

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from twisted.web.test.requesthelper import DummyChannel, DummyRequest
 
-from mcpgateway.web.plumbing.request import GatewayRequest
+from mcpgateway.tuned.request import GatewayRequest
 from mcpgateway.web.plumbing.requestcontext import (
     ANONYMOUS_KEY,
     IRequestContext,

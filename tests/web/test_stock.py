@@ -14,10 +14,10 @@ from twisted.internet.testing import StringTransport
 from twisted.web.http_headers import Headers
 
 from mcpgateway.protocol.limits import Limits
-from mcpgateway.runtime.turnflush import Unflushed
-from mcpgateway.runtime.twistedswitch import STOCK, TUNED, TWISTED_ENV
+from mcpgateway.tuned.headers import GatewayHeaders
+from mcpgateway.tuned.switch import STOCK, TUNED, TWISTED_ENV
+from mcpgateway.tuned.turnflush import Unflushed
 from mcpgateway.web.app import GatewaySite, StockSite, makeSite
-from mcpgateway.web.plumbing.headers import GatewayHeaders
 from mcpgateway.web.plumbing.requestcontext import contextOf
 from mcpgateway.web.plumbing.stock import StockChannel, StockRequest
 from tests.fakes import capturedGatewayLogs

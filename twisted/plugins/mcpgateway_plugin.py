@@ -14,6 +14,6 @@ mcpgateway = launch.GATEWAY
 
 epoll = Reactor(
     "mcpgateway",
-    "mcpgateway.runtime.reactor",
+    "mcpgateway.tuned.reactor",
     "epoll, dispatching without a log context per event (Linux; the gateway's)",
 )

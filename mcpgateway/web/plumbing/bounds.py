@@ -4,7 +4,7 @@ whichever channel reads it: L{ChannelBounds} is the part of a channel that
 the site's L{ConnectionGuard} looks at once a second (the header deadline,
 the body's pace, the idle timeout) and that closes a connection late or
 crowded, with a JSON-RPC error saying why. The tuned channel
-(L{mcpgateway.web.plumbing.channel.GatewayChannel}) and the stock one
+(L{mcpgateway.tuned.channel.GatewayChannel}) and the stock one
 (L{mcpgateway.web.plumbing.stock.StockChannel}) are both made of it, so the bounds are
 the same on C{--twisted=tuned} and C{--twisted=stock}.
 """

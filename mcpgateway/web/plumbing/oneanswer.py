@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from twisted.web.server import Request
 
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.web.plumbing.headers import GatewayHeaders, canonical
+from mcpgateway.tuned.headers import GatewayHeaders, canonical
 from mcpgateway.web.plumbing.sse import KeepAlive, SSEStream
 
 _CONTENT_TYPE = canonical(b"content-type")

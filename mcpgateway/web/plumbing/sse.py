@@ -39,7 +39,7 @@ from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.limits import KEEPALIVE_INTERVAL
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.timers import Every
-from mcpgateway.web.plumbing.headers import GatewayHeaders, canonical
+from mcpgateway.tuned.headers import GatewayHeaders, canonical
 from mcpgateway.web.plumbing.replay import StreamLog
 
 KEEPALIVE_SECONDS = KEEPALIVE_INTERVAL

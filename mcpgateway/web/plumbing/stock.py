@@ -20,8 +20,8 @@ Twisted reads or writes:
   - L{StockRequest}: the body limit, a hook for a lost connection
     (C{onLost}), and no default C{Content-Type} (as on the tuned request).
 
-The tuned classes (L{mcpgateway.web.plumbing.channel}, L{mcpgateway.web.plumbing.request},
-L{mcpgateway.web.plumbing.headers}) do the same with less work per request; the
+The tuned classes (L{mcpgateway.tuned.channel}, L{mcpgateway.tuned.request},
+L{mcpgateway.tuned.headers}) do the same with less work per request; the
 tests compare the two (C{tests/web/test_stock.py}).
 """
 
@@ -42,7 +42,7 @@ from mcpgateway.web.plumbing.bounds import ChannelBounds
 
 SINGLE_HEADERS = (b"origin", b"mcp-session-id", b"mcp-protocol-version")
 """Headers (lower case) a request may carry one value of only (as
-L{mcpgateway.web.plumbing.httpreader.SINGLE_HEADERS})."""
+L{mcpgateway.tuned.httpreader.SINGLE_HEADERS})."""
 MAX_LENGTH_DIGITS = 64
 """A C{Content-Length} value longer than this (spaces included) is refused
 unread: no body the gateway takes has a length of more digits."""

@@ -1,4 +1,4 @@
-"""L{mcpgateway.runtime.reactor}: the epoll reactor, dispatching without a log context."""
+"""L{mcpgateway.tuned.reactor}: the epoll reactor, dispatching without a log context."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from twisted.logger import capturedLogs
 from twisted.python import context
 from twisted.python.log import ILogContext
 
-from mcpgateway.runtime import reactor
-from mcpgateway.runtime.reactor import GatewayReactor
+from mcpgateway.tuned import reactor
+from mcpgateway.tuned.reactor import GatewayReactor
 
 
 class FakePoller:
@@ -98,7 +98,7 @@ def test_a_handler_that_raises_is_logged_and_the_others_still_run() -> None:
     with capturedLogs() as events:
         doPoll(state, 0)
     assert [s for s, _, _ in state.dispatched] == ["broken", "fine"]
-    [event] = [e for e in events if e.get("log_namespace") == "mcpgateway.runtime.reactor"]
+    [event] = [e for e in events if e.get("log_namespace") == "mcpgateway.tuned.reactor"]
     assert event["log_failure"].check(RuntimeError)
     assert event["selectable"] == "broken"
 
@@ -122,7 +122,7 @@ def test_each_turn_is_one_poll() -> None:
 
 def test_twist_and_twistd_find_it_by_name() -> None:
     [found] = [r for r in getReactorTypes() if r.shortName == "mcpgateway"]
-    assert getattr(found, "moduleName", None) == "mcpgateway.runtime.reactor"
+    assert getattr(found, "moduleName", None) == "mcpgateway.tuned.reactor"
 
 
 def test_install_installs_a_gateway_reactor(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -157,7 +157,7 @@ def test_a_twisted_without_those_names_keeps_its_own_dispatch(
         assert made.doIteration.__func__ is EPollReactor.doPoll  # type: ignore[attr-defined]
         assert made.doPoll.__func__ is EPollReactor.doPoll  # type: ignore[attr-defined]
         made.doIteration(0)  # Twisted's own: polls and returns
-        warned = [e for e in events if e.get("log_namespace") == "mcpgateway.runtime.reactor"]
+        warned = [e for e in events if e.get("log_namespace") == "mcpgateway.tuned.reactor"]
         assert [e["names"] for e in warned] == ["_renamedInTwisted99"]
     finally:
         made._poller.close()
@@ -214,7 +214,7 @@ def test_one_that_raises_is_logged_and_the_others_run(monkeypatch: pytest.Monkey
 
 
 def test_the_last_ready_descriptor_is_told_it_is_the_turns_final_event() -> None:
-    """What L{mcpgateway.runtime.turnflush.TurnFlusher.sendIfFinal} reads: true
+    """What L{mcpgateway.tuned.turnflush.TurnFlusher.sendIfFinal} reads: true
     while the last ready descriptor's handler runs (one skipped as removed
     does not count), false before and after."""
     seen: list[tuple[str, bool]] = []

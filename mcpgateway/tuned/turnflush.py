@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.runtime.test_turnflush -*-
+# -*- test-case-name: tests.tuned.test_turnflush -*-
 """Send what a reactor turn wrote before the reactor waits again.
 
 Twisted's C{FileDescriptor.write} only buffers: it registers the descriptor
@@ -71,7 +71,7 @@ class TurnFlusher:
         self._atTurnEnd: Callable[[Callable[[], object]], None] | None = getattr(
             clock, "callAtTurnEnd", None
         )
-        """The gateway's reactor (L{mcpgateway.runtime.reactor}) calls a function at
+        """The gateway's reactor (L{mcpgateway.tuned.reactor}) calls a function at
         the end of the turn without a C{DelayedCall}; another clock is asked
         for a C{callLater(0)}."""
         self._pending: dict[FileDescriptor, None] = {}
@@ -226,7 +226,7 @@ def writerOf(transport: object) -> FileDescriptor | None:
 class Unflushed(TurnFlusher):
     """A flusher that adopts nothing: what a turn writes leaves as Twisted
     sends it, on the descriptor's next writability (C{--twisted=stock},
-    L{mcpgateway.runtime.twistedswitch})."""
+    L{mcpgateway.tuned.switch})."""
 
     def adopt(self, descriptor: FileDescriptor) -> None:
         """Leave C{descriptor} as Twisted made it."""

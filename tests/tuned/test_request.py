@@ -15,7 +15,7 @@ from twisted.web.resource import EncodingResourceWrapper, Resource
 from twisted.web.server import NOT_DONE_YET, GzipEncoderFactory, Request, Site
 from twisted.web.test.requesthelper import DummyChannel
 
-from mcpgateway.web.plumbing.request import GatewayRequest, responseHead
+from mcpgateway.tuned.request import GatewayRequest, responseHead
 
 
 class TwistedRequest(Request):

@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.web.test_channel_reading,tests.web.test_deadlines -*-
+# -*- test-case-name: tests.tuned.test_channel_reading,tests.web.test_deadlines -*-
 """One HTTP connection to the gateway: L{GatewayChannel} reads requests with
-llhttp (L{mcpgateway.web.plumbing.httpreader}), bounds what a client may send and how
+llhttp (L{mcpgateway.tuned.httpreader}), bounds what a client may send and how
 slowly (header deadline, body stall, per-peer connection cap), answers
 pipelined requests in order, and hands each request to the site's resource
 tree. The site's L{ConnectionGuard} (L{mcpgateway.web.plumbing.bounds}) keeps the
@@ -22,7 +22,10 @@ from twisted.web.iweb import INonQueuedRequestFactory
 
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.limits import MAX_BODY
-from mcpgateway.runtime.turnflush import TurnFlusher, writerOf
+from mcpgateway.tuned.headers import GatewayHeaders
+from mcpgateway.tuned.httpreader import Message, RequestReader
+from mcpgateway.tuned.request import responseHead
+from mcpgateway.tuned.turnflush import TurnFlusher, writerOf
 from mcpgateway.web.endpoints.guard import isHost
 from mcpgateway.web.plumbing.bounds import (
     BODY_GRACE,
@@ -32,9 +35,6 @@ from mcpgateway.web.plumbing.bounds import (
     ChannelBounds,
     ConnectionGuard,
 )
-from mcpgateway.web.plumbing.headers import GatewayHeaders
-from mcpgateway.web.plumbing.httpreader import Message, RequestReader
-from mcpgateway.web.plumbing.request import responseHead
 
 __all__ = [
     "BODY_GRACE",
@@ -93,7 +93,7 @@ class GatewayChannel(ChannelBounds):
     )
     leanWrites = True
     """A L{GatewayRequest} may write its response's head and first piece
-    of body in one piece here (see L{mcpgateway.web.plumbing.request})."""
+    of body in one piece here (see L{mcpgateway.tuned.request})."""
     _host: IAddress | None
 
     def __init__(self) -> None:
@@ -228,7 +228,7 @@ class GatewayChannel(ChannelBounds):
         (a chunked body is refused as soon as it passes the limit:
         L{_refuseBody}). So is a C{Host}
         that is not C{host[:port]} (RFC 9112 §3.2), and two different values
-        of one of L{mcpgateway.web.plumbing.httpreader.SINGLE_HEADERS}
+        of one of L{mcpgateway.tuned.httpreader.SINGLE_HEADERS}
         (C{Origin}, C{Mcp-Session-Id}, C{MCP-Protocol-Version}: which one
         would count is ambiguous)."""
         self.headersSince = None  # its head is complete: the deadline is met

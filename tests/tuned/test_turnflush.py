@@ -21,9 +21,9 @@ from twisted.python.failure import Failure
 from mcpgateway.core.child import ChildProtocol
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.spawn import Spawner
-from mcpgateway.runtime.turnflush import TurnFlusher, writerOf
+from mcpgateway.tuned.channel import GatewayChannel
+from mcpgateway.tuned.turnflush import TurnFlusher, writerOf
 from mcpgateway.web.app import makeSite
-from mcpgateway.web.plumbing.channel import GatewayChannel
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import ACCEPT_BOTH, spec
 
@@ -434,7 +434,7 @@ def test_a_childs_stdin_stays_watched_for_its_close_while_a_line_is_written() ->
 
 class TurnEndReactor(MemoryReactorClock):
     """A clock with the gateway reactor's C{callAtTurnEnd} (what
-    L{mcpgateway.runtime.reactor.GatewayReactor} offers): the calls asked for, run by
+    L{mcpgateway.tuned.reactor.GatewayReactor} offers): the calls asked for, run by
     L{endOfTurn}."""
 
     def __init__(self) -> None:
@@ -522,7 +522,7 @@ def test_a_whole_answer_leaves_before_its_request_is_finished(
     """C=1 latency: once a child's answer is written whole, with
     no other request waiting for its answer, it is sent; the request's own
     finish (Twisted's cleanup, the gateway's bookkeeping) comes after."""
-    from mcpgateway.web.plumbing.request import GatewayRequest
+    from mcpgateway.tuned.request import GatewayRequest
     from tests.http import ACCEPT_BOTH as ACCEPT
     from tests.http import Harness
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway.web.plumbing.httpreader import RequestReader
+from mcpgateway.tuned.httpreader import RequestReader
 
 
 @dataclass
@@ -356,7 +356,7 @@ def test_a_failure_of_the_body_sink_is_raised_not_taken_for_a_bad_request() -> N
 def test_a_missing_httptools_is_said_when_the_site_is_made(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
 
-    from mcpgateway.web.plumbing import httpreader
+    from mcpgateway.tuned import httpreader
 
     real = importlib.util.find_spec
     monkeypatch.setattr(

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.tuned.test_request -*-
 """The gateway's request object: Twisted's C{Request}, with less work per request.
 
 L{GatewayRequest} is a C{twisted.web.server.Request} in every way its
@@ -24,7 +25,7 @@ of the gateway's CPU (docs/design/costs.md):
     Twisted's code writes it.
 
 What each step does is Twisted's exactly; the tests compare them, byte for
-byte (C{tests/web/test_request.py}).
+byte (C{tests/tuned/test_request.py}).
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ from twisted.web.http import NO_BODY_CODES, datetimeToString, parse_qs
 from twisted.web.server import version
 
 from mcpgateway.runtime.twistedprivate import IEncodingResource
+from mcpgateway.tuned.headers import GatewayHeaders, canonical
 from mcpgateway.web.plumbing.bodylimit import BodyLimitedRequest
-from mcpgateway.web.plumbing.headers import GatewayHeaders, canonical
 
 _QUESTION = ord("?")
 """A byte looked for in a path as an C{int}: C{bytes} looks for an C{int}

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from twisted.python.usage import UsageError
 
-from mcpgateway.runtime import twistedswitch
-from mcpgateway.runtime.twistedswitch import (
+from mcpgateway.startup.options import Options
+from mcpgateway.tuned import switch
+from mcpgateway.tuned.switch import (
     DEFAULT,
     STOCK,
     TUNED,
@@ -16,7 +17,6 @@ from mcpgateway.runtime.twistedswitch import (
     twistedChoice,
     twistedSetting,
 )
-from mcpgateway.startup.options import Options
 
 
 def test_the_option_wins_over_the_environment_which_wins_over_the_default() -> None:
@@ -71,4 +71,4 @@ def test_the_gateways_options_list_it(capsys: pytest.CaptureFixture[str]) -> Non
     with pytest.raises(SystemExit):
         Options().parseOptions(["--twisted", "fast"])
     assert "--twisted 'fast': use stock or tuned" in capsys.readouterr().err
-    assert twistedswitch.DEFAULT in twistedswitch.TWISTED_HELP
+    assert switch.DEFAULT in switch.TWISTED_HELP

@@ -1,16 +1,13 @@
-# -*- test-case-name: tests.runtime.test_twistedswitch -*-
+# -*- test-case-name: tests.tuned.test_switch -*-
 """C{--twisted}: whether the gateway runs on Twisted as Twisted ships it, or tuned.
 
-The gateway replaces some of Twisted's own machinery for speed (docs/design/costs.md):
-the reactor's dispatch (L{mcpgateway.runtime.reactor}), the HTTP channel and
-its parser (L{mcpgateway.web.plumbing.channel}, L{mcpgateway.web.plumbing.httpreader}), the
-request and its headers (L{mcpgateway.web.plumbing.request},
-L{mcpgateway.web.plumbing.headers}), and the transports' writes, sent at the end of
-each turn (L{mcpgateway.runtime.turnflush}). Each of them leans on how
+The gateway replaces some of Twisted's own machinery for speed (the modules
+of L{mcpgateway.tuned}: the reactor's dispatch, the turn's writes, the HTTP
+channel, its parser, the request and its headers). Each of them leans on how
 Twisted works inside, so each makes a Twisted upgrade a risk. One switch
 turns them all off or on:
 
-  - C{tuned}: all of the above;
+  - C{tuned}: all of them;
   - C{stock}: Twisted's default reactor, twisted.web's own C{HTTPChannel},
     C{Request} and C{Headers}, and transports that write as Twisted writes.
     The gateway's own rules stay the same on both (the body limit, the

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.web.http_headers import Headers
 
-from mcpgateway.web.plumbing import headers as module
-from mcpgateway.web.plumbing.headers import GatewayHeaders
+from mcpgateway.tuned import headers as module
+from mcpgateway.tuned.headers import GatewayHeaders
 
 _KNOWN = st.sampled_from(
     [
@@ -124,7 +124,7 @@ def test_names_invented_past_the_cache_are_still_canonical(monkeypatch: Any) -> 
 def test_the_gateways_requests_use_them() -> None:
     from twisted.web.test.requesthelper import DummyChannel
 
-    from mcpgateway.web.plumbing.request import GatewayRequest
+    from mcpgateway.tuned.request import GatewayRequest
 
     request = GatewayRequest(DummyChannel())
     assert type(request.requestHeaders) is GatewayHeaders

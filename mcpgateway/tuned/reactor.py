@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.runtime.test_reactor -*-
+# -*- test-case-name: tests.tuned.test_reactor -*-
 """The gateway's reactor: Twisted's epoll reactor with a cheaper dispatch.
 
 Twisted's C{EPollReactor} hands each ready descriptor to its handler inside
@@ -68,7 +68,7 @@ from mcpgateway.runtime import logs
 AVAILABLE = hasattr(select, "epoll")
 """Whether this system has epoll (the reactor's only poller)."""
 
-_log = Logger(observer=logs.observer, namespace="mcpgateway.runtime.reactor")
+_log = Logger(observer=logs.observer, namespace="mcpgateway.tuned.reactor")
 
 RELIES_ON = ("_poller", "_selectables", "_doReadOrWrite")
 """The private names of Twisted's C{EPollReactor} that L{GatewayReactor.doPoll}
@@ -100,7 +100,7 @@ class GatewayReactor(EPollReactor):
     """Whether the handler running now is the last of this turn's ready
     descriptors: nothing more is read in this turn (its timed calls are
     left), so what the handler writes may leave at once
-    (L{mcpgateway.runtime.turnflush.TurnFlusher.sendIfFinal})."""
+    (L{mcpgateway.tuned.turnflush.TurnFlusher.sendIfFinal})."""
 
     _now: Callable[[], float] = staticmethod(time.monotonic)
     """The clock the waits are timed with (a test replaces it)."""
