@@ -56,6 +56,8 @@ def test_sse_events_are_read_whole_from_pieces_of_any_size(
     seen.extend(parser.feed(stream[start:]))
     assert seen == [event for event, _ in written]
     assert parseSse(stream) == seen
+    bytewise = SseParser()
+    assert [e for i in range(len(stream)) for e in bytewise.feed(stream[i : i + 1])] == seen
 
 
 def test_an_event_without_its_blank_line_is_not_dispatched() -> None:
