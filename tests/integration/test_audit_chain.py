@@ -6,7 +6,6 @@ character or of a line deleted."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import signal
@@ -23,9 +22,9 @@ from mcpgateway.ops.auditchain import digest
 from mcpgateway.ops.statedir import pidAlive
 from tests.integration.audittrail import auditVerify, requestRecords
 from tests.integration.gateway import REPO, freePort, waitFor
+from tests.support.mcpclient import Session
 
 pytestmark = pytest.mark.integration
-VERSION = "2025-11-25"
 
 
 @pytest.fixture
@@ -67,63 +66,9 @@ def gatewayPid(home: Path) -> int:
     return int(json.loads((home / "gw" / "state.json").read_text())["pid"])
 
 
-class Session:
-    """One MCP session on the demo server, over plain HTTP."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.sid = ""
-
-    def post(self, message: dict[str, Any]) -> dict[str, Any] | None:
-        headers = {
-            "Accept": "application/json, text/event-stream",
-            "Content-Type": "application/json",
-            "MCP-Protocol-Version": VERSION,
-        }
-        if self.sid:
-            headers["Mcp-Session-Id"] = self.sid
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            conn.request("POST", "/demo/mcp", json.dumps(message), headers)
-            response = conn.getresponse()
-            body = response.read().decode()
-            assert response.status in (200, 202), body
-            self.sid = response.getheader("mcp-session-id") or self.sid
-        finally:
-            conn.close()
-        if not body.strip():
-            return None
-        if body.lstrip().startswith("{"):
-            return json.loads(body)  # type: ignore[no-any-return]
-        data = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: ")]
-        return data[-1]  # type: ignore[no-any-return]
-
-    def open(self) -> None:
-        answer = self.post(
-            {
-                "jsonrpc": "2.0",
-                "id": 0,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": VERSION,
-                    "capabilities": {},
-                    "clientInfo": {"name": "audittest", "version": "1"},
-                },
-            }
-        )
-        assert answer is not None and "result" in answer, answer
-        self.post({"jsonrpc": "2.0", "method": "notifications/initialized"})
-
-    def echo(self, n: int, text: str) -> None:
-        answer = self.post(
-            {
-                "jsonrpc": "2.0",
-                "id": n,
-                "method": "tools/call",
-                "params": {"name": "echo", "arguments": {"message": text}},
-            }
-        )
-        assert answer is not None and text in json.dumps(answer.get("result")), answer
+def echo(session: Session, text: str) -> None:
+    """Call the demo's C{echo} with C{text} in C{session}; it answers it back."""
+    assert text in json.dumps(session.call("echo", {"message": text}))
 
 
 def waitGone(pid: int, timeout: float = 30) -> None:
@@ -155,17 +100,17 @@ def test_a_trail_across_a_restart_verifies_and_names_an_edit_and_a_deletion(
     port = freePort()
     cli(home, "start", "--port", str(port))
     first = gatewayPid(home)
-    session = Session(port)
+    session = Session(f"http://127.0.0.1:{port}/demo/mcp", name="audittest")
     session.open()
     texts = [f"call {n}" for n in range(6)]
     for n in range(3):
-        session.echo(n + 1, texts[n])
+        echo(session, texts[n])
 
     cli(home, "restart")
     second = gatewayPid(home)
     assert second != first
     for n in range(3, 6):
-        session.echo(n + 1, texts[n])  # the same session, in the successor
+        echo(session, texts[n])  # the same session, in the successor
     waitGone(first)  # the old process ended its segment
 
     # While the successor runs: every call recorded (within a second), the trail intact.

@@ -12,7 +12,6 @@ stopped in …s}, no C{Main loop terminated.}.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
@@ -22,16 +21,15 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from mcpgateway.ops.statedir import pidAlive
 from tests.integration.audittrail import assertVerifies, requestRecords
 from tests.integration.gateway import REPO, freePort, waitFor
+from tests.support.mcpclient import Session
 
 pytestmark = pytest.mark.integration
-VERSION = "2025-11-25"
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} \[[^\]]+\] ")
 
 
@@ -69,63 +67,9 @@ def cli(home: Path, *args: str) -> str:
     return done.stdout
 
 
-class Session:
-    """One MCP session on the demo server, over plain HTTP."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.sid = ""
-
-    def post(self, message: dict[str, Any]) -> dict[str, Any] | None:
-        headers = {
-            "Accept": "application/json, text/event-stream",
-            "Content-Type": "application/json",
-            "MCP-Protocol-Version": VERSION,
-        }
-        if self.sid:
-            headers["Mcp-Session-Id"] = self.sid
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            conn.request("POST", "/demo/mcp", json.dumps(message), headers)
-            response = conn.getresponse()
-            body = response.read().decode()
-            assert response.status in (200, 202), body
-            self.sid = response.getheader("mcp-session-id") or self.sid
-        finally:
-            conn.close()
-        if not body.strip():
-            return None
-        if body.lstrip().startswith("{"):
-            return json.loads(body)  # type: ignore[no-any-return]
-        data = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: ")]
-        return data[-1]  # type: ignore[no-any-return]
-
-    def open(self) -> None:
-        answer = self.post(
-            {
-                "jsonrpc": "2.0",
-                "id": 0,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": VERSION,
-                    "capabilities": {},
-                    "clientInfo": {"name": "logtest", "version": "1"},
-                },
-            }
-        )
-        assert answer is not None and "result" in answer, answer
-        self.post({"jsonrpc": "2.0", "method": "notifications/initialized"})
-
-    def echo(self, n: int, text: str) -> None:
-        answer = self.post(
-            {
-                "jsonrpc": "2.0",
-                "id": n,
-                "method": "tools/call",
-                "params": {"name": "echo", "arguments": {"message": text}},
-            }
-        )
-        assert answer is not None and text in json.dumps(answer.get("result")), answer
+def echo(session: Session, text: str) -> None:
+    """Call the demo's C{echo} with C{text} in C{session}; it answers it back."""
+    assert text in json.dumps(session.call("echo", {"message": text}))
 
 
 def waitGone(pid: int, timeout: float = 30) -> None:
@@ -144,9 +88,9 @@ def test_the_log_has_both_processes_whole_and_every_stop_to_its_end(home: Path) 
     port = freePort()
     cli(home, "start", "--port", str(port))
     first = int(json.loads((home / "gw" / "state.json").read_text())["pid"])
-    session = Session(port)
+    session = Session(f"http://127.0.0.1:{port}/demo/mcp", name="logtest")
     session.open()
-    session.echo(1, "before the restart")  # the demo child runs: its exit is logged at stop
+    echo(session, "before the restart")  # the demo child runs: its exit is logged at stop
 
     cli(home, "restart")
     second = int(json.loads((home / "gw" / "state.json").read_text())["pid"])
@@ -155,7 +99,7 @@ def test_the_log_has_both_processes_whole_and_every_stop_to_its_end(home: Path) 
     # that must reach the successor waits for that.
     handedOver = "this process accepts no more connections"
     assert waitFor(lambda: handedOver in (home / "gw" / "gateway.log").read_text(), 30)
-    session.echo(2, "after the restart")  # the same session, in the successor
+    echo(session, "after the restart")  # the same session, in the successor
     waitGone(first)  # the old process wrote its stop's lines meanwhile
 
     cli(home, "stop")
