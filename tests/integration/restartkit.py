@@ -6,7 +6,6 @@ gateway's state file and health, and whether a pid still runs."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import subprocess
@@ -16,6 +15,7 @@ from typing import Any
 
 from tests.integration.gateway import REPO
 from tests.integration.gateway import freePort as freePort  # one per worker
+from tests.support import mcpclient
 
 COUNTER = [sys.executable, str(REPO / "tests" / "fixtures" / "counter_server.py")]
 VERSION = "2025-11-25"
@@ -49,45 +49,17 @@ def postAll(
     port: int, server: str, message: dict[str, Any], sid: str = ""
 ) -> tuple[list[Any], str]:
     """L{post}, with every message of the answer's stream (notifications first)."""
-    headers = {
-        "Accept": "application/json, text/event-stream",
-        "Content-Type": "application/json",
-        "MCP-Protocol-Version": VERSION,
-    }
-    if sid:
-        headers["Mcp-Session-Id"] = sid
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        conn.request("POST", f"/{server}/mcp", json.dumps(message), headers)
-        response = conn.getresponse()
-        body = response.read().decode()
-        assert response.status in (200, 202), (response.status, body[:300])
-        session = response.getheader("mcp-session-id") or sid
-    finally:
-        conn.close()
-    if not body.strip():
-        return [], session
-    if body.lstrip().startswith("{"):
-        return [json.loads(body)], session
-    data = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: ")]
-    return data, session
+    url = f"http://127.0.0.1:{port}/{server}/mcp"
+    reply = mcpclient.Session(url, VERSION, timeout=60, id=sid or None).post(message)
+    assert reply.status in (200, 202), (reply.status, reply.text[:300])
+    return reply.messages, reply.session or sid
 
 
 def openSession(port: int, server: str) -> str:
-    init = {
-        "jsonrpc": "2.0",
-        "id": 0,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": VERSION,
-            "capabilities": {},
-            "clientInfo": {"name": "counting", "version": "1"},
-        },
-    }
-    answer, sid = post(port, server, init)
-    assert "result" in answer and sid, answer
-    post(port, server, {"jsonrpc": "2.0", "method": "notifications/initialized"}, sid)
-    return sid
+    session = mcpclient.Session(f"http://127.0.0.1:{port}/{server}/mcp", VERSION, name="counting")
+    session.open()
+    assert session.id is not None
+    return session.id
 
 
 def count(port: int, server: str, sid: str, number: int) -> tuple[int, int]:
@@ -116,12 +88,7 @@ def state(home: Path) -> dict[str, Any]:
 
 
 def health(port: int) -> dict[str, Any]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", "/health")
-        return json.loads(conn.getresponse().read())  # type: ignore[no-any-return]
-    finally:
-        conn.close()
+    return mcpclient.request(f"http://127.0.0.1:{port}/health", "GET", timeout=10).json()  # type: ignore[no-any-return]
 
 
 def running(pid: int) -> bool:

@@ -199,10 +199,39 @@ def connect(
         connection = http.client.HTTPConnection(
             parts.hostname or "127.0.0.1", port, timeout=timeout
         )
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
-    return connection, path
+    return connection, pathOf(url)
+
+
+def pathOf(url: str) -> str:
+    """What a request for C{url} names after its method."""
+    parts = urllib.parse.urlsplit(url)
+    return (parts.path or "/") + ("?" + parts.query if parts.query else "")
+
+
+def prepared(
+    method: str, body: Any, headers: Mapping[str, str] | None
+) -> tuple[bytes | None, dict[str, str]]:
+    """C{body} as JSON (bytes as they are), and the headers: for a POST the
+    C{Content-Type} and C{Accept} an MCP client sends unless C{headers}
+    names its own."""
+    sent = {"content-type": "application/json", "accept": ACCEPT} if method == "POST" else {}
+    sent.update({k.lower(): v for k, v in (headers or {}).items()})
+    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    return data, sent
+
+
+def exchange(
+    connection: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    body: Any,
+    headers: Mapping[str, str] | None,
+) -> Reply:
+    """One HTTP request on C{connection}, whatever its status (L{prepared})."""
+    data, sent = prepared(method, body, headers)
+    connection.request(method, path, data, sent)
+    response = connection.getresponse()
+    return Reply(response.status, response.getheaders(), response.read())
 
 
 def request(
@@ -213,17 +242,10 @@ def request(
     timeout: float = 30.0,
     context: ssl.SSLContext | None = None,
 ) -> Reply:
-    """One HTTP request on a connection of its own, whatever its status:
-    C{body} as JSON (bytes as they are), and for a POST the C{Content-Type}
-    and C{Accept} an MCP client sends unless C{headers} names its own."""
-    sent = {"content-type": "application/json", "accept": ACCEPT} if method == "POST" else {}
-    sent.update({k.lower(): v for k, v in (headers or {}).items()})
-    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    """L{exchange} on a connection of its own."""
     connection, path = connect(url, timeout, context)
     try:
-        connection.request(method, path, data, sent)
-        response = connection.getresponse()
-        return Reply(response.status, response.getheaders(), response.read())
+        return exchange(connection, method, path, body, headers)
     finally:
         connection.close()
 
@@ -281,9 +303,7 @@ def stream(
     timeout: float = 30.0,
 ) -> Stream:
     """L{request}, its answer left open to be read event by event."""
-    sent = {"content-type": "application/json", "accept": ACCEPT} if method == "POST" else {}
-    sent.update({k.lower(): v for k, v in (headers or {}).items()})
-    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    data, sent = prepared(method, body, headers)
     connection, path = connect(url, timeout)
     connection.request(method, path, data, sent)
     return Stream(connection, connection.getresponse())
@@ -321,7 +341,11 @@ class RpcError(AssertionError):
 
 class Session:
     """One handshake-era MCP session on C{url} over raw HTTP: C{headers}
-    (a bearer token, an C{Origin}) go on every request of it."""
+    (a bearer token, an C{Origin}) go on every request of it. Given an
+    C{id}, it speaks in that session without initializing (one a previous
+    process opened, one another client holds). Each request has a
+    connection of its own unless C{keepAlive}: then one connection serves
+    them all, opened again after the server closed it or it failed."""
 
     def __init__(
         self,
@@ -331,14 +355,18 @@ class Session:
         timeout: float = 30.0,
         name: str = "tests",
         context: ssl.SSLContext | None = None,
+        id: str | None = None,
+        keepAlive: bool = False,
     ) -> None:
         self.url = url
+        self.keepAlive = keepAlive
+        self.connection: http.client.HTTPConnection | None = None
         self.version = version
         self.headers = dict(headers or {})
         self.timeout = timeout
         self.name = name
         self.context = context
-        self.id: str | None = None
+        self.id = id
         self._ids = itertools.count(1)
 
     def sessionHeaders(self) -> dict[str, str]:
@@ -353,7 +381,24 @@ class Session:
     def post(self, message: Any, headers: Mapping[str, str] | None = None) -> Reply:
         """POST C{message} in this session, whatever the answer."""
         sent = {**self.sessionHeaders(), **(headers or {})}
-        return post(self.url, message, sent, timeout=self.timeout, context=self.context)
+        if not self.keepAlive:
+            return post(self.url, message, sent, timeout=self.timeout, context=self.context)
+        if self.connection is None:
+            self.connection, _ = connect(self.url, self.timeout, self.context)
+        try:
+            reply = exchange(self.connection, "POST", pathOf(self.url), message, sent)
+        except Exception:
+            self.close()
+            raise
+        if reply.headers.get("connection", "").lower() == "close":
+            self.close()
+        return reply
+
+    def close(self) -> None:
+        """Close the kept-alive connection, if one is open."""
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
 
     def open(self, capabilities: dict[str, Any] | None = None) -> Any:
         """C{initialize} then C{notifications/initialized}: the result."""
