@@ -102,7 +102,8 @@ def test_an_empty_answer_has_no_message() -> None:
 
 def test_repeated_headers_are_joined_and_kept() -> None:
     answer = Reply(200, [("Vary", "a"), ("vary", "b"), ("Mcp-Session-Id", "s")], b"")
-    assert answer.headers["vary"] == "a, b"
+    assert answer.headers["vary"] == "a, b" == answer.headers["Vary"]
+    assert "MCP-SESSION-ID" in answer.headers and answer.headers.get("VARY") == "a, b"
     assert answer.headerList[:2] == [("Vary", "a"), ("vary", "b")]
     assert answer.session == "s"
 

@@ -13,8 +13,6 @@ import os
 import stat
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -27,21 +25,12 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcpgateway.auth.tokenfile import addToken
 from tests.integration.audittrail import assertVerifies, requestRecords
 from tests.integration.gateway import REPO, RunningGateway, twistCommand, waitFor, writeConfig
+from tests.support.mcpclient import bearer, initializeMessage, request
 
 pytestmark = pytest.mark.integration
 
 DEMO = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
-ACCEPT = "application/json, text/event-stream"
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "team-test", "version": "1"},
-    },
-}
+INITIALIZE = initializeMessage(1, name="team-test")
 
 
 def post(
@@ -51,19 +40,9 @@ def post(
     token: str | None = None,
     session: str | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
-    headers = {"content-type": "application/json", "accept": ACCEPT}
-    if token is not None:
-        headers["authorization"] = f"Bearer {token}"
-    if session is not None:
-        headers["mcp-session-id"] = session
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", json.dumps(body).encode(), headers, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return response.status, dict(response.headers.items()), response.read()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers.items()), e.read()
+    headers = bearer(token) | ({} if session is None else {"mcp-session-id": session})
+    reply = request(f"http://127.0.0.1:{port}{path}", "POST", body, headers, timeout=15)
+    return reply.status, reply.headers, reply.body
 
 
 def echo(port: int, token: str, message: str) -> str:

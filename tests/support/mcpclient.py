@@ -50,6 +50,11 @@ class SseEvent:
     id: str | None = None
     retry: str | None = None
 
+    def fields(self) -> dict[str, str]:
+        """The fields the event carried, by name."""
+        named = {"data": self.data, "event": self.event, "id": self.id, "retry": self.retry}
+        return {name: value for name, value in named.items() if value is not None}
+
     def json(self) -> Any:
         """The event's data as a JSON document."""
         assert self.data is not None, self
@@ -131,26 +136,47 @@ def messagesOf(contentType: str, body: bytes) -> list[Any]:
 # -- one HTTP exchange --------------------------------------------------------------------
 
 
+class Headers(dict[str, str]):
+    """Response headers by name, in any case (kept lower-case): a repeated
+    header's values joined by ", "."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        super().__init__()
+        for name, value in pairs:
+            key = name.lower()
+            super().__setitem__(key, f"{self[key]}, {value}" if key in self else value)
+
+    def __getitem__(self, name: str) -> str:
+        return super().__getitem__(name.lower())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and super().__contains__(name.lower())
+
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        return super().get(name.lower(), default)
+
+
+def bearer(token: str | None) -> dict[str, str]:
+    """The C{Authorization} header of C{token}; none for C{None}."""
+    return {} if token is None else {"authorization": f"Bearer {token}"}
+
+
 @dataclass
 class Reply:
-    """One HTTP answer, whole: C{headers} has lower-case names (a repeated
-    header's values joined by ", "; C{headerList} keeps each)."""
+    """One HTTP answer, whole: C{headers} by name in any case (L{Headers});
+    C{headerList} keeps each header as it came."""
 
     status: int
     headerList: list[tuple[str, str]]
     body: bytes
-    headers: dict[str, str] = field(init=False)
+    headers: Headers = field(init=False)
 
     def __post_init__(self) -> None:
-        joined: dict[str, str] = {}
-        for name, value in self.headerList:
-            key = name.lower()
-            joined[key] = f"{joined[key]}, {value}" if key in joined else value
-        self.headers = joined
+        self.headers = Headers(self.headerList)
 
     @property
     def contentType(self) -> str:
-        return self.headers.get("content-type", "")
+        return self.headers.get("content-type") or ""
 
     @property
     def session(self) -> str | None:
@@ -291,7 +317,16 @@ class Stream:
             out.append(event)
         return out
 
+    def read(self) -> bytes:
+        """The rest of the answer; then the connection is closed."""
+        try:
+            return self.response.read()
+        finally:
+            self.close()
+
     def close(self) -> None:
+        """Drop the answer and its connection, as a client that goes away."""
+        self.response.close()
         self.connection.close()
 
 
@@ -390,7 +425,7 @@ class Session:
         except Exception:
             self.close()
             raise
-        if reply.headers.get("connection", "").lower() == "close":
+        if (reply.headers.get("connection") or "").lower() == "close":
             self.close()
         return reply
 
