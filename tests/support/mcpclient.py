@@ -564,23 +564,33 @@ class Client2026:
         self,
         method: str,
         params: dict[str, Any] | None = None,
+        name: str | None = None,
         requestId: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> Reply:
-        return self.post(self.message(method, params, requestId), headers)
+        """The request C{method}, its reply; C{name} is its C{Mcp-Name}
+        where the method is not one whose name this client knows."""
+        named = {} if name is None else {"mcp-name": headerValue(name)}
+        return self.post(self.message(method, params, requestId), {**named, **(headers or {})})
 
-    def request(self, method: str, params: dict[str, Any] | None = None, **kw: Any) -> Any:
+    def request(
+        self, method: str, params: dict[str, Any] | None = None, name: str | None = None, **kw: Any
+    ) -> Any:
         """L{send}, its response message."""
-        return self.send(method, params, **kw).answer
+        return self.send(method, params, name, **kw).answer
 
-    def result(self, method: str, params: dict[str, Any] | None = None, **kw: Any) -> Any:
-        reply = self.send(method, params, **kw)
+    def result(
+        self, method: str, params: dict[str, Any] | None = None, name: str | None = None, **kw: Any
+    ) -> Any:
+        """L{send}, its C{result}; L{RpcError} for anything else."""
+        reply = self.send(method, params, name, **kw)
         answer = reply.answer
         if not isinstance(answer, dict) or "result" not in answer:
             raise RpcError(reply)
         return answer["result"]
 
     def call(self, tool: str, arguments: dict[str, Any] | None = None, **kw: Any) -> Any:
+        """C{tools/call}'s result."""
         return self.result("tools/call", {"name": tool, "arguments": arguments or {}}, **kw)
 
     def discover(self) -> Any:
