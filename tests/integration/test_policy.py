@@ -35,8 +35,8 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
 from tests.fixtures.jwt_issuer import JwtIssuer
-from tests.integration.cluster import post
 from tests.integration.gateway import REPO, RunningGateway, freePort, waitFor, writeConfig
+from tests.support.mcpclient import Session, bearer
 
 pytestmark = pytest.mark.integration
 
@@ -373,18 +373,10 @@ when { resource.name == "read_secret" };
 def rawCall(url: str, token: str, name: str) -> dict[str, Any]:
     """A fresh session that never lists: C{initialize}, then C{tools/call}
     of C{name} at once (as a client that cached its tools would)."""
-    bearer = f"Bearer {token}"
-    client = {"name": "cached-tools", "version": "1"}
-    params = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": client}
-    sid, _ = post(
-        url, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}, bearer
-    )
-    assert sid is not None
-    post(url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, bearer, sid)
+    session = Session(url, headers=bearer(token), name="cached-tools")
+    session.open()
     call = {"name": name, "arguments": {"path": "/data/public/x"}}
-    _, [answer] = post(
-        url, {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call}, bearer, sid
-    )
+    answer = session.request("tools/call", call, 2)
     assert isinstance(answer, dict)
     return answer
 

@@ -373,6 +373,14 @@ class RpcError(AssertionError):
         super().__init__(f"HTTP {reply.status}: {reply.text[:500]}")
         self.reply = reply
 
+    @property
+    def status(self) -> int:
+        return self.reply.status
+
+    @property
+    def body(self) -> bytes:
+        return self.reply.body
+
 
 class Session:
     """One handshake-era MCP session on C{url} over raw HTTP: C{headers}
