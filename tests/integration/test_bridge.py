@@ -27,6 +27,7 @@ import mcp.types as types
 import pytest
 
 from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
+from tests.support import mcpclient
 from tests.support.integration.bridge import DEMO, freePort
 
 pytestmark = pytest.mark.integration
@@ -43,9 +44,7 @@ def bridgeEnv(home: Path) -> dict[str, str]:
 
 
 def sessions(port: int) -> list[dict[str, Any]]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/sessions", timeout=5) as r:
-        body = json.loads(r.read())
-    return body["sessions"] if isinstance(body, dict) else body  # type: ignore[no-any-return]
+    return mcpclient.listSessions(port)
 
 
 class RawBridge:
@@ -92,18 +91,7 @@ class RawBridge:
                 return message
 
     def initialize(self) -> dict[str, Any]:
-        self.send(
-            {
-                "jsonrpc": "2.0",
-                "id": 0,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": VERSION,
-                    "capabilities": {},
-                    "clientInfo": {"name": "raw", "version": "1"},
-                },
-            }
-        )
+        self.send(mcpclient.initializeMessage(0, VERSION, name="raw"))
         answer = self.answer(0, timeout=40)
         self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         return answer

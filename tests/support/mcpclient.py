@@ -25,6 +25,7 @@ import http.client
 import itertools
 import json
 import ssl
+import threading
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -330,6 +331,29 @@ class Stream:
         self.connection.close()
 
 
+class Listener:
+    """A standalone SSE stream (a session's GET), open once this is made,
+    its messages read on a thread into C{messages} until it ends."""
+
+    def __init__(self, url: str, headers: Mapping[str, str], timeout: float = 60.0) -> None:
+        self.messages: list[Any] = []
+        listening = {"accept": "text/event-stream", **headers}
+        self.stream = stream(url, "GET", None, listening, timeout)
+        assert self.stream.status == 200, self.stream.status
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            while (event := self.stream.next()) is not None:
+                if event.data and event.data.strip():
+                    self.messages.append(event.json())
+        except (OSError, ValueError):
+            pass  # the gateway stopped, or the test closed the stream
+
+    def close(self) -> None:
+        self.stream.close()
+
+
 def stream(
     url: str,
     method: str = "POST",
@@ -342,6 +366,14 @@ def stream(
     connection, path = connect(url, timeout)
     connection.request(method, path, data, sent)
     return Stream(connection, connection.getresponse())
+
+
+def listSessions(port: int, headers: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """C{GET /sessions} of the gateway on loopback C{port}: its sessions."""
+    reply = request(f"http://127.0.0.1:{port}/sessions", "GET", None, headers, timeout=5)
+    assert reply.status == 200, (reply.status, reply.text)
+    body = reply.json()
+    return body["sessions"] if isinstance(body, dict) else body  # type: ignore[no-any-return]
 
 
 # -- the handshake era --------------------------------------------------------------------
@@ -451,7 +483,8 @@ class Session:
             raise RpcError(reply)
         self.id = reply.session
         assert self.id, reply.headers
-        self.notify("notifications/initialized")
+        initialized = self.notify("notifications/initialized")
+        assert initialized.status == 202, (initialized.status, initialized.text)
         return answer["result"]
 
     def send(
@@ -490,6 +523,10 @@ class Session:
         if params is not None:
             message["params"] = params
         return self.post(message)
+
+    def listen(self) -> Listener:
+        """The session's GET stream, read on a thread."""
+        return Listener(self.url, self.sessionHeaders(), max(self.timeout, 60.0))
 
     def delete(self) -> Reply:
         """C{DELETE} the session."""
