@@ -10,11 +10,9 @@ C{initialize}, no session opened on the new gateway.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +21,9 @@ import mcp.types as types
 import pytest
 from mcp import Client
 
-from tests.integration.gateway import REPO, RunningGateway, freePort, waitFor, writeConfig
+from tests.integration import restartkit
+from tests.integration.gateway import RunningGateway, freePort, waitFor, writeConfig
+from tests.support import mcpclient
 
 pytestmark = pytest.mark.integration
 
@@ -55,27 +55,13 @@ class Restartable:
             self.gateways.append(RunningGateway(self.args, home))
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {
-            **os.environ,
-            "HOME": str(self.home),
-            "MCPGATEWAY_HOME": str(self.home / "state"),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-        }
-        return subprocess.run(
-            [sys.executable, "-m", "mcpgateway.cli", *args],
-            env=env,
-            cwd=self.home,
-            capture_output=True,
-            text=True,
-            timeout=90,
-        )
+        return restartkit.cli(self.home, *args)
 
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/mcp"
 
     def sessions(self) -> dict[str, str]:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/sessions", timeout=5) as r:
-            return {s["id"]: s["server"] for s in json.loads(r.read())["sessions"]}
+        return {s["id"]: s["server"] for s in mcpclient.listSessions(self.port)}
 
     def log(self) -> str:
         """What the (newest) gateway logged since the restart."""

@@ -13,70 +13,18 @@ stopped in …s}, no C{Main loop terminated.}.
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from mcpgateway.ops.statedir import pidAlive
-from tests.integration.audittrail import assertVerifies, requestRecords
-from tests.integration.gateway import REPO, freePort, waitFor
+from tests.integration.audittrail import assertVerifies, cli, echo, requestRecords, waitGone
+from tests.integration.audittrail import home as home  # the fixture
+from tests.integration.gateway import freePort, waitFor
 from tests.support.mcpclient import Session
 
 pytestmark = pytest.mark.integration
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} \[[^\]]+\] ")
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Iterator[Path]:
-    """A fresh HOME (no ~/.claude.json: the bundled demo is served); a
-    gateway a failed test left running is killed."""
-    yield tmp_path
-    state = tmp_path / "gw" / "state.json"
-    try:
-        pid = int(json.loads(state.read_text())["pid"])
-    except (OSError, ValueError, KeyError):
-        return
-    if pidAlive(pid):
-        os.kill(pid, signal.SIGKILL)
-
-
-def cli(home: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-        "MCPGATEWAY_AUDIT_LOG": str(home / "audit.jsonl"),
-    }
-    env.pop("MCPGATEWAY_HOME", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "mcpgateway.cli", *args, "--state-dir", str(home / "gw")],
-        env=env,
-        cwd=home,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
-
-
-def echo(session: Session, text: str) -> None:
-    """Call the demo's C{echo} with C{text} in C{session}; it answers it back."""
-    assert text in json.dumps(session.call("echo", {"message": text}))
-
-
-def waitGone(pid: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while pidAlive(pid):
-        assert time.monotonic() < deadline, f"pid {pid} still runs"
-        time.sleep(0.05)
 
 
 def said(lines: list[str], text: str) -> list[int]:

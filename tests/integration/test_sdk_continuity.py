@@ -14,11 +14,9 @@ C{mcp.Client} in one event loop, the restart runs on a worker thread.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -30,8 +28,10 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
+from tests.integration import restartkit
 from tests.integration.continuity import TsSession, tsEnvironment
-from tests.integration.gateway import REPO, RunningGateway, freePort, waitFor, writeConfig
+from tests.integration.gateway import RunningGateway, freePort, waitFor, writeConfig
+from tests.support import mcpclient
 
 pytestmark = pytest.mark.integration
 
@@ -73,28 +73,14 @@ class Restartable:
             assert self.gateways[-1].port == self.port
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {
-            **os.environ,
-            "HOME": str(self.home),
-            "MCPGATEWAY_HOME": str(self.home / "state"),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-        }
-        return subprocess.run(
-            [sys.executable, "-m", "mcpgateway.cli", *args],
-            env=env,
-            cwd=self.home,
-            capture_output=True,
-            text=True,
-            timeout=90,
-        )
+        return restartkit.cli(self.home, *args)
 
     def url(self, server: str) -> str:
         return f"http://127.0.0.1:{self.port}/{server}/mcp"
 
     def sessions(self) -> dict[str, str]:
         """Session id to server, as the running gateway lists them."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/sessions", timeout=5) as r:
-            return {s["id"]: s["server"] for s in json.loads(r.read())["sessions"]}
+        return {s["id"]: s["server"] for s in mcpclient.listSessions(self.port)}
 
     def log(self) -> str:
         """What the gateway logged since the restart."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import http.server
-import json
 import sys
 import threading
 import time
@@ -26,6 +25,7 @@ import pytest
 
 from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
 from tests.support.integration.status_page import browser as browser  # the fixture
+from tests.support.mcpclient import initializeMessage, post
 
 pytestmark = pytest.mark.integration
 
@@ -40,29 +40,9 @@ def health(gateway: RunningGateway) -> dict[str, Any]:
 
 def openSession(gateway: RunningGateway, server: str, client: str) -> str:
     """Initialize a session with C{client} as its clientInfo name; left open."""
-    body = json.dumps(
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": client, "version": "1"},
-            },
-        }
-    ).encode()
-    request = urllib.request.Request(
-        gateway.url(server),
-        data=body,
-        headers={
-            "content-type": "application/json",
-            "accept": "application/json, text/event-stream",
-        },
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        response.read()
-        return str(response.headers["mcp-session-id"])
+    reply = post(gateway.url(server), initializeMessage(1, "2025-06-18", name=client), timeout=10)
+    assert reply.status == 200, reply.text
+    return str(reply.headers["mcp-session-id"])
 
 
 def breakCircuit(gateway: RunningGateway) -> None:

@@ -3,10 +3,7 @@ without a token: an unknown one answers 401 like a known one."""
 
 from __future__ import annotations
 
-import json
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +11,14 @@ import pytest
 
 from mcpgateway.auth.tokenfile import addToken
 from tests.integration.gateway import RunningGateway, writeConfig
+from tests.support.mcpclient import bearer, post
 
 pytestmark = pytest.mark.integration
 
 
 def status(port: int, path: str, token: str | None = None) -> int:
-    headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
-    if token is not None:
-        headers["authorization"] = f"Bearer {token}"
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", body, headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as e:
-        return int(e.code)
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    return post(f"http://127.0.0.1:{port}{path}", ping, bearer(token), timeout=15).status
 
 
 def test_unknown_servers_and_routes_answer_401_without_a_token(start: Any, home: Path) -> None:

@@ -28,6 +28,14 @@ class Client2026(mcpclient.Client2026):
         assert "result" in answer, answer
         return answer["result"]  # type: ignore[no-any-return]
 
+    def listen(self, taskId: str) -> list[dict[str, Any]]:
+        """A C{subscriptions/listen} naming C{taskId}, read to its end:
+        every message of its stream."""
+        notifications = {"notifications": {"taskIds": [taskId]}}
+        reply = self.send("subscriptions/listen", notifications, requestId="listen-1")
+        assert reply.status == 200, reply.text
+        return reply.messages
+
     def until(self, taskId: str, *statuses: str, timeout: float = 20) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
