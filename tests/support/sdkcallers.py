@@ -1,0 +1,62 @@
+"""Python SDK clients whose callbacks answer as a labelled caller and record
+what they were asked (C{Caller}), and the text of a tool's result
+(C{textOf}): what the integration tests of sampling and elicitation across
+sessions share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mcp.types as types
+from mcp import Client
+
+
+def textOf(result: types.CallToolResult) -> str:
+    first = result.content[0]
+    assert isinstance(first, types.TextContent), result
+    return first.text
+
+
+class Caller:
+    """One Python SDK session's callbacks: they answer with the session's
+    label and record every question they were asked, and every
+    notification the session got."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.sampled: list[str] = []
+        self.elicited: list[str] = []
+        self.notifications: list[str] = []
+
+    async def onSampling(
+        self, context: Any, params: types.CreateMessageRequestParams
+    ) -> types.CreateMessageResult:
+        content = params.messages[0].content
+        asked = content.text if isinstance(content, types.TextContent) else "?"
+        self.sampled.append(asked)
+        return types.CreateMessageResult(
+            role="assistant",
+            model=f"model-{self.label}",
+            content=types.TextContent(type="text", text=f"{self.label} answers {asked}"),
+        )
+
+    async def onElicitation(self, context: Any, params: Any) -> types.ElicitResult:
+        self.elicited.append(params.message)
+        return types.ElicitResult(
+            action="accept", content={"answer": f"{self.label} says {params.message}"}
+        )
+
+    async def onMessage(self, message: Any) -> None:
+        root = getattr(message, "root", message)
+        method = getattr(root, "method", None)
+        if isinstance(method, str):
+            self.notifications.append(method)
+
+    def client(self, url: str, mode: str) -> Client:
+        return Client(
+            url,
+            mode=mode,
+            sampling_callback=self.onSampling,
+            elicitation_callback=self.onElicitation,
+            message_handler=self.onMessage,
+        )
