@@ -124,6 +124,21 @@ class RunningGateway:
         return self.process.returncode
 
 
+def oauthGateway(
+    home: Path, config: Path, issuerUrl: str, *extra: str
+) -> tuple[RunningGateway, str]:
+    """A gateway serving C{config} on a loopback port of its own that takes
+    the tokens of the issuer at C{issuerUrl} for the resource
+    C{http://127.0.0.1:PORT}: the gateway, and that resource."""
+    port = freePort()
+    resource = f"http://127.0.0.1:{port}"
+    args = ["--port", f"tcp:{port}:interface=127.0.0.1", "--config", str(config)]
+    oauth = ["--oauth-issuer", issuerUrl, "--resource-uri", resource]
+    gateway = RunningGateway([*args, *oauth, *extra], home)
+    assert gateway.port == port
+    return gateway, resource
+
+
 def writeConfig(path: Path, servers: dict[str, Any]) -> Path:
     path.write_text(json.dumps({"mcpServers": servers}))
     return path

@@ -28,7 +28,13 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 from mcpgateway.auth.tokenfile import addToken, parseTokens
 from tests.fixtures.jwt_issuer import JwtIssuer
-from tests.integration.gateway import REPO, RunningGateway, freePort, waitFor, writeConfig
+from tests.integration.gateway import (
+    REPO,
+    RunningGateway,
+    oauthGateway,
+    waitFor,
+    writeConfig,
+)
 from tests.support.mcpclient import bearer, initializeMessage, request
 
 pytestmark = pytest.mark.integration
@@ -100,24 +106,9 @@ def nowhere(secret: str, *texts: str) -> None:
 def oauth(home: Path) -> Iterator[tuple[RunningGateway, JwtIssuer, str, Path, Path]]:
     server, envFile, messages = recordingServer(home)
     config = writeConfig(home / "servers.json", {"demo": server, "other": server})
-    port = freePort()
-    resource = f"http://127.0.0.1:{port}"
     with JwtIssuer() as issuer:
-        gateway = RunningGateway(
-            [
-                "--port",
-                f"tcp:{port}:interface=127.0.0.1",
-                "--config",
-                str(config),
-                "--oauth-issuer",
-                issuer.url,
-                "--resource-uri",
-                resource,
-            ],
-            home,
-        )
+        gateway, resource = oauthGateway(home, config, issuer.url)
         try:
-            assert gateway.port == port
             yield gateway, issuer, resource, envFile, messages
         finally:
             gateway.stop()

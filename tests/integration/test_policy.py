@@ -35,7 +35,13 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
 from tests.fixtures.jwt_issuer import JwtIssuer
-from tests.integration.gateway import REPO, RunningGateway, freePort, waitFor, writeConfig
+from tests.integration.gateway import (
+    REPO,
+    RunningGateway,
+    oauthGateway,
+    waitFor,
+    writeConfig,
+)
 from tests.support.mcpclient import Session, bearer
 
 pytestmark = pytest.mark.integration
@@ -92,25 +98,8 @@ def policyGateway(
     config = writeConfig(home / "servers.json", servers)
     policy = home / "team.cedar"
     policy.write_text(policyText)
-    port = freePort()
-    resource = f"http://127.0.0.1:{port}"
     with JwtIssuer() as issuer:
-        gateway = RunningGateway(
-            [
-                "--port",
-                f"tcp:{port}:interface=127.0.0.1",
-                "--config",
-                str(config),
-                "--oauth-issuer",
-                issuer.url,
-                "--resource-uri",
-                resource,
-                "--policy",
-                str(policy),
-                *extra,
-            ],
-            home,
-        )
+        gateway, resource = oauthGateway(home, config, issuer.url, "--policy", str(policy), *extra)
         try:
             yield gateway, policy, issuer, resource
         finally:
