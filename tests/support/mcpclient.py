@@ -31,6 +31,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests import http as harness
+
 ACCEPT = "application/json, text/event-stream"
 VERSION_2025 = "2025-11-25"
 VERSION_2026 = "2026-07-28"
@@ -385,17 +387,10 @@ def initializeMessage(
     capabilities: dict[str, Any] | None = None,
     name: str = "tests",
 ) -> dict[str, Any]:
-    """An C{initialize} request."""
-    return {
-        "jsonrpc": "2.0",
-        "id": requestId,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": version,
-            "capabilities": capabilities or {},
-            "clientInfo": {"name": name, "version": "1"},
-        },
-    }
+    """An C{initialize} request from a client called C{name}."""
+    return harness.initializeMessage(
+        version, capabilities, {"name": name, "version": "1"}, requestId
+    )
 
 
 class RpcError(AssertionError):
