@@ -124,6 +124,8 @@ class Recorder(BaseHTTPRequestHandler):
     notification 202, a DELETE 204; records what it was sent."""
 
     seen: list[tuple[str, dict[str, str], Any]] = []
+    ports: list[int] = []
+    protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -136,6 +138,14 @@ class Recorder(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
         self.seen.append(("POST", {k.lower(): v for k, v in self.headers.items()}, body))
+        self.ports.append(self.client_address[1])
+        if body.get("method") == "refuse":
+            self.send_response(403)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+            return
         if "id" not in body:
             self.send_response(202)
             self.send_header("content-length", "0")
@@ -159,7 +169,7 @@ class Recorder(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    Recorder.seen = []
+    Recorder.seen, Recorder.ports = [], []
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
     thread.start()
@@ -209,3 +219,25 @@ def test_a_stream_gives_its_events_one_by_one(server: str) -> None:
         assert answer.next() is None
     finally:
         answer.close()
+
+
+def test_a_kept_alive_session_sends_every_request_on_one_connection(server: str) -> None:
+    session = Session(server, keepAlive=True)
+    session.open()
+    session.call("echo")
+    session.close()
+    assert len(Recorder.ports) == 3 and len(set(Recorder.ports)) == 1, Recorder.ports
+    Session(server).open()
+    assert len(set(Recorder.ports)) == 3  # one connection per request otherwise
+
+
+def test_a_resumed_session_names_its_id_without_initializing(server: str) -> None:
+    Session(server, id="kept").call("echo")
+    [(_, headers, body)] = Recorder.seen
+    assert body["method"] == "tools/call" and headers["mcp-session-id"] == "kept"
+
+
+def test_a_refusal_keeps_its_reply(server: str) -> None:
+    with pytest.raises(mcpclient.RpcError) as refused:
+        Session(server).result("refuse")
+    assert refused.value.status == 403 and refused.value.body == b"{}"
