@@ -58,6 +58,7 @@ from tests.integration.continuity import tsEnvironment
 from tests.integration.gateway import REPO, waitFor
 from tests.support.integration.container import IMAGE_RUNNER
 from tests.support.mcpclient import request
+from tests.support.sdkcallers import notingCallbacks
 
 pytestmark = pytest.mark.integration
 TS_CLIENT = Path(__file__).with_name("clients") / "ts_cluster.mjs"
@@ -309,23 +310,7 @@ def test_sampling_and_elicitation_go_to_the_session_that_asked(cluster: RunningC
     alice, bob = cluster.authorization["alice"], cluster.authorization["bob"]
     asked: dict[str, list[str]] = {"a": [], "b": []}
 
-    def sampler(label: str) -> Any:
-        async def onSampling(context: Any, params: types.CreateMessageRequestParams) -> Any:
-            asked[label].append("sampling")
-            return types.CreateMessageResult(
-                role="assistant",
-                model="m",
-                content=types.TextContent(type="text", text=f"answer from {label}"),
-            )
-
-        return onSampling
-
-    def elicitor(label: str) -> Any:
-        async def onElicit(context: Any, params: Any) -> Any:
-            asked[label].append("elicitation")
-            return types.ElicitResult(action="decline")
-
-        return onElicit
+    sampler, elicitor = notingCallbacks(lambda label, kind: asked[label].append(kind))
 
     async def main(server: str, other: str) -> tuple[str, str]:
         url = cluster.url(server)

@@ -26,6 +26,7 @@ from mcp import Client
 from tests.integration.gateway import RunningGateway, writeConfig
 from tests.support.integration.shared_roots import promotions, text
 from tests.support.mcpclient import Session, Stream, stream
+from tests.support.sdkcallers import notingCallbacks
 
 pytestmark = pytest.mark.integration
 
@@ -47,23 +48,7 @@ def test_an_idle_window_stops_neither_roots_nor_sampling_nor_elicitation(
     url = shared.url("everything")
     asked: list[tuple[str, str]] = []
 
-    def sampler(label: str) -> Any:
-        async def onSampling(context: Any, params: types.CreateMessageRequestParams) -> Any:
-            asked.append((label, "sampling"))
-            return types.CreateMessageResult(
-                role="assistant",
-                model="m",
-                content=types.TextContent(type="text", text=f"answer from {label}"),
-            )
-
-        return onSampling
-
-    def elicitor(label: str) -> Any:
-        async def onElicit(context: Any, params: Any) -> Any:
-            asked.append((label, "elicitation"))
-            return types.ElicitResult(action="decline")
-
-        return onElicit
+    sampler, elicitor = notingCallbacks(lambda label, kind: asked.append((label, kind)))
 
     async def onRoots(context: Any) -> Any:
         asked.append(("caller", "roots"))

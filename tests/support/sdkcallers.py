@@ -1,10 +1,12 @@
 """Python SDK clients whose callbacks answer as a labelled caller and record
 what they were asked (C{Caller}), and the text of a tool's result
-(C{textOf}): what the integration tests of sampling and elicitation across
+(C{textOf}), per-label callbacks that note each question
+(C{notingCallbacks}): what the integration tests of sampling and elicitation across
 sessions share."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import mcp.types as types
@@ -60,3 +62,32 @@ class Caller:
             elicitation_callback=self.onElicitation,
             message_handler=self.onMessage,
         )
+
+
+Factory = Callable[[str], Any]
+
+
+def notingCallbacks(note: Callable[[str, str], None]) -> tuple[Factory, Factory]:
+    """The callbacks' makers for a client labelled C{label}: its sampling
+    callback answers "answer from LABEL", its elicitation callback
+    declines, and each calls C{note(label, "sampling" or "elicitation")}."""
+
+    def sampler(label: str) -> Any:
+        async def onSampling(context: Any, params: types.CreateMessageRequestParams) -> Any:
+            note(label, "sampling")
+            return types.CreateMessageResult(
+                role="assistant",
+                model="m",
+                content=types.TextContent(type="text", text=f"answer from {label}"),
+            )
+
+        return onSampling
+
+    def elicitor(label: str) -> Any:
+        async def onElicit(context: Any, params: Any) -> Any:
+            note(label, "elicitation")
+            return types.ElicitResult(action="decline")
+
+        return onElicit
+
+    return sampler, elicitor
