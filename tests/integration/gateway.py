@@ -58,6 +58,18 @@ def launchCommand() -> list[str]:
     ]
 
 
+def gatewayEnv(home: Path) -> dict[str, str]:
+    """The environment of a gateway, or of the CLI, run on C{home}: this
+    process's, with C{home} as HOME, C{home}/state as the state directory,
+    and this checkout importable."""
+    return {
+        **os.environ,
+        "HOME": str(home),
+        "MCPGATEWAY_HOME": str(home / "state"),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+
+
 class RunningGateway:
     """A gateway subprocess; C{url(server)} gives an MCP endpoint."""
 
@@ -70,12 +82,7 @@ class RunningGateway:
         timeout: float = 20.0,
     ) -> None:
         self.home = home
-        environ = {
-            **os.environ,
-            "HOME": str(home),
-            "MCPGATEWAY_HOME": str(home / "state"),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-        }
+        environ = gatewayEnv(home)
         environ.update(env or {})
         argv = (command or launchCommand()) + ["--port", "tcp:0:interface=127.0.0.1", *args]
         self.process = subprocess.Popen(

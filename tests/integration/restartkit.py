@@ -7,13 +7,12 @@ gateway's state file and health, and whether a pid still runs."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from tests.integration.gateway import REPO
+from tests.integration.gateway import REPO, gatewayEnv
 from tests.integration.gateway import freePort as freePort  # one per worker
 from tests.support import mcpclient
 
@@ -22,12 +21,7 @@ VERSION = "2025-11-25"
 
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "MCPGATEWAY_HOME": str(home / "state"),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
+    env = gatewayEnv(home)
     return subprocess.run(
         [sys.executable, "-m", "mcpgateway.cli", *args],
         env=env,

@@ -9,7 +9,6 @@ gateway's output or its audit file."""
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
 import sys
@@ -24,7 +23,13 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 from mcpgateway.auth.tokenfile import addToken
 from tests.integration.audittrail import assertVerifies, requestRecords
-from tests.integration.gateway import REPO, RunningGateway, twistCommand, waitFor, writeConfig
+from tests.integration.gateway import (
+    RunningGateway,
+    gatewayEnv,
+    twistCommand,
+    waitFor,
+    writeConfig,
+)
 from tests.support.mcpclient import bearer, initializeMessage, request
 
 pytestmark = pytest.mark.integration
@@ -59,12 +64,7 @@ def echo(port: int, token: str, message: str) -> str:
 
 
 def test_off_loopback_without_authentication_is_refused_in_one_line(home: Path) -> None:
-    environ = {
-        **os.environ,
-        "HOME": str(home),
-        "MCPGATEWAY_HOME": str(home / "state"),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
+    environ = gatewayEnv(home)
     environ.pop("MCPGATEWAY_AUTH_TOKENS", None)
     environ.pop("MCPGATEWAY_OAUTH_ISSUER", None)
     result = subprocess.run(

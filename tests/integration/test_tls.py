@@ -30,7 +30,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.integration.gateway import REPO, RunningGateway, twistCommand, waitFor
+from tests.integration.gateway import RunningGateway, gatewayEnv, twistCommand, waitFor
 
 pytestmark = pytest.mark.integration
 
@@ -129,12 +129,7 @@ def test_the_cli_status_speaks_https(home: Path, start: Any) -> None:
     trusting its self-signed certificate on loopback, and prints https."""
     key, cert = selfSigned(home)
     gateway: RunningGateway = start("--port", tlsPort(key, cert))
-    environ = {
-        **os.environ,
-        "HOME": str(home),
-        "MCPGATEWAY_HOME": str(home / "state"),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
+    environ = gatewayEnv(home)
     status = subprocess.run(
         [sys.executable, "-m", "mcpgateway.cli", "status"],
         cwd=home,
@@ -150,12 +145,7 @@ def test_the_cli_status_speaks_https(home: Path, start: Any) -> None:
 def test_a_missing_key_file_is_one_line(home: Path) -> None:
     _, cert = selfSigned(home)
     missing = home / "nothing.pem"
-    environ = {
-        **os.environ,
-        "HOME": str(home),
-        "MCPGATEWAY_HOME": str(home / "state"),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
+    environ = gatewayEnv(home)
     result = subprocess.run(
         [*twistCommand(), "--port", tlsPort(missing, cert)],
         cwd=home,
@@ -179,12 +169,7 @@ def test_restart_keeps_tls(home: Path, start: Any) -> None:
     assert echoOverHttps(port, cert, "before") == "before"
     stateFile = home / "state" / "state.json"
     old = json.loads(stateFile.read_text())["pid"]
-    environ = {
-        **os.environ,
-        "HOME": str(home),
-        "MCPGATEWAY_HOME": str(home / "state"),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
+    environ = gatewayEnv(home)
     restarted = subprocess.run(
         [sys.executable, "-m", "mcpgateway.cli", "restart"],
         cwd=home,
