@@ -1,20 +1,26 @@
-"""What the restart-children integration tests share: the C{mcpgateway}
+"""What the restart integration tests share: the C{mcpgateway}
 command line on a temporary home, one MCP request per connection, a
 session of the counter fixture and its C{count} and C{proxy} tools (and
 whether an answer says the child was started anew), the
-gateway's state file and health, and whether a pid still runs."""
+gateway's state file and health, whether a pid still runs, and a gateway
+the test restarts by C{mcpgateway restart} or a signal (L{Restartable})."""
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.integration.gateway import REPO, gatewayEnv
+import pytest
+
+from tests.integration.gateway import REPO, RunningGateway, gatewayEnv, waitFor, writeConfig
 from tests.integration.gateway import freePort as freePort  # one per worker
 from tests.support import mcpclient
+from tests.support.mcpclient import listSessions
 
 COUNTER = [sys.executable, str(REPO / "tests" / "fixtures" / "counter_server.py")]
 VERSION = "2025-11-25"
@@ -107,3 +113,103 @@ def hostPidOf(home: Path, server: str) -> int:
     pids = [int(pid) for pid, one in data["children"].items() if one["server"] == server]
     assert len(pids) == 1, data
     return pids[0]
+
+
+# -- a gateway the test restarts, on a fixed port and state directory ---------------------
+
+DEMO = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
+SIGNALS = {"sigterm": signal.SIGTERM, "sigkill": signal.SIGKILL}
+HANDOVER = 15.0
+"""Seconds within which the old process of C{mcpgateway restart} exits."""
+
+
+class Restartable:
+    """A gateway on a fixed port and state directory that the test restarts:
+    a C{twist} subprocess for the signal restarts, C{mcpgateway start}
+    (detached, logging to the state directory) for C{mcpgateway restart}."""
+
+    def __init__(self, home: Path, how: str) -> None:
+        config = writeConfig(
+            home / "servers.json",
+            {"shared": DEMO, "solo": {**DEMO, "mode": "stateful"}},
+        )
+        self.home = home
+        self.how = how
+        self.port = freePort()
+        self.gateways: list[RunningGateway] = []
+        self.logFile = home / "state" / "gateway.log"
+        self.logFrom = 0
+        if how == "restart":
+            started = self.cli(
+                "start", "--port", str(self.port), "--config", str(config), "--no-rewrite"
+            )
+            assert started.returncode == 0, started.stdout + started.stderr
+        else:
+            self.args = ["--config", str(config), "--port", f"tcp:{self.port}:interface=127.0.0.1"]
+            self.gateways.append(RunningGateway(self.args, home))
+            assert self.gateways[-1].port == self.port
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return cli(self.home, *args)
+
+    def url(self, server: str | None = None) -> str:
+        """The endpoint of C{server}, or the aggregate endpoint."""
+        return f"http://127.0.0.1:{self.port}{'' if server is None else '/' + server}/mcp"
+
+    def sessions(self) -> dict[str, str]:
+        """Session id to server, as the running gateway lists them."""
+        return {s["id"]: s["server"] for s in listSessions(self.port)}
+
+    def log(self) -> str:
+        """What the gateway logged since the restart."""
+        if self.how != "restart":
+            return self.gateways[-1].text()
+        with self.logFile.open("rb") as f:
+            f.seek(self.logFrom)
+            return f.read().decode("utf-8", "replace")
+
+    def restart(self, sessionIds: set[str]) -> None:
+        """Restart the gateway once C{sessionIds} are saved (batched, about
+        a second); return when the new one serves them."""
+        saved = self.home / "state" / "sessions.json"
+
+        def allSaved() -> bool:
+            try:
+                records = json.loads(saved.read_text())["sessions"]
+            except (OSError, ValueError, KeyError):
+                return False
+            return sessionIds <= {r["id"] for r in records}
+
+        assert waitFor(allSaved, timeout=10), "sessions were not saved"
+        if self.how == "restart":
+            old = json.loads((self.home / "state" / "state.json").read_text())["pid"]
+            self.logFrom = self.logFile.stat().st_size
+            restarted = self.cli("restart")
+            assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+            # The old process finishes its connections and exits (once the
+            # clients closed their idle keep-alive connections: 4 s for
+            # Node's fetch, 5 s for httpx), well before the --restart-timeout
+            # (30 s); the new one then has every session of it.
+            assert waitFor(lambda: not Path(f"/proc/{old}").exists(), timeout=HANDOVER), (
+                f"the old gateway (pid {old}) still runs {HANDOVER:g} s after the restart"
+                f" returned:\n{self.log()}"
+            )
+            return
+        old = self.gateways[-1]
+        old.process.send_signal(SIGNALS[self.how])
+        old.process.wait(20)
+        self.gateways.append(RunningGateway(self.args, self.home))
+        assert self.gateways[-1].port == self.port
+
+    def stop(self) -> None:
+        if self.how == "restart":
+            self.cli("stop")
+        for gateway in self.gateways:
+            gateway.stop()
+
+
+@pytest.fixture
+def gateway(home: Path, how: str) -> Iterator[Restartable]:
+    running = Restartable(home, how)
+    yield running
+    running.stop()
