@@ -23,12 +23,12 @@ from typing import Any
 
 import anyio
 import mcp
-import mcp.types as types
 import pytest
 
 from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
 from tests.support import mcpclient
 from tests.support.integration.bridge import DEMO, freePort
+from tests.support.sdkcallers import Recording
 
 pytestmark = pytest.mark.integration
 
@@ -132,19 +132,9 @@ def test_the_sdk_stdio_client_gets_tools_progress_and_sampling_through_the_bridg
     home: Path,
 ) -> None:
     gateway = gatewayOn(home, freePort())
-    seen: list[tuple[float, float | None, str | None]] = []
-    prompts: list[Any] = []
-
-    async def onProgress(progress: float, total: float | None, message: str | None) -> None:
-        seen.append((progress, total, message))
-
-    async def onSampling(context: Any, params: types.CreateMessageRequestParams) -> Any:
-        prompts.append(params.messages[0].content)
-        return types.CreateMessageResult(
-            role="assistant",
-            content=types.TextContent(type="text", text="from the SDK"),
-            model="fake",
-        )
+    recording = Recording()
+    seen, prompts = recording.progress, recording.prompts
+    onProgress, onSampling = recording.onProgress, recording.onSampling
 
     params = mcp.StdioServerParameters(
         command=sys.executable,

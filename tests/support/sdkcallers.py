@@ -1,7 +1,8 @@
 """Python SDK clients whose callbacks answer as a labelled caller and record
 what they were asked (C{Caller}), and the text of a tool's result
 (C{textOf}), per-label callbacks that note each question
-(C{notingCallbacks}): what the integration tests of sampling and elicitation across
+(C{notingCallbacks}), and callbacks that record progress and sampling
+prompts (C{Recording}): what the integration tests of sampling and elicitation across
 sessions share."""
 
 from __future__ import annotations
@@ -91,3 +92,24 @@ def notingCallbacks(note: Callable[[str, str], None]) -> tuple[Factory, Factory]
         return onElicit
 
     return sampler, elicitor
+
+
+class Recording:
+    """A client's progress and sampling callbacks: each progress report and
+    each sampling prompt noted, every sampling request answered "from the
+    SDK" by the model "fake"."""
+
+    def __init__(self) -> None:
+        self.progress: list[tuple[float, float | None, str | None]] = []
+        self.prompts: list[Any] = []
+
+    async def onProgress(self, progress: float, total: float | None, message: str | None) -> None:
+        self.progress.append((progress, total, message))
+
+    async def onSampling(self, context: Any, params: types.CreateMessageRequestParams) -> Any:
+        self.prompts.append(params.messages[0].content)
+        return types.CreateMessageResult(
+            role="assistant",
+            content=types.TextContent(type="text", text="from the SDK"),
+            model="fake",
+        )
