@@ -1,18 +1,27 @@
 """Reading a real gateway's audit trail (C{--audit-log}) in integration
 tests: its request records without the chain's own, and C{mcpgateway audit
-verify} run on its files as an auditor runs it."""
+verify} run on its files as an auditor runs it; and a gateway run by the
+CLI on a fresh HOME with its audit log given by the environment (C{home},
+C{cli}, C{gatewayPid}, C{waitGone}), called through a session (C{echo})."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mcpgateway.ops.auditchain import CHAIN_KINDS
+from mcpgateway.ops.statedir import pidAlive
 from tests.integration.gateway import REPO
+from tests.support.mcpclient import Session
 
 
 def requestRecords(path: Path) -> list[dict[str, Any]]:
@@ -63,3 +72,57 @@ def assertVerifies(path: Path, home: Path | None = None, stateDir: Path | None =
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("intact: "), done.stdout + done.stderr
     return done.stdout
+
+
+# -- a gateway started by the CLI, its audit log in the environment ---------------------
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Path]:
+    """A fresh HOME (the bundled demo is served); a gateway a failed test
+    left running is killed."""
+    yield tmp_path
+    try:
+        pid = int(json.loads((tmp_path / "gw" / "state.json").read_text())["pid"])
+    except (OSError, ValueError, KeyError):
+        return
+    if pidAlive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def cli(home: Path, *args: str) -> str:
+    """C{mcpgateway ARGS...} on the test's state directory, its audit log
+    given by the environment (so C{restart} hands it to the successor)."""
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        "MCPGATEWAY_AUDIT_LOG": str(home / "audit.jsonl"),
+    }
+    env.pop("MCPGATEWAY_HOME", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "mcpgateway.cli", *args, "--state-dir", str(home / "gw")],
+        env=env,
+        cwd=home,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def gatewayPid(home: Path) -> int:
+    return int(json.loads((home / "gw" / "state.json").read_text())["pid"])
+
+
+def echo(session: Session, text: str) -> None:
+    """Call the demo's C{echo} with C{text} in C{session}; it answers it back."""
+    assert text in json.dumps(session.call("echo", {"message": text}))
+
+
+def waitGone(pid: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while pidAlive(pid):
+        assert time.monotonic() < deadline, f"pid {pid} still runs"
+        time.sleep(0.05)

@@ -43,8 +43,9 @@ from mcp import Client
 
 from tests.integration.conftest import CACHE
 from tests.integration.gateway import REPO, RunningGateway, freePort, waitFor
+from tests.support import mcpclient
 
-ACCEPT = "application/json, text/event-stream"
+VERSION = "2025-06-18"
 _HAPROXY_CFG = """\
 global
     maxconn 8192
@@ -311,11 +312,8 @@ class RunningCluster:
 # -- clients ------------------------------------------------------------------------------
 
 
-class HttpStatus(Exception):
-    def __init__(self, status: int, body: bytes) -> None:
-        super().__init__(f"HTTP {status}: {body[:200]!r}")
-        self.status = status
-        self.body = body
+HttpStatus = mcpclient.RpcError
+"""A refusal: its C{status} and C{body}."""
 
 
 def post(
@@ -324,60 +322,29 @@ def post(
     """POST one JSON-RPC message; the session id of the answer and its
     messages (an SSE answer's events, else the JSON body). L{HttpStatus} on
     an HTTP error."""
-    headers = {"content-type": "application/json", "accept": ACCEPT, "authorization": authorization}
-    if session is not None:
-        headers["mcp-session-id"] = session
-        headers["mcp-protocol-version"] = "2025-06-18"
-    request = urllib.request.Request(url, json.dumps(body).encode(), headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            kind = response.headers.get("content-type", "")
-            data = response.read()
-            sid = response.headers.get("mcp-session-id")
-    except urllib.error.HTTPError as e:
-        raise HttpStatus(e.code, e.read()) from None
-    if kind.startswith("text/event-stream"):
-        return sid, [
-            json.loads(line[6:])
-            for line in data.decode().splitlines()
-            if line.startswith("data: ") and line[6:].strip()
-        ]
-    return sid, [json.loads(data)] if data else []
+    headers = {"authorization": authorization}
+    reply = mcpclient.Session(url, VERSION, headers, timeout, id=session).post(body)
+    if reply.status >= 400:
+        raise HttpStatus(reply)
+    return reply.session, reply.messages
 
 
 def initialize(url: str, authorization: str) -> str:
     """A new session over raw HTTP (initialize, then initialized); its id."""
-    sid, [answer] = post(
-        url,
-        {
-            "jsonrpc": "2.0",
-            "id": 0,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "cluster-test", "version": "1"},
-            },
-        },
-        authorization,
-    )
-    assert "result" in answer and sid, answer
-    post(url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, authorization, sid)
-    return sid
+    session = mcpclient.Session(url, VERSION, {"authorization": authorization}, name="cluster-test")
+    session.open()
+    assert session.id is not None
+    return session.id
 
 
 def callTool(
     url: str, authorization: str, session: str, name: str, arguments: dict[str, Any], rid: int = 1
 ) -> dict[str, Any]:
     """One C{tools/call} over raw HTTP; its JSON-RPC answer."""
+    call = {"name": name, "arguments": arguments}
     _, messages = post(
         url,
-        {
-            "jsonrpc": "2.0",
-            "id": rid,
-            "method": "tools/call",
-            "params": {"name": name, "arguments": arguments},
-        },
+        {"jsonrpc": "2.0", "id": rid, "method": "tools/call", "params": call},
         authorization,
         session,
     )

@@ -58,6 +58,18 @@ def launchCommand() -> list[str]:
     ]
 
 
+def gatewayEnv(home: Path) -> dict[str, str]:
+    """The environment of a gateway, or of the CLI, run on C{home}: this
+    process's, with C{home} as HOME, C{home}/state as the state directory,
+    and this checkout importable."""
+    return {
+        **os.environ,
+        "HOME": str(home),
+        "MCPGATEWAY_HOME": str(home / "state"),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+
+
 class RunningGateway:
     """A gateway subprocess; C{url(server)} gives an MCP endpoint."""
 
@@ -70,12 +82,7 @@ class RunningGateway:
         timeout: float = 20.0,
     ) -> None:
         self.home = home
-        environ = {
-            **os.environ,
-            "HOME": str(home),
-            "MCPGATEWAY_HOME": str(home / "state"),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-        }
+        environ = gatewayEnv(home)
         environ.update(env or {})
         argv = (command or launchCommand()) + ["--port", "tcp:0:interface=127.0.0.1", *args]
         self.process = subprocess.Popen(
@@ -122,6 +129,21 @@ class RunningGateway:
                 self.process.kill()
                 self.process.wait()
         return self.process.returncode
+
+
+def oauthGateway(
+    home: Path, config: Path, issuerUrl: str, *extra: str
+) -> tuple[RunningGateway, str]:
+    """A gateway serving C{config} on a loopback port of its own that takes
+    the tokens of the issuer at C{issuerUrl} for the resource
+    C{http://127.0.0.1:PORT}: the gateway, and that resource."""
+    port = freePort()
+    resource = f"http://127.0.0.1:{port}"
+    args = ["--port", f"tcp:{port}:interface=127.0.0.1", "--config", str(config)]
+    oauth = ["--oauth-issuer", issuerUrl, "--resource-uri", resource]
+    gateway = RunningGateway([*args, *oauth, *extra], home)
+    assert gateway.port == port
+    return gateway, resource
 
 
 def writeConfig(path: Path, servers: dict[str, Any]) -> Path:

@@ -1,33 +1,33 @@
-"""What the restart-children integration tests share: the C{mcpgateway}
+"""What the restart integration tests share: the C{mcpgateway}
 command line on a temporary home, one MCP request per connection, a
 session of the counter fixture and its C{count} and C{proxy} tools (and
 whether an answer says the child was started anew), the
-gateway's state file and health, and whether a pid still runs."""
+gateway's state file and health, whether a pid still runs, and a gateway
+the test restarts by C{mcpgateway restart} or a signal (L{Restartable})."""
 
 from __future__ import annotations
 
-import http.client
 import json
-import os
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.integration.gateway import REPO
+import pytest
+
+from tests.integration.gateway import REPO, RunningGateway, gatewayEnv, waitFor, writeConfig
 from tests.integration.gateway import freePort as freePort  # one per worker
+from tests.support import mcpclient
+from tests.support.mcpclient import listSessions
 
 COUNTER = [sys.executable, str(REPO / "tests" / "fixtures" / "counter_server.py")]
 VERSION = "2025-11-25"
 
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "MCPGATEWAY_HOME": str(home / "state"),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
+    env = gatewayEnv(home)
     return subprocess.run(
         [sys.executable, "-m", "mcpgateway.cli", *args],
         env=env,
@@ -49,45 +49,17 @@ def postAll(
     port: int, server: str, message: dict[str, Any], sid: str = ""
 ) -> tuple[list[Any], str]:
     """L{post}, with every message of the answer's stream (notifications first)."""
-    headers = {
-        "Accept": "application/json, text/event-stream",
-        "Content-Type": "application/json",
-        "MCP-Protocol-Version": VERSION,
-    }
-    if sid:
-        headers["Mcp-Session-Id"] = sid
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        conn.request("POST", f"/{server}/mcp", json.dumps(message), headers)
-        response = conn.getresponse()
-        body = response.read().decode()
-        assert response.status in (200, 202), (response.status, body[:300])
-        session = response.getheader("mcp-session-id") or sid
-    finally:
-        conn.close()
-    if not body.strip():
-        return [], session
-    if body.lstrip().startswith("{"):
-        return [json.loads(body)], session
-    data = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: ")]
-    return data, session
+    url = f"http://127.0.0.1:{port}/{server}/mcp"
+    reply = mcpclient.Session(url, VERSION, timeout=60, id=sid or None).post(message)
+    assert reply.status in (200, 202), (reply.status, reply.text[:300])
+    return reply.messages, reply.session or sid
 
 
 def openSession(port: int, server: str) -> str:
-    init = {
-        "jsonrpc": "2.0",
-        "id": 0,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": VERSION,
-            "capabilities": {},
-            "clientInfo": {"name": "counting", "version": "1"},
-        },
-    }
-    answer, sid = post(port, server, init)
-    assert "result" in answer and sid, answer
-    post(port, server, {"jsonrpc": "2.0", "method": "notifications/initialized"}, sid)
-    return sid
+    session = mcpclient.Session(f"http://127.0.0.1:{port}/{server}/mcp", VERSION, name="counting")
+    session.open()
+    assert session.id is not None
+    return session.id
 
 
 def count(port: int, server: str, sid: str, number: int) -> tuple[int, int]:
@@ -116,12 +88,7 @@ def state(home: Path) -> dict[str, Any]:
 
 
 def health(port: int) -> dict[str, Any]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", "/health")
-        return json.loads(conn.getresponse().read())  # type: ignore[no-any-return]
-    finally:
-        conn.close()
+    return mcpclient.request(f"http://127.0.0.1:{port}/health", "GET", timeout=10).json()  # type: ignore[no-any-return]
 
 
 def running(pid: int) -> bool:
@@ -146,3 +113,103 @@ def hostPidOf(home: Path, server: str) -> int:
     pids = [int(pid) for pid, one in data["children"].items() if one["server"] == server]
     assert len(pids) == 1, data
     return pids[0]
+
+
+# -- a gateway the test restarts, on a fixed port and state directory ---------------------
+
+DEMO = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
+SIGNALS = {"sigterm": signal.SIGTERM, "sigkill": signal.SIGKILL}
+HANDOVER = 15.0
+"""Seconds within which the old process of C{mcpgateway restart} exits."""
+
+
+class Restartable:
+    """A gateway on a fixed port and state directory that the test restarts:
+    a C{twist} subprocess for the signal restarts, C{mcpgateway start}
+    (detached, logging to the state directory) for C{mcpgateway restart}."""
+
+    def __init__(self, home: Path, how: str) -> None:
+        config = writeConfig(
+            home / "servers.json",
+            {"shared": DEMO, "solo": {**DEMO, "mode": "stateful"}},
+        )
+        self.home = home
+        self.how = how
+        self.port = freePort()
+        self.gateways: list[RunningGateway] = []
+        self.logFile = home / "state" / "gateway.log"
+        self.logFrom = 0
+        if how == "restart":
+            started = self.cli(
+                "start", "--port", str(self.port), "--config", str(config), "--no-rewrite"
+            )
+            assert started.returncode == 0, started.stdout + started.stderr
+        else:
+            self.args = ["--config", str(config), "--port", f"tcp:{self.port}:interface=127.0.0.1"]
+            self.gateways.append(RunningGateway(self.args, home))
+            assert self.gateways[-1].port == self.port
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return cli(self.home, *args)
+
+    def url(self, server: str | None = None) -> str:
+        """The endpoint of C{server}, or the aggregate endpoint."""
+        return f"http://127.0.0.1:{self.port}{'' if server is None else '/' + server}/mcp"
+
+    def sessions(self) -> dict[str, str]:
+        """Session id to server, as the running gateway lists them."""
+        return {s["id"]: s["server"] for s in listSessions(self.port)}
+
+    def log(self) -> str:
+        """What the gateway logged since the restart."""
+        if self.how != "restart":
+            return self.gateways[-1].text()
+        with self.logFile.open("rb") as f:
+            f.seek(self.logFrom)
+            return f.read().decode("utf-8", "replace")
+
+    def restart(self, sessionIds: set[str]) -> None:
+        """Restart the gateway once C{sessionIds} are saved (batched, about
+        a second); return when the new one serves them."""
+        saved = self.home / "state" / "sessions.json"
+
+        def allSaved() -> bool:
+            try:
+                records = json.loads(saved.read_text())["sessions"]
+            except (OSError, ValueError, KeyError):
+                return False
+            return sessionIds <= {r["id"] for r in records}
+
+        assert waitFor(allSaved, timeout=10), "sessions were not saved"
+        if self.how == "restart":
+            old = json.loads((self.home / "state" / "state.json").read_text())["pid"]
+            self.logFrom = self.logFile.stat().st_size
+            restarted = self.cli("restart")
+            assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+            # The old process finishes its connections and exits (once the
+            # clients closed their idle keep-alive connections: 4 s for
+            # Node's fetch, 5 s for httpx), well before the --restart-timeout
+            # (30 s); the new one then has every session of it.
+            assert waitFor(lambda: not Path(f"/proc/{old}").exists(), timeout=HANDOVER), (
+                f"the old gateway (pid {old}) still runs {HANDOVER:g} s after the restart"
+                f" returned:\n{self.log()}"
+            )
+            return
+        old = self.gateways[-1]
+        old.process.send_signal(SIGNALS[self.how])
+        old.process.wait(20)
+        self.gateways.append(RunningGateway(self.args, self.home))
+        assert self.gateways[-1].port == self.port
+
+    def stop(self) -> None:
+        if self.how == "restart":
+            self.cli("stop")
+        for gateway in self.gateways:
+            gateway.stop()
+
+
+@pytest.fixture
+def gateway(home: Path, how: str) -> Iterator[Restartable]:
+    running = Restartable(home, how)
+    yield running
+    running.stop()

@@ -8,14 +8,13 @@ import json
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.gateway import RunningGateway, callEcho, twistdCommand, waitFor
+from tests.support.mcpclient import initializeMessage, post
 
 pytestmark = pytest.mark.integration
 DEMO = {"type": "stdio", "command": sys.executable, "args": ["-m", "mcpgateway.demo"], "env": {}}
@@ -72,21 +71,8 @@ def test_without_rewrite_a_projects_private_server_is_not_served_globally(
     gateway: RunningGateway = start(command=twistdCommand())
     assert sorted(gateway.health()["servers"]) == ["demo", "private"]
     assert "not serving" not in gateway.text()
-    request = urllib.request.Request(
-        gateway.url("private"),
-        json.dumps(
-            {
-                "jsonrpc": "2.0",
-                "id": 0,
-                "method": "initialize",
-                "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
-            }
-        ).encode(),
-        {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"},
-    )
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=10)
-    assert refused.value.code == 404
+    refused = post(gateway.url("private"), initializeMessage(0), timeout=10)
+    assert refused.status == 404
 
 
 def test_a_start_removes_leftovers_and_says_which_entries_lost_their_backup(

@@ -21,8 +21,6 @@ import json
 import re
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +32,9 @@ from mcp.shared.exceptions import MCPError
 
 from tests.integration.continuity import tsEnvironment
 from tests.integration.gateway import REPO, RunningGateway, npmServer, writeConfig
+from tests.support import mcpclient
+from tests.support.mcpclient import Client2026
+from tests.support.sdkcallers import Caller, textOf
 
 pytestmark = pytest.mark.integration
 
@@ -76,57 +77,6 @@ def aggregateConfig(home: Path, everything: list[str]) -> Path:
 
 def aggregateUrl(gateway: RunningGateway) -> str:
     return f"http://127.0.0.1:{gateway.port}/mcp"
-
-
-def textOf(result: types.CallToolResult) -> str:
-    first = result.content[0]
-    assert isinstance(first, types.TextContent), result
-    return first.text
-
-
-class Caller:
-    """One Python SDK session's callbacks: they answer with the session's
-    label and record every question they were asked, and every
-    notification the session got."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.sampled: list[str] = []
-        self.elicited: list[str] = []
-        self.notifications: list[str] = []
-
-    async def onSampling(
-        self, context: Any, params: types.CreateMessageRequestParams
-    ) -> types.CreateMessageResult:
-        content = params.messages[0].content
-        asked = content.text if isinstance(content, types.TextContent) else "?"
-        self.sampled.append(asked)
-        return types.CreateMessageResult(
-            role="assistant",
-            model=f"model-{self.label}",
-            content=types.TextContent(type="text", text=f"{self.label} answers {asked}"),
-        )
-
-    async def onElicitation(self, context: Any, params: Any) -> types.ElicitResult:
-        self.elicited.append(params.message)
-        return types.ElicitResult(
-            action="accept", content={"answer": f"{self.label} says {params.message}"}
-        )
-
-    async def onMessage(self, message: Any) -> None:
-        root = getattr(message, "root", message)
-        method = getattr(root, "method", None)
-        if isinstance(method, str):
-            self.notifications.append(method)
-
-    def client(self, url: str, mode: str) -> Client:
-        return Client(
-            url,
-            mode=mode,
-            sampling_callback=self.onSampling,
-            elicitation_callback=self.onElicitation,
-            message_handler=self.onMessage,
-        )
 
 
 class TsAggregate:
@@ -349,8 +299,7 @@ def test_four_aggregate_and_four_direct_sessions_at_once(
 
 
 def listSessions(gateway: RunningGateway) -> list[dict[str, Any]]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{gateway.port}/sessions", timeout=5) as r:
-        return json.loads(r.read())["sessions"]  # type: ignore[no-any-return]
+    return mcpclient.listSessions(gateway.port)
 
 
 def callOutcomes(url: str) -> list[list[str]]:
@@ -373,16 +322,8 @@ def test_one_session_calls_every_server_through_the_namespace(
     aggregate itself (every server of this config serves the revision)."""
     gateway: RunningGateway = start("--config", str(aggregateConfig(home, everything)))
     url = aggregateUrl(gateway)
-    envelope = {
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {},
-        "io.modelcontextprotocol/clientInfo": {"name": "probe", "version": "1"},
-    }
-    status, body = post(
-        url,
-        {"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": envelope}},
-        {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "server/discover"},
-    )
+    probe = Client2026(url, name="probe").send("server/discover", requestId=1)
+    status, body = probe.status, probe.answer
     assert status == 200 and body["result"]["supportedVersions"] == ["2026-07-28"], (status, body)
     caller, bystander = Caller("caller"), Caller("bystander")
 
@@ -437,29 +378,6 @@ def test_one_session_calls_every_server_through_the_namespace(
     assert "hello from the filesystem server" in out["fs"], out
     assert '"gw"' in out["memory"], out
     assert out["unknown"] == (-32602, "Unknown tool: nosuch__tool"), out
-
-
-def post(url: str, message: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any]:
-    request = urllib.request.Request(
-        url,
-        json.dumps(message).encode(),
-        {
-            "Accept": "application/json, text/event-stream",
-            "Content-Type": "application/json",
-            **headers,
-        },
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            raw = response.read()
-            if response.headers.get("content-type", "").startswith("text/event-stream"):
-                # A 2026-07-28 answer that took over 1 s (cold catalogs) is streamed.
-                events = [line[5:] for line in raw.splitlines() if line.startswith(b"data:")]
-                raw = events[-1] if events else b""
-            return response.status, json.loads(raw or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
 
 
 def test_a_session_without_sampling_does_not_hide_tools_from_one_with_it(

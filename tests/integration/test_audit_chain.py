@@ -6,131 +6,26 @@ character or of a line deleted."""
 
 from __future__ import annotations
 
-import http.client
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mcpgateway.ops.auditchain import digest
-from mcpgateway.ops.statedir import pidAlive
-from tests.integration.audittrail import auditVerify, requestRecords
-from tests.integration.gateway import REPO, freePort, waitFor
+from tests.integration.audittrail import (
+    auditVerify,
+    cli,
+    echo,
+    gatewayPid,
+    requestRecords,
+    waitGone,
+)
+from tests.integration.audittrail import home as home  # the fixture
+from tests.integration.gateway import freePort, waitFor
+from tests.support.mcpclient import Session
 
 pytestmark = pytest.mark.integration
-VERSION = "2025-11-25"
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Iterator[Path]:
-    """A fresh HOME (the bundled demo is served); a gateway a failed test
-    left running is killed."""
-    yield tmp_path
-    try:
-        pid = int(json.loads((tmp_path / "gw" / "state.json").read_text())["pid"])
-    except (OSError, ValueError, KeyError):
-        return
-    if pidAlive(pid):
-        os.kill(pid, signal.SIGKILL)
-
-
-def cli(home: Path, *args: str) -> str:
-    """C{mcpgateway ARGS...} on the test's state directory, its audit log
-    given by the environment (so C{restart} hands it to the successor)."""
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-        "MCPGATEWAY_AUDIT_LOG": str(home / "audit.jsonl"),
-    }
-    env.pop("MCPGATEWAY_HOME", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "mcpgateway.cli", *args, "--state-dir", str(home / "gw")],
-        env=env,
-        cwd=home,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
-
-
-def gatewayPid(home: Path) -> int:
-    return int(json.loads((home / "gw" / "state.json").read_text())["pid"])
-
-
-class Session:
-    """One MCP session on the demo server, over plain HTTP."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.sid = ""
-
-    def post(self, message: dict[str, Any]) -> dict[str, Any] | None:
-        headers = {
-            "Accept": "application/json, text/event-stream",
-            "Content-Type": "application/json",
-            "MCP-Protocol-Version": VERSION,
-        }
-        if self.sid:
-            headers["Mcp-Session-Id"] = self.sid
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            conn.request("POST", "/demo/mcp", json.dumps(message), headers)
-            response = conn.getresponse()
-            body = response.read().decode()
-            assert response.status in (200, 202), body
-            self.sid = response.getheader("mcp-session-id") or self.sid
-        finally:
-            conn.close()
-        if not body.strip():
-            return None
-        if body.lstrip().startswith("{"):
-            return json.loads(body)  # type: ignore[no-any-return]
-        data = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: ")]
-        return data[-1]  # type: ignore[no-any-return]
-
-    def open(self) -> None:
-        answer = self.post(
-            {
-                "jsonrpc": "2.0",
-                "id": 0,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": VERSION,
-                    "capabilities": {},
-                    "clientInfo": {"name": "audittest", "version": "1"},
-                },
-            }
-        )
-        assert answer is not None and "result" in answer, answer
-        self.post({"jsonrpc": "2.0", "method": "notifications/initialized"})
-
-    def echo(self, n: int, text: str) -> None:
-        answer = self.post(
-            {
-                "jsonrpc": "2.0",
-                "id": n,
-                "method": "tools/call",
-                "params": {"name": "echo", "arguments": {"message": text}},
-            }
-        )
-        assert answer is not None and text in json.dumps(answer.get("result")), answer
-
-
-def waitGone(pid: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while pidAlive(pid):
-        assert time.monotonic() < deadline, f"pid {pid} still runs"
-        time.sleep(0.05)
 
 
 def echoes(path: Path) -> list[dict[str, Any]]:
@@ -155,17 +50,17 @@ def test_a_trail_across_a_restart_verifies_and_names_an_edit_and_a_deletion(
     port = freePort()
     cli(home, "start", "--port", str(port))
     first = gatewayPid(home)
-    session = Session(port)
+    session = Session(f"http://127.0.0.1:{port}/demo/mcp", name="audittest")
     session.open()
     texts = [f"call {n}" for n in range(6)]
     for n in range(3):
-        session.echo(n + 1, texts[n])
+        echo(session, texts[n])
 
     cli(home, "restart")
     second = gatewayPid(home)
     assert second != first
     for n in range(3, 6):
-        session.echo(n + 1, texts[n])  # the same session, in the successor
+        echo(session, texts[n])  # the same session, in the successor
     waitGone(first)  # the old process ended its segment
 
     # While the successor runs: every call recorded (within a second), the trail intact.

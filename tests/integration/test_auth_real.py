@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,21 +28,18 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 from mcpgateway.auth.tokenfile import addToken, parseTokens
 from tests.fixtures.jwt_issuer import JwtIssuer
-from tests.integration.gateway import REPO, RunningGateway, freePort, waitFor, writeConfig
+from tests.integration.gateway import (
+    REPO,
+    RunningGateway,
+    oauthGateway,
+    waitFor,
+    writeConfig,
+)
+from tests.support.mcpclient import bearer, initializeMessage, request
 
 pytestmark = pytest.mark.integration
 
-ACCEPT = "application/json, text/event-stream"
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "auth-test", "version": "1"},
-    },
-}
+INITIALIZE = initializeMessage(1, name="auth-test")
 
 
 def recordingServer(home: Path) -> tuple[dict[str, Any], Path, Path]:
@@ -72,23 +67,13 @@ def recordingServer(home: Path) -> tuple[dict[str, Any], Path, Path]:
 
 
 def get(url: str) -> tuple[int, dict[str, str], bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=15) as response:
-            return response.status, dict(response.headers.items()), response.read()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers.items()), e.read()
+    reply = request(url, "GET", timeout=15)
+    return reply.status, reply.headers, reply.body
 
 
 def post(url: str, body: Any, token: str | None = None) -> tuple[int, dict[str, str], bytes]:
-    headers = {"content-type": "application/json", "accept": ACCEPT}
-    if token is not None:
-        headers["authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url, json.dumps(body).encode(), headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return response.status, dict(response.headers.items()), response.read()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers.items()), e.read()
+    reply = request(url, "POST", body, bearer(token), timeout=15)
+    return reply.status, reply.headers, reply.body
 
 
 def echo(url: str, token: str, message: str) -> str:
@@ -121,24 +106,9 @@ def nowhere(secret: str, *texts: str) -> None:
 def oauth(home: Path) -> Iterator[tuple[RunningGateway, JwtIssuer, str, Path, Path]]:
     server, envFile, messages = recordingServer(home)
     config = writeConfig(home / "servers.json", {"demo": server, "other": server})
-    port = freePort()
-    resource = f"http://127.0.0.1:{port}"
     with JwtIssuer() as issuer:
-        gateway = RunningGateway(
-            [
-                "--port",
-                f"tcp:{port}:interface=127.0.0.1",
-                "--config",
-                str(config),
-                "--oauth-issuer",
-                issuer.url,
-                "--resource-uri",
-                resource,
-            ],
-            home,
-        )
+        gateway, resource = oauthGateway(home, config, issuer.url)
         try:
-            assert gateway.port == port
             yield gateway, issuer, resource, envFile, messages
         finally:
             gateway.stop()

@@ -23,11 +23,12 @@ from typing import Any
 
 import anyio
 import mcp
-import mcp.types as types
 import pytest
 
 from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
+from tests.support import mcpclient
 from tests.support.integration.bridge import DEMO, freePort
+from tests.support.sdkcallers import Recording
 
 pytestmark = pytest.mark.integration
 
@@ -43,9 +44,7 @@ def bridgeEnv(home: Path) -> dict[str, str]:
 
 
 def sessions(port: int) -> list[dict[str, Any]]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/sessions", timeout=5) as r:
-        body = json.loads(r.read())
-    return body["sessions"] if isinstance(body, dict) else body  # type: ignore[no-any-return]
+    return mcpclient.listSessions(port)
 
 
 class RawBridge:
@@ -92,18 +91,7 @@ class RawBridge:
                 return message
 
     def initialize(self) -> dict[str, Any]:
-        self.send(
-            {
-                "jsonrpc": "2.0",
-                "id": 0,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": VERSION,
-                    "capabilities": {},
-                    "clientInfo": {"name": "raw", "version": "1"},
-                },
-            }
-        )
+        self.send(mcpclient.initializeMessage(0, VERSION, name="raw"))
         answer = self.answer(0, timeout=40)
         self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         return answer
@@ -144,19 +132,9 @@ def test_the_sdk_stdio_client_gets_tools_progress_and_sampling_through_the_bridg
     home: Path,
 ) -> None:
     gateway = gatewayOn(home, freePort())
-    seen: list[tuple[float, float | None, str | None]] = []
-    prompts: list[Any] = []
-
-    async def onProgress(progress: float, total: float | None, message: str | None) -> None:
-        seen.append((progress, total, message))
-
-    async def onSampling(context: Any, params: types.CreateMessageRequestParams) -> Any:
-        prompts.append(params.messages[0].content)
-        return types.CreateMessageResult(
-            role="assistant",
-            content=types.TextContent(type="text", text="from the SDK"),
-            model="fake",
-        )
+    recording = Recording()
+    seen, prompts = recording.progress, recording.prompts
+    onProgress, onSampling = recording.onProgress, recording.onSampling
 
     params = mcp.StdioServerParameters(
         command=sys.executable,

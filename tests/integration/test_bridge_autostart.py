@@ -21,19 +21,11 @@ import pytest
 from mcpgateway.ops.statedir import pidAlive
 from tests.integration.gateway import REPO, waitFor
 from tests.support.integration.bridge import DEMO, freePort
+from tests.support.mcpclient import initializeMessage
 
 pytestmark = pytest.mark.integration
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "pipe", "version": "1"},
-    },
-}
+INITIALIZE = initializeMessage(1, name="pipe")
 INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
 CALL = {
     "jsonrpc": "2.0",

@@ -12,13 +12,13 @@ import os
 import shutil
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
+from tests.support import mcpclient
 
 pytestmark = pytest.mark.integration
 
@@ -47,9 +47,7 @@ def inspector() -> list[str]:
 
 
 def sessions(port: int) -> list[dict[str, Any]]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/sessions", timeout=5) as r:
-        body = json.loads(r.read())
-    return body["sessions"] if isinstance(body, dict) else body  # type: ignore[no-any-return]
+    return mcpclient.listSessions(port)
 
 
 def runInspector(

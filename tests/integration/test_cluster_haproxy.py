@@ -57,6 +57,8 @@ from tests.integration.cluster import (
 from tests.integration.continuity import tsEnvironment
 from tests.integration.gateway import REPO, waitFor
 from tests.support.integration.container import IMAGE_RUNNER
+from tests.support.mcpclient import request
+from tests.support.sdkcallers import notingCallbacks
 
 pytestmark = pytest.mark.integration
 TS_CLIENT = Path(__file__).with_name("clients") / "ts_cluster.mjs"
@@ -308,23 +310,7 @@ def test_sampling_and_elicitation_go_to_the_session_that_asked(cluster: RunningC
     alice, bob = cluster.authorization["alice"], cluster.authorization["bob"]
     asked: dict[str, list[str]] = {"a": [], "b": []}
 
-    def sampler(label: str) -> Any:
-        async def onSampling(context: Any, params: types.CreateMessageRequestParams) -> Any:
-            asked[label].append("sampling")
-            return types.CreateMessageResult(
-                role="assistant",
-                model="m",
-                content=types.TextContent(type="text", text=f"answer from {label}"),
-            )
-
-        return onSampling
-
-    def elicitor(label: str) -> Any:
-        async def onElicit(context: Any, params: Any) -> Any:
-            asked[label].append("elicitation")
-            return types.ElicitResult(action="decline")
-
-        return onElicit
+    sampler, elicitor = notingCallbacks(lambda label, kind: asked[label].append(kind))
 
     async def main(server: str, other: str) -> tuple[str, str]:
         url = cluster.url(server)
@@ -421,19 +407,16 @@ def test_a_session_belongs_to_its_principal_on_every_replica(cluster: RunningClu
 def test_a_deleted_session_stays_ended_on_every_replica(cluster: RunningCluster) -> None:
     """A DELETE answered 200, then the session was rebuilt
     from its sealed id on its next request. MCP: 404 after a DELETE."""
-    import urllib.request
-
     alice = cluster.authorization["alice"]
     for server in ("everything", "solo"):
         sid = initialize(cluster.url(server), alice)
         other = cluster.ids[-1]  # forwarded to the owner unless it is the owner
-        request = urllib.request.Request(
+        response = request(
             cluster.replicaUrl(other, server),
-            method="DELETE",
+            "DELETE",
             headers={"authorization": alice, "mcp-session-id": sid},
         )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            assert response.status == 200, (server, response.status)
+        assert response.status == 200, (server, response.status)
         ping = {"jsonrpc": "2.0", "id": 9, "method": "ping"}
         for replica in cluster.ids:
             with pytest.raises(HttpStatus) as refused:

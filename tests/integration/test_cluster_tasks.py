@@ -12,16 +12,12 @@ which tells it the task's status as it changes."""
 
 from __future__ import annotations
 
-import json
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from mcpgateway.core.taskterms import EXTENSION
 from tests.integration.cluster import RunningCluster
 from tests.integration.gateway import REPO
 from tests.support.integration.tasks import Client2026
@@ -84,37 +80,6 @@ def test_a_task_is_read_on_either_replica_and_after_its_owner_died(
     assert (tmp_path / "tasks" / f"tasks-{owner}.journal").is_file()
 
 
-def listenFor(url: str, authorization: str, taskId: str) -> list[dict[str, Any]]:
-    """A 2026-07-28 listen naming C{taskId}, read to its end: every frame."""
-    meta = {
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {"extensions": {EXTENSION: {}}},
-        "io.modelcontextprotocol/clientInfo": {"name": "cluster-listen", "version": "1"},
-    }
-    body = {
-        "jsonrpc": "2.0",
-        "id": "listen-1",
-        "method": "subscriptions/listen",
-        "params": {"notifications": {"taskIds": [taskId]}, "_meta": meta},
-    }
-    request = urllib.request.Request(
-        url,
-        json.dumps(body).encode(),
-        headers={
-            "content-type": "application/json",
-            "accept": "application/json, text/event-stream",
-            "mcp-protocol-version": "2026-07-28",
-            "mcp-method": "subscriptions/listen",
-            "authorization": authorization,
-        },
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        raw = response.read().decode()
-    datas = [line[5:].strip() for line in raw.splitlines() if line.startswith("data:")]
-    return [json.loads(data) for data in datas if data]
-
-
 def test_a_listen_on_the_other_replica_is_told_by_the_owner(pair: RunningCluster) -> None:
     alice = pair.authorization["alice"]
     client = Client2026(pair.url("conformance"), alice)
@@ -122,7 +87,7 @@ def test_a_listen_on_the_other_replica_is_told_by_the_owner(pair: RunningCluster
     taskId = handle["taskId"]
     owner, _, _ = taskId.partition(".")
     other = next(r for r in pair.ids if r != owner)
-    frames = listenFor(pair.replicaUrl(other, "conformance"), alice, taskId)
+    frames = Client2026(pair.replicaUrl(other, "conformance"), alice).listen(taskId)
     ack, *statuses, end = frames
     assert ack["method"] == "notifications/subscriptions/acknowledged"
     assert ack["params"]["notifications"] == {"taskIds": [taskId]}

@@ -28,18 +28,16 @@ import subprocess
 import sys
 import sysconfig
 import time
-import urllib.error
-import urllib.request
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.integration.gateway import REPO, waitFor
 from tests.support.integration.container import IMAGE_RUNNER
+from tests.support.mcpclient import RpcError, Session, bearer
 
 pytestmark = pytest.mark.integration
 
@@ -616,49 +614,13 @@ def test_the_command_refuses_off_loopback_without_a_tokens_file(image: VenvImage
     assert "listening on" not in out
 
 
-def _post(url: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[Any, dict[str, str]]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "Accept": "application/json, text/event-stream",
-            **headers,
-        },
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        raw = response.read().decode()
-        got = {k.lower(): v for k, v in response.headers.items()}
-    if not raw:
-        return None, got
-    if got.get("content-type", "").startswith("text/event-stream"):
-        events = [json.loads(ln[5:]) for ln in raw.splitlines() if ln.startswith("data:")]
-        return next(e for e in events if e.get("id") == body.get("id")), got
-    return json.loads(raw), got
-
-
 def _echo(port: int, token: str) -> str:
-    url = f"http://127.0.0.1:{port}/demo/mcp"
-    auth = {"Authorization": f"Bearer {token}"}
-    init = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {},
-            "clientInfo": {"name": "container-test", "version": "1"},
-        },
-    }
-    _, headers = _post(url, init, auth)
-    session = {**auth, "Mcp-Session-Id": headers["mcp-session-id"]}
-    session["MCP-Protocol-Version"] = "2025-11-25"
-    _post(url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, session)
-    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call"}
-    call["params"] = {"name": "echo", "arguments": {"message": "from the image"}}
-    answer, _ = _post(url, call, session)
-    return str(answer["result"]["content"][0]["text"])
+    session = Session(
+        f"http://127.0.0.1:{port}/demo/mcp", headers=bearer(token), name="container-test"
+    )
+    session.open()
+    result = session.call("echo", {"message": "from the image"})
+    return str(result["content"][0]["text"])
 
 
 @pytest.fixture
@@ -701,9 +663,9 @@ def test_the_command_serves_on_loopback_and_the_healthcheck_follows_it(
         assert took < 2.0 + 3.0
         port = json.loads(state.read_text())["port"]
         assert _echo(port, tokens) == "from the image"
-        with pytest.raises(urllib.error.HTTPError) as refused:  # the ENV's tokens file rules
+        with pytest.raises(RpcError) as refused:  # the ENV's tokens file rules
             _echo(port, "mcpgw_" + "A" * 43)
-        assert refused.value.code == 401
+        assert refused.value.reply.status == 401
     finally:
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)

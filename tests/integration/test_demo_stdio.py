@@ -347,21 +347,11 @@ def test_sigterm_exits_quietly(demo: Demo) -> None:
 def test_official_sdk_client_interop() -> None:
     anyio = pytest.importorskip("anyio")
     mcp = pytest.importorskip("mcp")
-    from mcp import types
+    from tests.support.sdkcallers import Recording
 
-    progress: list[tuple[float, float | None, str | None]] = []
-    prompts: list[Any] = []
-
-    async def on_progress(value: float, total: float | None, message: str | None) -> None:
-        progress.append((value, total, message))
-
-    async def on_sampling(context: Any, params: types.CreateMessageRequestParams) -> Any:
-        prompts.append(params.messages[0].content)
-        return types.CreateMessageResult(
-            role="assistant",
-            content=types.TextContent(type="text", text="from the SDK"),
-            model="fake",
-        )
+    recording = Recording()
+    progress, prompts = recording.progress, recording.prompts
+    on_progress, on_sampling = recording.onProgress, recording.onSampling
 
     params = mcp.StdioServerParameters(
         command=sys.executable,

@@ -29,6 +29,7 @@ from mcp import Client
 from mcpgateway.ops.statedir import pidAlive
 from tests.integration.gateway import REPO
 from tests.support.integration.detached import environment, freePort, gatewayPids
+from tests.support.mcpclient import initializeMessage, request
 
 pytestmark = pytest.mark.integration
 VERSION = "2026.8.31"  # the version scripts/install-test-backends puts in the npm cache
@@ -224,31 +225,10 @@ def test_request_waits_for_resolution_with_its_timeout_then_errors(
         ["--config", str(config), "--state-dir", str(home / "st")], home, env=env
     )
     try:
-        body = json.dumps(
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-11-25",
-                    "capabilities": {},
-                    "clientInfo": {"name": "t", "version": "1"},
-                },
-            }
-        ).encode()
-        import urllib.request
-
-        request = urllib.request.Request(
-            gateway.url("everything"),
-            data=body,
-            headers={
-                "content-type": "application/json",
-                "accept": "application/json, text/event-stream",
-            },
-        )
         started = time.monotonic()
-        with urllib.request.urlopen(request, timeout=20) as response:
-            answer: Any = json.loads(response.read())
+        answer: Any = request(
+            gateway.url("everything"), "POST", initializeMessage(1, name="t"), timeout=20
+        ).json()
         waited = time.monotonic() - started
         assert 1.0 <= waited < 10, waited
         assert answer["error"]["code"] == -32000, answer

@@ -3,7 +3,6 @@ the bundled demo and @modelcontextprotocol/server-everything."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from tests.integration.gateway import (
     waitFor,
     writeConfig,
 )
+from tests.support.mcpclient import post
 
 pytestmark = pytest.mark.integration
 
@@ -260,22 +260,9 @@ def test_missing_command_answers_an_error_others_keep_working(start: Any, home: 
 
 
 def test_unknown_server_is_404_with_a_jsonrpc_body(start: Any) -> None:
-    import urllib.error
-    import urllib.request
-
     gateway: RunningGateway = start()
-    request = urllib.request.Request(
-        gateway.url("nope"),
-        method="POST",
-        data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}).encode(),
-        headers={
-            "content-type": "application/json",
-            "accept": "application/json, text/event-stream",
-        },
-    )
-    with pytest.raises(urllib.error.HTTPError) as caught:
-        urllib.request.urlopen(request, timeout=5)
-    assert caught.value.code == 404
-    body = json.loads(caught.value.read())
+    caught = post(gateway.url("nope"), {"jsonrpc": "2.0", "id": 1, "method": "ping"}, timeout=5)
+    assert caught.status == 404
+    body = caught.json()
     assert body["error"]["code"] == -32601 or body["error"]["code"] == -32600
     assert "nope" in body["error"]["message"]

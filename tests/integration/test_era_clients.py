@@ -29,6 +29,7 @@ from mcp.shared.exceptions import MCPError
 
 from tests.integration.continuity import tsEnvironment
 from tests.integration.gateway import REPO, RunningGateway, errorText, waitFor, writeConfig
+from tests.support.sdkcallers import Caller, textOf
 
 pytestmark = pytest.mark.integration
 FIXTURE = REPO / "tests" / "fixtures" / "era_server.py"
@@ -42,48 +43,6 @@ def eraConfig(home: Path, **entry: Any) -> Path:
         home / "servers.json",
         {"era": {"command": sys.executable, "args": [str(FIXTURE)], **entry}},
     )
-
-
-def textOf(result: types.CallToolResult) -> str:
-    first = result.content[0]
-    assert isinstance(first, types.TextContent), result
-    return first.text
-
-
-class Caller:
-    """One Python SDK client's callbacks: they answer with the caller's label
-    and record every question they were asked."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.sampled: list[str] = []
-        self.elicited: list[str] = []
-
-    async def onSampling(
-        self, context: Any, params: types.CreateMessageRequestParams
-    ) -> types.CreateMessageResult:
-        content = params.messages[0].content
-        asked = content.text if isinstance(content, types.TextContent) else "?"
-        self.sampled.append(asked)
-        return types.CreateMessageResult(
-            role="assistant",
-            model=f"model-{self.label}",
-            content=types.TextContent(type="text", text=f"{self.label} answers {asked}"),
-        )
-
-    async def onElicitation(self, context: Any, params: Any) -> types.ElicitResult:
-        self.elicited.append(params.message)
-        return types.ElicitResult(
-            action="accept", content={"answer": f"{self.label} says {params.message}"}
-        )
-
-    def client(self, url: str, mode: str) -> Client:
-        return Client(
-            url,
-            mode=mode,
-            sampling_callback=self.onSampling,
-            elicitation_callback=self.onElicitation,
-        )
 
 
 async def pyScenario(

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.integration.gateway import RunningGateway
+from tests.support.mcpclient import initializeMessage
 
 pytestmark = pytest.mark.integration
 
@@ -71,18 +72,7 @@ class Client:
         status, headers, data = self.send(
             "POST",
             "/demo/mcp",
-            json.dumps(
-                {
-                    "jsonrpc": "2.0",
-                    "id": 1,
-                    "method": "initialize",
-                    "params": {
-                        "protocolVersion": version,
-                        "capabilities": {},
-                        "clientInfo": {"name": "hostile", "version": "1"},
-                    },
-                }
-            ).encode(),
+            json.dumps(initializeMessage(1, version, name="hostile")).encode(),
             {"accept": ACCEPT, "content-type": "application/json"},
         )
         assert status == 200, data

@@ -21,6 +21,7 @@ from mcp import Client, MCPError
 from mcpgateway.ops.statedir import pidAlive
 from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
 from tests.integration.sandboxkit import childPids, commandOf
+from tests.support import mcpclient
 
 pytestmark = pytest.mark.integration
 STUBBORN = REPO / "tests" / "fixtures" / "stubborn_server.py"
@@ -50,8 +51,7 @@ def holdSession(url: str) -> subprocess.Popen[bytes]:
 
 
 def sessions(gateway: RunningGateway) -> list[dict[str, Any]]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{gateway.port}/sessions", timeout=5) as r:
-        return json.loads(r.read())["sessions"]  # type: ignore[no-any-return]
+    return mcpclient.listSessions(gateway.port)
 
 
 def delete(gateway: RunningGateway, path: str) -> tuple[int, Any]:

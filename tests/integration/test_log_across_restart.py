@@ -12,127 +12,19 @@ stopped in …s}, no C{Main loop terminated.}.
 
 from __future__ import annotations
 
-import http.client
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from mcpgateway.ops.statedir import pidAlive
-from tests.integration.audittrail import assertVerifies, requestRecords
-from tests.integration.gateway import REPO, freePort, waitFor
+from tests.integration.audittrail import assertVerifies, cli, echo, requestRecords, waitGone
+from tests.integration.audittrail import home as home  # the fixture
+from tests.integration.gateway import freePort, waitFor
+from tests.support.mcpclient import Session
 
 pytestmark = pytest.mark.integration
-VERSION = "2025-11-25"
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} \[[^\]]+\] ")
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Iterator[Path]:
-    """A fresh HOME (no ~/.claude.json: the bundled demo is served); a
-    gateway a failed test left running is killed."""
-    yield tmp_path
-    state = tmp_path / "gw" / "state.json"
-    try:
-        pid = int(json.loads(state.read_text())["pid"])
-    except (OSError, ValueError, KeyError):
-        return
-    if pidAlive(pid):
-        os.kill(pid, signal.SIGKILL)
-
-
-def cli(home: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-        "MCPGATEWAY_AUDIT_LOG": str(home / "audit.jsonl"),
-    }
-    env.pop("MCPGATEWAY_HOME", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "mcpgateway.cli", *args, "--state-dir", str(home / "gw")],
-        env=env,
-        cwd=home,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
-
-
-class Session:
-    """One MCP session on the demo server, over plain HTTP."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.sid = ""
-
-    def post(self, message: dict[str, Any]) -> dict[str, Any] | None:
-        headers = {
-            "Accept": "application/json, text/event-stream",
-            "Content-Type": "application/json",
-            "MCP-Protocol-Version": VERSION,
-        }
-        if self.sid:
-            headers["Mcp-Session-Id"] = self.sid
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            conn.request("POST", "/demo/mcp", json.dumps(message), headers)
-            response = conn.getresponse()
-            body = response.read().decode()
-            assert response.status in (200, 202), body
-            self.sid = response.getheader("mcp-session-id") or self.sid
-        finally:
-            conn.close()
-        if not body.strip():
-            return None
-        if body.lstrip().startswith("{"):
-            return json.loads(body)  # type: ignore[no-any-return]
-        data = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: ")]
-        return data[-1]  # type: ignore[no-any-return]
-
-    def open(self) -> None:
-        answer = self.post(
-            {
-                "jsonrpc": "2.0",
-                "id": 0,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": VERSION,
-                    "capabilities": {},
-                    "clientInfo": {"name": "logtest", "version": "1"},
-                },
-            }
-        )
-        assert answer is not None and "result" in answer, answer
-        self.post({"jsonrpc": "2.0", "method": "notifications/initialized"})
-
-    def echo(self, n: int, text: str) -> None:
-        answer = self.post(
-            {
-                "jsonrpc": "2.0",
-                "id": n,
-                "method": "tools/call",
-                "params": {"name": "echo", "arguments": {"message": text}},
-            }
-        )
-        assert answer is not None and text in json.dumps(answer.get("result")), answer
-
-
-def waitGone(pid: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while pidAlive(pid):
-        assert time.monotonic() < deadline, f"pid {pid} still runs"
-        time.sleep(0.05)
 
 
 def said(lines: list[str], text: str) -> list[int]:
@@ -144,9 +36,9 @@ def test_the_log_has_both_processes_whole_and_every_stop_to_its_end(home: Path) 
     port = freePort()
     cli(home, "start", "--port", str(port))
     first = int(json.loads((home / "gw" / "state.json").read_text())["pid"])
-    session = Session(port)
+    session = Session(f"http://127.0.0.1:{port}/demo/mcp", name="logtest")
     session.open()
-    session.echo(1, "before the restart")  # the demo child runs: its exit is logged at stop
+    echo(session, "before the restart")  # the demo child runs: its exit is logged at stop
 
     cli(home, "restart")
     second = int(json.loads((home / "gw" / "state.json").read_text())["pid"])
@@ -155,7 +47,7 @@ def test_the_log_has_both_processes_whole_and_every_stop_to_its_end(home: Path) 
     # that must reach the successor waits for that.
     handedOver = "this process accepts no more connections"
     assert waitFor(lambda: handedOver in (home / "gw" / "gateway.log").read_text(), 30)
-    session.echo(2, "after the restart")  # the same session, in the successor
+    echo(session, "after the restart")  # the same session, in the successor
     waitGone(first)  # the old process wrote its stop's lines meanwhile
 
     cli(home, "stop")

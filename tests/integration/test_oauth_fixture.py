@@ -33,6 +33,7 @@ from mcp.shared.auth import (
 from tests.integration.gateway import freePort
 from tests.support.integration.oauth_fixture import OAuthServer
 from tests.support.integration.oauth_fixture import oauth as oauth  # the fixture
+from tests.support.mcpclient import Session, bearer
 
 pytestmark = pytest.mark.integration
 
@@ -152,66 +153,29 @@ def bearerStatus(server: OAuthServer, token: str) -> int:
     return request(f"{server.base}/mcp", b"{}", headers)[0]
 
 
-def answerOf(headers: dict[str, str], body: bytes) -> Any:
-    """The JSON-RPC message of a JSON or SSE answer."""
-    if headers.get("content-type", "").startswith("text/event-stream"):
-        for line in body.decode().splitlines():
-            if line.startswith("data:") and line[5:].strip():
-                return json.loads(line[5:])
-        raise AssertionError(body)
-    return json.loads(body)
-
-
 class MCPSession:
     """Raw Streamable HTTP with a bearer token: initialize, then tools/call."""
 
     def __init__(self, server: OAuthServer, token: str) -> None:
-        self.url = f"{server.base}/mcp"
-        self.token = token
-        self.session: str | None = None
-        self.ids = 0
-        status, answer = self.post(
-            "initialize",
-            {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "urllib", "version": "0"},
-            },
-        )
-        assert status == 200, answer
-        self.notify("notifications/initialized")
+        url = f"{server.base}/mcp"
+        self.session = Session(url, "2025-06-18", bearer(token), timeout=10, name="urllib")
+        self.session.open()
 
-    def headers(self) -> dict[str, str]:
-        headers = {
-            "Content-Type": "application/json",
-            "Accept": ACCEPT,
-            "Authorization": f"Bearer {self.token}",
-        }
-        if self.session is not None:
-            headers["Mcp-Session-Id"] = self.session
-            headers["MCP-Protocol-Version"] = "2025-06-18"
-        return headers
+    @property
+    def token(self) -> str:
+        return self.session.headers["authorization"].removeprefix("Bearer ")
 
-    def post(self, method: str, params: dict[str, Any]) -> tuple[int, Any]:
-        self.ids += 1
-        message = {"jsonrpc": "2.0", "id": self.ids, "method": method, "params": params}
-        status, headers, body = request(self.url, json.dumps(message).encode(), self.headers())
-        if status != 200:
-            return status, headers.get("www-authenticate")
-        self.session = headers.get("mcp-session-id", self.session)
-        return status, answerOf(headers, body)
-
-    def notify(self, method: str) -> None:
-        message = json.dumps({"jsonrpc": "2.0", "method": method}).encode()
-        status, _, body = request(self.url, message, self.headers())
-        assert status == 202, body
+    @token.setter
+    def token(self, token: str) -> None:
+        """Go on in the same session with another token."""
+        self.session.headers.update(bearer(token))
 
     def call(self, tool: str, **arguments: str) -> tuple[int, Any]:
         """The status and, on 200, the tool's text."""
-        status, answer = self.post("tools/call", {"name": tool, "arguments": arguments})
-        if status != 200:
-            return status, answer
-        return status, "".join(item.get("text", "") for item in answer["result"]["content"])
+        reply = self.session.send("tools/call", {"name": tool, "arguments": arguments})
+        if reply.status != 200:
+            return reply.status, reply.headers.get("www-authenticate")
+        return 200, "".join(item.get("text", "") for item in reply.answer["result"]["content"])
 
 
 def test_an_unauthenticated_request_gets_401_naming_the_resource_metadata(

@@ -6,7 +6,6 @@ leave no session's child behind after the reaper's next sweep."""
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
@@ -14,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from mcp import Client
 
 from mcpgateway.ops.statedir import pidAlive
 from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
+from tests.support import mcpclient
 
 pytestmark = [
     pytest.mark.integration,
@@ -216,8 +215,7 @@ def test_a_successor_stops_what_a_crashed_gateway_and_its_warden_left(
 
 def sessions(gateway: RunningGateway) -> list[dict[str, Any]]:
     """C{GET /sessions}."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{gateway.port}/sessions", timeout=5) as r:
-        return json.loads(r.read())["sessions"]  # type: ignore[no-any-return]
+    return mcpclient.listSessions(gateway.port)
 
 
 def sessionChildren(gateway: RunningGateway) -> list[int]:

@@ -16,8 +16,6 @@ C{Authorization: Bearer}:
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from mcpgateway.auth.tokenfile import addToken
 from tests.integration.gateway import RunningGateway, writeConfig
 from tests.support.integration.per_user import tokens
 from tests.support.integration.scopes import HttpError, Session, entry, post
+from tests.support.mcpclient import stream
 
 pytestmark = pytest.mark.integration
 
@@ -53,13 +52,9 @@ def request(url: str, method: str, sessionId: str, headers: dict[str, str]) -> i
         "mcp-protocol-version": "2025-06-18",
         **headers,
     }
-    try:
-        with urllib.request.urlopen(
-            urllib.request.Request(url, headers=sent, method=method), timeout=30
-        ) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as e:
-        return e.code
+    opened = stream(url, method, None, sent, timeout=30)
+    opened.close()
+    return opened.status
 
 
 def test_two_principals_two_children_on_a_per_user_server_one_on_a_global_one(

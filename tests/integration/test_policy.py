@@ -35,8 +35,14 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
 from tests.fixtures.jwt_issuer import JwtIssuer
-from tests.integration.cluster import post
-from tests.integration.gateway import REPO, RunningGateway, freePort, waitFor, writeConfig
+from tests.integration.gateway import (
+    REPO,
+    RunningGateway,
+    oauthGateway,
+    waitFor,
+    writeConfig,
+)
+from tests.support.mcpclient import Session, bearer
 
 pytestmark = pytest.mark.integration
 
@@ -92,25 +98,8 @@ def policyGateway(
     config = writeConfig(home / "servers.json", servers)
     policy = home / "team.cedar"
     policy.write_text(policyText)
-    port = freePort()
-    resource = f"http://127.0.0.1:{port}"
     with JwtIssuer() as issuer:
-        gateway = RunningGateway(
-            [
-                "--port",
-                f"tcp:{port}:interface=127.0.0.1",
-                "--config",
-                str(config),
-                "--oauth-issuer",
-                issuer.url,
-                "--resource-uri",
-                resource,
-                "--policy",
-                str(policy),
-                *extra,
-            ],
-            home,
-        )
+        gateway, resource = oauthGateway(home, config, issuer.url, "--policy", str(policy), *extra)
         try:
             yield gateway, policy, issuer, resource
         finally:
@@ -373,18 +362,10 @@ when { resource.name == "read_secret" };
 def rawCall(url: str, token: str, name: str) -> dict[str, Any]:
     """A fresh session that never lists: C{initialize}, then C{tools/call}
     of C{name} at once (as a client that cached its tools would)."""
-    bearer = f"Bearer {token}"
-    client = {"name": "cached-tools", "version": "1"}
-    params = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": client}
-    sid, _ = post(
-        url, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}, bearer
-    )
-    assert sid is not None
-    post(url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, bearer, sid)
+    session = Session(url, headers=bearer(token), name="cached-tools")
+    session.open()
     call = {"name": name, "arguments": {"path": "/data/public/x"}}
-    _, [answer] = post(
-        url, {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call}, bearer, sid
-    )
+    answer = session.request("tools/call", call, 2)
     assert isinstance(answer, dict)
     return answer
 

@@ -28,6 +28,7 @@ from tests.integration.gateway import (
     errorText,
     freePort,
     listening,
+    oauthGateway,
     waitFor,
     writeConfig,
 )
@@ -74,21 +75,7 @@ def trading(home: Path) -> Iterator[tuple[RunningGateway, JwtIssuer, str, str]]:
                     }
                 },
             )
-            port = freePort()
-            resource = f"http://127.0.0.1:{port}"
-            gateway = RunningGateway(
-                [
-                    "--port",
-                    f"tcp:{port}:interface=127.0.0.1",
-                    "--config",
-                    str(config),
-                    "--oauth-issuer",
-                    issuer.url,
-                    "--resource-uri",
-                    resource,
-                ],
-                home,
-            )
+            gateway, resource = oauthGateway(home, config, issuer.url)
             try:
                 yield gateway, issuer, resource, upstream
             finally:

@@ -9,65 +9,31 @@ import json
 import signal
 import stat
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.integration.gateway import RunningGateway, freePort, waitFor, writeConfig
+from tests.support.mcpclient import Session
 
 DEMO = [sys.executable, "-m", "mcpgateway.demo"]
 VERSION = "2025-11-25"
 
 
-def post(url: str, message: dict[str, Any], session: str | None = None) -> tuple[Any, str | None]:
-    headers = {
-        "Accept": "application/json, text/event-stream",
-        "Content-Type": "application/json",
-        "MCP-Protocol-Version": VERSION,
-    }
-    if session is not None:
-        headers["Mcp-Session-Id"] = session
-    request = urllib.request.Request(url, json.dumps(message).encode(), headers, method="POST")
-    with urllib.request.urlopen(request, timeout=20) as r:
-        body = r.read().decode()
-        sid = r.headers.get("mcp-session-id")
-    if body.lstrip().startswith("{"):
-        return json.loads(body), sid
-    data = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: ")]
-    return (data[-1] if data else None), sid
+def session(url: str, sid: str | None = None) -> Session:
+    return Session(url, VERSION, timeout=20, name="raw-http", id=sid)
 
 
 def openSession(url: str) -> str:
-    init = {
-        "jsonrpc": "2.0",
-        "id": 0,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": VERSION,
-            "capabilities": {},
-            "clientInfo": {"name": "raw-http", "version": "1"},
-        },
-    }
-    answer, sid = post(url, init)
-    assert "result" in answer and sid
-    post(url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, sid)
-    return sid
+    opened = session(url)
+    opened.open()
+    assert opened.id is not None
+    return opened.id
 
 
 def echo(url: str, sid: str, text: str, requestId: int) -> str:
-    answer, _ = post(
-        url,
-        {
-            "jsonrpc": "2.0",
-            "id": requestId,
-            "method": "tools/call",
-            "params": {"name": "echo", "arguments": {"message": text}},
-        },
-        sid,
-    )
+    arguments = {"name": "echo", "arguments": {"message": text}}
+    answer = session(url, sid).request("tools/call", arguments, requestId)
     assert "result" in answer, answer
     return str(answer["result"]["content"][0]["text"])
 
@@ -154,20 +120,12 @@ def aggregateUrl(gateway: RunningGateway) -> str:
 
 
 def deleteSession(url: str, sid: str) -> int:
-    request = urllib.request.Request(
-        url, headers={"Mcp-Session-Id": sid, "MCP-Protocol-Version": VERSION}, method="DELETE"
-    )
-    with urllib.request.urlopen(request, timeout=20) as r:
-        return int(r.status)
+    return session(url, sid).delete().status
 
 
 def statusOf(url: str, sid: str) -> int:
     """The HTTP status of a C{ping} on session C{sid}."""
-    try:
-        post(url, {"jsonrpc": "2.0", "id": 9, "method": "ping"}, sid)
-    except urllib.error.HTTPError as e:
-        return int(e.code)
-    return 200
+    return session(url, sid).send("ping", requestId=9).status
 
 
 def test_an_aggregate_session_opened_just_before_a_sigkill_survives_it(home: Path) -> None:

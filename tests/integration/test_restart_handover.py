@@ -7,7 +7,6 @@ config back byte for byte."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import sys
@@ -18,6 +17,7 @@ from typing import Any
 
 from tests.integration.gateway import waitFor
 from tests.support.integration.restart_handover import cli, freePort, state
+from tests.support.mcpclient import Session
 
 DEMO = [sys.executable, "-m", "mcpgateway.demo"]
 VERSION = "2025-11-25"
@@ -30,71 +30,36 @@ class Caller(threading.Thread):
     def __init__(self, port: int, server: str, number: int) -> None:
         super().__init__(daemon=True)
         self.port, self.server, self.number = port, server, number
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        self.sid = ""
+        self.session = Session(
+            f"http://127.0.0.1:{port}/{server}/mcp",
+            VERSION,
+            headers={"Host": "127.0.0.1"},
+            name=f"caller{number}",
+            keepAlive=True,
+        )
         self.calls = 0
         self.callsAfter = 0
         self.failures: list[str] = []
         self.stopping = threading.Event()
         self.restarted = threading.Event()
 
-    def post(self, message: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
-        headers = {
-            "Accept": "application/json, text/event-stream",
-            "Content-Type": "application/json",
-            "MCP-Protocol-Version": VERSION,
-            "Host": "127.0.0.1",
-        }
-        if self.sid:
-            headers["Mcp-Session-Id"] = self.sid
-        self.conn.request("POST", f"/{self.server}/mcp", json.dumps(message), headers)
-        response = self.conn.getresponse()
-        body = response.read().decode()
-        if response.status not in (200, 202):
-            raise RuntimeError(f"HTTP {response.status}: {body[:200]}")
-        if response.getheader("connection", "").lower() == "close":
-            self.conn.close()  # the next request opens a connection (to the successor)
-        if not body.strip():
-            return None, response.getheader("mcp-session-id")
-        if body.lstrip().startswith("{"):
-            return json.loads(body), response.getheader("mcp-session-id")
-        data = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: ")]
-        return data[-1], response.getheader("mcp-session-id")
-
     def open(self) -> None:
-        init = {
-            "jsonrpc": "2.0",
-            "id": 0,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": VERSION,
-                "capabilities": {},
-                "clientInfo": {"name": f"caller{self.number}", "version": "1"},
-            },
-        }
-        answer, sid = self.post(init)
-        assert answer is not None and "result" in answer and sid, answer
-        self.sid = sid
-        self.post({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        self.session.open()
 
     def run(self) -> None:
         requestId = 1
         while not self.stopping.is_set():
             text = f"{self.number}-{requestId}"
             try:
-                answer, _ = self.post(
-                    {
-                        "jsonrpc": "2.0",
-                        "id": requestId,
-                        "method": "tools/call",
-                        "params": {"name": "echo", "arguments": {"message": text}},
-                    }
-                )
+                arguments = {"name": "echo", "arguments": {"message": text}}
+                reply = self.session.send("tools/call", arguments, requestId)
+                if reply.status not in (200, 202):
+                    raise RuntimeError(f"HTTP {reply.status}: {reply.text[:200]}")
+                answer = reply.answer
                 if answer is None or text not in json.dumps(answer.get("result")):
                     self.failures.append(f"call {requestId}: {answer}")
             except Exception as e:  # refused, reset, HTTP error: all count
                 self.failures.append(f"call {requestId}: {type(e).__name__}: {e}")
-                self.conn.close()
             self.calls += 1
             if self.restarted.is_set():
                 self.callsAfter += 1
@@ -145,7 +110,7 @@ def test_restart_under_load_refuses_nothing_and_keeps_every_session(home: Path) 
         assert failures == [], failures[:5]
         with urllib_open(port, "/sessions") as sessions:
             served = {s["id"] for s in sessions["sessions"]}
-        assert {c.sid for c in callers} <= served
+        assert {c.session.id for c in callers} <= served
         assert b"/shared/mcp" in config.read_bytes()  # still adopted by the successor
     finally:
         stopped = cli(home, "stop")

@@ -3,57 +3,34 @@
 The demo server's C{slow} tool reports progress; the client reads the priming
 event and the first progress notification, drops the connection, and resumes:
 it gets every later progress notification exactly once, then the response.
-Raw C{http.client} because cutting an SDK client's stream mid-call from a test
+Raw HTTP (L{tests.support.mcpclient}) because cutting an SDK client's stream mid-call from a test
 would take a proxy; the Python SDK (2.3) resumes the same way (GET with the
 last id it saw, after the server's C{retry:}).
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from tests.integration.gateway import RunningGateway, waitFor, writeConfig
+from tests.support.mcpclient import Stream, initializeMessage, request, stream
 
 DEMO = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
-HEADERS = {
-    "content-type": "application/json",
-    "accept": "application/json, text/event-stream",
-    "host": "127.0.0.1",
-}
 
 
-def post(port: int, body: Any, session: str | None = None) -> http.client.HTTPResponse:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-    headers = dict(HEADERS)
+def post(port: int, body: Any, session: str | None = None) -> Stream:
+    headers = {"host": "127.0.0.1"}
     if session:
         headers.update({"mcp-session-id": session, "mcp-protocol-version": "2025-11-25"})
-    conn.request("POST", "/demo/mcp", json.dumps(body), headers)
-    return conn.getresponse()
+    return stream(f"http://127.0.0.1:{port}/demo/mcp", "POST", body, headers, timeout=20)
 
 
-def events(
-    response: http.client.HTTPResponse, stopAfter: int | None = None
-) -> list[dict[str, str]]:
+def events(response: Stream, stopAfter: int | None = None) -> list[dict[str, str]]:
     """SSE frames (fields as text), until the stream ends or C{stopAfter} frames."""
-    out: list[dict[str, str]] = []
-    fields: dict[str, str] = {}
-    while stopAfter is None or len(out) < stopAfter:
-        line = response.readline()
-        if not line:
-            break
-        text = line.decode().rstrip("\r\n")
-        if text == "":
-            if fields:
-                out.append(fields)
-            fields = {}
-        elif not text.startswith(":"):
-            name, _, value = text.partition(":")
-            fields[name] = value[1:] if value.startswith(" ") else value
-    return out
+    return [event.fields() for event in response.events(stopAfter)]
 
 
 def progressOf(frames: list[dict[str, str]]) -> list[int]:
@@ -67,20 +44,8 @@ def progressOf(frames: list[dict[str, str]]) -> list[int]:
 def test_a_cut_tool_call_completes_through_resumption(start: Any, home: Path) -> None:
     config = writeConfig(home / "servers.json", {"demo": DEMO})
     gateway: RunningGateway = start("--config", str(config))
-    init = post(
-        gateway.port,
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "raw", "version": "1"},
-            },
-        },
-    )
-    session = init.getheader("mcp-session-id")
+    init = post(gateway.port, initializeMessage(1, name="raw"))
+    session = init.header("mcp-session-id")
     init.read()
     assert session
     post(gateway.port, {"jsonrpc": "2.0", "method": "notifications/initialized"}, session).read()
@@ -99,27 +64,23 @@ def test_a_cut_tool_call_completes_through_resumption(start: Any, home: Path) ->
         },
         session,
     )
-    assert call.getheader("content-type") == "text/event-stream"
+    assert call.header("content-type") == "text/event-stream"
     before = events(call, stopAfter=2)  # the priming event, then progress 1
     priming, first = before
     assert priming["id"] and priming["data"] == "" and priming["retry"] == "1000"
     assert progressOf(before) == [1]
     call.close()  # the connection drops mid-progress
-    assert call.fp is None
+    assert call.response.fp is None
 
-    conn = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=20)
-    conn.request(
-        "GET",
-        "/demo/mcp",
-        headers={
-            "accept": "text/event-stream",
-            "host": "127.0.0.1",
-            "mcp-session-id": session,
-            "mcp-protocol-version": "2025-11-25",
-            "last-event-id": first["id"],
-        },
-    )
-    resumed = conn.getresponse()
+    url = f"http://127.0.0.1:{gateway.port}/demo/mcp"
+    resume = {
+        "accept": "text/event-stream",
+        "host": "127.0.0.1",
+        "mcp-session-id": session,
+        "mcp-protocol-version": "2025-11-25",
+        "last-event-id": first["id"],
+    }
+    resumed = stream(url, "GET", None, resume, timeout=20)
     assert resumed.status == 200
     after = events(resumed)  # until the gateway ends it, after the response
     assert progressOf(before) + progressOf(after) == [1, 2, 3, 4, 5, 6]
@@ -129,18 +90,6 @@ def test_a_cut_tool_call_completes_through_resumption(start: Any, home: Path) ->
     assert len(set(allIds)) == len(allIds)
 
     # Delivered over a connection that stayed up: nothing is left to resume.
-    conn.request(
-        "GET",
-        "/demo/mcp",
-        headers={
-            "accept": "text/event-stream",
-            "host": "127.0.0.1",
-            "mcp-session-id": session,
-            "mcp-protocol-version": "2025-11-25",
-            "last-event-id": first["id"],
-        },
-    )
-    gone = conn.getresponse()
+    gone = request(url, "GET", None, resume, timeout=20)
     assert gone.status == 400
-    gone.read()
     assert waitFor(lambda: "Last-Event-ID" in gateway.text(), timeout=5)

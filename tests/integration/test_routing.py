@@ -19,6 +19,7 @@ from mcp import Client, MCPError
 
 from tests.integration.conftest import CACHE
 from tests.integration.gateway import RunningGateway, waitFor, writeConfig
+from tests.support.sdkcallers import notingCallbacks
 
 pytestmark = pytest.mark.integration
 TS_CLIENT = Path(__file__).with_name("clients") / "ts_echo.mjs"
@@ -146,23 +147,7 @@ def test_sampling_and_elicitation_go_to_the_client_that_asked(shared: RunningGat
     url = shared.url("everything")
     asked: dict[str, list[str]] = {"a": [], "b": []}
 
-    def sampler(label: str) -> Any:
-        async def onSampling(context: Any, params: types.CreateMessageRequestParams) -> Any:
-            asked[label].append("sampling")
-            return types.CreateMessageResult(
-                role="assistant",
-                model="m",
-                content=types.TextContent(type="text", text=f"answer from {label}"),
-            )
-
-        return onSampling
-
-    def elicitor(label: str) -> Any:
-        async def onElicit(context: Any, params: Any) -> Any:
-            asked[label].append("elicitation")
-            return types.ElicitResult(action="decline")
-
-        return onElicit
+    sampler, elicitor = notingCallbacks(lambda label, kind: asked[label].append(kind))
 
     async def main() -> tuple[str, str, str]:
         async with Client(

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +42,7 @@ from tests.support.integration.scopes import (
     post,
     userBase,
 )
+from tests.support.mcpclient import request
 
 pytestmark = pytest.mark.integration
 
@@ -196,9 +195,9 @@ def test_credential_headers_pick_the_child_and_unlisted_ones_never_reach_it(
         {"X-Mcp-Env-TOKEN": "secret-two"},
     )
     assert answer["error"]["code"] == -32602
-    sessions = json.loads(
-        urllib.request.urlopen(f"http://127.0.0.1:{gateway.port}/sessions", timeout=5).read()
-    )["sessions"]
+    sessions = request(f"http://127.0.0.1:{gateway.port}/sessions", "GET", timeout=5).json()[
+        "sessions"
+    ]
     credentials = {s["id"]: s["credential"] for s in sessions}
     assert credentials[first.id] == credentials[third.id] != credentials[second.id]
     everything = gateway.text() + json.dumps(gateway.health()) + json.dumps(sessions)

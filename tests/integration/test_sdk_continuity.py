@@ -14,14 +14,7 @@ C{mcp.Client} in one event loop, the restart runs on a worker thread.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import urllib.request
-from collections.abc import Iterator
 from contextlib import AsyncExitStack
-from pathlib import Path
 
 import anyio
 import httpx2
@@ -31,124 +24,17 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from tests.integration.continuity import TsSession, tsEnvironment
-from tests.integration.gateway import REPO, RunningGateway, freePort, waitFor, writeConfig
+from tests.integration.gateway import waitFor
+from tests.integration.restartkit import Restartable
+from tests.integration.restartkit import gateway as gateway  # the fixture
 
 pytestmark = pytest.mark.integration
 
-DEMO = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
 SERVERS = ("shared", "solo")
 HOWS = ["sigterm", "sigkill", "restart"]
 """How the gateway is restarted: SIGTERM or SIGKILL, then a new gateway on
 the same state directory and port; or C{mcpgateway restart} (the socket is
 handed over, nothing is refused)."""
-SIGNALS = {"sigterm": signal.SIGTERM, "sigkill": signal.SIGKILL}
-HANDOVER = 15.0
-"""Seconds within which the old process of C{mcpgateway restart} exits."""
-
-
-class Restartable:
-    """A gateway on a fixed port and state directory that the test restarts:
-    a C{twist} subprocess for the signal restarts, C{mcpgateway start}
-    (detached, logging to the state directory) for C{mcpgateway restart}."""
-
-    def __init__(self, home: Path, how: str) -> None:
-        config = writeConfig(
-            home / "servers.json",
-            {"shared": DEMO, "solo": {**DEMO, "mode": "stateful"}},
-        )
-        self.home = home
-        self.how = how
-        self.port = freePort()
-        self.gateways: list[RunningGateway] = []
-        self.logFile = home / "state" / "gateway.log"
-        self.logFrom = 0
-        if how == "restart":
-            started = self.cli(
-                "start", "--port", str(self.port), "--config", str(config), "--no-rewrite"
-            )
-            assert started.returncode == 0, started.stdout + started.stderr
-        else:
-            self.args = ["--config", str(config), "--port", f"tcp:{self.port}:interface=127.0.0.1"]
-            self.gateways.append(RunningGateway(self.args, home))
-            assert self.gateways[-1].port == self.port
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {
-            **os.environ,
-            "HOME": str(self.home),
-            "MCPGATEWAY_HOME": str(self.home / "state"),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-        }
-        return subprocess.run(
-            [sys.executable, "-m", "mcpgateway.cli", *args],
-            env=env,
-            cwd=self.home,
-            capture_output=True,
-            text=True,
-            timeout=90,
-        )
-
-    def url(self, server: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{server}/mcp"
-
-    def sessions(self) -> dict[str, str]:
-        """Session id to server, as the running gateway lists them."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/sessions", timeout=5) as r:
-            return {s["id"]: s["server"] for s in json.loads(r.read())["sessions"]}
-
-    def log(self) -> str:
-        """What the gateway logged since the restart."""
-        if self.how != "restart":
-            return self.gateways[-1].text()
-        with self.logFile.open("rb") as f:
-            f.seek(self.logFrom)
-            return f.read().decode("utf-8", "replace")
-
-    def restart(self, sessionIds: set[str]) -> None:
-        """Restart the gateway once C{sessionIds} are saved (batched, about
-        a second); return when the new one serves them."""
-        saved = self.home / "state" / "sessions.json"
-
-        def allSaved() -> bool:
-            try:
-                records = json.loads(saved.read_text())["sessions"]
-            except (OSError, ValueError, KeyError):
-                return False
-            return sessionIds <= {r["id"] for r in records}
-
-        assert waitFor(allSaved, timeout=10), "sessions were not saved"
-        if self.how == "restart":
-            old = json.loads((self.home / "state" / "state.json").read_text())["pid"]
-            self.logFrom = self.logFile.stat().st_size
-            restarted = self.cli("restart")
-            assert restarted.returncode == 0, restarted.stdout + restarted.stderr
-            # The old process finishes its connections and exits (once the
-            # clients closed their idle keep-alive connections: 4 s for
-            # Node's fetch, 5 s for httpx), well before the --restart-timeout
-            # (30 s); the new one then has every session of it.
-            assert waitFor(lambda: not Path(f"/proc/{old}").exists(), timeout=HANDOVER), (
-                f"the old gateway (pid {old}) still runs {HANDOVER:g} s after the restart"
-                f" returned:\n{self.log()}"
-            )
-            return
-        old = self.gateways[-1]
-        old.process.send_signal(SIGNALS[self.how])
-        old.process.wait(20)
-        self.gateways.append(RunningGateway(self.args, self.home))
-        assert self.gateways[-1].port == self.port
-
-    def stop(self) -> None:
-        if self.how == "restart":
-            self.cli("stop")
-        for gateway in self.gateways:
-            gateway.stop()
-
-
-@pytest.fixture
-def gateway(home: Path, how: str) -> Iterator[Restartable]:
-    running = Restartable(home, how)
-    yield running
-    running.stop()
 
 
 def assertNoNewSession(gateway: Restartable, before: dict[str, str]) -> None:

@@ -29,8 +29,6 @@ import json
 import shlex
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -45,13 +43,13 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcpgateway.auth.tokenfile import addToken
 from tests.integration.gateway import RunningGateway, writeConfig
 from tests.support.integration.registry_add import LocalRegistry
+from tests.support.mcpclient import Client2026, Session, bearer, initializeMessage, request
 
 pytestmark = pytest.mark.integration
 
 EVERYTHING = "io.github.modelcontextprotocol/everything"
 EVERYTHING_LINE = "npx -y @modelcontextprotocol/server-everything@2026.8.31 stdio"
 TOOLS_CHANGED = "notifications/tools/list_changed"
-VERSION = "2026-07-28"
 LURE = """
 import json, sys
 ADD = {"name": "helper", "command": "python3", "args": ["-c", "print('owned')"]}
@@ -106,8 +104,9 @@ class Setup:
     def names(self) -> set[str]:
         """The servers of C{GET /api/v1/servers}."""
         url = f"http://127.0.0.1:{self.gateway.port}/api/v1/servers"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return {server["name"] for server in json.loads(response.read())["servers"]}
+        reply = request(url, "GET", timeout=10)
+        assert reply.status == 200, reply.text
+        return {server["name"] for server in reply.json()["servers"]}
 
     def stop(self) -> None:
         self.gateway.stop()
@@ -277,40 +276,14 @@ def test_search_mode_finds_it_and_its_question_reaches_the_caller(setup: Setup) 
     assert "viasearch" not in setup.names()
 
 
-def post2026(url: str, body: dict[str, Any], name: str) -> dict[str, Any]:
-    """One MCP 2026-07-28 request (a client that declares form elicitation)."""
-    meta = {
-        "io.modelcontextprotocol/protocolVersion": VERSION,
-        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}}},
-        "io.modelcontextprotocol/clientInfo": {"name": "self-service-test", "version": "1"},
-    }
-    body = {**body, "params": {**body["params"], "_meta": meta}}
-    headers = {
-        "content-type": "application/json",
-        "accept": "application/json, text/event-stream",
-        "mcp-protocol-version": VERSION,
-        "mcp-method": body["method"],
-        "mcp-name": name,
-    }
-    request = urllib.request.Request(url, json.dumps(body).encode(), headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            raw, kind = response.read().decode(), response.headers.get("content-type", "")
-    except urllib.error.HTTPError as e:
-        raw, kind = e.read().decode(), e.headers.get("content-type", "")
-    if "text/event-stream" in kind:
-        datas = [line[5:].strip() for line in raw.splitlines() if line.startswith("data:")]
-        return [json.loads(d) for d in datas if d and '"id"' in d][-1]  # type: ignore[no-any-return]
-    return json.loads(raw)  # type: ignore[no-any-return]
-
-
 def test_a_2026_client_confirms_in_an_input_required_round(setup: Setup) -> None:
     url = f"http://127.0.0.1:{setup.gateway.port}/gateway/mcp"
     arguments = {"name": "demo2026", "command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
     call = {"name": "add_server", "arguments": arguments}
-    first = post2026(
-        url, {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": call}, "add_server"
+    client = Client2026(
+        url, capabilities={"elicitation": {"form": {}}}, timeout=60, name="self-service-test"
     )
+    first = client.request("tools/call", call, requestId=1)
     result = first["result"]
     assert result["resultType"] == "input_required", first
     question = result["inputRequests"]["confirm"]
@@ -322,9 +295,7 @@ def test_a_2026_client_confirms_in_an_input_required_round(setup: Setup) -> None
         "inputResponses": {"confirm": {"action": "accept", "content": {"confirm": True}}},
         "requestState": result["requestState"],
     }
-    second = post2026(
-        url, {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": retry}, "add_server"
-    )
+    second = client.request("tools/call", retry, requestId=2)
     assert second["result"]["resultType"] == "complete", second
     assert "Added 'demo2026'" in second["result"]["content"][0]["text"]
     assert "demo2026" in setup.names()
@@ -362,29 +333,10 @@ def test_on_a_team_gateway_only_admins_have_it(home: Path) -> None:
     try:
         aliceNames, _, _ = anyio.run(session, alice)
         rootNames, listed, answer = anyio.run(lambda: session(root, elicitation_callback=person))
-        initialize = {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "t", "version": "1"},
-            },
-        }
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{gateway.port}/gateway/mcp",
-            json.dumps(initialize).encode(),
-            {
-                "authorization": f"Bearer {alice}",
-                "content-type": "application/json",
-                "accept": "application/json, text/event-stream",
-            },
-            method="POST",
-        )
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(request, timeout=10)
-        assert refused.value.code == 403
+        refused = Session(
+            f"http://127.0.0.1:{gateway.port}/gateway/mcp", headers=bearer(alice), timeout=10
+        ).post(initializeMessage(1, name="t"))
+        assert refused.status == 403
     finally:
         gateway.stop()
     assert "demo__echo" in aliceNames

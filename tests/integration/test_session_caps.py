@@ -4,11 +4,8 @@ caller's; with none of its own to give it gets HTTP 503 with Retry-After."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -18,51 +15,23 @@ import pytest
 
 from mcpgateway.auth.tokenfile import addToken
 from tests.integration.gateway import RunningGateway, writeConfig
+from tests.support.mcpclient import Session, bearer, initializeMessage, request, stream
 
 pytestmark = pytest.mark.integration
-
-ACCEPT = "application/json, text/event-stream"
 
 
 def post(port: int, body: Any, token: str, session: str | None = None) -> tuple[int, Any, str]:
     """POST to the demo's endpoint: the status, the answer, the session id."""
-    headers = {
-        "content-type": "application/json",
-        "accept": ACCEPT,
-        "mcp-protocol-version": "2025-11-25",
-    }
-    if token:  # "": a gateway without authentication
-        headers["authorization"] = f"Bearer {token}"
-    if session is not None:
-        headers["mcp-session-id"] = session
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/demo/mcp", json.dumps(body).encode(), headers, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            raw = response.read().decode()
-            sid = response.headers.get("mcp-session-id", "")
-            status = response.status
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null"), ""
-    if raw.startswith(("event:", "id:", "data:", ":")):
-        data = [line[6:] for line in raw.splitlines() if line.startswith("data: ") and line[6:]]
-        return status, json.loads(data[-1]), sid
-    return status, json.loads(raw) if raw else None, sid
+    url = f"http://127.0.0.1:{port}/demo/mcp"
+    # token "": a gateway without authentication
+    reply = Session(url, headers=bearer(token or None), timeout=15, id=session).post(body)
+    if reply.status >= 400:
+        return reply.status, json.loads(reply.body or b"null"), ""
+    return reply.status, reply.answer, reply.session or ""
 
 
 def initialize(port: int, token: str) -> str:
-    body = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {},
-            "clientInfo": {"name": "caps", "version": "1"},
-        },
-    }
-    status, answer, sid = post(port, body, token)
+    status, answer, sid = post(port, initializeMessage(1, name="caps"), token)
     assert status == 200 and "result" in answer, (status, answer)
     return sid
 
@@ -75,23 +44,18 @@ def listTools(port: int, token: str, session: str) -> int:
 @contextmanager
 def getStream(port: int, token: str, session: str) -> Iterator[None]:
     """A GET stream open on C{session} (the session is in use) while inside."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    headers = {
+        "accept": "text/event-stream",
+        "authorization": f"Bearer {token}",
+        "mcp-protocol-version": "2025-11-25",
+        "mcp-session-id": session,
+    }
+    response = stream(f"http://127.0.0.1:{port}/demo/mcp", "GET", None, headers, timeout=15)
     try:
-        connection.request(
-            "GET",
-            "/demo/mcp",
-            headers={
-                "accept": "text/event-stream",
-                "authorization": f"Bearer {token}",
-                "mcp-protocol-version": "2025-11-25",
-                "mcp-session-id": session,
-            },
-        )
-        response = connection.getresponse()
         assert response.status == 200, response.status
         yield
     finally:
-        connection.close()
+        response.close()
 
 
 def teamGateway(start: Any, home: Path) -> tuple[RunningGateway, str, str]:
@@ -138,20 +102,13 @@ def test_a_caller_with_every_session_in_use_gets_503_and_ends_nobodys(
         "method": "initialize",
         "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
     }
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/demo/mcp",
-        json.dumps(body).encode(),
-        {"content-type": "application/json", "accept": ACCEPT, "authorization": f"Bearer {bob}"},
-        method="POST",
-    )
     with ExitStack() as streams:
         for sid in bobs:
             streams.enter_context(getStream(port, bob, sid))
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(request, timeout=15)
-        assert refused.value.code == 503
-        assert refused.value.headers["retry-after"] == "30"
-        answer = json.loads(refused.value.read())
+        refused = request(f"http://127.0.0.1:{port}/demo/mcp", "POST", body, bearer(bob))
+        assert refused.status == 503
+        assert refused.headers["retry-after"] == "30"
+        answer = refused.json()
         assert answer["id"] == 9 and answer["error"]["code"] == -32000
         assert "its limit of 2 per caller" in answer["error"]["message"]
         assert listTools(port, alice, hers) == 200

@@ -13,7 +13,6 @@ clients, server-everything from the npm registry):
 
 from __future__ import annotations
 
-import http.client
 import json
 import time
 from pathlib import Path
@@ -26,14 +25,10 @@ from mcp import Client
 
 from tests.integration.gateway import RunningGateway, writeConfig
 from tests.support.integration.shared_roots import promotions, text
+from tests.support.mcpclient import Session, Stream, stream
+from tests.support.sdkcallers import notingCallbacks
 
 pytestmark = pytest.mark.integration
-
-HEADERS = {
-    "content-type": "application/json",
-    "accept": "application/json, text/event-stream",
-    "host": "127.0.0.1",
-}
 
 
 @pytest.fixture
@@ -53,23 +48,7 @@ def test_an_idle_window_stops_neither_roots_nor_sampling_nor_elicitation(
     url = shared.url("everything")
     asked: list[tuple[str, str]] = []
 
-    def sampler(label: str) -> Any:
-        async def onSampling(context: Any, params: types.CreateMessageRequestParams) -> Any:
-            asked.append((label, "sampling"))
-            return types.CreateMessageResult(
-                role="assistant",
-                model="m",
-                content=types.TextContent(type="text", text=f"answer from {label}"),
-            )
-
-        return onSampling
-
-    def elicitor(label: str) -> Any:
-        async def onElicit(context: Any, params: Any) -> Any:
-            asked.append((label, "elicitation"))
-            return types.ElicitResult(action="decline")
-
-        return onElicit
+    sampler, elicitor = notingCallbacks(lambda label, kind: asked.append((label, kind)))
 
     async def onRoots(context: Any) -> Any:
         asked.append(("caller", "roots"))
@@ -121,85 +100,45 @@ def test_an_idle_window_stops_neither_roots_nor_sampling_nor_elicitation(
     assert "promoted" not in shared.text()
 
 
-def post(port: int, body: Any, session: str | None = None) -> http.client.HTTPResponse:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-    headers = dict(HEADERS)
-    if session:
-        headers.update({"mcp-session-id": session, "mcp-protocol-version": "2025-11-25"})
-    conn.request("POST", "/everything/mcp", json.dumps(body), headers)
-    return conn.getresponse()
-
-
-def messages(response: http.client.HTTPResponse, until: str) -> list[dict[str, Any]]:
+def messages(response: Stream, until: str) -> list[dict[str, Any]]:
     """The JSON-RPC messages of an SSE body (or a JSON one), up to and
     including the first whose method or result mentions C{until}."""
-    if response.getheader("content-type", "").startswith("application/json"):
+    if (response.header("content-type") or "").startswith("application/json"):
         return [json.loads(response.read())]
     out: list[dict[str, Any]] = []
-    data: list[str] = []
-    while True:
-        line = response.readline()
-        if not line:
-            return out
-        text = line.decode().rstrip("\r\n")
-        if text.startswith("data:"):
-            data.append(text[5:].strip())
-        elif text == "" and data:
-            joined, data = "\n".join(data), []
-            if joined:
-                out.append(json.loads(joined))
-                if until in joined:
-                    return out
+    while (event := response.next()) is not None:
+        if event.data:
+            out.append(json.loads(event.data))
+            if until in event.data:
+                return out
+    return out
 
 
 def test_the_start_up_roots_request_waits_for_the_clients_get_stream(
     shared: RunningGateway,
 ) -> None:
-    init = post(
-        shared.port,
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {"roots": {"listChanged": True}},
-                "clientInfo": {"name": "raw", "version": "1"},
-            },
-        },
-    )
-    session = init.getheader("mcp-session-id")
-    init.read()
-    assert session
-    post(shared.port, {"jsonrpc": "2.0", "method": "notifications/initialized"}, session).read()
+    url = f"http://127.0.0.1:{shared.port}/everything/mcp"
+    session = Session(url, headers={"host": "127.0.0.1"}, timeout=20, name="raw")
+    session.open({"roots": {"listChanged": True}})
+    assert session.id
     time.sleep(1.5)  # the child asked for roots at 350 ms; no stream was open then
-    conn = http.client.HTTPConnection("127.0.0.1", shared.port, timeout=10)
-    conn.request(
-        "GET",
-        "/everything/mcp",
-        headers={
-            "accept": "text/event-stream",
-            "host": "127.0.0.1",
-            "mcp-session-id": session,
-            "mcp-protocol-version": "2025-11-25",
-        },
-    )
-    stream = conn.getresponse()
-    assert stream.status == 200
-    [asked] = [m for m in messages(stream, "roots/list") if m.get("method") == "roots/list"]
+    listening = {"accept": "text/event-stream", **session.sessionHeaders()}
+    opened = stream(url, "GET", None, listening, timeout=10)
+    assert opened.status == 200
+    [asked] = [m for m in messages(opened, "roots/list") if m.get("method") == "roots/list"]
     root = {"uri": "file:///work/raw-project", "name": "raw-project"}
-    answer = post(
-        shared.port, {"jsonrpc": "2.0", "id": asked["id"], "result": {"roots": [root]}}, session
-    )
+    answer = session.post({"jsonrpc": "2.0", "id": asked["id"], "result": {"roots": [root]}})
     assert answer.status == 202
-    answer.read()
-    call = post(
-        shared.port,
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "get-roots-list"}},
-        session,
-    )
+    getRoots = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "get-roots-list"},
+    }
+    call = stream(url, "POST", getRoots, session.sessionHeaders(), timeout=20)
     [result] = [m for m in messages(call, "raw-project") if m.get("id") == 2]
     assert "file:///work/raw-project" in result["result"]["content"][0]["text"], result
-    conn.close()
+    call.close()
+    opened.close()
     assert "no open stream" not in shared.text()
     assert shared.health()["servers"]["everything"]["ambiguousServerRequests"] == 0

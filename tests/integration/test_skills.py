@@ -16,8 +16,6 @@ import re
 import shutil
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ import pytest
 
 from tests.integration.conftest import CACHE
 from tests.integration.gateway import REPO, RunningGateway, writeConfig
+from tests.support.mcpclient import Client2026, Session
 
 pytestmark = pytest.mark.integration
 FIXTURE = REPO / "tests" / "fixtures" / "skills_server.py"
@@ -33,82 +32,25 @@ ERA2026 = "2026-07-28"
 HANDSHAKE = "2025-11-25"
 
 
-def post(url: str, message: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any, Any]:
-    """POST one JSON-RPC message: (status, response headers, the answer)."""
-    request = urllib.request.Request(
-        url,
-        json.dumps(message).encode(),
-        {
-            "Accept": "application/json, text/event-stream",
-            "Content-Type": "application/json",
-            **headers,
-        },
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            raw = response.read()
-            if response.headers.get("content-type", "").startswith("text/event-stream"):
-                events = [line[5:] for line in raw.splitlines() if line.startswith(b"data:")]
-                raw = events[-1] if events else b""
-            return response.status, response.headers, json.loads(raw or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, json.loads(e.read() or b"null")
-
-
-class Handshake:
+class Handshake(Session):
     """A 2025-11-25 session of C{url}, opened with C{initialize}."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.ids = 0
-        status, headers, answer = post(
-            url,
-            {
-                "jsonrpc": "2.0",
-                "id": 0,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": HANDSHAKE,
-                    "capabilities": {},
-                    "clientInfo": {"name": "skills-test", "version": "1"},
-                },
-            },
-            {},
-        )
-        assert status == 200, answer
-        self.initialize = answer["result"]
-        self.headers = {
-            "Mcp-Session-Id": headers["mcp-session-id"],
-            "MCP-Protocol-Version": HANDSHAKE,
-        }
-        post(url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, self.headers)
+        super().__init__(url, HANDSHAKE, name="skills-test")
+        self.initialize = self.open()
 
-    def request(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        self.ids += 1
-        message = {"jsonrpc": "2.0", "id": self.ids, "method": method, "params": params or {}}
-        status, _, answer = post(self.url, message, self.headers)
-        assert status == 200, answer
-        return answer  # type: ignore[no-any-return]
+    def request(
+        self, method: str, params: dict[str, Any] | None = None, requestId: Any = None
+    ) -> Any:
+        reply = self.send(method, params or {}, requestId)
+        assert reply.status == 200, reply.answer
+        return reply.answer
 
 
 def era2026(url: str, method: str, params: dict[str, Any] | None = None) -> tuple[int, Any]:
     """One 2026-07-28 request (no session): (status, answer)."""
-    meta = {
-        "io.modelcontextprotocol/protocolVersion": ERA2026,
-        "io.modelcontextprotocol/clientCapabilities": {},
-        "io.modelcontextprotocol/clientInfo": {"name": "skills-test", "version": "1"},
-    }
-    params = {**(params or {}), "_meta": meta}
-    headers = {"MCP-Protocol-Version": ERA2026, "Mcp-Method": method}
-    if method == "resources/read":
-        headers["Mcp-Name"] = params["uri"]
-    elif method == "tools/call":
-        headers["Mcp-Name"] = params["name"]
-    status, _, answer = post(
-        url, {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, headers
-    )
-    return status, answer
+    reply = Client2026(url, name="skills-test").send(method, params or {}, requestId=1)
+    return reply.status, reply.answer
 
 
 def fixture(label: str, *args: str, **entry: Any) -> dict[str, Any]:

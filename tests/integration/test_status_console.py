@@ -21,7 +21,6 @@ import json
 import os
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ import pytest
 from tests.integration.audittrail import requestRecords
 from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
 from tests.support.integration.status_page import browser, chromiumOrSkip  # noqa: F401
+from tests.support.mcpclient import Session
 
 pytestmark = pytest.mark.integration
 
@@ -64,49 +64,12 @@ def axeScript() -> str | None:
     return None
 
 
-def rpc(
-    url: str, message: dict[str, Any], session: str | None = None
-) -> tuple[dict[str, Any], str]:
-    """One JSON-RPC request; its answer and the session id."""
-    headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
-    if session:
-        headers["mcp-session-id"] = session
-        headers["mcp-protocol-version"] = "2025-06-18"
-    request = urllib.request.Request(url, data=json.dumps(message).encode(), headers=headers)
-    with urllib.request.urlopen(request, timeout=10) as response:
-        body = response.read().decode()
-        sid = response.headers.get("mcp-session-id") or session or ""
-    if body.startswith("event:") or body.startswith("data:") or "\ndata:" in body:
-        body = [line[5:] for line in body.splitlines() if line.startswith("data:")][-1]
-    return (json.loads(body) if body.strip() else {}), sid
-
-
 def callEchoes(gateway: RunningGateway, times: int) -> None:
-    url = gateway.url("demo")
-    _, sid = rpc(
-        url,
-        {
-            "jsonrpc": "2.0",
-            "id": 0,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "plot-maker", "version": "1"},
-            },
-        },
-    )
-    rpc(url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, sid)
+    session = Session(gateway.url("demo"), "2025-06-18", timeout=10, name="plot-maker")
+    session.open()
     for i in range(times):
-        answer, _ = rpc(
-            url,
-            {
-                "jsonrpc": "2.0",
-                "id": i + 1,
-                "method": "tools/call",
-                "params": {"name": "echo", "arguments": {"message": f"hi {i}"}},
-            },
-            sid,
+        answer = session.request(
+            "tools/call", {"name": "echo", "arguments": {"message": f"hi {i}"}}
         )
         assert "result" in answer, answer
 

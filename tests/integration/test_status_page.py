@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import http.server
-import json
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +23,7 @@ import pytest
 
 from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
 from tests.support.integration.status_page import browser as browser  # the fixture
+from tests.support.mcpclient import RpcError, initializeMessage, post
 
 pytestmark = pytest.mark.integration
 
@@ -40,36 +38,17 @@ def health(gateway: RunningGateway) -> dict[str, Any]:
 
 def openSession(gateway: RunningGateway, server: str, client: str) -> str:
     """Initialize a session with C{client} as its clientInfo name; left open."""
-    body = json.dumps(
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": client, "version": "1"},
-            },
-        }
-    ).encode()
-    request = urllib.request.Request(
-        gateway.url(server),
-        data=body,
-        headers={
-            "content-type": "application/json",
-            "accept": "application/json, text/event-stream",
-        },
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        response.read()
-        return str(response.headers["mcp-session-id"])
+    reply = post(gateway.url(server), initializeMessage(1, "2025-06-18", name=client), timeout=10)
+    if reply.status >= 400:
+        raise RpcError(reply)
+    return str(reply.headers.get("mcp-session-id"))
 
 
 def breakCircuit(gateway: RunningGateway) -> None:
     """Start the broken server until its circuit opens (plain HTTP: the
     browser fixture's Playwright runs an event loop in this thread)."""
     for _ in range(8):
-        with contextlib.suppress(urllib.error.HTTPError):  # answered with why: expected
+        with contextlib.suppress(RpcError):  # answered with why: expected
             openSession(gateway, "broken", "circuit-breaker")
         if health(gateway)["servers"]["broken"]["circuit"] == "open":
             return

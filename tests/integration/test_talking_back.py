@@ -13,11 +13,9 @@ SDK clients, server-everything from the npm registry and the bundled demo):
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from mcp import Client
 
 from tests.integration.gateway import RunningGateway, callsInFlight, errorText, waitFor, writeConfig
 from tests.integration.sampling import recordingSampler
+from tests.support import mcpclient
 
 pytestmark = pytest.mark.integration
 
@@ -41,8 +40,7 @@ def text(result: Any) -> str:
 
 
 def sessionsOf(gateway: RunningGateway) -> list[dict[str, Any]]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{gateway.port}/sessions", timeout=5) as r:
-        return json.loads(r.read())["sessions"]  # type: ignore[no-any-return]
+    return mcpclient.listSessions(gateway.port)
 
 
 def test_one_window_samples_while_others_sit_idle(

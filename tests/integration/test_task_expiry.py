@@ -8,51 +8,18 @@ client is never left waiting on a task the gateway forgot."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mcpgateway.core.tasks.manager import TTL_OVER
-from mcpgateway.core.taskterms import EXTENSION
 from tests.support.integration.task_status import start
 from tests.support.integration.tasks import Client2026
 
 pytestmark = pytest.mark.integration
-
-
-def listenFor(url: str, taskId: str) -> list[dict[str, Any]]:
-    """A 2026-07-28 listen naming C{taskId}, read to its end: every frame."""
-    meta = {
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {"extensions": {EXTENSION: {}}},
-        "io.modelcontextprotocol/clientInfo": {"name": "expiry-listen", "version": "1"},
-    }
-    body = {
-        "jsonrpc": "2.0",
-        "id": "listen-1",
-        "method": "subscriptions/listen",
-        "params": {"notifications": {"taskIds": [taskId]}, "_meta": meta},
-    }
-    request = urllib.request.Request(
-        url,
-        json.dumps(body).encode(),
-        headers={
-            "content-type": "application/json",
-            "accept": "application/json, text/event-stream",
-            "mcp-protocol-version": "2026-07-28",
-            "mcp-method": "subscriptions/listen",
-        },
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        raw = response.read().decode()
-    datas = [line[5:].strip() for line in raw.splitlines() if line.startswith("data:")]
-    return [json.loads(data) for data in datas if data]
 
 
 def test_a_listen_hears_the_end_of_a_task_whose_time_to_live_ran_out(home: Path) -> None:
@@ -64,7 +31,7 @@ def test_a_listen_hears_the_end_of_a_task_whose_time_to_live_ran_out(home: Path)
         handle = client.call("slow_compute", {"seconds": 30, "label": "outlived"})
         assert handle["resultType"] == "task", handle
         taskId = handle["taskId"]
-        listening = threading.Thread(target=lambda: frames.extend(listenFor(url, taskId)))
+        listening = threading.Thread(target=lambda: frames.extend(Client2026(url).listen(taskId)))
         listening.start()
         time.sleep(3.5)  # past the task's time to live
         gone = client.request("tasks/get", {"taskId": taskId}, taskId)

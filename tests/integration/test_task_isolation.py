@@ -4,9 +4,6 @@ of its own tasks only (the child's task ids are one space for both)."""
 
 from __future__ import annotations
 
-import http.client
-import json
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +12,7 @@ import pytest
 from tests.integration.gateway import RunningGateway, waitFor, writeConfig
 from tests.support.integration.aggregate_shield import VERSION
 from tests.support.integration.aggregate_tasks import Client
+from tests.support.mcpclient import Listener
 
 pytestmark = pytest.mark.integration
 
@@ -22,34 +20,12 @@ TOOL = "simulate-research-query"
 STATUS = "notifications/tasks/status"
 
 
-class GetStream:
+class GetStream(Listener):
     """A session's standalone SSE stream, read on a thread into C{messages}."""
 
     def __init__(self, port: int, sid: str) -> None:
-        self.messages: list[dict[str, Any]] = []
-        self._connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        self._connection.request(
-            "GET",
-            "/everything/mcp",
-            headers={
-                "Accept": "text/event-stream",
-                "Mcp-Session-Id": sid,
-                "MCP-Protocol-Version": VERSION,
-            },
-        )
-        response = self._connection.getresponse()  # the stream is open once this returns
-        assert response.status == 200, response.status
-        self._response = response
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        try:
-            for line in self._response:
-                text = line.decode().rstrip("\r\n")
-                if text.startswith("data: ") and text[6:].strip():
-                    self.messages.append(json.loads(text[6:]))
-        except OSError:
-            pass  # the gateway stopped
+        headers = {"mcp-session-id": sid, "mcp-protocol-version": VERSION}
+        super().__init__(f"http://127.0.0.1:{port}/everything/mcp", headers, 60)
 
     def statuses(self) -> list[tuple[str, str]]:
         return [

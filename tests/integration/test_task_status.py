@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import subprocess
-import sys
-import threading
-import urllib.request
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,8 +30,10 @@ from mcp_types import CallToolResult, NotificationParams, Result
 from pydantic import ConfigDict
 
 from mcpgateway.core.taskterms import EXTENSION
-from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
+from tests.integration.gateway import RunningGateway, waitFor, writeConfig
+from tests.integration.restartkit import cli
 from tests.support.integration.task_status import start
+from tests.support.mcpclient import Reply, Session
 
 pytestmark = pytest.mark.integration
 
@@ -194,23 +193,6 @@ def test_a_listening_client_hears_working_then_completed_and_never_polls(home: P
     assert set(sent) <= {"server/discover", "tools/list", "tools/call", "subscriptions/listen"}
 
 
-def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "MCPGATEWAY_HOME": str(home / "state"),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "mcpgateway.cli", *args],
-        env=env,
-        cwd=home,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-
-
 def test_the_status_comes_through_mcpgateway_restart_without_polling(home: Path) -> None:
     # The call outlasts the hand-over (a successor starts within the CLI's
     # 15 s), and the old process keeps running it through its drain (long
@@ -284,81 +266,25 @@ def test_a_2025_session_hears_its_tasks_status_on_its_stream(home: Path) -> None
         gateway.stop()
 
 
-class Session2025:
+class Session2025(Session):
     """A raw 2025-11-25 session: initialize, its GET stream read on a thread."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
+        super().__init__(url, name="status-2025")
         self.methods: Counter[str] = Counter()
-        self.heard: list[dict[str, Any]] = []
-        answer, headers = self.post(
-            {
-                "jsonrpc": "2.0",
-                "id": 0,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-11-25",
-                    "capabilities": {},
-                    "clientInfo": {"name": "status-2025", "version": "1"},
-                },
-            }
-        )
-        assert answer["result"]["capabilities"]["tasks"]["requests"] == {"tools": {"call": {}}}
-        self.sid = headers["mcp-session-id"]
-        self.post({"jsonrpc": "2.0", "method": "notifications/initialized"})
-        self.streaming = threading.Event()
-        threading.Thread(target=self.read, daemon=True).start()
-        assert self.streaming.wait(10)
+        result = self.open()
+        assert result["capabilities"]["tasks"]["requests"] == {"tools": {"call": {}}}
+        self.heard = self.listen().messages
 
-    def post(self, message: dict[str, Any]) -> tuple[Any, Any]:
-        method = message.get("method", "?")
-        self.methods[method] += 1
-        headers = {
-            "content-type": "application/json",
-            "accept": "application/json, text/event-stream",
-        }
-        if method != "initialize":
-            headers["mcp-session-id"] = self.sid
-            headers["mcp-protocol-version"] = "2025-11-25"
-        request = urllib.request.Request(
-            self.url, json.dumps(message).encode(), headers=headers, method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            raw = response.read().decode()
-            kind = response.headers.get("content-type", "")
-            got = response.headers
-        if not raw:
-            return None, got
-        if "text/event-stream" in kind:
-            datas = [line[5:].strip() for line in raw.splitlines() if line.startswith("data:")]
-            return [json.loads(d) for d in datas if d][-1], got
-        return json.loads(raw), got
-
-    def read(self) -> None:
-        request = urllib.request.Request(
-            self.url,
-            headers={
-                "accept": "text/event-stream",
-                "mcp-session-id": self.sid,
-                "mcp-protocol-version": "2025-11-25",
-            },
-        )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            self.streaming.set()
-            for line in response:
-                text = line.decode().strip()
-                if text.startswith("data:") and text[5:].strip():
-                    self.heard.append(json.loads(text[5:]))
+    def post(self, message: Any, headers: Mapping[str, str] | None = None) -> Reply:
+        self.methods[message.get("method", "?")] += 1
+        reply = super().post(message, headers)
+        assert reply.status in (200, 202), reply.text
+        return reply
 
     def createTask(self, tool: str, arguments: dict[str, Any]) -> str:
-        answer, _ = self.post(
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "tools/call",
-                "params": {"name": tool, "arguments": arguments, "task": {"ttl": 60000}},
-            }
-        )
+        call = {"name": tool, "arguments": arguments, "task": {"ttl": 60000}}
+        answer = self.request("tools/call", call, 1)
         return str(answer["result"]["task"]["taskId"])
 
     def statusesOf(self, taskId: str) -> list[str]:

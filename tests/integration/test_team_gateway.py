@@ -9,12 +9,9 @@ gateway's output or its audit file."""
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -26,22 +23,19 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 from mcpgateway.auth.tokenfile import addToken
 from tests.integration.audittrail import assertVerifies, requestRecords
-from tests.integration.gateway import REPO, RunningGateway, twistCommand, waitFor, writeConfig
+from tests.integration.gateway import (
+    RunningGateway,
+    gatewayEnv,
+    twistCommand,
+    waitFor,
+    writeConfig,
+)
+from tests.support.mcpclient import bearer, initializeMessage, request
 
 pytestmark = pytest.mark.integration
 
 DEMO = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
-ACCEPT = "application/json, text/event-stream"
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "team-test", "version": "1"},
-    },
-}
+INITIALIZE = initializeMessage(1, name="team-test")
 
 
 def post(
@@ -51,19 +45,9 @@ def post(
     token: str | None = None,
     session: str | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
-    headers = {"content-type": "application/json", "accept": ACCEPT}
-    if token is not None:
-        headers["authorization"] = f"Bearer {token}"
-    if session is not None:
-        headers["mcp-session-id"] = session
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", json.dumps(body).encode(), headers, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return response.status, dict(response.headers.items()), response.read()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers.items()), e.read()
+    headers = bearer(token) | ({} if session is None else {"mcp-session-id": session})
+    reply = request(f"http://127.0.0.1:{port}{path}", "POST", body, headers, timeout=15)
+    return reply.status, reply.headers, reply.body
 
 
 def echo(port: int, token: str, message: str) -> str:
@@ -80,12 +64,7 @@ def echo(port: int, token: str, message: str) -> str:
 
 
 def test_off_loopback_without_authentication_is_refused_in_one_line(home: Path) -> None:
-    environ = {
-        **os.environ,
-        "HOME": str(home),
-        "MCPGATEWAY_HOME": str(home / "state"),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
+    environ = gatewayEnv(home)
     environ.pop("MCPGATEWAY_AUTH_TOKENS", None)
     environ.pop("MCPGATEWAY_OAUTH_ISSUER", None)
     result = subprocess.run(

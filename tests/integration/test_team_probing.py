@@ -3,10 +3,7 @@ without a token: an unknown one answers 401 like a known one."""
 
 from __future__ import annotations
 
-import json
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -14,24 +11,19 @@ import pytest
 
 from mcpgateway.auth.tokenfile import addToken
 from tests.integration.gateway import RunningGateway, writeConfig
+from tests.support.mcpclient import bearer, post
 
 pytestmark = pytest.mark.integration
 
 
 def status(port: int, path: str, token: str | None = None) -> int:
-    headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
-    if token is not None:
-        headers["authorization"] = f"Bearer {token}"
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", body, headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as e:
-        return int(e.code)
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    return post(f"http://127.0.0.1:{port}{path}", ping, bearer(token), timeout=15).status
 
 
-def test_unknown_servers_and_routes_answer_401_without_a_token(start: Any, home: Path) -> None:
+def teamGateway(start: Any, home: Path) -> tuple[int, str]:
+    """A gateway that requires tokens, serving the demo: its port, and
+    the token of alice (who may use the demo)."""
     tokens = home / "tokens.json"
     alice = addToken(tokens, "alice", ["demo"])
     config = writeConfig(
@@ -40,6 +32,11 @@ def test_unknown_servers_and_routes_answer_401_without_a_token(start: Any, home:
     )
     gateway: RunningGateway = start("--config", str(config), "--auth-tokens", str(tokens))
     port = gateway.port
+    return port, alice
+
+
+def test_unknown_servers_and_routes_answer_401_without_a_token(start: Any, home: Path) -> None:
+    port, alice = teamGateway(start, home)
     probes = ["/demo/mcp", "/nosuch/mcp", "/demo~abcdefghijklmnop/mcp"]
     assert [status(port, path) for path in probes] == [401, 401, 401]
     assert status(port, "/nosuch/mcp", alice) == 404
@@ -49,14 +46,7 @@ def test_unknown_servers_and_routes_answer_401_without_a_token(start: Any, home:
 def test_unknown_aggregate_endpoints_and_keys_answer_401_without_a_token(
     start: Any, home: Path
 ) -> None:
-    tokens = home / "tokens.json"
-    alice = addToken(tokens, "alice", ["demo"])
-    config = writeConfig(
-        home / "servers.json",
-        {"demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}},
-    )
-    gateway: RunningGateway = start("--config", str(config), "--auth-tokens", str(tokens))
-    port = gateway.port
+    port, alice = teamGateway(start, home)
     probes = ["/mcp", "/mcp/nosuch", "/mcp~abcdefghijklmnop"]
     assert [status(port, path) for path in probes] == [401, 401, 401]
     assert status(port, "/mcp/nosuch", alice) == 404

@@ -15,7 +15,6 @@ import os
 import signal
 import ssl
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.integration.gateway import REPO, RunningGateway, twistCommand, waitFor
+from tests.integration.gateway import RunningGateway, gatewayEnv, twistCommand, waitFor
+from tests.integration.restartkit import cli
 
 pytestmark = pytest.mark.integration
 
@@ -129,20 +129,7 @@ def test_the_cli_status_speaks_https(home: Path, start: Any) -> None:
     trusting its self-signed certificate on loopback, and prints https."""
     key, cert = selfSigned(home)
     gateway: RunningGateway = start("--port", tlsPort(key, cert))
-    environ = {
-        **os.environ,
-        "HOME": str(home),
-        "MCPGATEWAY_HOME": str(home / "state"),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    status = subprocess.run(
-        [sys.executable, "-m", "mcpgateway.cli", "status"],
-        cwd=home,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    status = cli(home, "status")
     assert status.returncode == 0, status.stdout + status.stderr
     assert f"https://127.0.0.1:{gateway.port}/<server>/mcp" in status.stdout, status.stdout
 
@@ -150,12 +137,7 @@ def test_the_cli_status_speaks_https(home: Path, start: Any) -> None:
 def test_a_missing_key_file_is_one_line(home: Path) -> None:
     _, cert = selfSigned(home)
     missing = home / "nothing.pem"
-    environ = {
-        **os.environ,
-        "HOME": str(home),
-        "MCPGATEWAY_HOME": str(home / "state"),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
+    environ = gatewayEnv(home)
     result = subprocess.run(
         [*twistCommand(), "--port", tlsPort(missing, cert)],
         cwd=home,
@@ -179,20 +161,7 @@ def test_restart_keeps_tls(home: Path, start: Any) -> None:
     assert echoOverHttps(port, cert, "before") == "before"
     stateFile = home / "state" / "state.json"
     old = json.loads(stateFile.read_text())["pid"]
-    environ = {
-        **os.environ,
-        "HOME": str(home),
-        "MCPGATEWAY_HOME": str(home / "state"),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    restarted = subprocess.run(
-        [sys.executable, "-m", "mcpgateway.cli", "restart"],
-        cwd=home,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
+    restarted = cli(home, "restart")
     assert restarted.returncode == 0, restarted.stdout + restarted.stderr
     new = json.loads(stateFile.read_text())["pid"]
     assert new != old

@@ -72,14 +72,21 @@ def serving(launcher: str, state: Path) -> list[str]:
     return argv
 
 
-@pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
-def test_a_workspace_key_others_may_read_is_refused_in_one_line(
-    tmp_path: Path, launcher: str
-) -> None:
+def workspaceKey(tmp_path: Path) -> tuple[Path, Path]:
+    """A state directory under C{tmp_path}/home and a workspace key in it:
+    both paths."""
     state = tmp_path / "home" / "state"
     state.mkdir(parents=True, mode=0o700)
     key = state / "workspace.key"
     key.write_text(os.urandom(32).hex() + "\n")
+    return state, key
+
+
+@pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
+def test_a_workspace_key_others_may_read_is_refused_in_one_line(
+    tmp_path: Path, launcher: str
+) -> None:
+    state, key = workspaceKey(tmp_path)
     key.chmod(0o644)
     lines = refusal(serving(launcher, state), tmp_path / "home")
     assert len(lines) == 1 and f"chmod 600 {key}" in lines[0], lines
@@ -95,10 +102,7 @@ NEEDS_ROOT = pytest.mark.skipif(
 def test_a_workspace_key_of_another_user_is_refused_in_one_line(
     tmp_path: Path, launcher: str
 ) -> None:
-    state = tmp_path / "home" / "state"
-    state.mkdir(parents=True, mode=0o700)
-    key = state / "workspace.key"
-    key.write_text(os.urandom(32).hex() + "\n")
+    state, key = workspaceKey(tmp_path)
     key.chmod(0o600)
     os.chown(key, 65534, -1)
     lines = refusal(serving(launcher, state), tmp_path / "home")

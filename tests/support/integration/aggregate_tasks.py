@@ -5,35 +5,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.http import initializeMessage
-from tests.support.integration.aggregate_shield import VERSION, post
+from tests.support import mcpclient
+from tests.support.integration.aggregate_shield import VERSION
 
 TOOL = "everything__simulate-research-query"
 
 
-class Client:
+class Client(mcpclient.Session):
     """One raw C{/mcp} session."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self._ids = iter(range(1, 1000))
-        answer, sid = post(
-            url,
-            initializeMessage(
-                VERSION,
-                {"tasks": {"requests": {"tools": {"call": {}}}}},
-                {"name": "tasks", "version": "1"},
-                requestId=0,
-            ),
-        )
-        assert "result" in answer and sid, answer
-        self.capabilities: dict[str, Any] = answer["result"]["capabilities"]
-        self.sid = sid
-        post(url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, sid)
+        super().__init__(url, VERSION, timeout=60, name="tasks")
+        tasks: dict[str, Any] = {"tasks": {"requests": {"tools": {"call": {}}}}}
+        self.capabilities: dict[str, Any] = self.open(tasks)["capabilities"]
+        assert self.id is not None
+        self.sid: str = self.id
 
-    def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        message = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
-        answer, _ = post(self.url, message, self.sid)
+    def request(
+        self, method: str, params: dict[str, Any] | None = None, requestId: Any = None
+    ) -> Any:
+        answer = super().request(method, params, requestId)
         assert isinstance(answer, dict), answer
         return answer
 

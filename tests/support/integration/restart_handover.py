@@ -4,23 +4,17 @@ cli, freePort, state."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from tests.integration.gateway import REPO
 from tests.integration.gateway import freePort as freePort  # one per worker
+from tests.integration.gateway import gatewayEnv
 
 
 def cli(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "MCPGATEWAY_HOME": str(home / "state"),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
+    env = gatewayEnv(home)
     return subprocess.run(
         [sys.executable, "-m", "mcpgateway.cli", *args],
         env=env,

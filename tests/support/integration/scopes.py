@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import json
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from mcpgateway.config.workspaces import WorkspaceKeys
 from tests.integration.gateway import REPO
+from tests.support import mcpclient
 
 SERVER = str(REPO / "tests" / "fixtures" / "scope_server.py")
-ACCEPT = "application/json, text/event-stream"
+VERSION = "2025-06-18"
 
 
 # -- a small raw client: headers of our own, and the status of a refusal ----------------
@@ -31,26 +30,10 @@ def post(
     url: str, body: Any, session: str | None = None, headers: dict[str, str] | None = None
 ) -> tuple[str | None, list[Any]]:
     """POST one message; the session id the answer names and the messages in it."""
-    sent = {"content-type": "application/json", "accept": ACCEPT, **(headers or {})}
-    if session is not None:
-        sent["mcp-session-id"] = session
-        sent["mcp-protocol-version"] = "2025-06-18"
-    request = urllib.request.Request(url, json.dumps(body).encode(), sent, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            kind = response.headers.get("content-type", "")
-            data = response.read()
-            sid = response.headers.get("mcp-session-id")
-    except urllib.error.HTTPError as e:
-        raise HttpError(e.code, json.loads(e.read() or b"null")) from None
-    if kind.startswith("text/event-stream"):
-        messages = [
-            json.loads(line[6:])
-            for line in data.decode().splitlines()
-            if line.startswith("data: ") and line[6:].strip()
-        ]
-        return sid, messages
-    return sid, [json.loads(data)] if data else []
+    reply = mcpclient.Session(url, VERSION, headers, timeout=60, id=session).post(body)
+    if reply.status >= 400:
+        raise HttpError(reply.status, json.loads(reply.body or b"null"))
+    return reply.session, reply.messages
 
 
 class Session:
@@ -58,32 +41,16 @@ class Session:
 
     def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
         self.url, self.headers = url, headers or {}
-        sid, [answer] = post(
-            url,
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-06-18",
-                    "capabilities": {},
-                    "clientInfo": {"name": "scopes-test", "version": "1"},
-                },
-            },
-            headers=self.headers,
-        )
+        initialize = mcpclient.initializeMessage(1, VERSION, name="scopes-test")
+        sid, [answer] = post(url, initialize, headers=self.headers)
         assert "result" in answer, answer
         assert sid is not None
         self.id = sid
         post(url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, sid, self.headers)
 
     def where(self) -> dict[str, Any]:
-        _, messages = post(
-            self.url,
-            {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "where"}},
-            self.id,
-            self.headers,
-        )
+        call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "where"}}
+        _, messages = post(self.url, call, self.id, self.headers)
         result = messages[-1]["result"]
         return json.loads(result["content"][0]["text"])  # type: ignore[no-any-return]
 
