@@ -8,6 +8,7 @@ the result is L{mcpgateway.config.resolve.Resolver}.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -333,6 +334,15 @@ class Installer(ProcessProtocol):
             self.transport.signalProcess("KILL")
         except (ProcessExitedAlready, OSError):
             pass
+
+    def processExited(self, reason: Failure) -> None:
+        """The installer's own process exited: what it left in its process
+        group (a sandbox's init and helpers, a daemon npm started) would hold
+        its pipes open and its end would never be seen, so that is killed.
+        Only its group: an installer that does not lead one leaves it be."""
+        if self._killGroup is not None and self.pid is not None:
+            with contextlib.suppress(OSError):  # nothing was left in its group
+                self._killGroup(self.pid, signal.SIGKILL)
 
     def processEnded(self, reason: Failure) -> None:
         if self.timer is not None:

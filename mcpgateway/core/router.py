@@ -161,6 +161,8 @@ class Router:
         self.childRoots = ChildRoots(fanout.handshake)
         """Whose roots the child holds (L{mcpgateway.core.unproven})."""
         self.sessions: set[SessionLike] = set()
+        self.childServed: set[SessionLike] = set()
+        """The sessions a request of which reached the current child (reset for each child)."""
         self.unusedSince = clock.seconds()
         """When the last session detached (or the router was made)."""
         self.lastActivity = self.unusedSince
@@ -315,6 +317,7 @@ class Router:
             if isinstance(created, float | int):
                 self._operations.session(self.name, self._clock.seconds() - created)
         self.sessions.discard(session)
+        self.childServed.discard(session)
         if not self.sessions:
             self.unusedSince = self._clock.seconds()
         for ex in list(self._pending.values()):
@@ -449,10 +452,12 @@ class Router:
         ex.started = now = self._clock.seconds()
         if session is not None:
             self.lastActivity = now
-            if not session.called and not session.era2026:
-                session.called = True  # the child may hold something of it now
-                if self.onServed is not None:
-                    self.onServed(session)  # its saved record says so
+            if not session.era2026:
+                self.childServed.add(session)  # the child may hold something of it now
+                if not session.called:
+                    session.called = True
+                    if self.onServed is not None:
+                        self.onServed(session)  # its saved record says so
             if self._waits.held and related is not None:
                 for gatewayId in self._waits.streamOf(session, ex):
                     self._serverRequests[gatewayId].exchange = ex

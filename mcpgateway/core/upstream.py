@@ -50,6 +50,7 @@ from mcpgateway.core.healing import Breaker, circuitReason
 from mcpgateway.core.identity import presentedResult
 from mcpgateway.core.refusals import RefusalCheck
 from mcpgateway.core.router import Fanout, Router
+from mcpgateway.core.sessions import SessionLike
 from mcpgateway.core.spawn import ConfinedChild, SecretsUnavailable, Spawner, notFound
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.stats import RequestStats
@@ -171,6 +172,10 @@ class Upstream:
         process (L{adoptChild}) rather than started by this one."""
         self._resolving: Deferred[Any] | None = None
         """The resolution of the secrets of the child being started."""
+        self.onLost: Callable[[set[SessionLike], str], object] | None = None
+        """Told, when a child is let go of (it exited, or the gateway stops
+        it), the sessions it served and why (the shared pool tells them
+        their child is new: L{mcpgateway.core.pools.lostchild})."""
 
     @property
     def pid(self) -> int | None:
@@ -710,6 +715,12 @@ class Upstream:
         """Let go of C{child}; C{gone}: its process no longer runs."""
         self.router.stats.bytesIn += child.bytesIn
         self.router.stats.bytesOut += child.bytesOut
+        served, self.router.childServed = self.router.childServed, set()
+        if served and self.onLost is not None:
+            try:
+                self.onLost(served, why)  # without its stderr: other sessions' business
+            except Exception:
+                self.log.failure("server {server}: telling a lost child", server=self.spec.name)
         tail = list(child.stderrTail)[-3:]
         if tail:
             why += "; last stderr: " + " | ".join(tail)

@@ -23,6 +23,7 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Protocol
 
     class Side(Protocol):
@@ -194,15 +195,36 @@ def listen(port: int) -> socket.socket:
     return listener
 
 
-def forwarder(listener: socket.socket, path: str) -> None:
-    """In the forked process: die with the command, let go of its stdio,
-    and serve."""
+def setDeathSignal(signal: int) -> None:
+    """Ask the kernel for C{signal} when this process's parent dies
+    (C{PR_SET_PDEATHSIG}); nothing where C{prctl} is missing."""
     try:
         import ctypes
 
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+
+
+def tiedTo(
+    parent: int,
+    deathSignal: Callable[[int], None] = setDeathSignal,
+    getppid: Callable[[], int] = os.getppid,
+) -> bool:
+    """Whether this process dies with C{parent} (the command, C{exec}ed by
+    the process that forked this one): the death signal is asked for
+    first, then the parent is checked. A parent that died before the
+    request took hold (a command that ends at once) shows in the check, a
+    later death is the kernel's to signal. The other order misses a death
+    between the two, and the forwarder outlives its command, holding its
+    sandbox (and the pipes the gateway waits on) open."""
+    deathSignal(SIGKILL)
+    return getppid() == parent
+
+
+def forwarder(listener: socket.socket, path: str) -> None:
+    """In the forked process, once tied to the command (L{tiedTo}): let go
+    of its stdio, and serve."""
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)
@@ -223,7 +245,7 @@ def main(argv: list[str]) -> int:
         return 126
     if os.fork() == 0:
         try:
-            if os.getppid() == parent:
+            if tiedTo(parent):
                 forwarder(listener, argv[1])
         finally:
             os._exit(0)

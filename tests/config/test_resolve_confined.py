@@ -7,12 +7,15 @@ Fake processes, the fake reactor's clock: no install runs."""
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from twisted.internet.defer import Deferred
+from twisted.internet.error import ProcessTerminated
 from twisted.logger import LogEvent, LogLevel
+from twisted.python.failure import Failure
 
 from mcpgateway.config.resolve import Resolver
 from mcpgateway.core.spec import ServerSpec
@@ -243,6 +246,39 @@ def test_stop_kills_a_confined_installs_whole_group(tmp_path: Path) -> None:
     resolving.addBoth(results.append)
     assert results == []  # the gateway is stopping: the server is not started
     assert not (tmp_path / "state" / "npx-cache.json").exists()
+
+
+def test_what_an_install_left_in_its_group_is_killed_when_it_exits(tmp_path: Path) -> None:
+    """The launcher exits while its sandbox's processes still hold its
+    pipes (no warden, no C{--die-with-parent} ends them): its group is
+    killed then, so its end, and the resolution's failure, are seen."""
+    reactor = FakeProcessReactor()
+    killed: list[tuple[int, int]] = []
+    resolver, _, _ = resolverFor(
+        tmp_path, reactor, "auto", killGroup=lambda pid, sig: killed.append((pid, sig))
+    )
+    resolving = resolver.resolve(entry())
+    process = reactor.processes[-1]
+    assert process.pid is not None
+    process.proto.processExited(Failure(ProcessTerminated(exitCode=1)))
+    assert killed == [(process.pid, signal.SIGKILL)]
+    pending(resolving)  # its pipes close once the group is gone
+    process.exit(1)
+    assert fired(resolving) == entry()
+
+
+def test_an_install_whose_group_is_already_gone_still_ends(tmp_path: Path) -> None:
+    reactor = FakeProcessReactor()
+
+    def gone(pid: int, sig: int) -> None:
+        raise ProcessLookupError()
+
+    resolver, _, _ = resolverFor(tmp_path, reactor, "auto", killGroup=gone)
+    resolving = resolver.resolve(entry())
+    process = reactor.processes[-1]
+    process.proto.processExited(Failure(ProcessTerminated(exitCode=1)))
+    process.exit(1)
+    assert fired(resolving) == entry()
 
 
 def test_a_uv_install_runs_confined_its_python_kept_in_its_own_folder(tmp_path: Path) -> None:

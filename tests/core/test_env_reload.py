@@ -20,6 +20,7 @@ import pytest
 from twisted.internet.defer import succeed
 from twisted.internet.task import Clock
 
+from mcpgateway.core.pools.lostchild import NOTICE_KEY
 from mcpgateway.core.pools.placement import SessionPlacement
 from mcpgateway.core.pools.serverpool import Pool
 from mcpgateway.core.pools.shared import SharedPlacement
@@ -77,6 +78,9 @@ def test_a_state_dir_env_change_restarts_the_shared_child_when_idle(
     }
     assert home.alive(a) and home.alive(b)
     assert home.processOf(a) is new and home.processOf(b) is new
+    # The old child served both (a subscribe, a call): each is told once it is new.
+    told = {"ok": "tools/list", "_meta": {NOTICE_KEY: True}}
+    assert home.call(a) == jsonrpc.resultResponse(7, told)
     assert home.call(a) == jsonrpc.resultResponse(7, {"ok": "tools/list"})
     assert pool.breaker.totalFailures == 0  # a restart, not a crash
 

@@ -11,6 +11,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.healing import Breaker
 from mcpgateway.core.pools.factory import makePool
+from mcpgateway.core.pools.lostchild import NOTICE_KEY
 from mcpgateway.core.status import Circuit
 from mcpgateway.core.upstream import ServerUnavailable
 from tests.fakes import FakeProcessReactor, FakeSession, fakeSpawner
@@ -185,7 +186,10 @@ class CrashLoopRuleTests(SynchronousTestCase):
         self.sid = self.h.initialize()
         self.pool = self.h.gateway.pools["srv"]
 
-    def serveOneCall(self, requestId: int) -> None:
+    def serveOneCall(self, requestId: int, told: bool = False) -> None:
+        """One C{tools/list} of the session, answered by the child; C{told}:
+        the first after the child that served the session was lost (its
+        answer says the child is new, after a warning)."""
         response = self.h.request(
             "POST",
             "/srv/mcp",
@@ -196,14 +200,18 @@ class CrashLoopRuleTests(SynchronousTestCase):
             -1
         ]
         self.h.process().reply({"jsonrpc": "2.0", "id": forwarded["id"], "result": {"tools": []}})
-        self.assertEqual(
-            response.events(), [{"jsonrpc": "2.0", "id": requestId, "result": {"tools": []}}]
-        )
+        result: dict[str, object] = {"tools": []}
+        events = response.events()
+        if told:
+            notice = events.pop(0)
+            self.assertEqual(notice["method"], "notifications/message")
+            result["_meta"] = {NOTICE_KEY: True}
+        self.assertEqual(events, [{"jsonrpc": "2.0", "id": requestId, "result": result}])
 
     def test_a_serving_child_killed_five_times_ten_seconds_apart(self) -> None:
         for kill in range(5):
             for i in range(20):
-                self.serveOneCall(100 * kill + i)
+                self.serveOneCall(100 * kill + i, told=kill > 0 and i == 0)
             self.h.reactor.advance(10)
             spawned = len(self.h.reactor.processes)
             self.h.process().exit(signal=9)  # SIGKILL from outside
@@ -213,7 +221,7 @@ class CrashLoopRuleTests(SynchronousTestCase):
             self.h.answerHandshake()
         self.assertEqual(self.pool.breaker.state, Circuit.CLOSED)
         self.assertEqual((self.pool.breaker.totalFailures, self.pool.breaker.crashes), (5, 0))
-        self.serveOneCall(999)
+        self.serveOneCall(999, told=True)
         health = self.h.request("GET", "/health").json()["servers"]["srv"]
         self.assertEqual((health["circuit"], health["failures"]), ("closed", 5))
 

@@ -3,12 +3,15 @@ own child of a server that counts calls in memory go on in the new
 process, the same pids with the same counts, and no child is sent an
 C{initialize} again. A restart whose new process cannot start leaves
 the children to the old one, and they stop with it. A stop and a start keep no child:
-each session's next answer says, once, that its child is new."""
+each session's next answer says, once, that its child is new; so does
+the next answer of each session a shared child served when the gateway
+starts that child again after it was killed."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 
 from tests.integration.gateway import waitFor
@@ -127,3 +130,32 @@ def test_a_stop_and_a_start_tell_each_session_once_that_its_child_is_new(home: P
         assert countTold(port, "solo", solo, 12)[0] == 3  # a new child: counted from 1
     finally:
         cli(home, "stop")
+
+
+def test_a_shared_child_killed_while_the_gateway_runs_tells_the_sessions_it_served(
+    home: Path,
+) -> None:
+    """The gateway starts the killed shared child again: each session a
+    request of which reached it is told once; a session that never called
+    is not."""
+    config = configure(home)
+    port = freePort()
+    started = cli(home, "start", "--port", str(port), "--config", str(config))
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        served, listed = openSession(port, "shared"), openSession(port, "shared")
+        counted, pid = count(port, "shared", served, 1)
+        assert counted == 1
+        os.kill(pid, signal.SIGKILL)
+        assert waitFor(lambda: not running(pid), timeout=10)
+
+        counted, before, told = countTold(port, "shared", served, 2)
+        assert (counted, told) == (1, True)  # a new child: counted from 1
+        [notice] = before
+        assert notice["method"] == "notifications/message", notice
+        assert "its shared child killed by signal 9" in notice["params"]["data"], notice
+        assert countTold(port, "shared", served, 3) == (2, [], False)  # once
+        assert countTold(port, "shared", listed, 1) == (3, [], False)  # never served
+    finally:
+        stopped = cli(home, "stop")
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr

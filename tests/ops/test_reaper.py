@@ -14,6 +14,7 @@ from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 
 from mcpgateway.core.gateway.gateway import Gateway
+from mcpgateway.core.pools.lostchild import NOTICE_KEY
 from mcpgateway.ops.reaper import OrphanCleanup, Reaper, ReaperService, SweepCounts
 from mcpgateway.ops.statedir import pidAlive
 from mcpgateway.protocol import jsonrpc
@@ -150,7 +151,13 @@ def test_vanished_shared_child_fails_its_requests_and_is_respawned_on_demand() -
     h.answerHandshake()
     [forwarded] = sent(h.process(), "tools/call")
     h.process().reply({"jsonrpc": "2.0", "id": forwarded["id"], "result": {"ok": True}})
-    assert again.events() == [{"jsonrpc": "2.0", "id": 4, "result": {"ok": True}}]
+    notice, answer = again.events()  # the session it served is told the child is new
+    assert "its shared child vanished" in notice["params"]["data"]
+    assert answer == {
+        "jsonrpc": "2.0",
+        "id": 4,
+        "result": {"ok": True, "_meta": {NOTICE_KEY: True}},
+    }
     assert reaper.sweep() == SweepCounts()
 
 

@@ -97,3 +97,52 @@ def test_an_error_closes_both() -> None:
 def test_without_a_command_it_says_how_it_is_used(capsys: pytest.CaptureFixture[str]) -> None:
     assert forward.main(["3128", "/x.sock"]) == 2
     assert "usage" in capsys.readouterr().err
+
+
+class Parent:
+    """The forwarder's parent, the command: it may end at any point, after
+    which the forwarder's parent is the sandbox's init (pid 1)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.alive = True
+        self.signalled: int | None = None
+        """The signal a death would send the forwarder (its death signal
+        when the parent died)."""
+        self.deathSignal: int | None = None
+
+    def getppid(self) -> int:
+        return self.pid if self.alive else 1
+
+    def die(self) -> None:
+        self.alive = False
+        self.signalled = self.deathSignal
+
+
+def test_a_command_that_ends_before_the_death_signal_holds_is_seen() -> None:
+    """The command ends between the fork and the forwarder's death signal
+    (an installer that fails at once): the forwarder sees it and does not
+    serve, instead of outliving its command with nothing to signal it."""
+    parent = Parent(2)
+
+    def deathSignal(signal: int) -> None:
+        parent.die()  # the command ends just before the request takes hold
+        parent.deathSignal = signal
+
+    assert not forward.tiedTo(2, deathSignal, parent.getppid)
+    assert parent.signalled is None  # nothing else would have ended it
+
+
+def test_a_command_that_ends_later_signals_the_forwarder() -> None:
+    parent = Parent(2)
+
+    def deathSignal(signal: int) -> None:
+        parent.deathSignal = signal
+
+    assert forward.tiedTo(2, deathSignal, parent.getppid)
+    parent.die()
+    assert parent.signalled == forward.SIGKILL
+
+
+def test_a_forwarder_forked_from_another_parent_does_not_serve() -> None:
+    assert not forward.tiedTo(2, lambda signal: None, lambda: 7)

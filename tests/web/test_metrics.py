@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 import twisted
 from mcpgateway import __version__
 from mcpgateway.core.gateway.gateway import Gateway
+from mcpgateway.core.pools.lostchild import NOTICE_KEY
 from mcpgateway.core.pools.serverpool import Pool
 from mcpgateway.core.stats import BUCKETS
 from mcpgateway.core.status import Era2026Stats, GatewayStatus
@@ -172,7 +173,9 @@ def traffic() -> tuple[Harness, str, str]:
     h.reactor.advance(1.0)  # the restart backoff
     h.answerHandshake()
     h.process().reply({"jsonrpc": "2.0", "id": lastForwarded(h)["id"], "result": {}})
-    assert again.events()[0]["result"] == {}
+    *told, answer = again.events()  # the session is told once that the child is new
+    assert [m["method"] for m in told] == ["notifications/message"]
+    assert answer["result"] == {"_meta": {NOTICE_KEY: True}}
 
     stateful = h.initialize("st")
     return h, sid, stateful

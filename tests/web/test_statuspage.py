@@ -31,6 +31,7 @@ from mcpgateway.web.pages.statuspage import (
     csrfRefusal,
     pageData,
     renderPage,
+    restartData,
     stderrTails,
 )
 from mcpgateway.web.pages.statusstream import INTERVAL, NUDGE_DELAY, StatusFeed
@@ -321,6 +322,61 @@ def test_the_gateways_line_shows_its_tasks_when_it_serves_them() -> None:
     _, html = page(h)
     assert html.text("tasks") == "tasks0 running, 0 input required, 1 done, 0 failed, 2 cancelled"
     assert "bad" not in html.texts
+
+
+class Kept:
+    """A restart's hand-over of the children (an L{AdoptionGate} that reports)."""
+
+    def __init__(self, report: dict[str, Any]) -> None:
+        self._report = report
+
+    def pending(self, server: str) -> None:
+        return None
+
+    def report(self) -> dict[str, Any]:
+        return self._report
+
+
+def test_the_gateways_line_says_what_the_restart_that_started_it_kept() -> None:
+    """Kept with their memory, started anew, and the hand-over's time, as
+    C{/health}'s C{restart} and C{mcpgateway status} say; in the page, and
+    in the stream's data and the part it swaps in."""
+    h = Harness()
+    assert StatusPage(h.gateway, h.reactor).data()["restart"] is None
+    _, html = page(h)
+    assert "restart" not in html.texts  # no restart started this process
+    kept = Kept({"kept": 2, "started": 1, "seconds": 1.234})
+    h.gateway.spawner = replace(h.gateway.spawner, adoptions=kept)
+    data = StatusPage(h.gateway, h.reactor).data()
+    assert data["restart"] == {"kept": 2, "started": 1, "seconds": 1.23}
+    _, html = page(h)
+    assert html.text("restart") == (
+        "restartkept 2 running children, 1 started anew, handed over in 1.2 s"
+    )
+    (frame,) = frames(watch(h))
+    assert frame["status"]["restart"] == data["restart"]
+    assert Page(frame["html"]).text("restart") == html.text("restart")
+    h.gateway.spawner = replace(h.gateway.spawner, adoptions=Kept({"kept": 1, "started": 0}))
+    _, html = page(h)
+    assert html.text("restart") == "restartkept 1 running child, 0 started anew"
+
+
+@pytest.mark.parametrize(
+    ("report", "shown"),
+    [
+        (None, None),
+        ({}, {"kept": 0, "started": 0, "seconds": None}),
+        (
+            {"kept": True, "started": "3", "seconds": "soon"},
+            {"kept": 0, "started": 0, "seconds": None},
+        ),
+        ({"kept": 3, "started": 0, "seconds": 0}, {"kept": 3, "started": 0, "seconds": 0}),
+    ],
+)
+def test_restart_data_takes_only_counts_and_a_time(
+    report: dict[str, Any] | None, shown: dict[str, Any] | None
+) -> None:
+    assert restartData(report) == shown
 
 
 # -- hostile input -------------------------------------------------------------

@@ -4,7 +4,8 @@ L{LostChildNotices}.
 
 A child whose pipes the gateway lost (a stop and a start, a crash, a
 reboot, a child a restart could not hand over, a session's child that
-exited) is started anew, and what it held in memory for the session is
+exited, a shared child that exited or was stopped while the gateway runs)
+is started anew, and what it held in memory for the session is
 gone: a browser's pages, a REPL's variables. The gateway replays the
 session's C{initialize}, so the client's session id keeps working and
 nothing else would tell it. The session's next answer says so: a
@@ -18,6 +19,7 @@ the next).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -51,6 +53,13 @@ class LostChildNotices:
     def mark(self, session: SessionLike, why: str) -> None:
         """C{session}'s child was started anew (C{why}): its next answer says so."""
         self._untold[session.id] = why
+
+    def lost(self, served: Iterable[SessionLike], why: str) -> None:
+        """A shared child that C{served} these sessions was let go of
+        (C{why}: it exited, or the gateway stopped it): what it held of
+        them is gone, whatever child serves them next."""
+        for session in served:
+            self.mark(session, f"its shared child {why}")
 
     def forget(self, session: SessionLike) -> None:
         """Nothing to tell C{session} (it ended, or its child was kept)."""

@@ -36,7 +36,9 @@ theirs until their sessions end.
 
 A session restored while the shared child does not run (after a gateway
 restart) is told with its next answer that the shared child is new
-(L{mcpgateway.core.pools.lostchild}), unless the restart kept it.
+(L{mcpgateway.core.pools.lostchild}), unless the restart kept it; so is
+each session a shared child served when that child exits, or is stopped,
+while the gateway runs.
 """
 
 from __future__ import annotations
@@ -121,6 +123,7 @@ class SharedPlacement:
                 self.startup.childReady(upstream)
 
             shared.onReady = ready
+            shared.onLost = self.owned.notices.lost  # each session it served is told
         return self.shared
 
     def prewarm(self) -> Deferred[None]:

@@ -7,7 +7,9 @@ L{mcpgateway.core.gateway.aggregateside.AggregateSide.status}): the gateway and 
 tasks, each server with its state, scope, children, sessions by client,
 requests, errors, restarts and circuit, the memory and processes it saves
 (when the status has C{savings}), and the last stderr lines of a failing
-server; the sessions by client; the calls rate limits refused
+server; what the restart that started the process kept (its children kept
+with their memory, those started anew, the hand-over's time); the sessions
+by client; the calls rate limits refused
 (L{mcpgateway.governance.limitspage}). Readable without JavaScript. A few
 lines of inline script (no build step, nothing fetched from elsewhere: the
 page's Content-Security-Policy allows nothing else) follow C{GET
@@ -292,6 +294,35 @@ def pageData(
     }
 
 
+def restartData(report: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """What the restart (or the crash's hand-over) that started this process
+    did with the children (C{/health}'s C{restart}): how many it went on
+    with (kept, with their memory), how many were started anew, and how
+    long the hand-over took (C{None}: not over yet); C{None} when no
+    restart started this process."""
+    if not isinstance(report, Mapping):
+        return None
+
+    def count(value: object) -> int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    seconds = report.get("seconds")
+    took = round(seconds, 2) if isinstance(seconds, int | float) else None
+    return {
+        "kept": count(report.get("kept")),
+        "started": count(report.get("started")),
+        "seconds": took,
+    }
+
+
+def _restartItem(restart: Mapping[str, Any]) -> str:
+    """The gateway line's C{restart} item: the children kept and started anew."""
+    took = "" if restart["seconds"] is None else f", handed over in {restart['seconds']:.1f} s"
+    children = "child" if restart["kept"] == 1 else "children"
+    text = f"kept {restart['kept']} running {children}, {restart['started']} started anew{took}"
+    return f'<div class="restart"><dt>restart</dt><dd>{esc(text)}</dd></div>'
+
+
 def _tasks(tasks: TaskCounts | None) -> dict[str, int] | None:
     """The gateway's tasks by status word (C{None}: it serves none)."""
     if tasks is None:
@@ -543,6 +574,9 @@ def renderLive(data: Mapping[str, Any], controls: bool = True) -> str:
     tasks = data.get("tasks")
     if tasks:
         out.append(_tasksItem(tasks))
+    restart = data.get("restart")
+    if restart:
+        out.append(_restartItem(restart))
     out.append("</dl></section>")
     out.append('<section><h2>Servers</h2><div class="scroll"><table class="servers"><thead><tr>')
     heads = [
@@ -649,10 +683,12 @@ class StatusPage(Resource):
         status = gateway.readModel.status(rows=False, byClient=True)  # counts by client, no rows
         trouble = troubles(gateway)
         stderr = stderrTails(gateway, status, trouble) if self._stderrShown() else None
+        report = getattr(gateway.spawner.adoptions, "report", None)  # a restart started it
         return {
             **pageData(status, gateway.aggregateSide.status(), stderr, trouble),
             "pins": pinsData(gateway),
             "limits": limitsData(self._limits()),
+            "restart": None if report is None else restartData(report()),
         }
 
     def _event(self) -> dict[str, Any]:

@@ -212,3 +212,63 @@ class SharedTests(PoolCase):
         sink = RecordingSink()
         self.assertNotIn("_meta", self.call(a, sink)["result"])
         self.assertEqual(sink.messages, [])
+
+    def test_each_session_a_shared_child_served_is_told_once_when_it_exits(self) -> None:
+        """The shared child exits while the gateway runs and is started
+        again: each session a request of which reached it is told once; one
+        that never called is not."""
+        a, b, idle = FakeSession("a"), FakeSession("b"), FakeSession("idle")
+        for session in (a, b, idle):
+            self.openRunning(session)
+        sinkA, sinkB, sinkIdle = RecordingSink(), RecordingSink(), RecordingSink()
+        self.call(a, sinkA)
+        self.call(b, sinkB)
+        first = self.reactor.lastProcess
+        first.exit(signal=9)
+        self.reactor.advance(30)  # the restart's backoff
+        self.assertIsNot(self.reactor.lastProcess, first)
+        self.assertEqual(self.call(a, sinkA)["result"]["_meta"], {NOTICE_KEY: True})
+        [notice] = sinkA.messages
+        self.assertTrue(isNotice(notice))
+        self.assertIn("its shared child killed by signal 9", notice["params"]["data"])
+        self.assertNotIn("_meta", self.call(a, sinkA)["result"])
+        self.assertEqual(self.call(b, sinkB)["result"]["_meta"], {NOTICE_KEY: True})
+        self.assertNotIn("_meta", self.call(idle, sinkIdle)["result"])
+        self.assertEqual((len(sinkA.messages), len(sinkB.messages), sinkIdle.messages), (1, 1, []))
+
+    def test_a_session_is_told_only_of_a_child_that_served_it(self) -> None:
+        """A session an earlier child served (its record says C{called})
+        and that did not call this one lost nothing when this one exits."""
+        earlier, a = FakeSession("earlier"), FakeSession("a")
+        earlier.called = True
+        self.openRunning(earlier)
+        self.openRunning(a)
+        self.call(a, RecordingSink())
+        self.reactor.lastProcess.exit(1)
+        self.reactor.advance(30)
+        sink = RecordingSink()
+        self.assertNotIn("_meta", self.call(earlier, sink)["result"])
+        self.assertEqual(sink.messages, [])
+        self.assertEqual(self.call(a, RecordingSink())["result"]["_meta"], {NOTICE_KEY: True})
+
+    def test_a_shared_child_the_gateway_stops_tells_the_sessions_it_served(self) -> None:
+        """Stopped when idle, or for its memory cap: the next child holds
+        nothing of the sessions either."""
+        a = FakeSession("a")
+        self.openRunning(a)
+        sink = RecordingSink()
+        self.call(a, sink)
+        self.pool.stopShared()
+        self.assertEqual(self.call(a, sink)["result"]["_meta"], {NOTICE_KEY: True})
+        self.assertIn(
+            "its shared child was stopped by the gateway", sink.messages[0]["params"]["data"]
+        )
+
+    def test_a_closed_session_is_not_kept_for_a_child_it_served(self) -> None:
+        a = FakeSession("a")
+        self.openRunning(a)
+        self.call(a, RecordingSink())
+        self.pool.close(a)
+        self.reactor.lastProcess.exit(1)
+        self.assertFalse(self.pool.owned.notices)
+        self.assertEqual(self.pool.shared.router.childServed, set())
