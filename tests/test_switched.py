@@ -3,10 +3,12 @@ Twisted are those whose answer can depend on C{--twisted}, and only those."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from mcpgateway.tuned.switch import TWISTED_ENV
 from tests.support.switched import (
     CHECKOUT,
     TESTS,
@@ -72,3 +74,13 @@ def test_the_switch_is_found_through_imports(tmp_path: Path, source: str, reads:
     path = tmp_path / "test_sample.py"
     path.write_text(source, encoding="utf-8")
     assert fileReadsTheSwitch(path) is reads
+
+
+def test_the_default_fixture_unsets_the_switchs_variable(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """C{defaultTwisted} (the root conftest, which names the variable
+    without importing the switch) removes the variable the switch reads."""
+    monkeypatch.setenv(TWISTED_ENV, "stock")
+    request.getfixturevalue("defaultTwisted")
+    assert TWISTED_ENV not in os.environ

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from mcpgateway.tuned.switch import TWISTED_ENV
 from tests.integration.gateway import REPO, RunningGateway
 
 CACHE = Path(os.environ.get("MCPGATEWAY_TEST_CACHE") or REPO / ".cache" / "test-backends")
@@ -24,14 +23,6 @@ def home(tmp_path: Path) -> Path:
     """A temporary HOME: tests never see the real ~/.claude.json."""
     (tmp_path / "state").mkdir()
     return tmp_path
-
-
-@pytest.fixture
-def defaultTwisted(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No C{$MCPGATEWAY_TWISTED} for the gateways the test starts: for the
-    tests of what the README's commands run by default (the tuned runtime),
-    which CI's pass on stock Twisted (that sets it) runs too."""
-    monkeypatch.delenv(TWISTED_ENV, raising=False)
 
 
 @pytest.fixture
