@@ -175,3 +175,13 @@ def endChildren(pid: int, grace: float = CHILDREN_GRACE) -> list[int]:
 def _signal(pid: int, number: int) -> None:
     with contextlib.suppress(ProcessLookupError):  # gone meanwhile
         os.kill(pid, number)
+
+
+@pytest.fixture
+def defaultTwisted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No C{$MCPGATEWAY_TWISTED}: for the tests of what runs by default (the
+    tuned runtime) in the test's process and the gateways it starts, which
+    CI's pass on stock Twisted (that sets it) runs too."""
+    # mcpgateway.tuned.switch.TWISTED_ENV, named here without importing the
+    # switch: tests/support/switched.py counts what a conftest imports.
+    monkeypatch.delenv("MCPGATEWAY_TWISTED", raising=False)

@@ -75,6 +75,7 @@ def test_warm_goes_on_past_a_module_this_system_lacks() -> None:
     assert compiled == [str(REPO / "mcpgateway")]
 
 
+@pytest.mark.usefixtures("defaultTwisted")  # what runs by default
 def test_a_reactor_named_on_the_command_line_is_twistds_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -99,6 +100,7 @@ def test_warm_writes_the_bytecode_of_what_a_gateway_loads() -> None:
     assert compiled == [str(REPO / "mcpgateway")]
 
 
+@pytest.mark.usefixtures("defaultTwisted")  # what runs by default
 def test_the_options_install_the_gateways_reactor_when_none_is(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -109,6 +109,7 @@ def unexpected(modules: set[str]) -> dict[str, str]:
     }
 
 
+@pytest.mark.usefixtures("defaultTwisted")  # what the default loads
 def test_an_idle_gateway_and_a_plain_session_load_no_feature_they_do_not_use(
     home: Path,
 ) -> None:

@@ -68,6 +68,7 @@ def run(code: str, *args: str, home: Path) -> dict[str, list[str]]:
     return lines
 
 
+@pytest.mark.usefixtures("defaultTwisted")  # what the default loads
 def test_warm_loads_every_module_a_starting_gateway_loads_but_its_own(tmp_path: Path) -> None:
     gateway = run(GATEWAY, str(tmp_path / "state"), home=tmp_path)
     running, warmed = set(gateway["MODULES"]), set(run(WARM, home=tmp_path)["MODULES"])

@@ -15,7 +15,7 @@ import pytest
 from mcpgateway.tuned import reactor
 from tests.integration.gateway import REPO, RunningGateway, twistCommand, twistdCommand
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("defaultTwisted")]
 
 GATEWAYS = "mcpgateway.tuned.reactor.GatewayReactor"
 

@@ -156,6 +156,7 @@ class _SpinningReactor(FakeProcessReactor):
         self.spins.append((seconds, worthIt))
 
 
+@pytest.mark.usefixtures("defaultTwisted")  # what runs by default
 @pytest.mark.parametrize(("given", "seconds"), [((), 100e-6), (("--poll-spin", "0"), 0.0)])
 def test_poll_spin_reaches_the_reactor_with_the_sites_probe(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: tuple[str, ...], seconds: float
@@ -180,6 +181,7 @@ def test_poll_spin_reaches_the_reactor_with_the_sites_probe(
         top.stopService()
 
 
+@pytest.mark.usefixtures("defaultTwisted")  # what runs by default
 def test_poll_spin_is_off_on_one_cpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """On one CPU the process the gateway waits for needs that CPU: no spin
     (and a log line saying so)."""
@@ -414,6 +416,7 @@ def test_tls_is_left_out_only_for_plain_endpoints() -> None:
     assert endpoints.leaveOutTLS("tcp:1") is False  # here the reactor is already imported
 
 
+@pytest.mark.usefixtures("defaultTwisted")  # what runs by default
 def test_service_tree_on_a_memory_reactor(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 
@@ -16,8 +15,6 @@ from tests.fakes import capturedGatewayLogs
 from tests.http import ACCEPT_BOTH, Harness
 from tests.support.web.channel_reading import HEALTH, _refusal, echo, post
 from tests.support.web.mcp import LimitsHarness, connect
-
-pytestmark = pytest.mark.usefixtures("tunedChannel")  # its state is read
 
 
 def answerLast(h: Harness) -> None:
