@@ -123,7 +123,7 @@ class SharedPlacement:
                 self.startup.childReady(upstream)
 
             shared.onReady = ready
-            shared.onLost = self.owned.notices.lost  # each session it served is told
+            shared.onLost = self._kit.notices.lost  # each session it served is told
         return self.shared
 
     def prewarm(self) -> Deferred[None]:
