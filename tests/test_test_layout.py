@@ -83,12 +83,12 @@ def test_no_file_of_the_tests_imports_a_test_module(path: Path) -> None:
 @pytest.mark.parametrize(
     "source",
     [
-        "from tests.web.test_api import ApiHarness\n",
+        "from tests.web.admin.test_api import ApiHarness\n",
         "from tests.web import test_api\n",
-        "import tests.web.test_api\n",
+        "import tests.web.admin.test_api\n",
         "from .test_api import ApiHarness\n",
         "from . import test_api\n",
-        "def f() -> None:\n    from tests.web.test_api import ApiHarness\n",
+        "def f() -> None:\n    from tests.web.admin.test_api import ApiHarness\n",
     ],
 )
 def test_every_form_of_importing_a_test_module_is_seen(source: str) -> None:

@@ -37,7 +37,7 @@ from mcpgateway.ops.auditverify import verify
 from mcpgateway.runtime.logs import AppendFile, LogFileService
 from tests.support.ops.audit import record
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} \[")
 log = Logger(namespace="tests.logfile", observer=globalLogPublisher)
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_mcp -*-
+# -*- test-case-name: tests.web.endpoints.test_mcp -*-
 """How the MCP endpoint forwards what a client posted to its session's backend.
 
 One job: one request, or the requests of a batch, go to the session's

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_headers -*-
+# -*- test-case-name: tests.web.plumbing.test_headers -*-
 """Twisted's C{Headers}, with a short path for the bytes the gateway uses.
 
 Every call through twisted.web reads and sets about two dozen headers

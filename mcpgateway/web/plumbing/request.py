@@ -24,7 +24,7 @@ of the gateway's CPU (docs/design/costs.md):
     Twisted's code writes it.
 
 What each step does is Twisted's exactly; the tests compare them, byte for
-byte (C{tests/web/test_request.py}).
+byte (C{tests/web/plumbing/test_request.py}).
 """
 
 from __future__ import annotations

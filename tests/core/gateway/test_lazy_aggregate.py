@@ -18,7 +18,7 @@ from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, ShieldSp
 from tests.core.aggregate.aggtools import FakeServer, tool
 from tests.support.web.aggregate_web import AggregateHarness
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 AGGREGATE_SIDE = (
     "mcpgateway.core.aggregate.aggregator",

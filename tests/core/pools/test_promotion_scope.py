@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_promotion_scope -*-
+# -*- test-case-name: tests.core.pools.test_promotion_scope -*-
 """Workspace routes and promotion: a C{roots/list} no session can be proven
 to have asked never promotes, whether the sessions came through workspace
 routes or the user's (the gateway answers it with no roots); another

@@ -8,7 +8,7 @@ originals back.
 
 The machine with no Claude config (the bundled demo yields to the clients'
 own C{demo}); every adapter, with project files and a Claude config, in one
-run: L{tests.integration.test_clients_adoption_all}."""
+run: L{tests.integration.adoption.test_clients_adoption_all}."""
 
 from __future__ import annotations
 

@@ -32,13 +32,13 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from tests.integration.continuity import tsEnvironment
+from tests.integration.continuitykit import tsEnvironment
 from tests.integration.gateway import REPO, RunningGateway, npmServer, writeConfig
 
 pytestmark = pytest.mark.integration
 
 ERA = REPO / "tests" / "fixtures" / "era_server.py"
-TS_AGGREGATE = Path(__file__).with_name("clients") / "ts_aggregate.mjs"
+TS_AGGREGATE = Path(__file__).parents[1] / "clients" / "ts_aggregate.mjs"
 README = "The era fixture: one child, every client era."
 ERA_TOOLS = ["ask_model", "ask_user", "count", "outcomes", "plain_ask"]
 NAMESPACED = re.compile(r"^(era|everything|fs|memory)__[A-Za-z0-9_-]+$")

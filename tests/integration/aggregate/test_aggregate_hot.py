@@ -23,7 +23,7 @@ import mcp.types as types
 import pytest
 from mcp import Client
 
-from tests.integration.continuity import TsSession, tsEnvironment
+from tests.integration.continuitykit import TsSession, tsEnvironment
 from tests.integration.gateway import REPO, RunningGateway, npmServer, writeConfig
 
 pytestmark = pytest.mark.integration

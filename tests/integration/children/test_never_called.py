@@ -33,7 +33,7 @@ from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
 pytestmark = pytest.mark.integration
 
 MARKER_SERVER = REPO / "tests" / "fixtures" / "marker_server.py"
-TS_CLIENT = Path(__file__).with_name("clients") / "ts_startup.mjs"
+TS_CLIENT = Path(__file__).parents[1] / "clients" / "ts_startup.mjs"
 
 
 async def startUp(client: Client) -> dict[str, Any]:

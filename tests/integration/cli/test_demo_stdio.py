@@ -19,7 +19,7 @@ from typing import IO, Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TIMEOUT = 10.0  # generous: only reached when something is broken
 LATEST = "2025-11-25"
 

@@ -108,7 +108,7 @@ def test_sessions_survive_a_restart_on_the_same_state_dir_and_port(
         for name, sid in sids.items():
             assert "after" in echo(second.url(name), sid, "after", 2), name
         # After a SIGKILL the session's child may be kept by the warden
-        # (--adopt-grace, tests/integration/test_crash_children.py) instead.
+        # (--adopt-grace, tests/integration/continuity/test_crash_children.py) instead.
         told = ("initialize was replayed", "kept from the previous process with what it holds")
         shown = told if how == signal.SIGKILL else told[:1]
         assert waitFor(lambda: any(text in second.text() for text in shown), timeout=2)

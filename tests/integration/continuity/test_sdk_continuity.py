@@ -30,7 +30,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from tests.integration.continuity import TsSession, tsEnvironment
+from tests.integration.continuitykit import TsSession, tsEnvironment
 from tests.integration.gateway import REPO, RunningGateway, freePort, waitFor, writeConfig
 
 pytestmark = pytest.mark.integration

@@ -156,7 +156,7 @@ def test_children_of_a_sigkilled_gateway_are_stopped_by_the_next_one(
 ) -> None:
     """Unconfined children (C{--sandbox off}, or an entry's C{"sandbox":
     false}) outlive a gateway SIGKILLed together with its warden (which
-    would stop them at once: tests/integration/test_orphans.py); the next
+    would stop them at once: tests/integration/children/test_orphans.py); the next
     gateway stops them."""
     args = [str(STUBBORN)] + (["--ignore-term"] if ignoreTerm else [])
     config = writeConfig(

@@ -50,7 +50,7 @@ pytestmark = [
     pytest.mark.skipif(SSH is None, reason="OpenSSH client (ssh) not found"),
 ]
 reactor: Any = _reactor
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TIMEOUT = 30.0
 
 

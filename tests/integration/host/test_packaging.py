@@ -39,7 +39,7 @@ def test_wheel_ships_the_plugin_and_no_twisted_init() -> None:
 
 def test_wheel_ships_every_module_of_every_subpackage() -> None:
     files = {str(f) for f in _installed().files or []}
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]
     modules = {str(p.relative_to(repo)) for p in (repo / "mcpgateway").rglob("*.py")}
     assert modules <= files, sorted(modules - files)
 
@@ -72,7 +72,7 @@ def test_plugin_import_leaves_the_reactor_alone(tmp_path: Path) -> None:
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[3],
         timeout=60,
     )
     assert proc.stdout.split() == ["False", "False"], proc.stderr

@@ -21,7 +21,7 @@ from tests.integration.gateway import REPO, waitFor
 
 pytestmark = pytest.mark.integration
 
-SLEEPER = Path(__file__).with_name("sigterm_sleeper.py")
+SLEEPER = Path(__file__).parents[1] / "sigterm_sleeper.py"
 
 
 @pytest.mark.parametrize("test", ["test_sleeping", "test_waiting_on_the_reactor"])

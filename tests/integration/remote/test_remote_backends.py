@@ -27,7 +27,7 @@ from tests.integration.gateway import (
 )
 from tests.support.integration.remote_backends import RemoteEverything
 
-TS_CLIENT = Path(__file__).with_name("clients") / "ts_echo.mjs"
+TS_CLIENT = Path(__file__).parents[1] / "clients" / "ts_echo.mjs"
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from tests.integration.continuity import CutProxy
+from tests.integration.continuitykit import CutProxy
 from tests.integration.gateway import (
     REPO,
     FixtureServer,

@@ -21,7 +21,7 @@ from tests.integration.conftest import CACHE
 from tests.integration.gateway import RunningGateway, waitFor, writeConfig
 
 pytestmark = pytest.mark.integration
-TS_CLIENT = Path(__file__).with_name("clients") / "ts_echo.mjs"
+TS_CLIENT = Path(__file__).parents[1] / "clients" / "ts_echo.mjs"
 PINNED = {"everything": {"share": "global"}}
 """classification.json: server-everything asks for roots by itself 350 ms after it
 starts; with several sessions attached then, no session can be proven to be the one

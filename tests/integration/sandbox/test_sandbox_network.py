@@ -104,7 +104,7 @@ def test_a_child_reaches_only_what_its_allow_list_names(
 
 @pytest.fixture
 def account() -> Iterator[Account]:
-    """A throwaway account (as tests/integration/test_sandbox_unprivileged.py makes)."""
+    """A throwaway account (as tests/integration/sandbox/test_sandbox_unprivileged.py makes)."""
     if os.geteuid() != 0:
         pytest.skip("making a throwaway account (useradd) needs root; CI runs as root")
     if shutil.which("useradd") is None or shutil.which("setpriv") is None:

@@ -27,12 +27,12 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from tests.integration.continuity import tsEnvironment
+from tests.integration.continuitykit import tsEnvironment
 from tests.integration.gateway import REPO, RunningGateway, errorText, waitFor, writeConfig
 
 pytestmark = pytest.mark.integration
 FIXTURE = REPO / "tests" / "fixtures" / "era_server.py"
-TS_ERA2026 = Path(__file__).with_name("clients") / "ts_era2026.mjs"
+TS_ERA2026 = Path(__file__).parents[1] / "clients" / "ts_era2026.mjs"
 ERA2026 = "2026-07-28"
 TOOLS = ["ask_model", "ask_user", "count", "outcomes", "plain_ask"]
 

@@ -17,7 +17,7 @@ Python SDK client, in both protocol revisions:
     C{search} never offers an app-only tool to the model.
 
 The browser half (an ext-apps host rendering each app from the gateway) is
-L{tests.integration.test_mcp_apps_browser}."""
+L{tests.integration.serving.test_mcp_apps_browser}."""
 
 from __future__ import annotations
 

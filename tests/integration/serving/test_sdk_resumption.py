@@ -29,7 +29,7 @@ import anyio
 import pytest
 from mcp import Client, MCPError
 
-from tests.integration.continuity import CutProxy, TsSession, tsEnvironment
+from tests.integration.continuitykit import CutProxy, TsSession, tsEnvironment
 from tests.integration.gateway import RunningGateway, waitFor, writeConfig
 
 pytestmark = pytest.mark.integration

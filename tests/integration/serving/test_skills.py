@@ -424,7 +424,7 @@ def test_search_finds_skills_as_it_finds_tools(start: Any, home: Path) -> None:
     assert [s["uri"] for s in skills] == ["skill://other/pdf-processing/SKILL.md"]
 
 
-TS_SKILLS = Path(__file__).with_name("clients") / "ts_skills.mjs"
+TS_SKILLS = Path(__file__).parents[1] / "clients" / "ts_skills.mjs"
 
 
 @pytest.fixture(scope="module")

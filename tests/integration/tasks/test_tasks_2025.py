@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from tests.integration.continuity import tsEnvironment
+from tests.integration.continuitykit import tsEnvironment
 from tests.integration.gateway import REPO, RunningGateway, writeConfig
 
 pytestmark = pytest.mark.integration
 FIXTURE = REPO / "tests" / "fixtures" / "conformance_server.py"
-TS_CLIENT = Path(__file__).with_name("clients") / "ts_tasks_2025.mjs"
+TS_CLIENT = Path(__file__).parents[1] / "clients" / "ts_tasks_2025.mjs"
 
 
 def start(home: Path) -> RunningGateway:

@@ -32,7 +32,7 @@ from tests.support.integration.tasks import start
 
 pytestmark = pytest.mark.integration
 
-CLIENT = Path(__file__).with_name("clients") / "ts_ext_tasks.mjs"
+CLIENT = Path(__file__).parents[1] / "clients" / "ts_ext_tasks.mjs"
 PACKAGES = {
     "TS_CLIENT2_DIR": Path("dist") / "index.mjs",
     "TS_EXT_TASKS_DIR": Path("dist") / "client" / "index.js",

@@ -54,12 +54,12 @@ from tests.integration.cluster import (
     post,
     sdkClient,
 )
-from tests.integration.continuity import tsEnvironment
+from tests.integration.continuitykit import tsEnvironment
 from tests.integration.gateway import REPO, waitFor
 from tests.support.integration.container import IMAGE_RUNNER
 
 pytestmark = pytest.mark.integration
-TS_CLIENT = Path(__file__).with_name("clients") / "ts_cluster.mjs"
+TS_CLIENT = Path(__file__).parents[1] / "clients" / "ts_cluster.mjs"
 
 
 PINNED = {"everything": {"share": "global"}, "demo": {"share": "global"}}

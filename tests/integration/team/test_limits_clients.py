@@ -15,11 +15,11 @@ from typing import Any
 import anyio
 import pytest
 
-from tests.integration.continuity import tsEnvironment
+from tests.integration.continuitykit import tsEnvironment
 from tests.integration.gateway import REPO, RunningGateway
 
 pytestmark = pytest.mark.integration
-TS_LIMITS = Path(__file__).with_name("clients") / "ts_limits.mjs"
+TS_LIMITS = Path(__file__).parents[1] / "clients" / "ts_limits.mjs"
 ERA_FIXTURE = REPO / "tests" / "fixtures" / "era_server.py"
 ERA2026 = "2026-07-28"
 LIMITS = {"principalTool": {"calls": "60/min", "burst": 2}}

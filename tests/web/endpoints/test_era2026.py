@@ -1,5 +1,5 @@
 """The MCP 2026-07-28 side of C{/<server>/mcp}, through the real C{Site},
-against a fake core (L{tests.web.fakeera2026.FakeEra2026}): one test per row
+against a fake core (L{tests.support.web.fakeera2026.FakeEra2026}): one test per row
 of the headers and status table (docs/design/era.md), first failure wins, nothing
 reaches the core until every check passed; the response (JSON or SSE, never
 an id, never a session); disconnect as cancel; listen streams."""
@@ -37,7 +37,7 @@ from mcpgateway.web.endpoints.era2026 import (
 from mcpgateway.web.root import GatewayRoot
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import ACCEPT_BOTH, Harness, Response, spec
-from tests.web.fakeera2026 import Era2026Harness, FakeEra2026, body, headersFor, meta, sseEvents
+from tests.support.web.fakeera2026 import Era2026Harness, FakeEra2026, body, headersFor, meta, sseEvents
 
 REASON = 'its entry says "era2026": false'
 

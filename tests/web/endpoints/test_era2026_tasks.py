@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mcpgateway.protocol import jsonrpc
-from tests.web.fakeera2026 import Era2026Harness, body
+from tests.support.web.fakeera2026 import Era2026Harness, body
 
 
 def tasksBody(method: str, **params: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_stream_wait_web -*-
+# -*- test-case-name: tests.web.endpoints.test_stream_wait_web -*-
 """Through the real Site (fake child, fake clock): a child's request to the
 one session attached, asked before that session opened its GET stream
 (server-everything asks for roots 350 ms after it is initialized, the

@@ -31,7 +31,7 @@ from tests.support.web.team_web import (
     TeamHarness,
     ping,
 )
-from tests.web.fakeera2026 import FakeEra2026, headersFor, meta
+from tests.support.web.fakeera2026 import FakeEra2026, headersFor, meta
 
 STDERR = f"server 'srv' exited with code 3{STDERR_MARK}fatal: token={LEAK.decode()}"
 """The gateway's words for a child that wrote a secret and exited 3."""

@@ -5,7 +5,7 @@ rest of the body is not read.
 
 These tests read the tuned channel's state (its open request, its body
 deadline): they run on it whatever C{$MCPGATEWAY_TWISTED} says
-(tests/web/test_stock.py has Twisted's own channel).
+(tests/web/plumbing/test_stock.py has Twisted's own channel).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ comes in:
     streams still open, and every session's in-flight count goes back to 0.
 
 The memory side (RSS after 20,000 bad requests) is
-C{tests/integration/test_hostile_input.py}.
+C{tests/integration/serving/test_hostile_input.py}.
 """
 
 from __future__ import annotations
