@@ -87,7 +87,7 @@ def test_restart_keeps_each_confined_child_with_its_memory_and_its_way_out(
 def test_a_confined_child_ends_when_the_gateway_is_killed_and_none_follows(home: Path) -> None:
     config = configure(home)
     port = freePort()
-    # --adopt-grace 0: its warden stops it at once (tests/integration/continuity/test_crash_children.py)
+    # --adopt-grace 0: its warden stops it at once (continuity/test_crash_children.py)
     started = cli(home, "start", "--port", str(port), "--config", str(config), "--adopt-grace", "0")
     assert started.returncode == 0, started.stdout + started.stderr
     gateway = state(home)["pid"]

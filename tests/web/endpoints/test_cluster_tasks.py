@@ -27,8 +27,8 @@ from mcpgateway.web.surfaces import ClusterSurface, TeamSurface
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Response, spec
 from tests.support.web.cluster_web import ClusterHarness, FakeForwarder, FakePeers, FakeRouter
-from tests.support.web.team_web import FakeGate, FakeQuota, RecordingAudit
 from tests.support.web.fakeera2026 import body, headersFor
+from tests.support.web.team_web import FakeGate, FakeQuota, RecordingAudit
 
 KEY = os.urandom(32)
 HERE, THERE = Address("10.0.0.1", 9100), Address("10.0.0.2", 9100)

@@ -37,7 +37,14 @@ from mcpgateway.web.endpoints.era2026 import (
 from mcpgateway.web.root import GatewayRoot
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import ACCEPT_BOTH, Harness, Response, spec
-from tests.support.web.fakeera2026 import Era2026Harness, FakeEra2026, body, headersFor, meta, sseEvents
+from tests.support.web.fakeera2026 import (
+    Era2026Harness,
+    FakeEra2026,
+    body,
+    headersFor,
+    meta,
+    sseEvents,
+)
 
 REASON = 'its entry says "era2026": false'
 

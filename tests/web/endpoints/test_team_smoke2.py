@@ -22,6 +22,7 @@ from mcpgateway.web.surfaces import TeamSurface
 from tests.core.aggregate.aggtools import Children, FakeServer, tool
 from tests.http import Harness, Response
 from tests.support.web.aggregate_web import AggregateHarness, fresh, messagesOf, serverSpec
+from tests.support.web.fakeera2026 import FakeEra2026, headersFor, meta
 from tests.support.web.team_web import (
     INITIALIZE,
     LEAK,
@@ -31,7 +32,6 @@ from tests.support.web.team_web import (
     TeamHarness,
     ping,
 )
-from tests.support.web.fakeera2026 import FakeEra2026, headersFor, meta
 
 STDERR = f"server 'srv' exited with code 3{STDERR_MARK}fatal: token={LEAK.decode()}"
 """The gateway's words for a child that wrote a secret and exited 3."""

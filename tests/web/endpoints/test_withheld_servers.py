@@ -13,8 +13,8 @@ from mcpgateway.web.surfaces import TeamSurface
 from tests.support.web import team_web
 from tests.support.web.aggregate_era2026 import AggregateEra2026Harness
 from tests.support.web.aggregate_web import fresh, messagesOf
-from tests.support.web.team_web import INITIALIZE, FakeGate, FakeQuota, RecordingAudit
 from tests.support.web.fakeera2026 import body, headersFor
+from tests.support.web.team_web import INITIALIZE, FakeGate, FakeQuota, RecordingAudit
 
 AUTH = {"authorization": "Bearer dana"}
 
