@@ -30,13 +30,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mcpgateway.runtime import procfs  # noqa: E402
-from tests.integration.gateway import RunningGateway, waitFor, writeConfig  # noqa: E402
-from tests.integration.test_orphans import (  # noqa: E402
+from tests.integration.children.test_orphans import (  # noqa: E402
     commandOf,
     killClientsDuringCalls,
     sessionChildren,
     sessions,
 )
+from tests.integration.gateway import RunningGateway, waitFor, writeConfig  # noqa: E402
 
 
 def main() -> int:

@@ -33,7 +33,7 @@ USER_PYTHON = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}
 
 
 class Account:
-    """A throwaway system account (as tests/integration/test_sandbox_unprivileged.py's)."""
+    """A throwaway system account (as tests/integration/sandbox/test_sandbox_unprivileged.py's)."""
 
     def __init__(self) -> None:
         import pwd

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.integration.test_demo_stdio -*-
+# -*- test-case-name: tests.integration.cli.test_demo_stdio -*-
 """A small stdio MCP server: mcpgateway's demo backend.
 
 Run it as ``python -m mcpgateway.demo``. It speaks the MCP stdio transport (newline-delimited

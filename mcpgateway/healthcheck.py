@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_healthcheck,tests.integration.test_container -*-
+# -*- test-case-name: tests.test_healthcheck,tests.integration.host.test_container -*-
 """The container's health probe: C{python -m mcpgateway.healthcheck}.
 
 It finds the gateway of a state directory (C{--state-dir}, else

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.integration.test_manhole_real -*-
+# -*- test-case-name: tests.integration.host.test_manhole_real -*-
 """The manhole's ssh C{ProxyCommand}: C{python -m mcpgateway.manholeproxy SOCKET}.
 
 Copies bytes between stdin/stdout and the gateway's manhole UNIX socket

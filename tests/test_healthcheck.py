@@ -1,6 +1,6 @@
 """mcpgateway.healthcheck: the container's probe, without sockets (a fake
 C{get} stands for the HTTP exchange; the real one is exercised against real
-gateways, http and https, in tests/integration/test_container.py)."""
+gateways, http and https, in tests/integration/host/test_container.py)."""
 
 from __future__ import annotations
 

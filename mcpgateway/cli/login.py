@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.integration.test_remote_oauth -*-
+# -*- test-case-name: tests.integration.remote.test_remote_oauth -*-
 """C{mcpgateway login SERVER} and C{mcpgateway logout SERVER}: give the
 gateway a remote server's OAuth tokens, or take them back.
 

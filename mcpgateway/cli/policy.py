@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.governance.test_policy_cli -*-
+# -*- test-case-name: tests.cli.test_policy_cli -*-
 """C{mcpgateway policy test --policy FILE --principal P [--group G ...]
 --call SERVER/TOOL '{args}'}: decide one call offline with the policy a
 gateway would load (L{mcpgateway.governance.policy}), and print the

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.trust.test_toolscli -*-
+# -*- test-case-name: tests.cli.test_toolscli -*-
 """C{mcpgateway tools diff|approve|forget}: the servers' pinned tools
 (docs/guide/trust.md).
 

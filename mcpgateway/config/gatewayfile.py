@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.runtime.test_paths,tests.web.test_api -*-
+# -*- test-case-name: tests.runtime.test_paths,tests.web.admin.test_api -*-
 """The gateway's own config file: what the management API changed.
 
 C{<state-dir>/servers.json} holds the servers added through the API (an

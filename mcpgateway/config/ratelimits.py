@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.governance.test_limits_config -*-
+# -*- test-case-name: tests.config.test_limits_config -*-
 """Read the C{"limits"} objects of a config file: rates and daily quotas.
 
 The gateway's config may have a top-level C{"limits"} object, and each

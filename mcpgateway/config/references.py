@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.secrets.test_references -*-
+# -*- test-case-name: tests.config.test_references -*-
 """Secret references in a config entry: how they are written, found and replaced.
 
 Four forms, in an entry's C{env} values, its C{args} and (a remote

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.ops.test_childhandover,tests.integration.test_restart_children -*-
+# -*- test-case-name: tests.ops.test_childhandover,tests.integration.continuity.test_restart_children -*-
 """A running child moved from one gateway process's L{Upstream} to
 another's: L{releaseChild} on the old side, L{attachAdopted} on the new.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_catalog -*-
+# -*- test-case-name: tests.core.gateway.test_catalog -*-
 """What a server lists, as the gateway keeps it: a L{Catalog} (tools,
 prompts, resources and templates, with the identity and launch they came
 from), its key and digest, and how one kind is listed from a child page by

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_upstream,tests.web.test_api -*-
+# -*- test-case-name: tests.core.test_upstream,tests.web.admin.test_api -*-
 """What happened to one server lately: its children's stderr and lifecycle.
 
 An L{EventLog} keeps the last events in a bounded ring (for late readers) and

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_sessions_api -*-
+# -*- test-case-name: tests.web.admin.test_sessions_api -*-
 """Client sessions: one C{Mcp-Session-Id} per client per server endpoint.
 
 A L{Session} carries what the gateway learned at C{initialize} (protocol

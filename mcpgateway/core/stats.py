@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_metrics -*-
+# -*- test-case-name: tests.report.test_metrics -*-
 """Request statistics of one server: counts by method and outcome, a
 latency histogram, and what its sandbox likely refused its tool calls.
 Bounded by construction: methods outside the MCP set count as C{other}, so

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.trust.test_toolgate -*-
+# -*- test-case-name: tests.core.test_toolgate -*-
 """The one place a server's pinned tools are applied: its router's
 L{ToolGate}.
 

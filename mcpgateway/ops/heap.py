@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_lazy_heap -*-
+# -*- test-case-name: tests.ops.test_lazy_heap -*-
 """Give the C heap's free pages back to the system once start-up is done
 (idle RSS).
 

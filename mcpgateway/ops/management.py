@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_api -*-
+# -*- test-case-name: tests.web.admin.test_api -*-
 """Changing and inspecting the running gateway: what the management API does.
 
 L{ServerChanges} validates each change, writes it to the gateway's own file

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_gateway -*-
+# -*- test-case-name: tests.core.gateway.test_gateway -*-
 """The gateway's place in the twistd service tree: listening, the
 instance lock and C{state.json}, and periodic jobs.
 """

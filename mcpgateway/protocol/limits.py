@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.protocol.test_jsonrpc,tests.startup.test_tap,tests.web.test_mcp -*-
+# -*- test-case-name: tests.protocol.test_jsonrpc,tests.startup.test_tap,tests.web.endpoints.test_mcp -*-
 """Every bound the gateway puts on what a client may send, in one place.
 
 A L{Limits} is handed to L{mcpgateway.web.app.makeSite}; the parser bounds

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.remote.test_oauth,tests.remote.test_exchange -*-
+# -*- test-case-name: tests.remote.oauth.test_oauth,tests.remote.oauth.test_exchange -*-
 """What a remote MCP server's refusal of a request gets.
 
 A 401 to a request sent with a token the gateway traded for the

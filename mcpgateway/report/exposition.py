@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_metrics -*-
+# -*- test-case-name: tests.report.test_metrics -*-
 """The Prometheus text exposition format (version 0.0.4), written directly.
 
 C{# HELP} and C{# TYPE} before each family's samples, label values escaped

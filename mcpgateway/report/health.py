@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_health -*-
+# -*- test-case-name: tests.report.test_health -*-
 """The JSON bodies of C{GET /health} and C{GET /sessions}, rendered from the read model.
 
 Every place that shows a server's line (C{/health}, C{/api/v1/health},

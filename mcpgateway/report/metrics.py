@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_metrics -*-
+# -*- test-case-name: tests.report.test_metrics -*-
 """C{GET /metrics}: the gateway's state in the Prometheus text exposition format.
 
 Everything is rendered at scrape time from the gateway's read model

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.ops.test_savings,tests.web.test_metrics -*-
+# -*- test-case-name: tests.ops.test_savings,tests.report.test_metrics -*-
 """What sharing saves, for C{/metrics}: the gauges
 C{mcpgateway_processes_avoided} and C{mcpgateway_memory_avoided_bytes}, by
 server, from the estimate in the read model

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_logfile_append,tests.startup.test_tap,tests.core.test_child -*-
+# -*- test-case-name: tests.runtime.test_logfile_append,tests.startup.test_tap,tests.core.test_child -*-
 """The gateway's log level: one filter every gateway C{Logger} emits through;
 and its log files (C{--log-file}, and the audit log's file).
 

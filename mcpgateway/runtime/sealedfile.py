@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.runtime.test_sealedfile,tests.remote.test_oauth -*-
+# -*- test-case-name: tests.runtime.test_sealedfile,tests.remote.oauth.test_oauth -*-
 """A JSON document the gateway keeps for itself, encrypted at rest.
 
 Fernet (AES-128-CBC with an HMAC-SHA256, from C{cryptography}: a

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.integration.test_restart_children -*-
+# -*- test-case-name: tests.integration.continuity.test_restart_children -*-
 """The wiring of a restart's hand-over of the running children
 (L{mcpgateway.ops.childhandover}): the old process's sender, the new
 process's adoption, and the spawner's gate between them. Kept out of

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.startup.test_tap,tests.web.test_cluster_web -*-
+# -*- test-case-name: tests.startup.test_tap,tests.web.endpoints.test_cluster_web -*-
 """A replica of a cluster, wired: its sealed session ids, its peers' seal,
 the forwarding to a session's owner, and the connection pool to its peers
 (docs/guide/cluster.md).

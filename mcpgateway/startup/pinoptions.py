@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.trust.test_pinoptions -*-
+# -*- test-case-name: tests.startup.test_pinoptions -*-
 """The C{--pins} and C{--quarantine-new} options (docs/guide/trust.md), and the
 pin policy they make (L{mcpgateway.trust.policy}).
 

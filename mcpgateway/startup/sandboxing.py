@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sandbox.test_sandboxing -*-
+# -*- test-case-name: tests.startup.test_sandboxing -*-
 """The C{--sandbox} option (docs/guide/sandbox.md), and the gateway's
 L{mcpgateway.sandbox.confine.Sandbox} made of it.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_api,tests.web.test_mcp,tests.web.test_sessions_api -*-
+# -*- test-case-name: tests.web.admin.test_api,tests.web.endpoints.test_mcp,tests.web.admin.test_sessions_api -*-
 """The gateway's HTTP tree: guards, the MCP endpoints, and the management apps.
 
 L{GatewayRoot} checks C{Origin} and C{Host} on every request, hands

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_mcp,tests.web.test_team_web -*-
+# -*- test-case-name: tests.web.endpoints.test_mcp,tests.web.test_team_web -*-
 """The root of the gateway's resource tree: which door a request goes
 through. L{GatewayRoot} checks C{Origin} and C{Host} and maps
 C{/<server>/mcp}, C{/<server>~<key>/mcp} and C{/mcp...} to their endpoints,

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_team_web,tests.web.test_cluster_web -*-
+# -*- test-case-name: tests.web.test_team_web,tests.web.endpoints.test_cluster_web -*-
 """What a team gateway's door and a cluster replica's forwarding are made
 of, as the web tree sees them: the authentication gate, the owner lookup
 and the forwarder of a replica, and the two surfaces that bundle them

@@ -338,7 +338,7 @@ def test_era2026_request_server_span(tracer: RecordingTracer) -> None:
     """A 2026-07-28 request: a SERVER span, its parent the client's _meta,
     and the params the core gets carry the span's context (the envelope
     stripped as before)."""
-    from tests.web.fakeera2026 import Era2026Harness, body, headersFor
+    from tests.support.web.fakeera2026 import Era2026Harness, body, headersFor
 
     h = Era2026Harness()
     message = body("tools/call", 5, {"name": "echo", "_meta": {"traceparent": CLIENT_PARENT}})

@@ -418,7 +418,7 @@ def removeLoopbackAddress(address: str) -> None:
 
 
 # Servers run by the launcher on its own, with each mechanism
-# (tests/integration/test_sandbox_servers.py).
+# (tests/integration/sandbox/test_sandbox_servers.py).
 
 MECHANISMS = ("bwrap", "landlock")
 """The two mechanisms a Linux child may be confined by."""

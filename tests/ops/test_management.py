@@ -2,7 +2,7 @@
 (what C{mcpgateway start} prints), C{credentialEnv} in
 a server added through the API, and the refusal of a command given
 by a path that is not there (wording a). Through the API harness of
-C{tests.web.test_api}: a real Site, a fake clock, fake children."""
+C{tests.web.admin.test_api}: a real Site, a fake clock, fake children."""
 
 from __future__ import annotations
 

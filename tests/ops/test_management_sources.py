@@ -3,7 +3,7 @@ the API did not add names where it really comes from (the bundled demo, the
 client file it was adopted from, the C{--config} file; it said "comes from
 None"), and C{GET /api/v1/servers/<name>} gives the command line its
 children start with (it was C{null} unless an C{npx}/C{uvx} entry was
-resolved). Through the API harness of C{tests.web.test_api}, over the
+resolved). Through the API harness of C{tests.web.admin.test_api}, over the
 adopting config sources C{mcpgateway start} uses."""
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ C{${} reference the registry wrote and no control character."""
 
 from __future__ import annotations
 
-import contextlib
 import re
 from typing import Any
 
@@ -357,9 +356,23 @@ def test_arguments_stay_arguments(
     checkBuilt(built)
 
 
+server_shaped = st.fixed_dictionaries(
+    {"name": st.text(max_size=20)},
+    optional={
+        key: junk
+        for key in ("description", "version", "title", "packages", "remotes", "repository")
+    },
+)
+
+
 @settings(max_examples=200, deadline=None)
-@given(answer=junk)
+@given(answer=junk | server_shaped)
 def test_any_answer_is_read_or_refused(answer: Any) -> None:
+    """Any answer is refused with L{RegistryDataError}, or read as a server
+    with a name, a description and a version that are text."""
     for document in (answer, {"server": answer}):
-        with contextlib.suppress(RegistryDataError):
-            readServer(document)
+        try:
+            server = readServer(document)
+        except RegistryDataError:
+            continue
+        assert all(isinstance(x, str) for x in (server.name, server.description, server.version))

@@ -61,9 +61,12 @@ def test_any_stat_content_is_read_without_raising(content: bytes) -> None:
 
     with tempfile.TemporaryDirectory() as root:
         fakeProc(Path(root), 5, content)
-        procfs.state(5, root)
-        procfs.parentPid(5, root)
-        procfs.startTime(5, root)
+        state = procfs.state(5, root)
+        parent = procfs.parentPid(5, root)
+        started = procfs.startTime(5, root)
+    assert state is None or isinstance(state, str)
+    assert parent is None or isinstance(parent, int)
+    assert started is None or isinstance(started, int)
 
 
 def test_pss_and_cpu_time(tmp_path: Path) -> None:

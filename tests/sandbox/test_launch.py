@@ -1,6 +1,6 @@
 """The launcher's parts, in this process where they touch nothing for
 good: the plan of each mechanism, the limits it would set, its errors.
-(The launcher confining real children: tests/integration/test_sandbox*.py.)"""
+(The launcher confining real children: tests/integration/sandbox/test_sandbox*.py.)"""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 in for the kernel: the order of the steps, what each asks, what a process
 without C{CAP_SETPCAP} skips, and what a refusal does. (Nothing is ever
 dropped in the test's own process: the launcher's real drop is
-tests/integration/test_sandbox_mechanisms.py's.)"""
+tests/integration/sandbox/test_sandbox_mechanisms.py's.)"""
 
 from __future__ import annotations
 

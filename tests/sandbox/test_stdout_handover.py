@@ -3,7 +3,7 @@ bubblewrap on fd 9 and keeps C{/dev/null} as bubblewrap's own stdout, and
 the command's shell prefix takes it back on fd 1 (so bubblewrap's
 processes, which close every fd but 0 to 2, do not keep it open). The
 fd moves are recorded here, never made on this process; the real child
-closing its stdout: tests/integration/test_sandbox_openends.py."""
+closing its stdout: tests/integration/sandbox/test_sandbox_openends.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.clientconfigs.test_claude,tests.clientconfigs.test_mcpjson_shadow -*-
+# -*- test-case-name: tests.clientconfigs.test_claude,tests.clientconfigs.clients.test_mcpjson_shadow -*-
 """Claude Code, an adapter of the adoption engine
 (L{mcpgateway.clientconfigs.engine}), and its MCP policies.
 

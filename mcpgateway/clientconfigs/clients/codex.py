@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.clientconfigs.test_clients_codex -*-
+# -*- test-case-name: tests.clientconfigs.clients.test_clients_codex -*-
 """OpenAI Codex CLI and IDE extension: C{[mcp_servers.NAME]} in C{config.toml}.
 
 Files: C{$CODEX_HOME/config.toml} (default C{~/.codex/config.toml}; Windows

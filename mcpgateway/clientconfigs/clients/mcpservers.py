@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.clientconfigs.test_clients_mcpservers -*-
+# -*- test-case-name: tests.clientconfigs.clients.test_clients_mcpservers -*-
 """The clients whose JSON files keep servers under C{mcpServers}, keyed by
 name (CLIENTS.md families a, b and c): Cursor, Windsurf, Gemini CLI, Cline,
 Roo Code, GitHub Copilot CLI, Amazon Q CLI, Kiro, and the stdio-only Claude

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.clientconfigs.test_clients_other -*-
+# -*- test-case-name: tests.clientconfigs.clients.test_clients_other -*-
 """opencode: C{mcp} in C{opencode.json} or C{opencode.jsonc} (both JSONC).
 
 Files: C{~/.config/opencode/opencode.json[c]} (C{$XDG_CONFIG_HOME}),

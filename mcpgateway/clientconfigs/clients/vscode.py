@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.clientconfigs.test_clients_vscode -*-
+# -*- test-case-name: tests.clientconfigs.clients.test_clients_vscode -*-
 """VS Code (GitHub Copilot agent mode): C{servers} in C{mcp.json} (JSONC).
 
 Files: the user's C{<User>/mcp.json} and each profile's

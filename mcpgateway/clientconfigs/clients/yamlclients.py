@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.clientconfigs.test_clients_other -*-
+# -*- test-case-name: tests.clientconfigs.clients.test_clients_other -*-
 """The clients with YAML files: Continue and Goose.
 
 Continue: C{~/.continue/config.yaml} (C{$CONTINUE_GLOBAL_DIR}; Windows

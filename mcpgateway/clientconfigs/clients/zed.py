@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.clientconfigs.test_clients_other -*-
+# -*- test-case-name: tests.clientconfigs.clients.test_clients_other -*-
 """Zed: C{context_servers} in C{settings.json} (JSONC).
 
 Files: C{~/.config/zed/settings.json} (Linux and macOS; C{$XDG_CONFIG_HOME}

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_aggregate_web -*-
+# -*- test-case-name: tests.web.endpoints.test_aggregate_web -*-
 """The aggregate endpoint's sessions: one client session over many servers.
 
 One job: hold every L{AggregateSession} (a client session on C{/mcp}) of

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.aggregate.test_apps, tests.web.test_aggregate_apps -*-
+# -*- test-case-name: tests.core.aggregate.test_apps, tests.web.endpoints.test_aggregate_apps -*-
 """MCP Apps (the C{io.modelcontextprotocol/ui} extension) on the aggregate
 endpoint: its members' C{ui://} resources under URIs that name their
 server, and every reference to them rewritten the same way.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.aggregate.test_invoketasks, tests.web.test_aggregate_web -*-
+# -*- test-case-name: tests.core.aggregate.test_invoketasks, tests.web.endpoints.test_aggregate_web -*-
 """The context a call of a gateway tool runs in on an aggregate session.
 
 One job: give the gateway's own tools (C{search}, C{describe}, C{invoke},

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_aggregate_web, tests.trust.test_toolgate -*-
+# -*- test-case-name: tests.web.endpoints.test_aggregate_web, tests.core.test_toolgate -*-
 """The small translations the aggregate endpoint applies to what a member
 answers and to what it shows: task ids retagged, cursors shown, tool
 fingerprints, an endpoint's mode, a tool error as the model sees it, and

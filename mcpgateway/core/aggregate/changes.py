@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_aggregate_web, tests.core.aggregate.test_era2026 -*-
+# -*- test-case-name: tests.web.endpoints.test_aggregate_web, tests.core.aggregate.test_era2026 -*-
 """How the aggregate endpoint follows what its members list.
 
 One job: when servers, filters or catalogs change (a child listed again, a

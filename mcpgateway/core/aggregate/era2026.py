@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.aggregate.test_era2026,tests.web.test_aggregate_era2026 -*-
+# -*- test-case-name: tests.core.aggregate.test_era2026,tests.web.endpoints.test_aggregate_era2026 -*-
 """MCP 2026-07-28 on the aggregate endpoint: C{/mcp}, C{/mcp~<key>} and
 the named endpoints, in full and in search mode, as stateless requests.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.aggregate.test_era2026search,tests.web.test_aggregate_era2026 -*-
+# -*- test-case-name: tests.core.aggregate.test_era2026search,tests.web.endpoints.test_aggregate_era2026 -*-
 """Search mode's own tools (C{search}, C{describe}, C{invoke},
 C{get_result}) for MCP 2026-07-28 requests, which have no session.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_aggregate_web, tests.core.aggregate.test_aggregate_tasks -*-
+# -*- test-case-name: tests.web.endpoints.test_aggregate_web, tests.core.aggregate.test_aggregate_tasks -*-
 """The member sessions of the aggregate sessions.
 
 One job: an aggregate session's L{MemberSession} on a server, opened on its

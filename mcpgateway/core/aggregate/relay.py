@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.aggregate.test_relay, tests.web.test_aggregate_web -*-
+# -*- test-case-name: tests.core.aggregate.test_relay, tests.web.endpoints.test_aggregate_web -*-
 """What crosses between an aggregate session's client and its members,
 besides the client's requests and their answers.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.aggregate.test_reprobing, tests.web.test_aggregate_smoke -*-
+# -*- test-case-name: tests.core.aggregate.test_reprobing, tests.web.endpoints.test_aggregate_smoke -*-
 """How the aggregate endpoint lists, in the background, the members whose
 catalog is not known yet.
 

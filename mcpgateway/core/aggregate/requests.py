@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_aggregate_web, tests.web.test_aggregate_smoke -*-
+# -*- test-case-name: tests.web.endpoints.test_aggregate_web, tests.web.endpoints.test_aggregate_smoke -*-
 """The aggregate endpoint's answers to its clients' requests.
 
 One job: answer each request of an aggregate session's client. The four

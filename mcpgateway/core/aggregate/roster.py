@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_aggregate_web, tests.core.aggregate.test_visit -*-
+# -*- test-case-name: tests.web.endpoints.test_aggregate_web, tests.core.aggregate.test_visit -*-
 """Which members an aggregate session has.
 
 One job: from the endpoints' settings (C{aggregate.json}), each server's

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_aggregate_web, tests.core.aggregate.test_era2026 -*-
+# -*- test-case-name: tests.web.endpoints.test_aggregate_web, tests.core.aggregate.test_era2026 -*-
 """A session of the aggregate endpoint and what it is made of: the
 L{AggregateSession} a client holds, the L{MemberSession} it opens on each
 member server at first use, what the aggregator needs of the catalogs and

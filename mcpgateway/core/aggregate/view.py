@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.aggregate.test_era2026, tests.trust.test_toolgate -*-
+# -*- test-case-name: tests.core.aggregate.test_era2026, tests.core.test_toolgate -*-
 """What one caller of the aggregate endpoint sees: its members' tools,
 prompts and resources under namespaced names, and who owns each.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_aggregate_web, tests.core.aggregate.test_era2026 -*-
+# -*- test-case-name: tests.web.endpoints.test_aggregate_web, tests.core.aggregate.test_era2026 -*-
 """What an aggregate session sees.
 
 One job: make the L{View} of a session (its members' tools, prompts and

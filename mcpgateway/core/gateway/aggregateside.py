@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_lazy_aggregate, tests.core.test_gateway_parts -*-
+# -*- test-case-name: tests.core.gateway.test_lazy_aggregate, tests.core.gateway.test_gateway_parts -*-
 """The aggregate endpoint's side of a gateway, made on its first use:
 L{AggregateSide}.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_catalog -*-
+# -*- test-case-name: tests.core.gateway.test_catalog -*-
 """What each server lists (tools, prompts, resources, templates), known
 without asking a child: the L{Catalogs}.
 

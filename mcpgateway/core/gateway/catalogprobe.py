@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_catalog -*-
+# -*- test-case-name: tests.core.gateway.test_catalog -*-
 """Listing a server through a transient session of its own: the probe.
 
 A L{_Probe} opens a session through the pool's public API, lists what the

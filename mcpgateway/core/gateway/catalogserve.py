@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_catalogserve -*-
+# -*- test-case-name: tests.core.gateway.test_catalogserve -*-
 """Which saved catalog answers a client's start-up for a shared server:
 L{CatalogServe}, the pools' L{CatalogSource
 <mcpgateway.core.pools.pool.CatalogSource>}.

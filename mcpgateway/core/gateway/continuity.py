@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_continuity, tests.core.test_continuity_writes -*-
+# -*- test-case-name: tests.core.gateway.test_continuity, tests.core.gateway.test_continuity_writes -*-
 """Sessions that outlive the gateway process: L{SessionContinuity}.
 
 With a L{SessionPersistence}, the gateway restores at start the sessions a

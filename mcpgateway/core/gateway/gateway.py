@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_gateway -*-
+# -*- test-case-name: tests.core.gateway.test_gateway -*-
 """The gateway as a service: its pools and sessions, and a clean stop.
 
 L{Gateway} holds one L{ServerPool} per configured server and the session

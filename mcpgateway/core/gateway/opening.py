@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_gateway -*-
+# -*- test-case-name: tests.core.gateway.test_gateway -*-
 """How sessions open: L{SessionOpener}.
 
 A session opens on a server's route (L{SessionOpener.openSession}) or on an

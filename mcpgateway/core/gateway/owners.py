@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_sessions_api -*-
+# -*- test-case-name: tests.web.admin.test_sessions_api -*-
 """Which client process a session belongs to: L{OwnerLookup}, and the pid a
 client says it runs as (L{clientPid}).
 

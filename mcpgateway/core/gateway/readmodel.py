@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_status, tests.core.test_gateway -*-
+# -*- test-case-name: tests.core.test_status, tests.core.gateway.test_gateway -*-
 """A gateway's read model taken: L{ReadModel}.
 
 One frozen snapshot (L{mcpgateway.core.status.GatewayStatus}) of the

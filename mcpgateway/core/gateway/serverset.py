@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_gateway, tests.core.test_gateway_parts -*-
+# -*- test-case-name: tests.core.gateway.test_gateway, tests.core.gateway.test_gateway_parts -*-
 """The servers a gateway serves: L{ServerSet}, one L{ServerPool} per
 configured server.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_session_room, tests.core.test_gateway_parts -*-
+# -*- test-case-name: tests.core.test_session_room, tests.core.gateway.test_gateway_parts -*-
 """The session limits applied to a gateway's sessions: L{SessionRoom}.
 
 It counts the live sessions (the visiting ones, another replica's, are not

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_gateway -*-
+# -*- test-case-name: tests.core.gateway.test_gateway -*-
 """What a L{mcpgateway.core.gateway.gateway.Gateway} is made with besides its servers
 and its spawner: L{GatewaySettings}, one frozen value the wiring fills in
 (C{mcpgateway.tap}), and the protocols of the collaborators it names.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_drain_cancel, tests.core.test_gateway -*-
+# -*- test-case-name: tests.core.gateway.test_drain_cancel, tests.core.gateway.test_gateway -*-
 """A gateway's stop: L{Shutdown}.
 
 The requests in flight may finish first (the drain, at most the gateway's

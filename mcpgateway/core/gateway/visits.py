@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.aggregate.test_visit, tests.core.test_gateway -*-
+# -*- test-case-name: tests.core.aggregate.test_visit, tests.core.gateway.test_gateway -*-
 """Sessions this process did not open, served here: L{SessionVisits}.
 
 In a cluster, a session another replica opened is served here, rebuilt

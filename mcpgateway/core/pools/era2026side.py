@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.era2026.test_gateway_era2026 -*-
+# -*- test-case-name: tests.core.pools.test_gateway_era2026 -*-
 """How a pool serves MCP 2026-07-28 clients: its L{Era2026Side}.
 
 Those clients have no session: a pool serves their requests on its shared

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.pools.test_scoped, tests.core.test_workspace_roots -*-
+# -*- test-case-name: tests.core.pools.test_scoped, tests.core.pools.test_workspace_roots -*-
 """A scoped pool's shared children by child key, and its sessions bound to
 them: the L{RouteChildren}.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.pools.test_pool, tests.core.test_catalog -*-
+# -*- test-case-name: tests.core.pools.test_pool, tests.core.gateway.test_catalog -*-
 """A pool's upstreams made and wired: the L{ChildMaker}.
 
 Every child of a pool, whatever kind, is an L{Upstream} whose router tells

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_promotion, tests.core.test_promotion_scope -*-
+# -*- test-case-name: tests.core.pools.test_promotion, tests.core.pools.test_promotion_scope -*-
 """Whether a shared server is promoted: the L{Promotion}.
 
 A shared child that asks a client something other than a question

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_env_reload, tests.core.pools.test_pool -*-
+# -*- test-case-name: tests.core.gateway.test_env_reload, tests.core.pools.test_pool -*-
 """A shared child whose environment changed, restarted when idle: the
 L{StaleRestart}.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.remote.test_openapi_auth -*-
+# -*- test-case-name: tests.remote.oauth.test_openapi_auth -*-
 """The gateway's own token for an API it calls as itself: the OAuth client
 credentials grant (RFC 6749 section 4.4) of an C{openapi} entry's C{"oauth":
 {"tokenUrl", "clientId", "clientSecret", "scope", "audience"}}.

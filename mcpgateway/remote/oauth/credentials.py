@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.remote.test_oauth,tests.remote.test_weblogin_confirm -*-
+# -*- test-case-name: tests.remote.oauth.test_oauth,tests.remote.oauth.test_weblogin_confirm -*-
 """The running gateway's side of upstream OAuth: the bearer token each
 request to a remote server carries, and its refresh.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.remote.test_oauth,tests.remote.test_oauth_hosts -*-
+# -*- test-case-name: tests.remote.oauth.test_oauth,tests.remote.oauth.test_oauth_hosts -*-
 """Where a remote server's authorization server is, and what it offers: the
 MCP authorization spec's discovery, as pure functions of what the servers
 answered (the HTTP is the caller's: the CLI's login, the gateway's refresh).

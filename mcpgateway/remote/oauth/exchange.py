@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.remote.test_exchange -*-
+# -*- test-case-name: tests.remote.oauth.test_exchange -*-
 """Upstream tokens by RFC 8693 token exchange: an C{"auth": "exchange"}
 entry's children call the remote server with a token the gateway gets for
 their principal by trading in the access token that principal presented to

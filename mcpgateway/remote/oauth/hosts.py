@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.remote.test_oauth_hosts -*-
+# -*- test-case-name: tests.remote.oauth.test_oauth_hosts -*-
 """Which hosts OAuth discovery may send the gateway to.
 
 A remote server's metadata names the URLs the gateway then fetches or

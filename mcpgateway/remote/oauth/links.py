@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.remote.test_weblogin -*-
+# -*- test-case-name: tests.remote.oauth.test_weblogin -*-
 """The links a principal of an authenticated gateway follows to give the
 gateway its own token for a remote server.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.remote.test_oauth,tests.remote.test_oauth_login -*-
+# -*- test-case-name: tests.remote.oauth.test_oauth,tests.remote.oauth.test_oauth_login -*-
 """C{mcpgateway login SERVER}: the browser flow that gives the gateway a
 remote server's tokens.
 

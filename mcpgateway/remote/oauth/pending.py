@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.remote.test_weblogin_confirm -*-
+# -*- test-case-name: tests.remote.oauth.test_weblogin_confirm -*-
 """Principals' sign-ins that finished in a browser and wait for the
 principal to confirm them, and the ones that were refused.
 

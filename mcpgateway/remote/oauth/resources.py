@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.remote.test_oauth_hosts,tests.remote.test_oauth -*-
+# -*- test-case-name: tests.remote.oauth.test_oauth_hosts,tests.remote.oauth.test_oauth -*-
 """A remote server's URL as an OAuth resource: its canonical identifier
 (the MCP authorization spec's canonical URI), which the token store keeps a
 grant under, and which protected-resource metadata may name it (RFC 9728

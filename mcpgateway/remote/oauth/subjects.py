@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.remote.test_exchange -*-
+# -*- test-case-name: tests.remote.oauth.test_exchange -*-
 """The access tokens principals present to the gateway, kept (in memory
 only) for the servers whose tokens the gateway gets by trading them in
 (L{mcpgateway.remote.oauth.exchange}). A module of its own, without the

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.remote.test_oauth -*-
+# -*- test-case-name: tests.remote.oauth.test_oauth -*-
 """The gateway's tokens for its remote servers, encrypted at rest.
 
 One L{UpstreamGrant} per remote server (and principal, on a team gateway):

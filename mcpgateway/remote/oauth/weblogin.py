@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.remote.test_weblogin,tests.remote.test_weblogin_confirm -*-
+# -*- test-case-name: tests.remote.oauth.test_weblogin,tests.remote.oauth.test_weblogin_confirm -*-
 """A principal's login to a remote server, through the gateway's own pages.
 
 On an authenticated gateway each principal calls a remote server with a

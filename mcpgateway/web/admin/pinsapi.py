@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.trust.test_pinsapi -*-
+# -*- test-case-name: tests.web.admin.test_pinsapi -*-
 """What C{/api/v1/pins} does (docs/guide/trust.md), for L{mcpgateway.web.admin.api.ApiApp}:
 
  - C{GET /api/v1/pins}: the policy (C{--pins}, C{--quarantine-new}) and

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_sessions_api,tests.web.test_web_answers -*-
+# -*- test-case-name: tests.web.admin.test_sessions_api,tests.web.endpoints.test_web_answers -*-
 """Ending sessions from outside: C{DELETE /sessions/<id>} and
 C{DELETE /sessions/by-pid/<pid>}, as Klein routes.
 

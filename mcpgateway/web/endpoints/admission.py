@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_endpoint_parts,tests.web.test_mcp -*-
+# -*- test-case-name: tests.web.endpoints.test_endpoint_parts,tests.web.endpoints.test_mcp -*-
 """Whether a POST to the MCP endpoint may go on before anything acts on it.
 
 One job: the governance of a POST, in order: the principal's request

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_aggregate_web -*-
+# -*- test-case-name: tests.web.endpoints.test_aggregate_web -*-
 """The aggregate endpoint on the web: C{/mcp}, C{/mcp~<key>} and their
 named endpoints (C{/mcp/search}, C{/mcp/<name>}).
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_mcp -*-
+# -*- test-case-name: tests.web.endpoints.test_mcp -*-
 """What a caller of the MCP endpoint may read of an answer.
 
 One job: an answer on its way to the caller. A server's failure may quote

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_audit_note,tests.web.test_auth_audit -*-
+# -*- test-case-name: tests.web.endpoints.test_audit_note,tests.web.endpoints.test_auth_audit -*-
 """What the audit log records of one MCP request, gathered while it is
 served: its principal, session, server, method, tool and outcome
 (L{AuditNote}), and how a failure is named (L{failureCode}).

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_mcp,tests.web.test_cluster_web -*-
+# -*- test-case-name: tests.web.endpoints.test_mcp,tests.web.endpoints.test_cluster_web -*-
 """What serves an MCP endpoint's sessions: a L{Backend} (a server's pool,
 L{PoolBackend}; the aggregate endpoint has its own), per-principal limits
 (L{Quota}), and where a session another replica owns goes (L{Cluster}).

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_mcp -*-
+# -*- test-case-name: tests.web.endpoints.test_mcp -*-
 """A JSON-RPC batch POSTed to the MCP endpoint (protocol 2025-03-26 only).
 
 One job: a batch is checked whole before anything of it is acted on. It

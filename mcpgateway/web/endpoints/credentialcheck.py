@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_endpoint_parts,tests.web.test_scopes_web -*-
+# -*- test-case-name: tests.web.endpoints.test_endpoint_parts,tests.web.endpoints.test_scopes_web -*-
 """The credential headers of the MCP endpoint's requests, read and checked.
 
 One job: a request's C{X-Mcp-Env-*} headers against its server's

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_mcp -*-
+# -*- test-case-name: tests.web.endpoints.test_mcp -*-
 """Credential headers: the C{X-Mcp-Env-<NAME>} values a client sends for a
 server's C{credentialEnv}, read and bounded (L{readCredentials}); the ones
 the entry does not list are ignored and counted, never passed on.

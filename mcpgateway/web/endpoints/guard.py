@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_mcp -*-
+# -*- test-case-name: tests.web.endpoints.test_mcp -*-
 """Checks every MCP request passes before it reaches a session.
 
 DNS-rebinding protection (C{Origin} must be loopback; so must C{Host} when

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_mcp,tests.web.test_session_room_web -*-
+# -*- test-case-name: tests.web.endpoints.test_mcp,tests.web.endpoints.test_session_room_web -*-
 """How the MCP endpoint opens a session.
 
 One job: an C{initialize}. It is checked (its envelope, its session info),

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_mcp -*-
+# -*- test-case-name: tests.web.endpoints.test_mcp -*-
 """C{/<server>/mcp}: the MCP Streamable HTTP endpoint of one server (or of
 one of its workspace routes, C{/<server>~<key>/mcp}).
 

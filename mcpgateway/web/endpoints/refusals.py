@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_endpoint_parts,tests.web.test_mcp -*-
+# -*- test-case-name: tests.web.endpoints.test_endpoint_parts,tests.web.endpoints.test_mcp -*-
 """How the MCP endpoint answers what a client sent that can never succeed.
 
 One job: the answer is given at once, with the HTTP status and the

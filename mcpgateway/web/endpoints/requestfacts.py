@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_mcp -*-
+# -*- test-case-name: tests.web.endpoints.test_mcp -*-
 """What the MCP endpoint reads off a request, and how it names what it
 answers: the refusal of an unsupported
 C{MCP-Protocol-Version}, the id a refusal carries, a session's short

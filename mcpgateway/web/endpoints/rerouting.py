@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_endpoint_parts,tests.web.test_cluster_web -*-
+# -*- test-case-name: tests.web.endpoints.test_endpoint_parts,tests.web.endpoints.test_cluster_web -*-
 """A request to the MCP endpoint answered elsewhere, or later.
 
 One job: a request that cannot be answered here and now. One naming a

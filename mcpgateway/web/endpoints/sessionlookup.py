@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_mcp,tests.web.test_cluster_web,tests.web.test_stopping -*-
+# -*- test-case-name: tests.web.endpoints.test_mcp,tests.web.endpoints.test_cluster_web,tests.web.endpoints.test_stopping -*-
 """Which session a request to the MCP endpoint names, if it may use it.
 
 One job: the C{Mcp-Session-Id} of a POST, GET or DELETE, looked up. A

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_mcp,tests.web.test_resumable -*-
+# -*- test-case-name: tests.web.endpoints.test_mcp,tests.web.plumbing.test_resumable -*-
 """The MCP endpoint's GET and DELETE: a session's standalone stream and its end.
 
 One job: a GET opens the session's standalone SSE stream, or resumes a

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_statusconsole -*-
+# -*- test-case-name: tests.web.pages.test_statusconsole -*-
 """The console's files: its style and its scripts, served by the gateway
 itself at C{GET /status/assets/<name>} (nothing comes from a CDN).
 

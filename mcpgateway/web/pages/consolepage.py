@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_statusconsole -*-
+# -*- test-case-name: tests.web.pages.test_statusconsole -*-
 """The console's page around its live part: the plots, the log tail and the
 "try a tool" panel, and the policy that lets it load its own files only.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_consolesignin -*-
+# -*- test-case-name: tests.web.pages.test_consolesignin -*-
 """C{GET /status/signin/<server>}: the status page's "Sign in" button of a
 remote server that waits for an OAuth sign-in.
 

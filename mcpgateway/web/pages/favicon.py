@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_statuspage_icon -*-
+# -*- test-case-name: tests.web.pages.test_statuspage_icon -*-
 """The status page's icon: C{GET /favicon.svg}, and C{GET /favicon.ico} for
 the browsers and tools that ask for that name whatever the page links.
 

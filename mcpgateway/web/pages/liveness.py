@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_liveness,tests.web.test_team_web -*-
+# -*- test-case-name: tests.web.pages.test_liveness,tests.web.test_team_web -*-
 """Who sees what of C{GET /health} and C{GET /metrics}.
 
 Both stay open: monitors, load balancers, the container's C{HEALTHCHECK}

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.trust.test_pinsapi -*-
+# -*- test-case-name: tests.web.admin.test_pinsapi -*-
 """The status page's pinned tools (docs/guide/trust.md, docs/guide/status-page.md):
 each tool that changed, was added or was removed since its server's tools
 were approved, whether the gateway withholds it, what changed (the

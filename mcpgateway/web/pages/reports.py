@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_sessions_api,tests.web.test_metrics -*-
+# -*- test-case-name: tests.web.admin.test_sessions_api,tests.report.test_metrics -*-
 """The gateway's reports, and the answer to a path it does not serve.
 
 C{GET /sessions} and C{GET /metrics} are what C{mcpgateway status} and a

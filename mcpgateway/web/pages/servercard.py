@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_servercard -*-
+# -*- test-case-name: tests.web.pages.test_servercard -*-
 """The MCP Server Cards of the gateway and of each server it serves.
 
 Tracks a draft: SEP-2127 ("MCP Server Cards"), not yet part of the MCP

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_statusconsole -*-
+# -*- test-case-name: tests.web.pages.test_statusconsole -*-
 """The console's first section: what needs a person, each with its button.
 
 Read off the page's data (L{mcpgateway.web.pages.statuspage.pageData}): the tools

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_statuspage -*-
+# -*- test-case-name: tests.web.pages.test_statuspage -*-
 """C{GET /}: the status page a person looks at (docs/guide/status-page.md).
 
 Server-side HTML rendered from the read model

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_statuspage -*-
+# -*- test-case-name: tests.web.pages.test_statuspage -*-
 """The status page's live feed: one SSE stream of the page's data per watcher.
 
 One L{StatusFeed} serves every open status page. It renders a snapshot once

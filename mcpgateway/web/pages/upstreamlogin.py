@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_upstreamlogin -*-
+# -*- test-case-name: tests.web.pages.test_upstreamlogin -*-
 """The pages through which a principal of an authenticated gateway signs in
 to a remote server (L{mcpgateway.remote.oauth.weblogin}):
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_auth_gate -*-
+# -*- test-case-name: tests.web.plumbing.test_auth_gate -*-
 """The HTTP side of authentication: who is calling, and how a refusal reads.
 
 L{AuthGate.check} takes the bearer token from the one C{Authorization}

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_stock,tests.web.test_chunked_body_limit -*-
+# -*- test-case-name: tests.web.plumbing.test_stock,tests.web.plumbing.test_chunked_body_limit -*-
 """The body limit every request of the gateway keeps, on Twisted as it
 ships and on the tuned path alike: a body over C{bodyLimit} bytes is not
 stored (a C{Content-Length} over it is refused before the body comes, a

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_deadlines,tests.web.test_stock -*-
+# -*- test-case-name: tests.web.plumbing.test_deadlines,tests.web.plumbing.test_stock -*-
 """What one HTTP connection to the gateway may hold, and for how long,
 whichever channel reads it: L{ChannelBounds} is the part of a channel that
 the site's L{ConnectionGuard} looks at once a second (the header deadline,

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_one_answer,tests.web.test_resumable,tests.web.test_mcp -*-
+# -*- test-case-name: tests.web.plumbing.test_one_answer,tests.web.plumbing.test_resumable,tests.web.endpoints.test_mcp -*-
 """The answer to one forwarded request: one JSON body, until it has to be a stream.
 
 Most requests a client posts are answered by the child with nothing else

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_resumable -*-
+# -*- test-case-name: tests.web.plumbing.test_resumable -*-
 """What a client may still ask for again: the events of resumable SSE streams.
 
 MCP 2025-11-25 (basic/transports §Resumability and Redelivery) lets a server

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_mcp,tests.web.test_web_answers -*-
+# -*- test-case-name: tests.web.endpoints.test_mcp,tests.web.endpoints.test_web_answers -*-
 """How the gateway's HTTP endpoints answer: a JSON body with its status (the
 reason phrases Twisted does not know included), a JSON-RPC error as an HTTP
 error, a bare 202, and L{ClientErrors}, the rate-limited log of what

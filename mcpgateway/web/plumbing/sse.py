@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_fuzz_http,tests.web.test_mcp -*-
+# -*- test-case-name: tests.web.plumbing.test_fuzz_http,tests.web.endpoints.test_mcp -*-
 """A Server-Sent Events stream over one HTTP response.
 
 Writes each message as one C{event: message} frame and flushes it at once,

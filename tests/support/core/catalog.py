@@ -1,4 +1,4 @@
-"""What tests/core/test_catalog.py shares with the other tests: CAPS,
+"""What tests/core/gateway/test_catalog.py shares with the other tests: CAPS,
 CatalogCase, Child, MemoryPersistence, SPEC, clientInitialize, record,
 sessionOf, syncThread, tool."""
 

@@ -1,4 +1,4 @@
-"""What tests/core/test_continuity.py shares with the other tests: MemoryStore,
+"""What tests/core/gateway/test_continuity.py shares with the other tests: MemoryStore,
 PersistentHarness, answerLast, call."""
 
 from __future__ import annotations

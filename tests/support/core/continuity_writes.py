@@ -1,4 +1,4 @@
-"""What tests/core/test_continuity_writes.py shares with the other tests:
+"""What tests/core/gateway/test_continuity_writes.py shares with the other tests:
 StoredHarness."""
 
 from __future__ import annotations

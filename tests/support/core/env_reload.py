@@ -1,4 +1,4 @@
-"""What tests/core/test_env_reload.py shares with the other tests: Home,
+"""What tests/core/gateway/test_env_reload.py shares with the other tests: Home,
 replaced."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What tests/core/test_promotion.py shares with the other tests: INIT_RESULT,
+"""What tests/core/pools/test_promotion.py shares with the other tests: INIT_RESULT,
 PER_SESSION, PromotionCase, SPEC."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What tests/integration/test_aggregate_shield.py shares with the other tests:
+"""What tests/integration/aggregate/test_aggregate_shield.py shares with the other tests:
 VERSION, post."""
 
 from __future__ import annotations

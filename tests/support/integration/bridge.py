@@ -1,4 +1,4 @@
-"""What tests/integration/test_bridge.py shares with the other tests: DEMO,
+"""What tests/integration/bridge/test_bridge.py shares with the other tests: DEMO,
 freePort."""
 
 from __future__ import annotations

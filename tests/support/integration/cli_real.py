@@ -1,4 +1,4 @@
-"""What tests/integration/test_cli_real.py shares with the other tests: Cli,
+"""What tests/integration/cli/test_cli_real.py shares with the other tests: Cli,
 freePort."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What tests/integration/test_container.py shares with the other tests:
+"""What tests/integration/host/test_container.py shares with the other tests:
 IMAGE_RUNNER."""
 
 from __future__ import annotations

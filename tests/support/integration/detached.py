@@ -1,4 +1,4 @@
-"""What tests/integration/test_detached.py shares with the other tests:
+"""What tests/integration/cli/test_detached.py shares with the other tests:
 environment, freePort, gatewayPids."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What tests/integration/test_mcp_apps.py shares with the other tests:
+"""What tests/integration/serving/test_mcp_apps.py shares with the other tests:
 HANDSHAKE, MUSIC_URI, routeFacts."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What tests/integration/test_misbehaving_children.py shares with the other
+"""What tests/integration/children/test_misbehaving_children.py shares with the other
 tests: MISBEHAVING, alive."""
 
 from __future__ import annotations

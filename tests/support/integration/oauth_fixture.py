@@ -1,4 +1,4 @@
-"""What tests/integration/test_oauth_fixture.py shares with the other tests:
+"""What tests/integration/remote/test_oauth_fixture.py shares with the other tests:
 OAuthServer, oauth."""
 
 from __future__ import annotations

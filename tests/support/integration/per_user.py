@@ -1,4 +1,4 @@
-"""What tests/integration/test_per_user.py shares with the other tests: tokens."""
+"""What tests/integration/team/test_per_user.py shares with the other tests: tokens."""
 
 from __future__ import annotations
 

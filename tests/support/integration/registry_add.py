@@ -1,4 +1,4 @@
-"""What tests/integration/test_registry_add.py shares with the other tests:
+"""What tests/integration/cli/test_registry_add.py shares with the other tests:
 LocalRegistry."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What tests/integration/test_remote_backends.py shares with the other tests:
+"""What tests/integration/remote/test_remote_backends.py shares with the other tests:
 RemoteEverything."""
 
 from __future__ import annotations

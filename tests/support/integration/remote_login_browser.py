@@ -1,4 +1,4 @@
-"""What tests/integration/test_remote_login_browser.py shares with the other
+"""What tests/integration/remote/test_remote_login_browser.py shares with the other
 tests: call."""
 
 from __future__ import annotations

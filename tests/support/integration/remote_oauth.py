@@ -1,4 +1,4 @@
-"""What tests/integration/test_remote_oauth.py shares with the other tests:
+"""What tests/integration/remote/test_remote_oauth.py shares with the other tests:
 cli, login, textOf."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What tests/integration/test_remote_team_login.py shares with the other
+"""What tests/integration/remote/test_remote_team_login.py shares with the other
 tests: call, linkOf, refusal."""
 
 from __future__ import annotations

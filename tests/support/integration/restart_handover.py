@@ -1,4 +1,4 @@
-"""What tests/integration/test_restart_handover.py shares with the other tests:
+"""What tests/integration/continuity/test_restart_handover.py shares with the other tests:
 cli, freePort, state."""
 
 from __future__ import annotations

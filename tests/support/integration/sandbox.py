@@ -1,4 +1,4 @@
-"""What tests/integration/test_sandbox.py shares with the other tests:
+"""What tests/integration/sandbox/test_sandbox.py shares with the other tests:
 confinedChildren."""
 
 from __future__ import annotations

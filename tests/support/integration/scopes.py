@@ -1,4 +1,4 @@
-"""What tests/integration/test_scopes.py shares with the other tests:
+"""What tests/integration/routing/test_scopes.py shares with the other tests:
 BASE_PYTHON, HttpError, Session, entry, keyOf, post, userBase."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What tests/integration/test_shared_roots.py shares with the other tests:
+"""What tests/integration/routing/test_shared_roots.py shares with the other tests:
 promotions, text."""
 
 from __future__ import annotations

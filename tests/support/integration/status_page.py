@@ -1,4 +1,4 @@
-"""What tests/integration/test_status_page.py shares with the other tests:
+"""What tests/integration/console/test_status_page.py shares with the other tests:
 CHROMIUM, browser, chromiumOrSkip."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What tests/integration/test_task_status.py shares with the other tests:
+"""What tests/integration/tasks/test_task_status.py shares with the other tests:
 start."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What tests/integration/test_tasks.py shares with the other tests:
+"""What tests/integration/tasks/test_tasks.py shares with the other tests:
 Client2026, start."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What tests/remote/test_oauth.py shares with the other tests: METADATA,
+"""What tests/remote/oauth/test_oauth.py shares with the other tests: METADATA,
 MemoryKey."""
 
 from __future__ import annotations

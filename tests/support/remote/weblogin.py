@@ -1,4 +1,4 @@
-"""What tests/remote/test_weblogin.py shares with the other tests:
+"""What tests/remote/oauth/test_weblogin.py shares with the other tests:
 FakeAuthServer, GATEWAY, SERVER_URL, authorizeUrl, fired, initialize,
 inline, stateOf, ticketOf, webLogin."""
 

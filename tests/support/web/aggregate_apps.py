@@ -1,4 +1,4 @@
-"""What tests/web/test_aggregate_apps.py shares with the other tests: APP,
+"""What tests/web/endpoints/test_aggregate_apps.py shares with the other tests: APP,
 HOST, appServers."""
 
 from __future__ import annotations

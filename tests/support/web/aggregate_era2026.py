@@ -1,4 +1,4 @@
-"""What tests/web/test_aggregate_era2026.py shares with the other tests:
+"""What tests/web/endpoints/test_aggregate_era2026.py shares with the other tests:
 AggregateEra2026Harness, CompletingChildren, ELICIT, TASKS."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from tests.core.aggregate.aggtools import Children, FakeServer
 from tests.fakes import FakeProcess, fakeSpawner
 from tests.http import Harness, Response
 from tests.support.web.aggregate_web import AggregateHarness, messagesOf, serverSpec
-from tests.web.fakeera2026 import body, headersFor
+from tests.support.web.fakeera2026 import body, headersFor
 
 TASKS = "io.modelcontextprotocol/tasks"
 ELICIT: dict[str, Any] = {"elicitation": {"form": {}}}

@@ -1,4 +1,4 @@
-"""What tests/web/test_aggregate_web.py shares with the other tests:
+"""What tests/web/endpoints/test_aggregate_web.py shares with the other tests:
 AggregateHarness, TWO, VERSION, fresh, initialize, messagesOf, serverSpec."""
 
 from __future__ import annotations

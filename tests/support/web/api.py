@@ -1,4 +1,4 @@
-"""What tests/web/test_api.py shares with the other tests: ApiHarness, FAKE,
+"""What tests/web/admin/test_api.py shares with the other tests: ApiHarness, FAKE,
 SECRET, TOKEN, assertNoSecrets, error, initializeBody, logged, managedFile."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What tests/web/test_channel_reading.py shares with the other tests: HEALTH,
+"""What tests/web/plumbing/test_channel_reading.py shares with the other tests: HEALTH,
 _refusal, echo, post."""
 
 from __future__ import annotations

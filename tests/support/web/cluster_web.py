@@ -1,4 +1,4 @@
-"""What tests/web/test_cluster_web.py shares with the other tests:
+"""What tests/web/endpoints/test_cluster_web.py shares with the other tests:
 ClusterHarness, FakeForwarder, FakePeers, FakeRouter."""
 
 from __future__ import annotations

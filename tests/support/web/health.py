@@ -1,4 +1,4 @@
-"""What tests/web/test_health.py shares with the other tests: CHILD, SERVER,
+"""What tests/report/test_health.py shares with the other tests: CHILD, SERVER,
 SPEC."""
 
 from __future__ import annotations

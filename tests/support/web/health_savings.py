@@ -1,4 +1,4 @@
-"""What tests/web/test_health_savings.py shares with the other tests:
+"""What tests/report/test_health_savings.py shares with the other tests:
 sampledGateway."""
 
 from __future__ import annotations

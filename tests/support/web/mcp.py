@@ -1,4 +1,4 @@
-"""What tests/web/test_mcp.py shares with the other tests: LimitsHarness,
+"""What tests/web/endpoints/test_mcp.py shares with the other tests: LimitsHarness,
 answerEverything, call, childRequests, connect, noTracebacks, started."""
 
 from __future__ import annotations

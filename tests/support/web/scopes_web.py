@@ -1,4 +1,4 @@
-"""What tests/web/test_scopes_web.py shares with the other tests: KEY_A,
+"""What tests/web/endpoints/test_scopes_web.py shares with the other tests: KEY_A,
 SECRET, UNKNOWN, initialize, scopedHarness, variant."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What tests/web/test_sessions_api.py shares with the other tests: Finder,
+"""What tests/web/admin/test_sessions_api.py shares with the other tests: Finder,
 FinderHarness, initialize."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What tests/web/test_statuspage.py shares with the other tests: ALLOWED_TAGS,
+"""What tests/web/pages/test_statuspage.py shares with the other tests: ALLOWED_TAGS,
 HTML, Page, _serverSavings, frames, statusPage."""
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Tests of mcpgateway.clientconfigs.clients: each client's config file format."""

@@ -1,0 +1,2 @@
+"""Tests of mcpgateway.core.gateway: the gateway object, its server set,
+catalogs and continuity."""

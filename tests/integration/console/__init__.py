@@ -1,0 +1,2 @@
+"""The status page and console in a real browser (headless Chromium) against a
+real gateway."""

@@ -1,0 +1,60 @@
+"""C{kill <pytest's pid>} ends the test run within seconds (exit status 2,
+as an interrupt), and leaves none of the processes its tests started
+running: a gateway a fixture started (its teardown stops it) and a process
+a test started outside any fixture (ended after the teardowns), whether the
+test under way sleeps or waits on the reactor (tests/conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mcpgateway.ops.statedir import pidAlive
+from tests.integration.gateway import REPO, waitFor
+
+pytestmark = pytest.mark.integration
+
+SLEEPER = Path(__file__).parents[1] / "sigterm_sleeper.py"
+
+
+@pytest.mark.parametrize("test", ["test_sleeping", "test_waiting_on_the_reactor"])
+def test_sigterm_ends_the_run_and_its_children(tmp_path: Path, test: str) -> None:
+    pids = tmp_path / "pids.json"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pytest", f"{SLEEPER}::{test}", "-q", "-p", "no:cacheprovider"],
+        cwd=REPO,
+        env={**os.environ, "MCPGATEWAY_SIGTERM_PIDS": str(pids)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    children: list[int] = []
+    try:
+        assert waitFor(pids.exists, timeout=60), "the tests did not start"
+        recorded = json.loads(pids.read_text())
+        assert recorded["pytest"] == run.pid
+        children = recorded["children"]
+        assert all(pidAlive(pid) for pid in children)
+        run.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        output, _ = run.communicate(timeout=30)
+        took = time.monotonic() - sent
+        text = output.decode("utf-8", "replace")
+        assert run.returncode == 2, text
+        assert took < 15, (took, text)  # about 5 s on a loaded 2-core machine
+        assert "Terminated: signal 15: the test run ends" in text, text
+        assert waitFor(lambda: not any(pidAlive(pid) for pid in children), timeout=5), text
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
+        for pid in children:
+            if pidAlive(pid):
+                os.kill(pid, signal.SIGKILL)
