@@ -50,7 +50,7 @@ def test_every_integration_test_and_no_tuned_test_is_switched() -> None:
 @pytest.mark.parametrize(
     ("path", "differs"),
     [
-        ("tests/web/test_stock.py", True),  # makeSite, as the variable says
+        ("tests/web/plumbing/test_stock.py", True),  # makeSite, as the variable says
         ("tests/test_launch.py", True),  # twistd, as the variable says
         ("tests/test_golden_bodies.py", True),  # through tests/http.py
         ("tests/runtime/test_timers.py", False),

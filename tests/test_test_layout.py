@@ -132,12 +132,16 @@ CROSS_CUTTING = frozenset(
         "test_docs_links.py",
         "test_golden_bodies.py",
         "test_house.py",
+        "test_mcpclient.py",
+        "test_switched.py",
         "test_test_case_names.py",
         "test_test_layout.py",
     }
 )
 """The tests at the top of C{tests/} that test no one package: the house
-rules, the docs, the golden bodies and the benchmarks' own checks. A test
+rules, the docs, the golden bodies, the benchmarks' own checks and the
+tests of the tests' own helpers (C{tests/support}: the MCP client, the
+stock pass's list). A test
 of a top-level module (C{tests/test_launch.py} for C{mcpgateway/launch.py})
 sits there too, as that module's mirror."""
 

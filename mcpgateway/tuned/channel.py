@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.tuned.test_channel_reading,tests.web.test_deadlines -*-
+# -*- test-case-name: tests.tuned.test_channel_reading,tests.web.plumbing.test_deadlines -*-
 """One HTTP connection to the gateway: L{GatewayChannel} reads requests with
 llhttp (L{mcpgateway.tuned.httpreader}), bounds what a client may send and how
 slowly (header deadline, body stall, per-peer connection cap), answers

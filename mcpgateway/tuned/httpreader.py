@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.tuned.test_httpreader,tests.web.test_hotpath_operands -*-
+# -*- test-case-name: tests.tuned.test_httpreader,tests.tuned.test_hotpath_operands -*-
 """Reading HTTP/1.1 requests off one connection: httptools splits the bytes.
 
 httptools wraps llhttp, the parser Node.js serves HTTP with: maintained,

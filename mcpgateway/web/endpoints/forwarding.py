@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_mcp -*-
+# -*- test-case-name: tests.web.endpoints.test_mcp -*-
 """How the MCP endpoint forwards the requests of a batch to its session's backend.
 
 One job: a batch's requests go to the session's backend; their answers

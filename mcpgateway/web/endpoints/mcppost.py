@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_mcppost,tests.web.test_mcp -*-
+# -*- test-case-name: tests.web.endpoints.test_mcppost,tests.web.endpoints.test_mcp -*-
 """Every step of a POST to C{/<server>/mcp}, in the order it runs.
 
 L{McpPost.post} is the whole path of a client message, read top to

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_requestcontext -*-
+# -*- test-case-name: tests.web.plumbing.test_requestcontext -*-
 """What the gateway learns about one HTTP request while it serves it, held
 in one place: the request's L{RequestContext}.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_stock -*-
+# -*- test-case-name: tests.web.plumbing.test_stock -*-
 """The gateway's HTTP side on twisted.web as Twisted ships it (C{--twisted=stock}).
 
 L{StockSite} is the gateway's site (L{mcpgateway.web.app.GatewaySite}: its
@@ -22,7 +22,7 @@ Twisted reads or writes:
 
 The tuned classes (L{mcpgateway.tuned.channel}, L{mcpgateway.tuned.request},
 L{mcpgateway.tuned.headers}) do the same with less work per request; the
-tests compare the two (C{tests/web/test_stock.py}).
+tests compare the two (C{tests/web/plumbing/test_stock.py}).
 """
 
 from __future__ import annotations
