@@ -447,3 +447,38 @@ def initFacts(result: Any) -> tuple[dict[str, Any], dict[str, Any], str | None]:
         caps if isinstance(caps, dict) else {},
         text if isinstance(text, str) else None,
     )
+
+
+def catalogOfRecord(
+    server: str, catalogKey: str, record: Mapping[str, Any], taken: float
+) -> Catalog | None:
+    """The catalog a saved C{record} holds, listed at C{taken} (C{None}: a
+    kind's list is not a list). Items without their kind's identity are
+    dropped; the shared catalogs and the scope catalogs read their files
+    through this one reading."""
+    lists: dict[str, tuple[dict[str, Any], ...]] = {}
+    for kind in KINDS:
+        listed = record.get(kind, [])
+        if not isinstance(listed, list):
+            return None
+        member = IDENTITY[kind]
+        lists[kind] = tuple(
+            item for item in listed if isinstance(item, dict) and isinstance(item.get(member), str)
+        )
+    serverInfo, capabilities, instructions = initFacts(record)
+    private, ttls = savedHints(record)
+    return Catalog(
+        server=server,
+        catalogKey=catalogKey,
+        source="snapshot",
+        taken=taken,
+        digest=catalogDigest(lists, serverInfo, capabilities, instructions),
+        lists=MappingProxyType(lists),
+        serverInfo=serverInfo,
+        capabilities=capabilities,
+        instructions=instructions,
+        private=private,
+        ttls=ttls,
+        expires={kind: taken + ttl / 1000.0 for kind, ttl in ttls.items()},
+        entry=savedEntry(record),
+    )

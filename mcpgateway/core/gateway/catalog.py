@@ -61,7 +61,6 @@ from mcpgateway.core.cachehints import ListingHints
 from mcpgateway.core.catalogdata import (
     CHANGED,
     EMPTY,
-    IDENTITY,
     KINDS,
     Catalog,
     CatalogPersistence,
@@ -69,6 +68,7 @@ from mcpgateway.core.catalogdata import (
     ListingFailed,
     catalogDigest,
     catalogKeyOf,
+    catalogOfRecord,
     coversProbe,
     entryOf,
     initFacts,
@@ -76,8 +76,6 @@ from mcpgateway.core.catalogdata import (
     launchOf,
     listKinds,
     publicReason,
-    savedEntry,
-    savedHints,
     withoutWithheld,
 )
 from mcpgateway.core.gateway.catalogprobe import PROBE_BACKOFF, PROBE_BACKOFF_MAX, _Probe
@@ -227,36 +225,9 @@ class Catalogs:
         self.log.info("catalogs: {count} saved catalog(s) read", count=count)
 
     def _fromRecord(self, server: str, catalogKey: str, record: dict[str, Any]) -> Catalog | None:
-        lists: dict[str, tuple[dict[str, Any], ...]] = {}
-        for kind in KINDS:
-            listed = record.get(kind, [])
-            if not isinstance(listed, list):
-                return None
-            member = IDENTITY[kind]
-            lists[kind] = tuple(
-                item
-                for item in listed
-                if isinstance(item, dict) and isinstance(item.get(member), str)
-            )
-        serverInfo, capabilities, instructions = initFacts(record)
         taken = record.get("taken")
         when = float(taken) if isinstance(taken, (int, float)) else 0.0
-        private, ttls = savedHints(record)
-        return Catalog(
-            server=server,
-            catalogKey=catalogKey,
-            source="snapshot",
-            taken=when,
-            digest=catalogDigest(lists, serverInfo, capabilities, instructions),
-            lists=MappingProxyType(lists),
-            serverInfo=serverInfo,
-            capabilities=capabilities,
-            instructions=instructions,
-            private=private,
-            ttls=ttls,
-            expires={kind: when + ttl / 1000.0 for kind, ttl in ttls.items()},
-            entry=savedEntry(record),
-        )
+        return catalogOfRecord(server, catalogKey, record, when)
 
     def stop(self) -> Deferred[None]:
         """Stop listing (debounced re-lists are dropped); fires once the

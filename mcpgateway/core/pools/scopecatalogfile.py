@@ -34,7 +34,6 @@ and ignored.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from types import MappingProxyType
 from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
@@ -43,13 +42,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway.core.catalogdata import (
-    IDENTITY,
-    KINDS,
-    Catalog,
-    catalogDigest,
-    initFacts,
-    savedEntry,
-    savedHints,
+    catalogOfRecord,
 )
 from mcpgateway.core.pools.scopecatalog import ScopeCatalog
 from mcpgateway.runtime import logs
@@ -96,16 +89,6 @@ def recordOf(known: ScopeCatalog) -> dict[str, Any]:
 
 def fromRecord(server: str, key: str, record: Mapping[str, Any]) -> ScopeCatalog | None:
     """The scope catalog a saved C{record} holds (C{None}: not one)."""
-    lists: dict[str, tuple[dict[str, Any], ...]] = {}
-    for kind in KINDS:
-        listed = record.get(kind, [])
-        if not isinstance(listed, list):
-            return None
-        member = IDENTITY[kind]
-        lists[kind] = tuple(
-            item for item in listed if isinstance(item, dict) and isinstance(item.get(member), str)
-        )
-    serverInfo, capabilities, instructions = initFacts(record)
     taken = record.get("taken")
     if not isinstance(taken, (int, float)) or isinstance(taken, bool):
         return None
@@ -113,23 +96,10 @@ def fromRecord(server: str, key: str, record: Mapping[str, Any]) -> ScopeCatalog
         when = float(taken)
     except OverflowError:
         return None
+    catalog = catalogOfRecord(server, key, record, when)
+    if catalog is None:
+        return None
     version = record.get("protocolVersion")
-    private, ttls = savedHints(record)
-    catalog = Catalog(
-        server=server,
-        catalogKey=key,
-        source="snapshot",
-        taken=when,
-        digest=catalogDigest(lists, serverInfo, capabilities, instructions),
-        lists=MappingProxyType(lists),
-        serverInfo=serverInfo,
-        capabilities=capabilities,
-        instructions=instructions,
-        private=private,
-        ttls=ttls,
-        expires={kind: when + ttl / 1000.0 for kind, ttl in ttls.items()},
-        entry=savedEntry(record),
-    )
     return ScopeCatalog(catalog, version if isinstance(version, str) else None)
 
 
