@@ -13,6 +13,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.pools.lostchild import NOTICE_KEY, LostChildNotices
+from mcpgateway.core.pools.shared import SharedPlacement
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeSession, RecordingSink
 from tests.support.core.pools.pool import INIT_RESULT, Message, PoolCase, ok, sharedOf
@@ -271,4 +272,6 @@ class SharedTests(PoolCase):
         self.pool.close(a)
         self.reactor.lastProcess.exit(1)
         self.assertFalse(self.pool.owned.notices)
-        self.assertEqual(self.pool.shared.router.childServed, set())
+        placement = self.pool.placement
+        assert isinstance(placement, SharedPlacement) and placement.shared is not None
+        self.assertEqual(placement.shared.router.childServed, set())

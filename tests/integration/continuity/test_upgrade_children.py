@@ -117,10 +117,26 @@ def makeVenv(where: Path) -> Path:
     return python
 
 
-def install(python: Path, wheel: Path) -> None:
-    """Install C{wheel} into C{python}'s venv, with the test venv's pip."""
+def install(python: Path, wheel: Path, *, over: bool = False) -> None:
+    """Install C{wheel} into C{python}'s venv, with the test venv's pip.
+
+    The first install ignores the mcpgateway pip sees through the test
+    venv's folders (a non-editable one, as CI installs it, would count as
+    installed already and nothing would land here); an install C{over} the
+    venv's own copy upgrades it as a user's C{pip install -U} does."""
+    first = [] if over else ["--ignore-installed"]
     done = subprocess.run(
-        [*PIP, "--python", str(python), "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        [
+            *PIP,
+            "--python",
+            str(python),
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            *first,
+            str(wheel),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -200,7 +216,7 @@ def test_an_upgrade_of_the_installed_package_keeps_each_child_with_its_memory(
         assert initializes(home, "shared", sharedPid) == 1
         assert initializes(home, "solo", soloPid) == 1
 
-        install(venv / "bin" / "python", second)  # over the running gateway's files
+        install(venv / "bin" / "python", second, over=True)  # over the running gateway's files
         upgraded = time.monotonic()
         restarted = installed(venv, home, "restart")
         assert restarted.returncode == 0, restarted.stdout + restarted.stderr

@@ -248,7 +248,16 @@ def test_child_exit_answers_pending_requests_and_the_next_request_gets_a_fresh_c
     assert methods == ["initialize", "notifications/initialized", "tools/call"]
     forwarded = childRequests(h)[-1]
     h.process().reply({"jsonrpc": "2.0", "id": forwarded["id"], "result": {"ok": True}})
-    assert again.events() == [{"jsonrpc": "2.0", "id": 4, "result": {"ok": True}}]
+    # The new child holds nothing of the session: its first answer says so, once.
+    notice, answer = again.events()
+    assert notice["method"] == "notifications/message"
+    assert notice["params"]["level"] == "warning"
+    assert "its shared child exited with code 2" in notice["params"]["data"]
+    assert answer == {
+        "jsonrpc": "2.0",
+        "id": 4,
+        "result": {"ok": True, "_meta": {"mcpgateway/childRestarted": True}},
+    }
 
 
 # -- child-to-client requests --------------------------------------------------
