@@ -162,7 +162,7 @@ class Forwarder:
             session.inFlight += 1
             oneSpan: tracing.Span | None = None
             if active is not None:
-                oneSpan, message = self._serverSpan(active, request, session, message)
+                oneSpan, message = serverSpan(active, request, session, message, self._server)
             one: Deferred[Any] = maybeDeferred(pool.forward, session, message, stream.send)
             one.addBoth(self.measured, message["method"], started, oneSpan)
             if note is not None:
@@ -170,21 +170,6 @@ class Forwarder:
             one.addCallback(self._answers.forCaller, request)
             one.addCallbacks(stream.send, self._failed, errbackArgs=(message, stream, request))
             one.addBoth(sent)
-
-    def _serverSpan(
-        self, active: tracing.Tracer, request: Request, session: Session, message: Message
-    ) -> tuple[tracing.Span, Message]:
-        """The SERVER span of a client request, and the request carrying its
-        context (the parent of the router's CLIENT span)."""
-        span, message = tracing.startServer(
-            active,
-            message,
-            shortName(session),  # the id itself is the session's secret: never exported
-            session.protocolVersion,
-            header(request, "traceparent"),
-        )
-        span.setAttribute("mcpgateway.server", self._server)
-        return span, message
 
     def measured(
         self,
@@ -217,3 +202,19 @@ class Forwarder:
         if reason.check(CancelledError):
             return  # cancelled by the client or its session ending: no response
         stream.send(self._answers.errorFor(message["id"], reason, request))
+
+
+def serverSpan(
+    active: tracing.Tracer, request: Request, session: Session, message: Message, server: str
+) -> tuple[tracing.Span, Message]:
+    """The SERVER span of a client request to C{server}, and the request
+    carrying its context (the parent of the router's CLIENT span)."""
+    span, message = tracing.startServer(
+        active,
+        message,
+        shortName(session),  # the id itself is the session's secret: never exported
+        session.protocolVersion,
+        header(request, "traceparent"),
+    )
+    span.setAttribute("mcpgateway.server", server)
+    return span, message

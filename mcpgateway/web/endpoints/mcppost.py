@@ -48,11 +48,11 @@ from mcpgateway.web.endpoints.auditnote import AuditNote
 from mcpgateway.web.endpoints.backends import Backend, PoolBackend
 from mcpgateway.web.endpoints.batches import BatchRequests
 from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
-from mcpgateway.web.endpoints.forwarding import EndSession, Forwarder
+from mcpgateway.web.endpoints.forwarding import EndSession, Forwarder, serverSpan
 from mcpgateway.web.endpoints.guard import checkPostHeaders, header
 from mcpgateway.web.endpoints.initialize import SessionOpener
 from mcpgateway.web.endpoints.refusals import Refusals
-from mcpgateway.web.endpoints.requestfacts import internalError, shortName
+from mcpgateway.web.endpoints.requestfacts import internalError
 from mcpgateway.web.endpoints.sessionlookup import SessionLookup
 from mcpgateway.web.plumbing.oneanswer import PendingAnswer
 from mcpgateway.web.plumbing.replies import ClientErrors, accepted, jsonReply, validIdOrNull
@@ -276,7 +276,7 @@ class McpPost:
         span: tracing.Span | None = None
         active = tracing.tracer
         if active is not None:
-            span, message = self._serverSpan(active, request, session, message)
+            span, message = serverSpan(active, request, session, message, self._server)
         try:
             response = self._forward(session, message, pending.send)
         except Exception:
@@ -334,21 +334,6 @@ class McpPost:
         tracing.answered(
             result, self._operations, self._clock, self._server, method, started, span, outcome
         )
-
-    def _serverSpan(
-        self, active: tracing.Tracer, request: Request, session: Session, message: Message
-    ) -> tuple[tracing.Span, Message]:
-        """The SERVER span of a client request, and the request carrying its
-        context (the parent of the router's CLIENT span)."""
-        span, message = tracing.startServer(
-            active,
-            message,
-            shortName(session),  # the id itself is the session's secret: never exported
-            session.protocolVersion,
-            header(request, "traceparent"),
-        )
-        span.setAttribute("mcpgateway.server", self._server)
-        return span, message
 
 
 def isEra2026(payload: Any, version: str | None) -> bool:
