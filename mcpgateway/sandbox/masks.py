@@ -126,6 +126,13 @@ def apply(
     return sorted(masked.items())
 
 
+TRANSIENT_SUFFIXES = (".lock",)
+"""Root-only files passed by: a lock (C{useradd} and C{passwd} hold
+C{/etc/group.lock} for milliseconds) holds a process id, no secret, and
+one gone between the scan and the mount would fail the child's start
+(bubblewrap cannot make a mount point in the read-only C{/etc})."""
+
+
 def privateEntries(
     roots: Iterable[str],
     uid: int,
@@ -167,7 +174,11 @@ def privateEntries(
                     found.append((entry.path, True))
                 elif level < depth:
                     pending.append((entry.path, level + 1))
-            elif stat.S_ISREG(info.st_mode) and not info.st_mode & stat.S_IROTH:
+            elif (
+                stat.S_ISREG(info.st_mode)
+                and not info.st_mode & stat.S_IROTH
+                and not entry.name.endswith(TRANSIENT_SUFFIXES)
+            ):
                 found.append((entry.path, False))
     return found
 

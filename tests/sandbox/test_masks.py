@@ -42,6 +42,8 @@ def test_what_only_its_owner_may_read_is_found_two_levels_down(tmp_path: Path) -
     (root / "app" / "key").write_text("x")
     (root / "app" / "key").chmod(0o600)
     (root / "link").symlink_to(root / "shadow")
+    (root / "group.lock").write_text("4242")  # useradd's, for milliseconds: passed by
+    (root / "group.lock").chmod(0o600)
     uid = os.getuid()
     found = masks.privateEntries([str(root)], uid)
     assert sorted(found) == [
