@@ -87,13 +87,19 @@ def run(spin: float) -> dict[str, float]:
     return result
 
 
+LATE = 0.25
+"""How late a 50 ms timer may fire: a loaded machine's scheduler delays any
+process by tens of milliseconds, while a timer the spin starved waits for
+the whole chain of hops or the 60 s stop."""
+
+
 def test_a_chain_of_quick_hops_is_caught_by_polls_and_timers_keep_time() -> None:
     spinning = run(100)
     assert spinning["seconds"] > 0 and spinning.get("fromThread") is True
-    assert 0 <= spinning["timerLate"] < 0.02
+    assert 0 <= spinning["timerLate"] < LATE
     still = run(0)
     assert still["spin"] < 20  # only turns with timed calls due ask without waiting
     assert spinning["spin"] > 1000  # the child's answers were polled for
     assert still.get("fromThread") is True
-    assert 0 <= still["timerLate"] < 0.02
+    assert 0 <= still["timerLate"] < LATE
     assert still["sleep"] >= 2000  # asleep before each answer
