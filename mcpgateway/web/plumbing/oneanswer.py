@@ -6,7 +6,7 @@ related to them first: the answer goes out as one C{application/json} body
 with a Content-Length, written from the request straight to its connection.
 Such an answer needs no SSE stream, no replay log and no keep-alive: a
 L{PendingAnswer} is a few fields and one entry in its clock's keep-alive
-ticker's queue (L{mcpgateway.web.plumbing.sse.KeepAlive.wait}), appended and
+ticker's queue (L{mcpgateway.web.plumbing.sse.KeepAlive.waiting}), appended and
 never searched.
 
 It becomes an L{SSEStream} (made by its L{StreamOpener}, with the replay log
@@ -84,7 +84,16 @@ class PendingAnswer:
         self._owner = owner
         self.open = True
         self.stream: SSEStream | None = None
-        ticker.wait(self)
+        # The ticker looks at it on each tick until it is done or becomes a
+        # stream. Queued here, not through a call (an answer that comes at
+        # once costs an append), after the done ones at the front: one call
+        # at a time keeps one or two there, not a second's worth.
+        waiting = ticker.waiting
+        while waiting and not waiting[0].open:
+            waiting.popleft()
+        waiting.append(self)
+        if not ticker.loop.running:
+            ticker.start()
 
     def send(self, message: jsonrpc.Message) -> bool:
         """Send a message related to the request that is not its answer (the
