@@ -94,10 +94,13 @@ class Placement(Protocol):
     """Whether it keeps a child per launch spec (each route its own key)."""
     ownsAll: bool
     """Whether every session has a child of its own (the pool's, not the placement's)."""
-    shared: Upstream | None
-    """The one child every session of it is served by, once made (C{None}:
-    none yet, or a placement with a child per key or none of its own): what
-    the pool's hot path reads instead of asking L{childOf} and L{gone}."""
+
+    @property
+    def shared(self) -> Upstream | None:
+        """The one child every session of it is served by, once made
+        (C{None}: none yet, or a placement with a child per key or none of
+        its own): what the pool's hot path reads instead of asking
+        L{childOf} and L{gone}."""
 
     @property
     def startup(self) -> CatalogStartup | None:
@@ -194,7 +197,7 @@ class SessionPlacement:
     perLaunch = False
     ownsAll = True
     startup = None
-    shared = None
+    shared: Upstream | None = None
 
     def __init__(self, kit: Kit) -> None:
         self._kit = kit
