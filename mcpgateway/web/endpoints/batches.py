@@ -11,7 +11,7 @@ others forwarded; its notifications and responses go to the backend.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.web.server import Request
 
@@ -22,9 +22,11 @@ from mcpgateway.web.endpoints.backends import Backend
 from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
 from mcpgateway.web.endpoints.forwarding import Forwarder
 from mcpgateway.web.endpoints.refusals import Refusals
-from mcpgateway.web.endpoints.sessionlookup import SessionLookup
 from mcpgateway.web.plumbing.replies import ClientErrors, accepted
 from mcpgateway.web.plumbing.requestcontext import contextOf
+
+if TYPE_CHECKING:
+    from mcpgateway.web.endpoints.mcp import SessionLookup
 
 
 class BatchRequests:

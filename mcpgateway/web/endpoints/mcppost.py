@@ -53,7 +53,6 @@ from mcpgateway.web.endpoints.guard import checkPostHeaders, header
 from mcpgateway.web.endpoints.initialize import SessionOpener
 from mcpgateway.web.endpoints.refusals import Refusals
 from mcpgateway.web.endpoints.requestfacts import internalError
-from mcpgateway.web.endpoints.sessionlookup import SessionLookup
 from mcpgateway.web.plumbing.oneanswer import PendingAnswer
 from mcpgateway.web.plumbing.replies import ClientErrors, accepted, jsonReply, validIdOrNull
 from mcpgateway.web.plumbing.requestcontext import contextOf
@@ -61,6 +60,7 @@ from mcpgateway.web.plumbing.sse import keepAliveFor
 
 if TYPE_CHECKING:
     from mcpgateway.core.exchange import Sink
+    from mcpgateway.web.endpoints.mcp import SessionLookup
 
 Gate = Callable[[Request, Any], "bytes | None"]
 """One configured gate of a POST: its refusal, or C{None} (it goes on)."""

@@ -11,6 +11,7 @@ ends the session.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
@@ -23,11 +24,13 @@ from mcpgateway.web.endpoints.era2026 import Era2026Endpoint
 from mcpgateway.web.endpoints.guard import checkGetHeaders, header
 from mcpgateway.web.endpoints.refusals import Refusals
 from mcpgateway.web.endpoints.requestfacts import era2026Header, shortName
-from mcpgateway.web.endpoints.sessionlookup import SessionLookup
 from mcpgateway.web.plumbing.replay import ReplayStore, StreamLog, kindOf, resumable
 from mcpgateway.web.plumbing.replies import jsonReply
 from mcpgateway.web.plumbing.requestcontext import contextOf
 from mcpgateway.web.plumbing.sse import SSEStream
+
+if TYPE_CHECKING:
+    from mcpgateway.web.endpoints.mcp import SessionLookup
 
 EndSessions = Callable[[list[Session], str], tuple[list[str], list[int]]]
 """End sessions for the reason given: the ids ended and the child pids
