@@ -59,7 +59,7 @@ from mcpgateway.core.exchange import (
     withoutHints,
 )
 from mcpgateway.core.sessions import SessionLike, shortId
-from mcpgateway.core.stats import RequestStats
+from mcpgateway.core.stats import RequestStats, operationsFor
 from mcpgateway.core.toolgate import GATED, ToolGate
 from mcpgateway.core.unproven import GATEWAYS, ChildRoots, answerUnproven
 from mcpgateway.protocol import era2026wire, jsonrpc
@@ -141,7 +141,7 @@ class Router:
         self.onAmbiguous = onAmbiguous
         self.stats = stats if stats is not None else RequestStats()
         self._clock = clock
-        self._operations = tracing.operationsFor(clock)
+        self._operations = operationsFor(clock)
         self.timeout = timeout
         self.fanout = fanout
         self._intercepts = fanout.intercepts

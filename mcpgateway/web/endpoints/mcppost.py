@@ -37,7 +37,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.server import NOT_DONE_YET, Request
 
-from mcpgateway.core import tracing
+from mcpgateway.core import stats, tracing
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import envelope, jsonrpc, versions
 from mcpgateway.protocol.jsonrpc import Kind, Message
@@ -109,7 +109,7 @@ class McpPost:
         self._maxDigits = limits.maxNumberDigits
         self._maxInFlight = limits.maxInFlightPerSession
         self._ticker = keepAliveFor(clock, limits.keepAliveInterval)
-        self._operations = tracing.operationsFor(clock)
+        self._operations = stats.operationsFor(clock)
         self._server = server
         self._log = log
         if isinstance(backend, PoolBackend) and backend.direct:
@@ -331,7 +331,7 @@ class McpPost:
         outcome: str | None = None,
     ) -> None:
         """The request's duration on the metrics, and its span ended."""
-        tracing.answered(
+        stats.answered(
             result, self._operations, self._clock, self._server, method, started, span, outcome
         )
 
