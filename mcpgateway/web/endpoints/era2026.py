@@ -4,7 +4,7 @@ passes, in the order the transport specification gives them, and its
 dispatch to the gateway's core.
 
 L{McpEndpoint<mcpgateway.web.endpoints.mcp.McpEndpoint>} hands every POST whose body
-is 2026 (L{mcpgateway.protocol.versions.eraOf}) to the server's L{Era2026Endpoint}.
+is 2026 (L{mcpgateway.protocol.envelope.eraOf}) to the server's L{Era2026Endpoint}.
 It checks, first failure wins (docs/design/era.md has the table):
 
   1. a batch, a message that is not JSON-RPC, a client response, or a

@@ -19,7 +19,7 @@ batch is capped, and so is what one session may have waiting for a child
 (L{mcpgateway.protocol.limits}).
 
 Both eras of MCP share the endpoint, chosen per request, body first
-(L{mcpgateway.protocol.versions.eraOf}): a POST whose body claims protocol 2026-07-28
+(L{mcpgateway.protocol.envelope.eraOf}): a POST whose body claims protocol 2026-07-28
 (or is C{server/discover}) goes to the endpoint's L{Era2026Endpoint}
 (docs/design/era.md: no session, every request carries its own envelope); a GET
 or DELETE that names a 2026 C{MCP-Protocol-Version} without a session is

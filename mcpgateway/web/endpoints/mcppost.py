@@ -39,7 +39,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway.core import stats, tracing
 from mcpgateway.core.sessions import Session
-from mcpgateway.protocol import envelope, jsonrpc, versions
+from mcpgateway.protocol import envelope, jsonrpc
 from mcpgateway.protocol.jsonrpc import Kind, Message
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.web.endpoints.admission import PostAdmission
@@ -339,8 +339,8 @@ class McpPost:
 def isEra2026(payload: Any, version: str | None) -> bool:
     """Whether a POSTed body belongs to the 2026-07-28 era (a batch does
     when the header, or any of its messages, says so)."""
-    if versions.eraOf(payload, version) is versions.Era.ERA2026:
+    if envelope.eraOf(payload, version) is envelope.Era.ERA2026:
         return True
     return isinstance(payload, list) and any(
-        versions.eraOf(item, None) is versions.Era.ERA2026 for item in payload
+        envelope.eraOf(item, None) is envelope.Era.ERA2026 for item in payload
     )
