@@ -9,7 +9,7 @@ owed. The callers keep within the session's in-flight limit
 (L{Forwarder.busy} answers a request over it). One request alone is the
 POST pipeline's (L{mcpgateway.web.endpoints.mcppost.McpPost.forward},
 L{Forwarder.one}): its answer waits as one JSON body
-(L{mcpgateway.web.plumbing.oneanswer}).
+(L{mcpgateway.web.endpoints.mcppost.PendingAnswer}).
 """
 
 from __future__ import annotations

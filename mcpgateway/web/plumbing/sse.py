@@ -60,7 +60,7 @@ TICK = 1.0
 
 class WaitingAnswer(Protocol):
     """An answer that has written nothing yet and may become a stream
-    (L{mcpgateway.web.plumbing.oneanswer.PendingAnswer}): C{open} while it
+    (L{mcpgateway.web.endpoints.mcppost.PendingAnswer}): C{open} while it
     waits, since C{since} (the clock's seconds)."""
 
     open: bool
