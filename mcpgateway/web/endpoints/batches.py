@@ -11,22 +11,19 @@ others forwarded; its notifications and responses go to the backend.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from twisted.web.server import Request
 
 from mcpgateway.protocol import envelope, jsonrpc
 from mcpgateway.protocol.jsonrpc import Kind, Message
 from mcpgateway.protocol.limits import Limits
-from mcpgateway.web.endpoints.backends import Backend
+from mcpgateway.web.endpoints.backends import Backend, SessionFinder
 from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
 from mcpgateway.web.endpoints.forwarding import Forwarder
 from mcpgateway.web.endpoints.refusals import Refusals
 from mcpgateway.web.plumbing.replies import ClientErrors, accepted
 from mcpgateway.web.plumbing.requestcontext import contextOf
-
-if TYPE_CHECKING:
-    from mcpgateway.web.endpoints.mcp import SessionLookup
 
 
 class BatchRequests:
@@ -34,7 +31,7 @@ class BatchRequests:
 
     def __init__(
         self,
-        lookup: SessionLookup,
+        lookup: SessionFinder,
         credentials: CredentialCheck,
         forwarder: Forwarder,
         backend: Backend,

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.endpoints.test_mcppost,tests.web.endpoints.test_mcp,tests.web.plumbing.test_one_answer,tests.web.plumbing.test_resumable -*-
+# -*- test-case-name: tests.web.endpoints.test_mcppost,tests.web.endpoints.test_mcp,tests.web.endpoints.test_one_answer,tests.web.plumbing.test_resumable -*-
 """Every step of a POST to C{/<server>/mcp}, in the order it runs.
 
 L{McpPost.post} is the whole path of a client message, read top to
@@ -21,7 +21,7 @@ shaped for its caller only when it is an error or a policy screens
 results.
 
 What each step does lives with the collaborator of that job
-(L{SessionLookup}, L{CredentialCheck}, L{PostAdmission}, L{Forwarder},
+(L{mcpgateway.web.endpoints.mcp.SessionLookup}, L{CredentialCheck}, L{PostAdmission}, L{Forwarder},
 L{BatchRequests}, L{SessionOpener}): this module only orders them, and
 forwards one request, the common case, itself, its answer waiting as a
 L{PendingAnswer}: one JSON body, until it has to be a stream.
@@ -72,7 +72,7 @@ from mcpgateway.tuned.headers import GatewayHeaders, canonical
 from mcpgateway.web.endpoints.admission import PostAdmission
 from mcpgateway.web.endpoints.answers import CallerAnswers
 from mcpgateway.web.endpoints.auditnote import AuditNote
-from mcpgateway.web.endpoints.backends import Backend, PoolBackend
+from mcpgateway.web.endpoints.backends import Backend, PoolBackend, SessionFinder
 from mcpgateway.web.endpoints.batches import BatchRequests
 from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
 from mcpgateway.web.endpoints.forwarding import EndSession, Forwarder, serverSpan
@@ -86,7 +86,6 @@ from mcpgateway.web.plumbing.sse import KeepAlive, SSEStream, keepAliveFor
 
 if TYPE_CHECKING:
     from mcpgateway.core.exchange import Sink
-    from mcpgateway.web.endpoints.mcp import SessionLookup
 
 Gate = Callable[[Request, Any], "bytes | None"]
 """One configured gate of a POST: its refusal, or C{None} (it goes on)."""
@@ -106,7 +105,7 @@ class McpPost:
         clientErrors: ClientErrors,
         answers: CallerAnswers,
         admission: PostAdmission,
-        lookup: SessionLookup,
+        lookup: SessionFinder,
         credentials: CredentialCheck,
         opener: SessionOpener,
         batches: BatchRequests,

@@ -11,7 +11,6 @@ ends the session.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
@@ -19,6 +18,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import envelope, jsonrpc
+from mcpgateway.web.endpoints.backends import SessionFinder
 from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
 from mcpgateway.web.endpoints.era2026 import Era2026Endpoint
 from mcpgateway.web.endpoints.guard import checkGetHeaders, header
@@ -28,9 +28,6 @@ from mcpgateway.web.plumbing.replay import ReplayStore, StreamLog, kindOf, resum
 from mcpgateway.web.plumbing.replies import jsonReply
 from mcpgateway.web.plumbing.requestcontext import contextOf
 from mcpgateway.web.plumbing.sse import SSEStream
-
-if TYPE_CHECKING:
-    from mcpgateway.web.endpoints.mcp import SessionLookup
 
 EndSessions = Callable[[list[Session], str], tuple[list[str], list[int]]]
 """End sessions for the reason given: the ids ended and the child pids
@@ -50,7 +47,7 @@ class SessionStreams:
 
     def __init__(
         self,
-        lookup: SessionLookup,
+        lookup: SessionFinder,
         credentials: CredentialCheck,
         refusals: Refusals,
         era2026: Era2026Endpoint,
