@@ -312,6 +312,22 @@ class McpEndpoint(Resource):
             self._doors = doors
             self._configure()
 
+    def govern(
+        self, callLimits: LimitsGate | None, requestPolicy: PolicyGate | None, doors: bool
+    ) -> None:
+        """Take the gates and doors configured now (L{callLimits},
+        L{requestPolicy}, L{doors}) in one call, as the root does on each
+        request: the POST's steps are built again only when one changed."""
+        if (
+            callLimits is not self._callLimits
+            or requestPolicy is not self._requestPolicy
+            or doors is not self._doors
+        ):
+            self._callLimits = callLimits
+            self._requestPolicy = requestPolicy
+            self._doors = doors
+            self._configure()
+
     def _configure(self) -> None:
         """The POST's steps, built again from what is configured now."""
         posts = getattr(self, "posts", None)
