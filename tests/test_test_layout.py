@@ -128,6 +128,7 @@ CROSS_CUTTING = frozenset(
         "test_bench_fanout.py",
         "test_bench_peers.py",
         "test_bench_restart.py",
+        "test_callpath.py",
         "test_design_docs.py",
         "test_docs_links.py",
         "test_golden_bodies.py",
@@ -139,7 +140,8 @@ CROSS_CUTTING = frozenset(
     }
 )
 """The tests at the top of C{tests/} that test no one package: the house
-rules, the docs, the golden bodies, the benchmarks' own checks and the
+rules, the docs, the golden bodies, the modules one call runs through, the
+benchmarks' own checks and the
 tests of the tests' own helpers (C{tests/support}: the MCP client, the
 stock pass's list). A test
 of a top-level module (C{tests/test_launch.py} for C{mcpgateway/launch.py})

@@ -59,8 +59,8 @@ from mcpgateway.core.exchange import (
     withoutHints,
 )
 from mcpgateway.core.sessions import SessionLike, shortId
-from mcpgateway.core.stats import RequestStats
-from mcpgateway.core.toolgate import GATED, ToolGate
+from mcpgateway.core.stats import RequestStats, operationsFor
+from mcpgateway.core.toolgate import GATED, LISTINGS, ToolGate
 from mcpgateway.core.unproven import GATEWAYS, ChildRoots, answerUnproven
 from mcpgateway.protocol import era2026wire, jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
@@ -141,7 +141,7 @@ class Router:
         self.onAmbiguous = onAmbiguous
         self.stats = stats if stats is not None else RequestStats()
         self._clock = clock
-        self._operations = tracing.operationsFor(clock)
+        self._operations = operationsFor(clock)
         self.timeout = timeout
         self.fanout = fanout
         self._intercepts = fanout.intercepts
@@ -588,7 +588,7 @@ class Router:
         if span is not None:
             ex.span = None
             tracing.finish(span, outcome, message)
-        if self.tools is not None and ex.method in GATED:
+        if self.tools is not None and ex.method in LISTINGS:
             message = self.tools.answered(self, childId, ex.method, message)
         if ex.method == "tools/list":
             self._learnTools(message.get("result"))

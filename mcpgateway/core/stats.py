@@ -1,6 +1,13 @@
-# -*- test-case-name: tests.report.test_metrics -*-
-"""Request statistics of one server: counts by method and outcome, a
-latency histogram, and what its sandbox likely refused its tool calls.
+# -*- test-case-name: tests.report.test_metrics,tests.core.test_tracing -*-
+"""Request statistics of one server (L{RequestStats}: counts by method and
+outcome, a latency histogram, and what its sandbox likely refused its tool
+calls), and the operation metrics of the OpenTelemetry MCP conventions
+(L{operationsFor}: the duration histograms C{mcp.server.operation.duration},
+C{mcp.client.operation.duration} and C{mcp.server.session.duration}, kept
+always, since they are on C{/metrics}, and handed to the process's tracer
+too when there is one, L{mcpgateway.core.tracing}). What a request's end
+records, in one module: a call without a tracer reaches no other.
+
 Bounded by construction: methods outside the MCP set count as C{other}, so
 no label ever carries a tool name, an argument or a session; a few
 refusals are kept, each once."""
@@ -9,6 +16,15 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from twisted.internet.defer import CancelledError
+from twisted.internet.interfaces import IReactorTime
+from twisted.python.failure import Failure
+
+from mcpgateway.core import tracing
+from mcpgateway.core.tracing import AttributeValue, Span
 
 METHODS = frozenset(
     {
@@ -89,3 +105,145 @@ class RequestStats:
         if len(self.sandboxRefusals) < MAX_REFUSALS:
             self.sandboxRefusals[key] = note
         return True
+
+
+def outcomeOf(response: Any) -> str:
+    """C{ok} for a JSON-RPC result, else C{error}."""
+    return "ok" if isinstance(response, dict) and "result" in response else "error"
+
+
+# -- the operation metrics ---------------------------------------------------
+
+SESSION_BUCKETS = (1.0, 10.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, 24 * 3600.0)
+"""Upper bounds (seconds) of the session duration histogram; +Inf implied."""
+KNOWN_METHODS = METHODS | {"server/discover", "subscriptions/listen"}
+
+
+def answered(
+    result: Any,
+    operations: Operations,
+    clock: IReactorTime,
+    server: str,
+    method: str,
+    started: float,
+    span: Span | None,
+    outcome: str | None = None,
+) -> Any:
+    """The end of one client request of C{server} for C{method} (either
+    era), started at C{started}, with C{result} (a response or a
+    C{Failure}): its server operation's duration on the metrics, and its
+    SERVER span ended, with one outcome for both (C{ok}, C{error},
+    C{cancelled}; C{outcome}: when the caller knows it). Returns C{result},
+    for a Deferred's chain."""
+    if outcome is None:
+        if isinstance(result, Failure):
+            outcome = "cancelled" if result.check(CancelledError) else "error"
+        else:
+            outcome = outcomeOf(result)
+    operations.serverOperation(server, method, outcome, clock.seconds() - started)
+    if span is not None:
+        tracing.finish(span, outcome, result if isinstance(result, dict) else None)
+    return result
+
+
+def methodLabel(method: str) -> str:
+    """C{method} as a label: an MCP method, or C{other}."""
+    return method if method in KNOWN_METHODS else "other"
+
+
+class Histogram:
+    """Cumulative-ready bucket counts, their sum and count."""
+
+    __slots__ = ("bounds", "count", "counts", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.count = 0
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.count += 1
+        self.sum += value
+
+
+class Operations:
+    """The convention's duration histograms, by bounded labels: server
+    operations (a client's request to the gateway, until answered) and
+    client operations (a request of the gateway to a child) by server,
+    method and outcome; session durations by server."""
+
+    def __init__(self) -> None:
+        self.server: dict[tuple[str, str, str], Histogram] = {}
+        self.client: dict[tuple[str, str, str], Histogram] = {}
+        self.sessions: dict[str, Histogram] = {}
+
+    def clear(self) -> None:
+        self.server.clear()
+        self.client.clear()
+        self.sessions.clear()
+
+    def serverOperation(self, server: str, method: str, outcome: str, seconds: float) -> None:
+        """A client request to C{server} ended with C{outcome}."""
+        self._observe(
+            self.server, "mcp.server.operation.duration", server, method, outcome, seconds
+        )
+
+    def clientOperation(self, server: str, method: str, outcome: str, seconds: float) -> None:
+        """A request to a child of C{server} ended with C{outcome}."""
+        self._observe(
+            self.client, "mcp.client.operation.duration", server, method, outcome, seconds
+        )
+
+    def session(self, server: str, seconds: float) -> None:
+        """A session of C{server} ended after C{seconds}."""
+        histogram = self.sessions.get(server)
+        if histogram is None:
+            histogram = self.sessions[server] = Histogram(SESSION_BUCKETS)
+        histogram.observe(max(seconds, 0.0))
+        active = tracing.tracer
+        if active is not None:
+            active.recordDuration(
+                "mcp.server.session.duration", seconds, {"mcpgateway.server": server}
+            )
+
+    def _observe(
+        self,
+        table: dict[tuple[str, str, str], Histogram],
+        metric: str,
+        server: str,
+        method: str,
+        outcome: str,
+        seconds: float,
+    ) -> None:
+        key = (server, methodLabel(method), outcome)
+        histogram = table.get(key)
+        if histogram is None:
+            histogram = table[key] = Histogram(BUCKETS)
+        histogram.observe(max(seconds, 0.0))
+        active = tracing.tracer
+        if active is not None:
+            attributes: dict[str, AttributeValue] = {
+                "mcp.method.name": key[1],
+                "mcpgateway.server": server,
+            }
+            if outcome != "ok":
+                attributes["error.type"] = outcome
+            active.recordDuration(metric, seconds, attributes)
+
+
+_registries: WeakKeyDictionary[object, Operations] = WeakKeyDictionary()
+_unkeyed = Operations()
+
+
+def operationsFor(clock: object) -> Operations:
+    """The operation histograms of the gateway that runs on C{clock} (its
+    reactor: one in a process; each test's own fake clock keeps its own)."""
+    try:
+        found = _registries.get(clock)
+        if found is None:
+            found = _registries[clock] = Operations()
+    except TypeError:  # not weakly referenceable
+        return _unkeyed
+    return found

@@ -68,6 +68,9 @@ GATED = frozenset({"tools/list", "tools/call", "prompts/list", "prompts/get"})
 """The client methods a router hands its gate."""
 NAMED = {"tools/call": "tools/list", "prompts/get": "prompts/list"}
 """Each method that names an item -> the listing that names it."""
+LISTINGS = frozenset(NAMED.values())
+"""The answers a router hands its gate (L{ToolGate.answered}): a listing's
+names are learned; a call's answer has nothing for it."""
 UNKNOWN = {"tools/call": "Unknown tool", "prompts/get": "Unknown prompt"}
 """How a call of a name its server did not list is answered."""
 MAX_FOLLOWED = 64

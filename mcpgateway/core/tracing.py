@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.core.test_tracing -*-
-"""Tracing and operation metrics in the OpenTelemetry MCP conventions.
+"""Tracing in the OpenTelemetry MCP conventions.
 
 What the core and the web call, with no OpenTelemetry in it (that is
 L{mcpgateway.ops.otel}, imported only with C{--otel}):
@@ -15,11 +15,9 @@ L{mcpgateway.ops.otel}, imported only with C{--otel}):
     CLIENT span (L{startClient}), named C{"{mcp.method.name} {target}"}
     with the convention's attributes; a task (the Tasks extension) an
     INTERNAL span, C{mcpgateway.task}, for its whole life (L{startTask});
-  - L{operationsFor}: the duration histograms the conventions name
-    (C{mcp.server.operation.duration}, C{mcp.client.operation.duration},
-    C{mcp.server.session.duration}), kept always (they are on C{/metrics})
-    with bounded labels only (server, method, outcome: never a tool name
-    or a session id), and handed to the tracer too when there is one.
+  - L{Tracer.recordDuration}: the duration histograms the conventions name,
+    handed to the tracer when there is one by L{mcpgateway.core.stats},
+    which keeps them always (they are on C{/metrics}).
 
 The SERVER span's context travels to the router inside the message itself
 (the web puts it in the forwarded message's C{_meta}; the router reads it
@@ -31,17 +29,10 @@ waits for a child to start keeps its parent.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
-from weakref import WeakKeyDictionary
 
-from twisted.internet.defer import CancelledError
-from twisted.internet.interfaces import IReactorTime
-from twisted.python.failure import Failure
-
-from mcpgateway.core.stats import BUCKETS, METHODS
 from mcpgateway.protocol.jsonrpc import Message
 
 TRACEPARENT = "traceparent"
@@ -320,145 +311,3 @@ def endTask(span: Span, status: str, error: Any = None) -> None:
         finish(span, "error", {"error": error if isinstance(error, dict) else {}})
     else:
         span.end()
-
-
-def outcomeOf(response: Any) -> str:
-    """C{ok} for a JSON-RPC result, else C{error}."""
-    return "ok" if isinstance(response, dict) and "result" in response else "error"
-
-
-# -- the operation metrics ---------------------------------------------------
-
-SESSION_BUCKETS = (1.0, 10.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, 24 * 3600.0)
-"""Upper bounds (seconds) of the session duration histogram; +Inf implied."""
-KNOWN_METHODS = METHODS | {"server/discover", "subscriptions/listen"}
-
-
-def answered(
-    result: Any,
-    operations: Operations,
-    clock: IReactorTime,
-    server: str,
-    method: str,
-    started: float,
-    span: Span | None,
-    outcome: str | None = None,
-) -> Any:
-    """The end of one client request of C{server} for C{method} (either
-    era), started at C{started}, with C{result} (a response or a
-    C{Failure}): its server operation's duration on the metrics, and its
-    SERVER span ended, with one outcome for both (C{ok}, C{error},
-    C{cancelled}; C{outcome}: when the caller knows it). Returns C{result},
-    for a Deferred's chain."""
-    if outcome is None:
-        if isinstance(result, Failure):
-            outcome = "cancelled" if result.check(CancelledError) else "error"
-        else:
-            outcome = outcomeOf(result)
-    operations.serverOperation(server, method, outcome, clock.seconds() - started)
-    if span is not None:
-        finish(span, outcome, result if isinstance(result, dict) else None)
-    return result
-
-
-def methodLabel(method: str) -> str:
-    """C{method} as a label: an MCP method, or C{other}."""
-    return method if method in KNOWN_METHODS else "other"
-
-
-class Histogram:
-    """Cumulative-ready bucket counts, their sum and count."""
-
-    __slots__ = ("bounds", "count", "counts", "sum")
-
-    def __init__(self, bounds: tuple[float, ...]) -> None:
-        self.bounds = bounds
-        self.counts = [0] * (len(bounds) + 1)
-        self.count = 0
-        self.sum = 0.0
-
-    def observe(self, value: float) -> None:
-        self.counts[bisect_left(self.bounds, value)] += 1
-        self.count += 1
-        self.sum += value
-
-
-class Operations:
-    """The convention's duration histograms, by bounded labels: server
-    operations (a client's request to the gateway, until answered) and
-    client operations (a request of the gateway to a child) by server,
-    method and outcome; session durations by server."""
-
-    def __init__(self) -> None:
-        self.server: dict[tuple[str, str, str], Histogram] = {}
-        self.client: dict[tuple[str, str, str], Histogram] = {}
-        self.sessions: dict[str, Histogram] = {}
-
-    def clear(self) -> None:
-        self.server.clear()
-        self.client.clear()
-        self.sessions.clear()
-
-    def serverOperation(self, server: str, method: str, outcome: str, seconds: float) -> None:
-        """A client request to C{server} ended with C{outcome}."""
-        self._observe(
-            self.server, "mcp.server.operation.duration", server, method, outcome, seconds
-        )
-
-    def clientOperation(self, server: str, method: str, outcome: str, seconds: float) -> None:
-        """A request to a child of C{server} ended with C{outcome}."""
-        self._observe(
-            self.client, "mcp.client.operation.duration", server, method, outcome, seconds
-        )
-
-    def session(self, server: str, seconds: float) -> None:
-        """A session of C{server} ended after C{seconds}."""
-        histogram = self.sessions.get(server)
-        if histogram is None:
-            histogram = self.sessions[server] = Histogram(SESSION_BUCKETS)
-        histogram.observe(max(seconds, 0.0))
-        active = tracer
-        if active is not None:
-            active.recordDuration(
-                "mcp.server.session.duration", seconds, {"mcpgateway.server": server}
-            )
-
-    def _observe(
-        self,
-        table: dict[tuple[str, str, str], Histogram],
-        metric: str,
-        server: str,
-        method: str,
-        outcome: str,
-        seconds: float,
-    ) -> None:
-        key = (server, methodLabel(method), outcome)
-        histogram = table.get(key)
-        if histogram is None:
-            histogram = table[key] = Histogram(BUCKETS)
-        histogram.observe(max(seconds, 0.0))
-        active = tracer
-        if active is not None:
-            attributes: dict[str, AttributeValue] = {
-                "mcp.method.name": key[1],
-                "mcpgateway.server": server,
-            }
-            if outcome != "ok":
-                attributes["error.type"] = outcome
-            active.recordDuration(metric, seconds, attributes)
-
-
-_registries: WeakKeyDictionary[object, Operations] = WeakKeyDictionary()
-_unkeyed = Operations()
-
-
-def operationsFor(clock: object) -> Operations:
-    """The operation histograms of the gateway that runs on C{clock} (its
-    reactor: one in a process; each test's own fake clock keeps its own)."""
-    try:
-        found = _registries.get(clock)
-        if found is None:
-            found = _registries[clock] = Operations()
-    except TypeError:  # not weakly referenceable
-        return _unkeyed
-    return found

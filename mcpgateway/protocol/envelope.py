@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.protocol.test_envelope -*-
+# -*- test-case-name: tests.protocol.test_envelope,tests.protocol.test_versions -*-
 """The JSON-RPC and MCP envelope of a client message, checked before anything acts on it.
 
 L{jsonrpc.classify} says what a message is; L{check} says whether the parts
@@ -14,15 +14,21 @@ response must carry exactly one of C{result} and C{error}, and a well-formed
 error. A message that fails can never succeed, so it is answered at once and
 never reaches a router or a child. Each check is a few dictionary lookups:
 this runs for every message.
+
+The envelope also tells which era of MCP a POSTed body belongs to
+(L{eraOf}): the 2026-07-28 claim in C{params._meta}, the method, then the
+C{MCP-Protocol-Version} header.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import Enum
 from typing import Any
 
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Kind, Message
+from mcpgateway.protocol.versions import ERA2026_META_KEY, HANDSHAKE_VERSIONS
 
 Problem = tuple[int, str]
 """The JSON-RPC error code and message to answer with."""
@@ -280,3 +286,45 @@ _NOTIFICATIONS: dict[str, Callable[[str, Any], Problem | None]] = {
 
 GATEWAY_METHODS = frozenset({"ping", *_REQUESTS, *_NOTIFICATIONS, "notifications/initialized"})
 """The methods the gateway answers or bookkeeps itself (the rest it only forwards)."""
+
+
+# -- the era of a body --------------------------------------------------------
+
+
+class Era(Enum):
+    """Which revision family a request belongs to."""
+
+    HANDSHAKE = "handshake"
+    ERA2026 = "era2026"
+
+
+def eraOf(message: Any, headerVersion: str | None) -> Era:
+    """The era of one POSTed body, body first (as the SDKs classify): 2026
+    when C{params._meta} carries the 2026 protocol version (a claim, any
+    value: a malformed one is refused as 2026), or the method is
+    C{server/discover}, or the C{MCP-Protocol-Version} header names a
+    revision outside L{HANDSHAKE_VERSIONS} (a claim-less request then gets
+    400/-32602); handshake otherwise. C{initialize} without the claim is handshake
+    whatever the header says (the handshake by definition), and so is a body
+    with an C{Mcp-Session-Id} but no claim (the header is the caller's, and
+    it does not count here)."""
+    if isinstance(message, dict):
+        params = message.get("params")
+        meta = params.get("_meta") if isinstance(params, dict) else None
+        if isinstance(meta, dict) and ERA2026_META_KEY in meta:
+            return Era.ERA2026
+        method = message.get("method")
+        if method == "initialize":
+            return Era.HANDSHAKE
+        if method == "server/discover":
+            return Era.ERA2026
+    if headerVersion is not None and headerVersion not in HANDSHAKE_VERSIONS:
+        return Era.ERA2026
+    return Era.HANDSHAKE
+
+
+def isEra2026Request(message: dict[str, Any]) -> bool:
+    """A 2026-era request by its body alone: C{server/discover}, or one
+    carrying the 2026 protocol version in C{_meta}. It must never reach a
+    child."""
+    return eraOf(message, None) is Era.ERA2026

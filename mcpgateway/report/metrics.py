@@ -36,10 +36,9 @@ import platform
 from collections.abc import Callable, Iterable, Mapping
 
 import twisted
-from mcpgateway.core import tracing
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.spec import SHARES
-from mcpgateway.core.stats import BUCKETS, OUTCOMES
+from mcpgateway.core.stats import BUCKETS, OUTCOMES, Histogram, Operations, operationsFor
 from mcpgateway.core.status import Circuit, GatewayStatus, ServerState, ServerStatus
 from mcpgateway.core.tasks.model import STATUSES as TASK_STATUSES
 from mcpgateway.report.exposition import Family, Labels, formatValue
@@ -62,7 +61,7 @@ def renderMetrics(gateway: Gateway, procRoot: str = procfs.PROC) -> bytes:
     @return: the Prometheus text format, UTF-8.
     """
     status = gateway.readModel.status(procRoot)
-    operations = tracing.operationsFor(gateway.clock)
+    operations = operationsFor(gateway.clock)
     body = renderStatus(status, lambda pid: procfs.rss(pid, procRoot), operations)
     return body + renderSessionLimits(gateway.roomCounts.counts())
 
@@ -282,7 +281,7 @@ after the C{mcpgateway_} prefix, type, help)."""
 def renderStatus(
     status: GatewayStatus,
     rss: Callable[[int], int | None],
-    operations: tracing.Operations | None = None,
+    operations: Operations | None = None,
 ) -> bytes:
     """The metrics of C{status}; C{rss} reads the resident memory of a
     child; C{operations}: the convention's duration histograms (C{None}:
@@ -295,7 +294,7 @@ def renderStatus(
         _childSamples(families, labels, server, rss)
         _scopeSamples(families, labels, server)
         _era2026Samples(families, labels, server)
-    conventions = _operationFamilies(operations if operations is not None else tracing.Operations())
+    conventions = _operationFamilies(operations if operations is not None else Operations())
     every = (*families.values(), *_gatewayFamilies(status), *conventions)
     lines = [line for family in every for line in family.render()]
     lines += _olderNames(families.values())
@@ -460,7 +459,7 @@ def _taskFamilies(status: GatewayStatus) -> tuple[Family, ...]:
     return kept, created
 
 
-def _operationFamilies(operations: tracing.Operations) -> tuple[Family, ...]:
+def _operationFamilies(operations: Operations) -> tuple[Family, ...]:
     """The OpenTelemetry MCP conventions' histograms, under their
     Prometheus names (dots to underscores, the unit as C{_seconds})."""
     server = Family(
@@ -492,7 +491,7 @@ def _operationFamilies(operations: tracing.Operations) -> tuple[Family, ...]:
     return server, client, sessions
 
 
-def _histogram(family: Family, labels: Labels, histogram: tracing.Histogram) -> None:
+def _histogram(family: Family, labels: Labels, histogram: Histogram) -> None:
     cumulative = 0
     for bound, n in zip((*histogram.bounds, math.inf), histogram.counts, strict=True):
         cumulative += n

@@ -31,21 +31,21 @@ class Every:
         self.interval = interval
         self._f = f
         self._call: IDelayedCall | None = None
-
-    @property
-    def running(self) -> bool:
-        return self._call is not None
+        self.running = False
+        """Whether it is started (an attribute, read without a call on hot paths)."""
 
     def start(self, now: bool = False) -> None:
         """Start the schedule (calling C{f} at once too when C{now})."""
         if self._call is not None:
             raise RuntimeError("already started")
         self._call = self._clock.callLater(self.interval, self._tick)
+        self.running = True
         if now:
             self._f()
 
     def stop(self) -> None:
         call, self._call = self._call, None
+        self.running = False
         if call is not None and call.active():
             call.cancel()
 

@@ -278,13 +278,18 @@ class GatewayChannel(ChannelBounds):
                 headers.addRawHeader(name, value)
         if message.cookies:
             request.parseCookies()
-        persistent = self.checkPersistence(request, message.version)
-        if persistent and not message.keepAlive:
-            # llhttp reads every form of "close" (a list, a second header);
-            # Twisted's check looks at the first word of the first one.
+        # Persistence as Twisted decides it (HTTP/1.1 only, not when the
+        # client says close) and L{ChannelBounds.checkPersistence} (never
+        # while the site hands over to a restart's successor), decided here
+        # from what llhttp read: every form of "close" (a list, a second
+        # header), where Twisted's check looks at the first word of the first.
+        if getattr(self.site, "handingOver", False) or (
+            message.version == b"HTTP/1.1" and not message.keepAlive
+        ):
             request.responseHeaders.setRawHeaders(b"connection", [b"close"])
-            persistent = False
-        self.persistent = persistent
+            self.persistent = False
+        else:
+            self.persistent = message.version == b"HTTP/1.1"
         request.gotLength(message.length)
         if message.expectContinue and message.version == b"HTTP/1.1" and not message.complete:
             self._send100Continue()

@@ -474,9 +474,7 @@ class GatewayRoot(Resource):
         after the endpoints were made, and changed by tests): it builds its
         steps again only when one changed."""
         team = self.team
-        endpoint.callLimits = team.callLimits
-        endpoint.requestPolicy = team.requestPolicy
-        endpoint.doors = team.active
+        endpoint.govern(team.callLimits, team.requestPolicy, team.active)
 
     def endEra2026Streams(self, reason: str) -> int:
         """End every open 2026-07-28 listen stream with its graceful result
@@ -516,7 +514,7 @@ class GatewayRoot(Resource):
             if endpoint is not None:
                 request.postpath.pop(0)
                 request.prepath.append(b"mcp")
-                if endpoint.doors:
+                if self.team.active:  # what _govern gave the endpoint
                     return _Door(endpoint, name, key if tilde else "", self.team, self._clock)
                 return endpoint
             if tilde and name in self._gateway.pools:

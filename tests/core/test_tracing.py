@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 
-from mcpgateway.core import tracing
+from mcpgateway.core import stats, tracing
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.router import Router
@@ -250,7 +250,7 @@ def test_session_duration_recorded_when_a_session_leaves(tracer: RecordingTracer
     clock.advance(42.0)
     router.detach(session)
     router.detach(session)  # once
-    ops = tracing.operationsFor(clock)
+    ops = stats.operationsFor(clock)
     assert ops.sessions["srv"].count == 1 and ops.sessions["srv"].sum == 42.0
     assert [d[0] for d in tracer.durations] == ["mcp.server.session.duration"]
 

@@ -1,4 +1,5 @@
-"""Protocol revisions and the era of a POSTed body (mcpgateway.protocol.versions)."""
+"""Protocol revisions (mcpgateway.protocol.versions) and the era of a POSTed
+body (mcpgateway.protocol.envelope.eraOf)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway.protocol import versions
-from mcpgateway.protocol.versions import Era, eraOf
+from mcpgateway.protocol import envelope, versions
+from mcpgateway.protocol.envelope import Era, eraOf
 
 CLAIM = {versions.ERA2026_META_KEY: "2026-07-28"}
 
@@ -58,10 +59,10 @@ def test_eraOf(message: Any, header: str | None, era: Era) -> None:
 
 
 def test_isEra2026Request_is_eraOf_without_a_header() -> None:
-    assert versions.isEra2026Request(request("server/discover"))
-    assert versions.isEra2026Request(request("ping", CLAIM))
-    assert not versions.isEra2026Request(request("tools/list"))
-    assert not versions.isEra2026Request(request("initialize", protocolVersion="2025-11-25"))
+    assert envelope.isEra2026Request(request("server/discover"))
+    assert envelope.isEra2026Request(request("ping", CLAIM))
+    assert not envelope.isEra2026Request(request("tools/list"))
+    assert not envelope.isEra2026Request(request("initialize", protocolVersion="2025-11-25"))
 
 
 JSON = st.recursive(
@@ -86,5 +87,5 @@ def test_eraOf_is_total(message: Any, header: str | None) -> None:
     era = eraOf(message, header)
     assert era in (Era.HANDSHAKE, Era.ERA2026)
     if header is None or header in versions.HANDSHAKE_VERSIONS:
-        bodyEra2026 = isinstance(message, dict) and versions.isEra2026Request(message)
+        bodyEra2026 = isinstance(message, dict) and envelope.isEra2026Request(message)
         assert (era is Era.ERA2026) == bodyEra2026

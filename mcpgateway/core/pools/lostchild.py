@@ -42,17 +42,19 @@ class LostChildNotices:
 
     def __init__(self, server: str) -> None:
         self.server = server
-        self._untold: dict[str, str] = {}
+        self.untold: dict[str, str] = {}
+        """Why each session not told yet is to be told, by session id (what
+        the pool's hot path reads: empty, nobody is)."""
 
     def __bool__(self) -> bool:
-        return bool(self._untold)
+        return bool(self.untold)
 
     def __contains__(self, session: SessionLike) -> bool:
-        return session.id in self._untold
+        return session.id in self.untold
 
     def mark(self, session: SessionLike, why: str) -> None:
         """C{session}'s child was started anew (C{why}): its next answer says so."""
-        self._untold[session.id] = why
+        self.untold[session.id] = why
 
     def lost(self, served: Iterable[SessionLike], why: str) -> None:
         """A shared child that C{served} these sessions was let go of
@@ -63,13 +65,13 @@ class LostChildNotices:
 
     def forget(self, session: SessionLike) -> None:
         """Nothing to tell C{session} (it ended, or its child was kept)."""
-        self._untold.pop(session.id, None)
+        self.untold.pop(session.id, None)
 
     def told(
         self, answer: Deferred[jsonrpc.Message], session: SessionLike, related: Sink | None
     ) -> Deferred[jsonrpc.Message]:
         """C{answer}, telling C{session} first if it is to be told."""
-        if session.id not in self._untold:
+        if session.id not in self.untold:
             return answer
         return answer.addCallback(self.tell, session, related)
 
@@ -79,10 +81,10 @@ class LostChildNotices:
         """C{answer} as C{session} gets it: with the notice, if it has one
         pending and C{answer} has a result."""
         result = answer.get("result")
-        why = self._untold.get(session.id)
+        why = self.untold.get(session.id)
         if why is None or not isinstance(result, dict):
             return answer
-        del self._untold[session.id]
+        del self.untold[session.id]
         level = session.logLevel
         if level not in LOG_LEVELS or LOG_LEVELS.index(level) <= _WARNING:
             notice = self.notice(why)

@@ -245,8 +245,11 @@ class Pool:
         return self.placement.ready(session)
 
     def gone(self, session: Session) -> str | None:
-        if session in self.owned or self._ownsAllSessions:
-            return self.owned.gone(session)
+        owned = self.owned
+        if self._ownsAllSessions or (owned.held and session in owned):
+            return owned.gone(session)
+        if self.placement.shared is not None:
+            return None  # the hot path: a shared child serves it, made
         return self.placement.gone(session)
 
     def untime(self, session: Session, clientId: Any) -> bool:
@@ -395,10 +398,10 @@ class Pool:
         """Send C{message} to the session's child; a session restored on a
         shared child a restart did not keep is told with its answer that
         its child is new (L{LostChildNotices})."""
-        notices = self.notices
-        if notices and session in notices and session not in self.owned:
+        untold = self.notices.untold  # read, not asked: the hot path
+        if untold and session.id in untold and not (self.owned.held and session in self.owned):
             answer = self._forward(session, message, related).addCallback(self._kept, session)
-            return notices.told(answer, session, related)
+            return self.notices.told(answer, session, related)
         return self._forward(session, message, related)
 
     def _kept(self, answer: jsonrpc.Message, session: Session) -> jsonrpc.Message:
@@ -417,7 +420,9 @@ class Pool:
     ) -> Deferred[jsonrpc.Message]:
         owned, placement = self.owned, self.placement
         if not self._ownEach and not self.disabled:
-            upstream = placement.childOf(session)
+            upstream = placement.shared  # read, not asked: the hot path
+            if upstream is None:
+                upstream = placement.childOf(session)
             if (
                 upstream is not None
                 and upstream.state is Lifecycle.RUNNING

@@ -25,7 +25,7 @@ from mcpgateway.protocol.jsonrpc import Message
 if TYPE_CHECKING:
     from mcpgateway.cluster.sealing import Address  # cryptography: clustered gateways only
 from mcpgateway.web.endpoints.credentials import Credentials
-from mcpgateway.web.plumbing.requestcontext import contextOf
+from mcpgateway.web.plumbing.requestcontext import RequestContext, contextOf
 
 PREDECESSOR_WAIT = 60.0
 """Seconds a request for an unknown session waits for a restart's
@@ -66,6 +66,21 @@ class Cluster(Protocol):
 
     def taskOwner(self, taskId: str, server: str, scope: str, principal: str) -> Address | None:
         """See L{mcpgateway.web.surfaces.ClusterSurface.taskOwner}."""
+
+
+class SessionFinder(Protocol):
+    """Which session a request to an MCP endpoint names, if it may use it
+    (the endpoint's L{mcpgateway.web.endpoints.mcp.SessionLookup}): what its
+    POSTs, batches and streams are given."""
+
+    def session(
+        self,
+        request: Request,
+        version: str | None,
+        payload: Any = None,
+        context: RequestContext | None = None,
+    ) -> Session | bytes:
+        """See L{mcpgateway.web.endpoints.mcp.SessionLookup.session}."""
 
 
 def principalOf(request: IRequest) -> Principal:

@@ -18,11 +18,10 @@ from twisted.web.server import Request
 from mcpgateway.protocol import envelope, jsonrpc
 from mcpgateway.protocol.jsonrpc import Kind, Message
 from mcpgateway.protocol.limits import Limits
-from mcpgateway.web.endpoints.backends import Backend
+from mcpgateway.web.endpoints.backends import Backend, SessionFinder
 from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
 from mcpgateway.web.endpoints.forwarding import Forwarder
 from mcpgateway.web.endpoints.refusals import Refusals
-from mcpgateway.web.endpoints.sessionlookup import SessionLookup
 from mcpgateway.web.plumbing.replies import ClientErrors, accepted
 from mcpgateway.web.plumbing.requestcontext import contextOf
 
@@ -32,7 +31,7 @@ class BatchRequests:
 
     def __init__(
         self,
-        lookup: SessionLookup,
+        lookup: SessionFinder,
         credentials: CredentialCheck,
         forwarder: Forwarder,
         backend: Backend,

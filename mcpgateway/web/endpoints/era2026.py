@@ -4,7 +4,7 @@ passes, in the order the transport specification gives them, and its
 dispatch to the gateway's core.
 
 L{McpEndpoint<mcpgateway.web.endpoints.mcp.McpEndpoint>} hands every POST whose body
-is 2026 (L{mcpgateway.protocol.versions.eraOf}) to the server's L{Era2026Endpoint}.
+is 2026 (L{mcpgateway.protocol.envelope.eraOf}) to the server's L{Era2026Endpoint}.
 It checks, first failure wins (docs/design/era.md has the table):
 
   1. a batch, a message that is not JSON-RPC, a client response, or a
@@ -59,7 +59,7 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.server import NOT_DONE_YET, Request
 
-from mcpgateway.core import tracing
+from mcpgateway.core import stats, tracing
 from mcpgateway.core.aggregate.memberpolicy import Asker
 from mcpgateway.core.catalogdata import publicReason
 from mcpgateway.core.era2026.types import Era2026Gateway, Era2026Request, ListenFilter, ListenHandle
@@ -240,7 +240,7 @@ class Era2026Endpoint:
         self._server = server
         self._scope = scope
         self._clock = clock
-        self._operations = tracing.operationsFor(clock)
+        self._operations = stats.operationsFor(clock)
         self._keepAlive = limits.keepAliveInterval
         self._maxInFlight = limits.maxEra2026InFlight
         self._clientErrors = clientErrors
@@ -503,8 +503,8 @@ class Era2026Endpoint:
         outcome: str | None = None,
     ) -> Any:
         """A 2026 request was answered (or failed) with C{result}: see
-        L{tracing.answered}."""
-        return tracing.answered(
+        L{stats.answered}."""
+        return stats.answered(
             result, self._operations, self._clock, self._server, method, started, span, outcome
         )
 

@@ -9,7 +9,7 @@ owed. The callers keep within the session's in-flight limit
 (L{Forwarder.busy} answers a request over it). One request alone is the
 POST pipeline's (L{mcpgateway.web.endpoints.mcppost.McpPost.forward},
 L{Forwarder.one}): its answer waits as one JSON body
-(L{mcpgateway.web.plumbing.oneanswer}).
+(L{mcpgateway.web.endpoints.mcppost.PendingAnswer}).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.server import NOT_DONE_YET, Request
 
-from mcpgateway.core import tracing
+from mcpgateway.core import stats, tracing
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
@@ -80,7 +80,7 @@ class Forwarder:
         self._answers = answers
         self._replay = replay
         self._clock = clock
-        self._operations = tracing.operationsFor(clock)
+        self._operations = stats.operationsFor(clock)
         self._keepAlive = limits.keepAliveInterval
         self._ticker = keepAliveFor(clock, limits.keepAliveInterval)
         self._maxInFlight = limits.maxInFlightPerSession
@@ -180,8 +180,8 @@ class Forwarder:
         outcome: str | None = None,
     ) -> Any:
         """A client request was answered (or failed) with C{result}: see
-        L{tracing.answered}."""
-        return tracing.answered(
+        L{stats.answered}."""
+        return stats.answered(
             result, self._operations, self._clock, self._server, method, started, span, outcome
         )
 

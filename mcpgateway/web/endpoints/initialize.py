@@ -14,7 +14,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 from twisted.web.server import NOT_DONE_YET, Request
 
-from mcpgateway.core import tracing
+from mcpgateway.core import stats, tracing
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.pool import UnknownRoute
 from mcpgateway.protocol import envelope, jsonrpc, versions
@@ -68,7 +68,7 @@ class SessionOpener:
         self._answers = answers
         self._refusals = refusals
         self._clock = clock
-        self._operations = tracing.operationsFor(clock)
+        self._operations = stats.operationsFor(clock)
         self._limits = limits
         self._server = server
         self._scope = scope
@@ -142,7 +142,7 @@ class SessionOpener:
         if span is not None:
             span.setAttribute("mcp.session.id", shortName(session))
         opened.addBoth(
-            tracing.answered,
+            stats.answered,
             self._operations,
             self._clock,
             self._server,

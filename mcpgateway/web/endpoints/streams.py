@@ -18,12 +18,12 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import envelope, jsonrpc
+from mcpgateway.web.endpoints.backends import SessionFinder
 from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
 from mcpgateway.web.endpoints.era2026 import Era2026Endpoint
 from mcpgateway.web.endpoints.guard import checkGetHeaders, header
 from mcpgateway.web.endpoints.refusals import Refusals
 from mcpgateway.web.endpoints.requestfacts import era2026Header, shortName
-from mcpgateway.web.endpoints.sessionlookup import SessionLookup
 from mcpgateway.web.plumbing.replay import ReplayStore, StreamLog, kindOf, resumable
 from mcpgateway.web.plumbing.replies import jsonReply
 from mcpgateway.web.plumbing.requestcontext import contextOf
@@ -47,7 +47,7 @@ class SessionStreams:
 
     def __init__(
         self,
-        lookup: SessionLookup,
+        lookup: SessionFinder,
         credentials: CredentialCheck,
         refusals: Refusals,
         era2026: Era2026Endpoint,

@@ -45,7 +45,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
-from mcpgateway.core import tracing
+from mcpgateway.core import stats
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.status import Circuit, GatewayStatus, ServerState, ServerStatus, TaskCounts
@@ -160,9 +160,9 @@ _NO_TROUBLE = Trouble()
 
 def troubles(gateway: Gateway) -> dict[str, Trouble]:
     """Each server's L{Trouble}, from its pool's breaker and the gateway's
-    operation metrics (L{tracing.operationsFor})."""
+    operation metrics (L{stats.operationsFor})."""
     failed: Counter[str] = Counter()
-    for (server, method, outcome), histogram in tracing.operationsFor(gateway.clock).server.items():
+    for (server, method, outcome), histogram in stats.operationsFor(gateway.clock).server.items():
         if method == "initialize" and outcome not in ("ok", "cancelled"):
             failed[server] += histogram.count
     found: dict[str, Trouble] = {}

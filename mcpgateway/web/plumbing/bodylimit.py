@@ -7,7 +7,9 @@ answer is finished is told to whoever waits on the request (C{onLost})."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
+from io import BytesIO
 from typing import IO, Any
 
 from twisted.web.server import Request
@@ -33,10 +35,12 @@ class BodyLimitedRequest(Request):
             onLost()
 
     def gotLength(self, length: int | None) -> None:
+        """Where the body goes: nowhere over the limit; else as Twisted
+        decides (L{contentFile}), decided here rather than by asking the site."""
         if length is not None and length > self.bodyLimit:
             self.bodyTooLarge = True
             length = 0
-        super().gotLength(length)
+        self.content = contentFile(length)
 
     def keeps(self, data: bytes) -> bool:
         """Whether C{data}, the next piece of the body, is to be stored: not
@@ -57,3 +61,11 @@ class BodyLimitedRequest(Request):
 
     def overLimit(self) -> None:
         """The body just passed the limit (nothing by default)."""
+
+
+def contentFile(length: int | None) -> IO[bytes]:
+    """Where a request's body of C{length} announced bytes goes, as Twisted
+    decides: memory under 100,000 bytes, else a temporary file."""
+    if length is not None and length < 100_000:
+        return BytesIO()
+    return tempfile.TemporaryFile()

@@ -60,7 +60,7 @@ TICK = 1.0
 
 class WaitingAnswer(Protocol):
     """An answer that has written nothing yet and may become a stream
-    (L{mcpgateway.web.plumbing.oneanswer.PendingAnswer}): C{open} while it
+    (L{mcpgateway.web.endpoints.mcppost.PendingAnswer}): C{open} while it
     waits, since C{since} (the clock's seconds)."""
 
     open: bool
@@ -95,7 +95,8 @@ class KeepAlive:
         self._streams: set[SSEStream] = set()
         self.waiting: deque[WaitingAnswer] = deque()
         self._clock = clock
-        self._loop = Every(clock, TICK, self._tick)
+        self.loop = Every(clock, TICK, self._tick)
+        """Its ticks (C{loop.running}: whether it ticks now)."""
         self._interval = interval
 
     @property
@@ -107,29 +108,23 @@ class KeepAlive:
 
     def add(self, stream: SSEStream) -> None:
         self._streams.add(stream)
-        if not self._loop.running:
-            self._loop.start()
+        self.start()
 
     def discard(self, stream: SSEStream) -> None:
         self._streams.discard(stream)
 
-    def wait(self, answer: WaitingAnswer) -> None:
-        """Look at C{answer} on each tick until it is done or becomes a
-        stream. The done ones at the front go now: one call at a time keeps
-        one or two here, not a second's worth."""
-        waiting = self.waiting
-        while waiting and not waiting[0].open:
-            waiting.popleft()
-        waiting.append(answer)
-        if not self._loop.running:
-            self._loop.start()
+    def start(self) -> None:
+        """Tick from now on (an answer waits in C{waiting}, or a stream came),
+        unless it ticks already."""
+        if not self.loop.running:
+            self.loop.start()
 
     def _tick(self) -> None:
         now = self._clock.seconds()
         if self.waiting:
             self._waited(now)
         if not self._streams and not self.waiting:
-            self._loop.stop()  # the answers it waited on were done: no tick more
+            self.loop.stop()  # the answers it waited on were done: no tick more
             return
         for stream in list(self._streams):
             try:

@@ -1334,7 +1334,7 @@ def test_an_answer_is_written_before_it_is_counted_and_measured(
 ) -> None:
     """The client need not wait for stats and metrics: when they are
     recorded, its whole answer is written already (and they still are)."""
-    from mcpgateway.core import tracing
+    from mcpgateway.core import stats
     from mcpgateway.core.stats import RequestStats
 
     h = Harness({"srv": spec("srv")})
@@ -1342,7 +1342,7 @@ def test_an_answer_is_written_before_it_is_counted_and_measured(
     response = call(h, sid, requestId=41)
     seen: list[tuple[str, bool]] = []
     counted = RequestStats.record
-    measured = tracing.answered
+    measured = stats.answered
 
     def record(self: RequestStats, method: str, outcome: str, seconds: float) -> None:
         seen.append(("counted", response.complete))
@@ -1353,7 +1353,7 @@ def test_an_answer_is_written_before_it_is_counted_and_measured(
         return measured(result, *args, **kwargs)
 
     monkeypatch.setattr(RequestStats, "record", record)
-    monkeypatch.setattr(tracing, "answered", answered)
+    monkeypatch.setattr(stats, "answered", answered)
     [forwarded] = childRequests(h)
     answer: dict[str, Any] = (
         {"result": {"content": []}}

@@ -120,7 +120,7 @@ def test_the_ticker_forgets_answered_calls_and_stops() -> None:
     assert len(ticker.waiting) == 1 and ticker.streams == set()  # the done ones went
     h.reactor.advance(1)
     # Nothing left to look at: the ticker stopped on the tick that found so.
-    assert len(ticker.waiting) == 0 and not ticker._loop.running
+    assert len(ticker.waiting) == 0 and not ticker.loop.running
 
 
 def test_a_connection_gone_before_anything_drops_the_answer_quietly() -> None:
