@@ -28,7 +28,6 @@ from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.era2026.types import Era2026Gateway
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.governance.decision import Decision
-from mcpgateway.ops.audit import AuditRecord, AuditSink
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.runtime import logs
@@ -49,6 +48,7 @@ from mcpgateway.web.plumbing.replies import ClientErrors, errorReply, jsonReply
 from mcpgateway.web.plumbing.requestcontext import contextOf
 
 if TYPE_CHECKING:
+    from mcpgateway.ops.audit import AuditSink  # loaded with a team's audit log
     from mcpgateway.web.pages.statuspage import StatusPage  # loaded at the page's first request
 from mcpgateway.web.surfaces import PEER_HEADER, ClusterSurface, Gate, TeamSurface
 
@@ -262,6 +262,8 @@ class _Door(Resource):
         return self._endpoint.render(request)
 
     def _audited(self, result: object, request: Request, note: AuditNote, audit: AuditSink) -> None:
+        from mcpgateway.ops.audit import AuditRecord
+
         context = contextOf(request)
         if context.forwardedTo is not None:
             return  # the owner it was forwarded to writes its record

@@ -22,12 +22,12 @@ from mcpgateway.auth.principal import Principal, Refusal, Verdict
 from mcpgateway.cluster.routing import Where
 from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.limitsgate import LimitsGate
-from mcpgateway.ops.audit import AuditSink
 from mcpgateway.web.endpoints.backends import Quota
 from mcpgateway.web.endpoints.guard import header
 
 if TYPE_CHECKING:
     from mcpgateway.cluster.sealing import Address  # cryptography: clustered gateways only
+    from mcpgateway.ops.audit import AuditSink  # loaded with a team's audit log
 
 
 class Gate(Protocol):

@@ -13,7 +13,6 @@ from twisted.python.failure import Failure
 
 from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
 from mcpgateway.governance.decision import Decision
-from mcpgateway.ops.audit import NO_ARGUMENTS
 from mcpgateway.protocol import jsonrpc
 
 if TYPE_CHECKING:
@@ -41,6 +40,8 @@ class AuditNote:
     )
 
     def __init__(self, started: float, keepPayload: bool = False) -> None:
+        from mcpgateway.ops.audit import NO_ARGUMENTS  # loaded with a team's audit log
+
         self.started = started
         self.method: str = "-"
         self.tool: str | None = None

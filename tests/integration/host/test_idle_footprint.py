@@ -77,6 +77,8 @@ LOADED_ON_FIRST_USE = {
     "mcpgateway.config.resolve": "a server run through npx or uvx (tap.py)",
     "mcpgateway.config.resolvecache": "a server run through npx or uvx (tap.py)",
     "mcpgateway.ops.management": "the management API (/api/v1)",
+    "mcpgateway.ops.audit": "a team's --audit-log (startup/team.py)",
+    "mcpgateway.ops.auditchain": "a team's --audit-log (ops/audit.py)",
 }
 """Module (or package) -> what loads it; none of them is loaded here."""
 
