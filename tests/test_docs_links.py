@@ -51,7 +51,8 @@ def sourceFiles() -> list[Path]:
     """The files whose C{docs/....md} paths are checked: the gateway's code,
     the tests, the benchmarks, the plugin, CI, the deployment files and the
     project's metadata; not this module, whose own checks name missing
-    pages on purpose."""
+    pages on purpose, nor the virtual environments and packages a
+    benchmark installs beside its code."""
     found: list[Path] = []
     for folder in ("mcpgateway", "tests", "benchmarks", "twisted", "deploy", ".ci"):
         root = CHECKOUT / folder
@@ -62,6 +63,9 @@ def sourceFiles() -> list[Path]:
                 if path.is_file()
                 and path.suffix not in {".pyc", ".md"}
                 and "golden" not in path.parts
+                and not any(
+                    part.startswith(".venv") or part == "node_modules" for part in path.parts
+                )
                 and path != Path(__file__)
             )
     found.extend(path for path in (CHECKOUT / "pyproject.toml",) if path.exists())
