@@ -1,0 +1,96 @@
+"""The service tree of a default gateway loads none of the heavy libraries
+that only a feature it was not asked for needs (idle RSS).
+
+A fresh interpreter builds the tree as C{twistd -n mcpgateway} does (the
+plugin's maker, its C{RunnerOptions}, C{makeService}) on the default
+options, a home of its own and one stdio server, and names the libraries of
+L{DEFERRED} it holds. Each is imported where its feature is wired or first
+used; one imported at the top of a module the tree loads shows up here, in
+the fast suite, without a running gateway
+(C{tests/integration/host/test_idle_footprint.py} checks the running one).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+DEFERRED = {
+    "cryptography": "a cluster's sealed session ids, the console's sign-in",
+    "OpenSSL": "a TLS endpoint",
+    "service_identity": "a TLS endpoint",
+    "klein": "the management API (/api/v1)",
+    "werkzeug": "the management API (/api/v1)",
+    "jinja2": "nothing the gateway serves",
+    "pydantic": "nothing the gateway serves",
+    "jsonschema": "the aggregate's argument and output-schema checks",
+    "opentelemetry": "--otel",
+    "cedarpy": "a Cedar policy",
+    "treq": "a remote server's OAuth",
+    "sqlite3": "the aggregate's tool search index",
+    "hyperlink": "Twisted's error pages and redirects",
+    "xml": "Twisted's templates",
+    "twisted.conch": "--manhole",
+    "twisted.web.template": "Twisted's error pages",
+    "mcpgateway.web.admin": "the management API (/api/v1)",
+    "mcpgateway.web.pages.statuspage": "the status page at /",
+    "mcpgateway.core.aggregate.aggregator": "the aggregate endpoint /mcp",
+}
+"""Each library or module left out of a default gateway's start, and what
+loads it."""
+
+BUILD = """
+import json, sys
+from mcpgateway import launch
+options = launch.GATEWAY.options()
+options.parseOptions(sys.argv[1:])
+launch.GATEWAY.makeService(options)
+names = {name for name, module in list(sys.modules.items()) if module is not None}
+print(json.dumps(sorted(names)))
+"""
+
+
+def loadedBy(tmp_path: Path) -> set[str]:
+    """The modules a fresh interpreter holds once it has built a default
+    gateway's service tree serving one stdio server."""
+    config = tmp_path / "servers.json"
+    config.write_text(
+        json.dumps(
+            {"mcpServers": {"demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}}}
+        )
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            BUILD,
+            "--port",
+            "9305",
+            "--config",
+            str(config),
+            "--state-dir",
+            str(tmp_path / "state"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        env={**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(REPO)},
+    )
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stdout.splitlines()[-1]))
+
+
+def test_a_default_service_tree_loads_no_heavy_library(tmp_path: Path) -> None:
+    loaded = loadedBy(tmp_path)
+    early = {
+        name: why
+        for name, why in DEFERRED.items()
+        if name in loaded or any(module.startswith(name + ".") for module in loaded)
+    }
+    assert early == {}
