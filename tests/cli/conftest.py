@@ -5,8 +5,9 @@ commands' seams (L{CliContext})."""
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from mcpgateway.cli.context import CliContext, defaultContext
 from mcpgateway.ops.statedir import LOCK_FILE
 from tests.cli.support import FakeClaudeConfig, FakeGateway, writeState
+from tests.support.cli.started import Started, startGateway
 
 
 @pytest.fixture
@@ -74,3 +76,17 @@ def fakeClaude(ctx: CliContext) -> list[tuple[Path, Path]]:
     FakeClaudeConfig.calls = []
     ctx.claudeConfigClass = lambda: FakeClaudeConfig
     return FakeClaudeConfig.calls
+
+
+@pytest.fixture
+def start(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    home: Path,
+    locked: None,
+    fakeGateway: FakeGateway,
+    ctx: CliContext,
+) -> Callable[..., Started]:
+    """Runs C{mcpgateway start --port <fakeGateway's> ARGS} (L{startGateway})
+    in the temporary HOME, the lock held as a starting gateway holds it."""
+    return functools.partial(startGateway, capsys, stateDir, fakeGateway, ctx)

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from mcpgateway.runtime import interpreter
 from mcpgateway.runtime.paths import LOG_FILE, PID_FILE
 from tests.cli.support import FakeGateway, deadPid, freePort, run, writeState
 from tests.support.cli.start import FakeLauncher, noLaunch
+from tests.support.cli.started import Started
 
 # -- start ------------------------------------------------------------------------------
 
@@ -123,18 +125,13 @@ def test_start_launches_twistd_and_waits_for_health(
 
 @pytest.mark.parametrize("mode", [0o700, 0o755])
 def test_start_warns_of_a_state_directory_other_users_can_enter(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
-    mode: int,
+    stateDir: Path, start: Callable[..., Started], mode: int
 ) -> None:
     """The gateway warns of it in gateway.log only; start
     says it on stderr, with the chmod that fixes it, and starts all the same."""
     stateDir.chmod(mode)
-    ctx.launch = FakeLauncher(stateDir, fakeGateway)
-    code, out, err = run(capsys, stateDir, "start", "--port", str(fakeGateway.port), ctx=ctx)
+    started = start()
+    code, out, err = started.code, started.out, started.err
     assert code == 0 and out.startswith("mcpgateway started")
     warning = (
         f"mcpgateway: warning: state directory {stateDir} is mode 0755: other users can"

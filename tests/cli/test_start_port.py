@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from mcpgateway.runtime.paths import LOG_FILE, STATE_FILE
 from mcpgateway.runtime.portuse import PortInUse, inUseMessage
 from tests.cli.support import FakeGateway, run, writeState
 from tests.support.cli.start import FakeLauncher, noLaunch
+from tests.support.cli.started import Started
 
 LISTEN_FAILED = (
     "2026-11-25T04:30:02+0000 [mcpgateway.ops.services.ListenerService#critical]"
@@ -138,33 +140,21 @@ def test_another_ports_failure_in_the_log_is_shown_as_before(
 # -- a bridge's start -------------------------------------------------------------------
 
 
-def autoStart(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
-    *more: str,
-) -> list[str]:
+def autoStart(start: Callable[..., Started], stateDir: Path, *more: str) -> list[str]:
     (stateDir / STATE_FILE).unlink(missing_ok=True)  # none runs yet
-    launcher = FakeLauncher(stateDir, fakeGateway)
-    ctx.launch = launcher
-    ctx.warm = lambda: None
-    code, out, _ = run(capsys, stateDir, "start", "--port", str(fakeGateway.port), *more, ctx=ctx)
-    assert code == 0 and out.startswith("mcpgateway started"), out
-    return launcher.argv
+    started = start(*more)
+    assert started.code == 0 and started.out.startswith("mcpgateway started"), started.out
+    return started.argv
 
 
 def test_a_bridges_start_serves_the_claude_config_without_rewriting_it(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     home: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
+    start: Callable[..., Started],
 ) -> None:
     (home / ".claude.json").write_text('{"mcpServers": {}}')
-    assert "--rewrite-config" in autoStart(capsys, stateDir, fakeGateway, ctx)
-    argv = autoStart(capsys, stateDir, fakeGateway, ctx, "--auto-started")
+    assert "--rewrite-config" in autoStart(start, stateDir)
+    argv = autoStart(start, stateDir, "--auto-started")
     assert "--rewrite-config" not in argv and "--config" not in argv
 
 
@@ -172,12 +162,9 @@ def test_a_bridges_start_serves_the_claude_config_without_rewriting_it(
     "backup", ["config-backup.json", "client-backups/cursor-0123456789abcdef.json"]
 )
 def test_a_bridges_start_carries_on_an_adoption_left_in_effect(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     home: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
+    start: Callable[..., Started],
     backup: str,
 ) -> None:
     """The user's gateway adopted the files and did not put them back (it
@@ -187,20 +174,17 @@ def test_a_bridges_start_carries_on_an_adoption_left_in_effect(
     (stateDir / backup).parent.mkdir(exist_ok=True)
     (stateDir / backup).write_text("{}")
     (stateDir / "config-backup.json.1").write_text("{}")  # a kept copy alone would not count
-    assert "--rewrite-config" in autoStart(capsys, stateDir, fakeGateway, ctx, "--auto-started")
+    assert "--rewrite-config" in autoStart(start, stateDir, "--auto-started")
 
 
 def test_a_kept_copy_of_a_restored_backup_is_no_adoption_in_effect(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     home: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
+    start: Callable[..., Started],
 ) -> None:
     (home / ".claude.json").write_text('{"mcpServers": {}}')
     (stateDir / "config-backup.json.1").write_text("{}")
-    argv = autoStart(capsys, stateDir, fakeGateway, ctx, "--auto-started")
+    argv = autoStart(start, stateDir, "--auto-started")
     assert "--rewrite-config" not in argv
 
 

@@ -4,14 +4,16 @@ before anything starts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.start import gatewayArgv
-from tests.cli.support import FakeGateway, run
+from tests.cli.support import run
 from tests.support.cli.start import FakeLauncher
+from tests.support.cli.started import Started
 
 
 def test_gateway_argv_passes_remote_with_the_rewrite(tmp_path: Path) -> None:
@@ -21,21 +23,11 @@ def test_gateway_argv_passes_remote_with_the_rewrite(tmp_path: Path) -> None:
     assert "--remote" not in gatewayArgv(tmp_path, 9100, None, False, False, remote="adopt")
 
 
-def test_start_remote_adopt(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
-    home: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
-) -> None:
+def test_start_remote_adopt(home: Path, start: Callable[..., Started]) -> None:
     (home / ".claude.json").write_text('{"mcpServers": {}}')
-    launcher = FakeLauncher(stateDir, fakeGateway)
-    ctx.launch = launcher
-    port = str(fakeGateway.port)
-    code, _, _ = run(capsys, stateDir, "start", "--port", port, "--remote", "adopt", ctx=ctx)
-    assert code == 0
-    assert launcher.argv[launcher.argv.index("--remote") + 1] == "adopt"
+    started = start("--remote", "adopt")
+    assert started.code == 0
+    assert started.argv[started.argv.index("--remote") + 1] == "adopt"
 
 
 def test_start_refuses_adopt_without_rewrite(

@@ -1,0 +1,51 @@
+"""Runs C{mcpgateway start} against a L{FakeLauncher} and reads back the
+command line it launched: what the tests of C{start}'s options share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from mcpgateway import tap
+from mcpgateway.cli.context import CliContext
+from tests.cli.support import FakeGateway, run
+from tests.support.cli.start import FakeLauncher
+
+
+@dataclass
+class Started:
+    """One C{start}'s exit code, output and the twistd command line it ran."""
+
+    code: int
+    out: str
+    err: str
+    argv: list[str]
+
+    @property
+    def gateway(self) -> list[str]:
+        """The gateway's own arguments: those after C{mcpgateway} (not twistd's)."""
+        return self.argv[self.argv.index("mcpgateway") + 1 :]
+
+    def options(self) -> tap.Options:
+        """The gateway's arguments as the gateway parses them."""
+        options = tap.Options()
+        options.parseOptions(self.gateway)
+        return options
+
+
+def startGateway(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    gateway: FakeGateway,
+    ctx: CliContext,
+    *args: str,
+) -> Started:
+    """Run C{mcpgateway start --port <gateway's port> ARGS} with a
+    L{FakeLauncher} standing in for twistd and no bytecode warming."""
+    launcher = FakeLauncher(stateDir, gateway)
+    ctx.launch = launcher
+    ctx.warm = lambda: None
+    code, out, err = run(capsys, stateDir, "start", "--port", str(gateway.port), *args, ctx=ctx)
+    return Started(code, out, err, launcher.argv)
