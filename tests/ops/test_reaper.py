@@ -19,8 +19,10 @@ from mcpgateway.ops.reaper import OrphanCleanup, Reaper, ReaperService, SweepCou
 from mcpgateway.ops.statedir import pidAlive
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs, fakeSpawner
-from tests.http import Harness, Response, spec
+from tests.http import Harness, spec
 from tests.support.ops.reaper import alwaysAlive, sessionIds
+from tests.support.web.mcpcall import call
+from tests.support.web.sessions_api import initialize
 
 ALWAYS = 10**9
 """An idle timeout no test reaches."""
@@ -29,46 +31,7 @@ ALWAYS = 10**9
 def openSession(h: Harness, server: str = "srv", pid: int | None = None) -> str:
     """Initialize a session on C{server} (with C{X-Client-Pid: pid}); its id."""
     headers = {"x-client-pid": str(pid)} if pid is not None else None
-    response = h.request(
-        "POST",
-        f"/{server}/mcp",
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "test", "version": "1"},
-            },
-        },
-        headers=headers,
-    )
-    if not response.complete:
-        h.answerHandshake()
-    assert response.status == 200, response.body
-    return response.headers["mcp-session-id"]
-
-
-def call(
-    h: Harness,
-    session: str,
-    requestId: Any = 2,
-    server: str = "srv",
-    method: str = "tools/call",
-    params: dict[str, Any] | None = None,
-) -> Response:
-    return h.request(
-        "POST",
-        f"/{server}/mcp",
-        {
-            "jsonrpc": "2.0",
-            "id": requestId,
-            "method": method,
-            "params": params if params is not None else {"name": "echo"},
-        },
-        session=session,
-    )
+    return initialize(h, server, headers).headers["mcp-session-id"]
 
 
 def ping(h: Harness, session: str, server: str = "srv") -> None:
