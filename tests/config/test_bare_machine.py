@@ -32,14 +32,6 @@ CURSOR = json.dumps({"mcpServers": {"fs": FS}}, indent=2) + "\n"
 CLAUDE = json.dumps({"numStartups": 1, "mcpServers": {"everything": EVERYTHING}}, indent=2)
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    monkeypatch.setenv("HOME", str(path))  # the Claude config is adopted in the home only
-    return path
-
-
 def bareService(home: Path, reloads: list[Any], clock: Clock) -> ConfigService:
     """The config service of a gateway started with no client's file, its
     source as preflight makes it: the demo, Claude's config awaited, and

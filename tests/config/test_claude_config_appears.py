@@ -28,12 +28,10 @@ CLAUDE = json.dumps({"numStartups": 1, "mcpServers": {"everything": EVERYTHING}}
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    monkeypatch.setenv("HOME", str(path))  # the Claude config is adopted in the home only
-    cursorFile(path, {"fs": {"command": "fs-server"}})
-    return path
+def home(home: Path) -> Path:
+    """The config tests' HOME, with a Cursor config serving C{fs}."""
+    cursorFile(home, {"fs": {"command": "fs-server"}})
+    return home
 
 
 def demoSource(home: Path) -> ClientsSource:
