@@ -72,19 +72,14 @@ def test_a_port_whose_holder_is_unknown_is_said_without_a_pid(
 
 
 def test_the_port_is_not_checked_while_a_gateway_starts_on_the_state_directory(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
     ctx: CliContext,
+    start: Callable[..., Started],
 ) -> None:
     """Its lock is held: the port it holds is its own, and this start
     reports it as running once it answers."""
     checked: list[int] = []
     ctx.checkPort = lambda port: checked.append(port) or PortInUse(port, 1)  # type: ignore[func-returns-value]
-    ctx.launch = FakeLauncher(stateDir, fakeGateway)
-    ctx.warm = lambda: None
-    code, out, _ = run(capsys, stateDir, "start", "--port", str(fakeGateway.port), ctx=ctx)
+    code, out, _ = start().outcome
     assert (code, checked) == (0, [])
     assert out.startswith("mcpgateway started")
 

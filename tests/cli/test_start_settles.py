@@ -25,6 +25,7 @@ from tests.cli.support import HEALTH, FakeGateway, run, writeState
 from tests.support.cli.clients import adopt, cursorFile
 from tests.support.cli.start import FakeLauncher
 from tests.support.cli.start_routes import healthOf, serversAnswer
+from tests.support.cli.started import Started
 
 LOCKED = (
     b"mcpgateway: another gateway is running on state directory /s (pid ?, port ?);"
@@ -133,12 +134,11 @@ def fsLine() -> dict[str, Any]:
 
 
 def test_start_reports_once_the_other_clients_servers_are_served(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     home: Path,
-    locked: None,
     fakeGateway: FakeGateway,
     ctx: CliContext,
+    start: Callable[..., Started],
 ) -> None:
     """No ~/.claude.json; Cursor's fs is adopted as the gateway listens and
     served once its config is loaded again: the first /health has no server
@@ -152,8 +152,7 @@ def test_start_reports_once_the_other_clients_servers_are_served(
         fakeGateway.answers["/health"] = (200, healthOf("fs"))
 
     ctx.sleep = sleep
-    ctx.launch = FakeLauncher(stateDir, fakeGateway)
-    code, out, _ = run(capsys, stateDir, "start", "--port", str(fakeGateway.port), ctx=ctx)
+    code, out, _ = start().outcome
     assert code == 0
     url = f"http://127.0.0.1:{fakeGateway.port}"
     assert out.splitlines() == [
@@ -167,9 +166,9 @@ def test_start_says_which_servers_are_still_being_adopted(
     capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     home: Path,
-    locked: None,
     fakeGateway: FakeGateway,
     ctx: CliContext,
+    start: Callable[..., Started],
 ) -> None:
     cursorFile(home)
     adopt(home, stateDir)
@@ -181,8 +180,7 @@ def test_start_says_which_servers_are_still_being_adopted(
         now[0] += seconds
 
     ctx.clock, ctx.sleep = (lambda: now[0]), sleep
-    ctx.launch = FakeLauncher(stateDir, fakeGateway)
-    code, out, _ = run(capsys, stateDir, "start", "--port", str(fakeGateway.port), ctx=ctx)
+    code, out, _ = start().outcome
     assert code == 0
     assert out.splitlines()[1] == (
         "  still being adopted: fs (`mcpgateway servers list` shows them once served)"

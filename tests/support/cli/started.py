@@ -21,7 +21,17 @@ class Started:
     code: int
     out: str
     err: str
-    argv: list[str]
+    launcher: FakeLauncher
+
+    @property
+    def argv(self) -> list[str]:
+        """twistd's whole command line."""
+        return self.launcher.argv
+
+    @property
+    def outcome(self) -> tuple[int, str, str]:
+        """The exit code, stdout and stderr, as L{run} gives them."""
+        return self.code, self.out, self.err
 
     @property
     def gateway(self) -> list[str]:
@@ -41,11 +51,13 @@ def startGateway(
     gateway: FakeGateway,
     ctx: CliContext,
     *args: str,
+    launcher: type[FakeLauncher] = FakeLauncher,
 ) -> Started:
     """Run C{mcpgateway start --port <gateway's port> ARGS} with a
-    L{FakeLauncher} standing in for twistd and no bytecode warming."""
-    launcher = FakeLauncher(stateDir, gateway)
-    ctx.launch = launcher
+    C{launcher} (a L{FakeLauncher}) standing in for twistd and no bytecode
+    warming."""
+    launched = launcher(stateDir, gateway)
+    ctx.launch = launched
     ctx.warm = lambda: None
     code, out, err = run(capsys, stateDir, "start", "--port", str(gateway.port), *args, ctx=ctx)
-    return Started(code, out, err, launcher.argv)
+    return Started(code, out, err, launched)
