@@ -32,6 +32,16 @@ def claudeAdopted(home: Path, stateDir: Path) -> Path:
     return path
 
 
+def everyClientAdopted(home: Path, stateDir: Path) -> tuple[Path, Path, bytes]:
+    """Claude's config and Cursor's, both adopted: their paths, and Cursor's
+    file as it was before its adoption."""
+    claude = claudeAdopted(home, stateDir)
+    cursor = cursorFile(home)
+    before = cursor.read_bytes()
+    adopt(home, stateDir)
+    return claude, cursor, before
+
+
 @pytest.fixture(autouse=True)
 def _noClaudeConfigDir(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
@@ -40,10 +50,7 @@ def _noClaudeConfigDir(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_restore_gives_the_other_clients_back_when_the_claude_config_is_unparsable(
     capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
 ) -> None:
-    claude = claudeAdopted(home, stateDir)
-    cursor = cursorFile(home)
-    before = cursor.read_bytes()
-    adopt(home, stateDir)
+    claude, cursor, before = everyClientAdopted(home, stateDir)
     claude.write_text(BROKEN)
 
     code, out, err = run(capsys, stateDir, "restore")
@@ -64,10 +71,7 @@ def test_restore_gives_the_other_clients_back_when_the_claude_config_is_unparsab
 def test_stop_after_a_crash_restores_every_client_file(
     capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
 ) -> None:
-    claude = claudeAdopted(home, stateDir)
-    cursor = cursorFile(home)
-    before = cursor.read_bytes()
-    adopt(home, stateDir)
+    claude, cursor, before = everyClientAdopted(home, stateDir)
     writeState(stateDir, deadPid(), 9100)  # kill -9
 
     code, out, err = run(capsys, stateDir, "stop")
@@ -83,10 +87,7 @@ def test_stop_after_a_crash_restores_every_client_file(
 def test_stop_after_a_crash_with_an_unparsable_claude_config(
     capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
 ) -> None:
-    claude = claudeAdopted(home, stateDir)
-    cursor = cursorFile(home)
-    before = cursor.read_bytes()
-    adopt(home, stateDir)
+    claude, cursor, before = everyClientAdopted(home, stateDir)
     claude.write_text(BROKEN)
     writeState(stateDir, deadPid(), 9100)
 

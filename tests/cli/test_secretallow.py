@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from mcpgateway.clientconfigs.claude import ClaudeConfig
-from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.secrets.approvals import readApprovals
 from tests.cli.support import run
+from tests.support.cli.clone import adoptedClone
 
 GH = {"command": "gh-server", "args": ["stdio"], "env": {"GITHUB_TOKEN": "${keyring:gh}"}}
 
@@ -23,21 +21,7 @@ GH = {"command": "gh-server", "args": ["stdio"], "env": {"GITHUB_TOKEN": "${keyr
 @pytest.fixture
 def clone(home: Path, stateDir: Path) -> str:
     """A cloned project whose approved C{.mcp.json} server the gateway adopted."""
-    directory = home / "clone"
-    directory.mkdir()
-    (directory / ".mcp.json").write_text(json.dumps({"mcpServers": {"gh": GH}}))
-    claudeJson = home / ".claude.json"
-    claudeJson.write_text(
-        json.dumps({"projects": {str(directory): {"enableAllProjectMcpServers": True}}})
-    )
-    keys = WorkspaceKeys(bytes(range(32)))
-
-    def urlFor(name: str, workspace: str | None) -> str:
-        route = name if workspace is None else f"{name}~{keys.key(workspace)}"
-        return f"http://127.0.0.1:9100/{route}/mcp"
-
-    ClaudeConfig(claudeJson, stateDir, home=home, environ={"PATH": ""}).adopt(urlFor)
-    return os.path.realpath(directory)
+    return adoptedClone(home, stateDir, {"gh": GH})
 
 
 def test_allow_shows_the_entry_and_records_it_when_told_yes(
