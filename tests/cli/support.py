@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +179,10 @@ def deadPid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
     return process.pid
+
+
+Cli = Callable[..., tuple[int, str, str]]
+"""The C{cli} fixture: L{run} bound to a test's capsys, state directory and seams."""
 
 
 def run(

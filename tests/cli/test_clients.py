@@ -12,7 +12,7 @@ import pytest
 from mcpgateway.cli.context import CliContext
 from mcpgateway.clientconfigs.claude import ClaudeConfig
 from mcpgateway.clientconfigs.clients.mcpservers import Cursor
-from tests.cli.support import FakeGateway, check, run, writeState
+from tests.cli.support import Cli, FakeGateway, check, run, writeState
 from tests.clientconfigs.adoptkit import urlFor
 from tests.support.cli.clients import adopt, cursorFile
 
@@ -230,10 +230,9 @@ def test_start_refuses_an_unknown_client(
 
 
 def test_start_adopts_other_clients_without_a_claude_config(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
     home: Path,
     ctx: CliContext,
+    cli: Cli,
 ) -> None:
     cursorFile(home)
     launched: list[list[str]] = []
@@ -244,7 +243,7 @@ def test_start_adopts_other_clients_without_a_claude_config(
 
     ctx.warm = lambda: None
     ctx.launch = launch  # type: ignore[assignment]
-    code, _, err = run(capsys, stateDir, "start", "--clients", "cursor,vscode", ctx=ctx)
+    code, _, err = cli("start", "--clients", "cursor,vscode")
     assert code == 1 and "not really" in err
     assert "--rewrite-config" in launched[0]
     assert launched[0][launched[0].index("--clients") + 1] == "cursor,vscode"

@@ -15,7 +15,7 @@ from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.logs import readEvents
 from mcpgateway.cli.output import Output
 from mcpgateway.runtime.paths import LOG_FILE
-from tests.cli.support import EVENTS, FakeGateway, api, lastCall, run, sse
+from tests.cli.support import EVENTS, Cli, FakeGateway, api, lastCall, run, sse
 
 
 def stamp(seconds: float) -> str:
@@ -105,9 +105,7 @@ def test_logs_refusals(
     )
 
 
-def test_logs_stop_quietly_on_ctrl_c(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway, ctx: CliContext
-) -> None:
+def test_logs_stop_quietly_on_ctrl_c(running: FakeGateway, ctx: CliContext, cli: Cli) -> None:
     api(running, "GET", "/servers/demo/logs", 200, sse(*EVENTS))
     printed: list[dict[str, Any]] = []
 
@@ -116,7 +114,7 @@ def test_logs_stop_quietly_on_ctrl_c(
         raise KeyboardInterrupt
 
     ctx.printEvent = interrupt
-    code, out, err = run(capsys, stateDir, "logs", "demo", ctx=ctx)
+    code, out, err = cli("logs", "demo")
     assert (code, out, err) == (0, "", "")
     assert printed == EVENTS[:1]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.elsewhere import adoptedElsewhere
 from mcpgateway.cli.userpath import PATH_RECORD, currentUmask, recordedPath, startPath
 from tests.support.cli.start import FakeLauncher
-from tests.support.cli.started import Started
+from tests.support.cli.started import Start
 
 
 class RecordingLauncher(FakeLauncher):
@@ -42,7 +42,7 @@ def umask() -> Iterator[int]:
     os.umask(previous)
 
 
-def recordedStart(start: Callable[..., Started], *more: str) -> tuple[RecordingLauncher, str]:
+def recordedStart(start: Start, *more: str) -> tuple[RecordingLauncher, str]:
     """A start that succeeds, its launcher keeping what it was given, and its output."""
     started = start(*more, launcher=RecordingLauncher)
     assert started.code == 0
@@ -55,7 +55,7 @@ def recordedStart(start: Callable[..., Started], *more: str) -> tuple[RecordingL
 
 def test_a_detached_start_gives_twistd_the_callers_umask(
     umask: int,
-    start: Callable[..., Started],
+    start: Start,
 ) -> None:
     launcher, _ = recordedStart(start, "--no-rewrite")
     argv = launcher.argv
@@ -85,7 +85,7 @@ def test_launch_reads_the_umask_without_changing_it(umask: int) -> None:
 def test_a_users_start_records_its_path_and_runs_with_it(
     stateDir: Path,
     monkeypatch: pytest.MonkeyPatch,
-    start: Callable[..., Started],
+    start: Start,
 ) -> None:
     monkeypatch.setenv("PATH", "/home/u/.nvm/bin:/usr/bin:/bin")
     launcher, _ = recordedStart(start, "--no-rewrite")
@@ -100,7 +100,7 @@ def test_a_users_start_records_its_path_and_runs_with_it(
 def test_a_bridges_start_puts_the_recorded_path_first_and_records_nothing(
     stateDir: Path,
     monkeypatch: pytest.MonkeyPatch,
-    start: Callable[..., Started],
+    start: Start,
 ) -> None:
     (stateDir / PATH_RECORD).write_text('{"PATH": "/opt/homebrew/bin:/usr/bin:/bin"}')
     monkeypatch.setenv("PATH", "/usr/bin:/bin:/usr/sbin")
@@ -114,7 +114,7 @@ def test_a_bridges_start_puts_the_recorded_path_first_and_records_nothing(
 def test_a_bridges_start_with_nothing_recorded_runs_with_its_own_path(
     stateDir: Path,
     monkeypatch: pytest.MonkeyPatch,
-    start: Callable[..., Started],
+    start: Start,
 ) -> None:
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     launcher, _ = recordedStart(start, "--no-rewrite", "--auto-started")
@@ -232,7 +232,7 @@ def claudeConfig(home: Path, port: int) -> None:
 
 def test_start_says_which_entries_another_gateway_adopted(
     home: Path,
-    start: Callable[..., Started],
+    start: Start,
 ) -> None:
     claudeConfig(home, 9557)
     _, out = recordedStart(start, "--clients", "none", "--no-rewrite")

@@ -5,7 +5,6 @@ refused before anything starts."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,9 +12,9 @@ import pytest
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.start import LOG_LEVELS, gatewayArgv
 from mcpgateway.runtime import logs
-from tests.cli.support import run
+from tests.cli.support import Cli
 from tests.support.cli.start import FakeLauncher
-from tests.support.cli.started import Started
+from tests.support.cli.started import Start
 
 
 def test_the_words_are_the_gateways() -> None:
@@ -31,7 +30,7 @@ def test_gateway_argv_passes_the_level_to_the_gateway(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("foreground", [False, True])
 def test_start_log_level_reaches_the_gateway(
-    home: Path, ctx: CliContext, start: Callable[..., Started], foreground: bool
+    home: Path, ctx: CliContext, start: Start, foreground: bool
 ) -> None:
     (home / ".claude.json").write_text('{"mcpServers": {}}')
     ctx.terminalForeground = lambda: True
@@ -42,16 +41,16 @@ def test_start_log_level_reaches_the_gateway(
     assert started.options()["log-level"] == "warn"
 
 
-def test_start_without_it_leaves_the_gateways_default(start: Callable[..., Started]) -> None:
+def test_start_without_it_leaves_the_gateways_default(start: Start) -> None:
     started = start()
     assert started.code == 0 and "--log-level" not in started.argv
 
 
 def test_start_refuses_a_word_the_gateway_does_not_know(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
+    stateDir: Path, ctx: CliContext, cli: Cli
 ) -> None:
     ctx.launch = FakeLauncher(stateDir, None)
-    code, out, err = run(capsys, stateDir, "start", "--log-level", "verbose", ctx=ctx)
+    code, out, err = cli("start", "--log-level", "verbose")
     assert (code, out) == (2, "")
     assert "invalid choice: 'verbose'" in err and "debug" in err
     assert ctx.launch.argv == []

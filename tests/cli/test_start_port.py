@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,9 +14,9 @@ import pytest
 from mcpgateway.cli.context import CliContext
 from mcpgateway.runtime.paths import LOG_FILE, STATE_FILE
 from mcpgateway.runtime.portuse import PortInUse, inUseMessage
-from tests.cli.support import FakeGateway, run, writeState
+from tests.cli.support import Cli, FakeGateway, writeState
 from tests.support.cli.start import FakeLauncher, noLaunch
-from tests.support.cli.started import Started
+from tests.support.cli.started import Start
 
 LISTEN_FAILED = (
     "2026-11-25T04:30:02+0000 [mcpgateway.ops.services.ListenerService#critical]"
@@ -34,9 +33,7 @@ def gatewayLog(port: int, why: str) -> str:
     )
 
 
-def test_a_port_in_use_is_one_line_and_nothing_is_launched(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
-) -> None:
+def test_a_port_in_use_is_one_line_and_nothing_is_launched(ctx: CliContext, cli: Cli) -> None:
     checked: list[int] = []
 
     def checkPort(port: int) -> PortInUse | None:
@@ -45,11 +42,11 @@ def test_a_port_in_use_is_one_line_and_nothing_is_launched(
 
     ctx.checkPort = checkPort
     ctx.launch = noLaunch
-    code, out, err = run(capsys, stateDir, "start", "--port", "9101", ctx=ctx)
+    code, out, err = cli("start", "--port", "9101")
     assert (code, out, checked) == (1, "", [9101])
     # Without ~/.claude.json either: the demo is not announced for a start that fails.
     assert err == "mcpgateway: port 9101 is in use (by pid 4321); pick another with --port\n"
-    code, out, err = run(capsys, stateDir, "start", "--port", "9101", "--json", ctx=ctx)
+    code, out, err = cli("start", "--port", "9101", "--json")
     assert (code, err) == (1, "")
     assert json.loads(out) == {
         "ok": False,
@@ -57,23 +54,21 @@ def test_a_port_in_use_is_one_line_and_nothing_is_launched(
         "port": 9101,
         "pid": 4321,
     }
-    code, out, err = run(capsys, stateDir, "start", "--foreground", ctx=ctx)
+    code, out, err = cli("start", "--foreground")
     assert (code, checked[-1]) == (1, 9100)  # the default port, in the foreground too
     assert err == "mcpgateway: port 9100 is in use (by pid 4321); pick another with --port\n"
 
 
-def test_a_port_whose_holder_is_unknown_is_said_without_a_pid(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
-) -> None:
+def test_a_port_whose_holder_is_unknown_is_said_without_a_pid(ctx: CliContext, cli: Cli) -> None:
     ctx.checkPort = lambda port: PortInUse(port, None)
     ctx.launch = noLaunch
-    code, _, err = run(capsys, stateDir, "start", "--port", "9101", ctx=ctx)
+    code, _, err = cli("start", "--port", "9101")
     assert (code, err) == (1, "mcpgateway: port 9101 is in use; pick another with --port\n")
 
 
 def test_the_port_is_not_checked_while_a_gateway_starts_on_the_state_directory(
     ctx: CliContext,
-    start: Callable[..., Started],
+    start: Start,
 ) -> None:
     """Its lock is held: the port it holds is its own, and this start
     reports it as running once it answers."""
@@ -94,24 +89,22 @@ def test_the_port_is_not_checked_while_a_gateway_starts_on_the_state_directory(
     ],
 )
 def test_a_port_taken_as_the_gateway_starts_is_read_from_its_log(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     ctx: CliContext,
     twistdExit: int,
     why: str,
     pid: int | None,
+    cli: Cli,
 ) -> None:
     """Free when checked, taken when the gateway listened: what it logged is
     said in the same one line, instead of its log."""
     (stateDir / LOG_FILE).write_text(LISTEN_FAILED.format(port=9101, why="an earlier run's"))
     ctx.warm = lambda: None
     ctx.launch = FakeLauncher(stateDir, None, code=twistdExit, log=gatewayLog(9101, why))
-    code, out, err = run(capsys, stateDir, "start", "--no-rewrite", "--port", "9101", ctx=ctx)
+    code, out, err = cli("start", "--no-rewrite", "--port", "9101")
     assert (code, out) == (1, "")
     assert err == f"mcpgateway: {inUseMessage(9101, pid)}\n"
-    code, out, err = run(
-        capsys, stateDir, "start", "--no-rewrite", "--port", "9101", "--json", ctx=ctx
-    )
+    code, out, err = cli("start", "--no-rewrite", "--port", "9101", "--json")
     assert (code, err) == (1, "")
     assert json.loads(out) == {
         "ok": False,
@@ -122,11 +115,11 @@ def test_a_port_taken_as_the_gateway_starts_is_read_from_its_log(
 
 
 def test_another_ports_failure_in_the_log_is_shown_as_before(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
+    stateDir: Path, ctx: CliContext, cli: Cli
 ) -> None:
     ctx.warm = lambda: None
     ctx.launch = FakeLauncher(stateDir, None, code=1, log=gatewayLog(9555, inUseMessage(9555, 7)))
-    code, _, err = run(capsys, stateDir, "start", "--no-rewrite", "--port", "9101", ctx=ctx)
+    code, _, err = cli("start", "--no-rewrite", "--port", "9101")
     assert code == 1
     assert err.splitlines()[0] == "mcpgateway: the gateway did not start (twistd exit status 1)"
     assert "port 9555 is in use (by pid 7)" in err  # among the log's lines
@@ -135,7 +128,7 @@ def test_another_ports_failure_in_the_log_is_shown_as_before(
 # -- a bridge's start -------------------------------------------------------------------
 
 
-def autoStart(start: Callable[..., Started], stateDir: Path, *more: str) -> list[str]:
+def autoStart(start: Start, stateDir: Path, *more: str) -> list[str]:
     (stateDir / STATE_FILE).unlink(missing_ok=True)  # none runs yet
     started = start(*more)
     assert started.code == 0 and started.out.startswith("mcpgateway started"), started.out
@@ -145,7 +138,7 @@ def autoStart(start: Callable[..., Started], stateDir: Path, *more: str) -> list
 def test_a_bridges_start_serves_the_claude_config_without_rewriting_it(
     stateDir: Path,
     home: Path,
-    start: Callable[..., Started],
+    start: Start,
 ) -> None:
     (home / ".claude.json").write_text('{"mcpServers": {}}')
     assert "--rewrite-config" in autoStart(start, stateDir)
@@ -159,7 +152,7 @@ def test_a_bridges_start_serves_the_claude_config_without_rewriting_it(
 def test_a_bridges_start_carries_on_an_adoption_left_in_effect(
     stateDir: Path,
     home: Path,
-    start: Callable[..., Started],
+    start: Start,
     backup: str,
 ) -> None:
     """The user's gateway adopted the files and did not put them back (it
@@ -175,7 +168,7 @@ def test_a_bridges_start_carries_on_an_adoption_left_in_effect(
 def test_a_kept_copy_of_a_restored_backup_is_no_adoption_in_effect(
     stateDir: Path,
     home: Path,
-    start: Callable[..., Started],
+    start: Start,
 ) -> None:
     (home / ".claude.json").write_text('{"mcpServers": {}}')
     (stateDir / "config-backup.json.1").write_text("{}")
@@ -188,17 +181,17 @@ def test_a_kept_copy_of_a_restored_backup_is_no_adoption_in_effect(
     [(False, (), True), (True, (), False), (False, ("--no-rewrite",), False)],
 )
 def test_a_start_finding_a_gateway_that_adopts_nothing_says_how_to_adopt(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     running: FakeGateway,
     ctx: CliContext,
     rewriting: bool,
     more: tuple[str, ...],
     noted: bool,
+    cli: Cli,
 ) -> None:
     writeState(stateDir, os.getpid(), running.port, rewriteConfig=rewriting)
     ctx.launch = noLaunch
-    code, out, err = run(capsys, stateDir, "start", *more, ctx=ctx)
+    code, out, err = cli("start", *more)
     assert code == 0
     assert out == f"mcpgateway is already running (pid {os.getpid()}, port {running.port})\n"
     hint = (

@@ -4,16 +4,15 @@ before anything starts."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.start import gatewayArgv
-from tests.cli.support import run
+from tests.cli.support import Cli, run
 from tests.support.cli.start import FakeLauncher
-from tests.support.cli.started import Started
+from tests.support.cli.started import Start
 
 
 def test_gateway_argv_passes_remote_with_the_rewrite(tmp_path: Path) -> None:
@@ -23,7 +22,7 @@ def test_gateway_argv_passes_remote_with_the_rewrite(tmp_path: Path) -> None:
     assert "--remote" not in gatewayArgv(tmp_path, 9100, None, False, False, remote="adopt")
 
 
-def test_start_remote_adopt(home: Path, start: Callable[..., Started]) -> None:
+def test_start_remote_adopt(home: Path, start: Start) -> None:
     (home / ".claude.json").write_text('{"mcpServers": {}}')
     started = start("--remote", "adopt")
     assert started.code == 0
@@ -31,10 +30,10 @@ def test_start_remote_adopt(home: Path, start: Callable[..., Started]) -> None:
 
 
 def test_start_refuses_adopt_without_rewrite(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, locked: None, ctx: CliContext
+    stateDir: Path, locked: None, ctx: CliContext, cli: Cli
 ) -> None:
     ctx.launch = FakeLauncher(stateDir, None)
-    code, out, err = run(capsys, stateDir, "start", "--remote", "adopt", "--no-rewrite", ctx=ctx)
+    code, out, err = cli("start", "--remote", "adopt", "--no-rewrite")
     assert code != 0 and out == ""
     assert "--remote adopt and --no-rewrite" in err
     assert ctx.launch.argv == []

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from mcpgateway.cli.routes import (
 from mcpgateway.config.workspaces import WorkspaceKeys, isKey
 from tests.cli.support import HEALTH, FakeGateway
 from tests.support.cli.start_routes import healthOf, serversAnswer
-from tests.support.cli.started import Started
+from tests.support.cli.started import Start
 
 URL = "http://127.0.0.1:9700"
 OTHER_KEY = "z" * 16
@@ -34,7 +33,7 @@ def test_start_prints_a_project_only_server_at_its_workspace_route(
     stateDir: Path,
     home: Path,
     fakeGateway: FakeGateway,
-    start: Callable[..., Started],
+    start: Start,
 ) -> None:
     """The tester's case: C{everything} is the user's, C{pmem} only a
     project's. C{/pmem/mcp} is a 404: it must not be printed; its project's
@@ -77,7 +76,7 @@ def test_start_prints_a_project_only_server_at_its_workspace_route(
 
 def test_a_server_of_the_user_and_of_projects_lists_both(
     fakeGateway: FakeGateway,
-    start: Callable[..., Started],
+    start: Start,
 ) -> None:
     """A key no project of the config gives is printed without a path."""
     fakeGateway.answers["/health"] = (200, healthOf("fs"))
@@ -91,7 +90,7 @@ def test_a_server_of_the_user_and_of_projects_lists_both(
 def test_without_the_routes_start_guesses_no_url(
     stateDir: Path,
     fakeGateway: FakeGateway,
-    start: Callable[..., Started],
+    start: Start,
 ) -> None:
     """The API refuses (a token it lacks): the servers are named, no URL
     that may be a 404 is printed, and the start still succeeds."""
@@ -110,7 +109,7 @@ def test_without_the_routes_start_guesses_no_url(
 
 def test_a_gateway_without_servers_lists_nothing(
     fakeGateway: FakeGateway,
-    start: Callable[..., Started],
+    start: Start,
 ) -> None:
     fakeGateway.answers["/health"] = (200, healthOf())
     fakeGateway.answers["/api/v1/servers"] = (200, {"servers": []})
@@ -124,7 +123,7 @@ def test_a_gateway_without_servers_lists_nothing(
 
 def test_an_older_gateway_without_routes_gets_no_guessed_url(
     fakeGateway: FakeGateway,
-    start: Callable[..., Started],
+    start: Start,
 ) -> None:
     fakeGateway.answers["/api/v1/servers"] = (200, {"servers": [{"name": "context7"}]})
     code, out, _ = start().outcome
@@ -193,7 +192,7 @@ def test_parse_routes_drops_malformed_keys() -> None:
 def test_routes_are_read_from_health_and_the_api_is_left_alone(
     home: Path,
     fakeGateway: FakeGateway,
-    start: Callable[..., Started],
+    start: Start,
 ) -> None:
     """The management API's first request loads Klein into the
     gateway (about 8 MB for its whole life): start reads the routes /health

@@ -7,7 +7,6 @@ refuse is refused before anything starts."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,9 +15,9 @@ from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.start import gatewayArgv
 from mcpgateway.sandbox import confine
 from mcpgateway.startup.sandboxing import MODES as SANDBOX_MODES
-from tests.cli.support import run
+from tests.cli.support import Cli
 from tests.support.cli.start import FakeLauncher
-from tests.support.cli.started import Started
+from tests.support.cli.started import Start
 
 
 def test_the_words_are_the_sandboxs() -> None:
@@ -38,7 +37,7 @@ def test_start_sandbox_reaches_the_gateway(
     monkeypatch: pytest.MonkeyPatch,
     home: Path,
     ctx: CliContext,
-    start: Callable[..., Started],
+    start: Start,
     foreground: bool,
     mode: str,
 ) -> None:
@@ -52,16 +51,16 @@ def test_start_sandbox_reaches_the_gateway(
     assert started.options()["sandbox"] == mode
 
 
-def test_start_without_it_leaves_the_gateways_default(start: Callable[..., Started]) -> None:
+def test_start_without_it_leaves_the_gateways_default(start: Start) -> None:
     started = start()
     assert started.code == 0 and "--sandbox" not in started.argv
 
 
 def test_start_refuses_a_word_the_gateway_does_not_know(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
+    stateDir: Path, ctx: CliContext, cli: Cli
 ) -> None:
     ctx.launch = FakeLauncher(stateDir, None)
-    code, out, err = run(capsys, stateDir, "start", "--sandbox", "on", ctx=ctx)
+    code, out, err = cli("start", "--sandbox", "on")
     assert (code, out) == (2, "")
     assert "invalid choice: 'on'" in err and "auto" in err
     assert ctx.launch.argv == []

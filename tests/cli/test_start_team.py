@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.support.cli.started import Started
+from tests.support.cli.started import Start
 
 DOCS = Path(__file__).parents[2] / "docs" / "guide"
 
@@ -24,7 +23,7 @@ def documented() -> list[str]:
 
 
 def test_the_documented_command_line_starts_a_governed_gateway(
-    home: Path, tmp_path: Path, start: Callable[..., Started]
+    home: Path, tmp_path: Path, start: Start
 ) -> None:
     (home / ".claude.json").write_text('{"mcpServers": {}}')
     etc = tmp_path / "etc"
@@ -39,7 +38,7 @@ def test_the_documented_command_line_starts_a_governed_gateway(
 
 
 def test_every_team_option_reaches_the_gateway_files_absolute(
-    monkeypatch: pytest.MonkeyPatch, home: Path, tmp_path: Path, start: Callable[..., Started]
+    monkeypatch: pytest.MonkeyPatch, home: Path, tmp_path: Path, start: Start
 ) -> None:
     (home / ".claude.json").write_text('{"mcpServers": {}}')
     monkeypatch.chdir(tmp_path)
@@ -66,7 +65,7 @@ def test_every_team_option_reaches_the_gateway_files_absolute(
     assert options["audit-payloads"]
 
 
-def test_start_without_them_passes_none(start: Callable[..., Started]) -> None:
+def test_start_without_them_passes_none(start: Start) -> None:
     started = start()
     assert started.code == 0
     assert not {"--policy", "--auth-tokens", "--audit-log", "--audit-key-file"} & set(started.argv)

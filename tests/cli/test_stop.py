@@ -15,22 +15,29 @@ import pytest
 from mcpgateway.cli.context import CliContext, Timeouts
 from mcpgateway.ops.statedir import LOCK_FILE, STATE_FILE
 from mcpgateway.runtime.paths import LOG_FILE
-from tests.cli.support import FakeClaudeConfig, claudeJson, deadPid, run, writeBackup, writeState
+from tests.cli.support import (
+    Cli,
+    FakeClaudeConfig,
+    claudeJson,
+    deadPid,
+    run,
+    writeBackup,
+    writeState,
+)
 from tests.support.cli.stop import GATEWAY_STANDIN, standIn
 
 # -- stop -------------------------------------------------------------------------------
 
 
 def test_stop_with_a_stale_state_restores_and_removes_it(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     tmp_path: Path,
     fakeClaude: list[tuple[Path, Path]],
-    ctx: CliContext,
+    cli: Cli,
 ) -> None:
     config = tmp_path / "claude.json"
     state = writeState(stateDir, deadPid(), 9100, config=str(config))
-    code, out, _ = run(capsys, stateDir, "stop", ctx=ctx)
+    code, out, _ = cli("stop")
     assert code == 0
     assert fakeClaude == [(config, stateDir)]
     assert not state.exists()
@@ -40,14 +47,13 @@ def test_stop_with_a_stale_state_restores_and_removes_it(
 
 
 def test_stop_with_a_stale_state_restores_the_default_config(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     home: Path,
     fakeClaude: list[tuple[Path, Path]],
-    ctx: CliContext,
+    cli: Cli,
 ) -> None:
     writeState(stateDir, deadPid(), 9100)
-    code, out, _ = run(capsys, stateDir, "stop", "--json", ctx=ctx)
+    code, out, _ = cli("stop", "--json")
     assert code == 0
     assert fakeClaude == [(home / ".claude.json", stateDir)]
     document = json.loads(out)
@@ -56,20 +62,19 @@ def test_stop_with_a_stale_state_restores_the_default_config(
 
 
 def test_stop_with_a_stale_state_that_did_not_rewrite_skips_restore(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     fakeClaude: list[tuple[Path, Path]],
-    ctx: CliContext,
+    cli: Cli,
 ) -> None:
     state = writeState(stateDir, deadPid(), 9100, rewriteConfig=False)
-    code, _, _ = run(capsys, stateDir, "stop", ctx=ctx)
+    code, _, _ = cli("stop")
     assert code == 0
     assert fakeClaude == []
     assert not state.exists()
 
 
 def test_stop_keeps_a_stale_state_when_restore_fails(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
+    stateDir: Path, ctx: CliContext, cli: Cli
 ) -> None:
     class Failing(FakeClaudeConfig):
         def restore(self) -> Any:
@@ -77,7 +82,7 @@ def test_stop_keeps_a_stale_state_when_restore_fails(
 
     ctx.claudeConfigClass = lambda: Failing
     state = writeState(stateDir, deadPid(), 9100)
-    code, _, err = run(capsys, stateDir, "stop", ctx=ctx)
+    code, _, err = cli("stop")
     assert code == 1
     assert err.startswith("mcpgateway: cannot restore ") and "disk full" in err
     assert len(err.splitlines()) == 1
@@ -193,16 +198,15 @@ def test_stop_of_a_non_adopting_gateway_does_not_check_the_config(
 
 
 def test_stop_with_a_stale_state_fails_when_the_restore_left_entries(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     home: Path,
     fakeClaude: list[tuple[Path, Path]],
-    ctx: CliContext,
+    cli: Cli,
 ) -> None:
     config = home / ".claude.json"
     config.write_text(json.dumps(claudeJson(9100)))
     writeState(stateDir, deadPid(), 9100, config=str(config))
-    code, out, err = run(capsys, stateDir, "stop", ctx=ctx)
+    code, out, err = cli("stop")
     assert code == 1
     assert "stale state.json" in out
     assert err.startswith(
@@ -212,9 +216,7 @@ def test_stop_with_a_stale_state_fails_when_the_restore_left_entries(
     assert not (stateDir / STATE_FILE).exists()
 
 
-def test_stop_gives_up_after_the_timeout(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
-) -> None:
+def test_stop_gives_up_after_the_timeout(stateDir: Path, ctx: CliContext, cli: Cli) -> None:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -228,7 +230,7 @@ def test_stop_gives_up_after_the_timeout(
         assert process.stdout is not None and process.stdout.readline() == b"ready\n"
         writeState(stateDir, process.pid, 9100)
         ctx.timeouts = Timeouts(stop=0.3)
-        code, _, err = run(capsys, stateDir, "stop", ctx=ctx)
+        code, _, err = cli("stop")
         assert code == 1
         assert f"(pid {process.pid}) is still running" in err
     finally:

@@ -3,6 +3,7 @@ command line it launched: what the tests of C{start}'s options share."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,10 @@ class Started:
         options = tap.Options()
         options.parseOptions(self.gateway)
         return options
+
+
+Start = Callable[..., Started]
+"""The C{start} fixture: L{startGateway} bound to a test's fixtures."""
 
 
 def startGateway(
