@@ -32,6 +32,7 @@ from mcpgateway.report.health import (
 )
 from tests.core.tasks.support import keptTasks, serveTasks
 from tests.support.report.era2026 import ERA2026_STATS
+from tests.support.report.status import gatewayStatus
 from tests.support.web.api import FAKE, ApiHarness, initializeBody
 from tests.support.web.health import CHILD, SERVER
 
@@ -211,15 +212,7 @@ def test_a_server_line_says_how_it_serves_era2026_clients() -> None:
 
 
 def test_the_health_and_sessions_bodies() -> None:
-    status = GatewayStatus(
-        version="9.9",
-        pid=77,
-        started=1.0,
-        now=3.12345,
-        rssBytes=None,
-        servers=MappingProxyType({"mem": SERVER}),
-        sessions=(SESSION,),
-    )
+    status = gatewayStatus({"mem": SERVER}, (SESSION,), now=3.12345)
     assert healthBody(status) == {
         "status": "ok",
         "version": "9.9",
@@ -359,15 +352,7 @@ def test_after_a_crash_health_counts_no_child_in_any_scope(tmp_path: Path) -> No
 
 
 def test_the_tasks_come_last_by_status_when_the_gateway_serves_them() -> None:
-    status = GatewayStatus(
-        version="9.9",
-        pid=77,
-        started=1.0,
-        now=3.0,
-        rssBytes=None,
-        servers=MappingProxyType({"mem": SERVER}),
-        sessions=(),
-    )
+    status = gatewayStatus({"mem": SERVER})
     without = healthBody(status)
     assert "tasks" not in without
     counts = {"working": 2, "input_required": 1, "completed": 5, "failed": 1}

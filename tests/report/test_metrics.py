@@ -10,7 +10,6 @@ import re
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, cast
 
 import pytest
@@ -31,6 +30,7 @@ from tests.core.tasks.support import keptTasks, serveTasks
 from tests.fakes import FakeProcess, FakeProcessReactor, fakeSpawner
 from tests.http import Harness, spec
 from tests.support.report.era2026 import ERA2026_STATS
+from tests.support.report.status import gatewayStatus
 from tests.support.web.health import SERVER
 from tests.support.web.mcpcall import call
 
@@ -475,15 +475,7 @@ def test_era2026_serving_per_server() -> None:
     stats = ERA2026_STATS
     served = replace(SERVER, era2026Stats=stats)
     refused = replace(SERVER, name="old", era2026='its entry says "era2026": false')
-    status = GatewayStatus(
-        version="9.9",
-        pid=77,
-        started=1.0,
-        now=3.0,
-        rssBytes=None,
-        servers=MappingProxyType({"mem": served, "old": refused}),
-        sessions=(),
-    )
+    status = gatewayStatus({"mem": served, "old": refused})
     text = renderStatus(status, lambda pid: None).decode("utf-8")
     samples = {
         (s.name, s.labels.get("server")): s.value
