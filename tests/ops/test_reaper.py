@@ -21,6 +21,7 @@ from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import Harness, spec
 from tests.support.ops.reaper import alwaysAlive, sessionIds
+from tests.support.web.api import initializeBody
 from tests.support.web.mcpcall import call
 from tests.support.web.sessions_api import initialize
 
@@ -327,16 +328,7 @@ def test_shared_child_with_no_session_for_child_idle_timeout_is_stopped() -> Non
 def test_shared_child_is_not_stopped_while_its_handshake_is_in_flight() -> None:
     h = Harness()
     reaper = Reaper(h.gateway, h.reactor, ALWAYS, childIdleTimeout=10, alive=alwaysAlive)
-    waiting = h.request(
-        "POST",
-        "/srv/mcp",
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
-        },
-    )
+    waiting = h.request("POST", "/srv/mcp", initializeBody())
     h.reactor.advance(59)  # the handshake times out at 60 s; no session attached yet
     assert reaper.sweep() == SweepCounts()
     assert not h.process().stdinClosed
