@@ -195,6 +195,14 @@ def run(
     return code, captured.out, captured.err
 
 
+def outputLines(cli: Cli, *args: str) -> list[str]:
+    """Run C{mcpgateway ARGS} through the C{cli} fixture; it succeeds with
+    nothing on stderr: the lines of its stdout."""
+    code, out, err = cli(*args)
+    assert (code, err) == (0, ""), err
+    return out.splitlines()
+
+
 def check(stateDir: Path, name: str, ctx: CliContext | None = None) -> Check:
     """The result of doctor's check C{name}."""
     return dict(runChecks(stateDir, ctx))[name]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.cli.support import Cli, FakeGateway, api, lastCall
+from tests.cli.support import Cli, FakeGateway, api, lastCall, outputLines
 
 REFRESHED: dict[str, Any] = {
     "servers": {
@@ -55,9 +55,7 @@ STATUS: dict[str, Any] = {
 
 def test_refresh_lists_every_server(running: FakeGateway, cli: Cli) -> None:
     api(running, "POST", "/catalog/refresh", 200, REFRESHED)
-    code, out, err = cli("catalog", "refresh")
-    assert (code, err) == (0, "")
-    assert out.splitlines() == [
+    assert outputLines(cli, "catalog", "refresh") == [
         "fs      14 tools, 0 prompts, 1 resource in 412.5 ms",
         "memory  9 tools, 1 prompt, 0 resources in 180 ms",
     ]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mcpgateway.cli import main
-from tests.cli.support import Cli, FakeGateway, api, lastCall
+from tests.cli.support import Cli, FakeGateway, api, lastCall, outputLines
 
 # -- servers and logs: the management API ---------------------------------------------
 
@@ -51,10 +51,8 @@ SUMMARY = {"name": "demo2", "origin": "api", "mode": "stateless", "state": "stop
 
 def test_servers_list_prints_a_table(running: FakeGateway, cli: Cli) -> None:
     api(running, "GET", "/servers", 200, {"servers": SERVERS})
-    code, out, err = cli("servers", "list")
-    assert (code, err) == (0, "")
     # Its share; from a gateway that sends only the older "mode" ("extra"), the share it means.
-    assert out.splitlines() == [
+    assert outputLines(cli, "servers", "list") == [
         "NAME   STATE    SHARE      CHILDREN  SESSIONS  REQUESTS  RESTARTS  FROM",
         "demo   running  workspace  1         2         5         0         config",
         "extra  error    session    0         0         0         3         api",
