@@ -435,20 +435,30 @@ def test_service_runs_the_real_sweep() -> None:
 # -- logging ------------------------------------------------------------------------
 
 
+def assertPhases(
+    events: list[dict[str, Any]],
+    level: LogLevel,
+    deadChildren: int,
+    clients: tuple[int, int],
+    idle: tuple[int, int],
+) -> list[dict[str, Any]]:
+    """The sweep logged its three phases in order at C{level}, with
+    C{deadChildren}, (dead clients, their sessions) and (idle sessions,
+    idle shared children); the phases' events."""
+    phases = phaseEvents(events)
+    assert [(e["phase"], e["log_level"]) for e in phases] == [(1, level), (2, level), (3, level)]
+    assert phases[0]["deadChildren"] == deadChildren
+    assert (phases[1]["deadClients"], phases[1]["sessions"]) == clients
+    assert (phases[2]["idleSessions"], phases[2]["idleChildren"]) == idle
+    return phases
+
+
 def test_each_phase_logs_one_event_at_debug_when_nothing_was_done() -> None:
     h = Harness()
     openSession(h)
     with capturedGatewayLogs() as events:
         Reaper(h.gateway, h.reactor, ALWAYS, alive=alwaysAlive).sweep()
-    phases = phaseEvents(events)
-    assert [(e["phase"], e["log_level"]) for e in phases] == [
-        (1, LogLevel.debug),
-        (2, LogLevel.debug),
-        (3, LogLevel.debug),
-    ]
-    assert phases[0]["deadChildren"] == 0
-    assert (phases[1]["deadClients"], phases[1]["sessions"]) == (0, 0)
-    assert (phases[2]["idleSessions"], phases[2]["idleChildren"]) == (0, 0)
+    phases = assertPhases(events, LogLevel.debug, 0, (0, 0), (0, 0))
     assert phases[0]["log_format"] == "reaper phase 1: {deadChildren} dead child(ren) removed"
     assert (
         phases[1]["log_format"]
@@ -478,15 +488,7 @@ def test_a_phase_that_did_something_logs_at_info_with_its_counts() -> None:
     assert counts == SweepCounts(
         deadChildren=1, deadClients=2, deadClientSessions=3, idleSessions=2
     )
-    phases = phaseEvents(events)
-    assert [(e["phase"], e["log_level"]) for e in phases] == [
-        (1, LogLevel.info),
-        (2, LogLevel.info),
-        (3, LogLevel.info),
-    ]
-    assert phases[0]["deadChildren"] == 1
-    assert (phases[1]["deadClients"], phases[1]["sessions"]) == (2, 3)
-    assert (phases[2]["idleSessions"], phases[2]["idleChildren"]) == (2, 0)
+    assertPhases(events, LogLevel.info, 1, (2, 3), (2, 0))
     assert len(h.gateway.sessions) == 0
 
 
