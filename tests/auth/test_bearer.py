@@ -27,21 +27,6 @@ RESOURCE = "https://mcp.example.com"
 NOW = 1_800_000_000.0
 
 
-@pytest.fixture(scope="module")
-def rsa() -> IssuerKey:
-    return IssuerKey("RS256", "r1")
-
-
-@pytest.fixture(scope="module")
-def ecKey() -> IssuerKey:
-    return IssuerKey("ES256", "e1")
-
-
-@pytest.fixture(scope="module")
-def edKey() -> IssuerKey:
-    return IssuerKey("EdDSA", "d1")
-
-
 class Setup:
     def __init__(self, *keys: IssuerKey, **settings: Any) -> None:
         self.clock = Clock()

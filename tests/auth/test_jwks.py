@@ -33,16 +33,6 @@ ISSUER = "https://idp.example.com"
 JWKS = "https://idp.example.com/keys"
 
 
-@pytest.fixture(scope="module")
-def rsa() -> IssuerKey:
-    return IssuerKey("RS256", "r1")
-
-
-@pytest.fixture(scope="module")
-def ecKey() -> IssuerKey:
-    return IssuerKey("ES256", "e1")
-
-
 def fired(d: Deferred[Any]) -> bool:
     box: list[Any] = []
 

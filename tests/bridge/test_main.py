@@ -79,11 +79,19 @@ def test_the_cli_module_loads_no_twisted() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_stdin_eof_ends_the_bridge(tmp_path: Path) -> None:
+def connectedBridge(
+    tmp_path: Path,
+) -> tuple[FakeProcessReactor, bridge_main.Bridge, StringTransport]:
+    """A bridge (no autostart) on a fake reactor, its stdout a L{StringTransport}."""
     reactor = FakeProcessReactor()
     bridge = bridge_main.makeBridge(reactor, BridgeOptions("demo", tmp_path, autostart=False))
     stdout = StringTransport()
     bridge.stdio.makeConnection(stdout)
+    return reactor, bridge, stdout
+
+
+def test_stdin_eof_ends_the_bridge(tmp_path: Path) -> None:
+    reactor, bridge, stdout = connectedBridge(tmp_path)
     bridge.client.connect()
     reactor.advance(0)
     assert not bridge.ended.called
@@ -182,10 +190,7 @@ def test_stdin_eof_with_no_gateway_flushes_the_errors_then_ends_with_status_1(
 
 
 def test_the_end_waits_a_bounded_time_for_a_client_that_reads_no_more(tmp_path: Path) -> None:
-    reactor = FakeProcessReactor()
-    bridge = bridge_main.makeBridge(reactor, BridgeOptions("demo", tmp_path, autostart=False))
-    stdout = StringTransport()
-    bridge.stdio.makeConnection(stdout)
+    reactor, bridge, stdout = connectedBridge(tmp_path)
     bridge.stdio.readConnectionLost()
     assert stdout.disconnecting and not bridge.ended.called
     reactor.advance(FLUSH_TIMEOUT)

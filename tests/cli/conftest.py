@@ -5,6 +5,7 @@ commands' seams (L{CliContext})."""
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,8 @@ import pytest
 
 from mcpgateway.cli.context import CliContext, defaultContext
 from mcpgateway.ops.statedir import LOCK_FILE
-from tests.cli.support import FakeClaudeConfig, FakeGateway, writeState
+from tests.cli.support import Cli, FakeClaudeConfig, FakeGateway, run, writeState
+from tests.support.cli.started import Start, startGateway
 
 
 @pytest.fixture
@@ -74,3 +76,24 @@ def fakeClaude(ctx: CliContext) -> list[tuple[Path, Path]]:
     FakeClaudeConfig.calls = []
     ctx.claudeConfigClass = lambda: FakeClaudeConfig
     return FakeClaudeConfig.calls
+
+
+@pytest.fixture
+def start(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    home: Path,
+    locked: None,
+    fakeGateway: FakeGateway,
+    ctx: CliContext,
+) -> Start:
+    """Runs C{mcpgateway start --port <fakeGateway's> ARGS} (L{startGateway})
+    in the temporary HOME, the lock held as a starting gateway holds it."""
+    return functools.partial(startGateway, capsys, stateDir, fakeGateway, ctx)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext) -> Cli:
+    """Runs C{mcpgateway ARGS --state-dir <stateDir>} with C{ctx}'s seams
+    (L{run}): the exit code, stdout and stderr."""
+    return functools.partial(run, capsys, stateDir, ctx=ctx)

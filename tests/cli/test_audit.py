@@ -10,6 +10,7 @@ import pytest
 
 from mcpgateway.cli.audit import trailOrder
 from mcpgateway.cli.main import main
+from mcpgateway.ops.auditkey import loadOrCreateKey
 from tests.support.ops.auditverify import write
 
 
@@ -40,16 +41,21 @@ def test_verify_says_intact_or_names_the_bad_record(
     assert document["problem"]["line"] == 3
 
 
-def test_verify_checks_a_keyed_trail_with_the_state_directorys_key(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from mcpgateway.ops.auditkey import loadOrCreateKey
-
+def keyedTrail(tmp_path: Path) -> tuple[Path, Path]:
+    """A state directory holding an audit key, and a trail of three records
+    written with it."""
     state = tmp_path / "state"
     state.mkdir()
     key = loadOrCreateKey(state / "audit.key")
     path = tmp_path / "audit.jsonl"
     write(path, 3, key=key)
+    return state, path
+
+
+def test_verify_checks_a_keyed_trail_with_the_state_directorys_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, path = keyedTrail(tmp_path)
     assert main(["audit", "verify", "--state-dir", str(state), str(path)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("intact: 5 record(s)") and "1 keyed (MACs checked" in out
@@ -116,13 +122,7 @@ def resealedUnkeyed(path: Path) -> None:
 def test_with_an_audit_key_a_trail_sealed_again_unkeyed_is_not_proven(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mcpgateway.ops.auditkey import loadOrCreateKey
-
-    state = tmp_path / "state"
-    state.mkdir()
-    key = loadOrCreateKey(state / "audit.key")
-    path = tmp_path / "audit.jsonl"
-    write(path, 3, key=key)
+    state, path = keyedTrail(tmp_path)
     resealedUnkeyed(path)
     assert main(["audit", "verify", "--state-dir", str(state), str(path)]) == 3
     captured = capsys.readouterr()
@@ -141,8 +141,6 @@ def test_with_an_audit_key_a_trail_sealed_again_unkeyed_is_not_proven(
 def test_allow_unkeyed_accepts_a_trail_written_before_the_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mcpgateway.ops.auditkey import loadOrCreateKey
-
     state = tmp_path / "state"
     state.mkdir()
     path = tmp_path / "audit.jsonl"

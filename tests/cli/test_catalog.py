@@ -4,12 +4,9 @@ and JSON output, the exit codes, and the one line without a gateway."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.cli.support import FakeGateway, api, lastCall, run
+from tests.cli.support import Cli, FakeGateway, api, lastCall, outputLines
 
 REFRESHED: dict[str, Any] = {
     "servers": {
@@ -56,13 +53,9 @@ STATUS: dict[str, Any] = {
 }
 
 
-def test_refresh_lists_every_server(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
-) -> None:
+def test_refresh_lists_every_server(running: FakeGateway, cli: Cli) -> None:
     api(running, "POST", "/catalog/refresh", 200, REFRESHED)
-    code, out, err = run(capsys, stateDir, "catalog", "refresh")
-    assert (code, err) == (0, "")
-    assert out.splitlines() == [
+    assert outputLines(cli, "catalog", "refresh") == [
         "fs      14 tools, 0 prompts, 1 resource in 412.5 ms",
         "memory  9 tools, 1 prompt, 0 resources in 180 ms",
     ]
@@ -70,9 +63,7 @@ def test_refresh_lists_every_server(
     assert lastCall(running)[3] is None
 
 
-def test_refresh_named_servers_json_and_a_failure_exits_1(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
-) -> None:
+def test_refresh_named_servers_json_and_a_failure_exits_1(running: FakeGateway, cli: Cli) -> None:
     answer = {
         "servers": {
             "fs": REFRESHED["servers"]["fs"],
@@ -80,22 +71,18 @@ def test_refresh_named_servers_json_and_a_failure_exits_1(
         }
     }
     api(running, "POST", "/catalog/refresh", 200, answer)
-    code, out, _ = run(
-        capsys, stateDir, "catalog", "refresh", "--server", "fs", "--server", "broken", "--json"
-    )
+    code, out, _ = cli("catalog", "refresh", "--server", "fs", "--server", "broken", "--json")
     assert code == 1
     assert json.loads(out) == {"ok": False, "servers": answer["servers"]}
     assert lastCall(running)[3] == {"servers": ["fs", "broken"]}
-    code, out, _ = run(capsys, stateDir, "catalog", "refresh", "--server", "broken")
+    code, out, _ = cli("catalog", "refresh", "--server", "broken")
     assert code == 1
     assert "broken  failed in 3 ms: boom" in out.splitlines()
 
 
-def test_show_is_a_table_with_problems_below(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
-) -> None:
+def test_show_is_a_table_with_problems_below(running: FakeGateway, cli: Cli) -> None:
     api(running, "GET", "/catalog", 200, STATUS)
-    code, out, err = run(capsys, stateDir, "catalog", "show")
+    code, out, err = cli("catalog", "show")
     assert (code, err) == (0, "")
     assert out.splitlines() == [
         "NAME  SOURCE            TOOLS  PROMPTS  RESOURCES  TAKEN",
@@ -105,26 +92,22 @@ def test_show_is_a_table_with_problems_below(
         "  ! new: server 'new' was not listed within 10 s",
         "unknown: never listed yet; `mcpgateway catalog refresh` lists them now",
     ]
-    code, out, _ = run(capsys, stateDir, "catalog", "show", "--json")
+    code, out, _ = cli("catalog", "show", "--json")
     assert code == 0 and json.loads(out) == STATUS
     assert lastCall(running)[:2] == ("GET", "/api/v1/catalog")
 
 
-def test_no_gateway_is_one_line_and_exit_1(
-    capsys: pytest.CaptureFixture[str], stateDir: Path
-) -> None:
+def test_no_gateway_is_one_line_and_exit_1(cli: Cli) -> None:
     for args in (["catalog", "refresh"], ["catalog", "show"]):
-        code, out, err = run(capsys, stateDir, *args)
+        code, out, err = cli(*args)
         assert (code, out) == (1, "")
         assert err == "mcpgateway: the gateway is not running; `mcpgateway start` starts it\n"
 
 
-def test_an_api_refusal_is_its_message(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
-) -> None:
+def test_an_api_refusal_is_its_message(running: FakeGateway, cli: Cli) -> None:
     api(running, "POST", "/catalog/refresh", 404, {"error": "no server named 'x'"})
-    code, _, err = run(capsys, stateDir, "catalog", "refresh", "--server", "x")
+    code, _, err = cli("catalog", "refresh", "--server", "x")
     assert (code, err) == (1, "mcpgateway: no server named 'x'\n")
     api(running, "GET", "/catalog", 200, {"nope": 1})
-    code, _, err = run(capsys, stateDir, "catalog", "show")
+    code, _, err = cli("catalog", "show")
     assert code == 1 and "did not answer servers" in err

@@ -12,13 +12,13 @@ import pytest
 from mcpgateway.cli.context import CliContext
 from mcpgateway.clientconfigs.claude import ClaudeConfig
 from mcpgateway.clientconfigs.clients.mcpservers import Cursor
-from tests.cli.support import FakeGateway, check, run, writeState
+from tests.cli.support import Cli, FakeGateway, check, run, writeState
 from tests.clientconfigs.adoptkit import urlFor
 from tests.support.cli.clients import adopt, cursorFile
 
 
 def test_clients_json_lists_files_adopted_skipped_and_reload(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+    stateDir: Path, home: Path, cli: Cli
 ) -> None:
     cursorFile(home)
     vscode = home / ".config" / "Code" / "User" / "mcp.json"
@@ -27,7 +27,7 @@ def test_clients_json_lists_files_adopted_skipped_and_reload(
     (vscode.parent / "settings.json").write_text('{"chat.mcp.access": "registry"}')
     adopt(home, stateDir)
 
-    code, out, _ = run(capsys, stateDir, "clients", "--json")
+    code, out, _ = cli("clients", "--json")
 
     assert code == 0
     clients = {c["id"]: c for c in json.loads(out)["clients"]}
@@ -41,11 +41,11 @@ def test_clients_json_lists_files_adopted_skipped_and_reload(
     assert clients["vscode"]["files"][0]["skipped"][0]["why"] == clients["vscode"]["policy"]
 
 
-def test_clients_text(capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path) -> None:
+def test_clients_text(stateDir: Path, home: Path, cli: Cli) -> None:
     cursorFile(home)
     adopt(home, stateDir)
     (home / ".claude.json").write_text('{"mcpServers": {}}')
-    code, out, _ = run(capsys, stateDir, "clients")
+    code, out, _ = cli("clients")
     assert code == 0
     assert "Claude Code (claude-code)" in out and "Cursor (cursor)" in out
     assert "1 adopted (fs), 1 skipped, 1 other" in out
@@ -79,11 +79,11 @@ def claudeSetup(home: Path, tmp_path: Path, configPath: Path | None = None) -> t
 
 
 def test_clients_lists_claude_code_first_with_user_local_and_shadow_entries(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     home: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    cli: Cli,
 ) -> None:
     monkeypatch.delenv("MCPGW_TEST_NEVER_SET", raising=False)
     monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
@@ -96,7 +96,7 @@ def test_clients_lists_claude_code_first_with_user_local_and_shadow_entries(
     cursorFile(home)
     adopt(home, stateDir)
 
-    code, out, _ = run(capsys, stateDir, "clients", "--json")
+    code, out, _ = cli("clients", "--json")
 
     assert code == 0
     clients = json.loads(out)["clients"]
@@ -118,7 +118,7 @@ def test_clients_lists_claude_code_first_with_user_local_and_shadow_entries(
     assert claude["policy"] is None
     assert "/mcp" in claude["reload"] and "new session" in claude["reload"]
 
-    code, out, _ = run(capsys, stateDir, "clients")
+    code, out, _ = cli("clients")
     assert code == 0
     assert out.index("Claude Code (claude-code)") < out.index("Cursor (cursor)")
     assert f"{path}: 3 adopted" in out and "2 skipped, 1 other" in out
@@ -127,10 +127,9 @@ def test_clients_lists_claude_code_first_with_user_local_and_shadow_entries(
 
 
 def test_clients_says_claude_code_policy_blocks_the_rewrite(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
     home: Path,
     monkeypatch: pytest.MonkeyPatch,
+    cli: Cli,
 ) -> None:
     monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
     (home / ".claude.json").write_text(json.dumps({"mcpServers": {"fs": {"command": "fs"}}}))
@@ -138,26 +137,26 @@ def test_clients_says_claude_code_policy_blocks_the_rewrite(
     settings.parent.mkdir()
     settings.write_text(json.dumps({"allowedMcpServers": [{"serverCommand": ["fs"]}]}))
 
-    code, out, _ = run(capsys, stateDir, "clients", "--json")
+    code, out, _ = cli("clients", "--json")
 
     assert code == 0
     [claude] = json.loads(out)["clients"]
     assert claude["id"] == "claude-code"
     assert "allowedMcpServers" in claude["policy"] and str(settings) in claude["policy"]
     assert claude["files"][0]["skipped"] == [{"name": "fs", "why": claude["policy"]}]
-    code, out, _ = run(capsys, stateDir, "clients")
+    code, out, _ = cli("clients")
     assert code == 0 and f"  skipped: {claude['policy']}" in out
 
 
 def test_clients_reads_the_claude_config_of_the_gateway_state(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, tmp_path: Path
+    stateDir: Path, home: Path, tmp_path: Path, cli: Cli
 ) -> None:
     """The config named in state.json, not ~/.claude.json."""
     path, project = claudeSetup(home, tmp_path, home / "work" / ".claude.json")
     ClaudeConfig(path, stateDir, home=home, environ={}).adopt(urlFor)
     writeState(stateDir, 1, 9100, config=str(path))
 
-    code, out, _ = run(capsys, stateDir, "clients", "--json")
+    code, out, _ = cli("clients", "--json")
 
     assert code == 0
     [claude] = json.loads(out)["clients"]
@@ -165,32 +164,26 @@ def test_clients_reads_the_claude_config_of_the_gateway_state(
     assert claude["files"][0]["adoptedCounts"]["local"] == {project: 1}
 
 
-def test_clients_without_a_claude_config_lists_no_claude_code(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
-) -> None:
+def test_clients_without_a_claude_config_lists_no_claude_code(home: Path, cli: Cli) -> None:
     cursorFile(home)
-    code, out, _ = run(capsys, stateDir, "clients", "--json")
+    code, out, _ = cli("clients", "--json")
     assert code == 0 and [c["id"] for c in json.loads(out)["clients"]] == ["cursor"]
-    code, out, _ = run(capsys, stateDir, "clients")
+    code, out, _ = cli("clients")
     assert code == 0 and "Claude Code" not in out
 
 
-def test_clients_with_nothing_found(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
-) -> None:
-    code, out, _ = run(capsys, stateDir, "clients")
+def test_clients_with_nothing_found(home: Path, cli: Cli) -> None:
+    code, out, _ = cli("clients")
     assert (code, out.strip()) == (0, "no MCP client config found on this machine")
 
 
-def test_restore_gives_every_client_file_back(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
-) -> None:
+def test_restore_gives_every_client_file_back(stateDir: Path, home: Path, cli: Cli) -> None:
     path = cursorFile(home)
     before = path.read_bytes()
     adopt(home, stateDir)
     assert path.read_bytes() != before
 
-    code, out, _ = run(capsys, stateDir, "restore", "--json")
+    code, out, _ = cli("restore", "--json")
 
     assert code == 0, out
     files = json.loads(out)["clients"]["files"]
@@ -230,10 +223,9 @@ def test_start_refuses_an_unknown_client(
 
 
 def test_start_adopts_other_clients_without_a_claude_config(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
     home: Path,
     ctx: CliContext,
+    cli: Cli,
 ) -> None:
     cursorFile(home)
     launched: list[list[str]] = []
@@ -244,7 +236,7 @@ def test_start_adopts_other_clients_without_a_claude_config(
 
     ctx.warm = lambda: None
     ctx.launch = launch  # type: ignore[assignment]
-    code, _, err = run(capsys, stateDir, "start", "--clients", "cursor,vscode", ctx=ctx)
+    code, _, err = cli("start", "--clients", "cursor,vscode")
     assert code == 1 and "not really" in err
     assert "--rewrite-config" in launched[0]
     assert launched[0][launched[0].index("--clients") + 1] == "cursor,vscode"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from mcpgateway.clientconfigs.claude import ClaudeConfig
-from tests.cli.support import FakeGateway, run, writeState
+from tests.cli.support import Cli, FakeGateway, writeState
 from tests.clientconfigs.adoptkit import urlFor
 from tests.support.cli.clients import adopt, cursorFile
 
@@ -36,24 +36,22 @@ def claudeWithFs(home: Path, stateDir: Path) -> None:
 
 
 def test_an_entry_skipped_for_a_name_another_client_serves_differently(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+    stateDir: Path, home: Path, cli: Cli
 ) -> None:
     claudeWithFs(home, stateDir)
     cursorFile(home)  # fs: fs-server /data
 
-    code, out, _ = run(capsys, stateDir, "clients", "--json")
+    code, out, _ = cli("clients", "--json")
 
     assert code == 0
     assert skipped(out, "cursor")["fs"] == (
         "Claude Code has a different server of that name, adopted at the same route"
     )
-    code, out, _ = run(capsys, stateDir, "clients")
+    code, out, _ = cli("clients")
     assert "    fs: Claude Code has a different server of that name" in out
 
 
-def test_the_same_conflict_among_clients_not_adopted_yet(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
-) -> None:
+def test_the_same_conflict_among_clients_not_adopted_yet(home: Path, cli: Cli) -> None:
     """No gateway ran: Cursor comes before VS Code in the engine's order,
     so VS Code's different fs would not be adopted; Cursor's would."""
     cursorFile(home)
@@ -61,7 +59,7 @@ def test_the_same_conflict_among_clients_not_adopted_yet(
     vscode.parent.mkdir(parents=True)
     vscode.write_text(json.dumps({"servers": {"fs": {"command": "another-fs"}}}))
 
-    code, out, _ = run(capsys, stateDir, "clients", "--json")
+    code, out, _ = cli("clients", "--json")
 
     assert code == 0
     assert skipped(out, "cursor")["fs"].startswith("not adopted (yet)")
@@ -72,14 +70,14 @@ def test_the_same_conflict_among_clients_not_adopted_yet(
 
 
 def test_the_same_server_in_two_clients_is_not_a_conflict(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+    stateDir: Path, home: Path, cli: Cli
 ) -> None:
     cursorFile(home)
     adopt(home, stateDir)
     vscode = home / ".config" / "Code" / "User" / "mcp.json"
     vscode.parent.mkdir(parents=True)
     vscode.write_text(json.dumps({"servers": {"fs": {"command": "fs-server", "args": ["/data"]}}}))
-    code, out, _ = run(capsys, stateDir, "clients", "--json")
+    code, out, _ = cli("clients", "--json")
     assert code == 0 and skipped(out, "vscode")["fs"].startswith("not adopted (yet)")
 
 
@@ -88,12 +86,12 @@ def runningWith(stateDir: Path, gateway: FakeGateway, **state: Any) -> None:
 
 
 def test_a_client_left_out_by_the_running_gateways_clients(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, running: FakeGateway
+    stateDir: Path, home: Path, running: FakeGateway, cli: Cli
 ) -> None:
     cursorFile(home)
     runningWith(stateDir, running, clients="vscode")
 
-    code, out, _ = run(capsys, stateDir, "clients", "--json")
+    code, out, _ = cli("clients", "--json")
 
     assert code == 0
     why = (
@@ -104,24 +102,24 @@ def test_a_client_left_out_by_the_running_gateways_clients(
     assert "envFile" in skipped(out, "cursor")["secret"]  # not servable anyway: said so
     [cursor] = json.loads(out)["clients"]
     assert cursor["excluded"] == why
-    code, out, _ = run(capsys, stateDir, "clients")
+    code, out, _ = cli("clients")
     assert f"  {why}" in out.splitlines()
 
     runningWith(stateDir, running, clients="none")
-    code, out, _ = run(capsys, stateDir, "clients", "--json")
+    code, out, _ = cli("clients", "--json")
     assert "no client but Claude Code (--clients none)" in skipped(out, "cursor")["fs"]
 
     runningWith(stateDir, running, clients="all")
-    code, out, _ = run(capsys, stateDir, "clients", "--json")
+    code, out, _ = cli("clients", "--json")
     assert skipped(out, "cursor")["fs"].startswith("not adopted (yet)")
 
 
 def test_a_gateway_that_rewrites_nothing(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, running: FakeGateway
+    stateDir: Path, home: Path, running: FakeGateway, cli: Cli
 ) -> None:
     (home / ".claude.json").write_text(json.dumps({"mcpServers": {"fs": {"command": "fs"}}}))
     runningWith(stateDir, running, rewriteConfig=False, clients="none")
-    code, out, _ = run(capsys, stateDir, "clients", "--json")
+    code, out, _ = cli("clients", "--json")
     assert code == 0
     # Rewriting is off unless --rewrite-config is given
     # (twist and twistd without it): no --no-rewrite to blame.

@@ -25,6 +25,7 @@ from tests.cli.support import (
     BROKEN,
     HEALTH,
     WITH_BROKEN,
+    Cli,
     FakeGateway,
     Terminal,
     backupDocument,
@@ -32,7 +33,6 @@ from tests.cli.support import (
     claudeJson,
     deadPid,
     freePort,
-    run,
     writeBackup,
     writeState,
 )
@@ -153,7 +153,7 @@ CRASHING = {
 
 
 def test_health_check_fix_fits_each_unavailable_servers_reason(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+    stateDir: Path, running: FakeGateway, cli: Cli
 ) -> None:
     """A crash loop (circuit open, command installed)
     is not told to install its command; its fix is its log and a circuit
@@ -184,7 +184,7 @@ def test_health_check_fix_fits_each_unavailable_servers_reason(
         " exits kept crashing (circuit open): `mcpgateway logs exits` shows why; fix that,"
         " then `mcpgateway servers reset-circuit exits`"
     )
-    code, out, _ = run(capsys, stateDir, "doctor")
+    code, out, _ = cli("doctor")
     assert code == 1
     assert "✗ Health endpoint answers" in out and "Health endpoint OK" not in out
 
@@ -223,7 +223,7 @@ EXITS_AT_START = {
 
 
 def test_health_check_fails_on_a_server_that_exits_at_start(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+    stateDir: Path, running: FakeGateway, cli: Cli
 ) -> None:
     """A server whose child exited at its only start (no
     error, circuit closed, no child) is what /mcp calls not available: a
@@ -241,7 +241,7 @@ def test_health_check_fails_on_a_server_that_exits_at_start(
         "crash exited (see the line under each): `mcpgateway logs crash` shows why;"
         " fix that, and the next request starts it again"
     )
-    code, out, _ = run(capsys, stateDir, "doctor")
+    code, out, _ = cli("doctor")
     assert code == 1
     assert "    → crash exited (see the line under each)" in out
 
@@ -359,7 +359,7 @@ REJECTED_BACKUPS: list[tuple[Any, str]] = [
 
 @pytest.mark.parametrize(("change", "problem"), REJECTED_BACKUPS)
 def test_a_backup_restore_rejects_makes_doctor_fail(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, change: Any, problem: str
+    stateDir: Path, home: Path, change: Any, problem: str, cli: Cli
 ) -> None:
     """doctor reads the backup with restore's own reader: whatever restore
     refuses, doctor fails on, with the same reason."""
@@ -375,10 +375,10 @@ def test_a_backup_restore_rejects_makes_doctor_fail(
     assert result.status == "fail"
     assert problem in result.message
     assert result.fix is not None and "`mcpgateway restore` refuses it" in result.fix
-    code, out, err = run(capsys, stateDir, "restore")  # the real library, no fake
+    code, out, err = cli("restore")  # the real library, no fake
     assert (code, out) == (1, "")
     assert problem in err
-    code, out, _ = run(capsys, stateDir, "doctor", "--json")
+    code, out, _ = cli("doctor", "--json")
     assert code == 1
     checks = {c["name"]: c for c in json.loads(out)["checks"]}
     assert checks["backup"]["status"] == "fail" and problem in checks["backup"]["message"]
@@ -678,7 +678,7 @@ def test_state_dir_check_passes_a_private_directory(stateDir: Path) -> None:
 
 @pytest.mark.parametrize("mode", [0o755, 0o750, 0o701, 0o707])
 def test_state_dir_check_fails_a_directory_other_users_can_enter(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, mode: int
+    stateDir: Path, mode: int, cli: Cli
 ) -> None:
     """The gateway warns of it only in gateway.log; doctor
     says it with the chmod that fixes it, and exits 1."""
@@ -690,7 +690,7 @@ def test_state_dir_check_fails_a_directory_other_users_can_enter(
         " (it holds the sessions, the logs and the workspace key)"
     )
     assert result.fix == f"chmod 700 {stateDir}"
-    code, out, _ = run(capsys, stateDir, "doctor")
+    code, out, _ = cli("doctor")
     assert code == 1
     assert f"    → chmod 700 {stateDir}" in out.splitlines()
 
@@ -716,7 +716,7 @@ def test_log_file_check(stateDir: Path) -> None:
 
 
 def test_doctor_exits_0_when_nothing_fails(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, running: FakeGateway
+    stateDir: Path, home: Path, running: FakeGateway, cli: Cli
 ) -> None:
     (home / ".claude.json").write_text(
         json.dumps(
@@ -725,7 +725,7 @@ def test_doctor_exits_0_when_nothing_fails(
     )
     writeBackup(stateDir, home / ".claude.json")
     (stateDir / LOG_FILE).write_text("log\n")
-    code, out, _ = run(capsys, stateDir, "doctor")
+    code, out, _ = cli("doctor")
     assert code == 0
     lines = out.splitlines()
     assert f"  ✓ Gateway running (PID {os.getpid()}, port {running.port})" in lines
@@ -740,25 +740,21 @@ def test_doctor_exits_0_when_nothing_fails(
     assert "\x1b[" not in out  # captured stdout is not a terminal
 
 
-def test_doctor_prints_the_share_legend_only_under_the_servers(
-    capsys: pytest.CaptureFixture[str], stateDir: Path
-) -> None:
+def test_doctor_prints_the_share_legend_only_under_the_servers(stateDir: Path, cli: Cli) -> None:
     """Details of another check (here the overrides' warnings) carry no
     share mark: no legend for them."""
     (stateDir / OVERRIDES_FILE).write_text(
         json.dumps({"a": {"mode": "shared"}, "b": {"share": "nobody"}})
     )
-    code, out, _ = run(capsys, stateDir, "doctor")
+    code, out, _ = cli("doctor")
     assert code == 1
     assert "    'b'.share must be one of" in out  # a detail line
     assert LEGEND not in out and "share:" not in out
 
 
-def test_doctor_exits_1_and_prints_a_fix_for_every_failure(
-    capsys: pytest.CaptureFixture[str], stateDir: Path
-) -> None:
+def test_doctor_exits_1_and_prints_a_fix_for_every_failure(stateDir: Path, cli: Cli) -> None:
     (stateDir / OVERRIDES_FILE).write_text(json.dumps({"s": {"mode": "x"}}))
-    code, out, _ = run(capsys, stateDir, "doctor")
+    code, out, _ = cli("doctor")
     assert code == 1
     lines = out.splitlines()
     failures = [i for i, line in enumerate(lines) if line.startswith("  ✗ ")]
@@ -768,8 +764,8 @@ def test_doctor_exits_1_and_prints_a_fix_for_every_failure(
     assert "1 passed, 2 issue(s)" in lines  # the state directory is private
 
 
-def test_doctor_json(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None:
-    code, out, _ = run(capsys, stateDir, "doctor", "--json")
+def test_doctor_json(stateDir: Path, cli: Cli) -> None:
+    code, out, _ = cli("doctor", "--json")
     assert code == 1
     document = json.loads(out)
     assert set(document) == {"checks", "ok"}
@@ -802,10 +798,8 @@ def test_doctor_json(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None
         assert (entry["fix"] is not None) == (entry["status"] == "fail")
 
 
-def test_doctor_json_ok(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
-) -> None:
-    code, out, _ = run(capsys, stateDir, "--json", "doctor")  # --json before the command
+def test_doctor_json_ok(running: FakeGateway, cli: Cli) -> None:
+    code, out, _ = cli("--json", "doctor")  # --json before the command
     assert code == 0
     assert json.loads(out)["ok"] is True
 
@@ -849,7 +843,7 @@ def npxServer(state: str, detail: str) -> dict[str, Any]:
 
 
 def test_doctor_fails_on_a_failed_resolution(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+    stateDir: Path, running: FakeGateway, cli: Cli
 ) -> None:
     running.answers["/health"] = (
         200,
@@ -871,7 +865,7 @@ def test_doctor_fails_on_a_failed_resolution(
     )
     assert result.fix is not None and "network, registry, package name" in result.fix
     assert "`mcpgateway stop` and `mcpgateway start`" in result.fix
-    code, out, _ = run(capsys, stateDir, "doctor")
+    code, out, _ = cli("doctor")
     assert code == 1
     lines = out.splitlines()
     at = lines.index("  ✗ npx/uvx resolution failed for memory; under way for fetch")
@@ -880,7 +874,7 @@ def test_doctor_fails_on_a_failed_resolution(
         "    memory: failed: npm install @modelcontextprotocol/server-memory: E404",
         f"    → {result.fix}",
     ]
-    code, out, _ = run(capsys, stateDir, "status")
+    code, out, _ = cli("status")
     assert code == 0
     lines = out.splitlines()
     memory = next(i for i, line in enumerate(lines) if line.startswith("  ● memory"))
@@ -937,7 +931,7 @@ AMBIGUOUS_WARNING = (
 
 
 def test_doctor_fails_on_refused_server_to_client_requests(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+    stateDir: Path, running: FakeGateway, cli: Cli
 ) -> None:
     running.answers["/health"] = (
         200,
@@ -960,12 +954,12 @@ def test_doctor_fails_on_refused_server_to_client_requests(
         f" {stateDir / OVERRIDES_FILE})"
     )
     assert result.details == (f"everything: {AMBIGUOUS_WARNING}",)
-    code, out, _ = run(capsys, stateDir, "doctor", "--json")
+    code, out, _ = cli("doctor", "--json")
     assert code == 1
     checks = {c["name"]: c for c in json.loads(out)["checks"]}
     assert checks["serverRequests"]["status"] == "fail"
     assert checks["serverRequests"]["details"] == [f"everything: {AMBIGUOUS_WARNING}"]
-    code, out, _ = run(capsys, stateDir, "status")
+    code, out, _ = cli("status")
     assert f"      ! {AMBIGUOUS_WARNING}" in out.splitlines()
 
 

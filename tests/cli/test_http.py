@@ -19,7 +19,7 @@ from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.http import GatewayClient
 from mcpgateway.cli.output import CliError
 from mcpgateway.ops.locate import GatewayProbe
-from tests.cli.support import EVENTS, HEALTH, SESSIONS, run, sse, writeState
+from tests.cli.support import EVENTS, HEALTH, SESSIONS, Cli, sse, writeState
 from tests.support.cli.http import FakeOpener
 
 
@@ -106,13 +106,13 @@ def test_api_refusals_are_the_apis_own_message(
 
 
 def test_status_through_a_fake_client_in_the_context(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, locked: None, ctx: CliContext
+    stateDir: Path, locked: None, ctx: CliContext, cli: Cli
 ) -> None:
     """The command gets its HTTP client from the context: no socket, no patching."""
     writeState(stateDir, os.getpid(), 9100)
     opener = FakeOpener({"/health": HEALTH, "/sessions": SESSIONS})
     ctx.http = GatewayClient(opener, environ={})
-    code, out, err = run(capsys, stateDir, "status", ctx=ctx)
+    code, out, err = cli("status")
     assert (code, err) == (0, "")
     assert out.splitlines()[0].startswith(f"mcpgateway 0.1.0 running: pid {os.getpid()}, port 9100")
     assert [(method, url) for method, url, *_ in opener.requests] == [
@@ -122,13 +122,13 @@ def test_status_through_a_fake_client_in_the_context(
 
 
 def test_logs_follow_a_stream_of_the_fake_client(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, locked: None, ctx: CliContext
+    stateDir: Path, locked: None, ctx: CliContext, cli: Cli
 ) -> None:
     writeState(stateDir, os.getpid(), 9100)
     removed = {"time": 1700000002, "kind": "removed", "text": "server 'demo' was removed"}
     opener = FakeOpener({"/api/v1/servers/demo/logs": sse(*EVENTS, removed)})
     ctx.http = GatewayClient(opener, environ={"MCPGATEWAY_API_TOKEN": "tok"})
-    code, out, _ = run(capsys, stateDir, "logs", "demo", "--json", ctx=ctx)
+    code, out, _ = cli("logs", "demo", "--json")
     assert code == 0
     assert [json.loads(line) for line in out.splitlines()] == [*EVENTS, removed]
     [(method, _, headers, _, timeout)] = opener.requests

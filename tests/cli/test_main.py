@@ -18,7 +18,7 @@ from mcpgateway.cli import main
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.main import makeParser
 from mcpgateway.ops.locate import resolveStateDir
-from tests.cli.support import FakeGateway, api, run
+from tests.cli.support import Cli, FakeGateway, api
 
 # -- the command line --------------------------------------------------------------------
 
@@ -33,19 +33,17 @@ def test_state_dir_defaults_to_mcpgateway_home(
     assert resolveStateDir(None) == tmp_path / ".mcpgateway"
 
 
-def test_unexpected_errors_are_one_line(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
-) -> None:
+def test_unexpected_errors_are_one_line(stateDir: Path, ctx: CliContext, cli: Cli) -> None:
     def boom(stateDir: Path) -> Any:
         raise ValueError("surprise")
 
     ctx.probe = boom
-    code, out, err = run(capsys, stateDir, "status", ctx=ctx)
+    code, out, err = cli("status")
     assert code == 1
     assert err == (
         "mcpgateway: unexpected error: ValueError: surprise (MCPGATEWAY_DEBUG=1 shows more)\n"
     )
-    code, out, err = run(capsys, stateDir, "status", "--json", ctx=ctx)
+    code, out, err = cli("status", "--json")
     assert json.loads(out)["ok"] is False
 
 

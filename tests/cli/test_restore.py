@@ -7,36 +7,31 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError
-from tests.cli.support import FakeGateway, run
+from tests.cli.support import Cli, FakeGateway
 
 # -- restore ----------------------------------------------------------------------------
 
 
 def test_restore_refuses_while_the_gateway_runs(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
     running: FakeGateway,
     fakeClaude: list[tuple[Path, Path]],
-    ctx: CliContext,
+    cli: Cli,
 ) -> None:
-    code, _, err = run(capsys, stateDir, "restore", ctx=ctx)
+    code, _, err = cli("restore")
     assert code == 1
     assert "`mcpgateway stop`" in err
     assert fakeClaude == []
 
 
 def test_restore(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     home: Path,
     fakeClaude: list[tuple[Path, Path]],
-    ctx: CliContext,
+    cli: Cli,
 ) -> None:
-    code, out, _ = run(capsys, stateDir, "restore", "--json", ctx=ctx)
+    code, out, _ = cli("restore", "--json")
     assert code == 0
     assert fakeClaude == [(home / ".claude.json", stateDir)]
     assert json.loads(out) == {
@@ -50,25 +45,22 @@ def test_restore(
 
 
 def test_restore_a_named_config(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     tmp_path: Path,
     fakeClaude: list[tuple[Path, Path]],
-    ctx: CliContext,
+    cli: Cli,
 ) -> None:
-    code, out, _ = run(capsys, stateDir, "restore", "--config", str(tmp_path / "x.json"), ctx=ctx)
+    code, out, _ = cli("restore", "--config", str(tmp_path / "x.json"))
     assert code == 0
     assert fakeClaude == [(tmp_path / "x.json", stateDir)]
     assert out.splitlines()[0] == f"restored 2 servers in {tmp_path / 'x.json'}: search, thinking"
 
 
-def test_restore_without_the_clients_module_is_one_line(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
-) -> None:
+def test_restore_without_the_clients_module_is_one_line(ctx: CliContext, cli: Cli) -> None:
     def missing() -> Any:
         raise CliError("cannot restore: No module named 'mcpgateway.clientconfigs'")
 
     ctx.claudeConfigClass = missing
-    code, out, err = run(capsys, stateDir, "restore", ctx=ctx)
+    code, out, err = cli("restore")
     assert (code, out) == (1, "")
     assert err == "mcpgateway: cannot restore: No module named 'mcpgateway.clientconfigs'\n"

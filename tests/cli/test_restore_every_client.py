@@ -15,7 +15,7 @@ import pytest
 from mcpgateway.clientconfigs.backups import backupPaths, recordRestoreFailure
 from mcpgateway.clientconfigs.claude import ClaudeConfig
 from mcpgateway.ops.statedir import STATE_FILE
-from tests.cli.support import deadPid, run, writeState
+from tests.cli.support import Cli, deadPid, writeState
 from tests.clientconfigs.adoptkit import urlFor
 from tests.support.cli.clients import adopt, cursorFile
 from tests.support.cli.stop import standIn
@@ -32,21 +32,28 @@ def claudeAdopted(home: Path, stateDir: Path) -> Path:
     return path
 
 
+def everyClientAdopted(home: Path, stateDir: Path) -> tuple[Path, Path, bytes]:
+    """Claude's config and Cursor's, both adopted: their paths, and Cursor's
+    file as it was before its adoption."""
+    claude = claudeAdopted(home, stateDir)
+    cursor = cursorFile(home)
+    before = cursor.read_bytes()
+    adopt(home, stateDir)
+    return claude, cursor, before
+
+
 @pytest.fixture(autouse=True)
 def _noClaudeConfigDir(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
 
 
 def test_restore_gives_the_other_clients_back_when_the_claude_config_is_unparsable(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+    stateDir: Path, home: Path, cli: Cli
 ) -> None:
-    claude = claudeAdopted(home, stateDir)
-    cursor = cursorFile(home)
-    before = cursor.read_bytes()
-    adopt(home, stateDir)
+    claude, cursor, before = everyClientAdopted(home, stateDir)
     claude.write_text(BROKEN)
 
-    code, out, err = run(capsys, stateDir, "restore")
+    code, out, err = cli("restore")
 
     assert code == 1
     assert cursor.read_bytes() == before  # restored although Claude's failed
@@ -55,22 +62,19 @@ def test_restore_gives_the_other_clients_back_when_the_claude_config_is_unparsab
     assert line.startswith(f"mcpgateway: cannot restore {claude}: ")
     assert "the other clients' files were restored" in line
     assert claude.read_text() == BROKEN  # never written
-    code, out, _ = run(capsys, stateDir, "restore", "--json")
+    code, out, _ = cli("restore", "--json")
     document = json.loads(out)
     assert code == 1 and document["ok"] is False
     assert document["config"] == str(claude) and "cannot restore" in document["error"]
 
 
 def test_stop_after_a_crash_restores_every_client_file(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+    stateDir: Path, home: Path, cli: Cli
 ) -> None:
-    claude = claudeAdopted(home, stateDir)
-    cursor = cursorFile(home)
-    before = cursor.read_bytes()
-    adopt(home, stateDir)
+    claude, cursor, before = everyClientAdopted(home, stateDir)
     writeState(stateDir, deadPid(), 9100)  # kill -9
 
-    code, out, err = run(capsys, stateDir, "stop")
+    code, out, err = cli("stop")
 
     assert (code, err) == (0, "")
     assert cursor.read_bytes() == before
@@ -81,16 +85,13 @@ def test_stop_after_a_crash_restores_every_client_file(
 
 
 def test_stop_after_a_crash_with_an_unparsable_claude_config(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+    stateDir: Path, home: Path, cli: Cli
 ) -> None:
-    claude = claudeAdopted(home, stateDir)
-    cursor = cursorFile(home)
-    before = cursor.read_bytes()
-    adopt(home, stateDir)
+    claude, cursor, before = everyClientAdopted(home, stateDir)
     claude.write_text(BROKEN)
     writeState(stateDir, deadPid(), 9100)
 
-    code, out, _ = run(capsys, stateDir, "stop", "--json")
+    code, out, _ = cli("stop", "--json")
 
     assert code == 1
     assert cursor.read_bytes() == before
@@ -101,23 +102,23 @@ def test_stop_after_a_crash_with_an_unparsable_claude_config(
 
 
 def test_stop_after_a_crash_exits_1_when_a_client_file_cannot_be_restored(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+    stateDir: Path, home: Path, cli: Cli
 ) -> None:
     cursor = cursorFile(home)
     adopt(home, stateDir)
     cursor.write_text(BROKEN)  # the user broke it while the gateway ran
     writeState(stateDir, deadPid(), 9100)
 
-    code, _, err = run(capsys, stateDir, "stop")
+    code, _, err = cli("stop")
 
     assert code == 1
     assert f"could not restore {cursor}" in err
-    code, _, _ = run(capsys, stateDir, "stop")  # the state is gone; the file still is not back
+    code, _, _ = cli("stop")  # the state is gone; the file still is not back
     assert code == 0  # nothing to stop; `status` and `doctor` say what is left
 
 
 def test_stop_exits_1_when_the_gateway_could_not_restore_a_client_file(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+    stateDir: Path, home: Path, cli: Cli
 ) -> None:
     """The gateway stopped, but its restore of Cursor's file failed: the
     backup still holds the entry and restore-failed.json names the file."""
@@ -126,7 +127,7 @@ def test_stop_exits_1_when_the_gateway_could_not_restore_a_client_file(
     recordRestoreFailure(stateDir, cursor, "the file kept changing")
     with standIn(stateDir) as process:
         writeState(stateDir, process.pid, 9100)
-        code, out, err = run(capsys, stateDir, "stop")
+        code, out, err = cli("stop")
     assert (code, out) == (1, f"mcpgateway stopped (pid {process.pid})\n")
     assert err.startswith(
         f"mcpgateway: 1 client file still points at the stopped gateway: {cursor} (cursor): fs;"
@@ -136,26 +137,26 @@ def test_stop_exits_1_when_the_gateway_could_not_restore_a_client_file(
 
 
 def test_stop_exits_1_on_a_restore_failure_marker_alone(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+    stateDir: Path, home: Path, cli: Cli
 ) -> None:
     vscode = home / ".config" / "Code" / "User" / "mcp.json"
     recordRestoreFailure(stateDir, vscode, "not valid JSON")
     with standIn(stateDir) as process:
         writeState(stateDir, process.pid, 9100)
-        code, out, _ = run(capsys, stateDir, "stop", "--json")
+        code, out, _ = cli("stop", "--json")
     document = json.loads(out)
     assert code == 1 and document["ok"] is False
     assert f"the gateway could not restore {vscode} (not valid JSON)" in document["error"]
 
 
 def test_status_says_client_files_point_at_a_stopped_gateway(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+    stateDir: Path, home: Path, cli: Cli
 ) -> None:
     cursor = cursorFile(home)
     adopt(home, stateDir)
     writeState(stateDir, deadPid(), 9100)
 
-    code, out, _ = run(capsys, stateDir, "status")
+    code, out, _ = cli("status")
 
     assert code == 1
     lines = out.splitlines()
@@ -168,20 +169,18 @@ def test_status_says_client_files_point_at_a_stopped_gateway(
         "    → `mcpgateway stop` (or `mcpgateway restore`) puts their stdio entries back,"
         " or `mcpgateway start` serves them again" in lines
     )
-    code, out, _ = run(capsys, stateDir, "status", "--json")
+    code, out, _ = cli("status", "--json")
     assert json.loads(out)["clientFiles"]["stranded"] == [f"{cursor} (cursor): fs"]
 
 
-def test_stop_says_a_failed_claude_config_once(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
-) -> None:
+def test_stop_says_a_failed_claude_config_once(stateDir: Path, home: Path, cli: Cli) -> None:
     """The marker names the Claude config whose failure stop says already."""
     claude = home / ".claude.json"
     claude.write_text(BROKEN)
     recordRestoreFailure(stateDir, claude, "not valid JSON")
     with standIn(stateDir) as process:
         writeState(stateDir, process.pid, 9100)
-        code, _, err = run(capsys, stateDir, "stop")
+        code, _, err = cli("stop")
     assert code == 1
     [line] = err.splitlines()
     assert line.startswith(f"mcpgateway: cannot check that {claude} was restored: ")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mcpgateway.sandbox import probe
-from tests.cli.support import check, run, writeState
+from tests.cli.support import Cli, check, writeState
 
 WORKS: dict[str, Any] = {
     "bwrap": {"path": "/usr/bin/bwrap", "version": "0.8.0", "works": True, "error": None},
@@ -33,25 +33,21 @@ def probed(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     return found
 
 
-def test_check_says_which_mechanism_works(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, probed: dict[str, Any]
-) -> None:
-    code, out, _ = run(capsys, stateDir, "sandbox", "check")
+def test_check_says_which_mechanism_works(probed: dict[str, Any], cli: Cli) -> None:
+    code, out, _ = cli("sandbox", "check")
     assert code == 0
     assert out.splitlines() == [
         "bubblewrap: works (0.8.0, /usr/bin/bwrap)",
         "Landlock: ABI 7",
         "confined children run in bubblewrap",
     ]
-    code, out, _ = run(capsys, stateDir, "sandbox", "check", "--json")
+    code, out, _ = cli("sandbox", "check", "--json")
     assert json.loads(out) == WORKS
 
 
-def test_check_with_nothing_that_works_says_why_and_fails(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, probed: dict[str, Any]
-) -> None:
+def test_check_with_nothing_that_works_says_why_and_fails(probed: dict[str, Any], cli: Cli) -> None:
     probed.update(NOTHING)
-    code, out, _ = run(capsys, stateDir, "sandbox", "check")
+    code, out, _ = cli("sandbox", "check")
     assert code == 1
     assert out.splitlines() == [
         "bubblewrap: does not work here: bwrap is not installed",
@@ -69,7 +65,7 @@ def config(home: Path, entry: dict[str, Any]) -> Path:
 
 
 def test_show_prints_the_profile_in_force_and_the_layout(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, probed: dict[str, Any]
+    home: Path, probed: dict[str, Any], cli: Cli
 ) -> None:
     (home / "data").mkdir()
     (home / "code").mkdir()
@@ -80,14 +76,14 @@ def test_show_prints_the_profile_in_force_and_the_layout(
         "sandbox": {"filesystem": {"allowWrite": ["~/out/"]}, "network": "host"},
     }
     path = config(home, entry)
-    code, out, _ = run(capsys, stateDir, "sandbox", "show", "srv", "--config", str(path))
+    code, out, _ = cli("sandbox", "show", "srv", "--config", str(path))
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "server srv: confined (its entry asks for it; the gateway's --sandbox auto)"
     assert lines[1:3] == ["mechanism: bubblewrap", "network: host"]
     assert f"reads: {home / 'code'}" in lines  # a file's folder: read-only
     assert f"writes: {home / 'data'}, {home / 'out'}" in lines
-    code, out, _ = run(capsys, stateDir, "sandbox", "show", "srv", "--config", str(path), "--json")
+    code, out, _ = cli("sandbox", "show", "srv", "--config", str(path), "--json")
     document = json.loads(out)
     assert document["confined"] is True and document["mechanism"] == "bwrap"
     assert document["profile"]["network"]["mode"] == "host"
@@ -99,28 +95,26 @@ def test_show_prints_the_profile_in_force_and_the_layout(
 
 
 def test_show_follows_the_running_gateways_default(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     home: Path,
     probed: dict[str, Any],
     locked: None,
+    cli: Cli,
 ) -> None:
     path = config(home, {"command": "/usr/bin/node"})
     writeState(stateDir, os.getpid(), 1, config=str(path), sandbox="auto")
-    code, out, _ = run(capsys, stateDir, "sandbox", "show", "srv")
+    code, out, _ = cli("sandbox", "show", "srv")
     assert code == 0
     assert out.splitlines()[0] == (
         "server srv: confined (its entry says nothing; the gateway's --sandbox auto)"
     )
-    code, out, _ = run(capsys, stateDir, "sandbox", "show", "srv", "--gateway", "off")
+    code, out, _ = cli("sandbox", "show", "srv", "--gateway", "off")
     assert "NOT confined" in out.splitlines()[0]
 
 
-def test_show_of_a_server_that_is_not_there(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, probed: dict[str, Any]
-) -> None:
+def test_show_of_a_server_that_is_not_there(home: Path, probed: dict[str, Any], cli: Cli) -> None:
     path = config(home, {"command": "/usr/bin/node"})
-    code, _, err = run(capsys, stateDir, "sandbox", "show", "nope", "--config", str(path))
+    code, _, err = cli("sandbox", "show", "nope", "--config", str(path))
     assert code == 1 and f"no server 'nope' in {path}" in err
 
 
@@ -139,11 +133,11 @@ def test_doctor_probes_only_a_gateway_that_confines_every_server(
 
 
 def test_show_finds_an_entry_the_running_gateway_adopted(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     home: Path,
     probed: dict[str, Any],
     locked: None,
+    cli: Cli,
 ) -> None:
     claude = home / ".claude.json"
     served = {"type": "stdio", "command": "/usr/bin/node", "args": [str(home)]}
@@ -161,12 +155,12 @@ def test_show_finds_an_entry_the_running_gateway_adopted(
     }
     (stateDir / "config-backup.json").write_text(json.dumps(backup))
     writeState(stateDir, os.getpid(), 1, config=str(claude), sandbox="auto")
-    code, out, err = run(capsys, stateDir, "sandbox", "show", "srv")
+    code, out, err = cli("sandbox", "show", "srv")
     assert code == 0, err
     assert out.splitlines()[0] == (
         "server srv: confined (its entry says nothing; the gateway's --sandbox auto)"
     )
-    code, _, err = run(capsys, stateDir, "sandbox", "show", "other")
+    code, _, err = cli("sandbox", "show", "other")
     assert code == 1 and f"no server 'other' in {claude}" in err
 
 
@@ -186,16 +180,14 @@ NO_FILTER: dict[str, Any] = {
 }
 
 
-def test_check_says_whether_the_system_calls_are_filtered(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, probed: dict[str, Any]
-) -> None:
+def test_check_says_whether_the_system_calls_are_filtered(probed: dict[str, Any], cli: Cli) -> None:
     probed["seccomp"] = FILTER
-    _, out, _ = run(capsys, stateDir, "sandbox", "check")
+    _, out, _ = cli("sandbox", "check")
     assert out.splitlines()[2] == (
         "system calls: filtered (libseccomp 2.5.4, 88 rules; docs/guide/sandbox.md, System calls)"
     )
     probed["seccomp"] = NO_FILTER
-    code, out, _ = run(capsys, stateDir, "sandbox", "check")
+    code, out, _ = cli("sandbox", "check")
     assert code == 0 and out.splitlines()[2] == (
         f"system calls: NOT filtered: {NO_FILTER['error']} (confined children run without the"
         " filter)"
@@ -203,23 +195,23 @@ def test_check_says_whether_the_system_calls_are_filtered(
 
 
 def test_show_says_whether_a_servers_system_calls_are_filtered(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, probed: dict[str, Any]
+    home: Path, probed: dict[str, Any], cli: Cli
 ) -> None:
     probed["seccomp"] = FILTER
     path = config(home, {"command": "/usr/bin/node", "sandbox": True})
-    _, out, _ = run(capsys, stateDir, "sandbox", "show", "srv", "--config", str(path))
+    _, out, _ = cli("sandbox", "show", "srv", "--config", str(path))
     assert (
         "system calls: filtered (docs/guide/sandbox.md, System calls;"
         ' "syscalls": "unfiltered" lifts it)' in out.splitlines()
     )
     path = config(home, {"command": "/usr/bin/node", "sandbox": {"syscalls": "unfiltered"}})
-    _, out, _ = run(capsys, stateDir, "sandbox", "show", "srv", "--config", str(path))
+    _, out, _ = cli("sandbox", "show", "srv", "--config", str(path))
     assert 'system calls: not filtered (its entry says "unfiltered")' in out.splitlines()
-    _, out, _ = run(capsys, stateDir, "sandbox", "show", "srv", "--config", str(path), "--json")
+    _, out, _ = cli("sandbox", "show", "srv", "--config", str(path), "--json")
     assert json.loads(out)["syscalls"] == "unfiltered"
     probed["seccomp"] = NO_FILTER
     path = config(home, {"command": "/usr/bin/node"})
-    _, out, _ = run(capsys, stateDir, "sandbox", "show", "srv", "--config", str(path))
+    _, out, _ = cli("sandbox", "show", "srv", "--config", str(path))
     assert "system calls: not filtered (libseccomp is missing here)" in out.splitlines()
 
 
@@ -243,10 +235,10 @@ GAPS: dict[str, Any] = {
 
 
 def test_check_says_what_each_mechanism_does_not_confine_here(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, probed: dict[str, Any]
+    probed: dict[str, Any], cli: Cli
 ) -> None:
     probed["gaps"] = GAPS
-    code, out, _ = run(capsys, stateDir, "sandbox", "check")
+    code, out, _ = cli("sandbox", "check")
     assert code == 0
     assert out.splitlines()[:4] == [
         "bubblewrap: works (0.8.0, /usr/bin/bwrap)",
@@ -256,10 +248,10 @@ def test_check_says_what_each_mechanism_does_not_confine_here(
         "  Landlock does NOT confine here: no pid namespace; UDP (DNS included) goes out,"
         " network or not",
     ]
-    _, out, _ = run(capsys, stateDir, "sandbox", "check", "--json")
+    _, out, _ = cli("sandbox", "check", "--json")
     assert json.loads(out)["gaps"] == GAPS
     probed["bwrap"] = NOTHING["bwrap"]  # a mechanism that does not work: why, not its gaps
-    _, out, _ = run(capsys, stateDir, "sandbox", "check")
+    _, out, _ = cli("sandbox", "check")
     assert "bubblewrap does NOT confine" not in out
 
 
@@ -300,16 +292,16 @@ def test_doctor_fails_a_named_mechanism_that_does_not_work_here(
 
 
 def test_show_names_the_mechanism_the_gateway_was_told_to_use(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     home: Path,
     probed: dict[str, Any],
     locked: None,
+    cli: Cli,
 ) -> None:
     probed["gaps"] = GAPS
     path = config(home, {"command": "/usr/bin/node"})
     writeState(stateDir, os.getpid(), 1, config=str(path), sandbox="landlock")
-    code, out, _ = run(capsys, stateDir, "sandbox", "show", "srv")
+    code, out, _ = cli("sandbox", "show", "srv")
     assert code == 0
     lines = out.splitlines()
     assert (
@@ -322,11 +314,11 @@ def test_show_names_the_mechanism_the_gateway_was_told_to_use(
         " or not",
     ]
     probed["bwrap"] = NOTHING["bwrap"]
-    _, out, _ = run(capsys, stateDir, "sandbox", "show", "srv", "--gateway", "bubblewrap", "--json")
+    _, out, _ = cli("sandbox", "show", "srv", "--gateway", "bubblewrap", "--json")
     document = json.loads(out)
     assert (document["mechanism"], document["unworkable"]) == ("bwrap", "bwrap is not installed")
     assert "command" not in document
-    _, out, _ = run(capsys, stateDir, "sandbox", "show", "srv", "--gateway", "bubblewrap")
+    _, out, _ = cli("sandbox", "show", "srv", "--gateway", "bubblewrap")
     assert out.splitlines()[1] == (
         "mechanism: bubblewrap, which does not work here (bwrap is not installed): its children"
         " fail to start"

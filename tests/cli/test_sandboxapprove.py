@@ -11,18 +11,16 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mcpgateway.cli.main import makeParser
-from mcpgateway.clientconfigs.claude import ClaudeConfig
 from mcpgateway.config.origins import entryDigest
 from mcpgateway.config.sandboxapprovals import APPROVALS_FILE, readApprovals
-from mcpgateway.config.workspaces import WorkspaceKeys
 from tests.cli.support import run
+from tests.support.cli.clone import adoptedClone
 
 WIDE = {"command": "tool-server", "args": ["stdio"], "sandbox": False}
 NARROW = {"command": "quiet-server", "sandbox": {"network": "none"}}
@@ -43,23 +41,7 @@ def test_the_sandbox_command_has_approve() -> None:
 @pytest.fixture
 def clone(home: Path, stateDir: Path) -> str:
     """A cloned project whose approved C{.mcp.json} servers the gateway adopted."""
-    directory = home / "clone"
-    directory.mkdir()
-    (directory / ".mcp.json").write_text(
-        json.dumps({"mcpServers": {"tool": WIDE, "quiet": NARROW}})
-    )
-    claudeJson = home / ".claude.json"
-    claudeJson.write_text(
-        json.dumps({"projects": {str(directory): {"enableAllProjectMcpServers": True}}})
-    )
-    keys = WorkspaceKeys(bytes(range(32)))
-
-    def urlFor(name: str, workspace: str | None) -> str:
-        route = name if workspace is None else f"{name}~{keys.key(workspace)}"
-        return f"http://127.0.0.1:9100/{route}/mcp"
-
-    ClaudeConfig(claudeJson, stateDir, home=home, environ={"PATH": ""}).adopt(urlFor)
-    return os.path.realpath(directory)
+    return adoptedClone(home, stateDir, {"tool": WIDE, "quiet": NARROW})
 
 
 def approve(capsys: pytest.CaptureFixture[str], stateDir: Path, *args: str) -> Any:

@@ -7,10 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from mcpgateway.sandbox import learnrun
-from tests.cli.support import run
+from tests.cli.support import Cli
 
 
 def learned(home: Path, stateDir: Path, trace: str, hosts: str = "") -> Path:
@@ -31,7 +29,7 @@ def line(path: Path, flags: str = "O_RDONLY", result: str = "3") -> str:
 
 
 def test_suggest_prints_the_profile_to_put_in_the_entry(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+    stateDir: Path, home: Path, cli: Cli
 ) -> None:
     (home / "reference").mkdir()
     (home / "notes").mkdir()
@@ -40,7 +38,7 @@ def test_suggest_prints_the_profile_to_put_in_the_entry(
     )
     trace += line(home / ".ssh" / "id_rsa", result="-1 EACCES (Permission denied)")
     config = learned(home, stateDir, trace, "api.github.com 443 asked\n")
-    code, out, _ = run(capsys, stateDir, "sandbox", "suggest", "srv", "--config", str(config))
+    code, out, _ = cli("sandbox", "suggest", "srv", "--config", str(config))
     assert code == 0
     lines = out.splitlines()
     assert lines[0].startswith("server srv: learned from 1 start(s) (paths by strace")
@@ -53,40 +51,32 @@ def test_suggest_prints_the_profile_to_put_in_the_entry(
         "network": {"allowedDomains": ["api.github.com"]},
     }
     assert "denied, kept denied: ~/.ssh (its deny list: never suggested)" in lines
-    code, out, _ = run(
-        capsys, stateDir, "sandbox", "suggest", "srv", "--config", str(config), "--json"
-    )
+    code, out, _ = cli("sandbox", "suggest", "srv", "--config", str(config), "--json")
     assert code == 0 and json.loads(out) == body
 
 
-def test_suggest_says_when_paths_were_not_recorded(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
-) -> None:
+def test_suggest_says_when_paths_were_not_recorded(stateDir: Path, home: Path, cli: Cli) -> None:
     config = learned(home, stateDir, "", "pypi.org 443 asked\n")
     Path(learnrun.learnDir(str(stateDir), "srv"), learnrun.NO_STRACE).write_text("")
-    code, out, _ = run(capsys, stateDir, "sandbox", "suggest", "srv", "--config", str(config))
+    code, out, _ = cli("sandbox", "suggest", "srv", "--config", str(config))
     assert code == 0
     assert "paths NOT recorded: strace is not installed" in out
     assert "note: paths were not recorded: strace is not installed" in out
 
 
-def test_suggest_of_a_server_that_never_learned(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
-) -> None:
+def test_suggest_of_a_server_that_never_learned(home: Path, cli: Cli) -> None:
     config = home / "servers.json"
     entry: dict[str, Any] = {"command": "/usr/bin/node"}
     config.write_text(json.dumps({"mcpServers": {"srv": entry}}))
-    code, _, err = run(capsys, stateDir, "sandbox", "suggest", "srv", "--config", str(config))
+    code, _, err = cli("sandbox", "suggest", "srv", "--config", str(config))
     assert code != 0 and 'has not learned yet: give its entry "sandbox": "learn"' in err
 
 
 def test_a_server_that_used_nothing_more_needs_the_default_profile(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+    stateDir: Path, home: Path, cli: Cli
 ) -> None:
     config = learned(home, stateDir, line(Path("/usr/lib/srv.js")))
-    code, out, _ = run(capsys, stateDir, "sandbox", "suggest", "srv", "--config", str(config))
+    code, out, _ = cli("sandbox", "suggest", "srv", "--config", str(config))
     assert code == 0 and 'it used nothing beyond the default profile: "sandbox": true' in out
-    code, out, _ = run(
-        capsys, stateDir, "sandbox", "suggest", "srv", "--config", str(config), "--json"
-    )
+    code, out, _ = cli("sandbox", "suggest", "srv", "--config", str(config), "--json")
     assert json.loads(out) == {}

@@ -9,13 +9,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from mcpgateway.cli.main import makeParser
 from mcpgateway.cli.sandboxrefusals import SHOWN, refusalNotes
 from mcpgateway.cli.status import renderStatus
 from mcpgateway.ops.locate import GatewayProbe
-from tests.cli.support import HEALTH, FakeGateway, check, run
+from tests.cli.support import HEALTH, Cli, FakeGateway, check
 
 TOLD = (
     "a tool call failed, likely because of the sandbox: the sandbox denied writing"
@@ -25,10 +23,10 @@ REFUSED: dict[str, Any] = {**HEALTH["servers"]["context7"], "sandboxRefusals": [
 
 
 def test_status_shows_what_the_sandbox_likely_refused_under_its_server(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+    running: FakeGateway, cli: Cli
 ) -> None:
     running.answers["/health"] = (200, {**HEALTH, "servers": {"notes": REFUSED}})
-    code, out, _ = run(capsys, stateDir, "status")
+    code, out, _ = cli("status")
     assert code == 0
     lines = out.splitlines()
     at = next(i for i, line in enumerate(lines) if "notes" in line)

@@ -11,13 +11,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from mcpgateway.cli.status import renderStatus, workspacePaths
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.ops.locate import GatewayProbe
 from mcpgateway.runtime.paths import ENV_FILE, OVERRIDES_FILE, WORKSPACE_KEY_FILE
-from tests.cli.support import HEALTH, FakeGateway, check, run
+from tests.cli.support import HEALTH, Cli, FakeGateway, check
 
 OTHER_KEY = "z" * 16
 
@@ -52,7 +50,7 @@ def projectKey(stateDir: Path, home: Path, project: Path) -> str:
 
 
 def test_status_shows_a_workspace_server_by_project_path(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, running: FakeGateway
+    stateDir: Path, home: Path, running: FakeGateway, cli: Cli
 ) -> None:
     key = projectKey(stateDir, home, home / "proj")
     running.answers["/health"] = (
@@ -68,7 +66,7 @@ def test_status_shows_a_workspace_server_by_project_path(
             )
         ),
     )
-    code, out, _ = run(capsys, stateDir, "status")
+    code, out, _ = cli("status")
     assert code == 0
     lines = out.splitlines()
     fs = next(line for line in lines if line.startswith("  ◐ fs "))
@@ -76,7 +74,7 @@ def test_status_shows_a_workspace_server_by_project_path(
     assert f"      {home / 'proj'}: pid 22, 3 sessions" in lines
     assert f"      ~{OTHER_KEY}: stopped, 0 sessions" in lines  # no project gives it
     assert f"      ~{'k' * 16}: 2 children, 4 sessions" in lines
-    code, out, _ = run(capsys, stateDir, "status", "--json")
+    code, out, _ = cli("status", "--json")
     assert json.loads(out)["workspaces"] == {key: str(home / "proj")}
 
 
@@ -216,10 +214,8 @@ def test_env_files_check(stateDir: Path, home: Path) -> None:
     assert "s3cret" not in shown
 
 
-def test_doctor_runs_the_new_checks_in_order(
-    capsys: pytest.CaptureFixture[str], stateDir: Path
-) -> None:
-    code, out, _ = run(capsys, stateDir, "doctor", "--json")
+def test_doctor_runs_the_new_checks_in_order(stateDir: Path, cli: Cli) -> None:
+    code, out, _ = cli("doctor", "--json")
     assert code == 1  # no gateway runs
     names = [c["name"] for c in json.loads(out)["checks"]]
     assert names.index("promotions") < names.index("poolLimits") < names.index("backup")

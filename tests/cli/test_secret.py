@@ -15,7 +15,7 @@ import pytest
 import mcpgateway.secrets.store as storemodule
 from mcpgateway.secrets.importing import BACKUP_FILE
 from mcpgateway.secrets.store import KEYRING_SERVICE, SecretStore
-from tests.cli.support import run
+from tests.cli.support import Cli
 from tests.secrets.support import FakeKeyring
 
 VALUE = "ghp_cliValueNeverPrinted0123456789"
@@ -38,10 +38,10 @@ def stdin(monkeypatch: pytest.MonkeyPatch, text: str, tty: bool = False) -> None
 
 
 def test_set_reads_stdin_and_says_where_but_never_the_value(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, monkeypatch: pytest.MonkeyPatch
+    stateDir: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     stdin(monkeypatch, VALUE + "\n")
-    code, out, err = run(capsys, stateDir, "secret", "set", "github")
+    code, out, err = cli("secret", "set", "github")
     assert code == 0, err
     assert VALUE not in out + err and "${keyring:github}" in err and "encrypted" in err
     assert SecretStore(stateDir, keyring=None).get("github") == VALUE  # one newline dropped
@@ -50,7 +50,7 @@ def test_set_reads_stdin_and_says_where_but_never_the_value(
 
 
 def test_set_at_a_terminal_asks_twice_without_echo(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, monkeypatch: pytest.MonkeyPatch
+    stateDir: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     stdin(monkeypatch, "", tty=True)
     answers = iter([VALUE, VALUE])
@@ -61,24 +61,24 @@ def test_set_at_a_terminal_asks_twice_without_echo(
         return next(answers)
 
     monkeypatch.setattr("getpass.getpass", getpass)
-    code, out, err = run(capsys, stateDir, "secret", "set", "github", "--json")
+    code, out, err = cli("secret", "set", "github", "--json")
     assert code == 0 and json.loads(out)["name"] == "github" and VALUE not in out + err
     assert prompts == ["value of secret github: ", "the same again: "]
     answers = iter([VALUE, "typo"])
-    code, _, err = run(capsys, stateDir, "secret", "set", "other")
+    code, _, err = cli("secret", "set", "other")
     assert code == 2 and "differ" in err
     assert SecretStore(stateDir, keyring=None).names() == ["github"]
 
 
 @pytest.mark.parametrize("given", [[VALUE], ["--value", VALUE], [f"--value={VALUE}"]])
 def test_a_value_on_the_command_line_is_refused_and_not_repeated(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     monkeypatch: pytest.MonkeyPatch,
     given: list[str],
+    cli: Cli,
 ) -> None:
     stdin(monkeypatch, "from-stdin\n")
-    code, out, err = run(capsys, stateDir, "secret", "set", "github", *given)
+    code, out, err = cli("secret", "set", "github", *given)
     assert code == 2 and "never taken from the command line" in err
     assert VALUE not in out + err
     assert SecretStore(stateDir, keyring=None).names() == []
@@ -86,44 +86,39 @@ def test_a_value_on_the_command_line_is_refused_and_not_repeated(
 
 @pytest.mark.parametrize(("name", "given"), [("bad name", "x\n"), ("ok", "\n")])
 def test_a_bad_name_or_no_value_is_a_usage_error(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
     monkeypatch: pytest.MonkeyPatch,
     name: str,
     given: str,
+    cli: Cli,
 ) -> None:
     stdin(monkeypatch, given)
-    code, _, err = run(capsys, stateDir, "secret", "set", name)
+    code, _, err = cli("secret", "set", name)
     assert code == 2, err
 
 
-def test_list_prints_names_and_rm_forgets(
-    capsys: pytest.CaptureFixture[str], stateDir: Path
-) -> None:
+def test_list_prints_names_and_rm_forgets(stateDir: Path, cli: Cli) -> None:
     store = SecretStore(stateDir, keyring=None)
     store.put("b", VALUE)
     store.put("a", "another-value")
-    code, out, err = run(capsys, stateDir, "secret", "list")
+    code, out, err = cli("secret", "list")
     assert code == 0 and out == "a\nb\n" and VALUE not in out + err
-    code, out, _ = run(capsys, stateDir, "secret", "list", "--json")
+    code, out, _ = cli("secret", "list", "--json")
     assert json.loads(out)["names"] == ["a", "b"] and VALUE not in out
-    code, _, err = run(capsys, stateDir, "secret", "rm", "b")
+    code, _, err = cli("secret", "rm", "b")
     assert code == 0 and "removed" in err
-    code, _, err = run(capsys, stateDir, "secret", "rm", "b")
+    code, _, err = cli("secret", "rm", "b")
     assert code == 1 and "no secret b" in err
     assert SecretStore(stateDir, keyring=None).names() == ["a"]
 
 
-def test_with_a_keyring_set_puts_the_value_there(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_with_a_keyring_set_puts_the_value_there(monkeypatch: pytest.MonkeyPatch, cli: Cli) -> None:
     keyring = FakeKeyring()
     monkeypatch.setattr(storemodule, "realKeyring", lambda: keyring)
     stdin(monkeypatch, VALUE)
-    code, _, err = run(capsys, stateDir, "secret", "set", "github")
+    code, _, err = cli("secret", "set", "github")
     assert code == 0 and "OS keyring" in err
     assert keyring.passwords == {(KEYRING_SERVICE, "github"): VALUE}
-    assert run(capsys, stateDir, "secret", "list")[1] == "github\n"
+    assert cli("secret", "list")[1] == "github\n"
 
 
 # -- import ---------------------------------------------------------------------------
@@ -145,11 +140,11 @@ DOCUMENT = {
 
 
 def test_import_moves_the_accepted_tokens_and_keeps_a_sealed_copy(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, monkeypatch: pytest.MonkeyPatch
+    stateDir: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     path = serversFile(stateDir, DOCUMENT)
     stdin(monkeypatch, "y\nn\n")
-    code, out, err = run(capsys, stateDir, "secret", "import")
+    code, out, err = cli("secret", "import")
     assert code == 0, err
     assert VALUE not in out + err and "xoxb-123-456" not in out + err
     assert "server 'github': env GITHUB_TOKEN (34 characters): move it" in err
@@ -167,37 +162,35 @@ def test_import_moves_the_accepted_tokens_and_keeps_a_sealed_copy(
     for file in stateDir.iterdir():
         assert VALUE.encode() not in file.read_bytes(), file
 
-    code, _, err = run(capsys, stateDir, "secret", "import", "--undo")
+    code, _, err = cli("secret", "import", "--undo")
     assert code == 0 and "put back" in err
     assert json.loads(path.read_text()) == DOCUMENT and not (stateDir / BACKUP_FILE).exists()
 
 
-def test_import_yes_moves_every_one_and_a_second_run_finds_none(
-    capsys: pytest.CaptureFixture[str], stateDir: Path
-) -> None:
+def test_import_yes_moves_every_one_and_a_second_run_finds_none(stateDir: Path, cli: Cli) -> None:
     path = serversFile(stateDir, DOCUMENT)
-    code, out, _ = run(capsys, stateDir, "secret", "import", "--yes", "--json")
+    code, out, _ = cli("secret", "import", "--yes", "--json")
     assert code == 0
     moved = json.loads(out)["moved"]
     assert [m["name"] for m in moved] == ["github.GITHUB_TOKEN", "slack.SLACK_BOT_TOKEN"]
     assert VALUE not in path.read_text() and "xoxb-123-456" not in path.read_text()
-    code, _, err = run(capsys, stateDir, "secret", "import", "--yes")
+    code, _, err = cli("secret", "import", "--yes")
     assert code == 0 and "no plain-text tokens" in err
 
 
 def test_import_without_answers_moves_nothing(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, monkeypatch: pytest.MonkeyPatch
+    stateDir: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     path = serversFile(stateDir, DOCUMENT)
     before = path.read_bytes()
     stdin(monkeypatch, "")
-    code, _, err = run(capsys, stateDir, "secret", "import")
+    code, _, err = cli("secret", "import")
     assert code == 0 and "nothing moved" in err
     assert path.read_bytes() == before and SecretStore(stateDir, keyring=None).names() == []
 
 
 def test_import_reports_an_adopted_configs_token_and_leaves_it(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+    stateDir: Path, home: Path, cli: Cli
 ) -> None:
     from mcpgateway.clientconfigs.backups import Backup, BlockInfo, Record
     from mcpgateway.clientconfigs.clients.claudecode import TOP
@@ -211,13 +204,13 @@ def test_import_reports_an_adopted_configs_token_and_leaves_it(
     backup.records[(TOP, "github")] = Record(original, {"url": "u"}, "u", original)
     (stateDir / USER_BACKUP).write_bytes(backup.encode())
     kept, clientBefore = (stateDir / USER_BACKUP).read_bytes(), client.read_bytes()
-    code, out, err = run(capsys, stateDir, "secret", "import", "--yes")
+    code, out, err = cli("secret", "import", "--yes")
     assert code == 0, err
     assert f"{client}: server 'github': env GITHUB_TOKEN looks like a token" in err
     assert VALUE not in out + err
     assert (stateDir / USER_BACKUP).read_bytes() == kept and client.read_bytes() == clientBefore
 
 
-def test_undo_without_a_copy_says_so(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None:
-    code, _, err = run(capsys, stateDir, "secret", "import", "--undo")
+def test_undo_without_a_copy_says_so(cli: Cli) -> None:
+    code, _, err = cli("secret", "import", "--undo")
     assert code == 1 and "no copy to put back" in err

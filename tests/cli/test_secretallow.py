@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from mcpgateway.clientconfigs.claude import ClaudeConfig
-from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.secrets.approvals import readApprovals
-from tests.cli.support import run
+from tests.cli.support import Cli
+from tests.support.cli.clone import adoptedClone
 
 GH = {"command": "gh-server", "args": ["stdio"], "env": {"GITHUB_TOKEN": "${keyring:gh}"}}
 
@@ -23,28 +21,14 @@ GH = {"command": "gh-server", "args": ["stdio"], "env": {"GITHUB_TOKEN": "${keyr
 @pytest.fixture
 def clone(home: Path, stateDir: Path) -> str:
     """A cloned project whose approved C{.mcp.json} server the gateway adopted."""
-    directory = home / "clone"
-    directory.mkdir()
-    (directory / ".mcp.json").write_text(json.dumps({"mcpServers": {"gh": GH}}))
-    claudeJson = home / ".claude.json"
-    claudeJson.write_text(
-        json.dumps({"projects": {str(directory): {"enableAllProjectMcpServers": True}}})
-    )
-    keys = WorkspaceKeys(bytes(range(32)))
-
-    def urlFor(name: str, workspace: str | None) -> str:
-        route = name if workspace is None else f"{name}~{keys.key(workspace)}"
-        return f"http://127.0.0.1:9100/{route}/mcp"
-
-    ClaudeConfig(claudeJson, stateDir, home=home, environ={"PATH": ""}).adopt(urlFor)
-    return os.path.realpath(directory)
+    return adoptedClone(home, stateDir, {"gh": GH})
 
 
 def test_allow_shows_the_entry_and_records_it_when_told_yes(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, clone: str, monkeypatch: pytest.MonkeyPatch
+    stateDir: Path, clone: str, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
-    code, _, err = run(capsys, stateDir, "secret", "allow", "gh", "--workspace", clone)
+    code, _, err = cli("secret", "allow", "gh", "--workspace", clone)
     assert code == 0, err
     assert f"server 'gh' of {clone}/.mcp.json:" in err
     assert "runs: gh-server stdio" in err and "env: GITHUB_TOKEN" in err
@@ -56,37 +40,35 @@ def test_allow_shows_the_entry_and_records_it_when_told_yes(
         ("${keyring:gh}",),
     )
 
-    code, out, _ = run(capsys, stateDir, "secret", "allowed")
+    code, out, _ = cli("secret", "allowed")
     assert code == 0 and out.split() == ["gh", f"{clone}/.mcp.json", "${keyring:gh}"]
 
-    code, _, err = run(capsys, stateDir, "secret", "disallow", "gh", "--workspace", clone)
+    code, _, err = cli("secret", "disallow", "gh", "--workspace", clone)
     assert code == 0 and "forgot 1 approval" in err
     assert readApprovals(stateDir) == []
 
 
 def test_allow_records_nothing_without_a_yes(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, clone: str, monkeypatch: pytest.MonkeyPatch
+    stateDir: Path, clone: str, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
-    code, _, err = run(capsys, stateDir, "secret", "allow", "gh", "--workspace", clone)
+    code, _, err = cli("secret", "allow", "gh", "--workspace", clone)
     assert code == 0 and "not allowed" in err
     assert readApprovals(stateDir) == []
 
 
 def test_allow_from_the_project_directory_with_yes(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, clone: str, monkeypatch: pytest.MonkeyPatch
+    stateDir: Path, clone: str, monkeypatch: pytest.MonkeyPatch, cli: Cli
 ) -> None:
     monkeypatch.chdir(clone)
-    code, out, err = run(capsys, stateDir, "secret", "allow", "gh", "--yes", "--json")
+    code, out, err = cli("secret", "allow", "gh", "--yes", "--json")
     assert code == 0, err
     assert json.loads(out)["allowed"][0]["references"] == ["${keyring:gh}"]
     assert len(readApprovals(stateDir)) == 1
 
 
-def test_allow_without_such_an_entry_says_so(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, clone: str
-) -> None:
-    code, _, err = run(capsys, stateDir, "secret", "allow", "other", "--workspace", clone)
+def test_allow_without_such_an_entry_says_so(clone: str, cli: Cli) -> None:
+    code, _, err = cli("secret", "allow", "other", "--workspace", clone)
     assert code == 1 and "serves no entry of server 'other'" in err
-    code, _, err = run(capsys, stateDir, "secret", "disallow", "gh", "--workspace", clone)
+    code, _, err = cli("secret", "disallow", "gh", "--workspace", clone)
     assert code == 1 and "has no approval" in err

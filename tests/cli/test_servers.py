@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mcpgateway.cli import main
-from tests.cli.support import FakeGateway, api, lastCall, run
+from tests.cli.support import Cli, FakeGateway, api, lastCall, outputLines
 
 # -- servers and logs: the management API ---------------------------------------------
 
@@ -49,14 +49,10 @@ SERVERS: list[dict[str, Any]] = [
 SUMMARY = {"name": "demo2", "origin": "api", "mode": "stateless", "state": "stopped", "children": 0}
 
 
-def test_servers_list_prints_a_table(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
-) -> None:
+def test_servers_list_prints_a_table(running: FakeGateway, cli: Cli) -> None:
     api(running, "GET", "/servers", 200, {"servers": SERVERS})
-    code, out, err = run(capsys, stateDir, "servers", "list")
-    assert (code, err) == (0, "")
     # Its share; from a gateway that sends only the older "mode" ("extra"), the share it means.
-    assert out.splitlines() == [
+    assert outputLines(cli, "servers", "list") == [
         "NAME   STATE    SHARE      CHILDREN  SESSIONS  REQUESTS  RESTARTS  FROM",
         "demo   running  workspace  1         2         5         0         config",
         "extra  error    session    0         0         0         3         api",
@@ -67,65 +63,57 @@ def test_servers_list_prints_a_table(
     assert "authorization" not in headers
 
 
-def test_servers_list_json_and_no_servers(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
-) -> None:
+def test_servers_list_json_and_no_servers(running: FakeGateway, cli: Cli) -> None:
     api(running, "GET", "/servers", 200, {"servers": SERVERS})
-    code, out, _ = run(capsys, stateDir, "servers", "list", "--json")
+    code, out, _ = cli("servers", "list", "--json")
     assert code == 0 and json.loads(out) == {"servers": SERVERS}
     api(running, "GET", "/servers", 200, {"servers": []})
-    code, out, _ = run(capsys, stateDir, "servers", "list")
+    code, out, _ = cli("servers", "list")
     assert code == 0 and "no servers" in out
 
 
 def test_the_token_is_sent_from_the_environment(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
     running: FakeGateway,
     monkeypatch: pytest.MonkeyPatch,
+    cli: Cli,
 ) -> None:
     monkeypatch.setenv("MCPGATEWAY_API_TOKEN", "tok-123")
     api(running, "GET", "/servers", 200, {"servers": []})
-    assert run(capsys, stateDir, "servers", "list")[0] == 0
+    assert cli("servers", "list")[0] == 0
     assert lastCall(running)[2]["authorization"] == "Bearer tok-123"
 
 
 def test_a_refused_token_is_one_line(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
     running: FakeGateway,
     monkeypatch: pytest.MonkeyPatch,
+    cli: Cli,
 ) -> None:
     refusal = {"error": "this gateway's management API needs Authorization: Bearer <token>"}
     api(running, "GET", "/servers", 401, refusal)
-    code, out, err = run(capsys, stateDir, "servers", "list")
+    code, out, err = cli("servers", "list")
     assert (code, out) == (1, "")
     assert err == f"mcpgateway: {refusal['error']}; MCPGATEWAY_API_TOKEN is not set\n"
     monkeypatch.setenv("MCPGATEWAY_API_TOKEN", "wrong")
-    code, out, err = run(capsys, stateDir, "servers", "list")
+    code, out, err = cli("servers", "list")
     assert err == f"mcpgateway: {refusal['error']}\n"
     assert "wrong" not in err
-    code, out, err = run(capsys, stateDir, "servers", "list", "--json")
+    code, out, err = cli("servers", "list", "--json")
     assert json.loads(out) == {"ok": False, "error": refusal["error"]}
 
 
-def test_servers_commands_need_a_running_gateway(
-    capsys: pytest.CaptureFixture[str], stateDir: Path
-) -> None:
+def test_servers_commands_need_a_running_gateway(cli: Cli) -> None:
     for args in (
         ["servers", "list"],
         ["servers", "remove", "x"],
         ["servers", "restart", "x"],
     ):  # `logs` says more: tests.cli.test_logs
-        code, _out, err = run(capsys, stateDir, *args)
+        code, _out, err = cli(*args)
         assert code == 1
         assert err == "mcpgateway: the gateway is not running; `mcpgateway start` starts it\n"
 
 
-def test_an_older_gateway_without_the_api_is_named(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
-) -> None:
-    code, _, err = run(capsys, stateDir, "servers", "list")
+def test_an_older_gateway_without_the_api_is_named(running: FakeGateway, cli: Cli) -> None:
+    code, _, err = cli("servers", "list")
     assert code == 1
     assert "this gateway has no management API (/api/v1); restart it" in err
 
@@ -245,14 +233,12 @@ def test_servers_add_credential_env_is_carried_to_the_api(
 
 
 def test_servers_add_refuses_share_credential_without_credential_env(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+    running: FakeGateway, cli: Cli
 ) -> None:
     """Nothing is sent: a credential server no client can give credentials
     to would be one shared child under another name."""
     api(running, "POST", "/servers", 201, SUMMARY)
-    code, out, err = run(
-        capsys, stateDir, "servers", "add", "--share", "credential", "gh", "--", "x"
-    )
+    code, out, err = cli("servers", "add", "--share", "credential", "gh", "--", "x")
     assert (code, out) == (2, "")
     assert err == (
         "mcpgateway: --share credential needs --credential-env NAME (repeatable): the"
@@ -271,19 +257,16 @@ def test_servers_add_refuses_share_credential_without_credential_env(
     ],
 )
 def test_servers_add_refuses_a_wider_share_with_credential_env(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
     running: FakeGateway,
     scope: list[str],
     shown: str,
+    cli: Cli,
 ) -> None:
     """A server with credential variables has a child per
     set of their values whatever it is called; calling it global (or
     workspace) is refused, exit 2, and nothing is sent."""
     api(running, "POST", "/servers", 201, SUMMARY)
-    code, out, err = run(
-        capsys, stateDir, "servers", "add", *scope, "--credential-env", "X", "g", "--", "x"
-    )
+    code, out, err = cli("servers", "add", *scope, "--credential-env", "X", "g", "--", "x")
     assert (code, out) == (2, "")
     assert err == (
         f"mcpgateway: {shown} with --credential-env: a server with credential variables"
@@ -442,8 +425,6 @@ def test_servers_add_refusals_are_one_line(
     ],
 )
 def test_server_changes(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
     running: FakeGateway,
     args: list[str],
     method: str,
@@ -451,13 +432,14 @@ def test_server_changes(
     body: Any,
     answer: Any,
     printed: str,
+    cli: Cli,
 ) -> None:
     api(running, method, path, 200, answer)
-    code, out, err = run(capsys, stateDir, "servers", *args)
+    code, out, err = cli("servers", *args)
     assert (code, out, err) == (0, printed + "\n", "")
     assert lastCall(running)[:2] == (method, "/api/v1" + path)
     assert lastCall(running)[3] == body
-    code, out, _ = run(capsys, stateDir, "servers", *args, "--json")
+    code, out, _ = cli("servers", *args, "--json")
     assert json.loads(out) == {"ok": True, **answer}
 
 
@@ -471,31 +453,25 @@ def test_server_changes(
         ["reset-circuit", "nope"],
     ],
 )
-def test_server_changes_of_unknown_servers(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway, args: list[str]
-) -> None:
+def test_server_changes_of_unknown_servers(running: FakeGateway, args: list[str], cli: Cli) -> None:
     for method in ("DELETE", "PATCH", "POST"):
         for suffix in ("", "/restart", "/reset-circuit"):
             api(running, method, "/servers/nope" + suffix, 404, {"error": "no server named 'nope'"})
-    code, out, err = run(capsys, stateDir, "servers", *args)
+    code, out, err = cli("servers", *args)
     assert (code, out, err) == (1, "", "mcpgateway: no server named 'nope'\n")
 
 
-def test_remove_of_a_main_config_server_says_why(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
-) -> None:
+def test_remove_of_a_main_config_server_says_why(running: FakeGateway, cli: Cli) -> None:
     message = "server 'demo' comes from /home/u/.claude.json; remove it there, or disable it here"
     api(running, "DELETE", "/servers/demo", 409, {"error": message})
-    assert run(capsys, stateDir, "servers", "remove", "demo")[2] == f"mcpgateway: {message}\n"
+    assert cli("servers", "remove", "demo")[2] == f"mcpgateway: {message}\n"
 
 
 def test_servers_add_with_a_url_adds_a_remote_server_with_its_headers(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+    running: FakeGateway, cli: Cli
 ) -> None:
     api(running, "POST", "/servers", 201, {**SUMMARY, "share": "session"})
-    code, out, err = run(
-        capsys,
-        stateDir,
+    code, out, err = cli(
         "servers",
         "add",
         "--transport",
@@ -529,27 +505,28 @@ def test_servers_add_with_a_url_adds_a_remote_server_with_its_headers(
     ],
 )
 def test_servers_add_refuses_what_a_remote_server_cannot_have(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
     running: FakeGateway,
     options: list[str],
     why: str,
+    cli: Cli,
 ) -> None:
-    code, _, err = run(capsys, stateDir, "servers", "add", *options, "far", "http://x/mcp")
+    code, _, err = cli("servers", "add", *options, "far", "http://x/mcp")
     assert code == 2
     assert why in err
 
 
-def test_servers_add_refuses_remote_options_for_a_command(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
-) -> None:
-    code, _, err = run(capsys, stateDir, "servers", "add", "--transport", "sse", "x", "--", "cmd")
+def test_servers_add_refuses_remote_options_for_a_command(running: FakeGateway, cli: Cli) -> None:
+    code, _, err = cli("servers", "add", "--transport", "sse", "x", "--", "cmd")
     assert code == 2
     assert "give its URL" in err
 
 
 def test_servers_add_and_remove_for_one_workspace(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway, tmp_path: Path
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    running: FakeGateway,
+    tmp_path: Path,
+    cli: Cli,
 ) -> None:
     """C{--workspace DIR} (absolute) goes in the body of the add and in the
     query of the remove."""
@@ -562,9 +539,7 @@ def test_servers_add_and_remove_for_one_workspace(
     removal = {"removed": "demo2", "workspace": str(project)}
     query = f"/servers/demo2?workspace={str(project).replace('/', '%2F')}"
     api(running, "DELETE", query, 200, removal)
-    code, out, err = run(
-        capsys, stateDir, "servers", "remove", "demo2", "--workspace", str(project)
-    )
+    code, out, err = cli("servers", "remove", "demo2", "--workspace", str(project))
     assert (code, out, err) == (0, f"removed demo2 for workspace {project}\n", "")
     assert lastCall(running)[:2] == ("DELETE", "/api/v1" + query)
 
@@ -585,10 +560,10 @@ def test_servers_add_and_remove_for_one_workspace(
     ],
 )
 def test_servers_add_with_a_mistyped_url_says_it_is_not_one(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway, typed: str, why: str
+    running: FakeGateway, typed: str, why: str, cli: Cli
 ) -> None:
     calls = len(running.calls)
-    code, out, err = run(capsys, stateDir, "servers", "add", "far", typed)
+    code, out, err = cli("servers", "add", "far", typed)
     assert (code, out) == (2, "")
     assert err.count("\n") == 1 and f"{typed!r} {why}" in err
     if "reaches" in why:
@@ -596,10 +571,8 @@ def test_servers_add_with_a_mistyped_url_says_it_is_not_one(
     assert len(running.calls) == calls  # neither a command nor a remote was sent
 
 
-def test_servers_add_with_a_url_and_arguments_is_refused(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
-) -> None:
-    code, _, err = run(capsys, stateDir, "servers", "add", "far", "https://x.example/mcp", "sse")
+def test_servers_add_with_a_url_and_arguments_is_refused(running: FakeGateway, cli: Cli) -> None:
+    code, _, err = cli("servers", "add", "far", "https://x.example/mcp", "sse")
     assert code == 2
     assert "a remote server's URL takes no arguments (https://x.example/mcp sse)" in err
 

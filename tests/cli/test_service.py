@@ -17,7 +17,7 @@ from mcpgateway.cli import service
 from mcpgateway.cli.context import CliContext
 from mcpgateway.ops.locate import GatewayProbe
 from mcpgateway.runtime import interpreter
-from tests.cli.support import FakeGateway, run
+from tests.cli.support import Cli, FakeGateway, run
 
 REPO = Path(__file__).resolve().parents[2]
 REAL_CHECK = service.systemdUnreachable
@@ -58,10 +58,8 @@ def execStart(unit: dict[str, dict[str, str]]) -> list[str]:
     return [w.replace("%%", "%").replace("$$", "$") for w in words]
 
 
-def test_install_writes_the_socket_and_service_units(
-    capsys: pytest.CaptureFixture[str], home: Path, stateDir: Path
-) -> None:
-    code, out, err = run(capsys, stateDir, "service", "install", "--manager", "systemd")
+def test_install_writes_the_socket_and_service_units(home: Path, stateDir: Path, cli: Cli) -> None:
+    code, out, err = cli("service", "install", "--manager", "systemd")
     assert code == 0, err
     sock = parseUnit(units(home) / "mcpgateway.socket")
     assert sock["Socket"]["ListenStream"] == "127.0.0.1:9100"
@@ -120,12 +118,8 @@ def test_the_units_command_line_is_one_the_gateway_accepts(
     assert options["rewrite-config"]
 
 
-def test_install_json_and_port(
-    capsys: pytest.CaptureFixture[str], home: Path, stateDir: Path
-) -> None:
-    code, out, _ = run(
-        capsys, stateDir, "service", "install", "--manager", "systemd", "--port", "9311", "--json"
-    )
+def test_install_json_and_port(home: Path, cli: Cli) -> None:
+    code, out, _ = cli("service", "install", "--manager", "systemd", "--port", "9311", "--json")
     assert code == 0
     document = json.loads(out)
     assert document["ok"] and document["manager"] == "systemd"
@@ -139,38 +133,30 @@ def test_install_json_and_port(
     )
 
 
-def test_install_again_rewrites_its_own_files(
-    capsys: pytest.CaptureFixture[str], home: Path, stateDir: Path
-) -> None:
-    assert run(capsys, stateDir, "service", "install", "--manager", "systemd")[0] == 0
-    code, _, _ = run(
-        capsys, stateDir, "service", "install", "--manager", "systemd", "--port", "9312"
-    )
+def test_install_again_rewrites_its_own_files(home: Path, cli: Cli) -> None:
+    assert cli("service", "install", "--manager", "systemd")[0] == 0
+    code, _, _ = cli("service", "install", "--manager", "systemd", "--port", "9312")
     assert code == 0
     assert "127.0.0.1:9312" in (units(home) / "mcpgateway.socket").read_text()
 
 
-def test_install_refuses_to_overwrite_a_file_it_did_not_write(
-    capsys: pytest.CaptureFixture[str], home: Path, stateDir: Path
-) -> None:
+def test_install_refuses_to_overwrite_a_file_it_did_not_write(home: Path, cli: Cli) -> None:
     units(home).mkdir(parents=True)
     mine = units(home) / "mcpgateway.service"
     mine.write_text("[Service]\nExecStart=/usr/bin/my-own\n")
-    code, _, err = run(capsys, stateDir, "service", "install", "--manager", "systemd")
+    code, _, err = cli("service", "install", "--manager", "systemd")
     assert code == 1
     assert "was not written by `mcpgateway service install`" in err
     assert mine.read_text() == "[Service]\nExecStart=/usr/bin/my-own\n"
     assert not (units(home) / "mcpgateway.socket").exists()  # all or nothing
 
 
-def test_uninstall_removes_the_units_and_their_enable_links(
-    capsys: pytest.CaptureFixture[str], home: Path, stateDir: Path
-) -> None:
-    assert run(capsys, stateDir, "service", "install", "--manager", "systemd")[0] == 0
+def test_uninstall_removes_the_units_and_their_enable_links(home: Path, cli: Cli) -> None:
+    assert cli("service", "install", "--manager", "systemd")[0] == 0
     wants = units(home) / "sockets.target.wants"
     wants.mkdir()
     (wants / "mcpgateway.socket").symlink_to(units(home) / "mcpgateway.socket")
-    code, out, _ = run(capsys, stateDir, "service", "uninstall", "--manager", "systemd", "--json")
+    code, out, _ = cli("service", "uninstall", "--manager", "systemd", "--json")
     assert code == 0
     document = json.loads(out)
     assert document["removed"] == [
@@ -179,36 +165,33 @@ def test_uninstall_removes_the_units_and_their_enable_links(
         str(units(home) / "mcpgateway.service"),
     ]
     assert list(units(home).rglob("*mcpgateway*")) == []
-    code, out, _ = run(capsys, stateDir, "service", "uninstall", "--manager", "systemd")
+    code, out, _ = cli("service", "uninstall", "--manager", "systemd")
     assert code == 0 and "nothing to remove" in out
 
 
-def test_uninstall_leaves_a_file_it_did_not_write(
-    capsys: pytest.CaptureFixture[str], home: Path, stateDir: Path
-) -> None:
+def test_uninstall_leaves_a_file_it_did_not_write(home: Path, cli: Cli) -> None:
     units(home).mkdir(parents=True)
     (units(home) / "mcpgateway.socket").write_text("[Socket]\nListenStream=1\n")
-    code, _, err = run(capsys, stateDir, "service", "uninstall", "--manager", "systemd")
+    code, _, err = cli("service", "uninstall", "--manager", "systemd")
     assert code == 1 and "not written by" in err
     assert (units(home) / "mcpgateway.socket").exists()
 
 
 def test_xdg_config_home_is_where_systemd_looks(
-    capsys: pytest.CaptureFixture[str],
     home: Path,
-    stateDir: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    cli: Cli,
 ) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    assert run(capsys, stateDir, "service", "install", "--manager", "systemd")[0] == 0
+    assert cli("service", "install", "--manager", "systemd")[0] == 0
     assert (tmp_path / "xdg" / "systemd" / "user" / "mcpgateway.service").is_file()
 
 
 def test_launchd_install_writes_a_foreground_launch_agent(
-    capsys: pytest.CaptureFixture[str], home: Path, stateDir: Path
+    home: Path, stateDir: Path, cli: Cli
 ) -> None:
-    code, out, err = run(capsys, stateDir, "service", "install", "--manager", "launchd")
+    code, out, err = cli("service", "install", "--manager", "launchd")
     assert code == 0, err
     path = home / "Library" / "LaunchAgents" / "local.mcpgateway.plist"
     agent = plistlib.loads(path.read_bytes())
@@ -223,7 +206,7 @@ def test_launchd_install_writes_a_foreground_launch_agent(
     assert agent["ExitTimeOut"] >= 30
     assert agent["EnvironmentVariables"]["PATH"]
     assert "launchctl bootstrap gui/" in out
-    code, out, _ = run(capsys, stateDir, "service", "uninstall", "--manager", "launchd")
+    code, out, _ = cli("service", "uninstall", "--manager", "launchd")
     assert code == 0 and not path.exists()
     assert "launchctl bootout gui/" in out
 
@@ -241,10 +224,10 @@ def test_fill_replaces_each_placeholder_once() -> None:
 
 
 def test_install_says_when_the_systemd_user_manager_is_not_reachable(
-    capsys: pytest.CaptureFixture[str], home: Path, stateDir: Path, systemdAnswers: list[str | None]
+    home: Path, systemdAnswers: list[str | None], cli: Cli
 ) -> None:
     systemdAnswers[0] = "there is no /run/systemd/system"
-    code, out, err = run(capsys, stateDir, "service", "install", "--manager", "systemd")
+    code, out, err = cli("service", "install", "--manager", "systemd")
     assert code == 0  # written all the same: the user may be preparing them
     assert (units(home) / "mcpgateway.service").is_file()
     assert "systemctl --user daemon-reload" in out
@@ -253,17 +236,15 @@ def test_install_says_when_the_systemd_user_manager_is_not_reachable(
         " units are written, but the systemctl commands below fail here"
     )
     assert err == f"mcpgateway: {note}\n"
-    code, out, err = run(capsys, stateDir, "service", "install", "--manager", "systemd", "--json")
+    code, out, err = cli("service", "install", "--manager", "systemd", "--json")
     assert (code, err) == (0, "")
     assert json.loads(out)["notes"] == [note]
 
 
 def test_install_says_when_a_gateway_already_runs_on_the_state_directory(
-    capsys: pytest.CaptureFixture[str], home: Path, stateDir: Path, running: FakeGateway
+    home: Path, stateDir: Path, running: FakeGateway, cli: Cli
 ) -> None:
-    code, out, err = run(
-        capsys, stateDir, "service", "install", "--manager", "systemd", "--port", "9351"
-    )
+    code, out, err = cli("service", "install", "--manager", "systemd", "--port", "9351")
     assert code == 0
     assert (units(home) / "mcpgateway.socket").is_file()
     [line] = err.splitlines()
@@ -272,16 +253,14 @@ def test_install_says_when_a_gateway_already_runs_on_the_state_directory(
         f"port {running.port}): the service cannot start while it holds that state directory;"
         " stop it first (`mcpgateway stop`)"
     )
-    code, out, err = run(capsys, stateDir, "service", "install", "--manager", "launchd", "--json")
+    code, out, err = cli("service", "install", "--manager", "launchd", "--json")
     assert (code, err) == (0, "")
     [note] = json.loads(out)["notes"]  # launchd: no systemd to ask
     assert note.startswith("a gateway already runs on")
 
 
-def test_install_says_nothing_more_when_nothing_stands_in_the_way(
-    capsys: pytest.CaptureFixture[str], home: Path, stateDir: Path
-) -> None:
-    code, out, err = run(capsys, stateDir, "service", "install", "--manager", "systemd", "--json")
+def test_install_says_nothing_more_when_nothing_stands_in_the_way(home: Path, cli: Cli) -> None:
+    code, out, err = cli("service", "install", "--manager", "systemd", "--json")
     assert (code, err) == (0, "")
     assert json.loads(out)["notes"] == []
 

@@ -9,14 +9,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from mcpgateway.cli.context import CliContext
 from mcpgateway.clientconfigs.clients.base import Host
 from mcpgateway.clientconfigs.clients.mcpservers import Cursor
 from mcpgateway.clientconfigs.engine import AdoptionEngine
 from mcpgateway.clientconfigs.restoring import restoreAll
-from tests.cli.support import FakeGateway, check, run
+from tests.cli.support import Cli, FakeGateway, check
 from tests.support.cli.clients import adopt, cursorFile
 
 
@@ -64,30 +62,30 @@ def test_doctor_fails_on_entries_at_another_address_than_the_running_gateway(
 
 
 def test_clients_marks_the_entries_pointing_at_a_stopped_gateway(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+    stateDir: Path, home: Path, cli: Cli
 ) -> None:
     path, _ = staleCopy(home, stateDir)
 
-    code, out, _ = run(capsys, stateDir, "clients", "--json")
+    code, out, _ = cli("clients", "--json")
     [cursor] = [c for c in json.loads(out)["clients"] if c["id"] == "cursor"]
     assert code == 0
     assert cursor["files"][0]["stale"] == [{"name": "fs", "url": "http://127.0.0.1:9100/fs/mcp"}]
-    code, out, _ = run(capsys, stateDir, "clients")
+    code, out, _ = cli("clients")
     assert f"{path}: 0 adopted, 1 skipped, 1 other, 1 pointing at a stopped gateway" in out
     assert "✗ fs: points at http://127.0.0.1:9100/fs/mcp, where no gateway runs" in out
 
 
 def test_restore_puts_the_originals_back_from_the_kept_backup(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+    stateDir: Path, home: Path, cli: Cli
 ) -> None:
     path, before = staleCopy(home, stateDir)
 
-    code, out, err = run(capsys, stateDir, "restore")
+    code, out, err = cli("restore")
 
     assert (code, err) == (0, "")
     assert path.read_bytes() == before
     assert f"{path} (cursor): restored: fs" in out
     assert "pointed at a stopped gateway (http://127.0.0.1:9100/fs/mcp)" in out
     assert check(stateDir, "clientBackups").status == "info"
-    code, out, _ = run(capsys, stateDir, "restore")  # nothing left to do
+    code, out, _ = cli("restore")  # nothing left to do
     assert code == 0 and "cursor" not in out

@@ -19,40 +19,41 @@ from mcpgateway.cli.main import makeParser
 from mcpgateway.cli.start import TWISTD_LOGGER, gatewayArgv, trustArgv
 from mcpgateway.runtime import interpreter
 from mcpgateway.runtime.paths import LOG_FILE, PID_FILE
-from tests.cli.support import FakeGateway, deadPid, freePort, run, writeState
+from tests.cli.support import Cli, FakeGateway, deadPid, freePort, writeState
 from tests.support.cli.start import FakeLauncher, noLaunch
+from tests.support.cli.started import Start
 
 # -- start ------------------------------------------------------------------------------
 
 
 def test_start_when_already_running_on_that_port(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway, ctx: CliContext
+    running: FakeGateway, ctx: CliContext, cli: Cli
 ) -> None:
     ctx.launch = noLaunch
-    code, out, _ = run(capsys, stateDir, "start", "--port", str(running.port), ctx=ctx)
+    code, out, _ = cli("start", "--port", str(running.port))
     assert code == 0
     assert out == f"mcpgateway is already running (pid {os.getpid()}, port {running.port})\n"
-    code, out, _ = run(capsys, stateDir, "start", ctx=ctx)  # no --port: whatever port it has
+    code, out, _ = cli("start")  # no --port: whatever port it has
     assert code == 0
 
 
 def test_start_says_a_bad_argument_also_when_a_gateway_already_runs(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway, ctx: CliContext
+    running: FakeGateway, ctx: CliContext, cli: Cli
 ) -> None:
     """The arguments are checked before the running gateway is reported: a
     mistake is not hidden behind 'already running' (exit 0)."""
     ctx.launch = noLaunch
-    code, out, err = run(capsys, stateDir, "start", "--clients", "", ctx=ctx)
+    code, out, err = cli("start", "--clients", "")
     assert (code, out) == (2, "") and "none" in err
-    code, out, err = run(capsys, stateDir, "start", "--config", "/nonexistent.json", ctx=ctx)
+    code, out, err = cli("start", "--config", "/nonexistent.json")
     assert (code, out) == (1, "") and "no such file" in err
 
 
 def test_start_refuses_a_second_gateway_on_another_port(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway, ctx: CliContext
+    running: FakeGateway, ctx: CliContext, cli: Cli
 ) -> None:
     ctx.launch = noLaunch
-    code, out, err = run(capsys, stateDir, "start", "--port", "1", ctx=ctx)
+    code, out, err = cli("start", "--port", "1")
     assert (code, out) == (1, "")
     assert "already running" in err and "mcpgateway stop" in err
 
@@ -97,19 +98,19 @@ def test_the_trust_options_reach_the_gateway(tmp_path: Path) -> None:
 
 
 def test_start_launches_twistd_and_waits_for_health(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     home: Path,
     locked: None,
     fakeGateway: FakeGateway,
     ctx: CliContext,
+    cli: Cli,
 ) -> None:
     (home / ".claude.json").write_text('{"mcpServers": {}}')
     launcher = FakeLauncher(stateDir, fakeGateway)
     ctx.launch = launcher
     warmed: list[bool] = []
     ctx.warm = lambda: warmed.append(launcher.argv == [])
-    code, out, _ = run(capsys, stateDir, "start", "--port", str(fakeGateway.port), ctx=ctx)
+    code, out, _ = cli("start", "--port", str(fakeGateway.port))
     assert code == 0
     assert warmed == [True]  # the -OO bytecode is written before twistd runs
     assert "--rewrite-config" in launcher.argv
@@ -123,18 +124,13 @@ def test_start_launches_twistd_and_waits_for_health(
 
 @pytest.mark.parametrize("mode", [0o700, 0o755])
 def test_start_warns_of_a_state_directory_other_users_can_enter(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
-    mode: int,
+    stateDir: Path, start: Start, mode: int
 ) -> None:
     """The gateway warns of it in gateway.log only; start
     says it on stderr, with the chmod that fixes it, and starts all the same."""
     stateDir.chmod(mode)
-    ctx.launch = FakeLauncher(stateDir, fakeGateway)
-    code, out, err = run(capsys, stateDir, "start", "--port", str(fakeGateway.port), ctx=ctx)
+    started = start()
+    code, out, err = started.code, started.out, started.err
     assert code == 0 and out.startswith("mcpgateway started")
     warning = (
         f"mcpgateway: warning: state directory {stateDir} is mode 0755: other users can"
@@ -145,17 +141,15 @@ def test_start_warns_of_a_state_directory_other_users_can_enter(
 
 
 def test_start_without_a_claude_config_adopts_one_written_later(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     locked: None,
     fakeGateway: FakeGateway,
     ctx: CliContext,
+    cli: Cli,
 ) -> None:
     launcher = FakeLauncher(stateDir, fakeGateway)
     ctx.launch = launcher
-    code, out, err = run(
-        capsys, stateDir, "start", "--json", "--port", str(fakeGateway.port), ctx=ctx
-    )
+    code, out, err = cli("start", "--json", "--port", str(fakeGateway.port))
     assert code == 0
     # Nothing to rewrite yet; adoption is on, so a client's file written
     # later is adopted by the running gateway.
@@ -167,7 +161,7 @@ def test_start_without_a_claude_config_adopts_one_written_later(
 
 
 def test_start_failure_shows_the_output_and_the_log(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
+    stateDir: Path, ctx: CliContext, cli: Cli
 ) -> None:
     ctx.launch = FakeLauncher(
         stateDir,
@@ -176,7 +170,7 @@ def test_start_failure_shows_the_output_and_the_log(
         output=b"mcpgateway: bad config\n",
         log="".join(f"log line {i}\n" for i in range(30)),
     )
-    code, out, err = run(capsys, stateDir, "start", "--no-rewrite", ctx=ctx)
+    code, out, err = cli("start", "--no-rewrite")
     assert (code, out) == (1, "")
     lines = err.splitlines()
     assert lines[0] == "mcpgateway: the gateway did not start (twistd exit status 1)"
@@ -187,27 +181,27 @@ def test_start_failure_shows_the_output_and_the_log(
 
 
 def test_start_failure_shows_only_this_runs_log_lines(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
+    stateDir: Path, ctx: CliContext, cli: Cli
 ) -> None:
     (stateDir / LOG_FILE).write_text("".join(f"earlier run {i}\n" for i in range(30)))
     ctx.launch = FakeLauncher(stateDir, None, code=1, log="this run: cannot listen on port 9100\n")
-    code, out, err = run(capsys, stateDir, "start", "--no-rewrite", ctx=ctx)
+    code, out, err = cli("start", "--no-rewrite")
     assert code == 1
     assert "earlier run" not in err
     assert err.splitlines()[-2:] == [
         f"last lines of {stateDir / LOG_FILE} from this start:",
         "  this run: cannot listen on port 9100",
     ]
-    code, out, _ = run(capsys, stateDir, "start", "--no-rewrite", "--json", ctx=ctx)
+    code, out, _ = cli("start", "--no-rewrite", "--json")
     assert json.loads(out)["log"] == ["this run: cannot listen on port 9100"]
 
 
 def test_start_failure_prints_no_log_lines_when_this_run_wrote_none(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
+    stateDir: Path, ctx: CliContext, cli: Cli
 ) -> None:
     (stateDir / LOG_FILE).write_text("earlier run\n")
     ctx.launch = FakeLauncher(stateDir, None, code=1, output=b"boom\n")
-    code, _, err = run(capsys, stateDir, "start", "--no-rewrite", ctx=ctx)
+    code, _, err = cli("start", "--no-rewrite")
     assert code == 1
     assert err.splitlines() == [
         "mcpgateway: the gateway did not start (twistd exit status 1)",
@@ -231,18 +225,16 @@ def test_tail_since_a_position(tmp_path: Path) -> None:
     assert tail(log, since=position) == ["after rotation"]
 
 
-def test_start_fails_when_the_daemon_dies(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
-) -> None:
+def test_start_fails_when_the_daemon_dies(stateDir: Path, ctx: CliContext, cli: Cli) -> None:
     (stateDir / PID_FILE).write_text(str(deadPid()))
     ctx.launch = FakeLauncher(stateDir, None)
-    code, _, err = run(capsys, stateDir, "start", "--port", str(freePort()), ctx=ctx)
+    code, _, err = cli("start", "--port", str(freePort()))
     assert code == 1
     assert "exited while starting" in err
 
 
 def test_start_times_out_when_health_never_answers(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, locked: None, ctx: CliContext
+    stateDir: Path, locked: None, ctx: CliContext, cli: Cli
 ) -> None:
     port = freePort()
 
@@ -254,7 +246,7 @@ def test_start_times_out_when_health_never_answers(
 
     ctx.launch = Launcher(stateDir, None)
     ctx.timeouts = Timeouts(start=0.5)
-    code, _, err = run(capsys, stateDir, "start", "--port", str(port), ctx=ctx)
+    code, _, err = cli("start", "--port", str(port))
     assert code == 1
     assert f"did not answer http://127.0.0.1:{port}/health within" in err
 
@@ -287,11 +279,9 @@ def test_start_foreground_runs_twistd_in_this_terminal(
     assert "running in the foreground" in capsys.readouterr().err
 
 
-def test_start_refuses_a_missing_config(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
-) -> None:
+def test_start_refuses_a_missing_config(ctx: CliContext, cli: Cli) -> None:
     ctx.launch = noLaunch
-    code, _, err = run(capsys, stateDir, "start", "--config", "/nonexistent.json", ctx=ctx)
+    code, _, err = cli("start", "--config", "/nonexistent.json")
     assert code == 1
     assert err == "mcpgateway: --config /nonexistent.json: no such file\n"
 
@@ -308,57 +298,49 @@ def test_start_rejects_port_0(capsys: pytest.CaptureFixture[str], stateDir: Path
 
 
 def test_start_refuses_a_config_outside_home_and_says_how_to_serve_it(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, tmp_path: Path, ctx: CliContext
+    tmp_path: Path, ctx: CliContext, cli: Cli
 ) -> None:
     outside = tmp_path / "team" / "servers.json"
     outside.parent.mkdir()
     outside.write_text('{"mcpServers": {}}')
     ctx.launch = noLaunch
-    code, out, err = run(capsys, stateDir, "start", "--config", str(outside), ctx=ctx)
+    code, out, err = cli("start", "--config", str(outside))
     assert (code, out) == (1, "")
     assert len(err.splitlines()) == 1
     assert "is outside the home directory" in err
     assert f"add --no-rewrite (`mcpgateway start --no-rewrite --config {outside}`" in err
-    code, out, _ = run(capsys, stateDir, "start", "--config", str(outside), "--json", ctx=ctx)
+    code, out, _ = cli("start", "--config", str(outside), "--json")
     assert code == 1 and "--no-rewrite" in json.loads(out)["error"]
 
 
 def test_start_refuses_a_symlink_in_home_to_a_file_outside(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, tmp_path: Path, ctx: CliContext
+    home: Path, tmp_path: Path, ctx: CliContext, cli: Cli
 ) -> None:
     real = tmp_path / "dotfiles" / ".claude.json"
     real.parent.mkdir()
     real.write_text('{"mcpServers": {}}')
     (home / ".claude.json").symlink_to(real)
     ctx.launch = noLaunch
-    code, _, err = run(capsys, stateDir, "start", ctx=ctx)  # the default config
+    code, _, err = cli("start")  # the default config
     assert code == 1
     assert f"(resolved: {real})" in err
     assert "add --no-rewrite (`mcpgateway start --no-rewrite`" in err
 
 
 def test_start_no_rewrite_serves_a_config_outside_home(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     tmp_path: Path,
     locked: None,
     fakeGateway: FakeGateway,
     ctx: CliContext,
+    cli: Cli,
 ) -> None:
     outside = tmp_path / "servers.json"
     outside.write_text('{"mcpServers": {}}')
     launcher = FakeLauncher(stateDir, fakeGateway)
     ctx.launch = launcher
-    code, _, err = run(
-        capsys,
-        stateDir,
-        "start",
-        "--no-rewrite",
-        "--config",
-        str(outside),
-        "--port",
-        str(fakeGateway.port),
-        ctx=ctx,
+    code, _, err = cli(
+        "start", "--no-rewrite", "--config", str(outside), "--port", str(fakeGateway.port)
     )
     assert (code, err) == (0, "")
     assert "--rewrite-config" not in launcher.argv

@@ -20,8 +20,8 @@ from mcpgateway.cli import main
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.elsewhere import adoptedElsewhere
 from mcpgateway.cli.userpath import PATH_RECORD, currentUmask, recordedPath, startPath
-from tests.cli.support import FakeGateway, run
 from tests.support.cli.start import FakeLauncher
+from tests.support.cli.started import Start
 
 
 class RecordingLauncher(FakeLauncher):
@@ -42,32 +42,22 @@ def umask() -> Iterator[int]:
     os.umask(previous)
 
 
-def start(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
-    gateway: FakeGateway,
-    ctx: CliContext,
-    *more: str,
-) -> tuple[RecordingLauncher, str]:
-    launcher = RecordingLauncher(stateDir, gateway)
-    ctx.launch = launcher
-    code, out, _ = run(capsys, stateDir, "start", "--port", str(gateway.port), *more, ctx=ctx)
-    assert code == 0
-    return launcher, out
+def recordedStart(start: Start, *more: str) -> tuple[RecordingLauncher, str]:
+    """A start that succeeds, its launcher keeping what it was given, and its output."""
+    started = start(*more, launcher=RecordingLauncher)
+    assert started.code == 0
+    assert isinstance(started.launcher, RecordingLauncher)
+    return started.launcher, started.out
 
 
 # -- the umask --------------------------------------------------------------------------
 
 
 def test_a_detached_start_gives_twistd_the_callers_umask(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
     umask: int,
+    start: Start,
 ) -> None:
-    launcher, _ = start(capsys, stateDir, fakeGateway, ctx, "--no-rewrite")
+    launcher, _ = recordedStart(start, "--no-rewrite")
     argv = launcher.argv
     assert argv[argv.index("--umask") + 1] == "0027"
     assert argv.index("--umask") < argv.index("mcpgateway")  # twistd's option
@@ -93,15 +83,12 @@ def test_launch_reads_the_umask_without_changing_it(umask: int) -> None:
 
 
 def test_a_users_start_records_its_path_and_runs_with_it(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
     monkeypatch: pytest.MonkeyPatch,
+    start: Start,
 ) -> None:
     monkeypatch.setenv("PATH", "/home/u/.nvm/bin:/usr/bin:/bin")
-    launcher, _ = start(capsys, stateDir, fakeGateway, ctx, "--no-rewrite")
+    launcher, _ = recordedStart(start, "--no-rewrite")
     assert "env" not in launcher.kwargs  # its own environment
     assert recordedPath(stateDir) == "/home/u/.nvm/bin:/usr/bin:/bin"
     assert json.loads((stateDir / PATH_RECORD).read_text()) == {
@@ -111,16 +98,13 @@ def test_a_users_start_records_its_path_and_runs_with_it(
 
 
 def test_a_bridges_start_puts_the_recorded_path_first_and_records_nothing(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
     monkeypatch: pytest.MonkeyPatch,
+    start: Start,
 ) -> None:
     (stateDir / PATH_RECORD).write_text('{"PATH": "/opt/homebrew/bin:/usr/bin:/bin"}')
     monkeypatch.setenv("PATH", "/usr/bin:/bin:/usr/sbin")
-    launcher, _ = start(capsys, stateDir, fakeGateway, ctx, "--no-rewrite", "--auto-started")
+    launcher, _ = recordedStart(start, "--no-rewrite", "--auto-started")
     env = launcher.kwargs["env"]
     assert env["PATH"] == "/opt/homebrew/bin:/usr/bin:/bin:/usr/sbin"
     assert env["HOME"] == os.environ["HOME"]  # the rest as it was
@@ -128,15 +112,12 @@ def test_a_bridges_start_puts_the_recorded_path_first_and_records_nothing(
 
 
 def test_a_bridges_start_with_nothing_recorded_runs_with_its_own_path(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
     monkeypatch: pytest.MonkeyPatch,
+    start: Start,
 ) -> None:
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
-    launcher, _ = start(capsys, stateDir, fakeGateway, ctx, "--no-rewrite", "--auto-started")
+    launcher, _ = recordedStart(start, "--no-rewrite", "--auto-started")
     assert "env" not in launcher.kwargs
     assert not (stateDir / PATH_RECORD).exists()
 
@@ -250,15 +231,11 @@ def claudeConfig(home: Path, port: int) -> None:
 
 
 def test_start_says_which_entries_another_gateway_adopted(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
     home: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
+    start: Start,
 ) -> None:
     claudeConfig(home, 9557)
-    _, out = start(capsys, stateDir, fakeGateway, ctx, "--clients", "none", "--no-rewrite")
+    _, out = recordedStart(start, "--clients", "none", "--no-rewrite")
     assert (
         "  2 entries of ~/.claude.json point at http://127.0.0.1:9557, another gateway's (of"
         " another state directory): they are served there, not here"

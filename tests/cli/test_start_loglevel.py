@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from mcpgateway import tap
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.start import LOG_LEVELS, gatewayArgv
 from mcpgateway.runtime import logs
-from tests.cli.support import FakeGateway, run
+from tests.cli.support import Cli
 from tests.support.cli.start import FakeLauncher
+from tests.support.cli.started import Start
 
 
 def test_the_words_are_the_gateways() -> None:
@@ -30,52 +30,27 @@ def test_gateway_argv_passes_the_level_to_the_gateway(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("foreground", [False, True])
 def test_start_log_level_reaches_the_gateway(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
-    home: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
-    foreground: bool,
+    home: Path, ctx: CliContext, start: Start, foreground: bool
 ) -> None:
     (home / ".claude.json").write_text('{"mcpServers": {}}')
-    launcher = FakeLauncher(stateDir, fakeGateway)
-    ctx.launch = launcher
-    ctx.warm = lambda: None
     ctx.terminalForeground = lambda: True
-    extra = ["--foreground"] if foreground else []
-    port = str(fakeGateway.port)
-    code, _, err = run(
-        capsys, stateDir, "start", "--port", port, "--log-level", "warn", *extra, ctx=ctx
-    )
-    assert code == 0, err
-    gateway = launcher.argv[launcher.argv.index("mcpgateway") + 1 :]
-    assert gateway[gateway.index("--log-level") + 1] == "warn"
-    options = tap.Options()
-    options.parseOptions(gateway)  # the gateway takes the command line start gives it
-    assert options["log-level"] == "warn"
+    started = start("--log-level", "warn", *(["--foreground"] if foreground else []))
+    assert started.code == 0, started.err
+    assert started.gateway[started.gateway.index("--log-level") + 1] == "warn"
+    # the gateway takes the command line start gives it
+    assert started.options()["log-level"] == "warn"
 
 
-def test_start_without_it_leaves_the_gateways_default(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
-    home: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
-) -> None:
-    launcher = FakeLauncher(stateDir, fakeGateway)
-    ctx.launch = launcher
-    ctx.warm = lambda: None
-    code, _, _ = run(capsys, stateDir, "start", "--port", str(fakeGateway.port), ctx=ctx)
-    assert code == 0 and "--log-level" not in launcher.argv
+def test_start_without_it_leaves_the_gateways_default(start: Start) -> None:
+    started = start()
+    assert started.code == 0 and "--log-level" not in started.argv
 
 
 def test_start_refuses_a_word_the_gateway_does_not_know(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
+    stateDir: Path, ctx: CliContext, cli: Cli
 ) -> None:
     ctx.launch = FakeLauncher(stateDir, None)
-    code, out, err = run(capsys, stateDir, "start", "--log-level", "verbose", ctx=ctx)
+    code, out, err = cli("start", "--log-level", "verbose")
     assert (code, out) == (2, "")
     assert "invalid choice: 'verbose'" in err and "debug" in err
     assert ctx.launch.argv == []

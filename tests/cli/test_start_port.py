@@ -14,8 +14,9 @@ import pytest
 from mcpgateway.cli.context import CliContext
 from mcpgateway.runtime.paths import LOG_FILE, STATE_FILE
 from mcpgateway.runtime.portuse import PortInUse, inUseMessage
-from tests.cli.support import FakeGateway, run, writeState
+from tests.cli.support import Cli, FakeGateway, writeState
 from tests.support.cli.start import FakeLauncher, noLaunch
+from tests.support.cli.started import Start
 
 LISTEN_FAILED = (
     "2026-11-25T04:30:02+0000 [mcpgateway.ops.services.ListenerService#critical]"
@@ -32,9 +33,7 @@ def gatewayLog(port: int, why: str) -> str:
     )
 
 
-def test_a_port_in_use_is_one_line_and_nothing_is_launched(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
-) -> None:
+def test_a_port_in_use_is_one_line_and_nothing_is_launched(ctx: CliContext, cli: Cli) -> None:
     checked: list[int] = []
 
     def checkPort(port: int) -> PortInUse | None:
@@ -43,11 +42,11 @@ def test_a_port_in_use_is_one_line_and_nothing_is_launched(
 
     ctx.checkPort = checkPort
     ctx.launch = noLaunch
-    code, out, err = run(capsys, stateDir, "start", "--port", "9101", ctx=ctx)
+    code, out, err = cli("start", "--port", "9101")
     assert (code, out, checked) == (1, "", [9101])
     # Without ~/.claude.json either: the demo is not announced for a start that fails.
     assert err == "mcpgateway: port 9101 is in use (by pid 4321); pick another with --port\n"
-    code, out, err = run(capsys, stateDir, "start", "--port", "9101", "--json", ctx=ctx)
+    code, out, err = cli("start", "--port", "9101", "--json")
     assert (code, err) == (1, "")
     assert json.loads(out) == {
         "ok": False,
@@ -55,34 +54,27 @@ def test_a_port_in_use_is_one_line_and_nothing_is_launched(
         "port": 9101,
         "pid": 4321,
     }
-    code, out, err = run(capsys, stateDir, "start", "--foreground", ctx=ctx)
+    code, out, err = cli("start", "--foreground")
     assert (code, checked[-1]) == (1, 9100)  # the default port, in the foreground too
     assert err == "mcpgateway: port 9100 is in use (by pid 4321); pick another with --port\n"
 
 
-def test_a_port_whose_holder_is_unknown_is_said_without_a_pid(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
-) -> None:
+def test_a_port_whose_holder_is_unknown_is_said_without_a_pid(ctx: CliContext, cli: Cli) -> None:
     ctx.checkPort = lambda port: PortInUse(port, None)
     ctx.launch = noLaunch
-    code, _, err = run(capsys, stateDir, "start", "--port", "9101", ctx=ctx)
+    code, _, err = cli("start", "--port", "9101")
     assert (code, err) == (1, "mcpgateway: port 9101 is in use; pick another with --port\n")
 
 
 def test_the_port_is_not_checked_while_a_gateway_starts_on_the_state_directory(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
     ctx: CliContext,
+    start: Start,
 ) -> None:
     """Its lock is held: the port it holds is its own, and this start
     reports it as running once it answers."""
     checked: list[int] = []
     ctx.checkPort = lambda port: checked.append(port) or PortInUse(port, 1)  # type: ignore[func-returns-value]
-    ctx.launch = FakeLauncher(stateDir, fakeGateway)
-    ctx.warm = lambda: None
-    code, out, _ = run(capsys, stateDir, "start", "--port", str(fakeGateway.port), ctx=ctx)
+    code, out, _ = start().outcome
     assert (code, checked) == (0, [])
     assert out.startswith("mcpgateway started")
 
@@ -97,24 +89,22 @@ def test_the_port_is_not_checked_while_a_gateway_starts_on_the_state_directory(
     ],
 )
 def test_a_port_taken_as_the_gateway_starts_is_read_from_its_log(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     ctx: CliContext,
     twistdExit: int,
     why: str,
     pid: int | None,
+    cli: Cli,
 ) -> None:
     """Free when checked, taken when the gateway listened: what it logged is
     said in the same one line, instead of its log."""
     (stateDir / LOG_FILE).write_text(LISTEN_FAILED.format(port=9101, why="an earlier run's"))
     ctx.warm = lambda: None
     ctx.launch = FakeLauncher(stateDir, None, code=twistdExit, log=gatewayLog(9101, why))
-    code, out, err = run(capsys, stateDir, "start", "--no-rewrite", "--port", "9101", ctx=ctx)
+    code, out, err = cli("start", "--no-rewrite", "--port", "9101")
     assert (code, out) == (1, "")
     assert err == f"mcpgateway: {inUseMessage(9101, pid)}\n"
-    code, out, err = run(
-        capsys, stateDir, "start", "--no-rewrite", "--port", "9101", "--json", ctx=ctx
-    )
+    code, out, err = cli("start", "--no-rewrite", "--port", "9101", "--json")
     assert (code, err) == (1, "")
     assert json.loads(out) == {
         "ok": False,
@@ -125,11 +115,11 @@ def test_a_port_taken_as_the_gateway_starts_is_read_from_its_log(
 
 
 def test_another_ports_failure_in_the_log_is_shown_as_before(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
+    stateDir: Path, ctx: CliContext, cli: Cli
 ) -> None:
     ctx.warm = lambda: None
     ctx.launch = FakeLauncher(stateDir, None, code=1, log=gatewayLog(9555, inUseMessage(9555, 7)))
-    code, _, err = run(capsys, stateDir, "start", "--no-rewrite", "--port", "9101", ctx=ctx)
+    code, _, err = cli("start", "--no-rewrite", "--port", "9101")
     assert code == 1
     assert err.splitlines()[0] == "mcpgateway: the gateway did not start (twistd exit status 1)"
     assert "port 9555 is in use (by pid 7)" in err  # among the log's lines
@@ -138,33 +128,21 @@ def test_another_ports_failure_in_the_log_is_shown_as_before(
 # -- a bridge's start -------------------------------------------------------------------
 
 
-def autoStart(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
-    *more: str,
-) -> list[str]:
+def autoStart(start: Start, stateDir: Path, *more: str) -> list[str]:
     (stateDir / STATE_FILE).unlink(missing_ok=True)  # none runs yet
-    launcher = FakeLauncher(stateDir, fakeGateway)
-    ctx.launch = launcher
-    ctx.warm = lambda: None
-    code, out, _ = run(capsys, stateDir, "start", "--port", str(fakeGateway.port), *more, ctx=ctx)
-    assert code == 0 and out.startswith("mcpgateway started"), out
-    return launcher.argv
+    started = start(*more)
+    assert started.code == 0 and started.out.startswith("mcpgateway started"), started.out
+    return started.argv
 
 
 def test_a_bridges_start_serves_the_claude_config_without_rewriting_it(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     home: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
+    start: Start,
 ) -> None:
     (home / ".claude.json").write_text('{"mcpServers": {}}')
-    assert "--rewrite-config" in autoStart(capsys, stateDir, fakeGateway, ctx)
-    argv = autoStart(capsys, stateDir, fakeGateway, ctx, "--auto-started")
+    assert "--rewrite-config" in autoStart(start, stateDir)
+    argv = autoStart(start, stateDir, "--auto-started")
     assert "--rewrite-config" not in argv and "--config" not in argv
 
 
@@ -172,12 +150,9 @@ def test_a_bridges_start_serves_the_claude_config_without_rewriting_it(
     "backup", ["config-backup.json", "client-backups/cursor-0123456789abcdef.json"]
 )
 def test_a_bridges_start_carries_on_an_adoption_left_in_effect(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     home: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
+    start: Start,
     backup: str,
 ) -> None:
     """The user's gateway adopted the files and did not put them back (it
@@ -187,20 +162,17 @@ def test_a_bridges_start_carries_on_an_adoption_left_in_effect(
     (stateDir / backup).parent.mkdir(exist_ok=True)
     (stateDir / backup).write_text("{}")
     (stateDir / "config-backup.json.1").write_text("{}")  # a kept copy alone would not count
-    assert "--rewrite-config" in autoStart(capsys, stateDir, fakeGateway, ctx, "--auto-started")
+    assert "--rewrite-config" in autoStart(start, stateDir, "--auto-started")
 
 
 def test_a_kept_copy_of_a_restored_backup_is_no_adoption_in_effect(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     home: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
+    start: Start,
 ) -> None:
     (home / ".claude.json").write_text('{"mcpServers": {}}')
     (stateDir / "config-backup.json.1").write_text("{}")
-    argv = autoStart(capsys, stateDir, fakeGateway, ctx, "--auto-started")
+    argv = autoStart(start, stateDir, "--auto-started")
     assert "--rewrite-config" not in argv
 
 
@@ -209,17 +181,17 @@ def test_a_kept_copy_of_a_restored_backup_is_no_adoption_in_effect(
     [(False, (), True), (True, (), False), (False, ("--no-rewrite",), False)],
 )
 def test_a_start_finding_a_gateway_that_adopts_nothing_says_how_to_adopt(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     running: FakeGateway,
     ctx: CliContext,
     rewriting: bool,
     more: tuple[str, ...],
     noted: bool,
+    cli: Cli,
 ) -> None:
     writeState(stateDir, os.getpid(), running.port, rewriteConfig=rewriting)
     ctx.launch = noLaunch
-    code, out, err = run(capsys, stateDir, "start", *more, ctx=ctx)
+    code, out, err = cli("start", *more)
     assert code == 0
     assert out == f"mcpgateway is already running (pid {os.getpid()}, port {running.port})\n"
     hint = (

@@ -10,8 +10,9 @@ import pytest
 
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.start import gatewayArgv
-from tests.cli.support import FakeGateway, run
+from tests.cli.support import Cli, run
 from tests.support.cli.start import FakeLauncher
+from tests.support.cli.started import Start
 
 
 def test_gateway_argv_passes_remote_with_the_rewrite(tmp_path: Path) -> None:
@@ -21,28 +22,18 @@ def test_gateway_argv_passes_remote_with_the_rewrite(tmp_path: Path) -> None:
     assert "--remote" not in gatewayArgv(tmp_path, 9100, None, False, False, remote="adopt")
 
 
-def test_start_remote_adopt(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
-    home: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
-) -> None:
+def test_start_remote_adopt(home: Path, start: Start) -> None:
     (home / ".claude.json").write_text('{"mcpServers": {}}')
-    launcher = FakeLauncher(stateDir, fakeGateway)
-    ctx.launch = launcher
-    port = str(fakeGateway.port)
-    code, _, _ = run(capsys, stateDir, "start", "--port", port, "--remote", "adopt", ctx=ctx)
-    assert code == 0
-    assert launcher.argv[launcher.argv.index("--remote") + 1] == "adopt"
+    started = start("--remote", "adopt")
+    assert started.code == 0
+    assert started.argv[started.argv.index("--remote") + 1] == "adopt"
 
 
 def test_start_refuses_adopt_without_rewrite(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, locked: None, ctx: CliContext
+    stateDir: Path, locked: None, ctx: CliContext, cli: Cli
 ) -> None:
     ctx.launch = FakeLauncher(stateDir, None)
-    code, out, err = run(capsys, stateDir, "start", "--remote", "adopt", "--no-rewrite", ctx=ctx)
+    code, out, err = cli("start", "--remote", "adopt", "--no-rewrite")
     assert code != 0 and out == ""
     assert "--remote adopt and --no-rewrite" in err
     assert ctx.launch.argv == []

@@ -10,11 +10,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.routes import (
     LINES_SHOWN,
     PROJECT_ROUTES_SHOWN,
@@ -23,32 +21,19 @@ from mcpgateway.cli.routes import (
     routeLines,
 )
 from mcpgateway.config.workspaces import WorkspaceKeys, isKey
-from tests.cli.support import HEALTH, FakeGateway, run
-from tests.support.cli.start import FakeLauncher
+from tests.cli.support import HEALTH, FakeGateway
 from tests.support.cli.start_routes import healthOf, serversAnswer
+from tests.support.cli.started import Start
 
 URL = "http://127.0.0.1:9700"
 OTHER_KEY = "z" * 16
 
 
-def startWith(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
-    *extra: str,
-) -> tuple[int, str, str]:
-    ctx.launch = FakeLauncher(stateDir, fakeGateway)
-    return run(capsys, stateDir, "start", "--port", str(fakeGateway.port), *extra, ctx=ctx)
-
-
 def test_start_prints_a_project_only_server_at_its_workspace_route(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     home: Path,
-    locked: None,
     fakeGateway: FakeGateway,
-    ctx: CliContext,
+    start: Start,
 ) -> None:
     """The tester's case: C{everything} is the user's, C{pmem} only a
     project's. C{/pmem/mcp} is a 404: it must not be printed; its project's
@@ -69,7 +54,7 @@ def test_start_prints_a_project_only_server_at_its_workspace_route(
         200,
         serversAnswer({"everything": [""], "pmem": [key]}),
     )
-    code, out, _ = startWith(capsys, stateDir, fakeGateway, ctx)
+    code, out, _ = start().outcome
     assert code == 0
     url = f"http://127.0.0.1:{fakeGateway.port}"
     assert out.splitlines() == [
@@ -80,7 +65,7 @@ def test_start_prints_a_project_only_server_at_its_workspace_route(
     ]
     assert f"{url}/pmem/mcp" not in out
     (stateDir / "state.json").unlink()  # start again, with --json
-    code, out, _ = startWith(capsys, stateDir, fakeGateway, ctx, "--json")
+    code, out, _ = start("--json").outcome
     document = json.loads(out)
     assert document["servers"] == ["everything", "pmem"]
     assert document["routes"] == {
@@ -90,53 +75,45 @@ def test_start_prints_a_project_only_server_at_its_workspace_route(
 
 
 def test_a_server_of_the_user_and_of_projects_lists_both(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
-    locked: None,
     fakeGateway: FakeGateway,
-    ctx: CliContext,
+    start: Start,
 ) -> None:
     """A key no project of the config gives is printed without a path."""
     fakeGateway.answers["/health"] = (200, healthOf("fs"))
     fakeGateway.answers["/api/v1/servers"] = (200, serversAnswer({"fs": [OTHER_KEY, ""]}))
-    code, out, _ = startWith(capsys, stateDir, fakeGateway, ctx)
+    code, out, _ = start().outcome
     assert code == 0
     url = f"http://127.0.0.1:{fakeGateway.port}"
     assert out.splitlines()[1:] == [f"  {url}/fs/mcp", f"  {url}/fs~{OTHER_KEY}/mcp"]
 
 
 def test_without_the_routes_start_guesses_no_url(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
-    locked: None,
     fakeGateway: FakeGateway,
-    ctx: CliContext,
+    start: Start,
 ) -> None:
     """The API refuses (a token it lacks): the servers are named, no URL
     that may be a 404 is printed, and the start still succeeds."""
     fakeGateway.routes[("GET", "/api/v1/servers")] = (401, {"error": "token required"})
-    code, out, _ = startWith(capsys, stateDir, fakeGateway, ctx)
+    code, out, _ = start().outcome
     assert code == 0
     lines = out.splitlines()
     assert lines[1] == "  servers: context7, serena, tavily"
     assert lines[2].startswith("  (their routes are not listed: token required")
     assert "/context7/mcp" not in out
     (stateDir / "state.json").unlink()
-    code, out, _ = startWith(capsys, stateDir, fakeGateway, ctx, "--json")
+    code, out, _ = start("--json").outcome
     document = json.loads(out)
     assert document["routes"] is None and "token required" in document["routesError"]
 
 
 def test_a_gateway_without_servers_lists_nothing(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
-    locked: None,
     fakeGateway: FakeGateway,
-    ctx: CliContext,
+    start: Start,
 ) -> None:
     fakeGateway.answers["/health"] = (200, healthOf())
     fakeGateway.answers["/api/v1/servers"] = (200, {"servers": []})
-    code, out, _ = startWith(capsys, stateDir, fakeGateway, ctx)
+    code, out, _ = start().outcome
     assert code == 0
     assert out == (
         f"mcpgateway started (pid {os.getpid()}): 0 servers at"
@@ -145,14 +122,11 @@ def test_a_gateway_without_servers_lists_nothing(
 
 
 def test_an_older_gateway_without_routes_gets_no_guessed_url(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
-    locked: None,
     fakeGateway: FakeGateway,
-    ctx: CliContext,
+    start: Start,
 ) -> None:
     fakeGateway.answers["/api/v1/servers"] = (200, {"servers": [{"name": "context7"}]})
-    code, out, _ = startWith(capsys, stateDir, fakeGateway, ctx)
+    code, out, _ = start().outcome
     assert code == 0
     assert "lists no routes" in out and "/context7/mcp" not in out
 
@@ -216,12 +190,9 @@ def test_parse_routes_drops_malformed_keys() -> None:
 
 
 def test_routes_are_read_from_health_and_the_api_is_left_alone(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
     home: Path,
-    locked: None,
     fakeGateway: FakeGateway,
-    ctx: CliContext,
+    start: Start,
 ) -> None:
     """The management API's first request loads Klein into the
     gateway (about 8 MB for its whole life): start reads the routes /health
@@ -229,7 +200,7 @@ def test_routes_are_read_from_health_and_the_api_is_left_alone(
     (home / ".claude.json").write_text(json.dumps({"mcpServers": {"everything": {}}}))
     [line] = serversAnswer({"everything": [""]})["servers"]
     fakeGateway.answers["/health"] = (200, {**HEALTH, "servers": {"everything": line}})
-    code, out, _ = startWith(capsys, stateDir, fakeGateway, ctx)
+    code, out, _ = start().outcome
     assert code == 0
     assert f"  http://127.0.0.1:{fakeGateway.port}/everything/mcp" in out.splitlines()
     assert not any(path.startswith("/api") for path in fakeGateway.requests)

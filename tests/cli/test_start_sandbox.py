@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from mcpgateway import tap
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.start import gatewayArgv
 from mcpgateway.sandbox import confine
 from mcpgateway.startup.sandboxing import MODES as SANDBOX_MODES
-from tests.cli.support import FakeGateway, run
+from tests.cli.support import Cli
 from tests.support.cli.start import FakeLauncher
+from tests.support.cli.started import Start
 
 
 def test_the_words_are_the_sandboxs() -> None:
@@ -34,55 +34,33 @@ def test_gateway_argv_passes_the_mode_to_the_gateway(tmp_path: Path) -> None:
 @pytest.mark.parametrize("foreground", [False, True])
 @pytest.mark.parametrize("mode", ["auto", "off", "bubblewrap", "landlock"])
 def test_start_sandbox_reaches_the_gateway(
-    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-    stateDir: Path,
     home: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
     ctx: CliContext,
+    start: Start,
     foreground: bool,
     mode: str,
 ) -> None:
     monkeypatch.delenv("MCPGATEWAY_SANDBOX", raising=False)
     (home / ".claude.json").write_text('{"mcpServers": {}}')
-    launcher = FakeLauncher(stateDir, fakeGateway)
-    ctx.launch = launcher
-    ctx.warm = lambda: None
     ctx.terminalForeground = lambda: True
-    extra = ["--foreground"] if foreground else []
-    port = str(fakeGateway.port)
-    code, _, err = run(
-        capsys, stateDir, "start", "--port", port, "--sandbox", mode, *extra, ctx=ctx
-    )
-    assert code == 0, err
-    gateway = launcher.argv[launcher.argv.index("mcpgateway") + 1 :]
-    assert gateway[gateway.index("--sandbox") + 1] == mode
-    options = tap.Options()
-    options.parseOptions(gateway)  # the gateway takes the command line start gives it
-    assert options["sandbox"] == mode
+    started = start("--sandbox", mode, *(["--foreground"] if foreground else []))
+    assert started.code == 0, started.err
+    assert started.gateway[started.gateway.index("--sandbox") + 1] == mode
+    # the gateway takes the command line start gives it
+    assert started.options()["sandbox"] == mode
 
 
-def test_start_without_it_leaves_the_gateways_default(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
-    home: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
-) -> None:
-    launcher = FakeLauncher(stateDir, fakeGateway)
-    ctx.launch = launcher
-    ctx.warm = lambda: None
-    code, _, _ = run(capsys, stateDir, "start", "--port", str(fakeGateway.port), ctx=ctx)
-    assert code == 0 and "--sandbox" not in launcher.argv
+def test_start_without_it_leaves_the_gateways_default(start: Start) -> None:
+    started = start()
+    assert started.code == 0 and "--sandbox" not in started.argv
 
 
 def test_start_refuses_a_word_the_gateway_does_not_know(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
+    stateDir: Path, ctx: CliContext, cli: Cli
 ) -> None:
     ctx.launch = FakeLauncher(stateDir, None)
-    code, out, err = run(capsys, stateDir, "start", "--sandbox", "on", ctx=ctx)
+    code, out, err = cli("start", "--sandbox", "on")
     assert (code, out) == (2, "")
     assert "invalid choice: 'on'" in err and "auto" in err
     assert ctx.launch.argv == []

@@ -21,10 +21,11 @@ from mcpgateway.cli.context import CliContext, Timeouts
 from mcpgateway.cli.status import configLine
 from mcpgateway.ops.statedir import LOCK_FILE
 from mcpgateway.runtime.paths import LOG_FILE
-from tests.cli.support import HEALTH, FakeGateway, run, writeState
+from tests.cli.support import HEALTH, Cli, FakeGateway, run, writeState
 from tests.support.cli.clients import adopt, cursorFile
 from tests.support.cli.start import FakeLauncher
 from tests.support.cli.start_routes import healthOf, serversAnswer
+from tests.support.cli.started import Start
 
 LOCKED = (
     b"mcpgateway: another gateway is running on state directory /s (pid ?, port ?);"
@@ -47,11 +48,11 @@ def _noWarmUp(ctx: CliContext) -> None:
 
 
 def test_a_second_start_waits_for_the_gateway_that_is_starting(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     locked: None,
     fakeGateway: FakeGateway,
     ctx: CliContext,
+    cli: Cli,
 ) -> None:
     """Its twistd is refused (the lock is the other start's gateway's); that
     gateway writes its state.json a moment later and answers /health."""
@@ -66,10 +67,10 @@ def test_a_second_start_waits_for_the_gateway_that_is_starting(
             writeState(stateDir, os.getpid(), fakeGateway.port)
 
     ctx.sleep = sleep
-    code, out, err = run(capsys, stateDir, "start", "--no-rewrite", ctx=ctx)
+    code, out, err = cli("start", "--no-rewrite")
     assert (code, err) == (0, "")
     assert out == f"mcpgateway is already running (pid {os.getpid()}, port {fakeGateway.port})\n"
-    code, out, _ = run(capsys, stateDir, "start", "--no-rewrite", "--json", ctx=ctx)
+    code, out, _ = cli("start", "--no-rewrite", "--json")
     assert code == 0
     assert json.loads(out) == {
         "ok": True,
@@ -80,15 +81,15 @@ def test_a_second_start_waits_for_the_gateway_that_is_starting(
 
 
 def test_a_second_start_on_another_port_is_refused_once_the_other_runs(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     locked: None,
     fakeGateway: FakeGateway,
     ctx: CliContext,
+    cli: Cli,
 ) -> None:
     ctx.launch = FakeLauncher(stateDir, None, code=1, output=LOCKED)
     ctx.sleep = stateWriter(stateDir, fakeGateway.port)
-    code, out, err = run(capsys, stateDir, "start", "--no-rewrite", "--port", "1", ctx=ctx)
+    code, out, err = cli("start", "--no-rewrite", "--port", "1")
     assert (code, out) == (1, "")
     assert err == (
         f"mcpgateway: already running (pid {os.getpid()}, port {fakeGateway.port});"
@@ -97,7 +98,7 @@ def test_a_second_start_on_another_port_is_refused_once_the_other_runs(
 
 
 def test_a_second_start_fails_when_the_other_gateway_does_not_start_either(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
+    stateDir: Path, ctx: CliContext, cli: Cli
 ) -> None:
     fd = os.open(stateDir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -111,7 +112,7 @@ def test_a_second_start_fails_when_the_other_gateway_does_not_start_either(
     ctx.launch = FakeLauncher(stateDir, None, code=1, output=LOCKED)
     ctx.sleep = sleep
     try:
-        code, _, err = run(capsys, stateDir, "start", "--no-rewrite", ctx=ctx)
+        code, _, err = cli("start", "--no-rewrite")
     finally:
         if not released:
             os.close(fd)
@@ -120,11 +121,11 @@ def test_a_second_start_fails_when_the_other_gateway_does_not_start_either(
 
 
 def test_a_second_start_gives_up_at_the_start_timeout(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, locked: None, ctx: CliContext
+    stateDir: Path, locked: None, ctx: CliContext, cli: Cli
 ) -> None:
     ctx.launch = FakeLauncher(stateDir, None, code=1, output=LOCKED)
     ctx.timeouts = Timeouts(start=0.3)
-    code, _, err = run(capsys, stateDir, "start", "--no-rewrite", ctx=ctx)
+    code, _, err = cli("start", "--no-rewrite")
     assert code == 1 and "another gateway is running" in err
 
 
@@ -133,12 +134,11 @@ def fsLine() -> dict[str, Any]:
 
 
 def test_start_reports_once_the_other_clients_servers_are_served(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     home: Path,
-    locked: None,
     fakeGateway: FakeGateway,
     ctx: CliContext,
+    start: Start,
 ) -> None:
     """No ~/.claude.json; Cursor's fs is adopted as the gateway listens and
     served once its config is loaded again: the first /health has no server
@@ -152,8 +152,7 @@ def test_start_reports_once_the_other_clients_servers_are_served(
         fakeGateway.answers["/health"] = (200, healthOf("fs"))
 
     ctx.sleep = sleep
-    ctx.launch = FakeLauncher(stateDir, fakeGateway)
-    code, out, _ = run(capsys, stateDir, "start", "--port", str(fakeGateway.port), ctx=ctx)
+    code, out, _ = start().outcome
     assert code == 0
     url = f"http://127.0.0.1:{fakeGateway.port}"
     assert out.splitlines() == [
@@ -164,12 +163,12 @@ def test_start_reports_once_the_other_clients_servers_are_served(
 
 
 def test_start_says_which_servers_are_still_being_adopted(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     home: Path,
-    locked: None,
     fakeGateway: FakeGateway,
     ctx: CliContext,
+    start: Start,
+    cli: Cli,
 ) -> None:
     cursorFile(home)
     adopt(home, stateDir)
@@ -181,16 +180,13 @@ def test_start_says_which_servers_are_still_being_adopted(
         now[0] += seconds
 
     ctx.clock, ctx.sleep = (lambda: now[0]), sleep
-    ctx.launch = FakeLauncher(stateDir, fakeGateway)
-    code, out, _ = run(capsys, stateDir, "start", "--port", str(fakeGateway.port), ctx=ctx)
+    code, out, _ = start().outcome
     assert code == 0
     assert out.splitlines()[1] == (
         "  still being adopted: fs (`mcpgateway servers list` shows them once served)"
     )
     assert now[0] <= 5.5  # a few seconds at most, not the whole start timeout
-    code, out, _ = run(
-        capsys, stateDir, "start", "--port", str(fakeGateway.port), "--json", ctx=ctx
-    )
+    code, out, _ = cli("start", "--port", str(fakeGateway.port), "--json")
     assert code == 0 and "adopting" not in json.loads(out)  # already running: no wait
 
 
@@ -235,16 +231,16 @@ def test_status_config_line_says_what_is_rewritten(state: dict[str, Any], line: 
 
 
 def test_a_start_whose_daemon_gave_way_to_another_waits_for_it(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     locked: None,
     fakeGateway: FakeGateway,
     ctx: CliContext,
+    cli: Cli,
 ) -> None:
     """twistd exited 0 but its daemon is gone (it found the lock taken)
     while another gateway, starting, holds the lock."""
     ctx.launch = FakeLauncher(stateDir, None)
     ctx.sleep = stateWriter(stateDir, fakeGateway.port)
-    code, out, err = run(capsys, stateDir, "start", "--no-rewrite", ctx=ctx)
+    code, out, err = cli("start", "--no-rewrite")
     assert (code, err) == (0, "")
     assert out == f"mcpgateway is already running (pid {os.getpid()}, port {fakeGateway.port})\n"

@@ -11,10 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpgateway import tap
-from mcpgateway.cli.context import CliContext
-from tests.cli.support import FakeGateway, run
-from tests.support.cli.start import FakeLauncher
+from tests.support.cli.started import Start
 
 DOCS = Path(__file__).parents[2] / "docs" / "guide"
 
@@ -26,48 +23,25 @@ def documented() -> list[str]:
 
 
 def test_the_documented_command_line_starts_a_governed_gateway(
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    stateDir: Path,
-    home: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
-    tmp_path: Path,
+    home: Path, tmp_path: Path, start: Start
 ) -> None:
     (home / ".claude.json").write_text('{"mcpServers": {}}')
     etc = tmp_path / "etc"
     etc.mkdir()
     arguments = [a.replace("/etc/mcpgateway", str(etc)) for a in documented()]
     assert "--policy" in arguments and "--auth-tokens" in arguments
-    launcher = FakeLauncher(stateDir, fakeGateway)
-    ctx.launch = launcher
-    ctx.warm = lambda: None
-    port = str(fakeGateway.port)
-    code, _, err = run(capsys, stateDir, "start", "--port", port, *arguments, ctx=ctx)
-    assert code == 0, err
-    gateway = launcher.argv[launcher.argv.index("mcpgateway") + 1 :]
-    options = tap.Options()
-    options.parseOptions(gateway)  # the gateway takes the command line start gives it
+    started = start(*arguments)
+    assert started.code == 0, started.err
+    options = started.options()  # the gateway takes the command line start gives it
     assert options["policy"] == str(etc / "team.cedar")
     assert options["auth-tokens"] == str(etc / "tokens.json")
 
 
 def test_every_team_option_reaches_the_gateway_files_absolute(
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    stateDir: Path,
-    home: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
-    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, home: Path, tmp_path: Path, start: Start
 ) -> None:
     (home / ".claude.json").write_text('{"mcpServers": {}}')
     monkeypatch.chdir(tmp_path)
-    launcher = FakeLauncher(stateDir, fakeGateway)
-    ctx.launch = launcher
-    ctx.warm = lambda: None
     given = [
         "--oauth-issuer", "https://id.example.com/realms/dev",
         "--resource-uri", "https://mcp.example.com",
@@ -78,12 +52,9 @@ def test_every_team_option_reaches_the_gateway_files_absolute(
         "--audit-key-file", "keys/audit.key",
         "--audit-payloads",
     ]  # fmt: skip
-    port = str(fakeGateway.port)
-    code, _, err = run(capsys, stateDir, "start", "--port", port, *given, ctx=ctx)
-    assert code == 0, err
-    gateway = launcher.argv[launcher.argv.index("mcpgateway") + 1 :]
-    options = tap.Options()
-    options.parseOptions(gateway)
+    started = start(*given)
+    assert started.code == 0, started.err
+    options = started.options()
     assert options["oauth-issuer"] == "https://id.example.com/realms/dev"
     assert options["resource-uri"] == "https://mcp.example.com"
     assert options["oauth-scopes"] == ("mcp:use",)
@@ -94,17 +65,7 @@ def test_every_team_option_reaches_the_gateway_files_absolute(
     assert options["audit-payloads"]
 
 
-def test_start_without_them_passes_none(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
-    home: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
-) -> None:
-    launcher = FakeLauncher(stateDir, fakeGateway)
-    ctx.launch = launcher
-    ctx.warm = lambda: None
-    code, _, _ = run(capsys, stateDir, "start", "--port", str(fakeGateway.port), ctx=ctx)
-    assert code == 0
-    assert not {"--policy", "--auth-tokens", "--audit-log", "--audit-key-file"} & set(launcher.argv)
+def test_start_without_them_passes_none(start: Start) -> None:
+    started = start()
+    assert started.code == 0
+    assert not {"--policy", "--auth-tokens", "--audit-log", "--audit-key-file"} & set(started.argv)

@@ -7,8 +7,6 @@ import json
 import os
 from pathlib import Path
 
-import pytest
-
 from mcpgateway.cli.output import LEGEND
 from mcpgateway.cli.status import renderStatus
 from mcpgateway.ops.locate import GatewayProbe
@@ -17,11 +15,11 @@ from tests.cli.support import (
     HEALTH,
     SESSIONS,
     WITH_BROKEN,
+    Cli,
     FakeGateway,
     claudeJson,
     deadPid,
     freePort,
-    run,
     writeBackup,
     writeState,
 )
@@ -29,11 +27,9 @@ from tests.cli.support import (
 # -- status -----------------------------------------------------------------------------
 
 
-def test_status_shows_one_screen(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
-) -> None:
+def test_status_shows_one_screen(running: FakeGateway, cli: Cli) -> None:
     running.answers["/health"] = (200, WITH_BROKEN)
-    code, out, err = run(capsys, stateDir, "status")
+    code, out, err = cli("status")
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert (
@@ -97,13 +93,13 @@ AGGREGATE_SESSIONS = [
 
 
 def test_status_counts_the_aggregate_endpoints_sessions_on_lines_of_their_own(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+    running: FakeGateway, cli: Cli
 ) -> None:
     """The gateway's line counts every session of C{/sessions}; those of the
     aggregate endpoint (C{/mcp}) belong to no server: a line per endpoint
     says how many, so the sessions column adds up to the count above."""
     running.answers["/sessions"] = (200, {"sessions": AGGREGATE_SESSIONS})
-    code, out, _ = run(capsys, stateDir, "status")
+    code, out, _ = cli("status")
     assert code == 0
     lines = out.splitlines()
     assert lines[1] == "  3 servers, 3 children, 231 requests, 6 sessions, 56 MB"
@@ -132,10 +128,8 @@ def test_status_without_aggregate_sessions_has_no_aggregate_line(stateDir: Path)
     ]  # fmt: skip
 
 
-def test_status_json(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
-) -> None:
-    code, out, _ = run(capsys, stateDir, "status", "--json")
+def test_status_json(stateDir: Path, running: FakeGateway, cli: Cli) -> None:
+    code, out, _ = cli("status", "--json")
     assert code == 0
     document = json.loads(out)
     assert document["running"] is True
@@ -146,20 +140,18 @@ def test_status_json(
     assert document["sessions"] == SESSIONS["sessions"]
 
 
-def test_status_when_not_running(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None:
-    code, out, _ = run(capsys, stateDir, "status")
+def test_status_when_not_running(stateDir: Path, cli: Cli) -> None:
+    code, out, _ = cli("status")
     assert (code, out) == (1, "mcpgateway is not running\n")
     writeState(stateDir, deadPid(), 9100)
-    code, out, _ = run(capsys, stateDir, "status", "--json")
+    code, out, _ = cli("status", "--json")
     document = json.loads(out)
     assert (code, document["running"], document["stale"]) == (1, False, True)
 
 
-def test_status_when_the_gateway_does_not_answer(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, locked: None
-) -> None:
+def test_status_when_the_gateway_does_not_answer(stateDir: Path, locked: None, cli: Cli) -> None:
     writeState(stateDir, os.getpid(), freePort())
-    code, out, _ = run(capsys, stateDir, "status")
+    code, out, _ = cli("status")
     assert code == 1
     assert "running" in out and "no answer from" in out
     assert "Traceback" not in out
@@ -183,18 +175,16 @@ def test_status_shows_refused_requests_without_a_warning_text(stateDir: Path) ->
     ) in lines
 
 
-def test_status_counts_the_tasks_under_the_gateways_line(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
-) -> None:
+def test_status_counts_the_tasks_under_the_gateways_line(running: FakeGateway, cli: Cli) -> None:
     tasks = {"working": 2, "input_required": 1, "completed": 5, "failed": 1, "cancelled": 0}
     running.answers["/health"] = (200, {**HEALTH, "tasks": tasks})
-    code, out, _ = run(capsys, stateDir, "status")
+    code, out, _ = cli("status")
     lines = out.splitlines()
     assert code == 0
     assert lines[1] == "  3 servers, 3 children, 231 requests, 3 sessions, 56 MB"
     assert lines[2] == "  tasks: 2 running, 1 waiting for input, 5 done, 1 failed"
     assert lines[3].startswith("  config ")
-    document = json.loads(run(capsys, stateDir, "status", "--json")[1])
+    document = json.loads(cli("status", "--json")[1])
     assert document["health"]["tasks"] == tasks
 
 
@@ -212,10 +202,10 @@ def test_status_says_nothing_of_tasks_while_the_gateway_keeps_none(stateDir: Pat
 
 
 def test_status_is_loud_about_entries_no_gateway_serves_and_no_backup_restores(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+    stateDir: Path, home: Path, cli: Cli
 ) -> None:
     (home / ".claude.json").write_text(json.dumps(claudeJson(9100)))
-    code, out, _ = run(capsys, stateDir, "status")
+    code, out, _ = cli("status")
     assert code == 1
     lines = out.splitlines()
     assert lines[0] == "mcpgateway is not running"
@@ -225,7 +215,7 @@ def test_status_is_loud_about_entries_no_gateway_serves_and_no_backup_restores(
         " `mcpgateway restore` cannot put them back"
     )
     assert lines[2].startswith("    → re-add a, c (project /work/p) with `claude mcp add")
-    code, out, _ = run(capsys, stateDir, "status", "--json")
+    code, out, _ = cli("status", "--json")
     document = json.loads(out)
     assert document["running"] is False
     client = document["clientConfig"]
@@ -236,11 +226,11 @@ def test_status_is_loud_about_entries_no_gateway_serves_and_no_backup_restores(
 
 
 def test_status_names_the_way_out_when_a_backup_can_restore(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+    stateDir: Path, home: Path, cli: Cli
 ) -> None:
     (home / ".claude.json").write_text(json.dumps(claudeJson(9100)))
     writeBackup(stateDir, home / ".claude.json")
-    code, out, _ = run(capsys, stateDir, "status")
+    code, out, _ = cli("status")
     assert code == 1
     assert out.splitlines() == [
         "mcpgateway is not running",
@@ -251,10 +241,10 @@ def test_status_names_the_way_out_when_a_backup_can_restore(
 
 
 def test_status_of_a_running_gateway_whose_backup_is_gone(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, running: FakeGateway
+    stateDir: Path, home: Path, running: FakeGateway, cli: Cli
 ) -> None:
     (home / ".claude.json").write_text(json.dumps(claudeJson(running.port)))
-    code, out, _ = run(capsys, stateDir, "status")
+    code, out, _ = cli("status")
     assert code == 0
     lines = out.splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("  config "))
@@ -265,17 +255,15 @@ def test_status_of_a_running_gateway_whose_backup_is_gone(
     )
     assert lines[at + 2].startswith("    → re-add a, c (project /work/p)")
     writeBackup(stateDir, home / ".claude.json")
-    code, out, _ = run(capsys, stateDir, "status")
+    code, out, _ = cli("status")
     assert " ! " not in out.replace("      ! route them exactly", "")
-    document = json.loads(run(capsys, stateDir, "status", "--json")[1])
+    document = json.loads(cli("status", "--json")[1])
     assert document["clientConfig"]["problem"] is None
     assert document["clientConfig"]["backup"]["servers"] == 3
 
 
-def test_status_without_a_config_says_nothing_more(
-    capsys: pytest.CaptureFixture[str], stateDir: Path
-) -> None:
-    code, out, _ = run(capsys, stateDir, "status", "--json")
+def test_status_without_a_config_says_nothing_more(cli: Cli) -> None:
+    code, out, _ = cli("status", "--json")
     assert code == 1
     client = json.loads(out)["clientConfig"]
     assert client["exists"] is False and client["viaGateway"] == []

@@ -4,25 +4,20 @@ from the C{"savings"} of /health."""
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from mcpgateway.cli.status import savingsSummary
 from mcpgateway.report.health import healthBody
-from tests.cli.support import HEALTH, FakeGateway, run
+from tests.cli.support import HEALTH, Cli, FakeGateway
 from tests.support.web.health_savings import sampledGateway
 
 
-def test_status_shows_the_saving_under_the_gateway_line(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
-) -> None:
+def test_status_shows_the_saving_under_the_gateway_line(running: FakeGateway, cli: Cli) -> None:
     h, s = sampledGateway()
     status = h.gateway.readModel.status()
     savings = healthBody(replace(status, savings=s.sampler.estimate(status)))["savings"]
     running.answers["/health"] = (200, {**HEALTH, "savings": savings})
-    code, out, err = run(capsys, stateDir, "status")
+    code, out, err = cli("status")
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert lines[1].startswith("  3 servers, ")

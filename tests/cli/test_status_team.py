@@ -30,13 +30,22 @@ def withToken(environ: dict[str, str]) -> CliContext:
     return CliContext(http=GatewayClient(environ=environ))
 
 
-def test_status_without_a_token_shows_what_health_tells_and_says_what_is_not(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
-) -> None:
-    running.answers["/health"] = (200, HIDDEN)
+def tokenlessStatus(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway, health: Any
+) -> str:
+    """C{mcpgateway status} without a token, the gateway's /health answering
+    C{health} and its /sessions refusing: it succeeds quietly; its output."""
+    running.answers["/health"] = (200, health)
     running.answers["/sessions"] = (401, REFUSED)
     code, out, err = run(capsys, stateDir, "status", ctx=withToken({}))
     assert (code, err) == (0, "")
+    return out
+
+
+def test_status_without_a_token_shows_what_health_tells_and_says_what_is_not(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
+    out = tokenlessStatus(capsys, stateDir, running, HIDDEN)
     lines = out.splitlines()
     assert lines[0] == (
         f"mcpgateway 0.1.0 running: pid {os.getpid()}, port {running.port}, up 1h 02m"
@@ -108,10 +117,7 @@ LIVENESS = {"status": "ok", "detail": "liveness", "hint": "liveness only: ..."}
 def test_status_on_a_liveness_only_health_says_the_servers_are_not_shown(
     capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
 ) -> None:
-    running.answers["/health"] = (200, LIVENESS)
-    running.answers["/sessions"] = (401, REFUSED)
-    code, out, err = run(capsys, stateDir, "status", ctx=withToken({}))
-    assert (code, err) == (0, "")
+    out = tokenlessStatus(capsys, stateDir, running, LIVENESS)
     lines = out.splitlines()
     assert lines[0].startswith(f"mcpgateway 0.1.0 running: pid {os.getpid()}, port")
     assert lines[1] == (

@@ -10,27 +10,31 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from mcpgateway.cli.context import CliContext, Timeouts
 from mcpgateway.ops.statedir import LOCK_FILE, STATE_FILE
 from mcpgateway.runtime.paths import LOG_FILE
-from tests.cli.support import FakeClaudeConfig, claudeJson, deadPid, run, writeBackup, writeState
+from tests.cli.support import (
+    Cli,
+    FakeClaudeConfig,
+    claudeJson,
+    deadPid,
+    writeBackup,
+    writeState,
+)
 from tests.support.cli.stop import GATEWAY_STANDIN, standIn
 
 # -- stop -------------------------------------------------------------------------------
 
 
 def test_stop_with_a_stale_state_restores_and_removes_it(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     tmp_path: Path,
     fakeClaude: list[tuple[Path, Path]],
-    ctx: CliContext,
+    cli: Cli,
 ) -> None:
     config = tmp_path / "claude.json"
     state = writeState(stateDir, deadPid(), 9100, config=str(config))
-    code, out, _ = run(capsys, stateDir, "stop", ctx=ctx)
+    code, out, _ = cli("stop")
     assert code == 0
     assert fakeClaude == [(config, stateDir)]
     assert not state.exists()
@@ -40,14 +44,13 @@ def test_stop_with_a_stale_state_restores_and_removes_it(
 
 
 def test_stop_with_a_stale_state_restores_the_default_config(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     home: Path,
     fakeClaude: list[tuple[Path, Path]],
-    ctx: CliContext,
+    cli: Cli,
 ) -> None:
     writeState(stateDir, deadPid(), 9100)
-    code, out, _ = run(capsys, stateDir, "stop", "--json", ctx=ctx)
+    code, out, _ = cli("stop", "--json")
     assert code == 0
     assert fakeClaude == [(home / ".claude.json", stateDir)]
     document = json.loads(out)
@@ -56,20 +59,19 @@ def test_stop_with_a_stale_state_restores_the_default_config(
 
 
 def test_stop_with_a_stale_state_that_did_not_rewrite_skips_restore(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     fakeClaude: list[tuple[Path, Path]],
-    ctx: CliContext,
+    cli: Cli,
 ) -> None:
     state = writeState(stateDir, deadPid(), 9100, rewriteConfig=False)
-    code, _, _ = run(capsys, stateDir, "stop", ctx=ctx)
+    code, _, _ = cli("stop")
     assert code == 0
     assert fakeClaude == []
     assert not state.exists()
 
 
 def test_stop_keeps_a_stale_state_when_restore_fails(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
+    stateDir: Path, ctx: CliContext, cli: Cli
 ) -> None:
     class Failing(FakeClaudeConfig):
         def restore(self) -> Any:
@@ -77,28 +79,26 @@ def test_stop_keeps_a_stale_state_when_restore_fails(
 
     ctx.claudeConfigClass = lambda: Failing
     state = writeState(stateDir, deadPid(), 9100)
-    code, _, err = run(capsys, stateDir, "stop", ctx=ctx)
+    code, _, err = cli("stop")
     assert code == 1
     assert err.startswith("mcpgateway: cannot restore ") and "disk full" in err
     assert len(err.splitlines()) == 1
     assert state.exists()  # the config path in it is still needed
 
 
-def test_stop_when_not_running(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None:
-    code, out, _ = run(capsys, stateDir, "stop")
+def test_stop_when_not_running(cli: Cli) -> None:
+    code, out, _ = cli("stop")
     assert (code, out) == (0, "mcpgateway is not running\n")
 
 
-def test_stop_terminates_the_running_gateway(
-    capsys: pytest.CaptureFixture[str], stateDir: Path
-) -> None:
+def test_stop_terminates_the_running_gateway(stateDir: Path, cli: Cli) -> None:
     process = subprocess.Popen(
         [sys.executable, "-c", GATEWAY_STANDIN, str(stateDir / LOCK_FILE)], stdout=subprocess.PIPE
     )
     try:
         assert process.stdout is not None and process.stdout.readline() == b"ready\n"
         state = writeState(stateDir, process.pid, 9100)
-        code, out, _ = run(capsys, stateDir, "stop")
+        code, out, _ = cli("stop")
         assert (code, out) == (0, f"mcpgateway stopped (pid {process.pid})\n")
         assert process.wait(5) == 0
         assert not state.exists()
@@ -109,7 +109,7 @@ def test_stop_terminates_the_running_gateway(
 
 
 def test_stop_fails_when_entries_still_point_at_the_stopped_gateway(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+    stateDir: Path, home: Path, cli: Cli
 ) -> None:
     """The gateway's restore failed (or a client wrote its copy back): stop
     names the file and the way out, and exits 1."""
@@ -118,7 +118,7 @@ def test_stop_fails_when_entries_still_point_at_the_stopped_gateway(
     writeBackup(stateDir, config)
     with standIn(stateDir) as process:
         writeState(stateDir, process.pid, 9100, config=str(config))
-        code, out, err = run(capsys, stateDir, "stop")
+        code, out, err = cli("stop")
     assert (code, out) == (1, f"mcpgateway stopped (pid {process.pid})\n")
     assert err == (
         f"mcpgateway: {config} still has 2 entries pointing at the stopped gateway"
@@ -128,14 +128,12 @@ def test_stop_fails_when_entries_still_point_at_the_stopped_gateway(
     )
 
 
-def test_stop_json_names_the_entries_left(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
-) -> None:
+def test_stop_json_names_the_entries_left(stateDir: Path, home: Path, cli: Cli) -> None:
     config = home / ".claude.json"
     config.write_text(json.dumps(claudeJson(9100)))
     with standIn(stateDir) as process:  # and no backup: restore cannot help
         writeState(stateDir, process.pid, 9100, config=str(config))
-        code, out, _ = run(capsys, stateDir, "stop", "--json")
+        code, out, _ = cli("stop", "--json")
     document = json.loads(out)
     assert code == 1
     assert document["ok"] is False and document["stopped"] is True
@@ -146,9 +144,7 @@ def test_stop_json_names_the_entries_left(
     assert "claude mcp add" in document["error"]
 
 
-def test_stop_passes_when_the_config_was_restored(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
-) -> None:
+def test_stop_passes_when_the_config_was_restored(stateDir: Path, home: Path, cli: Cli) -> None:
     """Only the config says whether the restore worked: a backup the gateway
     keeps after restoring is not a failure, and stop does not say it is."""
     config = home / ".claude.json"
@@ -156,7 +152,7 @@ def test_stop_passes_when_the_config_was_restored(
     writeBackup(stateDir, config)
     with standIn(stateDir) as process:
         writeState(stateDir, process.pid, 9100, config=str(config))
-        code, out, err = run(capsys, stateDir, "stop", "--json")
+        code, out, err = cli("stop", "--json")
     assert (code, err) == (0, "")
     assert json.loads(out) == {
         "ok": True,
@@ -168,41 +164,40 @@ def test_stop_passes_when_the_config_was_restored(
 
 
 def test_stop_fails_when_the_config_cannot_be_read_after(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, tmp_path: Path
+    stateDir: Path, tmp_path: Path, cli: Cli
 ) -> None:
     config = tmp_path / "work" / ".mcp.json"
     config.parent.mkdir()
     config.write_text('{"mcpServers": {')
     with standIn(stateDir) as process:
         writeState(stateDir, process.pid, 9100, config=str(config))
-        code, _, err = run(capsys, stateDir, "stop")
+        code, _, err = cli("stop")
     assert code == 1
     assert err.startswith(f"mcpgateway: cannot check that {config} was restored: ")
     assert err.endswith(f"fix it, then `mcpgateway restore --config {config}`\n")
 
 
 def test_stop_of_a_non_adopting_gateway_does_not_check_the_config(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+    stateDir: Path, home: Path, cli: Cli
 ) -> None:
     config = home / ".claude.json"
     config.write_text(json.dumps(claudeJson(9100)))  # the user's own entries
     with standIn(stateDir) as process:
         writeState(stateDir, process.pid, 9100, config=str(config), rewriteConfig=False)
-        code, out, err = run(capsys, stateDir, "stop")
+        code, out, err = cli("stop")
     assert (code, out, err) == (0, f"mcpgateway stopped (pid {process.pid})\n", "")
 
 
 def test_stop_with_a_stale_state_fails_when_the_restore_left_entries(
-    capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     home: Path,
     fakeClaude: list[tuple[Path, Path]],
-    ctx: CliContext,
+    cli: Cli,
 ) -> None:
     config = home / ".claude.json"
     config.write_text(json.dumps(claudeJson(9100)))
     writeState(stateDir, deadPid(), 9100, config=str(config))
-    code, out, err = run(capsys, stateDir, "stop", ctx=ctx)
+    code, out, err = cli("stop")
     assert code == 1
     assert "stale state.json" in out
     assert err.startswith(
@@ -212,9 +207,7 @@ def test_stop_with_a_stale_state_fails_when_the_restore_left_entries(
     assert not (stateDir / STATE_FILE).exists()
 
 
-def test_stop_gives_up_after_the_timeout(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
-) -> None:
+def test_stop_gives_up_after_the_timeout(stateDir: Path, ctx: CliContext, cli: Cli) -> None:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -228,7 +221,7 @@ def test_stop_gives_up_after_the_timeout(
         assert process.stdout is not None and process.stdout.readline() == b"ready\n"
         writeState(stateDir, process.pid, 9100)
         ctx.timeouts = Timeouts(stop=0.3)
-        code, _, err = run(capsys, stateDir, "stop", ctx=ctx)
+        code, _, err = cli("stop")
         assert code == 1
         assert f"(pid {process.pid}) is still running" in err
     finally:

@@ -12,7 +12,7 @@ import pytest
 
 from mcpgateway.clientconfigs.claude import ClaudeConfig
 from mcpgateway.runtime.paths import USER_BACKUP
-from tests.cli.support import check, run
+from tests.cli.support import Cli, check
 from tests.clientconfigs.adoptkit import otherPort
 
 GATEWAY = "http://127.0.0.1:9200"
@@ -41,11 +41,11 @@ def stoppedWithAStaleCopy(home: Path, stateDir: Path) -> Path:
 
 
 def test_status_flags_entries_pointing_at_the_port_the_gateway_last_ran_on(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+    stateDir: Path, home: Path, cli: Cli
 ) -> None:
     stoppedWithAStaleCopy(home, stateDir)
 
-    code, out, _ = run(capsys, stateDir, "status")
+    code, out, _ = cli("status")
 
     assert code == 1
     assert out.splitlines() == [
@@ -54,14 +54,14 @@ def test_status_flags_entries_pointing_at_the_port_the_gateway_last_ran_on(
         "    → run `mcpgateway start` to serve them again, or `mcpgateway restore` to put the"
         " stdio entries back",
     ]
-    client = json.loads(run(capsys, stateDir, "status", "--json")[1])["clientConfig"]
+    client = json.loads(cli("status", "--json")[1])["clientConfig"]
     assert client["url"] == GATEWAY
     assert client["urls"] == [GATEWAY, "http://127.0.0.1:9100"]
     assert client["viaGateway"] == client["keptKnows"] == ["fs", "mem"]
 
 
 def test_doctor_fails_the_claude_config_until_restore_puts_them_back(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+    stateDir: Path, home: Path, cli: Cli
 ) -> None:
     path = stoppedWithAStaleCopy(home, stateDir)
 
@@ -73,21 +73,21 @@ def test_doctor_fails_the_claude_config_until_restore_puts_them_back(
         f" {GATEWAY}, where the gateway is not running"
     )
     assert result.fix is not None and "`mcpgateway restore`" in result.fix
-    assert run(capsys, stateDir, "restore")[0] == 0
+    assert cli("restore")[0] == 0
     assert json.loads(path.read_text())["mcpServers"]["fs"] == {"command": "fs-server"}
     assert check(stateDir, "claudeConfig").status == "pass"
-    assert run(capsys, stateDir, "status")[1] == "mcpgateway is not running\n"
+    assert cli("status")[1] == "mcpgateway is not running\n"
 
 
 def test_an_entry_no_kept_backup_knows_is_named_as_lost(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+    stateDir: Path, home: Path, cli: Cli
 ) -> None:
     path = stoppedWithAStaleCopy(home, stateDir)
     data = json.loads(path.read_text())
     data["mcpServers"]["mine"] = {"type": "http", "url": f"{GATEWAY}/mine/mcp"}
     path.write_text(json.dumps(data))
 
-    code, out, _ = run(capsys, stateDir, "status")
+    code, out, _ = cli("status")
 
     assert code == 1
     lines = out.splitlines()

@@ -19,7 +19,7 @@ from mcpgateway.cli import bridge as cli_bridge
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.http import GatewayClient, GatewayHTTPSHandler, loopbackOpener
 from mcpgateway.ops.locate import GatewayProbe, gatewayUrl
-from tests.cli.support import HEALTH, SERVERS, SESSIONS, check, run, writeState
+from tests.cli.support import HEALTH, SERVERS, SESSIONS, Cli, check, run, writeState
 from tests.support.cli.http import FakeOpener
 from tests.support.cli.restart import NEW, OLD, Scene
 
@@ -33,11 +33,11 @@ def tlsClient(ctx: CliContext) -> FakeOpener:
 
 
 def test_status_of_a_tls_gateway_asks_and_prints_https(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, locked: None, ctx: CliContext
+    stateDir: Path, locked: None, ctx: CliContext, cli: Cli
 ) -> None:
     writeState(stateDir, os.getpid(), 9100, tls=True)
     opener = tlsClient(ctx)
-    code, out, err = run(capsys, stateDir, "status", ctx=ctx)
+    code, out, err = cli("status")
     assert (code, err) == (0, "")
     assert [(method, url) for method, url, *_ in opener.requests] == [
         ("GET", f"{BASE}/health"),
@@ -57,11 +57,11 @@ def test_doctor_checks_the_health_of_a_tls_gateway_over_https(
 
 
 def test_servers_list_of_a_tls_gateway_uses_https(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, locked: None, ctx: CliContext
+    stateDir: Path, locked: None, ctx: CliContext, cli: Cli
 ) -> None:
     writeState(stateDir, os.getpid(), 9100, tls=True)
     opener = tlsClient(ctx)
-    code, _, err = run(capsys, stateDir, "servers", "list", "--json", ctx=ctx)
+    code, _, err = cli("servers", "list", "--json")
     assert (code, err) == (0, "")
     assert {url for _, url, *_ in opener.requests} <= {
         f"{BASE}/api/v1/servers",
@@ -72,11 +72,11 @@ def test_servers_list_of_a_tls_gateway_uses_https(
 
 
 def test_a_plain_gateway_stays_http(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, locked: None, ctx: CliContext
+    stateDir: Path, locked: None, ctx: CliContext, cli: Cli
 ) -> None:
     writeState(stateDir, os.getpid(), 9100, tls=False)
     opener = tlsClient(ctx)
-    assert run(capsys, stateDir, "status", ctx=ctx)[0] == 0
+    assert cli("status")[0] == 0
     assert {url.split(":", 1)[0] for _, url, *_ in opener.requests} == {"http"}
 
 

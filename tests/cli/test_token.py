@@ -16,14 +16,12 @@ from mcpgateway.auth.tokenfile import parseTokens, tokenHash
 from mcpgateway.cli.http import GatewayClient
 from mcpgateway.cli.output import CliError
 from mcpgateway.cli.token import parseExpires
-from tests.cli.support import run
+from tests.cli.support import Cli
 
 
-def test_token_new_prints_the_token_alone_and_stores_its_hash(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, tmp_path: Path
-) -> None:
+def test_token_new_prints_the_token_alone_and_stores_its_hash(tmp_path: Path, cli: Cli) -> None:
     path = tmp_path / "tokens.json"
-    code, out, err = run(capsys, stateDir, "token", "new", "alice", "--file", str(path))
+    code, out, err = cli("token", "new", "alice", "--file", str(path))
     assert code == 0
     token = out.strip()
     assert re.fullmatch(r"mcpgw_[A-Za-z0-9_-]{43}", token) and out == token + "\n"
@@ -35,14 +33,10 @@ def test_token_new_prints_the_token_alone_and_stores_its_hash(
     assert token not in path.read_text()
 
 
-def test_token_new_with_servers_admin_expiry_as_json(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, tmp_path: Path
-) -> None:
+def test_token_new_with_servers_admin_expiry_as_json(tmp_path: Path, cli: Cli) -> None:
     path = tmp_path / "tokens.json"
-    run(capsys, stateDir, "token", "new", "alice", "--file", str(path))
-    code, out, _ = run(
-        capsys,
-        stateDir,
+    cli("token", "new", "alice", "--file", str(path))
+    code, out, _ = cli(
         "token",
         "new",
         "ci@team",
@@ -67,14 +61,13 @@ def test_token_new_with_servers_admin_expiry_as_json(
 
 
 def test_token_new_uses_the_environment_file(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    cli: Cli,
 ) -> None:
     path = tmp_path / "env-tokens.json"
     monkeypatch.setenv("MCPGATEWAY_AUTH_TOKENS", str(path))
-    code, _, _ = run(capsys, stateDir, "token", "new", "bob")
+    code, _, _ = cli("token", "new", "bob")
     assert code == 0 and path.exists()
 
 
@@ -88,30 +81,27 @@ def test_token_new_uses_the_environment_file(
     ],
 )
 def test_token_new_usage_errors(
-    capsys: pytest.CaptureFixture[str],
-    stateDir: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     args: list[str],
     message: str,
+    cli: Cli,
 ) -> None:
     monkeypatch.delenv("MCPGATEWAY_AUTH_TOKENS", raising=False)
     path = tmp_path / "tokens.json"
     words = [a.replace("{f}", str(path)) for a in args]
-    code, out, err = run(capsys, stateDir, "token", "new", "alice", *words)
+    code, out, err = cli("token", "new", "alice", *words)
     assert code == 2 and out == ""
     assert err.startswith(f"mcpgateway: {message}")
     assert not path.exists()
 
 
-def test_token_new_refuses_a_bad_name_and_an_invalid_file(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, tmp_path: Path
-) -> None:
+def test_token_new_refuses_a_bad_name_and_an_invalid_file(tmp_path: Path, cli: Cli) -> None:
     path = tmp_path / "tokens.json"
-    code, out, err = run(capsys, stateDir, "token", "new", "a b", "--file", str(path))
+    code, out, err = cli("token", "new", "a b", "--file", str(path))
     assert code == 1 and out == "" and "cannot name a principal" in err
     path.write_text('{"version": 1, "tokens": [{"principal": "x"}]}')
-    code, out, err = run(capsys, stateDir, "token", "new", "alice", "--file", str(path))
+    code, out, err = cli("token", "new", "alice", "--file", str(path))
     assert code == 1 and out == ""
     assert err == f"mcpgateway: {path}: tokens[0].sha256: must be 64 lowercase hex characters\n"
 

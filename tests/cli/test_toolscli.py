@@ -9,12 +9,10 @@ import stat
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from mcpgateway.trust.diff import recordReport
 from mcpgateway.trust.pins import PinBook, filePath, firstPins, toolDigest
 from tests.cli.conftest import fakeGateway, home, locked, running, stateDir
-from tests.cli.support import HEALTH, FakeGateway, check, run
+from tests.cli.support import HEALTH, Cli, FakeGateway, check
 
 __all__ = ["fakeGateway", "home", "locked", "running", "stateDir"]  # the fixtures used
 
@@ -36,9 +34,9 @@ def pinned(stateDir: Path, changed: bool = True) -> PinBook:
 # -- without a gateway ----------------------------------------------------------------
 
 
-def test_diff_reads_the_file(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None:
+def test_diff_reads_the_file(stateDir: Path, cli: Cli) -> None:
     pinned(stateDir)
-    code, out, err = run(capsys, stateDir, "tools", "diff")
+    code, out, err = cli("tools", "diff")
     assert (code, err) == (0, "")
     assert out.splitlines() == [
         "fs (definition 0123456789ab)",
@@ -48,22 +46,22 @@ def test_diff_reads_the_file(capsys: pytest.CaptureFixture[str], stateDir: Path)
         "      no longer listed",
         "  approve: mcpgateway tools approve fs",
     ]
-    code, out, _ = run(capsys, stateDir, "tools", "diff", "fs", "--json")
+    code, out, _ = cli("tools", "diff", "fs", "--json")
     document = json.loads(out)
     assert [c["tool"] for c in document["servers"][0]["changes"]] == ["read", "write"]
-    code, _, err = run(capsys, stateDir, "tools", "diff", "nobody")
+    code, _, err = cli("tools", "diff", "nobody")
     assert code == 1 and "no pins for server 'nobody'" in err
 
 
-def test_diff_with_nothing_changed(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None:
+def test_diff_with_nothing_changed(stateDir: Path, cli: Cli) -> None:
     pinned(stateDir, changed=False)
-    code, out, _ = run(capsys, stateDir, "tools", "diff")
+    code, out, _ = cli("tools", "diff")
     assert (code, out) == (0, "no changes: 1 definition pinned (2 tools), as approved\n")
 
 
-def test_approve_edits_the_file(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None:
+def test_approve_edits_the_file(stateDir: Path, cli: Cli) -> None:
     pinned(stateDir)
-    code, out, _ = run(capsys, stateDir, "tools", "approve", "fs", "read", "other")
+    code, out, _ = cli("tools", "approve", "fs", "read", "other")
     assert code == 0
     assert out.splitlines() == [
         f"approved read of server 'fs' (in {filePath(stateDir)})",
@@ -73,18 +71,18 @@ def test_approve_edits_the_file(capsys: pytest.CaptureFixture[str], stateDir: Pa
     pins = book.ofServer("fs")[0]
     assert pins.tools["read"].tool == EVIL and list(pins.pending) == ["write"]
     assert stat.S_IMODE(os.stat(filePath(stateDir)).st_mode) == 0o600
-    code, out, _ = run(capsys, stateDir, "tools", "approve", "fs")
+    code, out, _ = cli("tools", "approve", "fs")
     assert "approved write" in out
     assert PinBook.load(filePath(stateDir)).ofServer("fs")[0].pending == {}
-    code, out, _ = run(capsys, stateDir, "tools", "approve", "fs")
+    code, out, _ = cli("tools", "approve", "fs")
     assert out == "nothing to approve for server 'fs': no change is pending\n"
-    code, _, err = run(capsys, stateDir, "tools", "approve", "nobody")
+    code, _, err = cli("tools", "approve", "nobody")
     assert code == 1 and "no pins for server 'nobody'" in err
 
 
-def test_a_broken_file_is_said(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None:
+def test_a_broken_file_is_said(stateDir: Path, cli: Cli) -> None:
     filePath(stateDir).write_text("{")
-    code, _, err = run(capsys, stateDir, "tools", "diff")
+    code, _, err = cli("tools", "diff")
     assert code == 1 and "is not JSON" in err
     assert check(stateDir, "pins").status == "fail"
 
@@ -98,13 +96,11 @@ def liveReport(stateDir: Path) -> dict[str, Any]:
     return {"policy": "enforce", "quarantineNew": False, "servers": [{**line, "current": True}]}
 
 
-def test_diff_asks_the_running_gateway(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
-) -> None:
+def test_diff_asks_the_running_gateway(stateDir: Path, running: FakeGateway, cli: Cli) -> None:
     report = liveReport(stateDir)
     running.answers["/api/v1/pins"] = (200, report)
     running.answers["/api/v1/pins/fs"] = (200, report)
-    code, out, _ = run(capsys, stateDir, "tools", "diff", "fs")
+    code, out, _ = cli("tools", "diff", "fs")
     assert code == 0
     lines = out.splitlines()
     assert lines[1] == "  ~ read: changed (withheld)"
@@ -113,7 +109,7 @@ def test_diff_asks_the_running_gateway(
 
 
 def test_approve_goes_through_the_running_gateway(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+    stateDir: Path, running: FakeGateway, cli: Cli
 ) -> None:
     """It shows the changes it approves, and approves them as shown: with
     the digest of each, so that a change the server makes meanwhile is not."""
@@ -125,7 +121,7 @@ def test_approve_goes_through_the_running_gateway(
         {"server": "fs", "approved": ["read"], "unchanged": [], "routers": 1},
     )
     before = filePath(stateDir).read_bytes()
-    code, out, _ = run(capsys, stateDir, "tools", "approve", "fs", "read")
+    code, out, _ = cli("tools", "approve", "fs", "read")
     assert code == 0
     assert "  ~ read: changed (withheld)" in out.splitlines()
     assert out.endswith("approved read of server 'fs' (the running gateway serves them now)\n")
@@ -140,11 +136,11 @@ def test_approve_goes_through_the_running_gateway(
 
 
 def test_a_gateway_that_pins_nothing_leaves_the_file_to_the_command(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+    stateDir: Path, running: FakeGateway, cli: Cli
 ) -> None:
     pinned(stateDir)
     running.answers["/api/v1/pins"] = (200, {"policy": "off", "servers": []})
-    code, out, _ = run(capsys, stateDir, "tools", "approve", "fs")
+    code, out, _ = cli("tools", "approve", "fs")
     assert code == 0 and "approved read, write" in out
     assert all(call[0] == "GET" for call in running.calls)
 
@@ -152,17 +148,15 @@ def test_a_gateway_that_pins_nothing_leaves_the_file_to_the_command(
 # -- status and doctor ------------------------------------------------------------------
 
 
-def test_status_flags_what_changed(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
-) -> None:
+def test_status_flags_what_changed(stateDir: Path, running: FakeGateway, cli: Cli) -> None:
     pinned(stateDir)
-    code, out, _ = run(capsys, stateDir, "status")
+    code, out, _ = cli("status")
     assert code == 0
     assert (
         "  ! pins: server fs: tools changed read; removed write since approved"
         " (`mcpgateway tools diff fs`, then `mcpgateway tools approve fs`)"
     ) in out.splitlines()
-    code, out, _ = run(capsys, stateDir, "status", "--json")
+    code, out, _ = cli("status", "--json")
     assert json.loads(out)["pins"] == {
         "servers": {"fs": {"changed": ["read"], "added": [], "removed": ["write"]}},
         "pending": 2,
@@ -190,18 +184,18 @@ def test_doctor(stateDir: Path) -> None:
 # -- forgetting the pins of a server no longer served ----------------------------------
 
 
-def test_forget_edits_the_file(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None:
+def test_forget_edits_the_file(stateDir: Path, cli: Cli) -> None:
     pinned(stateDir)
-    code, out, _ = run(capsys, stateDir, "tools", "forget", "fs")
+    code, out, _ = cli("tools", "forget", "fs")
     assert code == 0
     assert out == f"forgot the pins of server 'fs' (1 definition, in {filePath(stateDir)})\n"
     assert PinBook.load(filePath(stateDir)).records == {}
-    code, _, err = run(capsys, stateDir, "tools", "forget", "fs")
+    code, _, err = cli("tools", "forget", "fs")
     assert code == 1 and "no pins for server 'fs'" in err
 
 
 def test_forget_goes_through_the_running_gateway(
-    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+    stateDir: Path, running: FakeGateway, cli: Cli
 ) -> None:
     running.answers["/api/v1/pins"] = (200, liveReport(stateDir))
     running.routes[("POST", "/api/v1/pins/fs/forget")] = (
@@ -209,7 +203,7 @@ def test_forget_goes_through_the_running_gateway(
         {"server": "fs", "forgotten": ["0123456789abcdef"], "kept": None},
     )
     before = filePath(stateDir).read_bytes()
-    code, out, _ = run(capsys, stateDir, "tools", "forget", "fs")
+    code, out, _ = cli("tools", "forget", "fs")
     assert code == 0
     assert out == "forgot the pins of server 'fs' (1 definition, in the running gateway's)\n"
     assert running.calls[-1][:2] == ("POST", "/api/v1/pins/fs/forget")
@@ -218,7 +212,7 @@ def test_forget_goes_through_the_running_gateway(
         409,
         {"error": "server 'fs' is served, and its pins are what its tools are checked against"},
     )
-    code, _, err = run(capsys, stateDir, "tools", "forget", "fs")
+    code, _, err = cli("tools", "forget", "fs")
     assert code == 1 and "is served" in err
 
 

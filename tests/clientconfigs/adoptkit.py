@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,12 @@ def makeHost(tmp: Path, system: str = "linux") -> Host:
     home = tmp / "home"
     home.mkdir(exist_ok=True)
     return Host(home=home, system=system, environ={}, root=tmp / "root")
+
+
+def load(path: Path) -> dict[str, Any]:
+    """The JSON document at C{path}."""
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
 
 
 def write(path: Path, text: str, mode: int = 0o644) -> Path:

@@ -18,3 +18,11 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("CLAUDE_CONFIG_DIR", "MCPGATEWAY_HOME"):
         monkeypatch.delenv(name, raising=False)
     return path
+
+
+@pytest.fixture
+def stateDir(home: Path) -> Path:
+    """The gateway's state directory in C{home}, as private as the gateway keeps it."""
+    d = home / ".mcpgateway"
+    d.mkdir(mode=0o700)
+    return d

@@ -42,7 +42,7 @@ from mcpgateway.config.source import ConfigService, ConfigSettings
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.runtime import atomicfile
-from tests.clientconfigs.adoptkit import claudeBackupView
+from tests.clientconfigs.adoptkit import claudeBackupView, load
 from tests.fakes import capturedGatewayLogs
 
 ENV: dict[str, str] = {"PATH": ""}
@@ -73,26 +73,6 @@ def original() -> dict[str, Any]:
             }
         },
     }
-
-
-def load(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    h = tmp_path / "home"
-    h.mkdir()
-    monkeypatch.setenv("HOME", str(h))  # AdoptedClaudeConfig's ClaudeConfig checks it
-    return h
-
-
-@pytest.fixture
-def stateDir(home: Path) -> Path:
-    d = home / ".mcpgateway"
-    d.mkdir(mode=0o700)
-    return d
 
 
 @pytest.fixture

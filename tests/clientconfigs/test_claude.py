@@ -21,7 +21,7 @@ from mcpgateway.clientconfigs.claude import GATEWAY_TS_KEY, ClaudeConfig, backup
 from mcpgateway.clientconfigs.documents import JsonDataDocument, updateFile
 from mcpgateway.clientconfigs.jsonfile import ConcurrentWriteError, JsonFormat, readJson
 from mcpgateway.config.servers import ConfigError, parseConfig
-from tests.clientconfigs.adoptkit import claudeBackupView
+from tests.clientconfigs.adoptkit import claudeBackupView, load
 
 ENV: dict[str, str] = {"PATH": ""}
 NOW = 1_700_000_000.123
@@ -153,11 +153,6 @@ def configPath(home: Path) -> Path:
 def make(configPath: Path, stateDir: Path, home: Path, **kw: Any) -> ClaudeConfig:
     kw.setdefault("environ", ENV)
     return ClaudeConfig(configPath, stateDir, home=home, now=lambda: NOW, **kw)
-
-
-def load(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
 
 
 def stray(directory: Path) -> list[str]:

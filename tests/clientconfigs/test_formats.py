@@ -16,6 +16,7 @@ from mcpgateway.clientconfigs import jsonc
 from mcpgateway.clientconfigs.documents import UnparsableError, parseDocument, updateFile
 from mcpgateway.clientconfigs.jsonfile import ConcurrentWriteError
 from mcpgateway.clientconfigs.location import Location
+from tests.support.jsonvalues import jsonValues
 
 SERVERS = Location(("mcpServers",))
 
@@ -67,17 +68,7 @@ def test_jsoncAcceptsCommentsAndTrailingCommasOnly() -> None:
         jsonc.parse("{'a': 1}")
 
 
-_json = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=6),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3)
-    ),
-    max_leaves=12,
-)
+_json = jsonValues(text=6, keys=4, items=3, leaves=12, infinity=False)
 
 
 @settings(max_examples=60, deadline=None)

@@ -28,6 +28,7 @@ from mcpgateway.clientconfigs.clients.claudecode import looksLikeGatewayEntry
 from mcpgateway.config.servers import ConfigError, parseConfig
 from mcpgateway.config.workspaces import KEY_FILE, KEY_PATTERN, WorkspaceKeys, workspaceKey
 from mcpgateway.core.spec import ServerSpec
+from tests.clientconfigs.adoptkit import load
 
 ENV: dict[str, str] = {"PATH": ""}
 SECRET = bytes(range(32))
@@ -37,11 +38,6 @@ def stringify(doc: Any) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False)
 
 
-def load(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
-
-
 def filesystem(root: str) -> dict[str, Any]:
     return {
         "type": "stdio",
@@ -49,13 +45,6 @@ def filesystem(root: str) -> dict[str, Any]:
         "args": ["-y", "@modelcontextprotocol/server-filesystem", root],
         "env": {},
     }
-
-
-@pytest.fixture
-def stateDir(home: Path) -> Path:
-    d = home / ".mcpgateway"
-    d.mkdir(mode=0o700)
-    return d
 
 
 def issueConfig(home: Path) -> tuple[Path, str, str]:

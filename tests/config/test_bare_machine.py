@@ -17,59 +17,21 @@ from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 
 from mcpgateway.clientconfigs.clients import select
-from mcpgateway.clientconfigs.clients.base import Host
-from mcpgateway.clientconfigs.clientsource import ClientsSource
-from mcpgateway.clientconfigs.engine import AdoptionEngine
-from mcpgateway.config.source import ConfigService, ConfigSettings
-from mcpgateway.config.watched import PlainFile
-from mcpgateway.config.workspaces import WorkspaceKeys
-from tests.reloading import inline, write
+from mcpgateway.config.source import ConfigService
+from tests.reloading import write
+from tests.support.config.demosource import demoService, demoSource
 
-SECRET = bytes(range(32))
 FS = {"command": "fs-server"}
 EVERYTHING = {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"]}
 CURSOR = json.dumps({"mcpServers": {"fs": FS}}, indent=2) + "\n"
 CLAUDE = json.dumps({"numStartups": 1, "mcpServers": {"everything": EVERYTHING}}, indent=2)
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    monkeypatch.setenv("HOME", str(path))  # the Claude config is adopted in the home only
-    return path
-
-
 def bareService(home: Path, reloads: list[Any], clock: Clock) -> ConfigService:
     """The config service of a gateway started with no client's file, its
     source as preflight makes it: the demo, Claude's config awaited, and
     the other clients (Cursor and VS Code here)."""
-    stateDir = home / ".mcpgateway"
-    stateDir.mkdir()
-    engine = AdoptionEngine(
-        stateDir,
-        select("cursor,vscode"),
-        Host(home),
-        bridgeArgv=["/bin/mcpgateway"],
-        environ={"PATH": ""},
-    )
-    source = ClientsSource(
-        PlainFile(None),
-        engine,
-        stateDir,
-        "127.0.0.1",
-        {"PATH": ""},
-        projectsFrom=home / ".claude.json",
-    )
-    return ConfigService(
-        source,
-        stateDir,
-        clock,
-        None,
-        inline,
-        reloads.append,
-        ConfigSettings(environ={"PATH": ""}, keys=lambda: WorkspaceKeys(SECRET)),
-    )
+    return demoService(demoSource(home, select("cursor,vscode")), clock, reloads)
 
 
 def test_every_client_file_is_awaited_on_a_bare_machine(home: Path) -> None:

@@ -13,51 +13,27 @@ from typing import Any
 import pytest
 from twisted.internet.task import Clock
 
-from mcpgateway.clientconfigs.clients.base import Host
 from mcpgateway.clientconfigs.clients.mcpservers import Cursor
-from mcpgateway.clientconfigs.clientsource import ClientsSource
-from mcpgateway.clientconfigs.engine import AdoptionEngine
-from mcpgateway.config.source import ConfigService, ConfigSettings
-from mcpgateway.config.watched import PlainFile, watchedPathsOf
-from mcpgateway.config.workspaces import WorkspaceKeys
-from tests.reloading import inline, write
-from tests.support.config.source_clients import SECRET, cursorFile
+from mcpgateway.config.watched import watchedPathsOf
+from tests.reloading import write
+from tests.support.config.demosource import demoService, demoSource
+from tests.support.config.source_clients import cursorFile
 
 EVERYTHING = {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"]}
 CLAUDE = json.dumps({"numStartups": 1, "mcpServers": {"everything": EVERYTHING}}, indent=2)
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    monkeypatch.setenv("HOME", str(path))  # the Claude config is adopted in the home only
-    cursorFile(path, {"fs": {"command": "fs-server"}})
-    return path
-
-
-def demoSource(home: Path) -> ClientsSource:
-    """The source of a gateway started with no C{~/.claude.json}, as
-    preflight makes it: the bundled demo, and the other clients."""
-    stateDir = home / ".mcpgateway"
-    stateDir.mkdir()
-    engine = AdoptionEngine(
-        stateDir, [Cursor()], Host(home), bridgeArgv=["/bin/mcpgateway"], environ={"PATH": ""}
-    )
-    return ClientsSource(
-        PlainFile(None),
-        engine,
-        stateDir,
-        "127.0.0.1",
-        {"PATH": ""},
-        projectsFrom=home / ".claude.json",
-    )
+def home(home: Path) -> Path:
+    """The config tests' HOME, with a Cursor config serving C{fs}."""
+    cursorFile(home, {"fs": {"command": "fs-server"}})
+    return home
 
 
 def test_a_claude_config_created_after_the_start_is_adopted_at_the_next_load(
     home: Path,
 ) -> None:
-    source = demoSource(home)
+    source = demoSource(home, [Cursor()])
     claude = home / ".claude.json"
     assert claude in watchedPathsOf(source)  # watched while missing
     source.listening(9100)
@@ -78,7 +54,7 @@ def test_a_claude_config_created_after_the_start_is_adopted_at_the_next_load(
 
 
 def test_a_half_written_claude_config_waits_for_its_next_change(home: Path) -> None:
-    source = demoSource(home)
+    source = demoSource(home, [Cursor()])
     source.listening(9100)
     claude = home / ".claude.json"
     claude.write_text('{"mcpServers": {')
@@ -99,7 +75,7 @@ def test_an_adoption_that_fails_midway_is_put_back_and_the_demo_stays(
     the demo served, the file as it was, and a warning."""
     from mcpgateway.clientconfigs.adopted import AdoptedClaudeConfig
 
-    source = demoSource(home)
+    source = demoSource(home, [Cursor()])
     source.listening(9100)
     claude = home / ".claude.json"
     claude.write_text(CLAUDE)
@@ -119,21 +95,9 @@ def test_an_adoption_that_fails_midway_is_put_back_and_the_demo_stays(
 def test_the_service_reloads_when_the_claude_config_appears(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    source = demoSource(home)
+    source = demoSource(home, [Cursor()])
     clock, reloads, served = Clock(), list[Any](), list[Path | None]()
-    configService = ConfigService(
-        source,
-        source.stateDir,
-        clock,
-        None,
-        inline,
-        reloads.append,
-        ConfigSettings(
-            environ={"PATH": ""},
-            keys=lambda: WorkspaceKeys(SECRET),
-            onConfigPath=served.append,
-        ),
-    )
+    configService = demoService(source, clock, reloads, onConfigPath=served.append)
     monkeypatch.setattr(configService.files, "watchWithInotify", lambda paths: False)
     configService.startService()
     configService.listening(9100)

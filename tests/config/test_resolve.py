@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -902,32 +902,34 @@ def test_an_install_stopped_halfway_is_installed_afresh_by_the_next_gateway(
     assert not (prefix / wrappers.MARKER).exists()
 
 
-def test_a_cached_binary_in_a_folder_an_install_cut_short_is_not_trusted(
-    stateDir: Path, reactor: FakeProcessReactor, binDir: Path
+@pytest.mark.parametrize(
+    ("marker", "installedAgain"),
+    [(os.getpid, True), (os.getppid, False)],
+    ids=["an install cut short", "another live gateway installing"],
+)
+def test_a_cached_binary_in_a_marked_folder_is_trusted_only_while_its_installer_lives(
+    stateDir: Path,
+    reactor: FakeProcessReactor,
+    binDir: Path,
+    marker: Callable[[], int],
+    installedAgain: bool,
 ) -> None:
+    """A later install there was cut short (the gateway was killed: the
+    marker names no other live gateway) and the cached binary is not
+    trusted; a folder another live gateway installs into is left alone."""
     resolver = makeResolver(stateDir, reactor, binDir)
     d = resolver.resolve(npx("-y", "pkg@1.0.0"))
     prefix = npmInstalls(reactor, "pkg", {"bin": "cli.js"}, {"cli.js": NODE_SHEBANG}).parents[1]
     fired(d)
-    # A later install there was cut short (the gateway was killed): the marker stays.
-    (prefix / wrappers.MARKER).write_text(f"{os.getpid()}\n")
+    (prefix / wrappers.MARKER).write_text(f"{marker()}\n")
     nextReactor = FakeProcessReactor()
-    again = makeResolver(stateDir, nextReactor, binDir)
-    pending(again.resolve(npx("-y", "pkg@1.0.0")))
-    assert len(nextReactor.spawned) == 1  # installed again, not the cached binary
-
-
-def test_a_folder_another_live_gateway_installs_into_is_left_alone(
-    stateDir: Path, reactor: FakeProcessReactor, binDir: Path
-) -> None:
-    resolver = makeResolver(stateDir, reactor, binDir)
-    d = resolver.resolve(npx("-y", "pkg@1.0.0"))
-    prefix = npmInstalls(reactor, "pkg", {"bin": "cli.js"}, {"cli.js": NODE_SHEBANG}).parents[1]
-    fired(d)
-    (prefix / wrappers.MARKER).write_text(f"{os.getppid()}\n")
-    nextReactor = FakeProcessReactor()
-    fired(makeResolver(stateDir, nextReactor, binDir).resolve(npx("-y", "pkg@1.0.0")))
-    assert nextReactor.spawned == []
+    again = makeResolver(stateDir, nextReactor, binDir).resolve(npx("-y", "pkg@1.0.0"))
+    if installedAgain:
+        pending(again)
+        assert len(nextReactor.spawned) == 1  # installed again, not the cached binary
+    else:
+        fired(again)
+        assert nextReactor.spawned == []
 
 
 def test_an_install_that_fails_on_its_own_leaves_no_marker(

@@ -24,25 +24,19 @@ from mcpgateway.sandbox.profile import parseSandbox
 from mcpgateway.sandbox.request import launcherCommand
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs
 from tests.support.config.resolve import NPM, UV, fired, npmInstalls, pending, prefixOf
+from tests.support.sandbox import proxyplan
 
 SETSID = "/usr/bin/setsid"
 REGISTRY = "http://127.0.0.1:4873/"
 
 
-class FakeProxy:
-    """The allow-list proxy: the sockets asked for, the ends held."""
+class FakeProxy(proxyplan.FakeProxy):
+    """The allow-list proxy: the sockets asked for, the ends held; an
+    install never learns."""
 
     def __init__(self) -> None:
-        self.asked: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
+        super().__init__()
         self.held: list[Deferred[None]] = []
-
-    def socketFor(self, server: str, allowed: tuple[str, ...], denied: tuple[str, ...]) -> str:
-        self.asked.append((server, allowed, denied))
-        return f"/run/gw/{server}.sock"
-
-    def portFor(self, server: str, allowed: tuple[str, ...], denied: tuple[str, ...]) -> int:
-        self.asked.append((server, allowed, denied))
-        return 40000
 
     def recorderFor(self, server: str, record: str) -> str:
         raise AssertionError("an install never learns")

@@ -16,6 +16,7 @@ from twisted.internet.task import Clock
 
 from mcpgateway.config.references import MIN_REDACTED, Redactor
 from mcpgateway.ops.audit import AuditLog
+from tests.support.jsonvalues import jsonValues
 from tests.support.ops.audit import lines, record
 
 
@@ -192,17 +193,7 @@ def test_an_unwritable_place_is_one_error_and_no_records(tmp_path: Path) -> None
     assert log.failed and log.records == 0
 
 
-values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=12,
-)
+values = jsonValues(text=20, keys=8, items=4, leaves=12, nan=True)
 
 
 @settings(max_examples=50, deadline=None)

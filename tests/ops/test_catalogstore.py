@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from mcpgateway.ops.catalogstore import (
     DIRECTORY,
@@ -23,6 +22,7 @@ from mcpgateway.ops.catalogstore import (
     encode,
     fileName,
 )
+from tests.support.jsonvalues import storeFiles
 
 KEY = "abcdefghijklmnopqrstuvwxyz234567"
 
@@ -242,25 +242,7 @@ def test_encode_is_stable_and_ascii() -> None:
     assert data.isascii()
 
 
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
-    ),
-    max_leaves=20,
-)
-FILES = st.dictionaries(
-    st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,20}\.json", fullmatch=True),
-    st.one_of(
-        st.binary(max_size=200),
-        JSON.map(lambda value: json.dumps(value).encode()),
-        st.fixed_dictionaries(
-            {"version": st.sampled_from([1, 1.0, True, "1", 2]), "server": JSON},
-            optional={"catalogKey": JSON, "tools": JSON},
-        ).map(lambda value: json.dumps(value).encode()),
-    ),
-    max_size=6,
-)
+FILES = storeFiles(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,20}\.json", ("catalogKey", "tools"))
 
 
 @settings(

@@ -694,26 +694,19 @@ def test_the_successor_adopts_the_link_and_closes_its_descriptor(
     assert not gone.called
 
 
-def test_the_successor_says_listening_once(
-    reactor: Reactor, linkPair: tuple[int, socket.socket]
+@pytest.mark.parametrize("linkFirst", [True, False], ids=["link first", "link after"])
+def test_the_successor_says_listening_once_whenever_the_link_connects(
+    reactor: Reactor, linkPair: tuple[int, socket.socket], linkFirst: bool
 ) -> None:
     successor, _ = successorOn(reactor, linkPair[0])
     successor.startService()
-    _, transport = connectLink(reactor)
-    assert transport.value() == b""
-    successor.listening(9100)
-    assert transport.value() == LISTENING
-    successor.listening(9100)
-    assert transport.value() == LISTENING
-
-
-def test_the_successor_says_listening_when_the_link_connects_after(
-    reactor: Reactor, linkPair: tuple[int, socket.socket]
-) -> None:
-    successor, _ = successorOn(reactor, linkPair[0])
-    successor.startService()
-    successor.listening(9100)
-    _, transport = connectLink(reactor)
+    if linkFirst:
+        _, transport = connectLink(reactor)
+        assert transport.value() == b""
+        successor.listening(9100)
+    else:
+        successor.listening(9100)
+        _, transport = connectLink(reactor)
     assert transport.value() == LISTENING
     successor.listening(9100)
     assert transport.value() == LISTENING

@@ -19,8 +19,11 @@ from mcpgateway.ops.reaper import OrphanCleanup, Reaper, ReaperService, SweepCou
 from mcpgateway.ops.statedir import pidAlive
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs, fakeSpawner
-from tests.http import Harness, Response, spec
+from tests.http import Harness, spec
 from tests.support.ops.reaper import alwaysAlive, sessionIds
+from tests.support.web.api import initializeBody
+from tests.support.web.mcpcall import call
+from tests.support.web.sessions_api import initialize
 
 ALWAYS = 10**9
 """An idle timeout no test reaches."""
@@ -29,46 +32,7 @@ ALWAYS = 10**9
 def openSession(h: Harness, server: str = "srv", pid: int | None = None) -> str:
     """Initialize a session on C{server} (with C{X-Client-Pid: pid}); its id."""
     headers = {"x-client-pid": str(pid)} if pid is not None else None
-    response = h.request(
-        "POST",
-        f"/{server}/mcp",
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "test", "version": "1"},
-            },
-        },
-        headers=headers,
-    )
-    if not response.complete:
-        h.answerHandshake()
-    assert response.status == 200, response.body
-    return response.headers["mcp-session-id"]
-
-
-def call(
-    h: Harness,
-    session: str,
-    requestId: Any = 2,
-    server: str = "srv",
-    method: str = "tools/call",
-    params: dict[str, Any] | None = None,
-) -> Response:
-    return h.request(
-        "POST",
-        f"/{server}/mcp",
-        {
-            "jsonrpc": "2.0",
-            "id": requestId,
-            "method": method,
-            "params": params if params is not None else {"name": "echo"},
-        },
-        session=session,
-    )
+    return initialize(h, server, headers).headers["mcp-session-id"]
 
 
 def ping(h: Harness, session: str, server: str = "srv") -> None:
@@ -364,16 +328,7 @@ def test_shared_child_with_no_session_for_child_idle_timeout_is_stopped() -> Non
 def test_shared_child_is_not_stopped_while_its_handshake_is_in_flight() -> None:
     h = Harness()
     reaper = Reaper(h.gateway, h.reactor, ALWAYS, childIdleTimeout=10, alive=alwaysAlive)
-    waiting = h.request(
-        "POST",
-        "/srv/mcp",
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
-        },
-    )
+    waiting = h.request("POST", "/srv/mcp", initializeBody())
     h.reactor.advance(59)  # the handshake times out at 60 s; no session attached yet
     assert reaper.sweep() == SweepCounts()
     assert not h.process().stdinClosed
@@ -480,20 +435,30 @@ def test_service_runs_the_real_sweep() -> None:
 # -- logging ------------------------------------------------------------------------
 
 
+def assertPhases(
+    events: list[dict[str, Any]],
+    level: LogLevel,
+    deadChildren: int,
+    clients: tuple[int, int],
+    idle: tuple[int, int],
+) -> list[dict[str, Any]]:
+    """The sweep logged its three phases in order at C{level}, with
+    C{deadChildren}, (dead clients, their sessions) and (idle sessions,
+    idle shared children); the phases' events."""
+    phases = phaseEvents(events)
+    assert [(e["phase"], e["log_level"]) for e in phases] == [(1, level), (2, level), (3, level)]
+    assert phases[0]["deadChildren"] == deadChildren
+    assert (phases[1]["deadClients"], phases[1]["sessions"]) == clients
+    assert (phases[2]["idleSessions"], phases[2]["idleChildren"]) == idle
+    return phases
+
+
 def test_each_phase_logs_one_event_at_debug_when_nothing_was_done() -> None:
     h = Harness()
     openSession(h)
     with capturedGatewayLogs() as events:
         Reaper(h.gateway, h.reactor, ALWAYS, alive=alwaysAlive).sweep()
-    phases = phaseEvents(events)
-    assert [(e["phase"], e["log_level"]) for e in phases] == [
-        (1, LogLevel.debug),
-        (2, LogLevel.debug),
-        (3, LogLevel.debug),
-    ]
-    assert phases[0]["deadChildren"] == 0
-    assert (phases[1]["deadClients"], phases[1]["sessions"]) == (0, 0)
-    assert (phases[2]["idleSessions"], phases[2]["idleChildren"]) == (0, 0)
+    phases = assertPhases(events, LogLevel.debug, 0, (0, 0), (0, 0))
     assert phases[0]["log_format"] == "reaper phase 1: {deadChildren} dead child(ren) removed"
     assert (
         phases[1]["log_format"]
@@ -523,15 +488,7 @@ def test_a_phase_that_did_something_logs_at_info_with_its_counts() -> None:
     assert counts == SweepCounts(
         deadChildren=1, deadClients=2, deadClientSessions=3, idleSessions=2
     )
-    phases = phaseEvents(events)
-    assert [(e["phase"], e["log_level"]) for e in phases] == [
-        (1, LogLevel.info),
-        (2, LogLevel.info),
-        (3, LogLevel.info),
-    ]
-    assert phases[0]["deadChildren"] == 1
-    assert (phases[1]["deadClients"], phases[1]["sessions"]) == (2, 3)
-    assert (phases[2]["idleSessions"], phases[2]["idleChildren"]) == (2, 0)
+    assertPhases(events, LogLevel.info, 1, (2, 3), (2, 0))
     assert len(h.gateway.sessions) == 0
 
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from mcpgateway.ops.catalogstore import MAX_BYTES, CatalogFileWarning, CatalogTooLarge
 from mcpgateway.ops.scopecatalogstore import ScopeCatalogStore
+from tests.support.jsonvalues import storeFiles
 
 ENTRY = "a" * 32
 KEY = "0123456789abcdef0123456789abcdef"
@@ -83,25 +83,7 @@ def test_a_file_over_the_limit_is_refused(tmp_path: Path) -> None:
     assert not store.pathOf("own").exists()
 
 
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
-    ),
-    max_leaves=20,
-)
-FILES = st.dictionaries(
-    st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,20}\.json", fullmatch=True),
-    st.one_of(
-        st.binary(max_size=200),
-        JSON.map(lambda value: json.dumps(value).encode()),
-        st.fixed_dictionaries(
-            {"version": st.sampled_from([1, 1.0, True, "1", 2]), "server": JSON},
-            optional={"entry": JSON, "catalogs": JSON},
-        ).map(lambda value: json.dumps(value).encode()),
-    ),
-    max_size=6,
-)
+FILES = storeFiles(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,20}\.json", ("entry", "catalogs"))
 
 
 @settings(

@@ -94,33 +94,22 @@ def test_atomic_write_honours_an_explicit_mode(tmp_path: Path) -> None:
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
 
 
-def test_atomic_write_keeps_the_old_file_when_the_rename_fails(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [("replace", OSError(28, "No space left on device")), ("fsync", OSError(5, "I/O error"))],
+    ids=["the rename fails", "writing fails"],
+)
+def test_atomic_write_keeps_the_old_file_when_a_step_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, call: str, error: OSError
 ) -> None:
     target = tmp_path / "children.json"
     target.write_bytes(b"old")
 
-    def broken(src: Any, dst: Any) -> None:
-        raise OSError(28, "No space left on device")
+    def broken(*args: Any) -> None:
+        raise error
 
-    monkeypatch.setattr(os, "replace", broken)
-    with pytest.raises(OSError, match="No space left"):
-        atomicWrite(target, b"new")
-    assert target.read_bytes() == b"old"
-    assert dirEntries(tmp_path) == ["children.json"]
-
-
-def test_atomic_write_keeps_the_old_file_when_writing_fails(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    target = tmp_path / "children.json"
-    target.write_bytes(b"old")
-
-    def broken(fd: int) -> None:
-        raise OSError(5, "I/O error")
-
-    monkeypatch.setattr(os, "fsync", broken)
-    with pytest.raises(OSError, match="I/O error"):
+    monkeypatch.setattr(os, call, broken)
+    with pytest.raises(OSError, match=error.strerror):
         atomicWrite(target, b"new")
     assert target.read_bytes() == b"old"
     assert dirEntries(tmp_path) == ["children.json"]

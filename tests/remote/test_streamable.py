@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from mcpgateway.core.child import Child
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.remote.getstream import GET_BACKOFF
@@ -205,13 +207,20 @@ def test_a_request_answered_without_a_response_gets_an_error() -> None:
     assertUnavailable(error, 4, "answered the request without a response")
 
 
-def test_a_non_json_answer_is_skipped_and_the_request_answered_with_an_error() -> None:
+@pytest.mark.parametrize(
+    ("body", "said"), [(b"<html>oops</html>", True), (b"{}", False)], ids=["non-JSON", "{}"]
+)
+def test_a_request_answered_with_no_json_rpc_response_gets_an_error(
+    body: bytes, said: bool
+) -> None:
+    """A non-JSON answer is skipped (and said on stderr); an empty object
+    is no response either."""
     h = Harness()
     h.initialize()
-    h.request(call(4)).answer(FakeResponse(200, b"<html>oops</html>"))
+    h.request(call(4)).answer(FakeResponse(200, body))
     [error] = h.received()
     assertUnavailable(error, 4, "without a response")
-    assert any("non-JSON" in line for line in h.stderr)
+    assert any("non-JSON" in line for line in h.stderr) == said
 
 
 def test_an_empty_object_answering_a_notification_is_not_delivered() -> None:
@@ -243,14 +252,6 @@ def test_empty_objects_in_a_stream_are_not_delivered() -> None:
     post.push(event(b"{}") + sse(result(1)))
     post.end()
     assert h.received() == [result(1)]
-
-
-def test_a_request_answered_with_an_empty_object_gets_an_error() -> None:
-    h = Harness()
-    h.initialize()
-    h.request(call(1)).answer(FakeResponse(200, b"{}"))
-    [error] = h.received()
-    assertUnavailable(error, 1, "without a response")
 
 
 def test_request_ids_that_compare_equal_across_types_are_different_requests() -> None:

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from mcpgateway.core.spec import ServerSpec, Sharing
 from mcpgateway.core.status import (
     ChildStatus,
-    Era2026Stats,
     GatewayStatus,
     Lifecycle,
     Resolution,
@@ -32,7 +31,9 @@ from mcpgateway.report.health import (
     sessionsBody,
 )
 from tests.core.tasks.support import keptTasks, serveTasks
-from tests.support.web.api import FAKE, ApiHarness
+from tests.support.report.era2026 import ERA2026_STATS
+from tests.support.report.status import gatewayStatus
+from tests.support.web.api import FAKE, ApiHarness, initializeBody
 from tests.support.web.health import CHILD, SERVER
 
 SESSION = SessionStatus(
@@ -195,14 +196,7 @@ def test_a_body_without_detail_hides_the_catalogs_errors_and_says_so() -> None:
 
 
 def test_a_server_line_says_how_it_serves_era2026_clients() -> None:
-    stats = Era2026Stats(
-        requests=9,
-        inputRounds=3,
-        inputExpired=1,
-        badRequestStates=2,
-        listenStreams=4,
-        suspendedCalls=5,
-    )
+    stats = ERA2026_STATS
     served = serverLine(replace(SERVER, era2026Stats=stats))
     assert {k: served[k] for k in list(served)[18:25]} == {
         "era2026": True,
@@ -218,15 +212,7 @@ def test_a_server_line_says_how_it_serves_era2026_clients() -> None:
 
 
 def test_the_health_and_sessions_bodies() -> None:
-    status = GatewayStatus(
-        version="9.9",
-        pid=77,
-        started=1.0,
-        now=3.12345,
-        rssBytes=None,
-        servers=MappingProxyType({"mem": SERVER}),
-        sessions=(SESSION,),
-    )
+    status = gatewayStatus({"mem": SERVER}, (SESSION,), now=3.12345)
     assert healthBody(status) == {
         "status": "ok",
         "version": "9.9",
@@ -355,20 +341,7 @@ def test_after_a_crash_health_counts_no_child_in_any_scope(tmp_path: Path) -> No
     reset) showed C{"children": 0, "pids": []} but C{"scopes": {"global":
     {"pid": null, "children": 1}}}."""
     h = ApiHarness(tmp_path / "state", mainServers={"crash": {"command": FAKE}})
-    response = h.request(
-        "POST",
-        "/crash/mcp",
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "test", "version": "1"},
-            },
-        },
-    )
+    response = h.request("POST", "/crash/mcp", initializeBody())
     h.process().exit(1)  # before it answered its initialize
     assert response.status == 200 and response.json()["error"]["code"] == -32000
     reset = h.request("POST", "/api/v1/servers/crash/reset-circuit", body={})
@@ -379,15 +352,7 @@ def test_after_a_crash_health_counts_no_child_in_any_scope(tmp_path: Path) -> No
 
 
 def test_the_tasks_come_last_by_status_when_the_gateway_serves_them() -> None:
-    status = GatewayStatus(
-        version="9.9",
-        pid=77,
-        started=1.0,
-        now=3.0,
-        rssBytes=None,
-        servers=MappingProxyType({"mem": SERVER}),
-        sessions=(),
-    )
+    status = gatewayStatus({"mem": SERVER})
     without = healthBody(status)
     assert "tasks" not in without
     counts = {"working": 2, "input_required": 1, "completed": 5, "failed": 1}

@@ -3,11 +3,11 @@ C{/health}: shown for the servers that use it, with detail only."""
 
 from __future__ import annotations
 
-from types import MappingProxyType
 from typing import Any
 
 from mcpgateway.core.status import GatewayStatus
 from mcpgateway.report.health import healthBody
+from tests.support.report.status import gatewayStatus
 from tests.support.web.health import SERVER
 
 LINE = {"open": 1, "refused": 2, "refusedHosts": ["evil.example:443"]}
@@ -18,15 +18,7 @@ def proxied(server: str) -> dict[str, Any] | None:
 
 
 def status() -> GatewayStatus:
-    return GatewayStatus(
-        version="9.9",
-        pid=77,
-        started=1.0,
-        now=3.0,
-        rssBytes=None,
-        servers=MappingProxyType({"mem": SERVER, "other": SERVER}),
-        sessions=(),
-    )
+    return gatewayStatus({"mem": SERVER, "other": SERVER})
 
 
 def test_a_server_behind_the_proxy_shows_its_connections_and_refusals() -> None:

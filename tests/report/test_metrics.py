@@ -10,7 +10,6 @@ import re
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, cast
 
 import pytest
@@ -22,15 +21,18 @@ from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.lostchild import NOTICE_KEY
 from mcpgateway.core.pools.serverpool import Pool
 from mcpgateway.core.stats import BUCKETS
-from mcpgateway.core.status import Era2026Stats, GatewayStatus
+from mcpgateway.core.status import GatewayStatus
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.report import exposition, metrics
 from mcpgateway.report.health import healthBody
 from mcpgateway.report.metrics import CONTENT_TYPE, renderMetrics, renderStatus
 from tests.core.tasks.support import keptTasks, serveTasks
 from tests.fakes import FakeProcess, FakeProcessReactor, fakeSpawner
-from tests.http import Harness, Response, spec
+from tests.http import Harness, spec
+from tests.support.report.era2026 import ERA2026_STATS
+from tests.support.report.status import gatewayStatus
 from tests.support.web.health import SERVER
+from tests.support.web.mcpcall import call
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 FAMILIES = {
@@ -99,27 +101,6 @@ def scrape(h: Harness, procRoot: Path | str = "/nonexistent-proc") -> Samples:
 
 def value(samples: Samples, name: str, **labels: str) -> float:
     return samples[(name, frozenset(labels.items()))]
-
-
-def call(
-    h: Harness,
-    session: str,
-    requestId: int,
-    method: str = "tools/call",
-    params: dict[str, Any] | None = None,
-    server: str = "srv",
-) -> Response:
-    return h.request(
-        "POST",
-        f"/{server}/mcp",
-        {
-            "jsonrpc": "2.0",
-            "id": requestId,
-            "method": method,
-            "params": params if params is not None else {"name": "echo"},
-        },
-        session=session,
-    )
 
 
 def lastForwarded(h: Harness, index: int = -1) -> dict[str, Any]:
@@ -491,25 +472,10 @@ def test_refused_ambiguous_server_requests_counted() -> None:
 
 
 def test_era2026_serving_per_server() -> None:
-    stats = Era2026Stats(
-        requests=9,
-        inputRounds=3,
-        inputExpired=1,
-        badRequestStates=2,
-        listenStreams=4,
-        suspendedCalls=5,
-    )
+    stats = ERA2026_STATS
     served = replace(SERVER, era2026Stats=stats)
     refused = replace(SERVER, name="old", era2026='its entry says "era2026": false')
-    status = GatewayStatus(
-        version="9.9",
-        pid=77,
-        started=1.0,
-        now=3.0,
-        rssBytes=None,
-        servers=MappingProxyType({"mem": served, "old": refused}),
-        sessions=(),
-    )
+    status = gatewayStatus({"mem": served, "old": refused})
     text = renderStatus(status, lambda pid: None).decode("utf-8")
     samples = {
         (s.name, s.labels.get("server")): s.value

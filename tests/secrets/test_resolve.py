@@ -26,6 +26,7 @@ from mcpgateway.secrets.resolve import (
 from mcpgateway.secrets.store import SecretStore
 from tests.fakes import FakeProcessReactor
 from tests.secrets.support import FakeOnePassword, inline
+from tests.support.auth.jwks import result
 
 SECRET = "tok-0123456789-abcdef"
 
@@ -55,15 +56,6 @@ def entry(**fields: Any) -> ServerSpec:
     return parseEntry("srv", {"command": "true", **fields}, {"PATH": "/bin", "HOME": "/home/u"})
 
 
-def resolved(d: Deferred[Any]) -> Any:
-    results: list[Any] = []
-    d.addBoth(results.append)
-    assert results, "not fired"
-    if isinstance(results[0], Failure):
-        results[0].raiseException()
-    return results[0]
-
-
 def test_env_and_args_get_the_values_the_spec_keeps_the_references(tmp_path: Path) -> None:
     made, onePassword = resolver(
         tmp_path,
@@ -76,7 +68,7 @@ def test_env_and_args_get_the_values_the_spec_keeps_the_references(tmp_path: Pat
         args=["--token=${keyring:gh}", "${op://Dev/GitHub/token}"],
         env={"A": "${env:FROM_ENV}", "B": "x ${file:" + str(tmp_path / "token") + "} y"},
     )
-    launch, redact = resolved(made.resolve(spec))
+    launch, redact = result(made.resolve(spec))
     assert launch.args == ("--token=" + SECRET, "op-value-12")
     assert dict(launch.env) == {"A": "env-value-1", "B": "x file-value-1 y"}
     assert spec.args[0] == "--token=${keyring:gh}"  # the kept spec is unchanged
@@ -93,7 +85,7 @@ def test_a_file_reference_expands_the_home_directory(
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / "t").write_text("home-secret\r\n")
     made, _ = resolver(tmp_path)
-    launch, _ = resolved(made.resolve(entry(env={"T": "${file:~/t}"})))
+    launch, _ = result(made.resolve(entry(env={"T": "${file:~/t}"})))
     assert dict(launch.env)["T"] == "home-secret"
 
 
@@ -108,7 +100,7 @@ def test_only_the_entrys_own_references_are_resolved(tmp_path: Path) -> None:
     )
     assert spec.references == frozenset({"${keyring:gh}"})
     withHeader = replace(spec, env=(*spec.env, ("CLIENT", "${keyring:gh} ${env:HOME}")))
-    launch, _ = resolved(made.resolve(withHeader))
+    launch, _ = result(made.resolve(withHeader))
     env = dict(launch.env)
     assert env["OWN"] == SECRET and env["VIA"] == "${file:/etc/passwd}"
     assert env["CLIENT"] == SECRET + " ${env:HOME}"
@@ -126,7 +118,7 @@ def test_every_failure_is_named_and_no_value_is_said(tmp_path: Path) -> None:
         }
     )
     with pytest.raises(SecretError) as caught:
-        resolved(made.resolve(spec))
+        result(made.resolve(spec))
     message = str(caught.value)
     for part in (
         "${keyring:missing}: the secret store has no secret 'missing' (mcpgateway secret set",
@@ -150,13 +142,13 @@ def test_a_file_that_cannot_be_a_value_is_refused(tmp_path: Path, content: bytes
     (tmp_path / "f").write_bytes(content)
     made, _ = resolver(tmp_path)
     with pytest.raises(SecretError, match=why):
-        resolved(made.resolve(entry(env={"T": "${file:" + str(tmp_path / "f") + "}"})))
+        result(made.resolve(entry(env={"T": "${file:" + str(tmp_path / "f") + "}"})))
 
 
 def test_a_directory_is_not_a_secret_file(tmp_path: Path) -> None:
     made, _ = resolver(tmp_path)
     with pytest.raises(SecretError, match="not a regular file"):
-        resolved(made.resolve(entry(env={"T": "${file:" + str(tmp_path) + "}"})))
+        result(made.resolve(entry(env={"T": "${file:" + str(tmp_path) + "}"})))
 
 
 def test_a_remote_servers_headers_get_the_values(tmp_path: Path) -> None:
@@ -172,9 +164,9 @@ def test_a_remote_servers_headers_get_the_values(tmp_path: Path) -> None:
     )
     assert spec.remote is not None and spec.references == {"${keyring:api}", "${keyring:bad}"}
     with pytest.raises(SecretError, match=r"header 'X-Bad': the value of \$\{keyring:bad\}"):
-        resolved(made.resolve(spec))
+        result(made.resolve(spec))
     good = replace(spec, remote=replace(spec.remote, headers=spec.remote.headers[:1]))
-    launch, _ = resolved(made.resolve(good))
+    launch, _ = result(made.resolve(good))
     assert launch.remote.headers == (("Authorization", "Bearer " + SECRET),)
     assert good.remote is not None and "${keyring:api}" in good.remote.headers[0][1]
 
@@ -182,7 +174,7 @@ def test_a_remote_servers_headers_get_the_values(tmp_path: Path) -> None:
 def test_a_reference_no_longer_in_the_spec_is_not_read(tmp_path: Path) -> None:
     made, onePassword = resolver(tmp_path)
     spec = entry(env={"T": "${op://V/I/F}"})
-    launch, _ = resolved(made.resolve(replace(spec, env=(("T", "overridden"),))))
+    launch, _ = result(made.resolve(replace(spec, env=(("T", "overridden"),))))
     assert dict(launch.env) == {"T": "overridden"} and onePassword.reads == []
 
 
@@ -214,14 +206,14 @@ def test_op_read_runs_off_the_reactor_with_the_gateways_environment() -> None:
     assert proc.stdinClosed and case.looked == [("op", "/usr/bin")]
     proc.stdout(b"op-" + b"value")
     proc.exit(0)
-    assert resolved(d) == "op-value"
+    assert result(d) == "op-value"
     assert case.reactor.getDelayedCalls() == []
 
 
 def test_op_missing_is_a_clear_error() -> None:
     case = OpCase(found=None)
     with pytest.raises(SecretError, match=r"^\$\{op://Dev/GitHub/token\}: 1Password's CLI 'op'"):
-        resolved(case.read())
+        result(case.read())
     assert case.reactor.processes == []
 
 
@@ -231,7 +223,7 @@ def test_op_failing_says_its_first_line_and_status() -> None:
     case.reactor.lastProcess.stderr(b"\n[ERROR] 2026/01/01 \x1b[31mcould not read secret\n more\n")
     case.reactor.lastProcess.exit(1)
     with pytest.raises(SecretError) as caught:
-        resolved(d)
+        result(d)
     assert str(caught.value) == (
         "${op://Dev/GitHub/token}: 'op read' failed (exit status 1):"
         " [ERROR] 2026/01/01  [31mcould not read secret"
@@ -246,7 +238,7 @@ def test_op_that_never_answers_is_killed_at_the_timeout() -> None:
     case.reactor.advance(0.2)
     assert case.reactor.lastProcess.signals == ["KILL"]
     with pytest.raises(SecretError, match="did not answer within 5 s"):
-        resolved(d)
+        result(d)
 
 
 def test_op_with_a_huge_answer_is_refused() -> None:
@@ -255,14 +247,14 @@ def test_op_with_a_huge_answer_is_refused() -> None:
     case.reactor.lastProcess.stdout(b"x" * (MAX_OUTPUT + 10))
     case.reactor.lastProcess.exit(0)
     with pytest.raises(SecretError, match="larger than"):
-        resolved(d)
+        result(d)
 
 
 def test_op_that_cannot_be_spawned_says_so() -> None:
     case = OpCase()
     case.reactor.spawnError = OSError(13, "Permission denied")
     with pytest.raises(SecretError, match="'op' cannot be run"):
-        resolved(case.read())
+        result(case.read())
 
 
 def test_the_process_end_reasons_give_the_status() -> None:
@@ -275,4 +267,4 @@ def test_the_process_end_reasons_give_the_status() -> None:
     ):
         d: Deferred[Any] = Deferred()
         _Collect(d).processEnded(Failure(reason))
-        assert resolved(d) == (b"", b"", code)
+        assert result(d) == (b"", b"", code)

@@ -19,18 +19,13 @@ from mcpgateway.startup.netproxy import (
 )
 from tests.fakes import capturedGatewayLogs
 from tests.support.startup.netproxy import LOOPBACK, PUBLIC, proxyOf
+from tests.support.startup.unixclient import connectTo
 
 
 def client(
     proxy: NetworkProxy, reactor: MemoryReactorClock, allowed: tuple[str, ...], server: str = "s"
 ) -> tuple[ProxyProtocol, StringTransport]:
-    path = proxy.socketFor(server, allowed)
-    factory = next(f for p, f, *_ in reactor.unixServers if p == path)
-    protocol = factory.buildProtocol(None)
-    assert isinstance(protocol, ProxyProtocol)
-    transport = StringTransport()
-    protocol.makeConnection(transport)
-    return protocol, transport
+    return connectTo(reactor, proxy.socketFor(server, allowed))
 
 
 def upstream(reactor: MemoryReactorClock, index: int = -1) -> tuple[Protocol, StringTransport]:

@@ -13,6 +13,7 @@ from twisted.internet.testing import StringTransport
 from mcpgateway.runtime.threads import runInline
 from mcpgateway.startup.netproxy import MAX_HOSTS_KEPT, ProxyProtocol
 from tests.support.startup.netproxy import proxyOf
+from tests.support.startup.unixclient import connectTo
 
 
 def learner(tmp_path: Path, **kwargs: Any) -> Any:
@@ -20,13 +21,7 @@ def learner(tmp_path: Path, **kwargs: Any) -> Any:
     record = tmp_path / "learn" / "s" / "hosts"
 
     def connect() -> tuple[ProxyProtocol, StringTransport]:
-        path = proxy.recorderFor("s", str(record))
-        factory = next(f for p, f, *_ in reactor.unixServers if p == path)
-        protocol = factory.buildProtocol(None)
-        assert isinstance(protocol, ProxyProtocol)
-        transport = StringTransport()
-        protocol.makeConnection(transport)
-        return protocol, transport
+        return connectTo(reactor, proxy.recorderFor("s", str(record)))
 
     return proxy, reactor, record, connect
 

@@ -1002,6 +1002,20 @@ CLUSTER_ENVS = (
 )
 
 
+@pytest.fixture
+def noClusterEnv(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No cluster variable of the machine running the tests leaks in."""
+    for name in CLUSTER_ENVS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def clusterHome(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, noClusterEnv: None) -> Path:
+    """A temporary HOME (where the workspace key is written), no cluster variable set."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return tmp_path
+
+
 def keyFile(path: Path, lines: int = 1, mode: int = 0o600) -> Path:
     from mcpgateway.cluster.sealing import newClusterKey
 
@@ -1010,9 +1024,7 @@ def keyFile(path: Path, lines: int = 1, mode: int = 0o600) -> Path:
     return path
 
 
-def test_cluster_options_default_to_none(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in CLUSTER_ENVS:
-        monkeypatch.delenv(name, raising=False)
+def test_cluster_options_default_to_none(noClusterEnv: None) -> None:
     options = parse()
     assert (options["cluster-key-file"], options["replica-id"], options["cluster-advertise"]) == (
         None,
@@ -1063,13 +1075,8 @@ def test_the_replica_id_defaults_to_the_host_name() -> None:
     ],
 )
 def test_cluster_option_combinations_that_cannot_work(
-    argv: list[str],
-    message: str,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], noClusterEnv: None
 ) -> None:
-    for name in CLUSTER_ENVS:
-        monkeypatch.delenv(name, raising=False)
     with pytest.raises(SystemExit):
         parse(*argv)
     err = capsys.readouterr().err
@@ -1090,18 +1097,13 @@ def clusterService(
     return tap.makeService(options, reactor), reactor
 
 
-def test_a_cluster_replica_on_a_memory_reactor(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_cluster_replica_on_a_memory_reactor(tmp_path: Path, clusterHome: Path) -> None:
     from mcpgateway.cluster.routing import ClusterSessions
     from mcpgateway.cluster.sealing import SessionSealer, derive, loadClusterKeys
     from mcpgateway.config.workspaces import WorkspaceKeys
     from mcpgateway.runtime.paths import WORKSPACE_KEY_FILE
     from mcpgateway.web.surfaces import ClusterSurface
 
-    monkeypatch.setenv("HOME", str(tmp_path))
-    for name in CLUSTER_ENVS:
-        monkeypatch.delenv(name, raising=False)
     key = keyFile(tmp_path / "cluster.key", lines=2)
     top, reactor = clusterService(
         tmp_path, key, "--port", "tcp:9307:interface=127.0.0.1", "--replica-id", "r1"
@@ -1137,11 +1139,8 @@ def test_a_cluster_replica_on_a_memory_reactor(
 
 
 def test_two_replicas_with_one_key_file_agree_on_their_keys(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, clusterHome: Path
 ) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    for name in CLUSTER_ENVS:
-        monkeypatch.delenv(name, raising=False)
     key = keyFile(tmp_path / "cluster.key")
     credentials = []
     for index in (1, 2):
@@ -1161,12 +1160,7 @@ def test_two_replicas_with_one_key_file_agree_on_their_keys(
     assert credentials[0] == credentials[1]
 
 
-def test_the_advertised_port_is_the_listening_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    for name in CLUSTER_ENVS:
-        monkeypatch.delenv(name, raising=False)
+def test_the_advertised_port_is_the_listening_one(tmp_path: Path, clusterHome: Path) -> None:
     key = keyFile(tmp_path / "cluster.key")
     top, reactor = clusterService(
         tmp_path,
@@ -1206,15 +1200,12 @@ def tokens(tmp_path: Path) -> Path:
 )
 def test_a_bad_cluster_key_file_refuses_the_start_in_one_line(
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     mode: int | None,
     lines: int,
     message: str,
+    clusterHome: Path,
 ) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    for name in CLUSTER_ENVS:
-        monkeypatch.delenv(name, raising=False)
     key = tmp_path / "cluster.key"
     if mode is not None:
         if lines < 0:
@@ -1231,11 +1222,11 @@ def test_a_bad_cluster_key_file_refuses_the_start_in_one_line(
 
 
 def test_a_cluster_without_cryptography_says_which_extra(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    clusterHome: Path,
 ) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    for name in CLUSTER_ENVS:
-        monkeypatch.delenv(name, raising=False)
     key = keyFile(tmp_path / "cluster.key")
     monkeypatch.setitem(sys.modules, "cryptography", None)
     with pytest.raises(SystemExit):
@@ -1248,11 +1239,8 @@ def test_a_cluster_without_cryptography_says_which_extra(
 
 
 def test_a_unix_socket_replica_needs_an_advertised_address(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], clusterHome: Path
 ) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    for name in CLUSTER_ENVS:
-        monkeypatch.delenv(name, raising=False)
     key = keyFile(tmp_path / "cluster.key")
     with pytest.raises(SystemExit):
         clusterService(tmp_path, key, "--port", f"unix:{tmp_path / 'gw.sock'}")
@@ -1260,10 +1248,7 @@ def test_a_unix_socket_replica_needs_an_advertised_address(
     assert "give --cluster-advertise http://IP:PORT" in err and err.count("\n") == 1
 
 
-def test_a_single_gateway_seals_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    for name in CLUSTER_ENVS:
-        monkeypatch.delenv(name, raising=False)
+def test_a_single_gateway_seals_nothing(tmp_path: Path, clusterHome: Path) -> None:
     reactor = FakeProcessReactor()
     top = tap.makeService(parse("--port", "9312", "--state-dir", str(tmp_path / "st")), reactor)
     assert isinstance(top, MultiService)

@@ -15,14 +15,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mcpgateway.clientconfigs.adopted import AdoptedClaudeConfig
 from mcpgateway.clientconfigs.claude import ClaudeConfig
 from mcpgateway.config.workspaces import WorkspaceKeys
-from tests.clientconfigs.adoptkit import claudeBackupView
+from tests.clientconfigs.adoptkit import claudeBackupView, load
 
 ENV: dict[str, str] = {"PATH": ""}
 SECRET = bytes(range(32))
@@ -46,26 +45,6 @@ def write(path: Path, document: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2), encoding="utf-8")
     return path
-
-
-def load(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    h = tmp_path / "home"
-    h.mkdir()
-    monkeypatch.setenv("HOME", str(h))
-    return h
-
-
-@pytest.fixture
-def stateDir(home: Path) -> Path:
-    d = home / ".mcpgateway"
-    d.mkdir(mode=0o700)
-    return d
 
 
 def project(home: Path, name: str, servers: dict[str, Any]) -> tuple[str, Path]:
