@@ -1,9 +1,16 @@
 """What tests/integration/cli/test_detached.py shares with the other tests:
-environment, freePort, gatewayPids."""
+environment, freePort, gatewayPids, daemonized."""
 
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from mcpgateway.ops.statedir import pidAlive
@@ -36,3 +43,52 @@ def gatewayPids(marker: Path) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+@contextmanager
+def daemonized(
+    home: Path, port: int, listen: str, config: Path, stateDir: Path, env: dict[str, str]
+) -> Iterator[int]:
+    """Run C{twistd mcpgateway} without C{-n} (it daemonizes, its pid in
+    C{home/twistd.pid}, its log in C{home/twistd.log}), listening on C{listen}
+    (a port or an endpoint description for C{port}); yield its pid once
+    C{port} takes connections. On leaving it sends SIGTERM and checks the
+    daemon is gone within 20 seconds."""
+    pidfile = home / "twistd.pid"
+    argv = [
+        sys.executable,
+        "-c",
+        "from twisted.scripts.twistd import run; run()",
+        "--pidfile",
+        str(pidfile),
+        "--logfile",
+        str(home / "twistd.log"),
+        "mcpgateway",
+        "--port",
+        listen,
+        "--config",
+        str(config),
+        "--state-dir",
+        str(stateDir),
+    ]
+    launched = subprocess.run(argv, env=env, cwd=home, capture_output=True, text=True, timeout=60)
+    assert launched.returncode == 0, launched.stdout + launched.stderr
+    deadline = time.monotonic() + 30
+    while not pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pid = int(pidfile.read_text())
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield pid
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while pidAlive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert not pidAlive(pid)
