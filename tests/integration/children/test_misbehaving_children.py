@@ -14,13 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.gateway import (
-    RunningGateway,
-    callEcho,
-    errorText,
-    waitFor,
-    writeConfig,
-)
+from tests.integration.gateway import RunningGateway, callEcho, errorText, waitFor, writeConfig
 from tests.support.integration.misbehaving_children import MISBEHAVING, alive
 
 pytestmark = pytest.mark.integration

@@ -21,12 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.gateway import (
-    REPO,
-    RunningGateway,
-    callEcho,
-    writeConfig,
-)
+from tests.integration.gateway import REPO, RunningGateway, callEcho, writeConfig
 from tests.support.integration.registry_add import LocalRegistry
 
 pytestmark = pytest.mark.integration

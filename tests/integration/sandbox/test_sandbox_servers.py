@@ -42,13 +42,7 @@ from typing import Any
 import pytest
 
 from tests.integration.gateway import REPO, RunningGateway, npmServer, writeConfig
-from tests.integration.sandboxkit import (
-    MECHANISMS,
-    bwrapOrSkip,
-    confinedRun,
-    fakeHome,
-    toolCall,
-)
+from tests.integration.sandboxkit import MECHANISMS, bwrapOrSkip, confinedRun, fakeHome, toolCall
 
 pytestmark = pytest.mark.integration
 

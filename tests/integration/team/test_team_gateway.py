@@ -23,13 +23,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 from mcpgateway.auth.tokenfile import addToken
 from tests.integration.audittrail import assertVerifies, requestRecords
-from tests.integration.gateway import (
-    RunningGateway,
-    gatewayEnv,
-    twistCommand,
-    waitFor,
-    writeConfig,
-)
+from tests.integration.gateway import RunningGateway, gatewayEnv, twistCommand, waitFor, writeConfig
 from tests.support.mcpclient import bearer, initializeMessage, request
 
 pytestmark = pytest.mark.integration

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import os
 
-from tests.integration.gateway import (
-    REPO,
-)
+from tests.integration.gateway import REPO
 
 MISBEHAVING = REPO / "tests" / "fixtures" / "misbehaving_server.py"
 
