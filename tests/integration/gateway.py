@@ -295,3 +295,44 @@ def npmServer(key: str) -> list[str]:
     script = found()
     assert script, f"scripts/install-test-backends did not install {key} (see {paths})"
     return [node, script]
+
+
+class NodeScript:
+    """One Node client script of tests/integration/clients/ run as
+    C{node SCRIPT ARGS...}: it answers with one JSON line at a time and
+    closes on the line C{close}."""
+
+    def __init__(self, script: Path, args: list[str], label: str, env: dict[str, str]) -> None:
+        self.label = label
+        self.process = subprocess.Popen(
+            ["node", str(script), *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        self.name = script.name
+
+    def line(self) -> dict[str, Any]:
+        """The script's next JSON line (it must say one)."""
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        assert line, f"{self.name} {self.label} said nothing"
+        return json.loads(line)  # type: ignore[no-any-return]
+
+    def send(self, text: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(text + "\n")
+        self.process.stdin.flush()
+
+    def close(self) -> None:
+        """Ask it to close; kill it when it cannot be asked or takes over 15 seconds."""
+        if self.process.poll() is None:
+            try:
+                self.send("close")
+                assert self.process.stdin is not None
+                self.process.stdin.close()
+                self.process.wait(15)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+                self.process.wait()
