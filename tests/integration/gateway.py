@@ -21,6 +21,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import anyio
+import mcp.types as types
+from mcp import Client
+
 from mcpgateway.runtime import interpreter
 
 REPO = Path(__file__).resolve().parents[2]
@@ -336,3 +340,48 @@ class NodeScript:
             except (OSError, subprocess.TimeoutExpired):
                 self.process.kill()
                 self.process.wait()
+
+
+class ProgressWatch:
+    """What server-everything's long operation (four steps) reports while
+    a bystander session of the same server calls C{echo} five times:
+    C{seen}, the caller's progress; C{othersSaw}, every message the
+    bystander was sent (C{record} is its message handler)."""
+
+    def __init__(self) -> None:
+        self.seen: list[float] = []
+        self.othersSaw: list[Any] = []
+
+    async def record(self, message: Any) -> None:
+        self.othersSaw.append(message)
+
+    async def onProgress(self, progress: float, total: float | None, message: str | None) -> None:
+        self.seen.append(progress)
+
+    async def run(self, caller: Client, bystander: Client) -> None:
+        """The long call on C{caller} and the chatter on C{bystander}, at once."""
+
+        async def slow() -> None:
+            await caller.call_tool(
+                "trigger-long-running-operation",
+                {"duration": 1, "steps": 4},
+                progress_callback=self.onProgress,
+            )
+
+        async def chatter() -> None:
+            for i in range(5):
+                await bystander.call_tool("echo", {"message": str(i)})
+                await anyio.sleep(0.1)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(slow)
+            group.start_soon(chatter)
+
+    def check(self) -> None:
+        """The caller saw each step; the bystander saw no progress at all."""
+        assert self.seen == [1, 2, 3, 4]
+        assert not [
+            m
+            for m in self.othersSaw
+            if isinstance(m, types.ProgressNotification) or "progress" in repr(m).lower()
+        ]
