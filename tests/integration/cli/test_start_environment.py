@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from mcpgateway.ops.statedir import pidAlive
-from tests.support.integration.detached import environment, freePort, gatewayPids
+from tests.support.integration.detached import environment, freePort, gatewayPids, startForeground
 
 pytestmark = pytest.mark.integration
 
@@ -99,25 +99,7 @@ def test_a_sigint_to_start_foreground_alone_stops_the_gateway(home: Path) -> Non
     not of its process group: the gateway stops, gracefully, once."""
     stateDir = home / "state"
     port = freePort()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mcpgateway.cli",
-            "start",
-            "--foreground",
-            "--no-rewrite",
-            "--port",
-            str(port),
-            "--state-dir",
-            str(stateDir),
-        ],
-        env=environment(home),
-        cwd=home,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    process = startForeground(port, stateDir, environment(home), home)
     try:
         deadline = time.monotonic() + 30
         while not (stateDir / "state.json").exists():

@@ -1,5 +1,5 @@
 """What tests/integration/cli/test_detached.py shares with the other tests:
-environment, freePort, gatewayPids, daemonized."""
+environment, freePort, gatewayPids, daemonized, startForeground."""
 
 from __future__ import annotations
 
@@ -92,3 +92,29 @@ def daemonized(
         while pidAlive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
     assert not pidAlive(pid)
+
+
+def startForeground(
+    port: int, stateDir: Path, env: dict[str, str], cwd: Path
+) -> subprocess.Popen[bytes]:
+    """C{mcpgateway start --foreground --no-rewrite} on C{port}, its stdin
+    closed and its output (stdout and stderr) on C{stdout}."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mcpgateway.cli",
+            "start",
+            "--foreground",
+            "--no-rewrite",
+            "--port",
+            str(port),
+            "--state-dir",
+            str(stateDir),
+        ],
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
