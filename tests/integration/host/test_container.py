@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.gateway import REPO, waitFor
+from tests.integration.gateway import REPO, selfSigned, waitFor
 from tests.support.integration.container import IMAGE_RUNNER
 from tests.support.mcpclient import RpcError, Session, bearer
 
@@ -678,43 +678,10 @@ def test_the_command_serves_on_loopback_and_the_healthcheck_follows_it(
     assert after.stderr.startswith("mcpgateway healthcheck: unhealthy: ")
 
 
-def _selfSigned(directory: Path) -> tuple[Path, Path]:
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    keyFile, certFile = directory / "key.pem", directory / "cert.pem"
-    keyFile.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    certFile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return keyFile, certFile
-
-
 def test_the_healthcheck_speaks_https_to_a_tls_port(image: VenvImage, tokens: str) -> None:
     """A self-signed certificate on loopback: healthy over https."""
     pytest.importorskip("OpenSSL", reason="TLS endpoints need the tls extra (pyOpenSSL)")
-    keyFile, certFile = _selfSigned(image.root)
+    keyFile, certFile = selfSigned(image.root, private=False)
     runtime = image.stages[-1]
     health = json.loads(runtime.one("HEALTHCHECK").text.partition(" CMD ")[2])
     port = f"ssl:0:privateKey={keyFile}:certKey={certFile}:interface=127.0.0.1"
