@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,22 @@ def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=90,
     )
+
+
+@contextmanager
+def cliGateway(home: Path, *args: str, stopChecked: bool = True) -> Iterator[int]:
+    """C{mcpgateway start} on a free port with C{args}, checked to succeed;
+    yields the port and runs C{mcpgateway stop} on leaving, checked to
+    succeed too (when the body did not fail) unless C{stopChecked} is false."""
+    port = freePort()
+    started = cli(home, "start", "--port", str(port), *args)
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        yield port
+    finally:
+        stopped = cli(home, "stop")
+    if stopChecked:
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
 
 
 def post(port: int, server: str, message: dict[str, Any], sid: str = "") -> tuple[Any, str]:

@@ -35,7 +35,8 @@ import pytest
 from mcp import Client
 
 from tests.integration import sandboxkit
-from tests.integration.gateway import RunningGateway, freePort, waitFor, writeConfig
+from tests.integration.gateway import RunningGateway, waitFor, writeConfig
+from tests.integration.restartkit import cliGateway
 from tests.support.integration.restart_handover import cli, state
 
 pytestmark = pytest.mark.integration
@@ -70,11 +71,8 @@ def test_after_mcpgateway_restart_the_childs_allow_list_is_reached(
     workspace = tmp_path_factory.mktemp("workspace")
     entry = sandboxkit.hostileEntry(workspace, network={"allowedDomains": [f"127.0.0.1:{local}"]})
     config = writeConfig(home / "servers.json", {"hostile": entry})
-    port = freePort()
-    started = cli(home, "start", "--port", str(port), "--config", str(config))
-    assert started.returncode == 0, started.stdout + started.stderr
-    url = f"http://127.0.0.1:{port}/hostile/mcp"
-    try:
+    with cliGateway(home, "--config", str(config)) as port:
+        url = f"http://127.0.0.1:{port}/hostile/mcp"
         before = sandboxkit.toolCall(url, "fetch", {"url": f"http://127.0.0.1:{local}/"})
         assert before["status"] == 200, before
         old = state(home)["pid"]
@@ -93,9 +91,6 @@ def test_after_mcpgateway_restart_the_childs_allow_list_is_reached(
         assert again["status"] == 200, again
         refused = sandboxkit.toolCall(url, "fetch", {"url": "http://example.org/"})
         assert refused["status"] == 403, refused
-    finally:
-        stopped = cli(home, "stop")
-    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert waitFor(lambda: not os.path.exists(oldDirectory), timeout=10)  # removed at the stop
 
 
