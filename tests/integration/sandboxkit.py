@@ -27,7 +27,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from tests.integration.gateway import REPO
+from tests.integration.gateway import REPO, RunningGateway
 
 HOSTILE = REPO / "tests" / "fixtures" / "hostile_server.py"
 SECRET = "-----BEGIN OPENSSH PRIVATE KEY----- not-a-real-key"
@@ -216,6 +216,20 @@ class Account:
             [*self.prefix(), *argv], env=env, capture_output=True, timeout=60, cwd=self.home
         )
         return done.returncode == 0
+
+    def gateway(self, python: str, path: str, config: Path) -> RunningGateway:
+        """A gateway the account runs in its home (through its launcher, on
+        C{python} with C{path} as C{PYTHONPATH}), serving C{config} with
+        every child confined (C{--sandbox auto}); the caller stops it."""
+        self.own(self.home)
+        command = [*self.prefix(), python, "-m", "mcpgateway.launch", "-n", "--pidfile="]
+        return RunningGateway(
+            ["--config", str(config), "--sandbox", "auto"],
+            self.home,
+            command=[*command, "--logfile=-", "mcpgateway"],
+            env={"PYTHONPATH": path},
+            timeout=60,
+        )
 
     def remove(self) -> None:
         subprocess.run(["pkill", "-KILL", "-u", self.name], capture_output=True)

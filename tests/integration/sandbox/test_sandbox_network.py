@@ -123,15 +123,7 @@ def test_an_unprivileged_gateways_child_reaches_its_allow_list(
         "sandbox": {"network": {"allowedDomains": [f"127.0.0.1:{local}"]}},
     }
     config = writeConfig(home / "servers.json", {"hostile": entry})
-    account.own(home)
-    command = [*account.prefix(), python, "-m", "mcpgateway.launch", "-n", "--pidfile="]
-    gateway = RunningGateway(
-        ["--config", str(config), "--sandbox", "auto"],
-        home,
-        command=[*command, "--logfile=-", "mcpgateway"],
-        env={"PYTHONPATH": path},
-        timeout=60,
-    )
+    gateway = account.gateway(python, path, config)
     try:
         url = gateway.url("hostile")
         assert sandboxkit.toolCall(url, "whoami")["uid"] == account.uid
