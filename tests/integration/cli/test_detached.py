@@ -26,7 +26,13 @@ import pytest
 from mcp import Client
 
 from tests.integration.gateway import REPO
-from tests.support.integration.detached import daemonized, environment, freePort, gatewayPids
+from tests.support.integration.detached import (
+    daemonized,
+    environment,
+    freePort,
+    gatewayPids,
+    runCli,
+)
 from tests.support.mcpclient import initializeMessage, request
 
 pytestmark = pytest.mark.integration
@@ -110,14 +116,7 @@ def test_mcpgateway_start_detached_serves_an_npx_server(detachedHome: Path, npx:
     port = freePort()
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "mcpgateway.cli", *args, "--state-dir", str(stateDir)],
-            env=env,
-            cwd=home,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return runCli(home, *args, stateDir=stateDir, env=env, timeout=120)
 
     started = cli("start", "--port", str(port))
     assert started.returncode == 0, started.stderr + started.stdout

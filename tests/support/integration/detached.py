@@ -1,5 +1,5 @@
 """What tests/integration/cli/test_detached.py shares with the other tests:
-environment, freePort, gatewayPids, daemonized, startForeground."""
+environment, runCli, freePort, gatewayPids, daemonized, startForeground."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from mcpgateway.ops.statedir import pidAlive
 from tests.integration.gateway import REPO
@@ -28,6 +29,38 @@ def environment(home: Path, **extra: str) -> dict[str, str]:
         env.pop(name, None)
     env.update(extra)
     return env
+
+
+def runCli(
+    home: Path,
+    *args: str,
+    stateDir: Path | None = None,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    timeout: float = 60,
+    **options: Any,
+) -> subprocess.CompletedProcess[str]:
+    """C{python -m mcpgateway.cli ARGS --state-dir STATEDIR} (C{home/state}
+    unless given) from C{home}, as a user runs it: in L{environment} unless
+    C{env} is given, C{stdin} its input (none: at its end at once), its
+    output captured; C{options} go to C{subprocess.run}."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mcpgateway.cli",
+            *args,
+            "--state-dir",
+            str(stateDir or home / "state"),
+        ],
+        env=environment(home) if env is None else env,
+        cwd=home,
+        input=stdin or "",
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **options,
+    )
 
 
 def gatewayPids(marker: Path) -> list[int]:
