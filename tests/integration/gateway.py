@@ -24,6 +24,7 @@ from typing import Any
 import anyio
 import mcp.types as types
 from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 from mcpgateway.runtime import interpreter
 
@@ -256,8 +257,6 @@ def errorText(error: BaseException) -> str:
 
 def callEcho(url: str, message: str) -> str:
     """One SDK session on C{url}: call the C{echo} tool, return its text."""
-    import anyio
-    from mcp import Client
 
     async def main() -> str:
         async with Client(url, mode="legacy") as client:
@@ -432,3 +431,26 @@ def selfSigned(folder: Path, private: bool = True) -> tuple[Path, Path]:
         keyPath.chmod(0o600)
     certPath.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return keyPath, certPath
+
+
+def refusedStart(
+    argv: list[str], home: Path, env: dict[str, str], code: int | None = 1
+) -> subprocess.CompletedProcess[str]:
+    """Run C{argv}, a gateway (or the CLI starting one) that must refuse to
+    start, from C{home}; check it exits with C{code} (with any failure when
+    C{code} is None) and return what it said."""
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=home, timeout=60)
+    if code is None:
+        assert done.returncode != 0, done.stdout + done.stderr
+    else:
+        assert done.returncode == code, done.stdout + done.stderr
+    return done
+
+
+async def echoOn(http: Any, url: str, message: str) -> str:
+    """What C{echo} of the server at C{url} answers C{message}, through the
+    SDK client over the HTTP client C{http} (its TLS and headers)."""
+    transport = streamable_http_client(url, http_client=http)
+    async with Client(transport, mode="legacy") as client:
+        result = await client.call_tool("echo", {"message": message})
+        return result.content[0].text  # type: ignore[union-attr]

@@ -19,6 +19,7 @@ from tests.integration.gateway import (
     REPO,
     RunningGateway,
     errorText,
+    refusedStart,
     twistdCommand,
     waitFor,
     writeConfig,
@@ -193,15 +194,8 @@ def test_invalid_config_refuses_to_start_with_one_line(home: Path) -> None:
     bad = home / "broken.json"
     bad.write_text('{"mcpServers": {"a": }')
     env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "twisted", "mcpgateway", "--port", "0", "--config", str(bad)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=home,
-        timeout=60,
-    )
-    assert proc.returncode != 0
+    argv = [sys.executable, "-m", "twisted", "mcpgateway", "--port", "0", "--config", str(bad)]
+    proc = refusedStart(argv, home, env, code=None)
     lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "broken.json" in ln]
     assert lines and "line 1 column" in lines[0]
     assert "Traceback" not in proc.stdout + proc.stderr
@@ -210,7 +204,7 @@ def test_invalid_config_refuses_to_start_with_one_line(home: Path) -> None:
 def test_port_in_use_is_one_clear_line_and_exit_status_1(start: Any, home: Path) -> None:
     first: RunningGateway = start()
     env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(
+    proc = refusedStart(
         [
             sys.executable,
             "-m",
@@ -220,13 +214,9 @@ def test_port_in_use_is_one_clear_line_and_exit_status_1(start: Any, home: Path)
             "--port",
             str(first.port),
         ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=home,
-        timeout=60,
+        home,
+        env,
     )
-    assert proc.returncode == 1
     said = f"port {first.port} is in use"
     assert "cannot listen on" in proc.stdout and said in proc.stdout, proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr

@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import ssl
-import subprocess
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,16 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 
-from tests.integration.gateway import RunningGateway, gatewayEnv, selfSigned, twistCommand, waitFor
+from tests.integration.gateway import (
+    RunningGateway,
+    echoOn,
+    gatewayEnv,
+    refusedStart,
+    selfSigned,
+    twistCommand,
+    waitFor,
+)
 from tests.integration.restartkit import cli
 
 pytestmark = pytest.mark.integration
@@ -58,12 +63,7 @@ def echoOverHttps(port: int, cert: Path, message: str) -> str:
     async def main() -> str:
         context = ssl.create_default_context(cafile=str(cert))
         async with httpx2.AsyncClient(verify=context, timeout=30) as http:
-            transport = streamable_http_client(
-                f"https://127.0.0.1:{port}/demo/mcp", http_client=http
-            )
-            async with Client(transport, mode="legacy") as client:
-                result = await client.call_tool("echo", {"message": message})
-                return result.content[0].text  # type: ignore[union-attr]
+            return await echoOn(http, f"https://127.0.0.1:{port}/demo/mcp", message)
 
     return anyio.run(main)
 
@@ -95,15 +95,11 @@ def test_a_missing_key_file_is_one_line(home: Path) -> None:
     _, cert = selfSigned(home)
     missing = home / "nothing.pem"
     environ = gatewayEnv(home)
-    result = subprocess.run(
+    result = refusedStart(
         [*twistCommand(), "--port", tlsPort(missing, cert)],
-        cwd=home,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
+        home,
+        environ,
     )
-    assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert lines == [
         f"mcpgateway: --port: the TLS private key file {missing}: No such file or directory"
