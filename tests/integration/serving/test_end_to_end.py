@@ -160,12 +160,8 @@ def test_sessions_reusing_ids_share_one_child_without_misrouting(start: Any) -> 
     assert demo["children"] == 1
 
 
-def test_server_everything(start: Any, home: Path, everything: list[str]) -> None:
-    config = writeConfig(
-        home / "servers.json",
-        {"everything": {"command": everything[0], "args": everything[1:], "share": "global"}},
-    )
-    gateway: RunningGateway = start("--config", str(config))
+def test_server_everything(sharedEverything: RunningGateway) -> None:
+    gateway = sharedEverything
 
     async def session() -> None:
         async with Client(gateway.url("everything")) as client:
