@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -154,7 +153,6 @@ def test_under_landlock_a_child_connects_to_its_proxy_port_only(home: Path) -> N
     """Where bubblewrap cannot run (Landlock from ABI 4): TCP connect to the
     proxy's loopback port only, and the variables pointing at it."""
     from mcpgateway.sandbox.probe import landlockAbi
-    from mcpgateway.sandbox.request import launcherCommand
 
     version, why = landlockAbi()
     if version < 4:
@@ -176,14 +174,7 @@ def test_under_landlock_a_child_connects_to_its_proxy_port_only(home: Path) -> N
     }
     argv = [sys.executable, "-c", LANDLOCK_PROGRAM, str(proxy.port), str(other.port)]
     try:
-        done = subprocess.run(
-            [*launcherCommand(), json.dumps(request), "--", *argv],
-            capture_output=True,
-            text=True,
-            cwd=home,
-            env={**os.environ, "HOME": str(home)},
-            timeout=60,
-        )
+        done = sandboxkit.launch(request, argv, home, home, {})
     finally:
         proxy.close()
         other.close()
