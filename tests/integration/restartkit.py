@@ -88,6 +88,18 @@ def count(port: int, server: str, sid: str, number: int) -> tuple[int, int]:
     return counted, pid
 
 
+def countedOnBoth(port: int) -> tuple[str, str, int, int]:
+    """A session on the server C{shared} and one on C{solo}, each counting
+    from 1 on its own child: the two sessions and the pids of C{solo}'s
+    child and of C{shared}'s."""
+    shared, solo = openSession(port, "shared"), openSession(port, "solo")
+    assert count(port, "shared", shared, 1)[0] == 1
+    soloCount, soloPid = count(port, "solo", solo, 1)
+    sharedCount, sharedPid = count(port, "shared", shared, 2)
+    assert (soloCount, sharedCount) == (1, 2)
+    return shared, solo, soloPid, sharedPid
+
+
 def countTold(port: int, server: str, sid: str, number: int) -> tuple[int, list[Any], bool]:
     """Call C{count}: the count, the notifications that came first, and
     whether the result says the child was started anew (C{_meta})."""

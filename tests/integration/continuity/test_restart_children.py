@@ -20,6 +20,7 @@ from tests.integration.restartkit import (
     cli,
     cliGateway,
     count,
+    countedOnBoth,
     countTold,
     freePort,
     health,
@@ -43,11 +44,7 @@ def test_restart_keeps_each_child_with_its_memory(home: Path) -> None:
     config = configure(home)
     with cliGateway(home, "--config", str(config)) as port:
         old = state(home)["pid"]
-        shared, solo = openSession(port, "shared"), openSession(port, "solo")
-        assert count(port, "shared", shared, 1)[0] == 1
-        soloCount, soloPid = count(port, "solo", solo, 1)
-        sharedCount, sharedPid = count(port, "shared", shared, 2)
-        assert (soloCount, sharedCount) == (1, 2)
+        shared, solo, soloPid, sharedPid = countedOnBoth(port)
 
         restarted = cli(home, "restart")
         assert restarted.returncode == 0, restarted.stdout + restarted.stderr

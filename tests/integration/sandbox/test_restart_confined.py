@@ -21,6 +21,7 @@ from tests.integration.restartkit import (
     cli,
     cliGateway,
     count,
+    countedOnBoth,
     freePort,
     health,
     hostPidOf,
@@ -49,11 +50,7 @@ def test_restart_keeps_each_confined_child_with_its_memory_and_its_way_out(
     config = configure(home)
     with cliGateway(home, "--config", str(config), "--sandbox", mechanism) as port:
         old = state(home)["pid"]
-        shared, solo = openSession(port, "shared"), openSession(port, "solo")
-        assert count(port, "shared", shared, 1)[0] == 1
-        soloCount, soloPid = count(port, "solo", solo, 1)
-        sharedCount, sharedPid = count(port, "shared", shared, 2)
-        assert (soloCount, sharedCount) == (1, 2)
+        shared, solo, soloPid, sharedPid = countedOnBoth(port)
         before = ask(port, "shared", shared, 3, "proxy")
         assert before.startswith("HTTP/1."), before  # the proxy answers (and refuses)
         hostShared, hostSolo = hostPidOf(home, "shared"), hostPidOf(home, "solo")
