@@ -49,6 +49,12 @@ TAG = "mcpgateway:container-test"
 VENV_PATH = "validated the Dockerfile's commands in a venv instead"
 
 
+def venvInstead(why: str) -> None:
+    """Warn that, with no container runtime (C{why}), the Dockerfile's
+    commands are validated in a venv instead."""
+    warnings.warn(f"{why}: {VENV_PATH}", UserWarning, stacklevel=2)
+
+
 # -- the Dockerfile, parsed ----------------------------------------------------------
 
 
@@ -288,11 +294,7 @@ def test_the_image_builds_refuses_without_auth_and_turns_healthy(
 ) -> None:
     binary, why = runtime
     if binary is None:
-        warnings.warn(
-            f"{why}: validated the Dockerfile's commands in a venv instead",
-            UserWarning,
-            stacklevel=1,
-        )
+        venvInstead(why)
         pytest.skip(f"{why}: the venv tests of this module validate the Dockerfile instead")
     started = time.monotonic()
     build = subprocess.run(
@@ -414,11 +416,7 @@ def image(
 ) -> VenvImage:
     binary, why = runtime
     if binary is None:
-        warnings.warn(
-            f"{why}: validated the Dockerfile's commands in a venv instead",
-            UserWarning,
-            stacklevel=1,
-        )
+        venvInstead(why)
     started = time.monotonic()
     root = tmp_path_factory.mktemp("image")
     mapping = {
