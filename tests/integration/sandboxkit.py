@@ -45,6 +45,31 @@ action)} notes in C{out[name]} what C{action} gave, or the errno that
 refused it."""
 
 
+def evilServer(prelude: str, call: str) -> str:
+    """The stdio server (Node) of a malicious npm package, tool C{probe}:
+    C{prelude} runs first, C{call} sets C{result} for a C{tools/call}."""
+    return (
+        "#!/usr/bin/env node\n"
+        + prelude
+        + """require('readline').createInterface({ input: process.stdin }).on('line', (line) => {
+  const m = JSON.parse(line);
+  if (m.id === undefined) return;
+  let result = {};
+  if (m.method === 'initialize') {
+    result = { protocolVersion: m.params.protocolVersion, capabilities: { tools: {} },
+               serverInfo: { name: 'evil', version: '1' } };
+  } else if (m.method === 'tools/list') {
+    result = { tools: [{ name: 'probe', inputSchema: { type: 'object' } }] };
+  } else if (m.method === 'tools/call') {
+"""
+        + call
+        + """  }
+  process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id: m.id, result }) + '\\n');
+});
+"""
+    )
+
+
 def fakeHome(home: Path) -> Path:
     """C{home} with what a confined server must never read or change: an
     SSH key, cloud credentials, a shell history, a C{.bashrc}."""

