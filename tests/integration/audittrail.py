@@ -21,6 +21,7 @@ import pytest
 from mcpgateway.ops.auditchain import CHAIN_KINDS
 from mcpgateway.ops.statedir import pidAlive
 from tests.integration.gateway import REPO
+from tests.support.integration.detached import environment, runCli
 from tests.support.mcpclient import Session
 
 
@@ -93,21 +94,8 @@ def home(tmp_path: Path) -> Iterator[Path]:
 def cli(home: Path, *args: str) -> str:
     """C{mcpgateway ARGS...} on the test's state directory, its audit log
     given by the environment (so C{restart} hands it to the successor)."""
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-        "MCPGATEWAY_AUDIT_LOG": str(home / "audit.jsonl"),
-    }
-    env.pop("MCPGATEWAY_HOME", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "mcpgateway.cli", *args, "--state-dir", str(home / "gw")],
-        env=env,
-        cwd=home,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    env = environment(home, MCPGATEWAY_AUDIT_LOG=str(home / "audit.jsonl"))
+    done = runCli(home, *args, stateDir=home / "gw", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 

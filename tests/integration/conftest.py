@@ -7,10 +7,11 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.integration.gateway import REPO, RunningGateway
+from tests.integration.gateway import REPO, RunningGateway, writeConfig
 
 CACHE = Path(os.environ.get("MCPGATEWAY_TEST_CACHE") or REPO / ".cache" / "test-backends")
 EVERYTHING = (
@@ -73,3 +74,15 @@ def everything() -> list[str]:
     _backends()
     assert EVERYTHING.is_file(), f"server-everything missing at {EVERYTHING}"
     return [str(shutil.which("node")), str(EVERYTHING), "stdio"]
+
+
+@pytest.fixture
+def sharedEverything(start: Any, home: Path, everything: list[str]) -> RunningGateway:
+    """A gateway serving server-everything on one child all sessions share
+    (C{share: global}): what routes a child's messages to the right session
+    has one child to get right."""
+    config = writeConfig(
+        home / "servers.json",
+        {"everything": {"command": everything[0], "args": everything[1:], "share": "global"}},
+    )
+    return start("--config", str(config))  # type: ignore[no-any-return]

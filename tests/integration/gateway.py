@@ -21,6 +21,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import anyio
+import mcp.types as types
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
 from mcpgateway.runtime import interpreter
 
 REPO = Path(__file__).resolve().parents[2]
@@ -252,8 +257,6 @@ def errorText(error: BaseException) -> str:
 
 def callEcho(url: str, message: str) -> str:
     """One SDK session on C{url}: call the C{echo} tool, return its text."""
-    import anyio
-    from mcp import Client
 
     async def main() -> str:
         async with Client(url, mode="legacy") as client:
@@ -295,3 +298,159 @@ def npmServer(key: str) -> list[str]:
     script = found()
     assert script, f"scripts/install-test-backends did not install {key} (see {paths})"
     return [node, script]
+
+
+class NodeScript:
+    """One Node client script of tests/integration/clients/ run as
+    C{node SCRIPT ARGS...}: it answers with one JSON line at a time and
+    closes on the line C{close}."""
+
+    def __init__(self, script: Path, args: list[str], label: str, env: dict[str, str]) -> None:
+        self.label = label
+        self.process = subprocess.Popen(
+            ["node", str(script), *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        self.name = script.name
+
+    def line(self) -> dict[str, Any]:
+        """The script's next JSON line (it must say one)."""
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        assert line, f"{self.name} {self.label} said nothing"
+        return json.loads(line)  # type: ignore[no-any-return]
+
+    def send(self, text: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(text + "\n")
+        self.process.stdin.flush()
+
+    def close(self) -> None:
+        """Ask it to close; kill it when it cannot be asked or takes over 15 seconds."""
+        if self.process.poll() is None:
+            try:
+                self.send("close")
+                assert self.process.stdin is not None
+                self.process.stdin.close()
+                self.process.wait(15)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+                self.process.wait()
+
+
+class ProgressWatch:
+    """What server-everything's long operation (four steps) reports while
+    a bystander session of the same server calls C{echo} five times:
+    C{seen}, the caller's progress; C{othersSaw}, every message the
+    bystander was sent (C{record} is its message handler)."""
+
+    def __init__(self) -> None:
+        self.seen: list[float] = []
+        self.othersSaw: list[Any] = []
+
+    async def record(self, message: Any) -> None:
+        self.othersSaw.append(message)
+
+    async def onProgress(self, progress: float, total: float | None, message: str | None) -> None:
+        self.seen.append(progress)
+
+    async def run(self, caller: Client, bystander: Client) -> None:
+        """The long call on C{caller} and the chatter on C{bystander}, at once."""
+
+        async def slow() -> None:
+            await caller.call_tool(
+                "trigger-long-running-operation",
+                {"duration": 1, "steps": 4},
+                progress_callback=self.onProgress,
+            )
+
+        async def chatter() -> None:
+            for i in range(5):
+                await bystander.call_tool("echo", {"message": str(i)})
+                await anyio.sleep(0.1)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(slow)
+            group.start_soon(chatter)
+
+    def check(self) -> None:
+        """The caller saw each step; the bystander saw no progress at all."""
+        assert self.seen == [1, 2, 3, 4]
+        assert not [
+            m
+            for m in self.othersSaw
+            if isinstance(m, types.ProgressNotification) or "progress" in repr(m).lower()
+        ]
+
+
+def selfSigned(folder: Path, private: bool = True) -> tuple[Path, Path]:
+    """A key and a self-signed certificate for 127.0.0.1 and localhost (its
+    own CA), written to C{folder} as key.pem and cert.pem; their paths. The
+    key is its owner's alone unless C{private} is false."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mcpgateway test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    keyPath, certPath = folder / "key.pem", folder / "cert.pem"
+    keyPath.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    if private:
+        keyPath.chmod(0o600)
+    certPath.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return keyPath, certPath
+
+
+def refusedStart(
+    argv: list[str], home: Path, env: dict[str, str], code: int | None = 1
+) -> subprocess.CompletedProcess[str]:
+    """Run C{argv}, a gateway (or the CLI starting one) that must refuse to
+    start, from C{home}; check it exits with C{code} (with any failure when
+    C{code} is None) and return what it said."""
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=home, timeout=60)
+    if code is None:
+        assert done.returncode != 0, done.stdout + done.stderr
+    else:
+        assert done.returncode == code, done.stdout + done.stderr
+    return done
+
+
+async def echoOn(http: Any, url: str, message: str) -> str:
+    """What C{echo} of the server at C{url} answers C{message}, through the
+    SDK client over the HTTP client C{http} (its TLS and headers)."""
+    transport = streamable_http_client(url, http_client=http)
+    async with Client(transport, mode="legacy") as client:
+        result = await client.call_tool("echo", {"message": message})
+        return result.content[0].text  # type: ignore[union-attr]

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,22 @@ def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=90,
     )
+
+
+@contextmanager
+def cliGateway(home: Path, *args: str, stopChecked: bool = True) -> Iterator[int]:
+    """C{mcpgateway start} on a free port with C{args}, checked to succeed;
+    yields the port and runs C{mcpgateway stop} on leaving, checked to
+    succeed too (when the body did not fail) unless C{stopChecked} is false."""
+    port = freePort()
+    started = cli(home, "start", "--port", str(port), *args)
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        yield port
+    finally:
+        stopped = cli(home, "stop")
+    if stopChecked:
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
 
 
 def post(port: int, server: str, message: dict[str, Any], sid: str = "") -> tuple[Any, str]:
@@ -69,6 +86,18 @@ def count(port: int, server: str, sid: str, number: int) -> tuple[int, int]:
     text = answer["result"]["content"][0]["text"]
     counted, pid = (int(part.split("=")[1]) for part in text.split())
     return counted, pid
+
+
+def countedOnBoth(port: int) -> tuple[str, str, int, int]:
+    """A session on the server C{shared} and one on C{solo}, each counting
+    from 1 on its own child: the two sessions and the pids of C{solo}'s
+    child and of C{shared}'s."""
+    shared, solo = openSession(port, "shared"), openSession(port, "solo")
+    assert count(port, "shared", shared, 1)[0] == 1
+    soloCount, soloPid = count(port, "solo", solo, 1)
+    sharedCount, sharedPid = count(port, "shared", shared, 2)
+    assert (soloCount, sharedCount) == (1, 2)
+    return shared, solo, soloPid, sharedPid
 
 
 def countTold(port: int, server: str, sid: str, number: int) -> tuple[int, list[Any], bool]:

@@ -27,10 +27,47 @@ import anyio
 import pytest
 from mcp import Client
 
-from tests.integration.gateway import REPO
+from tests.integration.gateway import REPO, RunningGateway
 
 HOSTILE = REPO / "tests" / "fixtures" / "hostile_server.py"
 SECRET = "-----BEGIN OPENSSH PRIVATE KEY----- not-a-real-key"
+ATTEMPTS = """
+import json, os, sys
+out = {}
+def attempt(name, action):
+    try:
+        out[name] = ["ok", action()]
+    except OSError as e:
+        out[name] = ["refused", e.errno]
+"""
+"""The start of a Python program a confined child runs: C{attempt(name,
+action)} notes in C{out[name]} what C{action} gave, or the errno that
+refused it."""
+
+
+def evilServer(prelude: str, call: str) -> str:
+    """The stdio server (Node) of a malicious npm package, tool C{probe}:
+    C{prelude} runs first, C{call} sets C{result} for a C{tools/call}."""
+    return (
+        "#!/usr/bin/env node\n"
+        + prelude
+        + """require('readline').createInterface({ input: process.stdin }).on('line', (line) => {
+  const m = JSON.parse(line);
+  if (m.id === undefined) return;
+  let result = {};
+  if (m.method === 'initialize') {
+    result = { protocolVersion: m.params.protocolVersion, capabilities: { tools: {} },
+               serverInfo: { name: 'evil', version: '1' } };
+  } else if (m.method === 'tools/list') {
+    result = { tools: [{ name: 'probe', inputSchema: { type: 'object' } }] };
+  } else if (m.method === 'tools/call') {
+"""
+        + call
+        + """  }
+  process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id: m.id, result }) + '\\n');
+});
+"""
+    )
 
 
 def fakeHome(home: Path) -> Path:
@@ -217,6 +254,20 @@ class Account:
         )
         return done.returncode == 0
 
+    def gateway(self, python: str, path: str, config: Path) -> RunningGateway:
+        """A gateway the account runs in its home (through its launcher, on
+        C{python} with C{path} as C{PYTHONPATH}), serving C{config} with
+        every child confined (C{--sandbox auto}); the caller stops it."""
+        self.own(self.home)
+        command = [*self.prefix(), python, "-m", "mcpgateway.launch", "-n", "--pidfile="]
+        return RunningGateway(
+            ["--config", str(config), "--sandbox", "auto"],
+            self.home,
+            command=[*command, "--logfile=-", "mcpgateway"],
+            env={"PYTHONPATH": path},
+            timeout=60,
+        )
+
     def remove(self) -> None:
         subprocess.run(["pkill", "-KILL", "-u", self.name], capture_output=True)
         subprocess.run(["userdel", self.name], capture_output=True)
@@ -283,8 +334,6 @@ def launcherRequest(
     C{base/ws} (visible to it, read-only), with this machine's bubblewrap
     or Landlock ABI (skipping, saying why, where C{mechanism} cannot
     confine)."""
-    from mcpgateway.sandbox.probe import bwrapWorks, landlockAbi
-
     request: dict[str, Any] = {
         "server": "attacks",
         "mechanism": mechanism,
@@ -298,18 +347,45 @@ def launcherRequest(
         "interpreter": python,
         "interpreterPaths": [],
     }
+    if mechanism in MECHANISMS:
+        confineBy(request, mechanism)
+    request.update(fields)
+    return request
+
+
+def confineBy(request: dict[str, Any], mechanism: str) -> None:
+    """Name in C{request} this machine's bubblewrap (C{bwrap}) or its
+    Landlock ABI (C{landlock}); skip, saying why, where it cannot confine."""
+    from mcpgateway.sandbox.probe import bwrapWorks, landlockAbi
+
     if mechanism == "bwrap":
         found = bwrapWorks()
         if not found["works"]:
             pytest.skip(f"bubblewrap cannot confine here: {found['error']}")
         request["bwrap"] = found["path"]
-    elif mechanism == "landlock":
+    else:
         version, why = landlockAbi()
         if version < 1:
             pytest.skip(f"Landlock is not available here: {why}")
         request["landlock"] = version
-    request.update(fields)
-    return request
+
+
+def launch(
+    request: dict[str, Any], argv: list[str], cwd: Path, home: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """The launcher (L{launcherCommand}) confining C{argv} for C{request},
+    run from C{cwd} with C{HOME} C{home} and C{env} added to this
+    process's environment: what it wrote, and its status."""
+    from mcpgateway.sandbox.request import launcherCommand
+
+    return subprocess.run(
+        [*launcherCommand(), json.dumps(request), "--", *argv],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "HOME": str(home), **env},
+        timeout=60,
+    )
 
 
 def launcherBase(account: Account | None) -> Path:
@@ -442,9 +518,6 @@ def confinedRun(
     C{env} is the entry's (its names are the request's C{entryEnv});
     C{fields} go into the request as they are (C{profile},
     C{gatewayFiles}...)."""
-    from mcpgateway.sandbox.probe import bwrapWorks, landlockAbi
-    from mcpgateway.sandbox.request import launcherCommand
-
     request: dict[str, Any] = {
         "server": "srv",
         "mechanism": mechanism,
@@ -459,22 +532,6 @@ def confinedRun(
         "interpreter": sys.executable,
         "interpreterPaths": [],
     }
-    if mechanism == "bwrap":
-        found = bwrapWorks()
-        if not found["works"]:
-            pytest.skip(f"bubblewrap cannot confine here: {found['error']}")
-        request["bwrap"] = found["path"]
-    else:
-        version, why = landlockAbi()
-        if version < 1:
-            pytest.skip(f"Landlock is not available here: {why}")
-        request["landlock"] = version
+    confineBy(request, mechanism)
     request.update(fields)
-    return subprocess.run(
-        [*launcherCommand(), json.dumps(request), "--", *argv],
-        capture_output=True,
-        text=True,
-        cwd=gatewayCwd or home,
-        env={**os.environ, "HOME": str(home), **(env or {})},
-        timeout=60,
-    )
+    return launch(request, argv, gatewayCwd or home, home, env or {})

@@ -5,7 +5,6 @@ start would have, and gives it back byte for byte at stop."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -13,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.gateway import REPO, callEcho, freePort
+from tests.integration.gateway import callEcho, freePort
+from tests.support.integration.detached import runCli
 
 pytestmark = pytest.mark.integration
 
@@ -22,22 +22,9 @@ def test_a_claude_config_written_after_the_start_is_adopted(tmp_path: Path) -> N
     home = tmp_path / "home"
     home.mkdir()
     stateDir = home / ".mcpgateway"
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    env.pop("MCPGATEWAY_HOME", None)
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "mcpgateway.cli", *args, "--state-dir", str(stateDir)],
-            env=env,
-            cwd=home,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return runCli(home, *args, stateDir=stateDir, timeout=120)
 
     port = freePort()
     started = cli("start", "--port", str(port))

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
+from tests.integration.gateway import REPO, RunningGateway, refusedStart, waitFor, writeConfig
 
 pytestmark = pytest.mark.integration
 DEMO = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
@@ -46,15 +45,11 @@ def test_state_json_and_a_second_gateway_refused(start: Any, home: Path) -> None
         "PYTHONPATH": str(REPO),
         "MCPGATEWAY_HOME": str(home / "state"),
     }
-    second = subprocess.run(
+    second = refusedStart(
         [sys.executable, "-m", "twisted", "mcpgateway", "--port", "0"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=home,
-        timeout=60,
+        home,
+        env,
     )
-    assert second.returncode == 1
     assert "another gateway is running" in second.stderr
     assert f"pid {gateway.process.pid}" in second.stderr
     gateway.stop()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 
 from tests.integration.continuitykit import tsEnvironment
-from tests.integration.gateway import REPO, RunningGateway, npmServer, writeConfig
+from tests.integration.gateway import REPO, NodeScript, RunningGateway, npmServer, writeConfig
 from tests.support import mcpclient
 from tests.support.mcpclient import Client2026
 from tests.support.sdkcallers import Caller, textOf
@@ -79,43 +78,15 @@ def aggregateUrl(gateway: RunningGateway) -> str:
     return f"http://127.0.0.1:{gateway.port}/mcp"
 
 
-class TsAggregate:
+class TsAggregate(NodeScript):
     """One ts_aggregate.mjs process: ready once connected and listed, then
     it runs its calls on "go" and closes on the next line."""
 
     def __init__(
         self, flavour: str, url: str, label: str, nonce: str, prefix: str, env: dict[str, str]
     ) -> None:
-        self.label, self.nonce, self.prefix = label, nonce, prefix
-        self.process = subprocess.Popen(
-            ["node", str(TS_AGGREGATE), flavour, url, label, nonce, prefix],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-            text=True,
-        )
-
-    def line(self) -> dict[str, Any]:
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        assert line, f"ts_aggregate.mjs {self.label} said nothing"
-        return json.loads(line)  # type: ignore[no-any-return]
-
-    def send(self, text: str) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(text + "\n")
-        self.process.stdin.flush()
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            try:
-                self.send("close")
-                assert self.process.stdin is not None
-                self.process.stdin.close()
-                self.process.wait(15)
-            except (OSError, subprocess.TimeoutExpired):
-                self.process.kill()
-                self.process.wait()
+        super().__init__(TS_AGGREGATE, [flavour, url, label, nonce, prefix], label, env)
+        self.nonce, self.prefix = nonce, prefix
 
 
 async def pyScenario(

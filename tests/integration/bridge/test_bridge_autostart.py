@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from mcpgateway.ops.statedir import pidAlive
-from tests.integration.gateway import REPO, waitFor
+from tests.integration.gateway import waitFor
 from tests.support.integration.bridge import DEMO, freePort
+from tests.support.integration.detached import environment
 from tests.support.mcpclient import initializeMessage
 
 pytestmark = pytest.mark.integration
@@ -35,21 +36,10 @@ CALL = {
 }
 
 
-def environ(home: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    for name in ("MCPGATEWAY_HOME", "NO_COLOR"):
-        env.pop(name, None)
-    return env
-
-
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "mcpgateway.cli", "--state-dir", str(home / "state"), *args],
-        env=environ(home),
+        env=environment(home),
         cwd=home,
         capture_output=True,
         text=True,
@@ -74,7 +64,7 @@ def bridgeSession(home: Path, port: int) -> tuple[int, list[dict[str, Any]], str
             str(port),
         ],
         input=lines,
-        env=environ(home),
+        env=environment(home),
         cwd=home,
         capture_output=True,
         text=True,

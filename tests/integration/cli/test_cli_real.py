@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 from typing import Any
 
@@ -21,6 +20,7 @@ from mcpgateway.ops.statedir import pidAlive
 from tests.integration.gateway import waitFor
 from tests.support.integration.cli_real import Cli, freePort
 from tests.support.integration.cli_real import cli as cli  # the fixture
+from tests.support.integration.detached import startForeground
 
 pytestmark = pytest.mark.integration
 
@@ -214,24 +214,7 @@ def test_start_reports_a_broken_config_in_one_place(cli: Cli) -> None:
 
 def test_start_in_the_foreground_until_sigterm(cli: Cli) -> None:
     port = freePort()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mcpgateway.cli",
-            "start",
-            "--foreground",
-            "--no-rewrite",
-            "--port",
-            str(port),
-            "--state-dir",
-            str(cli.stateDir),
-        ],
-        env=cli.env,
-        cwd=cli.home,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    process = startForeground(port, cli.stateDir, cli.env, cli.home)
     try:
         assert waitFor(lambda: cli("status").returncode == 0, 20), process.poll()
         state = cli.state()

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,9 +25,14 @@ import anyio
 import pytest
 from mcp import Client
 
-from mcpgateway.ops.statedir import pidAlive
 from tests.integration.gateway import REPO
-from tests.support.integration.detached import environment, freePort, gatewayPids
+from tests.support.integration.detached import (
+    daemonized,
+    environment,
+    freePort,
+    gatewayPids,
+    runCli,
+)
 from tests.support.mcpclient import initializeMessage, request
 
 pytestmark = pytest.mark.integration
@@ -112,14 +116,7 @@ def test_mcpgateway_start_detached_serves_an_npx_server(detachedHome: Path, npx:
     port = freePort()
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "mcpgateway.cli", *args, "--state-dir", str(stateDir)],
-            env=env,
-            cwd=home,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return runCli(home, *args, stateDir=stateDir, env=env, timeout=120)
 
     started = cli("start", "--port", str(port))
     assert started.returncode == 0, started.stderr + started.stdout
@@ -160,48 +157,10 @@ def test_twistd_without_n_serves_an_npx_server(detachedHome: Path, npx: str) -> 
     config = home / "servers.json"
     config.write_text(json.dumps({"mcpServers": {"everything": NPX_ENTRY}}))
     port = freePort()
-    pidfile = home / "twistd.pid"
-    argv = [
-        sys.executable,
-        "-c",
-        "from twisted.scripts.twistd import run; run()",
-        "--pidfile",
-        str(pidfile),
-        "--logfile",
-        str(home / "twistd.log"),
-        "mcpgateway",
-        "--port",
-        str(port),
-        "--config",
-        str(config),
-        "--state-dir",
-        str(stateDir),
-    ]
-    launched = subprocess.run(
-        argv, env=environment(home), cwd=home, capture_output=True, text=True, timeout=60
-    )
-    assert launched.returncode == 0, launched.stdout + launched.stderr
-    deadline = time.monotonic() + 30
-    while not pidfile.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    pid = int(pidfile.read_text())
-    try:
+    with daemonized(home, port, str(port), config, stateDir, environment(home)):
         url = f"http://127.0.0.1:{port}/everything/mcp"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         assert callEcho(url, "twistd daemon") == "Echo: twistd daemon"
         assert (stateDir / "npx-cache.json").is_file()
-    finally:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        while pidAlive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-    assert not pidAlive(pid)
 
 
 def test_request_waits_for_resolution_with_its_timeout_then_errors(

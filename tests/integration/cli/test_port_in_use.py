@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from mcpgateway.runtime.portuse import portTaken
-from tests.integration.gateway import REPO, launchCommand
+from tests.integration.gateway import launchCommand
+from tests.support.integration.detached import environment
 
 pytestmark = pytest.mark.integration
 
@@ -32,23 +33,12 @@ def held() -> Iterator[int]:
         yield int(sock.getsockname()[1])
 
 
-def environ(home: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    for name in ("MCPGATEWAY_HOME", "NO_COLOR"):
-        env.pop(name, None)
-    return env
-
-
 def cli(home: Path, *args: str, code: str | None = None) -> subprocess.CompletedProcess[str]:
     """C{python -m mcpgateway.cli ARGS} on a fresh HOME (or C{-c code ARGS})."""
     head = ["-m", "mcpgateway.cli"] if code is None else ["-c", code]
     return subprocess.run(
         [sys.executable, *head, *args, "--state-dir", str(home / "state")],
-        env=environ(home),
+        env=environment(home),
         cwd=home,
         capture_output=True,
         text=True,
@@ -76,7 +66,7 @@ def test_the_gateway_run_by_hand_says_it_too(tmp_path: Path, held: int) -> None:
     (tmp_path / "state").mkdir()
     done = subprocess.run(
         [*launchCommand(), "--port", str(held), "--state-dir", str(tmp_path / "state")],
-        env=environ(tmp_path),
+        env=environment(tmp_path),
         cwd=tmp_path,
         capture_output=True,
         text=True,

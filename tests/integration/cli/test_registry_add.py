@@ -11,22 +11,16 @@ its next start."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.gateway import (
-    REPO,
-    RunningGateway,
-    callEcho,
-    writeConfig,
-)
+from tests.integration.gateway import RunningGateway, callEcho, writeConfig
+from tests.support.integration.detached import environment, runCli
 from tests.support.integration.registry_add import LocalRegistry
 
 pytestmark = pytest.mark.integration
@@ -53,22 +47,10 @@ def npx(everything: list[str]) -> str:
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """C{python -m mcpgateway.cli ARGS --state-dir <the gateway's>}, as a user runs it."""
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    for name in ("MCPGATEWAY_HOME", "MCPGATEWAY_API_TOKEN", "MCPGATEWAY_REGISTRY"):
+    env = environment(home)
+    for name in ("MCPGATEWAY_API_TOKEN", "MCPGATEWAY_REGISTRY"):
         env.pop(name, None)
-    return subprocess.run(
-        [sys.executable, "-m", "mcpgateway.cli", *args, "--state-dir", str(home / "state")],
-        env=env,
-        cwd=home,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-    )
+    return runCli(home, *args, env=env, timeout=120)
 
 
 def emptyConfig(home: Path) -> Path:

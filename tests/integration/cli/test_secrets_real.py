@@ -39,6 +39,7 @@ from tests.integration.gateway import (
     writeConfig,
 )
 from tests.support.integration.cli_real import Cli
+from tests.support.integration.detached import environment, runCli
 
 pytestmark = pytest.mark.integration
 
@@ -49,22 +50,7 @@ CLI = (sys.executable, "-m", "mcpgateway.cli")
 
 def cli(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """C{python -m mcpgateway.cli ARGS --state-dir <home>/state}, headless."""
-    env = {
-        **os.environ,
-        **HEADLESS,
-        "HOME": str(home),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    env.pop("MCPGATEWAY_HOME", None)
-    return subprocess.run(
-        [sys.executable, "-m", "mcpgateway.cli", *args, "--state-dir", str(home / "state")],
-        env=env,
-        cwd=home,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return runCli(home, *args, env=environment(home, **HEADLESS), stdin=stdin)
 
 
 def getJson(url: str) -> Any:

@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,13 @@ from pathlib import Path
 import pytest
 
 from mcpgateway.ops.statedir import pidAlive
-from tests.support.integration.detached import environment, freePort, gatewayPids
+from tests.support.integration.detached import (
+    environment,
+    freePort,
+    gatewayPids,
+    runCli,
+    startForeground,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -52,12 +57,11 @@ def test_the_gateway_gets_the_callers_umask_and_the_users_path(home: Path) -> No
     userPath = os.pathsep.join(["/opt/user-tools/bin", os.environ.get("PATH", "")])
 
     def cli(*args: str, path: str = userPath) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "mcpgateway.cli", *args, "--state-dir", str(stateDir)],
+        return runCli(
+            home,
+            *args,
+            stateDir=stateDir,
             env=environment(home, PATH=path),
-            cwd=home,
-            capture_output=True,
-            text=True,
             timeout=120,
             preexec_fn=lambda: os.umask(0o027),
         )
@@ -99,25 +103,7 @@ def test_a_sigint_to_start_foreground_alone_stops_the_gateway(home: Path) -> Non
     not of its process group: the gateway stops, gracefully, once."""
     stateDir = home / "state"
     port = freePort()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mcpgateway.cli",
-            "start",
-            "--foreground",
-            "--no-rewrite",
-            "--port",
-            str(port),
-            "--state-dir",
-            str(stateDir),
-        ],
-        env=environment(home),
-        cwd=home,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    process = startForeground(port, stateDir, environment(home), home)
     try:
         deadline = time.monotonic() + 30
         while not (stateDir / "state.json").exists():

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import base64
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from mcpgateway.auth.tokenfile import addToken
-from tests.integration.gateway import REPO, twistCommand, twistdCommand
+from tests.integration.gateway import REPO, refusedStart, twistCommand, twistdCommand
 
 pytestmark = pytest.mark.integration
 
@@ -26,26 +25,20 @@ def test_a_group_writable_state_directory_is_refused_in_one_line(tmp_path: Path)
     state.chmod(0o770)
     env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(REPO)}
     env.pop("MCPGATEWAY_HOME", None)
-    started = subprocess.run(
+    started = refusedStart(
         [sys.executable, "-m", "mcpgateway.cli", "start", "--state-dir", str(state)],
-        env=env,
-        cwd=home,
-        capture_output=True,
-        text=True,
-        timeout=60,
+        home,
+        env,
+        code=None,
     )
-    assert started.returncode != 0
     lines = started.stderr.strip().splitlines()
     assert len(lines) == 1 and f"chmod 700 {state}" in lines[0], started.stderr
-    byHand = subprocess.run(
+    byHand = refusedStart(
         [*twistdCommand(), "--port", "tcp:0:interface=127.0.0.1", "--state-dir", str(state)],
-        env=env,
-        cwd=home,
-        capture_output=True,
-        text=True,
-        timeout=60,
+        home,
+        env,
+        code=None,
     )
-    assert byHand.returncode != 0
     assert f"chmod 700 {state}" in byHand.stderr + byHand.stdout
 
 
@@ -60,8 +53,7 @@ def refusal(argv: list[str], home: Path) -> list[str]:
     """The lines a refused start wrote (stdout and stderr); it must exit non-zero."""
     env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(REPO)}
     env.pop("MCPGATEWAY_HOME", None)
-    done = subprocess.run(argv, env=env, cwd=home, capture_output=True, text=True, timeout=30)
-    assert done.returncode != 0, done.stdout + done.stderr
+    done = refusedStart(argv, home, env, code=None)
     return (done.stdout + done.stderr).strip().splitlines()
 
 

@@ -18,7 +18,9 @@ from tests.integration.gateway import waitFor
 from tests.integration.restartkit import (
     COUNTER,
     cli,
+    cliGateway,
     count,
+    countedOnBoth,
     countTold,
     freePort,
     health,
@@ -40,16 +42,9 @@ def configure(home: Path) -> Path:
 
 def test_restart_keeps_each_child_with_its_memory(home: Path) -> None:
     config = configure(home)
-    port = freePort()
-    started = cli(home, "start", "--port", str(port), "--config", str(config))
-    assert started.returncode == 0, started.stdout + started.stderr
-    try:
+    with cliGateway(home, "--config", str(config)) as port:
         old = state(home)["pid"]
-        shared, solo = openSession(port, "shared"), openSession(port, "solo")
-        assert count(port, "shared", shared, 1)[0] == 1
-        soloCount, soloPid = count(port, "solo", solo, 1)
-        sharedCount, sharedPid = count(port, "shared", shared, 2)
-        assert (soloCount, sharedCount) == (1, 2)
+        shared, solo, soloPid, sharedPid = countedOnBoth(port)
 
         restarted = cli(home, "restart")
         assert restarted.returncode == 0, restarted.stdout + restarted.stderr
@@ -73,19 +68,13 @@ def test_restart_keeps_each_child_with_its_memory(home: Path) -> None:
         log = (home / "state" / "gateway.log").read_text(errors="replace")
         assert f"goes on with child pid {sharedPid}" in log
         assert f"goes on with child pid {soloPid}" in log
-    finally:
-        stopped = cli(home, "stop")
-    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     # The new process stops the children it kept, as its own.
     assert waitFor(lambda: not running(soloPid) and not running(sharedPid), timeout=15)
 
 
 def test_a_restart_that_fails_leaves_the_children_serving_then_stopping(home: Path) -> None:
     config = configure(home)
-    port = freePort()
-    started = cli(home, "start", "--port", str(port), "--config", str(config))
-    assert started.returncode == 0, started.stdout + started.stderr
-    try:
+    with cliGateway(home, "--config", str(config), stopChecked=False) as port:
         old = state(home)["pid"]
         solo = openSession(port, "solo")
         counted, pid = count(port, "solo", solo, 1)
@@ -95,8 +84,6 @@ def test_a_restart_that_fails_leaves_the_children_serving_then_stopping(home: Pa
         assert result.returncode == 1, result.stdout + result.stderr
         assert state(home)["pid"] == old
         assert count(port, "solo", solo, 2) == (counted + 1, pid)
-    finally:
-        cli(home, "stop")
     assert waitFor(lambda: not os.path.exists(f"/proc/{old}"), timeout=20)
     assert waitFor(lambda: not running(pid), timeout=15)  # nothing left behind
 
@@ -139,10 +126,7 @@ def test_a_shared_child_killed_while_the_gateway_runs_tells_the_sessions_it_serv
     request of which reached it is told once; a session that never called
     is not."""
     config = configure(home)
-    port = freePort()
-    started = cli(home, "start", "--port", str(port), "--config", str(config))
-    assert started.returncode == 0, started.stdout + started.stderr
-    try:
+    with cliGateway(home, "--config", str(config)) as port:
         served, listed = openSession(port, "shared"), openSession(port, "shared")
         counted, pid = count(port, "shared", served, 1)
         assert counted == 1
@@ -156,6 +140,3 @@ def test_a_shared_child_killed_while_the_gateway_runs_tells_the_sessions_it_serv
         assert "its shared child killed by signal 9" in notice["params"]["data"], notice
         assert countTold(port, "shared", served, 3) == (2, [], False)  # once
         assert countTold(port, "shared", listed, 1) == (3, [], False)  # never served
-    finally:
-        stopped = cli(home, "stop")
-    assert stopped.returncode == 0, stopped.stdout + stopped.stderr

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.integration.gateway import waitFor
-from tests.support.integration.restart_handover import cli, freePort, state
+from tests.integration.restartkit import cliGateway
+from tests.support.integration.restart_handover import cli, state
 from tests.support.mcpclient import Session
 
 DEMO = [sys.executable, "-m", "mcpgateway.demo"]
@@ -79,10 +80,7 @@ def test_restart_under_load_refuses_nothing_and_keeps_every_session(home: Path) 
         indent=2,
     ).encode()
     config.write_bytes(original)
-    port = freePort()
-    started = cli(home, "start", "--port", str(port))
-    assert started.returncode == 0, started.stdout + started.stderr
-    try:
+    with cliGateway(home) as port:
         assert b"/shared/mcp" in config.read_bytes()  # adopted
         old = state(home)["pid"]
         callers = [Caller(port, "solo" if n % 4 == 0 else "shared", n) for n in range(SESSIONS)]
@@ -112,9 +110,6 @@ def test_restart_under_load_refuses_nothing_and_keeps_every_session(home: Path) 
             served = {s["id"] for s in sessions["sessions"]}
         assert {c.session.id for c in callers} <= served
         assert b"/shared/mcp" in config.read_bytes()  # still adopted by the successor
-    finally:
-        stopped = cli(home, "stop")
-    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert config.read_bytes() == original
 
 
@@ -140,10 +135,7 @@ def test_restart_with_no_gateway_running_says_how_to_start(home: Path) -> None:
 def test_a_successor_that_cannot_start_leaves_the_old_process_serving(home: Path) -> None:
     config = home / "servers.json"
     config.write_text(json.dumps({"mcpServers": {"demo": {"command": DEMO[0], "args": DEMO[1:]}}}))
-    port = freePort()
-    started = cli(home, "start", "--port", str(port), "--config", str(config))
-    assert started.returncode == 0, started.stdout + started.stderr
-    try:
+    with cliGateway(home, "--config", str(config), stopChecked=False) as port:
         old = state(home)["pid"]
         config.unlink()  # the successor's --config names a file that is gone: it refuses
         result = cli(home, "restart")
@@ -152,8 +144,6 @@ def test_a_successor_that_cannot_start_leaves_the_old_process_serving(home: Path
         assert state(home)["pid"] == old
         with urllib_open(port, "/health") as health:
             assert health["pid"] == old
-    finally:
-        cli(home, "stop")
     deadline = time.monotonic() + 10
     while os.path.exists(f"/proc/{old}") and time.monotonic() < deadline:
         time.sleep(0.05)

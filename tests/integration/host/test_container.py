@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.gateway import REPO, waitFor
+from tests.integration.gateway import REPO, selfSigned, waitFor
 from tests.support.integration.container import IMAGE_RUNNER
 from tests.support.mcpclient import RpcError, Session, bearer
 
@@ -47,6 +47,12 @@ COMPOSE = REPO / "deploy" / "compose.yaml"
 BASE_IMAGE = "python:3.13-slim-trixie"
 TAG = "mcpgateway:container-test"
 VENV_PATH = "validated the Dockerfile's commands in a venv instead"
+
+
+def venvInstead(why: str) -> None:
+    """Warn that, with no container runtime (C{why}), the Dockerfile's
+    commands are validated in a venv instead."""
+    warnings.warn(f"{why}: {VENV_PATH}", UserWarning, stacklevel=2)
 
 
 # -- the Dockerfile, parsed ----------------------------------------------------------
@@ -288,11 +294,7 @@ def test_the_image_builds_refuses_without_auth_and_turns_healthy(
 ) -> None:
     binary, why = runtime
     if binary is None:
-        warnings.warn(
-            f"{why}: validated the Dockerfile's commands in a venv instead",
-            UserWarning,
-            stacklevel=1,
-        )
+        venvInstead(why)
         pytest.skip(f"{why}: the venv tests of this module validate the Dockerfile instead")
     started = time.monotonic()
     build = subprocess.run(
@@ -414,11 +416,7 @@ def image(
 ) -> VenvImage:
     binary, why = runtime
     if binary is None:
-        warnings.warn(
-            f"{why}: validated the Dockerfile's commands in a venv instead",
-            UserWarning,
-            stacklevel=1,
-        )
+        venvInstead(why)
     started = time.monotonic()
     root = tmp_path_factory.mktemp("image")
     mapping = {
@@ -678,43 +676,10 @@ def test_the_command_serves_on_loopback_and_the_healthcheck_follows_it(
     assert after.stderr.startswith("mcpgateway healthcheck: unhealthy: ")
 
 
-def _selfSigned(directory: Path) -> tuple[Path, Path]:
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    keyFile, certFile = directory / "key.pem", directory / "cert.pem"
-    keyFile.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    certFile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return keyFile, certFile
-
-
 def test_the_healthcheck_speaks_https_to_a_tls_port(image: VenvImage, tokens: str) -> None:
     """A self-signed certificate on loopback: healthy over https."""
     pytest.importorskip("OpenSSL", reason="TLS endpoints need the tls extra (pyOpenSSL)")
-    keyFile, certFile = _selfSigned(image.root)
+    keyFile, certFile = selfSigned(image.root, private=False)
     runtime = image.stages[-1]
     health = json.loads(runtime.one("HEALTHCHECK").text.partition(" CMD ")[2])
     port = f"ssl:0:privateKey={keyFile}:certKey={certFile}:interface=127.0.0.1"

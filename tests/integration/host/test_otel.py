@@ -200,63 +200,21 @@ def test_metrics_page_names_without_otel(home: Path, start: Callable[..., Runnin
 def test_detached_twistd_traces_and_flushes_at_stop(home: Path, receiver: Receiver) -> None:
     """twistd without -n: the tracer (and the SDK's export threads) are made
     after daemonizing, so the daemon exports, and flushes at SIGTERM."""
-    import os
-    import signal
-    import socket
-    import subprocess
-    import time
-
-    from mcpgateway.ops.statedir import pidAlive
-    from tests.support.integration.detached import environment, freePort
+    from tests.support.integration.detached import daemonized, environment, freePort
 
     config = writeConfig(
         home / "servers.json", {"trace": {"command": sys.executable, "args": [str(FIXTURE)]}}
     )
     port = freePort()
-    pidfile = home / "twistd.pid"
-    argv = [
-        sys.executable,
-        "-c",
-        "from twisted.scripts.twistd import run; run()",
-        "--pidfile",
-        str(pidfile),
-        "--logfile",
-        str(home / "twistd.log"),
-        "mcpgateway",
-        "--port",
-        f"tcp:{port}:interface=127.0.0.1",
-        "--config",
-        str(config),
-        "--state-dir",
-        str(home / "st"),
-    ]
     env = environment(
         home,
         OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url,  # turns tracing on without --otel
         OTEL_BSP_SCHEDULE_DELAY="60000",
         OTEL_METRIC_EXPORT_INTERVAL="60000",
     )
-    launched = subprocess.run(argv, env=env, cwd=home, capture_output=True, text=True, timeout=60)
-    assert launched.returncode == 0, launched.stdout + launched.stderr
-    deadline = time.monotonic() + 30
-    while not pidfile.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    pid = int(pidfile.read_text())
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    listen = f"tcp:{port}:interface=127.0.0.1"
+    with daemonized(home, port, listen, config, home / "st", env):
         seen = callTrace(f"http://127.0.0.1:{port}/trace/mcp")
-    finally:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        while pidAlive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-    assert not pidAlive(pid)
     log = (home / "twistd.log").read_text()
     [client] = [
         s

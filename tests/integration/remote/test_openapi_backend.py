@@ -27,12 +27,7 @@ import pytest
 from mcp import Client
 
 from mcpgateway.cli.checks import lastFailure
-from tests.integration.gateway import (
-    REPO,
-    FixtureServer,
-    RunningGateway,
-    writeConfig,
-)
+from tests.integration.gateway import REPO, FixtureServer, RunningGateway, writeConfig
 
 pytestmark = pytest.mark.integration
 

@@ -18,13 +18,7 @@ import pytest
 from mcp import Client, types
 
 from tests.integration.conftest import CACHE
-from tests.integration.gateway import (
-    RunningGateway,
-    callEcho,
-    errorText,
-    waitFor,
-    writeConfig,
-)
+from tests.integration.gateway import RunningGateway, callEcho, errorText, waitFor, writeConfig
 from tests.support.integration.remote_backends import RemoteEverything
 
 TS_CLIENT = Path(__file__).parents[1] / "clients" / "ts_echo.mjs"

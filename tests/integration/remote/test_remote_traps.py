@@ -89,6 +89,18 @@ def callSlow(url: str, **arguments: float) -> tuple[str, list[float]]:
     return anyio.run(main), seen
 
 
+def armedBehind(proxy: CutProxy, start: Any, home: Path) -> RunningGateway:
+    """A gateway serving the remote C{flaky} through C{proxy}, armed to cut
+    the connection that carries the first progress notification."""
+    config = writeConfig(
+        home / "gateway.json",
+        {"flaky": {"type": "http", "url": f"http://127.0.0.1:{proxy.port}/mcp"}},
+    )
+    gateway: RunningGateway = start("--config", str(config))
+    proxy.arm(b"notifications/progress")
+    return gateway
+
+
 def test_a_stream_the_server_drops_mid_call_is_resumed_with_last_event_id(
     start: Any, home: Path, flaky: FlakyRemote
 ) -> None:
@@ -126,12 +138,7 @@ def test_a_connection_cut_mid_call_is_resumed_with_last_event_id(
     from the same event id after a backoff, and gets the rest."""
     proxy = CutProxy(flaky.port, keepUpstream=not serverNotices)
     try:
-        config = writeConfig(
-            home / "gateway.json",
-            {"flaky": {"type": "http", "url": f"http://127.0.0.1:{proxy.port}/mcp"}},
-        )
-        gateway: RunningGateway = start("--config", str(config))
-        proxy.arm(b"notifications/progress")
+        gateway = armedBehind(proxy, start, home)
 
         text, progress = callSlow(gateway.url("flaky"), steps=3, drops=0)
 
@@ -177,12 +184,7 @@ def test_a_stream_whose_resumes_bring_nothing_is_answered_with_an_error(
     long before the server would have answered."""
     proxy = CutProxy(flaky.port, keepUpstream=True)
     try:
-        config = writeConfig(
-            home / "gateway.json",
-            {"flaky": {"type": "http", "url": f"http://127.0.0.1:{proxy.port}/mcp"}},
-        )
-        gateway: RunningGateway = start("--config", str(config))
-        proxy.arm(b"notifications/progress")
+        gateway = armedBehind(proxy, start, home)
 
         with pytest.raises(BaseException) as caught:
             callSlow(gateway.url("flaky"), steps=2, drops=0, pause=8.0)

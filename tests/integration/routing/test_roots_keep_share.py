@@ -24,7 +24,7 @@ import mcp.types as types
 import pytest
 from mcp import Client
 
-from tests.integration.gateway import RunningGateway, writeConfig
+from tests.integration.gateway import RunningGateway
 from tests.support.integration.shared_roots import promotions, text
 
 pytestmark = pytest.mark.integration
@@ -33,13 +33,9 @@ URI = "demo://resource/dynamic/text/1"
 
 
 @pytest.fixture
-def shared(start: Any, home: Path, everything: list[str]) -> RunningGateway:
+def shared(sharedEverything: RunningGateway) -> RunningGateway:
     """server-everything on one shared child, its share not pinned."""
-    config = writeConfig(
-        home / "servers.json",
-        {"everything": {"command": everything[0], "args": everything[1:], "share": "global"}},
-    )
-    return start("--config", str(config))  # type: ignore[no-any-return]
+    return sharedEverything
 
 
 class Window:

@@ -18,7 +18,7 @@ import pytest
 from mcp import Client, MCPError
 
 from tests.integration.conftest import CACHE
-from tests.integration.gateway import RunningGateway, waitFor, writeConfig
+from tests.integration.gateway import ProgressWatch, RunningGateway, waitFor, writeConfig
 from tests.support.sdkcallers import notingCallbacks
 
 pytestmark = pytest.mark.integration
@@ -102,45 +102,17 @@ def test_python_and_typescript_sessions_share_one_child_with_zero_misrouted(
 def test_progress_only_reaches_the_calling_session(shared: RunningGateway) -> None:
     url = shared.url("everything")
 
-    async def main() -> tuple[list[float], list[Any]]:
-        seen: list[float] = []
-        othersSaw: list[Any] = []
+    watch = ProgressWatch()
 
-        async def record(message: Any) -> None:
-            othersSaw.append(message)
-
-        async def onProgress(progress: float, total: float | None, message: str | None) -> None:
-            seen.append(progress)
-
+    async def main() -> None:
         async with (
             Client(url, mode="legacy") as caller,
-            Client(url, mode="legacy", message_handler=record) as bystander,
-            anyio.create_task_group() as group,
+            Client(url, mode="legacy", message_handler=watch.record) as bystander,
         ):
+            await watch.run(caller, bystander)
 
-            async def slow() -> None:
-                await caller.call_tool(
-                    "trigger-long-running-operation",
-                    {"duration": 1, "steps": 4},
-                    progress_callback=onProgress,
-                )
-
-            async def chatter() -> None:
-                for i in range(5):
-                    await bystander.call_tool("echo", {"message": str(i)})
-                    await anyio.sleep(0.1)
-
-            group.start_soon(slow)
-            group.start_soon(chatter)
-        return seen, othersSaw
-
-    progress, othersSaw = anyio.run(main)
-    assert progress == [1, 2, 3, 4]
-    assert not [
-        m
-        for m in othersSaw
-        if isinstance(m, types.ProgressNotification) or "progress" in repr(m).lower()
-    ]
+    anyio.run(main)
+    watch.check()
 
 
 def test_sampling_and_elicitation_go_to_the_client_that_asked(shared: RunningGateway) -> None:

@@ -23,7 +23,7 @@ import mcp.types as types
 import pytest
 from mcp import Client
 
-from tests.integration.gateway import RunningGateway, writeConfig
+from tests.integration.gateway import RunningGateway
 from tests.support.integration.shared_roots import promotions, text
 from tests.support.mcpclient import Session, Stream, stream
 from tests.support.sdkcallers import notingCallbacks
@@ -32,14 +32,10 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def shared(start: Any, home: Path, everything: list[str]) -> RunningGateway:
+def shared(sharedEverything: RunningGateway) -> RunningGateway:
     """server-everything on one shared child, its share not pinned: a
     refusal of one of its requests as ambiguous would promote it."""
-    config = writeConfig(
-        home / "servers.json",
-        {"everything": {"command": everything[0], "args": everything[1:], "share": "global"}},
-    )
-    return start("--config", str(config))  # type: ignore[no-any-return]
+    return sharedEverything
 
 
 def test_an_idle_window_stops_neither_roots_nor_sampling_nor_elicitation(

@@ -43,14 +43,8 @@ def sessionsOf(gateway: RunningGateway) -> list[dict[str, Any]]:
     return mcpclient.listSessions(gateway.port)
 
 
-def test_one_window_samples_while_others_sit_idle(
-    start: Any, home: Path, everything: list[str]
-) -> None:
-    config = writeConfig(
-        home / "servers.json",
-        {"everything": {"command": everything[0], "args": everything[1:], "share": "global"}},
-    )
-    gateway: RunningGateway = start("--config", str(config))
+def test_one_window_samples_while_others_sit_idle(sharedEverything: RunningGateway) -> None:
+    gateway = sharedEverything
     url = gateway.url("everything")
     sampledBy: list[str] = []
 

@@ -19,7 +19,9 @@ from tests.integration.restartkit import (
     COUNTER,
     ask,
     cli,
+    cliGateway,
     count,
+    countedOnBoth,
     freePort,
     health,
     hostPidOf,
@@ -46,18 +48,9 @@ def test_restart_keeps_each_confined_child_with_its_memory_and_its_way_out(
     home: Path, mechanism: str
 ) -> None:
     config = configure(home)
-    port = freePort()
-    started = cli(
-        home, "start", "--port", str(port), "--config", str(config), "--sandbox", mechanism
-    )
-    assert started.returncode == 0, started.stdout + started.stderr
-    try:
+    with cliGateway(home, "--config", str(config), "--sandbox", mechanism) as port:
         old = state(home)["pid"]
-        shared, solo = openSession(port, "shared"), openSession(port, "solo")
-        assert count(port, "shared", shared, 1)[0] == 1
-        soloCount, soloPid = count(port, "solo", solo, 1)
-        sharedCount, sharedPid = count(port, "shared", shared, 2)
-        assert (soloCount, sharedCount) == (1, 2)
+        shared, solo, soloPid, sharedPid = countedOnBoth(port)
         before = ask(port, "shared", shared, 3, "proxy")
         assert before.startswith("HTTP/1."), before  # the proxy answers (and refuses)
         hostShared, hostSolo = hostPidOf(home, "shared"), hostPidOf(home, "solo")
@@ -78,9 +71,6 @@ def test_restart_keeps_each_confined_child_with_its_memory_and_its_way_out(
         assert after == before, after  # the proxy's socket went with the child
         kept = health(port)["restart"]
         assert kept["kept"] == 2 and kept["started"] == 0, kept
-    finally:
-        stopped = cli(home, "stop")
-    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert waitFor(lambda: not running(hostShared) and not running(hostSolo), timeout=15)
 
 

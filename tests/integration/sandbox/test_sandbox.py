@@ -31,18 +31,8 @@ from typing import Any
 
 import pytest
 
+from tests.integration import sandboxkit
 from tests.integration.gateway import RunningGateway, errorText, npmServer, waitFor, writeConfig
-from tests.integration.sandboxkit import (
-    HOSTILE,
-    SECRET,
-    Listener,
-    bwrapOrSkip,
-    commandOf,
-    fakeHome,
-    hostileEntry,
-    toolCall,
-    toolNames,
-)
 from tests.support.integration.sandbox import confinedChildren
 
 pytestmark = pytest.mark.integration
@@ -53,8 +43,8 @@ Starter = Callable[..., RunningGateway]
 def test_real_npm_servers_work_confined_with_no_hand_tuning(
     home: Path, start: Starter, everything: list[str]
 ) -> None:
-    bwrapOrSkip()
-    fakeHome(home)
+    sandboxkit.bwrapOrSkip()
+    sandboxkit.fakeHome(home)
     folder = home / "files"
     folder.mkdir()
     (folder / "hello.txt").write_text("hello from the filesystem server\n")
@@ -73,16 +63,23 @@ def test_real_npm_servers_work_confined_with_no_hand_tuning(
     )
     gateway = start("--config", str(config), "--sandbox", "auto")
     assert waitFor(lambda: "sandbox: confined children run in bubblewrap" in gateway.text())
-    assert "echo" in toolNames(gateway.url("everything"))
-    assert toolCall(gateway.url("everything"), "echo", {"message": "hi"})["text"] == "Echo: hi"
-    listed = toolCall(gateway.url("fs"), "list_directory", {"path": str(folder)})
+    assert "echo" in sandboxkit.toolNames(gateway.url("everything"))
+    assert (
+        sandboxkit.toolCall(gateway.url("everything"), "echo", {"message": "hi"})["text"]
+        == "Echo: hi"
+    )
+    listed = sandboxkit.toolCall(gateway.url("fs"), "list_directory", {"path": str(folder)})
     assert "hello.txt" in json.dumps(listed)
-    read = toolCall(gateway.url("fs"), "read_text_file", {"path": str(folder / "hello.txt")})
+    read = sandboxkit.toolCall(
+        gateway.url("fs"), "read_text_file", {"path": str(folder / "hello.txt")}
+    )
     assert "hello from the filesystem server" in json.dumps(read)
-    assert "read_graph" in toolNames(gateway.url("memory"))
-    assert toolCall(gateway.url("memory"), "read_graph")  # its file is yet to be made: empty
+    assert "read_graph" in sandboxkit.toolNames(gateway.url("memory"))
+    assert sandboxkit.toolCall(
+        gateway.url("memory"), "read_graph"
+    )  # its file is yet to be made: empty
     # The folder it was given is its own to write.
-    wrote = toolCall(
+    wrote = sandboxkit.toolCall(
         gateway.url("fs"), "write_file", {"path": str(folder / "new.txt"), "content": "x"}
     )
     assert "successfully wrote" in json.dumps(wrote).lower(), wrote
@@ -93,8 +90,8 @@ def test_real_npm_servers_work_confined_with_no_hand_tuning(
 def test_a_hostile_server_is_refused_each_thing_it_tries(
     home: Path, start: Starter, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    bwrapOrSkip()
-    fakeHome(home)
+    sandboxkit.bwrapOrSkip()
+    sandboxkit.fakeHome(home)
     outside = tmp_path_factory.mktemp("outside")
     (outside / "secret.txt").write_text("outside secret")
     workspace = tmp_path_factory.mktemp("workspace")
@@ -104,11 +101,11 @@ def test_a_hostile_server_is_refused_each_thing_it_tries(
     config = writeConfig(
         home / "servers.json",
         {
-            "hostile": hostileEntry(workspace),
+            "hostile": sandboxkit.hostileEntry(workspace),
             "demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]},
         },
     )
-    listener = Listener()
+    listener = sandboxkit.Listener()
     try:
         gateway = start("--config", str(config), "--sandbox", "auto")
         refusals(gateway, home, workspace, listener)
@@ -123,15 +120,17 @@ def hostileProcesses() -> list[int]:
     return [
         int(pid)
         for pid in os.listdir("/proc")
-        if pid.isdigit() and str(HOSTILE) in " ".join(commandOf(int(pid)))
+        if pid.isdigit() and str(sandboxkit.HOSTILE) in " ".join(sandboxkit.commandOf(int(pid)))
     ]
 
 
-def refusals(gateway: RunningGateway, home: Path, workspace: Path, listener: Listener) -> None:
+def refusals(
+    gateway: RunningGateway, home: Path, workspace: Path, listener: sandboxkit.Listener
+) -> None:
     url = gateway.url("hostile")
 
     def call(name: str, **arguments: Any) -> dict[str, Any]:
-        answer: dict[str, Any] = toolCall(url, name, arguments)
+        answer: dict[str, Any] = sandboxkit.toolCall(url, name, arguments)
         return answer
 
     me = call("whoami")
@@ -140,7 +139,7 @@ def refusals(gateway: RunningGateway, home: Path, workspace: Path, listener: Lis
     assert me["tmpdir"] == "/tmp" and "mnt" not in me["root"] and "srv" not in me["root"]
     for path in (home / ".ssh" / "id_rsa", home / ".aws" / "credentials", home / ".bash_history"):
         answer = call("read", path=str(path))
-        assert not answer["ok"] and SECRET not in json.dumps(answer)
+        assert not answer["ok"] and sandboxkit.SECRET not in json.dumps(answer)
     state = home / "state"
     assert any(state.iterdir())
     for entry in state.iterdir():
@@ -162,14 +161,17 @@ def refusals(gateway: RunningGateway, home: Path, workspace: Path, listener: Lis
     # A fork bomb: the gateway and another server keep answering.
     bomb = call("fork", limit=400, hold=20)
     assert bomb["forked"] >= 1
-    assert toolCall(gateway.url("demo"), "echo", {"message": "still here"})["text"] == "still here"
+    assert (
+        sandboxkit.toolCall(gateway.url("demo"), "echo", {"message": "still here"})["text"]
+        == "still here"
+    )
     assert gateway.health()["status"]
     confined = confinedChildren(gateway)
     assert any(str(workspace) in " ".join(c) for c in confined)
 
 
 def test_the_sandbox_check_command_says_what_works_here(home: Path) -> None:
-    bwrapOrSkip()
+    sandboxkit.bwrapOrSkip()
     done = subprocess.run(
         [sys.executable, "-m", "mcpgateway.cli", "sandbox", "check"],
         capture_output=True,
@@ -184,25 +186,29 @@ def test_the_sandbox_check_command_says_what_works_here(home: Path) -> None:
 def test_without_sandbox_the_same_server_reads_the_key(home: Path, start: Starter) -> None:
     """The check of the checks: the fixture does reach the key when not
     confined (so the refusals above are the sandbox's)."""
-    fakeHome(home)
+    sandboxkit.fakeHome(home)
     workspace = home / "ws"
     workspace.mkdir()
-    config = writeConfig(home / "servers.json", {"hostile": hostileEntry(workspace)})
+    config = writeConfig(home / "servers.json", {"hostile": sandboxkit.hostileEntry(workspace)})
     gateway = start("--config", str(config), "--sandbox", "off")
-    answer = toolCall(gateway.url("hostile"), "read", {"path": str(home / ".ssh" / "id_rsa")})
-    assert answer["ok"] and answer["text"] == SECRET
+    answer = sandboxkit.toolCall(
+        gateway.url("hostile"), "read", {"path": str(home / ".ssh" / "id_rsa")}
+    )
+    assert answer["ok"] and answer["text"] == sandboxkit.SECRET
     assert shutil.which("bwrap") is None or not confinedChildren(gateway)
 
 
 def test_by_default_the_same_server_is_refused_the_key(home: Path, start: Starter) -> None:
     """No C{--sandbox}: the default confines every child."""
-    bwrapOrSkip()
-    fakeHome(home)
+    sandboxkit.bwrapOrSkip()
+    sandboxkit.fakeHome(home)
     workspace = home / "ws"
     workspace.mkdir()
-    config = writeConfig(home / "servers.json", {"hostile": hostileEntry(workspace)})
+    config = writeConfig(home / "servers.json", {"hostile": sandboxkit.hostileEntry(workspace)})
     gateway = start("--config", str(config))
-    answer = toolCall(gateway.url("hostile"), "read", {"path": str(home / ".ssh" / "id_rsa")})
+    answer = sandboxkit.toolCall(
+        gateway.url("hostile"), "read", {"path": str(home / ".ssh" / "id_rsa")}
+    )
     assert not answer["ok"], answer
     assert waitFor(lambda: len(confinedChildren(gateway)) >= 1)
 
@@ -210,8 +216,8 @@ def test_by_default_the_same_server_is_refused_the_key(home: Path, start: Starte
 def test_a_child_its_sandbox_breaks_is_reported_with_the_key_that_allows_it(
     home: Path, start: Starter
 ) -> None:
-    bwrapOrSkip()
-    fakeHome(home)
+    sandboxkit.bwrapOrSkip()
+    sandboxkit.fakeHome(home)
     reads = "import os; open(os.path.expanduser('~/.ssh/id_rsa')).read()"
     config = writeConfig(
         home / "servers.json",
@@ -225,7 +231,7 @@ def test_a_child_its_sandbox_breaks_is_reported_with_the_key_that_allows_it(
     )
     gateway = start("--config", str(config), "--sandbox", "auto")
     with pytest.raises(BaseException) as failed:
-        toolNames(gateway.url("keyed"))
+        sandboxkit.toolNames(gateway.url("keyed"))
     told = (
         "the sandbox hides ~/.ssh/id_rsa (its deny list has ~/.ssh): naming that entry itself"
         ' lifts the mask for this server: "sandbox": {"filesystem": {"allowRead": ["~/.ssh"]}}'

@@ -34,6 +34,7 @@ from mcpgateway.cli.sandboxapprove import candidates
 from mcpgateway.config.sandboxapprovals import approve
 from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
 from tests.integration.sandboxkit import HOSTILE, SECRET, bwrapOrSkip, fakeHome, toolCall
+from tests.support.integration.detached import runCli
 
 pytestmark = pytest.mark.integration
 
@@ -43,20 +44,7 @@ LIKELY = "a tool call failed, likely because of the sandbox: "
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """C{python -m mcpgateway.cli ARGS --state-dir <home>/state}."""
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    env.pop("MCPGATEWAY_HOME", None)
-    return subprocess.run(
-        [sys.executable, "-m", "mcpgateway.cli", *args, "--state-dir", str(home / "state")],
-        env=env,
-        cwd=home,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return runCli(home, *args)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,19 +15,14 @@ from typing import Any
 import pytest
 
 from mcpgateway.sandbox.probe import landlockAbi
-from mcpgateway.sandbox.request import launcherCommand
-from tests.integration.sandboxkit import SECRET, Listener, fakeHome
+from tests.integration.sandboxkit import ATTEMPTS, SECRET, Listener, fakeHome, launch
 
 pytestmark = pytest.mark.integration
 
-PROGRAM = """
-import json, os, socket, sys
-out = {}
-def attempt(name, action):
-    try:
-        out[name] = ["ok", action()]
-    except OSError as e:
-        out[name] = ["refused", e.errno]
+PROGRAM = (
+    ATTEMPTS
+    + """
+import socket
 home = os.environ["HOME"]
 attempt("key", lambda: open(home + "/.ssh/id_rsa").read())
 attempt("own", lambda: open(sys.argv[1] + "/notes.txt").read())
@@ -40,6 +34,7 @@ attempt("connect", lambda: socket.create_connection(("127.0.0.1", int(sys.argv[2
 attempt("signal", lambda: os.kill(int(sys.argv[3]), 0))
 print(json.dumps(out))
 """
+)
 
 
 def confined(home: Path, workspace: Path, argv: list[str], env: dict[str, str]) -> dict[str, Any]:
@@ -61,14 +56,7 @@ def confined(home: Path, workspace: Path, argv: list[str], env: dict[str, str]) 
         "interpreter": sys.executable,
         "interpreterPaths": [p for p in sys.path if p.startswith("/")],
     }
-    done = subprocess.run(
-        [*launcherCommand(), json.dumps(request), "--", *argv],
-        capture_output=True,
-        text=True,
-        cwd=workspace,
-        env={**os.environ, "HOME": str(home), **env},
-        timeout=60,
-    )
+    done = launch(request, argv, workspace, home, env)
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
     return result

@@ -26,15 +26,8 @@ from typing import Any
 
 import pytest
 
+from tests.integration import sandboxkit
 from tests.integration.gateway import REPO, RunningGateway, writeConfig
-from tests.integration.sandboxkit import (
-    SECRET,
-    bwrapOrSkip,
-    fakeHome,
-    helloServer,
-    hostileEntry,
-    toolCall,
-)
 
 pytestmark = pytest.mark.integration
 
@@ -43,14 +36,14 @@ CLI = (sys.executable, "-m", "mcpgateway.cli")
 
 
 def bwrapAndStraceOrSkip() -> None:
-    bwrapOrSkip()
+    sandboxkit.bwrapOrSkip()
     if shutil.which("strace") is None:
         pytest.skip("strace is not installed (apt-get install strace)")
 
 
 @pytest.fixture
 def local() -> Iterator[int]:
-    with helloServer(b"hello, learner") as port:
+    with sandboxkit.helloServer(b"hello, learner") as port:
         yield port
 
 
@@ -75,21 +68,21 @@ def test_a_learning_server_is_given_the_profile_it_used(
     home: Path, start: Starter, local: int, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     bwrapAndStraceOrSkip()
-    fakeHome(home)
+    sandboxkit.fakeHome(home)
     reference = home / "reference"
     reference.mkdir()
     (reference / "notes.txt").write_text("the notes")
     notes = home / "notes"
     notes.mkdir()
     workspace = tmp_path_factory.mktemp("workspace")
-    entry = hostileEntry(workspace)
+    entry = sandboxkit.hostileEntry(workspace)
     entry["sandbox"] = "learn"
     config = writeConfig(home / "servers.json", {"hostile": entry})
     gateway = start("--config", str(config), "--sandbox", "auto")
     url = gateway.url("hostile")
 
     def call(name: str, **arguments: Any) -> dict[str, Any]:
-        answer: dict[str, Any] = toolCall(url, name, arguments)
+        answer: dict[str, Any] = sandboxkit.toolCall(url, name, arguments)
         return answer
 
     read = call("read", path=str(reference / "notes.txt"))
@@ -97,7 +90,7 @@ def test_a_learning_server_is_given_the_profile_it_used(
     wrote = call("write", path=str(notes / "todo.md"), text="learned\n")
     assert not wrote["ok"] and "Read-only" in wrote["error"], wrote
     key = call("read", path=str(home / ".ssh" / "id_rsa"))
-    assert SECRET not in json.dumps(key), key
+    assert sandboxkit.SECRET not in json.dumps(key), key
     fetched = call("fetch", url=f"http://127.0.0.1:{local}/")
     assert fetched.get("status") == 403, fetched
     assert "is learning" in gateway.text()
@@ -129,4 +122,4 @@ def test_a_learning_server_is_given_the_profile_it_used(
     fetched = call("fetch", url=f"http://127.0.0.1:{local}/")
     assert fetched == {"ok": True, "status": 200, "body": "hello, learner"}, fetched
     key = call("read", path=str(home / ".ssh" / "id_rsa"))
-    assert SECRET not in json.dumps(key), key
+    assert sandboxkit.SECRET not in json.dumps(key), key

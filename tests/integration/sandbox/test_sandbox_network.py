@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,18 +32,8 @@ from typing import Any
 
 import pytest
 
+from tests.integration import sandboxkit
 from tests.integration.gateway import RunningGateway, waitFor, writeConfig
-from tests.integration.sandboxkit import (
-    HOSTILE,
-    Account,
-    Listener,
-    bwrapOrSkip,
-    gatewayPythonFor,
-    helloServer,
-    hostileEntry,
-    toolCall,
-    toolNames,
-)
 
 pytestmark = pytest.mark.integration
 
@@ -55,24 +44,28 @@ REFUSED_LINE = "the network proxy refused"
 @pytest.fixture
 def local() -> Iterator[int]:
     """A local HTTP server on loopback: its port."""
-    with helloServer(b"hello through the proxy") as port:
+    with sandboxkit.helloServer(b"hello through the proxy") as port:
         yield port
 
 
 def test_a_child_reaches_only_what_its_allow_list_names(
     home: Path, start: Starter, local: int, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    bwrapOrSkip()
+    sandboxkit.bwrapOrSkip()
     workspace = tmp_path_factory.mktemp("workspace")
     config = writeConfig(
         home / "servers.json",
-        {"hostile": hostileEntry(workspace, network={"allowedDomains": [f"127.0.0.1:{local}"]})},
+        {
+            "hostile": sandboxkit.hostileEntry(
+                workspace, network={"allowedDomains": [f"127.0.0.1:{local}"]}
+            )
+        },
     )
     gateway = start("--config", str(config), "--sandbox", "auto")
     url = gateway.url("hostile")
 
     def fetch(target: str, **more: Any) -> dict[str, Any]:
-        answer: dict[str, Any] = toolCall(url, "fetch", {"url": target, **more})
+        answer: dict[str, Any] = sandboxkit.toolCall(url, "fetch", {"url": target, **more})
         return answer
 
     allowed = fetch(f"http://127.0.0.1:{local}/")
@@ -94,7 +87,7 @@ def test_a_child_reaches_only_what_its_allow_list_names(
 
     direct = fetch(f"http://127.0.0.1:{local}/", direct=True)
     assert not direct["ok"] and "status" not in direct, direct
-    connect = toolCall(url, "connect", {"port": local})
+    connect = sandboxkit.toolCall(url, "connect", {"port": local})
     assert not connect["ok"], connect
 
     line = gateway.health()["servers"]["hostile"]
@@ -103,47 +96,41 @@ def test_a_child_reaches_only_what_its_allow_list_names(
 
 
 @pytest.fixture
-def account() -> Iterator[Account]:
+def account() -> Iterator[sandboxkit.Account]:
     """A throwaway account (as tests/integration/sandbox/test_sandbox_unprivileged.py makes)."""
     if os.geteuid() != 0:
         pytest.skip("making a throwaway account (useradd) needs root; CI runs as root")
     if shutil.which("useradd") is None or shutil.which("setpriv") is None:
         pytest.skip("useradd and setpriv (util-linux) are needed")
-    made = Account()
+    made = sandboxkit.Account()
     yield made
     made.remove()
 
 
 def test_an_unprivileged_gateways_child_reaches_its_allow_list(
-    account: Account, local: int
+    account: sandboxkit.Account, local: int
 ) -> None:
     """As a person runs it: the proxy's socket, made by an account without
     privileges, is reached from that account's user namespace."""
-    bwrapOrSkip()
-    python, path = gatewayPythonFor(account)
+    sandboxkit.bwrapOrSkip()
+    python, path = sandboxkit.gatewayPythonFor(account)
     home = account.home
     (home / "state").mkdir(mode=0o700)
     entry = {
         "command": python,
-        "args": [str(HOSTILE)],
+        "args": [str(sandboxkit.HOSTILE)],
         "sandbox": {"network": {"allowedDomains": [f"127.0.0.1:{local}"]}},
     }
     config = writeConfig(home / "servers.json", {"hostile": entry})
-    account.own(home)
-    command = [*account.prefix(), python, "-m", "mcpgateway.launch", "-n", "--pidfile="]
-    gateway = RunningGateway(
-        ["--config", str(config), "--sandbox", "auto"],
-        home,
-        command=[*command, "--logfile=-", "mcpgateway"],
-        env={"PYTHONPATH": path},
-        timeout=60,
-    )
+    gateway = account.gateway(python, path, config)
     try:
         url = gateway.url("hostile")
-        assert toolCall(url, "whoami")["uid"] == account.uid
-        allowed = toolCall(url, "fetch", {"url": f"http://127.0.0.1:{local}/"})
+        assert sandboxkit.toolCall(url, "whoami")["uid"] == account.uid
+        allowed = sandboxkit.toolCall(url, "fetch", {"url": f"http://127.0.0.1:{local}/"})
         assert allowed["status"] == 200, (allowed, gateway.text())
-        refused = toolCall(url, "fetch", {"url": f"http://127.0.0.1:{gateway.port}/health"})
+        refused = sandboxkit.toolCall(
+            url, "fetch", {"url": f"http://127.0.0.1:{gateway.port}/health"}
+        )
         assert refused["status"] == 403, refused
     finally:
         gateway.stop()
@@ -166,12 +153,11 @@ def test_under_landlock_a_child_connects_to_its_proxy_port_only(home: Path) -> N
     """Where bubblewrap cannot run (Landlock from ABI 4): TCP connect to the
     proxy's loopback port only, and the variables pointing at it."""
     from mcpgateway.sandbox.probe import landlockAbi
-    from mcpgateway.sandbox.request import launcherCommand
 
     version, why = landlockAbi()
     if version < 4:
         pytest.skip(f"Landlock network rules need ABI 4 (here: {version or why})")
-    proxy, other = Listener(), Listener()
+    proxy, other = sandboxkit.Listener(), sandboxkit.Listener()
     request = {
         "server": "ll",
         "mechanism": "landlock",
@@ -188,14 +174,7 @@ def test_under_landlock_a_child_connects_to_its_proxy_port_only(home: Path) -> N
     }
     argv = [sys.executable, "-c", LANDLOCK_PROGRAM, str(proxy.port), str(other.port)]
     try:
-        done = subprocess.run(
-            [*launcherCommand(), json.dumps(request), "--", *argv],
-            capture_output=True,
-            text=True,
-            cwd=home,
-            env={**os.environ, "HOME": str(home)},
-            timeout=60,
-        )
+        done = sandboxkit.launch(request, argv, home, home, {})
     finally:
         proxy.close()
         other.close()
@@ -217,7 +196,7 @@ def registryReachable() -> bool:
 
 
 def test_an_npx_server_installs_through_the_proxy(home: Path, start: Starter) -> None:
-    bwrapOrSkip()
+    sandboxkit.bwrapOrSkip()
     npx = shutil.which("npx")
     if npx is None:
         pytest.skip("npx not found")
@@ -229,7 +208,7 @@ def test_an_npx_server_installs_through_the_proxy(home: Path, start: Starter) ->
         {"memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]}},
     )
     gateway = start("--config", str(config), "--sandbox", "auto", "--no-resolve")
-    assert "read_graph" in toolNames(gateway.url("memory"))
+    assert "read_graph" in sandboxkit.toolNames(gateway.url("memory"))
     assert (home / ".npm").is_dir()
     assert REFUSED_LINE not in gateway.text()
     # its only way out was its proxy socket

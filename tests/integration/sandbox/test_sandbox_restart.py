@@ -34,16 +34,9 @@ import anyio
 import pytest
 from mcp import Client
 
-from tests.integration.gateway import RunningGateway, freePort, waitFor, writeConfig
-from tests.integration.sandboxkit import (
-    HOSTILE,
-    bwrapOrSkip,
-    childPids,
-    commandOf,
-    helloServer,
-    hostileEntry,
-    toolCall,
-)
+from tests.integration import sandboxkit
+from tests.integration.gateway import RunningGateway, waitFor, writeConfig
+from tests.integration.restartkit import cliGateway
 from tests.support.integration.restart_handover import cli, state
 
 pytestmark = pytest.mark.integration
@@ -54,7 +47,7 @@ Starter = Callable[..., RunningGateway]
 @pytest.fixture
 def local() -> Iterator[int]:
     """A local HTTP server on loopback: its port."""
-    with helloServer(b"hello through the proxy") as port:
+    with sandboxkit.helloServer(b"hello through the proxy") as port:
         yield port
 
 
@@ -64,8 +57,8 @@ def proxyDirectories(pid: int) -> set[str]:
     from mcpgateway.sandbox.proxyplan import SOCKET
 
     found = set()
-    for child in childPids(pid):
-        argv = commandOf(child)
+    for child in sandboxkit.childPids(pid):
+        argv = sandboxkit.commandOf(child)
         if SOCKET in argv and argv.index(SOCKET) > 1 and argv[argv.index(SOCKET) - 2] == "--bind":
             found.add(os.path.dirname(argv[argv.index(SOCKET) - 1]))
     return found
@@ -74,16 +67,13 @@ def proxyDirectories(pid: int) -> set[str]:
 def test_after_mcpgateway_restart_the_childs_allow_list_is_reached(
     home: Path, local: int, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    bwrapOrSkip()
+    sandboxkit.bwrapOrSkip()
     workspace = tmp_path_factory.mktemp("workspace")
-    entry = hostileEntry(workspace, network={"allowedDomains": [f"127.0.0.1:{local}"]})
+    entry = sandboxkit.hostileEntry(workspace, network={"allowedDomains": [f"127.0.0.1:{local}"]})
     config = writeConfig(home / "servers.json", {"hostile": entry})
-    port = freePort()
-    started = cli(home, "start", "--port", str(port), "--config", str(config))
-    assert started.returncode == 0, started.stdout + started.stderr
-    url = f"http://127.0.0.1:{port}/hostile/mcp"
-    try:
-        before = toolCall(url, "fetch", {"url": f"http://127.0.0.1:{local}/"})
+    with cliGateway(home, "--config", str(config)) as port:
+        url = f"http://127.0.0.1:{port}/hostile/mcp"
+        before = sandboxkit.toolCall(url, "fetch", {"url": f"http://127.0.0.1:{local}/"})
         assert before["status"] == 200, before
         old = state(home)["pid"]
         [oldDirectory] = proxyDirectories(old)
@@ -91,32 +81,29 @@ def test_after_mcpgateway_restart_the_childs_allow_list_is_reached(
         assert restarted.returncode == 0, restarted.stdout + restarted.stderr
         new = state(home)["pid"]
         assert new != old
-        after = toolCall(url, "fetch", {"url": f"http://127.0.0.1:{local}/"})
+        after = sandboxkit.toolCall(url, "fetch", {"url": f"http://127.0.0.1:{local}/"})
         assert after["status"] == 200, after
         assert waitFor(lambda: not os.path.exists(f"/proc/{old}"), timeout=40)
         # The child was kept with its sandbox: the proxy's socket went to the new
         # process with it, which serves the same allow list at the same path.
         assert os.path.isdir(oldDirectory)
-        again = toolCall(url, "fetch", {"url": f"http://127.0.0.1:{local}/"})
+        again = sandboxkit.toolCall(url, "fetch", {"url": f"http://127.0.0.1:{local}/"})
         assert again["status"] == 200, again
-        refused = toolCall(url, "fetch", {"url": "http://example.org/"})
+        refused = sandboxkit.toolCall(url, "fetch", {"url": "http://example.org/"})
         assert refused["status"] == 403, refused
-    finally:
-        stopped = cli(home, "stop")
-    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert waitFor(lambda: not os.path.exists(oldDirectory), timeout=10)  # removed at the stop
 
 
 def test_a_call_in_flight_when_the_gateway_stops_still_goes_out(
     home: Path, start: Starter, local: int, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    bwrapOrSkip()
+    sandboxkit.bwrapOrSkip()
     workspace = tmp_path_factory.mktemp("workspace")
-    entry = hostileEntry(workspace, network={"allowedDomains": [f"127.0.0.1:{local}"]})
+    entry = sandboxkit.hostileEntry(workspace, network={"allowedDomains": [f"127.0.0.1:{local}"]})
     config = writeConfig(home / "servers.json", {"hostile": entry})
     gateway = start("--config", str(config), "--sandbox", "auto", "--drain-timeout", "30")
     url = gateway.url("hostile")
-    assert toolCall(url, "fetch", {"url": f"http://127.0.0.1:{local}/"})["status"] == 200
+    assert sandboxkit.toolCall(url, "fetch", {"url": f"http://127.0.0.1:{local}/"})["status"] == 200
     answers: list[Any] = []
 
     async def session() -> Any:
@@ -145,29 +132,31 @@ def test_a_call_in_flight_when_the_gateway_stops_still_goes_out(
 def test_a_change_of_an_entrys_sandbox_alone_restarts_its_child(
     home: Path, start: Starter, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    bwrapOrSkip()
+    sandboxkit.bwrapOrSkip()
     workspace = tmp_path_factory.mktemp("workspace")
     notes = tmp_path_factory.mktemp("notes")
     (notes / "todo.txt").write_text("the notes")
-    config = writeConfig(home / "servers.json", {"hostile": hostileEntry(workspace)})
+    config = writeConfig(home / "servers.json", {"hostile": sandboxkit.hostileEntry(workspace)})
     gateway = start("--config", str(config), "--sandbox", "auto")
     url = gateway.url("hostile")
     path = str(notes / "todo.txt")
-    assert not toolCall(url, "read", {"path": path})["ok"]  # not its to see
+    assert not sandboxkit.toolCall(url, "read", {"path": path})["ok"]  # not its to see
 
     def serving() -> set[int]:
         """The processes of the server's child (its launcher's bubblewrap on)."""
-        below = childPids(gateway.process.pid)
-        return {pid for pid in below if str(HOSTILE) in " ".join(commandOf(pid))}
+        below = sandboxkit.childPids(gateway.process.pid)
+        return {
+            pid for pid in below if str(sandboxkit.HOSTILE) in " ".join(sandboxkit.commandOf(pid))
+        }
 
     before = serving()
     assert before
-    allowed = hostileEntry(workspace, filesystem={"allowRead": [str(notes)]})
+    allowed = sandboxkit.hostileEntry(workspace, filesystem={"allowRead": [str(notes)]})
     writeConfig(config, {"hostile": allowed})  # its "sandbox" alone changed
     replaced = waitFor(lambda: before.isdisjoint(serving()), timeout=30)
     assert replaced, gateway.text()[-3000:]
     assert "config: server hostile changed; ending its sessions" in gateway.text()
-    answer = toolCall(url, "read", {"path": path})
+    answer = sandboxkit.toolCall(url, "read", {"path": path})
     assert answer["ok"] and answer["text"] == "the notes", answer
 
 
@@ -186,27 +175,31 @@ def test_a_landlock_childs_temporary_directory_goes_with_it(
     leftover.mkdir(parents=True)
     (leftover / "old").write_text("left behind")
     workspace = tmp_path_factory.mktemp("workspace")
-    config = writeConfig(home / "servers.json", {"hostile": hostileEntry(workspace)})
+    config = writeConfig(home / "servers.json", {"hostile": sandboxkit.hostileEntry(workspace)})
     gateway = start("--config", str(config), "--sandbox", "landlock")
     assert waitFor(lambda: not leftover.exists(), timeout=20), gateway.text()[-3000:]
     url = gateway.url("hostile")
 
     def childTmp() -> Path:
         """The TMPDIR of the server's child, read from outside."""
-        [pid] = [p for p in childPids(gateway.process.pid) if str(HOSTILE) in commandOf(p)]
+        [pid] = [
+            p
+            for p in sandboxkit.childPids(gateway.process.pid)
+            if str(sandboxkit.HOSTILE) in sandboxkit.commandOf(p)
+        ]
         with open(f"/proc/{pid}/environ", "rb") as f:
             found = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
         tmp = Path(found[b"TMPDIR"].decode())
         assert tmp == tmps / str(pid)
         return tmp
 
-    assert toolCall(url, "read", {"path": "/etc/hostname"})  # it runs
+    assert sandboxkit.toolCall(url, "read", {"path": "/etc/hostname"})  # it runs
     tmp = childTmp()
     assert tmp.is_dir()
-    assert toolCall(url, "write", {"path": str(tmp / "scratch"), "text": "x"})["ok"]
-    writeConfig(config, {"hostile": hostileEntry(workspace, limits={"openFiles": 512})})
+    assert sandboxkit.toolCall(url, "write", {"path": str(tmp / "scratch"), "text": "x"})["ok"]
+    writeConfig(config, {"hostile": sandboxkit.hostileEntry(workspace, limits={"openFiles": 512})})
     assert waitFor(lambda: not tmp.exists(), timeout=30), gateway.text()[-3000:]
-    toolCall(url, "read", {"path": "/etc/hostname"})
+    sandboxkit.toolCall(url, "read", {"path": "/etc/hostname"})
     again = childTmp()
     assert again != tmp and again.is_dir()
 
@@ -218,7 +211,7 @@ def test_the_gateways_own_files_are_hidden_from_a_child_that_may_read_their_fold
     """Its config (every server's environment) and its log, in a folder
     the server's entry lets it read: masked all the same."""
     if mode == "bubblewrap":
-        bwrapOrSkip()
+        sandboxkit.bwrapOrSkip()
     else:
         from mcpgateway.sandbox.probe import landlockAbi
 
@@ -227,12 +220,15 @@ def test_the_gateways_own_files_are_hidden_from_a_child_that_may_read_their_fold
     workspace = tmp_path_factory.mktemp("workspace")
     folder = tmp_path_factory.mktemp("gateway")
     (folder / "notes.txt").write_text("not the gateway's")
-    entry = hostileEntry(workspace, filesystem={"allowRead": [str(folder)]})
+    entry = sandboxkit.hostileEntry(workspace, filesystem={"allowRead": [str(folder)]})
     config = writeConfig(folder / "servers.json", {"hostile": entry})
     log = folder / "gateway.log"
     gateway = start("--config", str(config), "--log-file", str(log), "--sandbox", mode)
     url = gateway.url("hostile")
-    assert toolCall(url, "read", {"path": str(folder / "notes.txt")})["text"] == "not the gateway's"
+    assert (
+        sandboxkit.toolCall(url, "read", {"path": str(folder / "notes.txt")})["text"]
+        == "not the gateway's"
+    )
     for hidden in (config, log):
-        answer = toolCall(url, "read", {"path": str(hidden)})
+        answer = sandboxkit.toolCall(url, "read", {"path": str(hidden)})
         assert not answer.get("text"), (hidden, answer)

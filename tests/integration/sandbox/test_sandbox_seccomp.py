@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -31,9 +30,8 @@ import pytest
 
 from mcpgateway.sandbox import seccomp
 from mcpgateway.sandbox.probe import bwrapWorks, landlockAbi
-from mcpgateway.sandbox.request import launcherCommand
 from tests.integration.gateway import RunningGateway, waitFor, writeConfig
-from tests.integration.sandboxkit import fakeHome, hostileEntry, toolCall
+from tests.integration.sandboxkit import fakeHome, hostileEntry, launch, toolCall
 
 pytestmark = pytest.mark.integration
 
@@ -135,14 +133,7 @@ def underLandlock(home: Path, argv: list[str], syscalls: str = "filtered") -> st
         "interpreter": sys.executable,
         "interpreterPaths": [p for p in sys.path if p.startswith("/")],
     }
-    done = subprocess.run(
-        [*launcherCommand(), json.dumps(request), "--", *argv],
-        capture_output=True,
-        text=True,
-        cwd=home,
-        env={**os.environ, "HOME": str(home)},
-        timeout=60,
-    )
+    done = launch(request, argv, home, home, {})
     assert done.returncode == 0, done.stderr
     return done.stdout
 

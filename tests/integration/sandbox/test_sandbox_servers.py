@@ -43,6 +43,7 @@ import pytest
 
 from tests.integration.gateway import REPO, RunningGateway, npmServer, writeConfig
 from tests.integration.sandboxkit import (
+    ATTEMPTS,
     MECHANISMS,
     bwrapOrSkip,
     confinedRun,
@@ -54,15 +55,6 @@ pytestmark = pytest.mark.integration
 
 Starter = Callable[..., RunningGateway]
 PYTHON = [sys.executable, "-I", "-c"]
-ATTEMPTS = """
-import json, os, sys
-out = {}
-def attempt(name, action):
-    try:
-        out[name] = ["ok", action()]
-    except OSError as e:
-        out[name] = ["refused", e.errno]
-"""
 MEMORY_VERSION = "2026.8.31"
 """server-memory's version, as scripts/install-test-backends pins it."""
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.gateway import RunningGateway, waitFor, writeConfig
+from tests.integration.gateway import waitFor, writeConfig
 from tests.integration.sandboxkit import (
     HOSTILE,
     SECRET,
@@ -58,15 +58,7 @@ def test_an_unprivileged_gateway_confines_its_children(account: Account) -> None
             "demo": {"command": python, "args": ["-m", "mcpgateway.demo"]},
         },
     )
-    account.own(home)
-    command = [*account.prefix(), python, "-m", "mcpgateway.launch", "-n", "--pidfile="]
-    gateway = RunningGateway(
-        ["--config", str(config), "--sandbox", "auto"],
-        home,
-        command=[*command, "--logfile=-", "mcpgateway"],
-        env={"PYTHONPATH": path},
-        timeout=60,
-    )
+    gateway = account.gateway(python, path, config)
     try:
         assert waitFor(lambda: "confined children run in bubblewrap" in gateway.text(), 30), (
             gateway.text()

@@ -19,6 +19,7 @@ from tests.integration.gateway import (
     REPO,
     RunningGateway,
     errorText,
+    refusedStart,
     twistdCommand,
     waitFor,
     writeConfig,
@@ -159,12 +160,8 @@ def test_sessions_reusing_ids_share_one_child_without_misrouting(start: Any) -> 
     assert demo["children"] == 1
 
 
-def test_server_everything(start: Any, home: Path, everything: list[str]) -> None:
-    config = writeConfig(
-        home / "servers.json",
-        {"everything": {"command": everything[0], "args": everything[1:], "share": "global"}},
-    )
-    gateway: RunningGateway = start("--config", str(config))
+def test_server_everything(sharedEverything: RunningGateway) -> None:
+    gateway = sharedEverything
 
     async def session() -> None:
         async with Client(gateway.url("everything")) as client:
@@ -193,15 +190,8 @@ def test_invalid_config_refuses_to_start_with_one_line(home: Path) -> None:
     bad = home / "broken.json"
     bad.write_text('{"mcpServers": {"a": }')
     env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "twisted", "mcpgateway", "--port", "0", "--config", str(bad)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=home,
-        timeout=60,
-    )
-    assert proc.returncode != 0
+    argv = [sys.executable, "-m", "twisted", "mcpgateway", "--port", "0", "--config", str(bad)]
+    proc = refusedStart(argv, home, env, code=None)
     lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "broken.json" in ln]
     assert lines and "line 1 column" in lines[0]
     assert "Traceback" not in proc.stdout + proc.stderr
@@ -210,7 +200,7 @@ def test_invalid_config_refuses_to_start_with_one_line(home: Path) -> None:
 def test_port_in_use_is_one_clear_line_and_exit_status_1(start: Any, home: Path) -> None:
     first: RunningGateway = start()
     env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(
+    proc = refusedStart(
         [
             sys.executable,
             "-m",
@@ -220,13 +210,9 @@ def test_port_in_use_is_one_clear_line_and_exit_status_1(start: Any, home: Path)
             "--port",
             str(first.port),
         ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=home,
-        timeout=60,
+        home,
+        env,
     )
-    assert proc.returncode == 1
     said = f"port {first.port} is in use"
     assert "cannot listen on" in proc.stdout and said in proc.stdout, proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr

@@ -15,7 +15,6 @@ and an abandoned C{input_required} round that the gateway ends at its TTL.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -28,7 +27,14 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 
 from tests.integration.continuitykit import tsEnvironment
-from tests.integration.gateway import REPO, RunningGateway, errorText, waitFor, writeConfig
+from tests.integration.gateway import (
+    REPO,
+    NodeScript,
+    RunningGateway,
+    errorText,
+    waitFor,
+    writeConfig,
+)
 from tests.support.sdkcallers import Caller, textOf
 
 pytestmark = pytest.mark.integration
@@ -84,35 +90,15 @@ async def pyScenario(
     }
 
 
-class TsClient:
+class TsClient(NodeScript):
     """One ts_era2026.mjs process (it runs the scenario at once, then waits)."""
 
     def __init__(self, url: str, mode: str, label: str, nonce: str, env: dict[str, str]) -> None:
-        self.label, self.nonce = label, nonce
-        self.process = subprocess.Popen(
-            ["node", str(TS_ERA2026), url, mode, label, nonce],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-            text=True,
-        )
+        super().__init__(TS_ERA2026, [url, mode, label, nonce], label, env)
+        self.nonce = nonce
 
     def result(self) -> dict[str, Any]:
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        assert line, f"ts_era2026.mjs {self.label} said nothing"
-        return json.loads(line)  # type: ignore[no-any-return]
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            assert self.process.stdin is not None
-            try:
-                self.process.stdin.write("close\n")
-                self.process.stdin.close()
-                self.process.wait(15)
-            except (OSError, subprocess.TimeoutExpired):
-                self.process.kill()
-                self.process.wait()
+        return self.line()
 
 
 def checkScenario(result: dict[str, Any], label: str, nonce: str) -> None:

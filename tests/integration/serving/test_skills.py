@@ -118,10 +118,9 @@ def test_a_shared_handshake_child_serves_skills_on_both_revisions(start: Any, ho
     assert gateway.health()["servers"]["skills"]["children"] == 1
 
 
-def test_a_child_per_session_serves_skills(start: Any, home: Path) -> None:
-    config = writeConfig(home / "servers.json", {"skills": fixture("one", share="session")})
-    gateway: RunningGateway = start("--config", str(config))
-    session = Handshake(gateway.url("skills"))
+def listsTheSkills(url: str) -> None:
+    """A session on C{url} is offered the extension and lists the fixture's three skills."""
+    session = Handshake(url)
     assert session.initialize["capabilities"]["extensions"] == {EXTENSION: {"directoryRead": True}}
     listed = session.request("skills/list")["result"]["skills"]
     assert [skill["frontmatter"]["name"] for skill in listed] == [
@@ -129,6 +128,12 @@ def test_a_child_per_session_serves_skills(start: Any, home: Path) -> None:
         "git-workflow",
         "daily",
     ]
+
+
+def test_a_child_per_session_serves_skills(start: Any, home: Path) -> None:
+    config = writeConfig(home / "servers.json", {"skills": fixture("one", share="session")})
+    gateway: RunningGateway = start("--config", str(config))
+    listsTheSkills(gateway.url("skills"))
 
 
 def test_a_era2026_only_child_serves_skills_on_both_revisions(start: Any, home: Path) -> None:
@@ -155,14 +160,7 @@ def test_a_remote_server_serves_skills_on_both_revisions(start: Any, home: Path)
         "--config", str(config), env={"MCPGATEWAY_HOME": str(home / "second")}
     )
     checkServerRoute(second.url("shared"))
-    session = Handshake(second.url("own"))
-    assert session.initialize["capabilities"]["extensions"] == {EXTENSION: {"directoryRead": True}}
-    listed = session.request("skills/list")["result"]["skills"]
-    assert [skill["frontmatter"]["name"] for skill in listed] == [
-        "refunds",
-        "git-workflow",
-        "daily",
-    ]
+    listsTheSkills(second.url("own"))
 
 
 def conformanceRun(conformance: list[str], home: Path, url: str, revision: str) -> str:

@@ -4,12 +4,9 @@ of its own tasks only (the child's task ids are one space for both)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import pytest
 
-from tests.integration.gateway import RunningGateway, waitFor, writeConfig
+from tests.integration.gateway import RunningGateway, waitFor
 from tests.support.integration.aggregate_shield import VERSION
 from tests.support.integration.aggregate_tasks import Client
 from tests.support.mcpclient import Listener
@@ -45,13 +42,9 @@ def begin(client: Client, topic: str) -> str:
 
 
 def test_two_sessions_on_a_shared_child_see_their_own_tasks_only(
-    start: Any, home: Path, everything: list[str]
+    sharedEverything: RunningGateway,
 ) -> None:
-    config = writeConfig(
-        home / "servers.json",
-        {"everything": {"command": everything[0], "args": everything[1:], "share": "global"}},
-    )
-    gateway: RunningGateway = start("--config", str(config))
+    gateway = sharedEverything
     url = f"http://127.0.0.1:{gateway.port}/everything/mcp"
     mine, theirs = Client(url), Client(url)
     assert mine.capabilities["tasks"]["requests"] == {"tools": {"call": {}}}, mine.capabilities

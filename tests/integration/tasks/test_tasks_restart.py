@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.integration.restart_handover import cli, freePort
+from tests.integration.restartkit import cliGateway
+from tests.support.integration.restart_handover import cli
 from tests.support.integration.tasks import Client2026
 
 pytestmark = pytest.mark.integration
@@ -20,12 +21,9 @@ DEMO = {"demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}}
 
 
 def test_tasks_through_mcpgateway_restart(home: Path) -> None:
-    port = freePort()
     config = home / "servers.json"
     config.write_text(json.dumps({"mcpServers": DEMO}))
-    started = cli(home, "start", "--port", str(port), "--config", str(config))
-    assert started.returncode == 0, started.stdout + started.stderr
-    try:
+    with cliGateway(home, "--config", str(config)) as port:
         client = Client2026(f"http://127.0.0.1:{port}/demo/mcp")
         short = client.call("slow", {"seconds": 2, "steps": 2})
         long = client.call("slow", {"seconds": 30, "steps": 3})
@@ -40,6 +38,3 @@ def test_tasks_through_mcpgateway_restart(home: Path) -> None:
         cut = client.until(long["taskId"], "completed", "failed")
         assert cut["status"] == "failed", cut
         assert "the gateway stopped while the task ran" in cut["error"]["message"]
-    finally:
-        stopped = cli(home, "stop")
-        assert stopped.returncode == 0, stopped.stdout + stopped.stderr

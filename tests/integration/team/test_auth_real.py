@@ -28,13 +28,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 from mcpgateway.auth.tokenfile import addToken, parseTokens
 from tests.fixtures.jwt_issuer import JwtIssuer
-from tests.integration.gateway import (
-    REPO,
-    RunningGateway,
-    oauthGateway,
-    waitFor,
-    writeConfig,
-)
+from tests.integration.gateway import REPO, RunningGateway, oauthGateway, waitFor, writeConfig
 from tests.support.mcpclient import bearer, initializeMessage, request
 
 pytestmark = pytest.mark.integration

@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import mcp.types as types
 import pytest
 
 from tests.integration.cluster import (
@@ -55,7 +54,7 @@ from tests.integration.cluster import (
     sdkClient,
 )
 from tests.integration.continuitykit import tsEnvironment
-from tests.integration.gateway import REPO, waitFor
+from tests.integration.gateway import REPO, ProgressWatch, waitFor
 from tests.support.integration.container import IMAGE_RUNNER
 from tests.support.mcpclient import request
 from tests.support.sdkcallers import notingCallbacks
@@ -258,47 +257,19 @@ def test_sixteen_python_and_typescript_sessions_through_round_robin_zero_misrout
 def test_progress_only_reaches_the_calling_session(cluster: RunningCluster) -> None:
     url, alice = cluster.url("everything"), cluster.authorization["alice"]
 
-    async def main() -> tuple[list[float], list[Any], set[str]]:
-        seen: list[float] = []
-        othersSaw: list[Any] = []
-        ids: set[str] = set()
+    watch = ProgressWatch()
+    ids: set[str] = set()
 
-        async def record(message: Any) -> None:
-            othersSaw.append(message)
-
-        async def onProgress(progress: float, total: float | None, message: str | None) -> None:
-            seen.append(progress)
-
+    async def main() -> None:
         async with (
             sdkClient(url, alice, ids) as caller,
-            sdkClient(url, alice, message_handler=record) as bystander,
-            anyio.create_task_group() as group,
+            sdkClient(url, alice, message_handler=watch.record) as bystander,
         ):
+            await watch.run(caller, bystander)
 
-            async def slow() -> None:
-                await caller.call_tool(
-                    "trigger-long-running-operation",
-                    {"duration": 1, "steps": 4},
-                    progress_callback=onProgress,
-                )
-
-            async def chatter() -> None:
-                for i in range(5):
-                    await bystander.call_tool("echo", {"message": str(i)})
-                    await anyio.sleep(0.1)
-
-            group.start_soon(slow)
-            group.start_soon(chatter)
-        return seen, othersSaw, ids
-
-    progress, othersSaw, ids = anyio.run(main)
-    assert progress == [1, 2, 3, 4]
+    anyio.run(main)
+    watch.check()
     assert len(ids) == 1
-    assert not [
-        m
-        for m in othersSaw
-        if isinstance(m, types.ProgressNotification) or "progress" in repr(m).lower()
-    ]
 
 
 def test_sampling_and_elicitation_go_to_the_session_that_asked(cluster: RunningCluster) -> None:

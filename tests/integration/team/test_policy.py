@@ -35,13 +35,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
 from tests.fixtures.jwt_issuer import JwtIssuer
-from tests.integration.gateway import (
-    REPO,
-    RunningGateway,
-    oauthGateway,
-    waitFor,
-    writeConfig,
-)
+from tests.integration.gateway import REPO, RunningGateway, oauthGateway, waitFor, writeConfig
 from tests.support.mcpclient import Session, bearer
 
 pytestmark = pytest.mark.integration

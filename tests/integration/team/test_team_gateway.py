@@ -10,22 +10,21 @@ from __future__ import annotations
 
 import json
 import stat
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from mcpgateway.auth.tokenfile import addToken
 from tests.integration.audittrail import assertVerifies, requestRecords
 from tests.integration.gateway import (
     RunningGateway,
+    echoOn,
     gatewayEnv,
+    refusedStart,
     twistCommand,
     waitFor,
     writeConfig,
@@ -53,12 +52,7 @@ def post(
 def echo(port: int, token: str, message: str) -> str:
     async def main() -> str:
         async with create_mcp_http_client(headers={"Authorization": f"Bearer {token}"}) as http:
-            transport = streamable_http_client(
-                f"http://127.0.0.1:{port}/demo/mcp", http_client=http
-            )
-            async with Client(transport, mode="legacy") as client:
-                result = await client.call_tool("echo", {"message": message})
-                return result.content[0].text  # type: ignore[union-attr]
+            return await echoOn(http, f"http://127.0.0.1:{port}/demo/mcp", message)
 
     return anyio.run(main)
 
@@ -67,15 +61,11 @@ def test_off_loopback_without_authentication_is_refused_in_one_line(home: Path) 
     environ = gatewayEnv(home)
     environ.pop("MCPGATEWAY_AUTH_TOKENS", None)
     environ.pop("MCPGATEWAY_OAUTH_ISSUER", None)
-    result = subprocess.run(
+    result = refusedStart(
         [*twistCommand(), "--port", "tcp:0:interface=0.0.0.0"],
-        cwd=home,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
+        home,
+        environ,
     )
-    assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "mcpgateway: tcp:0:interface=0.0.0.0 is reachable from other machines and no"
         " authentication is set: add --auth-tokens FILE (`mcpgateway token new NAME --file"

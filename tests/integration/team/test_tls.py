@@ -7,14 +7,11 @@ C{mcpgateway restart} keeps TLS on the socket the successor adopts."""
 from __future__ import annotations
 
 import contextlib
-import datetime
 import http.client
-import ipaddress
 import json
 import os
 import signal
 import ssl
-import subprocess
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -22,54 +19,19 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 
-from tests.integration.gateway import RunningGateway, gatewayEnv, twistCommand, waitFor
+from tests.integration.gateway import (
+    RunningGateway,
+    echoOn,
+    gatewayEnv,
+    refusedStart,
+    selfSigned,
+    twistCommand,
+    waitFor,
+)
 from tests.integration.restartkit import cli
 
 pytestmark = pytest.mark.integration
-
-
-def selfSigned(folder: Path) -> tuple[Path, Path]:
-    """A key and a self-signed certificate for 127.0.0.1 and localhost
-    (its own CA); their paths."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mcpgateway test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    keyPath, certPath = folder / "key.pem", folder / "cert.pem"
-    keyPath.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    keyPath.chmod(0o600)
-    certPath.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return keyPath, certPath
 
 
 def tlsPort(key: Path, cert: Path) -> str:
@@ -101,12 +63,7 @@ def echoOverHttps(port: int, cert: Path, message: str) -> str:
     async def main() -> str:
         context = ssl.create_default_context(cafile=str(cert))
         async with httpx2.AsyncClient(verify=context, timeout=30) as http:
-            transport = streamable_http_client(
-                f"https://127.0.0.1:{port}/demo/mcp", http_client=http
-            )
-            async with Client(transport, mode="legacy") as client:
-                result = await client.call_tool("echo", {"message": message})
-                return result.content[0].text  # type: ignore[union-attr]
+            return await echoOn(http, f"https://127.0.0.1:{port}/demo/mcp", message)
 
     return anyio.run(main)
 
@@ -138,15 +95,11 @@ def test_a_missing_key_file_is_one_line(home: Path) -> None:
     _, cert = selfSigned(home)
     missing = home / "nothing.pem"
     environ = gatewayEnv(home)
-    result = subprocess.run(
+    result = refusedStart(
         [*twistCommand(), "--port", tlsPort(missing, cert)],
-        cwd=home,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
+        home,
+        environ,
     )
-    assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert lines == [
         f"mcpgateway: --port: the TLS private key file {missing}: No such file or directory"

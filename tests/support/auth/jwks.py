@@ -8,10 +8,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from mcpgateway.auth.jwks import (
-    Fetched,
-    FetchError,
-)
+from mcpgateway.auth.jwks import Fetched, FetchError
 
 
 def result(d: Deferred[Any]) -> Any:

@@ -15,11 +15,7 @@ from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc
-from tests.fakes import (
-    FakeProcess,
-    FakeProcessReactor,
-    fakeSpawner,
-)
+from tests.fakes import FakeProcess, FakeProcessReactor, fakeSpawner
 
 Message = dict[str, Any]
 

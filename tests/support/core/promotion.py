@@ -11,12 +11,7 @@ from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc
-from tests.fakes import (
-    FakeProcess,
-    FakeProcessReactor,
-    RecordingSink,
-    fakeSpawner,
-)
+from tests.fakes import FakeProcess, FakeProcessReactor, RecordingSink, fakeSpawner
 
 Message = dict[str, Any]
 

@@ -12,12 +12,7 @@ from mcpgateway.core.era2026.wire import ERA2026_WIRE
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
-from tests.fakes import (
-    FakeProcess,
-    FakeProcessReactor,
-    FakeSession,
-    fakeSpawner,
-)
+from tests.fakes import FakeProcess, FakeProcessReactor, FakeSession, fakeSpawner
 from tests.http import spec
 
 Message = dict[str, Any]

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,8 @@ from typing import Any
 import pytest
 
 from mcpgateway.ops.statedir import pidAlive
-from tests.integration.gateway import REPO
 from tests.integration.gateway import freePort as freePort  # one per worker
+from tests.support.integration.detached import environment, runCli
 
 
 class Cli:
@@ -25,23 +24,10 @@ class Cli:
     def __init__(self, home: Path) -> None:
         self.home = home
         self.stateDir = home / "gw-state"
-        self.env = {
-            **os.environ,
-            "HOME": str(home),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-        }
-        for name in ("MCPGATEWAY_HOME", "NO_COLOR", "http_proxy", "HTTP_PROXY"):
-            self.env.pop(name, None)
+        self.env = environment(home)
 
     def __call__(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "mcpgateway.cli", *args, "--state-dir", str(self.stateDir)],
-            env=self.env,
-            cwd=self.home,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        return runCli(self.home, *args, stateDir=self.stateDir, env=self.env, timeout=timeout)
 
     def state(self) -> dict[str, Any] | None:
         try:

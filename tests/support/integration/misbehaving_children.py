@@ -1,13 +1,15 @@
 """What tests/integration/children/test_misbehaving_children.py shares with the other
-tests: MISBEHAVING, alive."""
+tests: MISBEHAVING, alive, closingStdout."""
 
 from __future__ import annotations
 
 import os
+import time
+from typing import Any
 
-from tests.integration.gateway import (
-    REPO,
-)
+import pytest
+
+from tests.integration.gateway import REPO, RunningGateway, callEcho, errorText
 
 MISBEHAVING = REPO / "tests" / "fixtures" / "misbehaving_server.py"
 
@@ -22,3 +24,17 @@ def alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def closingStdout(gateway: RunningGateway) -> tuple[int, dict[str, Any]]:
+    """Ask the server C{mute} (the fixture with C{--close-stdout}) to close
+    its stdout: the call fails at once, not after the request timeout,
+    saying so. Its child's pid before, and its health after."""
+    [pid] = gateway.health()["servers"]["mute"]["pids"]
+    began = time.monotonic()
+    with pytest.raises(Exception) as raised:
+        callEcho(gateway.url("mute"), "close")
+    elapsed = time.monotonic() - began
+    assert elapsed < 10, elapsed  # at once, not after the 30 s request timeout
+    assert "closed its stdout" in errorText(raised.value)
+    return pid, gateway.health()["servers"]["mute"]

@@ -6,10 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.integration.gateway import (
-    REPO,
-    FixtureServer,
-)
+from tests.integration.gateway import REPO, FixtureServer
 
 FIXTURE = REPO / "tests" / "fixtures" / "registry_server.py"
 

@@ -8,11 +8,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from tests.integration.gateway import (
-    freePort,
-    listening,
-    waitFor,
-)
+from tests.integration.gateway import freePort, listening, waitFor
 
 
 class RemoteEverything:

@@ -6,10 +6,7 @@ from __future__ import annotations
 import os
 
 from tests.integration.gateway import RunningGateway
-from tests.integration.sandboxkit import (
-    childPids,
-    commandOf,
-)
+from tests.integration.sandboxkit import childPids, commandOf
 
 
 def confinedChildren(gateway: RunningGateway) -> list[list[str]]:

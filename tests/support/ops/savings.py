@@ -8,13 +8,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from mcpgateway.ops.savings import (
-    LaunchCost,
-    ProcessCost,
-    Sample,
-    SavingsSampler,
-    readSample,
-)
+from mcpgateway.ops.savings import LaunchCost, ProcessCost, Sample, SavingsSampler, readSample
 from tests.http import Harness, spec
 
 MB = 1024 * 1024

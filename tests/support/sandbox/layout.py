@@ -6,9 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mcpgateway.sandbox.layout import (
-    Layout,
-)
+from mcpgateway.sandbox.layout import Layout
 
 
 def request(tmp: Path, **fields: Any) -> dict[str, Any]:

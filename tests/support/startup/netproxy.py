@@ -9,9 +9,7 @@ from pathlib import Path
 from twisted.internet.defer import Deferred, fail, succeed
 
 from mcpgateway.sandbox.netproxy import IPAddress
-from mcpgateway.startup.netproxy import (
-    NetworkProxy,
-)
+from mcpgateway.startup.netproxy import NetworkProxy
 from tests.fakes import FakeProcessReactor
 
 PUBLIC = ipaddress.ip_address("93.184.216.34")

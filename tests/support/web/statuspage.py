@@ -8,9 +8,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from mcpgateway.core.status import ServerSavings
-from mcpgateway.web.pages.statuspage import (
-    StatusPage,
-)
+from mcpgateway.web.pages.statuspage import StatusPage
 from mcpgateway.web.root import GatewayRoot
 from tests.http import Harness, Response
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from mcpgateway.core.sessions import (
-    SessionFacts,
-)
+from mcpgateway.core.sessions import SessionFacts
 
 
 def facts(server: str = "fs", **changes: Any) -> SessionFacts:

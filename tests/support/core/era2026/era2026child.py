@@ -9,9 +9,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.era2026.child import (
-    Era2026ChildAdapter,
-)
+from mcpgateway.core.era2026.child import Era2026ChildAdapter
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.router import Router
 from mcpgateway.protocol import era2026wire, jsonrpc

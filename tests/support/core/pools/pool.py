@@ -17,12 +17,7 @@ from mcpgateway.core.pools.shared import SharedPlacement
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.report.health import serverLine
-from tests.fakes import (
-    FakeProcess,
-    FakeProcessReactor,
-    FakeSession,
-    fakeSpawner,
-)
+from tests.fakes import FakeProcess, FakeProcessReactor, FakeSession, fakeSpawner
 
 Message = dict[str, Any]
 

@@ -9,10 +9,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 
 from mcpgateway.core.era2026.types import Era2026Request
-from mcpgateway.core.tasks.manager import (
-    TaskLimits,
-    TaskManager,
-)
+from mcpgateway.core.tasks.manager import TaskLimits, TaskManager
 from mcpgateway.core.tasks.store import TaskStore
 from mcpgateway.core.taskterms import EXTENSION, RELATED_TASK
 from mcpgateway.protocol import jsonrpc
