@@ -108,11 +108,11 @@ class Calls:
 
             from mcpgateway.ops.audit import AuditLog
             from mcpgateway.web.app import makeSite
-            from mcpgateway.web.surfaces import TeamSurface
+            from mcpgateway.web.teamcluster import TeamServices
 
             self.audit = AuditLog(Path(args.audit_log), h.reactor, payloads=args.audit_payloads)
             self.audit.startService()
-            h.site = makeSite(h.gateway, h.reactor, team=TeamSurface(audit=self.audit))
+            h.site = makeSite(h.gateway, h.reactor, team=TeamServices(audit=self.audit))
         sid = h.initialize("srv")
         self.proc = h.process()
         self.proc.written.clear()

@@ -22,21 +22,21 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]
 def main() -> None:
     import hotpath
 
-    from mcpgateway.config.ratelimits import parseLimits
-    from mcpgateway.governance.limitsgate import LimitsGate
+    from mcpgateway.config.quotas import parseQuotas
+    from mcpgateway.governance.quotagate import QuotaGate
     from tests import http
 
     rate = {"calls": "1000000000/s", "burst": 1000000000, "daily": 1000000000}
     keys = ("principal", "server", "tool", "principalTool")
     # MCPGATEWAY_BENCH_NO_LIMITS=1: the gate a gateway without "limits" has.
-    limits = parseLimits(
+    limits = parseQuotas(
         {} if os.environ.get("MCPGATEWAY_BENCH_NO_LIMITS") else dict.fromkeys(keys, rate)
     )
     plain = http.Harness.__init__
 
     def withLimits(self: http.Harness, *args: object, **kwargs: object) -> None:
         plain(self, *args, **kwargs)  # type: ignore[arg-type]
-        self.site.resource.team.callLimits = LimitsGate(self.reactor, lambda: limits)
+        self.site.resource.team.callQuotas = QuotaGate(self.reactor, lambda: limits)
 
     http.Harness.__init__ = withLimits  # type: ignore[method-assign]
     hotpath.main()

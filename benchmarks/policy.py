@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from mcpgateway.governance.policy import Caller, Policy, RequestFacts, Target
+from mcpgateway.governance.policy import Caller, Policy, RequestFacts, TargetServer
 
 
 def rules(count: int) -> str:
@@ -35,8 +35,8 @@ def main() -> None:
         policy = Policy(rules(count))
         print(f"{count} rules: parsed in {(time.perf_counter() - started) * 1e3:.1f} ms")
         caller = Caller("ann", frozenset({"g1"}))
-        allowed = RequestFacts(caller, "tools/call", Target("s"), "tool1_x", {"path": "/a"})
-        refused = RequestFacts(caller, "tools/call", Target("s"), "other", {"path": "/a"})
+        allowed = RequestFacts(caller, "tools/call", TargetServer("s"), "tool1_x", {"path": "/a"})
+        refused = RequestFacts(caller, "tools/call", TargetServer("s"), "other", {"path": "/a"})
         timed(f"  {count} rules: call allowed", lambda p=policy, f=allowed: p.decide(f))
         timed(f"  {count} rules: call refused", lambda p=policy, f=refused: p.decide(f))
         timed(f"  {count} rules: listing (cached)", lambda p=policy, f=allowed: p.visible(f))

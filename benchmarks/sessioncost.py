@@ -117,12 +117,12 @@ class InProcess:
 
             settings["pidFinder"] = CoalescedPidFinder(onTheSpot)
         self.gateway = Gateway({"srv": spec("srv")}, fakeSpawner(self.reactor), **settings)
-        from mcpgateway.protocol.limits import Limits
+        from mcpgateway.protocol.bounds import MessageBounds
 
         self.site = makeSite(
             self.gateway,
             self.reactor,
-            limits=Limits(maxSessions=10 * MILLION, maxConnectionsPerPeer=10 * MILLION),
+            limits=MessageBounds(maxSessions=10 * MILLION, maxConnectionsPerPeer=10 * MILLION),
         )
         self.port = 1024
         self.streams: list[Any] = []

@@ -2,7 +2,7 @@
 
 A gateway as the README runs it (C{twistd -n mcpgateway}, a stdlib stdio
 server shared by every session), its session limit lifted past N (the
-launch wraps L{mcpgateway.protocol.limits.Limits}, as C{--max-sessions}
+launch wraps L{mcpgateway.protocol.bounds.MessageBounds}, as C{--max-sessions}
 does; C{sessionscale.py} measures 100,000 sessions with that option), and
 a small asyncio client that
 opens N sessions with raw HTTP/1.1 C{initialize} POSTs over a few
@@ -31,12 +31,12 @@ from procstat import memKB
 STUB = REPO / "tests" / "fixtures" / "catalog_server.py"
 LAUNCH = """
 import sys
-import mcpgateway.protocol.limits as limits
-plain = limits.Limits.__init__
+import mcpgateway.protocol.bounds as limits
+plain = limits.MessageBounds.__init__
 def lifted(self, *a, **kw):
     kw.setdefault("maxSessions", {most})
     plain(self, *a, **kw)
-limits.Limits.__init__ = lifted
+limits.MessageBounds.__init__ = lifted
 from twisted.scripts.twistd import run
 sys.argv[0] = "twistd"
 run()

@@ -88,7 +88,7 @@ class ToolError(Exception):
     """Answer the tool call with a result marked ``isError`` (bad input, failed tool)."""
 
 
-class Call:
+class DemoToolCall:
     """One in-flight ``tools/call``: how its worker thread learns of cancellation or replies."""
 
     def __init__(self) -> None:
@@ -156,8 +156,8 @@ class DemoServer:
         self._write_lock = threading.Lock()
         self._closed = False
         self._lock = threading.Lock()  # guards the two tables and the id counter below
-        self._calls: dict[str | int, Call] = {}  # in-flight tools/call, by the client's id
-        self._awaiting: dict[int, Call] = {}  # our sampling requests, by our own id
+        self._calls: dict[str | int, DemoToolCall] = {}  # in-flight tools/call, by the client's id
+        self._awaiting: dict[int, DemoToolCall] = {}  # our sampling requests, by our own id
         self._next_id = 0
         self._client_capabilities: JSON = {}
 
@@ -210,7 +210,7 @@ class DemoServer:
 
     def _on_request(self, rid: str | int, method: str, params: JSON) -> None:
         if method == "tools/call":
-            call = Call()
+            call = DemoToolCall()
             with self._lock:
                 self._calls[rid] = call
             args = (rid, params, call)
@@ -257,7 +257,7 @@ class DemoServer:
         call.reply = message
         call.wake.set()
 
-    def _run_call(self, rid: str | int, params: JSON, call: Call) -> None:
+    def _run_call(self, rid: str | int, params: JSON, call: DemoToolCall) -> None:
         try:
             reply: JSON = {"result": self._call_tool(params, call)}
         except ToolError as exc:
@@ -273,7 +273,7 @@ class DemoServer:
         if not call.cancelled:  # a cancelled request gets no response at all
             self.send({"id": rid, **reply})
 
-    def _call_tool(self, params: JSON, call: Call) -> JSON:
+    def _call_tool(self, params: JSON, call: DemoToolCall) -> JSON:
         name, args = params.get("name"), params.get("arguments") or {}
         if not isinstance(name, str):
             raise RpcError(INVALID_PARAMS, "tools/call needs a string 'name'")
@@ -294,7 +294,7 @@ class DemoServer:
             return self._slow(args, token if _is_id(token) else None, call)
         return self._sample(args, call)
 
-    def _slow(self, args: JSON, token: str | int | None, call: Call) -> JSON:
+    def _slow(self, args: JSON, token: str | int | None, call: DemoToolCall) -> JSON:
         seconds, steps = _number(args, "seconds", 1), _integer(args, "steps", 5)
         if not 0 <= seconds <= 30:
             raise ToolError(f"'seconds' must be between 0 and 30, not {seconds}")
@@ -309,7 +309,7 @@ class DemoServer:
                 self.send({"method": "notifications/progress", "params": progress})
         return _text(f"done after {steps} steps")
 
-    def _sample(self, args: JSON, call: Call) -> JSON:
+    def _sample(self, args: JSON, call: DemoToolCall) -> JSON:
         prompt, max_tokens = _string(args, "prompt"), _integer(args, "maxTokens", 100)
         if max_tokens < 1:
             raise ToolError(f"'maxTokens' must be at least 1, not {max_tokens}")

@@ -51,7 +51,7 @@ class Unhealthy(Exception):
 
 
 @dataclass(frozen=True)
-class Target:
+class GatewayAddress:
     """Where the gateway of a state directory answers."""
 
     host: str
@@ -83,8 +83,8 @@ def hostFor(interface: Any) -> str:
     return host
 
 
-def targetOf(state: Any, source: str) -> Target:
-    """The L{Target} a parsed C{state.json} names, or L{Unhealthy} saying
+def targetOf(state: Any, source: str) -> GatewayAddress:
+    """The L{GatewayAddress} a parsed C{state.json} names, or L{Unhealthy} saying
     what is missing from it."""
     if not isinstance(state, dict):
         raise Unhealthy(f"{source}: not a JSON object")
@@ -98,7 +98,7 @@ def targetOf(state: Any, source: str) -> Target:
     if port is None or port > 65535:
         raise Unhealthy(f"{source}: no valid port ({value!r})")
     tls = state.get("tls")
-    return Target(
+    return GatewayAddress(
         host=hostFor(state.get("interface")),
         port=port,
         tls=tls if isinstance(tls, bool) else None,
@@ -106,7 +106,7 @@ def targetOf(state: Any, source: str) -> Target:
     )
 
 
-def readTarget(stateDir: Path) -> Target:
+def readTarget(stateDir: Path) -> GatewayAddress:
     """Read C{<stateDir>/state.json}; L{Unhealthy} when it is absent or unusable."""
     path = stateDir / STATE_FILE
     try:
@@ -125,7 +125,7 @@ def readTarget(stateDir: Path) -> Target:
 
 
 Answer = tuple[int, bytes]
-Get = Callable[[Target, bool, float], Answer]
+Get = Callable[[GatewayAddress, bool, float], Answer]
 """C{(target, tls, timeout) -> (status, body)}; raises C{OSError} (C{ssl.SSLError},
 C{TimeoutError} included) or C{http.client.HTTPException}."""
 
@@ -140,7 +140,7 @@ def tlsContext(host: str) -> ssl.SSLContext:
     return context
 
 
-def httpGet(target: Target, tls: bool, timeout: float) -> Answer:
+def httpGet(target: GatewayAddress, tls: bool, timeout: float) -> Answer:
     """C{GET /health} with C{http.client}, all of it within C{timeout} seconds."""
     deadline = time.monotonic() + timeout
     connection: http.client.HTTPConnection
@@ -222,7 +222,7 @@ def _speaksOtherProtocol(error: BaseException) -> bool:
 
 
 def check(
-    target: Target,
+    target: GatewayAddress,
     get: Get = httpGet,
     timeout: float = TIMEOUT,
     clock: Callable[[], float] = time.monotonic,
@@ -251,11 +251,11 @@ def check(
     raise Unhealthy("; ".join(failures) + _pidNote(target))
 
 
-def _pidNote(target: Target) -> str:
+def _pidNote(target: GatewayAddress) -> str:
     return f" (state.json names pid {target.pid})" if target.pid is not None else ""
 
 
-class _Parser(argparse.ArgumentParser):
+class _ArgumentParser(argparse.ArgumentParser):
     """Usage errors are one line and exit 1 (Docker reserves 2)."""
 
     def error(self, message: str) -> NoReturn:
@@ -263,7 +263,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = _ArgumentParser(
         prog="python -m mcpgateway.healthcheck",
         description="Exit 0 if the gateway of the state directory answers GET /health"
         " with status ok, else 1; one line on stderr says why.",

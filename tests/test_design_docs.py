@@ -20,7 +20,7 @@ What counts as naming a module (the rule each check applies):
   - a code span holding a dotted name whose first part is C{mcpgateway}, a
     package of C{mcpgateway/} at any depth or a module directly in it:
     C{`tap.makeService`}, C{`mcpgateway.launch.GATEWAY`},
-    C{`era2026.wire.ERA2026_WIRE`}. The longest prefix that is a module
+    C{`era2026.lazysupport.ERA2026_SUPPORT`}. The longest prefix that is a module
     is the module (read from each place its first part sits); the part
     after it is a name it defines at its top. A name ending in a data
     file's suffix (C{aggregate.json}) is a file, not a module.
@@ -265,7 +265,7 @@ def test_the_rule_for_slash_paths(said: str, right: bool) -> None:
         ("tuned.channel", True),
         ("web.stock", False),
         ("os.environ", True),
-        ("era2026.wire.ERA2026_WIRE", True),
+        ("era2026.lazysupport.ERA2026_SUPPORT", True),
         ("aggregate.json", True),
     ],
 )

@@ -18,7 +18,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcpgateway import healthcheck
-from mcpgateway.healthcheck import Target, Unhealthy, check, judge, main, readTarget, targetOf
+from mcpgateway.healthcheck import (
+    GatewayAddress,
+    Unhealthy,
+    check,
+    judge,
+    main,
+    readTarget,
+    targetOf,
+)
 
 OK = json.dumps({"status": "ok", "version": "0.1.0", "pid": 7, "uptime": 12.5}).encode()
 
@@ -28,9 +36,9 @@ class FakeGet:
 
     def __init__(self, http: Any = None, https: Any = None) -> None:
         self.answers = {False: http, True: https}
-        self.calls: list[tuple[Target, bool, float]] = []
+        self.calls: list[tuple[GatewayAddress, bool, float]] = []
 
-    def __call__(self, target: Target, tls: bool, timeout: float) -> tuple[int, bytes]:
+    def __call__(self, target: GatewayAddress, tls: bool, timeout: float) -> tuple[int, bytes]:
         self.calls.append((target, tls, timeout))
         answer = self.answers[tls]
         if answer is None:
@@ -63,7 +71,7 @@ def writeState(stateDir: Path, **state: Any) -> Path:
 
 def test_target_from_a_state_file_the_gateway_writes(tmp_path: Path) -> None:
     writeState(tmp_path, pid=41, port=9100, interface="127.0.0.1", version="0.1.0")
-    assert readTarget(tmp_path) == Target("127.0.0.1", 9100, None, 41)
+    assert readTarget(tmp_path) == GatewayAddress("127.0.0.1", 9100, None, 41)
 
 
 @pytest.mark.parametrize(
@@ -183,7 +191,7 @@ def test_an_oversized_body_is_unhealthy() -> None:
 
 def test_plain_http_first_when_the_state_does_not_say() -> None:
     get = FakeGet(http=(200, OK))
-    line = check(Target("127.0.0.1", 9100), get)
+    line = check(GatewayAddress("127.0.0.1", 9100), get)
     assert line.startswith("http://127.0.0.1:9100/health answered 200")
     assert [tls for _, tls, _ in get.calls] == [False]
 
@@ -198,28 +206,28 @@ def test_plain_http_first_when_the_state_does_not_say() -> None:
 )
 def test_a_port_that_does_not_speak_http_is_tried_over_https(refusal: Exception) -> None:
     get = FakeGet(http=refusal, https=(200, OK))
-    line = check(Target("127.0.0.1", 9443), get)
+    line = check(GatewayAddress("127.0.0.1", 9443), get)
     assert line.startswith("https://127.0.0.1:9443/health answered 200")
     assert [tls for _, tls, _ in get.calls] == [False, True]
 
 
 def test_the_state_saying_tls_goes_straight_to_https() -> None:
     get = FakeGet(https=(200, OK))
-    assert check(Target("::1", 9443, tls=True), get).startswith("https://[::1]:9443/health")
+    assert check(GatewayAddress("::1", 9443, tls=True), get).startswith("https://[::1]:9443/health")
     assert [tls for _, tls, _ in get.calls] == [True]
 
 
 def test_the_state_saying_plain_never_tries_https() -> None:
     get = FakeGet(http=http.client.RemoteDisconnected("closed"))
     with pytest.raises(Unhealthy, match="closed the connection without an answer"):
-        check(Target("127.0.0.1", 9100, tls=False), get)
+        check(GatewayAddress("127.0.0.1", 9100, tls=False), get)
     assert len(get.calls) == 1
 
 
 def test_connection_refused_is_not_retried_over_https() -> None:
     get = FakeGet(http=ConnectionRefusedError(111, "Connection refused"))
     with pytest.raises(Unhealthy) as caught:
-        check(Target("127.0.0.1", 9100, pid=7), get)
+        check(GatewayAddress("127.0.0.1", 9100, pid=7), get)
     assert str(caught.value) == (
         "http://127.0.0.1:9100/health: connection refused (nothing listens there)"
         " (state.json names pid 7)"
@@ -233,7 +241,7 @@ def test_both_failures_are_named_when_neither_scheme_answers() -> None:
         https=ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"),
     )
     with pytest.raises(Unhealthy) as caught:
-        check(Target("127.0.0.1", 9100), get)
+        check(GatewayAddress("127.0.0.1", 9100), get)
     message = str(caught.value)
     assert message.startswith("http://127.0.0.1:9100/health: closed the connection")
     assert "; https://127.0.0.1:9100/health: TLS failed" in message
@@ -242,20 +250,20 @@ def test_both_failures_are_named_when_neither_scheme_answers() -> None:
 def test_an_unhealthy_https_answer_names_the_url() -> None:
     get = FakeGet(http=http.client.RemoteDisconnected("closed"), https=(500, b""))
     with pytest.raises(Unhealthy, match=r"^https://127\.0\.0\.1:9100/health answered HTTP 500$"):
-        check(Target("127.0.0.1", 9100), get)
+        check(GatewayAddress("127.0.0.1", 9100), get)
 
 
 def test_a_timeout_is_unhealthy() -> None:
     get = FakeGet(http=TimeoutError("timed out"))
     with pytest.raises(Unhealthy, match="no answer in time"):
-        check(Target("127.0.0.1", 9100), get)
+        check(GatewayAddress("127.0.0.1", 9100), get)
 
 
 def test_the_whole_check_shares_one_deadline() -> None:
     """The https attempt after a failed plain one gets what is left of the 2 s."""
     clock = FakeClock(step=0.5)  # each reading of the clock is 0.5 s later than the last
     get = FakeGet(http=http.client.RemoteDisconnected("closed"), https=(200, OK))
-    check(Target("127.0.0.1", 9100), get, timeout=2.0, clock=clock)
+    check(GatewayAddress("127.0.0.1", 9100), get, timeout=2.0, clock=clock)
     assert [timeout for _, _, timeout in get.calls] == [1.5, 1.0]
 
 
@@ -263,7 +271,7 @@ def test_no_time_left_for_https_is_unhealthy() -> None:
     clock = FakeClock(step=1.0)
     get = FakeGet(http=http.client.RemoteDisconnected("closed"))
     with pytest.raises(Unhealthy, match=r"https://127\.0\.0\.1:9100/health: no time left"):
-        check(Target("127.0.0.1", 9100), get, timeout=2.0, clock=clock)
+        check(GatewayAddress("127.0.0.1", 9100), get, timeout=2.0, clock=clock)
     assert len(get.calls) == 1
 
 

@@ -174,11 +174,11 @@ class TokensFile:
         )
 
     def _failed(self, reason: Failure, before: Fingerprint | None) -> None:
-        if reason.check(_Unusable) is None:
+        if reason.check(_UnusableToken) is None:
             self.log.failure("auth: looking at {path} failed", reason, path=str(self.path))
             return
         error = reason.value
-        assert isinstance(error, _Unusable)
+        assert isinstance(error, _UnusableToken)
         if error.fingerprint == self._fingerprint:
             return
         self._fingerprint = error.fingerprint
@@ -190,7 +190,7 @@ class TokensFile:
         )
 
 
-class _Unusable(Exception):
+class _UnusableToken(Exception):
     def __init__(self, why: str, fingerprint: Fingerprint) -> None:
         super().__init__(why)
         self.why = why
@@ -204,7 +204,7 @@ def _read(
     path: Path, before: Fingerprint | None, strict: bool = False
 ) -> tuple[Fingerprint, tuple[TokenEntry, ...] | None]:
     """(Runs in a thread.) The file's fingerprint and, when it differs from
-    C{before}, its entries (C{None}: unchanged); L{_Unusable} when it cannot
+    C{before}, its entries (C{None}: unchanged); L{_UnusableToken} when it cannot
     be read or parsed (C{strict}: L{TokensFileError} or C{OSError})."""
     try:
         with path.open("rb") as f:
@@ -216,10 +216,10 @@ def _read(
     except OSError as e:
         if strict:
             raise
-        raise _Unusable(f"cannot read {path}: {e.strerror or e}", UNREADABLE) from None
+        raise _UnusableToken(f"cannot read {path}: {e.strerror or e}", UNREADABLE) from None
     try:
         return fingerprint, parseTokens(data, str(path))
     except TokensFileError as e:
         if strict:
             raise
-        raise _Unusable(str(e), fingerprint) from None
+        raise _UnusableToken(str(e), fingerprint) from None

@@ -32,7 +32,7 @@ the session is ended (so C{printf '...' | mcpgateway bridge URL} works).
 
 L{BridgeClient} relays; its collaborators do the rest: L{Link} holds the
 session and its headers, L{GatewayFinder} finds (or starts) the gateway,
-L{Outbox} holds what waits and what is awaited, L{GetStream} keeps the GET
+L{Outbox} holds what waits and what is awaited, L{BridgeGetStream} keeps the GET
 stream, L{Reinitializer} makes a lost session anew. Everything is on the
 injected clock and the injected C{IAgent}: the unit tests drive it with a
 fake agent and C{twisted.internet.task.Clock}.
@@ -56,9 +56,9 @@ from twisted.web.iweb import IAgent, IResponse
 
 from mcpgateway.bridge.finder import GatewayFinder
 from mcpgateway.bridge.framing import Outgoing
-from mcpgateway.bridge.getstream import GetStream
+from mcpgateway.bridge.getstream import BridgeGetStream
 from mcpgateway.bridge.link import LOST, NOT_SENT, Link, LinkState
-from mcpgateway.bridge.outbox import Outbox, Pending
+from mcpgateway.bridge.outbox import Outbox, PendingMessage
 from mcpgateway.bridge.reinitialize import Reinitializer
 from mcpgateway.bridge.responses import idOf, oneLine
 from mcpgateway.protocol import jsonrpc
@@ -126,7 +126,7 @@ class BridgeClient:
             timeout=timeout,
         )
         self._outbox = Outbox(clock, self.link, toClient, self.finder, timeout)
-        self._stream = GetStream(
+        self._stream = BridgeGetStream(
             clock, agent, self.link, toClient, self._goDown, self._sessionLost, self._bug
         )
         self._renewal = Reinitializer(
@@ -197,7 +197,7 @@ class BridgeClient:
 
     # -- POST ----------------------------------------------------------------
 
-    def _post(self, pending: Pending) -> None:
+    def _post(self, pending: PendingMessage) -> None:
         message = pending.message
         isInit = message.method == "initialize" and message.kind is Kind.REQUEST
         if isInit:
@@ -213,7 +213,7 @@ class BridgeClient:
         )
         d.addErrback(self._bug, "relaying a message")
 
-    def _posted(self, response: IResponse, pending: Pending, sessionId: str | None) -> None:
+    def _posted(self, response: IResponse, pending: PendingMessage, sessionId: str | None) -> None:
         code = response.code
         message = pending.message
         isInit = message.method == "initialize" and message.kind is Kind.REQUEST
@@ -240,7 +240,7 @@ class BridgeClient:
             self._bug, "relaying an error"
         )
 
-    def _deliver(self, data: bytes, pending: Pending) -> None:
+    def _deliver(self, data: bytes, pending: PendingMessage) -> None:
         outbox = self._outbox
         for line in oneLine(data):
             if self._initInFlight and pending.message.method == "initialize":
@@ -252,7 +252,7 @@ class BridgeClient:
                 if isResponse and responseId == pending.message.id:
                     self._outbox.settled(pending)
 
-    def _initialized(self, line: bytes, pending: Pending) -> None:
+    def _initialized(self, line: bytes, pending: PendingMessage) -> None:
         isResponse, responseId, result = idOf(line)
         if isResponse and responseId == pending.message.id:
             if isinstance(result, dict) and isinstance(result.get("protocolVersion"), str):
@@ -264,7 +264,7 @@ class BridgeClient:
             self._initInFlight = False
             self._pump()
 
-    def _bodyRead(self, result: tuple[bytes, Failure], pending: Pending) -> None:
+    def _bodyRead(self, result: tuple[bytes, Failure], pending: PendingMessage) -> None:
         body, reason = result
         if not endedCleanly(reason):
             self._brokenAnswer(pending, reason, None)
@@ -275,14 +275,18 @@ class BridgeClient:
             self._stream.open()
         self._finished(pending)
 
-    def _streamEnded(self, ended: tuple[Failure], pending: Pending, reader: SSEReader) -> None:
+    def _streamEnded(
+        self, ended: tuple[Failure], pending: PendingMessage, reader: SSEReader
+    ) -> None:
         (reason,) = ended
         if not endedCleanly(reason):
             self._brokenAnswer(pending, reason, reader.lastData)
         self._outbox.settled(pending)
         self._finished(pending)
 
-    def _brokenAnswer(self, pending: Pending, reason: Failure, lastData: bytes | None) -> None:
+    def _brokenAnswer(
+        self, pending: PendingMessage, reason: Failure, lastData: bytes | None
+    ) -> None:
         """The answer's connection broke: tell the client, unless its
         response already went through."""
         if lastData is not None:
@@ -297,11 +301,11 @@ class BridgeClient:
         )
         self._lost(reason)
 
-    def _finished(self, pending: Pending) -> None:
+    def _finished(self, pending: PendingMessage) -> None:
         if pending.message.method == "initialize":
             self._endInit()
 
-    def _refused(self, result: tuple[bytes, Failure], pending: Pending, code: int) -> None:
+    def _refused(self, result: tuple[bytes, Failure], pending: PendingMessage, code: int) -> None:
         """A non-2xx answer: the gateway's JSON-RPC error goes to the client
         (with the request's own id), or one saying what HTTP said."""
         body, _ = result
@@ -331,7 +335,7 @@ class BridgeClient:
         self._outbox.settled(pending)
         self._finished(pending)
 
-    def _postFailed(self, reason: Failure, pending: Pending) -> None:
+    def _postFailed(self, reason: Failure, pending: PendingMessage) -> None:
         if self.link.state is LinkState.CLOSED or reason.check(CancelledError):
             self._outbox.settled(pending)
             self._finished(pending)
@@ -399,7 +403,7 @@ class BridgeClient:
         """The gateway no longer knows the session (its GET stream said so)."""
         self._renewal.start()
 
-    def _sessionGone(self, pending: Pending, sessionId: str) -> None:
+    def _sessionGone(self, pending: PendingMessage, sessionId: str) -> None:
         self._outbox.wait(pending, front=True)
         if sessionId == self.link.sessionId and self.link.state is LinkState.UP:
             self._renewal.start()

@@ -34,7 +34,7 @@ RETRY_LATER = 2.0
 tried again (the longest step of the client's probe backoff)."""
 
 
-class GetStream:
+class BridgeGetStream:
     """The session's GET stream, kept open while the link is up.
 
     @param clock: for the delays before it is opened again.

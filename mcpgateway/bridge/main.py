@@ -98,7 +98,7 @@ def locator(options: BridgeOptions) -> Callable[[], str | None]:
     """The function that says where the gateway's server is now."""
     if options.isUrl:
         return lambda: options.target
-    from mcpgateway.ops.locate import probe
+    from mcpgateway.ops.gatewayprobe import probe
 
     def locate() -> str | None:
         found = probe(options.stateDir)
@@ -522,7 +522,7 @@ def runBridge(options: BridgeOptions) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """C{python -m mcpgateway.bridge [--state-dir DIR] SERVER|URL}."""
-    from mcpgateway.ops.locate import resolveStateDir
+    from mcpgateway.ops.gatewayprobe import resolveStateDir
 
     parser = argparse.ArgumentParser(
         prog="python -m mcpgateway.bridge",

@@ -27,7 +27,7 @@ from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
 
 
-class Pending:
+class PendingMessage:
     """A client message on its way to the gateway."""
 
     __slots__ = ("created", "message", "timer")
@@ -80,19 +80,19 @@ class Outbox:
         self._toClient = toClient
         self._why = why
         self._timeout = timeout
-        self._waiting: deque[Pending] = deque()
-        self._unanswered: dict[Pending, None] = {}
+        self._waiting: deque[PendingMessage] = deque()
+        self._unanswered: dict[PendingMessage, None] = {}
         """The client's requests not answered yet (an ordered set)."""
         self.draining: Deferred[None] | None = None
         self._drainStarted = 0.0
         self._drainTimer: IDelayedCall | None = None
         self.gaveUpAtEnd: list[str] = []
 
-    def add(self, message: Outgoing, sendable: bool) -> Pending | None:
+    def add(self, message: Outgoing, sendable: bool) -> PendingMessage | None:
         """C{message}, read now (a request is awaited from now on): to be
         sent at once when C{sendable} (the gateway can take it) and nothing
         waits before it; else it waits, and C{None}."""
-        pending = Pending(message, self._clock.seconds())
+        pending = PendingMessage(message, self._clock.seconds())
         if message.isRequest:
             self._unanswered[pending] = None
         if sendable and not self._waiting:
@@ -100,7 +100,7 @@ class Outbox:
         self.wait(pending)
         return None
 
-    def wait(self, pending: Pending, front: bool = False) -> None:
+    def wait(self, pending: PendingMessage, front: bool = False) -> None:
         """C{pending} waits for the gateway (at the front: it was sent before
         those waiting); a request at most until its deadline."""
         if front:
@@ -111,7 +111,7 @@ class Outbox:
             left = max(0.0, pending.created + self._timeout - self._clock.seconds())
             pending.timer = self._clock.callLater(left, self._expire, pending)
 
-    def next(self) -> Pending | None:
+    def next(self) -> PendingMessage | None:
         """The first waiting message, taken out (C{None}: none waits)."""
         if not self._waiting:
             return None
@@ -126,13 +126,13 @@ class Outbox:
         while (pending := self.next()) is not None:
             self._gaveUp(pending, text)
 
-    def answerError(self, pending: Pending, code: int, text: str) -> None:
+    def answerError(self, pending: PendingMessage, code: int, text: str) -> None:
         """Answer C{pending} (a request) with a JSON-RPC error."""
         if pending.message.isRequest and self._link.state is not LinkState.CLOSED:
             self._toClient(jsonrpc.dumps(jsonrpc.errorResponse(pending.message.id, code, text)))
         self.settled(pending)
 
-    def settled(self, pending: Pending) -> None:
+    def settled(self, pending: PendingMessage) -> None:
         """C{pending} got its answer (or an error, or never will): it is
         no longer awaited."""
         if pending in self._unanswered:
@@ -140,7 +140,7 @@ class Outbox:
             if not self._unanswered:
                 self.endDrain()
 
-    def awaitedAtEnd(self, pending: Pending) -> bool:
+    def awaitedAtEnd(self, pending: PendingMessage) -> bool:
         """Whether stdin has ended and the end waits for C{pending}'s answer."""
         return self.draining is not None and pending in self._unanswered
 
@@ -152,7 +152,7 @@ class Outbox:
                 pending.timer = None
         self._waiting.clear()
 
-    def _expire(self, pending: Pending) -> None:
+    def _expire(self, pending: PendingMessage) -> None:
         pending.timer = None
         try:
             self._waiting.remove(pending)
@@ -163,7 +163,7 @@ class Outbox:
             f"mcpgateway bridge: {self._why.unreachable()}; gave up after {self._timeout:g} s",
         )
 
-    def _gaveUp(self, pending: Pending, text: str) -> None:
+    def _gaveUp(self, pending: PendingMessage, text: str) -> None:
         """Answer C{pending} with C{text}: no gateway could be reached for it."""
         if self.awaitedAtEnd(pending):
             self.gaveUpAtEnd.append(describe(pending.message))

@@ -18,7 +18,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IAgent, IResponse
 
-from mcpgateway.bridge.getstream import GetStream
+from mcpgateway.bridge.getstream import BridgeGetStream
 from mcpgateway.bridge.link import LOST, NOT_SENT, Link, LinkState
 from mcpgateway.bridge.responses import idOf, messagesOf
 from mcpgateway.protocol import jsonrpc
@@ -51,7 +51,7 @@ class Reinitializer:
         self,
         agent: IAgent,
         link: Link,
-        stream: GetStream,
+        stream: BridgeGetStream,
         onLost: Callable[[str], None],
         pump: Callable[[], None],
         bug: Callable[[Failure, str], None],

@@ -44,7 +44,7 @@ from mcpgateway.config.gatewayfile import (
     blockedEnvKeys,
     workspaceEntries,
 )
-from mcpgateway.ops.locate import resolveStateDir
+from mcpgateway.ops.gatewayprobe import resolveStateDir
 from mcpgateway.ops.statedir import unsafeStateDir
 from mcpgateway.registry.choose import KINDS, Choice, InstallError, choose
 from mcpgateway.registry.entries import (

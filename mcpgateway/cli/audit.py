@@ -26,7 +26,7 @@ from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
 from mcpgateway.ops.auditkey import AuditKeyError, keyPath, readKey
 from mcpgateway.ops.auditverify import Result, verify
-from mcpgateway.ops.locate import resolveStateDir
+from mcpgateway.ops.gatewayprobe import resolveStateDir
 
 STRUCTURE_ONLY = 3
 """The exit status of a keyed trail checked without its key: its structure

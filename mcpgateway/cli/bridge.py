@@ -18,7 +18,7 @@ from mcpgateway.bridge.options import (
 )
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
-from mcpgateway.ops.locate import resolveStateDir
+from mcpgateway.ops.gatewayprobe import resolveStateDir
 
 
 def cmdBridge(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:

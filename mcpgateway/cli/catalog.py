@@ -18,7 +18,7 @@ from typing import Any
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.http import TOKEN_HELP
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, plural, runningGateway
-from mcpgateway.ops.locate import resolveStateDir
+from mcpgateway.ops.gatewayprobe import resolveStateDir
 from mcpgateway.runtime.paths import API_PREFIX
 
 REFRESH_TIMEOUT = 30.0

@@ -34,7 +34,7 @@ from mcpgateway.config.envfiles import EnvFile, readGatewayEnv, readWorkspaceEnv
 from mcpgateway.config.resolvecache import readCacheFile
 from mcpgateway.config.servers import ConfigError
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
-from mcpgateway.ops.locate import GatewayProbe, claudeConfigPath
+from mcpgateway.ops.gatewayprobe import GatewayProbe, claudeConfigPath
 from mcpgateway.ops.statedir import openStateDir
 from mcpgateway.runtime.paths import (
     ENV_FILE,
@@ -407,7 +407,7 @@ _PROMOTED_SHARES = frozenset({"session", "workspace"})
 """The shares a promotion gives a server: its undo is back to C{global}."""
 
 
-def checkPoolLimits(ctx: DoctorContext) -> Check:
+def checkPoolCapacity(ctx: DoctorContext) -> Check:
     """Workspace- and credential-scoped servers whose requests waited for a
     child (the pool at C{maxChildren}, nothing idle), or timed out waiting."""
     if ctx.health is None:

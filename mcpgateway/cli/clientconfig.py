@@ -41,7 +41,7 @@ from mcpgateway.clientconfigs.jsonfile import readJson
 from mcpgateway.clientconfigs.reports import EngineReport
 from mcpgateway.clientconfigs.restoring import restoreAll, revivable
 from mcpgateway.config.servers import ConfigError
-from mcpgateway.ops.locate import GatewayProbe, claudeConfigPath, gatewayUrl
+from mcpgateway.ops.gatewayprobe import GatewayProbe, claudeConfigPath, gatewayUrl
 from mcpgateway.runtime.paths import DEFAULT_PORT
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

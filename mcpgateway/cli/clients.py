@@ -56,7 +56,7 @@ from mcpgateway.clientconfigs.restoring import staleFiles
 from mcpgateway.config.envfiles import expansionEnvironment, readGatewayEnv, readWorkspaceEnv
 from mcpgateway.config.servers import ConfigError, parseConfig
 from mcpgateway.config.workspaces import canonicalPath
-from mcpgateway.ops.locate import GatewayProbe, claudeConfigPath, gatewayUrl, resolveStateDir
+from mcpgateway.ops.gatewayprobe import GatewayProbe, claudeConfigPath, gatewayUrl, resolveStateDir
 from mcpgateway.runtime.paths import DEFAULT_PORT
 
 CLAUDE_RELOAD = "run /mcp in Claude Code and reconnect the server (or start a new session)"

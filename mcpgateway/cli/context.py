@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from mcpgateway.cli.http import GatewayClient
 from mcpgateway.cli.output import CliError, Output, printEvent
-from mcpgateway.ops.locate import GatewayProbe, probe
+from mcpgateway.ops.gatewayprobe import GatewayProbe, probe
 from mcpgateway.runtime import interpreter
 from mcpgateway.runtime.portuse import PortInUse, checkPort
 
@@ -131,7 +131,7 @@ class CliContext:
 
     http: GatewayClient = field(default_factory=GatewayClient)
     probe: Callable[[Path], GatewayProbe] = probe
-    """Reads the state directory (L{mcpgateway.ops.locate.probe})."""
+    """Reads the state directory (L{mcpgateway.ops.gatewayprobe.probe})."""
     launch: Callable[..., Process] = launch
     """Starts twistd: C{launch(argv, **popenArguments)}."""
     terminalForeground: Callable[[], bool] = terminalForeground

@@ -22,7 +22,7 @@ from mcpgateway.cli.checks import (
     checkHealth,
     checkLogFile,
     checkNpxCache,
-    checkPoolLimits,
+    checkPoolCapacity,
     checkPromotions,
     checkResolution,
     checkServerRequests,
@@ -35,7 +35,7 @@ from mcpgateway.cli.remotechecks import checkRemoteLogins
 from mcpgateway.cli.sandbox import checkSandbox
 from mcpgateway.cli.sandboxrefusals import checkSandboxRefusals
 from mcpgateway.cli.tools import checkPins
-from mcpgateway.ops.locate import resolveStateDir
+from mcpgateway.ops.gatewayprobe import resolveStateDir
 
 DoctorCheck = Callable[[DoctorContext], Check]
 
@@ -46,7 +46,7 @@ DOCTOR_CHECKS: list[tuple[str, DoctorCheck]] = [
     ("serverRequests", checkServerRequests),
     ("remoteLogins", checkRemoteLogins),
     ("promotions", checkPromotions),
-    ("poolLimits", checkPoolLimits),
+    ("poolLimits", checkPoolCapacity),
     ("backup", checkBackup),
     ("claudeConfig", checkClaudeConfig),
     ("clientBackups", checkClientBackups),

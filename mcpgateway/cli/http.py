@@ -27,11 +27,11 @@ from typing import IO, Any, Protocol
 
 from mcpgateway.cli.output import CliError
 from mcpgateway.healthcheck import tlsContext
-from mcpgateway.ops.locate import GatewayProbe
+from mcpgateway.ops.gatewayprobe import GatewayProbe
 from mcpgateway.runtime.paths import API_PREFIX, API_TOKEN_ENV
 
 MAX_ANSWER = 16 * 1024 * 1024
-"""Bytes of an answer read at most (not L{mcpgateway.protocol.limits.MAX_BODY}, the
+"""Bytes of an answer read at most (not L{mcpgateway.protocol.bounds.MAX_BODY}, the
 gateway's cap on what it accepts)."""
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, runningGateway
-from mcpgateway.ops.locate import resolveStateDir
+from mcpgateway.ops.gatewayprobe import resolveStateDir
 from mcpgateway.remote.oauth.login import LOGIN_TIMEOUT, LoginError, login, logout
 from mcpgateway.remote.oauth.tokens import TokenStoreError
 

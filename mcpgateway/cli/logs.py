@@ -24,7 +24,7 @@ from typing import Any
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.http import TOKEN_HELP, reason, serverPath
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, isTerminal, runningGateway
-from mcpgateway.ops.locate import resolveStateDir
+from mcpgateway.ops.gatewayprobe import resolveStateDir
 from mcpgateway.runtime.paths import API_PREFIX, LOG_FILE
 
 LOG_WINDOW = 1024 * 1024

@@ -24,7 +24,7 @@ import sys
 import time
 from typing import IO, TYPE_CHECKING, Any, NoReturn, TextIO
 
-from mcpgateway.ops.locate import GatewayProbe
+from mcpgateway.ops.gatewayprobe import GatewayProbe
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite

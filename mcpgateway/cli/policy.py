@@ -18,7 +18,7 @@ from mcpgateway.cli.output import Output, Parser, Subcommands
 
 
 def cmdPolicyTest(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
-    from mcpgateway.governance.policy import Caller, PolicyError, RequestFacts, Target
+    from mcpgateway.governance.policy import Caller, PolicyError, RequestFacts, TargetServer
     from mcpgateway.governance.policyfile import readPolicy
 
     server, _, name = str(args.call).partition("/")
@@ -40,7 +40,7 @@ def cmdPolicyTest(args: argparse.Namespace, out: Output, ctx: CliContext) -> int
     facts = RequestFacts(
         caller,
         args.action,
-        Target(server, args.kind),
+        TargetServer(server, args.kind),
         name,
         arguments,
         args.client,
@@ -49,7 +49,9 @@ def cmdPolicyTest(args: argparse.Namespace, out: Output, ctx: CliContext) -> int
         args.source,
     )
     decision = policy.decide(facts)
-    listed = policy.visible(RequestFacts(caller, args.action, Target(server, args.kind), name))
+    listed = policy.visible(
+        RequestFacts(caller, args.action, TargetServer(server, args.kind), name)
+    )
     if out.json:
         out.emit(
             {

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, runningGateway
-from mcpgateway.ops.locate import resolveStateDir
+from mcpgateway.ops.gatewayprobe import resolveStateDir
 from mcpgateway.runtime.paths import LOG_FILE
 
 FAILED = "restart failed"

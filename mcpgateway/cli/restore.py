@@ -21,7 +21,7 @@ from mcpgateway.cli.clientconfig import restoreEverything
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
 from mcpgateway.clientconfigs.restoring import reviveStale
-from mcpgateway.ops.locate import claudeConfigPath, resolveStateDir
+from mcpgateway.ops.gatewayprobe import claudeConfigPath, resolveStateDir
 from mcpgateway.ops.statedir import removeState
 
 

@@ -29,7 +29,7 @@ from mcpgateway.cli.output import CliError, plural
 from mcpgateway.clientconfigs.jsonfile import readJson
 from mcpgateway.config.servers import ConfigError
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys, isKey
-from mcpgateway.ops.locate import GatewayProbe, claudeConfigPath
+from mcpgateway.ops.gatewayprobe import GatewayProbe, claudeConfigPath
 from mcpgateway.runtime.paths import API_PREFIX, WORKSPACE_KEY_FILE
 
 PROJECT_ROUTES_SHOWN = 3

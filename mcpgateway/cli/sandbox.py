@@ -30,7 +30,7 @@ from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
 from mcpgateway.cli.sandboxapprove import addApprove
 from mcpgateway.cli.sandboxlearn import addSuggest
 from mcpgateway.cli.sandboxspec import serverSpec
-from mcpgateway.ops.locate import GatewayProbe, resolveStateDir
+from mcpgateway.ops.gatewayprobe import GatewayProbe, resolveStateDir
 from mcpgateway.sandbox import bwrap, layout, probe, request, seatbelt
 from mcpgateway.startup.sandboxing import DEFAULT, MODES
 

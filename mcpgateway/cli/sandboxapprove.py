@@ -30,15 +30,15 @@ from typing import Any
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, plural
 from mcpgateway.config.origins import entryDigest
-from mcpgateway.config.sandboxapprovals import Approval, ApprovalsError, approve, forget
-from mcpgateway.ops.locate import resolveStateDir
+from mcpgateway.config.sandboxapprovals import ApprovalsError, SandboxApproval, approve, forget
+from mcpgateway.ops.gatewayprobe import resolveStateDir
 from mcpgateway.sandbox.narrowing import describe, widenings
 from mcpgateway.sandbox.profile import SandboxError, parseSandbox
 from mcpgateway.secrets.approvals import projectEntries
 
 
 @dataclass(frozen=True)
-class Candidate:
+class SandboxCandidate:
     """An entry of a project's own file that the gateway serves and whose
     sandbox is wider than the default."""
 
@@ -49,20 +49,20 @@ class Candidate:
     """As the gateway serves it."""
     widenings: tuple[str, ...]
 
-    def approval(self) -> Approval:
-        return Approval(
+    def approval(self) -> SandboxApproval:
+        return SandboxApproval(
             self.server, self.workspace, self.file, entryDigest(self.entry), self.widenings
         )
 
 
-def candidates(stateDir: Path, server: str, workspace: str) -> list[Candidate]:
+def candidates(stateDir: Path, server: str, workspace: str) -> list[SandboxCandidate]:
     """The entries of C{server} in the project C{workspace} (a real path)
     that come from the project's own files and ask for a sandbox wider
     than the default, as the gateway serves them
     (L{mcpgateway.secrets.approvals.projectEntries}: its backups of the
     adopted files). An entry whose C{"sandbox"} cannot be read is not
     served at all, and is not one."""
-    found: dict[tuple[str, str], Candidate] = {}
+    found: dict[tuple[str, str], SandboxCandidate] = {}
     for file, served in projectEntries(stateDir, server, workspace):
         try:
             wider = widenings(parseSandbox(served))
@@ -71,7 +71,7 @@ def candidates(stateDir: Path, server: str, workspace: str) -> list[Candidate]:
         if wider:
             found.setdefault(
                 (file, entryDigest(served)),
-                Candidate(server, workspace, file, served, tuple(wider)),
+                SandboxCandidate(server, workspace, file, served, tuple(wider)),
             )
     return list(found.values())
 
@@ -136,7 +136,7 @@ def cmdSandboxApprove(args: argparse.Namespace, out: Output, ctx: CliContext) ->
     return 0
 
 
-def describeCandidate(candidate: Candidate) -> list[str]:
+def describeCandidate(candidate: SandboxCandidate) -> list[str]:
     """What an approval of C{candidate} lets run, and with what, for the
     person deciding."""
     entry = candidate.entry

@@ -26,7 +26,7 @@ from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
 from mcpgateway.cli.sandboxspec import serverSpec
 from mcpgateway.core.spec import ServerSpec
-from mcpgateway.ops.locate import resolveStateDir
+from mcpgateway.ops.gatewayprobe import resolveStateDir
 from mcpgateway.sandbox import layout, learnrecord, learnrun, request
 from mcpgateway.sandbox.learnsuggest import Baseline, Suggestion, suggest
 from mcpgateway.sandbox.profile import LEARN, ON, SandboxProfile

@@ -13,7 +13,7 @@ from pathlib import Path
 from mcpgateway.cli.output import CliError
 from mcpgateway.config.servers import ConfigError, EntryError, defaultConfigPath, loadConfig
 from mcpgateway.core.spec import ServerSpec
-from mcpgateway.ops.locate import GatewayProbe
+from mcpgateway.ops.gatewayprobe import GatewayProbe
 
 
 def serverSpec(name: str, stateDir: Path, found: GatewayProbe, config: str | None) -> ServerSpec:

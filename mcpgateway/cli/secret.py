@@ -27,7 +27,7 @@ from typing import Any
 
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, plural
-from mcpgateway.ops.locate import resolveStateDir
+from mcpgateway.ops.gatewayprobe import resolveStateDir
 from mcpgateway.secrets.store import SecretStore, SecretStoreError, checkName
 
 NOT_FROM_ARGV = (

@@ -21,10 +21,10 @@ import sys
 
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, plural
-from mcpgateway.ops.locate import resolveStateDir
+from mcpgateway.ops.gatewayprobe import resolveStateDir
 from mcpgateway.secrets.approvals import (
     ApprovalsError,
-    Candidate,
+    SecretsCandidate,
     allow,
     candidates,
     disallow,
@@ -90,7 +90,7 @@ def cmdSecretAllow(args: argparse.Namespace, out: Output, ctx: CliContext) -> in
     return 0
 
 
-def describe(candidate: Candidate) -> list[str]:
+def describe(candidate: SecretsCandidate) -> list[str]:
     """What an approval of C{candidate} lets run, for the person deciding."""
     entry = candidate.entry
     command = entry.get("command", entry.get("url", ""))

@@ -18,7 +18,7 @@ from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.http import TOKEN_HELP, serverPath
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, runningGateway
 from mcpgateway.config.envfiles import NAME as ENV_NAME
-from mcpgateway.ops.locate import resolveStateDir
+from mcpgateway.ops.gatewayprobe import resolveStateDir
 from mcpgateway.runtime.paths import API_PREFIX
 
 SHARES = ("global", "workspace", "credential", "session")

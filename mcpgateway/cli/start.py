@@ -59,7 +59,7 @@ from mcpgateway.cli.routes import (
 )
 from mcpgateway.cli.startteam import addTeamOptions, teamArgv
 from mcpgateway.cli.userpath import currentUmask, recordedPath, recordPath, startPath
-from mcpgateway.ops.locate import (
+from mcpgateway.ops.gatewayprobe import (
     GatewayProbe,
     claudeConfigPath,
     gatewayUrl,

@@ -59,7 +59,7 @@ from mcpgateway.cli.routes import projectPaths
 from mcpgateway.cli.sandboxrefusals import refusalNotes
 from mcpgateway.cli.servers import serverShare
 from mcpgateway.cli.tools import pinsSummary, summaryLines
-from mcpgateway.ops.locate import GatewayProbe, resolveStateDir
+from mcpgateway.ops.gatewayprobe import GatewayProbe, resolveStateDir
 from mcpgateway.runtime.paths import API_TOKEN_ENV, OVERRIDES_FILE
 
 SCOPED = ("workspace", "credential")

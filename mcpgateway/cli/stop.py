@@ -24,7 +24,7 @@ from mcpgateway.cli.clientconfig import (
 )
 from mcpgateway.cli.context import STOP_TIMEOUT, CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, plural
-from mcpgateway.ops.locate import (
+from mcpgateway.ops.gatewayprobe import (
     GatewayProbe,
     claudeConfigPath,
     removeStalePidFile,

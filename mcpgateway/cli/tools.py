@@ -32,7 +32,7 @@ from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.health import healthServers
 from mcpgateway.cli.http import TOKEN_HELP
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, plural
-from mcpgateway.ops.locate import GatewayProbe, resolveStateDir
+from mcpgateway.ops.gatewayprobe import GatewayProbe, resolveStateDir
 from mcpgateway.trust.diff import approveCommand, printable, recordReport, renderRecords
 from mcpgateway.trust.pins import OFF, PinBook, PinsFileError, ServerPins, filePath
 

@@ -95,7 +95,7 @@ class BlockInfo:
 
 
 @dataclass
-class Stamp:
+class PriorStamp:
     """The top-level key set at each change (the adapter's C{stampKey}), as
     it was before adoption: absent (C{added}), or C{before} (C{MISSING}:
     unknown, a backup of an older version)."""
@@ -125,7 +125,7 @@ class Backup:
     records: dict[tuple[Location, str], Record] = field(default_factory=dict)
     blocks: dict[Location, BlockInfo] = field(default_factory=dict)
     undo: list[UndoStep] = field(default_factory=list)
-    stamp: Stamp | None = None
+    stamp: PriorStamp | None = None
     origins: dict[str, str] = field(default_factory=dict)
     """The texts before the writes that adopted the entries, by hash (a
     record's C{origin}): where an entry's own text comes back from
@@ -283,7 +283,7 @@ class Backup:
         if stamp is not None:
             if not isinstance(stamp, dict) or not isinstance(stamp.get("key"), str):
                 raise bad("a stamp without a key")
-            backup.stamp = Stamp(
+            backup.stamp = PriorStamp(
                 stamp["key"], stamp.get("added") is True, stamp.get("before", MISSING)
             )
         return backup
@@ -302,7 +302,7 @@ def fromEarlierJson(data: dict[str, Any], bad: Callable[[str], ConfigError]) -> 
         raise bad("no configPath")
     backup = Backup(adapter.id, configPath, adapter.format)
     if adapter.stampKey is not None:
-        backup.stamp = Stamp(
+        backup.stamp = PriorStamp(
             adapter.stampKey,
             data.get("timestampAdded") is True,
             data.get("timestampBefore", MISSING),

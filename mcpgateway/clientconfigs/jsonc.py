@@ -60,7 +60,7 @@ class Node:
         return found
 
 
-class _Parser:
+class _JsoncParser:
     def __init__(self, text: str, jsonc: bool) -> None:
         self.text = text
         self.jsonc = jsonc
@@ -202,7 +202,7 @@ def parse(text: str, jsonc: bool = True) -> Node:
     @param jsonc: accept comments and trailing commas.
     @raise JsonSyntaxError: saying what and where (line, column).
     """
-    return _Parser(text, jsonc).document()
+    return _JsoncParser(text, jsonc).document()
 
 
 def lookup(root: Node, path: tuple[str, ...]) -> Node | None:

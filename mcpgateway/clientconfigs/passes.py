@@ -26,8 +26,8 @@ from mcpgateway.clientconfigs.backups import (
     VERBATIM_FORMATS,
     Backup,
     BlockInfo,
+    PriorStamp,
     Record,
-    Stamp,
 )
 from mcpgateway.clientconfigs.clients.base import (
     Block,
@@ -453,6 +453,6 @@ class AdoptionPass:
             else:
                 top = editable(self.doc).topLevel()
                 before = copy.deepcopy(top[key]) if key in top else MISSING
-                new.stamp = Stamp(key, key not in top, before)
+                new.stamp = PriorStamp(key, key not in top, before)
         if self.changed and key is not None:
             editable(self.doc).topLevel()[key] = int(self.engine._now() * 1000)

@@ -34,8 +34,8 @@ from mcpgateway.clientconfigs.backups import (
     MISSING,
     VERBATIM_FORMATS,
     Backup,
+    PriorStamp,
     Record,
-    Stamp,
     backupPaths,
     dropUnwritten,
     keptBackups,
@@ -297,7 +297,7 @@ def _forgetFailedRestore(stateDir: Path, configPath: Path) -> None:
         removeFile(restoreFailurePath(stateDir))
 
 
-def restoreStamp(doc: Document, stamp: Stamp, now: Callable[[], float]) -> None:
+def restoreStamp(doc: Document, stamp: PriorStamp, now: Callable[[], float]) -> None:
     """The stamp key as it was before the adoption (unknown: a fresh time,
     so that clients reload at least)."""
     top = editable(doc).topLevel()
@@ -329,7 +329,7 @@ def preStartCopy(doc: Document, backup: Backup) -> bool:
     )
 
 
-def stampLeft(doc: Document, stamp: Stamp) -> bool:
+def stampLeft(doc: Document, stamp: PriorStamp) -> bool:
     """Whether C{doc} holds the stamp key other than as it was before the
     adoption (known: absent when the gateway C{added} it, else
     C{stamp.before}): a client that rewrote the file while the gateway

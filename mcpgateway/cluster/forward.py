@@ -17,7 +17,7 @@ sealed for this very request (L{mcpgateway.cluster.peer}). Never
 C{Authorization}: the client's token stays at the replica it was sent to.
 
 A connection that cannot be made (refused, timed out, no route) or a
-request that was never sent means the owner is I{down}: L{Forwarder.forward}
+request that was never sent means the owner is I{down}: L{PeerForwarder.forward}
 fires C{False} with nothing written to the client (the caller serves the
 session itself, or answers 404), and the owner is not tried again for
 C{downFor} seconds. So does a TLS handshake that fails (the owner's
@@ -118,7 +118,7 @@ status), could not be reached (served here or 404 instead), failed after
 the request went out (502, or a dropped stream), the client went away."""
 
 
-class Forwarder:
+class PeerForwarder:
     """Forwards requests to their sessions' owners over HTTP/1.1."""
 
     log = Logger(observer=logs.observer)
@@ -198,7 +198,7 @@ class _Exchange:
     """One forwarded request, from sending it to the end of its answer."""
 
     def __init__(
-        self, forwarder: Forwarder, request: Request, owner: Address, result: Deferred[bool]
+        self, forwarder: PeerForwarder, request: Request, owner: Address, result: Deferred[bool]
     ) -> None:
         self._forwarder = forwarder
         self._request = request
@@ -226,7 +226,7 @@ class _Exchange:
         self._pending = None
         request = self._request
         if self.gone or request.finished:
-            response.deliverBody(_Discard(stop=True))
+            response.deliverBody(_DrainBody(stop=True))
             self._end("cancelled", True)
             return
         request.setResponseCode(response.code, response.phrase)
@@ -235,7 +235,7 @@ class _Exchange:
             if values is not None:
                 request.responseHeaders.setRawHeaders(name, values)
         if response.length == 0:
-            response.deliverBody(_Discard())
+            response.deliverBody(_DrainBody())
             request.finish()
             self._end("ok", True)
             return
@@ -360,7 +360,7 @@ class _Relay(Protocol):
         self._exchange.bodyEnded(reason)
 
 
-class _Discard(Protocol):
+class _DrainBody(Protocol):
     """Reads and drops a body (so the connection can go back to the pool),
     or (C{stop}) closes the connection instead."""
 

@@ -77,17 +77,17 @@ class Sessions(Protocol):
     def get(self, sessionId: str) -> Session | None: ...
 
 
-class Visitor(Protocol):
+class RebuildsSessions(Protocol):
     """What routing needs of the gateway's visits
-    (L{mcpgateway.core.gateway.visits.SessionVisits})."""
+    (L{mcpgateway.core.gateway.foreignsessions.ForeignSessions})."""
 
-    def visit(self, sessionId: str, facts: SessionFacts, owner: bool = False) -> Session | None:
+    def rebuild(self, sessionId: str, facts: SessionFacts, owner: bool = False) -> Session | None:
         """The session C{sessionId} rebuilt from C{facts}, registered here;
         C{None} when it cannot be (its child was its own and C{owner} is
         false, or its route is gone)."""
 
 
-class Visits(Protocol):
+class RoutedGateway(Protocol):
     """What routing needs of the gateway (L{mcpgateway.core.gateway.gateway.Gateway})."""
 
     @property
@@ -98,7 +98,7 @@ class Visits(Protocol):
         """When this process's gateway was made (its clock's seconds)."""
 
     @property
-    def visits(self) -> Visitor: ...
+    def foreignSessions(self) -> RebuildsSessions: ...
 
 
 class Opens(Protocol):
@@ -110,7 +110,7 @@ class Opens(Protocol):
 
 
 class Owners(Protocol):
-    """What routing needs of the L{mcpgateway.cluster.forward.Forwarder}."""
+    """What routing needs of the L{mcpgateway.cluster.forward.PeerForwarder}."""
 
     def isDown(self, owner: Address) -> bool: ...
 
@@ -257,7 +257,7 @@ class ClusterSessions:
 
     def __init__(
         self,
-        gateway: Visits,
+        gateway: RoutedGateway,
         sealer: Opens,
         forwarder: Owners,
         me: Callable[[], Address],
@@ -320,7 +320,7 @@ class ClusterSessions:
             self.refusedEnded += 1
             return NotFound()
         if mine:
-            session = self._gateway.visits.visit(sessionId, facts, owner=True)
+            session = self._gateway.foreignSessions.rebuild(sessionId, facts, owner=True)
             if session is None:
                 return NotFound()
             self.reclaimed += 1
@@ -334,7 +334,7 @@ class ClusterSessions:
         if not fromPeer and not self._forwarder.isDown(owner):
             self.forwards += 1
             return Forward(owner)
-        session = self._gateway.visits.visit(sessionId, facts)
+        session = self._gateway.foreignSessions.rebuild(sessionId, facts)
         if session is None:
             return NotFound()
         self.failedOver += 1
@@ -349,7 +349,7 @@ class ClusterSessions:
         return Local(session)
 
 
-def _clockOf(gateway: Visits) -> IReactorTime:
+def _clockOf(gateway: RoutedGateway) -> IReactorTime:
     clock = getattr(gateway, "clock", None)
     if clock is None:
         from twisted.internet import reactor

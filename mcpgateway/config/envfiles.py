@@ -29,14 +29,14 @@ the standard library's logging). Rules:
  - the gateway's own names (C{MCPGATEWAY_*}, C{LISTEN_*}, C{NOTIFY_SOCKET})
    are never taken from a file; neither, from a workspace's file (which may
    come with a cloned repository), are the variables that make a program
-   load other code (L{mcpgateway.config.steering}): the warning names them;
+   load other code (L{mcpgateway.config.deniedenv}): the warning names them;
  - a workspace's file gives a server's children only the names its entry
    lists (L{onlyListed}).
 
 No value is ever logged, put in a warning, or shown by C{repr}.
 
 Whether a file changed is cheap to tell: L{refresh} compares the file's
-L{Stamp} (device, inode, size, mtime, ctime: one C{stat}) and reads it again
+L{FileStamp} (device, inode, size, mtime, ctime: one C{stat}) and reads it again
 only when that differs; L{EnvFile.digest} is a hash of the values the file
 yields, so an edit of a comment changes the stamp but not the digest, and
 only a digest change needs the children that use the file restarted.
@@ -56,7 +56,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from mcpgateway.config.steering import isDenied
+from mcpgateway.config.deniedenv import isDenied
 from mcpgateway.core.environment import childEnvironment, isGatewayOwn
 from mcpgateway.runtime import paths
 
@@ -98,7 +98,7 @@ EMPTY_DIGEST = digestOf({})
 
 
 @dataclass(frozen=True)
-class Stamp:
+class FileStamp:
     """What one C{stat} says of a file; a different stamp means it may have changed."""
 
     device: int
@@ -108,7 +108,7 @@ class Stamp:
     ctimeNs: int
 
     @classmethod
-    def of(cls, st: os.stat_result) -> Stamp:
+    def of(cls, st: os.stat_result) -> FileStamp:
         return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
@@ -119,7 +119,7 @@ class EnvFile:
     path: str
     values: Pairs = field(default=(), repr=False)
     """Name and value of every variable it sets, sorted by name."""
-    stamp: Stamp | None = None
+    stamp: FileStamp | None = None
     """C{None}: no file (or not one that could be read)."""
     digest: str = field(default=EMPTY_DIGEST, repr=False)
     """L{digestOf} the values."""
@@ -206,7 +206,7 @@ def readEnvFile(path: str | os.PathLike[str], workspace: bool = False) -> EnvFil
     the file system or the file holds; see the module docstring."""
     where = os.fspath(path)
 
-    def unused(why: str, stamp: Stamp | None = None) -> EnvFile:
+    def unused(why: str, stamp: FileStamp | None = None) -> EnvFile:
         return EnvFile(where, stamp=stamp, warning=f"{where}: {why}; not used", workspace=workspace)
 
     try:
@@ -222,7 +222,7 @@ def readEnvFile(path: str | os.PathLike[str], workspace: bool = False) -> EnvFil
         if not stat.S_ISREG(st.st_mode):
             return unused("not a regular file")
         if st.st_size > MAX_BYTES:
-            return unused(f"larger than {MAX_BYTES} bytes", Stamp.of(st))
+            return unused(f"larger than {MAX_BYTES} bytes", FileStamp.of(st))
         chunks = []
         size = 0
         while size <= MAX_BYTES:
@@ -236,7 +236,7 @@ def readEnvFile(path: str | os.PathLike[str], workspace: bool = False) -> EnvFil
     finally:
         os.close(fd)
     data = b"".join(chunks)
-    stamp = Stamp.of(st)
+    stamp = FileStamp.of(st)
     if len(data) > MAX_BYTES:
         return unused(f"larger than {MAX_BYTES} bytes", stamp)
     try:
@@ -270,13 +270,13 @@ def readGatewayEnv(stateDir: str | os.PathLike[str]) -> EnvFile:
     return readEnvFile(Path(stateDir) / ENV_FILE)
 
 
-def stampOf(path: str | os.PathLike[str]) -> Stamp | None:
-    """The file's L{Stamp} now (C{None}: there is none, or no regular file)."""
+def stampOf(path: str | os.PathLike[str]) -> FileStamp | None:
+    """The file's L{FileStamp} now (C{None}: there is none, or no regular file)."""
     try:
         st = os.stat(path)
     except (OSError, ValueError, UnicodeError):
         return None
-    return Stamp.of(st) if stat.S_ISREG(st.st_mode) else None
+    return FileStamp.of(st) if stat.S_ISREG(st.st_mode) else None
 
 
 def refresh(previous: EnvFile) -> EnvFile:

@@ -22,7 +22,7 @@ from mcpgateway.config.classification import Overrides
 from mcpgateway.config.envfiles import EnvFile
 from mcpgateway.config.gatewayfile import ServersFile
 from mcpgateway.config.promotions import PromotionStore
-from mcpgateway.config.sandboxapprovals import Approval, ApprovalsError, readApprovals
+from mcpgateway.config.sandboxapprovals import ApprovalsError, SandboxApproval, readApprovals
 from mcpgateway.config.scopes import buildScopes
 from mcpgateway.config.servers import LoadedConfig
 from mcpgateway.config.watched import Prepared, copyOf
@@ -72,7 +72,7 @@ class Preparer:
                 keys = self._keys()
             except (WorkspaceKeyError, OSError) as e:
                 warnings.append(f"cannot serve the projects' servers: {e}")
-        approvals: list[Approval] = []
+        approvals: list[SandboxApproval] = []
         if keys is not None:
             try:
                 approvals = readApprovals(self._stateDir)

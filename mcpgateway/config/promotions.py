@@ -61,7 +61,7 @@ narrows a server's share for good."""
 
 
 @dataclass(frozen=True)
-class Promotion:
+class PromotedServer:
     """One promoted server."""
 
     why: str
@@ -88,7 +88,7 @@ class PromotionStore:
         self.warning: str | None = None
         """What was wrong with the file at the last L{load} (C{None}: nothing)."""
 
-    def load(self) -> dict[str, Promotion]:
+    def load(self) -> dict[str, PromotedServer]:
         """The promoted servers by name, but those recorded more than
         L{ttl} seconds ago (expired: the server's own share again); a
         missing file is none, an unusable one is none and sets L{warning}."""
@@ -97,7 +97,7 @@ class PromotionStore:
             kept = self._read()
         except FileNotFoundError:
             return {}
-        except _Unusable as e:
+        except _UnusablePromotions as e:
             self.warning = (
                 f"{self.path}: {e}; no server counts as promoted (the next promotion"
                 " replaces the file)"
@@ -108,25 +108,29 @@ class PromotionStore:
         oldest = self._now() - self.ttl
         return {name: p for name, p in kept.items() if p.at >= oldest}
 
-    def _read(self) -> dict[str, Promotion]:
+    def _read(self) -> dict[str, PromotedServer]:
         try:
             with open(self.path, "rb") as f:
                 data = f.read(MAX_BYTES + 1)
         except FileNotFoundError:
             raise
         except OSError as e:
-            raise _Unusable(f"cannot be read ({e.strerror or type(e).__name__})") from None
+            raise _UnusablePromotions(
+                f"cannot be read ({e.strerror or type(e).__name__})"
+            ) from None
         if len(data) > MAX_BYTES:
-            raise _Unusable(f"larger than {MAX_BYTES} bytes")
+            raise _UnusablePromotions(f"larger than {MAX_BYTES} bytes")
         try:
             document = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError):
-            raise _Unusable("not a JSON document") from None
+            raise _UnusablePromotions("not a JSON document") from None
         if not isinstance(document, dict) or document.get("version") != VERSION:
-            raise _Unusable(f'not a promotions file of version {VERSION} ({{"version": 1, ...}})')
+            raise _UnusablePromotions(
+                f'not a promotions file of version {VERSION} ({{"version": 1, ...}})'
+            )
         servers = document.get("servers")
         if not isinstance(servers, dict):
-            raise _Unusable('"servers" is not an object')
+            raise _UnusablePromotions('"servers" is not an object')
         out = {}
         for name, record in servers.items():
             if not (
@@ -135,8 +139,8 @@ class PromotionStore:
                 and isinstance(record.get("why"), str)
                 and _isTime(record.get("at"))
             ):
-                raise _Unusable(f"the record of {str(name)[:64]!r} is not usable")
-            out[name] = Promotion(record["why"], float(record["at"]), record["share"])
+                raise _UnusablePromotions(f"the record of {str(name)[:64]!r} is not usable")
+            out[name] = PromotedServer(record["why"], float(record["at"]), record["share"])
         return out
 
     def promote(self, server: str, why: str, now: float, share: str = "session") -> bool:
@@ -152,7 +156,7 @@ class PromotionStore:
         known = current.get(server)
         if known is not None and SHARES.index(known.share) >= SHARES.index(share):
             return False
-        current[server] = Promotion(why[:MAX_WHY], now, share)
+        current[server] = PromotedServer(why[:MAX_WHY], now, share)
         document = {
             "version": VERSION,
             "servers": {
@@ -165,7 +169,7 @@ class PromotionStore:
         writeFileAtomic(self.path, data, 0o600)
         return True
 
-    def forget(self, server: str) -> Promotion | None:
+    def forget(self, server: str) -> PromotedServer | None:
         """Take C{server}'s promotion out of the file (C{mcpgateway servers
         share NAME}): what it was, or C{None} when it had none in force
         (the file is left alone then).
@@ -188,7 +192,7 @@ class PromotionStore:
         return known
 
 
-class _Unusable(Exception):
+class _UnusablePromotions(Exception):
     pass
 
 

@@ -6,7 +6,7 @@ C{.cursor/mcp.json}, C{.vscode/mcp.json}...: L{mcpgateway.config.origins})
 may only narrow its sandbox: whatever of its C{"sandbox"} is wider than the
 default profile (L{mcpgateway.sandbox.narrowing.widenings}: C{false},
 C{allowWrite}, C{"network": "host"}...) is ignored until the user approves
-that very entry. An L{Approval} names the server, the project directory,
+that very entry. An L{SandboxApproval} names the server, the project directory,
 the file and the entry's digest (L{mcpgateway.config.origins.entryDigest}),
 as the approvals of its secret references do
 (L{mcpgateway.secrets.approvals}): an entry that changes in anything is not
@@ -37,7 +37,7 @@ APPROVALS_FILE = "sandbox-approvals.json"
 
 
 @dataclass(frozen=True)
-class Approval:
+class SandboxApproval:
     """The user's approval of one project entry's sandbox."""
 
     server: str
@@ -61,7 +61,7 @@ class Approval:
         }
 
     @classmethod
-    def fromJson(cls, data: object) -> Approval | None:
+    def fromJson(cls, data: object) -> SandboxApproval | None:
         """The approval C{data} holds, C{None} when it is not one."""
         if not isinstance(data, dict):
             return None
@@ -80,7 +80,9 @@ class Approval:
         return (self.server, self.workspace, self.digest) == (server, workspace, digest)
 
 
-FILE: ApprovalFile[Approval] = ApprovalFile(APPROVALS_FILE, lambda item: Approval.fromJson(item))
+FILE: ApprovalFile[SandboxApproval] = ApprovalFile(
+    APPROVALS_FILE, lambda item: SandboxApproval.fromJson(item)
+)
 """The file itself (L{mcpgateway.config.approvalfile})."""
 
 
@@ -88,7 +90,7 @@ def approvalsPath(stateDir: Path) -> Path:
     return FILE.path(stateDir)
 
 
-def readApprovals(stateDir: Path) -> list[Approval]:
+def readApprovals(stateDir: Path) -> list[SandboxApproval]:
     """The approvals kept in C{stateDir} (none when there is no file).
 
     @raise ApprovalsError: the file cannot be read, or is not the gateway's.
@@ -96,12 +98,12 @@ def readApprovals(stateDir: Path) -> list[Approval]:
     return FILE.read(stateDir)
 
 
-def writeApprovals(stateDir: Path, approvals: Iterable[Approval]) -> None:
+def writeApprovals(stateDir: Path, approvals: Iterable[SandboxApproval]) -> None:
     """Keep C{approvals} in C{stateDir} (atomically, mode 0600)."""
     FILE.write(stateDir, approvals)
 
 
-def approve(stateDir: Path, approval: Approval) -> None:
+def approve(stateDir: Path, approval: SandboxApproval) -> None:
     """Keep C{approval}, in place of any earlier one of the same server,
     project and file."""
     FILE.keep(stateDir, approval)

@@ -73,7 +73,7 @@ from mcpgateway.config.envfiles import (
     readWorkspaceEnv,
 )
 from mcpgateway.config.origins import entryDigest
-from mcpgateway.config.sandboxapprovals import Approval, approveCommand
+from mcpgateway.config.sandboxapprovals import SandboxApproval, approveCommand
 from mcpgateway.config.servers import (
     EntryError,
     LoadedConfig,
@@ -132,7 +132,7 @@ def buildScopes(
     readWorkspace: Callable[[str], EnvFile] = readWorkspaceEnv,
     *,
     promotions: Mapping[str, Promoted] | None = None,
-    sandboxApprovals: Sequence[Approval] = (),
+    sandboxApprovals: Sequence[SandboxApproval] = (),
 ) -> Scoped:
     """The served specs of C{loaded} (see the module docstring).
 
@@ -215,7 +215,7 @@ class _Context:
     environ: Mapping[str, str]
     readWorkspace: Callable[[str], EnvFile]
     out: Scoped
-    sandboxApprovals: Sequence[Approval] = ()
+    sandboxApprovals: Sequence[SandboxApproval] = ()
     workspaceFiles: dict[str, EnvFile] = field(default_factory=dict)
 
     def variant(

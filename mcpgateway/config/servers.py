@@ -30,11 +30,11 @@ from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 from mcpgateway.config.aggregate import FilterError, serverFilter
+from mcpgateway.config.deniedenv import isDenied
 from mcpgateway.config.envfiles import NAME as ENV_NAME
 from mcpgateway.config.identity import IdentityError, parseServerInfo
-from mcpgateway.config.ratelimits import LimitsError, canonical
+from mcpgateway.config.quotas import QuotasError, canonical
 from mcpgateway.config.references import BadReference, referencesOf
-from mcpgateway.config.steering import isDenied
 from mcpgateway.core.environment import isGatewayOwn
 from mcpgateway.core.spec import (
     DEFAULT_MAX_CHILDREN,
@@ -86,7 +86,7 @@ class LoadedConfig:
     """The entries of projects (local scope, a C{.mcp.json}), raw: each is
     expanded for its workspace by L{mcpgateway.config.scopes.buildScopes}."""
     limits: str = ""
-    """The file's top-level C{"limits"} (L{mcpgateway.config.ratelimits}),
+    """The file's top-level C{"limits"} (L{mcpgateway.config.quotas}),
     checked, as compact JSON; empty when it has none or they are wrong (an
     error then says why)."""
 
@@ -187,7 +187,7 @@ def parseConfig(
         loaded.warnings.append(f"{source} has no mcpServers object; no servers to serve")
     try:
         loaded.limits = canonical(data.get("limits"))
-    except LimitsError as e:
+    except QuotasError as e:
         loaded.errors.append(f"{source}: {e}; no gateway-wide limits apply")
     for scope, where, block in scopes:
         label = f"{scope} scope" + (f" of project {where}" if scope == "local" else "")
@@ -348,7 +348,7 @@ def parseEntry(
         remote=remote,
         references=references,
         sandbox=_sandbox(entry),
-        limits=_limits(entry),
+        limits=_quotas(entry),
         **_serverInfo(entry),
     )
 
@@ -368,11 +368,11 @@ def _serverInfo(entry: dict[str, Any]) -> _Identity:
     return _Identity(displayName=name, displayTitle=title)
 
 
-def _limits(entry: dict[str, Any]) -> str:
-    """The entry's C{"limits"} (L{mcpgateway.config.ratelimits}), checked."""
+def _quotas(entry: dict[str, Any]) -> str:
+    """The entry's C{"limits"} (L{mcpgateway.config.quotas}), checked."""
     try:
         return canonical(entry.get("limits"), "'limits'")
-    except LimitsError as e:
+    except QuotasError as e:
         raise EntryError(str(e)) from None
 
 

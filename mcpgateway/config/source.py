@@ -182,9 +182,9 @@ class ConfigService(Service):
         skipped line, a refused name, unreadable); never their contents."""
         return self.envWatch.warnings
 
-    def gatewayLimits(self) -> str:
+    def gatewayQuotas(self) -> str:
         """The config's top-level C{"limits"} in use, as compact JSON
-        (L{mcpgateway.config.ratelimits}); empty: none."""
+        (L{mcpgateway.config.quotas}); empty: none."""
         return "" if self._last is None else self._last.limits
 
     def specs(self, loaded: LoadedConfig) -> dict[str, ServerSpec]:

@@ -147,7 +147,7 @@ class Session:
         self.clientPid: int | None = None
         self.ownerLookedUp: float | None = None
         """When the gateway last looked for its client's pid by the socket
-        (L{mcpgateway.core.gateway.opening.SessionOpener.lookForOwner})."""
+        (L{mcpgateway.core.gateway.sessionopener.SessionOpener.lookForOwner})."""
         self.created = now
         self.lastActivity = now
         self.getStream: Stream | None = None
@@ -163,10 +163,10 @@ class Session:
         self.visiting = False
         """Served here for another replica that owns it and does not
         answer: rebuilt from the facts its sealed id carries, never saved
-        (see L{mcpgateway.core.gateway.visits.SessionVisits.visit})."""
+        (see L{mcpgateway.core.gateway.foreignsessions.ForeignSessions.rebuild})."""
         self.inFlight = 0
         """Requests of this session forwarded and not yet answered, cancelled or
-        failed (the web layer counts them; see L{mcpgateway.protocol.limits})."""
+        failed (the web layer counts them; see L{mcpgateway.protocol.bounds})."""
         self.scope = ""
         """The route key it came through (C{""}: the server's global route)."""
         self.credential = ""
@@ -190,7 +190,7 @@ class Session:
     def pidFromSocket(self) -> bool:
         """Whether C{clientPid} is the pid the gateway found itself, as the
         owner of the client's socket
-        (L{mcpgateway.core.gateway.opening.SessionOpener.lookForOwner}),
+        (L{mcpgateway.core.gateway.sessionopener.SessionOpener.lookForOwner}),
         rather than one the client sent (C{X-Client-Pid}, C{clientInfo.pid}).
         Only a lookup sets
         C{ownerLookedUp} (a restored record says whether an earlier process

@@ -47,7 +47,7 @@ class SecretsUnavailable(Exception):
     resolved. The message names the reference and says why, never a value."""
 
 
-class SecretResolver(Protocol):
+class ResolvesSecrets(Protocol):
     """Resolves the secret references of a spec as its child starts
     (L{mcpgateway.secrets.resolve}): the spec the pools and the status keep
     holds the references' text, only the spawner sees the values."""
@@ -139,7 +139,7 @@ class Spawner:
 
     remotes: RemoteConnector | None = None
     """Connects the children of remote servers (C{None}: none are served)."""
-    secrets: SecretResolver | None = None
+    secrets: ResolvesSecrets | None = None
     """Resolves the secret references of a spec before its child starts
     (C{None}: a reference reaches the child as it is written)."""
     confiner: Confiner | None = None

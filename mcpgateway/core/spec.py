@@ -276,7 +276,7 @@ class ServerSpec:
     children are confined, and what they may do besides the defaults."""
     limits: str = ""
     """Its entry's C{"limits"} (rates and daily quotas of its calls), checked
-    and kept as compact JSON (L{mcpgateway.config.ratelimits.canonical});
+    and kept as compact JSON (L{mcpgateway.config.quotas.canonical});
     empty when it has none. Read by the governance layer, never by the
     kernel; a change restarts nothing."""
     displayName: str | None = None

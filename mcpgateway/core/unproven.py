@@ -58,7 +58,7 @@ NO_ROOTS: dict[str, list[object]] = {"roots": []}
 """The gateway's answer to a C{roots/list} no session can be proven to own."""
 
 
-class Router(Protocol):
+class RouterLike(Protocol):
     """What of a child's L{mcpgateway.core.router.Router} is used here."""
 
     name: str
@@ -124,7 +124,7 @@ class ChildRoots:
         self.holder = holder
         self.notified = None
 
-    def beforeCall(self, router: Router, session: SessionLike, method: str) -> None:
+    def beforeCall(self, router: RouterLike, session: SessionLike, method: str) -> None:
         """C{session}'s C{method} is about to be forwarded: first tell the
         child the roots changed, when it holds another's (see the module
         docstring). Cheap when nothing is to be done: a few comparisons."""
@@ -162,7 +162,7 @@ def _principal(session: object) -> str | None:
     return principal if isinstance(principal, str) else None
 
 
-def _soleAsker(router: Router, session: SessionLike) -> bool:
+def _soleAsker(router: RouterLike, session: SessionLike) -> bool:
     """Whether a C{roots/list} of the child during C{session}'s call would
     be proven C{session}'s (L{mcpgateway.core.fanout._soleCaller}): every
     2025 session attached is C{session}'s principal's, and no other
@@ -176,7 +176,7 @@ def _soleAsker(router: Router, session: SessionLike) -> bool:
     return all(ex.session is session for ex in router.clientExchanges())
 
 
-def answerUnproven(router: Router, message: Message, why: str) -> None:
+def answerUnproven(router: RouterLike, message: Message, why: str) -> None:
     """Answer the child's request C{message}, which no session could be
     proven to have caused (C{why}), as the module docstring says."""
     method = message["method"]

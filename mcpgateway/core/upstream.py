@@ -18,8 +18,8 @@ unless its entry says C{"era": "era2026"}, or it answers C{initialize} with
 -32022 listing only 2026 revisions (L{mcpgateway.core.era2026.translate.era2026Only}: a mixed list
 is refused as any failed handshake). A 2026 child gets no C{initialize}:
 the upstream runs C{server/discover} on the same process, puts a
-L{ChildAdapter<mcpgateway.core.erawire.ChildAdapter>} (made by the
-L{Era2026Wire<mcpgateway.core.erawire.Era2026Wire>} it was given) between
+L{ChildAdapter<mcpgateway.core.era2026support.ChildAdapter>} (made by the
+L{Era2026Support<mcpgateway.core.era2026support.Era2026Support>} it was given) between
 the router and the child, and makes the
 discover result into the C{initializeResult} handshake sessions are answered
 from. A child of one session (no handshake by the gateway) that refuses
@@ -44,7 +44,7 @@ from mcpgateway import __version__
 from mcpgateway.core.child import Child
 from mcpgateway.core.environment import redirecting
 from mcpgateway.core.envsecrets import childRedactor
-from mcpgateway.core.erawire import ChildAdapter, Era2026Wire
+from mcpgateway.core.era2026support import ChildAdapter, Era2026Support
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.healing import Breaker, circuitReason
 from mcpgateway.core.identity import presentedResult
@@ -105,14 +105,14 @@ class Upstream:
         onAmbiguous: Callable[[str, int], None] | None = None,
         wrapper: StateWrapper | None = None,
         onReady: Callable[[Upstream], None] | None = None,
-        era2026: Era2026Wire | None = None,
+        era2026: Era2026Support | None = None,
     ) -> None:
         """
         @param wrapper: seals a 2026 child's C{requestState} for its
             clients (default: the process's, L{mcpgateway.core.era2026.child.processWrapper}).
         @param era2026: the 2026-07-28 wire, for a child that speaks only
             that revision (the pools hand over
-            L{mcpgateway.core.era2026.wire.ERA2026_WIRE}); C{None}: every
+            L{mcpgateway.core.era2026.lazysupport.ERA2026_SUPPORT}); C{None}: every
             child is driven in the handshake era (a -32022 is a failed
             handshake, an entry that says C{"era2026"} is refused).
         @param onReady: told (once per child process) when a child can be

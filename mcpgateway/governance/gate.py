@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.governance.test_policy_gate -*-
 """The one place a client request is decided before it is forwarded: the
 policy (L{mcpgateway.governance.policy}), then the rate limits
-(L{mcpgateway.governance.limitsgate}), one L{Decision} for the request.
+(L{mcpgateway.governance.quotagate}), one L{Decision} for the request.
 
 L{PolicyGate} is the policy's part: it decides each request of a POSTed
 body (both protocol revisions: a 2026-07-28 request is one message like a
@@ -26,18 +26,18 @@ from twisted.logger import Logger
 from twisted.web.iweb import IRequest
 
 from mcpgateway.governance.decision import ALLOWED, Decision
-from mcpgateway.governance.limitsgate import LimitsGate
 from mcpgateway.governance.policy import (
     DECIDED,
     LISTED,
     Caller,
     Policy,
     RequestFacts,
-    Target,
+    TargetServer,
     callerOf,
 )
+from mcpgateway.governance.quotagate import QuotaGate
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.protocol.era2026wire import CLIENT_INFO_KEY
+from mcpgateway.protocol.era2026form import CLIENT_INFO_KEY
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.runtime import logs
 
@@ -49,7 +49,7 @@ REFUSED = jsonrpc.INVALID_PARAMS
 class Where:
     """What an endpoint tells the gate of a request besides its body."""
 
-    target: Target
+    target: TargetServer
     route: str = ""
     source: str = ""
     client: str = ""
@@ -206,7 +206,7 @@ class PolicyGate:
 class RequestGate:
     """The policy, then the limits: one decision per request."""
 
-    def __init__(self, policy: PolicyGate | None, limits: LimitsGate | None) -> None:
+    def __init__(self, policy: PolicyGate | None, limits: QuotaGate | None) -> None:
         self.policy = policy
         self.limits = limits
 

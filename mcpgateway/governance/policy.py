@@ -135,7 +135,7 @@ class Caller:
 
 
 @dataclass(frozen=True, slots=True)
-class Target:
+class TargetServer:
     """The server a request goes to."""
 
     server: str
@@ -149,7 +149,7 @@ class RequestFacts:
 
     caller: Caller
     action: str
-    target: Target
+    target: TargetServer
     name: str = ""
     """The tool, prompt or resource URI (C{""}: the server itself)."""
     arguments: Mapping[str, Any] | None = None
@@ -232,7 +232,7 @@ _ESCAPES = {
 }
 
 
-def _surface(uid: Mapping[str, str]) -> str:
+def _uidText(uid: Mapping[str, str]) -> str:
     return f"{uid['type']}::{cedarString(uid['id'])}"
 
 
@@ -396,9 +396,9 @@ class Policy:
         if found is not None:
             return bool(found)
         request = {
-            "principal": _surface(_uid("Principal", facts.caller.name)),
-            "action": _surface(_uid("Action", facts.action)),
-            "resource": _surface(resourceUid(facts)),
+            "principal": _uidText(_uid("Principal", facts.caller.name)),
+            "action": _uidText(_uid("Action", facts.action)),
+            "resource": _uidText(resourceUid(facts)),
         }
         try:
             result = self._cedar.is_authorized_partial(request, self._set, self._entitiesFor(facts))

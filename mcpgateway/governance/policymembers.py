@@ -13,17 +13,17 @@ from typing import Any
 
 from mcpgateway.core.aggregate.memberpolicy import Asker, MemberCall
 from mcpgateway.governance.gate import PolicyGate
-from mcpgateway.governance.policy import RequestFacts, Target, callerOf
+from mcpgateway.governance.policy import RequestFacts, TargetServer, callerOf
 from mcpgateway.runtime import logs
 
 
-def memberTarget(pools: Mapping[str, Any], server: str) -> Target:
+def memberTarget(pools: Mapping[str, Any], server: str) -> TargetServer:
     """Member C{server} as a policy sees it: its kind (C{stdio},
     C{remote}, C{openapi}) and sharing scope."""
     pool = pools.get(server)
     spec = getattr(pool, "spec", None)
     if spec is None:
-        return Target(server)
+        return TargetServer(server)
     remote = spec.remote
     if remote is None:
         kind = "stdio"
@@ -31,7 +31,7 @@ def memberTarget(pools: Mapping[str, Any], server: str) -> Target:
         kind = "openapi"
     else:
         kind = "remote"
-    return Target(server, kind, spec.scope)
+    return TargetServer(server, kind, spec.scope)
 
 
 class PolicyMembers:

@@ -12,7 +12,7 @@ the blocks that stay alive are still counted in the process's RSS, about
 mapped again, zeroed, if the heap grows into them. Nothing else changes.
 
 L{HeapTrim} does it once, in the reactor's second turn: after
-L{mcpgateway.runtime.gctuning.CollectorTuning}'s full collection in the first.
+L{mcpgateway.runtime.gctuning.GcTuning}'s full collection in the first.
 Where the C library has no C{malloc_trim} (musl, macOS), nothing is done.
 """
 

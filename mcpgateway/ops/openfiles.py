@@ -12,7 +12,7 @@ nothing (C{EMFILE}) until a descriptor is closed. Any process may raise its
 own soft limit up to its hard limit, so the gateway does, once, before it
 listens (after twistd daemonized), and says so in one log line. Its
 children inherit the raised limit; a confined child gets the limit of its
-sandbox profile (L{mcpgateway.sandbox.launch.limits}).
+sandbox profile (L{mcpgateway.sandbox.launch.lowerResources}).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 one scan of C{/proc} for all the connections asked about meanwhile.
 
 Every session opened on a loopback connection asks for its client's pid
-(L{mcpgateway.core.gateway.owners.OwnerLookup}), and sessions are opened in bursts:
+(L{mcpgateway.core.gateway.ownerlookup.OwnerLookup}), and sessions are opened in bursts:
 a client starting its servers, a team's clients after a restart, 64
 sessions of a load test. One scan per session reads the TCP tables and the
 fd links of every process of the user again each time, in worker threads

@@ -103,7 +103,7 @@ moved aside; of one in the line layout, the records beyond are skipped);
 L{SessionStore.save} writes no more."""
 MAX_RECORD_BYTES = 1024 * 1024
 """The longest session record saved or read (its JSON line). An
-C{initialize} brings at most L{mcpgateway.protocol.limits.MAX_SESSION_INFO} bytes of
+C{initialize} brings at most L{mcpgateway.protocol.bounds.MAX_SESSION_INFO} bytes of
 its own (three times that once escaped to ASCII), so only a session with a
 great many subscriptions comes near."""
 _SKIP_CHUNK = 64 * 1024

@@ -172,7 +172,7 @@ def sessionInfoProblem(params: dict[str, Any], limit: int) -> Problem | None:
     """Whether the C{capabilities} and C{clientInfo} of an C{initialize}'s
     C{params} (checked by L{checkRequest}) are over C{limit} bytes together,
     as compact JSON: a session keeps both for its whole life, and the
-    sessions file saves them (L{mcpgateway.protocol.limits.MAX_SESSION_INFO})."""
+    sessions file saves them (L{mcpgateway.protocol.bounds.MAX_SESSION_INFO})."""
     size = sum(len(jsonrpc.dumps(params.get(name, {}))) for name in ("capabilities", "clientInfo"))
     if size <= limit:
         return None

@@ -29,7 +29,7 @@ from functools import lru_cache
 from itertools import accumulate
 from typing import Any
 
-from mcpgateway.protocol.limits import MAX_DEPTH, MAX_NUMBER_DIGITS
+from mcpgateway.protocol.bounds import MAX_DEPTH, MAX_NUMBER_DIGITS
 
 Message = dict[str, Any]
 """One decoded JSON-RPC message."""

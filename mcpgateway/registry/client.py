@@ -69,7 +69,7 @@ class UnknownServer(RegistryError):
 
 
 @dataclass(frozen=True)
-class Answer:
+class RegistryAnswer:
     """What a registry answered: the HTTP status and the body (at most
     L{MAX_ANSWER} bytes)."""
 
@@ -77,7 +77,7 @@ class Answer:
     body: bytes
 
 
-Fetch = Callable[[str], Answer]
+Fetch = Callable[[str], RegistryAnswer]
 """C{GET url}: its answer, any status; L{RegistryError} when none came."""
 
 
@@ -143,7 +143,7 @@ class SearchResult:
     unreadable: int = 0
 
 
-def decode(answer: Answer, url: str) -> Any:
+def decode(answer: RegistryAnswer, url: str) -> Any:
     """The JSON of a 200 answer.
 
     @raise RegistryError: another status, or a body that is not JSON.
@@ -171,7 +171,7 @@ def _errorOf(body: bytes) -> str:
     return ": " + printable(message[:200])
 
 
-def parsePage(answer: Answer, url: str) -> Page:
+def parsePage(answer: RegistryAnswer, url: str) -> Page:
     """A search page: C{{"servers": [...], "metadata": {"nextCursor": ...}}}."""
     document = decode(answer, url)
     servers = document.get("servers") if isinstance(document, dict) else None
@@ -189,7 +189,9 @@ def parsePage(answer: Answer, url: str) -> Page:
     return Page(tuple(found), nextCursor, unreadable)
 
 
-def parseServer(answer: Answer, url: str, name: str, version: str | None = None) -> ServerDetail:
+def parseServer(
+    answer: RegistryAnswer, url: str, name: str, version: str | None = None
+) -> ServerDetail:
     """One C{ServerResponse}; a 404 is L{UnknownServer}."""
     if answer.status == 404:
         which = f"version {version} of " if version else ""
@@ -274,7 +276,7 @@ def urllibFetch(
     elsewhere, none for one on loopback (the CLI's L{loopbackOpener}
     approach), TLS verified, at most L{MAX_ANSWER} bytes read."""
 
-    def fetch(url: str) -> Answer:
+    def fetch(url: str) -> RegistryAnswer:
         chosen = opener
         if chosen is None:
             proxies = urllib.request.ProxyHandler({} if isLoopback(url) else None)
@@ -284,7 +286,7 @@ def urllibFetch(
         )
         try:
             with chosen.open(request, timeout=timeout) as response:
-                return Answer(response.status, _readCapped(response, url))
+                return RegistryAnswer(response.status, _readCapped(response, url))
         except urllib.error.HTTPError as e:
             try:
                 body = e.read(64 * 1024)
@@ -292,7 +294,7 @@ def urllibFetch(
                 body = b""
             finally:
                 e.close()
-            return Answer(e.code, body)
+            return RegistryAnswer(e.code, body)
         except urllib.error.URLError as e:
             raise RegistryError(f"no answer from {url}: {_reason(e.reason)}") from None
         except (OSError, http.client.HTTPException, ValueError) as e:

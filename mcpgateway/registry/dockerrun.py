@@ -17,7 +17,7 @@ What is never given: the host's privileges (C{--privileged}, C{--cap-add},
 C{--device}, C{--gpus}, C{--security-opt} other than C{no-new-privileges}),
 the host's namespaces (C{host} or another container's, for the network,
 PIDs, IPC, UTS, users and cgroups), a loader or interpreter variable
-(C{-e LD_PRELOAD=...}: L{mcpgateway.config.steering}, C{ENV_BLOCKLIST}),
+(C{-e LD_PRELOAD=...}: L{mcpgateway.config.deniedenv}, C{ENV_BLOCKLIST}),
 another variable of the gateway's environment (C{-e NAME} passes only the
 entry's own), C{--env-file} and C{--volumes-from} (whose content no one
 sees), options that break a child (C{-t}, C{-d}, C{--name}) and published
@@ -36,9 +36,9 @@ import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
+from mcpgateway.config.deniedenv import isDenied
 from mcpgateway.config.envfiles import NAME as ENV_NAME
 from mcpgateway.config.gatewayfile import blockedEnvKeys
-from mcpgateway.config.steering import isDenied
 from mcpgateway.core.environment import isGatewayOwn
 from mcpgateway.registry.choose import InstallError
 from mcpgateway.registry.display import badCharacter, shown

@@ -43,9 +43,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcpgateway.config.deniedenv import isDenied
 from mcpgateway.config.envfiles import NAME as ENV_NAME
 from mcpgateway.config.gatewayfile import blockedEnvKeys
-from mcpgateway.config.steering import isDenied
 from mcpgateway.core.environment import isGatewayOwn
 from mcpgateway.registry.choose import (
     REMOTE_TYPES,

@@ -25,7 +25,7 @@ GET_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 """Seconds before the GET stream is reopened after it failed (then every 30 s)."""
 
 
-class GetStream:
+class RemoteGetStream:
     """The GET stream of one session.
 
     @param clock: for the delays before it is reopened.

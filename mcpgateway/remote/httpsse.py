@@ -13,7 +13,7 @@ the gateway's POSTs anywhere else ends the session.
 
 What a request carries, what the router is owed and what a refusal gets are
 the same as for a Streamable HTTP session, and done by the same
-collaborators (L{UpstreamHeaders}, L{Answers}, L{Refusals}).
+collaborators (L{UpstreamHeaders}, L{Answers}, L{RemoteRefusals}).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from mcpgateway.remote.answers import Answers
 from mcpgateway.remote.base import RemoteChildBase
 from mcpgateway.remote.headers import UpstreamHeaders
 from mcpgateway.remote.oauth.credentials import UpstreamCredentials, loginNeeded
-from mcpgateway.remote.refusals import Refusals
+from mcpgateway.remote.refusals import RemoteRefusals
 from mcpgateway.remote.sse import (
     Event,
     SSEReader,
@@ -81,7 +81,7 @@ class SSEChild(RemoteChildBase):
         self._waiting: deque[jsonrpc.Message] = deque()
         self._headers = UpstreamHeaders(name, endpoint, credentials)
         self._answers = Answers(name, endpoint.url, self, onMessage, self._said, self._initAnswered)
-        self._refusals = Refusals(
+        self._refusals = RemoteRefusals(
             name,
             endpoint,
             self._headers,

@@ -1,6 +1,6 @@
-# -*- test-case-name: tests.governance.test_limits_reply -*-
+# -*- test-case-name: tests.governance.test_quotas_reply -*-
 """An upstream server's own HTTP 429, as the JSON-RPC error the gateway
-gives a call refused by its own rate limits (L{mcpgateway.governance.limitsreply}):
+gives a call refused by its own rate limits (L{mcpgateway.governance.quotareply}):
 C{-32023} (the MCP draft SEP-3304), its C{data} the wait in milliseconds
 (the upstream's C{Retry-After}, seconds or an HTTP date; 1 s when it gave
 none), the limit C{upstream.<server>} and the scope C{upstream}. A client

@@ -29,7 +29,7 @@ EXCERPT = 200
 """Bytes of a refusal's body its error shows."""
 
 
-class Refusals:
+class RemoteRefusals:
     """Answers one remote server's refusals.
 
     @param name: the server's name.

@@ -147,7 +147,7 @@ def endedCleanly(reason: Failure) -> bool:
     return reason.check(ResponseDone, PotentialDataLoss) is not None
 
 
-class _Discard(Protocol):
+class _StopBody(Protocol):
     """Stops a body it is given at once (a stream nobody wants may never end)."""
 
     def connectionMade(self) -> None:
@@ -157,7 +157,7 @@ class _Discard(Protocol):
 
 def discard(response: IResponse) -> None:
     """Close C{response}'s body unread: its connection is not kept."""
-    response.deliverBody(_Discard())
+    response.deliverBody(_StopBody())
 
 
 def readBody(response: IResponse) -> Deferred[tuple[bytes, Failure]]:

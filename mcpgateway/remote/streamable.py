@@ -32,8 +32,8 @@ are sent, and a client's bearer token is never among them.
 L{StreamableChild} holds the session (its C{initialize}, what waits for it,
 a new one when the server lost it) and POSTs; its collaborators do the
 rest: L{UpstreamHeaders} (what each request carries), L{Answers} (what the
-router is owed), L{Refusals} (what a refusal gets), L{StreamResumer} (a
-request's stream) and L{GetStream} (the session's GET stream).
+router is owed), L{RemoteRefusals} (what a refusal gets), L{StreamResumer} (a
+request's stream) and L{RemoteGetStream} (the session's GET stream).
 """
 
 from __future__ import annotations
@@ -52,14 +52,14 @@ from mcpgateway.core.spec import RemoteEndpoint
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.remote.answers import OWN_ID, Answers, isOwn
 from mcpgateway.remote.base import RemoteChildBase
-from mcpgateway.remote.getstream import GetStream
+from mcpgateway.remote.getstream import RemoteGetStream
 from mcpgateway.remote.headers import UpstreamHeaders, sessionLost
 from mcpgateway.remote.oauth.credentials import UpstreamCredentials
 from mcpgateway.remote.oauth.exchange import TokenExchange
 from mcpgateway.remote.ratelimited import RATE_LIMITED, upstreamRateLimited
-from mcpgateway.remote.refusals import Refusals
-from mcpgateway.remote.resumption import StreamResumer
+from mcpgateway.remote.refusals import RemoteRefusals
 from mcpgateway.remote.sse import headerOf, isSSE, readBody, reasonOf
+from mcpgateway.remote.streamresumer import StreamResumer
 from mcpgateway.runtime.bodies import BytesProducer
 
 STOP_TIMEOUT = 2.0
@@ -107,7 +107,7 @@ class StreamableChild(RemoteChildBase):
         self._waiting: deque[jsonrpc.Message] = deque()
         self._headers = UpstreamHeaders(name, endpoint, credentials, exchange)
         self._answers = Answers(name, endpoint.url, self, onMessage, self._said, self._initAnswered)
-        self._refusals = Refusals(
+        self._refusals = RemoteRefusals(
             name,
             endpoint,
             self._headers,
@@ -131,7 +131,7 @@ class StreamableChild(RemoteChildBase):
             self._bug,
             name,
         )
-        self._get = GetStream(
+        self._get = RemoteGetStream(
             clock,
             agent,
             self._headers,

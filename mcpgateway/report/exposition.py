@@ -18,7 +18,7 @@ from collections.abc import Iterable
 Labels = tuple[tuple[str, str], ...]
 
 
-class Family:
+class MetricFamily:
     """One metric family: its C{# HELP} and C{# TYPE} lines and its samples."""
 
     __slots__ = ("help", "kind", "lines", "name")

@@ -41,7 +41,7 @@ from mcpgateway.core.spec import SHARES
 from mcpgateway.core.stats import BUCKETS, OUTCOMES, Histogram, Operations, operationsFor
 from mcpgateway.core.status import Circuit, GatewayStatus, ServerState, ServerStatus
 from mcpgateway.core.tasks.model import STATUSES as TASK_STATUSES
-from mcpgateway.report.exposition import Family, Labels, formatValue
+from mcpgateway.report.exposition import Labels, MetricFamily, formatValue
 from mcpgateway.report.savings import savingsLines
 from mcpgateway.runtime import procfs
 
@@ -63,16 +63,16 @@ def renderMetrics(gateway: Gateway, procRoot: str = procfs.PROC) -> bytes:
     status = gateway.readModel.status(procRoot)
     operations = operationsFor(gateway.clock)
     body = renderStatus(status, lambda pid: procfs.rss(pid, procRoot), operations)
-    return body + renderSessionLimits(gateway.roomCounts.counts())
+    return body + renderSessionCapacity(gateway.capacityCounts.counts())
 
 
-def renderSessionLimits(counts: Mapping[tuple[str, str], int]) -> bytes:
+def renderSessionCapacity(counts: Mapping[tuple[str, str], int]) -> bytes:
     """C{mcpgateway_session_limit_total{limit,outcome}}: the C{initialize}s
     that met a session limit (C{gateway}: the process's; C{principal}: one
     caller's), by what came of them (C{evicted}: the caller's own idlest
     unused session ended for it; C{refused}: HTTP 503). Never by caller:
     the audit log names who was refused."""
-    family = Family(
+    family = MetricFamily(
         "mcpgateway_session_limit_total",
         "counter",
         "Initialize requests that met a session limit (gateway, principal), by outcome"
@@ -286,7 +286,9 @@ def renderStatus(
     """The metrics of C{status}; C{rss} reads the resident memory of a
     child; C{operations}: the convention's duration histograms (C{None}:
     none observed)."""
-    families = {key: Family(PREFIX + name, kind, text) for key, name, kind, text in SERVER_FAMILIES}
+    families = {
+        key: MetricFamily(PREFIX + name, kind, text) for key, name, kind, text in SERVER_FAMILIES
+    }
     for name in sorted(status.servers):
         server = status.servers[name]
         labels: Labels = (("server", name),)
@@ -303,7 +305,9 @@ def renderStatus(
     return ("\n".join(lines) + "\n").encode("utf-8", "replace")
 
 
-def _requestSamples(families: dict[str, Family], labels: Labels, server: ServerStatus) -> None:
+def _requestSamples(
+    families: dict[str, MetricFamily], labels: Labels, server: ServerStatus
+) -> None:
     """Requests by method and outcome, their duration histogram, the ones
     in flight, late replies and refused ambiguous server requests."""
     stats = server.requests
@@ -328,7 +332,7 @@ def _requestSamples(families: dict[str, Family], labels: Labels, server: ServerS
 
 
 def _childSamples(
-    families: dict[str, Family],
+    families: dict[str, MetricFamily],
     labels: Labels,
     server: ServerStatus,
     rss: Callable[[int], int | None],
@@ -351,7 +355,7 @@ def _childSamples(
         families["childRss"].add(labels, sum(known))
 
 
-def _scopeSamples(families: dict[str, Family], labels: Labels, server: ServerStatus) -> None:
+def _scopeSamples(families: dict[str, MetricFamily], labels: Labels, server: ServerStatus) -> None:
     """Children by scope, sessions by scope key, the pool's waits and
     evictions, and whether the server is promoted."""
     byScope = dict.fromkeys(SHARES, 0)
@@ -380,20 +384,22 @@ are written under it as well, marked deprecated, so that dashboards and
 alerts keep working while they move to the new names."""
 
 
-def _olderNames(families: Iterable[Family]) -> list[str]:
+def _olderNames(families: Iterable[MetricFamily]) -> list[str]:
     """The C{mcpgateway_era2026_*} families again under their older names."""
     current = PREFIX + "era2026_"
     lines: list[str] = []
     for family in families:
         if family.name.startswith(current):
             old = OLD_ERA2026_PREFIX + family.name[len(current) :]
-            older = Family(old, family.kind, f"Deprecated: the older name of {family.name}.")
+            older = MetricFamily(old, family.kind, f"Deprecated: the older name of {family.name}.")
             older.lines = [old + line[len(family.name) :] for line in family.lines]
             lines += older.render()
     return lines
 
 
-def _era2026Samples(families: dict[str, Family], labels: Labels, server: ServerStatus) -> None:
+def _era2026Samples(
+    families: dict[str, MetricFamily], labels: Labels, server: ServerStatus
+) -> None:
     """What the server does for MCP 2026-07-28 clients."""
     era2026 = server.era2026Stats
     families["era2026Served"].add(labels, int(server.era2026 is None))
@@ -405,20 +411,22 @@ def _era2026Samples(families: dict[str, Family], labels: Labels, server: ServerS
     families["listenStreams"].add(labels, era2026.listenStreams)
 
 
-def _gatewayFamilies(status: GatewayStatus) -> tuple[Family, ...]:
+def _gatewayFamilies(status: GatewayStatus) -> tuple[MetricFamily, ...]:
     """The gateway's own memory, uptime, version and build."""
-    gatewayRss = Family(
+    gatewayRss = MetricFamily(
         PREFIX + "gateway_resident_bytes", "gauge", "Resident memory of the gateway process."
     )
     if status.rssBytes is not None:
         gatewayRss.add((), status.rssBytes)
-    uptime = Family(
+    uptime = MetricFamily(
         PREFIX + "gateway_uptime_seconds", "gauge", "Seconds since the gateway started."
     )
     uptime.add((), max(0.0, status.uptime))
-    info = Family(PREFIX + "gateway_info", "gauge", "The gateway's version, as a label; always 1.")
+    info = MetricFamily(
+        PREFIX + "gateway_info", "gauge", "The gateway's version, as a label; always 1."
+    )
     info.add((("version", status.version),), 1)
-    build = Family(
+    build = MetricFamily(
         PREFIX + "build_info",
         "gauge",
         "The gateway's version and the Python and Twisted it runs on, as labels; always 1.",
@@ -434,14 +442,14 @@ def _gatewayFamilies(status: GatewayStatus) -> tuple[Family, ...]:
     return gatewayRss, uptime, info, build
 
 
-def _taskFamilies(status: GatewayStatus) -> tuple[Family, ...]:
+def _taskFamilies(status: GatewayStatus) -> tuple[MetricFamily, ...]:
     """The gateway's tasks (docs/guide/tasks.md), when it serves the extension:
     C{mcpgateway_tasks{state}}, every status word, and the tasks made since
     it started. Never by tool, principal or task id."""
     tasks = getattr(status, "tasks", None)
     if tasks is None:
         return ()
-    kept = Family(
+    kept = MetricFamily(
         PREFIX + "tasks",
         "gauge",
         "Tasks kept, by state (working, input_required, completed, failed, cancelled); a task"
@@ -449,7 +457,7 @@ def _taskFamilies(status: GatewayStatus) -> tuple[Family, ...]:
     )
     for state in TASK_STATUSES:
         kept.add((("state", state),), tasks.count(state))
-    created = Family(
+    created = MetricFamily(
         PREFIX + "tasks_created_total",
         "counter",
         "Calls that became tasks (they took longer than --task-after, or their caller asked"
@@ -459,23 +467,23 @@ def _taskFamilies(status: GatewayStatus) -> tuple[Family, ...]:
     return kept, created
 
 
-def _operationFamilies(operations: Operations) -> tuple[Family, ...]:
+def _operationFamilies(operations: Operations) -> tuple[MetricFamily, ...]:
     """The OpenTelemetry MCP conventions' histograms, under their
     Prometheus names (dots to underscores, the unit as C{_seconds})."""
-    server = Family(
+    server = MetricFamily(
         "mcp_server_operation_duration_seconds",
         "histogram",
         "mcp.server.operation.duration: a client's MCP request, from the gateway receiving it"
         " until it answered, by server, method (outside the MCP set: other) and outcome.",
     )
-    client = Family(
+    client = MetricFamily(
         "mcp_client_operation_duration_seconds",
         "histogram",
         "mcp.client.operation.duration: the gateway's request to a child for a client, from"
         " sending it until its response (or timeout, cancel, exit), by server, method and"
         " outcome.",
     )
-    sessions = Family(
+    sessions = MetricFamily(
         "mcp_server_session_duration_seconds",
         "histogram",
         "mcp.server.session.duration: client sessions that ended, from initialize to their"
@@ -491,7 +499,7 @@ def _operationFamilies(operations: Operations) -> tuple[Family, ...]:
     return server, client, sessions
 
 
-def _histogram(family: Family, labels: Labels, histogram: Histogram) -> None:
+def _histogram(family: MetricFamily, labels: Labels, histogram: Histogram) -> None:
     cumulative = 0
     for bound, n in zip((*histogram.bounds, math.inf), histogram.counts, strict=True):
         cumulative += n
@@ -505,14 +513,14 @@ def renderTeam(refusals: Mapping[tuple[int, str], int], throttled: Mapping[str, 
     authentication gate refused, by HTTP status and reason (a bounded set
     of words, never a token or a name), and requests over a principal's
     limits (429), by kind (C{rate}, C{concurrency})."""
-    refused = Family(
+    refused = MetricFamily(
         PREFIX + "auth_refusals_total",
         "counter",
         "Requests refused by authentication, by HTTP status (400, 401, 403, 503) and reason.",
     )
     for (status, reason), count in sorted(refusals.items()):
         refused.add((("status", str(status)), ("reason", reason[:64])), count)
-    limited = Family(
+    limited = MetricFamily(
         PREFIX + "principal_throttled_total",
         "counter",
         "Requests refused (429) for being over a principal's limit, by kind (rate, concurrency).",
@@ -529,14 +537,14 @@ def renderCluster(forwarded: Mapping[str, int], visiting: int) -> bytes:
     C{unreachable}: served here or 404 instead, C{failed} after it was
     sent, C{cancelled} by the client), and the sessions of other replicas
     it serves now (their owner was down)."""
-    counted = Family(
+    counted = MetricFamily(
         PREFIX + "forwarded_requests_total",
         "counter",
         "Requests forwarded to the replica that owns their session, by outcome.",
     )
     for outcome, count in sorted(forwarded.items()):
         counted.add((("outcome", outcome[:32]),), count)
-    visitors = Family(
+    visitors = MetricFamily(
         PREFIX + "visiting_sessions",
         "gauge",
         "Sessions of another replica served here (their owner was down).",

@@ -22,7 +22,7 @@ GEN0_THRESHOLD = 10_000
 """Tracked allocations between young collections (CPython's default: 700)."""
 
 
-class CollectorTuning(Service):
+class GcTuning(Service):
     """Freeze what start-up left alive, raise the gen-0 threshold; undo on stop.
 
     The work (a full collection, then the freeze) is done from the reactor's

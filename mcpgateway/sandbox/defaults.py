@@ -203,7 +203,7 @@ servers of their plugins and extensions, so their credentials and config
 files are listed one by one, not the directories."""
 
 
-class Launcher:
+class PackageLauncher:
     """What one package launcher needs: its caches (writable, created when
     missing) and the registries it installs from."""
 
@@ -220,8 +220,8 @@ class Launcher:
         """Paths it reads besides (a user's packages)."""
 
 
-_NPM = Launcher((("~/.npm", "npm_config_cache"),), ("registry.npmjs.org",))
-_UV = Launcher(
+_NPM = PackageLauncher((("~/.npm", "npm_config_cache"),), ("registry.npmjs.org",))
+_UV = PackageLauncher(
     (("~/.cache/uv", "UV_CACHE_DIR"), ("~/.local/share/uv", "UV_TOOL_DIR")),
     (
         "pypi.org",
@@ -238,28 +238,28 @@ C{~/.local/share/uv/python}): uv fetches them from its own mirror,
 C{releases.astral.sh}, then from their GitHub releases, which C{github.com}
 redirects to C{release-assets.githubusercontent.com} (formerly
 C{objects.githubusercontent.com})."""
-_PYTHON = Launcher((), (), ("~/.local/lib",))
+_PYTHON = PackageLauncher((), (), ("~/.local/lib",))
 
-LAUNCHERS: dict[str, Launcher] = {
+LAUNCHERS: dict[str, PackageLauncher] = {
     "npx": _NPM,
     "npm": _NPM,
-    "pnpm": Launcher(
+    "pnpm": PackageLauncher(
         (("~/.local/share/pnpm", "PNPM_HOME"), ("~/.cache/pnpm", None)), ("registry.npmjs.org",)
     ),
-    "pnpx": Launcher(
+    "pnpx": PackageLauncher(
         (("~/.local/share/pnpm", "PNPM_HOME"), ("~/.cache/pnpm", None)), ("registry.npmjs.org",)
     ),
-    "yarn": Launcher(
+    "yarn": PackageLauncher(
         (("~/.cache/yarn", "YARN_CACHE_FOLDER"), ("~/.yarn", None)), ("registry.yarnpkg.com",)
     ),
-    "bunx": Launcher((("~/.bun", "BUN_INSTALL"),), ("registry.npmjs.org",)),
-    "bun": Launcher((("~/.bun", "BUN_INSTALL"),), ("registry.npmjs.org",)),
-    "deno": Launcher(
+    "bunx": PackageLauncher((("~/.bun", "BUN_INSTALL"),), ("registry.npmjs.org",)),
+    "bun": PackageLauncher((("~/.bun", "BUN_INSTALL"),), ("registry.npmjs.org",)),
+    "deno": PackageLauncher(
         (("~/.cache/deno", "DENO_DIR"),), ("deno.land", "jsr.io", "registry.npmjs.org")
     ),
     "uvx": _UV,
     "uv": _UV,
-    "pipx": Launcher(
+    "pipx": PackageLauncher(
         (
             ("~/.local/pipx", None),
             ("~/.local/share/pipx", "PIPX_HOME"),
@@ -367,7 +367,7 @@ UNSET_VARIABLES = (
 not named to it either."""
 
 
-def launcherOf(command: str) -> Launcher | None:
+def launcherOf(command: str) -> PackageLauncher | None:
     """The launcher an entry's C{command} is, if it is one of L{LAUNCHERS}."""
     name = os.path.basename(command)
     if name.startswith("python3."):

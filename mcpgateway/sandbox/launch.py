@@ -21,7 +21,7 @@ server's profile and the facts the layout needs). Before its C{exec} it
     names;
  2. lowers its limits: no core files, its open files, its data segment,
     and (not as root, whom the kernel never limits) the processes it may
-    add to its user's (L{limits});
+    add to its user's (L{lowerResources});
  3. builds its layout (L{mcpgateway.sandbox.layout}) and runs the
     command through bubblewrap (behind the gateway's allow-list proxy
     when the request names its socket: L{mcpgateway.sandbox.proxyplan}),
@@ -103,7 +103,7 @@ def main(argv: list[str]) -> int:
         if not isinstance(request, dict):
             raise ValueError("the request is not a JSON object")
         processGuards(request.get("parent"), request.get("dieWithParent") is not False)
-        limits(request, os.geteuid())
+        lowerResources(request, os.geteuid())
         executable, command, environ = plan(request, argv[2:], os.environ)
         command = handOverStdout(command)
     except Exception as e:
@@ -208,7 +208,7 @@ def processGuards(parent: Any, dieWithParent: bool = True) -> None:
     guarded = os.getpid()
 
 
-def limits(request: Mapping[str, Any], euid: int) -> dict[str, int]:
+def lowerResources(request: Mapping[str, Any], euid: int) -> dict[str, int]:
     """Lower this process's limits for the child (never raise one): the
     limits set, by name."""
     import resource

@@ -34,14 +34,14 @@ from dataclasses import replace
 from mcpgateway.sandbox import defaults
 from mcpgateway.sandbox.profile import (
     LEARN,
-    LIMIT_KEYS,
     NETWORK_HOST,
     OFF,
+    SANDBOX_RESOURCE_KEYS,
     SYSCALLS_FILTERED,
     UNSET,
-    Limits,
     NetworkRules,
     SandboxProfile,
+    SandboxResources,
 )
 
 DEFAULT_LIMITS = {
@@ -68,7 +68,7 @@ def widenings(profile: SandboxProfile) -> list[str]:
         out.append("network.allowedDomains")
     elif network.mode == NETWORK_HOST:
         out.append("network")
-    for key in LIMIT_KEYS:
+    for key in SANDBOX_RESOURCE_KEYS:
         value = getattr(profile.limits, key)
         if value is not None and value > DEFAULT_LIMITS[key]:
             out.append(f"limits.{key}")
@@ -86,10 +86,10 @@ def narrowed(profile: SandboxProfile) -> SandboxProfile:
     network = profile.network
     if network.allowedDomains or network.mode == NETWORK_HOST:
         network = NetworkRules(None, (), network.deniedDomains)
-    limits = Limits(
+    limits = SandboxResources(
         **{
             key: None if value is None or value > DEFAULT_LIMITS[key] else value
-            for key in LIMIT_KEYS
+            for key in SANDBOX_RESOURCE_KEYS
             for value in (getattr(profile.limits, key),)
         }
     )

@@ -48,7 +48,7 @@ NETWORK_WORDS = (NETWORK_NONE, NETWORK_HOST)
 
 FILESYSTEM_KEYS = ("allowRead", "allowWrite", "denyRead", "denyWrite")
 NETWORK_KEYS = ("allowedDomains", "deniedDomains")
-LIMIT_KEYS = {"processes": 65536, "openFiles": 1048576, "memoryMb": 1048576}
+SANDBOX_RESOURCE_KEYS = {"processes": 65536, "openFiles": 1048576, "memoryMb": 1048576}
 """Each limit and the largest value it takes."""
 SYSCALLS_FILTERED = "filtered"
 SYSCALLS_UNFILTERED = "unfiltered"
@@ -89,7 +89,7 @@ class NetworkRules:
 
 
 @dataclass(frozen=True)
-class Limits:
+class SandboxResources:
     """Resource limits (C{None}: the default of L{mcpgateway.sandbox.defaults})."""
 
     processes: int | None = None
@@ -107,7 +107,7 @@ class SandboxProfile:
     """L{UNSET}, L{ON}, L{OFF} or L{LEARN}."""
     filesystem: FilesystemRules = field(default_factory=FilesystemRules)
     network: NetworkRules = field(default_factory=NetworkRules)
-    limits: Limits = field(default_factory=Limits)
+    limits: SandboxResources = field(default_factory=SandboxResources)
     syscalls: str = SYSCALLS_FILTERED
     """L{SYSCALLS_FILTERED} (the deny list) or L{SYSCALLS_UNFILTERED}."""
 
@@ -137,7 +137,7 @@ class SandboxProfile:
                 "allowedDomains": list(self.network.allowedDomains),
                 "deniedDomains": list(self.network.deniedDomains),
             },
-            "limits": {key: getattr(self.limits, key) for key in LIMIT_KEYS},
+            "limits": {key: getattr(self.limits, key) for key in SANDBOX_RESOURCE_KEYS},
             "syscalls": self.syscalls,
         }
 
@@ -177,7 +177,7 @@ def parseSandbox(entry: Mapping[str, Any]) -> SandboxProfile:
         UNSET if enabled is False else ON,
         _filesystem(value.get("filesystem", {})),
         _network(value.get("network")),
-        _limits(value.get("limits", {})),
+        _resources(value.get("limits", {})),
         _syscalls(value.get("syscalls", SYSCALLS_FILTERED)),
     )
 
@@ -225,15 +225,15 @@ def _network(value: Any) -> NetworkRules:
     return NetworkRules(NETWORK_ALLOW if allowed else NETWORK_NONE, allowed, denied)
 
 
-def _limits(value: Any) -> Limits:
+def _resources(value: Any) -> SandboxResources:
     if not isinstance(value, dict):
         raise SandboxError("'sandbox.limits' must be an object")
-    _known(value, tuple(LIMIT_KEYS), "sandbox.limits")
+    _known(value, tuple(SANDBOX_RESOURCE_KEYS), "sandbox.limits")
     for key, number in value.items():
-        top = LIMIT_KEYS[key]
+        top = SANDBOX_RESOURCE_KEYS[key]
         if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= top:
             raise SandboxError(f"'sandbox.limits.{key}' must be a whole number from 1 to {top}")
-    return Limits(**value)
+    return SandboxResources(**value)
 
 
 def _syscalls(value: Any) -> str:

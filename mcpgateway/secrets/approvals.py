@@ -6,7 +6,7 @@ C{${file:PATH}}) name the user's secrets, so they resolve in the user's own
 config only. An entry of a project's own file (a repository's C{.mcp.json},
 C{.cursor/mcp.json}, C{.vscode/mcp.json}...: its spec's C{origin},
 L{mcpgateway.config.origins}) is refused its references (L{refusal}) unless
-the user approved that very entry: an L{Approval} names the server, the
+the user approved that very entry: an L{SecretsApproval} names the server, the
 project directory, the file, the entry's digest and its references, so an
 entry that changes in anything (another command, another argument, another
 reference) is not the approved one any more and is refused again.
@@ -38,7 +38,7 @@ APPROVALS_FILE = "secret-approvals.json"
 
 
 @dataclass(frozen=True)
-class Approval:
+class SecretsApproval:
     """The user's approval of one project entry's secret references."""
 
     server: str
@@ -61,7 +61,7 @@ class Approval:
         }
 
     @classmethod
-    def fromJson(cls, data: object) -> Approval | None:
+    def fromJson(cls, data: object) -> SecretsApproval | None:
         """The approval C{data} holds, C{None} when it is not one."""
         if not isinstance(data, dict):
             return None
@@ -87,7 +87,9 @@ class Approval:
         )
 
 
-FILE: ApprovalFile[Approval] = ApprovalFile(APPROVALS_FILE, lambda item: Approval.fromJson(item))
+FILE: ApprovalFile[SecretsApproval] = ApprovalFile(
+    APPROVALS_FILE, lambda item: SecretsApproval.fromJson(item)
+)
 """The file itself (L{mcpgateway.config.approvalfile})."""
 
 
@@ -95,7 +97,7 @@ def approvalsPath(stateDir: Path) -> Path:
     return FILE.path(stateDir)
 
 
-def readApprovals(stateDir: Path) -> list[Approval]:
+def readApprovals(stateDir: Path) -> list[SecretsApproval]:
     """The approvals kept in C{stateDir} (none when there is no file).
 
     @raise ApprovalsError: the file cannot be read, or is not the gateway's.
@@ -103,12 +105,12 @@ def readApprovals(stateDir: Path) -> list[Approval]:
     return FILE.read(stateDir)
 
 
-def writeApprovals(stateDir: Path, approvals: Iterable[Approval]) -> None:
+def writeApprovals(stateDir: Path, approvals: Iterable[SecretsApproval]) -> None:
     """Keep C{approvals} in C{stateDir} (atomically, mode 0600)."""
     FILE.write(stateDir, approvals)
 
 
-def allow(stateDir: Path, approval: Approval) -> None:
+def allow(stateDir: Path, approval: SecretsApproval) -> None:
     """Keep C{approval}, in place of any earlier one of the same server,
     project and file."""
     FILE.keep(stateDir, approval)
@@ -124,7 +126,9 @@ def allowCommand(server: str, workspace: str) -> str:
     return f"mcpgateway secret allow {shlex.quote(server)} --workspace {shlex.quote(workspace)}"
 
 
-def refusal(spec: ServerSpec, wanted: Sequence[str], approvals: Sequence[Approval]) -> str | None:
+def refusal(
+    spec: ServerSpec, wanted: Sequence[str], approvals: Sequence[SecretsApproval]
+) -> str | None:
     """Why the references C{wanted} of C{spec} are not resolved, in one line
     that says how to allow them; C{None}: they are (the entry is the
     user's own, or approved as it is)."""
@@ -150,7 +154,7 @@ def refusal(spec: ServerSpec, wanted: Sequence[str], approvals: Sequence[Approva
 
 
 @dataclass(frozen=True)
-class Candidate:
+class SecretsCandidate:
     """An entry of a project's own file that the gateway serves (from its
     backups of the adopted files), with what an approval of it records."""
 
@@ -161,22 +165,23 @@ class Candidate:
     """As the gateway serves it."""
     references: tuple[str, ...]
 
-    def approval(self) -> Approval:
-        return Approval(
+    def approval(self) -> SecretsApproval:
+        return SecretsApproval(
             self.server, self.workspace, self.file, entryDigest(self.entry), self.references
         )
 
 
-def candidates(stateDir: Path, server: str, workspace: str) -> list[Candidate]:
+def candidates(stateDir: Path, server: str, workspace: str) -> list[SecretsCandidate]:
     """The entries of C{server} in the project C{workspace} (a real path)
     that come from the project's own files and have secret references, as
     the gateway serves them (L{projectEntries})."""
-    found: dict[tuple[str, str], Candidate] = {}
+    found: dict[tuple[str, str], SecretsCandidate] = {}
     for file, served in projectEntries(stateDir, server, workspace):
         references = referencesIn(served)
         if references:
             found.setdefault(
-                (file, entryDigest(served)), Candidate(server, workspace, file, served, references)
+                (file, entryDigest(served)),
+                SecretsCandidate(server, workspace, file, served, references),
             )
     return list(found.values())
 

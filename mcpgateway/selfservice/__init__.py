@@ -24,7 +24,7 @@ The rooms:
  - L{gatewayapi}: the management API's client.
 
 Standard library, L{mcpgateway.protocol} and L{mcpgateway.registry} (and
-the variable names L{mcpgateway.config.steering} refuses): no Twisted.
+the variable names L{mcpgateway.config.deniedenv} refuses): no Twisted.
 """
 
 SERVER_NAME = "gateway"

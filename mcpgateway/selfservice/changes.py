@@ -22,7 +22,7 @@ push the rest of a command line out of a dialog, and a long line is cut
 saying how many arguments and characters are left out, after saying how
 many there are. Values come from the model; a name that steers what a
 program loads or runs (C{NODE_OPTIONS}, C{LD_PRELOAD}, C{PATH}, C{GIT_*}:
-L{mcpgateway.config.steering}) is refused, since the person does not see
+L{mcpgateway.config.deniedenv}) is refused, since the person does not see
 its value. Every addition carries its CLI form (L{Addition.cli}): what the
 person runs when the client cannot ask.
 """
@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mcpgateway.config.steering import isDenied
+from mcpgateway.config.deniedenv import isDenied
 from mcpgateway.registry.choose import KINDS, Choice, InstallError, choose
 from mcpgateway.registry.client import RegistryClient, RegistryError
 from mcpgateway.registry.display import argumentCount, cappedText, plural, visible

@@ -27,7 +27,7 @@ from types import FrameType
 from typing import IO, Any, TypeGuard
 
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.protocol.era2026wire import HINT_KEY, HINT_OPTIONAL, HINT_RELATED
+from mcpgateway.protocol.era2026form import HINT_KEY, HINT_OPTIONAL, HINT_RELATED
 from mcpgateway.protocol.versions import HANDSHAKE_VERSIONS, LATEST
 from mcpgateway.registry.client import (
     DEFAULT_REGISTRY,
@@ -37,7 +37,7 @@ from mcpgateway.registry.client import (
 )
 from mcpgateway.selfservice import REGISTRY_ENV
 from mcpgateway.selfservice.gatewayapi import GatewayApi
-from mcpgateway.selfservice.tools import TOOL_NAMES, TOOLS, Answer, SelfServiceTools
+from mcpgateway.selfservice.tools import TOOL_NAMES, TOOLS, ElicitationAnswer, SelfServiceTools
 
 JSON = dict[str, Any]
 INPUT_KEY = "confirm"
@@ -57,7 +57,7 @@ def _isId(value: object) -> TypeGuard[str | int]:
     return isinstance(value, (str, int)) and not isinstance(value, bool)
 
 
-class Call:
+class SelfServiceToolCall:
     """One C{tools/call} in flight: how its thread learns of its
     cancellation, or of the answer to its question."""
 
@@ -93,8 +93,8 @@ class StdioServer:
         self._writeLock = threading.Lock()
         self._closed = False
         self._lock = threading.Lock()  # the two tables and the id counter below
-        self._calls: dict[str | int, Call] = {}
-        self._asking: dict[int, Call] = {}
+        self._calls: dict[str | int, SelfServiceToolCall] = {}
+        self._asking: dict[int, SelfServiceToolCall] = {}
         self._nextId = 0
 
     def send(self, message: JSON) -> None:
@@ -145,7 +145,7 @@ class StdioServer:
 
     def _onRequest(self, rid: str | int, method: str, params: JSON) -> None:
         if method == "tools/call":
-            call = Call(rid)
+            call = SelfServiceToolCall(rid)
             with self._lock:
                 self._calls[rid] = call
             self._spawn(lambda: self._run(call, params))
@@ -183,7 +183,7 @@ class StdioServer:
         call.reply = message
         call.wake.set()
 
-    def _run(self, call: Call, params: JSON) -> None:
+    def _run(self, call: SelfServiceToolCall, params: JSON) -> None:
         try:
             reply: JSON = {"result": self._callTool(call, params)}
         except Cancelled:
@@ -199,7 +199,7 @@ class StdioServer:
         if reply and not call.cancelled:  # a cancelled request gets no response at all
             self.send({"id": call.requestId, **reply})
 
-    def _callTool(self, call: Call, params: JSON) -> JSON:
+    def _callTool(self, call: SelfServiceToolCall, params: JSON) -> JSON:
         name, args = params.get("name"), params.get("arguments")
         if not isinstance(name, str) or name not in TOOL_NAMES:
             raise ValueError(f"Unknown tool: {name}")
@@ -209,7 +209,7 @@ class StdioServer:
             name, args or {}, lambda m, s: self.ask(call, m, s), lambda: self.roots(call)
         )
 
-    def ask(self, call: Call, message: str, schema: JSON) -> Answer:
+    def ask(self, call: SelfServiceToolCall, message: str, schema: JSON) -> ElicitationAnswer:
         """Ask the person who made C{call}; block until the answer.
 
         @raise Cancelled: the call was cancelled meanwhile (the question is withdrawn).
@@ -217,7 +217,7 @@ class StdioServer:
         request = {"mode": "form", "message": message, "requestedSchema": schema}
         return answerOf(self._request(call, "elicitation/create", request, INPUT_KEY))
 
-    def roots(self, call: Call) -> list[str]:
+    def roots(self, call: SelfServiceToolCall) -> list[str]:
         """The root URIs of the session that made C{call} (its
         C{roots/list}, routed by the same hint); none when it gives none.
 
@@ -233,7 +233,7 @@ class StdioServer:
             if isinstance(root, dict) and isinstance(root.get("uri"), str)
         ]
 
-    def _request(self, call: Call, method: str, params: JSON, key: str) -> JSON:
+    def _request(self, call: SelfServiceToolCall, method: str, params: JSON, key: str) -> JSON:
         """Send the client of C{call} request C{method} (with the gateway's
         hints: the call it serves, its key in a 2026 round, optional);
         block until its reply.
@@ -259,19 +259,19 @@ class StdioServer:
         return call.reply or {}
 
 
-def answerOf(reply: JSON) -> Answer:
+def answerOf(reply: JSON) -> ElicitationAnswer:
     """The person's answer in a response to C{elicitation/create}."""
     error = reply.get("error")
     if error is not None:
         text = error.get("message") if isinstance(error, dict) else None
-        return Answer(None, error=str(text or error)[:500])
+        return ElicitationAnswer(None, error=str(text or error)[:500])
     outcome = reply.get("result")
     action = outcome.get("action") if isinstance(outcome, dict) else None
     if action not in ("accept", "decline", "cancel"):
-        return Answer("cancel")  # not an answer: nothing is changed on it
+        return ElicitationAnswer("cancel")  # not an answer: nothing is changed on it
     assert isinstance(outcome, dict)
     content = outcome.get("content")
-    return Answer(str(action), content if isinstance(content, dict) else {})
+    return ElicitationAnswer(str(action), content if isinstance(content, dict) else {})
 
 
 def _version() -> str:

@@ -47,7 +47,7 @@ SEARCH_LIMIT = 20
 
 
 @dataclass(frozen=True)
-class Answer:
+class ElicitationAnswer:
     """The person's answer to a question: C{action} C{accept}, C{decline}
     or C{cancel} with the form's C{content}; or C{action} C{None} and the
     C{error} the client (or the gateway for it) answered instead."""
@@ -62,7 +62,7 @@ class Answer:
         return self.action == "accept" and self.content.get("confirm") is True
 
 
-Ask = Callable[[str, JSON], Answer]
+Ask = Callable[[str, JSON], ElicitationAnswer]
 """Asks the person C{message} with the form C{schema}; blocks until answered."""
 Roots = Callable[[], list[str]]
 """The root URIs of the session that made the call (C{roots/list}); blocks."""
@@ -317,7 +317,7 @@ class SelfServiceTools:
         return server
 
 
-def notConfirmed(answer: Answer, done: str, cli: str) -> JSON | None:
+def notConfirmed(answer: ElicitationAnswer, done: str, cli: str) -> JSON | None:
     """The result of a question not answered yes (C{None}: it was)."""
     if answer.confirmed:
         return None

@@ -23,7 +23,7 @@ from mcpgateway.startup.options import Options
 from mcpgateway.startup.process import refuse
 
 
-class Cluster:
+class ClusterWiring:
     """A cluster replica's wiring (docs/guide/cluster.md): its keys and label,
     the address its peers reach it at (the listening port filled in once
     known), and, once the gateway exists, its sealer, forwarder and router."""
@@ -48,7 +48,7 @@ class Cluster:
         self.sealer = SessionSealer(keys, replica, self.address)
 
     @classmethod
-    def of(cls, options: Options, pre: Preflight) -> Cluster:
+    def of(cls, options: Options, pre: Preflight) -> ClusterWiring:
         """From the options (the key file read by preflight); refuses in one
         line when no address to advertise can be found."""
         advertised = options.get("advertised")
@@ -86,32 +86,32 @@ class Cluster:
         if not self.port:
             self.port = port
 
-    def surface(
+    def services(
         self, reactor: IReactor, top: Any, gateway: Any, stateDir: Path, idleTimeout: float
     ) -> Any:
-        """The web's L{mcpgateway.web.surfaces.ClusterSurface} for C{gateway};
+        """The web's L{mcpgateway.web.teamcluster.ClusterServices} for C{gateway};
         the connection pool to the peers is closed when C{top} stops. The
         ids of the sessions that end here are kept (C{idleTimeout} seconds,
         in the state directory, written last at stop) so none is rebuilt
         from its sealed id."""
         from twisted.web.client import HTTPConnectionPool
 
-        from mcpgateway.cluster.forward import Forwarder, peerAgent
+        from mcpgateway.cluster.forward import PeerForwarder, peerAgent
         from mcpgateway.cluster.peer import PeerSeal
         from mcpgateway.cluster.routing import ENDED_FILE, ClusterSessions, EndedSessions
-        from mcpgateway.web.surfaces import ClusterSurface
+        from mcpgateway.web.teamcluster import ClusterServices
 
         pool = HTTPConnectionPool(reactor, persistent=True)
         pool.maxPersistentPerHost = 32
         pool.cachedConnectionTimeout = 30  # under a peer's 60 s idle timeout
         agent = peerAgent(reactor, pool, FORWARD_CONNECT_TIMEOUT)
         peers = PeerSeal(self.keys[-1], self.replica, reactor)
-        forwarder = Forwarder(agent, reactor, peers)
+        forwarder = PeerForwarder(agent, reactor, peers)
         ended = EndedSessions(reactor, keepFor=idleTimeout, path=stateFile(stateDir, ENDED_FILE))
         sessions = ClusterSessions(gateway, self.sealer, forwarder, self.address, ended=ended)
         gateway.sessionEnded = lambda session: sessions.sessionEnded(session.id)
         _PeerPool(pool, ended).setServiceParent(top)
-        return ClusterSurface(
+        return ClusterServices(
             sessions, forwarder, peers, self.replica, lambda: self.url, self.taskIds()
         )
 

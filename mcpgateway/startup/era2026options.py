@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mcpgateway.protocol import limits
+from mcpgateway.protocol import bounds
 
 Coerce = Callable[[str], Any]
 
@@ -25,7 +25,7 @@ def era2026Parameters(positiveInt: Coerce, positiveFloat: Coerce) -> list[list[A
         [
             "max-era2026-in-flight",
             None,
-            limits.MAX_ERA2026_IN_FLIGHT,
+            bounds.MAX_ERA2026_IN_FLIGHT,
             "Most MCP 2026-07-28 requests and listen streams one endpoint may have waiting"
             " (-32004 beyond).",
             positiveInt,
@@ -33,7 +33,7 @@ def era2026Parameters(positiveInt: Coerce, positiveFloat: Coerce) -> list[list[A
         [
             "era2026-input-timeout",
             None,
-            limits.ERA2026_INPUT_TIMEOUT,
+            bounds.ERA2026_INPUT_TIMEOUT,
             "Seconds an MCP 2026-07-28 call waits for its client's input_required answer;"
             " then the child's questions are declined and its call cancelled.",
             positiveFloat,

@@ -21,7 +21,7 @@ from twisted.python import usage
 
 from mcpgateway.ops.auditexport import syslogTarget
 from mcpgateway.ops.auditkey import KEY_HELP as AUDIT_KEY_HELP
-from mcpgateway.protocol import limits
+from mcpgateway.protocol import bounds
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.paths import (
     API_TOKEN_ENV,
@@ -230,63 +230,63 @@ class Options(usage.Options):
         [
             "max-body",
             None,
-            limits.MAX_BODY,
+            bounds.MAX_BODY,
             "Largest accepted POST body, in bytes (413 beyond).",
             _positiveInt,
         ],
         [
             "max-batch",
             None,
-            limits.MAX_BATCH,
+            bounds.MAX_BATCH,
             "Most messages in one JSON-RPC batch (413 beyond).",
             _positiveInt,
         ],
         [
             "max-depth",
             None,
-            limits.MAX_DEPTH,
+            bounds.MAX_DEPTH,
             "Deepest nesting of arrays and objects in a message (-32700 beyond).",
             _positiveInt,
         ],
         [
             "max-number-digits",
             None,
-            limits.MAX_NUMBER_DIGITS,
+            bounds.MAX_NUMBER_DIGITS,
             "Longest JSON number, in characters (-32700 beyond; below 4300).",
             _positiveInt,
         ],
         [
             "max-in-flight",
             None,
-            limits.MAX_IN_FLIGHT_PER_SESSION,
+            bounds.MAX_IN_FLIGHT_PER_SESSION,
             "Most requests one session may have waiting for a child (-32004 beyond).",
             _positiveInt,
         ],
         [
             "header-timeout",
             None,
-            limits.HEADER_TIMEOUT,
+            bounds.HEADER_TIMEOUT,
             "Seconds a request's headers may take to arrive (408 beyond).",
             _positiveFloat,
         ],
         [
             "max-connections-per-peer",
             None,
-            limits.MAX_CONNECTIONS_PER_PEER,
+            bounds.MAX_CONNECTIONS_PER_PEER,
             "Most open connections from one address (503 beyond).",
             _positiveInt,
         ],
         [
             "keepalive-interval",
             None,
-            limits.KEEPALIVE_INTERVAL,
+            bounds.KEEPALIVE_INTERVAL,
             "Seconds of silence after which an SSE stream gets a keep-alive comment.",
             _positiveFloat,
         ],
         [
             "poll-spin",
             None,
-            limits.POLL_SPIN,
+            bounds.POLL_SPIN,
             "Microseconds the gateway keeps polling for its next event before it sleeps, after"
             " six quick waits in a row (each under twice as long) while it serves at most one"
             " request (a chain of quick calls: it spares a wake-up per hop). 0 never polls; on"
@@ -297,7 +297,7 @@ class Options(usage.Options):
         [
             "max-suspended-calls",
             None,
-            limits.MAX_SUSPENDED_CALLS,
+            bounds.MAX_SUSPENDED_CALLS,
             "Most MCP 2026-07-28 calls of one server waiting for their client's input_required"
             " answer (-32004 beyond).",
             _positiveInt,
@@ -305,14 +305,14 @@ class Options(usage.Options):
         [
             "max-sessions",
             None,
-            limits.MAX_SESSIONS,
+            bounds.MAX_SESSIONS,
             "Most live sessions, every endpoint together (HTTP 503 with Retry-After beyond).",
             _positiveInt,
         ],
         [
             "max-sessions-per-principal",
             None,
-            limits.MAX_SESSIONS_PER_PRINCIPAL,
+            bounds.MAX_SESSIONS_PER_PRINCIPAL,
             "Most live sessions of one authenticated caller (HTTP 503 with Retry-After beyond,"
             " when none of its own is idle; room is made only among the caller's own sessions)."
             " Without authentication it does not apply (every caller is the same one).",
@@ -321,7 +321,7 @@ class Options(usage.Options):
         [
             "result-store-bytes",
             None,
-            limits.RESULT_STORE_BYTES,
+            bounds.RESULT_STORE_BYTES,
             "Bytes the aggregate endpoint may keep of large tool results for get_result,"
             " across all sessions (the oldest are dropped first).",
             _positiveInt,
@@ -602,7 +602,7 @@ class Options(usage.Options):
             interface = self["interface"].replace(":", "\\:")
             self["endpoint"] = f"tcp:{number}:interface={interface}"
         try:
-            self["limits"] = limits.Limits(
+            self["limits"] = bounds.MessageBounds(
                 maxBody=self["max-body"],
                 maxBatch=self["max-batch"],
                 maxDepth=self["max-depth"],

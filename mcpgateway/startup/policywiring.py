@@ -53,7 +53,7 @@ def wireAggregatePolicy(gate: Any, gateway: Any) -> None:
     gateway.aggregateSide.aggregator.memberPolicy = PolicyMembers(gate, gateway.pools)
 
 
-def namesDecided(options: Any, gatewayLimits: Callable[[], str]) -> Callable[[], bool]:
+def namesDecided(options: Any, gatewayQuotas: Callable[[], str]) -> Callable[[], bool]:
     """Whether a call's name is decided before the call reaches its
     server's router, so that its child lists first
     (L{mcpgateway.core.toolgate}): always with C{--policy}; while the
@@ -61,7 +61,7 @@ def namesDecided(options: Any, gatewayLimits: Callable[[], str]) -> Callable[[],
     read from its entry by its gate)."""
     if options.get("policy"):
         return lambda: True
-    return lambda: bool(gatewayLimits())
+    return lambda: bool(gatewayQuotas())
 
 
 def wirePolicy(options: Any, reactor: IReactorTime, top: Any) -> Any:

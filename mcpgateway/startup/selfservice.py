@@ -123,7 +123,7 @@ class BuiltinServer:
     @property
     def url(self) -> str | None:
         """The gateway's URL on this host, once its port is known."""
-        from mcpgateway.ops.locate import gatewayUrl
+        from mcpgateway.ops.gatewayprobe import gatewayUrl
 
         if self._port is None:
             return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from mcpgateway.core.tasks.manager import TaskLimits
+from mcpgateway.core.tasks.manager import TaskTerms
 
 Coerce = Callable[[str], Any]
 
@@ -17,7 +17,7 @@ def taskParameters(
 ) -> list[list[Any]]:
     """The C{optParameters} entries of the task options (the coercions are
     the command line's own)."""
-    defaults = TaskLimits()
+    defaults = TaskTerms()
     return [
         [
             "task-after",
@@ -68,9 +68,9 @@ def taskParameters(
     ]
 
 
-def taskLimits(options: Mapping[str, Any]) -> TaskLimits:
+def taskTerms(options: Mapping[str, Any]) -> TaskTerms:
     """The limits the options say."""
-    return TaskLimits(
+    return TaskTerms(
         after=float(options["task-after"]),
         ttl=float(options["task-ttl"]),
         maxTasks=int(options["max-tasks"]),

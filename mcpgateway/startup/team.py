@@ -17,8 +17,8 @@ from mcpgateway.runtime import logs
 if TYPE_CHECKING:
     from mcpgateway.runtime.reactortype import IReactor
     from mcpgateway.startup.preflight import Preflight
-    from mcpgateway.web.surfaces import TeamSurface
-from mcpgateway.startup.cluster import Cluster
+    from mcpgateway.web.teamcluster import TeamServices
+from mcpgateway.startup.cluster import ClusterWiring
 from mcpgateway.startup.options import Options
 from mcpgateway.startup.process import refuse, threadRunner
 
@@ -59,14 +59,14 @@ def wireTeam(
     top: Any,
     gateway: Any,
     secret: bytes | None,
-    cluster: Cluster | None = None,
-) -> TeamSurface:
+    cluster: ClusterWiring | None = None,
+) -> TeamServices:
     """A team gateway's door (docs/guide/team.md): the authentication gate (a
     tokens file, or an OAuth issuer's JWTs), the per-principal limits and
     the audit log; their services (polling, key fetching, the log file)
     start with the tree, after daemonizing. A cluster replica's door also
     takes its peers' forwarded requests (docs/guide/cluster.md)."""
-    from mcpgateway.web.surfaces import TeamSurface
+    from mcpgateway.web.teamcluster import TeamServices
 
     authStatus: Any = None
     gate: Any = None
@@ -113,7 +113,7 @@ def wireTeam(
     if cluster is not None:
         from twisted.logger import Logger
 
-        clustered = cluster.surface(
+        clustered = cluster.services(
             reactor, top, gateway, pre.stateDir, float(options["idle-timeout"])
         )
         log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
@@ -123,7 +123,7 @@ def wireTeam(
             url=cluster.url if cluster.port else f"{cluster.host}:<listening port>",
             count=len(cluster.keys),
         )
-    surface = TeamSurface(gate, quota, audit, status, clustered, bool(options["public-health"]))
+    surface = TeamServices(gate, quota, audit, status, clustered, bool(options["public-health"]))
     if gate is not None:  # without authentication every caller uses the CLI's login
         pages = wireUpstreamLogin(options, pre, reactor, gateway, authStatus)
         if pages is not None:

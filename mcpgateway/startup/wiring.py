@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.application.service import IService
 
-from mcpgateway.protocol import limits
+from mcpgateway.protocol import bounds
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.paths import (
     stateFile,
@@ -47,9 +47,9 @@ if TYPE_CHECKING:
     from mcpgateway.runtime.reactortype import IReactor
     from mcpgateway.startup.preflight import Preflight
     from mcpgateway.web.app import GatewaySite
-    from mcpgateway.web.surfaces import TeamSurface
+    from mcpgateway.web.teamcluster import TeamServices
 from mcpgateway.startup.childwiring import adoptionFor, childSender, wardenFor, wireAdoption
-from mcpgateway.startup.cluster import Cluster
+from mcpgateway.startup.cluster import ClusterWiring
 from mcpgateway.startup.endpoints import (
     endpointInterface,
     isLoopbackEndpoint,
@@ -84,7 +84,7 @@ class Wiring:
     """A restart's link to its predecessor (L{_successor}), or C{None}."""
     secret: bytes | None = None
     """The key of workspace routes and credential headers."""
-    cluster: Cluster | None = None
+    cluster: ClusterWiring | None = None
     selfService: BuiltinServer | None = None
     """C{--self-service}'s built-in server, or C{None}."""
 
@@ -107,7 +107,7 @@ def makeService(options: Options, reactor: IReactor | None = None) -> IService:
         pre = preflight(options, _interfaceOf(options))
     except PreflightError as e:
         refuse(str(e))
-    cluster = Cluster.of(options, pre) if pre.clusterKeys else None
+    cluster = ClusterWiring.of(options, pre) if pre.clusterKeys else None
     secret = cluster.secret if cluster is not None else _workspaceSecret(pre)
     top = _root(options, pre, reactor)
     if pre.logFile is not None:
@@ -124,7 +124,7 @@ def makeService(options: Options, reactor: IReactor | None = None) -> IService:
     wiring = Wiring(options, pre, reactor, top, successor, secret, cluster, selfService)
     gateway, configService = _gatewayAndConfig(wiring)
     team = wireTeam(options, pre, reactor, top, gateway, secret, cluster)
-    team.callLimits = _callLimits(reactor, gateway, configService)
+    team.callQuotas = _callQuotas(reactor, gateway, configService)
     team.requestPolicy = wirePolicy(options, reactor, top)
     wireAggregatePolicy(team.requestPolicy, gateway)
     if selfService is not None:
@@ -135,19 +135,19 @@ def makeService(options: Options, reactor: IReactor | None = None) -> IService:
     if options["manhole"] or options["manhole-ssh"] is not None:
         _manhole(options, pre, reactor, gateway, top).setServiceParent(top)
     from mcpgateway.ops.heap import HeapTrim
-    from mcpgateway.runtime.gctuning import CollectorTuning
+    from mcpgateway.runtime.gctuning import GcTuning
 
-    CollectorTuning(reactor).setServiceParent(top)  # last: it freezes what start-up left alive
+    GcTuning(reactor).setServiceParent(top)  # last: it freezes what start-up left alive
     HeapTrim(reactor).setServiceParent(top)  # then the C heap's free pages go back
     return top
 
 
-def _callLimits(reactor: IReactor, gateway: Any, configService: Any) -> Any:
+def _callQuotas(reactor: IReactor, gateway: Any, configService: Any) -> Any:
     """The rate limits and quotas of calls the config sets
-    (L{mcpgateway.governance.limitsgate}), read again on every reload."""
-    from mcpgateway.governance.limitsgate import forGateway
+    (L{mcpgateway.governance.quotagate}), read again on every reload."""
+    from mcpgateway.governance.quotagate import forGateway
 
-    return forGateway(reactor, gateway, configService.gatewayLimits)
+    return forGateway(reactor, gateway, configService.gatewayQuotas)
 
 
 OTEL_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
@@ -460,7 +460,7 @@ def _gatewaySettings(
     reactor: IReactor,
     environ: Mapping[str, str],
     successor: Any,
-    cluster: Cluster | None,
+    cluster: ClusterWiring | None,
     promotions: PromotionStore,
     configService: ConfigService,
 ) -> GatewaySettings:
@@ -513,12 +513,12 @@ def _gatewaySettings(
         # start-ups answered from the saved catalogs (docs/guide/lifecycle.md)
         lazyStart=not options["no-lazy-start"],
         # a policy or rate limits decide a call's name: its child lists first (docs/guide/policy.md)
-        listFirst=namesDecided(options, configService.gatewayLimits),
+        listFirst=namesDecided(options, configService.gatewayQuotas),
     )
 
 
 def _tasks(
-    options: Options, pre: Preflight, reactor: IReactor, cluster: Cluster | None
+    options: Options, pre: Preflight, reactor: IReactor, cluster: ClusterWiring | None
 ) -> TaskManager:
     """The tasks of the gateway, in C{<task-dir>/tasks.journal} (read when
     the service tree starts: L{mcpgateway.core.tasks.keeping.TaskKeeping}).
@@ -528,7 +528,7 @@ def _tasks(
     from mcpgateway.core.tasks.archive import TaskArchive, journalName
     from mcpgateway.core.tasks.manager import TaskManager
     from mcpgateway.core.tasks.store import TaskStore
-    from mcpgateway.startup.taskoptions import taskLimits
+    from mcpgateway.startup.taskoptions import taskTerms
 
     directory = pre.stateDir
     if options["task-dir"]:
@@ -538,7 +538,7 @@ def _tasks(
     replica = None if cluster is None else cluster.replica
     store = TaskStore(directory / journalName(replica), options["task-result-bytes"])
     if cluster is None:
-        return TaskManager(store, reactor, taskLimits(options))
+        return TaskManager(store, reactor, taskTerms(options))
     sealer = cluster.taskIds()
 
     def labelOf(taskId: str, server: str, scope: str, principal: str) -> str | None:
@@ -546,7 +546,7 @@ def _tasks(
         return None if owner is None else owner.label
 
     archive = TaskArchive(directory, cluster.replica, labelOf, store.now)
-    return TaskManager(store, reactor, taskLimits(options), sealer.newId, archive)
+    return TaskManager(store, reactor, taskTerms(options), sealer.newId, archive)
 
 
 def _operations(
@@ -592,7 +592,7 @@ def _pollSpin(
     log.info("twisted: {twisted}, reactor: {reactor}", twisted=twisted, reactor=kind)
     spinBeforeWaiting = None if twisted == STOCK else getattr(reactor, "spinBeforeWaiting", None)
     if spinBeforeWaiting is None:  # Twisted's own reactor: it never spins
-        if microseconds != limits.POLL_SPIN:
+        if microseconds != bounds.POLL_SPIN:
             log.info(
                 "--poll-spin does nothing on this reactor ({reactor}): it is the gateway's"
                 " own reactor's (--reactor=mcpgateway, as `mcpgateway start` runs it)",
@@ -617,7 +617,7 @@ def _listener(
     wiring: Wiring,
     gateway: Gateway,
     configService: ConfigService,
-    team: TeamSurface | None = None,
+    team: TeamServices | None = None,
 ) -> tuple[ListenerService, GatewaySite]:
     """The HTTP side on C{--port} (or on the socket a restart's predecessor
     passed down): the MCP endpoints (credential headers keyed with the

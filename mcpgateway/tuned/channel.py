@@ -21,7 +21,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import INonQueuedRequestFactory
 
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.protocol.limits import MAX_BODY
+from mcpgateway.protocol.bounds import MAX_BODY
 from mcpgateway.tuned.headers import GatewayHeaders
 from mcpgateway.tuned.httpreader import Message, RequestReader
 from mcpgateway.tuned.request import responseHead
@@ -55,7 +55,7 @@ parsed ahead of a response in progress; the rest waits as bytes."""
 
 
 class GatewayChannel(ChannelBounds):
-    """An HTTP/1.1 connection held to the site's L{mcpgateway.protocol.limits.Limits}: a request's
+    """An HTTP/1.1 connection held to the site's L{mcpgateway.protocol.bounds.MessageBounds}: a request's
     headers must be complete within C{headerTimeout} seconds of its first
     byte, and its body must keep coming (L{ChannelBounds.bodyLate}: no pause of
     L{BODY_STALL_TIMEOUT} seconds, L{BODY_MIN_RATE} bytes a second after

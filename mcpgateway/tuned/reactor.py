@@ -62,7 +62,7 @@ from typing import Any
 from twisted.internet.epollreactor import EPollReactor
 from twisted.logger import Logger
 
-from mcpgateway.protocol.limits import POLL_SPIN
+from mcpgateway.protocol.bounds import POLL_SPIN
 from mcpgateway.runtime import logs
 
 AVAILABLE = hasattr(select, "epoll")

@@ -41,7 +41,7 @@ from twisted.web.server import version
 
 from mcpgateway.runtime.twistedprivate import IEncodingResource
 from mcpgateway.tuned.headers import GatewayHeaders, canonical
-from mcpgateway.web.plumbing.bodylimit import BodyLimitedRequest
+from mcpgateway.web.plumbing.bodybound import BodyBoundedRequest
 
 _QUESTION = ord("?")
 """A byte looked for in a path as an C{int}: C{bytes} looks for an C{int}
@@ -86,7 +86,7 @@ class _HttpDate:
 _HTTP_DATE = _HttpDate()
 
 
-class GatewayRequest(BodyLimitedRequest):
+class GatewayRequest(BodyBoundedRequest):
     """A request that stops storing its body past C{bodyLimit} bytes, made
     and answered with less work than Twisted's (see the module)."""
 

@@ -12,12 +12,12 @@ surface (the Klein app of C{/api/v1}, and L{mcpgateway.web.pages.reports.Reports
 for C{/sessions} and C{/metrics}), which is loaded on first use: a gateway
 that only serves MCP traffic and C{mcpgateway status} never imports Klein
 (about 5 MB).
-L{makeSite} builds the C{Site} within a L{Limits}: a request class that caps
+L{makeSite} builds the C{Site} within a L{MessageBounds}: a request class that caps
 body sizes, and a channel that gives a request's headers a deadline and caps
 the connections of one peer address. A path that is not UTF-8 is refused
 before it can reach Klein.
 
-A team gateway (docs/guide/team.md) puts a L{TeamSurface} in front: every MCP
+A team gateway (docs/guide/team.md) puts a L{TeamServices} in front: every MCP
 request passes a door (the authentication gate, whose refusal never reaches
 a pool; the principal it finds is kept on the request's context,
 L{mcpgateway.web.plumbing.requestcontext}; one audit record when the request
@@ -28,7 +28,7 @@ only that the gateway lives (L{mcpgateway.web.pages.liveness}). An MCP path no
 server, route or aggregate endpoint answers is authenticated first, as a
 real one is: no caller without a valid token learns which exist.
 
-A replica of a cluster (docs/guide/cluster.md) puts a L{ClusterSurface} on that
+A replica of a cluster (docs/guide/cluster.md) puts a L{ClusterServices} on that
 surface: the door looks for a peer's C{Mcp-Gateway-Peer} header first (a
 valid one is the principal, with neither the token gate nor the limits:
 the replica the client reached checked and counted it; an invalid one is
@@ -54,7 +54,7 @@ from twisted.web.server import Site
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.era2026.types import Era2026Gateway
 from mcpgateway.core.gateway.gateway import Gateway
-from mcpgateway.protocol.limits import Limits
+from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.twistedprivate import GenericHTTPChannelProtocol
 from mcpgateway.tuned.httpreader import checkInstalled
@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     pass  # loaded at the page's first request
 from mcpgateway.tuned.channel import IDLE_CONNECTION_TIMEOUT, ConnectionGuard, GatewayChannel
 from mcpgateway.web.root import GatewayRoot, ResourceFactory
-from mcpgateway.web.surfaces import TeamSurface
+from mcpgateway.web.teamcluster import TeamServices
 
 _log = Logger(observer=logs.observer, namespace="mcpgateway.web.app")
 
@@ -101,7 +101,7 @@ class GatewaySite(Site):
         self,
         resource: IResource,
         clock: IReactorTime,
-        limits: Limits,
+        limits: MessageBounds,
         clientErrors: ClientErrors,
         flusher: TurnFlusher | None = None,
     ) -> None:
@@ -200,10 +200,10 @@ def makeSite(
     loopbackOnly: bool = True,
     maxBody: int | None = None,
     api: ResourceFactory | None = None,
-    limits: Limits | None = None,
+    limits: MessageBounds | None = None,
     keys: WorkspaceKeys | None = None,
     era2026: Era2026Gateway | None = None,
-    team: TeamSurface | None = None,
+    team: TeamServices | None = None,
     flusher: TurnFlusher | None = None,
     twisted: str | None = None,
 ) -> GatewaySite:
@@ -220,15 +220,15 @@ def makeSite(
     if not stock:
         checkInstalled()
     if limits is None:
-        limits = Limits()
+        limits = MessageBounds()
     if maxBody is not None and maxBody != limits.maxBody:
         limits = replace(limits, maxBody=maxBody)
     bodyBytes = limits.maxBody
 
-    class LimitedRequest(GatewayRequest):
+    class BoundedRequest(GatewayRequest):
         bodyLimit = bodyBytes
 
-    class LimitedStockRequest(StockRequest):
+    class BoundedStockRequest(StockRequest):
         bodyLimit = bodyBytes
 
     clientErrors = ClientErrors(clock)
@@ -236,7 +236,7 @@ def makeSite(
     kind = StockSite if stock else GatewaySite
     site = kind(root, clock, limits, clientErrors, flusher)
     site.gateway = gateway
-    site.requestFactory = LimitedStockRequest if stock else LimitedRequest
+    site.requestFactory = BoundedStockRequest if stock else BoundedRequest
     site.displayTracebacks = False
     return site
 

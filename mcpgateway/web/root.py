@@ -29,7 +29,7 @@ from mcpgateway.core.era2026.types import Era2026Gateway
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.governance.decision import Decision
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.protocol.limits import Limits
+from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.runtime import logs
 from mcpgateway.web.endpoints.aggregate import (
     AggregateBackend,
@@ -50,12 +50,12 @@ from mcpgateway.web.plumbing.requestcontext import contextOf
 if TYPE_CHECKING:
     from mcpgateway.ops.audit import AuditSink  # loaded with a team's audit log
     from mcpgateway.web.pages.statuspage import StatusPage  # loaded at the page's first request
-from mcpgateway.web.surfaces import PEER_HEADER, ClusterSurface, Gate, TeamSurface
+from mcpgateway.web.teamcluster import PEER_HEADER, ClusterServices, Gate, TeamServices
 
 ResourceFactory = Callable[[], IResource]
 
 
-class _Refused(Resource):
+class _RefusedResource(Resource):
     isLeaf = True
 
     def __init__(
@@ -82,7 +82,7 @@ class _GatedRefusal(Resource):
 
     isLeaf = True
 
-    def __init__(self, refused: _Refused, gate: Gate) -> None:
+    def __init__(self, refused: _RefusedResource, gate: Gate) -> None:
         super().__init__()
         self._refused = refused
         self._gate = gate
@@ -99,7 +99,7 @@ class _GatedRefusal(Resource):
         return self._refused.render(request)
 
 
-def managementResource(gateway: Gateway, team: TeamSurface | None = None) -> IResource:
+def managementResource(gateway: Gateway, team: TeamServices | None = None) -> IResource:
     """C{/sessions} and C{/metrics} (L{mcpgateway.web.pages.reports}), made on the
     first request for them; the session DELETEs' Klein routes
     (L{mcpgateway.web.admin.sessionends}) on the first DELETE."""
@@ -170,7 +170,7 @@ class _Door(Resource):
         endpoint: McpEndpoint,
         server: str,
         scope: str,
-        team: TeamSurface,
+        team: TeamServices,
         clock: IReactorTime,
         aggregate: bool = False,
     ) -> None:
@@ -206,7 +206,7 @@ class _Door(Resource):
             return later(request, verdict, lambda v: self._decided(request, v))
         return self._decided(request, verdict)
 
-    def _fromPeer(self, request: Request, cluster: ClusterSurface, value: bytes) -> bytes | int:
+    def _fromPeer(self, request: Request, cluster: ClusterServices, value: bytes) -> bytes | int:
         """A request another replica forwarded: its C{Mcp-Gateway-Peer}
         header is the principal (the token gate and the limits were the
         forwarding replica's), or 401."""
@@ -354,11 +354,11 @@ class GatewayRoot(Resource):
         clock: IReactorTime,
         loopbackOnly: bool,
         api: ResourceFactory | None = None,
-        limits: Limits | None = None,
+        limits: MessageBounds | None = None,
         clientErrors: ClientErrors | None = None,
         keys: WorkspaceKeys | None = None,
         era2026: Era2026Gateway | None = None,
-        team: TeamSurface | None = None,
+        team: TeamServices | None = None,
     ) -> None:
         """
         @param keys: what credential sets (C{X-Mcp-Env-*} headers) are keyed
@@ -369,9 +369,9 @@ class GatewayRoot(Resource):
             (C{None}: none, as on loopback).
         """
         super().__init__()
-        self.team = team if team is not None else TeamSurface()
+        self.team = team if team is not None else TeamServices()
         self._era2026 = era2026
-        self._limits = limits if limits is not None else Limits()
+        self._limits = limits if limits is not None else MessageBounds()
         self._keys = keys if keys is not None else WorkspaceKeys(os.urandom(32))
         self.clientErrors = clientErrors if clientErrors is not None else ClientErrors(clock)
         self._apiFactory = api
@@ -476,7 +476,7 @@ class GatewayRoot(Resource):
         after the endpoints were made, and changed by tests): it builds its
         steps again only when one changed."""
         team = self.team
-        endpoint.govern(team.callLimits, team.requestPolicy, team.active)
+        endpoint.govern(team.callQuotas, team.requestPolicy, team.active)
 
     def endEra2026Streams(self, reason: str) -> int:
         """End every open 2026-07-28 listen stream with its graceful result
@@ -505,7 +505,7 @@ class GatewayRoot(Resource):
             return self.team.upstreamLogin
         refusal = checkOrigin(request, self._loopbackOnly, self.team.gate is not None)
         if refusal is not None:
-            return _Refused(*refusal, self.clientErrors)
+            return _RefusedResource(*refusal, self.clientErrors)
         if path == b".well-known" and isCardPath(request.postpath):
             request.prepath.extend(request.postpath[:2])  # SEP-2127's draft
             del request.postpath[:2]
@@ -520,7 +520,7 @@ class GatewayRoot(Resource):
                     return _Door(endpoint, name, key if tilde else "", self.team, self._clock)
                 return endpoint
             if tilde and name in self._gateway.pools:
-                refused = _Refused(
+                refused = _RefusedResource(
                     404,
                     f"no route {key[:64]!r} on server {name[:64]!r}: no workspace of its"
                     " config has that key (the project's entry may be gone, or the state"
@@ -528,7 +528,7 @@ class GatewayRoot(Resource):
                     self.clientErrors,
                 )
             else:
-                refused = _Refused(
+                refused = _RefusedResource(
                     404,
                     f"no server named {name[:64]!r} (GET /health lists the servers)",
                     self.clientErrors,
@@ -539,7 +539,7 @@ class GatewayRoot(Resource):
             where = aggregatePath(path.decode("utf-8", "replace"), request.postpath)
             aggregate = self._aggregate(where) if where is not None else None
             if aggregate is None:
-                refused = _Refused(
+                refused = _RefusedResource(
                     404,
                     "no such aggregate endpoint: /mcp serves every server, /mcp/search"
                     " searches them, /mcp/<name> the endpoints of aggregate.json",
@@ -577,7 +577,7 @@ class GatewayRoot(Resource):
             return gate.metadata()
         if not _isUtf8(path, request.postpath):
             # Klein would log a traceback and answer in plain text.
-            return _Refused(
+            return _RefusedResource(
                 400, "the path is not UTF-8 (after percent-decoding)", self.clientErrors
             )
         from mcpgateway.web.pages.statuspage import CsrfRefused, csrfRefusal
@@ -619,7 +619,7 @@ class GatewayRoot(Resource):
                 self._clock,
                 controls=self._apiFactory is not None,
                 stderrShown=self._stderrShown,
-                limits=lambda: self.team.callLimits,
+                limits=lambda: self.team.callQuotas,
             )
         return self._status
 

@@ -17,7 +17,7 @@ from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.http import GatewayClient
 from mcpgateway.cli.main import makeParser
 from mcpgateway.cli.output import CliError, Output
-from mcpgateway.ops.locate import GatewayProbe
+from mcpgateway.ops.gatewayprobe import GatewayProbe
 from tests.fixtures.registry_server import RecordedRegistry
 from tests.registry.support import ROOT, recordedFetch
 

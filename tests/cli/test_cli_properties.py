@@ -17,7 +17,7 @@ from mcpgateway.cli.clientconfig import _entries, classifyEntries, gatewayEntrie
 from mcpgateway.cli.main import _commandOf, makeParser
 from mcpgateway.cli.output import UsageError
 from mcpgateway.cli.status import renderStatus, serverNotes
-from mcpgateway.ops.locate import GatewayProbe
+from mcpgateway.ops.gatewayprobe import GatewayProbe
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),

@@ -18,7 +18,7 @@ from mcpgateway.cli.checks import Check, DoctorContext
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.doctor import DOCTOR_CHECKS, runChecks
 from mcpgateway.cli.output import LEGEND
-from mcpgateway.ops.locate import probe
+from mcpgateway.ops.gatewayprobe import probe
 from mcpgateway.ops.statedir import STATE_FILE
 from mcpgateway.runtime.paths import LOG_FILE, NPX_CACHE_FILE, OVERRIDES_FILE, USER_BACKUP
 from tests.cli.support import (

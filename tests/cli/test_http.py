@@ -18,7 +18,7 @@ import pytest
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.http import GatewayClient
 from mcpgateway.cli.output import CliError
-from mcpgateway.ops.locate import GatewayProbe
+from mcpgateway.ops.gatewayprobe import GatewayProbe
 from tests.cli.support import EVENTS, HEALTH, SESSIONS, Cli, sse, writeState
 from tests.support.cli.http import FakeOpener
 

@@ -17,7 +17,7 @@ import pytest
 from mcpgateway.cli import main
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.main import makeParser
-from mcpgateway.ops.locate import resolveStateDir
+from mcpgateway.ops.gatewayprobe import resolveStateDir
 from tests.cli.support import Cli, FakeGateway, api
 
 # -- the command line --------------------------------------------------------------------

@@ -18,7 +18,7 @@ from mcpgateway.cli.registry import (
     runSearch,
     runShow,
 )
-from mcpgateway.registry.client import Answer, RegistryError
+from mcpgateway.registry.client import RegistryAnswer, RegistryError
 from tests.fixtures.registry_server import RecordedRegistry
 from tests.registry.support import ROOT, document, recordedFetch
 
@@ -82,7 +82,7 @@ def test_search_prints_a_table() -> None:
 def test_search_cuts_a_long_description_and_escapes_control_characters() -> None:
     long = document(name="a.b/c\x1b[2J", description="x" * 80)
     seams = RegistrySeams(
-        fetch=lambda url: Answer(200, json.dumps({"servers": [long]}).encode()), environ={}
+        fetch=lambda url: RegistryAnswer(200, json.dumps({"servers": [long]}).encode()), environ={}
     )
     stdout = io.StringIO()
     runSearch(
@@ -120,9 +120,9 @@ def test_search_as_json() -> None:
 def test_the_registry_comes_from_the_option_then_the_environment() -> None:
     urls: list[str] = []
 
-    def fetch(url: str) -> Answer:
+    def fetch(url: str) -> RegistryAnswer:
         urls.append(url)
-        return Answer(200, b'{"servers": []}')
+        return RegistryAnswer(200, b'{"servers": []}')
 
     seams = RegistrySeams(fetch=fetch, environ={"MCPGATEWAY_REGISTRY": "https://mirror.test/v0"})
     out = Output(False, io.StringIO(), io.StringIO())
@@ -138,14 +138,14 @@ def test_the_registry_comes_from_the_option_then_the_environment() -> None:
 
 
 def test_a_registry_that_fails_is_one_line() -> None:
-    def unreachable(url: str) -> Answer:
+    def unreachable(url: str) -> RegistryAnswer:
         raise RegistryError(f"no answer from {url}: connection refused")
 
     run = Run()
     run.seams.fetch = unreachable
     with pytest.raises(CliError, match=r"no answer from .*: connection refused"):
         run("registry", "search", "x")
-    run.seams.fetch = lambda url: Answer(200, b"<html>")
+    run.seams.fetch = lambda url: RegistryAnswer(200, b"<html>")
     with pytest.raises(CliError, match="did not answer JSON"):
         run("registry", "search", "x")
     with pytest.raises(CliError, match="must be an http"):

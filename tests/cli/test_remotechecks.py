@@ -8,7 +8,7 @@ from typing import Any
 
 from mcpgateway.cli.checks import DoctorContext
 from mcpgateway.cli.remotechecks import checkRemoteLogins
-from mcpgateway.ops.locate import GatewayProbe
+from mcpgateway.ops.gatewayprobe import GatewayProbe
 from mcpgateway.remote.oauth.tokens import TokenStore, UpstreamGrant
 
 REMOTE = {"transport": "http", "url": "https://mcp.example.com/mcp"}

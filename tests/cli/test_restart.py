@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mcpgateway.cli.context import CliContext
-from mcpgateway.ops.locate import GatewayProbe
+from mcpgateway.ops.gatewayprobe import GatewayProbe
 from mcpgateway.runtime.paths import LOG_FILE
 from tests.cli.support import run
 from tests.support.cli.restart import NEW, OLD, Scene

@@ -12,7 +12,7 @@ from typing import Any
 from mcpgateway.cli.main import makeParser
 from mcpgateway.cli.sandboxrefusals import SHOWN, refusalNotes
 from mcpgateway.cli.status import renderStatus
-from mcpgateway.ops.locate import GatewayProbe
+from mcpgateway.ops.gatewayprobe import GatewayProbe
 from tests.cli.support import HEALTH, Cli, FakeGateway, check
 
 TOLD = (

@@ -13,7 +13,7 @@ from typing import Any
 
 from mcpgateway.cli.status import renderStatus, workspacePaths
 from mcpgateway.config.workspaces import WorkspaceKeys
-from mcpgateway.ops.locate import GatewayProbe
+from mcpgateway.ops.gatewayprobe import GatewayProbe
 from mcpgateway.runtime.paths import ENV_FILE, OVERRIDES_FILE, WORKSPACE_KEY_FILE
 from tests.cli.support import HEALTH, Cli, FakeGateway, check
 

@@ -15,7 +15,7 @@ import pytest
 from mcpgateway import tap
 from mcpgateway.cli import service
 from mcpgateway.cli.context import CliContext
-from mcpgateway.ops.locate import GatewayProbe
+from mcpgateway.ops.gatewayprobe import GatewayProbe
 from mcpgateway.runtime import interpreter
 from tests.cli.support import Cli, FakeGateway, run
 

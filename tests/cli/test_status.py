@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mcpgateway.cli.output import LEGEND
 from mcpgateway.cli.status import renderStatus
-from mcpgateway.ops.locate import GatewayProbe
+from mcpgateway.ops.gatewayprobe import GatewayProbe
 from mcpgateway.runtime.paths import USER_BACKUP
 from tests.cli.support import (
     HEALTH,

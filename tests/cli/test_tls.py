@@ -18,7 +18,7 @@ import pytest
 from mcpgateway.cli import bridge as cli_bridge
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.http import GatewayClient, GatewayHTTPSHandler, loopbackOpener
-from mcpgateway.ops.locate import GatewayProbe, gatewayUrl
+from mcpgateway.ops.gatewayprobe import GatewayProbe, gatewayUrl
 from tests.cli.support import HEALTH, SERVERS, SESSIONS, Cli, check, run, writeState
 from tests.support.cli.http import FakeOpener
 from tests.support.cli.restart import NEW, OLD, Scene

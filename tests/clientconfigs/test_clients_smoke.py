@@ -26,7 +26,7 @@ from mcpgateway.clientconfigs.clients.mcpservers import ClaudeDesktop, Cursor
 from mcpgateway.clientconfigs.clientsource import ClientsSource, RestoreIncomplete
 from mcpgateway.clientconfigs.engine import AdoptionEngine
 from mcpgateway.config.watched import PlainFile
-from mcpgateway.ops.locate import resolveStateDir
+from mcpgateway.ops.gatewayprobe import resolveStateDir
 from mcpgateway.startup.preflight import preflight
 
 ENV = {"PATH": "/usr/bin:/bin"}

@@ -51,7 +51,7 @@ def facts(owned: bool = False, server: str = "fs") -> SessionFacts:
 @dataclass
 class FakeGateway:
     known: dict[str, Session] = field(default_factory=dict)
-    visits: list[tuple[str, SessionFacts, bool]] = field(default_factory=list)
+    rebuilt: list[tuple[str, SessionFacts, bool]] = field(default_factory=list)
     started: float = 1000.5  # after facts().created: a restart since
     clock: Clock = field(default_factory=Clock)
 
@@ -62,8 +62,8 @@ class FakeGateway:
     def get(self, sessionId: str) -> Session | None:
         return self.known.get(sessionId)
 
-    def visit(self, sessionId: str, facts: SessionFacts, owner: bool = False) -> Session | None:
-        self.visits.append((sessionId, facts, owner))
+    def rebuild(self, sessionId: str, facts: SessionFacts, owner: bool = False) -> Session | None:
+        self.rebuilt.append((sessionId, facts, owner))
         if facts.owned:
             return None  # its child is gone with its owner (or with the restart)
         session = Session(sessionId, facts.server, facts.protocolVersion, {}, {}, 0.0)
@@ -74,7 +74,7 @@ class FakeGateway:
 @dataclass
 class FakeGatewayView:
     """The fake gateway as routing sees it: its registry, its start, and
-    itself as the visitor (its own C{visits} records the visits)."""
+    itself as the visitor (its own C{rebuilt} records them)."""
 
     fake: FakeGateway
 
@@ -87,7 +87,7 @@ class FakeGatewayView:
         return self.fake.started
 
     @property
-    def visits(self) -> FakeGateway:
+    def foreignSessions(self) -> FakeGateway:
         return self.fake
 
 
@@ -137,13 +137,13 @@ def test_a_session_known_here_is_local_and_nothing_is_opened() -> None:
     t.gateway.known["sid"] = session
     assert t.resolve("sid") == Local(session)
     assert t.resolve("sid", fromPeer=True) == Local(session)
-    assert t.sealer.opened == [] and t.gateway.visits == []
+    assert t.sealer.opened == [] and t.gateway.rebuilt == []
 
 
 def test_an_id_that_does_not_open_is_not_found() -> None:
     t = Table()
     assert t.resolve("random-or-tampered") == NotFound()
-    assert t.gateway.visits == []
+    assert t.gateway.rebuilt == []
 
 
 def test_another_principals_or_routes_id_is_not_found() -> None:
@@ -153,7 +153,7 @@ def test_another_principals_or_routes_id_is_not_found() -> None:
     assert t.router.resolve("r2.x", "fs", "somekey", ALICE, False) == NotFound()
     assert t.router.resolve("r2.x", "other", "", ALICE, False) == NotFound()
     assert t.resolve("r2.x", principal=ANONYMOUS) == NotFound()
-    assert t.gateway.visits == []
+    assert t.gateway.rebuilt == []
 
 
 def test_sealed_by_us_and_unknown_is_taken_back_as_its_owner() -> None:
@@ -161,7 +161,7 @@ def test_sealed_by_us_and_unknown_is_taken_back_as_its_owner() -> None:
     t.sealer.ids["r1.x"] = (ME, facts())
     where = t.resolve("r1.x")
     assert isinstance(where, Local) and where.session.id == "r1.x"
-    assert t.gateway.visits == [("r1.x", facts(), True)]
+    assert t.gateway.rebuilt == [("r1.x", facts(), True)]
     assert (t.router.reclaimed, t.router.failedOver, t.router.forwards) == (1, 0, 0)
 
 
@@ -176,7 +176,7 @@ def test_owned_elsewhere_and_the_owner_alive_is_forwarded(owned: bool) -> None:
     t = Table()
     t.sealer.ids["r2.x"] = (PEER, facts(owned=owned))
     assert t.resolve("r2.x") == Forward(PEER)
-    assert t.gateway.visits == [] and t.router.forwards == 1
+    assert t.gateway.rebuilt == [] and t.router.forwards == 1
 
 
 def test_owner_down_and_a_shared_child_visits_here() -> None:
@@ -185,7 +185,7 @@ def test_owner_down_and_a_shared_child_visits_here() -> None:
     t.owners.down.add(PEER)
     where = t.resolve("r2.x")
     assert isinstance(where, Local) and where.session.id == "r2.x"
-    assert t.gateway.visits == [("r2.x", facts(), False)]
+    assert t.gateway.rebuilt == [("r2.x", facts(), False)]
     assert t.router.failedOver == 1
 
 
@@ -299,7 +299,7 @@ def test_a_tombstoned_id_is_refused_on_the_owner_and_where_it_visited() -> None:
         t.router.sessionEnded(sessionId)
         assert t.resolve(sessionId) == NotFound()
         assert t.resolve(sessionId, fromPeer=True) == NotFound()
-    assert len(t.gateway.visits) == 2
+    assert len(t.gateway.rebuilt) == 2
 
 
 def test_tombstones_expire_after_keep_for_and_are_bounded() -> None:
@@ -374,4 +374,4 @@ def test_owned_elsewhere_is_said_only_of_another_replicas_sealed_id() -> None:
     assert not t.router.ownedElsewhere("r1.x", "fs", "", ALICE)
     assert not t.router.ownedElsewhere("random-or-tampered", "fs", "", ALICE)
     assert not t.router.ownedElsewhere("r2.x", "fs", "", Principal("bob", "key-bob", VIA_TOKEN))
-    assert t.gateway.visits == []
+    assert t.gateway.rebuilt == []

@@ -18,7 +18,7 @@ from mcpgateway.config.classification import (
     loadOverrides,
     resolve,
 )
-from mcpgateway.config.promotions import Promotion
+from mcpgateway.config.promotions import PromotedServer
 from mcpgateway.config.servers import parseEntry
 from mcpgateway.core.spec import ServerSpec, ToolFilter, shareOf
 from mcpgateway.startup import wiring
@@ -106,7 +106,7 @@ def test_precedence(tmp_path: Path) -> None:
 
 def test_precedence_with_promotions_and_defaults() -> None:
     """classification.json > promotions.json > the entry > the built-in list > the default."""
-    promoted = Promotion("it sampled with 2 sessions in flight", 1.0)
+    promoted = PromotedServer("it sampled with 2 sessions in flight", 1.0)
     assert resolve(spec("a"), None, None).mode == "global"
     assert resolve(spec("a"), None, None, default="workspace").mode == "workspace"
     assert resolve(spec("playwright"), None, None, default="workspace").mode == "session"
@@ -127,7 +127,7 @@ def test_credential_env_makes_a_wider_share_credential() -> None:
     credential values; where the precedence says global or workspace (the
     default, a pin), its scope is credential, so /health says what it gets.
     Session (built in, declared, pinned or promoted) stays session."""
-    promoted = Promotion("it sampled with 2 sessions in flight", 1.0)
+    promoted = PromotedServer("it sampled with 2 sessions in flight", 1.0)
     cred = replace(spec("gh"), credentialEnv=("TOKEN",))
     assert resolve(cred).mode == "credential"
     assert resolve(cred, default="workspace").mode == "credential"

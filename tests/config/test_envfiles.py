@@ -11,6 +11,7 @@ from dotenv import dotenv_values
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mcpgateway.config.deniedenv import isDenied
 from mcpgateway.config.envfiles import (
     EMPTY_DIGEST,
     MAX_BYTES,
@@ -28,7 +29,6 @@ from mcpgateway.config.envfiles import (
     refresh,
     resolveEnvironment,
 )
-from mcpgateway.config.steering import isDenied
 from mcpgateway.core.environment import isGatewayOwn
 
 SECRET = "s3cr3t-value-never-shown"

@@ -13,7 +13,13 @@ import pytest
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 
-from mcpgateway.config.promotions import MAX_BYTES, MAX_WHY, Promoter, Promotion, PromotionStore
+from mcpgateway.config.promotions import (
+    MAX_BYTES,
+    MAX_WHY,
+    PromotedServer,
+    Promoter,
+    PromotionStore,
+)
 from mcpgateway.core.pools.pool import PromotionSink
 from tests.fakes import capturedGatewayLogs
 from tests.reloading import inline
@@ -37,8 +43,8 @@ def test_promote_writes_a_private_file_once(tmp_path: Path) -> None:
         },
     }
     assert PromotionStore(tmp_path).load() == {
-        "a": Promotion("a's reason", 1700000002.0),
-        "x": Promotion(WHY, 1700000000.5),
+        "a": PromotedServer("a's reason", 1700000002.0),
+        "x": PromotedServer(WHY, 1700000000.5),
     }
     assert [p.name for p in tmp_path.iterdir()] == ["promotions.json"]  # no temp file left
 
@@ -85,7 +91,7 @@ def test_a_corrupt_file_is_one_warning_and_empty(tmp_path: Path, content: bytes,
     assert why in store.warning
     # The next promotion replaces it.
     assert store.promote("x", WHY, 1.0) is True
-    assert PromotionStore(tmp_path).load() == {"x": Promotion(WHY, 1.0)}
+    assert PromotionStore(tmp_path).load() == {"x": PromotedServer(WHY, 1.0)}
     assert store.load() and store.warning is None
 
 
@@ -125,7 +131,7 @@ def test_the_promoter_records_then_reloads_once(tmp_path: Path) -> None:
         sink.promote("x", WHY)
         sink.promote("x", WHY)  # a second pool event: already recorded
     assert reloads.calls == 1
-    assert PromotionStore(tmp_path).load() == {"x": Promotion(WHY, 1234.0)}
+    assert PromotionStore(tmp_path).load() == {"x": PromotedServer(WHY, 1234.0)}
     [event] = [e for e in events if "-scoped from now on" in e["log_format"]]
     assert (event["server"], event["share"]) == ("x", "session")
 
@@ -159,9 +165,9 @@ def test_a_promotion_expires_after_its_ttl(tmp_path: Path) -> None:
     store = PromotionStore(tmp_path, ttl=3600.0, now=lambda: now[0])
     assert store.promote("x", WHY, 1000.0)
     now[0] = 1000.0 + 3600.0
-    assert store.load() == {"x": Promotion(WHY, 1000.0)}
+    assert store.load() == {"x": PromotedServer(WHY, 1000.0)}
     now[0] += 1
     assert store.load() == {}
     assert store.promote("x", "again", now[0])
-    assert store.load() == {"x": Promotion("again", now[0])}
-    assert PromotionStore(tmp_path).load() == {"x": Promotion("again", now[0])}  # no ttl
+    assert store.load() == {"x": PromotedServer("again", now[0])}
+    assert PromotionStore(tmp_path).load() == {"x": PromotedServer("again", now[0])}  # no ttl

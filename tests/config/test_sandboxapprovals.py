@@ -12,15 +12,15 @@ import pytest
 
 from mcpgateway.config.sandboxapprovals import (
     APPROVALS_FILE,
-    Approval,
     ApprovalsError,
+    SandboxApproval,
     approve,
     approveCommand,
     forget,
     readApprovals,
 )
 
-ONE = Approval("x", "/ws", "/ws/.mcp.json", "sha256:aa", ("sandbox",))
+ONE = SandboxApproval("x", "/ws", "/ws/.mcp.json", "sha256:aa", ("sandbox",))
 
 
 def test_an_approval_is_kept_private_and_read_back(tmp_path: Path) -> None:
@@ -32,9 +32,9 @@ def test_an_approval_is_kept_private_and_read_back(tmp_path: Path) -> None:
 
 def test_a_new_approval_of_the_same_entry_replaces_the_old_one(tmp_path: Path) -> None:
     approve(tmp_path, ONE)
-    other = Approval("y", "/ws", "/ws/.mcp.json", "sha256:bb", ())
+    other = SandboxApproval("y", "/ws", "/ws/.mcp.json", "sha256:bb", ())
     approve(tmp_path, other)
-    changed = Approval("x", "/ws", "/ws/.mcp.json", "sha256:cc", ("network",))
+    changed = SandboxApproval("x", "/ws", "/ws/.mcp.json", "sha256:cc", ("network",))
     approve(tmp_path, changed)
     assert readApprovals(tmp_path) == [other, changed]
     assert forget(tmp_path, "x", "/ws") == 1 and readApprovals(tmp_path) == [other]

@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mcpgateway.config.classification import Override, Overrides
+from mcpgateway.config.deniedenv import DENIED_NAMES, DENIED_PREFIXES, isDenied
 from mcpgateway.config.envfiles import NAME as ENV_NAME
 from mcpgateway.config.envfiles import EnvFile, readEnvFile, readWorkspaceEnv
-from mcpgateway.config.promotions import Promotion
+from mcpgateway.config.promotions import PromotedServer
 from mcpgateway.config.scopes import buildScopes, childKey
 from mcpgateway.config.servers import EntryError, parseConfig, parseEntry
-from mcpgateway.config.steering import DENIED_NAMES, DENIED_PREFIXES, isDenied
 from mcpgateway.config.workspaces import KEY_PATTERN, WorkspaceKeys
 from mcpgateway.core.environment import isGatewayOwn
 from mcpgateway.core.spec import ServerSpec
@@ -295,7 +295,7 @@ def test_precedence_with_promotions(tmp_path: Path) -> None:
         },
     }
     why = "server x sent sampling/createMessage while 2 sessions had requests in flight"
-    promotions = {"x": Promotion(why, 1.0), "y": Promotion(why, 1.0)}
+    promotions = {"x": PromotedServer(why, 1.0), "y": PromotedServer(why, 1.0)}
     overrides = Overrides({"y": Override(share="workspace")})
     scoped = build(document, promotions=promotions, overrides=overrides)
     x, y, z = (scoped.specs[name] for name in "xyz")

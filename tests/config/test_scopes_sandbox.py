@@ -19,7 +19,12 @@ from twisted.internet.task import Clock
 from mcpgateway.config.classification import Overrides
 from mcpgateway.config.envfiles import EnvFile
 from mcpgateway.config.origins import entryDigest, withOrigins
-from mcpgateway.config.sandboxapprovals import APPROVALS_FILE, Approval, approve, approveCommand
+from mcpgateway.config.sandboxapprovals import (
+    APPROVALS_FILE,
+    SandboxApproval,
+    approve,
+    approveCommand,
+)
 from mcpgateway.config.scopes import Scoped, buildScopes
 from mcpgateway.config.servers import LoadedConfig, parseConfig
 from mcpgateway.config.source import ConfigService, ConfigSettings
@@ -46,7 +51,7 @@ def build(
     workspace: str,
     given: dict[str, Any],
     own: bool = True,
-    approvals: tuple[Approval, ...] = (),
+    approvals: tuple[SandboxApproval, ...] = (),
 ) -> Scoped:
     """The routes of server C{x} of the project C{workspace}: an entry of
     its own C{.mcp.json} (C{own}), else of the user's local scope."""
@@ -70,8 +75,10 @@ def launchOf(scoped: Scoped) -> ServerSpec:
     return variant.launch
 
 
-def approvalOf(workspace: str, given: dict[str, Any]) -> Approval:
-    return Approval("x", workspace, f"{workspace}/.mcp.json", entryDigest(given), ("sandbox",))
+def approvalOf(workspace: str, given: dict[str, Any]) -> SandboxApproval:
+    return SandboxApproval(
+        "x", workspace, f"{workspace}/.mcp.json", entryDigest(given), ("sandbox",)
+    )
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mcpgateway.config.classification import Override, resolve
-from mcpgateway.config.promotions import Promotion, PromotionStore
+from mcpgateway.config.promotions import PromotedServer, PromotionStore
 from mcpgateway.core.pools.pool import childPerLaunch, sameServer
 from mcpgateway.core.spec import ServerSpec
 from tests.support.config.scopes import build, byKey, workspace
@@ -23,14 +23,14 @@ WHY = (
     "its child sent roots/list while 2 sessions used it, so the session it was for"
     " could not be proven"
 )
-WORKSPACE = Promotion(WHY, 1.0, "workspace")
+WORKSPACE = PromotedServer(WHY, 1.0, "workspace")
 
 
 def test_a_workspace_promotion_is_kept_and_read_back(tmp_path: Path) -> None:
     store = PromotionStore(tmp_path)
     assert store.promote("fs", WHY, 5.0, "workspace") is True
     assert store.promote("fs", WHY, 6.0, "workspace") is False  # already
-    assert store.load() == {"fs": Promotion(WHY, 5.0, "workspace")}
+    assert store.load() == {"fs": PromotedServer(WHY, 5.0, "workspace")}
     document = json.loads((tmp_path / "promotions.json").read_text())
     assert document["servers"]["fs"]["share"] == "workspace"
 
@@ -39,7 +39,7 @@ def test_session_replaces_workspace_and_nothing_widens_session(tmp_path: Path) -
     store = PromotionStore(tmp_path)
     store.promote("fs", WHY, 5.0, "workspace")
     assert store.promote("fs", "it sampled", 6.0, "session") is True
-    assert store.load() == {"fs": Promotion("it sampled", 6.0, "session")}
+    assert store.load() == {"fs": PromotedServer("it sampled", 6.0, "session")}
     assert store.promote("fs", WHY, 7.0, "workspace") is False
     assert store.load()["fs"].share == "session"
 

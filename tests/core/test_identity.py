@@ -19,7 +19,7 @@ from mcpgateway.core.pools.placement import SessionPlacement
 from mcpgateway.core.pools.serverpool import Pool
 from mcpgateway.core.pools.shared import SharedPlacement
 from mcpgateway.core.spec import ServerSpec
-from mcpgateway.protocol import era2026wire, jsonrpc
+from mcpgateway.protocol import era2026form, jsonrpc
 from tests.fakes import FakeProcessReactor, FakeSession, RecordingSink, fakeSpawner
 from tests.support.core.pools.pool import sharedOf
 
@@ -38,7 +38,7 @@ DISCOVER = {
     "resultType": "complete",
     "supportedVersions": ["2026-07-28"],
     "capabilities": {"tools": {}},
-    "_meta": {era2026wire.SERVER_INFO_KEY: CHILD_INFO},
+    "_meta": {era2026form.SERVER_INFO_KEY: CHILD_INFO},
     "ttlMs": 0,
     "cacheScope": "public",
 }
@@ -121,12 +121,12 @@ class Era2026Tests(SynchronousTestCase):
         [init] = proc.takeMessages()
         proc.reply(jsonrpc.resultResponse(init["id"], INIT_RESULT))
         found = self.successResultOf(d)["result"]
-        self.assertEqual(found["_meta"], {era2026wire.SERVER_INFO_KEY: SHOWN_INFO})
+        self.assertEqual(found["_meta"], {era2026form.SERVER_INFO_KEY: SHOWN_INFO})
         listed = gateway.era2026Call("srv", era2026(2, "tools/list"), RecordingSink())
         [forwarded] = [m for m in proc.takeMessages() if m.get("method") == "tools/list"]
         proc.reply(jsonrpc.resultResponse(forwarded["id"], {"tools": []}))
         meta = self.successResultOf(listed)["result"]["_meta"]
-        self.assertEqual(meta[era2026wire.SERVER_INFO_KEY], SHOWN_INFO)
+        self.assertEqual(meta[era2026form.SERVER_INFO_KEY], SHOWN_INFO)
 
     def test_a_era2026_childs_own_server_info_is_replaced_everywhere(self) -> None:
         reactor = FakeProcessReactor()
@@ -143,8 +143,8 @@ class Era2026Tests(SynchronousTestCase):
         proc.takeMessages()
         listed = gateway.era2026Call("srv", era2026(2, "tools/list"), RecordingSink())
         [forwarded] = [m for m in proc.takeMessages() if m.get("method") == "tools/list"]
-        answer = {**DISCOVER, "tools": [], "_meta": {era2026wire.SERVER_INFO_KEY: CHILD_INFO}}
+        answer = {**DISCOVER, "tools": [], "_meta": {era2026form.SERVER_INFO_KEY: CHILD_INFO}}
         del answer["supportedVersions"], answer["capabilities"]
         proc.reply(jsonrpc.resultResponse(forwarded["id"], answer))
         meta = self.successResultOf(listed)["result"]["_meta"]
-        self.assertEqual(meta[era2026wire.SERVER_INFO_KEY]["name"], "Team search")
+        self.assertEqual(meta[era2026form.SERVER_INFO_KEY]["name"], "Team search")

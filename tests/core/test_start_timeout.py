@@ -11,7 +11,7 @@ from typing import Any
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.era2026.wire import ERA2026_WIRE
+from mcpgateway.core.era2026.lazysupport import ERA2026_SUPPORT
 from mcpgateway.core.fanout import OwnerFanout, SharedFanout
 from mcpgateway.core.router import Router
 from mcpgateway.core.spec import DEFAULT_START_TIMEOUT
@@ -37,7 +37,7 @@ class HandshakeDeadlineTests(SynchronousTestCase):
             spec("srv", timeout=requestTimeout),
             fakeSpawner(self.reactor, startTimeout=startTimeout),
             SharedFanout(),
-            era2026=ERA2026_WIRE,
+            era2026=ERA2026_SUPPORT,
         )
 
     def initialize(self, proc: FakeProcess) -> Message:

@@ -11,7 +11,7 @@ from typing import Any
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.child import OUTPUT_GRACE, ChildProtocol
-from mcpgateway.core.era2026.wire import ERA2026_WIRE
+from mcpgateway.core.era2026.lazysupport import ERA2026_SUPPORT
 from mcpgateway.core.fanout import OwnerFanout, SharedFanout
 from mcpgateway.core.status import Circuit
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
@@ -344,7 +344,7 @@ class Era2026ChildTests(UpstreamCase):
             dataclasses.replace(spec("srv"), era="era2026"),
             fakeSpawner(self.reactor),
             SharedFanout(),
-            era2026=ERA2026_WIRE,
+            era2026=ERA2026_SUPPORT,
         )
         d = up.ensure()
         proc = self.reactor.lastProcess
@@ -435,7 +435,7 @@ class Era2026ChildOfOneSessionTests(SynchronousTestCase):
             spec("srv", mode="session"),
             fakeSpawner(self.reactor),
             OwnerFanout(self.session),
-            era2026=ERA2026_WIRE,
+            era2026=ERA2026_SUPPORT,
         )
         self.up.router.attach(self.session)
 
@@ -469,7 +469,7 @@ class Era2026ChildOfOneSessionTests(SynchronousTestCase):
             dataclasses.replace(spec("srv", mode="session"), era="era2026"),
             fakeSpawner(self.reactor),
             OwnerFanout(self.session),
-            era2026=ERA2026_WIRE,
+            era2026=ERA2026_SUPPORT,
         )
         d = up.ensure()
         proc = self.reactor.lastProcess

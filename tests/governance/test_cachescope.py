@@ -15,7 +15,7 @@ from mcpgateway.governance.cachescope import perCaller
 from mcpgateway.governance.decision import ALLOWED, Decision
 from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.policy import RequestFacts
-from mcpgateway.protocol import era2026wire
+from mcpgateway.protocol import era2026form
 from mcpgateway.web.root import GatewayRoot
 from tests.core.aggregate.aggtools import FakeServer, tool
 from tests.support.core.aggregate.aggregate_cachescope import _Hinted
@@ -101,11 +101,11 @@ def test_per_caller_marks_only_cache_hints() -> None:
         assert perCaller(unchanged) is unchanged
 
 
-@given(st.sampled_from(sorted(era2026wire.CACHEABLE)), st.sampled_from(["public", "private"]))
+@given(st.sampled_from(sorted(era2026form.CACHEABLE)), st.sampled_from(["public", "private"]))
 def test_the_childs_private_wins_over_the_gateways_public(method: str, child: str) -> None:
-    done = era2026wire.completeResult(method, {"cacheScope": child}, None, "public")
+    done = era2026form.completeResult(method, {"cacheScope": child}, None, "public")
     assert done["cacheScope"] == child
     assert (
-        era2026wire.completeResult(method, {"cacheScope": child}, None, "private")["cacheScope"]
+        era2026form.completeResult(method, {"cacheScope": child}, None, "private")["cacheScope"]
         == "private"
     )

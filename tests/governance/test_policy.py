@@ -19,7 +19,7 @@ from mcpgateway.governance.policy import (
     Policy,
     PolicyError,
     RequestFacts,
-    Target,
+    TargetServer,
     _callerEntities,
     _resourceEntities,
     cedarString,
@@ -31,10 +31,10 @@ from tests.support.governance.policy import TEAM
 ANN = Caller("ann", frozenset({"analysts"}), (("dept", "research"),), via="oauth")
 ROOT = Caller("root", frozenset({"admins"}), via="oauth")
 BOB = Caller("bob", via="oauth")
-FILES = Target("files")
+FILES = TargetServer("files")
 
 
-def call(caller: Caller, tool: str, target: Target = FILES, **arguments: Any) -> RequestFacts:
+def call(caller: Caller, tool: str, target: TargetServer = FILES, **arguments: Any) -> RequestFacts:
     return RequestFacts(caller, "tools/call", target, tool, arguments, time=1.7e9)
 
 
@@ -46,7 +46,7 @@ def test_analysts_read_public_paths_only() -> None:
         call(ANN, "read_file", path="/data/private/a.csv"),
         call(ANN, "read_file"),
         call(ANN, "write_file", path="/data/public/a.csv"),
-        call(ANN, "read_file", Target("other"), path="/data/public/a.csv"),
+        call(ANN, "read_file", TargetServer("other"), path="/data/public/a.csv"),
     ):
         refused = policy.decide(facts)
         assert refused.outcome == "denied"
@@ -95,7 +95,7 @@ def test_context_time_source_and_kind() -> None:
         ' when { context.client == "bad" };'
     )
     policy = Policy(text)
-    api = Target("api", "openapi")
+    api = TargetServer("api", "openapi")
     nine = 1_700_000_000 - 1_700_000_000 % 86400 + 9 * 3600
     facts = RequestFacts(BOB, "tools/call", api, "get", {}, "", "", nine, "10.1.2.3")
     assert policy.decide(facts).allowed

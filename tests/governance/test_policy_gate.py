@@ -14,7 +14,7 @@ from twisted.internet.task import Clock
 
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.governance.gate import PolicyGate, RequestGate, Where, factsOf
-from mcpgateway.governance.policy import Caller, Policy, Target
+from mcpgateway.governance.policy import Caller, Policy, TargetServer
 from mcpgateway.governance.policyfile import PolicyFile
 from mcpgateway.startup.policywiring import namesDecided
 from tests.fakes import FakeProcessReactor, fakeSpawner
@@ -89,7 +89,7 @@ def test_a_listing_shows_only_what_may_be_called(monkeypatch: Any) -> None:
 def test_a_batch_and_a_2026_request_are_decided() -> None:
     policy = Policy(FILES_TEAM)
     gate = PolicyGate(lambda: policy, Clock())
-    where = Where(Target("srv"))
+    where = Where(TargetServer("srv"))
     batch = [{"jsonrpc": "2.0", "method": "notifications/x"}, toolCall(1, "a"), toolCall(2, "b")]
     refused = gate.decide(batch, PRINCIPALS["bob"], where)
     assert refused is not None and refused[1] == 1
@@ -110,10 +110,16 @@ def test_a_batch_and_a_2026_request_are_decided() -> None:
 
 def test_no_policy_loaded_refuses_everything() -> None:
     gate = PolicyGate(lambda: None, Clock())
-    refused = gate.decide(toolCall(1, "x"), None, Where(Target("srv")))
+    refused = gate.decide(toolCall(1, "x"), None, Where(TargetServer("srv")))
     assert refused is not None and refused[0].policies == ("no-policy",)
-    assert RequestGate(gate, None).decide(toolCall(1, "x"), None, Where(Target("s")), "")[1] == 1
-    assert RequestGate(None, None).decide(toolCall(1, "x"), None, Where(Target("s")), "")[0].allowed
+    assert (
+        RequestGate(gate, None).decide(toolCall(1, "x"), None, Where(TargetServer("s")), "")[1] == 1
+    )
+    assert (
+        RequestGate(None, None)
+        .decide(toolCall(1, "x"), None, Where(TargetServer("s")), "")[0]
+        .allowed
+    )
 
 
 def test_the_policy_file_reloads_and_keeps_the_last_good(tmp_path: Path) -> None:

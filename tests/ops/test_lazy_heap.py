@@ -9,7 +9,7 @@ import pytest
 from twisted.internet.task import Clock
 
 from mcpgateway.ops.heap import HeapTrim, Trim, mallocTrim
-from mcpgateway.runtime.gctuning import CollectorTuning
+from mcpgateway.runtime.gctuning import GcTuning
 from tests.fakes import capturedGatewayLogs
 
 
@@ -30,11 +30,11 @@ class Recorder:
 
 def test_trims_once_after_the_collection() -> None:
     """The trim is scheduled from a call the first turn runs: it comes
-    after the collection that L{CollectorTuning} scheduled before it."""
+    after the collection that L{GcTuning} scheduled before it."""
     clock = Clock()
     order: list[str] = []
     recorder = Recorder()
-    tuning = CollectorTuning(clock)
+    tuning = GcTuning(clock)
     tuning._tune = lambda: order.append("collect")  # type: ignore[method-assign]
 
     def find() -> Trim | None:

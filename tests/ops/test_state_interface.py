@@ -17,7 +17,7 @@ from twisted.internet.defer import Deferred, succeed
 from mcpgateway import tap
 from mcpgateway.auth.tokenfile import addToken
 from mcpgateway.healthcheck import targetOf
-from mcpgateway.ops.locate import GatewayProbe
+from mcpgateway.ops.gatewayprobe import GatewayProbe
 from mcpgateway.ops.services import ListenerService
 from mcpgateway.runtime.paths import STATE_FILE
 from tests.fakes import FakeProcessReactor

@@ -359,7 +359,7 @@ def test_session_info_is_measured_as_compact_json(
 
 
 def test_the_fat_capabilities_of_the_smoke_test_are_over_the_limit() -> None:
-    from mcpgateway.protocol.limits import MAX_SESSION_INFO
+    from mcpgateway.protocol.bounds import MAX_SESSION_INFO
 
     real = {"capabilities": {"roots": {"listChanged": True}, "sampling": {}, "elicitation": {}}}
     assert (

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.bounds import MAX_DEPTH, MAX_NUMBER_DIGITS
 from mcpgateway.protocol.jsonrpc import Kind, classify
-from mcpgateway.protocol.limits import MAX_DEPTH, MAX_NUMBER_DIGITS
 
 # -- classify -----------------------------------------------------------------
 

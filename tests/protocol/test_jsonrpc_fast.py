@@ -24,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.protocol.limits import MAX_DEPTH
+from mcpgateway.protocol.bounds import MAX_DEPTH
 from tests.integration.gateway import REPO
 
 # -- helpers -----------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mcpgateway.registry.client import Answer, RegistryApi, RegistryClient
+from mcpgateway.registry.client import RegistryAnswer, RegistryApi, RegistryClient
 from mcpgateway.registry.schema import ServerDetail, readServer
 from tests.fixtures.registry_server import RecordedRegistry
 
@@ -19,12 +19,12 @@ def recordedFetch(registry: RecordedRegistry, seen: list[str] | None = None) -> 
     """A L{mcpgateway.registry.client.Fetch} answered by C{registry}; each
     URL asked for is appended to C{seen}."""
 
-    def fetch(url: str) -> Answer:
+    def fetch(url: str) -> RegistryAnswer:
         assert url.startswith(ROOT + "/"), url
         if seen is not None:
             seen.append(url)
         status, body = registry.answer(url[len(ROOT) :])
-        return Answer(status, json.dumps(body).encode())
+        return RegistryAnswer(status, json.dumps(body).encode())
 
     return fetch
 

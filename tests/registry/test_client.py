@@ -16,7 +16,7 @@ import pytest
 
 from mcpgateway.registry.client import (
     MAX_ANSWER,
-    Answer,
+    RegistryAnswer,
     RegistryApi,
     RegistryClient,
     RegistryError,
@@ -82,8 +82,8 @@ def test_a_search_follows_the_cursor() -> None:
     registry = RecordedRegistry.fromDirectory()
     seen: list[str] = []
 
-    def smallPages(url: str) -> Answer:
-        answer: Answer = recordedFetch(registry, seen)(url.replace("limit=10", "limit=2"))
+    def smallPages(url: str) -> RegistryAnswer:
+        answer: RegistryAnswer = recordedFetch(registry, seen)(url.replace("limit=10", "limit=2"))
         return answer
 
     found = RegistryClient(RegistryApi.at(ROOT), smallPages).search("", limit=10)
@@ -92,9 +92,9 @@ def test_a_search_follows_the_cursor() -> None:
     assert cursors == [None, ["io.github.acme/dotnet-tools:0.5.0"], ["io.github.acme/time:0.6.2"]]
 
 
-def page(servers: list[Any], cursor: str | None = None) -> Answer:
+def page(servers: list[Any], cursor: str | None = None) -> RegistryAnswer:
     metadata = {} if cursor is None else {"nextCursor": cursor}
-    return Answer(200, json.dumps({"servers": servers, "metadata": metadata}).encode())
+    return RegistryAnswer(200, json.dumps({"servers": servers, "metadata": metadata}).encode())
 
 
 def test_a_search_lists_each_name_once_and_no_deleted_one() -> None:
@@ -110,7 +110,7 @@ def test_a_search_lists_each_name_once_and_no_deleted_one() -> None:
 def test_a_cursor_seen_before_ends_the_search() -> None:
     calls: list[str] = []
 
-    def loop(url: str) -> Answer:
+    def loop(url: str) -> RegistryAnswer:
         calls.append(url)
         return page([document(name=f"a.b/s{len(calls)}")], "same")
 
@@ -121,15 +121,15 @@ def test_a_cursor_seen_before_ends_the_search() -> None:
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
-        (Answer(500, b'{"error": "database down"}'), "answered HTTP 500: database down"),
-        (Answer(502, b"<html>bad gateway</html>"), "answered HTTP 502$"),
-        (Answer(200, b"<html>a login page</html>"), "did not answer JSON"),
-        (Answer(200, b'{"servers": {}}'), "no 'servers' list"),
-        (Answer(200, b"[1, 2]"), "no 'servers' list"),
-        (Answer(400, b'{"error": "\\u001b[31mred"}'), r"\\x1b\[31mred"),
+        (RegistryAnswer(500, b'{"error": "database down"}'), "answered HTTP 500: database down"),
+        (RegistryAnswer(502, b"<html>bad gateway</html>"), "answered HTTP 502$"),
+        (RegistryAnswer(200, b"<html>a login page</html>"), "did not answer JSON"),
+        (RegistryAnswer(200, b'{"servers": {}}'), "no 'servers' list"),
+        (RegistryAnswer(200, b"[1, 2]"), "no 'servers' list"),
+        (RegistryAnswer(400, b'{"error": "\\u001b[31mred"}'), r"\\x1b\[31mred"),
     ],
 )
-def test_a_search_answered_with_garbage_is_one_line(answer: Answer, message: str) -> None:
+def test_a_search_answered_with_garbage_is_one_line(answer: RegistryAnswer, message: str) -> None:
     client = RegistryClient(RegistryApi.at(ROOT), lambda url: answer)
     with pytest.raises(RegistryError, match=message):
         client.search("x")
@@ -150,13 +150,13 @@ def test_one_server_latest_or_a_version() -> None:
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
-        (Answer(200, b"{}"), "'server' must be an object"),
-        (Answer(200, json.dumps(document(name="a.b/other")).encode()), "answered server"),
-        (Answer(200, b"not json"), "did not answer JSON"),
-        (Answer(503, b""), "HTTP 503"),
+        (RegistryAnswer(200, b"{}"), "'server' must be an object"),
+        (RegistryAnswer(200, json.dumps(document(name="a.b/other")).encode()), "answered server"),
+        (RegistryAnswer(200, b"not json"), "did not answer JSON"),
+        (RegistryAnswer(503, b""), "HTTP 503"),
     ],
 )
-def test_one_server_answered_with_garbage(answer: Answer, message: str) -> None:
+def test_one_server_answered_with_garbage(answer: RegistryAnswer, message: str) -> None:
     client = RegistryClient(RegistryApi.at(ROOT), lambda url: answer)
     with pytest.raises(RegistryError, match=message):
         client.server("io.github.test/server")
@@ -183,7 +183,7 @@ class FakeOpener:
 def test_urllib_fetch_reads_the_answer_and_asks_for_json() -> None:
     opener = FakeOpener(FakeResponse(b'{"servers": []}'))
     answer = urllibFetch(3.0, opener)("https://r.example/v0.1/servers")  # type: ignore[arg-type]
-    assert answer == Answer(200, b'{"servers": []}')
+    assert answer == RegistryAnswer(200, b'{"servers": []}')
     [(request, timeout)] = opener.requests
     assert timeout == 3.0 and request.get_header("Accept") == "application/json"
 
@@ -203,7 +203,7 @@ def test_urllib_fetch_gives_an_http_error_as_an_answer() -> None:
         io.BytesIO(b'{"error": "Server not found"}'),
     )
     answer = urllibFetch(opener=FakeOpener(error))("https://r.example/x")  # type: ignore[arg-type]
-    assert answer == Answer(404, b'{"error": "Server not found"}')
+    assert answer == RegistryAnswer(404, b'{"error": "Server not found"}')
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mcpgateway.config import servers as config
+from mcpgateway.config.deniedenv import isDenied
 from mcpgateway.config.envfiles import NAME as ENV_NAME
-from mcpgateway.config.steering import isDenied
 from mcpgateway.config.wrappers import parseWrapper
 from mcpgateway.core.environment import isGatewayOwn
 from mcpgateway.registry.choose import (

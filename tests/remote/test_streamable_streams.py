@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from twisted.logger import LogEvent
 
 from mcpgateway.remote.getstream import GET_BACKOFF
-from mcpgateway.remote.resumption import RESUMES
+from mcpgateway.remote.streamresumer import RESUMES
 from tests.remote.fakehttp import FakeResponse, jsonResponse, sse, sseResponse
 from tests.support.remote.streamable import (
     INIT,

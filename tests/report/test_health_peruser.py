@@ -12,7 +12,7 @@ from pathlib import Path
 from mcpgateway.cli.output import LEGEND
 from mcpgateway.cli.status import PER_USER_LEGEND, renderStatus, shareLabel
 from mcpgateway.core.spec import ServerSpec
-from mcpgateway.ops.locate import GatewayProbe
+from mcpgateway.ops.gatewayprobe import GatewayProbe
 from mcpgateway.report.health import healthLine, serverLine
 from tests.cli.support import HEALTH
 from tests.support.web.health import SERVER, SPEC

@@ -384,7 +384,7 @@ def test_label_values_are_escaped() -> None:
 
 
 def test_help_text_is_escaped() -> None:
-    family = exposition.Family("x", "gauge", 'a\\b\nc "d"')
+    family = exposition.MetricFamily("x", "gauge", 'a\\b\nc "d"')
     family.add((), 1)
     text = "\n".join(family.render()) + "\n"
     assert text.splitlines()[0] == '# HELP x a\\\\b\\nc "d"'

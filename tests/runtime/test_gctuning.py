@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from twisted.internet.task import Clock
 
-from mcpgateway.runtime.gctuning import GEN0_THRESHOLD, CollectorTuning
+from mcpgateway.runtime.gctuning import GEN0_THRESHOLD, GcTuning
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def restoredCollector() -> Iterator[None]:
 def test_startFreezesAndRaisesTheThreshold(restoredCollector: None) -> None:
     before = gc.get_threshold()
     clock = Clock()
-    service = CollectorTuning(clock)
+    service = GcTuning(clock)
     service.startService()
     # Nothing before the reactor's first turn (its signal handlers come first).
     assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
@@ -42,7 +42,7 @@ def test_startFreezesAndRaisesTheThreshold(restoredCollector: None) -> None:
 def test_aFullCollectionSkipsWhatStartUpLeft(restoredCollector: None) -> None:
     """After start, a full collection walks only what was created since."""
     clock = Clock()
-    service = CollectorTuning(clock)
+    service = GcTuning(clock)
     before = len(gc.get_objects())
     service.startService()
     clock.advance(0)
@@ -56,7 +56,7 @@ def test_aFullCollectionSkipsWhatStartUpLeft(restoredCollector: None) -> None:
 def test_stoppedBeforeTheFirstTurnChangesNothing(restoredCollector: None) -> None:
     before = gc.get_threshold()
     clock = Clock()
-    service = CollectorTuning(clock)
+    service = GcTuning(clock)
     service.startService()
     service.stopService()
     clock.advance(1)

@@ -20,7 +20,7 @@ from mcpgateway.sandbox.launch import (
     PREFIX,
     childTmp,
     decode,
-    limits,
+    lowerResources,
     main,
     plan,
     privateTmp,
@@ -145,7 +145,7 @@ def test_a_named_mechanism_that_does_not_work_is_status_126_and_one_line(
         raise OSError(0, "not in the test's own process")
 
     monkeypatch.setattr(launch, "processGuards", lambda parent, dies=True: None)
-    monkeypatch.setattr(launch, "limits", lambda asked, euid: {})
+    monkeypatch.setattr(launch, "lowerResources", lambda asked, euid: {})
     monkeypatch.setattr(landlock, "restrict", lambda *a, **k: None)  # were it reached
     monkeypatch.setattr(os, "execve", execve)
     monkeypatch.setattr(probe, "landlockAbi", lambda: (0, "disabled at boot"))
@@ -223,7 +223,7 @@ def test_the_limits_a_child_gets(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     monkeypatch.setattr(launch, "tasksOf", lambda uid: 40)
     asked = {"profile": {"limits": {"processes": 10, "openFiles": 64}}}
-    chosen = limits(asked, euid=1000)
+    chosen = lowerResources(asked, euid=1000)
     assert chosen == {
         "RLIMIT_CORE": 0,
         "RLIMIT_NOFILE": 64,
@@ -233,7 +233,7 @@ def test_the_limits_a_child_gets(monkeypatch: pytest.MonkeyPatch) -> None:
     assert applied[resource.RLIMIT_CORE] == (0, 0) and applied[resource.RLIMIT_NPROC] == (50, 50)
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     assert applied[resource.RLIMIT_NOFILE] == (min(64, hard),) * 2
-    assert "RLIMIT_NPROC" not in limits({}, euid=0)  # root is never limited by the kernel
+    assert "RLIMIT_NPROC" not in lowerResources({}, euid=0)  # root is never limited by the kernel
 
 
 def test_the_tasks_of_a_user_count_this_process_and_its_threads() -> None:

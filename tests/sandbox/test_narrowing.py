@@ -16,20 +16,20 @@ from mcpgateway.sandbox.narrowing import DEFAULT_LIMITS, describe, narrowed, wid
 from mcpgateway.sandbox.profile import (
     DEFAULT,
     LEARN,
-    LIMIT_KEYS,
     NETWORK_ALLOW,
     NETWORK_HOST,
     NETWORK_NONE,
     OFF,
     ON,
+    SANDBOX_RESOURCE_KEYS,
     SYSCALLS_FILTERED,
     SYSCALLS_WORDS,
     UNSET,
     FilesystemRules,
-    Limits,
     NetworkRules,
     SandboxError,
     SandboxProfile,
+    SandboxResources,
     parseSandbox,
 )
 
@@ -115,7 +115,7 @@ def test_narrowing_keeps_the_narrowing_keys_of_a_wider_entry() -> None:
         ON,
         FilesystemRules(denyRead=("~/private",)),
         NetworkRules(None, (), ("x.example",)),
-        Limits(openFiles=64),
+        SandboxResources(openFiles=64),
         SYSCALLS_FILTERED,
     )
 
@@ -138,10 +138,10 @@ def profiles(draw: st.DrawFn) -> SandboxProfile:
             tuple(draw(domains)),
             tuple(draw(domains)),
         ),
-        Limits(
+        SandboxResources(
             **{
                 key: draw(st.one_of(st.none(), st.integers(1, top)))
-                for key, top in LIMIT_KEYS.items()
+                for key, top in SANDBOX_RESOURCE_KEYS.items()
             }
         ),
         draw(st.sampled_from(SYSCALLS_WORDS)),
@@ -172,7 +172,9 @@ def entries(draw: st.DrawFn) -> SandboxProfile:
                     ),
                     "limits": st.fixed_dictionaries(
                         {},
-                        optional={key: st.integers(1, top) for key, top in LIMIT_KEYS.items()},
+                        optional={
+                            key: st.integers(1, top) for key, top in SANDBOX_RESOURCE_KEYS.items()
+                        },
                     ),
                     "syscalls": st.sampled_from(SYSCALLS_WORDS),
                 },
@@ -213,7 +215,7 @@ def test_narrowing_keeps_every_narrowing_key_and_only_ever_narrows(
     )
     assert out.network.deniedDomains == profile.network.deniedDomains
     assert out.setting in (UNSET, ON) and out.syscalls == SYSCALLS_FILTERED
-    for key in LIMIT_KEYS:
+    for key in SANDBOX_RESOURCE_KEYS:
         value = getattr(out.limits, key)
         assert value is None or value == getattr(profile.limits, key) <= DEFAULT_LIMITS[key]
     assert out.confined("auto")

@@ -19,9 +19,9 @@ from mcpgateway.sandbox.profile import (
     ON,
     UNSET,
     FilesystemRules,
-    Limits,
     SandboxError,
     SandboxProfile,
+    SandboxResources,
     parseSandbox,
 )
 
@@ -75,7 +75,7 @@ def test_the_shape_vs_code_and_sandbox_runtime_use() -> None:
     )
     assert profile.network.mode == NETWORK_ALLOW
     assert profile.network.allowedDomains == ("api.github.com",)
-    assert profile.limits == Limits(32, 256, 512)
+    assert profile.limits == SandboxResources(32, 256, 512)
     assert profile.toJson()["filesystem"]["allowWrite"] == ["~/out"]
 
 

@@ -107,7 +107,7 @@ def test_the_launcher_hands_over_after_its_plan(
     handed: list[list[str]] = []
     Moves(monkeypatch)
     monkeypatch.setattr(launch, "processGuards", lambda parent, dies=True: None)
-    monkeypatch.setattr(launch, "limits", lambda request, euid: {})
+    monkeypatch.setattr(launch, "lowerResources", lambda request, euid: {})
     monkeypatch.setattr(launch, "plan", lambda r, c, e: ("/bin/x", ["/bin/x", *c], {}))
 
     def handOver(command: list[str]) -> list[str]:

@@ -21,8 +21,8 @@ from mcpgateway.config.servers import parseEntry
 from mcpgateway.core.spec import EntryOrigin, ServerSpec
 from mcpgateway.secrets.approvals import (
     APPROVALS_FILE,
-    Approval,
     ApprovalsError,
+    SecretsApproval,
     allow,
     allowCommand,
     disallow,
@@ -76,9 +76,9 @@ def projectSpec(entry: dict[str, Any] | None = None, name: str = "github") -> Se
     return replace(spec, origin=origin)
 
 
-def approvalOf(spec: ServerSpec) -> Approval:
+def approvalOf(spec: ServerSpec) -> SecretsApproval:
     assert spec.origin is not None
-    return Approval(
+    return SecretsApproval(
         spec.name,
         spec.origin.workspace,
         spec.origin.path,
@@ -208,9 +208,9 @@ def test_an_approvals_file_of_another_shape_is_an_error(tmp_path: Path) -> None:
     )
 )
 def test_any_json_item_is_an_approval_or_none(item: Any) -> None:
-    found = Approval.fromJson(item)
+    found = SecretsApproval.fromJson(item)
     if found is not None:
-        assert Approval.fromJson(found.toJson()) == found
+        assert SecretsApproval.fromJson(found.toJson()) == found
 
 
 def test_the_refusal_is_the_servers_last_exit_and_the_calls_error(tmp_path: Path) -> None:

@@ -9,10 +9,9 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-from mcpgateway.registry.client import Answer as RegistryAnswer
-from mcpgateway.registry.client import RegistryApi, RegistryClient
+from mcpgateway.registry.client import RegistryAnswer, RegistryApi, RegistryClient
 from mcpgateway.selfservice.gatewayapi import GatewayApi
-from mcpgateway.selfservice.tools import Answer, SelfServiceTools
+from mcpgateway.selfservice.tools import ElicitationAnswer, SelfServiceTools
 from tests.fixtures.registry_server import RecordedRegistry
 
 URL = "http://127.0.0.1:9100"
@@ -76,18 +75,18 @@ class FakeGateway:
 class Person:
     """Answers every question with C{answer}; keeps what it was asked."""
 
-    def __init__(self, answer: Answer) -> None:
+    def __init__(self, answer: ElicitationAnswer) -> None:
         self.answer = answer
         self.asked: list[tuple[str, dict[str, Any]]] = []
 
-    def __call__(self, message: str, schema: dict[str, Any]) -> Answer:
+    def __call__(self, message: str, schema: dict[str, Any]) -> ElicitationAnswer:
         self.asked.append((message, schema))
         return self.answer
 
 
-YES = Answer("accept", {"confirm": True})
-NO = Answer("decline")
-CANNOT = Answer(None, error="the client does not support elicitation mode 'form'")
+YES = ElicitationAnswer("accept", {"confirm": True})
+NO = ElicitationAnswer("decline")
+CANNOT = ElicitationAnswer(None, error="the client does not support elicitation mode 'form'")
 
 
 def registryClient() -> RegistryClient:

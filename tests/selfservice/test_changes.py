@@ -9,8 +9,7 @@ import json
 import urllib.parse
 from typing import Any
 
-from mcpgateway.registry.client import Answer as RegistryAnswer
-from mcpgateway.registry.client import RegistryApi, RegistryClient
+from mcpgateway.registry.client import RegistryAnswer, RegistryApi, RegistryClient
 from mcpgateway.selfservice.changes import (
     SHOWN_LINE,
     confirmationOf,
@@ -19,7 +18,7 @@ from mcpgateway.selfservice.changes import (
     fromUrl,
 )
 from mcpgateway.selfservice.gatewayapi import GatewayApi
-from mcpgateway.selfservice.tools import Answer, SelfServiceTools
+from mcpgateway.selfservice.tools import ElicitationAnswer, SelfServiceTools
 from tests.fixtures.registry_server import RecordedRegistry
 from tests.selfservice.support import (
     CANNOT,
@@ -132,7 +131,7 @@ def test_each_host_path_is_a_box_of_its_own() -> None:
     assert schema["properties"]["hostPath1"]["title"] == f"Give the container {MOUNT}"
     assert textOf(result) == "The person did not approve the path /srv/results: nothing was added."
     assert gateway.changes == []
-    ticked = Answer("accept", {"confirm": True, "hostPath1": True})
+    ticked = ElicitationAnswer("accept", {"confirm": True, "hostPath1": True})
     result = addPostgres(gateway, Person(ticked), "/srv/results")
     assert not result["isError"], result
     [(_, _, body)] = gateway.changes

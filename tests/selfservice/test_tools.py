@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mcpgateway.selfservice.gatewayapi import GatewayApi
-from mcpgateway.selfservice.tools import Answer, SelfServiceTools, notConfirmed
+from mcpgateway.selfservice.tools import ElicitationAnswer, SelfServiceTools, notConfirmed
 from tests.selfservice.support import (
     CANNOT,
     NO,
@@ -65,13 +65,13 @@ def test_a_decline_adds_nothing_and_says_so() -> None:
 @pytest.mark.parametrize(
     "answer",
     [
-        Answer("cancel"),
-        Answer("accept", {"confirm": False}),
-        Answer("accept", {}),
-        Answer("accept", {"confirm": "true"}),
+        ElicitationAnswer("cancel"),
+        ElicitationAnswer("accept", {"confirm": False}),
+        ElicitationAnswer("accept", {}),
+        ElicitationAnswer("accept", {"confirm": "true"}),
     ],
 )
-def test_anything_but_an_explicit_yes_adds_nothing(answer: Answer) -> None:
+def test_anything_but_an_explicit_yes_adds_nothing(answer: ElicitationAnswer) -> None:
     gateway = FakeGateway()
     result = add(gateway, Person(answer), **COMMAND)
     assert "nothing was added" in textOf(result)
@@ -311,7 +311,7 @@ def test_an_unreachable_gateway_is_an_error_result() -> None:
 
 def test_an_answer_that_is_not_a_yes_reads_as_no() -> None:
     assert notConfirmed(YES, "added", "cli") is None
-    refused = notConfirmed(Answer("something"), "added", "cli")
+    refused = notConfirmed(ElicitationAnswer("something"), "added", "cli")
     assert (
         refused is not None and textOf(refused) == "The person did not confirm: nothing was added."
     )

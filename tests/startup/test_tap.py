@@ -20,7 +20,7 @@ from twisted.logger import formatEvent
 from twisted.python import usage
 
 from mcpgateway import tap
-from mcpgateway.protocol.limits import Limits
+from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.startup import endpoints, wiring
 from mcpgateway.startup import options as optionsmodule
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, childSpawns
@@ -75,7 +75,7 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "poll-spin": 100.0,
     }
     assert {key: options[key] for key in expected} == expected
-    assert options["limits"] == Limits()
+    assert options["limits"] == MessageBounds()
 
 
 def test_limit_options_reach_the_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -92,7 +92,7 @@ def test_limit_options_reach_the_site(tmp_path: Path, monkeypatch: pytest.Monkey
         "--state-dir",
         str(tmp_path / "st"),
     )
-    assert options["limits"] == Limits(
+    assert options["limits"] == MessageBounds(
         maxBatch=7, maxInFlightPerSession=3, keepAliveInterval=2.5, maxNumberDigits=50
     )
     reactor = FakeProcessReactor()
@@ -129,7 +129,7 @@ def test_era2026_options_reach_the_site_and_the_gateway(
         "--state-dir",
         str(tmp_path / "st"),
     )
-    assert options["limits"] == Limits(
+    assert options["limits"] == MessageBounds(
         maxEra2026InFlight=5, maxSuspendedCalls=6, era2026InputTimeout=7.5
     )
     reactor = FakeProcessReactor()
@@ -451,7 +451,7 @@ def test_service_tree_on_a_memory_reactor(
         "NotifyService",
         "ListenerService",
         "Predecessor",
-        "CollectorTuning",
+        "GcTuning",
         "HeapTrim",
     ]
     top.startService()
@@ -1102,7 +1102,7 @@ def test_a_cluster_replica_on_a_memory_reactor(tmp_path: Path, clusterHome: Path
     from mcpgateway.cluster.sealing import SessionSealer, derive, loadClusterKeys
     from mcpgateway.config.workspaces import WorkspaceKeys
     from mcpgateway.runtime.paths import WORKSPACE_KEY_FILE
-    from mcpgateway.web.surfaces import ClusterSurface
+    from mcpgateway.web.teamcluster import ClusterServices
 
     key = keyFile(tmp_path / "cluster.key", lines=2)
     top, reactor = clusterService(
@@ -1114,7 +1114,9 @@ def test_a_cluster_replica_on_a_memory_reactor(tmp_path: Path, clusterHome: Path
         [(_, site, _, _)] = reactor.tcpServers
         root: Any = getattr(site, "resource")  # noqa: B009
         cluster = root.team.cluster
-        assert isinstance(cluster, ClusterSurface) and isinstance(cluster.sessions, ClusterSessions)
+        assert isinstance(cluster, ClusterServices) and isinstance(
+            cluster.sessions, ClusterSessions
+        )
         assert root.team.active
         assert cluster.line(0) == {
             "replica": "r1",

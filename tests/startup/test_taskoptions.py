@@ -1,5 +1,5 @@
 """The C{--task-*} options: their defaults are the task manager's own, the
-values given reach L{TaskLimits}, and a value out of range is a usage
+values given reach L{TaskTerms}, and a value out of range is a usage
 error before anything starts."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from mcpgateway import tap
-from mcpgateway.core.tasks.manager import TaskLimits
-from mcpgateway.startup.taskoptions import taskLimits
+from mcpgateway.core.tasks.manager import TaskTerms
+from mcpgateway.startup.taskoptions import taskTerms
 
 
 def parse(*args: str) -> tap.Options:
@@ -19,7 +19,7 @@ def parse(*args: str) -> tap.Options:
 
 def test_the_defaults_are_the_task_managers() -> None:
     options = parse()
-    assert taskLimits(options) == TaskLimits()
+    assert taskTerms(options) == TaskTerms()
     assert options["task-result-bytes"] == 1024 * 1024
     assert options["task-dir"] is None
 
@@ -37,7 +37,7 @@ def test_the_values_given_reach_the_limits() -> None:
         "--task-result-bytes",
         "4096",
     )
-    assert taskLimits(options) == TaskLimits(after=0.0, ttl=60.0, maxTasks=3, maxPerPrincipal=2)
+    assert taskTerms(options) == TaskTerms(after=0.0, ttl=60.0, maxTasks=3, maxPerPrincipal=2)
     assert options["task-result-bytes"] == 4096
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 
-from mcpgateway.protocol.limits import Limits
+from mcpgateway.protocol.bounds import MessageBounds
 from tests.fakes import capturedGatewayLogs
 from tests.http import ACCEPT_BOTH, Harness
 from tests.support.web.channel_reading import HEALTH, _refusal, echo, post
@@ -226,7 +226,7 @@ def test_no_header_deadline_while_a_response_is_in_progress() -> None:
     """A pipelined head that waits behind an open stream is not timed out
     into the middle of that stream; its deadline starts
     when the response before it is done."""
-    h = LimitsHarness(Limits(headerTimeout=10.0))
+    h = LimitsHarness(MessageBounds(headerTimeout=10.0))
     sid = h.initialize()
     protocol, transport = connect(h)
     protocol.dataReceived(
@@ -258,7 +258,7 @@ def test_queued_requests_do_not_run_once_the_connection_is_closing() -> None:
 
 def test_bytes_that_begin_no_request_are_held_to_the_header_deadline() -> None:
     """Empty lines now and then do not keep a connection open for ever."""
-    h = LimitsHarness(Limits(headerTimeout=10.0))
+    h = LimitsHarness(MessageBounds(headerTimeout=10.0))
     protocol, transport = connect(h)
     for _ in range(11):
         protocol.dataReceived(b"\r\n")
@@ -292,7 +292,7 @@ def test_a_slow_body_is_not_held_to_the_header_deadline() -> None:
     """Its head is in: the deadline is met, and no 408 comes after ten
     seconds of body. The body has deadlines of its own
     (tests/web/plumbing/test_deadlines.py), which 22 s for 111 bytes meets."""
-    h = LimitsHarness(Limits(headerTimeout=10.0))
+    h = LimitsHarness(MessageBounds(headerTimeout=10.0))
     sid = h.initialize()
     protocol, transport = connect(h)
     whole = post(sid, echo(4))

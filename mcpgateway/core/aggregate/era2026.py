@@ -63,7 +63,7 @@ from mcpgateway.core.tasks.manager import (
     withTasksExtension,
 )
 from mcpgateway.core.tasks.model import Task
-from mcpgateway.protocol import era2026wire, jsonrpc, versions
+from mcpgateway.protocol import era2026form, jsonrpc, versions
 from mcpgateway.protocol.jsonrpc import Message
 
 if TYPE_CHECKING:
@@ -184,7 +184,7 @@ class AggregateEra2026:
 
     def era2026Call(self, server: str, request: Era2026Request, sink: Sink) -> Deferred[Message]:
         self.requests += 1
-        if request.method in era2026wire.TASK_METHODS:
+        if request.method in era2026form.TASK_METHODS:
             return self._tasks(request)
         handler = _HANDLERS.get(request.method)
         if handler is None:
@@ -201,7 +201,7 @@ class AggregateEra2026:
             return handler(self, session, view, request, sink)
 
         # A list (or discover's counts) is served from the view: fresh lists.
-        renew = request.method in era2026wire.CACHEABLE and request.method != "resources/read"
+        renew = request.method in era2026form.CACHEABLE and request.method != "resources/read"
         viewed: Deferred[View] = detached(
             self._core.aggregateSide.aggregator.view(session, renew=renew)
         )
@@ -252,7 +252,7 @@ class AggregateEra2026:
         C{x-mcp-header} annotations): no child need have been asked."""
         session = self.session(Era2026Request(None, "tools/call", {}, scope=scope))
         definition = self._core.aggregateSide.aggregator.viewNow(session).definitions.get(tool)
-        return None if definition is None else era2026wire.xHeaderMap(definition)
+        return None if definition is None else era2026form.xHeaderMap(definition)
 
     def era2026Stats(self, server: str) -> Era2026Stats:
         return Era2026Stats(requests=self.requests, listenStreams=len(self.listens))
@@ -328,7 +328,7 @@ class AggregateEra2026:
         self, session: AggregateSession, view: View, request: Era2026Request, sink: Sink
     ) -> Message:
         initialize = self._core.aggregateSide.aggregator.initializeResult(session, view)
-        result = era2026wire.discoverResult(initialize, self._cacheScope(request, view))
+        result = era2026form.discoverResult(initialize, self._cacheScope(request, view))
         response = jsonrpc.resultResponse(request.clientId, result)
         if self._core.settings.tasks is not None:
             response = withTasksExtension(response)
@@ -503,10 +503,10 @@ def branded(response: Message) -> Message:
     result's C{_meta} is the aggregate's (the client talks to one server)."""
     result = response.get("result")
     meta = result.get("_meta") if isinstance(result, dict) else None
-    if not isinstance(meta, dict) or era2026wire.SERVER_INFO_KEY not in meta:
+    if not isinstance(meta, dict) or era2026form.SERVER_INFO_KEY not in meta:
         return response
     assert isinstance(result, dict)
-    meta = {**meta, era2026wire.SERVER_INFO_KEY: dict(SERVER_INFO)}
+    meta = {**meta, era2026form.SERVER_INFO_KEY: dict(SERVER_INFO)}
     return {**response, "result": {**result, "_meta": meta}}
 
 
@@ -532,7 +532,7 @@ def _lister(key: str, attribute: str) -> Handler:
             items = [tool for tool in items if tool.get("name") not in view.gatewayTools]
         if attribute == "tools":
             items = apps.listedTo(items, request.capabilities)
-        result = era2026wire.completeResult(
+        result = era2026form.completeResult(
             request.method, {key: items}, dict(SERVER_INFO), service._cacheScope(request, view)
         )
         return jsonrpc.resultResponse(request.clientId, result)

@@ -44,7 +44,7 @@ from mcpgateway.core.aggregate.view import Member, View
 from mcpgateway.core.catalogdata import publicReason
 from mcpgateway.core.era2026.types import Era2026Request, Sink
 from mcpgateway.core.pools.pool import ServerPool
-from mcpgateway.protocol import era2026wire, jsonrpc
+from mcpgateway.protocol import era2026form, jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 
 if TYPE_CHECKING:
@@ -245,7 +245,7 @@ def callGatewayTool(
     name = str(request.params.get("name"))
 
     def answered(result: dict[str, Any]) -> Message:
-        done = era2026wire.completeResult("tools/call", result, dict(SERVER_INFO), "private")
+        done = era2026form.completeResult("tools/call", result, dict(SERVER_INFO), "private")
         return jsonrpc.resultResponse(request.clientId, done)
 
     def asked(reason: Failure) -> Message:

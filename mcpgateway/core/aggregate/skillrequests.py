@@ -37,7 +37,7 @@ from mcpgateway.core.cachehints import PRIVATE
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.protocol.era2026wire import SERVER_INFO_KEY
+from mcpgateway.protocol.era2026form import SERVER_INFO_KEY
 from mcpgateway.protocol.jsonrpc import Message
 
 __all__ = ["Era2026Skills", "SessionSkills", "callerBound", "declaring", "route"]

@@ -44,7 +44,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from mcpgateway.core.cachehints import PRIVATE, PUBLIC, hintsOf
-from mcpgateway.protocol.era2026wire import SKILLS_EXTENSION, skillsSettings
+from mcpgateway.protocol.era2026form import SKILLS_EXTENSION, skillsSettings
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.runtime import logs
 

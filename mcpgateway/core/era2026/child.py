@@ -37,7 +37,7 @@ to its clients) and the child's stdin and stdout:
    C{{"result": value}}, a non-object C{outputSchema} likewise).
  - B{The reverse bridge}: an C{InputRequiredResult} answering a handshake
    session's call becomes real requests of the child to that session, fed
-   to the router with the L{era2026wire.HINT_RELATED} hint (so they go on that
+   to the router with the L{era2026form.HINT_RELATED} hint (so they go on that
    very request's stream); their answers are caught on their way to the
    child, and once all are in the adapter retries the call under a new id
    with C{inputResponses} and the child's C{requestState}, and answers the
@@ -83,7 +83,7 @@ from mcpgateway.core.era2026.translate import (
 from mcpgateway.core.era2026.types import Era2026Request, Sink
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import SessionLike
-from mcpgateway.protocol import era2026wire, jsonrpc, versions
+from mcpgateway.protocol import era2026form, jsonrpc, versions
 from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.protocol.jsonrpc import Kind, Message
 from mcpgateway.protocol.requeststate import INVALID_STATE, Binding, StateError, StateWrapper
@@ -287,12 +287,12 @@ class Era2026ChildAdapter:
             info = getattr(session, "clientInfo", None)
             level = session.logLevel
         envelope: dict[str, Any] = {
-            era2026wire.PROTOCOL_VERSION_KEY: self.version,
-            era2026wire.CAPABILITIES_KEY: caps,
-            era2026wire.CLIENT_INFO_KEY: dict(info) if isinstance(info, dict) else self._clientInfo,
+            era2026form.PROTOCOL_VERSION_KEY: self.version,
+            era2026form.CAPABILITIES_KEY: caps,
+            era2026form.CLIENT_INFO_KEY: dict(info) if isinstance(info, dict) else self._clientInfo,
         }
         if level in LOG_LEVELS:
-            envelope[era2026wire.LOG_LEVEL_KEY] = level
+            envelope[era2026form.LOG_LEVEL_KEY] = level
         return envelope
 
     # -- 2026 clients -----------------------------------------------------------------
@@ -320,13 +320,13 @@ class Era2026ChildAdapter:
         if request.inputResponses is not None:
             params["inputResponses"] = request.inputResponses
         envelope: dict[str, Any] = {
-            era2026wire.PROTOCOL_VERSION_KEY: self.version,
-            era2026wire.CAPABILITIES_KEY: withoutTasks(request.capabilities),
+            era2026form.PROTOCOL_VERSION_KEY: self.version,
+            era2026form.CAPABILITIES_KEY: withoutTasks(request.capabilities),
         }
         if request.clientInfo:
-            envelope[era2026wire.CLIENT_INFO_KEY] = dict(request.clientInfo)
+            envelope[era2026form.CLIENT_INFO_KEY] = dict(request.clientInfo)
         if request.logLevel in LOG_LEVELS:
-            envelope[era2026wire.LOG_LEVEL_KEY] = request.logLevel
+            envelope[era2026form.LOG_LEVEL_KEY] = request.logLevel
         caller = _Caller(dict(request.capabilities), request.logLevel)
         message = jsonrpc.request(request.clientId, request.method, withEnvelope(params, envelope))
         exchange = self.router.open(caller, message, sink)
@@ -348,7 +348,7 @@ class Era2026ChildAdapter:
         wrapped."""
         error = response.get("error")
         if isinstance(error, dict):
-            return {**response, "error": era2026wire.translateError(error)}
+            return {**response, "error": era2026form.translateError(error)}
         result = response.get("result")
         if not isinstance(result, dict):
             return jsonrpc.errorResponse(
@@ -357,7 +357,7 @@ class Era2026ChildAdapter:
         result = dict(result)
         kind = result.setdefault("resultType", "complete")
         if kind == "input_required":
-            if method not in era2026wire.MRTR_METHODS:
+            if method not in era2026form.MRTR_METHODS:
                 return jsonrpc.errorResponse(
                     response.get("id"),
                     jsonrpc.INTERNAL_ERROR,
@@ -375,7 +375,7 @@ class Era2026ChildAdapter:
                 f"server '{self.name}' answered with resultType {kind!r}, which the gateway"
                 " does not serve",
             )
-        elif method in era2026wire.CACHEABLE:
+        elif method in era2026form.CACHEABLE:
             ttl = result.get("ttlMs")
             if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 0:
                 result["ttlMs"] = 0
@@ -384,7 +384,7 @@ class Era2026ChildAdapter:
         if serverInfo is not None:
             meta = result.get("_meta")
             meta = dict(meta) if isinstance(meta, dict) else {}
-            meta[era2026wire.SERVER_INFO_KEY] = serverInfo  # as clients see it (identity)
+            meta[era2026form.SERVER_INFO_KEY] = serverInfo  # as clients see it (identity)
             result["_meta"] = meta
         return {**response, "result": result}
 
@@ -434,7 +434,7 @@ class Era2026ChildAdapter:
                 return
             method, params = "server/discover", {}  # the gateway's health ping
         params = withEnvelope(params, self.envelope(session))
-        if method in era2026wire.MRTR_METHODS and type(requestId) is int:
+        if method in era2026form.MRTR_METHODS and type(requestId) is int:
             self._sent[requestId] = params
         self._write({**message, "method": method, "params": params})
 
@@ -626,7 +626,7 @@ class Era2026ChildAdapter:
         requests = result.get("inputRequests", {})
         state = result.get("requestState")
         problem = None
-        if not retryable or call.method not in era2026wire.MRTR_METHODS:
+        if not retryable or call.method not in era2026form.MRTR_METHODS:
             problem = f"asked for input during {call.method}"
         elif call.session is None:
             problem = "asked the gateway itself for input"
@@ -676,7 +676,7 @@ class Era2026ChildAdapter:
         meta = params.get("_meta")
         params["_meta"] = {
             **(meta if isinstance(meta, dict) else {}),
-            era2026wire.HINT_RELATED: call.childId,
+            era2026form.HINT_RELATED: call.childId,
         }
         return jsonrpc.request(questionId, method, params)
 

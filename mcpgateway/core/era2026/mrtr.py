@@ -55,7 +55,7 @@ from mcpgateway.core.era2026.childtask import ChildTask
 from mcpgateway.core.era2026.types import Era2026Request, Sink
 from mcpgateway.core.exchange import Exchange
 from mcpgateway.core.router import Router
-from mcpgateway.protocol import era2026wire, jsonrpc
+from mcpgateway.protocol import era2026form, jsonrpc
 from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.protocol.requeststate import (
@@ -71,7 +71,7 @@ from mcpgateway.runtime import logs
 __all__ = [
     "COALESCE",
     "MAX_OUTSTANDING",
-    "BridgeLimits",
+    "BridgeWaits",
     "Era2026Call",
     "InputBridge",
     "Suspension",
@@ -93,7 +93,7 @@ _NO_ANSWER = "the client did not answer"
 
 
 @dataclasses.dataclass(frozen=True)
-class BridgeLimits:
+class BridgeWaits:
     """How long and how many 2026 calls may wait for their clients' input."""
 
     inputTimeout: float = 600.0
@@ -106,7 +106,7 @@ def bindingOf(server: str, request: Era2026Request) -> Binding:
     """What a token of C{request}'s chain is bound to: the server, the route
     (and credential), the method, its target, its arguments, the caller."""
     params = request.params
-    key = era2026wire.NAMED_METHODS.get(request.method)
+    key = era2026form.NAMED_METHODS.get(request.method)
     target = params.get(key) if key is not None else None
     route = request.scope + (f"/c:{request.credentialKey}" if request.credentialKey else "")
     digest = b"" if request.method == "resources/read" else argumentsDigest(params.get("arguments"))
@@ -252,7 +252,7 @@ class Suspension:
         request = self.request
         rnd = self._attach(request, sink)
         message = jsonrpc.request(request.clientId, request.method, request.params)
-        if request.method in era2026wire.MRTR_METHODS or rnd.token is not None:
+        if request.method in era2026form.MRTR_METHODS or rnd.token is not None:
             # Always a token on a call that may last several rounds: the
             # child's progress is the chain's, whatever round is attached.
             message = _withProgressToken(message, self.call.id)
@@ -309,7 +309,7 @@ class Suspension:
     def _asked(self, message: Message) -> None:
         gatewayId = message["id"]
         method = message["method"]
-        if self.method not in era2026wire.MRTR_METHODS:
+        if self.method not in era2026form.MRTR_METHODS:
             self._answerChild(
                 gatewayId,
                 jsonrpc.INTERNAL_ERROR,
@@ -329,12 +329,12 @@ class Suspension:
                 f"{method}: {MAX_OUTSTANDING} questions of this call are unanswered already",
             )
             return
-        hint, entry = era2026wire.inputRequest(message)
+        hint, entry = era2026form.inputRequest(message)
         params = message.get("params")
         meta = params.get("_meta") if isinstance(params, dict) else None
-        optional = isinstance(meta, dict) and meta.get(era2026wire.HINT_OPTIONAL) is True
+        optional = isinstance(meta, dict) and meta.get(era2026form.HINT_OPTIONAL) is True
         if method == "roots/list" and not (
-            isinstance(meta, dict) and era2026wire.HINT_RELATED in meta
+            isinstance(meta, dict) and era2026form.HINT_RELATED in meta
         ):
             # A hint-less roots/list is often no part of the call (a TS-SDK
             # server syncs its roots at start-up): without roots, the child is
@@ -368,7 +368,7 @@ class Suspension:
         child is refused, and (unless the question was optional: hinted so,
         or a hint-less C{roots/list}) the call ends with -32021 for the
         client."""
-        missing = era2026wire.missingCapability(asked.request, rnd.capabilities)
+        missing = era2026form.missingCapability(asked.request, rnd.capabilities)
         if missing is None:
             return True
         names = ", ".join(_capabilityNames(missing))
@@ -431,8 +431,8 @@ class Suspension:
         error = response.get("error")
         if (
             isinstance(error, dict)
-            and error.get("code") == era2026wire.URL_ELICITATION_REQUIRED
-            and self.method in era2026wire.MRTR_METHODS
+            and error.get("code") == era2026form.URL_ELICITATION_REQUIRED
+            and self.method in era2026form.MRTR_METHODS
         ):
             self._urlElicitations(rnd, error)
             return
@@ -680,8 +680,8 @@ class InputBridge:
         server: str,
         clock: IReactorTime,
         codec: StateCodec | None = None,
-        ttl: float = BridgeLimits.inputTimeout,
-        maxSuspended: int = BridgeLimits.maxSuspended,
+        ttl: float = BridgeWaits.inputTimeout,
+        maxSuspended: int = BridgeWaits.maxSuspended,
     ) -> None:
         self.server = server
         self.clock = clock
@@ -739,7 +739,7 @@ def _problem(answers: Any, outstanding: dict[str, _Asked]) -> str | None:
         return "inputResponses must be an object"
     for key, asked in outstanding.items():
         if key in answers:
-            problem = era2026wire.inputResponseProblem(asked.method, answers[key])
+            problem = era2026form.inputResponseProblem(asked.method, answers[key])
             if problem is not None:
                 return f"inputResponses[{key!r}]: {problem}"
     return None

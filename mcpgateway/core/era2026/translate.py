@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mcpgateway.protocol import era2026wire, jsonrpc, versions
+from mcpgateway.protocol import era2026form, jsonrpc, versions
 from mcpgateway.protocol.jsonrpc import Message
 
 CLIENT_CAPABILITIES = ("roots", "sampling", "elicitation", "experimental", "extensions")
@@ -22,7 +22,7 @@ LISTS = (
     ("promptsListChanged", "prompts"),
     ("resourcesListChanged", "resources"),
 )
-HINTS_TO_STRIP = (era2026wire.SUBSCRIPTION_ID_KEY,)
+HINTS_TO_STRIP = (era2026form.SUBSCRIPTION_ID_KEY,)
 TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
 
 
@@ -77,11 +77,11 @@ def initializeResultOf(discover: Mapping[str, Any], name: str) -> dict[str, Any]
         for key, value in (caps.items() if isinstance(caps, Mapping) else ())
         if key in SERVER_CAPABILITIES and isinstance(value, Mapping)
     }
-    skills = era2026wire.skillsSettings(caps)
+    skills = era2026form.skillsSettings(caps)
     if skills is not None:  # its requests pass to the child in both revisions
-        capabilities["extensions"] = {era2026wire.SKILLS_EXTENSION: skills}
+        capabilities["extensions"] = {era2026form.SKILLS_EXTENSION: skills}
     meta = discover.get("_meta")
-    info = meta.get(era2026wire.SERVER_INFO_KEY) if isinstance(meta, Mapping) else None
+    info = meta.get(era2026form.SERVER_INFO_KEY) if isinstance(meta, Mapping) else None
     result: dict[str, Any] = {
         "protocolVersion": versions.LATEST,
         "capabilities": capabilities,
@@ -117,7 +117,7 @@ def handshakeResult(method: str, result: dict[str, Any], hints: bool = False) ->
     out = {k: v for k, v in result.items() if k not in dropped}
     meta = out.get("_meta")
     if isinstance(meta, dict):
-        kept = {k: v for k, v in meta.items() if k != era2026wire.SERVER_INFO_KEY}
+        kept = {k: v for k, v in meta.items() if k != era2026form.SERVER_INFO_KEY}
         if kept:
             out["_meta"] = kept
         else:
@@ -144,7 +144,7 @@ def withEnvelope(params: Any, envelope: Mapping[str, Any]) -> dict[str, Any]:
     kept = {
         key: value
         for key, value in (meta.items() if isinstance(meta, dict) else ())
-        if key not in era2026wire.ENVELOPE_KEYS
+        if key not in era2026form.ENVELOPE_KEYS
     }
     kept.update(envelope)
     out["_meta"] = kept

@@ -9,7 +9,7 @@ The web has checked everything the transport spec lets it check before it
 builds a L{Era2026Request}; the core answers with a finished JSON-RPC message
 in the 2026 shape (C{resultType}, cache hints, translated error codes), whose
 HTTP status the web reads off its error code
-(L{mcpgateway.protocol.era2026wire.httpStatus}).
+(L{mcpgateway.protocol.era2026form.httpStatus}).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class Era2026Request:
     """One 2026 client request, checked by the web.
 
     @ivar clientId: the JSON-RPC id, verbatim.
-    @ivar params: as the child gets them (L{mcpgateway.protocol.era2026wire.stripEnvelope}
+    @ivar params: as the child gets them (L{mcpgateway.protocol.era2026form.stripEnvelope}
         done); still holds C{_meta.progressToken} when the client sent one.
     @ivar capabilities: the request's C{clientCapabilities}.
     @ivar clientInfo: the request's C{clientInfo} (C{{}} when absent).
@@ -111,7 +111,7 @@ class Era2026Gateway(Protocol):
 
     def era2026Call(self, server: str, request: Era2026Request, sink: Sink) -> Deferred[Message]:
         """Serve one 2026 request (any method of
-        L{mcpgateway.protocol.era2026wire.ERA2026_METHODS} but C{subscriptions/listen}):
+        L{mcpgateway.protocol.era2026form.ERA2026_METHODS} but C{subscriptions/listen}):
         fires with the finished response (the client's id). Cancelling it is
         the client's disconnect (the child's call is cancelled)."""
 

@@ -9,10 +9,10 @@ gateway forwards nothing): its servers (C{servers},
 L{mcpgateway.core.gateway.serverset}) and their changes (C{reconfigurer},
 L{mcpgateway.core.gateway.reconfiguring}), the aggregate side, made on its first
 use (C{aggregateSide}, L{mcpgateway.core.gateway.aggregateside}), room under the
-session limits (C{room}, L{mcpgateway.core.gateway.sessionroom}), opening sessions
-(C{opener}, L{mcpgateway.core.gateway.opening}), the sessions other processes
-opened (C{visits}, L{mcpgateway.core.gateway.visits}), who owns a session
-(L{mcpgateway.core.gateway.owners}), the sessions that outlive the process
+session limits (C{room}, L{mcpgateway.core.gateway.sessioncapacity}), opening sessions
+(C{opener}, L{mcpgateway.core.gateway.sessionopener}), the sessions other processes
+opened (C{visits}, L{mcpgateway.core.gateway.foreignsessions}), who owns a session
+(L{mcpgateway.core.gateway.ownerlookup}), the sessions that outlive the process
 (C{continuity}, L{mcpgateway.core.gateway.continuity}), its stop (C{shutdown},
 L{mcpgateway.core.gateway.shutdown}) and its read model (C{readModel},
 L{mcpgateway.core.gateway.readmodel}). L{GatewayService} is its place in the twistd
@@ -41,15 +41,15 @@ from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHa
 from mcpgateway.core.gateway.aggregateside import AggregateSide
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.gateway.continuity import SessionContinuity
-from mcpgateway.core.gateway.opening import SessionOpener
-from mcpgateway.core.gateway.owners import OwnerLookup
+from mcpgateway.core.gateway.foreignsessions import ForeignSessions
+from mcpgateway.core.gateway.ownerlookup import OwnerLookup
 from mcpgateway.core.gateway.readmodel import ReadModel
 from mcpgateway.core.gateway.reconfiguring import Reconfigurer
 from mcpgateway.core.gateway.serverset import ServerSet
-from mcpgateway.core.gateway.sessionroom import SessionRoom
+from mcpgateway.core.gateway.sessioncapacity import SessionCapacity
+from mcpgateway.core.gateway.sessionopener import SessionOpener
 from mcpgateway.core.gateway.settings import GatewayOptions, GatewaySettings
 from mcpgateway.core.gateway.shutdown import Shutdown
-from mcpgateway.core.gateway.visits import SessionVisits
 from mcpgateway.core.pools.pool import ServerPool, ServerUnavailable
 from mcpgateway.core.pools.scopecatalogfile import SavedScopeCatalogs
 from mcpgateway.core.sessions import Session, SessionRegistry
@@ -58,7 +58,7 @@ from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import Era2026Stats, GatewayStatus, Savings
 from mcpgateway.core.tasks.listening import openListen, ownedOn
 from mcpgateway.core.tasks.manager import withTasksExtension
-from mcpgateway.protocol import era2026wire, jsonrpc
+from mcpgateway.protocol import era2026form, jsonrpc
 from mcpgateway.runtime import logs
 
 if TYPE_CHECKING:
@@ -131,12 +131,12 @@ class Gateway:
         )
         """The sessions that outlive the process: restored, saved, handed
         over (C{waitFor} a predecessor, C{configured}, C{save})."""
-        self.room = SessionRoom(
+        self.sessionCapacity = SessionCapacity(
             self.sessions, self.pools, self.aggregateSide, self.endSession, clock, self.log
         )
-        """Room under the session limits (C{makeRoom}, C{live}, C{liveOf})."""
-        self.roomCounts = self.room.counts
-        """What the session limits did to C{initialize}s (L{SessionRoom.makeRoom})."""
+        """Room under the session limits (C{admitSession}, C{live}, C{liveOf})."""
+        self.capacityCounts = self.sessionCapacity.counts
+        """What the session limits did to C{initialize}s (L{SessionCapacity.admitSession})."""
         finder = settings.pidFinder
         self.opener = SessionOpener(
             self.sessions,
@@ -155,11 +155,16 @@ class Gateway:
         connection: look for its socket's owner again
         (L{SessionOpener.lookForOwner}). The opener's own method: the web
         calls it on every request of such a session."""
-        self.visits = SessionVisits(
-            self.sessions, self.pools, self.aggregateSide, self.room.visiting, clock, self.log
+        self.foreignSessions = ForeignSessions(
+            self.sessions,
+            self.pools,
+            self.aggregateSide,
+            self.sessionCapacity.visiting,
+            clock,
+            self.log,
         )
         """Serves here the sessions other processes of a cluster opened
-        (C{visit}), and gives restored sessions their credentials (C{rebind})."""
+        (C{rebuild}), and gives restored sessions their credentials (C{rebind})."""
         self.reconfigurer = Reconfigurer(
             self, self.servers, self.sessions, self.aggregateSide, self.log
         )
@@ -210,7 +215,7 @@ class Gateway:
             # Found by a reaper: the aggregate session lives on without it.
             return aggregate.aggregator.memberGone(session, reason)
         self.sessions.remove(session)
-        self.room.left(session.id)
+        self.sessionCapacity.left(session.id)
         self.continuity.ended(session)
         if self.sessionEnded is not None:
             self.sessionEnded(session)
@@ -253,7 +258,7 @@ class Gateway:
             )
         tasks = self.settings.tasks
         method = request.method
-        if method in era2026wire.TASK_METHODS:
+        if method in era2026form.TASK_METHODS:
             if tasks is None:
                 return succeed(
                     jsonrpc.errorResponse(

@@ -18,7 +18,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway.core.catalogdata import entryOf
-from mcpgateway.core.era2026.mrtr import BridgeLimits
+from mcpgateway.core.era2026.mrtr import BridgeWaits
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.gateway.catalogserve import CatalogServe
 from mcpgateway.core.gateway.settings import GatewaySettings
@@ -74,7 +74,7 @@ class ServerSet:
         self.log = log
         self._healing = settings.healing if settings.healing is not None else HealingPolicy()
         self._promotions = settings.promotions
-        self.limits = BridgeLimits(settings.era2026InputTimeout, settings.maxSuspendedCalls)
+        self.limits = BridgeWaits(settings.era2026InputTimeout, settings.maxSuspendedCalls)
         """How long and how many 2026 calls may wait for their clients."""
         self._clientAlive: Callable[[int], bool] | None = settings.clientAlive
         self._resolver = settings.resolver

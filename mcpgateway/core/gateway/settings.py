@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol, TypedDict
 
 from twisted.internet.defer import Deferred
 
-from mcpgateway.core.era2026.mrtr import BridgeLimits
+from mcpgateway.core.era2026.mrtr import BridgeWaits
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.pool import PromotionSink
@@ -73,10 +73,10 @@ class GatewaySettings:
     promotions: PromotionSink | None = None
     """Keeps the servers promoted to a child per session (C{None}: promotions
     last as long as the process)."""
-    era2026InputTimeout: float = BridgeLimits.inputTimeout
+    era2026InputTimeout: float = BridgeWaits.inputTimeout
     """Seconds a 2026 call waits for its client's next round (then it is
     cancelled on its child)."""
-    maxSuspendedCalls: int = BridgeLimits.maxSuspended
+    maxSuspendedCalls: int = BridgeWaits.maxSuspended
     """2026 calls per server that may wait for their client's input at once."""
     sessionIds: SessionIds | None = None
     """Makes the ids of new sessions from their facts (a cluster's sealer:

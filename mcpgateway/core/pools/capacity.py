@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.core.pools.test_scoped, tests.core.pools.test_per_user -*-
 """How many of a scoped pool's children run, and for how long: the
-L{ChildLimit}.
+L{ChildCapacity}.
 
  - At most C{spec.maxChildren} children run at once (starting, running or
    waiting out a restart backoff). A request that needs another stops the
@@ -8,7 +8,7 @@ L{ChildLimit}.
    every child is busy it waits, and is retried whenever a child drains,
    starts or stops, for at most the server's request timeout; then it fails
    with L{ServerUnavailable} naming the limit (C{"maxChildren"}).
- - L{ChildLimit.expire} (the reaper, each sweep) stops the children quiet
+ - L{ChildCapacity.expire} (the reaper, each sweep) stops the children quiet
    for their C{idleTimeout} (default L{SCOPED_IDLE_TIMEOUT}).
 """
 
@@ -22,7 +22,7 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway.core.pools.keyed import RouteChildren
+from mcpgateway.core.pools.routechildren import RouteChildren
 from mcpgateway.core.spec import SCOPED_IDLE_TIMEOUT, ServerSpec, Variant
 from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
@@ -31,7 +31,7 @@ from mcpgateway.runtime import logs
 if TYPE_CHECKING:
     from mcpgateway.core.pools.placement import Kit
 
-__all__ = ["ChildLimit"]
+__all__ = ["ChildCapacity"]
 
 
 class _Waiter:
@@ -45,7 +45,7 @@ class _Waiter:
         self.timer: IDelayedCall | None = None
 
 
-class ChildLimit:
+class ChildCapacity:
     """Starts a scoped pool's children within C{maxChildren}, and stops
     those idle past their C{idleTimeout}."""
 

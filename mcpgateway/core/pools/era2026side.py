@@ -29,7 +29,7 @@ from mcpgateway.core.router import Router
 from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.core.status import Era2026Stats
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
-from mcpgateway.protocol import era2026wire, jsonrpc
+from mcpgateway.protocol import era2026form, jsonrpc
 from mcpgateway.runtime import logs
 
 if TYPE_CHECKING:
@@ -136,10 +136,10 @@ class Era2026Side:
         if method == "server/discover":
             return succeed(
                 jsonrpc.resultResponse(
-                    request.clientId, era2026wire.discoverResult(initialize, scope)
+                    request.clientId, era2026form.discoverResult(initialize, scope)
                 )
             )
-        served = method in era2026wire.ERA2026_METHODS or method in era2026wire.SKILLS_METHODS
+        served = method in era2026form.ERA2026_METHODS or method in era2026form.SKILLS_METHODS
         if not served or method == "subscriptions/listen":
             # Only the web's ladder brings requests here; nothing else reaches a child.
             return succeed(
@@ -160,14 +160,14 @@ class Era2026Side:
         info = initialize.get("serverInfo")
         serverInfo = info if isinstance(info, dict) else None
         if upstream.adapter is not None:  # the child speaks 2026-07-28 itself: passed through
-            # the pools' upstreams make their adapters with ERA2026_WIRE
+            # the pools' upstreams make their adapters with ERA2026_SUPPORT
             adapter = cast("Era2026ChildAdapter", upstream.adapter)
             return adapter.serveEra2026(request, sink, serverInfo, scope)
         if keepsTasks(request, initialize, upstream.router):
             request = replace(request, childTask=True)
         answered = self.bridge.call(upstream.router, request, sink)
         return answered.addCallback(
-            lambda response: era2026wire.era2026Answer(method, response, serverInfo, scope)
+            lambda response: era2026form.era2026Answer(method, response, serverInfo, scope)
         )
 
     def _failed(self, reason: Failure, request: Era2026Request) -> jsonrpc.Message:
@@ -309,7 +309,7 @@ _CAPABILITY_OF = {
 def _lacking(method: str, capabilities: Any) -> str | None:
     """The server capability C{method} needs that the child did not declare
     (a Skills request: the extension)."""
-    skills = era2026wire.skillsRefusal(method, capabilities)
+    skills = era2026form.skillsRefusal(method, capabilities)
     if skills is not None:
         return skills
     needed = _CAPABILITY_OF.get(method)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mcpgateway.core.era2026.mrtr import BridgeLimits
+from mcpgateway.core.era2026.mrtr import BridgeWaits
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.pool import (
     PidProbe,
@@ -34,7 +34,7 @@ def makePool(
     spawner: Spawner,
     healing: HealingPolicy | None = None,
     promotions: PromotionSink | None = None,
-    limits: BridgeLimits | None = None,
+    limits: BridgeWaits | None = None,
     clientAlive: PidProbe | None = None,
     taskSupport: TaskSupport | None = None,
 ) -> ServerPool:

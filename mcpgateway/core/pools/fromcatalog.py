@@ -61,7 +61,7 @@ from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.core.status import CatalogCounts, Circuit, Lifecycle
 from mcpgateway.core.toolgate import PinnedTools
 from mcpgateway.core.upstream import Upstream
-from mcpgateway.protocol import era2026wire, jsonrpc
+from mcpgateway.protocol import era2026form, jsonrpc
 from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.runtime import logs
 
@@ -387,10 +387,10 @@ class CatalogStartup:
         if kind is None:
             self.counts.startups += 1
             return jsonrpc.resultResponse(
-                request.clientId, era2026wire.discoverResult(initialize, scope)
+                request.clientId, era2026form.discoverResult(initialize, scope)
             )
         info = initialize.get("serverInfo")
         response = jsonrpc.resultResponse(request.clientId, {kind: list(catalog.items(kind))})
-        return era2026wire.era2026Answer(
+        return era2026form.era2026Answer(
             method, response, info if isinstance(info, dict) else None, scope
         )

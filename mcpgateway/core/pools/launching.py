@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.core.pools.test_pool, tests.core.pools.test_scoped -*-
-"""What a pool's children start with: the L{Launcher}.
+"""What a pool's children start with: the L{PoolLauncher}.
 
 A server whose command is C{npx} or C{uvx} runs the real binary behind it,
 once the gateway has resolved it (L{ServerPool.launchAfter
@@ -7,7 +7,7 @@ once the gateway has resolved it (L{ServerPool.launchAfter
 starts, and a request waits for the resolution at most its timeout. The
 other routes' launches are resolved the same way, once per child key. A
 reload that changes only a spec's environment (or a timeout) keeps the
-resolved binary, with the new environment (L{Launcher.rebase}).
+resolved binary, with the new environment (L{PoolLauncher.rebase}).
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.core.upstream import ServerUnavailable
 from mcpgateway.runtime import logs
 
-__all__ = ["Launcher"]
+__all__ = ["PoolLauncher"]
 
 T = TypeVar("T")
 
 
-class Launcher:
+class PoolLauncher:
     """The launch specs of a pool's children, and the requests waiting for
     an C{npx}/C{uvx} resolution before any child may start.
 

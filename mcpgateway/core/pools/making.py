@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from mcpgateway.core.era2026.wire import ERA2026_WIRE
+from mcpgateway.core.era2026.lazysupport import ERA2026_SUPPORT
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.healing import Breaker
 from mcpgateway.core.pools.pool import ChildListener, ServerPool
@@ -31,7 +31,7 @@ __all__ = ["Ambiguous", "ChildMaker"]
 
 Ambiguous = Callable[[str, int], None]
 """Told that a shared child asked a method of a client while
-this many 2025 sessions used it (L{mcpgateway.core.pools.promotion.Promotion.ambiguous})."""
+this many 2025 sessions used it (L{mcpgateway.core.pools.promotion.PoolPromotion.ambiguous})."""
 
 
 class ChildMaker:
@@ -81,7 +81,7 @@ class ChildMaker:
             self._stats,
             self._events,
             onReady=self._childReady,
-            era2026=ERA2026_WIRE,
+            era2026=ERA2026_SUPPORT,
         )
         router = upstream.router
         router.onAmbiguous = self._ambiguous

@@ -29,7 +29,7 @@ from mcpgateway.core.exchange import Sink
 from mcpgateway.core.fanout import OwnerFanout
 from mcpgateway.core.identity import presentedResult
 from mcpgateway.core.pools.attach import release
-from mcpgateway.core.pools.launching import Launcher
+from mcpgateway.core.pools.launching import PoolLauncher
 from mcpgateway.core.pools.lostchild import LostChildNotices
 from mcpgateway.core.pools.making import ChildMaker
 from mcpgateway.core.pools.pool import SessionGone, childGone, disabledError
@@ -63,7 +63,7 @@ class OwnedChildren:
         spec: Callable[[], ServerSpec],
         disabled: Callable[[], bool],
         maker: ChildMaker,
-        launcher: Launcher,
+        launcher: PoolLauncher,
         notices: LostChildNotices,
     ) -> None:
         """

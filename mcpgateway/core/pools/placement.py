@@ -35,12 +35,12 @@ from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.exchange import Sink
 from mcpgateway.core.pools.fromcatalog import CatalogStartup, StartupHost
-from mcpgateway.core.pools.launching import Launcher
+from mcpgateway.core.pools.launching import PoolLauncher
 from mcpgateway.core.pools.lostchild import LostChildNotices
 from mcpgateway.core.pools.making import ChildMaker
 from mcpgateway.core.pools.pool import Idle, NoSharedChild
 from mcpgateway.core.pools.scopecatalog import ScopeStartup
-from mcpgateway.core.pools.snapshot import LimitCounts, keysOf
+from mcpgateway.core.pools.snapshot import CapacityCounts, keysOf
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec, Variant
@@ -74,12 +74,12 @@ class Kit:
     """Whether a session opened now gets a child of its own (a promoted server)."""
     variantFor: VariantFor
     maker: ChildMaker
-    launcher: Launcher
+    launcher: PoolLauncher
     scopeStartup: ScopeStartup
     """The catalogs of the pool's scope keys (start-ups answered before a child runs)."""
     notices: LostChildNotices
     """The sessions to be told their child was started anew."""
-    limitCounts: LimitCounts
+    limitCounts: CapacityCounts
     events: EventLog
     clock: IReactorTime
     catalogHost: StartupHost

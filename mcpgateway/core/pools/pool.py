@@ -37,7 +37,7 @@ L{mcpgateway.core.pools.making} (upstreams made and wired),
 L{mcpgateway.core.pools.promotion}, L{mcpgateway.core.pools.snapshot} (its
 state and status), L{mcpgateway.core.pools.era2026side} (MCP 2026-07-28
 clients), L{mcpgateway.core.pools.owned} (the children of one session each);
-a keyed placement's L{mcpgateway.core.pools.keyed} (its children by child
+a keyed placement's L{mcpgateway.core.pools.routechildren} (its children by child
 key), L{mcpgateway.core.pools.capacity} (C{maxChildren} and idle expiry)
 and L{mcpgateway.core.pools.rebinding} (sessions following their routes
 after a reload); a shared placement's L{mcpgateway.core.pools.staleenv}

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.core.pools.test_promotion, tests.core.pools.test_promotion_scope -*-
-"""Whether a shared server is promoted: the L{Promotion}.
+"""Whether a shared server is promoted: the L{PoolPromotion}.
 
 A shared child that asks a client something other than a question
 (sampling, elicitation, roots: those never promote, see
@@ -24,10 +24,10 @@ from mcpgateway.core.pools.pool import PromotionSink
 from mcpgateway.core.spec import ServerSpec, Sharing
 from mcpgateway.runtime import logs
 
-__all__ = ["Promotion"]
+__all__ = ["PoolPromotion"]
 
 
-class Promotion:
+class PoolPromotion:
     """Whether, and why, a pool's server is promoted.
 
     @ivar promoted: why new sessions get a child of their own (the server

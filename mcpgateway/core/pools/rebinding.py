@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 from twisted.logger import Logger
 
-from mcpgateway.core.pools.capacity import ChildLimit
-from mcpgateway.core.pools.keyed import RouteChildren
+from mcpgateway.core.pools.capacity import ChildCapacity
 from mcpgateway.core.pools.pool import programOf
+from mcpgateway.core.pools.routechildren import RouteChildren
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import Variant
 from mcpgateway.core.status import Lifecycle
@@ -37,7 +37,7 @@ class Rebinder:
 
     log = Logger(observer=logs.observer)
 
-    def __init__(self, kit: Kit, table: RouteChildren, limit: ChildLimit) -> None:
+    def __init__(self, kit: Kit, table: RouteChildren, limit: ChildCapacity) -> None:
         self._kit = kit
         self._table = table
         self._limit = limit

@@ -17,9 +17,9 @@ pool never looks at the scope itself.
 
 Each child is a shared child (initialized by the gateway, its traffic spread
 by a L{mcpgateway.core.fanout.SharedFanout}), kept in least-recently-used
-order (L{mcpgateway.core.pools.keyed.RouteChildren}). The pool is bounded:
+order (L{mcpgateway.core.pools.routechildren.RouteChildren}). The pool is bounded:
 at most C{spec.maxChildren} children run at once, and those quiet for their
-C{idleTimeout} are stopped (L{mcpgateway.core.pools.capacity.ChildLimit}).
+C{idleTimeout} are stopped (L{mcpgateway.core.pools.capacity.ChildCapacity}).
 
 While a route's child does not run, a session's start-up is answered from
 the catalog of that child's key (L{mcpgateway.core.pools.scopecatalog}: a
@@ -55,8 +55,7 @@ from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.exchange import Sink
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.pools.attach import release
-from mcpgateway.core.pools.capacity import ChildLimit
-from mcpgateway.core.pools.keyed import RouteChildren
+from mcpgateway.core.pools.capacity import ChildCapacity
 from mcpgateway.core.pools.placement import Kit
 from mcpgateway.core.pools.pool import (
     GLOBAL_CHILD,
@@ -67,6 +66,7 @@ from mcpgateway.core.pools.pool import (
     disabledError,
 )
 from mcpgateway.core.pools.rebinding import Rebinder
+from mcpgateway.core.pools.routechildren import RouteChildren
 from mcpgateway.core.pools.scopecatalog import ScopeCatalog, listChild, scopeKey
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
@@ -97,7 +97,7 @@ class KeyedPlacement:
     def __init__(self, kit: Kit) -> None:
         self._kit = kit
         self.table = RouteChildren(kit)
-        self.limit = ChildLimit(kit, self.table)
+        self.limit = ChildCapacity(kit, self.table)
         self.rebinder = Rebinder(kit, self.table, self.limit)
 
     # -- what it holds -------------------------------------------------------------
@@ -304,7 +304,7 @@ class KeyedPlacement:
 
     def expire(self, now: float) -> list[int]:
         """Stop the children quiet for their C{idleTimeout}
-        (L{ChildLimit.expire<mcpgateway.core.pools.capacity.ChildLimit.expire>})."""
+        (L{ChildCapacity.expire<mcpgateway.core.pools.capacity.ChildCapacity.expire>})."""
         return self.limit.expire(now)
 
     def restarted(self) -> None:

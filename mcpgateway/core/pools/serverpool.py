@@ -24,9 +24,9 @@ placement lookup); else the saved catalog answers it, or a promoted
 server moves it to a child of its own, or its child is made ready first.
 
 Every collaborator is given what it needs as values and callables, never
-the pool: the L{Launcher} (what children start with, after an
+the pool: the L{PoolLauncher} (what children start with, after an
 C{npx}/C{uvx} resolution), the L{ChildMaker} (upstreams made and wired),
-the L{Promotion}, the L{OwnedChildren}, the L{LostChildNotices}, and the
+the L{PoolPromotion}, the L{OwnedChildren}, the L{LostChildNotices}, and the
 placement (a L{Kit}). None reads another's maps: each answers through its
 methods. What still sees the pool itself is what knows pools by identity:
 the catalogs (L{ScopeStartup}, the shared placement's catalog start-up,
@@ -44,13 +44,13 @@ from typing import Any, cast
 from twisted.internet.defer import Deferred, DeferredList, fail, maybeDeferred, succeed
 from twisted.logger import Logger
 
-from mcpgateway.core.era2026.mrtr import BridgeLimits, InputBridge
+from mcpgateway.core.era2026.mrtr import BridgeWaits, InputBridge
 from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.exchange import Sink
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.era2026side import Era2026Side
-from mcpgateway.core.pools.launching import Launcher
+from mcpgateway.core.pools.launching import PoolLauncher
 from mcpgateway.core.pools.lostchild import LostChildNotices
 from mcpgateway.core.pools.making import ChildMaker
 from mcpgateway.core.pools.owned import LAZY_START, OwnedChildren
@@ -69,9 +69,9 @@ from mcpgateway.core.pools.pool import (
     launchEnvOf,
     variantsOf,
 )
-from mcpgateway.core.pools.promotion import Promotion
+from mcpgateway.core.pools.promotion import PoolPromotion
 from mcpgateway.core.pools.scopecatalog import ScopeStartup, probeOwnChild, scopeKey
-from mcpgateway.core.pools.snapshot import LimitCounts, StatusReader
+from mcpgateway.core.pools.snapshot import CapacityCounts, StatusReader
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session, SessionLike
 from mcpgateway.core.spawn import Spawner
@@ -129,7 +129,7 @@ class Pool:
         placement: PlacementOf,
         healing: HealingPolicy | None = None,
         promotions: PromotionSink | None = None,
-        limits: BridgeLimits | None = None,
+        limits: BridgeWaits | None = None,
     ) -> None:
         clock = spawner.clock
         self.spec = spec
@@ -154,11 +154,11 @@ class Pool:
         self._ownEach = self._promotedAtStart()
         """Promoted (in this process, or an earlier one): each new session
         gets an owned child."""
-        self.limitCounts = LimitCounts()
+        self.limitCounts = CapacityCounts()
         """What its C{maxChildren} bound counted (a keyed placement's)."""
         specNow, disabledNow = (lambda: self.spec), (lambda: self.disabled)
-        self.launcher = Launcher(specNow, lambda: self.launchSpec, self.useLaunchSpec, clock)
-        self.promotion = Promotion(
+        self.launcher = PoolLauncher(specNow, lambda: self.launchSpec, self.useLaunchSpec, clock)
+        self.promotion = PoolPromotion(
             specNow, self.ownsChildren, self.events, promotions, self._eachSession
         )
         self.maker = ChildMaker(
@@ -198,7 +198,7 @@ class Pool:
                 catalogHost=self,
             )
         )
-        limits = limits if limits is not None else BridgeLimits()
+        limits = limits if limits is not None else BridgeWaits()
         bridge = InputBridge(
             spec.name, clock, ttl=limits.inputTimeout, maxSuspended=limits.maxSuspended
         )
@@ -579,7 +579,7 @@ class Pool:
     def launchAfter(
         self, resolving: Deferred[ServerSpec], what: str, resolve: Resolver | None = None
     ) -> None:
-        """Start no child until C{resolving} fires (L{Launcher.after})."""
+        """Start no child until C{resolving} fires (L{PoolLauncher.after})."""
         self.launcher.after(resolving, what, resolve)
 
     def useLaunchSpec(self, spec: ServerSpec) -> None:

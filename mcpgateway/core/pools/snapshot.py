@@ -33,11 +33,11 @@ from mcpgateway.core.status import (
 )
 from mcpgateway.core.upstream import Upstream
 
-__all__ = ["LimitCounts", "Observed", "StatusReader", "keysOf"]
+__all__ = ["CapacityCounts", "Observed", "StatusReader", "keysOf"]
 
 
 @dataclass
-class LimitCounts:
+class CapacityCounts:
     """What a pool bounded by C{maxChildren} counted (a scoped pool's; the
     others' stay zero)."""
 
@@ -107,7 +107,7 @@ class StatusReader:
         clock: IReactorTime,
         breaker: Breaker,
         stats: RequestStats,
-        limits: LimitCounts,
+        limits: CapacityCounts,
         remotes: object,
         created: float,
     ) -> None:

@@ -35,7 +35,7 @@ from twisted.internet.defer import Deferred, succeed
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.tasks.manager import TaskManager
 from mcpgateway.core.tasks.model import CANCELLED, COMPLETED, NOT_LOADED, Task, envelope
-from mcpgateway.core.tasks.watching import Shown, statusLook
+from mcpgateway.core.tasks.watching import LastShown, statusLook
 from mcpgateway.core.taskterms import RELATED_TASK
 from mcpgateway.protocol import jsonrpc
 
@@ -187,8 +187,8 @@ class HandshakeTasks:
         room for another task, the call is refused (C{TOO_MANY_REQUESTS})
         and never reaches the child: the client asked for a task, and
         nothing would read the call's answer."""
-        if not self.manager.room(session.principal):
-            return _noRoom(message)
+        if not self.manager.hasTaskCapacity(session.principal):
+            return _noCapacity(message)
         params = message.get("params")
         params = dict(params) if isinstance(params, dict) else {}
         wanted = params.pop("task", None)
@@ -208,7 +208,7 @@ class HandshakeTasks:
         if task is None:  # no room after all: the call is cancelled, its answer unread
             call.addErrback(lambda _: None)
             call.cancel()
-            return _noRoom(message)
+            return _noCapacity(message)
         if untime is not None:
             untime(message.get("id"))
         made.append(task)
@@ -223,7 +223,7 @@ class HandshakeTasks:
         takes its task's call with it (its requests on the child are
         cancelled), which ends the task (L{TaskManager}), and so the
         watcher; a task's time to live ends it at the latest."""
-        seen = Shown(statusLook)
+        seen = LastShown(statusLook)
         seen.fresh(task)  # the client has it from its CreateTaskResult
         stops: list[Callable[[], None]] = []
 
@@ -312,7 +312,7 @@ class HandshakeTasks:
         return jsonrpc.resultResponse(message.get("id"), shown(task))
 
 
-def _noRoom(message: jsonrpc.Message) -> jsonrpc.Message:
+def _noCapacity(message: jsonrpc.Message) -> jsonrpc.Message:
     """The refusal of a task-augmented call the caps leave no room for."""
     return jsonrpc.errorResponse(
         message.get("id"),

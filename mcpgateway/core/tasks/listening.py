@@ -35,7 +35,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle, Sink
 from mcpgateway.core.tasks.manager import TaskManager, declaresTasks
 from mcpgateway.core.tasks.model import Task, detailed
-from mcpgateway.core.tasks.watching import Shown, statusLook
+from mcpgateway.core.tasks.watching import LastShown, statusLook
 from mcpgateway.protocol import jsonrpc
 
 STATUS_METHOD = "notifications/tasks"
@@ -127,7 +127,7 @@ class TaskListen:
         self._inner = inner
         self._sink = sink
         self._tasks = {task.taskId: task for task in tasks}
-        self._shown = Shown(statusLook)
+        self._shown = LastShown(statusLook)
         self._stops = {
             task.taskId: manager.watchers.watch(task.taskId, self._changed)
             for task in tasks

@@ -4,7 +4,7 @@
 A client that declares C{io.modelcontextprotocol/tasks} in a request's
 C{clientCapabilities} may get a task instead of a result: the gateway runs
 its C{tools/call} on the child as an ordinary call, and when that call has
-neither finished nor asked for input within L{TaskLimits.after}
+neither finished nor asked for input within L{TaskTerms.after}
 seconds, answers with a C{CreateTaskResult} (the task stored for good
 first, L{mcpgateway.core.tasks.store}) and keeps the call's outcome for
 C{tasks/get}. A call that finishes sooner is answered as it is, and one
@@ -82,7 +82,7 @@ is failed."""
 
 
 @dataclass(frozen=True)
-class TaskLimits:
+class TaskTerms:
     """How tasks are made and kept (C{--task-*} options, docs/guide/tasks.md)."""
 
     after: float = 0.5
@@ -116,7 +116,7 @@ class TaskManager:
         self,
         store: TaskStore,
         clock: IReactorTime,
-        limits: TaskLimits | None = None,
+        limits: TaskTerms | None = None,
         newId: NewId | None = None,
         archive: TaskArchive | None = None,
     ) -> None:
@@ -129,7 +129,7 @@ class TaskManager:
         """
         self.store = store
         self.clock = clock
-        self.limits = limits if limits is not None else TaskLimits()
+        self.limits = limits if limits is not None else TaskTerms()
         self._newId: NewId = newId if newId is not None else _randomId
         self._waiting: dict[str, list[Deferred[Task]]] = {}
         self._loadWaiters: list[Deferred[None]] | None = None
@@ -164,14 +164,14 @@ class TaskManager:
                 if supported == "required":
                     return succeed(missingExtension(request.clientId, f"tool '{tool}'"))
                 return run(request, sink)
-            if supported == "forbidden" or not self.room(request.principal):
+            if supported == "forbidden" or not self.hasTaskCapacity(request.principal):
                 return run(request, sink)
             return self._race(server, request, sink, run)
 
         looked = support(request, str(tool)) if isinstance(tool, str) else succeed(None)
         return looked.addErrback(lambda _: None).addCallback(decide)
 
-    def room(self, principal: str) -> bool:
+    def hasTaskCapacity(self, principal: str) -> bool:
         """Whether one more task may be made for C{principal} (counted as
         tasks begin and end: the check costs the same however many finished
         tasks are kept)."""
@@ -252,7 +252,7 @@ class TaskManager:
         for a shorter time to live C{ttlMs}); C{None} when the caps leave no
         room (the caller then answers the call when it ends, or cancels it
         and refuses the request)."""
-        if not self.room(principal):
+        if not self.hasTaskCapacity(principal):
             return None
         task = self._make(server, scope, principal, tool, session=session, ttlMs=ttlMs)
         live = self._live[task.taskId] = _Live(None)

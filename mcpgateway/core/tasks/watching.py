@@ -8,7 +8,7 @@ C{statusMessage} of a running task reaches each of that task's watchers
 at once, on the reactor thread: a 2026-07-28 listen stream that named the
 task (L{mcpgateway.core.tasks.listening}), the 2025-11-25 session that made
 it (L{mcpgateway.core.tasks.handshake}). A watcher says what it shows of a
-task, and is told only when that changed (L{Shown}), so a change nobody
+task, and is told only when that changed (L{LastShown}), so a change nobody
 sees (answers gathered while questions remain) costs it nothing.
 
 A task nobody watches costs one dictionary lookup per change.
@@ -76,7 +76,7 @@ class TaskWatchers:
         self._watching.pop(taskId, None)
 
 
-class Shown:
+class LastShown:
     """What one watcher last showed of each task: a change that shows the
     same again is not sent (L{fresh})."""
 

@@ -78,7 +78,7 @@ class LoginError(Exception):
 
 
 @dataclass
-class Answer:
+class HttpAnswer:
     status: int
     headers: dict[str, str]
     body: bytes
@@ -97,7 +97,7 @@ class Fetch(Protocol):
         url: str,
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
-    ) -> Answer: ...
+    ) -> HttpAnswer: ...
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -121,18 +121,18 @@ class UrllibFetch:
         url: str,
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
-    ) -> Answer:
+    ) -> HttpAnswer:
         opener = urllib.request.build_opener(_NoRedirect)
         request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
         try:
             with opener.open(request, timeout=30) as response:
-                return Answer(
+                return HttpAnswer(
                     response.status,
                     {k.lower(): v for k, v in response.headers.items()},
                     response.read(),
                 )
         except urllib.error.HTTPError as e:
-            return Answer(e.code, {k.lower(): v for k, v in e.headers.items()}, e.read())
+            return HttpAnswer(e.code, {k.lower(): v for k, v in e.headers.items()}, e.read())
         except (urllib.error.URLError, OSError, ValueError) as e:
             reason = getattr(e, "reason", e)
             raise LoginError(f"{url} is not reachable ({reason})") from None

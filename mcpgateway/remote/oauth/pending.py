@@ -38,7 +38,7 @@ REFUSED = "refused"
 
 
 @dataclass(frozen=True)
-class Pending:
+class PendingGrant:
     """A sign-in's grant, held until its principal confirms it."""
 
     grant: UpstreamGrant
@@ -111,10 +111,10 @@ class PendingLogins:
 
         self._store.update(name, changed)
 
-    def hold(self, grant: UpstreamGrant, browser: str) -> Pending:
+    def hold(self, grant: UpstreamGrant, browser: str) -> PendingGrant:
         """Hold C{grant} for its principal to confirm (replacing a sign-in
         it held already); a refusal noted for it is over."""
-        held = Pending(grant, browser, self._now())
+        held = PendingGrant(grant, browser, self._now())
         record = {"grant": asdict(grant), "browser": browser, "at": held.at}
 
         def keep(records: dict[str, Any]) -> bool:
@@ -125,7 +125,7 @@ class PendingLogins:
         self._forget(REFUSED, REFUSED_TTL, grant.server, grant.principal)
         return held
 
-    def held(self, server: str, principal: str) -> Pending | None:
+    def held(self, server: str, principal: str) -> PendingGrant | None:
         """The sign-in C{principal} has to confirm for C{server}, if any."""
         record = self._live(PENDING, PENDING_TTL).get(_key(server, principal))
         if record is None:
@@ -134,12 +134,12 @@ class PendingLogins:
         browser = record.get("browser")
         if grant is None or not isinstance(browser, str):
             return None
-        return Pending(grant, browser, float(record["at"]))
+        return PendingGrant(grant, browser, float(record["at"]))
 
-    def take(self, server: str, principal: str, browser: str, at: float) -> Pending | None:
+    def take(self, server: str, principal: str, browser: str, at: float) -> PendingGrant | None:
         """The held sign-in, let go of: the one finished at C{at} in the
         browser C{browser} (C{None}: there is no such sign-in any more)."""
-        taken: list[Pending] = []
+        taken: list[PendingGrant] = []
         key = _key(server, principal)
 
         def let(records: dict[str, Any]) -> bool:
@@ -150,7 +150,7 @@ class PendingLogins:
             if record.get("browser") != browser or record.get("at") != at:
                 return False
             del records[key]
-            taken.append(Pending(grant, browser, at))
+            taken.append(PendingGrant(grant, browser, at))
             return True
 
         self._change(PENDING, PENDING_TTL, let)

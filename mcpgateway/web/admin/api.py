@@ -94,7 +94,7 @@ class ApiApp:
             empty) for none, in which case only loopback peers are served.
         @param maxLogStreams: how many log streams may be open at once, in total.
         @param authLine: the C{"auth"} object of the health body (see
-            L{mcpgateway.web.surfaces.TeamSurface.authLine}; C{None}: no auth).
+            L{mcpgateway.web.teamcluster.TeamServices.authLine}; C{None}: no auth).
         @param serversToken: the token of C{--self-service}'s server, good
             for the servers endpoints only (C{None}: no such server).
         @param audit: where the changes made with C{serversToken} are recorded.

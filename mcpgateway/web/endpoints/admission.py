@@ -4,7 +4,7 @@
 One job: the governance of a POST, in order: the principal's request
 limits (L{Quota}: 429 with C{Retry-After} and a C{-32004} body), the
 request policy (L{mcpgateway.web.endpoints.policystep}), then the rate limits and
-quotas of calls (L{mcpgateway.governance.limits}). A request a peer
+quotas of calls (L{mcpgateway.governance.quotas}). A request a peer
 forwarded was decided on the replica it first reached, and is not counted
 again.
 """
@@ -22,7 +22,7 @@ from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.sessions import shortId
 from mcpgateway.governance.decision import Decision
 from mcpgateway.governance.gate import PolicyGate
-from mcpgateway.governance.limitsgate import LimitsGate
+from mcpgateway.governance.quotagate import QuotaGate
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.remote.ratelimited import RATE_LIMITED
 from mcpgateway.web.endpoints.auditnote import requestCount
@@ -40,7 +40,7 @@ class Governed(Protocol):
     call reaches (an aggregate endpoint's member)."""
 
     requestPolicy: PolicyGate | None
-    callLimits: LimitsGate | None
+    callQuotas: QuotaGate | None
 
     def callTarget(self, request: IRequest, message: Any) -> tuple[str, str] | None:
         """The server a call of C{message} reaches and its name there, when
@@ -75,11 +75,11 @@ class PostAdmission:
 
     def refusal(self, request: Request, payload: Any) -> bytes | None:
         """The answer to a POST of C{payload} that may not go on (C{None}:
-        it goes on): L{quota}, L{policy}, then L{callLimits}."""
+        it goes on): L{quota}, L{policy}, then L{callQuotas}."""
         return (
             self.quota(request, payload)
             or self.policy(request, payload)
-            or self.callLimits(request, payload)
+            or self.callQuotas(request, payload)
         )
 
     def quota(self, request: Request, payload: Any) -> bytes | None:
@@ -97,13 +97,13 @@ class PostAdmission:
             return None
         return refusedPost(policy, request, payload, self._gateway, self._server, self._scope)
 
-    def callLimits(self, request: Request, payload: Any) -> bytes | None:
+    def callQuotas(self, request: Request, payload: Any) -> bytes | None:
         """The rate limits and quotas of calls: the 429 of a POST over them
         (C{None}: within them, none, or a peer's forwarded request)."""
-        limits = self._host.callLimits
+        limits = self._host.callQuotas
         if limits is None or contextOf(request).fromPeer:
             return None
-        return self._callLimited(limits, request, payload)
+        return self._overQuota(limits, request, payload)
 
     def _admit(self, quota: Quota, request: Request, payload: Any) -> bytes | None:
         """Count the requests of C{payload} against the principal's limits:
@@ -142,7 +142,7 @@ class PostAdmission:
             requestId,
         )
 
-    def _callLimited(self, limits: LimitsGate, request: Request, payload: Any) -> bytes | None:
+    def _overQuota(self, limits: QuotaGate, request: Request, payload: Any) -> bytes | None:
         """The 429 of a POST a rate limit refuses a call of (C{None}: every
         call may go on). A call of an aggregate endpoint counts as its
         member's (L{Governed.callTarget})."""

@@ -12,6 +12,7 @@ from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
 
 from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
+from mcpgateway.core.sessions import Session
 from mcpgateway.governance.decision import Decision
 from mcpgateway.protocol import jsonrpc
 
@@ -136,3 +137,9 @@ def requestCount(payload: Any) -> int:
             1 for item in payload if isinstance(item, dict) and "method" in item and "id" in item
         )
     return 0
+
+
+def shortName(session: Session) -> str:
+    """How logs and the audit name a session (never its whole id)."""
+    short = getattr(session, "shortId", None)
+    return short if isinstance(short, str) else session.id[:8]

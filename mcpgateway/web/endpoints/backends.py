@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.web.endpoints.test_mcp,tests.web.endpoints.test_cluster_web -*-
 """What serves an MCP endpoint's sessions: a L{Backend} (a server's pool,
 L{PoolBackend}; the aggregate endpoint has its own), per-principal limits
-(L{Quota}), and where a session another replica owns goes (L{Cluster}).
+(L{Quota}), and where a session another replica owns goes (L{ClusterSessionsLike}).
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ class Quota(Protocol):
         """C{requests} admitted ones ended."""
 
 
-class Cluster(Protocol):
+class ClusterSessionsLike(Protocol):
     """Where requests for unknown session ids go in a cluster
-    (L{mcpgateway.web.surfaces.ClusterSurface})."""
+    (L{mcpgateway.web.teamcluster.ClusterServices})."""
 
     replica: str
     """This replica's label (C{--replica-id})."""
@@ -62,10 +62,10 @@ class Cluster(Protocol):
     def forward(
         self, request: Request, owner: Address, principal: Principal, body: bytes
     ) -> Deferred[bool]:
-        """See L{mcpgateway.cluster.forward.Forwarder.forward}."""
+        """See L{mcpgateway.cluster.forward.PeerForwarder.forward}."""
 
     def taskOwner(self, taskId: str, server: str, scope: str, principal: str) -> Address | None:
-        """See L{mcpgateway.web.surfaces.ClusterSurface.taskOwner}."""
+        """See L{mcpgateway.web.teamcluster.ClusterServices.taskOwner}."""
 
 
 class SessionFinder(Protocol):
@@ -127,7 +127,7 @@ class Backend(Protocol):
         credentials: Credentials,
         principal: str,
     ) -> tuple[Session, Deferred[Message]]:
-        """Open a session (see L{mcpgateway.core.gateway.opening.SessionOpener.openSession})."""
+        """Open a session (see L{mcpgateway.core.gateway.sessionopener.SessionOpener.openSession})."""
 
     def gone(self, session: Session) -> str | None:
         """Why C{session} can no longer be served, or C{None}."""

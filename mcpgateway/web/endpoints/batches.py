@@ -16,12 +16,12 @@ from typing import Any
 from twisted.web.server import Request
 
 from mcpgateway.protocol import envelope, jsonrpc
+from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.protocol.jsonrpc import Kind, Message
-from mcpgateway.protocol.limits import Limits
 from mcpgateway.web.endpoints.backends import Backend, SessionFinder
 from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
-from mcpgateway.web.endpoints.forwarding import Forwarder
-from mcpgateway.web.endpoints.refusals import Refusals
+from mcpgateway.web.endpoints.forwarding import EndpointForwarder
+from mcpgateway.web.endpoints.refusals import EndpointRefusals
 from mcpgateway.web.plumbing.replies import ClientErrors, accepted
 from mcpgateway.web.plumbing.requestcontext import contextOf
 
@@ -33,11 +33,11 @@ class BatchRequests:
         self,
         lookup: SessionFinder,
         credentials: CredentialCheck,
-        forwarder: Forwarder,
+        forwarder: EndpointForwarder,
         backend: Backend,
-        refusals: Refusals,
+        refusals: EndpointRefusals,
         clientErrors: ClientErrors,
-        limits: Limits,
+        limits: MessageBounds,
     ) -> None:
         """
         @param lookup: finds the session a batch names.

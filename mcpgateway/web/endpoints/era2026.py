@@ -22,7 +22,7 @@ It checks, first failure wins (docs/design/era.md has the table):
      C{Mcp-Param-*} against the tool's schema: 400, C{-32020}; the params the
      gateway reads (a name, a uri, C{inputResponses}, C{requestState}, a
      listen filter): 400, C{-32602};
-  5. more than C{Limits.maxEra2026InFlight} requests of this endpoint in
+  5. more than C{MessageBounds.maxEra2026InFlight} requests of this endpoint in
      flight: 200, C{-32004};
   6. a listen that names C{taskIds} without declaring the Tasks extension:
      400, C{-32021}.
@@ -65,9 +65,9 @@ from mcpgateway.core.catalogdata import publicReason
 from mcpgateway.core.era2026.types import Era2026Gateway, Era2026Request, ListenFilter, ListenHandle
 from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
 from mcpgateway.core.taskterms import EXTENSION
-from mcpgateway.protocol import envelope, era2026wire, jsonrpc, versions
+from mcpgateway.protocol import envelope, era2026form, jsonrpc, versions
+from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.protocol.jsonrpc import Kind, Message
-from mcpgateway.protocol.limits import Limits
 from mcpgateway.runtime import logs
 from mcpgateway.web.endpoints.era2026stream import Era2026Response
 from mcpgateway.web.endpoints.guard import forCaller, header, showsChildText
@@ -159,7 +159,7 @@ def listenEnded(listenId: Any) -> Message:
     """The graceful end of a listen stream (its request's result)."""
     return jsonrpc.resultResponse(
         listenId,
-        {"resultType": "complete", "_meta": {era2026wire.SUBSCRIPTION_ID_KEY: listenId}},
+        {"resultType": "complete", "_meta": {era2026form.SUBSCRIPTION_ID_KEY: listenId}},
     )
 
 
@@ -196,7 +196,7 @@ def _reply(request: IRequest, status: int, message: Message) -> bytes:
     return jsonrpc.dumps(message)
 
 
-class _Refused(Exception):
+class _RungFailed(Exception):
     """One rung of the ladder failed: answer with this."""
 
     def __init__(self, status: int, code: int, text: str, data: Any = None) -> None:
@@ -204,10 +204,10 @@ class _Refused(Exception):
         self.status, self.code, self.text, self.data = status, code, text, data
 
 
-def _raiseFor(problem: era2026wire.Problem | None) -> None:
+def _raiseFor(problem: era2026form.Problem | None) -> None:
     if problem is not None:
         code, text, data = problem
-        raise _Refused(era2026wire.httpStatus(code), code, text, data)
+        raise _RungFailed(era2026form.httpStatus(code), code, text, data)
 
 
 class Era2026Endpoint:
@@ -224,7 +224,7 @@ class Era2026Endpoint:
         service: Era2026Gateway,
         server: str,
         clock: IReactorTime,
-        limits: Limits,
+        limits: MessageBounds,
         clientErrors: ClientErrors,
         credentials: CredentialReader,
         scope: str = "",
@@ -260,7 +260,7 @@ class Era2026Endpoint:
         requestId = validIdOrNull(payload.get("id")) if isinstance(payload, dict) else None
         try:
             return self._checked(request, payload)
-        except _Refused as refused:
+        except _RungFailed as refused:
             if method != "server/discover":  # clients in "auto" mode probe with it
                 self._clientErrors.note(request, refused.status, refused.text)
             return _reply(
@@ -271,18 +271,18 @@ class Era2026Endpoint:
 
     def _checked(self, request: Request, payload: Any) -> bytes | int:
         if isinstance(payload, list):
-            raise _Refused(
+            raise _RungFailed(
                 400,
                 jsonrpc.INVALID_REQUEST,
                 "Invalid Request: a 2026-07-28 request is one JSON-RPC message, not a batch",
             )
         kind = jsonrpc.classify(payload)
         if kind is Kind.INVALID:
-            raise _Refused(
+            raise _RungFailed(
                 400, jsonrpc.INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message"
             )
         if kind is Kind.RESPONSE:
-            raise _Refused(
+            raise _RungFailed(
                 400,
                 jsonrpc.INVALID_REQUEST,
                 "Invalid Request: a 2026-07-28 client sends no responses (the server"
@@ -291,7 +291,7 @@ class Era2026Endpoint:
         if kind is Kind.REQUEST:
             problem = envelope.checkMembers(payload)
             if problem is not None:
-                raise _Refused(400, *problem)
+                raise _RungFailed(400, *problem)
         reason = self._service.era2026Refusal(self._server)
         if reason is not None:
             return self._refusal(request, payload, reason)
@@ -300,29 +300,31 @@ class Era2026Endpoint:
             return b""
         message: Message = payload
         headers = routingHeaders(request)
-        _raiseFor(era2026wire.checkEnvelope(message))
-        _raiseFor(era2026wire.checkHeaders(message, headers))
-        _raiseFor(era2026wire.checkVersion(message))
+        _raiseFor(era2026form.checkEnvelope(message))
+        _raiseFor(era2026form.checkHeaders(message, headers))
+        _raiseFor(era2026form.checkVersion(message))
         method = message["method"]
         if (
-            method not in era2026wire.ERA2026_METHODS
-            and method not in era2026wire.TASK_METHODS
-            and method not in era2026wire.SKILLS_METHODS
+            method not in era2026form.ERA2026_METHODS
+            and method not in era2026form.TASK_METHODS
+            and method not in era2026form.SKILLS_METHODS
         ):
-            raise _Refused(
+            raise _RungFailed(
                 404,
                 jsonrpc.METHOD_NOT_FOUND,
                 f"Method not found: {method[:64]!r} is not a method of protocol 2026-07-28",
             )
         params = message.get("params")
         if not isinstance(params, dict):  # the envelope check guarantees it
-            raise _Refused(400, jsonrpc.INVALID_PARAMS, "Invalid params: params must be an object")
+            raise _RungFailed(
+                400, jsonrpc.INVALID_PARAMS, "Invalid params: params must be an object"
+            )
         if method == "tools/call":
             self._checkParamHeaders(params, headers)
         wanted = self._checkParams(method, params)
         credentials = self._credentials(request)
         if isinstance(credentials, str):
-            raise _Refused(400, jsonrpc.INVALID_REQUEST, credentials)
+            raise _RungFailed(400, jsonrpc.INVALID_REQUEST, credentials)
         if self.inFlight >= self._maxInFlight:
             text = (
                 f"too many requests in flight: {self.inFlight} 2026-07-28 requests already wait"
@@ -341,7 +343,7 @@ class Era2026Endpoint:
         era2026 = replace(era2026, withheld=principalWithheld(request), asker=askerOf(request))
         if wanted is not None:
             if wanted.taskIds and not _declaresTasks(era2026.capabilities):
-                raise _Refused(
+                raise _RungFailed(
                     400,
                     jsonrpc.MISSING_CAPABILITY,
                     f"Missing required client capability: taskIds need the {EXTENSION}"
@@ -374,33 +376,33 @@ class Era2026Endpoint:
         xHeaders = self._service.paramHeaders(self._server, self._scope, name)
         if xHeaders is None:
             return  # a tool not listed yet: nothing to check against
-        _raiseFor(era2026wire.checkParamHeaders(params.get("arguments"), xHeaders, headers))
+        _raiseFor(era2026form.checkParamHeaders(params.get("arguments"), xHeaders, headers))
 
     def _checkParams(self, method: str, params: dict[str, Any]) -> ListenFilter | None:
         """The params the gateway reads itself; a listen's filter."""
-        key = era2026wire.NAMED_METHODS.get(method)
+        key = era2026form.NAMED_METHODS.get(method)
         if key is not None and not isinstance(params.get(key), str):
-            raise _Refused(
+            raise _RungFailed(
                 400, jsonrpc.INVALID_PARAMS, f"Invalid params: {method} needs a string {key}"
             )
-        if method in era2026wire.MRTR_METHODS:
+        if method in era2026form.MRTR_METHODS:
             if "inputResponses" in params and not isinstance(params["inputResponses"], dict):
-                raise _Refused(
+                raise _RungFailed(
                     400, jsonrpc.INVALID_PARAMS, "Invalid params: inputResponses must be an object"
                 )
             if "requestState" in params and not isinstance(params["requestState"], str):
-                raise _Refused(
+                raise _RungFailed(
                     400, jsonrpc.INVALID_PARAMS, "Invalid params: requestState must be a string"
                 )
         if method == "tasks/update" and not isinstance(params.get("inputResponses"), dict):
-            raise _Refused(
+            raise _RungFailed(
                 400, jsonrpc.INVALID_PARAMS, "Invalid params: inputResponses must be an object"
             )
         if method != "subscriptions/listen":
             return None
         wanted = listenFilter(params)
         if isinstance(wanted, str):
-            raise _Refused(400, jsonrpc.INVALID_PARAMS, wanted)
+            raise _RungFailed(400, jsonrpc.INVALID_PARAMS, wanted)
         return wanted
 
     def _era2026Request(
@@ -412,17 +414,17 @@ class Era2026Endpoint:
         servers: frozenset[str] | None = None,
     ) -> Era2026Request:
         meta = params["_meta"]
-        mrtr = message["method"] in era2026wire.MRTR_METHODS
+        mrtr = message["method"] in era2026form.MRTR_METHODS
         answers = mrtr or message["method"] == "tasks/update"
         responses = params.get("inputResponses") if answers else None
         state = params.get("requestState") if mrtr else None
-        info = meta.get(era2026wire.CLIENT_INFO_KEY)
-        level = meta.get(era2026wire.LOG_LEVEL_KEY)
+        info = meta.get(era2026form.CLIENT_INFO_KEY)
+        level = meta.get(era2026form.LOG_LEVEL_KEY)
         return Era2026Request(
             clientId=message["id"],
             method=message["method"],
-            params=era2026wire.stripEnvelope(params),
-            capabilities=dict(meta.get(era2026wire.CAPABILITIES_KEY) or {}),
+            params=era2026form.stripEnvelope(params),
+            capabilities=dict(meta.get(era2026form.CAPABILITIES_KEY) or {}),
             clientInfo=dict(info) if isinstance(info, dict) else {},
             logLevel=level if isinstance(level, str) else None,
             inputResponses=responses if isinstance(responses, dict) else None,
@@ -601,7 +603,7 @@ class _Listen:
             if len(early) < MAX_EARLY_FRAMES:
                 early.append(message)
             return True
-        return self.response.send(era2026wire.tagged(message, self.id))
+        return self.response.send(era2026form.tagged(message, self.id))
 
     def started(self, handle: ListenHandle) -> None:
         """The core opened the stream: the acknowledgement, then what came early."""
@@ -610,11 +612,11 @@ class _Listen:
             return
         self.handle = handle
         self.response.send(
-            era2026wire.acknowledged(self.id, honouredNotifications(handle.honoured))
+            era2026form.acknowledged(self.id, honouredNotifications(handle.honoured))
         )
         early, self.early = self.early or [], None
         for message in early:
-            self.response.send(era2026wire.tagged(message, self.id))
+            self.response.send(era2026form.tagged(message, self.id))
         handle.ended.addCallback(lambda reason: self.end(str(reason), closeHandle=False))
         handle.ended.addErrback(lambda f: self.log.failure("a listen stream's end failed", f))
 

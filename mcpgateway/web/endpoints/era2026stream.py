@@ -8,7 +8,7 @@ line) or a second of silence commits the response to C{text/event-stream}
 (C{Cache-Control: no-cache}, C{X-Accel-Buffering: no}), which then carries
 the notifications, keep-alive comments after silences, and the answer last.
 Until it is committed, the answer's HTTP status is read off its error code
-(L{mcpgateway.protocol.era2026wire.httpStatus}); once committed, every answer is
+(L{mcpgateway.protocol.era2026form.httpStatus}); once committed, every answer is
 in-band (HTTP 200).
 
 The 2026-07-28 revision has no sessions and no resumable streams: no event
@@ -32,9 +32,9 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.server import Request
 
-from mcpgateway.protocol import era2026wire, jsonrpc
+from mcpgateway.protocol import era2026form, jsonrpc
+from mcpgateway.protocol.bounds import KEEPALIVE_INTERVAL
 from mcpgateway.protocol.jsonrpc import Message
-from mcpgateway.protocol.limits import KEEPALIVE_INTERVAL
 from mcpgateway.runtime import logs
 
 COMMIT_AFTER = 1.0
@@ -177,7 +177,7 @@ def statusOf(message: Message) -> int:
     if isinstance(error, dict):
         code: Any = error.get("code")
         if type(code) is int:
-            return era2026wire.httpStatus(code)
+            return era2026form.httpStatus(code)
     return 200
 
 

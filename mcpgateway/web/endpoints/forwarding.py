@@ -3,12 +3,12 @@
 
 One job: a batch's requests go to the session's backend; their answers
 are written on one SSE stream as they come (the request's streams are
-made here, L{Forwarder.openStream}), measured (each request's span and
+made here, L{EndpointForwarder.openStream}), measured (each request's span and
 duration) and audited; a failure becomes the JSON-RPC error the client is
 owed. The callers keep within the session's in-flight limit
-(L{Forwarder.busy} answers a request over it). One request alone is the
+(L{EndpointForwarder.busy} answers a request over it). One request alone is the
 POST pipeline's (L{mcpgateway.web.endpoints.mcppost.McpPost.forward},
-L{Forwarder.one}): its answer waits as one JSON body
+L{EndpointForwarder.one}): its answer waits as one JSON body
 (L{mcpgateway.web.endpoints.mcppost.PendingAnswer}).
 """
 
@@ -27,14 +27,13 @@ from twisted.web.server import NOT_DONE_YET, Request
 from mcpgateway.core import stats, tracing
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.protocol.jsonrpc import Message
-from mcpgateway.protocol.limits import Limits
 from mcpgateway.web.endpoints.answers import CallerAnswers
-from mcpgateway.web.endpoints.auditnote import AuditNote
+from mcpgateway.web.endpoints.auditnote import AuditNote, shortName
 from mcpgateway.web.endpoints.backends import Backend
 from mcpgateway.web.endpoints.guard import header
-from mcpgateway.web.endpoints.refusals import Refusals
-from mcpgateway.web.endpoints.requestfacts import shortName
+from mcpgateway.web.endpoints.refusals import EndpointRefusals
 from mcpgateway.web.endpoints.streams import logFor
 from mcpgateway.web.plumbing.replay import ReplayStore
 from mcpgateway.web.plumbing.requestcontext import contextOf
@@ -53,18 +52,18 @@ def _noOne(request: Request, session: Session, message: Message, note: object) -
     raise NotImplementedError("no forwarder of one request was given")
 
 
-class Forwarder:
+class EndpointForwarder:
     """The requests of one MCP endpoint's sessions, forwarded and answered."""
 
     def __init__(
         self,
         backend: Backend,
         endSession: EndSession,
-        refusals: Refusals,
+        refusals: EndpointRefusals,
         answers: CallerAnswers,
         replay: ReplayStore,
         clock: IReactorTime,
-        limits: Limits,
+        limits: MessageBounds,
         server: str,
         log: Logger,
     ) -> None:

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.endpoints.test_mcp,tests.web.endpoints.test_session_room_web -*-
+# -*- test-case-name: tests.web.endpoints.test_mcp,tests.web.endpoints.test_session_capacity_web -*-
 """How the MCP endpoint opens a session.
 
 One job: an C{initialize}. It is checked (its envelope, its session info),
@@ -18,21 +18,17 @@ from mcpgateway.core import stats, tracing
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.pool import UnknownRoute
 from mcpgateway.protocol import envelope, jsonrpc, versions
+from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.protocol.jsonrpc import Message
-from mcpgateway.protocol.limits import Limits
 from mcpgateway.web.endpoints.answers import CallerAnswers
+from mcpgateway.web.endpoints.auditnote import shortName
 from mcpgateway.web.endpoints.backends import Backend
 from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
 from mcpgateway.web.endpoints.credentials import BadCredential
 from mcpgateway.web.endpoints.era2026 import principalKey
 from mcpgateway.web.endpoints.guard import header
-from mcpgateway.web.endpoints.refusals import Refusals
-from mcpgateway.web.endpoints.requestfacts import (
-    headerPid,
-    loopbackConnection,
-    shortName,
-    watchDisconnect,
-)
+from mcpgateway.web.endpoints.refusals import EndpointRefusals
+from mcpgateway.web.endpoints.requestreading import headerPid, loopbackConnection, watchDisconnect
 from mcpgateway.web.plumbing.replies import jsonReply
 from mcpgateway.web.plumbing.requestcontext import contextOf
 
@@ -41,7 +37,7 @@ SESSION_RETRY_AFTER = 30
 room (the caller's sessions are all in use)."""
 
 
-class SessionOpener:
+class EndpointInitializer:
     """The C{initialize} requests of one MCP endpoint (one server, one route)."""
 
     def __init__(
@@ -50,9 +46,9 @@ class SessionOpener:
         backend: Backend,
         credentials: CredentialCheck,
         answers: CallerAnswers,
-        refusals: Refusals,
+        refusals: EndpointRefusals,
         clock: IReactorTime,
-        limits: Limits,
+        limits: MessageBounds,
         server: str,
         scope: str,
     ) -> None:
@@ -73,9 +69,9 @@ class SessionOpener:
         self._server = server
         self._scope = scope
 
-    def _noRoom(self, caller: str, limit: int, own: int) -> str:
+    def _noCapacity(self, caller: str, limit: int, own: int) -> str:
         """Whose sessions fill which limit, for an C{initialize} refused."""
-        opened = self._gateway.room.liveOf(caller)
+        opened = self._gateway.sessionCapacity.liveOf(caller)
         if not caller:
             return f"the gateway has {opened} sessions open, its limit"
         if opened >= own:
@@ -93,13 +89,15 @@ class SessionOpener:
             return refuse(request, 400, *problem, message["id"])
         limit, own = self._limits.maxSessions, self._limits.maxSessionsPerPrincipal
         caller = principalKey(request)
-        if not self._gateway.room.makeRoom(limit, caller, own):  # else the caller's idlest ends
+        if not self._gateway.sessionCapacity.admitSession(
+            limit, caller, own
+        ):  # else the caller's idlest ends
             request.setHeader(b"Retry-After", str(SESSION_RETRY_AFTER).encode("ascii"))
             return refuse(
                 request,
                 503,
                 jsonrpc.SERVER_UNAVAILABLE,
-                f"{self._noRoom(caller, limit, own)}, each with a GET stream or a request in"
+                f"{self._noCapacity(caller, limit, own)}, each with a GET stream or a request in"
                 " flight: end one (DELETE), or initialize again later",
                 message["id"],
             )

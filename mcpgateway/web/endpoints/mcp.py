@@ -16,7 +16,7 @@ Every message is parsed within the parser limits and its envelope checked
 is answered at once, with the JSON-RPC error the specification names, and
 logged as one warning line (L{ClientErrors}), never with a traceback. A
 batch is capped, and so is what one session may have waiting for a child
-(L{mcpgateway.protocol.limits}).
+(L{mcpgateway.protocol.bounds}).
 
 Both eras of MCP share the endpoint, chosen per request, body first
 (L{mcpgateway.protocol.envelope.eraOf}): a POST whose body claims protocol 2026-07-28
@@ -48,7 +48,7 @@ words only (L{mcpgateway.core.gateway.catalog.publicReason}), never with what th
 child wrote: the rule of C{/health}, L{showsChildText}.
 
 In a cluster (docs/guide/cluster.md) a session id this process does not know goes
-to the endpoint's L{Cluster}: it may be another replica's session, which the
+to the endpoint's L{ClusterSessionsLike}: it may be another replica's session, which the
 request is then forwarded to (POST, GET and DELETE alike; the owner answers,
 streamed back as it comes), or one served here from its sealed facts. A
 request that could not be forwarded (the owner is down) is looked at again
@@ -82,16 +82,17 @@ from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.sessions import Session
 from mcpgateway.governance.gate import PolicyGate
-from mcpgateway.governance.limitsgate import LimitsGate
+from mcpgateway.governance.quotagate import QuotaGate
 from mcpgateway.protocol import jsonrpc, versions
-from mcpgateway.protocol.limits import Limits
+from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.runtime import logs
 from mcpgateway.web.endpoints.admission import PostAdmission
 from mcpgateway.web.endpoints.answers import CallerAnswers
+from mcpgateway.web.endpoints.auditnote import shortName
 from mcpgateway.web.endpoints.backends import (
     AfterPredecessor,
     Backend,
-    Cluster,
+    ClusterSessionsLike,
     ForwardTo,
     PoolBackend,
     Quota,
@@ -100,18 +101,12 @@ from mcpgateway.web.endpoints.backends import (
 from mcpgateway.web.endpoints.batches import BatchRequests
 from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
 from mcpgateway.web.endpoints.era2026 import Era2026Endpoint
-from mcpgateway.web.endpoints.forwarding import Forwarder
+from mcpgateway.web.endpoints.forwarding import EndpointForwarder
 from mcpgateway.web.endpoints.guard import header
-from mcpgateway.web.endpoints.initialize import SessionOpener
+from mcpgateway.web.endpoints.initialize import EndpointInitializer
 from mcpgateway.web.endpoints.mcppost import McpPost, isEra2026
-from mcpgateway.web.endpoints.refusals import Refusals
-from mcpgateway.web.endpoints.requestfacts import (
-    era2026Header,
-    loopbackConnection,
-    refusalId,
-    shortName,
-    unsupportedVersion,
-)
+from mcpgateway.web.endpoints.refusals import EndpointRefusals, refusalId, unsupportedVersion
+from mcpgateway.web.endpoints.requestreading import era2026Header, loopbackConnection
 from mcpgateway.web.endpoints.rerouting import Rerouting
 from mcpgateway.web.endpoints.streams import SessionStreams
 from mcpgateway.web.plumbing.replay import ReplayStore
@@ -129,10 +124,10 @@ class McpEndpoint(Resource):
     order; a GET or a DELETE to L{SessionStreams}; what they raise to
     L{Rerouting} (another replica, or after a restart's predecessor). It
     makes the collaborators, one per job (L{PostAdmission}: quota, policy,
-    call limits; L{SessionLookup}, L{CredentialCheck}, L{SessionOpener},
-    L{Forwarder}, L{BatchRequests}, with L{Refusals} and L{CallerAnswers}
+    call limits; L{SessionLookup}, L{CredentialCheck}, L{EndpointInitializer},
+    L{EndpointForwarder}, L{BatchRequests}, with L{EndpointRefusals} and L{CallerAnswers}
     for what it answers), and has the POST's steps built again when what is
-    configured changes (L{callLimits}, L{requestPolicy}, L{doors}).
+    configured changes (L{callQuotas}, L{requestPolicy}, L{doors}).
     """
 
     isLeaf = True
@@ -143,7 +138,7 @@ class McpEndpoint(Resource):
         gateway: Gateway,
         server: str,
         clock: IReactorTime,
-        limits: Limits | None = None,
+        limits: MessageBounds | None = None,
         clientErrors: ClientErrors | None = None,
         *,
         scope: str = "",
@@ -151,7 +146,7 @@ class McpEndpoint(Resource):
         era2026: Era2026Gateway | None = None,
         quota: Quota | None = None,
         throttled: Callable[[], object] | None = None,
-        cluster: Cluster | None = None,
+        cluster: ClusterSessionsLike | None = None,
         backend: Backend | None = None,
         loopbackOnly: bool = True,
     ) -> None:
@@ -177,7 +172,7 @@ class McpEndpoint(Resource):
         self._gateway = gateway
         self._server = server
         self._scope = scope
-        self._callLimits: LimitsGate | None = None
+        self._callQuotas: QuotaGate | None = None
         self._requestPolicy: PolicyGate | None = None
         self._quota = quota
         self._doors = False
@@ -189,7 +184,7 @@ class McpEndpoint(Resource):
             self.pool = None
         self.backend: Backend = backend
         self._clock = clock
-        self._limits = limits = limits if limits is not None else Limits()
+        self._limits = limits = limits if limits is not None else MessageBounds()
         self.clientErrors = clientErrors if clientErrors is not None else ClientErrors(clock)
         self.replay = ReplayStore(clock, limits)
         self._wire(keys, era2026, quota, throttled, cluster)
@@ -200,7 +195,7 @@ class McpEndpoint(Resource):
         era2026: Era2026Gateway | None,
         quota: Quota | None,
         throttled: Callable[[], object] | None,
-        cluster: Cluster | None,
+        cluster: ClusterSessionsLike | None,
     ) -> None:
         """Make the collaborators, one per job (see L{__init__} for the parameters)."""
         gateway, server, scope, clock, log = (
@@ -211,18 +206,18 @@ class McpEndpoint(Resource):
             self.log,
         )
         backend, limits, replay = self.backend, self._limits, self.replay
-        self._refusals = refusals = Refusals(self.clientErrors)
+        self._refusals = refusals = EndpointRefusals(self.clientErrors)
         self._answers = answers = CallerAnswers(
             self, gateway, server, scope, self._loopbackOnly, log
         )
         self._credentials = credentials = CredentialCheck(
-            backend, keys, gateway.visits.rebind, server, log
+            backend, keys, gateway.foreignSessions.rebind, server, log
         )
         self._admission = PostAdmission(
             self, gateway, server, scope, self.clientErrors, quota, throttled
         )
         lookup = SessionLookup(gateway, server, scope, backend, refusals, cluster)
-        forwarder = Forwarder(
+        forwarder = EndpointForwarder(
             backend, gateway.endSession, refusals, answers, replay, clock, limits, server, log
         )
         self.posts = McpPost(
@@ -233,7 +228,7 @@ class McpEndpoint(Resource):
             admission=self._admission,
             lookup=lookup,
             credentials=credentials,
-            opener=SessionOpener(
+            opener=EndpointInitializer(
                 gateway, backend, credentials, answers, refusals, clock, limits, server, scope
             ),
             batches=BatchRequests(
@@ -276,15 +271,15 @@ class McpEndpoint(Resource):
         )
 
     @property
-    def callLimits(self) -> LimitsGate | None:
-        """The rate limits and quotas of calls (L{mcpgateway.governance.limits}), set by
+    def callQuotas(self) -> QuotaGate | None:
+        """The rate limits and quotas of calls (L{mcpgateway.governance.quotas}), set by
         whoever builds the endpoint; C{None}: none."""
-        return self._callLimits
+        return self._callQuotas
 
-    @callLimits.setter
-    def callLimits(self, limits: LimitsGate | None) -> None:
-        if limits is not self._callLimits:
-            self._callLimits = limits
+    @callQuotas.setter
+    def callQuotas(self, limits: QuotaGate | None) -> None:
+        if limits is not self._callQuotas:
+            self._callQuotas = limits
             self._configure()
 
     @property
@@ -313,17 +308,17 @@ class McpEndpoint(Resource):
             self._configure()
 
     def govern(
-        self, callLimits: LimitsGate | None, requestPolicy: PolicyGate | None, doors: bool
+        self, callQuotas: QuotaGate | None, requestPolicy: PolicyGate | None, doors: bool
     ) -> None:
-        """Take the gates and doors configured now (L{callLimits},
+        """Take the gates and doors configured now (L{callQuotas},
         L{requestPolicy}, L{doors}) in one call, as the root does on each
         request: the POST's steps are built again only when one changed."""
         if (
-            callLimits is not self._callLimits
+            callQuotas is not self._callQuotas
             or requestPolicy is not self._requestPolicy
             or doors is not self._doors
         ):
-            self._callLimits = callLimits
+            self._callQuotas = callQuotas
             self._requestPolicy = requestPolicy
             self._doors = doors
             self._configure()
@@ -335,7 +330,7 @@ class McpEndpoint(Resource):
             posts.configure(
                 quota=self._quota is not None,
                 policy=self._requestPolicy is not None,
-                callLimits=self._callLimits is not None,
+                callQuotas=self._callQuotas is not None,
                 doors=self._doors,
             )
 
@@ -445,8 +440,8 @@ class SessionLookup:
         server: str,
         scope: str,
         backend: Backend,
-        refusals: Refusals,
-        cluster: Cluster | None = None,
+        refusals: EndpointRefusals,
+        cluster: ClusterSessionsLike | None = None,
     ) -> None:
         """
         @param backend: what serves the endpoint's sessions (each request
@@ -553,7 +548,9 @@ class SessionLookup:
             request, 503, jsonrpc.SERVER_UNAVAILABLE, STOPPING, refusalId(payload)
         )
 
-    def _clustered(self, cluster: Cluster, request: Request, sessionId: str) -> Session | None:
+    def _clustered(
+        self, cluster: ClusterSessionsLike, request: Request, sessionId: str
+    ) -> Session | None:
         """The session a sealed id names, when it is served here; raises
         L{ForwardTo} when its owner is another replica that answers."""
         context = contextOf(request)

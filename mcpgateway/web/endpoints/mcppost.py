@@ -21,8 +21,8 @@ shaped for its caller only when it is an error or a policy screens
 results.
 
 What each step does lives with the collaborator of that job
-(L{mcpgateway.web.endpoints.mcp.SessionLookup}, L{CredentialCheck}, L{PostAdmission}, L{Forwarder},
-L{BatchRequests}, L{SessionOpener}): this module only orders them, and
+(L{mcpgateway.web.endpoints.mcp.SessionLookup}, L{CredentialCheck}, L{PostAdmission}, L{EndpointForwarder},
+L{BatchRequests}, L{EndpointInitializer}): this module only orders them, and
 forwards one request, the common case, itself, its answer waiting as a
 L{PendingAnswer}: one JSON body, until it has to be a stream.
 
@@ -66,8 +66,8 @@ from twisted.web.server import NOT_DONE_YET, Request
 from mcpgateway.core import stats, tracing
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import envelope, jsonrpc
+from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.protocol.jsonrpc import Kind, Message
-from mcpgateway.protocol.limits import Limits
 from mcpgateway.tuned.headers import GatewayHeaders, canonical
 from mcpgateway.web.endpoints.admission import PostAdmission
 from mcpgateway.web.endpoints.answers import CallerAnswers
@@ -75,12 +75,17 @@ from mcpgateway.web.endpoints.auditnote import AuditNote
 from mcpgateway.web.endpoints.backends import Backend, PoolBackend, SessionFinder
 from mcpgateway.web.endpoints.batches import BatchRequests
 from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
-from mcpgateway.web.endpoints.forwarding import EndSession, Forwarder, serverSpan
+from mcpgateway.web.endpoints.forwarding import EndpointForwarder, EndSession, serverSpan
 from mcpgateway.web.endpoints.guard import checkPostHeaders, header
-from mcpgateway.web.endpoints.initialize import SessionOpener
-from mcpgateway.web.endpoints.refusals import Refusals
-from mcpgateway.web.endpoints.requestfacts import internalError
-from mcpgateway.web.plumbing.replies import ClientErrors, accepted, jsonReply, validIdOrNull
+from mcpgateway.web.endpoints.initialize import EndpointInitializer
+from mcpgateway.web.endpoints.refusals import EndpointRefusals
+from mcpgateway.web.plumbing.replies import (
+    ClientErrors,
+    accepted,
+    internalError,
+    jsonReply,
+    validIdOrNull,
+)
 from mcpgateway.web.plumbing.requestcontext import contextOf
 from mcpgateway.web.plumbing.sse import KeepAlive, SSEStream, keepAliveFor
 
@@ -101,19 +106,19 @@ class McpPost:
         self,
         *,
         backend: Backend,
-        refusals: Refusals,
+        refusals: EndpointRefusals,
         clientErrors: ClientErrors,
         answers: CallerAnswers,
         admission: PostAdmission,
         lookup: SessionFinder,
         credentials: CredentialCheck,
-        opener: SessionOpener,
+        opener: EndpointInitializer,
         batches: BatchRequests,
-        forwarder: Forwarder,
+        forwarder: EndpointForwarder,
         era2026: Era2026Post,
         endSession: EndSession,
         clock: IReactorTime,
-        limits: Limits,
+        limits: MessageBounds,
         server: str,
         log: Logger,
     ) -> None:
@@ -154,7 +159,7 @@ class McpPost:
         self.screens = False
         """Whether a result is screened for its caller (a request policy)."""
 
-    def configure(self, *, quota: bool, policy: bool, callLimits: bool, doors: bool) -> None:
+    def configure(self, *, quota: bool, policy: bool, callQuotas: bool, doors: bool) -> None:
         """Build the steps from what is configured: each gate only when its
         feature is on (the principal's C{quota}, the request C{policy}, the
         rate limits of calls), the context only behind C{doors}."""
@@ -164,8 +169,8 @@ class McpPost:
             gates.append(admission.quota)
         if policy:
             gates.append(admission.policy)
-        if callLimits:
-            gates.append(admission.callLimits)
+        if callQuotas:
+            gates.append(admission.callQuotas)
         self.gates = tuple(gates)
         self.doors = doors
         self.screens = policy
@@ -289,7 +294,7 @@ class McpPost:
     ) -> bytes | int:
         """One request to the session's child. Its answer waits as a
         L{PendingAnswer}: one JSON body unless something related to it
-        comes first (then an SSE stream, L{Forwarder.openStream})."""
+        comes first (then an SSE stream, L{EndpointForwarder.openStream})."""
         gone = self._gone(session)
         if gone is not None:
             self._endSession(session, gone)

@@ -21,7 +21,7 @@ from twisted.web.iweb import IRequest
 
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.governance.gate import REFUSED, PolicyGate, Where
-from mcpgateway.governance.policy import LISTED, Target
+from mcpgateway.governance.policy import LISTED, TargetServer
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.web.endpoints.backends import principalOf
 from mcpgateway.web.endpoints.guard import header
@@ -31,13 +31,13 @@ AGGREGATE_KIND = "aggregate"
 """The kind of the server an aggregate endpoint (C{/mcp}) stands for."""
 
 
-def targetOf(gateway: Gateway, server: str, scope: str) -> Target:
+def targetOf(gateway: Gateway, server: str, scope: str) -> TargetServer:
     """The server C{server} as a policy sees it: its kind (C{stdio},
     C{remote}, C{openapi}; C{aggregate} for an aggregate endpoint) and
     sharing scope."""
     pool = gateway.pools.get(server)
     if pool is None:
-        return Target(server, AGGREGATE_KIND, scope or "gateway")
+        return TargetServer(server, AGGREGATE_KIND, scope or "gateway")
     remote = pool.spec.remote
     if remote is None:
         kind = "stdio"
@@ -45,7 +45,7 @@ def targetOf(gateway: Gateway, server: str, scope: str) -> Target:
         kind = "openapi"
     else:
         kind = "remote"
-    return Target(server, kind, pool.spec.scope)
+    return TargetServer(server, kind, pool.spec.scope)
 
 
 def whereOf(request: IRequest, gateway: Gateway, server: str, route: str) -> Where:

@@ -13,13 +13,13 @@ from typing import Any
 
 from twisted.web.iweb import IRequest
 
-from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol import envelope, jsonrpc, versions
 from mcpgateway.protocol.jsonrpc import Message
-from mcpgateway.web.plumbing.replies import ClientErrors, errorReply, jsonReply
+from mcpgateway.web.plumbing.replies import ClientErrors, errorReply, jsonReply, validIdOrNull
 from mcpgateway.web.plumbing.requestcontext import contextOf
 
 
-class Refusals:
+class EndpointRefusals:
     """The client errors of one MCP endpoint, answered and noted."""
 
     def __init__(self, clientErrors: ClientErrors) -> None:
@@ -45,3 +45,24 @@ class Refusals:
         if note is not None:
             note.settle("error", code)
         return jsonReply(request, 200, jsonrpc.errorResponse(message["id"], code, text))
+
+
+SUPPORTED = ", ".join(versions.HANDSHAKE_VERSIONS)
+
+
+def unsupportedVersion(version: str) -> str:
+    """The refusal of an C{MCP-Protocol-Version} the gateway does not serve
+    (the client's value, then the revisions it does serve)."""
+    return (
+        f"Bad Request: unsupported MCP-Protocol-Version {envelope.shown(version)};"
+        f" supported: {SUPPORTED} (after initialize), and"
+        f" {', '.join(versions.ERA2026_VERSIONS)} (per request, with the _meta envelope)"
+    )
+
+
+def refusalId(payload: Any) -> Any:
+    """The id a refusal of the POSTed C{payload} carries: a request's id
+    (C{validIdOrNull}), C{None} for a notification, a batch or no body."""
+    if isinstance(payload, dict) and "method" in payload:
+        return validIdOrNull(payload.get("id"))
+    return None

@@ -22,11 +22,12 @@ from twisted.python.failure import Failure
 from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway.core.gateway.gateway import Gateway
-from mcpgateway.protocol import era2026wire, jsonrpc
-from mcpgateway.web.endpoints.backends import PREDECESSOR_WAIT, Cluster, principalOf
+from mcpgateway.protocol import era2026form, jsonrpc
+from mcpgateway.web.endpoints.backends import PREDECESSOR_WAIT, ClusterSessionsLike, principalOf
 from mcpgateway.web.endpoints.era2026 import MAX_LISTEN_URIS, principalKey
-from mcpgateway.web.endpoints.refusals import Refusals
-from mcpgateway.web.endpoints.requestfacts import internalErrorReply, watchDisconnect
+from mcpgateway.web.endpoints.refusals import EndpointRefusals
+from mcpgateway.web.endpoints.requestreading import watchDisconnect
+from mcpgateway.web.plumbing.replies import internalErrorReply
 from mcpgateway.web.plumbing.requestcontext import contextOf
 
 if TYPE_CHECKING:
@@ -58,12 +59,12 @@ class Rerouting:
         self,
         host: Rendering,
         gateway: Gateway,
-        refusals: Refusals,
+        refusals: EndpointRefusals,
         clock: IReactorTime,
         server: str,
         scope: str,
         log: Logger,
-        cluster: Cluster | None = None,
+        cluster: ClusterSessionsLike | None = None,
     ) -> None:
         """
         @param host: the endpoint, which renders a request again.
@@ -138,7 +139,7 @@ class Rerouting:
             return None
         params = payload.get("params")
         method = payload.get("method")
-        if method in era2026wire.TASK_METHODS:
+        if method in era2026form.TASK_METHODS:
             taskIds: Any = [params.get("taskId") if isinstance(params, dict) else None]
         elif method == "subscriptions/listen" and isinstance(params, dict):
             wanted = params.get("notifications")

@@ -18,12 +18,13 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import envelope, jsonrpc
+from mcpgateway.web.endpoints.auditnote import shortName
 from mcpgateway.web.endpoints.backends import SessionFinder
 from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
 from mcpgateway.web.endpoints.era2026 import Era2026Endpoint
 from mcpgateway.web.endpoints.guard import checkGetHeaders, header
-from mcpgateway.web.endpoints.refusals import Refusals
-from mcpgateway.web.endpoints.requestfacts import era2026Header, shortName
+from mcpgateway.web.endpoints.refusals import EndpointRefusals
+from mcpgateway.web.endpoints.requestreading import era2026Header
 from mcpgateway.web.plumbing.replay import ReplayStore, StreamLog, kindOf, resumable
 from mcpgateway.web.plumbing.replies import jsonReply
 from mcpgateway.web.plumbing.requestcontext import contextOf
@@ -49,7 +50,7 @@ class SessionStreams:
         self,
         lookup: SessionFinder,
         credentials: CredentialCheck,
-        refusals: Refusals,
+        refusals: EndpointRefusals,
         era2026: Era2026Endpoint,
         replay: ReplayStore,
         endSessions: EndSessions,

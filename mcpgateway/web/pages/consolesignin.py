@@ -49,7 +49,7 @@ from mcpgateway.runtime.addresses import isLoopbackHost
 from mcpgateway.runtime.threads import RunInThread
 from mcpgateway.web.pages.statusneeds import SIGNIN_PATH
 from mcpgateway.web.plumbing.requestcontext import contextOf
-from mcpgateway.web.surfaces import TeamSurface
+from mcpgateway.web.teamcluster import TeamServices
 
 if TYPE_CHECKING:
     from mcpgateway.remote.oauth.login import Fetch
@@ -100,7 +100,7 @@ class ConsoleSignIn(Resource):
         self,
         gateway: Gateway,
         clock: IReactorTime,
-        team: TeamSurface,
+        team: TeamServices,
         runInThread: RunInThread | None = None,
         fetch: Fetch | None = None,
     ) -> None:

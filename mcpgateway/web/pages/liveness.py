@@ -3,7 +3,7 @@
 
 Both stay open: monitors, load balancers, the container's C{HEALTHCHECK}
 and Kubernetes probes call them without a token. What they show depends on
-the caller (L{Shown}):
+the caller (L{HealthVisibility}):
 
   - a gateway that requires no token (bound to loopback only) shows
     everything to a caller by a loopback name: the single-user machine;
@@ -41,7 +41,7 @@ from twisted.web.server import NOT_DONE_YET
 
 from mcpgateway.auth.principal import Principal, Verdict
 from mcpgateway.core.gateway.gateway import Gateway
-from mcpgateway.governance.limitsgate import healthSection
+from mcpgateway.governance.quotagate import healthSection
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.report.health import healthBody, visitingSessions
 from mcpgateway.runtime import logs
@@ -49,7 +49,7 @@ from mcpgateway.web.endpoints.guard import showsChildText
 from mcpgateway.web.plumbing.replies import errorReply, jsonReply
 
 if TYPE_CHECKING:
-    from mcpgateway.web.surfaces import TeamSurface
+    from mcpgateway.web.teamcluster import TeamServices
 
 _log = Logger(observer=logs.observer, namespace="mcpgateway.web.pages.liveness")
 
@@ -68,7 +68,7 @@ LIVENESS_METRICS = (
 """The body of C{/metrics} to a caller who sees liveness only."""
 
 
-class Shown(enum.Enum):
+class HealthVisibility(enum.Enum):
     """How much of C{/health} and C{/metrics} a caller sees."""
 
     LIVENESS = "liveness"
@@ -87,7 +87,7 @@ class Checks(Protocol):
 
 @dataclass(frozen=True)
 class ProbeAccess:
-    """Decides L{Shown} for a caller of C{/health} or C{/metrics}."""
+    """Decides L{HealthVisibility} for a caller of C{/health} or C{/metrics}."""
 
     gate: Checks | None
     """The gate of a gateway that requires tokens (C{None}: it requires none)."""
@@ -99,22 +99,22 @@ class ProbeAccess:
     """Whether a request carries the management API's C{--api-token}."""
 
     @property
-    def withoutAdmin(self) -> Shown:
+    def withoutAdmin(self) -> HealthVisibility:
         """What a caller who is not an admin sees: the figures on a gateway
         that requires no token or with C{--public-health}, else liveness."""
         if self.gate is None or self.publicHealth:
-            return Shown.FIGURES
-        return Shown.LIVENESS
+            return HealthVisibility.FIGURES
+        return HealthVisibility.LIVENESS
 
-    def shown(self, request: IRequest) -> Shown | Deferred[Shown]:
+    def shown(self, request: IRequest) -> HealthVisibility | Deferred[HealthVisibility]:
         """What C{request}'s caller sees (a Deferred while the gate checks a
         token later: a JWT whose key is being fetched)."""
         if showsChildText(self.loopbackOnly and self.gate is None, None, request):
-            return Shown.EVERYTHING
+            return HealthVisibility.EVERYTHING
         if not request.requestHeaders.hasHeader(b"authorization"):
             return self.withoutAdmin
         if self.apiToken is not None and self.apiToken(request):
-            return Shown.EVERYTHING
+            return HealthVisibility.EVERYTHING
         if self.gate is None:
             return self.withoutAdmin
         verdict = self.gate.check(request, None)
@@ -122,21 +122,23 @@ class ProbeAccess:
             return verdict.addCallback(self._of)
         return self._of(verdict)
 
-    def _of(self, verdict: Verdict) -> Shown:
+    def _of(self, verdict: Verdict) -> HealthVisibility:
         if isinstance(verdict, Principal) and verdict.admin:
-            return Shown.EVERYTHING
+            return HealthVisibility.EVERYTHING
         return self.withoutAdmin
 
 
 def livenessBody() -> dict[str, Any]:
     """The body of C{/health} to a caller who sees liveness only."""
-    return {"status": "ok", "detail": Shown.LIVENESS.value, "hint": LIVENESS_HINT}
+    return {"status": "ok", "detail": HealthVisibility.LIVENESS.value, "hint": LIVENESS_HINT}
 
 
-Answer = Callable[[IRequest, Shown], bytes]
+Answer = Callable[[IRequest, HealthVisibility], bytes]
 
 
-def _answer(request: IRequest, shown: Shown | Deferred[Shown], answer: Answer) -> bytes | int:
+def _answer(
+    request: IRequest, shown: HealthVisibility | Deferred[HealthVisibility], answer: Answer
+) -> bytes | int:
     """C{answer} for C{shown}, now or once it is known (nothing if the
     client went away meanwhile)."""
     if not isinstance(shown, Deferred):
@@ -146,7 +148,7 @@ def _answer(request: IRequest, shown: Shown | Deferred[Shown], answer: Answer) -
         lambda _: gone.append(True)
     )
 
-    def decided(result: Shown) -> None:
+    def decided(result: HealthVisibility) -> None:
         if not (gone or getattr(request, "finished", False)):
             request.write(answer(request, result))
             request.finish()
@@ -178,7 +180,7 @@ class Health(Resource):
     def __init__(
         self,
         gateway: Gateway,
-        team: TeamSurface,
+        team: TeamServices,
         loopbackOnly: bool = True,
         apiToken: Callable[[IRequest], bool] | None = None,
     ) -> None:
@@ -195,8 +197,8 @@ class Health(Resource):
             )
         return _answer(request, self.access.shown(request), self._body)
 
-    def _body(self, request: IRequest, shown: Shown) -> bytes:
-        if shown is Shown.LIVENESS:
+    def _body(self, request: IRequest, shown: HealthVisibility) -> bytes:
+        if shown is HealthVisibility.LIVENESS:
             return jsonReply(request, 200, livenessBody())
         status = self._gateway.readModel.status(rows=False)
         cluster = self._team.cluster
@@ -206,18 +208,18 @@ class Health(Resource):
             self._team.authLine(),
             line,
             self._gateway.aggregateSide.status(),
-            shown is Shown.EVERYTHING,
+            shown is HealthVisibility.EVERYTHING,
             getattr(self._gateway.spawner.confiner, "networkStatus", None),
         )
-        limits = self._team.callLimits
+        limits = self._team.callQuotas
         section = None if limits is None else healthSection(limits)
-        if section is not None and shown is Shown.EVERYTHING:
+        if section is not None and shown is HealthVisibility.EVERYTHING:
             body["limits"] = section
         policy = self._team.requestPolicy
-        if policy is not None and shown is Shown.EVERYTHING:
+        if policy is not None and shown is HealthVisibility.EVERYTHING:
             body["policy"] = policy.health()
         kept = getattr(self._gateway.spawner.adoptions, "report", None)
-        if kept is not None and shown is Shown.EVERYTHING:
+        if kept is not None and shown is HealthVisibility.EVERYTHING:
             body["restart"] = kept()  # the children a restart kept (mcpgateway.ops.childhandover)
         return jsonReply(request, 200, body)
 
@@ -239,8 +241,8 @@ class MetricsDoor(Resource):
             return self._inner().render(request)  # type: ignore[no-any-return]
         return _answer(request, self._access.shown(request), self._body)
 
-    def _body(self, request: IRequest, shown: Shown) -> bytes:
-        if shown is not Shown.LIVENESS:
+    def _body(self, request: IRequest, shown: HealthVisibility) -> bytes:
+        if shown is not HealthVisibility.LIVENESS:
             return self._inner().render(request)  # type: ignore[no-any-return]
         from mcpgateway.report.metrics import CONTENT_TYPE
 

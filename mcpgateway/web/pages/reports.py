@@ -26,14 +26,14 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 
 from mcpgateway.core.gateway.gateway import Gateway
-from mcpgateway.governance.limitsgate import renderMetrics as renderLimits
+from mcpgateway.governance.quotagate import renderMetrics as renderQuotas
 from mcpgateway.report.health import sessionsBody, visitingSessions
 from mcpgateway.report.metrics import CONTENT_TYPE, renderCluster, renderMetrics, renderTeam
 from mcpgateway.runtime import logs
 from mcpgateway.web.plumbing.replies import jsonReply
 
 if TYPE_CHECKING:
-    from mcpgateway.web.surfaces import TeamSurface
+    from mcpgateway.web.teamcluster import TeamServices
 
 NOT_FOUND = {
     "error": "not found",
@@ -60,7 +60,7 @@ class ReportsResource(Resource):
         self,
         gateway: Gateway,
         sessionEnds: Callable[[], IResource],
-        team: TeamSurface | None = None,
+        team: TeamServices | None = None,
     ) -> None:
         """
         @param sessionEnds: the resource of the session DELETEs, made (and
@@ -114,8 +114,8 @@ class ReportsResource(Resource):
         body = renderMetrics(self._gateway)
         if self._team is not None:
             body += renderTeam(self._team.refusals(), self._team.throttledCounts())
-            if self._team.callLimits is not None:
-                body += renderLimits(self._team.callLimits)
+            if self._team.callQuotas is not None:
+                body += renderQuotas(self._team.callQuotas)
             cluster = self._team.cluster
             if cluster is not None:
                 visiting = visitingSessions(self._gateway.readModel.status(rows=False))

@@ -38,7 +38,7 @@ from mcpgateway.core.identity import presentedInfo
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import versions
 from mcpgateway.web.plumbing.replies import jsonReply
-from mcpgateway.web.surfaces import Gate
+from mcpgateway.web.teamcluster import Gate
 
 __all__ = ["CARD_NAMES", "SCHEMA", "ServerCards", "gatewayCard", "isCardPath", "serverCard"]
 

@@ -10,7 +10,7 @@ requests, errors, restarts and circuit, the memory and processes it saves
 server; what the restart that started the process kept (its children kept
 with their memory, those started anew, the hand-over's time); the sessions
 by client; the calls rate limits refused
-(L{mcpgateway.governance.limitspage}). Readable without JavaScript. A few
+(L{mcpgateway.governance.quotapage}). Readable without JavaScript. A few
 lines of inline script (no build step, nothing fetched from elsewhere: the
 page's Content-Security-Policy allows nothing else) follow C{GET
 /status/events} (L{mcpgateway.web.pages.statusstream}), whose every event
@@ -50,8 +50,8 @@ from mcpgateway.core.events import EventLog
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.status import Circuit, GatewayStatus, ServerState, ServerStatus, TaskCounts
 from mcpgateway.core.tasks.model import STATUSES as TASK_STATUSES
-from mcpgateway.governance.limitsgate import LimitsGate
-from mcpgateway.governance.limitspage import limitsData, renderLimits
+from mcpgateway.governance.quotagate import QuotaGate
+from mcpgateway.governance.quotapage import quotasData, renderQuotas
 from mcpgateway.ops.seriessampler import seriesFor
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.endpoints.guard import Refusal, header
@@ -627,7 +627,7 @@ def renderLive(data: Mapping[str, Any], controls: bool = True) -> str:
     pins = data.get("pins")
     if not (pins and pins["changes"]):  # changes waiting are shown with what needs a person
         out.append(renderPins(pins, controls))
-    out.append(renderLimits(data.get("limits")))  # calls refused by a rate limit
+    out.append(renderQuotas(data.get("limits")))  # calls refused by a rate limit
     return "".join(out)
 
 
@@ -657,7 +657,7 @@ class StatusPage(Resource):
         clock: IReactorTime,
         controls: bool = True,
         stderrShown: Callable[[], bool] = lambda: True,
-        limits: Callable[[], LimitsGate | None] = lambda: None,
+        limits: Callable[[], QuotaGate | None] = lambda: None,
     ) -> None:
         """
         @param controls: whether the page has buttons (C{/api/v1} is mounted).
@@ -687,7 +687,7 @@ class StatusPage(Resource):
         return {
             **pageData(status, gateway.aggregateSide.status(), stderr, trouble),
             "pins": pinsData(gateway),
-            "limits": limitsData(self._limits()),
+            "limits": quotasData(self._limits()),
             "restart": None if report is None else restartData(report()),
         }
 

@@ -18,7 +18,7 @@ from twisted.logger import Logger
 from twisted.web import http
 
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.protocol.limits import Limits
+from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.runtime import logs
 from mcpgateway.web.plumbing.replies import ClientErrors
 
@@ -194,14 +194,16 @@ class ChannelBounds(http.HTTPChannel):
 
 class ConnectionGuard:
     """A site's open connections: how many each peer address holds, and
-    which are late: a request's headers (C{Limits.headerTimeout}), its body
+    which are late: a request's headers (C{MessageBounds.headerTimeout}), its body
     (L{ChannelBounds.bodyLate}), or silent between requests
     (L{ChannelBounds.idle}). A connection whose response is in progress
     (an SSE stream, a long call) is none of these."""
 
     log = Logger(observer=logs.observer)
 
-    def __init__(self, clock: IReactorTime, limits: Limits, clientErrors: ClientErrors) -> None:
+    def __init__(
+        self, clock: IReactorTime, limits: MessageBounds, clientErrors: ClientErrors
+    ) -> None:
         self.clock = clock
         self.maxPerPeer = limits.maxConnectionsPerPeer
         self._headerTimeout = limits.headerTimeout

@@ -16,7 +16,7 @@ counts the process's streams (so no key is ever used twice), C{seq} counts
 the stream's events (C{0} is the priming event, which is never replayed).
 
 A L{StreamLog} keeps, per stream, its last events up to a count and a byte
-bound (L{mcpgateway.protocol.limits.Limits}); it is dropped when the stream's request
+bound (L{mcpgateway.protocol.bounds.MessageBounds}); it is dropped when the stream's request
 was answered over a connection that stayed up to the end, when the stream is
 replaced or its session ends, or C{ttl} seconds after its last connection
 went away. One ticker per store sweeps the ones past their time, and runs
@@ -34,7 +34,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.web.server import Request
 
 from mcpgateway.core.sessions import Stream
-from mcpgateway.protocol.limits import Limits
+from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.runtime.timers import Every
 
 
@@ -161,8 +161,8 @@ class StreamLog:
 class ReplayStore:
     """Every session's stream logs, for one gateway site."""
 
-    def __init__(self, clock: IReactorTime, limits: Limits | None = None) -> None:
-        limits = limits if limits is not None else Limits()
+    def __init__(self, clock: IReactorTime, limits: MessageBounds | None = None) -> None:
+        limits = limits if limits is not None else MessageBounds()
         self._clock = clock
         self.maxEvents = limits.replayMaxEvents
         self.maxBytes = limits.replayMaxBytes

@@ -15,6 +15,7 @@ from twisted.logger import Logger
 from twisted.web.iweb import IRequest
 
 from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.runtime import logs
 
 if TYPE_CHECKING:
@@ -110,3 +111,15 @@ class ClientErrors:
             reason=reason[: self._SHOWN] + ("..." if len(reason) > self._SHOWN else ""),
             more=f" ({suppressed} more refusals not logged)" if suppressed else "",
         )
+
+
+def internalErrorReply(request: IRequest) -> bytes:
+    return errorReply(
+        request, 500, jsonrpc.INTERNAL_ERROR, "internal error in the gateway; see its log"
+    )
+
+
+def internalError(requestId: Any) -> Message:
+    return jsonrpc.errorResponse(
+        requestId, jsonrpc.INTERNAL_ERROR, "internal error in the gateway; see its log"
+    )

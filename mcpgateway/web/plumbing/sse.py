@@ -36,7 +36,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.server import Request
 
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.protocol.limits import KEEPALIVE_INTERVAL
+from mcpgateway.protocol.bounds import KEEPALIVE_INTERVAL
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.timers import Every
 from mcpgateway.tuned.headers import GatewayHeaders, canonical

@@ -37,7 +37,7 @@ from twisted.web.http import HTTPFactory
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime.twistedprivate import GenericHTTPChannelProtocol
 from mcpgateway.web.endpoints.guard import isHost
-from mcpgateway.web.plumbing.bodylimit import BodyLimitedRequest
+from mcpgateway.web.plumbing.bodybound import BodyBoundedRequest
 from mcpgateway.web.plumbing.bounds import ChannelBounds
 
 SINGLE_HEADERS = (b"origin", b"mcp-session-id", b"mcp-protocol-version")
@@ -173,7 +173,7 @@ class StockChannel(ChannelBounds):
         )
         self.transport.loseConnection()
 
-    def bodyOverLimit(self, request: StockRequest) -> None:
+    def bodyOverBound(self, request: StockRequest) -> None:
         """A chunked body went past the limit: 413 at once, as for a
         C{Content-Length} over it, and close (the rest is not read)."""
         if not self._refusedHead:
@@ -218,7 +218,7 @@ class StockChannel(ChannelBounds):
         super().connectionLost(reason)
 
 
-class StockRequest(BodyLimitedRequest):
+class StockRequest(BodyBoundedRequest):
     """Twisted's C{Request}, with the gateway's body limit (see the module);
     what the gateway learns about it is its context's
     (L{mcpgateway.web.plumbing.requestcontext})."""
@@ -233,8 +233,8 @@ class StockRequest(BodyLimitedRequest):
         if self.keeps(data):
             super().handleContentChunk(data)
 
-    def overLimit(self) -> None:
-        over = getattr(self.channel, "bodyOverLimit", None)
+    def overBound(self) -> None:
+        over = getattr(self.channel, "bodyOverBound", None)
         if over is not None:
             over(self)
 

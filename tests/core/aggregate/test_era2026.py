@@ -19,7 +19,7 @@ from mcpgateway.core.aggregate.session import AggregateSession
 from mcpgateway.core.aggregate.view import Member, View
 from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle, Sink
 from mcpgateway.core.pools.pool import ServerPool, ServerUnavailable
-from mcpgateway.protocol import era2026wire, jsonrpc
+from mcpgateway.protocol import era2026form, jsonrpc
 from tests.fakes import RecordingSink
 from tests.support.core.aggregate.era2026 import era2026
 from tests.support.web.aggregate_era2026 import TASKS, AggregateEra2026Harness
@@ -78,10 +78,11 @@ class PrincipalTests(Case):
 
     def test_a_members_server_info_becomes_the_aggregates(self) -> None:
         answer = jsonrpc.resultResponse(
-            1, {"content": [], "_meta": {era2026wire.SERVER_INFO_KEY: {"name": "alpha"}, "k": 1}}
+            1,
+            {"content": [], "_meta": {era2026form.SERVER_INFO_KEY: {"name": "alpha"}, "k": 1}},
         )
         meta = branded(answer)["result"]["_meta"]
-        self.assertEqual((meta[era2026wire.SERVER_INFO_KEY]["name"], meta["k"]), ("mcpgateway", 1))
+        self.assertEqual((meta[era2026form.SERVER_INFO_KEY]["name"], meta["k"]), ("mcpgateway", 1))
         plain = jsonrpc.resultResponse(1, {"taskId": "t"})
         self.assertIs(branded(plain), plain)
 

@@ -19,7 +19,7 @@ from mcpgateway.core.aggregate.era2026 import AggregateEra2026
 from mcpgateway.core.aggregate.era2026search import ASKED_IN_TASK, Era2026Context
 from mcpgateway.core.aggregate.results import CallerResults, ResultBudget, ResultGone
 from mcpgateway.core.era2026.types import Era2026Request
-from mcpgateway.protocol import era2026wire, jsonrpc
+from mcpgateway.protocol import era2026form, jsonrpc
 from tests.fakes import FakeProcess, RecordingSink
 from tests.support.web.aggregate_era2026 import ELICIT, AggregateEra2026Harness
 from tests.support.web.aggregate_web import fresh
@@ -110,7 +110,7 @@ class ToolTests(Case):
     def test_search_describe_invoke(self) -> None:
         found = self.result(toolCall(1, "search", {"query": "read a file"}))
         self.assertEqual(found["resultType"], "complete")
-        self.assertEqual(found["_meta"][era2026wire.SERVER_INFO_KEY]["name"], "mcpgateway")
+        self.assertEqual(found["_meta"][era2026form.SERVER_INFO_KEY]["name"], "mcpgateway")
         names = [hit["name"] for hit in found["structuredContent"]["results"]]
         self.assertEqual(names[0], "alpha__read_file")
         described = self.result(toolCall(2, "describe", {"name": "alpha__read_file"}))
@@ -239,7 +239,7 @@ class InputRoundTests(Case):
         result = self.successResultOf(answered)["result"]
         self.assertEqual(result["resultType"], "input_required")
         self.assertEqual(list(result["inputRequests"]), ["who"])
-        self.assertEqual(result["_meta"][era2026wire.SERVER_INFO_KEY]["name"], "mcpgateway")
+        self.assertEqual(result["_meta"][era2026form.SERVER_INFO_KEY]["name"], "mcpgateway")
         retry = self.call(
             toolCall(
                 21,

@@ -24,7 +24,7 @@ from mcpgateway.core.aggregate.shield import size
 from mcpgateway.core.aggregate.tools import TASK_WAIT, GatewayTools
 from mcpgateway.core.aggregate.types import ShieldSpec
 from mcpgateway.core.tasks.keeping import TaskKeeping
-from mcpgateway.core.tasks.manager import TaskLimits, TaskManager
+from mcpgateway.core.tasks.manager import TaskManager, TaskTerms
 from mcpgateway.core.tasks.model import COMPLETED, FAILED, WORKING, Task
 from mcpgateway.core.tasks.store import TaskStore
 from mcpgateway.protocol import jsonrpc
@@ -219,7 +219,7 @@ class PlainInvokeTests(SynchronousTestCase):
 
     def test_without_room_for_a_task(self) -> None:
         clock = Clock()
-        tasks = TaskManager(TaskStore(None, now=clock.seconds), clock, TaskLimits(maxTasks=0))
+        tasks = TaskManager(TaskStore(None, now=clock.seconds), clock, TaskTerms(maxTasks=0))
         context = FakeContext()
         with capturedLogs() as events:
             d = self.invoke(makeTools(tasks=tasks), context)
@@ -232,7 +232,7 @@ class PlainInvokeTests(SynchronousTestCase):
 
     def test_without_room_an_error_is_an_error_result(self) -> None:
         clock = Clock()
-        tasks = TaskManager(TaskStore(None, now=clock.seconds), clock, TaskLimits(maxTasks=0))
+        tasks = TaskManager(TaskStore(None, now=clock.seconds), clock, TaskTerms(maxTasks=0))
         context = FakeContext()
         d = self.invoke(makeTools(tasks=tasks), context)
         (started,) = context.started

@@ -32,7 +32,7 @@ from mcpgateway.core.aggregate.skills import (
 )
 from mcpgateway.core.era2026.translate import initializeResultOf
 from mcpgateway.core.pools.era2026side import _lacking
-from mcpgateway.protocol import era2026wire, jsonrpc
+from mcpgateway.protocol import era2026form, jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 from tests.fakes import capturedGatewayLogs
 
@@ -347,9 +347,9 @@ def test_a_servers_discover_keeps_the_extension() -> None:
         },
         "serverInfo": {"name": "s", "version": "1"},
     }
-    discovered = era2026wire.discoverResult(initialize, "public")
+    discovered = era2026form.discoverResult(initialize, "public")
     assert discovered["capabilities"]["extensions"] == {EXTENSION: {"directoryRead": True}}
-    without = era2026wire.discoverResult({"capabilities": {"resources": {}}}, "public")
+    without = era2026form.discoverResult({"capabilities": {"resources": {}}}, "public")
     assert "extensions" not in without["capabilities"]
 
 
@@ -360,13 +360,13 @@ def test_a_2026_childs_extension_reaches_handshake_sessions() -> None:
 
 def test_skills_results_keep_the_childs_ttl() -> None:
     result = {"skills": [], "ttlMs": 300000, "cacheScope": "public"}
-    done = era2026wire.completeResult("skills/list", result, None, "public")
+    done = era2026form.completeResult("skills/list", result, None, "public")
     assert done["ttlMs"] == 300000 and done["cacheScope"] == "public"
-    done = era2026wire.completeResult("skills/get", {"skill": {}}, None, "private")
+    done = era2026form.completeResult("skills/get", {"skill": {}}, None, "private")
     assert done["ttlMs"] == 0 and done["cacheScope"] == "private"
-    done = era2026wire.completeResult("skills/list", {"skills": [], "ttlMs": -1}, None, "public")
+    done = era2026form.completeResult("skills/list", {"skills": [], "ttlMs": -1}, None, "public")
     assert done["ttlMs"] == 0
-    done = era2026wire.completeResult("resources/directory/read", {"resources": []}, None, "x")
+    done = era2026form.completeResult("resources/directory/read", {"resources": []}, None, "x")
     assert done["ttlMs"] == 0 and done["cacheScope"] == "x" and done["resultType"] == "complete"
 
 

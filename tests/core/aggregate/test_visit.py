@@ -204,7 +204,7 @@ class VisitTests(Replica):
     def test_a_shared_server_session_visits_on_the_shared_child(self) -> None:
         own = self.open("fs")
         sealed = facts("fs", capabilities=frozenset({"sampling", "elicitation.url"}))
-        visiting = self.gateway.visits.visit("r2.elsewhere", sealed)
+        visiting = self.gateway.foreignSessions.rebuild("r2.elsewhere", sealed)
         assert visiting is not None
         self.assertTrue(visiting.visiting and visiting.restored)
         self.assertFalse(own.visiting)
@@ -223,7 +223,7 @@ class VisitTests(Replica):
         self.assertTrue(status.visiting)
 
     def test_a_visit_with_no_child_running_starts_the_shared_one(self) -> None:
-        visiting = self.gateway.visits.visit("r2.x", facts("fs"))
+        visiting = self.gateway.foreignSessions.rebuild("r2.x", facts("fs"))
         assert visiting is not None
         # Whether its owner's child held anything of it is not known here
         # (its facts do not say it called): it is not told of a new child.
@@ -231,7 +231,7 @@ class VisitTests(Replica):
 
     def test_a_per_user_session_visits_on_its_principals_child(self) -> None:
         alices = self.open("gh", principal=ALICE)
-        visiting = self.gateway.visits.visit("r2.x", facts("gh", principal=ALICE))
+        visiting = self.gateway.foreignSessions.rebuild("r2.x", facts("gh", principal=ALICE))
         assert visiting is not None
         self.assertEqual(visiting.principal, ALICE)
         pool = self.gateway.pools["gh"]
@@ -240,53 +240,57 @@ class VisitTests(Replica):
 
     def test_a_credential_session_waits_for_its_credentials(self) -> None:
         sealed = facts("db", credential="abcdefghijklmnop")
-        visiting = self.gateway.visits.visit("r2.x", sealed)
+        visiting = self.gateway.foreignSessions.rebuild("r2.x", sealed)
         assert visiting is not None
         self.assertIsNone(visiting.variant)
         self.assertEqual(visiting.credential, "abcdefghijklmnop")
-        self.assertFalse(self.gateway.visits.rebind(visiting, "other", (("TOKEN", "t2"),)))
+        self.assertFalse(self.gateway.foreignSessions.rebind(visiting, "other", (("TOKEN", "t2"),)))
         self.assertTrue(
-            self.gateway.visits.rebind(visiting, "abcdefghijklmnop", (("TOKEN", "t1"),))
+            self.gateway.foreignSessions.rebind(visiting, "abcdefghijklmnop", (("TOKEN", "t1"),))
         )
         self.assertEqual(self.call(visiting)["result"], {"content": []})
 
     def test_an_owned_child_session_does_not_visit(self) -> None:
-        self.assertIsNone(self.gateway.visits.visit("r2.x", facts("fs", owned=True)))
-        self.assertIsNone(self.gateway.visits.visit("r2.x", facts("st", owned=True)))
+        self.assertIsNone(self.gateway.foreignSessions.rebuild("r2.x", facts("fs", owned=True)))
+        self.assertIsNone(self.gateway.foreignSessions.rebuild("r2.x", facts("st", owned=True)))
         self.assertIsNone(self.gateway.sessions.get("r2.x"))
         self.assertEqual(self.reactor.processes, [])
 
     def test_a_server_with_a_child_per_session_here_does_not_take_visitors(self) -> None:
-        self.assertIsNone(self.gateway.visits.visit("r2.x", facts("st")))
+        self.assertIsNone(self.gateway.foreignSessions.rebuild("r2.x", facts("st")))
 
     def test_an_unknown_server_or_route_does_not_visit(self) -> None:
-        self.assertIsNone(self.gateway.visits.visit("r2.x", facts("nope")))
-        self.assertIsNone(self.gateway.visits.visit("r2.x", facts("fs", scope="abcdefghijklmnop")))
+        self.assertIsNone(self.gateway.foreignSessions.rebuild("r2.x", facts("nope")))
+        self.assertIsNone(
+            self.gateway.foreignSessions.rebuild("r2.x", facts("fs", scope="abcdefghijklmnop"))
+        )
         self.assertEqual(len(self.gateway.sessions), 0)
 
     def test_a_session_held_already_is_returned(self) -> None:
         own = self.open("fs")
-        self.assertIs(self.gateway.visits.visit(own.id, facts("fs")), own)
-        self.assertIsNone(self.gateway.visits.visit(own.id, facts("gh")))
-        self.assertIsNone(self.gateway.visits.visit(own.id, facts("fs", principal=ALICE)))
+        self.assertIs(self.gateway.foreignSessions.rebuild(own.id, facts("fs")), own)
+        self.assertIsNone(self.gateway.foreignSessions.rebuild(own.id, facts("gh")))
+        self.assertIsNone(
+            self.gateway.foreignSessions.rebuild(own.id, facts("fs", principal=ALICE))
+        )
 
     def test_visiting_sessions_are_never_saved(self) -> None:
         own = self.open("fs")
-        self.gateway.visits.visit("r2.x", facts("fs"))
+        self.gateway.foreignSessions.rebuild("r2.x", facts("fs"))
         self.reactor.advance(1.0)  # the batched save
         self.assertEqual([r["id"] for r in self.records], [own.id])
         self.gateway.stop()  # saves a last time, then ends every session
         self.assertEqual([r["id"] for r in self.records], [own.id])
 
     def test_taken_back_by_its_owner_it_is_saved(self) -> None:
-        session = self.gateway.visits.visit("r1.lost", facts("fs"), owner=True)
+        session = self.gateway.foreignSessions.rebuild("r1.lost", facts("fs"), owner=True)
         assert session is not None
         self.assertFalse(session.visiting)
         self.reactor.advance(1.0)
         self.assertEqual([r["id"] for r in self.records], ["r1.lost"])
 
     def test_a_visiting_session_ends_like_any_other(self) -> None:
-        visiting = self.gateway.visits.visit("r2.x", facts("fs"))
+        visiting = self.gateway.foreignSessions.rebuild("r2.x", facts("fs"))
         assert visiting is not None
         self.gateway.endSession(visiting)
         self.assertIsNone(self.gateway.sessions.get("r2.x"))
@@ -374,7 +378,9 @@ class AggregateVisitTests(Replica):
     def test_another_replica_rebuilds_it_without_members(self) -> None:
         from mcpgateway.core.aggregate.session import AggregateSession
 
-        visited = self.gateway.visits.visit("r9.other", facts("/mcp/search", principal=ALICE))
+        visited = self.gateway.foreignSessions.rebuild(
+            "r9.other", facts("/mcp/search", principal=ALICE)
+        )
         assert isinstance(visited, AggregateSession)
         self.assertEqual((visited.endpoint, visited.mode), ("search", "search"))
         self.assertTrue(visited.visiting)
@@ -387,7 +393,7 @@ class AggregateVisitTests(Replica):
         self.assertNotIn("r9.other", [r["id"] for r in self.records])
 
     def test_a_session_whose_mode_was_chosen_at_initialize_is_not_rebuilt(self) -> None:
-        self.assertIsNone(self.gateway.visits.visit("r9.x", facts("/mcp", owned=True)))
+        self.assertIsNone(self.gateway.foreignSessions.rebuild("r9.x", facts("/mcp", owned=True)))
 
     def test_an_unknown_endpoint_is_not_rebuilt(self) -> None:
-        self.assertIsNone(self.gateway.visits.visit("r9.y", facts("/mcp/nope")))
+        self.assertIsNone(self.gateway.foreignSessions.rebuild("r9.y", facts("/mcp/nope")))

@@ -31,7 +31,7 @@ from mcpgateway.core.era2026.translate import (
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.spec import ServerSpec
-from mcpgateway.protocol import era2026wire, jsonrpc
+from mcpgateway.protocol import era2026form, jsonrpc
 from mcpgateway.protocol.requeststate import INVALID_STATE, Binding, StateError, StateWrapper
 from tests.fakes import FakeProcessReactor, FakeSession, RecordingSink, fakeSpawner
 from tests.support.core.era2026.era2026child import (
@@ -43,10 +43,10 @@ from tests.support.core.era2026.era2026child import (
     complete,
 )
 
-PV = era2026wire.PROTOCOL_VERSION_KEY
-CAPS = era2026wire.CAPABILITIES_KEY
-INFO = era2026wire.CLIENT_INFO_KEY
-LEVEL = era2026wire.LOG_LEVEL_KEY
+PV = era2026form.PROTOCOL_VERSION_KEY
+CAPS = era2026form.CAPABILITIES_KEY
+INFO = era2026form.CLIENT_INFO_KEY
+LEVEL = era2026form.LOG_LEVEL_KEY
 FORM = {"mode": "form", "message": "Sure?", "requestedSchema": {"type": "object"}}
 ELICIT = {"method": "elicitation/create", "params": FORM}
 SAMPLE = {
@@ -205,7 +205,10 @@ class ListenTests(AdapterCase):
         self.reply(
             jsonrpc.notification(
                 "notifications/resources/updated",
-                {"uri": "file:///b", "_meta": {era2026wire.SUBSCRIPTION_ID_KEY: listens[0]["id"]}},
+                {
+                    "uri": "file:///b",
+                    "_meta": {era2026form.SUBSCRIPTION_ID_KEY: listens[0]["id"]},
+                },
             )
         )
         self.assertEqual(self.session.delivered, [])
@@ -226,7 +229,7 @@ class ListenTests(AdapterCase):
         self.reply(
             jsonrpc.notification(
                 "notifications/tools/list_changed",
-                {"_meta": {era2026wire.SUBSCRIPTION_ID_KEY: listen["id"]}},
+                {"_meta": {era2026form.SUBSCRIPTION_ID_KEY: listen["id"]}},
             )
         )
         self.assertEqual(
@@ -532,7 +535,7 @@ class PassThroughTests(AdapterCase):
         self.assertEqual(result["resultType"], "input_required")
         self.assertEqual(result["inputRequests"], {"confirm": ELICIT})
         self.assertNotEqual(result["requestState"], "child-st")
-        self.assertEqual(result["_meta"], {era2026wire.SERVER_INFO_KEY: SERVER_INFO})
+        self.assertEqual(result["_meta"], {era2026form.SERVER_INFO_KEY: SERVER_INFO})
         answers = {"confirm": {"action": "accept"}}
         d2, _, [retry] = self.call(
             era2026(clientId="c-2", inputResponses=answers, requestState=result["requestState"])
@@ -638,7 +641,7 @@ class GatewayTests(SynchronousTestCase):
             self.gateway.era2026Call("srv", era2026("server/discover", params={}), RecordingSink())
         )
         self.assertEqual(found["result"]["supportedVersions"], ["2026-07-28"])
-        self.assertEqual(found["result"]["_meta"], {era2026wire.SERVER_INFO_KEY: SERVER_INFO})
+        self.assertEqual(found["result"]["_meta"], {era2026form.SERVER_INFO_KEY: SERVER_INFO})
 
     def test_a_era2026_call_passes_through(self) -> None:
         d = self.gateway.era2026Call("srv", era2026(), RecordingSink())

@@ -18,7 +18,7 @@ from mcpgateway.core.era2026.mrtr import COALESCE, MAX_OUTSTANDING, InputBridge
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.router import Router
-from mcpgateway.protocol import era2026wire, jsonrpc
+from mcpgateway.protocol import era2026form, jsonrpc
 from mcpgateway.protocol.requeststate import INVALID_STATE, StateCodec
 from tests.fakes import FakeSession, RecordingSink, capturedGatewayLogs, scheduled
 from tests.support.core.era2026.mrtr import (
@@ -475,7 +475,10 @@ class CapabilityTests(BridgeCase):
         ]
         self.router.childMessage(
             jsonrpc.errorResponse(
-                call["id"], era2026wire.URL_ELICITATION_REQUIRED, "auth", {"elicitations": entries}
+                call["id"],
+                era2026form.URL_ELICITATION_REQUIRED,
+                "auth",
+                {"elicitations": entries},
             )
         )
         requests, state = self.inputRequired(d, 7)
@@ -501,7 +504,7 @@ class CapabilityTests(BridgeCase):
         self.router.childMessage(
             jsonrpc.errorResponse(
                 call["id"],
-                era2026wire.URL_ELICITATION_REQUIRED,
+                era2026form.URL_ELICITATION_REQUIRED,
                 "auth",
                 {"elicitations": [{"mode": "url", "url": "https://svc/x", "message": "m"}]},
             )
@@ -807,30 +810,30 @@ class FinishTests(SynchronousTestCase):
     INFO = {"name": "child", "version": "9"}
 
     def test_a_result_gets_its_result_type_and_cache_hints(self) -> None:
-        done = era2026wire.era2026Answer("tools/list", ok(3, {"tools": []}), self.INFO, "public")
+        done = era2026form.era2026Answer("tools/list", ok(3, {"tools": []}), self.INFO, "public")
         self.assertEqual(done["result"]["resultType"], "complete")
         self.assertEqual((done["result"]["ttlMs"], done["result"]["cacheScope"]), (0, "public"))
-        self.assertEqual(done["result"]["_meta"], {era2026wire.SERVER_INFO_KEY: self.INFO})
+        self.assertEqual(done["result"]["_meta"], {era2026form.SERVER_INFO_KEY: self.INFO})
 
     def test_an_input_required_result_gets_the_server_info_only(self) -> None:
         result = {"resultType": "input_required", "inputRequests": {}, "requestState": "s"}
-        done = era2026wire.era2026Answer("tools/call", ok(3, result), self.INFO, "public")
+        done = era2026form.era2026Answer("tools/call", ok(3, result), self.INFO, "public")
         self.assertEqual(
-            done["result"], {**result, "_meta": {era2026wire.SERVER_INFO_KEY: self.INFO}}
+            done["result"], {**result, "_meta": {era2026form.SERVER_INFO_KEY: self.INFO}}
         )
 
     def test_errors_are_translated(self) -> None:
-        done = era2026wire.era2026Answer(
+        done = era2026form.era2026Answer(
             "resources/read", jsonrpc.errorResponse(3, -32002, "nope", {"uri": "x"}), None, "public"
         )
         self.assertEqual(done["error"], {"code": -32602, "message": "nope", "data": {"uri": "x"}})
         kept = jsonrpc.errorResponse(
             3, jsonrpc.MISSING_CAPABILITY, "m", {"requiredCapabilities": {}}
         )
-        self.assertEqual(era2026wire.era2026Answer("tools/call", kept, None, "public"), kept)
+        self.assertEqual(era2026form.era2026Answer("tools/call", kept, None, "public"), kept)
 
     def test_a_result_that_is_no_object_is_an_internal_error(self) -> None:
-        done = era2026wire.era2026Answer("tools/call", ok(3, [1]), None, "public")
+        done = era2026form.era2026Answer("tools/call", ok(3, [1]), None, "public")
         self.assertEqual((done["id"], done["error"]["code"]), (3, jsonrpc.INTERNAL_ERROR))
 
 
@@ -901,7 +904,7 @@ def test_any_retry_is_answered_and_the_child_gets_only_valid_answers(
     for message in sent:
         if "result" in message and message["result"] != {"action": "cancel"}:
             assert (
-                era2026wire.inputResponseProblem(methods[message["id"]], message["result"]) is None
+                era2026form.inputResponseProblem(methods[message["id"]], message["result"]) is None
             )
     retry.addCallback(answered.append)
     if answered:

@@ -18,7 +18,7 @@ from mcpgateway.core.gateway.aggregateside import AggregateSide
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.gateway.reconfiguring import Reconfigurer
 from mcpgateway.core.gateway.serverset import ServerSet
-from mcpgateway.core.gateway.sessionroom import SessionRoom
+from mcpgateway.core.gateway.sessioncapacity import SessionCapacity
 from mcpgateway.core.gateway.settings import GatewaySettings
 from mcpgateway.core.pools.scopecatalogfile import SavedScopeCatalogs
 from mcpgateway.core.sessions import Session, SessionRegistry
@@ -79,19 +79,19 @@ def test_a_visiting_session_is_left_out_of_the_limits_until_it_ends() -> None:
         ended.append(session.id)
         return succeed(None)
 
-    room = SessionRoom(registry, {}, side, endSession, clock, Logger())
+    room = SessionCapacity(registry, {}, side, endSession, clock, Logger())
     own = registry.create("srv", "2025-11-25", {}, {})
     visitor = Session("visitor", "srv", "2025-11-25", {}, {}, clock.seconds())
     visitor.visiting = True
     registry.add(visitor)
     room.visiting(visitor.id)
     assert room.live == 1
-    assert room.makeRoom(1) is True  # the own session, idle, makes room
+    assert room.admitSession(1) is True  # the own session, idle, makes room
     assert ended == [own.id]
     registry.remove(own)
     room.left(visitor.id)
     assert room.live == 1
-    assert room.makeRoom(1) is False  # the visiting session is never evicted
+    assert room.admitSession(1) is False  # the visiting session is never evicted
     counts = room.counts.counts()
     assert (counts[("gateway", "evicted")], counts[("gateway", "refused")]) == (1, 1)
 

@@ -11,15 +11,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from mcpgateway.core.pools.capacity import ChildLimit
+from mcpgateway.core.pools.capacity import ChildCapacity
 from mcpgateway.core.pools.era2026side import Era2026Side
 from mcpgateway.core.pools.factory import makePool
-from mcpgateway.core.pools.keyed import RouteChildren
-from mcpgateway.core.pools.launching import Launcher
+from mcpgateway.core.pools.launching import PoolLauncher
 from mcpgateway.core.pools.owned import OwnedChildren
 from mcpgateway.core.pools.placement import SessionPlacement
-from mcpgateway.core.pools.promotion import Promotion
+from mcpgateway.core.pools.promotion import PoolPromotion
 from mcpgateway.core.pools.rebinding import Rebinder
+from mcpgateway.core.pools.routechildren import RouteChildren
 from mcpgateway.core.pools.scoped import KeyedPlacement
 from mcpgateway.core.pools.serverpool import Pool
 from mcpgateway.core.pools.shared import SharedPlacement
@@ -30,12 +30,12 @@ from tests.support.core.pools.pool import SPEC, keyedOf, sharedOf
 from tests.support.core.pools.scoped import WORKSPACES
 
 COLLABORATORS: tuple[type, ...] = (
-    Launcher,
+    PoolLauncher,
     OwnedChildren,
-    Promotion,
+    PoolPromotion,
     Era2026Side,
     RouteChildren,
-    ChildLimit,
+    ChildCapacity,
     Rebinder,
     StaleRestart,
     SharedPlacement,

@@ -22,7 +22,7 @@ from mcpgateway.core.status import Era2026Stats
 from mcpgateway.core.tasks.manager import TaskManager
 from mcpgateway.core.tasks.store import TaskStore
 from mcpgateway.core.taskterms import EXTENSION
-from mcpgateway.protocol import era2026wire, jsonrpc
+from mcpgateway.protocol import era2026form, jsonrpc
 from tests.core.tasks.support import serveTasks
 from tests.fakes import FakeProcessReactor, RecordingSink, fakeSpawner
 
@@ -114,7 +114,7 @@ class ServiceTests(Era2026Case):
         self.assertEqual(result["supportedVersions"], ["2026-07-28"])
         self.assertEqual(result["capabilities"], {"tools": {"listChanged": True}, "logging": {}})
         self.assertEqual(result["instructions"], "be nice")
-        self.assertEqual(result["_meta"], {era2026wire.SERVER_INFO_KEY: INFO})
+        self.assertEqual(result["_meta"], {era2026form.SERVER_INFO_KEY: INFO})
         self.assertEqual((result["ttlMs"], result["cacheScope"]), (0, "public"))
         self.assertEqual(self.gateway.era2026Stats("srv").requests, 1)
         self.assertEqual(len(self.gateway.sessions), 0)
@@ -129,7 +129,7 @@ class ServiceTests(Era2026Case):
         result = self.successResultOf(d)["result"]
         self.assertEqual(result["resultType"], "complete")
         self.assertEqual((result["ttlMs"], result["cacheScope"]), (0, "public"))
-        self.assertEqual(result["_meta"], {era2026wire.SERVER_INFO_KEY: INFO})
+        self.assertEqual(result["_meta"], {era2026form.SERVER_INFO_KEY: INFO})
         self.assertNotIn("execution", result["tools"][0])
         self.assertEqual(self.gateway.paramHeaders("srv", "", "search"), {"Region": "region"})
         self.assertIsNone(self.gateway.paramHeaders("srv", "", "other"))
@@ -205,8 +205,8 @@ class ServiceTests(Era2026Case):
                     "message": "name?",
                     "requestedSchema": {"type": "object"},
                     "_meta": {
-                        era2026wire.HINT_RELATED: forwarded["id"],
-                        era2026wire.HINT_KEY: "user_name",
+                        era2026form.HINT_RELATED: forwarded["id"],
+                        era2026form.HINT_KEY: "user_name",
                     },
                 },
             )
@@ -215,7 +215,7 @@ class ServiceTests(Era2026Case):
         result = self.successResultOf(d1)["result"]
         self.assertEqual(result["resultType"], "input_required")
         self.assertEqual(list(result["inputRequests"]), ["user_name"])
-        self.assertEqual(result["_meta"], {era2026wire.SERVER_INFO_KEY: INFO})
+        self.assertEqual(result["_meta"], {era2026form.SERVER_INFO_KEY: INFO})
         self.assertNotIn("ttlMs", result)
         self.assertEqual(self.gateway.era2026Stats("srv").suspendedCalls, 1)
         self.assertEqual(self.gateway.readModel.server("srv").era2026Stats.suspendedCalls, 1)

@@ -278,7 +278,7 @@ class RestoreTests(PerUserCase):
         self.gateway.start()
         restored = self.gateway.sessions.get("s-db")
         assert restored is not None and restored.variant is None
-        self.assertTrue(self.gateway.visits.rebind(restored, "k1", (("TOKEN", "v1"),)))
+        self.assertTrue(self.gateway.foreignSessions.rebind(restored, "k1", (("TOKEN", "v1"),)))
         pool = self.gateway.pools["db"]
         assert isinstance(pool, Pool) and isinstance(pool.placement, KeyedPlacement)
         self.assertEqual(pool.childKeyOf(restored), f"/c:k1/p:{ALICE}")

@@ -425,14 +425,16 @@ class GatewayBindingTests(SynchronousTestCase):
         # A credential session waits for its client's values: the key must match.
         db = self.gateway.sessions.get("s-db")
         assert db is not None and db.variant is None
-        self.assertFalse(self.gateway.visits.rebind(db, "k2", (("TOKEN", "other"),)))
+        self.assertFalse(self.gateway.foreignSessions.rebind(db, "k2", (("TOKEN", "other"),)))
         self.assertIsNone(db.variant)
-        self.assertTrue(self.gateway.visits.rebind(db, "k1", (("TOKEN", "s3"),)))
+        self.assertTrue(self.gateway.foreignSessions.rebind(db, "k1", (("TOKEN", "s3"),)))
         self.assertEqual(dict(db.variant.launch.env) if db.variant else {}, {"TOKEN": "s3"})
         dbPool = self.gateway.pools["db"]
         assert isinstance(dbPool, Pool) and isinstance(dbPool.placement, KeyedPlacement)
         self.assertIsNotNone(dbPool.childKeyOf(db))
-        self.assertTrue(self.gateway.visits.rebind(db, "k1", (("TOKEN", "s3"),)))  # bound already
+        self.assertTrue(
+            self.gateway.foreignSessions.rebind(db, "k1", (("TOKEN", "s3"),))
+        )  # bound already
 
     def test_reconfigure_ends_only_the_sessions_of_a_removed_route(self) -> None:
         a, _ = self.gateway.opener.openSession("fs", initialize(), "2025-11-25", scope=A)

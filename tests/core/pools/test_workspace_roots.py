@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcpgateway.core.pools.keyed import workspaceRoots
+from mcpgateway.core.pools.routechildren import workspaceRoots
 from mcpgateway.protocol import jsonrpc
 from tests.support.core.pools.scoped import A, ScopedCase, variant
 

@@ -28,7 +28,7 @@ from mcpgateway.core.tasks.handshake import (
     optionalTasks,
     speaksTasks,
 )
-from mcpgateway.core.tasks.manager import CALL_CANCELLED, TTL_OVER, TaskLimits, TaskManager
+from mcpgateway.core.tasks.manager import CALL_CANCELLED, TTL_OVER, TaskManager, TaskTerms
 from mcpgateway.core.tasks.store import TaskStore
 from mcpgateway.core.taskterms import RELATED_TASK
 from mcpgateway.protocol import jsonrpc
@@ -73,7 +73,7 @@ def session(sessionId: str = "s-1", version: str = "2025-11-25", principal: str 
     return made
 
 
-def setUp(limits: TaskLimits | None = None) -> tuple[HandshakeTasks, FakeChild, TaskStore]:
+def setUp(limits: TaskTerms | None = None) -> tuple[HandshakeTasks, FakeChild, TaskStore]:
     store = TaskStore(None, now=lambda: NOW)
     return HandshakeTasks(TaskManager(store, Clock(), limits), "srv"), FakeChild(), store
 
@@ -205,7 +205,7 @@ def test_tasks_list_is_the_sessions_own_newest_first_in_pages() -> None:
 
 
 def test_no_room_refuses_the_task_and_the_call_never_reaches_the_child() -> None:
-    tasks, child, store = setUp(TaskLimits(maxTasks=1))
+    tasks, child, store = setUp(TaskTerms(maxTasks=1))
     create(tasks, child, session())
     lifted: list[Any] = []
 
@@ -330,7 +330,7 @@ def test_a_task_that_is_over_stays_over_when_its_question_is_answered() -> None:
 
 def test_a_session_that_ends_takes_its_tasks_watcher_and_question_with_it() -> None:
     store = TaskStore(None, now=lambda: NOW)
-    tasks = HandshakeTasks(TaskManager(store, Clock(), TaskLimits(maxPerPrincipal=1)), "srv")
+    tasks = HandshakeTasks(TaskManager(store, Clock(), TaskTerms(maxPerPrincipal=1)), "srv")
     router = Router("srv", Clock(), 10.0, fanoutOf(None))
     router.attachChild(lambda message: None)
     who = ListeningSession("s-1")
@@ -347,7 +347,7 @@ def test_a_session_that_ends_takes_its_tasks_watcher_and_question_with_it() -> N
     assert task.status == "failed" and task.statusMessage == CALL_CANCELLED
     assert not tasks.manager.watchers.watching(taskId)
     assert tasks._asking == {}
-    assert tasks.manager.room("")  # its principal may make another task
+    assert tasks.manager.hasTaskCapacity("")  # its principal may make another task
 
 
 def test_a_task_whose_time_to_live_runs_out_tells_its_session_and_its_waiting_result() -> None:

@@ -16,7 +16,7 @@ from twisted.internet.task import Clock
 from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle
 from mcpgateway.core.tasks.keeping import TaskKeeping
 from mcpgateway.core.tasks.listening import ALL_OVER, openListen, ownedOn
-from mcpgateway.core.tasks.manager import TTL_OVER, TaskLimits, TaskManager
+from mcpgateway.core.tasks.manager import TTL_OVER, TaskManager, TaskTerms
 from mcpgateway.core.tasks.model import Task
 from mcpgateway.core.tasks.store import TaskStore
 from mcpgateway.protocol import jsonrpc
@@ -230,7 +230,7 @@ def test_an_archived_task_is_honoured_once_it_is_over() -> None:
 def test_a_task_whose_time_to_live_runs_out_is_told_failed_and_the_stream_ends() -> None:
     clock = Clock()
     made = TaskManager(
-        TaskStore(None, now=lambda: 1_800_000_000.0 + clock.seconds()), clock, TaskLimits(ttl=120)
+        TaskStore(None, now=lambda: 1_800_000_000.0 + clock.seconds()), clock, TaskTerms(ttl=120)
     )
     child = FakeChild()
     TaskKeeping(made, clock).startService()  # looks for expired tasks once a minute

@@ -15,8 +15,8 @@ from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.tasks.manager import (
     CALL_CANCELLED,
     TTL_OVER,
-    TaskLimits,
     TaskManager,
+    TaskTerms,
     withTasksExtension,
 )
 from mcpgateway.core.taskterms import EXTENSION
@@ -179,7 +179,7 @@ def test_without_the_extension_tasks_methods_and_required_tools_are_refused() ->
 
 
 def test_a_forbidden_tool_and_a_full_store_are_answered_when_they_end() -> None:
-    made, child, clock = manager(TaskLimits(maxTasks=1))
+    made, child, clock = manager(TaskTerms(maxTasks=1))
     child.support["greet"] = "forbidden"
     box = answered(
         made.call("weather", call("greet"), lambda _: True, child.run, child.taskSupport)
@@ -265,7 +265,7 @@ def test_a_call_the_gateways_stop_cuts_fails_its_task_saying_so() -> None:
 
 
 def test_a_task_is_untimed_and_its_time_to_live_cancels_its_call() -> None:
-    made, child, clock = manager(TaskLimits(ttl=60))
+    made, child, clock = manager(TaskTerms(ttl=60))
     taskId, running = startTask(made, child, clock)
     assert child.calls[0][0].untimed
     made.store._now = lambda: 1_800_000_000.0 + 61
@@ -276,7 +276,7 @@ def test_a_task_is_untimed_and_its_time_to_live_cancels_its_call() -> None:
 
 
 def test_a_running_task_looked_up_past_its_time_to_live_is_ended_before_it_is_forgotten() -> None:
-    made, child, clock = manager(TaskLimits(ttl=60, maxPerPrincipal=1))
+    made, child, clock = manager(TaskTerms(ttl=60, maxPerPrincipal=1))
     taskId, running = startTask(made, child, clock)
     seen: list[str] = []
     made.watchers.watch(taskId, lambda task: seen.append(f"{task.status}: {task.statusMessage}"))
@@ -285,11 +285,11 @@ def test_a_running_task_looked_up_past_its_time_to_live_is_ended_before_it_is_fo
     assert seen == [f"failed: {TTL_OVER}"]
     assert child.cancelled == [child.calls[0][0]] and running.called
     assert len(made.watchers) == 0 and made.expire() == 0
-    assert made.room("p-alice")  # it no longer counts as unfinished
+    assert made.hasTaskCapacity("p-alice")  # it no longer counts as unfinished
 
 
 def test_a_call_cancelled_by_another_than_the_manager_fails_its_task() -> None:
-    made, child, clock = manager(TaskLimits(maxPerPrincipal=1))
+    made, child, clock = manager(TaskTerms(maxPerPrincipal=1))
     taskId, running = startTask(made, child, clock)
     seen: list[str] = []
     made.watchers.watch(taskId, lambda task: seen.append(task.status))
@@ -298,11 +298,11 @@ def test_a_call_cancelled_by_another_than_the_manager_fails_its_task() -> None:
     assert shown["status"] == "failed" and shown["statusMessage"] == CALL_CANCELLED
     assert shown["error"] == {"code": jsonrpc.INTERNAL_ERROR, "message": CALL_CANCELLED}
     assert seen == ["failed"]  # a watcher hears its end (a listen then stops)
-    assert made.room("p-alice")
+    assert made.hasTaskCapacity("p-alice")
 
 
 def test_a_principals_cap_counts_its_unfinished_tasks_only() -> None:
-    made, child, clock = manager(TaskLimits(maxPerPrincipal=1))
+    made, child, clock = manager(TaskTerms(maxPerPrincipal=1))
     _, running = startTask(made, child, clock)
     capped = answered(made.call("weather", call(), lambda _: True, child.run, child.taskSupport))
     clock.advance(5)

@@ -7,9 +7,9 @@ being told."""
 
 from __future__ import annotations
 
-from mcpgateway.core.tasks.manager import TTL_OVER, TaskLimits
+from mcpgateway.core.tasks.manager import TTL_OVER, TaskTerms
 from mcpgateway.core.tasks.model import Task
-from mcpgateway.core.tasks.watching import Shown, TaskWatchers, statusLook
+from mcpgateway.core.tasks.watching import LastShown, TaskWatchers, statusLook
 from mcpgateway.protocol import jsonrpc
 from tests.support.core.tasks.manager import complete, manager, startTask, tasksRequest
 
@@ -54,7 +54,7 @@ def test_a_new_status_message_is_told_a_repeated_one_is_not() -> None:
 
 
 def test_a_cancel_is_told_and_an_expired_task_is_told_its_end_then_drops_its_watchers() -> None:
-    made, child, clock = manager(TaskLimits(ttl=60))
+    made, child, clock = manager(TaskTerms(ttl=60))
     first, _ = startTask(made, child, clock)
     second, _ = startTask(made, child, clock)
     seen: list[Task] = []
@@ -91,7 +91,7 @@ def test_an_unwatched_task_costs_no_watcher() -> None:
 
 
 def test_shown_says_fresh_only_when_what_is_shown_changed() -> None:
-    shown = Shown(statusLook)
+    shown = LastShown(statusLook)
     task = Task("t", "s", "", "", "tool", 1.0, 1000, 500)
     assert shown.fresh(task) and not shown.fresh(task)
     task.lastUpdatedAt = 5.0  # not what a notification is about

@@ -21,7 +21,7 @@ from mcpgateway.remote.oauth.discovery import (
     sameIssuer,
 )
 from mcpgateway.remote.oauth.hosts import HostRule, addressKind, hostKind
-from mcpgateway.remote.oauth.login import Answer, LoginError, discover
+from mcpgateway.remote.oauth.login import HttpAnswer, LoginError, discover
 from mcpgateway.remote.oauth.resources import canonicalResource, resourceCovers
 
 SERVER = "https://mcp.example.com/mcp"
@@ -153,15 +153,15 @@ class Network:
         url: str,
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
-    ) -> Answer:
+    ) -> HttpAnswer:
         self.fetched.append(url)
         if url == self.server:
-            return Answer(401, {"www-authenticate": self.challenge}, b"")
+            return HttpAnswer(401, {"www-authenticate": self.challenge}, b"")
         if url.endswith("/prm"):
-            return Answer(200, {}, json.dumps(self.prm).encode())
+            return HttpAnswer(200, {}, json.dumps(self.prm).encode())
         if "/.well-known/oauth-authorization-server" in url:
-            return Answer(200, {}, json.dumps(self.metadata).encode())
-        return Answer(404, {}, b"")
+            return HttpAnswer(200, {}, json.dumps(self.metadata).encode())
+        return HttpAnswer(404, {}, b"")
 
 
 def test_discovery_finds_the_authorization_server_the_documents_agree_on() -> None:

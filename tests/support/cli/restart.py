@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from mcpgateway.cli.context import CliContext, Timeouts
-from mcpgateway.ops.locate import GatewayProbe
+from mcpgateway.ops.gatewayprobe import GatewayProbe
 
 OLD, NEW = 4242, 5353
 

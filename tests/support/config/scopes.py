@@ -8,7 +8,7 @@ from typing import Any
 
 from mcpgateway.config.classification import Overrides
 from mcpgateway.config.envfiles import EnvFile
-from mcpgateway.config.promotions import Promotion
+from mcpgateway.config.promotions import PromotedServer
 from mcpgateway.config.scopes import Scoped, buildScopes
 from mcpgateway.config.servers import parseConfig
 from mcpgateway.config.workspaces import WorkspaceKeys
@@ -27,7 +27,7 @@ def build(
     document: dict[str, Any],
     gatewayEnv: EnvFile = NO_FILE,
     overrides: Overrides | None = None,
-    promotions: dict[str, Promotion] | None = None,
+    promotions: dict[str, PromotedServer] | None = None,
     withKeys: bool = True,
 ) -> Scoped:
     loaded = parseConfig(document, "/home/me/.claude.json", ENVIRON, "user")

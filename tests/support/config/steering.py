@@ -1,4 +1,4 @@
-"""What tests/config/test_steering.py shares with the other tests: anyCase."""
+"""What tests/config/test_deniedenv.py shares with the other tests: anyCase."""
 
 from __future__ import annotations
 

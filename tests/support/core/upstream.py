@@ -8,7 +8,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.era2026.wire import ERA2026_WIRE
+from mcpgateway.core.era2026.lazysupport import ERA2026_SUPPORT
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
@@ -47,7 +47,7 @@ class UpstreamCase(SynchronousTestCase):
             spec("srv", timeout=60.0),
             fakeSpawner(self.reactor, watcher=self.watcher),
             SharedFanout(),
-            era2026=ERA2026_WIRE,
+            era2026=ERA2026_SUPPORT,
         )
         self.session = FakeSession("a")
 

@@ -14,7 +14,7 @@ from twisted.internet.defer import Deferred, maybeDeferred
 
 from mcpgateway.core.spec import RemoteEndpoint
 from mcpgateway.remote.oauth.links import LoginLinks
-from mcpgateway.remote.oauth.login import Answer
+from mcpgateway.remote.oauth.login import HttpAnswer
 from mcpgateway.remote.oauth.tokens import TokenStore, UpstreamGrant
 from mcpgateway.remote.oauth.weblogin import Question, WebLogin
 from tests.support.remote.oauth import METADATA, MemoryKey
@@ -41,23 +41,23 @@ class FakeAuthServer:
         url: str,
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
-    ) -> Answer:
+    ) -> HttpAnswer:
         self.sent.append((method, url, body, headers or {}))
         if url == SERVER_URL:
             challenge = 'Bearer resource_metadata="https://mcp.example.com/.well-known/prm"'
-            return Answer(401, {"www-authenticate": challenge}, b"")
+            return HttpAnswer(401, {"www-authenticate": challenge}, b"")
         if url == "https://mcp.example.com/.well-known/prm":
             prm = {"resource": SERVER_URL, "authorization_servers": [METADATA["issuer"]]}
-            return Answer(200, {}, json.dumps(prm).encode())
+            return HttpAnswer(200, {}, json.dumps(prm).encode())
         if "/.well-known/oauth-authorization-server" in url:
-            return Answer(200, {}, json.dumps(METADATA).encode())
+            return HttpAnswer(200, {}, json.dumps(METADATA).encode())
         if url == METADATA["registration_endpoint"]:
             self.registrations += 1
-            return Answer(201, {}, json.dumps({"client_id": "gw-client"}).encode())
+            return HttpAnswer(201, {}, json.dumps({"client_id": "gw-client"}).encode())
         if url == METADATA["token_endpoint"]:
             tokens = {"access_token": "alice-access", "token_type": "Bearer", "expires_in": 60}
-            return Answer(200, {}, json.dumps(tokens).encode())
-        return Answer(404, {}, b"")
+            return HttpAnswer(200, {}, json.dumps(tokens).encode())
+        return HttpAnswer(404, {}, b"")
 
 
 def inline(f: Callable[..., Any], *args: Any) -> Deferred[Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from mcpgateway.core.gateway.gateway import Gateway
-from mcpgateway.core.tasks.manager import TaskLimits, TaskManager
+from mcpgateway.core.tasks.manager import TaskManager, TaskTerms
 from mcpgateway.core.tasks.store import TaskStore
 from mcpgateway.web.app import makeSite
 from tests.core.aggregate.aggtools import Children, FakeServer
@@ -70,7 +70,7 @@ class AggregateEra2026Harness(AggregateHarness):
         self.tasks: TaskManager | None = None
         if tasks:
             self.tasks = TaskManager(
-                TaskStore(None, now=reactor.seconds), reactor, TaskLimits(after=0.5)
+                TaskStore(None, now=reactor.seconds), reactor, TaskTerms(after=0.5)
             )
             self.harness.gateway = Gateway(specs, fakeSpawner(reactor), tasks=self.tasks)
             self.harness.site = makeSite(self.harness.gateway, reactor)

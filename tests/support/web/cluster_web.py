@@ -14,7 +14,7 @@ from mcpgateway.cluster.routing import Forward, Local, NotFound, Where
 from mcpgateway.cluster.sealing import Address
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.web.app import makeSite
-from mcpgateway.web.surfaces import ClusterSurface, TeamSurface
+from mcpgateway.web.teamcluster import ClusterServices, TeamServices
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Harness, Response, spec
 from tests.support.web.team_web import FakeGate, FakeQuota, RecordingAudit
@@ -97,13 +97,13 @@ class ClusterHarness(Harness):
         self.router = FakeRouter(self.gateway)
         self.forwarder = FakeForwarder()
         self.peers = FakePeers()
-        self.cluster = ClusterSurface(
+        self.cluster = ClusterServices(
             self.router, self.forwarder, self.peers, "r1", lambda: "http://10.0.0.1:9100"
         )
         self.gate = FakeGate() if gate else None
         self.quota = FakeQuota() if gate else None
         self.audit = RecordingAudit()
-        self.team = TeamSurface(self.gate, self.quota, self.audit, cluster=self.cluster)
+        self.team = TeamServices(self.gate, self.quota, self.audit, cluster=self.cluster)
         self.site = makeSite(self.gateway, self.reactor, loopbackOnly=False, team=self.team)
 
     def as_(self, who: str, method: str, path: str, body: Any = None, **kw: Any) -> Response:

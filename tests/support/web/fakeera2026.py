@@ -14,9 +14,9 @@ from twisted.internet.defer import Deferred
 from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle, Sink
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import Era2026Stats
-from mcpgateway.protocol import era2026wire
+from mcpgateway.protocol import era2026form
+from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.protocol.jsonrpc import Message
-from mcpgateway.protocol.limits import Limits
 from mcpgateway.web.app import makeSite
 from tests.http import ACCEPT_BOTH, Harness, Response
 
@@ -125,9 +125,9 @@ def meta(
 ) -> dict[str, Any]:
     """A request envelope."""
     envelope: dict[str, Any] = {
-        era2026wire.PROTOCOL_VERSION_KEY: version,
-        era2026wire.CAPABILITIES_KEY: {} if capabilities is None else capabilities,
-        era2026wire.CLIENT_INFO_KEY: {"name": "test", "version": "1"},
+        era2026form.PROTOCOL_VERSION_KEY: version,
+        era2026form.CAPABILITIES_KEY: {} if capabilities is None else capabilities,
+        era2026form.CLIENT_INFO_KEY: {"name": "test", "version": "1"},
     }
     envelope.update(extra)
     return envelope
@@ -149,15 +149,15 @@ def headersFor(message: dict[str, Any], **overrides: str | None) -> dict[str, st
     params = params if isinstance(params, dict) else {}
     envelope = params.get("_meta")
     envelope = envelope if isinstance(envelope, dict) else {}
-    version = envelope.get(era2026wire.PROTOCOL_VERSION_KEY, VERSION)
+    version = envelope.get(era2026form.PROTOCOL_VERSION_KEY, VERSION)
     method = message.get("method")
     out: dict[str, str | None] = {
         "mcp-protocol-version": version if isinstance(version, str) else VERSION,
         "mcp-method": method if isinstance(method, str) else None,
     }
-    key = era2026wire.NAMED_METHODS.get(method) if isinstance(method, str) else None
+    key = era2026form.NAMED_METHODS.get(method) if isinstance(method, str) else None
     if key is not None and isinstance(params.get(key), str):
-        out["mcp-name"] = era2026wire.encodeNameHeader(params[key])
+        out["mcp-name"] = era2026form.encodeNameHeader(params[key])
     out.update(overrides)
     return {k: v for k, v in out.items() if v is not None}
 
@@ -170,7 +170,7 @@ class Era2026Harness(Harness):
         self,
         servers: dict[str, ServerSpec] | None = None,
         refusals: dict[str, str] | None = None,
-        limits: Limits | None = None,
+        limits: MessageBounds | None = None,
         maxBody: int = 4096,
     ) -> None:
         super().__init__(servers, maxBody=maxBody)

@@ -9,7 +9,7 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 
 from mcpgateway.core.gateway.gateway import Gateway
-from mcpgateway.protocol.limits import Limits
+from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.web.app import makeSite
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Harness, spec
@@ -44,9 +44,9 @@ def childRequests(h: Harness, method: str = "tools/call", index: int = -1) -> li
 
 
 class LimitsHarness(Harness):
-    """A L{Harness} whose site has the given L{Limits}."""
+    """A L{Harness} whose site has the given L{MessageBounds}."""
 
-    def __init__(self, limits: Limits, servers: dict[str, Any] | None = None) -> None:
+    def __init__(self, limits: MessageBounds, servers: dict[str, Any] | None = None) -> None:
         self.reactor = FakeProcessReactor()
         self.gateway = Gateway(servers or {"srv": spec("srv")}, fakeSpawner(self.reactor))
         self.site = makeSite(self.gateway, self.reactor, limits=limits)

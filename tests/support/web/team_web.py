@@ -16,7 +16,7 @@ from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.ops.audit import AuditRecord
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.app import makeSite
-from mcpgateway.web.surfaces import TeamSurface
+from mcpgateway.web.teamcluster import TeamServices
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Harness, Response, spec
 
@@ -113,7 +113,7 @@ class TeamHarness(Harness):
         self.gate = FakeGate()
         self.quota = FakeQuota()
         self.audit = RecordingAudit(payloads)
-        self.team = TeamSurface(self.gate, self.quota, self.audit, publicHealth=publicHealth)
+        self.team = TeamServices(self.gate, self.quota, self.audit, publicHealth=publicHealth)
         self.site = makeSite(
             self.gateway, self.reactor, loopbackOnly=loopbackOnly, api=api, team=self.team
         )

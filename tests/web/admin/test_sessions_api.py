@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from twisted.internet.defer import Deferred, succeed
 
-from mcpgateway.core.gateway.owners import OWNER_RETRY
+from mcpgateway.core.gateway.ownerlookup import OWNER_RETRY
 from mcpgateway.core.sessions import Session, shortId
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, capturedGatewayLogs

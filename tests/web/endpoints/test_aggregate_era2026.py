@@ -13,7 +13,7 @@ from typing import Any
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings
-from mcpgateway.protocol import era2026wire
+from mcpgateway.protocol import era2026form
 from mcpgateway.web.app import endEra2026Streams
 from tests.core.aggregate.aggtools import tool
 from tests.fakes import FakeProcess
@@ -40,7 +40,7 @@ class DiscoverAndListTests(SynchronousTestCase):
         self.assertEqual(result["resultType"], "complete")
         self.assertEqual(result["supportedVersions"], ["2026-07-28"])
         self.assertEqual((result["ttlMs"], result["cacheScope"]), (0, "public"))
-        info = result["_meta"][era2026wire.SERVER_INFO_KEY]
+        info = result["_meta"][era2026form.SERVER_INFO_KEY]
         self.assertEqual({k: info[k] for k in SERVER_INFO}, SERVER_INFO)
         self.assertEqual(
             result["capabilities"]["resources"], {"subscribe": True, "listChanged": True}
@@ -67,7 +67,7 @@ class DiscoverAndListTests(SynchronousTestCase):
         self.assertNotIn("execution", tools["tools"][0])
         self.assertEqual(tools["resultType"], "complete")
         self.assertEqual((tools["ttlMs"], tools["cacheScope"]), (0, "public"))
-        self.assertEqual(tools["_meta"][era2026wire.SERVER_INFO_KEY]["name"], "mcpgateway")
+        self.assertEqual(tools["_meta"][era2026form.SERVER_INFO_KEY]["name"], "mcpgateway")
         prompts = agg.era2026("prompts/list", 2).json()["result"]
         self.assertEqual([p["name"] for p in prompts["prompts"]], ["alpha__greet"])
         resources = agg.era2026("resources/list", 3).json()["result"]
@@ -100,11 +100,11 @@ class CallTests(SynchronousTestCase):
         result = response.json()["result"]
         self.assertEqual(result["content"][0]["text"], "beta:echo:{'x': '1'}")
         self.assertEqual(result["resultType"], "complete")
-        self.assertEqual(result["_meta"][era2026wire.SERVER_INFO_KEY]["name"], "mcpgateway")
+        self.assertEqual(result["_meta"][era2026form.SERVER_INFO_KEY]["name"], "mcpgateway")
         [(server, call)] = self.agg.sent("tools/call")
         self.assertEqual((server, call["params"]["name"]), ("beta", "echo"))
         # The envelope is stripped, as for /<server>/mcp.
-        self.assertNotIn(era2026wire.PROTOCOL_VERSION_KEY, call["params"].get("_meta", {}))
+        self.assertNotIn(era2026form.PROTOCOL_VERSION_KEY, call["params"].get("_meta", {}))
         self.assertEqual(sessionsOf(self.agg), (0, 0))
 
     def test_an_unknown_tool_is_invalid_params_and_reaches_nobody(self) -> None:
@@ -199,7 +199,7 @@ class InputRoundTests(SynchronousTestCase):
         proc, call, result = self.ask()
         self.assertEqual(result["resultType"], "input_required")
         self.assertEqual(list(result["inputRequests"]), ["who"])
-        self.assertEqual(result["_meta"][era2026wire.SERVER_INFO_KEY]["name"], "mcpgateway")
+        self.assertEqual(result["_meta"][era2026form.SERVER_INFO_KEY]["name"], "mcpgateway")
         retry = self.agg.era2026(
             "tools/call",
             21,

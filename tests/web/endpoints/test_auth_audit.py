@@ -13,7 +13,7 @@ from mcpgateway.auth.tokens import INVALID
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.web.app import makeSite
 from mcpgateway.web.plumbing.auth import AuthGate
-from mcpgateway.web.surfaces import TeamSurface
+from mcpgateway.web.teamcluster import TeamServices
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Harness, Response, spec
 from tests.support.web.team_web import FakeQuota, RecordingAudit
@@ -36,7 +36,7 @@ class RealGateHarness(Harness):
         )
         self.gate = AuthGate(Tokens(), Clock(), None, None, lambda: [])
         self.audit = RecordingAudit()
-        self.team = TeamSurface(self.gate, FakeQuota(), self.audit)
+        self.team = TeamServices(self.gate, FakeQuota(), self.audit)
         self.site = makeSite(self.gateway, self.reactor, loopbackOnly=False, team=self.team)
 
     def initializeWith(self, token: str | None, server: str = "srv") -> Response:

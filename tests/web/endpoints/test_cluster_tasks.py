@@ -23,7 +23,7 @@ from mcpgateway.core.taskterms import EXTENSION
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.app import makeSite
 from mcpgateway.web.endpoints.rerouting import ROUTED_IDS
-from mcpgateway.web.surfaces import ClusterSurface, TeamSurface
+from mcpgateway.web.teamcluster import ClusterServices, TeamServices
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Response, spec
 from tests.support.web.cluster_web import ClusterHarness, FakeForwarder, FakePeers, FakeRouter
@@ -72,7 +72,7 @@ class TasksHarness(ClusterHarness):
         self.router = FakeRouter(self.gateway)
         self.forwarder = FakeForwarder()
         self.peers = FakePeers()
-        self.cluster = ClusterSurface(
+        self.cluster = ClusterServices(
             self.router,
             self.forwarder,
             self.peers,
@@ -81,7 +81,7 @@ class TasksHarness(ClusterHarness):
             self.opener,
         )
         self.gate, self.quota, self.audit = FakeGate(), FakeQuota(), RecordingAudit()
-        self.team = TeamSurface(self.gate, self.quota, self.audit, cluster=self.cluster)
+        self.team = TeamServices(self.gate, self.quota, self.audit, cluster=self.cluster)
         self.site = makeSite(self.gateway, self.reactor, loopbackOnly=False, team=self.team)
 
     def tasksRequest(self, who: str, method: str, taskId: str, **headers: str) -> Response:

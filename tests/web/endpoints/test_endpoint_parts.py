@@ -18,13 +18,13 @@ from twisted.web.server import NOT_DONE_YET, Request
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.governance.decision import Decision
 from mcpgateway.governance.gate import PolicyGate
-from mcpgateway.governance.limitsgate import LimitsGate
+from mcpgateway.governance.quotagate import QuotaGate
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.endpoints.admission import PostAdmission
 from mcpgateway.web.endpoints.backends import Backend
 from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
 from mcpgateway.web.endpoints.credentials import BadCredential
-from mcpgateway.web.endpoints.refusals import Refusals
+from mcpgateway.web.endpoints.refusals import EndpointRefusals
 from mcpgateway.web.endpoints.rerouting import Rerouting
 from mcpgateway.web.plumbing.replies import ClientErrors
 from mcpgateway.web.plumbing.requestcontext import contextOf
@@ -49,7 +49,7 @@ class Host:
 
     def __init__(self) -> None:
         self.requestPolicy: PolicyGate | None = None
-        self.callLimits: LimitsGate | None = None
+        self.callQuotas: QuotaGate | None = None
         self.targets: list[Any] = []
         self.rendered: list[IRequest] = []
 
@@ -66,7 +66,7 @@ class Host:
 
 
 class Limits:
-    """A call limit that refuses every call, as a L{LimitsGate} says so."""
+    """A call limit that refuses every call, as a L{QuotaGate} says so."""
 
     def __init__(self) -> None:
         self.resolved: list[tuple[str, str] | None] = []
@@ -105,7 +105,7 @@ def test_the_call_limits_are_the_hosts_when_the_post_comes() -> None:
     admit = admission(host)
     assert admit.refusal(postRequest(), CALL) is None
     limits = Limits()
-    host.callLimits = cast(LimitsGate, limits)  # set after the collaborator was made
+    host.callQuotas = cast(QuotaGate, limits)  # set after the collaborator was made
     assert admit.refusal(postRequest(), CALL) == b"refused 7"
     assert limits.resolved == [("member", "echo")]  # the host's callTarget, an aggregate's member
     assert host.targets == [CALL]
@@ -113,7 +113,7 @@ def test_the_call_limits_are_the_hosts_when_the_post_comes() -> None:
 
 def test_a_peers_forwarded_post_is_not_decided_again() -> None:
     host = Host()
-    host.callLimits = cast(LimitsGate, Limits())
+    host.callQuotas = cast(QuotaGate, Limits())
     request = postRequest()
     contextOf(request).fromPeer = True
     assert admission(host).refusal(request, CALL) is None
@@ -171,7 +171,7 @@ def test_without_keys_a_listed_credential_header_cannot_be_used() -> None:
 
 def rerouting(host: Host, clock: Clock) -> Rerouting:
     gateway = cast(Gateway, SimpleNamespace(predecessorWait=5.0))
-    refusals = Refusals(ClientErrors(clock))
+    refusals = EndpointRefusals(ClientErrors(clock))
     return Rerouting(host, gateway, refusals, clock, "fs", "", Logger())
 
 

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mcpgateway.config.ratelimits import parseLimits
-from mcpgateway.governance.limitsgate import LimitsGate, factsOf, forGateway
+from mcpgateway.config.quotas import parseQuotas
+from mcpgateway.governance.quotagate import QuotaGate, factsOf, forGateway
 from tests.fakes import capturedGatewayLogs
 from tests.support.web.team_web import TeamHarness
 
@@ -41,9 +41,9 @@ def laptop(configured: bool) -> TeamHarness:
     h = TeamHarness()
     if configured:
         limits = {"principal": {"calls": "1000/min", "burst": 100}}
-        h.team.callLimits = LimitsGate(h.reactor, lambda: parseLimits(limits))
+        h.team.callQuotas = QuotaGate(h.reactor, lambda: parseQuotas(limits))
     else:
-        h.team.callLimits = forGateway(h.reactor, h.gateway, lambda: "")
+        h.team.callQuotas = forGateway(h.reactor, h.gateway, lambda: "")
     return h
 
 

@@ -15,8 +15,8 @@ from twisted.python.failure import Failure
 
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.protocol import jsonrpc, versions
+from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.protocol.envelope import LOG_LEVELS
-from mcpgateway.protocol.limits import Limits
 from mcpgateway.web.app import makeSite
 from mcpgateway.web.plumbing.sse import keepAliveFor
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
@@ -898,7 +898,7 @@ def test_bounded_strict_parsing_answers_32700(raw: bytes, words: str) -> None:
 
 
 def test_batch_size_is_capped() -> None:
-    h = LimitsHarness(Limits(maxBatch=5))
+    h = LimitsHarness(MessageBounds(maxBatch=5))
     sid = h.initialize(version="2025-03-26")
     pings = [{"jsonrpc": "2.0", "id": i, "method": "ping"} for i in range(6)]
     over = h.request("POST", "/srv/mcp", pings, session=sid)
@@ -909,11 +909,11 @@ def test_batch_size_is_capped() -> None:
     }
     ok = h.request("POST", "/srv/mcp", pings[:5], session=sid)
     assert ok.status == 200 and sorted(e["id"] for e in ok.events()) == [0, 1, 2, 3, 4]
-    assert Limits().maxBatch == 100
+    assert MessageBounds().maxBatch == 100
 
 
 def test_requests_in_flight_per_session_are_capped() -> None:
-    h = LimitsHarness(Limits(maxInFlightPerSession=3))
+    h = LimitsHarness(MessageBounds(maxInFlightPerSession=3))
     a, b = h.initialize(), h.initialize()
     waiting = [call(h, a, requestId=i) for i in range(3)]
     session = h.gateway.sessions.get(a)
@@ -933,7 +933,7 @@ def test_requests_in_flight_per_session_are_capped() -> None:
 
 
 def test_in_flight_count_returns_to_zero_whatever_ends_a_request() -> None:
-    h = LimitsHarness(Limits(maxInFlightPerSession=10), {"srv": spec("srv", timeout=5.0)})
+    h = LimitsHarness(MessageBounds(maxInFlightPerSession=10), {"srv": spec("srv", timeout=5.0)})
     sid = h.initialize()
     session = h.gateway.sessions.get(sid)
     assert session is not None
@@ -972,7 +972,7 @@ def test_in_flight_count_returns_to_zero_whatever_ends_a_request() -> None:
 
 
 def test_a_batch_over_the_in_flight_limit_is_answered_in_part() -> None:
-    h = LimitsHarness(Limits(maxInFlightPerSession=2))
+    h = LimitsHarness(MessageBounds(maxInFlightPerSession=2))
     sid = h.initialize(version="2025-03-26")
     batch = h.request(
         "POST",
@@ -1077,7 +1077,7 @@ def test_a_routing_defect_is_a_json_rpc_error_and_leaves_nothing_behind() -> Non
 
 
 def test_the_keepalive_interval_comes_from_the_limits() -> None:
-    h = LimitsHarness(Limits(keepAliveInterval=2.0))
+    h = LimitsHarness(MessageBounds(keepAliveInterval=2.0))
     sid = h.initialize()
     stream = h.request("GET", "/srv/mcp", session=sid, accept="text/event-stream")
     h.reactor.advance(2.0)
@@ -1120,7 +1120,7 @@ def test_a_path_that_is_not_utf8_is_400_without_a_traceback() -> None:
 
 
 def test_headers_must_be_complete_within_the_deadline() -> None:
-    h = LimitsHarness(Limits(headerTimeout=10.0))
+    h = LimitsHarness(MessageBounds(headerTimeout=10.0))
     protocol, transport = connect(h)
     protocol.dataReceived(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and then nothing
     h.reactor.advance(9.0)
@@ -1135,7 +1135,7 @@ def test_headers_must_be_complete_within_the_deadline() -> None:
 
 
 def test_the_header_deadline_spares_idle_connections_and_open_streams() -> None:
-    h = LimitsHarness(Limits(headerTimeout=10.0))
+    h = LimitsHarness(MessageBounds(headerTimeout=10.0))
     sid = h.initialize()
     _, idleTransport = connect(h)  # connected, no bytes yet: the idle timeout's business
     stream = h.request("GET", "/srv/mcp", session=sid, accept="text/event-stream")
@@ -1164,7 +1164,7 @@ def test_idle_connections_time_out_without_a_timer_per_request() -> None:
     whose response is in progress (an SSE stream) is not; and requests on a
     keep-alive connection schedule nothing (no DelayedCall per
     request)."""
-    h = LimitsHarness(Limits())
+    h = LimitsHarness(MessageBounds())
     h.site.idleTimeout = 100.0
     sid = h.initialize()
     stream = h.request("GET", "/srv/mcp", session=sid, accept="text/event-stream")
@@ -1212,7 +1212,7 @@ def test_a_request_head_pipelined_behind_another_has_the_deadline_too() -> None:
     """Twisted parses what was pipelined behind a request when that request
     is done, not in dataReceived: the head begun there is still held to the
     header deadline, or a client could hold a connection open with it."""
-    h = LimitsHarness(Limits(headerTimeout=10.0))
+    h = LimitsHarness(MessageBounds(headerTimeout=10.0))
     protocol, transport = connect(h)
     protocol.dataReceived(
         b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n"
@@ -1225,7 +1225,7 @@ def test_a_request_head_pipelined_behind_another_has_the_deadline_too() -> None:
 
 
 def test_connections_per_peer_are_capped() -> None:
-    h = LimitsHarness(Limits(maxConnectionsPerPeer=2))
+    h = LimitsHarness(MessageBounds(maxConnectionsPerPeer=2))
     first, _ = connect(h)
     connect(h)
     with capturedGatewayLogs() as events:
@@ -1242,7 +1242,7 @@ def test_connections_per_peer_are_capped() -> None:
     _, again = connect(h)
     assert again.value() == b"" and not again.disconnecting
     noTracebacks(events)
-    assert Limits().maxConnectionsPerPeer == 2048
+    assert MessageBounds().maxConnectionsPerPeer == 2048
 
 
 @pytest.mark.parametrize(
@@ -1260,7 +1260,7 @@ def test_connections_per_peer_are_capped() -> None:
 )
 def test_limits_refuse_nonsense(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
-        Limits(**bad)
+        MessageBounds(**bad)
 
 
 def test_make_site_keeps_its_max_body_keyword() -> None:
@@ -1269,10 +1269,10 @@ def test_make_site_keeps_its_max_body_keyword() -> None:
     gateway = Gateway({"srv": spec("srv")}, fakeSpawner(reactor))
     site = makeSite(gateway, reactor, loopbackOnly=True, maxBody=1234, api=None)
     assert site.requestFactory.bodyLimit == 1234  # type: ignore[attr-defined]
-    assert site.limits == Limits(maxBody=1234)
-    limited = makeSite(gateway, reactor, limits=Limits(maxBody=99, maxBatch=7))
+    assert site.limits == MessageBounds(maxBody=1234)
+    limited = makeSite(gateway, reactor, limits=MessageBounds(maxBody=99, maxBatch=7))
     assert limited.requestFactory.bodyLimit == 99  # type: ignore[attr-defined]
-    assert makeSite(gateway, reactor).limits == Limits()
+    assert makeSite(gateway, reactor).limits == MessageBounds()
 
 
 def test_an_implausible_client_pid_header_is_ignored_not_a_500() -> None:

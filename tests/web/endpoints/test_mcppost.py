@@ -9,7 +9,7 @@ from types import FrameType
 from typing import Any, cast
 
 from mcpgateway.governance.gate import PolicyGate
-from mcpgateway.governance.limitsgate import LimitsGate
+from mcpgateway.governance.quotagate import QuotaGate
 from mcpgateway.web.endpoints.admission import PostAdmission
 from mcpgateway.web.endpoints.mcp import McpEndpoint
 from mcpgateway.web.root import GatewayRoot
@@ -26,7 +26,7 @@ IDLE_ON_A_LAPTOP = (
     "web/endpoints/forwarding.py",
     "web/endpoints/era2026.py",
     "web/plumbing/requestcontext.py",
-    "governance/limitsgate.py",
+    "governance/quotagate.py",
     "governance/gate.py",
 )
 """Modules a laptop's tools/call has nothing to do in."""
@@ -84,12 +84,12 @@ def test_the_gates_are_the_configured_ones_in_order() -> None:
     posts = mcp.posts
     admission = cast(Any, mcp)._admission
     assert isinstance(admission, PostAdmission)
-    mcp.callLimits = cast(LimitsGate, object())
-    assert list(posts.gates) == [admission.callLimits]
+    mcp.callQuotas = cast(QuotaGate, object())
+    assert list(posts.gates) == [admission.callQuotas]
     mcp.requestPolicy = cast(PolicyGate, object())
-    assert list(posts.gates) == [admission.policy, admission.callLimits]
+    assert list(posts.gates) == [admission.policy, admission.callQuotas]
     assert posts.screens
-    mcp.callLimits = None
+    mcp.callQuotas = None
     mcp.requestPolicy = None
     assert list(posts.gates) == [] and not posts.screens
 

@@ -1,8 +1,8 @@
 """The bounds of C{/<server>/mcp} on what a client opens and sends:
 
 - an C{initialize} whose C{capabilities} and C{clientInfo} are over
-  C{Limits.maxSessionInfo} is refused (400, -32600, the limit named) and
-  opens no session; at C{Limits.maxSessions} live sessions (another
+  C{MessageBounds.maxSessionInfo} is refused (400, -32600, the limit named) and
+  opens no session; at C{MessageBounds.maxSessions} live sessions (another
   replica's visiting ones not counted) an C{initialize} ends the session
   idle longest that no one uses (no GET stream, no request in flight), and
   is refused (503, -32000) only when every one is in use;
@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from mcpgateway.core.sessions import shortId
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.protocol.limits import MAX_SESSION_INFO, Limits
+from mcpgateway.protocol.bounds import MAX_SESSION_INFO, MessageBounds
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness, initializeMessage
 from tests.support.core.aggregate.visit import facts
@@ -40,7 +40,7 @@ def initialize(h: Harness, capabilities: Any, clientInfo: Any) -> Any:
 
 def test_fat_capabilities_are_refused_and_open_no_session() -> None:
     """The reported 3.5 MB capabilities (under the 4 MiB body limit)."""
-    h = LimitsHarness(Limits())
+    h = LimitsHarness(MessageBounds())
     with capturedGatewayLogs() as events:
         response = initialize(h, {"experimental": {"pad": "x" * 3_500_000}}, {"name": "fat"})
     noTracebacks(events)
@@ -53,7 +53,7 @@ def test_fat_capabilities_are_refused_and_open_no_session() -> None:
 
 
 def test_session_info_at_the_limit_is_accepted_and_one_byte_over_refused() -> None:
-    h = LimitsHarness(Limits(maxSessionInfo=100))
+    h = LimitsHarness(MessageBounds(maxSessionInfo=100))
     info = {"name": "c"}  # 12 bytes of compact JSON
     pad = "x" * (100 - 12 - len('{"p":""}'))
     ok = initialize(h, {"p": pad}, info)
@@ -93,7 +93,7 @@ def getStream(h: Harness, sid: str) -> Any:
 def test_at_max_sessions_the_idlest_session_ends_for_the_newcomer() -> None:
     """A client that re-initializes in a loop without DELETE no longer locks
     every other client out: its oldest idle session makes room."""
-    h = LimitsHarness(Limits(maxSessions=3))
+    h = LimitsHarness(MessageBounds(maxSessions=3))
     first, second, third = atTheLimit(h, 3)
     call(h, second)  # answered: active a moment ago, no longer in flight
     answerEverything(h)
@@ -114,7 +114,7 @@ def test_at_max_sessions_the_idlest_session_ends_for_the_newcomer() -> None:
 
 
 def test_a_session_with_a_get_stream_or_a_request_in_flight_is_not_evicted() -> None:
-    h = LimitsHarness(Limits(maxSessions=3))
+    h = LimitsHarness(MessageBounds(maxSessions=3))
     streaming, busy, idle = atTheLimit(h, 3)
     getStream(h, streaming)
     inFlight = call(h, busy)
@@ -128,7 +128,7 @@ def test_a_session_with_a_get_stream_or_a_request_in_flight_is_not_evicted() -> 
 
 
 def test_with_every_session_in_use_initialize_is_refused_until_one_ends() -> None:
-    h = LimitsHarness(Limits(maxSessions=2))
+    h = LimitsHarness(MessageBounds(maxSessions=2))
     first, second = atTheLimit(h, 2)
     getStream(h, first)
     pending = call(h, second)
@@ -151,19 +151,19 @@ def test_visiting_sessions_are_not_counted_nor_evicted() -> None:
     """Another replica's sessions served here (its owner does not answer)
     are that replica's to count: they neither fill this one's limit nor
     make room in it."""
-    h = LimitsHarness(Limits(maxSessions=2))
-    visiting = [h.gateway.visits.visit(f"r2.v{n}", facts("srv")) for n in range(3)]
+    h = LimitsHarness(MessageBounds(maxSessions=2))
+    visiting = [h.gateway.foreignSessions.rebuild(f"r2.v{n}", facts("srv")) for n in range(3)]
     assert all(v is not None and v.visiting for v in visiting)
     h.reactor.advance(1.0)
     own = atTheLimit(h, 2)  # below the limit: no eviction
-    assert h.gateway.room.live == 2 and len(h.gateway.sessions) == 5
+    assert h.gateway.sessionCapacity.live == 2 and len(h.gateway.sessions) == 5
     assert initialize(h, {}, {"name": "third"}).status == 200
     assert h.gateway.sessions.get(own[0]) is None  # the idlest own one, not a visitor
     assert all(h.gateway.sessions.get(f"r2.v{n}") is not None for n in range(3))
     for v in visiting:
         assert v is not None
         h.gateway.endSession(v)
-    assert h.gateway.room.live == 2 == len(h.gateway.sessions)
+    assert h.gateway.sessionCapacity.live == 2 == len(h.gateway.sessions)
 
 
 # -- D3: a request has only jsonrpc, id, method and params ------------------------------

@@ -18,7 +18,7 @@ from mcpgateway.core.spec import ToolFilter
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.app import makeSite
 from mcpgateway.web.endpoints.guard import STDERR_MARK, forCaller
-from mcpgateway.web.surfaces import TeamSurface
+from mcpgateway.web.teamcluster import TeamServices
 from tests.core.aggregate.aggtools import Children, FakeServer, tool
 from tests.http import Harness, Response
 from tests.support.web.aggregate_web import AggregateHarness, fresh, messagesOf, serverSpec
@@ -129,7 +129,7 @@ class TeamAggregate(AggregateHarness):
 
     def __init__(self, servers: dict[str, FakeServer], loopbackOnly: bool = False) -> None:
         super().__init__(servers)
-        team = TeamSurface(FakeGate(), FakeQuota(), RecordingAudit())
+        team = TeamServices(FakeGate(), FakeQuota(), RecordingAudit())
         h = self.harness
         h.site = makeSite(h.gateway, h.reactor, loopbackOnly=loopbackOnly, team=team)
 
@@ -217,7 +217,7 @@ def test_a_loopback_gateway_that_requires_tokens_serves_a_proxys_public_host() -
 
 def test_a_loopback_gateway_without_tokens_still_refuses_a_foreign_host() -> None:
     h = TeamHarness(loopbackOnly=True)
-    h.site = makeSite(h.gateway, h.reactor, loopbackOnly=True, team=TeamSurface())
+    h.site = makeSite(h.gateway, h.reactor, loopbackOnly=True, team=TeamServices())
     response = h.request("POST", "/srv/mcp", INITIALIZE, headers=PROXIED)
     assert response.status == 421
     assert h.request("GET", "/health", headers=PROXIED).status == 421

@@ -9,7 +9,7 @@ import pytest
 
 from mcpgateway.auth.principal import VIA_TOKEN, Principal
 from mcpgateway.web.app import makeSite
-from mcpgateway.web.surfaces import TeamSurface
+from mcpgateway.web.teamcluster import TeamServices
 from tests.support.web import team_web
 from tests.support.web.aggregate_era2026 import AggregateEra2026Harness
 from tests.support.web.aggregate_web import fresh, messagesOf
@@ -27,7 +27,7 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> AggregateEra2026Harness:
     dana = Principal("dana", "key-dana", VIA_TOKEN, withheld=frozenset({"beta"}))
     monkeypatch.setitem(team_web.PRINCIPALS, "dana", dana)
     made = AggregateEra2026Harness(fresh())
-    team = TeamSurface(FakeGate(), FakeQuota(), RecordingAudit())
+    team = TeamServices(FakeGate(), FakeQuota(), RecordingAudit())
     made.harness.site = makeSite(made.harness.gateway, made.harness.reactor, team=team)
     return made
 

@@ -31,7 +31,7 @@ from mcpgateway.web.pages.statusneeds import renderNeeds, signInPath
 from mcpgateway.web.pages.statuspage import pageData
 from mcpgateway.web.pages.upstreamlogin import BROWSER_COOKIE
 from mcpgateway.web.root import GatewayRoot
-from mcpgateway.web.surfaces import TeamSurface
+from mcpgateway.web.teamcluster import TeamServices
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Response, spec
 from tests.support.remote.oauth import MemoryKey
@@ -68,9 +68,9 @@ class SignInHarness:
         )
         self.audit = RecordingAudit()
         self.team = (
-            TeamSurface(FakeGate(), FakeQuota(), self.audit)
+            TeamServices(FakeGate(), FakeQuota(), self.audit)
             if team
-            else TeamSurface(audit=self.audit)
+            else TeamServices(audit=self.audit)
         )
         if team:
             self.links = LoginLinks(self.store.cipher, lambda: GATEWAY)

@@ -16,7 +16,12 @@ from twisted.web.iweb import IRequest
 from twisted.web.test.requesthelper import DummyRequest
 
 from mcpgateway.auth.principal import Verdict
-from mcpgateway.web.pages.liveness import LIVENESS_HINT, LIVENESS_METRICS, ProbeAccess, Shown
+from mcpgateway.web.pages.liveness import (
+    LIVENESS_HINT,
+    LIVENESS_METRICS,
+    HealthVisibility,
+    ProbeAccess,
+)
 from tests.http import Harness
 from tests.support.web.team_web import LEAK, MISSING, PRINCIPALS, TeamHarness, crashWithStderr
 
@@ -124,28 +129,28 @@ def request(authorization: str | None = None, host: str = "127.0.0.1:9100") -> I
 class ProbeAccessTests(SynchronousTestCase):
     def test_without_a_gate_a_loopback_caller_sees_everything(self) -> None:
         access = ProbeAccess(None, loopbackOnly=True)
-        self.assertIs(access.shown(request()), Shown.EVERYTHING)
-        self.assertIs(access.shown(request("Bearer x")), Shown.EVERYTHING)
+        self.assertIs(access.shown(request()), HealthVisibility.EVERYTHING)
+        self.assertIs(access.shown(request("Bearer x")), HealthVisibility.EVERYTHING)
 
     def test_without_a_gate_off_loopback_the_figures_only(self) -> None:
         access = ProbeAccess(None, loopbackOnly=False)
-        self.assertIs(access.shown(request()), Shown.FIGURES)
-        self.assertIs(access.shown(request("Bearer x")), Shown.FIGURES)
+        self.assertIs(access.shown(request()), HealthVisibility.FIGURES)
+        self.assertIs(access.shown(request("Bearer x")), HealthVisibility.FIGURES)
 
     def test_with_a_gate_a_caller_without_a_token_is_not_even_checked(self) -> None:
         gate = FakeChecks(PRINCIPALS["root"])
         access = ProbeAccess(gate, loopbackOnly=True)
-        self.assertIs(access.shown(request()), Shown.LIVENESS)
+        self.assertIs(access.shown(request()), HealthVisibility.LIVENESS)
         self.assertEqual(gate.asked, 0)
 
     def test_with_a_gate_each_verdict(self) -> None:
         for verdict, public, expected in (
-            (PRINCIPALS["root"], False, Shown.EVERYTHING),
-            (PRINCIPALS["alice"], False, Shown.LIVENESS),
-            (MISSING, False, Shown.LIVENESS),
-            (PRINCIPALS["root"], True, Shown.EVERYTHING),
-            (PRINCIPALS["alice"], True, Shown.FIGURES),
-            (MISSING, True, Shown.FIGURES),
+            (PRINCIPALS["root"], False, HealthVisibility.EVERYTHING),
+            (PRINCIPALS["alice"], False, HealthVisibility.LIVENESS),
+            (MISSING, False, HealthVisibility.LIVENESS),
+            (PRINCIPALS["root"], True, HealthVisibility.EVERYTHING),
+            (PRINCIPALS["alice"], True, HealthVisibility.FIGURES),
+            (MISSING, True, HealthVisibility.FIGURES),
         ):
             access = ProbeAccess(FakeChecks(verdict), loopbackOnly=False, publicHealth=public)
             self.assertIs(access.shown(request("Bearer t")), expected, (verdict, public))
@@ -157,17 +162,17 @@ class ProbeAccessTests(SynchronousTestCase):
         assert isinstance(shown, Deferred)
         self.assertNoResult(shown)
         waiting.callback(PRINCIPALS["root"])
-        self.assertIs(self.successResultOf(shown), Shown.EVERYTHING)
+        self.assertIs(self.successResultOf(shown), HealthVisibility.EVERYTHING)
 
     def test_the_api_token_shows_everything_without_asking_the_gate(self) -> None:
         gate = FakeChecks(MISSING)
         access = ProbeAccess(gate, loopbackOnly=False, apiToken=lambda r: True)
-        self.assertIs(access.shown(request("Bearer api")), Shown.EVERYTHING)
+        self.assertIs(access.shown(request("Bearer api")), HealthVisibility.EVERYTHING)
         self.assertEqual(gate.asked, 0)
 
     def test_a_gate_hides_even_from_a_loopback_host(self) -> None:
         access = ProbeAccess(FakeChecks(MISSING), loopbackOnly=True)
-        self.assertIs(access.shown(request(host="localhost")), Shown.LIVENESS)
+        self.assertIs(access.shown(request(host="localhost")), HealthVisibility.LIVENESS)
 
 
 def test_the_liveness_metrics_parse_as_prometheus_text() -> None:

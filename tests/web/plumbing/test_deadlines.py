@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mcpgateway.protocol.limits import Limits
+from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.tuned.channel import (
     BODY_GRACE,
     BODY_MIN_RATE,
@@ -49,7 +49,7 @@ def test_the_deadlines_are_those_documented() -> None:
 
 
 def test_a_body_that_never_comes_gets_408_after_30_seconds() -> None:
-    h = LimitsHarness(Limits())
+    h = LimitsHarness(MessageBounds())
     sid = h.initialize()
     protocol, transport = connect(h)
     head, _, _ = post(sid, ping()).partition(b"\r\n\r\n")
@@ -70,7 +70,7 @@ def test_a_body_is_held_to_a_rate_not_to_a_fixed_time() -> None:
     """A byte a second is cut once the grace is over; a big body at 1,000
     bytes a second (a slow link) takes 100 s and is read to its end: it
     keeps earning time as its bytes come."""
-    h = LimitsHarness(Limits())
+    h = LimitsHarness(MessageBounds())
     sid = h.initialize()
     protocol, transport = connect(h)
     head, _, body = post(sid, ping(200)).partition(b"\r\n\r\n")
@@ -100,7 +100,7 @@ def test_a_body_may_pause_for_less_than_30_seconds_and_costs_no_timer() -> None:
     came with the head count: 30,000 bytes earn 60 s past the grace); a
     pause of 30 s is not. The deadline is kept by the guard's once-a-second
     look: a body in pieces schedules nothing."""
-    h = LimitsHarness(Limits())
+    h = LimitsHarness(MessageBounds())
     sid = h.initialize()
     protocol, transport = connect(h)
     protocol.dataReceived(post(sid, ping()))  # the guard's sweep is scheduled now
@@ -136,7 +136,7 @@ def test_a_body_may_pause_for_less_than_30_seconds_and_costs_no_timer() -> None:
 def test_a_body_pipelined_behind_a_stream_waits_for_the_stream_to_end() -> None:
     """Its deadline starts when the response before it is done, as a
     pipelined head's does."""
-    h = LimitsHarness(Limits())
+    h = LimitsHarness(MessageBounds())
     sid = h.initialize()
     protocol, transport = connect(h)
     protocol.dataReceived(
@@ -161,7 +161,7 @@ def test_a_silent_keep_alive_connection_is_closed_after_60_seconds() -> None:
     """And a connection already closing (a 408) whose peer does not read
     (StringTransport never reports it lost) is aborted later, not closed
     again (which would fail)."""
-    h = LimitsHarness(Limits())
+    h = LimitsHarness(MessageBounds())
     _, silent = connect(h)  # never a byte
     keepAlive, keepAliveTransport = connect(h)
     keepAlive.dataReceived(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
@@ -187,7 +187,7 @@ def test_a_400_mid_body_is_the_only_answer_on_its_connection(split: bool) -> Non
     closes; if the peer does not read (StringTransport never reports it
     lost), no deadline fires on it later: no 408 after the 400, and only
     the idle path's abort is left."""
-    h = LimitsHarness(Limits())
+    h = LimitsHarness(MessageBounds())
     sid = h.initialize()
     protocol, transport = connect(h)
     head = post(sid, ping()).partition(b"Content-Length")[0] + b"Transfer-Encoding: chunked\r\n\r\n"
@@ -209,7 +209,7 @@ def test_a_400_mid_body_is_the_only_answer_on_its_connection(split: bool) -> Non
 def test_the_guard_writes_no_408_on_a_closing_connection() -> None:
     """Whatever a closing connection's deadlines say, the guard does not
     answer on it again."""
-    h = LimitsHarness(Limits())
+    h = LimitsHarness(MessageBounds())
     protocol, transport = connect(h)
     protocol.dataReceived(b"GET /health HTTP/1.1\r\n")  # a head begun
     transport.loseConnection()  # and the connection closing (not yet lost)
@@ -220,7 +220,7 @@ def test_the_guard_writes_no_408_on_a_closing_connection() -> None:
 def test_responses_in_progress_are_never_timed_out() -> None:
     """A GET stream and a call the child takes ten minutes over outlive
     every deadline: the header, body and idle ones."""
-    h = LimitsHarness(Limits(), servers={"srv": spec("srv", timeout=3600.0)})
+    h = LimitsHarness(MessageBounds(), servers={"srv": spec("srv", timeout=3600.0)})
     sid = h.initialize()
     stream = h.request("GET", "/srv/mcp", session=sid, accept="text/event-stream")
     longCall = call(h, sid, requestId=3)
@@ -245,7 +245,7 @@ def test_keep_alive_answers_advertise_no_idle_limit() -> None:
     restart's old process stops only once its open connections have
     closed (it waited 54 s instead of 4). Clients keep their own short
     idle limits; the bridge's is 30 s."""
-    h = LimitsHarness(Limits())
+    h = LimitsHarness(MessageBounds())
     sid = h.initialize()
     answer = h.request("POST", "/srv/mcp", ping(), session=sid)
     assert answer.status == 200 and "keep-alive" not in answer.headers

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from twisted.internet.error import ConnectionDone
 from twisted.python.failure import Failure
 
-from mcpgateway.protocol.limits import Limits
+from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.web.app import makeSite
 from mcpgateway.web.endpoints.mcp import McpEndpoint
 from mcpgateway.web.plumbing.replay import PROCESS, ReplayStore, kindOf
@@ -99,7 +99,7 @@ def endpoint(h: Harness) -> McpEndpoint:
 
 
 def withLimits(h: Harness, **limits: Any) -> Harness:
-    h.site = makeSite(h.gateway, h.reactor, limits=Limits(maxBody=4096, **limits))
+    h.site = makeSite(h.gateway, h.reactor, limits=MessageBounds(maxBody=4096, **limits))
     return h
 
 
@@ -285,7 +285,7 @@ def test_the_buffer_keeps_the_newest_events_within_its_bounds() -> None:
 
 
 def test_the_buffer_is_bounded_in_bytes() -> None:
-    store = ReplayStore(Harness().reactor, Limits(replayMaxBytes=300))
+    store = ReplayStore(Harness().reactor, MessageBounds(replayMaxBytes=300))
     log = store.open("s", "p")
     for _ in range(10):
         log.record(b'{"x":"' + b"y" * 100 + b'"}')

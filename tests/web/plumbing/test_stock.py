@@ -13,7 +13,7 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 from twisted.web.http_headers import Headers
 
-from mcpgateway.protocol.limits import Limits
+from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.tuned.headers import GatewayHeaders
 from mcpgateway.tuned.switch import STOCK, TUNED, TWISTED_ENV
 from mcpgateway.tuned.turnflush import Unflushed
@@ -28,9 +28,11 @@ from tests.support.web.mcp import noTracebacks
 BOTH = pytest.mark.parametrize("twisted", [STOCK, TUNED])
 
 
-def harness(twisted: str, limits: Limits | None = None) -> Harness:
+def harness(twisted: str, limits: MessageBounds | None = None) -> Harness:
     h = Harness()
-    h.site = makeSite(h.gateway, h.reactor, limits=limits or Limits(maxBody=4096), twisted=twisted)
+    h.site = makeSite(
+        h.gateway, h.reactor, limits=limits or MessageBounds(maxBody=4096), twisted=twisted
+    )
     return h
 
 
@@ -182,7 +184,7 @@ def test_a_version_other_than_1_0_and_1_1_is_a_400(twisted: str) -> None:
 
 @BOTH
 def test_a_head_too_slow_is_408(twisted: str) -> None:
-    h = harness(twisted, Limits(headerTimeout=10.0))
+    h = harness(twisted, MessageBounds(headerTimeout=10.0))
     protocol, transport = connect(h)
     protocol.dataReceived(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
     tick(h, 9)
@@ -193,7 +195,7 @@ def test_a_head_too_slow_is_408(twisted: str) -> None:
 
 @BOTH
 def test_a_head_pipelined_behind_a_response_has_the_deadline_too(twisted: str) -> None:
-    h = harness(twisted, Limits(headerTimeout=10.0))
+    h = harness(twisted, MessageBounds(headerTimeout=10.0))
     protocol, transport = connect(h)
     protocol.dataReceived(HEALTH + b"GET /health HTTP/1.1\r\nHost: x\r\n")
     assert b'"status":"ok"' in transport.value()
@@ -203,7 +205,7 @@ def test_a_head_pipelined_behind_a_response_has_the_deadline_too(twisted: str) -
 
 @BOTH
 def test_a_stalled_body_is_408_and_a_slow_one_is_not(twisted: str) -> None:
-    h = harness(twisted, Limits(maxBody=100_000))
+    h = harness(twisted, MessageBounds(maxBody=100_000))
     sid = h.initialize()
     protocol, transport = connect(h)
     head, _, body = post(sid, {**echo(1), "pad": "x" * 40_000}).partition(b"\r\n\r\n")
@@ -230,7 +232,7 @@ def test_an_idle_connection_is_closed_after_a_minute(twisted: str) -> None:
 
 @BOTH
 def test_connections_per_peer_are_capped(twisted: str) -> None:
-    h = harness(twisted, Limits(maxConnectionsPerPeer=2))
+    h = harness(twisted, MessageBounds(maxConnectionsPerPeer=2))
     connect(h)
     connect(h)
     third, transport = connect(h)

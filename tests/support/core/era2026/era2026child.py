@@ -12,7 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from mcpgateway.core.era2026.child import Era2026ChildAdapter
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.router import Router
-from mcpgateway.protocol import era2026wire, jsonrpc
+from mcpgateway.protocol import era2026form, jsonrpc
 from mcpgateway.protocol.requeststate import StateWrapper
 from tests.fakes import FakeSession, RecordingSink
 
@@ -30,7 +30,7 @@ DISCOVER = {
         "extensions": {"io.modelcontextprotocol/tasks": {}},
     },
     "instructions": "era2026 only",
-    "_meta": {era2026wire.SERVER_INFO_KEY: SERVER_INFO},
+    "_meta": {era2026form.SERVER_INFO_KEY: SERVER_INFO},
     "ttlMs": 5000,
     "cacheScope": "public",
 }
@@ -41,7 +41,7 @@ def complete(**fields: Any) -> dict[str, Any]:
     return {
         "resultType": "complete",
         "content": [{"type": "text", "text": "done"}],
-        "_meta": {era2026wire.SERVER_INFO_KEY: SERVER_INFO},
+        "_meta": {era2026form.SERVER_INFO_KEY: SERVER_INFO},
         **fields,
     }
 

@@ -13,7 +13,7 @@ from mcpgateway.core.era2026.mrtr import COALESCE, InputBridge
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.router import Router
-from mcpgateway.protocol import era2026wire, jsonrpc
+from mcpgateway.protocol import era2026form, jsonrpc
 from mcpgateway.protocol.requeststate import StateCodec
 from tests.fakes import RecordingSink
 
@@ -119,11 +119,11 @@ class BridgeCase(SynchronousTestCase):
         params = dict(ELICIT if params is None and method == "elicitation/create" else params or {})
         meta: dict[str, Any] = {}
         if related is not None:
-            meta[era2026wire.HINT_RELATED] = related
+            meta[era2026form.HINT_RELATED] = related
         if key is not None:
-            meta[era2026wire.HINT_KEY] = key
+            meta[era2026form.HINT_KEY] = key
         if optional:
-            meta[era2026wire.HINT_OPTIONAL] = True
+            meta[era2026form.HINT_OPTIONAL] = True
         if meta:
             params["_meta"] = meta
         self.router.childMessage(jsonrpc.request(childId, method, params or None))

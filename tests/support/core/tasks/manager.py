@@ -9,7 +9,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 
 from mcpgateway.core.era2026.types import Era2026Request
-from mcpgateway.core.tasks.manager import TaskLimits, TaskManager
+from mcpgateway.core.tasks.manager import TaskManager, TaskTerms
 from mcpgateway.core.tasks.store import TaskStore
 from mcpgateway.core.taskterms import EXTENSION, RELATED_TASK
 from mcpgateway.protocol import jsonrpc
@@ -67,7 +67,7 @@ def tasksRequest(
     )
 
 
-def manager(limits: TaskLimits | None = None) -> tuple[TaskManager, FakeChild, Clock]:
+def manager(limits: TaskTerms | None = None) -> tuple[TaskManager, FakeChild, Clock]:
     clock = Clock()
     made = TaskManager(TaskStore(None, now=lambda: 1_800_000_000.0), clock, limits)
     return made, FakeChild(), clock

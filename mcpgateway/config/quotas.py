@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.config.test_limits_config -*-
+# -*- test-case-name: tests.config.test_quotas -*-
 """Read the C{"limits"} objects of a config file: rates and daily quotas.
 
 The gateway's config may have a top-level C{"limits"} object, and each
@@ -18,7 +18,7 @@ rate is C{N/s}, C{N/min} or C{N/h} (C{N} a positive number); C{burst} is
 the bucket's size (a whole number, at least 1; default the rate's C{N},
 at least 1); C{daily} is a whole number of calls a UTC day. Every value is
 checked here, so a mistake is one clear sentence where the file is read
-(L{LimitsError}). Pure: no logging, no reactor.
+(L{QuotasError}). Pure: no logging, no reactor.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ MAX_COUNT = 1_000_000_000
 _RATE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*/\s*([a-z]+)\s*")
 
 
-class LimitsError(ValueError):
+class QuotasError(ValueError):
     """A C{"limits"} object that cannot be used; its text says why."""
 
 
@@ -65,7 +65,7 @@ class Rate:
 
 
 @dataclass(frozen=True, slots=True)
-class LimitSet:
+class QuotaSet:
     """The limits of one C{"limits"} object, by scope key."""
 
     principal: Rate | None = None
@@ -77,28 +77,28 @@ class LimitSet:
         return any(getattr(self, key) is not None for key in SCOPE_KEYS)
 
 
-NO_LIMITS = LimitSet()
+NO_QUOTAS = QuotaSet()
 """The limits where none are configured."""
 
 
 def parseRate(text: Any) -> tuple[float, float]:
     """C{"60/min"} as C{(60.0, 60.0)}: a count and the seconds it is per."""
     if not isinstance(text, str):
-        raise LimitsError(f'a rate is a string like "60/min", not {_show(text)}')
+        raise QuotasError(f'a rate is a string like "60/min", not {_show(text)}')
     match = _RATE.fullmatch(text.lower())
     if match is None:
-        raise LimitsError(f"the rate {_show(text)} is not N/s, N/min or N/h")
+        raise QuotasError(f"the rate {_show(text)} is not N/s, N/min or N/h")
     count, unit = float(match.group(1)), match.group(2)
     if unit not in UNITS:
-        raise LimitsError(f"the rate {_show(text)} has the unit {unit!r}: use s, min or h")
+        raise QuotasError(f"the rate {_show(text)} has the unit {unit!r}: use s, min or h")
     if not (0 < count <= MAX_COUNT):
-        raise LimitsError(f"the rate {_show(text)} must count more than 0, at most {MAX_COUNT}")
+        raise QuotasError(f"the rate {_show(text)} must count more than 0, at most {MAX_COUNT}")
     return count, UNITS[unit]
 
 
 def _count(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_COUNT:
-        raise LimitsError(
+        raise QuotasError(
             f"{what} must be a whole number from 1 to {MAX_COUNT}, not {_show(value)}"
         )
     return value
@@ -115,48 +115,48 @@ def _show(value: Any) -> str:
 def parseOne(value: Any, where: str) -> Rate:
     """One limit (C{{"calls": ..., "burst": ..., "daily": ...}})."""
     if not isinstance(value, dict):
-        raise LimitsError(f'{where} must be an object like {{"calls": "60/min"}}')
+        raise QuotasError(f'{where} must be an object like {{"calls": "60/min"}}')
     unknown = sorted(str(key) for key in value if key not in RATE_KEYS)
     if unknown:
-        raise LimitsError(f"{where} has {_show(unknown[0])}: its keys are calls, burst, daily")
+        raise QuotasError(f"{where} has {_show(unknown[0])}: its keys are calls, burst, daily")
     if "calls" not in value and "daily" not in value:
-        raise LimitsError(f'{where} needs "calls" or "daily"')
+        raise QuotasError(f'{where} needs "calls" or "daily"')
     perSecond: float | None = None
     burst = 1.0
     if "calls" in value:
         try:
             count, seconds = parseRate(value["calls"])
-        except LimitsError as e:
-            raise LimitsError(f"{where}.calls: {e}") from None
+        except QuotasError as e:
+            raise QuotasError(f"{where}.calls: {e}") from None
         perSecond = count / seconds
         burst = float(max(1, math.floor(count)))
     if "burst" in value:
         if perSecond is None:
-            raise LimitsError(f'{where}.burst needs a "calls" rate')
+            raise QuotasError(f'{where}.burst needs a "calls" rate')
         burst = float(_count(value["burst"], f"{where}.burst"))
     daily = None if "daily" not in value else _count(value["daily"], f"{where}.daily")
     text = value["calls"].strip() if perSecond is not None else f"{daily}/day"
     return Rate(perSecond, burst, daily, text)
 
 
-def parseLimits(value: Any, where: str = "limits") -> LimitSet:
-    """A whole C{"limits"} object, or L{LimitsError} naming what is wrong."""
+def parseQuotas(value: Any, where: str = "limits") -> QuotaSet:
+    """A whole C{"limits"} object, or L{QuotasError} naming what is wrong."""
     if not isinstance(value, Mapping):
-        raise LimitsError(f"{where} must be an object with principal, server, tool, principalTool")
+        raise QuotasError(f"{where} must be an object with principal, server, tool, principalTool")
     unknown = sorted(str(key) for key in value if key not in SCOPE_KEYS)
     if unknown:
-        raise LimitsError(
+        raise QuotasError(
             f"{where} has {_show(unknown[0])}: its keys are principal, server, tool, principalTool"
         )
     rates = {key: parseOne(value[key], f"{where}.{key}") for key in SCOPE_KEYS if key in value}
-    return LimitSet(**rates) if rates else NO_LIMITS
+    return QuotaSet(**rates) if rates else NO_QUOTAS
 
 
 def canonical(value: Any, where: str = "limits") -> str:
-    """C{value} checked (L{parseLimits}) and written as compact JSON, the
+    """C{value} checked (L{parseQuotas}) and written as compact JSON, the
     form a server spec keeps (hashable, and equal when the limits are);
     empty for C{None}."""
     if value is None:
         return ""
-    parseLimits(value, where)
+    parseQuotas(value, where)
     return json.dumps(value, sort_keys=True, separators=(",", ":"))

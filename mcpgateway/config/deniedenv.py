@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.config.test_steering -*-
+# -*- test-case-name: tests.config.test_deniedenv -*-
 """The environment variables that choose the code a program runs.
 
 A workspace's C{.env} may come with a cloned repository, and a client's
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Family:
+class DeniedVariables:
     """Variables denied for one reason."""
 
     why: str
@@ -37,19 +37,19 @@ class Family:
 
 
 FAMILIES = (
-    Family(
+    DeniedVariables(
         "the dynamic loader and the C library load shared objects, charset"
         " converters and locales from these",
         ("LD_", "DYLD_", "MALLOC_"),
         ("GCONV_PATH", "LOCPATH", "NLSPATH", "GLIBC_TUNABLES", "HOSTALIASES"),
     ),
-    Family(
+    DeniedVariables(
         "a shell runs these, or the commands and functions they name (a child"
         " that is a script, or runs one)",
         ("BASH",),  # BASH_ENV, BASHOPTS, BASH_FUNC_*, BASH_LOADABLES_PATH
         ("ENV", "SHELL", "SHELLOPTS", "PS4", "PROMPT_COMMAND", "IFS", "CDPATH", "FPATH", "ZDOTDIR"),
     ),
-    Family(
+    DeniedVariables(
         "where programs are found (PWD fills a ${PWD} command), where the user's"
         " own configuration is read from (.npmrc, .gitconfig, pip.conf, uv.toml,"
         " caches of built packages), and where temporary files go",
@@ -70,7 +70,7 @@ FAMILIES = (
             "PSMODULEPATH",
         ),
     ),
-    Family(
+    DeniedVariables(
         "programs other programs start (an editor, a pager, a browser, a password prompt)",
         (),
         (
@@ -88,7 +88,7 @@ FAMILIES = (
             "SYSTEMD_EDITOR",
         ),
     ),
-    Family(
+    DeniedVariables(
         "Python, its package installers and environment managers (PYTHONUSERBASE"
         " imports a .pth file; uvx and pip fetch packages from an index these name)",
         (
@@ -107,7 +107,7 @@ FAMILIES = (
         ),
         ("VIRTUAL_ENV",),
     ),
-    Family(
+    DeniedVariables(
         "Node.js, its package managers and version managers (NODE_OPTIONS loads"
         " a module; npx fetches packages from the registry npm_config_registry names)",
         (
@@ -126,7 +126,7 @@ FAMILIES = (
             "NODENV",
         ),
     ),
-    Family(
+    DeniedVariables(
         "the browser a browser-automation server starts, and the toolkit and"
         " graphics modules it loads",
         (
@@ -156,16 +156,16 @@ FAMILIES = (
             "VK_ADD_IMPLICIT_LAYER_PATH",
         ),
     ),
-    Family(
+    DeniedVariables(
         "the JVM and its build tools (JAVA_TOOL_OPTIONS loads an agent)",
         ("JAVA_", "_JAVA_", "JDK_", "MAVEN_", "GRADLE_", "SBT_", "ANT_"),
         ("CLASSPATH",),
     ),
-    Family(
+    DeniedVariables(
         ".NET and its packages (DOTNET_STARTUP_HOOKS, CORECLR_PROFILER_PATH load assemblies)",
         ("DOTNET_", "CORECLR_", "COMPLUS_", "NUGET_", "MSBUILD"),
     ),
-    Family(
+    DeniedVariables(
         "Ruby, Perl, PHP, Lua, Tcl, R, Julia and Erlang/Elixir (RUBYOPT, PERL5OPT,"
         " LUA_INIT run code at start-up; their library paths choose what is loaded)",
         (
@@ -186,7 +186,7 @@ FAMILIES = (
         ),
         ("TK_LIBRARY",),
     ),
-    Family(
+    DeniedVariables(
         "Rust's and Go's toolchains (RUSTC_WRAPPER, RUSTFLAGS, GOFLAGS, GOAUTH"
         " run or link other code; a GO prefix would take GOOGLE_API_KEY too)",
         ("CARGO_", "RUSTC", "RUSTDOC", "RUSTFLAGS", "RUSTUP_", "CGO_", "GOENV"),
@@ -212,7 +212,7 @@ FAMILIES = (
             "GCCGO",
         ),
     ),
-    Family(
+    DeniedVariables(
         "the compilers and build tools a package install runs to build native"
         " code (node-gyp, pip: CC, or CFLAGS with -fplugin, runs other code)",
         ("PKG_CONFIG", "CMAKE_", "CCACHE_"),
@@ -233,17 +233,17 @@ FAMILIES = (
             "GNUMAKEFLAGS",
         ),
     ),
-    Family(
+    DeniedVariables(
         "version control and the remote shells and signers it runs"
         " (GIT_SSH_COMMAND, GIT_CONFIG_*, hooks in an HGRCPATH)",
         ("GIT_", "SSH_", "SVN_", "RSYNC_"),
         ("HG", "HGRCPATH", "HGEDITOR", "HGMERGE", "CVS_RSH", "GNUPGHOME"),
     ),
-    Family(
+    DeniedVariables(
         "version managers whose shims choose the interpreter a command runs",
         ("ASDF_", "MISE_", "RTX_", "SDKMAN_", "JENV_", "PROTO_"),
     ),
-    Family(
+    DeniedVariables(
         "whose certificates a download trusts, and where TLS keys are written"
         " (a package fetched through someone else's proxy and certificate)",
         ("OPENSSL_",),
@@ -257,7 +257,7 @@ FAMILIES = (
             "WGETRC",
         ),
     ),
-    Family(
+    DeniedVariables(
         "container and cloud tools whose configuration names programs they run"
         " (a kubeconfig's exec plugin, an AWS credential_process, a Docker CLI"
         " plugin, gcloud's Python)",

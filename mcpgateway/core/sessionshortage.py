@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_session_room -*-
+# -*- test-case-name: tests.core.test_session_capacity -*-
 """Room for a new session under the session limits, and which session gives it.
 
 Two limits bound the live sessions of a gateway process: the gateway's own
@@ -14,7 +14,7 @@ Without authentication every caller is the same anonymous principal
 (C{""}): the per-principal limit does not apply, and any idle session may
 make room under the gateway's limit, as all of them are that caller's.
 
-L{RoomCounts} keeps what the limits did, for C{/metrics}.
+L{SessionCapacityCounts} keeps what the limits did, for C{/metrics}.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from mcpgateway.core.sessions import Session
 
 GATEWAY = "gateway"
-"""The limit of the whole gateway process (L{mcpgateway.protocol.limits.MAX_SESSIONS})."""
+"""The limit of the whole gateway process (L{mcpgateway.protocol.bounds.MAX_SESSIONS})."""
 PRINCIPAL = "principal"
 """The limit of one authenticated principal
-(L{mcpgateway.protocol.limits.MAX_SESSIONS_PER_PRINCIPAL})."""
+(L{mcpgateway.protocol.bounds.MAX_SESSIONS_PER_PRINCIPAL})."""
 EVICTED = "evicted"
 """The caller's own idlest unused session ended for the new one."""
 REFUSED = "refused"
@@ -88,7 +88,7 @@ def idlestOwn(
     return None if idlest is None else (idlest, since)
 
 
-class RoomCounts:
+class SessionCapacityCounts:
     """How often an C{initialize} met a session limit, by the limit
     (L{GATEWAY}, L{PRINCIPAL}) and what came of it (L{EVICTED},
     L{REFUSED}). Never by principal: a label per caller would grow without

@@ -1,10 +1,10 @@
-# -*- test-case-name: tests.core.test_session_room, tests.core.gateway.test_gateway_parts -*-
-"""The session limits applied to a gateway's sessions: L{SessionRoom}.
+# -*- test-case-name: tests.core.test_session_capacity, tests.core.gateway.test_gateway_parts -*-
+"""The session limits applied to a gateway's sessions: L{SessionCapacity}.
 
 It counts the live sessions (the visiting ones, another replica's, are not
 counted), and makes room for a new session under the limits by ending the
 requester's own idlest unused session, or says there is none (the rules:
-L{mcpgateway.core.room}).
+L{mcpgateway.core.sessionshortage}).
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from mcpgateway.core import room
+from mcpgateway.core import sessionshortage
 from mcpgateway.core.gateway.aggregateside import AggregateSide
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.sessions import Session, SessionRegistry
 
 
-class SessionRoom:
+class SessionCapacity:
     """The gateway's live sessions counted, and room made among them."""
 
     def __init__(
@@ -48,8 +48,8 @@ class SessionRoom:
         self._endSession = endSession
         self._clock = clock
         self.log = log
-        self.counts = room.RoomCounts()
-        """What the session limits did to C{initialize}s (L{makeRoom})."""
+        self.counts = sessionshortage.SessionCapacityCounts()
+        """What the session limits did to C{initialize}s (L{admitSession})."""
         self._visitors: set[str] = set()
         """The ids of the visiting sessions in the registry (another
         replica's), which the session limit does not count."""
@@ -65,7 +65,7 @@ class SessionRoom:
     @property
     def live(self) -> int:
         """How many sessions this process has open, not counting the
-        visiting ones: what the session limit counts (L{makeRoom})."""
+        visiting ones: what the session limit counts (L{admitSession})."""
         return len(self._sessions) - len(self._visitors)
 
     def liveOf(self, principal: str) -> int:
@@ -75,7 +75,9 @@ class SessionRoom:
             return self.live
         return sum(1 for s in self._sessions if s.principal == principal and not s.visiting)
 
-    def makeRoom(self, limit: int, principal: str = "", perPrincipal: int | None = None) -> bool:
+    def admitSession(
+        self, limit: int, principal: str = "", perPrincipal: int | None = None
+    ) -> bool:
         """Whether one more session of C{principal} may open under C{limit}
         live sessions (L{live}) and, for an authenticated principal,
         C{perPrincipal} live sessions of its own. At either limit, the
@@ -84,14 +86,14 @@ class SessionRoom:
         make room, and logged; C{False} when it has no such session (the
         newcomer is refused). Room is only ever made among the requester's
         own sessions: one caller opening sessions never ends another's
-        (L{mcpgateway.core.room}). Counted in L{counts}.
+        (L{mcpgateway.core.sessionshortage}). Counted in L{counts}.
 
         Below the limits this costs nothing but a count of the principal's
         sessions when it is authenticated; at one, one pass over the
         sessions."""
         registry = self._sessions
         own = self.liveOf(principal) if principal and perPrincipal is not None else 0
-        short = room.shortage(self.live, limit, principal, own, perPrincipal)
+        short = sessionshortage.shortage(self.live, limit, principal, own, perPrincipal)
         if short is None:
             return True
         inFlight: Counter[str] = Counter()
@@ -104,17 +106,17 @@ class SessionRoom:
                 session.visiting
                 or session.inFlight
                 or inFlight[session.id]
-                or room.streamOpen(session)
+                or sessionshortage.streamOpen(session)
                 or (isAggregate(session) and session.inflight)
             )
 
-        found = room.idlestOwn(registry, principal, busy, registry.activity)
+        found = sessionshortage.idlestOwn(registry, principal, busy, registry.activity)
         if found is None:
-            self.counts.note(short.kind, room.REFUSED)
+            self.counts.note(short.kind, sessionshortage.REFUSED)
             return False
-        self.counts.note(short.kind, room.EVICTED)
+        self.counts.note(short.kind, sessionshortage.EVICTED)
         evicted, since = found
-        perCaller = short.kind == room.PRINCIPAL
+        perCaller = short.kind == sessionshortage.PRINCIPAL
         self.log.info(
             "session limit of {limit} reached: ending session {sid} on {server}, idle for"
             " {seconds:g} s with no GET stream and no request in flight, for a new one of"

@@ -1,4 +1,4 @@
-"""Reading the C{"limits"} objects of a config (L{mcpgateway.config.ratelimits})."""
+"""Reading the C{"limits"} objects of a config (L{mcpgateway.config.quotas})."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcpgateway.config.ratelimits import LimitsError, canonical, parseLimits, parseRate
+from mcpgateway.config.quotas import QuotasError, canonical, parseQuotas, parseRate
 
 
 @pytest.mark.parametrize(
@@ -35,12 +35,12 @@ def test_rates(text: str, expected: tuple[float, float]) -> None:
     ],
 )
 def test_bad_rates_say_why(value: Any, message: str) -> None:
-    with pytest.raises(LimitsError, match=message):
+    with pytest.raises(QuotasError, match=message):
         parseRate(value)
 
 
 def test_a_whole_object() -> None:
-    limits = parseLimits(
+    limits = parseQuotas(
         {
             "principal": {"calls": "60/min", "burst": 10, "daily": 5000},
             "principalTool": {"calls": "2/s"},
@@ -72,8 +72,8 @@ def test_a_whole_object() -> None:
     ],
 )
 def test_bad_objects_say_where_and_why(value: Any, message: str) -> None:
-    with pytest.raises(LimitsError, match=message):
-        parseLimits(value)
+    with pytest.raises(QuotasError, match=message):
+        parseQuotas(value)
 
 
 def test_canonical_is_stable() -> None:
@@ -100,8 +100,8 @@ rates = st.dictionaries(
 @given(st.dictionaries(keys, rates | json, max_size=4) | json)
 def test_never_a_crash(value: Any) -> None:
     try:
-        parsed = parseLimits(value)
-    except LimitsError as e:
+        parsed = parseQuotas(value)
+    except QuotasError as e:
         assert str(e)
     else:
         for key in ("principal", "server", "tool", "principalTool"):

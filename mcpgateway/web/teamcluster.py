@@ -2,7 +2,7 @@
 """What a team gateway's door and a cluster replica's forwarding are made
 of, as the web tree sees them: the authentication gate, the owner lookup
 and the forwarder of a replica, and the two surfaces that bundle them
-(L{TeamSurface}, L{ClusterSurface}). The wiring fills them in
+(L{TeamServices}, L{ClusterServices}). The wiring fills them in
 (L{mcpgateway.startup.team}, L{mcpgateway.startup.cluster}); a laptop's
 gateway has neither.
 """
@@ -21,7 +21,7 @@ from twisted.web.server import Request
 from mcpgateway.auth.principal import Principal, Refusal, Verdict
 from mcpgateway.cluster.routing import Where
 from mcpgateway.governance.gate import PolicyGate
-from mcpgateway.governance.limitsgate import LimitsGate
+from mcpgateway.governance.quotagate import QuotaGate
 from mcpgateway.web.endpoints.backends import Quota
 from mcpgateway.web.endpoints.guard import header
 
@@ -60,7 +60,7 @@ class Resolves(Protocol):
 
 
 class Forwards(Protocol):
-    """L{mcpgateway.cluster.forward.Forwarder}, as the web sees it."""
+    """L{mcpgateway.cluster.forward.PeerForwarder}, as the web sees it."""
 
     outcomes: Counter[str]
 
@@ -100,7 +100,7 @@ FORWARD_OUTCOMES = ("ok", "unreachable", "failed", "cancelled")
 """L{mcpgateway.cluster.forward.OUTCOMES} (not imported: it needs cryptography)."""
 
 
-class ClusterSurface:
+class ClusterServices:
     """What a replica of a cluster adds to the web (docs/guide/cluster.md): where
     unknown session ids go (C{sessions}), the proxy to their owners
     (C{forwarder}), the check of a peer's C{Mcp-Gateway-Peer} header
@@ -194,10 +194,10 @@ class ClusterSurface:
 
 
 _DOOR_PARTS = ("gate", "quota", "audit", "cluster")
-"""What puts a door in front of the MCP endpoints (L{TeamSurface.active})."""
+"""What puts a door in front of the MCP endpoints (L{TeamServices.active})."""
 
 
-class TeamSurface:
+class TeamServices:
     """What a team gateway puts in front of its endpoints (docs/guide/team.md):
     the authentication gate, the per-principal limits, the audit log, and
     what C{/health} and C{/metrics} say of them. The default: none of them
@@ -214,7 +214,7 @@ class TeamSurface:
         quota: Quota | None = None,
         audit: AuditSink | None = None,
         authStatus: Callable[[], dict[str, Any]] | None = None,
-        cluster: ClusterSurface | None = None,
+        cluster: ClusterServices | None = None,
         publicHealth: bool = False,
     ) -> None:
         """
@@ -233,8 +233,8 @@ class TeamSurface:
         self.upstreamLogin: IResource | None = None
         """C{/oauth}: where principals sign in to remote servers
         (L{mcpgateway.web.pages.upstreamlogin}; C{None}: not served)."""
-        self.callLimits: LimitsGate | None = None
-        """The rate limits and quotas of calls (L{mcpgateway.governance.limitsgate});
+        self.callQuotas: QuotaGate | None = None
+        """The rate limits and quotas of calls (L{mcpgateway.governance.quotagate});
         C{None}: none configured."""
         self.requestPolicy: PolicyGate | None = None
         """The policy on every request (L{mcpgateway.governance.gate});

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.governance.test_limits_reply -*-
+# -*- test-case-name: tests.governance.test_quotas_reply -*-
 """How a call refused by a rate limit is answered, and how an upstream's own
 429 becomes the same answer.
 
@@ -17,7 +17,7 @@ import math
 from typing import Any
 
 from mcpgateway.governance.decision import Decision
-from mcpgateway.governance.limits import scopeOf
+from mcpgateway.governance.quotas import scopeOf
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.remote.ratelimited import RATE_LIMITED, UPSTREAM_SCOPE
 

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.core.test_upstream -*-
 """The 2026-07-28 wire as the kernel's upstreams take it
-(L{mcpgateway.core.erawire.Era2026Wire}).
+(L{mcpgateway.core.era2026support.Era2026Support}).
 
 One job: hand an upstream the revision's translation and child adapter
 without loading them: L{mcpgateway.core.era2026.translate} and
@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from mcpgateway.protocol.requeststate import StateWrapper
 
 
-class LazyEra2026Wire:
-    """L{mcpgateway.core.erawire.Era2026Wire}, its modules imported on first use."""
+class LazyEra2026Support:
+    """L{mcpgateway.core.era2026support.Era2026Support}, its modules imported on first use."""
 
     def era2026Only(self, error: Any) -> tuple[str, ...] | None:
         """L{mcpgateway.core.era2026.translate.era2026Only}."""
@@ -54,5 +54,5 @@ class LazyEra2026Wire:
         return Era2026ChildAdapter(router, clock, send, clientInfo, version, wrapper)
 
 
-ERA2026_WIRE = LazyEra2026Wire()
+ERA2026_SUPPORT = LazyEra2026Support()
 """The wire every pool hands its upstreams."""

@@ -1,4 +1,4 @@
-"""The MCP 2026-07-28 wire vocabulary (mcpgateway.protocol.era2026wire): envelope,
+"""The MCP 2026-07-28 wire vocabulary (mcpgateway.protocol.era2026form): envelope,
 header and version checks, the result and error shapes a 2026 client
 gets, and the pieces of an InputRequiredResult."""
 
@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway.protocol import era2026wire, jsonrpc, versions
-from mcpgateway.protocol.era2026wire import (
+from mcpgateway.protocol import era2026form, jsonrpc, versions
+from mcpgateway.protocol.era2026form import (
     CAPABILITIES_KEY,
     CLIENT_INFO_KEY,
     LOG_LEVEL_KEY,
@@ -51,9 +51,9 @@ def headersFor(message: dict[str, Any], **extra: str) -> dict[str, list[str]]:
         "mcp-protocol-version": [message["params"]["_meta"][PROTOCOL_VERSION_KEY]],
         "mcp-method": [message["method"]],
     }
-    key = era2026wire.NAMED_METHODS.get(message["method"])
+    key = era2026form.NAMED_METHODS.get(message["method"])
     if key is not None:
-        headers["mcp-name"] = [era2026wire.encodeNameHeader(message["params"][key])]
+        headers["mcp-name"] = [era2026form.encodeNameHeader(message["params"][key])]
     for name, value in extra.items():
         headers[name.lower().replace("_", "-")] = [value]
     return headers
@@ -73,7 +73,7 @@ def headersFor(message: dict[str, Any], **extra: str) -> dict[str, list[str]]:
 )
 def test_envelope_accepted(meta: dict[str, Any]) -> None:
     message = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": meta}}
-    assert era2026wire.checkEnvelope(message) is None
+    assert era2026form.checkEnvelope(message) is None
 
 
 @pytest.mark.parametrize(
@@ -99,10 +99,10 @@ def test_envelope_refused(params: Any) -> None:
     message: dict[str, Any] = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
     if params is not None:
         message["params"] = params
-    problem = era2026wire.checkEnvelope(message)
+    problem = era2026form.checkEnvelope(message)
     assert problem is not None
     assert problem[0] == jsonrpc.INVALID_PARAMS
-    assert era2026wire.httpStatus(problem[0]) == 400
+    assert era2026form.httpStatus(problem[0]) == 400
 
 
 # -- checkHeaders ---------------------------------------------------------------
@@ -120,7 +120,7 @@ def test_envelope_refused(params: Any) -> None:
     ],
 )
 def test_headers_of_a_conforming_client_pass(message: dict[str, Any]) -> None:
-    assert era2026wire.checkHeaders(message, headersFor(message)) is None
+    assert era2026form.checkHeaders(message, headersFor(message)) is None
 
 
 def test_headers_optional_white_space_is_not_part_of_the_value() -> None:
@@ -128,14 +128,14 @@ def test_headers_optional_white_space_is_not_part_of_the_value() -> None:
     headers = headersFor(message)
     headers["mcp-name"] = ["  echo\t"]
     headers["mcp-method"] = [" tools/call "]
-    assert era2026wire.checkHeaders(message, headers) is None
+    assert era2026form.checkHeaders(message, headers) is None
 
 
 def test_header_name_without_a_body_name_is_left_to_the_params_check() -> None:
     message = era2026("tools/call", arguments={})
     headers = headersFor(message | {"method": "tools/list"})
     headers["mcp-method"] = ["tools/call"]
-    assert era2026wire.checkHeaders(message, headers) is None
+    assert era2026form.checkHeaders(message, headers) is None
 
 
 def _without(headers: dict[str, list[str]], name: str) -> dict[str, list[str]]:
@@ -170,10 +170,10 @@ CALL = era2026("tools/call", name="echo", arguments={})
     ],
 )
 def test_headers_refused(headers: dict[str, list[str]]) -> None:
-    problem = era2026wire.checkHeaders(CALL, headers)
+    problem = era2026form.checkHeaders(CALL, headers)
     assert problem is not None
     assert problem[0] == jsonrpc.HEADER_MISMATCH
-    assert era2026wire.httpStatus(problem[0]) == 400
+    assert era2026form.httpStatus(problem[0]) == 400
 
 
 @settings(max_examples=60)
@@ -189,12 +189,12 @@ def test_checks_never_raise(message: Any, headers: dict[str, list[str]]) -> None
     Problem of the right code, or None."""
     if not isinstance(message, dict):
         message = {"method": "tools/call", "params": message}
-    checks: list[tuple[Callable[[], era2026wire.Problem | None], int]] = [
-        (lambda: era2026wire.checkEnvelope(message), jsonrpc.INVALID_PARAMS),
-        (lambda: era2026wire.checkHeaders(message, headers), jsonrpc.HEADER_MISMATCH),
-        (lambda: era2026wire.checkVersion(message), jsonrpc.UNSUPPORTED_VERSION),
+    checks: list[tuple[Callable[[], era2026form.Problem | None], int]] = [
+        (lambda: era2026form.checkEnvelope(message), jsonrpc.INVALID_PARAMS),
+        (lambda: era2026form.checkHeaders(message, headers), jsonrpc.HEADER_MISMATCH),
+        (lambda: era2026form.checkVersion(message), jsonrpc.UNSUPPORTED_VERSION),
         (
-            lambda: era2026wire.checkParamHeaders(message.get("params"), {"X": "x"}, headers),
+            lambda: era2026form.checkParamHeaders(message.get("params"), {"X": "x"}, headers),
             jsonrpc.HEADER_MISMATCH,
         ),
     ]
@@ -204,10 +204,10 @@ def test_checks_never_raise(message: Any, headers: dict[str, list[str]]) -> None
 
 
 @settings(max_examples=60)
-@given(method=st.sampled_from(sorted(era2026wire.NAMED_METHODS)), name=st.text(max_size=20))
+@given(method=st.sampled_from(sorted(era2026form.NAMED_METHODS)), name=st.text(max_size=20))
 def test_any_name_a_client_encodes_passes(method: str, name: str) -> None:
-    message = era2026(method, **{era2026wire.NAMED_METHODS[method]: name})
-    assert era2026wire.checkHeaders(message, headersFor(message)) is None
+    message = era2026(method, **{era2026form.NAMED_METHODS[method]: name})
+    assert era2026form.checkHeaders(message, headersFor(message)) is None
 
 
 # -- the sentinel ---------------------------------------------------------------
@@ -216,16 +216,16 @@ def test_any_name_a_client_encodes_passes(method: str, name: str) -> None:
 @settings(max_examples=100)
 @given(st.text())
 def test_sentinel_round_trips_any_string(value: str) -> None:
-    encoded = era2026wire.encodeNameHeader(value)
+    encoded = era2026form.encodeNameHeader(value)
     assert all(" " <= c <= "~" for c in encoded)
     assert encoded == encoded.strip(" \t")
-    assert era2026wire.decodeNameHeader(encoded) == value
+    assert era2026form.decodeNameHeader(encoded) == value
 
 
 @settings(max_examples=60)
 @given(st.text(max_size=30))
 def test_decode_never_raises(value: str) -> None:
-    decoded = era2026wire.decodeNameHeader(value)
+    decoded = era2026form.decodeNameHeader(value)
     assert decoded is None or isinstance(decoded, str)
 
 
@@ -243,37 +243,37 @@ def test_decode_never_raises(value: str) -> None:
     ],
 )
 def test_decodeNameHeader(value: str, decoded: str | None) -> None:
-    assert era2026wire.decodeNameHeader(value) == decoded
+    assert era2026form.decodeNameHeader(value) == decoded
 
 
 def test_values_that_look_like_the_sentinel_are_encoded() -> None:
-    assert era2026wire.encodeNameHeader("=?base64?x?=").startswith("=?base64?")
+    assert era2026form.encodeNameHeader("=?base64?x?=").startswith("=?base64?")
     assert (
-        era2026wire.encodeNameHeader(" x") == "=?base64?" + base64.b64encode(b" x").decode() + "?="
+        era2026form.encodeNameHeader(" x") == "=?base64?" + base64.b64encode(b" x").decode() + "?="
     )
-    assert era2026wire.encodeNameHeader("a b") == "a b"
+    assert era2026form.encodeNameHeader("a b") == "a b"
 
 
 # -- checkVersion ---------------------------------------------------------------
 
 
 def test_version_served() -> None:
-    assert era2026wire.checkVersion(era2026("tools/list")) is None
+    assert era2026form.checkVersion(era2026("tools/list")) is None
 
 
 @pytest.mark.parametrize("requested", ["1900-01-01", "2025-11-25", "2026-07-29", 5, None])
 def test_version_refused_names_the_revisions_discover_names(requested: Any) -> None:
     message = era2026("tools/list", {PROTOCOL_VERSION_KEY: requested})
-    problem = era2026wire.checkVersion(message)
+    problem = era2026form.checkVersion(message)
     assert problem is not None
     code, _, data = problem
     assert code == jsonrpc.UNSUPPORTED_VERSION == -32022
     assert data == {"supported": list(versions.ERA2026_VERSIONS), "requested": requested}
     # The conformance suite checks that -32022 lists nothing discover does not.
     assert set(data["supported"]) <= set(
-        era2026wire.discoverResult({}, "public")["supportedVersions"]
+        era2026form.discoverResult({}, "public")["supportedVersions"]
     )
-    assert era2026wire.httpStatus(code) == 400
+    assert era2026form.httpStatus(code) == 400
 
 
 # -- Mcp-Param-* ----------------------------------------------------------------
@@ -298,9 +298,9 @@ XMAP = {"Region": "region", "Priority": "priority", "Verbose": "verbose"}
 
 
 def test_xHeaderMap() -> None:
-    assert era2026wire.xHeaderMap(TOOL) == XMAP
-    assert era2026wire.xHeaderMap({"name": "t"}) == {}
-    assert era2026wire.xHeaderMap({"name": "t", "inputSchema": {"type": "object"}}) == {}
+    assert era2026form.xHeaderMap(TOOL) == XMAP
+    assert era2026form.xHeaderMap({"name": "t"}) == {}
+    assert era2026form.xHeaderMap({"name": "t", "inputSchema": {"type": "object"}}) == {}
 
 
 @pytest.mark.parametrize(
@@ -328,7 +328,7 @@ def test_invalid_annotation_validates_nothing(prop: dict[str, Any]) -> None:
             "properties": {"region": {"type": "string", "x-mcp-header": "Region"}, "bad": prop},
         },
     }
-    assert era2026wire.xHeaderMap(tool) == {}
+    assert era2026form.xHeaderMap(tool) == {}
 
 
 @pytest.mark.parametrize(
@@ -362,7 +362,7 @@ def test_invalid_annotation_validates_nothing(prop: dict[str, Any]) -> None:
 )
 def test_param_headers_accepted(arguments: dict[str, Any], headers: dict[str, str]) -> None:
     sent = {f"mcp-param-{name.lower()}": [value] for name, value in headers.items()}
-    assert era2026wire.checkParamHeaders(arguments, XMAP, sent) is None
+    assert era2026form.checkParamHeaders(arguments, XMAP, sent) is None
 
 
 @pytest.mark.parametrize(
@@ -384,14 +384,14 @@ def test_param_headers_accepted(arguments: dict[str, Any], headers: dict[str, st
 )
 def test_param_headers_refused(arguments: dict[str, Any], headers: dict[str, str]) -> None:
     sent = {f"mcp-param-{name.lower()}": [value] for name, value in headers.items()}
-    problem = era2026wire.checkParamHeaders(arguments, XMAP, sent)
+    problem = era2026form.checkParamHeaders(arguments, XMAP, sent)
     assert problem is not None
     assert problem[0] == jsonrpc.HEADER_MISMATCH
 
 
 def test_repeated_param_header_refused() -> None:
     sent = {"mcp-param-region": ["x", "x"]}
-    problem = era2026wire.checkParamHeaders({"region": "x"}, XMAP, sent)
+    problem = era2026form.checkParamHeaders({"region": "x"}, XMAP, sent)
     assert problem is not None and problem[0] == jsonrpc.HEADER_MISMATCH
 
 
@@ -401,13 +401,13 @@ def test_a_mirrored_argument_always_matches(value: Any) -> None:
     """What a client mirrors (its rendering, through the sentinel) matches,
     integers as any canonical decimal of the same number."""
     rendered = ("true" if value else "false") if isinstance(value, bool) else str(value)
-    sent = {"mcp-param-region": [era2026wire.encodeNameHeader(rendered)]}
-    assert era2026wire.checkParamHeaders({"region": value}, XMAP, sent) is None
+    sent = {"mcp-param-region": [era2026form.encodeNameHeader(rendered)]}
+    assert era2026form.checkParamHeaders({"region": value}, XMAP, sent) is None
     if isinstance(value, int) and not isinstance(value, bool):
         sent = {"mcp-param-region": [f"{value}.000"]}
-        assert era2026wire.checkParamHeaders({"region": value}, XMAP, sent) is None
+        assert era2026form.checkParamHeaders({"region": value}, XMAP, sent) is None
         sent = {"mcp-param-region": [str(value + 1)]}
-        assert era2026wire.checkParamHeaders({"region": value}, XMAP, sent) is not None
+        assert era2026form.checkParamHeaders({"region": value}, XMAP, sent) is not None
 
 
 # -- httpStatus, stripEnvelope ---------------------------------------------------
@@ -431,7 +431,7 @@ def test_a_mirrored_argument_always_matches(value: Any) -> None:
     ],
 )
 def test_httpStatus(code: int, status: int) -> None:
-    assert era2026wire.httpStatus(code) == status
+    assert era2026form.httpStatus(code) == status
 
 
 def test_stripEnvelope() -> None:
@@ -442,10 +442,10 @@ def test_stripEnvelope() -> None:
         "requestState": "v1.x",
         "_meta": {**ENVELOPE, CLIENT_INFO_KEY: {}, LOG_LEVEL_KEY: "info", "progressToken": 5},
     }
-    stripped = era2026wire.stripEnvelope(params)
+    stripped = era2026form.stripEnvelope(params)
     assert stripped == {"name": "t", "arguments": {"a": 1}, "_meta": {"progressToken": 5}}
     assert "requestState" in params and CLIENT_INFO_KEY in params["_meta"]  # a copy
-    assert era2026wire.stripEnvelope({"_meta": dict(ENVELOPE)}) == {}
+    assert era2026form.stripEnvelope({"_meta": dict(ENVELOPE)}) == {}
 
 
 # -- results and errors ----------------------------------------------------------
@@ -453,9 +453,9 @@ def test_stripEnvelope() -> None:
 INFO = {"name": "child", "version": "1.0", "title": "Child"}
 
 
-@pytest.mark.parametrize("method", sorted(era2026wire.CACHEABLE - {"server/discover"}))
+@pytest.mark.parametrize("method", sorted(era2026form.CACHEABLE - {"server/discover"}))
 def test_cacheable_results_get_cache_hints(method: str) -> None:
-    done = era2026wire.completeResult(method, {"items": []}, INFO, "public")
+    done = era2026form.completeResult(method, {"items": []}, INFO, "public")
     assert done["resultType"] == "complete"
     assert done["ttlMs"] == 0
     assert done["cacheScope"] == "public"
@@ -464,7 +464,7 @@ def test_cacheable_results_get_cache_hints(method: str) -> None:
 
 @pytest.mark.parametrize("method", ["tools/call", "prompts/get", "completion/complete"])
 def test_other_results_get_no_cache_hints(method: str) -> None:
-    done = era2026wire.completeResult(method, {"content": []}, INFO, "private")
+    done = era2026form.completeResult(method, {"content": []}, INFO, "private")
     assert done == {"content": [], "resultType": "complete", "_meta": {SERVER_INFO_KEY: INFO}}
 
 
@@ -473,7 +473,7 @@ def test_tool_execution_is_stripped_and_child_meta_kept() -> None:
         "tools": [{"name": "a", "execution": {"taskSupport": "optional"}}, {"name": "b"}],
         "_meta": {"x/y": 1, SERVER_INFO_KEY: {"name": "own"}},
     }
-    done = era2026wire.completeResult("tools/list", result, INFO, "private")
+    done = era2026form.completeResult("tools/list", result, INFO, "private")
     assert done["tools"] == [{"name": "a"}, {"name": "b"}]
     assert done["_meta"] == {"x/y": 1, SERVER_INFO_KEY: {"name": "own"}}
     assert result["tools"][0]["execution"] == {"taskSupport": "optional"}  # a copy
@@ -481,7 +481,7 @@ def test_tool_execution_is_stripped_and_child_meta_kept() -> None:
 
 @settings(max_examples=80)
 @given(
-    method=st.sampled_from(sorted(era2026wire.ERA2026_METHODS)),
+    method=st.sampled_from(sorted(era2026form.ERA2026_METHODS)),
     result=st.dictionaries(st.text(max_size=8), JSON, max_size=4),
     childMeta=st.dictionaries(st.text(max_size=8), JSON, max_size=3),
     serverInfo=st.none() | st.just(INFO),
@@ -490,9 +490,9 @@ def test_complete_results(
     method: str, result: dict[str, Any], childMeta: dict[str, Any], serverInfo: Any
 ) -> None:
     result["_meta"] = childMeta
-    done = era2026wire.completeResult(method, result, serverInfo, "private")
+    done = era2026form.completeResult(method, result, serverInfo, "private")
     assert done["resultType"] == "complete"
-    assert ("ttlMs" in done) == ("cacheScope" in done) == (method in era2026wire.CACHEABLE)
+    assert ("ttlMs" in done) == ("cacheScope" in done) == (method in era2026form.CACHEABLE)
     for key, value in childMeta.items():
         assert done["_meta"][key] == value
     if serverInfo is not None:
@@ -540,13 +540,13 @@ def test_complete_results(
     ],
 )
 def test_translateError(error: dict[str, Any], translated: dict[str, Any]) -> None:
-    assert era2026wire.translateError(error) == translated
+    assert era2026form.translateError(error) == translated
 
 
 @settings(max_examples=80)
 @given(code=st.integers(min_value=-33000, max_value=-31000), data=JSON)
 def test_translated_errors_never_carry_an_undefined_2026_code(code: int, data: Any) -> None:
-    out = era2026wire.translateError({"code": code, "message": "m", "data": data})
+    out = era2026form.translateError({"code": code, "message": "m", "data": data})
     assert out["code"] != -32002
     assert not (-32099 <= out["code"] <= -32023)
     assert out["code"] not in (-32042,)
@@ -568,7 +568,7 @@ def test_discoverResult() -> None:
         "serverInfo": INFO,
         "instructions": "Use it well.",
     }
-    assert era2026wire.discoverResult(initialize, "public") == {
+    assert era2026form.discoverResult(initialize, "public") == {
         "resultType": "complete",
         "supportedVersions": ["2026-07-28"],
         "capabilities": {
@@ -599,7 +599,7 @@ def test_discoverResult_keeps_the_extensions_whose_requests_pass() -> None:
             },
         }
     }
-    capabilities = era2026wire.discoverResult(initialize, "public")["capabilities"]
+    capabilities = era2026form.discoverResult(initialize, "public")["capabilities"]
     assert capabilities["extensions"] == {
         "io.modelcontextprotocol/ui": apps,
         "io.modelcontextprotocol/skills": {},
@@ -607,7 +607,7 @@ def test_discoverResult_keeps_the_extensions_whose_requests_pass() -> None:
 
 
 def test_discoverResult_of_a_bare_child() -> None:
-    assert era2026wire.discoverResult({}, "private") == {
+    assert era2026form.discoverResult({}, "private") == {
         "resultType": "complete",
         "supportedVersions": ["2026-07-28"],
         "capabilities": {},
@@ -633,10 +633,10 @@ def test_inputRequest_elicitation() -> None:
             "message": "Name?",
             "requestedSchema": {"type": "object"},
             "task": {"ttl": 5},
-            "_meta": {era2026wire.HINT_KEY: "user_name", era2026wire.HINT_RELATED: 4},
+            "_meta": {era2026form.HINT_KEY: "user_name", era2026form.HINT_RELATED: 4},
         },
     )
-    key, entry = era2026wire.inputRequest(request)
+    key, entry = era2026form.inputRequest(request)
     assert key == "user_name"
     assert entry == {
         "method": "elicitation/create",
@@ -649,7 +649,7 @@ def test_inputRequest_url_elicitation_loses_its_id() -> None:
         "elicitation/create",
         {"mode": "url", "message": "Connect", "url": "https://x/", "elicitationId": "e-1"},
     )
-    assert era2026wire.inputRequest(request) == (
+    assert era2026form.inputRequest(request) == (
         None,
         {
             "method": "elicitation/create",
@@ -663,22 +663,25 @@ def test_inputRequest_sampling_and_roots() -> None:
         "sampling/createMessage",
         {"messages": [], "maxTokens": 5, "tools": [], "_meta": {"progressToken": 1}},
     )
-    assert era2026wire.inputRequest(sampling) == (
+    assert era2026form.inputRequest(sampling) == (
         None,
         {
             "method": "sampling/createMessage",
             "params": {"messages": [], "maxTokens": 5, "tools": []},
         },
     )
-    assert era2026wire.inputRequest(childRequest("roots/list")) == (None, {"method": "roots/list"})
-    roots = childRequest("roots/list", {"_meta": {era2026wire.HINT_KEY: "client_roots"}})
-    assert era2026wire.inputRequest(roots) == ("client_roots", {"method": "roots/list"})
+    assert era2026form.inputRequest(childRequest("roots/list")) == (
+        None,
+        {"method": "roots/list"},
+    )
+    roots = childRequest("roots/list", {"_meta": {era2026form.HINT_KEY: "client_roots"}})
+    assert era2026form.inputRequest(roots) == ("client_roots", {"method": "roots/list"})
 
 
 @pytest.mark.parametrize("hint", ["", "a" * 65, "with space", "ü", 5, None, ["k"]])
 def test_unusable_key_hints_are_ignored(hint: Any) -> None:
-    request = childRequest("roots/list", {"_meta": {era2026wire.HINT_KEY: hint}})
-    assert era2026wire.inputRequest(request)[0] is None
+    request = childRequest("roots/list", {"_meta": {era2026form.HINT_KEY: hint}})
+    assert era2026form.inputRequest(request)[0] is None
 
 
 @settings(max_examples=60)
@@ -688,8 +691,8 @@ def test_unusable_key_hints_are_ignored(hint: Any) -> None:
 )
 def test_inputRequest_never_leaks_hints(method: str, params: Any) -> None:
     request = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
-    key, entry = era2026wire.inputRequest(request)
-    assert key is None or era2026wire.INPUT_KEY.fullmatch(key)
+    key, entry = era2026form.inputRequest(request)
+    assert key is None or era2026form.INPUT_KEY.fullmatch(key)
     assert entry["method"] == method
     assert "_meta" not in entry.get("params", {})
     assert "elicitationId" not in entry.get("params", {})
@@ -726,7 +729,7 @@ def test_inputRequest_never_leaks_hints(method: str, params: Any) -> None:
 def test_missingCapability(
     method: str, params: dict[str, Any], caps: dict[str, Any], missing: dict[str, Any] | None
 ) -> None:
-    assert era2026wire.missingCapability(childRequest(method, params), caps) == missing
+    assert era2026form.missingCapability(childRequest(method, params), caps) == missing
 
 
 @pytest.mark.parametrize(
@@ -758,7 +761,7 @@ def test_missingCapability(
     ],
 )
 def test_inputResponseProblem(method: str, value: Any, ok: bool) -> None:
-    problem = era2026wire.inputResponseProblem(method, value)
+    problem = era2026form.inputResponseProblem(method, value)
     assert (problem is None) == ok
     assert problem is None or isinstance(problem, str)
 
@@ -769,7 +772,7 @@ def test_inputResponseProblem(method: str, value: Any, ok: bool) -> None:
     value=JSON,
 )
 def test_inputResponseProblem_never_raises(method: str, value: Any) -> None:
-    problem = era2026wire.inputResponseProblem(method, value)
+    problem = era2026form.inputResponseProblem(method, value)
     assert problem is None or isinstance(problem, str)
 
 
@@ -782,17 +785,17 @@ def test_tagged_is_a_copy() -> None:
         "method": "notifications/resources/updated",
         "params": {"uri": "file:///a", "_meta": {"k": 1}},
     }
-    one = era2026wire.tagged(notification, "listen-1")
-    two = era2026wire.tagged(notification, 7)
+    one = era2026form.tagged(notification, "listen-1")
+    two = era2026form.tagged(notification, 7)
     assert one["params"] == {"uri": "file:///a", "_meta": {"k": 1, SUBSCRIPTION_ID_KEY: "listen-1"}}
     assert two["params"]["_meta"][SUBSCRIPTION_ID_KEY] == 7
     assert notification["params"]["_meta"] == {"k": 1}
-    bare = era2026wire.tagged({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}, "1")
+    bare = era2026form.tagged({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}, "1")
     assert bare["params"] == {"_meta": {SUBSCRIPTION_ID_KEY: "1"}}
 
 
 def test_acknowledged() -> None:
-    assert era2026wire.acknowledged("listen-1", {"toolsListChanged": True}) == {
+    assert era2026form.acknowledged("listen-1", {"toolsListChanged": True}) == {
         "jsonrpc": "2.0",
         "method": "notifications/subscriptions/acknowledged",
         "params": {

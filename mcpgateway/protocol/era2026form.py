@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.protocol.test_era2026wire -*-
+# -*- test-case-name: tests.protocol.test_era2026form -*-
 """The MCP 2026-07-28 wire vocabulary: what a 2026 request must carry, and
 what a 2026 answer looks like.
 

@@ -1,12 +1,12 @@
-"""What tests/governance/test_limits_gate.py shares with the other tests:
+"""What tests/governance/test_quotas_gate.py shares with the other tests:
 limited, passed, toolCall."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from mcpgateway.config.ratelimits import parseLimits
-from mcpgateway.governance.limitsgate import LimitsGate
+from mcpgateway.config.quotas import parseQuotas
+from mcpgateway.governance.quotagate import QuotaGate
 from tests.http import Response
 from tests.support.web.team_web import TeamHarness
 
@@ -27,5 +27,5 @@ def passed(response: Response) -> bool:
 
 def limited(config: dict[str, Any]) -> TeamHarness:
     h = TeamHarness()
-    h.team.callLimits = LimitsGate(h.reactor, lambda: parseLimits(config))
+    h.team.callQuotas = QuotaGate(h.reactor, lambda: parseQuotas(config))
     return h

@@ -1,10 +1,10 @@
-# -*- test-case-name: tests.governance.test_limits_page -*-
+# -*- test-case-name: tests.governance.test_quotas_page -*-
 """The status page's rate limits (docs/guide/limits.md, docs/guide/status-page.md): the
 calls refused by scope, and the principals and servers that hit a limit
 most recently, with the calls each has left now: the figures of
-C{/health}'s C{limits} section (L{mcpgateway.governance.limitsgate.healthSection}),
-as data the page's stream carries (L{limitsData}) and as its HTML
-(L{renderLimits}).
+C{/health}'s C{limits} section (L{mcpgateway.governance.quotagate.healthSection}),
+as data the page's stream carries (L{quotasData}) and as its HTML
+(L{renderQuotas}).
 
 A principal's key and a server's name come from outside: each is shown
 as text (escaped, control characters replaced, cut to L{MAX_TEXT}
@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from mcpgateway.governance.limitsgate import REFUSED_SCOPES, LimitsGate, healthSection
+from mcpgateway.governance.quotagate import REFUSED_SCOPES, QuotaGate, healthSection
 
 MAX_ROWS = 20
 """Rows of (principal, server) shown at most (C{/health} shows 50)."""
@@ -38,7 +38,7 @@ def _count(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def limitsData(gate: LimitsGate | None) -> dict[str, Any] | None:
+def quotasData(gate: QuotaGate | None) -> dict[str, Any] | None:
     """The page's limits part, JSON-ready (C{None}: no limits configured
     and nothing refused, as C{/health} says)."""
     section = None if gate is None else healthSection(gate)
@@ -76,8 +76,8 @@ def _remaining(left: Mapping[str, int]) -> str:
     return ", ".join(f"{_esc(scope)} {count}" for scope, count in left.items())
 
 
-def renderLimits(data: Mapping[str, Any] | None) -> str:
-    """The page's limits section (nothing when L{limitsData} had none)."""
+def renderQuotas(data: Mapping[str, Any] | None) -> str:
+    """The page's limits section (nothing when L{quotasData} had none)."""
     if not data:
         return ""
     total = sum(data["refused"].values())

@@ -1,11 +1,11 @@
-"""The answer to a rate-limited call (L{mcpgateway.governance.limitsreply})."""
+"""The answer to a rate-limited call (L{mcpgateway.governance.quotareply})."""
 
 from __future__ import annotations
 
 from email.utils import formatdate
 
 from mcpgateway.governance.decision import Decision
-from mcpgateway.governance.limitsreply import (
+from mcpgateway.governance.quotareply import (
     errorData,
     rateLimitedError,
     retryAfterSeconds,

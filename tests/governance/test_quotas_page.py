@@ -1,4 +1,4 @@
-"""The status page's rate limits (L{mcpgateway.governance.limitspage}): the
+"""The status page's rate limits (L{mcpgateway.governance.quotapage}): the
 refusals by scope and the principals and servers that hit a limit lately,
 the same figures as C{/health}'s C{limits} section; shown to the admins
 who may see the page, carried and refreshed by its stream, and every name
@@ -13,48 +13,48 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from twisted.internet.task import Clock
 
-from mcpgateway.config.ratelimits import parseLimits
-from mcpgateway.governance.limits import CallFacts
-from mcpgateway.governance.limitsgate import LimitsGate, healthSection
-from mcpgateway.governance.limitspage import (
+from mcpgateway.config.quotas import parseQuotas
+from mcpgateway.governance.quotagate import QuotaGate, healthSection
+from mcpgateway.governance.quotapage import (
     ANONYMOUS,
     MAX_ROWS,
     MAX_TEXT,
-    limitsData,
-    renderLimits,
+    quotasData,
+    renderQuotas,
 )
+from mcpgateway.governance.quotas import CallFacts
 from mcpgateway.web.pages.statuspage import renderPage
 from mcpgateway.web.pages.statusstream import INTERVAL
 from mcpgateway.web.root import GatewayRoot
-from tests.support.governance.limits_gate import limited, passed, toolCall
+from tests.support.governance.quota_gate import limited, passed, toolCall
 from tests.support.web.statuspage import ALLOWED_TAGS, HTML, Page, frames
 
 PRINCIPAL_LIMIT = {"principal": {"calls": "30/min", "burst": 1}}
 
 
-def refuse(gate: LimitsGate, principal: str, server: str = "srv", times: int = 2) -> None:
+def refuse(gate: QuotaGate, principal: str, server: str = "srv", times: int = 2) -> None:
     """Call as C{principal} until a limit refused C{times - 1} calls."""
-    gate.limits.configure(gate.gatewayLimits())
+    gate.limits.configure(gate.gatewayQuotas())
     now = gate.clock.seconds()
     for _ in range(times):
         gate.limits.check(CallFacts(principal, server, "tools/call", "read"), now)
 
 
-def gateOf(config: dict[str, Any]) -> LimitsGate:
-    return LimitsGate(Clock(), lambda: parseLimits(config))
+def gateOf(config: dict[str, Any]) -> QuotaGate:
+    return QuotaGate(Clock(), lambda: parseQuotas(config))
 
 
 def test_nothing_is_shown_without_limits() -> None:
-    assert limitsData(None) is None
-    assert limitsData(gateOf({})) is None
-    assert renderLimits(None) == ""
+    assert quotasData(None) is None
+    assert quotasData(gateOf({})) is None
+    assert renderQuotas(None) == ""
 
 
 def test_the_section_has_the_figures_of_health() -> None:
     gate = gateOf(PRINCIPAL_LIMIT)
     refuse(gate, "key-alice", times=3)
     refuse(gate, "", "other")
-    data = limitsData(gate)
+    data = quotasData(gate)
     section = healthSection(gate)
     assert data is not None and section is not None
     assert data["refused"] == section["refused"]
@@ -64,7 +64,7 @@ def test_the_section_has_the_figures_of_health() -> None:
         {"principal": ANONYMOUS, "server": "other", "refused": 1, "remaining": {"principal": 0}},
         {"principal": "key-alice", "server": "srv", "refused": 2, "remaining": {"principal": 0}},
     ]
-    html = Page(renderLimits(data))
+    html = Page(renderQuotas(data))
     assert html.text("limits").startswith("Rate limits")
     assert "key-alice" in html.text("limited") and "principal 0" in html.text("limited")
     assert json.loads(json.dumps(data)) == data
@@ -74,11 +74,11 @@ def test_the_rows_are_bounded() -> None:
     gate = gateOf(PRINCIPAL_LIMIT)
     for n in range(MAX_ROWS + 5):
         refuse(gate, f"key-{n}")
-    data = limitsData(gate)
+    data = quotasData(gate)
     assert data is not None
     assert len(data["recentlyRefused"]) == MAX_ROWS and data["more"] == 5
     assert data["recentlyRefused"][0]["principal"] == f"key-{MAX_ROWS + 4}"  # newest first
-    assert "and 5 more" in renderLimits(data)
+    assert "and 5 more" in renderQuotas(data)
 
 
 _hostile = st.text(
@@ -93,7 +93,7 @@ _hostile = st.text(
 def test_hostile_principals_and_servers_are_only_text(principal: str, server: str) -> None:
     gate = gateOf(PRINCIPAL_LIMIT)
     refuse(gate, principal, server)
-    data = limitsData(gate)
+    data = quotasData(gate)
     assert data is not None
     (row,) = data["recentlyRefused"]
     for shown in (row["principal"], row["server"]):
@@ -149,6 +149,6 @@ def test_the_page_and_its_stream_show_the_refusals_live() -> None:
 
 def test_a_gateway_without_limits_shows_no_section() -> None:
     h = limited({})
-    h.team.callLimits = None
+    h.team.callQuotas = None
     page = h.as_("root", "GET", "/", accept=HTML)
     assert page.status == 200 and b'class="limits"' not in page.body

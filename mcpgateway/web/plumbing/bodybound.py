@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.plumbing.test_stock,tests.web.plumbing.test_chunked_body_limit -*-
+# -*- test-case-name: tests.web.plumbing.test_stock,tests.web.plumbing.test_chunked_body_bound -*-
 """The body limit every request of the gateway keeps, on Twisted as it
 ships and on the tuned path alike: a body over C{bodyLimit} bytes is not
 stored (a C{Content-Length} over it is refused before the body comes, a
@@ -14,10 +14,10 @@ from typing import IO, Any
 
 from twisted.web.server import Request
 
-from mcpgateway.protocol.limits import MAX_BODY
+from mcpgateway.protocol.bounds import MAX_BODY
 
 
-class BodyLimitedRequest(Request):
+class BodyBoundedRequest(Request):
     """Twisted's C{Request} with the gateway's body limit; the tuned and the
     stock request both derive from it and differ in how they store what is
     kept (L{keeps})."""
@@ -45,7 +45,7 @@ class BodyLimitedRequest(Request):
     def keeps(self, data: bytes) -> bool:
         """Whether C{data}, the next piece of the body, is to be stored: not
         once the body is over the limit, when what was stored is dropped
-        and L{overLimit} is called (once)."""
+        and L{overBound} is called (once)."""
         if self.bodyTooLarge:
             return False
         self._bodyBytes += len(data)
@@ -56,10 +56,10 @@ class BodyLimitedRequest(Request):
         if content is not None:
             content.seek(0)
             content.truncate()
-        self.overLimit()
+        self.overBound()
         return False
 
-    def overLimit(self) -> None:
+    def overBound(self) -> None:
         """The body just passed the limit (nothing by default)."""
 
 

@@ -6,10 +6,10 @@ aggregate endpoint (L{SessionOpener.openAggregate}), and is journaled once
 its C{initialize} is answered (L{mcpgateway.core.gateway.continuity}); if that
 fails, it is ended again. Its client's pid is the one the client gives, or
 the owner of its loopback socket, looked up off the reactor thread
-(L{mcpgateway.core.gateway.owners}), again on a later request if the first look
+(L{mcpgateway.core.gateway.ownerlookup}), again on a later request if the first look
 found nothing (L{SessionOpener.lookForOwner}). Whether there is room for it
 under the session limits is asked before
-(L{mcpgateway.core.gateway.sessionroom}).
+(L{mcpgateway.core.gateway.sessioncapacity}).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from mcpgateway.core.aggregate.types import SERVER_PREFIX
-from mcpgateway.core.gateway import owners
+from mcpgateway.core.gateway import ownerlookup
 from mcpgateway.core.gateway.aggregateside import AggregateSide
 from mcpgateway.core.gateway.continuity import SessionContinuity
-from mcpgateway.core.gateway.owners import OwnerLookup
+from mcpgateway.core.gateway.ownerlookup import OwnerLookup
 from mcpgateway.core.gateway.settings import Connection
 from mcpgateway.core.pools.pool import ServerPool, UnknownRoute
 from mcpgateway.core.sessions import Session, SessionFacts, SessionRegistry, routedCapabilities
@@ -134,7 +134,7 @@ class SessionOpener:
         session.credential = credential
         session.principal = principal
         session.variant = variant
-        session.clientPid = owners.clientPid(clientPid, clientInfo, principal)
+        session.clientPid = ownerlookup.clientPid(clientPid, clientInfo, principal)
         if session.clientPid is None and connection is not None and self._owners is not None:
             self._owners.find(session, connection)
 
@@ -213,7 +213,7 @@ class SessionOpener:
         session.principal = principal
         if mayUse is not None:
             session.mayUse = mayUse
-        session.clientPid = owners.clientPid(clientPid, clientInfo, principal)
+        session.clientPid = ownerlookup.clientPid(clientPid, clientInfo, principal)
         if session.clientPid is None and connection is not None and self._owners is not None:
             self._owners.find(session, connection)
 
@@ -243,7 +243,7 @@ class SessionOpener:
     def lookForOwner(self, session: Session, connection: Connection | None) -> None:
         """A later request of C{session}, whose client pid is not known, on
         C{connection}: look for the socket's owner again, at most once per
-        L{mcpgateway.core.gateway.owners.OWNER_RETRY} seconds. The lookup at
+        L{mcpgateway.core.gateway.ownerlookup.OWNER_RETRY} seconds. The lookup at
         C{initialize} finds nothing when the client closed that connection at
         once (a script, a client without a connection pool); until a pid is
         known, the session counts as attached to a shared child

@@ -1,12 +1,12 @@
-"""The token buckets and daily quotas of L{mcpgateway.governance.limits}."""
+"""The token buckets and daily quotas of L{mcpgateway.governance.quotas}."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway.config.ratelimits import NO_LIMITS, LimitSet, parseLimits
-from mcpgateway.governance.limits import DAY, CallFacts, CallLimits, limitsOf, scopeOf
+from mcpgateway.config.quotas import NO_QUOTAS, QuotaSet, parseQuotas
+from mcpgateway.governance.quotas import DAY, CallFacts, CallQuotas, quotasOf, scopeOf
 
 
 def call(principal: str = "alice", server: str = "files", tool: str = "read") -> CallFacts:
@@ -14,13 +14,13 @@ def call(principal: str = "alice", server: str = "files", tool: str = "read") ->
 
 
 def test_no_limits_admit_everything() -> None:
-    limits = CallLimits()
+    limits = CallQuotas()
     assert all(limits.check(call(), 0.0).allowed for _ in range(1000))
     assert len(limits) == 0
 
 
 def test_principal_bucket_refuses_past_burst_and_says_when() -> None:
-    limits = CallLimits(parseLimits({"principal": {"calls": "60/min", "burst": 2}}))
+    limits = CallQuotas(parseQuotas({"principal": {"calls": "60/min", "burst": 2}}))
     assert limits.check(call(), 100.0).allowed
     assert limits.check(call(), 100.0).allowed
     refused = limits.check(call(), 100.0)
@@ -36,8 +36,8 @@ def test_principal_bucket_refuses_past_burst_and_says_when() -> None:
 
 
 def test_a_refusal_takes_no_token() -> None:
-    limits = CallLimits(
-        parseLimits(
+    limits = CallQuotas(
+        parseQuotas(
             {"principal": {"calls": "1/s", "burst": 5}, "tool": {"calls": "1/s", "burst": 1}}
         )
     )
@@ -49,8 +49,8 @@ def test_a_refusal_takes_no_token() -> None:
 
 
 def test_scopes_are_keyed_apart() -> None:
-    limits = CallLimits(
-        parseLimits(
+    limits = CallQuotas(
+        parseQuotas(
             {
                 "server": {"calls": "1/s", "burst": 2},
                 "principalTool": {"calls": "1/s", "burst": 1},
@@ -67,10 +67,10 @@ def test_scopes_are_keyed_apart() -> None:
 
 
 def test_server_entry_wins_over_gateway_key_by_key() -> None:
-    own = parseLimits({"principal": {"calls": "1/s", "burst": 1}})
-    limits = CallLimits(
-        parseLimits({"principal": {"calls": "100/s"}}),
-        lambda server: own if server == "files" else NO_LIMITS,
+    own = parseQuotas({"principal": {"calls": "1/s", "burst": 1}})
+    limits = CallQuotas(
+        parseQuotas({"principal": {"calls": "100/s"}}),
+        lambda server: own if server == "files" else NO_QUOTAS,
     )
     assert limits.check(call(), 0.0).allowed
     refused = limits.check(call(), 0.0)
@@ -79,7 +79,7 @@ def test_server_entry_wins_over_gateway_key_by_key() -> None:
 
 
 def test_daily_quota_resets_at_utc_midnight() -> None:
-    limits = CallLimits(parseLimits({"principal": {"daily": 3}}))
+    limits = CallQuotas(parseQuotas({"principal": {"daily": 3}}))
     start = 20000 * DAY + 3600.0  # 01:00 UTC
     assert all(limits.check(call(), start).allowed for _ in range(3))
     refused = limits.check(call(), start + 60)
@@ -91,7 +91,7 @@ def test_daily_quota_resets_at_utc_midnight() -> None:
 
 
 def test_only_calls_count_once() -> None:
-    limits = CallLimits(parseLimits({"principal": {"calls": "1/h", "burst": 1}}))
+    limits = CallQuotas(parseQuotas({"principal": {"calls": "1/h", "burst": 1}}))
     for method in ("tools/list", "tasks/get", "ping", "resources/list"):
         assert limits.check(CallFacts("alice", "files", method), 0.0).allowed
     assert limits.check(CallFacts("alice", "files", "resources/read", "file:///a"), 0.0).allowed
@@ -101,14 +101,14 @@ def test_only_calls_count_once() -> None:
 
 
 def test_eviction_is_bounded_and_never_refuses() -> None:
-    limits = CallLimits(parseLimits({"principal": {"calls": "1/h", "burst": 1}}), maxBuckets=10)
+    limits = CallQuotas(parseQuotas({"principal": {"calls": "1/h", "burst": 1}}), maxBuckets=10)
     for i in range(100):
         assert limits.check(call(f"p{i}"), 0.0).allowed
     assert len(limits) == 10
 
 
 def test_remaining_and_refused_for_health() -> None:
-    limits = CallLimits(parseLimits({"principal": {"calls": "1/s", "burst": 3, "daily": 10}}))
+    limits = CallQuotas(parseQuotas({"principal": {"calls": "1/s", "burst": 3, "daily": 10}}))
     assert limits.remaining("alice", "files", 0.0) == {}
     limits.check(call(), 0.0)
     assert limits.remaining("alice", "files", 0.0) == {"principal": 2}
@@ -120,11 +120,11 @@ def test_remaining_and_refused_for_health() -> None:
 
 
 def test_limits_of_a_spec() -> None:
-    assert limitsOf("") is NO_LIMITS
-    assert limitsOf('{"tool":{"calls":"2/s"}}') == LimitSet(
-        tool=limitsOf('{"tool":{"calls":"2/s"}}').tool
+    assert quotasOf("") is NO_QUOTAS
+    assert quotasOf('{"tool":{"calls":"2/s"}}') == QuotaSet(
+        tool=quotasOf('{"tool":{"calls":"2/s"}}').tool
     )
-    assert limitsOf('{"tool":{"calls":"2/s"}}').tool is not None
+    assert quotasOf('{"tool":{"calls":"2/s"}}').tool is not None
 
 
 @settings(max_examples=200, deadline=None)
@@ -137,10 +137,10 @@ def test_limits_of_a_spec() -> None:
 def test_never_more_than_burst_plus_rate_times_window(
     count: int, per: str, burst: int, gaps: list[float]
 ) -> None:
-    config = parseLimits({"principal": {"calls": f"{count}/{per}", "burst": burst}})
+    config = parseQuotas({"principal": {"calls": f"{count}/{per}", "burst": burst}})
     rate = config.principal
     assert rate is not None and rate.perSecond is not None
-    limits = CallLimits(config)
+    limits = CallQuotas(config)
     now, admitted = 0.0, []
     for gap in gaps:
         now += gap

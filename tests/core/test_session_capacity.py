@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcpgateway.core import room
+from mcpgateway.core import sessionshortage
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
@@ -53,7 +53,7 @@ class Room:
 
     def initialize(self, principal: str, limit: int, perPrincipal: int) -> Session | None:
         """What the web layer does for an C{initialize}: room, then a session."""
-        if not self.gateway.room.makeRoom(limit, principal, perPrincipal):
+        if not self.gateway.sessionCapacity.admitSession(limit, principal, perPrincipal):
             return None
         return self.open(principal)
 
@@ -61,7 +61,7 @@ class Room:
         return {s.id for s in self.gateway.sessions}
 
     def counts(self) -> dict[tuple[str, str], int]:
-        return {k: n for k, n in self.gateway.roomCounts.counts().items() if n}
+        return {k: n for k, n in self.gateway.capacityCounts.counts().items() if n}
 
 
 def evictions(events: list[Any]) -> list[Any]:
@@ -73,12 +73,12 @@ def test_a_caller_at_its_own_limit_gives_up_its_own_idlest_session() -> None:
     alice = room_.open("alice")
     bob1, bob2 = room_.open("bob"), room_.open("bob")
     with capturedGatewayLogs() as events:
-        assert room_.gateway.room.makeRoom(10, "bob", 2)
+        assert room_.gateway.sessionCapacity.admitSession(10, "bob", 2)
     assert room_.ids() == {alice.id, bob2.id}  # alice's, older, is kept
     [said] = evictions(events)
     assert (said["limit"], said["which"], said["sid"]) == (2, "the limit per caller", bob1.shortId)
     assert said["principal"] == "bob"  # the principal's key, never a token
-    assert room_.counts() == {(room.PRINCIPAL, room.EVICTED): 1}
+    assert room_.counts() == {(sessionshortage.PRINCIPAL, sessionshortage.EVICTED): 1}
 
 
 def test_alice_survives_bob_filling_the_gateways_limit() -> None:
@@ -89,12 +89,12 @@ def test_alice_survives_bob_filling_the_gateways_limit() -> None:
     bobs = [room_.initialize("bob", 4, 5) for _ in range(10)]
     assert all(bob is not None for bob in bobs)
     assert room_.ids() == {alice.id, *(b.id for b in bobs[-3:] if b is not None)}
-    assert room_.counts() == {(room.GATEWAY, room.EVICTED): 7}
+    assert room_.counts() == {(sessionshortage.GATEWAY, sessionshortage.EVICTED): 7}
     # Carol, with no session to give, is refused: neither alice's nor bob's ends.
     before = room_.ids()
     assert room_.initialize("carol", 4, 5) is None
     assert room_.ids() == before
-    assert room_.counts()[(room.GATEWAY, room.REFUSED)] == 1
+    assert room_.counts()[(sessionshortage.GATEWAY, sessionshortage.REFUSED)] == 1
 
 
 def test_alice_survives_bob_going_past_his_own_limit() -> None:
@@ -102,8 +102,8 @@ def test_alice_survives_bob_going_past_his_own_limit() -> None:
     alice = room_.open("alice")
     bobs = [room_.initialize("bob", 100, 3) for _ in range(10)]
     assert room_.ids() == {alice.id, *(b.id for b in bobs[-3:] if b is not None)}
-    assert room_.gateway.room.liveOf("bob") == 3
-    assert room_.counts() == {(room.PRINCIPAL, room.EVICTED): 7}
+    assert room_.gateway.sessionCapacity.liveOf("bob") == 3
+    assert room_.counts() == {(sessionshortage.PRINCIPAL, sessionshortage.EVICTED): 7}
 
 
 def test_at_the_gateways_limit_room_is_made_only_among_the_callers_own() -> None:
@@ -111,13 +111,13 @@ def test_at_the_gateways_limit_room_is_made_only_among_the_callers_own() -> None
     alice = room_.open("alice")  # the idlest of all
     bob = room_.open("bob")
     carol = room_.open("carol")
-    assert room_.gateway.room.makeRoom(3, "carol", 3)
+    assert room_.gateway.sessionCapacity.admitSession(3, "carol", 3)
     assert room_.ids() == {alice.id, bob.id}  # carol's own went
-    assert room_.counts() == {(room.GATEWAY, room.EVICTED): 1}
+    assert room_.counts() == {(sessionshortage.GATEWAY, sessionshortage.EVICTED): 1}
     # A caller with no session of its own to give is refused; nobody's ends.
-    assert not room_.gateway.room.makeRoom(2, "dave", 3)
+    assert not room_.gateway.sessionCapacity.admitSession(2, "dave", 3)
     assert room_.ids() == {alice.id, bob.id}
-    assert room_.counts()[(room.GATEWAY, room.REFUSED)] == 1
+    assert room_.counts()[(sessionshortage.GATEWAY, sessionshortage.REFUSED)] == 1
     del carol
 
 
@@ -127,18 +127,18 @@ def test_a_caller_whose_sessions_are_all_busy_is_refused() -> None:
     busy = room_.open("bob")
     busy.inFlight = 1
     with capturedGatewayLogs() as events:
-        assert not room_.gateway.room.makeRoom(10, "bob", 1)
+        assert not room_.gateway.sessionCapacity.admitSession(10, "bob", 1)
     assert evictions(events) == []
     assert room_.ids() == {other.id, busy.id}
-    assert room_.counts() == {(room.PRINCIPAL, room.REFUSED): 1}
+    assert room_.counts() == {(sessionshortage.PRINCIPAL, sessionshortage.REFUSED): 1}
 
 
 def test_without_authentication_every_caller_is_one() -> None:
     """A loopback gateway: the idlest session of all makes room, as ever."""
     room_ = Room()
     first, second = room_.open(""), room_.open("")
-    assert room_.gateway.room.liveOf("") == 2
-    assert room_.gateway.room.makeRoom(2, "", 1000)
+    assert room_.gateway.sessionCapacity.liveOf("") == 2
+    assert room_.gateway.sessionCapacity.admitSession(2, "", 1000)
     assert room_.ids() == {second.id}
     del first
 
@@ -148,7 +148,7 @@ def test_without_authentication_only_the_gateways_limit_holds() -> None:
     gateway keeps its whole limit, not one caller's share of it."""
     room_ = Room()
     opened = [room_.open("") for _ in range(3)]
-    assert room_.gateway.room.makeRoom(10, "", 1)
+    assert room_.gateway.sessionCapacity.admitSession(10, "", 1)
     assert room_.ids() == {s.id for s in opened}
     assert room_.counts() == {}
 
@@ -163,11 +163,11 @@ def test_without_authentication_only_the_gateways_limit_holds() -> None:
 def test_shortage_names_the_limit_a_new_session_would_pass(
     live: int, limit: int, principal: str, own: int, perPrincipal: int | None
 ) -> None:
-    short = room.shortage(live, limit, principal, own, perPrincipal)
+    short = sessionshortage.shortage(live, limit, principal, own, perPrincipal)
     atOwn = bool(principal) and perPrincipal is not None and own >= perPrincipal
     if atOwn:
-        assert short == room.Shortage(perPrincipal or 0, room.PRINCIPAL)
+        assert short == sessionshortage.Shortage(perPrincipal or 0, sessionshortage.PRINCIPAL)
     elif live >= limit:
-        assert short == room.Shortage(limit, room.GATEWAY)
+        assert short == sessionshortage.Shortage(limit, sessionshortage.GATEWAY)
     else:
         assert short is None

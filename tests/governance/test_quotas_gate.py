@@ -1,4 +1,4 @@
-"""The rate limits in front of the MCP endpoints (L{mcpgateway.governance.limitsgate}),
+"""The rate limits in front of the MCP endpoints (L{mcpgateway.governance.quotagate}),
 through the real site with fake children: a call over a limit is HTTP 429
 with C{Retry-After} and a C{-32023} error naming the wait, never reaches a
 child, and goes through once the wait is over."""
@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcpgateway.governance.limitsgate import factsOf, forGateway
-from tests.support.governance.limits_gate import limited, passed, toolCall
+from mcpgateway.governance.quotagate import factsOf, forGateway
+from tests.support.governance.quota_gate import limited, passed, toolCall
 from tests.support.web.team_web import TeamHarness
 
 
@@ -46,7 +46,7 @@ def test_a_batch_is_refused_at_its_first_call_over() -> None:
     h = limited({"tool": {"calls": "1/s", "burst": 1}})
     batch = [toolCall(1, "a"), toolCall(2, "a")]
     h.open("alice")
-    gate = h.team.callLimits
+    gate = h.team.callQuotas
     assert gate is not None
     refused = gate.decide(batch, "key-alice", "srv")
     assert refused is not None and refused[1] == 2
@@ -78,7 +78,7 @@ def test_a_server_entry_limits_its_calls() -> None:
     h.gateway.pools["srv"].spec = h.gateway.pools["srv"].spec.__class__(
         **{**vars_of(h.gateway.pools["srv"].spec), "limits": '{"server":{"burst":1,"calls":"1/h"}}'}
     )
-    h.team.callLimits = forGateway(h.reactor, h.gateway, lambda: "")
+    h.team.callQuotas = forGateway(h.reactor, h.gateway, lambda: "")
     sid = h.open("alice")
     assert passed(h.as_("alice", "POST", "/srv/mcp", toolCall(2), session=sid))
     refused = h.as_("alice", "POST", "/srv/mcp", toolCall(3), session=sid)

@@ -1,12 +1,12 @@
 # -*- test-case-name: tests.core.aggregate.test_visit, tests.core.gateway.test_gateway -*-
-"""Sessions this process did not open, served here: L{SessionVisits}.
+"""Sessions this process did not open, served here: L{ForeignSessions}.
 
 In a cluster, a session another replica opened is served here, rebuilt
-from its sealed id, when its owner does not answer (L{SessionVisits.visit}):
+from its sealed id, when its owner does not answer (L{ForeignSessions.rebuild}):
 it is I{visiting}, never saved, and not counted by the session limits. A
 session restored from a previous process or rebuilt so on a
 credential-scoped server waits for its client's credentials before it is
-bound to its child (L{SessionVisits.rebind}).
+bound to its child (L{ForeignSessions.rebind}).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from mcpgateway.core.aggregate.session import AggregateSession
 
 
-class SessionVisits:
+class ForeignSessions:
     """Rebuilds the sessions other processes opened, and binds restored
     sessions to their credentials."""
 
@@ -47,7 +47,7 @@ class SessionVisits:
             sessions.
         @param visiting: told the id of each visiting session added (the
             session limits do not count it:
-            L{mcpgateway.core.gateway.sessionroom.SessionRoom.visiting}).
+            L{mcpgateway.core.gateway.sessioncapacity.SessionCapacity.visiting}).
         @param log: the gateway's logger (these lines are the gateway's).
         """
         self._sessions = sessions
@@ -57,7 +57,7 @@ class SessionVisits:
         self._clock = clock
         self.log = log
 
-    def visit(self, sessionId: str, facts: SessionFacts, owner: bool = False) -> Session | None:
+    def rebuild(self, sessionId: str, facts: SessionFacts, owner: bool = False) -> Session | None:
         """Serve here a session another gateway process of a cluster opened
         (its id's owner does not answer): a session C{sessionId} rebuilt
         from C{facts} (what its sealed id carries) and attached to its
@@ -79,7 +79,7 @@ class SessionVisits:
             same = (known.server, known.scope, known.principal)
             return known if same == (facts.server, facts.scope, facts.principal) else None
         if facts.server.startswith(SERVER_PREFIX):
-            return self._visitAggregate(sessionId, facts, owner)
+            return self._rebuildAggregate(sessionId, facts, owner)
         pool = self._pools.get(facts.server)
         if pool is None or facts.owned or pool.spec.sharing is Sharing.SESSION:
             return None
@@ -116,13 +116,13 @@ class SessionVisits:
         )
         return session
 
-    def _visitAggregate(
+    def _rebuildAggregate(
         self, sessionId: str, facts: SessionFacts, owner: bool
     ) -> AggregateSession | None:
-        """L{visit} for a session of an aggregate endpoint: rebuilt with no
+        """L{rebuild} for a session of an aggregate endpoint: rebuilt with no
         members (they open here at their next use); C{None} for a session
         whose mode is not its endpoint's
-        (L{mcpgateway.core.gateway.opening.SessionOpener.openAggregate})."""
+        (L{mcpgateway.core.gateway.sessionopener.SessionOpener.openAggregate})."""
         from mcpgateway.core.aggregate.session import AggregateSession
 
         endpoint = facts.server[len(SERVER_PREFIX) :].lstrip("/") or "default"

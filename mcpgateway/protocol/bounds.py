@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.protocol.test_jsonrpc,tests.startup.test_tap,tests.web.endpoints.test_mcp -*-
 """Every bound the gateway puts on what a client may send, in one place.
 
-A L{Limits} is handed to L{mcpgateway.web.app.makeSite}; the parser bounds
+A L{MessageBounds} is handed to L{mcpgateway.web.app.makeSite}; the parser bounds
 (nesting depth, number size) are also the defaults of
 L{mcpgateway.protocol.jsonrpc.loads}, which reads the children's output too.
 C{docs/guide/limits.md} lists each limit with the error it gives.
@@ -77,7 +77,7 @@ cancelled."""
 
 
 @dataclass(frozen=True)
-class Limits:
+class MessageBounds:
     """The bounds one gateway site enforces (see C{docs/guide/limits.md})."""
 
     maxBody: int = MAX_BODY

@@ -11,8 +11,8 @@ from typing import Any, cast
 
 from twisted.web.iweb import IRequest
 
-from mcpgateway.config.ratelimits import NO_LIMITS, LimitSet, parseLimits
-from mcpgateway.governance.limitsgate import LimitsGate, healthSection
+from mcpgateway.config.quotas import NO_QUOTAS, QuotaSet, parseQuotas
+from mcpgateway.governance.quotagate import QuotaGate, healthSection
 from mcpgateway.web.endpoints.aggregate import AggregatePath
 from mcpgateway.web.plumbing.requestcontext import contextOf
 from mcpgateway.web.root import GatewayRoot
@@ -25,16 +25,16 @@ from tests.support.web.contextrequest import ContextRequest
 ALPHA_TOOL = {"tool": {"calls": "1/min", "burst": 1}}
 
 
-def withLimits(h: AggregateHarness, own: dict[str, dict[str, Any]]) -> LimitsGate:
+def withLimits(h: AggregateHarness, own: dict[str, dict[str, Any]]) -> QuotaGate:
     """Give C{h}'s gateway the call limits of the server entries C{own}."""
 
-    def serverLimits(server: str) -> LimitSet:
-        return parseLimits(own[server]) if server in own else NO_LIMITS
+    def serverQuotas(server: str) -> QuotaSet:
+        return parseQuotas(own[server]) if server in own else NO_QUOTAS
 
-    gate = LimitsGate(h.harness.reactor, serverLimits=serverLimits)
+    gate = QuotaGate(h.harness.reactor, serverQuotas=serverQuotas)
     root = h.harness.site.resource
     assert isinstance(root, GatewayRoot)
-    root.team.callLimits = gate
+    root.team.callQuotas = gate
     return gate
 
 

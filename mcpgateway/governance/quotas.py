@@ -1,10 +1,10 @@
-# -*- test-case-name: tests.governance.test_limits -*-
+# -*- test-case-name: tests.governance.test_quotas -*-
 """Rate limits and daily quotas on the calls clients make.
 
-L{CallLimits.check} decides one call (L{CallFacts}) against every bucket
+L{CallQuotas.check} decides one call (L{CallFacts}) against every bucket
 that applies to it: the principal's, the server's, the tool's and the
 principal's on that tool, each from the gateway's C{"limits"} object or the
-server entry's (L{mcpgateway.config.ratelimits}; the entry's wins, key by
+server entry's (L{mcpgateway.config.quotas}; the entry's wins, key by
 key). A call is admitted only when every bucket has a token and every daily
 quota room; then it takes one from each. A refusal takes nothing, so a
 client that waits the C{retryAfter} it is told gets through.
@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from mcpgateway.config.ratelimits import NO_LIMITS, SCOPE_KEYS, LimitSet, Rate, parseLimits
+from mcpgateway.config.quotas import NO_QUOTAS, SCOPE_KEYS, QuotaSet, Rate, parseQuotas
 from mcpgateway.governance.decision import ALLOWED, Decision
 
 COUNTED = frozenset({"tools/call", "resources/read", "prompts/get"})
@@ -70,29 +70,29 @@ class _Bucket:
 
 
 @lru_cache(maxsize=256)
-def limitsOf(text: str) -> LimitSet:
+def quotasOf(text: str) -> QuotaSet:
     """The limits a server spec keeps as compact JSON (checked when the
     config was read; C{""}: none)."""
     if not text:
-        return NO_LIMITS
-    return parseLimits(json.loads(text))
+        return NO_QUOTAS
+    return parseQuotas(json.loads(text))
 
 
-class CallLimits:
+class CallQuotas:
     """The buckets of every principal, server and tool of one gateway."""
 
     def __init__(
         self,
-        gatewayLimits: LimitSet = NO_LIMITS,
-        serverLimits: Callable[[str], LimitSet] = lambda server: NO_LIMITS,
+        gatewayQuotas: QuotaSet = NO_QUOTAS,
+        serverQuotas: Callable[[str], QuotaSet] = lambda server: NO_QUOTAS,
         maxBuckets: int = MAX_BUCKETS,
     ) -> None:
         """
-        @param gatewayLimits: the gateway's top-level C{"limits"}.
-        @param serverLimits: a server's entry's C{"limits"}, by name.
+        @param gatewayQuotas: the gateway's top-level C{"limits"}.
+        @param serverQuotas: a server's entry's C{"limits"}, by name.
         """
-        self.gatewayLimits = gatewayLimits
-        self._serverLimits = serverLimits
+        self.gatewayQuotas = gatewayQuotas
+        self._serverLimits = serverQuotas
         self.maxBuckets = maxBuckets
         self._buckets: OrderedDict[tuple[str, ...], _Bucket] = OrderedDict()
         self.refused: Counter[str] = Counter()
@@ -105,21 +105,21 @@ class CallLimits:
     def __len__(self) -> int:
         return len(self._buckets)
 
-    def configure(self, gatewayLimits: LimitSet) -> None:
+    def configure(self, gatewayQuotas: QuotaSet) -> None:
         """Use new gateway-level limits (a reloaded config); the buckets stay."""
-        self.gatewayLimits = gatewayLimits
+        self.gatewayQuotas = gatewayQuotas
 
     def _applicable(self, facts: CallFacts) -> list[tuple[tuple[str, ...], Rate, str, str]]:
         """(bucket key, rate, scope, limit id) of each limit on C{facts}."""
         own = self._serverLimits(facts.server)
         found: list[tuple[tuple[str, ...], Rate, str, str]] = []
-        if own is NO_LIMITS and self.gatewayLimits is NO_LIMITS:
+        if own is NO_QUOTAS and self.gatewayQuotas is NO_QUOTAS:
             return found
         for key, scope in SCOPE_KEYS.items():
             rate: Rate | None = getattr(own, key)
             where = f"mcpServers.{facts.server}.limits.{key}"
             if rate is None:
-                rate = getattr(self.gatewayLimits, key)
+                rate = getattr(self.gatewayQuotas, key)
                 where = f"limits.{key}"
             if rate is None:
                 continue

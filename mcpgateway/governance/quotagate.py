@@ -1,7 +1,7 @@
-# -*- test-case-name: tests.governance.test_limits_gate -*-
+# -*- test-case-name: tests.governance.test_quotas_gate -*-
 """The rate limits in front of an MCP endpoint: the facts of a POSTed body,
-the decision of L{mcpgateway.governance.limits.CallLimits}, and the HTTP
-answer of a refusal (L{mcpgateway.governance.limitsreply}).
+the decision of L{mcpgateway.governance.quotas.CallQuotas}, and the HTTP
+answer of a refusal (L{mcpgateway.governance.quotareply}).
 
 On an aggregate endpoint (C{/mcp}) a call is decided as the call of the
 member it reaches (C{resolve}: the member server and its own name for the
@@ -23,11 +23,11 @@ from typing import Any
 from twisted.internet.interfaces import IReactorTime
 from twisted.web.iweb import IRequest
 
-from mcpgateway.config.ratelimits import NO_LIMITS, LimitSet
+from mcpgateway.config.quotas import NO_QUOTAS, QuotaSet
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.governance.decision import Decision
-from mcpgateway.governance.limits import COUNTED, CallFacts, CallLimits, limitsOf
-from mcpgateway.governance.limitsreply import STATUS, rateLimitedError, retryAfterSeconds
+from mcpgateway.governance.quotareply import STATUS, rateLimitedError, retryAfterSeconds
+from mcpgateway.governance.quotas import COUNTED, CallFacts, CallQuotas, quotasOf
 from mcpgateway.protocol import jsonrpc
 
 _JSON = b"application/json"
@@ -52,27 +52,27 @@ def factsOf(message: Any, principal: str, server: str) -> CallFacts | None:
     return CallFacts(principal, server, method, name, continued)
 
 
-class LimitsGate:
+class QuotaGate:
     """Decides the calls of POSTed bodies against one gateway's limits."""
 
     def __init__(
         self,
         clock: IReactorTime,
-        gatewayLimits: Callable[[], LimitSet] = lambda: NO_LIMITS,
-        serverLimits: Callable[[str], LimitSet] = lambda server: NO_LIMITS,
+        gatewayQuotas: Callable[[], QuotaSet] = lambda: NO_QUOTAS,
+        serverQuotas: Callable[[str], QuotaSet] = lambda server: NO_QUOTAS,
         maxBuckets: int | None = None,
     ) -> None:
         """
-        @param gatewayLimits: the gateway's C{"limits"} now (read per call:
+        @param gatewayQuotas: the gateway's C{"limits"} now (read per call:
             a reloaded config applies at once, and the buckets stay).
-        @param serverLimits: a server entry's C{"limits"} now, by name.
+        @param serverQuotas: a server entry's C{"limits"} now, by name.
         """
         self.clock = clock
-        self.gatewayLimits = gatewayLimits
+        self.gatewayQuotas = gatewayQuotas
         self.limits = (
-            CallLimits(serverLimits=serverLimits)
+            CallQuotas(serverQuotas=serverQuotas)
             if maxBuckets is None
-            else CallLimits(serverLimits=serverLimits, maxBuckets=maxBuckets)
+            else CallQuotas(serverQuotas=serverQuotas, maxBuckets=maxBuckets)
         )
 
     def decide(
@@ -94,7 +94,7 @@ class LimitsGate:
                 if target is not None:
                     facts = replace(facts, server=target[0], name=target[1])
             if now is None:
-                self.limits.configure(self.gatewayLimits())
+                self.limits.configure(self.gatewayQuotas())
                 now = self.clock.seconds()
             decision = self.limits.check(facts, now)
             if not decision.allowed:
@@ -112,22 +112,22 @@ class LimitsGate:
 
 
 def forGateway(
-    clock: IReactorTime, gateway: Gateway, gatewayLimits: Callable[[], str]
-) -> LimitsGate:
+    clock: IReactorTime, gateway: Gateway, gatewayQuotas: Callable[[], str]
+) -> QuotaGate:
     """The gate of a running gateway: its config's top-level C{"limits"}
-    (C{gatewayLimits}, compact JSON) and each server entry's."""
+    (C{gatewayQuotas}, compact JSON) and each server entry's."""
 
-    def serverLimits(server: str) -> LimitSet:
+    def serverQuotas(server: str) -> QuotaSet:
         pool = gateway.pools.get(server)
-        return NO_LIMITS if pool is None else limitsOf(pool.spec.limits)
+        return NO_QUOTAS if pool is None else quotasOf(pool.spec.limits)
 
-    return LimitsGate(clock, lambda: limitsOf(gatewayLimits()), serverLimits)
+    return QuotaGate(clock, lambda: quotasOf(gatewayQuotas()), serverQuotas)
 
 
 REFUSED_SCOPES = ("principal", "server", "tool", "principal-tool", "daily")
 
 
-def renderMetrics(gate: LimitsGate) -> bytes:
+def renderMetrics(gate: QuotaGate) -> bytes:
     """C{mcpgateway_limit_refused_total{scope}}: calls refused by a rate
     limit or a daily quota, by scope (every scope, 0 included)."""
     name = "mcpgateway_limit_refused_total"
@@ -143,14 +143,14 @@ HEALTH_ROWS = 50
 """The (principal, server) rows C{/health} shows at most."""
 
 
-def healthSection(gate: LimitsGate) -> dict[str, Any] | None:
+def healthSection(gate: QuotaGate) -> dict[str, Any] | None:
     """What C{/health} shows of the limits (C{None}: none configured and
     nothing refused): refusals by scope, and the last L{HEALTH_ROWS}
     (principal, server) pairs refused, newest first, with the calls each
     has left now in its C{principal} and C{server} buckets."""
     limits = gate.limits
-    limits.configure(gate.gatewayLimits())
-    if not limits.gatewayLimits and not limits.refusedBy and not len(limits):
+    limits.configure(gate.gatewayQuotas())
+    if not limits.gatewayQuotas and not limits.refusedBy and not len(limits):
         return None
     now = gate.clock.seconds()
     rows: list[dict[str, Any]] = []

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcpgateway.config.steering import (
+from mcpgateway.config.deniedenv import (
     ALLOWED_IN_DENIED,
     DENIED_NAMES,
     DENIED_PREFIXES,

@@ -5,8 +5,8 @@ L{Upstream<mcpgateway.core.upstream.Upstream>} sees it.
 One job: what the kernel asks of the 2026-07-28 feature
 (L{mcpgateway.core.era2026}) when a child turns out to speak that revision
 only, declared here so that the kernel never imports the feature: the pools
-hand each upstream the feature's L{Era2026Wire} (its
-L{mcpgateway.core.era2026.wire.ERA2026_WIRE}), which loads the revision's
+hand each upstream the feature's L{Era2026Support} (its
+L{mcpgateway.core.era2026.lazysupport.ERA2026_SUPPORT}), which loads the revision's
 modules only when a child first needs them.
 """
 
@@ -54,7 +54,7 @@ class ChildAdapter(Protocol):
         """The child is gone: let go of what the adapter holds."""
 
 
-class Era2026Wire(Protocol):
+class Era2026Support(Protocol):
     """What an upstream asks of the 2026-07-28 feature."""
 
     def era2026Only(self, error: Any) -> tuple[str, ...] | None:
