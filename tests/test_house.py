@@ -562,3 +562,33 @@ def test_the_empty_test_check_sees_a_docstring_and_a_pass_and_only_them() -> Non
         "def helper() -> None:\n    pass\n"
     )
     assert emptyTests(source) == ["test_a", "test_b"]
+
+
+def classDefinitions(sources: dict[str, str]) -> dict[str, list[str]]:
+    """Every class name defined in C{sources} (module -> its code), nested
+    classes included, with the modules defining it (once per definition)."""
+    defined: dict[str, list[str]] = {}
+    for module, source in sources.items():
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ClassDef):
+                defined.setdefault(node.name, []).append(module)
+    return defined
+
+
+def test_no_class_name_is_defined_twice() -> None:
+    """A class name says one thing: a grep for it finds it and only it."""
+    sources = {module: path.read_text(encoding="utf-8") for module, path in MODULES.items()}
+    twice = {name: where for name, where in classDefinitions(sources).items() if len(where) > 1}
+    assert twice == {}
+
+
+def test_the_class_name_check_sees_two_modules_and_a_nested_class() -> None:
+    sources = {
+        "a": "class Opener:\n    class Step:\n        pass\n",
+        "b": "class Opener:\n    pass\nclass Step:\n    pass\nclass Alone:\n    pass\n",
+    }
+    defined = classDefinitions(sources)
+    assert {name: where for name, where in defined.items() if len(where) > 1} == {
+        "Opener": ["a", "b"],
+        "Step": ["a", "b"],
+    }
