@@ -28,7 +28,8 @@ from mcpgateway.web.endpoints.credentials import (
 
 Rebind = Callable[[Session, str, Credentials], bool]
 """Give a session restored from a previous process the credentials a
-request gives (L{mcpgateway.core.gateway.foreignsessions.ForeignSessions.rebind}); whether it took them."""
+request gives (L{mcpgateway.core.gateway.foreignsessions.ForeignSessions.rebind});
+whether it took them."""
 
 
 class CredentialCheck:
