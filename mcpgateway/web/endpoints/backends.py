@@ -127,7 +127,8 @@ class Backend(Protocol):
         credentials: Credentials,
         principal: str,
     ) -> tuple[Session, Deferred[Message]]:
-        """Open a session (see L{mcpgateway.core.gateway.sessionopener.SessionOpener.openSession})."""
+        """Open a session (see
+        L{mcpgateway.core.gateway.sessionopener.SessionOpener.openSession})."""
 
     def gone(self, session: Session) -> str | None:
         """Why C{session} can no longer be served, or C{None}."""
