@@ -55,9 +55,10 @@ parsed ahead of a response in progress; the rest waits as bytes."""
 
 
 class GatewayChannel(ChannelBounds):
-    """An HTTP/1.1 connection held to the site's L{mcpgateway.protocol.bounds.MessageBounds}: a request's
-    headers must be complete within C{headerTimeout} seconds of its first
-    byte, and its body must keep coming (L{ChannelBounds.bodyLate}: no pause of
+    """An HTTP/1.1 connection held to the site's
+    L{mcpgateway.protocol.bounds.MessageBounds}: a request's headers must
+    be complete within C{headerTimeout} seconds of its first byte, and its
+    body must keep coming (L{ChannelBounds.bodyLate}: no pause of
     L{BODY_STALL_TIMEOUT} seconds, L{BODY_MIN_RATE} bytes a second after
     L{BODY_GRACE}), else 408 and the connection closes; a peer address may
     hold at most C{maxConnectionsPerPeer} connections (more are answered 503

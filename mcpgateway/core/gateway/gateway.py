@@ -8,10 +8,11 @@ the open, and a caller calls the collaborator that does the work (the
 gateway forwards nothing): its servers (C{servers},
 L{mcpgateway.core.gateway.serverset}) and their changes (C{reconfigurer},
 L{mcpgateway.core.gateway.reconfiguring}), the aggregate side, made on its first
-use (C{aggregateSide}, L{mcpgateway.core.gateway.aggregateside}), room under the
-session limits (C{room}, L{mcpgateway.core.gateway.sessioncapacity}), opening sessions
+use (C{aggregateSide}, L{mcpgateway.core.gateway.aggregateside}), the capacity
+for sessions under the session limits (C{sessionCapacity},
+L{mcpgateway.core.gateway.sessioncapacity}), opening sessions
 (C{opener}, L{mcpgateway.core.gateway.sessionopener}), the sessions other processes
-opened (C{visits}, L{mcpgateway.core.gateway.foreignsessions}), who owns a session
+opened (C{foreignSessions}, L{mcpgateway.core.gateway.foreignsessions}), who owns a session
 (L{mcpgateway.core.gateway.ownerlookup}), the sessions that outlive the process
 (C{continuity}, L{mcpgateway.core.gateway.continuity}), its stop (C{shutdown},
 L{mcpgateway.core.gateway.shutdown}) and its read model (C{readModel},
@@ -134,7 +135,7 @@ class Gateway:
         self.sessionCapacity = SessionCapacity(
             self.sessions, self.pools, self.aggregateSide, self.endSession, clock, self.log
         )
-        """Room under the session limits (C{admitSession}, C{live}, C{liveOf})."""
+        """The session limits' capacity (C{admitSession}, C{live}, C{liveOf})."""
         self.capacityCounts = self.sessionCapacity.counts
         """What the session limits did to C{initialize}s (L{SessionCapacity.admitSession})."""
         finder = settings.pidFinder

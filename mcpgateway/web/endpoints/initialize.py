@@ -89,9 +89,8 @@ class EndpointInitializer:
             return refuse(request, 400, *problem, message["id"])
         limit, own = self._limits.maxSessions, self._limits.maxSessionsPerPrincipal
         caller = principalKey(request)
-        if not self._gateway.sessionCapacity.admitSession(
-            limit, caller, own
-        ):  # else the caller's idlest ends
+        # A session over the limit takes the place of the caller's idlest, if any.
+        if not self._gateway.sessionCapacity.admitSession(limit, caller, own):
             request.setHeader(b"Retry-After", str(SESSION_RETRY_AFTER).encode("ascii"))
             return refuse(
                 request,
