@@ -21,8 +21,9 @@ shaped for its caller only when it is an error or a policy screens
 results.
 
 What each step does lives with the collaborator of that job
-(L{mcpgateway.web.endpoints.mcp.SessionLookup}, L{CredentialCheck}, L{PostAdmission}, L{EndpointForwarder},
-L{BatchRequests}, L{EndpointInitializer}): this module only orders them, and
+(L{mcpgateway.web.endpoints.mcp.SessionLookup}, L{CredentialCheck},
+L{PostAdmission}, L{EndpointForwarder}, L{BatchRequests},
+L{EndpointInitializer}): this module only orders them, and
 forwards one request, the common case, itself, its answer waiting as a
 L{PendingAnswer}: one JSON body, until it has to be a stream.
 
