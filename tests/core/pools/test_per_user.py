@@ -25,6 +25,7 @@ from mcpgateway.core.sessions import Session, shortId
 from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, RecordingSink, fakeSpawner
+from tests.support.core.kept_records import KeptRecords, openAs
 from tests.support.core.pools.pool import placementOf
 
 Message = dict[str, Any]
@@ -72,7 +73,7 @@ def handshake(proc: FakeProcess) -> list[Message]:
     return list(rest)
 
 
-class PerUserCase(SynchronousTestCase):
+class PerUserCase(KeptRecords, SynchronousTestCase):
     specs = {"gh": PER_USER, "fs": GLOBAL, "db": CREDENTIAL, "kv": NO_ENV_CREDENTIAL}
 
     def setUp(self) -> None:
@@ -83,28 +84,11 @@ class PerUserCase(SynchronousTestCase):
     def makeGateway(self) -> Gateway:
         return Gateway(self.specs, fakeSpawner(self.reactor), persistence=self, lazyStart=False)
 
-    def load(self) -> list[dict[str, Any]]:
-        return self.records
-
-    def save(self, records: list[dict[str, Any]]) -> None:
-        self.records = records
-
-    def remember(self, record: dict[str, Any]) -> None:
-        """Nothing: these tests keep what L{save} is given."""
-
-    def forget(self, sessionId: str) -> None:
-        """Nothing: these tests keep what L{save} is given."""
-
     def open(self, server: str, principal: str = "", **credentials: str) -> Session:
         """A session of C{principal} on C{server}, its child started if needed."""
         spawned = len(self.reactor.processes)
-        session, opened = self.gateway.opener.openSession(
-            server,
-            initialize(),
-            "2025-11-25",
-            principal=principal,
-            credentialKey=credentials.pop("key", ""),
-            credentials=tuple(credentials.items()),
+        session, opened = openAs(
+            self.gateway, server, initialize(), "2025-11-25", principal, credentials
         )
         if len(self.reactor.processes) > spawned:
             handshake(self.reactor.lastProcess)
