@@ -21,22 +21,10 @@ from mcpgateway.protocol.era2026wire import (
     SERVER_INFO_KEY,
     SUBSCRIPTION_ID_KEY,
 )
+from tests.support.json_values import jsonScalars, jsonValues
 
-JSON_SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=8)
-)
-JSON = st.recursive(
-    JSON_SCALARS,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=10,
-)
-"""Every JSON type, nested a little."""
+JSON_SCALARS = jsonScalars()
+JSON = jsonValues(JSON_SCALARS, entries=4, leaves=10)
 ENVELOPE = {PROTOCOL_VERSION_KEY: "2026-07-28", CAPABILITIES_KEY: {}}
 
 

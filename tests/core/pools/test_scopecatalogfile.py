@@ -43,6 +43,7 @@ from mcpgateway.ops.scopecatalogstore import ScopeCatalogStore
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.support.core.pools.scopecatalogs import ListeningSession, answer, initialize
+from tests.support.json_values import jsonScalars, jsonValues
 
 SPEC = ServerSpec(
     name="own",
@@ -182,13 +183,7 @@ class SavingTests(SavedCase):
         self.assertIsNone(read.protocolVersion)
 
 
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
-    ),
-    max_leaves=12,
-)
+JSON = jsonValues(jsonScalars(floats=st.floats(allow_nan=False)), leaves=12)
 RECORDS = st.fixed_dictionaries(
     {},
     optional={
