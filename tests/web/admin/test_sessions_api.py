@@ -13,7 +13,7 @@ from mcpgateway.core.gateway.owners import OWNER_RETRY
 from mcpgateway.core.sessions import Session, shortId
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, capturedGatewayLogs
-from tests.http import Harness, Response, spec
+from tests.http import Harness, Response, initializeMessage, spec
 from tests.support.web.sessions_api import Finder, FinderHarness, initialize
 
 SHUTDOWN = {"code": jsonrpc.SERVER_UNAVAILABLE, "message": "the gateway is shutting down"}
@@ -302,12 +302,7 @@ def test_a_superscript_digit_header_is_ignored() -> None:
     response = h.request(
         "POST",
         "/srv/mcp",
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
-        },
+        initializeMessage(clientInfo={}),
         headers={"x-client-pid": "\xc2\xb2"},
     )  # the UTF-8 bytes of '²'
     if not response.complete:

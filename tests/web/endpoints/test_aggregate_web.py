@@ -11,6 +11,7 @@ from typing import Any
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.aggregate.session import AggregateSession, MemberSession
+from mcpgateway.protocol import jsonrpc
 from tests.core.aggregate.aggtools import FakeServer, tool
 from tests.support.web.aggregate_web import (
     VERSION,
@@ -20,6 +21,11 @@ from tests.support.web.aggregate_web import (
     messagesOf,
     serverSpec,
 )
+
+
+def echoCall(requestId: int, tool: str) -> dict[str, Any]:
+    """A tools/call of C{tool} without arguments."""
+    return jsonrpc.request(requestId, "tools/call", {"name": tool, "arguments": {}})
 
 
 class ListAndCallTests(SynchronousTestCase):
@@ -178,21 +184,11 @@ class ChildRequestTests(SynchronousTestCase):
         getStream = self.agg.get(session)
         first = self.agg.post(
             session,
-            {
-                "jsonrpc": "2.0",
-                "id": 10,
-                "method": "tools/call",
-                "params": {"name": "alpha__echo", "arguments": {}},
-            },
+            echoCall(10, "alpha__echo"),
         )
         second = self.agg.post(
             session,
-            {
-                "jsonrpc": "2.0",
-                "id": 11,
-                "method": "tools/call",
-                "params": {"name": "beta__echo", "arguments": {}},
-            },
+            echoCall(11, "beta__echo"),
         )
         self.assertEqual(len(self.agg.children.held), 2)
         asked = {}
@@ -245,12 +241,7 @@ class ChildRequestTests(SynchronousTestCase):
         theirs = self.agg.open(capabilities={"sampling": {}})
         call = self.agg.post(
             mine,
-            {
-                "jsonrpc": "2.0",
-                "id": 10,
-                "method": "tools/call",
-                "params": {"name": "alpha__echo", "arguments": {}},
-            },
+            echoCall(10, "alpha__echo"),
         )
         proc, held = self.agg.children.held[0]
         proc.reply(
@@ -300,12 +291,7 @@ class ChildRequestTests(SynchronousTestCase):
         session = self.agg.open()
         self.agg.post(
             session,
-            {
-                "jsonrpc": "2.0",
-                "id": 10,
-                "method": "tools/call",
-                "params": {"name": "beta__echo", "arguments": {}},
-            },
+            echoCall(10, "beta__echo"),
         )
         proc, held = self.agg.children.held[0]
         self.assertEqual(self.agg.children.serverOf(proc), "beta")

@@ -17,7 +17,7 @@ from mcpgateway.web.app import makeSite
 from mcpgateway.web.endpoints.initialize import SESSION_RETRY_AFTER
 from mcpgateway.web.surfaces import TeamSurface
 from tests.fakes import FakeProcessReactor, fakeSpawner
-from tests.http import Response, spec
+from tests.http import Response, initializeMessage, spec
 from tests.support.web.team_web import FakeGate, FakeQuota, RecordingAudit, TeamHarness, ping
 
 
@@ -46,12 +46,7 @@ class RoomHarness(TeamHarness):
             who,
             "POST",
             "/srv/mcp",
-            {
-                "jsonrpc": "2.0",
-                "id": 7,
-                "method": "initialize",
-                "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
-            },
+            initializeMessage(clientInfo={}, requestId=7),
         )
 
     def works(self, who: str, sid: str) -> bool:
