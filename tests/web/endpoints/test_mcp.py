@@ -545,16 +545,9 @@ def test_stateful_server_gets_a_child_per_session_with_the_clients_initialize() 
     first = h.request(
         "POST",
         "/srv/mcp",
-        {
-            "jsonrpc": "2.0",
-            "id": 0,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {"roots": {}},
-                "clientInfo": {"name": "a"},
-            },
-        },
+        initializeMessage(
+            "2025-06-18", capabilities={"roots": {}}, clientInfo={"name": "a"}, requestId=0
+        ),
     )
     [init] = childRequests(h, "initialize")
     assert init["params"]["clientInfo"] == {"name": "a"}
