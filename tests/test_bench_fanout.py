@@ -12,14 +12,12 @@ shared servers' figures apart from the per-session one's."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import sys
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -33,24 +31,12 @@ from mcpgateway.clientconfigs.clients.base import Host
 from mcpgateway.clientconfigs.clients.claudecode import ClaudeCode
 from mcpgateway.clientconfigs.engine import AdoptionEngine
 from mcpgateway.config.classification import loadOverrides
+from tests.support.benchmarks import BENCHMARKS, loadBenchmark
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 REPO = BENCHMARKS.parent
 
 
-def load(name: str, alias: str) -> ModuleType:
-    """A fresh copy of benchmarks/<name>.py (patching it touches no other test)."""
-    if str(BENCHMARKS) not in sys.path:
-        sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location(alias, BENCHMARKS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[alias] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-fanout = load("fanout", "bench_fanout_under_test")
+fanout = loadBenchmark("fanout", "bench_fanout_under_test")
 servers = sys.modules["fanoutservers"]
 sessions = sys.modules["fanoutsessions"]
 wire = sys.modules["fanoutwire"]
