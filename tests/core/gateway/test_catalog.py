@@ -59,6 +59,7 @@ from tests.support.core.catalog import (
     syncThread,
     tool,
 )
+from tests.support.core.catalog_status import UNLISTED
 from tests.support.core.pools.pool import sharedOf
 
 
@@ -753,19 +754,7 @@ class ForgetStatusTests(CatalogCase):
     def test_status(self) -> None:
         self.assertEqual(
             self.catalogs.status(),
-            {
-                "cat": {
-                    "source": None,
-                    "tools": 0,
-                    "prompts": 0,
-                    "resources": 0,
-                    "resourceTemplates": 0,
-                    "taken": None,
-                    "stale": False,
-                    "catalogs": 0,
-                    "error": None,
-                }
-            },
+            {"cat": UNLISTED},
         )
         self.reactor.advance(7)
         self.startShared()
