@@ -527,6 +527,27 @@ class SnapshotTests(SynchronousTestCase):
         catalogs = Catalogs(self.reactor, persistence, threads)
         return catalogs
 
+    def started(self, persistence: Any) -> Catalogs:
+        """A started service over C{persistence}, attached to the pool."""
+        catalogs = self.service(persistence)
+        catalogs.attach(self.pool)
+        self.successResultOf(catalogs.start())
+        return catalogs
+
+    def answerInitialize(self, proc: FakeProcess) -> None:
+        """C{proc} answers the gateway's initialize as server cat (C{CAPS})."""
+        [init] = proc.takeMessages()
+        proc.reply(
+            jsonrpc.resultResponse(
+                init["id"],
+                {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": CAPS,
+                    "serverInfo": {"name": "cat"},
+                },
+            )
+        )
+
     def test_snapshots_are_served_with_stale_when_the_launch_changed(self) -> None:
         persistence = MemoryPersistence(
             {
@@ -557,9 +578,7 @@ class SnapshotTests(SynchronousTestCase):
         persistence = MemoryPersistence(
             {("cat", ""): record(["a"], launchOf(SPEC), entry=entryOf(SPEC))}
         )
-        catalogs = self.service(persistence)
-        catalogs.attach(self.pool)
-        self.successResultOf(catalogs.start())
+        catalogs = self.started(persistence)
         changes = Recorder()
         catalogs.observe(changes)
         # The child lists the same as the snapshot (serverInfo, capabilities, tools).
@@ -567,17 +586,7 @@ class SnapshotTests(SynchronousTestCase):
         child = Child(self.reactor.lastProcess, {"tools": [tool("a")]})
         child.capabilities = CAPS
         proc = child.proc
-        [init] = proc.takeMessages()
-        proc.reply(
-            jsonrpc.resultResponse(
-                init["id"],
-                {
-                    "protocolVersion": "2025-11-25",
-                    "capabilities": CAPS,
-                    "serverInfo": {"name": "cat"},
-                },
-            )
-        )
+        self.answerInitialize(proc)
         child.pump()
         self.successResultOf(opened)
         known = catalogs.get("cat")
@@ -609,25 +618,13 @@ class SnapshotTests(SynchronousTestCase):
 
     def test_a_stale_snapshot_listed_again_is_fresh_and_saved_with_the_new_launch(self) -> None:
         persistence = MemoryPersistence({("cat", ""): record(["a"], "0" * 16)})
-        catalogs = self.service(persistence)
-        catalogs.attach(self.pool)
-        self.successResultOf(catalogs.start())
+        catalogs = self.started(persistence)
         self.assertTrue(catalogs.get("cat").stale)  # type: ignore[union-attr]
         changes = Recorder()
         catalogs.observe(changes)
         opened = self.pool.open(sessionOf("s"), clientInitialize())
         proc = self.reactor.lastProcess
-        [init] = proc.takeMessages()
-        proc.reply(
-            jsonrpc.resultResponse(
-                init["id"],
-                {
-                    "protocolVersion": "2025-11-25",
-                    "capabilities": CAPS,
-                    "serverInfo": {"name": "cat"},
-                },
-            )
-        )
+        self.answerInitialize(proc)
         Child(proc, {"tools": [tool("a")]}).pump()
         self.successResultOf(opened)
         known = catalogs.get("cat")
@@ -639,9 +636,7 @@ class SnapshotTests(SynchronousTestCase):
 
     def test_a_refresh_whose_listing_fails_is_none_not_the_snapshot(self) -> None:
         persistence = MemoryPersistence({("cat", ""): record(["a"], launchOf(SPEC))})
-        catalogs = self.service(persistence)
-        catalogs.attach(self.pool)
-        self.successResultOf(catalogs.start())
+        catalogs = self.started(persistence)
         refreshing = catalogs.refresh(self.pool)
         proc = self.reactor.lastProcess
         [init] = proc.takeMessages()

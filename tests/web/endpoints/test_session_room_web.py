@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from mcpgateway.core import room
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.protocol import jsonrpc
@@ -60,16 +62,15 @@ def busy(h: RoomHarness, who: str, sid: str) -> Any:
     return stream
 
 
-def test_bob_past_his_limit_ends_his_own_idlest_never_alices() -> None:
-    h = RoomHarness(maxSessions=100, perPrincipal=2)
-    alice = h.opened("alice")
-    bobs = [h.opened("bob") for _ in range(4)]
-    assert h.works("alice", alice)
-    assert [h.works("bob", sid) for sid in bobs] == [False, False, True, True]
-
-
-def test_bob_at_the_gateways_limit_ends_his_own_idlest_never_alices() -> None:
-    h = RoomHarness(maxSessions=3, perPrincipal=100)
+@pytest.mark.parametrize(
+    ("maxSessions", "perPrincipal"),
+    [(100, 2), (3, 100)],
+    ids=["past-his-own-limit", "at-the-gateways-limit"],
+)
+def test_bob_past_a_limit_ends_his_own_idlest_never_alices(
+    maxSessions: int, perPrincipal: int
+) -> None:
+    h = RoomHarness(maxSessions=maxSessions, perPrincipal=perPrincipal)
     alice = h.opened("alice")
     bobs = [h.opened("bob") for _ in range(4)]
     assert h.works("alice", alice)
