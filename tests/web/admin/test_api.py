@@ -632,19 +632,8 @@ def _listThroughAProbe(
     """Have the catalogs probe server C{srv}; its child lists C{tools}
     (or answers tools/list with an error)."""
     done = h.gateway.catalogs.refresh(h.gateway.pools["srv"])
+    h.answerHandshake()
     proc = h.process()
-    init = [m for m in proc.sentMessages() if m.get("method") == "initialize"][-1]
-    proc.reply(
-        {
-            "jsonrpc": "2.0",
-            "id": init["id"],
-            "result": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {"tools": {}},
-                "serverInfo": {"name": "fake", "version": "0"},
-            },
-        }
-    )
     listed = [m for m in proc.sentMessages() if m.get("method") == "tools/list"][-1]
     if error:
         proc.reply(

@@ -13,6 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from mcpgateway.core.aggregate.session import AggregateSession, MemberSession
 from mcpgateway.protocol import jsonrpc
 from tests.core.aggregate.aggtools import FakeServer, tool
+from tests.support.web.aggregate_search import searchedNames
 from tests.support.web.aggregate_web import (
     VERSION,
     AggregateHarness,
@@ -26,6 +27,15 @@ from tests.support.web.aggregate_web import (
 def echoCall(requestId: int, tool: str) -> dict[str, Any]:
     """A tools/call of C{tool} without arguments."""
     return jsonrpc.request(requestId, "tools/call", {"name": tool, "arguments": {}})
+
+
+def samplingFor(callId: Any) -> dict[str, Any]:
+    """A child's sampling request C{s1} made for its call C{callId}."""
+    return jsonrpc.request(
+        "s1",
+        "sampling/createMessage",
+        {"messages": [], "maxTokens": 5, "_meta": {"mcpgateway/relatedRequestId": callId}},
+    )
 
 
 class ListAndCallTests(SynchronousTestCase):
@@ -194,18 +204,7 @@ class ChildRequestTests(SynchronousTestCase):
         asked = {}
         for proc, call in self.agg.children.held:
             server = self.agg.children.serverOf(proc)
-            proc.reply(
-                {
-                    "jsonrpc": "2.0",
-                    "id": "s1",
-                    "method": "sampling/createMessage",
-                    "params": {
-                        "messages": [],
-                        "maxTokens": 5,
-                        "_meta": {"mcpgateway/relatedRequestId": call["id"]},
-                    },
-                }
-            )
+            proc.reply(samplingFor(call["id"]))
             asked[server] = proc
         requests = [
             m
@@ -244,18 +243,7 @@ class ChildRequestTests(SynchronousTestCase):
             echoCall(10, "alpha__echo"),
         )
         proc, held = self.agg.children.held[0]
-        proc.reply(
-            {
-                "jsonrpc": "2.0",
-                "id": "s1",
-                "method": "sampling/createMessage",
-                "params": {
-                    "messages": [],
-                    "maxTokens": 5,
-                    "_meta": {"mcpgateway/relatedRequestId": held["id"]},
-                },
-            }
-        )
+        proc.reply(samplingFor(held["id"]))
         asked = [m for m in messagesOf(call) if m.get("method") == "sampling/createMessage"]
         self.assertEqual(len(asked), 1)
         before = len(proc.sentMessages())
@@ -673,14 +661,7 @@ class EdgePathTests(SynchronousTestCase):
             },
             NameSettings(),
         )
-        session = agg.open("/mcp/bare")
-        found = agg.call(
-            session,
-            "tools/call",
-            {"name": "search", "arguments": {"query": "create entities graph"}},
-            path="/mcp/bare",
-        )
-        names = [r["name"] for r in found["result"]["structuredContent"]["results"]]
+        names = searchedNames(agg, "/mcp/bare", "create entities graph")
         self.assertEqual(names[0], "create_entities")
 
     def test_mode_search_keeps_the_endpoints_shield_budget(self) -> None:
