@@ -540,33 +540,28 @@ def test_translated_errors_never_carry_an_undefined_2026_code(code: int, data: A
     assert out["code"] not in (-32042,)
 
 
+DISCOVERED = {
+    "tools": {"listChanged": True},
+    "prompts": {},
+    "resources": {"subscribe": True, "listChanged": True},
+    "completions": {},
+    "logging": {},
+    "experimental": {"x": {}},
+}
+"""The capabilities of a child that server/discover passes on."""
+
+
 def test_discoverResult() -> None:
     initialize = {
         "protocolVersion": "2025-11-25",
-        "capabilities": {
-            "tools": {"listChanged": True},
-            "prompts": {},
-            "resources": {"subscribe": True, "listChanged": True},
-            "completions": {},
-            "logging": {},
-            "experimental": {"x": {}},
-            "tasks": {"requests": {}},
-            "odd": {},
-        },
+        "capabilities": {**DISCOVERED, "tasks": {"requests": {}}, "odd": {}},
         "serverInfo": INFO,
         "instructions": "Use it well.",
     }
     assert era2026wire.discoverResult(initialize, "public") == {
         "resultType": "complete",
         "supportedVersions": ["2026-07-28"],
-        "capabilities": {
-            "tools": {"listChanged": True},
-            "prompts": {},
-            "resources": {"subscribe": True, "listChanged": True},
-            "completions": {},
-            "logging": {},
-            "experimental": {"x": {}},
-        },
+        "capabilities": DISCOVERED,
         "instructions": "Use it well.",
         "_meta": {SERVER_INFO_KEY: INFO},
         "ttlMs": 0,
