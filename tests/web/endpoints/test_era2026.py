@@ -1131,6 +1131,13 @@ def realPost(h: Harness, message: dict[str, Any]) -> Response:
     return h.request("POST", "/srv/mcp", message, headers=headersFor(message))
 
 
+def childSampling(meta: dict[str, Any]) -> dict[str, Any]:
+    """The child's sampling request 0 (no messages, five tokens) with C{meta}."""
+    return jsonrpc.request(
+        0, "sampling/createMessage", {"messages": [], "maxTokens": 5, "_meta": meta}
+    )
+
+
 def test_through_the_real_core_discover_and_an_input_required_round_trip() -> None:
     h = Harness()
     discovered = realPost(h, discover())
@@ -1145,18 +1152,7 @@ def test_through_the_real_core_discover_and_an_input_required_round_trip() -> No
     child = h.process()
     [call] = [m for m in child.sentMessages() if m.get("method") == "tools/call"]
     assert era2026wire.PROTOCOL_VERSION_KEY not in json.dumps(call)  # the envelope is stripped
-    child.reply(
-        {
-            "jsonrpc": "2.0",
-            "id": 0,
-            "method": "sampling/createMessage",
-            "params": {
-                "messages": [],
-                "maxTokens": 5,
-                "_meta": {era2026wire.HINT_RELATED: call["id"], era2026wire.HINT_KEY: "q"},
-            },
-        }
-    )
+    child.reply(childSampling({era2026wire.HINT_RELATED: call["id"], era2026wire.HINT_KEY: "q"}))
     h.reactor.advance(0.1)
     asked = first.json()["result"]
     assert first.status == 200 and asked["resultType"] == "input_required"
@@ -1187,18 +1183,7 @@ def test_through_the_real_core_a_missing_capability_is_400() -> None:
     h.answerHandshake()
     child = h.process()
     [call] = [m for m in child.sentMessages() if m.get("method") == "tools/call"]
-    child.reply(
-        {
-            "jsonrpc": "2.0",
-            "id": 0,
-            "method": "sampling/createMessage",
-            "params": {
-                "messages": [],
-                "maxTokens": 5,
-                "_meta": {era2026wire.HINT_RELATED: call["id"]},
-            },
-        }
-    )
+    child.reply(childSampling({era2026wire.HINT_RELATED: call["id"]}))
     h.reactor.advance(0.1)
     assert response.status == 400
     assert response.json()["error"]["code"] == jsonrpc.MISSING_CAPABILITY

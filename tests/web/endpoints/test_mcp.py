@@ -1245,20 +1245,6 @@ def test_an_implausible_client_pid_header_is_ignored_not_a_500() -> None:
         assert session is not None and session.clientPid is None
 
 
-def test_a_content_length_of_thousands_of_digits_is_a_400_not_an_unhandled_error() -> None:
-    h = Harness()
-    protocol, transport = connect(h)
-    with capturedGatewayLogs() as events:
-        protocol.dataReceived(
-            b"POST /srv/mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: "
-            + b"9" * 5000
-            + b"\r\n\r\n"
-        )
-    assert transport.value().startswith(b"HTTP/1.1 400 Bad Request")
-    assert transport.disconnecting
-    noTracebacks(events)
-
-
 def test_a_childs_lone_surrogate_reaches_the_client_as_replacement_not_a_hang() -> None:
     """A JavaScript server that cuts a string between the halves of a pair
     writes a lone surrogate escape: the call is answered (strict UTF-8 out,
