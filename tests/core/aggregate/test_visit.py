@@ -28,29 +28,18 @@ from mcpgateway.core.sessions import (
     SessionRegistry,
     routedCapabilities,
 )
-from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.support.core.aggregate.visit import facts
 from tests.support.core.kept_records import KeptRecords, openAs
+from tests.support.core.opt_specs import optSpec
 
 Message = dict[str, Any]
 ALICE = "mfrggzdfmztwq2lk"
-SHARED = ServerSpec(name="fs", command="fs", executable="/opt/fs", requestTimeout=10.0)
-STATEFUL = ServerSpec(
-    name="st", command="st", executable="/opt/st", requestTimeout=10.0, mode="stateful"
-)
-PER_USER = ServerSpec(
-    name="gh", command="gh", executable="/opt/gh", requestTimeout=10.0, perUser=True
-)
-CREDENTIAL = ServerSpec(
-    name="db",
-    command="db",
-    executable="/opt/db",
-    requestTimeout=10.0,
-    mode="credential",
-    credentialEnv=("TOKEN",),
-)
+SHARED = optSpec("fs")
+STATEFUL = optSpec("st", mode="stateful")
+PER_USER = optSpec("gh", perUser=True)
+CREDENTIAL = optSpec("db", mode="credential", credentialEnv=("TOKEN",))
 SPECS = {"fs": SHARED, "st": STATEFUL, "gh": PER_USER, "db": CREDENTIAL}
 INIT_RESULT = {
     "protocolVersion": "2025-11-25",

@@ -22,27 +22,19 @@ from mcpgateway.core.pools.scoped import KeyedPlacement
 from mcpgateway.core.pools.serverpool import Pool
 from mcpgateway.core.pools.shared import SharedPlacement
 from mcpgateway.core.sessions import Session, shortId
-from mcpgateway.core.spec import ServerSpec, Variant
+from mcpgateway.core.spec import Variant
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, RecordingSink, fakeSpawner
 from tests.support.core.kept_records import KeptRecords, openAs
+from tests.support.core.opt_specs import optSpec
 from tests.support.core.pools.pool import placementOf
 
 Message = dict[str, Any]
 
 ALICE, BOB, CAROL = "mfrggzdfmztwq2lk", "nbswy3dpo5xxe3de", "mnxw2zlsmfxgozlt"
-PER_USER = ServerSpec(
-    name="gh", command="gh", executable="/opt/gh", requestTimeout=10.0, perUser=True
-)
-GLOBAL = ServerSpec(name="fs", command="fs", executable="/opt/fs", requestTimeout=10.0)
-CREDENTIAL = ServerSpec(
-    name="db",
-    command="db",
-    executable="/opt/db",
-    requestTimeout=10.0,
-    mode="credential",
-    credentialEnv=("TOKEN",),
-)
+PER_USER = optSpec("gh", perUser=True)
+GLOBAL = optSpec("fs")
+CREDENTIAL = optSpec("db", mode="credential", credentialEnv=("TOKEN",))
 NO_ENV_CREDENTIAL = dataclasses.replace(CREDENTIAL, name="kv", credentialEnv=())
 INIT_RESULT = {
     "protocolVersion": "2025-11-25",
