@@ -296,6 +296,22 @@ class ExitedClientTests(PromotionCase):
         self.probed.append(pid)
         return pid in self.running
 
+    def refusedWithAnUnknownPid(self) -> None:
+        """alice's pid is unknown and probing bob's fails: both count, so
+        bob's call meets a per-session request refused as ambiguous, and the
+        failed probe is logged."""
+        self.pool.clientAlive = lambda pid: 1 // 0 > 0
+        self.openFor(None, "alice")
+        s2 = self.openFor(100, "bob")  # probing it fails: counted
+        shared = self.reactor.lastProcess
+        r2 = self.inFlight(s2, shared)
+        with capturedGatewayLogs() as events:
+            shared.reply(PER_SESSION)
+        self.assertEqual(r2.messages, [])
+        self.assertIn("ambiguous", shared.takeMessages()[0]["error"]["message"])
+        self.assertTrue(any("probing client pid" in e["log_format"] for e in events))
+        self.flushLoggedErrors(ZeroDivisionError)
+
     def openFor(self, pid: int | None, principal: str = "") -> Session:
         session = self.open(principal=principal)
         session.clientPid = pid
@@ -344,18 +360,8 @@ class ExitedClientTests(PromotionCase):
     def test_sessions_whose_pid_is_unknown_count(self) -> None:
         """Behind a proxy or in a cluster no pid is known: such sessions
         count, as do those whose probe fails."""
-        self.pool.clientAlive = lambda pid: 1 // 0 > 0
-        self.openFor(None, "alice")
-        s2 = self.openFor(100, "bob")  # probing it fails: counted
-        shared = self.reactor.lastProcess
-        r2 = self.inFlight(s2, shared)
-        with capturedGatewayLogs() as events:
-            shared.reply(PER_SESSION)
-        self.assertEqual(r2.messages, [])
-        self.assertIn("ambiguous", shared.takeMessages()[0]["error"]["message"])
+        self.refusedWithAnUnknownPid()
         self.assertEqual(len(self.sink.promoted), 1)
-        self.assertTrue(any("probing client pid" in e["log_format"] for e in events))
-        self.flushLoggedErrors(ZeroDivisionError)
 
     def test_a_session_whose_client_exited_alone_is_not_asked(self) -> None:
         gone = self.openFor(999)
@@ -385,18 +391,8 @@ class PinnedExitedClientTests(ExitedClientTests):
     def test_sessions_whose_pid_is_unknown_count(self) -> None:
         """Pinned: sessions whose pid is unknown count as well (the request
         is ambiguous, so refused), and nothing is promoted."""
-        self.pool.clientAlive = lambda pid: 1 // 0 > 0
-        self.openFor(None, "alice")
-        s2 = self.openFor(100, "bob")  # probing it fails: counted
-        shared = self.reactor.lastProcess
-        r2 = self.inFlight(s2, shared)
-        with capturedGatewayLogs() as events:
-            shared.reply(PER_SESSION)
-        self.assertEqual(r2.messages, [])
-        self.assertIn("ambiguous", shared.takeMessages()[0]["error"]["message"])
+        self.refusedWithAnUnknownPid()
         self.assertEqual((self.sink.promoted, self.pool.promoted), ([], None))
-        self.assertTrue(any("probing client pid" in e["log_format"] for e in events))
-        self.flushLoggedErrors(ZeroDivisionError)
 
 
 class OnePrincipalTests(PromotionCase):

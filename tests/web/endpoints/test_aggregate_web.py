@@ -29,6 +29,10 @@ def echoCall(requestId: int, tool: str) -> dict[str, Any]:
     return jsonrpc.request(requestId, "tools/call", {"name": tool, "arguments": {}})
 
 
+SAMPLED = {"role": "assistant", "content": {"type": "text", "text": "x"}, "model": "m"}
+"""A client's answer to a sampling request."""
+
+
 def samplingFor(callId: Any) -> dict[str, Any]:
     """A child's sampling request C{s1} made for its call C{callId}."""
     return jsonrpc.request(
@@ -249,29 +253,13 @@ class ChildRequestTests(SynchronousTestCase):
         before = len(proc.sentMessages())
         response = self.agg.post(
             theirs,
-            {
-                "jsonrpc": "2.0",
-                "id": asked[0]["id"],
-                "result": {
-                    "role": "assistant",
-                    "content": {"type": "text", "text": "x"},
-                    "model": "m",
-                },
-            },
+            jsonrpc.resultResponse(asked[0]["id"], SAMPLED),
         )
         self.assertEqual(response.status, 202)
         self.assertEqual(len(proc.sentMessages()), before)
         self.agg.post(
             mine,
-            {
-                "jsonrpc": "2.0",
-                "id": asked[0]["id"],
-                "result": {
-                    "role": "assistant",
-                    "content": {"type": "text", "text": "x"},
-                    "model": "m",
-                },
-            },
+            jsonrpc.resultResponse(asked[0]["id"], SAMPLED),
         )
         self.assertEqual(len([m for m in proc.sentMessages() if m.get("id") == "s1"]), 1)
 
