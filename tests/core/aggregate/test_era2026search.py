@@ -21,6 +21,7 @@ from mcpgateway.core.aggregate.results import CallerResults, ResultBudget, Resul
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.protocol import era2026wire, jsonrpc
 from tests.fakes import FakeProcess, RecordingSink
+from tests.support.core.aggregate.elicitation import whoQuestion
 from tests.support.core.aggregate.era2026_case import AggregateEra2026Case
 from tests.support.web.aggregate_era2026 import ELICIT
 
@@ -210,20 +211,7 @@ class InputRoundTests(Case):
             )
         )
         proc, call = self.held()
-        proc.reply(
-            jsonrpc.request(
-                "e-1",
-                "elicitation/create",
-                {
-                    "message": "name?",
-                    "requestedSchema": {"type": "object", "properties": {}},
-                    "_meta": {
-                        "mcpgateway/relatedRequestId": call["id"],
-                        "mcpgateway/inputKey": "who",
-                    },
-                },
-            )
-        )
+        proc.reply(whoQuestion(call["id"]))
         self.agg.harness.reactor.advance(0.1)  # the round's gathering
         return proc, call, answered
 
