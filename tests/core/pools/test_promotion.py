@@ -18,7 +18,9 @@ from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import Variant
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import (
+    FakeProcess,
     FakeProcessReactor,
+    RecordingSink,
     capturedGatewayLogs,
     fakeSpawner,
 )
@@ -31,6 +33,17 @@ SAMPLING = {
     "params": {"messages": [], "maxTokens": 5},
 }
 WS = "w" * 16
+
+
+def askedAlone(case: PromotionCase, stream: RecordingSink, shared: FakeProcess) -> jsonrpc.Message:
+    """The child's sampling request reached C{stream} and nothing was
+    refused, promoted or counted as ambiguous; the request."""
+    [asked] = stream.messages
+    case.assertEqual(asked["method"], "sampling/createMessage")
+    case.assertEqual(shared.takeMessages(), [])  # no refusal
+    case.assertEqual((case.sink.promoted, case.pool.promoted), ([], None))
+    case.assertEqual(case.gateway.readModel.server("srv").requests.ambiguousServerRequests, 0)
+    return asked
 
 
 class PromotionTests(PromotionCase):
@@ -325,11 +338,7 @@ class ExitedClientTests(PromotionCase):
         shared = self.reactor.lastProcess
         stream = self.inFlight(live, shared)
         shared.reply(SAMPLING)
-        [asked] = stream.messages
-        self.assertEqual(asked["method"], "sampling/createMessage")
-        self.assertEqual(shared.takeMessages(), [])  # no refusal
-        self.assertEqual((self.sink.promoted, self.pool.promoted), ([], None))
-        self.assertEqual(self.gateway.readModel.server("srv").requests.ambiguousServerRequests, 0)
+        askedAlone(self, stream, shared)
         self.assertEqual(sorted(self.probed), [100, 999])
 
     def test_a_calling_session_whose_client_exited_is_not_asked(self) -> None:
@@ -407,11 +416,7 @@ class OnePrincipalTests(PromotionCase):
         stream = self.inFlight(s2, shared)
         with capturedGatewayLogs() as events:
             shared.reply(SAMPLING)
-        [asked] = stream.messages
-        self.assertEqual(asked["method"], "sampling/createMessage")
-        self.assertEqual(shared.takeMessages(), [])  # no refusal
-        self.assertEqual((self.sink.promoted, self.pool.promoted), ([], None))
-        self.assertEqual(self.gateway.readModel.server("srv").requests.ambiguousServerRequests, 0)
+        asked = askedAlone(self, stream, shared)
         [said] = [e for e in events if "the only one with a call in flight" in e["log_format"]]
         self.assertEqual((said["sid"], said["count"]), (s2.shortId, 3))
         # The client's answer reaches the child under the child's own id.
