@@ -92,46 +92,22 @@ def test_get_sessions_describes_every_session() -> None:
     c = openSession(h, "srv", pid=4001)
     assert call(h, c, method="ping").status == 200  # t=12: refreshes a's owner group
     listed = h.request("GET", "/sessions").json()["sessions"]
+    srv = {
+        "server": "srv",
+        "clientPid": 4001,
+        "client": "test",
+        "protocolVersion": "2025-11-25",
+        "mode": "stateless",
+        "childPid": h.process(0).pid,
+        "inFlight": 0,
+        "getStream": False,
+    }
+    solo = {"server": "solo", "clientPid": None, "mode": "stateful", "inFlight": 1}
+    solo |= {"childPid": h.process(1).pid, "getStream": True}
     assert [{k: s[k] for k in DESCRIBED} for s in listed] == [
-        {
-            "id": a,
-            "server": "srv",
-            "clientPid": 4001,
-            "client": "test",
-            "protocolVersion": "2025-11-25",
-            "mode": "stateless",
-            "childPid": h.process(0).pid,
-            "created": 5,
-            "lastActivity": 12,
-            "inFlight": 0,
-            "getStream": False,
-        },
-        {
-            "id": b,
-            "server": "solo",
-            "clientPid": None,
-            "client": "test",
-            "protocolVersion": "2025-11-25",
-            "mode": "stateful",
-            "childPid": h.process(1).pid,
-            "created": 7,
-            "lastActivity": 10,
-            "inFlight": 1,
-            "getStream": True,
-        },
-        {
-            "id": c,
-            "server": "srv",
-            "clientPid": 4001,
-            "client": "test",
-            "protocolVersion": "2025-11-25",
-            "mode": "stateless",
-            "childPid": h.process(0).pid,
-            "created": 12,
-            "lastActivity": 12,
-            "inFlight": 0,
-            "getStream": False,
-        },
+        {**srv, "id": a, "created": 5, "lastActivity": 12},
+        {**srv, **solo, "id": b, "created": 7, "lastActivity": 10},
+        {**srv, "id": c, "created": 12, "lastActivity": 12},
     ]
     assert not pending.complete and stream.status == 200
 

@@ -557,16 +557,15 @@ class InstructionsTests(SynchronousTestCase):
         def withInstructions(proc: Any, message: dict[str, Any]) -> None:
             if message.get("method") == "initialize" and agg.children.serverOf(proc) == "beta":
                 proc.reply(
-                    {
-                        "jsonrpc": "2.0",
-                        "id": message["id"],
-                        "result": {
+                    jsonrpc.resultResponse(
+                        message["id"],
+                        {
                             "protocolVersion": VERSION,
                             "capabilities": {"tools": {}},
                             "serverInfo": {"name": "beta", "version": "1"},
                             "instructions": "Call beta__echo before anything else.",
                         },
-                    }
+                    )
                 )
                 agg.children.seen.append(("beta", message))
                 return
@@ -596,13 +595,7 @@ class EdgePathTests(SynchronousTestCase):
 
         def refuse(proc: Any, message: dict[str, Any]) -> None:
             if message.get("method") == "initialize" and agg.children.serverOf(proc) == "beta":
-                proc.reply(
-                    {
-                        "jsonrpc": "2.0",
-                        "id": message["id"],
-                        "error": {"code": -32600, "message": "no"},
-                    }
-                )
+                proc.reply(jsonrpc.errorResponse(message["id"], -32600, "no"))
                 return
             original(proc, message)
 
