@@ -25,10 +25,15 @@ def _row(data: dict[str, Any], **line: Any) -> str:
     return renderLive(data)
 
 
-def test_no_errors_is_a_plain_zero_even_with_failed_initialize_requests() -> None:
+def liveData() -> dict[str, Any]:
+    """The page's data for a gateway with one session open."""
     h = Harness()
     h.initialize()
-    data = pageData(h.gateway.readModel.status())
+    return pageData(h.gateway.readModel.status())
+
+
+def test_no_errors_is_a_plain_zero_even_with_failed_initialize_requests() -> None:
+    data = liveData()
     text = _row(data, errors=0, failedInitializes=2)
     assert '<td>0<span class="sub">2 initialize failed</span></td>' in text
     assert Page(text).text("bad") == ""
@@ -37,9 +42,7 @@ def test_no_errors_is_a_plain_zero_even_with_failed_initialize_requests() -> Non
 
 
 def test_errors_are_red_when_there_are_some() -> None:
-    h = Harness()
-    h.initialize()
-    data = pageData(h.gateway.readModel.status())
+    data = liveData()
     text = _row(data, errors=3, failedInitializes=1)
     assert '<td><span class="bad">3</span><span class="sub">1 initialize failed</span></td>' in text
     assert Page(text).text("bad") == "3"
