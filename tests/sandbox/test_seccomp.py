@@ -381,12 +381,18 @@ def test_without_libseccomp_the_status_says_so_and_there_is_no_library(
 # The launcher's use of it.
 
 
+def bwrapRequest(tmp_path: Path, syscalls: str) -> dict[str, Any]:
+    """The launcher's request for a bubblewrap child whose system calls are
+    C{syscalls}, in a tree made under C{tmp_path}."""
+    tree(tmp_path)
+    return request(tmp_path, mechanism="bwrap", bwrap="/usr/bin/bwrap", syscalls=syscalls)
+
+
 def test_under_bubblewrap_the_launcher_hands_the_program_over_as_an_fd(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(seccomp, "library", Recorder)
-    tree(tmp_path)
-    asked = request(tmp_path, mechanism="bwrap", bwrap="/usr/bin/bwrap", syscalls="filtered")
+    asked = bwrapRequest(tmp_path, "filtered")
     _, argv, _ = plan(asked, COMMAND, {})
     fd = int(argv[argv.index("--seccomp") + 1])
     try:
@@ -399,8 +405,7 @@ def test_an_unfiltered_entry_gets_no_filter_and_neither_does_learning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(seccomp, "library", Recorder)
-    tree(tmp_path)
-    asked = request(tmp_path, mechanism="bwrap", bwrap="/usr/bin/bwrap", syscalls="unfiltered")
+    asked = bwrapRequest(tmp_path, "unfiltered")
     _, argv, _ = plan(asked, COMMAND, {})
     assert "--seccomp" not in argv
     # Learning runs the server under strace, which the filter's ptrace rule refuses.
@@ -411,8 +416,7 @@ def test_without_libseccomp_the_child_runs_without_the_filter(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(seccomp, "library", lambda: None)
-    tree(tmp_path)
-    asked = request(tmp_path, mechanism="bwrap", bwrap="/usr/bin/bwrap", syscalls="filtered")
+    asked = bwrapRequest(tmp_path, "filtered")
     _, argv, _ = plan(asked, COMMAND, {})
     assert "--seccomp" not in argv and argv[-2:] == COMMAND
 
