@@ -13,9 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
-from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
 from mcpgateway.config.workspaces import WorkspaceKeys
@@ -37,7 +35,7 @@ from mcpgateway.web.endpoints.era2026 import (
 )
 from mcpgateway.web.root import GatewayRoot
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
-from tests.http import ACCEPT_BOTH, Harness, Response, spec
+from tests.http import ACCEPT_BOTH, Harness, Response, sendLines, spec
 from tests.support.web.fakeera2026 import (
     Era2026Harness,
     FakeEra2026,
@@ -99,13 +97,7 @@ def rawRequest(
     lines = [f"{method} /srv/mcp HTTP/1.1", "host: 127.0.0.1:9100"]
     lines += [f"{k}: {v}" for k, v in headers]
     lines.append(f"content-length: {len(data)}")
-    transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 50000))
-    protocol = h.site.buildProtocol(transport.getPeer())
-    protocol.makeConnection(transport)
-    protocol.dataReceived(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data)
-    response = Response(transport)
-    response.protocol = protocol  # type: ignore[attr-defined]
-    return response
+    return sendLines(h.site, lines, data)
 
 
 def disconnect(response: Response) -> None:
