@@ -26,17 +26,12 @@ from mcpgateway.core.spec import RemoteEndpoint, ServerSpec, Sharing
 from mcpgateway.core.status import ServerState
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, fakeSpawner
+from tests.support.core.pools.own_server import OWN
 from tests.support.core.pools.scopecatalogs import ListeningSession, initialize
 
 Message = dict[str, Any]
 
-SPEC = ServerSpec(
-    name="own",
-    command="own-server",
-    executable="/opt/own",
-    mode="session",
-    requestTimeout=30.0,
-)
+SPEC = OWN
 CAPS = {"tools": {"listChanged": True}, "resources": {}, "logging": {}}
 LISTS: dict[str, Message] = {
     "tools/list": {"tools": [{"name": "echo", "inputSchema": {"type": "object"}}]},

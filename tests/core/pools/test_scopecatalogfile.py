@@ -42,17 +42,11 @@ from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops.scopecatalogstore import ScopeCatalogStore
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
+from tests.support.core.pools.own_server import OWN
 from tests.support.core.pools.scopecatalogs import ListeningSession, answer, initialize
 from tests.support.json_values import jsonScalars, jsonValues
 
-SPEC = ServerSpec(
-    name="own",
-    command="own-server",
-    executable="/opt/own",
-    mode="session",
-    requestTimeout=30.0,
-    env=(("API_TOKEN", "spec-secret-value"),),
-)
+SPEC = dataclasses.replace(OWN, env=(("API_TOKEN", "spec-secret-value"),))
 ENTRY = entryOf(SPEC)
 KEY = "0123456789abcdef0123456789abcdef"
 
