@@ -6,14 +6,14 @@ the gateway's line."""
 from __future__ import annotations
 
 from dataclasses import replace
-from types import MappingProxyType
 from typing import Any
 
 from mcpgateway.core.spec import RemoteEndpoint, ServerSpec
-from mcpgateway.core.status import Circuit, GatewayStatus, ServerState
+from mcpgateway.core.status import Circuit, ServerState
 from mcpgateway.ops.savings import SavingsSampler, estimateServer
 from mcpgateway.web.pages.statuspage import pageData, renderLive
 from tests.http import Harness
+from tests.support.web.gateway_status import gatewayStatus
 from tests.support.web.health import CHILD, SERVER
 from tests.support.web.statuspage import Page
 
@@ -68,15 +68,7 @@ def _runNothing(f: Any, *args: Any) -> Any:
 
 
 def test_a_remote_server_saves_no_process() -> None:
-    status = GatewayStatus(
-        version="1.0",
-        pid=7,
-        started=1.0,
-        now=30.0,
-        rssBytes=1000,
-        servers=MappingProxyType({"linear": REMOTE}),
-        sessions=(),
-    )
+    status = gatewayStatus({"linear": REMOTE}, pid=7, started=1.0, now=30.0, rssBytes=1000)
     sampler = SavingsSampler(lambda: status, clock=None, runInThread=_runNothing)  # type: ignore[arg-type]
     sampler.sampledAt = 20.0  # measured: the figures are said, not "not measured yet"
     savings = sampler.estimate(status)
