@@ -92,6 +92,18 @@ def _dechunk(body: bytes) -> tuple[bytes, bool]:
     return out, False
 
 
+def sendLines(site: Any, lines: list[str], data: bytes, peer: str = "127.0.0.1") -> Response:
+    """Send C{site} a request of the request and header C{lines} and the body
+    C{data}, over a new connection from C{peer}; its response."""
+    transport = StringTransport(peerAddress=IPv4Address("TCP", peer, 50000))
+    protocol = site.buildProtocol(transport.getPeer())
+    protocol.makeConnection(transport)
+    protocol.dataReceived(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data)
+    response = Response(transport)
+    response.protocol = protocol  # type: ignore[attr-defined]
+    return response
+
+
 class Harness:
     """A gateway with fake children behind a real Site."""
 
@@ -130,13 +142,7 @@ class Harness:
         hdrs.update(headers or {})
         hdrs["content-length"] = str(len(data))
         lines = [f"{method} {path} HTTP/1.1"] + [f"{k}: {v}" for k, v in hdrs.items()]
-        transport = StringTransport(peerAddress=IPv4Address("TCP", peer, 50000))
-        protocol = self.site.buildProtocol(transport.getPeer())
-        protocol.makeConnection(transport)
-        protocol.dataReceived(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data)
-        response = Response(transport)
-        response.protocol = protocol  # type: ignore[attr-defined]
-        return response
+        return sendLines(self.site, lines, data, peer)
 
     def process(self, index: int = -1) -> FakeProcess:
         return self.reactor.processes[index]

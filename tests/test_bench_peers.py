@@ -6,36 +6,21 @@ peer per client kind, the targets check, the tables."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+from tests.support.benchmarks import BENCHMARKS, loadBenchmark
 
-
-def load(name: str, alias: str) -> ModuleType:
-    """A fresh copy of benchmarks/<name>.py (patching it touches no other test)."""
-    if str(BENCHMARKS) not in sys.path:
-        sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location(alias, BENCHMARKS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[alias] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-peers = load("peers", "bench_peers_under_test")
+peers = loadBenchmark("peers", "bench_peers_under_test")
 clients = sys.modules["peerclients"]
 report = sys.modules["peersreport"]
 targets = sys.modules["peertargets"]
-libload = load("libload", "bench_libload_under_test")
+libload = loadBenchmark("libload", "bench_libload_under_test")
 
 
 class FakeClosed:
@@ -86,7 +71,7 @@ def sessions(module: ModuleType, n: int) -> tuple[list[Any], list[FakeConn], Any
 
 def test_plainIdsCollideAcrossSessions() -> None:
     """What immorterm sees from real clients: every session counts from 1."""
-    plain = load("mcpload", "bench_mcpload_plain")
+    plain = loadBenchmark("mcpload", "bench_mcpload_plain")
     _, conns, _ = sessions(plain, 2)
     assert requestOf(conns[0].sent[0])["id"] == requestOf(conns[1].sent[0])["id"] == 1
 
@@ -94,7 +79,7 @@ def test_plainIdsCollideAcrossSessions() -> None:
 def test_uniqueIdsDistinctAndStillVerified() -> None:
     """load-raw --unique-ids: ids differ across sessions, the caller's own answer counts
     as ok, and another session's answer still counts as misrouted."""
-    module = load("mcpload", "bench_mcpload_unique")
+    module = loadBenchmark("mcpload", "bench_mcpload_unique")
     clients.patchUniqueIds(module, 5000)
     made, conns, tally = sessions(module, 3)
     ids = [requestOf(c.sent[0])["id"] for c in conns]
@@ -110,7 +95,7 @@ def test_uniqueIdsDistinctAndStillVerified() -> None:
 
 
 def test_uniqueInitializeIds() -> None:
-    module = load("mcpload", "bench_mcpload_init")
+    module = loadBenchmark("mcpload", "bench_mcpload_init")
     clients.patchUniqueIds(module, 7000)
     first, second = (json.loads(module.initializeBody()) for _ in range(2))
     assert (first["id"], second["id"]) == (7000, 7001)
@@ -119,7 +104,7 @@ def test_uniqueInitializeIds() -> None:
 
 
 def test_patchTwiceKeepsOneOffset() -> None:
-    module = load("mcpload", "bench_mcpload_twice")
+    module = loadBenchmark("mcpload", "bench_mcpload_twice")
     clients.patchUniqueIds(module, 1)
     clients.patchUniqueIds(module, 1)
     _, conns, _ = sessions(module, 1)
@@ -161,7 +146,7 @@ def test_theSdkKindsAreNotRunWhereIdsMustBeUnique() -> None:
 def test_theRawWorkerDeletesItsSessionsBeforeItsResult() -> None:
     """A target serves the kinds one after another: the raw worker deletes the
     sessions it opened before it prints its result (not before the ready line)."""
-    module = load("mcpload", "bench_mcpload_close")
+    module = loadBenchmark("mcpload", "bench_mcpload_close")
     said: list[str] = []
     deleted: list[list[tuple[str, str, str]]] = []
     setattr(module, "out", lambda event, **fields: said.append(event))  # noqa: B010
@@ -462,7 +447,7 @@ class DoneClosed:
 def test_aConnectionClosedBetweenCallsCountsAsLost() -> None:
     """A server that drops an idle keep-alive between two calls costs the
     session its remaining calls: the next is counted lost, not skipped."""
-    mcpload = load("mcpload", "bench_mcpload_under_test")
+    mcpload = loadBenchmark("mcpload", "bench_mcpload_under_test")
     tally = mcpload.Tally()
     conn, done = FakeConn(), list[Any]()
     session = mcpload.LoadSession(0, conn, "sid", "/mcp", "h:1", tally, "n", done.append)
@@ -497,7 +482,7 @@ def test_a_priming_event_with_no_data_is_not_a_message() -> None:
     """A resumable stream opens with an event that has an id and an empty
     data field (MCP 2025-11-25): SSE does not dispatch it, and the load
     generator must not count the call it primes as an error."""
-    mcpload = load("mcpload", "bench_mcpload_under_test")
+    mcpload = loadBenchmark("mcpload", "bench_mcpload_under_test")
     body = (
         b"id: s-0\nretry: 1000\ndata:\n\n"
         b'id: s-1\nevent: message\ndata: {"jsonrpc":"2.0","method":"notifications/x"}\n\n'

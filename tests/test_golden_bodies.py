@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from mcpgateway import __version__
+from tests.http import initializeMessage
 from tests.support.web.api import FAKE, ApiHarness
 
 GOLDEN = Path(__file__).with_name("golden")
@@ -61,16 +62,7 @@ def scenario(tmp_path: Path) -> ApiHarness:
         h.request(
             "POST",
             "/broken/mcp",
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-11-25",
-                    "capabilities": {},
-                    "clientInfo": {"name": "t", "version": "1"},
-                },
-            },
+            initializeMessage(clientInfo={"name": "t", "version": "1"}),
         )
         while sum("broken" in p.args for p in h.reactor.processes) <= attempt:
             h.reactor.advance(1)  # the restart backoff

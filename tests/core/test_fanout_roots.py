@@ -10,14 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet.defer import Deferred
-from twisted.internet.task import Clock
-from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.asking import STREAM_WAIT
-from mcpgateway.core.fanout import SharedFanout
-from mcpgateway.core.router import Router
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeSession, RecordingSink, capturedGatewayLogs
+from tests.support.core.shared_router import SharedRouterCase
 
 Message = dict[str, Any]
 CAPS = {"roots": {"listChanged": True}, "sampling": {}, "elicitation": {"form": {}}}
@@ -30,24 +27,7 @@ def person(sid: str, principal: str = "", caps: dict[str, Any] | None = None) ->
     return s
 
 
-class SoleCallerRootsTests(SynchronousTestCase):
-    def setUp(self) -> None:
-        self.clock = Clock()
-        self.told: list[tuple[str, int]] = []
-        self.router = Router(
-            "everything",
-            self.clock,
-            60.0,
-            SharedFanout(),
-            onAmbiguous=lambda method, n: self.told.append((method, n)),
-        )
-        self.sent: list[Message] = []
-        self.router.attachChild(self.sent.append)
-
-    def take(self) -> list[Message]:
-        out, self.sent[:] = list(self.sent), []
-        return out
-
+class SoleCallerRootsTests(SharedRouterCase):
     def call(
         self, s: FakeSession, method: str = "tools/call", sink: RecordingSink | None = None
     ) -> tuple[Deferred[Message], RecordingSink]:

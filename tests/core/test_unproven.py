@@ -10,13 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet.defer import Deferred
-from twisted.internet.task import Clock
-from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.fanout import SharedFanout
-from mcpgateway.core.router import Router
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeSession, RecordingSink
+from tests.support.core.shared_router import SharedRouterCase
 
 Message = dict[str, Any]
 ROOTS_CAPS = {"roots": {"listChanged": True}}
@@ -33,24 +30,10 @@ def rootsOf(name: str) -> dict[str, Any]:
     return {"roots": [{"uri": f"file:///{name}", "name": name}]}
 
 
-class ChildRootsTests(SynchronousTestCase):
+class ChildRootsTests(SharedRouterCase):
     def setUp(self) -> None:
-        self.clock = Clock()
-        self.told: list[tuple[str, int]] = []
-        self.router = Router(
-            "everything",
-            self.clock,
-            60.0,
-            SharedFanout(),
-            onAmbiguous=lambda method, n: self.told.append((method, n)),
-        )
-        self.sent: list[Message] = []
-        self.router.attachChild(self.sent.append)
+        super().setUp()
         self.childIds = iter(range(100, 10_000))
-
-    def take(self) -> list[Message]:
-        out, self.sent[:] = list(self.sent), []
-        return out
 
     def methods(self) -> list[str | None]:
         return [m.get("method") for m in self.take()]

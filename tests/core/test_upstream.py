@@ -372,7 +372,9 @@ class Era2026ChildTests(UpstreamCase):
         failure = self.failureResultOf(d, ServerUnavailable)
         self.assertIn("supports none of the revisions", str(failure.value))
 
-    def test_the_next_process_is_asked_to_initialize_again(self) -> None:
+    def calledOnEra2026(self) -> FakeProcess:
+        """The child, started for an attached session, refuses initialize and
+        answers discover; the session's call is sent to it."""
         self.up.router.attach(self.session)
         d = self.up.ensure()
         first = self.reactor.lastProcess
@@ -380,6 +382,10 @@ class Era2026ChildTests(UpstreamCase):
         self.discover(first)
         self.successResultOf(d)
         self.call()
+        return first
+
+    def test_the_next_process_is_asked_to_initialize_again(self) -> None:
+        first = self.calledOnEra2026()
         [call] = [m for m in first.takeMessages() if m.get("method") == "tools/call"]
         first.reply(jsonrpc.resultResponse(call["id"], {"resultType": "complete", "content": []}))
         first.exit(0)
@@ -391,13 +397,7 @@ class Era2026ChildTests(UpstreamCase):
         self.assertEqual((self.up.era, self.up.state), ("handshake", "running"))
 
     def test_nothing_of_a_child_that_left_reaches_the_next_ones_adapter(self) -> None:
-        self.up.router.attach(self.session)
-        d = self.up.ensure()
-        first = self.reactor.lastProcess
-        self.answerInitialize(first, era2026Refusal(["2026-07-28"]))
-        self.discover(first)
-        self.successResultOf(d)
-        self.call()
+        first = self.calledOnEra2026()
         self.answerLast(first)
         closeStdout(first)
         self.reactor.advance(OUTPUT_GRACE)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from mcpgateway.protocol import envelope, jsonrpc
 from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.protocol.jsonrpc import Kind, classify
+from tests.support.json_values import jsonScalars, jsonValues
 from tests.support.protocol.envelope import (
     ABSENT,
     expectedNotificationProblem,
@@ -21,21 +22,8 @@ from tests.support.protocol.envelope import (
 
 INVALID_PARAMS, INVALID_REQUEST = jsonrpc.INVALID_PARAMS, jsonrpc.INVALID_REQUEST
 
-JSON_SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=8)
-)
-JSON_VALUES = st.recursive(
-    JSON_SCALARS,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
-    ),
-    max_leaves=6,
-)
-"""Every JSON type, nested a little."""
+JSON_SCALARS = jsonScalars()
+JSON_VALUES = jsonValues(JSON_SCALARS, keys=6, leaves=6)
 PARAMS_VALUES = JSON_VALUES | st.fixed_dictionaries(
     {},
     optional={

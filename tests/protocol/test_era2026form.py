@@ -21,22 +21,10 @@ from mcpgateway.protocol.era2026form import (
     SERVER_INFO_KEY,
     SUBSCRIPTION_ID_KEY,
 )
+from tests.support.json_values import jsonScalars, jsonValues
 
-JSON_SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=8)
-)
-JSON = st.recursive(
-    JSON_SCALARS,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=10,
-)
-"""Every JSON type, nested a little."""
+JSON_SCALARS = jsonScalars()
+JSON = jsonValues(JSON_SCALARS, entries=4, leaves=10)
 ENVELOPE = {PROTOCOL_VERSION_KEY: "2026-07-28", CAPABILITIES_KEY: {}}
 
 
@@ -552,33 +540,28 @@ def test_translated_errors_never_carry_an_undefined_2026_code(code: int, data: A
     assert out["code"] not in (-32042,)
 
 
+DISCOVERED = {
+    "tools": {"listChanged": True},
+    "prompts": {},
+    "resources": {"subscribe": True, "listChanged": True},
+    "completions": {},
+    "logging": {},
+    "experimental": {"x": {}},
+}
+"""The capabilities of a child that server/discover passes on."""
+
+
 def test_discoverResult() -> None:
     initialize = {
         "protocolVersion": "2025-11-25",
-        "capabilities": {
-            "tools": {"listChanged": True},
-            "prompts": {},
-            "resources": {"subscribe": True, "listChanged": True},
-            "completions": {},
-            "logging": {},
-            "experimental": {"x": {}},
-            "tasks": {"requests": {}},
-            "odd": {},
-        },
+        "capabilities": {**DISCOVERED, "tasks": {"requests": {}}, "odd": {}},
         "serverInfo": INFO,
         "instructions": "Use it well.",
     }
     assert era2026form.discoverResult(initialize, "public") == {
         "resultType": "complete",
         "supportedVersions": ["2026-07-28"],
-        "capabilities": {
-            "tools": {"listChanged": True},
-            "prompts": {},
-            "resources": {"subscribe": True, "listChanged": True},
-            "completions": {},
-            "logging": {},
-            "experimental": {"x": {}},
-        },
+        "capabilities": DISCOVERED,
         "instructions": "Use it well.",
         "_meta": {SERVER_INFO_KEY: INFO},
         "ttlMs": 0,

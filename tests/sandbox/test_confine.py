@@ -83,18 +83,25 @@ def test_the_probe_starts_once_and_its_findings_are_used_and_told_once() -> None
     assert request["landlock"] == 7
 
 
-def test_with_nothing_that_works_one_warning_names_what_is_missing() -> None:
+def detected(report: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
+    """A sandbox whose probe finds C{report}: the sandbox and what it logged
+    on hearing it."""
     probing: Deferred[dict[str, Any]] = Deferred()
     box = sandbox(prober=lambda: probing)
     box.detect()
     with capturedGatewayLogs() as events:
-        probing.callback(
-            {
-                "mechanism": "none",
-                "bwrap": {"error": "bwrap: setting up uid map: Permission denied"},
-                "landlock": {"abi": 0, "error": "Landlock needs Linux 5.13"},
-            }
-        )
+        probing.callback(report)
+    return box, events
+
+
+def test_with_nothing_that_works_one_warning_names_what_is_missing() -> None:
+    box, events = detected(
+        {
+            "mechanism": "none",
+            "bwrap": {"error": "bwrap: setting up uid map: Permission denied"},
+            "landlock": {"abi": 0, "error": "Landlock needs Linux 5.13"},
+        }
+    )
     [event] = sandboxEvents(events)
     assert event["log_level"] == LogLevel.warn and "UNCONFINED" in event["log_format"]
     assert event["bwrap"] == "bwrap: setting up uid map: Permission denied"
@@ -102,13 +109,9 @@ def test_with_nothing_that_works_one_warning_names_what_is_missing() -> None:
 
 
 def test_landlock_instead_of_bubblewrap_is_a_warning_saying_what_is_lost() -> None:
-    probing: Deferred[dict[str, Any]] = Deferred()
-    box = sandbox(prober=lambda: probing)
-    box.detect()
-    with capturedGatewayLogs() as events:
-        probing.callback(
-            {"mechanism": "landlock", "bwrap": {"error": "no"}, "landlock": {"abi": 6}}
-        )
+    _, events = detected(
+        {"mechanism": "landlock", "bwrap": {"error": "no"}, "landlock": {"abi": 6}}
+    )
     [event] = sandboxEvents(events)
     assert event["log_level"] == LogLevel.warn and event["abi"] == 6
 
@@ -181,18 +184,14 @@ def test_the_request_says_whether_the_child_gets_the_system_call_filter() -> Non
 def test_children_confined_without_their_system_call_filter_are_a_warning(
     filtering: dict[str, Any], warned: bool
 ) -> None:
-    probing: Deferred[dict[str, Any]] = Deferred()
-    box = sandbox(prober=lambda: probing)
-    box.detect()
-    with capturedGatewayLogs() as events:
-        probing.callback(
-            {
-                "mechanism": "bwrap",
-                "bwrap": {"path": "/usr/bin/bwrap", "version": "0.8.0"},
-                "landlock": {"abi": 7},
-                "seccomp": filtering,
-            }
-        )
+    _, events = detected(
+        {
+            "mechanism": "bwrap",
+            "bwrap": {"path": "/usr/bin/bwrap", "version": "0.8.0"},
+            "landlock": {"abi": 7},
+            "seccomp": filtering,
+        }
+    )
     told = [e for e in sandboxEvents(events) if "system-call filter" in e["log_format"]]
     assert len(told) == warned
     if warned:

@@ -104,13 +104,16 @@ def test_the_servers_proxy_line_for_health() -> None:
     assert sandbox().networkStatus("n") is None
 
 
-def test_the_launcher_runs_the_forwarder_in_a_network_of_its_own(tmp_path: Path) -> None:
+def bwrapRequest(tmp_path: Path, network: dict[str, Any]) -> dict[str, Any]:
+    """The launcher's request for a bubblewrap child with C{network}, in a
+    tree made under C{tmp_path}."""
     tree(tmp_path)
-    asked = request(
-        tmp_path,
-        mechanism="bwrap",
-        bwrap="/usr/bin/bwrap",
-        network={"mode": "allow", "allowedDomains": ["x.org"], "proxy": "/run/gw/n.sock"},
+    return request(tmp_path, mechanism="bwrap", bwrap="/usr/bin/bwrap", network=network)
+
+
+def test_the_launcher_runs_the_forwarder_in_a_network_of_its_own(tmp_path: Path) -> None:
+    asked = bwrapRequest(
+        tmp_path, {"mode": "allow", "allowedDomains": ["x.org"], "proxy": "/run/gw/n.sock"}
     )
     environ = {"ALL_PROXY": "socks5://host:1080", "NO_PROXY": "x.org", "PATH": "/usr/bin"}
     _, argv, env = plan(asked, COMMAND, environ)
@@ -139,13 +142,7 @@ def test_the_launcher_runs_the_forwarder_in_a_network_of_its_own(tmp_path: Path)
 
 
 def test_without_a_socket_an_allow_list_shares_the_host_network(tmp_path: Path) -> None:
-    tree(tmp_path)
-    asked = request(
-        tmp_path,
-        mechanism="bwrap",
-        bwrap="/usr/bin/bwrap",
-        network={"mode": "allow", "allowedDomains": ["x.org"]},
-    )
+    asked = bwrapRequest(tmp_path, {"mode": "allow", "allowedDomains": ["x.org"]})
     _, argv, _ = plan(asked, COMMAND, {})
     assert "--unshare-net" not in argv and argv[-7:] == ["--", *STDOUT_HANDOVER, *COMMAND]
 

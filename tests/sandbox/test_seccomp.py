@@ -381,13 +381,23 @@ def test_without_libseccomp_the_status_says_so_and_there_is_no_library(
 # The launcher's use of it.
 
 
+def bwrapPlan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, library: Any, syscalls: str
+) -> tuple[dict[str, Any], list[str]]:
+    """The launcher's request for a bubblewrap child whose system calls are
+    C{syscalls}, in a tree made under C{tmp_path}, and the argv it plans
+    with C{library} as libseccomp."""
+    monkeypatch.setattr(seccomp, "library", library)
+    tree(tmp_path)
+    asked = request(tmp_path, mechanism="bwrap", bwrap="/usr/bin/bwrap", syscalls=syscalls)
+    _, argv, _ = plan(asked, COMMAND, {})
+    return asked, argv
+
+
 def test_under_bubblewrap_the_launcher_hands_the_program_over_as_an_fd(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(seccomp, "library", Recorder)
-    tree(tmp_path)
-    asked = request(tmp_path, mechanism="bwrap", bwrap="/usr/bin/bwrap", syscalls="filtered")
-    _, argv, _ = plan(asked, COMMAND, {})
+    _, argv = bwrapPlan(tmp_path, monkeypatch, Recorder, "filtered")
     fd = int(argv[argv.index("--seccomp") + 1])
     try:
         assert argv.index("--seccomp") < argv.index("--") and os.read(fd, 64) == PROGRAM
@@ -398,10 +408,7 @@ def test_under_bubblewrap_the_launcher_hands_the_program_over_as_an_fd(
 def test_an_unfiltered_entry_gets_no_filter_and_neither_does_learning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(seccomp, "library", Recorder)
-    tree(tmp_path)
-    asked = request(tmp_path, mechanism="bwrap", bwrap="/usr/bin/bwrap", syscalls="unfiltered")
-    _, argv, _ = plan(asked, COMMAND, {})
+    asked, argv = bwrapPlan(tmp_path, monkeypatch, Recorder, "unfiltered")
     assert "--seccomp" not in argv
     # Learning runs the server under strace, which the filter's ptrace rule refuses.
     assert launch.filterProgram({**asked, "syscalls": "filtered", "learn": {}}) is None
@@ -410,10 +417,7 @@ def test_an_unfiltered_entry_gets_no_filter_and_neither_does_learning(
 def test_without_libseccomp_the_child_runs_without_the_filter(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(seccomp, "library", lambda: None)
-    tree(tmp_path)
-    asked = request(tmp_path, mechanism="bwrap", bwrap="/usr/bin/bwrap", syscalls="filtered")
-    _, argv, _ = plan(asked, COMMAND, {})
+    _, argv = bwrapPlan(tmp_path, monkeypatch, lambda: None, "filtered")
     assert "--seccomp" not in argv and argv[-2:] == COMMAND
 
 

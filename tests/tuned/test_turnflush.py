@@ -70,6 +70,17 @@ def adopted(reactor: MemoryReactorClock) -> tuple[TurnFlusher, Descriptor]:
     return flusher, fd
 
 
+def halfTaken() -> tuple[MemoryReactorClock, Descriptor]:
+    """A descriptor written C{abcdef} whose kernel took three bytes at the
+    end of the turn; its reactor."""
+    reactor = MemoryReactorClock()
+    _, fd = adopted(reactor)
+    fd.take = 3
+    fd.write(b"abcdef")
+    reactor.advance(0)
+    return reactor, fd
+
+
 def written(
     reactor: MemoryReactorClock, count: int, data: bytes
 ) -> tuple[TurnFlusher, list[Descriptor]]:
@@ -128,11 +139,7 @@ def test_one_timer_per_turn_for_every_descriptor() -> None:
 
 
 def test_what_the_kernel_does_not_take_waits_for_writability() -> None:
-    reactor = MemoryReactorClock()
-    _, fd = adopted(reactor)
-    fd.take = 3
-    fd.write(b"abcdef")
-    reactor.advance(0)
+    reactor, fd = halfTaken()
     assert fd.sent == [b"abc"] and fd in reactor.getWriters()
     fd.write(b"ghi")  # behind the rest, in order
     fd.take = None
@@ -145,11 +152,7 @@ def test_what_the_kernel_does_not_take_waits_for_writability() -> None:
 
 
 def test_a_stalled_reader_keeps_the_descriptor_watched_and_the_bytes_in_order() -> None:
-    reactor = MemoryReactorClock()
-    _, fd = adopted(reactor)
-    fd.take = 3
-    fd.write(b"abcdef")
-    reactor.advance(0)
+    reactor, fd = halfTaken()
     fd.take = 0
     fd.write(b"ghi")  # the reactor is watching it: no send is tried before writability
     assert reactor.getDelayedCalls() == []

@@ -14,6 +14,7 @@ from mcpgateway.core.sessions import shortId
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.pages.liveness import LIVENESS_METRICS
 from tests.http import Harness
+from tests.support.web.health_callers import healthOfEachCaller
 from tests.support.web.team_web import (
     LEAK,
     MISSING,
@@ -248,10 +249,7 @@ def test_the_open_health_of_a_team_gateway_shows_no_stderr_to_a_caller_without_a
     # token=sk-live-...") to callers with no token.
     h = TeamHarness(publicHealth=True)  # the figures for all; stderr an admin's
     crashWithStderr(h)
-    for who in (None, "alice", "nobody", "slow"):
-        response = h.request("GET", "/health") if who is None else h.as_(who, "GET", "/health")
-        if who == "slow":
-            h.gate.pending.pop().callback(PRINCIPALS["bob"])
+    for who, response in healthOfEachCaller(h):
         assert response.status == 200, who
         assert LEAK not in response.body and b"/opt/secret" not in response.body, who
         body = response.json()
@@ -312,7 +310,8 @@ def test_a_request_its_child_dies_under_shows_no_stderr_to_a_caller_without_an_a
         assert answer["error"]["message"].startswith("server 'srv' exited with code 3"), who
 
 
-def test_the_api_token_shows_the_whole_health_body() -> None:
+def withApi() -> TeamHarness:
+    """A team gateway serving its admin API, whose own token is api-secret."""
     from mcpgateway.ops.management import ServerChanges
     from mcpgateway.web.admin.api import ApiApp
 
@@ -325,6 +324,11 @@ def test_the_api_token_shows_the_whole_health_body() -> None:
 
     h = TeamHarness(api=api)
     holder.append(h)
+    return h
+
+
+def test_the_api_token_shows_the_whole_health_body() -> None:
+    h = withApi()
     crashWithStderr(h)
     checked = len(h.gate.checked)
     token = {"authorization": "Bearer api-secret"}
@@ -346,18 +350,7 @@ def test_a_loopback_gateway_shows_the_whole_health_body() -> None:
 
 
 def test_the_api_takes_an_admin_principal_or_its_own_token() -> None:
-    from mcpgateway.ops.management import ServerChanges
-    from mcpgateway.web.admin.api import ApiApp
-
-    holder: list[TeamHarness] = []
-
-    def api() -> IResource:
-        h = holder[0]
-        management = ServerChanges(h.gateway, cast(Any, None), cast(Any, None))
-        return ApiApp(management, h.gateway, h.reactor, "api-secret").resource()
-
-    h = TeamHarness(api=api)
-    holder.append(h)
+    h = withApi()
     assert h.as_("alice", "GET", "/api/v1/health").status == 403
     assert h.as_("root", "GET", "/api/v1/health").status == 200
     assert (

@@ -40,6 +40,14 @@ def tool(name: str, description: str = "", **properties: str) -> dict[str, Any]:
     }
 
 
+CAPABILITIES: dict[str, Any] = {
+    "tools": {"listChanged": True},
+    "prompts": {},
+    "resources": {"subscribe": True},
+}
+"""What every fake member child declares."""
+
+
 class Children:
     """Answers the fake children of C{reactor}; which server a child is is
     read from its command line (C{serverOf})."""
@@ -86,15 +94,9 @@ class Children:
             return
         result: dict[str, Any] | None = None
         if method == "initialize":
-            result = {
-                "protocolVersion": message["params"]["protocolVersion"],
-                "capabilities": {
-                    "tools": {"listChanged": True},
-                    "prompts": {},
-                    "resources": {"subscribe": True},
-                },
-                "serverInfo": {"name": self.serverOf(proc), "version": "1"},
-            }
+            version = message["params"]["protocolVersion"]
+            info = {"name": self.serverOf(proc), "version": "1"}
+            result = {"protocolVersion": version, "capabilities": CAPABILITIES, "serverInfo": info}
         elif method == "tools/list":
             result = {"tools": server.tools}
         elif method == "prompts/list":

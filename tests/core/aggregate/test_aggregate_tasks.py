@@ -21,6 +21,7 @@ from mcpgateway.core.aggregate import tasks as aggregatetasks
 from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, ShieldSpec, TaskTable
 from tests.core.aggregate.aggtools import Children, FakeServer, tool
 from tests.fakes import FakeProcess
+from tests.http import initializeMessage
 from tests.support.web.aggregate_web import AggregateHarness, messagesOf
 
 RELATED = "io.modelcontextprotocol/related-task"
@@ -529,13 +530,4 @@ def _notification(method: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _initialize(version: str) -> dict[str, Any]:
-    return {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": version,
-            "capabilities": {},
-            "clientInfo": {"name": "agg-test", "version": "1"},
-        },
-    }
+    return initializeMessage(version, clientInfo={"name": "agg-test", "version": "1"})

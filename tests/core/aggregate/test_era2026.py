@@ -22,22 +22,14 @@ from mcpgateway.core.pools.pool import ServerPool, ServerUnavailable
 from mcpgateway.protocol import era2026form, jsonrpc
 from tests.fakes import RecordingSink
 from tests.support.core.aggregate.era2026 import era2026
+from tests.support.core.aggregate.era2026_case import AggregateEra2026Case
 from tests.support.web.aggregate_era2026 import TASKS, AggregateEra2026Harness
 from tests.support.web.aggregate_web import fresh, serverSpec
 
 WITH_TASKS: dict[str, Any] = {"extensions": {TASKS: {}}}
 
 
-class Case(SynchronousTestCase):
-    holdAlpha = False
-    withTasks = False
-
-    def setUp(self) -> None:
-        servers = fresh()
-        servers["alpha"].hold = self.holdAlpha
-        self.agg = AggregateEra2026Harness(servers, tasks=self.withTasks)
-        self.service = AggregateEra2026(self.agg.gateway)
-
+class Case(AggregateEra2026Case):
     def call(self, request: Era2026Request) -> Deferred[jsonrpc.Message]:
         answered = self.service.era2026Call("/mcp", request, RecordingSink())
         self.agg.children.pump()

@@ -21,8 +21,9 @@ from mcpgateway.core.aggregate.results import CallerResults, ResultBudget, Resul
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.protocol import era2026form, jsonrpc
 from tests.fakes import FakeProcess, RecordingSink
-from tests.support.web.aggregate_era2026 import ELICIT, AggregateEra2026Harness
-from tests.support.web.aggregate_web import fresh
+from tests.support.core.aggregate.elicitation import whoQuestion
+from tests.support.core.aggregate.era2026_case import AggregateEra2026Case
+from tests.support.web.aggregate_era2026 import ELICIT
 
 BIG = list(range(30000))
 """A result's array far over the shield's budget (64 KiB)."""
@@ -38,15 +39,8 @@ def toolCall(clientId: Any, name: str, arguments: dict[str, Any], **fields: Any)
     return era2026(clientId, "tools/call", {"name": name, "arguments": arguments}, **fields)
 
 
-class Case(SynchronousTestCase):
-    holdAlpha = False
-    withTasks = False
-
-    def setUp(self) -> None:
-        servers = fresh()
-        servers["alpha"].hold = self.holdAlpha
-        self.agg = AggregateEra2026Harness(servers, tasks=self.withTasks)
-        self.service = AggregateEra2026(self.agg.gateway, "search")
+class Case(AggregateEra2026Case):
+    endpoint = "search"
 
     def call(
         self, request: Era2026Request, service: AggregateEra2026 | None = None
@@ -217,20 +211,7 @@ class InputRoundTests(Case):
             )
         )
         proc, call = self.held()
-        proc.reply(
-            jsonrpc.request(
-                "e-1",
-                "elicitation/create",
-                {
-                    "message": "name?",
-                    "requestedSchema": {"type": "object", "properties": {}},
-                    "_meta": {
-                        "mcpgateway/relatedRequestId": call["id"],
-                        "mcpgateway/inputKey": "who",
-                    },
-                },
-            )
-        )
+        proc.reply(whoQuestion(call["id"]))
         self.agg.harness.reactor.advance(0.1)  # the round's gathering
         return proc, call, answered
 

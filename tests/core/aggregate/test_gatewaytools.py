@@ -41,17 +41,13 @@ from tests.core.aggregate.toolcontext import (
     runNow,
     structuredOf,
 )
+from tests.support.json_values import jsonScalars, jsonValues
 
-JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(10**6), max_value=10**6)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=20,
+JSON = jsonValues(
+    jsonScalars(20, integers=st.integers(min_value=-(10**6), max_value=10**6)),
+    items=4,
+    entries=4,
+    leaves=20,
 )
 
 

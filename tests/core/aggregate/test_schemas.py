@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from mcpgateway.core.aggregate.schemas import MAX_ERRORS, Schemas
+from tests.support.json_values import jsonScalars, jsonValues
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -34,17 +34,7 @@ SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
-JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=20,
-)
+JSON = jsonValues(jsonScalars(20), items=4, entries=4, leaves=20)
 
 
 def test_valid_arguments_have_no_errors() -> None:

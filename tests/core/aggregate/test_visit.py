@@ -28,28 +28,18 @@ from mcpgateway.core.sessions import (
     SessionRegistry,
     routedCapabilities,
 )
-from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.support.core.aggregate.visit import facts
+from tests.support.core.kept_records import KeptRecords, openAs
+from tests.support.core.opt_specs import optSpec
 
 Message = dict[str, Any]
 ALICE = "mfrggzdfmztwq2lk"
-SHARED = ServerSpec(name="fs", command="fs", executable="/opt/fs", requestTimeout=10.0)
-STATEFUL = ServerSpec(
-    name="st", command="st", executable="/opt/st", requestTimeout=10.0, mode="stateful"
-)
-PER_USER = ServerSpec(
-    name="gh", command="gh", executable="/opt/gh", requestTimeout=10.0, perUser=True
-)
-CREDENTIAL = ServerSpec(
-    name="db",
-    command="db",
-    executable="/opt/db",
-    requestTimeout=10.0,
-    mode="credential",
-    credentialEnv=("TOKEN",),
-)
+SHARED = optSpec("fs")
+STATEFUL = optSpec("st", mode="stateful")
+PER_USER = optSpec("gh", perUser=True)
+CREDENTIAL = optSpec("db", mode="credential", credentialEnv=("TOKEN",))
 SPECS = {"fs": SHARED, "st": STATEFUL, "gh": PER_USER, "db": CREDENTIAL}
 INIT_RESULT = {
     "protocolVersion": "2025-11-25",
@@ -91,7 +81,7 @@ def handshake(reactor: FakeProcessReactor) -> list[Message]:
     return list(proc.takeMessages())
 
 
-class Replica(SynchronousTestCase):
+class Replica(KeptRecords, SynchronousTestCase):
     """One gateway process of a cluster, with its sessions file in memory."""
 
     def setUp(self) -> None:
@@ -104,27 +94,10 @@ class Replica(SynchronousTestCase):
         )
         self.gateway.start()
 
-    def load(self) -> list[dict[str, Any]]:
-        return self.records
-
-    def save(self, records: list[dict[str, Any]]) -> None:
-        self.records = records
-
-    def remember(self, record: dict[str, Any]) -> None:
-        """Nothing: these tests keep what L{save} is given."""
-
-    def forget(self, sessionId: str) -> None:
-        """Nothing: these tests keep what L{save} is given."""
-
     def open(self, server: str, principal: str = "", **credentials: str) -> Session:
         spawned = len(self.reactor.processes)
-        session, opened = self.gateway.opener.openSession(
-            server,
-            initialize(),
-            "2025-06-18",
-            principal=principal,
-            credentialKey=credentials.pop("key", ""),
-            credentials=tuple(credentials.items()),
+        session, opened = openAs(
+            self.gateway, server, initialize(), "2025-06-18", principal, credentials
         )
         if len(self.reactor.processes) > spawned:
             handshake(self.reactor)

@@ -31,6 +31,7 @@ from tests.support.core.era2026.mrtr import (
     Message,
     ok,
 )
+from tests.support.json_values import jsonScalars, jsonValues
 
 SAMPLE = {"messages": [{"role": "user", "content": {"type": "text", "text": "hi"}}], "maxTokens": 5}
 SAMPLED = {"role": "assistant", "content": {"type": "text", "text": "hello"}, "model": "m"}
@@ -837,13 +838,7 @@ class FinishTests(SynchronousTestCase):
         self.assertEqual((done["id"], done["error"]["code"]), (3, jsonrpc.INTERNAL_ERROR))
 
 
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
-    ),
-    max_leaves=10,
-)
+JSON = jsonValues(jsonScalars(floats=st.floats(allow_nan=False)), leaves=10)
 ANSWER = st.one_of(
     JSON,
     st.fixed_dictionaries(

@@ -59,6 +59,7 @@ from tests.support.core.catalog import (
     syncThread,
     tool,
 )
+from tests.support.core.catalog_status import UNLISTED
 from tests.support.core.pools.pool import sharedOf
 
 
@@ -526,6 +527,27 @@ class SnapshotTests(SynchronousTestCase):
         catalogs = Catalogs(self.reactor, persistence, threads)
         return catalogs
 
+    def started(self, persistence: Any) -> Catalogs:
+        """A started service over C{persistence}, attached to the pool."""
+        catalogs = self.service(persistence)
+        catalogs.attach(self.pool)
+        self.successResultOf(catalogs.start())
+        return catalogs
+
+    def answerInitialize(self, proc: FakeProcess) -> None:
+        """C{proc} answers the gateway's initialize as server cat (C{CAPS})."""
+        [init] = proc.takeMessages()
+        proc.reply(
+            jsonrpc.resultResponse(
+                init["id"],
+                {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": CAPS,
+                    "serverInfo": {"name": "cat"},
+                },
+            )
+        )
+
     def test_snapshots_are_served_with_stale_when_the_launch_changed(self) -> None:
         persistence = MemoryPersistence(
             {
@@ -556,9 +578,7 @@ class SnapshotTests(SynchronousTestCase):
         persistence = MemoryPersistence(
             {("cat", ""): record(["a"], launchOf(SPEC), entry=entryOf(SPEC))}
         )
-        catalogs = self.service(persistence)
-        catalogs.attach(self.pool)
-        self.successResultOf(catalogs.start())
+        catalogs = self.started(persistence)
         changes = Recorder()
         catalogs.observe(changes)
         # The child lists the same as the snapshot (serverInfo, capabilities, tools).
@@ -566,17 +586,7 @@ class SnapshotTests(SynchronousTestCase):
         child = Child(self.reactor.lastProcess, {"tools": [tool("a")]})
         child.capabilities = CAPS
         proc = child.proc
-        [init] = proc.takeMessages()
-        proc.reply(
-            jsonrpc.resultResponse(
-                init["id"],
-                {
-                    "protocolVersion": "2025-11-25",
-                    "capabilities": CAPS,
-                    "serverInfo": {"name": "cat"},
-                },
-            )
-        )
+        self.answerInitialize(proc)
         child.pump()
         self.successResultOf(opened)
         known = catalogs.get("cat")
@@ -608,25 +618,13 @@ class SnapshotTests(SynchronousTestCase):
 
     def test_a_stale_snapshot_listed_again_is_fresh_and_saved_with_the_new_launch(self) -> None:
         persistence = MemoryPersistence({("cat", ""): record(["a"], "0" * 16)})
-        catalogs = self.service(persistence)
-        catalogs.attach(self.pool)
-        self.successResultOf(catalogs.start())
+        catalogs = self.started(persistence)
         self.assertTrue(catalogs.get("cat").stale)  # type: ignore[union-attr]
         changes = Recorder()
         catalogs.observe(changes)
         opened = self.pool.open(sessionOf("s"), clientInitialize())
         proc = self.reactor.lastProcess
-        [init] = proc.takeMessages()
-        proc.reply(
-            jsonrpc.resultResponse(
-                init["id"],
-                {
-                    "protocolVersion": "2025-11-25",
-                    "capabilities": CAPS,
-                    "serverInfo": {"name": "cat"},
-                },
-            )
-        )
+        self.answerInitialize(proc)
         Child(proc, {"tools": [tool("a")]}).pump()
         self.successResultOf(opened)
         known = catalogs.get("cat")
@@ -638,9 +636,7 @@ class SnapshotTests(SynchronousTestCase):
 
     def test_a_refresh_whose_listing_fails_is_none_not_the_snapshot(self) -> None:
         persistence = MemoryPersistence({("cat", ""): record(["a"], launchOf(SPEC))})
-        catalogs = self.service(persistence)
-        catalogs.attach(self.pool)
-        self.successResultOf(catalogs.start())
+        catalogs = self.started(persistence)
         refreshing = catalogs.refresh(self.pool)
         proc = self.reactor.lastProcess
         [init] = proc.takeMessages()
@@ -753,19 +749,7 @@ class ForgetStatusTests(CatalogCase):
     def test_status(self) -> None:
         self.assertEqual(
             self.catalogs.status(),
-            {
-                "cat": {
-                    "source": None,
-                    "tools": 0,
-                    "prompts": 0,
-                    "resources": 0,
-                    "resourceTemplates": 0,
-                    "taken": None,
-                    "stale": False,
-                    "catalogs": 0,
-                    "error": None,
-                }
-            },
+            {"cat": UNLISTED},
         )
         self.reactor.advance(7)
         self.startShared()

@@ -22,6 +22,7 @@ from mcpgateway.core.status import ServerState
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.sandbox.profile import SandboxProfile
 from tests.fakes import FakeProcessReactor, fakeSpawner
+from tests.http import initializeMessage
 from tests.support.core.catalog import SPEC, Child, MemoryPersistence, record, syncThread, tool
 
 
@@ -144,16 +145,7 @@ class RestoredSessionsTests(SynchronousTestCase):
         self.assertEqual(pool.state(), ServerState.STOPPED)
         session, opened = gateway.opener.openSession(
             "cat",
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-06-18",
-                    "capabilities": {},
-                    "clientInfo": {"name": "c", "version": "1"},
-                },
-            },
+            initializeMessage("2025-06-18", clientInfo={"name": "c", "version": "1"}),
             "2025-06-18",
         )
         self.assertIn("result", self.successResultOf(opened))

@@ -24,6 +24,18 @@ def restarted(store: MemoryStore, servers: dict[str, ServerSpec]) -> PersistentH
     return PersistentHarness(store, servers)
 
 
+def restoredAfterRestart(
+    servers: dict[str, ServerSpec], server: str
+) -> tuple[PersistentHarness, str]:
+    """A session opened on C{server}, its gateway stopped and a new one
+    started on the same store: the new gateway and the session's id."""
+    store = MemoryStore()
+    first = PersistentHarness(store, servers)
+    sid = first.initialize(server)
+    first.gateway.stop()
+    return restarted(store, servers), sid
+
+
 def test_shared_session_is_served_after_a_graceful_restart() -> None:
     store = MemoryStore()
     first = PersistentHarness(store, SHARED)
@@ -114,12 +126,7 @@ def test_stateful_session_gets_a_fresh_child_and_its_initialize_replayed() -> No
 
 
 def test_concurrent_requests_of_a_restored_stateful_session_wait_for_one_replay() -> None:
-    store = MemoryStore()
-    first = PersistentHarness(store, STATEFUL)
-    sid = first.initialize("st")
-    first.gateway.stop()
-
-    second = restarted(store, STATEFUL)
+    second, sid = restoredAfterRestart(STATEFUL, "st")
     one, two = call(second, "st", sid, 1), call(second, "st", sid, 2)
     assert len(second.reactor.processes) == 1
     proc = second.process()
@@ -134,12 +141,7 @@ def test_concurrent_requests_of_a_restored_stateful_session_wait_for_one_replay(
 
 
 def test_a_get_stream_reconnects_with_a_restored_session() -> None:
-    store = MemoryStore()
-    first = PersistentHarness(store, SHARED)
-    sid = first.initialize("srv")
-    first.gateway.stop()
-
-    second = restarted(store, SHARED)
+    second, sid = restoredAfterRestart(SHARED, "srv")
     response = second.request("GET", "/srv/mcp", session=sid, accept="text/event-stream")
     assert response.status == 200
 
@@ -274,12 +276,7 @@ def test_a_restored_stateful_session_is_not_orphaned_before_its_next_request() -
     request: until then the reaper finds no dead child and no orphan."""
     from mcpgateway.ops.reaper import Reaper
 
-    store = MemoryStore()
-    first = PersistentHarness(store, STATEFUL)
-    sid = first.initialize("st")
-    first.gateway.stop()
-
-    second = restarted(store, STATEFUL)
+    second, sid = restoredAfterRestart(STATEFUL, "st")
     counts = Reaper(second.gateway, second.reactor, 1e9, alive=lambda pid: True).sweep()
     assert (counts.deadChildren, [s.id for s in second.gateway.sessions]) == (0, [sid])
     call(second, "st", sid)

@@ -20,6 +20,7 @@ import pytest
 from twisted.internet.defer import succeed
 from twisted.internet.task import Clock
 
+from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.lostchild import NOTICE_KEY
 from mcpgateway.core.pools.placement import SessionPlacement
 from mcpgateway.core.pools.serverpool import Pool
@@ -36,6 +37,16 @@ def restarting(events: list[Any]) -> list[Any]:
     return [e for e in events if e.get("log_format") == RESTARTING]
 
 
+def startedSharing(home: Home, share: str, placement: type) -> tuple[Gateway, Pool]:
+    """Start C{home}'s gateway with server pw shared as C{share}; the
+    gateway and pw's pool, whose placement is a C{placement}."""
+    home.document["mcpServers"]["pw"] = {"command": home.exe, "share": share}
+    gateway = home.start()
+    pool = gateway.pools["pw"]
+    assert isinstance(pool, Pool) and isinstance(pool.placement, placement)
+    return gateway, pool
+
+
 def test_a_state_dir_env_change_restarts_the_shared_child_when_idle(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -45,10 +56,7 @@ def test_a_state_dir_env_change_restarts_the_shared_child_when_idle(
     and log level), and the sessions carry on on it. No env value is
     logged."""
     home = Home(tmp_path, monkeypatch, "TOKEN=first-secret\n")
-    home.document["mcpServers"]["pw"] = {"command": home.exe, "share": "global"}
-    gateway = home.start()
-    pool = gateway.pools["pw"]
-    assert isinstance(pool, Pool) and isinstance(pool.placement, SharedPlacement)
+    gateway, pool = startedSharing(home, "global", SharedPlacement)
     a, old = home.open()
     b, same = home.open()
     assert same is old and old.env is not None and old.env["TOKEN"] == "first-secret"
@@ -183,10 +191,7 @@ def test_a_per_session_server_keeps_its_childrens_environment(
     """Each session's child keeps running as it is (its session carries
     on); a session opened after the change gets the new environment."""
     home = Home(tmp_path, monkeypatch, "TOKEN=1\n")
-    home.document["mcpServers"]["pw"] = {"command": home.exe, "share": "session"}
-    gateway = home.start()
-    pool = gateway.pools["pw"]
-    assert isinstance(pool, Pool) and isinstance(pool.placement, SessionPlacement)
+    gateway, pool = startedSharing(home, "session", SessionPlacement)
     session, proc = home.open()
     with capturedGatewayLogs() as events:
         home.envChanged("TOKEN=2\n")

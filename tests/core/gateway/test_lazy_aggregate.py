@@ -16,6 +16,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, ShieldSpec
 from tests.core.aggregate.aggtools import FakeServer, tool
+from tests.http import initializeMessage
+from tests.support.web.aggregate_search import searchedNames
 from tests.support.web.aggregate_web import AggregateHarness
 
 REPO = Path(__file__).resolve().parents[3]
@@ -74,16 +76,7 @@ class LazyAggregatorTests(SynchronousTestCase):
         response = harness.request(
             "POST",
             "/alpha/mcp",
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-11-25",
-                    "capabilities": {},
-                    "clientInfo": {"name": "plain", "version": "1"},
-                },
-            },
+            initializeMessage(clientInfo={"name": "plain", "version": "1"}),
         )
         agg.children.pump()
         self.assertEqual(response.status, 200, response.body)
@@ -119,14 +112,7 @@ class LazyAggregatorTests(SynchronousTestCase):
             NameSettings(),
         )
         self.assertIsNone(agg.gateway.aggregateSide.made)
-        session = agg.open("/mcp/bare")
-        found = agg.call(
-            session,
-            "tools/call",
-            {"name": "search", "arguments": {"query": "create entities graph"}},
-            path="/mcp/bare",
-        )
-        names = [r["name"] for r in found["result"]["structuredContent"]["results"]]
+        names = searchedNames(agg, "/mcp/bare", "create entities graph")
         self.assertEqual(names[0], "create_entities")
         # Later settings go to the aggregator itself.
         agg.gateway.aggregateSide.useEndpoints({}, NameSettings())

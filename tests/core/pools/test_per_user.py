@@ -22,26 +22,19 @@ from mcpgateway.core.pools.scoped import KeyedPlacement
 from mcpgateway.core.pools.serverpool import Pool
 from mcpgateway.core.pools.shared import SharedPlacement
 from mcpgateway.core.sessions import Session, shortId
-from mcpgateway.core.spec import ServerSpec, Variant
+from mcpgateway.core.spec import Variant
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, RecordingSink, fakeSpawner
+from tests.support.core.kept_records import KeptRecords, openAs
+from tests.support.core.opt_specs import optSpec
 from tests.support.core.pools.pool import placementOf
 
 Message = dict[str, Any]
 
 ALICE, BOB, CAROL = "mfrggzdfmztwq2lk", "nbswy3dpo5xxe3de", "mnxw2zlsmfxgozlt"
-PER_USER = ServerSpec(
-    name="gh", command="gh", executable="/opt/gh", requestTimeout=10.0, perUser=True
-)
-GLOBAL = ServerSpec(name="fs", command="fs", executable="/opt/fs", requestTimeout=10.0)
-CREDENTIAL = ServerSpec(
-    name="db",
-    command="db",
-    executable="/opt/db",
-    requestTimeout=10.0,
-    mode="credential",
-    credentialEnv=("TOKEN",),
-)
+PER_USER = optSpec("gh", perUser=True)
+GLOBAL = optSpec("fs")
+CREDENTIAL = optSpec("db", mode="credential", credentialEnv=("TOKEN",))
 NO_ENV_CREDENTIAL = dataclasses.replace(CREDENTIAL, name="kv", credentialEnv=())
 INIT_RESULT = {
     "protocolVersion": "2025-11-25",
@@ -72,7 +65,7 @@ def handshake(proc: FakeProcess) -> list[Message]:
     return list(rest)
 
 
-class PerUserCase(SynchronousTestCase):
+class PerUserCase(KeptRecords, SynchronousTestCase):
     specs = {"gh": PER_USER, "fs": GLOBAL, "db": CREDENTIAL, "kv": NO_ENV_CREDENTIAL}
 
     def setUp(self) -> None:
@@ -83,28 +76,11 @@ class PerUserCase(SynchronousTestCase):
     def makeGateway(self) -> Gateway:
         return Gateway(self.specs, fakeSpawner(self.reactor), persistence=self, lazyStart=False)
 
-    def load(self) -> list[dict[str, Any]]:
-        return self.records
-
-    def save(self, records: list[dict[str, Any]]) -> None:
-        self.records = records
-
-    def remember(self, record: dict[str, Any]) -> None:
-        """Nothing: these tests keep what L{save} is given."""
-
-    def forget(self, sessionId: str) -> None:
-        """Nothing: these tests keep what L{save} is given."""
-
     def open(self, server: str, principal: str = "", **credentials: str) -> Session:
         """A session of C{principal} on C{server}, its child started if needed."""
         spawned = len(self.reactor.processes)
-        session, opened = self.gateway.opener.openSession(
-            server,
-            initialize(),
-            "2025-11-25",
-            principal=principal,
-            credentialKey=credentials.pop("key", ""),
-            credentials=tuple(credentials.items()),
+        session, opened = openAs(
+            self.gateway, server, initialize(), "2025-11-25", principal, credentials
         )
         if len(self.reactor.processes) > spawned:
             handshake(self.reactor.lastProcess)

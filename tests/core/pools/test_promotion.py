@@ -18,7 +18,9 @@ from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import Variant
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import (
+    FakeProcess,
     FakeProcessReactor,
+    RecordingSink,
     capturedGatewayLogs,
     fakeSpawner,
 )
@@ -31,6 +33,17 @@ SAMPLING = {
     "params": {"messages": [], "maxTokens": 5},
 }
 WS = "w" * 16
+
+
+def askedAlone(case: PromotionCase, stream: RecordingSink, shared: FakeProcess) -> jsonrpc.Message:
+    """The child's sampling request reached C{stream} and nothing was
+    refused, promoted or counted as ambiguous; the request."""
+    [asked] = stream.messages
+    case.assertEqual(asked["method"], "sampling/createMessage")
+    case.assertEqual(shared.takeMessages(), [])  # no refusal
+    case.assertEqual((case.sink.promoted, case.pool.promoted), ([], None))
+    case.assertEqual(case.gateway.readModel.server("srv").requests.ambiguousServerRequests, 0)
+    return asked
 
 
 class PromotionTests(PromotionCase):
@@ -296,6 +309,22 @@ class ExitedClientTests(PromotionCase):
         self.probed.append(pid)
         return pid in self.running
 
+    def refusedWithAnUnknownPid(self) -> None:
+        """alice's pid is unknown and probing bob's fails: both count, so
+        bob's call meets a per-session request refused as ambiguous, and the
+        failed probe is logged."""
+        self.pool.clientAlive = lambda pid: 1 // 0 > 0
+        self.openFor(None, "alice")
+        s2 = self.openFor(100, "bob")  # probing it fails: counted
+        shared = self.reactor.lastProcess
+        r2 = self.inFlight(s2, shared)
+        with capturedGatewayLogs() as events:
+            shared.reply(PER_SESSION)
+        self.assertEqual(r2.messages, [])
+        self.assertIn("ambiguous", shared.takeMessages()[0]["error"]["message"])
+        self.assertTrue(any("probing client pid" in e["log_format"] for e in events))
+        self.flushLoggedErrors(ZeroDivisionError)
+
     def openFor(self, pid: int | None, principal: str = "") -> Session:
         session = self.open(principal=principal)
         session.clientPid = pid
@@ -309,11 +338,7 @@ class ExitedClientTests(PromotionCase):
         shared = self.reactor.lastProcess
         stream = self.inFlight(live, shared)
         shared.reply(SAMPLING)
-        [asked] = stream.messages
-        self.assertEqual(asked["method"], "sampling/createMessage")
-        self.assertEqual(shared.takeMessages(), [])  # no refusal
-        self.assertEqual((self.sink.promoted, self.pool.promoted), ([], None))
-        self.assertEqual(self.gateway.readModel.server("srv").requests.ambiguousServerRequests, 0)
+        askedAlone(self, stream, shared)
         self.assertEqual(sorted(self.probed), [100, 999])
 
     def test_a_calling_session_whose_client_exited_is_not_asked(self) -> None:
@@ -344,18 +369,8 @@ class ExitedClientTests(PromotionCase):
     def test_sessions_whose_pid_is_unknown_count(self) -> None:
         """Behind a proxy or in a cluster no pid is known: such sessions
         count, as do those whose probe fails."""
-        self.pool.clientAlive = lambda pid: 1 // 0 > 0
-        self.openFor(None, "alice")
-        s2 = self.openFor(100, "bob")  # probing it fails: counted
-        shared = self.reactor.lastProcess
-        r2 = self.inFlight(s2, shared)
-        with capturedGatewayLogs() as events:
-            shared.reply(PER_SESSION)
-        self.assertEqual(r2.messages, [])
-        self.assertIn("ambiguous", shared.takeMessages()[0]["error"]["message"])
+        self.refusedWithAnUnknownPid()
         self.assertEqual(len(self.sink.promoted), 1)
-        self.assertTrue(any("probing client pid" in e["log_format"] for e in events))
-        self.flushLoggedErrors(ZeroDivisionError)
 
     def test_a_session_whose_client_exited_alone_is_not_asked(self) -> None:
         gone = self.openFor(999)
@@ -385,18 +400,8 @@ class PinnedExitedClientTests(ExitedClientTests):
     def test_sessions_whose_pid_is_unknown_count(self) -> None:
         """Pinned: sessions whose pid is unknown count as well (the request
         is ambiguous, so refused), and nothing is promoted."""
-        self.pool.clientAlive = lambda pid: 1 // 0 > 0
-        self.openFor(None, "alice")
-        s2 = self.openFor(100, "bob")  # probing it fails: counted
-        shared = self.reactor.lastProcess
-        r2 = self.inFlight(s2, shared)
-        with capturedGatewayLogs() as events:
-            shared.reply(PER_SESSION)
-        self.assertEqual(r2.messages, [])
-        self.assertIn("ambiguous", shared.takeMessages()[0]["error"]["message"])
+        self.refusedWithAnUnknownPid()
         self.assertEqual((self.sink.promoted, self.pool.promoted), ([], None))
-        self.assertTrue(any("probing client pid" in e["log_format"] for e in events))
-        self.flushLoggedErrors(ZeroDivisionError)
 
 
 class OnePrincipalTests(PromotionCase):
@@ -411,11 +416,7 @@ class OnePrincipalTests(PromotionCase):
         stream = self.inFlight(s2, shared)
         with capturedGatewayLogs() as events:
             shared.reply(SAMPLING)
-        [asked] = stream.messages
-        self.assertEqual(asked["method"], "sampling/createMessage")
-        self.assertEqual(shared.takeMessages(), [])  # no refusal
-        self.assertEqual((self.sink.promoted, self.pool.promoted), ([], None))
-        self.assertEqual(self.gateway.readModel.server("srv").requests.ambiguousServerRequests, 0)
+        asked = askedAlone(self, stream, shared)
         [said] = [e for e in events if "the only one with a call in flight" in e["log_format"]]
         self.assertEqual((said["sid"], said["count"]), (s2.shortId, 3))
         # The client's answer reaches the child under the child's own id.

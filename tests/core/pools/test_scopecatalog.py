@@ -26,16 +26,12 @@ from mcpgateway.core.spec import RemoteEndpoint, ServerSpec, Sharing
 from mcpgateway.core.status import ServerState
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, fakeSpawner
+from tests.support.core.pools.own_server import OWN
+from tests.support.core.pools.scopecatalogs import ListeningSession, initialize
 
 Message = dict[str, Any]
 
-SPEC = ServerSpec(
-    name="own",
-    command="own-server",
-    executable="/opt/own",
-    mode="session",
-    requestTimeout=30.0,
-)
+SPEC = OWN
 CAPS = {"tools": {"listChanged": True}, "resources": {}, "logging": {}}
 LISTS: dict[str, Message] = {
     "tools/list": {"tools": [{"name": "echo", "inputSchema": {"type": "object"}}]},
@@ -90,30 +86,9 @@ def answer(proc: FakeProcess, lists: dict[str, Message] | None = None) -> list[M
                 proc.reply(jsonrpc.resultResponse(mid, {"content": [], "called": method}))
 
 
-class ListeningSession(Session):
-    """A session whose GET stream records what it is given."""
-
-    def __init__(self, sid: str, capabilities: Message | None = None) -> None:
-        super().__init__(
-            sid, "own", "2025-06-18", capabilities or {}, {"name": "c-" + sid, "version": "1"}, 0.0
-        )
-        self.messages: list[Message] = []
-
-    def deliver(self, message: Message) -> bool:
-        self.messages.append(message)
-        return True
-
-
-def initialize(session: Session) -> Message:
-    return jsonrpc.request(
-        "init-1",
-        "initialize",
-        {
-            "protocolVersion": session.protocolVersion,
-            "capabilities": session.capabilities,
-            "clientInfo": session.clientInfo,
-        },
-    )
+def listening(sid: str, capabilities: Message | None = None) -> ListeningSession:
+    """A session of server own whose GET stream records what it is given."""
+    return ListeningSession(sid, "own", capabilities)
 
 
 class ScopeCase(SynchronousTestCase):
@@ -159,12 +134,12 @@ class ScopeCase(SynchronousTestCase):
 
 class FromTheCatalogTests(ScopeCase):
     def test_sessions_of_a_known_scope_start_no_child(self) -> None:
-        first = ListeningSession("s0")
+        first = listening("s0")
         answered = self.probed(first)
         self.assertEqual(self.running(), 0)
         self.assertEqual(answered["result"]["serverInfo"], {"name": "own", "version": "1"})
         self.assertEqual(answered["result"]["protocolVersion"], "2025-06-18")
-        sessions = [ListeningSession(f"s{n}") for n in range(1, 11)]
+        sessions = [listening(f"s{n}") for n in range(1, 11)]
         for session in [first, *sessions]:
             if session is not first:
                 self.assertEqual(self.successResultOf(self.open(session)), answered)
@@ -179,7 +154,7 @@ class FromTheCatalogTests(ScopeCase):
         self.assertEqual((counts.startups, counts.answers), (11, 44))
 
     def test_the_probe_replays_the_first_session_s_own_initialize(self) -> None:
-        session = ListeningSession("s0", {"roots": {}})
+        session = listening("s0", {"roots": {}})
         self.probed(session)
         [init] = [m for m in self.probe if m.get("method") == "initialize"]
         self.assertEqual(
@@ -193,27 +168,27 @@ class FromTheCatalogTests(ScopeCase):
         self.assertIn("notifications/initialized", [m.get("method") for m in self.probe])
 
     def test_another_capability_set_gets_a_catalog_of_its_own(self) -> None:
-        plain, roots = ListeningSession("plain"), ListeningSession("roots", {"roots": {}})
+        plain, roots = listening("plain"), listening("roots", {"roots": {}})
         self.probed(plain)
         self.probed(roots)  # a second probe: its own capabilities
         self.assertEqual(len(self.reactor.spawned), 2)
         for session, tools in ((plain, ["echo"]), (roots, ["echo", "get-roots-list"])):
             listed = self.successResultOf(self.forward(session, "tools/list"))
             self.assertEqual([t["name"] for t in listed["result"]["tools"]], tools)
-        again = ListeningSession("again", {"roots": {}})
+        again = listening("again", {"roots": {}})
         self.successResultOf(self.open(again))
         self.assertEqual(len(self.reactor.spawned), 2)
 
     def test_another_protocol_version_gets_a_catalog_of_its_own(self) -> None:
-        self.probed(ListeningSession("old"))
-        newer = ListeningSession("new")
+        self.probed(listening("old"))
+        newer = listening("new")
         newer.protocolVersion = "2025-11-25"
         answered = self.probed(newer)
         self.assertEqual(answered["result"]["protocolVersion"], "2025-11-25")
         self.assertEqual(len(self.reactor.spawned), 2)
 
     def test_sessions_that_open_during_the_probe_wait_for_it(self) -> None:
-        sessions = [ListeningSession(f"s{n}") for n in range(5)]
+        sessions = [listening(f"s{n}") for n in range(5)]
         opened = [self.open(session) for session in sessions]
         self.assertEqual(len(self.reactor.spawned), 1)
         for waiting in opened:
@@ -227,10 +202,10 @@ class FromTheCatalogTests(ScopeCase):
 
 class TheChildStartsTests(ScopeCase):
     def test_a_call_starts_only_that_session_s_child_its_initialize_first(self) -> None:
-        caller = ListeningSession("caller", {"roots": {}})
+        caller = listening("caller", {"roots": {}})
         caller.clientInfo = {"name": "mine", "version": "7"}
-        self.probed(ListeningSession("first", {"roots": {}}))
-        quiet = ListeningSession("quiet", {"roots": {}})
+        self.probed(listening("first", {"roots": {}}))
+        quiet = listening("quiet", {"roots": {}})
         for session in (caller, quiet):
             self.successResultOf(self.open(session))
         self.successResultOf(self.forward(caller, "logging/setLevel", {"level": "debug"}))
@@ -255,7 +230,7 @@ class TheChildStartsTests(ScopeCase):
         self.assertEqual(self.pool.state(), ServerState.RUNNING)
 
     def test_a_child_that_lists_differently_tells_its_session(self) -> None:
-        session = ListeningSession("s1")
+        session = listening("s1")
         self.probed(session)
         self.successResultOf(self.forward(session, "tools/list"))
         self.successResultOf(self.forward(session, "resources/list"))
@@ -269,7 +244,7 @@ class TheChildStartsTests(ScopeCase):
         self.assertEqual(
             [m["method"] for m in session.messages], ["notifications/tools/list_changed"]
         )
-        later = ListeningSession("later")
+        later = listening("later")
         self.successResultOf(self.open(later))  # the catalog keeps what the child listed
         listed = self.successResultOf(self.forward(later, "tools/list"))
         self.assertEqual([t["name"] for t in listed["result"]["tools"]], ["echo", "new"])
@@ -284,8 +259,8 @@ class TheChildStartsTests(ScopeCase):
             ("prompts/list", {}),  # not declared: the child's to refuse
         ):
             self.setUp()
-            self.probed(ListeningSession("first"))
-            session = ListeningSession("s1")
+            self.probed(listening("first"))
+            session = listening("s1")
             self.successResultOf(self.open(session))
             self.forward(session, method, params)
             self.assertEqual(len(self.reactor.spawned), 2, method)
@@ -293,7 +268,7 @@ class TheChildStartsTests(ScopeCase):
 
 class ProbeFailureTests(ScopeCase):
     def test_a_probe_refused_starts_the_session_s_own_child(self) -> None:
-        session = ListeningSession("s1")
+        session = listening("s1")
         opened = self.open(session)
         probe = self.reactor.lastProcess
         [init] = probe.takeMessages()
@@ -304,7 +279,7 @@ class ProbeFailureTests(ScopeCase):
         self.assertFalse(self.base().scopeStartup.pending(session))
 
     def test_a_probe_that_takes_too_long_starts_the_waiters_own_children(self) -> None:
-        sessions = [ListeningSession("s1"), ListeningSession("s2")]
+        sessions = [listening("s1"), listening("s2")]
         opened = [self.open(session) for session in sessions]
         self.reactor.advance(PROBE_TIMEOUT)
         self.assertEqual(len(self.reactor.spawned), 3)  # the probe, then one each
@@ -324,7 +299,7 @@ class SwitchedOffTests(ScopeCase):
         self.assertStartsAtInitialize()
 
     def assertStartsAtInitialize(self) -> None:
-        session = ListeningSession("s1")
+        session = listening("s1")
         opened = self.open(session)
         self.assertEqual(len(self.reactor.spawned), 1)
         seen = answer(self.reactor.lastProcess)
@@ -343,10 +318,10 @@ class PromotedTests(ScopeCase):
         pool.promotion.ambiguous("sampling/createMessage", 2)
         self.assertTrue(pool.ownsChildren())
         self.assertIs(pool.spec.sharing, Sharing.GLOBAL)
-        session = ListeningSession("s1")
+        session = listening("s1")
         self.probed(session)
         for n in range(3):
-            self.successResultOf(self.open(ListeningSession(f"more{n}")))
+            self.successResultOf(self.open(listening(f"more{n}")))
         self.assertEqual((len(self.reactor.spawned), self.running()), (1, 0))
         called = self.forward(session, "tools/call", {"name": "echo", "arguments": {}})
         answer(self.reactor.lastProcess)
@@ -362,7 +337,7 @@ class PerUserTests(ScopeCase):
     spec = dataclasses.replace(SPEC, mode="global", perUser=True)
 
     def session(self, sid: str, principal: str, capabilities: Message | None = None) -> Session:
-        session = ListeningSession(sid, capabilities)
+        session = listening(sid, capabilities)
         session.principal = principal
         variant = self.pool.variantFor("", "", (), principal)
         assert variant is not None
@@ -416,7 +391,7 @@ class RemoteTests(ScopeCase):
         a second one (and a second token exchange) with the session's
         credentials."""
         startup = self.base().scopeStartup
-        session = ListeningSession("s1")
+        session = listening("s1")
         self.assertTrue(startup.allowed(session))
         self.base().spec = dataclasses.replace(SPEC, remote=RemoteEndpoint("https://x.test/mcp"))
         self.assertFalse(startup.allowed(session))

@@ -42,16 +42,11 @@ from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops.scopecatalogstore import ScopeCatalogStore
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
+from tests.support.core.pools.own_server import OWN
 from tests.support.core.pools.scopecatalogs import ListeningSession, answer, initialize
+from tests.support.json_values import jsonScalars, jsonValues
 
-SPEC = ServerSpec(
-    name="own",
-    command="own-server",
-    executable="/opt/own",
-    mode="session",
-    requestTimeout=30.0,
-    env=(("API_TOKEN", "spec-secret-value"),),
-)
+SPEC = dataclasses.replace(OWN, env=(("API_TOKEN", "spec-secret-value"),))
 ENTRY = entryOf(SPEC)
 KEY = "0123456789abcdef0123456789abcdef"
 
@@ -182,13 +177,7 @@ class SavingTests(SavedCase):
         self.assertIsNone(read.protocolVersion)
 
 
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
-    ),
-    max_leaves=12,
-)
+JSON = jsonValues(jsonScalars(floats=st.floats(allow_nan=False)), leaves=12)
 RECORDS = st.fixed_dictionaries(
     {},
     optional={

@@ -23,6 +23,7 @@ from mcpgateway.core.spec import SCOPED_IDLE_TIMEOUT, ServerSpec
 from mcpgateway.core.upstream import ServerUnavailable
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
+from tests.support.core.kept_records import KeptRecords
 from tests.support.core.pools.pool import placementOf
 from tests.support.core.pools.scoped import (
     BASE,
@@ -354,7 +355,7 @@ class StaleEnvTests(ScopedCase):
         self.assertFalse(procC.stdinClosed)  # until the gateway ends C's session
 
 
-class GatewayBindingTests(SynchronousTestCase):
+class GatewayBindingTests(KeptRecords, SynchronousTestCase):
     def setUp(self) -> None:
         self.reactor = FakeProcessReactor()
         self.records: list[dict[str, Any]] = []
@@ -366,18 +367,6 @@ class GatewayBindingTests(SynchronousTestCase):
             fakeSpawner(self.reactor),
             persistence=self,
         )
-
-    def load(self) -> list[dict[str, Any]]:
-        return self.records
-
-    def save(self, records: list[dict[str, Any]]) -> None:
-        self.records = records
-
-    def remember(self, record: dict[str, Any]) -> None:
-        """Nothing: these tests keep what L{save} is given."""
-
-    def forget(self, sessionId: str) -> None:
-        """Nothing: these tests keep what L{save} is given."""
 
     def record(self, sid: str, server: str, scope: str, credential: str = "") -> dict[str, Any]:
         session = Session(sid, server, "2025-11-25", {}, {"name": "c"}, 0.0)

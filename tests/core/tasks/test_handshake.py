@@ -95,6 +95,18 @@ def create(tasks: HandshakeTasks, child: FakeChild, who: Session, ttl: int = 60_
     return str(answer["result"]["task"]["taskId"])
 
 
+def askingTask() -> tuple[HandshakeTasks, FakeChild, TaskStore, ListeningSession, str, Sink]:
+    """A task of session s-1 whose child's call is under way: the tasks, the
+    child, the store, the session, the task's id and where the child's
+    messages about the call go."""
+    tasks, child, store = setUp()
+    who = ListeningSession("s-1")
+    taskId = create(tasks, child, who)
+    about = child.about[0]
+    assert about is not None
+    return tasks, child, store, who, taskId, about
+
+
 def test_the_capability_is_announced_to_2025_11_25_sessions_whose_child_has_none() -> None:
     bare = jsonrpc.resultResponse(0, {"capabilities": {"tools": {}}})
     assert announced(bare, "2025-11-25")["result"]["capabilities"]["tasks"] == TASKS_CAPABILITY
@@ -251,11 +263,7 @@ def test_a_tasks_call_is_untimed_by_its_request_id() -> None:
 
 
 def test_a_childs_question_during_a_task_makes_it_input_required_until_answered() -> None:
-    tasks, child, store = setUp()
-    who = ListeningSession("s-1")
-    taskId = create(tasks, child, who)
-    about = child.about[0]
-    assert about is not None
+    tasks, child, store, who, taskId, about = askingTask()
     question = jsonrpc.request(41, "elicitation/create", {"message": "sure?"})
     assert about(question)
     status, heard = who.heard
@@ -297,11 +305,7 @@ def test_a_cancelled_task_tells_its_session_once() -> None:
 
 
 def test_a_withdrawn_question_ends_the_wait_and_progress_reaches_the_session() -> None:
-    tasks, child, store = setUp()
-    who = ListeningSession("s-1")
-    create(tasks, child, who)
-    about = child.about[0]
-    assert about is not None
+    tasks, _, store, who, _, about = askingTask()
     about(jsonrpc.request(41, "sampling/createMessage", {}))
     about(jsonrpc.request(42, "elicitation/create", {}))
     [task] = list(store)
@@ -316,11 +320,7 @@ def test_a_withdrawn_question_ends_the_wait_and_progress_reaches_the_session() -
 
 
 def test_a_task_that_is_over_stays_over_when_its_question_is_answered() -> None:
-    tasks, child, store = setUp()
-    who = ListeningSession("s-1")
-    create(tasks, child, who)
-    about = child.about[0]
-    assert about is not None
+    tasks, child, store, who, _, about = askingTask()
     about(jsonrpc.request(41, "elicitation/create", {}))
     child.sent[0][1].callback(jsonrpc.resultResponse(1, {"content": []}))
     tasks.answered(who, jsonrpc.resultResponse(41, {"action": "accept"}))

@@ -26,6 +26,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.python.failure import Failure
 
 from tests.fakes import capturedGatewayLogs
+from tests.support.json_values import jsonValues
 from tests.support.web.api import (
     FAKE,
     SECRET,
@@ -631,19 +632,8 @@ def _listThroughAProbe(
     """Have the catalogs probe server C{srv}; its child lists C{tools}
     (or answers tools/list with an error)."""
     done = h.gateway.catalogs.refresh(h.gateway.pools["srv"])
+    h.answerHandshake()
     proc = h.process()
-    init = [m for m in proc.sentMessages() if m.get("method") == "initialize"][-1]
-    proc.reply(
-        {
-            "jsonrpc": "2.0",
-            "id": init["id"],
-            "result": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {"tools": {}},
-                "serverInfo": {"name": "fake", "version": "0"},
-            },
-        }
-    )
     listed = [m for m in proc.sentMessages() if m.get("method") == "tools/list"][-1]
     if error:
         proc.reply(
@@ -898,17 +888,7 @@ def test_a_path_that_is_not_utf8_never_reaches_klein(h: ApiHarness, logged: list
     assert not [e for e in logged if "log_failure" in e]
 
 
-JSON_VALUES = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
-    ),
-    max_leaves=6,
-)
+JSON_VALUES = jsonValues(leaves=6)
 SERVER_FIELDS = st.fixed_dictionaries(
     {},
     optional={

@@ -14,6 +14,7 @@ import pytest
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess
+from tests.support.core.catalog_status import UNLISTED
 from tests.support.web.api import FAKE, SECRET, TOKEN, ApiHarness, assertNoSecrets, error, logged
 
 __all__ = ["logged"]  # the fixture, shared with test_api
@@ -70,17 +71,7 @@ def test_catalog_status_before_and_after_a_refresh(h: ApiHarness) -> None:
     h.gateway.pools["off"].disabled = True
     response = h.api("GET", "/catalog")
     assert response.status == 200
-    assert response.json()["servers"]["srv"] == {
-        "source": None,
-        "tools": 0,
-        "prompts": 0,
-        "resources": 0,
-        "resourceTemplates": 0,
-        "taken": None,
-        "stale": False,
-        "catalogs": 0,
-        "error": None,
-    }
+    assert response.json()["servers"]["srv"] == UNLISTED
     refreshing = h.api("POST", "/catalog/refresh")
     assert not refreshing.complete  # the child is starting
     assert len(h.reactor.processes) == 1  # the disabled server is not started

@@ -43,16 +43,23 @@ class PinsHarness(Harness):
         self.site = makeSite(self.gateway, self.reactor, loopbackOnly=True, api=api.resource)
 
 
-class ApiTests(SynchronousTestCase):
+class PinsCase(SynchronousTestCase):
+    """A gateway with tool pins (C{policy}) and a router to screen for."""
+
     def setUp(self) -> None:
         self.harness = PinsHarness()
         policy = self.harness.policy
         assert policy is not None
         self.policy = policy
         self.router = FakeRouter()
+
+
+class ApiTests(PinsCase):
+    def setUp(self) -> None:
+        super().setUp()
         pool = self.harness.gateway.pools["srv"]
         self.spec = pool.spec
-        self.assertIs(pool.toolPins, policy)  # the gateway gave its pools the pins
+        self.assertIs(pool.toolPins, self.policy)  # the gateway gave its pools the pins
         self.policy.screen(self.spec, [dict(READ)], [dict(READ)], self.router)
         self.policy.screen(self.spec, [dict(EVIL)], [dict(EVIL)], self.router)
 
@@ -189,16 +196,12 @@ class NoChildTests(SynchronousTestCase):
         self.assertTrue(harness.gateway.catalogs.probing("srv"))
 
 
-class ForgetTests(SynchronousTestCase):
+class ForgetTests(PinsCase):
     """C{POST /api/v1/pins/<server>/forget}: the pins of what the gateway no
     longer serves; never the definition it serves."""
 
     def setUp(self) -> None:
-        self.harness = PinsHarness()
-        policy = self.harness.policy
-        assert policy is not None
-        self.policy = policy
-        self.router = FakeRouter()
+        super().setUp()
         self.served = self.harness.gateway.pools["srv"].spec
         self.policy.screen(self.served, [dict(READ)], [dict(READ)], self.router)
 

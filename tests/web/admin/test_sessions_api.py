@@ -13,7 +13,7 @@ from mcpgateway.core.gateway.ownerlookup import OWNER_RETRY
 from mcpgateway.core.sessions import Session, shortId
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, capturedGatewayLogs
-from tests.http import Harness, Response, spec
+from tests.http import Harness, Response, initializeMessage, spec
 from tests.support.web.sessions_api import Finder, FinderHarness, initialize
 
 SHUTDOWN = {"code": jsonrpc.SERVER_UNAVAILABLE, "message": "the gateway is shutting down"}
@@ -92,46 +92,22 @@ def test_get_sessions_describes_every_session() -> None:
     c = openSession(h, "srv", pid=4001)
     assert call(h, c, method="ping").status == 200  # t=12: refreshes a's owner group
     listed = h.request("GET", "/sessions").json()["sessions"]
+    srv = {
+        "server": "srv",
+        "clientPid": 4001,
+        "client": "test",
+        "protocolVersion": "2025-11-25",
+        "mode": "stateless",
+        "childPid": h.process(0).pid,
+        "inFlight": 0,
+        "getStream": False,
+    }
+    solo = {"server": "solo", "clientPid": None, "mode": "stateful", "inFlight": 1}
+    solo |= {"childPid": h.process(1).pid, "getStream": True}
     assert [{k: s[k] for k in DESCRIBED} for s in listed] == [
-        {
-            "id": a,
-            "server": "srv",
-            "clientPid": 4001,
-            "client": "test",
-            "protocolVersion": "2025-11-25",
-            "mode": "stateless",
-            "childPid": h.process(0).pid,
-            "created": 5,
-            "lastActivity": 12,
-            "inFlight": 0,
-            "getStream": False,
-        },
-        {
-            "id": b,
-            "server": "solo",
-            "clientPid": None,
-            "client": "test",
-            "protocolVersion": "2025-11-25",
-            "mode": "stateful",
-            "childPid": h.process(1).pid,
-            "created": 7,
-            "lastActivity": 10,
-            "inFlight": 1,
-            "getStream": True,
-        },
-        {
-            "id": c,
-            "server": "srv",
-            "clientPid": 4001,
-            "client": "test",
-            "protocolVersion": "2025-11-25",
-            "mode": "stateless",
-            "childPid": h.process(0).pid,
-            "created": 12,
-            "lastActivity": 12,
-            "inFlight": 0,
-            "getStream": False,
-        },
+        {**srv, "id": a, "created": 5, "lastActivity": 12},
+        {**srv, **solo, "id": b, "created": 7, "lastActivity": 10},
+        {**srv, "id": c, "created": 12, "lastActivity": 12},
     ]
     assert not pending.complete and stream.status == 200
 
@@ -302,12 +278,7 @@ def test_a_superscript_digit_header_is_ignored() -> None:
     response = h.request(
         "POST",
         "/srv/mcp",
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
-        },
+        initializeMessage(clientInfo={}),
         headers={"x-client-pid": "\xc2\xb2"},
     )  # the UTF-8 bytes of '²'
     if not response.complete:

@@ -17,6 +17,7 @@ from mcpgateway.protocol import era2026form
 from mcpgateway.web.app import endEra2026Streams
 from tests.core.aggregate.aggtools import tool
 from tests.fakes import FakeProcess
+from tests.support.core.aggregate.elicitation import whoQuestion
 from tests.support.web.aggregate_era2026 import ELICIT, TASKS, AggregateEra2026Harness
 from tests.support.web.aggregate_web import AggregateHarness, fresh
 
@@ -176,21 +177,7 @@ class InputRoundTests(SynchronousTestCase):
             "tools/call", 20, {"name": "alpha__echo", "arguments": {"q": 1}}, capabilities=ELICIT
         )
         [(proc, call)] = self.agg.children.held
-        proc.reply(
-            {
-                "jsonrpc": "2.0",
-                "id": "e-1",
-                "method": "elicitation/create",
-                "params": {
-                    "message": "name?",
-                    "requestedSchema": {"type": "object", "properties": {}},
-                    "_meta": {
-                        "mcpgateway/relatedRequestId": call["id"],
-                        "mcpgateway/inputKey": "who",
-                    },
-                },
-            }
-        )
+        proc.reply(whoQuestion(call["id"]))
         self.agg.harness.reactor.advance(0.1)  # the round's gathering
         result = self.agg.answer(response, 20)["result"]
         return proc, call, result

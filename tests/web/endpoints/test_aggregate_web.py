@@ -11,7 +11,9 @@ from typing import Any
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.aggregate.session import AggregateSession, MemberSession
+from mcpgateway.protocol import jsonrpc
 from tests.core.aggregate.aggtools import FakeServer, tool
+from tests.support.web.aggregate_search import searchedNames
 from tests.support.web.aggregate_web import (
     VERSION,
     AggregateHarness,
@@ -20,6 +22,24 @@ from tests.support.web.aggregate_web import (
     messagesOf,
     serverSpec,
 )
+
+
+def echoCall(requestId: int, tool: str) -> dict[str, Any]:
+    """A tools/call of C{tool} without arguments."""
+    return jsonrpc.request(requestId, "tools/call", {"name": tool, "arguments": {}})
+
+
+SAMPLED = {"role": "assistant", "content": {"type": "text", "text": "x"}, "model": "m"}
+"""A client's answer to a sampling request."""
+
+
+def samplingFor(callId: Any) -> dict[str, Any]:
+    """A child's sampling request C{s1} made for its call C{callId}."""
+    return jsonrpc.request(
+        "s1",
+        "sampling/createMessage",
+        {"messages": [], "maxTokens": 5, "_meta": {"mcpgateway/relatedRequestId": callId}},
+    )
 
 
 class ListAndCallTests(SynchronousTestCase):
@@ -178,38 +198,17 @@ class ChildRequestTests(SynchronousTestCase):
         getStream = self.agg.get(session)
         first = self.agg.post(
             session,
-            {
-                "jsonrpc": "2.0",
-                "id": 10,
-                "method": "tools/call",
-                "params": {"name": "alpha__echo", "arguments": {}},
-            },
+            echoCall(10, "alpha__echo"),
         )
         second = self.agg.post(
             session,
-            {
-                "jsonrpc": "2.0",
-                "id": 11,
-                "method": "tools/call",
-                "params": {"name": "beta__echo", "arguments": {}},
-            },
+            echoCall(11, "beta__echo"),
         )
         self.assertEqual(len(self.agg.children.held), 2)
         asked = {}
         for proc, call in self.agg.children.held:
             server = self.agg.children.serverOf(proc)
-            proc.reply(
-                {
-                    "jsonrpc": "2.0",
-                    "id": "s1",
-                    "method": "sampling/createMessage",
-                    "params": {
-                        "messages": [],
-                        "maxTokens": 5,
-                        "_meta": {"mcpgateway/relatedRequestId": call["id"]},
-                    },
-                }
-            )
+            proc.reply(samplingFor(call["id"]))
             asked[server] = proc
         requests = [
             m
@@ -245,54 +244,22 @@ class ChildRequestTests(SynchronousTestCase):
         theirs = self.agg.open(capabilities={"sampling": {}})
         call = self.agg.post(
             mine,
-            {
-                "jsonrpc": "2.0",
-                "id": 10,
-                "method": "tools/call",
-                "params": {"name": "alpha__echo", "arguments": {}},
-            },
+            echoCall(10, "alpha__echo"),
         )
         proc, held = self.agg.children.held[0]
-        proc.reply(
-            {
-                "jsonrpc": "2.0",
-                "id": "s1",
-                "method": "sampling/createMessage",
-                "params": {
-                    "messages": [],
-                    "maxTokens": 5,
-                    "_meta": {"mcpgateway/relatedRequestId": held["id"]},
-                },
-            }
-        )
+        proc.reply(samplingFor(held["id"]))
         asked = [m for m in messagesOf(call) if m.get("method") == "sampling/createMessage"]
         self.assertEqual(len(asked), 1)
         before = len(proc.sentMessages())
         response = self.agg.post(
             theirs,
-            {
-                "jsonrpc": "2.0",
-                "id": asked[0]["id"],
-                "result": {
-                    "role": "assistant",
-                    "content": {"type": "text", "text": "x"},
-                    "model": "m",
-                },
-            },
+            jsonrpc.resultResponse(asked[0]["id"], SAMPLED),
         )
         self.assertEqual(response.status, 202)
         self.assertEqual(len(proc.sentMessages()), before)
         self.agg.post(
             mine,
-            {
-                "jsonrpc": "2.0",
-                "id": asked[0]["id"],
-                "result": {
-                    "role": "assistant",
-                    "content": {"type": "text", "text": "x"},
-                    "model": "m",
-                },
-            },
+            jsonrpc.resultResponse(asked[0]["id"], SAMPLED),
         )
         self.assertEqual(len([m for m in proc.sentMessages() if m.get("id") == "s1"]), 1)
 
@@ -300,12 +267,7 @@ class ChildRequestTests(SynchronousTestCase):
         session = self.agg.open()
         self.agg.post(
             session,
-            {
-                "jsonrpc": "2.0",
-                "id": 10,
-                "method": "tools/call",
-                "params": {"name": "beta__echo", "arguments": {}},
-            },
+            echoCall(10, "beta__echo"),
         )
         proc, held = self.agg.children.held[0]
         self.assertEqual(self.agg.children.serverOf(proc), "beta")
@@ -595,16 +557,15 @@ class InstructionsTests(SynchronousTestCase):
         def withInstructions(proc: Any, message: dict[str, Any]) -> None:
             if message.get("method") == "initialize" and agg.children.serverOf(proc) == "beta":
                 proc.reply(
-                    {
-                        "jsonrpc": "2.0",
-                        "id": message["id"],
-                        "result": {
+                    jsonrpc.resultResponse(
+                        message["id"],
+                        {
                             "protocolVersion": VERSION,
                             "capabilities": {"tools": {}},
                             "serverInfo": {"name": "beta", "version": "1"},
                             "instructions": "Call beta__echo before anything else.",
                         },
-                    }
+                    )
                 )
                 agg.children.seen.append(("beta", message))
                 return
@@ -634,13 +595,7 @@ class EdgePathTests(SynchronousTestCase):
 
         def refuse(proc: Any, message: dict[str, Any]) -> None:
             if message.get("method") == "initialize" and agg.children.serverOf(proc) == "beta":
-                proc.reply(
-                    {
-                        "jsonrpc": "2.0",
-                        "id": message["id"],
-                        "error": {"code": -32600, "message": "no"},
-                    }
-                )
+                proc.reply(jsonrpc.errorResponse(message["id"], -32600, "no"))
                 return
             original(proc, message)
 
@@ -687,14 +642,7 @@ class EdgePathTests(SynchronousTestCase):
             },
             NameSettings(),
         )
-        session = agg.open("/mcp/bare")
-        found = agg.call(
-            session,
-            "tools/call",
-            {"name": "search", "arguments": {"query": "create entities graph"}},
-            path="/mcp/bare",
-        )
-        names = [r["name"] for r in found["result"]["structuredContent"]["results"]]
+        names = searchedNames(agg, "/mcp/bare", "create entities graph")
         self.assertEqual(names[0], "create_entities")
 
     def test_mode_search_keeps_the_endpoints_shield_budget(self) -> None:

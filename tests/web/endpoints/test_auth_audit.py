@@ -15,7 +15,7 @@ from mcpgateway.web.app import makeSite
 from mcpgateway.web.plumbing.auth import AuthGate
 from mcpgateway.web.teamcluster import TeamServices
 from tests.fakes import FakeProcessReactor, fakeSpawner
-from tests.http import Harness, Response, spec
+from tests.http import Harness, Response, initializeMessage, spec
 from tests.support.web.team_web import FakeQuota, RecordingAudit
 
 BOB = Principal("bob", "key-bob", VIA_TOKEN, servers=frozenset({"other"}))
@@ -44,12 +44,7 @@ class RealGateHarness(Harness):
         return self.request(
             "POST",
             f"/{server}/mcp",
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
-            },
+            initializeMessage(clientInfo={}),
             headers=headers,
         )
 

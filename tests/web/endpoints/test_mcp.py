@@ -20,8 +20,9 @@ from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.web.app import makeSite
 from mcpgateway.web.plumbing.sse import keepAliveFor
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
-from tests.http import Harness, spec
+from tests.http import Harness, initializeMessage, spec
 from tests.support.core.pools.pool import sharedOf
+from tests.support.json_values import jsonScalars, jsonValues
 from tests.support.protocol.envelope import (
     ABSENT,
     expectedNotificationProblem,
@@ -45,12 +46,7 @@ def test_initialize_answers_json_with_a_session_id_and_the_clients_version() -> 
     response = h.request(
         "POST",
         "/srv/mcp",
-        {
-            "jsonrpc": "2.0",
-            "id": 0,
-            "method": "initialize",
-            "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {}},
-        },
+        initializeMessage("2025-06-18", clientInfo={}, requestId=0),
     )
     assert not response.complete  # waits for the child's handshake
     h.answerHandshake()
@@ -75,12 +71,7 @@ def test_unsupported_client_version_gets_the_latest() -> None:
     response = h.request(
         "POST",
         "/srv/mcp",
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {"protocolVersion": "1999-01-01", "capabilities": {}, "clientInfo": {}},
-        },
+        initializeMessage("1999-01-01", clientInfo={}),
     )
     assert response.json()["result"]["protocolVersion"] == "2025-11-25"
 
@@ -91,12 +82,7 @@ def test_many_sessions_one_child_one_handshake() -> None:
         h.request(
             "POST",
             "/srv/mcp",
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
-            },
+            initializeMessage(clientInfo={}),
         )
         for _ in range(3)
     ]
@@ -126,12 +112,7 @@ def test_initialize_of_a_server_that_cannot_start_is_a_jsonrpc_error_not_http_40
     response = h.request(
         "POST",
         "/srv/mcp",
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
-        },
+        initializeMessage(clientInfo={}),
     )
     assert response.status == 200
     assert "mcp-session-id" not in response.headers
@@ -518,14 +499,16 @@ def test_batches_only_for_2025_03_26_sessions() -> None:
     assert withInit.status == 400
 
 
+def pingWith(h: Harness, headers: dict[str, str]) -> Any:
+    """A ping POSTed to srv with C{headers} (and no session of its own)."""
+    return h.request(
+        "POST", "/srv/mcp", {"jsonrpc": "2.0", "id": 1, "method": "ping"}, headers=headers
+    )
+
+
 def test_origin_and_host_guard() -> None:
     h = Harness()
-    evil = h.request(
-        "POST",
-        "/srv/mcp",
-        {"jsonrpc": "2.0", "id": 1, "method": "ping"},
-        headers={"origin": "http://evil.example.com"},
-    )
+    evil = pingWith(h, {"origin": "http://evil.example.com"})
     assert evil.status == 403
     rebound = h.request("GET", "/health", headers={"host": "evil.example.com:9100"})
     assert rebound.status == 421
@@ -562,16 +545,9 @@ def test_stateful_server_gets_a_child_per_session_with_the_clients_initialize() 
     first = h.request(
         "POST",
         "/srv/mcp",
-        {
-            "jsonrpc": "2.0",
-            "id": 0,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {"roots": {}},
-                "clientInfo": {"name": "a"},
-            },
-        },
+        initializeMessage(
+            "2025-06-18", capabilities={"roots": {}}, clientInfo={"name": "a"}, requestId=0
+        ),
     )
     [init] = childRequests(h, "initialize")
     assert init["params"]["clientInfo"] == {"name": "a"}
@@ -595,12 +571,7 @@ def test_stateful_server_gets_a_child_per_session_with_the_clients_initialize() 
     second = h.request(
         "POST",
         "/srv/mcp",
-        {
-            "jsonrpc": "2.0",
-            "id": 0,
-            "method": "initialize",
-            "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {}},
-        },
+        initializeMessage("2025-06-18", clientInfo={}, requestId=0),
     )
     assert len(h.reactor.processes) == 2 and not second.complete
     h.request("DELETE", "/srv/mcp", session=sid)
@@ -614,12 +585,7 @@ def test_headers_that_are_not_utf8_fail_checks_not_the_gateway() -> None:
     sid = h.initialize()
     raw = call(h, sid, method="ping", params={}, headers={"x-client-pid": "\xff\xfe"})
     assert raw.status == 200
-    badSession = h.request(
-        "POST",
-        "/srv/mcp",
-        {"jsonrpc": "2.0", "id": 1, "method": "ping"},
-        headers={"mcp-session-id": "\xe9t\xe9"},
-    )
+    badSession = pingWith(h, {"mcp-session-id": "\xe9t\xe9"})
     assert badSession.status == 404
     badOrigin = h.request("GET", "/health", headers={"origin": "http://\xe9vil.example"})
     assert badOrigin.status == 403
@@ -678,20 +644,8 @@ def test_quick_answers_have_a_length_streamed_ones_are_chunked() -> None:
 # -- hostile input: nothing a client sends gives a 500 or reaches a child broken ------
 
 
-JSON_SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=6)
-)
-JSON_VALUES = st.recursive(
-    JSON_SCALARS,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
-    ),
-    max_leaves=5,
-)
+JSON_SCALARS = jsonScalars(6, integers=st.integers(min_value=-(2**70), max_value=2**70))
+JSON_VALUES = jsonValues(JSON_SCALARS, keys=5, leaves=5)
 PARAMS = (
     JSON_VALUES
     | st.just(ABSENT)
@@ -1281,12 +1235,7 @@ def test_an_implausible_client_pid_header_is_ignored_not_a_500() -> None:
         response = h.request(
             "POST",
             "/srv/mcp",
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
-            },
+            initializeMessage(clientInfo={}),
             headers={"x-client-pid": value},
         )
         if not response.complete:
@@ -1294,20 +1243,6 @@ def test_an_implausible_client_pid_header_is_ignored_not_a_500() -> None:
         assert response.status == 200
         session = h.gateway.sessions.get(response.headers["mcp-session-id"])
         assert session is not None and session.clientPid is None
-
-
-def test_a_content_length_of_thousands_of_digits_is_a_400_not_an_unhandled_error() -> None:
-    h = Harness()
-    protocol, transport = connect(h)
-    with capturedGatewayLogs() as events:
-        protocol.dataReceived(
-            b"POST /srv/mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: "
-            + b"9" * 5000
-            + b"\r\n\r\n"
-        )
-    assert transport.value().startswith(b"HTTP/1.1 400 Bad Request")
-    assert transport.disconnecting
-    noTracebacks(events)
 
 
 def test_a_childs_lone_surrogate_reaches_the_client_as_replacement_not_a_hang() -> None:

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcpgateway.core import sessionshortage
+import pytest
+
+from mcpgateway.core import room
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.protocol.bounds import MessageBounds
+from mcpgateway.protocol.limits import Limits
 from mcpgateway.report.metrics import renderMetrics
 from mcpgateway.web.app import makeSite
 from mcpgateway.web.endpoints.initialize import SESSION_RETRY_AFTER
-from mcpgateway.web.teamcluster import TeamServices
+from mcpgateway.web.surfaces import TeamSurface
 from tests.fakes import FakeProcessReactor, fakeSpawner
-from tests.http import Response, spec
+from tests.http import Response, initializeMessage, spec
 from tests.support.web.team_web import FakeGate, FakeQuota, RecordingAudit, TeamHarness, ping
 
 
@@ -30,8 +32,8 @@ class RoomHarness(TeamHarness):
         self.gate = FakeGate()
         self.quota = FakeQuota()
         self.audit = RecordingAudit()
-        self.team = TeamServices(self.gate, self.quota, self.audit)
-        limits = MessageBounds(maxSessions=maxSessions, maxSessionsPerPrincipal=perPrincipal)
+        self.team = TeamSurface(self.gate, self.quota, self.audit)
+        limits = Limits(maxSessions=maxSessions, maxSessionsPerPrincipal=perPrincipal)
         self.site = makeSite(
             self.gateway, self.reactor, loopbackOnly=False, limits=limits, team=self.team
         )
@@ -46,12 +48,7 @@ class RoomHarness(TeamHarness):
             who,
             "POST",
             "/srv/mcp",
-            {
-                "jsonrpc": "2.0",
-                "id": 7,
-                "method": "initialize",
-                "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
-            },
+            initializeMessage(clientInfo={}, requestId=7),
         )
 
     def works(self, who: str, sid: str) -> bool:
@@ -65,16 +62,15 @@ def busy(h: RoomHarness, who: str, sid: str) -> Any:
     return stream
 
 
-def test_bob_past_his_limit_ends_his_own_idlest_never_alices() -> None:
-    h = RoomHarness(maxSessions=100, perPrincipal=2)
-    alice = h.opened("alice")
-    bobs = [h.opened("bob") for _ in range(4)]
-    assert h.works("alice", alice)
-    assert [h.works("bob", sid) for sid in bobs] == [False, False, True, True]
-
-
-def test_bob_at_the_gateways_limit_ends_his_own_idlest_never_alices() -> None:
-    h = RoomHarness(maxSessions=3, perPrincipal=100)
+@pytest.mark.parametrize(
+    ("maxSessions", "perPrincipal"),
+    [(100, 2), (3, 100)],
+    ids=["past-his-own-limit", "at-the-gateways-limit"],
+)
+def test_bob_past_a_limit_ends_his_own_idlest_never_alices(
+    maxSessions: int, perPrincipal: int
+) -> None:
+    h = RoomHarness(maxSessions=maxSessions, perPrincipal=perPrincipal)
     alice = h.opened("alice")
     bobs = [h.opened("bob") for _ in range(4)]
     assert h.works("alice", alice)
@@ -97,8 +93,8 @@ def test_with_none_of_his_own_to_give_bob_gets_503_with_retry_after() -> None:
     assert "mcp-session-id" not in refused.headers
     assert h.works("alice", alice) and all(h.works("bob", sid) for sid in bobs)
     assert h.attempt("alice").status == 200  # the limit is bob's, not alice's
-    counts = h.gateway.capacityCounts.counts()
-    assert counts[(sessionshortage.PRINCIPAL, sessionshortage.REFUSED)] == 1
+    counts = h.gateway.roomCounts.counts()
+    assert counts[(room.PRINCIPAL, room.REFUSED)] == 1
     assert 'mcpgateway_session_limit_total{limit="principal",outcome="refused"} 1' in (
         renderMetrics(h.gateway, "/nonexistent-proc").decode()
     )

@@ -81,13 +81,8 @@ def test_an_oversized_credential_header_on_a_later_request_is_400_as_on_initiali
     )
     assert notification.status == 400 and notification.json()["id"] is None
     assert notification.json()["error"]["code"] == -32600
-    stream = h.request(
-        "GET",
-        "/fs/mcp",
-        session=sid,
-        accept="text/event-stream",
-        headers={"X-Mcp-Env-SECRET_TOKEN": BIG},
-    )
+    big = {"X-Mcp-Env-SECRET_TOKEN": BIG}
+    stream = h.request("GET", "/fs/mcp", session=sid, accept="text/event-stream", headers=big)
     assert stream.status == 400 and stream.json()["error"]["code"] == -32600
 
 

@@ -9,12 +9,10 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.spec import RemoteEndpoint, ServerSpec
-from mcpgateway.core.status import GatewayStatus
 from mcpgateway.remote.connect import RemoteServers
 from mcpgateway.remote.oauth.credentials import loginNeeded
 from mcpgateway.remote.oauth.tokens import TokenStore, UpstreamGrant
@@ -22,6 +20,7 @@ from mcpgateway.report.health import serverLine
 from mcpgateway.web.pages.statuspage import pageData, renderLive
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.support.remote.oauth import MemoryKey
+from tests.support.web.gateway_status import gatewayStatus
 from tests.support.web.health import SERVER
 from tests.support.web.statuspage import Page
 
@@ -94,15 +93,7 @@ def test_a_stdio_server_has_no_login_state(tmp_path: Path) -> None:
 
 def rendered(login: str | None) -> tuple[dict[str, Any], Page]:
     server = replace(SERVER, spec=REMOTE, name="linear", login=login)
-    status = GatewayStatus(
-        version="1.0",
-        pid=1,
-        started=0.0,
-        now=2.0,
-        rssBytes=3,
-        servers=MappingProxyType({"linear": server}),
-        sessions=(),
-    )
+    status = gatewayStatus({"linear": server})
     data = pageData(status)
     return data["servers"][0], Page(renderLive(data))
 

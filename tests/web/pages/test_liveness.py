@@ -23,6 +23,7 @@ from mcpgateway.web.pages.liveness import (
     ProbeAccess,
 )
 from tests.http import Harness
+from tests.support.web.health_callers import healthOfEachCaller
 from tests.support.web.team_web import LEAK, MISSING, PRINCIPALS, TeamHarness, crashWithStderr
 
 LIVENESS = {"status": "ok", "detail": "liveness", "hint": LIVENESS_HINT}
@@ -31,10 +32,7 @@ LIVENESS = {"status": "ok", "detail": "liveness", "hint": LIVENESS_HINT}
 def test_a_team_gateway_shows_a_caller_without_an_admins_token_only_that_it_lives() -> None:
     h = TeamHarness()
     crashWithStderr(h)
-    for who in (None, "alice", "nobody", "slow"):
-        response = h.request("GET", "/health") if who is None else h.as_(who, "GET", "/health")
-        if who == "slow":
-            h.gate.pending.pop().callback(PRINCIPALS["bob"])
+    for who, response in healthOfEachCaller(h):
         assert response.status == 200, who
         assert response.json() == LIVENESS, who
         for name in (b"srv", b"other", b"key-alice", b"version", b"pid", LEAK):

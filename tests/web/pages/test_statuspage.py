@@ -99,16 +99,7 @@ def crashAtStart(h: Harness, times: int, server: str = "srv") -> None:
         response = h.request(
             "POST",
             f"/{server}/mcp",
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-11-25",
-                    "capabilities": {},
-                    "clientInfo": {"name": "claude-code", "version": "1"},
-                },
-            },
+            initializeMessage(clientInfo={"name": "claude-code", "version": "1"}),
         )
         child = h.process()
         child.stderr(b"ModuleNotFoundError: No module named 'srv_impl'\n")

@@ -6,14 +6,14 @@ the gateway's line."""
 from __future__ import annotations
 
 from dataclasses import replace
-from types import MappingProxyType
 from typing import Any
 
 from mcpgateway.core.spec import RemoteEndpoint, ServerSpec
-from mcpgateway.core.status import Circuit, GatewayStatus, ServerState
+from mcpgateway.core.status import Circuit, ServerState
 from mcpgateway.ops.savings import SavingsSampler, estimateServer
 from mcpgateway.web.pages.statuspage import pageData, renderLive
 from tests.http import Harness
+from tests.support.web.gateway_status import gatewayStatus
 from tests.support.web.health import CHILD, SERVER
 from tests.support.web.statuspage import Page
 
@@ -25,10 +25,15 @@ def _row(data: dict[str, Any], **line: Any) -> str:
     return renderLive(data)
 
 
-def test_no_errors_is_a_plain_zero_even_with_failed_initialize_requests() -> None:
+def liveData() -> dict[str, Any]:
+    """The page's data for a gateway with one session open."""
     h = Harness()
     h.initialize()
-    data = pageData(h.gateway.readModel.status())
+    return pageData(h.gateway.readModel.status())
+
+
+def test_no_errors_is_a_plain_zero_even_with_failed_initialize_requests() -> None:
+    data = liveData()
     text = _row(data, errors=0, failedInitializes=2)
     assert '<td>0<span class="sub">2 initialize failed</span></td>' in text
     assert Page(text).text("bad") == ""
@@ -37,9 +42,7 @@ def test_no_errors_is_a_plain_zero_even_with_failed_initialize_requests() -> Non
 
 
 def test_errors_are_red_when_there_are_some() -> None:
-    h = Harness()
-    h.initialize()
-    data = pageData(h.gateway.readModel.status())
+    data = liveData()
     text = _row(data, errors=3, failedInitializes=1)
     assert '<td><span class="bad">3</span><span class="sub">1 initialize failed</span></td>' in text
     assert Page(text).text("bad") == "3"
@@ -65,15 +68,7 @@ def _runNothing(f: Any, *args: Any) -> Any:
 
 
 def test_a_remote_server_saves_no_process() -> None:
-    status = GatewayStatus(
-        version="1.0",
-        pid=7,
-        started=1.0,
-        now=30.0,
-        rssBytes=1000,
-        servers=MappingProxyType({"linear": REMOTE}),
-        sessions=(),
-    )
+    status = gatewayStatus({"linear": REMOTE}, pid=7, started=1.0, now=30.0, rssBytes=1000)
     sampler = SavingsSampler(lambda: status, clock=None, runInThread=_runNothing)  # type: ignore[arg-type]
     sampler.sampledAt = 20.0  # measured: the figures are said, not "not measured yet"
     savings = sampler.estimate(status)
