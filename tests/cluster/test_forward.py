@@ -25,7 +25,7 @@ from twisted.web.server import NOT_DONE_YET, Request, Site
 from zope.interface import implementer
 
 from mcpgateway.auth.principal import VIA_PEER, VIA_TOKEN, Principal
-from mcpgateway.cluster.forward import PeerForwarder
+from mcpgateway.cluster.forward import Forwarder
 from mcpgateway.cluster.peer import PeerSeal
 from mcpgateway.cluster.sealing import Address
 from tests.http import Response
@@ -117,7 +117,7 @@ class Proxy(Resource):
 
     isLeaf = True
 
-    def __init__(self, forwarder: PeerForwarder) -> None:
+    def __init__(self, forwarder: Forwarder) -> None:
         super().__init__()
         self.forwarder = forwarder
         self.results: list[bool] = []
@@ -136,7 +136,7 @@ class H:
         self.clock = Clock()
         self.agent = FakeAgent()
         self.peers = PeerSeal(KEY, "r1", self.clock)
-        self.forwarder = PeerForwarder(self.agent, self.clock, self.peers)
+        self.forwarder = Forwarder(self.agent, self.clock, self.peers)
         self.proxy = Proxy(self.forwarder)
         self.site = Site(self.proxy, reactor=self.clock)
 
@@ -285,12 +285,20 @@ def test_a_client_that_leaves_before_the_answer_cancels_the_forwarded_request() 
     assert not h.forwarder.isDown(OWNER)
 
 
-def test_a_client_that_leaves_mid_stream_closes_the_owners_connection() -> None:
-    h = H()
-    _response, protocol = h.send("GET", body=b"", headers=[("mcp-session-id", "sid-1")])
+def streamFromOwner(h: H, first: bytes) -> tuple[Any, Any, FakeResponse]:
+    """A GET on session C{sid-1} forwarded through C{h}, its owner's event
+    stream begun with C{first}: the client's response and protocol, and the
+    owner's response."""
+    response, protocol = h.send("GET", body=b"", headers=[("mcp-session-id", "sid-1")])
     owner = FakeResponse(200, {b"content-type": [b"text/event-stream"]})
     h.agent.calls[0][4].callback(owner)
-    owner.chunk(b": keep-alive\n\n")
+    owner.chunk(first)
+    return response, protocol, owner
+
+
+def test_a_client_that_leaves_mid_stream_closes_the_owners_connection() -> None:
+    h = H()
+    _response, protocol, owner = streamFromOwner(h, b": keep-alive\n\n")
     protocol.connectionLost(Failure(error.ConnectionDone()))
     assert owner.transport.stopped
     owner.end(ResponseFailed([Failure(error.ConnectionLost())]))  # what the abort causes
@@ -300,10 +308,7 @@ def test_a_client_that_leaves_mid_stream_closes_the_owners_connection() -> None:
 
 def test_a_slow_client_pauses_the_owner() -> None:
     h = H()
-    response, _ = h.send("GET", body=b"", headers=[("mcp-session-id", "sid-1")])
-    owner = FakeResponse(200, {b"content-type": [b"text/event-stream"]})
-    h.agent.calls[0][4].callback(owner)
-    owner.chunk(b"data: 1\n\n")
+    response, _, owner = streamFromOwner(h, b"data: 1\n\n")
     [request] = h.proxy.requests
     assert request.producer is owner.transport  # registered as a streaming producer
     channel = response.transport.producer  # what the client's socket pauses

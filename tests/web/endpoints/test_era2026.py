@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from mcpgateway.protocol.limits import Limits
 from twisted.internet.error import ConnectionDone
 from twisted.python.failure import Failure
 
@@ -25,7 +26,6 @@ from mcpgateway.core.spec import Variant
 from mcpgateway.core.taskterms import EXTENSION
 from mcpgateway.ops.services import ListenerService
 from mcpgateway.protocol import era2026wire, jsonrpc, versions
-from mcpgateway.protocol.limits import Limits
 from mcpgateway.web.app import GatewaySite, makeSite
 from mcpgateway.web.endpoints.era2026 import (
     MAX_LISTEN_URIS,
