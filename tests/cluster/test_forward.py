@@ -25,7 +25,7 @@ from twisted.web.server import NOT_DONE_YET, Request, Site
 from zope.interface import implementer
 
 from mcpgateway.auth.principal import VIA_PEER, VIA_TOKEN, Principal
-from mcpgateway.cluster.forward import Forwarder
+from mcpgateway.cluster.forward import PeerForwarder
 from mcpgateway.cluster.peer import PeerSeal
 from mcpgateway.cluster.sealing import Address
 from tests.http import Response
@@ -117,7 +117,7 @@ class Proxy(Resource):
 
     isLeaf = True
 
-    def __init__(self, forwarder: Forwarder) -> None:
+    def __init__(self, forwarder: PeerForwarder) -> None:
         super().__init__()
         self.forwarder = forwarder
         self.results: list[bool] = []
@@ -136,7 +136,7 @@ class H:
         self.clock = Clock()
         self.agent = FakeAgent()
         self.peers = PeerSeal(KEY, "r1", self.clock)
-        self.forwarder = Forwarder(self.agent, self.clock, self.peers)
+        self.forwarder = PeerForwarder(self.agent, self.clock, self.peers)
         self.proxy = Proxy(self.forwarder)
         self.site = Site(self.proxy, reactor=self.clock)
 

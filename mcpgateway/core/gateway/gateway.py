@@ -132,11 +132,11 @@ class Gateway:
         )
         """The sessions that outlive the process: restored, saved, handed
         over (C{waitFor} a predecessor, C{configured}, C{save})."""
-        self.sessionCapacity = SessionCapacity(
+        capacity = self.sessionCapacity = SessionCapacity(
             self.sessions, self.pools, self.aggregateSide, self.endSession, clock, self.log
         )
         """The session limits' capacity (C{admitSession}, C{live}, C{liveOf})."""
-        self.capacityCounts = self.sessionCapacity.counts
+        self.capacityCounts = capacity.counts
         """What the session limits did to C{initialize}s (L{SessionCapacity.admitSession})."""
         finder = settings.pidFinder
         self.opener = SessionOpener(
@@ -157,12 +157,7 @@ class Gateway:
         (L{SessionOpener.lookForOwner}). The opener's own method: the web
         calls it on every request of such a session."""
         self.foreignSessions = ForeignSessions(
-            self.sessions,
-            self.pools,
-            self.aggregateSide,
-            self.sessionCapacity.visiting,
-            clock,
-            self.log,
+            self.sessions, self.pools, self.aggregateSide, capacity.visiting, clock, self.log
         )
         """Serves here the sessions other processes of a cluster opened
         (C{rebuild}), and gives restored sessions their credentials (C{rebind})."""

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from mcpgateway.protocol.limits import Limits
 from twisted.internet.error import ConnectionDone
 from twisted.python.failure import Failure
 
@@ -25,7 +24,8 @@ from mcpgateway.core.pools.serverpool import Pool
 from mcpgateway.core.spec import Variant
 from mcpgateway.core.taskterms import EXTENSION
 from mcpgateway.ops.services import ListenerService
-from mcpgateway.protocol import era2026wire, jsonrpc, versions
+from mcpgateway.protocol import era2026form, jsonrpc, versions
+from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.web.app import GatewaySite, makeSite
 from mcpgateway.web.endpoints.era2026 import (
     MAX_LISTEN_URIS,
@@ -278,15 +278,15 @@ def test_row5_a_notification_is_202_with_an_empty_body(method: str) -> None:
     "params",
     [
         {"_meta": "x"},
-        {"_meta": {era2026wire.PROTOCOL_VERSION_KEY: 2026, era2026wire.CAPABILITIES_KEY: {}}},
-        {"_meta": {era2026wire.PROTOCOL_VERSION_KEY: "2026-07-28"}},
+        {"_meta": {era2026form.PROTOCOL_VERSION_KEY: 2026, era2026form.CAPABILITIES_KEY: {}}},
+        {"_meta": {era2026form.PROTOCOL_VERSION_KEY: "2026-07-28"}},
         {"_meta": meta(capabilities=[])},  # type: ignore[arg-type]
-        {"_meta": {**meta(), era2026wire.CLIENT_INFO_KEY: "me"}},
-        {"_meta": {**meta(), era2026wire.LOG_LEVEL_KEY: "loud"}},
+        {"_meta": {**meta(), era2026form.CLIENT_INFO_KEY: "me"}},
+        {"_meta": {**meta(), era2026form.LOG_LEVEL_KEY: "loud"}},
         {
             "_meta": {
-                era2026wire.PROTOCOL_VERSION_KEY: "2026-07-28",
-                era2026wire.CAPABILITIES_KEY: 1,
+                era2026form.PROTOCOL_VERSION_KEY: "2026-07-28",
+                era2026form.CAPABILITIES_KEY: 1,
             }
         },
     ],
@@ -573,7 +573,7 @@ def test_row12_only_the_refusing_server() -> None:
 
 
 def test_row13_over_max_era2026_in_flight_is_in_band_too_many_requests() -> None:
-    h = Era2026Harness(limits=Limits(maxEra2026InFlight=2))
+    h = Era2026Harness(limits=MessageBounds(maxEra2026InFlight=2))
     first, second = h.post(toolsCall(requestId=1)), h.post(body("subscriptions/listen", 2))
     third = h.post(toolsCall(requestId=3))
     assert third.status == 200 and third.headers["content-type"] == "application/json"
@@ -635,7 +635,7 @@ DISCOVERED = {
     "resultType": "complete",
     "supportedVersions": ["2026-07-28"],
     "capabilities": {"tools": {"listChanged": True}},
-    "_meta": {era2026wire.SERVER_INFO_KEY: {"name": "fake", "version": "0"}},
+    "_meta": {era2026form.SERVER_INFO_KEY: {"name": "fake", "version": "0"}},
     "ttlMs": 0,
     "cacheScope": "public",
 }
@@ -669,7 +669,7 @@ def test_row15_a_era2026_request_carries_what_the_core_needs() -> None:
         {"q": "hi"},
         requestId="r2",
         params={"inputResponses": {"k": {"action": "accept"}}, "requestState": "v1.x"},
-        _meta={"progressToken": 7, era2026wire.LOG_LEVEL_KEY: "debug"},
+        _meta={"progressToken": 7, era2026form.LOG_LEVEL_KEY: "debug"},
     )
     h.post(message)
     request = h.era2026.calls[0].request
@@ -861,13 +861,13 @@ def test_listen_acknowledges_first_then_tags_every_frame() -> None:
     updated = jsonrpc.notification("notifications/resources/updated", {"uri": "file:///a"})
     assert listen.sink(updated)
     events = sseEvents(response)
-    assert events[0] == era2026wire.acknowledged("listen-1", {"toolsListChanged": True})
+    assert events[0] == era2026form.acknowledged("listen-1", {"toolsListChanged": True})
     assert events[1:] == [
-        era2026wire.tagged(TOOLS_CHANGED, "listen-1"),
-        era2026wire.tagged(updated, "listen-1"),
+        era2026form.tagged(TOOLS_CHANGED, "listen-1"),
+        era2026form.tagged(updated, "listen-1"),
     ]
     for frame in events:
-        assert frame["params"]["_meta"][era2026wire.SUBSCRIPTION_ID_KEY] == "listen-1"
+        assert frame["params"]["_meta"][era2026form.SUBSCRIPTION_ID_KEY] == "listen-1"
     assert response.headers["content-type"] == "text/event-stream"
     assert not response.complete and handle.closed == 0
 
@@ -890,7 +890,7 @@ def test_listen_ends_gracefully_when_the_gateway_ends_its_streams() -> None:
     assert sseEvents(response)[-1] == listenEnded("listen-1")
     assert listenEnded("listen-1")["result"] == {
         "resultType": "complete",
-        "_meta": {era2026wire.SUBSCRIPTION_ID_KEY: "listen-1"},
+        "_meta": {era2026form.SUBSCRIPTION_ID_KEY: "listen-1"},
     }
     assert response.complete
     assert handle.closed == 1
@@ -939,7 +939,7 @@ def test_listen_of_an_empty_filter_is_acknowledged_empty() -> None:
     h = Era2026Harness()
     response = openListen(h, {})
     h.era2026.listens[0].open()
-    assert sseEvents(response) == [era2026wire.acknowledged("listen-1", {})]
+    assert sseEvents(response) == [era2026form.acknowledged("listen-1", {})]
 
 
 def test_listen_for_tasks_asks_the_core_and_acknowledges_the_ones_honoured() -> None:
@@ -959,8 +959,8 @@ def test_listen_for_tasks_asks_the_core_and_acknowledges_the_ones_honoured() -> 
     assert listen.sink(status)
     events = sseEvents(response)
     assert events == [
-        era2026wire.acknowledged("listen-1", {"taskIds": ["t2"]}),
-        era2026wire.tagged(status, "listen-1"),
+        era2026form.acknowledged("listen-1", {"taskIds": ["t2"]}),
+        era2026form.tagged(status, "listen-1"),
     ]
 
 
@@ -1014,7 +1014,7 @@ def test_stopping_the_listener_ends_the_listen_streams() -> None:
 # -- hypothesis: random headers and bodies ---------------------------------------------------
 
 
-_METHODS = [*sorted(era2026wire.ERA2026_METHODS), "initialize", "ping", "x/y", ""]
+_METHODS = [*sorted(era2026form.ERA2026_METHODS), "initialize", "ping", "x/y", ""]
 _JUNK = st.one_of(
     st.none(),
     st.booleans(),
@@ -1041,9 +1041,9 @@ def bodies(draw: st.DrawFn) -> Any:
     if roll == "variant":
         level = draw(st.sampled_from([None, "debug", "loud"]))
         envelope = meta(version=draw(st.sampled_from(["2026-07-28", "2099-01-01", "2025-11-25"])))
-        envelope[era2026wire.CAPABILITIES_KEY] = draw(st.one_of(st.just({"sampling": {}}), _JUNK))
+        envelope[era2026form.CAPABILITIES_KEY] = draw(st.one_of(st.just({"sampling": {}}), _JUNK))
         if level is not None:
-            envelope[era2026wire.LOG_LEVEL_KEY] = level
+            envelope[era2026form.LOG_LEVEL_KEY] = level
     elif roll == "junk":
         envelope = draw(_JUNK)
     params: dict[str, Any] = {"_meta": envelope}
@@ -1143,8 +1143,8 @@ def test_through_the_real_core_discover_and_an_input_required_round_trip() -> No
     first = realPost(h, toolsCall("ask", {}, requestId=3, capabilities=caps))
     child = h.process()
     [call] = [m for m in child.sentMessages() if m.get("method") == "tools/call"]
-    assert era2026wire.PROTOCOL_VERSION_KEY not in json.dumps(call)  # the envelope is stripped
-    child.reply(childSampling({era2026wire.HINT_RELATED: call["id"], era2026wire.HINT_KEY: "q"}))
+    assert era2026form.PROTOCOL_VERSION_KEY not in json.dumps(call)  # the envelope is stripped
+    child.reply(childSampling({era2026form.HINT_RELATED: call["id"], era2026form.HINT_KEY: "q"}))
     h.reactor.advance(0.1)
     asked = first.json()["result"]
     assert first.status == 200 and asked["resultType"] == "input_required"
@@ -1175,7 +1175,7 @@ def test_through_the_real_core_a_missing_capability_is_400() -> None:
     h.answerHandshake()
     child = h.process()
     [call] = [m for m in child.sentMessages() if m.get("method") == "tools/call"]
-    child.reply(childSampling({era2026wire.HINT_RELATED: call["id"]}))
+    child.reply(childSampling({era2026form.HINT_RELATED: call["id"]}))
     h.reactor.advance(0.1)
     assert response.status == 400
     assert response.json()["error"]["code"] == jsonrpc.MISSING_CAPABILITY

@@ -9,15 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from mcpgateway.protocol.limits import Limits
-from mcpgateway.web.surfaces import TeamServices
 
-from mcpgateway.core import room
+from mcpgateway.core import sessionshortage
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.report.metrics import renderMetrics
 from mcpgateway.web.app import makeSite
 from mcpgateway.web.endpoints.initialize import SESSION_RETRY_AFTER
+from mcpgateway.web.teamcluster import TeamServices
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Response, initializeMessage, spec
 from tests.support.web.team_web import FakeGate, FakeQuota, RecordingAudit, TeamHarness, ping
@@ -33,7 +33,7 @@ class RoomHarness(TeamHarness):
         self.quota = FakeQuota()
         self.audit = RecordingAudit()
         self.team = TeamServices(self.gate, self.quota, self.audit)
-        limits = Limits(maxSessions=maxSessions, maxSessionsPerPrincipal=perPrincipal)
+        limits = MessageBounds(maxSessions=maxSessions, maxSessionsPerPrincipal=perPrincipal)
         self.site = makeSite(
             self.gateway, self.reactor, loopbackOnly=False, limits=limits, team=self.team
         )
@@ -94,7 +94,7 @@ def test_with_none_of_his_own_to_give_bob_gets_503_with_retry_after() -> None:
     assert h.works("alice", alice) and all(h.works("bob", sid) for sid in bobs)
     assert h.attempt("alice").status == 200  # the limit is bob's, not alice's
     counts = h.gateway.capacityCounts.counts()
-    assert counts[(room.PRINCIPAL, room.REFUSED)] == 1
+    assert counts[(sessionshortage.PRINCIPAL, sessionshortage.REFUSED)] == 1
     assert 'mcpgateway_session_limit_total{limit="principal",outcome="refused"} 1' in (
         renderMetrics(h.gateway, "/nonexistent-proc").decode()
     )
