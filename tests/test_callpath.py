@@ -12,20 +12,13 @@ that comes at once, and on the tuned runtime Twisted's persistence check.
 
 from __future__ import annotations
 
-import json
+import argparse
 import os
-import sys
 from collections.abc import Iterator
-from types import FrameType
-from typing import Any
 
 import pytest
-from twisted.internet.address import IPv4Address
-from twisted.internet.testing import StringTransport
 
-import mcpgateway
-from mcpgateway.web.app import makeSite
-from tests.http import ACCEPT_BOTH, Harness
+from tests.support.benchmarks import loadBenchmark
 
 MAX_FILES = 20
 """The most files of C{mcpgateway/} one call may run code of."""
@@ -44,71 +37,26 @@ OFF_THE_PATH = (
 TUNED_OFF_THE_PATH = ("web/plumbing/bounds.py",)
 """And on the tuned runtime (the stock channel keeps Twisted's check)."""
 
-PACKAGE = os.path.dirname(os.path.abspath(mcpgateway.__file__)) + os.sep
 
-
-class Calls:
-    """One session of a laptop gateway (no policy, no audit, no limits) on
-    the real site, over one keep-alive connection, with a fake child."""
-
-    def __init__(self, twisted: str) -> None:
-        h = Harness()
-        h.site = makeSite(h.gateway, h.reactor, loopbackOnly=True, maxBody=4096, twisted=twisted)
-        sid = h.initialize("srv")
-        self.proc = h.process()
-        self.proc.written.clear()
-        self.transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 50000))
-        self.protocol = h.site.buildProtocol(self.transport.getPeer())
-        self.protocol.makeConnection(self.transport)
-        self.head = (
-            "POST /srv/mcp HTTP/1.1\r\nHost: 127.0.0.1:9100\r\nAccept: "
-            + ACCEPT_BOTH
-            + "\r\nContent-Type: application/json\r\nMCP-Protocol-Version: 2025-11-25\r\n"
-            "Mcp-Session-Id: " + sid + "\r\nContent-Length: "
-        ).encode()
-
-    def one(self, n: int) -> bytes:
-        """Call C{tools/call echo} number C{n}, answered by the child: what
-        the client got."""
-        body = (
-            b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo",'
-            b'"arguments":{"message":"m%d"}}}' % (n, n)
-        )
-        self.transport.clear()
-        self.protocol.dataReceived(self.head + b"%d\r\n\r\n" % len(body) + body)
-        childId = json.loads(self.proc.written.pop())["id"]
-        self.proc.stdout(
-            b'{"jsonrpc":"2.0","id":%d,"result":{"content":[{"type":"text",'
-            b'"text":"Echo: m%d"}]}}\n' % (childId, n)
-        )
-        answer: bytes = self.transport.value()
-        return answer
-
-
-def filesOfOneCall(twisted: str) -> list[str]:
+def filesOfOneCall(twisted: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The files of C{mcpgateway/} whose code ran during one call, after a
-    few warmed caches, relative to the package's folder."""
-    calls = Calls(twisted)
+    few warmed caches, relative to the package's folder: the session and the
+    tracer of C{benchmarks/callfiles.py} (L{hotpath.Calls}, L{callfiles.traced})."""
+    monkeypatch.setenv("MCPGATEWAY_TWISTED", twisted)  # what makeSite reads
+    calls = loadBenchmark("hotpath", "hotpath_callpath").Calls(
+        argparse.Namespace(audit_log=None, audit_payloads=False)
+    )
     for n in range(3):
-        calls.one(n)
-    seen: set[str] = set()
-
-    def profiler(frame: FrameType, event: str, arg: Any) -> None:
-        if event == "call":
-            seen.add(frame.f_code.co_filename)
-
-    sys.setprofile(profiler)
-    try:
-        answer = calls.one(3)
-    finally:
-        sys.setprofile(None)
-    assert b'"id":3,' in answer and b"Echo: m3" in answer
-    return sorted(path[len(PACKAGE) :] for path in seen if path.startswith(PACKAGE))
+        assert calls.one(n)[1]
+    traced: list[str] = loadBenchmark("callfiles", "callfiles_callpath").traced(calls, 3)
+    return [path.removeprefix("mcpgateway/") for path in traced]
 
 
 @pytest.fixture(params=["tuned", "stock"])
-def files(request: pytest.FixtureRequest) -> Iterator[tuple[str, list[str]]]:
-    yield request.param, filesOfOneCall(request.param)
+def files(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, list[str]]]:
+    yield request.param, filesOfOneCall(request.param, monkeypatch)
 
 
 def test_a_call_runs_through_few_files(files: tuple[str, list[str]]) -> None:
