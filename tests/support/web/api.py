@@ -134,7 +134,8 @@ def managedFile(h: ApiHarness) -> dict[str, Any]:
     return data
 
 
-def initializeBody() -> dict[str, Any]:
+def initializeBody(clientInfo: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A client's C{initialize} request (id 1), naming itself C{clientInfo}."""
     return {
         "jsonrpc": "2.0",
         "id": 1,
@@ -142,6 +143,6 @@ def initializeBody() -> dict[str, Any]:
         "params": {
             "protocolVersion": "2025-11-25",
             "capabilities": {},
-            "clientInfo": {"name": "test", "version": "1"},
+            "clientInfo": {"name": "test", "version": "1"} if clientInfo is None else clientInfo,
         },
     }

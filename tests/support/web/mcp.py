@@ -13,6 +13,7 @@ from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.web.app import makeSite
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Harness, spec
+from tests.support.web import mcpcall
 
 
 def call(
@@ -23,13 +24,9 @@ def call(
     params: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> Any:
-    return h.request(
-        "POST",
-        "/srv/mcp",
-        {"jsonrpc": "2.0", "id": requestId, "method": method, "params": params or {"name": "echo"}},
-        session=session,
-        **kwargs,
-    )
+    """POST C{method} (a C{tools/call} of C{echo} unless told or given
+    empty C{params}) to C{srv}'s MCP endpoint on C{session}."""
+    return mcpcall.call(h, session, requestId, method, params or None, **kwargs)
 
 
 def started(h: Harness, response: Any) -> Any:

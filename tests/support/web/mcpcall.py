@@ -15,6 +15,7 @@ def call(
     method: str = "tools/call",
     params: dict[str, Any] | None = None,
     server: str = "srv",
+    **kwargs: Any,
 ) -> Response:
     """POST C{method} (a C{tools/call} of C{echo} unless told) to C{server}'s
     MCP endpoint on C{session}."""
@@ -28,4 +29,5 @@ def call(
             "params": params if params is not None else {"name": "echo"},
         },
         session=session,
+        **kwargs,
     )
