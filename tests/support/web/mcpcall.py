@@ -31,3 +31,12 @@ def call(
         session=session,
         **kwargs,
     )
+
+
+def slowCall(h: Harness, sid: str, requestId: Any = 7) -> tuple[Response, dict[str, Any]]:
+    """A tools/call of C{slow} with a progress token; the request as the
+    child got it."""
+    params = {"name": "slow", "_meta": {"progressToken": "tok"}}
+    response = call(h, sid, requestId, "tools/call", params)
+    forwarded = [m for m in h.process().sentMessages() if m.get("method") == "tools/call"][-1]
+    return response, forwarded
