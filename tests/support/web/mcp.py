@@ -13,20 +13,7 @@ from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.web.app import makeSite
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Harness, spec
-from tests.support.web import mcpcall
-
-
-def call(
-    h: Harness,
-    session: str,
-    requestId: Any = 2,
-    method: str = "tools/call",
-    params: dict[str, Any] | None = None,
-    **kwargs: Any,
-) -> Any:
-    """POST C{method} (a C{tools/call} of C{echo} unless told or given
-    empty C{params}) to C{srv}'s MCP endpoint on C{session}."""
-    return mcpcall.call(h, session, requestId, method, params or None, **kwargs)
+from tests.support.web.mcpcall import call as call
 
 
 def started(h: Harness, response: Any) -> Any:
