@@ -183,20 +183,16 @@ def test_health_and_metrics_of_a_replica() -> None:
         "failedOver": 2,
         "ownersDown": 0,
     }
-    assert (
-        list(health)[:8]
-        == ["status", "version", "pid", "uptime", "rssBytes", "sessions", "auth", "cluster"]
-        == [
-            "status",
-            "version",
-            "pid",
-            "uptime",
-            "rssBytes",
-            "sessions",
-            "auth",
-            "cluster",
-        ]
-    )
+    assert list(health)[:8] == [
+        "status",
+        "version",
+        "pid",
+        "uptime",
+        "rssBytes",
+        "sessions",
+        "auth",
+        "cluster",
+    ]
     metrics = h.as_("root", "GET", "/metrics")
     assert metrics.status == 200
     text = metrics.body.decode()
