@@ -206,26 +206,21 @@ def test_writes_made_during_a_flush_are_sent_by_a_flush_of_their_own() -> None:
     assert reactor.getDelayedCalls() == [] and second not in reactor.getWriters()
 
 
-def test_a_closing_connection_is_ended_by_the_reactor_after_its_last_bytes() -> None:
-    """Its last send ends the connection, which only the reactor does (its
-    doWrite's result is what tells it to): the flusher hands it over."""
+@pytest.mark.parametrize("close", ["loseConnection", "loseWriteConnection"])
+def test_a_closing_connection_is_handed_to_the_reactor_for_its_last_bytes(close: str) -> None:
+    """Its last send ends (or half-closes) the connection, which only the
+    reactor does (its doWrite's result is what tells it to): the flusher
+    hands it over."""
     reactor = MemoryReactorClock()
     _, fd = adopted(reactor)
     fd.write(b"last words")
-    fd.loseConnection()
+    getattr(fd, close)()
     reactor.advance(0)
     assert fd.sent == [] and fd in reactor.getWriters()
     why = fd.doWrite()  # the reactor, on writability
-    assert fd.sent == [b"last words"] and why is not None
-
-
-def test_a_half_closing_connection_is_handed_to_the_reactor() -> None:
-    reactor = MemoryReactorClock()
-    _, fd = adopted(reactor)
-    fd.write(b"last words")
-    fd.loseWriteConnection()
-    reactor.advance(0)
-    assert fd.sent == [] and fd in reactor.getWriters()
+    assert fd.sent == [b"last words"]
+    if close == "loseConnection":
+        assert why is not None
 
 
 def test_a_connection_whose_close_raises_does_not_keep_the_others_unsent() -> None:
