@@ -239,9 +239,7 @@ def test_a_connection_whose_close_raises_does_not_keep_the_others_unsent() -> No
 
 def test_an_adopted_descriptor_is_freed_without_the_cyclic_collector() -> None:
     reactor = MemoryReactorClock()
-    flusher = TurnFlusher(reactor)
-    fd = Descriptor(reactor)
-    flusher.adopt(fd)
+    _, fd = adopted(reactor)
     fd.write(b"data")
     reactor.advance(0)
     gone = weakref.ref(fd)
@@ -470,9 +468,7 @@ def test_on_the_gateways_reactor_a_turns_writes_leave_at_its_end_without_a_delay
 
 def test_a_flush_before_the_turns_end_leaves_nothing_for_it() -> None:
     reactor = TurnEndReactor()
-    flusher = TurnFlusher(reactor)
-    fd = Descriptor(reactor)
-    flusher.adopt(fd)
+    flusher, fd = adopted(reactor)
     fd.write(b"x")
     flusher.flush()
     assert fd.sent == [b"x"]
