@@ -15,20 +15,11 @@ from pathlib import Path
 import pytest
 
 import mcpgateway
+from tests.support.core.layering import ABOVE, importedNames
 from tests.support.core.layering import FORBIDDEN as CORE_FORBIDDEN
-from tests.support.core.layering import importedNames
 
 CLUSTER = Path(mcpgateway.__file__).parent / "cluster"
-FORBIDDEN = (
-    "mcpgateway.web",
-    "mcpgateway.config",
-    "mcpgateway.clientconfigs",
-    "mcpgateway.ops",
-    "mcpgateway.cli",
-    "mcpgateway.tap",
-    "mcpgateway.startup.preflight",
-    "klein",
-)
+FORBIDDEN = (*ABOVE, "mcpgateway.startup.preflight", "klein")
 ALLOWED_AUTH = "mcpgateway.auth.principal"
 
 

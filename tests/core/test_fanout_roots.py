@@ -28,6 +28,12 @@ def person(sid: str, principal: str = "", caps: dict[str, Any] | None = None) ->
 
 
 class SoleCallerRootsTests(SharedRouterCase):
+    def attached(self, *sessions: FakeSession) -> tuple[FakeSession, ...]:
+        """C{sessions}, each attached to the router."""
+        for s in sessions:
+            self.router.attach(s)
+        return sessions
+
     def call(
         self, s: FakeSession, method: str = "tools/call", sink: RecordingSink | None = None
     ) -> tuple[Deferred[Message], RecordingSink]:
@@ -41,9 +47,7 @@ class SoleCallerRootsTests(SharedRouterCase):
         get-roots-list, the other sits idle: the child's roots/list goes to
         the caller, and its answer back to the child; nothing refused,
         counted or promoted."""
-        idle, caller = person("idle"), person("caller")
-        for s in (idle, caller):
-            self.router.attach(s)
+        idle, caller = self.attached(person("idle"), person("caller"))
         self.call(caller, "resources/read")
         _, stream = self.call(caller)
         with capturedGatewayLogs() as events:
@@ -62,9 +66,7 @@ class SoleCallerRootsTests(SharedRouterCase):
         self.assertEqual((said["method"], said["count"]), ("roots/list", 2))
 
     def test_one_authenticated_principal_is_one_person(self) -> None:
-        a, b = person("a", "alice"), person("b", "alice")
-        for s in (a, b):
-            self.router.attach(s)
+        _, b = self.attached(person("a", "alice"), person("b", "alice"))
         _, stream = self.call(b)
         self.router.childMessage(ROOTS_LIST)
         self.assertEqual([m["method"] for m in stream.messages], ["roots/list"])
@@ -72,18 +74,14 @@ class SoleCallerRootsTests(SharedRouterCase):
     def test_with_no_call_in_flight_it_gets_no_roots_and_the_pool_is_not_told(self) -> None:
         """The child asks on its own (at start-up, after a list change):
         no caller, no proof; the gateway's own empty list, nobody's roots."""
-        a, b = person("a"), person("b")
-        for s in (a, b):
-            self.router.attach(s)
+        a, b = self.attached(person("a"), person("b"))
         self.router.childMessage(ROOTS_LIST)
         self.assertEqual(self.take(), [jsonrpc.resultResponse(0, {"roots": []})])
         self.assertEqual(self.told, [])
         self.assertEqual((a.delivered, b.delivered), ([], []))
 
     def test_two_principals_get_no_roots(self) -> None:
-        a, b = person("a", "alice"), person("b", "bob")
-        for s in (a, b):
-            self.router.attach(s)
+        _, b = self.attached(person("a", "alice"), person("b", "bob"))
         _, stream = self.call(b)
         self.router.childMessage(ROOTS_LIST)
         self.assertEqual(stream.messages, [])
@@ -91,9 +89,7 @@ class SoleCallerRootsTests(SharedRouterCase):
         self.assertEqual(self.told, [])
 
     def test_two_callers_get_no_roots(self) -> None:
-        a, b = person("a"), person("b")
-        for s in (a, b):
-            self.router.attach(s)
+        a, b = self.attached(person("a"), person("b"))
         _, streamA = self.call(a)
         _, streamB = self.call(b)
         self.router.childMessage(ROOTS_LIST)
@@ -102,9 +98,7 @@ class SoleCallerRootsTests(SharedRouterCase):
         self.assertEqual(self.told, [])
 
     def test_a_caller_that_did_not_declare_roots_is_refused_as_the_spec_says(self) -> None:
-        idle, caller = person("idle"), person("caller", caps={"sampling": {}})
-        for s in (idle, caller):
-            self.router.attach(s)
+        _, caller = self.attached(person("idle"), person("caller", caps={"sampling": {}}))
         _, stream = self.call(caller)
         self.router.childMessage(ROOTS_LIST)
         [refusal] = self.take()

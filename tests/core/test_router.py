@@ -496,20 +496,21 @@ class ServerRequestTests(RouterCase):
         self.assertEqual([m["method"] for m in a.delivered], ["roots/list"])
         self.assertEqual((listening.delivered, self.take()), ([], []))
 
-    def test_one_session_several_requests_is_not_ambiguous(self) -> None:
+    def assertLatestRequestGetsIt(self, first: str, second: str) -> None:
+        """A C{roots/list} from the child while one session has a C{first}
+        and then a C{second} request in flight goes to the second."""
         a = self.session("a")
-        _, sink1 = self.inFlight(a, "tools/call")
-        _, sink2 = self.inFlight(a, "tools/call")
+        _, sink1 = self.inFlight(a, first)
+        _, sink2 = self.inFlight(a, second)
         self.router.childMessage(req(3, "roots/list"))
         self.assertEqual((len(sink1.messages), len(sink2.messages)), (0, 1))
+
+    def test_one_session_several_requests_is_not_ambiguous(self) -> None:
+        self.assertLatestRequestGetsIt("tools/call", "tools/call")
         self.assertEqual(self.router.ambiguousServerRequests, 0)
 
     def test_one_session_no_tools_call_goes_to_its_latest_request(self) -> None:
-        a = self.session("a")
-        _, sink1 = self.inFlight(a, "prompts/get")
-        _, sink2 = self.inFlight(a, "resources/read")
-        self.router.childMessage(req(3, "roots/list"))
-        self.assertEqual((len(sink1.messages), len(sink2.messages)), (0, 1))
+        self.assertLatestRequestGetsIt("prompts/get", "resources/read")
 
     def test_refusals(self) -> None:
         cases: list[tuple[dict[str, Any], Message, int]] = [

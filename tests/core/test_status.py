@@ -44,16 +44,9 @@ def child(
     lastExit: str | None = None,
     owner: str | None = None,
 ) -> ChildStatus:
+    """A child's status, its fields as named here (in their order)."""
     return ChildStatus(
-        pid=pid,
-        lifecycle=lifecycle,
-        startedAt=startedAt,
-        spawns=spawns,
-        inFlight=inFlight,
-        bytesIn=bytesIn,
-        bytesOut=bytesOut,
-        lastExit=lastExit,
-        owner=owner,
+        pid, lifecycle, startedAt, spawns, inFlight, bytesIn, bytesOut, lastExit, owner
     )
 
 

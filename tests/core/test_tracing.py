@@ -29,6 +29,7 @@ from mcpgateway.core.tracing import SpanContext
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcessReactor, FakeSession
 from tests.http import Harness, spec
+from tests.support.web import mcpcall
 
 CLIENT_TRACE = "0af7651916cd43dd8448eb211c80319c"
 CLIENT_SPAN = "b7ad6b7169203331"
@@ -263,12 +264,7 @@ def test_chain_client_server_client_child(tracer: RecordingTracer) -> None:
     sid = h.initialize()
     tracer.spans.clear()
     params = {"name": "echo", "_meta": {"traceparent": CLIENT_PARENT}}
-    call = h.request(
-        "POST",
-        "/srv/mcp",
-        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": params},
-        session=sid,
-    )
+    call = mcpcall.call(h, sid, 3, "tools/call", params)
     forwarded = h.process().sentMessages()[-1]
     server, client = tracer.spans
     assert (server.kind, client.kind) == ("server", "client")

@@ -14,6 +14,7 @@ from mcpgateway.protocol.bounds import MAX_DEPTH, MAX_NUMBER_DIGITS
 from mcpgateway.protocol.jsonrpc import Kind, classify
 
 # -- classify -----------------------------------------------------------------
+from tests.support.protocol.fragments import PUNCTUATION
 
 
 @pytest.mark.parametrize(
@@ -361,13 +362,7 @@ def test_loads_arbitrary_input(data: bytes | str) -> None:
 
 _fragments = st.sampled_from(
     [
-        "[",
-        "]",
-        "{",
-        "}",
-        ",",
-        ":",
-        '"',
+        *PUNCTUATION,
         "\\",
         "\\u",
         "d800",

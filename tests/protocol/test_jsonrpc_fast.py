@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.bounds import MAX_DEPTH
 from tests.integration.gateway import REPO
+from tests.support.protocol.fragments import PUNCTUATION
 
 # -- helpers -----------------------------------------------------------------------------
 
@@ -206,13 +207,7 @@ def test_loads_of_float_texts_is_the_same(orjsonModule: ModuleType, number: floa
 
 _FRAGMENTS = st.sampled_from(
     [
-        "[",
-        "]",
-        "{",
-        "}",
-        ",",
-        ":",
-        '"',
+        *PUNCTUATION,
         '"a"',
         '"k":',
         "\\",

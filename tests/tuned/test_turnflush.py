@@ -206,26 +206,21 @@ def test_writes_made_during_a_flush_are_sent_by_a_flush_of_their_own() -> None:
     assert reactor.getDelayedCalls() == [] and second not in reactor.getWriters()
 
 
-def test_a_closing_connection_is_ended_by_the_reactor_after_its_last_bytes() -> None:
-    """Its last send ends the connection, which only the reactor does (its
-    doWrite's result is what tells it to): the flusher hands it over."""
+@pytest.mark.parametrize("close", ["loseConnection", "loseWriteConnection"])
+def test_a_closing_connection_is_handed_to_the_reactor_for_its_last_bytes(close: str) -> None:
+    """Its last send ends (or half-closes) the connection, which only the
+    reactor does (its doWrite's result is what tells it to): the flusher
+    hands it over."""
     reactor = MemoryReactorClock()
     _, fd = adopted(reactor)
     fd.write(b"last words")
-    fd.loseConnection()
+    getattr(fd, close)()
     reactor.advance(0)
     assert fd.sent == [] and fd in reactor.getWriters()
     why = fd.doWrite()  # the reactor, on writability
-    assert fd.sent == [b"last words"] and why is not None
-
-
-def test_a_half_closing_connection_is_handed_to_the_reactor() -> None:
-    reactor = MemoryReactorClock()
-    _, fd = adopted(reactor)
-    fd.write(b"last words")
-    fd.loseWriteConnection()
-    reactor.advance(0)
-    assert fd.sent == [] and fd in reactor.getWriters()
+    assert fd.sent == [b"last words"]
+    if close == "loseConnection":
+        assert why is not None
 
 
 def test_a_connection_whose_close_raises_does_not_keep_the_others_unsent() -> None:
@@ -244,9 +239,7 @@ def test_a_connection_whose_close_raises_does_not_keep_the_others_unsent() -> No
 
 def test_an_adopted_descriptor_is_freed_without_the_cyclic_collector() -> None:
     reactor = MemoryReactorClock()
-    flusher = TurnFlusher(reactor)
-    fd = Descriptor(reactor)
-    flusher.adopt(fd)
+    _, fd = adopted(reactor)
     fd.write(b"data")
     reactor.advance(0)
     gone = weakref.ref(fd)
@@ -475,9 +468,7 @@ def test_on_the_gateways_reactor_a_turns_writes_leave_at_its_end_without_a_delay
 
 def test_a_flush_before_the_turns_end_leaves_nothing_for_it() -> None:
     reactor = TurnEndReactor()
-    flusher = TurnFlusher(reactor)
-    fd = Descriptor(reactor)
-    flusher.adopt(fd)
+    flusher, fd = adopted(reactor)
     fd.write(b"x")
     flusher.flush()
     assert fd.sent == [b"x"]

@@ -34,6 +34,8 @@ from tests.support.core.era2026.mrtr import (
 from tests.support.json_values import jsonScalars, jsonValues
 
 SAMPLE = {"messages": [{"role": "user", "content": {"type": "text", "text": "hi"}}], "maxTokens": 5}
+FORM_ELICITATION = {"method": "elicitation/create", "params": {**ELICIT, "mode": "form"}}
+"""The elicitation the client is asked, as the gateway words it (form mode)."""
 SAMPLED = {"role": "assistant", "content": {"type": "text", "text": "hello"}, "model": "m"}
 
 
@@ -61,12 +63,7 @@ class RoundTripTests(BridgeCase):
         requests, state = self.inputRequired(d1, 7)
         self.assertEqual(
             requests,
-            {
-                "elicitation-1": {
-                    "method": "elicitation/create",
-                    "params": {**ELICIT, "mode": "form"},
-                }
-            },
+            {"elicitation-1": FORM_ELICITATION},
         )
         self.assertTrue(state.startswith("v1."))
         self.assertEqual(self.bridge.suspended(), 1)
@@ -123,10 +120,7 @@ class RoundTripTests(BridgeCase):
         self.assertEqual(
             requests,
             {
-                "elicitation-1": {
-                    "method": "elicitation/create",
-                    "params": {**ELICIT, "mode": "form"},
-                },
+                "elicitation-1": FORM_ELICITATION,
                 "sampling-1": {"method": "sampling/createMessage", "params": SAMPLE},
                 "roots-1": {"method": "roots/list"},
             },

@@ -24,7 +24,8 @@ from tests.fakes import (
     capturedGatewayLogs,
     fakeSpawner,
 )
-from tests.support.core.promotion import INIT_RESULT, PER_SESSION, SPEC, PromotionCase, initialize
+from tests.support.core.pools.scoped import initialize
+from tests.support.core.promotion import INIT_RESULT, PER_SESSION, SPEC, PromotionCase
 
 SAMPLING = {
     "jsonrpc": "2.0",

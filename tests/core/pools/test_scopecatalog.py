@@ -26,18 +26,14 @@ from mcpgateway.core.spec import RemoteEndpoint, ServerSpec, Sharing
 from mcpgateway.core.status import ServerState
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, fakeSpawner
+from tests.support.core.pools import scopecatalogs
 from tests.support.core.pools.own_server import OWN
-from tests.support.core.pools.scopecatalogs import ListeningSession, initialize
+from tests.support.core.pools.scopecatalogs import LISTS, ListeningSession, initialize
 
 Message = dict[str, Any]
 
 SPEC = OWN
-CAPS = {"tools": {"listChanged": True}, "resources": {}, "logging": {}}
-LISTS: dict[str, Message] = {
-    "tools/list": {"tools": [{"name": "echo", "inputSchema": {"type": "object"}}]},
-    "resources/list": {"resources": [{"uri": "file:///x", "name": "x"}]},
-    "resources/templates/list": {"resourceTemplates": []},
-}
+CAPS = {**scopecatalogs.CAPS, "logging": {}}
 
 
 class Host:
@@ -48,42 +44,9 @@ class Host:
 
 
 def answer(proc: FakeProcess, lists: dict[str, Message] | None = None) -> list[Message]:
-    """Answer what the gateway wrote to C{proc}, as a child that lists
-    C{lists} (roots-aware: C{roots} in a client's capabilities adds a
-    tool, as server-everything does); what it was sent."""
-    seen: list[Message] = []
-    roots = False
-    while True:
-        messages = proc.takeMessages()
-        if not messages:
-            return seen
-        for message in messages:
-            seen.append(message)
-            method, mid = message.get("method"), message.get("id")
-            if mid is None or method is None:
-                continue
-            if method == "initialize":
-                params = message["params"]
-                roots = "roots" in params["capabilities"]
-                proc.reply(
-                    jsonrpc.resultResponse(
-                        mid,
-                        {
-                            "protocolVersion": params["protocolVersion"],
-                            "capabilities": CAPS,
-                            "serverInfo": {"name": "own", "version": "1"},
-                        },
-                    )
-                )
-            elif method in (lists or LISTS):
-                result = dict((lists or LISTS)[method])
-                if method == "tools/list" and roots:
-                    result = {"tools": [*result["tools"], {"name": "get-roots-list"}]}
-                proc.reply(jsonrpc.resultResponse(mid, result))
-            elif method == "logging/setLevel":
-                proc.reply(jsonrpc.resultResponse(mid, {}))
-            else:
-                proc.reply(jsonrpc.resultResponse(mid, {"content": [], "called": method}))
+    """Answer what the gateway wrote to C{proc} as a child that also
+    offers logging; what it was sent."""
+    return scopecatalogs.answer(proc, lists, CAPS)
 
 
 def listening(sid: str, capabilities: Message | None = None) -> ListeningSession:

@@ -9,6 +9,7 @@ without the extension, tasks/* and required tools are -32021."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mcpgateway.core.era2026.types import Era2026Request
@@ -35,6 +36,17 @@ from tests.support.core.tasks.manager import (
 def get(made: TaskManager, child: FakeChild, taskId: str, **kw: Any) -> dict[str, Any]:
     answer = made.serve("weather", tasksRequest("tasks/get", taskId, **kw), child.run)
     return answer.get("result") or answer["error"]  # type: ignore[no-any-return]
+
+
+def streamer() -> tuple[list[jsonrpc.Message], Callable[[jsonrpc.Message], bool]]:
+    """A client stream that takes every message; what it took."""
+    streamed: list[jsonrpc.Message] = []
+
+    def stream(message: jsonrpc.Message) -> bool:
+        streamed.append(message)
+        return True
+
+    return streamed, stream
 
 
 def test_a_quick_call_is_answered_as_it_is() -> None:
@@ -194,12 +206,7 @@ def test_a_forbidden_tool_and_a_full_store_are_answered_when_they_end() -> None:
 
 def test_progress_before_the_handle_streams_and_after_it_is_the_status_message() -> None:
     made, child, clock = manager()
-    streamed: list[jsonrpc.Message] = []
-
-    def stream(message: jsonrpc.Message) -> bool:
-        streamed.append(message)
-        return True
-
+    streamed, stream = streamer()
     asked = call()
     asked.params["_meta"] = {"progressToken": "p-7"}
     made.call("weather", asked, stream, child.run, child.taskSupport)
@@ -215,12 +222,7 @@ def test_progress_before_the_handle_streams_and_after_it_is_the_status_message()
 
 def test_without_a_token_of_its_own_the_client_gets_no_progress_but_the_task_does() -> None:
     made, child, clock = manager()
-    streamed: list[jsonrpc.Message] = []
-
-    def stream(message: jsonrpc.Message) -> bool:
-        streamed.append(message)
-        return True
-
+    streamed, stream = streamer()
     made.call("weather", call(), stream, child.run, child.taskSupport)
     assert child.calls[0][0].params["_meta"] == {"progressToken": "mcpgateway-task"}
     sink = child.sinks[0]

@@ -63,21 +63,22 @@ class FakeResolver:
         return None
 
 
-class Home:
-    """A config file with user entries, a gateway state directory with its
-    C{.env}, a config service watching both and a gateway it reloads (its
-    children fake processes)."""
+class ReloadingHome:
+    """A bin directory with C{commands}, a config file with user entries,
+    a gateway state directory with its C{.env}, a config service watching
+    them and a gateway it reloads (its children fake processes)."""
 
     def __init__(
         self,
         tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch,
+        commands: tuple[str, ...],
         dotenv: str = "",
         resolver: FakeResolver | None = None,
     ) -> None:
         self.bin = tmp_path / "bin"
         self.bin.mkdir()
-        for command in ("pw", "npx"):
+        for command in commands:
             exe = self.bin / command
             exe.write_text("#!/bin/sh\n")
             exe.chmod(0o755)
@@ -119,6 +120,30 @@ class Home:
         self.service.startService()
         return self.gateway
 
+    def processOf(self, session: Session) -> FakeProcess:
+        assert self.gateway is not None
+        pid = self.gateway.pools[session.server].childPid(session)
+        [proc] = [p for p in self.reactor.processes if p.pid == pid and pid is not None]
+        return proc
+
+    def alive(self, session: Session) -> bool:
+        assert self.gateway is not None
+        return self.gateway.sessions.get(session.id) is session
+
+
+class Home(ReloadingHome):
+    """A home of user entries whose gateway resolves C{npx} commands
+    through C{resolver}."""
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        dotenv: str = "",
+        resolver: FakeResolver | None = None,
+    ) -> None:
+        super().__init__(tmp_path, monkeypatch, ("pw", "npx"), dotenv, resolver)
+
     def edited(self) -> None:
         """The config file was written: the file poll sees it, the debounce passes."""
         write(self.config, json.dumps(self.document))
@@ -148,16 +173,6 @@ class Home:
         assert init["method"] == "initialize"
         proc.reply(jsonrpc.resultResponse(init["id"], INIT_RESULT))
         return [m for m in proc.takeMessages() if m != INITIALIZED]
-
-    def processOf(self, session: Session) -> FakeProcess:
-        assert self.gateway is not None
-        pid = self.gateway.pools[session.server].childPid(session)
-        [proc] = [p for p in self.reactor.processes if p.pid == pid and pid is not None]
-        return proc
-
-    def alive(self, session: Session) -> bool:
-        assert self.gateway is not None
-        return self.gateway.sessions.get(session.id) is session
 
     def send(self, session: Session, method: str, params: Any = None) -> Deferred[Any]:
         assert self.gateway is not None

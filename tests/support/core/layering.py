@@ -1,22 +1,21 @@
-"""What tests/core/test_layering.py shares with the other tests: FORBIDDEN,
-importedNames."""
+"""What tests/core/test_layering.py shares with the other tests: ABOVE,
+FORBIDDEN, importedNames."""
 
 from __future__ import annotations
 
 import ast
 
-FORBIDDEN = (
+ABOVE = (
     "mcpgateway.web",
     "mcpgateway.config",
     "mcpgateway.clientconfigs",
     "mcpgateway.ops",
     "mcpgateway.cli",
     "mcpgateway.tap",
-    "mcpgateway.auth",
-    "mcpgateway.cluster",
-    "klein",
-    "twisted.web",
 )
+"""The packages above both the core and the cluster."""
+FORBIDDEN = (*ABOVE, "mcpgateway.auth", "mcpgateway.cluster", "klein", "twisted.web")
+"""What the core may not import."""
 
 
 def importedNames(source: str) -> list[str]:

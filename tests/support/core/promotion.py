@@ -12,6 +12,7 @@ from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, RecordingSink, fakeSpawner
+from tests.support.core.pools.scoped import initialize
 
 Message = dict[str, Any]
 
@@ -41,18 +42,6 @@ class FakeSink:
     def promote(self, server: str, why: str, share: str = "session") -> None:
         self.promoted.append((server, why))
         self.shares.append(share)
-
-
-def initialize(requestId: Any = 0) -> Message:
-    return jsonrpc.request(
-        requestId,
-        "initialize",
-        {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {"sampling": {}},
-            "clientInfo": {"name": "client", "version": "1"},
-        },
-    )
 
 
 class PromotionCase(SynchronousTestCase):

@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from mcpgateway.ops.statedir import pidAlive
 from tests.integration.gateway import freePort as freePort  # one per worker
-from tests.support.integration.detached import environment, runCli
+from tests.support.integration.detached import environment, gatewayPids, runCli
 
 
 class Cli:
@@ -37,17 +36,7 @@ class Cli:
 
     def gatewayPids(self) -> list[int]:
         """Every live process whose command line names our state directory."""
-        found = []
-        marker = os.fsencode(str(self.stateDir))
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/cmdline", "rb") as f:
-                        if marker in f.read() and pidAlive(int(entry)):
-                            found.append(int(entry))
-                except OSError:
-                    continue
-        return found
+        return gatewayPids(self.stateDir)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from typing import Any
 from mcpgateway.core.spec import ServerSpec
 from tests.core.aggregate.aggtools import Children, FakeServer, tool
 from tests.http import Harness, Response
+from tests.support.web.api import initializeBody
 
 VERSION = "2025-11-25"
 
@@ -25,16 +26,8 @@ def serverSpec(name: str, mode: str = "stateless") -> ServerSpec:
 
 
 def initialize(capabilities: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": VERSION,
-            "capabilities": capabilities or {},
-            "clientInfo": {"name": "agg-test", "version": "1"},
-        },
-    }
+    """The aggregate client's C{initialize}, declaring C{capabilities}."""
+    return initializeBody({"name": "agg-test", "version": "1"}, capabilities, VERSION)
 
 
 def messagesOf(response: Response) -> list[dict[str, Any]]:

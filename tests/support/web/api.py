@@ -134,14 +134,20 @@ def managedFile(h: ApiHarness) -> dict[str, Any]:
     return data
 
 
-def initializeBody() -> dict[str, Any]:
+def initializeBody(
+    clientInfo: dict[str, Any] | None = None,
+    capabilities: dict[str, Any] | None = None,
+    version: str = "2025-11-25",
+) -> dict[str, Any]:
+    """A client's C{initialize} request (id 1) at C{version}, naming itself
+    C{clientInfo} and declaring C{capabilities}."""
     return {
         "jsonrpc": "2.0",
         "id": 1,
         "method": "initialize",
         "params": {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {},
-            "clientInfo": {"name": "test", "version": "1"},
+            "protocolVersion": version,
+            "capabilities": capabilities or {},
+            "clientInfo": {"name": "test", "version": "1"} if clientInfo is None else clientInfo,
         },
     }

@@ -17,6 +17,7 @@ from mcpgateway.web.app import makeSite
 from mcpgateway.web.teamcluster import ClusterServices, TeamServices
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Harness, Response, spec
+from tests.support.web.api import initializeBody
 from tests.support.web.team_web import FakeGate, FakeQuota, RecordingAudit
 
 PEER = Address("10.0.0.2", 9100)
@@ -116,12 +117,7 @@ class ClusterHarness(Harness):
             who,
             "POST",
             "/srv/mcp",
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
-            },
+            initializeBody({}),
         )
         if not response.complete:
             self.answerHandshake()

@@ -13,23 +13,7 @@ from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.web.app import makeSite
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Harness, spec
-
-
-def call(
-    h: Harness,
-    session: str,
-    requestId: Any = 2,
-    method: str = "tools/call",
-    params: dict[str, Any] | None = None,
-    **kwargs: Any,
-) -> Any:
-    return h.request(
-        "POST",
-        "/srv/mcp",
-        {"jsonrpc": "2.0", "id": requestId, "method": method, "params": params or {"name": "echo"}},
-        session=session,
-        **kwargs,
-    )
+from tests.support.web.mcpcall import call as call
 
 
 def started(h: Harness, response: Any) -> Any:

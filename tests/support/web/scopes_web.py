@@ -13,6 +13,7 @@ from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.web.app import makeSite
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Harness, Response, spec
+from tests.support.web.api import initializeBody
 
 KEY_A = "a" * 16
 KEY_B = "b" * 16
@@ -48,16 +49,7 @@ def initialize(h: Harness, path: str, headers: dict[str, str] | None = None) -> 
     response = h.request(
         "POST",
         path,
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "test", "version": "1"},
-            },
-        },
+        initializeBody(),
         headers=headers,
     )
     if not response.complete and h.reactor.processes:

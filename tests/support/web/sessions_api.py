@@ -12,6 +12,7 @@ from mcpgateway.core.spec import ServerSpec
 from mcpgateway.web.app import makeSite
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Harness, Response, spec
+from tests.support.web.api import initializeBody
 
 
 class FinderHarness(Harness):
@@ -49,18 +50,7 @@ def initialize(
     response = h.request(
         "POST",
         f"/{server}/mcp",
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": clientInfo
-                if clientInfo is not None
-                else {"name": "test", "version": "1"},
-            },
-        },
+        initializeBody(clientInfo),
         headers=headers,
     )
     if not response.complete:

@@ -19,6 +19,7 @@ from mcpgateway.web.app import makeSite
 from mcpgateway.web.teamcluster import TeamServices
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Harness, Response, spec
+from tests.support.web.api import initializeBody
 
 PRINCIPALS = {
     "alice": Principal("alice", "key-alice", VIA_TOKEN),
@@ -127,12 +128,7 @@ class TeamHarness(Harness):
             who,
             "POST",
             f"/{server}/mcp",
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
-            },
+            initializeBody({}),
         )
         if not response.complete:
             self.answerHandshake()

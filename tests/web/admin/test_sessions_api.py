@@ -14,6 +14,7 @@ from mcpgateway.core.sessions import Session, shortId
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, capturedGatewayLogs
 from tests.http import Harness, Response, initializeMessage, spec
+from tests.support.web import mcpcall
 from tests.support.web.sessions_api import Finder, FinderHarness, initialize
 
 SHUTDOWN = {"code": jsonrpc.SERVER_UNAVAILABLE, "message": "the gateway is shutting down"}
@@ -33,17 +34,10 @@ def session(h: Harness, sid: str) -> Session:
 def call(
     h: Harness, sid: str, requestId: Any = 2, server: str = "srv", method: str = "tools/call"
 ) -> Response:
-    return h.request(
-        "POST",
-        f"/{server}/mcp",
-        {
-            "jsonrpc": "2.0",
-            "id": requestId,
-            "method": method,
-            "params": {} if method == "ping" else {"name": "echo"},
-        },
-        session=sid,
-    )
+    """POST C{method} on C{sid} (a ping takes no params, anything else
+    calls C{echo})."""
+    params: dict[str, Any] | None = {} if method == "ping" else None
+    return mcpcall.call(h, sid, requestId, method, params, server)
 
 
 def sent(proc: FakeProcess, method: str) -> list[dict[str, Any]]:

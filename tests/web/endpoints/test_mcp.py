@@ -202,7 +202,7 @@ def test_client_disconnect_is_not_a_cancel() -> None:
     h = Harness()
     sid = h.initialize()
     response = call(h, sid)
-    response.protocol.connectionLost(Failure(ConnectionDone()))
+    response.protocol.connectionLost(Failure(ConnectionDone()))  # type: ignore[attr-defined]
     assert childRequests(h, "notifications/cancelled") == []
     forwarded = childRequests(h)[-1]
     h.process().reply({"jsonrpc": "2.0", "id": forwarded["id"], "result": {}})  # no crash

@@ -13,23 +13,7 @@ from mcpgateway.web.plumbing.replay import PROCESS
 from mcpgateway.web.plumbing.sse import HEADERS_AFTER, SSEStream, keepAliveFor
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness, Response
-
-
-def call(h: Harness, sid: str, requestId: int = 7) -> tuple[Response, dict[str, Any]]:
-    """A tools/call with a progress token; the request as the child got it."""
-    response = h.request(
-        "POST",
-        "/srv/mcp",
-        {
-            "jsonrpc": "2.0",
-            "id": requestId,
-            "method": "tools/call",
-            "params": {"name": "slow", "_meta": {"progressToken": "tok"}},
-        },
-        session=sid,
-    )
-    forwarded = [m for m in h.process().sentMessages() if m.get("method") == "tools/call"][-1]
-    return response, forwarded
+from tests.support.web.mcpcall import slowCall
 
 
 def answer(h: Harness, forwarded: dict[str, Any]) -> None:
@@ -59,7 +43,7 @@ def eventIds(response: Response) -> list[str]:
 def test_a_quick_answer_is_one_json_body_and_makes_no_stream_nor_log() -> None:
     h = Harness()
     sid = h.initialize()
-    response, forwarded = call(h, sid)
+    response, forwarded = slowCall(h, sid)
     assert streams(h) == [] and response.transport.value() == b""
     answer(h, forwarded)
     assert response.status == 200 and response.complete
@@ -70,7 +54,7 @@ def test_a_quick_answer_is_one_json_body_and_makes_no_stream_nor_log() -> None:
     assert response.json() == {"jsonrpc": "2.0", "id": 7, "result": {"content": []}}
     assert streams(h) == []
     # No log was opened for it: the next stream's log is the process's first.
-    later, forwardedLater = call(h, sid, requestId=8)
+    later, forwardedLater = slowCall(h, sid, requestId=8)
     progress(h, forwardedLater, 1)
     assert eventIds(later)[0] == f"{PROCESS}-p1-0"
 
@@ -78,7 +62,7 @@ def test_a_quick_answer_is_one_json_body_and_makes_no_stream_nor_log() -> None:
 def test_the_first_related_message_makes_the_stream_and_starts_its_log() -> None:
     h = Harness()
     sid = h.initialize()
-    response, forwarded = call(h, sid)
+    response, forwarded = slowCall(h, sid)
     progress(h, forwarded, 1)
     assert response.headers["content-type"] == "text/event-stream"
     assert eventIds(response) == [f"{PROCESS}-p1-0", f"{PROCESS}-p1-1"]
@@ -94,7 +78,7 @@ def test_the_first_related_message_makes_the_stream_and_starts_its_log() -> None
 def test_a_second_of_silence_sends_the_head_then_keep_alives() -> None:
     h = Harness()
     sid = h.initialize()
-    response, forwarded = call(h, sid)
+    response, forwarded = slowCall(h, sid)
     h.reactor.advance(HEADERS_AFTER / 2)
     assert response.transport.value() == b""
     h.reactor.advance(HEADERS_AFTER)
@@ -114,7 +98,7 @@ def test_the_ticker_forgets_answered_calls_and_stops() -> None:
     sid = h.initialize()
     ticker = keepAliveFor(h.reactor)
     for n in range(3):
-        response, forwarded = call(h, sid, requestId=n)
+        response, forwarded = slowCall(h, sid, requestId=n)
         answer(h, forwarded)
         assert response.complete
     assert len(ticker.waiting) == 1 and ticker.streams == set()  # the done ones went
@@ -126,7 +110,7 @@ def test_the_ticker_forgets_answered_calls_and_stops() -> None:
 def test_a_connection_gone_before_anything_drops_the_answer_quietly() -> None:
     h = Harness()
     sid = h.initialize()
-    response, forwarded = call(h, sid)
+    response, forwarded = slowCall(h, sid)
     response.protocol.connectionLost(Failure(ConnectionDone()))  # type: ignore[attr-defined]
     with capturedGatewayLogs() as events:
         progress(h, forwarded, 1)  # nothing can carry it: no stream is made
@@ -142,7 +126,7 @@ def test_a_connection_gone_before_anything_drops_the_answer_quietly() -> None:
 def test_a_cancelled_call_ends_with_an_empty_stream() -> None:
     h = Harness()
     sid = h.initialize()
-    response, forwarded = call(h, sid)
+    response, forwarded = slowCall(h, sid)
     h.request(
         "POST",
         "/srv/mcp",

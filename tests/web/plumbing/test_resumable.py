@@ -17,6 +17,7 @@ from mcpgateway.web.endpoints.mcp import McpEndpoint
 from mcpgateway.web.plumbing.replay import PROCESS, ReplayStore, kindOf
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness, Response
+from tests.support.web.mcpcall import slowCall
 
 
 def frames(response: Response) -> list[dict[str, Any]]:
@@ -48,23 +49,6 @@ def tokens(response: Response) -> list[int]:
 
 def cut(response: Response) -> None:
     response.protocol.connectionLost(Failure(ConnectionDone()))  # type: ignore[attr-defined]
-
-
-def slowCall(h: Harness, sid: str, requestId: Any = 7) -> tuple[Response, dict[str, Any]]:
-    """A tools/call with a progress token; the request as the child got it."""
-    response = h.request(
-        "POST",
-        "/srv/mcp",
-        {
-            "jsonrpc": "2.0",
-            "id": requestId,
-            "method": "tools/call",
-            "params": {"name": "slow", "_meta": {"progressToken": "tok"}},
-        },
-        session=sid,
-    )
-    forwarded = [m for m in h.process().sentMessages() if m.get("method") == "tools/call"][-1]
-    return response, forwarded
 
 
 def progress(h: Harness, forwarded: dict[str, Any], value: int) -> None:

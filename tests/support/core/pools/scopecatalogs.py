@@ -20,11 +20,16 @@ LISTS: dict[str, Message] = {
 }
 
 
-def answer(proc: FakeProcess, lists: dict[str, Message] | None = None) -> list[Message]:
-    """Answer what the gateway wrote to C{proc} as a child that lists
-    C{lists}; what it was sent."""
+def answer(
+    proc: FakeProcess, lists: dict[str, Message] | None = None, capabilities: Message = CAPS
+) -> list[Message]:
+    """Answer what the gateway wrote to C{proc} as a child with
+    C{capabilities} that lists C{lists}, roots-aware as server-everything
+    is (C{roots} in a client's capabilities adds a tool); what it was
+    sent."""
     seen: list[Message] = []
     listed = LISTS if lists is None else lists
+    roots = False
     while True:
         messages = proc.takeMessages()
         if not messages:
@@ -35,13 +40,16 @@ def answer(proc: FakeProcess, lists: dict[str, Message] | None = None) -> list[M
             if mid is None or method is None:
                 continue
             if method == "initialize":
+                roots = "roots" in message["params"]["capabilities"]
                 result = {
                     "protocolVersion": message["params"]["protocolVersion"],
-                    "capabilities": CAPS,
+                    "capabilities": capabilities,
                     "serverInfo": {"name": "own", "version": "1"},
                 }
             elif method in listed:
-                result = listed[method]
+                result = dict(listed[method])
+                if method == "tools/list" and roots:
+                    result = {"tools": [*result["tools"], {"name": "get-roots-list"}]}
             else:
                 result = {"content": [], "called": method}
             proc.reply(jsonrpc.resultResponse(mid, result))

@@ -9,18 +9,14 @@ from typing import Any
 
 import pytest
 from twisted.internet.defer import Deferred
-from twisted.internet.task import Clock
 
-from mcpgateway.config.source import ENV_POLL, ConfigService, ConfigSettings
-from mcpgateway.config.watched import PlainFile
-from mcpgateway.config.workspaces import WorkspaceKeys
-from mcpgateway.core.gateway.gateway import Gateway
+from mcpgateway.config.source import ENV_POLL
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import jsonrpc
-from tests.fakes import FakeProcess, FakeProcessReactor, fakeSpawner
-from tests.reloading import initialize, inline, write
+from tests.fakes import FakeProcess
+from tests.reloading import initialize, write
+from tests.support.core.env_reload import ReloadingHome
 
-SECRET = bytes(range(32))
 INIT_RESULT = {
     "protocolVersion": "2025-11-25",
     "capabilities": {"tools": {}},
@@ -28,41 +24,13 @@ INIT_RESULT = {
 }
 
 
-class Home:
+class Home(ReloadingHome):
     """A home with projects, a config file listing them, a config service
     watching it and a gateway it reloads (its children fake processes)."""
 
     def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        super().__init__(tmp_path, monkeypatch, ("pw", "pw2"))
         self.root = tmp_path
-        self.bin = tmp_path / "bin"
-        self.bin.mkdir()
-        for command in ("pw", "pw2"):
-            exe = self.bin / command
-            exe.write_text("#!/bin/sh\n")
-            exe.chmod(0o755)
-        self.exe = str(self.bin / "pw")
-        self.stateDir = tmp_path / "state"
-        self.stateDir.mkdir()
-        self.config = tmp_path / "claude.json"
-        self.document: dict[str, Any] = {"mcpServers": {}, "projects": {}}
-        self.keys = WorkspaceKeys(SECRET)
-        self.clock = Clock()
-        self.reactor = FakeProcessReactor()
-        self.gateway: Gateway | None = None
-        self.service = ConfigService(
-            PlainFile(self.config),
-            self.stateDir,
-            self.clock,
-            None,
-            inline,
-            self.reload,
-            ConfigSettings(environ={"PATH": str(self.bin)}, keys=lambda: self.keys),
-        )
-        monkeypatch.setattr(self.service.files, "watchWithInotify", lambda paths: False)
-
-    def reload(self, specs: Any) -> Deferred[Any]:
-        assert self.gateway is not None
-        return self.gateway.reconfigurer.reconfigure(specs)
 
     def project(self, name: str, dotenv: str | None = None) -> Path:
         path = self.root / name
@@ -80,14 +48,6 @@ class Home:
 
     def save(self) -> None:
         write(self.config, json.dumps(self.document))
-
-    def start(self) -> Gateway:
-        self.save()
-        specs = self.service.specs(self.service.source.load())
-        self.gateway = Gateway(specs, fakeSpawner(self.reactor), lazyStart=False)
-        self.gateway.start()
-        self.service.startService()
-        return self.gateway
 
     def edited(self) -> None:
         """The config file was written: the file poll sees it, the debounce passes."""
@@ -124,16 +84,6 @@ class Home:
         d.addBoth(results.append)
         [result] = results
         return result
-
-    def processOf(self, session: Session) -> FakeProcess:
-        assert self.gateway is not None
-        pid = self.gateway.pools[session.server].childPid(session)
-        [proc] = [p for p in self.reactor.processes if p.pid == pid and pid is not None]
-        return proc
-
-    def alive(self, session: Session) -> bool:
-        assert self.gateway is not None
-        return self.gateway.sessions.get(session.id) is session
 
     def call(self, session: Session) -> dict[str, Any]:
         """A request of C{session} (its child started first if needed): the answer."""
