@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from tests.cli.support import Cli, FakeGateway, api, lastCall, outputLines
+from tests.support.core.catalog_status import UNLISTED
 
 REFRESHED: dict[str, Any] = {
     "servers": {
@@ -38,17 +39,7 @@ STATUS: dict[str, Any] = {
             "catalogs": 1,
             "error": None,
         },
-        "new": {
-            "source": None,
-            "tools": 0,
-            "prompts": 0,
-            "resources": 0,
-            "resourceTemplates": 0,
-            "taken": None,
-            "stale": False,
-            "catalogs": 0,
-            "error": "server 'new' was not listed within 10 s",
-        },
+        "new": {**UNLISTED, "error": "server 'new' was not listed within 10 s"},
     }
 }
 
