@@ -11,7 +11,6 @@ import itertools
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from twisted.internet.defer import (
@@ -296,8 +295,3 @@ def nothing(server: str) -> bool:
 
 def idKey(requestId: Any) -> tuple[str, Any]:
     return (type(requestId).__name__, requestId)
-
-
-@dataclass
-class Pending:
-    kinds: set[str] = field(default_factory=set)

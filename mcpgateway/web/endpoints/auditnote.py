@@ -12,7 +12,7 @@ from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
 
 from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
-from mcpgateway.core.sessions import Session
+from mcpgateway.core.sessions import Session, shortId
 from mcpgateway.governance.decision import Decision
 from mcpgateway.protocol import jsonrpc
 
@@ -140,6 +140,8 @@ def requestCount(payload: Any) -> int:
 
 
 def shortName(session: Session) -> str:
-    """How logs and the audit name a session (never its whole id)."""
+    """How logs and the audit name a session: a hash of its id, never the id
+    nor a piece of it (the id is the session's only secret). A session-like
+    object without its own C{shortId} is named by the same hash."""
     short = getattr(session, "shortId", None)
-    return short if isinstance(short, str) else session.id[:8]
+    return short if isinstance(short, str) else shortId(session.id)

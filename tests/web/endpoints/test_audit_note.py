@@ -5,13 +5,16 @@ that opened no session names none."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import cast
+
 from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
 
 from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
-from mcpgateway.core.sessions import shortId
+from mcpgateway.core.sessions import Session, shortId
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.web.endpoints.auditnote import AuditNote
+from mcpgateway.web.endpoints.auditnote import AuditNote, shortName
 from tests.support.web.team_web import TeamHarness, call, initializeOfACrash
 
 
@@ -65,3 +68,10 @@ def test_each_failure_is_noted_with_the_code_its_client_gets() -> None:
         reason = Failure(error)
         assert note.failed(reason) is reason
         assert (note.outcome, note.code) == (outcome, code), error
+
+
+def test_a_session_without_a_short_id_is_named_by_the_hash_not_a_prefix() -> None:
+    secret = "0123456789abcdef0123456789abcdef"
+    bare = cast(Session, SimpleNamespace(id=secret))
+    assert shortName(bare) == shortId(secret)
+    assert shortName(bare) not in secret
