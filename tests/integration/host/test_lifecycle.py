@@ -201,7 +201,7 @@ def test_confined_children_die_with_a_sigkilled_gateway(start: Any, home: Path) 
     assert any("stubborn_server" in " ".join(commandOf(pid)) for pid in tree), tree
     gateway.process.kill()
     gateway.process.wait()
-    assert waitFor(lambda: not [pid for pid in [child, *tree] if pidAlive(pid)], timeout=6)
+    assert waitFor(lambda: not [pid for pid in [child, *tree] if pidAlive(pid)], timeout=15)
 
 
 def serverProcesses(child: int) -> list[int]:
