@@ -8,20 +8,19 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-from twisted.internet.task import Clock
 from twisted.logger import LogEvent, formatEvent
 
 from mcpgateway.core.spec import RemoteEndpoint
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.remote.streamable import StreamableChild
 from tests.remote.fakehttp import (
-    FakeAgent,
     FakeResponse,
     Sent,
     jsonResponse,
     noFailuresLogged,
     sseResponse,
 )
+from tests.support.remote.childharness import ChildHarness, assertUnavailableFrom
 
 NAME = "weather"
 URL = "https://mcp.example.com/v1/mcp"
@@ -79,24 +78,11 @@ def logText(events: Sequence[LogEvent]) -> str:
     return "\n".join(formatEvent(e) for e in events)
 
 
-class Harness:
-    def __init__(self, headers: tuple[tuple[str, str], ...] = HEADERS) -> None:
-        self.clock = Clock()
-        self.agent = FakeAgent()
-        self.out: list[jsonrpc.Message] = []
-        self.stderr: list[str] = []
-        self.child = StreamableChild(
-            NAME,
-            RemoteEndpoint(URL, "http", headers),
-            self.agent,
-            self.clock,
-            self.out.append,
-            self.stderr.append,
-        )
+class Harness(ChildHarness[StreamableChild]):
+    """A L{StreamableChild} of L{NAME} at L{URL} sending C{headers}."""
 
-    def received(self) -> list[jsonrpc.Message]:
-        out, self.out[:] = list(self.out), []
-        return out
+    def __init__(self, headers: tuple[tuple[str, str], ...] = HEADERS) -> None:
+        super().__init__(StreamableChild, NAME, RemoteEndpoint(URL, "http", headers))
 
     def initialize(self, sessionId: str = "s1") -> None:
         """The client's C{initialize}, answered with C{sessionId}."""
@@ -117,22 +103,8 @@ class Harness:
         self.initialize(sessionId)
         return self.initialized().answer(sseResponse(stream=True))
 
-    def request(self, message: jsonrpc.Message) -> Sent:
-        self.child.send(message)
-        return self.agent.one(b"POST")
-
-    def ended(self) -> bool:
-        ended: list[object] = []
-        self.child.ended.addBoth(ended.append)
-        return bool(ended)
-
 
 def assertUnavailable(message: jsonrpc.Message, requestId: Any, *words: str) -> None:
-    """C{message} answers C{requestId} with the gateway's error naming the
-    server, its URL and C{words}."""
-    assert message["id"] == requestId
-    assert message["error"]["code"] == jsonrpc.SERVER_UNAVAILABLE == -32000
-    text = message["error"]["message"]
-    assert f"server '{NAME}'" in text and URL in text
-    for word in words:
-        assert word in text
+    """C{message} answers C{requestId} with the gateway's error naming
+    L{NAME}, L{URL} and C{words}."""
+    assertUnavailableFrom(message, requestId, NAME, URL, *words)
