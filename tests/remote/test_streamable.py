@@ -424,8 +424,7 @@ def test_requests_refused_together_by_a_lost_session_are_all_resent_on_the_new_o
     second = h.request(call(2))
     first.answer(FakeResponse(404))
     second.answer(FakeResponse(404))  # while the new session is being made
-    reinit = h.agent.one(b"POST")
-    reinit.answer(jsonResponse(initResult(reinit.json["id"]), headers={b"mcp-session-id": b"new"}))
+    h.reinitialized()
     assert h.received() == []
     resent = h.agent.take()
     assert [s.json for s in resent] == [call(1), call(2)]
@@ -439,8 +438,7 @@ def test_a_late_404_of_the_old_session_is_resent_on_the_new_one() -> None:
     first = h.request(call(1))
     second = h.request(call(2))
     first.answer(FakeResponse(404))
-    reinit = h.agent.one(b"POST")
-    reinit.answer(jsonResponse(initResult(reinit.json["id"]), headers={b"mcp-session-id": b"new"}))
+    h.reinitialized()
     assert [s.json for s in h.agent.take()] == [call(1)]
     second.answer(FakeResponse(404))  # sent on the old session, answered late
     assert h.received() == []
@@ -466,8 +464,7 @@ def test_a_resent_client_response_keeps_the_request_of_the_same_id_waiting() -> 
     assert h.received() == [servingCall(SAMPLING, 0)]
     answer = {"jsonrpc": "2.0", "id": 0, "result": {"role": "assistant"}}
     h.request(answer).answer(FakeResponse(404))
-    reinit = h.agent.one(b"POST")
-    reinit.answer(jsonResponse(initResult(reinit.json["id"]), headers={b"mcp-session-id": b"new"}))
+    h.reinitialized()
     h.agent.one(b"POST").answer(FakeResponse(202))
     stream.end()  # the request's stream ends with no answer, and no id to resume from
     [error] = h.received()

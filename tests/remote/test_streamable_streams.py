@@ -304,8 +304,7 @@ def test_a_second_404_for_the_resent_message_answers_it_with_an_error() -> None:
     h = Harness()
     h.initialize("old")
     h.request(call(1)).answer(FakeResponse(404))
-    reinit = h.agent.one(b"POST")
-    reinit.answer(jsonResponse(initResult(reinit.json["id"]), headers={b"mcp-session-id": b"new"}))
+    h.reinitialized()
     h.agent.one(b"POST").answer(FakeResponse(404))
     [error] = h.received()
     assertUnavailable(error, 1, "no longer knows the session")
@@ -318,8 +317,7 @@ def test_a_404_before_the_client_is_initialized_resends_without_initialized() ->
     h = Harness()
     h.initialize("old")
     h.request(call(1)).answer(FakeResponse(404))
-    reinit = h.agent.one(b"POST")
-    reinit.answer(jsonResponse(initResult(reinit.json["id"]), headers={b"mcp-session-id": b"new"}))
+    h.reinitialized()
     assert [s.json for s in h.agent.take()] == [call(1)]
 
 
@@ -327,10 +325,9 @@ def test_a_404_of_the_get_stream_reinitializes() -> None:
     h = Harness()
     h.initialize("old")
     h.initialized().answer(FakeResponse(404))
-    reinit = h.agent.one(b"POST")
+    reinit = h.reinitialized()
     assert reinit.json["method"] == "initialize"
     assert reinit.json["id"] == "mcpgateway-reinitialize-1"
-    reinit.answer(jsonResponse(initResult(reinit.json["id"]), headers={b"mcp-session-id": b"new"}))
     initialized = h.agent.one(b"POST")
     assert initialized.json == INITIALIZED
     initialized.answer(FakeResponse(202))
@@ -341,9 +338,8 @@ def test_a_400_about_the_session_reinitializes_like_a_404() -> None:
     h = Harness()
     h.initialize("old")
     h.request(call(1)).answer(FakeResponse(400, b'{"error":"Bad Request: No valid session ID"}'))
-    reinit = h.agent.one(b"POST")
+    reinit = h.reinitialized()
     assert reinit.json["method"] == "initialize"
-    reinit.answer(jsonResponse(initResult(reinit.json["id"]), headers={b"mcp-session-id": b"new"}))
     [resent] = h.agent.take()
     assert resent.json == call(1) and resent.header("mcp-session-id") == "new"
     assert h.received() == []

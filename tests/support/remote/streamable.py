@@ -98,6 +98,17 @@ class Harness(ChildHarness[StreamableChild]):
         self.agent.one(b"POST").answer(FakeResponse(202))
         return self.agent.one(b"GET")
 
+    def reinitialized(self, sessionId: str = "new") -> Sent:
+        """The gateway's own C{initialize} for a session the server lost,
+        answered with C{sessionId}: the request."""
+        reinit = self.agent.one(b"POST")
+        reinit.answer(
+            jsonResponse(
+                initResult(reinit.json["id"]), headers={b"mcp-session-id": sessionId.encode()}
+            )
+        )
+        return reinit
+
     def open(self, sessionId: str = "s1") -> FakeResponse:
         """An initialized session with its GET stream open."""
         self.initialize(sessionId)
