@@ -14,6 +14,7 @@ from mcpgateway.core.child import Child
 from mcpgateway.core.spec import RemoteEndpoint
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.remote.httpsse import SSEChild
+from tests.http import initializeMessage
 from tests.remote.fakehttp import (
     FakeResponse,
     event,
@@ -26,12 +27,7 @@ NAME = "files"
 URL = "http://127.0.0.1:9300/sse"
 HEADERS = (("X-Api-Key", "k-9"),)
 POST_URL = "http://127.0.0.1:9300/messages?session_id=abc"
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 0,
-    "method": "initialize",
-    "params": {"protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "c"}},
-}
+INIT = initializeMessage("2024-11-05", clientInfo={"name": "c"}, requestId=0)
 INIT_RESULT = {
     "jsonrpc": "2.0",
     "id": 0,
