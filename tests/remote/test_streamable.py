@@ -14,6 +14,7 @@ from mcpgateway.remote.getstream import GET_BACKOFF
 from mcpgateway.remote.streamable import STOP_TIMEOUT
 from tests.remote.fakehttp import (
     FakeResponse,
+    Sent,
     event,
     jsonResponse,
     sse,
@@ -417,12 +418,19 @@ def test_the_get_stream_resumes_from_its_own_last_event_id() -> None:
     assert h.agent.one(b"GET").header("last-event-id") == "get-1"
 
 
-def test_requests_refused_together_by_a_lost_session_are_all_resent_on_the_new_one() -> None:
+def twoCallsOnALostSession() -> tuple[Harness, Sent]:
+    """Calls 1 and 2 on session C{old}, the first answered 404 (the server
+    lost the session): the harness and the second call, not yet answered."""
     h = Harness()
     h.initialize("old")
     first = h.request(call(1))
     second = h.request(call(2))
     first.answer(FakeResponse(404))
+    return h, second
+
+
+def test_requests_refused_together_by_a_lost_session_are_all_resent_on_the_new_one() -> None:
+    h, second = twoCallsOnALostSession()
     second.answer(FakeResponse(404))  # while the new session is being made
     h.reinitialized()
     assert h.received() == []
@@ -433,11 +441,7 @@ def test_requests_refused_together_by_a_lost_session_are_all_resent_on_the_new_o
 
 
 def test_a_late_404_of_the_old_session_is_resent_on_the_new_one() -> None:
-    h = Harness()
-    h.initialize("old")
-    first = h.request(call(1))
-    second = h.request(call(2))
-    first.answer(FakeResponse(404))
+    h, second = twoCallsOnALostSession()
     h.reinitialized()
     assert [s.json for s in h.agent.take()] == [call(1)]
     second.answer(FakeResponse(404))  # sent on the old session, answered late
