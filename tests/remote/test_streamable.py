@@ -33,6 +33,7 @@ from tests.support.remote.streamable import (
     initResult,
     progress,
     result,
+    streamingCall,
 )
 
 
@@ -165,9 +166,7 @@ def test_an_sse_answer_is_delivered() -> None:
 
 
 def test_server_requests_and_notifications_in_a_post_stream_are_delivered_as_they_come() -> None:
-    h = Harness()
-    h.initialize()
-    stream = h.request(call(1)).answer(sseResponse(stream=True))
+    h, stream = streamingCall()
     stream.push(sse(progress(1)))
     assert h.received() == [progress(1)]
     stream.push(sse(SAMPLING))
@@ -186,9 +185,7 @@ def test_server_requests_and_notifications_in_a_post_stream_are_delivered_as_the
 def test_a_server_cannot_name_the_request_its_own_request_serves() -> None:
     """Only the stream a request came on says whose it is: a hint the server
     wrote itself is dropped, on a call's stream and on the GET stream."""
-    h = Harness()
-    h.initialize()
-    stream = h.request(call(1)).answer(sseResponse(stream=True))
+    h, stream = streamingCall()
     forged = {**SAMPLING, "params": {"_meta": {"mcpgateway/relatedRequestId": 9, "k": 1}}}
     stream.push(sse(forged))
     [got] = h.received()

@@ -1,6 +1,6 @@
 """What tests/remote/test_streamable.py shares with the other tests: Harness,
 INIT, INITIALIZED, NAME, SAMPLING, SERVER_VERSION, URL, assertUnavailable,
-call, initResult, logText, logged, progress, result."""
+call, initResult, logText, logged, progress, result, streamingCall."""
 
 from __future__ import annotations
 
@@ -113,6 +113,14 @@ class Harness(ChildHarness[StreamableChild]):
         """An initialized session with its GET stream open."""
         self.initialize(sessionId)
         return self.initialized().answer(sseResponse(stream=True))
+
+
+def streamingCall() -> tuple[Harness, FakeResponse]:
+    """An initialized session whose call 1 is answered with an SSE stream
+    the server keeps open: the harness and the stream."""
+    h = Harness()
+    h.initialize()
+    return h, h.request(call(1)).answer(sseResponse(stream=True))
 
 
 def assertUnavailable(message: jsonrpc.Message, requestId: Any, *words: str) -> None:
