@@ -12,8 +12,6 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.web._newclient import Response
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import IAgent, IBodyProducer, IResponse
-from zope.interface import implementer
 
 from mcpgateway.auth.jwks import (
     Fetched,
@@ -27,6 +25,7 @@ from mcpgateway.auth.jwks import (
 )
 from tests.fakes import capturedGatewayLogs
 from tests.fixtures.jwt_issuer import IssuerKey, jwks
+from tests.remote.fakehttp import FakeAgent
 from tests.support.auth.jwks import FakeFetch, result
 
 ISSUER = "https://idp.example.com"
@@ -47,25 +46,6 @@ def fired(d: Deferred[Any]) -> bool:
 # -- httpFetch -------------------------------------------------------------------------
 
 
-@implementer(IAgent)
-class FakeAgent:
-    def __init__(self) -> None:
-        self.requests: list[tuple[bytes, bytes, Headers | None]] = []
-        self.answers: list[Deferred[IResponse]] = []
-
-    def request(
-        self,
-        method: bytes,
-        uri: bytes,
-        headers: Headers | None = None,
-        bodyProducer: IBodyProducer | None = None,
-    ) -> Deferred[IResponse]:
-        self.requests.append((method, uri, headers))
-        d: Deferred[IResponse] = Deferred()
-        self.answers.append(d)
-        return d
-
-
 def response(code: int = 200, headers: dict[bytes, list[bytes]] | None = None) -> Response:
     return Response._construct(  # type: ignore[no-any-return]
         (b"HTTP", 1, 1), code, b"X", Headers(headers or {}), StringTransport(), None
@@ -75,9 +55,9 @@ def response(code: int = 200, headers: dict[bytes, list[bytes]] | None = None) -
 def test_a_fetch_gets_the_body_and_its_max_age() -> None:
     agent, clock = FakeAgent(), Clock()
     d = httpFetch(agent, clock)(JWKS)
-    assert agent.requests[0][:2] == (b"GET", JWKS.encode())
+    assert (agent.sent[0].method, agent.sent[0].uri) == (b"GET", JWKS.encode())
     answer = response(headers={b"cache-control": [b"public, max-age=600"]})
-    agent.answers[0].callback(answer)
+    agent.sent[0].deferred.callback(answer)
     answer._bodyDataReceived(b'{"keys"')
     answer._bodyDataReceived(b": []}")
     answer._bodyDataFinished()
@@ -101,7 +81,7 @@ def test_a_body_that_never_ends_times_out_on_the_clock() -> None:
     d = httpFetch(agent, clock, timeout=5)(JWKS)
     clock.advance(3)
     answer = response()
-    agent.answers[0].callback(answer)
+    agent.sent[0].deferred.callback(answer)
     answer._bodyDataReceived(b"{")
     clock.advance(4.9)
     assert not fired(d)
@@ -115,7 +95,7 @@ def test_a_body_over_the_cap_is_refused() -> None:
     agent, clock = FakeAgent(), Clock()
     d = httpFetch(agent, clock)(JWKS)
     answer = response()
-    agent.answers[0].callback(answer)
+    agent.sent[0].deferred.callback(answer)
     for _ in range(300):
         if fired(d):
             break
@@ -130,7 +110,7 @@ def test_a_declared_length_over_the_cap_is_refused_at_once() -> None:
     d = httpFetch(agent, clock, maxBytes=10)(JWKS)
     answer = response()
     answer.length = 11  # type: ignore[assignment]
-    agent.answers[0].callback(answer)
+    agent.sent[0].deferred.callback(answer)
     with pytest.raises(FetchError, match="larger than 10 bytes"):
         result(d)
 
@@ -138,7 +118,7 @@ def test_a_declared_length_over_the_cap_is_refused_at_once() -> None:
 def test_another_status_fails() -> None:
     agent, clock = FakeAgent(), Clock()
     d = httpFetch(agent, clock)(JWKS)
-    agent.answers[0].callback(response(404))
+    agent.sent[0].deferred.callback(response(404))
     with pytest.raises(FetchError, match="HTTP 404"):
         result(d)
 

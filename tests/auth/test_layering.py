@@ -15,7 +15,7 @@ import pytest
 
 import mcpgateway
 from tests.support.core import layering
-from tests.support.core.layering import importedNames
+from tests.support.core.bannedimports import bannedImports
 
 AUTH = Path(mcpgateway.__file__).parent / "auth"
 FORBIDDEN = (
@@ -28,34 +28,23 @@ STANDALONE = ("tokenfile.py",)
 """Modules the CLI may import: nothing of Twisted (or PyJWT)."""
 
 
-def forbidden(source: str, banned: tuple[str, ...]) -> list[str]:
-    return sorted(
-        {
-            name
-            for name in importedNames(source)
-            for prefix in banned
-            if name == prefix or name.startswith(prefix + ".")
-        }
-    )
-
-
 def modules() -> list[Path]:
     return sorted(AUTH.glob("*.py"))
 
 
 @pytest.mark.parametrize("path", modules(), ids=lambda p: p.name)
 def test_auth_imports_nothing_above_it(path: Path) -> None:
-    assert forbidden(path.read_text(), FORBIDDEN) == []
+    assert bannedImports(path.read_text(), FORBIDDEN) == []
 
 
 @pytest.mark.parametrize("name", STANDALONE)
 def test_modules_the_cli_uses_import_no_twisted(name: str) -> None:
     source = (AUTH / name).read_text()
-    assert forbidden(source, ("twisted", "jwt", "treq", "mcpgateway.auth.principal")) == []
+    assert bannedImports(source, ("twisted", "jwt", "treq", "mcpgateway.auth.principal")) == []
 
 
 def test_the_check_sees_a_forbidden_import() -> None:
-    assert forbidden("from mcpgateway.web.app import x\n", FORBIDDEN) == [
+    assert bannedImports("from mcpgateway.web.app import x\n", FORBIDDEN) == [
         "mcpgateway.web.app",
         "mcpgateway.web.app.x",
     ]

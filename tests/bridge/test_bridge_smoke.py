@@ -22,15 +22,11 @@ from mcpgateway.bridge.options import BridgeOptions
 from mcpgateway.ops.statedir import InstanceLock
 from tests.bridge.fakehttp import URL
 from tests.fakes import FakeProcessReactor
+from tests.http import initializeMessage
 from tests.remote.fakehttp import FakeAgent, FakeResponse
 
 HOME = "state directory /home/u/.mcpgateway"
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 0,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "c"}},
-}
+INIT = initializeMessage(clientInfo={"name": "c"}, requestId=0)
 BUSY = (
     "`mcpgateway start` failed (exit status 1): mcpgateway: another gateway is running on"
     " state directory /home/u/.mcpgateway (pid ?, port ?)"

@@ -122,11 +122,18 @@ def test_gateway_refuses_then_comes_back_and_the_session_resumes() -> None:
     assert h.received() == [result(7)]
 
 
-def test_a_request_waits_at_most_its_timeout_for_a_gateway_that_stays_away() -> None:
+def refusedCall(requestId: int) -> Harness:
+    """An initialized bridge with a 10 s timeout whose call C{requestId} the
+    gateway refused (it is away)."""
     h = Harness(timeout=10)
     h.initialize()
-    h.send(call(1))
+    h.send(call(requestId))
     h.agent.one(b"POST").refuse()
+    return h
+
+
+def test_a_request_waits_at_most_its_timeout_for_a_gateway_that_stays_away() -> None:
+    h = refusedCall(1)
     h.clock.advance(9.9)
     assert h.received() == []
     h.clock.advance(0.2)
@@ -301,10 +308,7 @@ def test_stdin_end_waits_for_the_answers_to_the_requests_sent_before() -> None:
 
 
 def test_stdin_end_waits_for_requests_queued_for_an_unreachable_gateway() -> None:
-    h = Harness(timeout=10)
-    h.initialize()
-    h.send(call(2))
-    h.agent.one(b"POST").refuse()
+    h = refusedCall(2)
     h.clock.advance(4)
     with capturedLogs() as events:
         drained = h.client.drain()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from mcpgateway.cli.output import Parser, UsageError
 from tests.bridge.fakehttp import URL
 from tests.fakes import FakeProcessReactor
 from tests.remote.fakehttp import FakeAgent, FakeResponse
+from tests.support.runtime.loadedmodules import loadedUnder
 
 
 def test_sigint_is_ignored() -> None:
@@ -70,13 +70,7 @@ def test_the_subcommand_parses(tmp_path: Path) -> None:
 
 
 def test_the_cli_module_loads_no_twisted() -> None:
-    code = (
-        "import sys, mcpgateway.cli.bridge;"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('twisted', 'klein')))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    assert loadedUnder(("mcpgateway.cli.bridge",), ("twisted", "klein")) == []
 
 
 def connectedBridge(

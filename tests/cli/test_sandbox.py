@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,18 @@ def test_check_with_nothing_that_works_says_why_and_fails(probed: dict[str, Any]
     ]
 
 
+Running = Callable[..., Path]
+"""The C{gateway} fixture: writes the state of a gateway running with the
+state members given."""
+
+
+@pytest.fixture
+def gateway(stateDir: Path, locked: None) -> Running:
+    """This process as a running gateway (the lock held): the call writes its
+    state.json, with the members given (C{sandbox}, C{config})."""
+    return functools.partial(writeState, stateDir, os.getpid(), 1)
+
+
 def config(home: Path, entry: dict[str, Any]) -> Path:
     path = home / "servers.json"
     path.write_text(json.dumps({"mcpServers": {"srv": entry}}))
@@ -95,14 +109,10 @@ def test_show_prints_the_profile_in_force_and_the_layout(
 
 
 def test_show_follows_the_running_gateways_default(
-    stateDir: Path,
-    home: Path,
-    probed: dict[str, Any],
-    locked: None,
-    cli: Cli,
+    home: Path, probed: dict[str, Any], gateway: Running, cli: Cli
 ) -> None:
     path = config(home, {"command": "/usr/bin/node"})
-    writeState(stateDir, os.getpid(), 1, config=str(path), sandbox="auto")
+    gateway(config=str(path), sandbox="auto")
     code, out, _ = cli("sandbox", "show", "srv")
     assert code == 0
     assert out.splitlines()[0] == (
@@ -119,13 +129,13 @@ def test_show_of_a_server_that_is_not_there(home: Path, probed: dict[str, Any], 
 
 
 def test_doctor_probes_only_a_gateway_that_confines_every_server(
-    stateDir: Path, probed: dict[str, Any], locked: None
+    stateDir: Path, probed: dict[str, Any], gateway: Running
 ) -> None:
     idle = check(stateDir, "sandbox")
     assert idle.status == "info" and "the default: auto" in idle.message
-    writeState(stateDir, os.getpid(), 1, sandbox="off")
+    gateway(sandbox="off")
     assert "(--sandbox off)" in check(stateDir, "sandbox").message
-    writeState(stateDir, os.getpid(), 1, sandbox="auto")
+    gateway(sandbox="auto")
     assert check(stateDir, "sandbox").message == "Sandbox: children are confined with bubblewrap"
     probed.update(NOTHING)
     result = check(stateDir, "sandbox")
@@ -133,11 +143,7 @@ def test_doctor_probes_only_a_gateway_that_confines_every_server(
 
 
 def test_show_finds_an_entry_the_running_gateway_adopted(
-    stateDir: Path,
-    home: Path,
-    probed: dict[str, Any],
-    locked: None,
-    cli: Cli,
+    stateDir: Path, home: Path, probed: dict[str, Any], gateway: Running, cli: Cli
 ) -> None:
     claude = home / ".claude.json"
     served = {"type": "stdio", "command": "/usr/bin/node", "args": [str(home)]}
@@ -154,7 +160,7 @@ def test_show_finds_an_entry_the_running_gateway_adopted(
         "undo": [],
     }
     (stateDir / "config-backup.json").write_text(json.dumps(backup))
-    writeState(stateDir, os.getpid(), 1, config=str(claude), sandbox="auto")
+    gateway(config=str(claude), sandbox="auto")
     code, out, err = cli("sandbox", "show", "srv")
     assert code == 0, err
     assert out.splitlines()[0] == (
@@ -216,9 +222,9 @@ def test_show_says_whether_a_servers_system_calls_are_filtered(
 
 
 def test_doctor_says_when_children_run_without_their_system_call_filter(
-    stateDir: Path, probed: dict[str, Any], locked: None
+    stateDir: Path, probed: dict[str, Any], gateway: Running
 ) -> None:
-    writeState(stateDir, os.getpid(), 1, sandbox="auto")
+    gateway(sandbox="auto")
     probed["seccomp"] = FILTER
     result = check(stateDir, "sandbox")
     assert result.status == "pass" and "their system calls filtered" in result.message
@@ -256,16 +262,16 @@ def test_check_says_what_each_mechanism_does_not_confine_here(
 
 
 def test_doctor_says_what_the_childrens_mechanism_does_not_confine_here(
-    stateDir: Path, probed: dict[str, Any], locked: None
+    stateDir: Path, probed: dict[str, Any], gateway: Running
 ) -> None:
     probed.update(seccomp=FILTER, gaps=GAPS)
-    writeState(stateDir, os.getpid(), 1, sandbox="auto")
+    gateway(sandbox="auto")
     result = check(stateDir, "sandbox")
     assert result.status == "pass" and result.message == (
         "Sandbox: children are confined with bubblewrap, their system calls filtered; it does"
         " NOT confine here: a root gateway's children keep uid 0 (without capabilities)"
     )
-    writeState(stateDir, os.getpid(), 1, sandbox="landlock")
+    gateway(sandbox="landlock")
     result = check(stateDir, "sandbox")
     assert result.status == "info" and result.message.startswith(
         "Sandbox: children are confined with Landlock, their system calls filtered; it does NOT"
@@ -278,10 +284,10 @@ def test_doctor_says_what_the_childrens_mechanism_does_not_confine_here(
     [("bubblewrap", "bwrap is not installed"), ("landlock", "Landlock needs Linux 5.13")],
 )
 def test_doctor_fails_a_named_mechanism_that_does_not_work_here(
-    stateDir: Path, probed: dict[str, Any], locked: None, mode: str, why: str
+    stateDir: Path, probed: dict[str, Any], gateway: Running, mode: str, why: str
 ) -> None:
     probed.update(NOTHING)
-    writeState(stateDir, os.getpid(), 1, sandbox=mode)
+    gateway(sandbox=mode)
     result = check(stateDir, "sandbox")
     assert result.status == "fail" and f"--sandbox {mode}" in result.message
     assert why in result.message and "fail to start" in result.message
@@ -292,15 +298,11 @@ def test_doctor_fails_a_named_mechanism_that_does_not_work_here(
 
 
 def test_show_names_the_mechanism_the_gateway_was_told_to_use(
-    stateDir: Path,
-    home: Path,
-    probed: dict[str, Any],
-    locked: None,
-    cli: Cli,
+    home: Path, probed: dict[str, Any], gateway: Running, cli: Cli
 ) -> None:
     probed["gaps"] = GAPS
     path = config(home, {"command": "/usr/bin/node"})
-    writeState(stateDir, os.getpid(), 1, config=str(path), sandbox="landlock")
+    gateway(config=str(path), sandbox="landlock")
     code, out, _ = cli("sandbox", "show", "srv")
     assert code == 0
     lines = out.splitlines()

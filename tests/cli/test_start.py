@@ -140,20 +140,13 @@ def test_start_warns_of_a_state_directory_other_users_can_enter(
     assert "chmod" not in err if mode == 0o700 else err.count("chmod 700") == 1
 
 
-def test_start_without_a_claude_config_adopts_one_written_later(
-    stateDir: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
-    cli: Cli,
-) -> None:
-    launcher = FakeLauncher(stateDir, fakeGateway)
-    ctx.launch = launcher
-    code, out, err = cli("start", "--json", "--port", str(fakeGateway.port))
+def test_start_without_a_claude_config_adopts_one_written_later(start: Start) -> None:
+    started = start("--json")
+    code, out, err = started.outcome
     assert code == 0
     # Nothing to rewrite yet; adoption is on, so a client's file written
     # later is adopted by the running gateway.
-    assert "--rewrite-config" in launcher.argv
+    assert "--rewrite-config" in started.argv
     assert "bundled demo" in err and "written later is adopted" in err
     document = json.loads(out)
     assert document["ok"] is True and document["pid"] == os.getpid()
@@ -327,24 +320,14 @@ def test_start_refuses_a_symlink_in_home_to_a_file_outside(
     assert "add --no-rewrite (`mcpgateway start --no-rewrite`" in err
 
 
-def test_start_no_rewrite_serves_a_config_outside_home(
-    stateDir: Path,
-    tmp_path: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
-    cli: Cli,
-) -> None:
+def test_start_no_rewrite_serves_a_config_outside_home(tmp_path: Path, start: Start) -> None:
     outside = tmp_path / "servers.json"
     outside.write_text('{"mcpServers": {}}')
-    launcher = FakeLauncher(stateDir, fakeGateway)
-    ctx.launch = launcher
-    code, _, err = cli(
-        "start", "--no-rewrite", "--config", str(outside), "--port", str(fakeGateway.port)
-    )
+    started = start("--no-rewrite", "--config", str(outside))
+    code, _, err = started.outcome
     assert (code, err) == (0, "")
-    assert "--rewrite-config" not in launcher.argv
-    assert launcher.argv[launcher.argv.index("--config") + 1] == str(outside)
+    assert "--rewrite-config" not in started.argv
+    assert started.argv[started.argv.index("--config") + 1] == str(outside)
 
 
 def test_detached_twistd_never_logs_to_dev_null(tmp_path: Path) -> None:

@@ -12,11 +12,15 @@ from pathlib import Path
 import pytest
 
 from mcpgateway.cli.context import CliContext
-from mcpgateway.cli.start import gatewayArgv
 from mcpgateway.sandbox import confine
 from mcpgateway.startup.sandboxing import MODES as SANDBOX_MODES
 from tests.cli.support import Cli
-from tests.support.cli.start import FakeLauncher
+from tests.support.cli.gatewayoption import (
+    assertArgvPasses,
+    assertStartLeavesOut,
+    assertStartPasses,
+    assertStartRefuses,
+)
 from tests.support.cli.started import Start
 
 
@@ -25,10 +29,7 @@ def test_the_words_are_the_sandboxs() -> None:
 
 
 def test_gateway_argv_passes_the_mode_to_the_gateway(tmp_path: Path) -> None:
-    argv = gatewayArgv(tmp_path, 9100, None, False, False, sandbox="off")
-    assert argv[argv.index("--sandbox") + 1] == "off"
-    assert argv.index("--sandbox") > argv.index("mcpgateway")  # the gateway's, not twistd's
-    assert "--sandbox" not in gatewayArgv(tmp_path, 9100, None, False, False)
+    assertArgvPasses(tmp_path, "--sandbox", "off", "sandbox")
 
 
 @pytest.mark.parametrize("foreground", [False, True])
@@ -42,25 +43,14 @@ def test_start_sandbox_reaches_the_gateway(
     mode: str,
 ) -> None:
     monkeypatch.delenv("MCPGATEWAY_SANDBOX", raising=False)
-    (home / ".claude.json").write_text('{"mcpServers": {}}')
-    ctx.terminalForeground = lambda: True
-    started = start("--sandbox", mode, *(["--foreground"] if foreground else []))
-    assert started.code == 0, started.err
-    assert started.gateway[started.gateway.index("--sandbox") + 1] == mode
-    # the gateway takes the command line start gives it
-    assert started.options()["sandbox"] == mode
+    assertStartPasses(home, ctx, start, "--sandbox", mode, foreground)
 
 
 def test_start_without_it_leaves_the_gateways_default(start: Start) -> None:
-    started = start()
-    assert started.code == 0 and "--sandbox" not in started.argv
+    assertStartLeavesOut(start, "--sandbox")
 
 
 def test_start_refuses_a_word_the_gateway_does_not_know(
     stateDir: Path, ctx: CliContext, cli: Cli
 ) -> None:
-    ctx.launch = FakeLauncher(stateDir, None)
-    code, out, err = cli("start", "--sandbox", "on")
-    assert (code, out) == (2, "")
-    assert "invalid choice: 'on'" in err and "auto" in err
-    assert ctx.launch.argv == []
+    assertStartRefuses(stateDir, ctx, cli, "--sandbox", "on", "auto")

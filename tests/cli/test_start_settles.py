@@ -33,6 +33,13 @@ LOCKED = (
 )
 
 
+@pytest.fixture
+def otherGateway(locked: None, fakeGateway: FakeGateway) -> FakeGateway:
+    """Another gateway, starting: it holds the state directory's lock and
+    answers on the fake's port once the test writes its state."""
+    return fakeGateway
+
+
 def stateWriter(stateDir: Path, port: int) -> Callable[[float], None]:
     """A C{sleep} during which the other gateway writes its state."""
 
@@ -48,11 +55,7 @@ def _noWarmUp(ctx: CliContext) -> None:
 
 
 def test_a_second_start_waits_for_the_gateway_that_is_starting(
-    stateDir: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
-    cli: Cli,
+    stateDir: Path, otherGateway: FakeGateway, ctx: CliContext, cli: Cli
 ) -> None:
     """Its twistd is refused (the lock is the other start's gateway's); that
     gateway writes its state.json a moment later and answers /health."""
@@ -64,35 +67,31 @@ def test_a_second_start_waits_for_the_gateway_that_is_starting(
     def sleep(seconds: float) -> None:
         waits.append(seconds)
         if len(waits) == 3:
-            writeState(stateDir, os.getpid(), fakeGateway.port)
+            writeState(stateDir, os.getpid(), otherGateway.port)
 
     ctx.sleep = sleep
     code, out, err = cli("start", "--no-rewrite")
     assert (code, err) == (0, "")
-    assert out == f"mcpgateway is already running (pid {os.getpid()}, port {fakeGateway.port})\n"
+    assert out == f"mcpgateway is already running (pid {os.getpid()}, port {otherGateway.port})\n"
     code, out, _ = cli("start", "--no-rewrite", "--json")
     assert code == 0
     assert json.loads(out) == {
         "ok": True,
         "alreadyRunning": True,
         "pid": os.getpid(),
-        "port": fakeGateway.port,
+        "port": otherGateway.port,
     }
 
 
 def test_a_second_start_on_another_port_is_refused_once_the_other_runs(
-    stateDir: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
-    cli: Cli,
+    stateDir: Path, otherGateway: FakeGateway, ctx: CliContext, cli: Cli
 ) -> None:
     ctx.launch = FakeLauncher(stateDir, None, code=1, output=LOCKED)
-    ctx.sleep = stateWriter(stateDir, fakeGateway.port)
+    ctx.sleep = stateWriter(stateDir, otherGateway.port)
     code, out, err = cli("start", "--no-rewrite", "--port", "1")
     assert (code, out) == (1, "")
     assert err == (
-        f"mcpgateway: already running (pid {os.getpid()}, port {fakeGateway.port});"
+        f"mcpgateway: already running (pid {os.getpid()}, port {otherGateway.port});"
         " `mcpgateway stop` it first to run it on port 1\n"
     )
 
@@ -231,16 +230,12 @@ def test_status_config_line_says_what_is_rewritten(state: dict[str, Any], line: 
 
 
 def test_a_start_whose_daemon_gave_way_to_another_waits_for_it(
-    stateDir: Path,
-    locked: None,
-    fakeGateway: FakeGateway,
-    ctx: CliContext,
-    cli: Cli,
+    stateDir: Path, otherGateway: FakeGateway, ctx: CliContext, cli: Cli
 ) -> None:
     """twistd exited 0 but its daemon is gone (it found the lock taken)
     while another gateway, starting, holds the lock."""
     ctx.launch = FakeLauncher(stateDir, None)
-    ctx.sleep = stateWriter(stateDir, fakeGateway.port)
+    ctx.sleep = stateWriter(stateDir, otherGateway.port)
     code, out, err = cli("start", "--no-rewrite")
     assert (code, err) == (0, "")
-    assert out == f"mcpgateway is already running (pid {os.getpid()}, port {fakeGateway.port})\n"
+    assert out == f"mcpgateway is already running (pid {os.getpid()}, port {otherGateway.port})\n"

@@ -10,7 +10,6 @@ from typing import Any
 
 from twisted.internet import error
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
@@ -19,7 +18,6 @@ from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 from twisted.web.client import ResponseDone
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import IAgent, IBodyProducer
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 from zope.interface import implementer
@@ -29,18 +27,11 @@ from mcpgateway.cluster.forward import PeerForwarder
 from mcpgateway.cluster.peer import PeerSeal
 from mcpgateway.cluster.sealing import Address
 from tests.http import Response
+from tests.remote.fakehttp import FakeAgent
 
 KEY = bytes(range(32))
 OWNER = Address("10.0.0.2", 9100)
 ALICE = Principal("alice", "key-alice", VIA_TOKEN, servers=frozenset({"srv"}))
-
-
-class _Consumer:
-    def __init__(self) -> None:
-        self.data = b""
-
-    def write(self, data: bytes) -> None:
-        self.data += data
 
 
 @implementer(IPushProducer)
@@ -83,33 +74,6 @@ class FakeResponse:
     def end(self, reason: Exception | None = None) -> None:
         assert self.protocol is not None
         self.protocol.connectionLost(Failure(reason or ResponseDone()))
-
-
-@implementer(IAgent)
-class FakeAgent:
-    def __init__(self) -> None:
-        self.calls: list[tuple[bytes, bytes, Headers, bytes | None, Deferred[Any]]] = []
-        self.cancelled = 0
-
-    def request(
-        self,
-        method: bytes,
-        uri: bytes,
-        headers: Headers | None = None,
-        bodyProducer: IBodyProducer | None = None,
-    ) -> Deferred[Any]:
-        body = None
-        if bodyProducer is not None:
-            consumer = _Consumer()
-            bodyProducer.startProducing(consumer)
-            body = consumer.data
-            assert bodyProducer.length == len(body)
-        d: Deferred[Any] = Deferred(lambda _: self._cancel())
-        self.calls.append((method, uri, headers or Headers(), body, d))
-        return d
-
-    def _cancel(self) -> None:
-        self.cancelled += 1
 
 
 class Proxy(Resource):
@@ -161,9 +125,9 @@ class H:
 def test_chunks_reach_the_client_in_order_as_they_come() -> None:
     h = H()
     response, _ = h.send()
-    [(method, uri, _, body, pending)] = h.agent.calls
-    assert (method, uri) == (b"POST", b"http://10.0.0.2:9100/srv/mcp")
-    assert body == b'{"jsonrpc":"2.0","id":1,"method":"tools/call"}'
+    [sent] = h.agent.sent
+    assert (sent.method, sent.uri) == (b"POST", b"http://10.0.0.2:9100/srv/mcp")
+    assert sent.body == b'{"jsonrpc":"2.0","id":1,"method":"tools/call"}'
     owner = FakeResponse(
         200,
         {
@@ -172,7 +136,7 @@ def test_chunks_reach_the_client_in_order_as_they_come() -> None:
             b"mcp-session-id": [b"sid-1"],
         },
     )
-    pending.callback(owner)
+    sent.deferred.callback(owner)
     owner.chunk(b"event: message\ndata: 1\n\n")
     assert response.status == 200 and not response.complete
     assert response.headers["content-type"] == "text/event-stream"
@@ -211,7 +175,8 @@ def test_request_headers_are_filtered_and_the_token_never_leaves() -> None:
             ("mcp-gateway-peer", "forged"),
         ]
     )
-    [(_method, _uri, headers, body, _)] = h.agent.calls
+    [sent] = h.agent.sent
+    headers, body = sent.headers, sent.body
     names = sorted(name.lower() for name, _ in headers.getAllRawHeaders())
     assert names == [
         b"accept",
@@ -249,7 +214,7 @@ def test_response_headers_are_filtered() -> None:
         },
         length=2,
     )
-    h.agent.calls[0][4].callback(owner)
+    h.agent.sent[0].deferred.callback(owner)
     owner.chunk(b"{}")
     owner.end()
     assert response.status == 404 and response.body == b"{}"
@@ -262,15 +227,16 @@ def test_a_get_stream_and_a_delete_carry_no_body() -> None:
     h = H()
     h.send("GET", body=b"", headers=[("mcp-session-id", "sid-1"), ("last-event-id", "g1-2")])
     h.send("DELETE", body=b"", headers=[("mcp-session-id", "sid-1")])
-    [get, delete] = h.agent.calls
-    assert (get[0], get[3], get[2].getRawHeaders(b"last-event-id")) == (b"GET", None, [b"g1-2"])
-    assert (delete[0], delete[3]) == (b"DELETE", None)
+    [get, delete] = h.agent.sent
+    assert (get.method, get.body) == (b"GET", None)
+    assert get.headers.getRawHeaders(b"last-event-id") == [b"g1-2"]
+    assert (delete.method, delete.body) == (b"DELETE", None)
 
 
 def test_an_answer_without_a_body_ends_at_once() -> None:
     h = H()
     response, _ = h.send()
-    h.agent.calls[0][4].callback(FakeResponse(202, {}, length=0))
+    h.agent.sent[0].deferred.callback(FakeResponse(202, {}, length=0))
     assert response.status == 202 and response.complete
     assert h.proxy.results == [True]
 
@@ -278,8 +244,10 @@ def test_an_answer_without_a_body_ends_at_once() -> None:
 def test_a_client_that_leaves_before_the_answer_cancels_the_forwarded_request() -> None:
     h = H()
     _response, protocol = h.send()
+    [sent] = h.agent.sent
+    assert not sent.deferred.called
     protocol.connectionLost(Failure(error.ConnectionDone()))
-    assert h.agent.cancelled == 1
+    assert sent.deferred.called  # cancelled: nothing else answers it
     assert h.proxy.results == [True]  # handled: nobody is left to answer
     assert h.forwarder.outcomes == {"cancelled": 1}
     assert not h.forwarder.isDown(OWNER)
@@ -291,7 +259,7 @@ def streamFromOwner(h: H, first: bytes) -> tuple[Any, Any, FakeResponse]:
     owner's response."""
     response, protocol = h.send("GET", body=b"", headers=[("mcp-session-id", "sid-1")])
     owner = FakeResponse(200, {b"content-type": [b"text/event-stream"]})
-    h.agent.calls[0][4].callback(owner)
+    h.agent.sent[0].deferred.callback(owner)
     owner.chunk(first)
     return response, protocol, owner
 
@@ -324,7 +292,7 @@ def test_a_slow_client_pauses_the_owner() -> None:
 def test_a_refused_connection_is_false_with_nothing_written_and_down_for_5_s() -> None:
     h = H()
     response, _ = h.send()
-    h.agent.calls[0][4].errback(error.ConnectionRefusedError())
+    h.agent.sent[0].deferred.errback(error.ConnectionRefusedError())
     assert h.proxy.results == [False]
     assert response.transport.value() == b""  # the caller answers it
     assert h.forwarder.outcomes == {"unreachable": 1}
@@ -340,7 +308,7 @@ def test_a_connect_timeout_is_false_too() -> None:
     for reason in (error.TCPTimedOutError(), error.TimeoutError(), error.NoRouteError()):
         h = H()
         response, _ = h.send()
-        h.agent.calls[0][4].errback(reason)
+        h.agent.sent[0].deferred.errback(reason)
         assert h.proxy.results == [False], reason
         assert response.transport.value() == b""
         assert h.forwarder.isDown(OWNER)
@@ -349,7 +317,7 @@ def test_a_connect_timeout_is_false_too() -> None:
 def test_a_failure_after_the_request_went_out_is_502_and_not_retried() -> None:
     h = H()
     response, _ = h.send()
-    h.agent.calls[0][4].errback(ResponseNeverReceived([Failure(error.ConnectionLost())]))
+    h.agent.sent[0].deferred.errback(ResponseNeverReceived([Failure(error.ConnectionLost())]))
     assert h.proxy.results == [True]  # answered: it may have run on the owner
     assert response.status == 502
     assert response.json()["error"]["code"] == -32603
@@ -361,7 +329,7 @@ def test_an_answer_that_breaks_off_drops_the_clients_connection() -> None:
     h = H()
     response, _ = h.send()
     owner = FakeResponse(200, {b"content-type": [b"text/event-stream"]})
-    h.agent.calls[0][4].callback(owner)
+    h.agent.sent[0].deferred.callback(owner)
     owner.chunk(b"data: 1\n\n")
     owner.end(ResponseFailed([Failure(error.ConnectionLost())]))
     assert response.transport.disconnecting
@@ -373,7 +341,7 @@ def test_the_body_producer_writes_the_whole_body() -> None:
     h = H()
     body = b'{"jsonrpc":"2.0","id":1,"method":"ping"}' * 100
     h.send(body=body)
-    assert h.agent.calls[0][3] == body
+    assert h.agent.sent[0].body == body
 
 
 def test_peers_are_reached_by_ip_with_no_name_resolution() -> None:
@@ -415,7 +383,7 @@ def test_a_certificate_the_replica_does_not_trust_is_false_with_a_hint() -> None
         h = H()
         response, _ = h.send()
         verify = SSL.Error([("SSL routines", "", "certificate verify failed")])
-        h.agent.calls[0][4].errback(ResponseNeverReceived([Failure(verify)]))
+        h.agent.sent[0].deferred.errback(ResponseNeverReceived([Failure(verify)]))
     finally:
         globalLogPublisher.removeObserver(events.append)  # type: ignore[arg-type]
     assert h.proxy.results == [False]

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import mcpgateway
+from tests.support.core.bannedimports import under
 from tests.support.core.layering import ABOVE, importedNames
 from tests.support.core.layering import FORBIDDEN as CORE_FORBIDDEN
 
@@ -28,12 +29,9 @@ def forbidden(source: str) -> list[str]:
 
 
 def allowed(name: str) -> bool:
-    def under(prefix: str) -> bool:
-        return name == prefix or name.startswith(prefix + ".")
-
-    if any(under(banned) for banned in FORBIDDEN):
+    if any(under(name, banned) for banned in FORBIDDEN):
         return False
-    return not under("mcpgateway.auth") or under(ALLOWED_AUTH)
+    return not under(name, "mcpgateway.auth") or under(name, ALLOWED_AUTH)
 
 
 def modules() -> list[Path]:

@@ -14,21 +14,15 @@ from pathlib import Path
 import pytest
 
 import mcpgateway
-from tests.support.core.layering import FORBIDDEN, importedNames
+from tests.support.core.bannedimports import bannedImports
+from tests.support.core.layering import FORBIDDEN
 
 CORE = Path(mcpgateway.__file__).parent / "core"
 
 
 def forbiddenImports(source: str) -> list[str]:
     """The imports of C{source} that core/ may not make."""
-    return sorted(
-        {
-            name
-            for name in importedNames(source)
-            for banned in FORBIDDEN
-            if name == banned or name.startswith(banned + ".")
-        }
-    )
+    return bannedImports(source, FORBIDDEN)
 
 
 def coreModules() -> list[Path]:

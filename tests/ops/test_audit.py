@@ -17,7 +17,7 @@ from twisted.internet.task import Clock
 from mcpgateway.config.references import MIN_REDACTED, Redactor
 from mcpgateway.ops.audit import AuditLog
 from tests.support.jsonvalues import jsonValues
-from tests.support.ops.audit import lines, record
+from tests.support.ops.audit import RECORDED, lines, record
 
 
 def test_nothing_is_opened_before_start_and_lines_wait_for_the_clock(tmp_path: Path) -> None:
@@ -37,22 +37,10 @@ def test_nothing_is_opened_before_start_and_lines_wait_for_the_clock(tmp_path: P
             ("ping", None),
         ]
         assert lines(path)[0] == {
-            "ts": 1.5,
-            "principal": "k",
-            "session": "abcd1234",
-            "server": "srv",
-            "route": "global",
-            "method": "tools/call",
-            "tool": "echo",
+            **RECORDED,
             "resource": {"server": "srv", "tool": "echo"},
             "decision": "allowed",
             "policies": [],
-            "outcome": "ok",
-            "code": None,
-            "status": 200,
-            "durationMs": 2.0,
-            "via": "token",
-            "peer": "127.0.0.1",
         }
         log.record(record(method="last"))
     finally:

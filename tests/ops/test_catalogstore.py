@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
 from mcpgateway.ops.catalogstore import (
     DIRECTORY,
@@ -23,6 +23,7 @@ from mcpgateway.ops.catalogstore import (
     fileName,
 )
 from tests.support.jsonvalues import storeFiles
+from tests.support.ops.storegarbage import GARBAGE_SETTINGS, exampleDirectory
 
 KEY = "abcdefghijklmnopqrstuvwxyz234567"
 
@@ -245,13 +246,10 @@ def test_encode_is_stable_and_ascii() -> None:
 FILES = storeFiles(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,20}\.json", ("catalogKey", "tools"))
 
 
-@settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@GARBAGE_SETTINGS
 @given(FILES)
 def test_loadall_never_raises_on_garbage(tmp_path: Path, files: dict[str, bytes]) -> None:
-    root = tmp_path / str(len(os.listdir(tmp_path)))
-    root.mkdir()
+    root = exampleDirectory(tmp_path)
     CatalogStore(root).save("good", KEY, record())
     for name, data in files.items():
         if name != f"good@{KEY}.json":

@@ -22,18 +22,11 @@ from mcpgateway.ops.peerpid import (
     socketInodes,
 )
 from tests.support.ops.peerpid import LITTLE_ENDIAN, LOOP4, LOOP6, MAPPED_LOOP, FakeProc, row
+from tests.support.ops.procfixture import proc as proc  # the fixture
 
 ME = os.getuid()
 
 GATEWAY, CLIENT = 8080, 50000  # 1F90, C350
-
-
-@pytest.fixture
-def proc(tmp_path: Path) -> FakeProc:
-    fake = FakeProc(tmp_path / "proc")
-    fake.tcp()
-    fake.tcp6()
-    return fake
 
 
 def inode4(proc: FakeProc, peer: str = "127.0.0.1", local: str = "127.0.0.1") -> int | None:

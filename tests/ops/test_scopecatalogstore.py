@@ -7,17 +7,17 @@ tests/core/pools/test_scopecatalogfile.py."""
 from __future__ import annotations
 
 import json
-import os
 import stat
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
 from mcpgateway.ops.catalogstore import MAX_BYTES, CatalogFileWarning, CatalogTooLarge
 from mcpgateway.ops.scopecatalogstore import ScopeCatalogStore
 from tests.support.jsonvalues import storeFiles
+from tests.support.ops.storegarbage import GARBAGE_SETTINGS, exampleDirectory
 
 ENTRY = "a" * 32
 KEY = "0123456789abcdef0123456789abcdef"
@@ -86,13 +86,10 @@ def test_a_file_over_the_limit_is_refused(tmp_path: Path) -> None:
 FILES = storeFiles(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,20}\.json", ("entry", "catalogs"))
 
 
-@settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@GARBAGE_SETTINGS
 @given(FILES)
 def test_loadall_never_raises_on_garbage(tmp_path: Path, files: dict[str, bytes]) -> None:
-    root = tmp_path / str(len(os.listdir(tmp_path)))
-    root.mkdir()
+    root = exampleDirectory(tmp_path)
     store = ScopeCatalogStore(root)
     store.save("good", ENTRY, {KEY: record()})
     for name, data in files.items():

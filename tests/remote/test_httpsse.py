@@ -8,32 +8,26 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-from twisted.internet.task import Clock
 from twisted.logger import LogEvent
 
 from mcpgateway.core.child import Child
 from mcpgateway.core.spec import RemoteEndpoint
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.remote.httpsse import SSEChild
+from tests.http import initializeMessage
 from tests.remote.fakehttp import (
-    FakeAgent,
     FakeResponse,
-    Sent,
     event,
     noFailuresLogged,
     sse,
 )
+from tests.support.remote.childharness import ChildHarness, assertUnavailableFrom
 
 NAME = "files"
 URL = "http://127.0.0.1:9300/sse"
 HEADERS = (("X-Api-Key", "k-9"),)
 POST_URL = "http://127.0.0.1:9300/messages?session_id=abc"
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 0,
-    "method": "initialize",
-    "params": {"protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "c"}},
-}
+INIT = initializeMessage("2024-11-05", clientInfo={"name": "c"}, requestId=0)
 INIT_RESULT = {
     "jsonrpc": "2.0",
     "id": 0,
@@ -59,25 +53,12 @@ def logged() -> Iterator[Sequence[LogEvent]]:
         yield events
 
 
-class Harness:
-    def __init__(self) -> None:
-        self.clock = Clock()
-        self.agent = FakeAgent()
-        self.out: list[jsonrpc.Message] = []
-        self.stderr: list[str] = []
-        self.child = SSEChild(
-            NAME,
-            RemoteEndpoint(URL, "sse", HEADERS),
-            self.agent,
-            self.clock,
-            self.out.append,
-            self.stderr.append,
-        )
-        self.get = self.agent.one(b"GET")
+class Harness(ChildHarness[SSEChild]):
+    """An L{SSEChild} of L{NAME} at L{URL}, its stream's GET made."""
 
-    def received(self) -> list[jsonrpc.Message]:
-        out, self.out[:] = list(self.out), []
-        return out
+    def __init__(self) -> None:
+        super().__init__(SSEChild, NAME, RemoteEndpoint(URL, "sse", HEADERS))
+        self.get = self.agent.one(b"GET")
 
     def openStream(self) -> FakeResponse:
         return self.get.answer(FakeResponse(contentType=b"text/event-stream", stream=True))
@@ -88,23 +69,9 @@ class Harness:
         stream.push(event(endpoint, type=b"endpoint"))
         return stream
 
-    def request(self, message: jsonrpc.Message) -> Sent:
-        self.child.send(message)
-        return self.agent.one(b"POST")
-
-    def ended(self) -> bool:
-        ended: list[object] = []
-        self.child.ended.addBoth(ended.append)
-        return bool(ended)
-
 
 def assertUnavailable(message: jsonrpc.Message, requestId: Any, *words: str) -> None:
-    assert message["id"] == requestId
-    assert message["error"]["code"] == jsonrpc.SERVER_UNAVAILABLE
-    text = message["error"]["message"]
-    assert f"server '{NAME}'" in text and URL in text
-    for word in words:
-        assert word in text
+    assertUnavailableFrom(message, requestId, NAME, URL, *words)
 
 
 def test_an_sse_child_is_a_child_that_opens_its_stream_at_once() -> None:

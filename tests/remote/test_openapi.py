@@ -23,6 +23,7 @@ from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.spec import RemoteEndpoint, ServerSpec
 from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
+from mcpgateway.protocol.jsonrpc import request
 from mcpgateway.remote.openapi import InvalidArgument, SpecError, parseApi, resolve
 from mcpgateway.remote.restchild import RestChild
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
@@ -146,15 +147,8 @@ def test_dot_segments_and_empty_path_values_are_refused() -> None:
 
 def test_the_child_answers_initialize_and_lists_tools_on_a_later_turn(tmp_path: Path) -> None:
     rest, _, clock, got = child(tmp_path)
-    rest.send(
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {"protocolVersion": "2025-06-18"},
-        }
-    )
-    rest.send({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+    rest.send(request(1, "initialize", {"protocolVersion": "2025-06-18"}))
+    rest.send(request(2, "tools/list"))
     assert got == []
     clock.advance(0)
     assert got[0]["result"]["protocolVersion"] == "2025-06-18"
@@ -169,8 +163,7 @@ def test_the_child_answers_initialize_and_lists_tools_on_a_later_turn(tmp_path: 
 
 def test_a_tool_call_is_one_request_with_the_entrys_headers(tmp_path: Path) -> None:
     rest, agent, clock, got = child(tmp_path)
-    call = {"name": "getPet", "arguments": {"petId": 7}}
-    rest.send({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": call})
+    rest.send(request(3, "tools/call", {"name": "getPet", "arguments": {"petId": 7}}))
     sent = agent.one(b"GET")
     assert sent.uri == b"https://api.example.com/pets/7"
     assert sent.header("x-api-key") == "k"
@@ -183,23 +176,9 @@ def test_a_tool_call_is_one_request_with_the_entrys_headers(tmp_path: Path) -> N
 
 def test_an_http_error_is_a_tool_error_and_a_missing_argument_too(tmp_path: Path) -> None:
     rest, agent, clock, got = child(tmp_path)
-    rest.send(
-        {
-            "jsonrpc": "2.0",
-            "id": 4,
-            "method": "tools/call",
-            "params": {"name": "getPet", "arguments": {"petId": 9}},
-        }
-    )
+    rest.send(request(4, "tools/call", {"name": "getPet", "arguments": {"petId": 9}}))
     agent.one(b"GET").answer(FakeResponse(404, b'{"error": "not found"}'))
-    rest.send(
-        {
-            "jsonrpc": "2.0",
-            "id": 5,
-            "method": "tools/call",
-            "params": {"name": "listPets", "arguments": {}},
-        }
-    )
+    rest.send(request(5, "tools/call", {"name": "listPets", "arguments": {}}))
     clock.advance(0)
     assert got[0]["result"] == {
         "content": [{"type": "text", "text": 'HTTP 404: {"error": "not found"}'}],
@@ -215,11 +194,11 @@ def test_an_unreadable_document_is_an_error_naming_it_and_is_read_again_later(
     rest, _, clock, got = child(tmp_path)
     spec = tmp_path / "openapi.json"
     spec.write_text("{")
-    rest.send({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    rest.send(request(1, "tools/list"))
     clock.advance(0)
     assert "is not JSON" in got[0]["error"]["message"]
     spec.write_text(json.dumps(DOCUMENT))
-    rest.send({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+    rest.send(request(2, "tools/list"))
     clock.advance(0)
     assert len(got[1]["result"]["tools"]) == 4
 
@@ -229,8 +208,7 @@ def test_a_dot_segment_path_value_is_an_invalid_params_error_and_sends_nothing(
 ) -> None:
     rest, agent, clock, got = child(tmp_path)
     for n, value in enumerate(["..", "."]):
-        call = {"name": "getPet", "arguments": {"petId": value}}
-        rest.send({"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": call})
+        rest.send(request(n, "tools/call", {"name": "getPet", "arguments": {"petId": value}}))
     clock.advance(0)
     assert agent.take() == []
     for answer, value in zip(got, ["..", "."], strict=True):

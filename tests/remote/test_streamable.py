@@ -14,6 +14,7 @@ from mcpgateway.remote.getstream import GET_BACKOFF
 from mcpgateway.remote.streamable import STOP_TIMEOUT
 from tests.remote.fakehttp import (
     FakeResponse,
+    Sent,
     event,
     jsonResponse,
     sse,
@@ -32,6 +33,7 @@ from tests.support.remote.streamable import (
     initResult,
     progress,
     result,
+    streamingCall,
 )
 
 
@@ -164,9 +166,7 @@ def test_an_sse_answer_is_delivered() -> None:
 
 
 def test_server_requests_and_notifications_in_a_post_stream_are_delivered_as_they_come() -> None:
-    h = Harness()
-    h.initialize()
-    stream = h.request(call(1)).answer(sseResponse(stream=True))
+    h, stream = streamingCall()
     stream.push(sse(progress(1)))
     assert h.received() == [progress(1)]
     stream.push(sse(SAMPLING))
@@ -185,9 +185,7 @@ def test_server_requests_and_notifications_in_a_post_stream_are_delivered_as_the
 def test_a_server_cannot_name_the_request_its_own_request_serves() -> None:
     """Only the stream a request came on says whose it is: a hint the server
     wrote itself is dropped, on a call's stream and on the GET stream."""
-    h = Harness()
-    h.initialize()
-    stream = h.request(call(1)).answer(sseResponse(stream=True))
+    h, stream = streamingCall()
     forged = {**SAMPLING, "params": {"_meta": {"mcpgateway/relatedRequestId": 9, "k": 1}}}
     stream.push(sse(forged))
     [got] = h.received()
@@ -417,15 +415,21 @@ def test_the_get_stream_resumes_from_its_own_last_event_id() -> None:
     assert h.agent.one(b"GET").header("last-event-id") == "get-1"
 
 
-def test_requests_refused_together_by_a_lost_session_are_all_resent_on_the_new_one() -> None:
+def twoCallsOnALostSession() -> tuple[Harness, Sent]:
+    """Calls 1 and 2 on session C{old}, the first answered 404 (the server
+    lost the session): the harness and the second call, not yet answered."""
     h = Harness()
     h.initialize("old")
     first = h.request(call(1))
     second = h.request(call(2))
     first.answer(FakeResponse(404))
+    return h, second
+
+
+def test_requests_refused_together_by_a_lost_session_are_all_resent_on_the_new_one() -> None:
+    h, second = twoCallsOnALostSession()
     second.answer(FakeResponse(404))  # while the new session is being made
-    reinit = h.agent.one(b"POST")
-    reinit.answer(jsonResponse(initResult(reinit.json["id"]), headers={b"mcp-session-id": b"new"}))
+    h.reinitialized()
     assert h.received() == []
     resent = h.agent.take()
     assert [s.json for s in resent] == [call(1), call(2)]
@@ -434,13 +438,8 @@ def test_requests_refused_together_by_a_lost_session_are_all_resent_on_the_new_o
 
 
 def test_a_late_404_of_the_old_session_is_resent_on_the_new_one() -> None:
-    h = Harness()
-    h.initialize("old")
-    first = h.request(call(1))
-    second = h.request(call(2))
-    first.answer(FakeResponse(404))
-    reinit = h.agent.one(b"POST")
-    reinit.answer(jsonResponse(initResult(reinit.json["id"]), headers={b"mcp-session-id": b"new"}))
+    h, second = twoCallsOnALostSession()
+    h.reinitialized()
     assert [s.json for s in h.agent.take()] == [call(1)]
     second.answer(FakeResponse(404))  # sent on the old session, answered late
     assert h.received() == []
@@ -466,8 +465,7 @@ def test_a_resent_client_response_keeps_the_request_of_the_same_id_waiting() -> 
     assert h.received() == [servingCall(SAMPLING, 0)]
     answer = {"jsonrpc": "2.0", "id": 0, "result": {"role": "assistant"}}
     h.request(answer).answer(FakeResponse(404))
-    reinit = h.agent.one(b"POST")
-    reinit.answer(jsonResponse(initResult(reinit.json["id"]), headers={b"mcp-session-id": b"new"}))
+    h.reinitialized()
     h.agent.one(b"POST").answer(FakeResponse(202))
     stream.end()  # the request's stream ends with no answer, and no id to resume from
     [error] = h.received()

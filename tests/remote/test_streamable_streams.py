@@ -26,6 +26,7 @@ from tests.support.remote.streamable import (
     logText,
     progress,
     result,
+    streamingCall,
 )
 
 __all__ = ["logged"]  # the fixture: every test fails if the code logs a traceback
@@ -130,9 +131,7 @@ def test_an_unreachable_get_stream_is_retried() -> None:
 
 
 def test_a_post_stream_dropped_before_the_response_resumes_with_get_and_last_event_id() -> None:
-    h = Harness()
-    h.initialize()
-    stream = h.request(call(1)).answer(sseResponse(stream=True))
+    h, stream = streamingCall()
     stream.push(sse(progress(1), ids=["e-1"]))
     stream.drop()
     resume = h.agent.one(b"GET")
@@ -147,9 +146,7 @@ def test_a_post_stream_dropped_before_the_response_resumes_with_get_and_last_eve
 
 
 def test_a_post_stream_closed_cleanly_before_the_response_resumes_too() -> None:
-    h = Harness()
-    h.initialize()
-    stream = h.request(call(1)).answer(sseResponse(stream=True))
+    h, stream = streamingCall()
     stream.push(b"id: p-0\ndata:\n\n")  # a priming event: an id, no message
     stream.end()
     assert h.agent.one(b"GET").header("last-event-id") == "p-0"
@@ -157,9 +154,7 @@ def test_a_post_stream_closed_cleanly_before_the_response_resumes_too() -> None:
 
 
 def test_a_stream_without_ids_that_ends_early_answers_the_request_with_an_error() -> None:
-    h = Harness()
-    h.initialize()
-    stream = h.request(call(1)).answer(sseResponse(stream=True))
+    h, stream = streamingCall()
     stream.push(sse(progress(1)))
     stream.end()
     [note, error] = h.received()
@@ -173,9 +168,7 @@ def test_a_stream_that_moves_on_is_resumed_each_time_it_drops() -> None:
     """A server that ends a call's stream after each event (it polls) has it
     resumed at once each time, more often than L{RESUMES}: each resume
     brought something new."""
-    h = Harness()
-    h.initialize()
-    stream = h.request(call(1)).answer(sseResponse(stream=True))
+    h, stream = streamingCall()
     for n in range(RESUMES + 2):
         stream.push(sse(progress(n), ids=[f"e-{n}"]))
         stream.end()
@@ -190,9 +183,7 @@ def test_resumes_that_bring_nothing_back_off_from_the_same_id_and_are_bounded() 
     """A resumed stream that ends with no event (the server had nothing new
     yet) is resumed again from the same event id after a backoff; after
     L{RESUMES} such resumes the request is answered with an error."""
-    h = Harness()
-    h.initialize()
-    stream = h.request(call(1)).answer(sseResponse(stream=True))
+    h, stream = streamingCall()
     stream.push(sse(progress(1), ids=["e-1"]))
     stream.drop()
     assert h.received() == [progress(1)]
@@ -211,9 +202,7 @@ def test_resumes_that_bring_nothing_back_off_from_the_same_id_and_are_bounded() 
 
 
 def test_a_resume_after_an_empty_one_gets_the_answer() -> None:
-    h = Harness()
-    h.initialize()
-    stream = h.request(call(1)).answer(sseResponse(stream=True))
+    h, stream = streamingCall()
     stream.push(sse(progress(1), ids=["e-1"]))
     stream.drop()
     h.agent.one(b"GET").answer(sseResponse(stream=True)).end()
@@ -226,9 +215,7 @@ def test_a_resume_after_an_empty_one_gets_the_answer() -> None:
 
 
 def test_a_stream_is_resumed_after_the_servers_retry_delay() -> None:
-    h = Harness()
-    h.initialize()
-    stream = h.request(call(1)).answer(sseResponse(stream=True))
+    h, stream = streamingCall()
     stream.push(b"retry: 2000\nid: p-0\ndata:\n\n")
     stream.end()
     h.clock.advance(1.9)
@@ -238,9 +225,7 @@ def test_a_stream_is_resumed_after_the_servers_retry_delay() -> None:
 
 
 def test_a_resume_the_server_refuses_answers_the_request_with_an_error() -> None:
-    h = Harness()
-    h.initialize()
-    stream = h.request(call(1)).answer(sseResponse(stream=True))
+    h, stream = streamingCall()
     stream.push(sse(progress(1), ids=["e-1"]))
     stream.drop()
     h.agent.one(b"GET").answer(FakeResponse(405))
@@ -249,9 +234,7 @@ def test_a_resume_the_server_refuses_answers_the_request_with_an_error() -> None
 
 
 def test_a_stream_that_ends_after_its_response_is_not_resumed() -> None:
-    h = Harness()
-    h.initialize()
-    stream = h.request(call(1)).answer(sseResponse(stream=True))
+    h, stream = streamingCall()
     stream.push(sse(result(1), ids=["e-1"]))
     stream.drop()
     assert h.agent.take() == []
@@ -304,8 +287,7 @@ def test_a_second_404_for_the_resent_message_answers_it_with_an_error() -> None:
     h = Harness()
     h.initialize("old")
     h.request(call(1)).answer(FakeResponse(404))
-    reinit = h.agent.one(b"POST")
-    reinit.answer(jsonResponse(initResult(reinit.json["id"]), headers={b"mcp-session-id": b"new"}))
+    h.reinitialized()
     h.agent.one(b"POST").answer(FakeResponse(404))
     [error] = h.received()
     assertUnavailable(error, 1, "no longer knows the session")
@@ -318,8 +300,7 @@ def test_a_404_before_the_client_is_initialized_resends_without_initialized() ->
     h = Harness()
     h.initialize("old")
     h.request(call(1)).answer(FakeResponse(404))
-    reinit = h.agent.one(b"POST")
-    reinit.answer(jsonResponse(initResult(reinit.json["id"]), headers={b"mcp-session-id": b"new"}))
+    h.reinitialized()
     assert [s.json for s in h.agent.take()] == [call(1)]
 
 
@@ -327,10 +308,9 @@ def test_a_404_of_the_get_stream_reinitializes() -> None:
     h = Harness()
     h.initialize("old")
     h.initialized().answer(FakeResponse(404))
-    reinit = h.agent.one(b"POST")
+    reinit = h.reinitialized()
     assert reinit.json["method"] == "initialize"
     assert reinit.json["id"] == "mcpgateway-reinitialize-1"
-    reinit.answer(jsonResponse(initResult(reinit.json["id"]), headers={b"mcp-session-id": b"new"}))
     initialized = h.agent.one(b"POST")
     assert initialized.json == INITIALIZED
     initialized.answer(FakeResponse(202))
@@ -341,9 +321,8 @@ def test_a_400_about_the_session_reinitializes_like_a_404() -> None:
     h = Harness()
     h.initialize("old")
     h.request(call(1)).answer(FakeResponse(400, b'{"error":"Bad Request: No valid session ID"}'))
-    reinit = h.agent.one(b"POST")
+    reinit = h.reinitialized()
     assert reinit.json["method"] == "initialize"
-    reinit.answer(jsonResponse(initResult(reinit.json["id"]), headers={b"mcp-session-id": b"new"}))
     [resent] = h.agent.take()
     assert resent.json == call(1) and resent.header("mcp-session-id") == "new"
     assert h.received() == []

@@ -9,6 +9,7 @@ from dataclasses import replace
 from mcpgateway.report.health import healthBody, savingsLine
 from tests.http import Harness
 from tests.support.ops.savings import MB, Sampled
+from tests.support.report.healthkeys import HEALTH_HEAD
 from tests.support.web.health_savings import sampledGateway
 
 
@@ -17,15 +18,7 @@ def test_health_says_what_sharing_saves_after_the_sessions() -> None:
     status = h.gateway.readModel.status()
     assert "savings" not in healthBody(status)  # no sampler: no key (and no golden change)
     body = healthBody(replace(status, savings=s.sampler.estimate(status)))
-    assert list(body)[:7] == [
-        "status",
-        "version",
-        "pid",
-        "uptime",
-        "rssBytes",
-        "sessions",
-        "savings",
-    ]
+    assert list(body)[:7] == [*HEALTH_HEAD, "savings"]
     savings = body["savings"]
     assert {k: v for k, v in savings.items() if k != "servers"} == {
         "processesAvoided": 3 + 2 + 2,  # srv: 3 launches; mem: 1 launch of 2 processes, 2 npx

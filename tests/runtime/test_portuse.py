@@ -11,20 +11,13 @@ from hypothesis import strategies as st
 
 from mcpgateway.runtime.portuse import PortInUse, holderPid, inUseMessage, reportedInUse
 from tests.support.ops.peerpid import LITTLE_ENDIAN, LOOP4, LOOP6, MAPPED_LOOP, FakeProc, row
+from tests.support.ops.procfixture import proc as proc  # the fixture
 
 ANY4 = "00000000"
 ANY6 = "0" * 32
 OTHER4 = "0200007F"  # 127.0.0.2
 REMOTE = f"{ANY4}:0000"
 LISTEN = "0A"
-
-
-@pytest.fixture
-def proc(tmp_path: Path) -> FakeProc:
-    fake = FakeProc(tmp_path / "proc")
-    fake.tcp()
-    fake.tcp6()
-    return fake
 
 
 def test_the_message() -> None:

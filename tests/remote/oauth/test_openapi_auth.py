@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -195,14 +197,30 @@ def test_renew_fetches_once_for_the_refused_token_and_not_for_a_newer_one() -> N
 # -- a RestChild with client credentials -------------------------------------------------
 
 
+def tokenChild(
+    tmp_path: Path, now: Callable[[], float] = lambda: 0.0
+) -> tuple[RestChild, FakeAgent, Clock, list[dict[str, Any]]]:
+    """A child of C{pets} whose calls carry a token it fetches with client
+    credentials, its calls and token requests on one fake agent."""
+    agent = FakeAgent()
+    token = ClientCredentialsToken("pets", clientCredentials(), agent, now=now)
+    return child(tmp_path, clientToken=token, agent=agent)
+
+
+def toolError(got: list[dict[str, Any]], agent: FakeAgent) -> str:
+    """The text of the tool error the call in C{got} ended with, nothing
+    more sent on C{agent}."""
+    assert agent.sent == []
+    assert got[0]["result"]["isError"] is True
+    return textOf(got[0])
+
+
 def test_a_call_carries_the_token_and_a_401_fetches_a_new_one_and_sends_again(
     tmp_path: Path,
 ) -> None:
     """The API's 401 (the token expired early, or was revoked) gets a new
     token and the call is sent again, once, with it."""
-    agent = FakeAgent()
-    token = ClientCredentialsToken("pets", clientCredentials(), agent, now=lambda: 0.0)
-    rest, _, clock, got = child(tmp_path, clientToken=token, agent=agent)
+    rest, agent, clock, got = tokenChild(tmp_path)
     with noFailuresLogged():
         rest.send(CALL)
         agent.one(b"POST").answer(tokenAnswer("t-1"))
@@ -221,34 +239,26 @@ def test_a_call_carries_the_token_and_a_401_fetches_a_new_one_and_sends_again(
 
 def test_a_second_401_is_a_tool_error_naming_the_token_endpoint(tmp_path: Path) -> None:
     """A new token refused too is not fetched a third time: the call fails."""
-    agent = FakeAgent()
-    token = ClientCredentialsToken("pets", clientCredentials(), agent, now=lambda: 0.0)
-    rest, _, clock, got = child(tmp_path, clientToken=token, agent=agent)
+    rest, agent, clock, got = tokenChild(tmp_path)
     rest.send(CALL)
     agent.one(b"POST").answer(tokenAnswer("t-1"))
     agent.one(b"GET").answer(FakeResponse(401, b"no"))
     agent.one(b"POST").answer(tokenAnswer("t-2"))
     agent.one(b"GET").answer(FakeResponse(401, b"still no"))
     clock.advance(0)
-    assert agent.sent == []
-    assert got[0]["result"]["isError"] is True
-    assert textOf(got[0]) == (
+    assert toolError(got, agent) == (
         f"HTTP 401: still no (the token of client credentials from {TOKEN_URL} is refused)"
     )
 
 
 def test_a_refused_token_request_is_the_calls_error(tmp_path: Path) -> None:
     """The token endpoint's refusal is the tool's error; the API is not called."""
-    agent = FakeAgent()
-    token = ClientCredentialsToken("pets", clientCredentials(), agent)
-    rest, _, clock, got = child(tmp_path, clientToken=token, agent=agent)
+    rest, agent, clock, got = tokenChild(tmp_path, now=time.time)
     with noFailuresLogged():
         rest.send(CALL)
         agent.one(b"POST").answer(FakeResponse(400, b'{"error": "invalid_scope"}'))
         clock.advance(0)
-    assert agent.sent == []
-    assert got[0]["result"]["isError"] is True
-    assert textOf(got[0]) == (
+    assert toolError(got, agent) == (
         f"server 'pets': the token endpoint {TOKEN_URL} refused the client credentials"
         " (HTTP 400: invalid_scope)"
     )

@@ -1,4 +1,5 @@
-"""What tests/ops/test_audit.py shares with the other tests: lines, record."""
+"""What tests/ops/test_audit.py shares with the other tests: RECORDED, lines,
+record."""
 
 from __future__ import annotations
 
@@ -8,26 +9,28 @@ from typing import Any
 
 from mcpgateway.ops.audit import AuditRecord
 
+RECORDED: dict[str, Any] = {
+    "ts": 1.5,
+    "principal": "k",
+    "session": "abcd1234",
+    "server": "srv",
+    "route": "global",
+    "method": "tools/call",
+    "tool": "echo",
+    "outcome": "ok",
+    "code": None,
+    "status": 200,
+    "durationMs": 2.0,
+    "via": "token",
+    "peer": "127.0.0.1",
+}
+"""The fields of an allowed C{tools/call} that went well, as an audit line
+carries them."""
+
 
 def record(outcome: str = "ok", payload: dict[str, Any] | None = None, **kw: Any) -> AuditRecord:
-    fields: dict[str, Any] = {
-        "ts": 1.5,
-        "principal": "k",
-        "session": "abcd1234",
-        "server": "srv",
-        "route": "global",
-        "method": "tools/call",
-        "tool": "echo",
-        "outcome": outcome,
-        "code": None,
-        "status": 200,
-        "durationMs": 2.0,
-        "via": "token",
-        "peer": "127.0.0.1",
-        "payload": payload,
-    }
-    fields.update(kw)
-    return AuditRecord(**fields)
+    """An L{AuditRecord} of L{RECORDED}, with C{outcome}, C{payload} and C{kw}."""
+    return AuditRecord(**{**RECORDED, "outcome": outcome, "payload": payload, **kw})
 
 
 CHAIN = ("kind", "seg", "n", "prev", "hash")

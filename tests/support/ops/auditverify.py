@@ -9,27 +9,18 @@ from typing import Any
 from twisted.internet.task import Clock
 
 from mcpgateway.ops.audit import AuditLog, AuditRecord
+from tests.support.ops.audit import RECORDED
 
 
 def record(n: int = 0, **kw: Any) -> AuditRecord:
+    """The C{n}th record of alice's calls (L{RECORDED} otherwise), with C{kw}."""
     fields: dict[str, Any] = {
+        **RECORDED,
         "ts": 1.5 + n,
         "principal": "alice",
-        "session": "abcd1234",
-        "server": "srv",
-        "route": "global",
-        "method": "tools/call",
-        "tool": "echo",
-        "outcome": "ok",
-        "code": None,
-        "status": 200,
-        "durationMs": 2.0,
-        "via": "token",
-        "peer": "127.0.0.1",
         "arguments": {"text": f"call {n}"},
     }
-    fields.update(kw)
-    return AuditRecord(**fields)
+    return AuditRecord(**{**fields, **kw})
 
 
 def write(path: Path, count: int, pid: int = 100, **kw: Any) -> AuditLog:

@@ -1,6 +1,6 @@
 """What tests/remote/test_streamable.py shares with the other tests: Harness,
 INIT, INITIALIZED, NAME, SAMPLING, SERVER_VERSION, URL, assertUnavailable,
-call, initResult, logText, logged, progress, result."""
+call, initResult, logText, logged, progress, result, streamingCall."""
 
 from __future__ import annotations
 
@@ -8,20 +8,19 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-from twisted.internet.task import Clock
 from twisted.logger import LogEvent, formatEvent
 
 from mcpgateway.core.spec import RemoteEndpoint
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.remote.streamable import StreamableChild
 from tests.remote.fakehttp import (
-    FakeAgent,
     FakeResponse,
     Sent,
     jsonResponse,
     noFailuresLogged,
     sseResponse,
 )
+from tests.support.remote.childharness import ChildHarness, assertUnavailableFrom
 
 NAME = "weather"
 URL = "https://mcp.example.com/v1/mcp"
@@ -79,24 +78,11 @@ def logText(events: Sequence[LogEvent]) -> str:
     return "\n".join(formatEvent(e) for e in events)
 
 
-class Harness:
-    def __init__(self, headers: tuple[tuple[str, str], ...] = HEADERS) -> None:
-        self.clock = Clock()
-        self.agent = FakeAgent()
-        self.out: list[jsonrpc.Message] = []
-        self.stderr: list[str] = []
-        self.child = StreamableChild(
-            NAME,
-            RemoteEndpoint(URL, "http", headers),
-            self.agent,
-            self.clock,
-            self.out.append,
-            self.stderr.append,
-        )
+class Harness(ChildHarness[StreamableChild]):
+    """A L{StreamableChild} of L{NAME} at L{URL} sending C{headers}."""
 
-    def received(self) -> list[jsonrpc.Message]:
-        out, self.out[:] = list(self.out), []
-        return out
+    def __init__(self, headers: tuple[tuple[str, str], ...] = HEADERS) -> None:
+        super().__init__(StreamableChild, NAME, RemoteEndpoint(URL, "http", headers))
 
     def initialize(self, sessionId: str = "s1") -> None:
         """The client's C{initialize}, answered with C{sessionId}."""
@@ -112,27 +98,32 @@ class Harness:
         self.agent.one(b"POST").answer(FakeResponse(202))
         return self.agent.one(b"GET")
 
+    def reinitialized(self, sessionId: str = "new") -> Sent:
+        """The gateway's own C{initialize} for a session the server lost,
+        answered with C{sessionId}: the request."""
+        reinit = self.agent.one(b"POST")
+        reinit.answer(
+            jsonResponse(
+                initResult(reinit.json["id"]), headers={b"mcp-session-id": sessionId.encode()}
+            )
+        )
+        return reinit
+
     def open(self, sessionId: str = "s1") -> FakeResponse:
         """An initialized session with its GET stream open."""
         self.initialize(sessionId)
         return self.initialized().answer(sseResponse(stream=True))
 
-    def request(self, message: jsonrpc.Message) -> Sent:
-        self.child.send(message)
-        return self.agent.one(b"POST")
 
-    def ended(self) -> bool:
-        ended: list[object] = []
-        self.child.ended.addBoth(ended.append)
-        return bool(ended)
+def streamingCall() -> tuple[Harness, FakeResponse]:
+    """An initialized session whose call 1 is answered with an SSE stream
+    the server keeps open: the harness and the stream."""
+    h = Harness()
+    h.initialize()
+    return h, h.request(call(1)).answer(sseResponse(stream=True))
 
 
 def assertUnavailable(message: jsonrpc.Message, requestId: Any, *words: str) -> None:
-    """C{message} answers C{requestId} with the gateway's error naming the
-    server, its URL and C{words}."""
-    assert message["id"] == requestId
-    assert message["error"]["code"] == jsonrpc.SERVER_UNAVAILABLE == -32000
-    text = message["error"]["message"]
-    assert f"server '{NAME}'" in text and URL in text
-    for word in words:
-        assert word in text
+    """C{message} answers C{requestId} with the gateway's error naming
+    L{NAME}, L{URL} and C{words}."""
+    assertUnavailableFrom(message, requestId, NAME, URL, *words)
