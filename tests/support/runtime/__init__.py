@@ -1,0 +1,1 @@
+"""What the tests of mcpgateway.runtime (and others that need a fresh interpreter) share."""
