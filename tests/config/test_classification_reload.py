@@ -17,12 +17,12 @@ from twisted.internet.task import Clock
 
 from mcpgateway.config import classification
 from mcpgateway.config.classification import Override
-from mcpgateway.config.source import ConfigService, ConfigSettings
-from mcpgateway.config.watched import PlainFile
+from mcpgateway.config.source import ConfigSettings
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.spec import Sharing
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
-from tests.reloading import inline, write
+from tests.reloading import write
+from tests.support.config.polling import pollingService
 
 
 class Running:
@@ -43,16 +43,14 @@ class Running:
         self.clock = Clock()
         self.reactor = FakeProcessReactor()
         self.reloads = 0
-        self.service = ConfigService(
-            PlainFile(self.config),
+        self.service = pollingService(
+            self.config,
             self.stateDir,
             self.clock,
-            None,
-            inline,
             self.reload,
             ConfigSettings(environ={"PATH": ""}),
+            monkeypatch,
         )
-        monkeypatch.setattr(self.service.files, "watchWithInotify", lambda paths: False)
         self.loads = 0
         realLoad = self.service.source.load
 

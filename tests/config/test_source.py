@@ -15,14 +15,14 @@ from twisted.internet.task import Clock
 from mcpgateway.config.aggregate import AggregateSettings
 from mcpgateway.config.envfiles import readWorkspaceEnv
 from mcpgateway.config.promotions import Promoter, PromotionStore
-from mcpgateway.config.source import ENV_POLL, ConfigService, ConfigSettings
-from mcpgateway.config.watched import PlainFile
+from mcpgateway.config.source import ENV_POLL, ConfigSettings
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
 from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings
 from mcpgateway.core.spec import ServerSpec, ToolFilter
 from mcpgateway.runtime import paths
 from tests.fakes import capturedGatewayLogs
 from tests.reloading import inline, write
+from tests.support.config.polling import pollingService
 
 SECRET = bytes(range(32))
 
@@ -45,12 +45,10 @@ class Harness:
         self.clock = Clock()
         self.reloads: list[dict[str, ServerSpec]] = []
         self.aggregates: list[AggregateSettings] = []
-        self.service = ConfigService(
-            PlainFile(self.config),
+        self.service = pollingService(
+            self.config,
             self.stateDir,
             self.clock,
-            None,
-            runInThread,
             self.reloads.append,
             ConfigSettings(
                 environ={"PATH": ""},
@@ -58,8 +56,9 @@ class Harness:
                 readWorkspace=readWorkspace,
                 onAggregate=onAggregate or self.aggregates.append,
             ),
+            monkeypatch,
+            runInThread,
         )
-        monkeypatch.setattr(self.service.files, "watchWithInotify", lambda path: False)
         self.aggregateFile = self.stateDir / paths.AGGREGATE_FILE
 
     def start(self) -> dict[str, ServerSpec]:
