@@ -75,6 +75,15 @@ class Harness:
         self.clock.advance(1.0)
 
 
+def workspaceIn(tmp_path: Path, dotenv: str | None = None) -> Path:
+    """The project directory C{p}, with C{dotenv} as its C{.env} if given."""
+    workspace = tmp_path / "p"
+    workspace.mkdir()
+    if dotenv is not None:
+        (workspace / ".env").write_text(dotenv)
+    return workspace
+
+
 def projectDoc(workspace: Path) -> dict[str, Any]:
     return {
         "mcpServers": {"u": {"command": "user-srv"}},
@@ -87,9 +96,7 @@ def projectDoc(workspace: Path) -> dict[str, Any]:
 def test_specs_have_the_routes_of_the_projects(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    workspace = tmp_path / "p"
-    workspace.mkdir()
-    (workspace / ".env").write_text("TOKEN=abc\n")
+    workspace = workspaceIn(tmp_path, "TOKEN=abc\n")
     harness = Harness(tmp_path, projectDoc(workspace), monkeypatch)
     specs = harness.start()
     assert specs["u"].variants == () and specs["u"].mode == "global"
@@ -134,9 +141,7 @@ def test_a_gateway_env_change_reloads_only_when_its_values_change(
 def test_a_workspace_env_change_rebuilds_that_workspace(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    workspace = tmp_path / "p"
-    workspace.mkdir()
-    (workspace / ".env").write_text("TOKEN=one\n")
+    workspace = workspaceIn(tmp_path, "TOKEN=one\n")
     harness = Harness(tmp_path, projectDoc(workspace), monkeypatch)
     before = harness.start()["x"].variants[0]
     loads = 0
@@ -181,8 +186,7 @@ def test_no_second_look_while_one_is_in_flight(
 def test_workspace_key_trouble_serves_the_users_servers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    workspace = tmp_path / "p"
-    workspace.mkdir()
+    workspace = workspaceIn(tmp_path)
 
     def broken() -> WorkspaceKeys:
         raise WorkspaceKeyError("the workspace key file /s/workspace.key is not a regular file")
