@@ -27,6 +27,7 @@ from tests.fakes import (
     fakeSpawner,
     scheduled,
 )
+from tests.support.core.era2026.no_traffic import NO_ERA2026_TRAFFIC
 from tests.support.core.pools.pool import (
     ENVIRON,
     EXE,
@@ -50,14 +51,6 @@ GATEWAY_INITIALIZE_PARAMS = {
         "roots": {"listChanged": True},
     },
     "clientInfo": {"name": "mcpgateway", "version": __version__},
-}
-NO_ERA2026_TRAFFIC = {
-    "era2026Requests": 0,
-    "suspendedCalls": 0,
-    "inputRounds": 0,
-    "inputExpired": 0,
-    "badRequestStates": 0,
-    "listenStreams": 0,
 }
 
 
