@@ -22,6 +22,7 @@ from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.spec import Sharing
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.reloading import write
+from tests.support.config.executables import scripts
 from tests.support.config.polling import pollingService
 
 
@@ -30,9 +31,7 @@ class Running:
     reloads."""
 
     def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        exe = tmp_path / "evg-server"
-        exe.write_text("#!/bin/sh\n")
-        exe.chmod(0o755)
+        exe = scripts(tmp_path, "evg-server") / "evg-server"
         self.stateDir = tmp_path / "state"
         self.stateDir.mkdir()
         self.config = tmp_path / "servers.json"

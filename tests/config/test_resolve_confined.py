@@ -23,6 +23,7 @@ from mcpgateway.sandbox.confine import Sandbox
 from mcpgateway.sandbox.profile import parseSandbox
 from mcpgateway.sandbox.request import launcherCommand
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs
+from tests.support.config.executables import scripts
 from tests.support.config.resolve import NPM, UV, fired, npmInstalls, pending, prefixOf
 from tests.support.sandbox import proxyplan
 
@@ -74,10 +75,7 @@ def resolverFor(
 ) -> tuple[Resolver, Sandbox, FakeProxy]:
     proxy = FakeProxy()
     box = Sandbox(default, str(tmp_path / "state"), pid=lambda: 42, cwd=lambda: "/", proxy=proxy)
-    binDir = tmp_path / "bin"
-    binDir.mkdir(exist_ok=True)
-    (binDir / "node").write_text("#!/bin/sh\n")
-    (binDir / "node").chmod(0o755)
+    binDir = scripts(tmp_path / "bin", "node")
     resolver = Resolver(
         tmp_path / "state",
         reactor,

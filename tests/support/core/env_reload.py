@@ -20,6 +20,7 @@ from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, fakeSpawner
 from tests.reloading import initialize, write
+from tests.support.config.executables import scripts
 from tests.support.config.polling import pollingService
 
 INIT_RESULT = {
@@ -76,12 +77,7 @@ class ReloadingHome:
         dotenv: str = "",
         resolver: FakeResolver | None = None,
     ) -> None:
-        self.bin = tmp_path / "bin"
-        self.bin.mkdir()
-        for command in commands:
-            exe = self.bin / command
-            exe.write_text("#!/bin/sh\n")
-            exe.chmod(0o755)
+        self.bin = scripts(tmp_path / "bin", *commands)
         self.exe = str(self.bin / "pw")
         self.stateDir = tmp_path / "state"
         self.stateDir.mkdir()
