@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import succeed
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -42,6 +42,7 @@ from tests.fakes import (
     FakeProcess,
     FakeProcessReactor,
     FakeSession,
+    HandThreads,
     capturedGatewayLogs,
     fakeSpawner,
 )
@@ -83,26 +84,6 @@ class RootsChild(Child):
         elif "method" not in message and message.get("id") == "roots-1":
             self.rootsAnswers.append(message)
         super()._answer(message)
-
-
-class ManualThreads:
-    """A runInThread whose jobs run when the test says (C{runAll})."""
-
-    def __init__(self) -> None:
-        self.jobs: list[tuple[Any, tuple[Any, ...], Deferred[Any]]] = []
-
-    def __call__(self, f: Any, *args: Any) -> Deferred[Any]:
-        d: Deferred[Any] = Deferred()
-        self.jobs.append((f, args, d))
-        return d
-
-    def runAll(self) -> None:
-        while self.jobs:
-            f, args, d = self.jobs.pop(0)
-            try:
-                d.callback(f(*args))
-            except Exception as e:
-                d.errback(e)
 
 
 class LiveTests(CatalogCase):
@@ -652,7 +633,7 @@ class SnapshotTests(SynchronousTestCase):
         self.assertEqual(catalogs.get("cat").source, "snapshot")  # type: ignore[union-attr]
 
     def test_writes_are_one_at_a_time_the_newest_replacing_a_queued_one(self) -> None:
-        threads = ManualThreads()
+        threads = HandThreads()
         persistence = MemoryPersistence()
         catalogs = self.service(persistence, threads)
         catalogs.attach(self.pool)
