@@ -36,6 +36,7 @@ from mcpgateway.core.pools.placement import SessionPlacement
 from mcpgateway.core.pools.scoped import KeyedPlacement
 from mcpgateway.core.pools.serverpool import Pool
 from mcpgateway.core.router import Router
+from mcpgateway.core.sessions import Session
 from mcpgateway.ops.catalogstore import CatalogStore, Loaded
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import (
@@ -392,6 +393,19 @@ class ProbeTests(CatalogCase):
 class PerSessionTests(CatalogCase):
     spec = dataclasses.replace(SPEC, mode="session")
 
+    def initialized(
+        self, session: Session, initialize: Any = None, kind: type[Child] = Child
+    ) -> Child:
+        """Open C{session} on its own child (of C{kind}), which answers its
+        initialize, then send the client's C{notifications/initialized}:
+        that child, every message answered."""
+        self.pool.open(session, clientInitialize() if initialize is None else initialize)
+        child = kind(self.reactor.lastProcess, self.lists)
+        child.pump()
+        self.pool.notify(session, jsonrpc.notification("notifications/initialized"))
+        child.pump()
+        return child
+
     def test_a_probe_of_a_per_session_server_lists_its_child_and_stops_it(self) -> None:
         assert isinstance(self.pool, Pool) and isinstance(self.pool.placement, SessionPlacement)
         probing = self.catalogs.ensure(self.pool)
@@ -424,11 +438,7 @@ class PerSessionTests(CatalogCase):
         noRoots = sessionOf("no-roots", capabilities=caps)
         initialize = clientInitialize()
         initialize["params"]["capabilities"] = caps
-        self.pool.open(noRoots, initialize)
-        child = RootsChild(self.reactor.lastProcess, self.lists)
-        child.pump()
-        self.pool.notify(noRoots, jsonrpc.notification("notifications/initialized"))
-        child.pump()
+        child = self.initialized(noRoots, initialize, RootsChild)
         self.assertNotIn("tools/list", child.methods())
         known = self.catalogs.get("cat")
         assert known is not None
@@ -446,29 +456,14 @@ class PerSessionTests(CatalogCase):
         self.assertEqual(child.methods().count("tools/list"), 2)
         self.assertIsNotNone(self.catalogs.get("cat"))
         # A second session within 300 s: its child is not listed.
-        other = sessionOf("own2")
-        self.pool.open(other, clientInitialize())
-        second = Child(self.reactor.lastProcess, self.lists)
-        second.pump()
-        self.pool.notify(other, jsonrpc.notification("notifications/initialized"))
-        second.pump()
+        second = self.initialized(sessionOf("own2"))
         self.assertNotIn("tools/list", second.methods())
         self.reactor.advance(301)
         # A client that cannot sample or elicit may be shown fewer tools by
         # its own child (server-everything does that): never listed.
-        bare = sessionOf("bare", capabilities={})
-        self.pool.open(bare, clientInitialize())
-        child4 = Child(self.reactor.lastProcess, self.lists)
-        child4.pump()
-        self.pool.notify(bare, jsonrpc.notification("notifications/initialized"))
-        child4.pump()
+        child4 = self.initialized(sessionOf("bare", capabilities={}))
         self.assertNotIn("tools/list", child4.methods())
-        third = sessionOf("own3")
-        self.pool.open(third, clientInitialize())
-        child3 = Child(self.reactor.lastProcess, self.lists)
-        child3.pump()
-        self.pool.notify(third, jsonrpc.notification("notifications/initialized"))
-        child3.pump()
+        child3 = self.initialized(sessionOf("own3"))
         self.assertIn("tools/list", child3.methods())
 
 
