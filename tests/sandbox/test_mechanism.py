@@ -18,6 +18,7 @@ from mcpgateway.sandbox import childtmp, landlock, probe, seccomp
 from mcpgateway.sandbox.confine import Sandbox
 from mcpgateway.sandbox.detect import SandboxService
 from tests.fakes import HandThreads, capturedGatewayLogs
+from tests.support.sandbox.childtmp_removals import recordedRemovals
 from tests.support.sandbox.confine import ARGV, ENV, requestOf, sandbox, sandboxEvents, spec
 from tests.support.sandbox.proxyplan import FakeProxy, allowing
 
@@ -210,13 +211,7 @@ def test_landlock_named_before_the_probe_answered_gets_the_port() -> None:
 def test_a_landlock_childs_directory_is_removed_off_the_reactor_once_it_ended(
     mode: str, found: dict[str, Any] | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    removed: list[tuple[str, str, int]] = []
-
-    def remove(*args: Any) -> bool:
-        removed.append(args)
-        return True
-
-    monkeypatch.setattr(childtmp, "remove", remove)
+    removed = recordedRemovals(monkeypatch)
     threads = HandThreads()
     box = sandbox(mode, runInThread=threads)
     box.found = found
