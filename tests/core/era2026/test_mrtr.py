@@ -743,7 +743,7 @@ class AttributionTests(BridgeCase):
         self.assertEqual(list(requests), ["for_m2"])
         self.assertNoResult(m1)
         self.assertEqual(self.router.ambiguousServerRequests, 0)
-        self.assertEqual(self.ambiguous, [])
+        self.assertEqual(self.told, [])
 
     def test_a_hint_naming_nothing_in_flight_is_refused(self) -> None:
         self.call(7)
@@ -775,7 +775,7 @@ class AttributionTests(BridgeCase):
         self.assertIn("relatedRequestId", refusal["error"]["message"])
         self.assertEqual(sinkA.messages, [])
         # Refused and counted; a question never promotes (the pool is not told).
-        self.assertEqual((self.ambiguous, self.router.ambiguousServerRequests), ([], 1))
+        self.assertEqual((self.told, self.router.ambiguousServerRequests), ([], 1))
         self.clock.advance(COALESCE)
         self.assertNoResult(m)
 
@@ -785,7 +785,7 @@ class AttributionTests(BridgeCase):
         self.ask(6)
         [refusal] = self.take()
         self.assertEqual(refusal["error"]["code"], jsonrpc.INTERNAL_ERROR)
-        self.assertEqual((self.ambiguous, self.router.ambiguousServerRequests), ([], 1))
+        self.assertEqual((self.told, self.router.ambiguousServerRequests), ([], 1))
 
     def test_handshake_only_ambiguity_is_refused_without_promotion(self) -> None:
         self.handshake("a")
@@ -793,7 +793,7 @@ class AttributionTests(BridgeCase):
         self.ask(50)
         [refusal] = self.take()
         self.assertIn("refused, and the server keeps its share", refusal["error"]["message"])
-        self.assertEqual((self.ambiguous, self.router.ambiguousServerRequests), ([], 1))
+        self.assertEqual((self.told, self.router.ambiguousServerRequests), ([], 1))
 
     def test_a_lone_era2026_call_is_the_proven_requester(self) -> None:
         d, _, _ = self.call(7)
