@@ -237,6 +237,7 @@ class FakeProcessReactor(MemoryReactorClock):
         usePTY: bool = False,
         childFDs: Mapping[int, object] | None = None,
     ) -> FakeProcess:
+        self.spawning(childFDs or {})
         if self.spawnError is not None:
             raise self.spawnError
         self.spawned.append((executable, list(args), None if env is None else dict(env), path))
@@ -254,6 +255,11 @@ class FakeProcessReactor(MemoryReactorClock):
         self.processes.append(proc)
         proc.connect()
         return proc
+
+    def spawning(self, childFDs: Mapping[int, object]) -> None:
+        """Called first by each spawn (one that then fails too) with the
+        descriptors the child is to inherit: a test's reactor records them
+        here."""
 
     @property
     def lastProcess(self) -> FakeProcess:

@@ -166,7 +166,9 @@ class Harness:
         assert response.status == 200, response.body
         return response.headers["mcp-session-id"]
 
-    def answerHandshake(self, index: int = -1) -> None:
+    def answerHandshake(self, index: int = -1, capabilities: Any = None) -> None:
+        """The child at C{index} answers the last initialize it got,
+        declaring C{capabilities} (tools, unless given)."""
         proc = self.process(index)
         init = [m for m in proc.sentMessages() if m.get("method") == "initialize"][-1]
         proc.reply(
@@ -175,7 +177,7 @@ class Harness:
                 "id": init["id"],
                 "result": {
                     "protocolVersion": "2025-11-25",
-                    "capabilities": {"tools": {}},
+                    "capabilities": {"tools": {}} if capabilities is None else capabilities,
                     "serverInfo": {"name": "fake", "version": "0"},
                 },
             }

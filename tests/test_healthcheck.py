@@ -8,8 +8,6 @@ import http.client
 import io
 import json
 import ssl
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from mcpgateway.healthcheck import (
     readTarget,
     targetOf,
 )
+from tests.support.runtime.fresh import freshJson
 
 OK = json.dumps({"status": "ok", "version": "0.1.0", "pid": 7, "uptime": 12.5}).encode()
 
@@ -367,14 +366,7 @@ def test_standard_library_only() -> None:
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in"
         " ('twisted', 'klein', 'zope', 'mcpgateway', 'treq', 'jwt'))))"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=Path(__file__).resolve().parents[1],
-        timeout=60,
-    )
-    assert json.loads(proc.stdout) == [
+    assert freshJson(code) == [
         "mcpgateway",
         "mcpgateway.healthcheck",
         "mcpgateway.runtime",

@@ -17,12 +17,13 @@ from twisted.internet.task import Clock
 
 from mcpgateway.config import classification
 from mcpgateway.config.classification import Override
-from mcpgateway.config.source import ConfigService, ConfigSettings
-from mcpgateway.config.watched import PlainFile
+from mcpgateway.config.source import ConfigSettings
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.spec import Sharing
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
-from tests.reloading import inline, write
+from tests.reloading import write
+from tests.support.config.executables import scripts
+from tests.support.config.polling import pollingService
 
 
 class Running:
@@ -30,9 +31,7 @@ class Running:
     reloads."""
 
     def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        exe = tmp_path / "evg-server"
-        exe.write_text("#!/bin/sh\n")
-        exe.chmod(0o755)
+        exe = scripts(tmp_path, "evg-server") / "evg-server"
         self.stateDir = tmp_path / "state"
         self.stateDir.mkdir()
         self.config = tmp_path / "servers.json"
@@ -43,16 +42,14 @@ class Running:
         self.clock = Clock()
         self.reactor = FakeProcessReactor()
         self.reloads = 0
-        self.service = ConfigService(
-            PlainFile(self.config),
+        self.service = pollingService(
+            self.config,
             self.stateDir,
             self.clock,
-            None,
-            inline,
             self.reload,
             ConfigSettings(environ={"PATH": ""}),
+            monkeypatch,
         )
-        monkeypatch.setattr(self.service.files, "watchWithInotify", lambda paths: False)
         self.loads = 0
         realLoad = self.service.source.load
 
@@ -79,6 +76,12 @@ class Running:
         self.clock.advance(1.0)
 
 
+@pytest.fixture
+def running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Running:
+    """The service and gateway of a test, not started yet."""
+    return Running(tmp_path, monkeypatch)
+
+
 def sharingOf(gateway: Gateway, server: str) -> Sharing:
     return gateway.pools[server].spec.sharing
 
@@ -87,12 +90,9 @@ def changedLines(events: list[Any]) -> list[Any]:
     return [e for e in events if e.get("log_format") == "config: {path} changed: {changes}"]
 
 
-def test_pinning_a_promoted_server_applies_without_another_reload(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_pinning_a_promoted_server_applies_without_another_reload(running: Running) -> None:
     """The reported path: evg promoted (promotions.json); the user
     writes the documented undo; the gateway serves evg shared again."""
-    running = Running(tmp_path, monkeypatch)
     (running.stateDir / "promotions.json").write_text(
         json.dumps(
             {"version": 1, "servers": {"evg": {"share": "session", "at": 1, "why": "sampled"}}}
@@ -115,8 +115,7 @@ def test_pinning_a_promoted_server_applies_without_another_reload(
     assert line["changes"] == "evg: share=global (was not listed)"
 
 
-def test_every_edit_is_applied_and_said(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    running = Running(tmp_path, monkeypatch)
+def test_every_edit_is_applied_and_said(running: Running) -> None:
     gateway = running.start()
     write(running.classification, '{"fs": {"share": "session", "maxChildren": 3}}')
     running.settle()
@@ -137,10 +136,7 @@ def test_every_edit_is_applied_and_said(tmp_path: Path, monkeypatch: pytest.Monk
     assert changedLines(events) == []  # rewritten, the same lines: nothing to say
 
 
-def test_a_malformed_file_keeps_the_last_good_classification(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    running = Running(tmp_path, monkeypatch)
+def test_a_malformed_file_keeps_the_last_good_classification(running: Running) -> None:
     gateway = running.start()
     write(running.classification, '{"evg": {"share": "session"}}')
     running.settle()
@@ -172,10 +168,7 @@ def test_a_malformed_file_keeps_the_last_good_classification(
     assert line["changes"] == "fs: share=session (was not listed)"
 
 
-def test_a_config_reload_says_a_classification_change_too(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    running = Running(tmp_path, monkeypatch)
+def test_a_config_reload_says_a_classification_change_too(running: Running) -> None:
     running.start()
     running.classification.write_text('{"fs": {"share": "session"}}')
     with capturedGatewayLogs() as events:
@@ -184,10 +177,7 @@ def test_a_config_reload_says_a_classification_change_too(
     assert line["changes"] == "fs: share=session (was not listed)"
 
 
-def test_stop_cancels_a_pending_reclassification(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    running = Running(tmp_path, monkeypatch)
+def test_stop_cancels_a_pending_reclassification(running: Running) -> None:
     running.start()
     write(running.classification, '{"fs": {"share": "session"}}')
     running.clock.advance(2.0)  # seen: the reload waits for the debounce

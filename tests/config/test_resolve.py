@@ -21,6 +21,7 @@ from mcpgateway.config.resolve import CACHE_FILE, Resolver
 from mcpgateway.config.wrappers import nodeCommand, parseWrapper, summarize
 from mcpgateway.core.spec import ServerSpec
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs
+from tests.support.config.executables import scripts
 from tests.support.config.resolve import NPM, UV, fired, npmInstalls, pending, prefixOf
 
 DAY = 86400.0
@@ -50,12 +51,7 @@ def uvx(*args: str, name: str = "srv") -> ServerSpec:
 @pytest.fixture
 def binDir(tmp_path: Path) -> Path:
     """A PATH folder with a fake C{node}."""
-    folder = tmp_path / "bin"
-    folder.mkdir()
-    node = folder / "node"
-    node.write_text("#!/bin/sh\nexit 0\n")
-    node.chmod(0o755)
-    return folder
+    return scripts(tmp_path / "bin", "node")
 
 
 @pytest.fixture
@@ -401,11 +397,7 @@ def test_without_npm_nothing_is_spawned(
 def test_npm_is_found_beside_the_entrys_npx_when_not_given(
     stateDir: Path, reactor: FakeProcessReactor, binDir: Path, tmp_path: Path
 ) -> None:
-    tools = tmp_path / "tools"
-    tools.mkdir()
-    for program in ("npx", "npm"):
-        (tools / program).write_text("#!/bin/sh\n")
-        (tools / program).chmod(0o755)
+    tools = scripts(tmp_path / "tools", "npx", "npm")
     resolver = makeResolver(stateDir, reactor, binDir, npm=None)
     resolver.resolve(
         ServerSpec(name="s", command="npx", args=("pkg@1.0.0",), executable=str(tools / "npx"))
@@ -712,11 +704,10 @@ def uvInstalls(reactor: FakeProcessReactor, tool: str, commands: list[str], code
     assert env is not None
     toolBin = Path(env["UV_TOOL_DIR"]) / tool / "bin"
     linkDir = Path(env["UV_TOOL_BIN_DIR"])
-    toolBin.mkdir(parents=True)
+    assert not toolBin.exists()
+    scripts(toolBin, *commands, text="#!/x/bin/python\n")
     linkDir.mkdir(parents=True, exist_ok=True)
     for command in commands:
-        (toolBin / command).write_text("#!/x/bin/python\n")
-        (toolBin / command).chmod(0o755)
         (linkDir / command).symlink_to(toolBin / command)
     reactor.lastProcess.exit(code)
     return toolBin

@@ -23,8 +23,10 @@ from mcpgateway.sandbox.confine import Sandbox
 from mcpgateway.sandbox.profile import parseSandbox
 from mcpgateway.sandbox.request import launcherCommand
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs
+from tests.support.config.executables import scripts
 from tests.support.config.resolve import NPM, UV, fired, npmInstalls, pending, prefixOf
 from tests.support.sandbox import proxyplan
+from tests.support.sandbox.childtmp_removals import recordedRemovals
 
 SETSID = "/usr/bin/setsid"
 REGISTRY = "http://127.0.0.1:4873/"
@@ -74,10 +76,7 @@ def resolverFor(
 ) -> tuple[Resolver, Sandbox, FakeProxy]:
     proxy = FakeProxy()
     box = Sandbox(default, str(tmp_path / "state"), pid=lambda: 42, cwd=lambda: "/", proxy=proxy)
-    binDir = tmp_path / "bin"
-    binDir.mkdir(exist_ok=True)
-    (binDir / "node").write_text("#!/bin/sh\n")
-    (binDir / "node").chmod(0o755)
+    binDir = scripts(tmp_path / "bin", "node")
     resolver = Resolver(
         tmp_path / "state",
         reactor,
@@ -296,15 +295,7 @@ def test_an_installs_temporary_directory_is_removed_once_it_ended(
 ) -> None:
     """Under Landlock (or before the probe answered) its launcher makes it
     one, as a child's: removed when the install ends."""
-    from mcpgateway.sandbox import childtmp
-
-    removed: list[tuple[str, str, int]] = []
-
-    def remove(*args: Any) -> bool:
-        removed.append(args)
-        return True
-
-    monkeypatch.setattr(childtmp, "remove", remove)
+    removed = recordedRemovals(monkeypatch)
     reactor = FakeProcessReactor()
     resolver, _, _ = resolverFor(tmp_path, reactor, "auto")
     resolver.resolve(entry())

@@ -22,6 +22,7 @@ from mcpgateway.config.servers import EntryError, parseConfig, parseEntry
 from mcpgateway.config.workspaces import KEY_PATTERN, WorkspaceKeys
 from mcpgateway.core.environment import isGatewayOwn
 from mcpgateway.core.spec import ServerSpec
+from tests.support.config.executables import scripts
 from tests.support.config.scopes import ENVIRON, NO_FILE, build, byKey, keys, workspace
 from tests.support.config.steering import anyCase
 
@@ -396,11 +397,8 @@ def test_expansion_environ_is_not_the_process_env(
 
 
 def test_the_executable_is_looked_up_on_the_childs_path_never_a_workspaces(tmp_path: Path) -> None:
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
+    bindir = scripts(tmp_path / "bin", "tool")
     tool = bindir / "tool"
-    tool.write_text("#!/bin/sh\n")
-    tool.chmod(0o755)
     p = workspace(tmp_path, "p", f"PATH={bindir}\n")
     q = workspace(tmp_path, "q")
     entry = {"command": "tool"}

@@ -31,6 +31,7 @@ from mcpgateway.core.spec import (
     ServerSpec,
     ToolFilter,
 )
+from tests.support.config.executables import scripts
 
 NO_PATH: dict[str, str] = {"PATH": ""}
 
@@ -44,11 +45,7 @@ def parse(
 @pytest.fixture
 def bindir(tmp_path: Path) -> Path:
     """A directory holding one executable script, C{mytool}, and a non-executable file."""
-    d = tmp_path / "bin"
-    d.mkdir()
-    tool = d / "mytool"
-    tool.write_text("#!/bin/sh\nexit 0\n")
-    tool.chmod(0o755)
+    d = scripts(tmp_path / "bin", "mytool")
     (d / "notexec").write_text("")
     return d
 

@@ -15,14 +15,14 @@ from twisted.internet.task import Clock
 from mcpgateway.config.aggregate import AggregateSettings
 from mcpgateway.config.envfiles import readWorkspaceEnv
 from mcpgateway.config.promotions import Promoter, PromotionStore
-from mcpgateway.config.source import ENV_POLL, ConfigService, ConfigSettings
-from mcpgateway.config.watched import PlainFile
+from mcpgateway.config.source import ENV_POLL, ConfigSettings
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
 from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings
 from mcpgateway.core.spec import ServerSpec, ToolFilter
 from mcpgateway.runtime import paths
 from tests.fakes import capturedGatewayLogs
 from tests.reloading import inline, write
+from tests.support.config.polling import pollingService
 
 SECRET = bytes(range(32))
 
@@ -45,12 +45,10 @@ class Harness:
         self.clock = Clock()
         self.reloads: list[dict[str, ServerSpec]] = []
         self.aggregates: list[AggregateSettings] = []
-        self.service = ConfigService(
-            PlainFile(self.config),
+        self.service = pollingService(
+            self.config,
             self.stateDir,
             self.clock,
-            None,
-            runInThread,
             self.reloads.append,
             ConfigSettings(
                 environ={"PATH": ""},
@@ -58,8 +56,9 @@ class Harness:
                 readWorkspace=readWorkspace,
                 onAggregate=onAggregate or self.aggregates.append,
             ),
+            monkeypatch,
+            runInThread,
         )
-        monkeypatch.setattr(self.service.files, "watchWithInotify", lambda path: False)
         self.aggregateFile = self.stateDir / paths.AGGREGATE_FILE
 
     def start(self) -> dict[str, ServerSpec]:
@@ -76,6 +75,15 @@ class Harness:
         self.clock.advance(1.0)
 
 
+def workspaceIn(tmp_path: Path, dotenv: str | None = None) -> Path:
+    """The project directory C{p}, with C{dotenv} as its C{.env} if given."""
+    workspace = tmp_path / "p"
+    workspace.mkdir()
+    if dotenv is not None:
+        (workspace / ".env").write_text(dotenv)
+    return workspace
+
+
 def projectDoc(workspace: Path) -> dict[str, Any]:
     return {
         "mcpServers": {"u": {"command": "user-srv"}},
@@ -88,9 +96,7 @@ def projectDoc(workspace: Path) -> dict[str, Any]:
 def test_specs_have_the_routes_of_the_projects(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    workspace = tmp_path / "p"
-    workspace.mkdir()
-    (workspace / ".env").write_text("TOKEN=abc\n")
+    workspace = workspaceIn(tmp_path, "TOKEN=abc\n")
     harness = Harness(tmp_path, projectDoc(workspace), monkeypatch)
     specs = harness.start()
     assert specs["u"].variants == () and specs["u"].mode == "global"
@@ -135,9 +141,7 @@ def test_a_gateway_env_change_reloads_only_when_its_values_change(
 def test_a_workspace_env_change_rebuilds_that_workspace(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    workspace = tmp_path / "p"
-    workspace.mkdir()
-    (workspace / ".env").write_text("TOKEN=one\n")
+    workspace = workspaceIn(tmp_path, "TOKEN=one\n")
     harness = Harness(tmp_path, projectDoc(workspace), monkeypatch)
     before = harness.start()["x"].variants[0]
     loads = 0
@@ -182,8 +186,7 @@ def test_no_second_look_while_one_is_in_flight(
 def test_workspace_key_trouble_serves_the_users_servers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    workspace = tmp_path / "p"
-    workspace.mkdir()
+    workspace = workspaceIn(tmp_path)
 
     def broken() -> WorkspaceKeys:
         raise WorkspaceKeyError("the workspace key file /s/workspace.key is not a regular file")

@@ -28,6 +28,7 @@ from mcpgateway.config.watched import PlainFile, watchedPathsOf
 from mcpgateway.startup.preflight import preflight
 from tests.clientconfigs.adoptkit import urlFor
 from tests.support.config.source_clients import FakeSource, cursorFile, service
+from tests.support.startup.options import parseIn
 
 DEMO = demoConfig()["mcpServers"]["demo"]
 
@@ -169,18 +170,12 @@ def test_listening_reloads_when_the_source_adopted_entries(tmp_path: Path) -> No
 # -- preflight -------------------------------------------------------------------------
 
 
-def options(tmp_path: Path, *extra: str) -> tap.Options:
-    parsed = tap.Options()
-    parsed.parseOptions(["--state-dir", str(tmp_path / "st"), *extra])
-    return parsed
-
-
 def test_preflight_adopts_other_clients_without_a_claude_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     path = cursorFile(tmp_path, {"fs": {"command": "fs-server"}})
-    found = preflight(options(tmp_path, "--rewrite-config"), "127.0.0.1")
+    found = preflight(parseIn(tmp_path, "--rewrite-config"), "127.0.0.1")
     try:
         assert isinstance(found.source, ClientsSource)
         assert isinstance(found.source.base, PlainFile) and found.source.path is None
@@ -190,7 +185,7 @@ def test_preflight_adopts_other_clients_without_a_claude_config(
         found.lock.release()
 
     # No VS Code file yet: the demo is served, and VS Code's file awaited.
-    waiting = preflight(options(tmp_path, "--rewrite-config", "--clients", "vscode"), "127.0.0.1")
+    waiting = preflight(parseIn(tmp_path, "--rewrite-config", "--clients", "vscode"), "127.0.0.1")
     assert "demo" in waiting.loaded.servers
     assert tmp_path / ".config" / "Code" / "User" / "mcp.json" in waiting.source.awaitedPaths()  # type: ignore[attr-defined]
 
@@ -215,13 +210,13 @@ def test_preflight_recovers_client_files_but_not_when_taking_over(
     held = InstanceLock(stateDir)
     held.acquire()
     monkeypatch.setattr(InstanceLock, "inherited", staticmethod(lambda s, fd: held))
-    successor = options(tmp_path, "--rewrite-config")
+    successor = parseIn(tmp_path, "--rewrite-config")
     successor["handover"] = Inherited()
     found = preflight(successor, "127.0.0.1")
     assert path.read_bytes() == adopted  # the predecessor still serves it
     held.release()
 
-    found = preflight(options(tmp_path, "--rewrite-config"), "127.0.0.1")
+    found = preflight(parseIn(tmp_path, "--rewrite-config"), "127.0.0.1")
     try:
         assert path.read_bytes() == before  # restored first
     finally:
@@ -236,7 +231,7 @@ def test_preflight_clients_none_keeps_the_old_refusal(
     monkeypatch.setenv("HOME", str(tmp_path))
     cursorFile(tmp_path, {"fs": {"command": "fs-server"}})
     with pytest.raises(PreflightError, match="pass --config PATH"):
-        preflight(options(tmp_path, "--rewrite-config", "--clients", "none"), "127.0.0.1")
+        preflight(parseIn(tmp_path, "--rewrite-config", "--clients", "none"), "127.0.0.1")
 
 
 def test_an_unknown_client_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

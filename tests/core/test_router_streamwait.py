@@ -80,6 +80,14 @@ class StreamWaitCase(SynchronousTestCase):
         self.router.attach(s)
         return s
 
+    def waiting(self, childId: int) -> Session:
+        """Session C{a}, attached with no GET stream open, and the child's
+        C{roots/list} C{childId} waiting for one: the session."""
+        a = self.attach(session("a"))
+        assert isinstance(a, Session)
+        self.router.childMessage(childRequest(childId))
+        return a
+
     def call(
         self, s: Session | FakeSession, sink: RecordingSink | None = None
     ) -> tuple[Message, RecordingSink]:
@@ -96,9 +104,7 @@ class GetStreamTests(StreamWaitCase):
         """server-everything asks for roots 350 ms after it is initialized,
         before the client opened its GET stream: the request goes out on
         that stream when it opens, and the answer reaches the child."""
-        a = self.attach(session("a"))
-        assert isinstance(a, Session)
-        self.router.childMessage(childRequest(0))
+        a = self.waiting(0)
         self.assertEqual(self.take(), [])  # no refusal: it waits
         self.clock.advance(STREAM_WAIT / 2)
         stream = openStream(a)
@@ -110,9 +116,7 @@ class GetStreamTests(StreamWaitCase):
         self.assertEqual(self.take(), [])  # no late refusal
 
     def test_several_wait_and_go_out_in_order(self) -> None:
-        a = self.attach(session("a"))
-        assert isinstance(a, Session)
-        self.router.childMessage(childRequest(0))
+        a = self.waiting(0)
         self.router.childMessage(childRequest(1, "sampling/createMessage"))
         stream = openStream(a)
         self.assertEqual(
@@ -121,9 +125,7 @@ class GetStreamTests(StreamWaitCase):
         self.assertEqual(self.take(), [])
 
     def test_the_wait_runs_out_the_child_is_refused_and_the_log_says_so(self) -> None:
-        a = self.attach(session("a"))
-        assert isinstance(a, Session)
-        self.router.childMessage(childRequest(7))
+        a = self.waiting(7)
         with capturedGatewayLogs() as events:
             self.clock.advance(STREAM_WAIT)
         [error] = self.take()
@@ -140,9 +142,7 @@ class GetStreamTests(StreamWaitCase):
     def test_a_stream_that_closes_at_once_is_waited_past(self) -> None:
         """A GET stream gone before the request could be written: it waits
         on, within its time, for the next one."""
-        a = self.attach(session("a"))
-        assert isinstance(a, Session)
-        self.router.childMessage(childRequest(0))
+        a = self.waiting(0)
         closed = FakeStream()
         closed.open = False
         a.getStream = closed
@@ -152,9 +152,7 @@ class GetStreamTests(StreamWaitCase):
         self.assertEqual([m["method"] for m in stream.sent], ["roots/list"])
 
     def test_the_session_ends_while_it_waits(self) -> None:
-        a = self.attach(session("a"))
-        assert isinstance(a, Session)
-        self.router.childMessage(childRequest(3))
+        a = self.waiting(3)
         self.router.detach(a, "session deleted by the client")
         [error] = self.take()
         self.assertEqual(error["id"], 3)
@@ -165,9 +163,7 @@ class GetStreamTests(StreamWaitCase):
 
     def test_the_child_cancels_a_request_that_waits(self) -> None:
         """Its session never saw it: nothing to tell, nothing to deliver."""
-        a = self.attach(session("a"))
-        assert isinstance(a, Session)
-        self.router.childMessage(childRequest(3))
+        a = self.waiting(3)
         self.router.childMessage(jsonrpc.notification("notifications/cancelled", {"requestId": 3}))
         stream = openStream(a)
         self.assertEqual(stream.sent, [])
@@ -175,9 +171,7 @@ class GetStreamTests(StreamWaitCase):
         self.assertEqual(self.take(), [])
 
     def test_the_child_exits_while_a_request_waits(self) -> None:
-        a = self.attach(session("a"))
-        assert isinstance(a, Session)
-        self.router.childMessage(childRequest(3))
+        a = self.waiting(3)
         self.router.childExited("exited with code 1")
         self.assertIsNone(a._streamWaiters)
         self.assertEqual(openStream(a).sent, [])

@@ -72,30 +72,35 @@ def notification(method: str, params: Any = ABSENT) -> dict[str, Any]:
 # -- the property: every method the gateway reads, params of every JSON type -------------
 
 
+def checked(message: dict[str, Any], kind: Kind, refused: bool) -> envelope.Problem | None:
+    """What the envelope check says of C{message}, which is classified as
+    C{kind}: an invalid-params problem if C{refused}, else none."""
+    assert classify(message) is kind
+    problem = envelope.check(message, kind)
+    if refused:
+        assert problem is not None and problem[0] == INVALID_PARAMS
+    else:
+        assert problem is None
+    return problem
+
+
 @settings(max_examples=150, deadline=None)
 @given(method=st.sampled_from(REQUEST_METHODS), params=PARAMS_VALUES | st.just(ABSENT))
 def test_request_params_of_every_json_type(method: str, params: Any) -> None:
-    message = request(method, params)
-    assert classify(message) is Kind.REQUEST
-    problem = envelope.check(message, Kind.REQUEST)
-    if expectedRequestProblem(method, params):
-        assert problem is not None and problem[0] == INVALID_PARAMS
+    problem = checked(request(method, params), Kind.REQUEST, expectedRequestProblem(method, params))
+    if problem is not None:
         assert isinstance(problem[1], str) and len(problem[1]) < 400
         jsonrpc.dumps(jsonrpc.errorResponse(1, *problem))  # always encodable
-    else:
-        assert problem is None
 
 
 @settings(max_examples=100, deadline=None)
 @given(method=st.sampled_from(NOTIFICATION_METHODS), params=PARAMS_VALUES | st.just(ABSENT))
 def test_notification_params_of_every_json_type(method: str, params: Any) -> None:
-    message = notification(method, params)
-    assert classify(message) is Kind.NOTIFICATION
-    problem = envelope.check(message, Kind.NOTIFICATION)
-    if expectedNotificationProblem(method, params):
-        assert problem is not None and problem[0] == INVALID_PARAMS
-    else:
-        assert problem is None
+    checked(
+        notification(method, params),
+        Kind.NOTIFICATION,
+        expectedNotificationProblem(method, params),
+    )
 
 
 @settings(max_examples=100, deadline=None)

@@ -27,6 +27,7 @@ from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.bounds import MAX_DEPTH
 from tests.integration.gateway import REPO
 from tests.support.protocol.fragments import PUNCTUATION
+from tests.support.runtime.fresh import freshJson
 
 # -- helpers -----------------------------------------------------------------------------
 
@@ -595,20 +596,7 @@ def test_orjson_is_imported_by_the_first_use() -> None:
         "print(json.dumps([before, value, jsonrpc._FAST_LOADS is orjson.loads,"
         " jsonrpc._FAST_DUMPS is orjson.dumps, jsonrpc.dumps({'a': 1e-07}).decode()]))\n"
     )
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=Path(__file__).resolve().parents[2],
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == [False, {"a": [1, 2.5]}, True, True, '{"a":1e-7}']
+    assert freshJson(code) == [False, {"a": [1, 2.5]}, True, True, '{"a":1e-7}']
 
 
 def test_orjson_is_a_dependency_of_every_install() -> None:

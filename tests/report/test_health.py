@@ -31,6 +31,7 @@ from mcpgateway.report.health import (
     sessionsBody,
 )
 from tests.core.tasks.support import keptTasks, serveTasks
+from tests.support.core.era2026.no_traffic import NO_ERA2026_TRAFFIC
 from tests.support.report.era2026 import ERA2026_STATS
 from tests.support.report.status import gatewayStatus
 from tests.support.web.api import FAKE, ApiHarness, initializeBody
@@ -106,12 +107,7 @@ def test_a_server_line_has_every_key_in_its_place() -> None:
         "evictions": 0,
         "promoted": None,
         "era2026": True,
-        "era2026Requests": 0,
-        "suspendedCalls": 0,
-        "inputRounds": 0,
-        "inputExpired": 0,
-        "badRequestStates": 0,
-        "listenStreams": 0,
+        **NO_ERA2026_TRAFFIC,
         "catalogStartups": 0,
         "catalogAnswers": 0,
         "resolution": {"state": "failed", "detail": "npx pkg: exited with code 1"},

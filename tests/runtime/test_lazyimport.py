@@ -7,30 +7,11 @@ process's C{sys.modules}, and this one has imported Twisted's web already.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-from typing import Any
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def fresh(code: str) -> Any:
-    """Run C{code} in a new interpreter; the JSON it printed last."""
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+from tests.support.runtime.fresh import freshJson
 
 
 def test_the_web_tree_imports_without_twisteds_template_machinery() -> None:
-    out = fresh(
+    out = freshJson(
         "import json, sys\n"
         "from mcpgateway.runtime.lazyimport import deferImports\n"
         "deferred = deferImports()\n"
@@ -54,7 +35,7 @@ def test_the_web_tree_imports_without_twisteds_template_machinery() -> None:
 def test_an_error_page_renders_as_before() -> None:
     """Twisted's 500 page (traceback shown) reads C{twisted.web.util} only
     when a resource fails: it loads then and renders the page."""
-    out = fresh(
+    out = freshJson(
         "import json, sys\n"
         "from mcpgateway.runtime.lazyimport import deferImports\n"
         "deferImports()\n"
@@ -86,7 +67,7 @@ def test_an_error_page_renders_as_before() -> None:
 
 
 def test_a_module_already_imported_or_missing_is_left_alone() -> None:
-    out = fresh(
+    out = freshJson(
         "import json\n"
         "import twisted.web.util\n"
         "from mcpgateway.runtime.lazyimport import deferImport\n"
@@ -101,7 +82,7 @@ def test_the_reactor_imports_without_its_udp_and_unix_socket_support() -> None:
     C{twisted.internet.unix} are executed by the first UNIX socket (here a
     listening one, then a client connecting to it and a datagram port):
     they work as before."""
-    out = fresh(
+    out = freshJson(
         "import json, os, socket, sys, tempfile\n"
         "from mcpgateway.runtime.lazyimport import REACTOR_DEFERRED, deferImports\n"
         "deferred = deferImports(REACTOR_DEFERRED)\n"

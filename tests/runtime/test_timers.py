@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.task import Clock
 
 from mcpgateway.runtime.timers import Deadlines, Every
@@ -211,7 +212,7 @@ def test_expires_exactly_as_one_call_later_per_key_would(ops: list[tuple[str, ob
     clock, got = Clock(), []
     deadlines: Deadlines[int] = Deadlines(clock, 4.0, lambda k: got.append((k, clock.seconds())))
     modelClock, want = Clock(), []
-    calls: dict[int, object] = {}
+    calls: dict[int, IDelayedCall] = {}
     added: dict[int, float] = {}
     timeout = 4.0
 
@@ -219,13 +220,16 @@ def test_expires_exactly_as_one_call_later_per_key_would(ops: list[tuple[str, ob
         del calls[key]
         want.append((key, modelClock.seconds()))
 
+    def forget(key: int) -> None:
+        old = calls.pop(key, None)
+        if old is not None:
+            old.cancel()
+
     for op, arg in ops:
         if op == "add":
             assert isinstance(arg, int)
             deadlines.add(arg)
-            old = calls.pop(arg, None)
-            if old is not None:
-                old.cancel()  # type: ignore[attr-defined]
+            forget(arg)
             calls[arg] = modelClock.callLater(timeout, fire, arg)
             added[arg] = modelClock.seconds()
         elif op == "retime":
@@ -234,16 +238,14 @@ def test_expires_exactly_as_one_call_later_per_key_would(ops: list[tuple[str, ob
             timeout = arg
             now = modelClock.seconds()
             for key in list(calls):
-                calls.pop(key).cancel()  # type: ignore[attr-defined]
+                calls.pop(key).cancel()
                 calls[key] = modelClock.callLater(max(added[key] + arg - now, 0.0), fire, key)
             clock.advance(0)  # what is overdue now goes in the next turn, in both
             modelClock.advance(0)
         elif op == "discard":
             assert isinstance(arg, int)
             deadlines.discard(arg)
-            old = calls.pop(arg, None)
-            if old is not None:
-                old.cancel()  # type: ignore[attr-defined]
+            forget(arg)
         else:
             assert isinstance(arg, float)
             clock.advance(arg)

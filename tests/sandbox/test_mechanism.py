@@ -17,7 +17,8 @@ from twisted.logger import LogLevel
 from mcpgateway.sandbox import childtmp, landlock, probe, seccomp
 from mcpgateway.sandbox.confine import Sandbox
 from mcpgateway.sandbox.detect import SandboxService
-from tests.fakes import capturedGatewayLogs
+from tests.fakes import HandThreads, capturedGatewayLogs
+from tests.support.sandbox.childtmp_removals import recordedRemovals
 from tests.support.sandbox.confine import ARGV, ENV, requestOf, sandbox, sandboxEvents, spec
 from tests.support.sandbox.proxyplan import FakeProxy, allowing
 
@@ -204,40 +205,14 @@ def test_landlock_named_before_the_probe_answered_gets_the_port() -> None:
 # -- a Landlock child's temporary directory ------------------------------------------------
 
 
-class Threads:
-    """A thread runner the test drives: each job waits until run."""
-
-    def __init__(self) -> None:
-        self.jobs: list[tuple[Any, tuple[Any, ...], Deferred[Any]]] = []
-
-    def __call__(self, f: Any, *args: Any) -> Deferred[Any]:
-        done: Deferred[Any] = Deferred()
-        self.jobs.append((f, args, done))
-        return done
-
-    def run(self) -> None:
-        jobs, self.jobs = self.jobs, []
-        for f, args, done in jobs:
-            try:
-                done.callback(f(*args))
-            except Exception:
-                done.errback()
-
-
 @pytest.mark.parametrize(
     ("mode", "found"), [("auto", None), ("landlock", None), ("auto", BWRAP_FAILS)]
 )
 def test_a_landlock_childs_directory_is_removed_off_the_reactor_once_it_ended(
     mode: str, found: dict[str, Any] | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    removed: list[tuple[str, str, int]] = []
-
-    def remove(*args: Any) -> bool:
-        removed.append(args)
-        return True
-
-    monkeypatch.setattr(childtmp, "remove", remove)
-    threads = Threads()
+    removed = recordedRemovals(monkeypatch)
+    threads = HandThreads()
     box = sandbox(mode, runInThread=threads)
     box.found = found
     ended: Deferred[None] = Deferred()
@@ -248,12 +223,12 @@ def test_a_landlock_childs_directory_is_removed_off_the_reactor_once_it_ended(
     ended.addBoth(seen.append)
     assert seen == [None]  # the end goes on to whoever else waits for it
     assert removed == []  # not on the reactor's thread
-    threads.run()
+    threads.runAll()
     assert removed == [("/home/u/.mcpgateway", "srv", 4321)]
 
 
 def test_no_directory_to_remove_under_bubblewrap_or_without_a_pid() -> None:
-    threads = Threads()
+    threads = HandThreads()
     box = sandbox("bubblewrap", runInThread=threads)
     ended: Deferred[None] = Deferred()
     box.spawned(spec(), ended, pid=1)
@@ -287,11 +262,11 @@ def test_the_service_sweeps_the_leftovers_in_a_thread_at_start(
         return []
 
     monkeypatch.setattr(childtmp, "sweep", sweep)
-    threads = Threads()
+    threads = HandThreads()
     service = SandboxService(sandbox("off", runInThread=threads))
     service.startService()
     assert swept == []
-    threads.run()
+    threads.runAll()
     assert swept == ["/home/u/.mcpgateway"]
 
 

@@ -12,13 +12,9 @@ the fast suite, without a running gateway
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.runtime.fresh import demoConfig, freshJson
 
 DEFERRED = {
     "cryptography": "a cluster's sealed session ids, the console's sign-in",
@@ -58,32 +54,20 @@ print(json.dumps(sorted(names)))
 def loadedBy(tmp_path: Path) -> set[str]:
     """The modules a fresh interpreter holds once it has built a default
     gateway's service tree serving one stdio server."""
-    config = tmp_path / "servers.json"
-    config.write_text(
-        json.dumps(
-            {"mcpServers": {"demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}}}
-        )
-    )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            BUILD,
-            "--port",
-            "9305",
-            "--config",
-            str(config),
-            "--state-dir",
-            str(tmp_path / "state"),
-        ],
-        capture_output=True,
-        text=True,
+    config = demoConfig(tmp_path)
+    loaded = freshJson(
+        BUILD,
+        "--port",
+        "9305",
+        "--config",
+        str(config),
+        "--state-dir",
+        str(tmp_path / "state"),
+        home=tmp_path,
         cwd=tmp_path,
         timeout=120,
-        env={**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(REPO)},
     )
-    assert result.returncode == 0, result.stderr
-    return set(json.loads(result.stdout.splitlines()[-1]))
+    return set(loaded)
 
 
 def test_a_default_service_tree_loads_no_heavy_library(tmp_path: Path) -> None:

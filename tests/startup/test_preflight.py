@@ -8,25 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from mcpgateway import tap
 from mcpgateway.ops.statedir import InstanceLock
 from mcpgateway.startup.preflight import PreflightError, checkTeam, preflight
-
-
-def options(tmp_path: Path, *extra: str) -> tap.Options:
-    parsed = tap.Options()
-    parsed.parseOptions(["--state-dir", str(tmp_path / "st"), *extra])
-    return parsed
+from tests.support.startup.options import parseIn
 
 
 def test_a_second_gateway_on_the_same_state_dir_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
-    first = preflight(options(tmp_path), "127.0.0.1")
+    first = preflight(parseIn(tmp_path), "127.0.0.1")
     try:
         with pytest.raises(PreflightError, match="another gateway is running"):
-            preflight(options(tmp_path), "127.0.0.1")
+            preflight(parseIn(tmp_path), "127.0.0.1")
     finally:
         first.lock.release()
     assert (tmp_path / "st").stat().st_mode & 0o777 == 0o700
@@ -39,7 +33,7 @@ def test_a_broken_config_is_one_line_and_releases_the_lock(
     broken = tmp_path / "servers.json"
     broken.write_text('{"mcpServers": {')
     with pytest.raises(PreflightError) as refused:
-        preflight(options(tmp_path, "--config", str(broken)), "127.0.0.1")
+        preflight(parseIn(tmp_path, "--config", str(broken)), "127.0.0.1")
     assert "\n" not in str(refused.value) and str(broken) in str(refused.value)
     lock = InstanceLock(tmp_path / "st")
     lock.acquire()  # not left held
@@ -51,7 +45,7 @@ def test_rewrite_without_a_client_config_says_what_to_pass(
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     with pytest.raises(PreflightError, match="pass --config PATH"):
-        preflight(options(tmp_path, "--rewrite-config", "--clients", "none"), "127.0.0.1")
+        preflight(parseIn(tmp_path, "--rewrite-config", "--clients", "none"), "127.0.0.1")
 
 
 def test_rewrite_on_a_bare_machine_serves_the_demo_and_awaits_every_client_file(
@@ -60,7 +54,7 @@ def test_rewrite_on_a_bare_machine_serves_the_demo_and_awaits_every_client_file(
     """No client has a file yet: the demo is served, and the files a client
     would write (the Claude config first) are awaited, to be adopted."""
     monkeypatch.setenv("HOME", str(tmp_path))
-    found = preflight(options(tmp_path, "--rewrite-config"), "127.0.0.1")
+    found = preflight(parseIn(tmp_path, "--rewrite-config"), "127.0.0.1")
     assert "demo" in found.loaded.servers
     awaited = found.source.awaitedPaths()  # type: ignore[attr-defined]
     assert awaited[0] == tmp_path / ".claude.json"
@@ -72,7 +66,7 @@ def test_what_it_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = tmp_path / "servers.json"
     config.write_text(json.dumps({"mcpServers": {"a": {"command": "true"}}}))
     found = preflight(
-        options(tmp_path, "--config", str(config), "--log-file", str(tmp_path / "g.log")),
+        parseIn(tmp_path, "--config", str(config), "--log-file", str(tmp_path / "g.log")),
         "127.0.0.1",
     )
     try:
@@ -88,7 +82,7 @@ def test_what_it_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def refusal(tmp_path: Path, *extra: str) -> str:
     with pytest.raises(PreflightError) as refused:
-        preflight(options(tmp_path, *extra), "127.0.0.1")
+        preflight(parseIn(tmp_path, *extra), "127.0.0.1")
     message = str(refused.value)
     assert "\n" not in message
     return message
@@ -208,11 +202,11 @@ def test_a_key_pem_block_openssl_cannot_read_is_one_line(tmp_path: Path) -> None
 
 def test_a_matching_key_and_certificate_pass(tmp_path: Path) -> None:
     key, cert = _keyAndCert(tmp_path, "a")
-    checkTeam(options(tmp_path, "--port", f"ssl:0:privateKey={key}:certKey={cert}"))
+    checkTeam(parseIn(tmp_path, "--port", f"ssl:0:privateKey={key}:certKey={cert}"))
     # One file holding both, as Twisted allows (certKey defaults to privateKey).
     both = tmp_path / "both.pem"
     both.write_bytes(cert.read_bytes() + key.read_bytes())
-    checkTeam(options(tmp_path, "--port", f"ssl:0:privateKey={both}"))
+    checkTeam(parseIn(tmp_path, "--port", f"ssl:0:privateKey={both}"))
 
 
 def test_tls_without_pyopenssl_names_the_extra(
@@ -280,7 +274,7 @@ def test_a_state_dir_other_users_can_enter_is_warned_of_and_left_as_it_is(
     (tmp_path / "st").mkdir(mode=0o755)
     (tmp_path / "st").chmod(0o755)
     with capturedGatewayLogs() as seen:
-        first = preflight(options(tmp_path), "127.0.0.1")
+        first = preflight(parseIn(tmp_path), "127.0.0.1")
         first.lock.release()
     text = [formatEvent(e) for e in seen if "chmod 700" in formatEvent(e)]
     assert text == [

@@ -9,19 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from mcpgateway import tap
 from mcpgateway.startup.preflight import listeningPort, preflight
-
-
-def parse(tmp_path: Path, *extra: str) -> tap.Options:
-    options = tap.Options()
-    options.parseOptions(["--state-dir", str(tmp_path / "st"), *extra])
-    return options
+from tests.support.startup.options import parseIn, refusal
 
 
 def test_keep_is_the_default(tmp_path: Path) -> None:
-    assert parse(tmp_path)["remote"] == "keep"
-    assert parse(tmp_path, "--rewrite-config")["remote"] == "keep"
+    assert parseIn(tmp_path)["remote"] == "keep"
+    assert parseIn(tmp_path, "--rewrite-config")["remote"] == "keep"
 
 
 def test_the_command_line_wins_over_the_file(tmp_path: Path) -> None:
@@ -29,10 +23,10 @@ def test_the_command_line_wins_over_the_file(tmp_path: Path) -> None:
     given; C{--remote} overrides it either way."""
     (tmp_path / "st").mkdir()
     (tmp_path / "st" / "servers.json").write_text(json.dumps({"remote": "adopt"}))
-    assert parse(tmp_path, "--rewrite-config")["remote"] == "adopt"
-    assert parse(tmp_path, "--rewrite-config", "--remote", "keep")["remote"] == "keep"
+    assert parseIn(tmp_path, "--rewrite-config")["remote"] == "adopt"
+    assert parseIn(tmp_path, "--rewrite-config", "--remote", "keep")["remote"] == "keep"
     (tmp_path / "st" / "servers.json").write_text(json.dumps({"remote": "keep"}))
-    assert parse(tmp_path, "--rewrite-config", "--remote", "adopt")["remote"] == "adopt"
+    assert parseIn(tmp_path, "--rewrite-config", "--remote", "adopt")["remote"] == "adopt"
 
 
 @pytest.mark.parametrize(
@@ -45,9 +39,7 @@ def test_the_command_line_wins_over_the_file(tmp_path: Path) -> None:
 def test_bad_values_are_usage_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: tuple[str, ...], message: str
 ) -> None:
-    with pytest.raises(SystemExit):
-        parse(tmp_path, *extra)
-    assert message in capsys.readouterr().err
+    assert message in refusal(tmp_path, capsys, *extra)
 
 
 def test_a_bad_value_in_the_file_is_a_usage_error(
@@ -56,7 +48,7 @@ def test_a_bad_value_in_the_file_is_a_usage_error(
     (tmp_path / "st").mkdir()
     (tmp_path / "st" / "servers.json").write_text(json.dumps({"remote": True}))
     with pytest.raises(SystemExit):
-        parse(tmp_path, "--rewrite-config")
+        parseIn(tmp_path, "--rewrite-config")
     assert 'servers.json: "remote" must be "keep" or "adopt", not true' in capsys.readouterr().err
 
 
@@ -70,7 +62,7 @@ def test_adopting_serves_the_remote_entries_of_claude_json(
     remote = {"type": "http", "url": "http://127.0.0.1:3999/mcp"}
     claude.write_text(json.dumps({"mcpServers": {"r": remote}}))
     for setting, served in (("keep", []), ("adopt", ["r"])):
-        options = parse(tmp_path, "--rewrite-config", "--clients", "none", "--remote", setting)
+        options = parseIn(tmp_path, "--rewrite-config", "--clients", "none", "--remote", setting)
         found = preflight(options, "127.0.0.1")
         try:
             assert sorted(found.loaded.servers) == served

@@ -24,8 +24,7 @@ from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.startup import endpoints, wiring
 from mcpgateway.startup import options as optionsmodule
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, childSpawns
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.runtime.fresh import REPO, demoConfig, freshPython
 
 
 def parse(*argv: str) -> tap.Options:
@@ -422,12 +421,7 @@ def test_service_tree_on_a_memory_reactor(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
-    config = tmp_path / "servers.json"
-    config.write_text(
-        json.dumps(
-            {"mcpServers": {"demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}}}
-        )
-    )
+    config = demoConfig(tmp_path)
     reactor = FakeProcessReactor()
     options = parse("--port", "9300", "--config", str(config), "--state-dir", str(tmp_path / "st"))
     top = tap.makeService(options, reactor)
@@ -592,12 +586,7 @@ def test_events_replayed_by_twistd_are_written_once(tmp_path: Path) -> None:
 def test_make_service_on_a_fake_reactor_never_touches_the_global_reactor(tmp_path: Path) -> None:
     """Everything is handed the reactor it runs on: building the tree (and
     starting it) on a fake reactor imports no global one."""
-    config = tmp_path / "servers.json"
-    config.write_text(
-        json.dumps(
-            {"mcpServers": {"demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}}}
-        )
-    )
+    config = demoConfig(tmp_path)
     code = (
         "import sys\n"
         "from mcpgateway import tap\n"
@@ -611,15 +600,7 @@ def test_make_service_on_a_fake_reactor_never_touches_the_global_reactor(tmp_pat
         "print('after startService', 'twisted.internet.reactor' in sys.modules)\n"
         "top.stopService()\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-        env={**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(REPO)},
-    )
-    assert result.returncode == 0, result.stderr
+    result = freshPython("-c", code, home=tmp_path)
     assert result.stdout.split("\n")[:2] == [
         "after makeService False",
         "after startService False",

@@ -9,6 +9,7 @@ from typing import Any
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
+from twisted.internet.testing import StringTransport
 
 from mcpgateway.protocol.bounds import MessageBounds
 from tests.fakes import capturedGatewayLogs
@@ -30,10 +31,17 @@ def answerLast(h: Harness) -> None:
     )
 
 
-def test_a_request_pipelined_behind_a_pending_call_waits_for_its_answer() -> None:
+def connectedSession() -> tuple[Harness, str, Any, StringTransport]:
+    """A gateway with one session open, and a new connection to it: the
+    harness, the session id, the connection's protocol and its transport."""
     h = Harness()
     sid = h.initialize()
     protocol, transport = connect(h)
+    return h, sid, protocol, transport
+
+
+def test_a_request_pipelined_behind_a_pending_call_waits_for_its_answer() -> None:
+    h, sid, protocol, transport = connectedSession()
     protocol.dataReceived(post(sid, echo(7)) + HEALTH + post(sid, echo(8)))
     assert transport.value() == b""  # the call waits for the child; the rest waits for it
     assert [m["params"]["arguments"]["message"] for m in h.process().sentMessages()[-1:]] == ["m7"]
@@ -50,9 +58,7 @@ def test_a_request_pipelined_behind_a_pending_call_waits_for_its_answer() -> Non
 def test_reading_stops_behind_a_pending_call_with_many_pipelined() -> None:
     """Bytes behind a response in progress wait as bytes (at most one 4 KiB
     slice of them parsed); past 16 KiB the connection is not read."""
-    h = Harness()
-    sid = h.initialize()
-    protocol, transport = connect(h)
+    h, sid, protocol, transport = connectedSession()
     protocol.dataReceived(post(sid, echo(1)) + HEALTH * 600)
     assert transport.producerState == "paused"
     assert len(protocol._reader.messages) <= 4096 // len(HEALTH) + 1
@@ -65,9 +71,7 @@ def test_reading_stays_paused_while_slow_calls_are_pipelined_behind_each_other()
     """Each answer lets the next call start: reading resumes only once what
     waits is under 16 KiB again, so the queue does not grow by a read per
     answer."""
-    h = Harness()
-    sid = h.initialize()
-    protocol, transport = connect(h)
+    h, sid, protocol, transport = connectedSession()
     calls = b"".join(post(sid, echo(n)) for n in range(1, 121))
     protocol.dataReceived(calls)
     assert transport.producerState == "paused"
@@ -82,9 +86,7 @@ def test_reading_stays_paused_while_slow_calls_are_pipelined_behind_each_other()
 
 
 def test_a_body_that_waits_for_100_continue_gets_it() -> None:
-    h = Harness()
-    sid = h.initialize()
-    protocol, transport = connect(h)
+    h, sid, protocol, transport = connectedSession()
     whole = post(sid, echo(3), extra=b"Expect: 100-continue\r\n")
     head, _, body = whole.partition(b"\r\n\r\n")
     protocol.dataReceived(head + b"\r\n\r\n")
@@ -126,9 +128,7 @@ def test_a_request_that_cannot_be_read_is_a_400_and_a_log_line() -> None:
 
 
 def test_a_malformed_chunked_body_after_its_head_is_a_400() -> None:
-    h = Harness()
-    sid = h.initialize()
-    protocol, transport = connect(h)
+    _, sid, protocol, transport = connectedSession()
     head = post(sid, echo(1)).partition(b"Content-Length")[0]
     protocol.dataReceived(head + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n")
     assert transport.value().startswith(b"HTTP/1.1 400 Bad Request") and transport.disconnecting
@@ -147,9 +147,7 @@ def test_nothing_is_read_after_a_request_that_closes() -> None:
 def test_a_get_streams_connection_lets_its_reader_go_and_reads_again_when_sent_more() -> None:
     """An idle session's GET stream holds its connection for the session's
     life: its request reader (about 1 KiB) goes once the stream's head is out."""
-    h = Harness()
-    sid = h.initialize()
-    protocol, transport = connect(h)
+    h, sid, protocol, transport = connectedSession()
     protocol.dataReceived(
         b"GET /srv/mcp HTTP/1.1\r\nHost: 127.0.0.1:9100\r\nAccept: text/event-stream\r\n"
         b"MCP-Protocol-Version: 2025-11-25\r\nMcp-Session-Id: " + sid.encode() + b"\r\n\r\n"
@@ -165,9 +163,7 @@ def test_a_get_streams_connection_lets_its_reader_go_and_reads_again_when_sent_m
 
 
 def test_a_reader_holding_a_request_read_ahead_is_kept() -> None:
-    h = Harness()
-    sid = h.initialize()
-    protocol, transport = connect(h)
+    _, sid, protocol, transport = connectedSession()
     protocol.dataReceived(
         b"GET /srv/mcp HTTP/1.1\r\nHost: 127.0.0.1:9100\r\nAccept: text/event-stream\r\n"
         b"MCP-Protocol-Version: 2025-11-25\r\nMcp-Session-Id: "
@@ -192,9 +188,7 @@ def test_a_header_value_with_a_control_character_is_a_json_400() -> None:
 
 
 def test_reading_stops_behind_a_pending_call_when_a_pipelined_body_is_large() -> None:
-    h = Harness()
-    sid = h.initialize()
-    protocol, transport = connect(h)
+    h, sid, protocol, transport = connectedSession()
     big = post(sid, {"jsonrpc": "2.0", "id": 9, "method": "ping", "pad": "x" * 40000})
     protocol.dataReceived(post(sid, echo(1)) + big[:30000])
     assert transport.producerState == "paused"  # 16 KiB of a body wait: no more is read
@@ -244,9 +238,7 @@ def test_no_header_deadline_while_a_response_is_in_progress() -> None:
 
 
 def test_queued_requests_do_not_run_once_the_connection_is_closing() -> None:
-    h = Harness()
-    sid = h.initialize()
-    protocol, transport = connect(h)
+    h, sid, protocol, transport = connectedSession()
     protocol.dataReceived(post(sid, echo(1)) + post(sid, echo(2)))
     transport.disconnecting = (
         True  # closing (a handover, say), as a real transport's loseConnection
@@ -267,9 +259,7 @@ def test_bytes_that_begin_no_request_are_held_to_the_header_deadline() -> None:
 
 
 def test_a_call_asking_to_upgrade_is_answered_with_its_body() -> None:
-    h = Harness()
-    sid = h.initialize()
-    protocol, transport = connect(h)
+    h, sid, protocol, transport = connectedSession()
     whole = post(sid, echo(5), extra=b"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n")
     protocol.dataReceived(whole[:-10])
     protocol.dataReceived(whole[-10:])
@@ -399,9 +389,7 @@ def test_the_connections_addresses_are_asked_once_not_per_request() -> None:
     (the local one is a C{getsockname} system call, the peer a new object):
     the gateway's channel asks once per connection, and every request of
     it carries the same addresses."""
-    h = Harness()
-    sid = h.initialize()
-    protocol, transport = connect(h)
+    h, sid, protocol, transport = connectedSession()
     asked: list[str] = []
     peer, host = transport.getPeer, transport.getHost
 

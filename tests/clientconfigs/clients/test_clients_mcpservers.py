@@ -26,6 +26,7 @@ from mcpgateway.clientconfigs.clients.mcpservers import (
     Windsurf,
 )
 from tests.clientconfigs.adoptkit import BRIDGE, KEY, engine, makeHost, urlFor, write
+from tests.support.clientconfigs.left_alone import adoptedUnchanged, skippedIn
 
 URL = "http://127.0.0.1:9100/fs/mcp"
 STDIO = {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"]}
@@ -159,9 +160,8 @@ def test_aBridgeEntryIsNeverAdopted(tmp_path: Path) -> None:
     host = makeHost(tmp_path)
     entry = {"command": "/x/bin/mcpgateway", "args": ["bridge", "fs"]}
     path = write(host.home / ".junie/mcp/mcp.json", json.dumps({"mcpServers": {"fs": entry}}))
-    before = path.read_bytes()
-    report = engine(tmp_path, [Junie()], host).adopt(urlFor)
-    assert report.files[0].adopted == [] and path.read_bytes() == before
+    report = adoptedUnchanged(tmp_path, host, Junie(), path)
+    assert report.files[0].adopted == []
 
 
 def test_cursorVariablesAndProjectFile(tmp_path: Path) -> None:
@@ -191,16 +191,11 @@ def test_cursorVariablesAndProjectFile(tmp_path: Path) -> None:
 
 
 def test_cursorEnvFileAndInputsAreLeftAlone(tmp_path: Path) -> None:
-    host = makeHost(tmp_path)
     servers = {
         "a": {"command": "x", "envFile": "${workspaceFolder}/.env"},
         "b": {"command": "x", "env": {"T": "${input:token}"}},
     }
-    path = write(host.home / ".cursor/mcp.json", json.dumps({"mcpServers": servers}))
-    before = path.read_bytes()
-    report = engine(tmp_path, [Cursor()], host).adopt(urlFor)
-    assert path.read_bytes() == before
-    reasons = dict(report.files[0].skipped)
+    reasons = dict(skippedIn(tmp_path, Cursor(), ".cursor/mcp.json", {"mcpServers": servers}))
     assert "envFile" in reasons["a"] and "${input:token}" in reasons["b"]
 
 
@@ -211,9 +206,7 @@ def test_geminiPolicyMcpAllowedSkipsTheClient(tmp_path: Path) -> None:
         host.root / "etc/gemini-cli/settings.json",
         '{\n  // managed\n  "mcp": {"allowed": ["fs"]},\n}\n',
     )
-    before = path.read_bytes()
-    report = engine(tmp_path, [Gemini()], host).adopt(urlFor)
-    assert path.read_bytes() == before
+    report = adoptedUnchanged(tmp_path, host, Gemini(), path)
     assert report.skippedClients == [
         ("gemini", f"{system} sets mcp.allowed, a list of the MCP servers Gemini CLI may start")
     ]

@@ -12,6 +12,7 @@ from mcpgateway.clientconfigs.clients.opencode import OpenCode
 from mcpgateway.clientconfigs.clients.yamlclients import Continue, Goose
 from mcpgateway.clientconfigs.clients.zed import Zed
 from tests.clientconfigs.adoptkit import KEY, engine, makeHost, urlFor, write
+from tests.support.clientconfigs.adopted import adoptedHome, checkRestored
 
 OPENCODE = """{
   "$schema": "https://opencode.ai/config.json",
@@ -98,10 +99,9 @@ def _yaml(text: str) -> object:
 
 
 def test_opencode(tmp_path: Path) -> None:
-    host = makeHost(tmp_path)
-    path = write(host.home / ".config/opencode/opencode.jsonc", OPENCODE)
-    gateway = engine(tmp_path, [OpenCode()], host)
-    gateway.adopt(urlFor)
+    gateway, path, _ = adoptedHome(
+        tmp_path, OpenCode(), ".config/opencode/opencode.jsonc", OPENCODE
+    )
     text = path.read_text()
     assert "// servers" in text
     assert jsonc.parse(text).value["mcp"]["fs-local"] == {
@@ -115,8 +115,7 @@ def test_opencode(tmp_path: Path) -> None:
         "args": ["-y", "mcp-server"],
         "env": {"K": "${API_KEY}"},
     }
-    gateway.restore()
-    assert path.read_text() == OPENCODE
+    checkRestored(gateway, path, OPENCODE)
 
 
 def test_opencodeProjectFile(tmp_path: Path) -> None:
@@ -133,10 +132,7 @@ def test_opencodeProjectFile(tmp_path: Path) -> None:
 
 
 def test_zed(tmp_path: Path) -> None:
-    host = makeHost(tmp_path)
-    path = write(host.home / ".config/zed/settings.json", ZED)
-    gateway = engine(tmp_path, [Zed()], host)
-    report = gateway.adopt(urlFor)
+    gateway, path, report = adoptedHome(tmp_path, Zed(), ".config/zed/settings.json", ZED)
     assert report.files[0].adopted == ["fs", "old"]
     servers = jsonc.parse(path.read_text()).value["context_servers"]
     assert servers["fs"] == {"url": "http://127.0.0.1:9100/fs/mcp"}
@@ -147,15 +143,11 @@ def test_zed(tmp_path: Path) -> None:
         "args": ["--stdio"],
         "env": {"A": "1"},
     }
-    gateway.restore()
-    assert path.read_text() == ZED
+    checkRestored(gateway, path, ZED)
 
 
 def test_continueGlobalYaml(tmp_path: Path) -> None:
-    host = makeHost(tmp_path)
-    path = write(host.home / ".continue/config.yaml", CONTINUE)
-    gateway = engine(tmp_path, [Continue()], host)
-    report = gateway.adopt(urlFor)
+    gateway, path, report = adoptedHome(tmp_path, Continue(), ".continue/config.yaml", CONTINUE)
     assert report.files[0].adopted == ["fs", "mem"]
     assert "contains '${'" in dict(report.files[0].skipped)["secret"]
     text = path.read_text()
@@ -168,8 +160,7 @@ def test_continueGlobalYaml(tmp_path: Path) -> None:
         "url": "http://127.0.0.1:9100/fs/mcp",
     }
     assert data["mcpServers"][2]["command"] == "srv"
-    gateway.restore()
-    assert path.read_text() == CONTINUE
+    checkRestored(gateway, path, CONTINUE)
 
 
 def test_continueWorkspaceBlocks(tmp_path: Path) -> None:
@@ -197,10 +188,7 @@ def test_continueWorkspaceBlocks(tmp_path: Path) -> None:
 
 
 def test_goose(tmp_path: Path) -> None:
-    host = makeHost(tmp_path)
-    path = write(host.home / ".config/goose/config.yaml", GOOSE)
-    gateway = engine(tmp_path, [Goose()], host)
-    report = gateway.adopt(urlFor)
+    gateway, path, report = adoptedHome(tmp_path, Goose(), ".config/goose/config.yaml", GOOSE)
     assert report.files[0].adopted == ["fs_stdio"]
     assert "secret store" in dict(report.files[0].skipped)["github"]
     data = _yaml(path.read_text())
@@ -216,5 +204,4 @@ def test_goose(tmp_path: Path) -> None:
     }
     assert data["extensions"]["developer"]["type"] == "builtin"
     assert "# goose" in path.read_text()
-    gateway.restore()
-    assert path.read_text() == GOOSE
+    checkRestored(gateway, path, GOOSE)

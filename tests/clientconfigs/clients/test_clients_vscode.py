@@ -8,6 +8,7 @@ from pathlib import Path
 from mcpgateway.clientconfigs import jsonc
 from mcpgateway.clientconfigs.clients.vscode import VSCode
 from tests.clientconfigs.adoptkit import engine, makeHost, urlFor, write
+from tests.support.clientconfigs.left_alone import skippedIn
 
 MCP_JSON = """{
   // Inputs are prompted once and stored by VS Code.
@@ -102,16 +103,12 @@ def test_chatMcpAccessPolicySkipsVSCode(tmp_path: Path) -> None:
 
 
 def test_envFileAndDevAreLeftAlone(tmp_path: Path) -> None:
-    host = makeHost(tmp_path)
     servers = {
         "a": {"command": "x", "envFile": "${workspaceFolder}/.env"},
         "c": {"command": "x", "dev": {"watch": "src/**"}},
     }
-    path = write(host.home / ".config/Code/User/mcp.json", json.dumps({"servers": servers}))
-    before = path.read_bytes()
-    report = engine(tmp_path, [VSCode()], host).adopt(urlFor)
-    assert path.read_bytes() == before
-    assert sorted(dict(report.files[0].skipped)) == ["a", "c"]
+    skipped = skippedIn(tmp_path, VSCode(), ".config/Code/User/mcp.json", {"servers": servers})
+    assert sorted(dict(skipped)) == ["a", "c"]
 
 
 SANDBOXED = {
@@ -161,14 +158,9 @@ def test_a_sandboxed_entry_without_a_profile_gets_the_default_one(tmp_path: Path
 
 
 def test_a_profile_the_gateway_cannot_use_leaves_the_entry_with_vs_code(tmp_path: Path) -> None:
-    host = makeHost(tmp_path)
     document = {
         "servers": {"boxed": {"command": "x", "sandboxEnabled": True}},
         "sandbox": {"filesystem": {"allowUnixSockets": ["/run/x.sock"]}},
     }
-    path = write(host.home / ".config/Code/User/mcp.json", json.dumps(document))
-    before = path.read_bytes()
-    report = engine(tmp_path, [VSCode()], host).adopt(urlFor)
-    assert path.read_bytes() == before
-    [(name, why)] = report.files[0].skipped
+    [(name, why)] = skippedIn(tmp_path, VSCode(), ".config/Code/User/mcp.json", document)
     assert name == "boxed" and "allowUnixSockets" in why

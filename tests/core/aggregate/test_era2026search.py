@@ -23,6 +23,7 @@ from mcpgateway.protocol import era2026form, jsonrpc
 from tests.fakes import FakeProcess, RecordingSink
 from tests.support.core.aggregate.elicitation import whoQuestion
 from tests.support.core.aggregate.era2026_case import AggregateEra2026Case
+from tests.support.core.aggregate.who_round import WHO_ACCEPTED, checkAskedWho, checkWhoAnswered
 from tests.support.web.aggregate_era2026 import ELICIT
 
 BIG = list(range(30000))
@@ -215,24 +216,26 @@ class InputRoundTests(Case):
         self.agg.harness.reactor.advance(0.1)  # the round's gathering
         return proc, call, answered
 
-    def test_a_members_question_is_a_round_of_invoke_whose_retry_reaches_it(self) -> None:
-        proc, call, answered = self.ask()
-        result = self.successResultOf(answered)["result"]
-        self.assertEqual(result["resultType"], "input_required")
-        self.assertEqual(list(result["inputRequests"]), ["who"])
-        self.assertEqual(result["_meta"][era2026form.SERVER_INFO_KEY]["name"], "mcpgateway")
-        retry = self.call(
+    def retry(self, requestId: int, q: str, result: dict[str, Any]) -> Deferred[jsonrpc.Message]:
+        """Invoke alpha__echo again with argument C{q}, accepting the
+        question asked in C{result} under its state."""
+        return self.call(
             toolCall(
-                21,
+                requestId,
                 "invoke",
-                {"name": "alpha__echo", "arguments": {"q": "1"}},
-                inputResponses={"who": {"action": "accept", "content": {}}},
+                {"name": "alpha__echo", "arguments": {"q": q}},
+                inputResponses=WHO_ACCEPTED,
                 requestState=result["requestState"],
                 **ELICIT_FIELDS,
             )
         )
-        answers = [m for m in proc.sentMessages() if m.get("id") == "e-1" and "result" in m]
-        self.assertEqual(answers[0]["result"], {"action": "accept", "content": {}})
+
+    def test_a_members_question_is_a_round_of_invoke_whose_retry_reaches_it(self) -> None:
+        proc, call, answered = self.ask()
+        result = self.successResultOf(answered)["result"]
+        checkAskedWho(self, result)
+        retry = self.retry(21, "1", result)
+        checkWhoAnswered(self, proc)
         proc.reply(
             jsonrpc.resultResponse(call["id"], {"content": [{"type": "text", "text": "ok"}]})
         )
@@ -243,18 +246,7 @@ class InputRoundTests(Case):
     def test_a_state_retried_with_other_arguments_is_refused(self) -> None:
         _, _, answered = self.ask()
         result = self.successResultOf(answered)["result"]
-        retry = self.successResultOf(
-            self.call(
-                toolCall(
-                    22,
-                    "invoke",
-                    {"name": "alpha__echo", "arguments": {"q": "2"}},
-                    inputResponses={"who": {"action": "accept", "content": {}}},
-                    requestState=result["requestState"],
-                    **ELICIT_FIELDS,
-                )
-            )
-        )
+        retry = self.successResultOf(self.retry(22, "2", result))
         # The member's -32602, as invoke gives any member error: a tool error.
         self.assertTrue(retry["result"]["isError"], retry)
         self.assertIn("requestState", retry["result"]["content"][0]["text"])

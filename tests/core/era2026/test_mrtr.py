@@ -46,6 +46,16 @@ def progress(token: Any, value: int) -> Message:
 
 
 class RoundTripTests(BridgeCase):
+    def suspendOnBoth(self) -> str:
+        """Call 7 suspended on an elicitation (child id 5) and a sampling
+        (child id 6) asked in one round: the token."""
+        d, _, _ = self.call(7)
+        self.ask(5)
+        self.ask(6, "sampling/createMessage", SAMPLE)
+        self.clock.advance(COALESCE)
+        _, state = self.inputRequired(d, 7)
+        return state
+
     def test_one_elicitation_round_trip(self) -> None:
         """The child's call runs on under one child id; its question goes
         out as an input request; the answer reaches it under its own id; the
@@ -227,11 +237,7 @@ class RoundTripTests(BridgeCase):
         self.assertNoResult(d2)
 
     def test_missing_keys_are_asked_again_with_a_new_token(self) -> None:
-        d1, _, _ = self.call(7)
-        self.ask(5)
-        self.ask(6, "sampling/createMessage", SAMPLE)
-        self.clock.advance(COALESCE)
-        _, state = self.inputRequired(d1, 7)
+        state = self.suspendOnBoth()
         d2, _, _ = self.call(8, state=state, responses={"elicitation-1": ACCEPT})
         requests, state2 = self.inputRequired(d2, 8)
         self.assertEqual(
@@ -244,11 +250,7 @@ class RoundTripTests(BridgeCase):
         self.assertEqual(self.bridge.inputRounds, 2)
 
     def test_the_answers_go_to_the_child(self) -> None:
-        d1, _, _ = self.call(7)
-        self.ask(5)
-        self.ask(6, "sampling/createMessage", SAMPLE)
-        self.clock.advance(COALESCE)
-        _, state = self.inputRequired(d1, 7)
+        state = self.suspendOnBoth()
         self.bridge.call(
             self.router,
             self.request(
@@ -741,7 +743,7 @@ class AttributionTests(BridgeCase):
         self.assertEqual(list(requests), ["for_m2"])
         self.assertNoResult(m1)
         self.assertEqual(self.router.ambiguousServerRequests, 0)
-        self.assertEqual(self.ambiguous, [])
+        self.assertEqual(self.told, [])
 
     def test_a_hint_naming_nothing_in_flight_is_refused(self) -> None:
         self.call(7)
@@ -773,7 +775,7 @@ class AttributionTests(BridgeCase):
         self.assertIn("relatedRequestId", refusal["error"]["message"])
         self.assertEqual(sinkA.messages, [])
         # Refused and counted; a question never promotes (the pool is not told).
-        self.assertEqual((self.ambiguous, self.router.ambiguousServerRequests), ([], 1))
+        self.assertEqual((self.told, self.router.ambiguousServerRequests), ([], 1))
         self.clock.advance(COALESCE)
         self.assertNoResult(m)
 
@@ -783,7 +785,7 @@ class AttributionTests(BridgeCase):
         self.ask(6)
         [refusal] = self.take()
         self.assertEqual(refusal["error"]["code"], jsonrpc.INTERNAL_ERROR)
-        self.assertEqual((self.ambiguous, self.router.ambiguousServerRequests), ([], 1))
+        self.assertEqual((self.told, self.router.ambiguousServerRequests), ([], 1))
 
     def test_handshake_only_ambiguity_is_refused_without_promotion(self) -> None:
         self.handshake("a")
@@ -791,7 +793,7 @@ class AttributionTests(BridgeCase):
         self.ask(50)
         [refusal] = self.take()
         self.assertIn("refused, and the server keeps its share", refusal["error"]["message"])
-        self.assertEqual((self.ambiguous, self.router.ambiguousServerRequests), ([], 1))
+        self.assertEqual((self.told, self.router.ambiguousServerRequests), ([], 1))
 
     def test_a_lone_era2026_call_is_the_proven_requester(self) -> None:
         d, _, _ = self.call(7)

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import succeed
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -36,12 +36,14 @@ from mcpgateway.core.pools.placement import SessionPlacement
 from mcpgateway.core.pools.scoped import KeyedPlacement
 from mcpgateway.core.pools.serverpool import Pool
 from mcpgateway.core.router import Router
+from mcpgateway.core.sessions import Session
 from mcpgateway.ops.catalogstore import CatalogStore, Loaded
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import (
     FakeProcess,
     FakeProcessReactor,
     FakeSession,
+    HandThreads,
     capturedGatewayLogs,
     fakeSpawner,
 )
@@ -83,26 +85,6 @@ class RootsChild(Child):
         elif "method" not in message and message.get("id") == "roots-1":
             self.rootsAnswers.append(message)
         super()._answer(message)
-
-
-class ManualThreads:
-    """A runInThread whose jobs run when the test says (C{runAll})."""
-
-    def __init__(self) -> None:
-        self.jobs: list[tuple[Any, tuple[Any, ...], Deferred[Any]]] = []
-
-    def __call__(self, f: Any, *args: Any) -> Deferred[Any]:
-        d: Deferred[Any] = Deferred()
-        self.jobs.append((f, args, d))
-        return d
-
-    def runAll(self) -> None:
-        while self.jobs:
-            f, args, d = self.jobs.pop(0)
-            try:
-                d.callback(f(*args))
-            except Exception as e:
-                d.errback(e)
 
 
 class LiveTests(CatalogCase):
@@ -411,6 +393,19 @@ class ProbeTests(CatalogCase):
 class PerSessionTests(CatalogCase):
     spec = dataclasses.replace(SPEC, mode="session")
 
+    def initialized(
+        self, session: Session, initialize: Any = None, kind: type[Child] = Child
+    ) -> Child:
+        """Open C{session} on its own child (of C{kind}), which answers its
+        initialize, then send the client's C{notifications/initialized}:
+        that child, every message answered."""
+        self.pool.open(session, clientInitialize() if initialize is None else initialize)
+        child = kind(self.reactor.lastProcess, self.lists)
+        child.pump()
+        self.pool.notify(session, jsonrpc.notification("notifications/initialized"))
+        child.pump()
+        return child
+
     def test_a_probe_of_a_per_session_server_lists_its_child_and_stops_it(self) -> None:
         assert isinstance(self.pool, Pool) and isinstance(self.pool.placement, SessionPlacement)
         probing = self.catalogs.ensure(self.pool)
@@ -443,11 +438,7 @@ class PerSessionTests(CatalogCase):
         noRoots = sessionOf("no-roots", capabilities=caps)
         initialize = clientInitialize()
         initialize["params"]["capabilities"] = caps
-        self.pool.open(noRoots, initialize)
-        child = RootsChild(self.reactor.lastProcess, self.lists)
-        child.pump()
-        self.pool.notify(noRoots, jsonrpc.notification("notifications/initialized"))
-        child.pump()
+        child = self.initialized(noRoots, initialize, RootsChild)
         self.assertNotIn("tools/list", child.methods())
         known = self.catalogs.get("cat")
         assert known is not None
@@ -465,29 +456,14 @@ class PerSessionTests(CatalogCase):
         self.assertEqual(child.methods().count("tools/list"), 2)
         self.assertIsNotNone(self.catalogs.get("cat"))
         # A second session within 300 s: its child is not listed.
-        other = sessionOf("own2")
-        self.pool.open(other, clientInitialize())
-        second = Child(self.reactor.lastProcess, self.lists)
-        second.pump()
-        self.pool.notify(other, jsonrpc.notification("notifications/initialized"))
-        second.pump()
+        second = self.initialized(sessionOf("own2"))
         self.assertNotIn("tools/list", second.methods())
         self.reactor.advance(301)
         # A client that cannot sample or elicit may be shown fewer tools by
         # its own child (server-everything does that): never listed.
-        bare = sessionOf("bare", capabilities={})
-        self.pool.open(bare, clientInitialize())
-        child4 = Child(self.reactor.lastProcess, self.lists)
-        child4.pump()
-        self.pool.notify(bare, jsonrpc.notification("notifications/initialized"))
-        child4.pump()
+        child4 = self.initialized(sessionOf("bare", capabilities={}))
         self.assertNotIn("tools/list", child4.methods())
-        third = sessionOf("own3")
-        self.pool.open(third, clientInitialize())
-        child3 = Child(self.reactor.lastProcess, self.lists)
-        child3.pump()
-        self.pool.notify(third, jsonrpc.notification("notifications/initialized"))
-        child3.pump()
+        child3 = self.initialized(sessionOf("own3"))
         self.assertIn("tools/list", child3.methods())
 
 
@@ -652,7 +628,7 @@ class SnapshotTests(SynchronousTestCase):
         self.assertEqual(catalogs.get("cat").source, "snapshot")  # type: ignore[union-attr]
 
     def test_writes_are_one_at_a_time_the_newest_replacing_a_queued_one(self) -> None:
-        threads = ManualThreads()
+        threads = HandThreads()
         persistence = MemoryPersistence()
         catalogs = self.service(persistence, threads)
         catalogs.attach(self.pool)

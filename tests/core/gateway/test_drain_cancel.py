@@ -18,7 +18,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.pools.serverpool import Pool
 from mcpgateway.protocol import jsonrpc
-from tests.http import Harness, Response, spec
+from tests.http import Harness, spec
+from tests.support.core.draining import InFlight
 
 
 @contextmanager
@@ -40,23 +41,6 @@ def severe(events: Sequence[LogEvent]) -> list[LogEvent]:
         or event.get("log_failure") is not None
         or event.get("isError")
     ]
-
-
-class InFlight(SynchronousTestCase):
-    """A gateway with a 5 s drain and a session that can call a slow tool."""
-
-    def setUp(self) -> None:
-        self.h = Harness({"srv": spec("srv")})
-        self.h.gateway.drainTimeout = 5.0
-        self.sid = self.h.initialize()
-
-    def call(self, requestId: int) -> Response:
-        return self.h.request(
-            "POST",
-            "/srv/mcp",
-            {"jsonrpc": "2.0", "id": requestId, "method": "tools/call", "params": {"name": "slow"}},
-            session=self.sid,
-        )
 
 
 class DrainDeadlineTests(InFlight):

@@ -10,7 +10,6 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
@@ -25,6 +24,7 @@ from mcpgateway.protocol import jsonrpc
 from mcpgateway.report.health import healthBody
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Harness, spec
+from tests.support.core.draining import InFlight
 
 NPX = ServerSpec(
     name="mem",
@@ -137,21 +137,8 @@ class StartTests(SynchronousTestCase):
         )
 
 
-class DrainTests(SynchronousTestCase):
+class DrainTests(InFlight):
     """SIGTERM lets requests in flight finish first."""
-
-    def setUp(self) -> None:
-        self.h = Harness({"srv": spec("srv")})
-        self.h.gateway.drainTimeout = 5.0
-        self.sid = self.h.initialize()
-
-    def call(self, requestId: int) -> Any:
-        return self.h.request(
-            "POST",
-            "/srv/mcp",
-            {"jsonrpc": "2.0", "id": requestId, "method": "tools/call", "params": {"name": "slow"}},
-            session=self.sid,
-        )
 
     def test_in_flight_request_finishes_during_drain(self) -> None:
         response = self.call(7)

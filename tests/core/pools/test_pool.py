@@ -27,6 +27,7 @@ from tests.fakes import (
     fakeSpawner,
     scheduled,
 )
+from tests.support.core.era2026.no_traffic import NO_ERA2026_TRAFFIC
 from tests.support.core.pools.pool import (
     ENVIRON,
     EXE,
@@ -41,6 +42,7 @@ from tests.support.core.pools.pool import (
     placementOf,
     sharedOf,
 )
+from tests.support.core.pools.replay import replayedTo
 
 GATEWAY_INITIALIZE_PARAMS = {
     "protocolVersion": versions.LATEST,
@@ -50,14 +52,6 @@ GATEWAY_INITIALIZE_PARAMS = {
         "roots": {"listChanged": True},
     },
     "clientInfo": {"name": "mcpgateway", "version": __version__},
-}
-NO_ERA2026_TRAFFIC = {
-    "era2026Requests": 0,
-    "suspendedCalls": 0,
-    "inputRounds": 0,
-    "inputExpired": 0,
-    "badRequestStates": 0,
-    "listenStreams": 0,
 }
 
 
@@ -617,21 +611,8 @@ class StatefulTests(PoolCase):
             self.reactor.advance(2)  # the breaker's backoff after a crash
             procB = self.reactor.lastProcess
             self.assertIsNot(procB, procA)
-            [init] = procB.takeMessages()
-            self.assertEqual(init["method"], "initialize")
-            self.assertEqual(init["params"]["capabilities"], {"sampling": {}})
-            self.assertEqual(init["params"]["clientInfo"], a.clientInfo)
-            procB.reply(ok(init["id"], INIT_RESULT))
-            sent = procB.takeMessages()
-            self.assertEqual(
-                [m["method"] for m in sent],
-                [
-                    "notifications/initialized",
-                    "logging/setLevel",
-                    "resources/subscribe",
-                    "tools/list",
-                ],
-            )
+            self.assertEqual(a.capabilities, {"sampling": {}})
+            sent = replayedTo(self, procB, a, INIT_RESULT, "tools/list")
         self.assertNoResult(after)
         procB.reply(ok(sent[-1]["id"], {"tools": []}))
         self.assertEqual(self.successResultOf(after)["id"], 2)

@@ -24,6 +24,7 @@ from tests.fakes import (
     capturedGatewayLogs,
     fakeSpawner,
 )
+from tests.support.core.pools.replay import replayedTo
 from tests.support.core.pools.scoped import initialize
 from tests.support.core.promotion import INIT_RESULT, PER_SESSION, SPEC, PromotionCase
 
@@ -175,20 +176,7 @@ class PromotionTests(PromotionCase):
             moved = self.pool.forward(s1, jsonrpc.request(3, "prompts/list"), None)
             own = self.reactor.lastProcess
             self.assertIsNot(own, shared)
-            [init] = own.takeMessages()
-            self.assertEqual(init["method"], "initialize")
-            self.assertEqual(init["params"]["capabilities"], s1.capabilities)
-            own.reply(jsonrpc.resultResponse(init["id"], INIT_RESULT))
-            sent = own.takeMessages()
-        self.assertEqual(
-            [m["method"] for m in sent],
-            [
-                "notifications/initialized",
-                "logging/setLevel",
-                "resources/subscribe",
-                "prompts/list",
-            ],
-        )
+            sent = replayedTo(self, own, s1, INIT_RESULT, "prompts/list")
         own.reply(jsonrpc.resultResponse(sent[-1]["id"], {"prompts": []}))
         self.assertEqual(self.successResultOf(moved)["id"], 3)
         self.assertEqual(self.pool.ownChildPids(s1), [own.pid])

@@ -12,15 +12,16 @@ import pytest
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 
-from mcpgateway.config.source import ENV_POLL, ConfigService, ConfigSettings
-from mcpgateway.config.watched import PlainFile
+from mcpgateway.config.source import ENV_POLL, ConfigSettings
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, fakeSpawner
-from tests.reloading import initialize, inline, write
+from tests.reloading import initialize, write
+from tests.support.config.executables import scripts
+from tests.support.config.polling import pollingService
 
 INIT_RESULT = {
     "protocolVersion": "2025-11-25",
@@ -76,12 +77,7 @@ class ReloadingHome:
         dotenv: str = "",
         resolver: FakeResolver | None = None,
     ) -> None:
-        self.bin = tmp_path / "bin"
-        self.bin.mkdir()
-        for command in commands:
-            exe = self.bin / command
-            exe.write_text("#!/bin/sh\n")
-            exe.chmod(0o755)
+        self.bin = scripts(tmp_path / "bin", *commands)
         self.exe = str(self.bin / "pw")
         self.stateDir = tmp_path / "state"
         self.stateDir.mkdir()
@@ -95,16 +91,14 @@ class ReloadingHome:
         self.reactor = FakeProcessReactor()
         self.resolver = resolver
         self.gateway: Gateway | None = None
-        self.service = ConfigService(
-            PlainFile(self.config),
+        self.service = pollingService(
+            self.config,
             self.stateDir,
             self.clock,
-            None,
-            inline,
             self.reload,
             ConfigSettings(environ={"PATH": str(self.bin)}, keys=lambda: self.keys),
+            monkeypatch,
         )
-        monkeypatch.setattr(self.service.files, "watchWithInotify", lambda paths: False)
 
     def reload(self, specs: Any) -> Deferred[Any]:
         assert self.gateway is not None

@@ -15,17 +15,20 @@ Message = dict[str, Any]
 
 
 class SharedRouterCase(SynchronousTestCase):
-    """A router of server C{everything} (60 seconds a request) whose child's
-    input collects in C{sent}, and whose ambiguous requests are told in
-    C{told} as (method, sessions)."""
+    """A router of server C{server} (C{timeout} seconds a request) whose
+    child's input collects in C{sent}, and whose ambiguous requests are told
+    in C{told} as (method, sessions)."""
+
+    server = "everything"
+    timeout = 60.0
 
     def setUp(self) -> None:
         self.clock = Clock()
         self.told: list[tuple[str, int]] = []
         self.router = Router(
-            "everything",
+            self.server,
             self.clock,
-            60.0,
+            self.timeout,
             SharedFanout(),
             onAmbiguous=lambda method, n: self.told.append((method, n)),
         )

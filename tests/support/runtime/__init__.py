@@ -1,1 +1,2 @@
-"""Helpers the tests share (no test module imports another)."""
+"""What the tests of the runtime share, and others that need a fresh interpreter
+(no test module imports another)."""

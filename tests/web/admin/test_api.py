@@ -47,6 +47,17 @@ def h(tmp_path: Path, logged: list[Any]) -> Iterator[ApiHarness]:
     assertNoSecrets(harness)
 
 
+def refusedUnwritten(
+    h: ApiHarness, method: str, path: str, body: Any, status: int, message: str
+) -> None:
+    """The API refuses C{body} with C{status} and an error naming
+    C{message}, and writes no C{servers.json}."""
+    response = h.api(method, path, body)
+    assert response.status == status, response.body
+    assert message in error(response)
+    assert not (h.stateDir / "servers.json").exists()
+
+
 # -- health, listing, one server ------------------------------------------------------
 
 
@@ -229,11 +240,8 @@ def test_added_server_survives_a_restart_and_stays_disabled(h: ApiHarness, tmp_p
 def test_add_refuses_bad_bodies_naming_the_field(
     h: ApiHarness, body: Any, status: int, message: str
 ) -> None:
-    response = h.api("POST", "/servers", body)
-    assert response.status == status, response.body
-    assert message in error(response)
+    refusedUnwritten(h, "POST", "/servers", body, status, message)
     assert set(h.gateway.pools) == {"srv"}
-    assert not (h.stateDir / "servers.json").exists()
 
 
 def test_add_refuses_a_duplicate_of_a_server_added_through_the_api(h: ApiHarness) -> None:
@@ -425,10 +433,7 @@ def test_patch_env_adds_to_the_server_env_and_never_shows_values(h: ApiHarness) 
 def test_patch_refuses_bad_bodies_naming_the_field(
     h: ApiHarness, body: Any, status: int, message: str
 ) -> None:
-    response = h.api("PATCH", "/servers/srv", body)
-    assert response.status == status, response.body
-    assert message in error(response)
-    assert not (h.stateDir / "servers.json").exists()
+    refusedUnwritten(h, "PATCH", "/servers/srv", body, status, message)
     assert h.gateway.pools["srv"].state() == "stopped"
 
 

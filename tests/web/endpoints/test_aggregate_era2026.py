@@ -17,7 +17,9 @@ from mcpgateway.protocol import era2026form
 from mcpgateway.web.app import endEra2026Streams
 from tests.core.aggregate.aggtools import tool
 from tests.fakes import FakeProcess
+from tests.http import Response
 from tests.support.core.aggregate.elicitation import whoQuestion
+from tests.support.core.aggregate.who_round import WHO_ACCEPTED, checkAskedWho, checkWhoAnswered
 from tests.support.web.aggregate_era2026 import ELICIT, TASKS, AggregateEra2026Harness
 from tests.support.web.aggregate_web import AggregateHarness, fresh
 
@@ -182,24 +184,26 @@ class InputRoundTests(SynchronousTestCase):
         result = self.agg.answer(response, 20)["result"]
         return proc, call, result
 
-    def test_the_retry_with_the_aggregate_name_answers_the_members_child(self) -> None:
-        proc, call, result = self.ask()
-        self.assertEqual(result["resultType"], "input_required")
-        self.assertEqual(list(result["inputRequests"]), ["who"])
-        self.assertEqual(result["_meta"][era2026form.SERVER_INFO_KEY]["name"], "mcpgateway")
-        retry = self.agg.era2026(
+    def retry(self, requestId: int, name: str, result: dict[str, Any]) -> Response:
+        """Call C{name} again, accepting the question asked in C{result}
+        under its state: the response."""
+        return self.agg.era2026(
             "tools/call",
-            21,
+            requestId,
             {
-                "name": "alpha__echo",
+                "name": name,
                 "arguments": {"q": 1},
-                "inputResponses": {"who": {"action": "accept", "content": {}}},
+                "inputResponses": WHO_ACCEPTED,
                 "requestState": result["requestState"],
             },
             capabilities=ELICIT,
         )
-        answered = [m for m in proc.sentMessages() if m.get("id") == "e-1" and "result" in m]
-        self.assertEqual(answered[0]["result"], {"action": "accept", "content": {}})
+
+    def test_the_retry_with_the_aggregate_name_answers_the_members_child(self) -> None:
+        proc, call, result = self.ask()
+        checkAskedWho(self, result)
+        retry = self.retry(21, "alpha__echo", result)
+        checkWhoAnswered(self, proc)
         proc.reply(
             {
                 "jsonrpc": "2.0",
@@ -213,17 +217,7 @@ class InputRoundTests(SynchronousTestCase):
 
     def test_a_state_retried_under_another_tool_is_refused(self) -> None:
         _, _, result = self.ask()
-        retry = self.agg.era2026(
-            "tools/call",
-            22,
-            {
-                "name": "alpha__read_file",
-                "arguments": {"q": 1},
-                "inputResponses": {"who": {"action": "accept", "content": {}}},
-                "requestState": result["requestState"],
-            },
-            capabilities=ELICIT,
-        )
+        retry = self.retry(22, "alpha__read_file", result)
         self.assertEqual(retry.status, 400)
         self.assertEqual(retry.json()["error"]["code"], -32602)
         self.assertIn("requestState", retry.json()["error"]["message"])

@@ -1190,18 +1190,8 @@ def readMissing(h: Harness, requestId: str) -> tuple[Response, Any, int]:
     response, the child, and the child-side id of the read."""
     response = realPost(h, body("resources/read", requestId, {"uri": "file:///missing"}))
     child = h.process()
-    [init] = [m for m in child.sentMessages() if m.get("method") == "initialize"]
-    child.reply(
-        {
-            "jsonrpc": "2.0",
-            "id": init["id"],
-            "result": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {"resources": {}},
-                "serverInfo": {"name": "fake", "version": "0"},
-            },
-        }
-    )
+    assert [m["method"] for m in child.sentMessages()] == ["initialize"]
+    h.answerHandshake(capabilities={"resources": {}})
     [sent] = [m for m in child.sentMessages() if m.get("method") == "resources/read"]
     return response, child, sent["id"]
 

@@ -6,16 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet.defer import Deferred
-from twisted.internet.task import Clock
-from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.era2026.mrtr import COALESCE, InputBridge
 from mcpgateway.core.era2026.types import Era2026Request
-from mcpgateway.core.fanout import SharedFanout
-from mcpgateway.core.router import Router
 from mcpgateway.protocol import era2026form, jsonrpc
 from mcpgateway.protocol.requeststate import StateCodec
 from tests.fakes import RecordingSink
+from tests.support.core.shared_router import SharedRouterCase
 
 Message = dict[str, Any]
 ALL_CAPS: dict[str, Any] = {
@@ -38,32 +35,19 @@ def ok(requestId: Any, result: Any) -> Message:
     return jsonrpc.resultResponse(requestId, result)
 
 
-class BridgeCase(SynchronousTestCase):
-    """A shared child's router, a bridge in front of it, and a pretend child
-    (what the gateway wrote to it is in C{sent})."""
+class BridgeCase(SharedRouterCase):
+    """A shared child's router (server C{srv}), a bridge in front of it, and
+    a pretend child (what the gateway wrote to it is in C{sent})."""
 
+    server = "srv"
+    timeout = TIMEOUT
     maxSuspended = 256
 
     def setUp(self) -> None:
-        self.clock = Clock()
-        self.ambiguous: list[tuple[str, int]] = []
-        self.router = Router(
-            "srv",
-            self.clock,
-            TIMEOUT,
-            SharedFanout(),
-            onAmbiguous=lambda method, count: self.ambiguous.append((method, count)),
-        )
-        self.sent: list[Message] = []
-        self.router.attachChild(self.sent.append)
+        super().setUp()
         self.bridge = InputBridge(
             "srv", self.clock, StateCodec(b"k" * 32), ttl=600.0, maxSuspended=self.maxSuspended
         )
-
-    def take(self) -> list[Message]:
-        out = list(self.sent)
-        self.sent.clear()
-        return out
 
     def request(
         self,
