@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import CACHE
-from tests.integration.gateway import REPO
+from tests.support.integration.npm_backends import backendPaths, installBackends
 
 TS_SESSION = Path(__file__).with_name("clients") / "ts_session.mjs"
 TS_FLAVOURS = {"ts1": "v1", "ts2": "v2"}
@@ -49,26 +49,13 @@ def tsEnvironment() -> dict[str, str]:
     test when Node.js is."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("Node.js/npm not found: the TypeScript SDK client tests need them")
-    paths = CACHE / "paths.env"
-
-    def found() -> dict[str, str]:
-        if not paths.is_file():
-            return {}
-        pairs = (line.split("=", 1) for line in paths.read_text().splitlines() if "=" in line)
-        return {key: value.strip() for key, value in pairs}
-
-    dirs = found()
+    dirs = backendPaths(CACHE)
     client2 = dirs.get("TS_CLIENT2_DIR", "")
     if not client2 or not (Path(client2) / "dist" / "index.mjs").is_file():
-        subprocess.run(
-            [str(REPO / "scripts" / "install-test-backends"), "--quiet"],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            env={**os.environ, "MCPGATEWAY_TEST_CACHE": str(CACHE)},
-        )
-        dirs = found()
+        installBackends(CACHE)
+        dirs = backendPaths(CACHE)
     for key in ("TS_SDK_DIR", "TS_CLIENT2_DIR"):
-        assert dirs.get(key) and Path(dirs[key]).is_dir(), f"{key} missing in {paths}"
+        assert dirs.get(key) and Path(dirs[key]).is_dir(), f"{key} missing in {CACHE / 'paths.env'}"
     return {
         **os.environ,
         "TS_SDK_DIR": dirs["TS_SDK_DIR"],

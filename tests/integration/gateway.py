@@ -27,6 +27,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from mcpgateway.runtime import interpreter
+from tests.support.integration.npm_backends import backendPaths, installBackends
 
 REPO = Path(__file__).resolve().parents[2]
 _PORT_LINE = re.compile(rb"listening on \S*:(\d+)\s*$")
@@ -279,24 +280,17 @@ def npmServer(key: str) -> list[str]:
     if node is None or shutil.which("npm") is None:
         pytest.skip("Node.js/npm not found: tests with npm MCP backends need them")
     cache = Path(os.environ.get("MCPGATEWAY_TEST_CACHE") or REPO / ".cache" / "test-backends")
-    paths = cache / "paths.env"
 
     def found() -> str:
-        if not paths.is_file():
-            return ""
-        pairs = (line.split("=", 1) for line in paths.read_text().splitlines() if "=" in line)
-        value = {name: path.strip() for name, path in pairs}.get(key, "")
+        value = backendPaths(cache).get(key, "")
         return value if value and Path(value).is_file() else ""
 
     if not found():
-        subprocess.run(
-            [str(REPO / "scripts" / "install-test-backends"), "--quiet"],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            env={**os.environ, "MCPGATEWAY_TEST_CACHE": str(cache)},
-        )
+        installBackends(cache)
     script = found()
-    assert script, f"scripts/install-test-backends did not install {key} (see {paths})"
+    assert script, (
+        f"scripts/install-test-backends did not install {key} (see {cache / 'paths.env'})"
+    )
     return [node, script]
 
 

@@ -27,7 +27,8 @@ import pytest
 
 from mcpgateway.core.tasks.keeping import CUT_BY_RESTART
 from tests.integration.conftest import CACHE
-from tests.integration.gateway import REPO, RunningGateway, waitFor
+from tests.integration.gateway import RunningGateway, waitFor
+from tests.support.integration.npm_backends import backendPaths, installBackends
 from tests.support.integration.tasks import start
 
 pytestmark = pytest.mark.integration
@@ -42,11 +43,7 @@ PACKAGES = {
 
 def _installed() -> dict[str, str]:
     """The packages' directories from C{paths.env}, those whose entry file is there."""
-    paths = CACHE / "paths.env"
-    if not paths.is_file():
-        return {}
-    pairs = (line.split("=", 1) for line in paths.read_text().splitlines() if "=" in line)
-    found = {key: value.strip() for key, value in pairs}
+    found = backendPaths(CACHE)
     return {
         key: found[key]
         for key, entry in PACKAGES.items()
@@ -62,12 +59,7 @@ def extTasks() -> dict[str, str]:
         pytest.skip("Node.js/npm not found: the ext-tasks TypeScript client tests need them")
     dirs = _installed()
     if len(dirs) < len(PACKAGES):
-        subprocess.run(
-            [str(REPO / "scripts" / "install-test-backends"), "--quiet"],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            env={**os.environ, "MCPGATEWAY_TEST_CACHE": str(CACHE)},
-        )
+        installBackends(CACHE)
         dirs = _installed()
     missing = sorted(set(PACKAGES) - set(dirs))
     assert not missing, f"scripts/install-test-backends did not install {missing}"
