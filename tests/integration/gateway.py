@@ -384,46 +384,24 @@ def selfSigned(folder: Path, private: bool = True) -> tuple[Path, Path]:
     """A key and a self-signed certificate for 127.0.0.1 and localhost (its
     own CA), written to C{folder} as key.pem and cert.pem; their paths. The
     key is its owner's alone unless C{private} is false."""
-    import datetime
-    import ipaddress
+    from cryptography.x509 import ExtendedKeyUsage
+    from cryptography.x509.oid import ExtendedKeyUsageOID
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from tests.support.tls import certificates
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mcpgateway test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(key, hashes.SHA256())
+    key = certificates.newKey()
+    serverAuth = ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH])
+    cert = certificates.issue(
+        certificates.named("mcpgateway test"),
+        key,
+        key,
+        extensions=((certificates.LOOPBACK, False), (certificates.CA, True), (serverAuth, False)),
     )
     keyPath, certPath = folder / "key.pem", folder / "cert.pem"
-    keyPath.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    keyPath.write_bytes(certificates.keyPem(key))
     if private:
         keyPath.chmod(0o600)
-    certPath.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    certPath.write_bytes(certificates.certificatePem(cert))
     return keyPath, certPath
 
 
