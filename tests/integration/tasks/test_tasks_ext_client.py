@@ -85,12 +85,18 @@ def run(env: dict[str, str], gateway: RunningGateway, *argv: str) -> dict[str, A
     return said
 
 
-def test_a_slow_tool_is_polled_to_its_result(home: Path, extTasks: dict[str, str]) -> None:
+def runAlone(home: Path, env: dict[str, str], *argv: str) -> dict[str, Any]:
+    """Start a gateway on C{home}, run one scenario against it (L{run})
+    and stop it: what the client says."""
     gateway = start(home)
     try:
-        said = run(extTasks, gateway, "poll")
+        return run(env, gateway, *argv)
     finally:
         gateway.stop()
+
+
+def test_a_slow_tool_is_polled_to_its_result(home: Path, extTasks: dict[str, str]) -> None:
+    said = runAlone(home, extTasks, "poll")
     # "modern": the TypeScript SDK's own word for the 2026-07-28 era (getProtocolEra)
     assert said["era"] == "modern" and said["capabilities"]["execution"] is True
     assert said["kind"] == "task" and said["taskId"]
@@ -100,11 +106,7 @@ def test_a_slow_tool_is_polled_to_its_result(home: Path, extTasks: dict[str, str
 
 
 def test_a_question_is_answered_through_tasks_update(home: Path, extTasks: dict[str, str]) -> None:
-    gateway = start(home)
-    try:
-        said = run(extTasks, gateway, "elicit")
-    finally:
-        gateway.stop()
+    said = runAlone(home, extTasks, "elicit")
     assert said["kind"] == "task" and said["status"] == "completed", said
     assert said["text"] == "deleted notes.txt"
     assert "input_required" in said["events"]
@@ -169,10 +171,6 @@ def test_after_a_sigkill_a_cut_task_is_failed_saying_why(
     assert started["status"] == "working", started
     gateway.process.send_signal(signal.SIGKILL)
     gateway.process.wait(10)
-    again = start(home)
-    try:
-        cut = run(extTasks, again, "resume", started["taskId"])
-    finally:
-        again.stop()
+    cut = runAlone(home, extTasks, "resume", started["taskId"])
     assert cut["kind"] == "task" and cut["status"] == "failed", cut
     assert cut["error"] == CUT_BY_RESTART
