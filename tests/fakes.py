@@ -237,6 +237,7 @@ class FakeProcessReactor(MemoryReactorClock):
         usePTY: bool = False,
         childFDs: Mapping[int, object] | None = None,
     ) -> FakeProcess:
+        self.spawning(childFDs)
         if self.spawnError is not None:
             raise self.spawnError
         self.spawned.append((executable, list(args), None if env is None else dict(env), path))
@@ -254,6 +255,11 @@ class FakeProcessReactor(MemoryReactorClock):
         self.processes.append(proc)
         proc.connect()
         return proc
+
+    def spawning(self, childFDs: Mapping[int, object] | None) -> None:
+        """What each spawn does first, before it can fail: nothing here. A
+        subclass looks at the descriptors the child is given (C{childFDs},
+        as the caller passed them) by overriding this, not spawnProcess."""
 
     @property
     def lastProcess(self) -> FakeProcess:

@@ -20,7 +20,7 @@ import signal
 import socket
 import stat
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,6 @@ from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import ConnectionDone, ReactorNotRunning
-from twisted.internet.interfaces import IProcessProtocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import LogEvent, LogLevel, capturedLogs, formatEvent
@@ -71,7 +70,6 @@ from mcpgateway.runtime import interpreter, logs
 from mcpgateway.runtime.paths import LEDGER_FILE, LOG_FILE
 from mcpgateway.startup.preflight import PreflightError, preflight
 from tests.fakes import (
-    FakeProcess,
     FakeProcessReactor,
     InlineThreadPool,
     capturedGatewayLogs,
@@ -99,18 +97,7 @@ class Reactor(FakeProcessReactor):
         self.order: list[str] = []
         self.listenFd: int | None = None
 
-    def spawnProcess(
-        self,
-        processProtocol: IProcessProtocol,
-        executable: str,
-        args: Sequence[str] = (),
-        env: Mapping[str, str] | None = None,
-        path: str | None = None,
-        uid: int | None = None,
-        gid: int | None = None,
-        usePTY: bool = False,
-        childFDs: Mapping[int, object] | None = None,
-    ) -> FakeProcess:
+    def spawning(self, childFDs: Mapping[int, object] | None) -> None:
         self.order.append("spawn")
         fds = dict(childFDs or {})
         self.childFDs.append(fds)
@@ -120,9 +107,6 @@ class Reactor(FakeProcessReactor):
         exitLink = fds.get(EXIT_FD)
         if isinstance(exitLink, int):
             self.childExits.append(self._keep(exitLink))
-        return super().spawnProcess(
-            processProtocol, executable, args, env, path, uid, gid, usePTY, childFDs
-        )
 
     def adoptStreamConnection(self, fileDescriptor: int, addressFamily: Any, factory: Any) -> None:
         self.adoptedLinks.append(self._keep(fileDescriptor))
