@@ -32,7 +32,7 @@ from mcp.shared.exceptions import MCPError
 from tests.integration.continuitykit import tsEnvironment
 from tests.integration.gateway import REPO, NodeScript, RunningGateway, npmServer, writeConfig
 from tests.support import mcpclient
-from tests.support.integration.era_fixture import TOOLS, checkEraAnswers, checkEraLists
+from tests.support.integration.era_fixture import TOOLS, answersOf, checkEraAnswers, checkEraLists
 from tests.support.mcpclient import Client2026
 from tests.support.sdkcallers import Caller, textOf
 
@@ -136,20 +136,14 @@ async def pyScenario(
             extra["long"], extra["longProgress"] = textOf(long), longProgress
         version = client.session.protocol_version
         await done.wait()
-    contents = read.contents[0]
-    message = prompt.messages[0].content
     return {
         "ok": True,
         "version": version,
         "tools": sorted(tool.name for tool in tools.tools),
         "prompts": sorted(p.name for p in prompts.prompts),
         "resources": sorted(str(r.uri) for r in resources.resources),
-        "read": getattr(contents, "text", None),
-        "prompt": message.text if isinstance(message, types.TextContent) else None,
-        "count": textOf(count),
+        **answersOf(read, prompt, count, model, user),
         "countProgress": countProgress,
-        "model": textOf(model),
-        "user": textOf(user),
         **extra,
         "seen": {"sampling": caller.sampled, "elicitation": caller.elicited},
     }

@@ -35,7 +35,7 @@ from tests.integration.gateway import (
     waitFor,
     writeConfig,
 )
-from tests.support.integration.era_fixture import checkEraAnswers, checkEraLists
+from tests.support.integration.era_fixture import answersOf, checkEraAnswers, checkEraLists
 from tests.support.sdkcallers import Caller, textOf
 
 pytestmark = pytest.mark.integration
@@ -73,19 +73,13 @@ async def pyScenario(
         user = await client.call_tool("ask_user", {"label": label, "nonce": nonce})
         version = client.session.protocol_version
         await connected()
-    contents = read.contents[0]
-    message = prompt.messages[0].content
     return {
         "version": version,
         "tools": sorted(tool.name for tool in tools.tools),
         "resources": [str(resource.uri) for resource in resources.resources],
         "prompts": [p.name for p in prompts.prompts],
-        "read": getattr(contents, "text", None),
-        "prompt": message.text if isinstance(message, types.TextContent) else None,
-        "count": textOf(count),
+        **answersOf(read, prompt, count, model, user),
         "progress": progressSeen,
-        "model": textOf(model),
-        "user": textOf(user),
         "seen": {"sampling": caller.sampled, "elicitation": caller.elicited},
     }
 

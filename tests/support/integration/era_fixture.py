@@ -8,11 +8,37 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import mcp.types as types
+
+from tests.support.sdkcallers import textOf
+
 README = "The era fixture: one child, every client era."
 """The text of the fixture's one resource, C{era://notes/readme}."""
 
 TOOLS = ["ask_model", "ask_user", "count", "outcomes", "plain_ask"]
 """The fixture's tools, by name, sorted."""
+
+
+def answersOf(
+    read: types.ReadResourceResult,
+    prompt: types.GetPromptResult,
+    count: types.CallToolResult,
+    model: types.CallToolResult,
+    user: types.CallToolResult,
+) -> dict[str, Any]:
+    """A Python SDK session's answers to the scenario, under the keys the
+    TypeScript clients report them by (what L{checkEraAnswers} reads): the
+    readme it read, the greeting it got, and the texts of its count, of
+    the model's answer (sampling) and of the user's (elicitation)."""
+    contents = read.contents[0]
+    message = prompt.messages[0].content
+    return {
+        "read": getattr(contents, "text", None),
+        "prompt": message.text if isinstance(message, types.TextContent) else None,
+        "count": textOf(count),
+        "model": textOf(model),
+        "user": textOf(user),
+    }
 
 
 def checkEraLists(result: dict[str, Any]) -> None:
