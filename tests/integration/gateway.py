@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -256,15 +257,21 @@ def errorText(error: BaseException) -> str:
     return str(error)
 
 
+async def echoEach(url: str, messages: Sequence[str]) -> list[str]:
+    """One SDK session on C{url}: call the C{echo} tool with each of
+    C{messages} in turn, one call after the other; the texts it answered."""
+    async with Client(url, mode="legacy") as client:
+        texts = []
+        for message in messages:
+            result = await client.call_tool("echo", {"message": message})
+            texts.append(result.content[0].text)  # type: ignore[union-attr]
+        return texts
+
+
 def callEcho(url: str, message: str) -> str:
     """One SDK session on C{url}: call the C{echo} tool, return its text."""
-
-    async def main() -> str:
-        async with Client(url, mode="legacy") as client:
-            result = await client.call_tool("echo", {"message": message})
-            return result.content[0].text  # type: ignore[union-attr]
-
-    return anyio.run(main)
+    [text] = anyio.run(echoEach, url, [message])
+    return text
 
 
 def npmServer(key: str) -> list[str]:

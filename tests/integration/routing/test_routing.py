@@ -18,7 +18,7 @@ import pytest
 from mcp import Client, MCPError
 
 from tests.integration.conftest import CACHE
-from tests.integration.gateway import ProgressWatch, RunningGateway, waitFor, writeConfig
+from tests.integration.gateway import ProgressWatch, RunningGateway, echoEach, waitFor, writeConfig
 from tests.support.sdkcallers import notingCallbacks
 
 pytestmark = pytest.mark.integration
@@ -68,12 +68,7 @@ def test_python_and_typescript_sessions_share_one_child_with_zero_misrouted(
     ]
 
     async def python(label: str) -> list[str]:
-        async with Client(url, mode="legacy") as client:
-            out = []
-            for i in range(calls):
-                result = await client.call_tool("echo", {"message": f"{label} call {i}"})
-                out.append(result.content[0].text)  # type: ignore[union-attr]
-            return out
+        return await echoEach(url, [f"{label} call {i}" for i in range(calls)])
 
     async def main() -> dict[str, list[str]]:
         results: dict[str, list[str]] = {}
