@@ -14,6 +14,7 @@ from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.web.app import makeSite
 from tests.fakes import FakeProcess, FakeProcessReactor, fakeSpawner
+from tests.support.web.httphead import parseHead
 
 ACCEPT_BOTH = "application/json, text/event-stream"
 
@@ -27,12 +28,8 @@ class Response:
     def _split(self) -> tuple[str, dict[str, str], bytes]:
         raw = self.transport.value()
         head, _, body = raw.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        return lines[0], headers, body
+        start, headers = parseHead(head)
+        return start, headers, body
 
     @property
     def status(self) -> int:

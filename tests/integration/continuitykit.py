@@ -35,7 +35,8 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import CACHE
-from tests.integration.gateway import REPO
+from tests.support.integration.npm_backends import backendPaths, installBackends
+from tests.support.web.httphead import parseHead
 
 TS_SESSION = Path(__file__).with_name("clients") / "ts_session.mjs"
 TS_FLAVOURS = {"ts1": "v1", "ts2": "v2"}
@@ -49,26 +50,13 @@ def tsEnvironment() -> dict[str, str]:
     test when Node.js is."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("Node.js/npm not found: the TypeScript SDK client tests need them")
-    paths = CACHE / "paths.env"
-
-    def found() -> dict[str, str]:
-        if not paths.is_file():
-            return {}
-        pairs = (line.split("=", 1) for line in paths.read_text().splitlines() if "=" in line)
-        return {key: value.strip() for key, value in pairs}
-
-    dirs = found()
+    dirs = backendPaths(CACHE)
     client2 = dirs.get("TS_CLIENT2_DIR", "")
     if not client2 or not (Path(client2) / "dist" / "index.mjs").is_file():
-        subprocess.run(
-            [str(REPO / "scripts" / "install-test-backends"), "--quiet"],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            env={**os.environ, "MCPGATEWAY_TEST_CACHE": str(CACHE)},
-        )
-        dirs = found()
+        installBackends(CACHE)
+        dirs = backendPaths(CACHE)
     for key in ("TS_SDK_DIR", "TS_CLIENT2_DIR"):
-        assert dirs.get(key) and Path(dirs[key]).is_dir(), f"{key} missing in {paths}"
+        assert dirs.get(key) and Path(dirs[key]).is_dir(), f"{key} missing in {CACHE / 'paths.env'}"
     return {
         **os.environ,
         "TS_SDK_DIR": dirs["TS_SDK_DIR"],
@@ -264,19 +252,11 @@ class CutProxy:
         Content-Length body; a chunked request body ends the noting)."""
         pending = b""
         parsing = True
-        while True:
-            try:
-                data = client.recv(65536)
-            except OSError:
-                data = b""
-            if not data:
-                break
+        while data := _received(client):
             if parsing:
                 pending += data
                 pending, parsing = self._note(pending)
-            try:
-                upstream.sendall(data)
-            except OSError:
+            if not _send(upstream, data):
                 break
         with self._lock:
             held = upstream in self._held
@@ -286,18 +266,14 @@ class CutProxy:
     def _note(self, pending: bytes) -> tuple[bytes, bool]:
         while b"\r\n\r\n" in pending:
             head, _, rest = pending.partition(b"\r\n\r\n")
-            lines = head.decode("latin-1").split("\r\n")
-            headers = {}
-            for line in lines[1:]:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
+            start, headers = parseHead(head)
             if "chunked" in headers.get("transfer-encoding", "").lower():
                 return b"", False
             length = int(headers.get("content-length", "0") or 0)
             if len(rest) < length:
                 return pending, True
             body, pending = rest[:length], rest[length:]
-            seen = Seen(lines[0].split(" ")[0], headers, _rpcMethods(body))
+            seen = Seen(start.split(" ")[0], headers, _rpcMethods(body))
             with self._lock:
                 self.seen.append(seen)
         return pending, True
@@ -306,13 +282,7 @@ class CutProxy:
         """Gateway to client: relay; while armed, cut after the event that
         carries the marker (everything before it is relayed as it comes)."""
         window = b""  # this response's bytes while the proxy is armed
-        while True:
-            try:
-                data = upstream.recv(65536)
-            except OSError:
-                data = b""
-            if not data:
-                break
+        while data := _received(upstream):
             with self._lock:
                 marker = self._marker
             if marker is not None:
@@ -353,6 +323,16 @@ def _rpcMethods(body: bytes) -> list[str]:
         return []
     messages = decoded if isinstance(decoded, list) else [decoded]
     return [str(m.get("method", "response")) if isinstance(m, dict) else "?" for m in messages]
+
+
+def _received(sock: socket.socket) -> bytes:
+    """The next bytes from C{sock}; empty at its end, and when it fails (the
+    other side reset it, or the proxy dropped it): either way the relay
+    stops."""
+    try:
+        return sock.recv(65536)
+    except OSError:
+        return b""
 
 
 def _send(sock: socket.socket, data: bytes) -> bool:

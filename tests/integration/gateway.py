@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from mcpgateway.runtime import interpreter
+from tests.support.integration.npm_backends import backendPaths, installBackends
 
 REPO = Path(__file__).resolve().parents[2]
 _PORT_LINE = re.compile(rb"listening on \S*:(\d+)\s*$")
@@ -255,15 +257,21 @@ def errorText(error: BaseException) -> str:
     return str(error)
 
 
+async def echoEach(url: str, messages: Sequence[str]) -> list[str]:
+    """One SDK session on C{url}: call the C{echo} tool with each of
+    C{messages} in turn, one call after the other; the texts it answered."""
+    async with Client(url, mode="legacy") as client:
+        texts = []
+        for message in messages:
+            result = await client.call_tool("echo", {"message": message})
+            texts.append(result.content[0].text)  # type: ignore[union-attr]
+        return texts
+
+
 def callEcho(url: str, message: str) -> str:
     """One SDK session on C{url}: call the C{echo} tool, return its text."""
-
-    async def main() -> str:
-        async with Client(url, mode="legacy") as client:
-            result = await client.call_tool("echo", {"message": message})
-            return result.content[0].text  # type: ignore[union-attr]
-
-    return anyio.run(main)
+    [text] = anyio.run(echoEach, url, [message])
+    return text
 
 
 def npmServer(key: str) -> list[str]:
@@ -279,24 +287,17 @@ def npmServer(key: str) -> list[str]:
     if node is None or shutil.which("npm") is None:
         pytest.skip("Node.js/npm not found: tests with npm MCP backends need them")
     cache = Path(os.environ.get("MCPGATEWAY_TEST_CACHE") or REPO / ".cache" / "test-backends")
-    paths = cache / "paths.env"
 
     def found() -> str:
-        if not paths.is_file():
-            return ""
-        pairs = (line.split("=", 1) for line in paths.read_text().splitlines() if "=" in line)
-        value = {name: path.strip() for name, path in pairs}.get(key, "")
+        value = backendPaths(cache).get(key, "")
         return value if value and Path(value).is_file() else ""
 
     if not found():
-        subprocess.run(
-            [str(REPO / "scripts" / "install-test-backends"), "--quiet"],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            env={**os.environ, "MCPGATEWAY_TEST_CACHE": str(cache)},
-        )
+        installBackends(cache)
     script = found()
-    assert script, f"scripts/install-test-backends did not install {key} (see {paths})"
+    assert script, (
+        f"scripts/install-test-backends did not install {key} (see {cache / 'paths.env'})"
+    )
     return [node, script]
 
 
@@ -390,46 +391,24 @@ def selfSigned(folder: Path, private: bool = True) -> tuple[Path, Path]:
     """A key and a self-signed certificate for 127.0.0.1 and localhost (its
     own CA), written to C{folder} as key.pem and cert.pem; their paths. The
     key is its owner's alone unless C{private} is false."""
-    import datetime
-    import ipaddress
+    from cryptography.x509 import ExtendedKeyUsage
+    from cryptography.x509.oid import ExtendedKeyUsageOID
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from tests.support.tls import certificates
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mcpgateway test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(key, hashes.SHA256())
+    key = certificates.newKey()
+    serverAuth = ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH])
+    cert = certificates.issue(
+        certificates.named("mcpgateway test"),
+        key,
+        key,
+        extensions=((certificates.LOOPBACK, False), (certificates.CA, True), (serverAuth, False)),
     )
     keyPath, certPath = folder / "key.pem", folder / "cert.pem"
-    keyPath.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    keyPath.write_bytes(certificates.keyPem(key))
     if private:
         keyPath.chmod(0o600)
-    certPath.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    certPath.write_bytes(certificates.certificatePem(cert))
     return keyPath, certPath
 
 

@@ -8,6 +8,7 @@ the test restarts by C{mcpgateway restart} or a signal (L{Restartable})."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -98,6 +99,23 @@ def countedOnBoth(port: int) -> tuple[str, str, int, int]:
     sharedCount, sharedPid = count(port, "shared", shared, 2)
     assert (soloCount, sharedCount) == (1, 2)
     return shared, solo, soloPid, sharedPid
+
+
+def countsGoOn(port: int, shared: str, solo: str, soloPid: int, sharedPid: int) -> None:
+    """Check that L{countedOnBoth}'s sessions go on where they were, on the
+    same children, after a restart or a crash: C{solo}'s next count is 2,
+    C{shared}'s 3 (nothing started again, nothing forgot)."""
+    assert count(port, "solo", solo, 2) == (2, soloPid)
+    assert count(port, "shared", shared, 3) == (3, sharedPid)
+
+
+def restartedFrom(home: Path, restarted: subprocess.CompletedProcess[str], old: int) -> None:
+    """Check that C{restarted}, a run of C{mcpgateway restart}, replaced the
+    gateway process C{old}: the run succeeded, the state file names a new
+    process and C{old} has ended."""
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+    assert state(home)["pid"] != old
+    assert waitFor(lambda: not os.path.exists(f"/proc/{old}"), timeout=40)
 
 
 def countTold(port: int, server: str, sid: str, number: int) -> tuple[int, list[Any], bool]:

@@ -131,26 +131,12 @@ def test_tls_files_are_checked_in_one_line(tmp_path: Path) -> None:
 def _keyAndCert(folder: Path, name: str, password: bytes | None = None) -> tuple[Path, Path]:
     """A fresh EC key (encrypted with C{password}, traditional format when
     C{name} ends in C{-trad}) and a self-signed certificate for it."""
-    import datetime
+    from cryptography.hazmat.primitives import serialization
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from tests.support.tls.certificates import certificatePem, issue, named, newKey
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
+    key = newKey()
+    cert = issue(named("test"), key, key)
     encryption: serialization.KeySerializationEncryption = (
         serialization.NoEncryption()
         if password is None
@@ -163,7 +149,7 @@ def _keyAndCert(folder: Path, name: str, password: bytes | None = None) -> tuple
     )
     keyPath, certPath = folder / f"{name}-key.pem", folder / f"{name}-cert.pem"
     keyPath.write_bytes(key.private_bytes(serialization.Encoding.PEM, form, encryption))
-    certPath.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    certPath.write_bytes(certificatePem(cert))
     return keyPath, certPath
 
 

@@ -1,7 +1,8 @@
 """Python SDK clients whose callbacks answer as a labelled caller and record
 what they were asked (C{Caller}), and the text of a tool's result
 (C{textOf}), per-label callbacks that note each question
-(C{notingCallbacks}), and callbacks that record progress and sampling
+(C{notingCallbacks}) and the sessions that use them (C{notingClients}),
+and callbacks that record progress and sampling
 prompts (C{Recording}): what the integration tests of sampling and elicitation across
 sessions share."""
 
@@ -92,6 +93,26 @@ def notingCallbacks(note: Callable[[str, str], None]) -> tuple[Factory, Factory]
         return onElicit
 
     return sampler, elicitor
+
+
+def notingClients(note: Callable[[str, str], None]) -> Callable[..., Client]:
+    """A maker of Python SDK sessions with L{notingCallbacks}' callbacks:
+    C{client(url, label, **options)} is a legacy-mode session on C{url}
+    whose sampling and elicitation callbacks answer as C{label} and call
+    C{note}; C{options} go to the session as they are (its roots callback,
+    say)."""
+    sampler, elicitor = notingCallbacks(note)
+
+    def client(url: str, label: str, **options: Any) -> Client:
+        return Client(
+            url,
+            mode="legacy",
+            sampling_callback=sampler(label),
+            elicitation_callback=elicitor(label),
+            **options,
+        )
+
+    return client
 
 
 class Recording:

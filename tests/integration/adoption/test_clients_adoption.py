@@ -25,8 +25,8 @@ import pytest
 
 from mcpgateway.clientconfigs import jsonc
 from mcpgateway.ops.statedir import pidAlive
-from tests.integration.gateway import callEcho, errorText, waitFor
-from tests.support.integration.cli_real import Cli, freePort
+from tests.integration.gateway import waitFor
+from tests.support.integration.cli_real import Cli, echoes, freePort
 
 pytestmark = pytest.mark.integration
 
@@ -110,14 +110,6 @@ def checkShapes(home: Path, port: int, stateDir: Path) -> None:
     assert desktop["globalShortcut"] == ""
 
 
-def echoes(url: str) -> bool:
-    try:
-        return callEcho(url, "through an adopted client") == "through an adopted client"
-    except Exception as e:  # the reload that serves the adopted entries may be pending
-        print("call failed:", errorText(e))
-        return False
-
-
 def test_every_client_adopted_and_given_back(cli: Cli) -> None:
     home, port = cli.home, freePort()
     before = originals(home)
@@ -127,7 +119,9 @@ def test_every_client_adopted_and_given_back(cli: Cli) -> None:
     assert "adopting" in started.stderr
     assert waitFor(lambda: adopted(home, port), 15)
     checkShapes(home, port, cli.stateDir)
-    assert waitFor(lambda: echoes(f"http://127.0.0.1:{port}/demo/mcp"), 30, 0.5)
+    assert waitFor(
+        lambda: echoes(f"http://127.0.0.1:{port}/demo/mcp", "through an adopted client"), 30, 0.5
+    )
 
     listed = cli("clients", "--json")
     assert listed.returncode == 0, listed.stderr
@@ -163,7 +157,9 @@ def test_a_crash_is_restored_at_the_next_start(cli: Cli) -> None:
     checkShapes(home, port, cli.stateDir)
     log = (cli.stateDir / "gateway.log").read_text()
     assert "restored after an unclean stop" in log
-    assert waitFor(lambda: echoes(f"http://127.0.0.1:{port}/demo/mcp"), 30, 0.5)
+    assert waitFor(
+        lambda: echoes(f"http://127.0.0.1:{port}/demo/mcp", "through an adopted client"), 30, 0.5
+    )
 
     stopped = cli("stop")
     assert stopped.returncode == 0, stopped.stderr + stopped.stdout

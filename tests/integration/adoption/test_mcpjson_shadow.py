@@ -8,35 +8,18 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.gateway import callEcho, errorText, waitFor
-from tests.support.integration.cli_real import Cli, freePort
+from tests.integration.gateway import waitFor
+from tests.support.integration.cli_real import Cli, echoes, freePort
+from tests.support.integration.cli_real import cli as cli  # the fixture
 
 pytestmark = pytest.mark.integration
 
 DEMO = {"type": "stdio", "command": sys.executable, "args": ["-m", "mcpgateway.demo"], "env": {}}
-
-
-@pytest.fixture
-def cli(tmp_path: Path) -> Iterator[Cli]:
-    runner = Cli(tmp_path)
-    yield runner
-    for pid in runner.gatewayPids():  # a failed test must not leave a daemon behind
-        os.kill(pid, signal.SIGKILL)
-
-
-def echoes(url: str) -> bool:
-    try:
-        return callEcho(url, "through the shadow") == "through the shadow"
-    except Exception as e:  # the reload that serves the adopted entries may be pending
-        print("call failed:", errorText(e))
-        return False
 
 
 def shadow(config: Path, project: str) -> dict[str, str] | None:
@@ -74,7 +57,7 @@ def test_an_approved_mcp_json_server_is_shadowed(cli: Cli) -> None:
     assert entry is not None
     assert entry["url"].startswith(f"http://127.0.0.1:{port}/demo~")
     assert entry["url"].endswith("/mcp")
-    assert waitFor(lambda: echoes(entry["url"]), 30, 0.5)
+    assert waitFor(lambda: echoes(entry["url"], "through the shadow"), 30, 0.5)
     assert mcpJson.read_bytes() == mcpBefore
 
     stopped = cli("stop")

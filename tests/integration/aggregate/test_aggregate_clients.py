@@ -32,6 +32,7 @@ from mcp.shared.exceptions import MCPError
 from tests.integration.continuitykit import tsEnvironment
 from tests.integration.gateway import REPO, NodeScript, RunningGateway, npmServer, writeConfig
 from tests.support import mcpclient
+from tests.support.integration.era_fixture import TOOLS, answersOf, checkEraAnswers, checkEraLists
 from tests.support.mcpclient import Client2026
 from tests.support.sdkcallers import Caller, textOf
 
@@ -39,8 +40,6 @@ pytestmark = pytest.mark.integration
 
 ERA = REPO / "tests" / "fixtures" / "era_server.py"
 TS_AGGREGATE = Path(__file__).parents[1] / "clients" / "ts_aggregate.mjs"
-README = "The era fixture: one child, every client era."
-ERA_TOOLS = ["ask_model", "ask_user", "count", "outcomes", "plain_ask"]
 NAMESPACED = re.compile(r"^(era|everything|fs|memory)__[A-Za-z0-9_-]+$")
 
 
@@ -137,20 +136,14 @@ async def pyScenario(
             extra["long"], extra["longProgress"] = textOf(long), longProgress
         version = client.session.protocol_version
         await done.wait()
-    contents = read.contents[0]
-    message = prompt.messages[0].content
     return {
         "ok": True,
         "version": version,
         "tools": sorted(tool.name for tool in tools.tools),
         "prompts": sorted(p.name for p in prompts.prompts),
         "resources": sorted(str(r.uri) for r in resources.resources),
-        "read": getattr(contents, "text", None),
-        "prompt": message.text if isinstance(message, types.TextContent) else None,
-        "count": textOf(count),
+        **answersOf(read, prompt, count, model, user),
         "countProgress": countProgress,
-        "model": textOf(model),
-        "user": textOf(user),
         **extra,
         "seen": {"sampling": caller.sampled, "elicitation": caller.elicited},
     }
@@ -163,7 +156,7 @@ def checkScenario(result: dict[str, Any], label: str, nonce: str, prefix: str) -
     assert result["ok"], result
     if prefix:
         tools = set(result["tools"])
-        assert {f"era__{name}" for name in ERA_TOOLS} <= tools, result["tools"]
+        assert {f"era__{name}" for name in TOOLS} <= tools, result["tools"]
         assert {"everything__echo", "everything__trigger-long-running-operation"} <= tools
         assert {"fs__read_text_file", "memory__create_entities"} <= tools, result["tools"]
         assert all(NAMESPACED.match(name) for name in tools), result["tools"]
@@ -174,18 +167,8 @@ def checkScenario(result: dict[str, Any], label: str, nonce: str, prefix: str) -
         assert result["long"].startswith("Long running operation completed"), result
         assert result["longProgress"] == [1, 2, 3], result
     else:
-        assert result["tools"] == ERA_TOOLS, result
-        assert result["prompts"] == ["greet"], result
-        assert result["resources"] == ["era://notes/readme"], result
-    assert result["read"] == README, result
-    assert result["prompt"] == f"Hello, {label}!", result
-    assert result["count"] == "counted 3", result
-    assert result["countProgress"] == [1, 2, 3], result
-    asked = f"{label} {nonce}"
-    assert result["model"] == f"model said: {label} answers {asked}", result
-    answer = json.dumps({"answer": f"{label} says {asked}"})
-    assert result["user"] == f"user said: accept {answer}", result
-    assert result["seen"] == {"sampling": [asked], "elicitation": [asked]}, result
+        checkEraLists(result)
+    checkEraAnswers(result, label, nonce, "countProgress")
 
 
 def test_four_aggregate_and_four_direct_sessions_at_once(
@@ -464,7 +447,7 @@ def test_a_server_that_never_answers_delays_only_the_first_listing(start: Any, h
                         listed = await client.list_tools()
                         began = took(f"{attempt} tools/list{again}", began)
                         names = {tool.name for tool in listed.tools}
-                        assert {f"era__{name}" for name in ERA_TOOLS} <= names, names
+                        assert {f"era__{name}" for name in TOOLS} <= names, names
             if scope.cancelled_caught:
                 timings.append((f"{attempt}: the rest timed out", None))
                 break

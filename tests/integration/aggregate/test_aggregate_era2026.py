@@ -50,7 +50,9 @@ async def onElicitation(context: Any, params: Any) -> types.ElicitResult:
     return types.ElicitResult(action="accept", content={"username": "ada", "email": "a@x.org"})
 
 
-def test_a_pinned_client_lists_calls_and_listens_across_two_members(start: Any, home: Path) -> None:
+def twoMembers(start: Any, home: Path) -> RunningGateway:
+    """A gateway whose aggregate endpoints join two members: the demo
+    server and the conformance fixture."""
     config = writeConfig(
         home / "servers.json",
         {
@@ -59,6 +61,11 @@ def test_a_pinned_client_lists_calls_and_listens_across_two_members(start: Any, 
         },
     )
     gateway: RunningGateway = start("--config", str(config))
+    return gateway
+
+
+def test_a_pinned_client_lists_calls_and_listens_across_two_members(start: Any, home: Path) -> None:
+    gateway = twoMembers(start, home)
     url = f"http://127.0.0.1:{gateway.port}/mcp"
 
     async def main() -> dict[str, Any]:
@@ -146,14 +153,7 @@ def test_a_pinned_client_uses_search_mode(start: Any, home: Path) -> None:
     round of the C{invoke} call, answered by the client's callback), and a
     large result shortened by one request and paged by C{get_result} in
     later ones."""
-    config = writeConfig(
-        home / "servers.json",
-        {
-            "demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]},
-            "conformance": {"command": sys.executable, "args": [str(FIXTURE)]},
-        },
-    )
-    gateway: RunningGateway = start("--config", str(config))
+    gateway = twoMembers(start, home)
     url = f"http://127.0.0.1:{gateway.port}/mcp/search"
     big = "".join(f"line {n:06d}\n" for n in range(20000))  # 240 000 characters
 

@@ -18,6 +18,8 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +130,20 @@ def gatewayOn(home: Path, port: int) -> RunningGateway:
     )
 
 
+@contextmanager
+def bridgedGateway(home: Path) -> Iterator[tuple[RunningGateway, RawBridge]]:
+    """A gateway serving the demo server and a bridge to it, for the block;
+    then the bridge is killed if it still runs, and the gateway stops."""
+    gateway = gatewayOn(home, freePort())
+    bridge = RawBridge(home, "demo")
+    try:
+        yield gateway, bridge
+    finally:
+        if bridge.process.poll() is None:
+            bridge.process.kill()
+        gateway.stop()
+
+
 def test_the_sdk_stdio_client_gets_tools_progress_and_sampling_through_the_bridge(
     home: Path,
 ) -> None:
@@ -170,9 +186,7 @@ def test_the_sdk_stdio_client_gets_tools_progress_and_sampling_through_the_bridg
 
 
 def test_sigint_to_the_bridge_mid_call_interrupts_nothing(home: Path) -> None:
-    gateway = gatewayOn(home, freePort())
-    bridge = RawBridge(home, "demo")
-    try:
+    with bridgedGateway(home) as (gateway, bridge):
         assert bridge.initialize()["result"]["protocolVersion"] == VERSION
         bridge.call(1, "slow", {"seconds": 2, "steps": 4})
         assert waitFor(lambda: gateway.health()["servers"]["demo"]["inFlight"] == 1)
@@ -188,25 +202,15 @@ def test_sigint_to_the_bridge_mid_call_interrupts_nothing(home: Path) -> None:
         assert gateway.health()["servers"]["demo"]["state"] != "stopped"
         assert bridge.close() == 0
         assert waitFor(lambda: sessions(gateway.port) == [], timeout=10)
-    finally:
-        if bridge.process.poll() is None:
-            bridge.process.kill()
-        gateway.stop()
 
 
 def test_sigterm_ends_the_bridge(home: Path) -> None:
-    gateway = gatewayOn(home, freePort())
-    bridge = RawBridge(home, "demo")
-    try:
+    with bridgedGateway(home) as (gateway, bridge):
         bridge.initialize()
         assert waitFor(lambda: len(sessions(gateway.port)) == 1, timeout=10)
         bridge.process.send_signal(signal.SIGTERM)
         bridge.process.wait(10)
         assert waitFor(lambda: sessions(gateway.port) == [], timeout=10)
-    finally:
-        if bridge.process.poll() is None:
-            bridge.process.kill()
-        gateway.stop()
 
 
 def test_a_gateway_restart_mid_session_is_ridden_out_with_the_same_session(home: Path) -> None:
@@ -295,16 +299,7 @@ def test_a_one_shot_pipe_with_no_gateway_gets_its_errors_and_a_failing_status(
     # printf '<initialize>\n<initialized>\n<call>\n' | mcpgateway bridge --no-start ...
     port = freePort()  # nothing listens on it
     where = "demo" if target == "demo" else f"http://127.0.0.1:{port}/demo/mcp"
-    init = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": VERSION,
-            "capabilities": {},
-            "clientInfo": {"name": "pipe", "version": "1"},
-        },
-    }
+    init = mcpclient.initializeMessage(1, VERSION, name="pipe")
     initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
     call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo"}}
     pipe = b"".join(json.dumps(m).encode() + b"\n" for m in (init, initialized, call))

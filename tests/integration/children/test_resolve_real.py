@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,16 +82,13 @@ class CountingReactor:
         processProtocol: IProcessProtocol,
         executable: str,
         args: Sequence[str] = (),
-        env: Mapping[str, str] | None = None,
-        path: str | None = None,
-        uid: int | None = None,
-        gid: int | None = None,
-        usePTY: bool = False,
-        childFDs: Mapping[int, object] | None = None,
+        *rest: Any,
+        **options: Any,
     ) -> IProcessTransport:
+        """Record C{args}; the rest goes to the real reactor as it came."""
         self.spawned.append(list(args))
         return reactor.spawnProcess(  # type: ignore[no-any-return]
-            processProtocol, executable, args, env, path, uid, gid, usePTY, childFDs
+            processProtocol, executable, args, *rest, **options
         )
 
 

@@ -21,6 +21,8 @@ from tests.integration.restartkit import (
     COUNTER,
     cli,
     count,
+    countedOnBoth,
+    countsGoOn,
     freePort,
     health,
     hostPidOf,
@@ -64,11 +66,7 @@ def test_a_crash_keeps_each_child_with_its_memory(home: Path, sandbox: str) -> N
     port = freePort()
     startGateway(home, port, config, sandbox)
     try:
-        shared, solo = openSession(port, "shared"), openSession(port, "solo")
-        assert count(port, "shared", shared, 1)[0] == 1
-        soloCount, soloPid = count(port, "solo", solo, 1)
-        sharedCount, sharedPid = count(port, "shared", shared, 2)
-        assert (soloCount, sharedCount) == (1, 2)
+        shared, solo, soloPid, sharedPid = countedOnBoth(port)
         hostShared, hostSolo = hostPidOf(home, "shared"), hostPidOf(home, "solo")
         time.sleep(2.5)  # the gateway gives its warden the children once a second
 
@@ -80,8 +78,7 @@ def test_a_crash_keeps_each_child_with_its_memory(home: Path, sandbox: str) -> N
         print(f"crash, {sandbox}: start to adopted {time.monotonic() - began:.2f} s")
 
         # The same processes, with what they counted: nothing started again.
-        assert count(port, "solo", solo, 2) == (2, soloPid)
-        assert count(port, "shared", shared, 3) == (3, sharedPid)
+        countsGoOn(port, shared, solo, soloPid, sharedPid)
         assert (hostPidOf(home, "shared"), hostPidOf(home, "solo")) == (hostShared, hostSolo)
         report = health(port)["restart"]
         assert report["kept"] == 2 and report["started"] == 0, report

@@ -21,10 +21,12 @@ from tests.integration.restartkit import (
     cliGateway,
     count,
     countedOnBoth,
+    countsGoOn,
     countTold,
     freePort,
     health,
     openSession,
+    restartedFrom,
     running,
     state,
 )
@@ -46,15 +48,10 @@ def test_restart_keeps_each_child_with_its_memory(home: Path) -> None:
         old = state(home)["pid"]
         shared, solo, soloPid, sharedPid = countedOnBoth(port)
 
-        restarted = cli(home, "restart")
-        assert restarted.returncode == 0, restarted.stdout + restarted.stderr
-        new = state(home)["pid"]
-        assert new != old
-        assert waitFor(lambda: not os.path.exists(f"/proc/{old}"), timeout=40)
+        restartedFrom(home, cli(home, "restart"), old)
 
         # The same processes, with what they counted: nothing started again.
-        assert count(port, "solo", solo, 2) == (2, soloPid)
-        assert count(port, "shared", shared, 3) == (3, sharedPid)
+        countsGoOn(port, shared, solo, soloPid, sharedPid)
         assert running(soloPid) and running(sharedPid)
         kept = health(port)["restart"]
         assert kept["kept"] == 2 and kept["started"] == 0, kept

@@ -30,10 +30,11 @@ from packaging.version import Version
 from tests.integration.gateway import REPO, waitFor
 from tests.integration.restartkit import (
     COUNTER,
-    count,
+    countedOnBoth,
+    countsGoOn,
     freePort,
     health,
-    openSession,
+    restartedFrom,
     running,
     state,
 )
@@ -208,25 +209,16 @@ def test_an_upgrade_of_the_installed_package_keeps_each_child_with_its_memory(
         with open(f"/proc/{before}/cmdline", "rb") as f:
             assert str(venv).encode() in f.read()  # the installed package runs, not the checkout
         assert health(port)["version"] == old
-        shared, solo = openSession(port, "shared"), openSession(port, "solo")
-        assert count(port, "shared", shared, 1)[0] == 1
-        soloCount, soloPid = count(port, "solo", solo, 1)
-        sharedCount, sharedPid = count(port, "shared", shared, 2)
-        assert (soloCount, sharedCount) == (1, 2)
+        shared, solo, soloPid, sharedPid = countedOnBoth(port)
         assert initializes(home, "shared", sharedPid) == 1
         assert initializes(home, "solo", soloPid) == 1
 
         install(venv / "bin" / "python", second, over=True)  # over the running gateway's files
         upgraded = time.monotonic()
-        restarted = installed(venv, home, "restart")
-        assert restarted.returncode == 0, restarted.stdout + restarted.stderr
-        after = state(home)["pid"]
-        assert after != before
-        assert waitFor(lambda: not os.path.exists(f"/proc/{before}"), timeout=40)
+        restartedFrom(home, installed(venv, home, "restart"), before)
 
         # The same processes, with what they counted; nothing initialized again.
-        assert count(port, "solo", solo, 2) == (2, soloPid)
-        assert count(port, "shared", shared, 3) == (3, sharedPid)
+        countsGoOn(port, shared, solo, soloPid, sharedPid)
         assert running(soloPid) and running(sharedPid)
         assert initializes(home, "shared", sharedPid) == 1
         assert initializes(home, "solo", soloPid) == 1

@@ -247,11 +247,21 @@ def test_the_whole_flow_by_hand_with_rotating_refresh_tokens(
     assert getJSON(f"{server.base}/admin/stats")["revoke_all"] == 1
 
 
-def test_without_rotation_a_refresh_token_keeps_working(
-    oauth: Callable[..., OAuthServer],
-) -> None:
+LoggedIn = tuple[OAuthServer, dict[str, Any], dict[str, Any]]
+
+
+@pytest.fixture
+def loggedIn(oauth: Callable[..., OAuthServer]) -> LoggedIn:
+    """A fixture server with its default settings (no refresh token
+    rotation), a client registered with it and the tokens of its completed
+    code flow (L{login}): (server, client, tokens)."""
     server = oauth()
     client, tokens = login(server)
+    return server, client, tokens
+
+
+def test_without_rotation_a_refresh_token_keeps_working(loggedIn: LoggedIn) -> None:
+    server, client, tokens = loggedIn
     for _ in range(2):
         status, fresh = tokenRequest(
             server, client, grant_type="refresh_token", refresh_token=tokens["refresh_token"]
@@ -261,11 +271,8 @@ def test_without_rotation_a_refresh_token_keeps_working(
     assert getJSON(f"{server.base}/admin/stats")["refresh_rotations"] == 0
 
 
-def test_revoking_an_access_token_revokes_its_refresh_token(
-    oauth: Callable[..., OAuthServer],
-) -> None:
-    server = oauth()
-    client, tokens = login(server)
+def test_revoking_an_access_token_revokes_its_refresh_token(loggedIn: LoggedIn) -> None:
+    server, client, tokens = loggedIn
     status, _ = postForm(
         f"{server.base}/revoke",
         {

@@ -18,8 +18,8 @@ import pytest
 from mcp import Client, MCPError
 
 from tests.integration.conftest import CACHE
-from tests.integration.gateway import ProgressWatch, RunningGateway, waitFor, writeConfig
-from tests.support.sdkcallers import notingCallbacks
+from tests.integration.gateway import ProgressWatch, RunningGateway, echoEach, waitFor, writeConfig
+from tests.support.sdkcallers import notingClients
 
 pytestmark = pytest.mark.integration
 TS_CLIENT = Path(__file__).parents[1] / "clients" / "ts_echo.mjs"
@@ -68,12 +68,7 @@ def test_python_and_typescript_sessions_share_one_child_with_zero_misrouted(
     ]
 
     async def python(label: str) -> list[str]:
-        async with Client(url, mode="legacy") as client:
-            out = []
-            for i in range(calls):
-                result = await client.call_tool("echo", {"message": f"{label} call {i}"})
-                out.append(result.content[0].text)  # type: ignore[union-attr]
-            return out
+        return await echoEach(url, [f"{label} call {i}" for i in range(calls)])
 
     async def main() -> dict[str, list[str]]:
         results: dict[str, list[str]] = {}
@@ -119,26 +114,16 @@ def test_sampling_and_elicitation_go_to_the_client_that_asked(shared: RunningGat
     url = shared.url("everything")
     asked: dict[str, list[str]] = {"a": [], "b": []}
 
-    sampler, elicitor = notingCallbacks(lambda label, kind: asked[label].append(kind))
+    client = notingClients(lambda label, kind: asked[label].append(kind))
 
     async def main() -> tuple[str, str, str]:
-        async with Client(
-            url,
-            mode="legacy",
-            sampling_callback=sampler("a"),
-            elicitation_callback=elicitor("a"),
-        ) as a:
+        async with client(url, "a") as a:
             # a is the only session attached to the shared child: proven.
             sampled = await a.call_tool(
                 "trigger-sampling-request", {"prompt": "hi", "maxTokens": 10}
             )
             elicited = await a.call_tool("trigger-elicitation-request", {})
-            async with Client(
-                url,
-                mode="legacy",
-                sampling_callback=sampler("b"),
-                elicitation_callback=elicitor("b"),
-            ):
+            async with client(url, "b"):
                 # b is attached too, idle: both are one principal's (a
                 # loopback gateway's user), so the one call in flight gets it.
                 crowded = await a.call_tool(

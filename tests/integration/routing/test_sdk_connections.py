@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.integration.gateway import RunningGateway, twistdCommand
+from tests.integration.gateway import RunningGateway, echoEach, twistdCommand
 
 pytestmark = [
     pytest.mark.integration,
@@ -45,17 +45,8 @@ def closedTowards(port: int) -> int:
 
 def calls(url: str) -> list[str]:
     import anyio
-    from mcp import Client
 
-    async def main() -> list[str]:
-        async with Client(url, mode="legacy") as client:
-            texts = []
-            for n in range(CALLS):
-                result = await client.call_tool("echo", {"message": f"m{n}"})
-                texts.append(result.content[0].text)  # type: ignore[union-attr]
-            return texts
-
-    return anyio.run(main)
+    return anyio.run(echoEach, url, [f"m{n}" for n in range(CALLS)])
 
 
 def test_a_sessions_calls_share_a_connection(start: Any, home: Path) -> None:

@@ -21,12 +21,11 @@ from typing import Any
 import anyio
 import mcp.types as types
 import pytest
-from mcp import Client
 
 from tests.integration.gateway import RunningGateway
 from tests.support.integration.shared_roots import promotions, text
 from tests.support.mcpclient import Session, Stream, stream
-from tests.support.sdkcallers import notingCallbacks
+from tests.support.sdkcallers import notingClients
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +43,7 @@ def test_an_idle_window_stops_neither_roots_nor_sampling_nor_elicitation(
     url = shared.url("everything")
     asked: list[tuple[str, str]] = []
 
-    sampler, elicitor = notingCallbacks(lambda label, kind: asked.append((label, kind)))
+    client = notingClients(lambda label, kind: asked.append((label, kind)))
 
     async def onRoots(context: Any) -> Any:
         asked.append(("caller", "roots"))
@@ -56,21 +55,10 @@ def test_an_idle_window_stops_neither_roots_nor_sampling_nor_elicitation(
         # start-up is refused to it as the specification says (and not
         # remembered by server-everything), so the tool asks again, while
         # both windows are attached, during the call.
-        async with Client(
-            url,
-            mode="legacy",
-            sampling_callback=sampler("idle"),
-            elicitation_callback=elicitor("idle"),
-        ) as idle:
+        async with client(url, "idle") as idle:
             await idle.list_tools()
             await anyio.sleep(1.5)  # past server-everything's start-up roots/list
-            async with Client(
-                url,
-                mode="legacy",
-                sampling_callback=sampler("caller"),
-                elicitation_callback=elicitor("caller"),
-                list_roots_callback=onRoots,
-            ) as caller:
+            async with client(url, "caller", list_roots_callback=onRoots) as caller:
                 with anyio.fail_after(60):
                     roots = await caller.call_tool("get-roots-list", {})
                     sampled = await caller.call_tool(

@@ -26,6 +26,7 @@ from tests.integration.restartkit import (
     health,
     hostPidOf,
     openSession,
+    restartedFrom,
     running,
     state,
 )
@@ -56,10 +57,7 @@ def test_restart_keeps_each_confined_child_with_its_memory_and_its_way_out(
         hostShared, hostSolo = hostPidOf(home, "shared"), hostPidOf(home, "solo")
 
         began = time.monotonic()
-        restarted = cli(home, "restart")
-        assert restarted.returncode == 0, restarted.stdout + restarted.stderr
-        assert state(home)["pid"] != old
-        assert waitFor(lambda: not os.path.exists(f"/proc/{old}"), timeout=40)
+        restartedFrom(home, cli(home, "restart"), old)
         print(f"restart with {mechanism} children: {time.monotonic() - began:.2f} s")
 
         # The same processes, with what they counted, in their sandboxes.

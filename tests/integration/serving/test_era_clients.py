@@ -35,13 +35,13 @@ from tests.integration.gateway import (
     waitFor,
     writeConfig,
 )
+from tests.support.integration.era_fixture import answersOf, checkEraAnswers, checkEraLists
 from tests.support.sdkcallers import Caller, textOf
 
 pytestmark = pytest.mark.integration
 FIXTURE = REPO / "tests" / "fixtures" / "era_server.py"
 TS_ERA2026 = Path(__file__).parents[1] / "clients" / "ts_era2026.mjs"
 ERA2026 = "2026-07-28"
-TOOLS = ["ask_model", "ask_user", "count", "outcomes", "plain_ask"]
 
 
 def eraConfig(home: Path, **entry: Any) -> Path:
@@ -73,19 +73,13 @@ async def pyScenario(
         user = await client.call_tool("ask_user", {"label": label, "nonce": nonce})
         version = client.session.protocol_version
         await connected()
-    contents = read.contents[0]
-    message = prompt.messages[0].content
     return {
         "version": version,
         "tools": sorted(tool.name for tool in tools.tools),
         "resources": [str(resource.uri) for resource in resources.resources],
         "prompts": [p.name for p in prompts.prompts],
-        "read": getattr(contents, "text", None),
-        "prompt": message.text if isinstance(message, types.TextContent) else None,
-        "count": textOf(count),
+        **answersOf(read, prompt, count, model, user),
         "progress": progressSeen,
-        "model": textOf(model),
-        "user": textOf(user),
         "seen": {"sampling": caller.sampled, "elicitation": caller.elicited},
     }
 
@@ -104,18 +98,8 @@ class TsClient(NodeScript):
 def checkScenario(result: dict[str, Any], label: str, nonce: str) -> None:
     """What every caller must have seen: the child's lists, its own
     progress only, its own answers, its callbacks asked its own questions."""
-    assert result["tools"] == TOOLS, result
-    assert result["resources"] == ["era://notes/readme"], result
-    assert result["prompts"] == ["greet"], result
-    assert result["read"] == "The era fixture: one child, every client era.", result
-    assert result["prompt"] == f"Hello, {label}!", result
-    assert result["count"] == "counted 3", result
-    assert result["progress"] == [1, 2, 3], result
-    asked = f"{label} {nonce}"
-    assert result["model"] == f"model said: {label} answers {asked}", result
-    answer = json.dumps({"answer": f"{label} says {asked}"})
-    assert result["user"] == f"user said: accept {answer}", result
-    assert result["seen"] == {"sampling": [asked], "elicitation": [asked]}, result
+    checkEraLists(result)
+    checkEraAnswers(result, label, nonce, "progress")
 
 
 def test_era2026_and_handshake_clients_at_once_on_one_shared_child(start: Any, home: Path) -> None:

@@ -14,7 +14,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,23 +24,11 @@ import pytest
 
 from tests.integration.gateway import REPO, RunningGateway, npmServer, writeConfig
 from tests.support.integration.mcp_apps import HANDSHAKE, MUSIC_URI, routeFacts
-from tests.support.integration.status_page import chromiumOrSkip
+from tests.support.integration.status_page import browser as browser  # the fixture
 
 pytestmark = pytest.mark.integration
 HOST = REPO / "tests" / "integration" / "apps_host"
-CHROMIUM = "/usr/bin/chromium"
 SONG = "X:1\nT:Scale\nM:4/4\nL:1/4\nK:C\nCDEF|GABc|]\n"
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    sync_playwright = chromiumOrSkip()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def bundledHost(tmp_path: Path) -> str:

@@ -174,15 +174,24 @@ async def callWithoutPolling(
     return result, extension, sent
 
 
+def slowCompute(
+    gateway: RunningGateway, seconds: float, label: str, whenWorking: Any = None
+) -> tuple[CallToolResult, StatusByListen, Counter[str]]:
+    """L{callWithoutPolling} of the conformance fixture's C{slow_compute}
+    for C{seconds}, labelled C{label}."""
+    return anyio.run(
+        callWithoutPolling,
+        gateway.url("conformance"),
+        "slow_compute",
+        {"seconds": seconds, "label": label},
+        whenWorking,
+    )
+
+
 def test_a_listening_client_hears_working_then_completed_and_never_polls(home: Path) -> None:
     gateway = start(home)
     try:
-        result, heard, sent = anyio.run(
-            callWithoutPolling,
-            gateway.url("conformance"),
-            "slow_compute",
-            {"seconds": 1.5, "label": "pushed"},
-        )
+        result, heard, sent = slowCompute(gateway, 1.5, "pushed")
     finally:
         gateway.stop()
     assert result.content[0].text == "computed pushed after 1.5s"  # type: ignore[union-attr]
@@ -207,13 +216,7 @@ def test_the_status_comes_through_mcpgateway_restart_without_polling(home: Path)
         restarted.append(cli(home, "restart"))
 
     try:
-        result, heard, sent = anyio.run(
-            callWithoutPolling,
-            gateway.url("conformance"),
-            "slow_compute",
-            {"seconds": 20.0, "label": "across"},
-            restart,
-        )
+        result, heard, sent = slowCompute(gateway, 20.0, "across", restart)
         assert restarted and restarted[0].returncode == 0, restarted
         assert json.loads(state.read_text())["pid"] != old
         assert gateway.process.wait(60) == 0

@@ -15,15 +15,14 @@ from pathlib import Path
 import pytest
 
 from mcpgateway.core.tasks.keeping import CUT_BY_RESTART
+from tests.support.integration.task_gateway import clientOf
 from tests.support.integration.tasks import Client2026, start
 
 pytestmark = pytest.mark.integration
 
 
 def test_a_slow_tool_becomes_a_task_polled_to_its_result(home: Path) -> None:
-    gateway = start(home)
-    try:
-        client = Client2026(gateway.url("conformance"))
+    with clientOf(start(home), "conformance") as client:
         quick = client.call("greet", {"name": "World"})
         assert quick["resultType"] == "complete" and "taskId" not in quick
         handle = client.call("slow_compute", {"seconds": 1.5, "label": "poll"})
@@ -32,28 +31,20 @@ def test_a_slow_tool_becomes_a_task_polled_to_its_result(home: Path) -> None:
         done = client.until(handle["taskId"], "completed", "failed")
         assert done["status"] == "completed", done
         assert done["result"]["content"][0]["type"] == "text"
-    finally:
-        gateway.stop()
 
 
 def test_a_task_outlasts_the_request_timeout(home: Path) -> None:
     # The timeout leaves room for the child's own start (confined, on a loaded
     # machine, its handshake can take more than a second); the task runs well past it.
-    gateway = start(home, "--request-timeout", "3")
-    try:
-        client = Client2026(gateway.url("conformance"))
+    with clientOf(start(home, "--request-timeout", "3"), "conformance") as client:
         handle = client.call("slow_compute", {"seconds": 6.5, "label": "long"})
         done = client.until(handle["taskId"], "completed", "failed")
         assert done["status"] == "completed", done
         assert done["result"]["content"][0]["text"] == "computed long after 6.5s"
-    finally:
-        gateway.stop()
 
 
 def test_a_childs_question_is_answered_through_tasks_update(home: Path) -> None:
-    gateway = start(home)
-    try:
-        client = Client2026(gateway.url("conformance"))
+    with clientOf(start(home), "conformance") as client:
         handle = client.call("confirm_delete", {"filename": "notes.txt"})
         taskId = handle["taskId"]
         waiting = client.until(taskId, "input_required")
@@ -72,21 +63,15 @@ def test_a_childs_question_is_answered_through_tasks_update(home: Path) -> None:
         done = client.until(taskId, "completed", "failed")
         assert done["status"] == "completed", done
         assert "notes.txt" in done["result"]["content"][0]["text"]
-    finally:
-        gateway.stop()
 
 
 def test_cancel_ends_the_task_and_the_gateway_goes_on(home: Path) -> None:
-    gateway = start(home)
-    try:
-        client = Client2026(gateway.url("conformance"))
+    with clientOf(start(home), "conformance") as client:
         taskId = client.call("slow_compute", {"seconds": 60, "label": "cancel"})["taskId"]
         ack = client.request("tasks/cancel", {"taskId": taskId}, taskId)
         assert ack["result"] == {"resultType": "complete"}
         assert client.get(taskId)["status"] == "cancelled"
         assert client.call("greet", {"name": "again"})["resultType"] == "complete"
-    finally:
-        gateway.stop()
 
 
 def test_a_result_outlives_a_restart_and_a_cut_task_is_failed_saying_why(home: Path) -> None:
@@ -97,13 +82,9 @@ def test_a_result_outlives_a_restart_and_a_cut_task_is_failed_saying_why(home: P
     cut = client.call("slow_compute", {"seconds": 60, "label": "cut"})["taskId"]
     gateway.process.send_signal(signal.SIGKILL)
     gateway.process.wait(10)
-    again = start(home)
-    try:
-        client = Client2026(again.url("conformance"))
+    with clientOf(start(home), "conformance") as client:
         kept = client.get(finished)
         assert kept["status"] == "completed" and kept["result"]["content"]
         failed = client.get(cut)
         assert failed["status"] == "failed"
         assert failed["error"]["message"] == CUT_BY_RESTART
-    finally:
-        again.stop()

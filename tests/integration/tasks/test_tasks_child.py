@@ -16,7 +16,7 @@ import pytest
 
 from mcpgateway.core.taskterms import EXTENSION
 from tests.integration.gateway import RunningGateway, writeConfig
-from tests.support.integration.tasks import Client2026
+from tests.support.integration.task_gateway import clientOf
 
 pytestmark = pytest.mark.integration
 
@@ -32,9 +32,7 @@ def start(home: Path, everything: list[str]) -> RunningGateway:
 
 
 def test_a_required_task_tool_runs_as_the_childs_task(home: Path, everything: list[str]) -> None:
-    gateway = start(home, everything)
-    try:
-        client = Client2026(gateway.url("everything"))
+    with clientOf(start(home, everything), "everything") as client:
         answer = client.request("tools/list", {})
         assert "result" in answer, answer
         listed = answer["result"]["tools"]
@@ -49,14 +47,10 @@ def test_a_required_task_tool_runs_as_the_childs_task(home: Path, everything: li
         text = done["result"]["content"][0]["text"]
         assert "Research Report: gateways" in text
         assert "io.modelcontextprotocol/related-task" not in done["result"].get("_meta", {})
-    finally:
-        gateway.stop()
 
 
 def test_the_childs_question_is_the_tasks_input_required(home: Path, everything: list[str]) -> None:
-    gateway = start(home, everything)
-    try:
-        client = Client2026(gateway.url("everything"))
+    with clientOf(start(home, everything), "everything") as client:
         handle = client.call(TOOL, {"topic": "python", "ambiguous": True})
         taskId = handle["taskId"]
         waiting = client.until(taskId, "input_required", "completed", "failed", timeout=30)
@@ -79,14 +73,10 @@ def test_the_childs_question_is_the_tasks_input_required(home: Path, everything:
         done = client.until(taskId, "completed", "failed", timeout=30)
         assert done["status"] == "completed", done
         assert "Clarification**: snake" in done["result"]["content"][0]["text"]
-    finally:
-        gateway.stop()
 
 
 def test_cancelling_the_task_cancels_the_childs_task(home: Path, everything: list[str]) -> None:
-    gateway = start(home, everything)
-    try:
-        client = Client2026(gateway.url("everything"))
+    with clientOf(start(home, everything), "everything") as client:
         taskId = client.call(TOOL, {"topic": "cancelled"})["taskId"]
         ack = client.request("tasks/cancel", {"taskId": taskId}, taskId)
         assert ack["result"] == {"resultType": "complete"}
@@ -94,32 +84,22 @@ def test_cancelling_the_task_cancels_the_childs_task(home: Path, everything: lis
         again = client.call(TOOL, {"topic": "after"})
         done = client.until(again["taskId"], "completed", "failed", timeout=30)
         assert done["status"] == "completed", done
-    finally:
-        gateway.stop()
 
 
 def test_a_client_without_the_extension_is_told_it_needs_it(
     home: Path, everything: list[str]
 ) -> None:
-    gateway = start(home, everything)
-    try:
-        client = Client2026(gateway.url("everything"))
+    with clientOf(start(home, everything), "everything") as client:
         client.capabilities = {}
         answer = client.request("tools/call", {"name": TOOL, "arguments": {"topic": "x"}}, TOOL)
         assert answer["error"]["code"] == -32021, answer
         assert re.search(EXTENSION, answer["error"]["message"])
-    finally:
-        gateway.stop()
 
 
 def test_on_the_one_endpoint_too(home: Path, everything: list[str]) -> None:
-    gateway = start(home, everything)
-    try:
-        client = Client2026(f"http://127.0.0.1:{gateway.port}/mcp")
+    with clientOf(start(home, everything), None) as client:
         handle = client.call(f"everything__{TOOL}", {"topic": "one endpoint"})
         assert handle["resultType"] == "task", handle
         done = client.until(handle["taskId"], "completed", "failed", timeout=30)
         assert done["status"] == "completed", done
         assert "Research Report: one endpoint" in done["result"]["content"][0]["text"]
-    finally:
-        gateway.stop()

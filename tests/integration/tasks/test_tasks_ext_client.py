@@ -27,7 +27,8 @@ import pytest
 
 from mcpgateway.core.tasks.keeping import CUT_BY_RESTART
 from tests.integration.conftest import CACHE
-from tests.integration.gateway import REPO, RunningGateway, waitFor
+from tests.integration.gateway import RunningGateway, waitFor
+from tests.support.integration.npm_backends import backendPaths, installBackends
 from tests.support.integration.tasks import start
 
 pytestmark = pytest.mark.integration
@@ -42,11 +43,7 @@ PACKAGES = {
 
 def _installed() -> dict[str, str]:
     """The packages' directories from C{paths.env}, those whose entry file is there."""
-    paths = CACHE / "paths.env"
-    if not paths.is_file():
-        return {}
-    pairs = (line.split("=", 1) for line in paths.read_text().splitlines() if "=" in line)
-    found = {key: value.strip() for key, value in pairs}
+    found = backendPaths(CACHE)
     return {
         key: found[key]
         for key, entry in PACKAGES.items()
@@ -62,12 +59,7 @@ def extTasks() -> dict[str, str]:
         pytest.skip("Node.js/npm not found: the ext-tasks TypeScript client tests need them")
     dirs = _installed()
     if len(dirs) < len(PACKAGES):
-        subprocess.run(
-            [str(REPO / "scripts" / "install-test-backends"), "--quiet"],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            env={**os.environ, "MCPGATEWAY_TEST_CACHE": str(CACHE)},
-        )
+        installBackends(CACHE)
         dirs = _installed()
     missing = sorted(set(PACKAGES) - set(dirs))
     assert not missing, f"scripts/install-test-backends did not install {missing}"
@@ -93,12 +85,18 @@ def run(env: dict[str, str], gateway: RunningGateway, *argv: str) -> dict[str, A
     return said
 
 
-def test_a_slow_tool_is_polled_to_its_result(home: Path, extTasks: dict[str, str]) -> None:
+def runAlone(home: Path, env: dict[str, str], *argv: str) -> dict[str, Any]:
+    """Start a gateway on C{home}, run one scenario against it (L{run})
+    and stop it: what the client says."""
     gateway = start(home)
     try:
-        said = run(extTasks, gateway, "poll")
+        return run(env, gateway, *argv)
     finally:
         gateway.stop()
+
+
+def test_a_slow_tool_is_polled_to_its_result(home: Path, extTasks: dict[str, str]) -> None:
+    said = runAlone(home, extTasks, "poll")
     # "modern": the TypeScript SDK's own word for the 2026-07-28 era (getProtocolEra)
     assert said["era"] == "modern" and said["capabilities"]["execution"] is True
     assert said["kind"] == "task" and said["taskId"]
@@ -108,11 +106,7 @@ def test_a_slow_tool_is_polled_to_its_result(home: Path, extTasks: dict[str, str
 
 
 def test_a_question_is_answered_through_tasks_update(home: Path, extTasks: dict[str, str]) -> None:
-    gateway = start(home)
-    try:
-        said = run(extTasks, gateway, "elicit")
-    finally:
-        gateway.stop()
+    said = runAlone(home, extTasks, "elicit")
     assert said["kind"] == "task" and said["status"] == "completed", said
     assert said["text"] == "deleted notes.txt"
     assert "input_required" in said["events"]
@@ -177,10 +171,6 @@ def test_after_a_sigkill_a_cut_task_is_failed_saying_why(
     assert started["status"] == "working", started
     gateway.process.send_signal(signal.SIGKILL)
     gateway.process.wait(10)
-    again = start(home)
-    try:
-        cut = run(extTasks, again, "resume", started["taskId"])
-    finally:
-        again.stop()
+    cut = runAlone(home, extTasks, "resume", started["taskId"])
     assert cut["kind"] == "task" and cut["status"] == "failed", cut
     assert cut["error"] == CUT_BY_RESTART

@@ -1,5 +1,6 @@
 """What tests/integration/cli/test_cli_real.py shares with the other tests: Cli,
-freePort."""
+its cli fixture, freePort, and echoes, the readiness check of the adoption
+tests."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.integration.gateway import callEcho, errorText
 from tests.integration.gateway import freePort as freePort  # one per worker
 from tests.support.integration.detached import environment, gatewayPids, runCli
 
@@ -45,3 +47,16 @@ def cli(tmp_path: Path) -> Iterator[Cli]:
     yield runner
     for pid in runner.gatewayPids():  # a failed test must not leave a daemon behind
         os.kill(pid, signal.SIGKILL)
+
+
+def echoes(url: str, message: str) -> bool:
+    """Whether the C{echo} tool behind C{url} gives C{message} back: what a
+    test waits for (L{tests.integration.gateway.waitFor}) after a CLI command
+    has handed a client's entry to the gateway. A failed call says why and
+    counts as not yet: the reload that serves the adopted entries may be
+    pending."""
+    try:
+        return callEcho(url, message) == message
+    except Exception as e:
+        print("call failed:", errorText(e))
+        return False
