@@ -19,6 +19,7 @@ import sys
 import sysconfig
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -225,11 +226,15 @@ class Account:
 
     def __init__(self) -> None:
         self.name = "mcpgwsbx" + secrets.token_hex(4)
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", self.name],
-            check=True,
-            capture_output=True,
-        )
+        command = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin"]
+        # useradd exits 10 when another useradd holds /etc/passwd's lock (another test,
+        # or CI's other session): it is tried again, as its message says to.
+        deadline = time.monotonic() + 30
+        while (made := subprocess.run([*command, self.name], capture_output=True)).returncode == 10:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        made.check_returncode()
         entry = pwd.getpwnam(self.name)
         self.uid, self.gid = entry.pw_uid, entry.pw_gid
         self.home = Path(tempfile.mkdtemp(prefix="mcpgw-sandbox-"))

@@ -1,7 +1,5 @@
-"""The test files whose answer can depend on C{--twisted}: what can run a
-second time on stock Twisted (C{docs/contributing.md}). C{.ci/run} runs its
-unit test files so, with the integration tests of the HTTP face: the
-whole integration tier on stock costs more than CI's budget leaves.
+"""The test files whose answer can depend on C{--twisted}: what C{.ci/run}
+runs a second time, on stock Twisted (C{docs/contributing.md}).
 
 The switch (L{mcpgateway.tuned.switch}) reaches a test in two ways only:
 
