@@ -592,3 +592,79 @@ def test_the_class_name_check_sees_two_modules_and_a_nested_class() -> None:
         "Opener": ["a", "b"],
         "Step": ["a", "b"],
     }
+
+
+NAMED_APART = {
+    "mcpgateway.runtime.threads": (
+        "the home of RunInThread, the type of every thread runner the wiring hands"
+        " out, and of runInline; SerialJobs is one user of them"
+    ),
+    "mcpgateway.core.era2026.lazysupport": (
+        "its package names the revision: LazyEra2026Support is era2026/lazysupport"
+    ),
+}
+"""The modules whose one public class is most of them yet does not carry
+their name, each with why the two names part."""
+
+
+def soleClassShare(source: str) -> tuple[str, float] | None:
+    """The one public top-level class of C{source} and the share of the
+    module's non-blank lines it spans (its decorators included); C{None}
+    when the module has no public class or more than one."""
+    tree = ast.parse(source)
+    public = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.ClassDef) and not node.name.startswith("_")
+    ]
+    if len(public) != 1:
+        return None
+    (cls,) = public
+    lines = source.splitlines()
+    start = min([cls.lineno] + [decorator.lineno for decorator in cls.decorator_list])
+    spanned = sum(1 for line in lines[start - 1 : cls.end_lineno] if line.strip())
+    return cls.name, spanned / sum(1 for line in lines if line.strip())
+
+
+def classesNamedApart(sources: dict[str, str]) -> dict[str, str]:
+    """The modules of C{sources} (module -> its code) whose one public class
+    spans more than half of them and whose name (underscores dropped) that
+    class's name, lowercased, does not contain: module -> class."""
+    apart = {}
+    for module, source in sources.items():
+        found = soleClassShare(source)
+        if found is None:
+            continue
+        name, share = found
+        if share > 0.5 and module.rpartition(".")[2].replace("_", "") not in name.lower():
+            apart[module] = name
+    return apart
+
+
+def test_a_module_that_is_its_class_carries_its_name() -> None:
+    """A grep for a class's idea finds its module too: a module that is its
+    one class is named by it (L{NAMED_APART} says why the few others part)."""
+    sources = {
+        module: path.read_text(encoding="utf-8")
+        for module, path in MODULES.items()
+        if path.name != "__init__.py"
+    }
+    apart = classesNamedApart(sources)
+    assert {module: name for module, name in apart.items() if module not in NAMED_APART} == {}
+    assert set(NAMED_APART) <= set(apart)
+
+
+def test_the_module_name_check_weighs_the_class_against_the_module() -> None:
+    big = "class Preparer:\n    '''Prepares.'''\n\n    def run(self) -> None:\n        pass\n"
+    helpers = "def a() -> None:\n    pass\n\n\ndef b() -> None:\n    pass\n"
+    sources = {
+        "pkg.preparing": '"""Preparing."""\n\n' + big,
+        "pkg.preparer": big,
+        "pkg.pre_parer": big,
+        "pkg.helped": big + helpers + helpers,
+        "pkg.two": big + "class Other:\n    pass\n",
+        "pkg.private": big + "class _Hidden:\n    pass\n",
+    }
+    assert soleClassShare(sources["pkg.preparer"]) == ("Preparer", 1.0)
+    assert soleClassShare(sources["pkg.two"]) is None
+    assert classesNamedApart(sources) == {"pkg.preparing": "Preparer", "pkg.private": "Preparer"}

@@ -65,7 +65,7 @@ from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Kind
 from mcpgateway.remote.sse import SSEReader, endedCleanly, headerOf, isSSE, readBody, reasonOf
 from mcpgateway.runtime import logs
-from mcpgateway.runtime.bodies import BytesProducer
+from mcpgateway.runtime.bytesproducer import BytesProducer
 
 DELETE_TIMEOUT = 2.0
 """Seconds the DELETE of the session at the end may take."""

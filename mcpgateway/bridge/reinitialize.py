@@ -24,7 +24,7 @@ from mcpgateway.bridge.responses import idOf, messagesOf
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.remote.sse import endedCleanly, headerOf, readBody, reasonOf
 from mcpgateway.runtime import logs
-from mcpgateway.runtime.bodies import BytesProducer
+from mcpgateway.runtime.bytesproducer import BytesProducer
 
 REINITIALIZE_ID = "mcpgateway-bridge-reinitialize-{n}"
 """The id of the bridge's own C{initialize} (its answer never reaches the client)."""

@@ -38,7 +38,7 @@ from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
 from mcpgateway.cli.registry import RegistrySeams, fetchServer, registryClient, registryOption
 from mcpgateway.cli.servers import parseEnv, serverShare
 from mcpgateway.config import servers as config
-from mcpgateway.config.gatewayfile import (
+from mcpgateway.config.serversfile import (
     ServersFile,
     addWorkspaceEntry,
     blockedEnvKeys,

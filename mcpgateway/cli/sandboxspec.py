@@ -19,8 +19,8 @@ from mcpgateway.ops.gatewayprobe import GatewayProbe
 def serverSpec(name: str, stateDir: Path, found: GatewayProbe, config: str | None) -> ServerSpec:
     """Server C{name} as the gateway reads it: its config (C{--config}, the
     running gateway's, else C{~/.claude.json}) and C{servers.json}."""
-    from mcpgateway.config.gatewayfile import ServersFile
     from mcpgateway.config.servers import parseEntry
+    from mcpgateway.config.serversfile import ServersFile
 
     if config is not None:
         path: str | Path | None = config

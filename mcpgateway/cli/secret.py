@@ -148,7 +148,7 @@ def cmdSecretImport(args: argparse.Namespace, out: Output, ctx: CliContext) -> i
 
 def _importServersFile(stateDir: Path, store: SecretStore, yes: bool, out: Output) -> list[Any]:
     """Move the accepted tokens of C{servers.json}; what was moved."""
-    from mcpgateway.config.gatewayfile import ServersFile
+    from mcpgateway.config.serversfile import ServersFile
     from mcpgateway.secrets.importing import findings
 
     servers = ServersFile(stateDir)
@@ -229,7 +229,7 @@ def _rewriteServersFile(
 
 
 def _undo(stateDir: Path, store: SecretStore, out: Output) -> int:
-    from mcpgateway.config.gatewayfile import ServersFile
+    from mcpgateway.config.serversfile import ServersFile
     from mcpgateway.runtime.atomicfile import writeFileAtomic
     from mcpgateway.secrets.importing import BACKUP_FILE
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.config.test_source_clients -*-
+# -*- test-case-name: tests.config.test_configservice_clients -*-
 """The config source of an adopting gateway: Claude Code's adoption and
 every other client's, served as one config.
 

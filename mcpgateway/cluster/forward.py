@@ -67,7 +67,7 @@ from mcpgateway.cluster.peer import PeerSeal
 from mcpgateway.cluster.sealing import Address
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
-from mcpgateway.runtime.bodies import BytesProducer
+from mcpgateway.runtime.bytesproducer import BytesProducer
 from mcpgateway.runtime.httpclient import QuietClientFactory
 from mcpgateway.runtime.twistedprivate import RequestNotSent, WrapperException
 

@@ -19,7 +19,7 @@ A missing file is the defaults. A value that is wrong raises
 L{AggregateConfigError} naming its key path (C{endpoints.windsurf.toolBudget:
 must be an integer >= 4}); an unknown key is a warning, never an error. A
 JSON C{null} is the same as a key left out. Pure: no logging, no reactor; the
-caller (L{mcpgateway.config.source}) reads the file in a thread and reports.
+caller (L{mcpgateway.config.configservice}) reads the file in a thread and reports.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.config.test_source -*-
+# -*- test-case-name: tests.config.test_configservice -*-
 """Keeping the aggregate endpoints' settings current: the L{AggregateWatch}.
 
 C{<state-dir>/aggregate.json} (L{mcpgateway.config.aggregate}) is read at

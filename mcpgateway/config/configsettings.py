@@ -1,5 +1,5 @@
-# -*- test-case-name: tests.config.test_source -*-
-"""What a L{mcpgateway.config.source.ConfigService} is made with besides its
+# -*- test-case-name: tests.config.test_configservice -*-
+"""What a L{mcpgateway.config.configservice.ConfigService} is made with besides its
 source, state directory, clock and reactor: L{ConfigSettings}, one frozen
 value the wiring fills in (L{mcpgateway.startup.wiring}).
 

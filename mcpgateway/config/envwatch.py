@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.config.test_source,tests.core.gateway.test_env_reload -*-
+# -*- test-case-name: tests.config.test_configservice,tests.core.gateway.test_env_reload -*-
 """Watching the C{.env} files the children use: the L{EnvWatch}.
 
 The workspace and gateway C{.env} files a load used are looked at every

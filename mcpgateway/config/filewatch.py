@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.config.test_source,tests.config.test_source_clients -*-
+# -*- test-case-name: tests.config.test_configservice,tests.config.test_configservice_clients -*-
 """Noticing that a watched file changed: the L{FileWatch}.
 
 On Linux each file's folder is watched by inotify (editors and Claude Code

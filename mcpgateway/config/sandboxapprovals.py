@@ -16,7 +16,7 @@ The approvals are kept in C{<state-dir>/}L{APPROVALS_FILE} (mode 0600),
 written by C{mcpgateway sandbox approve} (L{approve}, from the entries the
 running gateway serves: L{mcpgateway.cli.sandboxapprove}; C{--forget}:
 L{forget}). The gateway reads them each time it prepares its config
-(L{mcpgateway.config.preparing}) and watches the file: an approval takes
+(L{mcpgateway.config.preparer}) and watches the file: an approval takes
 effect within seconds, restarting the server's children with the profile
 its entry asks for. Blocking file work; no Twisted.
 """

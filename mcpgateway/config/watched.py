@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.config.test_source -*-
+# -*- test-case-name: tests.config.test_configservice -*-
 """Where a config comes from and which files to watch for it: a
 L{ConfigSource} reads the servers (a plain file, or a client's adopted
 files), says which paths to watch, and what to say when one is missing.
@@ -92,7 +92,7 @@ WARNING_NOTE = "warning: "
 
 @dataclass
 class Prepared:
-    """A loaded config made ready to serve (L{mcpgateway.config.preparing.Preparer})."""
+    """A loaded config made ready to serve (L{mcpgateway.config.preparer.Preparer})."""
 
     source: LoadedConfig
     """As the config source gave it."""

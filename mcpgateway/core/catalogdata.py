@@ -71,7 +71,7 @@ Key = tuple[str, str]
 
 class ListedServer(Protocol):
     """What a catalog's key and screening read of a server's pool (a
-    L{ServerPool<mcpgateway.core.pools.pool.ServerPool>})."""
+    L{PoolLike<mcpgateway.core.pools.pool.PoolLike>})."""
 
     @property
     def spec(self) -> ServerSpec:

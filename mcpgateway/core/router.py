@@ -41,7 +41,6 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from mcpgateway.core import tracing
-from mcpgateway.core.asking import StreamWaits
 from mcpgateway.core.exchange import (
     LIST_CHANGED,
     NO_HINT,
@@ -60,6 +59,7 @@ from mcpgateway.core.exchange import (
 )
 from mcpgateway.core.sessions import SessionLike, shortId
 from mcpgateway.core.stats import RequestStats, operationsFor
+from mcpgateway.core.streamwaits import StreamWaits
 from mcpgateway.core.toolgate import GATED, LISTINGS, ToolGate
 from mcpgateway.core.unproven import GATEWAYS, ChildRoots, answerUnproven
 from mcpgateway.protocol import era2026form, jsonrpc

@@ -52,7 +52,7 @@ class SessionLike(Protocol):
 class StreamAwaiting(Protocol):
     """A session that says when its GET stream opens (a L{Session}): a
     child's request proven to be for it, found with no stream to go on,
-    waits for one (L{mcpgateway.core.asking.StreamWaits})."""
+    waits for one (L{mcpgateway.core.streamwaits.StreamWaits})."""
 
     def awaitStream(self, callback: Callable[[], None]) -> None:
         """Call C{callback} once, when a GET stream of the session opens next."""

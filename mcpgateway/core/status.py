@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.core.test_status -*-
 """The one read model: what the gateway, each server and each session are doing.
 
-L{mcpgateway.core.pools.serverpool.Pool.status} and
+L{mcpgateway.core.pools.serverpool.ServerPool.status} and
 L{mcpgateway.core.gateway.readmodel.ReadModel.status} take a frozen snapshot of the live
 objects; every renderer (C{/health}, C{/sessions}, C{/metrics}, the
 management API, the manhole) reads the snapshot instead of walking pools,

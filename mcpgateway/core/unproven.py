@@ -41,10 +41,10 @@ from typing import Protocol
 
 from twisted.logger import Logger
 
-from mcpgateway.core.asking import refusedByAll
 from mcpgateway.core.exchange import Exchange
 from mcpgateway.core.sessions import SessionLike, shortId
 from mcpgateway.core.stats import RequestStats
+from mcpgateway.core.streamwaits import refusedByAll
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 

@@ -45,7 +45,7 @@ from mcpgateway.core.child import Child
 from mcpgateway.core.environment import redirecting
 from mcpgateway.core.envsecrets import childRedactor
 from mcpgateway.core.era2026support import ChildAdapter, Era2026Support
-from mcpgateway.core.events import EventLog
+from mcpgateway.core.eventlog import EventLog
 from mcpgateway.core.healing import Breaker, circuitReason
 from mcpgateway.core.identity import presentedResult
 from mcpgateway.core.refusals import RefusalCheck

@@ -22,20 +22,20 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.defer import Deferred, DeferredList, succeed
 
 from mcpgateway.config import servers as config
-from mcpgateway.config.gatewayfile import (
+from mcpgateway.config.configservice import ConfigService
+from mcpgateway.config.serversfile import (
     ServersFile,
     addWorkspaceEntry,
     blockedEnvKeys,
     removeWorkspaceEntry,
     workspaceEntries,
 )
-from mcpgateway.config.source import ConfigService
 from mcpgateway.config.watched import ConfigSource, PlainFile
 from mcpgateway.core.catalogdata import Catalog
-from mcpgateway.core.events import EventLog
+from mcpgateway.core.eventlog import EventLog
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.gateway.gateway import Gateway
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import notFound
 from mcpgateway.core.spec import ServerSpec
@@ -93,7 +93,7 @@ class ServerChanges:
 
     # -- reading ---------------------------------------------------------------
 
-    def pool(self, name: str) -> ServerPool:
+    def pool(self, name: str) -> PoolLike:
         pool = self._gateway.pools.get(name)
         if pool is None:
             raise ManagementError(404, f"no server named '{name}'")

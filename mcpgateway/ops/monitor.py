@@ -19,7 +19,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from mcpgateway.core.gateway.gateway import Gateway
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.ops.services import PeriodicService
 from mcpgateway.runtime import logs, procfs
 
@@ -65,7 +65,7 @@ class Monitor:
             except Exception:
                 self.log.failure("monitor: checking server {server} failed", server=name)
 
-    def _memory(self, name: str, pool: ServerPool, pid: int, capMb: float) -> None:
+    def _memory(self, name: str, pool: PoolLike, pid: int, capMb: float) -> None:
         rss = self._rss(pid)
         if rss is None or rss <= capMb * 1024 * 1024:
             return

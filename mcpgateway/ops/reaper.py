@@ -23,7 +23,7 @@ phases, each logged as one structured event with its counts:
     that long is stopped (it restarts on demand).
     The children of a workspace- or credential-scoped server that have been
     quiet for their idle timeout are stopped by their pool
-    (L{mcpgateway.core.pools.pool.ServerPool.expire}; docs/guide/scopes.md).
+    (L{mcpgateway.core.pools.pool.PoolLike.expire}; docs/guide/scopes.md).
 
 One failing item is logged and skipped; the loop never dies.
 """

@@ -4,7 +4,7 @@ C{sd_notify} protocol, in a few lines and without a dependency.
 
 Under C{Type=notify} systemd hands the gateway C{$NOTIFY_SOCKET}, an
 C{AF_UNIX} datagram socket (a path, or C{@name} in the abstract namespace).
-L{NotifyService} sends C{READY=1} (and C{MAINPID}) once the gateway listens,
+L{SystemdNotifyService} sends C{READY=1} (and C{MAINPID}) once the gateway listens,
 so C{systemctl start} returns when it serves, and C{STOPPING=1} when it
 starts to stop, so systemd waits (up to C{TimeoutStopSec}) for the drain and
 the restore of the client configs. Without C{NOTIFY_SOCKET} it does nothing.
@@ -54,7 +54,7 @@ def sdNotify(path: str | None, state: str) -> bool:
             sock.setblocking(False)
             sock.sendto(state.encode("utf-8"), address)
     except OSError as e:
-        NotifyService.log.warn(
+        SystemdNotifyService.log.warn(
             "cannot notify the service manager at {path}: {why}", path=path, why=e.strerror or e
         )
         return False
@@ -80,7 +80,7 @@ def adoptsLoopback(endpoint: object) -> bool:
     return bool((mapped or address).is_loopback)
 
 
-class NotifyService(Service):
+class SystemdNotifyService(Service):
     """C{READY=1} once the gateway listens (call L{listening}), C{STOPPING=1}
     when the service tree stops; nothing without a notify socket."""
 

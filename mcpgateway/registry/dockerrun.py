@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from mcpgateway.config.deniedenv import isDenied
 from mcpgateway.config.envfiles import NAME as ENV_NAME
-from mcpgateway.config.gatewayfile import blockedEnvKeys
+from mcpgateway.config.serversfile import blockedEnvKeys
 from mcpgateway.core.environment import isGatewayOwn
 from mcpgateway.registry.choose import InstallError
 from mcpgateway.registry.display import badCharacter, shown

@@ -45,7 +45,7 @@ from typing import Any
 
 from mcpgateway.config.deniedenv import isDenied
 from mcpgateway.config.envfiles import NAME as ENV_NAME
-from mcpgateway.config.gatewayfile import blockedEnvKeys
+from mcpgateway.config.serversfile import blockedEnvKeys
 from mcpgateway.core.environment import isGatewayOwn
 from mcpgateway.registry.choose import (
     REMOTE_TYPES,

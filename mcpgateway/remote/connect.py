@@ -28,7 +28,7 @@ from mcpgateway.core.spec import (
     TokenExchangeSettings,
 )
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.remote.oauth.subjects import SubjectTokens
+from mcpgateway.remote.oauth.subjecttokens import SubjectTokens
 
 if TYPE_CHECKING:
     from twisted.web.client import HTTPConnectionPool
@@ -106,9 +106,9 @@ class RemoteServers:
                 self._clientToken(spec.name, endpoint, agent),
             )
         if endpoint.transport == "sse":
-            from mcpgateway.remote.httpsse import SSEChild
+            from mcpgateway.remote.httpsse import HttpSSEChild
 
-            return SSEChild(
+            return HttpSSEChild(
                 spec.name, endpoint, agent, self._clock, onMessage, onStderr, self.credentials()
             )
         from mcpgateway.remote.streamable import StreamableChild

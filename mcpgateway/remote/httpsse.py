@@ -44,10 +44,10 @@ from mcpgateway.remote.sse import (
     readBody,
     reasonOf,
 )
-from mcpgateway.runtime.bodies import BytesProducer
+from mcpgateway.runtime.bytesproducer import BytesProducer
 
 
-class SSEChild(RemoteChildBase):
+class HttpSSEChild(RemoteChildBase):
     """One upstream HTTP+SSE session, held like a child process; it opens its
     stream when it is made.
 

@@ -45,7 +45,7 @@ from mcpgateway.remote.oauth.credentials import UpstreamCredentials, loginNeeded
 from mcpgateway.remote.openapi import Api, InvalidArgument, SpecError, parseApi
 from mcpgateway.remote.ratelimited import upstreamRateLimited
 from mcpgateway.remote.sse import headerOf, readBody, reasonOf
-from mcpgateway.runtime.bodies import BytesProducer
+from mcpgateway.runtime.bytesproducer import BytesProducer
 
 MAX_TEXT = 1024 * 1024
 """The longest answer body given to a model as text (longer is cut, and says so)."""

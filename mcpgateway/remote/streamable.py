@@ -60,7 +60,7 @@ from mcpgateway.remote.ratelimited import RATE_LIMITED, upstreamRateLimited
 from mcpgateway.remote.refusals import RemoteRefusals
 from mcpgateway.remote.sse import headerOf, isSSE, readBody, reasonOf
 from mcpgateway.remote.streamresumer import StreamResumer
-from mcpgateway.runtime.bodies import BytesProducer
+from mcpgateway.runtime.bytesproducer import BytesProducer
 
 STOP_TIMEOUT = 2.0
 """Seconds the DELETE of the session may take when the gateway ends it."""

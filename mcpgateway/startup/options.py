@@ -675,8 +675,8 @@ class Options(usage.Options):
         """C{--remote}, else the C{"remote"} of C{servers.json}, else C{keep};
         a bad value, or C{adopt} given without C{--rewrite-config}, is a
         usage error."""
-        from mcpgateway.config.gatewayfile import remoteSetting
         from mcpgateway.config.servers import REMOTE_SETTINGS
+        from mcpgateway.config.serversfile import remoteSetting
 
         given = self["remote"]
         if given is not None:

@@ -339,7 +339,7 @@ def _auditExporters(options: Any, reactor: IReactor) -> tuple[Any, ...]:
 
         exporters.append(SyslogExporter(parseTarget(options["audit-syslog"]), reactor))
     if options.get("audit-otel"):
-        from mcpgateway.ops.auditotel import OtelAuditExporter
+        from mcpgateway.ops.otelaudit import OtelAuditExporter
 
         exporters.append(OtelAuditExporter())
     return tuple(exporters)

@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
     from twisted.internet.interfaces import IStreamServerEndpoint
 
+    from mcpgateway.config.configservice import ConfigService
     from mcpgateway.config.promotions import PromotionStore
-    from mcpgateway.config.source import ConfigService
     from mcpgateway.core.gateway.gateway import Gateway
     from mcpgateway.core.gateway.settings import GatewaySettings
     from mcpgateway.core.spawn import Confiner, Spawner
@@ -366,7 +366,7 @@ def _configService(
 ) -> ConfigService:
     """The service that reads the config, watches it and reloads the
     gateway (L{GatewayReload}) when it changes."""
-    from mcpgateway.config.source import ConfigService, ConfigSettings
+    from mcpgateway.config.configservice import ConfigService, ConfigSettings
     from mcpgateway.config.workspaces import WorkspaceKeys
 
     def keys() -> WorkspaceKeys:
@@ -630,7 +630,7 @@ def _listener(
     with the same key and certificate."""
     from mcpgateway.config.workspaces import WorkspaceKeys
     from mcpgateway.ops.services import ListenerService
-    from mcpgateway.ops.systemd import NotifyService, adoptsLoopback
+    from mcpgateway.ops.systemd import SystemdNotifyService, adoptsLoopback
     from mcpgateway.web.app import makeSite
 
     options, pre, reactor, top = wiring.options, wiring.pre, wiring.reactor, wiring.top
@@ -640,7 +640,7 @@ def _listener(
 
     def api() -> Any:
         # Made on the API's first request (the site keeps what this returns).
-        from mcpgateway.config.gatewayfile import ServersFile
+        from mcpgateway.config.serversfile import ServersFile
         from mcpgateway.ops.management import ServerChanges
         from mcpgateway.web.admin.api import ApiApp
 
@@ -676,7 +676,7 @@ def _listener(
         twisted=options["twisted"],
     )
     _pollSpin(reactor, options["poll-spin"], site.servesAtMostOne, options["twisted"])
-    notify = NotifyService(os.environ.get("NOTIFY_SOCKET"))
+    notify = SystemdNotifyService(os.environ.get("NOTIFY_SOCKET"))
     notify.setServiceParent(top)
 
     def listening(port: int) -> None:

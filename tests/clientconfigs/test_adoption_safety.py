@@ -37,8 +37,8 @@ from mcpgateway.clientconfigs.claude import (
     recordRestoreFailure,
     restoreFailurePath,
 )
+from mcpgateway.config.configservice import ConfigService, ConfigSettings
 from mcpgateway.config.servers import ConfigError, LoadedConfig
-from mcpgateway.config.source import ConfigService, ConfigSettings
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.runtime import atomicfile

@@ -21,8 +21,8 @@ from mcpgateway.config.aggregate import (
     parseAggregate,
     readAggregateFile,
 )
-from mcpgateway.config.gatewayfile import ServersFile
 from mcpgateway.config.servers import parseConfig
+from mcpgateway.config.serversfile import ServersFile
 from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, ShieldSpec
 from mcpgateway.core.spec import ToolFilter
 from mcpgateway.runtime import paths

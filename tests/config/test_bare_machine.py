@@ -17,7 +17,7 @@ from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 
 from mcpgateway.clientconfigs.clients import select
-from mcpgateway.config.source import ConfigService
+from mcpgateway.config.configservice import ConfigService
 from tests.reloading import write
 from tests.support.config.demosource import demoService, demoSource
 

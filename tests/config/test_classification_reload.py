@@ -17,7 +17,7 @@ from twisted.internet.task import Clock
 
 from mcpgateway.config import classification
 from mcpgateway.config.classification import Override
-from mcpgateway.config.source import ConfigSettings
+from mcpgateway.config.configservice import ConfigSettings
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.spec import Sharing
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner

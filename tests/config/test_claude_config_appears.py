@@ -16,8 +16,8 @@ from twisted.internet.task import Clock
 from mcpgateway.clientconfigs.clients.mcpservers import Cursor
 from mcpgateway.config.watched import watchedPathsOf
 from tests.reloading import write
+from tests.support.config.configservice_clients import cursorFile
 from tests.support.config.demosource import demoService, demoSource
-from tests.support.config.source_clients import cursorFile
 
 EVERYTHING = {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"]}
 CLAUDE = json.dumps({"numStartups": 1, "mcpServers": {"everything": EVERYTHING}}, indent=2)

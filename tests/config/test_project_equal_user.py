@@ -17,14 +17,14 @@ from twisted.internet.defer import Deferred
 
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.gateway.gateway import Gateway
-from mcpgateway.core.pools.scoped import KeyedPlacement
-from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.keyedplacement import KeyedPlacement
+from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.pools.shared import SharedPlacement
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, capturedGatewayLogs
 from tests.reloading import initialize
-from tests.support.core.pools.scoped_reload import Home, reconfigured
+from tests.support.core.pools.keyedplacement_reload import Home, reconfigured
 
 
 def shout(home: Home) -> dict[str, Any]:
@@ -94,7 +94,7 @@ def test_both_known_at_start_both_routes_one_child(
     home.document["mcpServers"]["pw"] = shout(home)
     home.define(P, shout(home))
     gateway = home.start()
-    assert isinstance(gateway.pools["pw"], Pool) and isinstance(
+    assert isinstance(gateway.pools["pw"], ServerPool) and isinstance(
         gateway.pools["pw"].placement, SharedPlacement
     )
     key = home.keys.key(str(P))
@@ -159,7 +159,7 @@ def test_the_user_entry_removed_again_keeps_the_workspace_route(
     home.document["mcpServers"]["pw"] = {**shout(home), "envFrom": ["FOO"]}
     home.edited()
     user, userChild, _ = openAt(home, "")
-    assert isinstance(gateway.pools["pw"], Pool) and isinstance(
+    assert isinstance(gateway.pools["pw"], ServerPool) and isinstance(
         gateway.pools["pw"].placement, KeyedPlacement
     )  # the pool it was started as
     with capturedGatewayLogs() as events:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mcpgateway.config.gatewayfile import remoteSetting
 from mcpgateway.config.servers import EntryError, isRemoteEntry, parseConfig, parseEntry
+from mcpgateway.config.serversfile import remoteSetting
 
 ENVIRON = {"PATH": "/usr/bin", "TOKEN": "s3cret"}
 LINEAR = {

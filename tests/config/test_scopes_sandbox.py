@@ -17,6 +17,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
 from mcpgateway.config.classification import Overrides
+from mcpgateway.config.configservice import ConfigService, ConfigSettings
 from mcpgateway.config.envfiles import EnvFile
 from mcpgateway.config.origins import entryDigest, withOrigins
 from mcpgateway.config.sandboxapprovals import (
@@ -27,7 +28,6 @@ from mcpgateway.config.sandboxapprovals import (
 )
 from mcpgateway.config.scopes import Scoped, buildScopes
 from mcpgateway.config.servers import LoadedConfig, parseConfig
-from mcpgateway.config.source import ConfigService, ConfigSettings
 from mcpgateway.config.watched import PlainFile
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.gateway.gateway import Gateway

@@ -11,7 +11,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from mcpgateway.core.asking import STREAM_WAIT
+from mcpgateway.core.streamwaits import STREAM_WAIT
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeSession, RecordingSink, capturedGatewayLogs
 from tests.support.core.shared_router import SharedRouterCase

@@ -16,7 +16,7 @@ from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.identity import presentedInfo, presentedResult
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.placement import SessionPlacement
-from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.pools.shared import SharedPlacement
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import era2026form, jsonrpc
@@ -81,7 +81,7 @@ class PoolTests(SynchronousTestCase):
     def pool(self, mode: str) -> Any:
         self.reactor = FakeProcessReactor()
         pool = makePool(dataclasses.replace(CHOSEN, mode=mode), fakeSpawner(self.reactor))
-        assert isinstance(pool, Pool) and isinstance(
+        assert isinstance(pool, ServerPool) and isinstance(
             pool.placement, (SharedPlacement, SessionPlacement)
         )
         return pool

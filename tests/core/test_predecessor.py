@@ -15,7 +15,7 @@ from twisted.internet.defer import CancelledError, Deferred
 
 from mcpgateway.core.gateway.continuity import SAVE_INTERVAL
 from mcpgateway.core.pools.placement import SessionPlacement
-from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.serverpool import ServerPool
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness
 from tests.support.core.continuity import MemoryStore, PersistentHarness
@@ -85,7 +85,7 @@ def test_sessions_the_predecessor_opened_meanwhile_are_merged_on_their_pools() -
         session = r.new.gateway.sessions.get(sid)
         assert session is not None and session.restored
     pool = r.new.gateway.pools["st"]
-    assert isinstance(pool, Pool) and isinstance(pool.placement, SessionPlacement)
+    assert isinstance(pool, ServerPool) and isinstance(pool.placement, SessionPlacement)
     assert stateful in dict(pool.owned.items())  # its child starts on its next request
     # The shared child of the merged session is started (prewarmed) now.
     assert len(r.new.reactor.processes) == processes + 1
@@ -118,7 +118,7 @@ def test_known_sessions_are_not_duplicated() -> None:
     assert r.new.gateway.sessions.get(r.first) is before
     assert sorted(s.id for s in r.new.gateway.sessions) == sorted({r.first, r.stateful})
     pool = r.new.gateway.pools["st"]
-    assert isinstance(pool, Pool) and isinstance(pool.placement, SessionPlacement)
+    assert isinstance(pool, ServerPool) and isinstance(pool.placement, SessionPlacement)
     assert [sid for sid, _ in pool.owned.items()] == [r.stateful]
 
 

@@ -12,14 +12,14 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
+from mcpgateway.config.configservice import ConfigService, ConfigSettings
 from mcpgateway.config.servers import LoadedConfig
-from mcpgateway.config.source import ConfigService, ConfigSettings
 from mcpgateway.core.gateway.continuity import CONFIG_WAIT
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness, initializeMessage, spec
-from tests.support.config.source_clients import FakeSource, service
+from tests.support.config.configservice_clients import FakeSource, service
 from tests.support.core.continuity import PersistentHarness, answerLast, call
 from tests.support.core.restore_removal import CLAUDE, EVERY, savedOn
 

@@ -7,10 +7,10 @@ from typing import Any
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.task import Clock
 
-from mcpgateway.core.asking import STREAM_WAIT
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import SessionRegistry
+from mcpgateway.core.streamwaits import STREAM_WAIT
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeSession, RecordingSink, capturedGatewayLogs, scheduled
 from tests.support.core.router import ALL_CAPS, Message, RouterCase, note, ok, req

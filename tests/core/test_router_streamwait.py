@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.core.test_router_streamwait -*-
 """A child's request proven to be for a session that has no stream open yet
-waits for one (L{mcpgateway.core.asking.StreamWaits}): the session's GET
+waits for one (L{mcpgateway.core.streamwaits.StreamWaits}): the session's GET
 stream opening, or the stream of its next request, whichever comes first;
 for at most L{STREAM_WAIT} seconds, then the child gets the refusal it got
 at once before. Nothing held ever reaches another session."""
@@ -17,11 +17,11 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.aggregate.session import AggregateSession, ChildRelay, MemberSession
-from mcpgateway.core.asking import STREAM_WAIT, StreamWaits
 from mcpgateway.core.fanout import SharedFanout
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session, StreamAwaiting
+from mcpgateway.core.streamwaits import STREAM_WAIT, StreamWaits
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeSession, RecordingSink, capturedGatewayLogs
 
@@ -256,7 +256,7 @@ class SessionHookTests(SynchronousTestCase):
         """A member session of C{/mcp} reaches its client on the aggregate
         session's GET stream: that is the one it waits for."""
         parent = AggregateSession("p", "mcp", "2025-11-25", ROOTS, {}, 0.0)
-        pool = cast(ServerPool, SimpleNamespace(spec=SimpleNamespace(name="srv")))
+        pool = cast(PoolLike, SimpleNamespace(spec=SimpleNamespace(name="srv")))
         member = MemberSession(parent, pool, cast(ChildRelay, None), "", 0.0)
         told: list[str] = []
         member.awaitStream(lambda: told.append("member"))

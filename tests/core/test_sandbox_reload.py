@@ -26,7 +26,7 @@ from mcpgateway.sandbox.profile import parseSandbox
 from tests.fakes import capturedGatewayLogs, fakeSpawner
 from tests.reloading import write
 from tests.support.core.env_reload import Home, replaced
-from tests.support.core.pools import scoped_reload as scoped
+from tests.support.core.pools import keyedplacement_reload as scoped
 
 PROFILE = {"filesystem": {"allowRead": ["/data"]}}
 

@@ -20,7 +20,7 @@ from mcpgateway.core.catalogdata import Catalog, launchOf, withoutWithheld
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.pools.factory import makePool
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.router import Router
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.toolgate import MAX_FOLLOWED, PinnedTools, ToolGate, ToolListings
@@ -245,7 +245,7 @@ class SnapshotTests(SynchronousTestCase):
                 pass
 
         catalogs = Catalogs(clock, Saved(), lambda f, *a: succeed(f(*a)))
-        catalogs.attach(cast(ServerPool, Pool(spec, policy)), watch=False)
+        catalogs.attach(cast(PoolLike, Pool(spec, policy)), watch=False)
         self.successResultOf(catalogs.start())
         catalog = catalogs.get("fs")
         assert catalog is not None
@@ -256,7 +256,7 @@ class SnapshotTests(SynchronousTestCase):
         spec = ServerSpec(name="fs", command="fs-server")
         catalog = Catalog("fs", "", "snapshot", 0.0, "d", {"tools": (READ,)})
         policy = PinPolicy(PinBook(), ENFORCE, Clock())
-        pool = cast(ServerPool, Pool(spec, policy))
+        pool = cast(PoolLike, Pool(spec, policy))
         self.assertIs(withoutWithheld(catalog, pool), catalog)
 
 

@@ -23,8 +23,8 @@ from mcpgateway.governance.quotapage import (
     renderQuotas,
 )
 from mcpgateway.governance.quotas import CallFacts
+from mcpgateway.web.pages.statusfeed import INTERVAL
 from mcpgateway.web.pages.statuspage import renderPage
-from mcpgateway.web.pages.statusstream import INTERVAL
 from mcpgateway.web.root import GatewayRoot
 from tests.support.governance.quota_gate import limited, passed, toolCall
 from tests.support.web.statuspage import ALLOWED_TAGS, HTML, Page, frames

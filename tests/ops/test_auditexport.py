@@ -14,7 +14,7 @@ from twisted.internet.task import Clock
 from mcpgateway.governance.decision import Decision
 from mcpgateway.ops.audit import AuditLog
 from mcpgateway.ops.auditexport import SyslogExporter, SyslogTarget, frame, parseTarget
-from mcpgateway.ops.auditotel import OtelAuditExporter
+from mcpgateway.ops.otelaudit import OtelAuditExporter
 from tests.support.ops.auditverify import record
 
 

@@ -36,7 +36,7 @@ from twisted.logger import LogEvent, LogLevel, capturedLogs, formatEvent
 from twisted.python.failure import Failure
 
 from mcpgateway import tap
-from mcpgateway.config.source import ConfigService, ConfigSettings
+from mcpgateway.config.configservice import ConfigService, ConfigSettings
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops.handover import (
     EXIT_FD,

@@ -20,7 +20,7 @@ from twisted.web.server import Site
 
 from mcpgateway import tap
 from mcpgateway.ops.services import ListenerService
-from mcpgateway.ops.systemd import NotifyService, adoptsLoopback, notifyAddress, sdNotify
+from mcpgateway.ops.systemd import SystemdNotifyService, adoptsLoopback, notifyAddress, sdNotify
 
 SYSTEMD_PORT = "systemd:domain=INET:index=0"
 
@@ -57,7 +57,7 @@ def test_ready_once_listening_and_stopping_when_stopped(
     notifySocket: tuple[str, socket.socket],
 ) -> None:
     path, sock = notifySocket
-    service = NotifyService(path, getpid=lambda: 4242)
+    service = SystemdNotifyService(path, getpid=lambda: 4242)
     service.startService()
     assert not pending(sock)  # started is not yet serving
     service.listening(9100)
@@ -89,7 +89,7 @@ def test_without_a_notify_socket_nothing_is_sent() -> None:
         return True
 
     for path in (None, ""):
-        service = NotifyService(path, notify=notify)
+        service = SystemdNotifyService(path, notify=notify)
         assert not service.enabled
         service.startService()
         service.listening(9100)
@@ -99,7 +99,7 @@ def test_without_a_notify_socket_nothing_is_sent() -> None:
 
 
 def test_a_missing_notify_socket_is_logged_not_raised(tmp_path: Path) -> None:
-    service = NotifyService(str(tmp_path / "gone"))
+    service = SystemdNotifyService(str(tmp_path / "gone"))
     service.startService()
     service.listening(9100)  # must not raise: the gateway serves anyway
     service.stopService()
@@ -159,7 +159,7 @@ def test_the_gateway_listens_on_the_inherited_socket_then_says_ready(
         sent.append(state)
         return True
 
-    notify = NotifyService("/run/user/1000/systemd/notify", notify=record)
+    notify = SystemdNotifyService("/run/user/1000/systemd/notify", notify=record)
     top = MultiService()
     notify.setServiceParent(top)
     closed: list[int] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mcpgateway.core.spec import RemoteEndpoint, ServerSpec
 from mcpgateway.remote.connect import RemotePools, RemoteServers
-from mcpgateway.remote.httpsse import SSEChild
+from mcpgateway.remote.httpsse import HttpSSEChild
 from mcpgateway.remote.restchild import RestChild
 from mcpgateway.remote.streamable import StreamableChild
 from tests.fakes import FakeProcessReactor
@@ -32,6 +32,6 @@ def test_each_transport_gets_its_child() -> None:
         return remotes.connect(spec, lambda message: None, lambda line: None)
 
     assert isinstance(connect(RemoteEndpoint("http://127.0.0.1:9/mcp")), StreamableChild)
-    assert isinstance(connect(RemoteEndpoint("http://127.0.0.1:9/sse", "sse")), SSEChild)
+    assert isinstance(connect(RemoteEndpoint("http://127.0.0.1:9/sse", "sse")), HttpSSEChild)
     rest = connect(RemoteEndpoint("", "openapi", (), "/srv/openapi.json"))
     assert isinstance(rest, RestChild)

@@ -1,4 +1,4 @@
-"""L{mcpgateway.remote.httpsse.SSEChild} (the 2024-11-05 HTTP+SSE
+"""L{mcpgateway.remote.httpsse.HttpSSEChild} (the 2024-11-05 HTTP+SSE
 transport) against a fake agent on a L{Clock}: the stream and its
 C{endpoint}, messages both ways, the stream's end as the session's."""
 
@@ -13,7 +13,7 @@ from twisted.logger import LogEvent
 from mcpgateway.core.child import Child
 from mcpgateway.core.spec import RemoteEndpoint
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.remote.httpsse import SSEChild
+from mcpgateway.remote.httpsse import HttpSSEChild
 from tests.http import initializeMessage
 from tests.remote.fakehttp import (
     FakeResponse,
@@ -53,11 +53,11 @@ def logged() -> Iterator[Sequence[LogEvent]]:
         yield events
 
 
-class Harness(ChildHarness[SSEChild]):
-    """An L{SSEChild} of L{NAME} at L{URL}, its stream's GET made."""
+class Harness(ChildHarness[HttpSSEChild]):
+    """An L{HttpSSEChild} of L{NAME} at L{URL}, its stream's GET made."""
 
     def __init__(self) -> None:
-        super().__init__(SSEChild, NAME, RemoteEndpoint(URL, "sse", HEADERS))
+        super().__init__(HttpSSEChild, NAME, RemoteEndpoint(URL, "sse", HEADERS))
         self.get = self.agent.one(b"GET")
 
     def openStream(self) -> FakeResponse:

@@ -19,7 +19,7 @@ import twisted
 from mcpgateway import __version__
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.lostchild import NOTICE_KEY
-from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.stats import BUCKETS
 from mcpgateway.core.status import GatewayStatus
 from mcpgateway.protocol import jsonrpc
@@ -404,7 +404,7 @@ def test_float_values() -> None:
 def test_no_session_id_tool_name_or_argument_in_any_label() -> None:
     h, sid, stateful = traffic()
     secret = call(h, sid, 9, params={"name": "tool-XYZZY", "arguments": {"q": "arg-PLUGH"}})
-    [pid] = [u.pid for u in cast(Pool, h.gateway.pools["srv"]).upstreams()]
+    [pid] = [u.pid for u in cast(ServerPool, h.gateway.pools["srv"]).upstreams()]
     assert pid is not None
     srvChild = [p.originalPid for p in h.reactor.processes].index(pid)
     h.process(srvChild).reply(

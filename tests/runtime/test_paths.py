@@ -8,7 +8,7 @@ import pytest
 
 from mcpgateway import tap
 from mcpgateway.clientconfigs import claude
-from mcpgateway.config import classification, gatewayfile, resolve
+from mcpgateway.config import classification, resolve, serversfile
 from mcpgateway.ops import manhole, statedir
 from mcpgateway.runtime import paths
 
@@ -28,7 +28,7 @@ def test_every_writer_names_its_file_from_paths() -> None:
         paths.LOCK_FILE,
         paths.LEDGER_FILE,
     )
-    assert gatewayfile.FILE == paths.SERVERS_FILE
+    assert serversfile.FILE == paths.SERVERS_FILE
     assert classification.OVERRIDES_FILE == paths.OVERRIDES_FILE
     assert resolve.CACHE_FILE == paths.NPX_CACHE_FILE
     assert (claude.USER_BACKUP, claude.PROJECT_BACKUPS, claude.RESTORE_FAILED) == (

@@ -10,9 +10,9 @@ import pytest
 
 from mcpgateway.config.classification import Overrides
 from mcpgateway.config.envfiles import EnvFile
-from mcpgateway.config.gatewayfile import applyOverride
 from mcpgateway.config.scopes import buildScopes
 from mcpgateway.config.servers import EntryError, parseConfig, parseEntry
+from mcpgateway.config.serversfile import applyOverride
 from mcpgateway.config.workspaces import WorkspaceKeys
 
 ENVIRON = {"PATH": "", "HOME": "/home/me", "TOKEN_VAR": "${keyring:smuggled}"}

@@ -22,7 +22,7 @@ from mcpgateway.clientconfigs.clients.base import Host
 from mcpgateway.clientconfigs.clients.mcpservers import Kiro
 from mcpgateway.clientconfigs.clientsource import ClientsSource
 from mcpgateway.clientconfigs.engine import AdoptionEngine
-from mcpgateway.config.source import ConfigService, ConfigSettings
+from mcpgateway.config.configservice import ConfigService, ConfigSettings
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.secrets.approvals import allow, candidates

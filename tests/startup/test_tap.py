@@ -442,7 +442,7 @@ def test_service_tree_on_a_memory_reactor(
         "MonitorService",
         "SavingsService",
         "SeriesService",
-        "NotifyService",
+        "SystemdNotifyService",
         "ListenerService",
         "Predecessor",
         "GcTuning",

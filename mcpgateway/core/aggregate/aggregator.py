@@ -42,8 +42,8 @@ from mcpgateway.core.aggregate.memberpolicy import MemberGate, MemberPolicy
 from mcpgateway.core.aggregate.members import MemberSessions
 from mcpgateway.core.aggregate.naming import Namer
 from mcpgateway.core.aggregate.relay import MemberRelay
-from mcpgateway.core.aggregate.reprobing import Reprobes
-from mcpgateway.core.aggregate.requests import RequestHandlers
+from mcpgateway.core.aggregate.reprobes import Reprobes
+from mcpgateway.core.aggregate.requesthandlers import RequestHandlers
 from mcpgateway.core.aggregate.results import CallerResults, ResultBudget
 from mcpgateway.core.aggregate.roster import Roster
 from mcpgateway.core.aggregate.session import (
@@ -56,12 +56,12 @@ from mcpgateway.core.aggregate.session import (
     Sink,
     ToolsLike,
 )
+from mcpgateway.core.aggregate.sessionviews import SessionViews
 from mcpgateway.core.aggregate.skillrequests import Era2026Skills, SessionSkills, callerBound
-from mcpgateway.core.aggregate.tasks import TaskRequests
+from mcpgateway.core.aggregate.taskrequests import TaskRequests
 from mcpgateway.core.aggregate.types import SERVER_PREFIX, EndpointSpec, NameSettings, ShieldSpec
 from mcpgateway.core.aggregate.view import View
-from mcpgateway.core.aggregate.viewing import SessionViews
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ToolFilter
 from mcpgateway.protocol import jsonrpc
@@ -78,14 +78,14 @@ class Aggregator:
 
     def __init__(
         self,
-        pools: Mapping[str, ServerPool],
+        pools: Mapping[str, PoolLike],
         catalogs: CatalogLike,
         clock: IReactorTime,
         *,
         tools: ToolsLike | None = None,
         budget: ResultBudget | None = None,
         filters: Callable[[str], ToolFilter] | None = None,
-        catalogKey: Callable[[ServerPool, str], str] | None = None,
+        catalogKey: Callable[[PoolLike, str], str] | None = None,
     ) -> None:
         """
         @param pools: the gateway's pools (the live mapping: reconfigures show).

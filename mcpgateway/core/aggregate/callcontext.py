@@ -27,9 +27,9 @@ from mcpgateway.core.aggregate.members import MemberSessions
 from mcpgateway.core.aggregate.results import ResultBudget, ResultStore
 from mcpgateway.core.aggregate.roster import Roster
 from mcpgateway.core.aggregate.session import AggregateSession, CallFailed, Sink, ToolsLike
+from mcpgateway.core.aggregate.sessionviews import SessionViews
 from mcpgateway.core.aggregate.types import Owner
 from mcpgateway.core.aggregate.view import View
-from mcpgateway.core.aggregate.viewing import SessionViews
 from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Message

@@ -19,7 +19,7 @@ from twisted.logger import Logger
 
 from mcpgateway.core.aggregate.calls import fingerprints
 from mcpgateway.core.aggregate.members import MemberSessions
-from mcpgateway.core.aggregate.reprobing import Reprobes
+from mcpgateway.core.aggregate.reprobes import Reprobes
 from mcpgateway.core.aggregate.session import (
     KIND_METHOD,
     NOTIFY_DELAY,
@@ -27,9 +27,9 @@ from mcpgateway.core.aggregate.session import (
     CatalogLike,
     ToolsLike,
 )
+from mcpgateway.core.aggregate.sessionviews import SessionViews
 from mcpgateway.core.aggregate.tools import KEY_SEPARATOR, ROW_SEPARATOR
-from mcpgateway.core.aggregate.viewing import SessionViews
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
 
@@ -41,7 +41,7 @@ class ListChanges:
 
     def __init__(
         self,
-        pools: Mapping[str, ServerPool],
+        pools: Mapping[str, PoolLike],
         catalogs: CatalogLike,
         clock: IReactorTime,
         sessions: Collection[AggregateSession],

@@ -53,7 +53,7 @@ from mcpgateway.core.aggregate.session import SERVER_INFO, AggregateSession, Cal
 from mcpgateway.core.aggregate.types import SERVER_PREFIX
 from mcpgateway.core.aggregate.view import View
 from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle, Sink
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.status import Era2026Stats
 from mcpgateway.core.tasks.listening import openListen as openTaskListen
 from mcpgateway.core.tasks.manager import (
@@ -93,7 +93,7 @@ class AggregateCore(Protocol):
     (L{mcpgateway.core.gateway.gateway.Gateway})."""
 
     @property
-    def pools(self) -> Mapping[str, ServerPool]:
+    def pools(self) -> Mapping[str, PoolLike]:
         """The servers' pools, by name (the live mapping)."""
 
     @property
@@ -286,11 +286,11 @@ class AggregateEra2026:
 
     def _memberRequests(
         self, request: Era2026Request, view: View
-    ) -> Callable[[str], tuple[ServerPool, Era2026Request] | None]:
+    ) -> Callable[[str], tuple[PoolLike, Era2026Request] | None]:
         """Where C{request} goes for a member: its pool and the request on
         the route the view gives it (C{None}: not a member any more)."""
 
-        def forMember(server: str) -> tuple[ServerPool, Era2026Request] | None:
+        def forMember(server: str) -> tuple[PoolLike, Era2026Request] | None:
             member = view.members.get(server)
             pool = self._core.pools.get(server)
             if member is None or pool is None:

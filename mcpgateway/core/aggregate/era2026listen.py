@@ -32,12 +32,12 @@ from mcpgateway.core.aggregate import apps
 from mcpgateway.core.aggregate.session import KIND_METHOD, NOTIFY_DELAY, AggregateSession
 from mcpgateway.core.aggregate.view import View
 from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle, Sink
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
 
 T = TypeVar("T")
-MemberRoute = Callable[[str], "tuple[ServerPool, Era2026Request] | None"]
+MemberRoute = Callable[[str], "tuple[PoolLike, Era2026Request] | None"]
 """A member's pool and the request on its route (C{None}: not a member)."""
 
 

@@ -43,7 +43,7 @@ from mcpgateway.core.aggregate.types import Owner
 from mcpgateway.core.aggregate.view import Member, View
 from mcpgateway.core.catalogdata import publicReason
 from mcpgateway.core.era2026.types import Era2026Request, Sink
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.protocol import era2026form, jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 
@@ -85,7 +85,7 @@ class Era2026Context(CallContext):
     def __init__(
         self,
         aggregator: Aggregator,
-        pools: Mapping[str, ServerPool],
+        pools: Mapping[str, PoolLike],
         session: AggregateSession,
         view: View,
         request: Era2026Request,
@@ -115,7 +115,7 @@ class Era2026Context(CallContext):
 
         return self._skills.entries(self._session, view, request, ask)
 
-    def _routed(self, name: str) -> tuple[ServerPool, Member, Owner] | None:
+    def _routed(self, name: str) -> tuple[PoolLike, Member, Owner] | None:
         owner = self._view.callable.get(name)
         if owner is None:
             return None

@@ -33,7 +33,7 @@ from mcpgateway.core.aggregate.session import (
     idKey,
 )
 from mcpgateway.core.aggregate.view import View
-from mcpgateway.core.pools.pool import ServerPool, SessionGone
+from mcpgateway.core.pools.pool import PoolLike, SessionGone
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.runtime import logs
@@ -46,7 +46,7 @@ class MemberSessions:
 
     def __init__(
         self,
-        pools: Mapping[str, ServerPool],
+        pools: Mapping[str, PoolLike],
         clock: IReactorTime,
         sessions: Collection[AggregateSession],
         relay: MemberRelay,

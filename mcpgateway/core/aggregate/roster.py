@@ -5,7 +5,7 @@ One job: from the endpoints' settings (C{aggregate.json}), each server's
 own filter and the live pools, say which servers are an aggregate
 session's members, on which route of each, with which catalog (a
 principal's own for a server that lists per principal). What a session
-sees of them is made elsewhere (L{mcpgateway.core.aggregate.viewing}).
+sees of them is made elsewhere (L{mcpgateway.core.aggregate.sessionviews}).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from mcpgateway.core.aggregate.calls import withMode
 from mcpgateway.core.aggregate.session import AggregateSession, CatalogLike
 from mcpgateway.core.aggregate.types import EndpointSpec
 from mcpgateway.core.aggregate.view import Member, mergeFilters, selected
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.spec import ToolFilter
 
 
@@ -25,10 +25,10 @@ class Roster:
 
     def __init__(
         self,
-        pools: Mapping[str, ServerPool],
+        pools: Mapping[str, PoolLike],
         catalogs: CatalogLike,
         filters: Callable[[str], ToolFilter],
-        catalogKey: Callable[[ServerPool, str], str],
+        catalogKey: Callable[[PoolLike, str], str],
     ) -> None:
         """
         @param pools: the gateway's pools (the live mapping: reconfigures show).
@@ -92,7 +92,7 @@ class Roster:
             out.append(Member(server, route, lists, filter_, running))
         return out
 
-    def _routeFor(self, pool: ServerPool, session: AggregateSession) -> str | None:
+    def _routeFor(self, pool: PoolLike, session: AggregateSession) -> str | None:
         """The route of C{pool} that serves C{session}: its workspace's, else
         the global one; C{None}: neither."""
         for route in (session.scope, "") if session.scope else ("",):

@@ -22,7 +22,7 @@ from mcpgateway.core.aggregate.results import ResultStore
 from mcpgateway.core.aggregate.types import (
     TaskTable,
 )
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol.jsonrpc import Message
 
@@ -71,7 +71,7 @@ class CatalogLike(Protocol):
     def get(self, server: str, catalogKey: str = "") -> Any:
         """The catalog known now (with C{.lists}), or C{None}."""
 
-    def ensure(self, pool: ServerPool, catalogKey: str = "", principal: str = "") -> Deferred[Any]:
+    def ensure(self, pool: PoolLike, catalogKey: str = "", principal: str = "") -> Deferred[Any]:
         """The catalog, probing the server once if none is known."""
 
     def observe(self, cb: Callable[[str, frozenset[str]], None]) -> Callable[[], None]:
@@ -144,7 +144,7 @@ class MemberSession(Session):
     def __init__(
         self,
         parent: AggregateSession,
-        pool: ServerPool,
+        pool: PoolLike,
         relay: ChildRelay,
         route: str,
         now: float,

@@ -21,6 +21,7 @@ from twisted.internet.defer import Deferred
 from mcpgateway.core.aggregate.memberpolicy import Asker, MemberGate
 from mcpgateway.core.aggregate.members import MemberSessions
 from mcpgateway.core.aggregate.session import SERVER_INFO, AggregateSession, CallFailed, Sink
+from mcpgateway.core.aggregate.sessionviews import SessionViews
 from mcpgateway.core.aggregate.skills import (
     DIRECTORY_READ,
     SCHEME,
@@ -32,10 +33,9 @@ from mcpgateway.core.aggregate.skills import (
     settingsOf,
 )
 from mcpgateway.core.aggregate.view import View
-from mcpgateway.core.aggregate.viewing import SessionViews
 from mcpgateway.core.cachehints import PRIVATE
 from mcpgateway.core.era2026.types import Era2026Request
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.era2026form import SERVER_INFO_KEY
 from mcpgateway.protocol.jsonrpc import Message
@@ -90,7 +90,7 @@ def route(
     return server, own
 
 
-def callerBound(pools: Mapping[str, ServerPool], server: str) -> bool:
+def callerBound(pools: Mapping[str, PoolLike], server: str) -> bool:
     """Whether C{server}'s children depend on the caller (its credentials or
     its identity): what it lists is then the caller's own."""
     pool = pools.get(server)

@@ -20,7 +20,7 @@ from twisted.internet.interfaces import IReactorTime
 from mcpgateway.core.aggregate.types import BUILTIN_ENDPOINTS, EndpointSpec, NameSettings
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.gateway.settings import GatewaySettings
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ToolFilter
 
@@ -46,7 +46,7 @@ class AggregateSide:
     the aggregate endpoints until then."""
 
     def __init__(
-        self, host: AggregateHost, pools: Mapping[str, ServerPool], clock: IReactorTime
+        self, host: AggregateHost, pools: Mapping[str, PoolLike], clock: IReactorTime
     ) -> None:
         """
         @param host: the gateway (its settings and catalogs).

@@ -79,7 +79,7 @@ from mcpgateway.core.catalogdata import (
     withoutWithheld,
 )
 from mcpgateway.core.gateway.catalogprobe import PROBE_BACKOFF, PROBE_BACKOFF_MAX, _Probe
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.router import Router
 from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
@@ -96,7 +96,7 @@ SESSION_FRESH = 300.0
 class _Debounce:
     __slots__ = ("kinds", "pool", "timer", "upstream")
 
-    def __init__(self, pool: ServerPool, upstream: Upstream, timer: IDelayedCall) -> None:
+    def __init__(self, pool: PoolLike, upstream: Upstream, timer: IDelayedCall) -> None:
         self.pool = pool
         self.upstream = upstream
         self.kinds: set[str] = set()
@@ -135,7 +135,7 @@ class Catalogs:
         """The launch each catalog was listed from."""
         self._saved: dict[Key, tuple[str, str]] = {}
         """(digest, launch) of what the file of each catalog holds."""
-        self._pools: dict[str, ServerPool] = {}
+        self._pools: dict[str, PoolLike] = {}
         self._forgotten: set[str] = set()
         self._observers: list[Callable[[str, frozenset[str]], None]] = []
         self._errors: dict[Key, str] = {}
@@ -247,7 +247,7 @@ class Catalogs:
 
     # -- pools -----------------------------------------------------------------
 
-    def attach(self, pool: ServerPool, watch: bool = True) -> None:
+    def attach(self, pool: PoolLike, watch: bool = True) -> None:
         """Serve the catalogs of C{pool} (it replaces any pool of the same
         server) and, with C{watch}, learn them from its children from now
         on (without: only probes list it)."""
@@ -297,7 +297,7 @@ class Catalogs:
             for key in [key for key in table if key[0] == server]:
                 del table[key]
 
-    def _current(self, pool: ServerPool) -> bool:
+    def _current(self, pool: PoolLike) -> bool:
         """Whether C{pool} is the one whose listings are kept for its server."""
         name = pool.spec.name
         if name in self._forgotten:
@@ -314,7 +314,7 @@ class Catalogs:
         """The catalog known now (no I/O)."""
         return self._catalogs.get((server, catalogKey))
 
-    def keyFor(self, pool: ServerPool, principal: str) -> str:
+    def keyFor(self, pool: PoolLike, principal: str) -> str:
         """The catalog key of C{principal}'s view of C{pool}'s server:
         L{catalogKeyOf}, and the principal's own key for a server that
         lists C{private} (L{mcpgateway.core.cachehints}): what it listed
@@ -400,7 +400,7 @@ class Catalogs:
 
     # -- live: what the pools' children say (ChildListener) --------------------
 
-    def childReady(self, pool: ServerPool, upstream: Upstream, principal: str) -> None:
+    def childReady(self, pool: PoolLike, upstream: Upstream, principal: str) -> None:
         if self._stopped or not self._current(pool):
             return
         key = (pool.spec.name, self.keyFor(pool, principal))
@@ -421,7 +421,7 @@ class Catalogs:
         self._listLive(pool, upstream, key, frozenset(KINDS))
 
     def childListChanged(
-        self, pool: ServerPool, upstream: Upstream, principal: str, method: str
+        self, pool: PoolLike, upstream: Upstream, principal: str, method: str
     ) -> None:
         kinds = CHANGED.get(method)
         if kinds is None or self._stopped or not self._current(pool):
@@ -459,7 +459,7 @@ class Catalogs:
         self._listLive(debounce.pool, upstream, key, kinds)
 
     def _listLive(
-        self, pool: ServerPool, upstream: Upstream, key: Key, kinds: frozenset[str]
+        self, pool: PoolLike, upstream: Upstream, key: Key, kinds: frozenset[str]
     ) -> None:
         full = kinds == frozenset(KINDS)
         if full:
@@ -469,7 +469,7 @@ class Catalogs:
             done.addBoth(self._liveDone, key)
 
     async def _listingLive(
-        self, pool: ServerPool, upstream: Upstream, key: Key, kinds: frozenset[str]
+        self, pool: PoolLike, upstream: Upstream, key: Key, kinds: frozenset[str]
     ) -> Catalog | None:
         """List C{kinds} of C{key} through C{upstream}'s router; the catalog
         kept (C{None}: the listing failed, or the pool was replaced meanwhile)."""
@@ -521,7 +521,7 @@ class Catalogs:
     # -- probes ----------------------------------------------------------------
 
     def ensure(
-        self, pool: ServerPool, catalogKey: str = "", principal: str = ""
+        self, pool: PoolLike, catalogKey: str = "", principal: str = ""
     ) -> Deferred[Catalog | None]:
         """The catalog known now, else the result of one probe (shared by
         every caller meanwhile); C{None} when it failed or timed out. A
@@ -540,7 +540,7 @@ class Catalogs:
         return self._probe(pool, catalogKey, principal)
 
     def _renew(
-        self, pool: ServerPool, key: Key, principal: str, known: Catalog
+        self, pool: PoolLike, key: Key, principal: str, known: Catalog
     ) -> Deferred[Catalog | None]:
         """List C{known}, past its C{ttlMs}, again: through the child it was
         listed from live while that runs, else through a probe (not before
@@ -569,7 +569,7 @@ class Catalogs:
         return waiting.addCallback(lambda fresh: known if fresh is None else fresh)
 
     def refresh(
-        self, pool: ServerPool, catalogKey: str = "", principal: str = ""
+        self, pool: PoolLike, catalogKey: str = "", principal: str = ""
     ) -> Deferred[Catalog | None]:
         """List the server again through a transient session (started when
         needed); C{None} when that failed (L{error} says why) or timed out
@@ -578,7 +578,7 @@ class Catalogs:
             return succeed(None)
         return self._probe(pool, catalogKey, principal)
 
-    def _probe(self, pool: ServerPool, catalogKey: str, principal: str) -> Deferred[Catalog | None]:
+    def _probe(self, pool: PoolLike, catalogKey: str, principal: str) -> Deferred[Catalog | None]:
         key = (pool.spec.name, catalogKey)
         waiter: Deferred[Catalog | None] = Deferred()
         waiting = self._probes.get(key)

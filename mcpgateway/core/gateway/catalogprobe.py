@@ -30,7 +30,7 @@ from mcpgateway.core.catalogdata import (
     launchOf,
     listKinds,
 )
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import jsonrpc, versions
 
@@ -63,7 +63,7 @@ class ProbeHost(Protocol):
 
     def _next(self) -> int: ...
 
-    def _current(self, pool: ServerPool) -> bool: ...
+    def _current(self, pool: PoolLike) -> bool: ...
 
     def _apply(
         self,
@@ -100,7 +100,7 @@ class _ProbeSession(Session):
     """The child's C{ttlMs} and C{cacheScope} reach it (a session of a client
     is given a 2025 result without them): the catalogs honour them."""
 
-    def __init__(self, pool: ServerPool, sessionId: str, now: float) -> None:
+    def __init__(self, pool: PoolLike, sessionId: str, now: float) -> None:
         super().__init__(
             sessionId,
             pool.spec.name,
@@ -125,7 +125,7 @@ class _Probe:
     at most L{PROBE_LIMIT} seconds, and a catalog it lists then is kept
     (and its observers told) like any other."""
 
-    def __init__(self, service: ProbeHost, pool: ServerPool, key: Key, principal: str) -> None:
+    def __init__(self, service: ProbeHost, pool: PoolLike, key: Key, principal: str) -> None:
         self.service = service
         self.pool = pool
         self.key = key

@@ -25,7 +25,7 @@ from twisted.internet.defer import Deferred, succeed
 
 from mcpgateway.core.catalogdata import Catalog, entryOf
 from mcpgateway.core.gateway.catalog import Catalogs
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 
 __all__ = ["CatalogServe", "CatalogsHost"]
 
@@ -51,10 +51,10 @@ class CatalogServe:
         self._reading = False
         self._waiters: list[Deferred[None]] = []
 
-    def allows(self, pool: ServerPool) -> bool:
+    def allows(self, pool: PoolLike) -> bool:
         return self.enabled and pool.spec.lazy
 
-    def current(self, pool: ServerPool, principal: str) -> Catalog | None:
+    def current(self, pool: PoolLike, principal: str) -> Catalog | None:
         spec = pool.spec
         if not self.allows(pool):
             return None
@@ -88,6 +88,6 @@ class CatalogServe:
         self._waiters.append(waiter)
         return waiter
 
-    def relisted(self, pool: ServerPool) -> Deferred[Catalog | None] | None:
+    def relisted(self, pool: PoolLike) -> Deferred[Catalog | None] | None:
         catalogs = self._host.catalogs
         return catalogs.liveListing((pool.spec.name, catalogs.keyFor(pool, "")))

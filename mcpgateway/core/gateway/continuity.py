@@ -38,7 +38,7 @@ from twisted.python.failure import Failure
 from mcpgateway.core.aggregate.types import isAggregateRecord
 from mcpgateway.core.gateway.aggregateside import AggregateSide
 from mcpgateway.core.gateway.serverset import ServerSet
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.sessions import Session, SessionPersistence, SessionRegistry
 from mcpgateway.runtime import timers
 
@@ -83,7 +83,7 @@ class ContinuityHost(Protocol):
     def sessions(self) -> SessionRegistry: ...
 
     @property
-    def pools(self) -> Mapping[str, ServerPool]: ...
+    def pools(self) -> Mapping[str, PoolLike]: ...
 
     @property
     def running(self) -> bool: ...

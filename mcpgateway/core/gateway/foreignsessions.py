@@ -19,7 +19,7 @@ from twisted.logger import Logger
 
 from mcpgateway.core.aggregate.types import SERVER_PREFIX
 from mcpgateway.core.gateway.aggregateside import AggregateSide
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.sessions import Session, SessionFacts, SessionRegistry
 from mcpgateway.core.spec import Sharing
 
@@ -34,7 +34,7 @@ class ForeignSessions:
     def __init__(
         self,
         sessions: SessionRegistry,
-        pools: Mapping[str, ServerPool],
+        pools: Mapping[str, PoolLike],
         aggregate: AggregateSide,
         visiting: Callable[[str], object],
         clock: IReactorTime,

@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.core.gateway.test_gateway -*-
 """The gateway as a service: its pools and sessions, and a clean stop.
 
-L{Gateway} holds one L{ServerPool} per configured server and the session
+L{Gateway} holds one L{PoolLike} per configured server and the session
 registry, and is what the web, the operations and the wiring are given. It
 ends sessions itself; each of its other jobs is a collaborator it holds in
 the open, and a caller calls the collaborator that does the work (the
@@ -51,7 +51,7 @@ from mcpgateway.core.gateway.sessioncapacity import SessionCapacity
 from mcpgateway.core.gateway.sessionopener import SessionOpener
 from mcpgateway.core.gateway.settings import GatewayOptions, GatewaySettings
 from mcpgateway.core.gateway.shutdown import Shutdown
-from mcpgateway.core.pools.pool import ServerPool, ServerUnavailable
+from mcpgateway.core.pools.pool import PoolLike, ServerUnavailable
 from mcpgateway.core.pools.scopecatalogfile import SavedScopeCatalogs
 from mcpgateway.core.sessions import Session, SessionRegistry
 from mcpgateway.core.spawn import Spawner
@@ -102,7 +102,7 @@ class Gateway:
         """The catalogs of the servers' scopes, kept across restarts."""
         self.servers = ServerSet(self, specs, spawner, self.log)
         """The servers: a pool each, made, resolved and prewarmed."""
-        self.pools: dict[str, ServerPool] = self.servers.pools
+        self.pools: dict[str, PoolLike] = self.servers.pools
         """Every pool by server name (the live mapping of L{servers})."""
         self.aggregateSide = AggregateSide(self, self.pools, clock)
         """The aggregate endpoint's side, made on its first use."""

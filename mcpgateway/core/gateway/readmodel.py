@@ -21,7 +21,7 @@ from twisted.internet.interfaces import IReactorTime
 from mcpgateway import __version__
 from mcpgateway.core.gateway.aggregateside import AggregateSide
 from mcpgateway.core.gateway.settings import GatewaySettings
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.sessions import Session, SessionRegistry
 from mcpgateway.core.spec import Sharing
 from mcpgateway.core.status import (
@@ -52,7 +52,7 @@ class ReadModel:
     def __init__(
         self,
         host: ReadModelHost,
-        pools: Mapping[str, ServerPool],
+        pools: Mapping[str, PoolLike],
         sessions: SessionRegistry,
         aggregate: AggregateSide,
         clock: IReactorTime,

@@ -5,7 +5,7 @@ New servers appear; removed ones end their sessions and stop their
 children; changed ones are replaced (their sessions end, and their clients
 initialize again on the 404). A change a pool can take on its own (the
 environment alone, routes added) keeps the pool and its sessions
-(L{mcpgateway.core.pools.pool.sameServer}, L{ServerPool.useSpec}); a route
+(L{mcpgateway.core.pools.pool.sameServer}, L{PoolLike.useSpec}); a route
 that is gone ends its own sessions only.
 """
 
@@ -19,7 +19,7 @@ from twisted.logger import Logger
 
 from mcpgateway.core.gateway.aggregateside import AggregateSide
 from mcpgateway.core.gateway.serverset import ServerSet
-from mcpgateway.core.pools.pool import ServerPool, sameServer, variantsOf
+from mcpgateway.core.pools.pool import PoolLike, sameServer, variantsOf
 from mcpgateway.core.sessions import Session, SessionRegistry
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc
@@ -114,7 +114,7 @@ class Reconfigurer:
             self._host.continuity.configured()  # the held sessions' servers are known now, or gone
         return DeferredList(stopping, consumeErrors=True)
 
-    def _endServer(self, name: str, pool: ServerPool, what: str) -> None:
+    def _endServer(self, name: str, pool: PoolLike, what: str) -> None:
         """End every session of server C{name} (served by C{pool}): each
         request in flight on its children is answered first with a
         JSON-RPC error (-32003) naming the server and saying C{what}
@@ -129,7 +129,7 @@ class Reconfigurer:
         """Before the pool of server C{name} serves C{new}: end the sessions
         of each route C{new} does not have (whatever kind of pool it is).
         The other routes' sessions carry on: the pool moves them to their
-        route's new child if its launch changed (L{ServerPool.useSpec})."""
+        route's new child if its launch changed (L{PoolLike.useSpec})."""
         before, after = variantsOf(old), variantsOf(new)
         if before.keys() <= after.keys():
             return

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.core.gateway.test_gateway, tests.core.gateway.test_gateway_parts -*-
-"""The servers a gateway serves: L{ServerSet}, one L{ServerPool} per
+"""The servers a gateway serves: L{ServerSet}, one L{PoolLike} per
 configured server.
 
 Each pool is made for its server's spec (L{mcpgateway.core.pools.factory}),
@@ -24,9 +24,9 @@ from mcpgateway.core.gateway.catalogserve import CatalogServe
 from mcpgateway.core.gateway.settings import GatewaySettings
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.factory import makePool
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.pools.scopecatalogfile import SavedScopeCatalogs
-from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.sessions import SessionRegistry
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
@@ -81,13 +81,13 @@ class ServerSet:
         self._watchChildren = settings.catalogs is not None
         self.catalogServe = CatalogServe(host, settings.lazyStart)
         """Which saved catalog answers a shared server's start-ups."""
-        self.pools: dict[str, ServerPool] = {name: self._make(spec) for name, spec in specs.items()}
+        self.pools: dict[str, PoolLike] = {name: self._make(spec) for name, spec in specs.items()}
         """Every pool by server name: the one mapping the gateway, its
         aggregator and the web read, changed in place."""
         for pool in self.pools.values():
             self._attach(pool)
 
-    def _make(self, spec: ServerSpec) -> ServerPool:
+    def _make(self, spec: ServerSpec) -> PoolLike:
         pool = makePool(
             spec, self._spawner, self._healing, self._promotions, self.limits, self._clientAlive
         )
@@ -98,17 +98,17 @@ class ServerSet:
             pool.listFirst = listFirst  # names decided before their calls
         pool.taskSupport = speaksTasks  # the tasks feature's reading of a child's initialize
         pool.catalogSource = self.catalogServe  # start-ups answered from the saved catalog
-        if isinstance(pool, Pool):  # and from its scopes' saved catalogs
+        if isinstance(pool, ServerPool):  # and from its scopes' saved catalogs
             pool.scopeStartup.saved = self._host.scopeCatalogs
         return pool
 
-    def _attach(self, pool: ServerPool) -> None:
+    def _attach(self, pool: PoolLike) -> None:
         """Let the catalogs serve C{pool}, and list each new child of it
         (only with a catalog service given: without one, catalogs come
         from probes)."""
         self._host.catalogs.attach(pool, watch=self._watchChildren)
 
-    def add(self, name: str, spec: ServerSpec) -> ServerPool:
+    def add(self, name: str, spec: ServerSpec) -> PoolLike:
         """Serve C{spec} as server C{name} from now on: its pool, made and
         attached (not started: L{start})."""
         pool = self.pools[name] = self._make(spec)
@@ -132,7 +132,7 @@ class ServerSet:
             self._resolve(self.pools[name])
         self.prewarm(names)
 
-    def _resolve(self, pool: ServerPool) -> None:
+    def _resolve(self, pool: PoolLike) -> None:
         """Have C{npx}/C{uvx} servers launch their real binary (no wrapper)."""
         resolver = self._resolver
         wrapper = resolver.wrapperOf(pool.spec) if resolver is not None else None
@@ -168,7 +168,7 @@ class ServerSet:
         use now rather than on their first call (those marked C{prewarm}
         are started already), once the saved catalogs are read: a server
         whose sessions its catalog can serve starts at their first request
-        it cannot answer (L{ServerPool.startsOnCall})."""
+        it cannot answer (L{PoolLike.startsOnCall})."""
         names = sorted(servers - {n for n, p in self.pools.items() if p.spec.prewarm})
         if names:
             self.catalogServe.loaded().addCallback(lambda _: self._prewarmRestored(names))

@@ -18,7 +18,7 @@ from twisted.logger import Logger
 
 from mcpgateway.core import sessionshortage
 from mcpgateway.core.gateway.aggregateside import AggregateSide
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.sessions import Session, SessionRegistry
 
 
@@ -28,7 +28,7 @@ class SessionCapacity:
     def __init__(
         self,
         sessions: SessionRegistry,
-        pools: Mapping[str, ServerPool],
+        pools: Mapping[str, PoolLike],
         aggregate: AggregateSide,
         endSession: Callable[[Session, str], Deferred[None]],
         clock: IReactorTime,

@@ -27,7 +27,7 @@ from mcpgateway.core.gateway.aggregateside import AggregateSide
 from mcpgateway.core.gateway.continuity import SessionContinuity
 from mcpgateway.core.gateway.ownerlookup import OwnerLookup
 from mcpgateway.core.gateway.settings import Connection
-from mcpgateway.core.pools.pool import ServerPool, UnknownRoute
+from mcpgateway.core.pools.pool import PoolLike, UnknownRoute
 from mcpgateway.core.sessions import Session, SessionFacts, SessionRegistry, routedCapabilities
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
@@ -42,7 +42,7 @@ class SessionOpener:
     def __init__(
         self,
         sessions: SessionRegistry,
-        pools: Mapping[str, ServerPool],
+        pools: Mapping[str, PoolLike],
         aggregate: AggregateSide,
         journal: SessionContinuity,
         ownerLookup: OwnerLookup | None,

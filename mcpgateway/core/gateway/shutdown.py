@@ -20,7 +20,7 @@ from twisted.logger import Logger
 
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.gateway.continuity import SessionContinuity
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.pools.scopecatalogfile import SavedScopeCatalogs
 from mcpgateway.core.sessions import Session, SessionRegistry
 from mcpgateway.protocol import jsonrpc
@@ -48,7 +48,7 @@ class Shutdown:
     def __init__(
         self,
         host: ShutdownHost,
-        pools: Mapping[str, ServerPool],
+        pools: Mapping[str, PoolLike],
         sessions: SessionRegistry,
         continuity: SessionContinuity,
         clock: IReactorTime,

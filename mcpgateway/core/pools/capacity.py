@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.pools.test_scoped, tests.core.pools.test_per_user -*-
+# -*- test-case-name: tests.core.pools.test_keyedplacement, tests.core.pools.test_per_user -*-
 """How many of a scoped pool's children run, and for how long: the
 L{ChildCapacity}.
 

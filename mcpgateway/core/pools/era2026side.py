@@ -57,7 +57,7 @@ class Era2026Children(Protocol):
 class Era2026Side:
     """The MCP 2026-07-28 side of a pool: its 2026 calls and listen
     streams (the pool's C{era2026}, C{listen}, C{describe} and the rest of
-    L{mcpgateway.core.pools.pool.ServerPool}'s last part).
+    L{mcpgateway.core.pools.pool.PoolLike}'s last part).
 
     @ivar bridge: the 2026 calls on its children (their suspended rounds).
     @ivar requests: how many 2026 requests it was given.
@@ -113,7 +113,7 @@ class Era2026Side:
 
     def serveEra2026(self, request: Era2026Request, sink: Sink) -> Deferred[jsonrpc.Message]:
         """Serve one 2026 request (not a listen): fires with the finished
-        answer (L{mcpgateway.core.pools.pool.ServerPool.serveEra2026})."""
+        answer (L{mcpgateway.core.pools.pool.PoolLike.serveEra2026})."""
         self.requests += 1
         refusal = self._refusal()
         if refusal is not None:

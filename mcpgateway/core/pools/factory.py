@@ -1,9 +1,9 @@
-# -*- test-case-name: tests.core.pools.test_scoped, tests.core.pools.test_tasksupport -*-
+# -*- test-case-name: tests.core.pools.test_keyedplacement, tests.core.pools.test_tasksupport -*-
 """Which placement serves a server: L{makePool}, the one place that
 looks at how a server's children are shared.
 
 No placement imports this module: it imports them, each when first
-needed, and makes the one L{mcpgateway.core.pools.serverpool.Pool} with
+needed, and makes the one L{mcpgateway.core.pools.serverpool.ServerPool} with
 the placement the server's sharing asks for.
 """
 
@@ -15,8 +15,8 @@ from mcpgateway.core.era2026.mrtr import BridgeWaits
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.pool import (
     PidProbe,
+    PoolLike,
     PromotionSink,
-    ServerPool,
     TaskSupport,
     childPerLaunch,
 )
@@ -37,7 +37,7 @@ def makePool(
     limits: BridgeWaits | None = None,
     clientAlive: PidProbe | None = None,
     taskSupport: TaskSupport | None = None,
-) -> ServerPool:
+) -> PoolLike:
     """The pool for C{spec}, with the placement its sharing asks for: the
     one place that looks at how it is shared.
     A session-scoped server gets a child per session; one with routes
@@ -46,9 +46,9 @@ def makePool(
     child (@raise ValueError: an unknown scope). C{limits}: how
     long and how many 2026 calls may wait for their clients;
     C{clientAlive}: whether a session's client process still runs
-    (L{mcpgateway.core.pools.pool.ServerPool.clientAlive}); C{taskSupport}:
+    (L{mcpgateway.core.pools.pool.PoolLike.clientAlive}); C{taskSupport}:
     how a child's C{initialize} result says it serves task-augmented calls
-    itself (L{mcpgateway.core.pools.pool.ServerPool.taskSupport}: the
+    itself (L{mcpgateway.core.pools.pool.PoolLike.taskSupport}: the
     gateway hands in the tasks feature's reading).
 
     A server promoted to C{session} (C{promotions.json}) gets the shared
@@ -57,7 +57,7 @@ def makePool(
     the promotion (as in the process that promoted it)."""
     # The keyed placement imported when first needed: a gateway with no
     # scoped server never loads it (a smaller idle footprint).
-    from mcpgateway.core.pools.serverpool import Pool
+    from mcpgateway.core.pools.serverpool import ServerPool
 
     placement: PlacementOf
     if spec.sharing is Sharing.SESSION and (spec.promoted is None or childPerLaunch(spec)):
@@ -65,14 +65,14 @@ def makePool(
 
         placement = SessionPlacement
     elif childPerLaunch(spec):
-        from mcpgateway.core.pools.scoped import KeyedPlacement
+        from mcpgateway.core.pools.keyedplacement import KeyedPlacement
 
         placement = KeyedPlacement
     else:
         from mcpgateway.core.pools.shared import SharedPlacement
 
         placement = SharedPlacement
-    pool = Pool(spec, spawner, placement, healing, promotions, limits)
+    pool = ServerPool(spec, spawner, placement, healing, promotions, limits)
     pool.clientAlive = clientAlive
     pool.taskSupport = taskSupport
     return pool

@@ -55,7 +55,7 @@ from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.healing import Breaker
 from mcpgateway.core.identity import presentedResult
 from mcpgateway.core.pools.era2026side import Era2026Side
-from mcpgateway.core.pools.pool import CatalogSource, ServerPool
+from mcpgateway.core.pools.pool import CatalogSource, PoolLike
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.core.status import CatalogCounts, Circuit, Lifecycle
@@ -181,7 +181,7 @@ class CatalogStartup:
         source = self._source()
         if source is None:
             return None
-        pool = cast(ServerPool, self._host)
+        pool = cast(PoolLike, self._host)
         catalog = source.current(pool, principal)
         return None if catalog is None else withoutWithheld(catalog, pool)
 
@@ -308,7 +308,7 @@ class CatalogStartup:
         if not listed:
             return
         source = self._host.catalogSource
-        relisted = None if source is None else source.relisted(cast(ServerPool, self._host))
+        relisted = None if source is None else source.relisted(cast(PoolLike, self._host))
         if relisted is None:
             self._tell(upstream, listed, None)
             return
@@ -330,7 +330,7 @@ class CatalogStartup:
         """Send each of C{listed} a C{list_changed} for each kind it was
         given that C{catalog} (the child's listing; C{None}: failed) lists
         differently."""
-        fresh = None if catalog is None else withoutWithheld(catalog, cast(ServerPool, self._host))
+        fresh = None if catalog is None else withoutWithheld(catalog, cast(PoolLike, self._host))
         told: dict[str, int] = {}
         for session, kinds in listed:
             if session not in upstream.router.sessions:

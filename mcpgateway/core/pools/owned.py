@@ -29,10 +29,10 @@ from mcpgateway.core.exchange import Sink
 from mcpgateway.core.fanout import OwnerFanout
 from mcpgateway.core.identity import presentedResult
 from mcpgateway.core.pools.attach import release
-from mcpgateway.core.pools.launching import PoolLauncher
+from mcpgateway.core.pools.childmaker import ChildMaker
 from mcpgateway.core.pools.lostchild import LostChildNotices
-from mcpgateway.core.pools.making import ChildMaker
 from mcpgateway.core.pools.pool import SessionGone, childGone, disabledError
+from mcpgateway.core.pools.poollauncher import PoolLauncher
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import Lifecycle

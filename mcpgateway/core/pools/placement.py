@@ -1,8 +1,8 @@
-# -*- test-case-name: tests.core.pools.test_pool, tests.core.pools.test_scoped -*-
+# -*- test-case-name: tests.core.pools.test_pool, tests.core.pools.test_keyedplacement -*-
 """Which child serves a session, and under which key: a pool's
 L{Placement}.
 
-A L{mcpgateway.core.pools.serverpool.Pool} holds the children of one
+A L{mcpgateway.core.pools.serverpool.ServerPool} holds the children of one
 server; how they are shared is its placement, chosen once by
 L{mcpgateway.core.pools.factory.makePool}:
 
@@ -10,7 +10,7 @@ L{mcpgateway.core.pools.factory.makePool}:
    session (its key: the global route's);
  - L{SessionPlacement}: no child of its own: every session's child is the
    session's (the pool's L{mcpgateway.core.pools.owned.OwnedChildren});
- - L{mcpgateway.core.pools.scoped.KeyedPlacement}: a child per child key
+ - L{mcpgateway.core.pools.keyedplacement.KeyedPlacement}: a child per child key
    (a workspace route, a credential set, a principal).
 
 A placement holds its own map (the shared child, or the children by child
@@ -32,13 +32,13 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
 
 from mcpgateway.core.era2026.types import Era2026Request
-from mcpgateway.core.events import EventLog
+from mcpgateway.core.eventlog import EventLog
 from mcpgateway.core.exchange import Sink
+from mcpgateway.core.pools.childmaker import ChildMaker
 from mcpgateway.core.pools.fromcatalog import CatalogStartup, StartupHost
-from mcpgateway.core.pools.launching import PoolLauncher
 from mcpgateway.core.pools.lostchild import LostChildNotices
-from mcpgateway.core.pools.making import ChildMaker
 from mcpgateway.core.pools.pool import Idle, NoSharedChild
+from mcpgateway.core.pools.poollauncher import PoolLauncher
 from mcpgateway.core.pools.scopecatalog import ScopeStartup
 from mcpgateway.core.pools.snapshot import CapacityCounts, keysOf
 from mcpgateway.core.router import Router
@@ -51,7 +51,7 @@ __all__ = ["Kit", "Placement", "SessionPlacement", "VariantFor"]
 
 VariantFor = Callable[[str, str, tuple[tuple[str, str], ...], str], "Variant | None"]
 """The launch of a route for a client's credentials and principal
-(L{mcpgateway.core.pools.pool.ServerPool.variantFor})."""
+(L{mcpgateway.core.pools.pool.PoolLike.variantFor})."""
 
 Serve = Callable[[], Deferred[jsonrpc.Message]]
 

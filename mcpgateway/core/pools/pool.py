@@ -1,14 +1,14 @@
 # -*- test-case-name: tests.core.pools.test_pool -*-
-"""Which child serves a session: the L{ServerPool} interface, and what a
+"""Which child serves a session: the L{PoolLike} interface, and what a
 server's routes are.
 
 A server pool holds the children of one configured server: one
-L{mcpgateway.core.pools.serverpool.Pool} whatever the server, with a
+L{mcpgateway.core.pools.serverpool.ServerPool} whatever the server, with a
 placement chosen once by L{mcpgateway.core.pools.factory.makePool} from
 the server's L{Sharing}: L{mcpgateway.core.pools.shared.SharedPlacement}
 keeps one child for every session,
 L{mcpgateway.core.pools.placement.SessionPlacement} leaves every session
-its own child, and L{mcpgateway.core.pools.scoped.KeyedPlacement} keeps one
+its own child, and L{mcpgateway.core.pools.keyedplacement.KeyedPlacement} keeps one
 child per distinct launch spec (workspace or credential scope, or a child
 per principal: each route of the server is a
 L{mcpgateway.core.spec.Variant}, and variants with equal child keys share a
@@ -26,20 +26,20 @@ requests carry their own state, and stay on the shared child, in the
 process that promoted the server and after a restart alike.
 
 Nothing outside C{core/} sees the children themselves: the web layer opens,
-forwards, notifies, answers and closes through L{ServerPool}, and the
+forwards, notifies, answers and closes through L{PoolLike}, and the
 gateway and the operations jobs (reaper, monitor, management, manhole) use
 its second half.
 
 What a pool does besides holding its children is each a collaborator,
 given values and callables rather than the pool:
-L{mcpgateway.core.pools.launching} (what children start with),
-L{mcpgateway.core.pools.making} (upstreams made and wired),
+L{mcpgateway.core.pools.poollauncher} (what children start with),
+L{mcpgateway.core.pools.childmaker} (upstreams made and wired),
 L{mcpgateway.core.pools.promotion}, L{mcpgateway.core.pools.snapshot} (its
 state and status), L{mcpgateway.core.pools.era2026side} (MCP 2026-07-28
 clients), L{mcpgateway.core.pools.owned} (the children of one session each);
 a keyed placement's L{mcpgateway.core.pools.routechildren} (its children by child
 key), L{mcpgateway.core.pools.capacity} (C{maxChildren} and idle expiry)
-and L{mcpgateway.core.pools.rebinding} (sessions following their routes
+and L{mcpgateway.core.pools.rebinder} (sessions following their routes
 after a reload); a shared placement's L{mcpgateway.core.pools.staleenv}
 (its child restarted when its environment changed) and
 L{mcpgateway.core.pools.fromcatalog}.
@@ -64,7 +64,7 @@ from twisted.internet.defer import Deferred
 
 from mcpgateway.core.catalogdata import Catalog
 from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle
-from mcpgateway.core.events import EventLog
+from mcpgateway.core.eventlog import EventLog
 from mcpgateway.core.exchange import Sink
 from mcpgateway.core.healing import Breaker
 from mcpgateway.core.sessions import Session, SessionLike
@@ -82,9 +82,9 @@ __all__ = [
     "Idle",
     "NoSharedChild",
     "PidProbe",
+    "PoolLike",
     "PromotionSink",
     "Resolver",
-    "ServerPool",
     "ServerUnavailable",
     "SessionGone",
     "Sweep",
@@ -133,14 +133,14 @@ class ChildListener(Protocol):
     """Who hears of a pool's children becoming ready and of their lists
     changing (the catalogs: L{mcpgateway.core.gateway.catalog.Catalogs})."""
 
-    def childReady(self, pool: ServerPool, upstream: Upstream, principal: str) -> None:
+    def childReady(self, pool: PoolLike, upstream: Upstream, principal: str) -> None:
         """C{upstream}'s child was initialized (a child of one session: its
         session's C{notifications/initialized} went to it) and can be
         listed through C{upstream.router}; C{principal}: the key of the
         principal whose child it is (C{""}: anyone's)."""
 
     def childListChanged(
-        self, pool: ServerPool, upstream: Upstream, principal: str, method: str
+        self, pool: PoolLike, upstream: Upstream, principal: str, method: str
     ) -> None:
         """C{upstream}'s child sent C{method}, one of
         C{notifications/{tools,prompts,resources}/list_changed}."""
@@ -151,19 +151,19 @@ class CatalogSource(Protocol):
     start-up without its child (L{mcpgateway.core.gateway.catalogserve.CatalogServe}:
     the catalogs, which no pool imports)."""
 
-    def current(self, pool: ServerPool, principal: str) -> Catalog | None:
+    def current(self, pool: PoolLike, principal: str) -> Catalog | None:
         """The catalog of C{pool}'s server that answers for its entry as it
         is now, for the principal whose key is C{principal} (C{None}: none
         does, or the server or the gateway turned it off: start the child)."""
 
-    def allows(self, pool: ServerPool) -> bool:
+    def allows(self, pool: PoolLike) -> bool:
         """Whether the switches let C{pool}'s start-ups be answered from a
         catalog (the gateway's C{--no-lazy-start}, the entry's C{"lazy"})."""
 
     def loaded(self) -> Deferred[None]:
         """Fires once the catalogs saved by an earlier process are read."""
 
-    def relisted(self, pool: ServerPool) -> Deferred[Catalog | None] | None:
+    def relisted(self, pool: PoolLike) -> Deferred[Catalog | None] | None:
         """The listing of C{pool}'s shared child in flight since it became
         ready (what it lists now; C{None} in it: the listing failed);
         C{None}: no listing is in flight."""
@@ -193,7 +193,7 @@ class Sweep:
     """Sessions whose own child is gone: they must end."""
 
 
-class ServerPool(Protocol):
+class PoolLike(Protocol):
     """The children of one configured server, as everything outside C{core/} sees them."""
 
     # -- what the web layer uses ---------------------------------------------
@@ -519,7 +519,7 @@ def sameServer(
     C{env}) on a pool with one child for all its routes: a shared child is
     restarted with the new env at its next idle moment and its sessions
     carry on, a session's own child keeps its env until its session ends
-    (L{ServerPool.useSpec}); a scoped pool's key-less child is replaced
+    (L{PoolLike.useSpec}); a scoped pool's key-less child is replaced
     as before. A pool promoted in this process (C{promoted}) already gives new sessions a
     child of their own: C{b} saying C{session} for it (the promotion, read
     back) is the same server, and no session ends.
@@ -527,7 +527,7 @@ def sameServer(
     The routes (variants) of a server may change: each carries its own
     launch, and the gateway and the pool end or move the sessions of each
     route (L{mcpgateway.core.gateway.reconfiguring.Reconfigurer.reconfigure},
-    L{ServerPool.useSpec}). A server with routes but no key-less one on
+    L{PoolLike.useSpec}). A server with routes but no key-less one on
     either side (defined only in projects, or its user's entry added or
     removed) has nothing else to compare: its
     C{command}, C{env} and C{cwd} are only those of one of its routes

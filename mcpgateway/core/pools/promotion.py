@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from twisted.logger import Logger
 
-from mcpgateway.core.events import EventLog
+from mcpgateway.core.eventlog import EventLog
 from mcpgateway.core.pools.pool import PromotionSink
 from mcpgateway.core.spec import ServerSpec, Sharing
 from mcpgateway.runtime import logs

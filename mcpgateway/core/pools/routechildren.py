@@ -1,10 +1,10 @@
-# -*- test-case-name: tests.core.pools.test_scoped, tests.core.pools.test_workspace_roots -*-
+# -*- test-case-name: tests.core.pools.test_keyedplacement, tests.core.pools.test_workspace_roots -*-
 """A scoped pool's shared children by child key, and its sessions bound to
 them: the L{RouteChildren}.
 
 Each route of a scoped server is a L{Variant}; a session is bound to the
 child of its variant's child key, and variants with equal child keys share
-that child (L{mcpgateway.core.pools.scoped}). A child keeps the variant it
+that child (L{mcpgateway.core.pools.keyedplacement}). A child keeps the variant it
 was made from (its route, credential or principal) and is kept in
 least-recently-used order. A workspace route's child answers C{roots/list}
 with its workspace (L{workspaceRoots}).

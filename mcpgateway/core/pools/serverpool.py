@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.core.pools.test_pool -*-
-"""The children of one configured server: the L{Pool}.
+"""The children of one configured server: the L{ServerPool}.
 
 One class serves every kind of server; how its children are shared is its
 I{placement} (L{mcpgateway.core.pools.placement}), a strategy chosen once
@@ -10,7 +10,7 @@ by L{mcpgateway.core.pools.factory.makePool}:
  - per session (L{mcpgateway.core.pools.placement.SessionPlacement}): every
    session has a child of its own;
  - keyed by workspace, credential or user
-   (L{mcpgateway.core.pools.scoped.KeyedPlacement}): a child per child key.
+   (L{mcpgateway.core.pools.keyedplacement.KeyedPlacement}): a child per child key.
 
 The placement answers which child serves a session and under which key,
 and holds its own map (the shared child; the children by key and the
@@ -32,7 +32,7 @@ methods. What still sees the pool itself is what knows pools by identity:
 the catalogs (L{ScopeStartup}, the shared placement's catalog start-up,
 the tool gate) and the renderers' L{StatusReader} and the
 L{Era2026Side}, which read its public interface
-(L{mcpgateway.core.pools.pool.ServerPool}).
+(L{mcpgateway.core.pools.pool.PoolLike}).
 """
 
 from __future__ import annotations
@@ -46,13 +46,12 @@ from twisted.logger import Logger
 
 from mcpgateway.core.era2026.mrtr import BridgeWaits, InputBridge
 from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle
-from mcpgateway.core.events import EventLog
+from mcpgateway.core.eventlog import EventLog
 from mcpgateway.core.exchange import Sink
 from mcpgateway.core.healing import HealingPolicy
+from mcpgateway.core.pools.childmaker import ChildMaker
 from mcpgateway.core.pools.era2026side import Era2026Side
-from mcpgateway.core.pools.launching import PoolLauncher
 from mcpgateway.core.pools.lostchild import LostChildNotices
-from mcpgateway.core.pools.making import ChildMaker
 from mcpgateway.core.pools.owned import LAZY_START, OwnedChildren
 from mcpgateway.core.pools.placement import Kit, Placement
 from mcpgateway.core.pools.pool import (
@@ -60,15 +59,16 @@ from mcpgateway.core.pools.pool import (
     ChildListener,
     Idle,
     PidProbe,
+    PoolLike,
     PromotionSink,
     Resolver,
-    ServerPool,
     Sweep,
     TaskSupport,
     disabledError,
     launchEnvOf,
     variantsOf,
 )
+from mcpgateway.core.pools.poollauncher import PoolLauncher
 from mcpgateway.core.pools.promotion import PoolPromotion
 from mcpgateway.core.pools.scopecatalog import ScopeStartup, probeOwnChild, scopeKey
 from mcpgateway.core.pools.snapshot import CapacityCounts, StatusReader
@@ -90,7 +90,7 @@ from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
 
-__all__ = ["PlacementOf", "Pool"]
+__all__ = ["PlacementOf", "ServerPool"]
 
 PlacementOf = Callable[[Kit], Placement]
 """Makes a pool's placement from what the pool gives it."""
@@ -101,7 +101,7 @@ def _decidesNoName() -> bool:
     return False
 
 
-class Pool:
+class ServerPool:
     """The children of one configured server (see the module docstring).
 
     @ivar placement: which of its own children serves a session.
@@ -111,16 +111,16 @@ class Pool:
 
     log = Logger(observer=logs.observer)
     clientAlive: PidProbe | None = None
-    """Whether a session's client process still runs (L{ServerPool.clientAlive})."""
+    """Whether a session's client process still runs (L{PoolLike.clientAlive})."""
     toolPins: PinnedTools | None = None
-    """The gateway's pinned tools (L{ServerPool.toolPins})."""
+    """The gateway's pinned tools (L{PoolLike.toolPins})."""
     sessionServed: Callable[[SessionLike], object] | None = None
     """Told the first time a session's request reaches one of its children
     (the gateway's sessions save it: L{mcpgateway.core.sessions.SessionRegistry.served})."""
     taskSupport: TaskSupport | None = None
-    """Whether a child serves task-augmented calls itself (L{ServerPool.taskSupport})."""
+    """Whether a child serves task-augmented calls itself (L{PoolLike.taskSupport})."""
     catalogSource: CatalogSource | None = None
-    """The saved catalogs a shared pool answers start-ups from (L{ServerPool.catalogSource})."""
+    """The saved catalogs a shared pool answers start-ups from (L{PoolLike.catalogSource})."""
 
     def __init__(
         self,
@@ -150,7 +150,7 @@ class Pool:
         self.disabled = spec.disabled
         """Set through the management API: requests are refused, children stopped."""
         self.listFirst: Callable[[], bool] = _decidesNoName
-        """Whether a call's name is decided before the call (L{ServerPool.listFirst})."""
+        """Whether a call's name is decided before the call (L{PoolLike.listFirst})."""
         self._ownEach = self._promotedAtStart()
         """Promoted (in this process, or an earlier one): each new session
         gets an owned child."""
@@ -162,7 +162,7 @@ class Pool:
             specNow, self.ownsChildren, self.events, promotions, self._eachSession
         )
         self.maker = ChildMaker(
-            cast(ServerPool, self),
+            cast(PoolLike, self),
             spawner,
             self.breaker,
             self.stats,

@@ -63,7 +63,7 @@ from mcpgateway.core.pools.pool import (
     disabledError,
 )
 from mcpgateway.core.pools.snapshot import keysOf
-from mcpgateway.core.pools.staleenv import StaleRestart
+from mcpgateway.core.pools.staleenv import StaleEnvRestart
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec, Sharing
@@ -91,7 +91,7 @@ class SharedPlacement:
         self.shared: Upstream | None = None
         self._pinging: set[Child] = set()
         """Children with a health ping waiting for its answer."""
-        self._stale = StaleRestart(kit, lambda: self.shared)
+        self._stale = StaleEnvRestart(kit, lambda: self.shared)
         """Restarts the shared child when idle after its environment changed."""
         self.startup = CatalogStartup(kit.catalogHost, lambda: self.shared, kit.ownsEach)
 
@@ -230,7 +230,7 @@ class SharedPlacement:
 
     def reconfigured(self, before: tuple[object, ...]) -> list[Session]:
         """If the shared child's environment changed, restart it at its
-        next idle moment (L{StaleRestart})."""
+        next idle moment (L{StaleEnvRestart})."""
         self._stale.changed(before)
         return []
 

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.core.gateway.test_env_reload, tests.core.pools.test_pool -*-
 """A shared child whose environment changed, restarted when idle: the
-L{StaleRestart}.
+L{StaleEnvRestart}.
 
 A reconfiguration that changes only the shared child's environment (the
 gateway's C{<state-dir>/.env}, or the entry's C{env}) restarts that child
@@ -26,10 +26,10 @@ from mcpgateway.runtime import logs
 if TYPE_CHECKING:
     from mcpgateway.core.pools.placement import Kit
 
-__all__ = ["StaleRestart"]
+__all__ = ["StaleEnvRestart"]
 
 
-class StaleRestart:
+class StaleEnvRestart:
     """Restarts a pool's shared child, once idle, after its environment changed."""
 
     log = Logger(observer=logs.observer)

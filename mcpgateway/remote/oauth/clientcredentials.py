@@ -32,7 +32,7 @@ from mcpgateway.core.spec import ClientCredentials
 from mcpgateway.remote.oauth.discovery import DiscoveryError, formRequest, tokenResponse
 from mcpgateway.remote.sse import readBody, reasonOf
 from mcpgateway.runtime import logs
-from mcpgateway.runtime.bodies import BytesProducer
+from mcpgateway.runtime.bytesproducer import BytesProducer
 
 RENEW_BEFORE = 60.0
 """Seconds before a token's expiry at which the next request gets a new one."""

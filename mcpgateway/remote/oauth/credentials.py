@@ -48,7 +48,7 @@ from mcpgateway.remote.oauth.pending import PENDING_TTL, REFUSED_TTL, waiting
 from mcpgateway.remote.oauth.tokens import TokenStore, TokenStoreError, UpstreamGrant
 from mcpgateway.remote.sse import readBody
 from mcpgateway.runtime import logs
-from mcpgateway.runtime.bodies import BytesProducer
+from mcpgateway.runtime.bytesproducer import BytesProducer
 
 REFRESH_BEFORE = 60.0
 """Seconds before an access token's expiry at which it is refreshed."""

@@ -32,10 +32,10 @@ from mcpgateway.remote.oauth.discovery import (
     formRequest,
     tokenResponse,
 )
-from mcpgateway.remote.oauth.subjects import SubjectTokens
+from mcpgateway.remote.oauth.subjecttokens import SubjectTokens
 from mcpgateway.remote.sse import readBody
 from mcpgateway.runtime import logs
-from mcpgateway.runtime.bodies import BytesProducer
+from mcpgateway.runtime.bytesproducer import BytesProducer
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN = "urn:ietf:params:oauth:token-type:access_token"

@@ -40,7 +40,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from mcpgateway.auth.metadata import challenge
 from mcpgateway.auth.principal import Refusal
-from mcpgateway.core.events import Event, EventLog
+from mcpgateway.core.eventlog import Event, EventLog
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.ops.audit import AuditRecord, AuditSink
 from mcpgateway.ops.management import ManagementError, ServerChanges

@@ -17,7 +17,7 @@ from mcpgateway.auth.principal import ANONYMOUS, Principal
 from mcpgateway.cluster.routing import Where
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.gateway.settings import Connection
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.tasks.handshake import HandshakeTasks, announced
 from mcpgateway.protocol.jsonrpc import Message
@@ -155,7 +155,7 @@ class PoolBackend:
     def __init__(self, gateway: Gateway, server: str) -> None:
         self._gateway = gateway
         self._server = server
-        self.pool: ServerPool = gateway.pools[server]
+        self.pool: PoolLike = gateway.pools[server]
         tasks = gateway.settings.tasks
         self._tasks = None if tasks is None else HandshakeTasks(tasks, server)
 

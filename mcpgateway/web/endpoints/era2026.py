@@ -69,7 +69,7 @@ from mcpgateway.protocol import envelope, era2026form, jsonrpc, versions
 from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.protocol.jsonrpc import Kind, Message
 from mcpgateway.runtime import logs
-from mcpgateway.web.endpoints.era2026stream import Era2026Response
+from mcpgateway.web.endpoints.era2026response import Era2026Response
 from mcpgateway.web.endpoints.guard import forCaller, header, showsChildText
 from mcpgateway.web.plumbing.replies import ClientErrors, validIdOrNull
 from mcpgateway.web.plumbing.requestcontext import contextOf

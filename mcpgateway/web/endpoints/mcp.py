@@ -9,7 +9,7 @@ everything related to that request and closes after its response. GET opens
 the session's standalone SSE stream, or with C{Last-Event-ID} resumes a
 broken stream (L{mcpgateway.web.plumbing.replay}); DELETE ends the session. A plain
 C{twisted.web} resource: this is the hot path, kept free of routing overhead.
-It reaches the server's children only through its L{ServerPool}.
+It reaches the server's children only through its L{PoolLike}.
 
 Every message is parsed within the parser limits and its envelope checked
 (L{mcpgateway.protocol.envelope}) before anything acts on it: what can never succeed
@@ -79,7 +79,7 @@ from mcpgateway.cluster.routing import Forward, Local
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.era2026.types import Era2026Gateway
 from mcpgateway.core.gateway.gateway import Gateway
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.sessions import Session
 from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.quotagate import QuotaGate
@@ -98,10 +98,10 @@ from mcpgateway.web.endpoints.backends import (
     Quota,
     principalOf,
 )
-from mcpgateway.web.endpoints.batches import BatchRequests
+from mcpgateway.web.endpoints.batchrequests import BatchRequests
 from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
+from mcpgateway.web.endpoints.endpointforwarder import EndpointForwarder
 from mcpgateway.web.endpoints.era2026 import Era2026Endpoint
-from mcpgateway.web.endpoints.forwarding import EndpointForwarder
 from mcpgateway.web.endpoints.guard import header
 from mcpgateway.web.endpoints.initialize import EndpointInitializer
 from mcpgateway.web.endpoints.mcppost import McpPost, isEra2026
@@ -178,7 +178,7 @@ class McpEndpoint(Resource):
         self._doors = False
         if backend is None:
             poolBackend = PoolBackend(gateway, server)
-            self.pool: ServerPool | None = poolBackend.pool
+            self.pool: PoolLike | None = poolBackend.pool
             backend = poolBackend
         else:
             self.pool = None

@@ -74,9 +74,9 @@ from mcpgateway.web.endpoints.admission import PostAdmission
 from mcpgateway.web.endpoints.answers import CallerAnswers
 from mcpgateway.web.endpoints.auditnote import AuditNote
 from mcpgateway.web.endpoints.backends import Backend, PoolBackend, SessionFinder
-from mcpgateway.web.endpoints.batches import BatchRequests
+from mcpgateway.web.endpoints.batchrequests import BatchRequests
 from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
-from mcpgateway.web.endpoints.forwarding import EndpointForwarder, EndSession, serverSpan
+from mcpgateway.web.endpoints.endpointforwarder import EndpointForwarder, EndSession, serverSpan
 from mcpgateway.web.endpoints.guard import checkPostHeaders, header
 from mcpgateway.web.endpoints.initialize import EndpointInitializer
 from mcpgateway.web.endpoints.refusals import EndpointRefusals

@@ -13,7 +13,7 @@ by client; the calls rate limits refused
 (L{mcpgateway.governance.quotapage}). Readable without JavaScript. A few
 lines of inline script (no build step, nothing fetched from elsewhere: the
 page's Content-Security-Policy allows nothing else) follow C{GET
-/status/events} (L{mcpgateway.web.pages.statusstream}), whose every event
+/status/events} (L{mcpgateway.web.pages.statusfeed}), whose every event
 carries the page's data and its live part rendered here, and drive the buttons
 (restart, enable, disable, reset circuit) through C{/api/v1}. Its icon is the
 gateway's own too (L{mcpgateway.web.pages.favicon}).
@@ -46,7 +46,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request
 
 from mcpgateway.core import stats
-from mcpgateway.core.events import EventLog
+from mcpgateway.core.eventlog import EventLog
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.status import Circuit, GatewayStatus, ServerState, ServerStatus, TaskCounts
 from mcpgateway.core.tasks.model import STATUSES as TASK_STATUSES
@@ -59,8 +59,8 @@ from mcpgateway.web.pages.consoleassets import serveAsset
 from mcpgateway.web.pages.consolepage import CONTENT_SECURITY_POLICY
 from mcpgateway.web.pages.consolepage import renderPage as consolePage
 from mcpgateway.web.pages.pinspage import pinsData, renderPins
+from mcpgateway.web.pages.statusfeed import StatusFeed
 from mcpgateway.web.pages.statusneeds import renderNeeds
-from mcpgateway.web.pages.statusstream import StatusFeed
 from mcpgateway.web.plumbing.replies import jsonReply
 
 PAGE_PATH = b"/"

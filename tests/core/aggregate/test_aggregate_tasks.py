@@ -17,7 +17,7 @@ from typing import Any
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.aggregate import session as aggregatesession
-from mcpgateway.core.aggregate import tasks as aggregatetasks
+from mcpgateway.core.aggregate import taskrequests as aggregatetasks
 from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, ShieldSpec, TaskTable
 from tests.core.aggregate.aggtools import Children, FakeServer, tool
 from tests.fakes import FakeProcess

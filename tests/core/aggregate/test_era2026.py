@@ -18,7 +18,7 @@ from mcpgateway.core.aggregate.era2026listen import AggregateListen, detached, o
 from mcpgateway.core.aggregate.session import AggregateSession
 from mcpgateway.core.aggregate.view import Member, View
 from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle, Sink
-from mcpgateway.core.pools.pool import ServerPool, ServerUnavailable
+from mcpgateway.core.pools.pool import PoolLike, ServerUnavailable
 from mcpgateway.protocol import era2026form, jsonrpc
 from tests.fakes import RecordingSink
 from tests.support.core.aggregate.era2026 import era2026
@@ -301,7 +301,7 @@ class OpenListenTests(SynchronousTestCase):
         self.session = AggregateSession("s", "/mcp", "2026-07-28", {}, {}, 0.0)
 
     def open(self) -> Deferred[AggregateListen]:
-        pool = cast(ServerPool, self.pool)
+        pool = cast(PoolLike, self.pool)
         request = era2026("l", "subscriptions/listen")
         return openListen(
             self.aggregator,

@@ -10,7 +10,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.era2026.listen import Listener, honour
 from mcpgateway.core.era2026.types import Era2026Request, ListenFilter
-from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.pools.shared import SharedPlacement
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc
@@ -59,7 +59,7 @@ class HonourTests(SynchronousTestCase):
 class ListenerCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.reactor = FakeProcessReactor()
-        self.pool = Pool(SPEC, fakeSpawner(self.reactor), SharedPlacement)
+        self.pool = ServerPool(SPEC, fakeSpawner(self.reactor), SharedPlacement)
 
     def initialize(self, proc: FakeProcess) -> list[Message]:
         """Answer the gateway's initialize; what the child got after it."""

@@ -32,9 +32,9 @@ from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.gateway.catalogprobe import PROBE_BACKOFF, PROBE_BACKOFF_MAX, PROBE_LIMIT
 from mcpgateway.core.pools.factory import makePool
+from mcpgateway.core.pools.keyedplacement import KeyedPlacement
 from mcpgateway.core.pools.placement import SessionPlacement
-from mcpgateway.core.pools.scoped import KeyedPlacement
-from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
 from mcpgateway.ops.catalogstore import CatalogStore, Loaded
@@ -407,7 +407,9 @@ class PerSessionTests(CatalogCase):
         return child
 
     def test_a_probe_of_a_per_session_server_lists_its_child_and_stops_it(self) -> None:
-        assert isinstance(self.pool, Pool) and isinstance(self.pool.placement, SessionPlacement)
+        assert isinstance(self.pool, ServerPool) and isinstance(
+            self.pool.placement, SessionPlacement
+        )
         probing = self.catalogs.ensure(self.pool)
         child = Child(self.reactor.lastProcess, self.lists)
         child.pump()
@@ -472,7 +474,7 @@ class PrincipalTests(SynchronousTestCase):
         reactor = FakeProcessReactor()
         spec = dataclasses.replace(SPEC, perUser=True)
         pool: Any = makePool(spec, fakeSpawner(reactor))
-        assert isinstance(pool, Pool) and isinstance(pool.placement, KeyedPlacement)
+        assert isinstance(pool, ServerPool) and isinstance(pool.placement, KeyedPlacement)
         catalogs = Catalogs(reactor)
         catalogs.attach(pool)
         lists = {"alice": [tool("alice_only")], "bob": [tool("bob_only")]}

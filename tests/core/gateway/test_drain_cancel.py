@@ -16,7 +16,7 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.logger import LogEvent, LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.protocol import jsonrpc
 from tests.http import Harness, spec
 from tests.support.core.draining import InFlight
@@ -100,7 +100,7 @@ class CancelledWaiterTests(SynchronousTestCase):
             session=sid,
         )
         pool = self.h.gateway.pools["srv"]
-        assert isinstance(pool, Pool)
+        assert isinstance(pool, ServerPool)
         self.pool = pool
         self.assertEqual(self.pool.clientRequestsInFlight(), 1)
 

@@ -23,7 +23,7 @@ from twisted.internet.task import Clock
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.lostchild import NOTICE_KEY
 from mcpgateway.core.pools.placement import SessionPlacement
-from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.pools.shared import SharedPlacement
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import capturedGatewayLogs
@@ -37,13 +37,13 @@ def restarting(events: list[Any]) -> list[Any]:
     return [e for e in events if e.get("log_format") == RESTARTING]
 
 
-def startedSharing(home: Home, share: str, placement: type) -> tuple[Gateway, Pool]:
+def startedSharing(home: Home, share: str, placement: type) -> tuple[Gateway, ServerPool]:
     """Start C{home}'s gateway with server pw shared as C{share}; the
     gateway and pw's pool, whose placement is a C{placement}."""
     home.document["mcpServers"]["pw"] = {"command": home.exe, "share": share}
     gateway = home.start()
     pool = gateway.pools["pw"]
-    assert isinstance(pool, Pool) and isinstance(pool.placement, placement)
+    assert isinstance(pool, ServerPool) and isinstance(pool.placement, placement)
     return gateway, pool
 
 
@@ -142,7 +142,7 @@ def test_the_projects_that_use_the_users_entry_carry_on_too(
     gateway = home.start()
     pool = gateway.pools["pw"]
     assert (
-        isinstance(pool, Pool)
+        isinstance(pool, ServerPool)
         and isinstance(pool.placement, SharedPlacement)
         and pool.spec.variants
     )

@@ -1,4 +1,4 @@
-"""A pool is composed, not layered: one L{Pool} with a placement, whose
+"""A pool is composed, not layered: one L{ServerPool} with a placement, whose
 collaborators are given values and callables rather than the pool, and
 each keeps its maps to itself (the others ask it)."""
 
@@ -14,20 +14,20 @@ import pytest
 from mcpgateway.core.pools.capacity import ChildCapacity
 from mcpgateway.core.pools.era2026side import Era2026Side
 from mcpgateway.core.pools.factory import makePool
-from mcpgateway.core.pools.launching import PoolLauncher
+from mcpgateway.core.pools.keyedplacement import KeyedPlacement
 from mcpgateway.core.pools.owned import OwnedChildren
 from mcpgateway.core.pools.placement import SessionPlacement
+from mcpgateway.core.pools.poollauncher import PoolLauncher
 from mcpgateway.core.pools.promotion import PoolPromotion
-from mcpgateway.core.pools.rebinding import Rebinder
+from mcpgateway.core.pools.rebinder import Rebinder
 from mcpgateway.core.pools.routechildren import RouteChildren
-from mcpgateway.core.pools.scoped import KeyedPlacement
-from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.pools.shared import SharedPlacement
-from mcpgateway.core.pools.staleenv import StaleRestart
+from mcpgateway.core.pools.staleenv import StaleEnvRestart
 from mcpgateway.core.sessions import Session
 from tests.fakes import FakeProcessReactor, fakeSpawner
+from tests.support.core.pools.keyedplacement import WORKSPACES
 from tests.support.core.pools.pool import SPEC, keyedOf, sharedOf
-from tests.support.core.pools.scoped import WORKSPACES
 
 COLLABORATORS: tuple[type, ...] = (
     PoolLauncher,
@@ -37,13 +37,13 @@ COLLABORATORS: tuple[type, ...] = (
     RouteChildren,
     ChildCapacity,
     Rebinder,
-    StaleRestart,
+    StaleEnvRestart,
     SharedPlacement,
     KeyedPlacement,
     SessionPlacement,
 )
 MAPS = (dict, set, list)
-POOLISH = re.compile(r"\w*(Host|Pool|Observed)\b")
+POOLISH = re.compile(r"\w*(Host|Pool|PoolLike|Observed)\b")
 """The pool, or a protocol of what a collaborator reads of it."""
 
 
@@ -71,7 +71,7 @@ def test_the_collaborators_of_a_keyed_pool_keep_their_maps() -> None:
     keeper's methods, never as its dictionaries."""
     reactor = FakeProcessReactor()
     pool = makePool(WORKSPACES, fakeSpawner(reactor))
-    assert isinstance(pool, Pool)
+    assert isinstance(pool, ServerPool)
     session = Session("s1", "fs", "2025-11-25", {}, {"name": "client"}, 0.0)
     pool.restore(session)
     keyed = keyedOf(pool)
@@ -83,7 +83,7 @@ def test_the_collaborators_of_a_keyed_pool_keep_their_maps() -> None:
 def test_the_collaborators_of_a_shared_pool_keep_their_maps() -> None:
     reactor = FakeProcessReactor()
     pool = makePool(dataclasses.replace(SPEC, mode="stateless"), fakeSpawner(reactor))
-    assert isinstance(pool, Pool)
+    assert isinstance(pool, ServerPool)
     session = Session("s1", "srv", "2025-11-25", {}, {"name": "client"}, 0.0)
     pool.restore(session)
     shared = sharedOf(pool)

@@ -19,7 +19,7 @@ from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.gateway.catalogserve import CatalogServe
 from mcpgateway.core.pools.factory import makePool
-from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.tasks.handshake import speaksTasks
@@ -91,10 +91,10 @@ class StartupCase(SynchronousTestCase):
         self.pool = self.makePool(self.spec)
         self.successResultOf(self.serve.loading(self.catalogs.start()))
 
-    def makePool(self, spec: ServerSpec) -> Pool:
+    def makePool(self, spec: ServerSpec) -> ServerPool:
         pool = makePool(spec, fakeSpawner(self.reactor))
         sharedOf(pool)  # a shared placement's start-ups come from the catalog
-        assert isinstance(pool, Pool)
+        assert isinstance(pool, ServerPool)
         pool.catalogSource = self.serve
         pool.taskSupport = speaksTasks
         self.catalogs.attach(pool)

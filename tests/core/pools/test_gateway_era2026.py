@@ -14,7 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from mcpgateway.core.era2026.mrtr import COALESCE
 from mcpgateway.core.era2026.types import Era2026Gateway, Era2026Request, ListenFilter
 from mcpgateway.core.gateway.gateway import Gateway
-from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.pools.shared import SharedPlacement
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
@@ -375,7 +375,7 @@ class PromotedAtStartTests(Era2026Case):
 
     def test_a_restored_session_gets_a_child_of_its_own(self) -> None:
         pool = self.gateway.pools["srv"]
-        assert isinstance(pool, Pool) and isinstance(pool.placement, SharedPlacement)
+        assert isinstance(pool, ServerPool) and isinstance(pool.placement, SharedPlacement)
         session = Session("s-1", "srv", "2025-11-25", ALL_CAPS, {}, 0.0)
         pool.restore(session)
         self.successResultOf(pool.prewarm())

@@ -16,10 +16,10 @@ from twisted.trial.unittest import SynchronousTestCase
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.factory import makePool
+from mcpgateway.core.pools.keyedplacement import KeyedPlacement
 from mcpgateway.core.pools.placement import SessionPlacement
 from mcpgateway.core.pools.pool import GLOBAL_CHILD
-from mcpgateway.core.pools.scoped import KeyedPlacement
-from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.pools.shared import SharedPlacement
 from mcpgateway.core.sessions import Session, shortId
 from mcpgateway.core.spec import Variant
@@ -231,7 +231,7 @@ class RestoreTests(PerUserCase):
         assert restored is not None
         self.assertEqual(restored.principal, ALICE)
         pool = self.gateway.pools["gh"]
-        assert isinstance(pool, Pool) and isinstance(pool.placement, KeyedPlacement)
+        assert isinstance(pool, ServerPool) and isinstance(pool.placement, KeyedPlacement)
         self.assertEqual(pool.childKeyOf(restored), f"/p:{ALICE}")
         older = self.gateway.sessions.get("s-older")
         assert older is not None
@@ -256,7 +256,7 @@ class RestoreTests(PerUserCase):
         assert restored is not None and restored.variant is None
         self.assertTrue(self.gateway.foreignSessions.rebind(restored, "k1", (("TOKEN", "v1"),)))
         pool = self.gateway.pools["db"]
-        assert isinstance(pool, Pool) and isinstance(pool.placement, KeyedPlacement)
+        assert isinstance(pool, ServerPool) and isinstance(pool.placement, KeyedPlacement)
         self.assertEqual(pool.childKeyOf(restored), f"/c:k1/p:{ALICE}")
         self.assertEqual(self.pid(self.open("db", ALICE, key="k1", TOKEN="v1")), self.pid(restored))
 

@@ -24,8 +24,8 @@ from tests.fakes import (
     capturedGatewayLogs,
     fakeSpawner,
 )
+from tests.support.core.pools.keyedplacement import initialize
 from tests.support.core.pools.replay import replayedTo
-from tests.support.core.pools.scoped import initialize
 from tests.support.core.promotion import INIT_RESULT, PER_SESSION, SPEC, PromotionCase
 
 SAMPLING = {

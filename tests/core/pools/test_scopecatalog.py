@@ -17,9 +17,9 @@ from twisted.trial.unittest import SynchronousTestCase
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.gateway.catalogserve import CatalogServe
 from mcpgateway.core.pools.factory import makePool
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.pools.scopecatalog import PROBE_TIMEOUT
-from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.pools.shared import SharedPlacement
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import RemoteEndpoint, ServerSpec, Sharing
@@ -64,7 +64,7 @@ class ScopeCase(SynchronousTestCase):
         self.serve = CatalogServe(Host(self.catalogs), self.enabled)
         self.pool = self.makePool(self.spec)
 
-    def makePool(self, spec: ServerSpec) -> ServerPool:
+    def makePool(self, spec: ServerSpec) -> PoolLike:
         pool = makePool(spec, fakeSpawner(self.reactor))
         pool.catalogSource = self.serve
         return pool
@@ -75,9 +75,9 @@ class ScopeCase(SynchronousTestCase):
     def forward(self, session: Session, method: str, params: Message | None = None) -> Any:
         return self.pool.forward(session, jsonrpc.request(7, method, params or {}), None)
 
-    def base(self) -> Pool:
+    def base(self) -> ServerPool:
         pool = self.pool
-        assert isinstance(pool, Pool)
+        assert isinstance(pool, ServerPool)
         return pool
 
     def running(self) -> int:
@@ -277,7 +277,7 @@ class PromotedTests(ScopeCase):
 
     def test_the_sessions_of_a_promoted_server_start_lazily(self) -> None:
         pool = self.pool
-        assert isinstance(pool, Pool) and isinstance(pool.placement, SharedPlacement)
+        assert isinstance(pool, ServerPool) and isinstance(pool.placement, SharedPlacement)
         pool.promotion.ambiguous("sampling/createMessage", 2)
         self.assertTrue(pool.ownsChildren())
         self.assertIs(pool.spec.sharing, Sharing.GLOBAL)

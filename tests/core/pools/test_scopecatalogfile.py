@@ -27,7 +27,7 @@ from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.gateway.catalogserve import CatalogServe
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.factory import makePool
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.pools.scopecatalog import ScopeCatalog
 from mcpgateway.core.pools.scopecatalogfile import (
     MAX_KEYS,
@@ -36,7 +36,7 @@ from mcpgateway.core.pools.scopecatalogfile import (
     fromRecord,
     recordOf,
 )
-from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops.scopecatalogstore import ScopeCatalogStore
@@ -293,10 +293,10 @@ class PoolCase(SynchronousTestCase):
         pool = self.pool
         self.successResultOf(self.saved.start(lambda: {pool.spec.name: entryOf(pool.spec)}))
 
-    def makePool(self, spec: ServerSpec) -> ServerPool:
+    def makePool(self, spec: ServerSpec) -> PoolLike:
         pool = makePool(spec, fakeSpawner(self.reactor))
         pool.catalogSource = CatalogServe(Host(Catalogs(self.reactor)))
-        assert isinstance(pool, Pool)
+        assert isinstance(pool, ServerPool)
         pool.scopeStartup.saved = self.saved
         return pool
 

@@ -1,5 +1,5 @@
 """What a pool knows of 2025-11-25 tasks: only the reading of a child's
-C{initialize} result it is handed (L{ServerPool.taskSupport}), which the
+C{initialize} result it is handed (L{PoolLike.taskSupport}), which the
 gateway plugs in from the tasks feature; no module of the pools imports
 that feature."""
 
@@ -12,7 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.factory import makePool
-from mcpgateway.core.pools.pool import ServerPool, TaskSupport
+from mcpgateway.core.pools.pool import PoolLike, TaskSupport
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.tasks.handshake import speaksTasks
@@ -39,7 +39,7 @@ class ChildTasksTests(SynchronousTestCase):
         self.reactor = FakeProcessReactor()
         self.read: list[Any] = []
 
-    def opened(self, pool: ServerPool, capabilities: dict[str, Any]) -> Session:
+    def opened(self, pool: PoolLike, capabilities: dict[str, Any]) -> Session:
         """A session open on C{pool}'s shared child, whose C{initialize}
         result declares C{capabilities}."""
         session = Session("a", "srv", "2025-11-25", {}, {"name": "client"}, 0.0)

@@ -10,7 +10,7 @@ from typing import Any
 
 from mcpgateway.core.pools.routechildren import workspaceRoots
 from mcpgateway.protocol import jsonrpc
-from tests.support.core.pools.scoped import A, ScopedCase, variant
+from tests.support.core.pools.keyedplacement import A, ScopedCase, variant
 
 ROOTS_LIST = {"jsonrpc": "2.0", "id": "r1", "method": "roots/list"}
 

@@ -41,7 +41,9 @@ LOADED_ON_FIRST_USE = {
     "sqlite3": "the aggregate's tool search index (core/aggregate/search.py)",
     "dotenv": "a server's .env file (config/envfiles.py)",
     "mcpgateway.core.era2026.child": "a child that speaks MCP 2026-07-28 (core/upstream.py)",
-    "mcpgateway.core.pools.scoped": "a server with routes, credentials or per-user children",
+    "mcpgateway.core.pools.keyedplacement": (
+        "a server with routes, credentials or per-user children"
+    ),
     "twisted.web._template_util": "Twisted's error pages (mcpgateway/runtime/lazyimport.py)",
     "mcpgateway.web.pages.statuspage": "the status page at / (web/app.py)",
     "hyperlink": "Twisted's error pages and redirects (mcpgateway/runtime/lazyimport.py)",
@@ -67,9 +69,9 @@ LOADED_ON_FIRST_USE = {
     "mcpgateway.core.aggregate.schemas": "the aggregate's schema checks",
     "mcpgateway.core.aggregate.view": "the aggregate's views",
     "mcpgateway.core.aggregate.naming": "the aggregate's names, aggregate.json's name settings",
-    "mcpgateway.core.aggregate.requests": "the aggregate's member requests",
-    "mcpgateway.core.aggregate.tasks": "the aggregate's tasks",
-    "mcpgateway.core.aggregate.reprobing": "the aggregate's catalog following",
+    "mcpgateway.core.aggregate.requesthandlers": "the aggregate's member requests",
+    "mcpgateway.core.aggregate.taskrequests": "the aggregate's tasks",
+    "mcpgateway.core.aggregate.reprobes": "the aggregate's catalog following",
     "mcpgateway.core.aggregate.calls": "the aggregate's answers",
     "mcpgateway.core.aggregate.session": "an aggregate session",
     "mcpgateway.core.era2026.translate": "a child that speaks MCP 2026-07-28 (core/upstream.py)",

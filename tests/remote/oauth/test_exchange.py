@@ -24,7 +24,7 @@ from mcpgateway.remote.oauth.exchange import (
     TokenExchange,
     exchangeRequest,
 )
-from mcpgateway.remote.oauth.subjects import MAX_PRINCIPALS, SubjectTokens
+from mcpgateway.remote.oauth.subjecttokens import MAX_PRINCIPALS, SubjectTokens
 from mcpgateway.remote.streamable import StreamableChild
 from tests.remote.fakehttp import FakeAgent, FakeResponse, jsonResponse
 

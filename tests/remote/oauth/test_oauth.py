@@ -338,12 +338,12 @@ def test_a_401_right_after_a_login_finds_the_new_grant(tmp_path: Path) -> None:
 def test_an_sse_server_that_asks_for_a_login_ends_its_session_naming_the_command(
     tmp_path: Path,
 ) -> None:
-    from mcpgateway.remote.httpsse import SSEChild
+    from mcpgateway.remote.httpsse import HttpSSEChild
 
     agent = FakeAgent()
     creds = UpstreamCredentials(TokenStore(tmp_path, MemoryKey()), lambda url: agent)
     lines: list[str] = []
-    child = SSEChild(
+    child = HttpSSEChild(
         "oldsse",
         RemoteEndpoint("https://old.example.com/sse", "sse"),
         agent,

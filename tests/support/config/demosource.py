@@ -14,7 +14,7 @@ from twisted.internet.task import Clock
 from mcpgateway.clientconfigs.clients.base import ClientAdapter, Host
 from mcpgateway.clientconfigs.clientsource import ClientsSource
 from mcpgateway.clientconfigs.engine import AdoptionEngine
-from mcpgateway.config.source import ConfigService, ConfigSettings
+from mcpgateway.config.configservice import ConfigService, ConfigSettings
 from mcpgateway.config.watched import PlainFile
 from mcpgateway.config.workspaces import WorkspaceKeys
 from tests.reloading import inline

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from twisted.internet.task import Clock
 
-from mcpgateway.config.source import ConfigService, ConfigSettings
+from mcpgateway.config.configservice import ConfigService, ConfigSettings
 from mcpgateway.config.watched import PlainFile, Reload
 from mcpgateway.runtime.threads import RunInThread
 from tests.reloading import inline

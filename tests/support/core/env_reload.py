@@ -12,7 +12,7 @@ import pytest
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 
-from mcpgateway.config.source import ENV_POLL, ConfigSettings
+from mcpgateway.config.configservice import ENV_POLL, ConfigSettings
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.sessions import Session

@@ -12,7 +12,7 @@ from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, RecordingSink, fakeSpawner
-from tests.support.core.pools.scoped import initialize
+from tests.support.core.pools.keyedplacement import initialize
 
 Message = dict[str, Any]
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from twisted.internet.defer import maybeDeferred
 
-from mcpgateway.config.gatewayfile import ServersFile
-from mcpgateway.config.source import ConfigService
+from mcpgateway.config.configservice import ConfigService
+from mcpgateway.config.serversfile import ServersFile
 from mcpgateway.config.watched import ConfigSource, PlainFile
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.ops.management import ServerChanges

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.gateway.gateway import Gateway
-from mcpgateway.core.pools.scoped import KeyedPlacement
-from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.keyedplacement import KeyedPlacement
+from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.web.app import makeSite
 from tests.fakes import FakeProcessReactor, fakeSpawner
@@ -38,7 +38,7 @@ def scopedHarness(credentialEnv: tuple[str, ...] = ()) -> Harness:
     )
     h.reactor = FakeProcessReactor()
     h.gateway = Gateway({"srv": spec("srv"), "fs": fs}, fakeSpawner(h.reactor), lazyStart=False)
-    assert isinstance(h.gateway.pools["fs"], Pool) and isinstance(
+    assert isinstance(h.gateway.pools["fs"], ServerPool) and isinstance(
         h.gateway.pools["fs"].placement, KeyedPlacement
     )
     h.site = makeSite(h.gateway, h.reactor, loopbackOnly=True, keys=WorkspaceKeys(SECRET))

@@ -20,7 +20,7 @@ from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.era2026.types import ListenFilter
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.pool import ServerUnavailable
-from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.spec import Variant
 from mcpgateway.core.taskterms import EXTENSION
 from mcpgateway.ops.services import ListenerService
@@ -791,7 +791,7 @@ def test_the_end_of_an_answered_response_is_not_a_cancel() -> None:
 
 
 def test_a_workspace_route_and_credential_headers_reach_the_core() -> None:
-    from mcpgateway.core.pools.scoped import KeyedPlacement
+    from mcpgateway.core.pools.keyedplacement import KeyedPlacement
 
     reactor = FakeProcessReactor()
     base = replace(spec("fs"), mode="workspace", credentialEnv=("TOKEN",))
@@ -804,7 +804,7 @@ def test_a_workspace_route_and_credential_headers_reach_the_core() -> None:
         ),
     )
     gateway = Gateway({"fs": fs}, fakeSpawner(reactor))
-    assert isinstance(gateway.pools["fs"], Pool) and isinstance(
+    assert isinstance(gateway.pools["fs"], ServerPool) and isinstance(
         gateway.pools["fs"].placement, KeyedPlacement
     )
     fake = FakeEra2026()

@@ -23,7 +23,7 @@ IDLE_ON_A_LAPTOP = (
     "web/endpoints/backends.py",
     "web/endpoints/credentialcheck.py",
     "web/endpoints/answers.py",
-    "web/endpoints/forwarding.py",
+    "web/endpoints/endpointforwarder.py",
     "web/endpoints/era2026.py",
     "web/plumbing/requestcontext.py",
     "governance/quotagate.py",

@@ -7,7 +7,7 @@ on. C{X-Mcp-Env-<NAME>} headers count only for the names the entry lists in
 C{credentialEnv}: their values are keyed, go into the session's variant (so
 into its child's environment), and never into a log event.
 
-Real Site, real pools (a L{mcpgateway.core.pools.scoped.KeyedPlacement} for the
+Real Site, real pools (a L{mcpgateway.core.pools.keyedplacement.KeyedPlacement} for the
 server with routes), fake children, fake clock."""
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from twisted.web.http_headers import Headers
 
 from mcpgateway.config.workspaces import WorkspaceKeys
-from mcpgateway.core.pools.scoped import KeyedPlacement
-from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.keyedplacement import KeyedPlacement
+from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.sessions import Session
 from mcpgateway.report.metrics import renderMetrics
 from mcpgateway.web.app import GatewaySite
@@ -118,7 +118,7 @@ def test_a_route_that_goes_away_on_reload_is_404() -> None:
     h = scopedHarness()
     assert h.initialize(f"fs~{KEY_B}")
     pool = h.gateway.pools["fs"]
-    assert isinstance(pool, Pool) and isinstance(pool.placement, KeyedPlacement)
+    assert isinstance(pool, ServerPool) and isinstance(pool.placement, KeyedPlacement)
     pool.useSpec(replace(pool.spec, variants=pool.spec.variants[:2]))  # workspace B is gone
     assert initialize(h, f"/fs~{KEY_B}/mcp").status == 404
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcpgateway.core.asking import STREAM_WAIT
+from mcpgateway.core.streamwaits import STREAM_WAIT
 from tests.http import Harness
 
 ROOTS_LIST = {"jsonrpc": "2.0", "id": 0, "method": "roots/list"}

@@ -1,4 +1,4 @@
-"""The status page (web/pages/statuspage.py) and its stream (web/pages/statusstream.py)
+"""The status page (web/pages/statuspage.py) and its stream (web/pages/statusfeed.py)
 through the real C{Site} with fake children and a fake clock: the HTML of a
 gateway with a failing server (its stderr lines), hostile names and lines
 shown as text (hypothesis), the page's policy headers, the CSRF rule of the
@@ -24,6 +24,7 @@ from twisted.web.test.requesthelper import DummyRequest
 from mcpgateway.core.status import Savings
 from mcpgateway.web.pages.consoleassets import SCRIPTS, STYLES, url
 from mcpgateway.web.pages.consolepage import CONTENT_SECURITY_POLICY
+from mcpgateway.web.pages.statusfeed import INTERVAL, NUDGE_DELAY, StatusFeed
 from mcpgateway.web.pages.statuspage import (
     STDERR_LINES,
     StatusPage,
@@ -34,7 +35,6 @@ from mcpgateway.web.pages.statuspage import (
     restartData,
     stderrTails,
 )
-from mcpgateway.web.pages.statusstream import INTERVAL, NUDGE_DELAY, StatusFeed
 from tests.core.tasks.support import keptTasks, serveTasks
 from tests.http import Harness, Response, initializeMessage, spec
 from tests.support.web.api import TOKEN, ApiHarness

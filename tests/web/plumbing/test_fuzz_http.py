@@ -31,7 +31,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
-from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.web.plumbing.sse import keepAliveFor
 from tests.fakes import capturedGatewayLogs
@@ -435,5 +435,5 @@ def test_a_few_thousand_hostile_requests(tmp_path: Path) -> None:
     for session in h.gateway.sessions:
         assert session.inFlight == 0, session.id
     for pool in h.gateway.pools.values():
-        for upstream in cast(Pool, pool).upstreams():
+        for upstream in cast(ServerPool, pool).upstreams():
             assert upstream.router.clientRequestsInFlight() == 0

@@ -8,7 +8,7 @@ from typing import cast
 
 from mcpgateway.core.aggregate.relay import MemberRelay
 from mcpgateway.core.aggregate.session import AggregateSession, MemberSession
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.protocol.jsonrpc import Message
 
 
@@ -42,6 +42,6 @@ def session() -> AggregateSession:
 
 
 def member(relay: MemberRelay, parent: AggregateSession, server: str) -> MemberSession:
-    opened = MemberSession(parent, cast(ServerPool, FakePool(server)), relay, "", 0.0)
+    opened = MemberSession(parent, cast(PoolLike, FakePool(server)), relay, "", 0.0)
     parent.members[server] = opened
     return opened

@@ -10,9 +10,9 @@ from typing import Any
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.pools.factory import makePool
+from mcpgateway.core.pools.keyedplacement import KeyedPlacement
 from mcpgateway.core.pools.placement import SessionPlacement
-from mcpgateway.core.pools.scoped import KeyedPlacement
-from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.pools.shared import SharedPlacement
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc
@@ -60,26 +60,26 @@ def ok(requestId: Any, result: Any) -> Message:
 
 def placementOf(pool: object) -> object:
     """The placement of C{pool} (white-box)."""
-    assert isinstance(pool, Pool)
+    assert isinstance(pool, ServerPool)
     return pool.placement
 
 
 def sharedOf(pool: object) -> SharedPlacement:
     """The shared placement of C{pool} (white-box); fails if it has another."""
-    assert isinstance(pool, Pool) and isinstance(pool.placement, SharedPlacement)
+    assert isinstance(pool, ServerPool) and isinstance(pool.placement, SharedPlacement)
     return pool.placement
 
 
 def keyedOf(pool: object) -> KeyedPlacement:
     """The keyed placement of C{pool} (white-box); fails if it has another."""
-    assert isinstance(pool, Pool) and isinstance(pool.placement, KeyedPlacement)
+    assert isinstance(pool, ServerPool) and isinstance(pool.placement, KeyedPlacement)
     return pool.placement
 
 
-def perSessionOf(pool: object) -> Pool:
+def perSessionOf(pool: object) -> ServerPool:
     """C{pool}, whose every session has a child of its own; fails if it has
     another placement."""
-    assert isinstance(pool, Pool) and isinstance(pool.placement, SessionPlacement)
+    assert isinstance(pool, ServerPool) and isinstance(pool.placement, SessionPlacement)
     return pool
 
 
@@ -99,7 +99,7 @@ class PoolCase(SynchronousTestCase):
     def makePool(self, spec: ServerSpec) -> Any:
         """The pool of C{spec} (shared or per session: white-box)."""
         pool = makePool(spec, fakeSpawner(self.reactor, environ=ENVIRON))
-        assert isinstance(pool, Pool)
+        assert isinstance(pool, ServerPool)
         assert isinstance(pool.placement, (SharedPlacement, SessionPlacement))
         return pool
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.config.test_source,tests.clientconfigs.test_adoption_safety -*-
+# -*- test-case-name: tests.config.test_configservice,tests.clientconfigs.test_adoption_safety -*-
 """Where the served servers come from, and keeping them current.
 
 A L{ConfigSource} turns the config file into L{ServerSpec}s: read as it is
@@ -55,9 +55,9 @@ from mcpgateway.config.configsettings import ENV_POLL, MAX_WAIT, RESTORE_RETRIES
 from mcpgateway.config.debounce import Debouncer
 from mcpgateway.config.envwatch import EnvWatch
 from mcpgateway.config.filewatch import FileWatch
-from mcpgateway.config.preparing import Preparer
+from mcpgateway.config.preparer import Preparer
 from mcpgateway.config.promotions import PromotionStore
-from mcpgateway.config.restoring import Restorer
+from mcpgateway.config.restorer import Restorer
 from mcpgateway.config.sandboxapprovals import APPROVALS_FILE as SANDBOX_APPROVALS
 from mcpgateway.config.servers import LoadedConfig
 from mcpgateway.config.watched import (

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.pools.test_scoped_reload, tests.core.pools.test_scoped -*-
+# -*- test-case-name: tests.core.pools.test_keyedplacement_reload, tests.core.pools.test_keyedplacement -*-
 """A scoped pool's sessions following their routes after a reload: the
 L{Rebinder}.
 

@@ -22,12 +22,12 @@ from mcpgateway.clientconfigs.clients.base import Host
 from mcpgateway.clientconfigs.clients.mcpservers import Cursor
 from mcpgateway.clientconfigs.clientsource import ClientsSource, RestoreIncomplete, claudeProjects
 from mcpgateway.clientconfigs.engine import AdoptionEngine
+from mcpgateway.config.configservice import ConfigService
 from mcpgateway.config.servers import demoConfig
-from mcpgateway.config.source import ConfigService
 from mcpgateway.config.watched import PlainFile, watchedPathsOf
 from mcpgateway.startup.preflight import preflight
 from tests.clientconfigs.adoptkit import urlFor
-from tests.support.config.source_clients import FakeSource, cursorFile, service
+from tests.support.config.configservice_clients import FakeSource, cursorFile, service
 from tests.support.startup.options import parseIn
 
 DEMO = demoConfig()["mcpServers"]["demo"]

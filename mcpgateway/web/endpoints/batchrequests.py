@@ -20,7 +20,7 @@ from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.protocol.jsonrpc import Kind, Message
 from mcpgateway.web.endpoints.backends import Backend, SessionFinder
 from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
-from mcpgateway.web.endpoints.forwarding import EndpointForwarder
+from mcpgateway.web.endpoints.endpointforwarder import EndpointForwarder
 from mcpgateway.web.endpoints.refusals import EndpointRefusals
 from mcpgateway.web.plumbing.replies import ClientErrors, accepted
 from mcpgateway.web.plumbing.requestcontext import contextOf

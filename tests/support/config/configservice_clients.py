@@ -1,4 +1,4 @@
-"""What tests/config/test_source_clients.py shares with the other tests:
+"""What tests/config/test_configservice_clients.py shares with the other tests:
 FakeSource, SECRET, cursorFile, service."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 
 from twisted.internet.task import Clock
 
+from mcpgateway.config.configservice import ConfigService, ConfigSettings
 from mcpgateway.config.servers import LoadedConfig
-from mcpgateway.config.source import ConfigService, ConfigSettings
 from mcpgateway.config.workspaces import WorkspaceKeys
 from tests.reloading import inline
 

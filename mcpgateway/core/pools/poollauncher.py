@@ -1,9 +1,9 @@
-# -*- test-case-name: tests.core.pools.test_pool, tests.core.pools.test_scoped -*-
+# -*- test-case-name: tests.core.pools.test_pool, tests.core.pools.test_keyedplacement -*-
 """What a pool's children start with: the L{PoolLauncher}.
 
 A server whose command is C{npx} or C{uvx} runs the real binary behind it,
-once the gateway has resolved it (L{ServerPool.launchAfter
-<mcpgateway.core.pools.pool.ServerPool.launchAfter>}): until then no child
+once the gateway has resolved it (L{PoolLike.launchAfter
+<mcpgateway.core.pools.pool.PoolLike.launchAfter>}): until then no child
 starts, and a request waits for the resolution at most its timeout. The
 other routes' launches are resolved the same way, once per child key. A
 reload that changes only a spec's environment (or a timeout) keeps the

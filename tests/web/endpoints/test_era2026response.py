@@ -13,7 +13,7 @@ from twisted.web.server import Request
 from twisted.web.test.requesthelper import DummyRequest
 
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.web.endpoints.era2026stream import Era2026Response, statusOf
+from mcpgateway.web.endpoints.era2026response import Era2026Response, statusOf
 
 PROGRESS = jsonrpc.notification(
     "notifications/progress", {"progressToken": 1, "progress": 1, "total": 2}

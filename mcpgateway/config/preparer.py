@@ -1,8 +1,8 @@
-# -*- test-case-name: tests.config.test_source -*-
+# -*- test-case-name: tests.config.test_configservice -*-
 """Making a loaded config ready to serve: the L{Preparer}.
 
 The servers of the gateway's own file (the management API's,
-L{mcpgateway.config.gatewayfile}) are merged in, the classification
+L{mcpgateway.config.serversfile}) are merged in, the classification
 (built-in list, C{classification.json}, C{promotions.json}) applied, and
 every server's routes built (L{mcpgateway.config.scopes}), with the
 C{.env} files, the workspace keys and the approvals of the project entries'
@@ -20,11 +20,11 @@ from mcpgateway.config import envfiles
 from mcpgateway.config.aggregate import AggregateConfigError, AggregateSettings
 from mcpgateway.config.classification import Overrides
 from mcpgateway.config.envfiles import EnvFile
-from mcpgateway.config.gatewayfile import ServersFile
 from mcpgateway.config.promotions import PromotionStore
 from mcpgateway.config.sandboxapprovals import ApprovalsError, SandboxApproval, readApprovals
 from mcpgateway.config.scopes import buildScopes
 from mcpgateway.config.servers import LoadedConfig
+from mcpgateway.config.serversfile import ServersFile
 from mcpgateway.config.watched import Prepared, copyOf
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
 

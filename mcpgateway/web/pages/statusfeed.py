@@ -26,7 +26,7 @@ from twisted.logger import Logger
 from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface import implementer
 
-from mcpgateway.core.events import EventLog
+from mcpgateway.core.eventlog import EventLog
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.timers import Every

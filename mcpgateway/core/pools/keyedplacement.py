@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.pools.test_scoped -*-
+# -*- test-case-name: tests.core.pools.test_keyedplacement -*-
 """One child per launch spec of a server: the L{KeyedPlacement} (workspace and
 credential scopes, and a child per principal).
 
@@ -36,7 +36,7 @@ follow their route's new child at their child's next idle moment, and a
 session whose route is gone is handed back to the gateway to end (which
 ends it before the new variants come, whatever the pool:
 L{mcpgateway.core.gateway.reconfiguring.Reconfigurer.reconfigure};
-L{mcpgateway.core.pools.rebinding.Rebinder}).
+L{mcpgateway.core.pools.rebinder.Rebinder}).
 
 Once promoted (a child asked a client something no session could be proven
 to have caused), each new session gets a child of its own
@@ -65,7 +65,7 @@ from mcpgateway.core.pools.pool import (
     childGone,
     disabledError,
 )
-from mcpgateway.core.pools.rebinding import Rebinder
+from mcpgateway.core.pools.rebinder import Rebinder
 from mcpgateway.core.pools.routechildren import RouteChildren
 from mcpgateway.core.pools.scopecatalog import ScopeCatalog, listChild, scopeKey
 from mcpgateway.core.router import Router
@@ -292,7 +292,7 @@ class KeyedPlacement:
         """New variants: the sessions of a route that is gone are returned
         (to be ended); the others follow their route's new child key, at
         their child's next idle moment (L{Rebinder.reload
-        <mcpgateway.core.pools.rebinding.Rebinder.reload>})."""
+        <mcpgateway.core.pools.rebinder.Rebinder.reload>})."""
         self._kit.launcher.keep({key for key, _ in self.table.items()})
         return self.rebinder.reload()
 

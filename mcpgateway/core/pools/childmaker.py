@@ -16,9 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 from mcpgateway.core.era2026.lazysupport import ERA2026_SUPPORT
-from mcpgateway.core.events import EventLog
+from mcpgateway.core.eventlog import EventLog
 from mcpgateway.core.healing import Breaker
-from mcpgateway.core.pools.pool import ChildListener, ServerPool
+from mcpgateway.core.pools.pool import ChildListener, PoolLike
 from mcpgateway.core.router import Fanout
 from mcpgateway.core.sessions import SessionLike
 from mcpgateway.core.spawn import Spawner
@@ -38,12 +38,12 @@ class ChildMaker:
     """Makes the upstreams of one pool, and tells its listener of them.
 
     @ivar listener: told when a child is ready and when its lists change
-        (L{ServerPool.watchChildren}); C{None}: nobody is.
+        (L{PoolLike.watchChildren}); C{None}: nobody is.
     """
 
     def __init__(
         self,
-        pool: ServerPool,
+        pool: PoolLike,
         spawner: Spawner,
         breaker: Breaker,
         stats: RequestStats,

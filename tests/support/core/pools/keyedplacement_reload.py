@@ -1,4 +1,4 @@
-"""What tests/core/pools/test_scoped_reload.py shares with the other tests:
+"""What tests/core/pools/test_keyedplacement_reload.py shares with the other tests:
 Home, reconfigured."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from twisted.internet.defer import Deferred
 
-from mcpgateway.config.source import ENV_POLL
+from mcpgateway.config.configservice import ENV_POLL
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess

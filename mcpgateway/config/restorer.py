@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.config.test_source_clients,tests.ops.test_handover -*-
+# -*- test-case-name: tests.config.test_configservice_clients,tests.ops.test_handover -*-
 """Giving the config back when the gateway stops: the L{Restorer}.
 
 An adopting source (L{mcpgateway.config.watched.ConfigSource.stopping})

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from mcpgateway.core.pools.scoped import KeyedPlacement
-from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.keyedplacement import KeyedPlacement
+from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import capturedGatewayLogs
 from tests.reloading import initialize, write
-from tests.support.core.pools.scoped_reload import Home, reconfigured
+from tests.support.core.pools.keyedplacement_reload import Home, reconfigured
 
 
 def test_a_workspace_env_change_restarts_only_its_child_and_its_sessions_carry_on(
@@ -169,7 +169,7 @@ def test_the_user_entry_and_project_routes(tmp_path: Path, monkeypatch: pytest.M
     home.define(P, {"command": home.exe})
     gateway = home.start()
     pool = gateway.pools["pw"]
-    assert isinstance(pool, Pool) and isinstance(pool.placement, KeyedPlacement)
+    assert isinstance(pool, ServerPool) and isinstance(pool.placement, KeyedPlacement)
     user, _ = gateway.opener.openSession("pw", initialize(), "2025-11-25")
     home.handshake(home.reactor.lastProcess)
     p, _ = home.open(P)

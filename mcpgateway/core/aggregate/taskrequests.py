@@ -38,7 +38,7 @@ from mcpgateway.core.aggregate.session import (
     Sink,
 )
 from mcpgateway.core.aggregate.view import View
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.runtime import logs
@@ -51,7 +51,7 @@ class TaskRequests:
 
     def __init__(
         self,
-        pools: Mapping[str, ServerPool],
+        pools: Mapping[str, PoolLike],
         members: MemberSessions,
         calls: GatewayCalls,
         viewNow: Callable[[AggregateSession], View],

@@ -1,5 +1,5 @@
 """The aggregate's background re-probes
-(L{mcpgateway.core.aggregate.reprobing.Reprobes}), on their own: one timer,
+(L{mcpgateway.core.aggregate.reprobes.Reprobes}), on their own: one timer,
 the earliest look standing."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import cast
 
 from twisted.internet.task import Clock
 
-from mcpgateway.core.aggregate.reprobing import Reprobes
+from mcpgateway.core.aggregate.reprobes import Reprobes
 from mcpgateway.core.aggregate.roster import Roster
 from mcpgateway.core.aggregate.session import REPROBE_SOON, AggregateSession, CatalogLike
 from mcpgateway.core.spec import ToolFilter

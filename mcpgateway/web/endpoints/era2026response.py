@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.endpoints.test_era2026stream -*-
+# -*- test-case-name: tests.web.endpoints.test_era2026response -*-
 """One HTTP response to one MCP 2026-07-28 request: JSON, or SSE once
 something is streamed first.
 

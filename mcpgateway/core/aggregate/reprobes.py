@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.aggregate.test_reprobing, tests.web.endpoints.test_aggregate_smoke -*-
+# -*- test-case-name: tests.core.aggregate.test_reprobes, tests.web.endpoints.test_aggregate_smoke -*-
 """How the aggregate endpoint lists, in the background, the members whose
 catalog is not known yet.
 
@@ -24,7 +24,7 @@ from mcpgateway.core.aggregate.session import (
     AggregateSession,
     CatalogLike,
 )
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.runtime import logs
 
 
@@ -35,7 +35,7 @@ class Reprobes:
 
     def __init__(
         self,
-        pools: Mapping[str, ServerPool],
+        pools: Mapping[str, PoolLike],
         catalogs: CatalogLike,
         clock: IReactorTime,
         roster: Roster,

@@ -1,4 +1,4 @@
-"""What tests/core/pools/test_scoped.py shares with the other tests: A,
+"""What tests/core/pools/test_keyedplacement.py shares with the other tests: A,
 ScopedCase, variant."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.pools.factory import makePool
-from mcpgateway.core.pools.scoped import KeyedPlacement
-from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.keyedplacement import KeyedPlacement
+from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.protocol import jsonrpc
@@ -69,9 +69,9 @@ class ScopedCase(SynchronousTestCase):
         self.pool = self.makePool(self.spec)
         self._ids = itertools.count(1)
 
-    def makePool(self, spec: ServerSpec) -> Pool:
+    def makePool(self, spec: ServerSpec) -> ServerPool:
         pool = makePool(spec, fakeSpawner(self.reactor))
-        assert isinstance(pool, Pool) and isinstance(pool.placement, KeyedPlacement)
+        assert isinstance(pool, ServerPool) and isinstance(pool.placement, KeyedPlacement)
         return pool
 
     def session(

@@ -9,7 +9,7 @@ result shielded when too large; C{prompts/get}, C{resources/read} and
 subscriptions by the prompt's name or the resource's URI (URIs learned from
 the members' results first); C{completion/complete} by its reference; a
 C{logging/setLevel} goes to every member; the C{tasks/*} requests to
-L{TaskRequests<mcpgateway.core.aggregate.tasks.TaskRequests>}; the Skills
+L{TaskRequests<mcpgateway.core.aggregate.taskrequests.TaskRequests>}; the Skills
 extension's to L{SessionSkills}. A member request is decided by the member
 policy first.
 """
@@ -28,10 +28,10 @@ from mcpgateway.core.aggregate.calls import fingerprints, shownCursor, tasksCapa
 from mcpgateway.core.aggregate.memberpolicy import MemberGate
 from mcpgateway.core.aggregate.members import MemberSessions
 from mcpgateway.core.aggregate.session import AggregateSession, CallFailed, Sink, ToolsLike
+from mcpgateway.core.aggregate.sessionviews import SessionViews
 from mcpgateway.core.aggregate.skillrequests import SessionSkills
-from mcpgateway.core.aggregate.tasks import TaskRequests
+from mcpgateway.core.aggregate.taskrequests import TaskRequests
 from mcpgateway.core.aggregate.view import View
-from mcpgateway.core.aggregate.viewing import SessionViews
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 

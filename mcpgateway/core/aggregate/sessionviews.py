@@ -28,7 +28,7 @@ from mcpgateway.core.aggregate.session import (
     ToolsLike,
 )
 from mcpgateway.core.aggregate.view import View, buildView
-from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.pools.pool import PoolLike
 
 
 class SessionViews:
@@ -36,7 +36,7 @@ class SessionViews:
 
     def __init__(
         self,
-        pools: Mapping[str, ServerPool],
+        pools: Mapping[str, PoolLike],
         catalogs: CatalogLike,
         roster: Roster,
         gate: MemberGate,

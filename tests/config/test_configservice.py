@@ -13,9 +13,9 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
 from mcpgateway.config.aggregate import AggregateSettings
+from mcpgateway.config.configservice import ENV_POLL, ConfigSettings
 from mcpgateway.config.envfiles import readWorkspaceEnv
 from mcpgateway.config.promotions import Promoter, PromotionStore
-from mcpgateway.config.source import ENV_POLL, ConfigSettings
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
 from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings
 from mcpgateway.core.spec import ServerSpec, ToolFilter

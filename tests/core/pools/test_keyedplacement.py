@@ -13,10 +13,10 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.factory import makePool
+from mcpgateway.core.pools.keyedplacement import KeyedPlacement
 from mcpgateway.core.pools.placement import SessionPlacement
 from mcpgateway.core.pools.pool import UnknownRoute
-from mcpgateway.core.pools.scoped import KeyedPlacement
-from mcpgateway.core.pools.serverpool import Pool
+from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.pools.shared import SharedPlacement
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import SCOPED_IDLE_TIMEOUT, ServerSpec
@@ -24,8 +24,7 @@ from mcpgateway.core.upstream import ServerUnavailable
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.support.core.kept_records import KeptRecords
-from tests.support.core.pools.pool import placementOf
-from tests.support.core.pools.scoped import (
+from tests.support.core.pools.keyedplacement import (
     BASE,
     INIT_RESULT,
     WORKSPACES,
@@ -37,6 +36,7 @@ from tests.support.core.pools.scoped import (
     scopedSpec,
     variant,
 )
+from tests.support.core.pools.pool import placementOf
 
 
 class ChildKeyTests(ScopedCase):
@@ -292,7 +292,7 @@ class RouteTimeoutReloadTests(ScopedCase):
         changed nothing (Claude Code rewrites its file all the time)."""
         spec = dataclasses.replace(WORKSPACES, mode="session")
         pool = makePool(spec, fakeSpawner(self.reactor))  # a child per session
-        assert isinstance(pool, Pool) and isinstance(pool.placement, SessionPlacement)
+        assert isinstance(pool, ServerPool) and isinstance(pool.placement, SessionPlacement)
         session = Session("s1", "fs", "2025-11-25", {}, {}, 0.0)
         session.scope, session.variant = B, pool.variantFor(B)
         pool.open(session, initialize())
@@ -407,7 +407,7 @@ class GatewayBindingTests(KeptRecords, SynchronousTestCase):
         restored = self.gateway.sessions.get("s-a")
         assert restored is not None
         self.assertEqual(restored.variant, pool.variantFor(A))
-        assert isinstance(pool, Pool) and isinstance(pool.placement, KeyedPlacement)
+        assert isinstance(pool, ServerPool) and isinstance(pool.placement, KeyedPlacement)
         self.assertEqual(pool.childKeyOf(restored), "child:/ws/a:t")
         self.assertEqual(self.reactor.lastProcess.path, "/ws/a")  # prewarmed for it
         self.assertIsNone(self.gateway.sessions.get("s-gone"))
@@ -419,7 +419,7 @@ class GatewayBindingTests(KeptRecords, SynchronousTestCase):
         self.assertTrue(self.gateway.foreignSessions.rebind(db, "k1", (("TOKEN", "s3"),)))
         self.assertEqual(dict(db.variant.launch.env) if db.variant else {}, {"TOKEN": "s3"})
         dbPool = self.gateway.pools["db"]
-        assert isinstance(dbPool, Pool) and isinstance(dbPool.placement, KeyedPlacement)
+        assert isinstance(dbPool, ServerPool) and isinstance(dbPool.placement, KeyedPlacement)
         self.assertIsNotNone(dbPool.childKeyOf(db))
         self.assertTrue(
             self.gateway.foreignSessions.rebind(db, "k1", (("TOKEN", "s3"),))
