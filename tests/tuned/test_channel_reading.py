@@ -494,7 +494,7 @@ def test_a_finished_answer_with_nothing_behind_it_runs_no_reading_loop() -> None
         loops.append(1)
         serve()
 
-    protocol._serve = counted  # type: ignore[method-assign]
+    protocol._serve = counted
     protocol.dataReceived(post(sid, echo(1)))
     assert len(loops) == 1  # the request was read
     answerLast(h)
