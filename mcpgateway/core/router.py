@@ -362,7 +362,7 @@ class Router:
         first = None if self.tools is None else self.tools.listedFirst(self, message)
         if first is not None:  # a name decided before its call: the child is listed first
             return first.addCallback(lambda _: self.forward(session, message, related))
-        return self.forward(session, message, related)
+        return self.open(session, message, related).response  # forward's, one call fewer
 
     def clientNotification(self, session: SessionLike, message: Message) -> None:
         """Forward a client notification, rewriting what refers to ids."""

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.report.test_metrics,tests.core.test_tracing -*-
+# -*- test-case-name: tests.report.test_metrics,tests.core.test_tracing,tests.core.test_stats -*-
 """Request statistics of one server (L{RequestStats}: counts by method and
 outcome, a latency histogram, and what its sandbox likely refused its tool
 calls), and the operation metrics of the OpenTelemetry MCP conventions
@@ -138,8 +138,8 @@ def answered(
     if outcome is None:
         if isinstance(result, Failure):
             outcome = "cancelled" if result.check(CancelledError) else "error"
-        else:
-            outcome = outcomeOf(result)
+        else:  # L{outcomeOf}, written out: one call fewer per request
+            outcome = "ok" if isinstance(result, dict) and "result" in result else "error"
     operations.serverOperation(server, method, outcome, clock.seconds() - started)
     if span is not None:
         tracing.finish(span, outcome, result if isinstance(result, dict) else None)
@@ -217,11 +217,18 @@ class Operations:
         outcome: str,
         seconds: float,
     ) -> None:
-        key = (server, methodLabel(method), outcome)
+        # Every request is observed here twice (its server and its client
+        # operation): the label and the observation are written out, not
+        # called (L{methodLabel}, L{Histogram.observe}), four calls fewer
+        # per request.
+        key = (server, method if method in KNOWN_METHODS else "other", outcome)
         histogram = table.get(key)
         if histogram is None:
             histogram = table[key] = Histogram(BUCKETS)
-        histogram.observe(max(seconds, 0.0))
+        observed = 0.0 if seconds < 0.0 else seconds  # max(seconds, 0.0)
+        histogram.counts[bisect_left(histogram.bounds, observed)] += 1
+        histogram.count += 1
+        histogram.sum += observed
         active = tracing.tracer
         if active is not None:
             attributes: dict[str, AttributeValue] = {

@@ -69,11 +69,21 @@ class QuotaGate:
         """
         self.clock = clock
         self.gatewayQuotas = gatewayQuotas
+        self.serverQuotas = serverQuotas
         self.limits = (
             CallQuotas(serverQuotas=serverQuotas)
             if maxBuckets is None
             else CallQuotas(serverQuotas=serverQuotas, maxBuckets=maxBuckets)
         )
+
+    def unlimited(self, server: str) -> bool:
+        """Whether no limit applies to a call of C{server} now: the config
+        sets none at the gateway level, nor in C{server}'s entry. Such a
+        call is allowed and taken from no bucket (L{CallQuotas.check}), so
+        a server's endpoint asks this first and decides nothing: a laptop's
+        gateway, which sets no limits, then spends no call of its own on
+        them."""
+        return self.gatewayQuotas() is NO_QUOTAS and self.serverQuotas(server) is NO_QUOTAS
 
     def decide(
         self, payload: Any, principal: str, server: str, resolve: Resolve | None = None

@@ -380,7 +380,10 @@ class GatewayChannel(ChannelBounds):
         self._handlingRequest = False
         if self._savedTimeOut:
             self.setTimeout(self._savedTimeOut)
-        self._advance()  # what was read, or held unread, behind it
+        reader = self._reader
+        if self._unread or (reader is not None and (reader.messages or reader.inHead)):
+            self._advance()  # what was read, or held unread, behind it
+        # else nothing waits behind it (one call at a time): no reading loop
 
     def writeHeaders(self, version: bytes, code: bytes, reason: bytes, headers: Any) -> None:
         """As Twisted writes them, in one piece: its C{writeSequence} of

@@ -37,7 +37,7 @@ from urllib.parse import unquote_to_bytes
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 from twisted.web.http import NO_BODY_CODES, datetimeToString, parse_qs
-from twisted.web.server import version
+from twisted.web.server import Site, version
 
 from mcpgateway.runtime.twistedprivate import IEncodingResource
 from mcpgateway.tuned.headers import GatewayHeaders, canonical
@@ -51,6 +51,10 @@ _PERCENT = ord("%")
 
 _SERVER = [version]
 """The C{Server} header Twisted sets on every response."""
+_SITE_LOOKUP = Site.getResourceFor
+"""Twisted's resource lookup, which L{GatewayRequest.process} does itself
+for a site that keeps it."""
+
 _SERVER_KEY = canonical(b"server")
 _DATE_KEY = canonical(b"date")
 
@@ -168,7 +172,10 @@ class GatewayRequest(BodyBoundedRequest):
             self._handleStar()
             return
         try:
-            found = site.getResourceFor(self)
+            if type(site).getResourceFor is _SITE_LOOKUP:
+                found = self._resourceOf(site)
+            else:
+                found = site.getResourceFor(self)
             if IEncodingResource.providedBy(found):
                 encoder = found.getEncoder(self)
                 if encoder is not None:
@@ -176,6 +183,23 @@ class GatewayRequest(BodyBoundedRequest):
             self.render(found)
         except BaseException:
             self.processingFailed(Failure())
+
+    def _resourceOf(self, site: Site) -> Any:
+        """The resource for this request, found as Twisted's
+        C{Site.getResourceFor} finds it (C{getChildWithDefault} along the
+        path until a leaf, each step moving one element from C{postpath} to
+        C{prepath}), with its C{sitepath} copied by a slice and the walk
+        done here: Twisted's goes through C{copy.copy} and
+        C{resource.getChildForRequest}, two calls more on every request."""
+        prepath = self.prepath
+        assert prepath is not None  # set by process()
+        self.sitepath = prepath[:]
+        found = site.resource
+        while self.postpath and not found.isLeaf:
+            element = self.postpath.pop(0)
+            self.prepath.append(element)  # type: ignore[union-attr]  # as above
+            found = found.getChildWithDefault(element, self)
+        return found
 
     def write(self, data: bytes) -> None:
         if self.startedWriting:

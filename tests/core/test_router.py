@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from types import FrameType
 from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.task import Clock
 
+from mcpgateway.core import router
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import SessionRegistry
@@ -1047,3 +1050,28 @@ def test_a_served_session_is_saved_again_without_being_active() -> None:
     session.called = True
     assert session.record()["called"] is True
     assert type(session).fromRecord(session.record()).called
+
+
+class CallPathTests(RouterCase):
+    def test_a_client_request_goes_to_open_without_forward(self) -> None:
+        """A client's request is one frame from its exchange: C{request}
+        calls C{open} itself (C{forward} is the fanout's way in)."""
+        a = self.session("a")
+        self.router.request(a, req(1, "tools/call", {"name": "x"}), RecordingSink())
+        self.take()
+        frames: list[str] = []
+
+        def profiler(frame: FrameType, event: str, arg: object) -> None:
+            if event == "call" and frame.f_code.co_filename == router.__file__:
+                frames.append(frame.f_code.co_name)
+
+        sys.setprofile(profiler)
+        try:
+            d = self.router.request(a, req(2, "tools/call", {"name": "x"}), RecordingSink())
+        finally:
+            sys.setprofile(None)
+        assert frames[:2] == ["request", "open"]
+        assert "forward" not in frames
+        (sent,) = self.take()
+        self.router.childMessage(ok(sent["id"], "done"))
+        self.assertEqual(self.successResultOf(d), ok(2, "done"))

@@ -121,3 +121,41 @@ def test_health_shows_refusals_and_what_is_left_to_admins_only() -> None:
 def test_health_says_nothing_of_limits_when_none_are_configured() -> None:
     h = limited({})
     assert "limits" not in h.as_("root", "GET", "/health").json()
+
+
+def test_a_gateway_that_sets_no_limits_decides_no_call_of_a_servers_endpoint() -> None:
+    """Nothing to decide: no limit applies, so a server's endpoint does not
+    ask the gate (nor count the call) until the config sets one."""
+    h = TeamHarness()
+    gatewayLimits = [""]
+    gate = forGateway(h.reactor, h.gateway, lambda: gatewayLimits[0])
+    h.team.callQuotas = gate
+    decided: list[Any] = []
+    decide = gate.decide
+
+    def recorded(payload: Any, *args: Any, **kw: Any) -> Any:
+        decided.append(payload)
+        return decide(payload, *args, **kw)
+
+    gate.decide = recorded  # type: ignore[method-assign]
+    sid = h.open("alice")
+    assert gate.unlimited("srv")
+    assert passed(h.as_("alice", "POST", "/srv/mcp", toolCall(2), session=sid))
+    assert decided == []
+    gatewayLimits[0] = '{"principal":{"burst":1,"calls":"1/h"}}'  # a reload sets one
+    assert not gate.unlimited("srv")
+    assert passed(h.as_("alice", "POST", "/srv/mcp", toolCall(3), session=sid))
+    refused = h.as_("alice", "POST", "/srv/mcp", toolCall(4), session=sid)
+    assert refused.status == 429
+    assert [call["id"] for call in decided] == [3, 4]
+
+
+def test_a_server_entrys_limits_make_it_limited() -> None:
+    h = TeamHarness()
+    gate = forGateway(h.reactor, h.gateway, lambda: "")
+    assert gate.unlimited("srv") and gate.unlimited("not-configured")
+    h.gateway.pools["srv"].spec = h.gateway.pools["srv"].spec.__class__(
+        **{**vars_of(h.gateway.pools["srv"].spec), "limits": '{"server":{"burst":1,"calls":"1/h"}}'}
+    )
+    assert not gate.unlimited("srv")
+    assert gate.unlimited("other")

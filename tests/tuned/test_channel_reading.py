@@ -465,3 +465,34 @@ def test_the_site_counts_the_requests_it_serves_until_they_finish() -> None:
     assert site.serving == 1  # and the call is still served
     proc.reply({"jsonrpc": "2.0", "id": sent["id"], "result": {"content": []}})
     assert site.serving == 0
+
+
+def test_a_finished_answer_with_nothing_behind_it_runs_no_reading_loop() -> None:
+    """One call at a time: when its answer is done and nothing was read
+    behind it, the channel waits for the next bytes without running its
+    reading loop (two calls per request saved); a request read behind it
+    is served from there."""
+    h = Harness()
+    sid = h.initialize()
+    protocol, transport = connect(h)
+    loops: list[int] = []
+    serve = protocol._serve
+
+    def counted() -> None:
+        loops.append(1)
+        serve()
+
+    protocol._serve = counted
+    protocol.dataReceived(post(sid, echo(1)))
+    assert len(loops) == 1  # the request was read
+    answerLast(h)
+    assert b"Echo: m1" in transport.value()
+    assert len(loops) == 1  # nothing behind it: no loop
+    protocol.dataReceived(post(sid, echo(2)) + HEALTH)
+    assert len(loops) == 2
+    answerLast(h)
+    assert len(loops) == 3  # /health, read behind the call, served after it
+    assert transport.value().count(b"HTTP/1.1 200 OK") == 3
+    half = HEALTH[:20]
+    protocol.dataReceived(half)  # a head begun, not complete: held to its deadline
+    assert protocol.headersSince is not None

@@ -98,6 +98,94 @@ def test_a_request_reads_as_twisteds_does(
     assert seen[0] == seen[1]
 
 
+class Branch(Resource):
+    """A resource that is no leaf: its children are found by name, and
+    one it does not have is a L{Recorder} made on the spot."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        super().__init__()
+        self.recorder = recorder
+
+    def getChild(self, path: bytes, request: Any) -> Resource:
+        return self.recorder
+
+    def render(self, request: Any) -> int:
+        return self.recorder.render(request)
+
+
+def treeOf(recorder: Recorder) -> Resource:
+    """A root with a branch C{a} (whose children are all C{recorder}),
+    a leaf C{b}, and C{recorder} for anything else."""
+    root = Branch(recorder)
+    root.putChild(b"a", Branch(recorder))
+    root.putChild(b"b", recorder)
+    return root
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    path=st.lists(st.sampled_from(["a", "b", "c", "", "mcp"]), min_size=1, max_size=5).map(
+        lambda parts: "/" + "/".join(parts)
+    ),
+)
+def test_a_resource_is_found_along_the_path_as_twisted_finds_it(path: str) -> None:
+    seen = []
+    for factory, channelClass in ((GatewayRequest, LeanChannel), (Request, DummyChannel)):
+        recorder = Recorder()
+        channel = channelClass()
+        channel.site = Site(treeOf(recorder), reactor=Clock())
+        request = factory(channel)
+        received(request, b"POST", path.encode(), b"{}")
+        assert len(recorder.seen) == 1
+        seen.append({**recorder.seen[0], "site": recorder.seen[0]["site"] is channel.site})
+    assert seen[0] == seen[1]
+
+
+def test_the_resource_is_found_without_twisteds_two_calls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The lookup goes through neither C{copy.copy} nor
+    C{getChildForRequest} (Twisted's own request does: the check's check)."""
+    import twisted.web.resource
+
+    walks: list[object] = []
+    walk = twisted.web.resource.getChildForRequest
+
+    def counted(resource: Any, request: Any) -> Any:
+        walks.append(request)
+        return walk(resource, request)
+
+    monkeypatch.setattr(twisted.web.resource, "getChildForRequest", counted)
+    for factory, channelClass, expected in (
+        (GatewayRequest, LeanChannel, 0),
+        (Request, DummyChannel, 1),
+    ):
+        walks.clear()
+        recorder = Recorder()
+        channel = channelClass()
+        channel.site = Site(treeOf(recorder), reactor=Clock())
+        received(factory(channel), b"POST", b"/a/mcp", b"{}")
+        assert (len(walks), len(recorder.seen)) == (expected, 1)
+
+
+def test_a_site_with_its_own_lookup_is_asked() -> None:
+    recorder = Recorder()
+    asked: list[Any] = []
+
+    class OwnLookup(Site):
+        def getResourceFor(self, request: Any) -> Any:
+            asked.append(request)
+            request.sitepath = []
+            return recorder
+
+    channel = LeanChannel()
+    channel.site = OwnLookup(Resource(), reactor=Clock())
+    request = GatewayRequest(channel)
+    received(request, b"POST", b"/a/b", b"{}")
+    assert asked == [request]
+    assert len(recorder.seen) == 1
+
+
 def test_form_bodies_are_left_alone_and_parsed_only_when_asked() -> None:
     form = b"a=1&b=2"
     for parse, args in (

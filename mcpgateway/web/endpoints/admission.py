@@ -41,6 +41,9 @@ class Governed(Protocol):
 
     requestPolicy: PolicyGate | None
     callQuotas: QuotaGate | None
+    callsMembers: bool
+    """Whether a call may reach another server than the endpoint's own
+    (L{callTarget}: an aggregate endpoint's member)."""
 
     def callTarget(self, request: IRequest, message: Any) -> tuple[str, str] | None:
         """The server a call of C{message} reaches and its name there, when
@@ -100,8 +103,13 @@ class PostAdmission:
     def callQuotas(self, request: Request, payload: Any) -> bytes | None:
         """The rate limits and quotas of calls: the 429 of a POST over them
         (C{None}: within them, none, or a peer's forwarded request)."""
-        limits = self._host.callQuotas
-        if limits is None or contextOf(request).fromPeer:
+        host = self._host
+        limits = host.callQuotas
+        if limits is None:
+            return None
+        if not host.callsMembers and limits.unlimited(self._server):
+            return None  # no limit applies: nothing to decide, nor to count
+        if contextOf(request).fromPeer:
             return None
         return self._overQuota(limits, request, payload)
 

@@ -236,6 +236,9 @@ class AggregateEndpoint(McpEndpoint):
             endpoint.screen = self._answers.screened
         return endpoint
 
+    callsMembers = True
+    """A call may reach a member (L{callTarget})."""
+
     def callTarget(self, request: IRequest, message: Any) -> tuple[str, str] | None:
         """The member a call reaches and the name it has there, in the view
         of the caller: its session's (the session of another principal is

@@ -339,6 +339,9 @@ class McpEndpoint(Resource):
         """C{X-Mcp-Env-*} headers not listed in the entry's C{credentialEnv}: ignored."""
         return self._credentials.ignoredHeaders
 
+    callsMembers = False
+    """A call of a server's endpoint is that server's (L{callTarget})."""
+
     def callTarget(self, request: IRequest, message: Any) -> tuple[str, str] | None:
         """The server a call of C{message} reaches and its name there, when
         that is not this endpoint's own (an aggregate endpoint's member);

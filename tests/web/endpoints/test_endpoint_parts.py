@@ -45,7 +45,10 @@ def postRequest(headers: dict[bytes, bytes] | None = None) -> Any:
 
 
 class Host:
-    """An endpoint as L{PostAdmission} and L{Rerouting} see it."""
+    """An endpoint as L{PostAdmission} and L{Rerouting} see it: an
+    aggregate's, whose calls reach a member (L{callTarget})."""
+
+    callsMembers = True
 
     def __init__(self) -> None:
         self.requestPolicy: PolicyGate | None = None
