@@ -78,10 +78,24 @@ class ListenerService(Service):
         super().startService()
         if self._openFiles is not None:
             self._openFiles()
-        self._endpoint.listen(self._factory).addCallbacks(self._listening, self._failed)
+        self._endpoint.listen(self._factory).addCallbacks(self._listened, self._failed)
+
+    def _listened(self, port: IListeningPort) -> None:
+        """The socket is bound; what listening sets in motion (C{state.json},
+        the "listening on" line) waits for the reactor to run. Whoever reads
+        either may send a stop signal at once (C{mcpgateway stop}, a
+        supervisor, a test), and the reactor installs its signal handlers as
+        it starts running: a SIGINT before that would be raised inside the
+        start-up's Deferreds and lost, a SIGTERM would end the process without
+        its graceful stop (children, the adopted config restored). The port
+        is kept at once: a stop or a hand-over before then closes or passes
+        it on."""
+        self._port = port
+        self._reactor.callWhenRunning(self._listening, port)
 
     def _listening(self, port: IListeningPort) -> None:
-        self._port = port
+        if not self.running or self._port is not port:
+            return  # stopped, or handed over, before the reactor ran
         address = port.getHost()
         try:
             if self._onListening is not None:

@@ -1211,6 +1211,7 @@ def test_make_service_of_a_successor_adopts_what_it_inherited(
             [(link, _, factory)] = reactor.adoptedStreamConnections
             assert link == linkFd
             assert closedOrReused(linkFd, linkStat)
+            reactor.run()  # state.json is written once the reactor runs
             state = json.loads((stateDir / STATE_FILE).read_text())
             assert state["pid"] == os.getpid()
             protocol = factory.buildProtocol(None)

@@ -50,13 +50,48 @@ def test_the_line_comes_after_what_listening_sets_in_motion() -> None:
         def onListening(port: int) -> None:
             said.append(any(e.get("log_format") == "listening on {where}" for e in events))
 
+        reactor = MemoryReactor()
         ListenerService(
-            Endpoint(), "tcp:9100", object(), MemoryReactor(), onListening=onListening
+            Endpoint(), "tcp:9100", object(), reactor, onListening=onListening
         ).startService()
+        reactor.run()
     assert said == [False]
     assert [e["where"] for e in events if e.get("log_format") == "listening on {where}"] == [
         "127.0.0.1:9100"
     ]
+
+
+def test_what_listening_sets_in_motion_waits_for_the_reactor_to_run() -> None:
+    """C{state.json} and the line tell whoever waits that the gateway may be
+    stopped; until the reactor runs, its signal handlers are not installed
+    and a stop signal would be lost (SIGINT) or skip the graceful stop
+    (SIGTERM). The port is held at once, so a stop before then closes it."""
+    heard: list[int] = []
+    reactor = MemoryReactor()
+    with capturedLogs() as events:
+        service = ListenerService(
+            Endpoint(), "tcp:9100", object(), reactor, onListening=heard.append
+        )
+        service.startService()
+        assert heard == [] and not [
+            e for e in events if e.get("log_format") == "listening on {where}"
+        ]
+        assert service.host == "127.0.0.1"
+        reactor.run()
+    assert heard == [9100]
+    assert [e["where"] for e in events if e.get("log_format") == "listening on {where}"] == [
+        "127.0.0.1:9100"
+    ]
+
+
+def test_a_listener_stopped_before_the_reactor_runs_writes_nothing() -> None:
+    heard: list[int] = []
+    reactor = MemoryReactor()
+    service = ListenerService(Endpoint(), "tcp:9100", object(), reactor, onListening=heard.append)
+    service.startService()
+    service.stopService()
+    reactor.run()
+    assert heard == []
 
 
 def test_the_line_is_said_when_what_listening_sets_in_motion_fails() -> None:
@@ -66,10 +101,13 @@ def test_the_line_is_said_when_what_listening_sets_in_motion_fails() -> None:
         raise RuntimeError("state directory gone")
 
     with capturedLogs() as events:
+        reactor = MemoryReactor()
         service = ListenerService(
-            Endpoint(), "tcp:9100", object(), MemoryReactor(), onListening=onListening
+            Endpoint(), "tcp:9100", object(), reactor, onListening=onListening
         )
         service.startService()
+        with pytest.raises(RuntimeError):  # the real reactor logs it
+            reactor.run()
     assert [e["where"] for e in events if e.get("log_format") == "listening on {where}"] == [
         "127.0.0.1:9100"
     ]

@@ -39,8 +39,10 @@ def stateOf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, endpoint: str) -> d
     options.parseOptions(
         ["--port", endpoint, "--state-dir", str(tmp_path / "st"), "--auth-tokens", str(tokens)]
     )
-    top = tap.makeService(options, FakeProcessReactor())
+    reactor = FakeProcessReactor()
+    top = tap.makeService(options, reactor)
     top.startService()
+    reactor.run()  # state.json is written once the reactor runs
     try:
         state: dict[str, Any] = json.loads((tmp_path / "st" / STATE_FILE).read_text())
     finally:
@@ -97,14 +99,16 @@ class FakeEndpoint:
 )
 def test_the_listener_says_the_address_its_socket_reports(address: Any, host: str | None) -> None:
     heard: list[tuple[int, str | None]] = []
+    reactor = FakeProcessReactor()
     listener = ListenerService(
         FakeEndpoint(FakePort(address)),  # type: ignore[arg-type]
         "tcp:9100",
         object(),
-        FakeProcessReactor(),
+        reactor,
         exit=lambda code: None,
         onListening=lambda port: heard.append((port, listener.host)),
     )
     assert listener.host is None  # not listening yet
     listener.startService()
+    reactor.run()
     assert heard == [(getattr(address, "port", 0), host)]

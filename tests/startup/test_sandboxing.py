@@ -119,6 +119,7 @@ def test_auto_confines_the_children_and_probes_once_started(
     try:
         [(_, argv, _, _)] = reactor.spawned
         assert argv[-2:] == [argv[-2], "--probe"] and argv[-2].endswith("sandbox/launch.py")
+        reactor.run()  # state.json is written once the reactor runs
         state = json.loads((tmp_path / "st" / "state.json").read_text())
         assert state["sandbox"] == "auto"
         gateway = next(s for s in top if type(s).__name__ == "GatewayService").gateway  # type: ignore[attr-defined]
@@ -135,6 +136,7 @@ def test_the_default_confines_the_children(tmp_path: Path, monkeypatch: pytest.M
     try:
         [(_, argv, _, _)] = reactor.spawned  # the probe
         assert argv[-1] == "--probe"
+        reactor.run()  # state.json is written once the reactor runs
         assert json.loads((tmp_path / "st" / "state.json").read_text())["sandbox"] == "auto"
     finally:
         top.stopService()  # type: ignore[attr-defined]
@@ -190,6 +192,7 @@ def test_a_named_mechanism_confines_the_children_and_probes_once_started(
     try:
         [(_, argv, _, _)] = reactor.spawned  # the probe: it says whether that one works
         assert argv[-1] == "--probe"
+        reactor.run()  # state.json is written once the reactor runs
         assert json.loads((tmp_path / "st" / "state.json").read_text())["sandbox"] == mode
         gateway = next(s for s in top if type(s).__name__ == "GatewayService").gateway  # type: ignore[attr-defined]
         assert gateway.spawner.confiner.mechanism == {"bubblewrap": "bwrap"}.get(mode, mode)

@@ -452,6 +452,7 @@ def test_service_tree_on_a_memory_reactor(
     [(port, site, _, interface)] = reactor.tcpServers
     assert type(site).__name__ == "GatewaySite"
     assert (port, interface) == (9300, "127.0.0.1")
+    reactor.run()  # state.json is written once the reactor runs
     state = json.loads((tmp_path / "st" / "state.json").read_text())
     assert (state["port"], state["config"], state["rewriteConfig"]) == (9300, str(config), False)
     assert childSpawns(reactor) == []  # children start lazily: only the sandbox's probe runs
