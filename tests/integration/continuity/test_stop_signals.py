@@ -127,7 +127,9 @@ def test_a_second_signal_cuts_the_drain_short(
     call = startSlowCall(gateway, url, seconds=30)
     started = time.monotonic()
     gateway.process.send_signal(signum)
-    assert waitFor(lambda: "letting 1 request(s) in flight finish" in gateway.text())
+    assert waitFor(lambda: "letting 1 request(s) in flight finish" in gateway.text(), timeout=30), (
+        gateway.text()[-4000:]
+    )
     assert gateway.process.poll() is None  # draining: the call has 30 s to go
     gateway.process.send_signal(signum)
     exitsWithin(gateway, 15)

@@ -100,7 +100,9 @@ def test_dead_client_loses_its_stateful_child_within_one_reap_interval(
 def test_delete_by_pid_and_by_session(stateful: RunningGateway) -> None:
     first, second = holdSession(stateful.url("solo")), holdSession(stateful.url("solo"))
     try:
-        assert waitFor(lambda: len([s for s in sessions(stateful) if s["clientPid"]]) == 2)
+        assert waitFor(
+            lambda: len([s for s in sessions(stateful) if s["clientPid"]]) == 2, timeout=30
+        ), sessions(stateful)
         byPid = {s["clientPid"]: s for s in sessions(stateful)}
         assert delete(stateful, "/sessions/by-pid/abc")[0] == 400
         assert delete(stateful, "/sessions/by-pid/999999999")[0] == 404
@@ -201,7 +203,9 @@ def test_confined_children_die_with_a_sigkilled_gateway(start: Any, home: Path) 
     assert any("stubborn_server" in " ".join(commandOf(pid)) for pid in tree), tree
     gateway.process.kill()
     gateway.process.wait()
-    assert waitFor(lambda: not [pid for pid in [child, *tree] if pidAlive(pid)], timeout=15)
+    assert waitFor(lambda: not [pid for pid in [child, *tree] if pidAlive(pid)], timeout=30), [
+        (pid, commandOf(pid)) for pid in [child, *tree] if pidAlive(pid)
+    ]
 
 
 def serverProcesses(child: int) -> list[int]:
