@@ -4,19 +4,61 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mcpgateway.ops.signals import IGNORED_ENV
 from tests.integration.gateway import REPO, RunningGateway, writeConfig
 
 CACHE = Path(os.environ.get("MCPGATEWAY_TEST_CACHE") or REPO / ".cache" / "test-backends")
 EVERYTHING = (
     CACHE / "node_modules" / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
 )
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def undeliveredStopSignals() -> list[str]:
+    """What would keep a stop signal from a gateway this process starts: a
+    child keeps the signals its parent ignores and blocks across C{exec},
+    and a gateway ignores those its environment names."""
+    found = [f"{s.name} ignored" for s in STOP_SIGNALS if signal.getsignal(s) is signal.SIG_IGN]
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    found += [f"{s.name} blocked" for s in STOP_SIGNALS if s in blocked]
+    if IGNORED_ENV in os.environ:
+        found.append(f"${IGNORED_ENV}={os.environ[IGNORED_ENV]}")
+    return found
+
+
+def deliverStopSignals() -> None:
+    for s in STOP_SIGNALS:
+        if signal.getsignal(s) is signal.SIG_IGN:
+            signal.signal(s, signal.default_int_handler if s == signal.SIGINT else signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    os.environ.pop(IGNORED_ENV, None)
+
+
+@pytest.fixture(autouse=True)
+def stopSignalsReachTheGateways(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each integration test starts its gateways able to take a stop signal,
+    whatever a test before it in this worker left behind (the tests of
+    SIGINT and of a second signal wait for the gateway to take one); a test
+    that leaves one ignored, blocked or named is named in a warning."""
+    deliverStopSignals()
+    yield
+    left = undeliveredStopSignals()
+    if left:
+        warnings.warn(
+            f"{request.node.nodeid} left {', '.join(left)} in the test process", stacklevel=2
+        )
+        deliverStopSignals()
 
 
 @pytest.fixture
