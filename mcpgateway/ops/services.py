@@ -82,14 +82,11 @@ class ListenerService(Service):
 
     def _listened(self, port: IListeningPort) -> None:
         """The socket is bound; what listening sets in motion (C{state.json},
-        the "listening on" line) waits for the reactor to run. Whoever reads
-        either may send a stop signal at once (C{mcpgateway stop}, a
-        supervisor, a test), and the reactor installs its signal handlers as
-        it starts running: a SIGINT before that would be raised inside the
-        start-up's Deferreds and lost, a SIGTERM would end the process without
-        its graceful stop (children, the adopted config restored). The port
-        is kept at once: a stop or a hand-over before then closes or passes
-        it on."""
+        the "listening on" line, systemd's C{READY=1}) waits for the reactor
+        to run. Whoever reads any of them takes the gateway to be serving, and
+        twistd and twist start the services before the reactor runs: until
+        then a connection waits in the backlog, unanswered. The port is kept
+        at once: a stop or a hand-over before then closes it or passes it on."""
         self._port = port
         self._reactor.callWhenRunning(self._listening, port)
 

@@ -62,10 +62,9 @@ def test_the_line_comes_after_what_listening_sets_in_motion() -> None:
 
 
 def test_what_listening_sets_in_motion_waits_for_the_reactor_to_run() -> None:
-    """C{state.json} and the line tell whoever waits that the gateway may be
-    stopped; until the reactor runs, its signal handlers are not installed
-    and a stop signal would be lost (SIGINT) or skip the graceful stop
-    (SIGTERM). The port is held at once, so a stop before then closes it."""
+    """C{state.json} and the line tell whoever waits that the gateway
+    answers; until the reactor runs, a connection waits in the backlog. The
+    port is held at once, so a stop before then closes it."""
     heard: list[int] = []
     reactor = MemoryReactor()
     with capturedLogs() as events:

@@ -172,7 +172,7 @@ def test_the_gateway_listens_on_the_inherited_socket_then_says_ready(
         endpoint, options["endpoint"], site, reactor, onListening=notify.listening
     ).setServiceParent(top)
     top.startService()
-    assert sent == []  # ready once the reactor runs, and takes a stop signal
+    assert sent == []  # ready once the reactor runs, and answers
     reactor.run()
     assert [(fd, family) for fd, family, _ in reactor.adoptedPorts] == [(3, socket.AF_INET)]
     assert reactor.adoptedPorts[0][2] is site
