@@ -47,10 +47,13 @@ def deliverStopSignals() -> None:
 
 @pytest.fixture(autouse=True)
 def stopSignalsReachTheGateways(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Each integration test starts its gateways able to take a stop signal,
-    whatever a test before it in this worker left behind (the tests of
-    SIGINT and of a second signal wait for the gateway to take one); a test
-    that leaves one ignored, blocked or named is named in a warning."""
+    """Each integration test starts its gateways able to take a stop signal.
+    A run started as a shell's background job (C{.ci/run}'s stock pass, a CI
+    runner's C{&}) has SIGINT ignored, and a gateway keeps an inherited
+    ignored signal ignored, as twistd does: the tests of SIGINT and of a
+    second signal would pass only in a worker where an earlier test had
+    happened to reset it. A test that leaves one ignored, blocked or named
+    is named in a warning."""
     deliverStopSignals()
     yield
     left = undeliveredStopSignals()

@@ -105,10 +105,12 @@ def test_a_call_in_flight_when_the_gateway_stops_still_goes_out(
     url = gateway.url("hostile")
     assert sandboxkit.toolCall(url, "fetch", {"url": f"http://127.0.0.1:{local}/"})["status"] == 200
     answers: list[Any] = []
+    listed = threading.Event()
 
     async def session() -> Any:
         async with Client(url, mode="legacy") as client:
             await client.list_tools()  # the SDK lists after a call otherwise: during the drain
+            listed.set()  # from here the one request in flight is the call
             arguments = {"url": f"http://127.0.0.1:{local}/", "wait": 3}
             result = await client.call_tool("fetch", arguments)
             return json.loads(result.content[0].text)  # type: ignore[union-attr]
@@ -121,7 +123,10 @@ def test_a_call_in_flight_when_the_gateway_stops_still_goes_out(
 
     caller = threading.Thread(target=slowFetch, daemon=True)
     caller.start()
-    assert waitFor(lambda: gateway.health()["servers"]["hostile"]["inFlight"] == 1)
+    assert waitFor(
+        lambda: listed.is_set() and gateway.health()["servers"]["hostile"]["inFlight"] == 1,
+        timeout=30,
+    )
     gateway.process.send_signal(signal.SIGTERM)  # the drain begins: the call is in flight
     caller.join(40)
     assert answers and isinstance(answers[0], dict), answers
