@@ -92,8 +92,12 @@ def test_a_suite_run_three_times_keeps_the_share_and_each_sessions_roots(
             await ca.unsubscribe_resource(URI)
         # Each session was asked for its roots inside a call of its own,
         # once (in the first run the child's start-up question may be the
-        # first session's, when it was alone then: provably its own).
-        assert a.asked == [True] or (run == 0 and a.asked == [False]), (run, a.asked)
+        # first session's too, when it was alone then: provably its own,
+        # and asked before or, on a slow machine, during its first call).
+        assert a.asked == [True] or (run == 0 and a.asked in ([False], [True, True])), (
+            run,
+            a.asked,
+        )
         assert b.asked == [True], (run, b.asked)
         assert f"file:///work/a{run}" in again, (run, first, again)
         assert f"file:///work/b{run}" in theirs and f"a{run}" not in theirs, (run, theirs)
