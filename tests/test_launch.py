@@ -75,21 +75,52 @@ def test_warm_goes_on_past_a_module_this_system_lacks() -> None:
     assert compiled == [str(REPO / "mcpgateway")]
 
 
+def parsedThroughLaunch(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> list[object]:
+    """Parse C{argv} (twistd's options, then C{mcpgateway} and its own) as
+    L{launch.twistd} has twistd parse them, with C{--reactor} installing a
+    stand-in: what each install of the gateway's reactor saw of pyOpenSSL
+    (C{None}: marked unavailable, as
+    L{mcpgateway.startup.endpoints.leaveOutTLS} does), in order."""
+    from twisted.application import reactors
+
+    seen: list[object] = []
+
+    def installGateway() -> None:
+        seen.append(sys.modules.get("OpenSSL", "absent"))
+
+    def installNamed(shortName: str) -> None:
+        sys.modules["twisted.internet.reactor"] = object()  # type: ignore[assignment]
+
+    monkeypatch.setattr("mcpgateway.tuned.reactor.install", installGateway)
+    monkeypatch.setattr("mcpgateway.tuned.reactor.AVAILABLE", True)
+    monkeypatch.setattr(reactors, "installReactor", installNamed)
+    monkeypatch.delitem(sys.modules, "twisted.internet.reactor", raising=False)
+    monkeypatch.delitem(sys.modules, "OpenSSL", raising=False)
+    monkeypatch.setattr(sys, "argv", ["twistd", *argv])
+    options = capturedOptions(monkeypatch)()
+    assert seen == []  # launch.twistd itself installs nothing
+    options.parseOptions(argv)
+    return seen
+
+
+@pytest.mark.usefixtures("defaultTwisted")  # what runs by default
+def test_the_launch_installs_the_gateways_reactor_after_leaving_tls_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As C{mcpgateway start} runs it, the gateway's reactor goes in when the
+    gateway's options are parsed, after pyOpenSSL was marked unavailable for
+    a gateway on plain TCP: the reactor's C{twisted.internet.tcp} then
+    loads neither pyOpenSSL nor cryptography."""
+    seen = parsedThroughLaunch(monkeypatch, ["mcpgateway", "--port", "tcp:0:interface=127.0.0.1"])
+    assert seen == [None]
+
+
 @pytest.mark.usefixtures("defaultTwisted")  # what runs by default
 def test_a_reactor_named_on_the_command_line_is_twistds_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    installed: list[bool] = []
-    monkeypatch.setattr("mcpgateway.tuned.reactor.install", lambda: installed.append(True))
-    monkeypatch.setattr("mcpgateway.tuned.reactor.AVAILABLE", True)
-    monkeypatch.delitem(sys.modules, "twisted.internet.reactor", raising=False)
-    for argv in (["twistd", "--reactor=poll", "mcpgateway"], ["twistd", "-r", "poll"]):
-        monkeypatch.setattr(sys, "argv", argv)
-        capturedOptions(monkeypatch)
-    assert installed == []
-    monkeypatch.setattr(sys, "argv", ["twistd", "mcpgateway"])
-    capturedOptions(monkeypatch)
-    assert installed == [True]
+    for argv in (["--reactor=poll", "mcpgateway"], ["-r", "poll", "mcpgateway"]):
+        assert parsedThroughLaunch(monkeypatch, argv) == []
 
 
 def test_warm_writes_the_bytecode_of_what_a_gateway_loads() -> None:
@@ -129,23 +160,11 @@ def test_the_options_install_the_gateways_reactor_when_none_is(
 
 
 def test_twisted_stock_leaves_the_reactor_to_twisted(monkeypatch: pytest.MonkeyPatch) -> None:
-    """C{--twisted=stock} (or C{$MCPGATEWAY_TWISTED=stock}) installs no reactor
-    before twistd parses its options: Twisted's default one runs."""
-    installed: list[bool] = []
-    monkeypatch.setattr("mcpgateway.tuned.reactor.install", lambda: installed.append(True))
-    monkeypatch.setattr("mcpgateway.tuned.reactor.AVAILABLE", True)
-    monkeypatch.delitem(sys.modules, "twisted.internet.reactor", raising=False)
+    """C{--twisted=stock} (or C{$MCPGATEWAY_TWISTED=stock}) installs no
+    gateway reactor: Twisted's default one runs."""
     monkeypatch.delenv("MCPGATEWAY_TWISTED", raising=False)
-    for argv in (
-        ["twistd", "mcpgateway", "--twisted=stock"],
-        ["twistd", "mcpgateway", "--twisted", "stock"],
-    ):
-        monkeypatch.setattr(sys, "argv", argv)
-        capturedOptions(monkeypatch)
+    for argv in (["mcpgateway", "--twisted=stock"], ["mcpgateway", "--twisted", "stock"]):
+        assert parsedThroughLaunch(monkeypatch, argv) == []
     monkeypatch.setenv("MCPGATEWAY_TWISTED", "stock")
-    monkeypatch.setattr(sys, "argv", ["twistd", "mcpgateway"])
-    capturedOptions(monkeypatch)
-    assert installed == []
-    monkeypatch.setattr(sys, "argv", ["twistd", "mcpgateway", "--twisted=tuned"])
-    capturedOptions(monkeypatch)
-    assert installed == [True]
+    assert parsedThroughLaunch(monkeypatch, ["mcpgateway"]) == []
+    assert len(parsedThroughLaunch(monkeypatch, ["mcpgateway", "--twisted=tuned"])) == 1

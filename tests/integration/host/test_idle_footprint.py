@@ -1,7 +1,9 @@
 """The gateway loads what it serves with, and the rest on first use (idle RSS).
 
-A real C{twist mcpgateway} (started by a three-line wrapper that writes the
-names in C{sys.modules} to a file on C{SIGUSR1}) serving one stdio server:
+A real gateway, run as C{twist mcpgateway} and as C{mcpgateway start} runs it
+(L{mcpgateway.launch}, under the interpreter's flags), each started by a
+three-line wrapper that writes the names in C{sys.modules} to a file on
+C{SIGUSR1}, serving one stdio server:
 once it listens, and again after an MCP session on that server (initialize,
 a call, its GET stream), none of the modules that only a feature it was not
 asked for needs is loaded. No memory figure is asserted: the module list is
@@ -18,13 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from mcpgateway.runtime import interpreter
 from tests.integration.gateway import RunningGateway, callEcho, waitFor, writeConfig
 
 pytestmark = pytest.mark.integration
 
-WRAPPER = """
+DUMP = """
 import json, os, signal, sys
-from twisted.application.twist._twist import Twist
 
 def dump(*_):
     out = os.environ["MCPGATEWAY_TEST_MODULES"]
@@ -34,8 +36,33 @@ def dump(*_):
     os.replace(out + ".tmp", out)
 
 signal.signal(signal.SIGUSR1, dump)
+"""
+
+TWIST = """
+from twisted.application.twist._twist import Twist
 Twist.main(["twist", *sys.argv[1:]])
 """
+
+START = """
+from mcpgateway.launch import twistd
+sys.argv[0] = "twistd"
+twistd()
+"""
+
+RUNNERS = {"twist": DUMP + TWIST, "start": DUMP + START}
+"""Each runner's wrapper: the dump, then the runner."""
+
+
+def runnerCommand(runner: str) -> list[str]:
+    """The wrapper of C{runner} as the runner is started: C{twist} plainly,
+    C{start} as C{mcpgateway start} runs L{mcpgateway.launch}."""
+    if runner == "twist":
+        return [sys.executable, "-c", RUNNERS[runner], "--log-format=text", "mcpgateway"]
+    return [
+        *interpreter.command("-c", RUNNERS[runner]),
+        *("-n", "--pidfile=", "--logfile=-", "mcpgateway"),
+    ]
+
 
 LOADED_ON_FIRST_USE = {
     "sqlite3": "the aggregate's tool search index (core/aggregate/search.py)",
@@ -114,8 +141,9 @@ def unexpected(modules: set[str]) -> dict[str, str]:
 
 
 @pytest.mark.usefixtures("defaultTwisted")  # what the default loads
+@pytest.mark.parametrize("runner", sorted(RUNNERS))
 def test_an_idle_gateway_and_a_plain_session_load_no_feature_they_do_not_use(
-    home: Path,
+    home: Path, runner: str
 ) -> None:
     config = writeConfig(
         home / "servers.json",
@@ -125,7 +153,7 @@ def test_an_idle_gateway_and_a_plain_session_load_no_feature_they_do_not_use(
     gateway = RunningGateway(
         ["--config", str(config)],
         home,
-        command=[sys.executable, "-c", WRAPPER, "--log-format=text", "mcpgateway"],
+        command=runnerCommand(runner),
         env={"MCPGATEWAY_TEST_MODULES": str(out)},
     )
     try:
