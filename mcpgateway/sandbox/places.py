@@ -202,9 +202,10 @@ def programRoots(
     places: Places, executable: str, environ: Mapping[str, str], cwd: str
 ) -> list[str]:
     """What a program needs to run: its installation (as named and as
-    resolved), a script's interpreter's (its C{#!} line, through C{env}
-    too), up to three interpreters deep, and the tree of the version
-    manager any of them belongs to (a C{shims} directory's parent, a known
+    resolved) and, for a Python environment, the sources of its editable
+    installs (L{editableSources}); a script's interpreter's (its C{#!}
+    line, through C{env} too), up to three interpreters deep; and the tree
+    of the version manager any of them belongs to (a C{shims} directory's parent, a known
     manager's root) with the version files that manager reads (its global
     ones, and the nearest of each of its local ones from C{cwd} up)."""
     roots: list[str] = []
@@ -216,6 +217,7 @@ def programRoots(
         named = os.path.abspath(executable)
         for path in dict.fromkeys(p for p in (named, resolved) if p is not None):
             roots.append(places.installRoot(path))
+            roots += editableSources(places, path)
             for root, manager in known:
                 if under(path, root):
                     managers.setdefault(root, manager)
@@ -238,6 +240,67 @@ def programRoots(
             roots += [expand(path, places.home, places.home) for path in used.reads]
             roots += _versionFiles(used.versionFiles, cwd)
     return roots
+
+
+def editableSources(places: Places, program: str) -> list[str]:
+    """The source folders of the editable installs (C{pip install -e},
+    C{uv pip install -e}, a C{uv} project's own package) in the Python
+    environment C{program} runs from (the prefix of its C{bin}): where
+    their code is imported from, outside the environment. Each install
+    names its folder in its C{*.dist-info/direct_url.json} (PEP 610,
+    C{"dir_info": {"editable": true}}); a folder that is not there, or
+    too L{wide<Places.wide>} to bind whole (the home), is left out."""
+    binDir = os.path.dirname(program)
+    if os.path.basename(binDir) != "bin":
+        return []
+    lib = os.path.join(os.path.dirname(binDir), "lib")
+    try:
+        versions = [v for v in os.listdir(lib) if v.startswith("python")]
+    except OSError:
+        return []
+    found: list[str] = []
+    for version in versions:
+        packages = os.path.join(lib, version, "site-packages")
+        try:
+            names = [n for n in os.listdir(packages) if n.endswith(".dist-info")]
+        except OSError:
+            continue
+        for name in names:
+            source = editableSource(os.path.join(packages, name, "direct_url.json"))
+            if source is not None and os.path.isdir(source) and not places.wide(real(source)):
+                found.append(source)
+    return found
+
+
+def editableSource(directUrl: str) -> str | None:
+    """The local folder a C{direct_url.json} names when it records an
+    editable install, else C{None} (no file, another kind of install, a
+    URL that is not a local file's). Parsed only when it says
+    C{editable}: the launcher imports no C{json} for the others."""
+    try:
+        with open(directUrl, "rb") as f:
+            text = f.read(65536)
+    except OSError:
+        return None
+    if b"editable" not in text:
+        return None
+    import json
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    info, url = record.get("dir_info"), record.get("url")
+    if not isinstance(info, dict) or info.get("editable") is not True or not isinstance(url, str):
+        return None
+    parts = urlsplit(url)
+    if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+        return None
+    path = unquote(parts.path)
+    return path if path.startswith("/") else None
 
 
 def _versionFiles(names: tuple[str, ...], cwd: str) -> list[str]:

@@ -4,12 +4,16 @@ run through a version manager's shim needs."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from mcpgateway.sandbox import defaults
 from mcpgateway.sandbox.layout import build
-from mcpgateway.sandbox.places import Places, managerRoots, programRoots
+from mcpgateway.sandbox.places import Places, editableSource, managerRoots, programRoots
 from tests.support.sandbox.layout import bound, request, tree
 
 
@@ -135,3 +139,80 @@ def test_a_homebrew_program_sees_its_prefixs_programs_not_its_services_data(
     (brew / "bin" / "node").symlink_to(brew / "Cellar/node/22.1.0/bin/node")
     layout = build(request(tmp_path, command="node"), [str(brew / "bin/node")], {})
     assert bound(layout) == {str(brew / part): False for part in ("bin", "lib", "opt", "Cellar")}
+
+
+def editable(packages: Path, name: str, record: bytes) -> None:
+    """An installed distribution C{name} whose C{direct_url.json} is C{record}."""
+    info = packages / f"{name}-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "direct_url.json").write_bytes(record)
+
+
+def test_a_python_environments_editable_installs_bring_their_sources(tmp_path: Path) -> None:
+    """C{pip install -e} leaves the code where it was: the child imports it
+    from there, so that folder is shown (read-only), as named by the
+    install's C{direct_url.json}; no other install's URL is."""
+    home = tree(tmp_path)
+    venv = tmp_path / "proj" / ".venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python3").write_bytes(b"\x7fELF")
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    packages = venv / "lib" / "python3.11" / "site-packages"
+    source = tmp_path / "my server" / "src"
+    source.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    url = "file://" + str(source).replace(" ", "%20")
+    editable(packages, "myserver", b'{"url": "%s", "dir_info": {"editable": true}}' % url.encode())
+    editable(packages, "built", b'{"url": "file://%s", "dir_info": {}}' % str(elsewhere).encode())
+    editable(packages, "wheel", b'{"url": "https://x.test/a.whl", "archive_info": {}}')
+    editable(
+        packages,
+        "homewide",
+        b'{"url": "file://%s", "dir_info": {"editable": true}}' % str(home).encode(),
+    )
+    editable(packages, "gone", b'{"url": "file:///nowhere/at/all", "dir_info": {"editable": true}}')
+    editable(
+        packages,
+        "remote",
+        b'{"url": "file://host/%s", "dir_info": {"editable": true}}' % str(elsewhere).encode(),
+    )
+    editable(
+        packages,
+        "broken",
+        b'{"url": "file://%s", "dir_info": {"editable": tru' % str(elsewhere).encode(),
+    )
+    roots = programRoots(places(tmp_path), str(venv / "bin" / "python3"), {}, str(home))
+    assert str(source) in roots
+    layout = build(
+        request(tmp_path, command="python3"), [str(venv / "bin" / "python3"), "-m", "myserver"], {}
+    )
+    assert bound(layout) == {str(venv): False, str(source): False}
+
+
+@given(
+    st.binary(max_size=300)
+    | st.builds(
+        json.dumps,
+        st.recursive(
+            st.none() | st.booleans() | st.text(max_size=20),
+            lambda inner: (
+                st.lists(inner, max_size=3)
+                | st.dictionaries(
+                    st.sampled_from(["url", "dir_info", "editable"]) | st.text(max_size=5),
+                    inner,
+                    max_size=3,
+                )
+            ),
+            max_leaves=8,
+        ),
+    ).map(str.encode)
+)
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_direct_url_record_gives_an_absolute_folder_or_nothing(
+    tmp_path: Path, record: bytes
+) -> None:
+    path = tmp_path / "direct_url.json"
+    path.write_bytes(record)
+    found = editableSource(str(path))
+    assert found is None or found.startswith("/")

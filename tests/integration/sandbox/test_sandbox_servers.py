@@ -11,6 +11,7 @@ files, with real bubblewrap and real Landlock (docs/guide/sandbox.md):
  - a script kept in C{/tmp} or C{/var/tmp} runs;
  - a program run through a pyenv shim runs (this machine's C{python3} when
    it is one, else a pyenv tree made for the test);
+ - a package installed editable runs from its source folder;
  - a gateway whose working directory is its state directory starts its
    children, which see nothing of it;
  - C{allowWrite} of a directory yet to be made makes it, and the child
@@ -33,6 +34,7 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -226,6 +228,42 @@ def test_a_program_run_through_a_pyenv_shim_runs(mechanism: str, user: Path) -> 
     env = {"PATH": f"{shim.parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
     done = confinedRun(mechanism, user, [str(shim), "-c", program], command="python3", env=env)
     assert ran(done) == {"ran": 3}
+
+
+def editableInstall(root: Path) -> Path:
+    """A virtual environment under C{root} with package C{editdemo}
+    installed editable, as C{pip install -e} and C{uv pip install -e} leave
+    it: a C{.pth} naming the source folder (outside the environment) and
+    the C{direct_url.json} that records it; its C{python}."""
+    source = root / "editdemo-src"
+    (source / "editdemo").mkdir(parents=True)
+    (source / "editdemo" / "__init__.py").write_text("")
+    (source / "editdemo" / "__main__.py").write_text(
+        "import json\nprint(json.dumps({'ran': __file__}))\n"
+    )
+    venv = root / ".venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    [packages] = (venv / "lib").glob("python*/site-packages")
+    (packages / "_editdemo.pth").write_text(f"{source}\n")
+    info = packages / "editdemo-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: editdemo\nVersion: 0.1\n")
+    (info / "direct_url.json").write_text(
+        json.dumps({"url": source.as_uri(), "dir_info": {"editable": True}})
+    )
+    return venv / "bin" / "python"
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_a_package_installed_editable_runs_from_its_source(
+    mechanism: str, user: Path, tmp_path: Path
+) -> None:
+    """A server developed in place (C{pip install -e .}) imports its code
+    from its source folder, which the sandbox shows read-only beside its
+    environment."""
+    python = editableInstall(tmp_path / "project")
+    out = ran(confinedRun(mechanism, user, [str(python), "-m", "editdemo"]))
+    assert out == {"ran": str(tmp_path / "project" / "editdemo-src" / "editdemo" / "__main__.py")}
 
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
