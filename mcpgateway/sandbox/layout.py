@@ -313,8 +313,9 @@ def _written(layout: Layout, binds: _Binds, places: Places, want: Want) -> None:
 
 def _named(binds: _Binds, places: Places, path: str) -> None:
     """What an argument (or a shell script's word) names, read-only: a
-    directory, or a file's installation (L{Places.installRoot}), at its
-    real path and at the name given."""
+    directory, or a file's installation (L{Places.installRoot}; for a
+    Node.js script, with its workspace's C{node_modules} above it,
+    L{Places.hoistedModules}), at its real path and at the name given."""
     _, trusted = places.follow(path)
     target = places.resolve(path)
     if target is None:
@@ -322,7 +323,13 @@ def _named(binds: _Binds, places: Places, path: str) -> None:
         return
     names = [target, os.path.abspath(path)] if trusted else [target]
     for name in dict.fromkeys(names):
-        binds.add(places.installRoot(name) if os.path.isfile(target) else name)
+        if not os.path.isfile(target):
+            binds.add(name)
+            continue
+        root = places.installRoot(name)
+        binds.add(root)
+        for hoisted in places.hoistedModules(name, root):
+            binds.add(hoisted)
 
 
 def _modulePaths(

@@ -31,6 +31,8 @@ SCRIPT_SUFFIXES = (".js", ".mjs", ".cjs", ".ts", ".mts")
 """A script of a Node.js package: its package (the nearest C{package.json})
 is bound, so the modules beside it resolve."""
 PACKAGE_DEPTH = 5
+HOISTED_DEPTH = 8
+"""Folders above a Node.js package looked in for a workspace's C{node_modules}."""
 MAX_LINKS = 40
 """Symlinks followed for one path before it counts as a loop (Linux's own limit)."""
 PRIVATE = ("/tmp", "/var/tmp")
@@ -168,6 +170,28 @@ class Places:
                 return package
         return path if self.wide(parent) else parent
 
+    def hoistedModules(self, script: str, root: str) -> list[str]:
+        """The C{node_modules} folders above the package C{root} of a
+        Node.js C{script} (its L{installRoot}): where Node.js looks for a
+        module its package does not hold, which is where a workspace
+        (npm, yarn, pnpm) keeps its packages' dependencies. Up to the first
+        L{wide} folder; none for a script inside a C{node_modules}, whose
+        outermost one is bound whole."""
+        if not script.endswith(SCRIPT_SUFFIXES) or root == script:
+            return []
+        if os.path.basename(root) == "node_modules":
+            return []
+        found = []
+        directory = os.path.dirname(root)
+        for _ in range(HOISTED_DEPTH):
+            if self.wide(directory):
+                break
+            candidate = os.path.join(directory, "node_modules")
+            if os.path.isdir(candidate):
+                found.append(candidate)
+            directory = os.path.dirname(directory)
+        return found
+
     def packageOf(self, directory: str) -> str | None:
         """The nearest directory at or above C{directory} with a
         C{package.json}, within L{PACKAGE_DEPTH} levels, never a wide one."""
@@ -216,7 +240,9 @@ def programRoots(
         resolved = places.resolve(executable)
         named = os.path.abspath(executable)
         for path in dict.fromkeys(p for p in (named, resolved) if p is not None):
-            roots.append(places.installRoot(path))
+            root = places.installRoot(path)
+            roots.append(root)
+            roots += places.hoistedModules(path, root)
             roots += editableSources(places, path)
             for root, manager in known:
                 if under(path, root):

@@ -34,6 +34,27 @@ def test_a_node_server_sees_its_whole_node_modules_and_not_the_system_twice(tmp_
     assert "/tmp" in layout.private and str(tmp_path / "home") in layout.private
 
 
+def test_a_workspace_packages_script_sees_the_node_modules_above_its_package(
+    tmp_path: Path,
+) -> None:
+    """An npm, yarn or pnpm workspace keeps its packages' dependencies in
+    the C{node_modules} of the workspace (and Node.js looks in every folder
+    above): those are shown read-only beside the package, up to the home,
+    whose own C{node_modules} is not."""
+    home = tree(tmp_path)
+    workspace = home / "code" / "mono"
+    package = workspace / "packages" / "srv"
+    (package / "dist").mkdir(parents=True)
+    (package / "package.json").write_text("{}")
+    (package / "dist" / "index.js").write_text("")
+    (workspace / "node_modules" / "dep").mkdir(parents=True)
+    (home / "node_modules").mkdir()
+    layout = build(request(tmp_path), ["/usr/bin/node", str(package / "dist/index.js")], {})
+    assert bound(layout) == {str(package): False, str(workspace / "node_modules"): False}
+    program = build(request(tmp_path, command="srv"), [str(package / "dist/index.js")], {})
+    assert bound(program) == bound(layout)
+
+
 def test_a_script_of_a_package_without_node_modules_sees_its_package(tmp_path: Path) -> None:
     app = tmp_path / "app"
     (app / "dist").mkdir(parents=True)

@@ -12,6 +12,7 @@ files, with real bubblewrap and real Landlock (docs/guide/sandbox.md):
  - a program run through a pyenv shim runs (this machine's C{python3} when
    it is one, else a pyenv tree made for the test);
  - a package installed editable runs from its source folder;
+ - a package of an npm workspace finds the dependencies the workspace keeps;
  - a gateway whose working directory is its state directory starts its
    children, which see nothing of it;
  - C{allowWrite} of a directory yet to be made makes it, and the child
@@ -264,6 +265,31 @@ def test_a_package_installed_editable_runs_from_its_source(
     python = editableInstall(tmp_path / "project")
     out = ran(confinedRun(mechanism, user, [str(python), "-m", "editdemo"]))
     assert out == {"ran": str(tmp_path / "project" / "editdemo-src" / "editdemo" / "__main__.py")}
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_a_workspace_package_finds_the_dependencies_its_workspace_keeps(
+    mechanism: str, user: Path
+) -> None:
+    """A server developed in an npm workspace (as in a clone of a monorepo
+    of servers) requires a dependency the workspace keeps in its own
+    C{node_modules}, above the package."""
+    node = shutil.which("node")
+    assert node is not None, "node: scripts/install-test-backends needs it too"
+    workspace = user / "code" / "mono"
+    package = workspace / "packages" / "srv"
+    (package / "dist").mkdir(parents=True)
+    (package / "package.json").write_text('{"name": "srv", "version": "1.0.0"}')
+    (package / "dist" / "index.js").write_text(
+        "console.log(JSON.stringify({ran: require('dep')('hoisted')}));\n"
+    )
+    dep = workspace / "node_modules" / "dep"
+    dep.mkdir(parents=True)
+    (dep / "package.json").write_text('{"name": "dep", "version": "1.0.0", "main": "index.js"}')
+    (dep / "index.js").write_text("module.exports = (s) => 'dep says ' + s;\n")
+    (workspace / "package.json").write_text('{"private": true, "workspaces": ["packages/*"]}')
+    done = confinedRun(mechanism, user, [node, str(package / "dist" / "index.js")], command="node")
+    assert ran(done) == {"ran": "dep says hoisted"}
 
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
