@@ -25,7 +25,11 @@ Each fix is one that works (L{mcpgateway.sandbox.layout}'s masks):
  - a refused write (C{EROFS}, or an operation or words that write) is
    allowed by C{allowWrite}, a refused read by C{allowRead};
  - a name that does not resolve names its host when the error does, else
-   says to add the host the server needs.
+   says to add the host the server needs;
+ - a container runtime's client (C{docker run}, C{podman run}) that finds
+   no socket is told that its container confines it, and that C{"sandbox":
+   false} runs the client unconfined (no socket is ever shown to a
+   confined child: it would start any container, the home mounted in it).
 
 A file not found outside the home may be hidden by the sandbox or may not
 exist at all: L{unseenPath} finds it in a line, for the caller to check on
@@ -109,6 +113,13 @@ _WRITE_WORDS = re.compile(
 )
 """Words before a refused path that say a write was refused (C{cannot
 create}, C{Error writing file}, C{touch: cannot touch})."""
+_RUNTIME_SOCKET = re.compile(
+    r"Cannot connect to the Docker daemon at (unix://\S+?)\.?(?:\s|$)"
+    r"|Cannot connect to Podman\b.*?(unix://[^\s\"',?]+)"
+    r"|unable to connect to Podman socket"
+)
+"""What a container runtime's client says when its socket is not there:
+Docker's, Podman's (the address it tried, where it names one)."""
 _OWN = ("/dev", "/proc", "/sys")
 """A child's own directories, never the host's: what it does not find
 there is not the sandbox's doing."""
@@ -168,6 +179,17 @@ def explain(line: str, network: str, home: str, stateDir: str) -> str | None:
             "the sandbox has no network: add the host it needs to"
             ' "sandbox": {"network": {"allowedDomains": [...]}} (its error does not name'
             ' it; "sandbox": "learn" records the hosts it asks for)'
+        )
+    runtime = _RUNTIME_SOCKET.search(line)
+    if runtime is not None:
+        socket = runtime.group(1) or runtime.group(2)
+        return (
+            "the sandbox shows no container runtime's socket"
+            + (f" (it tried {socket})" if socket else "")
+            + ': a server run in a container ("docker run", "podman run") is confined by'
+            ' its container, and "sandbox": false in its entry runs the client unconfined'
+            " (it may then start any container: docs/guide/sandbox.md, servers run in a"
+            " container)"
         )
     if _FORK.search(line):
         return (

@@ -290,6 +290,36 @@ def test_an_unseen_path_that_exists_here_is_told_with_its_fix() -> None:
 
 
 @pytest.mark.parametrize(
+    ("line", "socket"),
+    [
+        (
+            "docker: Cannot connect to the Docker daemon at unix:///var/run/docker.sock."
+            " Is the docker daemon running?",
+            "unix:///var/run/docker.sock",
+        ),
+        (
+            'Error: unable to connect to Podman socket: Get "http://d/v5.0.0/libpod/_ping":'
+            " dial unix /run/user/1000/podman/podman.sock: connect: no such file or directory",
+            None,
+        ),
+        (
+            "Cannot connect to Podman. Is the service running at"
+            " unix:///run/user/1000/podman/podman.sock?",
+            "unix:///run/user/1000/podman/podman.sock",
+        ),
+        ("Error: unable to connect to Podman socket: failed to connect", None),
+    ],
+)
+def test_a_container_runtime_without_its_socket_is_told_its_container_confines_it(
+    line: str, socket: str | None
+) -> None:
+    told = note(line)
+    assert told is not None
+    assert '"sandbox": false' in told and "confined by its container" in told
+    assert (f"(it tried {socket})" in told) if socket else ("it tried" not in told)
+
+
+@pytest.mark.parametrize(
     "line",
     [
         "Starting default (STDIO) server...",
