@@ -267,6 +267,9 @@ LAUNCHERS: dict[str, PackageLauncher] = {
         ),
         ("pypi.org", "files.pythonhosted.org"),
     ),
+    "poetry": PackageLauncher(
+        (("~/.cache/pypoetry", "POETRY_CACHE_DIR"),), ("pypi.org", "files.pythonhosted.org")
+    ),
     "python": _PYTHON,
     "python3": _PYTHON,
 }

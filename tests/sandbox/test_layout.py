@@ -221,6 +221,20 @@ def test_uvx_caches_follow_the_xdg_variables(tmp_path: Path) -> None:
     assert bound(layout) == {str(xdg / "uv"): True, str(tmp_path / "tools"): True}
 
 
+def test_poetry_run_finds_the_environments_it_keeps_in_its_cache(tmp_path: Path) -> None:
+    """C{poetry -C DIR run python -m srv} runs in the virtual environment
+    C{poetry install} made in its cache (C{~/.cache/pypoetry/virtualenvs}),
+    wherever C{POETRY_CACHE_DIR} moves it: bound writable, as it may make one."""
+    home = tree(tmp_path)
+    argv = ["/usr/bin/poetry", "run", "python", "-m", "srv"]
+    layout = build(request(tmp_path, command="poetry"), argv, {})
+    assert bound(layout) == {str(home / ".cache/pypoetry"): True}
+    moved = tmp_path / "poetry-cache"
+    environ = {"POETRY_CACHE_DIR": str(moved)}
+    layout = build(request(tmp_path, command="poetry"), argv, environ)
+    assert bound(layout) == {str(moved): True}
+
+
 def test_the_gateways_python_brings_its_module_path_and_pythonpath_is_honoured(
     tmp_path: Path,
 ) -> None:
