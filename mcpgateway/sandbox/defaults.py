@@ -270,6 +270,14 @@ LAUNCHERS: dict[str, PackageLauncher] = {
     "poetry": PackageLauncher(
         (("~/.cache/pypoetry", "POETRY_CACHE_DIR"),), ("pypi.org", "files.pythonhosted.org")
     ),
+    "hatch": PackageLauncher(
+        (("~/.local/share/hatch", "HATCH_DATA_DIR"), ("~/.cache/hatch", "HATCH_CACHE_DIR")),
+        ("pypi.org", "files.pythonhosted.org"),
+    ),
+    "pipenv": PackageLauncher(
+        (("~/.local/share/virtualenvs", "WORKON_HOME"), ("~/.cache/pipenv", "PIPENV_CACHE_DIR")),
+        ("pypi.org", "files.pythonhosted.org"),
+    ),
     "python": _PYTHON,
     "python3": _PYTHON,
 }

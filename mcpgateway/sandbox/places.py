@@ -68,6 +68,9 @@ class Places:
 
     def __init__(self, home: str, stateDir: str, environ: Mapping[str, str]) -> None:
         self.home = home
+        self.userBins = {os.path.join(h, ".local", "bin") for h in (home, real(home))}
+        """C{~/.local/bin}, as named and as resolved: where pipx, C{uv tool},
+        C{pip install --user} and uv's own installer put programs."""
         self.stateDir = stateDir
         present = [d for d in defaults.SYSTEM_DIRS if os.path.isdir(d)]
         self.systemRoots = sorted({*present, *(real(d) for d in present)})
@@ -154,12 +157,17 @@ class Places:
 
     def installRoot(self, path: str) -> str:
         """What to bind for a program or a file at C{path}: the outermost
-        C{node_modules} it is in, the installation its C{bin} is part of,
-        or its directory (the file alone when that is L{wide})."""
+        C{node_modules} it is in, the installation its C{bin} is part of
+        (but C{~/.local/bin} alone, whose C{~/.local} also holds the data
+        and state of the user's applications: C{~/.local/share},
+        C{~/.local/state}), or its directory (the file alone when that is
+        L{wide})."""
         parts = path.split("/")
         if "node_modules" in parts:
             return "/".join(parts[: parts.index("node_modules") + 1])
         parent = os.path.dirname(path)
+        if parent in self.userBins:
+            return parent  # not ~/.local whole: its share and state are your data
         if os.path.basename(parent) == "bin":
             prefix = os.path.dirname(parent)
             if not self.wide(prefix):
@@ -240,9 +248,15 @@ def programRoots(
         resolved = places.resolve(executable)
         named = os.path.abspath(executable)
         for path in dict.fromkeys(p for p in (named, resolved) if p is not None):
-            root = places.installRoot(path)
-            roots.append(root)
-            roots += places.hoistedModules(path, root)
+            install = places.installRoot(path)
+            roots.append(install)
+            if install in places.userBins and not os.path.islink(path):
+                # a script of a --user install (not a link to pipx's or uv's
+                # own environment): its code is in ~/.local/lib
+                lib = os.path.join(os.path.dirname(install), "lib")
+                if os.path.isdir(lib):
+                    roots.append(lib)
+            roots += places.hoistedModules(path, install)
             roots += editableSources(places, path)
             for root, manager in known:
                 if under(path, root):

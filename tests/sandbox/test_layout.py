@@ -235,6 +235,57 @@ def test_poetry_run_finds_the_environments_it_keeps_in_its_cache(tmp_path: Path)
     assert bound(layout) == {str(moved): True}
 
 
+@pytest.mark.parametrize(
+    ("launcher", "places"),
+    [
+        ("hatch", [".local/share/hatch", ".cache/hatch"]),
+        ("pipenv", [".local/share/virtualenvs", ".cache/pipenv"]),
+    ],
+)
+def test_hatch_and_pipenv_run_find_the_environments_they_keep(
+    tmp_path: Path, launcher: str, places: list[str]
+) -> None:
+    """C{hatch run} and C{pipenv run} run in the environments they made
+    under the home's data folder: bound writable, with their caches."""
+    home = tree(tmp_path)
+    layout = build(request(tmp_path, command=launcher), [f"/usr/bin/{launcher}", "run", "x"], {})
+    assert bound(layout) == {str(home / place): True for place in places}
+
+
+def test_a_program_in_the_users_local_bin_never_shows_the_rest_of_local(tmp_path: Path) -> None:
+    """C{~/.local/bin} holds what pipx, C{uv tool}, C{pip install --user}
+    and uv's own installer put there; C{~/.local} beside it holds the data
+    and state of the user's applications (a messenger's session, a shell's
+    history database): only the programs and a C{--user} install's code
+    are shown."""
+    home = tree(tmp_path)
+    local = home / ".local"
+    (local / "bin").mkdir(parents=True)
+    (local / "share" / "TelegramDesktop" / "tdata").mkdir(parents=True)
+    (local / "share" / "TelegramDesktop" / "tdata" / "key_datas").write_text("SESSION")
+    (local / "state").mkdir()
+    (local / "bin" / "uvx").write_bytes(b"\x7fELF")
+    layout = build(request(tmp_path, command="uvx"), [str(local / "bin/uvx"), "srv"], {})
+    assert bound(layout) == {
+        str(local / "bin"): False,
+        str(home / ".cache/uv"): True,
+        str(local / "share/uv"): True,
+    }
+    # pip install --user: a script whose code is in ~/.local/lib
+    (local / "lib" / "python3.11" / "site-packages").mkdir(parents=True)
+    (local / "bin" / "user-srv").write_text("#!/usr/bin/python3\n")
+    (local / "bin" / "user-srv").chmod(0o755)
+    layout = build(request(tmp_path, command="user-srv"), [str(local / "bin/user-srv")], {})
+    assert bound(layout) == {str(local / "bin"): False, str(local / "lib"): False}
+    # pipx: a link to the program in its own environment
+    venv = local / "share" / "pipx" / "venvs" / "fetch"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "fetch").write_bytes(b"\x7fELF")
+    (local / "bin" / "fetch").symlink_to(venv / "bin" / "fetch")
+    layout = build(request(tmp_path, command="fetch"), [str(local / "bin/fetch")], {})
+    assert bound(layout) == {str(local / "bin"): False, str(venv): False}
+
+
 def test_the_gateways_python_brings_its_module_path_and_pythonpath_is_honoured(
     tmp_path: Path,
 ) -> None:

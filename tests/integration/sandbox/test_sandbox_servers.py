@@ -13,6 +13,7 @@ files, with real bubblewrap and real Landlock (docs/guide/sandbox.md):
    it is one, else a pyenv tree made for the test);
  - a package installed editable runs from its source folder;
  - a package of an npm workspace finds the dependencies the workspace keeps;
+ - a program in C{~/.local/bin} reads nothing else of C{~/.local};
  - a gateway whose working directory is its state directory starts its
    children, which see nothing of it;
  - C{allowWrite} of a directory yet to be made makes it, and the child
@@ -290,6 +291,29 @@ def test_a_workspace_package_finds_the_dependencies_its_workspace_keeps(
     (workspace / "package.json").write_text('{"private": true, "workspaces": ["packages/*"]}')
     done = confinedRun(mechanism, user, [node, str(package / "dist" / "index.js")], command="node")
     assert ran(done) == {"ran": "dep says hoisted"}
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_a_program_in_local_bin_sees_nothing_else_of_local(mechanism: str, user: Path) -> None:
+    """A server installed where pipx, C{uv tool} and uv's own installer put
+    programs (C{~/.local/bin}) runs, and reads nothing of the data and state
+    the user's applications keep beside it in C{~/.local}."""
+    local = user / ".local"
+    (local / "share" / "TelegramDesktop").mkdir(parents=True)
+    (local / "share" / "TelegramDesktop" / "key_datas").write_text("SESSION-SECRET")
+    (local / "bin").mkdir(parents=True)
+    program = local / "bin" / "local-srv"
+    program.write_text(
+        f"#!{sys.executable} -I\n"
+        + ATTEMPTS
+        + "attempt('session', lambda: open(os.path.expanduser("
+        "'~/.local/share/TelegramDesktop/key_datas')).read())\n"
+        "attempt('share', lambda: os.listdir(os.path.expanduser('~/.local/share')))\n"
+        "print(json.dumps(out))\n"
+    )
+    program.chmod(0o755)
+    out = ran(confinedRun(mechanism, user, [str(program)], command="local-srv"))
+    assert "SESSION-SECRET" not in json.dumps(out) and out["session"][0] == "refused"
 
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
