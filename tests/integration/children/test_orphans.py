@@ -151,7 +151,9 @@ def test_npx_server_and_its_node_end_with_a_sigkilled_gateway(
     start: Any, home: Path, sandbox: str, everything: list[str]
 ) -> None:
     """C{npx} run as configured (C{--no-resolve}): the gateway's child is
-    npm's, the server's node a grandchild of it."""
+    npm's, the server's node a grandchild of it. The child is shared, so
+    that it still runs once the client's session has ended (server-everything's
+    own default is a child per session, which that end stops)."""
     if shutil.which("npx") is None:
         pytest.skip("npx not found")
     token = uuid.uuid4().hex
@@ -162,6 +164,7 @@ def test_npx_server_and_its_node_end_with_a_sigkilled_gateway(
                 "command": "npx",
                 "args": ["-y", f"@modelcontextprotocol/server-everything@{EVERYTHING_VERSION}"],
                 "env": {"ORPHAN_TOKEN": token},
+                "share": "global",
             }
         },
     )
