@@ -44,11 +44,13 @@ def test_sigterm_ends_the_run_and_its_children(tmp_path: Path, test: str) -> Non
         assert all(pidAlive(pid) for pid in children)
         run.send_signal(signal.SIGTERM)
         sent = time.monotonic()
-        output, _ = run.communicate(timeout=30)
+        output, _ = run.communicate(timeout=60)
         took = time.monotonic() - sent
         text = output.decode("utf-8", "replace")
         assert run.returncode == 2, text
-        assert took < 15, (took, text)  # about 5 s on a loaded 2-core machine
+        # About 5 s on a loaded 2-core machine, 23 s while two CI sessions and the
+        # tooling shared its 2 cores: a run that hangs never ends (the timeout above).
+        assert took < 45, (took, text)
         assert "Terminated: signal 15: the test run ends" in text, text
         assert waitFor(lambda: not any(pidAlive(pid) for pid in children), timeout=5), text
     finally:
