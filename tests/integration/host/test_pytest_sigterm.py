@@ -44,13 +44,15 @@ def test_sigterm_ends_the_run_and_its_children(tmp_path: Path, test: str) -> Non
         assert all(pidAlive(pid) for pid in children)
         run.send_signal(signal.SIGTERM)
         sent = time.monotonic()
-        output, _ = run.communicate(timeout=60)
+        output, _ = run.communicate(timeout=120)
         took = time.monotonic() - sent
         text = output.decode("utf-8", "replace")
         assert run.returncode == 2, text
-        # About 5 s on a loaded 2-core machine, 23 s while two CI sessions and the
-        # tooling shared its 2 cores: a run that hangs never ends (the timeout above).
-        assert took < 45, (took, text)
+        # About 5 s on a loaded 2-core machine; 23 s, and once more than 60 s, while
+        # two CI sessions and the tooling shared its 2 cores (the teardowns stop a
+        # gateway, up to 15 s, and give what is left 5 s): a run that hangs never
+        # ends (the timeout above).
+        assert took < 100, (took, text)
         assert "Terminated: signal 15: the test run ends" in text, text
         assert waitFor(lambda: not any(pidAlive(pid) for pid in children), timeout=5), text
     finally:
