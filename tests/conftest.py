@@ -79,6 +79,14 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
         if current is reactor and current.parent is not None:
             # Raised here, the reactor's loop would log it and wait on: raised
             # where pytest waits for the reactor (pytest-twisted's blockon).
+            # The loop is resumed, for the teardowns, inside the wait this
+            # signal interrupted, which goes on waiting for its descriptors:
+            # with no timed call due, for ever. Its waker, written now, ends
+            # that wait as soon as it is resumed.
+            from twisted.internet import reactor as running
+
+            loop: Any = running  # (a ReactorBase: its interface has no wakeUp)
+            loop.wakeUp()
             current.parent.throw(error)
             return
     raise error
