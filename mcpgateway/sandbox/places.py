@@ -289,7 +289,9 @@ def editableSources(places: Places, program: str) -> list[str]:
     their code is imported from, outside the environment. Each install
     names its folder in its C{*.dist-info/direct_url.json} (PEP 610,
     C{"dir_info": {"editable": true}}); a folder that is not there, or
-    too L{wide<Places.wide>} to bind whole (the home), is left out."""
+    too L{wide<Places.wide>} to bind whole (the home), is left out, and so
+    is a record in a place the child may write (it would name the folder
+    shown at its next start)."""
     binDir = os.path.dirname(program)
     if os.path.basename(binDir) != "bin":
         return []
@@ -306,7 +308,10 @@ def editableSources(places: Places, program: str) -> list[str]:
         except OSError:
             continue
         for name in names:
-            source = editableSource(os.path.join(packages, name, "direct_url.json"))
+            record = os.path.join(packages, name, "direct_url.json")
+            if places.childWrites(real(record)):
+                continue  # the child's own writing: it would choose what is shown next
+            source = editableSource(record)
             if source is not None and os.path.isdir(source) and not places.wide(real(source)):
                 found.append(source)
     return found

@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 
 from mcpgateway.sandbox import defaults
 from mcpgateway.sandbox.layout import build
-from mcpgateway.sandbox.places import Places, editableSource, managerRoots, programRoots
+from mcpgateway.sandbox.places import (
+    Places,
+    editableSource,
+    editableSources,
+    managerRoots,
+    programRoots,
+)
 from tests.support.sandbox.layout import bound, request, tree
 
 
@@ -216,3 +222,25 @@ def test_any_direct_url_record_gives_an_absolute_folder_or_nothing(
     path.write_bytes(record)
     found = editableSource(str(path))
     assert found is None or found.startswith("/")
+
+
+def test_an_editable_record_the_child_may_write_shows_nothing(tmp_path: Path) -> None:
+    """A virtual environment inside a folder the child may write (its
+    workspace) holds records the child could have written: one naming
+    another folder does not bring it into the next start's view."""
+    home = tree(tmp_path)
+    workspace = home / "work"
+    venv = workspace / ".venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python3").write_bytes(b"\x7fELF")
+    secret = tmp_path / "elsewhere"
+    secret.mkdir()
+    editable(
+        venv / "lib" / "python3.11" / "site-packages",
+        "planted",
+        b'{"url": "file://%s", "dir_info": {"editable": true}}' % str(secret).encode(),
+    )
+    shown = places(tmp_path)
+    assert str(secret) in editableSources(shown, str(venv / "bin" / "python3"))
+    shown.writableRoots = [str(workspace)]
+    assert editableSources(shown, str(venv / "bin" / "python3")) == []
