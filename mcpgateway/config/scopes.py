@@ -73,6 +73,7 @@ from mcpgateway.config.envfiles import (
     readWorkspaceEnv,
 )
 from mcpgateway.config.origins import entryDigest
+from mcpgateway.config.pathwidening import outsideWorkspace
 from mcpgateway.config.sandboxapprovals import SandboxApproval, approveCommand
 from mcpgateway.config.servers import (
     EntryError,
@@ -119,6 +120,8 @@ def childKey(keys: WorkspaceKeys, launch: ServerSpec) -> str:
         parts.append([launch.origin.workspace, launch.origin.digest])
     if launch.sandbox != DEFAULT_SANDBOX:
         parts.append({"sandbox": launch.sandbox.toJson()})
+    if launch.confinedTo is not None:
+        parts.append({"confinedTo": launch.confinedTo})
     material = json.dumps(parts, ensure_ascii=True, separators=(",", ":"))
     return keys.digest(CHILD, material.encode("ascii"))
 
@@ -278,16 +281,32 @@ class _Context:
         return Variant(key, launch, childKey(self.keys, launch))
 
     def narrowedSandbox(self, launch: ServerSpec, origin: EntryOrigin) -> ServerSpec:
-        """C{launch} of a project's own entry (its C{origin}), its sandbox
-        narrowed to the default (with the entry's narrowing keys) unless
-        the user approved this very entry; a warning names the server,
-        the file, each widening and the command that approves it."""
-        profile = launch.sandbox
-        wider = widenings(profile)
-        if not wider or any(
+        """C{launch} of a project's own entry (its C{origin}), unless the
+        user approved this very entry: its sandbox narrowed to the default
+        (with the entry's narrowing keys), and its child shown nothing its
+        entry names outside its workspace (C{confinedTo}, which the
+        sandbox's one path rule holds). A warning names the server, the
+        file, each widening (each path outside its workspace) and the
+        command that approves it."""
+        if any(
             approval.covers(launch.name, origin.workspace, origin.digest)
             for approval in self.sandboxApprovals
         ):
+            return launch
+        home = self.environ.get("HOME") or os.path.expanduser("~")
+        for outside in outsideWorkspace(
+            launch.args, launch.env, launch.cwd, origin.workspace, home
+        ):
+            self.out.warnings.append(
+                f"server '{launch.name}' ({origin.path}): its {outside.key} names"
+                f" {outside.path}, outside its workspace {origin.workspace}: not shown to its"
+                " children (a project's own file gets the default view and its own workspace)"
+                f" until you approve this entry: {approveCommand(launch.name, origin.workspace)}"
+            )
+        launch = replace(launch, confinedTo=origin.workspace)
+        profile = launch.sandbox
+        wider = widenings(profile)
+        if not wider:
             return launch
         self.out.warnings.append(
             f"server '{launch.name}' ({origin.path}): its \"sandbox\" asks for more than the"

@@ -290,6 +290,11 @@ class ServerSpec:
     repository's), whose secret references are not the repository's to use;
     C{None}: the user's own config (user scope, a project's local scope in
     the user's file, the gateway's C{servers.json}, C{--config})."""
+    confinedTo: str | None = None
+    """The workspace (its real path) of a project's own entry the user has
+    not approved: its children are shown nothing the entry names outside
+    it (L{mcpgateway.sandbox.pathrule}); C{None}: the user's own entry,
+    or an approved one."""
 
     @property
     def runnable(self) -> bool:

@@ -43,7 +43,7 @@ import os
 import re
 
 from mcpgateway.sandbox import defaults
-from mcpgateway.sandbox.launch import NO_LIBSECCOMP, PREFIX, SOCKET_ONLY
+from mcpgateway.sandbox.launch import NO_LIBSECCOMP, NOT_SHOWN, PREFIX, SOCKET_ONLY
 
 _NODE = re.compile(r"\b(EACCES|EPERM|EROFS|ENOENT): [^,]*, (\w+) '([^']+)'")
 _PYTHON = re.compile(r"\[Errno (13|1|30|2)\] [^:]*: '([^']+)'")
@@ -139,6 +139,8 @@ def explain(line: str, network: str, home: str, stateDir: str) -> str | None:
         said = line[len(PREFIX) :].strip()
         if said in (SOCKET_ONLY, NO_LIBSECCOMP):  # it runs: a warning, not a failure
             return f"the sandbox runs it with less than asked: {said}"
+        if said.startswith(NOT_SHOWN):  # the one path rule: it runs without that path
+            return f"the sandbox kept a path its entry names from it: {said[len(NOT_SHOWN) :]}"
         return (
             f"the sandbox could not start it: {said}"
             ' ("sandbox": false in its entry runs it unconfined)'

@@ -63,6 +63,8 @@ class InstallSpec:
     mode: str
     env: tuple[tuple[str, str], ...]
     sandbox: SandboxProfile
+    confinedTo: str | None = None
+    """As the server's: an install of a repository's entry is shown no more."""
 
 
 def installProfile(profile: SandboxProfile) -> SandboxProfile:
@@ -85,6 +87,7 @@ def installSpec(spec: SpawnSpec, installer: str, prefix: str) -> InstallSpec:
         mode=MODE,
         env=tuple(spec.env),
         sandbox=installProfile(spec.sandbox),
+        confinedTo=spec.confinedTo,
     )
 
 

@@ -285,6 +285,8 @@ def plan(
     if mechanism == "none":
         return command[0], command, env
     view = layout.build(request, command, env)
+    for line in view.refused:  # what the one path rule kept from it, each with its fix
+        sys.stderr.write(f"{PREFIX}{NOT_SHOWN}{line}\n")
     if mechanism == "bwrap":
         if not isinstance(path, str):
             raise OSError(0, "bwrap was not found")
@@ -345,6 +347,9 @@ def plan(
     raise ValueError(f"unknown mechanism {mechanism!r}")
 
 
+NOT_SHOWN = "not shown: "
+"""Begins a line saying what of its entry the one path rule kept from a
+child (L{mcpgateway.sandbox.pathrule}): it runs without it."""
 LANDLOCK = "landlock"
 NONE, PROXY, HOST = "none", "proxy", "host"
 """A Landlock child's network (L{landlockNetwork}), as

@@ -30,6 +30,7 @@ import os
 
 from mcpgateway.sandbox import defaults, masks, writes
 from mcpgateway.sandbox.commandline import SHELLS, argumentPaths, dataFiles, scriptPaths
+from mcpgateway.sandbox.pathrule import PathRule
 from mcpgateway.sandbox.places import (
     SCRIPT_SUFFIXES,
     Places,
@@ -86,6 +87,10 @@ class Layout:
         gateway's own, for an entry without C{cwd}): an empty one is made
         (its arguments' relative paths, bound, are found from there).
     @ivar notes: what was left out and why (a missing C{allowRead} path).
+    @ivar refused: the paths the entry named that the one path rule
+        (L{mcpgateway.sandbox.pathrule}) kept from the child, each with
+        its source, why and its fix (in C{notes} too): the launcher says
+        each as the child starts.
     """
 
     def __init__(self, home: str, cwd: str, network: str) -> None:
@@ -102,6 +107,7 @@ class Layout:
         self.placeholders: list[str] = []
         self.cwdMade = False
         self.notes: list[str] = []
+        self.refused: list[str] = []
 
     def toJson(self) -> dict[str, Any]:
         """The layout as a JSON object (C{mcpgateway sandbox show})."""
@@ -117,6 +123,7 @@ class Layout:
             "reopened": [path for path, _ in self.reopened],
             "placeholders": self.placeholders,
             "notes": self.notes,
+            "refused": self.refused,
         }
 
 
@@ -136,7 +143,15 @@ def build(request: Mapping[str, Any], argv: list[str], environ: Mapping[str, str
     _system(layout, places)
     install = request.get("install")
     install = real(install) if isinstance(install, str) and install.startswith("/") else None
-    binds = _Binds(places, layout.notes, install)
+    rule = PathRule(
+        places,
+        environ,
+        request.get("entryEnv") or (),
+        gatewayFiles,
+        [p for p in request.get("interpreterPaths") or () if isinstance(p, str)],
+        request.get("confinedTo") if isinstance(request.get("confinedTo"), str) else None,
+    )
+    binds = _Binds(places, layout, rule, install)
     arguments = argumentPaths(argv[1:], cwd)
     scripted = [
         p for p in scriptPaths(argv, str(environ.get("HOME") or home)) if not places.wide(real(p))
@@ -150,21 +165,22 @@ def build(request: Mapping[str, Any], argv: list[str], environ: Mapping[str, str
     if install is not None:  # the gateway's own install of this server's package
         binds.add(install, writable=True)
     allowed: list[tuple[str, bool]] = []
+    entryNames = {str(name) for name in request.get("entryEnv") or ()}
     for want in wants:
-        _written(layout, binds, places, want)
+        _written(layout, binds, places, want, entryNames)
         if want.target is not None and want.why.startswith("allowWrite"):
             allowed.append((want.target, True))
     if "learn" in request and home in layout.private:  # learning: the home shown, read-only
         layout.private.remove(home)
-        binds.add(home)
+        binds.add(home, source="learn")
     programs = [argv[0], *(p for p in scripted if os.path.isfile(p) and os.access(p, os.X_OK))]
     for program in programs:
         for root in programRoots(places, program, environ, cwd):
-            binds.add(root)
+            binds.add(root, source="program")
     for path in [*arguments, *scripted]:
         _named(binds, places, path)
     if given:
-        binds.add(str(given) if str(given).startswith("/") else cwd)
+        binds.add(str(given) if str(given).startswith("/") else cwd, source="cwd")
     _modulePaths(layout, binds, places, request, programs, environ)
     wanted = {want.why for want in wants}
     names = [name for name in request.get("entryEnv") or () if name not in wanted]
@@ -173,13 +189,13 @@ def build(request: Mapping[str, Any], argv: list[str], environ: Mapping[str, str
         layout.placeholders = [p for p in layout.placeholders if not under(p, home)]
     launcher = defaults.launcherOf(command)
     for path in launcher.reads if launcher is not None else ():
-        binds.add(expand(path, home, home))
+        binds.add(expand(path, home, home), source="program")
     for path in rules.get("allowRead") or ():
         full = expand(path, home, cwd)
         if not os.path.exists(full):
             layout.notes.append(f"allowRead {path}: {full} does not exist")
             continue
-        target = binds.add(full)
+        target = binds.add(full, source=f"allowRead {path}")
         if target is not None:
             allowed.append((target, False))
     for path in rules.get("denyWrite") or ():
@@ -294,8 +310,12 @@ def _placeValue(name: str, value: str) -> bool:
     return name not in SKIPPED_VARIABLES and ":" not in value and value.startswith(("/", "~/"))
 
 
-def _written(layout: Layout, binds: _Binds, places: Places, want: Want) -> None:
-    """Bind a settled want writable (made first when missing), or say why not."""
+def _written(
+    layout: Layout, binds: _Binds, places: Places, want: Want, entryNames: set[str]
+) -> None:
+    """Bind a settled want writable (made first when missing, unless the
+    path rule refuses it: nothing is made where nothing may be bound), or
+    say why not."""
     if want.target is None:
         if want.accept is None:
             layout.notes.append(
@@ -303,12 +323,27 @@ def _written(layout: Layout, binds: _Binds, places: Places, want: Want) -> None:
                 " made: not followed"
             )
         return
+    source = _wantSource(want.why, entryNames)
+    for name in dict.fromkeys((want.target, os.path.abspath(want.path))):
+        if binds.refuse(name, True, source):
+            return
     if want.make is not None and not os.path.lexists(want.target):
         why = writes.make(places, want.target, want.make == "directory")
         if why is not None:
             layout.notes.append(f"{want.why}: {want.path} does not exist ({why})")
             return
-    binds.add(want.path, writable=True, target=want.target)
+    binds.add(want.path, writable=True, target=want.target, source=source)
+
+
+def _wantSource(why: str, entryNames: set[str]) -> str:
+    """What asked for a writable place, as the path rule names it."""
+    if why == "its workspace":
+        return "workspace"
+    if why == "a folder its arguments name":
+        return "an argument"
+    if why in entryNames:
+        return f"env {why}"
+    return why
 
 
 def _named(binds: _Binds, places: Places, path: str) -> None:
@@ -324,12 +359,12 @@ def _named(binds: _Binds, places: Places, path: str) -> None:
     names = [target, os.path.abspath(path)] if trusted else [target]
     for name in dict.fromkeys(names):
         if not os.path.isfile(target):
-            binds.add(name)
+            binds.add(name, source="an argument")
             continue
         root = places.installRoot(name)
-        binds.add(root)
+        binds.add(root, source="an argument")
         for hoisted in places.hoistedModules(name, root):
-            binds.add(hoisted)
+            binds.add(hoisted, source="an argument")
 
 
 def _modulePaths(
@@ -343,21 +378,22 @@ def _modulePaths(
     """The gateway's module path for a child its own Python runs, and
     C{PYTHONPATH}, C{NODE_PATH}: read-only, never a wide one (the gateway
     run as C{python -m} from the home has the home on its path)."""
-    entries: list[str] = []
+    entries: list[tuple[str, str]] = []
     interpreter = real(str(request.get("interpreter") or "/"))
     if any(places.resolve(program) == interpreter for program in programs):
         named = request.get("interpreterPaths") or ()
-        entries += [e for e in named if isinstance(e, str) and e.startswith("/")]
+        entries += [(e, "module path") for e in named if isinstance(e, str) and e.startswith("/")]
     for variable in ("PYTHONPATH", "NODE_PATH"):
-        entries += [e for e in environ.get(variable, "").split(os.pathsep) if e.startswith("/")]
-    for entry in entries:
+        source = f"env {variable}"
+        entries += [(e, source) for e in environ.get(variable, "").split(os.pathsep) if e[:1] == "/"]
+    for entry, source in entries:
         target = places.resolve(entry)
         if target is None or not os.path.isdir(target):
             continue
         if places.wide(target) or under(target, places.stateDir):
             layout.notes.append(f"module path {entry}: too wide to show")
             continue
-        binds.add(entry)
+        binds.add(entry, source=source)
 
 
 class _Binds:
@@ -366,21 +402,46 @@ class _Binds:
     says otherwise; what the system binds show already is not bound again.
     Of the state directory only the child's own installs are bound
     (read-only, but the request's C{install}: the gateway's install of its
-    package), and bound again over its mask (L{inState})."""
+    package), and bound again over its mask (L{inState}). Every other
+    path passes the one path rule (L{PathRule}) at its real path and at
+    the name given, or is not bound at all."""
 
-    def __init__(self, places: Places, notes: list[str], install: str | None = None) -> None:
+    def __init__(
+        self, places: Places, layout: Layout, rule: PathRule, install: str | None = None
+    ) -> None:
         self._places = places
         self._install = install
-        self.notes = notes
+        self._layout = layout
+        self._rule = rule
+        self.notes = layout.notes
         self._table: dict[str, tuple[str, bool]] = {}
         self._readOnly: set[str] = set()
         self.inState: list[str] = []
         """The state directory's paths a bind would have shown."""
 
-    def add(self, path: str, writable: bool = False, target: str | None = None) -> str | None:
+    def refuse(self, path: str, writable: bool, source: str) -> bool:
+        """Whether the path rule refuses C{path} for C{source}; a refusal
+        is noted once, with its fix."""
+        why = self._rule.refusal(path, writable, source)
+        if why is None:
+            return False
+        line = self._rule.note(path, writable, source, why)
+        if line not in self._layout.refused:
+            self._layout.refused.append(line)
+            self.notes.append(line)
+        return True
+
+    def add(
+        self,
+        path: str,
+        writable: bool = False,
+        target: str | None = None,
+        source: str = "program",
+    ) -> str | None:
         """Bind C{path} (C{target}: as resolved already) at its real path,
         and at its name when no symlink the child may have made is on its
-        way. The real path bound, or C{None}."""
+        way, if the path rule lets C{source} have both. The real path
+        bound, or C{None}."""
         places = self._places
         trusted = True
         if target is None:
@@ -401,11 +462,25 @@ class _Binds:
             if not own or (writable and target != self._install):
                 self.notes.append(f"{path} is in the gateway's state directory: not shown")
                 return None
+        elif self._learnsHome(target, writable, source):
+            pass  # learn mode records what the server reads: the person's own run
+        elif any(
+            self.refuse(name, writable, source)
+            for name in dict.fromkeys([target, named] if trusted else [target])
+            if not (not writable and places.visible(name))
+        ):
+            return None
         for seen in dict.fromkeys([target, named] if trusted else [target]):
             if writable or not places.visible(seen):
                 _, before = self._table.get(seen, (target, False))
                 self._table[seen] = (target, writable or before)
         return target
+
+    def _learnsHome(self, target: str, writable: bool, source: str) -> bool:
+        """Learn mode's home, read-only: the one wide bind, for a run the
+        person asked for (a repository's C{"learn"} is narrowed away),
+        which records what the server reads; its masks still hold."""
+        return source == "learn" and not writable and target == self._places.home
 
     def readOnly(self, path: str) -> None:
         self._readOnly.add(path)
@@ -477,6 +552,7 @@ def _entryVariables(
         value = environ.get(str(name), "")
         if not _placeValue(str(name), value):
             continue
+        source = f"env {name}"
         full = expand(value, layout.home, layout.cwd)
         directory = os.path.dirname(full)
         if os.path.exists(full):
@@ -484,11 +560,11 @@ def _entryVariables(
             if resolved is None:
                 layout.notes.append(f"{name}: {full} is reached through a symlink: not followed")
             elif os.path.isdir(resolved) or places.wide(os.path.dirname(resolved)):
-                binds.add(full)
+                binds.add(full, source=source)
             else:
-                binds.add(os.path.dirname(resolved))
+                binds.add(os.path.dirname(resolved), source=source)
         elif os.path.isdir(directory) and not places.wide(directory):
-            binds.add(directory)
+            binds.add(directory, source=source)
         elif not places.visible(full) and full not in layout.placeholders:
             layout.placeholders.append(full)
 

@@ -43,6 +43,9 @@ class SpawnSpec(Protocol):
     @property
     def sandbox(self) -> SandboxProfile: ...
 
+    @property
+    def confinedTo(self) -> str | None: ...
+
 
 def launcherCommand(python: str = sys.executable) -> list[str]:
     """How a launcher starts: this Python, isolated, without C{site}."""
@@ -114,6 +117,7 @@ def build(
         "home": homeOf(environ),
         "stateDir": stateDir,
         "workspace": spec.mode == "workspace" and spec.cwd is not None,
+        "confinedTo": spec.confinedTo,
         "entryEnv": [name for name, _ in spec.env],
         "profile": profile.toJson(),
         "syscalls": "filtered" if profile.filtersSyscalls else "unfiltered",

@@ -63,7 +63,11 @@ def test_a_repository_entry_gets_its_origin_and_the_users_does_not(tmp_path: Pat
     assert own.childKey != cloned.childKey
 
 
-def test_without_references_the_origin_changes_no_child(tmp_path: Path) -> None:
+def test_without_references_a_repositorys_entry_still_has_a_child_of_its_own(
+    tmp_path: Path,
+) -> None:
+    """The repository's child is shown nothing its entry names outside its
+    workspace; the user's own entry's child is: one child cannot be both."""
     mine, clone = project(tmp_path, "mine"), project(tmp_path, "clone")
     plain = {"command": "fs-server", "share": "global"}
     scoped = build(
@@ -72,7 +76,9 @@ def test_without_references_the_origin_changes_no_child(tmp_path: Path) -> None:
     )
     routes = variants(scoped, "fs")
     assert routes[KEYS.key(clone)].launch.origin is not None
-    assert routes[KEYS.key(mine)].childKey == routes[KEYS.key(clone)].childKey
+    assert routes[KEYS.key(clone)].launch.confinedTo == os.path.realpath(clone)
+    assert routes[KEYS.key(mine)].launch.confinedTo is None
+    assert routes[KEYS.key(mine)].childKey != routes[KEYS.key(clone)].childKey
 
 
 def test_a_repository_entry_that_is_the_users_is_served_as_the_users(tmp_path: Path) -> None:

@@ -156,9 +156,10 @@ def test_the_deny_list_is_masked_after_every_bind_whatever_is_allowed(
         assert path in argv, (denied, reads, writes)
         at = max(i for i, word in enumerate(argv) if word == path)
         assert all(i < at for i in covering)
-    state = str(home / ".mcpgateway")
-    if "~" in named:
-        assert state in argv  # the state directory: nothing lifts it
+    shown = [argv[i + 2] for i, w in enumerate(argv) if w in ("--bind", "--ro-bind")]
+    # the home, its shared folders and the state directory: nothing shows them whole
+    assert not {str(home), str(home / ".config"), str(home / ".local")} & set(shown)
+    assert not [p for p in shown if p.startswith(str(home / ".mcpgateway"))]
 
 
 def test_a_working_directory_nothing_shows_is_made_before_the_child_enters_it() -> None:

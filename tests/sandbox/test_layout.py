@@ -110,11 +110,19 @@ def test_relative_arguments_are_found_under_the_working_directory(tmp_path: Path
     assert argumentPaths(["--root=" + str(tmp_path)], "/") == [str(tmp_path)]
 
 
-def test_the_deny_list_is_masked_even_under_a_writable_home(tmp_path: Path) -> None:
+def test_the_home_is_never_bound_and_the_deny_list_is_masked_under_learn_modes_home(
+    tmp_path: Path,
+) -> None:
     home = tree(tmp_path)
     profile = {"filesystem": {"allowWrite": ["~"]}}
-    layout = build(request(tmp_path, profile=profile), ["/usr/bin/node"], {})
-    assert bound(layout)[str(home)] is True
+    refused = build(request(tmp_path, profile=profile), ["/usr/bin/node"], {})
+    assert str(home) not in bound(refused)
+    assert refused.refused == [
+        f"allowWrite ~: {home} not shown writable: too wide: it holds the home, or many"
+        " programs' data; give the server a folder of its own with filesystem.allowWrite"
+    ]
+    layout = build(request(tmp_path, learn={}), ["/usr/bin/node"], {})
+    assert bound(layout)[str(home)] is False
     assert {str(home / ".ssh"), str(home / ".aws"), str(home / ".bash_history")} <= masked(layout)
     assert str(home / ".mcpgateway") in masked(layout)
     assert dict(layout.masked)[str(home / ".bash_history")] is False  # a file
@@ -123,16 +131,16 @@ def test_the_deny_list_is_masked_even_under_a_writable_home(tmp_path: Path) -> N
 
 def test_naming_a_denied_path_itself_lifts_that_one_mask(tmp_path: Path) -> None:
     home = tree(tmp_path)
-    profile = {"filesystem": {"allowRead": ["~", "~/.aws"]}}
-    layout = build(request(tmp_path, profile=profile), ["/usr/bin/node"], {})
+    profile = {"filesystem": {"allowRead": ["~/.aws"]}}
+    layout = build(request(tmp_path, profile=profile, learn={}), ["/usr/bin/node"], {})
     assert str(home / ".aws") not in masked(layout) and str(home / ".ssh") in masked(layout)
     assert bound(layout)[str(home / ".aws")] is False
 
 
 def test_a_path_inside_a_denied_one_is_bound_again_alone_after_the_masks(tmp_path: Path) -> None:
     home = tree(tmp_path)
-    profile = {"filesystem": {"allowRead": ["~", "~/.aws/config"]}}
-    layout = build(request(tmp_path, profile=profile), ["/usr/bin/node"], {})
+    profile = {"filesystem": {"allowRead": ["~/.aws/config"]}}
+    layout = build(request(tmp_path, profile=profile, learn={}), ["/usr/bin/node"], {})
     assert str(home / ".aws") in masked(layout)
     assert layout.reopened == [(str(home / ".aws" / "config"), False)]
 
@@ -159,8 +167,7 @@ def test_the_state_directory_is_masked_where_the_home_is_shown(tmp_path: Path) -
     home = tree(tmp_path)
     install = home / ".mcpgateway/npx/pkg/node_modules/srv/bin/cli.js"
     install.write_text("")
-    profile = {"filesystem": {"allowRead": ["~"]}}
-    layout = build(request(tmp_path, profile=profile), ["/usr/bin/node", str(install)], {})
+    layout = build(request(tmp_path, learn={}), ["/usr/bin/node", str(install)], {})
     assert str(home / ".mcpgateway") in masked(layout)
     assert (str(home / ".mcpgateway/npx/pkg"), False) in layout.reopened
 
@@ -333,8 +340,7 @@ def test_profile_paths_expand_home_and_working_directory() -> None:
 
 def test_the_layout_as_json_names_paths_only(tmp_path: Path) -> None:
     home = tree(tmp_path)
-    profile = {"filesystem": {"allowRead": ["~"]}}
-    shown = build(request(tmp_path, profile=profile), ["/usr/bin/node"], {}).toJson()
+    shown = build(request(tmp_path, learn={}), ["/usr/bin/node"], {}).toJson()
     assert shown["home"] == str(home) and str(home / ".ssh") in shown["masked"]
     assert set(shown) == {
         "home",
@@ -348,6 +354,7 @@ def test_the_layout_as_json_names_paths_only(tmp_path: Path) -> None:
         "reopened",
         "placeholders",
         "notes",
+        "refused",
     }
     assert os.path.isabs(shown["cwd"])
 
@@ -412,9 +419,10 @@ def test_a_writable_directory_is_never_made_in_the_system(tmp_path: Path) -> Non
     profile = {"filesystem": {"allowWrite": ["/usr/no-such-dir-of-mcpgateway", "/nope/x"]}}
     layout = build(request(tmp_path, profile=profile), ["/usr/bin/node"], {})
     assert layout.writable == [] and not os.path.exists("/usr/no-such-dir-of-mcpgateway")
+    fix = "give the server a folder of its own with filesystem.allowWrite"
     assert layout.notes == [
-        "allowWrite /usr/no-such-dir-of-mcpgateway: /usr/no-such-dir-of-mcpgateway does not"
-        " exist (/usr is the system's: not made)",
+        "allowWrite /usr/no-such-dir-of-mcpgateway: /usr/no-such-dir-of-mcpgateway not shown"
+        f" writable: the system's; {fix}",
         "allowWrite /nope/x: /nope/x does not exist (/ is the system's: not made)",
     ]
 
@@ -680,16 +688,14 @@ def test_a_gateway_running_in_its_state_directory_gives_its_children_their_home(
 ) -> None:
     home = tree(tmp_path)
     state = home / ".mcpgateway"
-    profile = {"filesystem": {"allowRead": ["~"]}}
-    asked = request(tmp_path, gatewayCwd=str(state), profile=profile)
+    asked = request(tmp_path, gatewayCwd=str(state), learn={})
     layout = build(asked, ["/usr/bin/node", "relative.js"], {})
     assert layout.cwd == str(home) and str(state) in masked(layout)
     assert not [p for p in bound(layout) if p.startswith(str(state))]
     # In another server's directory, masked for this one: its home too.
-    other = tmp_path / "other"
+    other = home / "other"
     (other / "sub").mkdir(parents=True)
-    profile = {"filesystem": {"allowRead": [str(tmp_path)]}}
-    asked = request(tmp_path, gatewayCwd=str(other / "sub"), others=[str(other)], profile=profile)
+    asked = request(tmp_path, gatewayCwd=str(other / "sub"), others=[str(other)], learn={})
     layout = build(asked, ["/usr/bin/node"], {})
     assert str(other) in masked(layout) and layout.cwd == str(home)
 

@@ -27,6 +27,7 @@ class Spec:
         self.mode = "global"
         self.env: tuple[tuple[str, str], ...] = ()
         self.sandbox: SandboxProfile = parseSandbox({})
+        self.confinedTo: str | None = None
 
 
 def test_what_only_its_owner_may_read_is_found_two_levels_down(tmp_path: Path) -> None:
