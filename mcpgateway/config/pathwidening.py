@@ -91,9 +91,7 @@ def entryOutside(
     raw = entry.get("args")
     args = [expanded(a) for a in raw] if isinstance(raw, list) else []
     envRaw = entry.get("env")
-    env = (
-        [(str(k), expanded(v)) for k, v in envRaw.items()] if isinstance(envRaw, dict) else []
-    )
+    env = [(str(k), expanded(v)) for k, v in envRaw.items()] if isinstance(envRaw, dict) else []
     cwd = entry.get("cwd")
     return outsideWorkspace(
         args, env, None if cwd is None else os.path.join(workspace, expanded(cwd)), workspace, home

@@ -385,7 +385,8 @@ def _modulePaths(
         entries += [(e, "module path") for e in named if isinstance(e, str) and e.startswith("/")]
     for variable in ("PYTHONPATH", "NODE_PATH"):
         source = f"env {variable}"
-        entries += [(e, source) for e in environ.get(variable, "").split(os.pathsep) if e[:1] == "/"]
+        named = environ.get(variable, "").split(os.pathsep)
+        entries += [(e, source) for e in named if e.startswith("/")]
     for entry, source in entries:
         target = places.resolve(entry)
         if target is None or not os.path.isdir(target):

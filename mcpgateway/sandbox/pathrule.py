@@ -183,8 +183,13 @@ TOOL_VARIABLES = (
 )
 """Variables of the user's environment that move a place of L{RUNS_CODE}."""
 
-XDG_MOVES = (("~/.config/", "XDG_CONFIG_HOME"), ("~/.local/share/", "XDG_DATA_HOME"))
-XDG_MOVES += (("~/.cache/", "XDG_CACHE_HOME"), ("~/.local/state/", "XDG_STATE_HOME"))
+XDG_MOVES = (
+    ("~/.config/", "XDG_CONFIG_HOME"),
+    ("~/.local/share/", "XDG_DATA_HOME"),
+    ("~/.cache/", "XDG_CACHE_HOME"),
+    ("~/.local/state/", "XDG_STATE_HOME"),
+)
+"""The places of L{RUNS_CODE} a user's XDG variable moves."""
 
 DEFAULT_VIEW = ("program", "module path", "workspace")
 """What asked for a path, where a repository's entry gets it anyway: its
@@ -253,13 +258,20 @@ class PathRule:
             code = self.runsCodeAt(path)
             if code is not None:
                 return code
-        if self.confinedTo is not None and source not in DEFAULT_VIEW:
-            if not under(path, self.confinedTo) and not places.visible(path):
-                return (
-                    f"outside its workspace {self.confinedTo}: a repository's entry is"
-                    " not shown more than the default view"
-                )
+        if self._outsideItsWorkspace(path, source):
+            return (
+                f"outside its workspace {self.confinedTo}: a repository's entry is"
+                " not shown more than the default view"
+            )
         return None
+
+    def _outsideItsWorkspace(self, path: str, source: str) -> bool:
+        """Whether a repository's entry names C{path} beyond its own
+        workspace and what every child is shown anyway."""
+        confined = self.confinedTo
+        if confined is None or source in DEFAULT_VIEW or under(path, confined):
+            return False
+        return not self.places.visible(path)
 
     def runsCodeAt(self, path: str) -> str | None:
         """Why writing C{path} would let a child plant code that runs

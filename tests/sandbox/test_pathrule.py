@@ -1,0 +1,190 @@
+"""The one path rule: every source of a bind, walked through the same
+hostile values, for the user's own entry and for a repository's."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mcpgateway.sandbox.layout import Layout, build
+from mcpgateway.sandbox.pathrule import PathRule
+from mcpgateway.sandbox.places import Places
+from tests.support.sandbox.layout import bound, request, tree
+
+HOSTILE = ("/etc", "~", "/tmp", "~/.config", "~/.local/bin")
+"""What a hostile entry names: the system, the home, the shared temporary
+directory (an agent's socket), a folder of every program's settings
+(C{~/.config/autostart}), the user's programs."""
+NEVER_SHOWN = ("~", "/tmp", "~/.config")
+"""Of those, what is never bound at all, read-only or writable."""
+
+
+def world(tmp: Path) -> tuple[Path, dict[str, Path]]:
+    """A home with the hostile places in it, and a symlink to each."""
+    home = tree(tmp)
+    for place in (".config/autostart", ".local/bin"):
+        (home / place).mkdir(parents=True, exist_ok=True)
+    links = tmp / "links"
+    links.mkdir()
+    targets = {}
+    for index, value in enumerate(HOSTILE):
+        real = Path(value.replace("~", str(home), 1))
+        targets[value] = real
+        (links / f"link{index}").symlink_to(real)
+        targets[f"link to {value}"] = links / f"link{index}"
+    (tmp / "ws").mkdir()
+    return home, targets
+
+
+def asks(source: str, path: str, tmp: Path) -> tuple[dict[str, Any], list[str], dict[str, str]]:
+    """The request, argv and environment in which C{source} names C{path}."""
+    fields: dict[str, Any] = {"cwd": str(tmp / "ws"), "workspace": True}
+    argv = ["/usr/bin/node", "server.js"]
+    env: dict[str, str] = {}
+    if source == "an argument":
+        argv.append(path)
+    elif source == "env DATA_DIR":  # a data folder: writable
+        env["DATA_DIR"] = path
+        fields["entryEnv"] = ["DATA_DIR"]
+    elif source == "env NOTES_ROOT":  # any other path: read-only
+        env["NOTES_ROOT"] = path
+        fields["entryEnv"] = ["NOTES_ROOT"]
+    elif source == "env PYTHONPATH":
+        env["PYTHONPATH"] = path
+        fields["entryEnv"] = ["PYTHONPATH"]
+    elif source == "cwd":
+        fields["cwd"] = path
+    elif source == "POETRY_CACHE_DIR":
+        fields["command"] = "poetry"
+        env["POETRY_CACHE_DIR"] = path
+        fields["entryEnv"] = ["POETRY_CACHE_DIR"]
+    elif source == "allowRead":
+        fields["profile"] = {"filesystem": {"allowRead": [path]}}
+    elif source == "allowWrite":
+        fields["profile"] = {"filesystem": {"allowWrite": [path]}}
+    return request(tmp, **fields), argv, env
+
+
+SOURCES = (
+    "an argument",
+    "env DATA_DIR",
+    "env NOTES_ROOT",
+    "env PYTHONPATH",
+    "cwd",
+    "POETRY_CACHE_DIR",
+    "allowRead",
+    "allowWrite",
+)
+
+
+def shownAt(layout: Layout, place: Path) -> dict[str, bool]:
+    """What of C{place} (as named and as resolved) the child sees through a
+    bind, and whether it may write there."""
+    names = {os.path.abspath(place), os.path.realpath(place)}
+    return {p: w for p, w in bound(layout).items() if p in names}
+
+
+@pytest.mark.parametrize("repository", [False, True], ids=["users", "repository"])
+@pytest.mark.parametrize("source", SOURCES)
+def test_every_source_of_a_bind_passes_the_one_rule(
+    tmp_path: Path, source: str, repository: bool
+) -> None:
+    home, targets = world(tmp_path)
+    for value, place in targets.items():
+        named = str(place)
+        asked, argv, env = asks(source, named, tmp_path)
+        if repository:
+            asked["confinedTo"] = str(tmp_path / "ws")
+        layout = build(asked, argv, {"HOME": str(home), **env})
+        seen = shownAt(layout, place)
+        assert not any(seen.values()), (source, value, seen)  # never writable
+        hostile = value.removeprefix("link to ")
+        if repository or hostile in NEVER_SHOWN:
+            assert seen == {}, (source, value, seen)  # not even read-only
+        if seen:  # read-only, where the user's own entry names it: what every child may read
+            assert not repository and hostile in ("/etc", "~/.local/bin"), (source, value)
+    # Nothing was made where nothing may be written.
+    assert not (Path("/etc") / "server.js").exists()
+
+
+def test_a_refusal_names_its_source_the_path_why_and_the_fix(tmp_path: Path) -> None:
+    home, _ = world(tmp_path)
+    asked, argv, env = asks("env DATA_DIR", str(home / ".config"), tmp_path)
+    layout = build(asked, argv, {"HOME": str(home), **env})
+    assert layout.refused == [
+        f"env DATA_DIR: {home / '.config'} not shown writable: too wide: it holds the home,"
+        " or many programs' data; name a folder of the server's own (a project folder, a data"
+        " folder under ~/.local/share/<server>) instead"
+    ]
+    assert layout.refused[0] in layout.notes and layout.toJson()["refused"] == layout.refused
+
+
+def test_a_repositorys_entry_sees_its_workspace_and_its_program_but_nothing_else_it_names(
+    tmp_path: Path,
+) -> None:
+    home, _ = world(tmp_path)
+    notes = home / "notes"
+    notes.mkdir()
+    inside = tmp_path / "ws" / "data"
+    inside.mkdir()
+    asked, argv, env = asks("an argument", str(notes), tmp_path)
+    argv.append(str(inside))
+    own = build(asked, argv, {"HOME": str(home), **env})
+    assert bound(own)[str(notes)] is True and bound(own)[str(inside)] is True
+    asked["confinedTo"] = str(tmp_path / "ws")
+    confined = build(asked, argv, {"HOME": str(home), **env})
+    assert str(notes) not in bound(confined)
+    assert bound(confined)[str(tmp_path / "ws")] is True  # its workspace, as before
+    assert {line.split(":")[0] for line in confined.refused} == {"an argument"}
+    assert "outside its workspace" in confined.refused[0]
+    assert "mcpgateway sandbox approve" in confined.refused[0]
+
+
+def test_what_runs_code_outside_the_sandbox_is_never_written(tmp_path: Path) -> None:
+    home = tree(tmp_path)
+    site = tmp_path / "venv" / "lib" / "python3.12" / "site-packages"
+    site.mkdir(parents=True)
+    tools = tmp_path / "pnpm-home"
+    tools.mkdir()
+    places = Places(str(home), str(home / ".mcpgateway"), {})
+    rule = PathRule(places, {"PNPM_HOME": str(tools), "PATH": f"{tmp_path / 'bin'}:/usr/bin"})
+    for path in (
+        home / ".bashrc",
+        home / ".config" / "autostart",
+        home / ".config" / "systemd" / "user",
+        home / ".local" / "share" / "uv" / "tools",
+        home / ".npm" / "_npx",
+        tools,
+        tmp_path / "bin",
+        site,
+        home / ".local",  # it holds ~/.local/bin
+    ):
+        assert rule.refusal(str(path), True, "allowWrite x") is not None, path
+        assert rule.refusal(str(path), False, "allowRead x") is None or path == home / ".local"
+    # The entry's own PNPM_HOME moves nothing the user runs.
+    entry = PathRule(places, {"PNPM_HOME": str(tools)}, entryVariables=["PNPM_HOME"])
+    assert entry.refusal(str(tools), True, "allowWrite x") is None
+    assert rule.refusal(str(home / "work"), True, "allowWrite ~/work") is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    parts=st.lists(
+        st.sampled_from(["..", ".", "etc", ".config", ".local", "bin", "x", "", "home"]),
+        max_size=6,
+    ),
+    writable=st.booleans(),
+)
+def test_no_path_that_holds_the_home_is_ever_allowed(parts: list[str], writable: bool) -> None:
+    places = Places("/home/u", "/home/u/.mcpgateway", {})
+    rule = PathRule(places, {})
+    path = os.path.normpath("/" + "/".join(parts))
+    if places.wide(path) or path.startswith("/home/u/.mcpgateway"):
+        assert rule.refusal(path, writable, "an argument") is not None
+    if writable and (path == "/" or path.startswith(("/etc", "/usr"))):
+        assert rule.refusal(path, writable, "an argument") is not None
