@@ -30,6 +30,7 @@ from typing import Any
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, plural
 from mcpgateway.config.origins import entryDigest
+from mcpgateway.config.pathwidening import entryOutside
 from mcpgateway.config.sandboxapprovals import ApprovalsError, SandboxApproval, approve, forget
 from mcpgateway.ops.gatewayprobe import resolveStateDir
 from mcpgateway.sandbox.narrowing import describe, widenings
@@ -58,7 +59,9 @@ class SandboxCandidate:
 def candidates(stateDir: Path, server: str, workspace: str) -> list[SandboxCandidate]:
     """The entries of C{server} in the project C{workspace} (a real path)
     that come from the project's own files and ask for a sandbox wider
-    than the default, as the gateway serves them
+    than the default (a C{"sandbox"} key, or a path outside the workspace
+    named by an argument, a variable or C{cwd}:
+    L{mcpgateway.config.pathwidening}), as the gateway serves them
     (L{mcpgateway.secrets.approvals.projectEntries}: its backups of the
     adopted files). An entry whose C{"sandbox"} cannot be read is not
     served at all, and is not one."""
@@ -68,6 +71,7 @@ def candidates(stateDir: Path, server: str, workspace: str) -> list[SandboxCandi
             wider = widenings(parseSandbox(served))
         except SandboxError:
             continue
+        wider += [w.describe() for w in entryOutside(served, os.environ, workspace)]
         if wider:
             found.setdefault(
                 (file, entryDigest(served)),
@@ -144,11 +148,15 @@ def describeCandidate(candidate: SandboxCandidate) -> list[str]:
     args = entry.get("args", [])
     words = [str(command), *(str(a) for a in args)] if isinstance(args, list) else [str(command)]
     profile = parseSandbox(entry)
+    keys = set(widenings(profile))
     lines = [
         f"server '{candidate.server}' of {candidate.file}:",
         f"  runs: {shlex.join(words)}",
         "  asks for more than the default sandbox:",
-        *(f"    {describe(profile, key)}" for key in candidate.widenings),
+        *(
+            f"    {describe(profile, key) if key in keys else key + ' (outside its workspace)'}"
+            for key in candidate.widenings
+        ),
         "  (a repository chose this: approve only what you would give it yourself)",
     ]
     return lines

@@ -108,3 +108,16 @@ def test_forgetting_what_was_never_approved_says_so(
 ) -> None:
     code, _, err = approve(capsys, stateDir, "tool", "--workspace", clone, "--forget")
     assert code == 1 and "has no sandbox approval" in err
+
+
+def test_an_entry_that_names_a_path_outside_its_workspace_is_approved_by_name(
+    capsys: pytest.CaptureFixture[str], home: Path, stateDir: Path
+) -> None:
+    reaching = {"command": "notes-server", "args": [f"{home}/notes"]}
+    clone = adoptedClone(home, stateDir, {"notes": reaching})
+    code, _, err = approve(capsys, stateDir, "notes", "--workspace", clone, "--yes")
+    assert code == 0, err
+    assert f"args[0] {home}/notes (outside its workspace)" in err
+    [approval] = readApprovals(stateDir)
+    assert approval.digest == entryDigest(reaching)
+    assert approval.widenings == (f"args[0] {home}/notes",)

@@ -225,3 +225,29 @@ def test_an_approval_is_served_within_seconds_and_a_forgotten_one_too(
     clock.advance(1.0)
     assert served() == DEFAULT
     service.stopService()
+
+
+def test_a_project_files_paths_outside_its_workspace_are_each_warned_and_confined(
+    tmp_path: Path,
+) -> None:
+    workspace = str(tmp_path)
+    given = {
+        "command": "/bin/true",
+        "args": ["/home/me/.config", "./inside"],
+        "env": {"MEMORY_FILE_PATH": "/home/me/.bashrc"},
+    }
+    scoped = build(workspace, given)
+    launch = launchOf(scoped)
+    assert launch.confinedTo == workspace
+    assert [w.split(" names ")[0] for w in scoped.warnings] == [
+        f"server 'x' ({workspace}/.mcp.json): its args[0]",
+        f"server 'x' ({workspace}/.mcp.json): its env.MEMORY_FILE_PATH",
+    ]
+    for warning in scoped.warnings:
+        assert f"outside its workspace {workspace}" in warning
+        assert approveCommand("x", workspace) in warning
+    # Approved, the entry is the user's to have: no warning, nothing confined.
+    approved = build(workspace, given, approvals=(approvalOf(workspace, given),))
+    assert approved.warnings == [] and launchOf(approved).confinedTo is None
+    # The user's own entry (the local scope of the user's file) is not confined.
+    assert launchOf(build(workspace, given, own=False)).confinedTo is None
