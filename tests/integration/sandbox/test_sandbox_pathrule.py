@@ -53,13 +53,13 @@ def account() -> Iterator[Account]:
 def hostile(base: Path) -> list[Path]:
     """The places a hostile entry names, and a symlink to each."""
     home = base / "home"
-    for place in (".config/autostart", ".local/bin"):
-        (home / place).mkdir(parents=True)
+    for folder in (".config/autostart", ".local/bin"):
+        (home / folder).mkdir(parents=True)
     places = [Path("/etc"), home, Path("/tmp"), home / ".config", home / ".local" / "bin"]
     links = base / "links"
     links.mkdir()
-    for index, place in enumerate(list(places)):
-        (links / f"to{index}").symlink_to(place)
+    for index, target in enumerate(list(places)):
+        (links / f"to{index}").symlink_to(target)
         places.append(links / f"to{index}")
     return places
 
