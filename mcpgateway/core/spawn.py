@@ -29,6 +29,7 @@ from mcpgateway.core.environment import childEnvironment
 from mcpgateway.core.spec import DEFAULT_START_TIMEOUT, ServerSpec
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime.threads import RunInThread
+from mcpgateway.sandbox.failures import KEPT_FROM_IT
 from mcpgateway.sandbox.request import homeOf
 from mcpgateway.tuned.turnflush import TurnFlusher
 
@@ -271,6 +272,11 @@ class ConfinedChild(ChildProtocol):
         self.confinement = ""
         """The C{--sandbox} setting it started under (a restart's next
         process keeps it only under the same)."""
+        self.onKept: Callable[[str, str], None] | None = None
+        """Told of each path the sandbox's one path rule kept from it, as
+        its launcher says at its start (C{(key, note)}): its server's
+        record, which C{/health}, C{status}, C{doctor} and the console
+        show. It runs without that path: no cause of its end."""
         super().__init__(name, onMessage, clock, maxLine, onStderr=self._heard, **kwargs)
 
     def _heard(self, line: str) -> None:
@@ -279,6 +285,9 @@ class ConfinedChild(ChildProtocol):
         finally:
             if self._heardOnStderr is not None:
                 self._heardOnStderr(line)
+        if note is not None and note.startswith(KEPT_FROM_IT) and self.onKept is not None:
+            self.onKept(note[len(KEPT_FROM_IT) :].partition(" not shown ")[0], note)
+            return
         if note is not None and note not in self.sandboxNotes and len(self.sandboxNotes) < 8:
             self.sandboxNotes.append(note)
             self.log.warn("server {server}: {note}", server=self.name, note=note)

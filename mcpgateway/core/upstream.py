@@ -358,6 +358,8 @@ class Upstream:
             raise ServerUnavailable(f"server '{spec.name}' cannot start: {e}") from None
         spawned.append(child)
         self.child = child
+        if isinstance(child, ConfinedChild):
+            child.onKept = self._sandboxRefused
         self.router.resultCheck = (
             RefusalCheck(
                 spec.name,

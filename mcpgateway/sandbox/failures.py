@@ -125,6 +125,11 @@ _OWN = ("/dev", "/proc", "/sys")
 there is not the sandbox's doing."""
 
 
+KEPT_FROM_IT = "the sandbox kept a path its entry names from it: "
+"""Begins what L{explain} says of a path the one path rule kept from a
+child: it runs without it (a refusal of its entry, not of a call)."""
+
+
 def explain(line: str, network: str, home: str, stateDir: str) -> str | None:
     """What in C{line} the sandbox refused, and how to allow it; C{None}
     when the line says nothing of the sort.
@@ -140,7 +145,7 @@ def explain(line: str, network: str, home: str, stateDir: str) -> str | None:
         if said in (SOCKET_ONLY, NO_LIBSECCOMP):  # it runs: a warning, not a failure
             return f"the sandbox runs it with less than asked: {said}"
         if said.startswith(NOT_SHOWN):  # the one path rule: it runs without that path
-            return f"the sandbox kept a path its entry names from it: {said[len(NOT_SHOWN) :]}"
+            return KEPT_FROM_IT + said[len(NOT_SHOWN) :]
         return (
             f"the sandbox could not start it: {said}"
             ' ("sandbox": false in its entry runs it unconfined)'

@@ -20,6 +20,7 @@ from mcpgateway.core.fanout import OwnerFanout, SharedFanout
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.refusals import LIKELY, SCAN_LIMIT, RefusalCheck, errorText, looksRefused
 from mcpgateway.core.router import Router
+from mcpgateway.core.spawn import ConfinedChild
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.stats import MAX_REFUSALS, RequestStats
 from mcpgateway.core.upstream import Upstream
@@ -254,6 +255,23 @@ class ConfinedChildTests(SynchronousTestCase):
         self.assertEqual(warned, [TOLD])
         self.assertEqual(list(up.router.stats.sandboxRefusals.values()), [TOLD])
         self.assertEqual([e["text"] for e in up.events.recent() if e["kind"] == "sandbox"], [TOLD])
+
+    def test_a_path_the_one_rule_kept_from_it_is_on_its_record_not_its_end(self) -> None:
+        up = self.upstream()
+        line = (
+            "env DATA_DIR: /home/u/.config not shown writable: too wide: it holds the home,"
+            " or many programs' data; name a folder of the server's own instead"
+        )
+        with capturedGatewayLogs() as events:
+            for _ in range(2):  # each start says it again: told once
+                self.reactor.lastProcess.stderr(f"mcpgateway sandbox: not shown: {line}\n".encode())
+        told = "the sandbox kept a path its entry names from it: " + line
+        self.assertEqual(up.router.stats.sandboxRefusals, {"env DATA_DIR: /home/u/.config": told})
+        warned = [e["note"] for e in events if e.get("log_level") == LogLevel.warn]
+        self.assertEqual(warned, [told])
+        child = up.child
+        assert isinstance(child, ConfinedChild)
+        self.assertEqual(child.sandboxNotes, [])  # it runs without the path: no cause of its end
 
     def test_a_json_rpc_error_is_read_too(self) -> None:
         up = self.upstream()
