@@ -3,7 +3,9 @@
 of itself, refusing no connection and keeping every session (an upgrade:
 C{pip install -U mcpgateway}, then this).
 
-It sends the gateway C{SIGUSR2} and waits until C{state.json} names the
+It records this command's C{PATH} in the state directory (the successor
+runs with it first: L{mcpgateway.ops.handover.Predecessor}), sends the
+gateway C{SIGUSR2} and waits until C{state.json} names the
 successor (written once that listens), or the gateway's log says why it did
 not take over (the old process then goes on serving). How the hand-over
 works: L{mcpgateway.ops.handover}.
@@ -19,6 +21,7 @@ from pathlib import Path
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, runningGateway
 from mcpgateway.ops.gatewayprobe import resolveStateDir
+from mcpgateway.runtime.pathrecord import recordPath
 from mcpgateway.runtime.paths import LOG_FILE
 
 FAILED = "restart failed"
@@ -32,6 +35,9 @@ def cmdRestart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     assert old is not None
     log = stateDir / LOG_FILE
     logStart = _size(log)
+    # The successor runs with this command's PATH first (a program installed
+    # since the start is found): the gateway reads the record at the signal.
+    recordPath(stateDir, os.environ.get("PATH", ""))
     try:
         os.kill(old, signal.SIGUSR2)
     except ProcessLookupError:

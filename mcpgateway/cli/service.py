@@ -35,10 +35,10 @@ from xml.sax.saxutils import escape
 
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, portArgument
-from mcpgateway.cli.userpath import recordPath
 from mcpgateway.ops.gatewayprobe import GatewayProbe, claudeConfigPath, resolveStateDir
 from mcpgateway.runtime import interpreter
 from mcpgateway.runtime.atomicfile import writeFileAtomic
+from mcpgateway.runtime.pathrecord import recordPath
 from mcpgateway.runtime.paths import DEFAULT_PORT, LOG_FILE
 
 MARKER = "Written by `mcpgateway service install`"

@@ -58,7 +58,7 @@ from mcpgateway.cli.routes import (
     routesOf,
 )
 from mcpgateway.cli.startteam import addTeamOptions, teamArgv
-from mcpgateway.cli.userpath import currentUmask, recordedPath, recordPath, startPath
+from mcpgateway.cli.userpath import currentUmask, startPath
 from mcpgateway.ops.gatewayprobe import (
     GatewayProbe,
     claudeConfigPath,
@@ -76,6 +76,7 @@ from mcpgateway.ops.statedir import (
     unsafeKeyFile,
     unsafeStateDir,
 )
+from mcpgateway.runtime.pathrecord import recordedPath, recordPath
 from mcpgateway.runtime.paths import (
     DEFAULT_PORT,
     LOG_FILE,

@@ -78,6 +78,7 @@ from zope.interface import implementer
 from mcpgateway.ops.signals import IGNORED_ENV, ignoredStopSignals
 from mcpgateway.runtime import interpreter, logs
 from mcpgateway.runtime.atomicfile import writeFileAtomic
+from mcpgateway.runtime.pathrecord import entries, merged
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorSocket
@@ -323,10 +324,17 @@ class Predecessor(Service):
         installSignal: Callable[[int, Any], Any] = signal.signal,
         pidfile: Callable[[], str | None] | None = None,
         children: ChildPassing | None = None,
+        userPath: Callable[[], str | None] | None = None,
     ) -> None:
         """
         @param pidfile: this process's pid file to hand over, if any (by
             default L{ownPidfile} of C{sys.argv} and C{environ}).
+        @param userPath: the C{PATH} the user last ran C{mcpgateway
+            start}, C{restart} or C{service install} with (the state
+            directory's record, L{mcpgateway.runtime.pathrecord}), read at
+            each restart: the successor runs with its entries first, then
+            this process's own it lacks, so a program installed since the
+            start (C{uvx} new in C{~/.local/bin}) is found after a restart.
         @param children: passes the running children to the successor
             once the connections are gone (C{None}: they stop with this process).
         """
@@ -346,6 +354,7 @@ class Predecessor(Service):
         """C{serving}, C{starting} (a successor is on its way), C{handing over}."""
         self._launch: _Launch | None = None
         self._pidfile = pidfile or (lambda: ownPidfile(sys.argv, self._environ, os.getpid()))
+        self._userPath = userPath
         self._exitLink: socket.socket | None = None
         """Our end of the exit link: never closed after a hand-over, so the
         successor sees it end only when this process has."""
@@ -390,6 +399,7 @@ class Predecessor(Service):
         try:
             self._launch = _Launch(self)
             environ = {**self._environ, HANDOVER_ENV: Inherited(os.getpid()).encode()}
+            environ.update(self._successorPath())
             environ.pop(PIDFILE_ENV, None)
             environ.pop(IGNORED_ENV, None)
             ignored = ignoredStopSignals()
@@ -431,6 +441,29 @@ class Predecessor(Service):
                 exitTheirs.close()
         self.log.info("restart: starting a successor; this process serves until it listens")
         return True
+
+    def _successorPath(self) -> dict[str, str]:
+        """The C{PATH} of the successor, where the user's recorded one
+        changes it (logged, with what it adds and drops); else nothing."""
+        recorded = None
+        if self._userPath is not None:
+            try:
+                recorded = self._userPath()
+            except Exception:
+                self.log.failure("restart: reading the user's PATH failed; keeping this one's")
+        own = self._environ.get("PATH", "")
+        if not recorded:
+            return {}
+        path = merged(recorded, own)
+        if entries(path) == entries(own):
+            return {}
+        added = [e for e in entries(path) if e not in entries(own)]
+        self.log.info(
+            "restart: the successor runs with the PATH of the command that asked for it"
+            " ({added} added, before this process's own)",
+            added=", ".join(added) or "none",
+        )
+        return {"PATH": path}
 
     def successorListening(self) -> None:
         if self.state != "starting":

@@ -24,6 +24,7 @@ from twisted.application.service import IService
 
 from mcpgateway.protocol import bounds
 from mcpgateway.runtime import logs
+from mcpgateway.runtime.pathrecord import recordedPath
 from mcpgateway.runtime.paths import (
     stateFile,
 )
@@ -258,6 +259,7 @@ def _predecessor(
         prepare,
         handOver,
         children=childSender(gateway, wiring.reactor),
+        userPath=lambda: recordedPath(pre.stateDir),
     ).setServiceParent(top)
 
 

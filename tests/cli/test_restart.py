@@ -15,6 +15,7 @@ import pytest
 
 from mcpgateway.cli.context import CliContext
 from mcpgateway.ops.gatewayprobe import GatewayProbe
+from mcpgateway.runtime.pathrecord import recordedPath
 from mcpgateway.runtime.paths import LOG_FILE
 from tests.cli.support import run
 from tests.support.cli.restart import NEW, OLD, Scene
@@ -202,3 +203,25 @@ def test_restart_has_only_the_common_options(
     code, _, err = run(capsys, stateDir, "restart", "--now", ctx=scene.context(ctx))
     assert code == 2 and "--now" in err
     assert scene.signals == []
+
+
+def test_restart_records_its_path_before_it_signals_for_the_successor_to_use(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    scene: Scene,
+    ctx: CliContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PATH", "/home/u/.local/bin:/usr/bin:/bin")
+    recorded: list[str | None] = []
+    kill = scene.kill
+
+    def killed(pid: int, signum: int) -> None:  # what the gateway reads at the signal
+        recorded.append(recordedPath(stateDir))
+        kill(pid, signum)
+
+    monkeypatch.setattr("mcpgateway.cli.restart.os.kill", killed)
+    scene.probes = [runningAs(stateDir, OLD), runningAs(stateDir, NEW)]
+    code, _, err = run(capsys, stateDir, "restart", ctx=scene.context(ctx))
+    assert (code, err) == (0, "")
+    assert recorded == ["/home/u/.local/bin:/usr/bin:/bin"]

@@ -19,7 +19,8 @@ from mcpgateway import launch
 from mcpgateway.cli import main
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.elsewhere import adoptedElsewhere
-from mcpgateway.cli.userpath import PATH_RECORD, currentUmask, recordedPath, startPath
+from mcpgateway.cli.userpath import currentUmask, startPath
+from mcpgateway.runtime.pathrecord import PATH_RECORD, recordedPath
 from tests.support.cli.start import FakeLauncher
 from tests.support.cli.started import Start
 

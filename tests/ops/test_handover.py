@@ -185,6 +185,7 @@ class Run:
         lockFd: int | None = 98,
         environ: Mapping[str, str] | None = None,
         pidfile: str | None = None,
+        userPath: str | None = None,
     ) -> None:
         self.reactor = reactor
         self.signals = Signals()
@@ -200,6 +201,7 @@ class Run:
             self.handOver,
             installSignal=self.signals,
             pidfile=lambda: pidfile,
+            userPath=lambda: userPath,
         )
 
     def prepare(self) -> None:
@@ -442,6 +444,28 @@ def test_restart_spawns_the_successor_with_the_socket_the_lock_and_the_link(
         b.sendall(b"listening\n")
         assert a.recv(64) == b"listening\n"
     assert run.predecessor.state == "starting"
+
+
+def test_the_successor_runs_with_the_path_of_the_command_that_asked_for_it(
+    reactor: Reactor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("mcpgateway.ops.handover.ignoredStopSignals", lambda: "")
+    started = {"HOME": "/home/u", "PATH": "/usr/bin:/bin"}
+    run = Run(reactor, environ=started, userPath="/home/u/.local/bin:/usr/bin")
+    with capturedGatewayLogs() as events:
+        assert run.predecessor.restart() is True
+    [(_, _, env, _)] = reactor.spawned
+    assert env is not None and env["PATH"] == "/home/u/.local/bin:/usr/bin:/bin"
+    [said] = [e for e in events if "PATH of the command" in e.get("log_format", "")]
+    assert said["added"] == "/home/u/.local/bin"
+    # Nothing new recorded: the successor gets this process's own, unsaid.
+    again = Reactor()
+    try:
+        Run(again, environ=started, userPath="/usr/bin").predecessor.restart()
+        [(_, _, env, _)] = again.spawned
+        assert env is not None and env["PATH"] == "/usr/bin:/bin"
+    finally:
+        again.close()
 
 
 def test_restart_prepares_before_it_spawns(reactor: Reactor) -> None:
