@@ -24,7 +24,6 @@ from twisted.application.service import IService
 
 from mcpgateway.protocol import bounds
 from mcpgateway.runtime import logs
-from mcpgateway.runtime.pathrecord import recordedPath
 from mcpgateway.runtime.paths import (
     stateFile,
 )
@@ -49,7 +48,7 @@ if TYPE_CHECKING:
     from mcpgateway.startup.preflight import Preflight
     from mcpgateway.web.app import GatewaySite
     from mcpgateway.web.teamcluster import TeamServices
-from mcpgateway.startup.childwiring import adoptionFor, childSender, wardenFor, wireAdoption
+from mcpgateway.startup.childwiring import adoptionFor, wardenFor, wireAdoption
 from mcpgateway.startup.cluster import ClusterWiring
 from mcpgateway.startup.endpoints import (
     endpointInterface,
@@ -58,6 +57,7 @@ from mcpgateway.startup.endpoints import (
     requireAuth,
     tlsContext,
 )
+from mcpgateway.startup.handoverwiring import successorOf, wirePredecessor
 from mcpgateway.startup.lazyresolver import LazyResolver
 from mcpgateway.startup.options import Options
 from mcpgateway.startup.pinoptions import keepPins, pinPolicy
@@ -82,7 +82,7 @@ class Wiring:
     reactor: IReactor
     top: InstanceService
     successor: Successor | None = None
-    """A restart's link to its predecessor (L{_successor}), or C{None}."""
+    """A restart's link to its predecessor (L{successorOf}), or C{None}."""
     secret: bytes | None = None
     """The key of workspace routes and credential headers."""
     cluster: ClusterWiring | None = None
@@ -120,7 +120,7 @@ def makeService(options: Options, reactor: IReactor | None = None) -> IService:
             tracingService.setServiceParent(top)
     if pre.orphans:
         OrphanCleanup(pre.orphans, reactor, processStartTime).setServiceParent(top)
-    successor = _successor(options, reactor, top)
+    successor = successorOf(options, reactor, top)
     selfService = selfServiceOf(options)  # --self-service's built-in server, or None
     wiring = Wiring(options, pre, reactor, top, successor, secret, cluster, selfService)
     gateway, configService = _gatewayAndConfig(wiring)
@@ -132,7 +132,7 @@ def makeService(options: Options, reactor: IReactor | None = None) -> IService:
         selfService.guard(team.gate)  # admin principals only
     listener, site = _listener(wiring, gateway, configService, team)
     listener.setServiceParent(top)
-    _predecessor(wiring, gateway, configService, listener, site)
+    wirePredecessor(options, pre, reactor, top, gateway, configService, listener, site)
     if options["manhole"] or options["manhole-ssh"] is not None:
         _manhole(options, pre, reactor, gateway, top).setServiceParent(top)
     from mcpgateway.ops.heap import HeapTrim
@@ -203,64 +203,6 @@ def _workspaceSecret(pre: Preflight) -> bytes:
             f"cannot make the workspace key file {pre.stateDir / WORKSPACE_KEY_FILE}:"
             f" {e.strerror or e}"
         )
-
-
-def _successor(options: Options, reactor: IReactor, top: IService) -> Successor | None:
-    """In a process a restart started: the link to its predecessor, whose
-    C{gone} fires when that process has exited; else C{None}."""
-    from twisted.internet.defer import Deferred
-
-    from mcpgateway.ops.handover import HANDOVER_ENV, Successor
-
-    inherited = options.get("handover")
-    if inherited is None:
-        return None
-    os.environ.pop(HANDOVER_ENV, None)  # the next restart sets its own
-    successor = Successor(reactor, inherited, Deferred())
-    successor.setServiceParent(top)
-    return successor
-
-
-def _predecessor(
-    wiring: Wiring,
-    gateway: Gateway,
-    configService: ConfigService,
-    listener: ListenerService,
-    site: GatewaySite,
-) -> None:
-    """Restart on C{SIGUSR2}: start a successor and hand over to it (see
-    L{mcpgateway.ops.handover})."""
-    from mcpgateway.ops.handover import Predecessor, successorCommand
-
-    options, pre, top = wiring.options, wiring.pre, wiring.top
-
-    args = list(getattr(options, "pluginArgs", []))
-    if options["log-file"] is None:
-        # Detached, the successor's log would go nowhere: it writes the state dir's.
-        from mcpgateway.runtime.paths import LOG_FILE
-
-        args += ["--log-file", str(pre.stateDir / LOG_FILE)]
-
-    def prepare() -> None:
-        gateway.continuity.save(always=True)  # whatever it finds, changed or not
-
-    def handOver() -> Any:
-        listener.handOver()
-        configService.handOver()
-        top.handOver()
-        return site.handOver(options["restart-timeout"])
-
-    Predecessor(
-        wiring.reactor,
-        successorCommand(args),
-        os.environ,
-        listener.fileno,
-        pre.lock.fileno,
-        prepare,
-        handOver,
-        children=childSender(gateway, wiring.reactor),
-        userPath=lambda: recordedPath(pre.stateDir),
-    ).setServiceParent(top)
 
 
 def _root(options: Options, pre: Preflight, reactor: IReactor) -> InstanceService:
