@@ -54,6 +54,7 @@ _NETWORK = re.compile(
     r"getaddrinfo (?:EAI_AGAIN|ENOTFOUND) (\S+)|Temporary failure in name resolution"
     r"|Name or service not known|Network is unreachable|ENETUNREACH|No address associated"
     r"|Could not resolve host|no such host"
+    r"|Failed to fetch robots\.txt \S+ due to a connection issue"
 )
 _HOST = re.compile(
     r"getaddrinfo (?:EAI_AGAIN|ENOTFOUND) ([^\s'\",)]+)"
@@ -61,9 +62,12 @@ _HOST = re.compile(
     r"|Failed to resolve '([^']+)'"
     r"|Could not resolve host: ([^\s'\",)]+)"
     r"|lookup ([^\s:'\"]+)(?: on \S+)?: "
+    r"|https?://([^/\s:'\"@]+)"
 )
 """Where the common clients name the host they could not resolve: Node.js,
-urllib3 (requests), curl, Go."""
+urllib3 (requests), curl, Go; else the first URL of the line (the fetch
+server's own words: C{Failed to fetch robots.txt URL due to a connection
+issue}, C{Failed to fetch URL: ConnectError(...)})."""
 _NAME = re.compile(
     r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+"
 )

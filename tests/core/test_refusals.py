@@ -273,6 +273,18 @@ class ConfinedChildTests(SynchronousTestCase):
         assert isinstance(child, ConfinedChild)
         self.assertEqual(child.sandboxNotes, [])  # it runs without the path: no cause of its end
 
+    def test_the_fetch_servers_refused_network_is_told_with_the_line_that_allows_it(
+        self,
+    ) -> None:
+        up = self.upstream()
+        said = (
+            "Failed to fetch robots.txt https://docs.python.org/robots.txt due to a"
+            " connection issue"
+        )
+        self.call(up, {"error": {"code": -32603, "message": said}})
+        [told] = up.router.stats.sandboxRefusals.values()
+        self.assertIn('"allowedDomains": ["docs.python.org"]', told)
+
     def test_a_json_rpc_error_is_read_too(self) -> None:
         up = self.upstream()
         self.call(up, {"error": {"code": -32603, "message": "Error: " + EROFS}})

@@ -215,6 +215,17 @@ def test_a_refused_read_suggests_allow_read() -> None:
             "proxy.golang.org",
         ),
         ("dial tcp: lookup Sum.Golang.org.: no such host", "sum.golang.org"),
+        # The fetch server's own words (mcp-server-fetch), robots.txt first.
+        (
+            "Failed to fetch robots.txt https://docs.python.org/robots.txt due to a"
+            " connection issue",
+            "docs.python.org",
+        ),
+        (
+            "Failed to fetch https://Docs.Python.org/3/: ConnectError('[Errno -3] Temporary"
+            " failure in name resolution')",
+            "docs.python.org",
+        ),
     ],
 )
 def test_a_network_refusal_names_the_host_the_error_names(line: str, host: str) -> None:
