@@ -4,8 +4,8 @@ machine, and what a server's children may see and do (docs/guide/sandbox.md).
 
 C{check} runs the probe (bubblewrap with a child's namespaces, Landlock's
 ABI) and says which mechanism confines children here, why the others do
-not, and what each that works does NOT confine on this machine (its gaps:
-L{mcpgateway.sandbox.probe.bwrapGaps}, Landlock's). C{show NAME} reads
+not, and what each that works does NOT confine on this machine, and what
+neither does (L{mcpgateway.sandbox.gaps}). C{show NAME} reads
 the server's entry as the gateway does (its config and C{servers.json})
 and prints its profile, whether it is confined (its entry, and the
 running gateway's C{--sandbox}), the mechanism (the one C{--sandbox}
@@ -40,6 +40,13 @@ NAMES = {
     "seatbelt": "sandbox-exec",
     "none": "nothing",
 }
+BROWSERS = (
+    "under Landlock Chromium starts only without network (a server with network gets no"
+    " UNIX socket, and Chromium makes one), and @playwright/mcp not even then (it connects"
+    " to its browser's socket): bubblewrap runs both"
+)
+"""C{check}'s note under Landlock (docs/guide/sandbox.md, what is not
+confined yet)."""
 SETTINGS = {
     "unset": "its entry says nothing",
     "on": "its entry asks for it",
@@ -61,18 +68,25 @@ def probeText(found: dict[str, Any]) -> list[str]:
     if landlock.get("abi"):
         lines.append(f"Landlock: ABI {landlock['abi']}")
         lines += gapsText(found, "landlock")
+        if (found.get("seccomp") or {}).get("works"):
+            lines.append(f"  {BROWSERS}")
     else:
         lines.append(f"Landlock: not available: {landlock.get('error')}")
     lines += filterText(found)
+    neither = gaps(found, "neither")
+    if neither and (bw.get("works") or landlock.get("abi")):
+        lines += ["neither mechanism confines:", *(f"  - {gap}" for gap in neither)]
     mechanism = str(found.get("mechanism") or "none")
     if mechanism == "seatbelt":
         lines.append("confined children run in sandbox-exec (macOS; untested)")
     elif mechanism == "bwrap":
         lines.append("confined children run in bubblewrap")
     elif mechanism == "landlock":
+        filtered = bool((found.get("seccomp") or {}).get("works"))
         lines.append(
-            "confined children are confined with Landlock: their files only (no pid"
-            " namespace, no private /tmp; without network, UDP still goes out)"
+            "confined children are confined with Landlock: their files"
+            + (", and their sockets by the system-call filter" if filtered else " only")
+            + " (no pid namespace, no private /tmp: the lines above say what it leaves open)"
         )
     else:
         lines.append(
@@ -91,12 +105,12 @@ def gaps(found: dict[str, Any], mechanism: str) -> list[str]:
 
 
 def gapsText(found: dict[str, Any], mechanism: str) -> list[str]:
-    """C{check}'s line of what C{mechanism} does NOT confine here (none
-    when it leaves nothing out)."""
+    """C{check}'s lines of what C{mechanism} does NOT confine here, one a
+    gap (none when it leaves nothing out)."""
     left = gaps(found, mechanism)
     if not left:
         return []
-    return [f"  {NAMES[mechanism]} does NOT confine here: {'; '.join(left)}"]
+    return [f"  {NAMES[mechanism]} does NOT confine here:", *(f"    - {gap}" for gap in left)]
 
 
 def filterText(found: dict[str, Any]) -> list[str]:

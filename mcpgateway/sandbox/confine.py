@@ -425,7 +425,7 @@ class Sandbox:
         )
         if mode == "allow" and self.proxy is not None and self.mechanism in ("auto", "bwrap"):
             mode = "proxy"
-        return failures.explain(line, mode, homeOf(environ), self.stateDir)
+        return failures.explain(line, mode, homeOf(environ), self.stateDir, self.mechanism)
 
     def _tell(self, spec: SpawnSpec, request: dict[str, Any]) -> None:
         """The once-per-server warnings of a confined child."""
@@ -483,12 +483,16 @@ class Sandbox:
                 domains=detail,
             )
         elif what == "proxiedByPort":
+            filtered = ((self.found or {}).get("seccomp") or {}).get("works")
             self.log.warn(
                 "sandbox: server {server} may reach {domains} through the gateway's network"
                 " proxy, on a loopback port; under Landlock its children may still make TCP"
-                " connections to that port number on any host, and UDP still goes out",
+                " connections to that port number on any host{more}",
                 server=server,
                 domains=detail,
+                more=""
+                if filtered
+                else ", and without their system-call filter UDP and TCP Fast Open still go out",
             )
         elif what == "allow":
             self.log.warn(

@@ -26,6 +26,13 @@ Each fix is one that works (L{mcpgateway.sandbox.layout}'s masks):
    allowed by C{allowWrite}, a refused read by C{allowRead};
  - a name that does not resolve names its host when the error does, else
    says to add the host the server needs;
+ - a socket refused as a family under Landlock is a UNIX socket of a
+   server with network (Chromium's, as it starts: bubblewrap runs it, and
+   Landlock without network; C{"syscalls": "unfiltered"} lifts the
+   filter) or an IP socket of one without (its C{allowedDomains}); a
+   refused C{connect} of a Landlock child without network is the
+   filter's (Playwright's to its own browser socket); a socket path too
+   long for its address is one in a Landlock child's deep C{TMPDIR};
  - a container runtime's client (C{docker run}, C{podman run}) that finds
    no socket is told that its container confines it, and that C{"sandbox":
    false} runs the client unconfined (no socket is ever shown to a
@@ -124,6 +131,39 @@ _RUNTIME_SOCKET = re.compile(
 )
 """What a container runtime's client says when its socket is not there:
 Docker's, Podman's (the address it tried, where it names one)."""
+_FAMILY = re.compile(r"Address family not supported by protocol|\bEAFNOSUPPORT\b")
+"""A socket refused as a family: under Landlock, the system-call filter's
+answer to a UNIX socket of a child with network, or to an IP socket of
+one without (L{mcpgateway.sandbox.seccomp.socketRules})."""
+UNIX_REFUSED = (
+    "under Landlock a server with network gets no UNIX socket (it could reach an ssh-agent,"
+    " the Docker socket), and this one asked for one (Chromium does as it starts): bubblewrap"
+    ' runs it, and "sandbox": {"syscalls": "unfiltered"} with only its files confined'
+    " (without network Landlock runs Chromium, not Playwright)"
+)
+"""What a refused UNIX socket of a Landlock child with network is told:
+short, for the 400 characters C{status} and C{doctor} print of a line."""
+_REFUSED_CONNECT = re.compile(r"\bECONNREFUSED\b|Connection refused")
+"""A refused C{connect}: under Landlock without network, the system-call
+filter's answer to every one (a UNIX socket's: no IP socket is left)."""
+UNIX_CONNECT = (
+    "under Landlock a server without network connects to no UNIX socket, its own included"
+    " (Playwright connects to its browser's): bubblewrap runs it, and"
+    ' "sandbox": {"syscalls": "unfiltered"} with only its files confined'
+)
+_LONG_SOCKET = re.compile(r"Socket path too long: /")
+"""Chromium's words for a single-instance socket path past the 107 bytes
+of a UNIX socket's address: it makes it in its C{TMPDIR}."""
+DEEP_TMP = (
+    "a UNIX socket's path in this child's TMPDIR is over 107 bytes (Chromium makes its"
+    " single-instance socket there): under Landlock TMPDIR is"
+    " <state-dir>/sandbox/<server>/tmp/<pid>; a shorter server name or state directory"
+    " (MCPGATEWAY_HOME) fits"
+)
+IP_REFUSED = (
+    "under Landlock the sandbox gives a server without network no IP socket: allow the"
+    ' hosts it needs with "sandbox": {"network": {"allowedDomains": [...]}}'
+)
 _OWN = ("/dev", "/proc", "/sys")
 """A child's own directories, never the host's: what it does not find
 there is not the sandbox's doing."""
@@ -134,7 +174,9 @@ KEPT_FROM_IT = "the sandbox kept a path its entry names from it: "
 child: it runs without it (a refusal of its entry, not of a call)."""
 
 
-def explain(line: str, network: str, home: str, stateDir: str) -> str | None:
+def explain(
+    line: str, network: str, home: str, stateDir: str, mechanism: str | None = None
+) -> str | None:
     """What in C{line} the sandbox refused, and how to allow it; C{None}
     when the line says nothing of the sort.
 
@@ -143,6 +185,8 @@ def explain(line: str, network: str, home: str, stateDir: str) -> str | None:
         which a client that does not resolve a name ignored).
     @param home: its home directory (hidden, but for what it may use).
     @param stateDir: the gateway's state directory (never shown).
+    @param mechanism: what confines it (C{"landlock"}: a socket refused as
+        a family is the system-call filter's doing), if known.
     """
     if line.startswith(PREFIX):
         said = line[len(PREFIX) :].strip()
@@ -191,6 +235,12 @@ def explain(line: str, network: str, home: str, stateDir: str) -> str | None:
             ' "sandbox": {"network": {"allowedDomains": [...]}} (its error does not name'
             ' it; "sandbox": "learn" records the hosts it asks for)'
         )
+    if mechanism == "landlock" and _FAMILY.search(line):
+        return IP_REFUSED if network == "none" else UNIX_REFUSED
+    if mechanism == "landlock" and network == "none" and _REFUSED_CONNECT.search(line):
+        return UNIX_CONNECT
+    if mechanism == "landlock" and _LONG_SOCKET.search(line):
+        return DEEP_TMP
     runtime = _RUNTIME_SOCKET.search(line)
     if runtime is not None:
         socket = runtime.group(1) or runtime.group(2)

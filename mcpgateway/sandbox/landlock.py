@@ -19,7 +19,8 @@ instead (L{rules}), down to the mask, which is left out; what is created
 later in such a directory is not reachable. No private C{/tmp} either:
 the child gets a directory of its own as C{TMPDIR}. What Landlock leaves
 open (sockets, which the launcher's system-call filter closes; what an
-older ABI lacks; other processes) is L{landlockGaps}'s, in words.
+older ABI lacks; other processes) is
+L{mcpgateway.sandbox.gaps.landlockGaps}'s, in words.
 
 Standard library only, imported by the launcher.
 """
@@ -215,53 +216,3 @@ def _addRule(libc: ctypes.CDLL, ruleset: int, path: str, access: int) -> None:
 def _fail(call: str, path: str) -> None:
     errno = ctypes.get_errno()
     raise OSError(errno, f"{call}: {os.strerror(errno)}", path or None)
-
-
-def landlockGaps(seccompWorks: bool, abi: int) -> list[str]:
-    """What a child confined by Landlock is not confined from on this
-    machine, one plain line each: for C{mcpgateway sandbox check} and the
-    probe's report, so nobody takes Landlock's confinement for more than
-    it is.
-
-    @param seccompWorks: the launcher's system-call filter is loaded (it
-        closes UNIX sockets, IP protocols other than TCP and UDP, and the
-        IP sockets a child's network does not allow:
-        L{mcpgateway.sandbox.seccomp}); C{False} without libseccomp, or
-        for a child whose entry says C{"syscalls": "unfiltered"}.
-    @param abi: this kernel's Landlock ABI (0: none).
-    """
-    if abi < 1:
-        return ["anything: this kernel has no Landlock"]
-    gaps: list[str] = []
-    if not seccompWorks:
-        gaps += [
-            "UNIX sockets: a child connects to any it can name (an ssh-agent, D-Bus, the Docker"
-            " socket, another server's proxy socket) (no libseccomp)",
-            "UDP and IP protocols other than TCP (MPTCP, SCTP, raw sockets): they reach the"
-            " network whatever the child's (no libseccomp)",
-            "the system calls the filter refuses (ptrace, keyrings, new namespaces, io_uring,"
-            " BPF) (no libseccomp)",
-        ]
-        if abi < 4:
-            gaps.append("TCP: a child without network still connects anywhere (ABI < 4)")
-    if abi < 4:
-        gaps.append("an allow list: the child shares the host's network (ABI < 4: no TCP rules)")
-    else:
-        gaps.append(
-            "an allow list is kept by port: the child may connect to the proxy's port number"
-            " on any host"
-        )
-    if abi < 3:
-        gaps.append("truncating a file the child may only read (ABI < 3)")
-    if abi < 5:
-        gaps.append("ioctl on the devices the child may open (ABI < 5)")
-    if abi < 6:
-        gaps.append(
-            "signals: the child may signal every process of its user (as root: almost every"
-            " process) (ABI < 6)"
-        )
-    gaps += [
-        "other processes: no pid namespace (the child sees every process and its command"
-        " line in /proc, and what it starts in a session of its own outlives it)",
-    ]
-    return gaps

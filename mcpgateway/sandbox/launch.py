@@ -35,10 +35,12 @@ server's profile and the facts the layout needs). Before its C{exec} it
     from an inherited memory file (C{--seccomp FD}), the Landlock path
     loads it into this process just before its C{exec}. The filter
     depends on the mechanism: under Landlock, which has no namespace, it
-    also refuses UNIX sockets and the IP sockets the child's network
-    does not allow. Without libseccomp the child runs without it (the
-    gateway's probe finds that out and says so; under Landlock the
-    launcher says so too, on stderr, since sockets stay open then).
+    also refuses UNIX sockets (without network, their C{connect}), the
+    IP sockets the child's network does not allow, and behind the
+    proxy's port C{listen} and TCP Fast Open. Without libseccomp the
+    child runs without it (the gateway's probe finds that out and says
+    so; under Landlock the launcher says so too, on stderr, since
+    sockets stay open then).
 
 When the gateway has not found out yet which mechanism works (a child
 started in its first moments), the request says C{auto} and the launcher

@@ -13,9 +13,9 @@ too); L{bwrapWorks} is what a launcher runs itself when the gateway has
 not found out yet.
 
 Each mechanism's I{gaps} are part of what it finds: what that mechanism
-does not confine on this machine (L{bwrapGaps},
-L{mcpgateway.sandbox.landlock.landlockGaps}), told by the gateway's log
-line of the mechanism it uses, by C{sandbox check} and by C{doctor}. And
+does not confine on this machine (L{mcpgateway.sandbox.gaps}), told by the
+gateway's log line of the mechanism it uses, by C{sandbox check} and by
+C{doctor}. And
 the gateway's C{--sandbox bubblewrap} or C{landlock} names the one
 mechanism its children get (L{FORCED}), whatever works here
 (L{unworkable} says why it does not).
@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import sys
 
-from mcpgateway.sandbox import bwrap, seccomp
+from mcpgateway.sandbox import bwrap, defaults, gaps, seccomp
 from mcpgateway.sandbox.learnrun import findStrace
 
 TYPE_CHECKING = False  # typing itself is not imported: the launcher starts lean
@@ -167,41 +167,6 @@ def landlockAbi() -> tuple[int, str | None]:
     return 0, f"{LANDLOCK_NEEDED} ({os.strerror(-version)})"
 
 
-def bwrapGaps(found: dict[str, Any], seccompWorks: bool, root: bool) -> list[str]:
-    """What bubblewrap (as L{bwrapWorks} C{found} it) does not confine
-    here: no system-call filter without libseccomp, a root gateway's
-    children keeping uid 0, user namespaces a child may make when neither
-    C{--disable-userns} nor the filter refuses them. Each a phrase, for a
-    person."""
-    gaps = []
-    if not seccompWorks:
-        gaps.append(
-            "no system-call filter (libseccomp is missing): a child may make every system call"
-            " its namespaces allow"
-        )
-    if root:
-        gaps.append(
-            "a root gateway's children keep uid 0 (without capabilities): a root-only file the"
-            " gateway does not mask (outside /etc, /opt and /var, deeper than six levels there,"
-            " or made there after the gateway started and deeper than two) is readable, and no"
-            " process limit holds them"
-        )
-    elif not found.get("disableUserns") and not seccompWorks:
-        gaps.append(
-            "a child may make user namespaces of its own (bubblewrap before 0.8 has no"
-            " --disable-userns, and no system-call filter refuses them)"
-        )
-    return gaps
-
-
-def landlockGapsOf(seccompWorks: bool, abi: int) -> list[str]:
-    """What Landlock at ABI C{abi} does not confine here
-    (L{mcpgateway.sandbox.landlock.landlockGaps})."""
-    from mcpgateway.sandbox.landlock import landlockGaps
-
-    return landlockGaps(seccompWorks, abi)
-
-
 def unworkable(found: dict[str, Any], mechanism: str) -> str | None:
     """Why C{mechanism} (C{bwrap}, C{landlock}) does not confine children
     here, as the probe C{found}; C{None}: it does."""
@@ -220,9 +185,10 @@ def probe(path: str | None = None) -> dict[str, Any]:
     C{"bwrap"}, C{"landlock"} or C{"none"}, C{strace} its path or C{None}
     (learn mode records paths with it), C{"seccomp"} whether the system-call
     filter can be made (L{mcpgateway.sandbox.seccomp.status}), C{"gaps"}
-    what each mechanism does not confine here (C{{"bwrap": [...],
-    "landlock": [...]}}: L{bwrapGaps}, L{landlockGapsOf}), C{"privateFiles"}
-    a root gateway's root-only files (L{privateFiles})."""
+    what each mechanism does not confine here, and what neither does
+    (C{{"bwrap": [...], "landlock": [...], "neither": [...]}}:
+    L{mcpgateway.sandbox.gaps}), C{"privateFiles"} a root gateway's
+    root-only files (L{privateFiles})."""
     if sys.platform == "darwin":
         return seatbeltProbe()
     found = bwrapWorks(path)
@@ -239,8 +205,9 @@ def probe(path: str | None = None) -> dict[str, Any]:
         "strace": findStrace(),
         "seccomp": filtering,
         "gaps": {
-            "bwrap": bwrapGaps(found, works, root),
-            "landlock": landlockGapsOf(works, version),
+            "bwrap": gaps.bwrapGaps(found, works, root),
+            "landlock": gaps.landlockGaps(works, version, root, gaps.procHidesOthers()),
+            "neither": gaps.neitherGaps(defaults.MEMORY_MB),
         },
         "privateFiles": privateFiles() if root else [],
     }

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sandbox.test_seccomp -*-
+# -*- test-case-name: tests.sandbox.test_seccomp, tests.sandbox.test_seccomp_sockets -*-
 """The system-call filter of every confined child: a seccomp-BPF deny list
 modelled on Flatpak's (C{flatpak-run.c}'s C{setup_seccomp}), built with
 libseccomp through C{ctypes}.
@@ -6,16 +6,18 @@ libseccomp through C{ctypes}.
 Everything not listed is allowed; a listed call fails with an errno the
 program can handle (C{EPERM}, C{ENOSYS} where a C library falls back to
 an older call, C{EAFNOSUPPORT} for a socket family, C{EACCES} for a
-socket's type or protocol), it is never killed.
+socket's type or protocol; under Landlock also C{ECONNREFUSED} for a
+C{connect}, C{EACCES} for a C{listen}, C{EOPNOTSUPP} for TCP Fast Open),
+it is never killed.
 What it takes away, a server has no use for: tracing other processes
 (C{ptrace}, C{process_vm_readv}), new namespaces and mounts (bubblewrap
 has made its own before the filter is loaded), the kernel's keyrings,
 modules, C{kexec}, BPF, performance counters, C{userfaultfd} and
 C{io_uring} (the kernel's most attacked interfaces), pushing input into a
 terminal (C{TIOCSTI}, C{TIOCLINUX}), device nodes, the clock, the host
-name, swap, accounting, quotas, C{reboot}, and the socket families beyond
-UNIX, IPv4, IPv6 and netlink. L{rules} is the list; docs/guide/sandbox.md
-("System calls") says it for people.
+name, swap, accounting, quotas, C{reboot}, the socket families beyond
+UNIX, IPv4, IPv6 and netlink, and UNIX datagrams. L{rules} is the list;
+docs/guide/sandbox.md ("System calls") says it for people.
 
 C{clone3} fails with C{ENOSYS}: a filter cannot read the flags in its
 C{struct clone_args}, and glibc, on C{ENOSYS}, falls back to C{clone},
@@ -25,12 +27,19 @@ The sockets the mechanism leaves open are closed here too
 (L{socketRules}). An IPv4 or IPv6 socket is TCP or UDP, nothing else:
 Landlock's network rules know TCP alone, and MPTCP, SCTP, UDP-Lite or a
 raw socket would reach past them (under bubblewrap the same holds, in
-depth). Under Landlock, which has no network namespace, a child may make
-no UNIX socket (a pathname socket is reached whatever Landlock allows: an
-ssh-agent, D-Bus, the Docker socket; C{socketpair} stays, Node.js and
-Python need it), no IP socket at all when it has no network, and no UDP
-one when its way out is the allow-list proxy's port (L{rules}'s
-C{network}).
+depth). A UNIX socket or pair is a stream or a seqpacket one under both
+mechanisms: a datagram one sends to any unconnected datagram socket it
+can name (C{/dev/log}, journald's, a daemon's own), which a stream
+socket refuses and a seqpacket one ignores. Under Landlock, which has no
+network namespace, a child with network may make no UNIX socket (a
+pathname socket is reached whatever Landlock allows: an ssh-agent,
+D-Bus, the Docker socket; C{socketpair} stays, Node.js and Python need
+it); one without network may, to listen on (Chromium's single-instance
+socket), but it connects nowhere: it has no IP socket, and C{connect}
+fails. Behind the allow-list proxy's port it has no UDP socket, does not
+C{listen} (the kernel would bind it a port Landlock never sees) and sends
+no TCP Fast Open data (C{MSG_FASTOPEN} connects past Landlock's rule of
+that port) (L{rules}'s C{network}).
 
 Under bubblewrap the launcher compiles the program into a memory file
 (L{program}) and bubblewrap loads it (C{--seccomp FD}) after making its
@@ -96,10 +105,26 @@ SOCKET_FAMILIES = (0, 1, 2, 10, 16)
 """C{AF_UNSPEC}, C{AF_UNIX}, C{AF_INET}, C{AF_INET6}, C{AF_NETLINK}: the
 families a child may open (Flatpak's list, without Bluetooth and CAN)."""
 AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
-SOCK_STREAM, SOCK_DGRAM = 1, 2
+SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET = 1, 2, 5
 SOCK_TYPE_BITS = 4
 """A socket's type is its argument's low 4 bits (C{SOCK_NONBLOCK} and
 C{SOCK_CLOEXEC} are flags above them)."""
+UNIX_TYPES = (SOCK_STREAM, SOCK_SEQPACKET)
+"""The UNIX sockets and pairs a child may make. A stream socket refuses a
+destination address (C{EISCONN}, C{EOPNOTSUPP}) and a connected
+seqpacket one ignores it; a datagram one (C{SOCK_DGRAM}, and C{SOCK_RAW},
+which the kernel makes a datagram one) sends to any unconnected datagram
+socket it can name, a socketpair's too."""
+MSG_FASTOPEN = 0x20000000
+"""C{sendto}'s and C{sendmsg}'s flag that connects an unconnected TCP
+socket (TCP Fast Open) without the C{connect} Landlock checks."""
+SEND_FLAGS = (("sendto", 3), ("sendmsg", 2), ("sendmmsg", 3))
+"""The calls that take C{MSG_FASTOPEN}, and the argument of their flags."""
+SOCKETCALL_SENDS = (11, 16, 20)
+"""C{socketcall}'s numbers of C{sendto}, C{sendmsg} and C{sendmmsg}."""
+SOCKETCALL_MACHINES = ("x86_64", "i386", "i686", "s390x", "s390")
+"""The machines that run programs through C{socketcall} (x86_64's 32-bit
+x86 among them), whose flags a filter cannot read."""
 IP_PROTOCOLS = (0, 6, 17)
 """C{IPPROTO_IP} (the type's own: TCP for a stream, UDP for a datagram),
 C{IPPROTO_TCP}, C{IPPROTO_UDP}: the only protocols an IP socket may name."""
@@ -233,31 +258,70 @@ def rules(machine: str | None = None, *, mechanism: str, network: str) -> list[R
         if family not in SOCKET_FAMILIES:
             out.append(("socket", errno.EAFNOSUPPORT, ((0, CMP_EQ, family, 0),)))
     out.append(("socket", errno.EAFNOSUPPORT, ((0, CMP_GE, last + 1, 0),)))
-    out += socketRules(mechanism, network)
+    out += socketRules(mechanism, network, machine)
     return out
 
 
-def socketRules(mechanism: str, network: str) -> list[Rule]:
+def socketRules(mechanism: str, network: str, machine: str = "x86_64") -> list[Rule]:
     """The sockets refused beyond the families of L{SOCKET_FAMILIES}.
 
     An IP socket of a type but stream and datagram, or of a protocol but
     TCP and UDP (MPTCP, SCTP, UDP-Lite, raw: Landlock's rules know TCP
-    alone), fails with C{EACCES}. Under Landlock a UNIX socket fails with
-    C{EAFNOSUPPORT}, as a family refused, and so does an IP socket without
-    network; behind the proxy's port a UDP one fails with C{EACCES}. (A
-    family is refused with the deny list's errno: on the 32-bit x86 of a
-    64-bit machine libseccomp folds every family's rule into one of
-    C{socketcall}'s, which takes one action.)
+    alone), fails with C{EACCES}, and so does a UNIX socket that is not a
+    stream or seqpacket one (L{UNIX_TYPES}); a socketpair of another
+    family than UNIX, or of another type, fails with C{EAFNOSUPPORT}.
+    Under Landlock a UNIX socket fails with C{EAFNOSUPPORT}, as a family
+    refused, unless the child has no network: then C{connect} fails with
+    C{ECONNREFUSED} instead (nobody answers it; no IP socket is left to
+    connect anyway). An IP socket without network fails with
+    C{EAFNOSUPPORT}; behind the proxy's port a UDP one fails with
+    C{EACCES}, so does C{listen}, and C{MSG_FASTOPEN} with C{EOPNOTSUPP}
+    (what a kernel without TCP Fast Open answers: the program falls back
+    to C{connect}).
+
+    On the 32-bit x86 of a 64-bit machine libseccomp folds every rule of a
+    socket call into one of C{socketcall}'s, which reads its call's
+    number, not the arguments behind its pointer, and takes one action: a
+    program that makes its sockets through C{socketcall} gets none, and
+    no socketpair either (so the rules of one call share their errno: a
+    socketpair's is always C{EAFNOSUPPORT}). A rule that compares an
+    argument beyond the call's number would compare C{socketcall}'s own
+    registers instead, which the program chooses: so behind the proxy's
+    port C{socketcall}'s C{sendto}, C{sendmsg} and C{sendmmsg} are refused
+    whole (L{SOCKETCALL_MACHINES}), their flags out of reach.
 
     A rule compares each argument once (libseccomp refuses two comparisons
     of one argument in a rule): a range of values is refused as aligned
     blocks of them (L{blocks}), a masked comparison each. The family is
     compared whole: one with bits above the C{int} the kernel reads is
-    refused by the family rules already."""
+    refused by the family rules already (and a socketpair's by its
+    C{CMP_NE})."""
     landlocked = mechanism == LANDLOCK
+    unix = (0, CMP_EQ, AF_UNIX, 0)
+    kinds = refused(UNIX_TYPES, 1 << SOCK_TYPE_BITS, SOCK_TYPE_BITS)
+    out: list[Rule] = [("socketpair", errno.EAFNOSUPPORT, ((0, CMP_NE, AF_UNIX, 0),))]
+    out += [("socketpair", errno.EACCES, (unix, (1, CMP_MASKED_EQ, m, v))) for m, v in kinds]
+    if landlocked and network != NETWORK_NONE:
+        out.append(("socket", errno.EAFNOSUPPORT, (unix,)))
+    else:
+        out += [("socket", errno.EACCES, (unix, (1, CMP_MASKED_EQ, m, v))) for m, v in kinds]
+    if landlocked and network == NETWORK_NONE:
+        out.append(("connect", errno.ECONNREFUSED, ()))
+    if landlocked and network == NETWORK_PROXY:
+        out.append(("listen", errno.EACCES, ()))
+        if machine.startswith(SOCKETCALL_MACHINES):
+            for number in SOCKETCALL_SENDS:
+                out.append(("socketcall", errno.EOPNOTSUPP, ((0, CMP_EQ, number, 0),)))
+        for call, flags in SEND_FLAGS:
+            fastOpen = (flags, CMP_MASKED_EQ, MSG_FASTOPEN, MSG_FASTOPEN)
+            out.append((call, errno.EOPNOTSUPP, (fastOpen,)))
+    out += ipRules(landlocked, network)
+    return out
+
+
+def ipRules(landlocked: bool, network: str) -> list[Rule]:
+    """The IPv4 and IPv6 sockets refused (L{socketRules})."""
     out: list[Rule] = []
-    if landlocked:
-        out.append(("socket", errno.EAFNOSUPPORT, ((0, CMP_EQ, AF_UNIX, 0),)))
     proxied = landlocked and network == NETWORK_PROXY
     types = (SOCK_STREAM,) if proxied else (SOCK_STREAM, SOCK_DGRAM)
     for family in (AF_INET, AF_INET6):

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from mcpgateway.sandbox import probe
+from mcpgateway.cli.sandbox import BROWSERS
+from mcpgateway.sandbox import gaps, probe
 from tests.cli.support import Cli, check, writeState
 
 WORKS: dict[str, Any] = {
@@ -189,15 +190,34 @@ NO_FILTER: dict[str, Any] = {
 def test_check_says_whether_the_system_calls_are_filtered(probed: dict[str, Any], cli: Cli) -> None:
     probed["seccomp"] = FILTER
     _, out, _ = cli("sandbox", "check")
-    assert out.splitlines()[2] == (
-        "system calls: filtered (libseccomp 2.5.4, 88 rules; docs/guide/sandbox.md, System calls)"
-    )
+    assert out.splitlines()[2:4] == [
+        f"  {BROWSERS}",  # a UNIX socket for a server with network: the filter's to refuse
+        "system calls: filtered (libseccomp 2.5.4, 88 rules; docs/guide/sandbox.md, System calls)",
+    ]
     probed["seccomp"] = NO_FILTER
     code, out, _ = cli("sandbox", "check")
     assert code == 0 and out.splitlines()[2] == (
         f"system calls: NOT filtered: {NO_FILTER['error']} (confined children run without the"
         " filter)"
     )
+    assert BROWSERS not in out
+
+
+@pytest.mark.parametrize(
+    ("filtering", "words"),
+    [
+        (FILTER, "their files, and their sockets by the system-call filter (no pid namespace"),
+        (NO_FILTER, "their files only (no pid namespace"),
+    ],
+)
+def test_check_says_what_landlock_confines_when_it_is_the_mechanism(
+    probed: dict[str, Any], cli: Cli, filtering: dict[str, Any], words: str
+) -> None:
+    probed.update(mechanism="landlock", seccomp=filtering)
+    _, out, _ = cli("sandbox", "check")
+    [verdict] = [line for line in out.splitlines() if line.startswith("confined children")]
+    assert verdict.startswith("confined children are confined with Landlock: " + words)
+    assert "UDP" not in verdict
 
 
 def test_show_says_whether_a_servers_system_calls_are_filtered(
@@ -237,6 +257,7 @@ def test_doctor_says_when_children_run_without_their_system_call_filter(
 GAPS: dict[str, Any] = {
     "bwrap": ["a root gateway's children keep uid 0 (without capabilities)"],
     "landlock": ["no pid namespace", "UDP (DNS included) goes out, network or not"],
+    "neither": ["CPU time: a child may keep every CPU busy (no cgroup)"],
 }
 
 
@@ -246,19 +267,47 @@ def test_check_says_what_each_mechanism_does_not_confine_here(
     probed["gaps"] = GAPS
     code, out, _ = cli("sandbox", "check")
     assert code == 0
-    assert out.splitlines()[:4] == [
+    assert out.splitlines()[:10] == [
         "bubblewrap: works (0.8.0, /usr/bin/bwrap)",
-        "  bubblewrap does NOT confine here: a root gateway's children keep uid 0 (without"
-        " capabilities)",
+        "  bubblewrap does NOT confine here:",
+        "    - a root gateway's children keep uid 0 (without capabilities)",
         "Landlock: ABI 7",
-        "  Landlock does NOT confine here: no pid namespace; UDP (DNS included) goes out,"
-        " network or not",
+        "  Landlock does NOT confine here:",
+        "    - no pid namespace",
+        "    - UDP (DNS included) goes out, network or not",
+        "neither mechanism confines:",
+        "  - CPU time: a child may keep every CPU busy (no cgroup)",
+        "confined children run in bubblewrap",
     ]
     _, out, _ = cli("sandbox", "check", "--json")
     assert json.loads(out)["gaps"] == GAPS
     probed["bwrap"] = NOTHING["bwrap"]  # a mechanism that does not work: why, not its gaps
     _, out, _ = cli("sandbox", "check")
-    assert "bubblewrap does NOT confine" not in out
+    assert "bubblewrap does NOT confine" not in out and "neither mechanism confines:" in out
+    probed["landlock"] = NOTHING["landlock"]  # nothing works: nothing to say it of
+    _, out, _ = cli("sandbox", "check")
+    assert "neither mechanism confines" not in out
+
+
+def test_check_lists_what_the_probe_finds_on_this_machine(
+    monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
+    """The probe's own gaps (not a stand-in's), one line each."""
+    found = {**WORKS, "root": True, "seccomp": FILTER}
+    found["gaps"] = {
+        "bwrap": gaps.bwrapGaps(WORKS["bwrap"], True, True),
+        "landlock": gaps.landlockGaps(True, 4, True, False),
+        "neither": gaps.neitherGaps(8192),
+    }
+    monkeypatch.setattr(probe, "probe", lambda path=None: found)
+    _, out, _ = cli("sandbox", "check")
+    lines = out.splitlines()
+    landlock = lines[lines.index("  Landlock does NOT confine here:") + 1 :]
+    said = [line[len("    - ") :] for line in landlock if line.startswith("    - ")]
+    assert said == found["gaps"]["landlock"]
+    assert any(line.startswith("ioctl on the devices") for line in said)  # ABI 4
+    assert any(line.startswith("signals:") for line in said) and gaps.ROOT in said
+    assert gaps.SHOWN_SOCKETS in lines[lines.index("  bubblewrap does NOT confine here:") + 2]
 
 
 def test_doctor_says_what_the_childrens_mechanism_does_not_confine_here(

@@ -11,6 +11,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 
+from mcpgateway.sandbox import failures
 from mcpgateway.sandbox.request import LAUNCHER
 from tests.fakes import capturedGatewayLogs
 from tests.support.sandbox.confine import ARGV, ENV, requestOf, sandbox, sandboxEvents, spec
@@ -157,6 +158,14 @@ def test_a_refusal_is_explained_with_the_childs_home_and_network() -> None:
     assert (
         sandbox().explain(spec(sandbox={"network": "host"}), "getaddrinfo EAI_AGAIN x", ENV) is None
     )
+
+
+def test_a_socket_refused_as_a_family_is_explained_under_landlock_only() -> None:
+    refused = "socket() failed: Address family not supported by protocol (97)"
+    host = spec(sandbox={"network": "host"})
+    assert sandbox("landlock").explain(host, refused, ENV) == failures.UNIX_REFUSED
+    assert sandbox("landlock").explain(spec(), refused, ENV) == failures.IP_REFUSED
+    assert sandbox("bubblewrap").explain(host, refused, ENV) is None
 
 
 def test_a_probe_that_cannot_start_is_told_and_leaves_the_gateway_running() -> None:

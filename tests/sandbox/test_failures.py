@@ -10,6 +10,10 @@ from hypothesis import strategies as st
 
 from mcpgateway.sandbox import defaults
 from mcpgateway.sandbox.failures import (
+    DEEP_TMP,
+    IP_REFUSED,
+    UNIX_CONNECT,
+    UNIX_REFUSED,
     deniedPath,
     explain,
     hostOf,
@@ -328,6 +332,69 @@ def test_a_container_runtime_without_its_socket_is_told_its_container_confines_i
     assert told is not None
     assert '"sandbox": false' in told and "confined by its container" in told
     assert (f"(it tried {socket})" in told) if socket else ("it tried" not in told)
+
+
+CHROMIUM = (
+    "[pid=4242][err] [4242:4242:1127/073245.341107:FATAL:chrome/browser/process_singleton_"
+    "posix.cc:297] Check failed: . socket() failed: Address family not supported by protocol"
+    " (97)"
+)
+"""What Chromium writes as it dies under Landlock with network (its
+single-instance socket refused), as Playwright passes it on."""
+
+
+@pytest.mark.parametrize("network", ["allow", "host", "proxy"])
+def test_a_unix_socket_refused_under_landlock_with_network_says_what_runs_it(
+    network: str,
+) -> None:
+    told = explain(CHROMIUM, network, HOME, STATE, "landlock")
+    assert told == UNIX_REFUSED
+    assert "Chromium" in told and "bubblewrap runs it" in told
+    # status and doctor print 400 characters of a line, after its server and the
+    # "likely because of the sandbox" words.
+    assert len(told) <= 320
+    assert "without network" in told and '"syscalls": "unfiltered"' in told
+    node = "Error: connect EAFNOSUPPORT /run/user/1000/bus"
+    assert explain(node, network, HOME, STATE, "landlock") == UNIX_REFUSED
+
+
+def test_an_ip_socket_refused_under_landlock_without_network_asks_for_its_hosts() -> None:
+    told = explain(CHROMIUM, "none", HOME, STATE, "landlock")
+    assert told == IP_REFUSED and "allowedDomains" in told
+
+
+def test_a_socket_path_too_long_under_landlock_names_the_temporary_directory() -> None:
+    deep = "/home/u/.mcpgateway/sandbox/chrome-devtools-mcp/tmp/4194301/org.chromium.x/S"
+    line = (
+        f"[1:1:FATAL:chrome/browser/process_singleton_posix.cc:315] Socket path too long: {deep}."
+    )
+    assert explain(line, "none", HOME, STATE, "landlock") == DEEP_TMP
+    assert "107 bytes" in DEEP_TMP and "MCPGATEWAY_HOME" in DEEP_TMP
+    assert explain(line, "none", HOME, STATE, "bwrap") is None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Error: async initializeServer: connect ECONNREFUSED /home/u/.mcpgateway/sandbox/pw/tmp"
+        "/31154/pw-7505d64a/browser/browser-6ae452.sock",
+        "ConnectionRefusedError: [Errno 111] Connection refused",
+    ],
+)
+def test_a_refused_connect_under_landlock_without_network_is_the_filters(line: str) -> None:
+    """Playwright connects to its own browser's socket: said once, whatever
+    the child's (its path is not in the line said)."""
+    assert explain(line, "none", HOME, STATE, "landlock") == UNIX_CONNECT
+    assert "Playwright" in UNIX_CONNECT and '"syscalls": "unfiltered"' in UNIX_CONNECT
+    assert explain(line, "host", HOME, STATE, "landlock") is None  # someone's refusal
+    assert explain(line, "none", HOME, STATE, "bwrap") is None
+
+
+@pytest.mark.parametrize("mechanism", [None, "bwrap", "auto"])
+def test_a_socket_refused_elsewhere_is_not_said_to_be_landlocks(mechanism: str | None) -> None:
+    """Under bubblewrap a UNIX socket is made: the family refused is
+    another (a packet socket's)."""
+    assert explain(CHROMIUM, "proxy", HOME, STATE, mechanism) is None
 
 
 @pytest.mark.parametrize(

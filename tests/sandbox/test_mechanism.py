@@ -14,7 +14,7 @@ import pytest
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import LogLevel
 
-from mcpgateway.sandbox import childtmp, landlock, probe, seccomp
+from mcpgateway.sandbox import childtmp, gaps, probe, seccomp
 from mcpgateway.sandbox.confine import Sandbox
 from mcpgateway.sandbox.detect import SandboxService
 from tests.fakes import HandThreads, capturedGatewayLogs
@@ -127,18 +127,6 @@ def test_the_service_probes_whenever_every_server_is_confined(mode: str) -> None
     assert started == [1]
 
 
-def test_what_a_mechanism_does_not_confine_here() -> None:
-    assert probe.bwrapGaps({"disableUserns": True}, True, False) == []
-    [noFilter] = probe.bwrapGaps({"disableUserns": True}, False, False)
-    assert "no system-call filter" in noFilter
-    [root] = probe.bwrapGaps({"disableUserns": False}, True, True)
-    assert "uid 0" in root and "root-only file" in root
-    assert len(probe.bwrapGaps({"disableUserns": False}, False, False)) == 2  # user namespaces
-    for works, abi in ((True, 3), (False, 7), (True, 0)):
-        assert probe.landlockGapsOf(works, abi) == landlock.landlockGaps(works, abi)
-    assert probe.landlockGapsOf(True, 3) != probe.landlockGapsOf(True, 7)
-
-
 def test_the_probe_says_each_mechanisms_gaps(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.setattr(
@@ -147,12 +135,15 @@ def test_the_probe_says_each_mechanisms_gaps(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(probe, "landlockAbi", lambda: (3, None))
     monkeypatch.setattr(seccomp, "status", lambda: {"works": False, "error": "missing"})
     monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(gaps, "procHidesOthers", lambda: True)
     found = probe.probe()
     assert found["gaps"] == {
-        "bwrap": probe.bwrapGaps({"works": True, "disableUserns": False}, False, True),
-        "landlock": probe.landlockGapsOf(False, 3),
+        "bwrap": gaps.bwrapGaps({"works": True, "disableUserns": False}, False, True),
+        "landlock": gaps.landlockGaps(False, 3, True, True),
+        "neither": gaps.neitherGaps(8192),
     }
-    assert len(found["gaps"]["bwrap"]) == 2 and found["gaps"]["landlock"]
+    assert gaps.ROOT in found["gaps"]["bwrap"] and gaps.ROOT in found["gaps"]["landlock"]
+    assert "hidepid" in found["gaps"]["landlock"][-1]
 
 
 def test_whether_a_named_mechanism_works_here() -> None:

@@ -90,8 +90,18 @@ def test_a_proxied_allow_list_is_news_and_a_weaker_or_unenforced_one_a_warning()
     told = [e for e in events if e.get("server") == "n"]
     assert [e["log_level"] for e in told] == [LogLevel.info, LogLevel.warn, LogLevel.warn]
     assert "through the gateway's network proxy" in told[0]["log_format"]
-    assert "UDP still goes out" in told[1]["log_format"]
+    assert "UDP and TCP Fast Open still go out" in told[1]["more"]  # no filter found
     assert told[2]["how"].startswith("under Landlock before ABI 4")
+
+
+def test_under_landlock_with_the_filter_only_the_port_is_said() -> None:
+    """The filter refuses UDP and TCP Fast Open behind the proxy's port."""
+    byPort = sandbox(proxy=FakeProxy())
+    byPort.found = {"mechanism": "landlock", "landlock": {"abi": 7}, "seccomp": {"works": True}}
+    with capturedGatewayLogs() as events:
+        byPort.command(allowing("x.org"), ARGV, ENV)
+    [told] = [e for e in events if e.get("server") == "n"]
+    assert told["more"] == "" and "that port number on any host" in told["log_format"]
 
 
 def test_the_servers_proxy_line_for_health() -> None:

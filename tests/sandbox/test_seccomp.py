@@ -10,8 +10,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +23,7 @@ from mcpgateway.sandbox.seccomp import (
     BWRAP,
     CLONE_NAMESPACES,
     CMP_EQ,
-    CMP_GE,
     CMP_MASKED_EQ,
-    CMP_NE,
     LANDLOCK,
     NETWORK_HOST,
     NETWORK_NONE,
@@ -42,17 +38,34 @@ from mcpgateway.sandbox.seccomp import (
     rules,
 )
 from tests.support.sandbox.layout import request, tree
+from tests.support.sandbox.seccomp import (
+    AF_INET,
+    AF_INET6,
+    AF_NETLINK,
+    AF_UNIX,
+    BWRAPPED,
+    IPPROTO_MPTCP,
+    IPPROTO_SCTP,
+    IPPROTO_TCP,
+    IPPROTO_UDP,
+    IPPROTO_UDPLITE,
+    NEEDS_LIBSECCOMP,
+    NEEDS_X86_64,
+    SOCK_CLOEXEC,
+    SOCK_DGRAM,
+    SOCK_NONBLOCK,
+    SOCK_RAW,
+    SOCK_SEQPACKET,
+    SOCK_STREAM,
+    childAnswers,
+    refusal,
+    unfilteredHere,
+)
 
 COMMAND = ["/usr/bin/node", "server.js"]
 CLONE_NEWUSER = 0x10000000
 PROGRAM = b"\x06\x00\x00\x00\x00\x00\xff\x7f"
 """One BPF instruction (C{ret ALLOW}): what the recorder exports."""
-AF_UNIX, AF_INET, AF_INET6, AF_NETLINK = 1, 2, 10, 16
-SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET = 1, 2, 3, 5
-SOCK_NONBLOCK, SOCK_CLOEXEC = 0o4000, 0o2000000
-IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP, IPPROTO_UDPLITE, IPPROTO_MPTCP = 6, 17, 132, 136, 262
-BWRAPPED = {"mechanism": BWRAP, "network": NETWORK_HOST}
-"""The sockets' numbers (x86_64's flags), and bubblewrap's filter."""
 
 
 class Recorder:
@@ -97,30 +110,6 @@ class Recorder:
 
     def release(self, context: int) -> None:
         self.released.append(context)
-
-
-def refusal(
-    name: str, *arguments: int, mechanism: str = BWRAP, network: str = NETWORK_HOST
-) -> int | None:
-    """The errno the deny list for C{mechanism} and C{network} answers
-    C{name(arguments...)} with, or C{None}: allowed (libseccomp's
-    comparisons, read as it reads them)."""
-    args = (*arguments, *(0,) * (6 - len(arguments)))
-    for call, code, comparisons in rules("x86_64", mechanism=mechanism, network=network):
-        if call == name and all(holds(c, args) for c in comparisons):
-            return code
-    return None
-
-
-def holds(comparison: seccomp.Comparison, args: tuple[int, ...]) -> bool:
-    index, operator, a, b = comparison
-    value = args[index]
-    return {
-        CMP_NE: value != a,
-        CMP_EQ: value == a,
-        CMP_GE: value >= a,
-        CMP_MASKED_EQ: value & a == b,
-    }[operator]
 
 
 def test_the_calls_a_server_has_no_use_for_fail_with_eperm() -> None:
@@ -249,14 +238,30 @@ def test_under_bubblewrap_unix_sockets_tcp_and_udp_stay() -> None:
     assert refusal("socket", AF_NETLINK, SOCK_RAW, 0) is None  # getaddrinfo's
 
 
-def test_under_landlock_no_unix_socket_but_socketpair_and_netlink() -> None:
-    for network in (NETWORK_NONE, NETWORK_PROXY, NETWORK_HOST):
+def test_under_landlock_with_network_no_unix_socket_but_socketpair_and_netlink() -> None:
+    for network in (NETWORK_PROXY, NETWORK_HOST):
         landlocked = {"mechanism": LANDLOCK, "network": network}
         for kind in (SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET | SOCK_CLOEXEC):
             assert refusal("socket", AF_UNIX, kind, 0, **landlocked) == errno.EAFNOSUPPORT
         assert refusal("socket", AF_UNIX | 1 << 32, SOCK_STREAM, 0, **landlocked) is not None
         assert refusal("socketpair", AF_UNIX, SOCK_STREAM, 0, **landlocked) is None
         assert refusal("socket", AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0, **landlocked) is None
+        assert refusal("connect", 3, 0, 16, **landlocked) is None  # TCP, to the proxy's port
+
+
+def test_under_landlock_without_network_a_unix_socket_listens_but_connects_nowhere() -> None:
+    """Chromium listens on its single-instance socket as it starts; no
+    socket of a child without network may connect (no IP one is left)."""
+    landlocked = {"mechanism": LANDLOCK, "network": NETWORK_NONE}
+    for kind in (SOCK_STREAM, SOCK_SEQPACKET | SOCK_CLOEXEC, SOCK_STREAM | SOCK_NONBLOCK):
+        assert refusal("socket", AF_UNIX, kind, 0, **landlocked) is None
+    assert refusal("socket", AF_UNIX, SOCK_DGRAM, 0, **landlocked) == errno.EACCES
+    assert refusal("connect", 3, 0, 110, **landlocked) == errno.ECONNREFUSED
+    assert refusal("listen", 3, 5, **landlocked) is None
+    for variant in VARIANTS:
+        if variant != (LANDLOCK, NETWORK_NONE):
+            mechanism, network = variant
+            assert refusal("connect", 3, 0, 16, mechanism=mechanism, network=network) is None
 
 
 def test_under_landlock_the_network_decides_the_ip_sockets() -> None:
@@ -326,7 +331,8 @@ def test_the_rules_asked_for_follow_the_mechanism_and_the_network() -> None:
 
     unix = ((0, CMP_EQ, AF_UNIX, 0),)
     assert unix not in sockets(BWRAP, NETWORK_NONE)
-    for network in (NETWORK_NONE, NETWORK_PROXY, NETWORK_HOST):
+    assert unix not in sockets(LANDLOCK, NETWORK_NONE)  # it may listen, not connect
+    for network in (NETWORK_PROXY, NETWORK_HOST):
         assert unix in sockets(LANDLOCK, network)
     everyIp = ((0, CMP_EQ, AF_INET, 0),)
     assert everyIp in sockets(LANDLOCK, NETWORK_NONE)
@@ -504,8 +510,9 @@ def test_under_bubblewrap_the_filter_keeps_unix_sockets_for_the_proxys_forwarder
     os.close(int(argv[argv.index("--seccomp") + 1]))
     [chosen] = made
     assert chosen.mechanism == BWRAP
-    refusals = rules(mechanism=chosen.mechanism, network=chosen.network)
-    assert not any(c[:1] == ((0, CMP_EQ, AF_UNIX, 0),) for _, _, c in refusals)
+    mine = {"mechanism": chosen.mechanism, "network": chosen.network}
+    assert refusal("socket", AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, **mine) is None
+    assert refusal("connect", 3, 0, 110, **mine) is None
 
 
 def test_nothing_to_confine_with_loads_no_filter(
@@ -518,26 +525,7 @@ def test_nothing_to_confine_with_loads_no_filter(
 
 # The kernel's answers, where libseccomp is installed.
 
-NEEDS_LIBSECCOMP = pytest.mark.skipif(
-    seccomp.library() is None or not sys.platform.startswith("linux"),
-    reason="libseccomp is not installed here",
-)
-
 FILTERED_CHILD = """
-import ctypes, errno, json, os, sys, threading
-sys.path.insert(0, sys.argv[2])
-from mcpgateway.sandbox import seccomp
-if sys.argv[1] != "unfiltered":
-    mechanism, network = sys.argv[1].split(":")
-    seccomp.install(seccomp.Filter(seccomp.library(), mechanism, network))
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
-def call(*args):
-    ctypes.set_errno(0)
-    done = libc.syscall(*args)
-    if done >= 0 and args[0] == 41:
-        os.close(done)
-    return "ok" if done >= 0 else errno.errorcode[ctypes.get_errno()]
 child = os.spawnv(os.P_NOWAIT, "/bin/sleep", ["sleep", "30"])
 answers = {
     "ptrace": call(101, 16, child, 0, 0),
@@ -553,6 +541,7 @@ for family, kind, protocol in json.loads(sys.argv[3]):
 pair = (ctypes.c_int * 2)()
 answers["socketpair"] = call(53, 1, 1, 0, pair)
 answers["sockets"] = sockets
+import threading
 thread = threading.Thread(target=lambda: None)
 thread.start()
 thread.join()
@@ -571,33 +560,10 @@ SOCKETS = [
 """The sockets the kernel is asked for: each family, type and protocol."""
 
 
-def childAnswers(mode: str) -> dict[str, Any]:
-    """What a process answers, unfiltered or under the filter C{mode}
-    (C{mechanism:network}): the filter is loaded into a child process of
-    its own, never this one."""
-    root = str(Path(launch.__file__).parents[2])
-    done = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", FILTERED_CHILD, mode, root, json.dumps(SOCKETS)],
-        capture_output=True,
-        text=True,
-        env={"PATH": os.environ.get("PATH", "/usr/bin")},
-        cwd=root,
-        timeout=60,
-        check=True,
-    )
-    answers: dict[str, Any] = json.loads(done.stdout)
-    return answers
-
-
-NEEDS_X86_64 = pytest.mark.skipif(
-    os.uname().machine != "x86_64", reason="the child's system call numbers are x86_64's"
-)
-
-
 @NEEDS_LIBSECCOMP
 @NEEDS_X86_64
 def test_the_kernel_refuses_a_filtered_process_what_the_list_says_and_no_more() -> None:
-    answers = childAnswers("bwrap:host")
+    answers = childAnswers(FILTERED_CHILD, "bwrap:host", json.dumps(SOCKETS))
     del answers["sockets"]
     assert answers == {
         "ptrace": "EPERM",
@@ -609,10 +575,9 @@ def test_the_kernel_refuses_a_filtered_process_what_the_list_says_and_no_more() 
         "socketpair": "ok",
         "fork": 0,  # threads and processes still start: glibc falls back to clone
     }
-    with open("/proc/self/status") as status:
-        if "\nSeccomp:\t0" not in status.read():
-            return  # this test runs under a filter already (a container's)
-    unfiltered = childAnswers("unfiltered")
+    if not unfilteredHere():
+        return  # this test runs under a filter already (a container's)
+    unfiltered = childAnswers(FILTERED_CHILD, "unfiltered", json.dumps(SOCKETS))
     assert (unfiltered["ptrace"], unfiltered["clone3"]) == ("ok", "EINVAL")
 
 
@@ -624,12 +589,11 @@ def test_the_kernel_answers_each_socket_as_the_rules_say(variant: tuple[str, str
     the rules' errno where they refuse it, and otherwise what the kernel
     answers without the filter (libseccomp's tree of a rule's comparisons
     is what is checked, against the evaluator's reading of the rules)."""
-    with open("/proc/self/status") as status:
-        if "\nSeccomp:\t0" not in status.read():
-            pytest.skip("this test runs under a seccomp filter already (a container's)")
+    if not unfilteredHere():
+        pytest.skip("this test runs under a seccomp filter already (a container's)")
     mechanism, network = variant
-    filtered = childAnswers(f"{mechanism}:{network}")
-    unfiltered = childAnswers("unfiltered")["sockets"]
+    filtered = childAnswers(FILTERED_CHILD, f"{mechanism}:{network}", json.dumps(SOCKETS))
+    unfiltered = childAnswers(FILTERED_CHILD, "unfiltered", json.dumps(SOCKETS))["sockets"]
     assert filtered["socketpair"] == "ok"
     for family, kind, protocol in SOCKETS:
         key = f"{family} {kind} {protocol}"

@@ -9,13 +9,15 @@ got: a multipath TCP (MPTCP) connection to a listener on loopback
 protocol (UDP-Lite), UDP to a listener on loopback, a pathname UNIX socket
 in a directory the child sees and one in C{/tmp/ssh-*} (an agent's), the
 gateway's C{/proc/PID/environ}, an address added to the host's loopback
-(netlink C{RTM_NEWADDR}), and what capabilities it holds; C{socketpair}
+(netlink C{RTM_NEWADDR}), TCP Fast Open's connect (C{MSG_FASTOPEN}) and a
+listening TCP socket, and what capabilities it holds; C{socketpair}
 must still work, and so must a plain server, under a mechanism the
 gateway's probe found and one named before it answered. Each attack runs
 once per mechanism and user (a launcher start each, some 0.1 s), its
 answers shared by the cases below. Under Landlock also: behind the allow
-list's proxy port only TCP to that port goes out, and one child of a
-server cannot read another's temporary files.
+list's proxy port only TCP to that port goes out (neither TCP Fast Open nor
+a listening socket gets past Landlock's rule of that port), and one child
+of a server cannot read another's temporary files.
 
 Bubblewrap, Landlock, libseccomp, root and C{useradd} must be there (CI has
 them all); a case skips, saying why, only where one is missing.
@@ -23,6 +25,7 @@ them all); a case skips, saying why, only where one is missing.
 
 from __future__ import annotations
 
+import errno
 import json
 import secrets
 import shutil
@@ -91,6 +94,18 @@ def sent(port):
         return "sent"
 
 
+def fastOpen(address):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.sendto(b"out", socket.MSG_FASTOPEN, address)
+        return "sent"
+
+
+def listening():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.listen(1)
+        return "listening"
+
+
 def pair():
     a, b = socket.socketpair()
     with a, b:
@@ -106,6 +121,8 @@ def environ():
 loopback = ("127.0.0.1", targets["tcp"])
 attempt("mptcp", lambda: connect(socket.AF_INET, socket.SOCK_STREAM, 262, loopback))
 attempt("tcp", lambda: connect(socket.AF_INET, socket.SOCK_STREAM, 0, loopback))
+attempt("fastOpen", lambda: fastOpen(loopback))
+attempt("listen", listening)
 if "proxy" in targets:
     proxy = ("127.0.0.1", targets["proxy"])
     attempt("tcpProxy", lambda: connect(socket.AF_INET, socket.SOCK_STREAM, 0, proxy))
@@ -131,12 +148,16 @@ USERS = ("root", "user")
 class Attacked:
     """What the attacks got in one sandbox."""
 
-    def __init__(self, mechanism: str, user: str, out: dict[str, Any], hostUdp: bytes) -> None:
+    def __init__(
+        self, mechanism: str, user: str, out: dict[str, Any], hostUdp: bytes, hostTcp: int
+    ) -> None:
         self.mechanism = mechanism
         self.user = user
         self.out = out
         self.hostUdp = hostUdp
         """What the host's UDP listener on loopback received."""
+        self.hostTcp = hostTcp
+        """The connections the host's TCP listener on loopback took."""
 
     def __getitem__(self, name: str) -> list[Any]:
         answer: list[Any] = self.out[name]
@@ -206,13 +227,26 @@ def attack(
         except BlockingIOError:
             received = b""
         out: dict[str, Any] = json.loads(done.stdout)
-        return Attacked(mechanism, "user" if account else "root", out, received)
+        return Attacked(mechanism, "user" if account else "root", out, received, accepted(tcp))
     finally:
         removeLoopbackAddress(address)
         for s in listeners:
             s.close()
         shutil.rmtree(agentDir, ignore_errors=True)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def accepted(listener: socket.socket) -> int:
+    """The connections C{listener} has waiting (taken, and closed)."""
+    listener.setblocking(False)
+    count = 0
+    while True:
+        try:
+            connection, _ = listener.accept()
+        except BlockingIOError:
+            return count
+        connection.close()
+        count += 1
 
 
 @pytest.fixture(scope="module", params=[(m, u) for m in MECHANISMS for u in USERS], ids="-".join)
@@ -236,6 +270,9 @@ def refusedBy(attacked: Attacked, bubblewrap: str, landlock: str) -> list[str]:
 def test_mptcp_does_not_reach_a_listener_on_loopback(attacked: Attacked) -> None:
     assert attacked["mptcp"] == refusedBy(attacked, "EACCES", "EAFNOSUPPORT")
     assert attacked["tcp"] == refusedBy(attacked, "ECONNREFUSED", "EAFNOSUPPORT")
+    # TCP Fast Open's connect: its own namespace's loopback, or no IP socket.
+    assert attacked["fastOpen"] == refusedBy(attacked, "ECONNREFUSED", "EAFNOSUPPORT")
+    assert attacked.hostTcp == 0
 
 
 def test_no_raw_ip_socket(attacked: Attacked) -> None:
@@ -262,6 +299,10 @@ def test_behind_the_proxys_port_under_landlock_only_tcp_to_that_port(
     attacked = attack("landlock", owner, proxy=True)
     assert attacked["tcpProxy"] == ["ok", "connected"]
     assert attacked["tcp"] == ["refused", "EACCES"]  # Landlock: another port
+    # TCP Fast Open would connect past Landlock's rule; listen would take a port.
+    unsupported = errno.errorcode[errno.EOPNOTSUPP]  # ENOTSUP: the same number on Linux
+    assert attacked["fastOpen"] == ["refused", unsupported] and attacked.hostTcp == 0
+    assert attacked["listen"] == ["refused", "EACCES"]
     assert attacked["mptcpProxy"] == attacked["mptcp"] == ["refused", "EACCES"]  # the filter
     assert attacked["udp"] == ["refused", "EACCES"] and attacked.hostUdp == b""
     assert attacked["raw"] == attacked["udplite"] == ["refused", "EACCES"]
@@ -273,12 +314,14 @@ def test_behind_the_proxys_port_under_landlock_only_tcp_to_that_port(
 
 def test_no_unix_socket_of_an_agent_in_tmp(attacked: Attacked) -> None:
     # Bubblewrap's /tmp is the child's own: the agent's directory is not there.
-    assert attacked["agent"] == refusedBy(attacked, "ENOENT", "EAFNOSUPPORT")
+    # Under Landlock a child without network makes a UNIX socket, to listen
+    # on (Chromium's); it connects nowhere.
+    assert attacked["agent"] == refusedBy(attacked, "ENOENT", "ECONNREFUSED")
 
 
 def test_a_unix_socket_in_a_directory_the_child_sees(attacked: Attacked) -> None:
     if attacked.mechanism == "landlock":
-        assert attacked["visible"] == ["refused", "EAFNOSUPPORT"]
+        assert attacked["visible"] == ["refused", "ECONNREFUSED"]
     else:
         # Bubblewrap shows a socket only where the entry names its directory
         # (the proxy's own is one): reached, as docs/guide/sandbox.md says.
@@ -287,6 +330,13 @@ def test_a_unix_socket_in_a_directory_the_child_sees(attacked: Attacked) -> None
 
 def test_socketpair_still_works(attacked: Attacked) -> None:
     assert attacked["socketpair"] == ["ok", "x"]
+
+
+def test_a_child_without_network_listens_on_no_port(attacked: Attacked) -> None:
+    # Bubblewrap's loopback is its own namespace's; Landlock's child has no IP socket.
+    assert attacked["listen"] == (
+        ["ok", "listening"] if attacked.mechanism == "bwrap" else ["refused", "EAFNOSUPPORT"]
+    )
 
 
 # 3. Capabilities.
