@@ -22,6 +22,7 @@ from typing import Any, NamedTuple, TypeAlias
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
 from twisted.logger import Logger
+from twisted.protocols.policies import ProtocolWrapper
 from twisted.python.failure import Failure
 from twisted.web import http
 
@@ -47,6 +48,11 @@ C{mod_reqtimeout} rule, C{body=20,MinRate=500}): a 4 MiB body may take
 over two hours at 500 bytes a second; a byte a second is cut after 30 s."""
 HELD_MOST = 65536
 """Bytes kept of what a held connection sends before it is let in."""
+REFUSED_LINGER = 2.0
+"""Seconds a refused connection is still read (what comes is dropped) after
+its answer went out, before it is aborted: a client still sending its
+request reads the answer, where closing a socket with bytes unread would
+send it a reset instead."""
 
 
 class RefusedConnection(NamedTuple):
@@ -171,25 +177,23 @@ class ChannelBounds(http.HTTPChannel):
         if not self._held:
             return
         self._held = False
+        producer: Any = self.transport
+        producer.resumeProducing()  # read again: served, or read and dropped after a refusal
         if answer is not None:
             self.refuse(answer)
             return
         assert self._guard is not None
         self._refused = False
         self._enter(self._guard)
-        producer: Any = self.transport
-        producer.resumeProducing()
         self.letIn()
 
     def _undecided(self, reason: Failure) -> None:
         ConnectionGuard.log.failure("admitting a connection failed", reason)
-        if self._held:
-            self._held = False
-            self.refuse(
-                RefusedConnection(
-                    b"503 Service Unavailable", "internal error in the gateway; see its log", True
-                )
+        self._decided(
+            RefusedConnection(
+                b"503 Service Unavailable", "internal error in the gateway; see its log", True
             )
+        )
 
     def heldBack(self, data: bytes) -> None:
         """C{data} came while the connection is held (a subclass's read
@@ -203,16 +207,33 @@ class ChannelBounds(http.HTTPChannel):
             self._heldData += data
 
     def refuse(self, answer: RefusedConnection) -> None:
-        """Answer the new connection with C{answer} and close it."""
+        """Answer the new connection with C{answer} and close it: a TCP
+        connection's sending side at once, the whole of it once the client
+        closes its own, or after L{REFUSED_LINGER} seconds (what it sends
+        meanwhile is read and dropped)."""
         self._refused = True
-        assert self.transport is not None
+        transport: Any = self.transport
         body = jsonrpc.dumps(jsonrpc.errorResponse(None, jsonrpc.INVALID_REQUEST, answer.text))
         retry = b"retry-after: 1\r\n" if answer.retry else b""
-        self.transport.write(
+        transport.write(
             b"HTTP/1.1 %s\r\ncontent-type: application/json\r\n%sconnection: close\r\n"
             b"content-length: %d\r\n\r\n%s" % (answer.status, retry, len(body), body)
         )
-        self.transport.loseConnection()
+        # TLS (a protocol wrapper) would hand this to the socket under it,
+        # past its own close: a wrapped connection closes at once.
+        wrapped = isinstance(transport, ProtocolWrapper)
+        loseWrite = None if wrapped else getattr(transport, "loseWriteConnection", None)
+        if loseWrite is None:
+            transport.loseConnection()
+            return
+        loseWrite()
+        self._abortingCall = self.callLater(REFUSED_LINGER, self._lingered)
+
+    def _lingered(self) -> None:
+        """A refused client has not closed its end: abort the connection."""
+        self._abortingCall = None
+        transport: Any = self.transport
+        transport.abortConnection()
 
     def timeoutConnection(self) -> None:
         """Twisted's, once: the guard looks again every second while a

@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.testing import StringTransport
 
 from mcpgateway.runtime.peeruid import ABSENT, UNTOLD, Named, PeerSocket, SockDiag, hexEndpoint
 from mcpgateway.runtime.threads import runInline
 from mcpgateway.tuned.switch import STOCK, TUNED
-from mcpgateway.web.plumbing.bounds import ConnectionGuard
+from mcpgateway.web.plumbing.bounds import REFUSED_LINGER, ConnectionGuard
 from mcpgateway.web.plumbing.door import LOG_SECONDS, Door, KernelNamer, accountName, socketOf
 from mcpgateway.web.plumbing.replies import ClientErrors
 from tests.fakes import capturedGatewayLogs
@@ -135,6 +136,47 @@ def test_a_system_that_cannot_name_the_peer_never_falls_back_to_open(twisted: st
     assert "--auth-tokens FILE" in body["error"]["message"]
     [line] = refusals(events)
     assert "cannot tell which account" in line["log_format"]
+
+
+class HalfClosing(StringTransport):
+    """A TCP transport's half close and abort, noted."""
+
+    writeClosed = False
+    aborted = False
+
+    def loseWriteConnection(self) -> None:
+        self.writeClosed = True
+
+    def abortConnection(self) -> None:
+        self.aborted = True
+
+
+@BOTH
+def test_a_refused_client_still_sending_is_read_until_it_closes_or_for_two_seconds(
+    twisted: str,
+) -> None:
+    """Closing a socket with bytes unread sends its client a reset, which a
+    client still sending its body meets before the answer: the answer's
+    sending side is closed, what still comes is read and dropped."""
+    h = DoorHarness(FakeNamer({50000: 1001, 50001: 1001}), twisted)
+    transports = []
+    for port in (50000, 50001):
+        transport = HalfClosing(
+            hostAddress=IPv4Address("TCP", "127.0.0.1", 9100),
+            peerAddress=IPv4Address("TCP", "127.0.0.1", port),
+        )
+        protocol = h.site.buildProtocol(transport.getPeer())
+        protocol.makeConnection(transport)
+        transports.append((protocol, transport))
+    (protocol, transport), (closing, closingTransport) = transports
+    assert transport.writeClosed and not transport.disconnecting
+    protocol.dataReceived(ROUTES[-1] * 50)  # dropped
+    assert transport.value().count(b"HTTP/1.1 ") == 1
+    closing.connectionLost(None)  # its client read the answer and closed
+    h.reactor.advance(REFUSED_LINGER - 0.1)
+    assert not transport.aborted
+    h.reactor.advance(0.1)
+    assert transport.aborted and not closingTransport.aborted
 
 
 def test_refusals_are_logged_once_a_minute_per_account_with_the_count_left_out() -> None:
