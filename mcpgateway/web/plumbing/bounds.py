@@ -382,8 +382,12 @@ class ConnectionGuard:
         if late and channel not in self.channels:
             return None  # gone while its account was looked for
         assert self.door is not None and self.clients is not None
-        peer = channel.getPeer()
-        shown = f"{host}:{getattr(peer, 'port', '')}" if host is not None else str(peer)
+        if host is not None:
+            shown = f"{host}:{getattr(channel.getPeer(), 'port', '')}"
+        elif isinstance(named, PeerSocket) and named.pid is not None:
+            shown = f"pid {named.pid} on the UNIX socket"
+        else:
+            shown = "a client of the UNIX socket"
         why = self.door.refusal(named, shown)
         if why is not None:
             return RefusedConnection(b"403 Forbidden", why)

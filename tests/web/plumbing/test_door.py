@@ -222,7 +222,9 @@ def test_a_unix_socket_peer_is_named_by_its_credentials(twisted: str) -> None:
     assert h.site.guard.clients is not None
     assert h.site.guard.clients.perProcess == {(OWNER, 4321): 1}
     namer.unixPeer = PeerSocket(1001, 0, 99)
-    assert answer(connectUnix(h.site)[1].value())[0] == b"HTTP/1.1 403 Forbidden"
+    with capturedGatewayLogs() as events:
+        assert answer(connectUnix(h.site)[1].value())[0] == b"HTTP/1.1 403 Forbidden"
+    assert [e["peer"] for e in refusals(events)] == ["pid 99 on the UNIX socket"]
 
 
 @BOTH
