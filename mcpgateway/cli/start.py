@@ -163,8 +163,9 @@ def graceArgv(args: argparse.Namespace) -> list[str]:
 
 
 def trustArgv(args: argparse.Namespace) -> list[str]:
-    """The gateway options of C{start}'s C{--pins}, C{--quarantine-new} and
-    C{--self-service} (docs/guide/trust.md, docs/guide/self-service.md), as given."""
+    """The gateway options of C{start}'s C{--pins}, C{--quarantine-new},
+    C{--self-service} and C{--owner-accepts-root} (docs/guide/trust.md,
+    docs/guide/self-service.md, docs/guide/security.md), as given."""
     argv: list[str] = []
     if args.pins is not None:
         argv += ["--pins", args.pins]
@@ -172,6 +173,8 @@ def trustArgv(args: argparse.Namespace) -> list[str]:
         argv.append("--quarantine-new")
     if args.self_service:
         argv.append("--self-service")
+    if args.owner_accepts_root:
+        argv.append("--owner-accepts-root")
     return argv
 
 
@@ -767,6 +770,12 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         action="store_true",
         help="serve the `gateway` server on /mcp: sessions find and add servers, each change"
         " confirmed by the person (docs/guide/self-service.md)",
+    )
+    start.add_argument(
+        "--owner-accepts-root",
+        action="store_true",
+        help="let root's connections in too (the gateway serves only your account's:"
+        " docs/guide/security.md, who may connect)",
     )
     start.add_argument(
         "--adopt-grace",
