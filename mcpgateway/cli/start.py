@@ -752,6 +752,26 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         action="store_true",
         help="serve the config without pointing its entries at the gateway",
     )
+    addTrustOptions(start)
+    start.add_argument(
+        "--adopt-grace",
+        type=float,
+        metavar="SECONDS",
+        default=None,
+        help="seconds a killed gateway's children wait, with their memory, for the next gateway"
+        " on the same state directory to take them (default 60; 0: they stop at once)",
+    )
+    # A bridge's start (mcpgateway.bridge.main.startCommand): the user's
+    # recorded PATH comes first, and the client's is not recorded; no client
+    # file is rewritten unless an adoption is still in effect
+    # (adoptionInEffect).
+    start.add_argument("--auto-started", action="store_true", help=argparse.SUPPRESS)
+    addTeamOptions(start)
+    start.set_defaults(handler=cmdStart)
+
+
+def addTrustOptions(start: Parser) -> None:
+    """C{start}'s options that L{trustArgv} passes on to the gateway."""
     start.add_argument(
         "--pins",
         choices=("warn", "enforce", "off"),
@@ -777,18 +797,3 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         help="let root's connections in too (the gateway serves only your account's:"
         " docs/guide/security.md, who may connect)",
     )
-    start.add_argument(
-        "--adopt-grace",
-        type=float,
-        metavar="SECONDS",
-        default=None,
-        help="seconds a killed gateway's children wait, with their memory, for the next gateway"
-        " on the same state directory to take them (default 60; 0: they stop at once)",
-    )
-    # A bridge's start (mcpgateway.bridge.main.startCommand): the user's
-    # recorded PATH comes first, and the client's is not recorded; no client
-    # file is rewritten unless an adoption is still in effect
-    # (adoptionInEffect).
-    start.add_argument("--auto-started", action="store_true", help=argparse.SUPPRESS)
-    addTeamOptions(start)
-    start.set_defaults(handler=cmdStart)
