@@ -164,8 +164,9 @@ def graceArgv(args: argparse.Namespace) -> list[str]:
 
 
 def trustArgv(args: argparse.Namespace) -> list[str]:
-    """The gateway options of C{start}'s C{--pins}, C{--quarantine-new} and
-    C{--self-service} (docs/guide/trust.md, docs/guide/self-service.md), as given."""
+    """The gateway options of C{start}'s C{--pins}, C{--quarantine-new},
+    C{--self-service} and C{--owner-accepts-root} (docs/guide/trust.md,
+    docs/guide/self-service.md, docs/guide/security.md), as given."""
     argv: list[str] = []
     if args.pins is not None:
         argv += ["--pins", args.pins]
@@ -173,6 +174,8 @@ def trustArgv(args: argparse.Namespace) -> list[str]:
         argv.append("--quarantine-new")
     if args.self_service:
         argv.append("--self-service")
+    if args.owner_accepts_root:
+        argv.append("--owner-accepts-root")
     return argv
 
 
@@ -750,6 +753,26 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         action="store_true",
         help="serve the config without pointing its entries at the gateway",
     )
+    addTrustOptions(start)
+    start.add_argument(
+        "--adopt-grace",
+        type=float,
+        metavar="SECONDS",
+        default=None,
+        help="seconds a killed gateway's children wait, with their memory, for the next gateway"
+        " on the same state directory to take them (default 60; 0: they stop at once)",
+    )
+    # A bridge's start (mcpgateway.bridge.main.startCommand): the user's
+    # recorded PATH comes first, and the client's is not recorded; no client
+    # file is rewritten unless an adoption is still in effect
+    # (adoptionInEffect).
+    start.add_argument("--auto-started", action="store_true", help=argparse.SUPPRESS)
+    addTeamOptions(start)
+    start.set_defaults(handler=cmdStart)
+
+
+def addTrustOptions(start: Parser) -> None:
+    """C{start}'s options that L{trustArgv} passes on to the gateway."""
     start.add_argument(
         "--pins",
         choices=("warn", "enforce", "off"),
@@ -770,17 +793,8 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         " confirmed by the person (docs/guide/self-service.md)",
     )
     start.add_argument(
-        "--adopt-grace",
-        type=float,
-        metavar="SECONDS",
-        default=None,
-        help="seconds a killed gateway's children wait, with their memory, for the next gateway"
-        " on the same state directory to take them (default 60; 0: they stop at once)",
+        "--owner-accepts-root",
+        action="store_true",
+        help="let root's connections in too (the gateway serves only your account's:"
+        " docs/guide/security.md, who may connect)",
     )
-    # A bridge's start (mcpgateway.bridge.main.startCommand): the user's
-    # recorded PATH comes first, and the client's is not recorded; no client
-    # file is rewritten unless an adoption is still in effect
-    # (adoptionInEffect).
-    start.add_argument("--auto-started", action="store_true", help=argparse.SUPPRESS)
-    addTeamOptions(start)
-    start.set_defaults(handler=cmdStart)

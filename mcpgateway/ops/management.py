@@ -41,6 +41,8 @@ from mcpgateway.core.spawn import notFound
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import ServerStatus
 from mcpgateway.report.health import healthLine
+from mcpgateway.sandbox.defaults import SYSTEM_DIRS
+from mcpgateway.sandbox.places import KERNEL, PRIVATE, under
 
 if TYPE_CHECKING:  # imported when a server's source is looked up (adopting gateways)
     from pathlib import Path
@@ -387,25 +389,57 @@ def _workspaceOf(value: Any) -> str | None:
 
 
 def _refuseWideWorkspace(workspace: str, stateDir: Path, home: str | None = None) -> None:
-    """Refuse (400) a workspace that would hand a server's children far more
-    than a project: the root, the home, a directory above the home, or the
-    gateway's state directory, what it holds and what holds it. A
-    workspace is where a workspace-scoped child may write, and anything a
-    session on loopback can reach could otherwise make the home writable
-    to a child of its choosing."""
-    home = os.path.realpath(home or os.path.expanduser("~"))
-    state = os.path.realpath(stateDir)
-    real = os.path.realpath(workspace)
-
-    def within(path: str, root: str) -> bool:
-        return path == root or path.startswith(root.rstrip("/") + "/")
-
-    if real == "/" or within(home, real) or within(state, real) or within(real, state):
+    """Refuse (400, naming why: L{wideWorkspace}) a workspace that would
+    hand a server's children far more than a project. A workspace is where
+    a workspace-scoped child may write, and anything that reaches the API
+    could otherwise make the home, its settings and keys, or the system
+    writable to a child of its choosing."""
+    why = wideWorkspace(
+        os.path.realpath(workspace),
+        os.path.realpath(home or os.path.expanduser("~")),
+        os.path.realpath(stateDir),
+    )
+    if why is not None:
         raise ManagementError(
-            400,
-            f"workspace: {workspace} is the root, your home, a directory above it, or the"
-            " gateway's state directory: name the project's own directory",
+            400, f"workspace: {workspace} {why}: name the project's own directory"
         )
+
+
+SHARED_TEMPORARY = ("/tmp", "/var/tmp", "/dev/shm")
+"""Every account's temporary directories (a folder in one may be a project)."""
+
+
+def wideWorkspace(real: str, home: str, state: str) -> str | None:
+    """Why C{real} (a real path) is no project's directory, in words, or
+    C{None}: the root, the home or what holds it, a dot-folder of the
+    home (C{~/.config}, C{~/.ssh}: settings, keys and credentials) or what
+    one holds, the gateway's state directory (what it holds and what holds
+    it), a shared temporary directory, or the system's (what C{/usr},
+    C{/etc}, C{/var}, C{/proc}... hold, as
+    L{Places.system<mcpgateway.sandbox.places.Places.system>} reads it)."""
+    if real == "/":
+        return "is the root"
+    if under(real, state):
+        return "is the gateway's state directory or inside it"
+    if real == home:
+        return "is your home"
+    if under(home, real) or real in ("/home", "/Users"):
+        return "holds your home (or every user's)"
+    if under(state, real):
+        return "holds the gateway's state directory"
+    if under(real, home):
+        first = real[len(home.rstrip("/")) + 1 :].split("/", 1)[0]
+        if first.startswith("."):
+            return f"is in ~/{first}, a dot-folder of your home (settings, keys, credentials)"
+        return None
+    if real in SHARED_TEMPORARY:
+        return "is a temporary directory every account shares"
+    if any(under(real, root) for root in PRIVATE):
+        return None
+    roots = {*SYSTEM_DIRS, *KERNEL}
+    if any(under(real, root) or under(real, os.path.realpath(root)) for root in roots):
+        return "is a system directory"
+    return None
 
 
 def launchOf(status: ServerStatus) -> list[str] | None:

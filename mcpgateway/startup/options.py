@@ -33,6 +33,7 @@ from mcpgateway.runtime.paths import (
     defaultStateDir,
 )
 from mcpgateway.startup.childwiring import adoptGraceParameters
+from mcpgateway.startup.dooroptions import OWNER_ROOT_FLAG, checkDoor
 from mcpgateway.startup.endpoints import (
     defaultReplicaId,
     endpointProblem,
@@ -543,7 +544,7 @@ class Options(usage.Options):
     ]
     optParameters += taskParameters(_positiveFloat, _nonNegativeFloat, _positiveInt)
     optParameters += era2026Parameters(_positiveInt, _positiveFloat)
-    optFlags += [SELF_SERVICE_FLAG, LAZY_START_FLAG]
+    optFlags += [SELF_SERVICE_FLAG, LAZY_START_FLAG, OWNER_ROOT_FLAG]
     optParameters += pinParameters()
     optParameters += adoptGraceParameters(_nonNegativeFloat)
     optFlags += pinFlags()
@@ -635,6 +636,7 @@ class Options(usage.Options):
         if not self["api-token"]:
             self["api-token"] = os.environ.get(API_TOKEN_ENV) or None
         self._teamOptions()
+        checkDoor(self)
         self._clusterOptions()
         self["sandbox"] = sandboxSetting(self["sandbox"], os.environ)
         checkSelfService(self)

@@ -24,9 +24,7 @@ from twisted.application.service import IService
 
 from mcpgateway.protocol import bounds
 from mcpgateway.runtime import logs
-from mcpgateway.runtime.paths import (
-    stateFile,
-)
+from mcpgateway.runtime.paths import stateFile
 from mcpgateway.tuned.switch import STOCK
 
 if TYPE_CHECKING:
@@ -50,6 +48,7 @@ if TYPE_CHECKING:
     from mcpgateway.web.teamcluster import TeamServices
 from mcpgateway.startup.childwiring import adoptionFor, wardenFor, wireAdoption
 from mcpgateway.startup.cluster import ClusterWiring
+from mcpgateway.startup.dooroptions import doorFor
 from mcpgateway.startup.endpoints import (
     endpointInterface,
     isLoopbackEndpoint,
@@ -618,6 +617,7 @@ def _listener(
         team=team,
         flusher=gateway.spawner.flusher,
         twisted=options["twisted"],
+        door=doorFor(options, reactor),
     )
     _pollSpin(reactor, options["poll-spin"], site.servesAtMostOne, options["twisted"])
     notify = SystemdNotifyService(os.environ.get("NOTIFY_SOCKET"))

@@ -113,19 +113,19 @@ class GatewayChannel(ChannelBounds):
         super().__init__()
         self._reader: RequestReader | None = None
 
-    def connectionMade(self) -> None:
-        if not self.admitted():
-            return
+    def letIn(self) -> None:
         flusher: TurnFlusher | None = getattr(self.site, "flusher", None)
         if flusher is not None:
             writer = writerOf(self.transport)
             if writer is not None:
                 flusher.adopt(writer)  # what a turn writes leaves at its end
                 self._adopted = writer
-        super().connectionMade()
+        super().letIn()
 
     def dataReceived(self, data: bytes) -> None:
         if self._refused or getattr(self.transport, "disconnecting", False):
+            if self._held:
+                self.heldBack(data)
             return  # closing: nothing more is read (TLS may still pass data up)
         self.resetTimeout()
         guard = self._guard

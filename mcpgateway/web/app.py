@@ -14,8 +14,11 @@ that only serves MCP traffic and C{mcpgateway status} never imports Klein
 (about 5 MB).
 L{makeSite} builds the C{Site} within a L{MessageBounds}: a request class that caps
 body sizes, and a channel that gives a request's headers a deadline and caps
-the connections of one peer address. A path that is not UTF-8 is refused
-before it can reach Klein.
+the connections of one peer address (of one client process behind a door).
+A gateway that authenticates no one has a door
+(L{mcpgateway.web.plumbing.door}): a connection from any account but its
+owner's is refused 403 as it is accepted. A path that is not UTF-8 is
+refused before it can reach Klein.
 
 A team gateway (docs/guide/team.md) puts a L{TeamServices} in front: every MCP
 request passes a door (the authentication gate, whose refusal never reaches
@@ -61,6 +64,7 @@ from mcpgateway.tuned.httpreader import checkInstalled
 from mcpgateway.tuned.request import GatewayRequest
 from mcpgateway.tuned.switch import STOCK, twistedSetting
 from mcpgateway.tuned.turnflush import TurnFlusher
+from mcpgateway.web.plumbing.door import Door
 from mcpgateway.web.plumbing.replies import ClientErrors
 from mcpgateway.web.plumbing.stock import StockRequest, stockChannel
 
@@ -104,6 +108,7 @@ class GatewaySite(Site):
         limits: MessageBounds,
         clientErrors: ClientErrors,
         flusher: TurnFlusher | None = None,
+        door: Door | None = None,
     ) -> None:
         super().__init__(resource, reactor=clock, timeout=None, parsePOSTFormSubmission=False)
         self.flusher = flusher if flusher is not None else TurnFlusher(clock)
@@ -118,7 +123,9 @@ class GatewaySite(Site):
         """Requests read and not finished yet, on every connection (a
         response streamed for long counts until it ends)."""
         self.limits = limits
-        self.guard = ConnectionGuard(clock, limits, clientErrors)
+        self.guard = ConnectionGuard(clock, limits, clientErrors, door)
+        """Counts and times the connections; with C{door}, lets in only its
+        owner's (L{mcpgateway.web.plumbing.door})."""
 
     handingOver = False
     """Set by L{handOver}: a restart's successor accepts the connections now."""
@@ -206,6 +213,7 @@ def makeSite(
     team: TeamServices | None = None,
     flusher: TurnFlusher | None = None,
     twisted: str | None = None,
+    door: Door | None = None,
 ) -> GatewaySite:
     """The C{Site} serving the gateway, within C{limits}; C{maxBody}, when
     given, overrides C{limits.maxBody}; C{keys}, C{era2026}, C{team}: see
@@ -213,7 +221,8 @@ def makeSite(
     too (one end-of-turn timer for both; C{None}: the site's own);
     C{twisted}: C{"tuned"} (the gateway's channel and request) or
     C{"stock"} (a L{StockSite}); C{None}: as C{$MCPGATEWAY_TWISTED} says
-    (L{mcpgateway.tuned.switch})."""
+    (L{mcpgateway.tuned.switch}); C{door}: who may connect (a gateway
+    that authenticates no one; C{None}: every connection is let in)."""
     if twisted is None:
         twisted = twistedSetting(None, os.environ)
     stock = twisted == STOCK
@@ -234,7 +243,7 @@ def makeSite(
     clientErrors = ClientErrors(clock)
     root = GatewayRoot(gateway, clock, loopbackOnly, api, limits, clientErrors, keys, era2026, team)
     kind = StockSite if stock else GatewaySite
-    site = kind(root, clock, limits, clientErrors, flusher)
+    site = kind(root, clock, limits, clientErrors, flusher, door)
     site.gateway = gateway
     site.requestFactory = BoundedStockRequest if stock else BoundedRequest
     site.displayTracebacks = False

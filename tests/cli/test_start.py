@@ -87,12 +87,21 @@ def test_gateway_argv(tmp_path: Path) -> None:
 
 
 def test_the_trust_options_reach_the_gateway(tmp_path: Path) -> None:
-    """C{start --pins enforce --quarantine-new --self-service} runs the
-    gateway with them (and a plain C{start} with none of them)."""
+    """C{start --pins enforce --quarantine-new --self-service
+    --owner-accepts-root} runs the gateway with them (and a plain C{start}
+    with none of them)."""
     parser = makeParser()
-    given = parser.parse_args(["start", "--pins", "enforce", "--quarantine-new", "--self-service"])
+    given = parser.parse_args(
+        ["start", "--pins", "enforce", "--quarantine-new", "--self-service", "--owner-accepts-root"]
+    )
     argv = gatewayArgv(tmp_path, 9200, None, False, False, trust=trustArgv(given))
-    assert argv[-4:] == ["--pins", "enforce", "--quarantine-new", "--self-service"]
+    assert argv[-5:] == [
+        "--pins",
+        "enforce",
+        "--quarantine-new",
+        "--self-service",
+        "--owner-accepts-root",
+    ]
     assert argv.index("--pins") > argv.index("mcpgateway")
     assert trustArgv(parser.parse_args(["start"])) == []
 

@@ -262,11 +262,12 @@ class Account:
     def gateway(self, python: str, path: str, config: Path) -> RunningGateway:
         """A gateway the account runs in its home (through its launcher, on
         C{python} with C{path} as C{PYTHONPATH}), serving C{config} with
-        every child confined (C{--sandbox auto}); the caller stops it."""
+        every child confined (C{--sandbox auto}) and root's connections let
+        in (the test, run as root, is its client); the caller stops it."""
         self.own(self.home)
         command = [*self.prefix(), python, "-m", "mcpgateway.launch", "-n", "--pidfile="]
         return RunningGateway(
-            ["--config", str(config), "--sandbox", "auto"],
+            ["--config", str(config), "--sandbox", "auto", "--owner-accepts-root"],
             self.home,
             command=[*command, "--logfile=-", "mcpgateway"],
             env={"PYTHONPATH": path},

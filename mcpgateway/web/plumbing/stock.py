@@ -67,12 +67,10 @@ class StockChannel(ChannelBounds):
         self._refusedHead = False
         """A request was refused from its head: nothing more is served."""
 
-    def connectionMade(self) -> None:
-        if self.admitted():
-            super().connectionMade()
-
     def dataReceived(self, data: bytes) -> None:
         if self._refused or self._refusedHead or getattr(self.transport, "disconnecting", False):
+            if self._held:
+                self.heldBack(data)
             return
         guard = self._guard
         if guard is None:

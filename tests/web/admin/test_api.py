@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from twisted.internet.error import ConnectionDone
 from twisted.python.failure import Failure
 
+from mcpgateway.ops.management import wideWorkspace
 from tests.fakes import capturedGatewayLogs
 from tests.support.json_values import jsonValues
 from tests.support.web.api import (
@@ -921,26 +922,69 @@ def test_bodies_of_every_json_shape_never_give_a_500(
     assert not [e for e in events if "log_failure" in e]
 
 
-def test_a_workspace_is_never_the_home_or_above_it(
+def test_a_workspace_is_never_the_home_its_settings_or_the_system(
     h: ApiHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A workspace is where a workspace-scoped child may write: the API
-    refuses one that is the root, the home, a directory above the home, or
-    the state directory (what holds it and what it holds), so nothing that
-    reaches the API on loopback can hand a child the user's C{.bashrc}."""
+    refuses, naming why, one that is the root, the home, a directory above
+    the home, a dot-folder of the home or a folder in one, the state
+    directory (what holds it and what it holds), a shared temporary
+    directory or a system directory, so nothing that reaches the API can
+    hand a child the user's C{.bashrc}, C{~/.config} or C{~/.ssh}."""
     home = tmp_path / "home"
-    (home / "project").mkdir(parents=True)
+    for folder in ("project", ".config/app", ".ssh", "code/.hidden"):
+        (home / folder).mkdir(parents=True)
     monkeypatch.setenv("HOME", str(home))
     state = h.stateDir
     (state / "inside").mkdir(parents=True, exist_ok=True)
     body = {"name": "extra", "command": FAKE}
-    for workspace in ["/", str(home), str(tmp_path), str(state), str(state / "inside")]:
+    refused = {
+        "/": "is the root",
+        str(home): "is your home",
+        str(state): "is the gateway's state directory or inside it",
+        str(state / "inside"): "is the gateway's state directory or inside it",
+        str(tmp_path): "holds your home",
+        str(home / ".config"): "is in ~/.config, a dot-folder of your home",
+        str(home / ".config" / "app"): "is in ~/.config, a dot-folder of your home",
+        str(home / ".ssh"): "is in ~/.ssh, a dot-folder of your home",
+        "/etc": "is a system directory",
+        "/usr/share": "is a system directory",
+        "/proc": "is a system directory",
+    }
+    for workspace, why in refused.items():
         response = h.api("POST", "/servers", {**body, "workspace": workspace})
         assert response.status == 400, (workspace, response.body)
-        assert error(response).startswith(f"workspace: {workspace} is the root, your home")
+        assert error(response).startswith(f"workspace: {workspace} {why}"), error(response)
+        assert error(response).endswith(": name the project's own directory")
     assert "extra" not in h.gateway.pools
-    fine = h.api("POST", "/servers", {**body, "workspace": str(home / "project")})
-    assert fine.status == 201, fine.body
+    for index, fine in enumerate([home / "project", home / "code" / ".hidden"]):
+        added = h.api("POST", "/servers", {**body, "name": f"extra{index}", "workspace": str(fine)})
+        assert added.status == 201, added.body
+
+
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [
+        ("/home", "holds your home"),
+        ("/home/me/.local/share/x", "is in ~/.local"),
+        ("/home/me/src/app", None),
+        ("/var/lib/me/app", "is a system directory"),
+        ("/var/tmp/app", None),
+        ("/var/tmp", "is a temporary directory"),
+        ("/dev/shm", "is a temporary directory"),
+        ("/var/log", "is a system directory"),
+        ("/opt/tool", "is a system directory"),
+        ("/srv/project", None),
+        ("/tmp", "is a temporary directory every account shares"),
+        ("/srv", "holds the gateway's state directory"),
+    ],
+)
+def test_what_makes_a_workspace_too_wide(path: str, why: str | None) -> None:
+    found = wideWorkspace(path, "/home/me", "/srv/mcpgateway/state")
+    assert (found is None) == (why is None), found
+    if why is not None:
+        assert found is not None and found.startswith(why)
+    assert wideWorkspace("/var/lib/me/app", "/var/lib/me", "/var/lib/me/.mcpgateway") is None
 
 
 def test_share_undoes_a_promotion(tmp_path: Path) -> None:

@@ -1,0 +1,255 @@
+# -*- test-case-name: tests.web.plumbing.test_door -*-
+"""The front door of a gateway that authenticates no one (a person's own
+machine): only its owner's connections are served.
+
+Without tokens, every account of the machine can reach a loopback port,
+and whatever reaches the gateway can call every server (a filesystem
+server reads the owner's files) and add a server through the management
+API (a command run as the gateway's user). So when a connection is
+accepted the site's L{ConnectionGuard<mcpgateway.web.plumbing.bounds.ConnectionGuard>}
+asks the L{Door} which account holds its other end: the kernel names the
+uid owning the client's socket (L{mcpgateway.runtime.peeruid}), once per
+connection; what the connection then sends costs nothing more. The
+owner is the gateway's effective uid; root's connections count as the
+owner's only with C{--owner-accepts-root} (or when the gateway runs as
+root). Any other account, a peer the kernel names no process for, and a
+peer it cannot be asked about (another system) get 403 on every route and
+the connection closes: the door never falls back to open.
+
+Each refusal names the account (and its user name) in the log, at most a
+line a minute per account (or per reason) with the count of those left out,
+so a flood of connections cannot flood the log.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Protocol
+
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+
+from mcpgateway.runtime import logs
+from mcpgateway.runtime.peeruid import (
+    ABSENT,
+    UNTOLD,
+    Named,
+    PeerSocket,
+    SockDiag,
+    tableLookup,
+    tablesReadable,
+    unixPeer,
+)
+from mcpgateway.runtime.threads import RunInThread
+
+if TYPE_CHECKING:
+    from twisted.web.http import HTTPChannel
+
+LOG_SECONDS = 60.0
+"""Seconds between two log lines of one account's (or reason's) refusals."""
+LOGGED_MOST = 1024
+"""Accounts (and reasons) whose last line the door keeps; all are forgotten beyond."""
+
+
+class PeerNamer(Protocol):
+    """How a L{Door} names a connection's peer; the unit tests hand in a
+    fake, so that none of them asks the kernel."""
+
+    def tcp(self, client: tuple[str, int], server: tuple[str, int]) -> Named | Deferred[Named]:
+        """The client socket of a TCP connection from C{client} to
+        C{server} (the gateway's end): at once (a bounded kernel query), or
+        a Deferred where only a slower way can tell (off the reactor)."""
+
+    def unix(self, transport: Any) -> Named:
+        """The peer of a UNIX socket connection."""
+
+    def holders(
+        self, uid: int, inodes: frozenset[int], hints: Sequence[int]
+    ) -> Deferred[dict[int, int]]:
+        """The processes of account C{uid} holding the sockets C{inodes}
+        (inode -> pid; those not found left out), off the reactor;
+        C{hints}: pids to look at first."""
+
+
+class KernelNamer:
+    """The kernel's answers: C{NETLINK_SOCK_DIAG} on the reactor thread (one
+    exact lookup, tens of microseconds); where netlink cannot answer,
+    C{/proc/net/tcp*} in a worker thread; C{SO_PEERCRED} for a UNIX socket;
+    a walk of C{/proc/PID/fd} in a worker thread for the holders of
+    sockets (L{mcpgateway.ops.peerpid.inodeHolders})."""
+
+    def __init__(
+        self, runInThread: RunInThread, procRoot: str = "/proc", diag: SockDiag | None = None
+    ) -> None:
+        self._runInThread = runInThread
+        self._procRoot = procRoot
+        self._diag = SockDiag() if diag is None else diag
+        self._tables: bool | None = None
+
+    def tcp(self, client: tuple[str, int], server: tuple[str, int]) -> Named | Deferred[Named]:
+        named = self._diag.tcpPeer(client[0], client[1], server[0], server[1])
+        if named is not UNTOLD:
+            return named
+        if self._tables is None:
+            self._tables = tablesReadable(self._procRoot)
+        if not self._tables:
+            return UNTOLD
+        found: Deferred[Named] = self._runInThread(
+            tableLookup, client[0], client[1], server[0], server[1], self._procRoot
+        )
+        return found
+
+    def unix(self, transport: Any) -> Named:
+        return unixPeer(socketOf(transport))
+
+    def holders(
+        self, uid: int, inodes: frozenset[int], hints: Sequence[int]
+    ) -> Deferred[dict[int, int]]:
+        from mcpgateway.ops.peerpid import inodeHolders
+
+        found: Deferred[dict[int, int]] = self._runInThread(
+            inodeHolders, set(inodes), self._procRoot, uid, tuple(hints)
+        )
+        return found
+
+
+def socketOf(transport: Any) -> Any:
+    """The socket under C{transport} (through the wrappers TLS puts around
+    it), or C{None}."""
+    for _ in range(4):
+        getHandle = getattr(transport, "getHandle", None)
+        handle = getHandle() if getHandle is not None else None
+        if hasattr(handle, "getsockopt"):
+            return handle
+        transport = getattr(transport, "transport", None)
+        if transport is None:
+            return None
+    return None
+
+
+@lru_cache(maxsize=256)
+def accountName(uid: int) -> str | None:
+    """The user name of C{uid}, where the password database knows it;
+    asked once per account (the door logs an account's refusals at most
+    once a minute)."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError, OverflowError):
+        return None
+
+
+class Door:
+    """Who may connect to a gateway that authenticates no one: the
+    connections of its owner's account, and of root's when C{acceptsRoot}.
+    The site's guard asks it at each accept (L{name}, then L{refusal})."""
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        namer: PeerNamer,
+        acceptsRoot: bool = False,
+        owner: int | None = None,
+        names: Callable[[int], str | None] = accountName,
+    ) -> None:
+        """
+        @param owner: the owner's uid (C{None}: the process's effective uid
+            at the first connection, once twistd has given up root for
+            C{--uid}).
+        @param names: the user name of a uid (for the log).
+        """
+        self.clock = clock
+        self.namer = namer
+        self.acceptsRoot = acceptsRoot
+        self._owner = owner
+        self._names = names
+        self._logged: dict[object, tuple[float, int]] = {}
+        self.refused = 0
+        """Connections refused, in total."""
+
+    @property
+    def owner(self) -> int:
+        """The owner's uid."""
+        if self._owner is None:
+            self._owner = os.geteuid()
+        return self._owner
+
+    def name(self, channel: HTTPChannel) -> Named | Deferred[Named]:
+        """The peer of C{channel}'s new connection."""
+        peer, local = channel.getPeer(), channel.getHost()
+        if isinstance(peer, (IPv4Address, IPv6Address)) and isinstance(
+            local, (IPv4Address, IPv6Address)
+        ):
+            return self.namer.tcp((peer.host, peer.port), (local.host, local.port))
+        if isinstance(peer, UNIXAddress):
+            return self.namer.unix(channel.transport)
+        return UNTOLD
+
+    def refusal(self, named: Named, shown: str) -> str | None:
+        """Why a connection whose peer the kernel named C{named} is refused
+        (the text of its 403; the refusal is logged), or C{None} when its
+        account may connect. C{shown}: the peer's address, for the log."""
+        owner = self.owner
+        if isinstance(named, PeerSocket):
+            uid = named.uid
+            if uid == owner or (uid == 0 and self.acceptsRoot):
+                return None
+            self._note(
+                uid,
+                "refused a connection from {peer}: uid {uid} ({user}) is not the gateway's"
+                " owner (uid {owner}){hint}{more}",
+                peer=shown,
+                uid=uid,
+                user=self._names(uid) or "no user name",
+                owner=owner,
+                hint=" (--owner-accepts-root lets root's in)" if uid == 0 else "",
+            )
+            return (
+                f"this gateway serves only the connections of its owner's account (uid {owner});"
+                f" this one comes from uid {uid}"
+            )
+        if named is ABSENT:
+            self._note(
+                ABSENT,
+                "refused a connection from {peer}: the kernel names no process of this machine"
+                " holding its other end (closed already, or from another network namespace){more}",
+                peer=shown,
+            )
+            return (
+                "this gateway serves only the connections of its owner's account, and the kernel"
+                " names no process of this machine holding this connection's other end"
+            )
+        self._note(
+            UNTOLD,
+            "refused a connection from {peer}: this system cannot tell which account a"
+            " connection comes from (no NETLINK_SOCK_DIAG, no /proc/net/tcp), and a gateway"
+            " without --auth-tokens serves only its owner's{more}",
+            peer=shown,
+        )
+        return (
+            "this gateway serves only the connections of its owner's account, and cannot tell"
+            " on this system which account a connection comes from: run it with --auth-tokens"
+            " FILE (`mcpgateway token new NAME --file FILE`) and send the token"
+        )
+
+    def _note(self, key: object, text: str, **fields: Any) -> None:
+        """Log one refusal under C{key}: at once if the key's last line is
+        L{LOG_SECONDS} old, else counted into its next line."""
+        self.refused += 1
+        now = self.clock.seconds()
+        last, leftOut = self._logged.get(key, (-LOG_SECONDS, 0))
+        if now - last < LOG_SECONDS:
+            self._logged[key] = (last, leftOut + 1)
+            return
+        if len(self._logged) >= LOGGED_MOST:
+            self._logged.clear()
+        self._logged[key] = (now, 0)
+        more = f" ({leftOut} more refused since its last line)" if leftOut else ""
+        self.log.warn(text, more=more, **fields)
