@@ -8,7 +8,8 @@ C{python -P -OO -m mcpgateway.launch -n ... mcpgateway}) in each launch style a 
 
  - C{npx}: C{npx -y PKG@VERSION} or C{uvx PKG@VERSION}, which the gateway resolves itself
    (it installs the package into its state directory, confined, and runs its program);
-   the gateway's home has warm caches (C{~/.npm}, C{~/.cache/uv}), as a user's has;
+   the gateway's home has warm caches (C{~/.npm}, C{~/.cache/uv}), as a user's has (a
+   confined install keeps caches of its own, in the state directory: it downloads anew);
  - C{direct}: C{node PREFIX/node_modules/PKG/BIN} after C{npm install --prefix PREFIX}, or
    a venv's C{bin/SCRIPT} after C{python -m venv} and C{pip install};
  - C{shim}: C{python3 -m MODULE}, C{python3} being pyenv's shim, the package installed with

@@ -161,6 +161,7 @@ def cmdSandboxShow(args: argparse.Namespace, out: Output, ctx: CliContext) -> in
         environ,
         str(stateDir),
         probed,
+        argv=argv,
         others=[],
         python=sys.executable,
         parent=os.getpid(),
@@ -261,6 +262,10 @@ def showText(document: dict[str, Any]) -> list[str]:
     ):
         if shown[key]:
             lines.append(f"{label}: {', '.join(shown[key])}")
+    variables = shown.get("variables") or {}
+    if variables:  # its launcher's caches: its own (the user's copies read-only)
+        named = ", ".join(f"{name}={path}" for name, path in variables.items())
+        lines.append(f"its launcher's caches: {named}")
     for note in shown["notes"]:
         lines.append(f"note: {note}")
     return lines

@@ -43,6 +43,7 @@ def baseline(spec: ServerSpec, stateDir: Path, gatewayPort: int | None) -> Basel
         environ,
         str(stateDir),
         None,
+        argv=argv,
         others=[],
         python=sys.executable,
         parent=os.getpid(),

@@ -353,6 +353,7 @@ class Sandbox:
             environ,
             self.stateDir,
             self.found,
+            argv=argv,
             others=self.otherPaths(spec),
             python=self.python,
             parent=self._pid(),

@@ -11,10 +11,11 @@ the paths of this machine).
    C{cwd}, read-only; the folders its arguments name (never the home or
    what holds it, never the system's), a workspace-scoped child's
    workspace, writable.
- - Its launcher's package caches, writable (L{LAUNCHERS}: C{npx}'s
-   C{~/.npm}, C{uvx}'s C{~/.cache/uv}...), and, when the entry says
-   nothing of the network, the launcher's package registries
-   (L{network}).
+ - Its launcher's package caches and environments, writable, its own
+   (L{LAUNCHERS}: the variables C{npm_config_cache}, C{UV_CACHE_DIR}...
+   name folders of the state directory kept for its entry alone), never
+   the user's; and, when the entry says nothing of the network, the
+   launcher's package registries (L{network}).
  - Never L{DENY_HOME} (keys, cloud and AI clients' credentials, the MCP
    clients' configs, browser profiles, keyrings, shell histories), the
    gateway's state directory and its own files, the other servers'
@@ -204,28 +205,64 @@ files are listed one by one, not the directories."""
 
 
 class PackageLauncher:
-    """What one package launcher needs: its caches (writable, created when
-    missing) and the registries it installs from."""
+    """What one package launcher needs: the variables that name where it
+    keeps its caches and environments (each set to a folder of the
+    child's own: L{mcpgateway.sandbox.launchercaches}) and the registries
+    it installs from."""
 
     def __init__(
         self,
-        caches: tuple[tuple[str, str | None], ...],
+        tool: str | None,
+        caches: tuple[tuple[str, str], ...] = (),
         registries: tuple[str, ...] = (),
         reads: tuple[str, ...] = (),
     ) -> None:
+        self.tool = tool
+        """Its folder among a child's own caches (C{<state>/caches/<key>/<tool>});
+        C{None}: it keeps none."""
         self.caches = caches
-        """C{(path, variable)}: the cache, and the variable that moves it."""
+        """C{(variable, path)}: the variable, set for the child to C{path}
+        in its own folder (whatever the entry's C{env} says); the first
+        part of C{path} is made a folder (hatch's C{config/config.toml}
+        names a file in one)."""
         self.registries = registries
         self.reads = reads
         """Paths it reads besides (a user's packages)."""
 
 
-_NPM = PackageLauncher((("~/.npm", "npm_config_cache"),), ("registry.npmjs.org",))
-_UV = PackageLauncher(
-    (("~/.cache/uv", "UV_CACHE_DIR"), ("~/.local/share/uv", "UV_TOOL_DIR")),
+_PYPI = ("pypi.org", "files.pythonhosted.org")
+_NPM = PackageLauncher("npm", (("npm_config_cache", "cache"),), ("registry.npmjs.org",))
+_PNPM = PackageLauncher(
+    "pnpm",
     (
-        "pypi.org",
-        "files.pythonhosted.org",
+        ("PNPM_HOME", "home"),
+        ("npm_config_store_dir", "store"),
+        ("npm_config_cache_dir", "cache"),
+        ("npm_config_state_dir", "state"),
+        ("pnpm_config_store_dir", "store"),
+        ("pnpm_config_cache_dir", "cache"),
+        ("pnpm_config_state_dir", "state"),
+    ),
+    ("registry.npmjs.org",),
+)
+"""C{PNPM_HOME} (its global programs, and its store but where
+C{store-dir} says) and its store, cache (C{pnpm dlx}'s packages) and
+state, which pnpm reads from C{npm_config_*} (and, later releases,
+C{pnpm_config_*}) before a project's C{.npmrc}."""
+_BUN = PackageLauncher(
+    "bun", (("BUN_INSTALL", "install"), ("BUN_INSTALL_CACHE_DIR", "cache")), ("registry.npmjs.org",)
+)
+_UV = PackageLauncher(
+    "uv",
+    (
+        ("UV_CACHE_DIR", "cache"),
+        ("UV_TOOL_DIR", "tools"),
+        ("UV_TOOL_BIN_DIR", "bin"),
+        ("UV_PYTHON_INSTALL_DIR", "python"),
+        ("UV_PYTHON_BIN_DIR", "python-bin"),
+    ),
+    (
+        *_PYPI,
         "releases.astral.sh",
         "github.com",
         "release-assets.githubusercontent.com",
@@ -233,57 +270,79 @@ _UV = PackageLauncher(
     ),
 )
 """C{uv}/C{uvx}: packages from PyPI, and the Python a package needs when the
-machine has none that fits (uv's managed Pythons, kept in
-C{~/.local/share/uv/python}): uv fetches them from its own mirror,
+machine has none that fits (uv's managed Pythons: the user's, read-only,
+when there are any, else its own): uv fetches them from its own mirror,
 C{releases.astral.sh}, then from their GitHub releases, which C{github.com}
 redirects to C{release-assets.githubusercontent.com} (formerly
 C{objects.githubusercontent.com})."""
-_PYTHON = PackageLauncher((), (), ("~/.local/lib",))
+_PYTHON = PackageLauncher(None, (), (), ("~/.local/lib",))
 
 LAUNCHERS: dict[str, PackageLauncher] = {
     "npx": _NPM,
     "npm": _NPM,
-    "pnpm": PackageLauncher(
-        (("~/.local/share/pnpm", "PNPM_HOME"), ("~/.cache/pnpm", None)), ("registry.npmjs.org",)
-    ),
-    "pnpx": PackageLauncher(
-        (("~/.local/share/pnpm", "PNPM_HOME"), ("~/.cache/pnpm", None)), ("registry.npmjs.org",)
-    ),
+    "pnpm": _PNPM,
+    "pnpx": _PNPM,
     "yarn": PackageLauncher(
-        (("~/.cache/yarn", "YARN_CACHE_FOLDER"), ("~/.yarn", None)), ("registry.yarnpkg.com",)
+        "yarn",
+        (("YARN_CACHE_FOLDER", "cache"), ("YARN_GLOBAL_FOLDER", "global")),
+        ("registry.yarnpkg.com",),
     ),
-    "bunx": PackageLauncher((("~/.bun", "BUN_INSTALL"),), ("registry.npmjs.org",)),
-    "bun": PackageLauncher((("~/.bun", "BUN_INSTALL"),), ("registry.npmjs.org",)),
+    "bunx": _BUN,
+    "bun": _BUN,
     "deno": PackageLauncher(
-        (("~/.cache/deno", "DENO_DIR"),), ("deno.land", "jsr.io", "registry.npmjs.org")
+        "deno",
+        (("DENO_DIR", "dir"), ("DENO_INSTALL_ROOT", "install")),
+        ("deno.land", "jsr.io", "registry.npmjs.org"),
     ),
     "uvx": _UV,
     "uv": _UV,
     "pipx": PackageLauncher(
+        "pipx",
         (
-            ("~/.local/pipx", None),
-            ("~/.local/share/pipx", "PIPX_HOME"),
-            ("~/.cache/pipx", None),
+            ("PIPX_HOME", "home"),
+            ("PIPX_BIN_DIR", "bin"),
+            ("PIPX_MAN_DIR", "man"),
+            ("PIP_CACHE_DIR", "pip"),
         ),
-        ("pypi.org", "files.pythonhosted.org"),
+        _PYPI,
     ),
     "poetry": PackageLauncher(
-        (("~/.cache/pypoetry", "POETRY_CACHE_DIR"),), ("pypi.org", "files.pythonhosted.org")
+        "poetry",
+        (
+            ("POETRY_CACHE_DIR", "cache"),
+            ("POETRY_VIRTUALENVS_PATH", "virtualenvs"),
+            ("PIP_CACHE_DIR", "pip"),
+        ),
+        _PYPI,
     ),
     "hatch": PackageLauncher(
-        (("~/.local/share/hatch", "HATCH_DATA_DIR"), ("~/.cache/hatch", "HATCH_CACHE_DIR")),
-        ("pypi.org", "files.pythonhosted.org"),
+        "hatch",
+        (
+            ("HATCH_DATA_DIR", "data"),
+            ("HATCH_CACHE_DIR", "cache"),
+            ("HATCH_CONFIG", "config/config.toml"),
+            ("UV_CACHE_DIR", "uv"),
+            ("PIP_CACHE_DIR", "pip"),
+        ),
+        _PYPI,
     ),
     "pipenv": PackageLauncher(
-        (("~/.local/share/virtualenvs", "WORKON_HOME"), ("~/.cache/pipenv", "PIPENV_CACHE_DIR")),
-        ("pypi.org", "files.pythonhosted.org"),
+        "pipenv",
+        (
+            ("WORKON_HOME", "virtualenvs"),
+            ("PIPENV_CACHE_DIR", "cache"),
+            ("PIP_CACHE_DIR", "pip"),
+        ),
+        _PYPI,
     ),
     "python": _PYTHON,
     "python3": _PYTHON,
 }
 """By the basename of the command an entry runs (before the gateway resolved
 C{npx}/C{uvx} to the package's own program: then the package lives in the
-state directory, installed by the gateway, and needs no registry)."""
+state directory, installed by the gateway, and needs no registry). The
+gateway's own installers (C{npm install}, C{uv tool install}) are launchers
+too: their caches are their own as well."""
 
 
 class Manager:
@@ -359,6 +418,12 @@ STATE_INSTALLS = ("npx", "uvx")
 C{npx}/C{uvx} servers (L{mcpgateway.runtime.paths.NPX_DIR},
 L{mcpgateway.runtime.paths.UVX_DIR}): a server's own is visible to it, the
 rest of the state directory never."""
+
+STATE_CACHES = "caches"
+"""The state directory's folder of the package launchers' caches of
+confined children, one folder per entry (C{caches/<key>/<tool>}): a
+child's own is bound writable, the rest never shown
+(L{mcpgateway.sandbox.launchercaches})."""
 
 PROCESSES = 512
 """Processes (and threads) a child may start besides those its user runs."""

@@ -13,8 +13,11 @@ the few differences an install needs:
  - its own install folder is writable (the request's C{"install"}:
    L{mcpgateway.sandbox.layout}), the rest of the state directory (its
    tokens, its keys, the other servers' installs) stays hidden;
- - its launcher's caches are writable (C{~/.npm}; C{~/.cache/uv}) and its
-   home is the sandbox's own, empty one, as for an C{npx} child;
+ - its launcher's caches are its own, as an C{npx} child's are
+   (L{mcpgateway.sandbox.launchercaches}: npm's cache, uv's, in the state
+   directory, kept for this install), never the user's C{~/.npm} or
+   C{~/.cache/uv}, where a package's C{postinstall} would leave what the
+   user's next C{npx} runs; its home is the sandbox's own, empty one;
  - its network is its launcher's registries only (and those the
    environment names, C{npm_config_registry}, C{UV_INDEX_URL}), through the
    gateway's allow-list proxy, whatever the entry allows its server;
@@ -158,7 +161,7 @@ class ConfinedInstalls:
         env = dict(environ)
         if defaults.launcherOf(argv[0]) is defaults.LAUNCHERS["uv"]:
             # A Python uv must download lands in the package's own folder.
-            env.setdefault("UV_PYTHON_INSTALL_DIR", os.path.join(prefix, "python"))
+            env["UV_PYTHON_INSTALL_DIR"] = os.path.join(prefix, "python")
         request = sandbox.request(install, argv, env)
         request["install"] = prefix
         sandbox.proxied(install, request["network"])

@@ -22,7 +22,9 @@ server's profile and the facts the layout needs). Before its C{exec} it
  2. lowers its limits: no core files, its open files, its data segment,
     and (not as root, whom the kernel never limits) the processes it may
     add to its user's (L{lowerResources});
- 3. builds its layout (L{mcpgateway.sandbox.layout}) and runs the
+ 3. builds its layout (L{mcpgateway.sandbox.layout}), sets its
+    launcher's cache variables to the child's own folders
+    (L{mcpgateway.sandbox.launchercaches}), and runs the
     command through bubblewrap (behind the gateway's allow-list proxy
     when the request names its socket: L{mcpgateway.sandbox.proxyplan}),
     or drops every capability (L{mcpgateway.sandbox.privileges}: a root
@@ -258,7 +260,7 @@ def plan(
     mechanism the request names (confining this process with Landlock on
     the way, every capability dropped first in the launcher's own process:
     L{guarded})."""
-    from mcpgateway.sandbox import bwrap, defaults, layout, probe
+    from mcpgateway.sandbox import bwrap, defaults, launchercaches, layout, probe
     from mcpgateway.sandbox.bwrap import STDOUT_HANDOVER
 
     env = {k: v for k, v in environ.items() if k not in defaults.UNSET_VARIABLES}
@@ -289,6 +291,7 @@ def plan(
     view = layout.build(request, command, env)
     for line in view.refused:  # what the one path rule kept from it, each with its fix
         sys.stderr.write(f"{PREFIX}{NOT_SHOWN}{line}\n")
+    env = launchercaches.environment(env, view.caches.variables)  # its own, whatever env says
     if mechanism == "bwrap":
         if not isinstance(path, str):
             raise OSError(0, "bwrap was not found")

@@ -15,10 +15,11 @@ what every child is shown anyway (L{mcpgateway.sandbox.places}).
 
 In order: the places the child may write (L{mcpgateway.sandbox.writes}:
 its data, its workspace, C{allowWrite}, the folders its arguments name,
-its launcher's caches), then what it reads (its program and its version
-manager's tree, its arguments, its C{cwd}, its module paths, the paths its
-C{env} names, C{allowRead}), then the masks and what is bound again over
-them (L{mcpgateway.sandbox.masks}).
+its launcher's own caches: L{mcpgateway.sandbox.launchercaches}), then
+what it reads (its program and its version manager's tree, its
+arguments, its C{cwd}, its module paths, the paths its C{env} names,
+C{allowRead}), then the masks and what is bound again over them
+(L{mcpgateway.sandbox.masks}).
 
 Standard library only, and no C{dataclasses}: the launcher imports it
 before every confined child.
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import os
 
-from mcpgateway.sandbox import defaults, masks, writes
+from mcpgateway.sandbox import defaults, launchercaches, masks, writes
 from mcpgateway.sandbox.commandline import SHELLS, argumentPaths, dataFiles, scriptPaths
 from mcpgateway.sandbox.pathrule import PathRule
 from mcpgateway.sandbox.places import (
@@ -86,6 +87,10 @@ class Layout:
     @ivar cwdMade: the working directory is shown by nothing else (the
         gateway's own, for an entry without C{cwd}): an empty one is made
         (its arguments' relative paths, bound, are found from there).
+    @ivar caches: its launcher's own caches (bound again over the state
+        directory's mask, writable), the user's copies its tool runs from
+        (read-only), and the variables that name them
+        (L{mcpgateway.sandbox.launchercaches}).
     @ivar notes: what was left out and why (a missing C{allowRead} path).
     @ivar refused: the paths the entry named that the one path rule
         (L{mcpgateway.sandbox.pathrule}) kept from the child, each with
@@ -106,6 +111,7 @@ class Layout:
         self.reopened: list[tuple[str, bool]] = []
         self.placeholders: list[str] = []
         self.cwdMade = False
+        self.caches = launchercaches.Caches()
         self.notes: list[str] = []
         self.refused: list[str] = []
 
@@ -122,6 +128,7 @@ class Layout:
             "masked": [path for path, _ in self.masked],
             "reopened": [path for path, _ in self.reopened],
             "placeholders": self.placeholders,
+            "variables": dict(self.caches.variables),
             "notes": self.notes,
             "refused": self.refused,
         }
@@ -160,8 +167,8 @@ def build(request: Mapping[str, Any], argv: list[str], environ: Mapping[str, str
     # What the child may write, first: no symlink it may have left there is followed.
     command = str(request.get("command") or argv[0])
     data = [os.path.dirname(p) for p in dataFiles(argv[1:], cwd, writesThere)]
-    wants = _wants(layout, places, request, rules, [*arguments, *data], environ, command)
-    writes.settle(places, wants, [p for p in (install, own) if p is not None])
+    wants = _wants(layout, places, request, rules, [*arguments, *data], environ, command, argv)
+    writes.settle(places, wants, [p for p in (install, own, *layout.caches.own) if p is not None])
     if install is not None:  # the gateway's own install of this server's package
         binds.add(install, writable=True)
     allowed: list[tuple[str, bool]] = []
@@ -182,7 +189,7 @@ def build(request: Mapping[str, Any], argv: list[str], environ: Mapping[str, str
     if given:
         binds.add(str(given) if str(given).startswith("/") else cwd, source="cwd")
     _modulePaths(layout, binds, places, request, programs, environ)
-    wanted = {want.why for want in wants}
+    wanted = {want.why for want in wants} | layout.caches.ignored
     names = [name for name in request.get("entryEnv") or () if name not in wanted]
     _entryVariables(layout, binds, places, names, environ)
     if "learn" in request:  # a missing file in the home shown fails as read-only anyway
@@ -190,6 +197,8 @@ def build(request: Mapping[str, Any], argv: list[str], environ: Mapping[str, str
     launcher = defaults.launcherOf(command)
     for path in launcher.reads if launcher is not None else ():
         binds.add(expand(path, home, home), source="program")
+    for path in launchercaches.readable(places, layout.caches):  # the user's, its tool runs from
+        binds.add(path, source="program")
     for path in rules.get("allowRead") or ():
         full = expand(path, home, cwd)
         if not os.path.exists(full):
@@ -209,8 +218,9 @@ def build(request: Mapping[str, Any], argv: list[str], environ: Mapping[str, str
     layout.masked = masks.apply(
         layout.home, layout.cwd, shown, places, request, rules, allowed, named
     )
+    gateway = [real(p) for p in gatewayFiles]
     layout.reopened = masks.reopen(
-        layout.masked, places, allowed, binds.inState, install, own, [real(p) for p in gatewayFiles]
+        layout.masked, places, allowed, binds.inState, install, own, gateway, layout.caches.own
     )
     _settleCwd(layout, places, given)
     return layout
@@ -231,14 +241,16 @@ def _wants(
     arguments: list[str],
     environ: Mapping[str, str],
     command: str,
+    argv: list[str],
 ) -> list[Want]:
     """The places the child may write, as its entry names them: its
     workspace (a project: never the home, what holds it, the system's or the
     state directory), its data (L{_dataWants}), C{allowWrite}, the folders its
     arguments name and those of the data files they name (never the home or
-    what holds it, never the system's or the state directory), its
-    launcher's caches (made now, as the launcher
-    itself would)."""
+    what holds it, never the system's or the state directory); its
+    launcher's caches are its own (L{launchercaches.prepare}: made now, in
+    the state directory), and the entry's value for a variable that names
+    one is no data place of the server's."""
     home, cwd = layout.home, layout.cwd
     wants = []
     given = str(request.get("cwd") or "")
@@ -264,17 +276,9 @@ def _wants(
         )
 
     wants += [Want(path, "a folder its arguments name", accept=folder) for path in arguments]
-    launcher = defaults.launcherOf(command)
-    for path, variable in launcher.caches if launcher is not None else ():
-        moved = environ.get(variable) if variable else None
-        full = moved if moved and moved.startswith("/") else _xdg(path, home, environ)
-        try:
-            os.makedirs(full, mode=0o700, exist_ok=True)
-        except OSError as e:
-            layout.notes.append(f"cache {full}: {e.strerror or e}")
-            continue
-        wants.append(Want(full, "its launcher's cache"))
-    return wants
+    notes = layout.notes
+    layout.caches = launchercaches.prepare(places, request, environ, command, cwd, argv, notes)
+    return [want for want in wants if want.why not in layout.caches.ignored]
 
 
 def _dataWants(
@@ -568,16 +572,6 @@ def _entryVariables(
             binds.add(directory, source=source)
         elif not places.visible(full) and full not in layout.placeholders:
             layout.placeholders.append(full)
-
-
-def _xdg(path: str, home: str, environ: Mapping[str, str]) -> str:
-    """C{~/.cache/...} and C{~/.local/share/...} where C{XDG_CACHE_HOME}
-    and C{XDG_DATA_HOME} move them."""
-    for prefix, variable in (("~/.cache/", "XDG_CACHE_HOME"), ("~/.local/share/", "XDG_DATA_HOME")):
-        moved = environ.get(variable, "")
-        if path.startswith(prefix) and moved.startswith("/"):
-            return os.path.join(moved, path[len(prefix) :])
-    return expand(path, home, home)
 
 
 def _settleCwd(layout: Layout, places: Places, given: Any) -> None:

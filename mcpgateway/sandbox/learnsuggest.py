@@ -167,7 +167,8 @@ class _Judge:
                 )
                 return
         if under(path, self.base.stateDir):
-            if not any(under(path, own) for own in self.base.readOnly):
+            caches = posixpath.join(self.base.stateDir, defaults.STATE_CACHES)
+            if not any(under(path, own) for own in (*self.base.readOnly, caches)):
                 self.kept.setdefault(
                     "state", f"{self.base.stateDir} (the gateway's state directory: never shown)"
                 )

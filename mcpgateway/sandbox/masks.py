@@ -14,8 +14,9 @@ gateway's files'.
 
 Bound again over the masks (L{reopen}): the child's own packages the
 gateway installed in its state directory (its own package writable, for
-what a server writes beside its code), and a path an C{allow} names inside
-a masked one.
+what a server writes beside its code), its launcher's own caches there
+(writable: L{mcpgateway.sandbox.launchercaches}), and a path an C{allow}
+names inside a masked one.
 
 Standard library only: the launcher imports it.
 """
@@ -245,6 +246,7 @@ def reopen(
     install: str | None = None,
     own: str | None = None,
     gatewayFiles: Iterable[str] = (),
+    caches: Iterable[str] = (),
 ) -> list[tuple[str, bool]]:
     """What is bound again over the C{masked} paths (a layout's
     C{reopened}: C{(path, writable)}, sorted). The
@@ -252,9 +254,10 @@ def reopen(
     C{uvx/<package>}) that its binds name (C{inState}), read-only; the
     gateway's own install of its package (the request's C{install}: that
     folder alone) writable; the package the child runs from an C{npx}
-    install (C{own}) writable; a path an C{allow} names inside a masked
-    one (C{~/.aws/config}, not the rest of C{~/.aws}), never inside the
-    state directory or a gateway's file."""
+    install (C{own}) writable; its launcher's own caches (C{caches}: each
+    a folder of C{caches/<key>}, nothing above) writable; a path an
+    C{allow} names inside a masked one (C{~/.aws/config}, not the rest of
+    C{~/.aws}), never inside the state directory or a gateway's file."""
     reopened: dict[str, bool] = {}
     if install is not None and stateInstall(places, install) is not None:
         reopened[install] = True
@@ -264,6 +267,10 @@ def reopen(
             reopened.setdefault(folder, False)
     if own is not None and stateInstall(places, own) is not None:
         reopened[own] = True
+    kept = os.path.join(places.stateDir, defaults.STATE_CACHES)
+    for path in caches:
+        if under(path, kept) and path.count("/") > kept.count("/") + 1:
+            reopened[path] = True
     never = [places.stateDir, *gatewayFiles]
     for path, writable in allowed:
         inside = any(under(path, mask) and path != mask for mask, _ in masked)

@@ -8,6 +8,8 @@ builds it too.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -62,12 +64,35 @@ def mechanismOf(found: Mapping[str, Any] | None) -> str:
     return "auto" if found is None else str(found.get("mechanism") or "none")
 
 
+def cacheKey(spec: SpawnSpec, argv: Sequence[str]) -> str:
+    """The folder of the package caches kept for the children of C{spec}
+    that run C{argv} (L{mcpgateway.sandbox.launchercaches}): the server's
+    name made a file name, and a digest of what its child is (its
+    command, arguments, C{env}, C{cwd}, mode and profile). A server name
+    may have several routes (the user's entry, a project's), each its own
+    meaning, profile and trust: each keeps its own caches, so that what
+    one child left there never runs in another's."""
+    material = [
+        spec.name,
+        spec.command,
+        list(argv[1:]),
+        [list(pair) for pair in spec.env],
+        spec.cwd,
+        spec.mode,
+        spec.sandbox.toJson(),
+    ]
+    digest = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
+    name = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in spec.name)
+    return f"{name[:40] or '_'}-{digest}"
+
+
 def build(
     spec: SpawnSpec,
     environ: Mapping[str, str],
     stateDir: str,
     found: Mapping[str, Any] | None,
     *,
+    argv: Sequence[str] = (),
     others: list[str],
     python: str,
     parent: int,
@@ -77,6 +102,8 @@ def build(
 ) -> dict[str, Any]:
     """The request for a child of C{spec} in C{environ}.
 
+    @param argv: what the child runs (its executable, its arguments): its
+        launcher's caches are kept for that (L{cacheKey}).
     @param found: what the probe found (C{None}: not yet: the launcher tries).
     @param others: the paths of the other servers (masked where this child
         would see them).
@@ -101,6 +128,7 @@ def build(
     return {
         "v": VERSION,
         "server": spec.name,
+        "cacheKey": cacheKey(spec, argv),
         "mechanism": mechanismOf(found),
         "bwrap": bw.get("path"),
         "disableUserns": bool(bw.get("disableUserns")),

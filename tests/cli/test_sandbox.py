@@ -374,3 +374,20 @@ def test_show_names_the_mechanism_the_gateway_was_told_to_use(
         "mechanism: bubblewrap, which does not work here (bwrap is not installed): its children"
         " fail to start"
     )
+
+
+def test_show_names_a_launchers_own_caches_and_the_entry_value_it_ignores(
+    home: Path, probed: dict[str, Any], cli: Cli
+) -> None:
+    entry = {"command": "npx", "args": ["-y", "pkg"], "env": {"npm_config_cache": "/etc"}}
+    code, out, _ = cli("sandbox", "show", "srv", "--config", str(config(home, entry)))
+    assert code == 0
+    lines = out.splitlines()
+    caches = [line for line in lines if line.startswith("its launcher's caches: ")]
+    assert len(caches) == 1 and "/caches/srv-" in caches[0], lines
+    assert caches[0].startswith("its launcher's caches: npm_config_cache=")
+    assert any(
+        line.startswith("note: npm_config_cache=/etc in its env is ignored: the sandbox names")
+        for line in lines
+    ), lines
+    assert not [line for line in lines if line.startswith("writes: ")]

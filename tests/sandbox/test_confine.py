@@ -4,6 +4,7 @@ line and its request, the probe started once and its findings told once."""
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,8 +12,9 @@ from twisted.internet.defer import Deferred
 from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 
+from mcpgateway.core.spec import ServerSpec
 from mcpgateway.sandbox import failures
-from mcpgateway.sandbox.request import LAUNCHER
+from mcpgateway.sandbox.request import LAUNCHER, cacheKey
 from tests.fakes import capturedGatewayLogs
 from tests.support.sandbox.confine import ARGV, ENV, requestOf, sandbox, sandboxEvents, spec
 
@@ -206,3 +208,26 @@ def test_children_confined_without_their_system_call_filter_are_a_warning(
     if warned:
         assert told[0]["log_level"] == LogLevel.warn
         assert told[0]["why"] == "libseccomp is not installed"
+
+
+def test_each_route_of_a_server_keeps_its_own_launcher_caches() -> None:
+    """A server name may have several routes (the user's entry, a
+    project's with other arguments, another workspace, another profile):
+    each keeps the caches of its own, and the same entry the same ones."""
+
+    def key(server: ServerSpec, argv: list[str] = ARGV) -> str:
+        return str(requestOf(sandbox().command(server, argv, ENV) or [])["cacheKey"])
+
+    user = key(spec(command="npx"))
+    assert user.startswith("a-") and len(user) == len("a-") + 16
+    assert key(spec(command="npx")) == user
+    others = [
+        key(spec(command="npx"), [*ARGV, "--other"]),
+        key(spec(command="npx", cwd="/w/one", mode="workspace")),
+        key(spec(command="npx", cwd="/w/two", mode="workspace")),
+        key(spec(command="npx", sandbox={"network": "none"})),
+        key(replace(spec(command="npx"), env=(("TOKEN", "x"),))),
+        key(spec("b", command="npx")),
+    ]
+    assert len({user, *others}) == 1 + len(others)
+    assert cacheKey(spec("../x y/é"), ARGV).startswith("___x_y__-")

@@ -26,12 +26,38 @@ def test_uvx_may_fetch_the_python_a_package_needs(command: str) -> None:
         assert host in allowed, host
 
 
-def test_uvx_writes_its_caches_and_its_managed_pythons() -> None:
-    """C{~/.local/share/uv} holds uv's tools and its managed Pythons
-    (C{python/}), which a confined C{uvx} installs and runs."""
-    launcher = defaults.launcherOf("uvx")
-    assert launcher is not None
-    assert [path for path, _ in launcher.caches] == ["~/.cache/uv", "~/.local/share/uv"]
+@pytest.mark.parametrize(
+    ("command", "variables"),
+    [
+        ("npx", {"npm_config_cache"}),
+        ("uvx", {"UV_CACHE_DIR", "UV_TOOL_DIR", "UV_TOOL_BIN_DIR", "UV_PYTHON_INSTALL_DIR"}),
+        ("pnpm", {"PNPM_HOME", "npm_config_store_dir", "npm_config_cache_dir"}),
+        ("poetry", {"POETRY_CACHE_DIR", "POETRY_VIRTUALENVS_PATH"}),
+        ("hatch", {"HATCH_DATA_DIR", "HATCH_CACHE_DIR", "HATCH_CONFIG"}),
+        ("pipenv", {"WORKON_HOME", "PIPENV_CACHE_DIR"}),
+        ("pipx", {"PIPX_HOME", "PIPX_BIN_DIR"}),
+        ("yarn", {"YARN_CACHE_FOLDER", "YARN_GLOBAL_FOLDER"}),
+        ("bunx", {"BUN_INSTALL", "BUN_INSTALL_CACHE_DIR"}),
+        ("deno", {"DENO_DIR", "DENO_INSTALL_ROOT"}),
+    ],
+)
+def test_each_launcher_names_its_caches_by_the_variables_its_tool_reads(
+    command: str, variables: set[str]
+) -> None:
+    """Where each tool keeps its caches and environments is moved by
+    these variables (each checked against the real tool): the launcher
+    sets them all to folders of the child's own."""
+    launcher = defaults.launcherOf(command)
+    assert launcher is not None and launcher.tool is not None
+    named = {variable for variable, _ in launcher.caches}
+    assert variables <= named
+    assert all(path and not path.startswith(("/", ".")) for _, path in launcher.caches)
+
+
+def test_python_keeps_no_caches_but_reads_the_users_packages() -> None:
+    launcher = defaults.launcherOf("python3.12")
+    assert launcher is not None and launcher.tool is None and launcher.caches == ()
+    assert launcher.reads == ("~/.local/lib",)
 
 
 def test_an_entry_that_names_its_network_gets_only_that() -> None:

@@ -63,6 +63,22 @@ def test_bubblewrap_runs_the_command_in_its_layout(tmp_path: Path) -> None:
     assert argv[argv.index(str(tmp_path / "home")) - 1] == "--tmpfs"  # its own, empty home
 
 
+def test_a_launchers_child_gets_its_own_caches_whatever_its_env_says(tmp_path: Path) -> None:
+    """The entry's C{NPM_CONFIG_CACHE} (npm reads every spelling) names
+    the user's C{~/.npm}: the child's environment names its own cache
+    alone, which is bound writable; the user's is not bound at all."""
+    home = tree(tmp_path)
+    entry = {"NPM_CONFIG_CACHE": str(home / ".npm"), "npm_config_cache": "/etc"}
+    asked = request(tmp_path, command="npx", mechanism="bwrap", bwrap="/usr/bin/bwrap")
+    asked["entryEnv"] = sorted(entry)
+    _, argv, env = plan(asked, ["/usr/bin/npx", "-y", "pkg"], {"PATH": "/usr/bin", **entry})
+    mine = str(home / ".mcpgateway/caches/srv/npm")
+    assert env["npm_config_cache"] == mine + "/cache" and "NPM_CONFIG_CACHE" not in env
+    at = argv.index(mine)
+    assert argv[at - 1 : at + 2] == ["--bind", mine, mine]
+    assert str(home / ".npm") not in argv
+
+
 def test_bubblewrap_dies_with_the_gateway_process_unless_a_warden_guards_it(
     tmp_path: Path,
 ) -> None:

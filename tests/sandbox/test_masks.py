@@ -111,7 +111,8 @@ def test_an_installs_own_folder_alone_is_bound_writable(tmp_path: Path) -> None:
     asked = request(tmp_path, command="/usr/bin/npm", cwd=str(target), install=str(target))
     layout = build(asked, ["/usr/bin/npm", "install", "--prefix", str(target)], {})
     assert bound(layout)[str(target)] is True
-    assert [p for p, w in layout.reopened if w] == [str(target)]
+    own = home / ".mcpgateway" / "caches" / "srv" / "npm"  # npm's cache: the install's own
+    assert [p for p, w in layout.reopened if w] == [str(own), str(target)]
 
 
 def test_the_probe_looks_deeper_once_and_every_request_names_what_it_found(

@@ -202,14 +202,15 @@ def test_an_npx_server_installs_through_the_proxy(home: Path, start: Starter) ->
         pytest.skip("npx not found")
     if not registryReachable():
         pytest.skip("the npm registry is not reachable from this machine")
-    assert not (home / ".npm").exists()  # an empty cache: npx must download
     config = writeConfig(
         home / "servers.json",
         {"memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]}},
     )
     gateway = start("--config", str(config), "--sandbox", "auto", "--no-resolve")
     assert "read_graph" in sandboxkit.toolNames(gateway.url("memory"))
-    assert (home / ".npm").is_dir()
+    # its own cache, empty at its first start: npx downloaded into it (never the user's ~/.npm)
+    assert list((home / "state" / "caches").glob("memory-*/npm/cache/_npx"))
+    assert not (home / ".npm").exists()
     assert REFUSED_LINE not in gateway.text()
     # its only way out was its proxy socket
     assert gateway.health()["servers"]["memory"]["network"]["refused"] == 0

@@ -6,8 +6,9 @@ run as C{twistd -n mcpgateway --sandbox auto} and the Python SDK:
  - PyPI's C{mcp-server-time} run by C{uvx} (from the test extra's C{uv},
    found on C{PATH} or beside this interpreter), as an entry writes it
    (C{"command": "uvx"}): installed by the gateway first, and run as
-   configured (C{--no-resolve}: C{uvx} itself confined, with its caches
-   and PyPI through the gateway's proxy).
+   configured (C{--no-resolve}: C{uvx} itself confined, with caches of its
+   own in the state directory, never the user's, and PyPI through the
+   gateway's proxy).
 
 Each is listed, called and stopped with the default profile: no
 C{"sandbox"} in its entry. Bubblewrap must work here (CI installs it); the
@@ -176,9 +177,10 @@ def test_a_uvx_server_the_gateway_installs_works_confined_by_default(
 def test_a_uvx_server_run_as_configured_works_confined_by_default(
     home: Path, start: Starter
 ) -> None:
-    """C{--no-resolve}: C{uvx} itself runs confined, installing into its
-    cache (C{~/.cache/uv}, writable in the sandbox) from PyPI (through the
-    gateway's proxy: C{uvx}'s registries are in its default profile)."""
+    """C{--no-resolve}: C{uvx} itself runs confined, installing into a
+    cache of its own (C{<state>/caches/<key>/uv}, never the user's
+    C{~/.cache/uv}) from PyPI (through the gateway's proxy: C{uvx}'s
+    registries are in its default profile)."""
     bwrapOrSkip()
     pypiOrSkip()
     fakeHome(home)
@@ -191,5 +193,6 @@ def test_a_uvx_server_run_as_configured_works_confined_by_default(
     commands = [commandOf(pid) for pid in running]
     assert any("uvx" in map(os.path.basename, c) for c in commands), commands
     stopped(gateway, "time", running)
-    # What it installed is in the user's uv cache (bound writable into its sandbox).
-    assert any((home / ".cache" / "uv").iterdir())
+    # What it installed is in its own uv cache, in the state directory; the user's has nothing.
+    assert any((home / "state" / "caches").glob("time-*/uv/cache/*"))
+    assert not (home / ".cache" / "uv").exists()

@@ -45,7 +45,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.gateway import REPO, RunningGateway, npmServer, writeConfig
+from tests.integration.gateway import RunningGateway, npmServer, writeConfig
 from tests.integration.sandboxkit import (
     ATTEMPTS,
     MECHANISMS,
@@ -411,7 +411,10 @@ def test_server_filesystem_writes_into_the_folder_it_was_given(home: Path, start
 def test_server_memory_keeps_what_it_learned_across_a_restart(home: Path, start: Starter) -> None:
     """server-memory without C{MEMORY_FILE_PATH} writes C{memory.jsonl}
     beside its own script: in the package the gateway installed for
-    C{npx}, which is its own to write."""
+    C{npx}, which is its own to write. That install's npm cache is its
+    own too (in the state directory), never the npm cache the gateway's
+    environment names (the user's, where a C{postinstall} would leave
+    what the user's next C{npx} runs)."""
     bwrapOrSkip()
     user = fakeHome(home)
     npmServer("SERVER_MEMORY_JS")  # Node.js and npm are here (else: skipped, saying why)
@@ -420,8 +423,7 @@ def test_server_memory_keeps_what_it_learned_across_a_restart(home: Path, start:
         "args": ["-y", f"@modelcontextprotocol/server-memory@{MEMORY_VERSION}"],
     }
     config = writeConfig(user / "servers.json", {"memory": entry})
-    cache = Path(os.environ.get("MCPGATEWAY_TEST_CACHE") or REPO / ".cache" / "test-backends")
-    env = {"npm_config_cache": str(cache / "npm-cache")}
+    env = {"npm_config_cache": str(user / ".npm")}
     args = ("--config", str(config), "--sandbox", "auto")
     entity = {"name": "mcpgateway", "entityType": "project", "observations": ["persists"]}
     first = start(*args, env=env, timeout=60.0)
@@ -430,6 +432,8 @@ def test_server_memory_keeps_what_it_learned_across_a_restart(home: Path, start:
     first.stop()
     written = list((user / "state" / "npx").glob("**/server-memory/dist/memory.jsonl"))
     assert written and "persists" in written[0].read_text()
+    assert not (user / ".npm").exists()
+    assert list((user / "state" / "caches").glob("memory-*/npm/cache/_cacache"))
     second = start(*args, env=env, timeout=60.0)
     graph = toolCall(second.url("memory"), "read_graph")
     assert "persists" in json.dumps(graph), graph
