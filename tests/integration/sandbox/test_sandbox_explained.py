@@ -158,7 +158,8 @@ def test_a_repository_cannot_unconfine_its_own_server_until_approved(
 
     # What `mcpgateway sandbox approve loose --workspace CLONE --yes` records.
     [candidate] = candidates(home / "state", "loose", workspace)
-    assert candidate.widenings == ("sandbox",)
+    # Its script is outside its workspace: shown only once approved, too.
+    assert candidate.widenings == ("sandbox", f"args[0] {os.path.realpath(HOSTILE)}")
     approve(home / "state", candidate.approval())
 
     def unconfined() -> bool:

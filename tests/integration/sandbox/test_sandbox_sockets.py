@@ -352,7 +352,7 @@ def test_playwright_under_landlock_fails_either_way_and_doctor_says_why(
     argv = [*playwright, *browser, "--no-sandbox", "--isolated"]
 
     def entry(network: dict[str, Any]) -> dict[str, Any]:
-        sandbox = {"filesystem": {"allowWrite": ["~/.cache"]}, **network}  # its registry's lock
+        sandbox = {"filesystem": {"allowWrite": ["~/.cache/ms-playwright"]}, **network}  # its lock
         return {"command": argv[0], "args": argv[1:], "sandbox": sandbox}
 
     config = writeConfig(
