@@ -151,15 +151,17 @@ class Harness:
         capabilities: dict[str, Any] | None = None,
         requestId: Any = 1,
         answerChild: bool = True,
+        served: Any = None,
     ) -> str:
-        """Open a session (answering the child's handshake if needed); its id."""
+        """Open a session (answering the child's handshake if needed, the
+        child declaring C{served}: L{answerHandshake}); its id."""
         response = self.request(
             "POST",
             f"/{server}/mcp",
             initializeMessage(version, capabilities or {}, requestId=requestId),
         )
         if answerChild and not response.complete:
-            self.answerHandshake()
+            self.answerHandshake(capabilities=served)
         assert response.status == 200, response.body
         return response.headers["mcp-session-id"]
 

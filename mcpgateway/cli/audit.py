@@ -13,7 +13,14 @@ can write the log but not read the key could have sealed the whole trail
 again without a key. So with a key, a trail with an unkeyed segment exits 3
 unless C{--allow-unkeyed} says its unkeyed segments are old ones (written
 before the gateway had a key); C{--require-keyed} makes that exit 3 even
-without a key. Never loads Twisted.
+without a key.
+
+A trail whose first file begins after a file not given (its first record
+a rotation's: the oldest files rotated away, or removed) is checked from
+there on, and nothing before it can be: its head is not proven, which
+exits 3 unless C{--allow-rotated-away} says those files are gone by the
+gateway's rotation. A first file that begins with anything else was cut at
+its head (exit 1). Never loads Twisted.
 """
 
 from __future__ import annotations
@@ -67,13 +74,16 @@ def auditKey(args: argparse.Namespace) -> tuple[Path, bytes | None]:
         raise CliError(str(e)) from None
 
 
-def status(result: Result, requireKeyed: bool) -> int:
+def status(result: Result, requireKeyed: bool, rotatedAway: bool = False) -> int:
     """The exit status of C{result}: 0 intact (and checked), 1 not, 3 a
     keyed trail checked without its key (or, C{requireKeyed}, one with an
-    unkeyed segment)."""
+    unkeyed segment), or one whose head is not proven (unless
+    C{rotatedAway} accepts it)."""
     if not result.intact:
         return 1
     if result.unchecked or (requireKeyed and result.unkeyed):
+        return STRUCTURE_ONLY
+    if not (result.headProven or rotatedAway):
         return STRUCTURE_ONLY
     return 0
 
@@ -89,7 +99,7 @@ def cmdAuditVerify(args: argparse.Namespace, out: Output, ctx: CliContext) -> in
     keyFile, key = auditKey(args)
     result = verify(paths, key)
     requireKeyed = requiresKeyed(args, key)
-    code = status(result, requireKeyed)
+    code = status(result, requireKeyed, args.allow_rotated_away)
     if out.json:
         out.emit({"ok": code == 0, "requireKeyed": requireKeyed, **result.json()})
         return code
@@ -104,9 +114,13 @@ def cmdAuditVerify(args: argparse.Namespace, out: Output, ctx: CliContext) -> in
             f" ({keyFile} is not there; --key-file FILE): an edited or re-sealed record"
             " would not show"
         )
+        _noteHead(result, out)
         return code
     if requireKeyed and result.unkeyed:
+        _noteHead(result, out)
         return _unkeyedRefused(result, out, keyFile if key is not None else None)
+    if not (result.headProven or args.allow_rotated_away):
+        return _headNotProven(result, out)
     line = (
         f"intact: {result.records} record(s) in {result.files} file(s),"
         f" {result.segments} segment(s)"
@@ -118,6 +132,7 @@ def cmdAuditVerify(args: argparse.Namespace, out: Output, ctx: CliContext) -> in
     if result.anchored:
         line += f"; {result.anchored} began in an earlier file not given (taken as they are)"
     out.line(line)
+    _noteHead(result, out)
     if result.unkeyed:
         out.note(
             f"{result.unkeyed} unkeyed segment(s) (written without an audit key): their"
@@ -129,6 +144,40 @@ def cmdAuditVerify(args: argparse.Namespace, out: Output, ctx: CliContext) -> in
             " killed, or its last records removed): " + ", ".join(result.open[:8])
         )
     return code
+
+
+def _after(result: Result) -> str:
+    """Where a trail that begins rotated begins: its first file, and the
+    file before it that was not given."""
+    after = result.after or {}
+    last = after.get("last")
+    place = f", file {after['seq']} of the trail" if after.get("seq") is not None else ""
+    return (
+        f"it begins in {after.get('in')}, rotated after {after.get('file')!r}"
+        f" (its last record {last[:12] if isinstance(last, str) else 'unknown'}{place}),"
+        " which is not given"
+    )
+
+
+def _noteHead(result: Result, out: Output) -> None:
+    """Say, when the trail's head is not proven, where it begins."""
+    if not result.headProven:
+        out.note(f"head NOT proven: {_after(result)}: nothing before it is checked")
+
+
+def _headNotProven(result: Result, out: Output) -> int:
+    """Say why a trail that begins after a file not given is not proven
+    intact: exit 3."""
+    out.line(
+        f"head NOT proven: {result.records} record(s) in {result.files} file(s) are intact"
+        f" from their first on, but {_after(result)}: whether records before it were"
+        " removed cannot be checked"
+    )
+    out.note(
+        "give the trail's earlier files too; --allow-rotated-away accepts a trail whose"
+        " oldest files the gateway's rotation removed (it keeps 10 rotated files)"
+    )
+    return STRUCTURE_ONLY
 
 
 def _unkeyedRefused(result: Result, out: Output, keyFile: Path | None) -> int:
@@ -164,8 +213,9 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         " oldest first: audit.jsonl.2 audit.jsonl.1 audit.jsonl). Prints the first bad"
         " record (file:line: edited, removed, reordered or truncated: why); exit 0 only"
         " when the trail is intact, 1 when it is not, 3 when keyed segments could not be"
-        " checked (no key: their structure only) or, when an audit key is there, when a"
-        " segment is unkeyed (--allow-unkeyed for trails written before the key).",
+        " checked (no key: their structure only), when an audit key is there and a"
+        " segment is unkeyed (--allow-unkeyed for trails written before the key), or when"
+        " the trail begins after a file not given (--allow-rotated-away).",
     )
     check.add_argument("files", metavar="FILE", nargs="+", help="the trail's files")
     check.add_argument(
@@ -193,5 +243,11 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         action="store_true",
         help="accept unkeyed segments although an audit key is there: for a trail (or"
         " its oldest files) written before the gateway had its key",
+    )
+    check.add_argument(
+        "--allow-rotated-away",
+        action="store_true",
+        help="accept a trail whose first file begins after files not given (the oldest"
+        " rotated away): its records are checked from there on, none before it",
     )
     check.set_defaults(handler=cmdAuditVerify)

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_toolgate -*-
+# -*- test-case-name: tests.core.test_toolgate, tests.core.test_toolgate_listing -*-
 """The one place a server's pinned tools are applied: its router's
 L{ToolGate}.
 
@@ -33,10 +33,29 @@ is not known yet waits while the gate lists the child itself, every page
 (L{ToolGate.listedFirst}): a client that calls without listing (a session
 restored after a restart, a client that cached the tools) meets the same
 refusal as one that listed. One listing serves every call waiting on it.
-A child whose listing cannot be made whole (an error, more than
-L{MAX_LISTED} names, more than L{MAX_FOLLOWED} pages) is listed once per
-change of its list; its calls then go as sent. A laptop gateway, which
-decides no name before the call, never lists first.
+
+There the check fails closed. A listing that cannot be made whole (an
+error, no answer within the request timeout, an answer that is not a
+list, more than L{MAX_LISTED} names or L{MAX_FOLLOWED} pages) vouches
+only for the names its pages gave: a call of any other name is refused,
+C{-32000}, with why the listing failed (L{ListingFailure}), rather than
+forwarded, since the name a policy decided may not be the one the server
+runs. The server does not become silently unusable: the next call from
+L{RETRY_FIRST} seconds on lists it again, the wait doubling with each
+failure up to L{RETRY_MOST} (one listing per wait at most, and only when
+a call comes: nothing is timed). A whole listing, or the child's
+C{list_changed} or exit, ends the failure. A laptop gateway, which decides
+no name before the call, never lists first and forwards what no whole
+listing refused.
+
+The gate also refuses what the child's C{initialize} answer says it does
+not serve (L{CAPABILITY}): a C{prompts/get} of a server that declared no
+C{prompts}, a C{resources/read} or C{resources/subscribe} of one that
+declared no C{resources} (C{-32601}, as a 2026-07-28 request is answered,
+L{mcpgateway.core.pools.era2026side}); where names are decided, a
+C{tools/call} of a server that declared no C{tools} too (a laptop's calls
+are not looked at for it: the hot path). A child whose capabilities are
+not known is not refused.
 
 A server may list more tools to a client that declared more capabilities,
 so the policy also hears what the listing's client declared: the
@@ -49,11 +68,13 @@ Pure core: no files, no HTTP; the policy is handed in.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -64,8 +85,26 @@ from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.runtime import logs
 
-GATED = frozenset({"tools/list", "tools/call", "prompts/list", "prompts/get"})
+GATED = frozenset(
+    {
+        "tools/list",
+        "tools/call",
+        "prompts/list",
+        "prompts/get",
+        "resources/read",
+        "resources/subscribe",
+    }
+)
 """The client methods a router hands its gate."""
+CAPABILITY = {
+    "prompts/get": "prompts",
+    "resources/read": "resources",
+    "resources/subscribe": "resources",
+}
+"""Each method the gate refuses to a child that does not declare it -> the
+server capability its C{initialize} answer must name. (A subscription
+needs only C{resources}: the Python SDK's servers declare
+C{subscribe: false} whether or not they serve it.)"""
 NAMED = {"tools/call": "tools/list", "prompts/get": "prompts/list"}
 """Each method that names an item -> the listing that names it."""
 LISTINGS = frozenset(NAMED.values())
@@ -77,6 +116,12 @@ MAX_FOLLOWED = 64
 """Listings in flight (and half-listed chains) a gate follows at most."""
 MAX_LISTED = 10_000
 """Tools of one listing a gate gathers at most (a longer one is never whole)."""
+RETRY_FIRST = 1.0
+"""Seconds after a failed listing from which the next call lists again."""
+RETRY_MOST = 60.0
+"""The longest wait between two listings of a child whose listing keeps failing."""
+ERROR_TEXT = 200
+"""Characters of a child's error message a refusal quotes at most."""
 
 
 class Announcer(Protocol):
@@ -111,6 +156,10 @@ class PinnedTools(Protocol):
     def withheld(self, spec: ServerSpec) -> Sequence[str]:
         """The names of the tools of C{spec} withheld now."""
 
+
+ServedCapabilities = Callable[[], Mapping[str, Any] | None]
+"""What a router's child declared it serves: the C{capabilities} of its
+C{initialize} answer (C{None}: not known)."""
 
 ListingClient = Callable[[], Mapping[str, Any] | None]
 """What the client a router's child lists its tools to declared: the
@@ -186,6 +235,21 @@ class ToolListings:
         return listed
 
 
+class ListingFailure:
+    """Why the gate's own listing of a kind could not be made whole, and
+    when the next call lists it again (see the module docstring)."""
+
+    __slots__ = ("code", "retryAt", "why")
+
+    def __init__(self, why: str, retryAt: float, code: int = jsonrpc.SERVER_UNAVAILABLE) -> None:
+        self.why = why
+        """What went wrong (C{its tools/list failed with error ...})."""
+        self.retryAt = retryAt
+        """When a call lists the kind again (infinity: not before it changes)."""
+        self.code = code
+        """The JSON-RPC code a call it refuses is answered with."""
+
+
 class ListedNames:
     """The names of one kind (tools, prompts) a child listed: whether it
     listed them whole since they last changed, and which they are.
@@ -194,14 +258,21 @@ class ListedNames:
     last (at most L{MAX_LISTED} names); a page of a listing not followed
     from its start adds its names without making the kind whole."""
 
-    __slots__ = ("_partial", "_sent", "known", "listedFirst", "names")
+    __slots__ = ("_partial", "_sent", "changes", "failed", "failure", "known", "names")
 
     def __init__(self) -> None:
         self.known = False
         """Whether a whole listing came since the kind last changed."""
-        self.listedFirst = False
-        """Whether the gate listed the kind itself since it last changed."""
+        self.failure: ListingFailure | None = None
+        """Why the gate's own listing since the kind last changed was not
+        whole (C{None}: none failed)."""
+        self.failed = 0
+        """The gate's own listings that failed in a row (its wait doubles)."""
+        self.changes = 0
+        """How many times the kind changed (a listing sent before is stale)."""
         self.names: set[str] = set()
+        """The names listed since the kind last changed: a whole listing's,
+        else those its pages gave (at most L{MAX_LISTED})."""
         self._sent: OrderedDict[int, str | None] = OrderedDict()
         self._partial: OrderedDict[str, set[str]] = OrderedDict()
 
@@ -219,7 +290,8 @@ class ListedNames:
             for item in items
             if isinstance(item, dict) and isinstance(item.get("name"), str)
         }
-        self.names |= page
+        if len(self.names) < MAX_LISTED:
+            self.names |= page
         if childId not in self._sent:
             return
         cursor = self._sent.pop(childId)
@@ -235,18 +307,15 @@ class ListedNames:
                 self._partial.popitem(last=False)
             return
         self.names, self.known = listed, True
+        self.failure, self.failed = None, 0
 
     def changed(self) -> None:
         """The child said the list changed (or it exited): nothing is known."""
         self.known = False
-        self.listedFirst = False
+        self.failure, self.failed = None, 0
+        self.changes += 1
         self.names = set()
         self._partial.clear()
-
-    def refuses(self, name: str) -> bool:
-        """Whether a call of C{name} is refused: the kind was listed whole
-        and C{name} is not in it."""
-        return self.known and name not in self.names
 
 
 class ToolGate:
@@ -255,12 +324,23 @@ class ToolGate:
 
     log = Logger(observer=logs.observer, namespace="mcpgateway.trust")
 
-    def __init__(self, pool: PoolPins, client: ListingClient | None = None) -> None:
+    def __init__(
+        self,
+        pool: PoolPins,
+        client: ListingClient | None = None,
+        served: ServedCapabilities | None = None,
+        *,
+        clock: IReactorTime,
+    ) -> None:
         """
         @param client: what its child's client declared (C{None}: not known).
+        @param served: what its child declared it serves (C{None}: not known).
+        @param clock: when a failed listing is tried again.
         """
         self._pool = pool
         self._client = client
+        self._served = served
+        self._clock = clock
         self.listings = ToolListings()
         self.listed = {"tools/list": ListedNames(), "prompts/list": ListedNames()}
         """What the child listed, by listing method."""
@@ -275,11 +355,19 @@ class ToolGate:
         if listing is None or not (self._pool.spec.limits or self._pool.listFirst()):
             return None
         listed = self.listed[listing]
-        if listed.known or listed.listedFirst:
+        if listed.known:
             return None
         waiting = self._waiting.get(listing)
         first = waiting is None
         if waiting is None:
+            failure = listed.failure
+            if failure is not None and self._clock.seconds() < failure.retryAt:
+                return None  # refused as it goes (L{gated}), saying why
+            kind = listing.split("/")[0]
+            if self._undeclared(kind):
+                why = f"server '{self._pool.spec.name}' does not declare the {kind} capability"
+                listed.failure = ListingFailure(why, math.inf, jsonrpc.METHOD_NOT_FOUND)
+                return None
             waiting = self._waiting[listing] = []
         waiter: Deferred[None] = Deferred(lambda d: waiting.remove(d) if d in waiting else None)
         waiting.append(waiter)
@@ -289,49 +377,83 @@ class ToolGate:
                 server=self._pool.spec.name,
                 listing=listing,
             )
-            self._follow(child, listing, None, 1)
+            self._follow(child, listing, None, 1, listed.changes)
         return waiter
 
-    def _follow(self, child: ChildLister, listing: str, cursor: str | None, pages: int) -> None:
+    def _follow(
+        self, child: ChildLister, listing: str, cursor: str | None, pages: int, changes: int
+    ) -> None:
         """Ask the child for one page of C{listing} (the router learns its names)."""
         answer = child.call(listing, None if cursor is None else {"cursor": cursor})
-        answer.addCallback(self._page, child, listing, pages)
-        answer.addErrback(self._listingFailed, listing)
+        answer.addCallback(self._page, child, listing, pages, changes)
+        answer.addErrback(self._listingFailed, listing, changes)
         answer.addErrback(self._unexpected)
 
-    def _page(self, message: Message, child: ChildLister, listing: str, pages: int) -> None:
+    def _page(
+        self, message: Message, child: ChildLister, listing: str, pages: int, changes: int
+    ) -> None:
         result = message.get("result")
         nextCursor = result.get("nextCursor") if isinstance(result, dict) else None
         if isinstance(nextCursor, str) and pages < MAX_FOLLOWED and not self.listed[listing].known:
-            self._follow(child, listing, nextCursor, pages + 1)
+            self._follow(child, listing, nextCursor, pages + 1, changes)
             return
-        self._listed(listing)
+        self._listed(
+            listing, changes, None if self.listed[listing].known else notWhole(listing, message)
+        )
 
-    def _listingFailed(self, reason: Failure, listing: str) -> None:
-        """The listing did not come (cancelled, a defect): the calls go as sent."""
+    def _listingFailed(self, reason: Failure, listing: str, changes: int) -> None:
+        """The listing did not come (cancelled, a defect): the calls waiting
+        on it are refused, saying so."""
         self.log.failure(
             "server {server}: listing its {listing} failed",
             reason,
             server=self._pool.spec.name,
             listing=listing,
         )
-        self._listed(listing)
+        text = reason.getErrorMessage() or type(reason.value).__name__
+        why = f"listing its {listing} failed ({logs.clientText(text, ERROR_TEXT)})"
+        self._listed(listing, changes, why)
 
     def _unexpected(self, reason: Failure) -> None:
         self.log.failure("releasing the calls waiting for a listing failed", reason)
 
-    def _listed(self, listing: str) -> None:
-        """The gate's own listing ended: the calls waiting on it go."""
+    def _listed(self, listing: str, changes: int, why: str | None) -> None:
+        """The gate's own listing ended (C{why}: why it is not whole): the
+        calls waiting on it go, to be decided against it."""
         listed = self.listed[listing]
-        listed.listedFirst = True
-        if not listed.known:
+        if why is not None:
+            now = self._clock.seconds()
+            if changes == listed.changes:
+                wait = min(RETRY_FIRST * 2**listed.failed, RETRY_MOST)
+                listed.failed += 1
+            else:
+                wait = 0.0  # listed before its list changed: list it again at once
+            listed.failure = ListingFailure(why, now + wait)
             self.log.warn(
-                "server {server}: its {listing} could not be listed whole; calls go as sent",
+                "server {server}: its {listing} could not be listed whole: {why}; calls of"
+                " names it did not list are refused, and the first call after {wait:g} s"
+                " lists it again",
                 server=self._pool.spec.name,
                 listing=listing,
+                why=why,
+                wait=wait,
+                listingFailed=listing,
             )
         for waiter in self._waiting.pop(listing, []):
             waiter.callback(None)
+
+    def _undeclared(self, kind: str) -> bool:
+        """Whether the child's C{initialize} answer is known and does not
+        declare the capability C{kind}."""
+        capabilities = None if self._served is None else self._served()
+        if not isinstance(capabilities, Mapping):
+            return False
+        declared = capabilities.get(kind)
+        return declared is None or declared is False
+
+    def _decides(self) -> bool:
+        """Whether its pool's calls are decided by name before they come."""
+        return bool(self._pool.spec.limits) or self._pool.listFirst()
 
     def gated(
         self, childId: int, session: SessionLike | None, message: Message, related: Sink | None
@@ -343,35 +465,95 @@ class ToolGate:
         params = message.get("params")
         listing = NAMED.get(method)
         if listing is None:
-            self.listed[method].sent(childId, params)
-            pins = self._pool.toolPins
-            if pins is not None and method == "tools/list":
-                client = self._client
-                self.listings.sent(childId, params, None if client is None else client())
-            return None
+            if method in LISTINGS:
+                self.listed[method].sent(childId, params)
+                pins = self._pool.toolPins
+                if pins is not None and method == "tools/list":
+                    client = self._client
+                    self.listings.sent(childId, params, None if client is None else client())
+                return None
+            return self._undeclaredRefusal(childId, session, message, related)
+        if method != "tools/call":
+            refused = self._undeclaredRefusal(childId, session, message, related)
+            if refused is not None:
+                return refused
         name = params.get("name") if isinstance(params, dict) else None
         if not isinstance(name, str):
             return None  # the child answers what is not a call
         why = None
-        if self.listed[listing].refuses(name):
-            why = f"{UNKNOWN[method]}: {name}"
-            self.log.info(
-                "server {server}: {method} of {name}, which it did not list, refused",
-                server=self._pool.spec.name,
-                method=method,
-                name=logs.clientText(name),
-                unlistedRefused=name,
-            )
-        elif method == "tools/call":
+        listed = self.listed[listing]
+        if listed.known:
+            if name not in listed.names:
+                why = f"{UNKNOWN[method]}: {name}"
+                self.log.info(
+                    "server {server}: {method} of {name}, which it did not list, refused",
+                    server=self._pool.spec.name,
+                    method=method,
+                    name=logs.clientText(name),
+                    unlistedRefused=name,
+                )
+        elif listed.failure is not None and name not in listed.names and self._decides():
+            return self._unvouched(childId, session, message, related, listed.failure, name)
+        if why is None and method == "tools/call":
             why = self._withheld(name)
         if why is None:
             return None
-        refused = Exchange(session, message.get("id"), method, None, related, _noCancel)
-        refused.childId = childId
-        refused.response.callback(
-            jsonrpc.errorResponse(message.get("id"), jsonrpc.INVALID_PARAMS, why)
+        return _refused(childId, session, message, related, jsonrpc.INVALID_PARAMS, why)
+
+    def _unvouched(
+        self,
+        childId: int,
+        session: SessionLike | None,
+        message: Message,
+        related: Sink | None,
+        failure: ListingFailure,
+        name: str,
+    ) -> Exchange:
+        """The refusal of C{message}, a call of C{name}, which no whole
+        listing vouches for since C{failure}."""
+        method = message["method"]
+        server = self._pool.spec.name
+        self.log.info(
+            "server {server}: {method} of {name} refused: {why}",
+            server=server,
+            method=method,
+            name=logs.clientText(name),
+            why=failure.why,
+            unvouchedRefused=name,
         )
-        return refused
+        if failure.code == jsonrpc.METHOD_NOT_FOUND:
+            why = f"Method not found: {method} ({failure.why})"
+        else:
+            wait = math.ceil(failure.retryAt - self._clock.seconds())
+            when = f"the first call after {wait:d} s" if wait > 0 else "the next call"
+            why = (
+                f"{method} of {name!r} refused: server '{server}' could not list its"
+                f" {NAMED[method].split('/')[0]} ({failure.why}), so the gateway cannot tell"
+                f" that the name is one it gave; it lists them again at {when}"
+            )
+        return _refused(childId, session, message, related, failure.code, why)
+
+    def _undeclaredRefusal(
+        self, childId: int, session: SessionLike | None, message: Message, related: Sink | None
+    ) -> Exchange | None:
+        """The refusal of C{message} when its child does not declare the
+        capability it needs (L{CAPABILITY}); C{None}: it goes."""
+        method = message["method"]
+        what = CAPABILITY.get(method)
+        if what is None or not self._undeclared(what):
+            return None
+        server = self._pool.spec.name
+        self.log.info(
+            "server {server}: {method} refused: it does not declare {what}",
+            server=server,
+            method=method,
+            what=what,
+            undeclaredRefused=method,
+        )
+        why = (
+            f"Method not found: {method} (server '{server}' does not declare the {what} capability)"
+        )
+        return _refused(childId, session, message, related, jsonrpc.METHOD_NOT_FOUND, why)
 
     def _withheld(self, name: str) -> str | None:
         """Why a call of tool C{name} is refused by its pins (C{None}: it is not)."""
@@ -437,6 +619,44 @@ class ToolGate:
         if len(shown) == len(tools):
             return message
         return {**message, "result": {**result, "tools": shown}}
+
+
+def _refused(
+    childId: int,
+    session: SessionLike | None,
+    message: Message,
+    related: Sink | None,
+    code: int,
+    why: str,
+) -> Exchange:
+    """An exchange of C{message}, answered at once with the error C{code}: C{why}."""
+    refused = Exchange(session, message.get("id"), message["method"], None, related, _noCancel)
+    refused.childId = childId
+    refused.response.callback(jsonrpc.errorResponse(message.get("id"), code, why))
+    return refused
+
+
+def notWhole(listing: str, message: Message) -> str:
+    """Why the gate's own listing whose last answer was C{message} is not
+    whole (a child's text quoted, made fit for a line, at most
+    L{ERROR_TEXT} characters)."""
+    error = message.get("error")
+    if error is not None:
+        code = error.get("code") if isinstance(error, dict) else None
+        text = error.get("message") if isinstance(error, dict) else error
+        quoted = logs.clientText(text, ERROR_TEXT)
+        if code == jsonrpc.REQUEST_TIMEOUT:
+            return f"its {listing} timed out: {quoted}"
+        return f"its {listing} failed with error {code}: {quoted}"
+    result = message.get("result")
+    kind = listing.split("/")[0]
+    if not isinstance(result, dict):
+        return f"its {listing} answer has no result object"
+    if not isinstance(result.get(kind), list):
+        return f"its {listing} answer has no list of {kind}"
+    if isinstance(result.get("nextCursor"), str):
+        return f"its {listing} goes on past {MAX_FOLLOWED} pages"
+    return f"its {listing} has more than {MAX_LISTED:,} names, or its list changed meanwhile"
 
 
 def _noCancel(_: object) -> None:

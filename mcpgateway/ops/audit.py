@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.ops.test_audit,tests.ops.test_audit_secrets -*-
+# -*- test-case-name: tests.ops.test_audit,tests.ops.test_audit_secrets,tests.ops.test_auditverify_head -*-
 """The audit log (C{--audit-log FILE}): one sealed JSON line per MCP request.
 
 Each line says who (the principal's key, never its name or token), which
@@ -20,7 +20,10 @@ each process's records are one segment, anchored to the last hash the file
 held when it started (read in a thread before it writes; the segment's
 first line is written as soon as it is read, so a successor never takes
 the file for empty), so the old and the new process of a restart may both
-append; a rotation is named in the new file. Given the audit key (C{key}), each
+append; a rotation is named in the new file, whose first line it is
+(only the writer's flush rotates, and it writes that line first: a
+segment's start or end written to a full file goes on in it), with the
+new file's place in the trail. Given the audit key (C{key}), each
 segment is keyed: sealed with HMAC-SHA256 under it. C{mcpgateway audit
 verify} checks it (L{mcpgateway.ops.auditverify}).
 
@@ -57,7 +60,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway.governance.decision import ALLOWED, Decision
-from mcpgateway.ops.auditchain import Chain, digest, lastHash, strict
+from mcpgateway.ops.auditchain import Chain, digest, fileSeq, lastHash, strict
 from mcpgateway.runtime import logs
 
 OUTCOMES = ("ok", "error", "timeout", "cancelled", "invalid", "refused", "disconnected")
@@ -261,8 +264,11 @@ def _bounded(payload: dict[str, Any], redact: Callable[[str], str] | None = None
 
 
 class ChainFile(logs.AppendFile):
-    """The audit log's L{logs.AppendFile}: says whether this writer rotated it."""
+    """The audit log's L{logs.AppendFile}: rotated only when its writer
+    asks (L{rotateIfDue}), which then begins the new file with the
+    rotation's record; says whether this writer rotated it."""
 
+    autoRotate = False
     rotated = False
     """Set when this writer renamed the file to C{path.1}."""
 
@@ -275,7 +281,7 @@ class ChainFile(logs.AppendFile):
         """Rotate the file now if it is full; whether this writer did."""
         with self._lock:
             self.rotated = False
-            self._current()
+            self._current(rotate=True)
             done, self.rotated = self.rotated, False
         return done
 
@@ -507,7 +513,9 @@ class AuditLog(Service):
             if self._file.rotateIfDue():
                 name = os.path.basename(str(self.path)) + ".1"
                 last = lastHash(str(self.path) + ".1")
-                lines.append(self.chain.rotated(self._clock.seconds(), name, last))
+                before = fileSeq(str(self.path) + ".1")
+                seq = None if before is None else before + 1
+                lines.append(self.chain.rotated(self._clock.seconds(), name, last, seq))
                 records.append({"kind": "rotated"})
         except OSError as e:
             self.log.error(

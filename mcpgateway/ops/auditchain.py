@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.ops.test_auditverify -*-
+# -*- test-case-name: tests.ops.test_auditverify, tests.ops.test_auditverify_head -*-
 """The audit trail's hash chain: how a record is sealed into its line.
 
 Each line of the audit log is one JSON object in canonical form (sorted
@@ -21,9 +21,18 @@ segments interleave, each chained on its own, and the new one is anchored
 to what was in the file before it. A record removed, edited or moved
 breaks its segment's chain (L{mcpgateway.ops.auditverify}).
 
-When a writer rotates the file, its next record is of C{kind}
-C{rotated}: the previous file's name at the time (C{file}) and the hash of
-that file's last line (C{last}), so a missing file of the rotation shows.
+When a writer rotates the file, its next record, the new file's first
+line, is of C{kind} C{rotated}: the previous file's name at the time
+(C{file}), the hash of that file's last line (C{last}), so a missing file
+of the rotation shows, and the new file's place in the trail (C{seq}: 1
+for the file after the first; absent when the file before did not say
+its own, L{fileSeq}).
+
+So the head of a trail is sealed: its first record is the start of a
+segment written to an empty file (C{kind} C{segment}, C{n} 0, C{prev}
+C{None}: nothing can come before it), and every later file begins with
+its C{rotated} record. A file that begins with anything else lost its
+first records (L{mcpgateway.ops.auditverify} says so).
 A process that closes the log ends its segment with a record of C{kind}
 C{end} (C{records}: how many it wrote); a segment without one was cut short
 (a process killed) or lost its last records.
@@ -65,6 +74,9 @@ MAC = "hmac-sha256"
 
 TAIL_BYTES = 1 << 20
 """How much of a file's end L{lastHash} reads for its last line."""
+
+HEAD_BYTES = 1 << 16
+"""How much of a file's first line L{fileSeq} reads."""
 
 
 def canonical(value: Any) -> bytes:
@@ -150,6 +162,33 @@ def lastHash(path: str) -> str | None:
     return None
 
 
+def fileSeq(path: str) -> int | None:
+    """The place in its trail of the audit file at C{path}, read from its
+    first line: 0 for the file a trail began in (its first record a
+    segment's start on an empty file), the C{seq} of its C{rotated} record
+    for a later one; C{None}: not known (no file, a first line of another
+    kind, longer than L{HEAD_BYTES}, or a rotation that did not say).
+    Blocking: it reads at most L{HEAD_BYTES}."""
+    try:
+        with open(path, "rb") as f:
+            head = f.readline(HEAD_BYTES)
+    except OSError:
+        return None
+    sealed = unseal(head.rstrip(b"\n"))
+    if sealed is None:
+        return None
+    try:
+        record = json.loads(sealed[0])
+    except ValueError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    if record.get("kind") == "segment" and record.get("n") == 0 and record.get("prev") is None:
+        return 0
+    seq = record.get("seq")
+    return seq if record.get("kind") == "rotated" and type(seq) is int and seq > 0 else None
+
+
 class Chain:
     """One writer's segment: seals its records in order (keyed with C{key},
     the audit key, when given)."""
@@ -189,10 +228,14 @@ class Chain:
         self.n += 1
         return line
 
-    def rotated(self, ts: float, name: str, last: str | None) -> bytes:
+    def rotated(self, ts: float, name: str, last: str | None, seq: int | None = None) -> bytes:
         """The line that opens a new file after this writer rotated it:
-        the previous file's C{name} and the hash of its last line."""
-        return self.next({"ts": round(ts, 3), "kind": "rotated", "file": name, "last": last})
+        the previous file's C{name}, the hash of its last line, and the new
+        file's place in the trail (C{None}: not known)."""
+        record: dict[str, Any] = {"ts": round(ts, 3), "kind": "rotated", "file": name, "last": last}
+        if seq is not None:
+            record["seq"] = seq
+        return self.next(record)
 
     def end(self, ts: float) -> bytes:
         """The segment's last line: how many records it wrote."""

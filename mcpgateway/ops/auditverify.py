@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.ops.test_auditverify -*-
+# -*- test-case-name: tests.ops.test_auditverify, tests.ops.test_auditverify_head -*-
 """Verifying an audit trail (C{mcpgateway audit verify}): its files, oldest
 first, read line by line (a large file in constant memory), each line's
 hash checked against its content and each segment's chain followed
@@ -12,18 +12,27 @@ What it finds:
  - C{removed}: a segment's record that is missing (its successor's number
    skips it, and it is nowhere later), a segment whose start is missing, a
    file of the rotation missing (a record names a last hash no file given
-   before holds);
+   before holds), a trail cut at its head (its first record neither the
+   start of the trail nor a rotation's);
  - C{reordered}: a record that comes before one of its segment it follows,
    or a missing record found later in the trail;
  - C{truncated}: a last line without its line end.
 
-The first file given may begin after earlier files were rotated away: its
-records of segments that started before it are taken as they are (the
-result says how many). A trail whose first line is the start of a segment
-written to an empty file (C{prev} C{null}) is whole: nothing before it may
-be missing. What no chain can show is the end of a trail cut off: a
-segment without its C{end} record is reported as open (a process killed,
-or its last records removed), not as an error.
+The head of a trail is sealed (L{mcpgateway.ops.auditchain}), so its
+first record says where it stands (L{Result.begins}):
+ - the start of a segment written to an empty file (C{prev} C{null}): the
+   trail is whole from its start, nothing before it may be missing;
+ - a C{rotated} record: the file begins after the file it names, which
+   was not given (rotated away, or removed). Its records of segments that
+   started before it are taken as they are (the result says how many),
+   and nothing before it can be checked: the head is not proven
+   (L{Result.headProven}), which the caller reports;
+ - anything else: the records before it were cut off (C{removed}, naming
+   the record found and what was expected), or the files before it were
+   not given (a file another tool rotated begins with no record of it).
+What no chain can show is the end of a trail cut off: a segment without
+its C{end} record is reported as open (a process killed, or its last
+records removed), not as an error.
 
 Keyed segments (L{mcpgateway.ops.auditchain}: C{"mac": "hmac-sha256"} in
 each record) are checked with the audit key: a line whose MAC does not
@@ -76,6 +85,15 @@ class Result:
     segments: int = 0
     anchored: int = 0
     """Segments of the first file that started in a file not given."""
+    begins: str | None = None
+    """How the trail's first record begins it: C{start} (a segment's start
+    on an empty file) or C{rotated} (a file rotated after one not given,
+    L{after}); C{None}: no record."""
+    after: dict[str, Any] | None = None
+    """For a trail that begins C{rotated}: the file its first record is in
+    (C{in}), the file before it that was not given (C{file}, its name then),
+    the hash of that file's last record (C{last}) and the first file's place
+    in the trail (C{seq}, C{None} when its record does not say)."""
     open: list[str] = field(default_factory=list)
     """Segments without their C{end} record."""
     keyed: int = 0
@@ -91,6 +109,12 @@ class Result:
         """Whether no record is bad (of those whose MAC is unchecked: their
         structure)."""
         return self.problem is None
+
+    @property
+    def headProven(self) -> bool:
+        """Whether nothing can be missing before the first record: the trail
+        begins with its start (or holds no record)."""
+        return self.begins != "rotated"
 
     @property
     def integrity(self) -> str:
@@ -109,6 +133,9 @@ class Result:
             "records": self.records,
             "segments": self.segments,
             "anchored": self.anchored,
+            "begins": self.begins,
+            "headProven": self.headProven,
+            "after": self.after,
             "open": self.open,
             "keyed": self.keyed,
             "unkeyed": self.unkeyed,
@@ -161,8 +188,8 @@ class Verifier:
         self._segments: dict[str, _Segment] = {}
         self._recent: deque[str] = deque(maxlen=RECENT)
         self._recentSet: dict[str, int] = {}
-        self._whole = False
-        """The trail begins with a segment's start on an empty file."""
+        self._headIndex = -1
+        """The file the trail's first record is in, when it begins rotated."""
 
     def run(self) -> Result:
         """Verify every file; the result (stops at the first bad record)."""
@@ -220,8 +247,8 @@ class Verifier:
                 raise _Bad("edited", "its hash does not match its content")
             raise _Bad("edited", "it has no segment, number or previous hash")
         keyed = self._checkSeal(record, seg, body, claimed, plain)
-        if self.result.records == 0 and record.get("kind") == "segment" and prev is None:
-            self._whole = True
+        if self.result.records == 0:
+            self._head(index, record, seg, n, prev)
         self.result.records += 1
         path = self.paths[index]
         kind = record.get("kind")
@@ -287,10 +314,38 @@ class Verifier:
             )
         return True
 
+    def _head(self, index: int, record: dict[str, Any], seg: str, n: int, prev: str | None) -> None:
+        """The trail's first C{record}: where it stands (see the module)."""
+        kind = record.get("kind")
+        if kind == "segment" and prev is None:
+            self.result.begins = "start"
+            return
+        if kind == "rotated":
+            seq = record.get("seq")
+            last = record.get("last")
+            self.result.begins = "rotated"
+            self.result.after = {
+                "in": self.paths[index],
+                "file": str(record.get("file")),
+                "last": last if isinstance(last, str) else None,
+                "seq": seq if type(seq) is int else None,
+            }
+            self._headIndex = index
+            return
+        found = f"record {n} of segment {seg} (kind {kind!r}"
+        found += f", after hash {prev[:12]})" if isinstance(prev, str) else ")"
+        raise _Bad(
+            "removed",
+            f"the trail begins with {found}, not where a trail or a file of it begins: the"
+            " start of a segment on an empty file (record 0, kind 'segment', no previous"
+            " hash) or a rotation (kind 'rotated', naming the file before it). Its head was"
+            " cut off, or the files before it are not given",
+        )
+
     def _mayAnchor(self, index: int) -> bool:
-        """Whether a record may name what no file given holds: in the first
-        file of a trail that does not begin with its first segment."""
-        return index == 0 and not self._whole
+        """Whether a record may name what no file given holds: in the file
+        a trail that begins rotated begins in."""
+        return index == self._headIndex
 
     def _started(self, index: int, seg: str, n: int, prev: str | None) -> None:
         self.result.segments += 1

@@ -164,6 +164,11 @@ class AppendFile:
     root, renamed C{/dev/null} away when it rotated).
     """
 
+    autoRotate = True
+    """Whether a write rotates a full file first. A writer whose new file
+    must begin with what it says about the rotation (the audit log's)
+    rotates only when it asks (C{_current(rotate=True)})."""
+
     def __init__(
         self, path: str, rotateLength: int, maxRotatedFiles: int, mode: int = 0o600
     ) -> None:
@@ -205,8 +210,9 @@ class AppendFile:
         if fd is not None:
             os.close(fd)
 
-    def _current(self) -> int:
-        """The descriptor to write to: C{path}'s file, rotated if full."""
+    def _current(self, rotate: bool | None = None) -> int:
+        """The descriptor to write to: C{path}'s file, rotated if full (and
+        C{rotate}, by default L{autoRotate})."""
         if self._fd is None:
             raise ValueError(f"{self.path} is closed")
         mine = os.fstat(self._fd)
@@ -214,7 +220,8 @@ class AppendFile:
             self._reopen()
             mine = os.fstat(self._fd)
         if (
-            self.rotateLength
+            (self.autoRotate if rotate is None else rotate)
+            and self.rotateLength
             and mine.st_size >= max(self.rotateLength, self._retryAt)
             and stat.S_ISREG(mine.st_mode)
         ):

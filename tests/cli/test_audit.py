@@ -1,5 +1,6 @@
 """C{mcpgateway audit verify}: exit 0 on an intact trail, 1 naming the
-first bad record, rotated files put oldest first, C{--json}."""
+first bad record (a head cut off among them), 3 for a trail whose head is
+not proven, rotated files put oldest first, C{--json}."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from mcpgateway.cli.audit import trailOrder
 from mcpgateway.cli.main import main
 from mcpgateway.ops.auditkey import loadOrCreateKey
-from tests.support.ops.auditverify import write
+from tests.support.ops.auditverify import rotatedTrail, rows, write
 
 
 def test_rotated_files_are_put_oldest_first() -> None:
@@ -165,3 +166,38 @@ def test_require_keyed_and_allow_unkeyed_exclude_each_other(
     write(path, 1)
     assert main(["audit", "verify", "--require-keyed", "--allow-unkeyed", str(path)]) == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_verify_names_a_lone_trail_cut_at_its_head(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    write(path, 3)
+    path.write_bytes(b"".join(rows(path)[2:]))
+    assert main(["audit", "verify", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"NOT INTACT: {path}:1: removed: the trail begins with record 2 of")
+    assert main(["audit", "verify", "--allow-rotated-away", str(path)]) == 1
+
+
+def test_verify_says_a_file_given_without_the_ones_before_it_is_not_proven(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = rotatedTrail(tmp_path)
+    lone = files[-1]
+    assert main(["audit", "verify", lone]) == 3
+    out = capsys.readouterr().out
+    assert (
+        out.startswith("head NOT proven: ")
+        and f"but it begins in {lone}, rotated after 'audit.jsonl.1'" in out
+    ), out
+    assert f"file {len(files) - 1} of the trail" in out
+    assert main(["audit", "verify", "--json", lone]) == 3
+    document = json.loads(capsys.readouterr().out)
+    assert (document["ok"], document["intact"], document["headProven"]) == (False, True, False)
+    assert document["after"]["file"] == "audit.jsonl.1"
+    assert main(["audit", "verify", "--allow-rotated-away", lone]) == 0
+    said = capsys.readouterr()
+    assert said.out.startswith("intact: ") and "head NOT proven: it begins in" in said.err
+    assert main(["audit", "verify", *files]) == 0
+    assert "head NOT proven" not in capsys.readouterr().out

@@ -91,7 +91,7 @@ class RouterGateTests(SynchronousTestCase):
         self.policy = PinPolicy(PinBook(), self.mode, self.clock)
         self.pool = Pool(ServerSpec(name="fs", command="fs-server"), self.policy)
         self.router = Router("fs", self.clock, 10.0, SharedFanout())
-        self.router.tools = ToolGate(self.pool)
+        self.router.tools = ToolGate(self.pool, clock=self.clock)
         self.sent: list[dict[str, Any]] = []
         self.router.attachChild(self.sent.append)
         self.session = FakeSession("a")
@@ -297,7 +297,7 @@ class DeclaredTests(SynchronousTestCase):
         self.policy = PinPolicy(PinBook(), ENFORCE, self.clock)
         self.pool = Pool(ServerSpec(name="fs", command="fs-server"), self.policy)
         self.router = Router("fs", self.clock, 10.0, SharedFanout())
-        self.router.tools = ToolGate(self.pool, lambda: self.declared)
+        self.router.tools = ToolGate(self.pool, lambda: self.declared, clock=self.clock)
         self.sent: list[dict[str, Any]] = []
         self.router.attachChild(self.sent.append)
 

@@ -339,7 +339,9 @@ def test_shared_child_is_not_stopped_while_its_handshake_is_in_flight() -> None:
 def test_shared_child_is_not_stopped_while_the_gateways_own_request_is_in_flight() -> None:
     h = Harness()
     reaper = Reaper(h.gateway, h.reactor, ALWAYS, childIdleTimeout=10, alive=alwaysAlive)
-    sid = openSession(h)
+    opened = h.request("POST", "/srv/mcp", initializeBody())
+    h.answerHandshake(capabilities={"tools": {}, "resources": {"subscribe": True}})
+    sid = opened.headers["mcp-session-id"]
     child = h.process()
     subscribed = call(h, sid, method="resources/subscribe", params={"uri": "file:///a"})
     [sub] = sent(child, "resources/subscribe")

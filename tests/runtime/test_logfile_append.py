@@ -166,6 +166,27 @@ def test_a_writer_that_finds_the_rotation_lock_taken_writes_on(tmp_path: Path) -
     assert (tmp_path / "gateway.log.1").read_bytes() == b"full line\nwhile locked\n"
 
 
+def test_a_writer_that_rotates_only_when_it_asks_writes_on_to_a_full_file(
+    tmp_path: Path,
+) -> None:
+    """A writer whose new file must begin with what it says about the
+    rotation (the audit log's) is never rotated by a write."""
+
+    class Asking(AppendFile):
+        autoRotate = False
+
+    path = tmp_path / "audit.jsonl"
+    writer = Asking(str(path), 10, 5)
+    writer.write("a line longer than ten bytes\n")
+    writer.write("and another\n")
+    assert [p.name for p in files(path)] == ["audit.jsonl"]
+    writer._current(rotate=True)
+    writer.write("first of the new file\n")
+    writer.close()
+    assert [p.name for p in files(path)] == ["audit.jsonl.1", "audit.jsonl"]
+    assert path.read_text() == "first of the new file\n"
+
+
 def test_a_file_moved_or_removed_from_outside_is_made_again(tmp_path: Path) -> None:
     """logrotate (or a user) moved the file away: the next write makes it again."""
     path = tmp_path / "gateway.log"

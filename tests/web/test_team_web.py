@@ -187,7 +187,7 @@ def test_one_audit_record_per_request_with_its_outcome() -> None:
 
 def test_the_audit_names_the_tool_the_prompt_or_the_resource() -> None:
     h = TeamHarness()
-    sid = h.open("alice")
+    sid = h.open("alice", capabilities={"tools": {}, "prompts": {}, "resources": {}})
     for method, params in (
         ("prompts/get", {"name": "greet"}),
         ("resources/read", {"uri": "file:///notes.txt"}),

@@ -88,7 +88,8 @@ class ChildMaker:
         router.onList = lambda method: self._childListChanged(upstream, method)
         router.clientAlive = self._clientRuns
         router.onServed = self._served
-        router.tools = ToolGate(pool, _listedTo(weakref.ref(upstream)))
+        child = weakref.ref(upstream)
+        router.tools = ToolGate(pool, _listedTo(child), _servedBy(child), clock=self._spawner.clock)
         return upstream
 
     def _served(self, session: SessionLike) -> None:
@@ -112,6 +113,22 @@ class ChildMaker:
         if listener is not None and upstream in self._upstreams():
             principal = self._principalOf(upstream)
             listener.childListChanged(self._pool, upstream, principal, method)
+
+
+def _servedBy(upstream: weakref.ReferenceType[Upstream]) -> Callable[[], Any]:
+    """What a child declared it serves, for its tool gate
+    (L{mcpgateway.core.toolgate.ServedCapabilities}): the capabilities of
+    its C{initialize} answer (the gateway's handshake, or its session's),
+    C{None} while it has none."""
+
+    def served() -> Any:
+        child = upstream()
+        if child is None:
+            return None
+        result = child.initializeResult or child.sessionInitializeResult
+        return result.get("capabilities") if isinstance(result, dict) else None
+
+    return served
 
 
 def _listedTo(upstream: weakref.ReferenceType[Upstream]) -> Callable[[], dict[str, Any] | None]:

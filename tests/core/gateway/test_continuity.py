@@ -78,7 +78,7 @@ def test_shared_session_gets_its_subscriptions_and_log_level_back() -> None:
     restored = second.gateway.sessions.get(sid)
     assert restored is not None and restored.restored
     assert restored.subscriptions == {"file:///a"}
-    second.answerHandshake()
+    second.answerHandshake(capabilities={"tools": {}, "resources": {"subscribe": True}})
     sent = second.process().sentMessages()
     assert {"uri": "file:///a"} in [
         m.get("params") for m in sent if m.get("method") == "resources/subscribe"

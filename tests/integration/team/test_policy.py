@@ -9,8 +9,9 @@ C{/data/public}; an admin everything; a principal of no group nothing
 listed nor callable on C{/files/mcp}, on C{/mcp} (its namespaced name) or
 through C{/mcp/search} (C{search} does not find it, C{describe} and
 C{invoke} answer it as an unknown tool); a path outside C{/data/public}
-is refused naming the policy that decided. A changed policy file is in
-force within seconds; a broken one leaves the last good one in force and
+is refused naming the policy that decided. A server whose listing errs
+is refused the names the gateway cannot vouch for, then listed again. A
+changed policy file is in force within seconds; a broken one leaves the last good one in force and
 says why on C{/health}. C{mcpgateway policy test} decides the same calls
 offline.
 """
@@ -384,3 +385,42 @@ def test_a_spelling_a_folding_server_would_take_is_refused_before_any_listing(ho
             assert error == {"code": -32602, "message": f"Unknown tool: {spelling}"}
         served = rawCall(url, admin, "read_public")["result"]["content"][0]["text"]
         assert served.startswith("read_public ")
+
+
+def test_a_server_whose_listing_errs_is_refused_what_it_cannot_vouch_for(home: Path) -> None:
+    """The same folding server and policy, its first C{tools/list} erring:
+    C{READ_SECRET} is refused, saying the listing failed and how, rather
+    than forwarded; the server is not silently unusable: a later call lists
+    it again, and is served."""
+    server = {
+        "command": sys.executable,
+        "args": [str(FIXTURE)],
+        "env": {"POLICY_FIXTURE_FOLDS": "1", "POLICY_FIXTURE_LIST_FAILS": "1"},
+        "share": "session",
+    }
+    with policyGateway(home, {"files": server}, FORBID_ADMIN_SECRET) as opened:
+        gateway, _, issuer, resource = opened
+        admin = issuer.mint("root", resource, "mcp:admin", groups=["admins"], expiresIn=600)
+        session = Session(f"{resource}/files/mcp", headers=bearer(admin), name="cached-tools")
+        session.open()
+        secret = {"name": "READ_SECRET", "arguments": {"path": "/data/public/x"}}
+        error = session.request("tools/call", secret, 2)["error"]
+        assert error["code"] == -32000, error
+        assert error["message"].startswith(
+            "tools/call of 'READ_SECRET' refused: server 'files' could not list its tools"
+            " (its tools/list failed with error -32603: the catalog is down)"
+        ), error
+        public = {"name": "read_public", "arguments": {"path": "/data/public/x"}}
+        answers: list[Any] = []
+
+        def served() -> bool:
+            """A call of C{read_public}: refused within the wait, served after it."""
+            answers.append(session.request("tools/call", public))
+            return "result" in answers[-1]
+
+        assert waitFor(served, timeout=30.0, interval=0.2), answers
+        assert answers[-1]["result"]["content"][0]["text"].startswith("read_public ")
+        assert all("catalog is down" in a["error"]["message"] for a in answers[:-1]), answers
+        again = session.request("tools/call", secret)["error"]
+        assert again == {"code": -32602, "message": "Unknown tool: READ_SECRET"}
+        assert "its tools/list could not be listed whole" in gateway.text()

@@ -18,7 +18,11 @@ Message = dict[str, Any]
 
 EXE = "/opt/srv/bin/srv"
 SPEC = ServerSpec(name="srv", command="srv", executable=EXE, requestTimeout=10.0)
-INIT_RESULT = {"protocolVersion": "2025-11-25", "capabilities": {}, "serverInfo": {"name": "s"}}
+INIT_RESULT = {
+    "protocolVersion": "2025-11-25",
+    "capabilities": {"resources": {"subscribe": True}},
+    "serverInfo": {"name": "s"},
+}
 
 
 PER_SESSION = {

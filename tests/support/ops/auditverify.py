@@ -1,5 +1,5 @@
 """What tests/ops/test_auditverify.py shares with the other tests: record,
-rows, write."""
+rotatedTrail, rows, write."""
 
 from __future__ import annotations
 
@@ -35,3 +35,21 @@ def write(path: Path, count: int, pid: int = 100, **kw: Any) -> AuditLog:
 
 def rows(path: Path) -> list[bytes]:
     return path.read_bytes().splitlines(keepends=True)
+
+
+def rotatedTrail(folder: Path, records: int = 12) -> list[str]:
+    """A trail the gateway rotated (1500-byte files, five kept): its files,
+    oldest first."""
+    path = folder / "audit.jsonl"
+    clock = Clock()
+    log = AuditLog(path, clock, rotateLength=1500, maxFiles=5, pid=100)
+    log.startService()
+    for n in range(records):
+        log.record(record(n))
+        clock.advance(1.0)
+    log.stopService()
+    rotated = sorted(
+        (p for p in folder.iterdir() if p.name != "audit.jsonl"),
+        key=lambda p: -int(p.name.rpartition(".")[2]),
+    )
+    return [str(p) for p in rotated] + [str(path)]

@@ -123,7 +123,9 @@ class TeamHarness(Harness):
         headers = {"authorization": f"Bearer {who}", **kw.pop("headers", {})}
         return self.request(method, path, body, headers=headers, **kw)
 
-    def open(self, who: str, server: str = "srv") -> str:
+    def open(self, who: str, server: str = "srv", capabilities: Any = None) -> str:
+        """A session of C{who} on C{server}; its child, started for it,
+        declares C{capabilities} (tools, unless given)."""
         response = self.as_(
             who,
             "POST",
@@ -131,7 +133,7 @@ class TeamHarness(Harness):
             initializeBody({}),
         )
         if not response.complete:
-            self.answerHandshake()
+            self.answerHandshake(capabilities=capabilities)
         assert response.status == 200, response.body
         return response.headers["mcp-session-id"]
 

@@ -24,6 +24,9 @@ forbid(principal, action, resource is Gateway::Tool) when { resource.name == "se
 forbid(principal, action, resource is Gateway::Prompt) when { resource.name == "secret" };
 """
 
+SERVED: dict[str, Any] = {"tools": {}, "prompts": {}}
+"""What the child of these tests declares it serves."""
+
 LISTED_TOOLS = [{"name": "secret_tool", "inputSchema": {"type": "object"}}, {"name": "echo"}]
 
 
@@ -38,7 +41,7 @@ def governed() -> tuple[TeamHarness, str]:
     h = TeamHarness()
     policy = Policy(FORBID_SECRET, "allow")
     h.team.requestPolicy = PolicyGate(lambda: policy, h.reactor)
-    sid = h.open("alice")
+    sid = h.open("alice", capabilities=SERVED)
     for requestId, method, listed in (
         (2, "tools/list", {"tools": LISTED_TOOLS}),
         (3, "prompts/list", {"prompts": [{"name": "secret"}, {"name": "hello"}]}),
@@ -118,14 +121,15 @@ def test_a_request_the_principals_limits_refuse_is_audited_as_limited(
     assert line["retryAfter"] >= 1
 
 
-def listingFirst() -> tuple[TeamHarness, str]:
+def listingFirst(capabilities: Any = SERVED) -> tuple[TeamHarness, str]:
     """A team harness whose names are decided before their calls (a policy
-    forbidding C{secret_tool}), and a session of alice that never listed."""
+    forbidding C{secret_tool}), and a session of alice that never listed;
+    its child declares C{capabilities}."""
     h = TeamHarness()
     policy = Policy(FORBID_SECRET, "allow")
     h.team.requestPolicy = PolicyGate(lambda: policy, h.reactor)
     h.gateway.pools["srv"].listFirst = lambda: True
-    return h, h.open("alice")
+    return h, h.open("alice", capabilities=capabilities)
 
 
 def gatewayListings(h: TeamHarness, method: str = "tools/list") -> list[dict[str, Any]]:
@@ -176,18 +180,87 @@ def test_every_page_is_followed_and_one_listing_serves_every_waiting_call() -> N
     assert not second.complete and forwarded(h, "prompts/get") == ["hello"]
 
 
-def test_a_child_that_cannot_list_is_listed_once_and_its_calls_go_as_sent() -> None:
+LISTING_FAILURES = [
+    pytest.param(
+        {"error": {"code": -32603, "message": "database down"}},
+        "its tools/list failed with error -32603: database down",
+        id="errs",
+    ),
+    pytest.param(None, "its tools/list timed out", id="hangs"),
+    pytest.param({"result": {"tools": "secret_tool"}}, "no list of tools", id="malformed"),
+]
+
+
+def failedListing(answer: dict[str, Any] | None) -> tuple[TeamHarness, str, Any]:
+    """A session of alice whose call of C{SECRET_TOOL} waited for the
+    gateway's own listing, which the child answered with C{answer}
+    (C{None}: never, past the request timeout): the call's response."""
     h, sid = listingFirst()
     before = len(gatewayListings(h))
-    h.as_("alice", "POST", "/srv/mcp", request(9, "tools/call", "Echo"), session=sid)
-    [listing] = gatewayListings(h)[before:]
-    h.process().reply(
-        {"jsonrpc": "2.0", "id": listing["id"], "error": {"code": -32603, "message": "down"}}
+    waiting = h.as_(
+        "alice", "POST", "/srv/mcp", request(9, "tools/call", "SECRET_TOOL"), session=sid
     )
-    assert forwarded(h, "tools/call") == ["Echo"]
-    h.as_("alice", "POST", "/srv/mcp", request(10, "tools/call", "Echo"), session=sid)
-    assert forwarded(h, "tools/call") == ["Echo", "Echo"]
-    assert len(gatewayListings(h)) == before + 1  # not again until the list changes
+    [listing] = gatewayListings(h)[before:]
+    assert not waiting.complete
+    if answer is None:
+        h.reactor.advance(60.0)  # the server's request timeout
+    else:
+        h.process().reply({"jsonrpc": "2.0", "id": listing["id"], **answer})
+    assert waiting.complete
+    return h, sid, waiting
+
+
+@pytest.mark.parametrize(("answer", "why"), LISTING_FAILURES)
+def test_a_listing_that_fails_refuses_the_names_it_cannot_vouch_for(
+    answer: dict[str, Any] | None, why: str
+) -> None:
+    """The policy forbids C{secret_tool}; the server folds case. Its listing
+    failing, C{SECRET_TOOL} is refused, saying why, rather than forwarded."""
+    h, _, refused = failedListing(answer)
+    error = refused.events()[-1]["error"]  # after a hang, the answer of a stream
+    assert error["code"] == jsonrpc.SERVER_UNAVAILABLE
+    assert error["message"].startswith("tools/call of 'SECRET_TOOL' refused: server 'srv'")
+    assert why in error["message"]
+    assert "lists them again at the first call after 1 s" in error["message"]
+    assert forwarded(h, "tools/call") == []
+    record = h.audit.records[-1]
+    assert record.outcome == "error"
+
+
+@pytest.mark.parametrize(("answer", "why"), LISTING_FAILURES)
+def test_a_server_whose_listing_failed_is_listed_again_and_served(
+    answer: dict[str, Any] | None, why: str
+) -> None:
+    """Not silently unusable: within the wait a call is refused at once;
+    after it, the next call lists the child again, and a whole listing
+    serves the names it gave (and refuses the others as unknown)."""
+    h, sid, _ = failedListing(answer)
+    count = len(gatewayListings(h))
+    again = h.as_("alice", "POST", "/srv/mcp", request(10, "tools/call", "echo"), session=sid)
+    assert why in again.json()["error"]["message"]
+    assert len(gatewayListings(h)) == count  # not listed again within the wait
+    h.reactor.advance(1.0)
+    served = h.as_("alice", "POST", "/srv/mcp", request(11, "tools/call", "echo"), session=sid)
+    [listing] = gatewayListings(h)[count:]
+    h.process().reply({"jsonrpc": "2.0", "id": listing["id"], "result": {"tools": LISTED_TOOLS}})
+    assert not served.complete and forwarded(h, "tools/call") == ["echo"]
+    unknown = h.as_(
+        "alice", "POST", "/srv/mcp", request(12, "tools/call", "SECRET_TOOL"), session=sid
+    )
+    assert unknown.json()["error"]["message"] == "Unknown tool: SECRET_TOOL"
+
+
+def test_a_prompt_of_a_server_that_declares_no_prompts_never_reaches_it() -> None:
+    h, sid = listingFirst(capabilities={"tools": {}})
+    before = len(gatewayListings(h, "prompts/list"))
+    response = h.as_("alice", "POST", "/srv/mcp", request(9, "prompts/get", "SECRET"), session=sid)
+    assert response.json()["error"] == {
+        "code": jsonrpc.METHOD_NOT_FOUND,
+        "message": "Method not found: prompts/get (server 'srv' does not declare the prompts"
+        " capability)",
+    }
+    assert forwarded(h, "prompts/get") == []
+    assert len(gatewayListings(h, "prompts/list")) == before  # nothing to list
 
 
 def test_a_changed_list_is_listed_again_before_the_next_call() -> None:

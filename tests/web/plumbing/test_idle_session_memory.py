@@ -144,7 +144,7 @@ def test_the_disconnect_hook_is_the_streams_own_method() -> None:
 
 def test_a_session_makes_its_subscription_set_when_it_subscribes() -> None:
     h = Harness()
-    sid = h.initialize()
+    sid = h.initialize(served={"resources": {"subscribe": True}})
     h.request("GET", "/srv/mcp", session=sid, accept="text/event-stream")
     idle = session(h, sid)
     assert idle._subscriptions is None

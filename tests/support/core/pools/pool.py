@@ -34,7 +34,7 @@ SPEC = ServerSpec(
 ENVIRON = {"PATH": "/usr/bin", "HOME": "/home/u"}
 INIT_RESULT = {
     "protocolVersion": "2025-11-25",
-    "capabilities": {"tools": {}},
+    "capabilities": {"tools": {}, "resources": {"subscribe": True}},
     "serverInfo": {"name": "child", "version": "9"},
 }
 
