@@ -140,7 +140,7 @@ def test_the_proxy_sockets_go_before_the_children_and_are_left_once_taken(
     proxy = FakeProxy()
     sender = ChildSender(dict, clock, proxy=proxy)
     one = HandedChild.fromJson(RECORD, (20, 21, 22))
-    sender.children = lambda: ([one], 0)  # type: ignore[method-assign]
+    sender.children = lambda: ([one], [])  # type: ignore[method-assign]
     transport = FakeTransport()
     answer = sender.send(transport)
     assert transport.fds == [9, 20, 21, 22]
