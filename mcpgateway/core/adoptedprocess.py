@@ -236,10 +236,10 @@ class AdoptedProcess:
     def running(self) -> bool:
         """Whether the process still runs, as itself: its pidfd not yet
         readable, or (without one) a process with its pid and start time."""
-        if self._exited or self.pid is None:
+        if self.pid is None:
             return False
-        if self._pidfd is not None and self._watch is not None:
-            return not pidfdExited(self._pidfd)
+        if self._pidfd is not None:
+            return self._watch is not None and not pidfdExited(self._pidfd)
         return self._startTime > 0 and procfs.startTime(self.pid) == self._startTime
 
     def signalProcess(self, signalID: str | int) -> None:

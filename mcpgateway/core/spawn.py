@@ -162,6 +162,10 @@ class Spawner:
     """Looks for a file a confined child's tool did not find on this
     machine, off the reactor (L{mcpgateway.core.refusals}); C{None}: such a
     file is not told as the sandbox's doing."""
+    startTimeOf: Callable[[int], int | None] = procfs.startTime
+    """When a process started (field 22 of its C{stat}), read as each
+    child is spawned: with its pid, what names it to another gateway
+    process (L{mcpgateway.core.handedchild.HandedChild.startTime})."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "environ", childEnvironment(self.environ))
@@ -234,7 +238,7 @@ class Spawner:
         child.onStopping = getattr(self.watcher, "stopping", None)
         self.reactor.spawnProcess(child, argv[0], argv, env=env, path=spec.cwd)
         if child.pid is not None:
-            child.startTime = procfs.startTime(child.pid)  # with the pid, names this process
+            child.startTime = self.startTimeOf(child.pid)  # with the pid, names this process
         if confined is not None and self.confiner is not None:
             self.confiner.spawned(spec, child.ended, pid=child.pid)
         return child

@@ -19,6 +19,9 @@ Who says why, by how the previous gateway process ended:
 Every name and reason read here comes from another process: each is
 checked and cut to L{MAX_TEXT} characters, and at most L{MAX_NAMED}
 children are named (the count stays whole).
+
+Light to import (the CLI's C{status} reads a gateway's C{/health} with it):
+what it reads of the state directory is imported when it is read.
 """
 
 from __future__ import annotations
@@ -29,10 +32,10 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mcpgateway.ops.statedir import LedgerChild, previousChildren
-from mcpgateway.ops.warden import REPORT, wardenWaits
+if TYPE_CHECKING:
+    from mcpgateway.ops.statedir import LedgerChild
 
 MAX_NAMED = 64
 """Children named at most (more are counted only)."""
@@ -105,6 +108,8 @@ def takeWardenReport(stateDir: Path) -> list[StartedAnew]:
     """The children the previous gateway's warden stopped with no gateway
     to take them (L{mcpgateway.ops.warden.REPORT}), read once: the file is
     removed. C{[]} when there is none, or it cannot be read."""
+    from mcpgateway.ops.warden import REPORT
+
     path = stateDir / REPORT
     try:
         with open(path, "rb") as f:
@@ -141,6 +146,9 @@ def crashedChildren(stateDir: Path) -> list[StartedAnew]:
     its warden stopped (its report), or, when no warden waits and left no
     report, those its ledger names. C{[]} when a warden waits: the warden
     says itself which children it stopped (its C{end} record)."""
+    from mcpgateway.ops.statedir import previousChildren
+    from mcpgateway.ops.warden import wardenWaits
+
     if wardenWaits(stateDir):
         return []
     reported = takeWardenReport(stateDir)
