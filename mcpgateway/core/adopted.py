@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.ops.test_childhandover,tests.integration.continuity.test_restart_children -*-
+# -*- test-case-name: tests.core.test_adopted,tests.ops.test_childhandover,tests.integration.continuity.test_restart_children -*-
 """A running child moved from one gateway process's L{Upstream} to
 another's: L{releaseChild} on the old side, L{attachAdopted} on the new.
 
@@ -12,6 +12,12 @@ stdin that has not left yet. Its secret references stay unresolved in the
 new process, so a child given secrets does not move either. Any other
 child stops with its old process, as it always did, and its server starts
 a new one when it is next needed.
+
+A confined child keeps the sandbox its launcher built: the new process
+keeps it only when it would build the same one (L{layoutMatches}:
+L{mcpgateway.core.childlayout}). And a child is taken by its pid and its
+start time (L{mcpgateway.core.adoptedprocess.openChild}): a pid given to
+another process since is never attached nor signalled.
 
 Released, a child is no longer read by the old process (the bytes still
 in its stdout pipe are the new process's), and its upstream has let go

@@ -49,7 +49,8 @@ def fingerprint(spec: ServerSpec, principal: str = "") -> str:
     its command, its arguments, its environment (the references' text,
     never a value), its working directory, the binary its command resolved
     to, its sandbox and the principal. A child is kept across a restart
-    only when the new process's spec has the same fingerprint."""
+    only when the new process's spec has the same fingerprint (and, for a
+    confined child, its sandbox the same layout: L{HandedChild.layout})."""
     what = [
         spec.command,
         list(spec.args),

@@ -28,8 +28,15 @@ once it has exited); the children left then, and those whose server is
 gone or changed, are stopped (C{SIGTERM} to their process group, C{SIGKILL}
 L{KILL_AFTER} seconds later).
 
-What the new process kept and had to start anew is in its
-L{ChildAdoption.report}, for C{/health} and C{mcpgateway status}.
+A confined child is kept only when the new process would lay its sandbox
+out the same (L{mcpgateway.core.adopted.layoutMatches}), and any child
+only while its pid names the process its start time says
+(L{mcpgateway.core.adoptedprocess.openChild}): a child stopped is
+signalled only then.
+
+What the new process kept and had to start anew, each of those named with
+why (L{mcpgateway.ops.anew}), is in its L{ChildAdoption.report}, for
+C{/health}, C{mcpgateway status} and the console.
 """
 
 from __future__ import annotations

@@ -5,9 +5,13 @@ the same state directory when this one dies without a hand-over.
 
 While the gateway runs, L{CrashKeeping} gives its warden
 (L{mcpgateway.ops.warden.Warden.keep}) each child that can be kept
-(L{mcpgateway.core.adopted.whyNotKept}) once it is initialized: copies of
+(L{mcpgateway.core.adopted.whyNotKept}, and not a child whose own network
+allow list goes through the gateway's proxy: the proxy dies with the
+gateway) once it is initialized: copies of
 its stdin, stdout and stderr with C{SCM_RIGHTS}, and the record a
 restart's hand-over sends (L{mcpgateway.core.handedchild.HandedChild}).
+Of each child it does not give, the warden is told why
+(L{mcpgateway.ops.warden.Warden.note}): the next gateway names it so.
 It looks once a second (L{KEEP_EVERY}) while children start, for
 L{SETTLE} seconds after the last one started (the warden says when one
 is spawned), and not at all while none starts, so that an idle gateway
@@ -24,10 +28,14 @@ told it.
 When the gateway dies, the warden (L{mcpgateway.ops.wardenrun}) listens
 at C{<state dir>/warden.sock} (L{mcpgateway.ops.warden.SOCKET}) for the
 grace. The next gateway (L{CrashAdoption}, when it finds that socket at
-its start) connects, gets the children with the restart's codec and
-takes them with the restart's adoption
+its start) connects, proves it is a gateway of the state directory (the
+secret the dead gateway left in C{warden.key}, L{mcpgateway.ops.warden.KEY},
+read before its own warden replaces it), gets the children with the
+restart's codec and takes them with the restart's adoption
 (L{mcpgateway.ops.childhandover.ChildAdoption}), which serves each one
-whose server is still configured the same way and stops the others.
+whose server is still configured the same way (its sandbox laid out the
+same, its pid still naming the process its start time says) and stops the
+others.
 """
 
 from __future__ import annotations

@@ -9,6 +9,14 @@ successor reads if the warden itself was killed too) and writes it to the
 warden's stdin. The warden starts with the first child (nothing is spawned
 before twistd has daemonized), and again with the next child if it ended
 while the gateway runs (told then of every child running).
+
+It is told of every process the gateway starts on a child's behalf too (a
+package install, an C{op read}: L{Warden.helperSpawned}), which gets the
+gateway's marker as the children do: the warden stops it if the gateway
+dies first, and never names it as a child. With C{--adopt-grace}, it is
+given a secret as it starts (L{KEY}, kept in the state directory), which
+the next gateway must send it before it hands over a child, and is told
+why of each child the gateway does not give it (L{Warden.note}).
 """
 
 from __future__ import annotations

@@ -31,6 +31,13 @@ UNIX socket instead, on which the gateway also passes each child's stdin,
 stdout and stderr with its record (L{Tally}); once the gateway is gone it
 keeps those children that long, listening at C{PATH}, for the next gateway
 (L{keepFor}; L{mcpgateway.ops.crashkeep}), and stops the others at once.
+It hands them only to a process that proves it is a gateway of the state
+directory (L{proven}: the secret the gateway told it, kept in the state
+directory), and names the others to it with why (its C{end} record). With
+C{--report PATH}, the children no gateway took are written there with why
+(L{writeReport}), for the next gateway to name. A recorded pid whose
+process has another start time now is another process's: it is never
+signalled (L{stillOurs}).
 
 It starts a session of its own, so a signal to the gateway's terminal or
 process group does not reach it. Standard library only, no C{site}: it

@@ -98,6 +98,9 @@ def wireAdoption(
     resolver = gateway.settings.resolver
     if watcher is not None and hasattr(resolver, "warden"):
         resolver.warden = watcher  # type: ignore[union-attr]  # its installs: the warden's care
+    watchedBy = getattr(gateway.spawner.secrets, "watchedBy", None)
+    if watcher is not None and watchedBy is not None:
+        watchedBy(watcher)  # an `op read` too
     guard = getattr(watcher, "guard", None)
     if guard is not None and hasattr(gateway.spawner.confiner, "guard"):
         gateway.spawner.confiner.guard = guard  # type: ignore[union-attr]

@@ -957,7 +957,7 @@ def test_an_installer_is_marked_and_told_to_the_warden_until_it_ends(
     d = resolver.resolve(npx("-y", "@org/server@1.2.3", name="files"))
     [(_, _, env, _)] = reactor.spawned
     # What npm starts (a postinstall's daemon, in a session of its own) is found by it.
-    assert env["MCPGATEWAY_CHILD_OF"] == "7-ab"
+    assert env is not None and env["MCPGATEWAY_CHILD_OF"] == "7-ab"
     pid = reactor.lastProcess.pid
     assert warden.told == [("files", pid)]
     npmInstalls(reactor, "@org/server", {"bin": "dist/index.js"}, {"dist/index.js": NODE_SHEBANG})

@@ -122,17 +122,17 @@ def test_without_a_pidfd_a_process_whose_pid_was_reused_is_never_signalled(
 ) -> None:
     from twisted.internet.error import ProcessExitedAlready
 
-    from mcpgateway.core import adoptedprocess
+    from mcpgateway.runtime import procfs
 
     theirs, ours = pipes()
     process = AdoptedProcess(MemoryReactor(), Recording(), 4242, ours, None, b"", startTime=77)
     sent: list[int] = []
-    monkeypatch.setattr(adoptedprocess.os, "kill", lambda pid, signum: sent.append(pid))
-    monkeypatch.setattr(adoptedprocess.procfs, "startTime", lambda pid: 78)
+    monkeypatch.setattr(os, "kill", lambda pid, signum: sent.append(pid))
+    monkeypatch.setattr(procfs, "startTime", lambda pid: 78)
     assert not process.running()
     with pytest.raises(ProcessExitedAlready):
         process.signalProcess("TERM")
-    monkeypatch.setattr(adoptedprocess.procfs, "startTime", lambda pid: 77)
+    monkeypatch.setattr(procfs, "startTime", lambda pid: 77)
     assert process.running()
     process.signalProcess("TERM")
     assert sent == [4242]

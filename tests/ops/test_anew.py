@@ -63,9 +63,10 @@ def test_any_list_of_objects_is_read_without_raising(entries: list[dict[str, Any
 
 
 def test_the_wardens_report_is_read_once(tmp_path: Path) -> None:
-    stopped = [{"server": "files", "pid": 4711, "why": "no gateway came within the grace"}]
+    why = "no gateway came within the grace"
+    stopped = [{"server": "files", "pid": 4711, "why": why}]
     (tmp_path / REPORT).write_text(json.dumps({"stopped": stopped}))
-    assert takeWardenReport(tmp_path) == [StartedAnew("files", 4711, stopped[0]["why"])]
+    assert takeWardenReport(tmp_path) == [StartedAnew("files", 4711, why)]
     assert not (tmp_path / REPORT).exists() and takeWardenReport(tmp_path) == []
     (tmp_path / REPORT).write_text("{not json")
     assert takeWardenReport(tmp_path) == [] and not (tmp_path / REPORT).exists()

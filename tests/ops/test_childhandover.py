@@ -4,6 +4,7 @@ child nobody can serve is stopped (fakes only: no socket, no process)."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -209,9 +210,12 @@ def test_a_child_whose_sandbox_this_gateway_lays_out_otherwise_is_stopped(
     monkeypatch.setattr(childhandover, "confinementNow", lambda *a: "auto")
     monkeypatch.setattr(childhandover, "layoutMatches", lambda *a: False)
     attached: list[int] = []
-    monkeypatch.setattr(
-        childhandover, "attachAdopted", lambda u, handed, s: attached.append(handed.pid) or True
-    )
+
+    def attach(upstream: Any, handed: Any, spawner: Any) -> bool:
+        attached.append(handed.pid)
+        return True
+
+    monkeypatch.setattr(childhandover, "attachAdopted", attach)
     taking, _ = adoption(Clock())
     taking.pools = lambda: pools
     taking.spawner = object()  # type: ignore[assignment]
@@ -268,8 +272,8 @@ def test_a_pid_given_to_another_process_is_never_signalled(
     signalled: list[int] = []
     closed: list[int] = []
     monkeypatch.setattr(childhandover, "openChild", reused)
-    monkeypatch.setattr(childhandover.os, "killpg", lambda pid, s: signalled.append(pid))
-    monkeypatch.setattr(childhandover.os, "kill", lambda pid, s: signalled.append(pid))
+    monkeypatch.setattr(os, "killpg", lambda pid, s: signalled.append(pid))
+    monkeypatch.setattr(os, "kill", lambda pid, s: signalled.append(pid))
     monkeypatch.setattr(childhandover, "_closeQuietly", closed.append)
     clock = Clock()
     childhandover.stopProcess(HandedChild.fromJson(RECORD, (20, 21, 22)), clock)

@@ -210,7 +210,7 @@ def test_the_next_gateway_proves_itself_to_the_warden_first(
     protocol = factory.buildProtocol(None)
     transport = StringTransport()
     mine = os.getuid() + uid  # uid 1: the socket is another user's
-    transport.getHandle = lambda: FakeHandle(mine)  # type: ignore[method-assign]
+    transport.getHandle = lambda: FakeHandle(mine)  # type: ignore[attr-defined]
     protocol.makeConnection(transport)
     if uid:
         assert transport.value() == b"" and transport.disconnecting

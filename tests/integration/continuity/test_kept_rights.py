@@ -45,9 +45,7 @@ HOSTILE = REPO / "tests" / "fixtures" / "hostile_server.py"
 
 
 def start(home: Path, port: int, config: Path, sandbox: str) -> None:
-    started = cli(
-        home, "start", "--port", str(port), "--config", str(config), "--sandbox", sandbox
-    )
+    started = cli(home, "start", "--port", str(port), "--config", str(config), "--sandbox", sandbox)
     assert started.returncode == 0, started.stdout + started.stderr
 
 
