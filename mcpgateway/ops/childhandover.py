@@ -65,7 +65,7 @@ from mcpgateway.core.pools.owned import OwnedChildren
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.ops.anew import MAX_NAMED, StartedAnew, named
-from mcpgateway.runtime import logs
+from mcpgateway.runtime import logs, procfs
 
 ADOPTED = b"adopted\n"
 """The new process's answer once it holds the children."""
@@ -130,8 +130,6 @@ def _signal(pid: int, signum: int, group: bool, pidfd: int | None, startTime: in
     """Signal C{pid} (its group, when it leads one) while it is the process
     C{pidfd} names (without a pidfd: while a process of its pid started at
     C{startTime}, when given)."""
-    from mcpgateway.runtime import procfs
-
     if pidfd is not None and pidfdExited(pidfd):
         return
     if pidfd is None and startTime and procfs.startTime(pid) != startTime:
