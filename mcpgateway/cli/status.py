@@ -387,19 +387,26 @@ def renderStatus(
 
 
 def restartSummary(health: Mapping[str, Any]) -> list[str]:
-    """What the restart that started this process kept (C{/health}'s
-    C{restart}): the children it went on with, those started anew, and
-    how long they took to come; nothing when no restart started it."""
+    """What the restart (or the crash) before this process kept
+    (C{/health}'s C{restart}): the children it went on with, those started
+    anew, each named with why, and how long they took to come; nothing
+    when no restart or crash came before it."""
     line = health.get("restart")
     if not isinstance(line, dict):
         return []
+    from mcpgateway.ops.anew import named
+
     kept, started = count(line.get("kept")), count(line.get("started"))
     seconds = line.get("seconds")
     took = f" (handed over in {seconds:.1f} s)" if isinstance(seconds, (int, float)) else ""
-    return [
+    lines = [
         f"  restart: kept {plural(kept, 'running child', 'running children')} with their"
         f" memory, {started} started anew{took}"
     ]
+    for one in named(line.get("anew")):
+        whose = f", session {one.session}" if one.session else ""
+        lines.append(f"    started anew: {one.server} (pid {one.pid}{whose}): {one.why}")
+    return lines
 
 
 def configLine(state: Mapping[str, Any]) -> str:

@@ -32,7 +32,11 @@ L{Resolver.resolve} never fails.
 Each installer runs in a process group of its own (through C{setsid}) and is
 tracked until it exits: L{Resolver.stop} (called when the reactor shuts
 down, and by whoever owns the resolver when the gateway stops) kills every
-group still installing, so no C{npm install} outlives the gateway. While an
+group still installing, so no C{npm install} outlives the gateway. A gateway
+killed during an install (C{SIGKILL}) stops nothing itself: each installer
+is the warden's too (L{Resolver.warden}), told to it as it starts and
+given the gateway's marker, as the children are, so the warden stops its
+group, its session and what it started wherever it went. While an
 installer runs, its folder holds C{.mcpgateway-installing} (the gateway's
 pid); an installer that exits with a code of its own removes it. A folder
 still marked by no live gateway is what an install cut short left (stopped,
@@ -59,7 +63,7 @@ import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.interfaces import (
@@ -100,6 +104,18 @@ from mcpgateway.sandbox.installs import ConfinedInstall, ConfinedInstalls
 
 if TYPE_CHECKING:
     from mcpgateway.sandbox.confine import Sandbox
+
+
+class InstallWatcher(Protocol):
+    """The warden, as the resolver tells it of its installers
+    (L{mcpgateway.ops.warden.Warden})."""
+
+    marker: tuple[str, str]
+
+    def helperSpawned(self, server: str, pid: int) -> None: ...
+
+    def helperExited(self, pid: int) -> None: ...
+
 
 CACHE_FILE = paths.NPX_CACHE_FILE
 DEFAULT_TTL = 7 * 86400.0
@@ -168,6 +184,10 @@ class Resolver:
         self._discard = discard if discard is not None else self._removeTree
         self._installers: dict[Installer, None] = {}  # in start order
         self._confined = None if sandbox is None else ConfinedInstalls(sandbox)
+        self.warden: InstallWatcher | None = None
+        """The gateway's warden (L{mcpgateway.ops.warden.Warden}; set once
+        it is made): each installer gets its marker and is told to it, so
+        that none outlives a gateway killed during an install."""
         self.stopped = False
         if IReactorCore.providedBy(reactor):
             # However the resolver's owner stops: no installer outlives the process.
@@ -341,6 +361,9 @@ class Resolver:
             marker.write_text(f"{os.getpid()}\n")
         except OSError as e:
             raise ResolveError(f"cannot write in {path}: {e.strerror}") from None
+        warden = self.warden
+        if warden is not None:  # what the installer starts is found by it too
+            env = {**env, warden.marker[0]: warden.marker[1]}
         confined = self._confine(spec, argv, env, path, label)
         if confined is not None:  # its launcher leads a process group of its own
             installer = Installer(self._killGroup)
@@ -358,12 +381,17 @@ class Resolver:
             raise ResolveError(f"cannot run {command[0]}: {e}") from None
         if confined is not None:
             confined.started(_endOf(installer), process.pid)
+        pid = process.pid
+        if warden is not None and pid is not None and not installer.done.called:
+            warden.helperSpawned(spec.name, pid)  # the warden stops it if the gateway dies
         if not installer.done.called:
             self._installers[installer] = None
             installer.timer = self._clock.callLater(self._timeout, installer.timeUp)
 
         def checked(result: tuple[int | None, str]) -> tuple[int | None, str]:
             self._installers.pop(installer, None)
+            if warden is not None and pid is not None:
+                warden.helperExited(pid)
             code, output = result
             if not installer.cutShort:
                 # It ended on its own terms (npm tidies up a failed install):

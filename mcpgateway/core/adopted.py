@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.ops.test_childhandover,tests.integration.continuity.test_restart_children -*-
+# -*- test-case-name: tests.core.test_adopted,tests.ops.test_childhandover,tests.integration.continuity.test_restart_children -*-
 """A running child moved from one gateway process's L{Upstream} to
 another's: L{releaseChild} on the old side, L{attachAdopted} on the new.
 
@@ -12,6 +12,12 @@ stdin that has not left yet. Its secret references stay unresolved in the
 new process, so a child given secrets does not move either. Any other
 child stops with its old process, as it always did, and its server starts
 a new one when it is next needed.
+
+A confined child keeps the sandbox its launcher built: the new process
+keeps it only when it would build the same one (L{layoutMatches}:
+L{mcpgateway.core.childlayout}). And a child is taken by its pid and its
+start time (L{mcpgateway.core.adoptedprocess.openChild}): a pid given to
+another process since is never attached nor signalled.
 
 Released, a child is no longer read by the old process (the bytes still
 in its stdout pipe are the new process's), and its upstream has let go
@@ -27,12 +33,14 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from twisted.logger import Logger
 
-from mcpgateway.core.adoptedprocess import AdoptedProcess, openPidfd
+from mcpgateway.core.adoptedprocess import AdoptedProcess, openChild
 from mcpgateway.core.child import Child, ChildProtocol
+from mcpgateway.core.childlayout import launchLayout
 from mcpgateway.core.handedchild import HandedChild, fingerprint
 from mcpgateway.core.identity import presentedResult
 from mcpgateway.core.spawn import ConfinedChild, Spawner
@@ -122,6 +130,9 @@ def describeChild(
         logLevel=logLevel,
         fds=fds,
         confinement=child.confinement if isinstance(child, ConfinedChild) else "",
+        startTime=child.startTime or 0,
+        layout=child.layout if isinstance(child, ConfinedChild) else "",
+        command=upstream.spec.command,
     )
 
 
@@ -177,19 +188,31 @@ def releaseChild(
 
 def attachAdopted(upstream: Upstream, handed: HandedChild, spawner: Spawner) -> bool:
     """Serve C{handed}'s process as C{upstream}'s child from now on;
-    C{False} (its descriptors left to the caller) when its process is gone."""
+    C{False} (its descriptors left to the caller) when its process is gone,
+    or its pid names another process now (L{openChild}: its start time)."""
     try:
-        pidfd = openPidfd(handed.pid)
+        pidfd = openChild(handed.pid, handed.startTime)
     except ProcessLookupError:
         return False
     spec = upstream.spec
     spawned: list[Child] = []
-    child = _protocolFor(upstream, handed, spawner, spawned)
+    adopted: list[AdoptedProcess] = []
+
+    def killGroup(pgid: int, signum: int) -> None:
+        if adopted and adopted[0].running():  # never a group its pid leads anew
+            spawner.killGroup(pgid, signum)
+
+    child = _protocolFor(upstream, handed, spawner, spawned, killGroup)
     child.onStopping = getattr(spawner.watcher, "stopping", None)
+    child.startTime = handed.startTime
     spawned.append(child)
     stdin, stdout, stderr = handed.fds
     pipes = (stdin, stdout, stderr)
-    AdoptedProcess(spawner.reactor, child, handed.pid, pipes, pidfd, handed.pending)
+    adopted.append(
+        AdoptedProcess(
+            spawner.reactor, child, handed.pid, pipes, pidfd, handed.pending, handed.startTime
+        )
+    )
     upstream.router._ids = itertools.count(handed.nextId)
     result = handed.childInitializeResult
     upstream.childInitializeResult = result
@@ -204,13 +227,17 @@ def attachAdopted(upstream: Upstream, handed: HandedChild, spawner: Spawner) -> 
 
 
 def _protocolFor(
-    upstream: Upstream, handed: HandedChild, spawner: Spawner, spawned: list[Child]
+    upstream: Upstream,
+    handed: HandedChild,
+    spawner: Spawner,
+    spawned: list[Child],
+    killGroup: Callable[[int, int], None],
 ) -> ChildProtocol:
     """The protocol that serves C{handed}'s process: a L{ConfinedChild}
     for one in its sandbox, as a child started here would have."""
     spec = upstream.spec
     common: dict[str, object] = {
-        "killGroup": spawner.killGroup if handed.pgid == handed.pid else None,
+        "killGroup": killGroup if handed.pgid == handed.pid else None,
         "onStderr": lambda line: upstream.events.emit("stderr", line),
         "onOutputLost": upstream._outputLost,
         "flusher": spawner.flusher,
@@ -233,6 +260,7 @@ def _protocolFor(
         )
         child.diesWithGateway = False
         child.confinement = handed.confinement
+        child.layout = handed.layout
         return child
     return ChildProtocol(
         spec.name,
@@ -259,3 +287,22 @@ def fingerprintMatches(configured: ServerSpec, upstream: Upstream, handed: Hande
     was resolved to its binary, so a kept child need not wait for that),
     for the same principal."""
     return fingerprint(configured, upstream.spec.principal) == handed.fingerprint
+
+
+def layoutMatches(spawner: Spawner, upstream: Upstream, handed: HandedChild) -> bool:
+    """Whether C{handed}'s sandbox gives it what this process would give a
+    child of C{upstream}'s server running the same command
+    (L{mcpgateway.core.childlayout}): its own files masked, the other
+    servers' folders, the deny list and the sandbox's code as here. An
+    unconfined child has no layout to compare."""
+    if not handed.confinement:
+        return True
+    spec = upstream.spec
+    if handed.command:
+        spec = replace(spec, command=handed.command)
+    environ = spec.environment(spawner.environ)
+    if spawner.marker is not None:
+        environ = {**environ, spawner.marker[0]: spawner.marker[1]}
+    argv = [spec.executable or spec.command, *spec.args]
+    layout, _ = launchLayout(spawner.confiner, spec, argv, environ)
+    return layout == handed.layout

@@ -17,7 +17,11 @@ exited is unknown (its status is for its parent to read): it ends with
 L{AdoptedExit}.
 
 Without a pidfd (an older kernel), the end of its stdout and stderr is
-its end.
+its end. A pid names the process only as long as it runs: once it has
+exited and been reaped, the kernel may give its pid to another. So a
+process is taken by its pid I{and} the start time read when it was spawned
+(L{openChild}), and signalled through its pidfd, or, without one, only
+while a process of that pid and start time runs.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from twisted.internet.interfaces import IProcessProtocol, IProcessTransport, IRe
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from mcpgateway.runtime import twistedprivate
+from mcpgateway.runtime import procfs, twistedprivate
 
 if TYPE_CHECKING:
     from mcpgateway.runtime.twistedprivate import ProcessAddress
@@ -48,6 +52,35 @@ class AdoptedExit(Exception):
 
     def __str__(self) -> str:
         return "exited (its exit status went to the process that started it)"
+
+
+def openChild(
+    pid: int, startTime: int, startTimeOf: Callable[[int], int | None] = procfs.startTime
+) -> int | None:
+    """A pidfd of process C{pid} that started at C{startTime} (field 22 of
+    its C{stat}), or C{None} where there is none (the process is then
+    checked by its start time alone): the pidfd is opened first and the
+    start time read after, so a pidfd given names that very process.
+
+    @raise ProcessLookupError: no such process: it is gone, its pid is
+        another process's now, or C{startTime} is not known (C{0})."""
+    if startTime <= 0:
+        raise ProcessLookupError(pid)
+    pidfd = openPidfd(pid)
+    if startTimeOf(pid) != startTime:
+        if pidfd is not None:
+            os.close(pidfd)
+        raise ProcessLookupError(pid)
+    return pidfd
+
+
+def pidfdExited(pidfd: int) -> bool:
+    """Whether the process of C{pidfd} has exited (its pidfd is readable)."""
+    import select
+
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def openPidfd(pid: int) -> int | None:
@@ -103,13 +136,17 @@ class AdoptedProcess:
         fds: tuple[int, int, int],
         pidfd: int | None,
         pending: bytes = b"",
+        startTime: int = 0,
     ) -> None:
         """
         @param fds: its stdin (to write), stdout and stderr (to read).
-        @param pidfd: a pidfd of C{pid} (L{openPidfd}); this object closes it.
+        @param pidfd: a pidfd of C{pid} (L{openChild}); this object closes it.
         @param pending: the start of a stdout line read before it came here.
+        @param startTime: when it started (L{openChild}): without a pidfd,
+            what tells it from a process its pid was given to since.
         """
         self.pid: int | None = pid
+        self._startTime = startTime
         self.proto = protocol
         self._reactor = reactor
         self.pipes: dict[int, FileDescriptor] = {}
@@ -196,11 +233,22 @@ class AdoptedProcess:
         for name in (STDIN, STDOUT, STDERR):
             self.closeChildFD(name)
 
+    def running(self) -> bool:
+        """Whether the process still runs, as itself: its pidfd not yet
+        readable, or (without one) a process with its pid and start time."""
+        if self.pid is None:
+            return False
+        if self._pidfd is not None:
+            return self._watch is not None and not pidfdExited(self._pidfd)
+        return self._startTime > 0 and procfs.startTime(self.pid) == self._startTime
+
     def signalProcess(self, signalID: str | int) -> None:
         """Signal the process through its pidfd (its pid cannot have been
-        given to another process meanwhile), else by pid."""
-        if self._exited or self.pid is None:
+        given to another process meanwhile), else by pid once its start
+        time says it is still the same process."""
+        if not self.running():
             raise ProcessExitedAlready()
+        assert self.pid is not None
         number = getattr(signal, f"SIG{signalID}") if isinstance(signalID, str) else signalID
         send = getattr(signal, "pidfd_send_signal", None)
         if self._pidfd is not None and self._watch is not None and send is not None:

@@ -156,6 +156,10 @@ class ChildProtocol(ProcessProtocol):
         self._errPartial = b""
         self.stderrTail: deque[str] = deque(maxlen=STDERR_LINES)
         self.pid: int | None = None
+        self.startTime: int | None = None
+        """When the process started (field 22 of C{/proc/PID/stat}), read
+        as it was spawned: with the pid, it names this process, whose pid
+        another may get once it has ended."""
         self.exited = False
         self.exitReason: Failure | None = None
         self.ended: Deferred[None] = Deferred()

@@ -49,7 +49,8 @@ def fingerprint(spec: ServerSpec, principal: str = "") -> str:
     its command, its arguments, its environment (the references' text,
     never a value), its working directory, the binary its command resolved
     to, its sandbox and the principal. A child is kept across a restart
-    only when the new process's spec has the same fingerprint."""
+    only when the new process's spec has the same fingerprint (and, for a
+    confined child, its sandbox the same layout: L{HandedChild.layout})."""
     what = [
         spec.command,
         list(spec.args),
@@ -90,6 +91,18 @@ class HandedChild:
     """Its stdin, stdout and stderr descriptors, in this process."""
     confinement: str = ""
     """The C{--sandbox} setting it runs confined under (C{""}: unconfined)."""
+    startTime: int = 0
+    """When its process started (field 22 of C{/proc/PID/stat}), read when
+    it was spawned: the pid names it only while a process with that pid
+    started then (C{0}: not known, and then it is neither attached nor
+    signalled)."""
+    layout: str = ""
+    """What its sandbox gives it (L{mcpgateway.core.childlayout.layoutOf};
+    C{""}: unconfined, or not known)."""
+    command: str = ""
+    """The command its launch request named (its C{npx}/C{uvx} entry's
+    resolved program): the next process builds the request it would hand
+    the same command line's launcher, to compare L{layout}."""
 
     def toJson(self) -> dict[str, Any]:
         return {
@@ -106,6 +119,9 @@ class HandedChild:
             "subscriptions": list(self.subscriptions),
             "logLevel": self.logLevel,
             "confinement": self.confinement,
+            "startTime": self.startTime,
+            "layout": self.layout,
+            "command": self.command,
             "fds": CHILD_FDS,
         }
 
@@ -123,6 +139,8 @@ class HandedChild:
             subscriptions = data["subscriptions"]
             logLevel = data["logLevel"]
             confinement = data.get("confinement", "")
+            startTime = data.get("startTime", 0)
+            layout, command = data.get("layout", ""), data.get("command", "")
         except (KeyError, TypeError, ValueError) as e:
             raise BadRecord(f"a child's record lacks or mangles {e}") from None
         if not (
@@ -134,6 +152,9 @@ class HandedChild:
             and all(isinstance(uri, str) for uri in subscriptions)
             and (logLevel is None or isinstance(logLevel, str))
             and isinstance(confinement, str)
+            and (_positive(startTime) or (type(startTime) is int and startTime == 0))
+            and isinstance(layout, str)
+            and isinstance(command, str)
         ):
             raise BadRecord("a child's record has a field of the wrong type")
         results = {}
@@ -157,6 +178,9 @@ class HandedChild:
             logLevel,
             fds,
             confinement,
+            startTime,
+            layout,
+            command,
         )
 
 

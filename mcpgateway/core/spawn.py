@@ -25,9 +25,11 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorProcess, IReactorTime
 
 from mcpgateway.core.child import DEFAULT_MAX_LINE, Child, ChildProtocol
+from mcpgateway.core.childlayout import launchLayout
 from mcpgateway.core.environment import childEnvironment
 from mcpgateway.core.spec import DEFAULT_START_TIMEOUT, ServerSpec
 from mcpgateway.protocol import jsonrpc
+from mcpgateway.runtime import procfs
 from mcpgateway.runtime.threads import RunInThread
 from mcpgateway.sandbox.failures import KEPT_FROM_IT
 from mcpgateway.sandbox.request import homeOf
@@ -160,6 +162,10 @@ class Spawner:
     """Looks for a file a confined child's tool did not find on this
     machine, off the reactor (L{mcpgateway.core.refusals}); C{None}: such a
     file is not told as the sandbox's doing."""
+    startTimeOf: Callable[[int], int | None] = procfs.startTime
+    """When a process started (field 22 of its C{stat}), read as each
+    child is spawned: with its pid, what names it to another gateway
+    process (L{mcpgateway.core.handedchild.HandedChild.startTime})."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "environ", childEnvironment(self.environ))
@@ -212,6 +218,7 @@ class Spawner:
             ties = getattr(confiner, "tiesToGateway", None)
             inSandbox.diesWithGateway = True if ties is None else bool(ties())
             inSandbox.confinement = str(getattr(confiner, "default", ""))
+            inSandbox.layout, inSandbox.proxied = launchLayout(confiner, spec, argv, env)
             child: ChildProtocol = inSandbox
             argv = confined
         else:
@@ -230,6 +237,8 @@ class Spawner:
                 argv = [self.setsid, *argv]
         child.onStopping = getattr(self.watcher, "stopping", None)
         self.reactor.spawnProcess(child, argv[0], argv, env=env, path=spec.cwd)
+        if child.pid is not None:
+            child.startTime = self.startTimeOf(child.pid)  # with the pid, names this process
         if confined is not None and self.confiner is not None:
             self.confiner.spawned(spec, child.ended, pid=child.pid)
         return child
@@ -272,6 +281,13 @@ class ConfinedChild(ChildProtocol):
         self.confinement = ""
         """The C{--sandbox} setting it started under (a restart's next
         process keeps it only under the same)."""
+        self.layout = ""
+        """What its sandbox gives it (L{mcpgateway.core.childlayout.layoutOf}):
+        another gateway process keeps it only if it would give a child of
+        its own the same."""
+        self.proxied = False
+        """Whether it reaches the network through the gateway's allow-list
+        proxy, which dies with the gateway process: a crash cannot keep it."""
         self.onKept: Callable[[str, str], None] | None = None
         """Told of each path the sandbox's one path rule kept from it, as
         its launcher says at its start (C{(key, note)}): its server's

@@ -28,8 +28,15 @@ once it has exited); the children left then, and those whose server is
 gone or changed, are stopped (C{SIGTERM} to their process group, C{SIGKILL}
 L{KILL_AFTER} seconds later).
 
-What the new process kept and had to start anew is in its
-L{ChildAdoption.report}, for C{/health} and C{mcpgateway status}.
+A confined child is kept only when the new process would lay its sandbox
+out the same (L{mcpgateway.core.adopted.layoutMatches}), and any child
+only while its pid names the process its start time says
+(L{mcpgateway.core.adoptedprocess.openChild}): a child stopped is
+signalled only then.
+
+What the new process kept and had to start anew, each of those named with
+why (L{mcpgateway.ops.anew}), is in its L{ChildAdoption.report}, for
+C{/health}, C{mcpgateway status} and the console.
 """
 
 from __future__ import annotations
@@ -48,14 +55,17 @@ from mcpgateway.core.adopted import (
     attachAdopted,
     confinementNow,
     fingerprintMatches,
+    layoutMatches,
     releaseChild,
+    whyNotMovable,
 )
-from mcpgateway.core.adoptedprocess import openPidfd
+from mcpgateway.core.adoptedprocess import openChild, pidfdExited
 from mcpgateway.core.handedchild import BadRecord, HandedChild, RecordDecoder, encodeRecord
 from mcpgateway.core.pools.owned import OwnedChildren
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.upstream import Upstream
-from mcpgateway.runtime import logs
+from mcpgateway.ops.anew import MAX_NAMED, StartedAnew, named
+from mcpgateway.runtime import logs, procfs
 
 ADOPTED = b"adopted\n"
 """The new process's answer once it holds the children."""
@@ -92,21 +102,23 @@ def _shared(pool: Any) -> Upstream | None:
 def stopProcess(handed: HandedChild, clock: IReactorTime, close: bool = True) -> None:
     """Stop a child not kept: close its pipes here, C{SIGTERM} its process
     group (its process, when it leads none), C{SIGKILL} L{KILL_AFTER}
-    seconds later if it is still there (found through its pidfd)."""
+    seconds later if it is still there (found through its pidfd). Only the
+    process its record names is signalled (its pid and start time:
+    L{openChild}): a pid given to another process since is left alone (the
+    child, gone, closed its pipes; closing ours is all there is to do)."""
     if close:
         for fd in handed.fds:
             _closeQuietly(fd)
     try:
-        pidfd = openPidfd(handed.pid)
+        pidfd = openChild(handed.pid, handed.startTime)
     except ProcessLookupError:
         return
     group = handed.pgid == handed.pid
-    _signal(handed.pid, signal.SIGTERM, group)
+    _signal(handed.pid, signal.SIGTERM, group, pidfd)
 
     def kill() -> None:
         try:
-            if pidfd is None or _alive(pidfd):
-                _signal(handed.pid, signal.SIGKILL, group)
+            _signal(handed.pid, signal.SIGKILL, group, pidfd, handed.startTime)
         finally:
             if pidfd is not None:
                 _closeQuietly(pidfd)
@@ -114,20 +126,23 @@ def stopProcess(handed: HandedChild, clock: IReactorTime, close: bool = True) ->
     clock.callLater(KILL_AFTER, kill)
 
 
-def _alive(pidfd: int) -> bool:
-    import select
-
-    poller = select.poll()
-    poller.register(pidfd, select.POLLIN)
-    return not poller.poll(0)
-
-
-def _signal(pid: int, signum: int, group: bool) -> None:
+def _signal(pid: int, signum: int, group: bool, pidfd: int | None, startTime: int = 0) -> None:
+    """Signal C{pid} (its group, when it leads one) while it is the process
+    C{pidfd} names (without a pidfd: while a process of its pid started at
+    C{startTime}, when given)."""
+    if pidfd is not None and pidfdExited(pidfd):
+        return
+    if pidfd is None and startTime and procfs.startTime(pid) != startTime:
+        return
     try:
         if group:
             os.killpg(pid, signum)
         else:
-            os.kill(pid, signum)
+            send = getattr(signal, "pidfd_send_signal", None)
+            if pidfd is not None and send is not None:
+                send(pidfd, signum)
+            else:
+                os.kill(pid, signum)
     except OSError:
         pass
 
@@ -169,15 +184,28 @@ class ChildSender:
         self._answer: Deferred[bool] | None = None
         self._timer: IDelayedCall | None = None
 
-    def children(self) -> tuple[list[HandedChild], int]:
-        """Let go of every movable child, and count the running ones left."""
+    def children(self) -> tuple[list[HandedChild], list[StartedAnew]]:
+        """Let go of every movable child; the running ones left, each with
+        why it cannot move."""
         handed: list[HandedChild] = []
-        left = 0
+        left: list[StartedAnew] = []
         for pool in self._pools().values():
             for session, upstream, level, subscriptions in runningChildren(pool):
-                one = releaseChild(pool.spec, upstream, session, level, subscriptions)
+                why = whyNotMovable(upstream)
+                one = None
+                if why is None:
+                    one = releaseChild(pool.spec, upstream, session, level, subscriptions)
+                    why = "its pipes could not be passed on"
                 if one is None:
-                    left += 1
+                    pid = upstream.pid or 0
+                    self.log.info(
+                        "restart: server {server}'s child pid {pid} is not handed over ({why});"
+                        " it stops with this process",
+                        server=upstream.spec.name,
+                        pid=pid,
+                        why=why,
+                    )
+                    left.append(StartedAnew(upstream.spec.name, pid, why, session[:8]))
                 else:
                     handed.append(one)
         return handed, left
@@ -186,7 +214,9 @@ class ChildSender:
         """Send the children over C{transport} (an C{IUNIXTransport});
         fires with whether the next process took them (else they are
         being stopped)."""
-        handed, left = self.children()
+        handed, notMoved = self.children()
+        left = len(notMoved)
+        stopped = [one.toJson() for one in notMoved[:MAX_NAMED] if one.pid > 0]
         self._handed = handed
         if handed and self._proxy is not None:
             for record, fd in self._proxy.listening():
@@ -199,7 +229,7 @@ class ChildSender:
             for fd in one.fds:
                 transport.sendFileDescriptor(fd)
             transport.write(encodeRecord(one.toJson()))
-        transport.write(encodeRecord({"kind": END, "left": left, "fds": 0}))
+        transport.write(encodeRecord({"kind": END, "left": left, "stopped": stopped, "fds": 0}))
         self.log.info(
             "restart: handed {count} running child(ren) to the next process ({left} not movable)",
             count=len(handed),
@@ -294,6 +324,11 @@ class ChildAdoption:
         self.reply: Callable[[bytes], None] | None = None
         self.kept = 0
         self.notKept = 0
+        self.anew: list[StartedAnew] = []
+        """The children not kept, each with why (at most L{MAX_NAMED})."""
+        self.proof = b""
+        """The secret a crashed gateway's warden asks for before it hands
+        its children over (L{mcpgateway.ops.crashkeep.CrashAdoption})."""
         self.seconds: float | None = None
         """How long the children took to come (from this process's start)."""
 
@@ -315,7 +350,20 @@ class ChildAdoption:
         return waiter
 
     def report(self) -> dict[str, Any]:
-        return {"kept": self.kept, "started": self.notKept, "seconds": self.seconds}
+        """What C{/health}'s C{restart} shows: the children kept, the count
+        of those started anew and each one's server and why (L{anew})."""
+        return {
+            "kept": self.kept,
+            "started": self.notKept,
+            "seconds": self.seconds,
+            "anew": [one.toJson() for one in self.anew],
+        }
+
+    def startedAnew(self, ones: list[StartedAnew], counted: int | None = None) -> None:
+        """Count C{counted} children not kept (all of C{ones} by default)
+        and name C{ones}, each with why."""
+        self.notKept += len(ones) if counted is None else counted
+        self.anew += ones[: max(0, MAX_NAMED - len(self.anew))]
 
     # -- what the link brings ---------------------------------------------
 
@@ -345,7 +393,7 @@ class ChildAdoption:
     def _record(self, record: dict[str, Any], fds: tuple[int, ...]) -> None:
         if record.get("kind") == END:
             left = record.get("left")
-            self.notKept += left if type(left) is int and left >= 0 else 0
+            self.startedAnew(named(record.get("stopped")), left if type(left) is int else 0)
             if self.reply is not None:
                 self.reply(ADOPTED)
             self._open(None)
@@ -418,8 +466,15 @@ class ChildAdoption:
         if confinementNow(self.spawner, upstream.spec) != handed.confinement:
             self._stop(handed, "its server's sandbox setting changed")
             return
+        if not layoutMatches(self.spawner, upstream, handed):
+            self._stop(
+                handed,
+                "its sandbox is not the one this gateway gives (the gateway's own files to"
+                " mask, the other servers, the deny list or the sandbox's code changed)",
+            )
+            return
         if not attachAdopted(upstream, handed, self.spawner):
-            self._stop(handed, "its process is gone")
+            self._stop(handed, "its process is gone (or its pid is another process's now)")
             return
         self.kept += 1
         owned = _owned(pool)
@@ -447,7 +502,7 @@ class ChildAdoption:
         return None if owned is None else owned.childById(handed.session)
 
     def _stop(self, handed: HandedChild, why: str) -> None:
-        self.notKept += 1
+        self.startedAnew([StartedAnew(handed.server, handed.pid, why, handed.session[:8])])
         self.log.info(
             "restart: server {server}'s child pid {pid} from the previous process is stopped:"
             " {why}",

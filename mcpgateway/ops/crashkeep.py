@@ -5,9 +5,13 @@ the same state directory when this one dies without a hand-over.
 
 While the gateway runs, L{CrashKeeping} gives its warden
 (L{mcpgateway.ops.warden.Warden.keep}) each child that can be kept
-(L{mcpgateway.core.adopted.whyNotKept}) once it is initialized: copies of
+(L{mcpgateway.core.adopted.whyNotKept}, and not a child whose own network
+allow list goes through the gateway's proxy: the proxy dies with the
+gateway) once it is initialized: copies of
 its stdin, stdout and stderr with C{SCM_RIGHTS}, and the record a
 restart's hand-over sends (L{mcpgateway.core.handedchild.HandedChild}).
+Of each child it does not give, the warden is told why
+(L{mcpgateway.ops.warden.Warden.note}): the next gateway names it so.
 It looks once a second (L{KEEP_EVERY}) while children start, for
 L{SETTLE} seconds after the last one started (the warden says when one
 is spawned), and not at all while none starts, so that an idle gateway
@@ -24,10 +28,14 @@ told it.
 When the gateway dies, the warden (L{mcpgateway.ops.wardenrun}) listens
 at C{<state dir>/warden.sock} (L{mcpgateway.ops.warden.SOCKET}) for the
 grace. The next gateway (L{CrashAdoption}, when it finds that socket at
-its start) connects, gets the children with the restart's codec and
-takes them with the restart's adoption
+its start) connects, proves it is a gateway of the state directory (the
+secret the dead gateway left in C{warden.key}, L{mcpgateway.ops.warden.KEY},
+read before its own warden replaces it), gets the children with the
+restart's codec and takes them with the restart's adoption
 (L{mcpgateway.ops.childhandover.ChildAdoption}), which serves each one
-whose server is still configured the same way and stops the others.
+whose server is still configured the same way (its sandbox laid out the
+same, its pid still naming the process its start time says) and stops the
+others.
 """
 
 from __future__ import annotations
@@ -53,6 +61,7 @@ from zope.interface import implementer
 from mcpgateway.core.adopted import describeChild, whyNotKept
 from mcpgateway.ops.childhandover import ChildAdoption, runningChildren
 from mcpgateway.ops.warden import SOCKET, wardenWaits
+from mcpgateway.ops.wardenrun import PROOF
 from mcpgateway.runtime import logs
 
 KEEP_EVERY = 1.0
@@ -76,6 +85,15 @@ class Keeper(Protocol):
 
     def keep(self, pid: int, record: bytes, fds: tuple[int, ...]) -> bool: ...
 
+    def note(self, pid: int, server: str, why: str) -> None: ...
+
+
+PROXIED = (
+    "it reaches the network through the gateway's allow-list proxy, which ends with the"
+    " gateway process"
+)
+"""Why a confined child with a network allow list is not kept through a crash."""
+
 
 class CrashKeeping(Service):
     """Gives the warden every child it can keep (see the module docstring)."""
@@ -87,18 +105,13 @@ class CrashKeeping(Service):
         pools: Callable[[], dict[str, Any]],
         warden: Keeper,
         clock: IReactorTime,
-        proxied: Callable[[str], bool] = lambda server: False,
     ) -> None:
         """
         @param pools: the gateway's pools now, by server name.
-        @param proxied: whether a server's children reach the network
-            through the gateway's allow-list proxy, which dies with the
-            gateway: those are not kept.
         """
         self._pools = pools
         self._warden = warden
         self._clock = clock
-        self._proxied = proxied
         self._look: IDelayedCall | None = None
         self._lookUntil = 0.0
 
@@ -131,14 +144,22 @@ class CrashKeeping(Service):
             self._look = self._clock.callLater(KEEP_EVERY, self._looked)
 
     def sync(self) -> int:
-        """Give the warden the children it does not hold yet; how many."""
+        """Give the warden the children it does not hold yet; how many. It
+        is told why of each child it is not given (the next gateway names
+        it among those started anew)."""
         count = 0
         for pool in self._pools().values():
             for session, upstream, level, subscriptions in runningChildren(pool):
                 pid = upstream.pid
-                if pid is None or pid in self._warden.kept or whyNotKept(upstream) is not None:
+                if pid is None or pid in self._warden.kept:
                     continue
-                if self._proxied(upstream.spec.name):
+                why = whyNotKept(upstream)
+                if why is None and getattr(upstream.child, "proxied", False):
+                    # Its own allow list's: what the server's package install
+                    # reached its registries by is not the child's way out.
+                    why = PROXIED
+                if why is not None:
+                    self._warden.note(pid, upstream.spec.name, why)
                     continue
                 if not self._warden.guard():
                     return count
@@ -153,19 +174,6 @@ class CrashKeeping(Service):
                 if self._warden.keep(pid, record, handed.fds):
                     count += 1
         return count
-
-
-def proxiedBy(proxy: Any) -> Callable[[str], bool]:
-    """Whether a server has a socket or a port of C{proxy} (the network
-    allow-list proxy, L{mcpgateway.startup.netproxy.NetworkProxy})."""
-
-    def proxied(server: str) -> bool:
-        if proxy is None:
-            return False
-        keys = [*getattr(proxy, "sockets", {}), *getattr(proxy, "tcpPorts", {})]
-        return any(key[0] == server for key in keys)
-
-    return proxied
 
 
 # -- the next gateway's side --------------------------------------------------------------
@@ -183,6 +191,8 @@ class _WardenSide(StreamProtocol):
             self._owner.log.warn("the warden's socket is another user's: not taking its children")
             self.transport.loseConnection()  # type: ignore[union-attr]
             return
+        # Only a gateway of this state directory reads the secret: the warden asks for it.
+        self.transport.write(PROOF + self._owner.proof + b"\n")  # type: ignore[union-attr]
         self._owner.adoption.reply = self.transport.write  # type: ignore[union-attr]
 
     def fileDescriptorReceived(self, descriptor: int) -> None:
@@ -211,11 +221,20 @@ class CrashAdoption(Service):
 
     log = Logger(observer=logs.observer)
 
-    def __init__(self, reactor: Any, stateDir: Path, adoption: ChildAdoption) -> None:
+    def __init__(
+        self, reactor: Any, stateDir: Path, adoption: ChildAdoption, proof: bytes = b""
+    ) -> None:
+        """
+        @param proof: the secret the crashed gateway left in the state
+            directory (L{mcpgateway.ops.warden.readKey}, read before this
+            process's own warden replaces it): its warden hands its
+            children only to whoever sends it.
+        """
         self._reactor = reactor
         self._path = stateDir / SOCKET
         self._stateDir = stateDir
         self.adoption = adoption
+        self.proof = proof
 
     def startService(self) -> None:
         super().startService()

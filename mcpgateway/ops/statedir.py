@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,14 @@ class ChildLedger:
         self._children[pid] = {"server": server, "start": processStartTime(pid, self._procRoot)}
         self._write()
 
+    def helperSpawned(self, server: str, pid: int) -> None:
+        """A process started on behalf of C{server}'s children (a package
+        install): recorded as they are, so that the next gateway stops it
+        if this one and its warden were killed, but never named as a child."""
+        start = processStartTime(pid, self._procRoot)
+        self._children[pid] = {"server": server, "start": start, "helper": True}
+        self._write()
+
     def rewrite(self) -> None:
         """Write the file again (after a restart's predecessor, whose own
         children's exits rewrote it, has exited)."""
@@ -137,7 +146,27 @@ class ChildLedger:
 
 def findOrphans(stateDir: Path, procRoot: str = "/proc") -> list[tuple[int, str]]:
     """Children recorded by a gateway that is gone and still running now:
-    C{(pid, server)} pairs whose start time matches the record."""
+    C{(pid, server)} pairs whose start time matches the record (the
+    processes started on their behalf, such as package installs, among them)."""
+    return [(one.pid, one.server) for one in previousChildren(stateDir, procRoot) if one.running]
+
+
+@dataclass(frozen=True)
+class LedgerChild:
+    """A process the ledger of a gateway that is gone names."""
+
+    pid: int
+    server: str
+    running: bool
+    """Whether it still runs (the same pid and start time)."""
+    helper: bool = False
+    """A process started on a child's behalf (a package install), not a child."""
+
+
+def previousChildren(stateDir: Path, procRoot: str = "/proc") -> list[LedgerChild]:
+    """What the ledger of a gateway that is gone names (C{[]} while the
+    gateway that wrote it runs): the children it left, running or not,
+    when it ended without stopping them (a clean stop leaves it empty)."""
     try:
         data = json.loads((stateDir / LEDGER).read_text())
     except (OSError, ValueError):
@@ -152,16 +181,20 @@ def findOrphans(stateDir: Path, procRoot: str = "/proc") -> list[tuple[int, str]
         and _isGateway(gatewayPid, procRoot)
     ):
         return []  # that gateway still runs: its children are not orphans
-    orphans = []
+    found = []
     for pidText, record in data["children"].items():
         try:
             pid = int(pidText)
         except ValueError:
             continue
-        started = record.get("start") if isinstance(record, dict) else None
-        if started is not None and processStartTime(pid, procRoot) == started:
-            orphans.append((pid, str(record.get("server", "?"))))
-    return orphans
+        if not isinstance(record, dict):
+            continue
+        started = record.get("start")
+        running = started is not None and processStartTime(pid, procRoot) == started
+        found.append(
+            LedgerChild(pid, str(record.get("server", "?")), running, record.get("helper") is True)
+        )
+    return found
 
 
 def _isGateway(pid: int, procRoot: str) -> bool:

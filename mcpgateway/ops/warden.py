@@ -9,11 +9,20 @@ successor reads if the warden itself was killed too) and writes it to the
 warden's stdin. The warden starts with the first child (nothing is spawned
 before twistd has daemonized), and again with the next child if it ended
 while the gateway runs (told then of every child running).
+
+It is told of every process the gateway starts on a child's behalf too (a
+package install, an C{op read}: L{Warden.helperSpawned}), which gets the
+gateway's marker as the children do: the warden stops it if the gateway
+dies first, and never names it as a child. With C{--adopt-grace}, it is
+given a secret as it starts (L{KEY}, kept in the state directory), which
+the next gateway must send it before it hands over a child, and is told
+why of each child the gateway does not give it (L{Warden.note}).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import socket
@@ -41,6 +50,24 @@ PROGRAM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wardenrun.py
 SOCKET = "warden.sock"
 """Where, in the state directory, a warden that keeps a crashed gateway's
 children waits for the next gateway (L{mcpgateway.ops.crashkeep.CrashAdoption})."""
+KEY = "warden.key"
+"""Where, in the state directory (mode 0600; masked for every confined
+child, as the whole state directory is), a gateway keeps the secret its
+warden asks the next gateway for before it hands it the children: only
+a gateway of this state directory reads it."""
+REPORT = "warden-report.json"
+"""Where, in the state directory, a warden that stopped children no
+gateway took says which, and why (L{mcpgateway.ops.anew})."""
+
+
+def readKey(stateDir: Path) -> bytes:
+    """The secret of the gateway before this one on C{stateDir} (L{KEY}),
+    read before this process's own warden replaces it; C{b""}: none."""
+    try:
+        with open(stateDir / KEY, "rb") as f:
+            return f.read(256).strip()
+    except OSError:
+        return b""
 
 
 def wardenWaits(stateDir: Path) -> bool:
@@ -54,13 +81,18 @@ def wardenWaits(stateDir: Path) -> bool:
         return False
 
 
-def wardenCommand(python: str = sys.executable, grace: float = 0.0, listen: str = "") -> list[str]:
+def wardenCommand(
+    python: str = sys.executable, grace: float = 0.0, listen: str = "", report: str = ""
+) -> list[str]:
     """The warden's command line: isolated mode, no C{site}; with a grace,
     it keeps the children that long for the next gateway, listening at
-    C{listen}."""
+    C{listen}; with C{report}, it says there which children no gateway
+    took, and why."""
     command = [python, "-I", "-S", PROGRAM]
     if grace > 0 and listen:
         command += ["--grace", f"{grace:g}", "--listen", listen]
+    if report:
+        command += ["--report", report]
     return command
 
 
@@ -113,6 +145,7 @@ class Warden:
         command: list[str] | None = None,
         keeps: bool = False,
         socketpair: Callable[[], tuple[Any, Any]] = socket.socketpair,
+        keyFile: Path | None = None,
     ) -> None:
         """
         @param inner: told of every spawn and exit first (the ledger).
@@ -120,6 +153,9 @@ class Warden:
         @param keeps: whether it keeps the children after a crash
             (C{--adopt-grace}): it is then spoken to over a UNIX socket
             pair, which carries the children's descriptors (L{keep}).
+        @param keyFile: where the secret the next gateway proves itself
+            with is written as the warden starts (L{KEY}; C{None}: no next
+            gateway can prove it, and none is handed a child).
         """
         self._reactor = reactor
         self._inner = inner
@@ -141,6 +177,11 @@ class Warden:
         self.marker = (MARKER, f"{os.getpid()}-{secrets.token_hex(8)}")
         """What every child's environment gets (the spawner adds it): unique
         to this gateway process."""
+        self._keyFile = keyFile
+        self._secret = secrets.token_hex(32)
+        self._notes: dict[int, str] = {}
+        """The last note told of each process (L{note}), told again to a
+        warden started anew."""
 
     def guard(self) -> bool:
         """Whether the warden runs (started now if it does not): a child
@@ -154,21 +195,55 @@ class Warden:
     def spawned(self, server: str, pid: int) -> None:
         if self._inner is not None:
             self._inner.spawned(server, pid)
-        self._running.add(pid)
-        if self._transport is None:
-            self._start()  # told of every child running, this one among them
-        else:
-            self._tell(f"+{pid}\n")
+        self._started(pid, {"server": server})
         if self.onSpawned is not None:
             self.onSpawned()
+
+    def helperSpawned(self, server: str, pid: int) -> None:
+        """Process C{pid} was started on behalf of C{server}'s children (a
+        package install, leading a process group of its own, marked as the
+        children are): the warden stops it, and what it started, if the
+        gateway dies before it ends (L{helperExited}). It is never kept,
+        nor named as a child."""
+        helper = getattr(self._inner, "helperSpawned", None)
+        if helper is not None:
+            helper(server, pid)
+        self._started(pid, {"server": server, "helper": True})
+
+    def helperExited(self, pid: int) -> None:
+        """A process of L{helperSpawned} ended."""
+        self.exited(pid)
 
     def exited(self, pid: int) -> None:
         if self._inner is not None:
             self._inner.exited(pid)
         self.kept.discard(pid)
+        self._notes.pop(pid, None)
         if pid in self._running:
             self._running.discard(pid)
             self._tell(f"-{pid}\n")
+
+    def note(self, pid: int, server: str, why: str) -> None:
+        """Tell the warden why child C{pid} of C{server} is not given to it
+        (L{mcpgateway.ops.crashkeep}): if the gateway dies, the next one is
+        told so (once per change)."""
+        if pid in self._running:
+            self._note(pid, {"server": server, "why": why})
+
+    def _started(self, pid: int, note: dict[str, object]) -> None:
+        self._running.add(pid)
+        if self._transport is None:
+            self._notes[pid] = _noteLine(pid, note)
+            self._start()  # told of every child running, this one among them
+        else:
+            self._tell(f"+{pid}\n")
+            self._note(pid, note)
+
+    def _note(self, pid: int, note: dict[str, object]) -> None:
+        line = _noteLine(pid, note)
+        if self._notes.get(pid) != line:
+            self._notes[pid] = line
+            self._tell(line)
 
     def keep(self, pid: int, record: bytes, fds: tuple[int, ...]) -> bool:
         """Send the warden child C{pid}'s record and its descriptors (this
@@ -234,7 +309,27 @@ class Warden:
         self._protocol = protocol
         self.kept.clear()
         name, value = self.marker
-        self._tell(f"={name}={value}\n" + "".join(f"+{pid}\n" for pid in sorted(self._running)))
+        told = f"={name}={value}\n" + "".join(f"+{pid}\n" for pid in sorted(self._running))
+        told += "".join(self._notes[pid] for pid in sorted(self._notes) if pid in self._running)
+        self._tell(self._keyLine() + told)
+
+    def _keyLine(self) -> str:
+        """The secret's line, once it is in its file (L{KEY}); C{""} when
+        no next gateway is to take the children."""
+        if self._keyFile is None or not self.keeps:
+            return ""
+        from mcpgateway.runtime.atomicfile import writeFileAtomic
+
+        try:
+            writeFileAtomic(self._keyFile, self._secret.encode() + b"\n", mode=0o600)
+        except OSError as e:
+            self.log.warn(
+                "cannot write {path} ({why}): a crash stops the children",
+                path=str(self._keyFile),
+                why=str(e),
+            )
+            return ""
+        return f"&{self._secret}\n"
 
     def _tell(self, text: str) -> None:
         target = self._link if self._link is not None else self._transport
@@ -261,6 +356,11 @@ class Warden:
         if self._link is not None:
             self._link.loseConnection()
         self.log.warn("the warden exited; it starts again with the next child")
+
+
+def _noteLine(pid: int, note: dict[str, object]) -> str:
+    """The warden's C{#PID JSON} line (L{mcpgateway.ops.wardenrun.Tally.note})."""
+    return f"#{pid} {json.dumps(note, separators=(',', ':'), ensure_ascii=True)}\n"
 
 
 def _closeAll(fds: tuple[int, ...]) -> None:

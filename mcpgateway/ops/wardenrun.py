@@ -31,6 +31,13 @@ UNIX socket instead, on which the gateway also passes each child's stdin,
 stdout and stderr with its record (L{Tally}); once the gateway is gone it
 keeps those children that long, listening at C{PATH}, for the next gateway
 (L{keepFor}; L{mcpgateway.ops.crashkeep}), and stops the others at once.
+It hands them only to a process that proves it is a gateway of the state
+directory (L{proven}: the secret the gateway told it, kept in the state
+directory), and names the others to it with why (its C{end} record). With
+C{--report PATH}, the children no gateway took are written there with why
+(L{writeReport}), for the next gateway to name. A recorded pid whose
+process has another start time now is another process's: it is never
+signalled (L{stillOurs}).
 
 It starts a session of its own, so a signal to the gateway's terminal or
 process group does not reach it. Standard library only, no C{site}: it
@@ -40,7 +47,9 @@ costs one small process per gateway.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import itertools
+import json
 import os
 import signal
 import socket
@@ -62,6 +71,19 @@ ANSWER_WAIT = 10.0
 MAX_RECORD = 16 * 1024 * 1024
 """The longest child record taken, in bytes (as the gateway's codec)."""
 PROC = "/proc"
+PROOF = b"gateway "
+"""How the next gateway's proof line starts: C{gateway <secret>}, the
+secret the gateway of this warden wrote in the state directory (L{Tally.secret})."""
+MAX_PROOF = 256
+"""The longest proof line read, in bytes."""
+PROOF_WAIT = 2.0
+"""Seconds a connection has to send its proof line (the next gateway sends
+it at once): a process that connects and says nothing holds the warden up
+no longer."""
+NOT_GIVEN = "it had not been given to the warden yet (started or initialized in the last second)"
+"""Why a child the warden was not given stops at once, when the gateway said no other."""
+MAX_NOTE = 512
+"""The longest server name or reason kept from a note, in characters."""
 
 
 def groupsOf(pid: int, procRoot: str = PROC) -> tuple[int, int] | None:
@@ -79,6 +101,31 @@ def groupsOf(pid: int, procRoot: str = PROC) -> tuple[int, int] | None:
         return int(fields[2]), int(fields[3])
     except (IndexError, ValueError):
         return None
+
+
+def startTimeOf(pid: int, procRoot: str = PROC) -> int | None:
+    """When C{pid} started (field 22 of its C{stat}), or C{None} when it is gone."""
+    try:
+        with open(os.path.join(procRoot, str(pid), "stat"), "rb") as f:
+            data = f.read()
+        return int(data[data.rfind(b")") + 1 :].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def stillOurs(leaders: set[int], starts: dict[int, int], procRoot: str = PROC) -> set[int]:
+    """The C{leaders} whose pid was not given to another process since:
+    gone (their group and session may still hold what they started; their
+    ids are not reused while one does), or running with the start time
+    heard when they started. A pid now another process's leads that
+    process's group, never one to stop."""
+    kept = set()
+    for pid in leaders:
+        heard = starts.get(pid)
+        now = startTimeOf(pid, procRoot) if heard is not None else None
+        if heard is None or now is None or now == heard:
+            kept.add(pid)
+    return kept
 
 
 def members(leaders: set[int], procRoot: str = PROC) -> list[int]:
@@ -177,11 +224,16 @@ def stopAll(
     monotonic: Callable[[], float] = time.monotonic,
     kill: Callable[[int, int], None] = os.kill,
     spared: set[int] | None = None,
+    starts: dict[int, int] | None = None,
 ) -> int:
     """Stop every process of C{leaders}' groups and sessions and every
     process L{marked} with C{marker}: TERM, then KILL to those still there
     after C{grace} seconds, but the processes of C{spared}'s groups and
-    sessions and what runs below them (L{descendants}). How many there were."""
+    sessions and what runs below them (L{descendants}). A leader whose pid
+    another process has now (its start time is not the one in C{starts})
+    is passed by (L{stillOurs}). How many there were."""
+    if starts:
+        leaders = stillOurs(leaders, starts, procRoot)
 
     def left() -> list[int]:
         found = set(members(leaders, procRoot)) | set(marked(marker, procRoot))
@@ -227,6 +279,14 @@ class Tally:
     gateway is stopping it: it must see its stdin end), as C{-PID} and
     C{!PID} do. Each record held is answered C{@PID} (L{answers}): the
     gateway then closes its copies of the descriptors.
+
+    A C{&SECRET} line is the secret the next gateway proves itself with
+    (L{proven}); a C{#PID JSON} line notes what C{PID} is (C{{"server",
+    "why"}}: why the gateway does not give it to the warden; C{"helper":
+    true}: a process started on a child's behalf, such as a package
+    install, never named as a child). Each C{+PID}'s start time is read
+    as it is heard (L{starts}): what tells it from a process its pid is
+    given to later.
     """
 
     def __init__(
@@ -234,10 +294,20 @@ class Tally:
         leaders: set[int] | None = None,
         spared: set[int] | None = None,
         close: Callable[[int], None] = os.close,
+        procRoot: str = PROC,
     ) -> None:
         self.leaders = leaders if leaders is not None else set()
         self.spared = spared if spared is not None else set()
         self.marker = b""
+        self.secret = b""
+        self.reported = False
+        """Whether the next gateway was told which children stopped, and why."""
+        self.atOnce: list[dict[str, object]] | None = None
+        """The children stopped as soon as the gateway was gone (those it
+        had not given the warden), with why; C{None}: none was stopped so."""
+        self.notes: dict[int, dict[str, object]] = {}
+        self.starts: dict[int, int] = {}
+        self._procRoot = procRoot
         self.held: dict[int, tuple[bytes, list[int]]] = {}
         self.answers: list[bytes] = []
         self._close = close
@@ -272,12 +342,21 @@ class Tally:
         if line[:1] == b"=" and b"=" in line[1:]:
             self.marker = line[1:]
             return
+        if line[:1] == b"&":
+            self.secret = line[1:]
+            return
+        if line[:1] == b"#":
+            self.note(line[1:])
+            return
         if len(line) < 2 or line[:1] not in (b"+", b"-", b"!", b"~") or not line[1:].isdigit():
             return
         pid = int(line[1:])
         kind = line[:1]
         if kind == b"+":
             self.leaders.add(pid)
+            started = startTimeOf(pid, self._procRoot)
+            if started is not None:
+                self.starts[pid] = started
             return
         self.release(pid)
         if kind == b"!":
@@ -285,6 +364,40 @@ class Tally:
             self.spared.add(pid)
         elif kind == b"-":
             self.leaders.discard(pid)
+            self.notes.pop(pid, None)
+            self.starts.pop(pid, None)
+
+    def note(self, text: bytes) -> None:
+        """A C{#PID JSON} line's C{PID JSON}: what the gateway says of C{PID}."""
+        number, _, body = text.partition(b" ")
+        if not number.isdigit():
+            return
+        try:
+            said = json.loads(body)
+        except ValueError:
+            return
+        if not isinstance(said, dict):
+            return
+        note: dict[str, object] = {}
+        for key in ("server", "why"):
+            if isinstance(said.get(key), str):
+                note[key] = said[key][:MAX_NOTE]
+        if said.get("helper") is True:
+            note["helper"] = True
+        self.notes[int(number)] = note
+
+    def stopped(self, pids: Iterable[int], why: str = "") -> list[dict[str, object]]:
+        """The children of C{pids} (helpers left out) as the next gateway
+        names them among those started anew: C{{"pid", "server", "why"}},
+        C{why} unless the gateway said why."""
+        out: list[dict[str, object]] = []
+        for pid in sorted(pids):
+            note = self.notes.get(pid, {})
+            if note.get("helper"):
+                continue
+            reason = why or note.get("why") or NOT_GIVEN
+            out.append({"pid": pid, "server": note.get("server", "?"), "why": reason})
+        return out
 
     def _record(self, body: bytes) -> None:
         import json
@@ -366,15 +479,22 @@ def peerUid(conn: socket.socket) -> int:
     return int(uid)
 
 
-def handTo(conn: socket.socket, held: dict[int, tuple[bytes, list[int]]], left: int) -> bool:
+def handTo(
+    conn: socket.socket,
+    held: dict[int, tuple[bytes, list[int]]],
+    left: int,
+    stopped: list[dict[str, object]] | None = None,
+) -> bool:
     """Send the C{held} children over C{conn} (each record with its
-    descriptors, then an C{end} record); whether the next gateway answered
-    C{adopted}."""
+    descriptors, then an C{end} record that counts the C{left} children
+    stopped at once and names C{stopped} with why); whether the next
+    gateway answered C{adopted}."""
     for body, fds in held.values():
         data = frame(body)
         socket.send_fds(conn, [data[:4]], fds)
         conn.sendall(data[4:])
-    conn.sendall(frame(b'{"kind":"end","left":%d,"fds":0}' % left))
+    end = {"kind": "end", "left": left, "stopped": stopped or [], "fds": 0}
+    conn.sendall(frame(json.dumps(end, separators=(",", ":")).encode()))
     answer = b""
     while ADOPTED not in answer:
         chunk = conn.recv(64)
@@ -384,16 +504,37 @@ def handTo(conn: socket.socket, held: dict[int, tuple[bytes, list[int]]], left: 
     return True
 
 
+def proven(conn: socket.socket, secret: bytes) -> bool:
+    """Whether the process at the other end of C{conn} proves it is a
+    gateway of this state directory: its first line is L{PROOF} and the
+    C{secret} this warden's gateway wrote there (mode 0600, masked for
+    every confined child), compared in constant time. Without a secret,
+    no process proves anything."""
+    line = b""
+    while not line.endswith(b"\n") and len(line) < MAX_PROOF:
+        chunk = conn.recv(1)  # a byte at a time: nothing after the line is taken
+        if not chunk:
+            return False
+        line += chunk
+    given = line.partition(b"\n")[0]
+    if not secret or not given.startswith(PROOF):
+        return False
+    return hmac.compare_digest(given[len(PROOF) :], secret)
+
+
 def offer(
     server: socket.socket,
     held: dict[int, tuple[bytes, list[int]]],
     grace: float,
     left: int,
     monotonic: Callable[[], float] = time.monotonic,
+    secret: bytes = b"",
+    stopped: list[dict[str, object]] | None = None,
 ) -> set[int]:
-    """Wait up to C{grace} seconds on C{server} for the next gateway of the
-    same user, and hand it the C{held} children; the pids it took (none:
-    it did not come, or did not answer)."""
+    """Wait up to C{grace} seconds on C{server} for the next gateway (of
+    the same user, proving it with C{secret}: L{proven}), and hand it the
+    C{held} children; the pids it took (none: it did not come, or did not
+    answer)."""
     deadline = monotonic() + grace
     while True:
         remaining = deadline - monotonic()
@@ -411,8 +552,12 @@ def offer(
                 if peerUid(conn) != os.getuid():
                     say("refused a connection of another user")
                     continue
+                conn.settimeout(min(PROOF_WAIT, max(remaining, 0.1)))
+                if not proven(conn, secret):
+                    say("refused a connection that did not prove it is this gateway's successor")
+                    continue
                 conn.settimeout(max(ANSWER_WAIT, remaining))
-                if handTo(conn, held, left):
+                if handTo(conn, held, left, stopped):
                     return set(held)
             except OSError as e:
                 say(f"the next gateway's connection failed ({e}); waiting on")
@@ -441,23 +586,27 @@ def readLink(tally: Tally, fd: int = 0) -> None:
         link.close()
 
 
-def arguments(argv: list[str]) -> tuple[float, str]:
-    """C{--grace SECONDS} and C{--listen PATH} (0 and C{""} when absent or bad)."""
-    grace, path = 0.0, ""
+def arguments(argv: list[str]) -> tuple[float, str, str]:
+    """C{--grace SECONDS}, C{--listen PATH} and C{--report PATH} (0, C{""}
+    and C{""} when absent or bad)."""
+    grace, path, report = 0.0, "", ""
     for name, value in itertools.pairwise(argv):
         if name == "--grace":
             with contextlib.suppress(ValueError):
                 grace = max(0.0, float(value))
         elif name == "--listen":
             path = value
-    return grace, path
+        elif name == "--report":
+            report = value
+    return grace, path, report
 
 
 def keepFor(tally: Tally, grace: float, path: str) -> set[int]:
     """After the gateway's end: hold its kept children up to C{grace}
     seconds for the next gateway (listening at C{path}) and stop the others
     meanwhile; the pids the next gateway took."""
-    held = {pid: h for pid, h in tally.held.items() if groupsOf(pid) is not None}
+    running = stillOurs(set(tally.held), tally.starts)
+    held = {pid: h for pid, h in tally.held.items() if pid in running and groupsOf(pid) is not None}
     for pid in set(tally.held) - set(held):
         tally.release(pid)
     if grace <= 0 or not held or not path:
@@ -470,10 +619,13 @@ def keepFor(tally: Tally, grace: float, path: str) -> set[int]:
     try:
         say(f"the gateway is gone: keeping {len(held)} child(ren) {grace:g} s for the next one")
         others = tally.leaders - set(held)
-        stopAll(others, tally.marker, spared=tally.spared | set(held))
-        taken = offer(server, held, grace, len(others))
+        stopped = tally.stopped(p for p in others if groupsOf(p) is not None)
+        tally.atOnce = stopped
+        stopAll(others, tally.marker, spared=tally.spared | set(held), starts=tally.starts)
+        taken = offer(server, held, grace, len(stopped), secret=tally.secret, stopped=stopped)
         if taken:
             say(f"handed {len(taken)} child(ren) to the next gateway")
+            tally.reported = True  # the next gateway was told of the others
         return taken
     finally:
         server.close()
@@ -481,14 +633,52 @@ def keepFor(tally: Tally, grace: float, path: str) -> set[int]:
             os.unlink(path)
 
 
+def writeReport(path: str, stopped: list[dict[str, object]]) -> None:
+    """Leave at C{path} (mode 0600, written whole or not at all) the
+    children this warden stopped with no gateway to take them, each with
+    why: the next gateway names them among those started anew."""
+    if not path or not stopped:
+        return
+    body = json.dumps({"stopped": stopped}, separators=(",", ":")).encode()
+    temp = f"{path}.{os.getpid()}.tmp"
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(body)
+        os.replace(temp, path)
+    except OSError as e:
+        say(f"cannot write {path} ({e})")
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+
+
+def leftWithoutTaker(tally: Tally, grace: float, procRoot: str = PROC) -> list[dict[str, object]]:
+    """The children still running that no gateway took: those held through
+    the grace, and those the warden was not given (each with why)."""
+    ours = stillOurs(tally.leaders, tally.starts, procRoot)
+    running = [pid for pid in ours if groupsOf(pid, procRoot) is not None]
+    held = [pid for pid in running if pid in tally.held]
+    if grace > 0:
+        why = f"no gateway started on its state directory within the {grace:g} s grace"
+        why += " (--adopt-grace)"
+    else:
+        why = "--adopt-grace is 0: the children stop with the gateway"
+    out = tally.stopped(held, why)
+    if tally.atOnce is not None:
+        return out + tally.atOnce
+    others = (pid for pid in running if pid not in tally.held)
+    return out + tally.stopped(others, "" if grace > 0 else why)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Follow the gateway until its link or pipe ends, keep its children
-    for the next gateway if asked to (C{--grace}), then stop what is left."""
+    for the next gateway if asked to (C{--grace}), then stop what is left,
+    and say which children no gateway took, and why (C{--report})."""
     for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
         signal.signal(signum, signal.SIG_IGN)
     if os.getpgid(0) != os.getpid():
         os.setsid()
-    grace, path = arguments(sys.argv[1:] if argv is None else argv)
+    grace, path, report = arguments(sys.argv[1:] if argv is None else argv)
     tally = Tally()
     if stat.S_ISSOCK(os.fstat(0).st_mode):
         readLink(tally)
@@ -496,8 +686,11 @@ def main(argv: list[str] | None = None) -> int:
         for line in iter(sys.stdin.buffer.readline, b""):
             tally.line(line)
     taken = keepFor(tally, grace, path)
+    if not tally.reported:
+        writeReport(report, leftWithoutTaker(tally, grace))
     tally.releaseAll()
-    stopped = stopAll(tally.leaders - taken, tally.marker, spared=tally.spared | taken)
+    leaders = tally.leaders - taken
+    stopped = stopAll(leaders, tally.marker, spared=tally.spared | taken, starts=tally.starts)
     if stopped:
         say(f"the gateway is gone: stopped {stopped} process(es) its children left")
     return 0

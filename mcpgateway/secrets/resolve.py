@@ -24,7 +24,8 @@ the child does not start, and the reason says how to allow them.
    L{MAX_FILE} bytes of UTF-8, one trailing line end dropped), the gateway's
    environment (never its own C{MCPGATEWAY_*}); in the same thread;
  - C{${op://...}}: C{op read --no-newline REF}, 1Password's CLI, run as a
-   child process of the reactor (L{OnePasswordCli}), with the gateway's
+   child process of the reactor (L{OnePasswordCli}; the gateway's warden
+   stops one its death cuts short), with the gateway's
    environment (its service account token, its session) less the gateway's
    own variables, given at most L{OP_TIMEOUT} seconds.
 """
@@ -109,6 +110,12 @@ class SecretResolver:
         self._onePassword = (
             onePassword if onePassword is not None else OnePasswordCli(reactor, environ)
         )
+
+    def watchedBy(self, warden: HelperWarden) -> None:
+        """Have C{warden} (the gateway's) stop an C{op read} the gateway's
+        death cuts short (L{OnePasswordCli.warden})."""
+        if isinstance(self._onePassword, OnePasswordCli):
+            self._onePassword.warden = warden
 
     def resolve(self, spec: ServerSpec) -> Deferred[tuple[ServerSpec, Callable[[str], str]]]:
         """C{spec} with its references' values in place, and the L{Redactor}
@@ -285,6 +292,17 @@ def readSecretFile(text: str, path: str) -> str:
     return value.removesuffix("\n").removesuffix("\r")
 
 
+class HelperWarden(Protocol):
+    """The gateway's warden, as it is told of a process started on a
+    child's behalf (L{mcpgateway.ops.warden.Warden})."""
+
+    marker: tuple[str, str]
+
+    def helperSpawned(self, server: str, pid: int) -> None: ...
+
+    def helperExited(self, pid: int) -> None: ...
+
+
 class OnePasswordCli:
     """Reads C{op://} references with 1Password's CLI, a child of the reactor.
 
@@ -302,6 +320,10 @@ class OnePasswordCli:
         self._environ = environ
         self._timeout = timeout
         self._which = which
+        self.warden: HelperWarden | None = None
+        """The gateway's warden: each C{op read} gets its marker and is
+        told to it, so that one the gateway's death cut short (waiting for
+        an unlock) does not outlive it."""
 
     def read(self, reference: Reference) -> Deferred[str]:
         """The value C{op read} gives for C{reference}; L{SecretError} when
@@ -318,17 +340,24 @@ class OnePasswordCli:
         done: Deferred[tuple[bytes, bytes, int | None]] = Deferred()
         collect = _Collect(done)
         argv = [executable, "read", "--no-newline", reference.target]
+        env = childEnvironment(self._environ)
+        warden = self.warden
+        if warden is not None:
+            env[warden.marker[0]] = warden.marker[1]
         try:
-            transport = self._reactor.spawnProcess(
-                collect, executable, argv, env=childEnvironment(self._environ)
-            )
+            transport = self._reactor.spawnProcess(collect, executable, argv, env=env)
         except OSError as e:
             return fail(SecretError(f"{text}: 'op' cannot be run ({e.strerror or e})"))
         timer = self._reactor.callLater(self._timeout, _kill, transport, collect)
+        pid = transport.pid
+        if warden is not None and pid is not None:
+            warden.helperSpawned("1Password", pid)
 
         def ended(result: Any) -> Any:
             if timer.active():
                 timer.cancel()
+            if warden is not None and pid is not None:
+                warden.helperExited(pid)
             return result
 
         return done.addBoth(ended).addCallback(self._value, text, collect)

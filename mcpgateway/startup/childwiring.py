@@ -44,11 +44,13 @@ def wardenFor(options: Any, reactor: IReactor, ledger: ChildWatcher, stateDir: P
     """The gateway's warden, told of every child after the C{ledger}: with
     C{--adopt-grace}, one that keeps the children that long after a crash
     for the next gateway (L{mcpgateway.ops.crashkeep})."""
-    from mcpgateway.ops.warden import SOCKET, Warden, wardenCommand
+    from mcpgateway.ops.warden import KEY, REPORT, SOCKET, Warden, wardenCommand
 
     grace = float(options.get("adopt-grace") or 0.0)
-    command = wardenCommand(grace=grace, listen=str(stateDir / SOCKET))
-    return Warden(reactor, ledger, command, keeps=grace > 0)
+    command = wardenCommand(
+        grace=grace, listen=str(stateDir / SOCKET), report=str(stateDir / REPORT)
+    )
+    return Warden(reactor, ledger, command, keeps=grace > 0, keyFile=stateDir / KEY)
 
 
 def adoptionFor(
@@ -57,14 +59,24 @@ def adoptionFor(
     """In a process a restart started (C{successor}: its link to the
     predecessor): what takes the predecessor's children, told by the link;
     in a process that finds a crashed gateway's warden waiting in its state
-    directory: what takes the children it keeps; else C{None}."""
+    directory: what takes the children it keeps, with the secret its
+    warden asks for (read now: this process's own warden replaces it); in
+    a process after a crash whose children it cannot get, what names them
+    (L{mcpgateway.ops.anew}); else C{None}."""
     from mcpgateway.ops.childhandover import ChildAdoption, gateWait
 
     if successor is None:
+        from mcpgateway.ops.anew import crashedChildren
         from mcpgateway.ops.crashkeep import TAKE_WAIT
-        from mcpgateway.ops.warden import wardenWaits
+        from mcpgateway.ops.warden import readKey, wardenWaits
 
-        return ChildAdoption(reactor, TAKE_WAIT) if wardenWaits(stateDir) else None
+        waits, lost = wardenWaits(stateDir), crashedChildren(stateDir)
+        if not waits and not lost:
+            return None
+        crashed = ChildAdoption(reactor, TAKE_WAIT)
+        crashed.proof = readKey(stateDir) if waits else b""
+        crashed.startedAnew(lost)
+        return crashed
     adoption = ChildAdoption(reactor, gateWait(options["restart-timeout"]))
     successor.children = adoption
     return adoption
@@ -80,9 +92,15 @@ def wireAdoption(
     a crashed gateway's warden waiting in the state directory its own
     (L{mcpgateway.ops.crashkeep})."""
     from mcpgateway.ops.childhandover import ChildAdoption
-    from mcpgateway.ops.crashkeep import CrashAdoption, CrashKeeping, proxiedBy
+    from mcpgateway.ops.crashkeep import CrashAdoption, CrashKeeping
 
     watcher = gateway.spawner.watcher
+    resolver = gateway.settings.resolver
+    if watcher is not None and hasattr(resolver, "warden"):
+        resolver.warden = watcher  # type: ignore[union-attr]  # its installs: the warden's care
+    watchedBy = getattr(gateway.spawner.secrets, "watchedBy", None)
+    if watcher is not None and watchedBy is not None:
+        watchedBy(watcher)  # an `op read` too
     guard = getattr(watcher, "guard", None)
     if guard is not None and hasattr(gateway.spawner.confiner, "guard"):
         gateway.spawner.confiner.guard = guard  # type: ignore[union-attr]
@@ -93,10 +111,10 @@ def wireAdoption(
         adoption.spawner = gateway.spawner
         adoption.proxy = proxy
         if successor is None:  # a crashed gateway's warden waits with its children
-            CrashAdoption(reactor, stateDir, adoption).setServiceParent(top)
+            CrashAdoption(reactor, stateDir, adoption, adoption.proof).setServiceParent(top)
     if getattr(watcher, "keeps", False):
         pools = lambda: dict(gateway.pools)  # noqa: E731
-        CrashKeeping(pools, watcher, reactor, proxiedBy(proxy)).setServiceParent(top)  # type: ignore[arg-type]
+        CrashKeeping(pools, watcher, reactor).setServiceParent(top)  # type: ignore[arg-type]
 
 
 def childSender(gateway: Gateway, reactor: IReactor) -> ChildSender:

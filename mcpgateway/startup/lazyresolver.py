@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
 
-    from mcpgateway.config.resolve import Resolver
+    from mcpgateway.config.resolve import InstallWatcher, Resolver
     from mcpgateway.core.spec import ServerSpec
     from mcpgateway.runtime.reactortype import IReactor
     from mcpgateway.sandbox.confine import Sandbox
@@ -39,6 +39,9 @@ class LazyResolver:
         self.sandbox: Sandbox | None = None
         """The gateway's sandbox, which the package installs run in (set
         once it is made, before the first resolution)."""
+        self.warden: InstallWatcher | None = None
+        """The gateway's warden, which stops an install the gateway's death
+        cut short (set once it is made, before the first resolution)."""
 
     def _real(self) -> Resolver:
         if self._resolver is None:
@@ -48,6 +51,7 @@ class LazyResolver:
             self._resolver = Resolver(
                 self._stateDir, reactor, reactor, self._environ, sandbox=self.sandbox
             )
+            self._resolver.warden = self.warden
         return self._resolver
 
     def wrapperOf(self, spec: ServerSpec) -> tuple[str, str, list[str]] | None:

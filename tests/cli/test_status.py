@@ -268,3 +268,20 @@ def test_status_without_a_config_says_nothing_more(cli: Cli) -> None:
     client = json.loads(out)["clientConfig"]
     assert client["exists"] is False and client["viaGateway"] == []
     assert client["problem"] is None
+
+
+def test_status_names_each_child_started_anew_with_why() -> None:
+    from mcpgateway.cli.status import restartSummary
+
+    anew = [
+        {"server": "files", "pid": 4711, "why": "its warden was gone too"},
+        {"server": "solo", "pid": 4712, "session": "ab12cd34", "why": "its entry changed"},
+        {"server": "bad\x1b[31m", "pid": "x", "why": "ignored: not a record"},
+    ]
+    lines = restartSummary({"restart": {"kept": 1, "started": 2, "seconds": 0.4, "anew": anew}})
+    assert lines == [
+        "  restart: kept 1 running child with their memory, 2 started anew (handed over in 0.4 s)",
+        "    started anew: files (pid 4711): its warden was gone too",
+        "    started anew: solo (pid 4712, session ab12cd34): its entry changed",
+    ]
+    assert restartSummary({}) == []

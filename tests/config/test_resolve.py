@@ -932,3 +932,34 @@ def test_an_install_that_fails_on_its_own_leaves_no_marker(
     reactor.lastProcess.exit(1)
     assert fired(d) is spec
     assert not (prefix / wrappers.MARKER).exists()  # npm tidied up: install over it next time
+
+
+class WardenOfInstalls:
+    """The gateway's warden, as the resolver tells it of its installers."""
+
+    marker = ("MCPGATEWAY_CHILD_OF", "7-ab")
+
+    def __init__(self) -> None:
+        self.told: list[tuple[str, int]] = []
+
+    def helperSpawned(self, server: str, pid: int) -> None:
+        self.told.append((server, pid))
+
+    def helperExited(self, pid: int) -> None:
+        self.told.append(("exited", pid))
+
+
+def test_an_installer_is_marked_and_told_to_the_warden_until_it_ends(
+    resolver: Resolver, reactor: FakeProcessReactor
+) -> None:
+    warden = WardenOfInstalls()
+    resolver.warden = warden
+    d = resolver.resolve(npx("-y", "@org/server@1.2.3", name="files"))
+    [(_, _, env, _)] = reactor.spawned
+    # What npm starts (a postinstall's daemon, in a session of its own) is found by it.
+    assert env is not None and env["MCPGATEWAY_CHILD_OF"] == "7-ab"
+    pid = reactor.lastProcess.pid
+    assert warden.told == [("files", pid)]
+    npmInstalls(reactor, "@org/server", {"bin": "dist/index.js"}, {"dist/index.js": NODE_SHEBANG})
+    fired(d)
+    assert warden.told == [("files", pid), ("exited", pid)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import pytest
 from twisted.internet.protocol import ProcessProtocol
 from twisted.internet.testing import MemoryReactor
 from twisted.python.failure import Failure
@@ -100,4 +101,51 @@ def test_a_pidfd_end_waits_for_its_output() -> None:
         pipe = process.pipes[name]
         pipe.connectionLost(Failure(pipe.doRead()))
     assert len(protocol.ended) == 1
+    os.close(writer)
+
+
+def test_a_process_is_taken_by_its_pid_and_start_time() -> None:
+    from mcpgateway.core.adoptedprocess import openChild
+
+    me = os.getpid()
+    with pytest.raises(ProcessLookupError):
+        openChild(me, 0)  # a start time not known: never taken
+    with pytest.raises(ProcessLookupError):
+        openChild(me, 5, startTimeOf=lambda pid: 6)  # its pid is another process's now
+    pidfd = openChild(me, 5, startTimeOf=lambda pid: 5)
+    if pidfd is not None:
+        os.close(pidfd)
+
+
+def test_without_a_pidfd_a_process_whose_pid_was_reused_is_never_signalled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from twisted.internet.error import ProcessExitedAlready
+
+    from mcpgateway.runtime import procfs
+
+    theirs, ours = pipes()
+    process = AdoptedProcess(MemoryReactor(), Recording(), 4242, ours, None, b"", startTime=77)
+    sent: list[int] = []
+    monkeypatch.setattr(os, "kill", lambda pid, signum: sent.append(pid))
+    monkeypatch.setattr(procfs, "startTime", lambda pid: 78)
+    assert not process.running()
+    with pytest.raises(ProcessExitedAlready):
+        process.signalProcess("TERM")
+    monkeypatch.setattr(procfs, "startTime", lambda pid: 77)
+    assert process.running()
+    process.signalProcess("TERM")
+    assert sent == [4242]
+    for fd in (*theirs, *ours):
+        os.close(fd)
+
+
+def test_a_pidfd_says_when_its_process_has_exited() -> None:
+    from mcpgateway.core.adoptedprocess import pidfdExited
+
+    reader, writer = os.pipe()  # stands for a pidfd: readable once "exited"
+    assert not pidfdExited(reader)
+    os.write(writer, b"x")
+    assert pidfdExited(reader)
+    os.close(reader)
     os.close(writer)

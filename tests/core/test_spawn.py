@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,3 +88,51 @@ def test_why_a_command_cannot_be_run_tells_a_missing_path_from_one_that_is_not_e
     assert notFound(str(tmp_path / "gone")) == "was not found"
     assert notFound(str(plain)) == "is not an executable file"
     assert notFound(str(tmp_path)) == "is not an executable file"  # a directory
+
+
+def test_each_child_has_the_start_time_read_as_it_was_spawned() -> None:
+    reactor = FakeProcessReactor()
+    child = spawnOne(fakeSpawner(reactor, startTimeOf=lambda pid: pid * 10))
+    assert child.pid == 1000 and child.startTime == 10000
+
+
+class LayingOut:
+    """A confiner that confines every child and shows its launch request."""
+
+    def __init__(self, network: str, proxy: object = None) -> None:
+        self.network = network
+        self.proxy = proxy
+        self.default = "auto"
+
+    def command(self, spec: ServerSpec, argv: list[str], environ: dict[str, str]) -> list[str]:
+        return ["launcher", "--", *argv]
+
+    def request(self, spec: ServerSpec, argv: list[str], environ: dict[str, str]) -> dict[str, Any]:
+        return {
+            "server": spec.name,
+            "gatewayFiles": ["/etc/gw.json"],
+            "network": {"mode": self.network, "proxy": "/run/p.sock"},
+            "parent": 4711,
+        }
+
+    def explain(self, spec: ServerSpec, line: str, environ: dict[str, str]) -> str | None:
+        return None
+
+    def spawned(self, spec: ServerSpec, ended: Any, pid: int | None = None) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("network", "proxied"), [("none", False), ("allow", True)])
+def test_a_confined_child_knows_its_layout_and_whether_it_reaches_the_proxy(
+    network: str, proxied: bool
+) -> None:
+    from mcpgateway.core.childlayout import layoutOf
+    from mcpgateway.core.spawn import ConfinedChild
+
+    confiner = LayingOut(network, proxy=object())
+    child = spawnOne(fakeSpawner(FakeProcessReactor(), confiner=confiner, startTimeOf=lambda p: 1))
+    assert isinstance(child, ConfinedChild)
+    assert child.layout == layoutOf(confiner.request(SPEC, [], {})) and child.proxied is proxied
+    # Without a proxy nothing reaches one, whatever the allow list.
+    plain = spawnOne(fakeSpawner(FakeProcessReactor(), confiner=LayingOut("allow")))
+    assert isinstance(plain, ConfinedChild) and not plain.proxied

@@ -4,6 +4,7 @@ child nobody can serve is stopped (fakes only: no socket, no process)."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -140,7 +141,7 @@ def test_the_proxy_sockets_go_before_the_children_and_are_left_once_taken(
     proxy = FakeProxy()
     sender = ChildSender(dict, clock, proxy=proxy)
     one = HandedChild.fromJson(RECORD, (20, 21, 22))
-    sender.children = lambda: ([one], 0)  # type: ignore[method-assign]
+    sender.children = lambda: ([one], [])  # type: ignore[method-assign]
     transport = FakeTransport()
     answer = sender.send(transport)
     assert transport.fds == [9, 20, 21, 22]
@@ -168,3 +169,113 @@ def test_a_childs_sandbox_setting_goes_in_its_record() -> None:
 
     with pytest.raises(BadRecord):
         HandedChild.fromJson({**RECORD, "confinement": 1}, (1, 2, 3))
+
+
+def test_the_children_not_kept_are_named_with_why(stopped: list[int]) -> None:
+    clock = Clock()
+    taking, _ = adoption(clock)
+    for fd in (10, 11, 12):
+        taking.descriptor(fd)
+    taking.data(encodeRecord({**RECORD, "session": "abcdef0123456789"}))
+    told = [{"server": "solo", "pid": 78, "why": "it was given secrets"}, {"server": 3}]
+    taking.data(encodeRecord({"kind": "end", "left": 2, "stopped": told, "fds": 0}))
+    report = taking.report()
+    assert report["started"] == 3
+    assert report["anew"] == [
+        {
+            "server": "gone",
+            "pid": 77,
+            "why": "its server is no longer configured",
+            "session": "abcdef01",
+        },
+        {"server": "solo", "pid": 78, "why": "it was given secrets"},
+    ]
+
+
+class Placed:
+    """What the new process finds for a child it is handed: its server's
+    pool and the upstream it would serve it as."""
+
+    def __init__(self) -> None:
+        self.spec = object()
+        self.child = None
+
+
+def test_a_child_whose_sandbox_this_gateway_lays_out_otherwise_is_stopped(
+    stopped: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    placed = Placed()
+    pools = {"gone": placed}
+    monkeypatch.setattr(childhandover, "fingerprintMatches", lambda *a: True)
+    monkeypatch.setattr(childhandover, "confinementNow", lambda *a: "auto")
+    monkeypatch.setattr(childhandover, "layoutMatches", lambda *a: False)
+    attached: list[int] = []
+
+    def attach(upstream: Any, handed: Any, spawner: Any) -> bool:
+        attached.append(handed.pid)
+        return True
+
+    monkeypatch.setattr(childhandover, "attachAdopted", attach)
+    taking, _ = adoption(Clock())
+    taking.pools = lambda: pools
+    taking.spawner = object()  # type: ignore[assignment]
+    taking._upstreamOf = lambda pool, handed: placed  # type: ignore[assignment,method-assign,return-value]
+    for fd in (10, 11, 12):
+        taking.descriptor(fd)
+    taking.data(encodeRecord({**RECORD, "confinement": "auto", "layout": "old"}))
+    assert stopped == [77] and attached == [] and taking.kept == 0
+    assert "the gateway's own files to mask" in taking.report()["anew"][0]["why"]
+
+
+def test_a_sender_names_each_child_that_cannot_move(
+    stopped: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    class Up:
+        pid = 91
+
+        class spec:  # noqa: N801
+            name = "busy"
+
+    monkeypatch.setattr(
+        childhandover, "runningChildren", lambda pool: iter([("s" * 12, Up(), None, ())])
+    )
+    monkeypatch.setattr(childhandover, "whyNotMovable", lambda u: "a request is in flight on it")
+    sender = ChildSender(lambda: {"busy": object()}, Clock())
+    transport = FakeTransport()
+    sender.send(transport)
+    end = json.loads(transport.data[4:])
+    assert end == {
+        "kind": "end",
+        "left": 1,
+        "stopped": [
+            {
+                "server": "busy",
+                "pid": 91,
+                "why": "a request is in flight on it",
+                "session": "ssssssss",
+            }
+        ],
+        "fds": 0,
+    }
+
+
+def test_a_pid_given_to_another_process_is_never_signalled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mcpgateway.core.handedchild import HandedChild
+
+    def reused(pid: int, startTime: int) -> int | None:
+        raise ProcessLookupError(pid)
+
+    signalled: list[int] = []
+    closed: list[int] = []
+    monkeypatch.setattr(childhandover, "openChild", reused)
+    monkeypatch.setattr(os, "killpg", lambda pid, s: signalled.append(pid))
+    monkeypatch.setattr(os, "kill", lambda pid, s: signalled.append(pid))
+    monkeypatch.setattr(childhandover, "_closeQuietly", closed.append)
+    clock = Clock()
+    childhandover.stopProcess(HandedChild.fromJson(RECORD, (20, 21, 22)), clock)
+    clock.advance(childhandover.KILL_AFTER)
+    assert signalled == [] and closed == [20, 21, 22]

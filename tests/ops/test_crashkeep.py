@@ -27,6 +27,7 @@ class FakeWarden:
         self.onSpawned: Callable[[], object] | None = None
         self.runs = runs
         self.records: list[tuple[int, dict[str, Any], tuple[int, ...]]] = []
+        self.notes: list[tuple[int, str, str]] = []
 
     def guard(self) -> bool:
         return self.runs
@@ -35,6 +36,9 @@ class FakeWarden:
         self.records.append((pid, json.loads(record), fds))
         self.kept.add(pid)
         return True
+
+    def note(self, pid: int, server: str, why: str) -> None:
+        self.notes.append((pid, server, why))
 
 
 class FakeRouter:
@@ -47,11 +51,17 @@ class FakeSpec:
         self.name = name
 
 
+class FakeChild:
+    def __init__(self, proxied: bool) -> None:
+        self.proxied = proxied
+
+
 class FakeUpstream:
-    def __init__(self, name: str, pid: int | None) -> None:
+    def __init__(self, name: str, pid: int | None, proxied: bool = False) -> None:
         self.spec = FakeSpec(name)
         self.pid = pid
         self.router = FakeRouter()
+        self.child = FakeChild(proxied)
 
 
 class FakePool:
@@ -126,24 +136,31 @@ def test_it_looks_only_while_children_start(pools: dict[str, FakePool]) -> None:
     keeping.stopService()
 
 
-def test_a_child_of_a_proxied_server_or_with_no_warden_is_not_given(
+def test_a_child_reaching_the_proxy_or_with_no_warden_is_not_given(
     pools: dict[str, FakePool],
 ) -> None:
-    pools["net"] = FakePool("net", [("", FakeUpstream("net", 70))])
+    pools["net"] = FakePool("net", [("", FakeUpstream("net", 70, proxied=True))])
     warden = FakeWarden()
-    assert CrashKeeping(lambda: pools, warden, Clock(), lambda s: s == "net").sync() == 0
-    assert CrashKeeping(lambda: pools, FakeWarden(runs=False), Clock()).sync() == 0
+    assert CrashKeeping(lambda: pools, warden, Clock()).sync() == 0
+    assert warden.notes == [(70, "net", crashkeep.PROXIED)]  # the next gateway says why
+
+
+def test_a_child_whose_server_the_proxy_served_for_its_install_is_kept(
+    pools: dict[str, FakePool],
+) -> None:
+    # Its package's install reached the registries through the proxy, in the
+    # server's name: the child itself has no way out through it.
+    pools["installed"] = FakePool("installed", [("", FakeUpstream("installed", 71))])
+    warden = FakeWarden()
     assert CrashKeeping(lambda: pools, warden, Clock()).sync() == 1
+    assert CrashKeeping(lambda: pools, FakeWarden(runs=False), Clock()).sync() == 0
 
 
-def test_the_proxied_servers_are_those_with_a_socket_or_a_port() -> None:
-    class Proxy:
-        sockets = {("a", (), ()): "/run/a.sock"}
-        tcpPorts = {("b", (), ()): 4000}
-
-    proxied = crashkeep.proxiedBy(Proxy())
-    assert proxied("a") and proxied("b") and not proxied("c")
-    assert not crashkeep.proxiedBy(None)("a")
+def test_the_warden_is_told_why_a_child_is_not_given(pools: dict[str, FakePool]) -> None:
+    pools["busy"] = FakePool("busy", [("", FakeUpstream("busy", 60))])
+    warden = FakeWarden()
+    CrashKeeping(lambda: pools, warden, Clock()).sync()
+    assert warden.notes == [(60, "busy", "busy")] and warden.records == []
 
 
 def test_with_no_warden_waiting_the_children_start_at_once(tmp_path: Path) -> None:
@@ -165,3 +182,38 @@ def test_a_warden_socket_nobody_listens_on_lets_the_children_start(
     assert path == str(tmp_path / "warden.sock")
     factory.clientConnectionFailed(None, Failure(ConnectionRefusedError()))
     assert held.called and adoption.pending("files") is None
+
+
+class FakeHandle:
+    def __init__(self, uid: int) -> None:
+        self.uid = uid
+
+    def getsockopt(self, level: int, name: int, size: int) -> bytes:
+        import struct
+
+        return struct.pack("3i", 1, self.uid, 0)
+
+
+@pytest.mark.parametrize("uid", [0, 1])
+def test_the_next_gateway_proves_itself_to_the_warden_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, uid: int
+) -> None:
+    import os
+
+    from twisted.internet.testing import StringTransport
+
+    monkeypatch.setattr(crashkeep, "wardenWaits", lambda stateDir: True)
+    reactor = MemoryReactorClock()
+    adoption = ChildAdoption(reactor, crashkeep.TAKE_WAIT)
+    CrashAdoption(reactor, tmp_path, adoption, b"c0ffee").startService()
+    [(_, factory, *_)] = reactor.unixClients
+    protocol = factory.buildProtocol(None)
+    transport = StringTransport()
+    mine = os.getuid() + uid  # uid 1: the socket is another user's
+    transport.getHandle = lambda: FakeHandle(mine)  # type: ignore[attr-defined]
+    protocol.makeConnection(transport)
+    if uid:
+        assert transport.value() == b"" and transport.disconnecting
+    else:
+        assert transport.value() == b"gateway c0ffee\n"
+        assert adoption.reply is not None

@@ -317,3 +317,40 @@ def test_pid_alive_of_an_impossible_pid_is_false_not_an_error() -> None:
 
     assert pidAlive(10**30) is False
     assert pidAlive(2**31) is False
+
+
+def test_the_ledger_of_a_gateway_that_is_gone_names_its_children_running_or_not(
+    tmp_path: Path,
+) -> None:
+    from mcpgateway.ops.statedir import LedgerChild, previousChildren
+
+    proc = tmp_path / "proc"
+    fakeProc(proc, 2001, start=100)
+    fakeProc(proc, 2007, start=70)
+    writeLedger(
+        tmp_path,
+        1,
+        {
+            "2001": {"server": "alpha", "start": 100},
+            "2003": {"server": "gamma", "start": 300},  # gone: it ended by itself
+            "2007": {"server": "alpha", "start": 70, "helper": True},  # its package install
+        },
+    )
+    assert previousChildren(tmp_path, str(proc)) == [
+        LedgerChild(2001, "alpha", True),
+        LedgerChild(2003, "gamma", False),
+        LedgerChild(2007, "alpha", True, helper=True),
+    ]
+    # The install is stopped as the children are, when nothing else stops it.
+    assert findOrphans(tmp_path, str(proc)) == [(2001, "alpha"), (2007, "alpha")]
+
+
+def test_a_process_started_for_a_child_is_in_the_ledger_marked_as_such(tmp_path: Path) -> None:
+    proc = tmp_path / "proc"
+    fakeProc(proc, 3001, start=12)
+    ledger = ChildLedger(tmp_path, procRoot=str(proc))
+    ledger.helperSpawned("files", 3001)
+    data = json.loads((tmp_path / "children.json").read_text())
+    assert data["children"] == {"3001": {"server": "files", "start": 12, "helper": True}}
+    ledger.exited(3001)
+    assert json.loads((tmp_path / "children.json").read_text())["children"] == {}

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
+import stat
+import struct
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -218,7 +223,166 @@ def test_the_warden_reads_its_grace_and_socket_from_its_arguments() -> None:
     assert wardenrun.arguments(["--grace", "2.5", "--listen", "/s/warden.sock"]) == (
         2.5,
         "/s/warden.sock",
+        "",
     )
-    assert wardenrun.arguments(["--grace", "x"]) == (0.0, "")
-    assert wardenrun.arguments(["--grace", "-3"]) == (0.0, "")
+    assert wardenrun.arguments(["--grace", "x"]) == (0.0, "", "")
+    assert wardenrun.arguments(["--grace", "-3"]) == (0.0, "", "")
     assert wardenrun.frame(b"{}") == b"\0\0\0\x02{}"
+
+
+def test_the_warden_reads_where_to_report_from_its_arguments() -> None:
+    assert wardenrun.arguments(["--report", "/s/warden-report.json"]) == (
+        0.0,
+        "",
+        "/s/warden-report.json",
+    )
+
+
+def startedProc(root: Path, pid: int, start: int, state: str = "S") -> None:
+    """A C{/proc/PID/stat} with every field up to the start time (22)."""
+    entry = root / str(pid)
+    entry.mkdir()
+    fields = [state, "1", str(pid), str(pid)] + ["0"] * 15 + [str(start)]
+    (entry / "stat").write_bytes(f"{pid} (srv) {' '.join(fields)}".encode())
+    (entry / "environ").write_bytes(b"")
+
+
+def test_a_tally_hears_the_secret_the_start_times_and_what_each_child_is(tmp_path: Path) -> None:
+    startedProc(tmp_path, 10, 5000)
+    tally = wardenrun.Tally(procRoot=str(tmp_path))
+    tally.feed(b"&c0ffee\n+10\n+11\n")
+    tally.feed(b'#10 {"server":"files","why":"it was given secrets"}\n')
+    tally.feed(b'#11 {"server":"npm","helper":true}\n#12 [1]\n#x {}\n#13 not json\n')
+    assert tally.secret == b"c0ffee" and tally.starts == {10: 5000}
+    assert tally.notes == {
+        10: {"server": "files", "why": "it was given secrets"},
+        11: {"server": "npm", "helper": True},
+    }
+    # A helper (a package install) is stopped, never named as a child.
+    assert tally.stopped([10, 11, 14]) == [
+        {"pid": 10, "server": "files", "why": "it was given secrets"},
+        {"pid": 14, "server": "?", "why": wardenrun.NOT_GIVEN},
+    ]
+    assert tally.stopped([10], "past the grace")[0]["why"] == "past the grace"
+    tally.feed(b"-10\n")
+    assert 10 not in tally.notes and 10 not in tally.starts
+
+
+def test_a_leader_whose_pid_another_process_has_now_is_never_stopped(tmp_path: Path) -> None:
+    startedProc(tmp_path, 10, 5000)  # the child, as it was heard of
+    startedProc(tmp_path, 20, 9999)  # pid 20 is another process's now
+    fakeProc(tmp_path, 21, 20, 20)  # ...which its group holds
+    fakeProc(tmp_path, 31, 30, 30)  # the group of a leader that is gone
+    starts = {10: 5000, 20: 6000, 30: 7000}
+    assert wardenrun.stillOurs({10, 20, 30, 40}, starts, str(tmp_path)) == {10, 30, 40}
+    killed: list[int] = []
+    wardenrun.stopAll(
+        {10, 20, 30},
+        b"",
+        str(tmp_path),
+        grace=0,
+        kill=lambda pid, signum: killed.append(pid),
+        starts=starts,
+    )
+    assert sorted(set(killed)) == [10, 31]
+
+
+class FakeConn:
+    """One connection to the warden's socket: what it sends, what it is sent."""
+
+    def __init__(self, said: bytes, uid: int | None = None) -> None:
+        self.said = said
+        self.uid = os.getuid() if uid is None else uid
+        self.sent = b""
+        self.fds: list[int] = []
+
+    def getsockopt(self, level: int, name: int, size: int) -> bytes:
+        return struct.pack("3i", 1234, self.uid, 0)
+
+    def settimeout(self, seconds: float) -> None:
+        pass
+
+    def recv(self, size: int) -> bytes:
+        out, self.said = self.said[:size], self.said[size:]
+        return out
+
+    def sendall(self, data: bytes) -> None:
+        self.sent += data
+
+    def sendmsg(self, buffers: list[bytes], ancillary: list[Any]) -> int:
+        self.sent += b"".join(buffers)
+        self.fds += list(ancillary[0][2])
+        return sum(len(b) for b in buffers)
+
+    def __enter__(self) -> FakeConn:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+class FakeServer:
+    def __init__(self, conns: list[FakeConn]) -> None:
+        self.conns = conns
+
+    def settimeout(self, seconds: float) -> None:
+        pass
+
+    def accept(self) -> tuple[FakeConn, None]:
+        if not self.conns:
+            raise TimeoutError
+        return self.conns.pop(0), None
+
+
+def test_only_the_gateway_that_proves_the_secret_gets_the_children(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(wardenrun, "say", lambda text: None)
+    held = {10: (b'{"pid":10}', [3, 4, 5])}
+    secret = b"c0ffee"
+    other = FakeConn(b"", uid=os.getuid() + 1)
+    silent = FakeConn(b"")  # a process of the same user that says nothing
+    guess = FakeConn(b"gateway c0ffef\n")
+    empty = FakeConn(b"gateway \n")
+    successor = FakeConn(b"gateway c0ffee\n" + wardenrun.ADOPTED)
+    server = FakeServer([other, silent, guess, empty, successor])
+    stopped = [{"pid": 11, "server": "files", "why": "it was given secrets"}]
+    taken = wardenrun.offer(server, held, 60, 1, secret=secret, stopped=stopped)  # type: ignore[arg-type]
+    assert taken == {10}
+    assert other.sent == silent.sent == guess.sent == empty.sent == b"" and guess.fds == []
+    assert successor.fds == [3, 4, 5]
+    frames, data = [], successor.sent
+    while data:
+        size = int.from_bytes(data[:4], "big")
+        frames.append(json.loads(data[4 : 4 + size]))
+        data = data[4 + size :]
+    assert frames == [{"pid": 10}, {"kind": "end", "left": 1, "stopped": stopped, "fds": 0}]
+
+
+def test_with_no_secret_no_process_proves_anything() -> None:
+    assert not wardenrun.proven(FakeConn(b"gateway \n"), b"")  # type: ignore[arg-type]
+    assert not wardenrun.proven(FakeConn(b"gateway c0ffee"), b"c0ffee")  # type: ignore[arg-type]
+    assert not wardenrun.proven(FakeConn(b"x" * 1000), b"c0ffee")  # type: ignore[arg-type]
+    assert wardenrun.proven(FakeConn(b"gateway c0ffee\nmore"), b"c0ffee")  # type: ignore[arg-type]
+
+
+def test_the_children_no_gateway_took_are_reported_with_why(tmp_path: Path) -> None:
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    startedProc(proc, 10, 5000)  # held through the grace
+    startedProc(proc, 11, 5001)  # not given to the warden
+    tally = wardenrun.Tally(procRoot=str(proc), close=lambda fd: None)
+    tally.feed(b'+10\n+11\n+12\n#11 {"server":"b","why":"it was given secrets"}\n')
+    tally.feed(b'#10 {"server":"a"}\n' + recordOf(10), [3, 4, 5])
+    left = wardenrun.leftWithoutTaker(tally, 60, str(proc))
+    assert [(one["pid"], one["server"]) for one in left] == [(10, "a"), (11, "b")]
+    assert "within the 60 s grace" in str(left[0]["why"])
+    assert left[1]["why"] == "it was given secrets"
+    report = tmp_path / "warden-report.json"
+    wardenrun.writeReport(str(report), left)
+    assert json.loads(report.read_text()) == {"stopped": left}
+    assert stat.S_IMODE(report.stat().st_mode) == 0o600
+    wardenrun.writeReport(str(tmp_path / "none.json"), [])
+    assert not (tmp_path / "none.json").exists()
+    atOnce = wardenrun.leftWithoutTaker(tally, 0, str(proc))
+    assert all("--adopt-grace is 0" in str(one["why"]) for one in atOnce)

@@ -210,6 +210,34 @@ def test_op_read_runs_off_the_reactor_with_the_gateways_environment() -> None:
     assert case.reactor.getDelayedCalls() == []
 
 
+class HelperWarden:
+    marker = ("MCPGATEWAY_CHILD_OF", "7-ab")
+
+    def __init__(self) -> None:
+        self.told: list[tuple[str, int]] = []
+
+    def helperSpawned(self, server: str, pid: int) -> None:
+        self.told.append((server, pid))
+
+    def helperExited(self, pid: int) -> None:
+        self.told.append(("exited", pid))
+
+
+def test_op_read_is_marked_and_told_to_the_warden_until_it_ends(tmp_path: Path) -> None:
+    case = OpCase()
+    warden = HelperWarden()
+    made = SecretResolver(case.reactor, tmp_path, case.environ, inline, onePassword=case.cli)
+    made.watchedBy(warden)  # the gateway's warden stops an `op read` its death cut short
+    d = case.read()
+    proc = case.reactor.lastProcess
+    pid = proc.pid
+    assert proc.env is not None and proc.env["MCPGATEWAY_CHILD_OF"] == "7-ab"
+    assert warden.told == [("1Password", pid)]
+    proc.stdout(b"v")
+    proc.exit(0)
+    assert result(d) == "v" and warden.told == [("1Password", pid), ("exited", pid)]
+
+
 def test_op_missing_is_a_clear_error() -> None:
     case = OpCase(found=None)
     with pytest.raises(SecretError, match=r"^\$\{op://Dev/GitHub/token\}: 1Password's CLI 'op'"):

@@ -52,6 +52,7 @@ from mcpgateway.core.status import Circuit, GatewayStatus, ServerState, ServerSt
 from mcpgateway.core.tasks.model import STATUSES as TASK_STATUSES
 from mcpgateway.governance.quotagate import QuotaGate
 from mcpgateway.governance.quotapage import quotasData, renderQuotas
+from mcpgateway.ops.anew import named
 from mcpgateway.ops.seriessampler import seriesFor
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.endpoints.guard import Refusal, header
@@ -297,9 +298,9 @@ def pageData(
 def restartData(report: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """What the restart (or the crash's hand-over) that started this process
     did with the children (C{/health}'s C{restart}): how many it went on
-    with (kept, with their memory), how many were started anew, and how
-    long the hand-over took (C{None}: not over yet); C{None} when no
-    restart started this process."""
+    with (kept, with their memory), how many were started anew, each named
+    with why (L{mcpgateway.ops.anew}), and how long the hand-over took
+    (C{None}: not over yet); C{None} when no restart started this process."""
     if not isinstance(report, Mapping):
         return None
 
@@ -312,15 +313,22 @@ def restartData(report: Mapping[str, Any] | None) -> dict[str, Any] | None:
         "kept": count(report.get("kept")),
         "started": count(report.get("started")),
         "seconds": took,
+        "anew": [one.toJson() for one in named(report.get("anew"))],
     }
 
 
 def _restartItem(restart: Mapping[str, Any]) -> str:
-    """The gateway line's C{restart} item: the children kept and started anew."""
+    """The gateway line's C{restart} item: the children kept and started
+    anew, each of those named with why."""
     took = "" if restart["seconds"] is None else f", handed over in {restart['seconds']:.1f} s"
     children = "child" if restart["kept"] == 1 else "children"
     text = f"kept {restart['kept']} running {children}, {restart['started']} started anew{took}"
-    return f'<div class="restart"><dt>restart</dt><dd>{esc(text)}</dd></div>'
+    anew = "".join(
+        f"<li>{esc(one['server'])} (pid {one['pid']}): {esc(one['why'])}</li>"
+        for one in restart.get("anew") or ()
+    )
+    listed = f'<ul class="anew">{anew}</ul>' if anew else ""
+    return f'<div class="restart"><dt>restart</dt><dd>{esc(text)}{listed}</dd></div>'
 
 
 def _tasks(tasks: TaskCounts | None) -> dict[str, int] | None:

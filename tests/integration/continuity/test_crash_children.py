@@ -125,3 +125,52 @@ def test_with_no_next_gateway_the_children_end_after_the_grace(home: Path) -> No
     print(f"no next gateway: the child ended {took:.2f} s after the kill")
     assert took >= 1.5
     assert waitFor(lambda: not (home / "state" / "warden.sock").exists(), timeout=5)
+    # The next gateway, come too late, names the child it did not get, and why.
+    port = freePort()
+    startGateway(home, port, config, "off")
+    try:
+        report = health(port)["restart"]
+        assert report["started"] == 1 and report["kept"] == 0, report
+        [anew] = report["anew"]
+        assert anew["server"] == "shared" and anew["pid"] == child
+        assert "no gateway started on its state directory within the 2 s grace" in anew["why"]
+    finally:
+        cli(home, "stop")
+
+
+def wardenOf(home: Path) -> int:
+    """The warden of the gateway on C{home} (its command line names its socket)."""
+    sock = str(home / "state" / "warden.sock").encode()
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                command = f.read()
+        except OSError:
+            continue
+        if b"wardenrun.py" in command and sock in command:
+            return int(entry)
+    raise AssertionError("no warden")
+
+
+def test_the_next_gateway_names_what_a_warden_killed_with_its_gateway_left(
+    home: Path,
+) -> None:
+    config = configure(home, "off")
+    port = freePort()
+    startGateway(home, port, config, "off")
+    shared = openSession(port, "shared")
+    count(port, "shared", shared, 1)
+    child = hostPidOf(home, "shared")
+    warden = wardenOf(home)
+    os.kill(warden, signal.SIGKILL)  # the OOM killer takes both
+    assert waitFor(lambda: not running(warden), timeout=10)
+    killGateway(home)
+    startGateway(home, port, config, "off")
+    try:
+        report = health(port)["restart"]
+        [anew] = report["anew"]
+        assert anew["server"] == "shared" and anew["pid"] == child
+        assert anew["why"].startswith("its warden was gone too"), anew
+        assert waitFor(lambda: not running(child), timeout=15)
+    finally:
+        cli(home, "stop")

@@ -340,7 +340,7 @@ def test_the_gateways_line_says_what_the_restart_that_started_it_kept() -> None:
     kept = Kept({"kept": 2, "started": 1, "seconds": 1.234})
     h.gateway.spawner = replace(h.gateway.spawner, adoptions=kept)
     data = StatusPage(h.gateway, h.reactor).data()
-    assert data["restart"] == {"kept": 2, "started": 1, "seconds": 1.23}
+    assert data["restart"] == {"kept": 2, "started": 1, "seconds": 1.23, "anew": []}
     _, html = page(h)
     assert html.text("restart") == (
         "restartkept 2 running children, 1 started anew, handed over in 1.2 s"
@@ -353,22 +353,42 @@ def test_the_gateways_line_says_what_the_restart_that_started_it_kept() -> None:
     assert html.text("restart") == "restartkept 1 running child, 0 started anew"
 
 
+ANEW = {"server": "files", "pid": 4711, "why": "its warden was gone <too>"}
+
+
 @pytest.mark.parametrize(
     ("report", "shown"),
     [
         (None, None),
-        ({}, {"kept": 0, "started": 0, "seconds": None}),
+        ({}, {"kept": 0, "started": 0, "seconds": None, "anew": []}),
         (
-            {"kept": True, "started": "3", "seconds": "soon"},
-            {"kept": 0, "started": 0, "seconds": None},
+            {"kept": True, "started": "3", "seconds": "soon", "anew": "all"},
+            {"kept": 0, "started": 0, "seconds": None, "anew": []},
         ),
-        ({"kept": 3, "started": 0, "seconds": 0}, {"kept": 3, "started": 0, "seconds": 0}),
+        (
+            {"kept": 3, "started": 0, "seconds": 0},
+            {"kept": 3, "started": 0, "seconds": 0, "anew": []},
+        ),
+        (
+            {"kept": 0, "started": 2, "seconds": 1, "anew": [ANEW, {"server": 1}]},
+            {"kept": 0, "started": 2, "seconds": 1, "anew": [ANEW]},
+        ),
     ],
 )
-def test_restart_data_takes_only_counts_and_a_time(
+def test_restart_data_takes_only_counts_a_time_and_the_children_started_anew(
     report: dict[str, Any] | None, shown: dict[str, Any] | None
 ) -> None:
     assert restartData(report) == shown
+
+
+def test_the_page_names_each_child_started_anew_with_why() -> None:
+    from mcpgateway.web.pages.statuspage import _restartItem
+
+    shown = restartData({"kept": 1, "started": 1, "seconds": 0.5, "anew": [ANEW]})
+    assert shown is not None
+    item = _restartItem(shown)
+    assert "kept 1 running child, 1 started anew" in item
+    assert "<li>files (pid 4711): its warden was gone &lt;too&gt;</li>" in item
 
 
 # -- hostile input -------------------------------------------------------------
