@@ -144,6 +144,8 @@ class Gateway:
         if self.account is not None:
             self.account.own(self.run)
             argv = self.account.prefix() + argv
+            if (self.tree / "mcpgateway" / "startup" / "dooroptions.py").exists():
+                argv.append("--owner-accepts-root")  # the probes run as root: its client
         with self.log.open("ab") as out:
             env, err = self.environment(), subprocess.STDOUT
             self.process = subprocess.Popen(argv, cwd=self.run, env=env, stdout=out, stderr=err)
