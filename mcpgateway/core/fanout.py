@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_router -*-
+# -*- test-case-name: tests.core.test_router, tests.core.test_fanout_loglines -*-
 """Who hears what a child says: the sharing policy of one child's traffic.
 
 A L{Router} keeps a child's id space; its fanout decides everything that
@@ -10,9 +10,12 @@ differs between a child several sessions share and a child of one session:
    and the last unsubscribe; listen streams, L{mcpgateway.core.era2026.listen},
    count like sessions) and the child's log level is the lowest any
    session asked for; list changes go to every session, resource updates
-   to their subscribers, log messages to the one request in flight or to
-   the sessions whose level they reach (a 2026 request only when it
-   asked for a level, and never a listen stream). A request of the child
+   to their subscribers, a log line to the child's one client (on its
+   request in flight, else on its own stream when its level reaches it; a
+   2026 request only when it asked for a level, and never a listen
+   stream) or, when every session attached is one principal's, to the one
+   session with requests in flight, on that request's stream; to none
+   otherwise (L{SharedFanout._logMessage}). A request of the child
    (sampling, elicitation, roots) goes to a client only when the child
    serves exactly one: one 2025 session attached (requests in flight or
    not; a session whose client process is known to have exited does not
@@ -413,6 +416,7 @@ class SharedFanout:
     # -- child to client -----------------------------------------------------
 
     def notification(self, router: Router, message: Message) -> None:
+        router.childRoots.childSpoke()  # a word: roots it was given are applied
         method = message["method"]
         params = message.get("params")
         if method == "notifications/cancelled" and isinstance(params, dict):
@@ -496,10 +500,16 @@ class SharedFanout:
         a line may be dropped, never given to another). It goes on the stream
         of that client's latest request in flight when its level admits it
         (with none set: a 2025 session's request only), else on its own
-        stream when its C{logging/setLevel} admits it. A child serving
-        several clients says in a log line nothing of whose it is, and it may
-        quote any of them (a URI, an argument): it goes to none (the gateway
-        never guesses)."""
+        stream when its C{logging/setLevel} admits it.
+
+        A child serving several clients says in a log line nothing of whose
+        it is, and it may quote any of them (a URI, an argument). When every
+        2025 session attached is one principal's and exactly one of them has
+        requests in flight (no 2026 call: L{_oneCaller}), the line goes on
+        the stream of that session's latest request, its level admitting it,
+        as a direct connection would put it: whatever it quotes is that one
+        person's, and a line is only read, never answered. Otherwise it goes
+        to none (the gateway never guesses across principals)."""
         inflight = router.clientExchanges()
         # Who counts is who counts for a request of the child's (requester):
         # a 2026 client by its calls in flight, not by an idle listen
@@ -509,7 +519,9 @@ class SharedFanout:
         for ex in inflight:
             if ex.session is not None:
                 clients.setdefault(id(ex.session), ex.session)
-        if len(clients) != 1:
+        alone = len(clients) == 1
+        caller = next(iter(clients.values())) if alone else _oneCaller(clients, inflight)
+        if caller is None:
             if clients:
                 router.log.debug(
                     "server {server}: a log line of a child serving {count} client sessions"
@@ -518,20 +530,19 @@ class SharedFanout:
                     count=len(clients),
                 )
             return
-        [session] = clients.values()
         rank = _LEVEL_RANK.get(params.get("level", ""), len(LOG_LEVELS))
-        level = session.logLevel
-        own = [ex for ex in inflight if ex.session is session]
+        level = caller.logLevel
+        own = [ex for ex in inflight if ex.session is caller]
         if own and own[-1].related is not None:
             wanted = (
                 rank >= _LEVEL_RANK.get(level, len(LOG_LEVELS))
                 if level is not None
-                else not session.era2026
+                else not caller.era2026
             )
             if wanted and own[-1].related(message):
                 return
-        if not session.era2026 and level is not None and rank >= _LEVEL_RANK[level]:
-            session.deliver(message)
+        if alone and not caller.era2026 and level is not None and rank >= _LEVEL_RANK[level]:
+            caller.deliver(message)
 
     def requester(
         self, router: Router, message: Message
@@ -623,17 +634,27 @@ def _soleCaller(
     message: Message, clients: dict[int, SessionLike], inflight: list[Exchange]
 ) -> tuple[SessionLike, Exchange] | None:
     """The session a child's sampling, elicitation or roots request goes to
-    while several 2025 sessions are attached: the only one with a request in
-    flight on the child, when every session attached belongs to one
-    principal (a loopback gateway's one user, or one authenticated caller)
-    and no 2026 call is in flight; it goes on the stream of that session's
-    latest C{tools/call} (else of its latest request). The child may be
-    asking on its own rather than for that call; then the question still
-    reaches the person whose windows they all are, which is harmless, where
-    a refusal fails the tool. Across principals, nothing but a proof
-    delivers (see L{SharedFanout.requester})."""
+    while several 2025 sessions are attached: the one caller of
+    L{_oneCaller}, on the stream of its latest C{tools/call} (else of its
+    latest request). The child may be asking on its own rather than for
+    that call; then the question still reaches the person whose windows
+    they all are, which is harmless, where a refusal fails the tool. Across
+    principals, nothing but a proof delivers (see L{SharedFanout.requester})."""
     if message.get("method") not in _ASKS_A_PERSON:
         return None
+    caller = _oneCaller(clients, inflight)
+    if caller is None:
+        return None
+    own = [ex for ex in inflight if ex.session is caller]
+    calls = [ex for ex in own if ex.method == "tools/call"]
+    return caller, (calls or own)[-1]
+
+
+def _oneCaller(clients: dict[int, SessionLike], inflight: list[Exchange]) -> SessionLike | None:
+    """The only one of C{clients} with a request in flight on the child,
+    when every one of them is a 2025 session of one principal (a loopback
+    gateway's one user, or one authenticated caller), so no 2026 call is in
+    flight; else C{None}."""
     principals = set()
     for session in clients.values():
         principal = getattr(session, "principal", None)
@@ -646,10 +667,7 @@ def _soleCaller(
     if len(callers) != 1:
         return None
     [callerId] = callers
-    caller = clients[callerId]
-    own = [ex for ex in inflight if ex.session is caller]
-    calls = [ex for ex in own if ex.method == "tools/call"]
-    return caller, (calls or own)[-1]
+    return clients[callerId]
 
 
 class OwnerFanout:

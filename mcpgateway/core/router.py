@@ -158,7 +158,7 @@ class Router:
         self._serverRequests: dict[int, ServerRequest] = {}
         self._waits = StreamWaits(name, clock, self._waitedOut)
         """The child's requests held for a session with no stream open yet."""
-        self.childRoots = ChildRoots(fanout.handshake)
+        self.childRoots = ChildRoots(self, fanout.handshake, clock)
         """Whose roots the child holds (L{mcpgateway.core.unproven})."""
         self.sessions: set[SessionLike] = set()
         self.childServed: set[SessionLike] = set()
@@ -403,9 +403,9 @@ class Router:
             return False
         del self._serverRequests[gatewayId]
         self._waits.drop(gatewayId)
-        if sreq.method == "roots/list" and "result" in message:
-            self.childRoots.gave(session)
         self.send({**message, "id": sreq.childId})
+        if sreq.method == "roots/list":  # after its answer: what it held goes next
+            self.childRoots.answered(session, "result" in message)
         return True
 
     def forward(
@@ -463,8 +463,9 @@ class Router:
                     self._serverRequests[gatewayId].exchange = ex
         (self._starts if message["method"] in STARTS else self._deadlines).add(childId)
         self.served += 1
-        if session is not None and self.childRoots.asked:
-            self.childRoots.beforeCall(self, session, message["method"])
+        roots = self.childRoots
+        if roots.asked and session is not None and roots.beforeCall(session, ex, out):
+            return ex  # written once the child has the caller's roots (unproven.ChildRoots)
         self.send(out)
         if len(self._pending) == 1:
             self.hurry()  # an idle child: it may start at once
@@ -507,9 +508,8 @@ class Router:
             return
         self._cancel(childId, "request timed out in the gateway", "timeout")
         timeout = (self._starts if ex.method in STARTS else self._deadlines).timeout
-        # The log says how long it waited too: a reload may have shortened
-        # the timeout past that, a held request was away, the
-        # reactor was late. The client is told the timeout that applied.
+        # The log says how long it waited too (a reload may have shortened the timeout,
+        # a held request was away, the reactor was late); the client is told the timeout.
         waited = round(self._clock.seconds() - ex.started, 1)
         self.log.warn(
             "server {server}: {method} timed out (its timeout: {timeout:g}s; it was sent"
@@ -698,7 +698,7 @@ class Router:
             return
         target = self.fanout.requester(self, message)
         if method == "roots/list":
-            self.childRoots.asked = True
+            self.childRoots.childAsked()
             if self.fanout.roots and (
                 isinstance(target, str) or refusalFor(target[0], message) is not None
             ):
@@ -706,9 +706,9 @@ class Router:
                 # for its root, so the answer is known without asking any of them
                 # (and given for the one session it serves when that one did not
                 # declare roots).
-                self.childRoots.gave(GATEWAYS)
                 roots = {"roots": list(self.fanout.roots)}
                 self.send(jsonrpc.resultResponse(message["id"], roots))
+                self.childRoots.gave(GATEWAYS)
                 return
         if isinstance(target, str):
             answerUnproven(self, message, target)

@@ -32,13 +32,38 @@ for roots before, and only where the question can be proven the caller's
 (every session attached one principal's, no other call in flight); where
 it cannot, only to take another principal's roots out of the child (its
 question is then answered with the empty list).
+
+A switch is a barrier: a child answers a call from the roots it holds,
+and asks for the new ones only once told (server-everything's
+C{get-roots-list} would show the previous caller's roots; a filesystem
+server, whose allowed folders are its client's roots, would run the call
+in the previous caller's folders). So the call the C{list_changed} goes
+before is held, with every client request that comes to the child after
+it, until the child's question has been answered (by the caller, or with
+the gateway's empty list). A child reads the answer before what follows
+it (one pipe, in order), but may apply it with work of its own (a
+filesystem server checks each folder on disk) before a call can use it.
+So whenever a shared child is given roots, the requests held, and those
+that come meanwhile, wait until it has applied them: for its next word (a
+line on stderr, a notification: server-everything logs the roots it got,
+a filesystem server the folders it allows), up to L{SPEAK_WAIT}, when it
+was seen to say one after being given roots; else L{SETTLE}. They then go
+in order, each request of another session than the caller's checked for
+a switch of its own as it goes. A child that does not ask is not waited on
+for long: L{ASK_WAIT} the first time, after which it is not waited on
+until it is seen to ask after being told; a child seen to ask after being
+told is waited on L{ASKER_WAIT} (and once it has asked, its client gets as
+long to answer). When a wait runs out the requests go on, and the log
+says so. A call with no switch of caller, and none while roots are being
+applied, pays a few comparisons.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from mcpgateway.core.exchange import Exchange
@@ -56,6 +81,19 @@ the caller's roots): the ones a C{roots/list_changed} goes before."""
 ROOTS_CHANGED = "notifications/roots/list_changed"
 NO_ROOTS: dict[str, list[object]] = {"roots": []}
 """The gateway's answer to a C{roots/list} no session can be proven to own."""
+ASK_WAIT = 1.0
+"""Seconds a call waits behind a C{list_changed} for the question of a child
+not yet seen to ask after one (L{ChildRoots})."""
+ASKER_WAIT = 5.0
+"""Seconds it waits for a child seen to ask after an earlier
+C{list_changed}; and, once the child asked, for the client's answer."""
+SETTLE = 0.05
+"""Seconds between the answer that gives a child roots and the requests held
+for it, for a child not seen to say a word once it has applied them: the
+time it may take to apply them."""
+SPEAK_WAIT = 1.0
+"""Seconds the requests wait, after the child was given roots, for the word
+it was seen to say once it has applied them (a stderr line, a notification)."""
 
 
 class RouterLike(Protocol):
@@ -65,6 +103,7 @@ class RouterLike(Protocol):
     log: Logger
     sessions: set[SessionLike]
     send: Callable[[Message], None]
+    hurry: Callable[[], None]
     stats: RequestStats
     ambiguousServerRequests: int
     onAmbiguous: Callable[[str, int], None] | None
@@ -75,6 +114,9 @@ class RouterLike(Protocol):
 
     def clientExchanges(self) -> list[Exchange]:
         """The client requests waiting for the child, oldest first."""
+
+    def exchangeFor(self, childId: Any) -> Exchange | None:
+        """The request in flight with child-side id C{childId}, if any."""
 
     def clientSessions(self) -> list[SessionLike]:
         """The 2025 sessions a request of the child may be for."""
@@ -91,70 +133,237 @@ GATEWAYS = _Gateway()
 
 
 class ChildRoots:
-    """Whose roots one child holds, and when to have it ask again (see the
-    module docstring).
+    """Whose roots one child holds, when to have it ask again, and the
+    requests held until it has (see the module docstring).
 
     @ivar asked: the child has asked for roots (since it started).
     @ivar holder: whose roots it got last: a session, L{GATEWAYS}, or
         C{None} (none yet).
+    @ivar asks: whether the child asks for roots when told they changed:
+        C{True} (seen to), C{None} (not known), C{False} (it did not, the
+        last time it was told while not known to).
+    @ivar speaks: whether the child says a word once it has applied roots
+        it was given (the last time it was given some).
     """
 
-    __slots__ = ("asked", "holder", "notified", "shared")
+    __slots__ = (
+        "_caller",
+        "_clock",
+        "_givenAt",
+        "_questioned",
+        "_router",
+        "_settling",
+        "_timer",
+        "asked",
+        "asks",
+        "held",
+        "holder",
+        "notified",
+        "shared",
+        "speaks",
+    )
 
-    def __init__(self, shared: bool) -> None:
+    def __init__(self, router: RouterLike, shared: bool, clock: IReactorTime) -> None:
         """
+        @param router: the child's router, which writes what was held.
         @param shared: whether the child is shared (a child of one session
             holds its owner's roots only: nothing to do).
+        @param clock: what times the barrier.
         """
+        self._router = router
         self.shared = shared
+        self._clock = clock
         self.asked = False
         self.holder: SessionLike | _Gateway | None = None
         self.notified: SessionLike | None = None
         """The session a C{list_changed} was last sent for, until the
         child's question is answered."""
+        self.asks: bool | None = None
+        self.held: list[tuple[Exchange, Message]] | None = None
+        """The client requests (as the child gets them) waiting behind a
+        C{list_changed}, or for the child to apply roots it was just given,
+        oldest first; C{None}: nothing waits."""
+        self._caller: SessionLike | None = None
+        """The session whose call the barrier was put up for."""
+        self._timer: IDelayedCall | None = None
+        self._questioned = False
+        """The child asked since the barrier was put up."""
+        self._settling = False
+        """The child was given roots: what is held goes once it has applied them."""
+        self.speaks = False
+        self._givenAt: float | None = None
+        """When the child was last given roots, until its next word."""
 
     def childStarted(self) -> None:
-        """A new child: it holds no roots yet."""
+        """A new child: it holds no roots yet (the requests held for the
+        last one are answered by its router)."""
         self.asked = False
+        self.asks = None
+        self.speaks = False
         self.holder = None
         self.notified = None
+        self._givenAt = None
+        self._lift()
+
+    def childAsked(self) -> None:
+        """The child asks for roots: after a C{list_changed}, it is one that
+        asks, and its client gets L{ASKER_WAIT} to answer."""
+        self.asked = True
+        if self.notified is not None:
+            self.asks = True
+            if self.held is not None and not self._questioned and not self._settling:
+                self._questioned = True
+                self._startTimer(ASKER_WAIT, self._waitedOut)
 
     def gave(self, holder: SessionLike | _Gateway) -> None:
-        """The child got C{holder}'s roots (a session's answer, or the gateway's)."""
+        """The child got C{holder}'s roots (a session's answer, or the
+        gateway's), written to it just now: what is held, and what comes
+        meanwhile, goes once it has applied them (see the module docstring)."""
         self.holder = holder
         self.notified = None
+        if not self.shared:
+            return
+        self._givenAt = self._clock.seconds()
+        if not self._settling:
+            self._settling = True
+            if self.held is None:
+                self.held = []
+            self._startTimer(SPEAK_WAIT if self.speaks else SETTLE, self._applied)
 
-    def beforeCall(self, router: RouterLike, session: SessionLike, method: str) -> None:
-        """C{session}'s C{method} is about to be forwarded: first tell the
-        child the roots changed, when it holds another's (see the module
-        docstring). Cheap when nothing is to be done: a few comparisons."""
+    def childSpoke(self) -> None:
+        """The child wrote a line on stderr, or a notification: after it was
+        given roots, its first word says it has applied them."""
+        given = self._givenAt
+        if given is None:
+            return
+        self._givenAt = None
+        if self._clock.seconds() - given <= SPEAK_WAIT:
+            self.speaks = True
+            if self._settling:
+                self._release()
+
+    def _applied(self) -> None:
+        """The time a child takes to apply its roots is over: what is held
+        goes (a child that says a word after roots and said none this time
+        is waited on L{SETTLE} from now on)."""
+        self._timer = None
+        if self.speaks:
+            self.speaks = False
+            self._givenAt = None
+            self._router.log.info(
+                "server {server}: its child said nothing within {wait:g}s of being given"
+                " roots; the requests held for it go on",
+                server=self._router.name,
+                wait=SPEAK_WAIT,
+            )
+        self._release()
+
+    def answered(self, session: SessionLike, given: bool) -> None:
+        """C{session} answered the child's C{roots/list} (C{given}: with its
+        roots, else with an error), written to the child just now."""
+        if given:
+            self.gave(session)
+        elif self.held is not None and not self._settling:
+            self._release()  # nothing to apply
+
+    def beforeCall(self, session: SessionLike, ex: Exchange, out: Message) -> bool:
+        """C{session}'s request C{ex} (C{out}, as the child gets it) is about
+        to be written: first tell the child the roots changed, when it holds
+        another's (see the module docstring). Whether C{out} is held, to be
+        written once the child has asked and been answered. Cheap when
+        nothing is to be done: a few comparisons."""
+        if self.held is not None:
+            self.held.append((ex, out))
+            return True
         if (
-            not self.asked
-            or not self.shared
+            not self.shared
             or self.holder is session
             or self.notified is session
-            or method not in ACTS_FOR_CALLER
+            or ex.method not in ACTS_FOR_CALLER
             or session.era2026
             or "roots" not in session.capabilities
         ):
-            return
-        holder = self.holder
+            return False
+        holder, router = self.holder, self._router
         if not _soleAsker(router, session) and (
             holder is None or holder is GATEWAYS or _principal(holder) == _principal(session)
         ):
             # The caller's roots cannot be given now (another call is in
             # flight, another principal attached), and the child holds no
             # other principal's to take out: its next call will.
-            return
+            return False
         self.notified = session
+        wait = None if self.asks is False else ASKER_WAIT if self.asks else ASK_WAIT
         router.log.debug(
             "server {server}: its child holds {holder}'s roots; telling it they changed"
-            " before a call of session {sid}",
+            " before a call of session {sid}{held}",
             server=router.name,
-            holder="the gateway" if self.holder is GATEWAYS else "another session",
+            holder="the gateway" if holder is GATEWAYS else "another session",
             sid=shortId(session.id),
+            held="" if wait is None else f", held until it has asked (at most {wait:g}s)",
         )
         router.send(jsonrpc.notification(ROOTS_CHANGED))
+        if wait is None:
+            return False
+        self.held, self._caller = [(ex, out)], session
+        self._startTimer(wait, self._waitedOut)
+        return True
+
+    def _waitedOut(self) -> None:
+        """The child did not ask (or its client did not answer) in time: the
+        requests go on; a child that did not ask is waited on less."""
+        self._timer = None
+        caller = self._caller
+        if caller is None:
+            return
+        asked = self._questioned
+        waited = ASKER_WAIT if asked or self.asks else ASK_WAIT
+        if not asked:
+            self.asks = None if self.asks else False
+        self._router.log.info(
+            "server {server}: its child was told the roots changed and {what} within"
+            " {wait:g}s; the call of session {sid} goes on (the child may answer it from"
+            " the roots it held){after}",
+            server=self._router.name,
+            what="its question was not answered" if asked else "did not ask for them",
+            wait=waited,
+            sid=shortId(caller.id),
+            after=", and it is not waited on again until it asks after being told"
+            if self.asks is False
+            else "",
+        )
+        self._release()
+
+    def _release(self) -> None:
+        """Write the requests held, in order (those still in flight): the
+        caller's as they are, another session's once checked for a switch of
+        its own (which may put up the next barrier: the rest wait behind it)."""
+        held, caller, router = self.held, self._caller, self._router
+        self._lift()
+        for ex, out in held or ():
+            if router.exchangeFor(ex.childId) is not ex:
+                continue  # cancelled or timed out meanwhile: never written
+            session = ex.session
+            if self.held is not None:
+                self.held.append((ex, out))
+            elif session is caller or session is None or not self.beforeCall(session, ex, out):
+                router.send(out)
+        if held:
+            router.hurry()
+
+    def _lift(self) -> None:
+        """Nothing waits from now on (what waited is taken, or failed)."""
+        self.held = self._caller = None
+        self._questioned = self._settling = False
+        timer, self._timer = self._timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
+
+    def _startTimer(self, seconds: float, then: Callable[[], None]) -> None:
+        timer = self._timer
+        if timer is not None and timer.active():
+            timer.cancel()
+        self._timer = self._clock.callLater(seconds, then)
 
 
 def _principal(session: object) -> str | None:
@@ -189,7 +398,6 @@ def answerUnproven(router: RouterLike, message: Message, why: str) -> None:
             router.send(jsonrpc.errorResponse(message["id"], *refusal))
             return
     if method == "roots/list":
-        router.childRoots.gave(GATEWAYS)
         router.log.info(
             "server {server}: answered its roots/list with no roots: {why}; it is told"
             " the roots changed before the next call of a session that declared roots",
@@ -197,6 +405,7 @@ def answerUnproven(router: RouterLike, message: Message, why: str) -> None:
             why=why,
         )
         router.send(jsonrpc.resultResponse(message["id"], dict(NO_ROOTS)))
+        router.childRoots.gave(GATEWAYS)  # after its answer: what it held goes next
         return
     if ambiguous:
         router.ambiguousServerRequests += 1

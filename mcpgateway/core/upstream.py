@@ -336,6 +336,11 @@ class Upstream:
             self.breaker.failures.clear()
             self.lastExit = None
 
+    def _stderr(self, line: str) -> None:
+        """A line the child wrote on stderr: an event, and a word for its roots."""
+        self.events.emit("stderr", line)
+        self.router.childRoots.childSpoke()
+
     def _spawn(self, launch: ServerSpec, redact: Callable[[str], str] | None) -> None:
         spec = self.spec
         if not spec.runnable:
@@ -350,7 +355,7 @@ class Upstream:
             child = self._spawner.spawn(
                 launch,
                 lambda message: self._fromChild(spawned, message),
-                lambda line: self.events.emit("stderr", line if lines is None else lines(line)),
+                lambda line: self._stderr(line if lines is None else lines(line)),
                 self._outputLost,
                 redact,
             )

@@ -700,10 +700,12 @@ class NotificationTests(RouterCase):
 
     def test_a_log_line_of_a_child_serving_several_sessions_goes_to_none(self) -> None:
         """A log line names no session (it may quote any of them:
-        a URI, an argument), so with several attached the gateway cannot tell
-        whose it is, whoever has a call in flight or asked for log lines."""
+        a URI, an argument), so with several principals' sessions attached
+        the gateway cannot tell whose it is, whoever has a call in flight or
+        asked for log lines (one principal's: tests/core/test_fanout_loglines.py)."""
         a = self.session("a", logLevel="debug")
         b = self.session("b", logLevel="debug")
+        a.principal, b.principal = "alice", "bob"  # type: ignore[attr-defined]
         _, sink = self.inFlightRequest(b)  # the only request in flight proves nothing
         with capturedGatewayLogs() as events:
             self.router.childMessage(

@@ -3,7 +3,9 @@
 have asked gets the gateway's empty list, and the child is told
 C{notifications/roots/list_changed} just before a call of a session that
 declared roots when it holds another's (or the gateway's) roots, once per
-switch of caller; its question inside that call goes to the caller."""
+switch of caller; its question inside that call goes to the caller, and
+the call reaches the child only after the caller's answer (the switch is a
+barrier, bounded: L{ASK_WAIT}, L{ASKER_WAIT})."""
 
 from __future__ import annotations
 
@@ -11,8 +13,12 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
+from mcpgateway.core.fanout import OwnerFanout, SharedFanout
+from mcpgateway.core.router import Router
+from mcpgateway.core.sessions import shortId
+from mcpgateway.core.unproven import ASK_WAIT, ASKER_WAIT, SETTLE, SPEAK_WAIT
 from mcpgateway.protocol import jsonrpc
-from tests.fakes import FakeSession, RecordingSink
+from tests.fakes import FakeSession, RecordingSink, capturedGatewayLogs
 from tests.support.core.shared_router import SharedRouterCase
 
 Message = dict[str, Any]
@@ -30,7 +36,10 @@ def rootsOf(name: str) -> dict[str, Any]:
     return {"roots": [{"uri": f"file:///{name}", "name": name}]}
 
 
-class ChildRootsTests(SharedRouterCase):
+class RootsCase(SharedRouterCase):
+    """A shared child's router, and sessions that call it and answer its
+    C{roots/list}."""
+
     def setUp(self) -> None:
         super().setUp()
         self.childIds = iter(range(100, 10_000))
@@ -65,27 +74,40 @@ class ChildRootsTests(SharedRouterCase):
         self.attach(*sessions)
         childId = self.childAsks()
         self.assertEqual(self.take(), [jsonrpc.resultResponse(childId, {"roots": []})])
+        self.assertEqual(self.settled(), [])
 
-    def answered(self, s: FakeSession, sink: RecordingSink, roots: dict[str, Any]) -> None:
-        """C{s} is asked on its call's stream, and answers C{roots}."""
+    def answered(self, s: FakeSession, sink: RecordingSink, roots: dict[str, Any]) -> list[Message]:
+        """C{s} is asked on its call's stream, and answers C{roots}: the
+        answer reaches the child first; what was held for it, after (returned)."""
         [asked] = [m for m in sink.messages if m.get("method") == "roots/list"]
         self.assertTrue(self.router.clientResponse(s, jsonrpc.resultResponse(asked["id"], roots)))
         [back] = self.take()
         self.assertEqual(back["result"], roots)
+        return self.settled()
 
+    def settled(self) -> list[Message]:
+        """What the child gets once it had L{SETTLE} to apply its roots (and
+        nothing before)."""
+        self.clock.advance(SETTLE * 0.9)
+        self.assertEqual(self.take(), [])
+        self.clock.advance(SETTLE * 0.2)
+        return self.take()
+
+
+class ChildRootsTests(RootsCase):
     def test_the_start_up_question_gets_no_roots_and_the_first_caller_gives_its_own(self) -> None:
         a, b = person("a"), person("b")
         self.startUp(a, b)
         self.assertEqual((self.told, self.router.ambiguousServerRequests), ([], 0))
         _, sink = self.call(a)
-        sent = self.take()
-        self.assertEqual([m.get("method") for m in sent], [ROOTS_CHANGED, "tools/call"])
-        self.assertNotIn("id", sent[0])  # a notification
+        [changed] = self.take()  # the call waits for the child's question
+        self.assertEqual(changed, jsonrpc.notification(ROOTS_CHANGED))
         self.childAsks()  # inside a's call: a is the only caller
-        self.answered(a, sink, rootsOf("a"))
+        [call] = self.answered(a, sink, rootsOf("a"))
+        self.assertEqual(call["method"], "tools/call")
         self.assertEqual(b.delivered, [])
         # a calls again: the child holds a's roots; nothing more is sent.
-        self.finish(sent[1])
+        self.finish(call)
         self.call(a)
         self.assertEqual(self.methods(), ["tools/call"])
 
@@ -93,15 +115,14 @@ class ChildRootsTests(SharedRouterCase):
         a, b = person("a"), person("b")
         self.startUp(a, b)
         _, sinkA = self.call(a)
-        [_, callA] = self.take()
+        self.assertEqual(self.methods(), [ROOTS_CHANGED])
         self.childAsks()
-        self.answered(a, sinkA, rootsOf("a"))
+        [callA] = self.answered(a, sinkA, rootsOf("a"))
         self.finish(callA)
         _, sinkB = self.call(b)
-        [changed, callB] = self.take()
-        self.assertEqual(changed["method"], ROOTS_CHANGED)
+        self.assertEqual(self.methods(), [ROOTS_CHANGED])
         self.childAsks()
-        self.answered(b, sinkB, rootsOf("b"))
+        [callB] = self.answered(b, sinkB, rootsOf("b"))
         self.assertEqual([m for m in sinkA.messages if m.get("method") == "roots/list"][1:], [])
         self.finish(callB)
         for _ in range(3):
@@ -110,12 +131,18 @@ class ChildRootsTests(SharedRouterCase):
         self.call(a)  # b's calls still in flight: a's question would be unproven
         self.assertEqual(self.methods(), ["tools/call"])
 
-    def test_requests_before_the_childs_question_tell_it_once(self) -> None:
+    def test_requests_before_the_childs_question_wait_behind_it_in_order(self) -> None:
         a, b = person("a"), person("b")
         self.startUp(a, b)
-        self.call(a)
+        _, sink = self.call(a)
         self.call(a, "resources/read")
-        self.assertEqual(self.methods(), [ROOTS_CHANGED, "tools/call", "resources/read"])
+        self.call(a, "tools/list")
+        self.assertEqual(self.methods(), [ROOTS_CHANGED])
+        self.childAsks()
+        after = self.answered(a, sink, rootsOf("a"))
+        self.assertEqual(
+            [m["method"] for m in after], ["tools/call", "resources/read", "tools/list"]
+        )
 
     def test_lists_and_other_requests_tell_it_nothing(self) -> None:
         a, b = person("a"), person("b")
@@ -146,6 +173,8 @@ class ChildRootsTests(SharedRouterCase):
         self.assertEqual(self.successResultOf(d)["error"]["code"], jsonrpc.CHILD_EXITED)
         self.call(b)
         self.assertEqual(self.methods(), ["tools/call"])
+        self.clock.advance(ASKER_WAIT)
+        self.assertEqual(self.take(), [])  # the old child's held call went nowhere
 
     def test_the_holder_gone_the_one_left_gets_its_own_roots(self) -> None:
         """The child holds a's roots; a ends; b, now alone, calls: the child
@@ -156,30 +185,326 @@ class ChildRootsTests(SharedRouterCase):
         [asked] = a.delivered
         self.router.clientResponse(a, jsonrpc.resultResponse(asked["id"], rootsOf("a")))
         self.assertEqual(self.take()[0]["id"], childId)
+        self.assertEqual(self.settled(), [])
         self.attach(b)
         self.router.detach(a)
         _, sink = self.call(b)
-        self.assertEqual(self.methods(), [ROOTS_CHANGED, "tools/call"])
+        self.assertEqual(self.methods(), [ROOTS_CHANGED])
         self.childAsks()
-        self.answered(b, sink, rootsOf("b"))
+        self.assertEqual(
+            [m["method"] for m in self.answered(b, sink, rootsOf("b"))], ["tools/call"]
+        )
 
     def test_across_principals_anothers_roots_are_taken_out_once(self) -> None:
         """The child holds alice's roots, bob calls while alice is attached:
         bob cannot be proven the asker, so the child is told once, its
-        question gets no roots, and nothing is sent again after."""
+        question gets no roots, bob's call goes after that answer (never
+        into alice's roots), and nothing is sent again after."""
         a, b = person("a", "alice"), person("b", "bob")
         self.attach(a)
         self.childAsks()
         [asked] = a.delivered
         self.router.clientResponse(a, jsonrpc.resultResponse(asked["id"], rootsOf("a")))
         self.take()
+        self.assertEqual(self.settled(), [])
         self.attach(b)
         _, sink = self.call(b)
-        self.assertEqual(self.methods(), [ROOTS_CHANGED, "tools/call"])
+        self.assertEqual(self.methods(), [ROOTS_CHANGED])
         childId = self.childAsks()
         self.assertEqual(sink.messages, [])
         self.assertEqual(self.take(), [jsonrpc.resultResponse(childId, {"roots": []})])
+        [call] = self.settled()
+        self.assertEqual(call["method"], "tools/call")
         self.call(b)
         self.call(a)
         self.assertEqual(self.methods(), ["tools/call", "tools/call"])
         self.assertEqual((self.told, self.router.ambiguousServerRequests), ([], 0))
+
+
+class BarrierTests(RootsCase):
+    """How long a call waits behind a C{list_changed}, and what the router
+    learns of a child that does or does not ask."""
+
+    def switched(self) -> tuple[FakeSession, FakeSession, RecordingSink]:
+        """a and b attached, the child holding the gateway's empty roots; a
+        calls: told, held. (a, b, a's call's stream)."""
+        a, b = person("a"), person("b")
+        self.startUp(a, b)
+        _, sink = self.call(a)
+        self.assertEqual(self.methods(), [ROOTS_CHANGED])
+        return a, b, sink
+
+    def test_a_call_without_a_switch_goes_at_once_and_starts_no_timer(self) -> None:
+        a, _b, sink = self.switched()
+        self.childAsks()
+        self.answered(a, sink, rootsOf("a"))
+        timers = len(self.clock.getDelayedCalls())
+        self.call(a)
+        self.assertEqual(self.methods(), ["tools/call"])
+        self.assertEqual(len(self.clock.getDelayedCalls()), timers)
+
+    def test_a_child_that_does_not_ask_is_waited_on_briefly_then_not_at_all(self) -> None:
+        a, b, _ = self.switched()
+        with capturedGatewayLogs() as events:
+            self.clock.advance(ASK_WAIT - 0.01)
+            self.assertEqual(self.take(), [])
+            self.clock.advance(0.01)
+        [call] = self.take()
+        self.assertEqual(call["method"], "tools/call")
+        self.finish(call)
+        [said] = [e for e in events if "did not ask" in e.get("what", "")]
+        self.assertEqual((said["wait"], said["sid"]), (ASK_WAIT, shortId(a.id)))
+        self.assertIn("not waited on again", said["after"])
+        # b's call: the child is told, and the call goes at once.
+        self.call(b)
+        self.assertEqual(self.methods(), [ROOTS_CHANGED, "tools/call"])
+
+    def test_a_child_seen_to_ask_late_is_waited_on_again_longer(self) -> None:
+        _a, b, _ = self.switched()
+        self.clock.advance(ASK_WAIT)  # no question in time: the call went on
+        [call] = self.take()
+        self.childAsks()  # late, still for a (its call in flight)
+        self.finish(call)
+        self.call(b)
+        self.assertEqual(self.methods(), [ROOTS_CHANGED])
+        self.clock.advance(ASKER_WAIT - 0.01)
+        self.assertEqual(self.take(), [])  # a child known to ask: waited on longer
+        self.clock.advance(0.01)
+        self.assertEqual(self.methods(), ["tools/call"])
+
+    def test_a_child_known_to_ask_that_does_not_is_waited_on_briefly_next(self) -> None:
+        a, b, sink = self.switched()
+        self.childAsks()
+        [call] = self.answered(a, sink, rootsOf("a"))  # it asks: known to
+        self.finish(call)
+        self.call(b)
+        self.assertEqual(self.methods(), [ROOTS_CHANGED])
+        with capturedGatewayLogs() as events:
+            self.clock.advance(ASKER_WAIT)
+        [call] = self.take()
+        self.finish(call)
+        [said] = [e for e in events if "did not ask" in e.get("what", "")]
+        self.assertEqual((said["wait"], said["after"]), (ASKER_WAIT, ""))
+        # The child still holds a's roots: a's call needs no switch; c's does.
+        self.call(a)
+        [call] = self.take()
+        self.finish(call)
+        c = person("c")
+        self.attach(c)
+        self.call(c)
+        self.assertEqual(self.methods(), [ROOTS_CHANGED])
+        self.clock.advance(ASK_WAIT)
+        self.assertEqual(self.methods(), ["tools/call"])
+
+    def test_once_the_child_asked_its_client_gets_asker_wait_to_answer(self) -> None:
+        self.switched()
+        self.clock.advance(ASK_WAIT - 0.01)
+        self.childAsks()  # just in time
+        self.clock.advance(ASKER_WAIT - 0.01)
+        self.assertEqual(self.take(), [])
+        with capturedGatewayLogs() as events:
+            self.clock.advance(0.01)
+        self.assertEqual(self.methods(), ["tools/call"])
+        [said] = [e for e in events if "not answered" in e.get("what", "")]
+        self.assertEqual(said["wait"], ASKER_WAIT)
+        self.assertEqual(said["after"], "")  # it asks: it is waited on next time
+
+    def test_another_sessions_request_waits_behind_it_too(self) -> None:
+        """b calls while a's call waits: b's waits as well (the child holds
+        nobody's roots yet). The child's question then has two callers:
+        unproven, it gets no roots, and both calls go, in order."""
+        _a, b, sink = self.switched()
+        self.call(b)
+        self.assertEqual(self.take(), [])
+        childId = self.childAsks()
+        self.assertEqual(self.take(), [jsonrpc.resultResponse(childId, {"roots": []})])
+        first, second = self.settled()
+        self.assertEqual((first["method"], second["method"]), ("tools/call", "tools/call"))
+        self.assertEqual((sink.messages, b.delivered), ([], []))
+
+    def test_a_held_request_cancelled_meanwhile_never_reaches_the_child(self) -> None:
+        a, b = person("a"), person("b")
+        self.startUp(a, b)
+        d, _ = self.call(a)
+        _, sink = self.call(a, "resources/read")
+        self.take()
+        d.cancel()
+        self.failureResultOf(d)
+        self.take()  # the cancel's notice: an id the child never saw, which it ignores
+        self.childAsks()
+        [read] = self.answered(a, sink, rootsOf("a"))
+        self.assertEqual(read["method"], "resources/read")
+
+    def test_an_error_answer_lets_the_call_go_and_tells_the_child_no_more(self) -> None:
+        a, _b, sink = self.switched()
+        self.childAsks()
+        [asked] = [m for m in sink.messages if m.get("method") == "roots/list"]
+        refusal = jsonrpc.errorResponse(asked["id"], jsonrpc.INTERNAL_ERROR, "no")
+        self.assertTrue(self.router.clientResponse(a, refusal))
+        back, call = self.take()
+        self.assertEqual((back["error"]["message"], call["method"]), ("no", "tools/call"))
+        self.call(a)
+        self.assertEqual(self.methods(), ["tools/call"])
+        self.clock.advance(ASKER_WAIT)
+        self.assertEqual(self.take(), [])
+
+    def test_a_workspace_childs_question_answered_with_its_workspace_lets_it_go(self) -> None:
+        """Across principals, a workspace child's question gets its
+        workspace; the held call goes after that answer."""
+        workspace = {"uri": "file:///ws", "name": "ws"}
+        self.router = Router(self.server, self.clock, self.timeout, SharedFanout((workspace,)))
+        self.router.attachChild(self.sent.append)
+        a, b = person("a", "alice"), person("b", "bob")
+        self.attach(a)
+        self.childAsks()
+        [asked] = a.delivered
+        self.router.clientResponse(a, jsonrpc.resultResponse(asked["id"], rootsOf("a")))
+        self.take()
+        self.assertEqual(self.settled(), [])
+        self.attach(b)
+        self.call(b)
+        self.assertEqual(self.methods(), [ROOTS_CHANGED])
+        childId = self.childAsks()
+        self.assertEqual(self.take(), [jsonrpc.resultResponse(childId, {"roots": [workspace]})])
+        [call] = self.settled()
+        self.assertEqual(call["method"], "tools/call")
+
+    def test_a_request_coming_while_the_child_applies_its_roots_waits_too(self) -> None:
+        a, _b, sink = self.switched()
+        self.childAsks()
+        [asked] = [m for m in sink.messages if m.get("method") == "roots/list"]
+        self.router.clientResponse(a, jsonrpc.resultResponse(asked["id"], rootsOf("a")))
+        self.take()
+        self.call(a, "resources/read")
+        self.assertEqual(self.take(), [])
+        self.assertEqual([m["method"] for m in self.settled()], ["tools/call", "resources/read"])
+
+    def test_another_principals_call_behind_the_barrier_gets_a_switch_of_its_own(self) -> None:
+        """bob calls while alice's call waits for her roots: when the child
+        has them, alice's call goes; bob's is not written into her roots: the
+        child is told again, and bob's call waits for that question's
+        answer (no roots: bob cannot be proven the asker beside alice)."""
+        a1, a2 = person("a1", "alice"), person("a2", "alice")
+        self.startUp(a1, a2)
+        _, sink = self.call(a1)
+        self.childAsks()  # alice's windows only: a1's, on its call's stream
+        bob = person("b", "bob")
+        self.attach(bob)
+        self.call(bob)
+        [asked] = [m for m in sink.messages if m.get("method") == "roots/list"]
+        self.router.clientResponse(a1, jsonrpc.resultResponse(asked["id"], rootsOf("a1")))
+        self.take()
+        callA, changed = self.settled()
+        self.assertEqual((callA["method"], changed["method"]), ("tools/call", ROOTS_CHANGED))
+        childId = self.childAsks()
+        self.assertEqual(self.take(), [jsonrpc.resultResponse(childId, {"roots": []})])
+        [callB] = self.settled()
+        self.assertEqual(callB["method"], "tools/call")
+        self.assertEqual(bob.delivered, [])
+
+    def test_a_call_right_after_the_child_got_roots_waits_for_it_to_apply_them(self) -> None:
+        """The child's own question, answered by its one session: that
+        session's call just after needs no switch, and still reaches the
+        child only once it had time to apply the roots."""
+        a = person("a")
+        self.attach(a)
+        self.childAsks()
+        [asked] = a.delivered
+        self.router.clientResponse(a, jsonrpc.resultResponse(asked["id"], rootsOf("a")))
+        self.take()
+        self.call(a)
+        self.assertEqual(self.take(), [])
+        [call] = self.settled()
+        self.assertEqual(call["method"], "tools/call")
+        self.call(a)  # the roots applied: at once
+        self.assertEqual(self.methods(), ["tools/call"])
+
+    def test_a_child_of_one_session_never_holds_anything(self) -> None:
+        """A per-session child is its session's as a direct connection is."""
+        owner = person("owner")
+        self.router = Router(self.server, self.clock, self.timeout, OwnerFanout(owner))
+        self.router.attachChild(self.sent.append)
+        self.childAsks()
+        [asked] = owner.delivered
+        self.router.clientResponse(owner, jsonrpc.resultResponse(asked["id"], rootsOf("o")))
+        self.take()
+        self.call(owner)
+        self.assertEqual(self.methods(), ["tools/call"])
+
+
+class AppliedTests(RootsCase):
+    """After a shared child is given roots, what waits goes once it has
+    applied them: at its next word when it says one, else after L{SETTLE}
+    (a listing here: no switch of caller of its own)."""
+
+    def given(self) -> None:
+        """The child asks while two sessions are attached and nobody calls:
+        it gets no roots, and its next word is awaited."""
+        childId = self.childAsks()
+        self.assertEqual(self.take(), [jsonrpc.resultResponse(childId, {"roots": []})])
+
+    def went(self, messages: list[Message]) -> None:
+        """C{messages} is the listing held, written: the child answers it."""
+        [listing] = messages
+        self.assertEqual(listing["method"], "tools/list")
+        self.finish(listing)
+
+    def word(self) -> None:
+        """A notification of the child (a stderr line does the same:
+        L{mcpgateway.core.upstream.Upstream})."""
+        self.router.childMessage(
+            jsonrpc.notification("notifications/message", {"level": "info", "data": "roots: 0"})
+        )
+
+    def test_a_child_that_speaks_is_waited_on_for_its_word(self) -> None:
+        a, b = person("a"), person("b")
+        self.attach(a, b)
+        self.given()
+        self.word()  # seen: it says a word once it has roots
+        self.given()
+        self.call(a, "tools/list")
+        self.clock.advance(SETTLE)
+        self.assertEqual(self.take(), [])  # its word is awaited, not SETTLE
+        self.word()
+        self.went(self.take())
+
+    def test_a_speaker_that_stays_silent_is_waited_on_settle_next(self) -> None:
+        a, b = person("a"), person("b")
+        self.attach(a, b)
+        self.given()
+        self.word()
+        self.given()
+        self.call(a, "tools/list")
+        with capturedGatewayLogs() as events:
+            self.clock.advance(SPEAK_WAIT)
+        self.went(self.take())
+        [said] = [e for e in events if "said nothing" in e.get("log_format", "")]
+        self.assertEqual(said["wait"], SPEAK_WAIT)
+        self.given()
+        self.call(a, "tools/list")
+        self.went(self.settled())
+
+    def test_a_late_word_teaches_it(self) -> None:
+        a, b = person("a"), person("b")
+        self.attach(a, b)
+        self.given()
+        self.call(a, "tools/list")
+        self.went(self.settled())
+        self.clock.advance(SPEAK_WAIT - SETTLE - 0.01)
+        self.word()  # within SPEAK_WAIT of the roots: its word
+        self.given()
+        self.call(a, "tools/list")
+        self.clock.advance(SETTLE)
+        self.assertEqual(self.take(), [])
+        self.word()
+        self.went(self.take())
+
+    def test_a_word_long_after_says_nothing_of_the_roots(self) -> None:
+        a, b = person("a"), person("b")
+        self.attach(a, b)
+        self.given()
+        self.clock.advance(SPEAK_WAIT + 0.01)
+        self.word()
+        self.given()
+        self.call(a, "tools/list")
+        self.went(self.settled())

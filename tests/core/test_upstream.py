@@ -509,3 +509,25 @@ class WithoutEra2026WireTests(UpstreamCase):
         failure = self.failureResultOf(up.ensure(), ServerUnavailable)
         self.assertIn("no wire", str(failure.value))
         self.assertEqual(self.reactor.lastProcess.sentMessages(), [])
+
+
+class RootsAppliedTests(UpstreamCase):
+    def test_a_stderr_line_after_roots_says_the_child_applied_them(self) -> None:
+        """A shared child given roots (here the gateway's empty list) that
+        writes a line on stderr is seen to say a word once it has applied
+        roots: the next time, a call waits for that word."""
+        proc = self.start()
+        for sid in ("a", "b"):
+            self.up.router.attach(FakeSession(sid, capabilities={"roots": {}}))
+        for n in range(2):
+            proc.reply(jsonrpc.request(100 + n, "roots/list"))
+            [answer] = [m for m in proc.sentMessages() if m.get("id") == 100 + n]
+            self.assertEqual(answer["result"], {"roots": []})
+            if n == 0:
+                proc.stderr(b"No valid root directories provided by client\n")
+        pending = self.call()
+        self.reactor.advance(1.0 / 2)
+        self.assertEqual([m for m in proc.sentMessages() if m.get("method") == "tools/call"], [])
+        proc.stderr(b"Updated allowed directories\n")
+        self.answerLast(proc)
+        self.assertEqual(self.successResultOf(pending)["id"], 7)

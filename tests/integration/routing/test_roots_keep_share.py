@@ -8,8 +8,8 @@ subscribed to a resource.
    promoted (C{/health}, C{promotions.json}), one child throughout;
  - each session's roots reach the child inside that session's own call
    (its roots callback runs while its call is in flight, never the other's),
-   and from then on the child answers that session's C{get-roots-list} with
-   them;
+   before the child starts on it: the child answers that session's
+   C{get-roots-list} with them, its first call included;
  - the subscriber gets the child's C{notifications/resources/updated} for its
    subscription, the other session none.
 """
@@ -85,7 +85,7 @@ def test_a_suite_run_three_times_keeps_the_share_and_each_sessions_roots(
                     await a.call(ca, "toggle-subscriber-updates")
                 first = await a.call(ca, "get-roots-list")
                 again = await a.call(ca, "get-roots-list")
-                await b.call(cb, "get-roots-list")
+                theirsFirst = await b.call(cb, "get-roots-list")
                 theirs = await b.call(cb, "get-roots-list")
                 while not a.updated:
                     await anyio.sleep(0.1)
@@ -99,7 +99,12 @@ def test_a_suite_run_three_times_keeps_the_share_and_each_sessions_roots(
             a.asked,
         )
         assert b.asked == [True], (run, b.asked)
+        assert f"file:///work/a{run}" in first and f"b{run}" not in first, (run, first)
         assert f"file:///work/a{run}" in again, (run, first, again)
+        assert f"file:///work/b{run}" in theirsFirst and f"a{run}" not in theirsFirst, (
+            run,
+            theirsFirst,
+        )
         assert f"file:///work/b{run}" in theirs and f"a{run}" not in theirs, (run, theirs)
         assert set(a.updated) == {URI} and b.updated == [], (run, a.updated, b.updated)
 
