@@ -90,6 +90,8 @@ class BridgeClient:
     @param where: where C{locate} looks for the gateway (C{"state directory
         /home/u/.mcpgateway"}), for the messages.
     @param timeout: seconds a request waits for an unreachable gateway.
+    @param ownerHeaders: the headers every request to the gateway at a URL
+        carries (its owner token; see L{Link}).
     @ivar link: the link with the gateway and the session there.
     @ivar finder: finds (or starts) the gateway, and finds it again.
     """
@@ -107,12 +109,13 @@ class BridgeClient:
         starting: Callable[[], bool] | None = None,
         where: str | None = None,
         timeout: float = 60.0,
+        ownerHeaders: Callable[[str], dict[str, str]] | None = None,
     ) -> None:
         self._clock = clock
         self._agent = agent
         self._toClient = toClient
         self._timeout = timeout
-        self.link = Link(where)
+        self.link = Link(where, ownerHeaders)
         self.finder = GatewayFinder(
             clock,
             agent,

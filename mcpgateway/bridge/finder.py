@@ -21,7 +21,6 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IResponse
 
 from mcpgateway.bridge.link import Link, LinkState
@@ -162,7 +161,7 @@ class GatewayFinder:
         self._link.setUrl(url)
         parts = urlsplit(url)
         health = f"{parts.scheme}://{parts.netloc}/health".encode("ascii")
-        d = self._agent.request(b"GET", health, Headers({b"host": [self._link.host]}), None)
+        d = self._agent.request(b"GET", health, self._link.probeHeaders, None)
         d.addCallbacks(self._probeAnswered, self._probeFailed)
         d.addErrback(self._bug, "probing the gateway")
 

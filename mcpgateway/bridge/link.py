@@ -11,6 +11,7 @@ away before answering (L{LOST}).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,15 +42,28 @@ class Link:
     @param lookedIn: where the bridge looks for the gateway (C{"state
         directory /home/u/.mcpgateway"}), for the messages; C{None} when it
         is given the gateway's URL.
+    @param ownerHeaders: the headers every request to a gateway URL carries
+        (the owner token of the state directory, for a loopback URL:
+        L{mcpgateway.runtime.ownertoken.ownerHeaders}); asked each time the
+        gateway is found (a gateway the bridge started made the token).
     @ivar headers: what every POST of the session carries (the host, the
-        content type, C{Accept}, and the session's id and protocol version
-        once the gateway gave them); rebuilt only when one of those changes.
+        content type, C{Accept}, the owner token, and the session's id and
+        protocol version once the gateway gave them); rebuilt only when one
+        of those changes.
+    @ivar probeHeaders: what a probe of the gateway's C{/health} carries
+        (the host, the owner token).
     @ivar initParams: the C{params} of the client's C{initialize}, for a new
         session when the gateway lost the old one.
     """
 
-    def __init__(self, lookedIn: str | None = None) -> None:
+    def __init__(
+        self,
+        lookedIn: str | None = None,
+        ownerHeaders: Callable[[str], dict[str, str]] | None = None,
+    ) -> None:
         self.lookedIn = lookedIn
+        self._ownerHeaders = ownerHeaders
+        self._owner: dict[bytes, list[bytes]] = {}
         self.state = LinkState.DOWN
         self.url: str | None = None
         self.urlBytes = b""
@@ -59,11 +73,16 @@ class Link:
         self.initParams: Any = None
         self.clientInitialized = False
         self.headers: Headers = Headers()
+        self.probeHeaders: Headers = Headers()
 
     def setUrl(self, url: str) -> None:
-        """The gateway's MCP URL (as found this time)."""
-        if url == self.url:
+        """The gateway's MCP URL (as found this time), and its owner token
+        as the state directory holds it now."""
+        found = {} if self._ownerHeaders is None else self._ownerHeaders(url)
+        owner = {k.lower().encode("ascii"): [v.encode("ascii")] for k, v in found.items()}
+        if url == self.url and owner == self._owner:
             return
+        self._owner = owner
         self.url = url
         self.urlBytes = url.encode("ascii")
         host = urlsplit(url).netloc.rpartition("@")[2]
@@ -94,10 +113,12 @@ class Link:
         return self.url or self.lookedIn or "(no gateway running)"
 
     def _rebuildHeaders(self) -> None:
+        self.probeHeaders = Headers({b"host": [self.host], **self._owner})
         headers = {
             b"host": [self.host],
             b"content-type": [b"application/json"],
             b"accept": [b"application/json, text/event-stream"],
+            **self._owner,
         }
         if self.sessionId is not None:
             headers[b"mcp-session-id"] = [self.sessionId.encode("ascii")]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import ipaddress
 import json
 import os
@@ -58,6 +59,7 @@ from mcpgateway.bridge.client import BridgeClient
 from mcpgateway.bridge.options import BridgeOptions, addArguments, checkTarget, fromNamespace
 from mcpgateway.bridge.stdio import StdioProtocol
 from mcpgateway.runtime import logs
+from mcpgateway.runtime.ownertoken import ownerHeaders
 from mcpgateway.runtime.reactortype import IReactor
 
 CONNECT_TIMEOUT = 5.0
@@ -105,6 +107,31 @@ def locator(options: BridgeOptions) -> Callable[[], str | None]:
         return f"{found.baseUrl()}/{options.target}/mcp" if found.running else None
 
     return locate
+
+
+def ownerHeadersFor(options: BridgeOptions) -> Callable[[str], dict[str, str]]:
+    """The headers the bridge's requests to a gateway URL carry: the owner
+    token of its state directory (L{ownerHeaders}: to a loopback address
+    only). A URL the bridge was given gets it only while it names the port
+    of the gateway running on that state directory: a port another account
+    listens on never learns it."""
+    if not options.isUrl:
+        return functools.partial(ownerHeaders, options.stateDir)
+    from urllib.parse import urlsplit
+
+    from mcpgateway.ops.gatewayprobe import probe
+
+    def headers(url: str) -> dict[str, str]:
+        found = probe(options.stateDir)
+        try:
+            port = urlsplit(url).port
+        except ValueError:
+            return {}
+        if not found.running or port is None or port != found.port:
+            return {}
+        return ownerHeaders(options.stateDir, url)
+
+    return headers
 
 
 def startingElsewhere(options: BridgeOptions) -> Callable[[], bool]:
@@ -464,6 +491,7 @@ def makeBridge(reactor: IReactor, options: BridgeOptions) -> Bridge:
         starting=startingElsewhere(options) if byName else None,
         where=f"state directory {options.stateDir}" if byName else None,
         timeout=options.timeout,
+        ownerHeaders=ownerHeadersFor(options),
     )
     holder.append(client)
     return Bridge(client, stdio, pool, ended)

@@ -12,6 +12,11 @@ L{MAX_ANSWER} bytes of an answer, and sends a bearer token when one is set:
 to the management API C{$MCPGATEWAY_API_TOKEN}, else C{$MCPGATEWAY_TOKEN};
 to C{/health} and C{/sessions} C{$MCPGATEWAY_TOKEN} (a principal's token,
 for a gateway run with authentication), else C{$MCPGATEWAY_API_TOKEN}.
+Every request to a gateway on a loopback address also carries the owner
+token of the state directory the command works on
+(L{mcpgateway.runtime.ownertoken}), read at each request (a gateway being
+started makes it): where the system cannot name a connection's account,
+the gateway's door lets in only the requests that carry it.
 """
 
 from __future__ import annotations
@@ -23,11 +28,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
+from pathlib import Path
 from typing import IO, Any, Protocol
 
 from mcpgateway.cli.output import CliError
 from mcpgateway.healthcheck import tlsContext
 from mcpgateway.ops.gatewayprobe import GatewayProbe
+from mcpgateway.runtime.ownertoken import ownerHeaders
 from mcpgateway.runtime.paths import API_PREFIX, API_TOKEN_ENV
 
 MAX_ANSWER = 16 * 1024 * 1024
@@ -80,10 +87,16 @@ class GatewayClient:
     API (C{/api/v1}) with its token."""
 
     def __init__(
-        self, opener: Opener | None = None, environ: Mapping[str, str] | None = None
+        self,
+        opener: Opener | None = None,
+        environ: Mapping[str, str] | None = None,
+        stateDir: Path | None = None,
     ) -> None:
         self.opener: Opener = opener if opener is not None else loopbackOpener()
         self.environ = os.environ if environ is None else environ
+        self.stateDir = stateDir
+        """The state directory whose owner token the requests carry (set
+        by L{mcpgateway.cli.main} from C{--state-dir}; C{None}: none)."""
 
     @property
     def token(self) -> str | None:
@@ -114,7 +127,10 @@ class GatewayClient:
         method: str | None = None,
         data: bytes | None = None,
     ) -> IO[bytes]:
-        """The answer to one request, as urllib raises its failures."""
+        """The answer to one request, as urllib raises its failures; the
+        owner token added for a gateway on a loopback address."""
+        if self.stateDir is not None:
+            headers = {**headers, **ownerHeaders(self.stateDir, url)}
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
         response: IO[bytes] = self.opener.open(request, timeout=timeout)
         return response

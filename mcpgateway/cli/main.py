@@ -52,6 +52,7 @@ from mcpgateway.cli.output import (
     endQuietly,
     flush,
 )
+from mcpgateway.ops.gatewayprobe import resolveStateDir
 
 
 def _globalOptions(suppress: bool) -> Parser:
@@ -143,8 +144,10 @@ def _run(argv: Sequence[str] | None, context: CliContext | None) -> int:
         options = words[: words.index("--")] if "--" in words else words
         return usageError(e, Output("--json" in options), _commandOf(options))
     out = Output(bool(args.json))
+    ctx = context or defaultContext()
+    ctx.http.stateDir = resolveStateDir(getattr(args, "state_dir", None))
     try:
-        code: int = args.handler(args, out, context or defaultContext())
+        code: int = args.handler(args, out, ctx)
         return code
     except CliError as e:
         if out.json:

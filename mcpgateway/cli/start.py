@@ -73,7 +73,7 @@ from mcpgateway.ops.statedir import (
     openStateDir,
     pidAlive,
     removeState,
-    unsafeKeyFile,
+    unsafeSecrets,
     unsafeStateDir,
 )
 from mcpgateway.runtime.pathrecord import recordedPath, recordPath
@@ -82,7 +82,6 @@ from mcpgateway.runtime.paths import (
     LOG_FILE,
     PID_FILE,
     STATE_FILE,
-    WORKSPACE_KEY_FILE,
 )
 from mcpgateway.runtime.portuse import PortInUse, reportedInUse
 from mcpgateway.startup.sandboxing import MODES as SANDBOX_MODES
@@ -194,9 +193,7 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     if found.running:
         wanted = None if args.port is None else port
         return alreadyRunning(out, found, wanted, adopt=not (args.no_rewrite or args.auto_started))
-    unsafe = unsafeStateDir(stateDir) or unsafeKeyFile(
-        stateDir / WORKSPACE_KEY_FILE, "the workspace key file"
-    )
+    unsafe = unsafeStateDir(stateDir) or unsafeSecrets(stateDir)
     if unsafe is not None:  # the gateway would refuse it: say so here, in one line
         raise CliError(unsafe)
     if not lockHeld(stateDir):  # held: one is starting here, reported once it runs

@@ -49,6 +49,7 @@ class AdoptedClaudeConfig:
         policyHost: Host | None = None,
         remotes: bool = False,
         gatewayPort: int | None = None,
+        ownerHeaders: Mapping[str, str] | None = None,
     ) -> None:
         """
         @param keys: the workspace keys of C{stateDir}; C{None}: made from
@@ -62,12 +63,16 @@ class AdoptedClaudeConfig:
         @param remotes: adopt the user scope's remote entries too (C{--remote adopt}).
         @param gatewayPort: the port the gateway will listen on, when known
             before it listens (a remote entry at it is the gateway itself).
+        @param ownerHeaders: the headers every entry written carries (see
+            L{AdoptionEngine<mcpgateway.clientconfigs.engine.AdoptionEngine>}).
         """
         from mcpgateway.clientconfigs.claude import ClaudeConfig
 
         self.path = path
         self.stateDir = stateDir
-        self._claude = ClaudeConfig(path, stateDir, environ=environ, remotes=remotes)
+        self._claude = ClaudeConfig(
+            path, stateDir, environ=environ, remotes=remotes, ownerHeaders=ownerHeaders
+        )
         self._claude.gatewayPort = gatewayPort
         self._host = host
         self._port: int | None = None

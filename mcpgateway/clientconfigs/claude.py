@@ -164,6 +164,7 @@ class ClaudeConfig:
         now: Callable[[], float] = time.time,
         environ: Mapping[str, str] | None = None,
         remotes: bool = False,
+        ownerHeaders: Mapping[str, str] | None = None,
     ) -> None:
         """
         @param home: the user's home (default C{Path.home()}).
@@ -174,6 +175,8 @@ class ClaudeConfig:
         @param remotes: adopt the user scope's remote entries too
             (C{--remote adopt}); a remote entry not adopted is then not
             served either (it stays with the client, with a warning).
+        @param ownerHeaders: the headers every entry written carries (the
+            owner token where the gateway cannot name a connection's account).
         @raise ValueError: C{configPath}, with symlinks resolved, is neither in
             C{home} nor in C{stateDir}, or is not a file name.
         """
@@ -204,6 +207,7 @@ class ClaudeConfig:
             environ,
             now,
             remotes=remotes,
+            ownerHeaders=ownerHeaders,
         )
         self.shadowing = True
         """Whether the approved servers of the projects' C{.mcp.json} are

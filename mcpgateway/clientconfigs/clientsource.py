@@ -203,6 +203,7 @@ class ClientsSource:
                 self._environ,
                 remotes=self.engine.remotes,
                 gatewayPort=port,
+                ownerHeaders=self.engine.ownerHeaders,
             )
             recovered = adopted.recover()
             notes = adopted.listening(port)

@@ -24,7 +24,10 @@ per route. Restoring is L{mcpgateway.clientconfigs.restoring}. With
 C{remotes} (C{--remote adopt}) the remote entries of user files are adopted
 the same way (the gateway serves the original's URL with its headers; the
 client's entry points at the gateway, without them), except one that points
-at this gateway itself.
+at this gateway itself. Where the gateway cannot name the account of a
+connection, every HTTP entry it writes carries the owner token
+(C{ownerHeaders}, in the client's own header key: L{ClientAdapter.withHeaders});
+the restore takes it out with the rest of the entry.
 
 Every write is a short read-modify-write of the file's latest bytes
 (L{mcpgateway.clientconfigs.documents.updateFile}), the backup is written
@@ -103,6 +106,7 @@ class AdoptionEngine:
         bridgePort: int | None = None,
         remotes: bool = False,
         gatewayPort: int | None = None,
+        ownerHeaders: Mapping[str, str] | None = None,
     ) -> None:
         """
         @param adapters: the clients to adopt, in order (a name two clients
@@ -121,6 +125,10 @@ class AdoptionEngine:
         @param gatewayPort: the port the gateway listens on (C{None}: not
             known yet): a remote entry on a loopback address and this port is
             the gateway itself, never adopted.
+        @param ownerHeaders: the headers every HTTP entry written carries
+            (the owner token, where the gateway cannot name the account of
+            a connection: L{mcpgateway.runtime.ownertoken}); a bridge entry
+            carries none (the bridge reads the token itself).
         """
         self.stateDir = Path(os.path.abspath(stateDir))
         self.adapters = list(adapters)
@@ -130,6 +138,7 @@ class AdoptionEngine:
         self.bridgePort = bridgePort
         self.remotes = remotes
         self.gatewayPort = gatewayPort
+        self.ownerHeaders = dict(ownerHeaders or {})
         self._environ = os.environ if environ is None else environ
         self._now = now
         self._warned: set[str] = set()
@@ -141,6 +150,16 @@ class AdoptionEngine:
 
     def _bridgeCommand(self) -> list[str]:
         return bridgeCommand(self.bridgeArgv, self.bridgePort)
+
+    def _written(
+        self, adapter: ClientAdapter, name: str, url: str, original: Any
+    ) -> dict[str, Any]:
+        """The entry C{adapter}'s client gets in place of C{original}, at
+        C{url}: carrying the owner headers, unless it runs the bridge."""
+        out = adapter.written(name, url, original, self._bridgeCommand())
+        if self.ownerHeaders and not adapter.bridge:
+            adapter.withHeaders(out, self.ownerHeaders)
+        return out
 
     # -- what is there -----------------------------------------------------------
 

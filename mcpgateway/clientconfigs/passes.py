@@ -100,7 +100,9 @@ class PassHost(Protocol):
         claims: Claims,
     ) -> str: ...
 
-    def _bridgeCommand(self) -> list[str]: ...
+    def _written(
+        self, adapter: ClientAdapter, name: str, url: str, original: Any
+    ) -> dict[str, Any]: ...
 
     def _servable(self, name: str, served: dict[str, Any]) -> bool: ...
 
@@ -287,7 +289,7 @@ class AdoptionPass:
         url = engine._url(self.urlFor, name, served, block.workspace, self.local)
         written = record.written
         if url != record.url:
-            written = adapter.written(name, url, source, engine._bridgeCommand())
+            written = engine._written(adapter, name, url, source)
             self.doc.replaceEntry(loc, name, written)
             where = label if block.scope else f"{self.file.path}: {name}"
             report.notes.append(f"{where}: now at {url} (was {record.url})")
@@ -345,7 +347,7 @@ class AdoptionPass:
                     report.skipped.append((label, str(e)))
                 continue
             url = engine._url(self.urlFor, name, served, block.workspace, self.local)
-            written = adapter.written(name, url, entry, engine._bridgeCommand())
+            written = engine._written(adapter, name, url, entry)
             self.doc.replaceEntry(loc, name, written)
             origin = self.rawOrigin
             if revived is not None:
@@ -397,7 +399,7 @@ class AdoptionPass:
                     self.result.onceNotes.append(f"{label}: {e}; left to {adapter.title}")
                 continue
             url = engine._url(self.urlFor, name, served, block.workspace, self.local)
-            written = adapter.written(name, url, source, engine._bridgeCommand())
+            written = engine._written(adapter, name, url, source)
             if editable(self.doc).addEntry(loc, name, written):
                 self.created.add(loc)
             self._adopted(block, name, Record(None, written, url, served))

@@ -32,18 +32,16 @@ what to do.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import json
 import os
 import re
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 
 from mcpgateway.runtime import paths
-from mcpgateway.runtime.atomicfile import fsyncDirectory, writeTemp
+from mcpgateway.runtime.secretfile import SecretFileError, loadSecretFile
 
 KEY_FILE = paths.WORKSPACE_KEY_FILE
 """The secret's file in the state directory (a name for L{mcpgateway.runtime.paths})."""
@@ -117,36 +115,11 @@ def loadSecret(stateDir: str | os.PathLike[str]) -> bytes:
     """
     path = Path(stateDir) / KEY_FILE
     try:
-        return _read(path)
-    except FileNotFoundError:
-        pass
-    _create(path)
-    try:
-        return _read(path)
-    except FileNotFoundError:
-        raise WorkspaceKeyError(f"{path} vanished right after it was created") from None
-
-
-def _read(path: Path) -> bytes:
-    """The secret in C{path}; a looser mode than 0600 is tightened."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise
-    except OSError as e:
-        raise WorkspaceKeyError(_unusable(path, f"cannot be opened: {e.strerror or e}")) from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise WorkspaceKeyError(_unusable(path, "is not a regular file"))
-        if stat.S_IMODE(st.st_mode) & 0o077:
-            with contextlib.suppress(OSError):
-                os.fchmod(fd, 0o600)
-        data = os.read(fd, _MAX_FILE + 1)
-    except OSError as e:
-        raise WorkspaceKeyError(_unusable(path, f"cannot be read: {e.strerror or e}")) from None
-    finally:
-        os.close(fd)
+        data = loadSecretFile(
+            path, lambda: os.urandom(SECRET_BYTES).hex().encode("ascii") + b"\n", _MAX_FILE + 1
+        )
+    except SecretFileError as e:
+        raise WorkspaceKeyError(_unusable(path, str(e))) from None
     try:
         secret = bytes.fromhex(data.decode("ascii").strip())
     except (UnicodeDecodeError, ValueError):
@@ -162,34 +135,6 @@ def _unusable(path: Path, why: str) -> str:
         " workspace route then changes (adopted client configs are re-pointed, open"
         " sessions of workspace routes end)"
     )
-
-
-def _create(path: Path) -> None:
-    """Make C{path} hold a fresh secret, unless another process made one first."""
-    data = os.urandom(SECRET_BYTES).hex().encode("ascii") + b"\n"
-    tmp = writeTemp(path, data, 0o600, None)
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        pass  # another process won the race: its secret is the one
-    except OSError:
-        _createExclusive(path, data)  # a file system without hard links
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-    fsyncDirectory(path.parent)
-
-
-def _createExclusive(path: Path, data: bytes) -> None:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    except FileExistsError:
-        return
-    with os.fdopen(fd, "wb") as f:
-        os.fchmod(fd, 0o600)
-        f.write(data)
-        f.flush()
-        os.fsync(fd)
 
 
 class WorkspaceKeys:

@@ -11,9 +11,10 @@ C{None}. Three steps:
     IPv4-mapped address (C{::ffff:127.0.0.1}); IPv4-mapped hosts given by the caller
     (a gateway listening on C{::}) are treated as the IPv4 address they map. On
     the real C{/proc}, the kernel is first asked for that one socket by its
-    addresses (L{mcpgateway.ops.sockdiag}): reading the tables makes it print
-    every bucket of its TCP hash table, milliseconds a read; they are read only
-    for the connections netlink could not tell about.
+    addresses (L{SockDiag<mcpgateway.runtime.peeruid.SockDiag>}, the door's own
+    C{NETLINK_SOCK_DIAG} lookup): reading the tables makes it print every bucket
+    of its TCP hash table, milliseconds a read; they are read only for the
+    connections netlink could not tell about.
  2. L{inodeHolder}: the first process whose C{/proc/PID/fd/*} links to
     C{socket:[INODE]}. Only processes owned by the gateway's uid are looked at (one
     C{stat} of C{/proc/PID} each); entries that vanish or cannot be read are skipped;
@@ -56,8 +57,8 @@ import sys
 from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from typing import TypeAlias
 
-from mcpgateway.ops import sockdiag
 from mcpgateway.runtime import procfs
+from mcpgateway.runtime.peeruid import ABSENT, UNTOLD, Named, PeerSocket, SockDiag
 
 __all__ = [
     "HELPER_FLAGS",
@@ -212,16 +213,28 @@ def socketInode(
 
 def socketInodes(connections: Sequence[Connection], procRoot: str = "/proc") -> list[int | None]:
     """L{socketInode} of each of C{connections}: asked of the kernel by
-    address where it answers (L{mcpgateway.ops.sockdiag}, the real
-    C{/proc} only: a hash lookup, where a read of C{net/tcp} prints the
-    whole table, milliseconds each), else read from the tables, each at
+    address where it answers (L{SockDiag}, one netlink socket for them all;
+    the real C{/proc} only: a hash lookup, where a read of C{net/tcp} prints
+    the whole table, milliseconds each), else read from the tables, each at
     most once."""
-    if procRoot != "/proc" or not sockdiag.available():
+    if procRoot != "/proc":
         return _tableInodes(connections, procRoot)
-    asked = [sockdiag.socketInode(*connection) for connection in connections]
-    rest = [c for c, inode in zip(connections, asked, strict=True) if inode == sockdiag.UNKNOWN]
+    diag = SockDiag()
+    try:
+        asked = [diag.tcpPeer(*connection) for connection in connections]
+    finally:
+        diag.close()
+    rest = [c for c, named in zip(connections, asked, strict=True) if named is UNTOLD]
     read = iter(_tableInodes(rest, procRoot) if rest else ())
-    return [next(read) if inode == sockdiag.UNKNOWN else inode for inode in asked]
+    return [next(read) if named is UNTOLD else _inodeOf(named) for named in asked]
+
+
+def _inodeOf(named: Named) -> int | None:
+    """The inode of the socket a lookup named (C{None}: no process holds one)."""
+    if isinstance(named, PeerSocket):
+        return named.inode or None
+    assert named is ABSENT
+    return None
 
 
 def _tableInodes(connections: Sequence[Connection], procRoot: str) -> list[int | None]:

@@ -87,6 +87,15 @@ def unsafeKeyFile(path: Path, what: str) -> str | None:
     return None
 
 
+def unsafeSecrets(stateDir: Path) -> str | None:
+    """Why a secret file of C{stateDir} (the workspace key, the owner
+    token) must not be used (L{unsafeKeyFile}); C{None} when both are safe,
+    or not there."""
+    return unsafeKeyFile(
+        stateDir / paths.WORKSPACE_KEY_FILE, "the workspace key file"
+    ) or unsafeKeyFile(stateDir / paths.OWNER_TOKEN_FILE, "the owner token file")
+
+
 def pidAlive(pid: int) -> bool:
     """Whether process C{pid} exists and is not a zombie (C{EPERM}: it exists,
     owned by someone else)."""

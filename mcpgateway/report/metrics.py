@@ -531,6 +531,24 @@ def renderTeam(refusals: Mapping[tuple[int, str], int], throttled: Mapping[str, 
     return ("\n".join(lines) + "\n").encode("utf-8", "replace")
 
 
+def renderDoor(refusals: Mapping[str, int]) -> bytes:
+    """The metrics of the front door of a gateway that authenticates no one
+    (docs/guide/security.md, "Who may connect"): connections and requests
+    it refused, by reason (a bounded set of words: C{account}, C{absent},
+    C{untold}, C{token-missing}, C{token-wrong}; never an account or an
+    address)."""
+    refused = MetricFamily(
+        PREFIX + "door_refusals_total",
+        "counter",
+        "Connections refused because another account (or none the kernel could name) holds"
+        " their other end, and requests refused for want of the owner token where the"
+        " system cannot name an account, by reason.",
+    )
+    for reason, count in refusals.items():
+        refused.add((("reason", reason[:32]),), count)
+    return ("\n".join(refused.render()) + "\n").encode("utf-8", "replace")
+
+
 def renderCluster(forwarded: Mapping[str, int], visiting: int) -> bytes:
     """The metrics of a cluster's replica (docs/guide/cluster.md): requests it
     forwarded to the replicas owning their sessions, by outcome (C{ok},

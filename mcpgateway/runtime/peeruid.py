@@ -11,7 +11,9 @@ microseconds). Where netlink cannot be asked (a seccomp filter, a kernel
 without C{inet_diag}) the tables C{/proc/net/tcp} and C{tcp6} say the same
 (L{tableLookup}); reading one makes the kernel print every bucket of its
 TCP hash, so a caller runs it off the reactor thread. A UNIX socket's peer
-is told by C{SO_PEERCRED} (L{unixPeer}), with its pid.
+is told by C{SO_PEERCRED} (L{unixPeer}), with its pid. Whether this
+process can name a peer at all is one lookup of a connection to itself
+(L{namesPeers}), at start.
 
 Only a socket a process holds names an account. The kernel reports uid 0
 and no inode for a socket in C{TIME_WAIT} (and no inode for one its process
@@ -25,12 +27,13 @@ any bytes and any text without raising.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import socket
 import struct
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Final, TypeAlias
 
@@ -353,3 +356,46 @@ def unixPeer(sock: object) -> Named:
     if uid == NO_UID:
         return ABSENT
     return PeerSocket(uid, 0, pid if pid > 0 else None)
+
+
+Endpoints: TypeAlias = tuple[tuple[str, int], tuple[str, int]]
+"""A connection's client end and server end, (host, port) each."""
+
+
+@contextlib.contextmanager
+def loopbackConnection() -> Iterator[Endpoints]:
+    """A TCP connection of this process to itself on C{127.0.0.1}, open
+    while the block runs (C{OSError} where there is none to make)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        with socket.create_connection(listener.getsockname()[:2], timeout=2.0) as client:
+            accepted, _ = listener.accept()
+            with accepted:
+                clientHost, clientPort = client.getsockname()[:2]
+                serverHost, serverPort = accepted.getsockname()[:2]
+                yield (clientHost, clientPort), (serverHost, serverPort)
+
+
+def namesPeers(
+    connect: Callable[[], contextlib.AbstractContextManager[Endpoints]] = loopbackConnection,
+    diag: SockDiag | None = None,
+    procRoot: str = "/proc",
+) -> bool:
+    """Whether this process can name the account of a TCP peer on this
+    machine, as the door does (netlink, else the tables): the client end
+    of a C{connect()}ion to itself must come out as this process's own
+    account. Blocking (a table read where netlink is closed): at start."""
+    owned = diag is None
+    asker = SockDiag() if diag is None else diag
+    try:
+        with connect() as (client, server):
+            named = asker.tcpPeer(client[0], client[1], server[0], server[1])
+            if named is UNTOLD and tablesReadable(procRoot):
+                named = tableLookup(client[0], client[1], server[0], server[1], procRoot)
+    except OSError:
+        return False
+    finally:
+        if owned:
+            asker.close()
+    return isinstance(named, PeerSocket) and named.uid == os.geteuid()

@@ -37,11 +37,11 @@ from mcpgateway.ops.statedir import (
     findOrphans,
     openStateDir,
     staleState,
-    unsafeKeyFile,
+    unsafeSecrets,
     unsafeStateDir,
 )
 from mcpgateway.ops.warden import wardenWaits
-from mcpgateway.runtime import logs, paths
+from mcpgateway.runtime import logs
 
 log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
 
@@ -105,15 +105,13 @@ def preflight(options: Any, clientHost: str) -> Preflight:
 
 def refuseUnsafeStateDir(stateDir: Path) -> None:
     """Refuse, in one line, a state directory another user can write in or
-    that is not this user's, and a workspace key another user may have read
-    (L{mcpgateway.ops.statedir.unsafeStateDir}, C{unsafeKeyFile}): the
+    that is not this user's, and a workspace key or owner token another user may have read
+    (L{mcpgateway.ops.statedir.unsafeStateDir}, C{unsafeSecrets}): the
     gateway would trust what they put there.
 
     @raise PreflightError: what is wrong and the command that fixes it.
     """
-    why = unsafeStateDir(stateDir) or unsafeKeyFile(
-        stateDir / paths.WORKSPACE_KEY_FILE, "the workspace key file"
-    )
+    why = unsafeStateDir(stateDir) or unsafeSecrets(stateDir)
     if why is not None:
         raise PreflightError(why)
 
@@ -343,7 +341,8 @@ def _loadConfig(
     remotes = options.get("remote") == "adopt"
     try:
         if options["rewrite-config"]:
-            engine = _engine(options, stateDir, configPath)
+            headers = _ownerHeaders(options, stateDir)
+            engine = _engine(options, stateDir, configPath, headers)
             if configPath is None and engine is None:
                 raise PreflightError(
                     "--rewrite-config with --clients none needs a client config:"
@@ -360,6 +359,7 @@ def _loadConfig(
                     clientHost,
                     remotes=remotes,
                     gatewayPort=listeningPort(options),
+                    ownerHeaders=headers,
                 )
                 if takingOver:
                     # Adopted by the predecessor, which still serves it: nothing to recover.
@@ -394,10 +394,25 @@ def _loadConfig(
         ) from None
 
 
-def _engine(options: Any, stateDir: Path, configPath: Path | None) -> Any:
+def _ownerHeaders(options: Any, stateDir: Path) -> dict[str, str]:
+    """The headers the adopted entries carry
+    (L{mcpgateway.startup.dooroptions.ownerHeaders}: the owner token where
+    this process cannot name a connection's account)."""
+    from mcpgateway.startup.dooroptions import ownerHeaders
+
+    try:
+        return ownerHeaders(options, stateDir)
+    except ValueError as e:
+        raise PreflightError(str(e)) from None
+
+
+def _engine(
+    options: Any, stateDir: Path, configPath: Path | None, headers: dict[str, str] | None = None
+) -> Any:
     """The adoption engine of the clients C{--clients} names (C{None} for
     C{none} or an empty list), on this user's home; the projects are those of the Claude
-    config (the keys of its C{projects})."""
+    config (the keys of its C{projects}); C{headers}: what every entry it
+    writes carries."""
     import os
     import sys
 
@@ -426,6 +441,7 @@ def _engine(options: Any, stateDir: Path, configPath: Path | None) -> Any:
         bridgeArgv=defaultBridgeArgv(stateDir, Path.home() / ".mcpgateway"),
         remotes=options.get("remote") == "adopt",
         gatewayPort=listeningPort(options),
+        ownerHeaders=headers,
     )
 
 

@@ -617,7 +617,7 @@ def _listener(
         team=team,
         flusher=gateway.spawner.flusher,
         twisted=options["twisted"],
-        door=doorFor(options, reactor),
+        door=doorFor(options, reactor, pre.stateDir),
     )
     _pollSpin(reactor, options["poll-spin"], site.servesAtMostOne, options["twisted"])
     notify = SystemdNotifyService(os.environ.get("NOTIFY_SOCKET"))

@@ -17,7 +17,8 @@ body sizes, and a channel that gives a request's headers a deadline and caps
 the connections of one peer address (of one client process behind a door).
 A gateway that authenticates no one has a door
 (L{mcpgateway.web.plumbing.door}): a connection from any account but its
-owner's is refused 403 as it is accepted. A path that is not UTF-8 is
+owner's is refused 403 as it is accepted (where the account cannot be
+named, each request without the owner token is). A path that is not UTF-8 is
 refused before it can reach Klein.
 
 A team gateway (docs/guide/team.md) puts a L{TeamServices} in front: every MCP
@@ -241,7 +242,9 @@ def makeSite(
         bodyLimit = bodyBytes
 
     clientErrors = ClientErrors(clock)
-    root = GatewayRoot(gateway, clock, loopbackOnly, api, limits, clientErrors, keys, era2026, team)
+    root = GatewayRoot(
+        gateway, clock, loopbackOnly, api, limits, clientErrors, keys, era2026, team, door
+    )
     kind = StockSite if stock else GatewaySite
     site = kind(root, clock, limits, clientErrors, flusher, door)
     site.gateway = gateway

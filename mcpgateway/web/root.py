@@ -6,7 +6,10 @@ C{/health} and C{/metrics} to their liveness-aware resources,
 C{/.well-known/mcp/server-card} to the server cards, C{/sessions}
 and C{/api/v1} to the management apps; on a gateway that authenticates, a
 request without a valid token is refused before any route is looked up, so
-server names and route keys cannot be probed.
+server names and route keys cannot be probed. On a gateway with a front
+door (L{mcpgateway.web.plumbing.door}), a request of a connection whose
+account the kernel could not name must carry the owner token, or it is
+refused, before anything else, on every path.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from mcpgateway.web.plumbing.requestcontext import contextOf
 if TYPE_CHECKING:
     from mcpgateway.ops.audit import AuditSink  # loaded with a team's audit log
     from mcpgateway.web.pages.statuspage import StatusPage  # loaded at the page's first request
+    from mcpgateway.web.plumbing.door import Door
 from mcpgateway.web.teamcluster import PEER_HEADER, ClusterServices, Gate, TeamServices
 
 ResourceFactory = Callable[[], IResource]
@@ -99,10 +103,13 @@ class _GatedRefusal(Resource):
         return self._refused.render(request)
 
 
-def managementResource(gateway: Gateway, team: TeamServices | None = None) -> IResource:
+def managementResource(
+    gateway: Gateway, team: TeamServices | None = None, door: Door | None = None
+) -> IResource:
     """C{/sessions} and C{/metrics} (L{mcpgateway.web.pages.reports}), made on the
     first request for them; the session DELETEs' Klein routes
-    (L{mcpgateway.web.admin.sessionends}) on the first DELETE."""
+    (L{mcpgateway.web.admin.sessionends}) on the first DELETE. C{door}: the
+    front door whose refusals C{/metrics} counts."""
     from mcpgateway.web.pages.reports import ReportsResource
 
     made: IResource | None = None
@@ -115,7 +122,7 @@ def managementResource(gateway: Gateway, team: TeamServices | None = None) -> IR
             made = SessionEnds(gateway).resource()
         return made
 
-    return ReportsResource(gateway, sessionEnds, team)
+    return ReportsResource(gateway, sessionEnds, team, door)
 
 
 def later(
@@ -359,6 +366,7 @@ class GatewayRoot(Resource):
         keys: WorkspaceKeys | None = None,
         era2026: Era2026Gateway | None = None,
         team: TeamServices | None = None,
+        door: Door | None = None,
     ) -> None:
         """
         @param keys: what credential sets (C{X-Mcp-Env-*} headers) are keyed
@@ -367,9 +375,13 @@ class GatewayRoot(Resource):
         @param era2026: what serves 2026-07-28 requests (C{None}: the gateway).
         @param team: the gate, limits and audit log of a team gateway
             (C{None}: none, as on loopback).
+        @param door: the front door of a gateway that authenticates no one,
+            which asks the owner token of each request whose connection's
+            account it could not name (C{None}: no door).
         """
         super().__init__()
         self.team = team if team is not None else TeamServices()
+        self._door = door
         self._era2026 = era2026
         self._limits = limits if limits is not None else MessageBounds()
         self._keys = keys if keys is not None else WorkspaceKeys(os.urandom(32))
@@ -384,7 +396,7 @@ class GatewayRoot(Resource):
         """The endpoints of workspace routes, by (server, key)."""
         self._aggregates: dict[tuple[str, str], McpEndpoint] = {}
         """The aggregate endpoints, by (endpoint name, workspace key)."""
-        self._health = Health(gateway, self.team, loopbackOnly, self._apiTokenMatches)
+        self._health = Health(gateway, self.team, loopbackOnly, self._apiTokenMatches, door)
         self._metrics = MetricsDoor(self._managementApp, self._health.access)
         self._management: IResource | None = None
         self._status: StatusPage | None = None
@@ -498,6 +510,17 @@ class GatewayRoot(Resource):
         return self._loopbackOnly and self.team.gate is None
 
     def getChildWithDefault(self, path: bytes, request: IRequest) -> IResource:
+        """Every request passes the front door first (a gateway that
+        authenticates no one: the owner token of a connection whose account
+        was not named), then goes where its path says (L{_childFor})."""
+        door = self._door
+        if door is not None:
+            why = door.requestRefusal(request)
+            if why is not None:
+                return _RefusedResource(403, why, self.clientErrors)
+        return self._childFor(path, request)
+
+    def _childFor(self, path: bytes, request: IRequest) -> IResource:
         if path == b"oauth" and self.team.upstreamLogin is not None:
             # Principals' logins to remote servers: a browser's, without a bearer
             # token. Their forms come from the gateway's own origin, which behind a
@@ -641,7 +664,7 @@ class GatewayRoot(Resource):
 
     def _managementApp(self) -> IResource:
         if self._management is None:
-            self._management = managementResource(self._gateway, self.team)
+            self._management = managementResource(self._gateway, self.team, self._door)
         return self._management
 
 

@@ -383,3 +383,47 @@ def test_the_end_during_the_wait_stops_it_and_says_what_went_unanswered() -> Non
     assert drained.called
     assert "tools/call (id 4)" in logText(events)
     assert h.agent.one(b"DELETE").header("mcp-session-id") == "s1"
+
+
+def test_every_request_carries_the_owner_token_read_when_the_gateway_is_found() -> None:
+    """Where the gateway cannot name a connection's account, its door lets
+    in only the requests that carry the owner token: the probe, the
+    session's POSTs, its GET stream and its DELETE. The token is read each
+    time the gateway is found again (a new one after a restart)."""
+    tokens = ["first"]
+    asked: list[str] = []
+
+    def ownerHeaders(url: str) -> dict[str, str]:
+        asked.append(url)
+        return {"Mcp-Gateway-Owner": tokens[-1]}
+
+    h = Harness(ownerHeaders=ownerHeaders)
+    h.client.connect()
+    h.clock.advance(0)
+    probe = h.agent.one(b"GET")
+    assert probe.header("mcp-gateway-owner") == "first" and asked == [URL]
+    probe.answer(FakeResponse(200, b'{"status":"ok"}'))
+    h.send(INIT)
+    post = h.agent.one(b"POST")
+    assert post.header("mcp-gateway-owner") == "first"
+    post.answer(sseResponse(INIT_RESULT, headers={b"mcp-session-id": b"s1"}))
+    h.send(INITIALIZED)
+    h.agent.one(b"POST").answer(FakeResponse(202))
+    get = h.agent.one(b"GET")
+    assert get.header("mcp-gateway-owner") == "first"
+    # The gateway restarts with a new token: found again, the new one goes.
+    tokens.append("second")
+    get.answer(sseResponse(stream=True)).end(Failure(ResponseFailed([Failure(ConnectionLost())])))
+    h.clock.advance(0.3)
+    h.agent.one(b"GET").refuse()
+    while not h.agent.sent:
+        h.clock.advance(0.01)
+    again = h.agent.one(b"GET")
+    assert again.uri.endswith(b"/health") and again.header("mcp-gateway-owner") == "second"
+    again.answer(FakeResponse(200, b"{}"))
+    assert all(s.header("mcp-gateway-owner") == "second" for s in h.agent.take())
+    closing = h.client.close()
+    delete = h.agent.one(b"DELETE")
+    assert delete.header("mcp-gateway-owner") == "second"
+    delete.answer(FakeResponse(200))
+    assert closing is not None

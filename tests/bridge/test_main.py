@@ -19,6 +19,9 @@ from mcpgateway.bridge.options import BridgeOptions, checkTarget
 from mcpgateway.bridge.stdio import FLUSH_TIMEOUT
 from mcpgateway.cli import bridge as cli_bridge
 from mcpgateway.cli.output import Parser, UsageError
+from mcpgateway.ops import gatewayprobe
+from mcpgateway.ops.gatewayprobe import GatewayProbe
+from mcpgateway.runtime.ownertoken import HEADER, loadOwnerToken
 from tests.bridge.fakehttp import URL
 from tests.fakes import FakeProcessReactor
 from tests.remote.fakehttp import FakeAgent, FakeResponse
@@ -189,3 +192,23 @@ def test_the_end_waits_a_bounded_time_for_a_client_that_reads_no_more(tmp_path: 
     assert stdout.disconnecting and not bridge.ended.called
     reactor.advance(FLUSH_TIMEOUT)
     assert bridge.ended.called
+
+
+def test_the_owner_token_goes_to_the_state_directorys_gateway_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """By name, the bridge finds its gateway in the state directory: the
+    token goes to that loopback URL. A URL it was given gets the token only
+    while it names the port of the gateway running there."""
+    token = loadOwnerToken(tmp_path)
+    byName = bridge_main.ownerHeadersFor(BridgeOptions("demo", tmp_path))
+    assert byName("http://127.0.0.1:9100/demo/mcp") == {HEADER: token}
+    assert byName("http://10.1.1.1:9100/demo/mcp") == {}
+    options = BridgeOptions("http://127.0.0.1:9100/x/mcp", tmp_path)
+    given = bridge_main.ownerHeadersFor(options)
+    assert given("http://127.0.0.1:9100/x/mcp") == {}  # no gateway runs there
+    running = GatewayProbe(tmp_path, {"pid": 1, "port": 9100}, alive=True, locked=True)
+    monkeypatch.setattr(gatewayprobe, "probe", lambda stateDir: running)
+    given = bridge_main.ownerHeadersFor(options)
+    assert given("http://127.0.0.1:9100/x/mcp") == {HEADER: token}
+    assert given("http://127.0.0.1:9200/x/mcp") == {}  # another port: another gateway's

@@ -19,6 +19,7 @@ from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.http import GatewayClient
 from mcpgateway.cli.output import CliError
 from mcpgateway.ops.gatewayprobe import GatewayProbe
+from mcpgateway.runtime.ownertoken import loadOwnerToken
 from tests.cli.support import EVENTS, HEALTH, SESSIONS, Cli, sse, writeState
 from tests.support.cli.http import FakeOpener
 
@@ -138,3 +139,37 @@ def test_logs_follow_a_stream_of_the_fake_client(
         "Bearer tok",
     )
     assert timeout == ctx.timeouts.logStream
+
+
+def test_every_request_to_a_loopback_gateway_carries_the_owner_token(tmp_path: Path) -> None:
+    """Where the gateway cannot name a connection's account, its door lets
+    in only the requests that carry the state directory's owner token."""
+    opener = FakeOpener({"/health": HEALTH, "/api/v1/servers": {"servers": []}})
+    client = GatewayClient(opener, environ={}, stateDir=tmp_path)
+    client.getJson(URL, 2.0)  # no gateway made a token yet: none sent
+    token = loadOwnerToken(tmp_path)
+    client.getJson(URL, 2.0)  # read at each request: a starting gateway makes it
+    client.api(FOUND, "GET", "/servers", timeout=2.0)
+    client.getJson("http://gateway.example:9100/health", 2.0)  # never elsewhere
+    assert [headers.get("mcp-gateway-owner") for _, _, headers, _, _ in opener.requests] == [
+        None,
+        token,
+        token,
+        None,
+    ]
+
+
+def test_status_sends_the_owner_token_of_its_state_directory(
+    stateDir: Path, locked: None, ctx: CliContext, cli: Cli
+) -> None:
+    writeState(stateDir, os.getpid(), 9100)
+    token = loadOwnerToken(stateDir)
+    opener = FakeOpener({"/health": HEALTH, "/sessions": SESSIONS})
+    ctx.http = GatewayClient(opener, environ={})
+    code, _, err = cli("status")
+    assert (code, err) == (0, "")
+    assert ctx.http.stateDir == stateDir
+    assert [headers["mcp-gateway-owner"] for _, _, headers, _, _ in opener.requests] == [
+        token,
+        token,
+    ]

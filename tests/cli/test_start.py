@@ -18,6 +18,7 @@ from mcpgateway.cli.logfile import logPosition, tail
 from mcpgateway.cli.main import makeParser
 from mcpgateway.cli.start import TWISTD_LOGGER, gatewayArgv, trustArgv
 from mcpgateway.runtime import interpreter
+from mcpgateway.runtime.ownertoken import loadOwnerToken, readOwnerToken
 from mcpgateway.runtime.paths import LOG_FILE, PID_FILE
 from tests.cli.support import Cli, FakeGateway, deadPid, freePort, writeState
 from tests.support.cli.start import FakeLauncher, noLaunch
@@ -129,6 +130,26 @@ def test_start_launches_twistd_and_waits_for_health(
         f" http://127.0.0.1:{fakeGateway.port}/<server>/mcp"
     )
     assert "/health" in fakeGateway.requests
+
+
+class MakingToken(FakeLauncher):
+    """Plays twistd as the real one starts: it makes the owner token first."""
+
+    def communicate(self, timeout: float | None = None) -> tuple[bytes, None]:
+        loadOwnerToken(self.stateDir)
+        return super().communicate(timeout)
+
+
+def test_start_waits_for_health_with_the_owner_token_the_gateway_made(
+    start: Start, stateDir: Path, fakeGateway: FakeGateway
+) -> None:
+    """Where the gateway cannot name a connection's account, its door
+    answers only the requests that carry the owner token: start's own wait
+    for /health among them."""
+    assert start(launcher=MakingToken).code == 0
+    token = readOwnerToken(stateDir)
+    health = [headers for _, path, headers, _ in fakeGateway.calls if path == "/health"]
+    assert health and all(headers.get("mcp-gateway-owner") == token for headers in health)
 
 
 @pytest.mark.parametrize("mode", [0o700, 0o755])

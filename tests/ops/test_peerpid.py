@@ -21,6 +21,7 @@ from mcpgateway.ops.peerpid import (
     socketInode,
     socketInodes,
 )
+from mcpgateway.runtime.peeruid import ABSENT, UNTOLD, Named, PeerSocket, SockDiag
 from tests.support.ops.peerpid import LITTLE_ENDIAN, LOOP4, LOOP6, MAPPED_LOOP, FakeProc, row
 from tests.support.ops.procfixture import proc as proc  # the fixture
 
@@ -518,3 +519,71 @@ def test_known_pids_spare_the_walk(proc: FakeProc, monkeypatch: pytest.MonkeyPat
     assert walks == [{12}] and known == {11: 300, 12: 400}
     proc.tcp()  # no such connection any more: nothing, whatever is known
     assert findClientPids(connection, proc.path, ME, known=known) == [None]
+
+
+# --- netlink first, the tables for what it could not tell ------------------------------------
+
+
+class AnsweringDiag(SockDiag):
+    """A netlink lookup that answers each client port as C{answers} says."""
+
+    answers: dict[int, Named] = {}
+    opened: list[AnsweringDiag] = []
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed = False
+        AnsweringDiag.opened.append(self)
+
+    def tcpPeer(self, clientHost: str, clientPort: int, serverHost: str, serverPort: int) -> Named:
+        return self.answers[clientPort]
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_the_tables_are_read_only_for_what_netlink_could_not_tell(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    AnsweringDiag.answers = {50000: PeerSocket(ME, 11), 50001: ABSENT, 50002: UNTOLD}
+    AnsweringDiag.opened = []
+    read: list[list[peerpid.Connection]] = []
+
+    def tables(connections: Sequence[peerpid.Connection], procRoot: str) -> list[int | None]:
+        read.append(list(connections))
+        return [99 for _ in connections]
+
+    monkeypatch.setattr(peerpid, "SockDiag", AnsweringDiag)
+    monkeypatch.setattr(peerpid, "_tableInodes", tables)
+    connections = [("127.0.0.1", port, "127.0.0.1", 9100) for port in (50000, 50001, 50002)]
+    assert socketInodes(connections) == [11, None, 99]
+    assert read == [[("127.0.0.1", 50002, "127.0.0.1", 9100)]]
+    read.clear()
+    assert socketInodes(connections[:2]) == [11, None] and read == []
+    assert len(AnsweringDiag.opened) == 2  # one netlink socket a batch, closed after it
+    assert all(diag.closed for diag in AnsweringDiag.opened)
+
+
+def test_a_held_socket_without_an_inode_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    AnsweringDiag.answers = {50000: PeerSocket(ME, 0)}
+    monkeypatch.setattr(peerpid, "SockDiag", AnsweringDiag)
+    assert socketInodes([("127.0.0.1", 50000, "127.0.0.1", 9100)]) == [None]
+
+
+def test_a_proc_tree_elsewhere_is_never_asked_of_the_kernel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(peerpid, "SockDiag", lambda: pytest.fail("asked netlink"))
+    assert socketInodes([("127.0.0.1", 1, "127.0.0.1", 2)], "/nonexistent") == [None]
+
+
+def test_without_netlink_the_tables_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where netlink cannot be opened (another system, a seccomp filter),
+    every connection is read from the tables."""
+
+    def refused() -> Any:
+        raise OSError("no AF_NETLINK here")
+
+    monkeypatch.setattr(peerpid, "SockDiag", lambda: SockDiag(refused))
+    monkeypatch.setattr(peerpid, "_tableInodes", lambda c, p: [7 for _ in c])
+    assert socketInodes([("127.0.0.1", 1, "127.0.0.1", 2)]) == [7]

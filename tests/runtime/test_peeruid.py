@@ -6,9 +6,12 @@ is read from C{SO_PEERCRED}. No real socket: the netlink socket is a fake."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
 import struct
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -322,3 +325,46 @@ def test_a_unix_peer_is_read_with_its_pid() -> None:
     assert unixPeer(FakeUnixSocket(struct.pack("=iII", 0, 0xFFFFFFFF, 0))) is ABSENT
     assert unixPeer(FakeUnixSocket(None)) is UNTOLD
     assert unixPeer(object()) is UNTOLD
+
+
+class AnsweringDiag(SockDiag):
+    """A lookup that names every socket as C{named} says, and notes what it was asked."""
+
+    def __init__(self, named: peeruid.Named) -> None:
+        super().__init__()
+        self.named = named
+        self.asked: list[tuple[str, int, str, int]] = []
+
+    def tcpPeer(
+        self, clientHost: str, clientPort: int, serverHost: str, serverPort: int
+    ) -> peeruid.Named:
+        self.asked.append((clientHost, clientPort, serverHost, serverPort))
+        return self.named
+
+
+@contextlib.contextmanager
+def fakeConnection() -> Iterator[peeruid.Endpoints]:
+    yield ("127.0.0.1", 50000), ("127.0.0.1", 9100)
+
+
+@contextlib.contextmanager
+def noConnection() -> Iterator[peeruid.Endpoints]:
+    raise OSError("no loopback here")
+    yield  # pragma: no cover
+
+
+def test_this_process_names_peers_when_its_own_connection_is_its_own(tmp_path: Path) -> None:
+    """One lookup of a connection to itself says whether the door can name
+    peers here: netlink's answer, else the tables', must be this account."""
+    mine = AnsweringDiag(PeerSocket(os.geteuid(), 5))
+    assert peeruid.namesPeers(fakeConnection, mine, str(tmp_path))
+    assert mine.asked == [("127.0.0.1", 50000, "127.0.0.1", 9100)]
+    assert not peeruid.namesPeers(fakeConnection, AnsweringDiag(PeerSocket(os.geteuid() + 1)))
+    assert not peeruid.namesPeers(fakeConnection, AnsweringDiag(ABSENT), str(tmp_path))
+    untold = AnsweringDiag(UNTOLD)
+    assert not peeruid.namesPeers(fakeConnection, untold, str(tmp_path / "no"))
+    (tmp_path / "net").mkdir()
+    tables = hexEndpoint(LOOPBACK, 50000), hexEndpoint(LOOPBACK, 9100)
+    (tmp_path / "net" / "tcp").write_text(HEADER + row(*tables, uid=os.geteuid()))
+    assert peeruid.namesPeers(fakeConnection, untold, str(tmp_path))
+    assert not peeruid.namesPeers(noConnection, mine, str(tmp_path))

@@ -311,6 +311,13 @@ class ClientAdapter:
     def httpEntry(self, name: str, url: str) -> dict[str, Any]:
         return {"type": "http", "url": url}
 
+    def withHeaders(self, entry: dict[str, Any], headers: Mapping[str, str]) -> None:
+        """Make the HTTP entry C{entry} (one L{written} gave) send
+        C{headers} with every request: the client's key for literal headers,
+        C{headers} by default. Never asked of a bridge entry (the bridge
+        sends them itself)."""
+        entry["headers"] = dict(headers)
+
     # -- policy --------------------------------------------------------------
 
     def policy(self, host: Host, files: Sequence[ClientFile]) -> str | None:

@@ -11,6 +11,7 @@ Codex's managed C{requirements} are not detected (no documented local file).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -69,3 +70,8 @@ class Codex(ClientAdapter):
 
     def httpEntry(self, name: str, url: str) -> dict[str, Any]:
         return {"url": url}
+
+    def withHeaders(self, entry: dict[str, Any], headers: Mapping[str, str]) -> None:
+        """Codex's literal headers are C{http_headers} (C{env_http_headers}
+        names variables)."""
+        entry["http_headers"] = dict(headers)

@@ -5,18 +5,20 @@ Continue: C{~/.continue/config.yaml} (C{$CONTINUE_GLOBAL_DIR}; Windows
 C{%USERPROFILE%\\.continue\\config.yaml}), C{mcpServers} a list of entries
 named by C{name}; a workspace's block files C{.continue/mcpServers/*.yaml}
 (the same list) and C{*.json} (Claude-style C{mcpServers} objects). A stdio
-entry becomes C{name}, C{type: streamable-http}, C{url}.
+entry becomes C{name}, C{type: streamable-http}, C{url}; headers it must
+send (the owner token) go in C{requestOptions.headers} (a JSON block
+file's, in C{headers}).
 
 Goose: C{~/.config/goose/config.yaml} (Windows
 C{%APPDATA%\\Block\\goose\\config\\config.yaml}), C{extensions} keyed by
 name. A C{type: stdio} extension (C{cmd}, C{args}, C{envs}) becomes
-C{type: streamable_http} with C{uri} (not C{url}); one that takes
-C{env_keys} from Goose's secret store is left alone.
+C{type: streamable_http} with C{uri} (not C{url}) and its C{headers}; one
+that takes C{env_keys} from Goose's secret store is left alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +71,14 @@ class Continue(ClientAdapter):
         if "name" not in original:  # a Claude-style JSON block file
             return {"type": "streamable-http", "url": url}
         return {"name": name, "type": "streamable-http", "url": url}
+
+    def withHeaders(self, entry: dict[str, Any], headers: Mapping[str, str]) -> None:
+        """Continue's YAML entries take their headers in C{requestOptions};
+        a Claude-style JSON block file's, in C{headers}."""
+        if "name" in entry:
+            entry["requestOptions"] = {"headers": dict(headers)}
+        else:
+            entry["headers"] = dict(headers)
 
 
 class Goose(ClientAdapter):

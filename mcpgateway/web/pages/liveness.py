@@ -49,6 +49,7 @@ from mcpgateway.web.endpoints.guard import showsChildText
 from mcpgateway.web.plumbing.replies import errorReply, jsonReply
 
 if TYPE_CHECKING:
+    from mcpgateway.web.plumbing.door import Door
     from mcpgateway.web.teamcluster import TeamServices
 
 _log = Logger(observer=logs.observer, namespace="mcpgateway.web.pages.liveness")
@@ -183,10 +184,16 @@ class Health(Resource):
         team: TeamServices,
         loopbackOnly: bool = True,
         apiToken: Callable[[IRequest], bool] | None = None,
+        door: Door | None = None,
     ) -> None:
+        """
+        @param door: the front door of a gateway that authenticates no one,
+            whose refusals the body shows (C{door}; C{None}: no door).
+        """
         super().__init__()
         self._gateway = gateway
         self._team = team
+        self._door = door
         self.access = ProbeAccess(team.gate, loopbackOnly, team.publicHealth, apiToken)
 
     def render(self, request: IRequest) -> bytes | int:
@@ -211,6 +218,8 @@ class Health(Resource):
             shown is HealthVisibility.EVERYTHING,
             getattr(self._gateway.spawner.confiner, "networkStatus", None),
         )
+        if self._door is not None:
+            body["door"] = self._door.health()
         limits = self._team.callQuotas
         section = None if limits is None else healthSection(limits)
         if section is not None and shown is HealthVisibility.EVERYTHING:

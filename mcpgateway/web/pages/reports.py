@@ -28,11 +28,18 @@ from twisted.web.resource import IResource, Resource
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.governance.quotagate import renderMetrics as renderQuotas
 from mcpgateway.report.health import sessionsBody, visitingSessions
-from mcpgateway.report.metrics import CONTENT_TYPE, renderCluster, renderMetrics, renderTeam
+from mcpgateway.report.metrics import (
+    CONTENT_TYPE,
+    renderCluster,
+    renderDoor,
+    renderMetrics,
+    renderTeam,
+)
 from mcpgateway.runtime import logs
 from mcpgateway.web.plumbing.replies import jsonReply
 
 if TYPE_CHECKING:
+    from mcpgateway.web.plumbing.door import Door
     from mcpgateway.web.teamcluster import TeamServices
 
 NOT_FOUND = {
@@ -61,17 +68,21 @@ class ReportsResource(Resource):
         gateway: Gateway,
         sessionEnds: Callable[[], IResource],
         team: TeamServices | None = None,
+        door: Door | None = None,
     ) -> None:
         """
         @param sessionEnds: the resource of the session DELETEs, made (and
             Klein loaded) on its first call.
         @param team: the team surface whose counters C{/metrics} shows
             (C{None}: none).
+        @param door: the front door whose refusals C{/metrics} shows
+            (C{None}: none, a gateway that authenticates its callers).
         """
         super().__init__()
         self._gateway = gateway
         self._sessionEnds = sessionEnds
         self._team = team
+        self._door = door
 
     def render(self, request: IRequest) -> bytes | int:
         method = request.method
@@ -112,6 +123,8 @@ class ReportsResource(Resource):
     def _metrics(self, request: IRequest) -> bytes:
         request.setHeader(b"content-type", CONTENT_TYPE)
         body = renderMetrics(self._gateway)
+        if self._door is not None:
+            body += renderDoor(self._door.refusals)
         if self._team is not None:
             body += renderTeam(self._team.refusals(), self._team.throttledCounts())
             if self._team.callQuotas is not None:

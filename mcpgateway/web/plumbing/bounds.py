@@ -12,7 +12,11 @@ A site with a L{Door} (a gateway that authenticates no one) admits a
 connection only from its owner's account, and counts connections per
 client process (L{ClientCounts}) rather than per address; a connection
 whose account or process takes a worker thread to find is held, unread,
-until it is known (L{ChannelBounds.admitted}).
+until it is known (L{ChannelBounds.admitted}). A connection whose account
+the kernel cannot name is admitted for each of its requests to show the
+owner token (L{Door.defers}), and counted per address, the only thing
+known of it; its channel is not marked C{ownerNamed}, which the root
+checks at every request.
 """
 
 from __future__ import annotations
@@ -92,6 +96,7 @@ class ChannelBounds(http.HTTPChannel):
         "headersSince",
         "idleTimeout",
         "lastActive",
+        "ownerNamed",
     )
     headersSince: float | None
     """When the first byte of the request whose headers are incomplete came."""
@@ -105,6 +110,9 @@ class ChannelBounds(http.HTTPChannel):
     """When a byte last came, or a response last ended."""
     busy: bool
     """A request's body is in and its response is not finished yet."""
+    ownerNamed: bool
+    """The door named this connection's account the owner's at accept: its
+    requests need no owner token."""
     site: Any = None
     _guard: ConnectionGuard | None
     _peer: str | None
@@ -121,6 +129,7 @@ class ChannelBounds(http.HTTPChannel):
         self.idleTimeout = None
         self.lastActive = 0.0
         self.busy = False
+        self.ownerNamed = False
         self._guard = None
         self._peer = None
         self._refused = False
@@ -333,6 +342,8 @@ class ConnectionGuard:
         """Who may connect (C{None}: everyone, the site authenticates requests)."""
         self.clients = None if door is None else ClientCounts(self.maxPerPeer, door.namer.holders)
         """The door's connections per client process."""
+        self.addressed: set[ChannelBounds] = set()
+        """The door's connections counted per address (their account not named)."""
         self.perPeer: dict[str, int] = {}
         self.channels: set[ChannelBounds] = set()
         self._sweep: IDelayedCall | None = None
@@ -345,7 +356,22 @@ class ConnectionGuard:
             answer = self._throughDoor(channel, host)
             if isinstance(answer, RefusedConnection):
                 self.channels.discard(channel)
-        elif host is not None and self.perPeer.get(host, 0) >= self.maxPerPeer:
+        else:
+            answer = self._perAddress(host)
+            if answer is not None:
+                return answer
+        if not isinstance(answer, RefusedConnection):
+            self.channels.add(channel)
+            if self._sweep is None:
+                self._sweep = self.clock.callLater(1.0, self._check)
+        return answer
+
+    def _perAddress(self, host: str | None) -> RefusedConnection | None:
+        """Count a connection from C{host}, unless that address holds the
+        most already (a 503 then); one not from an IP peer is not counted."""
+        if host is None:
+            return None
+        if self.perPeer.get(host, 0) >= self.maxPerPeer:
             self.clientErrors.noteConnection(
                 host, 503, f"over {self.maxPerPeer} connections from one address"
             )
@@ -355,15 +381,8 @@ class ConnectionGuard:
                 " address may hold",
                 True,
             )
-        else:
-            answer = None
-            if host is not None:
-                self.perPeer[host] = self.perPeer.get(host, 0) + 1
-        if not isinstance(answer, RefusedConnection):
-            self.channels.add(channel)
-            if self._sweep is None:
-                self._sweep = self.clock.callLater(1.0, self._check)
-        return answer
+        self.perPeer[host] = self.perPeer.get(host, 0) + 1
+        return None
 
     def _throughDoor(self, channel: ChannelBounds, host: str | None) -> Admission:
         """The door's answer: the peer's account, then its process's count."""
@@ -388,10 +407,17 @@ class ConnectionGuard:
             shown = f"pid {named.pid} on the UNIX socket"
         else:
             shown = "a client of the UNIX socket"
+        if self.door.defers(named):
+            # No account to count by: by address, as a gateway without a door counts.
+            refused = self._perAddress(host)
+            if refused is None and host is not None:
+                self.addressed.add(channel)
+            return refused
         why = self.door.refusal(named, shown)
         if why is not None:
             return RefusedConnection(b"403 Forbidden", why)
         assert isinstance(named, PeerSocket)
+        channel.ownerNamed = True
         counted = self.clients.opened(channel, named)
         if isinstance(counted, Deferred):
             crowded: Deferred[RefusedConnection | None] = counted.addCallback(self._crowded, host)
@@ -410,7 +436,10 @@ class ConnectionGuard:
         self.channels.discard(channel)
         if self.clients is not None:
             self.clients.closed(channel)
-        elif counted and host is not None:
+            if channel not in self.addressed:
+                return
+            self.addressed.discard(channel)
+        if counted and host is not None:
             count = self.perPeer.get(host, 0) - 1
             if count > 0:
                 self.perPeer[host] = count

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.plumbing.test_door -*-
+# -*- test-case-name: tests.web.plumbing.test_door,tests.web.plumbing.test_door_token -*-
 """The front door of a gateway that authenticates no one (a person's own
 machine): only its owner's connections are served.
 
@@ -12,13 +12,22 @@ uid owning the client's socket (L{mcpgateway.runtime.peeruid}), once per
 connection; what the connection then sends costs nothing more. The
 owner is the gateway's effective uid; root's connections count as the
 owner's only with C{--owner-accepts-root} (or when the gateway runs as
-root). Any other account, a peer the kernel names no process for, and a
-peer it cannot be asked about (another system) get 403 on every route and
-the connection closes: the door never falls back to open.
+root). Any other account, and a peer the kernel names no process for, get
+403 on every route and the connection closes.
+
+A peer the kernel cannot be asked about (macOS; a Linux whose netlink and
+C{/proc/net/tcp} are both closed) is neither refused at accept nor let in
+open: the door defers to each of its requests, which must carry the owner
+token (L{mcpgateway.runtime.ownertoken}, compared in constant time) or get
+403 naming the header and where the token is (L{Door.requestRefusal}). A
+door given no token refuses such a connection at accept. Where the peer
+is named, the account decides alone: no token lets another account in, and
+the owner's needs none.
 
 Each refusal names the account (and its user name) in the log, at most a
 line a minute per account (or per reason) with the count of those left out,
-so a flood of connections cannot flood the log.
+so a flood of connections cannot flood the log; and is counted by reason
+(L{Door.refusals}: C{/health}'s C{door} and C{/metrics}).
 """
 
 from __future__ import annotations
@@ -32,8 +41,10 @@ from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from twisted.web.iweb import IRequest
 
 from mcpgateway.runtime import logs
+from mcpgateway.runtime.ownertoken import HEADER, HEADER_KEY, tokenMatches
 from mcpgateway.runtime.peeruid import (
     ABSENT,
     UNTOLD,
@@ -53,6 +64,19 @@ LOG_SECONDS = 60.0
 """Seconds between two log lines of one account's (or reason's) refusals."""
 LOGGED_MOST = 1024
 """Accounts (and reasons) whose last line the door keeps; all are forgotten beyond."""
+
+ACCOUNT = "account"
+"""A refusal's reason: the kernel named another account (root's included)."""
+ABSENT_PEER = "absent"
+"""The kernel named no process of this machine holding the client's socket."""
+UNTOLD_PEER = "untold"
+"""The kernel could not be asked, and the door has no owner token to ask for."""
+NO_TOKEN = "token-missing"
+"""A request of a connection whose account is not named carried no owner token."""
+WRONG_TOKEN = "token-wrong"
+"""It carried a token that is not the owner's."""
+REASONS = (ACCOUNT, ABSENT_PEER, UNTOLD_PEER, NO_TOKEN, WRONG_TOKEN)
+"""Every reason a refusal is counted under, in the order reports list them."""
 
 
 class PeerNamer(Protocol):
@@ -146,8 +170,11 @@ def accountName(uid: int) -> str | None:
 
 class Door:
     """Who may connect to a gateway that authenticates no one: the
-    connections of its owner's account, and of root's when C{acceptsRoot}.
-    The site's guard asks it at each accept (L{name}, then L{refusal})."""
+    connections of its owner's account, and of root's when C{acceptsRoot};
+    where the kernel cannot name a connection's account, each request that
+    carries the owner C{token}. The site's guard asks it at each accept
+    (L{name}, then L{defers} or L{refusal}), the root at each request of a
+    connection whose account was not named (L{requestRefusal})."""
 
     log = Logger(observer=logs.observer)
 
@@ -158,21 +185,26 @@ class Door:
         acceptsRoot: bool = False,
         owner: int | None = None,
         names: Callable[[int], str | None] = accountName,
+        token: str | None = None,
     ) -> None:
         """
         @param owner: the owner's uid (C{None}: the process's effective uid
             at the first connection, once twistd has given up root for
             C{--uid}).
         @param names: the user name of a uid (for the log).
+        @param token: the owner token (L{mcpgateway.runtime.ownertoken});
+            C{None}: a connection whose account cannot be named is refused.
         """
         self.clock = clock
         self.namer = namer
         self.acceptsRoot = acceptsRoot
+        self.token = token
         self._owner = owner
         self._names = names
         self._logged: dict[object, tuple[float, int]] = {}
-        self.refused = 0
-        """Connections refused, in total."""
+        self._deferring = False
+        self.refusals: dict[str, int] = dict.fromkeys(REASONS, 0)
+        """Connections (and requests) refused, by reason (L{REASONS})."""
 
     @property
     def owner(self) -> int:
@@ -180,6 +212,15 @@ class Door:
         if self._owner is None:
             self._owner = os.geteuid()
         return self._owner
+
+    @property
+    def refused(self) -> int:
+        """Connections and requests refused, in total."""
+        return sum(self.refusals.values())
+
+    def health(self) -> dict[str, Any]:
+        """The door's line of C{/health}: its refusals by reason."""
+        return {"refused": dict(self.refusals)}
 
     def name(self, channel: HTTPChannel) -> Named | Deferred[Named]:
         """The peer of C{channel}'s new connection."""
@@ -192,6 +233,23 @@ class Door:
             return self.namer.unix(channel.transport)
         return UNTOLD
 
+    def defers(self, named: Named) -> bool:
+        """Whether a connection whose peer the kernel named C{named} is let
+        in for each of its requests to show the owner token: the kernel
+        could not be asked (C{UNTOLD}) and the door has a token. Said once
+        in the log, at the first such connection."""
+        if named is not UNTOLD or self.token is None:
+            return False
+        if not self._deferring:
+            self._deferring = True
+            self.log.info(
+                "this system cannot tell which account a connection comes from (no"
+                " NETLINK_SOCK_DIAG, no /proc/net/tcp): each request must carry the owner"
+                " token in its {header} header",
+                header=HEADER,
+            )
+        return True
+
     def refusal(self, named: Named, shown: str) -> str | None:
         """Why a connection whose peer the kernel named C{named} is refused
         (the text of its 403; the refusal is logged), or C{None} when its
@@ -203,6 +261,7 @@ class Door:
                 return None
             self._note(
                 uid,
+                ACCOUNT,
                 "refused a connection from {peer}: uid {uid} ({user}) is not the gateway's"
                 " owner (uid {owner}){hint}{more}",
                 peer=shown,
@@ -218,6 +277,7 @@ class Door:
         if named is ABSENT:
             self._note(
                 ABSENT,
+                ABSENT_PEER,
                 "refused a connection from {peer}: the kernel names no process of this machine"
                 " holding its other end (closed already, or from another network namespace){more}",
                 peer=shown,
@@ -228,6 +288,7 @@ class Door:
             )
         self._note(
             UNTOLD,
+            UNTOLD_PEER,
             "refused a connection from {peer}: this system cannot tell which account a"
             " connection comes from (no NETLINK_SOCK_DIAG, no /proc/net/tcp), and a gateway"
             " without --auth-tokens serves only its owner's{more}",
@@ -239,10 +300,46 @@ class Door:
             " FILE (`mcpgateway token new NAME --file FILE`) and send the token"
         )
 
-    def _note(self, key: object, text: str, **fields: Any) -> None:
-        """Log one refusal under C{key}: at once if the key's last line is
-        L{LOG_SECONDS} old, else counted into its next line."""
-        self.refused += 1
+    def requestRefusal(self, request: IRequest) -> str | None:
+        """Why C{request} is refused (the text of its 403; logged), or
+        C{None} when it may go on: its connection's account was named the
+        owner's at accept (the guard marked the channel C{ownerNamed}), or
+        it carries the owner token. Any other channel (one the guard never
+        saw) must carry the token too."""
+        if getattr(getattr(request, "channel", None), "ownerNamed", False):
+            return None
+        presented = request.getHeader(HEADER_KEY)
+        if self.token is not None and tokenMatches(presented, self.token):
+            return None
+        peer = request.getClientAddress()
+        shown = f"{getattr(peer, 'host', 'a client')}:{getattr(peer, 'port', '')}".rstrip(":")
+        reason = NO_TOKEN if presented is None else WRONG_TOKEN
+        self._note(
+            reason,
+            reason,
+            "refused a request from {peer}: this system cannot tell which account a"
+            " connection comes from, and the request {what}{more}",
+            peer=shown,
+            what=f"has no {HEADER} header"
+            if presented is None
+            else f"carries an {HEADER} header that is not the owner token",
+        )
+        told = "carries no" if presented is None else "carries a wrong"
+        return (
+            "this gateway serves only its owner's account and cannot tell on this system which"
+            f" account a connection comes from, so each request must carry the owner token:"
+            f" this one {told} {HEADER} header. Send `{HEADER}: <token>`, the token being the"
+            " content of owner.token in the gateway's state directory (~/.mcpgateway unless"
+            " --state-dir or $MCPGATEWAY_HOME says otherwise); `mcpgateway start` writes it"
+            " into the client configs it adopts, and `mcpgateway bridge SERVER` sends it for"
+            " a client that cannot send headers"
+        )
+
+    def _note(self, key: object, reason: str, text: str, **fields: Any) -> None:
+        """Count one refusal under C{reason} and log it under C{key}: at
+        once if the key's last line is L{LOG_SECONDS} old, else counted into
+        its next line."""
+        self.refusals[reason] = self.refusals.get(reason, 0) + 1
         now = self.clock.seconds()
         last, leftOut = self._logged.get(key, (-LOG_SECONDS, 0))
         if now - last < LOG_SECONDS:

@@ -20,20 +20,10 @@ import pytest
 
 from mcpgateway.ops.statedir import pidAlive
 from tests.integration.gateway import waitFor
-from tests.support.integration.bridge import DEMO, freePort
+from tests.support.integration.bridge import DEMO, echoed, freePort, pipedSession
 from tests.support.integration.detached import environment
-from tests.support.mcpclient import initializeMessage
 
 pytestmark = pytest.mark.integration
-
-INITIALIZE = initializeMessage(1, name="pipe")
-INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-CALL = {
-    "jsonrpc": "2.0",
-    "id": 2,
-    "method": "tools/call",
-    "params": {"name": "echo", "arguments": {"message": "through the bridge"}},
-}
 
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -50,7 +40,7 @@ def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def bridgeSession(home: Path, port: int) -> tuple[int, list[dict[str, Any]], str]:
     """A one-shot session through C{mcpgateway bridge demo --port PORT}:
     initialize, call echo, stdin's end; its exit status, answers, stderr."""
-    lines = "".join(json.dumps(m) + "\n" for m in (INITIALIZE, INITIALIZED, CALL))
+    lines = pipedSession()
     done = subprocess.run(
         [
             sys.executable,
@@ -72,11 +62,6 @@ def bridgeSession(home: Path, port: int) -> tuple[int, list[dict[str, Any]], str
     )
     answers = [json.loads(line) for line in done.stdout.splitlines()]
     return done.returncode, answers, done.stderr
-
-
-def echoed(answers: list[dict[str, Any]]) -> str:
-    [call] = [a for a in answers if a.get("id") == 2]
-    return str(call["result"]["content"][0]["text"])
 
 
 def state(home: Path) -> dict[str, Any]:

@@ -1,6 +1,7 @@
-"""On this machine's kernel: the owner lookup asks netlink for a loopback
-socket's inode and gets the one C{fstat} gives, for IPv4 and IPv6, and
-finds no socket for a port no one holds."""
+"""On this machine's kernel: the owner lookup asks netlink (the door's own
+lookup, L{mcpgateway.runtime.peeruid.SockDiag}) for a loopback socket's
+inode and gets the one C{fstat} gives, for IPv4 and IPv6, and finds no
+socket for a port no one holds; and this process can name its own peers."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from mcpgateway.ops import peerpid, sockdiag
+from mcpgateway.ops import peerpid
+from mcpgateway.runtime.peeruid import ABSENT, UNTOLD, PeerSocket, SockDiag, namesPeers
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
 
@@ -42,11 +44,21 @@ def test_netlink_gives_the_client_sockets_inode(family: socket.AddressFamily, ho
 def check(client: socket.socket, accepted: socket.socket) -> None:
     clientHost, clientPort = client.getsockname()[:2]
     serverHost, serverPort = accepted.getsockname()[:2]
-    inode = sockdiag.socketInode(clientHost, clientPort, serverHost, serverPort)
-    if inode == sockdiag.UNKNOWN:
-        pytest.skip("netlink sock_diag refused here")
-    assert inode == os.fstat(client.fileno()).st_ino
-    assert sockdiag.socketInode(clientHost, clientPort, serverHost, serverPort + 1) is None
+    diag = SockDiag()
+    try:
+        named = diag.tcpPeer(clientHost, clientPort, serverHost, serverPort)
+        if named is UNTOLD:
+            pytest.skip("netlink sock_diag refused here")
+        assert isinstance(named, PeerSocket) and named.uid == os.geteuid()
+        inode = named.inode
+        assert inode == os.fstat(client.fileno()).st_ino
+        assert diag.tcpPeer(clientHost, clientPort, serverHost, serverPort + 1) is ABSENT
+    finally:
+        diag.close()
     connection = (clientHost, clientPort, serverHost, serverPort)
     assert peerpid.socketInodes([connection]) == [inode]
     assert peerpid.findClientPids([connection]) == [os.getpid()]
+
+
+def test_this_process_names_its_own_peers() -> None:
+    assert namesPeers()

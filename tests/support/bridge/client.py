@@ -37,7 +37,14 @@ def result(requestId: Any, text: str = "ok") -> dict[str, Any]:
 
 
 class Harness:
-    def __init__(self, *, locate: Any = URL, start: Any = None, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        *,
+        locate: Any = URL,
+        start: Any = None,
+        timeout: float = 60.0,
+        ownerHeaders: Any = None,
+    ) -> None:
         self.clock = Clock()
         self.agent = FakeAgent()
         self.url: str | None = locate
@@ -49,6 +56,7 @@ class Harness:
             self.out.append,
             start=start,
             timeout=timeout,
+            ownerHeaders=ownerHeaders,
         )
 
     def send(self, message: dict[str, Any] | bytes) -> None:

@@ -20,6 +20,8 @@ from tests.http import Harness
 
 OWNER = 1000
 """The gateway's account in these tests."""
+TOKEN = "t" * 43
+"""The owner token of a door that has one in these tests."""
 NAMES = {0: "root", 1000: "owner", 1001: "mallory"}
 
 
@@ -57,7 +59,8 @@ class FakeNamer:
 
 
 class DoorHarness(Harness):
-    """A L{Harness} whose site has a door naming peers with C{namer}."""
+    """A L{Harness} whose site has a door naming peers with C{namer}
+    (and asking the owner C{token} where it cannot)."""
 
     def __init__(
         self,
@@ -66,10 +69,11 @@ class DoorHarness(Harness):
         acceptsRoot: bool = False,
         owner: int = OWNER,
         limits: MessageBounds | None = None,
+        token: str | None = None,
     ) -> None:
         super().__init__()
         self.namer = namer
-        self.door = Door(self.reactor, namer, acceptsRoot, owner, NAMES.get)
+        self.door = Door(self.reactor, namer, acceptsRoot, owner, NAMES.get, token)
         self.site: GatewaySite = makeSite(
             self.gateway, self.reactor, limits=limits, twisted=twisted, door=self.door
         )
