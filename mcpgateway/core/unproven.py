@@ -81,7 +81,7 @@ the caller's roots): the ones a C{roots/list_changed} goes before."""
 ROOTS_CHANGED = "notifications/roots/list_changed"
 NO_ROOTS: dict[str, list[object]] = {"roots": []}
 """The gateway's answer to a C{roots/list} no session can be proven to own."""
-ASK_WAIT = 1.0
+ASK_WAIT = 3.0
 """Seconds a call waits behind a C{list_changed} for the question of a child
 not yet seen to ask after one (L{ChildRoots})."""
 ASKER_WAIT = 5.0
@@ -91,7 +91,7 @@ SETTLE = 0.05
 """Seconds between the answer that gives a child roots and the requests held
 for it, for a child not seen to say a word once it has applied them: the
 time it may take to apply them."""
-SPEAK_WAIT = 1.0
+SPEAK_WAIT = 3.0
 """Seconds the requests wait, after the child was given roots, for the word
 it was seen to say once it has applied them (a stderr line, a notification)."""
 
