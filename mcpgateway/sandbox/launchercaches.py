@@ -404,17 +404,7 @@ variables that name them (in place of the child's own folders)."""
 def _project(places: Places, start: str, names: tuple[str, ...]) -> str | None:
     """The nearest folder at or above C{start} that holds one of C{names},
     never a wide one (the home)."""
-    directory = start
-    for _ in range(PROJECT_DEPTH):
-        if places.wide(directory):
-            return None
-        if any(os.path.isfile(os.path.join(directory, name)) for name in names):
-            return directory
-        parent = os.path.dirname(directory)
-        if parent == directory:
-            return None
-        directory = parent
-    return None
+    return places.nearestHolding(start, names, PROJECT_DEPTH)
 
 
 def _spellings(path: str) -> list[str]:

@@ -203,10 +203,16 @@ class Places:
     def packageOf(self, directory: str) -> str | None:
         """The nearest directory at or above C{directory} with a
         C{package.json}, within L{PACKAGE_DEPTH} levels, never a wide one."""
-        for _ in range(PACKAGE_DEPTH):
+        return self.nearestHolding(directory, ("package.json",), PACKAGE_DEPTH)
+
+    def nearestHolding(self, directory: str, names: tuple[str, ...], depth: int) -> str | None:
+        """The nearest folder at or above C{directory}, within C{depth}
+        levels, that holds a file of one of C{names}; never a wide one
+        (the home): a package's or a project's root."""
+        for _ in range(depth):
             if self.wide(directory):
                 return None
-            if os.path.isfile(os.path.join(directory, "package.json")):
+            if any(os.path.isfile(os.path.join(directory, name)) for name in names):
                 return directory
             parent = os.path.dirname(directory)
             if parent == directory:
