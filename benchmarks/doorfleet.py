@@ -133,12 +133,10 @@ def main() -> None:
     parser.add_argument("--cap", type=int, help="--max-connections-per-peer (its default if unset)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "doorfleet.json")
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     names = [f"s{n:02d}" for n in range(args.servers)]
-    config = {
-        name: {"command": PY, "args": [str(COUNTER)], "share": "global"} for name in names
-    }
+    config = {name: {"command": PY, "args": [str(COUNTER)], "share": "global"} for name in names}
     sdk = sdkDir()
     with tempfile.TemporaryDirectory(prefix="doorfleet-") as work:
         extra = [] if args.cap is None else ["--max-connections-per-peer", str(args.cap)]
