@@ -11,6 +11,7 @@ import pytest
 from mcpgateway.tuned.switch import TWISTED_ENV
 from tests.support.switched import (
     CHECKOUT,
+    FRONT,
     TESTS,
     canDiffer,
     fileReadsTheSwitch,
@@ -38,13 +39,19 @@ def test_the_modules_that_read_the_switch_are_those_above_it() -> None:
         assert module not in readers, module
 
 
-def test_every_integration_test_and_no_tuned_test_is_switched() -> None:
+def test_the_integration_tests_of_the_front_and_no_tuned_test_are_switched() -> None:
     files = list(testFiles())
     switched = set(switchedFiles(files))
     integration = {p for p in files if p.relative_to(TESTS).parts[0] == "integration"}
+    front = {p for p in integration if p.relative_to(TESTS).parts[1] in FRONT}
     tuned = {p for p in files if p.relative_to(TESTS).parts[0] == "tuned"}
-    assert integration and integration <= switched
+    assert front and front <= switched
+    assert integration - front and not (integration - front) & switched
     assert tuned and not tuned & switched
+
+
+def test_every_front_folder_is_there() -> None:
+    assert all((TESTS / "integration" / name).is_dir() for name in FRONT)
 
 
 @pytest.mark.parametrize(

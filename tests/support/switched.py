@@ -4,7 +4,14 @@ runs a second time, on stock Twisted (C{docs/contributing.md}).
 The switch (L{mcpgateway.tuned.switch}) reaches a test in two ways only:
 
   - a gateway process the test starts reads C{$MCPGATEWAY_TWISTED}, which
-    it inherits: every file of C{tests/integration};
+    it inherits: every file of C{tests/integration}. The switch decides how
+    the web front reads requests and writes answers (C{web/plumbing}), so
+    the integration folders whose subject is that front (L{FRONT}: the MCP
+    transports, routing, the aggregate, the bridge, Tasks' streams, the
+    door, the console) run again on stock Twisted. The other folders (the
+    sandbox, children, the command line, continuity, adoption, remote
+    servers, the team gateway, the host) send the front the same requests
+    those do, and a second run of them proves nothing more about it;
   - the test's own process reads it: a site made without a word for
     C{twisted} (C{web/app.makeSite}), the gateway's options parsed, twistd
     launched. Each of them is code that imports the switch, so a test file
@@ -34,8 +41,10 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 TESTS = CHECKOUT / "tests"
 SWITCH = "mcpgateway.tuned.switch"
 """The module that reads C{$MCPGATEWAY_TWISTED}."""
-GATEWAY_PROCESSES = ("integration",)
-"""Folders of C{tests/} whose every file starts gateway processes."""
+GATEWAY_PROCESSES = "integration"
+"""The folder of C{tests/} whose every file starts gateway processes."""
+FRONT = ("serving", "routing", "aggregate", "bridge", "tasks", "door", "console")
+"""The folders of L{GATEWAY_PROCESSES} whose subject is the web front."""
 PINNED = ("tuned",)
 """Folders of C{tests/} that pin the tuned runtime (their conftest)."""
 
@@ -110,9 +119,10 @@ def conftests(path: Path) -> Iterator[Path]:
 def canDiffer(path: Path) -> bool:
     """Whether the tests of C{path} (a test file) can give another answer
     on stock Twisted."""
-    top = path.relative_to(TESTS).parts[0]
-    if top in GATEWAY_PROCESSES:
-        return True
+    parts = path.relative_to(TESTS).parts
+    top = parts[0]
+    if top == GATEWAY_PROCESSES:
+        return len(parts) > 2 and parts[1] in FRONT
     if top in PINNED:
         return False
     return any(fileReadsTheSwitch(p) for p in (path, *conftests(path)))
