@@ -108,7 +108,7 @@ def refreshSession(variant: Variant, server: str, now: float) -> Session:
         {"name": "mcpgateway-catalog", "version": __version__},
         now,
     )
-    session.variant = variant
+    session.scope, session.variant = variant.key, variant
     return session
 
 
