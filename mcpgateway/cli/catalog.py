@@ -4,7 +4,11 @@ gateway list (tools, prompts, resources), through its management API.
 
 C{refresh} (C{POST /api/v1/catalog/refresh}) lists every enabled server
 again, or those named with C{--server}, starting each once when it does not
-run; it exits 1 when any could not be listed. C{show} (C{GET
+run, and keeps the catalog of each route of a server whose start-ups are
+answered from the catalogs of their scope (a per-session, workspace,
+credential or per-user server: L{mcpgateway.ops.catalogrefresh}), saying
+which scopes it cannot keep one for, and why; it exits 1 when any server or
+route could not be listed. C{show} (C{GET
 /api/v1/catalog}) prints what the gateway knows now and where it comes from
 (C{live}: a child of this gateway process, C{snapshot}: saved by an earlier
 one, C{probe}: a transient session), without starting anything."""
@@ -34,7 +38,7 @@ def cmdCatalogRefresh(args: argparse.Namespace, out: Output, ctx: CliContext) ->
     if not isinstance(servers, dict):
         raise CliError(f"{found.baseUrl()}{API_PREFIX}/catalog/refresh did not answer servers")
     lines = {name: line for name, line in servers.items() if isinstance(line, dict)}
-    failed = any(line.get("error") for line in lines.values())
+    failed = any(line.get("error") or _scopeErrors(line) for line in lines.values())
     if out.json:
         out.emit({"ok": not failed, "servers": lines})
     else:
@@ -44,7 +48,10 @@ def cmdCatalogRefresh(args: argparse.Namespace, out: Output, ctx: CliContext) ->
 
 
 def renderRefresh(servers: dict[str, dict[str, Any]]) -> list[str]:
-    """One line per server: what it listed and how long it took, or why not."""
+    """One line per server: what it listed and how long it took, or why
+    not; below it, for a server whose start-ups are answered from the
+    catalogs of their scope, the route catalogs kept (or why not) and the
+    scopes no catalog could be kept for, and why."""
     if not servers:
         return ["(no enabled servers to list)"]
     width = max(len(name) for name in servers)
@@ -55,9 +62,35 @@ def renderRefresh(servers: dict[str, dict[str, Any]]) -> list[str]:
         took = f" in {ms:g} ms" if isinstance(ms, (int, float)) else ""
         if line.get("error"):
             lines.append(f"{name.ljust(width)}  failed{took}: {line['error']}")
-            continue
-        lines.append(f"{name.ljust(width)}  {_counts(line)}{took}")
+        elif line.get("globalRoute") is False:
+            lines.append(f"{name.ljust(width)}  no route /{name}/mcp: listed by route{took}")
+        else:
+            lines.append(f"{name.ljust(width)}  {_counts(line)}{took}")
+        lines += _scopeLines(line)
     return lines
+
+
+def _scopeLines(line: dict[str, Any]) -> list[str]:
+    scopes = line.get("scopes")
+    lines = []
+    for path, scope in sorted(scopes.items()) if isinstance(scopes, dict) else ():
+        if not isinstance(scope, dict):
+            continue
+        if scope.get("error"):
+            lines.append(f"  {path}: its catalog was not kept: {scope['error']}")
+        else:
+            lines.append(f"  {path}: catalog kept for its start-ups ({_counts(scope)})")
+    unsaved = line.get("unsaved")
+    for why in unsaved if isinstance(unsaved, list) else ():
+        lines.append(f"  not kept: {why}")
+    return lines
+
+
+def _scopeErrors(line: dict[str, Any]) -> bool:
+    """Whether a route of the server could not be listed."""
+    scopes = line.get("scopes")
+    values = scopes.values() if isinstance(scopes, dict) else ()
+    return any(isinstance(scope, dict) and scope.get("error") for scope in values)
 
 
 def _counts(line: dict[str, Any]) -> str:
@@ -144,8 +177,11 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         parents=common,
         help="list every enabled server again (starting it once if needed)",
         description="List every enabled server again, or those named with --server,"
-        " starting each once when it does not run (at most 10 s each, all at once)."
-        " Exit 1 when any could not be listed.",
+        " starting each once when it does not run (at most 10 s each, all at once),"
+        " and keep the catalog of each route of a per-session, workspace, credential"
+        " or per-user server, so that its sessions' start-ups start no child after a"
+        " restart; say which scopes no catalog can be kept for, and why."
+        " Exit 1 when any server or route could not be listed.",
     )
     refresh.add_argument(
         "--server",

@@ -31,7 +31,6 @@ from mcpgateway.config.serversfile import (
     workspaceEntries,
 )
 from mcpgateway.config.watched import ConfigSource, PlainFile
-from mcpgateway.core.catalogdata import Catalog
 from mcpgateway.core.eventlog import EventLog
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.gateway.gateway import Gateway
@@ -40,6 +39,7 @@ from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import notFound
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import ServerStatus
+from mcpgateway.ops.catalogrefresh import refreshedLine, refreshServer
 from mcpgateway.report.health import healthLine
 from mcpgateway.sandbox.defaults import SYSTEM_DIRS
 from mcpgateway.sandbox.places import KERNEL, PRIVATE, under
@@ -87,11 +87,20 @@ class ServerChanges:
     """The operations behind C{/api/v1}."""
 
     def __init__(
-        self, gateway: Gateway, configService: ConfigService, managed: ServersFile
+        self,
+        gateway: Gateway,
+        configService: ConfigService,
+        managed: ServersFile,
+        principals: bool = False,
     ) -> None:
+        """
+        @param principals: the gateway authenticates its callers (a team
+            gateway's door): each session has a principal's key.
+        """
         self._gateway = gateway
         self._config = configService
         self._managed = managed
+        self._principals = principals
 
     # -- reading ---------------------------------------------------------------
 
@@ -171,8 +180,10 @@ class ServerChanges:
 
     def refreshCatalogs(self, body: Any) -> Deferred[dict[str, Any]]:
         """List the servers again (C{{"servers": [names]}}; none or no body:
-        every enabled server), starting each once when it does not run:
-        C{{"servers": {name: {"tools", "prompts", "resources", "ms", "error"}}}}."""
+        every enabled server), starting each once when it does not run, and
+        keep the catalogs of their scopes (L{mcpgateway.ops.catalogrefresh}):
+        C{{"servers": {name: {"tools", "prompts", "resources", "ms", "error",
+        "scopes"?, "unsaved"?, "globalRoute"?}}}}."""
         catalogs = self._catalogs()
         if body is None:
             body = {}
@@ -197,16 +208,14 @@ class ServerChanges:
         for name in names:
             pool = pools[name]
             if pool.disabled:
-                results[name] = _refreshed(None, 0.0, f"server '{name}' is disabled")
+                results[name] = refreshedLine(None, 0.0, f"server '{name}' is disabled")
                 continue
-            started = clock.seconds()
 
-            def done(catalog: Catalog | None, name: str = name, started: float = started) -> None:
-                ms = (clock.seconds() - started) * 1000
-                error = None if catalog is not None else catalogs.error(name) or "not listed"
-                results[name] = _refreshed(catalog, ms, error)
+            def done(line: dict[str, Any], name: str = name) -> None:
+                results[name] = line
 
-            waiting.append(catalogs.refresh(pool).addCallback(done))
+            refreshing = refreshServer(catalogs, pool, clock, self._principals)
+            waiting.append(refreshing.addCallback(done))
 
         def answer(_: object) -> dict[str, Any]:
             return {"servers": {name: results[name] for name in sorted(results)}}
@@ -515,17 +524,6 @@ def _adoptedFrom(name: str, engine: AdoptionEngine) -> list[str]:
         if backup is not None and any(listed == name for _, listed in backup.records):
             found.append(f"{adapter.title or adapter.id}'s {file.path}")
     return found
-
-
-def _refreshed(catalog: Catalog | None, ms: float, error: str | None) -> dict[str, Any]:
-    """One server's line of a catalog refresh."""
-    return {
-        "tools": len(catalog.items("tools")) if catalog is not None else 0,
-        "prompts": len(catalog.items("prompts")) if catalog is not None else 0,
-        "resources": len(catalog.items("resources")) if catalog is not None else 0,
-        "ms": round(ms, 1),
-        "error": error,
-    }
 
 
 def remoteConfig(spec: ServerSpec) -> dict[str, Any]:

@@ -587,7 +587,10 @@ def _listener(
         from mcpgateway.ops.management import ServerChanges
         from mcpgateway.web.admin.api import ApiApp
 
-        management = ServerChanges(gateway, configService, ServersFile(pre.stateDir))
+        principals = team is not None and team.gate is not None
+        management = ServerChanges(
+            gateway, configService, ServersFile(pre.stateDir), principals=principals
+        )
         authLine = team.authLine if team is not None else None
         return ApiApp(
             management,

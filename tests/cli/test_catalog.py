@@ -102,3 +102,58 @@ def test_an_api_refusal_is_its_message(running: FakeGateway, cli: Cli) -> None:
     api(running, "GET", "/catalog", 200, {"nope": 1})
     code, _, err = cli("catalog", "show")
     assert code == 1 and "did not answer servers" in err
+
+
+def test_refresh_says_which_scopes_it_kept_and_which_not(running: FakeGateway, cli: Cli) -> None:
+    counts = {"tools": 13, "prompts": 3, "resources": 100}
+    answer = {
+        "servers": {
+            "everything": {
+                **counts,
+                "ms": 950.0,
+                "error": None,
+                "scopes": {"/everything/mcp": {**counts, "error": None}},
+            },
+            "team": {
+                **counts,
+                "ms": 20.0,
+                "error": None,
+                "unsaved": ["its catalogs are kept per principal"],
+            },
+        }
+    }
+    api(running, "POST", "/catalog/refresh", 200, answer)
+    assert outputLines(cli, "catalog", "refresh") == [
+        "everything  13 tools, 3 prompts, 100 resources in 950 ms",
+        "  /everything/mcp: catalog kept for its start-ups (13 tools, 3 prompts, 100 resources)",
+        "team        13 tools, 3 prompts, 100 resources in 20 ms",
+        "  not kept: its catalogs are kept per principal",
+    ]
+
+
+def test_a_route_not_listed_exits_1(running: FakeGateway, cli: Cli) -> None:
+    zero = {"tools": 0, "prompts": 0, "resources": 0}
+    answer = {
+        "servers": {
+            "fs": {
+                **zero,
+                "ms": 10.0,
+                "error": None,
+                "globalRoute": False,
+                "scopes": {
+                    "/fs~aaaa/mcp": {"tools": 2, "prompts": 0, "resources": 0, "error": None},
+                    "/fs~bbbb/mcp": {**zero, "error": "server 'fs' exited with code 3"},
+                },
+            }
+        }
+    }
+    api(running, "POST", "/catalog/refresh", 200, answer)
+    code, out, _ = cli("catalog", "refresh")
+    assert code == 1
+    assert out.splitlines() == [
+        "fs  no route /fs/mcp: listed by route in 10 ms",
+        "  /fs~aaaa/mcp: catalog kept for its start-ups (2 tools, 0 prompts, 0 resources)",
+        "  /fs~bbbb/mcp: its catalog was not kept: server 'fs' exited with code 3",
+    ]
+    code, out, _ = cli("catalog", "refresh", "--json")
+    assert code == 1 and json.loads(out) == {"ok": False, "servers": answer["servers"]}

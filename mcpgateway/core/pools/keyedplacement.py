@@ -189,10 +189,10 @@ class KeyedPlacement:
             self.table.bind(opened, variant, restoring=False)  # its child is not started
 
         return kit.scopeStartup.open(
-            session, initialize, key, lambda: self._probeRoute(variant, key), start, attach
+            session, initialize, key, lambda: self.probeRoute(variant, key), start, attach
         )
 
-    def _probeRoute(self, variant: Variant, key: str) -> Deferred[ScopeCatalog]:
+    def probeRoute(self, variant: Variant, key: str) -> Deferred[ScopeCatalog]:
         """Start the child of C{variant} (the gateway initializes it), list
         it, and stop it unless a session uses it meanwhile."""
         kit = self._kit

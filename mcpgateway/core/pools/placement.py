@@ -39,7 +39,7 @@ from mcpgateway.core.pools.fromcatalog import CatalogStartup, StartupHost
 from mcpgateway.core.pools.lostchild import LostChildNotices
 from mcpgateway.core.pools.pool import Idle, NoSharedChild
 from mcpgateway.core.pools.poollauncher import PoolLauncher
-from mcpgateway.core.pools.scopecatalog import ScopeStartup
+from mcpgateway.core.pools.scopecatalog import ScopeCatalog, ScopeStartup
 from mcpgateway.core.pools.snapshot import CapacityCounts, keysOf
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
@@ -189,6 +189,12 @@ class Placement(Protocol):
     def startsOnCall(self) -> bool:
         """Whether its sessions are served from the saved catalog until a call."""
 
+    def probeRoute(self, variant: Variant, key: str) -> Deferred[ScopeCatalog] | None:
+        """Start route C{variant}'s child as its first session would, list
+        it as the catalog of C{key} and stop it unless a session uses it
+        meanwhile (C{None}: its sessions are not answered from a route's
+        catalog: their child is the server's one, or their own)."""
+
 
 class SessionPlacement:
     """No child of its own: every session's child is the session's (a
@@ -295,3 +301,7 @@ class SessionPlacement:
 
     def startsOnCall(self) -> bool:
         return False
+
+    def probeRoute(self, variant: Variant, key: str) -> Deferred[ScopeCatalog] | None:
+        """None: a session's child is its own (the pool probes those)."""
+        return None

@@ -56,7 +56,7 @@ is a L{TaskSupport} the gateway hands it.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -77,6 +77,7 @@ from mcpgateway.protocol import jsonrpc
 
 __all__ = [
     "GLOBAL_CHILD",
+    "NO_SCOPES",
     "CatalogSource",
     "ChildListener",
     "Idle",
@@ -85,6 +86,8 @@ __all__ = [
     "PoolLike",
     "PromotionSink",
     "Resolver",
+    "RouteListed",
+    "ScopesRefreshed",
     "ServerUnavailable",
     "SessionGone",
     "Sweep",
@@ -191,6 +194,31 @@ class Sweep:
     """Children found gone (vanished processes, and own children that exited)."""
     orphaned: list[Session]
     """Sessions whose own child is gone: they must end."""
+
+
+@dataclass(frozen=True)
+class RouteListed:
+    """What a refresh kept as the catalog of one route (C{catalog}), or why
+    it kept none (C{error})."""
+
+    catalog: Catalog | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ScopesRefreshed:
+    """What a refresh kept of one server's scopes: each route's catalog by
+    route key (none for a server whose start-ups are answered from its
+    own catalog), and why some scopes have none
+    (L{mcpgateway.core.pools.scoperefresh.unsavedScopes})."""
+
+    routes: Mapping[str, RouteListed]
+    unsaved: tuple[str, ...] = ()
+
+
+NO_SCOPES = ScopesRefreshed({})
+"""What a refresh keeps of a server whose start-ups are answered from its
+own catalog: nothing more."""
 
 
 class PoolLike(Protocol):
@@ -419,6 +447,17 @@ class PoolLike(Protocol):
         """Tell C{listener} (from now on, for every child, those running
         now included for their next list change) when a child is ready and
         when its lists change; C{None}: tell nobody."""
+
+    def refreshScopes(
+        self, listed: Catalog | None, principals: bool, timeout: float
+    ) -> Deferred[ScopesRefreshed]:
+        """Keep, for C{mcpgateway catalog refresh}, the catalog of each of
+        its routes its sessions' start-ups are answered from
+        (L{mcpgateway.core.pools.scoperefresh}): C{listed} (what the
+        refresh listed through its global route, for any client; C{None}:
+        that failed) as the global route's, the others listed within
+        C{timeout} seconds; C{principals}: the gateway authenticates its
+        callers. L{NO_SCOPES} for a server its own catalog answers for."""
 
     # -- MCP 2026-07-28 clients -------------------------------------------------
 

@@ -44,6 +44,16 @@ C{initialize}, as without a catalog. A probe rather than the first
 session's own child: that child would be kept for a session that may never
 call, which is what this avoids.
 
+A session with a child of its own whose key was never listed is answered
+from the catalog of its I{route} (L{routeKey}: the entry, the route's
+child key and the principal's catalog key, not the client's part) when one
+is known: what C{mcpgateway catalog refresh} listed through a child of
+that route as a client that declares every capability would start it
+(L{mcpgateway.core.pools.scoperefresh}), with the protocol version the
+gateway negotiated. What the session's own child lists when it starts is
+told as below (C{list_changed}) but not kept in the route's catalog: it
+may list less to a client that declares less.
+
 The catalogs are kept per pool, and saved in the state directory
 (L{SavedScopes}: L{mcpgateway.core.pools.scopecatalogfile}): after a
 restart or a reconfiguration, a key already listed is answered from its
@@ -98,7 +108,7 @@ from mcpgateway.core.catalogdata import (
 from mcpgateway.core.identity import presentedResult
 from mcpgateway.core.pools.fromcatalog import CHANGED, KIND_OF, CatalogHost, Serve, initializeOf
 from mcpgateway.core.sessions import Session
-from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.core.status import CatalogCounts, Circuit
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
@@ -111,6 +121,7 @@ __all__ = [
     "ScopeCatalog",
     "ScopeProbeSession",
     "ScopeStartup",
+    "routeKey",
     "scopeKey",
 ]
 
@@ -159,16 +170,29 @@ def scopeKey(pool: ScopeHost, session: Session, ownChild: bool) -> str:
     """The key of the catalog that answers C{session} (see the module
     docstring); C{ownChild}: the session's child is its own (the client
     initializes it). A hash: no value of the entry or the session is kept."""
-    variant = session.variant
-    parts: list[Any] = [
-        "scope/1",
-        entryOf(pool.spec),
-        "" if variant is None else variant.childKey,
-        catalogKeyOf(pool, session.principal),
-    ]
+    parts = _routeParts(pool, session.variant, session.principal)
     if ownChild:
         parts += [session.protocolVersion, canonical(session.capabilities)]
     return shortHash(canonical(parts))
+
+
+def routeKey(pool: ScopeHost, variant: Variant | None, principal: str) -> str:
+    """The key of the catalog of route C{variant}'s child for the principal
+    whose key is C{principal}, whoever the client: a route's child's key
+    (the gateway initializes it: L{scopeKey} without C{ownChild}), and the
+    key a session with a child of its own falls back to when its own key
+    was never listed (what C{mcpgateway catalog refresh} lists for any
+    client: L{mcpgateway.core.pools.scoperefresh})."""
+    return shortHash(canonical(_routeParts(pool, variant, principal)))
+
+
+def _routeParts(pool: ScopeHost, variant: Variant | None, principal: str) -> list[Any]:
+    return [
+        "scope/1",
+        entryOf(pool.spec),
+        "" if variant is None else variant.childKey,
+        catalogKeyOf(pool, principal),
+    ]
 
 
 def listedCatalog(
@@ -245,13 +269,16 @@ class ScopeProbeSession(Session):
 
 class _Pending:
     """A session answered from the catalog of C{key} whose child has not
-    started, with the digest of each list it was given."""
+    started, with the digest of each list it was given; C{renews}: what its
+    child lists when it starts is kept in that catalog (not in a route's
+    catalog for any client, which a session's own child may list less of)."""
 
-    __slots__ = ("key", "kinds", "session")
+    __slots__ = ("key", "kinds", "renews", "session")
 
-    def __init__(self, session: Session, key: str) -> None:
+    def __init__(self, session: Session, key: str, renews: bool = True) -> None:
         self.session = session
         self.key = key
+        self.renews = renews
         self.kinds: dict[str, str] = {}
 
 
@@ -324,7 +351,7 @@ class ScopeStartup:
             self._catalogs[key] = known
         return known
 
-    def _keep(self, key: str, known: ScopeCatalog) -> None:
+    def keep(self, key: str, known: ScopeCatalog) -> None:
         """Keep C{known} as the catalog of C{key}, and save it when it was
         listed under the server's entry as it is now."""
         self._catalogs[key] = known
@@ -359,19 +386,25 @@ class ScopeStartup:
         probe: Probe,
         start: Serve,
         attach: Callable[[Session], None],
+        fallback: str | None = None,
     ) -> Deferred[jsonrpc.Message]:
         """The answer to C{session}'s C{initialize}: from the catalog of
-        C{key} (probed first when none is known), the session then
-        C{attach}ed to its child, not started; C{start()}'s when the probe
-        failed. Waits for the saved catalogs to be read first."""
+        C{key}, else from that of C{fallback} (a route's, for any client:
+        L{routeKey}), else probed first, the session then C{attach}ed to
+        its child, not started; C{start()}'s when the probe failed. Waits
+        for the saved catalogs to be read first."""
         saved = self.saved
         if saved is not None and not saved.loaded:
             return saved.whenLoaded().addCallback(
-                lambda _: self.open(session, initialize, key, probe, start, attach)
+                lambda _: self.open(session, initialize, key, probe, start, attach, fallback)
             )
         known = self.known(key)
         if known is not None:
             return succeed(self._opened(session, initialize, key, known, attach))
+        routed = None if fallback is None else self.known(fallback)
+        if fallback is not None and routed is not None:
+            opened = self._opened(session, initialize, fallback, routed, attach, renews=False)
+            return succeed(opened)
         waiting = self._probe(key, probe)
 
         def probed(known: ScopeCatalog | None) -> jsonrpc.Message | Deferred[jsonrpc.Message]:
@@ -394,11 +427,12 @@ class ScopeStartup:
         key: str,
         known: ScopeCatalog,
         attach: Callable[[Session], None],
+        renews: bool = True,
     ) -> jsonrpc.Message:
         if known.protocolVersion is not None:
             session.protocolVersion = known.protocolVersion  # as the child answered it
         attach(session)
-        self._pending[session.id] = _Pending(session, key)
+        self._pending[session.id] = _Pending(session, key, renews)
         self.counts.startups += 1
         self.counts.answers += 1
         self.log.debug(
@@ -498,7 +532,8 @@ class ScopeStartup:
             )
         fresh: dict[str, str] = {}
         if lists is not None:
-            self._renew(key, lists)
+            if any(pending.renews for pending in given):
+                self._renew(key, lists)
             fresh = {kind: kindDigest(items) for kind, items in lists.items()}
         for pending in given:
             methods = sorted(
@@ -532,9 +567,20 @@ class ScopeStartup:
         renewed = replace(
             catalog, lists=MappingProxyType(merged), digest=digest, taken=self._clock.seconds()
         )
-        self._keep(key, replace(known, catalog=renewed))
+        self.keep(key, replace(known, catalog=renewed))
 
     # -- probes ------------------------------------------------------------------------
+
+    def relist(self, key: str, probe: Probe) -> Deferred[ScopeCatalog]:
+        """List the catalog of C{key} through C{probe}, known or not, and
+        keep what it lists (C{mcpgateway catalog refresh}); fails as the
+        probe does."""
+        self.probesRun += 1
+        return maybeDeferred(probe).addCallback(self._kept, key)
+
+    def _kept(self, known: ScopeCatalog, key: str) -> ScopeCatalog:
+        self.keep(key, known)
+        return known
 
     def _probe(self, key: str, probe: Probe) -> Deferred[ScopeCatalog | None]:
         """The catalog of C{key} from one probe, however many wait for it
@@ -564,7 +610,7 @@ class ScopeStartup:
                 known = None
             else:
                 known = result
-                self._keep(key, known)
+                self.keep(key, known)
             for w in self._probes.pop(key, []):
                 w.callback(known)
 

@@ -44,6 +44,7 @@ from typing import Any, cast
 from twisted.internet.defer import Deferred, DeferredList, fail, maybeDeferred, succeed
 from twisted.logger import Logger
 
+from mcpgateway.core.catalogdata import Catalog
 from mcpgateway.core.era2026.mrtr import BridgeWaits, InputBridge
 from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle
 from mcpgateway.core.eventlog import EventLog
@@ -55,6 +56,7 @@ from mcpgateway.core.pools.lostchild import LostChildNotices
 from mcpgateway.core.pools.owned import LAZY_START, OwnedChildren
 from mcpgateway.core.pools.placement import Kit, Placement
 from mcpgateway.core.pools.pool import (
+    NO_SCOPES,
     CatalogSource,
     ChildListener,
     Idle,
@@ -62,6 +64,7 @@ from mcpgateway.core.pools.pool import (
     PoolLike,
     PromotionSink,
     Resolver,
+    ScopesRefreshed,
     Sweep,
     TaskSupport,
     disabledError,
@@ -70,7 +73,14 @@ from mcpgateway.core.pools.pool import (
 )
 from mcpgateway.core.pools.poollauncher import PoolLauncher
 from mcpgateway.core.pools.promotion import PoolPromotion
-from mcpgateway.core.pools.scopecatalog import ScopeStartup, probeOwnChild, scopeKey
+from mcpgateway.core.pools.scopecatalog import (
+    ScopeCatalog,
+    ScopeStartup,
+    probeOwnChild,
+    routeKey,
+    scopeKey,
+)
+from mcpgateway.core.pools.scoperefresh import refreshRoutes, refreshSession
 from mcpgateway.core.pools.snapshot import CapacityCounts, StatusReader
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session, SessionLike
@@ -367,7 +377,28 @@ class ServerPool:
             lambda: probeOwnChild(owned, self.spec, session, key, self._clock, self.log),
             lambda: owned.open(session, initialize),
             lambda opened: owned.restore(opened, LAZY_START),
+            routeKey(self, session.variant, session.principal),
         )
+
+    def refreshScopes(
+        self, listed: Catalog | None, principals: bool, timeout: float
+    ) -> Deferred[ScopesRefreshed]:
+        """Keep the catalog of each of its routes for C{mcpgateway catalog
+        refresh} (L{mcpgateway.core.pools.scoperefresh}); nothing for a
+        server whose start-ups its own catalog answers."""
+        own = self.ownsChildren()
+        if not own and not self.perLaunch:
+            return succeed(NO_SCOPES)
+        clock, owned = self._clock, self.owned
+
+        def probe(variant: Variant, key: str) -> Deferred[ScopeCatalog] | None:
+            if not own:
+                return self.placement.probeRoute(variant, key)
+            session = refreshSession(variant, self.spec.name, clock.seconds())
+            return probeOwnChild(owned, self.spec, session, key, clock, self.log)
+
+        startup = self.scopeStartup
+        return refreshRoutes(startup, self, self.routes, probe, listed, principals, clock, timeout)
 
     def forwardOwned(
         self, session: Session, message: jsonrpc.Message, related: Sink | None

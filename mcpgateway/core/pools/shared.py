@@ -62,11 +62,12 @@ from mcpgateway.core.pools.pool import (
     childGone,
     disabledError,
 )
+from mcpgateway.core.pools.scopecatalog import ScopeCatalog
 from mcpgateway.core.pools.snapshot import keysOf
 from mcpgateway.core.pools.staleenv import StaleEnvRestart
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
-from mcpgateway.core.spec import ServerSpec, Sharing
+from mcpgateway.core.spec import ServerSpec, Sharing, Variant
 from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
@@ -194,6 +195,11 @@ class SharedPlacement:
         if isinstance(fanout, SharedFanout) and fanout.subscriptions:
             return False  # updates of a subscribed resource come from a running child
         return self.startup.initializeFor(None) is not None
+
+    def probeRoute(self, variant: Variant, key: str) -> Deferred[ScopeCatalog] | None:
+        """None: its sessions' start-ups are answered from the server's
+        catalog (L{CatalogStartup}), listed by the catalogs."""
+        return None
 
     def gone(self, session: Session) -> str | None:
         kit = self._kit

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from mcpgateway.core.gateway.catalog import Catalogs
+from mcpgateway.ops.management import ServerChanges
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess
 from tests.support.core.catalog_status import UNLISTED
@@ -126,3 +127,28 @@ def test_the_catalog_routes_need_the_token(tmp_path: Path, logged: list[Any]) ->
     assert harness.reactor.processes == []
     auth = {"authorization": f"Bearer {TOKEN}"}
     assert harness.api("GET", "/catalog", headers=auth).status == 200
+
+
+def test_a_per_session_server_s_refresh_keeps_its_route_s_catalog(
+    tmp_path: Path, logged: list[Any]
+) -> None:
+    h = ApiHarness(
+        tmp_path / "state",
+        mainServers={"own": {"command": FAKE, "args": ["-m", "own"], "share": "session"}},
+    )
+    withCatalogs(h)
+    refreshing = h.api("POST", "/catalog/refresh")
+    h.reactor.advance(0.25)
+    answerLists(h.process(), ["a"])
+    h.reactor.advance(1)
+    line = refreshing.json()["servers"]["own"]
+    assert line["scopes"] == {"/own/mcp": {"tools": 1, "prompts": 1, "resources": 0, "error": None}}
+    team = ServerChanges(h.gateway, h.configService, h.managed, principals=True)
+    answered: list[dict[str, Any]] = []
+    team.refreshCatalogs(None).addCallback(answered.append)
+    h.reactor.advance(0.25)
+    answerLists(h.reactor.processes[-1], ["a"])
+    h.reactor.advance(1)
+    [body] = answered
+    assert "scopes" not in body["servers"]["own"]
+    assert "per principal" in body["servers"]["own"]["unsaved"][0]
