@@ -585,10 +585,12 @@ def _listener(
         # Made on the API's first request (the site keeps what this returns).
         from mcpgateway.config.serversfile import ServersFile
         from mcpgateway.ops.management import ServerChanges
+        from mcpgateway.sandbox.confine import Sandbox
         from mcpgateway.web.admin.api import ApiApp
 
         management = ServerChanges(gateway, configService, ServersFile(pre.stateDir))
         authLine = team.authLine if team is not None else None
+        confiner = gateway.spawner.confiner
         return ApiApp(
             management,
             gateway,
@@ -597,6 +599,7 @@ def _listener(
             authLine=authLine,
             serversToken=None if selfService is None else selfService.token,
             audit=None if team is None else team.audit,
+            sandbox=confiner if isinstance(confiner, Sandbox) else None,
         ).resource()
 
     tls: Any = None
