@@ -2,15 +2,17 @@
 """C{mcpgateway sandbox check|show|suggest|approve}: which confinement works on this
 machine, and what a server's children may see and do (docs/guide/sandbox.md).
 
-C{check} runs the probe (bubblewrap with a child's namespaces, Landlock's
-ABI) and says which mechanism confines children here, why the others do
-not, and what each that works does NOT confine on this machine, and what
-neither does (L{mcpgateway.sandbox.gaps}). C{show NAME} reads
+C{check} says which mechanism confines children, why the others do not,
+and what each that works does NOT confine on this machine, and what
+neither does (L{mcpgateway.sandbox.gaps}): the running gateway's, from its
+own probe, when one runs; else what the probe (bubblewrap with a child's
+namespaces, Landlock's ABI) finds from this shell, and it says which
+(L{mcpgateway.cli.sandboxfacts}). C{show NAME} reads
 the server's entry as the gateway does (its config and C{servers.json})
 and prints its profile, whether it is confined (its entry, and the
-running gateway's C{--sandbox}), the mechanism (the one C{--sandbox}
-names, if it names one) and what it leaves out here, and its layout: what
-it reads, writes, never sees. C{suggest NAME} is
+running gateway's C{--sandbox}), the mechanism (the running gateway's, or
+the one C{--sandbox} names, if it names one) and what it leaves out, and
+its layout: what it reads, writes, never sees. C{suggest NAME} is
 L{mcpgateway.cli.sandboxlearn}'s; C{approve NAME} (a project's entry that
 asks for more than the default profile) is
 L{mcpgateway.cli.sandboxapprove}'s. Also here: what C{doctor} says of the
@@ -28,18 +30,13 @@ from mcpgateway.cli.checks import Check, DoctorContext
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
 from mcpgateway.cli.sandboxapprove import addApprove
+from mcpgateway.cli.sandboxfacts import NAMES, SandboxFacts, sandboxFacts
 from mcpgateway.cli.sandboxlearn import addSuggest
 from mcpgateway.cli.sandboxspec import serverSpec
 from mcpgateway.ops.gatewayprobe import GatewayProbe, resolveStateDir
 from mcpgateway.sandbox import bwrap, layout, probe, request, seatbelt
 from mcpgateway.startup.sandboxing import DEFAULT, MODES
 
-NAMES = {
-    "bwrap": "bubblewrap",
-    "landlock": "Landlock",
-    "seatbelt": "sandbox-exec",
-    "none": "nothing",
-}
 BROWSERS = (
     "under Landlock Chromium starts only without network (a server with network gets no"
     " UNIX socket, and Chromium makes one), and @playwright/mcp not even then (it connects"
@@ -56,8 +53,9 @@ SETTINGS = {
 }
 
 
-def probeText(found: dict[str, Any]) -> list[str]:
-    """What the probe found, a line a mechanism, then the verdict."""
+def probeText(found: dict[str, Any], mechanism: str | None = None) -> list[str]:
+    """What the probe found, a line a mechanism, then the verdict: that
+    C{mechanism} confines children (default: the one the probe found)."""
     bw, landlock = found.get("bwrap") or {}, found.get("landlock") or {}
     lines = []
     if bw.get("works"):
@@ -76,7 +74,7 @@ def probeText(found: dict[str, Any]) -> list[str]:
     neither = gaps(found, "neither")
     if neither and (bw.get("works") or landlock.get("abi")):
         lines += ["neither mechanism confines:", *(f"  - {gap}" for gap in neither)]
-    mechanism = str(found.get("mechanism") or "none")
+    mechanism = mechanism or str(found.get("mechanism") or "none")
     if mechanism == "seatbelt":
         lines.append("confined children run in sandbox-exec (macOS; untested)")
     elif mechanism == "bwrap":
@@ -135,13 +133,14 @@ def filterText(found: dict[str, Any]) -> list[str]:
 
 
 def cmdSandboxCheck(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
-    found = probe.probe()
+    facts = sandboxFacts(ctx, ctx.probe(resolveStateDir(args.state_dir)))
     if out.json:
-        out.emit(found)
+        out.emit({**facts.found, "mechanism": facts.mechanism, "source": facts.toJson()})
     else:
-        for line in probeText(found):
+        out.line(facts.said())
+        for line in probeText(facts.found, facts.mechanism):
             out.line(line)
-    return 0 if found["mechanism"] != "none" else 1
+    return 0 if facts.mechanism != "none" else 1
 
 
 def cmdSandboxShow(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
@@ -152,8 +151,11 @@ def cmdSandboxShow(args: argparse.Namespace, out: Output, ctx: CliContext) -> in
         raise CliError(f"server '{spec.name}' is a remote server: it has no process to confine")
     default = args.gateway or str((found.state or {}).get("sandbox") or DEFAULT)
     confined = spec.sandbox.confined("off" if default == "off" else "auto")
-    probed = probe.probe()
-    mechanism = probe.FORCED.get(default) or str(probed["mechanism"])
+    facts = sandboxFacts(ctx, found, default)
+    probed = facts.found
+    mechanism = facts.mechanism
+    if args.gateway is not None or not facts.fromGateway:  # as that --sandbox would choose
+        mechanism = probe.FORCED.get(default) or str(probed.get("mechanism") or "none")
     argv = [spec.executable or spec.command, *spec.args]
     environ = spec.environment(os.environ)
     asked = request.build(
@@ -178,6 +180,7 @@ def cmdSandboxShow(args: argparse.Namespace, out: Output, ctx: CliContext) -> in
         "network": asked["network"],
         "syscalls": asked["syscalls"],
         "layout": view.toJson(),
+        "source": facts.toJson(),
     }
     document["syscallFilter"] = bool((probed.get("seccomp") or {}).get("works"))
     document["landlockAbi"] = int((probed.get("landlock") or {}).get("abi") or 0)
@@ -234,7 +237,8 @@ def showText(document: dict[str, Any]) -> list[str]:
                 " its children fail to start"
             )
         else:
-            lines.append(f"mechanism: {name}")
+            origin = (document.get("source") or {}).get("origin")
+            lines.append(f"mechanism: {name}" + (f" ({origin})" if origin else ""))
         if document.get("gaps"):
             lines.append(f"{name} does NOT confine here: {'; '.join(document['gaps'])}")
     network = document["network"]
@@ -287,9 +291,11 @@ def syscallsLine(document: dict[str, Any]) -> str:
 
 
 def checkSandbox(ctx: DoctorContext) -> Check:
-    """Whether the running gateway's children are confined, and what their
-    mechanism does NOT confine here (the probe runs only when it confines
-    every server: C{--sandbox auto}, C{bubblewrap} or C{landlock})."""
+    """Whether the running gateway's children are confined, with what, and
+    what that does NOT confine: as the gateway says (its own probe,
+    L{sandboxFacts}), else as the probe finds from here, saying so (only
+    when it confines every server: C{--sandbox auto}, C{bubblewrap} or
+    C{landlock})."""
     if not ctx.found.running:
         return Check(
             "info",
@@ -304,43 +310,53 @@ def checkSandbox(ctx: DoctorContext) -> Check:
             "Sandbox: only the servers whose entry asks are confined (--sandbox off);"
             " `mcpgateway sandbox check` says what works here",
         )
-    found = probe.probe()
+    facts = sandboxFacts(ctx.cli, ctx.found, mode)
+    return _confinement(facts, facts.mode or mode)
+
+
+def _confinement(facts: SandboxFacts, mode: str) -> Check:
+    """L{checkSandbox}'s verdict on C{facts}, the gateway's C{--sandbox} C{mode}."""
+    found, mechanism = facts.found, facts.mechanism
+    name = NAMES[mechanism]
+    if facts.fromGateway:
+        gateway = f"the running gateway (pid {facts.pid})"
+        where, said = f"for {gateway}", ""
+        whose, confined = f"the children of {gateway}", f"{gateway} confines its children with"
+    else:
+        where, whose, confined = "here", "children here", "children are confined with"
+        said = f" (found from this shell: the running gateway did not say: {facts.why})"
     forced = probe.FORCED.get(mode)
-    mechanism = forced or str(found["mechanism"])
     why = None if forced is None else probe.unworkable(found, forced)
     if why is not None:
         return Check(
             "fail",
-            f"Sandbox: --sandbox {mode}, but {NAMES[mechanism]} does not work here ({why}):"
-            " confined children fail to start",
+            f"Sandbox: --sandbox {mode}, but {name} does not work {where}"
+            f" ({why}): confined children fail to start{said}",
             "install and allow it (`mcpgateway sandbox check` says why it fails), or restart"
             " the gateway with --sandbox auto",
         )
     if mechanism == "none":
         return Check(
             "fail",
-            "Sandbox: nothing confines children here: they run unconfined",
+            f"Sandbox: nothing confines {whose}: they run unconfined{said}",
             "install bubblewrap (apt-get install bubblewrap) and allow unprivileged user"
             " namespaces; `mcpgateway sandbox check` says why each mechanism fails",
         )
     status = "pass" if mechanism == "bwrap" else "info"
     left = gaps(found, mechanism)
     unconfined = f"; it does NOT confine here: {'; '.join(left)}" if left else ""
+    confined = f"Sandbox: {confined} {name}"
     filtering = found.get("seccomp")
     if not isinstance(filtering, dict):  # macOS: no seccomp
-        return Check(status, f"Sandbox: children are confined with {NAMES[mechanism]}{unconfined}")
+        return Check(status, f"{confined}{unconfined}{said}")
     if not filtering.get("works"):
         return Check(
             "info",
-            f"Sandbox: children are confined with {NAMES[mechanism]}, without their system-call"
-            f" filter: {filtering.get('error')}{unconfined}",
+            f"{confined}, without their system-call filter: {filtering.get('error')}"
+            f"{unconfined}{said}",
             "install libseccomp (apt-get install libseccomp2)",
         )
-    return Check(
-        status,
-        f"Sandbox: children are confined with {NAMES[mechanism]}, their system calls"
-        f" filtered{unconfined}",
-    )
+    return Check(status, f"{confined}, their system calls filtered{unconfined}{said}")
 
 
 def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
@@ -358,10 +374,11 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
     check = actions.add_parser(
         "check",
         parents=common,
-        help="which confinement works on this machine, and why not",
-        description="Run bubblewrap with a child's namespaces and ask the kernel for Landlock:"
-        " which mechanism confines children here, and why the others do not. Exit status 1"
-        " when none does.",
+        help="which confinement the children get, and why not the others",
+        description="Which mechanism confines the children, and why the others do not: the"
+        " running gateway's, as its own probe found (its PATH); with none running, what"
+        " running bubblewrap with a child's namespaces and asking the kernel for Landlock"
+        " find from this shell. The first line says which. Exit status 1 when none does.",
     )
     check.set_defaults(handler=cmdSandboxCheck)
     show = actions.add_parser(

@@ -301,7 +301,12 @@ class ListingFailed(Exception):
     """A child's list could not be had; says why."""
 
 
-STDERR_TAIL = re.compile(r"[;,]?\s*(?:last )?stderr\b.*", re.IGNORECASE | re.DOTALL)
+STDERR_TAIL = re.compile(
+    r"[;,]?\s*(?:(?:last )?stderr\b|first stdout line:).*", re.IGNORECASE | re.DOTALL
+)
+"""Where what a child wrote starts in the gateway's words about it: its
+stderr's lines, or its first stdout line that was not JSON
+(L{mcpgateway.core.child.STDOUT_MARK})."""
 EXIT_DETAIL = re.compile(r"(\(exit code -?\d+\)):.*", re.DOTALL)
 PUBLIC_REASON = 200
 """Characters of a reason L{publicReason} keeps."""

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_child -*-
+# -*- test-case-name: tests.core.test_child, tests.core.test_gateway_kills -*-
 """One stdio MCP server process: spawn arguments, newline framing, stderr, exit, stop.
 
 L{ChildProtocol} turns the child's stdout into decoded JSON-RPC messages (one
@@ -10,7 +10,12 @@ It knows nothing of sessions or routing.
 Everything a child writes is hostile input. A stdout line that is not
 acceptable JSON (whatever the parser raises) is skipped; only a line over the
 framing limit kills the child. The end of stdout ends the child for the
-gateway, even if its process lives on. What a child can make the gateway log
+gateway, even if its process lives on. A child the gateway kills (L{kill}:
+a line over the limit, no answer to C{initialize} or to a health ping) says
+so in how it ended (L{ChildProtocol.howItEnded}), with why, and, when it
+never answered, the start of the first stdout line that was not JSON: a
+server that prints a banner or its errors to stdout is told apart from one
+the kernel killed. What a child can make the gateway log
 is bounded by token buckets (L{logs.LogBudget}): stderr lines and skipped stdout
 lines over their budget are counted, not logged, and the count is logged once
 per period.
@@ -54,6 +59,11 @@ OUTPUT_GRACE = 0.5
 """Seconds a child whose stdout has closed may take to exit by itself before it
 is taken for a child that closed its stdout and lives on, and is stopped."""
 _EXCERPT = 200
+STRAY_CHARS = 120
+"""Characters of a child's first non-JSON stdout line kept to say how it ended."""
+STDOUT_MARK = "; first stdout line: "
+"""How the gateway's own words about a child's end introduce what it wrote
+to stdout (as C{"; last stderr: "} does its stderr)."""
 
 
 def describeExit(reason: Failure) -> str:
@@ -94,7 +104,25 @@ class Child(Protocol):
 
     def stop(self, graceTime: float = 2.0, termTime: float = 3.0) -> Deferred[None]: ...
 
+    def kill(self, why: str) -> None:
+        """Kill it now, for C{why} (a phrase without its subject: C{"did
+        not answer initialize within 60 s"}): how it ended says the gateway
+        killed it, and why."""
+        ...
+
     def howItEnded(self) -> str: ...
+
+
+def quotedLine(line: bytes, redact: Callable[[str], str] | None = None) -> str:
+    """The start of a line a child wrote, safe to show on one line: decoded
+    (bad bytes replaced), its secrets taken out (C{redact}, over the whole
+    line: a value cut short would not be found), cut to L{STRAY_CHARS}
+    characters and quoted with every control character escaped."""
+    text = line.decode("utf-8", "replace")
+    if redact is not None:
+        text = redact(text)
+    cut = text[:STRAY_CHARS]
+    return repr(cut) + ("…" if len(text) > STRAY_CHARS else "")
 
 
 class ChildProtocol(ProcessProtocol):
@@ -171,8 +199,11 @@ class ChildProtocol(ProcessProtocol):
         self.outputClosed = False
         """Whether the child's stdout has reached its end."""
         self.killedFor: str | None = None
-        """Why the gateway killed the child itself (a stdout line over the
-        limit), for L{howItEnded}; C{None}: it did not."""
+        """Why the gateway killed the child itself (L{kill}), for
+        L{howItEnded}; C{None}: it did not."""
+        self.strayLine: str | None = None
+        """The start of the first stdout line that was not JSON, quoted
+        (L{quotedLine}); C{None}: none was."""
         self._outputTimer: IDelayedCall | None = None
         self._stderrBudget = logs.LogBudget(
             clock, STDERR_LOG_RATE, STDERR_LOG_BURST, LOG_PERIOD, self._stderrDropped
@@ -330,6 +361,8 @@ class ChildProtocol(ProcessProtocol):
         try:
             message = jsonrpc.loads(line, allowLoneSurrogates=True)
         except Exception as e:  # ParseError, or whatever else a hostile line provokes
+            if self.strayLine is None:
+                self.strayLine = quotedLine(line, self._redact)
             self._skipped(line, e)
             return
         if type(message) is dict:
@@ -402,24 +435,40 @@ class ChildProtocol(ProcessProtocol):
 
     def howItEnded(self) -> str:
         """How the process ended (L{describeExit}), and why the gateway
-        killed it when it did: a child killed for an over-long stdout line
-        is not taken for one the OOM killer ended."""
+        killed it when it did (L{kill}): a child killed for an over-long
+        stdout line or a handshake it never answered is not taken for one
+        the OOM killer ended. A child that never wrote a response but wrote
+        a line that is not JSON to stdout (a banner, an error printed there)
+        is said to have, with that line's start (after L{STDOUT_MARK})."""
         assert self.exitReason is not None
         how = describeExit(self.exitReason)
+        stray = self.strayLine if self.responses == 0 else None
         why = self.killedFor
         if why is None:
-            return how
-        if how.startswith("killed by signal"):
-            return f"{how} from the gateway: {why}"
-        return f"{how} while the gateway was killing it: {why}"
+            if stray is None:
+                return how
+            return f"{how} after writing non-JSON to stdout{STDOUT_MARK}{stray}"
+        if stray is not None:
+            why = f"wrote non-JSON to stdout and {why}"
+        value = self.exitReason.value
+        if isinstance(value, ProcessTerminated) and value.signal == signal.SIGKILL:
+            said = f"killed by the gateway: it {why}"
+        else:
+            said = f"{how} while the gateway was killing it: it {why}"
+        return said if stray is None else f"{said}{STDOUT_MARK}{stray}"
+
+    def kill(self, why: str) -> None:
+        """Kill the child's process group (SIGKILL) for C{why}, which
+        L{howItEnded} gives (the first C{why}, if killed twice)."""
+        if self.exited:
+            return
+        if self.killedFor is None:
+            self.killedFor = why
+        self.signal("KILL")
 
     def _lineTooLong(self, size: int) -> None:
         self._chunks.clear()
         self._chunkBytes = 0
-        if self.killedFor is None:
-            self.killedFor = (
-                f"it wrote a stdout line of {size} bytes, over the {self._maxLine}-byte limit"
-            )
         self.log.error(
             "server {server} wrote a stdout line of {size} bytes, over the {limit}-byte limit;"
             " killing the child (it is restarted on the next request)",
@@ -427,7 +476,7 @@ class ChildProtocol(ProcessProtocol):
             size=size,
             limit=self._maxLine,
         )
-        self.signal("KILL")
+        self.kill(f"wrote a stdout line of {size} bytes, over the {self._maxLine}-byte limit")
 
     # -- writing and stopping -----------------------------------------------
 

@@ -55,6 +55,7 @@ from mcpgateway.core.spawn import ConfinedChild, SecretsUnavailable, Spawner, no
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.stats import RequestStats
 from mcpgateway.core.status import Circuit, Lifecycle
+from mcpgateway.core.stderrlines import stderrNote
 from mcpgateway.protocol import jsonrpc, versions
 from mcpgateway.runtime import logs
 
@@ -438,8 +439,8 @@ class Upstream:
             )
             self._refused(
                 child,
-                f"server '{self.spec.name}' gave an initialize answer the"
-                f" gateway cannot use ({type(e).__name__}: {e})",
+                "gave an initialize answer the gateway cannot use",
+                f" ({type(e).__name__}: {e})",
             )
 
     def _handshakeAnswered(self, response: jsonrpc.Message, child: Child) -> None:
@@ -453,9 +454,10 @@ class Upstream:
             silent = f"server '{self.spec.name}' did not answer initialize"
             timedOut = isinstance(error, dict) and error.get("code") == jsonrpc.REQUEST_TIMEOUT
             if timedOut and isinstance(text, str) and text.startswith(silent):
-                self._refused(child, text)  # the router's timeout: it never answered
+                # The router's timeout (it never answered), in the gateway's words.
+                self._refused(child, text[len(f"server '{self.spec.name}' ") :])
             else:
-                self._refused(child, f"server '{self.spec.name}' refused initialize: {text}")
+                self._refused(child, "refused initialize", f": {text}")
             return
         self.childInitializeResult = result
         self.initializeResult = presentedResult(result, self.spec)
@@ -539,18 +541,15 @@ class Upstream:
         session's C{initialize} to answer once it is discovered."""
         wire = self._era2026
         if wire is None:
-            self._refused(
-                child,
-                f"server '{self.spec.name}' speaks a revision this gateway was given no wire for",
-            )
+            self._refused(child, "speaks a revision this gateway was given no wire for")
             return
         offered = self._era2026Only(refusal)
         version = wire.spokenVersion(list(offered or versions.ERA2026_VERSIONS))
         if version is None:
             self._refused(
                 child,
-                f"server '{self.spec.name}' speaks only protocol revision(s)"
-                f" {', '.join(offered or ())}, which the gateway does not",
+                "speaks only protocol revisions the gateway does not",
+                f" ({', '.join(offered or ())})",
             )
             return
         adapter = wire.adapter(
@@ -586,8 +585,8 @@ class Upstream:
             )
             self._refused(
                 child,
-                f"server '{self.spec.name}' gave a server/discover answer the"
-                f" gateway cannot use ({type(e).__name__}: {e})",
+                "gave a server/discover answer the gateway cannot use",
+                f" ({type(e).__name__}: {e})",
             )
 
     def _discoverAnswered(
@@ -601,13 +600,13 @@ class Upstream:
         if not isinstance(result, dict):
             error = response.get("error")
             text = error.get("message", error) if isinstance(error, dict) else error
-            self._refused(child, f"server '{self.spec.name}' refused server/discover: {text}")
+            self._refused(child, "refused server/discover", f": {text}")
             return
         wire = self._era2026
         if wire is None or wire.spokenVersion(result.get("supportedVersions")) is None:
             self._refused(
                 child,
-                f"server '{self.spec.name}' supports none of the revisions the gateway speaks"
+                "supports none of the revisions the gateway speaks",
                 f" (it lists {result.get('supportedVersions')!r})",
             )
             return
@@ -636,10 +635,15 @@ class Upstream:
         self._ready(child)
         self._release(None)
 
-    def _refused(self, child: Child, why: str) -> None:
+    def _refused(self, child: Child, what: str, said: str = "") -> None:
+        """Fail what waits on C{child} (C{"server 'NAME' "} + C{what} +
+        C{said}) and kill it: its end says the gateway killed it because it
+        C{what} (the gateway's own words; C{said}, what it wrote, stays in
+        the waiters' error and the log)."""
+        why = f"server '{self.spec.name}' {what}{said}"
         self.log.error("{why}", why=why)
         self._release(Failure(ServerUnavailable(why)))
-        child.signal("KILL")
+        child.kill(what)
 
     def _release(self, result: Failure | None) -> None:
         waiters, self._waiters = self._waiters, []
@@ -676,9 +680,8 @@ class Upstream:
         it, and bring a shared child with sessions back after the backoff."""
         now = self._clock.seconds()
         started = self.startedAt if self.startedAt is not None else now
-        tail = list(child.stderrTail)[-3:]
         crash = self.breaker.exited(
-            why + ("; last stderr: " + " | ".join(tail) if tail else ""),
+            why + stderrNote(child.stderrTail),
             initialized=self._initializedAt is not None and child.responses >= 1,
             served=child.responses >= 2,
             uptime=now - started,
@@ -728,9 +731,7 @@ class Upstream:
                 self.onLost(served, why)  # without its stderr: other sessions' business
             except Exception:
                 self.log.failure("server {server}: telling a lost child", server=self.spec.name)
-        tail = list(child.stderrTail)[-3:]
-        if tail:
-            why += "; last stderr: " + " | ".join(tail)
+        why += stderrNote(child.stderrTail)
         if gone:
             self._tellExited(child)
         self._emit("exited", f"{_named(child)} {why}", pid=child.pid)
@@ -766,8 +767,10 @@ class Upstream:
                 "server {server}: a listener of its events failed", server=self.spec.name
             )
 
-    def stop(self, graceTime: float = 2.0, termTime: float = 3.0) -> Deferred[None]:
+    def stop(self, graceTime: float = 2.0, termTime: float = 3.0, why: str = "") -> Deferred[None]:
         """Stop the child (stdin EOF, then TERM, then KILL); fires when gone.
+        C{why} (C{"no traffic for 300 s"}) follows "was stopped by the
+        gateway" in its L{lastExit}.
 
         The upstream lets go of it at once: the next L{ensure} spawns a fresh
         child instead of using one that is on its way out."""
@@ -783,7 +786,7 @@ class Upstream:
         stopping = [leaving.stop(graceTime, termTime) for leaving in self._leaving]
         child = self.child
         if child is not None:
-            self._forget(child, "was stopped by the gateway", gone=False)
+            self._forget(child, f"was stopped by the gateway{': ' if why else ''}{why}", False)
             done = child.stop(graceTime, termTime)
             done.addCallback(lambda _: self._tellExited(child))
             stopping.append(done)

@@ -58,8 +58,9 @@ class Monitor:
                         server=name,
                         seconds=idle.quiet,
                     )
-                    pool.events.emit("idle-stop", f"no traffic for {idle.quiet:.0f} s")
-                    pool.stopShared()
+                    quiet = f"no traffic for {idle.quiet:.0f} s"
+                    pool.events.emit("idle-stop", quiet)
+                    pool.stopShared(quiet)
                 elif spec.healthPing is not None and idle.quiet >= spec.healthPing:
                     pool.healthPing()
             except Exception:
@@ -72,7 +73,7 @@ class Monitor:
         text = f"child pid {pid} uses {rss / 1048576:.0f} MB, over its {capMb:g} MB cap; restarting"
         self.log.warn("server {server}: {text}", server=name, text=text)
         pool.events.emit("memory-cap", text, pid=pid)
-        pool.stopChild(pid)
+        pool.stopChild(pid, f"it used {rss / 1048576:.0f} MB, over its {capMb:g} MB cap")
 
 
 class MonitorService(PeriodicService):

@@ -167,7 +167,7 @@ class Reaper:
                     server=pool.spec.name,
                     seconds=self.childIdleTimeout,
                 )
-                pool.stopShared()
+                pool.stopShared(f"no session for {self.childIdleTimeout:g} s")
         for pool in list(self._gateway.pools.values()):
             try:
                 counts.idleChildren += len(pool.expire(now))

@@ -47,6 +47,8 @@ class RemoteChildBase:
         self.exitReason: Failure | None = None
         self.ended: Deferred[None] = Deferred()
         self.stderrTail: deque[str] = deque(maxlen=TAIL_LINES)
+        self.killedFor: str | None = None
+        """Why the gateway ended the child (L{kill}); C{None}: it did not."""
         self.responses = 0
         self.bytesIn = 0
         self.bytesOut = 0
@@ -66,11 +68,25 @@ class RemoteChildBase:
         self.log.info("server {server}: remote session {how}", server=self.name, how=why)
         self.ended.callback(None)
 
+    def signal(self, name: str) -> None:
+        """End the child now (what C{KILL} or C{TERM} does to a process)."""
+        raise NotImplementedError
+
+    def kill(self, why: str) -> None:
+        """End the child now for C{why} (a phrase without its subject),
+        which its end then says."""
+        if self.exited:
+            return
+        self.killedFor = why
+        self.signal("KILL")
+
     def howItEnded(self) -> str:
-        """Why the child ended, in a few words."""
+        """Why the child ended, in a few words (and why the gateway ended
+        it, when it did: L{kill})."""
         if self.exitReason is None:
             return "still open"
-        return str(self.exitReason.value)
+        how = str(self.exitReason.value)
+        return how if self.killedFor is None else f"{how}: it {self.killedFor}"
 
     def _said(self, line: str) -> None:
         self.stderrTail.append(line)

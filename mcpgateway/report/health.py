@@ -45,11 +45,11 @@ quote a child's stderr, a launch command or a path."""
 
 _EXIT = re.compile(
     r"exited with code -?[0-9]+|killed by signal [0-9]+|closed its stdout but kept running"
-    r"|vanished|was stopped by the gateway"
+    r"|vanished|was stopped by the gateway|killed by the gateway"
 )
 """The gateway's own words for how a child's process ended
-(L{mcpgateway.core.child.describeExit} and the upstream's), before any
-C{"; last stderr: ..."}."""
+(L{mcpgateway.core.child.describeExit}, L{mcpgateway.core.child.ChildProtocol.howItEnded}
+and the upstream's), before any C{"; last stderr: ..."}."""
 
 
 def exitOf(lastExit: str) -> str:

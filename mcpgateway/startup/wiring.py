@@ -585,6 +585,7 @@ def _listener(
         # Made on the API's first request (the site keeps what this returns).
         from mcpgateway.config.serversfile import ServersFile
         from mcpgateway.ops.management import ServerChanges
+        from mcpgateway.sandbox.confine import Sandbox
         from mcpgateway.web.admin.api import ApiApp
 
         principals = team is not None and team.gate is not None
@@ -592,6 +593,7 @@ def _listener(
             gateway, configService, ServersFile(pre.stateDir), principals=principals
         )
         authLine = team.authLine if team is not None else None
+        confiner = gateway.spawner.confiner
         return ApiApp(
             management,
             gateway,
@@ -600,6 +602,7 @@ def _listener(
             authLine=authLine,
             serversToken=None if selfService is None else selfService.token,
             audit=None if team is None else team.audit,
+            sandbox=confiner if isinstance(confiner, Sandbox) else None,
         ).resource()
 
     tls: Any = None

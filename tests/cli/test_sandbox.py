@@ -1,17 +1,24 @@
-"""C{mcpgateway sandbox check|show}, and what C{doctor} says of the sandbox."""
+"""C{mcpgateway sandbox check|show}, and what C{doctor} says of the sandbox:
+from this shell's probe when no gateway runs, from the running gateway's
+(its C{GET /api/v1/sandbox}, a fake answer here) when one does."""
 
 from __future__ import annotations
 
-import functools
+import io
 import json
 import os
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mcpgateway.cli.context import CliContext
+from mcpgateway.cli.http import GatewayClient
 from mcpgateway.cli.sandbox import BROWSERS
+from mcpgateway.cli.sandboxfacts import HERE
 from mcpgateway.sandbox import gaps, probe
 from tests.cli.support import Cli, check, writeState
 
@@ -40,19 +47,22 @@ def test_check_says_which_mechanism_works(probed: dict[str, Any], cli: Cli) -> N
     code, out, _ = cli("sandbox", "check")
     assert code == 0
     assert out.splitlines() == [
+        NONE_RUNNING,
         "bubblewrap: works (0.8.0, /usr/bin/bwrap)",
         "Landlock: ABI 7",
         "confined children run in bubblewrap",
     ]
     code, out, _ = cli("sandbox", "check", "--json")
-    assert json.loads(out) == WORKS
+    document = json.loads(out)
+    assert document.pop("source")["said"] == NONE_RUNNING
+    assert document == WORKS
 
 
 def test_check_with_nothing_that_works_says_why_and_fails(probed: dict[str, Any], cli: Cli) -> None:
     probed.update(NOTHING)
     code, out, _ = cli("sandbox", "check")
     assert code == 1
-    assert out.splitlines() == [
+    assert out.splitlines()[1:] == [
         "bubblewrap: does not work here: bwrap is not installed",
         "Landlock: not available: Landlock needs Linux 5.13",
         "nothing confines children here: they would run unconfined (install bubblewrap,"
@@ -64,13 +74,41 @@ def test_check_with_nothing_that_works_says_why_and_fails(probed: dict[str, Any]
 Running = Callable[..., Path]
 """The C{gateway} fixture: writes the state of a gateway running with the
 state members given."""
+NONE_RUNNING = f"no gateway running: {HERE}"
+GATEWAY = f"the running gateway (pid {os.getpid()})"
+
+
+class Answering:
+    """The running gateway's HTTP answers: its sandbox (C{GET
+    /api/v1/sandbox}) as its own probe finds C{probed}, with the
+    C{--sandbox} of its state; an empty C{/health}."""
+
+    def __init__(self, probed: dict[str, Any], state: dict[str, Any]) -> None:
+        self.probed, self.state = probed, state
+
+    def open(self, request: urllib.request.Request, /, *, timeout: float) -> io.BytesIO:
+        body: dict[str, Any] = {"servers": {}}
+        if urllib.parse.urlsplit(request.full_url).path == "/api/v1/sandbox":
+            mode = str(self.state.get("sandbox") or "auto")
+            mechanism = probe.FORCED.get(mode) or self.probed["mechanism"]
+            body = {"pid": os.getpid(), "mode": mode, "mechanism": mechanism, "probe": self.probed}
+        return io.BytesIO(json.dumps(body).encode())
 
 
 @pytest.fixture
-def gateway(stateDir: Path, locked: None) -> Running:
-    """This process as a running gateway (the lock held): the call writes its
-    state.json, with the members given (C{sandbox}, C{config})."""
-    return functools.partial(writeState, stateDir, os.getpid(), 1)
+def gateway(stateDir: Path, locked: None, ctx: CliContext, probed: dict[str, Any]) -> Running:
+    """This process as a running gateway (the lock held), which answers
+    (L{Answering}): the call writes its state.json, with the members given
+    (C{sandbox}, C{config})."""
+    state: dict[str, Any] = {}
+    ctx.http = GatewayClient(Answering(probed, state), environ={})
+
+    def write(**members: Any) -> Path:
+        state.clear()
+        state.update(members)
+        return writeState(stateDir, os.getpid(), 9100, **members)
+
+    return write
 
 
 def config(home: Path, entry: dict[str, Any]) -> Path:
@@ -95,7 +133,7 @@ def test_show_prints_the_profile_in_force_and_the_layout(
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "server srv: confined (its entry asks for it; the gateway's --sandbox auto)"
-    assert lines[1:3] == ["mechanism: bubblewrap", "network: host"]
+    assert lines[1:3] == [f"mechanism: bubblewrap ({NONE_RUNNING})", "network: host"]
     assert f"reads: {home / 'code'}" in lines  # a file's folder: read-only
     assert f"writes: {home / 'data'}, {home / 'out'}" in lines
     code, out, _ = cli("sandbox", "show", "srv", "--config", str(path), "--json")
@@ -130,16 +168,18 @@ def test_show_of_a_server_that_is_not_there(home: Path, probed: dict[str, Any], 
 
 
 def test_doctor_probes_only_a_gateway_that_confines_every_server(
-    stateDir: Path, probed: dict[str, Any], gateway: Running
+    stateDir: Path, probed: dict[str, Any], ctx: CliContext, gateway: Running
 ) -> None:
     idle = check(stateDir, "sandbox")
     assert idle.status == "info" and "the default: auto" in idle.message
     gateway(sandbox="off")
-    assert "(--sandbox off)" in check(stateDir, "sandbox").message
+    assert "(--sandbox off)" in check(stateDir, "sandbox", ctx).message
     gateway(sandbox="auto")
-    assert check(stateDir, "sandbox").message == "Sandbox: children are confined with bubblewrap"
+    assert check(stateDir, "sandbox", ctx).message == (
+        f"Sandbox: {GATEWAY} confines its children with bubblewrap"
+    )
     probed.update(NOTHING)
-    result = check(stateDir, "sandbox")
+    result = check(stateDir, "sandbox", ctx)
     assert result.status == "fail" and "apt-get install bubblewrap" in (result.fix or "")
 
 
@@ -190,13 +230,13 @@ NO_FILTER: dict[str, Any] = {
 def test_check_says_whether_the_system_calls_are_filtered(probed: dict[str, Any], cli: Cli) -> None:
     probed["seccomp"] = FILTER
     _, out, _ = cli("sandbox", "check")
-    assert out.splitlines()[2:4] == [
+    assert out.splitlines()[3:5] == [
         f"  {BROWSERS}",  # a UNIX socket for a server with network: the filter's to refuse
         "system calls: filtered (libseccomp 2.5.4, 88 rules; docs/guide/sandbox.md, System calls)",
     ]
     probed["seccomp"] = NO_FILTER
     code, out, _ = cli("sandbox", "check")
-    assert code == 0 and out.splitlines()[2] == (
+    assert code == 0 and out.splitlines()[3] == (
         f"system calls: NOT filtered: {NO_FILTER['error']} (confined children run without the"
         " filter)"
     )
@@ -242,14 +282,14 @@ def test_show_says_whether_a_servers_system_calls_are_filtered(
 
 
 def test_doctor_says_when_children_run_without_their_system_call_filter(
-    stateDir: Path, probed: dict[str, Any], gateway: Running
+    stateDir: Path, probed: dict[str, Any], ctx: CliContext, gateway: Running
 ) -> None:
     gateway(sandbox="auto")
     probed["seccomp"] = FILTER
-    result = check(stateDir, "sandbox")
+    result = check(stateDir, "sandbox", ctx)
     assert result.status == "pass" and "their system calls filtered" in result.message
     probed["seccomp"] = NO_FILTER
-    result = check(stateDir, "sandbox")
+    result = check(stateDir, "sandbox", ctx)
     assert result.status == "info" and "without their system-call filter" in result.message
     assert "libseccomp2" in (result.fix or "")
 
@@ -267,7 +307,7 @@ def test_check_says_what_each_mechanism_does_not_confine_here(
     probed["gaps"] = GAPS
     code, out, _ = cli("sandbox", "check")
     assert code == 0
-    assert out.splitlines()[:10] == [
+    assert out.splitlines()[1:11] == [
         "bubblewrap: works (0.8.0, /usr/bin/bwrap)",
         "  bubblewrap does NOT confine here:",
         "    - a root gateway's children keep uid 0 (without capabilities)",
@@ -311,20 +351,21 @@ def test_check_lists_what_the_probe_finds_on_this_machine(
 
 
 def test_doctor_says_what_the_childrens_mechanism_does_not_confine_here(
-    stateDir: Path, probed: dict[str, Any], gateway: Running
+    stateDir: Path, probed: dict[str, Any], ctx: CliContext, gateway: Running
 ) -> None:
     probed.update(seccomp=FILTER, gaps=GAPS)
     gateway(sandbox="auto")
-    result = check(stateDir, "sandbox")
+    result = check(stateDir, "sandbox", ctx)
     assert result.status == "pass" and result.message == (
-        "Sandbox: children are confined with bubblewrap, their system calls filtered; it does"
-        " NOT confine here: a root gateway's children keep uid 0 (without capabilities)"
+        f"Sandbox: {GATEWAY} confines its children with bubblewrap, their system calls"
+        " filtered; it does NOT confine here: a root gateway's children keep uid 0 (without"
+        " capabilities)"
     )
     gateway(sandbox="landlock")
-    result = check(stateDir, "sandbox")
+    result = check(stateDir, "sandbox", ctx)
     assert result.status == "info" and result.message.startswith(
-        "Sandbox: children are confined with Landlock, their system calls filtered; it does NOT"
-        " confine here: no pid namespace; UDP"
+        f"Sandbox: {GATEWAY} confines its children with Landlock, their system calls filtered;"
+        " it does NOT confine here: no pid namespace; UDP"
     )
 
 
@@ -333,17 +374,17 @@ def test_doctor_says_what_the_childrens_mechanism_does_not_confine_here(
     [("bubblewrap", "bwrap is not installed"), ("landlock", "Landlock needs Linux 5.13")],
 )
 def test_doctor_fails_a_named_mechanism_that_does_not_work_here(
-    stateDir: Path, probed: dict[str, Any], gateway: Running, mode: str, why: str
+    stateDir: Path, probed: dict[str, Any], ctx: CliContext, gateway: Running, mode: str, why: str
 ) -> None:
     probed.update(NOTHING)
     gateway(sandbox=mode)
-    result = check(stateDir, "sandbox")
+    result = check(stateDir, "sandbox", ctx)
     assert result.status == "fail" and f"--sandbox {mode}" in result.message
     assert why in result.message and "fail to start" in result.message
     assert "--sandbox auto" in (result.fix or "")
     probed.update(WORKS)
     probed["landlock"] = {"abi": 0, "error": "Landlock needs Linux 5.13"}
-    assert (check(stateDir, "sandbox").status == "fail") is (mode == "landlock")
+    assert (check(stateDir, "sandbox", ctx).status == "fail") is (mode == "landlock")
 
 
 def test_show_names_the_mechanism_the_gateway_was_told_to_use(
@@ -360,7 +401,7 @@ def test_show_names_the_mechanism_the_gateway_was_told_to_use(
         == "server srv: confined (its entry says nothing; the gateway's --sandbox landlock)"
     )
     assert lines[1:3] == [
-        "mechanism: Landlock",
+        f"mechanism: Landlock (the running gateway's, pid {os.getpid()})",
         "Landlock does NOT confine here: no pid namespace; UDP (DNS included) goes out, network"
         " or not",
     ]

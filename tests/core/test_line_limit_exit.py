@@ -1,6 +1,7 @@
 """A child killed for a stdout line over the limit says so: its callers'
-C{-32003} and the server's C{lastExit} name the line and the limit, not only
-"killed by signal 9" (which reads as the OOM killer's work)."""
+C{-32003} and the server's C{lastExit} say the gateway killed it and name
+the line and the limit, not only "killed by signal 9" (which reads as the
+OOM killer's work)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ class LineTooLongTests(UpstreamCase):
             proc.stdout(b"x" * 1500 + b"\n")
         error = self.successResultOf(pending)["error"]
         self.assertEqual(error["code"], jsonrpc.CHILD_EXITED)
-        how = f"killed by signal 9 from the gateway: {WHY}"
+        how = f"killed by the gateway: {WHY}"
         self.assertEqual(error["message"], f"server 'srv' {how}")
         self.assertEqual(self.up.lastExit, how)
         self.assertIn(

@@ -336,7 +336,9 @@ class Era2026ChildTests(UpstreamCase):
         proc = self.reactor.lastProcess
         self.answerInitialize(proc, era2026Refusal(["2099-01-01"]))
         failure = self.failureResultOf(d, ServerUnavailable)
-        self.assertIn("speaks only protocol revision(s) 2099-01-01", str(failure.value))
+        self.assertIn(
+            "speaks only protocol revisions the gateway does not (2099-01-01)", str(failure.value)
+        )
         self.assertEqual(proc.signals, ["KILL"])
 
     def test_era_era2026_in_the_entry_never_sends_initialize(self) -> None:

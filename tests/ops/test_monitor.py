@@ -13,6 +13,11 @@ def harness(**fields: object) -> Harness:
     return Harness({"srv": replace(spec("srv"), **fields)})  # type: ignore[arg-type]
 
 
+def lastExit(h: Harness) -> str | None:
+    """How the server's last child ended, as C{/health} and C{status} say."""
+    return h.gateway.readModel.status().servers["srv"].lastExit
+
+
 def test_prewarm_starts_the_shared_child_with_the_service() -> None:
     h = harness(prewarm=True)
     assert h.reactor.processes == []
@@ -39,6 +44,7 @@ def test_idle_shared_child_is_stopped_and_comes_back_on_the_next_request() -> No
     monitor.check()
     assert h.process().stdinClosed
     assert "idle-stop" in [e["kind"] for e in h.gateway.pools["srv"].events.recent()]
+    assert lastExit(h) == "was stopped by the gateway: no traffic for 300 s"
     response = h.request(
         "POST", "/srv/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, session=sid
     )
@@ -76,6 +82,7 @@ def test_memory_cap_restarts_the_child() -> None:
     assert h.process().stdinClosed
     [event] = [e for e in h.gateway.pools["srv"].events.recent() if e["kind"] == "memory-cap"]
     assert "101 MB, over its 100 MB cap" in event["text"]
+    assert lastExit(h) == "was stopped by the gateway: it used 101 MB, over its 100 MB cap"
 
 
 def test_health_ping_kills_a_child_that_does_not_answer() -> None:
@@ -90,6 +97,7 @@ def test_health_ping_kills_a_child_that_does_not_answer() -> None:
     assert len([m for m in h.process().sentMessages() if m.get("method") == "ping"]) == 1
     h.reactor.advance(5)  # the ping times out
     assert h.process(0).signals == ["KILL"]
+    assert lastExit(h) == "killed by the gateway: it did not answer a health ping"
 
 
 def test_an_answered_ping_keeps_the_child() -> None:

@@ -317,6 +317,8 @@ def test_shared_child_with_no_session_for_child_idle_timeout_is_stopped() -> Non
         h.reactor.advance(1)
         assert reaper.sweep() == SweepCounts(idleChildren=1)
     assert child.stdinClosed
+    stopped = h.gateway.readModel.status().servers["srv"].lastExit
+    assert stopped == "was stopped by the gateway: no session for 100 s"
     [stopping] = [e for e in events if e.get("seconds") == 100]
     assert stopping["server"] == "srv" and stopping["log_level"] == LogLevel.info
     child.exit(0)

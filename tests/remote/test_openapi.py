@@ -254,7 +254,9 @@ def test_a_start_refused_for_want_of_the_validator_is_forgotten_once_one_works(
     assert "openapi-spec-validator" in refused.getErrorMessage()
     [ended] = [e for e in events if "having written" in e.get("log_format", "")]
     said = formatEvent(ended)
-    assert "server pets: remote session closed by the gateway after" in said, said
+    assert "server pets: remote session closed by the gateway: it refused initialize after" in (
+        said
+    ), said
     assert "pid" not in said and "SIG" not in said, said
     assert upstream.breaker.recentFailures() == 1
     assert upstream.lastExit is not None and "openapi-spec-validator" in upstream.lastExit

@@ -392,6 +392,17 @@ def test_how_it_ended_says_why() -> None:
     assert str(h.child.exitReason.value if h.child.exitReason else "") == h.child.howItEnded()
 
 
+def test_a_kill_for_a_reason_says_it() -> None:
+    h = Harness()
+    h.child.kill("did not answer a health ping")
+    assert h.ended()
+    assert (
+        h.child.howItEnded() == "closed by the gateway (SIGKILL): it did not answer a health ping"
+    )
+    h.child.kill("again")  # an ended child keeps its reason
+    assert h.child.howItEnded().endswith("it did not answer a health ping")
+
+
 def test_an_answer_arriving_after_the_end_is_read_and_dropped() -> None:
     h = Harness()
     h.initialize()

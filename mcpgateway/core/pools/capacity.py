@@ -152,7 +152,7 @@ class ChildCapacity:
         self._kit.events.emit(
             "evicted", f"child pid {victim.pid} stopped to make room", pid=victim.pid
         )
-        victim.stop()
+        victim.stop(why="to make room for another (maxChildren)")
         return True
 
     def _wait(self, variant: Variant) -> Deferred[Upstream]:
@@ -262,8 +262,9 @@ class ChildCapacity:
                         pid=pid,
                         seconds=quiet,
                     )
-                    self._kit.events.emit("idle-stop", f"no traffic for {quiet:.0f} s", pid=pid)
-                    upstream.stop()
+                    why = f"no traffic for {quiet:.0f} s"
+                    self._kit.events.emit("idle-stop", why, pid=pid)
+                    upstream.stop(why=why)
                     if pid is not None:
                         stopped.append(pid)
             if (

@@ -310,9 +310,11 @@ class KeyedPlacement:
     def restarted(self) -> None:
         self.limit.retry()
 
-    def stopShared(self) -> Deferred[None]:
+    def stopShared(self, why: str = "") -> Deferred[None]:
         """Stop every child of a route (each starts again on demand)."""
-        stopping = DeferredList([u.stop() for u in self.table.upstreams()], consumeErrors=True)
+        stopping = DeferredList(
+            [u.stop(why=why) for u in self.table.upstreams()], consumeErrors=True
+        )
         self.limit.retry()
         return stopping.addCallback(lambda _: None)
 

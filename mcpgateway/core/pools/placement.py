@@ -168,8 +168,9 @@ class Placement(Protocol):
     def era2026Router(self, scope: str) -> Router | None:
         """The router of route C{scope}'s child, when it has one."""
 
-    def stopShared(self) -> Deferred[None]:
-        """Stop the children of the routes (they start again on demand)."""
+    def stopShared(self, why: str = "") -> Deferred[None]:
+        """Stop the children of the routes (they start again on demand);
+        C{why} goes into their exit reason."""
 
     def idle(self, now: float) -> Idle | None:
         """How idle the shared child is."""
@@ -279,7 +280,7 @@ class SessionPlacement:
     def era2026Router(self, scope: str) -> Router | None:
         return None
 
-    def stopShared(self) -> Deferred[None]:
+    def stopShared(self, why: str = "") -> Deferred[None]:
         raise NoSharedChild(f"server '{self._kit.spec().name}' has a child per session")
 
     def idle(self, now: float) -> Idle | None:

@@ -409,9 +409,10 @@ class PoolLike(Protocol):
     def stopAll(self) -> Deferred[Any]:
         """Stop every child; fires when all have exited."""
 
-    def stopChild(self, pid: int) -> Deferred[None] | None:
+    def stopChild(self, pid: int, why: str = "") -> Deferred[None] | None:
         """Stop the child with C{pid} (the next request or session starts a
-        fresh one); C{None} if no child has it."""
+        fresh one); C{None} if no child has it. C{why} goes into its exit
+        reason (L{Upstream.stop})."""
 
     def restart(
         self,
@@ -421,8 +422,9 @@ class PoolLike(Protocol):
         """Stop every child, ending (through C{endSession}) the sessions whose
         own child it is; fires with the pids stopped. C{why} is recorded."""
 
-    def stopShared(self) -> Deferred[None]:
-        """Stop the shared child (it starts again on demand).
+    def stopShared(self, why: str = "") -> Deferred[None]:
+        """Stop the shared child (it starts again on demand); C{why} goes
+        into its exit reason (L{Upstream.stop}).
 
         @raise NoSharedChild: the server's children are per session.
         """

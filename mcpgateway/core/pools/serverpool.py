@@ -644,14 +644,14 @@ class ServerPool:
         self.endEra2026(f"server '{self.spec.name}' stopped")
         return DeferredList([u.stop() for u in self.upstreams()], consumeErrors=True)
 
-    def stopChild(self, pid: int) -> Deferred[None] | None:
+    def stopChild(self, pid: int, why: str = "") -> Deferred[None] | None:
         for upstream in self.upstreams():
             if upstream.pid == pid:
-                return upstream.stop()
+                return upstream.stop(why=why)
         return None
 
-    def stopShared(self) -> Deferred[None]:
-        return self.placement.stopShared()
+    def stopShared(self, why: str = "") -> Deferred[None]:
+        return self.placement.stopShared(why)
 
     def idle(self, now: float) -> Idle | None:
         return self.placement.idle(now)

@@ -263,10 +263,10 @@ class SharedPlacement:
     def principalOf(self, upstream: Upstream) -> str:
         return ""
 
-    def stopShared(self) -> Deferred[None]:
+    def stopShared(self, why: str = "") -> Deferred[None]:
         if self.shared is None:
             return succeed(None)
-        return self.shared.stop()
+        return self.shared.stop(why=why)
 
     def idle(self, now: float) -> Idle | None:
         upstream = self.shared
@@ -307,6 +307,6 @@ class SharedPlacement:
                     text=text,
                 )
                 kit.events.emit("ping-timeout", text, pid=child.pid)
-                child.signal("KILL")
+                child.kill("did not answer a health ping")
 
         upstream.router.call("ping").addCallback(answered)

@@ -104,6 +104,6 @@ class StaleEnvRestart:
             pid=pid,
         )
         kit.events.emit("stale", f"child pid {pid} stopped: its environment changed", pid=pid)
-        upstream.stop()
+        upstream.stop(why="its environment changed")
         if not kit.disabled() and (upstream.router.sessions or kit.spec().prewarm):
             kit.launcher.whenLaunchable(upstream.ensure).addErrback(lambda _: None)

@@ -22,6 +22,7 @@ a log line shows an env value or the token.
 from __future__ import annotations
 
 import hmac
+import os
 import re
 from collections.abc import Callable
 from typing import Any
@@ -49,6 +50,7 @@ from mcpgateway.report.health import healthBody
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.addresses import isLoopbackHost
 from mcpgateway.web.admin.pinsapi import approvePins, forgetPins, pinsReport
+from mcpgateway.web.admin.sandboxapi import SandboxLike, sandboxAnswer
 from mcpgateway.web.endpoints.guard import checkOrigin, header
 from mcpgateway.web.plumbing.replies import jsonReply
 from mcpgateway.web.plumbing.requestcontext import contextOf
@@ -66,7 +68,8 @@ ROUTES_HINT = (
     " POST /api/v1/servers/<name>/reset-circuit, POST /api/v1/servers/<name>/share,"
     " GET /api/v1/servers/<name>/logs, GET /api/v1/tools,"
     " GET /api/v1/catalog, POST /api/v1/catalog/refresh, GET /api/v1/pins[/<name>],"
-    " POST /api/v1/pins/<name>/approve, POST /api/v1/pins/<name>/forget"
+    " POST /api/v1/pins/<name>/approve, POST /api/v1/pins/<name>/forget,"
+    " GET /api/v1/sandbox"
 )
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
@@ -88,6 +91,7 @@ class ApiApp:
         authLine: Callable[[], dict[str, Any]] | None = None,
         serversToken: str | None = None,
         audit: AuditSink | None = None,
+        sandbox: SandboxLike | None = None,
     ) -> None:
         """
         @param token: the bearer token every request must carry; C{None} (or
@@ -98,6 +102,8 @@ class ApiApp:
         @param serversToken: the token of C{--self-service}'s server, good
             for the servers endpoints only (C{None}: no such server).
         @param audit: where the changes made with C{serversToken} are recorded.
+        @param sandbox: the gateway's sandbox, for C{GET /api/v1/sandbox}
+            (L{mcpgateway.web.admin.sandboxapi}; C{None}: none is wired).
         """
         self._authLine = authLine
         self._management = management
@@ -106,6 +112,7 @@ class ApiApp:
         self._token = token or None
         self._serversToken = serversToken or None
         self._audit = audit
+        self._sandbox = sandbox
         self._maxLogStreams = maxLogStreams
         self.logStreams: set[SSEStream] = set()
         """The log streams open now."""
@@ -133,6 +140,11 @@ class ApiApp:
                 aggregate=self._gateway.aggregateSide.status(),
             ),
         )
+
+    @app.route(PREFIX + "/sandbox", methods=["GET"])
+    def sandbox(self, request: IRequest) -> Deferred[bytes]:
+        answering = sandboxAnswer(self._sandbox, os.getpid(), self._clock)
+        return answering.addCallback(lambda body: jsonReply(request, 200, body))
 
     @app.route(PREFIX + "/servers", methods=["GET"])
     def listServers(self, request: IRequest) -> bytes:

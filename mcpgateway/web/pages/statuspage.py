@@ -49,6 +49,7 @@ from mcpgateway.core import stats
 from mcpgateway.core.eventlog import EventLog
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.status import Circuit, GatewayStatus, ServerState, ServerStatus, TaskCounts
+from mcpgateway.core.stderrlines import telling
 from mcpgateway.core.tasks.model import STATUSES as TASK_STATUSES
 from mcpgateway.governance.quotagate import QuotaGate
 from mcpgateway.governance.quotapage import quotasData, renderQuotas
@@ -191,7 +192,8 @@ def failing(server: ServerStatus, trouble: Trouble | None = None) -> bool:
 def stderrTails(
     gateway: Gateway, status: GatewayStatus, trouble: Mapping[str, Trouble] | None = None
 ) -> dict[str, list[str]]:
-    """The last stderr lines of each failing server (from its event log)."""
+    """The last stderr lines of each failing server (from its event log),
+    after the first that looks like an error (L{telling})."""
     trouble = trouble or {}
     tails: dict[str, list[str]] = {}
     for name, server in status.servers.items():
@@ -199,7 +201,7 @@ def stderrTails(
         if pool is None or not failing(server, trouble.get(name)):
             continue
         lines = [event["text"] for event in pool.events.recent() if event.get("kind") == "stderr"]
-        tails[name] = [clean(line) for line in lines[-STDERR_LINES:]]
+        tails[name] = [clean(line) for line in telling(lines, STDERR_LINES)]
     return tails
 
 

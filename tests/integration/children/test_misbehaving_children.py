@@ -1,6 +1,8 @@
 """Misbehaving stdio children against a real gateway:
 a child that closes its stdout and lives on, one that writes lines no parser
-accepts, one that floods its stderr."""
+accepts, one that floods its stderr, one that writes a banner to stdout and
+never answers (the gateway kills it, and says why), one that fails as a
+mistyped C{npx} package does (its 404 early, npm's closing lines last)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,15 @@ from typing import Any
 
 import pytest
 
-from tests.integration.gateway import RunningGateway, callEcho, waitFor, writeConfig
+from tests.integration.gateway import (
+    REPO,
+    RunningGateway,
+    callEcho,
+    errorText,
+    waitFor,
+    writeConfig,
+)
+from tests.support.integration.detached import runCli
 from tests.support.integration.misbehaving_children import MISBEHAVING, alive, closingStdout
 
 pytestmark = pytest.mark.integration
@@ -92,3 +102,54 @@ def test_a_stderr_flood_is_rate_limited_in_the_log(start: Any, home: Path) -> No
     texts = [e["text"] for e in (recent["events"] if isinstance(recent, dict) else recent)]
     assert f"flood line {flood - 1}: the quick brown fox jumps over the lazy dog" in texts
     assert len(log) < 200_000  # the flood was about 3 MB
+
+
+def test_a_banner_on_stdout_is_the_cause_every_report_gives(start: Any, home: Path) -> None:
+    """The child prints a banner to stdout and never answers C{initialize}:
+    the gateway kills it at its start timeout, and C{/health}, C{status} and
+    C{doctor} say the gateway killed it because it wrote non-JSON to stdout,
+    quoting the banner, not "killed by signal 9"."""
+    config = writeConfig(home / "servers.json", {"chatty": server("--banner-only", timeoutMs=2000)})
+    gateway: RunningGateway = start("--config", str(config), "--start-timeout", "2")
+    with pytest.raises(Exception) as raised:
+        callEcho(gateway.url("chatty"), "hello")
+    assert "did not answer initialize" in errorText(raised.value)
+
+    def lastExit() -> str:
+        return str(gateway.health()["servers"]["chatty"].get("lastExit") or "")
+
+    assert waitFor(lambda: lastExit().startswith("killed by the gateway"), timeout=30), lastExit()
+    cause = lastExit()
+    assert cause.startswith(
+        "killed by the gateway: it wrote non-JSON to stdout and did not answer initialize"
+    ), cause
+    assert "first stdout line: 'Weather server listening on stdio \\x1b[32m(ready)" in cause
+    assert "last stderr: banner written" in cause and "signal 9" not in cause
+    status = runCli(home, "status")
+    assert f"last exit: {cause}" in status.stdout, status.stdout
+    doctor = runCli(home, "doctor")
+    assert "killed by the gateway: it wrote non-JSON to stdout" in doctor.stdout, doctor.stdout
+
+
+def test_a_mistyped_npx_packages_404_is_the_stderr_every_report_gives(
+    start: Any, home: Path
+) -> None:
+    """npm writes its 404 first and six closing lines after it: the exit
+    reason quotes the 404, then the last lines."""
+    script = REPO / "tests" / "fixtures" / "npm404_server.py"
+    config = writeConfig(
+        home / "servers.json", {"typo": {"command": sys.executable, "args": [str(script)]}}
+    )
+    gateway: RunningGateway = start("--config", str(config))
+    with pytest.raises(Exception) as raised:
+        callEcho(gateway.url("typo"), "hello")
+    notFound = "npm error 404 Not Found - GET https://registry.npmjs.org/@modelcontextprotocol"
+    assert notFound in errorText(raised.value)
+    cause = str(gateway.health()["servers"]["typo"].get("lastExit") or "")
+    assert cause.startswith(f"exited with code 1; last stderr: {notFound}"), cause
+    assert cause.endswith(
+        "npm notice | npm error A complete log of this run can be found in:"
+        " /root/.npm/_logs/2026-11-27T10_55_17_355Z-debug-0.log"
+    ), cause
+    status = runCli(home, "status")
+    assert f"last exit: {cause}" in status.stdout, status.stdout

@@ -18,6 +18,7 @@ from mcpgateway.config.watched import ConfigSource, PlainFile
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.ops.management import ServerChanges
 from mcpgateway.web.admin.api import ApiApp
+from mcpgateway.web.admin.sandboxapi import SandboxLike
 from mcpgateway.web.app import makeSite
 from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import Harness, Response
@@ -40,10 +41,12 @@ class ApiHarness(Harness):
         maxLogStreams: int = 20,
         mainServers: dict[str, Any] | None = None,
         source: ConfigSource | None = None,
+        sandbox: SandboxLike | None = None,
     ) -> None:
         """
         @param source: where the servers come from (default: a config file
             with C{mainServers}, served as it is).
+        @param sandbox: what C{GET /api/v1/sandbox} reads (C{None}: no sandbox).
         """
         self.reactor = FakeProcessReactor()
         self.stateDir = stateDir
@@ -72,7 +75,9 @@ class ApiHarness(Harness):
         gateway.append(self.gateway)
         self.managed = ServersFile(stateDir)
         self.management = ServerChanges(self.gateway, self.configService, self.managed)
-        self.apiApp = ApiApp(self.management, self.gateway, self.reactor, token, maxLogStreams)
+        self.apiApp = ApiApp(
+            self.management, self.gateway, self.reactor, token, maxLogStreams, sandbox=sandbox
+        )
         self.site = makeSite(
             self.gateway,
             self.reactor,

@@ -92,6 +92,20 @@ def test_the_page_shows_the_servers_and_a_failing_servers_last_stderr_lines() ->
     assert details == ["srv"]
 
 
+def test_a_failing_servers_first_error_line_comes_before_its_last_lines() -> None:
+    h = Harness({"srv": spec("srv")})
+    h.initialize("srv")
+    child = h.process()
+    child.stderr(b"npm error code E404\nnpm error 404 Not Found - GET https://registry/x\n")
+    for n in range(STDERR_LINES + 2):
+        child.stderr(f"npm error 404 advice {n}\n".encode())
+    child.exit(1)
+    _, html = page(h)
+    stderr = html.text("stderr").splitlines()
+    assert stderr[:2] == ["npm error 404 Not Found - GET https://registry/x", "…"]
+    assert stderr[2:] == [f"npm error 404 advice {n}" for n in range(2, STDERR_LINES + 2)]
+
+
 def crashAtStart(h: Harness, times: int, server: str = "srv") -> None:
     """A client's C{initialize}, whose new child writes a line to stderr and
     exits before it answers its handshake; C{times} times, past each backoff."""
