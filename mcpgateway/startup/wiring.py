@@ -620,6 +620,7 @@ def _listener(
         flusher=gateway.spawner.flusher,
         twisted=options["twisted"],
         door=doorFor(options, reactor, pre.stateDir),
+        config=configService.problems,
     )
     _pollSpin(reactor, options["poll-spin"], site.servesAtMostOne, options["twisted"])
     notify = SystemdNotifyService(os.environ.get("NOTIFY_SOCKET"))
