@@ -29,6 +29,7 @@ from mcpgateway.cli.checks import (
     checkStateDir,
     checkWorkspaceKey,
 )
+from mcpgateway.cli.configreport import checkConfigEntries
 from mcpgateway.cli.context import CliContext, defaultContext
 from mcpgateway.cli.output import LEGEND, SYMBOLS, Output, Parser, Subcommands
 from mcpgateway.cli.remotechecks import checkRemoteLogins
@@ -42,6 +43,7 @@ DoctorCheck = Callable[[DoctorContext], Check]
 DOCTOR_CHECKS: list[tuple[str, DoctorCheck]] = [
     ("gateway", checkGatewayRunning),
     ("health", checkHealth),
+    ("configEntries", checkConfigEntries),
     ("resolution", checkResolution),
     ("serverRequests", checkServerRequests),
     ("remoteLogins", checkRemoteLogins),
@@ -126,7 +128,8 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         "doctor",
         parents=common,
         help="check the gateway, its config and state (exit 0 if all pass)",
-        description="Check the gateway (running, /health, npx/uvx resolution, server-to-"
+        description="Check the gateway (running, /health, the config entries it does not"
+        " serve and the client files it did not adopt, npx/uvx resolution, server-to-"
         "client requests refused on shared children, promoted servers, pool limits),"
         " the config backup, the Claude config, every other client's backup, the npx"
         " cache, classification.json, the state directory's mode (private to you),"

@@ -15,7 +15,9 @@ adopted from every client's file are served, then prints the routes the
 gateway serves, as the gateway
 lists them (L{mcpgateway.cli.routes}): C{/<server>/mcp} only for a server
 with a user-scope entry, C{/<server>~<key>/mcp} with its project's path for
-each project's own entry; and, when entries of the Claude config point at
+each project's own entry; the client files it adopted, each it did not (and
+why) and each entry it does not serve (L{mcpgateway.cli.configreport}); and,
+when entries of the Claude config point at
 a gateway on another port (one of another state directory adopted them),
 how many and where (L{mcpgateway.cli.elsewhere.adoptedElsewhere}).
 
@@ -222,8 +224,8 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
             )
         else:
             out.note(
-                f"mcpgateway: no {claudeConfigPath(None)}: serving the bundled demo server"
-                f" and adopting {', '.join(detected)}"
+                f"mcpgateway: no {claudeConfigPath(None)}: serving the bundled demo server,"
+                f" and what it adopts of {', '.join(detected)}"
             )
     if rewrite and (config is not None or claudeConfigPath(None).is_file()):
         # before anything is changed
@@ -539,24 +541,13 @@ files to be served after the first C{/health} (within the start's timeout)."""
 
 def adoptedNames(stateDir: Path, found: GatewayProbe) -> set[str]:
     """The servers the gateway adopted (every record of its backups: the
-    Claude config's and every other client's), read with the engine's
-    reader. The gateway adopts as it starts listening and serves them once
-    its config is loaded again, a moment later."""
-    from mcpgateway.clientconfigs.backups import backupPaths, readBackup
-    from mcpgateway.clientconfigs.claude import readClaudeBackup
-    from mcpgateway.config.servers import ConfigError
+    Claude config's and every other client's). The gateway adopts as it
+    starts listening and serves them once its config is loaded again, a
+    moment later."""
+    from mcpgateway.cli.configreport import adoptedBackups
 
-    names: set[str] = set()
-    backups: list[Any] = []
-    with contextlib.suppress(ConfigError, OSError, ValueError):
-        backups.append(readClaudeBackup(stateDir, claudeConfigPath(found.state)))
-    for path in backupPaths(stateDir):
-        with contextlib.suppress(ConfigError):
-            backups.append(readBackup(path))
-    for backup in backups:
-        if backup is not None:
-            names |= {name for _, name in backup.records}
-    return names
+    backups = adoptedBackups(stateDir, claudeConfigPath(found.state))
+    return {name for backup in backups for _, name in backup.records}
 
 
 def settle(
@@ -590,10 +581,13 @@ def _started(
     health: dict[str, Any],
     adopting: list[str] | None = None,
 ) -> int:
+    from mcpgateway.cli.configreport import adoptedFiles, invalidEntries, refusedFiles, startLines
+
     servers = healthServers(health)
     pid = found.pid or positiveInt(health.get("pid"))
     config = claudeConfigPath(found.state)
     elsewhere = adoptedElsewhere(config, found.port)
+    adopted = adoptedFiles(found.stateDir, config)  # only those it did adopt: a backup each
     routes: dict[str, list[Route]] | None = None
     unlisted = ""
     try:
@@ -622,6 +616,9 @@ def _started(
             document["routesError"] = unlisted
         if adopting:
             document["adopting"] = adopting
+        document["adoptedFiles"] = adopted
+        document["refusedFiles"] = refusedFiles(health)
+        document["invalidEntries"] = invalidEntries(health)
         if elsewhere:
             document["adoptedElsewhere"] = elsewhere
         out.emit(document)
@@ -644,6 +641,8 @@ def _started(
             f" {'points' if one else 'point'} at {other}, another gateway's (of another"
             f" state directory): {'it is' if one else 'they are'} served there, not here"
         )
+    for line in startLines(adopted, health):  # adopted files; those refused, entries not served
+        out.line(line)
     if routes is None:
         # Never guess /<server>/mcp: a server only projects define has none.
         names = sorted(servers)

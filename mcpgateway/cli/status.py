@@ -2,7 +2,10 @@
 """C{mcpgateway status}: one screen. The gateway (version, pid, port, uptime,
 memory), one line per server with its scope (its C{share}) and what is wrong
 with it, a line per aggregate endpoint (C{/mcp}) with sessions, the sessions
-by client pid, and config entries pointing at a gateway that is not running
+by client pid, the client files the gateway did not adopt and the
+entries it does not serve (each with its file and why:
+L{mcpgateway.cli.configreport}), and config entries pointing at a gateway
+that is not running
 or that no backup can restore, in the Claude config and in every other
 client's file (their backups in C{client-backups/}, and
 C{restore-failed.json}). The gateway's tasks, by status, when it keeps
@@ -40,6 +43,7 @@ from mcpgateway.cli.clientconfig import (
     restoreFailureNote,
     strandedClientFiles,
 )
+from mcpgateway.cli.configreport import statusLines
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.health import count, healthServers, livenessOnly, resolutionOf
 from mcpgateway.cli.http import TOKEN_ENV, fetchHealth, fetchSessions
@@ -158,6 +162,7 @@ def cmdStatus(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     document.update(health=health, sessions=sessions, workspaces=paths, notShown=notShown)
     document["pins"] = pins = pinsSummary(stateDir)  # tools changed since approved
     warning += summaryLines(pins)
+    warning += statusLines(health)  # client files not adopted, entries not served
     if notShown is not None:
         warning = [f"  ○ {notShown['message']}", *warning]
     if out.json:

@@ -48,6 +48,7 @@ from mcpgateway.clientconfigs.adopted import routeUrl, stateDirKeys
 from mcpgateway.clientconfigs.engine import AdoptionEngine
 from mcpgateway.clientconfigs.reports import EngineReport
 from mcpgateway.config.origins import withOrigins
+from mcpgateway.config.problems import RefusedFile
 from mcpgateway.config.servers import LoadedConfig, parseConfig
 from mcpgateway.config.workspaces import WorkspaceKeys
 
@@ -128,6 +129,11 @@ class ClientsSource:
         """Every client file to watch besides L{path}."""
         return self.engine.watchedPaths()
 
+    @property
+    def refusedFiles(self) -> tuple[RefusedFile, ...]:
+        """The client files the engine's last pass did not adopt, and why."""
+        return self.engine.refused
+
     def awaitedPaths(self) -> list[Path]:
         """Files not there yet whose appearance reloads: the Claude config
         while the base is the bundled demo (see L{load}), and every other
@@ -161,6 +167,7 @@ class ClientsSource:
             projects=[*loaded.projects, *served.projects],
             warnings=[*loaded.warnings, *warnings, *served.warnings],
             notes=[*loaded.notes, *notes],
+            invalid=[*loaded.invalid, *served.invalid],
         )
         demo = self.base.path is None  # the bundled demo yields to the user's own servers
         for name, spec in served.servers.items():

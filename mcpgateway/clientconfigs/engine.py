@@ -84,6 +84,7 @@ from mcpgateway.clientconfigs.restoring import (
     restoreFile,
 )
 from mcpgateway.config.envfiles import expansionEnvironment, readGatewayEnv, readWorkspaceEnv
+from mcpgateway.config.problems import RefusedFile
 from mcpgateway.config.servers import ConfigError, EntryError, parseEntry
 from mcpgateway.runtime.atomicfile import writeFileAtomic
 
@@ -147,6 +148,9 @@ class AdoptionEngine:
         self._noted: set[str] = set()
         self._declined: set[tuple[str, Location, str]] = set()
         """Shadows the user removed or changed while served: not made again."""
+        self.refused: tuple[RefusedFile, ...] = ()
+        """The files the last L{adopt} did not adopt, and why (replaced
+        whole at the end of each: read from another thread as it is)."""
 
     def _bridgeCommand(self) -> list[str]:
         return bridgeCommand(self.bridgeArgv, self.bridgePort)
@@ -218,6 +222,7 @@ class AdoptionEngine:
         for adapter, file in self.files():
             byClient.setdefault(adapter.id, []).append(file)
         todo: list[tuple[ClientAdapter, ClientFile]] = []
+        refused: list[RefusedFile] = []
         for adapter in self.adapters:
             files = byClient.get(adapter.id, [])
             if not files:
@@ -225,6 +230,7 @@ class AdoptionEngine:
             why = adapter.policy(self.host, files)
             if why is not None:
                 report.skippedClients.append((adapter.id, why))
+                refused += [RefusedFile(str(file.path), adapter.id, why) for file in files]
                 continue
             todo += [(adapter, file) for file in files]
         # Every user file first: a project's entry that is a user-scope server
@@ -242,11 +248,13 @@ class AdoptionEngine:
                 fileReport = self.adoptFile(adapter, file, urlFor, claims)
                 if fileReport.refused is not None:
                     report.skippedClients.append((adapter.id, fileReport.refused))
+                    refused.append(RefusedFile(str(file.path), adapter.id, fileReport.refused))
                     fileReport = self.restoreFile(adapter, file)
             except (ConfigError, ConcurrentWriteError, OSError, ValueError) as e:
                 self._warn(
                     report, str(file.path), f"{file.path} ({adapter.id}) was not adopted: {e}"
                 )
+                refused.append(RefusedFile(str(file.path), adapter.id, " ".join(str(e).split())))
                 self._claimBackedUp(adapter, file, claims)
                 continue
             self._warned.discard(str(file.path))
@@ -256,6 +264,7 @@ class AdoptionEngine:
             report.files.append(fileReport)
             if fileReport.adopted or fileReport.removed or fileReport.restored:
                 report.reloads[adapter.id] = adapter.reload
+        self.refused = tuple(refused)
         return report
 
     def sync(

@@ -56,6 +56,7 @@ from mcpgateway.config.debounce import Debouncer
 from mcpgateway.config.envwatch import EnvWatch
 from mcpgateway.config.filewatch import FileWatch
 from mcpgateway.config.preparer import Preparer
+from mcpgateway.config.problems import ConfigProblems, InvalidEntry, RefusedFile
 from mcpgateway.config.promotions import PromotionStore
 from mcpgateway.config.restorer import Restorer
 from mcpgateway.config.sandboxapprovals import APPROVALS_FILE as SANDBOX_APPROVALS
@@ -127,6 +128,8 @@ class ConfigService(Service):
         self._last: LoadedConfig | None = None
         self._served: dict[str, ServerSpec] | None = None
         """The servers handed to the gateway last (at start: those it was made with)."""
+        self._invalid: tuple[InvalidEntry, ...] = ()
+        """The entries of the last load it does not serve for what they hold."""
         debounce, maxWait = settings.debounce, settings.maxWait
         self.aggregateWatch = AggregateWatch(
             stateDir / paths.AGGREGATE_FILE,
@@ -182,6 +185,13 @@ class ConfigService(Service):
         skipped line, a refused name, unreadable); never their contents."""
         return self.envWatch.warnings
 
+    def problems(self) -> ConfigProblems:
+        """What the config holds that the gateway cannot use: the entries
+        of its last load it skipped, and the client files the source did
+        not adopt on its last pass (C{/health} shows them)."""
+        refused: tuple[RefusedFile, ...] = getattr(self.source, "refusedFiles", ())
+        return ConfigProblems(self._invalid, refused)
+
     def gatewayQuotas(self) -> str:
         """The config's top-level C{"limits"} in use, as compact JSON
         (L{mcpgateway.config.quotas}); empty: none."""
@@ -210,6 +220,7 @@ class ConfigService(Service):
             if warning not in self._warned:  # say each once, not on every reload
                 self.log.warn("config: {warning}", warning=warning)
         self._warned = set(warnings)
+        self._invalid = tuple(loaded.invalid)
         self.envWatch.files = dict(prepared.scoped.envFiles)
         self.classificationWatch.use(prepared.overrides)
         if prepared.aggregate is not None:

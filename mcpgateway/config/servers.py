@@ -33,6 +33,7 @@ from mcpgateway.config.aggregate import FilterError, serverFilter
 from mcpgateway.config.deniedenv import isDenied
 from mcpgateway.config.envfiles import NAME as ENV_NAME
 from mcpgateway.config.identity import IdentityError, parseServerInfo
+from mcpgateway.config.problems import InvalidEntry
 from mcpgateway.config.quotas import QuotasError, canonical
 from mcpgateway.config.references import BadReference, referencesOf
 from mcpgateway.core.environment import isGatewayOwn
@@ -81,6 +82,8 @@ class LoadedConfig:
     """What was done while loading (for an info log line)."""
     errors: list[str] = field(default_factory=list)
     """What the user must act on (for an error log line): the gateway serves on."""
+    invalid: list[InvalidEntry] = field(default_factory=list)
+    """The entries skipped for what they hold (each has its warning too)."""
     source: str = ""
     projects: list[ProjectEntry] = field(default_factory=list)
     """The entries of projects (local scope, a C{.mcp.json}), raw: each is
@@ -203,6 +206,7 @@ def parseConfig(
                 parseEntry(name, entry, _AnyVariable(), scope, remotes=remotes)
             except EntryError as skip:
                 loaded.warnings.append(f"server '{name}' ({label}): {skip}; skipped")
+                loaded.invalid.append(InvalidEntry(str(name), source, label, str(skip)))
                 continue
             loaded.projects.append(ProjectEntry(where, name, dict(entry), label))
     return loaded
@@ -641,6 +645,8 @@ def _launch(entry: dict[str, Any]) -> tuple[str, list[str], dict[str, str], str 
         kind = "http" if ("url" in entry or "serverUrl" in entry) else None
     if kind not in (None, "stdio"):
         raise EntryError(f"type '{kind}' is not a stdio server; clients keep using it directly")
+    if "command" not in entry:
+        raise EntryError("it has neither 'command' (a stdio server) nor 'url' (a remote one)")
     command = entry.get("command")
     if not isinstance(command, str) or not command.strip():
         raise EntryError("'command' must be a non-empty string")

@@ -71,6 +71,7 @@ class ServersFile:
             {"mcpServers": data["mcpServers"]}, str(self.path), environ, defaultScope="gateway"
         )
         loaded.warnings.extend(added.warnings)
+        loaded.invalid.extend(added.invalid)
         for name, spec in added.servers.items():
             if name in loaded.servers:
                 loaded.warnings.append(
@@ -82,6 +83,7 @@ class ServersFile:
         if any(isinstance(p, dict) and p.get("mcpServers") for p in data["projects"].values()):
             own = parseConfig({"projects": data["projects"]}, str(self.path), environ)
             loaded.warnings.extend(own.warnings)
+            loaded.invalid.extend(own.invalid)
             loaded.projects.extend(own.projects)
         for name, override in data["overrides"].items():
             current = loaded.servers.get(name)

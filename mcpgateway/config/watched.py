@@ -115,6 +115,7 @@ def copyOf(loaded: LoadedConfig) -> LoadedConfig:
         warnings=list(loaded.warnings),
         notes=list(loaded.notes),
         errors=list(loaded.errors),
+        invalid=list(loaded.invalid),
         projects=list(loaded.projects),
     )
 

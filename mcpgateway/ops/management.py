@@ -23,6 +23,7 @@ from twisted.internet.defer import Deferred, DeferredList, succeed
 
 from mcpgateway.config import servers as config
 from mcpgateway.config.configservice import ConfigService
+from mcpgateway.config.problems import ConfigProblems
 from mcpgateway.config.serversfile import (
     ServersFile,
     addWorkspaceEntry,
@@ -103,6 +104,11 @@ class ServerChanges:
         self._principals = principals
 
     # -- reading ---------------------------------------------------------------
+
+    def problems(self) -> ConfigProblems:
+        """What the config holds that the gateway cannot use
+        (L{mcpgateway.config.configservice.ConfigService.problems})."""
+        return self._config.problems()
 
     def pool(self, name: str) -> PoolLike:
         pool = self._gateway.pools.get(name)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, cast, runtime_checkable
 
-from twisted.application.service import MultiService, Service
+from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
@@ -73,12 +73,32 @@ class ListenerService(Service):
         self._reactor = reactor
         self._exit = exit
         self._port: IListeningPort | None = None
+        self._bound: Deferred[None] | None = None
+        self._refused = False
+
+    def bind(self) -> bool:
+        """Listen, once (later calls say the same): whether the start may
+        go on. C{False}: the endpoint refused at once (a port another socket
+        holds, an address this host does not have), which is said in one
+        line (L{_failed}) before the process stops. twistd calls it after
+        daemonizing (L{privilegedStartService}); C{twist} and a test, from
+        L{startService}; L{InstanceService} calls it before any other
+        service starts (L{InstanceService.listensFirst})."""
+        if self._bound is None:
+            if self._openFiles is not None:
+                self._openFiles()
+            self._bound = self._endpoint.listen(self._factory).addCallbacks(
+                self._listened, self._failed
+            )
+        return not self._refused
+
+    def privilegedStartService(self) -> None:
+        super().privilegedStartService()
+        self.bind()
 
     def startService(self) -> None:
         super().startService()
-        if self._openFiles is not None:
-            self._openFiles()
-        self._endpoint.listen(self._factory).addCallbacks(self._listened, self._failed)
+        self.bind()
 
     def _listened(self, port: IListeningPort) -> None:
         """The socket is bound; what listening sets in motion (C{state.json},
@@ -107,6 +127,7 @@ class ListenerService(Service):
             )
 
     def _failed(self, reason: Failure) -> None:
+        self._refused = True
         taken = _takenPort(reason)
         if taken is None:
             self._cannotListen(reason.getErrorMessage())
@@ -208,6 +229,14 @@ def _holderInThread(reactor: IReactorCore) -> Callable[[int, str | None], Deferr
     return find
 
 
+class Binds(Protocol):
+    """A service that takes its socket before the others start
+    (L{ListenerService})."""
+
+    def bind(self) -> bool:
+        """Take the socket, once; whether the start may go on."""
+
+
 class InstanceService(MultiService):
     """The root of the gateway's service tree: holds the single-instance
     lock, and C{<state-dir>/state.json} (pid, port, start time, version, …)
@@ -217,6 +246,11 @@ class InstanceService(MultiService):
     exited, the adopted config restored): until then a second gateway on
     the same state directory must not start, or it would run its own
     recovery against a backup this one is still restoring from.
+
+    The listening socket is taken before any service below starts
+    (L{listensFirst}): a port another process holds stops the start before
+    a server is installed, probed or spawned, and the line that says so is
+    the gateway's first after twistd's own.
     """
 
     def __init__(
@@ -229,6 +263,35 @@ class InstanceService(MultiService):
         self._clock = clock
         self._written = False
         self._state: dict[str, Any] = {}
+        self._first: Binds | None = None
+        self._reporting: tuple[IService, ...] = ()
+
+    def listensFirst(self, listener: Binds, *reporting: IService) -> None:
+        """Have C{listener} take its socket before any service below
+        starts: in L{privilegedStartService} under twistd (which calls it
+        after daemonizing), else at the start of L{startService} (C{twist}
+        calls no privileged start). When it cannot, nothing serves: every
+        service below but C{reporting} (the log file, which must hold the
+        line that says why) leaves the tree, so that none starts or stops,
+        and the listener stops the process (exit status 1)."""
+        self._first = listener
+        self._reporting = reporting
+
+    def _bindFirst(self) -> None:
+        first, self._first = self._first, None
+        if first is None or first.bind():
+            return
+        for service in list(self):
+            if service not in self._reporting:
+                service.disownServiceParent()
+
+    def privilegedStartService(self) -> None:
+        self._bindFirst()
+        super().privilegedStartService()
+
+    def startService(self) -> None:
+        self._bindFirst()  # twist calls no privilegedStartService
+        super().startService()
 
     def configChanged(self, path: Path | None) -> None:
         """The gateway serves another config file now (the Claude config

@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from mcpgateway.config.problems import ConfigProblems
 from mcpgateway.core.spec import routesOf
 from mcpgateway.core.status import (
     ChildStatus,
@@ -188,8 +189,12 @@ def healthBody(
     aggregate: dict[str, Any] | None = None,
     detail: bool = True,
     network: Callable[[str], dict[str, Any] | None] | None = None,
+    config: ConfigProblems | None = None,
 ) -> dict[str, Any]:
-    """The body of C{GET /health} (and C{GET /api/v1/health}); C{network}:
+    """The body of C{GET /health} (and C{GET /api/v1/health}); C{config}:
+    the entries of the config the gateway does not serve and the client
+    files it does not adopt (L{configLine}), shown with C{detail} when
+    there is any; C{network}:
     a confined server's line of the sandbox's allow-list proxy (its open
     connections, its refusals and the hosts refused), shown with C{detail}
     for the servers that use it; C{aggregate}:
@@ -229,10 +234,29 @@ def healthBody(
         proxied = network(name) if network is not None and detail else None
         if proxied is not None:
             line["network"] = proxied
+    if config and detail:
+        body["config"] = configLine(config)
     tasks = getattr(status, "tasks", None)
     if tasks is not None:
         body["tasks"] = tasksLine(tasks)
     return body
+
+
+def configLine(problems: ConfigProblems) -> dict[str, Any]:
+    """What the config holds that the gateway cannot use
+    (L{mcpgateway.config.problems}): each entry it does not serve (its
+    name, file, scope in that file, and why) and each client file it does
+    not adopt (the file, the client's id, and why). Paths and the user's
+    own words: shown with detail only."""
+    return {
+        "invalidEntries": [
+            {"server": e.server, "file": e.file, "scope": e.scope, "why": e.why}
+            for e in problems.invalidEntries
+        ],
+        "refusedFiles": [
+            {"file": f.file, "client": f.client, "why": f.why} for f in problems.refusedFiles
+        ],
+    }
 
 
 def tasksLine(tasks: TaskCounts) -> dict[str, int]:

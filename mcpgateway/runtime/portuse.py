@@ -46,8 +46,11 @@ first)."""
 def inUseMessage(port: int, pid: int | None) -> str:
     """The one line that says C{port} is taken (by C{pid}, when known) and
     what to do."""
-    by = "" if pid is None else f" (by pid {pid})"
-    return f"port {port} is in use{by}; pick another with --port"
+    if pid is None:
+        return f"port {port} is in use; stop what holds it, or pick another port with --port"
+    return (
+        f"port {port} is in use (by pid {pid}); stop that process, or pick another port with --port"
+    )
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,8 @@ def makeService(options: Options, reactor: IReactor | None = None) -> IService:
         selfService.guard(team.gate)  # admin principals only
     listener, site = _listener(wiring, gateway, configService, team)
     listener.setServiceParent(top)
+    # Its socket first: a port taken refuses the start before anything is spawned.
+    top.listensFirst(listener, *([] if pre.logFile is None else [pre.logFile]))
     wirePredecessor(options, pre, reactor, top, gateway, configService, listener, site)
     if options["manhole"] or options["manhole-ssh"] is not None:
         _manhole(options, pre, reactor, gateway, top).setServiceParent(top)
@@ -624,6 +626,7 @@ def _listener(
         flusher=gateway.spawner.flusher,
         twisted=options["twisted"],
         door=doorFor(options, reactor, pre.stateDir),
+        config=configService.problems,
     )
     _pollSpin(reactor, options["poll-spin"], site.servesAtMostOne, options["twisted"])
     notify = SystemdNotifyService(os.environ.get("NOTIFY_SOCKET"))

@@ -44,6 +44,7 @@ show what it forwarded and which sessions visit.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,7 @@ from twisted.web.http import HTTPFactory
 from twisted.web.resource import IResource
 from twisted.web.server import Site
 
+from mcpgateway.config.problems import ConfigProblems
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.era2026.types import Era2026Gateway
 from mcpgateway.core.gateway.gateway import Gateway
@@ -215,6 +217,7 @@ def makeSite(
     flusher: TurnFlusher | None = None,
     twisted: str | None = None,
     door: Door | None = None,
+    config: Callable[[], ConfigProblems] | None = None,
 ) -> GatewaySite:
     """The C{Site} serving the gateway, within C{limits}; C{maxBody}, when
     given, overrides C{limits.maxBody}; C{keys}, C{era2026}, C{team}: see
@@ -223,7 +226,9 @@ def makeSite(
     C{twisted}: C{"tuned"} (the gateway's channel and request) or
     C{"stock"} (a L{StockSite}); C{None}: as C{$MCPGATEWAY_TWISTED} says
     (L{mcpgateway.tuned.switch}); C{door}: who may connect (a gateway
-    that authenticates no one; C{None}: every connection is let in)."""
+    that authenticates no one; C{None}: every connection is let in);
+    C{config}: what the config holds that the gateway cannot use, which
+    C{/health} shows."""
     if twisted is None:
         twisted = twistedSetting(None, os.environ)
     stock = twisted == STOCK
@@ -243,7 +248,7 @@ def makeSite(
 
     clientErrors = ClientErrors(clock)
     root = GatewayRoot(
-        gateway, clock, loopbackOnly, api, limits, clientErrors, keys, era2026, team, door
+        gateway, clock, loopbackOnly, api, limits, clientErrors, keys, era2026, team, door, config
     )
     kind = StockSite if stock else GatewaySite
     site = kind(root, clock, limits, clientErrors, flusher, door)

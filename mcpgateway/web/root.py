@@ -51,6 +51,7 @@ from mcpgateway.web.plumbing.replies import ClientErrors, errorReply, jsonReply
 from mcpgateway.web.plumbing.requestcontext import contextOf
 
 if TYPE_CHECKING:
+    from mcpgateway.config.problems import ConfigProblems
     from mcpgateway.ops.audit import AuditSink  # loaded with a team's audit log
     from mcpgateway.web.pages.statuspage import StatusPage  # loaded at the page's first request
     from mcpgateway.web.plumbing.door import Door
@@ -367,6 +368,7 @@ class GatewayRoot(Resource):
         era2026: Era2026Gateway | None = None,
         team: TeamServices | None = None,
         door: Door | None = None,
+        config: Callable[[], ConfigProblems] | None = None,
     ) -> None:
         """
         @param keys: what credential sets (C{X-Mcp-Env-*} headers) are keyed
@@ -378,6 +380,8 @@ class GatewayRoot(Resource):
         @param door: the front door of a gateway that authenticates no one,
             which asks the owner token of each request whose connection's
             account it could not name (C{None}: no door).
+        @param config: what the config holds that the gateway cannot use
+            (C{/health} shows it; C{None}: nothing).
         """
         super().__init__()
         self.team = team if team is not None else TeamServices()
@@ -396,7 +400,7 @@ class GatewayRoot(Resource):
         """The endpoints of workspace routes, by (server, key)."""
         self._aggregates: dict[tuple[str, str], McpEndpoint] = {}
         """The aggregate endpoints, by (endpoint name, workspace key)."""
-        self._health = Health(gateway, self.team, loopbackOnly, self._apiTokenMatches, door)
+        self._health = Health(gateway, self.team, loopbackOnly, self._apiTokenMatches, door, config)
         self._metrics = MetricsDoor(self._managementApp, self._health.access)
         self._management: IResource | None = None
         self._status: StatusPage | None = None

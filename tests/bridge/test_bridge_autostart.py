@@ -109,7 +109,8 @@ def test_a_start_that_found_one_running_says_nothing(tmp_path: Path) -> None:
 def test_a_port_in_use_reaches_the_client_as_its_one_line() -> None:
     answer = {
         "ok": False,
-        "error": "port 9100 is in use (by pid 77); pick another with --port",
+        "error": "port 9100 is in use (by pid 77); stop that process,"
+        " or pick another port with --port",
         "port": 9100,
         "pid": 77,
     }
@@ -120,7 +121,7 @@ def test_a_port_in_use_reaches_the_client_as_its_one_line() -> None:
         started.processEnded(Failure(ProcessTerminated(exitCode=1)))
     assert results == [
         "`mcpgateway start` failed (exit status 1): mcpgateway: port 9100 is in use (by pid 77);"
-        " pick another with --port"
+        " stop that process, or pick another port with --port"
     ]
     [event] = events
     assert "port 9100 is in use (by pid 77)" in (formatEvent(event) or "")

@@ -240,4 +240,4 @@ def test_start_adopts_other_clients_without_a_claude_config(
     assert code == 1 and "not really" in err
     assert "--rewrite-config" in launched[0]
     assert launched[0][launched[0].index("--clients") + 1] == "cursor,vscode"
-    assert "adopting Cursor" in err
+    assert "and what it adopts of Cursor" in err

@@ -735,7 +735,8 @@ def test_doctor_exits_0_when_nothing_fails(
     assert "  ✓ Server-to-client requests: none refused" in lines
     assert "  ✓ State directory: " + str(stateDir) + " (private)" in lines
     assert "  ✓ Sandbox refusals: no tool call failed because of its sandbox" in lines
-    assert "8 passed, 0 issue(s)" in lines
+    assert "  ✓ Config entries: none left unserved, no client file refused" in lines
+    assert "9 passed, 0 issue(s)" in lines
     assert lines[-1] == LEGEND
     assert "\x1b[" not in out  # captured stdout is not a terminal
 
@@ -773,6 +774,7 @@ def test_doctor_json(stateDir: Path, cli: Cli) -> None:
     assert [c["name"] for c in document["checks"]] == [
         "gateway",
         "health",
+        "configEntries",
         "resolution",
         "serverRequests",
         "remoteLogins",

@@ -45,25 +45,35 @@ def test_a_port_in_use_is_one_line_and_nothing_is_launched(ctx: CliContext, cli:
     code, out, err = cli("start", "--port", "9101")
     assert (code, out, checked) == (1, "", [9101])
     # Without ~/.claude.json either: the demo is not announced for a start that fails.
-    assert err == "mcpgateway: port 9101 is in use (by pid 4321); pick another with --port\n"
+    assert (
+        err == "mcpgateway: port 9101 is in use (by pid 4321); stop that process,"
+        " or pick another port with --port\n"
+    )
     code, out, err = cli("start", "--port", "9101", "--json")
     assert (code, err) == (1, "")
     assert json.loads(out) == {
         "ok": False,
-        "error": "port 9101 is in use (by pid 4321); pick another with --port",
+        "error": "port 9101 is in use (by pid 4321); stop that process,"
+        " or pick another port with --port",
         "port": 9101,
         "pid": 4321,
     }
     code, out, err = cli("start", "--foreground")
     assert (code, checked[-1]) == (1, 9100)  # the default port, in the foreground too
-    assert err == "mcpgateway: port 9100 is in use (by pid 4321); pick another with --port\n"
+    assert (
+        err == "mcpgateway: port 9100 is in use (by pid 4321); stop that process,"
+        " or pick another port with --port\n"
+    )
 
 
 def test_a_port_whose_holder_is_unknown_is_said_without_a_pid(ctx: CliContext, cli: Cli) -> None:
     ctx.checkPort = lambda port: PortInUse(port, None)
     ctx.launch = noLaunch
     code, _, err = cli("start", "--port", "9101")
-    assert (code, err) == (1, "mcpgateway: port 9101 is in use; pick another with --port\n")
+    assert (code, err) == (
+        1,
+        "mcpgateway: port 9101 is in use; stop what holds it, or pick another port with --port\n",
+    )
 
 
 def test_the_port_is_not_checked_while_a_gateway_starts_on_the_state_directory(

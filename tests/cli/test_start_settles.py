@@ -156,6 +156,7 @@ def test_start_reports_once_the_other_clients_servers_are_served(
     url = f"http://127.0.0.1:{fakeGateway.port}"
     assert out.splitlines() == [
         f"mcpgateway started (pid {os.getpid()}): 1 server at {url}/<server>/mcp",
+        "  adopted: ~/.cursor/mcp.json (Cursor)",
         f"  {url}/fs/mcp",
     ]
     assert fakeGateway.requests.count("/health") >= 2

@@ -263,7 +263,7 @@ def test_a_remote_entry_without_a_url_is_skipped_saying_so() -> None:
         ("x" * 65, {"command": "c"}, "the name must be"),
         ("", {"command": "c"}, "the name must be"),
         ("e", "not an object", "the entry is not an object"),
-        ("e", {"args": []}, "'command' must be a non-empty string"),
+        ("e", {"args": []}, "it has neither 'command' (a stdio server) nor 'url' (a remote one)"),
         ("e", {"command": "  "}, "'command' must be a non-empty string"),
         ("e", {"command": 5}, "'command' must be a non-empty string"),
         ("e", {"command": "c", "args": "-y srv"}, "'args' must be a list of strings"),

@@ -1,22 +1,27 @@
 """L{ListenerService}: "listening on" is said once listening's work is
-done; a port another socket holds is said in one line, with its holder."""
+done; a port another socket holds is said in one line, with its holder.
+L{InstanceService.listensFirst}: the socket is taken before any other
+service starts, and a refused one starts nothing but the log file."""
 
 from __future__ import annotations
 
 import errno
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
+from twisted.application.service import Service
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
-from twisted.internet.testing import MemoryReactor
+from twisted.internet.testing import MemoryReactor, MemoryReactorClock
 from twisted.logger import LogEvent, LogLevel, capturedLogs, formatEvent
 from zope.interface import implementer
 
-from mcpgateway.ops.services import ListenerService
+from mcpgateway.ops.services import InstanceService, ListenerService
+from mcpgateway.ops.statedir import InstanceLock
 
 
 @implementer(IListeningPort)
@@ -164,7 +169,7 @@ def test_a_port_in_use_is_said_with_its_holder_then_the_gateway_stops() -> None:
         holder.callback(4321)
     assert critical(events) == [
         "cannot listen on tcp:9101:interface=127.0.0.1: port 9101 is in use (by pid 4321);"
-        " pick another with --port"
+        " stop that process, or pick another port with --port"
     ]
     [event] = [e for e in events if e.get("log_format") == CANNOT_LISTEN]
     assert (event["port"], event["holder"]) == (9101, 4321)
@@ -189,7 +194,8 @@ def test_a_port_in_use_whose_holder_is_unknown_is_said_without_a_pid(
     with capturedLogs() as events:
         service.startService()
     assert critical(events) == [
-        "cannot listen on tcp:9102: port 9102 is in use; pick another with --port"
+        "cannot listen on tcp:9102: port 9102 is in use; stop what holds it,"
+        " or pick another port with --port"
     ]
     assert [hook[0] for hook in reactor.whenRunningHooks] == [reactor.stop]
 
@@ -227,5 +233,93 @@ def test_the_default_lookup_needs_a_reactor_with_threads() -> None:
             Refusing(inUse(9103)), "tcp:9103", object(), reactor, exit=lambda code: None
         ).startService()
     assert critical(events) == [
-        "cannot listen on tcp:9103: port 9103 is in use; pick another with --port"
+        "cannot listen on tcp:9103: port 9103 is in use; stop what holds it,"
+        " or pick another port with --port"
     ]
+
+
+class Recording(Service):
+    """A service that notes when it starts and stops in C{said}."""
+
+    def __init__(self, name: str, said: list[str]) -> None:
+        self.label = name
+        self.said = said
+
+    def startService(self) -> None:
+        super().startService()
+        self.said.append(f"{self.label} started")
+
+    def stopService(self) -> None:
+        super().stopService()
+        self.said.append(f"{self.label} stopped")
+
+
+@implementer(IStreamServerEndpoint)
+class Noting:
+    """An endpoint that notes its listen in C{said}, then does as C{inner}."""
+
+    def __init__(self, inner: IStreamServerEndpoint, said: list[str]) -> None:
+        self.inner = inner
+        self.said = said
+
+    def listen(self, factory: Any) -> Deferred[IListeningPort]:
+        self.said.append("listen")
+        return self.inner.listen(factory)
+
+
+def tree(
+    tmp_path: Path, endpoint: IStreamServerEndpoint, said: list[str]
+) -> tuple[InstanceService, MemoryReactorClock]:
+    """A root holding a log-file stand-in, a gateway stand-in and the
+    listener, in the wiring's order, the listener taking its socket first."""
+    lock = InstanceLock(tmp_path)
+    lock.acquire()
+    reactor = MemoryReactorClock()
+    top = InstanceService(tmp_path, lock, {}, reactor)
+    log, gateway = Recording("log", said), Recording("gateway", said)
+    log.setServiceParent(top)
+    gateway.setServiceParent(top)
+    listener = ListenerService(
+        Noting(endpoint, said), "tcp:9104", object(), reactor, exit=lambda code: None
+    )
+    listener.setServiceParent(top)
+    top.listensFirst(listener, log)
+    return top, reactor
+
+
+@pytest.mark.parametrize("privileged", [True, False])
+def test_the_socket_is_taken_before_any_service_starts(tmp_path: Path, privileged: bool) -> None:
+    """twistd's privileged start, or C{twist}'s start alone: the listen
+    comes first, once."""
+    said: list[str] = []
+    top, _ = tree(tmp_path, Endpoint(), said)
+    if privileged:
+        top.privilegedStartService()
+        assert said == ["listen"]
+    top.startService()
+    assert said == ["listen", "log started", "gateway started"]
+    top.stopService()
+    assert said[3:] == ["gateway stopped", "log stopped"]
+
+
+@pytest.mark.parametrize("privileged", [True, False])
+def test_a_refused_socket_starts_only_the_reporting_services(
+    tmp_path: Path, privileged: bool
+) -> None:
+    """Nothing serves: the services below leave the tree unstarted (none
+    is stopped either), but the log file, which holds the line."""
+    said: list[str] = []
+    top, reactor = tree(tmp_path, Refusing(inUse(9104)), said)
+    with capturedLogs() as events:
+        if privileged:
+            top.privilegedStartService()
+        top.startService()
+    assert said == ["listen", "log started"]
+    assert critical(events) == [
+        "cannot listen on tcp:9104: port 9104 is in use;"
+        " stop what holds it, or pick another port with --port"
+    ]
+    assert [type(service).__name__ for service in top] == ["Recording"]
+    assert [hook[0] for hook in reactor.whenRunningHooks] == [reactor.stop]
+    top.stopService()
+    assert said[2:] == ["log stopped"]

@@ -12,6 +12,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mcpgateway.config.problems import ConfigProblems, InvalidEntry, RefusedFile
 from mcpgateway.core.spec import ServerSpec, Sharing
 from mcpgateway.core.status import (
     ChildStatus,
@@ -379,3 +380,45 @@ def test_every_health_route_shows_the_tasks(tmp_path: Path) -> None:
             "failed": 0,
             "cancelled": 2,
         }
+
+
+PROBLEMS = ConfigProblems(
+    (InvalidEntry("bad", "/h/.claude.json", "user scope", "'command' must be a non-empty string"),),
+    (RefusedFile("/h/.cursor/mcp.json", "cursor", "/h/.cursor/mcp.json is not valid JSON"),),
+)
+
+
+def test_the_configs_problems_come_after_the_servers_with_detail_only() -> None:
+    """Each entry not served and each client file not adopted, with its
+    file and why: paths and the user's own words, for detail only; no key
+    at all when there is nothing to say."""
+    status = gatewayStatus({"mem": SERVER})
+    plain = healthBody(status)
+    body = healthBody(status, config=PROBLEMS)
+    assert list(body) == [*plain, "config"]
+    assert body["config"] == {
+        "invalidEntries": [
+            {
+                "server": "bad",
+                "file": "/h/.claude.json",
+                "scope": "user scope",
+                "why": "'command' must be a non-empty string",
+            }
+        ],
+        "refusedFiles": [
+            {
+                "file": "/h/.cursor/mcp.json",
+                "client": "cursor",
+                "why": "/h/.cursor/mcp.json is not valid JSON",
+            }
+        ],
+    }
+    assert healthBody(status, config=ConfigProblems()) == plain
+    assert "config" not in healthBody(status, config=PROBLEMS, detail=False)
+
+
+def test_the_management_apis_health_shows_them_too(tmp_path: Path) -> None:
+    h = ApiHarness(tmp_path / "state", mainServers={"srv": {"command": FAKE}, "bad": {}})
+    body = h.request("GET", "/api/v1/health").json()
+    assert [entry["server"] for entry in body["config"]["invalidEntries"]] == ["bad"]
+    assert body["config"]["invalidEntries"][0]["file"] == str(tmp_path / "config.json")

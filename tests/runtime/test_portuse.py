@@ -21,11 +21,17 @@ LISTEN = "0A"
 
 
 def test_the_message() -> None:
-    assert inUseMessage(9101, 4321) == "port 9101 is in use (by pid 4321); pick another with --port"
-    assert inUseMessage(9101, None) == "port 9101 is in use; pick another with --port"
+    assert (
+        inUseMessage(9101, 4321)
+        == "port 9101 is in use (by pid 4321); stop that process, or pick another port with --port"
+    )
+    assert (
+        inUseMessage(9101, None)
+        == "port 9101 is in use; stop what holds it, or pick another port with --port"
+    )
     assert PortInUse(9101, None).toJson() == {
         "ok": False,
-        "error": "port 9101 is in use; pick another with --port",
+        "error": "port 9101 is in use; stop what holds it, or pick another port with --port",
         "port": 9101,
         "pid": None,
     }

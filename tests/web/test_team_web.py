@@ -6,10 +6,12 @@ management surface for admins only, the metadata served by the gate."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any, cast
 
 from twisted.web.resource import IResource
 
+from mcpgateway.config.problems import ConfigProblems
 from mcpgateway.core.sessions import shortId
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.pages.liveness import LIVENESS_METRICS
@@ -319,7 +321,9 @@ def withApi() -> TeamHarness:
 
     def api() -> IResource:
         h = holder[0]
-        management = ServerChanges(h.gateway, cast(Any, None), cast(Any, None))
+        # A config service that says only what /health asks: nothing it cannot use.
+        config = cast(Any, SimpleNamespace(problems=ConfigProblems))
+        management = ServerChanges(h.gateway, config, cast(Any, None))
         return ApiApp(management, h.gateway, h.reactor, "api-secret").resource()
 
     h = TeamHarness(api=api)

@@ -138,6 +138,7 @@ class ApiApp:
                 self._gateway.readModel.status(rows=False),
                 auth,
                 aggregate=self._gateway.aggregateSide.status(),
+                config=self._management.problems(),
             ),
         )
 

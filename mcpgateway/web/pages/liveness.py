@@ -49,6 +49,7 @@ from mcpgateway.web.endpoints.guard import showsChildText
 from mcpgateway.web.plumbing.replies import errorReply, jsonReply
 
 if TYPE_CHECKING:
+    from mcpgateway.config.problems import ConfigProblems
     from mcpgateway.web.plumbing.door import Door
     from mcpgateway.web.teamcluster import TeamServices
 
@@ -185,15 +186,19 @@ class Health(Resource):
         loopbackOnly: bool = True,
         apiToken: Callable[[IRequest], bool] | None = None,
         door: Door | None = None,
+        config: Callable[[], ConfigProblems] | None = None,
     ) -> None:
         """
         @param door: the front door of a gateway that authenticates no one,
             whose refusals the body shows (C{door}; C{None}: no door).
+        @param config: what the config holds that the gateway cannot use,
+            which the body shows (C{config}; C{None}: nothing to show).
         """
         super().__init__()
         self._gateway = gateway
         self._team = team
         self._door = door
+        self._config = config
         self.access = ProbeAccess(team.gate, loopbackOnly, team.publicHealth, apiToken)
 
     def render(self, request: IRequest) -> bytes | int:
@@ -217,6 +222,7 @@ class Health(Resource):
             self._gateway.aggregateSide.status(),
             shown is HealthVisibility.EVERYTHING,
             getattr(self._gateway.spawner.confiner, "networkStatus", None),
+            None if self._config is None else self._config(),
         )
         if self._door is not None:
             body["door"] = self._door.health()

@@ -262,7 +262,8 @@ def test_a_failed_start_on_a_busy_port_prints_one_line_of_its_own(cli: Cli) -> N
         failed = cli("start", "--no-rewrite", "--port", str(port))
     assert failed.returncode == 1
     assert failed.stderr.splitlines() == [
-        f"mcpgateway: port {port} is in use (by pid {os.getpid()}); pick another with --port"
+        f"mcpgateway: port {port} is in use (by pid {os.getpid()}); stop that process,"
+        " or pick another port with --port"
     ]
     assert f"127.0.0.1:{first}" not in failed.stderr  # the earlier run's lines
     assert f"Site starting on {first}" not in failed.stderr  # either runtime's site

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -47,7 +48,10 @@ def cli(home: Path, *args: str, code: str | None = None) -> subprocess.Completed
 
 
 def test_start_on_a_port_in_use_says_it_in_one_line(tmp_path: Path, held: int) -> None:
-    expected = f"port {held} is in use (by pid {os.getpid()}); pick another with --port"
+    expected = (
+        f"port {held} is in use (by pid {os.getpid()}); stop that process,"
+        " or pick another port with --port"
+    )
     done = cli(tmp_path, "start", "--port", str(held))
     assert (done.returncode, done.stdout) == (1, ""), done.stderr
     assert done.stderr.splitlines() == [f"mcpgateway: {expected}"]
@@ -76,8 +80,49 @@ def test_the_gateway_run_by_hand_says_it_too(tmp_path: Path, held: int) -> None:
     [line] = [line for line in done.stdout.splitlines() if "#critical]" in line]
     assert line.endswith(
         f" cannot listen on tcp:{held}:interface=127.0.0.1: port {held} is in use"
-        f" (by pid {os.getpid()}); pick another with --port"
+        f" (by pid {os.getpid()}); stop that process, or pick another port with --port"
     )
+
+
+def test_the_gateway_on_a_port_in_use_starts_no_server(tmp_path: Path, held: int) -> None:
+    """A server the gateway starts at once (C{prewarm}) is not started: the
+    port's line is the first warning or error the gateway says after
+    twistd's own lines, and no child was spawned (none logged, and its
+    command never ran)."""
+    spawned = tmp_path / "spawned"
+    config = tmp_path / "servers.json"
+    command = f"touch {spawned}; exec {sys.executable} -m mcpgateway.demo"
+    config.write_text(
+        json.dumps(
+            {"mcpServers": {"demo": {"command": "sh", "args": ["-c", command], "prewarm": True}}}
+        )
+    )
+    (tmp_path / "state").mkdir(mode=0o700)
+    done = subprocess.run(
+        [
+            *launchCommand(),
+            "--port",
+            str(held),
+            "--config",
+            str(config),
+            "--state-dir",
+            str(tmp_path / "state"),
+        ],
+        env=environment(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    said = [line for line in lines if re.search(r"#(warn|error|critical)\]", line)]
+    assert said and said[0].endswith(
+        f" cannot listen on tcp:{held}:interface=127.0.0.1: port {held} is in use"
+        f" (by pid {os.getpid()}); stop that process, or pick another port with --port"
+    ), done.stdout
+    assert not [line for line in lines if "started child" in line or " serving " in line]
+    assert not spawned.exists()
 
 
 UNCHECKED_START = (
@@ -91,7 +136,10 @@ the port taken, as when it is taken between the check and the listen."""
 
 def test_a_port_the_gateway_met_taken_is_read_from_its_log(tmp_path: Path, held: int) -> None:
     (tmp_path / ".claude.json").write_text('{"mcpServers": {}}')
-    expected = f"port {held} is in use (by pid {os.getpid()}); pick another with --port"
+    expected = (
+        f"port {held} is in use (by pid {os.getpid()}); stop that process,"
+        " or pick another port with --port"
+    )
     done = cli(tmp_path, "start", "--port", str(held), code=UNCHECKED_START)
     assert (done.returncode, done.stdout) == (1, ""), done.stderr
     assert done.stderr.splitlines() == [f"mcpgateway: {expected}"]

@@ -197,7 +197,7 @@ def test_added_server_survives_a_restart_and_stays_disabled(h: ApiHarness, tmp_p
         ({"name": "a/b", "command": FAKE}, 400, "name: 1-64 letters"),
         ({"name": "", "command": FAKE}, 400, "name: 1-64 letters"),
         ({"name": "x" * 65, "command": FAKE}, 400, "name: 1-64 letters"),
-        ({"name": "new"}, 400, "'command' must be a non-empty string"),
+        ({"name": "new"}, 400, "it has neither 'command' (a stdio server) nor 'url'"),
         ({"name": "new", "command": ""}, 400, "'command' must be a non-empty string"),
         (
             {"name": "new", "command": "no-such-command-4711"},

@@ -1,0 +1,164 @@
+# -*- test-case-name: tests.cli.test_configreport -*-
+"""What C{start}, C{status} and C{doctor} say of the config a running
+gateway serves: the client files it adopted (L{adoptedFiles}: a backup in
+the state directory holding their entries), the files it did not adopt and
+why, and the entries it does not serve and why (both from C{/health}'s
+C{"config"}, L{mcpgateway.report.health.configLine}: the gateway's own
+findings, which otherwise only its log has)."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from mcpgateway.cli.checks import Check, DoctorContext
+from mcpgateway.cli.elsewhere import shown
+from mcpgateway.cli.output import plural
+from mcpgateway.clientconfigs.backups import Backup, backupPaths, readBackup
+from mcpgateway.clientconfigs.claude import readClaudeBackup
+from mcpgateway.clientconfigs.clients import ADAPTERS
+from mcpgateway.config.servers import ConfigError
+
+CLAUDE_CODE = "claude-code"
+"""The client id of the Claude config's backup."""
+FIX_ENTRY = (
+    "fix or remove the entry in its file (the gateway reads the file again within seconds):"
+    " a stdio server needs a 'command', a remote one a 'url' (docs/guide/errors.md)"
+)
+FIX_FILE = (
+    "make the file what the client reads (valid JSON, no comments where the client takes"
+    " none) or lift the policy the message names: the gateway adopts it at its next change"
+)
+
+
+def clientTitle(client: str) -> str:
+    """How a client is named to the user (C{Cursor}), from its id."""
+    if client == CLAUDE_CODE:
+        return "Claude Code"
+    return next((adapter.title for adapter in ADAPTERS if adapter.id == client), client)
+
+
+def adoptedBackups(stateDir: Path, claudePath: Path) -> list[Backup]:
+    """The backups in the state directory that hold an entry, read with the
+    engine's readers: the Claude config's (of C{claudePath}) first, then
+    every other client's. The gateway writes one before it rewrites a
+    file: what it adopted."""
+    backups: list[Backup | None] = []
+    with contextlib.suppress(ConfigError, OSError, ValueError):
+        backups.append(readClaudeBackup(stateDir, claudePath))
+    for path in backupPaths(stateDir):
+        with contextlib.suppress(ConfigError):
+            backups.append(readBackup(path))
+    return [backup for backup in backups if backup is not None and backup.records]
+
+
+def adoptedFiles(stateDir: Path, claudePath: Path) -> list[dict[str, str]]:
+    """The client files the gateway adopted (L{adoptedBackups}), as
+    C{{"file", "client"}}."""
+    return [
+        {"file": backup.configPath, "client": backup.client}
+        for backup in adoptedBackups(stateDir, claudePath)
+    ]
+
+
+def _listed(
+    health: dict[str, Any] | None, key: str, fields: tuple[str, ...]
+) -> list[dict[str, str]]:
+    """The objects of C{health["config"][key]} that have every string field
+    of C{fields} (C{[]} from a gateway that shows none)."""
+    config = health.get("config") if isinstance(health, dict) else None
+    items = config.get(key) if isinstance(config, dict) else None
+    if not isinstance(items, list):
+        return []
+    return [
+        {name: item[name] for name in fields}
+        for item in items
+        if isinstance(item, dict) and all(isinstance(item.get(name), str) for name in fields)
+    ]
+
+
+def invalidEntries(health: dict[str, Any] | None) -> list[dict[str, str]]:
+    """The entries the gateway does not serve: C{server}, C{file}, C{scope}, C{why}."""
+    return _listed(health, "invalidEntries", ("server", "file", "scope", "why"))
+
+
+def refusedFiles(health: dict[str, Any] | None) -> list[dict[str, str]]:
+    """The client files the gateway did not adopt: C{file}, C{client}, C{why}."""
+    return _listed(health, "refusedFiles", ("file", "client", "why"))
+
+
+def _where(file: str) -> str:
+    """A file as the lines name it (C{~} for the home directory); what
+    stands for no file (C{bundled demo}) as it is."""
+    return shown(Path(file)) if file.startswith("/") else file
+
+
+def invalidLine(entry: dict[str, str]) -> str:
+    """C{server 'x' of ~/.claude.json (user scope) is not served: why}."""
+    return (
+        f"server '{entry['server']}' of {_where(entry['file'])} ({entry['scope']})"
+        f" is not served: {entry['why']}"
+    )
+
+
+def refusedLine(refused: dict[str, str]) -> str:
+    """C{~/.cursor/mcp.json (Cursor) is not adopted: why} (a why that
+    begins with the file's path says C{it} instead)."""
+    file, why = refused["file"], refused["why"]
+    if why.startswith(f"{file} "):
+        why = f"it {why[len(file) + 1 :]}"
+    return (
+        f"{_where(file)} ({clientTitle(refused['client'])}) is not adopted: {why};"
+        " its servers are left to the client"
+    )
+
+
+def startLines(adopted: list[dict[str, str]], health: dict[str, Any] | None) -> list[str]:
+    """What C{start} says of the config, under its first line: the files
+    adopted, then each file not adopted and each entry not served."""
+    lines = []
+    if adopted:
+        files = ", ".join(f"{_where(a['file'])} ({clientTitle(a['client'])})" for a in adopted)
+        lines.append(f"  adopted: {files}")
+    lines += [f"  ! {refusedLine(refused)}" for refused in refusedFiles(health)]
+    lines += [f"  ! {invalidLine(entry)}" for entry in invalidEntries(health)]
+    return lines
+
+
+def statusLines(health: dict[str, Any] | None) -> list[str]:
+    """The warnings C{status} shows under its config line: each file not
+    adopted and each entry not served, with what to do."""
+    lines = []
+    for refused in refusedFiles(health):
+        lines += [f"  ! {refusedLine(refused)}", f"    → {FIX_FILE}"]
+    for entry in invalidEntries(health):
+        lines += [f"  ! {invalidLine(entry)}", f"    → {FIX_ENTRY}"]
+    return lines
+
+
+def checkConfigEntries(ctx: DoctorContext) -> Check:
+    """The entries the running gateway does not serve and the client files
+    it did not adopt, as its C{/health} (left by the health check) says."""
+    if ctx.health is None:
+        return Check("info", "Config entries not checked (no /health from a running gateway)")
+    if ctx.health.get("detail") == "hidden":
+        return Check("info", "Config entries not checked (/health shows them to an admin only)")
+    invalid, refused = invalidEntries(ctx.health), refusedFiles(ctx.health)
+    if invalid:
+        return Check(
+            "fail",
+            f"Config: {plural(len(invalid), 'entry', 'entries')} not served:"
+            f" {invalidLine(invalid[0])}",
+            FIX_ENTRY,
+            tuple(invalidLine(entry) for entry in invalid[1:])
+            + tuple(refusedLine(one) for one in refused),
+        )
+    if refused:
+        return Check(
+            "fail",
+            f"Client files: {plural(len(refused), 'file')} not adopted: {refusedLine(refused[0])}",
+            FIX_FILE,
+            tuple(refusedLine(one) for one in refused[1:]),
+        )
+    return Check("pass", "Config entries: none left unserved, no client file refused")
