@@ -184,6 +184,7 @@ def run(gateway: Gateway, names: list[str], sdk: str, args: argparse.Namespace) 
     opened = [json.loads(p.stdout.readline()) for p in fleet if p.stdout is not None]
     openSeconds = time.monotonic() - started
     peak = connectionsOf(gateway.pid)
+    fleetSockets = sum(connectionsOf(p.pid) for p in fleet)
     tree = processTree(gateway.pid)
     rss = gateway.rssKB()
     for p in fleet:
@@ -214,6 +215,7 @@ def run(gateway: Gateway, names: list[str], sdk: str, args: argparse.Namespace) 
             "callsFailed": sum(r.get("failed", 0) for r in results),
             "callSamples": [s for r in results for s in r.get("samples", [])][:5],
             "secondsToOpen": round(openSeconds, 1),
+            "socketsHeld": fleetSockets,
         },
         "gatewayAtPeak": {
             "sockets": peak,
