@@ -274,7 +274,7 @@ class Options(usage.Options):
             "max-connections-per-peer",
             None,
             bounds.MAX_CONNECTIONS_PER_PEER,
-            "Most open connections of one client process (of one address where the account is not known; 503 beyond).",
+            "Most open connections of one client process (503 beyond).",
             _positiveInt,
         ],
         [
