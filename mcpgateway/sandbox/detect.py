@@ -9,8 +9,10 @@ L{mcpgateway.ops.warden.Warden}), as a package install is: it gets the
 gateway's marker in its environment and is told to the warden as it
 starts, so a gateway killed while it runs (C{SIGKILL}) leaves no probe
 behind: the warden stops it, and what it started (a bubblewrap trial, its
-version asked), once the gateway is gone; the next gateway does (its
-ledger names it) if the warden was killed too.
+version asked), once the gateway is gone. The state directory's ledger
+does not name it (L{mcpgateway.ops.warden.Warden.helperSpawned}): a
+gateway and its warden both killed while it runs leave it to end by
+itself (its bubblewrap trial dies with it).
 """
 
 from __future__ import annotations
@@ -112,7 +114,7 @@ def probe(
     transport = reactor.spawnProcess(output, argv[0], argv, env=env)
     pid = transport.pid
     if warden is not None and pid is not None and not output.done.called:
-        warden.helperSpawned(PROBE, pid)  # the warden stops it if the gateway dies
+        warden.helperSpawned(PROBE, pid, ledger=False)  # it stops it if the gateway dies
 
         def ended(result: tuple[bytes, bytes, int]) -> tuple[bytes, bytes, int]:
             warden.helperExited(pid)

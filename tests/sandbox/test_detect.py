@@ -83,9 +83,11 @@ class WardenOfProbes:
 
     def __init__(self) -> None:
         self.told: list[tuple[str, int]] = []
+        self.recorded: list[bool] = []
 
-    def helperSpawned(self, server: str, pid: int) -> None:
+    def helperSpawned(self, server: str, pid: int, ledger: bool = True) -> None:
         self.told.append((server, pid))
+        self.recorded.append(ledger)
 
     def helperExited(self, pid: int) -> None:
         self.told.append(("exited", pid))
@@ -101,6 +103,7 @@ class WardenTests(SynchronousTestCase):
         assert env == {"PATH": "/usr/bin", "MCPGATEWAY_CHILD_OF": "7-ab"}
         pid = reactor.lastProcess.pid
         assert pid is not None and warden.told == [(PROBE, pid)]
+        assert warden.recorded == [False]  # the ledger is still the previous gateway's
         reactor.lastProcess.stdout(json.dumps(FOUND).encode())
         reactor.lastProcess.exit(0)
         assert warden.told == [(PROBE, pid), ("exited", pid)]
