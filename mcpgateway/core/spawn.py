@@ -218,7 +218,8 @@ class Spawner:
             ties = getattr(confiner, "tiesToGateway", None)
             inSandbox.diesWithGateway = True if ties is None else bool(ties())
             inSandbox.confinement = str(getattr(confiner, "default", ""))
-            inSandbox.layout, inSandbox.proxied = launchLayout(confiner, spec, argv, env)
+            laidOut = launchLayout(confiner, spec, argv, env)
+            inSandbox.layout, inSandbox.proxied, inSandbox.probed = laidOut
             child: ChildProtocol = inSandbox
             argv = confined
         else:
@@ -285,6 +286,10 @@ class ConfinedChild(ChildProtocol):
         """What its sandbox gives it (L{mcpgateway.core.childlayout.layoutOf}):
         another gateway process keeps it only if it would give a child of
         its own the same."""
+        self.probed: dict[str, Any] = {}
+        """What of its gateway's probe findings lays it out
+        (L{mcpgateway.core.childlayout.probedOf}): another gateway process
+        names what changed when its own probe found otherwise."""
         self.proxied = False
         """Whether it reaches the network through the gateway's allow-list
         proxy, which dies with the gateway process: a crash cannot keep it."""
