@@ -35,14 +35,25 @@ from mcpgateway.sandbox.failures import KEPT_FROM_IT
 from mcpgateway.sandbox.request import homeOf
 from mcpgateway.tuned.turnflush import TurnFlusher
 
+NOT_ON_PATH = "was not found on PATH"
+"""Why a bare command name cannot be run: the gateway's C{PATH} lacks it
+(C{mcpgateway status} says whose C{PATH} that is: L{mcpgateway.cli.pathnotes})."""
 
-def notFound(command: str) -> str:
+
+def notFound(command: str, entryPath: bool = False) -> str:
     """Why C{command}, which did not resolve to an executable, cannot be run
-    (the end of a sentence that names it): a bare name is not on C{PATH}; a
+    (the end of a sentence that names it): a bare name is not on C{PATH}
+    (the gateway's, or the one its entry's C{env} sets: C{entryPath}); a
     path (it has a C{/}) does not exist, or is not an executable file."""
     if "/" not in command:
-        return "was not found on PATH"
+        return "was not found on the PATH its entry sets" if entryPath else NOT_ON_PATH
     return "is not an executable file" if os.path.exists(command) else "was not found"
+
+
+def notFoundFor(spec: ServerSpec) -> str:
+    """L{notFound} for the command of C{spec}, whose own C{env} may set
+    the C{PATH} it was looked up on."""
+    return notFound(spec.command, any(name == "PATH" for name, _ in spec.env))
 
 
 class SecretsUnavailable(Exception):

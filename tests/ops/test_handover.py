@@ -67,6 +67,7 @@ from mcpgateway.ops.statedir import (
     lockHeld,
 )
 from mcpgateway.runtime import interpreter, logs
+from mcpgateway.runtime.pathrecord import PATH_FROM_ENV
 from mcpgateway.runtime.paths import LEDGER_FILE, LOG_FILE
 from mcpgateway.startup.preflight import PreflightError, preflight
 from tests.fakes import (
@@ -432,6 +433,7 @@ def test_restart_spawns_the_successor_with_the_socket_the_lock_and_the_link(
     assert {k: v for k, v in env.items() if k != HANDOVER_ENV} == {
         "HOME": "/home/u",
         "API": "secret",
+        PATH_FROM_ENV: "restart",  # `status` names whose PATH a command was not found on
     }
     [fds] = reactor.childFDs
     assert fds[0] == "w" and fds[1] == "r" and fds[2] == "r"
