@@ -76,7 +76,7 @@ def probedOf(request: Mapping[str, Any]) -> dict[str, Any]:
 
 def _mechanismName(mechanism: object) -> str:
     if mechanism == "auto":
-        return "chosen by its launcher, before its gateway's probe answered"
+        return "not known: its gateway's probe had not answered"
     if not isinstance(mechanism, str):
         return "not recorded"
     return MECHANISM_NAMES.get(mechanism, mechanism)
@@ -89,14 +89,14 @@ def probeChanges(before: Mapping[str, Any], now: Mapping[str, Any]) -> str | Non
     changes = []
     if before.get("mechanism") != now.get("mechanism"):
         changes.append(
-            f"the mechanism ({_mechanismName(before.get('mechanism'))} when it started,"
-            f" {_mechanismName(now.get('mechanism'))} here)"
+            f"the mechanism (when it started: {_mechanismName(before.get('mechanism'))};"
+            f" here: {_mechanismName(now.get('mechanism'))})"
         )
     else:
         if before.get("landlock") != now.get("landlock"):
             changes.append(
-                f"the Landlock ABI ({before.get('landlock')} when it started,"
-                f" {now.get('landlock')} here)"
+                f"the Landlock ABI (when it started: {before.get('landlock')};"
+                f" here: {now.get('landlock')})"
             )
         if before.get("disableUserns") != now.get("disableUserns"):
             changes.append("whether bubblewrap forbids the child user namespaces")

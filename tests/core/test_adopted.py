@@ -83,8 +83,8 @@ def test_a_kept_child_this_gateways_probe_would_lay_out_otherwise_says_so() -> N
     old = handed(layoutOf(before), probed=probedOf(before))
     why = whyLaidOutOtherwise(spawner, Upstream(SPEC), old)  # type: ignore[arg-type]
     assert why == (
-        "what the sandbox probe finds here differs: the mechanism (bubblewrap when it"
-        " started, Landlock here)"
+        "what the sandbox probe finds here differs: the mechanism (when it started:"
+        " bubblewrap; here: Landlock)"
     )
 
 

@@ -59,15 +59,15 @@ LANDLOCKED = {**REQUEST, "mechanism": "landlock", "bwrap": None, "disableUserns"
 @pytest.mark.parametrize(
     ("before", "now", "said"),
     [
-        (REQUEST, LANDLOCKED, "the mechanism (bubblewrap when it started, Landlock here)"),
+        (REQUEST, LANDLOCKED, "the mechanism (when it started: bubblewrap; here: Landlock)"),
         (
             {**REQUEST, "mechanism": "auto"},  # started before its gateway's probe answered
             REQUEST,
-            "the mechanism (chosen by its launcher, before its gateway's probe answered"
-            " when it started, bubblewrap here)",
+            "the mechanism (when it started: not known: its gateway's probe had not answered;"
+            " here: bubblewrap)",
         ),
-        (REQUEST, {**REQUEST, "mechanism": "none"}, "the mechanism (bubblewrap when"),
-        (LANDLOCKED, {**LANDLOCKED, "landlock": 6}, "the Landlock ABI (4 when it started, 6 here)"),
+        (REQUEST, {**REQUEST, "mechanism": "none"}, "(when it started: bubblewrap; here: none)"),
+        (LANDLOCKED, {**LANDLOCKED, "landlock": 6}, "Landlock ABI (when it started: 4; here: 6)"),
         (
             REQUEST,
             {**REQUEST, "disableUserns": True},
