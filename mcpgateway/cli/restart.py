@@ -37,7 +37,7 @@ def cmdRestart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     logStart = _size(log)
     # The successor runs with this command's PATH first (a program installed
     # since the start is found): the gateway reads the record at the signal.
-    recordPath(stateDir, os.environ.get("PATH", ""))
+    recordPath(stateDir, os.environ.get("PATH", ""), "restart")
     try:
         os.kill(old, signal.SIGUSR2)
     except ProcessLookupError:

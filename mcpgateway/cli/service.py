@@ -77,7 +77,7 @@ NotifyAccess=main
 ExecStart=@TWIST@ --log-format=text mcpgateway \
     --port systemd:domain=INET:index=0 \
     --state-dir @STATE_DIR@ --log-file @LOG_FILE@@OPTIONS@
-Environment=@PATH@
+Environment=@PATH@ MCPGATEWAY_PATH_FROM=service
 WorkingDirectory=%h
 # SIGTERM to the gateway only: it drains, stops its children and puts the client
 # configs back; whatever is left after TimeoutStopSec is killed, children included.
@@ -105,6 +105,8 @@ PLIST_TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>
   <dict>
     <key>PATH</key>
     <string>@PATH@</string>
+    <key>MCPGATEWAY_PATH_FROM</key>
+    <string>service</string>
   </dict>
   <key>WorkingDirectory</key>
   <string>@HOME@</string>
@@ -397,7 +399,7 @@ def install(
     # GUI client's PATH) puts it first too (mcpgateway.cli.userpath).
     with contextlib.suppress(OSError):
         settings.stateDir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    recordPath(settings.stateDir, settings.path)
+    recordPath(settings.stateDir, settings.path, "service install")
     ctx.warm()  # the service's -OO bytecode, before the service manager starts it
     commands = installCommands(manager, directory)
     notes = installNotes(manager, ctx.probe(settings.stateDir), systemdUnreachable)

@@ -78,7 +78,7 @@ from mcpgateway.ops.statedir import (
     unsafeSecrets,
     unsafeStateDir,
 )
-from mcpgateway.runtime.pathrecord import recordedPath, recordPath
+from mcpgateway.runtime.pathrecord import PATH_FROM_ENV, recordedPath, recordPath
 from mcpgateway.runtime.paths import (
     DEFAULT_PORT,
     LOG_FILE,
@@ -260,17 +260,18 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     return startDetached(ctx, argv, stateDir, port, out, anyPort=args.port is None, env=env)
 
 
-def startEnvironment(stateDir: Path, autoStarted: bool) -> dict[str, str] | None:
-    """The environment the gateway is started with (C{None}: this
-    process's own): only its C{PATH} may differ
-    (L{mcpgateway.cli.userpath.startPath}). A start the user runs records
-    its C{PATH} for the starts bridges make."""
+def startEnvironment(stateDir: Path, autoStarted: bool) -> dict[str, str]:
+    """The environment the gateway is started with: this process's own,
+    but its C{PATH} (L{mcpgateway.cli.userpath.startPath}), and where that
+    comes from (L{PATH_FROM_ENV}: C{start} or C{bridge}). A start the user
+    runs records its C{PATH} for the starts bridges make."""
     own = os.environ.get("PATH", "")
     recorded = recordedPath(stateDir)
     if not autoStarted:
-        recordPath(stateDir, own)
+        recordPath(stateDir, own, "start")
     path = startPath(own, recorded, autoStarted)
-    return None if path == own else {**os.environ, "PATH": path}
+    started = {**os.environ, PATH_FROM_ENV: "bridge" if autoStarted else "start"}
+    return started if path == own else {**started, "PATH": path}
 
 
 def alreadyRunning(out: Output, found: GatewayProbe, port: int | None, adopt: bool = False) -> int:

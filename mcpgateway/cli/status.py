@@ -31,6 +31,7 @@ config (L{workspacePaths}). A key no project gives stays a key."""
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import urllib.error
 from collections.abc import Mapping
@@ -59,6 +60,7 @@ from mcpgateway.cli.output import (
     plural,
     shareMark,
 )
+from mcpgateway.cli.pathnotes import notFoundNotes
 from mcpgateway.cli.routes import projectPaths
 from mcpgateway.cli.sandboxrefusals import refusalNotes
 from mcpgateway.cli.servers import serverShare
@@ -342,12 +344,15 @@ def renderStatus(
     health: dict[str, Any],
     sessions: list[dict[str, Any]] | None,
     paths: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> list[str]:
     """One screen: the gateway, then one line per server, then the sessions.
     C{paths}: the project path of a workspace key (L{workspacePaths}).
     C{sessions} is C{None} when C{GET /sessions} was refused (it needs an
     admin's token on a team gateway): the count is C{/health}'s, and the
-    sessions are not listed by client."""
+    sessions are not listed by client. C{environ}: this shell's (by
+    default this process's), whose C{PATH} a command the gateway did not
+    find is looked for on (L{notFoundNotes})."""
     state = found.state or {}
     uptime = health.get("uptime")
     if not isinstance(uptime, (int, float)) and isinstance(state.get("startTime"), (int, float)):
@@ -380,7 +385,8 @@ def renderStatus(
     lines.append(f"  config {configLine(state)}")
     lines.append(f"  {found.baseUrl()}/<server>/mcp    state {found.stateDir}")
     lines.append("")
-    lines += _serverLines(servers, sessions or [], paths, found.stateDir)
+    shell = os.environ if environ is None else environ
+    lines += _serverLines(servers, sessions or [], paths, found.stateDir, state, shell)
     lines.append("")
     lines.append(
         _sessionLine(sessions)
@@ -519,11 +525,14 @@ def _serverLines(
     sessions: list[dict[str, Any]],
     paths: Mapping[str, str] | None = None,
     stateDir: Path | None = None,
+    state: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> list[str]:
     """One line per server, marked and named by its C{share} (a C{/health}
     without one: its C{mode}, read as the share it means), and its notes
-    under it; then one line per aggregate endpoint with sessions
-    (L{_aggregateLines})."""
+    under it (whose C{PATH} a command not found means: L{notFoundNotes},
+    the gateway's C{state}, this shell's C{environ}); then one line per
+    aggregate endpoint with sessions (L{_aggregateLines})."""
     endpoints = aggregateSessions(sessions)
     if not servers:
         return ["  (no servers configured)", *_aggregateLines(endpoints, 0)]
@@ -559,7 +568,9 @@ def _serverLines(
         elif server.get("lastExit") and not children:
             extra.append(f"last exit: {server['lastExit']}")
         lines.append("  " + "  ".join(cells) + ("  · " + "; ".join(extra) if extra else ""))
-        lines += [f"      {line}" for line in serverNotes(server, name, paths, stateDir)]
+        notes = serverNotes(server, name, paths, stateDir)
+        notes += notFoundNotes(server, state or {}, os.environ if environ is None else environ)
+        lines += [f"      {line}" for line in notes]
     return lines + _aggregateLines(endpoints, width, shareWidth)
 
 

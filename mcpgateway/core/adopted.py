@@ -14,10 +14,12 @@ child stops with its old process, as it always did, and its server starts
 a new one when it is next needed.
 
 A confined child keeps the sandbox its launcher built: the new process
-keeps it only when it would build the same one (L{layoutMatches}:
-L{mcpgateway.core.childlayout}). And a child is taken by its pid and its
-start time (L{mcpgateway.core.adoptedprocess.openChild}): a pid given to
-another process since is never attached nor signalled.
+keeps it only when it would build the same one (L{whyLaidOutOtherwise}:
+L{mcpgateway.core.childlayout}), its own sandbox probe's findings
+included (L{probeAnswered}: it compares once its probe has answered).
+And a child is taken by its pid and its start time
+(L{mcpgateway.core.adoptedprocess.openChild}): a pid given to another
+process since is never attached nor signalled.
 
 Released, a child is no longer read by the old process (the bytes still
 in its stdout pipe are the new process's), and its upstream has let go
@@ -36,11 +38,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from mcpgateway.core.adoptedprocess import AdoptedProcess, openChild
 from mcpgateway.core.child import Child, ChildProtocol
-from mcpgateway.core.childlayout import launchLayout
+from mcpgateway.core.childlayout import launchLayout, probeChanges
 from mcpgateway.core.handedchild import HandedChild, fingerprint
 from mcpgateway.core.identity import presentedResult
 from mcpgateway.core.spawn import ConfinedChild, Spawner
@@ -53,6 +56,12 @@ from mcpgateway.sandbox.request import homeOf
 log = Logger(observer=logs.observer, namespace="mcpgateway.core.adopted")
 
 HANDED_OVER = "was handed over to the next gateway process"
+LAID_OUT_OTHERWISE = (
+    "its sandbox is not the one this gateway gives (the gateway's own files to mask, the other"
+    " servers, the deny list or the sandbox's code changed)"
+)
+"""Why a confined child whose layout differs is not kept, when what the
+probe found is the same (L{whyLaidOutOtherwise})."""
 
 
 def whyNotMovable(upstream: Upstream) -> str | None:
@@ -133,6 +142,7 @@ def describeChild(
         startTime=child.startTime or 0,
         layout=child.layout if isinstance(child, ConfinedChild) else "",
         command=upstream.spec.command,
+        probed=dict(child.probed) if isinstance(child, ConfinedChild) else {},
     )
 
 
@@ -261,6 +271,7 @@ def _protocolFor(
         child.diesWithGateway = False
         child.confinement = handed.confinement
         child.layout = handed.layout
+        child.probed = dict(handed.probed)
         return child
     return ChildProtocol(
         spec.name,
@@ -289,14 +300,37 @@ def fingerprintMatches(configured: ServerSpec, upstream: Upstream, handed: Hande
     return fingerprint(configured, upstream.spec.principal) == handed.fingerprint
 
 
-def layoutMatches(spawner: Spawner, upstream: Upstream, handed: HandedChild) -> bool:
-    """Whether C{handed}'s sandbox gives it what this process would give a
-    child of C{upstream}'s server running the same command
+def probeAnswered(spawner: Spawner) -> Deferred[None] | None:
+    """What fires once this process's sandbox probe has answered (or
+    failed), starting it if it has not started (C{--sandbox off}); C{None}:
+    it has answered, or there is no probe. A kept confined child is
+    compared with what that probe found (L{whyLaidOutOtherwise})."""
+    confiner = spawner.confiner
+    detect = getattr(confiner, "detect", None)
+    if detect is None or getattr(confiner, "found", None) is not None:
+        return None
+    probing = detect()
+    if not isinstance(probing, Deferred):
+        return None
+    answered: Deferred[None] = Deferred()
+
+    def told(result: object) -> object:
+        answered.callback(None)
+        return result  # the sandbox's own callbacks go on with it
+
+    probing.addBoth(told)
+    return answered
+
+
+def whyLaidOutOtherwise(spawner: Spawner, upstream: Upstream, handed: HandedChild) -> str | None:
+    """Why C{handed}'s sandbox does not give it what this process would
+    give a child of C{upstream}'s server running the same command
     (L{mcpgateway.core.childlayout}): its own files masked, the other
-    servers' folders, the deny list and the sandbox's code as here. An
-    unconfined child has no layout to compare."""
+    servers' folders, the deny list, the sandbox's code, and what the
+    sandbox probe found (named first: L{probeChanges}) as here; C{None}:
+    it does. An unconfined child has no layout to compare."""
     if not handed.confinement:
-        return True
+        return None
     spec = upstream.spec
     if handed.command:
         spec = replace(spec, command=handed.command)
@@ -304,5 +338,7 @@ def layoutMatches(spawner: Spawner, upstream: Upstream, handed: HandedChild) -> 
     if spawner.marker is not None:
         environ = {**environ, spawner.marker[0]: spawner.marker[1]}
     argv = [spec.executable or spec.command, *spec.args]
-    layout, _ = launchLayout(spawner.confiner, spec, argv, environ)
-    return layout == handed.layout
+    laidOut = launchLayout(spawner.confiner, spec, argv, environ)
+    if laidOut.layout == handed.layout:
+        return None
+    return probeChanges(handed.probed, laidOut.probed) or LAID_OUT_OTHERWISE

@@ -14,23 +14,33 @@ has the same digest as the one its launcher was handed, and the sandbox's
 code is the same (L{SANDBOX_CODE}: the launcher builds the layout from the
 request with that code).
 
+What the gateway's sandbox probe found is in the digest where it lays
+the child out (L{probedOf}): the mechanism, the Landlock ABI under
+Landlock, whether bubblewrap forbids the child user namespaces, and the
+files only root may read that a root gateway's probe lists (each one
+masked). A child started before its gateway's probe answered says
+C{auto} (its launcher chose by itself, and masked only what its own
+shallow look found): it is laid out as no gateway whose probe answered
+would lay it out. The next process compares once its own probe has
+answered (L{mcpgateway.ops.childhandover.ChildAdoption} waits for it), and
+says what changed (L{probeChanges}).
+
 Left out of the digest is what says which process the request is for,
 not what the child may touch: the gateway's pid (a launcher's parent),
 whether the child dies with the gateway, the proxy's socket or port (the
 proxy's socket is kept with the child, or the child is not kept at all),
-and what the probe found (the mechanism, bubblewrap's path, the Landlock
-ABI, a root gateway's private files): the probe of the next gateway may
-not have answered yet when the children come, and the mechanism is
-compared on its own (the C{--sandbox} setting).
+and bubblewrap's path (the program, not what it builds; a child is kept
+across a restart whose caller's C{PATH} finds another copy of it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import mcpgateway.sandbox
 from mcpgateway.sandbox.profile import LEARN
@@ -38,8 +48,63 @@ from mcpgateway.sandbox.profile import LEARN
 PER_PROCESS = frozenset(
     {"parent", "dieWithParent", "mechanism", "bwrap", "disableUserns", "landlock", "privateFiles"}
 )
-"""The request's fields left out of L{layoutOf} (see the module docstring)."""
+"""The request's fields left out of L{layoutOf} as they are (see the
+module docstring): what of them lays the child out is in as L{probedOf}."""
 PER_PROCESS_NETWORK = frozenset({"proxy", "proxyPort"})
+MECHANISM_NAMES = {"bwrap": "bubblewrap", "landlock": "Landlock", "none": "none"}
+
+
+def probedOf(request: Mapping[str, Any]) -> dict[str, Any]:
+    """What of the probe's findings lays out the child launch C{request}
+    starts: C{{"mechanism", "landlock", "disableUserns", "privateFiles"}},
+    the Landlock ABI only under Landlock, bubblewrap's C{--disable-userns}
+    only under bubblewrap (0 and C{False} otherwise), the root-only files
+    as a digest of their sorted paths (C{""}: none)."""
+    mechanism = str(request.get("mechanism") or "none")
+    abi = request.get("landlock")
+    private = sorted(
+        {os.path.normpath(p) for p in request.get("privateFiles") or () if isinstance(p, str)}
+    )
+    text = "\0".join(private)
+    return {
+        "mechanism": mechanism,
+        "landlock": abi if mechanism == "landlock" and type(abi) is int else 0,
+        "disableUserns": mechanism == "bwrap" and request.get("disableUserns") is True,
+        "privateFiles": hashlib.sha256(text.encode()).hexdigest()[:32] if private else "",
+    }
+
+
+def _mechanismName(mechanism: object) -> str:
+    if mechanism == "auto":
+        return "not known: its gateway's probe had not answered"
+    if not isinstance(mechanism, str):
+        return "not recorded"
+    return MECHANISM_NAMES.get(mechanism, mechanism)
+
+
+def probeChanges(before: Mapping[str, Any], now: Mapping[str, Any]) -> str | None:
+    """What differs between the probe's findings a child was launched with
+    (C{before}, its gateway's L{probedOf}) and those this process's launch
+    request holds (C{now}), in words; C{None}: nothing."""
+    changes = []
+    if before.get("mechanism") != now.get("mechanism"):
+        changes.append(
+            f"the mechanism (when it started: {_mechanismName(before.get('mechanism'))};"
+            f" here: {_mechanismName(now.get('mechanism'))})"
+        )
+    else:
+        if before.get("landlock") != now.get("landlock"):
+            changes.append(
+                f"the Landlock ABI (when it started: {before.get('landlock')};"
+                f" here: {now.get('landlock')})"
+            )
+        if before.get("disableUserns") != now.get("disableUserns"):
+            changes.append("whether bubblewrap forbids the child user namespaces")
+    if before.get("privateFiles") != now.get("privateFiles"):
+        changes.append("the files only root may read, which its sandbox masks")
+    if not changes:
+        return None
+    return "what the sandbox probe finds here differs: " + "; ".join(changes)
 
 
 def sandboxCode(folder: Path | None = None) -> str:
@@ -68,23 +133,35 @@ def layoutOf(request: Mapping[str, Any], code: str = SANDBOX_CODE) -> str:
     network = kept.get("network")
     if isinstance(network, Mapping):
         kept["network"] = {k: v for k, v in network.items() if k not in PER_PROCESS_NETWORK}
+    kept["probed"] = probedOf(request)
     text = json.dumps([code, kept], sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+class LaunchLayout(NamedTuple):
+    """What a confined child's launch request gives it (L{launchLayout})."""
+
+    layout: str
+    """Its L{layoutOf} (C{""}: no request to show)."""
+    proxied: bool
+    """Whether it L{usesProxy}."""
+    probed: dict[str, Any]
+    """Its L{probedOf} (C{{}}: no request to show)."""
+
+
 def launchLayout(
     confiner: object, spec: Any, argv: list[str], environ: Mapping[str, str]
-) -> tuple[str, bool]:
-    """The L{layoutOf} a child of C{spec} running C{argv} gets from
-    C{confiner} (L{mcpgateway.sandbox.confine.Sandbox}) now, and whether it
-    L{usesProxy}; C{("", False)} from a confiner that shows no request."""
+) -> LaunchLayout:
+    """The L{LaunchLayout} a child of C{spec} running C{argv} gets from
+    C{confiner} (L{mcpgateway.sandbox.confine.Sandbox}) now; C{("", False,
+    {})} from a confiner that shows no request."""
     request = getattr(confiner, "request", None)
     if request is None:
-        return "", False
+        return LaunchLayout("", False, {})
     made = request(spec, argv, environ)
     learns = spec.sandbox.setting == LEARN
     proxied = getattr(confiner, "proxy", None) is not None and usesProxy(made, learns)
-    return layoutOf(made), proxied
+    return LaunchLayout(layoutOf(made), proxied, probedOf(made))
 
 
 def usesProxy(request: Mapping[str, Any], learns: bool = False) -> bool:

@@ -103,6 +103,10 @@ class HandedChild:
     """The command its launch request named (its C{npx}/C{uvx} entry's
     resolved program): the next process builds the request it would hand
     the same command line's launcher, to compare L{layout}."""
+    probed: dict[str, Any] = field(default_factory=dict)
+    """What of its gateway's probe findings laid it out
+    (L{mcpgateway.core.childlayout.probedOf}; C{{}}: unconfined, or not
+    known): the next process names what its own probe found otherwise."""
 
     def toJson(self) -> dict[str, Any]:
         return {
@@ -122,6 +126,7 @@ class HandedChild:
             "startTime": self.startTime,
             "layout": self.layout,
             "command": self.command,
+            "probed": self.probed,
             "fds": CHILD_FDS,
         }
 
@@ -141,6 +146,7 @@ class HandedChild:
             confinement = data.get("confinement", "")
             startTime = data.get("startTime", 0)
             layout, command = data.get("layout", ""), data.get("command", "")
+            probed = _probed(data.get("probed", {}))
         except (KeyError, TypeError, ValueError) as e:
             raise BadRecord(f"a child's record lacks or mangles {e}") from None
         if not (
@@ -181,7 +187,26 @@ class HandedChild:
             startTime,
             layout,
             command,
+            probed,
         )
+
+
+MAX_PROBED = 8
+"""The most entries a record's C{probed} may have (it has four)."""
+
+
+def _probed(value: object) -> dict[str, Any]:
+    """A record's C{probed}: an object of at most L{MAX_PROBED} short
+    entries, each a string, a number or a boolean.
+
+    @raise TypeError: it is not."""
+    if not isinstance(value, dict) or len(value) > MAX_PROBED:
+        raise TypeError("probed")
+    for key, entry in value.items():
+        short = not isinstance(entry, str) or len(entry) <= 64
+        if not (isinstance(key, str) and isinstance(entry, str | int | bool) and short):
+            raise TypeError("probed")
+    return dict(value)
 
 
 def _positive(value: object) -> bool:

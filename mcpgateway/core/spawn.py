@@ -35,14 +35,25 @@ from mcpgateway.sandbox.failures import KEPT_FROM_IT
 from mcpgateway.sandbox.request import homeOf
 from mcpgateway.tuned.turnflush import TurnFlusher
 
+NOT_ON_PATH = "was not found on PATH"
+"""Why a bare command name cannot be run: the gateway's C{PATH} lacks it
+(C{mcpgateway status} says whose C{PATH} that is: L{mcpgateway.cli.pathnotes})."""
 
-def notFound(command: str) -> str:
+
+def notFound(command: str, entryPath: bool = False) -> str:
     """Why C{command}, which did not resolve to an executable, cannot be run
-    (the end of a sentence that names it): a bare name is not on C{PATH}; a
+    (the end of a sentence that names it): a bare name is not on C{PATH}
+    (the gateway's, or the one its entry's C{env} sets: C{entryPath}); a
     path (it has a C{/}) does not exist, or is not an executable file."""
     if "/" not in command:
-        return "was not found on PATH"
+        return "was not found on the PATH its entry sets" if entryPath else NOT_ON_PATH
     return "is not an executable file" if os.path.exists(command) else "was not found"
+
+
+def notFoundFor(spec: ServerSpec) -> str:
+    """L{notFound} for the command of C{spec}, whose own C{env} may set
+    the C{PATH} it was looked up on."""
+    return notFound(spec.command, any(name == "PATH" for name, _ in spec.env))
 
 
 class SecretsUnavailable(Exception):
@@ -218,7 +229,8 @@ class Spawner:
             ties = getattr(confiner, "tiesToGateway", None)
             inSandbox.diesWithGateway = True if ties is None else bool(ties())
             inSandbox.confinement = str(getattr(confiner, "default", ""))
-            inSandbox.layout, inSandbox.proxied = launchLayout(confiner, spec, argv, env)
+            laidOut = launchLayout(confiner, spec, argv, env)
+            inSandbox.layout, inSandbox.proxied, inSandbox.probed = laidOut
             child: ChildProtocol = inSandbox
             argv = confined
         else:
@@ -285,6 +297,10 @@ class ConfinedChild(ChildProtocol):
         """What its sandbox gives it (L{mcpgateway.core.childlayout.layoutOf}):
         another gateway process keeps it only if it would give a child of
         its own the same."""
+        self.probed: dict[str, Any] = {}
+        """What of its gateway's probe findings lays it out
+        (L{mcpgateway.core.childlayout.probedOf}): another gateway process
+        names what changed when its own probe found otherwise."""
         self.proxied = False
         """Whether it reaches the network through the gateway's allow-list
         proxy, which dies with the gateway process: a crash cannot keep it."""

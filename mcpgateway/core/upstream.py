@@ -51,7 +51,7 @@ from mcpgateway.core.identity import presentedResult
 from mcpgateway.core.refusals import RefusalCheck
 from mcpgateway.core.router import Fanout, Router
 from mcpgateway.core.sessions import SessionLike
-from mcpgateway.core.spawn import ConfinedChild, SecretsUnavailable, Spawner, notFound
+from mcpgateway.core.spawn import ConfinedChild, SecretsUnavailable, Spawner, notFoundFor
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.stats import RequestStats
 from mcpgateway.core.status import Circuit, Lifecycle
@@ -346,8 +346,7 @@ class Upstream:
         spec = self.spec
         if not spec.runnable:
             raise ServerUnavailable(
-                f"server '{spec.name}' cannot start: command '{spec.command}'"
-                f" {notFound(spec.command)}"
+                f"server '{spec.name}' cannot start: command '{spec.command}' {notFoundFor(spec)}"
             )
         spawned: list[Child] = []
         # A process's lines are redacted as it reads them; a remote child's here.

@@ -29,10 +29,13 @@ gone or changed, are stopped (C{SIGTERM} to their process group, C{SIGKILL}
 L{KILL_AFTER} seconds later).
 
 A confined child is kept only when the new process would lay its sandbox
-out the same (L{mcpgateway.core.adopted.layoutMatches}), and any child
-only while its pid names the process its start time says
-(L{mcpgateway.core.adoptedprocess.openChild}): a child stopped is
-signalled only then.
+out the same (L{mcpgateway.core.adopted.whyLaidOutOtherwise}), what its
+own sandbox probe found included: a confined child waits for that probe
+to answer (L{PROBE_WAIT} seconds at most; its server's starts are held
+meanwhile), and is compared with what a probe that did not answer would
+give (C{auto}) after that. Any child is kept only while its pid names the
+process its start time says (L{mcpgateway.core.adoptedprocess.openChild}):
+a child stopped is signalled only then.
 
 What the new process kept and had to start anew, each of those named with
 why (L{mcpgateway.ops.anew}), is in its L{ChildAdoption.report}, for
@@ -55,8 +58,9 @@ from mcpgateway.core.adopted import (
     attachAdopted,
     confinementNow,
     fingerprintMatches,
-    layoutMatches,
+    probeAnswered,
     releaseChild,
+    whyLaidOutOtherwise,
     whyNotMovable,
 )
 from mcpgateway.core.adoptedprocess import openChild, pidfdExited
@@ -75,6 +79,10 @@ KILL_AFTER = 3.0
 """Seconds between the C{SIGTERM} and the C{SIGKILL} of a child not kept."""
 END = "end"
 PROXY = "proxy"
+PROBE_WAIT = 30.0
+"""Seconds a kept confined child waits, at most, for this process's
+sandbox probe to answer before it is compared (a root gateway's probe
+looks through its system's directories: a second or so)."""
 
 
 def gateWait(restartTimeout: float) -> float:
@@ -316,6 +324,14 @@ class ChildAdoption:
         self._decoder = RecordDecoder(self._record)
         self._waiting: list[HandedChild] = []
         """Children of sessions not known yet (until the sessions are merged)."""
+        self._probing: list[tuple[HandedChild, bool]] = []
+        """Confined children waiting for this process's sandbox probe, each
+        with whether its placing is the last one (L{_place}'s C{final})."""
+        self._probeTimer: IDelayedCall | None = None
+        self._probeDone = False
+        """Whether the probe answered, or was waited for long enough."""
+        self._linkGone = False
+        """Whether the previous process has exited (L{linkLost})."""
         self.pools: Callable[[], dict[str, Any]] | None = None
         self.spawner: Spawner | None = None
         self.proxy: Any = None
@@ -343,7 +359,7 @@ class ChildAdoption:
         """Hold a start of a child of C{server} until the children have
         come, and, for one of a session not known yet, until the sessions
         are merged."""
-        if not self._holding and not any(h.server == server for h in self._waiting):
+        if not self._holding and server not in self._held():
             return None
         waiter: Deferred[None] = Deferred()
         self._gated.append((server, waiter))
@@ -382,6 +398,7 @@ class ChildAdoption:
     def linkLost(self) -> None:
         """The previous process has exited: the sessions it saved last
         are merged now; serve or stop the children still waiting."""
+        self._linkGone = True
         for fd in self._decoder.leftover():
             _closeQuietly(fd)
         waiting, self._waiting = self._waiting, []
@@ -426,10 +443,15 @@ class ChildAdoption:
             self.log.info("restart: starting children without waiting any more ({why})", why=why)
         self._release()
 
+    def _held(self) -> set[str]:
+        """The servers with a child still waiting for its session, or for
+        this process's sandbox probe."""
+        return {h.server for h in self._waiting} | {h.server for h, _ in self._probing}
+
     def _release(self) -> None:
         """Let the held starts go on, but those of a server with a child
-        still waiting for its session."""
-        waiting = {h.server for h in self._waiting}
+        still waiting (L{_held})."""
+        waiting = self._held()
         gated = self._gated
         self._gated = [(server, w) for server, w in gated if server in waiting]
         for server, waiter in gated:
@@ -466,12 +488,11 @@ class ChildAdoption:
         if confinementNow(self.spawner, upstream.spec) != handed.confinement:
             self._stop(handed, "its server's sandbox setting changed")
             return
-        if not layoutMatches(self.spawner, upstream, handed):
-            self._stop(
-                handed,
-                "its sandbox is not the one this gateway gives (the gateway's own files to"
-                " mask, the other servers, the deny list or the sandbox's code changed)",
-            )
+        if handed.confinement and self._awaitProbe(handed, final):
+            return
+        why = whyLaidOutOtherwise(self.spawner, upstream, handed)
+        if why is not None:
+            self._stop(handed, why)
             return
         if not attachAdopted(upstream, handed, self.spawner):
             self._stop(handed, "its process is gone (or its pid is another process's now)")
@@ -489,6 +510,46 @@ class ChildAdoption:
             pid=handed.pid,
             whose=f" of session {handed.session[:8]}" if handed.session else "",
         )
+
+    def _awaitProbe(self, handed: HandedChild, final: bool) -> bool:
+        """Whether confined C{handed} waits for this process's sandbox
+        probe (placed again once it answered, or after L{PROBE_WAIT}
+        seconds): what it found is part of the layout compared."""
+        if self._probeDone or self.spawner is None:
+            return False
+        if self._probeTimer is not None:  # others wait already
+            self._probing.append((handed, final))
+            return True
+        answered = probeAnswered(self.spawner)
+        if answered is None:
+            self._probeDone = True
+            return False
+        self.log.info("restart: the kept confined children wait for the sandbox probe")
+        self._probing.append((handed, final))
+        self._probeTimer = self._clock.callLater(PROBE_WAIT, self._probed, "timed out")
+        answered.addCallback(lambda _: self._probed(None))
+        return True
+
+    def _probed(self, why: str | None) -> None:
+        """This process's sandbox probe answered (C{why}: C{None}), or was
+        waited for long enough: place the confined children that waited."""
+        if self._probeDone:
+            return
+        self._probeDone = True
+        if self._probeTimer is not None and self._probeTimer.active():
+            self._probeTimer.cancel()
+        self._probeTimer = None
+        if why is not None:
+            self.log.warn(
+                "restart: the sandbox probe has not answered in {seconds:g} s: the kept"
+                " confined children are compared with what it would give before it answers",
+                seconds=PROBE_WAIT,
+            )
+        probing, self._probing = self._probing, []
+        for handed, final in probing:
+            self._place(handed, final or self._linkGone)
+        if not self._holding:
+            self._release()
 
     def _upstreamOf(self, pool: Any, handed: HandedChild) -> Upstream | None:
         if not handed.session:

@@ -78,7 +78,7 @@ from zope.interface import implementer
 from mcpgateway.ops.signals import IGNORED_ENV, ignoredStopSignals
 from mcpgateway.runtime import interpreter, logs
 from mcpgateway.runtime.atomicfile import writeFileAtomic
-from mcpgateway.runtime.pathrecord import entries, merged
+from mcpgateway.runtime.pathrecord import PATH_FROM_ENV, entries, merged
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorSocket
@@ -400,6 +400,7 @@ class Predecessor(Service):
             self._launch = _Launch(self)
             environ = {**self._environ, HANDOVER_ENV: Inherited(os.getpid()).encode()}
             environ.update(self._successorPath())
+            environ[PATH_FROM_ENV] = "restart"  # for `status`: the recorded PATH comes first
             environ.pop(PIDFILE_ENV, None)
             environ.pop(IGNORED_ENV, None)
             ignored = ignoredStopSignals()

@@ -199,14 +199,20 @@ class Warden:
         if self.onSpawned is not None:
             self.onSpawned()
 
-    def helperSpawned(self, server: str, pid: int) -> None:
+    def helperSpawned(self, server: str, pid: int, ledger: bool = True) -> None:
         """Process C{pid} was started on behalf of C{server}'s children (a
         package install, leading a process group of its own, marked as the
         children are): the warden stops it, and what it started, if the
         gateway dies before it ends (L{helperExited}). It is never kept,
-        nor named as a child."""
+        nor named as a child.
+
+        @param ledger: whether the ledger (C{inner}) records it too, for the
+            next gateway to stop if the warden dies as well. The sandbox's
+            probe, started with the services, is not recorded: the ledger
+            is then still the previous gateway's, whose orphans a crash's
+            next gateway reads from it once its warden did not answer."""
         helper = getattr(self._inner, "helperSpawned", None)
-        if helper is not None:
+        if helper is not None and ledger:
             helper(server, pid)
         self._started(pid, {"server": server, "helper": True})
 

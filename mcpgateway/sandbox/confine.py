@@ -90,6 +90,18 @@ class Proxy(Protocol):
         ...
 
 
+class ProbeWarden(Protocol):
+    """The gateway's warden, as it is told of the probe
+    (L{mcpgateway.ops.warden.Warden}): the probe gets its marker, and is
+    stopped by it if the gateway dies first."""
+
+    marker: tuple[str, str]
+
+    def helperSpawned(self, server: str, pid: int, ledger: bool = True) -> None: ...
+
+    def helperExited(self, pid: int) -> None: ...
+
+
 def landlockAbi(found: Mapping[str, Any] | None) -> int:
     """The Landlock ABI the probe found (0: none, or not yet)."""
     abi = ((found or {}).get("landlock") or {}).get("abi")
@@ -157,6 +169,9 @@ class Sandbox:
         self.gatewayFiles = tuple(dict.fromkeys(gatewayFiles))
         self._runInThread = runInThread
         self.guard = guard
+        self.warden: ProbeWarden | None = None
+        """The gateway's warden (set once it is made): the probe's prober
+        gives it the probe (L{mcpgateway.sandbox.detect.probe})."""
 
     def tiesToGateway(self) -> bool:
         """Whether a confined child dies with the gateway process (its

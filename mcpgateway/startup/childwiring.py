@@ -104,6 +104,8 @@ def wireAdoption(
     guard = getattr(watcher, "guard", None)
     if guard is not None and hasattr(gateway.spawner.confiner, "guard"):
         gateway.spawner.confiner.guard = guard  # type: ignore[union-attr]
+    if watcher is not None and hasattr(gateway.spawner.confiner, "warden"):
+        gateway.spawner.confiner.warden = watcher  # type: ignore[union-attr]  # and its probe
     proxy = getattr(gateway.spawner.confiner, "proxy", None)
     adoption = gateway.spawner.adoptions
     if isinstance(adoption, ChildAdoption):

@@ -122,7 +122,7 @@ def wireSandbox(
     sandbox = Sandbox(
         str(options.get("sandbox") or DEFAULT),
         str(stateDir),
-        prober=lambda: probe(reactor, environ),
+        prober=lambda: probe(reactor, environ, warden=sandbox.warden),  # the warden's too
         team=bool(options.get("auth-tokens") or options.get("oauth-issuer")),
         proxy=proxy,
         gatewayFiles=gatewayFiles(options, os.getcwd(), configPath),

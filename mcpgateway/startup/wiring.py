@@ -210,6 +210,7 @@ def _root(options: Options, pre: Preflight, reactor: IReactor) -> InstanceServic
     """The root service: it holds the instance lock and state.json, and lets
     go of them only after every service below it has stopped."""
     from mcpgateway.ops.services import InstanceService
+    from mcpgateway.runtime.pathrecord import pathOrigin, readRecord
 
     details = {
         "interface": _interfaceOf(options),
@@ -219,6 +220,8 @@ def _root(options: Options, pre: Preflight, reactor: IReactor) -> InstanceServic
         "tls": isTLSEndpoint(options["endpoint"]),
         "clients": options["clients"] if options["rewrite-config"] else "none",
         "sandbox": options.get("sandbox", "off"),
+        # whose PATH its children's commands are looked up on (`status` says it)
+        "path": pathOrigin(os.environ, readRecord(pre.stateDir)),
     }
     return InstanceService(pre.stateDir, pre.lock, details, reactor)
 

@@ -15,7 +15,7 @@ import pytest
 
 from mcpgateway.cli.context import CliContext
 from mcpgateway.ops.gatewayprobe import GatewayProbe
-from mcpgateway.runtime.pathrecord import recordedPath
+from mcpgateway.runtime.pathrecord import PathRecord, readRecord
 from mcpgateway.runtime.paths import LOG_FILE
 from tests.cli.support import run
 from tests.support.cli.restart import NEW, OLD, Scene
@@ -213,15 +213,17 @@ def test_restart_records_its_path_before_it_signals_for_the_successor_to_use(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("PATH", "/home/u/.local/bin:/usr/bin:/bin")
-    recorded: list[str | None] = []
+    recorded: list[PathRecord | None] = []
     kill = scene.kill
 
     def killed(pid: int, signum: int) -> None:  # what the gateway reads at the signal
-        recorded.append(recordedPath(stateDir))
+        recorded.append(readRecord(stateDir))
         kill(pid, signum)
 
     monkeypatch.setattr("mcpgateway.cli.restart.os.kill", killed)
     scene.probes = [runningAs(stateDir, OLD), runningAs(stateDir, NEW)]
     code, _, err = run(capsys, stateDir, "restart", ctx=scene.context(ctx))
     assert (code, err) == (0, "")
-    assert recorded == ["/home/u/.local/bin:/usr/bin:/bin"]
+    [record] = recorded
+    assert record is not None and record.path == "/home/u/.local/bin:/usr/bin:/bin"
+    assert record.by == "restart" and record.at is not None  # `status` names it

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import os
 import plistlib
 import shlex
 import subprocess
@@ -17,6 +18,7 @@ from mcpgateway.cli import service
 from mcpgateway.cli.context import CliContext
 from mcpgateway.ops.gatewayprobe import GatewayProbe
 from mcpgateway.runtime import interpreter
+from mcpgateway.runtime.pathrecord import PATH_RECORD
 from tests.cli.support import Cli, FakeGateway, run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,6 +77,10 @@ def test_install_writes_the_socket_and_service_units(home: Path, stateDir: Path,
     }
     assert int(unit["Service"]["TimeoutStopSec"]) >= 30  # drain, stop children, restore configs
     assert unit["Service"]["Environment"].startswith('"PATH=')
+    # `status` says a command not found was looked for on the unit's PATH.
+    assert unit["Service"]["Environment"].endswith(" MCPGATEWAY_PATH_FROM=service")
+    record = json.loads((stateDir / PATH_RECORD).read_text())
+    assert record["by"] == "service install" and record["PATH"] == os.environ["PATH"]
     argv = execStart(unit)
     assert Path(argv[0]).is_absolute()
     gateway = argv[argv.index("mcpgateway") + 1 :]
@@ -205,6 +211,7 @@ def test_launchd_install_writes_a_foreground_launch_agent(
     assert agent["RunAtLoad"] is True and agent["KeepAlive"] == {"SuccessfulExit": False}
     assert agent["ExitTimeOut"] >= 30
     assert agent["EnvironmentVariables"]["PATH"]
+    assert agent["EnvironmentVariables"]["MCPGATEWAY_PATH_FROM"] == "service"
     assert "launchctl bootstrap gui/" in out
     code, out, _ = cli("service", "uninstall", "--manager", "launchd")
     assert code == 0 and not path.exists()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from mcpgateway.cli import main
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.elsewhere import adoptedElsewhere
 from mcpgateway.cli.userpath import currentUmask, startPath
-from mcpgateway.runtime.pathrecord import PATH_RECORD, recordedPath
+from mcpgateway.runtime.pathrecord import PATH_FROM_ENV, PATH_RECORD, recordedPath
 from tests.support.cli.start import FakeLauncher
 from tests.support.cli.started import Start
 
@@ -90,11 +91,12 @@ def test_a_users_start_records_its_path_and_runs_with_it(
 ) -> None:
     monkeypatch.setenv("PATH", "/home/u/.nvm/bin:/usr/bin:/bin")
     launcher, _ = recordedStart(start, "--no-rewrite")
-    assert "env" not in launcher.kwargs  # its own environment
+    # Its own environment, saying where its PATH comes from (for `status`).
+    assert launcher.kwargs["env"] == {**os.environ, PATH_FROM_ENV: "start"}
     assert recordedPath(stateDir) == "/home/u/.nvm/bin:/usr/bin:/bin"
-    assert json.loads((stateDir / PATH_RECORD).read_text()) == {
-        "PATH": "/home/u/.nvm/bin:/usr/bin:/bin"
-    }
+    record = json.loads((stateDir / PATH_RECORD).read_text())
+    assert record.pop("at") == pytest.approx(time.time(), abs=60)
+    assert record == {"PATH": "/home/u/.nvm/bin:/usr/bin:/bin", "by": "start"}
     assert (stateDir / PATH_RECORD).stat().st_mode & 0o777 == 0o600
 
 
@@ -108,6 +110,7 @@ def test_a_bridges_start_puts_the_recorded_path_first_and_records_nothing(
     launcher, _ = recordedStart(start, "--no-rewrite", "--auto-started")
     env = launcher.kwargs["env"]
     assert env["PATH"] == "/opt/homebrew/bin:/usr/bin:/bin:/usr/sbin"
+    assert env[PATH_FROM_ENV] == "bridge"
     assert env["HOME"] == os.environ["HOME"]  # the rest as it was
     assert recordedPath(stateDir) == "/opt/homebrew/bin:/usr/bin:/bin"  # the client's not kept
 
@@ -119,7 +122,7 @@ def test_a_bridges_start_with_nothing_recorded_runs_with_its_own_path(
 ) -> None:
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     launcher, _ = recordedStart(start, "--no-rewrite", "--auto-started")
-    assert "env" not in launcher.kwargs
+    assert launcher.kwargs["env"] == {**os.environ, PATH_FROM_ENV: "bridge"}
     assert not (stateDir / PATH_RECORD).exists()
 
 

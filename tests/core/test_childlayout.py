@@ -1,6 +1,7 @@
 """What a confined child's sandbox gives it, as the digest a kept child is
-compared by: what changes it, and what does not (no process, no file but
-a throwaway copy of sources)."""
+compared by: what changes it (what the sandbox probe found among it, each
+change named), and what does not (no process, no file but a throwaway
+copy of sources)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mcpgateway.core.childlayout import (
     SANDBOX_CODE,
     launchLayout,
     layoutOf,
+    probeChanges,
+    probedOf,
     sandboxCode,
     usesProxy,
 )
@@ -41,13 +46,72 @@ def test_what_only_names_the_process_leaves_the_layout_alone() -> None:
         **REQUEST,
         "parent": 99,
         "dieWithParent": True,
-        "mechanism": "auto",
-        "bwrap": None,
-        "landlock": 0,
-        "privateFiles": ["/etc/shadow"],
+        "bwrap": "/usr/local/bin/bwrap",  # another caller's PATH: the program, not the layout
+        "landlock": 0,  # Landlock's ABI says nothing of a bubblewrap child
         "network": {"mode": "none", "allowedDomains": [], "proxy": "/run/9.sock"},
     }
     assert layoutOf(other) == layoutOf(REQUEST)
+
+
+LANDLOCKED = {**REQUEST, "mechanism": "landlock", "bwrap": None, "disableUserns": True}
+
+
+@pytest.mark.parametrize(
+    ("before", "now", "said"),
+    [
+        (REQUEST, LANDLOCKED, "the mechanism (when it started: bubblewrap; here: Landlock)"),
+        (
+            {**REQUEST, "mechanism": "auto"},  # started before its gateway's probe answered
+            REQUEST,
+            "the mechanism (when it started: not known: its gateway's probe had not answered;"
+            " here: bubblewrap)",
+        ),
+        (REQUEST, {**REQUEST, "mechanism": "none"}, "(when it started: bubblewrap; here: none)"),
+        (LANDLOCKED, {**LANDLOCKED, "landlock": 6}, "Landlock ABI (when it started: 4; here: 6)"),
+        (
+            REQUEST,
+            {**REQUEST, "disableUserns": True},
+            "whether bubblewrap forbids the child user namespaces",
+        ),
+        (
+            REQUEST,
+            {**REQUEST, "privateFiles": ["/etc/vendor/secret.key"]},  # a root gateway's probe
+            "the files only root may read, which its sandbox masks",
+        ),
+    ],
+)
+def test_what_the_probe_found_that_lays_the_child_out_changes_the_layout(
+    before: dict[str, Any], now: dict[str, Any], said: str
+) -> None:
+    assert layoutOf(before) != layoutOf(now)
+    why = probeChanges(probedOf(before), probedOf(now))
+    assert why is not None and why.startswith("what the sandbox probe finds here differs: ")
+    assert said in why
+
+
+def test_the_root_only_files_are_compared_as_a_set() -> None:
+    one = {**REQUEST, "privateFiles": ["/etc/shadow", "/etc/gshadow"]}
+    other = {**REQUEST, "privateFiles": ["/etc/gshadow", "/etc//shadow", "/etc/shadow"]}
+    assert layoutOf(one) == layoutOf(other) and probedOf(one) == probedOf(other)
+    assert probedOf(REQUEST)["privateFiles"] == ""
+
+
+FINDING = st.dictionaries(
+    st.sampled_from(["mechanism", "landlock", "disableUserns", "privateFiles", "other"]),
+    st.one_of(st.text(max_size=8), st.integers(), st.booleans()),
+)
+
+
+@given(FINDING, FINDING)
+def test_a_change_is_named_exactly_when_a_finding_differs(
+    before: dict[str, Any], now: dict[str, Any]
+) -> None:
+    """What a record says was found comes from another process: any
+    object is compared, and only the findings that lay a child out count."""
+    keys = ("mechanism", "landlock", "disableUserns", "privateFiles")
+    same = all(before.get(k) == now.get(k) for k in keys)
+    assert (probeChanges(before, now) is None) is same
+    assert probeChanges(before, before) is None
 
 
 @pytest.mark.parametrize(
@@ -92,5 +156,6 @@ def test_a_launch_layout_says_whether_the_child_reaches_the_proxy() -> None:
     assert not launchLayout(Confiner("allow"), spec, [], {})[1]  # no proxy at all
     assert not launchLayout(Confiner("none", object()), spec, [], {})[1]
     assert launchLayout(Confiner("none", object()), learning, [], {})[1]  # its recording proxy
-    assert launchLayout(object(), spec, [], {}) == ("", False)  # no request to show
+    assert launchLayout(object(), spec, [], {}) == ("", False, {})  # no request to show
+    assert launchLayout(Confiner("none"), spec, [], {}).probed == probedOf(REQUEST)
     assert usesProxy({"network": {"mode": "allow"}}) and not usesProxy({"network": "x"})

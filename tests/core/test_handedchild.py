@@ -146,15 +146,29 @@ def test_the_fingerprint_changes_with_what_the_child_runs() -> None:
 def test_a_childs_start_time_and_sandbox_layout_go_in_its_record() -> None:
     from dataclasses import replace
 
-    one = replace(CHILD, startTime=987654, layout="cd" * 32, command="/usr/bin/node")
+    probed = {"mechanism": "bwrap", "landlock": 0, "disableUserns": True, "privateFiles": "ab"}
+    one = replace(CHILD, startTime=987654, layout="cd" * 32, command="/usr/bin/node", probed=probed)
     again = HandedChild.fromJson(one.toJson(), (1, 2, 3))
     assert (again.startTime, again.layout, again.command) == (987654, "cd" * 32, "/usr/bin/node")
-    older = {k: v for k, v in one.toJson().items() if k not in ("startTime", "layout", "command")}
+    assert again.probed == probed
+    named = ("startTime", "layout", "command", "probed")
+    older = {k: v for k, v in one.toJson().items() if k not in named}
     assert HandedChild.fromJson(older, (1, 2, 3)).startTime == 0  # not known: never signalled
+    assert HandedChild.fromJson(older, (1, 2, 3)).probed == {}
 
 
 @pytest.mark.parametrize(
-    "bad", [{"startTime": True}, {"startTime": -1}, {"layout": 1}, {"command": None}]
+    "bad",
+    [
+        {"startTime": True},
+        {"startTime": -1},
+        {"layout": 1},
+        {"command": None},
+        {"probed": ["bwrap"]},
+        {"probed": {"mechanism": None}},
+        {"probed": {"mechanism": "x" * 65}},
+        {"probed": {str(n): n for n in range(9)}},
+    ],
 )
 def test_a_record_with_a_bad_start_time_or_layout_is_refused(bad: dict[str, Any]) -> None:
     with pytest.raises(BadRecord):

@@ -2,7 +2,7 @@
 command line on a temporary home, one MCP request per connection, a
 session of the counter fixture and its C{count} and C{proxy} tools (and
 whether an answer says the child was started anew), the
-gateway's state file and health, whether a pid still runs, and a gateway
+gateway's state file and health, its sandbox probe's answer, whether a pid still runs, and a gateway
 the test restarts by C{mcpgateway restart} or a signal (L{Restartable})."""
 
 from __future__ import annotations
@@ -87,6 +87,26 @@ def count(port: int, server: str, sid: str, number: int) -> tuple[int, int]:
     text = answer["result"]["content"][0]["text"]
     counted, pid = (int(part.split("=")[1]) for part in text.split())
     return counted, pid
+
+
+PROBED = ("sandbox: confined children run", "sandbox: bubblewrap cannot", "sandbox: --sandbox ")
+"""How each line the gateway logs once its sandbox probe answered starts."""
+
+
+def sandboxProbed(home: Path, timeout: float = 30.0) -> None:
+    """Wait until the gateway detached on C{home} logged its sandbox
+    probe's answer: a confined child started before has its launcher
+    choose for itself, and is started anew by the next gateway process."""
+    log = home / "state" / "gateway.log"
+
+    def answered() -> bool:
+        try:
+            text = log.read_text(errors="replace")
+        except OSError:
+            return False
+        return any(line in text for line in PROBED)
+
+    assert waitFor(answered, timeout=timeout), "the gateway's sandbox probe did not answer"
 
 
 def countedOnBoth(port: int) -> tuple[str, str, int, int]:

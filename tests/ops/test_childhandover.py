@@ -1,6 +1,7 @@
 """The new process's side of a restart's children: child starts are
-held until the children have come, the old process is answered, and a
-child nobody can serve is stopped (fakes only: no socket, no process)."""
+held until the children have come, the old process is answered, a
+confined child waits for this process's sandbox probe, and a child nobody
+can serve is stopped (fakes only: no socket, no process)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import os
 from typing import Any
 
 import pytest
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
+from mcpgateway.core.adopted import LAID_OUT_OTHERWISE
 from mcpgateway.core.handedchild import encodeRecord
 from mcpgateway.ops import childhandover
 from mcpgateway.ops.childhandover import ADOPTED, ChildAdoption, ChildSender, gateWait
@@ -208,7 +211,8 @@ def test_a_child_whose_sandbox_this_gateway_lays_out_otherwise_is_stopped(
     pools = {"gone": placed}
     monkeypatch.setattr(childhandover, "fingerprintMatches", lambda *a: True)
     monkeypatch.setattr(childhandover, "confinementNow", lambda *a: "auto")
-    monkeypatch.setattr(childhandover, "layoutMatches", lambda *a: False)
+    monkeypatch.setattr(childhandover, "probeAnswered", lambda *a: None)
+    monkeypatch.setattr(childhandover, "whyLaidOutOtherwise", lambda *a: LAID_OUT_OTHERWISE)
     attached: list[int] = []
 
     def attach(upstream: Any, handed: Any, spawner: Any) -> bool:
@@ -225,6 +229,114 @@ def test_a_child_whose_sandbox_this_gateway_lays_out_otherwise_is_stopped(
     taking.data(encodeRecord({**RECORD, "confinement": "auto", "layout": "old"}))
     assert stopped == [77] and attached == [] and taking.kept == 0
     assert "the gateway's own files to mask" in taking.report()["anew"][0]["why"]
+
+
+class ProbeAndLayout:
+    """This process's sandbox probe, not answered yet, and the layouts it
+    would give once it has (L{childhandover.whyLaidOutOtherwise})."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.probing: Deferred[None] = Deferred()
+        self.found: str | None = None
+        self.compared: list[tuple[int, str | None]] = []
+        self.asked = 0
+        monkeypatch.setattr(childhandover, "probeAnswered", self.answered)
+        monkeypatch.setattr(childhandover, "whyLaidOutOtherwise", self.why)
+
+    def answered(self, spawner: Any) -> Deferred[None] | None:
+        self.asked += 1
+        return None if self.found is not None else self.probing
+
+    def why(self, spawner: Any, upstream: Any, handed: Any) -> str | None:
+        self.compared.append((handed.pid, self.found))
+        if self.found == handed.probed.get("mechanism"):
+            return None
+        return "what the sandbox probe finds here differs: the mechanism"
+
+    def answer(self, mechanism: str) -> None:
+        self.found = mechanism
+        self.probing.callback(None)
+
+
+def placing(
+    monkeypatch: pytest.MonkeyPatch, clock: Clock
+) -> tuple[ChildAdoption, list[int], Placed]:
+    """An adoption whose children's server is configured, confined as
+    before: what it attaches, and the upstream it would serve them as."""
+    placed = Placed()
+    monkeypatch.setattr(childhandover, "fingerprintMatches", lambda *a: True)
+    monkeypatch.setattr(childhandover, "confinementNow", lambda *a: "auto")
+    attached: list[int] = []
+
+    def attach(upstream: Any, handed: Any, spawner: Any) -> bool:
+        attached.append(handed.pid)
+        return True
+
+    monkeypatch.setattr(childhandover, "attachAdopted", attach)
+    taking, _ = adoption(clock)
+    taking.pools = lambda: {"gone": placed}
+    taking.spawner = object()  # type: ignore[assignment]
+    taking._upstreamOf = lambda pool, handed: placed  # type: ignore[assignment,method-assign,return-value]
+    return taking, attached, placed
+
+
+def confined(pid: int, mechanism: str) -> bytes:
+    probed = {"mechanism": mechanism, "landlock": 0, "disableUserns": False, "privateFiles": ""}
+    record = {**RECORD, "pid": pid, "pgid": pid, "confinement": "auto", "probed": probed}
+    return encodeRecord(record)
+
+
+def test_a_kept_confined_child_waits_for_this_processs_probe(
+    stopped: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    probe = ProbeAndLayout(monkeypatch)
+    taking, attached, _ = placing(monkeypatch, clock)
+    for fd in (10, 11, 12, 13, 14, 15):
+        taking.descriptor(fd)
+    taking.data(confined(77, "bwrap") + confined(78, "landlock"))
+    taking.data(encodeRecord({"kind": "end", "left": 0, "fds": 0}))
+    # Compared with what the probe finds, never before it has answered.
+    assert probe.compared == [] and attached == [] and stopped == [] and probe.asked == 1
+    held = taking.pending("gone")
+    assert held is not None and not held.called  # its server's starts wait with it
+    assert taking.pending("other") is None
+    probe.answer("bwrap")
+    assert probe.compared == [(77, "bwrap"), (78, "bwrap")]
+    assert attached == [77] and stopped == [78] and held.called
+    [anew] = taking.report()["anew"]
+    assert anew["pid"] == 78 and anew["why"].startswith("what the sandbox probe finds here")
+
+
+def test_a_probe_that_does_not_answer_is_waited_for_no_longer(
+    stopped: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    probe = ProbeAndLayout(monkeypatch)
+    taking, attached, _ = placing(monkeypatch, clock)
+    for fd in (10, 11, 12):
+        taking.descriptor(fd)
+    taking.data(confined(77, "bwrap"))
+    taking.linkLost()
+    clock.advance(childhandover.PROBE_WAIT - 1)
+    assert probe.compared == [] and taking.pending("gone") is not None
+    clock.advance(1)
+    assert probe.compared == [(77, None)] and stopped == [77] and attached == []
+    assert taking.pending("gone") is None
+    probe.answer("bwrap")  # too late: nothing is compared again
+    assert probe.compared == [(77, None)]
+
+
+def test_with_the_probe_answered_a_kept_child_is_compared_at_once(
+    stopped: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    probe = ProbeAndLayout(monkeypatch)
+    probe.found = "bwrap"
+    taking, attached, _ = placing(monkeypatch, Clock())
+    for fd in (10, 11, 12):
+        taking.descriptor(fd)
+    taking.data(confined(77, "bwrap"))
+    assert probe.compared == [(77, "bwrap")] and attached == [77]
 
 
 def test_a_sender_names_each_child_that_cannot_move(

@@ -67,6 +67,7 @@ from mcpgateway.ops.statedir import (
     lockHeld,
 )
 from mcpgateway.runtime import interpreter, logs
+from mcpgateway.runtime.pathrecord import PATH_FROM_ENV
 from mcpgateway.runtime.paths import LEDGER_FILE, LOG_FILE
 from mcpgateway.startup.preflight import PreflightError, preflight
 from tests.fakes import (
@@ -75,6 +76,7 @@ from tests.fakes import (
     capturedGatewayLogs,
     childSpawns,
     isProbe,
+    isWarden,
 )
 
 # -- helpers -------------------------------------------------------------------------
@@ -431,6 +433,7 @@ def test_restart_spawns_the_successor_with_the_socket_the_lock_and_the_link(
     assert {k: v for k, v in env.items() if k != HANDOVER_ENV} == {
         "HOME": "/home/u",
         "API": "secret",
+        PATH_FROM_ENV: "restart",  # `status` names whose PATH a command was not found on
     }
     [fds] = reactor.childFDs
     assert fds[0] == "w" and fds[1] == "r" and fds[2] == "r"
@@ -1165,7 +1168,7 @@ def test_the_predecessor_of_make_service_restarts_with_the_same_args_and_the_log
         assert argv == successorCommand([*args, "--log-file", str(stateDir / LOG_FILE)])
         assert env is not None and env[HANDOVER_ENV] == Inherited(os.getpid()).encode()
         spawns = zip(reactor.childFDs, reactor.spawned, strict=True)
-        [fds] = [f for f, spawn in spawns if not isProbe(spawn)]
+        [fds] = [f for f, spawn in spawns if not isProbe(spawn) and not isWarden(spawn)]
         lockFd = fds[LOCK_FD]
         assert fds[LISTEN_FD] == 97
         assert os.path.samestat(os.fstat(lockFd), os.stat(stateDir / LOCK_FILE))
@@ -1232,7 +1235,7 @@ def test_make_service_of_a_successor_adopts_what_it_inherited(
             [(fd, family, _)] = reactor.adoptedPorts
             assert (fd, family) == (listenFd, socket.AF_INET)
             assert reactor.tcpServers == []
-            [(link, _, factory)] = reactor.adoptedStreamConnections
+            link, _, factory = reactor.adoptedStreamConnections[0]  # then the probe's warden's
             assert link == linkFd
             assert closedOrReused(linkFd, linkStat)
             reactor.run()  # state.json is written once the reactor runs

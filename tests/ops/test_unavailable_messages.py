@@ -52,6 +52,11 @@ class CommandByPathTests(PoolCase):
     def test_a_bare_name_is_still_looked_up_on_path(self) -> None:
         self.assertWhy("nosuch", "was not found on PATH")
 
+    def test_a_bare_name_its_entry_gives_a_path_for_was_looked_up_there(self) -> None:
+        """Not the gateway's C{PATH}: C{status} then names no other."""
+        self.spec = dataclasses.replace(self.spec, env=(("PATH", "/opt/tools/bin"),))
+        self.assertWhy("nosuch", "was not found on the PATH its entry sets")
+
 
 class SilentChildTests(PoolCase):
     def test_a_child_that_never_answers_initialize_did_not_refuse_it(self) -> None:

@@ -235,6 +235,19 @@ def test_a_process_started_for_a_child_is_the_wardens_but_never_named_a_child() 
     assert spawnedNow == []  # nothing to give the warden: it is no child
 
 
+def test_a_helper_left_out_of_the_ledger_is_the_wardens_all_the_same() -> None:
+    """The sandbox's probe starts with the services, while the ledger is
+    still the previous gateway's (its orphans are read from it)."""
+    reactor = FakeProcessReactor()
+    ledger = HelperLedger()
+    warden = Warden(reactor, ledger, command=["py", "w"])
+    warden.helperSpawned("sandbox probe", 601, ledger=False)
+    warden.helperExited(601)
+    told = b"".join(reactor.lastProcess.written).split(b"\n")[1:]
+    assert told == [b"+601", b'#601 {"server":"sandbox probe","helper":true}', b"-601", b""]
+    assert ledger.events == [("exited", 601)]
+
+
 def test_the_warden_is_told_why_a_child_is_not_given_once_per_change() -> None:
     reactor = FakeProcessReactor()
     warden = Warden(reactor, command=["py", "w"])

@@ -1,5 +1,6 @@
 """The probe as the gateway runs it: a launcher with C{--probe}, read back;
-started by the service tree's start, once the gateway has daemonized."""
+started by the service tree's start, once the gateway has daemonized;
+marked and told to the gateway's warden, as a package install is."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.sandbox.confine import Sandbox
-from mcpgateway.sandbox.detect import SandboxService, parse, probe
+from mcpgateway.sandbox.detect import MAX_OUTPUT, PROBE, SandboxService, parse, probe
 from mcpgateway.sandbox.request import LAUNCHER
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs
 
@@ -73,3 +74,57 @@ class ProbeTests(SynchronousTestCase):
             reactor.lastProcess.stdout(json.dumps({**FOUND, "mechanism": "landlock"}).encode())
             reactor.lastProcess.exit(0)
         assert box.mechanism == "landlock"
+
+
+class WardenOfProbes:
+    """The gateway's warden, as the probe is told to it."""
+
+    marker = ("MCPGATEWAY_CHILD_OF", "7-ab")
+
+    def __init__(self) -> None:
+        self.told: list[tuple[str, int]] = []
+        self.recorded: list[bool] = []
+
+    def helperSpawned(self, server: str, pid: int, ledger: bool = True) -> None:
+        self.told.append((server, pid))
+        self.recorded.append(ledger)
+
+    def helperExited(self, pid: int) -> None:
+        self.told.append(("exited", pid))
+
+
+class WardenTests(SynchronousTestCase):
+    def test_the_probe_is_marked_and_told_to_the_warden_until_it_ends(self) -> None:
+        reactor = FakeProcessReactor()
+        warden = WardenOfProbes()
+        found = probe(reactor, {"PATH": "/usr/bin"}, warden=warden)
+        [(_, _, env, _)] = reactor.spawned
+        # What the probe starts (bubblewrap's trial) is found by the marker too.
+        assert env == {"PATH": "/usr/bin", "MCPGATEWAY_CHILD_OF": "7-ab"}
+        pid = reactor.lastProcess.pid
+        assert pid is not None and warden.told == [(PROBE, pid)]
+        assert warden.recorded == [False]  # the ledger is still the previous gateway's
+        reactor.lastProcess.stdout(json.dumps(FOUND).encode())
+        reactor.lastProcess.exit(0)
+        assert warden.told == [(PROBE, pid), ("exited", pid)]
+        assert self.successResultOf(found) == FOUND
+
+    def test_a_probe_that_fails_is_let_go_of_by_the_warden_too(self) -> None:
+        reactor = FakeProcessReactor()
+        warden = WardenOfProbes()
+        found = probe(reactor, {}, warden=warden)
+        pid = reactor.lastProcess.pid
+        reactor.lastProcess.exit(signal=9)
+        assert warden.told == [(PROBE, pid), ("exited", pid)]
+        assert self.successResultOf(found)["bwrap"]["error"] == (
+            "the probe failed: killed by signal 9"
+        )
+
+    def test_the_probes_stdin_is_closed_and_its_output_bounded(self) -> None:
+        reactor = FakeProcessReactor()
+        found = probe(reactor, {})
+        assert reactor.lastProcess.stdinClosed
+        reactor.lastProcess.stderr(b"x" * (MAX_OUTPUT + 10) + b"\nlast\n")
+        reactor.lastProcess.exit(1)
+        why = self.successResultOf(found)["bwrap"]["error"]
+        assert why.startswith("the probe failed: x") and len(why) < MAX_OUTPUT + 100

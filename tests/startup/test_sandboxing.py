@@ -117,7 +117,7 @@ def test_auto_confines_the_children_and_probes_once_started(
     assert reactor.spawned == []  # nothing before twistd daemonized
     top.startService()  # type: ignore[attr-defined]
     try:
-        [(_, argv, _, _)] = reactor.spawned
+        [(_, argv, _, _), _] = reactor.spawned  # the probe, then its warden
         assert argv[-2:] == [argv[-2], "--probe"] and argv[-2].endswith("sandbox/launch.py")
         reactor.run()  # state.json is written once the reactor runs
         state = json.loads((tmp_path / "st" / "state.json").read_text())
@@ -134,10 +134,31 @@ def test_the_default_confines_the_children(tmp_path: Path, monkeypatch: pytest.M
     top, reactor = service(tmp_path, monkeypatch)
     top.startService()  # type: ignore[attr-defined]
     try:
-        [(_, argv, _, _)] = reactor.spawned  # the probe
+        [(_, argv, _, _), _] = reactor.spawned  # the probe, then its warden
         assert argv[-1] == "--probe"
         reactor.run()  # state.json is written once the reactor runs
         assert json.loads((tmp_path / "st" / "state.json").read_text())["sandbox"] == "auto"
+    finally:
+        top.stopService()  # type: ignore[attr-defined]
+
+
+def test_the_probe_is_the_wardens_as_a_child_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    top, reactor = service(tmp_path, monkeypatch, "--sandbox", "auto")
+    top.startService()  # type: ignore[attr-defined]
+    try:
+        [(_, _, env, _), (_, wardenArgv, _, _)] = reactor.spawned
+        gateway = next(s for s in top if type(s).__name__ == "GatewayService").gateway  # type: ignore[attr-defined]
+        warden = gateway.spawner.watcher
+        name, value = warden.marker
+        # A gateway killed now leaves no probe: its warden stops what holds its marker.
+        assert env is not None and env[name] == value
+        assert any(arg.endswith("ops/wardenrun.py") for arg in wardenArgv)
+        probe = reactor.processes[0]
+        written = b"".join(reactor.processes[1].written)
+        assert f"={name}={value}\n".encode() in written
+        assert f"+{probe.pid}\n".encode() in written
     finally:
         top.stopService()  # type: ignore[attr-defined]
 
@@ -190,7 +211,7 @@ def test_a_named_mechanism_confines_the_children_and_probes_once_started(
     assert reactor.spawned == []
     top.startService()  # type: ignore[attr-defined]
     try:
-        [(_, argv, _, _)] = reactor.spawned  # the probe: it says whether that one works
+        [(_, argv, _, _), _] = reactor.spawned  # the probe (does it work?), its warden
         assert argv[-1] == "--probe"
         reactor.run()  # state.json is written once the reactor runs
         assert json.loads((tmp_path / "st" / "state.json").read_text())["sandbox"] == mode

@@ -54,3 +54,31 @@ def test_the_steps_share_one_frozen_wiring(tmp_path: Path, monkeypatch: pytest.M
     assert first.secret == loadSecret(tmp_path / "st")  # read once, before the gateway
     with pytest.raises(FrozenInstanceError):
         first.reactor = FakeProcessReactor()  # type: ignore[misc]
+
+
+def test_the_state_says_whose_path_the_gateway_runs_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """For C{status} to say whose C{PATH} a command was not found on."""
+    from mcpgateway.runtime.pathrecord import PATH_FROM_ENV, recordPath
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("PATH", "/home/u/.nvm/bin:/usr/bin")
+    monkeypatch.setenv(PATH_FROM_ENV, "bridge")
+    stateDir = tmp_path / "st"
+    stateDir.mkdir(mode=0o700)
+    recordPath(stateDir, "/home/u/.nvm/bin", "start", now=lambda: 1_700_000_000.0)
+    reactor = FakeProcessReactor()
+    options = parse("--port", "9302", "--state-dir", str(stateDir), "--sandbox", "off")
+    top = wiring.makeService(options, reactor)
+    top.startService()
+    try:
+        reactor.run()  # state.json is written once the reactor runs
+        state = json.loads((stateDir / "state.json").read_text())
+    finally:
+        top.stopService()
+    assert state["path"] == {
+        "PATH": "/home/u/.nvm/bin:/usr/bin",
+        "from": "bridge",
+        "recorded": {"by": "start", "at": 1_700_000_000.0},
+    }

@@ -17,7 +17,7 @@ from typing import Protocol, cast
 from twisted.internet.interfaces import IReactorTime
 
 from mcpgateway.core.healing import Breaker, circuitReason
-from mcpgateway.core.spawn import notFound
+from mcpgateway.core.spawn import notFoundFor
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.stats import RequestStats
 from mcpgateway.core.status import (
@@ -157,7 +157,7 @@ class StatusReader:
         if not launch.runnable:
             # Not the served spec's: an npx/uvx wrapper missing from PATH may
             # have been resolved to the program it runs (which then works).
-            error = f"command '{spec.command}' {notFound(spec.command)}"
+            error = f"command '{spec.command}' {notFoundFor(spec)}"
         return ServerStatus(
             name=spec.name,
             sharing=spec.sharing,

@@ -1,8 +1,10 @@
 """Nothing the gateway started outlives it, whenever it is killed: a
 gateway is killed with C{SIGKILL} during a package install (a stand-in
 C{npm} that never ends, ignores C{SIGTERM} and leaves a daemon in a
-session of its own), while a child is starting (and the sandbox's probe
-may still run), and during a restart's hand-over; once its
+session of its own), while the sandbox's probe runs (a stand-in
+bubblewrap that never answers nor ends on C{SIGTERM}), while a child is
+starting (and the sandbox's probe may still run), and during a restart's
+hand-over; once its
 C{--adopt-grace} has passed (and a successor, if one came, is stopped),
 no process it started is left.
 
@@ -41,6 +43,11 @@ TERM_TO_KILL = 2.0
 SLOW_NPM = """#!/bin/sh
 # npm's stand-in: an install that never ends, with a daemon of its own
 setsid sleep 1000 </dev/null >/dev/null 2>&1 &
+trap '' TERM
+sleep 1000
+"""
+HANGING_BWRAP = """#!/bin/sh
+# bubblewrap's stand-in: the probe asks its version, which never comes
 trap '' TERM
 sleep 1000
 """
@@ -167,6 +174,29 @@ def test_killed_during_an_install_leaves_no_installer(home: Path, token: str, sa
         token
     )
     gateway.nothingLeft(killNow(pid))
+
+
+def test_killed_during_the_sandbox_probe_leaves_no_probe(home: Path, token: str) -> None:
+    fake = home / "fakebin"
+    fake.mkdir()
+    (fake / "bwrap").write_text(HANGING_BWRAP)
+    (fake / "bwrap").chmod(0o755)
+    gateway = Killed(home, token, fake)
+    entry = {"command": COUNTER[0], "args": COUNTER[1:], "sandbox": False}
+    pid = gateway.start(configure(home, {"shared": entry}), "auto")
+
+    def probing() -> bool:
+        running = left(token)
+        return any("--probe" in p for p in running) and any("sleep 1000" in p for p in running)
+
+    assert waitFor(probing, timeout=30), left(token)  # the probe waits on bubblewrap
+    killed = killNow(pid)
+    # Its warden stops the probe and what it started: no successor comes to do it.
+    assert waitFor(
+        lambda: not any("--probe" in p or "sleep 1000" in p for p in left(token)),
+        timeout=TERM_TO_KILL + 10,
+    ), left(token)
+    gateway.nothingLeft(killed)
 
 
 def test_killed_while_a_child_starts_leaves_nothing(home: Path, token: str) -> None:

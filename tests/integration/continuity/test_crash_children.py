@@ -28,6 +28,7 @@ from tests.integration.restartkit import (
     hostPidOf,
     openSession,
     running,
+    sandboxProbed,
     state,
 )
 
@@ -66,6 +67,8 @@ def test_a_crash_keeps_each_child_with_its_memory(home: Path, sandbox: str) -> N
     port = freePort()
     startGateway(home, port, config, sandbox)
     try:
+        if sandbox != "off":
+            sandboxProbed(home)  # the children are laid out with what it found
         shared, solo, soloPid, sharedPid = countedOnBoth(port)
         hostShared, hostSolo = hostPidOf(home, "shared"), hostPidOf(home, "solo")
         time.sleep(2.5)  # the gateway gives its warden the children once a second

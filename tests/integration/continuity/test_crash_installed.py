@@ -32,6 +32,7 @@ from tests.integration.restartkit import (
     hostPidOf,
     openSession,
     running,
+    sandboxProbed,
     state,
 )
 from tests.integration.sandboxkit import bwrapOrSkip
@@ -103,6 +104,7 @@ def test_a_crash_keeps_a_child_whose_package_was_installed_in_that_run(
     started = cli(home, *start, path=path)
     assert started.returncode == 0, started.stdout + started.stderr
     try:
+        sandboxProbed(home)  # the child is laid out with what it found
         session = openSession(port, "counter")
         first, pid = count(port, "counter", session, 1)  # waits for the install
         assert count(port, "counter", session, 2) == (first + 1, pid)

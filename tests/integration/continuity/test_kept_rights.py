@@ -36,6 +36,7 @@ from tests.integration.restartkit import (
     openSession,
     post,
     running,
+    sandboxProbed,
     state,
 )
 from tests.integration.sandboxkit import bwrapOrSkip
@@ -79,6 +80,7 @@ def test_a_kept_child_is_never_shown_a_file_the_next_gateway_masks(home: Path) -
     port = freePort()
     start(home, port, first, "bubblewrap")
     try:
+        sandboxProbed(home)  # the child is laid out with what it found
         session = openSession(port, "reader")
         assert readThrough(port, session, shared / "notes.txt", 1)["ok"]
         # The state directory, and the secret the next gateway proves itself with, are hidden.

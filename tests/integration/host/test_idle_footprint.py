@@ -114,13 +114,18 @@ LOADED_ON_FIRST_USE = {
 LOADED_AFTER_IDLE = {
     "orjson": "the first JSON-RPC message (mcpgateway/protocol/jsonrpc.py)",
     "httptools": "the first request's bytes (mcpgateway/tuned/httpreader.py)",
-    "twisted.python.sendmsg": "the first child: the warden's link is a UNIX socket pair, which"
-    " carries the children's pipes (--adopt-grace, mcpgateway/ops/warden.py)",
-    "twisted.internet._multicast": "the first child, with the warden's UNIX socket pair"
-    " (twisted.internet.unix imports it)",
 }
 """Module -> what loads it: not loaded while the gateway is idle (a plain
 session loads it)."""
+LOADED_WITH_THE_WARDEN = {
+    "twisted.python.sendmsg": "the warden's link is a UNIX socket pair, which carries the"
+    " children's pipes (--adopt-grace, mcpgateway/ops/warden.py)",
+    "twisted.internet._multicast": "the warden's UNIX socket pair (twisted.internet.unix"
+    " imports it)",
+}
+"""Module -> why: loaded once the warden runs, which a gateway whose
+sandbox is probed (the default C{--sandbox auto}) starts with the probe
+(mcpgateway/sandbox/detect.py), and any other with its first child."""
 
 
 def loaded(gateway: RunningGateway, out: Path) -> set[str]:
@@ -168,6 +173,7 @@ def test_an_idle_gateway_and_a_plain_session_load_no_feature_they_do_not_use(
         served = loaded(gateway, out)
         assert "mcpgateway.core.pools.shared" in served
         assert "httptools" in served  # what read the requests
+        assert set(LOADED_WITH_THE_WARDEN) <= served  # its child's warden, if not its probe's
         assert unexpected(served) == {}
 
         # What `mcpgateway status` and a Prometheus scrape ask: no Klein.

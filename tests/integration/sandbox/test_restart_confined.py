@@ -28,6 +28,7 @@ from tests.integration.restartkit import (
     openSession,
     restartedFrom,
     running,
+    sandboxProbed,
     state,
 )
 
@@ -51,6 +52,7 @@ def test_restart_keeps_each_confined_child_with_its_memory_and_its_way_out(
     config = configure(home)
     with cliGateway(home, "--config", str(config), "--sandbox", mechanism) as port:
         old = state(home)["pid"]
+        sandboxProbed(home)  # the children are laid out with what it found
         shared, solo, soloPid, sharedPid = countedOnBoth(port)
         before = ask(port, "shared", shared, 3, "proxy")
         assert before.startswith("HTTP/1."), before  # the proxy answers (and refuses)

@@ -36,7 +36,7 @@ from mcp import Client
 
 from tests.integration import sandboxkit
 from tests.integration.gateway import RunningGateway, waitFor, writeConfig
-from tests.integration.restartkit import cliGateway
+from tests.integration.restartkit import cliGateway, sandboxProbed
 from tests.support.integration.restart_handover import cli, state
 
 pytestmark = pytest.mark.integration
@@ -72,6 +72,7 @@ def test_after_mcpgateway_restart_the_childs_allow_list_is_reached(
     entry = sandboxkit.hostileEntry(workspace, network={"allowedDomains": [f"127.0.0.1:{local}"]})
     config = writeConfig(home / "servers.json", {"hostile": entry})
     with cliGateway(home, "--config", str(config)) as port:
+        sandboxProbed(home)  # the child is laid out with what it found
         url = f"http://127.0.0.1:{port}/hostile/mcp"
         before = sandboxkit.toolCall(url, "fetch", {"url": f"http://127.0.0.1:{local}/"})
         assert before["status"] == 200, before
