@@ -26,7 +26,8 @@ def childEnv(path: Path) -> dict[str, str] | None:
     """What the child wrote, once it is whole."""
     try:
         text = path.read_text()
-        return json.loads(text) if text.endswith("}") else None  # type: ignore[no-any-return]
+        env: dict[str, str] | None = json.loads(text) if text.endswith("}") else None
+        return env
     except (OSError, ValueError):
         return None
 
