@@ -4,12 +4,15 @@ found on every pass, refused with the fix, the entry still adopted."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mcpgateway.clientconfigs.adopted import AdoptedClaudeConfig
 from mcpgateway.clientconfigs.clients.mcpservers import Cursor
 from mcpgateway.clientconfigs.ignoredkeys import (
     LAUNCH_KEYS,
@@ -18,6 +21,7 @@ from mcpgateway.clientconfigs.ignoredkeys import (
     ignoredKeys,
     ignoredLine,
 )
+from mcpgateway.config.workspaces import WorkspaceKeys
 from tests.clientconfigs.adoptkit import engine, makeHost, urlFor, write
 from tests.support.json_values import jsonValues
 
@@ -74,3 +78,26 @@ def test_the_engine_refuses_keys_added_to_its_entry_and_keeps_it_adopted(tmp_pat
     path.write_text(json.dumps(data))
     gateway.sync(urlFor)
     assert len(gateway.ignored) == 0
+
+
+def test_claude_codes_file_gets_the_same_refusal_and_names_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = tmp_path / ".claude.json"
+    config.write_text(json.dumps({"mcpServers": {"mem": {"command": sys.executable}}}))
+    source = AdoptedClaudeConfig(
+        config, tmp_path / "state", "127.0.0.1", {"PATH": ""}, keys=WorkspaceKeys(bytes(32))
+    )
+    source.load()
+    source.listening(9100)
+    data = json.loads(config.read_text())
+    data["mcpServers"]["mem"]["sandbox"] = {"network": True}
+    config.write_text(json.dumps(data))
+    loaded = source.load()
+    assert loaded.servers["mem"].configFile == str(config)
+    [problem] = source.ignoredKeys
+    assert (problem.server, problem.keys) == ("mem", ("sandbox",))
+    assert ignoredLine(problem) in loaded.warnings
+    assert "replace the gateway's entry with the whole stdio entry" in problem.fix
+    source.stopping()
