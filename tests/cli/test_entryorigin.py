@@ -5,6 +5,7 @@ C{config.ignoredKeys})."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,13 @@ from mcpgateway.cli.checks import DoctorContext, unavailableFix
 from mcpgateway.cli.configreport import checkConfigEntries, ignoredEntries, statusLines
 from mcpgateway.clientconfigs.ignoredkeys import ignoredKeys
 from mcpgateway.config.problems import ConfigProblems
+from mcpgateway.core.status import ServerState
 from mcpgateway.ops.gatewayprobe import GatewayProbe
 from mcpgateway.report.health import configLine
 from mcpgateway.web.pages.statusneeds import fix
+from mcpgateway.web.pages.statuspage import pageData
 from tests.cli.support import HEALTH
+from tests.http import Harness
 
 MISSING = {"state": "error", "circuit": "closed", "error": "command 'x' not found on PATH"}
 FALLBACK = Path("/home/u/.claude.json")
@@ -73,3 +77,14 @@ def test_any_ignored_keys_section_is_read_without_failing(section: Any) -> None:
     shown = {**HEALTH, "config": {"ignoredKeys": section}}
     assert all(isinstance(entry["keys"], str) for entry in ignoredEntries(shown))
     statusLines(shown)
+
+
+def test_the_consoles_data_carries_the_file_to_its_fix() -> None:
+    h = Harness()
+    status = h.gateway.readModel.status()
+    spec = replace(status.servers["srv"].spec, configFile="/home/u/.cursor/mcp.json")
+    srv = replace(
+        status.servers["srv"], spec=spec, state=ServerState.ERROR, error="command 'x' not found"
+    )
+    [line] = pageData(replace(status, servers={"srv": srv}))["servers"]
+    assert fix(line).endswith("fix its entry in /home/u/.cursor/mcp.json")
