@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcpgateway.cli.checks import DoctorContext, unavailableFix
@@ -71,6 +71,7 @@ def test_a_gateway_without_ignored_keys_shows_none() -> None:
     assert "ignoredKeys" not in configLine(ConfigProblems())
 
 
+@settings(deadline=None)  # a loaded machine: the values are large, not slow
 @given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(), st.lists))
 def test_any_ignored_keys_section_is_read_without_failing(section: Any) -> None:
     """A gateway of another version may show anything there."""

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcpgateway.clientconfigs.adopted import AdoptedClaudeConfig
@@ -29,6 +29,7 @@ WRITTEN = {"url": "http://127.0.0.1:9100/fs/mcp"}
 OTHER_KEYS = st.text(min_size=1, max_size=12).filter(lambda k: k not in LAUNCH_KEYS)
 
 
+@settings(deadline=None)  # a loaded machine: the values are large, not slow
 @given(
     st.dictionaries(st.sampled_from(sorted(LAUNCH_KEYS)), jsonValues(), min_size=1),
     st.dictionaries(OTHER_KEYS, jsonValues()),
@@ -41,6 +42,7 @@ def test_added_launch_keys_are_found_and_no_other(
     assert addedLaunchKeys({**WRITTEN, **other}, WRITTEN) == ()
 
 
+@settings(deadline=None)  # a loaded machine: the values are large, not slow
 @given(st.sampled_from(sorted(LAUNCH_KEYS)), jsonValues())
 def test_a_key_the_gateway_wrote_itself_is_not_an_addition(key: str, value: Any) -> None:
     written = {**WRITTEN, key: value}

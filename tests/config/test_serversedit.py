@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcpgateway.config.serversedit import (
@@ -84,6 +84,7 @@ def test_another_server_gets_an_override_and_loses_it_when_emptied() -> None:
     assert data["overrides"] == {}
 
 
+@settings(deadline=None)  # a loaded machine: the values are large, not slow
 @given(st.text(min_size=1, max_size=12).filter(lambda k: k.split(".")[0] not in OVERRIDE_KEYS))
 def test_an_override_takes_no_key_of_the_clients_entry(key: str) -> None:
     data = fresh()
@@ -100,6 +101,7 @@ def test_bad_override_values_are_refused(pair: str) -> None:
         apply(fresh(), "adopted", editOf([pair], []), ENVIRON)
 
 
+@settings(deadline=None)  # a loaded machine: the values are large, not slow
 @given(
     st.dictionaries(
         st.text("ABCXYZ_", min_size=1, max_size=8),
