@@ -365,7 +365,7 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
     servers = commands.add_parser(
         "servers",
         parents=common,
-        help="list, add, remove, enable, disable, restart servers",
+        help="list, add, edit, remove, enable, disable, restart servers",
         description="Change the servers of the running gateway through its management API"
         f" ({API_PREFIX}). Changes are live at once and kept in"
         f" <state-dir>/servers.json, so they survive a restart. {TOKEN_HELP}",
