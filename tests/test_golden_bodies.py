@@ -72,11 +72,13 @@ def scenario(tmp_path: Path) -> ApiHarness:
 
 def normalized(text: str, h: ApiHarness) -> str:
     """Replace what differs between runs and machines: session ids, the test
-    process's own pid and resident size, the interpreter's path, the version."""
+    process's own pid and resident size, the interpreter's path, the test's
+    temporary directory (in the file an entry came from), the version."""
     for index, session in enumerate(sorted(h.gateway.sessions, key=lambda s: s.server)):
         text = text.replace(session.id, f"<session-{index}>")
     text = re.sub(rf'"pid": ?{os.getpid()}\b', '"pid": "<gateway-pid>"', text)
     text = text.replace(json.dumps(FAKE)[1:-1], "<python>")
+    text = text.replace(json.dumps(str(h.stateDir.parent))[1:-1], "<tmp>")
     text = re.sub(r'"rssBytes": ?\d+', '"rssBytes": "<rss>"', text)
     text = re.sub(r"^(mcpgateway_gateway_resident_bytes) \S+$", r"\1 <rss>", text, flags=re.M)
     text = re.sub(r'python="[^"]*",twisted="[^"]*"', 'python="<python>",twisted="<twisted>"', text)

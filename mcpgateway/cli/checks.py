@@ -237,8 +237,8 @@ def unavailableFix(servers: dict[str, dict[str, Any]], broken: list[str], config
     missing = byReason.get(MISSING_COMMAND)
     if missing:
         fixes.append(
-            f"install the command of {', '.join(missing)} or fix"
-            f" {'its entry' if len(missing) == 1 else 'their entries'} in {config}"
+            f"install the command of {', '.join(missing)} or fix "
+            + entriesIn({name: servers[name] for name in missing}, config)
         )
     confined = byReason.get(SANDBOX)
     if confined:
@@ -275,6 +275,20 @@ def unavailableFix(servers: dict[str, dict[str, Any]], broken: list[str], config
             f"{', '.join(other)}: do as the error under each says; {named} shows more{more}"
         )
     return "; ".join(fixes)
+
+
+def entriesIn(servers: dict[str, dict[str, Any]], config: Path) -> str:
+    """Where the entries of C{servers} are written: the file each came from
+    (its C{/health} line's C{configFile}), else C{config}; a file named
+    once, with the servers in it when there are several files."""
+    byFile: dict[str, list[str]] = {}
+    for name, server in servers.items():
+        where = server.get("configFile")
+        byFile.setdefault(where if isinstance(where, str) else str(config), []).append(name)
+    if len(byFile) == 1:
+        [where] = byFile
+        return f"{'its entry' if len(servers) == 1 else 'their entries'} in {where}"
+    return "; ".join(f"{', '.join(names)} in {where}" for where, names in byFile.items())
 
 
 def notChecked(ctx: DoctorContext, what: str) -> Check:

@@ -88,6 +88,31 @@ def refusedFiles(health: dict[str, Any] | None) -> list[dict[str, str]]:
     return _listed(health, "refusedFiles", ("file", "client", "why"))
 
 
+def ignoredEntries(health: dict[str, Any] | None) -> list[dict[str, str]]:
+    """The adopted entries with keys added next to the gateway's URL, which
+    have no effect: C{server}, C{file}, C{keys} (joined), C{fix}."""
+    config = health.get("config") if isinstance(health, dict) else None
+    items = config.get("ignoredKeys") if isinstance(config, dict) else None
+    out = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict) or not isinstance(item.get("keys"), list):
+            continue
+        fields = [item.get(name) for name in ("server", "file", "fix")]
+        if all(isinstance(value, str) for value in fields):
+            server, file, fix = (str(value) for value in fields)
+            keys = ", ".join(str(key) for key in item["keys"])
+            out.append({"server": server, "file": file, "keys": keys, "fix": fix})
+    return out
+
+
+def ignoredLine(entry: dict[str, str]) -> str:
+    """C{~/.claude.json: env of 'x' next to the gateway's URL has no effect}."""
+    return (
+        f"{_where(entry['file'])}: {entry['keys']} of '{entry['server']}' next to the"
+        " gateway's URL has no effect (an adopted entry is served from the gateway's backup)"
+    )
+
+
 def _where(file: str) -> str:
     """A file as the lines name it (C{~} for the home directory); what
     stands for no file (C{bundled demo}) as it is."""
@@ -123,6 +148,7 @@ def startLines(adopted: list[dict[str, str]], health: dict[str, Any] | None) -> 
         lines.append(f"  adopted: {files}")
     lines += [f"  ! {refusedLine(refused)}" for refused in refusedFiles(health)]
     lines += [f"  ! {invalidLine(entry)}" for entry in invalidEntries(health)]
+    lines += [f"  ! {ignoredLine(entry)}" for entry in ignoredEntries(health)]
     return lines
 
 
@@ -134,6 +160,8 @@ def statusLines(health: dict[str, Any] | None) -> list[str]:
         lines += [f"  ! {refusedLine(refused)}", f"    → {FIX_FILE}"]
     for entry in invalidEntries(health):
         lines += [f"  ! {invalidLine(entry)}", f"    → {FIX_ENTRY}"]
+    for ignored in ignoredEntries(health):
+        lines += [f"  ! {ignoredLine(ignored)}", f"    → {ignored['fix']}"]
     return lines
 
 
@@ -145,6 +173,16 @@ def checkConfigEntries(ctx: DoctorContext) -> Check:
     if ctx.health.get("detail") == "hidden":
         return Check("info", "Config entries not checked (/health shows them to an admin only)")
     invalid, refused = invalidEntries(ctx.health), refusedFiles(ctx.health)
+    ignored = ignoredEntries(ctx.health)
+    if ignored and not (invalid or refused):
+        return Check(
+            "fail",
+            f"Config: {plural(len(ignored), 'adopted entry', 'adopted entries')} with keys"
+            f" that have no effect: {ignoredLine(ignored[0])}",
+            ignored[0]["fix"],
+            tuple(f"{ignoredLine(one)}; instead: {one['fix']}" for one in ignored[1:]),
+        )
+    more = tuple(f"{ignoredLine(one)}; instead: {one['fix']}" for one in ignored)
     if invalid:
         return Check(
             "fail",
@@ -152,13 +190,14 @@ def checkConfigEntries(ctx: DoctorContext) -> Check:
             f" {invalidLine(invalid[0])}",
             FIX_ENTRY,
             tuple(invalidLine(entry) for entry in invalid[1:])
-            + tuple(refusedLine(one) for one in refused),
+            + tuple(refusedLine(one) for one in refused)
+            + more,
         )
     if refused:
         return Check(
             "fail",
             f"Client files: {plural(len(refused), 'file')} not adopted: {refusedLine(refused[0])}",
             FIX_FILE,
-            tuple(refusedLine(one) for one in refused[1:]),
+            tuple(refusedLine(one) for one in refused[1:]) + more,
         )
     return Check("pass", "Config entries: none left unserved, no client file refused")

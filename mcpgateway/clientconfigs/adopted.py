@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mcpgateway.clientconfigs.clients.base import Host
+from mcpgateway.clientconfigs.ignoredkeys import ignoredKeys, ignoredLine
+from mcpgateway.config.problems import IgnoredKeys
 from mcpgateway.config.servers import ConfigError, LoadedConfig, isRemoteEntry
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
 
@@ -92,6 +94,9 @@ class AdoptedClaudeConfig:
         """Why the file is served as it is (a policy refuses the rewrite)."""
         self._warned: str | None = None
         """The last refusal a warning was given for."""
+        self.ignoredKeys: tuple[IgnoredKeys, ...] = ()
+        """The launch keys the user added next to the gateway's URLs in the
+        file, as of the last adoption (L{mcpgateway.clientconfigs.ignoredkeys})."""
 
     def recover(self) -> list[str]:
         """At start, before adopting: put back the entries of an unclean stop,
@@ -148,7 +153,7 @@ class AdoptedClaudeConfig:
                     warnings.append(self._refused)
         loaded = self._claude.loadServed()
         loaded.source = str(self.path)
-        loaded.warnings[:0] = warnings
+        loaded.warnings[:0] = warnings + [ignoredLine(p) for p in self.ignoredKeys]
         loaded.errors.extend(errors)
         loaded.notes.extend(notes)
         return loaded
@@ -182,6 +187,9 @@ class AdoptedClaudeConfig:
     def _reported(self, report: AdoptReport) -> list[str]:
         """The notes of an adoption C{report}; a refused one puts back what
         was adopted before and serves the file as it is."""
+        self.ignoredKeys = tuple(
+            ignoredKeys(name, str(self.path), keys) for name, keys in report.ignored
+        )
         if report.refused is None:
             self._refused = None
             self._claude.shadowing = True

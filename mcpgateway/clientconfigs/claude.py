@@ -89,6 +89,9 @@ class AdoptReport:
     refused: str | None = None
     """Why nothing was written: the C{refuse} check said the client would
     refuse the gateway's entries."""
+    ignored: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    """Adopted entries with launch keys the user added next to the
+    gateway's URL (L{mcpgateway.clientconfigs.ignoredkeys})."""
 
     @property
     def changed(self) -> bool:
@@ -241,7 +244,9 @@ class ClaudeConfig:
         entries, nothing is written and the report's C{refused} says why."""
         self._adapter.refusal = refuse or self.refuse
         report = self._engine.adoptFile(self._adapter, self._file, urlFor, {}, self.shadowing)
-        return AdoptReport(report.adopted, report.removed, report.notes, report.refused)
+        return AdoptReport(
+            report.adopted, report.removed, report.notes, report.refused, report.ignored
+        )
 
     def sync(self, urlFor: UrlFor, refuse: Refuse | None = None) -> AdoptReport:
         """For the config watcher: the same as L{adopt}."""

@@ -46,9 +46,10 @@ from typing import TYPE_CHECKING, Any
 
 from mcpgateway.clientconfigs.adopted import routeUrl, stateDirKeys
 from mcpgateway.clientconfigs.engine import AdoptionEngine
+from mcpgateway.clientconfigs.ignoredkeys import ignoredLine
 from mcpgateway.clientconfigs.reports import EngineReport
 from mcpgateway.config.origins import withOrigins
-from mcpgateway.config.problems import RefusedFile
+from mcpgateway.config.problems import IgnoredKeys, RefusedFile
 from mcpgateway.config.servers import LoadedConfig, parseConfig
 from mcpgateway.config.workspaces import WorkspaceKeys
 
@@ -134,6 +135,13 @@ class ClientsSource:
         """The client files the engine's last pass did not adopt, and why."""
         return self.engine.refused
 
+    @property
+    def ignoredKeys(self) -> tuple[IgnoredKeys, ...]:
+        """The launch keys users added next to the gateway's URLs: in the
+        Claude config (the base's) and every other client's file."""
+        own: tuple[IgnoredKeys, ...] = getattr(self.base, "ignoredKeys", ())
+        return own + self.engine.ignored
+
     def awaitedPaths(self) -> list[Path]:
         """Files not there yet whose appearance reloads: the Claude config
         while the base is the bundled demo (see L{load}), and every other
@@ -156,11 +164,16 @@ class ClientsSource:
             self._keys = None
             report = self.engine.sync(self.urlFor, reserved)
             more, warned = _split(report)
-            notes, warnings = [*notes, *more], [*warnings, *warned]
+            ignored = [ignoredLine(problem) for problem in self.engine.ignored]
+            notes, warnings = [*notes, *more], [*warnings, *warned, *ignored]
         document, origins = self.engine.served(reserved)
         served = withOrigins(
             parseConfig(document, SOURCE, self._environ, "user", self.engine.remotes), origins
         )
+        files = self.engine.servedFiles
+        served.servers = {
+            name: replace(spec, configFile=files.get(name)) for name, spec in served.servers.items()
+        }
         merged = replace(
             loaded,
             servers=dict(loaded.servers),

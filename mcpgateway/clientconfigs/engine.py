@@ -72,6 +72,7 @@ from mcpgateway.clientconfigs.documents import (
     readFile,
     updateFile,
 )
+from mcpgateway.clientconfigs.ignoredkeys import ignoredKeys
 from mcpgateway.clientconfigs.jsonfile import (
     ConcurrentWriteError,
     removeFile,
@@ -84,7 +85,7 @@ from mcpgateway.clientconfigs.restoring import (
     restoreFile,
 )
 from mcpgateway.config.envfiles import expansionEnvironment, readGatewayEnv, readWorkspaceEnv
-from mcpgateway.config.problems import RefusedFile
+from mcpgateway.config.problems import IgnoredKeys, RefusedFile
 from mcpgateway.config.servers import ConfigError, EntryError, parseEntry
 from mcpgateway.runtime.atomicfile import writeFileAtomic
 
@@ -133,6 +134,12 @@ class AdoptionEngine:
         """
         self.stateDir = Path(os.path.abspath(stateDir))
         self.adapters = list(adapters)
+        self.ignored: tuple[IgnoredKeys, ...] = ()
+        """The launch keys users added to the gateway's entries, as of the
+        last L{adopt} (L{mcpgateway.clientconfigs.ignoredkeys})."""
+        self.servedFiles: dict[str, str] = {}
+        """The client's file of each entry of the last L{served} document's
+        C{mcpServers}, by name: where the user knows it from."""
         self.host = host
         self.projects = [Path(p) for p in projects]
         self.bridgeArgv = list(bridgeArgv) if bridgeArgv is not None else defaultBridgeArgv()
@@ -223,6 +230,7 @@ class AdoptionEngine:
             byClient.setdefault(adapter.id, []).append(file)
         todo: list[tuple[ClientAdapter, ClientFile]] = []
         refused: list[RefusedFile] = []
+        ignored: list[IgnoredKeys] = []
         for adapter in self.adapters:
             files = byClient.get(adapter.id, [])
             if not files:
@@ -262,9 +270,11 @@ class AdoptionEngine:
             fileReport.said = frozenset(self._said.get(str(file.path), set()) & skips)
             self._said[str(file.path)] = skips
             report.files.append(fileReport)
+            ignored += [ignoredKeys(n, str(file.path), keys) for n, keys in fileReport.ignored]
             if fileReport.adopted or fileReport.removed or fileReport.restored:
                 report.reloads[adapter.id] = adapter.reload
         self.refused = tuple(refused)
+        self.ignored = tuple(ignored)
         return report
 
     def sync(
@@ -297,6 +307,7 @@ class AdoptionEngine:
         project's own file (a version-controlled one: a repository's,
         L{mcpgateway.config.origins}) by C{(workspace, name)}."""
         origins: dict[tuple[str, str], str] = {}
+        files: dict[str, str] = {}
         document: dict[str, Any] = {"mcpServers": {}}
         claims: Claims = {
             key: ("Claude Code", dict(entry)) for key, entry in (reserved or {}).items()
@@ -318,8 +329,11 @@ class AdoptionEngine:
                     servers = project.setdefault("mcpServers", {})
                 if name not in servers:
                     servers[name] = copy.deepcopy(record.served)
+                    if workspace is None and backup is not None:
+                        files[name] = backup.configPath
                     if workspace is not None and backup is not None and backup.versionControlled:
                         origins[(workspace, name)] = backup.configPath
+        self.servedFiles = files
         return document, origins
 
     def _backupsInOrder(self) -> list[Path]:

@@ -38,6 +38,7 @@ from mcpgateway.clientconfigs.clients.base import (
     isBridgeEntry,
 )
 from mcpgateway.clientconfigs.documents import Document, parseDocument, sha256
+from mcpgateway.clientconfigs.ignoredkeys import addedLaunchKeys
 from mcpgateway.clientconfigs.location import Location
 from mcpgateway.clientconfigs.reports import FileReport
 from mcpgateway.clientconfigs.restoring import (
@@ -221,6 +222,9 @@ class AdoptionPass:
             label = block.label(name, adapter.shadowNote if shadow else "")
             if ours(entry, record.written):
                 self.pristine = False
+                added = addedLaunchKeys(entry, record.written)
+                if added and not shadow:
+                    report.ignored.append((name, added))
                 self._keepOne(block, blockFile, name, record, entry, label, unadopted)
             elif entry is not MISSING and entry == record.original:
                 continue  # an ordinary stdio entry again: adopted below like any other

@@ -32,6 +32,9 @@ class FileReport:
     versionControlled: bool = False
     refused: str | None = None
     """Why nothing was written: the client's policy would refuse the entries."""
+    ignored: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    """Adopted entries (by name) still the gateway's with launch keys added
+    by the user, which have no effect (L{mcpgateway.clientconfigs.ignoredkeys})."""
 
     def messages(self) -> list[str]:
         out = []

@@ -56,7 +56,7 @@ from mcpgateway.config.debounce import Debouncer
 from mcpgateway.config.envwatch import EnvWatch
 from mcpgateway.config.filewatch import FileWatch
 from mcpgateway.config.preparer import Preparer
-from mcpgateway.config.problems import ConfigProblems, InvalidEntry, RefusedFile
+from mcpgateway.config.problems import ConfigProblems, IgnoredKeys, InvalidEntry, RefusedFile
 from mcpgateway.config.promotions import PromotionStore
 from mcpgateway.config.restorer import Restorer
 from mcpgateway.config.sandboxapprovals import APPROVALS_FILE as SANDBOX_APPROVALS
@@ -190,7 +190,8 @@ class ConfigService(Service):
         of its last load it skipped, and the client files the source did
         not adopt on its last pass (C{/health} shows them)."""
         refused: tuple[RefusedFile, ...] = getattr(self.source, "refusedFiles", ())
-        return ConfigProblems(self._invalid, refused)
+        ignored: tuple[IgnoredKeys, ...] = getattr(self.source, "ignoredKeys", ())
+        return ConfigProblems(self._invalid, refused, ignored)
 
     def gatewayQuotas(self) -> str:
         """The config's top-level C{"limits"} in use, as compact JSON

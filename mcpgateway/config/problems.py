@@ -1,7 +1,9 @@
 # -*- test-case-name: tests.config.test_problems -*-
 """What the config holds that the gateway cannot use: the server entries it
-does not serve for what they hold (L{InvalidEntry}) and the client files it
-does not adopt (L{RefusedFile}), each with the file it is in and why.
+does not serve for what they hold (L{InvalidEntry}), the client files it
+does not adopt (L{RefusedFile}), and the keys added to its URL entry of an
+adopted server that have no effect (L{IgnoredKeys}), each with the file it
+is in and why.
 
 The config service keeps them as of its last load
 (L{mcpgateway.config.configservice.ConfigService.problems}); C{/health}
@@ -41,11 +43,25 @@ class RefusedFile:
 
 
 @dataclass(frozen=True)
+class IgnoredKeys:
+    """Keys a user added to the gateway's URL entry of an adopted server in
+    a client's file: they have no effect, and are refused with the fix
+    (L{mcpgateway.clientconfigs.ignoredkeys})."""
+
+    server: str
+    file: str
+    keys: tuple[str, ...]
+    fix: str
+    """What to do instead (C{mcpgateway servers edit ...})."""
+
+
+@dataclass(frozen=True)
 class ConfigProblems:
-    """Every invalid entry and refused file of the config in use."""
+    """Every invalid entry, refused file and ignored key of the config in use."""
 
     invalidEntries: tuple[InvalidEntry, ...] = ()
     refusedFiles: tuple[RefusedFile, ...] = ()
+    ignoredKeys: tuple[IgnoredKeys, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.invalidEntries or self.refusedFiles)
+        return bool(self.invalidEntries or self.refusedFiles or self.ignoredKeys)

@@ -146,7 +146,9 @@ def loadConfig(
 ) -> LoadedConfig:
     """Load the servers of C{path} (the bundled demo when C{None})."""
     if path is None:
-        return parseConfig(demoConfig(), "bundled demo", environ)
+        demo = parseConfig(demoConfig(), "bundled demo", environ)
+        demo.servers = {n: replace(s, configFile=None) for n, s in demo.servers.items()}
+        return demo
     name = Path(path).name
     defaultScope = (
         "project" if name == ".mcp.json" else ("user" if name == ".claude.json" else "gateway")
@@ -200,7 +202,8 @@ def parseConfig(
         for name, entry in block.items():
             try:
                 if scope in GLOBAL_SCOPES:
-                    loaded.servers[name] = parseEntry(name, entry, env, scope, remotes=remotes)
+                    spec = parseEntry(name, entry, env, scope, remotes=remotes)
+                    loaded.servers[name] = replace(spec, configFile=source)
                     continue
                 # Checked now; ${VAR} is expanded per workspace (its .env may set it).
                 parseEntry(name, entry, _AnyVariable(), scope, remotes=remotes)

@@ -290,6 +290,13 @@ class ServerSpec:
     repository's), whose secret references are not the repository's to use;
     C{None}: the user's own config (user scope, a project's local scope in
     the user's file, the gateway's C{servers.json}, C{--config})."""
+    configFile: str | None = field(default=None, compare=False)
+    """The file its entry is written in, as the user knows it (C{~/.claude.json},
+    a client's C{mcp.json}, the gateway's C{servers.json}, a C{--config}
+    file): the file C{doctor} and the console tell the user to fix it in.
+    C{None}: not known (the bundled demo, an entry built in code). Not part
+    of what the server is: two entries that run the same server are equal
+    wherever they are written."""
     confinedTo: str | None = None
     """The workspace (its real path) of a project's own entry the user has
     not approved: its children are shown nothing the entry names outside

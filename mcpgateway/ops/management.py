@@ -301,10 +301,15 @@ class ServerChanges:
         return self._applied(lambda: {"removed": name})
 
     def patch(self, name: str, body: Any) -> Deferred[dict[str, Any]]:
-        """C{{"enabled": bool}} and/or C{{"env": {...}}} (added to the server's env)."""
+        """C{{"enabled": bool}} and/or C{{"env": {...}}} (added to the server's
+        env); or C{{"set": {KEY: value}, "unset": [KEY]}}: an edit of its
+        entry in the gateway's file (L{mcpgateway.config.serversedit}), whose
+        answer has the lines of what changed under C{"changes"}."""
         self.pool(name)
         if not isinstance(body, dict) or not body:
             raise ManagementError(400, "the body must be a JSON object with enabled and/or env")
+        if set(body) & {"set", "unset"}:
+            return self._edit(name, body)
         unknown = sorted(set(body) - {"enabled", "env"})
         if unknown:
             raise ManagementError(400, f"unknown field(s): {', '.join(unknown)}")
@@ -323,6 +328,22 @@ class ServerChanges:
         data["overrides"][name] = override
         self._managed.write(data)
         return self._applied(lambda: self.summary(name))
+
+    def _edit(self, name: str, body: dict[str, Any]) -> Deferred[dict[str, Any]]:
+        from mcpgateway.config import serversedit
+
+        unknown = sorted(set(body) - {"set", "unset"})
+        if unknown:
+            raise ManagementError(400, f"unknown field(s) beside set/unset: {', '.join(unknown)}")
+        data = self._managed.read()
+        try:
+            kind, changes = serversedit.apply(
+                data, name, serversedit.editFromBody(body), self._environ()
+            )
+        except serversedit.EditError as e:
+            raise ManagementError(400, str(e)) from None
+        self._managed.write(data)
+        return self._applied(lambda: {**self.summary(name), "edited": kind, "changes": changes})
 
     def restart(self, name: str) -> Deferred[dict[str, Any]]:
         """Stop the server's children; the next request starts a fresh one."""

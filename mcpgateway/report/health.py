@@ -106,6 +106,8 @@ def serverLine(server: ServerStatus, detail: bool = True) -> dict[str, Any]:
     warning = server.warning
     if warning is not None:
         line["warning"] = warning
+    if detail and server.spec.configFile is not None:
+        line["configFile"] = server.spec.configFile  # the file to fix its entry in
     resolution = server.resolution
     if resolution is not None:
         line["resolution"] = (
@@ -246,9 +248,11 @@ def configLine(problems: ConfigProblems) -> dict[str, Any]:
     """What the config holds that the gateway cannot use
     (L{mcpgateway.config.problems}): each entry it does not serve (its
     name, file, scope in that file, and why) and each client file it does
-    not adopt (the file, the client's id, and why). Paths and the user's
+    not adopt (the file, the client's id, and why), and, when there are
+    any, the keys added next to the gateway's URL of an adopted entry
+    (C{ignoredKeys}: the server, file, keys and fix). Paths and the user's
     own words: shown with detail only."""
-    return {
+    line: dict[str, Any] = {
         "invalidEntries": [
             {"server": e.server, "file": e.file, "scope": e.scope, "why": e.why}
             for e in problems.invalidEntries
@@ -257,6 +261,12 @@ def configLine(problems: ConfigProblems) -> dict[str, Any]:
             {"file": f.file, "client": f.client, "why": f.why} for f in problems.refusedFiles
         ],
     }
+    if problems.ignoredKeys:  # the keys added next to the gateway's URLs, and the fix
+        line["ignoredKeys"] = [
+            {"server": i.server, "file": i.file, "keys": list(i.keys), "fix": i.fix}
+            for i in problems.ignoredKeys
+        ]
+    return line
 
 
 def tasksLine(tasks: TaskCounts) -> dict[str, int]:

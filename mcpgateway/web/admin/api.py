@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.admin.test_api -*-
+# -*- test-case-name: tests.web.admin.test_api,tests.web.admin.test_api_edit -*-
 """C{/api/v1}: the management API (Klein), over the L{ServerChanges} facade.
 
 Every route answers JSON, except C{GET /api/v1/servers/<name>/logs}, which

@@ -72,7 +72,8 @@ def fix(server: Mapping[str, Any]) -> str:
     if kind == "sandbox":
         return f"allow what its exit reason names in the server's {learnFix(name)}"
     if kind == "missing":
-        return "install its command or fix its entry in the gateway's servers.json"
+        where = server.get("configFile")
+        return f"install its command or fix its entry in {where or 'its config file'}"
     if kind == "crash-loop":
         return (
             f"its log shows why (mcpgateway logs {name}); fix that, then Reset circuit"

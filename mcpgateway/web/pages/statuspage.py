@@ -266,6 +266,8 @@ def pageData(
             "failing": failing(server, seen),
             "error": None if server.error is None else clean(server.error),
             "lastExit": None if server.lastExit is None else clean(server.lastExit),
+            # The file its entry is written in: where its fix is made (statusneeds).
+            "configFile": None if server.spec.configFile is None else clean(server.spec.configFile),
             "warning": None if server.warning is None else clean(server.warning),
             "login": server.login,
             "promoted": None if server.promoted is None else clean(server.promoted),
