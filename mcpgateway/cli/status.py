@@ -467,8 +467,11 @@ def savingsSummary(health: dict[str, Any]) -> list[str]:
         line += " against a launch per session"
     if measure is None and avoided:
         line += " (memory not measured yet)"
+    used, without = count(savings.get("processesUsed")), count(savings.get("processesWithout"))
     gateway = savings.get("gatewayBytes")
-    if isinstance(gateway, (int, float)) and gateway > 0:
+    if savings.get("processesUsed") is not None:
+        line += f"; {used} running (the gateway's whole tree) against {without} without it"
+    elif isinstance(gateway, (int, float)) and gateway > 0:
         line += f"; the gateway uses {formatBytes(gateway)}"
     lines = [f"  {line}"]
     wrappers = count(savings.get("wrappersAvoided"))
