@@ -43,7 +43,13 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway.core.status import GatewayStatus, Savings, ServerSavings, ServerStatus
+from mcpgateway.core.status import (
+    GatewayStatus,
+    Lifecycle,
+    Savings,
+    ServerSavings,
+    ServerStatus,
+)
 from mcpgateway.runtime import logs, procfs
 from mcpgateway.runtime.threads import RunInThread
 from mcpgateway.runtime.timers import Every
@@ -616,13 +622,19 @@ class SavingsSampler:
             status = self._status()
             self._startedAt = self._clock.seconds()
             owners = {pid: name for name, server in status.servers.items() for pid in server.pids}
+            ready = {
+                child.pid
+                for server in status.servers.values()
+                for child in server.children
+                if child.pid is not None and child.lifecycle is Lifecycle.RUNNING
+            }
             reading: Deferred[Sample] = self._runInThread(self._read, list(owners), self._procRoot)
         except BaseException:
             self._reading = False
             raise
 
         def done(sample: Sample) -> None:
-            self._sampled(sample, owners, status)
+            self._sampled(sample, owners, ready, status)
 
         def failed(reason: Failure) -> None:
             self.log.failure("measuring the children failed", reason)
@@ -632,16 +644,21 @@ class SavingsSampler:
 
         return reading.addCallback(done).addErrback(failed).addBoth(settle)
 
-    def _sampled(self, sample: Sample, owners: dict[int, str], status: GatewayStatus) -> None:
+    def _sampled(
+        self, sample: Sample, owners: dict[int, str], ready: set[int], status: GatewayStatus
+    ) -> None:
+        """Keep C{sample}; freeze the launch of each child it is the first
+        to see initialized (L{Lifecycle.RUNNING} when it began: a child
+        still starting may not have started its server yet)."""
         self.last, self._owners, self.sampledAt = sample, owners, self._clock.seconds()
         baselines = self._baselines
         for pid in [p for p, (name, _) in baselines.items() if owners.get(p) != name]:
             del baselines[pid]
         for pid, launch in sample.launches.items():
-            if pid in owners and pid not in baselines:
+            if pid in owners and pid in ready and pid not in baselines:
                 baselines[pid] = (owners[pid], launch)
         for name, server in status.servers.items():
-            launches = [baselines[pid][1] for pid in server.pids if pid in sample.launches]
+            launches = [baselines[pid][1] for pid in server.pids if pid in baselines]
             if launches:
                 self._known[name] = _Known.of(launches)
             wrapper = wrapperOf(server)
@@ -675,6 +692,7 @@ class SavingsSampler:
                     _, baseline = self._baselines.get(pid, (name, sample.launches[pid]))
                     mine[pid] = baseline
                     grown[pid] = sample.trees.get(pid) or TreeCost.ofLaunch(sample.launches[pid])
+                    unseen = unseen or pid not in self._baselines  # its idle cost: not yet
                 else:
                     unseen = True
         served = servedSessions(status)
