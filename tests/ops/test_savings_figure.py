@@ -2,19 +2,20 @@
 the gateway's whole process tree read from a fake /proc (the sandbox's
 C{bwrap} processes and a server's spawns included), against what the same
 sessions would start without the gateway, each launch costed at idle after
-its start; the same workload gives the same figure however the samples
-fall."""
+its start (the first sample that sees it initialized); the same workload
+gives the same figure however the samples fall."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
 
-from mcpgateway.core.status import Savings
+from mcpgateway.core.status import GatewayStatus, Lifecycle, Savings
 from mcpgateway.ops.savings import SavingsSampler, readSample
 from tests.http import Harness
 from tests.support.ops.savings import MB, fakeProcess
@@ -119,3 +120,35 @@ def test_the_same_workload_gives_the_same_figure(tmp_path: Path) -> None:
     idle, _ = workload(tmp_path / "three", samplesBefore=1, samplesAfter=0)
     assert (idle.processesWithout, idle.memoryWithout) == (3, 120 * MB)
     assert (first.processesWithout, first.memoryWithout) == (3, 120 * MB)
+
+
+def test_a_child_still_starting_is_not_taken_as_its_idle_launch(tmp_path: Path) -> None:
+    h = Harness()
+    for n in range(2):
+        h.initialize(requestId=n + 1)
+    (child,) = h.gateway.readModel.status().servers["srv"].pids
+    confinedTree(tmp_path, child)
+    server = tmp_path / "90002"
+    (server / "smaps_rollup").write_text("Rss: 10240 kB\nPss: 5120 kB\n")  # still loading
+    started = [False]
+
+    def status() -> GatewayStatus:
+        now = h.gateway.readModel.status()
+        if started[0]:
+            return now
+        srv = now.servers["srv"]
+        children = tuple(replace(c, lifecycle=Lifecycle.STARTING) for c in srv.children)
+        return replace(now, servers={**now.servers, "srv": replace(srv, children=children)})
+
+    sampler = SavingsSampler(status, h.reactor, runNow, str(tmp_path))
+    sampler.sample()
+    h.reactor.advance(10)
+    (server / "smaps_rollup").write_text("Rss: 51200 kB\nPss: 40960 kB\n")  # initialized
+    started[0] = True
+    sampler.sample()
+    h.reactor.advance(10)
+    (server / "smaps_rollup").write_text("Rss: 61440 kB\nPss: 51200 kB\n")  # grown by calls
+    sampler.sample()
+    savings = sampler.estimate(status())
+    assert savings.servers["srv"].bytesPerLaunch == 40 * MB
+    assert savings.memoryWithout == 2 * 40 * MB
