@@ -439,8 +439,9 @@ def configLine(state: Mapping[str, Any]) -> str:
 
 def savingsSummary(health: dict[str, Any]) -> list[str]:
     """One or two lines: the processes and memory the gateway saves against
-    a launch per session (docs/guide/operations.md, "What it saves"), the
-    gateway's own memory, and the npx/uvx wrappers avoided. Nothing when
+    a launch per session (docs/guide/operations.md, "What it saves"), what
+    runs against what would run without it (else the gateway's own memory),
+    and the npx/uvx wrappers avoided. Nothing when
     C{/health} has no C{"savings"} (an older gateway)."""
     savings = health.get("savings")
     if not isinstance(savings, dict):
@@ -454,7 +455,7 @@ def savingsSummary(health: dict[str, Any]) -> list[str]:
     elif avoided < 0:
         line = (
             f"runs {plural(-avoided, 'process', 'processes')} more than a launch per session"
-            " would (children serving no session)"
+            " would (the gateway, sandboxes, children serving no session)"
         )
     else:
         line = "saves no process yet (no server has more sessions than children)"
