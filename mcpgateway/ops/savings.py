@@ -1,33 +1,39 @@
-# -*- test-case-name: tests.ops.test_savings -*-
+# -*- test-case-name: tests.ops.test_savings,tests.ops.test_savings_figure -*-
 """What sharing children saves: processes and memory avoided.
 
-A L{SavingsSampler} measures every child of every server every
-L{SAMPLE_INTERVAL} seconds: the child's process and its descendants (an
-C{npx} wrapper's server, a shell's command), their PSS (RSS where PSS cannot
+A L{SavingsSampler} measures the gateway's whole process tree and every
+child of every server every L{SAMPLE_INTERVAL} seconds: the child's process
+and its descendants (an C{npx} wrapper's server, a shell's command), their PSS (RSS where PSS cannot
 be read), RSS and CPU time, read from C{/proc} through L{mcpgateway.runtime.procfs}
 in the reactor's thread pool, never on the reactor thread (C{smaps_rollup}
 walks page tables). The reactor thread only keeps the last sample;
 L{SavingsSampler.estimate} combines it with a L{GatewayStatus} (the sessions
 each server serves now) into a L{Savings} record, with no I/O.
 
-The estimate (docs/guide/operations.md, "What it saves"): without the gateway,
-each session would run a launch of its own, so for each server
+The figure (docs/guide/operations.md, "What it saves") is one comparison,
+made here only (L{savingsOf}) and read by C{/health}, C{/metrics},
+C{mcpgateway status}, the status page and the console's plots:
 
-  - processes avoided = (sessions - children) x processes per launch, plus
-    the wrapper processes of a launch per session when the entry's
-    C{npx}/C{uvx} was resolved to the real binary (each client would have
-    run the wrapper too): as many as measured on a launch of that wrapper
-    the gateway ran itself (an entry it could not resolve; C{npx} is npm's
-    node process and the C{sh -c} it starts the bin with), else one;
-  - memory avoided = (sessions - children) x the mean memory of its
-    launches, plus those wrappers at the memory measured on that wrapper;
-    never measured: not counted (and said so).
+  - what runs: the gateway's process and every process below it at the
+    last sample (L{Sample.running}): the sandbox's C{bwrap} processes and
+    helpers, wrappers, and whatever a server spawned (a browser a tool call
+    opened) included;
+  - what the same sessions would start without it: for each server, each
+    of its sessions (its own, and the aggregate C{/mcp} sessions that
+    opened it as a member) runs one launch, costed as the first sample
+    that saw a child initialized measured it (below its sandbox, without
+    the sandbox's helpers), never what the child spawned later; plus the
+    wrapper processes of a launch per session when the entry's
+    C{npx}/C{uvx} was resolved to the real binary: as many as measured on
+    a launch of that wrapper the gateway ran itself, else one;
+  - memory is PSS on both sides when every process's PSS was read, else
+    RSS on both sides.
 
 A remote server (an MCP server's URL, an OpenAPI service) runs no process,
-and its sessions would run none either: it avoids nothing. A server's
-sessions are its own plus the aggregate (C{/mcp}) sessions that opened it
-as a member. The last measure of a server is kept while it has no
-child (stopped when idle: its sessions' own launches would still run).
+and its sessions would run none: it avoids nothing. A server no session
+uses adds nothing to what the sessions would start. The last measure of a
+server is kept while it has no child (stopped when idle: its sessions' own
+launches would still run).
 L{mcpgateway.report.savings.savingsLines} renders the figures for C{/metrics}.
 """
 
