@@ -445,8 +445,9 @@ def configLine(state: Mapping[str, Any]) -> str:
 
 def savingsSummary(health: dict[str, Any]) -> list[str]:
     """One or two lines: the processes and memory the gateway saves against
-    a launch per session (docs/guide/operations.md, "What it saves"), the
-    gateway's own memory, and the npx/uvx wrappers avoided. Nothing when
+    a launch per session (docs/guide/operations.md, "What it saves"), what
+    runs against what would run without it (else the gateway's own memory),
+    and the npx/uvx wrappers avoided. Nothing when
     C{/health} has no C{"savings"} (an older gateway)."""
     savings = health.get("savings")
     if not isinstance(savings, dict):
@@ -460,7 +461,7 @@ def savingsSummary(health: dict[str, Any]) -> list[str]:
     elif avoided < 0:
         line = (
             f"runs {plural(-avoided, 'process', 'processes')} more than a launch per session"
-            " would (children serving no session)"
+            " would (the gateway, sandboxes, children serving no session)"
         )
     else:
         line = "saves no process yet (no server has more sessions than children)"
@@ -473,8 +474,11 @@ def savingsSummary(health: dict[str, Any]) -> list[str]:
         line += " against a launch per session"
     if measure is None and avoided:
         line += " (memory not measured yet)"
+    used, without = count(savings.get("processesUsed")), count(savings.get("processesWithout"))
     gateway = savings.get("gatewayBytes")
-    if isinstance(gateway, (int, float)) and gateway > 0:
+    if savings.get("processesUsed") is not None:
+        line += f"; {used} running (the gateway's whole tree) against {without} without it"
+    elif isinstance(gateway, (int, float)) and gateway > 0:
         line += f"; the gateway uses {formatBytes(gateway)}"
     lines = [f"  {line}"]
     wrappers = count(savings.get("wrappersAvoided"))

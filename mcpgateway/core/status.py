@@ -380,6 +380,13 @@ class ServerSavings:
     runs: negative while children serve no session."""
     memoryAvoidedBytes: int | None
     """The memory of those processes (C{None}: not measured yet)."""
+    processesWithout: int = 0
+    """What its sessions would start with a launch each: per session, one
+    launch at idle after its start (and the wrappers avoided)."""
+    pssWithout: int | None = None
+    """Their memory, as PSS (C{None}: not measured)."""
+    rssWithout: int | None = None
+    """Their memory, as RSS (C{None}: not measured)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,8 +406,22 @@ class Savings:
     """Whether the avoided wrappers' memory is in L{memoryAvoidedBytes}
     (only when the gateway measured a wrapper of that kind)."""
     gatewayBytes: int | None
-    """The gateway's own memory (PSS, else RSS): its cost against the saving."""
+    """The gateway's own process's memory (PSS, else RSS), within
+    L{memoryUsed}."""
     servers: Mapping[str, ServerSavings] = field(default_factory=dict)
+    processesUsed: int | None = None
+    """What runs: the gateway's process and every process below it (the
+    sandbox's, the wrappers', what the servers spawned), as sampled
+    (C{None}: not sampled yet). L{processesAvoided} is L{processesWithout}
+    minus this."""
+    processesWithout: int | None = None
+    """What the same sessions would start without the gateway: the servers'
+    L{ServerSavings.processesWithout}, summed."""
+    memoryUsed: int | None = None
+    """The memory of L{processesUsed}, in L{measure} (C{None}: not sampled)."""
+    memoryWithout: int | None = None
+    """The memory of L{processesWithout}, in L{measure}.
+    L{memoryAvoidedBytes} is this minus L{memoryUsed}."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,33 +1,39 @@
-# -*- test-case-name: tests.ops.test_savings -*-
+# -*- test-case-name: tests.ops.test_savings,tests.ops.test_savings_figure -*-
 """What sharing children saves: processes and memory avoided.
 
-A L{SavingsSampler} measures every child of every server every
-L{SAMPLE_INTERVAL} seconds: the child's process and its descendants (an
-C{npx} wrapper's server, a shell's command), their PSS (RSS where PSS cannot
+A L{SavingsSampler} measures the gateway's whole process tree and every
+child of every server every L{SAMPLE_INTERVAL} seconds: the child's process
+and its descendants (an C{npx} wrapper's server, a shell's command), their PSS (RSS where PSS cannot
 be read), RSS and CPU time, read from C{/proc} through L{mcpgateway.runtime.procfs}
 in the reactor's thread pool, never on the reactor thread (C{smaps_rollup}
 walks page tables). The reactor thread only keeps the last sample;
 L{SavingsSampler.estimate} combines it with a L{GatewayStatus} (the sessions
 each server serves now) into a L{Savings} record, with no I/O.
 
-The estimate (docs/guide/operations.md, "What it saves"): without the gateway,
-each session would run a launch of its own, so for each server
+The figure (docs/guide/operations.md, "What it saves") is one comparison,
+made here only (L{savingsOf}) and read by C{/health}, C{/metrics},
+C{mcpgateway status}, the status page and the console's plots:
 
-  - processes avoided = (sessions - children) x processes per launch, plus
-    the wrapper processes of a launch per session when the entry's
-    C{npx}/C{uvx} was resolved to the real binary (each client would have
-    run the wrapper too): as many as measured on a launch of that wrapper
-    the gateway ran itself (an entry it could not resolve; C{npx} is npm's
-    node process and the C{sh -c} it starts the bin with), else one;
-  - memory avoided = (sessions - children) x the mean memory of its
-    launches, plus those wrappers at the memory measured on that wrapper;
-    never measured: not counted (and said so).
+  - what runs: the gateway's process and every process below it at the
+    last sample (L{Sample.running}): the sandbox's C{bwrap} processes and
+    helpers, wrappers, and whatever a server spawned (a browser a tool call
+    opened) included;
+  - what the same sessions would start without it: for each server, each
+    of its sessions (its own, and the aggregate C{/mcp} sessions that
+    opened it as a member) runs one launch, costed as the first sample
+    that saw a child initialized measured it (below its sandbox, without
+    the sandbox's helpers), never what the child spawned later; plus the
+    wrapper processes of a launch per session when the entry's
+    C{npx}/C{uvx} was resolved to the real binary: as many as measured on
+    a launch of that wrapper the gateway ran itself, else one;
+  - memory is PSS on both sides when every process's PSS was read, else
+    RSS on both sides.
 
 A remote server (an MCP server's URL, an OpenAPI service) runs no process,
-and its sessions would run none either: it avoids nothing. A server's
-sessions are its own plus the aggregate (C{/mcp}) sessions that opened it
-as a member. The last measure of a server is kept while it has no
-child (stopped when idle: its sessions' own launches would still run).
+and its sessions would run none: it avoids nothing. A server no session
+uses adds nothing to what the sessions would start. The last measure of a
+server is kept while it has no child (stopped when idle: its sessions' own
+launches would still run).
 L{mcpgateway.report.savings.savingsLines} renders the figures for C{/metrics}.
 """
 
@@ -35,7 +41,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
@@ -43,7 +49,13 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway.core.status import GatewayStatus, Savings, ServerSavings, ServerStatus
+from mcpgateway.core.status import (
+    GatewayStatus,
+    Lifecycle,
+    Savings,
+    ServerSavings,
+    ServerStatus,
+)
 from mcpgateway.runtime import logs, procfs
 from mcpgateway.runtime.threads import RunInThread
 from mcpgateway.runtime.timers import Every
@@ -55,6 +67,7 @@ __all__ = [
     "Sample",
     "SavingsSampler",
     "SavingsService",
+    "TreeCost",
     "WrapperCost",
     "estimateServer",
     "readSample",
@@ -124,11 +137,52 @@ class LaunchCost:
 
 
 @dataclass(frozen=True, slots=True)
+class TreeCost:
+    """What a whole process tree runs: every process in it counted, the
+    sandbox's (C{bwrap}, its helpers), the wrappers' and whatever the
+    server spawned since it started (a browser a tool call opened)."""
+
+    processes: int
+    pss: int | None
+    """Summed, when every process's PSS was read; else C{None}."""
+    rss: int | None
+    """Summed, when every process's RSS was read; else C{None}."""
+    cpu: float | None = None
+
+    @classmethod
+    def of(cls, costs: Iterable[ProcessCost]) -> TreeCost:
+        """The sum of C{costs}, without the processes none of whose memory
+        could be read (gone since the tree was listed, or zombies)."""
+        items = [c for c in costs if c.rss is not None or c.pss is not None]
+        pss = [c.pss for c in items]
+        rss = [c.rss for c in items]
+        cpu = [c.cpu for c in items if c.cpu is not None]
+        return cls(
+            processes=len(items),
+            pss=None if not items or None in pss else sum(p for p in pss if p is not None),
+            rss=None if not items or None in rss else sum(r for r in rss if r is not None),
+            cpu=sum(cpu) if cpu else None,
+        )
+
+    @classmethod
+    def ofLaunch(cls, launch: LaunchCost) -> TreeCost:
+        """A launch's cost as a tree (a sample that did not read the whole
+        tree of a child)."""
+        return cls(launch.processes, launch.pss, launch.rss, launch.cpu)
+
+
+@dataclass(frozen=True, slots=True)
 class Sample:
     """One reading of every child (by pid) and of the gateway itself."""
 
     launches: Mapping[int, LaunchCost]
+    """Each child's server: its tree below its sandbox, without the
+    sandbox's helpers (what a client running the server would run)."""
     gateway: ProcessCost
+    trees: Mapping[int, TreeCost] = field(default_factory=dict)
+    """Each child's whole tree, its sandbox and its spawns included."""
+    running: TreeCost | None = None
+    """The gateway's process and every process below it (C{None}: not read)."""
 
 
 def processCost(pid: int | str, procRoot: str = procfs.PROC) -> ProcessCost:
@@ -258,14 +312,37 @@ def isSandboxHelper(pid: int, procRoot: str = procfs.PROC) -> bool:
     return not SANDBOX_HELPERS.isdisjoint(cmdline.split(b"\0")[:4])
 
 
+def gatewayPid(procRoot: str = procfs.PROC) -> int | None:
+    """The pid of this process as C{procRoot} names it (its C{self} link;
+    C{None}: no such link)."""
+    try:
+        return int(os.readlink(os.path.join(procRoot, "self")))
+    except (OSError, ValueError):
+        return None
+
+
 def readSample(pids: Iterable[int], procRoot: str = procfs.PROC) -> Sample:
     """Measure the children C{pids} and this process: blocking reads, run
-    it in a thread. A confined child is measured below its sandbox
-    (L{belowSandbox}), without its sandbox's helpers (L{isSandboxHelper})."""
+    it in a thread. A confined child's server is measured below its sandbox
+    (L{belowSandbox}), without its sandbox's helpers (L{isSandboxHelper});
+    its whole tree (L{Sample.trees}) and the gateway's whole tree
+    (L{Sample.running}: this process and every process below it, each
+    child's tree included however its parent pids read) count everything."""
     launches: dict[int, LaunchCost] = {}
     wanted = list(pids)
-    children = childrenOf(procRoot) if wanted else {}
+    whole = childrenOf(procRoot)
+    children: Children = whole
+    trees: dict[int, TreeCost] = {}
+    running: dict[int | str, ProcessCost] = {"self": processCost("self", procRoot)}
+    me = gatewayPid(procRoot)
+    if me is not None:
+        running.update((pid, processCost(pid, procRoot)) for pid in treeOf(me, whole)[1:])
     for root in wanted:
+        tree = treeOf(root, whole)
+        costs = [running.get(pid) or processCost(pid, procRoot) for pid in tree]
+        if costs[0].rss is not None or costs[0].pss is not None:
+            trees[root] = TreeCost.of(costs)
+            running.update(zip(tree, costs, strict=True))
         top = belowSandbox(root, children, procRoot)
         helpers = {pid for pid in treeOf(top, children) if isSandboxHelper(pid, procRoot)}
         if helpers:  # not the server's: neither counted nor a second child of a wrapper
@@ -274,7 +351,7 @@ def readSample(pids: Iterable[int], procRoot: str = procfs.PROC) -> Sample:
         cost = launchCost(tree, procRoot, wrapperChain(top, children, procRoot))
         if cost is not None:
             launches[root] = cost
-    return Sample(launches, processCost("self", procRoot))
+    return Sample(launches, running["self"], trees, TreeCost.of(running.values()))
 
 
 def wrapperOf(server: ServerStatus) -> str | None:
@@ -285,11 +362,32 @@ def wrapperOf(server: ServerStatus) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class _Known:
-    """A server's last measure: per launch."""
+    """A server's last measure: per launch, at idle after its start."""
 
     processes: float
     memory: int | None
     measure: str | None
+    pss: int | None = None
+    rss: int | None = None
+
+    @classmethod
+    def of(cls, launches: list[LaunchCost]) -> _Known:
+        """The mean of C{launches} (at least one)."""
+        memories = [c.memory for c in launches]
+        memory = None if None in memories else _mean(m for m in memories if m is not None)
+        pss = [c.pss for c in launches]
+        rss = [c.rss for c in launches]
+        return cls(
+            processes=sum(c.processes for c in launches) / len(launches),
+            memory=memory,
+            measure=None if memory is None else _measureOf(c.measure for c in launches),
+            pss=None if None in pss else _mean(p for p in pss if p is not None),
+            rss=None if None in rss else _mean(r for r in rss if r is not None),
+        )
+
+
+UNMEASURED = _Known(processes=1.0, memory=None, measure=None)
+"""What a launch of a server never measured counts: one process, no memory."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,79 +398,115 @@ class WrapperCost:
     memory: int | None
 
 
+def _total(values: Iterable[int | None]) -> int | None:
+    items = list(values)
+    return None if None in items else sum(v for v in items if v is not None)
+
+
+def _used(values: Iterable[int | None], perLaunch: int | None, unsampled: int) -> int | None:
+    """What a server's children use: the sampled ones summed, a child not
+    sampled yet as one launch."""
+    total = _total(values)
+    if total is None or not unsampled:
+        return total
+    return None if perLaunch is None else total + unsampled * perLaunch
+
+
+def _remote(sessions: int) -> ServerSavings:
+    return ServerSavings(
+        sessions=sessions,
+        children=0,
+        processes=0,
+        pssBytes=None,
+        rssBytes=None,
+        cpuSeconds=None,
+        processesPerLaunch=0.0,
+        bytesPerLaunch=None,
+        measure=None,
+        wrapper=None,
+        wrappersAvoided=0,
+        wrapperBytes=None,
+        processesAvoided=0,
+        memoryAvoidedBytes=0,
+        pssWithout=0,
+        rssWithout=0,
+    )
+
+
 def estimateServer(
     server: ServerStatus,
     sessions: int,
     launches: Mapping[int, LaunchCost],
     known: _Known | None,
     wrapperCosts: Mapping[str, WrapperCost],
+    trees: Mapping[int, TreeCost] | None = None,
 ) -> ServerSavings:
-    """One server's figures. C{launches}: the sampled children of this
-    server (by pid, live or not); C{known}: its last measure;
-    C{wrapperCosts}: the wrappers of a launch of each kind, as measured
-    (never measured: one process, its memory not counted). A remote
-    server runs no process, and its sessions would run none: it avoids
-    nothing."""
+    """One server's figures: what its children run against what its
+    C{sessions} would start with a launch each.
+
+    @param launches: its sampled children (by pid), each as measured at
+        idle after its start (the first sample that saw it): what a client
+        runs at its start, never what a tool call spawned later.
+    @param known: its last such measure, for when none of its children is
+        sampled.
+    @param wrapperCosts: the wrappers of a launch of each kind, as measured
+        (never measured: one process, its memory not counted).
+    @param trees: its sampled children's whole trees as they run now (the
+        sandbox's processes and any spawns included); a child missing here
+        counts as its launch.
+
+    A remote server runs no process, and its sessions would run none: it
+    avoids nothing."""
     if server.spec.remote is not None:
-        return ServerSavings(
-            sessions=sessions,
-            children=0,
-            processes=0,
-            pssBytes=None,
-            rssBytes=None,
-            cpuSeconds=None,
-            processesPerLaunch=0.0,
-            bytesPerLaunch=None,
-            measure=None,
-            wrapper=None,
-            wrappersAvoided=0,
-            wrapperBytes=None,
-            processesAvoided=0,
-            memoryAvoidedBytes=0,
-        )
+        return _remote(sessions)
     pids = server.pids
     live = [launches[pid] for pid in pids if pid in launches]
-    if live:
-        perLaunch = sum(c.processes for c in live) / len(live)
-        memories = [c.memory for c in live]
-        memory = None if None in memories else _mean(m for m in memories if m is not None)
-        measure = _measureOf(c.measure for c in live) if memory is not None else None
-    elif known is not None:
-        perLaunch, memory, measure = known.processes, known.memory, known.measure
-    else:
-        perLaunch, memory, measure = 1.0, None, None
-    unsampled = len(pids) - len(live)
-    processes = sum(c.processes for c in live) + round(unsampled * perLaunch)
-    pss = [c.pss for c in live]
-    rss = [c.rss for c in live]
-    cpu = [c.cpu for c in live]
+    per = _Known.of(live) if live else known if known is not None else UNMEASURED
+    sampled = [
+        (trees or {}).get(pid) or TreeCost.ofLaunch(launches[pid])
+        for pid in pids
+        if pid in launches
+    ]
+    unsampled = len(pids) - len(sampled)
+    processes = sum(t.processes for t in sampled) + round(unsampled * per.processes)
+    pssUsed = _used((t.pss for t in sampled), per.pss, unsampled)
+    rssUsed = _used((t.rss for t in sampled), per.rss, unsampled)
+    cpu = [t.cpu for t in sampled]
     wrapper = wrapperOf(server)
     wrappers, wrapperMemory = 0, None
     if wrapper is not None and server.launch is not None:
         cost = wrapperCosts.get(wrapper)
         wrappers = round(sessions * (cost.processes if cost is not None else 1.0))
         wrapperMemory = cost.memory if cost is not None else None
-    extra = sessions - len(pids)
+    processesWithout = round(sessions * per.processes) + wrappers
+    extra = sessions * (wrapperMemory or 0)
+    pssWithout = None if per.pss is None else sessions * per.pss + extra
+    rssWithout = None if per.rss is None else sessions * per.rss + extra
     avoided: int | None = None
-    if memory is not None or extra == 0:
-        avoided = extra * (memory or 0)
-        if wrapperMemory is not None:
-            avoided += sessions * wrapperMemory
+    if pssWithout is not None and pssUsed is not None:
+        avoided = pssWithout - pssUsed
+    elif rssWithout is not None and rssUsed is not None:
+        avoided = rssWithout - rssUsed
+    elif sessions == len(pids):
+        avoided = 0
     return ServerSavings(
         sessions=sessions,
         children=len(pids),
         processes=processes,
-        pssBytes=None if not live or None in pss else sum(p for p in pss if p is not None),
-        rssBytes=None if not live or None in rss else sum(r for r in rss if r is not None),
-        cpuSeconds=None if not live or None in cpu else sum(c for c in cpu if c is not None),
-        processesPerLaunch=round(perLaunch, 3),
-        bytesPerLaunch=memory,
-        measure=measure,
+        pssBytes=None if not sampled else _total(t.pss for t in sampled),
+        rssBytes=None if not sampled else _total(t.rss for t in sampled),
+        cpuSeconds=None if not sampled or None in cpu else sum(c for c in cpu if c is not None),
+        processesPerLaunch=round(per.processes, 3),
+        bytesPerLaunch=per.memory,
+        measure=per.measure,
         wrapper=wrapper,
         wrappersAvoided=wrappers,
         wrapperBytes=wrapperMemory,
-        processesAvoided=round(extra * perLaunch) + wrappers,
+        processesAvoided=processesWithout - processes,
         memoryAvoidedBytes=avoided,
+        processesWithout=processesWithout,
+        pssWithout=pssWithout,
+        rssWithout=rssWithout,
     )
 
 
@@ -395,6 +529,54 @@ def servedSessions(status: GatewayStatus) -> dict[str, int]:
         if member in served:
             served[member] += count
     return served
+
+
+def savingsOf(
+    servers: Mapping[str, ServerSavings], sample: Sample | None, sampledAt: float | None
+) -> Savings:
+    """The whole figure: what runs (the gateway's process tree in
+    C{sample}) against what the sessions of C{servers} would start
+    without it (their L{ServerSavings.processesWithout} and memory,
+    summed). Memory is PSS when every process's PSS was read on both
+    sides, else RSS on both sides. Without a reading of the gateway's
+    tree, the servers' figures are summed."""
+    running = sample.running if sample is not None else None
+    processesWithout = sum(s.processesWithout for s in servers.values())
+    memoryUsed = memoryWithout = None
+    measure = None
+    if running is not None:
+        for word, used, without in (
+            ("pss", running.pss, _total(s.pssWithout for s in servers.values())),
+            ("rss", running.rss, _total(s.rssWithout for s in servers.values())),
+        ):
+            if used is not None and without is not None:
+                measure, memoryUsed, memoryWithout = word, used, without
+                break
+    if running is not None:
+        processesAvoided = processesWithout - running.processes
+    else:
+        processesAvoided = sum(s.processesAvoided for s in servers.values())
+    if memoryUsed is not None and memoryWithout is not None:
+        memoryAvoided = memoryWithout - memoryUsed
+    else:
+        memoryAvoided = sum(s.memoryAvoidedBytes or 0 for s in servers.values())
+        measure = _measureOf(s.measure for s in servers.values())
+    return Savings(
+        sampledAt=sampledAt,
+        measure=measure,
+        processesAvoided=processesAvoided,
+        memoryAvoidedBytes=memoryAvoided,
+        wrappersAvoided=sum(s.wrappersAvoided for s in servers.values()),
+        wrappersCounted=all(
+            s.wrapperBytes is not None for s in servers.values() if s.wrappersAvoided
+        ),
+        gatewayBytes=sample.gateway.memory if sample is not None else None,
+        servers=servers,
+        processesUsed=None if running is None else running.processes,
+        processesWithout=processesWithout,
+        memoryUsed=memoryUsed,
+        memoryWithout=memoryWithout,
+    )
 
 
 class SavingsSampler:
@@ -429,6 +611,10 @@ class SavingsSampler:
         self._owners: dict[int, str] = {}
         """The server of each pid in L{last}, when it was taken."""
         self._known: dict[str, _Known] = {}
+        self._baselines: dict[int, tuple[str, LaunchCost]] = {}
+        """Each child's server (by pid, with its server's name) as the
+        first sample that saw it measured it: at idle after its start, what
+        a client's own launch would run, whatever tool calls spawn later."""
         self._wrappers: dict[str, WrapperCost] = {}
         """The wrappers of a launch of each kind, measured on the children
         of an entry the gateway runs through its wrapper."""
@@ -442,13 +628,19 @@ class SavingsSampler:
             status = self._status()
             self._startedAt = self._clock.seconds()
             owners = {pid: name for name, server in status.servers.items() for pid in server.pids}
+            ready = {
+                child.pid
+                for server in status.servers.values()
+                for child in server.children
+                if child.pid is not None and child.lifecycle is Lifecycle.RUNNING
+            }
             reading: Deferred[Sample] = self._runInThread(self._read, list(owners), self._procRoot)
         except BaseException:
             self._reading = False
             raise
 
         def done(sample: Sample) -> None:
-            self._sampled(sample, owners, status)
+            self._sampled(sample, owners, ready, status)
 
         def failed(reason: Failure) -> None:
             self.log.failure("measuring the children failed", reason)
@@ -458,18 +650,23 @@ class SavingsSampler:
 
         return reading.addCallback(done).addErrback(failed).addBoth(settle)
 
-    def _sampled(self, sample: Sample, owners: dict[int, str], status: GatewayStatus) -> None:
+    def _sampled(
+        self, sample: Sample, owners: dict[int, str], ready: set[int], status: GatewayStatus
+    ) -> None:
+        """Keep C{sample}; freeze the launch of each child it is the first
+        to see initialized (L{Lifecycle.RUNNING} when it began: a child
+        still starting may not have started its server yet)."""
         self.last, self._owners, self.sampledAt = sample, owners, self._clock.seconds()
+        baselines = self._baselines
+        for pid in [p for p, (name, _) in baselines.items() if owners.get(p) != name]:
+            del baselines[pid]
+        for pid, launch in sample.launches.items():
+            if pid in owners and pid in ready and pid not in baselines:
+                baselines[pid] = (owners[pid], launch)
         for name, server in status.servers.items():
-            launches = [sample.launches[pid] for pid in server.pids if pid in sample.launches]
+            launches = [baselines[pid][1] for pid in server.pids if pid in baselines]
             if launches:
-                memories = [c.memory for c in launches]
-                memory = None if None in memories else _mean(m for m in memories if m is not None)
-                self._known[name] = _Known(
-                    processes=sum(c.processes for c in launches) / len(launches),
-                    memory=memory,
-                    measure=None if memory is None else _measureOf(c.measure for c in launches),
-                )
+                self._known[name] = _Known.of(launches)
             wrapper = wrapperOf(server)
             wrapped = [c for c in launches if c.wrappers]
             if wrapper is not None and server.launch is None and wrapped:
@@ -484,43 +681,44 @@ class SavingsSampler:
             del self._known[name]
 
     def estimate(self, status: GatewayStatus) -> Savings:
-        """The savings of C{status}'s sessions, from the last sample. A live
-        child the sample has not seen asks for a new one (in a thread)."""
+        """The savings of C{status}'s sessions, from the last sample
+        (docs/guide/operations.md, "What it saves"): what runs (the
+        gateway's whole process tree) against what the same sessions would
+        start without it (each session a launch of each server it serves,
+        at that server's idle cost). A live child the sample has not seen
+        asks for a new one (in a thread)."""
         sample = self.last
         launches: dict[str, dict[int, LaunchCost]] = {}
+        trees: dict[str, dict[int, TreeCost]] = {}
         unseen = False
         for name, server in status.servers.items():
-            mine = launches.setdefault(name, {})
+            mine, grown = launches.setdefault(name, {}), trees.setdefault(name, {})
             for pid in server.pids:
                 if sample is not None and pid in sample.launches and self._owners.get(pid) == name:
-                    mine[pid] = sample.launches[pid]
+                    _, baseline = self._baselines.get(pid, (name, sample.launches[pid]))
+                    mine[pid] = baseline
+                    grown[pid] = sample.trees.get(pid) or TreeCost.ofLaunch(sample.launches[pid])
+                    unseen = unseen or pid not in self._baselines  # its idle cost: not yet
                 else:
                     unseen = True
         served = servedSessions(status)
         servers = {
             name: estimateServer(
-                server, served[name], launches[name], self._known.get(name), self._wrappers
+                server,
+                served[name],
+                launches[name],
+                self._known.get(name),
+                self._wrappers,
+                trees[name],
             )
             for name, server in status.servers.items()
         }
-        gateway = sample.gateway.memory if sample is not None else None
         if unseen and not self._reading and self._due():
             try:
                 self.sample()
             except Exception:  # the read model must render whatever happens
                 self.log.failure("sampling the children failed")
-        return Savings(
-            sampledAt=self.sampledAt,
-            measure=_measureOf(s.measure for s in servers.values()),
-            processesAvoided=sum(s.processesAvoided for s in servers.values()),
-            memoryAvoidedBytes=sum(s.memoryAvoidedBytes or 0 for s in servers.values()),
-            wrappersAvoided=sum(s.wrappersAvoided for s in servers.values()),
-            wrappersCounted=all(
-                s.wrapperBytes is not None for s in servers.values() if s.wrappersAvoided
-            ),
-            gatewayBytes=gateway,
-            servers=servers,
-        )
+        return savingsOf(servers, sample, self.sampledAt)
 
     def rss(self, pid: int) -> int | None:
         """The resident memory of child C{pid}'s own process (not its

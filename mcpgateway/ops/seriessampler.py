@@ -2,8 +2,9 @@
 """The gateway's figures for the console's plots, read off its status.
 
 L{readGateway} turns one C{ReadModel.status} snapshot (counts by client, no
-rows) into a L{Reading}: live children and what the same sessions would run
-without the gateway, the memory used and what it would be without, open
+rows) into a L{Reading}: live children, the processes and memory that run and
+what the same sessions would run without the gateway (the one figure of
+L{mcpgateway.ops.savings}, read off the status's C{savings}), open
 sessions, per server its requests, errors, restarts and latency histogram,
 and sessions by client. L{seriesFor} keeps one L{SeriesRecorder} per
 gateway; L{SeriesService} samples it while the gateway runs (the status
@@ -51,19 +52,15 @@ def readStatus(status: GatewayStatus) -> Reading:
             client = session.client
             clients[client if isinstance(client, str) else "(no name)"] += 1
     savings = status.savings
-    processesWithout = memoryUsed = memoryWithout = None
+    processesUsed = processesWithout = memoryUsed = memoryWithout = None
     if savings is not None and savings.sampledAt is not None:
-        processesWithout = max(0, children + savings.processesAvoided)
-        used = [
-            s.pssBytes if s.pssBytes is not None else s.rssBytes for s in savings.servers.values()
-        ]
-        if savings.gatewayBytes is not None:
-            memoryUsed = savings.gatewayBytes + sum(b for b in used if b is not None)
-            memoryWithout = max(0, memoryUsed + savings.memoryAvoidedBytes - savings.gatewayBytes)
+        processesUsed, processesWithout = savings.processesUsed, savings.processesWithout
+        memoryUsed, memoryWithout = savings.memoryUsed, savings.memoryWithout
     return Reading(
         children=children,
         sessions=status.sessionCount,
         rssBytes=status.rssBytes,
+        processesUsed=processesUsed,
         processesWithout=processesWithout,
         memoryUsed=memoryUsed,
         memoryWithout=memoryWithout,

@@ -152,10 +152,13 @@ class Reading:
     children: int
     sessions: int
     rssBytes: int | None
+    processesUsed: int | None = None
+    """Processes that run: the gateway's whole tree, the sandbox's included
+    (C{None}: not measured)."""
     processesWithout: int | None = None
     """Processes the same sessions would run without the gateway."""
     memoryUsed: int | None = None
-    """Bytes the gateway and its children use (C{None}: not measured)."""
+    """Bytes the gateway's whole tree uses (C{None}: not measured)."""
     memoryWithout: int | None = None
     """Bytes the same sessions would use without the gateway."""
     servers: Mapping[str, ServerReading] = field(default_factory=dict)
@@ -163,7 +166,15 @@ class Reading:
     """Open sessions by client name."""
 
 
-GAUGES = ("children", "sessions", "rssBytes", "processesWithout", "memoryUsed", "memoryWithout")
+GAUGES = (
+    "children",
+    "sessions",
+    "rssBytes",
+    "processesUsed",
+    "processesWithout",
+    "memoryUsed",
+    "memoryWithout",
+)
 
 
 class _Minute:
@@ -335,6 +346,11 @@ class SeriesRecorder:
 
     def stop(self) -> None:
         self._ticker.stop()
+
+    def export(self, span: str = "hour") -> dict[str, Any]:
+        """L{SeriesBook.export}, with the clock's C{now}: the plots' time
+        axis ends there however old the last sample is."""
+        return {**self.book.export(span), "now": self._clock.seconds()}
 
     def sample(self) -> None:
         """Take one reading (a failing read is logged and skipped)."""

@@ -295,7 +295,9 @@ def _withoutErrors(aggregate: dict[str, Any]) -> dict[str, Any]:
 
 def savingsLine(savings: Savings, now: float) -> dict[str, Any]:
     """What sharing children saves (docs/guide/operations.md, "What it saves"):
-    processes and memory the same sessions would take with a launch each,
+    what runs (the gateway's whole process tree, the sandbox's processes
+    included) against what the same sessions would start with a launch
+    each, and the difference,
     the npx/uvx wrappers avoided (C{"wrapperMemory"}: C{"counted"}, or
     C{"not counted"} when the gateway never measured a wrapper; C{null}
     with none avoided), the gateway's own memory, how old the sample is,
@@ -303,6 +305,10 @@ def savingsLine(savings: Savings, now: float) -> dict[str, Any]:
     return {
         "processesAvoided": savings.processesAvoided,
         "memoryAvoidedBytes": savings.memoryAvoidedBytes,
+        "processesUsed": savings.processesUsed,
+        "processesWithout": savings.processesWithout,
+        "memoryUsed": savings.memoryUsed,
+        "memoryWithout": savings.memoryWithout,
         "measure": savings.measure,
         "wrappersAvoided": savings.wrappersAvoided,
         "wrapperMemory": _wrapperMemory(savings),
@@ -335,6 +341,7 @@ def serverSavings(figures: ServerSavings) -> dict[str, Any]:
         "wrapperBytes": figures.wrapperBytes,
         "processesAvoided": figures.processesAvoided,
         "memoryAvoidedBytes": figures.memoryAvoidedBytes,
+        "processesWithout": figures.processesWithout,
     }
 
 

@@ -45,8 +45,13 @@ def test_the_saving_in_its_other_shapes() -> None:
         "  saves no process yet (no server has more sessions than children); the gateway uses 32 MB"
     ]
     assert summary(processesAvoided=-1, memoryAvoidedBytes=-(2**24)) == [
-        "  runs 1 process more than a launch per session would (children serving no"
-        " session), and 16 MB (PSS) more"
+        "  runs 1 process more than a launch per session would (the gateway, sandboxes,"
+        " children serving no session), and 16 MB (PSS) more"
+    ]
+    assert summary(processesAvoided=-2, processesUsed=5, processesWithout=3) == [
+        "  runs 2 processes more than a launch per session would (the gateway, sandboxes,"
+        " children serving no session); 5 running (the gateway's whole tree) against 3"
+        " without it"
     ]
     assert summary(
         processesAvoided=3, memoryAvoidedBytes=None, wrappersAvoided=1, wrapperMemory="counted"

@@ -26,47 +26,18 @@ from mcpgateway.ops.savings import (
     readSample,
 )
 from mcpgateway.report.savings import savingsLines
-from mcpgateway.runtime import procfs
 from mcpgateway.sandbox.proxyplan import FORWARDER
 from tests.http import Harness, spec
-from tests.support.ops.savings import MB, Sampled, launch, npxSpec, sampleOf
-
-PAGE = procfs.pageSize() or 4096
-TICK = procfs.clockTicks() or 100
-
-
-def fakeProcess(
-    root: Path,
-    pid: int,
-    ppid: int,
-    rss: int | None = None,
-    pss: int | None = None,
-    cpuTicks: tuple[int, int] = (0, 0),
-    name: str = "node",
-) -> None:
-    """A /proc/<pid> with stat (ppid, utime, stime), statm (RSS) and
-    smaps_rollup (PSS; absent when C{pss} is None, as on old kernels)."""
-    base = root / str(pid)
-    base.mkdir(parents=True)
-    # Fields 3.. after the name: state, ppid, then 4..13, utime (14), stime (15), ...
-    fields = ["S", str(ppid), *["0"] * 9, str(cpuTicks[0]), str(cpuTicks[1]), *["0"] * 10]
-    (base / "stat").write_text(f"{pid} ({name}) " + " ".join(fields))
-    if rss is not None:
-        (base / "statm").write_text(f"9999 {rss // PAGE} 0 0 0 0 0")
-    if pss is not None:
-        (base / "smaps_rollup").write_text(
-            "00400000-7fff00000000 ---p 00000000 00:00 0    [rollup]\n"
-            f"Rss:     {(rss or 0) // 1024} kB\n"
-            f"Pss:     {pss // 1024} kB\n"
-            "Private_Dirty:   100 kB\n"
-        )
-
-
-def selfEntry(root: Path, rss: int = 30 * MB, pss: int = 20 * MB) -> None:
-    (root / "self").mkdir(parents=True)
-    (root / "self" / "statm").write_text(f"1 {rss // PAGE} 0")
-    (root / "self" / "smaps_rollup").write_text(f"Rss: {rss // 1024} kB\nPss: {pss // 1024} kB\n")
-
+from tests.support.ops.savings import (
+    MB,
+    TICK,
+    Sampled,
+    fakeProcess,
+    launch,
+    npxSpec,
+    sampleOf,
+    selfEntry,
+)
 
 # -- the sample -----------------------------------------------------------------
 

@@ -31,7 +31,7 @@ def test_a_reading_counts_children_sessions_and_clients() -> None:
     assert reading.processesWithout is None and reading.memoryWithout is None
 
 
-def test_measured_savings_give_the_figures_without_the_gateway() -> None:
+def test_the_plots_take_the_one_savings_figure() -> None:
     h = Harness()
     h.initialize()
     status = h.gateway.readModel.status(rows=False, byClient=True)
@@ -44,11 +44,15 @@ def test_measured_savings_give_the_figures_without_the_gateway() -> None:
         wrappersCounted=False,
         gatewayBytes=30 << 20,
         servers={"srv": _serverSavings(pssBytes=10 << 20)},
+        processesUsed=4,  # the gateway, a bwrap pair, the server
+        processesWithout=8,
+        memoryUsed=45 << 20,
+        memoryWithout=85 << 20,
     )
     reading = readStatus(replace(status, savings=savings))
-    assert reading.processesWithout == 1 + 4
-    assert reading.memoryUsed == (30 + 10) << 20  # the gateway and its child
-    assert reading.memoryWithout == (10 + 40) << 20  # the child and the avoided ones
+    assert (reading.processesUsed, reading.processesWithout) == (4, 8)
+    assert (reading.memoryUsed, reading.memoryWithout) == (45 << 20, 85 << 20)
+    assert reading.children == 1  # the children alone stay a figure of their own
 
 
 def test_one_recorder_per_gateway_started_and_stopped_by_its_service() -> None:

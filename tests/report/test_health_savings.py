@@ -23,6 +23,10 @@ def test_health_says_what_sharing_saves_after_the_sessions() -> None:
     assert {k: v for k, v in savings.items() if k != "servers"} == {
         "processesAvoided": 3 + 2 + 2,  # srv: 3 launches; mem: 1 launch of 2 processes, 2 npx
         "memoryAvoidedBytes": 3 * 40 * MB + 60 * MB,
+        "processesUsed": None,  # the gateway's tree not read: the servers' figures summed
+        "processesWithout": 4 + 2 * 2 + 2,
+        "memoryUsed": None,
+        "memoryWithout": None,
         "measure": "pss",
         "wrappersAvoided": 2,
         "wrapperMemory": "not counted",
@@ -44,6 +48,7 @@ def test_health_says_what_sharing_saves_after_the_sessions() -> None:
         "wrapperBytes": None,
         "processesAvoided": 4,
         "memoryAvoidedBytes": 60 * MB,
+        "processesWithout": 2 * 2 + 2,
     }
     json.dumps(body, allow_nan=False)  # strict JSON
 

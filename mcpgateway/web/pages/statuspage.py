@@ -738,8 +738,8 @@ class StatusPage(Resource):
 
     def _seriesReply(self, request: Request) -> bytes:
         """The plots' data: C{?span=day} the last day by minute, else the
-        last hour (L{mcpgateway.ops.timeseries.SeriesBook.export})."""
+        last hour, and the clock's now (L{mcpgateway.ops.timeseries.SeriesRecorder.export})."""
         given = (request.args or {}).get(b"span") or [b"hour"]
         span = "day" if given[0] == b"day" else "hour"
         request.setHeader(b"cache-control", b"no-store")
-        return jsonReply(request, 200, self.series.book.export(span))
+        return jsonReply(request, 200, self.series.export(span))

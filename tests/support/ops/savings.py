@@ -1,17 +1,55 @@
 """What tests/ops/test_savings.py shares with the other tests: MB, Sampled,
-launch, npxSpec."""
+launch, npxSpec, and a fake /proc (fakeProcess, selfEntry)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from twisted.internet.defer import Deferred
 
 from mcpgateway.ops.savings import LaunchCost, ProcessCost, Sample, SavingsSampler, readSample
+from mcpgateway.runtime import procfs
 from tests.http import Harness, spec
 
 MB = 1024 * 1024
+
+PAGE = procfs.pageSize() or 4096
+TICK = procfs.clockTicks() or 100
+
+
+def fakeProcess(
+    root: Path,
+    pid: int,
+    ppid: int,
+    rss: int | None = None,
+    pss: int | None = None,
+    cpuTicks: tuple[int, int] = (0, 0),
+    name: str = "node",
+) -> None:
+    """A /proc/<pid> with stat (ppid, utime, stime), statm (RSS) and
+    smaps_rollup (PSS; absent when C{pss} is None, as on old kernels)."""
+    base = root / str(pid)
+    base.mkdir(parents=True)
+    # Fields 3.. after the name: state, ppid, then 4..13, utime (14), stime (15), ...
+    fields = ["S", str(ppid), *["0"] * 9, str(cpuTicks[0]), str(cpuTicks[1]), *["0"] * 10]
+    (base / "stat").write_text(f"{pid} ({name}) " + " ".join(fields))
+    if rss is not None:
+        (base / "statm").write_text(f"9999 {rss // PAGE} 0 0 0 0 0")
+    if pss is not None:
+        (base / "smaps_rollup").write_text(
+            "00400000-7fff00000000 ---p 00000000 00:00 0    [rollup]\n"
+            f"Rss:     {(rss or 0) // 1024} kB\n"
+            f"Pss:     {pss // 1024} kB\n"
+            "Private_Dirty:   100 kB\n"
+        )
+
+
+def selfEntry(root: Path, rss: int = 30 * MB, pss: int = 20 * MB) -> None:
+    (root / "self").mkdir(parents=True)
+    (root / "self" / "statm").write_text(f"1 {rss // PAGE} 0")
+    (root / "self" / "smaps_rollup").write_text(f"Rss: {rss // 1024} kB\nPss: {pss // 1024} kB\n")
 
 
 def npxSpec(name: str, mode: str = "stateless") -> Any:
