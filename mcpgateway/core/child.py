@@ -10,7 +10,7 @@ It knows nothing of sessions or routing.
 Everything a child writes is hostile input. A stdout line that is not
 acceptable JSON (whatever the parser raises) is skipped; only a line over the
 framing limit kills the child. The end of stdout ends the child for the
-gateway, even if its process lives on. A child the gateway kills (L{kill}:
+gateway, even if its process lives on. A child the gateway kills (L{ChildProtocol.kill}:
 a line over the limit, no answer to C{initialize} or to a health ping) says
 so in how it ended (L{ChildProtocol.howItEnded}), with why, and, when it
 never answered, the start of the first stdout line that was not JSON: a

@@ -444,6 +444,9 @@ def estimateServer(
     """One server's figures: what its children run against what its
     C{sessions} would start with a launch each.
 
+    A remote server runs no process, and its sessions would run none: it
+    avoids nothing.
+
     @param launches: its sampled children (by pid), each as measured at
         idle after its start (the first sample that saw it): what a client
         runs at its start, never what a tool call spawned later.
@@ -454,9 +457,7 @@ def estimateServer(
     @param trees: its sampled children's whole trees as they run now (the
         sandbox's processes and any spawns included); a child missing here
         counts as its launch.
-
-    A remote server runs no process, and its sessions would run none: it
-    avoids nothing."""
+    """
     if server.spec.remote is not None:
         return _remote(sessions)
     pids = server.pids
