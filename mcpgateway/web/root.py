@@ -400,6 +400,7 @@ class GatewayRoot(Resource):
         """The endpoints of workspace routes, by (server, key)."""
         self._aggregates: dict[tuple[str, str], McpEndpoint] = {}
         """The aggregate endpoints, by (endpoint name, workspace key)."""
+        self._config = config
         self._health = Health(gateway, self.team, loopbackOnly, self._apiTokenMatches, door, config)
         self._metrics = MetricsDoor(self._managementApp, self._health.access)
         self._management: IResource | None = None
@@ -647,6 +648,7 @@ class GatewayRoot(Resource):
                 controls=self._apiFactory is not None,
                 stderrShown=self._stderrShown,
                 limits=lambda: self.team.callQuotas,
+                config=self._config,
             )
         return self._status
 

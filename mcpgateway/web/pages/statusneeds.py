@@ -9,9 +9,11 @@ L{mcpgateway.web.pages.consolesignin}), the failing servers with their one-line 
 the fix C{mcpgateway doctor} would print, a child its sandbox denied
 something (its exit reason says what, and the profile key that allows it),
 the tool calls its sandbox likely refused something (the server's
-C{sandboxRefusals}: L{mcpgateway.core.refusals}), and the servers promoted
-to a child per session. A gateway with nothing of the kind says so in one
-line.
+C{sandboxRefusals}: L{mcpgateway.core.refusals}), the servers promoted
+to a child per session, and what the config holds that the gateway cannot
+use (an invalid entry, a client file not adopted, a key added next to the
+gateway's URL in a client's file: L{configItems}). A gateway with nothing
+of the kind says so in one line.
 """
 
 from __future__ import annotations
@@ -114,6 +116,41 @@ def _item(kind: str, text: str, buttons: str = "") -> str:
     return f'<li class="need {kind}">{text}{" " + buttons if buttons else ""}</li>'
 
 
+def configItems(config: Mapping[str, Any] | None) -> list[str]:
+    """The items of what the config holds that the gateway cannot use
+    (C{/health}'s C{config} line): each entry it does not serve, each
+    client file it does not adopt, and each key added next to the
+    gateway's URL in a client's file, with what to do."""
+    if not config:
+        return []
+    items = [
+        _item(
+            "config",
+            f"<b>{_esc(e['server'])}</b> (invalid entry in {_esc(e['file'])}): {_esc(e['why'])}"
+            '<span class="sub">fix: correct the entry; the gateway reads it again when the'
+            " file changes</span>",
+        )
+        for e in config.get("invalidEntries") or ()
+    ]
+    items += [
+        _item(
+            "config",
+            f"<b>{_esc(f['file'])}</b> ({_esc(f['client'])}) is not adopted: {_esc(f['why'])}",
+        )
+        for f in config.get("refusedFiles") or ()
+    ]
+    items += [
+        _item(
+            "config",
+            f"<b>{_esc(i['server'])}</b>: {_esc(', '.join(i['keys']))} added next to the"
+            f" gateway's URL in {_esc(i['file'])} has no effect"
+            f'<span class="sub">fix: {_esc(i["fix"])}</span>',
+        )
+        for i in config.get("ignoredKeys") or ()
+    ]
+    return items
+
+
 def renderNeeds(data: Mapping[str, Any], controls: bool = True) -> str:
     """The section's HTML (at the top of the page's live part)."""
     items: list[str] = []
@@ -179,6 +216,7 @@ def renderNeeds(data: Mapping[str, Any], controls: bool = True) -> str:
                     " gateway's overrides (mcpgateway doctor prints the line)</span>",
                 )
             )
+    items.extend(configItems(data.get("config")))
     if not items:
         return (
             '<section class="needs calm" id="needs" aria-labelledby="needs-h">'

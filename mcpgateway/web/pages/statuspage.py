@@ -45,6 +45,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
+from mcpgateway.config.problems import ConfigProblems
 from mcpgateway.core import stats
 from mcpgateway.core.eventlog import EventLog
 from mcpgateway.core.gateway.gateway import Gateway
@@ -56,6 +57,7 @@ from mcpgateway.governance.quotapage import quotasData, renderQuotas
 from mcpgateway.ops.anew import named
 from mcpgateway.ops.seriessampler import seriesFor
 from mcpgateway.protocol import jsonrpc
+from mcpgateway.report.health import configLine
 from mcpgateway.web.endpoints.guard import Refusal, header
 from mcpgateway.web.pages.consoleassets import serveAsset
 from mcpgateway.web.pages.consolepage import CONTENT_SECURITY_POLICY
@@ -670,8 +672,12 @@ class StatusPage(Resource):
         controls: bool = True,
         stderrShown: Callable[[], bool] = lambda: True,
         limits: Callable[[], QuotaGate | None] = lambda: None,
+        config: Callable[[], ConfigProblems] | None = None,
     ) -> None:
         """
+        @param config: what the config holds that the gateway cannot use
+            (C{None}: nothing known), which the page lists as C{/health}
+            does.
         @param controls: whether the page has buttons (C{/api/v1} is mounted).
         @param stderrShown: whether a failing server's stderr lines may be
             shown (not when the management API, which serves them, has a
@@ -684,6 +690,7 @@ class StatusPage(Resource):
         self._controls = controls
         self._stderrShown = stderrShown
         self._limits = limits
+        self._config = config
         self.feed = StatusFeed(clock, self._event, self._eventLogs)
         self.series = seriesFor(gateway, clock)
         """The plots' data; sampled from the page's first request on when
@@ -701,6 +708,7 @@ class StatusPage(Resource):
             "pins": pinsData(gateway),
             "limits": quotasData(self._limits()),
             "restart": None if report is None else restartData(report()),
+            "config": None if self._config is None else configLine(self._config()),
         }
 
     def _event(self) -> dict[str, Any]:

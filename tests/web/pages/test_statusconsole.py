@@ -12,11 +12,12 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from mcpgateway.config.problems import ConfigProblems, IgnoredKeys, InvalidEntry, RefusedFile
 from mcpgateway.core.status import Circuit, ServerState
 from mcpgateway.ops.timeseries import STEP
 from mcpgateway.web.pages.consoleassets import DIGESTS, FILES, SCRIPTS, STYLES, url, weight
 from mcpgateway.web.pages.statusneeds import fix, renderNeeds
-from mcpgateway.web.pages.statuspage import pageData
+from mcpgateway.web.pages.statuspage import StatusPage, pageData
 from tests.http import Harness
 from tests.support.web.statuspage import HTML, Page, statusPage
 from tests.support.web.team_web import TeamHarness
@@ -235,3 +236,31 @@ def test_each_frame_of_the_stream_carries_what_needs_a_person() -> None:
     assert "Needs a person" in frame["needs"] and 'data-server="srv"' in frame["html"]
     statusPage(h).feed.closeAll()
     statusPage(h).series.stop()
+
+
+def test_what_the_config_holds_that_the_gateway_cannot_use_waits_for_a_person() -> None:
+    """An invalid entry, a client file not adopted and a key added next to
+    the gateway's URL each get an item, with the file they are in and the
+    fix, from the page's data as C{/health} has them; the user's words
+    escaped."""
+    problems = ConfigProblems(
+        invalidEntries=(InvalidEntry("bad", "/h/.claude.json", "user", "no <command>"),),
+        refusedFiles=(RefusedFile("/h/.cursor/mcp.json", "cursor", "it has comments"),),
+        ignoredKeys=(
+            IgnoredKeys(
+                "notes",
+                "/h/.claude.json",
+                ("env",),
+                "mcpgateway servers edit notes --set env.K=...",
+            ),
+        ),
+    )
+    h = Harness()
+    page = StatusPage(h.gateway, h.reactor, config=lambda: problems)
+    html = renderNeeds({**page.data(), "pins": None})
+    assert "Needs a person (3)" in Page(html).text("h2")
+    assert "invalid entry in /h/.claude.json" in html and "no &lt;command&gt;" in html
+    assert "/h/.cursor/mcp.json</b> (cursor) is not adopted: it has comments" in html
+    assert "env added next to the gateway's URL in /h/.claude.json has no effect" in html
+    assert "mcpgateway servers edit notes --set env.K=..." in html
+    assert StatusPage(h.gateway, h.reactor).data()["config"] is None
