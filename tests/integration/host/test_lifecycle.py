@@ -185,13 +185,15 @@ def test_children_of_a_sigkilled_gateway_are_stopped_by_the_next_one(
 
 def test_confined_children_die_with_a_sigkilled_gateway(start: Any, home: Path) -> None:
     """Confined (the default), a child that ignores both stdin EOF and
-    SIGTERM ends with its gateway: bubblewrap dies with its parent, and its
-    pid namespace with it."""
+    SIGTERM ends with its gateway when nothing keeps it for a next one
+    (C{--adopt-grace 0}; a child kept for the grace is the subject of
+    tests/integration/continuity/test_crash_children.py): the warden stops
+    it, and its pid namespace with it."""
     config = writeConfig(
         home / "servers.json",
         {"stubborn": {"command": sys.executable, "args": [str(STUBBORN), "--ignore-term"]}},
     )
-    gateway: RunningGateway = start("--config", str(config))
+    gateway: RunningGateway = start("--config", str(config), "--adopt-grace", "0")
 
     async def use() -> None:
         async with Client(gateway.url("stubborn"), mode="legacy") as client:
