@@ -116,7 +116,7 @@ def test_every_client_adopted_and_given_back(cli: Cli) -> None:
 
     started = cli("start", "--port", str(port))
     assert started.returncode == 0, started.stderr + started.stdout
-    assert "adopting" in started.stderr
+    assert "what it adopts of Cursor, VS Code, Codex CLI, Claude Desktop" in started.stderr
     assert waitFor(lambda: adopted(home, port), 15)
     checkShapes(home, port, cli.stateDir)
     assert waitFor(
