@@ -21,55 +21,12 @@ from typing import Any
 
 import anyio
 import pytest
-from mcp import Client
 
 from tests.integration.gateway import RunningGateway, waitFor, writeConfig
+from tests.support.integration.listingclients import CLIENTS, listingClients
 from tests.support.integration.pidwatch import PidWatch
 
 pytestmark = pytest.mark.integration
-
-CLIENTS = 40
-
-
-async def clients(gateway: RunningGateway, call: bool = True) -> dict[str, Any]:
-    """Forty clients start up (initialize and the four lists), then, with
-    all still open, the server's line of C{/health}; then, with C{call},
-    the first calls C{echo}, and the line again."""
-    listed = anyio.Event()
-    done = anyio.Event()
-    count = 0
-    seen: dict[str, Any] = {}
-
-    async def one(n: int) -> None:
-        nonlocal count
-        async with Client(gateway.url("everything"), mode="legacy") as client:
-            tools = (await client.list_tools()).tools
-            await client.list_prompts()
-            await client.list_resources()
-            await client.list_resource_templates()
-            seen.setdefault("tools", sorted(tool.name for tool in tools))
-            count += 1
-            if count == CLIENTS:
-                listed.set()
-            await listed.wait()
-            if n == 0:
-                line = await anyio.to_thread.run_sync(gateway.health)
-                seen["before"] = line["servers"]["everything"]
-                if not call:
-                    done.set()
-                    return
-                echo = await client.call_tool("echo", {"message": "lazy"})
-                seen["echo"] = getattr(echo.content[0], "text", None)
-                line = await anyio.to_thread.run_sync(gateway.health)
-                seen["after"] = line["servers"]["everything"]
-                done.set()
-            await done.wait()
-
-    with anyio.fail_after(120):
-        async with anyio.create_task_group() as group:
-            for n in range(CLIENTS):
-                group.start_soon(one, n)
-    return seen
 
 
 def test_forty_clients_that_never_call_start_no_child_beyond_the_probe(
@@ -82,7 +39,7 @@ def test_forty_clients_that_never_call_start_no_child_beyond_the_probe(
     line = gateway.health()["servers"]["everything"]
     assert (line["share"], line["children"]) == ("session", 0)
     with PidWatch(gateway, "everything") as watch:
-        seen = anyio.run(clients, gateway)
+        seen = anyio.run(listingClients, gateway, "everything", "lazy")
     before, after = seen["before"], seen["after"]
     assert "echo" in seen["tools"]
     assert (before["state"], before["children"], before["pids"]) == ("catalog", 0, [])
@@ -101,7 +58,7 @@ def test_forty_clients_that_never_call_start_no_child_beyond_the_probe(
     assert (home / "state" / "catalogs" / "scopes" / "everything.json").is_file()
     again: RunningGateway = start("--config", str(config), "--sandbox", "off")
     with PidWatch(again, "everything") as watch:
-        seen = anyio.run(clients, again, False)
+        seen = anyio.run(listingClients, again, "everything")
     before = seen["before"]
     assert "echo" in seen["tools"]
     assert (before["state"], before["children"], before["pids"]) == ("catalog", 0, [])

@@ -22,14 +22,13 @@ from typing import Any
 
 import anyio
 import pytest
-from mcp import Client
 
 from tests.integration.gateway import REPO, RunningGateway, gatewayEnv, waitFor, writeConfig
+from tests.support.integration.listingclients import CLIENTS, listingClients
 from tests.support.integration.pidwatch import PidWatch
 
 pytestmark = pytest.mark.integration
 
-CLIENTS = 40
 MARKER_SERVER = REPO / "tests" / "fixtures" / "marker_server.py"
 
 
@@ -50,47 +49,12 @@ def starts(marker: Path) -> list[str]:
     return marker.read_text().split() if marker.exists() else []
 
 
-async def neverCalling(gateway: RunningGateway, server: str) -> dict[str, Any]:
-    """Forty clients initialize and list everything, then, all still open,
-    the server's line of C{/health}; then the first calls C{echo}."""
-    listed = anyio.Event()
-    done = anyio.Event()
-    count = 0
-    seen: dict[str, Any] = {}
-
-    async def one(n: int) -> None:
-        nonlocal count
-        async with Client(gateway.url(server), mode="legacy") as client:
-            tools = (await client.list_tools()).tools
-            await client.list_prompts()
-            await client.list_resources()
-            await client.list_resource_templates()
-            seen.setdefault("tools", sorted(tool.name for tool in tools))
-            count += 1
-            if count == CLIENTS:
-                listed.set()
-            await listed.wait()
-            if n == 0:
-                line = await anyio.to_thread.run_sync(gateway.health)
-                seen["before"] = line["servers"][server]
-                echo = await client.call_tool("echo", {"message": "refreshed"})
-                seen["echo"] = getattr(echo.content[0], "text", None)
-                done.set()
-            await done.wait()
-
-    with anyio.fail_after(120):
-        async with anyio.create_task_group() as group:
-            for n in range(CLIENTS):
-                group.start_soon(one, n)
-    return seen
-
-
 def refreshedAndRestarted(
     start: Any, home: Path, server: str, entry: dict[str, Any]
 ) -> tuple[str, dict[str, Any]]:
     """A gateway serving C{server} (C{entry}, a child per session) is
     refreshed, then stopped; the next one on the same state directory is
-    started up by forty clients (L{neverCalling}) while its children's
+    started up by forty clients (L{listingClients}) while its children's
     pids are watched. The refresh's output and what the clients saw."""
     config = writeConfig(home / "servers.json", {server: {**entry, "share": "session"}})
     args = ("--config", str(config), "--sandbox", "off")
@@ -104,7 +68,7 @@ def refreshedAndRestarted(
     assert "probing a child to list its scope's catalog" not in first.text()
     second: RunningGateway = start(*args)
     with PidWatch(second, server) as watch:
-        seen = anyio.run(neverCalling, second, server)
+        seen = anyio.run(listingClients, second, server, "refreshed")
     before = seen["before"]
     assert (before["state"], before["children"], before["pids"]) == ("catalog", 0, [])
     assert before["catalogStartups"] == CLIENTS
