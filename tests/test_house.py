@@ -14,6 +14,9 @@ after it or one of the same rank):
      and headers), which C{core}'s children write through; its HTTP
      channel and request stand on the HTTP face's plumbing and are served
      by its site, so they count as part of C{web} (L{TUNED_WEB});
+  2.4. C{flow}: data-origin labels and the flow rule (an entry's labels,
+     the shipped table, a client's gathered labels, the decision of one
+     call), which C{core}'s spec carries and the HTTP face asks;
   2.5. C{sandbox}: confining a child (the profile, its layout, the launcher),
      which C{core}'s spec carries and its spawner runs;
   3. C{core}: one child, many clients, which knows neither HTTP nor files;
@@ -57,6 +60,7 @@ RANKS = {
     "protocol": 1,
     "runtime": 2,
     "tuned": 2.2,
+    "flow": 2.4,
     "sandbox": 2.5,
     "core": 3,
     "config": 4,

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.cli.test_servers -*-
-"""C{mcpgateway servers list|add|edit|remove|enable|disable|restart|reset-circuit}:
+"""C{mcpgateway servers list|show|add|edit|remove|enable|disable|restart|reset-circuit}:
 change the servers of the running gateway through its management API
 (C{/api/v1}, with C{$MCPGATEWAY_API_TOKEN} when that is set). Changes are
 live at once and kept in C{<state-dir>/servers.json}."""
@@ -18,6 +18,7 @@ from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.http import TOKEN_HELP, serverPath
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, runningGateway
 from mcpgateway.cli.serversedit import addEditParser
+from mcpgateway.cli.serversshow import addShowParser
 from mcpgateway.config.envfiles import NAME as ENV_NAME
 from mcpgateway.ops.gatewayprobe import resolveStateDir
 from mcpgateway.runtime.paths import API_PREFIX
@@ -365,7 +366,7 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
     servers = commands.add_parser(
         "servers",
         parents=common,
-        help="list, add, edit, remove, enable, disable, restart servers",
+        help="list, show, add, edit, remove, enable, disable, restart servers",
         description="Change the servers of the running gateway through its management API"
         f" ({API_PREFIX}). Changes are live at once and kept in"
         f" <state-dir>/servers.json, so they survive a restart. {TOKEN_HELP}",
@@ -381,6 +382,7 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         " it comes from (config or api), with its problems"
         f" below. {TOKEN_HELP}",
     ).set_defaults(handler=cmdServersList)
+    addShowParser(actions, common)
     _addAddParser(actions, common)
     addEditParser(actions, common)
     for action, handler, text, more in [

@@ -48,6 +48,7 @@ from mcpgateway.core.spec import (
     TokenExchangeSettings,
     shareOf,
 )
+from mcpgateway.flow.labels import EntryLabels, LabelsError, parseEntryLabels
 from mcpgateway.sandbox.profile import SandboxError, SandboxProfile, parseSandbox
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -356,23 +357,26 @@ def parseEntry(
         references=references,
         sandbox=_sandbox(entry),
         limits=_quotas(entry),
-        **_serverInfo(entry),
+        **_described(entry),
     )
 
 
-class _Identity(TypedDict):
+class _Described(TypedDict):
     displayName: str | None
     displayTitle: str | None
+    labels: EntryLabels
 
 
-def _serverInfo(entry: dict[str, Any]) -> _Identity:
-    """The entry's C{"serverInfo"}: the name and title its clients see
-    (L{mcpgateway.config.identity}), checked, as L{ServerSpec} fields."""
+def _described(entry: dict[str, Any]) -> _Described:
+    """The entry's C{"serverInfo"} (the name and title its clients see,
+    L{mcpgateway.config.identity}) and C{"labels"} (L{mcpgateway.flow.labels}),
+    checked, as L{ServerSpec} fields."""
     try:
         name, title = parseServerInfo(entry)
-    except IdentityError as e:
+        labels = parseEntryLabels(entry.get("labels"))
+    except (IdentityError, LabelsError) as e:
         raise EntryError(str(e)) from None
-    return _Identity(displayName=name, displayTitle=title)
+    return _Described(displayName=name, displayTitle=title, labels=labels)
 
 
 def _quotas(entry: dict[str, Any]) -> str:

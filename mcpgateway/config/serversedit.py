@@ -11,7 +11,8 @@ change the gateway's file only:
  - any other server (adopted from a client's file, or of a C{--config}
    file): its override there (L{mcpgateway.config.serversfile.applyOverride}
    applies it over the entry at every load), whose keys are C{env} (merged
-   over the entry's), C{disabled} and the aggregate filter keys. Its
+   over the entry's), C{disabled}, C{labels} (in place of the entry's:
+   L{mcpgateway.flow.labels}) and the aggregate filter keys. Its
    command, arguments or sandbox are its client's: the fix for those is to
    write the whole stdio entry back in the client's file (the gateway adopts
    the changed entry anew).
@@ -30,8 +31,9 @@ from typing import Any
 from mcpgateway.config import servers as config
 from mcpgateway.config.aggregate import SERVER_KEYS, FilterError, filterValue
 from mcpgateway.config.serversfile import blockedEnvKeys
+from mcpgateway.flow.labels import LabelsError, parseEntryLabels
 
-OVERRIDE_KEYS = frozenset({"env", "disabled", *SERVER_KEYS})
+OVERRIDE_KEYS = frozenset({"env", "disabled", "labels", *SERVER_KEYS})
 """The keys an override of a server the gateway does not own may set."""
 HIDDEN_KEYS = frozenset({"env", "headers"})
 """Keys whose values are never shown (secrets live there)."""
@@ -209,6 +211,10 @@ def _checkOverride(override: dict[str, Any]) -> None:
     disabled = override.get("disabled")
     if disabled is not None and not isinstance(disabled, bool):
         raise EditError("disabled: must be true or false")
+    try:
+        parseEntryLabels(override.get("labels"))
+    except LabelsError as e:
+        raise EditError(str(e)) from None
     for key in SERVER_KEYS:
         if override.get(key) is not None:
             try:

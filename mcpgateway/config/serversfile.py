@@ -11,7 +11,9 @@ false}, key by key over the entry's). It is read on every (re)load and merged
 over the main config, so API changes survive a restart; every write is atomic.
 Its top-level C{"remote"} (C{"keep"} or C{"adopt"}) is the gateway's setting
 for the remote entries of clients' files when C{--remote} is not given
-(L{remoteSetting}).
+(L{remoteSetting}); its top-level C{"flow"} turns the default flow rule off
+(C{"flow": {"default": false}}: L{flowSettings}). An override's C{"labels"}
+(L{mcpgateway.flow.labels}) replaces the entry's.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from mcpgateway.config.aggregate import SERVER_KEYS, FilterError, filterValue
 from mcpgateway.config.references import BadReference, referencesOf
 from mcpgateway.config.servers import REMOTE_SETTINGS, LoadedConfig, parseConfig
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.flow.labels import LabelsError, parseEntryLabels
+from mcpgateway.flow.rule import FlowSettings, FlowSettingsError, parseFlowSettings
 from mcpgateway.runtime import paths
 from mcpgateway.runtime.atomicfile import writeFileAtomic
 
@@ -115,14 +119,35 @@ def remoteSetting(stateDir: Path) -> str | None:
     return value
 
 
+def flowSettings(stateDir: Path) -> FlowSettings:
+    """The top-level C{"flow"} of C{<stateDir>/servers.json}: the default
+    flow rule on unless it says C{{"default": false}}; every default when
+    it is absent, or the file is missing or unusable (its servers' load
+    says why).
+
+    @raise ValueError: a C{"flow"} that cannot be used, in a line naming the
+        file.
+    """
+    servers = ServersFile(stateDir)
+    try:
+        value = servers.read().get("flow")
+    except ValueError:
+        return FlowSettings()
+    try:
+        return parseFlowSettings(value)
+    except FlowSettingsError as e:
+        raise ValueError(f"{servers.path}: {e}") from None
+
+
 def applyOverride(
     spec: ServerSpec,
     override: dict[str, Any],
     warnings: list[str] | None = None,
     where: str = "",
 ) -> ServerSpec:
-    """C{spec} with C{override} applied; a bad aggregate filter key is left
-    out, with a warning (naming C{where}) in C{warnings}."""
+    """C{spec} with C{override} applied; a bad aggregate filter key or
+    C{"labels"} is left out, with a warning (naming C{where}) in
+    C{warnings}."""
     from dataclasses import replace
 
     env = dict(spec.env)
@@ -144,8 +169,16 @@ def applyOverride(
         except FilterError as e:
             if warnings is not None:
                 warnings.append(f"{where}.{key} {e.problem}; ignored")
+    labels = spec.labels
+    if override.get("labels") is not None:
+        try:
+            labels = parseEntryLabels(override["labels"])
+        except LabelsError as e:
+            if warnings is not None:
+                warnings.append(f"{where}: {e}; ignored")
     return replace(
         spec,
+        labels=labels,
         env=tuple(sorted(env.items())),
         disabled=bool(override.get("disabled", False)),
         aggregate=replace(spec.aggregate, **aggregate),

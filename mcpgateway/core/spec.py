@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
+from mcpgateway.flow.labels import NO_ENTRY_LABELS, EntryLabels
 from mcpgateway.sandbox.profile import DEFAULT as DEFAULT_SANDBOX
 from mcpgateway.sandbox.profile import SandboxProfile
 
@@ -279,6 +280,11 @@ class ServerSpec:
     and kept as compact JSON (L{mcpgateway.config.quotas.canonical});
     empty when it has none. Read by the governance layer, never by the
     kernel; a change restarts nothing."""
+    labels: EntryLabels = NO_ENTRY_LABELS
+    """Its entry's C{"labels"} (L{mcpgateway.flow.labels}): what its tools'
+    results hold and what calling them sends, over the shipped table and
+    the tools' annotations (L{mcpgateway.flow.defaults}). Read by the flow
+    rule, never by the kernel; a change restarts nothing."""
     displayName: str | None = None
     """The C{serverInfo.name} its clients see (config C{"serverInfo": {"name":
     ...}}); C{None}: the name its child gives (L{mcpgateway.core.identity})."""

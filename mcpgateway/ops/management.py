@@ -40,6 +40,7 @@ from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import notFound
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import ServerStatus
+from mcpgateway.flow.defaults import ServerLabelling, describe
 from mcpgateway.ops.catalogrefresh import refreshedLine, refreshServer
 from mcpgateway.report.health import healthLine
 from mcpgateway.sandbox.defaults import SYSTEM_DIRS
@@ -151,6 +152,7 @@ class ServerChanges:
                 **remoteConfig(spec),
             },
             "launch": launchOf(status),
+            "labels": self._labels(spec),
             "enabled": not status.disabled,
             "uptime": status.uptime,
             "mtbf": status.mtbf,
@@ -158,6 +160,15 @@ class ServerChanges:
                 e for e in pool.events.recent() if e["kind"] in ("exited", "circuit-open")
             ][-5:],
         }
+
+    def _labels(self, spec: ServerSpec) -> dict[str, Any]:
+        """The labels of C{spec}'s server and of each tool its catalog lists
+        (L{mcpgateway.flow.defaults.describe}; its tools C{None} while it was
+        never listed)."""
+        catalogs = getattr(self._gateway, "catalogs", None)
+        catalog = catalogs.get(spec.name) if isinstance(catalogs, Catalogs) else None
+        listed = None if catalog is None else catalog.lists.get("tools", ())
+        return describe(ServerLabelling.of(spec.command, spec.args, spec.labels), listed)
 
     def events(self, name: str) -> EventLog:
         return self.pool(name).events

@@ -1,0 +1,1 @@
+"""Tests of mcpgateway.flow: data-origin labels and the flow rule."""
