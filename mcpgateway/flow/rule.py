@@ -82,11 +82,9 @@ def parseFlowSettings(value: Any, where: str = "flow") -> FlowSettings:
         return FlowSettings()
     if not isinstance(value, dict):
         raise FlowSettingsError(f"'{where}' must be an object, such as {{\"default\": false}}")
-    unknown = sorted(str(key)[:40] for key in value if key != "default")
+    unknown = ", ".join(repr(str(key)[:40]) for key in sorted(map(str, value)) if key != "default")
     if unknown:
-        raise FlowSettingsError(
-            f"'{where}' has the unknown key(s) {', '.join(map(repr, unknown))}: it takes \"default\""
-        )
+        raise FlowSettingsError(f"'{where}' has the unknown key(s) {unknown}: it takes \"default\"")
     default = value.get("default", True)
     if not isinstance(default, bool):
         raise FlowSettingsError(f"'{where}.default' must be true or false")
