@@ -14,7 +14,7 @@ server's state kept, the calls lost (in flight at the event, and beyond),
 and, with no next gateway, the processes left once the grace is over.
 Every process the gateway starts inherits a token in its environment
 (L{tests.support.integration.leftover.left} finds them, in their sandbox
-too). Needs npm, npx and uv, and the npm registry and PyPI.
+too); its warden names the run's HOME in its command line. Needs npm, npx and uv, and the npm registry and PyPI.
 """
 
 from __future__ import annotations
@@ -133,6 +133,15 @@ def hasEntity(port: int) -> bool:
     return any(e.get("name") == ENTITY for e in entities)
 
 
+def ours(token: str, home: Path) -> list[str]:
+    """The live processes of the run's gateway: those whose environment
+    holds C{token} (L{left}), and those whose command line or environment
+    names its HOME (its warden, which starts with an environment of its
+    own, names its socket there)."""
+    found = {line.split(":", 1)[0]: line for line in left(token) + left(str(home))}
+    return [found[pid] for pid in sorted(found, key=int)]
+
+
 def sigkill(pid: int) -> tuple[float, float]:
     """SIGKILL process C{pid}: when it was sent, and when the process was
     gone (its pidfd readable: its files, its listening socket among them,
@@ -188,7 +197,7 @@ def runScenario(
         ready = time.monotonic()
         time.sleep(killAfter)
         before = ledger(gateway)
-        holding = left(token)
+        holding = ours(token, home)
         result["processes"] = {
             "atEvent": len(holding),
             "atEventCommands": sorted(line.split(": ", 1)[1][:100] for line in holding),
@@ -210,11 +219,12 @@ def runScenario(
             for c in everyone:
                 c.stopping.set()
             over = event + grace + TERM_TO_KILL + 1.0
-            gone = waitUntil(lambda: not left(token), over - time.monotonic())
+            gone = waitUntil(lambda: not ours(token, home), over - time.monotonic())
             result["processes"]["endedAfter"] = round(time.monotonic() - event, 2) if gone else None
             time.sleep(max(0.0, over - time.monotonic()))
-            result["processes"]["leftAfterGrace"] = len(left(token))
-            result["processes"]["left"] = left(token)
+            leftover = ours(token, home)
+            result["processes"]["leftAfterGrace"] = len(leftover)
+            result["processes"]["left"] = leftover
             after: dict[str, dict[str, int]] = {}
             until = event
         else:
@@ -256,8 +266,8 @@ def runScenario(
             c.join(30)
         if scenario != "orphan":
             gateway.cli("stop")
-            waitUntil(lambda: not left(token), 30)
-            result.setdefault("processes", {})["leftAfterStop"] = len(left(token))
+            waitUntil(lambda: not ours(token, home), 30)
+            result.setdefault("processes", {})["leftAfterStop"] = len(ours(token, home))
     print(f"restart bench: fresh, {scenario}: done", file=sys.stderr)
     return result
 

@@ -249,7 +249,8 @@ def report(results: list[dict[str, Any]]) -> str:
         "- *sessions told*: sessions whose answer said the child was started anew"
         f" (`_meta` `{NOTICE_KEY}`, or a `notifications/message` warning).",
         "- *processes*: the live processes whose environment holds the run's token (the"
-        " gateway, its warden, its installers and children and what they started, in their"
-        " sandbox too).",
+        " gateway, its installers and children and what they started, in their sandbox too)"
+        " or whose command line or environment names the run's HOME (the warden, which"
+        " starts with an environment of its own).",
     ]
     return "\n".join(lines)
