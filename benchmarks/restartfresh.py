@@ -14,7 +14,8 @@ server's state kept, the calls lost (in flight at the event, and beyond),
 and, with no next gateway, the processes left once the grace is over.
 Every process the gateway starts inherits a token in its environment
 (L{tests.support.integration.leftover.left} finds them, in their sandbox
-too); its warden names the run's HOME in its command line. Needs npm, npx and uv, and the npm registry and PyPI.
+too); its warden names the run's HOME in its command line. Needs npm,
+npx and uv, and the npm registry and PyPI.
 """
 
 from __future__ import annotations
