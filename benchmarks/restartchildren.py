@@ -9,12 +9,18 @@ C{mcpgateway start}. For each: calls lost, children kept and started anew
 sessions told their child is new, the longest pause a session saw, calls/s,
 the PSS and open fds of the gateway's tree and the children.
 
+With C{--fresh} (C{restartfresh.py}): instead, an C{npx} and a C{uvx}
+server whose packages the gateway installs in the run, on a fresh HOME
+per scenario, through C{mcpgateway restart}, a SIGKILL and
+C{mcpgateway start}, and a SIGKILL with no next gateway.
+
 The README's command path: C{mcpgateway start} (detached) from this
 checkout, a temporary HOME, the default sandbox, loopback only; each
 session is one thread with its own keep-alive connection (standard library
 only). Not part of the test suite:
 
     benchmarks/run --restart [--sessions 64] [--window 3] [--servers shared,solo]
+    benchmarks/run --restart --fresh [--scenarios restart,crash,orphan] [--grace 60]
     .venv/bin/python benchmarks/restartchildren.py --json results/restart-children.json
 """
 
@@ -32,11 +38,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import restartfreshreport
 from procstat import processTree, treeMemory
 from restartfigures import (
     Answered,
@@ -55,11 +63,22 @@ VERSION = "2025-11-25"
 
 
 class Caller(threading.Thread):
-    """One MCP session calling C{count} in a loop on a keep-alive connection."""
+    """One MCP session calling a tool (the counter's C{count}) in a loop on a
+    keep-alive connection; C{read} makes a L{Answered} of each answer
+    (L{readAnswer}: the count and the child's pid)."""
 
-    def __init__(self, port: int, server: str, number: int) -> None:
+    def __init__(
+        self,
+        port: int,
+        server: str,
+        number: int,
+        tool: str = "count",
+        arguments: dict[str, Any] | None = None,
+        read: Callable[[dict[str, Any]], tuple[int, int, bool] | None] = readAnswer,
+    ) -> None:
         super().__init__(daemon=True)
         self.port, self.server, self.number = port, server, number
+        self.tool, self.arguments, self.read = tool, arguments or {}, read
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         self.sid = ""
         self.log = SessionLog()
@@ -101,7 +120,9 @@ class Caller(threading.Thread):
         log = self.log
         while not self.stopping.is_set():
             n += 1
-            call = {"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": {"name": "count"}}
+            params = {"name": self.tool, "arguments": self.arguments}
+            call = {"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": params}
+            sent = time.monotonic()
             try:
                 messages = self.post(call)
             except ConnectionRefusedError:
@@ -112,13 +133,15 @@ class Caller(threading.Thread):
             except (LookupError, ValueError):
                 log.errors.append(time.monotonic())
                 continue
-            except (OSError, http.client.HTTPException):
+            except (OSError, http.client.HTTPException) as e:
                 log.lost.append(time.monotonic())
+                log.lostSent.append(sent)
+                log.lostWhy.append(f"{type(e).__name__}: {e}")
                 self.conn.close()
                 continue
             now = time.monotonic()
             log.notices += [now for m in messages if isRestartNotice(m)]
-            answers = [readAnswer(m) for m in messages if m.get("id") == n]
+            answers = [self.read(m) for m in messages if m.get("id") == n]
             answer = answers[0] if answers else None
             if answer is None:
                 log.errors.append(now)
@@ -129,16 +152,28 @@ class Caller(threading.Thread):
 class Gateway:
     """The detached gateway of a temporary HOME, driven by the real CLI."""
 
-    def __init__(self, home: Path, servers: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        home: Path,
+        servers: dict[str, Any],
+        env: dict[str, str] | None = None,
+        options: tuple[str, ...] = (),
+    ) -> None:
+        """
+        @param env: more of the CLI's (and so the gateway's) environment.
+        @param options: more options of C{mcpgateway start}.
+        """
         self.home = home
         self.port = freePort()
         self.config = home / "servers.json"
         self.config.write_text(json.dumps({"mcpServers": servers}))
+        self.options = options
         self.env = {
             **os.environ,
             "HOME": str(home),
             "MCPGATEWAY_HOME": str(home / "state"),
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+            **(env or {}),
         }
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -152,7 +187,9 @@ class Gateway:
         )
 
     def start(self) -> None:
-        done = self.cli("start", "--port", str(self.port), "--config", str(self.config))
+        done = self.cli(
+            "start", "--port", str(self.port), "--config", str(self.config), *self.options
+        )
         if done.returncode != 0:
             raise RuntimeError(f"mcpgateway start failed: {done.stdout}{done.stderr}")
 
@@ -286,21 +323,76 @@ def runServer(server: str, sessions: int, window: float) -> list[dict[str, Any]]
     return results
 
 
-def main() -> int:
+def parser() -> argparse.ArgumentParser:
+    """The options: those of the counter's run, and C{--fresh}'s."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sessions", type=int, default=64)
+    parser.add_argument("--sessions", type=int, help="per server (64; --fresh: 8)")
     parser.add_argument("--window", type=float, default=3.0, help="seconds before and after")
     parser.add_argument("--servers", default="shared,solo", help="shared, solo or both")
     parser.add_argument("--json", type=Path, help="also write the figures there")
-    args = parser.parse_args()
+    fresh = parser.add_argument_group(
+        "--fresh", "npx and uvx servers installed in the run (benchmarks/restartfresh.py)"
+    )
+    fresh.add_argument(
+        "--fresh",
+        action="store_true",
+        help="server-memory (npx) and mcp-server-time (uvx) on a fresh HOME per scenario",
+    )
+    fresh.add_argument(
+        "--scenarios",
+        type=scenarioList,
+        default=list(restartfreshreport.EVENTS),
+        help="restart, crash (SIGKILL + start), orphan (SIGKILL, no next gateway)",
+    )
+    fresh.add_argument("--grace", type=float, default=60.0, help="the gateway's --adopt-grace")
+    fresh.add_argument(
+        "--kill-after",
+        type=float,
+        default=0.0,
+        help="seconds between every session's first answer and the event",
+    )
+    return parser
+
+
+def scenarioList(text: str) -> list[str]:
+    """C{--scenarios}: names of L{restartfreshreport.EVENTS}, comma-separated, in their order."""
+    asked = [one.strip() for one in text.split(",") if one.strip()]
+    events = restartfreshreport.EVENTS
+    unknown = [one for one in asked if one not in events]
+    if unknown or not asked:
+        raise argparse.ArgumentTypeError(f"not a scenario: {', '.join(unknown) or text!r}")
+    return [one for one in events if one in asked]
+
+
+def main() -> int:
+    args = parser().parse_args()
     load = os.getloadavg()
+    if args.fresh:
+        from restartfresh import runFresh
+
+        sessions = args.sessions or 8
+        found = runFresh(args.scenarios, sessions, args.window, args.grace, args.kill_after)
+        print(f"{sessions} sessions per server; load average before: {load[0]:.2f}\n")
+        print(restartfreshreport.report(found))
+        if args.json:
+            document = {
+                "sessions": sessions,
+                "grace": args.grace,
+                "killAfter": args.kill_after,
+                "loadBefore": load,
+                "loadAfter": os.getloadavg(),
+                "results": found,
+            }
+            args.json.write_text(json.dumps(document, indent=2) + "\n")
+        return 0
+    sessions = args.sessions or 64
     results: list[dict[str, Any]] = []
     for server in args.servers.split(","):
-        results += runServer(server, args.sessions, args.window)
-    print(f"{args.sessions} sessions per server; load average before: {load[0]:.2f}\n")
+        results += runServer(server, sessions, args.window)
+    print(f"{sessions} sessions per server; load average before: {load[0]:.2f}\n")
     print(report(results))
     if args.json:
-        document = {"sessions": args.sessions, "loadBefore": load, "results": results}
+        document = {"sessions": sessions, "loadBefore": load, "results": results}
         args.json.write_text(json.dumps(document, indent=2) + "\n")
     return 0
 

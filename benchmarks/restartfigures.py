@@ -37,6 +37,10 @@ class SessionLog:
     answered: list[Answered] = field(default_factory=list)
     lost: list[float] = field(default_factory=list)
     """When a call sent got no answer (connection reset or closed)."""
+    lostSent: list[float] = field(default_factory=list)
+    """When each call of L{lost} was sent."""
+    lostWhy: list[str] = field(default_factory=list)
+    """How each call of L{lost} ended (the exception's class and text)."""
     errors: list[float] = field(default_factory=list)
     """When a call got an error (HTTP or JSON-RPC) instead of a count."""
     refused: list[float] = field(default_factory=list)

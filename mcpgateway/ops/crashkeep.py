@@ -12,12 +12,16 @@ its stdin, stdout and stderr with C{SCM_RIGHTS}, and the record a
 restart's hand-over sends (L{mcpgateway.core.handedchild.HandedChild}).
 Of each child it does not give, the warden is told why
 (L{mcpgateway.ops.warden.Warden.note}): the next gateway names it so.
-It looks once a second (L{KEEP_EVERY}) while children start, for
-L{SETTLE} seconds after the last one started (the warden says when one
-is spawned), and not at all while none starts, so that an idle gateway
-wakes for nothing: a child initialized in the last second before a
-crash, or more than L{SETTLE} seconds after it was spawned, may not be
-kept. The record is written once: what changes later is not sent again.
+It gives a child as soon as it is initialized (its pool's C{initialized}
+event, heard from the pools that spawned a child; on the reactor's next
+turn, before the child's next answer is read), so that a crash right
+after a first call (a package just installed, a child just started)
+keeps it too. It looks once a second (L{KEEP_EVERY}) as well while
+children start, for L{SETTLE} seconds after the last one started (the
+warden says when one is spawned), for a child that could not be kept
+when it was initialized; and not at all while none starts, so that an
+idle gateway wakes for nothing. The record is written once: what changes
+later is not sent again.
 The next gateway's router starts its ids L{ID_JUMP} past the one the
 record names, so that an answer to a request the dead gateway sent is
 never taken for a new request's; the start of a line the dead gateway
@@ -48,6 +52,7 @@ import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
+from weakref import WeakSet
 
 from twisted.application.service import Service
 from twisted.internet.endpoints import UNIXClientEndpoint
@@ -114,6 +119,9 @@ class CrashKeeping(Service):
         self._clock = clock
         self._look: IDelayedCall | None = None
         self._lookUntil = 0.0
+        self._soon: IDelayedCall | None = None
+        self._heard: WeakSet[Any] = WeakSet()
+        """The pools' event logs listened to (L{_initialized})."""
 
     def startService(self) -> None:
         super().startService()
@@ -123,24 +131,40 @@ class CrashKeeping(Service):
     def stopService(self) -> None:
         super().stopService()
         self._warden.onSpawned = None
-        if self._look is not None and self._look.active():
-            self._look.cancel()
-        self._look = None
+        for call in (self._look, self._soon):
+            if call is not None and call.active():
+                call.cancel()
+        self._look = self._soon = None
 
     def spawned(self) -> None:
-        """A child was spawned: look for children to give the warden for
-        the next L{SETTLE} seconds."""
+        """A child was spawned: hear when it is initialized, and look for
+        children to give the warden for the next L{SETTLE} seconds."""
         self._lookUntil = self._clock.seconds() + SETTLE
+        for pool in self._pools().values():
+            events = getattr(pool, "events", None)
+            if events is not None and events not in self._heard:
+                self._heard.add(events)
+                events.listen(self._initialized)
         if self._look is None and self.running:
             self._look = self._clock.callLater(KEEP_EVERY, self._looked)
 
-    def _looked(self) -> None:
-        self._look = None
+    def _initialized(self, event: dict[str, Any]) -> None:
+        """An event of a pool: once a child is initialized, give it to the
+        warden on the reactor's next turn (its upstream says it runs once
+        the event's listeners are done)."""
+        if event.get("kind") == "initialized" and self.running and self._soon is None:
+            self._soon = self._clock.callLater(0, self._looked, again=False)
+
+    def _looked(self, again: bool = True) -> None:
+        if again:
+            self._look = None
+        else:
+            self._soon = None
         try:
             self.sync()
         except Exception:
             self.log.failure("keeping the children failed")
-        if self.running and self._clock.seconds() < self._lookUntil:
+        if again and self.running and self._clock.seconds() < self._lookUntil:
             self._look = self._clock.callLater(KEEP_EVERY, self._looked)
 
     def sync(self) -> int:

@@ -15,6 +15,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 
+from mcpgateway.core.eventlog import EventLog
 from mcpgateway.core.handedchild import HandedChild
 from mcpgateway.ops import crashkeep
 from mcpgateway.ops.childhandover import ChildAdoption
@@ -65,9 +66,15 @@ class FakeUpstream:
 
 
 class FakePool:
-    def __init__(self, name: str, children: list[tuple[str, FakeUpstream]]) -> None:
+    def __init__(
+        self,
+        name: str,
+        children: list[tuple[str, FakeUpstream]],
+        events: EventLog | None = None,
+    ) -> None:
         self.spec = FakeSpec(name)
         self.children = children
+        self.events = events
 
 
 @pytest.fixture
@@ -134,6 +141,32 @@ def test_it_looks_only_while_children_start(pools: dict[str, FakePool]) -> None:
     clock.advance(SETTLE)
     assert clock.getDelayedCalls() == []  # the looks end SETTLE seconds after it
     keeping.stopService()
+
+
+def test_a_child_is_given_as_soon_as_it_is_initialized(pools: dict[str, FakePool]) -> None:
+    clock = Clock()
+    pools["files"] = pool = FakePool("files", [], EventLog(clock))
+    warden = FakeWarden()
+    keeping = CrashKeeping(lambda: pools, warden, clock)
+    keeping.startService()
+    assert warden.onSpawned is not None
+    warden.onSpawned()  # its child was spawned; it is not initialized yet
+    events = pool.events
+    assert events is not None
+    events.emit("stderr", "starting")
+    clock.advance(0)
+    assert warden.records == []
+    events.emit("initialized", "initialized", pid=50)
+    pool.children.append(("", FakeUpstream("files", 50)))  # it runs once the event is told
+    clock.advance(0)
+    # Given at once, not a look later: a crash in the next second keeps it.
+    assert [pid for pid, _, _ in warden.records] == [50]
+    events.emit("initialized", "initialized", pid=50)
+    clock.advance(0)
+    assert len(warden.records) == 1  # already held
+    keeping.stopService()
+    events.emit("initialized", "initialized", pid=51)
+    assert clock.getDelayedCalls() == []  # stopped: it hears nothing more
 
 
 def test_a_child_reaching_the_proxy_or_with_no_warden_is_not_given(

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import pytest
 
-from mcpgateway.ops.statedir import pidAlive
 from tests.integration.gateway import gatewayEnv, waitFor
 from tests.integration.restartkit import COUNTER, count, freePort, openSession, running, state
 from tests.integration.sandboxkit import bwrapOrSkip
+from tests.support.integration.leftover import left
 
 pytestmark = [
     pytest.mark.integration,
@@ -61,27 +61,6 @@ if os.fork() == 0:  # a daemon, in a session of its own
     os._exit(0)
 time.sleep(1000)  # never answers its initialize
 """
-
-
-def left(token: str) -> list[str]:
-    """The live processes (this one aside) whose environment or command
-    line holds C{token}: their pid and command line."""
-    found = []
-    needle = token.encode()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                command = f.read()
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                environ = f.read()
-        except OSError:
-            continue
-        if needle in command + environ and pidAlive(int(entry)):
-            shown = command.replace(b"\0", b" ").decode(errors="replace")
-            found.append(f"{entry}: {shown}")
-    return found
 
 
 class Killed:

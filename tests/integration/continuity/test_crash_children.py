@@ -93,6 +93,29 @@ def test_a_crash_keeps_each_child_with_its_memory(home: Path, sandbox: str) -> N
     assert waitFor(lambda: not running(hostShared) and not running(hostSolo), timeout=15)
 
 
+def test_a_crash_right_after_a_childs_first_answer_keeps_it(home: Path) -> None:
+    # The warden is given the child as soon as it is initialized: a SIGKILL
+    # right after the first call's answer (a package just installed, a child
+    # just started) does not come before it.
+    config = configure(home, "off")
+    port = freePort()
+    startGateway(home, port, config, "off")
+    try:
+        shared = openSession(port, "shared")
+        first, pid = count(port, "shared", shared, 1)
+        child = hostPidOf(home, "shared")
+        killGateway(home)
+        assert running(child)  # held by the warden
+        startGateway(home, port, config, "off")
+        assert waitFor(lambda: health(port).get("restart", {}).get("kept") == 1, timeout=20), (
+            health(port).get("restart")
+        )
+        assert count(port, "shared", shared, 2) == (first + 1, pid)
+        assert hostPidOf(home, "shared") == child
+    finally:
+        cli(home, "stop")
+
+
 def test_a_child_whose_arguments_changed_is_replaced(home: Path) -> None:
     config = configure(home, "off")
     port = freePort()
