@@ -22,10 +22,10 @@ from twisted.web.iweb import INonQueuedRequestFactory
 
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.bounds import MAX_BODY
+from mcpgateway.runtime.turnwrites import Flusher, writerOf
 from mcpgateway.tuned.headers import GatewayHeaders
 from mcpgateway.tuned.httpreader import Message, RequestReader
 from mcpgateway.tuned.request import responseHead
-from mcpgateway.tuned.turnflush import TurnFlusher, writerOf
 from mcpgateway.web.endpoints.guard import isHost
 from mcpgateway.web.plumbing.bounds import (
     BODY_GRACE,
@@ -114,7 +114,7 @@ class GatewayChannel(ChannelBounds):
         self._reader: RequestReader | None = None
 
     def letIn(self) -> None:
-        flusher: TurnFlusher | None = getattr(self.site, "flusher", None)
+        flusher: Flusher | None = getattr(self.site, "flusher", None)
         if flusher is not None:
             writer = writerOf(self.transport)
             if writer is not None:

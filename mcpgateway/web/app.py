@@ -62,6 +62,7 @@ from mcpgateway.core.era2026.types import Era2026Gateway
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.runtime import logs
+from mcpgateway.runtime.turnwrites import Flusher
 from mcpgateway.runtime.twistedprivate import GenericHTTPChannelProtocol
 from mcpgateway.tuned.httpreader import checkInstalled
 from mcpgateway.tuned.request import GatewayRequest
@@ -110,13 +111,15 @@ class GatewaySite(Site):
         clock: IReactorTime,
         limits: MessageBounds,
         clientErrors: ClientErrors,
-        flusher: TurnFlusher | None = None,
+        flusher: Flusher | None = None,
         door: Door | None = None,
     ) -> None:
         super().__init__(resource, reactor=clock, timeout=None, parsePOSTFormSubmission=False)
-        self.flusher = flusher if flusher is not None else TurnFlusher(clock)
-        """Sends what a reactor turn wrote to a connection at the end of
-        that turn (L{mcpgateway.tuned.turnflush})."""
+        self.flusher: Flusher = flusher if flusher is not None else TurnFlusher(clock)
+        """Sends what a reactor turn wrote to a connection
+        (L{mcpgateway.runtime.turnwrites}): the spawner's, handed in by
+        start-up, or the site's own turn flusher
+        (L{mcpgateway.tuned.turnflush})."""
         self.answering = 0
         """Requests read whose response's head has not gone out yet (streams
         that stay open are not counted once their head is out): at 0, a
@@ -214,7 +217,7 @@ def makeSite(
     keys: WorkspaceKeys | None = None,
     era2026: Era2026Gateway | None = None,
     team: TeamServices | None = None,
-    flusher: TurnFlusher | None = None,
+    flusher: Flusher | None = None,
     twisted: str | None = None,
     door: Door | None = None,
     config: Callable[[], ConfigProblems] | None = None,
