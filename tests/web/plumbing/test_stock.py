@@ -13,8 +13,8 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 from twisted.web.http_headers import Headers
 
+from mcpgateway.httpbase.headers import GatewayHeaders
 from mcpgateway.protocol.bounds import MessageBounds
-from mcpgateway.tuned.headers import GatewayHeaders
 from mcpgateway.tuned.switch import STOCK, TUNED, TWISTED_ENV
 from mcpgateway.web.app import GatewaySite, StockSite, makeSite
 from mcpgateway.web.plumbing.requestcontext import contextOf
