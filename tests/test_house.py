@@ -296,8 +296,8 @@ def drawnLayers(page: str) -> dict[str, float]:
             else:
                 drawn[name] = layer
     after = "\n".join(lines[closing + 1 : closing + 4])
-    for group, number in re.findall(r"((?:`\w+(?:/|\.py)`[ ,and]*)+)\((\d+)\)", after):
-        for name in re.findall(r"`(\w+)(?:/|\.py)`", group):
+    for group, number in re.findall(r"((?:\w+(?:/|\.py)[ ,and]*)+)\((\d+)\)", after):
+        for name in re.findall(r"(\w+)(?:/|\.py)", group):
             drawn[name] = float(number)
     return drawn
 
@@ -312,7 +312,7 @@ def test_the_layers_are_read_from_the_figure_and_the_paragraph_after_it() -> Non
         " 3  sandbox/  httpbase/           more\n"
         "                                    core/ is named in the words only\n"
         "14  tap.py, 15 launch.py          what twistd loads\n```\n\n"
-        "`demo.py` and `healthcheck.py` (3) and `selfservice/` (18) are programs.\n"
+        "demo.py and healthcheck.py (3) and selfservice/ (18) are programs.\n"
     )
     assert drawnLayers(page) == {
         "protocol": 1,
