@@ -3,7 +3,7 @@
 
 On loopback every client is C{127.0.0.1}: a cap on connections per address
 is a cap on the machine. The gateway counts connections per client process
-instead (C{web/plumbing/clientcounts.py}), so one process that opens
+instead (C{httpbase/clientcounts.py}), so one process that opens
 thousands of connections is refused past C{--max-connections-per-peer}
 while every other client is served. This shows it on the README's command
 (C{twistd -n mcpgateway}, its defaults: the sandbox, pins, tasks):

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from restartchildren import REPO, Caller, Gateway, restart, running, waitUntil
+import restartfreshreport
+from restartchildren import REPO, Caller, Gateway, parser, restart, running, waitUntil
 from restartfreshreport import EVENTS, callFigures, childKept, installs, readResult
 
 sys.path.insert(0, str(REPO))
@@ -157,6 +158,21 @@ def sigkill(pid: int) -> tuple[float, float]:
         os.close(handle)
 
 
+def firstCalls(gateway: Gateway) -> dict[str, dict[str, Any]]:
+    """Each server's first call, which waits for its install: how long it
+    took, whether it was answered, and the server's version."""
+    info: dict[str, dict[str, Any]] = {}
+    for s in SERVERS:
+        began = time.monotonic()
+        first, server = call(gateway.port, s.name, s.tool, s.arguments)
+        info[s.name] = {
+            "firstCallSeconds": round(time.monotonic() - began, 2),
+            "firstAnswered": readResult(first) is not None,
+            "version": (server or {}).get("version"),
+        }
+    return info
+
+
 def runScenario(
     scenario: str, sessions: int, window: float, grace: float, killAfter: float
 ) -> dict[str, Any]:
@@ -173,15 +189,7 @@ def runScenario(
     callers: dict[str, list[Caller]] = {}
     result: dict[str, Any] = {"scenario": scenario, "event": EVENTS[scenario], "home": str(home)}
     try:
-        info: dict[str, dict[str, Any]] = {}
-        for s in SERVERS:  # the first call waits for the install
-            began = time.monotonic()
-            first, server = call(gateway.port, s.name, s.tool, s.arguments)
-            info[s.name] = {
-                "firstCallSeconds": round(time.monotonic() - began, 2),
-                "firstAnswered": readResult(first) is not None,
-                "version": (server or {}).get("version"),
-            }
+        info = firstCalls(gateway)
         create = {"entities": [{"name": ENTITY, "entityType": "bench", "observations": [token]}]}
         call(gateway.port, "memory", "create_entities", create)
         for s in SERVERS:
@@ -237,29 +245,18 @@ def runScenario(
             after = ledger(gateway)
             held = {}
             result["restartReport"] = health(gateway.port).get("restart")
-        logged = installs((home / "state" / "gateway.log").read_text(errors="replace"))
-        result["servers"] = []
-        for s in SERVERS:
-            one: dict[str, Any] = {
-                "name": s.name,
-                "kind": s.kind,
-                "package": s.package,
-                "installSeconds": logged.get(s.name, {}).get("seconds"),
-                "installedAs": logged.get(s.name, {}).get("command"),
-                **info[s.name],
-                "child": {
-                    "before": before.get(s.name),
-                    "after": after.get(s.name),
-                    "kept": childKept(before.get(s.name), after.get(s.name)),
-                },
-            }
-            if scenario == "orphan":
-                one["child"]["heldAfterKill"] = held.get(s.name, False)
-            else:
-                logs = [c.log for c in callers[s.name]]
-                one["calls"] = callFigures(logs, event, dead, until, window)
-                one["stateKept"] = hasEntity(gateway.port) if s.name == "memory" else None
-            result["servers"].append(one)
+        result["servers"] = serverFigures(
+            scenario,
+            gateway,
+            home,
+            info,
+            before,
+            after,
+            held,
+            callers,
+            (event, dead, until),
+            window,
+        )
     finally:
         for c in (c for group in callers.values() for c in group):
             c.stopping.set()
@@ -273,8 +270,75 @@ def runScenario(
     return result
 
 
+def serverFigures(
+    scenario: str,
+    gateway: Gateway,
+    home: Path,
+    info: dict[str, dict[str, Any]],
+    before: dict[str, Any],
+    after: dict[str, Any],
+    held: dict[str, bool],
+    callers: dict[str, list[Caller]],
+    times: tuple[float, float, float],
+    window: float,
+) -> list[dict[str, Any]]:
+    """What one scenario did to each server: its install, its child before
+    and after the event, and its callers' calls (C{times}: the event, the
+    moment the old gateway was gone, the end of the window)."""
+    event, dead, until = times
+    logged = installs((home / "state" / "gateway.log").read_text(errors="replace"))
+    figures = []
+    for s in SERVERS:
+        one: dict[str, Any] = {
+            "name": s.name,
+            "kind": s.kind,
+            "package": s.package,
+            "installSeconds": logged.get(s.name, {}).get("seconds"),
+            "installedAs": logged.get(s.name, {}).get("command"),
+            **info[s.name],
+            "child": {
+                "before": before.get(s.name),
+                "after": after.get(s.name),
+                "kept": childKept(before.get(s.name), after.get(s.name)),
+            },
+        }
+        if scenario == "orphan":
+            one["child"]["heldAfterKill"] = held.get(s.name, False)
+        else:
+            logs = [c.log for c in callers[s.name]]
+            one["calls"] = callFigures(logs, event, dead, until, window)
+            one["stateKept"] = hasEntity(gateway.port) if s.name == "memory" else None
+        figures.append(one)
+    return figures
+
+
 def runFresh(
     scenarios: list[str], sessions: int, window: float, grace: float, killAfter: float
 ) -> list[dict[str, Any]]:
     """Every scenario asked, each on a fresh HOME."""
     return [runScenario(one, sessions, window, grace, killAfter) for one in scenarios]
+
+
+def main() -> int:
+    """C{restartchildren.py --fresh}: its options (L{restartchildren.parser})."""
+    args = parser().parse_args()
+    load = os.getloadavg()
+    sessions = args.sessions or 8
+    found = runFresh(args.scenarios, sessions, args.window, args.grace, args.kill_after)
+    print(f"{sessions} sessions per server; load average before: {load[0]:.2f}\n")
+    print(restartfreshreport.report(found))
+    if args.json:
+        document = {
+            "sessions": sessions,
+            "grace": args.grace,
+            "killAfter": args.kill_after,
+            "loadBefore": load,
+            "loadAfter": os.getloadavg(),
+            "results": found,
+        }
+        args.json.write_text(json.dumps(document, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -193,3 +193,12 @@ def defaultTwisted(monkeypatch: pytest.MonkeyPatch) -> None:
     # mcpgateway.tuned.switch.TWISTED_ENV, named here without importing the
     # switch: tests/support/switched.py counts what a conftest imports.
     monkeypatch.delenv("MCPGATEWAY_TWISTED", raising=False)
+
+
+@pytest.fixture
+def tunedChannel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gateway's own HTTP channel whatever C{$MCPGATEWAY_TWISTED} says:
+    for tests that read its state (its open request, its body deadline, its
+    reader), which Twisted's own channel does not have. The stock channel's
+    behaviour is tests/web/plumbing/test_stock.py's."""
+    monkeypatch.setenv("MCPGATEWAY_TWISTED", "tuned")

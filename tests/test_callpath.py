@@ -34,7 +34,7 @@ OFF_THE_PATH = (
 )
 """Modules a laptop's call never runs code of, on either runtime."""
 
-TUNED_OFF_THE_PATH = ("web/plumbing/bounds.py",)
+TUNED_OFF_THE_PATH = ("httpbase/bounds.py",)
 """And on the tuned runtime (the stock channel keeps Twisted's check)."""
 
 

@@ -1,55 +1,63 @@
 """The shape of the code base, enforced: packages import one way, no two
-modules import each other (directly or around a circle), no module passes
-800 lines and no function 100.
+packages and no two modules import each other (directly or around a circle),
+no module passes 800 lines and no function 100.
 
 Every module under C{mcpgateway/} is read as an AST, with the imports inside
 functions and C{TYPE_CHECKING} blocks (a lazy import is still a dependency).
-The packages, lowest first (each may import the ones before it, never one
-after it or one of the same rank):
+The packages are layers (L{RANKS}), lowest first; each may import the ones
+below it, never one above it or one of the same rank
+(docs/design/architecture.md draws them):
 
   1. C{protocol}: JSON-RPC, the envelope, the revisions' vocabulary, limits;
-  2. C{runtime}: timers, logs, paths, process facts, the reactor's type;
-  2.2. C{tuned}: the gateway's replacements of Twisted's machinery (its
-     reactor, the turn's flush, the C{--twisted} switch, the HTTP reader
-     and headers), which C{core}'s children write through; its HTTP
-     channel and request stand on the HTTP face's plumbing and are served
-     by its site, so they count as part of C{web} (L{TUNED_WEB});
-  2.4. C{flow}: data-origin labels and the flow rule (an entry's labels,
-     the shipped table, a client's gathered labels, the decision of one
-     call), which C{core}'s spec carries and the HTTP face asks;
-  2.5. C{sandbox}: confining a child (the profile, its layout, the launcher),
-     which C{core}'s spec carries and its spawner runs;
-  3. C{core}: one child, many clients, which knows neither HTTP nor files;
+  2. C{runtime}: timers, logs, paths, process facts, the reactor's type, and
+     the interface a turn's writes leave through (C{turnwrites});
+  3. C{sandbox}: confining a child (the profile, its layout, the launcher),
+     which C{core}'s spec carries and its spawner runs; and C{httpbase}: what
+     every HTTP connection and request is made of and held to, whichever
+     front reads it (bounds, the door, the capped body, the headers); and
+     C{flow}: data-origin labels and the flow rule (an entry's labels, the
+     shipped table, a client's gathered labels, the decision of one call),
+     which C{core}'s spec carries and the HTTP face asks;
+  4. C{core}: one child, many clients, which knows neither HTTP nor files;
      it has floors of its own, lowest first (L{CORE_FLOORS}): the kernel
      (the modules directly in C{core/}: children, routing, fanout,
      sessions, specs, the read model, and the vocabulary the features
      share), C{era2026} (the 2026-07-28 revision), C{tasks}, C{pools},
      C{aggregate} (the C{/mcp} endpoint), and C{gateway} (the modules
      that put them together: L{GATEWAY_FLOOR}), each a folder of its own;
-  4. C{config}: reading the servers' configuration;
-  5. C{auth}: who a caller is;
-  5.5. C{governance}: what a caller may do (policy, rate limits, the
+  5. C{config}: reading the servers' configuration; C{remote}: remote
+     servers as children; C{trust}: pinned tools (the policy C{core}'s
+     tool gate is handed);
+  6. C{auth}: who a caller is; C{registry}: installing servers by name;
+  7. C{governance}: what a caller may do (policy, rate limits, the
      decisions the audit trail records);
-  6. C{cluster} and C{clientconfigs}: replicas; MCP clients' config files;
-  7. C{report}: what the gateway reports (health, metrics), rendered;
-  8. C{ops}: the jobs around the gateway (state, sessions on disk, reaper,
-     management, manhole);
-  9. C{web}: the HTTP face;
-  10. C{startup}: the options and the wiring of a running gateway;
-  11. C{tap}, then C{launch}: what twistd loads;
-  12. C{bridge}, then C{cli}: the programs a user runs.
+  8. C{cluster} and C{clientconfigs}: replicas; MCP clients' config files;
+  9. C{report}: what the gateway reports (health, metrics), rendered;
+     C{secrets}: secrets by reference;
+  10. C{ops}: the jobs around the gateway (state, sessions on disk, reaper,
+      management, manhole);
+  11. C{tuned}: the gateway's replacements of Twisted's machinery (its
+      reactor, the turn's flush, the HTTP channel, reader and request),
+      which implement what C{runtime} and C{httpbase} declare and are
+      plugged in from above: only C{startup} and the site (C{web/app.py})
+      import it (L{TUNED_IMPORTERS});
+  12. C{web}: the HTTP face;
+  13. C{startup}: the options and the wiring of a running gateway;
+  14, 15. C{tap}, then C{launch}: what twistd loads;
+  16, 17. C{bridge}, then C{cli}: the programs a user runs.
 
 C{healthcheck}, C{manholeproxy} and C{demo} are programs of their own
-(C{python -m}), each importing at most C{runtime}.
-C{selfservice} (the C{gateway} server of C{--self-service}) is a program of
-its own too, above what it imports (C{protocol}, C{config}'s variable rules,
-C{registry}); nothing imports it.
+(C{python -m}), each importing at most C{runtime} (ranked 3: nothing
+imports them). C{selfservice} (the C{gateway} server of C{--self-service},
+18) is a program of its own too, above what it imports (C{protocol},
+C{config}'s variable rules, C{registry}); nothing imports it.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -59,45 +67,44 @@ from tests.support.house import MODULES, ROOT, imported, owningModule
 RANKS = {
     "protocol": 1,
     "runtime": 2,
-    "tuned": 2.2,
-    "flow": 2.4,
-    "sandbox": 2.5,
-    "core": 3,
-    "config": 4,
-    "auth": 5,
-    "registry": 5,
-    "cluster": 6,
-    "remote": 4,
-    "trust": 4,
-    "governance": 5.5,
-    "clientconfigs": 6,
-    "report": 7,
-    "secrets": 7,
-    "ops": 8,
-    "web": 9,
-    "startup": 10,
-    "tap": 11,
-    "launch": 12,
-    "bridge": 13,
-    "cli": 14,
+    "sandbox": 3,
+    "httpbase": 3,
+    "flow": 3,
     "healthcheck": 3,
     "manholeproxy": 3,
     "demo": 3,
-    "selfservice": 15,
+    "core": 4,
+    "config": 5,
+    "remote": 5,
+    "trust": 5,
+    "auth": 6,
+    "registry": 6,
+    "governance": 7,
+    "cluster": 8,
+    "clientconfigs": 8,
+    "report": 9,
+    "secrets": 9,
+    "ops": 10,
+    "tuned": 11,
+    "web": 12,
+    "startup": 13,
+    "tap": 14,
+    "launch": 15,
+    "bridge": 16,
+    "cli": 17,
+    "selfservice": 18,
 }
+"""Each package's layer (a module directly in C{mcpgateway/} is a package
+of its own), lowest first: see the module's docstring."""
 MAX_MODULE_LINES = 800
 MAX_FUNCTION_LINES = 100
 
-
-TUNED_WEB = frozenset(f"mcpgateway.tuned.{name}" for name in ("channel", "request"))
-"""The modules of C{tuned} that are the HTTP face's: ranked as C{web}."""
+TUNED_IMPORTERS = ("mcpgateway.startup", "mcpgateway.web.app")
+"""The only modules (and packages) that import C{tuned}: they plug it in."""
 
 
 def package(module: str) -> str:
-    """The top-level package (or module) of C{module} under mcpgateway;
-    C{web} for the modules of L{TUNED_WEB}."""
-    if module in TUNED_WEB:
-        return "web"
+    """The top-level package (or module) of C{module} under mcpgateway."""
     return module.split(".")[1] if "." in module else module
 
 
@@ -120,8 +127,44 @@ def test_packages_import_only_the_packages_below_them() -> None:
     assert wrong == []
 
 
-def importGraph() -> dict[str, set[str]]:
-    return {m: {t for _, t in imported(p) if t != m and t in MODULES} for m, p in MODULES.items()}
+def test_only_startup_and_the_site_import_tuned() -> None:
+    importers = {
+        f"{path.relative_to(ROOT.parent)}:{line}"
+        for module, path in MODULES.items()
+        if package(module) != "tuned"
+        and not any(module == i or module.startswith(f"{i}.") for i in TUNED_IMPORTERS)
+        for line, target in imported(path)
+        if package(target) == "tuned"
+    }
+    assert importers == set()
+
+
+def importGraph(planted: Mapping[str, str] | None = None) -> dict[str, set[str]]:
+    """Each module of C{mcpgateway/} -> the modules it imports; C{planted}:
+    module -> code read in place of its own."""
+    planted = planted or {}
+    return {
+        m: {t for _, t in imported(p, planted.get(m)) if t != m and t in MODULES}
+        for m, p in MODULES.items()
+    }
+
+
+def packageGraph(modules: Mapping[str, set[str]]) -> dict[str, set[str]]:
+    """The packages of C{modules} (module -> the modules it imports), each
+    -> the other packages its modules import (C{mcpgateway} itself left
+    out: its C{__init__} holds only the version)."""
+    graph: dict[str, set[str]] = {}
+    for module, targets in modules.items():
+        if module == "mcpgateway":
+            continue
+        source = package(module)
+        graph.setdefault(source, set()).update(
+            package(t) for t in targets if t != "mcpgateway" and package(t) != source
+        )
+    for targets in list(graph.values()):
+        for target in targets:
+            graph.setdefault(target, set())
+    return graph
 
 
 def importCycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -165,6 +208,48 @@ def test_no_modules_import_each_other() -> None:
     assert importCycles(importGraph()) == []
 
 
+def test_no_packages_import_each_other_around_a_circle() -> None:
+    """Counting every import, lazy ones and C{TYPE_CHECKING} ones among them."""
+    assert importCycles(packageGraph(importGraph())) == []
+
+
+def test_the_package_check_finds_a_planted_circle() -> None:
+    """A lazy import of the HTTP face in a child, and one under
+    C{TYPE_CHECKING} of the site in the turn flusher, each close a circle
+    through the packages that import C{core} and C{tuned}."""
+    lazy = MODULES["mcpgateway.core.child"].read_text(encoding="utf-8") + (
+        "\n\ndef planted() -> None:\n    from mcpgateway.web.app import makeSite\n"
+    )
+    [circle] = importCycles(packageGraph(importGraph({"mcpgateway.core.child": lazy})))
+    assert {"core", "web"} <= set(circle)
+    typed = MODULES["mcpgateway.tuned.turnflush"].read_text(encoding="utf-8") + (
+        "\nif TYPE_CHECKING:\n    from mcpgateway.web import app\n"
+    )
+    [circle] = importCycles(packageGraph(importGraph({"mcpgateway.tuned.turnflush": typed})))
+    assert circle == ["tuned", "web"]
+
+
+def test_imports_are_seen_wherever_they_stand_and_however_they_are_spelt() -> None:
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "import mcpgateway.protocol.jsonrpc\n"
+        "from mcpgateway.runtime import logs\n"
+        "from ..protocol.bounds import MAX_BODY\n"
+        "from . import spawn\n"
+        "if TYPE_CHECKING:\n    from mcpgateway.web.app import GatewaySite\n"
+        "def f() -> None:\n    from mcpgateway.tuned.turnflush import TurnFlusher\n"
+    )
+    seen = [target for _, target in imported(MODULES["mcpgateway.core.child"], source)]
+    assert seen == [
+        "mcpgateway.protocol.jsonrpc",
+        "mcpgateway.runtime.logs",
+        "mcpgateway.protocol.bounds",
+        "mcpgateway.core.spawn",
+        "mcpgateway.web.app",
+        "mcpgateway.tuned.turnflush",
+    ]
+
+
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_a_module_stays_under_800_lines(module: str) -> None:
     lines = MODULES[module].read_text(encoding="utf-8").count("\n")
@@ -192,6 +277,57 @@ def test_no_function_passes_100_lines() -> None:
         if length > MAX_FUNCTION_LINES
     ]
     assert long == []
+
+
+ARCHITECTURE = ROOT.parent / "docs" / "design" / "architecture.md"
+LAYER_COLUMN = 32
+"""Where the words of a line of the architecture page's layers start."""
+
+
+def drawnLayers(page: str) -> dict[str, float]:
+    """The packages the layers figure of C{page} (the fenced block after
+    C{## The layers}) draws, each with its layer, and those the paragraph
+    after it ranks in parentheses (C{demo.py} (3))."""
+    lines = page[page.index("## The layers") :].splitlines()
+    opening = next(i for i, line in enumerate(lines) if line.startswith("```"))
+    closing = next(i for i in range(opening + 1, len(lines)) if lines[i].startswith("```"))
+    drawn: dict[str, float] = {}
+    layer = 0.0
+    for line in lines[opening + 1 : closing]:
+        for number, name in re.findall(r"(\d+)|(\w+)(?:/|\.py)", line[:LAYER_COLUMN]):
+            if number:
+                layer = float(number)
+            else:
+                drawn[name] = layer
+    after = "\n".join(lines[closing + 1 : closing + 4])
+    for group, number in re.findall(r"((?:\w+(?:/|\.py)[ ,and]*)+)\((\d+)\)", after):
+        for name in re.findall(r"(\w+)(?:/|\.py)", group):
+            drawn[name] = float(number)
+    return drawn
+
+
+def test_the_architecture_page_draws_the_layers() -> None:
+    assert drawnLayers(ARCHITECTURE.read_text(encoding="utf-8")) == RANKS
+
+
+def test_the_layers_are_read_from_the_figure_and_the_paragraph_after_it() -> None:
+    page = (
+        "## The layers\n\n```\n 1  protocol/   the wire\n"
+        " 3  sandbox/  httpbase/           more\n"
+        "                                    core/ is named in the words only\n"
+        "14  tap.py, 15 launch.py          what twistd loads\n```\n\n"
+        "demo.py and healthcheck.py (3) and selfservice/ (18) are programs.\n"
+    )
+    assert drawnLayers(page) == {
+        "protocol": 1,
+        "sandbox": 3,
+        "httpbase": 3,
+        "tap": 14,
+        "launch": 15,
+        "demo": 3,
+        "healthcheck": 3,
+        "selfservice": 18,
+    }
 
 
 def test_the_cycle_check_finds_a_circle_and_only_it() -> None:

@@ -40,7 +40,7 @@ from twisted.python.failure import Failure
 
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
-from mcpgateway.tuned.turnflush import TurnFlusher, writerOf
+from mcpgateway.runtime.turnwrites import Flusher, writerOf
 
 DEFAULT_MAX_LINE = 16 * 1024 * 1024
 STDERR_LINES = 200
@@ -148,7 +148,7 @@ class ChildProtocol(ProcessProtocol):
         killGroup: Callable[[int, int], None] | None = os.killpg,
         onStderr: Callable[[str], None] | None = None,
         onOutputLost: Callable[[ChildProtocol], None] | None = None,
-        flusher: TurnFlusher | None = None,
+        flusher: Flusher | None = None,
         redact: Callable[[str], str] | None = None,
     ) -> None:
         """
@@ -162,9 +162,9 @@ class ChildProtocol(ProcessProtocol):
         @param onOutputLost: called with this protocol when the child closed
             its stdout and was still running L{OUTPUT_GRACE} seconds later;
             the child is being stopped (L{stop}) at that point.
-        @param flusher: adopts the child's stdin, to send what a turn wrote
-            to it at the end of that turn (C{None}: when the reactor next
-            wakes up).
+        @param flusher: adopts the child's stdin and sends what a turn
+            wrote to it (L{mcpgateway.runtime.turnwrites}; C{None}: as
+            Twisted sends it, when the reactor next wakes up).
         @param redact: applied to each stderr line before it is kept,
             passed on or logged (takes out the secrets the child was given).
         """
@@ -490,7 +490,7 @@ class ChildProtocol(ProcessProtocol):
 
     def hurry(self) -> None:
         """Send what this turn wrote to the child now, not at the turn's
-        end, if nothing more is read in this turn (L{TurnFlusher.sendIfFinal}):
+        end, if nothing more is read in this turn (L{Flusher.sendIfFinal}):
         for a request to a child with no other in flight, which starts on it
         while the gateway finishes its own work (C=1 latency)."""
         stdin = self._stdin

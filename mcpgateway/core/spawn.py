@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
@@ -31,9 +31,9 @@ from mcpgateway.core.spec import DEFAULT_START_TIMEOUT, ServerSpec
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import procfs
 from mcpgateway.runtime.threads import RunInThread
+from mcpgateway.runtime.turnwrites import Flusher, Unflushed
 from mcpgateway.sandbox.failures import KEPT_FROM_IT
 from mcpgateway.sandbox.request import homeOf
-from mcpgateway.tuned.turnflush import TurnFlusher
 
 NOT_ON_PATH = "was not found on PATH"
 """Why a bare command name cannot be run: the gateway's C{PATH} lacks it
@@ -146,10 +146,11 @@ class Spawner:
     watcher: ChildWatcher | None = None
     killGroup: Callable[[int, int], None] = os.killpg
     """Signals a process group (used only with L{setsid})."""
-    flusher: TurnFlusher | None = None
-    """Sends what a reactor turn wrote to the children's stdin at the end of
-    that turn (L{mcpgateway.tuned.turnflush}); C{None}: one of the spawner's own, on
-    its clock."""
+    flusher: Flusher = field(default_factory=Unflushed)
+    """Sends what a reactor turn wrote to the children's stdin
+    (L{mcpgateway.runtime.turnwrites}): start-up hands it the turn flusher of
+    C{--twisted=tuned}, which the site shares; by default, none (their
+    writes leave as Twisted sends them)."""
 
     remotes: RemoteConnector | None = None
     """Connects the children of remote servers (C{None}: none are served)."""
@@ -180,8 +181,6 @@ class Spawner:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "environ", childEnvironment(self.environ))
-        if self.flusher is None:
-            object.__setattr__(self, "flusher", TurnFlusher(self.clock))
 
     def spawn(
         self,

@@ -19,7 +19,7 @@ from typing import Any
 from mcpgateway.governance.decision import Decision
 from mcpgateway.governance.quotas import scopeOf
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.remote.ratelimited import RATE_LIMITED, UPSTREAM_SCOPE
+from mcpgateway.protocol.jsonrpc import RATE_LIMITED, UPSTREAM_SCOPE
 
 STATUS = 429
 

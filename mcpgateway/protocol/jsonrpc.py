@@ -58,6 +58,12 @@ UNSUPPORTED_VERSION = -32022
 URL_ELICITATION_REQUIRED = -32042
 """2025-11-25's C{URLElicitationRequiredError}: the user must open a URL
 (a third party's authorization) before the request can succeed."""
+RATE_LIMITED = -32023
+"""A rate-limited request (the MCP draft SEP-3304, bound to HTTP 429): the
+gateway's own limits' refusal and an upstream server's 429 alike, its
+C{data} the wait (C{retryAfterMs}), the limit and its scope."""
+UPSTREAM_SCOPE = "upstream"
+"""The scope of a L{RATE_LIMITED} refusal an upstream server made."""
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 

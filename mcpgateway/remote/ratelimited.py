@@ -14,11 +14,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.jsonrpc import RATE_LIMITED, UPSTREAM_SCOPE
 
-RATE_LIMITED = -32023
-"""The JSON-RPC code of a rate-limited request (SEP-3304)."""
-UPSTREAM_SCOPE = "upstream"
-"""The scope of a refusal an upstream server made."""
 MAX_RETRY_AFTER = 86400.0 * 7
 """The longest wait an upstream's C{Retry-After} is believed for."""
 

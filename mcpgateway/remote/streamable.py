@@ -50,13 +50,14 @@ from twisted.web.iweb import IAgent, IResponse
 
 from mcpgateway.core.spec import RemoteEndpoint
 from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.jsonrpc import RATE_LIMITED
 from mcpgateway.remote.answers import OWN_ID, Answers, isOwn
 from mcpgateway.remote.base import RemoteChildBase
 from mcpgateway.remote.getstream import RemoteGetStream
 from mcpgateway.remote.headers import UpstreamHeaders, sessionLost
 from mcpgateway.remote.oauth.credentials import UpstreamCredentials
 from mcpgateway.remote.oauth.exchange import TokenExchange
-from mcpgateway.remote.ratelimited import RATE_LIMITED, upstreamRateLimited
+from mcpgateway.remote.ratelimited import upstreamRateLimited
 from mcpgateway.remote.refusals import RemoteRefusals
 from mcpgateway.remote.sse import headerOf, isSSE, readBody, reasonOf
 from mcpgateway.remote.streamresumer import StreamResumer

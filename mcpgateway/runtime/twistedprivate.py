@@ -119,7 +119,7 @@ ATTRIBUTES: dict[str, dict[str, str]] = {
         " the gateway's channel pauses at the same mark",
         "_send100Continue": "answers Expect: 100-continue as Twisted's channel does",
         "_abortingCall": "the timer that aborts a client that does not close after"
-        " loseConnection (web/plumbing/bounds.py sets it as Twisted's timeoutConnection does)",
+        " loseConnection (httpbase/bounds.py sets it as Twisted's timeoutConnection does)",
     },
     _REQUEST: {
         "_disconnected": "whether the client went away: a stream (SSE, the status page,"
@@ -143,7 +143,7 @@ ATTRIBUTES: dict[str, dict[str, str]] = {
         " does not call (it sets the few attributes it needs itself)",
     },
     "twisted.web.http_headers.Headers": {
-        "_rawHeaders": "the dict the gateway's Headers (tuned/headers.py) keeps"
+        "_rawHeaders": "the dict the gateway's Headers (httpbase/headers.py) keeps"
         " canonical names and values in, read by Twisted's own methods",
     },
     "twisted.internet.abstract.FileDescriptor": {

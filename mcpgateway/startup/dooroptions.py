@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.startup.test_dooroptions -*-
 """The front door of a gateway that authenticates no one
-(L{mcpgateway.web.plumbing.door}): whether there is one, and the
+(L{mcpgateway.httpbase.door}): whether there is one, and the
 C{--owner-accepts-root} option.
 
 A gateway with C{--auth-tokens} or C{--oauth-issuer} authenticates every
@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from twisted.python import usage
 
 if TYPE_CHECKING:
+    from mcpgateway.httpbase.door import Door
     from mcpgateway.runtime.reactortype import IReactor
-    from mcpgateway.web.plumbing.door import Door
 
 OWNER_ACCEPTS_ROOT = "owner-accepts-root"
 OWNER_ROOT_FLAG = [
@@ -61,8 +61,9 @@ def doorFor(
     start, in one line."""
     if authenticates(options):
         return None
+    from mcpgateway.httpbase.door import Door, KernelNamer
+    from mcpgateway.ops.peerpid import inodeHolders
     from mcpgateway.startup.process import refuse, threadRunner
-    from mcpgateway.web.plumbing.door import Door, KernelNamer
 
     token = None
     if stateDir is not None:
@@ -72,7 +73,7 @@ def doorFor(
             refuse(str(e))
     return Door(
         reactor,
-        KernelNamer(threadRunner(reactor)),
+        KernelNamer(threadRunner(reactor), inodeHolders),
         acceptsRoot=bool(options[OWNER_ACCEPTS_ROOT]),
         token=token,
     )

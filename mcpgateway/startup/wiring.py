@@ -376,8 +376,9 @@ def _spawner(
     from mcpgateway.core.spawn import Spawner
     from mcpgateway.ops.statedir import ChildLedger
     from mcpgateway.remote.connect import RemoteServers
+    from mcpgateway.runtime.turnwrites import Unflushed
     from mcpgateway.secrets.resolve import SecretResolver
-    from mcpgateway.tuned.turnflush import Unflushed
+    from mcpgateway.tuned.turnflush import TurnFlusher
 
     ledger = ChildLedger(pre.stateDir)
     warden = wardenFor(options, reactor, ledger, pre.stateDir)  # with --adopt-grace
@@ -397,7 +398,7 @@ def _spawner(
         runInThread=threadRunner(reactor),  # looks for a file a confined tool did not find
         confiner=sandbox,
         startTimeout=options["start-timeout"],
-        flusher=Unflushed(reactor) if options["twisted"] == STOCK else None,
+        flusher=Unflushed() if options["twisted"] == STOCK else TurnFlusher(reactor),
         adoptions=adoptionFor(successor, reactor, options, pre.stateDir),
     )
 

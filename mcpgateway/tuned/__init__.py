@@ -16,22 +16,23 @@ interfaces and semantics:
     turn;
   - L{mcpgateway.tuned.channel} and L{mcpgateway.tuned.httpreader}: the
     HTTP channel, reading requests with llhttp;
-  - L{mcpgateway.tuned.request} and L{mcpgateway.tuned.headers}:
-    twisted.web's C{Request} and C{Headers}, with their fixed work left
-    out.
+  - L{mcpgateway.tuned.request}: twisted.web's C{Request}, with its fixed
+    work left out (its headers are L{mcpgateway.httpbase.headers}', which
+    the endpoints write to by their short path whichever front serves).
 
 Each leans on how Twisted works inside (the private names of
 L{mcpgateway.runtime.twistedprivate}, checked against the installed Twisted
 by its tests), so each makes a Twisted upgrade a risk; keeping them in one
-package keeps that risk in one place. L{mcpgateway.tuned.switch} is the
+package keeps that risk in one place (with the headers' one private name,
+C{_rawHeaders}). L{mcpgateway.tuned.switch} is the
 switch: C{--twisted=tuned} (the default, decided by measurement:
 docs/design/performance.md) runs all of them, C{--twisted=stock} (or
 C{MCPGATEWAY_TWISTED=stock}) none, serving HTTP through twisted.web as
 Twisted ships it (L{mcpgateway.web.plumbing.stock}) with the same rules.
 
-Its modules stand at two heights: the reactor, the turn's flush, the
-switch, the reader and the headers import only C{protocol} and C{runtime},
-so C{core} may use them; the channel and the request stand on the HTTP
-face's plumbing and are served by its site, so they count as part of
-C{web} (C{tests/test_house.py}, C{TUNED_WEB}).
+It stands on C{protocol}, C{runtime} and what both fronts are made of
+(L{mcpgateway.httpbase}), and implements what they declare (the turn
+flusher is a L{mcpgateway.runtime.turnwrites.Flusher}); only start-up and
+the site (L{mcpgateway.web.app}) import it, to plug it in
+(C{tests/test_house.py}).
 """

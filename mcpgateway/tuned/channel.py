@@ -1,9 +1,9 @@
-# -*- test-case-name: tests.tuned.test_channel_reading,tests.web.plumbing.test_deadlines -*-
+# -*- test-case-name: tests.tuned.test_channel_reading,tests.httpbase.test_deadlines -*-
 """One HTTP connection to the gateway: L{GatewayChannel} reads requests with
 llhttp (L{mcpgateway.tuned.httpreader}), bounds what a client may send and how
 slowly (header deadline, body stall, per-peer connection cap), answers
 pipelined requests in order, and hands each request to the site's resource
-tree. The site's L{ConnectionGuard} (L{mcpgateway.web.plumbing.bounds}) keeps the
+tree. The site's L{ConnectionGuard} (L{mcpgateway.httpbase.bounds}) keeps the
 per-peer counts and the deadlines, one sweep a second for every connection.
 """
 
@@ -20,14 +20,7 @@ from twisted.web import http
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import INonQueuedRequestFactory
 
-from mcpgateway.protocol import jsonrpc
-from mcpgateway.protocol.bounds import MAX_BODY
-from mcpgateway.tuned.headers import GatewayHeaders
-from mcpgateway.tuned.httpreader import Message, RequestReader
-from mcpgateway.tuned.request import responseHead
-from mcpgateway.tuned.turnflush import TurnFlusher, writerOf
-from mcpgateway.web.endpoints.guard import isHost
-from mcpgateway.web.plumbing.bounds import (
+from mcpgateway.httpbase.bounds import (
     BODY_GRACE,
     BODY_MIN_RATE,
     BODY_STALL_TIMEOUT,
@@ -35,6 +28,12 @@ from mcpgateway.web.plumbing.bounds import (
     ChannelBounds,
     ConnectionGuard,
 )
+from mcpgateway.httpbase.headers import GatewayHeaders, isHost
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.bounds import MAX_BODY
+from mcpgateway.runtime.turnwrites import Flusher, writerOf
+from mcpgateway.tuned.httpreader import Message, RequestReader
+from mcpgateway.tuned.request import responseHead
 
 __all__ = [
     "BODY_GRACE",
@@ -114,7 +113,7 @@ class GatewayChannel(ChannelBounds):
         self._reader: RequestReader | None = None
 
     def letIn(self) -> None:
-        flusher: TurnFlusher | None = getattr(self.site, "flusher", None)
+        flusher: Flusher | None = getattr(self.site, "flusher", None)
         if flusher is not None:
             writer = writerOf(self.transport)
             if writer is not None:

@@ -39,9 +39,9 @@ from twisted.python.failure import Failure
 from twisted.web.http import NO_BODY_CODES, datetimeToString, parse_qs
 from twisted.web.server import Site, version
 
+from mcpgateway.httpbase.bodybound import BodyBoundedRequest
+from mcpgateway.httpbase.headers import GatewayHeaders, canonical
 from mcpgateway.runtime.twistedprivate import IEncodingResource
-from mcpgateway.tuned.headers import GatewayHeaders, canonical
-from mcpgateway.web.plumbing.bodybound import BodyBoundedRequest
 
 _QUESTION = ord("?")
 """A byte looked for in a path as an C{int}: C{bytes} looks for an C{int}

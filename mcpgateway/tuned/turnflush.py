@@ -62,7 +62,8 @@ from mcpgateway.runtime import logs
 
 class TurnFlusher:
     """Sends, at the end of each reactor turn, what that turn wrote to the
-    descriptors it adopted."""
+    descriptors it adopted: the gateway's
+    L{mcpgateway.runtime.turnwrites.Flusher}."""
 
     log = Logger(observer=logs.observer)
 
@@ -206,33 +207,3 @@ class TurnFlusher:
 def _holds(descriptor: FileDescriptor) -> bool:
     """Whether C{descriptor} has bytes the kernel has not taken yet."""
     return descriptor.offset < len(descriptor.dataBuffer) or bool(descriptor._tempDataLen)
-
-
-def writerOf(transport: object) -> FileDescriptor | None:
-    """The descriptor a L{TurnFlusher} can adopt for C{transport}: the
-    transport itself when it is one (a TCP connection), a process's stdin
-    writer (C{pipes[0]}), else C{None} (TLS, in-memory test transports:
-    their writes go as they always did)."""
-    if isinstance(transport, FileDescriptor):
-        return transport
-    pipes = getattr(transport, "pipes", None)
-    if isinstance(pipes, dict):
-        stdin = pipes.get(0)
-        if isinstance(stdin, FileDescriptor):
-            return stdin
-    return None
-
-
-class Unflushed(TurnFlusher):
-    """A flusher that adopts nothing: what a turn writes leaves as Twisted
-    sends it, on the descriptor's next writability (C{--twisted=stock},
-    L{mcpgateway.tuned.switch})."""
-
-    def adopt(self, descriptor: FileDescriptor) -> None:
-        """Leave C{descriptor} as Twisted made it."""
-
-    def sendIfFinal(self, descriptor: FileDescriptor) -> None:
-        """Nothing: no descriptor is adopted."""
-
-    def sendNow(self, descriptor: FileDescriptor) -> None:
-        """Nothing: no descriptor is adopted."""

@@ -16,7 +16,7 @@ L{makeSite} builds the C{Site} within a L{MessageBounds}: a request class that c
 body sizes, and a channel that gives a request's headers a deadline and caps
 the connections of one peer address (of one client process behind a door).
 A gateway that authenticates no one has a door
-(L{mcpgateway.web.plumbing.door}): a connection from any account but its
+(L{mcpgateway.httpbase.door}): a connection from any account but its
 owner's is refused 403 as it is accepted (where the account cannot be
 named, each request without the owner token is). A path that is not UTF-8 is
 refused before it can reach Klein.
@@ -60,15 +60,16 @@ from mcpgateway.config.problems import ConfigProblems
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.era2026.types import Era2026Gateway
 from mcpgateway.core.gateway.gateway import Gateway
+from mcpgateway.httpbase.clienterrors import ClientErrors
+from mcpgateway.httpbase.door import Door
 from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.runtime import logs
+from mcpgateway.runtime.turnwrites import Flusher
 from mcpgateway.runtime.twistedprivate import GenericHTTPChannelProtocol
 from mcpgateway.tuned.httpreader import checkInstalled
 from mcpgateway.tuned.request import GatewayRequest
 from mcpgateway.tuned.switch import STOCK, twistedSetting
 from mcpgateway.tuned.turnflush import TurnFlusher
-from mcpgateway.web.plumbing.door import Door
-from mcpgateway.web.plumbing.replies import ClientErrors
 from mcpgateway.web.plumbing.stock import StockRequest, stockChannel
 
 if TYPE_CHECKING:
@@ -110,13 +111,15 @@ class GatewaySite(Site):
         clock: IReactorTime,
         limits: MessageBounds,
         clientErrors: ClientErrors,
-        flusher: TurnFlusher | None = None,
+        flusher: Flusher | None = None,
         door: Door | None = None,
     ) -> None:
         super().__init__(resource, reactor=clock, timeout=None, parsePOSTFormSubmission=False)
-        self.flusher = flusher if flusher is not None else TurnFlusher(clock)
-        """Sends what a reactor turn wrote to a connection at the end of
-        that turn (L{mcpgateway.tuned.turnflush})."""
+        self.flusher: Flusher = flusher if flusher is not None else TurnFlusher(clock)
+        """Sends what a reactor turn wrote to a connection
+        (L{mcpgateway.runtime.turnwrites}): the spawner's, handed in by
+        start-up, or the site's own turn flusher
+        (L{mcpgateway.tuned.turnflush})."""
         self.answering = 0
         """Requests read whose response's head has not gone out yet (streams
         that stay open are not counted once their head is out): at 0, a
@@ -128,7 +131,7 @@ class GatewaySite(Site):
         self.limits = limits
         self.guard = ConnectionGuard(clock, limits, clientErrors, door)
         """Counts and times the connections; with C{door}, lets in only its
-        owner's (L{mcpgateway.web.plumbing.door})."""
+        owner's (L{mcpgateway.httpbase.door})."""
 
     handingOver = False
     """Set by L{handOver}: a restart's successor accepts the connections now."""
@@ -214,7 +217,7 @@ def makeSite(
     keys: WorkspaceKeys | None = None,
     era2026: Era2026Gateway | None = None,
     team: TeamServices | None = None,
-    flusher: TurnFlusher | None = None,
+    flusher: Flusher | None = None,
     twisted: str | None = None,
     door: Door | None = None,
     config: Callable[[], ConfigProblems] | None = None,

@@ -7,7 +7,7 @@ C{/.well-known/mcp/server-card} to the server cards, C{/sessions}
 and C{/api/v1} to the management apps; on a gateway that authenticates, a
 request without a valid token is refused before any route is looked up, so
 server names and route keys cannot be probed. On a gateway with a front
-door (L{mcpgateway.web.plumbing.door}), a request of a connection whose
+door (L{mcpgateway.httpbase.door}), a request of a connection whose
 account the kernel could not name must carry the owner token, or it is
 refused, before anything else, on every path.
 """
@@ -31,6 +31,7 @@ from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.era2026.types import Era2026Gateway
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.governance.decision import Decision
+from mcpgateway.httpbase.clienterrors import ClientErrors
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.runtime import logs
@@ -47,14 +48,14 @@ from mcpgateway.web.endpoints.mcp import McpEndpoint
 from mcpgateway.web.pages import favicon
 from mcpgateway.web.pages.liveness import Health, MetricsDoor
 from mcpgateway.web.pages.servercard import ServerCards, isCardPath
-from mcpgateway.web.plumbing.replies import ClientErrors, errorReply, jsonReply
+from mcpgateway.web.plumbing.replies import errorReply, jsonReply
 from mcpgateway.web.plumbing.requestcontext import contextOf
 
 if TYPE_CHECKING:
     from mcpgateway.config.problems import ConfigProblems
+    from mcpgateway.httpbase.door import Door
     from mcpgateway.ops.audit import AuditSink  # loaded with a team's audit log
     from mcpgateway.web.pages.statuspage import StatusPage  # loaded at the page's first request
-    from mcpgateway.web.plumbing.door import Door
 from mcpgateway.web.teamcluster import PEER_HEADER, ClusterServices, Gate, TeamServices
 
 ResourceFactory = Callable[[], IResource]

@@ -5,13 +5,17 @@ from __future__ import annotations
 import dataclasses
 import signal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from twisted.internet.abstract import FileDescriptor
+from twisted.internet.interfaces import IReactorProcess
+from twisted.internet.testing import MemoryReactorClock
 
 from mcpgateway.core.child import ChildProtocol
 from mcpgateway.core.spawn import Spawner, notFound
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.runtime.turnwrites import Flusher, Unflushed
 from tests.fakes import FakeProcessReactor, fakeSpawner
 
 SPEC = ServerSpec(
@@ -136,3 +140,58 @@ def test_a_confined_child_knows_its_layout_and_whether_it_reaches_the_proxy(
     # Without a proxy nothing reaches one, whatever the allow list.
     plain = spawnOne(fakeSpawner(FakeProcessReactor(), confiner=LayingOut("allow")))
     assert isinstance(plain, ConfinedChild) and not plain.proxied
+
+
+class RecordingFlusher:
+    """A L{Flusher} that records what it is asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, FileDescriptor]] = []
+
+    def adopt(self, descriptor: FileDescriptor) -> None:
+        self.asked.append(("adopt", descriptor))
+
+    def sendIfFinal(self, descriptor: FileDescriptor) -> None:
+        self.asked.append(("sendIfFinal", descriptor))
+
+    def sendNow(self, descriptor: FileDescriptor) -> None:
+        self.asked.append(("sendNow", descriptor))
+
+
+def spawnedWithPipes(flusher: Flusher | None) -> tuple[Spawner, ChildProtocol, FileDescriptor]:
+    """A spawner (with C{flusher}, unless C{None}) and the child it spawned,
+    whose transport has a stdin descriptor, as Twisted's process has."""
+    clock = MemoryReactorClock()
+    stdin = FileDescriptor(clock)
+
+    class Process:
+        pid = 7
+        pipes = {0: stdin}
+
+    class Reactor:
+        def spawnProcess(self, protocol: ChildProtocol, *args: Any, **kwargs: Any) -> Process:
+            process = Process()
+            protocol.makeConnection(process)
+            return process
+
+    fields: dict[str, Any] = {} if flusher is None else {"flusher": flusher}
+    spawner = Spawner(
+        reactor=cast(IReactorProcess, Reactor()), clock=clock, environ={}, setsid=None, **fields
+    )
+    return spawner, spawnOne(spawner), stdin
+
+
+def test_a_childs_stdin_is_written_through_the_flusher_the_spawner_is_handed() -> None:
+    flusher = RecordingFlusher()
+    _, child, stdin = spawnedWithPipes(flusher)
+    assert flusher.asked == [("adopt", stdin)]
+    child.hurry()
+    assert flusher.asked == [("adopt", stdin), ("sendIfFinal", stdin)]
+
+
+def test_a_spawner_handed_no_flusher_leaves_its_childrens_stdin_to_twisted() -> None:
+    spawner, child, stdin = spawnedWithPipes(None)
+    assert isinstance(spawner.flusher, Unflushed)
+    own = FileDescriptor.startWriting
+    child.hurry()
+    assert "startWriting" not in vars(stdin) and type(stdin).startWriting is own

@@ -11,7 +11,8 @@ from mcpgateway.governance.quotareply import (
     retryAfterSeconds,
     upstreamLimited,
 )
-from mcpgateway.remote.ratelimited import RATE_LIMITED, parseRetryAfter
+from mcpgateway.protocol.jsonrpc import RATE_LIMITED
+from mcpgateway.remote.ratelimited import parseRetryAfter
 
 
 def test_retry_after_rounds_up_to_whole_seconds() -> None:

@@ -7,7 +7,8 @@ from __future__ import annotations
 from email.utils import formatdate
 from pathlib import Path
 
-from mcpgateway.remote.ratelimited import RATE_LIMITED, upstreamRateLimited
+from mcpgateway.protocol.jsonrpc import RATE_LIMITED
+from mcpgateway.remote.ratelimited import upstreamRateLimited
 from tests.remote.fakehttp import FakeResponse
 from tests.support.remote.openapi import child
 from tests.support.remote.streamable import NAME

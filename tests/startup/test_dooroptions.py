@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from twisted.internet.testing import MemoryReactorClock
 
+from mcpgateway.httpbase.door import Door, KernelNamer
 from mcpgateway.runtime.ownertoken import HEADER, readOwnerToken
 from mcpgateway.runtime.paths import OWNER_TOKEN_FILE
 from mcpgateway.startup.dooroptions import doorFor, ownerHeaders
-from mcpgateway.web.plumbing.door import Door, KernelNamer
 from tests.support.startup.options import parseIn, refusal
 
 

@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 
 from mcpgateway.config.workspaces import loadSecret
+from mcpgateway.runtime.turnwrites import Unflushed
 from mcpgateway.startup import wiring
 from mcpgateway.startup.options import Options
+from mcpgateway.tuned.turnflush import TurnFlusher
 from tests.fakes import FakeProcessReactor
 
 
@@ -82,3 +84,25 @@ def test_the_state_says_whose_path_the_gateway_runs_with(
         "from": "bridge",
         "recorded": {"by": "start", "at": 1_700_000_000.0},
     }
+
+
+@pytest.mark.parametrize(("twisted", "kind"), [("tuned", TurnFlusher), ("stock", Unflushed)])
+def test_the_children_and_the_site_share_the_flusher_the_runtime_picks(
+    twisted: str, kind: type, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Start-up hands the spawner its turn flusher (C{core} knows only the
+    interface), and the site sends its connections' writes with the same."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    reactor = FakeProcessReactor()
+    options = parse(
+        "--port", "9303", "--state-dir", str(tmp_path / "st"), "--sandbox", "off",
+        "--twisted", twisted,
+    )  # fmt: skip
+    top = wiring.makeService(options, reactor)
+    top.startService()
+    try:
+        [(_, site, _, _)] = reactor.tcpServers
+        flusher = site.gateway.spawner.flusher  # type: ignore[attr-defined]
+        assert type(flusher) is kind and site.flusher is flusher  # type: ignore[attr-defined]
+    finally:
+        top.stopService()

@@ -21,20 +21,36 @@ def moduleName(path: Path) -> str:
 MODULES = {moduleName(path): path for path in sorted(ROOT.rglob("*.py"))}
 
 
-def imported(path: Path) -> Iterator[tuple[int, str]]:
-    """Every mcpgateway module C{path} imports: (line, module), a name
-    imported from a module counted as that module unless it is one itself."""
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+def imported(path: Path, source: str | None = None) -> Iterator[tuple[int, str]]:
+    """Every mcpgateway module C{path} imports, wherever the import stands
+    (at the top, in a function, under C{TYPE_CHECKING}): (line, module), a
+    name imported from a module counted as that module unless it is one
+    itself, a relative import read from C{path}'s package. C{source}: the
+    code to read in place of C{path}'s."""
+    text = path.read_text(encoding="utf-8") if source is None else source
+    for node in ast.walk(ast.parse(text)):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.startswith("mcpgateway."):
                     yield node.lineno, owningModule(alias.name)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            if not node.module.startswith("mcpgateway"):
+        elif isinstance(node, ast.ImportFrom):
+            module = absoluteModule(path, node.module, node.level)
+            if not (module == "mcpgateway" or module.startswith("mcpgateway.")):
                 continue
             for alias in node.names:
-                full = f"{node.module}.{alias.name}"
-                yield node.lineno, full if full in MODULES else owningModule(node.module)
+                full = f"{module}.{alias.name}"
+                yield node.lineno, full if full in MODULES else owningModule(module)
+
+
+def absoluteModule(path: Path, module: str | None, level: int) -> str:
+    """The module C{from <level dots><module> import ...} names in C{path}."""
+    if not level:
+        return module or ""
+    package = moduleName(path).split(".")
+    if path.name != "__init__.py":
+        package.pop()
+    base = package[: len(package) - (level - 1)]
+    return ".".join([*base, module] if module else base)
 
 
 def owningModule(name: str) -> str:

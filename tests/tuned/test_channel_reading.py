@@ -281,7 +281,7 @@ def test_a_transfer_coding_other_than_chunked_is_a_400() -> None:
 def test_a_slow_body_is_not_held_to_the_header_deadline() -> None:
     """Its head is in: the deadline is met, and no 408 comes after ten
     seconds of body. The body has deadlines of its own
-    (tests/web/plumbing/test_deadlines.py), which 22 s for 111 bytes meets."""
+    (tests/httpbase/test_deadlines.py), which 22 s for 111 bytes meets."""
     h = LimitsHarness(MessageBounds(headerTimeout=10.0))
     sid = h.initialize()
     protocol, transport = connect(h)

@@ -14,7 +14,7 @@ from twisted.internet.abstract import FileDescriptor
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionLost
 from twisted.internet.interfaces import IReactorProcess
-from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import ILogObserver, globalLogPublisher
 from twisted.python.failure import Failure
 
@@ -22,7 +22,7 @@ from mcpgateway.core.child import ChildProtocol
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.tuned.channel import GatewayChannel
-from mcpgateway.tuned.turnflush import TurnFlusher, writerOf
+from mcpgateway.tuned.turnflush import TurnFlusher
 from mcpgateway.web.app import makeSite
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import ACCEPT_BOTH, spec
@@ -318,16 +318,6 @@ class Process:
         self.pipes[0].write(data)
 
 
-def test_writer_of() -> None:
-    reactor = MemoryReactorClock()
-    fd = Descriptor(reactor)
-
-    assert writerOf(fd) is fd
-    assert writerOf(Process(fd)) is fd
-    assert writerOf(StringTransport()) is None
-    assert writerOf(object()) is None
-
-
 def test_a_quick_answer_leaves_in_the_turn_of_its_request_and_the_host_is_asked_once() -> None:
     reactor = FakeProcessReactor()
     site = makeSite(Gateway({"srv": spec("srv")}, fakeSpawner(reactor)), reactor)
@@ -371,7 +361,7 @@ def test_a_line_to_a_child_leaves_in_the_turn_it_was_written() -> None:
     ]
 
 
-def test_the_spawner_gives_its_children_a_flusher() -> None:
+def test_the_spawner_gives_its_children_the_flusher_it_is_handed() -> None:
     reactor = MemoryReactorClock()
     stdin = Descriptor(reactor)
 
@@ -382,10 +372,15 @@ def test_the_spawner_gives_its_children_a_flusher() -> None:
             return process
 
     spawner = Spawner(
-        reactor=cast(IReactorProcess, Reactor()), clock=reactor, environ={}, setsid=None
+        reactor=cast(IReactorProcess, Reactor()),
+        clock=reactor,
+        environ={},
+        setsid=None,
+        flusher=TurnFlusher(reactor),
     )
     child = spawner.spawn(spec("srv"), lambda m: None, lambda line: None, lambda c: None)
     child.send({"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    assert stdin.sent == []  # not before the turn's end
     reactor.advance(0)
     assert b"".join(stdin.sent).endswith(b"\n") and stdin not in reactor.getWriters()
 

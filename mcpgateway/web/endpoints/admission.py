@@ -23,14 +23,15 @@ from mcpgateway.core.sessions import shortId
 from mcpgateway.governance.decision import Decision
 from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.quotagate import QuotaGate
+from mcpgateway.httpbase.clienterrors import ClientErrors
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.remote.ratelimited import RATE_LIMITED
+from mcpgateway.protocol.jsonrpc import RATE_LIMITED
 from mcpgateway.web.endpoints.auditnote import requestCount
 from mcpgateway.web.endpoints.backends import Quota
 from mcpgateway.web.endpoints.era2026 import principalKey
 from mcpgateway.web.endpoints.guard import header
 from mcpgateway.web.endpoints.policystep import refusedPost
-from mcpgateway.web.plumbing.replies import ClientErrors, errorReply, validIdOrNull
+from mcpgateway.web.plumbing.replies import errorReply, validIdOrNull
 from mcpgateway.web.plumbing.requestcontext import contextOf
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from twisted.web.server import Request
 
+from mcpgateway.httpbase.clienterrors import ClientErrors
 from mcpgateway.protocol import envelope, jsonrpc
 from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.protocol.jsonrpc import Kind, Message
@@ -22,7 +23,7 @@ from mcpgateway.web.endpoints.backends import Backend, SessionFinder
 from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
 from mcpgateway.web.endpoints.endpointforwarder import EndpointForwarder
 from mcpgateway.web.endpoints.refusals import EndpointRefusals
-from mcpgateway.web.plumbing.replies import ClientErrors, accepted
+from mcpgateway.web.plumbing.replies import accepted
 from mcpgateway.web.plumbing.requestcontext import contextOf
 
 

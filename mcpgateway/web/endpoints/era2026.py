@@ -65,13 +65,14 @@ from mcpgateway.core.catalogdata import publicReason
 from mcpgateway.core.era2026.types import Era2026Gateway, Era2026Request, ListenFilter, ListenHandle
 from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
 from mcpgateway.core.taskterms import EXTENSION
+from mcpgateway.httpbase.clienterrors import ClientErrors
 from mcpgateway.protocol import envelope, era2026form, jsonrpc, versions
 from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.protocol.jsonrpc import Kind, Message
 from mcpgateway.runtime import logs
 from mcpgateway.web.endpoints.era2026response import Era2026Response
 from mcpgateway.web.endpoints.guard import forCaller, header, showsChildText
-from mcpgateway.web.plumbing.replies import ClientErrors, validIdOrNull
+from mcpgateway.web.plumbing.replies import validIdOrNull
 from mcpgateway.web.plumbing.requestcontext import contextOf
 
 Credentials = tuple[tuple[str, str], ...]

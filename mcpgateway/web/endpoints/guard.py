@@ -14,7 +14,6 @@ an answer reads to one who may not.
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -82,31 +81,6 @@ def forCaller(response: Message, shown: bool) -> Message:
     if error.get("code") != jsonrpc.CHILD_EXITED and STDERR_MARK not in text:
         return response
     return {**response, "error": {**error, "message": publicReason(text)}}
-
-
-_HOST = re.compile(
-    rb"(?:\[[0-9A-Fa-f:.]+(?:%25(?:[A-Za-z0-9\-._~]|%[0-9A-Fa-f]{2})+)?\]"
-    rb"|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?"
-)
-"""RFC 9112 §3.2's C{Host}: C{uri-host [":" port]} (RFC 3986): an IPv6
-address in brackets, perhaps with a zone id (RFC 6874: C{[fe80::1%25eth0]},
-the C{%} percent-encoded), or a name or IPv4 address (a C{reg-name}), then
-perhaps a port."""
-
-_HOSTS_SEEN: dict[bytes, bool] = {}
-"""C{Host} values already judged by L{isHost}: a client sends the same
-one with every request."""
-
-
-def isHost(value: bytes) -> bool:
-    """Whether C{value} (a C{Host} header's) is C{host[:port]}: not, say,
-    C{127.0.0.1:80@evil.com}, which a loose split would read as loopback."""
-    verdict = _HOSTS_SEEN.get(value)
-    if verdict is None:
-        verdict = _HOST.fullmatch(value) is not None
-        if len(_HOSTS_SEEN) < 256:
-            _HOSTS_SEEN[value] = verdict
-    return verdict
 
 
 def _hostOf(hostHeader: str) -> str:

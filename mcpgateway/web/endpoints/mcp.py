@@ -83,6 +83,7 @@ from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.sessions import Session
 from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.quotagate import QuotaGate
+from mcpgateway.httpbase.clienterrors import ClientErrors
 from mcpgateway.protocol import jsonrpc, versions
 from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.runtime import logs
@@ -110,10 +111,7 @@ from mcpgateway.web.endpoints.requestreading import era2026Header, loopbackConne
 from mcpgateway.web.endpoints.rerouting import Rerouting
 from mcpgateway.web.endpoints.streams import SessionStreams
 from mcpgateway.web.plumbing.replay import ReplayStore
-from mcpgateway.web.plumbing.replies import (
-    ClientErrors,
-    errorReply,
-)
+from mcpgateway.web.plumbing.replies import errorReply
 from mcpgateway.web.plumbing.requestcontext import ANONYMOUS_KEY, RequestContext, contextOf
 
 

@@ -66,10 +66,11 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway.core import stats, tracing
 from mcpgateway.core.sessions import Session
+from mcpgateway.httpbase.clienterrors import ClientErrors
+from mcpgateway.httpbase.headers import GatewayHeaders, canonical
 from mcpgateway.protocol import envelope, jsonrpc
 from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.protocol.jsonrpc import Kind, Message
-from mcpgateway.tuned.headers import GatewayHeaders, canonical
 from mcpgateway.web.endpoints.admission import PostAdmission
 from mcpgateway.web.endpoints.answers import CallerAnswers
 from mcpgateway.web.endpoints.auditnote import AuditNote
@@ -80,13 +81,7 @@ from mcpgateway.web.endpoints.endpointforwarder import EndpointForwarder, EndSes
 from mcpgateway.web.endpoints.guard import checkPostHeaders, header
 from mcpgateway.web.endpoints.initialize import EndpointInitializer
 from mcpgateway.web.endpoints.refusals import EndpointRefusals
-from mcpgateway.web.plumbing.replies import (
-    ClientErrors,
-    accepted,
-    internalError,
-    jsonReply,
-    validIdOrNull,
-)
+from mcpgateway.web.plumbing.replies import accepted, internalError, jsonReply, validIdOrNull
 from mcpgateway.web.plumbing.requestcontext import contextOf
 from mcpgateway.web.plumbing.sse import KeepAlive, SSEStream, keepAliveFor
 

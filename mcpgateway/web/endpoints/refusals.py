@@ -13,9 +13,10 @@ from typing import Any
 
 from twisted.web.iweb import IRequest
 
+from mcpgateway.httpbase.clienterrors import ClientErrors
 from mcpgateway.protocol import envelope, jsonrpc, versions
 from mcpgateway.protocol.jsonrpc import Message
-from mcpgateway.web.plumbing.replies import ClientErrors, errorReply, jsonReply, validIdOrNull
+from mcpgateway.web.plumbing.replies import errorReply, jsonReply, validIdOrNull
 from mcpgateway.web.plumbing.requestcontext import contextOf
 
 

@@ -50,7 +50,7 @@ from mcpgateway.web.plumbing.replies import errorReply, jsonReply
 
 if TYPE_CHECKING:
     from mcpgateway.config.problems import ConfigProblems
-    from mcpgateway.web.plumbing.door import Door
+    from mcpgateway.httpbase.door import Door
     from mcpgateway.web.teamcluster import TeamServices
 
 _log = Logger(observer=logs.observer, namespace="mcpgateway.web.pages.liveness")

@@ -39,7 +39,7 @@ from mcpgateway.runtime import logs
 from mcpgateway.web.plumbing.replies import jsonReply
 
 if TYPE_CHECKING:
-    from mcpgateway.web.plumbing.door import Door
+    from mcpgateway.httpbase.door import Door
     from mcpgateway.web.teamcluster import TeamServices
 
 NOT_FOUND = {

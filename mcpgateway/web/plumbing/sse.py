@@ -35,11 +35,11 @@ from twisted.logger import Logger
 from twisted.web.http_headers import Headers
 from twisted.web.server import Request
 
+from mcpgateway.httpbase.headers import GatewayHeaders, canonical
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.bounds import KEEPALIVE_INTERVAL
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.timers import Every
-from mcpgateway.tuned.headers import GatewayHeaders, canonical
 from mcpgateway.web.plumbing.replay import StreamLog
 
 KEEPALIVE_SECONDS = KEEPALIVE_INTERVAL

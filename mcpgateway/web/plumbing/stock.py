@@ -9,7 +9,7 @@ sends them. What the subclasses below add is the gateway's rules, through
 the methods Twisted documents for subclasses, never by replacing how
 Twisted reads or writes:
 
-  - L{StockChannel}: the connection bounds of L{mcpgateway.web.plumbing.bounds} (the
+  - L{StockChannel}: the connection bounds of L{mcpgateway.httpbase.bounds} (the
     header deadline, the body's pace, the idle timeout, the connections per
     peer address), and the head rules the tuned channel applies before a
     request is served: one C{Host} that is C{host[:port]} on HTTP/1.1,
@@ -21,7 +21,7 @@ Twisted reads or writes:
     (C{onLost}), and no default C{Content-Type} (as on the tuned request).
 
 The tuned classes (L{mcpgateway.tuned.channel}, L{mcpgateway.tuned.request},
-L{mcpgateway.tuned.headers}) do the same with less work per request; the
+L{mcpgateway.httpbase.headers}) do the same with less work per request; the
 tests compare the two (C{tests/web/plumbing/test_stock.py}).
 """
 
@@ -34,11 +34,11 @@ from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 from twisted.web.http import HTTPFactory
 
+from mcpgateway.httpbase.bodybound import BodyBoundedRequest
+from mcpgateway.httpbase.bounds import ChannelBounds
+from mcpgateway.httpbase.headers import isHost
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime.twistedprivate import GenericHTTPChannelProtocol
-from mcpgateway.web.endpoints.guard import isHost
-from mcpgateway.web.plumbing.bodybound import BodyBoundedRequest
-from mcpgateway.web.plumbing.bounds import ChannelBounds
 
 SINGLE_HEADERS = (b"origin", b"mcp-session-id", b"mcp-protocol-version")
 """Headers (lower case) a request may carry one value of only (as

@@ -1,4 +1,4 @@
-"""What the door's tests share (tests/web/plumbing/test_door.py,
+"""What the door's tests share (tests/httpbase/test_door.py,
 test_clientcounts.py): a fake L{PeerNamer} that names each client port's
 account as the test says, a site behind a door, and connections to it."""
 
@@ -12,10 +12,10 @@ from twisted.internet.address import IPv4Address, UNIXAddress
 from twisted.internet.defer import Deferred
 from twisted.internet.testing import StringTransport
 
+from mcpgateway.httpbase.door import Door
 from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.runtime.peeruid import ABSENT, Named, PeerSocket
 from mcpgateway.web.app import GatewaySite, makeSite
-from mcpgateway.web.plumbing.door import Door
 from tests.http import Harness
 
 OWNER = 1000

@@ -19,6 +19,7 @@ from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.governance.decision import Decision
 from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.quotagate import QuotaGate
+from mcpgateway.httpbase.clienterrors import ClientErrors
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.endpoints.admission import PostAdmission
 from mcpgateway.web.endpoints.backends import Backend
@@ -26,7 +27,6 @@ from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
 from mcpgateway.web.endpoints.credentials import BadCredential
 from mcpgateway.web.endpoints.refusals import EndpointRefusals
 from mcpgateway.web.endpoints.rerouting import Rerouting
-from mcpgateway.web.plumbing.replies import ClientErrors
 from mcpgateway.web.plumbing.requestcontext import contextOf
 from tests.fakes import capturedGatewayLogs
 from tests.support.web.contextrequest import ContextRequest

@@ -11,8 +11,8 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IRequest
 from twisted.web.test.requesthelper import DummyRequest
 
+from mcpgateway.httpbase.headers import GatewayHeaders
 from mcpgateway.runtime.addresses import isLoopbackHost
-from mcpgateway.tuned.headers import GatewayHeaders
 from mcpgateway.web.endpoints import guard
 
 

@@ -13,10 +13,9 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 from twisted.web.http_headers import Headers
 
+from mcpgateway.httpbase.headers import GatewayHeaders
 from mcpgateway.protocol.bounds import MessageBounds
-from mcpgateway.tuned.headers import GatewayHeaders
 from mcpgateway.tuned.switch import STOCK, TUNED, TWISTED_ENV
-from mcpgateway.tuned.turnflush import Unflushed
 from mcpgateway.web.app import GatewaySite, StockSite, makeSite
 from mcpgateway.web.plumbing.requestcontext import contextOf
 from mcpgateway.web.plumbing.stock import StockChannel, StockRequest
@@ -83,22 +82,6 @@ def test_a_stock_request_has_twisteds_headers() -> None:
     assert type(request.requestHeaders) is Headers
     assert not isinstance(request.requestHeaders, GatewayHeaders)
     assert contextOf(request).principal is None and request.onLost is None
-
-
-def test_an_unflushed_spawner_leaves_the_descriptors_alone() -> None:
-    """Stock children's stdin: nothing adopted, so Twisted's own writes."""
-
-    class Descriptor:
-        def startWriting(self) -> None:
-            pass
-
-    flusher = Unflushed(Harness().reactor)
-    descriptor: Any = Descriptor()
-    own = descriptor.startWriting
-    flusher.adopt(descriptor)
-    assert "startWriting" not in vars(descriptor) and descriptor.startWriting == own
-    flusher.sendNow(descriptor)
-    flusher.sendIfFinal(descriptor)
 
 
 @BOTH

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from twisted.internet.defer import Deferred
 
+from mcpgateway.httpbase.clientcounts import PROCESS_THRESHOLD, ClientCounts
 from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.runtime.peeruid import PeerSocket
 from mcpgateway.tuned.switch import STOCK, TUNED
-from mcpgateway.web.plumbing.clientcounts import PROCESS_THRESHOLD, ClientCounts
 from tests.fakes import capturedGatewayLogs
 from tests.support.web.channel_reading import HEALTH
 from tests.support.web.door import OWNER, DoorHarness, FakeNamer, answer, connect

@@ -18,12 +18,13 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.testing import StringTransport
 
+from mcpgateway.httpbase.bounds import REFUSED_LINGER, ConnectionGuard
+from mcpgateway.httpbase.clienterrors import ClientErrors
+from mcpgateway.httpbase.door import LOG_SECONDS, Door, KernelNamer, accountName, socketOf
+from mcpgateway.ops.peerpid import inodeHolders
 from mcpgateway.runtime.peeruid import ABSENT, UNTOLD, Named, PeerSocket, SockDiag, hexEndpoint
 from mcpgateway.runtime.threads import runInline
 from mcpgateway.tuned.switch import STOCK, TUNED
-from mcpgateway.web.plumbing.bounds import REFUSED_LINGER, ConnectionGuard
-from mcpgateway.web.plumbing.door import LOG_SECONDS, Door, KernelNamer, accountName, socketOf
-from mcpgateway.web.plumbing.replies import ClientErrors
 from tests.fakes import capturedGatewayLogs
 from tests.support.web.api import ApiHarness
 from tests.support.web.channel_reading import HEALTH, echo, post
@@ -49,7 +50,7 @@ ROUTES = [
 
 
 def refusals(events: list[Any]) -> list[dict[str, Any]]:
-    return [e for e in events if e.get("log_namespace") == "mcpgateway.web.plumbing.door.Door"]
+    return [e for e in events if e.get("log_namespace") == "mcpgateway.httpbase.door.Door"]
 
 
 @BOTH
@@ -323,13 +324,13 @@ def test_the_kernel_namer_reads_the_tables_in_a_thread_only_when_netlink_cannot_
         "header\n" + line.format(hexEndpoint(loopback, 50000), hexEndpoint(loopback, 9100))
     )
     client, server = ("127.0.0.1", 50000), ("127.0.0.1", 9100)
-    told = KernelNamer(runInThread, str(tmp_path), FakeDiag(PeerSocket(5, 6)))
+    told = KernelNamer(runInThread, inodeHolders, str(tmp_path), FakeDiag(PeerSocket(5, 6)))
     assert told.tcp(client, server) == PeerSocket(5, 6) and threads == []
-    untold = KernelNamer(runInThread, str(tmp_path), FakeDiag(UNTOLD))
+    untold = KernelNamer(runInThread, inodeHolders, str(tmp_path), FakeDiag(UNTOLD))
     found = untold.tcp(client, server)
     assert isinstance(found, Deferred)
     assert found.result == PeerSocket(1001, 77)
-    noTables = KernelNamer(runInThread, str(tmp_path / "none"), FakeDiag(UNTOLD))
+    noTables = KernelNamer(runInThread, inodeHolders, str(tmp_path / "none"), FakeDiag(UNTOLD))
     assert noTables.tcp(client, server) is UNTOLD
     assert len(threads) == 1
 
@@ -340,7 +341,7 @@ def test_the_kernel_namer_finds_holders_in_a_thread(tmp_path: Path) -> None:
         folder.mkdir(parents=True)
         for fd, target in fds.items():
             (folder / fd).symlink_to(target)
-    namer = KernelNamer(runInline, str(tmp_path))
+    namer = KernelNamer(runInline, inodeHolders, str(tmp_path))
     found = namer.holders(os.getuid(), frozenset({77, 78, 79}), [12])
     assert found.result == {77: 11, 78: 12}
 
@@ -365,5 +366,5 @@ def test_a_unix_peer_is_read_from_the_socket_under_tls() -> None:
     assert socketOf(Handled(object(), Handled(sock))) is sock
     assert socketOf(StringTransport()) is None
     if hasattr(__import__("socket"), "SO_PEERCRED"):
-        namer = KernelNamer(runInline)
+        namer = KernelNamer(runInline, inodeHolders)
         assert namer.unix(Handled(object(), Handled(sock))) == PeerSocket(OWNER, 0, 42)

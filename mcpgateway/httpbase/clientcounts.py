@@ -1,11 +1,11 @@
-# -*- test-case-name: tests.web.plumbing.test_clientcounts -*-
+# -*- test-case-name: tests.httpbase.test_clientcounts -*-
 """How many connections each client of a door holds: a client is a process,
 not an address.
 
 On loopback every client is C{127.0.0.1}, so a cap per address is a cap on
 the whole machine: one runaway process holding C{maxConnectionsPerPeer}
 connections would get every other client 503. Behind a
-L{Door<mcpgateway.web.plumbing.door.Door>} each connection's account and
+L{Door<mcpgateway.httpbase.door.Door>} each connection's account and
 socket inode are known at accept; its process is not (the kernel's socket
 tables name none), and finding it means walking C{/proc/PID/fd} of the
 account's processes, milliseconds in a worker thread. So L{ClientCounts}
@@ -40,7 +40,7 @@ HINTS = 4
 
 
 class Holders(Protocol):
-    """L{PeerNamer.holders<mcpgateway.web.plumbing.door.PeerNamer.holders>}."""
+    """L{PeerNamer.holders<mcpgateway.httpbase.door.PeerNamer.holders>}."""
 
     def __call__(
         self, uid: int, inodes: frozenset[int], hints: tuple[int, ...]

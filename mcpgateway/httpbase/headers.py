@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.tuned.test_headers -*-
+# -*- test-case-name: tests.httpbase.test_headers -*-
 """Twisted's C{Headers}, with a short path for the bytes the gateway uses.
 
 Every call through twisted.web reads and sets about two dozen headers
@@ -14,10 +14,15 @@ cache), and a value with no CR or LF is stored as it is.
 It reads and writes C{_rawHeaders}, the dict Twisted's C{Headers}
 documents as its storage (C{@ivar _rawHeaders}); everything else is
 Twisted's own code.
+
+And L{isHost}: whether a C{Host} value is C{host[:port]}, which both
+channels (the tuned one and the stock one) ask of every request's head
+before anything else reads it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import AnyStr, TypeVar
 
@@ -123,3 +128,28 @@ class GatewayHeaders(Headers):
         if type(name) is bytes:
             return self._rawHeaders.get(_canonical.get(name) or _key(name)) or default
         return super().getRawHeaders(name, default)
+
+
+_HOST = re.compile(
+    rb"(?:\[[0-9A-Fa-f:.]+(?:%25(?:[A-Za-z0-9\-._~]|%[0-9A-Fa-f]{2})+)?\]"
+    rb"|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?"
+)
+"""RFC 9112 §3.2's C{Host}: C{uri-host [":" port]} (RFC 3986): an IPv6
+address in brackets, perhaps with a zone id (RFC 6874: C{[fe80::1%25eth0]},
+the C{%} percent-encoded), or a name or IPv4 address (a C{reg-name}), then
+perhaps a port."""
+
+_HOSTS_SEEN: dict[bytes, bool] = {}
+"""C{Host} values already judged by L{isHost}: a client sends the same
+one with every request."""
+
+
+def isHost(value: bytes) -> bool:
+    """Whether C{value} (a C{Host} header's) is C{host[:port]}: not, say,
+    C{127.0.0.1:80@evil.com}, which a loose split would read as loopback."""
+    verdict = _HOSTS_SEEN.get(value)
+    if verdict is None:
+        verdict = _HOST.fullmatch(value) is not None
+        if len(_HOSTS_SEEN) < 256:
+            _HOSTS_SEEN[value] = verdict
+    return verdict

@@ -17,11 +17,11 @@ import pytest
 from twisted.internet.testing import MemoryReactorClock
 from twisted.web.test.requesthelper import DummyRequest
 
+from mcpgateway.httpbase.door import REASONS, Door
 from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.runtime.ownertoken import HEADER
 from mcpgateway.runtime.peeruid import ABSENT, UNTOLD
 from mcpgateway.tuned.switch import STOCK, TUNED
-from mcpgateway.web.plumbing.door import REASONS, Door
 from tests.fakes import capturedGatewayLogs
 from tests.http import initializeMessage
 from tests.support.web.channel_reading import HEALTH
@@ -77,7 +77,7 @@ def test_an_unnamed_connection_is_let_in_and_each_request_needs_the_token(twiste
         assert transport.value().startswith(b"HTTP/1.1 200 OK\r\n")
         assert not transport.disconnecting
     assert h.door.refusals == counts(token_missing=1, token_wrong=1)
-    lines = [e for e in events if e.get("log_namespace") == "mcpgateway.web.plumbing.door.Door"]
+    lines = [e for e in events if e.get("log_namespace") == "mcpgateway.httpbase.door.Door"]
     told = [e for e in lines if e["log_level"].name == "info"]
     assert len(told) == 1 and told[0]["header"] == HEADER
     assert [e["what"] for e in lines if e["log_level"].name == "warn"] == [

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.plumbing.test_door,tests.web.plumbing.test_door_token -*-
+# -*- test-case-name: tests.httpbase.test_door,tests.httpbase.test_door_token -*-
 """The front door of a gateway that authenticates no one (a person's own
 machine): only its owner's connections are served.
 
@@ -6,7 +6,7 @@ Without tokens, every account of the machine can reach a loopback port,
 and whatever reaches the gateway can call every server (a filesystem
 server reads the owner's files) and add a server through the management
 API (a command run as the gateway's user). So when a connection is
-accepted the site's L{ConnectionGuard<mcpgateway.web.plumbing.bounds.ConnectionGuard>}
+accepted the site's L{ConnectionGuard<mcpgateway.httpbase.bounds.ConnectionGuard>}
 asks the L{Door} which account holds its other end: the kernel names the
 uid owning the client's socket (L{mcpgateway.runtime.peeruid}), once per
 connection; what the connection then sends costs nothing more. The
@@ -99,17 +99,27 @@ class PeerNamer(Protocol):
         C{hints}: pids to look at first."""
 
 
+HolderWalk = Callable[[set[int], str, int, tuple[int, ...]], dict[int, int]]
+"""A walk of C{/proc/PID/fd} for the holders of sockets: C{(inodes,
+procRoot, uid, hints)} -> inode -> pid (L{mcpgateway.ops.peerpid.inodeHolders},
+which start-up hands the L{KernelNamer})."""
+
+
 class KernelNamer:
     """The kernel's answers: C{NETLINK_SOCK_DIAG} on the reactor thread (one
     exact lookup, tens of microseconds); where netlink cannot answer,
     C{/proc/net/tcp*} in a worker thread; C{SO_PEERCRED} for a UNIX socket;
-    a walk of C{/proc/PID/fd} in a worker thread for the holders of
-    sockets (L{mcpgateway.ops.peerpid.inodeHolders})."""
+    C{walkHolders} in a worker thread for the holders of sockets."""
 
     def __init__(
-        self, runInThread: RunInThread, procRoot: str = "/proc", diag: SockDiag | None = None
+        self,
+        runInThread: RunInThread,
+        walkHolders: HolderWalk,
+        procRoot: str = "/proc",
+        diag: SockDiag | None = None,
     ) -> None:
         self._runInThread = runInThread
+        self._walkHolders = walkHolders
         self._procRoot = procRoot
         self._diag = SockDiag() if diag is None else diag
         self._tables: bool | None = None
@@ -133,10 +143,8 @@ class KernelNamer:
     def holders(
         self, uid: int, inodes: frozenset[int], hints: Sequence[int]
     ) -> Deferred[dict[int, int]]:
-        from mcpgateway.ops.peerpid import inodeHolders
-
         found: Deferred[dict[int, int]] = self._runInThread(
-            inodeHolders, set(inodes), self._procRoot, uid, tuple(hints)
+            self._walkHolders, set(inodes), self._procRoot, uid, tuple(hints)
         )
         return found
 

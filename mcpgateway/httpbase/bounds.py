@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.plumbing.test_deadlines,tests.web.plumbing.test_stock,tests.web.plumbing.test_door -*-
+# -*- test-case-name: tests.httpbase.test_deadlines,tests.web.plumbing.test_stock,tests.httpbase.test_door -*-
 """What one HTTP connection to the gateway may hold, and for how long,
 whichever channel reads it: L{ChannelBounds} is the part of a channel that
 the site's L{ConnectionGuard} looks at once a second (the header deadline,
@@ -30,13 +30,13 @@ from twisted.protocols.policies import ProtocolWrapper
 from twisted.python.failure import Failure
 from twisted.web import http
 
+from mcpgateway.httpbase.clientcounts import ClientCounts
+from mcpgateway.httpbase.clienterrors import ClientErrors
+from mcpgateway.httpbase.door import Door
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.peeruid import Named, PeerSocket
-from mcpgateway.web.plumbing.clientcounts import ClientCounts
-from mcpgateway.web.plumbing.door import Door
-from mcpgateway.web.plumbing.replies import ClientErrors
 
 IDLE_CONNECTION_TIMEOUT = 60.0
 """Seconds a connection may stay silent between requests (no byte of a new

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from mcpgateway.httpbase.headers import isHost
 from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.tuned.channel import (
     BODY_GRACE,
@@ -18,7 +19,6 @@ from mcpgateway.tuned.channel import (
     BODY_STALL_TIMEOUT,
     IDLE_CONNECTION_TIMEOUT,
 )
-from mcpgateway.web.endpoints.guard import isHost
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness, spec
 from tests.support.web.channel_reading import post

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.plumbing.test_stock,tests.web.plumbing.test_chunked_body_bound -*-
+# -*- test-case-name: tests.web.plumbing.test_stock,tests.httpbase.test_chunked_body_bound -*-
 """The body limit every request of the gateway keeps, on Twisted as it
 ships and on the tuned path alike: a body over C{bodyLimit} bytes is not
 stored (a C{Content-Length} over it is refused before the body comes, a

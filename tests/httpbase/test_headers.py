@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.web.http_headers import Headers
 
-from mcpgateway.tuned import headers as module
-from mcpgateway.tuned.headers import GatewayHeaders
+from mcpgateway.httpbase import headers as module
+from mcpgateway.httpbase.headers import GatewayHeaders
 
 _KNOWN = st.sampled_from(
     [

@@ -1,0 +1,71 @@
+# -*- test-case-name: tests.httpbase.test_clienterrors -*-
+"""The log of what clients sent that the gateway refused: L{ClientErrors},
+which a connection's bounds (L{mcpgateway.httpbase.bounds}) and the HTTP
+endpoints write to alike.
+"""
+
+from __future__ import annotations
+
+import math
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.web.iweb import IRequest
+
+from mcpgateway.runtime import logs
+
+
+class ClientErrors:
+    """Logs refused client input: one warning line per refusal, without a
+    traceback (the client did something wrong; the gateway did not), and at
+    most C{perSecond} lines a second, so a flood of bad requests cannot flood
+    the log: the next line says how many were left out."""
+
+    log = Logger(observer=logs.observer, namespace="mcpgateway.web.endpoints.mcp.ClientErrors")
+    _SHOWN = 300
+
+    def __init__(self, clock: IReactorTime, perSecond: int = 10) -> None:
+        self._clock = clock
+        self._perSecond = perSecond
+        self._windowStart = -math.inf
+        self._inWindow = 0
+        self.suppressed = 0
+        """Refusals not logged since the last line."""
+        self.count = 0
+        """Refusals in total."""
+
+    def note(self, request: IRequest, status: int, reason: str) -> None:
+        """Record one refused request (HTTP C{status}, C{reason})."""
+        path: bytes = request.path or b""
+        peer = request.getClientAddress()
+        self._emit(
+            (request.method or b"?").decode("ascii", "replace")[:16],
+            path[: self._SHOWN].decode("utf-8", "replace"),
+            getattr(peer, "host", None) or str(peer),
+            status,
+            reason,
+        )
+
+    def noteConnection(self, peer: str | None, status: int, reason: str) -> None:
+        """Record one refused or closed connection."""
+        self._emit("connection", "-", peer or "?", status, reason)
+
+    def _emit(self, method: str, path: str, peer: str, status: int, reason: str) -> None:
+        self.count += 1
+        now = self._clock.seconds()
+        if now - self._windowStart >= 1.0:
+            self._windowStart, self._inWindow = now, 0
+        if self._inWindow >= self._perSecond:
+            self.suppressed += 1
+            return
+        self._inWindow += 1
+        suppressed, self.suppressed = self.suppressed, 0
+        self.log.warn(
+            "refused {method} {path} from {peer}: {status} {reason}{more}",
+            method=method,
+            path=path,
+            peer=peer,
+            status=status,
+            reason=reason[: self._SHOWN] + ("..." if len(reason) > self._SHOWN else ""),
+            more=f" ({suppressed} more refusals not logged)" if suppressed else "",
+        )
