@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import mcpgateway
+from tests.support.parsed import parsed
 
 ROOT = Path(mcpgateway.__file__).parent
 
@@ -24,7 +25,7 @@ MODULES = {moduleName(path): path for path in sorted(ROOT.rglob("*.py"))}
 def imported(path: Path) -> Iterator[tuple[int, str]]:
     """Every mcpgateway module C{path} imports: (line, module), a name
     imported from a module counted as that module unless it is one itself."""
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in parsed(path).imports:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.startswith("mcpgateway."):
