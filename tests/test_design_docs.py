@@ -48,6 +48,7 @@ from pathlib import Path
 import pytest
 
 import mcpgateway
+from tests.support.parsed import parsed
 
 PACKAGE = Path(mcpgateway.__file__).parent
 CHECKOUT = PACKAGE.parent
@@ -103,7 +104,7 @@ def codeWords() -> frozenset[str]:
     path: the MCP methods and C{_meta} keys it speaks."""
     words = set()
     for path in PACKAGE.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in parsed(path).nodes:
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and "/" in node.value:
                 words.add(node.value)
     return frozenset(words)
@@ -113,7 +114,7 @@ def codeWords() -> frozenset[str]:
 def topLevelNames(module: Path) -> frozenset[str]:
     """The names C{module} defines at its top."""
     names: set[str] = set()
-    for node in ast.parse(module.read_text(encoding="utf-8")).body:
+    for node in parsed(module).tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             names.add(node.name)
         elif isinstance(node, ast.Import | ast.ImportFrom):
@@ -348,7 +349,7 @@ def serviceClasses() -> frozenset[str]:
     bases (by name, transitively) reach C{Service} or C{MultiService}."""
     bases: dict[str, set[str]] = {}
     for path in PACKAGE.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in parsed(path).nodes:
             if isinstance(node, ast.ClassDef):
                 bases.setdefault(node.name, set()).update(
                     base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
@@ -371,13 +372,13 @@ def builtServices() -> set[str]:
     services = serviceClasses()
     returning: dict[str, set[str]] = {}
     for path in PACKAGE.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in parsed(path).nodes:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns:
                 words = set(re.findall(r"\w+", ast.unparse(node.returns)))
                 returning.setdefault(node.name, set()).update(words & services)
     built: set[str] = set()
     for path in [*sorted((PACKAGE / "startup").glob("*.py")), PACKAGE / "tap.py"]:
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in parsed(path).nodes:
             name = (
                 node.id
                 if isinstance(node, ast.Name)
@@ -414,7 +415,7 @@ def test_every_class_on_a_branch_of_the_service_tree_exists() -> None:
     classes = {
         node.name
         for path in PACKAGE.rglob("*.py")
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        for node in parsed(path).nodes
         if isinstance(node, ast.ClassDef)
     }
     branches = [

@@ -63,6 +63,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.house import MODULES, ROOT, imported, owningModule
+from tests.support.parsed import Parsed, fromSource, parsed, sourceOf
 
 RANKS = {
     "protocol": 1,
@@ -252,7 +253,7 @@ def test_imports_are_seen_wherever_they_stand_and_however_they_are_spelt() -> No
 
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_a_module_stays_under_800_lines(module: str) -> None:
-    lines = MODULES[module].read_text(encoding="utf-8").count("\n")
+    lines = sourceOf(MODULES[module]).count("\n")
     assert lines <= MAX_MODULE_LINES, f"{module}: {lines} lines"
 
 
@@ -262,7 +263,7 @@ def functionLengths() -> dict[str, int]:
     definitions)."""
     lengths: dict[str, int] = {}
     for module, path in MODULES.items():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in parsed(path).nodes:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 name = f"{module}.{node.name}"
                 length = (node.end_lineno or node.lineno) - node.lineno + 1
@@ -371,16 +372,16 @@ def classSpans() -> dict[str, tuple[int, list[str]]]:
     (by a name defined in the same module or imported from another)."""
     spans: dict[str, tuple[int, list[str]]] = {}
     for module, path in MODULES.items():
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        nodes = parsed(path).nodes
         names: dict[str, str] = {}
-        for node in ast.walk(tree):
+        for node in nodes:
             if isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 for alias in node.names:
                     names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-        for node in ast.walk(tree):
+        for node in nodes:
             if isinstance(node, ast.ClassDef):
                 names.setdefault(node.name, f"{module}.{node.name}")
-        for node in ast.walk(tree):
+        for node in nodes:
             if not isinstance(node, ast.ClassDef):
                 continue
             bases = [names[b.id] for b in node.bases if isinstance(b, ast.Name) and b.id in names]
@@ -444,7 +445,7 @@ only shrinks."""
 def benchImported(path: Path) -> Iterator[tuple[int, str]]:
     """Every C{benchmarks/} module C{path} imports: (line, module), with the
     imports inside functions."""
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in parsed(path).imports:
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
@@ -465,7 +466,7 @@ def benchFunctionLengths(path: Path) -> dict[str, int]:
     lines, from C{def} to its last line (the longest of a name's
     definitions)."""
     lengths: dict[str, int] = {}
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in parsed(path).nodes:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             length = (node.end_lineno or node.lineno) - node.lineno + 1
             lengths[node.name] = max(length, lengths.get(node.name, 0))
@@ -480,7 +481,7 @@ def test_there_are_benchmarks_to_check() -> None:
 def test_a_benchmark_module_keeps_the_house_rules(module: str) -> None:
     """Under 800 lines, no function over 100, a docstring saying its job."""
     path = BENCH_MODULES[module]
-    source = path.read_text(encoding="utf-8")
+    source = parsed(path).source
     lines = source.count("\n")
     assert lines <= MAX_MODULE_LINES, f"{module}: {lines} lines"
     long = {
@@ -489,7 +490,7 @@ def test_a_benchmark_module_keeps_the_house_rules(module: str) -> None:
         if length > MAX_FUNCTION_LINES
     }
     assert set(long) - BENCH_LONG_FUNCTIONS == set(), long
-    assert ast.get_docstring(ast.parse(source)), f"{module}: no module docstring"
+    assert ast.get_docstring(parsed(path).tree), f"{module}: no module docstring"
 
 
 def test_the_long_benchmark_functions_are_still_long() -> None:
@@ -621,11 +622,12 @@ is C{era2026}, the revisions before it are the C{handshake} era, the
 (an older config word or option name, still read)."""
 
 
-def retiredNames(source: str) -> list[str]:
-    """The identifiers of C{source} (every name bound, read or imported,
-    attributes and arguments included) that hold a retired word."""
+def retiredNames(read: Parsed) -> list[str]:
+    """The identifiers of the module C{read} (every name bound, read or
+    imported, attributes and arguments included) that hold a retired
+    word."""
     found: list[str] = []
-    for node in ast.walk(ast.parse(source)):
+    for node in read.nodes:
         names: list[str] = []
         if isinstance(node, ast.Name):
             names = [node.id]
@@ -647,8 +649,7 @@ def test_no_name_holds_a_retired_word() -> None:
     offenders = {
         module: names
         for module, path in MODULES.items()
-        if (names := retiredNames(path.read_text(encoding="utf-8")))
-        or any(w in module.lower() for w in RETIRED_WORDS)
+        if (names := retiredNames(parsed(path))) or any(w in module.lower() for w in RETIRED_WORDS)
     }
     assert offenders == {}
 
@@ -660,7 +661,11 @@ def test_the_retired_word_check_sees_names_and_not_strings() -> None:
         "    x.legacyMode = 1\n"
         "OLD = 'modern'\n"
     )
-    assert retiredNames(source) == ["mcpgateway.protocol.wire2026", "modern", "legacyMode"]
+    assert retiredNames(fromSource(source)) == [
+        "mcpgateway.protocol.wire2026",
+        "modern",
+        "legacyMode",
+    ]
 
 
 def emptyTests(source: str) -> list[str]:
@@ -668,7 +673,7 @@ def emptyTests(source: str) -> list[str]:
     C{pass}: a test that cannot fail, reported as a pass (one turned off is
     skipped, with its reason)."""
     found = []
-    for node in ast.walk(ast.parse(source)):
+    for node in fromSource(source).nodes:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith(
             "test"
         ):
@@ -689,7 +694,7 @@ def test_no_test_is_only_a_docstring_or_pass() -> None:
     offenders = {
         str(path.relative_to(tests)): names
         for path in sorted(tests.rglob("test_*.py"))
-        if (names := emptyTests(path.read_text(encoding="utf-8")))
+        if (names := emptyTests(sourceOf(path)))
     }
     assert offenders == {}
 
@@ -704,12 +709,13 @@ def test_the_empty_test_check_sees_a_docstring_and_a_pass_and_only_them() -> Non
     assert emptyTests(source) == ["test_a", "test_b"]
 
 
-def classDefinitions(sources: dict[str, str]) -> dict[str, list[str]]:
-    """Every class name defined in C{sources} (module -> its code), nested
-    classes included, with the modules defining it (once per definition)."""
+def classDefinitions(sources: dict[str, Parsed]) -> dict[str, list[str]]:
+    """Every class name defined in C{sources} (module -> its code, parsed),
+    nested classes included, with the modules defining it (once per
+    definition)."""
     defined: dict[str, list[str]] = {}
-    for module, source in sources.items():
-        for node in ast.walk(ast.parse(source)):
+    for module, read in sources.items():
+        for node in read.nodes:
             if isinstance(node, ast.ClassDef):
                 defined.setdefault(node.name, []).append(module)
     return defined
@@ -717,7 +723,7 @@ def classDefinitions(sources: dict[str, str]) -> dict[str, list[str]]:
 
 def test_no_class_name_is_defined_twice() -> None:
     """A class name says one thing: a grep for it finds it and only it."""
-    sources = {module: path.read_text(encoding="utf-8") for module, path in MODULES.items()}
+    sources = {module: parsed(path) for module, path in MODULES.items()}
     twice = {name: where for name, where in classDefinitions(sources).items() if len(where) > 1}
     assert twice == {}
 
@@ -727,7 +733,7 @@ def test_the_class_name_check_sees_two_modules_and_a_nested_class() -> None:
         "a": "class Opener:\n    class Step:\n        pass\n",
         "b": "class Opener:\n    pass\nclass Step:\n    pass\nclass Alone:\n    pass\n",
     }
-    defined = classDefinitions(sources)
+    defined = classDefinitions({module: fromSource(code) for module, code in sources.items()})
     assert {name: where for name, where in defined.items() if len(where) > 1} == {
         "Opener": ["a", "b"],
         "Step": ["a", "b"],
@@ -747,11 +753,11 @@ NAMED_APART = {
 their name, each with why the two names part."""
 
 
-def soleClassShare(source: str) -> tuple[str, float] | None:
-    """The one public top-level class of C{source} and the share of the
-    module's non-blank lines it spans (its decorators included); C{None}
+def soleClassShare(read: Parsed) -> tuple[str, float] | None:
+    """The one public top-level class of the module C{read} and the share
+    of its non-blank lines it spans (its decorators included); C{None}
     when the module has no public class or more than one."""
-    tree = ast.parse(source)
+    tree = read.tree
     public = [
         node
         for node in tree.body
@@ -760,19 +766,20 @@ def soleClassShare(source: str) -> tuple[str, float] | None:
     if len(public) != 1:
         return None
     (cls,) = public
-    lines = source.splitlines()
+    lines = read.lines
     start = min([cls.lineno] + [decorator.lineno for decorator in cls.decorator_list])
     spanned = sum(1 for line in lines[start - 1 : cls.end_lineno] if line.strip())
     return cls.name, spanned / sum(1 for line in lines if line.strip())
 
 
-def classesNamedApart(sources: dict[str, str]) -> dict[str, str]:
-    """The modules of C{sources} (module -> its code) whose one public class
-    spans more than half of them and whose name (underscores dropped) that
-    class's name, lowercased, does not contain: module -> class."""
+def classesNamedApart(sources: dict[str, Parsed]) -> dict[str, str]:
+    """The modules of C{sources} (module -> its code, parsed) whose one
+    public class spans more than half of them and whose name (underscores
+    dropped) that class's name, lowercased, does not contain: module ->
+    class."""
     apart = {}
-    for module, source in sources.items():
-        found = soleClassShare(source)
+    for module, read in sources.items():
+        found = soleClassShare(read)
         if found is None:
             continue
         name, share = found
@@ -785,9 +792,7 @@ def test_a_module_that_is_its_class_carries_its_name() -> None:
     """A grep for a class's idea finds its module too: a module that is its
     one class is named by it (L{NAMED_APART} says why the few others part)."""
     sources = {
-        module: path.read_text(encoding="utf-8")
-        for module, path in MODULES.items()
-        if path.name != "__init__.py"
+        module: parsed(path) for module, path in MODULES.items() if path.name != "__init__.py"
     }
     apart = classesNamedApart(sources)
     assert {module: name for module, name in apart.items() if module not in NAMED_APART} == {}
@@ -797,7 +802,7 @@ def test_a_module_that_is_its_class_carries_its_name() -> None:
 def test_the_module_name_check_weighs_the_class_against_the_module() -> None:
     big = "class Preparer:\n    '''Prepares.'''\n\n    def run(self) -> None:\n        pass\n"
     helpers = "def a() -> None:\n    pass\n\n\ndef b() -> None:\n    pass\n"
-    sources = {
+    codes = {
         "pkg.preparing": '"""Preparing."""\n\n' + big,
         "pkg.preparer": big,
         "pkg.pre_parer": big,
@@ -805,6 +810,7 @@ def test_the_module_name_check_weighs_the_class_against_the_module() -> None:
         "pkg.two": big + "class Other:\n    pass\n",
         "pkg.private": big + "class _Hidden:\n    pass\n",
     }
+    sources = {module: fromSource(code) for module, code in codes.items()}
     assert soleClassShare(sources["pkg.preparer"]) == ("Preparer", 1.0)
     assert soleClassShare(sources["pkg.two"]) is None
     assert classesNamedApart(sources) == {"pkg.preparing": "Preparer", "pkg.private": "Preparer"}

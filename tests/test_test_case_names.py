@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import mcpgateway
+from tests.support.parsed import sourceOf
 
 ROOT = Path(mcpgateway.__file__).parent
 CHECKOUT = ROOT.parent
@@ -49,7 +50,7 @@ def exists(name: str) -> bool:
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(CHECKOUT)))
 def test_a_test_case_name_names_tests_that_exist(path: Path) -> None:
-    names = namedTests(path.read_text(encoding="utf-8"))
+    names = namedTests(sourceOf(path))
     if names is None:
         return
     assert names, "an empty test-case-name"

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.parsed import fromSource, parsed, sourceOf
+
 TESTS = Path(__file__).parent
 CHECKOUT = TESTS.parent
 
@@ -56,8 +58,7 @@ def importedModules(source: str, package: str) -> Iterator[tuple[int, str]]:
     """Each module the code C{source} of a module of C{package} imports (or
     may import: C{from a import b} names both C{a} and C{a.b}), with its
     line."""
-    tree = ast.parse(source)
-    for node in ast.walk(tree):
+    for node in fromSource(source).imports:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield node.lineno, alias.name
@@ -88,7 +89,7 @@ def importedTestModules(source: str, package: str) -> list[str]:
     ids=lambda path: str(path.relative_to(TESTS)),
 )
 def test_no_file_of_the_tests_imports_a_test_module(path: Path) -> None:
-    assert importedTestModules(path.read_text(), packageOf(path)) == []
+    assert importedTestModules(sourceOf(path), packageOf(path)) == []
 
 
 @pytest.mark.parametrize(
@@ -134,6 +135,7 @@ CROSS_CUTTING = frozenset(
         "test_golden_bodies.py",
         "test_house.py",
         "test_mcpclient.py",
+        "test_parsed.py",
         "test_switched.py",
         "test_test_case_names.py",
         "test_test_layout.py",
@@ -143,7 +145,7 @@ CROSS_CUTTING = frozenset(
 rules, the docs, the golden bodies, the modules one call runs through, the
 benchmarks' own checks and the
 tests of the tests' own helpers (C{tests/support}: the MCP client, the
-stock pass's list). A test
+stock pass's list, the house rules' parse). A test
 of a top-level module (C{tests/test_launch.py} for C{mcpgateway/launch.py})
 sits there too, as that module's mirror."""
 
@@ -184,7 +186,7 @@ def unplacedIntegrationTests(integration: Path) -> list[str]:
     for path in sorted(integration.rglob("test_*.py")):
         init = path.parent / "__init__.py"
         if path.parent == integration or not (
-            init.is_file() and ast.get_docstring(ast.parse(init.read_text()))
+            init.is_file() and ast.get_docstring(parsed(init).tree)
         ):
             unplaced.append(str(path.relative_to(integration)))
     return unplaced
@@ -265,7 +267,7 @@ def namingPackages(package: Path) -> dict[str, set[str]]:
     C{package} names, with the dotted packages of the modules naming it."""
     naming: dict[str, set[str]] = {}
     for path in package.rglob("*.py"):
-        found = HEADER.search("\n".join(path.read_text(encoding="utf-8").splitlines()[:3]))
+        found = HEADER.search("\n".join(sourceOf(path).splitlines()[:3]))
         if found is None:
             continue
         parts = path.relative_to(package.parent).parts[:-1]
@@ -287,7 +289,7 @@ def namedAwayFromTheirModules(tests: Path, package: Path) -> list[str]:
         folder = ".".join([package.name, *parts[1:-1]])
         if folder in packages:
             continue
-        said = ast.get_docstring(ast.parse((path.parent / "__init__.py").read_text())) or ""
+        said = ast.get_docstring(parsed(path.parent / "__init__.py").tree) or ""
         if not all(re.search(rf"\b{re.escape(named)}\b", said) for named in packages):
             elsewhere.append(f"{name}: named by {sorted(packages)}")
     return elsewhere

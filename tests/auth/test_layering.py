@@ -16,6 +16,7 @@ import pytest
 import mcpgateway
 from tests.support.core import layering
 from tests.support.core.bannedimports import bannedImports
+from tests.support.parsed import parsed
 
 AUTH = Path(mcpgateway.__file__).parent / "auth"
 FORBIDDEN = (
@@ -34,7 +35,7 @@ def modules() -> list[Path]:
 
 @pytest.mark.parametrize("path", modules(), ids=lambda p: p.name)
 def test_auth_imports_nothing_above_it(path: Path) -> None:
-    assert bannedImports(path.read_text(), FORBIDDEN) == []
+    assert bannedImports(parsed(path), FORBIDDEN) == []
 
 
 @pytest.mark.parametrize("name", STANDALONE)

@@ -18,13 +18,14 @@ import mcpgateway
 from tests.support.core.bannedimports import under
 from tests.support.core.layering import ABOVE, importedNames
 from tests.support.core.layering import FORBIDDEN as CORE_FORBIDDEN
+from tests.support.parsed import Parsed, parsed
 
 CLUSTER = Path(mcpgateway.__file__).parent / "cluster"
 FORBIDDEN = (*ABOVE, "mcpgateway.startup.preflight", "klein")
 ALLOWED_AUTH = "mcpgateway.auth.principal"
 
 
-def forbidden(source: str) -> list[str]:
+def forbidden(source: str | Parsed) -> list[str]:
     return sorted({name for name in importedNames(source) if not allowed(name)})
 
 
@@ -44,7 +45,7 @@ def test_cluster_has_modules() -> None:
 
 @pytest.mark.parametrize("path", modules(), ids=lambda p: p.name)
 def test_cluster_imports_nothing_above_it(path: Path) -> None:
-    assert forbidden(path.read_text(encoding="utf-8")) == []
+    assert forbidden(parsed(path)) == []
 
 
 def test_the_core_may_not_import_the_cluster() -> None:

@@ -16,11 +16,12 @@ import pytest
 import mcpgateway
 from tests.support.core.bannedimports import bannedImports
 from tests.support.core.layering import FORBIDDEN
+from tests.support.parsed import Parsed, parsed
 
 CORE = Path(mcpgateway.__file__).parent / "core"
 
 
-def forbiddenImports(source: str) -> list[str]:
+def forbiddenImports(source: str | Parsed) -> list[str]:
     """The imports of C{source} that core/ may not make."""
     return bannedImports(source, FORBIDDEN)
 
@@ -45,7 +46,7 @@ def test_core_has_modules() -> None:
 
 @pytest.mark.parametrize("path", coreModules(), ids=lambda path: path.name)
 def test_core_module_imports_nothing_above_core(path: Path) -> None:
-    assert forbiddenImports(path.read_text(encoding="utf-8")) == []
+    assert forbiddenImports(parsed(path)) == []
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,7 @@ from pathlib import Path
 import mcpgateway
 import twisted
 from mcpgateway.runtime import twistedprivate
+from tests.support.parsed import Parsed, fromSource, parsed
 
 GATEWAY = Path(mcpgateway.__file__).parent
 TWISTED = Path(twisted.__file__).parent
@@ -110,7 +111,7 @@ class Use:
 class Module:
     path: str
     dotted: str
-    tree: ast.Module
+    read: Parsed
     imports: dict[str, str]
     """Local name: the dotted name it is bound to."""
 
@@ -119,13 +120,13 @@ def modules() -> Iterator[Module]:
     for path in sorted(GATEWAY.rglob("*.py")):
         rel = path.relative_to(GATEWAY.parent)
         dotted = ".".join(rel.with_suffix("").parts).removesuffix(".__init__")
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        yield Module(str(rel), dotted, tree, importMap(tree))
+        read = parsed(path)
+        yield Module(str(rel), dotted, read, importMap(read))
 
 
-def importMap(tree: ast.Module) -> dict[str, str]:
+def importMap(read: Parsed) -> dict[str, str]:
     bound: dict[str, str] = {}
-    for node in ast.walk(tree):
+    for node in read.imports:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -173,7 +174,7 @@ class Classes:
     def __init__(self, all: list[Module]) -> None:
         self.defs: dict[str, tuple[Module, ast.ClassDef]] = {}
         for module in all:
-            for node in ast.walk(module.tree):
+            for node in module.read.nodes:
                 if isinstance(node, ast.ClassDef):
                     self.defs[f"{module.dotted}.{node.name}"] = (module, node)
 
@@ -254,6 +255,16 @@ def qualified(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+_IMPORTS_AND_NAMES = frozenset({ast.Import, ast.ImportFrom, ast.Constant})
+"""The nodes rule 1 reads (L{Scan.privateImport})."""
+_ACCESSES = frozenset({ast.Attribute, ast.Call})
+"""The nodes that may reach a C{_name} (L{accessedName})."""
+_DEFINITIONS = frozenset(
+    {ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign, ast.AugAssign}
+)
+"""The nodes that may define a C{_name} (L{definedHere})."""
+
+
 class Scan:
     """One module's private Twisted names (rules 1 and 2), the accesses
     rule 3 judges, and the C{_names} the module defines for itself."""
@@ -264,22 +275,26 @@ class Scan:
         self.uses: list[Use] = []
         self.defines: set[str] = set()
         self.others: list[tuple[str, str]] = []
-        self.visit(module.tree, ())
+        self.visit(module.read.tree, ())
 
     def where(self, node: ast.AST) -> str:
         return f"{self.module.path}:{getattr(node, 'lineno', 0)}"
 
     def visit(self, node: ast.AST, bases: tuple[type, ...]) -> None:
+        kind = type(node)
         if isinstance(node, ast.ClassDef):
             bases = self.classes.twistedBases(f"{self.module.dotted}.{node.name}")
             self.overrides(node, bases)
-        self.privateImport(node)
-        found = accessedName(node)
-        if found is not None:
-            self.access(node, found[0], found[1], bases)
-        for name in definedHere(node):
-            if not (bases and twistedOwner(bases, name)):
-                self.defines.add(name)
+        if kind in _IMPORTS_AND_NAMES:
+            self.privateImport(node)
+        elif kind in _ACCESSES:
+            found = accessedName(node)
+            if found is not None:
+                self.access(node, found[0], found[1], bases)
+        if kind in _DEFINITIONS:
+            for name in definedHere(node):
+                if not (bases and twistedOwner(bases, name)):
+                    self.defines.add(name)
         for child in ast.iter_child_nodes(node):
             self.visit(child, bases)
 
@@ -434,8 +449,8 @@ class Later2(Later):
 
 
 def sampleScan() -> Scan:
-    tree = ast.parse(SAMPLE)
-    module = Module("mcpgateway/sample.py", "mcpgateway.sample", tree, importMap(tree))
+    read = fromSource(SAMPLE)
+    module = Module("mcpgateway/sample.py", "mcpgateway.sample", read, importMap(read))
     return Scan(module, Classes([module]))
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import mcpgateway
+from tests.support.parsed import parsed
 
 ROOT = Path(mcpgateway.__file__).parent
 
@@ -26,9 +27,12 @@ def imported(path: Path, source: str | None = None) -> Iterator[tuple[int, str]]
     (at the top, in a function, under C{TYPE_CHECKING}): (line, module), a
     name imported from a module counted as that module unless it is one
     itself, a relative import read from C{path}'s package. C{source}: the
-    code to read in place of C{path}'s."""
-    text = path.read_text(encoding="utf-8") if source is None else source
-    for node in ast.walk(ast.parse(text)):
+    code to read in place of C{path}'s (parsed afresh, never cached)."""
+    if source is None:
+        nodes: Iterable[ast.AST] = parsed(path).imports
+    else:
+        nodes = ast.walk(ast.parse(source))
+    for node in nodes:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.startswith("mcpgateway."):

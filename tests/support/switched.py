@@ -36,6 +36,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from tests.support.house import MODULES, imported
+from tests.support.parsed import fromSource, sourceOf
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 TESTS = CHECKOUT / "tests"
@@ -79,7 +80,7 @@ def testModulePath(name: str) -> Path | None:
 def importedNames(source: str) -> Iterator[str]:
     """Each module C{source} imports or may import (C{from a import b}
     names both C{a} and C{a.b}); absolute imports only."""
-    for node in ast.walk(ast.parse(source)):
+    for node in fromSource(source).imports:
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
@@ -98,7 +99,7 @@ def fileReadsTheSwitch(path: Path) -> bool:
         if current in seen:
             continue
         seen.add(current)
-        for name in importedNames(current.read_text(encoding="utf-8")):
+        for name in importedNames(sourceOf(current)):
             if name in switchReaders():
                 return True
             if name.startswith("tests."):

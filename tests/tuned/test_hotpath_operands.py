@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.tuned import httpreader, request
 from mcpgateway.tuned.httpreader import RequestReader
+from tests.support.parsed import parsed
 
 PER_REQUEST = [Path(httpreader.__file__), Path(request.__file__)]
 
@@ -30,7 +31,7 @@ def bytesOperandsOfIn(path: Path) -> list[int]:
     """The lines of C{path} where C{in} or C{not in} has a C{bytes} literal
     or a slice on its left."""
     found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in parsed(path).nodes:
         if not isinstance(node, ast.Compare):
             continue
         lefts = [node.left, *node.comparators[:-1]]
@@ -52,8 +53,8 @@ def test_single_bytes_are_looked_for_as_ints(path: Path) -> None:
 def searchesOfMadeBytes(path: Path, function: str) -> list[int]:
     """The lines of C{function} in C{path} where C{in} looks into a value made
     on the spot by a call (C{raw.translate(...)}: bytes, in the decoder)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    (found,) = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == function]
+    nodes = parsed(path).nodes
+    (found,) = [n for n in nodes if isinstance(n, ast.FunctionDef) and n.name == function]
     return [
         node.lineno
         for node in ast.walk(found)

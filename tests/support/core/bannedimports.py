@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from tests.support.core.layering import importedNames
+from tests.support.parsed import Parsed
 
 
 def under(name: str, prefix: str) -> bool:
@@ -14,7 +15,8 @@ def under(name: str, prefix: str) -> bool:
     return name == prefix or name.startswith(prefix + ".")
 
 
-def bannedImports(source: str, banned: Iterable[str]) -> list[str]:
-    """The names C{source} imports that are under one of C{banned}, sorted."""
+def bannedImports(source: str | Parsed, banned: Iterable[str]) -> list[str]:
+    """The names C{source} (a module's text, or the module parsed) imports
+    that are under one of C{banned}, sorted."""
     prefixes = tuple(banned)
     return sorted({name for name in importedNames(source) if any(under(name, p) for p in prefixes)})

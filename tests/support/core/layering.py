@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 
+from tests.support.parsed import Parsed, fromSource
+
 ABOVE = (
     "mcpgateway.web",
     "mcpgateway.config",
@@ -18,11 +20,13 @@ FORBIDDEN = (*ABOVE, "mcpgateway.auth", "mcpgateway.cluster", "klein", "twisted.
 """What the core may not import."""
 
 
-def importedNames(source: str) -> list[str]:
-    """Every module name C{source} imports, as dotted names (C{from a import
-    b} counts as both C{a} and C{a.b}: C{b} may be a module)."""
+def importedNames(source: str | Parsed) -> list[str]:
+    """Every module name C{source} (a module's text, or the module parsed)
+    imports, as dotted names (C{from a import b} counts as both C{a} and
+    C{a.b}: C{b} may be a module)."""
+    read = fromSource(source) if isinstance(source, str) else source
     names = []
-    for node in ast.walk(ast.parse(source)):
+    for node in read.imports:
         if isinstance(node, ast.Import):
             names += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
