@@ -106,11 +106,6 @@ PlacementOf = Callable[[Kit], Placement]
 """Makes a pool's placement from what the pool gives it."""
 
 
-def _decidesNoName() -> bool:
-    """A gateway without a policy or rate limits decides no call's name."""
-    return False
-
-
 class ServerPool:
     """The children of one configured server (see the module docstring).
 
@@ -159,8 +154,8 @@ class ServerPool:
         binary is (C{None} for other servers)."""
         self.disabled = spec.disabled
         """Set through the management API: requests are refused, children stopped."""
-        self.listFirst: Callable[[], bool] = _decidesNoName
-        """Whether a call's name is decided before the call (L{PoolLike.listFirst})."""
+        self.namesDecided = False
+        """Whether a call's name is decided before the call (L{PoolLike.namesDecided})."""
         self._ownEach = self._promotedAtStart()
         """Promoted (in this process, or an earlier one): each new session
         gets an owned child."""
