@@ -67,6 +67,9 @@ class TracedGateway:
     """The README's command, C{twistd -n mcpgateway}, on a fresh HOME under
     C{home}, on an OS-chosen loopback port, under C{calltrace.py}."""
 
+    environment: dict[str, str] = {}
+    """More of the gateway's environment."""
+
     def __init__(self, home: Path, twisted: str, timeout: float = 120.0) -> None:
         self.home = home
         self.out = home / "trace.json"
@@ -76,20 +79,10 @@ class TracedGateway:
             "MCPGATEWAY_HOME": str(home / "state"),
             "MCPGATEWAY_TWISTED": twisted,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+            **self.environment,
         }
-        argv = [
-            sys.executable,
-            str(HERE / "calltrace.py"),
-            str(self.out),
-            "-n",
-            "--pidfile=",
-            "--logfile=-",
-            "mcpgateway",
-            "--port",
-            "tcp:0:interface=127.0.0.1",
-        ]
         self.proc = subprocess.Popen(
-            argv,
+            self.command(),
             cwd=home,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -103,6 +96,22 @@ class TracedGateway:
         if not self._found.wait(timeout):
             self.stop()
             raise RuntimeError("gateway did not start:\n" + "\n".join(self.output))
+
+    def twistdArguments(self) -> list[str]:
+        """The README's command after C{twistd}: in the foreground, no
+        pidfile, its log on stdout, an OS-chosen loopback port."""
+        return [
+            "-n",
+            "--pidfile=",
+            "--logfile=-",
+            "mcpgateway",
+            "--port",
+            "tcp:0:interface=127.0.0.1",
+        ]
+
+    def command(self) -> list[str]:
+        """C{twistd} under the tracer."""
+        return [sys.executable, str(HERE / "calltrace.py"), str(self.out), *self.twistdArguments()]
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
