@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from mcpgateway.web.teamcluster import TeamServices
 from mcpgateway.startup.childwiring import adoptionFor, wardenFor, wireAdoption
 from mcpgateway.startup.cluster import ClusterWiring
+from mcpgateway.startup.configuredlimits import ConfiguredLimits
 from mcpgateway.startup.dooroptions import doorFor
 from mcpgateway.startup.endpoints import (
     endpointInterface,
@@ -58,7 +59,6 @@ from mcpgateway.startup.endpoints import (
 )
 from mcpgateway.startup.handoverwiring import successorOf, wirePredecessor
 from mcpgateway.startup.lazyresolver import LazyResolver
-from mcpgateway.startup.limitswiring import ConfiguredLimits
 from mcpgateway.startup.options import Options
 from mcpgateway.startup.pinoptions import keepPins, pinPolicy
 from mcpgateway.startup.policywiring import wireAggregatePolicy, wirePolicy

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.startup.test_limitswiring -*-
+# -*- test-case-name: tests.startup.test_configuredlimits -*-
 """The config's rate limits of calls and C{--policy}, wired into a running
 gateway only while they are configured, decided at start and at each
 reload (L{ConfiguredLimits}).

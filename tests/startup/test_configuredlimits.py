@@ -1,6 +1,6 @@
 """The rate limits of calls and C{--policy} wired only while configured:
 no call-quota gate and no decided names on a laptop, both added and taken
-away by a reload (L{mcpgateway.startup.limitswiring})."""
+away by a reload (L{mcpgateway.startup.configuredlimits})."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.governance.quotagate import QuotaGate
 from mcpgateway.startup import wiring
-from mcpgateway.startup.limitswiring import ConfiguredLimits, decidesNames, limited
+from mcpgateway.startup.configuredlimits import ConfiguredLimits, decidesNames, limited
 from mcpgateway.startup.wiring import GatewayReload
 from mcpgateway.web.teamcluster import TeamServices
 from tests.fakes import FakeProcessReactor, fakeSpawner
