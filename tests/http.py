@@ -12,6 +12,7 @@ from twisted.internet.testing import StringTransport
 
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.tasks.manager import TaskManager
 from mcpgateway.web.app import makeSite
 from tests.fakes import FakeProcess, FakeProcessReactor, fakeSpawner
 from tests.support.web.httphead import parseHead
@@ -109,10 +110,16 @@ class Harness:
         servers: dict[str, ServerSpec] | None = None,
         maxBody: int = 4096,
         loopbackOnly: bool = True,
+        tasks: TaskManager | None = None,
     ) -> None:
+        """
+        @param tasks: the gateway's tasks (C{None}: none, the
+            endpoints forward to their pools at once; a running gateway
+            always has them).
+        """
         self.reactor = FakeProcessReactor()
         specs = servers or {"srv": spec("srv")}
-        self.gateway = Gateway(specs, fakeSpawner(self.reactor), lazyStart=False)
+        self.gateway = Gateway(specs, fakeSpawner(self.reactor), lazyStart=False, tasks=tasks)
         self.site = makeSite(self.gateway, self.reactor, loopbackOnly=loopbackOnly, maxBody=maxBody)
 
     def request(

@@ -129,7 +129,6 @@ CROSS_CUTTING = frozenset(
         "test_bench_fanout.py",
         "test_bench_peers.py",
         "test_bench_restart.py",
-        "test_callpath.py",
         "test_design_docs.py",
         "test_docs_links.py",
         "test_golden_bodies.py",

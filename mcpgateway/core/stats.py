@@ -138,8 +138,8 @@ def answered(
     if outcome is None:
         if isinstance(result, Failure):
             outcome = "cancelled" if result.check(CancelledError) else "error"
-        else:  # L{outcomeOf}, written out: one call fewer per request
-            outcome = "ok" if isinstance(result, dict) and "result" in result else "error"
+        else:
+            outcome = outcomeOf(result)
     operations.serverOperation(server, method, outcome, clock.seconds() - started)
     if span is not None:
         tracing.finish(span, outcome, result if isinstance(result, dict) else None)
@@ -217,18 +217,11 @@ class Operations:
         outcome: str,
         seconds: float,
     ) -> None:
-        # Every request is observed here twice (its server and its client
-        # operation): the label and the observation are written out, not
-        # called (L{methodLabel}, L{Histogram.observe}), four calls fewer
-        # per request.
-        key = (server, method if method in KNOWN_METHODS else "other", outcome)
+        key = (server, methodLabel(method), outcome)
         histogram = table.get(key)
         if histogram is None:
             histogram = table[key] = Histogram(BUCKETS)
-        observed = 0.0 if seconds < 0.0 else seconds  # max(seconds, 0.0)
-        histogram.counts[bisect_left(histogram.bounds, observed)] += 1
-        histogram.count += 1
-        histogram.sum += observed
+        histogram.observe(max(seconds, 0.0))
         active = tracing.tracer
         if active is not None:
             attributes: dict[str, AttributeValue] = {

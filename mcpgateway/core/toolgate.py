@@ -28,7 +28,7 @@ server runs, never another spelling a server that folds case (or ignores
 invisible characters) would take for a forbidden tool. A set lookup.
 
 Where a name is decided before its call reaches the router (a policy, a
-rate limit: L{PoolPins.listFirst}), a call of a kind whose whole listing
+rate limit: L{PoolPins.namesDecided}), a call of a kind whose whole listing
 is not known yet waits while the gate lists the child itself, every page
 (L{ToolGate.listedFirst}): a client that calls without listing (a session
 restored after a restart, a client that cached the tools) meets the same
@@ -169,7 +169,7 @@ known)."""
 
 class PoolPins(Protocol):
     """What a gate reads of its pool: the server as configured, the pins,
-    and whether a call's name is decided before the call (C{listFirst}:
+    and whether a call's name is decided before the call (C{namesDecided}:
     a policy or rate limits are configured), so that the child is listed
     before a call of a name it may not have."""
 
@@ -177,7 +177,7 @@ class PoolPins(Protocol):
     toolPins: PinnedTools | None
 
     @property
-    def listFirst(self) -> Callable[[], bool]: ...
+    def namesDecided(self) -> bool: ...
 
 
 class ChildLister(Protocol):
@@ -350,9 +350,9 @@ class ToolGate:
     def listedFirst(self, child: ChildLister, message: Message) -> Deferred[None] | None:
         """A call (C{message}) about to go: C{None} when it goes now, else
         a Deferred that fires once the gate has listed the kind it names
-        (L{PoolPins.listFirst}; see the module docstring)."""
+        (L{PoolPins.namesDecided}; see the module docstring)."""
         listing = NAMED.get(message["method"])
-        if listing is None or not (self._pool.spec.limits or self._pool.listFirst()):
+        if listing is None or not (self._pool.spec.limits or self._pool.namesDecided):
             return None
         listed = self.listed[listing]
         if listed.known:
@@ -453,7 +453,7 @@ class ToolGate:
 
     def _decides(self) -> bool:
         """Whether its pool's calls are decided by name before they come."""
-        return bool(self._pool.spec.limits) or self._pool.listFirst()
+        return bool(self._pool.spec.limits) or self._pool.namesDecided
 
     def gated(
         self, childId: int, session: SessionLike | None, message: Message, related: Sink | None

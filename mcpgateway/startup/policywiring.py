@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from twisted.internet.interfaces import IReactorTime
 
 POLICY_HELP = (
@@ -51,17 +49,6 @@ def wireAggregatePolicy(gate: Any, gateway: Any) -> None:
     from mcpgateway.governance.policymembers import PolicyMembers
 
     gateway.aggregateSide.aggregator.memberPolicy = PolicyMembers(gate, gateway.pools)
-
-
-def namesDecided(options: Any, gatewayQuotas: Callable[[], str]) -> Callable[[], bool]:
-    """Whether a call's name is decided before the call reaches its
-    server's router, so that its child lists first
-    (L{mcpgateway.core.toolgate}): always with C{--policy}; while the
-    config sets top-level rate limits otherwise (a server's own limits are
-    read from its entry by its gate)."""
-    if options.get("policy"):
-        return lambda: True
-    return lambda: bool(gatewayQuotas())
 
 
 def wirePolicy(options: Any, reactor: IReactorTime, top: Any) -> Any:

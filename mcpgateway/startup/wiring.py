@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from mcpgateway.web.teamcluster import TeamServices
 from mcpgateway.startup.childwiring import adoptionFor, wardenFor, wireAdoption
 from mcpgateway.startup.cluster import ClusterWiring
+from mcpgateway.startup.configuredlimits import ConfiguredLimits
 from mcpgateway.startup.dooroptions import doorFor
 from mcpgateway.startup.endpoints import (
     endpointInterface,
@@ -60,7 +61,7 @@ from mcpgateway.startup.handoverwiring import successorOf, wirePredecessor
 from mcpgateway.startup.lazyresolver import LazyResolver
 from mcpgateway.startup.options import Options
 from mcpgateway.startup.pinoptions import keepPins, pinPolicy
-from mcpgateway.startup.policywiring import namesDecided, wireAggregatePolicy, wirePolicy
+from mcpgateway.startup.policywiring import wireAggregatePolicy, wirePolicy
 from mcpgateway.startup.process import refuse, threadRunner
 from mcpgateway.startup.sandboxing import serverPaths, wireSandbox
 from mcpgateway.startup.selfservice import BuiltinServer, selfServiceOf
@@ -122,9 +123,13 @@ def makeService(options: Options, reactor: IReactor | None = None) -> IService:
     successor = successorOf(options, reactor, top)
     selfService = selfServiceOf(options)  # --self-service's built-in server, or None
     wiring = Wiring(options, pre, reactor, top, successor, secret, cluster, selfService)
-    gateway, configService = _gatewayAndConfig(wiring)
+    gateway, configService, reload = _gatewayAndConfig(wiring)
     team = wireTeam(options, pre, reactor, top, gateway, secret, cluster)
-    team.callQuotas = _callQuotas(reactor, gateway, configService)
+    limits = ConfiguredLimits(
+        reactor, gateway, team, configService.gatewayQuotas, bool(options.get("policy"))
+    )
+    limits.use({name: pool.spec for name, pool in gateway.pools.items()})
+    reload.limits = limits  # and again with each reload's servers
     team.requestPolicy = wirePolicy(options, reactor, top)
     wireAggregatePolicy(team.requestPolicy, gateway)
     if selfService is not None:
@@ -142,14 +147,6 @@ def makeService(options: Options, reactor: IReactor | None = None) -> IService:
     GcTuning(reactor).setServiceParent(top)  # last: it freezes what start-up left alive
     HeapTrim(reactor).setServiceParent(top)  # then the C heap's free pages go back
     return top
-
-
-def _callQuotas(reactor: IReactor, gateway: Any, configService: Any) -> Any:
-    """The rate limits and quotas of calls the config sets
-    (L{mcpgateway.governance.quotagate}), read again on every reload."""
-    from mcpgateway.governance.quotagate import forGateway
-
-    return forGateway(reactor, gateway, configService.gatewayQuotas)
 
 
 OTEL_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
@@ -240,18 +237,23 @@ class GatewayReload:
         self.gateway: Gateway | None = None
         self.selfService = selfService
         """Adds the built-in C{gateway} server to every set of servers."""
+        self.limits: ConfiguredLimits | None = None
+        """Wires the rate limits and decided names each set of servers
+        configures, before the gateway serves it."""
 
     def __call__(self, specs: dict[str, ServerSpec]) -> Deferred[Any]:
         assert self.gateway is not None, "a reload before the gateway was made"
         if self.selfService is not None:
             specs = self.selfService.withBuiltin(specs)
+        if self.limits is not None:
+            self.limits.use(specs)
         return self.gateway.reconfigurer.reconfigure(withTimeout(specs, self.timeout))
 
 
-def _gatewayAndConfig(wiring: Wiring) -> tuple[Gateway, ConfigService]:
-    """The gateway (pools, sessions, children) and the config service that
+def _gatewayAndConfig(wiring: Wiring) -> tuple[Gateway, ConfigService, GatewayReload]:
+    """The gateway (pools, sessions, children), the config service that
     keeps it current (workspace routes keyed with the wiring's C{secret};
-    promotions kept in C{promotions.json}), with the reaper and the monitor;
+    promotions kept in C{promotions.json}) and its reload target, with the reaper and the monitor;
     all under C{top}. A cluster replica's sessions get sealed ids
     (C{cluster.sealer})."""
     from mcpgateway.config.promotions import TTL, PromotionStore
@@ -301,7 +303,7 @@ def _gatewayAndConfig(wiring: Wiring) -> tuple[Gateway, ConfigService]:
             settings.tasks, reactor, settings.predecessor, settings.predecessorWait
         ).setServiceParent(top)
     _operations(options, reactor, top, gateway, configService)
-    return gateway, configService
+    return gateway, configService, reload
 
 
 def _configService(
@@ -461,8 +463,6 @@ def _gatewaySettings(
         toolPins=pinPolicy(options, pre.stateDir, reactor, runInThread, refuse),
         # start-ups answered from the saved catalogs (docs/guide/lifecycle.md)
         lazyStart=not options["no-lazy-start"],
-        # a policy or rate limits decide a call's name: its child lists first (docs/guide/policy.md)
-        listFirst=namesDecided(options, configService.gatewayQuotas),
     )
 
 

@@ -4,7 +4,6 @@ an approval announced to the sessions."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -53,7 +52,7 @@ class Pool:
 
     spec: ServerSpec
     toolPins: PinnedTools | None = None
-    listFirst: Callable[[], bool] = lambda: False
+    namesDecided: bool = False
 
 
 class ListingTests(SynchronousTestCase):

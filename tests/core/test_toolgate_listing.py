@@ -5,8 +5,7 @@ does not declare it serves refused before it reaches it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import given, settings
@@ -41,7 +40,7 @@ class Pool:
 
     spec: ServerSpec
     toolPins: PinnedTools | None = None
-    listFirst: Callable[[], bool] = field(default=lambda: True)
+    namesDecided: bool = True
 
 
 class Case(SynchronousTestCase):
@@ -225,7 +224,7 @@ class FailedListingTests(Case):
         """The policy was removed: nothing decides the name, nothing is refused."""
         self.call("echo")
         self.failListing("errs")
-        self.pool.listFirst = lambda: False
+        self.pool.namesDecided = False
         self.call("SECRET_TOOL")
         self.assertEqual(self.forwarded(), ["SECRET_TOOL"])
 
@@ -252,7 +251,7 @@ class LaptopTests(Case):
 
     def setUp(self) -> None:
         super().setUp()
-        self.pool.listFirst = lambda: False
+        self.pool.namesDecided = False
 
     def test_a_call_goes_as_sent(self) -> None:
         self.call("SECRET_TOOL")
@@ -282,7 +281,7 @@ class CapabilityTests(Case):
         self.assertEqual(self.sent, [])  # not listed either
 
     def test_on_a_laptop_too(self) -> None:
-        self.pool.listFirst = lambda: False
+        self.pool.namesDecided = False
         self.assertEqual(self.refusal(self.call("x", "prompts/get"))["code"], -32601)
 
     def test_resources_of_a_server_without_resources(self) -> None:

@@ -12,13 +12,9 @@ from typing import Any
 
 from twisted.internet.task import Clock
 
-from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.governance.gate import PolicyGate, RequestGate, Where, factsOf
 from mcpgateway.governance.policy import Caller, Policy, TargetServer
 from mcpgateway.governance.policyfile import PolicyFile
-from mcpgateway.startup.policywiring import namesDecided
-from tests.fakes import FakeProcessReactor, fakeSpawner
-from tests.http import spec
 from tests.support.governance.policy import TEAM
 from tests.support.web.mcp import childRequests
 from tests.support.web.team_web import PRINCIPALS, TeamHarness
@@ -144,14 +140,3 @@ def test_the_policy_file_reloads_and_keeps_the_last_good(tmp_path: Path) -> None
     now = watched()
     assert now is not None and now is not first and watched.error is None
     watched.stopService()
-
-
-def test_a_policy_or_top_level_limits_decide_names_before_their_calls() -> None:
-    limits = [""]
-    assert namesDecided({"policy": "team.cedar"}, lambda: limits[0])() is True
-    decided = namesDecided({"policy": None}, lambda: limits[0])
-    assert decided() is False  # a laptop gateway forwards calls as sent
-    limits[0] = '{"perMinute":60}'
-    assert decided() is True  # read again after a reload
-    gateway = Gateway({"srv": spec("srv")}, fakeSpawner(FakeProcessReactor()), listFirst=decided)
-    assert gateway.pools["srv"].listFirst is decided

@@ -81,6 +81,9 @@ class ServerSet:
         self._watchChildren = settings.catalogs is not None
         self.catalogServe = CatalogServe(host, settings.lazyStart)
         """Which saved catalog answers a shared server's start-ups."""
+        self.namesDecided = settings.namesDecided
+        """Whether a call's name is decided before the call (every pool's
+        L{PoolLike.namesDecided}): L{decideNames} changes it."""
         self.pools: dict[str, PoolLike] = {name: self._make(spec) for name, spec in specs.items()}
         """Every pool by server name: the one mapping the gateway, its
         aggregator and the web read, changed in place."""
@@ -93,9 +96,7 @@ class ServerSet:
         )
         pool.toolPins = self._host.settings.toolPins  # its children's routers apply them
         pool.sessionServed = self._host.sessions.served  # a served session's record is saved again
-        listFirst = self._host.settings.listFirst
-        if listFirst is not None:
-            pool.listFirst = listFirst  # names decided before their calls
+        pool.namesDecided = self.namesDecided  # its children list before a call they did not
         pool.taskSupport = speaksTasks  # the tasks feature's reading of a child's initialize
         pool.catalogSource = self.catalogServe  # start-ups answered from the saved catalog
         if isinstance(pool, ServerPool):  # and from its scopes' saved catalogs
@@ -124,6 +125,15 @@ class ServerSet:
         if forget:
             self._host.catalogs.forget(name)
             self._host.scopeCatalogs.forget(name)
+
+    def decideNames(self, decided: bool) -> None:
+        """Whether a call's name is decided before the call from now on
+        (a policy, the config's rate limits; the wiring decides at start
+        and at each reload): every pool's flag, and the one pools made
+        later take. A call reads the flag; nothing is asked per call."""
+        self.namesDecided = decided
+        for pool in self.pools.values():
+            pool.namesDecided = decided
 
     def start(self, names: Iterable[str] | None = None) -> None:
         """Start the servers C{names} (C{None}: all): resolve C{npx}/C{uvx}

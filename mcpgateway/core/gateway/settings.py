@@ -108,12 +108,13 @@ class GatewaySettings:
     """The servers' pinned tools, which every child's router applies to its
     C{tools/list} answers and C{tools/call} requests (C{None}: none pinned;
     L{mcpgateway.trust.policy.PinPolicy})."""
-    listFirst: Callable[[], bool] | None = None
-    """Whether a call's name is decided before the call now (C{--policy},
-    the config's rate limits): every child is then listed before a call of
-    a kind it has not listed whole, so that a name it did not list is
-    refused (L{mcpgateway.core.toolgate}); C{None}: a laptop gateway,
-    which decides no name, forwards calls as sent."""
+    namesDecided: bool = False
+    """Whether a call's name is decided before the call at start
+    (C{--policy}, the config's rate limits): every child is then listed
+    before a call of a kind it has not listed whole, so that a name it did
+    not list is refused (L{mcpgateway.core.toolgate}); C{False}: a laptop
+    gateway, which decides no name, forwards calls as sent. A reload
+    decides again (L{mcpgateway.core.gateway.serverset.ServerSet.decideNames})."""
     lazyStart: bool = True
     """Answer a client's start-up on a shared server (C{initialize} and the
     lists) from its saved catalog when one is current, starting its child at
@@ -148,6 +149,6 @@ class GatewayOptions(TypedDict, total=False):
     runInThread: RunInThread | None
     clientAlive: Callable[[int], bool] | None
     toolPins: PinnedTools | None
-    listFirst: Callable[[], bool] | None
+    namesDecided: bool
     lazyStart: bool
     tasks: TaskManager | None

@@ -92,7 +92,6 @@ class KeyedPlacement:
     perLaunch = True
     ownsAll = False
     startup = None
-    shared: Upstream | None = None
 
     def __init__(self, kit: Kit) -> None:
         self._kit = kit

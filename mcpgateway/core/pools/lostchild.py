@@ -42,19 +42,17 @@ class LostChildNotices:
 
     def __init__(self, server: str) -> None:
         self.server = server
-        self.untold: dict[str, str] = {}
-        """Why each session not told yet is to be told, by session id (what
-        the pool's hot path reads: empty, nobody is)."""
+        self._untold: dict[str, str] = {}
 
     def __bool__(self) -> bool:
-        return bool(self.untold)
+        return bool(self._untold)
 
     def __contains__(self, session: SessionLike) -> bool:
-        return session.id in self.untold
+        return session.id in self._untold
 
     def mark(self, session: SessionLike, why: str) -> None:
         """C{session}'s child was started anew (C{why}): its next answer says so."""
-        self.untold[session.id] = why
+        self._untold[session.id] = why
 
     def lost(self, served: Iterable[SessionLike], why: str) -> None:
         """A shared child that C{served} these sessions was let go of
@@ -65,13 +63,13 @@ class LostChildNotices:
 
     def forget(self, session: SessionLike) -> None:
         """Nothing to tell C{session} (it ended, or its child was kept)."""
-        self.untold.pop(session.id, None)
+        self._untold.pop(session.id, None)
 
     def told(
         self, answer: Deferred[jsonrpc.Message], session: SessionLike, related: Sink | None
     ) -> Deferred[jsonrpc.Message]:
         """C{answer}, telling C{session} first if it is to be told."""
-        if session.id not in self.untold:
+        if session.id not in self._untold:
             return answer
         return answer.addCallback(self.tell, session, related)
 
@@ -81,10 +79,10 @@ class LostChildNotices:
         """C{answer} as C{session} gets it: with the notice, if it has one
         pending and C{answer} has a result."""
         result = answer.get("result")
-        why = self.untold.get(session.id)
+        why = self._untold.get(session.id)
         if why is None or not isinstance(result, dict):
             return answer
-        del self.untold[session.id]
+        del self._untold[session.id]
         level = session.logLevel
         if level not in LOG_LEVELS or LOG_LEVELS.index(level) <= _WARNING:
             notice = self.notice(why)

@@ -76,9 +76,6 @@ class OwnedChildren:
         self._maker = maker
         self._launcher = launcher
         self._perSession: dict[str, Upstream] = {}
-        self.held = 0
-        """How many sessions have a child of their own here: what the pool's
-        hot path reads (at 0 it need not ask about a session)."""
         self._owners: dict[str, Session] = {}
         self.closed = 0
         self._replays: dict[str, list[Deferred[Upstream]]] = {}
@@ -119,7 +116,6 @@ class OwnedChildren:
         launch = None if variant is None else variant.launch
         upstream = self._maker.make(OwnerFanout(session), launch)
         self._perSession[session.id] = upstream
-        self.held = len(self._perSession)
         self._owners[session.id] = session
         upstream.router.attach(session)
         return upstream
@@ -318,7 +314,6 @@ class OwnedChildren:
     def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
         """Detach C{session} and stop its child."""
         upstream = self._perSession.pop(session.id, None)
-        self.held = len(self._perSession)
         self._owners.pop(session.id, None)
         self._replays.pop(session.id, None)
         self._why.pop(session.id, None)

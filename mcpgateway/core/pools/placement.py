@@ -96,13 +96,6 @@ class Placement(Protocol):
     """Whether every session has a child of its own (the pool's, not the placement's)."""
 
     @property
-    def shared(self) -> Upstream | None:
-        """The one child every session of it is served by, once made
-        (C{None}: none yet, or a placement with a child per key or none of
-        its own): what the pool's hot path reads instead of asking
-        L{childOf} and L{gone}."""
-
-    @property
     def startup(self) -> CatalogStartup | None:
         """What answers its sessions' start-ups from the saved catalog while
         its one child does not run (a shared placement's; C{None}: none does)."""
@@ -204,7 +197,6 @@ class SessionPlacement:
     perLaunch = False
     ownsAll = True
     startup = None
-    shared: Upstream | None = None
 
     def __init__(self, kit: Kit) -> None:
         self._kit = kit

@@ -251,10 +251,12 @@ class PoolLike(Protocol):
     toolPins: PinnedTools | None
     """The gateway's pinned tools, which its children's routers apply
     (L{mcpgateway.core.toolgate}); C{None}: nothing is pinned."""
-    listFirst: Callable[[], bool]
+    namesDecided: bool
     """Whether a call's name is decided before the call reaches the router
     (a policy, the gateway's rate limits): a child is then listed before a
-    call of a kind it has not listed whole (L{mcpgateway.core.toolgate})."""
+    call of a kind it has not listed whole (L{mcpgateway.core.toolgate}).
+    Set when the servers are made and at each reload
+    (L{mcpgateway.core.gateway.serverset.ServerSet.decideNames})."""
     taskSupport: TaskSupport | None
     """Reads from a child's C{InitializeResult} whether it serves
     task-augmented C{tools/call} itself (L{childTasks}); C{None}: no child

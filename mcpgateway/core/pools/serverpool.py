@@ -106,11 +106,6 @@ PlacementOf = Callable[[Kit], Placement]
 """Makes a pool's placement from what the pool gives it."""
 
 
-def _decidesNoName() -> bool:
-    """A gateway without a policy or rate limits decides no call's name."""
-    return False
-
-
 class ServerPool:
     """The children of one configured server (see the module docstring).
 
@@ -159,8 +154,8 @@ class ServerPool:
         binary is (C{None} for other servers)."""
         self.disabled = spec.disabled
         """Set through the management API: requests are refused, children stopped."""
-        self.listFirst: Callable[[], bool] = _decidesNoName
-        """Whether a call's name is decided before the call (L{PoolLike.listFirst})."""
+        self.namesDecided = False
+        """Whether a call's name is decided before the call (L{PoolLike.namesDecided})."""
         self._ownEach = self._promotedAtStart()
         """Promoted (in this process, or an earlier one): each new session
         gets an owned child."""
@@ -255,11 +250,8 @@ class ServerPool:
         return self.placement.ready(session)
 
     def gone(self, session: Session) -> str | None:
-        owned = self.owned
-        if self._ownsAllSessions or (owned.held and session in owned):
-            return owned.gone(session)
-        if self.placement.shared is not None:
-            return None  # the hot path: a shared child serves it, made
+        if session in self.owned or self._ownsAllSessions:
+            return self.owned.gone(session)
         return self.placement.gone(session)
 
     def untime(self, session: Session, clientId: Any) -> bool:
@@ -429,10 +421,10 @@ class ServerPool:
         """Send C{message} to the session's child; a session restored on a
         shared child a restart did not keep is told with its answer that
         its child is new (L{LostChildNotices})."""
-        untold = self.notices.untold  # read, not asked: the hot path
-        if untold and session.id in untold and not (self.owned.held and session in self.owned):
+        notices = self.notices
+        if notices and session in notices and session not in self.owned:
             answer = self._forward(session, message, related).addCallback(self._kept, session)
-            return self.notices.told(answer, session, related)
+            return notices.told(answer, session, related)
         return self._forward(session, message, related)
 
     def _kept(self, answer: jsonrpc.Message, session: Session) -> jsonrpc.Message:
@@ -451,9 +443,7 @@ class ServerPool:
     ) -> Deferred[jsonrpc.Message]:
         owned, placement = self.owned, self.placement
         if not self._ownEach and not self.disabled:
-            upstream = placement.shared  # read, not asked: the hot path
-            if upstream is None:
-                upstream = placement.childOf(session)
+            upstream = placement.childOf(session)
             if (
                 upstream is not None
                 and upstream.state is Lifecycle.RUNNING

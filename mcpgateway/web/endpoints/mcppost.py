@@ -138,15 +138,16 @@ class McpPost:
         self._operations = stats.operationsFor(clock)
         self._server = server
         self._log = log
+        self._pool = backend.pool if isinstance(backend, PoolBackend) else None
+        """A server's pool, whose entry says whether it takes credential
+        headers (C{None}: another backend, whose requests are all checked)."""
         if isinstance(backend, PoolBackend) and backend.direct:
             # A server's own pool, no feature in between: its methods at once.
             pool = backend.pool
             self._gone: Callable[[Session], str | None] = pool.gone
             self._forward: Callable[[Session, Message, Sink | None], Any] = pool.forward
-            self._checksCredentials = bool(pool.spec.credentialEnv)
         else:
             self._gone, self._forward = backend.gone, backend.forward
-            self._checksCredentials = True
         self.gates: tuple[Gate, ...] = ()
         """The configured gates, in order (L{configure})."""
         self.doors = False
@@ -244,8 +245,9 @@ class McpPost:
             problem = envelope.check(payload, kind)
             if problem is not None:
                 return self._refusals.refuse(request, 400, *problem)
-        # 10. The credential headers, for a server that takes them.
-        if self._checksCredentials:
+        # 10. The credential headers, for a server whose entry (as reloaded) takes them.
+        pool = self._pool
+        if pool is None or pool.spec.credentialEnv:
             refused = self._credentialsDiffer(request, session, payload, kind)
             if refused is not None:
                 return refused

@@ -128,7 +128,7 @@ def listingFirst(capabilities: Any = SERVED) -> tuple[TeamHarness, str]:
     h = TeamHarness()
     policy = Policy(FORBID_SECRET, "allow")
     h.team.requestPolicy = PolicyGate(lambda: policy, h.reactor)
-    h.gateway.pools["srv"].listFirst = lambda: True
+    h.gateway.pools["srv"].namesDecided = True
     return h, h.open("alice", capabilities=capabilities)
 
 

@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from types import FrameType
 from typing import Any, cast
 
+from twisted.internet.task import Clock
+
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.tasks.manager import TaskManager
+from mcpgateway.core.tasks.store import TaskStore
 from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.quotagate import QuotaGate
 from mcpgateway.web.endpoints.admission import PostAdmission
 from mcpgateway.web.endpoints.mcp import McpEndpoint
 from mcpgateway.web.root import GatewayRoot
-from tests.http import Harness
+from tests.http import Harness, spec
 
 CALL = {"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "echo"}}
 
@@ -116,3 +122,51 @@ class Quota:
 
     def release(self, principal: str, requests: int = 1) -> None:
         pass
+
+
+def tasksHarness(**servers: ServerSpec) -> Harness:
+    """A gateway with tasks, as every running gateway has: its endpoints'
+    backend serves gateway-made tasks between them and the pool."""
+    tasks = TaskManager(TaskStore(None, now=lambda: 1_800_000_000.0), Clock())
+    return Harness(servers or None, tasks=tasks)
+
+
+def oneCall(h: Harness, session: str, headers: dict[str, str] | None = None) -> Any:
+    """One C{tools/call} of C{session}, answered by the child: the answer."""
+    proc = h.process()
+    response = h.request("POST", "/srv/mcp", CALL, session=session, headers=headers)
+    sent = [m for m in proc.sentMessages() if m.get("method") == "tools/call"]
+    if sent:
+        proc.reply({"jsonrpc": "2.0", "id": sent[-1]["id"], "result": {"content": []}})
+    return response.json()
+
+
+def test_with_tasks_a_server_without_credential_env_checks_no_credentials() -> None:
+    """Tasks put a feature between the endpoint and the pool; whether the
+    credential headers are read is still the server entry's to say."""
+    h = tasksHarness()
+    session = h.initialize("srv")
+    oneCall(h, session)
+    ran = filesRun(lambda: oneCall(h, session))
+    assert "web/endpoints/credentialcheck.py" not in ran
+
+
+def test_with_tasks_a_server_with_credential_env_checks_them() -> None:
+    h = tasksHarness(srv=replace(spec("srv"), credentialEnv=("TOKEN",)))
+    session = h.initialize("srv")
+    oneCall(h, session)
+    ran = filesRun(lambda: oneCall(h, session))
+    assert "web/endpoints/credentialcheck.py" in ran
+
+
+def test_a_reloaded_entry_that_takes_credentials_has_them_checked() -> None:
+    """The entry is read as it is now: a reload that adds C{credentialEnv}
+    to a server's entry has the next request's headers checked, whether
+    the endpoint calls its pool at once (no tasks) or through its backend."""
+    h = Harness()
+    session = h.initialize("srv")
+    oneCall(h, session)
+    pool = h.gateway.pools["srv"]
+    pool.useSpec(replace(pool.spec, credentialEnv=("TOKEN",)))
+    ran = filesRun(lambda: oneCall(h, session))
+    assert "web/endpoints/credentialcheck.py" in ran
