@@ -25,6 +25,8 @@ last, so no private directory or mask hides them.
 
 from __future__ import annotations
 
+import os
+
 from mcpgateway.sandbox.layout import Layout
 from mcpgateway.sandbox.places import under
 
@@ -138,10 +140,8 @@ def arguments(
     for path in layout.soft:
         out += ["--tmpfs", path]
         readOnlyLater.append(path)
-    binds = [(path, source, False) for source, path in layout.readOnly]
-    binds += [(path, source, True) for source, path in layout.writable]
-    for path, source, writable in sorted(binds, key=lambda b: (b[0].count("/"), b[0], b[2])):
-        out += ["--bind" if writable else "--ro-bind", source, path]
+    for _, _, words in sorted(_binds(layout, readOnlyLater)):
+        out += words
     for path in layout.placeholders:
         out += ["--ro-bind", "/dev/null", path]
     reopened = [path for path, _ in layout.reopened]
@@ -160,6 +160,34 @@ def arguments(
     if layout.cwdMade:
         out += ["--dir", layout.cwd]
     out += ["--chdir", layout.cwd]
+    return out
+
+
+def _binds(layout: Layout, readOnlyLater: list[str]) -> list[tuple[int, tuple[str, int], list[str]]]:
+    """The child's own binds and the directories shown as a C{tmpfs} of
+    their entries (L{mcpgateway.sandbox.maskparents}), each with where it
+    goes in the order: parents before what they hold, at one path a bind
+    read-only before one writable before the C{tmpfs} (a bind that names a
+    directory shown so is made again inside it: its own bind, never the
+    entry's)."""
+    out: list[tuple[int, tuple[str, int], list[str]]] = []
+    bound = set()
+    for writable, listed in ((False, layout.readOnly), (True, layout.writable)):
+        for source, path in listed:
+            bound.add(path)
+            words = ["--bind" if writable else "--ro-bind", source, path]
+            out.append((path.count("/"), (path, int(writable)), words))
+    for path, source, mode, entries in layout.presented:
+        depth = path.count("/")
+        out.append((depth, (path, 2), ["--perms", f"{mode:04o}", "--tmpfs", path]))
+        readOnlyLater.append(path)
+        for name, link in entries:
+            inside = os.path.join(path, name)
+            if inside in bound:
+                continue
+            host = os.path.join(source, name)
+            words = ["--symlink", link, inside] if link else ["--ro-bind-try", host, inside]
+            out.append((depth + 1, (inside, -1), words))
     return out
 
 

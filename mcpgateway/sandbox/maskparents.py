@@ -1,0 +1,140 @@
+# -*- test-case-name: tests.sandbox.test_maskparents -*-
+"""The directories that directly hold a masked path, as a bubblewrap
+child is shown them: an empty C{tmpfs} holding the directory's other
+entries, one mount each, and the masks made inside it.
+
+A mask is a mount (C{/dev/null} on a file, an empty C{tmpfs} on a
+directory). Made on the host's entry, it sits on that entry, not on its
+name: a program that replaces the file atomically (writes C{shadow+} and
+renames it over C{shadow}: C{passwd}, C{useradd}, an MCP client rewriting
+its config, the gateway its own files) or swaps the directory for a new
+one leaves the mount on the old entry, and the running child reads the
+new one under the masked name; and a rename while bubblewrap sets the
+sandbox up makes its mount fail, and the child with it. So such a
+directory is shown as a C{tmpfs} of bubblewrap's own: each of its other
+entries is bound from the host (a directory recursively, a file as it
+is), each symlink is made the same symlink, and the masked names are made
+by bubblewrap inside it, where no rename on the host reaches them.
+
+What the child loses: an entry of such a directory renamed over, added or
+removed on the host after its start is not seen (C{/etc/hosts} edited
+keeps its old content) until the child starts again.
+
+Only a directory where the child could read a masked path by its mode
+(a child of root, without capabilities, reads what root owns: every one):
+where the kernel refuses it already (an ordinary user's C{/etc/shadow}),
+a mask on the host's entry costs no mount per entry, and a replacement
+made as the old one was (C{passwd} keeps its mode) is refused as well.
+Only a directory the child reads: in one it may write, a C{tmpfs} would
+keep what it makes there from the host (lost when it ends), so there the
+masks stay mounts on the host's entries. Nor a directory inside a masked
+one (bubblewrap's empty C{tmpfs} already), nor one that cannot be listed
+or holds more than L{MAX_ENTRIES} (each entry is a mount of every child's
+start): there too the masks are made as before, and a note says so.
+
+Standard library only: the launcher imports it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from mcpgateway.sandbox.places import under
+
+TYPE_CHECKING = False  # typing itself is not imported: the launcher starts lean
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+MAX_ENTRIES = 1024
+"""Entries a directory shown as a C{tmpfs} may hold: each is a mount that
+bubblewrap makes, at some 30 microseconds each (C{/etc} holds about 150)."""
+
+Entry = tuple[str, str]
+"""C{(name, link)}: an entry bound from the host (C{link} empty), or a
+symlink to C{link}."""
+Presented = tuple[str, str, int, list[Entry]]
+"""C{(path, source, mode, entries)}: the directory at C{path} in the
+sandbox, made a C{tmpfs} of mode C{mode}, its C{entries} read from the
+host's C{source} (the masked ones left out)."""
+
+
+def present(
+    masked: Iterable[tuple[str, bool]],
+    mounts: Iterable[tuple[str, str, bool | None]],
+    notes: list[str],
+    readable: Callable[[str, bool], bool] | None = None,
+) -> list[Presented]:
+    """The directories directly holding one of the C{masked} paths (C{(path,
+    isDirectory)}) shown as a C{tmpfs} of their entries, sorted.
+
+    @param mounts: C{(path, source, writable)} of what shows the child the
+        host's file system (the system's binds, its own), and C{(path, "",
+        None)} of the empty directories of its own (its private C{/tmp},
+        C{/var/log}): the innermost one holding a directory says where its
+        entries are read and whether it is the child's to write.
+    @param notes: where a directory left as it is (not listable, too big)
+        is said.
+    @param readable: whether the child could read a masked path (C{path,
+        isDirectory}) by its mode (L{readableByChild}).
+    """
+    readable = readable or readableByChild
+    masked = list(masked)
+    maskedPaths = {path for path, _ in masked}
+    maskedDirectories = [path for path, directory in masked if directory]
+    parents = {os.path.dirname(path) for path, directory in masked if readable(path, directory)}
+    shown = sorted(mounts, key=lambda m: (len(m[0]), m[2] is True))
+    out: list[Presented] = []
+    for directory in sorted(parents - {"/"}):
+        if any(under(directory, inside) for inside in maskedDirectories):
+            continue  # in bubblewrap's empty tmpfs already
+        holding = [m for m in shown if under(directory, m[0])]
+        if not holding:
+            continue
+        path, source, writable = holding[-1]
+        if writable is not False:
+            continue  # the child's to write, or no host directory
+        source = source + directory[len(path) :] if directory != path else source
+        listed = entries(source, directory, maskedPaths)
+        if isinstance(listed, str):
+            notes.append(f"{directory} holds a masked path and {listed}: its masks are mounts")
+            continue
+        mode, found = listed
+        out.append((directory, source, mode, found))
+    return out
+
+
+def readableByChild(path: str, directory: bool) -> bool:
+    """Whether the child (this process's user: the launcher's) could read
+    C{path}, or enter it (C{directory}), by its mode: root's child always."""
+    if os.geteuid() == 0:
+        return True
+    return os.access(path, os.X_OK if directory else os.R_OK)
+
+
+def entries(source: str, directory: str, masked: set[str]) -> tuple[int, list[Entry]] | str:
+    """The mode of the host's directory C{source} and its entries, but
+    those whose path in the sandbox (in C{directory}) is C{masked}; or why
+    they cannot be shown so."""
+    try:
+        info = os.stat(source)
+        with os.scandir(source) as listing:
+            found = list(listing)
+    except OSError as e:
+        return f"cannot be listed ({e.strerror or e})"
+    if not stat.S_ISDIR(info.st_mode):
+        return "is not a directory"
+    if len(found) > MAX_ENTRIES:
+        return f"holds {len(found)} entries, over {MAX_ENTRIES}"
+    out: list[Entry] = []
+    for entry in sorted(found, key=lambda e: e.name):
+        if os.path.join(directory, entry.name) in masked:
+            continue
+        link = ""
+        if entry.is_symlink():
+            try:
+                link = os.readlink(entry.path)
+            except OSError:
+                continue  # gone since it was listed
+        out.append((entry.name, link))
+    return stat.S_IMODE(info.st_mode), out
