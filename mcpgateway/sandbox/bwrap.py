@@ -163,15 +163,19 @@ def arguments(
     return out
 
 
-def _binds(layout: Layout, readOnlyLater: list[str]) -> list[tuple[int, tuple[str, int], list[str]]]:
+Mount = tuple[int, tuple[str, int], list[str]]
+"""A bind in the order of L{_binds}: its depth, C{(path, rank)}, its words."""
+
+
+def _binds(layout: Layout, readOnlyLater: list[str]) -> list[Mount]:
     """The child's own binds and the directories shown as a C{tmpfs} of
     their entries (L{mcpgateway.sandbox.maskparents}), each with where it
     goes in the order: parents before what they hold, at one path a bind
     read-only before one writable before the C{tmpfs} (a bind that names a
     directory shown so is made again inside it: its own bind, never the
     entry's)."""
-    out: list[tuple[int, tuple[str, int], list[str]]] = []
-    bound = set()
+    out: list[Mount] = []
+    bound: set[str] = set()
     for writable, listed in ((False, layout.readOnly), (True, layout.writable)):
         for source, path in listed:
             bound.add(path)

@@ -192,3 +192,94 @@ def test_a_mask_is_made_read_only_after_what_is_bound_again_inside_it() -> None:
     assert sorted(argv[i] for i in readOnly) == ["/home/u/.mcpgateway", "/home/u/.ssh", "/var/log"]
     assert min(readOnly) > reopened
     assert argv.index("/var/log/app") < argv.index("--remount-ro")  # soft: emptied, bound, closed
+
+
+def presentedLayout() -> Layout:
+    """C{/etc} and the child's C{/srv/app} holding masked paths, shown as a
+    tmpfs of their other entries; C{/srv/app/data} is the child's to write."""
+    layout = layoutOf()
+    layout.system = [("ro", "/usr", "/usr"), ("ro", "/etc", "/etc")]
+    layout.readOnly = [("/srv/app", "/srv/app"), ("/srv/app/lib/x", "/srv/app/lib/x")]
+    layout.writable = [("/srv/app/data", "/srv/app/data")]
+    layout.masked = [("/etc/shadow", False), ("/srv/app/.env", False), ("/srv/app/keys", True)]
+    layout.presented = [
+        ("/etc", "/etc", 0o755, [("hosts", ""), ("mtab", "../proc/self/mounts")]),
+        ("/srv/app", "/srv/app", 0o750, [("data", ""), ("lib", ""), ("main.js", "")]),
+    ]
+    return layout
+
+
+def tmpfsOf(argv: list[str], path: str) -> int:
+    """Where C{--tmpfs path} names C{path}."""
+    return next(i + 1 for i in positions(argv, "--tmpfs") if argv[i + 1] == path)
+
+
+def test_a_folder_holding_a_mask_is_a_tmpfs_of_its_other_entries_the_masks_inside() -> None:
+    argv = arguments(presentedLayout(), root=False)
+    etc = tmpfsOf(argv, "/etc")
+    assert argv[etc - 3 : etc + 1] == ["--perms", "0755", "--tmpfs", "/etc"]
+    assert argv.index("/proc") < etc  # after the system, among the child's binds
+    at = argv.index("/etc/hosts")
+    assert argv[at - 1 : at + 2] == ["--ro-bind-try", "/etc/hosts", "/etc/hosts"] and etc < at
+    at = argv.index("/etc/mtab")
+    assert argv[at - 2 : at + 1] == ["--symlink", "../proc/self/mounts", "/etc/mtab"]
+    shadow = argv.index("/etc/shadow")
+    assert argv[shadow - 2 : shadow + 1] == ["--ro-bind", "/dev/null", "/etc/shadow"]
+    assert at < shadow
+    app = tmpfsOf(argv, "/srv/app")
+    assert argv[app - 3 : app + 1] == ["--perms", "0750", "--tmpfs", "/srv/app"]
+    assert (
+        argv.index("/srv/app") < app < argv.index("/srv/app/main.js") < argv.index("/srv/app/.env")
+    )
+    keys = argv.index("/srv/app/keys")
+    assert (
+        argv[keys - 3 : keys + 1] == ["--perms", "0000", "--tmpfs", "/srv/app/keys"] and app < keys
+    )
+    readOnly = [argv[i + 1] for i in positions(argv, "--remount-ro")]
+    assert {"/etc", "/srv/app", "/srv/app/keys"} <= set(readOnly)
+    assert min(positions(argv, "--remount-ro")) > max(shadow, keys)
+
+
+def test_a_folder_shown_as_a_tmpfs_keeps_what_the_childs_own_binds_show_inside_it() -> None:
+    """Its writable folder is bound by its own bind, once; a deeper bind
+    comes after the tmpfs, which would hide it."""
+    argv = arguments(presentedLayout(), root=False)
+    data = [i for i, word in enumerate(argv) if word == "/srv/app/data"]
+    assert len(data) == 2 and argv[data[0] - 1] == "--bind"  # source and target of one bind
+    app = tmpfsOf(argv, "/srv/app")
+    assert app < data[0]
+    assert app < argv.index("/srv/app/lib") < argv.index("/srv/app/lib/x")
+    assert argv[argv.index("/srv/app/lib/x") - 1] == "--ro-bind"
+
+
+def test_without_a_folder_shown_as_a_tmpfs_a_mask_is_on_the_hosts_entry() -> None:
+    layout = presentedLayout()
+    layout.presented = []
+    argv = arguments(layout, root=False)
+    assert "--ro-bind-try" not in argv and argv.count("/etc") == 2
+    assert argv[argv.index("/etc/shadow") - 2 : argv.index("/etc/shadow")] == [
+        "--ro-bind",
+        "/dev/null",
+    ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    names=st.sets(st.sampled_from(["a", "b", "c", "d", "e", "f"]), min_size=1),
+    data=st.data(),
+)
+def test_every_masked_name_is_made_inside_its_tmpfs(names: set[str], data: st.DataObject) -> None:
+    """Never a mount on the host's entry: each mask comes after the tmpfs
+    of its folder, and no entry of the host's is bound at a masked name."""
+    hidden = data.draw(st.sets(st.sampled_from(sorted(names)), min_size=1))
+    layout = layoutOf()
+    layout.masked = [(f"/srv/app/{name}", name < "c") for name in sorted(hidden)]
+    entries = [(name, "") for name in sorted(names - hidden)]
+    layout.presented = [("/srv/app", "/srv/app", 0o755, entries)]
+    argv = arguments(layout, root=False)
+    tmpfs = tmpfsOf(argv, "/srv/app")
+    for name in hidden:
+        at = argv.index(f"/srv/app/{name}")
+        assert at > tmpfs and argv[at - 1] in ("/dev/null", "--tmpfs")
+    bound = [argv[i + 2] for i in positions(argv, "--ro-bind-try")]
+    assert sorted(bound) == [f"/srv/app/{name}" for name in sorted(names - hidden)]

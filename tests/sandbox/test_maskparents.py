@@ -1,0 +1,180 @@
+"""Which directories holding a masked path a bubblewrap child is shown as
+a tmpfs of their entries, and what each holds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mcpgateway.sandbox import maskparents
+from mcpgateway.sandbox.layout import build
+from mcpgateway.sandbox.maskparents import present, readableByChild
+from tests.support.sandbox.layout import request, tree
+
+
+def always(path: str, directory: bool) -> bool:
+    return True
+
+
+def never(path: str, directory: bool) -> bool:
+    return False
+
+
+def folder(tmp_path: Path) -> Path:
+    """A folder with a secret, a public file, a subfolder and a symlink."""
+    shown = tmp_path / "shown"
+    (shown / "sub").mkdir(parents=True)
+    (shown / "secret").write_text("s")
+    (shown / "public").write_text("p")
+    (shown / "sub" / "deep").write_text("d")
+    (shown / "link").symlink_to("public")
+    shown.chmod(0o750)
+    return shown
+
+
+def test_a_read_only_folder_holding_a_masked_file_is_its_other_entries(tmp_path: Path) -> None:
+    shown = folder(tmp_path)
+    secret = str(shown / "secret")
+    notes: list[str] = []
+    out = present([(secret, False)], [(str(shown), str(shown), False)], notes, always)
+    assert out == [
+        (str(shown), str(shown), 0o750, [("link", "public"), ("public", ""), ("sub", "")])
+    ]
+    assert notes == []
+
+
+def test_the_entries_are_read_where_the_bind_comes_from(tmp_path: Path) -> None:
+    """A folder bound at another name (a symlink's) is listed at its source."""
+    shown = folder(tmp_path)
+    seen = "/srv/seen"
+    out = present([(f"{seen}/secret", False)], [(seen, str(shown), False)], [], always)
+    assert [(path, source) for path, source, _, _ in out] == [(seen, str(shown))]
+    assert [name for name, _ in out[0][3]] == ["link", "public", "sub"]
+
+
+def test_only_the_direct_parent_of_a_nested_mask_is_a_tmpfs(tmp_path: Path) -> None:
+    shown = folder(tmp_path)
+    deep = str(shown / "sub" / "deep")
+    out = present([(deep, False)], [(str(shown), str(shown), False)], [], always)
+    assert [(path, source) for path, source, _, _ in out] == [
+        (str(shown / "sub"), str(shown / "sub"))
+    ]
+    assert out[0][3] == []
+
+
+def test_a_masked_directory_makes_its_parent_a_tmpfs_too(tmp_path: Path) -> None:
+    """Swapped for a new directory on the host, it would show the new one."""
+    shown = folder(tmp_path)
+    out = present([(str(shown / "sub"), True)], [(str(shown), str(shown), False)], [], always)
+    assert [name for name, _ in out[0][3]] == ["link", "public", "secret"]
+
+
+def test_a_folder_the_child_writes_keeps_its_masks_on_the_hosts_entries(tmp_path: Path) -> None:
+    """A tmpfs would keep what the child makes there from the host."""
+    shown = folder(tmp_path)
+    secret = str(shown / "secret")
+    assert present([(secret, False)], [(str(shown), str(shown), True)], [], always) == []
+    inner = [(str(tmp_path), str(tmp_path), False), (str(shown), str(shown), True)]
+    assert present([(secret, False)], inner, [], always) == []
+    outer = [(str(tmp_path), str(tmp_path), True), (str(shown), str(shown), False)]
+    assert len(present([(secret, False)], outer, [], always)) == 1  # a denyWrite inside
+
+
+def test_nothing_of_the_childs_own_empty_folders_nor_of_a_masked_one(tmp_path: Path) -> None:
+    shown = folder(tmp_path)
+    masked = [(str(shown), True), (str(shown / "sub" / "deep"), False)]
+    binds = [(str(tmp_path), "", None), (str(shown), str(shown), False)]
+    out = present(masked, binds, [], always)
+    assert out == []  # the tmp_path is a private tmpfs, sub is in the masked folder
+    assert present([("/secret", False)], [("/", "/", False)], [], always) == []
+    assert present([(str(shown / "secret"), False)], [], [], always) == []  # not shown at all
+
+
+def test_a_mask_the_kernel_refuses_the_child_anyway_costs_no_tmpfs(tmp_path: Path) -> None:
+    shown = folder(tmp_path)
+    secret = str(shown / "secret")
+    assert present([(secret, False)], [(str(shown), str(shown), False)], [], never) == []
+    both = [(secret, False), (str(shown / "public"), False)]
+    readable = {str(shown / "public")}
+    out = present(both, [(str(shown), str(shown), False)], [], lambda p, d: p in readable)
+    assert [name for name, _ in out[0][3]] == ["link", "sub"]  # both made inside the tmpfs
+
+
+def test_a_folder_that_cannot_be_listed_or_is_too_big_is_noted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown = folder(tmp_path)
+    secret = str(shown / "secret")
+    notes: list[str] = []
+    gone = str(tmp_path / "gone")
+    assert present([(f"{gone}/x", False)], [(gone, gone, False)], notes, always) == []
+    monkeypatch.setattr(maskparents, "MAX_ENTRIES", 3)
+    assert present([(secret, False)], [(str(shown), str(shown), False)], notes, always) == []
+    assert len(notes) == 2 and "cannot be listed" in notes[0] and "over 3" in notes[1]
+    assert all("its masks are mounts" in note for note in notes)
+
+
+def test_a_child_of_root_reads_every_mask_an_ordinary_ones_by_its_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("s")
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert readableByChild(str(secret), False)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    asked: list[tuple[str, int]] = []
+
+    def access(path: str, mode: int) -> bool:
+        asked.append((path, mode))
+        return False
+
+    monkeypatch.setattr(os, "access", access)
+    assert not readableByChild(str(secret), False) and not readableByChild(str(tmp_path), True)
+    assert asked == [(str(secret), os.R_OK), (str(tmp_path), os.X_OK)]
+
+
+NAMES = st.text(alphabet="abcxyz.-_0", min_size=1, max_size=6).filter(
+    lambda n: n not in (".", "..")
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(names=st.sets(NAMES, min_size=1, max_size=12), data=st.data())
+def test_every_entry_but_the_masked_ones_is_shown(
+    tmp_path_factory: pytest.TempPathFactory, names: set[str], data: st.DataObject
+) -> None:
+    shown = tmp_path_factory.mktemp("any")
+    for name in names:
+        (shown / name).write_text(name)
+    hidden = data.draw(st.sets(st.sampled_from(sorted(names)), min_size=1))
+    masked = [(str(shown / name), False) for name in hidden]
+    out = present(masked, [(str(shown), str(shown), False)], [], always)
+    assert [name for name, _ in out[0][3]] == sorted(names - hidden)
+
+
+def test_a_denyread_in_a_folder_the_child_reads_is_made_in_its_tmpfs(tmp_path: Path) -> None:
+    """The layout's own binds say which folders: one it reads is shown as
+    a tmpfs of its entries, one it writes keeps its mask on the host's."""
+    home = tree(tmp_path)
+    for name in ("reads", "writes"):
+        (home / name).mkdir()
+        (home / name / ".env").write_text("TOKEN=x")
+        (home / name / "notes").write_text("n")
+        (home / name).chmod(0o755)
+    profile = {
+        "filesystem": {
+            "allowRead": ["~/reads"],
+            "allowWrite": ["~/writes"],
+            "denyRead": ["~/reads/.env", "~/writes/.env"],
+        }
+    }
+    layout = build(request(tmp_path, profile=profile), ["/usr/bin/node"], {})
+    assert {str(home / "reads/.env"), str(home / "writes/.env")} <= {p for p, _ in layout.masked}
+    mine = [item for item in layout.presented if item[0].startswith(str(home))]
+    assert mine == [(str(home / "reads"), str(home / "reads"), 0o755, [("notes", "")])]
