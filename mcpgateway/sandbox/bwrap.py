@@ -30,6 +30,10 @@ import os
 from mcpgateway.sandbox.layout import Layout
 from mcpgateway.sandbox.places import under
 
+TYPE_CHECKING = False  # typing itself is not imported: the launcher starts lean
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 NETWORK_NONE = "none"
 MASK = "0000"
 """A masked directory's mode: an empty directory no one may list or enter."""
@@ -108,6 +112,7 @@ def arguments(
     network: NetworkPlan | None = None,
     seccomp: int | None = None,
     dieWithParent: bool = True,
+    copies: Mapping[str, tuple[int, int]] | None = None,
 ) -> list[str]:
     """Bubblewrap's options (the command follows them after C{--}).
 
@@ -119,6 +124,9 @@ def arguments(
         (L{mcpgateway.sandbox.seccomp.program}): bubblewrap reads it, closes
         it, and loads it after its mounts, just before it runs the command.
     @param dieWithParent: L{DIE_WITH_PARENT}.
+    @param copies: the files of the directories shown as a C{tmpfs} of
+        their entries that are copied, not bound: C{{path: (fd, mode)}}
+        (L{mcpgateway.sandbox.maskparents.copies}).
     """
     out = [*NAMESPACES, *((*DIE_WITH_PARENT, *LIFETIME) if dieWithParent else ())]
     if seccomp is not None:
@@ -140,7 +148,7 @@ def arguments(
     for path in layout.soft:
         out += ["--tmpfs", path]
         readOnlyLater.append(path)
-    for _, _, words in sorted(_binds(layout, readOnlyLater)):
+    for _, _, words in sorted(_binds(layout, readOnlyLater, copies or {})):
         out += words
     for path in layout.placeholders:
         out += ["--ro-bind", "/dev/null", path]
@@ -167,7 +175,9 @@ Mount = tuple[int, tuple[str, int], list[str]]
 """A bind in the order of L{_binds}: its depth, C{(path, rank)}, its words."""
 
 
-def _binds(layout: Layout, readOnlyLater: list[str]) -> list[Mount]:
+def _binds(
+    layout: Layout, readOnlyLater: list[str], copies: Mapping[str, tuple[int, int]]
+) -> list[Mount]:
     """The child's own binds and the directories shown as a C{tmpfs} of
     their entries (L{mcpgateway.sandbox.maskparents}), each with where it
     goes in the order: parents before what they hold, at one path a bind
@@ -189,8 +199,13 @@ def _binds(layout: Layout, readOnlyLater: list[str]) -> list[Mount]:
             inside = os.path.join(path, name)
             if inside in bound:
                 continue
-            host = os.path.join(source, name)
-            words = ["--symlink", link, inside] if link else ["--ro-bind-try", host, inside]
+            if link:
+                words = ["--symlink", link, inside]
+            elif inside in copies:
+                fd, perms = copies[inside]
+                words = ["--perms", f"{perms:04o}", "--file", str(fd), inside]
+            else:
+                words = ["--ro-bind-try", os.path.join(source, name), inside]
             out.append((depth + 1, (inside, -1), words))
     return out
 
@@ -204,7 +219,8 @@ def command(
     network: NetworkPlan | None = None,
     seccomp: int | None = None,
     dieWithParent: bool = True,
+    copies: Mapping[str, tuple[int, int]] | None = None,
 ) -> list[str]:
     """The whole command line: C{bwrap}, its options, C{--}, C{argv}."""
-    options = arguments(layout, root, disableUserns, network, seccomp, dieWithParent)
+    options = arguments(layout, root, disableUserns, network, seccomp, dieWithParent, copies)
     return [bwrap, *options, "--", *argv]

@@ -16,9 +16,17 @@ entries is bound from the host (a directory recursively, a file as it
 is), each symlink is made the same symlink, and the masked names are made
 by bubblewrap inside it, where no rename on the host reaches them.
 
+Each bind costs bubblewrap a read of the whole mount table, so the cost
+grows with the square of the entries (C{/etc}'s 150 took about 100 ms
+more per start on a busy 2-CPU machine). A small regular file is copied
+instead (L{copies}: the launcher opens it, bubblewrap writes its content
+into a file of the C{tmpfs}, C{--file}), which costs no mount; its
+owner in the sandbox is the child's user.
+
 What the child loses: an entry of such a directory renamed over, added or
 removed on the host after its start is not seen (C{/etc/hosts} edited
-keeps its old content) until the child starts again.
+keeps its old content; a copied file, one edited in place too) until the
+child starts again.
 
 Only a directory where the child could read a masked path by its mode
 (a child of root, without capabilities, reads what root owns: every one):
@@ -47,8 +55,13 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
 MAX_ENTRIES = 1024
-"""Entries a directory shown as a C{tmpfs} may hold: each is a mount that
-bubblewrap makes, at some 30 microseconds each (C{/etc} holds about 150)."""
+"""Entries a directory shown as a C{tmpfs} may hold: each is a mount or a
+copy of every child's start (C{/etc} holds about 150)."""
+MAX_COPY = 256 * 1024
+"""The largest file copied into the C{tmpfs} (every child holds its own
+copy in memory); a larger one is bound."""
+MAX_COPIES = 1024
+"""Files copied at most: each is a descriptor bubblewrap inherits."""
 
 Entry = tuple[str, str]
 """C{(name, link)}: an entry bound from the host (C{link} empty), or a
@@ -138,3 +151,30 @@ def entries(source: str, directory: str, masked: set[str]) -> tuple[int, list[En
                 continue  # gone since it was listed
         out.append((entry.name, link))
     return stat.S_IMODE(info.st_mode), out
+
+
+def copies(presented: Iterable[Presented]) -> dict[str, tuple[int, int]]:
+    """The small regular files of the C{presented} directories, opened for
+    bubblewrap to copy into them: C{{path in the sandbox: (fd, mode)}}.
+    Each fd is inheritable (bubblewrap reads it and closes it before the
+    child runs); a file that is no regular one, is larger than
+    L{MAX_COPY} or cannot be opened is bound instead."""
+    out: dict[str, tuple[int, int]] = {}
+    for path, source, _, found in presented:
+        for name, link in found:
+            if link or len(out) >= MAX_COPIES:
+                continue
+            host = os.path.join(source, name)
+            try:
+                if not stat.S_ISREG(os.lstat(host).st_mode):
+                    continue  # a device or a pipe is never opened
+                fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            except OSError:
+                continue
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_COPY:
+                os.close(fd)
+                continue
+            os.set_inheritable(fd, True)
+            out[os.path.join(path, name)] = (fd, stat.S_IMODE(info.st_mode))
+    return out

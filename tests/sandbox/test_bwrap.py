@@ -283,3 +283,10 @@ def test_every_masked_name_is_made_inside_its_tmpfs(names: set[str], data: st.Da
         assert at > tmpfs and argv[at - 1] in ("/dev/null", "--tmpfs")
     bound = [argv[i + 2] for i in positions(argv, "--ro-bind-try")]
     assert sorted(bound) == [f"/srv/app/{name}" for name in sorted(names - hidden)]
+
+
+def test_a_copied_file_is_written_into_the_tmpfs_from_its_descriptor() -> None:
+    argv = arguments(presentedLayout(), root=False, copies={"/etc/hosts": (7, 0o644)})
+    at = argv.index("/etc/hosts")
+    assert argv[at - 4 : at + 1] == ["--perms", "0644", "--file", "7", "/etc/hosts"]
+    assert tmpfsOf(argv, "/etc") < at and argv.count("/etc/hosts") == 1  # never bound too

@@ -178,3 +178,26 @@ def test_a_denyread_in_a_folder_the_child_reads_is_made_in_its_tmpfs(tmp_path: P
     assert {str(home / "reads/.env"), str(home / "writes/.env")} <= {p for p, _ in layout.masked}
     mine = [item for item in layout.presented if item[0].startswith(str(home))]
     assert mine == [(str(home / "reads"), str(home / "reads"), 0o755, [("notes", "")])]
+
+
+def test_a_small_regular_file_is_copied_from_an_inheritable_descriptor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No mount for it: bubblewrap writes it into the tmpfs. A larger
+    file, a symlink, a folder and a pipe are bound, never opened."""
+    shown = folder(tmp_path)
+    (shown / "public").chmod(0o640)
+    (shown / "big").write_text("b" * 11)
+    os.mkfifo(shown / "pipe")
+    monkeypatch.setattr(maskparents, "MAX_COPY", 10)
+    out = present([(str(shown / "secret"), False)], [(str(shown), str(shown), False)], [], always)
+    opened = maskparents.copies(out)
+    try:
+        assert sorted(opened) == [str(shown / "public")]
+        fd, mode = opened[str(shown / "public")]
+        assert mode == 0o640 and os.get_inheritable(fd) and os.read(fd, 10) == b"p"
+    finally:
+        for fd, _ in opened.values():
+            os.close(fd)
+    monkeypatch.setattr(maskparents, "MAX_COPIES", 0)
+    assert maskparents.copies(out) == {}
