@@ -2,9 +2,11 @@
 """Bubblewrap's command line for a L{mcpgateway.sandbox.layout.Layout}.
 
 The order of the mounts is the order of precedence: the system first,
-then the child's private directories and the soft masks (C{/var/log}
-shown empty), then its own paths (parents before what they hold, so a
-C{denyWrite} inside a writable path stays read-only), then the masks
+then the child's private directories, the soft masks (C{/var/log} shown
+empty), its own paths and the directories holding a mask shown as a
+C{tmpfs} of their entries (L{mcpgateway.sandbox.maskparents}), parents
+before what they hold (so a C{denyWrite} inside a writable path stays
+read-only), then the masks
 (the deny lists, the state directory, the other servers' directories:
 after every bind, so no bind can show them), then what is bound again
 over a mask (the child's own install in the state directory). The empty
@@ -142,12 +144,7 @@ def arguments(
     for kind, source, path in layout.system:
         out += ["--symlink", source, path] if kind == "symlink" else ["--ro-bind", source, path]
     out += ["--proc", "/proc", "--dev", "/dev"]
-    for path in layout.private:
-        out += ["--tmpfs", path]
-    readOnlyLater = []  # an empty directory is made read-only once what it holds is mounted
-    for path in layout.soft:
-        out += ["--tmpfs", path]
-        readOnlyLater.append(path)
+    readOnlyLater: list[str] = []  # an empty directory is made read-only once it is filled
     for _, _, words in sorted(_binds(layout, readOnlyLater, copies or {})):
         out += words
     for path in layout.placeholders:
@@ -178,26 +175,35 @@ Mount = tuple[int, tuple[str, int], list[str]]
 def _binds(
     layout: Layout, readOnlyLater: list[str], copies: Mapping[str, tuple[int, int]]
 ) -> list[Mount]:
-    """The child's own binds and the directories shown as a C{tmpfs} of
-    their entries (L{mcpgateway.sandbox.maskparents}), each with where it
-    goes in the order: parents before what they hold, at one path a bind
-    read-only before one writable before the C{tmpfs} (a bind that names a
-    directory shown so is made again inside it: its own bind, never the
-    entry's)."""
+    """The child's private directories, the soft masks, its own binds and
+    the directories shown as a C{tmpfs} of their entries
+    (L{mcpgateway.sandbox.maskparents}), each with its place in the order:
+    parents before what they hold; at one path an entry's bind, an empty
+    directory, a bind read-only, one writable, a C{tmpfs} of entries. An
+    entry that a mount of the layout's own makes (a bind of the child's, a
+    directory shown as a C{tmpfs} itself, C{/var/tmp}) is made by that
+    mount alone, inside the C{tmpfs}: never on the host's entry."""
     out: list[Mount] = []
-    bound: set[str] = set()
-    for writable, listed in ((False, layout.readOnly), (True, layout.writable)):
-        for source, path in listed:
-            bound.add(path)
+    made: set[str] = set()
+    for soft, listed in ((False, layout.private), (True, layout.soft)):
+        for path in listed:
+            made.add(path)
+            out.append((path.count("/"), (path, 0), ["--tmpfs", path]))
+            if soft:
+                readOnlyLater.append(path)
+    for writable, binds in ((False, layout.readOnly), (True, layout.writable)):
+        for source, path in binds:
+            made.add(path)
             words = ["--bind" if writable else "--ro-bind", source, path]
-            out.append((path.count("/"), (path, int(writable)), words))
+            out.append((path.count("/"), (path, 1 + int(writable)), words))
+    made.update(path for path, _, _, _ in layout.presented)
     for path, source, mode, entries in layout.presented:
         depth = path.count("/")
-        out.append((depth, (path, 2), ["--perms", f"{mode:04o}", "--tmpfs", path]))
+        out.append((depth, (path, 3), ["--perms", f"{mode:04o}", "--tmpfs", path]))
         readOnlyLater.append(path)
         for name, link in entries:
             inside = os.path.join(path, name)
-            if inside in bound:
+            if inside in made:
                 continue
             if link:
                 words = ["--symlink", link, inside]

@@ -14,7 +14,10 @@ sandbox up makes its mount fail, and the child with it. So such a
 directory is shown as a C{tmpfs} of bubblewrap's own: each of its other
 entries is bound from the host (a directory recursively, a file as it
 is), each symlink is made the same symlink, and the masked names are made
-by bubblewrap inside it, where no rename on the host reaches them.
+by bubblewrap inside it, where no rename on the host reaches them. So is
+each directory above it, up to the bind that shows it (C{/etc} for
+C{/etc/ssh/ssh_host_ed25519_key}): the C{tmpfs} of one is made inside the
+C{tmpfs} of the one above, never on a host's entry that a rename can move.
 
 Each bind costs bubblewrap a read of the whole mount table, so the cost
 grows with the square of the entries (C{/etc}'s 150 took about 100 ms
@@ -78,8 +81,12 @@ def present(
     notes: list[str],
     readable: Callable[[str, bool], bool] | None = None,
 ) -> list[Presented]:
-    """The directories directly holding one of the C{masked} paths (C{(path,
-    isDirectory)}) shown as a C{tmpfs} of their entries, sorted.
+    """The directories holding one of the C{masked} paths (C{(path,
+    isDirectory)}) shown as a C{tmpfs} of their entries, sorted: its
+    parent, and each directory above it up to the bind that shows it (a
+    C{tmpfs} made on an entry of a host's directory is on the host's entry
+    too: the directory renamed away and another made in its place would
+    show the child the new one).
 
     @param mounts: C{(path, source, writable)} of what shows the child the
         host's file system (the system's binds, its own), and C{(path, "",
@@ -97,7 +104,7 @@ def present(
     maskedDirectories = [path for path, directory in masked if directory]
     parents = {os.path.dirname(path) for path, directory in masked if readable(path, directory)}
     shown = sorted(mounts, key=lambda m: (len(m[0]), m[2] is True))
-    out: list[Presented] = []
+    chain: dict[str, str] = {}  # a directory to show as a tmpfs: its host's source
     for directory in sorted(parents - {"/"}):
         if any(under(directory, inside) for inside in maskedDirectories):
             continue  # in bubblewrap's empty tmpfs already
@@ -107,7 +114,13 @@ def present(
         path, source, writable = holding[-1]
         if writable is not False:
             continue  # the child's to write, or no host directory
-        source = source + directory[len(path) :] if directory != path else source
+        while True:  # up to the bind: no tmpfs on an entry of a host directory either
+            chain[directory] = source + directory[len(path) :]
+            if directory == path:
+                break
+            directory = os.path.dirname(directory)
+    out: list[Presented] = []
+    for directory, source in sorted(chain.items()):
         listed = entries(source, directory, maskedPaths)
         if isinstance(listed, str):
             notes.append(f"{directory} holds a masked path and {listed}: its masks are mounts")

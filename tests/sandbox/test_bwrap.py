@@ -32,6 +32,11 @@ def positions(argv: list[str], option: str) -> list[int]:
     return [i for i, word in enumerate(argv) if word == option]
 
 
+def tmpfsOf(argv: list[str], path: str) -> int:
+    """Where C{--tmpfs path} names C{path}."""
+    return next(i + 1 for i in positions(argv, "--tmpfs") if argv[i + 1] == path)
+
+
 def test_the_namespaces_and_lifetime_of_an_unprivileged_child() -> None:
     argv = arguments(layoutOf(), root=False, disableUserns=True)
     for flag in (*bwrap.NAMESPACES, "--die-with-parent", "--new-session", "--unshare-user"):
@@ -79,15 +84,19 @@ def test_the_allow_list_proxy_plugs_in_through_the_network_plan() -> None:
 
 
 def test_the_mounts_in_order_system_private_binds_masks_then_what_is_reopened() -> None:
+    """The private directories and the child's binds: parents before what
+    they hold (the private home before the child's C{.npm} in it)."""
     argv = arguments(layoutOf(), root=False)
     system = argv.index("/usr")
-    private = argv.index("--tmpfs")
+    private = [tmpfsOf(argv, "/tmp"), tmpfsOf(argv, "/home/u")]
     binds = positions(argv, "--bind") + positions(argv, "--ro-bind")
     firstBind = min(i for i in binds if argv[i + 1] != "/dev/null" and argv[i + 1] != "/usr")
     masks = [argv.index("/home/u/.ssh"), argv.index("/home/u/.netrc")]
     reopened = argv.index("/home/u/.mcpgateway/npx/pkg")
     lastBind = max(i for i in binds if argv[i + 1] in ("/srv/app", "/data", "/data/keep"))
-    assert system < private < firstBind and lastBind < min(masks) and max(masks) < reopened
+    assert system < min(private) and system < firstBind < max(private)
+    assert max(private) < argv.index("/home/u/.npm") < min(masks)
+    assert lastBind < min(masks) and max(masks) < reopened
     assert argv[-2:] == ["--chdir", "/work"]
 
 
@@ -209,11 +218,6 @@ def presentedLayout() -> Layout:
     return layout
 
 
-def tmpfsOf(argv: list[str], path: str) -> int:
-    """Where C{--tmpfs path} names C{path}."""
-    return next(i + 1 for i in positions(argv, "--tmpfs") if argv[i + 1] == path)
-
-
 def test_a_folder_holding_a_mask_is_a_tmpfs_of_its_other_entries_the_masks_inside() -> None:
     argv = arguments(presentedLayout(), root=False)
     etc = tmpfsOf(argv, "/etc")
@@ -290,3 +294,25 @@ def test_a_copied_file_is_written_into_the_tmpfs_from_its_descriptor() -> None:
     at = argv.index("/etc/hosts")
     assert argv[at - 4 : at + 1] == ["--perms", "0644", "--file", "7", "/etc/hosts"]
     assert tmpfsOf(argv, "/etc") < at and argv.count("/etc/hosts") == 1  # never bound too
+
+
+def test_a_folder_shown_as_a_tmpfs_inside_another_is_made_in_it_not_bound() -> None:
+    """C{/var} holding C{/var/lib}, which holds a mask, and the child's
+    private C{/var/tmp} and soft C{/var/log}: each made inside C{/var}'s
+    tmpfs, after it; no entry of the host's is bound there."""
+    layout = layoutOf()
+    layout.system = [("ro", "/var", "/var")]
+    layout.private = ["/tmp", "/var/tmp"]
+    layout.soft = ["/var/log"]
+    layout.masked = [("/var/lib/private", True)]
+    layout.presented = [
+        ("/var", "/var", 0o755, [("cache", ""), ("lib", ""), ("log", ""), ("tmp", "")]),
+        ("/var/lib", "/var/lib", 0o755, [("apt", "")]),
+    ]
+    argv = arguments(layout, root=False)
+    var = tmpfsOf(argv, "/var")
+    assert var < tmpfsOf(argv, "/var/lib") < argv.index("/var/lib/apt")
+    assert var < tmpfsOf(argv, "/var/tmp") and var < tmpfsOf(argv, "/var/log")
+    bound = [argv[i + 2] for i in positions(argv, "--ro-bind-try")]
+    assert bound == ["/var/cache", "/var/lib/apt"]
+    assert tmpfsOf(argv, "/var/lib") < argv.index("/var/lib/private")

@@ -54,16 +54,23 @@ def test_the_entries_are_read_where_the_bind_comes_from(tmp_path: Path) -> None:
     out = present([(f"{seen}/secret", False)], [(seen, str(shown), False)], [], always)
     assert [(path, source) for path, source, _, _ in out] == [(seen, str(shown))]
     assert [name for name, _ in out[0][3]] == ["link", "public", "sub"]
+    deep = present([(f"{seen}/sub/deep", False)], [(seen, str(shown), False)], [], always)
+    assert [source for _, source, _, _ in deep] == [str(shown), str(shown / "sub")]
 
 
-def test_only_the_direct_parent_of_a_nested_mask_is_a_tmpfs(tmp_path: Path) -> None:
+def test_each_folder_above_a_nested_mask_up_to_its_bind_is_a_tmpfs(tmp_path: Path) -> None:
+    """A tmpfs on C{sub} made in the host's C{shown} would stay on the
+    host's C{sub}: renamed away, a new C{sub} would show its new C{deep}."""
     shown = folder(tmp_path)
     deep = str(shown / "sub" / "deep")
-    out = present([(deep, False)], [(str(shown), str(shown), False)], [], always)
+    binds = [(str(tmp_path), "", None), (str(shown), str(shown), False)]
+    out = present([(deep, False)], binds, [], always)
     assert [(path, source) for path, source, _, _ in out] == [
-        (str(shown / "sub"), str(shown / "sub"))
+        (str(shown), str(shown)),
+        (str(shown / "sub"), str(shown / "sub")),
     ]
-    assert out[0][3] == []
+    assert [name for name, _ in out[0][3]] == ["link", "public", "secret", "sub"]
+    assert out[1][3] == []
 
 
 def test_a_masked_directory_makes_its_parent_a_tmpfs_too(tmp_path: Path) -> None:

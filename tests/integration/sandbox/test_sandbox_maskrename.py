@@ -4,16 +4,17 @@ both mechanisms, as root and as an ordinary user.
 Programs replace a file atomically: they write a new one beside it and
 rename it over the old (C{passwd} does so with C{/etc/shadow}, an MCP
 client with its config, the gateway with its own files). The real
-launcher confines a small Python program that reads a masked file (an
-entry's C{denyRead}, a gateway's own file) and a masked directory in its
-read-only working directory, then waits; the test renames a new file
-over the masked one and a new directory in place of the masked one, and
-lets the program read again: it must not see the new secret. Under
-bubblewrap the working directory is a C{tmpfs} of its entries, so what is
-renamed in the host's directory after the start is not seen (a public
-file replaced keeps its old content); under Landlock, whose rules hold
-inodes, the new file and directory are no inode a rule allows (a public
-file replaced is refused).
+launcher confines a small Python program that reads masked files (an
+entry's C{denyRead}, a gateway's own files) and a masked directory in
+its read-only working directory, then waits; the test renames a new file
+over the masked one, puts a new directory in place of the masked one and
+of the folder holding a masked file, and lets the program read again: it
+must not see the new secret. Under bubblewrap the working directory is a
+C{tmpfs} of its entries, so what is renamed in the host's directory
+after the start is not seen (a public file replaced keeps its old
+content); under Landlock, whose rules hold inodes, the new file and
+directory are no inode a rule allows (a public file replaced is
+refused).
 """
 
 from __future__ import annotations
@@ -56,13 +57,13 @@ def read(path):
         return "refused"
 def look():
     return {name: read(os.path.join(ws, *name.split("/")))
-            for name in ("token", "keys/key", "public")}
+            for name in ("token", "keys/key", "nest/deep/token", "public")}
 print(json.dumps(look()), flush=True)
 sys.stdin.readline()
 print(json.dumps(look()), flush=True)
 """
-"""Reads the masked file, a file in the masked directory and a public
-file; waits for a line; reads them again."""
+"""Reads the masked file, a file in the masked directory, a masked file
+in a subfolder and a public file; waits for a line; reads them again."""
 
 
 @pytest.fixture(scope="module")
@@ -129,10 +130,12 @@ def test_a_rename_over_a_masked_file_shows_the_running_child_nothing(
     (ws / "token").write_text("first-secret")
     (ws / "keys").mkdir()
     (ws / "keys" / "key").write_text("first-key")
+    (ws / "nest" / "deep").mkdir(parents=True)  # nest holds no mask of its own
+    (ws / "nest" / "deep" / "token").write_text("first-deep")
     (ws / "public").write_text("first")
     if owner is not None:
         owner.own(ws)
-    masked = [str(ws / "token"), str(ws / "keys")]
+    masked = [str(ws / "token"), str(ws / "keys"), str(ws / "nest" / "deep" / "token")]
     fields: dict[str, Any] = (
         {"profile": {"filesystem": {"denyRead": masked}}}
         if masker == "denyRead"
@@ -143,11 +146,12 @@ def test_a_rename_over_a_masked_file_shows_the_running_child_nothing(
         before = answer(child)
         replace(ws / "token", secret, owner)
         replace(ws / "public", "second", owner)
-        (ws / "keys").rename(ws / "keys.old")  # a directory swapped for a new one
-        (ws / "keys").mkdir()
-        (ws / "keys" / "key").write_text(secret)
-        if owner is not None:
-            owner.own(ws / "keys")
+        for folder, name in (("keys", "key"), ("nest/deep", "token")):  # swapped for new ones
+            (ws / folder).rename(ws / f"{folder}.old")
+            (ws / folder).mkdir()
+            (ws / folder / name).write_text(secret)
+            if owner is not None:
+                owner.own(ws / folder)
         assert child.stdin is not None
         child.stdin.write("again\n")
         child.stdin.flush()
@@ -158,9 +162,10 @@ def test_a_rename_over_a_masked_file_shows_the_running_child_nothing(
             child.kill()
             child.wait(WAIT)
         shutil.rmtree(base, ignore_errors=True)
-    assert before["token"] in ("", "refused") and before["keys/key"] == "refused"
+    for seen in (before, after):
+        assert seen["token"] in ("", "refused") and seen["nest/deep/token"] in ("", "refused")
+        assert seen["keys/key"] == "refused"
     assert before["public"] == "first"
     assert secret not in json.dumps(after), (mechanism, after)
-    assert after["token"] in ("", "refused") and after["keys/key"] == "refused"
     # What the child loses: a public file replaced after its start.
     assert after["public"] == ("first" if mechanism == "bwrap" else "refused")
