@@ -138,6 +138,29 @@ def readableByChild(path: str, directory: bool) -> bool:
     return os.access(path, os.X_OK if directory else os.R_OK)
 
 
+READ, ENTER = 4, 1
+"""The permission bits of one class (C{r}, C{x})."""
+
+
+def childMay(info: os.stat_result, bits: int) -> bool:
+    """Whether the child may do C{bits} (L{READ}, L{ENTER}) to a file of
+    status C{info} by its mode. The launcher's own check for an ordinary
+    user (it opened or listed it as the child's user); for root's, whose
+    launcher holds capabilities the child drops, by the class root falls
+    in: a copy or a C{tmpfs} is the child's own, so what its mode kept
+    from it (another user's private file) is never copied nor listed."""
+    if os.geteuid() != 0:
+        return True
+    mode = info.st_mode
+    if info.st_uid == 0:
+        shift = 6
+    elif info.st_gid == 0 or info.st_gid in os.getgroups():
+        shift = 3
+    else:
+        shift = 0
+    return (mode >> shift) & bits == bits
+
+
 def entries(source: str, directory: str, masked: set[str]) -> tuple[int, list[Entry]] | str:
     """The mode of the host's directory C{source} and its entries, but
     those whose path in the sandbox (in C{directory}) is C{masked}; or why
@@ -150,6 +173,8 @@ def entries(source: str, directory: str, masked: set[str]) -> tuple[int, list[En
         return f"cannot be listed ({e.strerror or e})"
     if not stat.S_ISDIR(info.st_mode):
         return "is not a directory"
+    if not childMay(info, READ | ENTER):
+        return "is not the child's to list"
     if len(found) > MAX_ENTRIES:
         return f"holds {len(found)} entries, over {MAX_ENTRIES}"
     out: list[Entry] = []
@@ -171,7 +196,8 @@ def copies(presented: Iterable[Presented]) -> dict[str, tuple[int, int]]:
     bubblewrap to copy into them: C{{path in the sandbox: (fd, mode)}}.
     Each fd is inheritable (bubblewrap reads it and closes it before the
     child runs); a file that is no regular one, is larger than
-    L{MAX_COPY} or cannot be opened is bound instead."""
+    L{MAX_COPY}, cannot be opened or is not the child's to read
+    (L{childMay}) is bound instead."""
     out: dict[str, tuple[int, int]] = {}
     for path, source, _, found in presented:
         for name, link in found:
@@ -185,7 +211,11 @@ def copies(presented: Iterable[Presented]) -> dict[str, tuple[int, int]]:
             except OSError:
                 continue
             info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_COPY:
+            if (
+                not stat.S_ISREG(info.st_mode)
+                or info.st_size > MAX_COPY
+                or not childMay(info, READ)
+            ):
                 os.close(fd)
                 continue
             os.set_inheritable(fd, True)

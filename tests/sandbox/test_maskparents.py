@@ -208,3 +208,54 @@ def test_a_small_regular_file_is_copied_from_an_inheritable_descriptor(
             os.close(fd)
     monkeypatch.setattr(maskparents, "MAX_COPIES", 0)
     assert maskparents.copies(out) == {}
+
+
+def test_a_root_child_gets_no_copy_nor_listing_its_mode_keeps_from_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Root's launcher holds capabilities its child drops: another user's
+    private file, copied, would be the child's own; listed, another user's
+    private folder would be the child's tmpfs."""
+    if os.geteuid() != 0:
+        pytest.skip("root's launcher: run as root (CI does)")
+    shown = folder(tmp_path)
+    (shown / "theirs").write_text("t")
+    os.chown(shown / "theirs", 4242, 4242)
+    (shown / "theirs").chmod(0o600)
+    (shown / "mine").write_text("m")
+    (shown / "mine").chmod(0o400)
+    out = present([(str(shown / "secret"), False)], [(str(shown), str(shown), False)], [], always)
+    opened = maskparents.copies(out)
+    try:
+        assert str(shown / "mine") in opened and str(shown / "theirs") not in opened
+    finally:
+        for fd, _ in opened.values():
+            os.close(fd)
+    os.chown(shown, 4242, 4242)
+    shown.chmod(0o700)
+    notes: list[str] = []
+    assert present([(str(shown / "secret"), False)], [(str(shown), str(shown), False)], notes) == []
+    assert "is not the child's to list" in notes[0]
+
+
+@pytest.mark.parametrize(
+    ("uid", "gid", "mode", "bits", "may"),
+    [
+        (0, 0, 0o400, 4, True),
+        (0, 0, 0o044, 4, False),  # root's own class is the owner's
+        (4242, 0, 0o040, 4, True),
+        (4242, 4242, 0o604, 4, True),
+        (4242, 4242, 0o660, 4, False),
+        (0, 0, 0o600, 5, False),
+        (0, 0, 0o500, 5, True),
+    ],
+)
+def test_what_a_child_of_root_may_by_the_mode(
+    monkeypatch: pytest.MonkeyPatch, uid: int, gid: int, mode: int, bits: int, may: bool
+) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(os, "getgroups", lambda: [0])
+    info = os.stat_result((mode, 0, 0, 1, uid, gid, 0, 0, 0, 0))
+    assert maskparents.childMay(info, bits) is may
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert maskparents.childMay(info, bits)  # an ordinary user's: its own open was the check
