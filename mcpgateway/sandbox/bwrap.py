@@ -114,7 +114,7 @@ def arguments(
     network: NetworkPlan | None = None,
     seccomp: int | None = None,
     dieWithParent: bool = True,
-    copies: Mapping[str, tuple[int, int]] | None = None,
+    copies: Mapping[str, tuple[int, int] | None] | None = None,
 ) -> list[str]:
     """Bubblewrap's options (the command follows them after C{--}).
 
@@ -127,7 +127,8 @@ def arguments(
         it, and loads it after its mounts, just before it runs the command.
     @param dieWithParent: L{DIE_WITH_PARENT}.
     @param copies: the files of the directories shown as a C{tmpfs} of
-        their entries that are copied, not bound: C{{path: (fd, mode)}}
+        their entries that are copied, not bound: C{{path: (fd, mode)}},
+        C{None} for one gone since it was listed, not shown
         (L{mcpgateway.sandbox.maskparents.copies}).
     """
     out = [*NAMESPACES, *((*DIE_WITH_PARENT, *LIFETIME) if dieWithParent else ())]
@@ -173,7 +174,7 @@ Mount = tuple[int, tuple[str, int], list[str]]
 
 
 def _binds(
-    layout: Layout, readOnlyLater: list[str], copies: Mapping[str, tuple[int, int]]
+    layout: Layout, readOnlyLater: list[str], copies: Mapping[str, tuple[int, int] | None]
 ) -> list[Mount]:
     """The child's private directories, the soft masks, its own binds and
     the directories shown as a C{tmpfs} of their entries
@@ -208,7 +209,10 @@ def _binds(
             if link:
                 words = ["--symlink", link, inside]
             elif inside in copies:
-                fd, perms = copies[inside]
+                copied = copies[inside]
+                if copied is None:
+                    continue  # gone since it was listed
+                fd, perms = copied
                 words = ["--perms", f"{perms:04o}", "--file", str(fd), inside]
             else:
                 words = ["--ro-bind-try", os.path.join(source, name), inside]
@@ -225,7 +229,7 @@ def command(
     network: NetworkPlan | None = None,
     seccomp: int | None = None,
     dieWithParent: bool = True,
-    copies: Mapping[str, tuple[int, int]] | None = None,
+    copies: Mapping[str, tuple[int, int] | None] | None = None,
 ) -> list[str]:
     """The whole command line: C{bwrap}, its options, C{--}, C{argv}."""
     options = arguments(layout, root, disableUserns, network, seccomp, dieWithParent, copies)

@@ -191,33 +191,53 @@ def entries(source: str, directory: str, masked: set[str]) -> tuple[int, list[En
     return stat.S_IMODE(info.st_mode), out
 
 
-def copies(presented: Iterable[Presented]) -> dict[str, tuple[int, int]]:
+def copies(presented: Iterable[Presented]) -> dict[str, tuple[int, int] | None]:
     """The small regular files of the C{presented} directories, opened for
     bubblewrap to copy into them: C{{path in the sandbox: (fd, mode)}}.
     Each fd is inheritable (bubblewrap reads it and closes it before the
-    child runs); a file that is no regular one, is larger than
-    L{MAX_COPY}, cannot be opened or is not the child's to read
-    (L{childMay}) is bound instead."""
-    out: dict[str, tuple[int, int]] = {}
+    child runs). A file that is not the child's to read (it cannot be
+    opened, or L{childMay} says so) is an empty file of its mode (its
+    content is the child's in no way); one gone since it was listed is
+    C{None}, not shown (a bind of it would fail the child's start); one
+    that is no regular file or is larger than L{MAX_COPY} is bound."""
+    out: dict[str, tuple[int, int] | None] = {}
     for path, source, _, found in presented:
         for name, link in found:
             if link or len(out) >= MAX_COPIES:
                 continue
-            host = os.path.join(source, name)
+            inside = os.path.join(path, name)
             try:
-                if not stat.S_ISREG(os.lstat(host).st_mode):
-                    continue  # a device or a pipe is never opened
-                fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-            except OSError:
+                out[inside] = _copy(os.path.join(source, name))
+            except FileNotFoundError:
+                out[inside] = None
+            except _Bound:
                 continue
-            info = os.fstat(fd)
-            if (
-                not stat.S_ISREG(info.st_mode)
-                or info.st_size > MAX_COPY
-                or not childMay(info, READ)
-            ):
-                os.close(fd)
-                continue
-            os.set_inheritable(fd, True)
-            out[os.path.join(path, name)] = (fd, stat.S_IMODE(info.st_mode))
     return out
+
+
+class _Bound(Exception):
+    """A file bound, not copied: no regular one, or a large one."""
+
+
+def _copy(host: str) -> tuple[int, int]:
+    """The inheritable fd bubblewrap copies C{host} from, and its mode."""
+    info = os.lstat(host)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_COPY:
+        raise _Bound()  # a device or a pipe is never opened
+    try:
+        fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise
+    except OSError:
+        fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)  # not the child's to read
+    else:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode) or opened.st_size > MAX_COPY:
+            os.close(fd)
+            raise _Bound()  # replaced since it was looked at
+        if not childMay(opened, READ):
+            os.close(fd)
+            fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        info = opened
+    os.set_inheritable(fd, True)
+    return fd, stat.S_IMODE(info.st_mode)

@@ -290,7 +290,8 @@ def test_every_masked_name_is_made_inside_its_tmpfs(names: set[str], data: st.Da
 
 
 def test_a_copied_file_is_written_into_the_tmpfs_from_its_descriptor() -> None:
-    argv = arguments(presentedLayout(), root=False, copies={"/etc/hosts": (7, 0o644)})
+    copies: dict[str, tuple[int, int] | None] = {"/etc/hosts": (7, 0o644)}
+    argv = arguments(presentedLayout(), root=False, copies=copies)
     at = argv.index("/etc/hosts")
     assert argv[at - 4 : at + 1] == ["--perms", "0644", "--file", "7", "/etc/hosts"]
     assert tmpfsOf(argv, "/etc") < at and argv.count("/etc/hosts") == 1  # never bound too
@@ -316,3 +317,8 @@ def test_a_folder_shown_as_a_tmpfs_inside_another_is_made_in_it_not_bound() -> N
     bound = [argv[i + 2] for i in positions(argv, "--ro-bind-try")]
     assert bound == ["/var/cache", "/var/lib/apt"]
     assert tmpfsOf(argv, "/var/lib") < argv.index("/var/lib/private")
+
+
+def test_a_file_gone_since_the_listing_is_not_shown() -> None:
+    argv = arguments(presentedLayout(), root=False, copies={"/etc/hosts": None})
+    assert "/etc/hosts" not in argv and "/etc/mtab" in argv

@@ -187,30 +187,65 @@ def test_a_denyread_in_a_folder_the_child_reads_is_made_in_its_tmpfs(tmp_path: P
     assert mine == [(str(home / "reads"), str(home / "reads"), 0o755, [("notes", "")])]
 
 
+def closeAll(opened: dict[str, tuple[int, int] | None]) -> None:
+    for copied in opened.values():
+        if copied is not None:
+            os.close(copied[0])
+
+
 def test_a_small_regular_file_is_copied_from_an_inheritable_descriptor(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No mount for it: bubblewrap writes it into the tmpfs. A larger
-    file, a symlink, a folder and a pipe are bound, never opened."""
+    file, a symlink, a folder and a pipe are bound, never opened; a file
+    gone since the listing is not shown (its bind would fail the start)."""
     shown = folder(tmp_path)
     (shown / "public").chmod(0o640)
     (shown / "big").write_text("b" * 11)
+    (shown / "gone").write_text("g")
     os.mkfifo(shown / "pipe")
     monkeypatch.setattr(maskparents, "MAX_COPY", 10)
     out = present([(str(shown / "secret"), False)], [(str(shown), str(shown), False)], [], always)
+    (shown / "gone").unlink()
     opened = maskparents.copies(out)
     try:
-        assert sorted(opened) == [str(shown / "public")]
-        fd, mode = opened[str(shown / "public")]
+        assert sorted(opened) == [str(shown / "gone"), str(shown / "public")]
+        assert opened[str(shown / "gone")] is None
+        copied = opened[str(shown / "public")]
+        assert copied is not None
+        fd, mode = copied
         assert mode == 0o640 and os.get_inheritable(fd) and os.read(fd, 10) == b"p"
     finally:
-        for fd, _ in opened.values():
-            os.close(fd)
+        closeAll(opened)
     monkeypatch.setattr(maskparents, "MAX_COPIES", 0)
     assert maskparents.copies(out) == {}
 
 
-def test_a_root_child_gets_no_copy_nor_listing_its_mode_keeps_from_it(
+def test_a_file_the_child_cannot_read_is_an_empty_one_of_its_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never bound either (a lock or a temporary file, gone in a moment,
+    would fail the start): its content is the child's in no way."""
+    shown = folder(tmp_path)
+    (shown / "public").chmod(0o600)
+    out = present([(str(shown / "secret"), False)], [(str(shown), str(shown), False)], [], always)
+    real = os.open
+
+    def refused(path: str, flags: int, mode: int = 0o777) -> int:
+        if path == str(shown / "public"):
+            raise PermissionError(13, "Permission denied")
+        return real(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", refused)
+    opened = maskparents.copies(out)
+    try:
+        copied = opened[str(shown / "public")]
+        assert copied is not None and copied[1] == 0o600 and os.read(copied[0], 10) == b""
+    finally:
+        closeAll(opened)
+
+
+def test_a_root_child_gets_no_content_nor_listing_its_mode_keeps_from_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Root's launcher holds capabilities its child drops: another user's
@@ -227,10 +262,11 @@ def test_a_root_child_gets_no_copy_nor_listing_its_mode_keeps_from_it(
     out = present([(str(shown / "secret"), False)], [(str(shown), str(shown), False)], [], always)
     opened = maskparents.copies(out)
     try:
-        assert str(shown / "mine") in opened and str(shown / "theirs") not in opened
+        mine, theirs = opened[str(shown / "mine")], opened[str(shown / "theirs")]
+        assert mine is not None and os.read(mine[0], 10) == b"m"
+        assert theirs is not None and theirs[1] == 0o600 and os.read(theirs[0], 10) == b""
     finally:
-        for fd, _ in opened.values():
-            os.close(fd)
+        closeAll(opened)
     os.chown(shown, 4242, 4242)
     shown.chmod(0o700)
     notes: list[str] = []
