@@ -313,7 +313,7 @@ def plan(
             command = [*STDOUT_HANDOVER, *command]
         fd = filterProgram(request)
         dies = request.get("dieWithParent") is not False
-        copies = maskparents.copies(view.presented)
+        copies = maskparents.copies(view.presented, bwrap.STDOUT_FD + 1)
         argv = bwrap.command(path, view, command, root, disableUserns, network, fd, dies, copies)
         return path, argv, env
     if mechanism == "seatbelt":

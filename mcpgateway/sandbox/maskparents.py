@@ -191,7 +191,7 @@ def entries(source: str, directory: str, masked: set[str]) -> tuple[int, list[En
     return stat.S_IMODE(info.st_mode), out
 
 
-def copies(presented: Iterable[Presented]) -> dict[str, tuple[int, int] | None]:
+def copies(presented: Iterable[Presented], lowest: int = 0) -> dict[str, tuple[int, int] | None]:
     """The small regular files of the C{presented} directories, opened for
     bubblewrap to copy into them: C{{path in the sandbox: (fd, mode)}}.
     Each fd is inheritable (bubblewrap reads it and closes it before the
@@ -199,7 +199,9 @@ def copies(presented: Iterable[Presented]) -> dict[str, tuple[int, int] | None]:
     opened, or L{childMay} says so) is an empty file of its mode (its
     content is the child's in no way); one gone since it was listed is
     C{None}, not shown (a bind of it would fail the child's start); one
-    that is no regular file or is larger than L{MAX_COPY} is bound."""
+    that is no regular file or is larger than L{MAX_COPY} is bound. No fd
+    is below C{lowest} (the launcher keeps those for its own handover of
+    the child's stdout)."""
     out: dict[str, tuple[int, int] | None] = {}
     for path, source, _, found in presented:
         for name, link in found:
@@ -207,7 +209,7 @@ def copies(presented: Iterable[Presented]) -> dict[str, tuple[int, int] | None]:
                 continue
             inside = os.path.join(path, name)
             try:
-                out[inside] = _copy(os.path.join(source, name))
+                out[inside] = _copy(os.path.join(source, name), lowest)
             except FileNotFoundError:
                 out[inside] = None
             except _Bound:
@@ -219,8 +221,9 @@ class _Bound(Exception):
     """A file bound, not copied: no regular one, or a large one."""
 
 
-def _copy(host: str) -> tuple[int, int]:
-    """The inheritable fd bubblewrap copies C{host} from, and its mode."""
+def _copy(host: str, lowest: int) -> tuple[int, int]:
+    """The inheritable fd (C{lowest} or above) bubblewrap copies C{host}
+    from, and its mode."""
     info = os.lstat(host)
     if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_COPY:
         raise _Bound()  # a device or a pipe is never opened
@@ -239,5 +242,11 @@ def _copy(host: str) -> tuple[int, int]:
             os.close(fd)
             fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         info = opened
+    if fd < lowest:
+        import fcntl
+
+        moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, lowest)
+        os.close(fd)
+        fd = moved
     os.set_inheritable(fd, True)
     return fd, stat.S_IMODE(info.st_mode)
