@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.sandbox.test_maskparents -*-
-"""The directories that directly hold a masked path, as a bubblewrap
-child is shown them: an empty C{tmpfs} holding the directory's other
-entries, one mount each, and the masks made inside it.
+"""The directories that hold a masked path, as a bubblewrap child is
+shown them: an empty C{tmpfs} holding the directory's other entries (a
+mount or a copy each), and the masks made inside it.
 
 A mask is a mount (C{/dev/null} on a file, an empty C{tmpfs} on a
 directory). Made on the host's entry, it sits on that entry, not on its
@@ -24,7 +24,10 @@ grows with the square of the entries (C{/etc}'s 150 took about 100 ms
 more per start on a busy 2-CPU machine). A small regular file is copied
 instead (L{copies}: the launcher opens it, bubblewrap writes its content
 into a file of the C{tmpfs}, C{--file}), which costs no mount; its
-owner in the sandbox is the child's user.
+owner in the sandbox is the child's user, so one the child may not read
+is an empty file of its mode, and one gone since the listing is left
+out (a bind of either, vanishing during the set-up, would fail the
+start).
 
 What the child loses: an entry of such a directory renamed over, added or
 removed on the host after its start is not seen (C{/etc/hosts} edited
@@ -39,9 +42,10 @@ made as the old one was (C{passwd} keeps its mode) is refused as well.
 Only a directory the child reads: in one it may write, a C{tmpfs} would
 keep what it makes there from the host (lost when it ends), so there the
 masks stay mounts on the host's entries. Nor a directory inside a masked
-one (bubblewrap's empty C{tmpfs} already), nor one that cannot be listed
-or holds more than L{MAX_ENTRIES} (each entry is a mount of every child's
-start): there too the masks are made as before, and a note says so.
+one (bubblewrap's empty C{tmpfs} already), nor one the child may not list
+(L{childMay}), that cannot be listed or holds more than L{MAX_ENTRIES}
+(each entry is a mount or a copy of every child's start): there the masks
+are made as before, and a note says so.
 
 Standard library only: the launcher imports it.
 """
