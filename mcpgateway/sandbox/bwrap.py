@@ -2,9 +2,11 @@
 """Bubblewrap's command line for a L{mcpgateway.sandbox.layout.Layout}.
 
 The order of the mounts is the order of precedence: the system first,
-then the child's private directories and the soft masks (C{/var/log}
-shown empty), then its own paths (parents before what they hold, so a
-C{denyWrite} inside a writable path stays read-only), then the masks
+then the child's private directories, the soft masks (C{/var/log} shown
+empty), its own paths and the directories holding a mask shown as a
+C{tmpfs} of their entries (L{mcpgateway.sandbox.maskparents}), parents
+before what they hold (so a C{denyWrite} inside a writable path stays
+read-only), then the masks
 (the deny lists, the state directory, the other servers' directories:
 after every bind, so no bind can show them), then what is bound again
 over a mask (the child's own install in the state directory). The empty
@@ -25,8 +27,14 @@ last, so no private directory or mask hides them.
 
 from __future__ import annotations
 
+import os
+
 from mcpgateway.sandbox.layout import Layout
 from mcpgateway.sandbox.places import under
+
+TYPE_CHECKING = False  # typing itself is not imported: the launcher starts lean
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 NETWORK_NONE = "none"
 MASK = "0000"
@@ -106,6 +114,7 @@ def arguments(
     network: NetworkPlan | None = None,
     seccomp: int | None = None,
     dieWithParent: bool = True,
+    copies: Mapping[str, tuple[int, int] | None] | None = None,
 ) -> list[str]:
     """Bubblewrap's options (the command follows them after C{--}).
 
@@ -117,6 +126,10 @@ def arguments(
         (L{mcpgateway.sandbox.seccomp.program}): bubblewrap reads it, closes
         it, and loads it after its mounts, just before it runs the command.
     @param dieWithParent: L{DIE_WITH_PARENT}.
+    @param copies: the files of the directories shown as a C{tmpfs} of
+        their entries that are copied, not bound: C{{path: (fd, mode)}},
+        C{None} for one gone since it was listed, not shown
+        (L{mcpgateway.sandbox.maskparents.copies}).
     """
     out = [*NAMESPACES, *((*DIE_WITH_PARENT, *LIFETIME) if dieWithParent else ())]
     if seccomp is not None:
@@ -132,16 +145,9 @@ def arguments(
     for kind, source, path in layout.system:
         out += ["--symlink", source, path] if kind == "symlink" else ["--ro-bind", source, path]
     out += ["--proc", "/proc", "--dev", "/dev"]
-    for path in layout.private:
-        out += ["--tmpfs", path]
-    readOnlyLater = []  # an empty directory is made read-only once what it holds is mounted
-    for path in layout.soft:
-        out += ["--tmpfs", path]
-        readOnlyLater.append(path)
-    binds = [(path, source, False) for source, path in layout.readOnly]
-    binds += [(path, source, True) for source, path in layout.writable]
-    for path, source, writable in sorted(binds, key=lambda b: (b[0].count("/"), b[0], b[2])):
-        out += ["--bind" if writable else "--ro-bind", source, path]
+    readOnlyLater: list[str] = []  # an empty directory is made read-only once it is filled
+    for _, _, words in sorted(_binds(layout, readOnlyLater, copies or {})):
+        out += words
     for path in layout.placeholders:
         out += ["--ro-bind", "/dev/null", path]
     reopened = [path for path, _ in layout.reopened]
@@ -163,6 +169,57 @@ def arguments(
     return out
 
 
+Mount = tuple[int, tuple[str, int], list[str]]
+"""A bind in the order of L{_binds}: its depth, C{(path, rank)}, its words."""
+
+
+def _binds(
+    layout: Layout, readOnlyLater: list[str], copies: Mapping[str, tuple[int, int] | None]
+) -> list[Mount]:
+    """The child's private directories, the soft masks, its own binds and
+    the directories shown as a C{tmpfs} of their entries
+    (L{mcpgateway.sandbox.maskparents}), each with its place in the order:
+    parents before what they hold; at one path an entry's bind, an empty
+    directory, a bind read-only, one writable, a C{tmpfs} of entries. An
+    entry that a mount of the layout's own makes (a bind of the child's, a
+    directory shown as a C{tmpfs} itself, C{/var/tmp}) is made by that
+    mount alone, inside the C{tmpfs}: never on the host's entry."""
+    out: list[Mount] = []
+    made: set[str] = set()
+    for soft, listed in ((False, layout.private), (True, layout.soft)):
+        for path in listed:
+            made.add(path)
+            out.append((path.count("/"), (path, 0), ["--tmpfs", path]))
+            if soft:
+                readOnlyLater.append(path)
+    for writable, binds in ((False, layout.readOnly), (True, layout.writable)):
+        for source, path in binds:
+            made.add(path)
+            words = ["--bind" if writable else "--ro-bind", source, path]
+            out.append((path.count("/"), (path, 1 + int(writable)), words))
+    made.update(path for path, _, _, _ in layout.presented)
+    for path, source, mode, entries in layout.presented:
+        depth = path.count("/")
+        out.append((depth, (path, 3), ["--perms", f"{mode:04o}", "--tmpfs", path]))
+        readOnlyLater.append(path)
+        for name, link in entries:
+            inside = os.path.join(path, name)
+            if inside in made:
+                continue
+            if link:
+                words = ["--symlink", link, inside]
+            elif inside in copies:
+                copied = copies[inside]
+                if copied is None:
+                    continue  # gone since it was listed
+                fd, perms = copied
+                words = ["--perms", f"{perms:04o}", "--file", str(fd), inside]
+            else:
+                words = ["--ro-bind-try", os.path.join(source, name), inside]
+            out.append((depth + 1, (inside, -1), words))
+    return out
+
+
 def command(
     bwrap: str,
     layout: Layout,
@@ -172,7 +229,8 @@ def command(
     network: NetworkPlan | None = None,
     seccomp: int | None = None,
     dieWithParent: bool = True,
+    copies: Mapping[str, tuple[int, int] | None] | None = None,
 ) -> list[str]:
     """The whole command line: C{bwrap}, its options, C{--}, C{argv}."""
-    options = arguments(layout, root, disableUserns, network, seccomp, dieWithParent)
+    options = arguments(layout, root, disableUserns, network, seccomp, dieWithParent, copies)
     return [bwrap, *options, "--", *argv]

@@ -260,7 +260,7 @@ def plan(
     mechanism the request names (confining this process with Landlock on
     the way, every capability dropped first in the launcher's own process:
     L{guarded})."""
-    from mcpgateway.sandbox import bwrap, defaults, launchercaches, layout, probe
+    from mcpgateway.sandbox import bwrap, defaults, launchercaches, layout, maskparents, probe
     from mcpgateway.sandbox.bwrap import STDOUT_HANDOVER
 
     env = {k: v for k, v in environ.items() if k not in defaults.UNSET_VARIABLES}
@@ -313,7 +313,8 @@ def plan(
             command = [*STDOUT_HANDOVER, *command]
         fd = filterProgram(request)
         dies = request.get("dieWithParent") is not False
-        argv = bwrap.command(path, view, command, root, disableUserns, network, fd, dies)
+        copies = maskparents.copies(view.presented, bwrap.STDOUT_FD + 1)
+        argv = bwrap.command(path, view, command, root, disableUserns, network, fd, dies, copies)
         return path, argv, env
     if mechanism == "seatbelt":
         from mcpgateway.sandbox import seatbelt

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 
-from mcpgateway.sandbox import defaults, launchercaches, masks, writes
+from mcpgateway.sandbox import defaults, launchercaches, maskparents, masks, writes
 from mcpgateway.sandbox.commandline import SHELLS, argumentPaths, dataFiles, scriptPaths
 from mcpgateway.sandbox.pathrule import PathRule
 from mcpgateway.sandbox.places import (
@@ -82,6 +82,9 @@ class Layout:
         for the gateway's install of its package, and the package an
         C{npx} server runs from), a path an C{allow} names inside a
         masked one.
+    @ivar presented: the directories directly holding a masked path that
+        bubblewrap shows as a C{tmpfs} of their other entries, the masks
+        made inside it (L{mcpgateway.sandbox.maskparents}).
     @ivar placeholders: files the entry names that do not exist yet, where
         nothing may be bound: empty and read-only in the sandbox.
     @ivar cwdMade: the working directory is shown by nothing else (the
@@ -109,6 +112,7 @@ class Layout:
         self.writable: list[tuple[str, str]] = []
         self.masked: list[tuple[str, bool]] = []
         self.reopened: list[tuple[str, bool]] = []
+        self.presented: list[maskparents.Presented] = []
         self.placeholders: list[str] = []
         self.cwdMade = False
         self.caches = launchercaches.Caches()
@@ -127,6 +131,7 @@ class Layout:
             "writable": [path for _, path in self.writable],
             "masked": [path for path, _ in self.masked],
             "reopened": [path for path, _ in self.reopened],
+            "presented": [path for path, _, _, _ in self.presented],
             "placeholders": self.placeholders,
             "variables": dict(self.caches.variables),
             "notes": self.notes,
@@ -222,8 +227,21 @@ def build(request: Mapping[str, Any], argv: list[str], environ: Mapping[str, str
     layout.reopened = masks.reopen(
         layout.masked, places, allowed, binds.inState, install, own, gateway, layout.caches.own
     )
+    layout.presented = maskparents.present(layout.masked, _shown(layout), layout.notes)
     _settleCwd(layout, places, given)
     return layout
+
+
+def _shown(layout: Layout) -> list[tuple[str, str, bool | None]]:
+    """C{(path, source, writable)} of every bind that shows the child the
+    host's file system, C{(path, "", None)} of its empty directories."""
+    out: list[tuple[str, str, bool | None]] = [
+        (path, source, False) for kind, source, path in layout.system if kind == "ro"
+    ]
+    out += [(path, "", None) for path in (*layout.private, *layout.soft)]
+    out += [(path, source, False) for source, path in layout.readOnly]
+    out += [(path, source, True) for source, path in layout.writable]
+    return out
 
 
 def _bothNames(places: Places, path: str) -> list[str]:

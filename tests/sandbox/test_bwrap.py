@@ -32,6 +32,11 @@ def positions(argv: list[str], option: str) -> list[int]:
     return [i for i, word in enumerate(argv) if word == option]
 
 
+def tmpfsOf(argv: list[str], path: str) -> int:
+    """Where C{--tmpfs path} names C{path}."""
+    return next(i + 1 for i in positions(argv, "--tmpfs") if argv[i + 1] == path)
+
+
 def test_the_namespaces_and_lifetime_of_an_unprivileged_child() -> None:
     argv = arguments(layoutOf(), root=False, disableUserns=True)
     for flag in (*bwrap.NAMESPACES, "--die-with-parent", "--new-session", "--unshare-user"):
@@ -79,15 +84,19 @@ def test_the_allow_list_proxy_plugs_in_through_the_network_plan() -> None:
 
 
 def test_the_mounts_in_order_system_private_binds_masks_then_what_is_reopened() -> None:
+    """The private directories and the child's binds: parents before what
+    they hold (the private home before the child's C{.npm} in it)."""
     argv = arguments(layoutOf(), root=False)
     system = argv.index("/usr")
-    private = argv.index("--tmpfs")
+    private = [tmpfsOf(argv, "/tmp"), tmpfsOf(argv, "/home/u")]
     binds = positions(argv, "--bind") + positions(argv, "--ro-bind")
     firstBind = min(i for i in binds if argv[i + 1] != "/dev/null" and argv[i + 1] != "/usr")
     masks = [argv.index("/home/u/.ssh"), argv.index("/home/u/.netrc")]
     reopened = argv.index("/home/u/.mcpgateway/npx/pkg")
     lastBind = max(i for i in binds if argv[i + 1] in ("/srv/app", "/data", "/data/keep"))
-    assert system < private < firstBind and lastBind < min(masks) and max(masks) < reopened
+    assert system < min(private) and system < firstBind < max(private)
+    assert max(private) < argv.index("/home/u/.npm") < min(masks)
+    assert lastBind < min(masks) and max(masks) < reopened
     assert argv[-2:] == ["--chdir", "/work"]
 
 
@@ -192,3 +201,124 @@ def test_a_mask_is_made_read_only_after_what_is_bound_again_inside_it() -> None:
     assert sorted(argv[i] for i in readOnly) == ["/home/u/.mcpgateway", "/home/u/.ssh", "/var/log"]
     assert min(readOnly) > reopened
     assert argv.index("/var/log/app") < argv.index("--remount-ro")  # soft: emptied, bound, closed
+
+
+def presentedLayout() -> Layout:
+    """C{/etc} and the child's C{/srv/app} holding masked paths, shown as a
+    tmpfs of their other entries; C{/srv/app/data} is the child's to write."""
+    layout = layoutOf()
+    layout.system = [("ro", "/usr", "/usr"), ("ro", "/etc", "/etc")]
+    layout.readOnly = [("/srv/app", "/srv/app"), ("/srv/app/lib/x", "/srv/app/lib/x")]
+    layout.writable = [("/srv/app/data", "/srv/app/data")]
+    layout.masked = [("/etc/shadow", False), ("/srv/app/.env", False), ("/srv/app/keys", True)]
+    layout.presented = [
+        ("/etc", "/etc", 0o755, [("hosts", ""), ("mtab", "../proc/self/mounts")]),
+        ("/srv/app", "/srv/app", 0o750, [("data", ""), ("lib", ""), ("main.js", "")]),
+    ]
+    return layout
+
+
+def test_a_folder_holding_a_mask_is_a_tmpfs_of_its_other_entries_the_masks_inside() -> None:
+    argv = arguments(presentedLayout(), root=False)
+    etc = tmpfsOf(argv, "/etc")
+    assert argv[etc - 3 : etc + 1] == ["--perms", "0755", "--tmpfs", "/etc"]
+    assert argv.index("/proc") < etc  # after the system, among the child's binds
+    at = argv.index("/etc/hosts")
+    assert argv[at - 1 : at + 2] == ["--ro-bind-try", "/etc/hosts", "/etc/hosts"] and etc < at
+    at = argv.index("/etc/mtab")
+    assert argv[at - 2 : at + 1] == ["--symlink", "../proc/self/mounts", "/etc/mtab"]
+    shadow = argv.index("/etc/shadow")
+    assert argv[shadow - 2 : shadow + 1] == ["--ro-bind", "/dev/null", "/etc/shadow"]
+    assert at < shadow
+    app = tmpfsOf(argv, "/srv/app")
+    assert argv[app - 3 : app + 1] == ["--perms", "0750", "--tmpfs", "/srv/app"]
+    assert (
+        argv.index("/srv/app") < app < argv.index("/srv/app/main.js") < argv.index("/srv/app/.env")
+    )
+    keys = argv.index("/srv/app/keys")
+    assert (
+        argv[keys - 3 : keys + 1] == ["--perms", "0000", "--tmpfs", "/srv/app/keys"] and app < keys
+    )
+    readOnly = [argv[i + 1] for i in positions(argv, "--remount-ro")]
+    assert {"/etc", "/srv/app", "/srv/app/keys"} <= set(readOnly)
+    assert min(positions(argv, "--remount-ro")) > max(shadow, keys)
+
+
+def test_a_folder_shown_as_a_tmpfs_keeps_what_the_childs_own_binds_show_inside_it() -> None:
+    """Its writable folder is bound by its own bind, once; a deeper bind
+    comes after the tmpfs, which would hide it."""
+    argv = arguments(presentedLayout(), root=False)
+    data = [i for i, word in enumerate(argv) if word == "/srv/app/data"]
+    assert len(data) == 2 and argv[data[0] - 1] == "--bind"  # source and target of one bind
+    app = tmpfsOf(argv, "/srv/app")
+    assert app < data[0]
+    assert app < argv.index("/srv/app/lib") < argv.index("/srv/app/lib/x")
+    assert argv[argv.index("/srv/app/lib/x") - 1] == "--ro-bind"
+
+
+def test_without_a_folder_shown_as_a_tmpfs_a_mask_is_on_the_hosts_entry() -> None:
+    layout = presentedLayout()
+    layout.presented = []
+    argv = arguments(layout, root=False)
+    assert "--ro-bind-try" not in argv and argv.count("/etc") == 2
+    assert argv[argv.index("/etc/shadow") - 2 : argv.index("/etc/shadow")] == [
+        "--ro-bind",
+        "/dev/null",
+    ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    names=st.sets(st.sampled_from(["a", "b", "c", "d", "e", "f"]), min_size=1),
+    data=st.data(),
+)
+def test_every_masked_name_is_made_inside_its_tmpfs(names: set[str], data: st.DataObject) -> None:
+    """Never a mount on the host's entry: each mask comes after the tmpfs
+    of its folder, and no entry of the host's is bound at a masked name."""
+    hidden = data.draw(st.sets(st.sampled_from(sorted(names)), min_size=1))
+    layout = layoutOf()
+    layout.masked = [(f"/srv/app/{name}", name < "c") for name in sorted(hidden)]
+    entries = [(name, "") for name in sorted(names - hidden)]
+    layout.presented = [("/srv/app", "/srv/app", 0o755, entries)]
+    argv = arguments(layout, root=False)
+    tmpfs = tmpfsOf(argv, "/srv/app")
+    for name in hidden:
+        at = argv.index(f"/srv/app/{name}")
+        assert at > tmpfs and argv[at - 1] in ("/dev/null", "--tmpfs")
+    bound = [argv[i + 2] for i in positions(argv, "--ro-bind-try")]
+    assert sorted(bound) == [f"/srv/app/{name}" for name in sorted(names - hidden)]
+
+
+def test_a_copied_file_is_written_into_the_tmpfs_from_its_descriptor() -> None:
+    copies: dict[str, tuple[int, int] | None] = {"/etc/hosts": (7, 0o644)}
+    argv = arguments(presentedLayout(), root=False, copies=copies)
+    at = argv.index("/etc/hosts")
+    assert argv[at - 4 : at + 1] == ["--perms", "0644", "--file", "7", "/etc/hosts"]
+    assert tmpfsOf(argv, "/etc") < at and argv.count("/etc/hosts") == 1  # never bound too
+
+
+def test_a_folder_shown_as_a_tmpfs_inside_another_is_made_in_it_not_bound() -> None:
+    """C{/var} holding C{/var/lib}, which holds a mask, and the child's
+    private C{/var/tmp} and soft C{/var/log}: each made inside C{/var}'s
+    tmpfs, after it; no entry of the host's is bound there."""
+    layout = layoutOf()
+    layout.system = [("ro", "/var", "/var")]
+    layout.private = ["/tmp", "/var/tmp"]
+    layout.soft = ["/var/log"]
+    layout.masked = [("/var/lib/private", True)]
+    layout.presented = [
+        ("/var", "/var", 0o755, [("cache", ""), ("lib", ""), ("log", ""), ("tmp", "")]),
+        ("/var/lib", "/var/lib", 0o755, [("apt", "")]),
+    ]
+    argv = arguments(layout, root=False)
+    var = tmpfsOf(argv, "/var")
+    assert var < tmpfsOf(argv, "/var/lib") < argv.index("/var/lib/apt")
+    assert var < tmpfsOf(argv, "/var/tmp") and var < tmpfsOf(argv, "/var/log")
+    bound = [argv[i + 2] for i in positions(argv, "--ro-bind-try")]
+    assert bound == ["/var/cache", "/var/lib/apt"]
+    assert tmpfsOf(argv, "/var/lib") < argv.index("/var/lib/private")
+
+
+def test_a_file_gone_since_the_listing_is_not_shown() -> None:
+    argv = arguments(presentedLayout(), root=False, copies={"/etc/hosts": None})
+    assert "/etc/hosts" not in argv and "/etc/mtab" in argv

@@ -292,6 +292,7 @@ def test_the_layout_as_json_names_paths_only(tmp_path: Path) -> None:
     home = tree(tmp_path)
     shown = build(request(tmp_path, learn={}), ["/usr/bin/node"], {}).toJson()
     assert shown["home"] == str(home) and str(home / ".ssh") in shown["masked"]
+    assert str(home) in shown["presented"]  # learning shows the home: its masks inside a tmpfs
     assert set(shown) == {
         "home",
         "cwd",
@@ -302,6 +303,7 @@ def test_the_layout_as_json_names_paths_only(tmp_path: Path) -> None:
         "writable",
         "masked",
         "reopened",
+        "presented",
         "placeholders",
         "variables",
         "notes",
