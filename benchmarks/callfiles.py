@@ -12,7 +12,8 @@ C{stock}), the files of C{mcpgateway/} whose code ran (C{files}) and the
 files a reader of the call opens (C{readerFiles}: those and the files
 defining the classes of the gateway's objects the calls touched, see
 C{calltrace.py}): what every window ran, so that a timer of the gateway's
-coming due in one window is not taken for the call's (C{background}).
+coming due in one window is not taken for the call's (C{background}); and
+the gateway's modules the process held after the last window (C{loaded}).
 
 Usage: callfiles.py [--twisted stock|tuned] [--warmup N] [--calls N] [--windows N]
 (prints one JSON line per runtime)
@@ -241,6 +242,7 @@ def filesPerCall(
         "files": sorted(ran),
         "readOnly": sorted(read - ran),
         "background": sorted(set.union(*(set(t["ran"]) for t in traces)) - ran),
+        "loaded": traces[-1]["loaded"],
     }
 
 

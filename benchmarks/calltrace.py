@@ -16,7 +16,9 @@ L{TRACE_OFF} (SIGRTMIN+1) removes it and writes C{OUTFILE}, one JSON object:
     of the gateway's objects the window touched: each called function's
     C{self} and arguments, the locals it returns with, and the attributes
     of its C{self} that its code names (C{self.notices.untold} names
-    C{notices}), whichever function of whichever package ran.
+    C{notices}), whichever function of whichever package ran;
+  - C{loaded}: the modules of the package the process holds as the
+    window ends (what the calls and everything before them loaded).
 
 C{read} is what a reader of the call has to open: reading another object's
 attributes instead of calling it takes its file off C{ran} but not off
@@ -128,6 +130,7 @@ def install(out: str) -> None:
     def off(signum: int, frame: FrameType | None) -> None:
         sys.setprofile(None)
         report = current[0].report() if current else {"ran": [], "read": []}
+        report["loaded"] = sorted(name for name in sys.modules if name.startswith("mcpgateway."))
         with open(out + ".part", "w") as f:
             json.dump(report, f)
         os.replace(out + ".part", out)

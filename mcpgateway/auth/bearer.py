@@ -40,7 +40,7 @@ from twisted.logger import Logger
 
 from mcpgateway.auth.jwks import KeySet
 from mcpgateway.auth.metadata import SCOPE_ADMIN, SCOPE_PREFIX, endpointUrl
-from mcpgateway.auth.principal import VIA_OAUTH, KeyOf, Principal, Refusal, Verdict
+from mcpgateway.httpbase.principal import VIA_OAUTH, KeyOf, Principal, Refusal, Verdict
 from mcpgateway.runtime import logs
 
 DEFAULT_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
@@ -93,7 +93,7 @@ NOT_YET = Refusal(
 
 
 class JwtVerifier:
-    """An L{mcpgateway.auth.principal.Authenticator} for JWT access tokens."""
+    """An L{mcpgateway.httpbase.principal.Authenticator} for JWT access tokens."""
 
     log = Logger(observer=logs.observer)
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from mcpgateway.auth.principal import Refusal
+from mcpgateway.httpbase.principal import Refusal
 
 WELL_KNOWN = "/.well-known/oauth-protected-resource"
 SCOPE_ADMIN = "mcp:admin"

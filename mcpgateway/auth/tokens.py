@@ -25,7 +25,6 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway.auth.principal import VIA_TOKEN, KeyOf, Principal, Refusal, Verdict
 from mcpgateway.auth.tokenfile import (
     MAX_FILE,
     TOKEN_PREFIX,
@@ -37,6 +36,7 @@ from mcpgateway.auth.tokenfile import (
     readTokens,
     tokenHash,
 )
+from mcpgateway.httpbase.principal import VIA_TOKEN, KeyOf, Principal, Refusal, Verdict
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.threads import RunInThread
 from mcpgateway.runtime.timers import Every

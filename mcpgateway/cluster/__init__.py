@@ -8,6 +8,6 @@ owns is forwarded to that owner while it answers
 when the owner is gone, a session on a shared server is served here from
 its sealed facts (L{mcpgateway.cluster.routing}).
 
-Layering: C{cluster} may import C{core} and C{auth.principal}; the core
+Layering: C{cluster} may import C{core} and C{httpbase.principal}; the core
 imports nothing of it.
 """

@@ -61,10 +61,10 @@ from twisted.web.iweb import IAgent, IAgentEndpointFactory, IResponse
 from twisted.web.server import Request
 from zope.interface import implementer
 
-from mcpgateway.auth.principal import Principal
 from mcpgateway.cluster.peer import HEADER as PEER_HEADER
 from mcpgateway.cluster.peer import PeerSeal
 from mcpgateway.cluster.sealing import Address
+from mcpgateway.httpbase.principal import Principal
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.bytesproducer import BytesProducer

@@ -37,8 +37,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from mcpgateway.auth.principal import VIA_PEER, Principal
 from mcpgateway.cluster.sealing import KEY_BYTES, derive
+from mcpgateway.httpbase.principal import VIA_PEER, Principal
 from mcpgateway.runtime import logs
 
 HEADER = b"mcp-gateway-peer"

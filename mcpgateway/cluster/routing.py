@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
-from mcpgateway.auth.principal import Principal
 from mcpgateway.core.sessions import Session, SessionFacts
+from mcpgateway.httpbase.principal import Principal
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.atomicfile import writeFileAtomic
 

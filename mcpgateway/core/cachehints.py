@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_catalog_cachescope -*-
+# -*- test-case-name: tests.core.test_catalog_cachescope,tests.governance.test_cachescope -*-
 """The cache hints a server gives its lists (MCP 2026-07-28, C{ttlMs} and
 C{cacheScope}), as the catalogs honour them.
 
@@ -15,12 +15,21 @@ are, fresh until it says its list changed.
 L{ListingHints} gathers what the pages of one listing said, kind by kind:
 one private page makes the kind private, the shortest C{ttlMs} of its
 pages bounds it, counted from when the listing began.
+
+L{perCaller} marks the answer the gateway gives a 2026-07-28 client when
+a policy decides per caller (C{--policy}: docs/guide/policy.md): the same
+request can be answered differently, or refused, for another principal,
+so such an answer is C{private} (specification: "filtered list results
+that vary per user"); a shared cache that stored it as C{public} could
+serve it to a caller the policy would have shown less, or refused.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from mcpgateway.protocol.jsonrpc import Message
 
 PRIVATE = "private"
 PUBLIC = "public"
@@ -75,3 +84,14 @@ class ListingHints:
         """When C{kind} stops being fresh (C{None}: no C{ttlMs} was given)."""
         ttl = self.ttl.get(kind)
         return None if ttl is None else self.started + ttl / 1000.0
+
+
+def perCaller(message: Message) -> Message:
+    """C{message} with a C{private} C{cacheScope} when its result carries
+    one (a copy; C{message} itself when there is nothing to change); its
+    C{ttlMs} as it is, and an answer without cache hints (an error, a 2025
+    result) alone."""
+    result = message.get("result")
+    if not isinstance(result, dict) or result.get("cacheScope") in (None, PRIVATE):
+        return message
+    return {**message, "result": {**result, "cacheScope": PRIVATE}}

@@ -25,7 +25,7 @@ from typing import Any
 from twisted.logger import Logger
 from twisted.web.iweb import IRequest
 
-from mcpgateway.governance.decision import ALLOWED, Decision
+from mcpgateway.core.decision import ALLOWED, Decision
 from mcpgateway.governance.policy import (
     DECIDED,
     LISTED,

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from mcpgateway.governance.decision import ALLOWED, Decision
+from mcpgateway.core.decision import ALLOWED, Decision
 
 if TYPE_CHECKING:
     import cedarpy
@@ -161,7 +161,7 @@ class RequestFacts:
 
 def callerOf(principal: object) -> Caller:
     """The L{Caller} of an authenticated principal
-    (L{mcpgateway.auth.principal.Principal}; C{None}: anonymous)."""
+    (L{mcpgateway.httpbase.principal.Principal}; C{None}: anonymous)."""
     if principal is None:
         return Caller()
     return Caller(

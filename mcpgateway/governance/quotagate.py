@@ -24,8 +24,8 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.web.iweb import IRequest
 
 from mcpgateway.config.quotas import NO_QUOTAS, QuotaSet
+from mcpgateway.core.decision import Decision
 from mcpgateway.core.gateway.gateway import Gateway
-from mcpgateway.governance.decision import Decision
 from mcpgateway.governance.quotareply import STATUS, rateLimitedError, retryAfterSeconds
 from mcpgateway.governance.quotas import COUNTED, CallFacts, CallQuotas, quotasOf
 from mcpgateway.protocol import jsonrpc

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from mcpgateway.governance.decision import Decision
+from mcpgateway.core.decision import Decision
 from mcpgateway.governance.quotas import scopeOf
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import RATE_LIMITED, UPSTREAM_SCOPE

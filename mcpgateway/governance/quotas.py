@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from mcpgateway.config.quotas import NO_QUOTAS, SCOPE_KEYS, QuotaSet, Rate, parseQuotas
-from mcpgateway.governance.decision import ALLOWED, Decision
+from mcpgateway.core.decision import ALLOWED, Decision
 
 COUNTED = frozenset({"tools/call", "resources/read", "prompts/get"})
 """The methods that count as calls."""

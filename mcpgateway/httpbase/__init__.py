@@ -14,7 +14,10 @@ channel and request) or Twisted as it ships
   - L{mcpgateway.httpbase.bodybound}: the request whose body is capped;
   - L{mcpgateway.httpbase.headers}: Twisted's C{Headers} with a short path
     for bytes, and the C{Host} check;
-  - L{mcpgateway.httpbase.clienterrors}: the log of what was refused.
+  - L{mcpgateway.httpbase.clienterrors}: the log of what was refused;
+  - L{mcpgateway.httpbase.principal}: who an authenticated request comes
+    from, or why it is refused, in the words every authentication method
+    (C{auth}) answers in and the door, the cluster and the audit read.
 
 It stands on C{protocol} and C{runtime} only, below both fronts and the
 HTTP face (C{web}) that serves them, so neither front imports the face.

@@ -6,7 +6,7 @@ session, server and route, the action (C{method}: the JSON-RPC method) and
 what it acted on (C{resource}: the server and the tool, resource URI or
 prompt; C{tool} keeps the name alone), the governance decision
 (C{decision}: C{allowed}, C{denied} or C{limited}, with the deciding
-C{policies}, from L{mcpgateway.governance.decision.Decision}; a request no
+C{policies}, from L{mcpgateway.core.decision.Decision}; a request no
 policy or limit decided is C{allowed} with none), the SHA-256 of the
 arguments' canonical JSON (C{argsDigest}), the outcome (C{ok}, C{error},
 C{timeout}, C{cancelled}, C{invalid}, C{refused}, C{disconnected}), the
@@ -59,7 +59,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway.governance.decision import ALLOWED, Decision
+from mcpgateway.core.decision import ALLOWED, Decision
 from mcpgateway.ops.auditchain import Chain, digest, fileSeq, lastHash, strict
 from mcpgateway.runtime import logs
 

@@ -18,13 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from mcpgateway.governance.quotagate import QuotaGate, forGateway
-
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorTime
 
     from mcpgateway.core.gateway.gateway import Gateway
     from mcpgateway.core.spec import ServerSpec
+    from mcpgateway.governance.quotagate import QuotaGate
 
 
 def decidesNames(policy: bool, gatewayQuotas: str) -> bool:
@@ -77,6 +76,8 @@ class ConfiguredLimits:
         if not limited(quotas, specs):
             self._team.callQuotas = None
             return
-        if self._gate is None:
+        if self._gate is None:  # the first limit configured loads the call limits
+            from mcpgateway.governance.quotagate import forGateway
+
             self._gate = forGateway(self._clock, self._gateway, self._gatewayQuotas)
         self._team.callQuotas = self._gate

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from mcpgateway.config.promotions import PromotionStore
     from mcpgateway.core.gateway.gateway import Gateway
     from mcpgateway.core.gateway.settings import GatewaySettings
-    from mcpgateway.core.spawn import Confiner, Spawner
+    from mcpgateway.core.spawn import Confiner, RemoteConnector, Spawner
     from mcpgateway.core.spec import ServerSpec
     from mcpgateway.core.tasks.manager import TaskManager
     from mcpgateway.ops.handover import Successor
@@ -63,6 +63,7 @@ from mcpgateway.startup.options import Options
 from mcpgateway.startup.pinoptions import keepPins, pinPolicy
 from mcpgateway.startup.policywiring import wireAggregatePolicy, wirePolicy
 from mcpgateway.startup.process import refuse, threadRunner
+from mcpgateway.startup.remotewiring import remoteConnector
 from mcpgateway.startup.sandboxing import serverPaths, wireSandbox
 from mcpgateway.startup.selfservice import BuiltinServer, selfServiceOf
 from mcpgateway.startup.team import wireTeam
@@ -279,7 +280,9 @@ def _gatewayAndConfig(wiring: Wiring) -> tuple[Gateway, ConfigService, GatewayRe
     sandbox = wireSandbox(options, pre.stateDir, reactor, top, pre.configPath)
     if isinstance(settings.resolver, LazyResolver):
         settings.resolver.sandbox = sandbox  # a package's install scripts run confined too
-    gateway = Gateway(specs, _spawner(options, pre, reactor, environ, successor, sandbox), settings)
+    remotes, remotePools = remoteConnector(options, specs, reactor, pre.stateDir)
+    spawner = _spawner(options, pre, reactor, environ, successor, remotes, sandbox)
+    gateway = Gateway(specs, spawner, settings)
     wireAdoption(gateway, top, reactor, pre.stateDir, successor)  # a restart's or a crash's
     sandbox.others = partial(serverPaths, gateway.pools)  # what each child must not see
     reload.gateway = gateway
@@ -287,12 +290,8 @@ def _gatewayAndConfig(wiring: Wiring) -> tuple[Gateway, ConfigService, GatewayRe
     gateway.aggregateSide.useEndpoints(
         configService.aggregate.endpoints, configService.aggregate.names
     )
-    from mcpgateway.remote.connect import RemotePools, RemoteServers
-
-    remotes = gateway.spawner.remotes
-    if isinstance(remotes, RemoteServers):
-        # Before the gateway's service: stopped after it, once its sessions are DELETEd.
-        RemotePools(remotes).setServiceParent(top)
+    # Before the gateway's service: stopped after it, once its sessions are DELETEd.
+    remotePools.setServiceParent(top)
     keepPins(settings.toolPins, top)  # before the gateway's service: stopped after it
     GatewayService(gateway).setServiceParent(top)
     if settings.tasks is not None:
@@ -370,6 +369,7 @@ def _spawner(
     reactor: IReactor,
     environ: Mapping[str, str],
     successor: Any,
+    remotes: RemoteConnector,
     sandbox: Confiner | None = None,
 ) -> Spawner:
     """What starts the children: the reactor, their environment, the line
@@ -377,7 +377,6 @@ def _spawner(
     their secret references, and their sandbox."""
     from mcpgateway.core.spawn import Spawner
     from mcpgateway.ops.statedir import ChildLedger
-    from mcpgateway.remote.connect import RemoteServers
     from mcpgateway.runtime.turnwrites import Unflushed
     from mcpgateway.secrets.resolve import SecretResolver
     from mcpgateway.tuned.turnflush import TurnFlusher
@@ -395,7 +394,7 @@ def _spawner(
         maxLine=options["max-line"],
         watcher=warden,
         marker=warden.marker,
-        remotes=RemoteServers(reactor, stateDir=pre.stateDir),
+        remotes=remotes,
         secrets=SecretResolver(reactor, pre.stateDir, environ, threadRunner(reactor)),
         runInThread=threadRunner(reactor),  # looks for a file a confined tool did not find
         confiner=sandbox,

@@ -26,12 +26,12 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
-from mcpgateway.auth.principal import Principal, Refusal, Verdict
 from mcpgateway.config.workspaces import WorkspaceKeys
+from mcpgateway.core.decision import Decision
 from mcpgateway.core.era2026.types import Era2026Gateway
 from mcpgateway.core.gateway.gateway import Gateway
-from mcpgateway.governance.decision import Decision
 from mcpgateway.httpbase.clienterrors import ClientErrors
+from mcpgateway.httpbase.principal import Principal, Refusal, Verdict
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.runtime import logs

@@ -18,15 +18,15 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 from twisted.web.server import Request
 
-from mcpgateway.auth.principal import Principal, Refusal, Verdict
-from mcpgateway.cluster.routing import Where
-from mcpgateway.governance.gate import PolicyGate
-from mcpgateway.governance.quotagate import QuotaGate
+from mcpgateway.httpbase.principal import Principal, Refusal, Verdict
 from mcpgateway.web.endpoints.backends import Quota
 from mcpgateway.web.endpoints.guard import header
 
 if TYPE_CHECKING:
+    from mcpgateway.cluster.routing import Where  # a cluster's replicas only
     from mcpgateway.cluster.sealing import Address  # cryptography: clustered gateways only
+    from mcpgateway.governance.gate import PolicyGate  # loaded with a policy
+    from mcpgateway.governance.quotagate import QuotaGate  # loaded with call limits
     from mcpgateway.ops.audit import AuditSink  # loaded with a team's audit log
 
 

@@ -18,7 +18,7 @@ from twisted.internet.task import Clock
 
 from mcpgateway.auth.bearer import JwtVerifier, OAuthSettings
 from mcpgateway.auth.jwks import KeySet
-from mcpgateway.auth.principal import VIA_OAUTH, Principal, Refusal, Verdict
+from mcpgateway.httpbase.principal import VIA_OAUTH, Principal, Refusal, Verdict
 from tests.fixtures.jwt_issuer import IssuerKey, jwks
 from tests.support.auth.jwks import FakeFetch, result
 

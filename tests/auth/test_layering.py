@@ -41,7 +41,7 @@ def test_auth_imports_nothing_above_it(path: Path) -> None:
 @pytest.mark.parametrize("name", STANDALONE)
 def test_modules_the_cli_uses_import_no_twisted(name: str) -> None:
     source = (AUTH / name).read_text()
-    assert bannedImports(source, ("twisted", "jwt", "treq", "mcpgateway.auth.principal")) == []
+    assert bannedImports(source, ("twisted", "jwt", "treq", "mcpgateway.httpbase.principal")) == []
 
 
 def test_the_check_sees_a_forbidden_import() -> None:

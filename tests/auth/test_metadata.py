@@ -14,7 +14,7 @@ from mcpgateway.auth.metadata import (
     metadataUrl,
     protectedResource,
 )
-from mcpgateway.auth.principal import Refusal
+from mcpgateway.httpbase.principal import Refusal
 
 META = "https://mcp.example.com/.well-known/oauth-protected-resource"
 

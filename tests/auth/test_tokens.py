@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 
-from mcpgateway.auth.principal import VIA_TOKEN, Principal, Refusal
 from mcpgateway.auth.tokens import (
     TOKEN_PREFIX,
     TokenEntry,
@@ -27,6 +26,7 @@ from mcpgateway.auth.tokens import (
     parseTokens,
     tokenHash,
 )
+from mcpgateway.httpbase.principal import VIA_TOKEN, Principal, Refusal
 from tests.fakes import capturedGatewayLogs
 
 

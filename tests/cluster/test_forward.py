@@ -22,10 +22,10 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 from zope.interface import implementer
 
-from mcpgateway.auth.principal import VIA_PEER, VIA_TOKEN, Principal
 from mcpgateway.cluster.forward import PeerForwarder
 from mcpgateway.cluster.peer import PeerSeal
 from mcpgateway.cluster.sealing import Address
+from mcpgateway.httpbase.principal import VIA_PEER, VIA_TOKEN, Principal
 from tests.http import Response
 from tests.remote.fakehttp import FakeAgent
 

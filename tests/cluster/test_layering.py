@@ -3,7 +3,7 @@ config files, operations jobs, CLI or tap.
 
 Every module under C{mcpgateway/cluster} is read as an AST (imports inside
 functions and C{TYPE_CHECKING} blocks included). It may import the core and
-L{mcpgateway.auth.principal} (the identity it carries between replicas),
+L{mcpgateway.httpbase.principal} (the identity it carries between replicas),
 nothing else of C{auth}, and none of the packages above it. That the core
 imports nothing of the cluster is checked in L{tests.core.test_layering}.
 """
@@ -22,7 +22,7 @@ from tests.support.parsed import Parsed, parsed
 
 CLUSTER = Path(mcpgateway.__file__).parent / "cluster"
 FORBIDDEN = (*ABOVE, "mcpgateway.startup.preflight", "klein")
-ALLOWED_AUTH = "mcpgateway.auth.principal"
+ALLOWED_AUTH = "mcpgateway.httpbase.principal"
 
 
 def forbidden(source: str | Parsed) -> list[str]:
@@ -70,7 +70,7 @@ def test_the_check_catches_each_kind_of_import(source: str) -> None:
 @pytest.mark.parametrize(
     "source",
     [
-        "from mcpgateway.auth.principal import Principal",
+        "from mcpgateway.httpbase.principal import Principal",
         "from mcpgateway.core.sessions import SessionFacts",
         "from twisted.web.client import Agent",
         "from mcpgateway.protocol import versions",

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.task import Clock
 
-from mcpgateway.auth.principal import VIA_OAUTH, VIA_PEER, VIA_TOKEN, Principal
 from mcpgateway.cluster.peer import MAX_VALUE, PeerClaim, PeerSeal, SeenNonces
+from mcpgateway.httpbase.principal import VIA_OAUTH, VIA_PEER, VIA_TOKEN, Principal
 from tests.fakes import capturedGatewayLogs
 
 KEY = bytes(range(32))

@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.task import Clock
 
-from mcpgateway.auth.principal import ANONYMOUS, VIA_TOKEN, Principal
 from mcpgateway.cluster.routing import (
     ENDED_FILE,
     SAVE_DELAY,
@@ -27,6 +26,7 @@ from mcpgateway.cluster.sealing import Address, SessionSealer
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.sessions import Session, SessionFacts
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.httpbase.principal import ANONYMOUS, VIA_TOKEN, Principal
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcessReactor, fakeSpawner
 

@@ -11,8 +11,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcpgateway.governance.cachescope import perCaller
-from mcpgateway.governance.decision import ALLOWED, Decision
+from mcpgateway.core.cachehints import perCaller
+from mcpgateway.core.decision import ALLOWED, Decision
 from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.policy import RequestFacts
 from mcpgateway.protocol import era2026form

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mcpgateway.governance.decision import ALLOWED, Decision
+from mcpgateway.core.decision import ALLOWED, Decision
 
 
 def test_only_allowed_goes_on() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from email.utils import formatdate
 
-from mcpgateway.governance.decision import Decision
+from mcpgateway.core.decision import Decision
 from mcpgateway.governance.quotareply import (
     errorData,
     rateLimitedError,

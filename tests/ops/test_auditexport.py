@@ -11,7 +11,7 @@ import pytest
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
 from twisted.internet.task import Clock
 
-from mcpgateway.governance.decision import Decision
+from mcpgateway.core.decision import Decision
 from mcpgateway.ops.audit import AuditLog
 from mcpgateway.ops.auditexport import SyslogExporter, SyslogTarget, frame, parseTarget
 from mcpgateway.ops.otelaudit import OtelAuditExporter

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from mcpgateway.governance.decision import Decision
+from mcpgateway.core.decision import Decision
 from mcpgateway.ops.auditchain import MAC, canonical
 from mcpgateway.ops.auditkey import (
     KEY_BYTES,

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.task import Clock
 
-from mcpgateway.governance.decision import Decision
+from mcpgateway.core.decision import Decision
 from mcpgateway.ops.audit import AuditLog
 from mcpgateway.ops.auditchain import canonical, digest, lastHash, seal
 from mcpgateway.ops.auditverify import verify

@@ -4,9 +4,11 @@ that only a feature it was not asked for needs (idle RSS).
 A fresh interpreter builds the tree as C{twistd -n mcpgateway} does (the
 plugin's maker, its C{RunnerOptions}, C{makeService}) on the default
 options, a home of its own and one stdio server, and names the libraries of
-L{DEFERRED} it holds. Each is imported where its feature is wired or first
-used; one imported at the top of a module the tree loads shows up here, in
-the fast suite, without a running gateway
+L{DEFERRED} it holds, the team and remote packages of the gateway among
+them (a laptop's gateway serves stdio servers to one user). Each is
+imported where its feature is wired or first used; one imported at the
+top of a module the tree loads shows up here, in the fast suite, without
+a running gateway
 (C{tests/integration/host/test_idle_footprint.py} checks the running one).
 """
 
@@ -36,6 +38,10 @@ DEFERRED = {
     "mcpgateway.web.admin": "the management API (/api/v1)",
     "mcpgateway.web.pages.statuspage": "the status page at /",
     "mcpgateway.core.aggregate.aggregator": "the aggregate endpoint /mcp",
+    "mcpgateway.auth": "a team gateway's door (--auth-tokens, --oauth-issuer)",
+    "mcpgateway.cluster": "a cluster's replicas (--cluster-key-file)",
+    "mcpgateway.governance": "--policy, the config's limits of calls",
+    "mcpgateway.remote": "a remote server's entry, a door that holds its tokens",
 }
 """Each library or module left out of a default gateway's start, and what
 loads it."""

@@ -17,8 +17,8 @@ from twisted.internet.task import Clock
 from twisted.python import usage
 
 from mcpgateway import selfservice, tap
-from mcpgateway.auth.principal import VIA_TOKEN, Principal
 from mcpgateway.config.servers import parseEntry
+from mcpgateway.httpbase.principal import VIA_TOKEN, Principal
 from mcpgateway.registry import client as registryclient
 from mcpgateway.runtime import interpreter
 from mcpgateway.startup import selfservice as service

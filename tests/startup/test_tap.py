@@ -432,7 +432,7 @@ def test_service_tree_on_a_memory_reactor(
         "NetworkProxy",
         "SandboxService",
         "CrashKeeping",
-        "RemotePools",
+        "OnDemandRemotes",
         "PinPolicy",
         "GatewayService",
         "TaskKeeping",

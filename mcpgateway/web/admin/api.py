@@ -40,9 +40,9 @@ from twisted.web.server import Request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from mcpgateway.auth.metadata import challenge
-from mcpgateway.auth.principal import Refusal
 from mcpgateway.core.eventlog import Event, EventLog
 from mcpgateway.core.gateway.gateway import Gateway
+from mcpgateway.httpbase.principal import Refusal
 from mcpgateway.ops.audit import AuditRecord, AuditSink
 from mcpgateway.ops.management import ManagementError, ServerChanges
 from mcpgateway.protocol import jsonrpc

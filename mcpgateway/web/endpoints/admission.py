@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from twisted.web.iweb import IRequest
 from twisted.web.server import Request
 
+from mcpgateway.core.decision import Decision
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.sessions import shortId
-from mcpgateway.governance.decision import Decision
-from mcpgateway.governance.gate import PolicyGate
-from mcpgateway.governance.quotagate import QuotaGate
 from mcpgateway.httpbase.clienterrors import ClientErrors
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import RATE_LIMITED
@@ -30,9 +28,12 @@ from mcpgateway.web.endpoints.auditnote import requestCount
 from mcpgateway.web.endpoints.backends import Quota
 from mcpgateway.web.endpoints.era2026 import principalKey
 from mcpgateway.web.endpoints.guard import header
-from mcpgateway.web.endpoints.policystep import refusedPost
 from mcpgateway.web.plumbing.replies import errorReply, validIdOrNull
 from mcpgateway.web.plumbing.requestcontext import contextOf
+
+if TYPE_CHECKING:
+    from mcpgateway.governance.gate import PolicyGate  # loaded with a policy
+    from mcpgateway.governance.quotagate import QuotaGate  # loaded with call limits
 
 
 class Governed(Protocol):
@@ -99,6 +100,8 @@ class PostAdmission:
         policy = self._host.requestPolicy
         if policy is None or contextOf(request).fromPeer:
             return None
+        from mcpgateway.web.endpoints.policystep import refusedPost  # the policy's step
+
         return refusedPost(policy, request, payload, self._gateway, self._server, self._scope)
 
     def callQuotas(self, request: Request, payload: Any) -> bytes | None:

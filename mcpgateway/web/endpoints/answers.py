@@ -11,23 +11,23 @@ with a policy a 2026-07-28 answer's cache hints say C{private}
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 
+from mcpgateway.core.cachehints import perCaller
 from mcpgateway.core.catalogdata import publicReason
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
-from mcpgateway.governance.cachescope import perCaller
-from mcpgateway.governance.gate import PolicyGate
-from mcpgateway.governance.policy import LISTED
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.web.endpoints.backends import principalOf
 from mcpgateway.web.endpoints.guard import forCaller, showsChildText
-from mcpgateway.web.endpoints.policystep import screenedAnswer
+
+if TYPE_CHECKING:
+    from mcpgateway.governance.gate import PolicyGate  # loaded with a policy
 
 
 class Policied(Protocol):
@@ -74,6 +74,8 @@ class CallerAnswers:
         if type(response.get("error")) is not dict:
             policy = self._host.requestPolicy
             if policy is not None:
+                from mcpgateway.web.endpoints.policystep import screenedAnswer  # the policy's step
+
                 return screenedAnswer(
                     policy, request, response, self._gateway, self._server, self._scope
                 )
@@ -105,6 +107,9 @@ class CallerAnswers:
         policy = self._host.requestPolicy
         if policy is None:
             return message
+        from mcpgateway.governance.policy import LISTED
+        from mcpgateway.web.endpoints.policystep import screenedAnswer
+
         if method in LISTED:
             message = screenedAnswer(
                 policy, request, message, self._gateway, self._server, self._scope

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
 
+from mcpgateway.core.decision import Decision
 from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
 from mcpgateway.core.sessions import Session, shortId
-from mcpgateway.governance.decision import Decision
 from mcpgateway.protocol import jsonrpc
 
 if TYPE_CHECKING:

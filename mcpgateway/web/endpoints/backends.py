@@ -13,16 +13,16 @@ from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.web.iweb import IRequest
 from twisted.web.server import Request
 
-from mcpgateway.auth.principal import ANONYMOUS, Principal
-from mcpgateway.cluster.routing import Where
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.gateway.settings import Connection
 from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.tasks.handshake import HandshakeTasks, announced
+from mcpgateway.httpbase.principal import ANONYMOUS, Principal
 from mcpgateway.protocol.jsonrpc import Message
 
 if TYPE_CHECKING:
+    from mcpgateway.cluster.routing import Where  # a cluster's replicas only
     from mcpgateway.cluster.sealing import Address  # cryptography: clustered gateways only
 from mcpgateway.web.endpoints.credentials import Credentials
 from mcpgateway.web.plumbing.requestcontext import RequestContext, contextOf

@@ -179,7 +179,7 @@ def principalServers(request: IRequest) -> frozenset[str] | None:
 
 def principalWithheld(request: IRequest) -> frozenset[str]:
     """The servers the principal of C{request} may not use whatever its
-    servers say (L{mcpgateway.auth.principal.Principal.withheld})."""
+    servers say (L{mcpgateway.httpbase.principal.Principal.withheld})."""
     withheld = getattr(contextOf(request).principal, "withheld", None)
     return withheld if isinstance(withheld, frozenset) else frozenset()
 

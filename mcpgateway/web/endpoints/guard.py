@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 
 from twisted.web.iweb import IRequest
 
-from mcpgateway.auth.principal import Principal
 from mcpgateway.core.catalogdata import publicReason
+from mcpgateway.httpbase.principal import Principal
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.runtime.addresses import isLoopbackHost

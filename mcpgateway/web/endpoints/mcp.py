@@ -67,7 +67,7 @@ would tell its client it is gone for good. Requests in flight drain.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
@@ -75,14 +75,11 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
-from mcpgateway.cluster.routing import Forward, Local
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.era2026.types import Era2026Gateway
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.sessions import Session
-from mcpgateway.governance.gate import PolicyGate
-from mcpgateway.governance.quotagate import QuotaGate
 from mcpgateway.httpbase.clienterrors import ClientErrors
 from mcpgateway.protocol import jsonrpc, versions
 from mcpgateway.protocol.bounds import MessageBounds
@@ -113,6 +110,10 @@ from mcpgateway.web.endpoints.streams import SessionStreams
 from mcpgateway.web.plumbing.replay import ReplayStore
 from mcpgateway.web.plumbing.replies import errorReply
 from mcpgateway.web.plumbing.requestcontext import ANONYMOUS_KEY, RequestContext, contextOf
+
+if TYPE_CHECKING:
+    from mcpgateway.governance.gate import PolicyGate  # loaded with a policy
+    from mcpgateway.governance.quotagate import QuotaGate  # loaded with call limits
 
 
 class McpEndpoint(Resource):
@@ -554,6 +555,8 @@ class SessionLookup:
     ) -> Session | None:
         """The session a sealed id names, when it is served here; raises
         L{ForwardTo} when its owner is another replica that answers."""
+        from mcpgateway.cluster.routing import Forward, Local  # a cluster's replicas only
+
         context = contextOf(request)
         fromPeer, failed = context.fromPeer, context.forwardFailed
         where = cluster.resolve(

@@ -31,7 +31,7 @@ gateway keeps one (method C{oauth/sign-in}).
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote
 
 from twisted.internet.interfaces import IReactorTime
@@ -114,11 +114,11 @@ class ConsoleSignIn(Resource):
 
     def credentials(self) -> UpstreamCredentials | None:
         """The running gateway's upstream credentials (C{None}: it has no
-        state directory to keep tokens in)."""
-        from mcpgateway.remote.connect import RemoteServers
-
+        state directory to keep tokens in, or no remote servers)."""
         remotes = getattr(self._gateway.spawner, "remotes", None)
-        return remotes.credentials() if isinstance(remotes, RemoteServers) else None
+        # The remote servers' connector, or the one that makes it on first use.
+        credentials = getattr(remotes, "credentials", None)
+        return None if credentials is None else cast("UpstreamCredentials | None", credentials())
 
     def render(self, request: Request) -> bytes:
         request.setHeader(b"cache-control", b"no-store")

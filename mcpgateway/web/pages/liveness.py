@@ -39,9 +39,8 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET
 
-from mcpgateway.auth.principal import Principal, Verdict
 from mcpgateway.core.gateway.gateway import Gateway
-from mcpgateway.governance.quotagate import healthSection
+from mcpgateway.httpbase.principal import Principal, Verdict
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.report.health import healthBody, visitingSessions
 from mcpgateway.runtime import logs
@@ -227,7 +226,11 @@ class Health(Resource):
         if self._door is not None:
             body["door"] = self._door.health()
         limits = self._team.callQuotas
-        section = None if limits is None else healthSection(limits)
+        section = None
+        if limits is not None:  # configured call limits: their module is loaded
+            from mcpgateway.governance.quotagate import healthSection
+
+            section = healthSection(limits)
         if section is not None and shown is HealthVisibility.EVERYTHING:
             body["limits"] = section
         policy = self._team.requestPolicy

@@ -31,11 +31,11 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from mcpgateway import __version__
-from mcpgateway.auth.principal import ANONYMOUS, Principal, Refusal, Verdict
 from mcpgateway.core.catalogdata import withoutWithheld
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.identity import presentedInfo
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.httpbase.principal import ANONYMOUS, Principal, Refusal, Verdict
 from mcpgateway.protocol import versions
 from mcpgateway.web.plumbing.replies import jsonReply
 from mcpgateway.web.teamcluster import Gate

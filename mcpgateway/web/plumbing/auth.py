@@ -6,7 +6,7 @@ header (at most 8 KB; two such headers, or an C{access_token} in the query,
 are 400 C{invalid_request}: RFC 6750 §2.3 tokens in URLs end up in logs)
 and asks the authenticator (static tokens or JWTs) for a verdict, at once
 or later. With no authenticator every caller is
-L{mcpgateway.auth.principal.ANONYMOUS} (loopback without authentication).
+L{mcpgateway.httpbase.principal.ANONYMOUS} (loopback without authentication).
 A principal that may not use the requested server is refused 403
 C{insufficient_scope} naming C{mcp:<server>}; that refusal carries the
 principal, and L{AuthGate.refuse} sets it on the request, so the audit
@@ -48,7 +48,7 @@ from mcpgateway.auth.metadata import (
     resourcePath,
     serverScope,
 )
-from mcpgateway.auth.principal import ANONYMOUS, Authenticator, Principal, Refusal, Verdict
+from mcpgateway.httpbase.principal import ANONYMOUS, Authenticator, Principal, Refusal, Verdict
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
 from mcpgateway.web.plumbing.requestcontext import contextOf

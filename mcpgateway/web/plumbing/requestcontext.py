@@ -68,7 +68,7 @@ class RequestContext:
             argument: not kept, the request keeps the context).
         """
         self.principal: Any = None
-        """Who the request comes from (L{mcpgateway.auth.principal.Principal},
+        """Who the request comes from (L{mcpgateway.httpbase.principal.Principal},
         set by a team gateway's door); C{None}: nobody was asked."""
         self.fromPeer = False
         self.auditNote: AuditNote | None = None

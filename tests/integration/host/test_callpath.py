@@ -8,7 +8,9 @@ with pins and tasks), traced over windows of warm calls by
 C{benchmarks/calltrace.py}. A reader of a call's path opens at most
 L{MAX_FILES} files, and a laptop's call reaches nothing of what only a
 configured feature needs: a team's authentication, a cluster, the rate
-limits and quotas, a policy, the start-up wiring.
+limits and quotas, a policy, the start-up wiring; nor does the process
+load a module of the team's packages or of the remote servers'
+(L{TEAM_AND_REMOTE}), at start or after its calls.
 """
 
 from __future__ import annotations
@@ -35,6 +37,15 @@ OFF_A_LAPTOP_CALL = (
 cluster, the config's limits (and whether there are any), a request
 policy, the wiring that decided what runs."""
 
+TEAM_AND_REMOTE = (
+    "mcpgateway.auth",
+    "mcpgateway.cluster",
+    "mcpgateway.governance",
+    "mcpgateway.remote",
+)
+"""The packages a team gateway (its door, its policy and limits, its
+cluster) and a remote entry load, and a laptop's gateway does not."""
+
 
 @pytest.fixture(scope="module", params=["tuned", "stock"])
 def traced(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
@@ -50,6 +61,17 @@ def test_a_call_runs_through_few_files(traced: dict[str, Any]) -> None:
 def test_a_laptop_call_runs_nothing_of_a_configured_feature(traced: dict[str, Any]) -> None:
     reached = [path for path in traced["files"] if path.startswith(OFF_A_LAPTOP_CALL)]
     assert reached == []
+
+
+def test_a_laptop_process_loads_nothing_of_a_team_or_a_remote_server(
+    traced: dict[str, Any],
+) -> None:
+    loaded = [
+        name
+        for name in traced["loaded"]
+        if any(name == package or name.startswith(package + ".") for package in TEAM_AND_REMOTE)
+    ]
+    assert loaded == []
 
 
 def test_the_path_is_the_one_a_call_takes(traced: dict[str, Any]) -> None:

@@ -9,10 +9,10 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.web.server import Request
 
-from mcpgateway.auth.principal import VIA_PEER, Principal
 from mcpgateway.cluster.routing import Forward, Local, NotFound, Where
 from mcpgateway.cluster.sealing import Address
 from mcpgateway.core.gateway.gateway import Gateway
+from mcpgateway.httpbase.principal import VIA_PEER, Principal
 from mcpgateway.web.app import makeSite
 from mcpgateway.web.teamcluster import ClusterServices, TeamServices
 from tests.fakes import FakeProcessReactor, fakeSpawner

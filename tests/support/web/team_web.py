@@ -11,8 +11,8 @@ from twisted.internet.defer import Deferred
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 
-from mcpgateway.auth.principal import VIA_TOKEN, Principal, Refusal, Verdict
 from mcpgateway.core.gateway.gateway import Gateway
+from mcpgateway.httpbase.principal import VIA_TOKEN, Principal, Refusal, Verdict
 from mcpgateway.ops.audit import AuditRecord
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.app import makeSite

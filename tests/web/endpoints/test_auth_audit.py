@@ -8,9 +8,9 @@ from typing import Any
 
 from twisted.internet.task import Clock
 
-from mcpgateway.auth.principal import VIA_TOKEN, Principal
 from mcpgateway.auth.tokens import INVALID
 from mcpgateway.core.gateway.gateway import Gateway
+from mcpgateway.httpbase.principal import VIA_TOKEN, Principal
 from mcpgateway.web.app import makeSite
 from mcpgateway.web.plumbing.auth import AuthGate
 from mcpgateway.web.teamcluster import TeamServices

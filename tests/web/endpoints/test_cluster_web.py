@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.defer import Deferred
 
-from mcpgateway.auth.principal import VIA_PEER, Principal
 from mcpgateway.cluster.routing import Forward, Local, Where
+from mcpgateway.httpbase.principal import VIA_PEER, Principal
 from tests.http import Harness
 from tests.support.report.healthkeys import HEALTH_HEAD
 from tests.support.web.cluster_web import PEER, ClusterHarness

@@ -15,8 +15,8 @@ from twisted.logger import Logger
 from twisted.web.iweb import IRequest
 from twisted.web.server import NOT_DONE_YET, Request
 
+from mcpgateway.core.decision import Decision
 from mcpgateway.core.gateway.gateway import Gateway
-from mcpgateway.governance.decision import Decision
 from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.quotagate import QuotaGate
 from mcpgateway.httpbase.clienterrors import ClientErrors

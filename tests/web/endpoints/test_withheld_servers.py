@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from mcpgateway.auth.principal import VIA_TOKEN, Principal
+from mcpgateway.httpbase.principal import VIA_TOKEN, Principal
 from mcpgateway.web.app import makeSite
 from mcpgateway.web.teamcluster import TeamServices
 from tests.support.web import team_web

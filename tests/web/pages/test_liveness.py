@@ -15,7 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.iweb import IRequest
 from twisted.web.test.requesthelper import DummyRequest
 
-from mcpgateway.auth.principal import Verdict
+from mcpgateway.httpbase.principal import Verdict
 from mcpgateway.web.pages.liveness import (
     LIVENESS_HINT,
     LIVENESS_METRICS,

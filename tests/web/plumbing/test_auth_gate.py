@@ -12,8 +12,8 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 from twisted.web.http import RESPONSES
 
-from mcpgateway.auth.principal import ANONYMOUS, VIA_TOKEN, Principal, Refusal, Verdict
 from mcpgateway.auth.tokens import TokenTable, addToken, readTokens
+from mcpgateway.httpbase.principal import ANONYMOUS, VIA_TOKEN, Principal, Refusal, Verdict
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.plumbing.auth import MAX_AUTHORIZATION, AuthGate
 from mcpgateway.web.plumbing.requestcontext import contextOf
