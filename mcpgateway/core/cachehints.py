@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_catalog_cachescope,tests.governance.test_cachescope -*-
+# -*- test-case-name: tests.core.test_catalog_cachescope,tests.core.test_cachescope -*-
 """The cache hints a server gives its lists (MCP 2026-07-28, C{ttlMs} and
 C{cacheScope}), as the catalogs honour them.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.governance.test_decision -*-
+# -*- test-case-name: tests.core.test_decision -*-
 """What the gateway decided about one MCP request, in one shape for every
 deciding part (the policy, the rate limits), so that the refusal a client
 gets, the counters and the audit trail all read the same facts.

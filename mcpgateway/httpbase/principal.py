@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.auth.test_tokens, tests.web.endpoints.test_withheld_servers -*-
+# -*- test-case-name: tests.auth.test_tokens -*-
 """The identity an authenticated request carries, and a refusal.
 
 One job: the vocabulary every authentication method answers in. A
