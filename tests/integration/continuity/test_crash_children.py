@@ -71,7 +71,7 @@ def test_a_crash_keeps_each_child_with_its_memory(home: Path, sandbox: str) -> N
             sandboxProbed(home)  # the children are laid out with what it found
         shared, solo, soloPid, sharedPid = countedOnBoth(port)
         hostShared, hostSolo = hostPidOf(home, "shared"), hostPidOf(home, "solo")
-        time.sleep(2.5)  # the warden holds every child by now (given at initialize, looked over each second)
+        time.sleep(2.5)  # by now the warden holds every child (given at initialize)
 
         killGateway(home)
         assert running(hostShared) and running(hostSolo)  # held by the warden

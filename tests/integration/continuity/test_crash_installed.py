@@ -111,7 +111,7 @@ def test_a_crash_keeps_a_child_whose_package_was_installed_in_that_run(
         log = (home / "state" / "gateway.log").read_text()
         assert f"{kind} {NAME}@{VERSION} resolved to" in log  # installed in this run
         child = hostPidOf(home, "counter")
-        time.sleep(2.5)  # the warden holds every child by now (given at initialize, looked over each second)
+        time.sleep(2.5)  # by now the warden holds every child (given at initialize)
 
         gateway = state(home)["pid"]
         os.kill(gateway, 9)

@@ -88,7 +88,7 @@ def test_a_kept_child_is_never_shown_a_file_the_next_gateway_masks(home: Path) -
         assert not readThrough(port, session, key, 2).get("text")
         assert stat.S_IMODE(key.stat().st_mode) == 0o600
         old = hostPidOf(home, "reader")
-        time.sleep(2.5)  # the warden holds every child by now (given at initialize, looked over each second)
+        time.sleep(2.5)  # by now the warden holds every child (given at initialize)
         crash(home)
         assert running(old)  # held by the warden
 
@@ -142,7 +142,7 @@ def test_the_warden_hands_its_children_only_to_the_gateways_successor(home: Path
     try:
         session = openSession(port, "shared")
         counted, pid = count(port, "shared", session, 1)
-        time.sleep(2.5)  # the warden holds every child by now (given at initialize, looked over each second)
+        time.sleep(2.5)  # by now the warden holds every child (given at initialize)
         crash(home)
         sock = home / "state" / "warden.sock"
         assert waitFor(sock.exists, timeout=10)
