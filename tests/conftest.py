@@ -13,6 +13,11 @@ fixtures down (the integration tests' gateways are stopped by theirs),
 reports and exits with status 2. A process the tests started and left
 running (outside any fixture, or one whose start was interrupted before a
 fixture held it) is ended then (L{endChildren}).
+
+Hypothesis's check that drawing inputs is fast is off for the whole run: it
+measures the machine, not the code, and the README's command runs the tests
+on every core beside the gateways they start, where one draw can wait
+seconds for a core.
 """
 
 from __future__ import annotations
@@ -30,8 +35,12 @@ from types import FrameType
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from mcpgateway.runtime import procfs
+
+settings.register_profile("gateway", suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("gateway")
 
 CHILDREN_GRACE = 5.0
 """Seconds the processes left running get after SIGTERM, before SIGKILL."""

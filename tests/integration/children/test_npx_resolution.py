@@ -18,8 +18,14 @@ VERSION = "2026.8.31"  # the version scripts/install-test-backends puts in the n
 
 
 def cmdline(pid: int) -> list[str]:
+    """The command C{pid} runs: its argv, or, for a sandbox's C{bwrap}, what
+    follows bwrap's own options (which name paths of the system, such as
+    C{/etc/npmrc}, that say nothing of the command)."""
     with open(f"/proc/{pid}/cmdline", "rb") as f:
-        return [part.decode() for part in f.read().split(b"\0") if part]
+        argv = [part.decode() for part in f.read().split(b"\0") if part]
+    if argv and Path(argv[0]).name == "bwrap" and "--" in argv:
+        return argv[argv.index("--") + 1 :]
+    return argv
 
 
 def test_npx_server_runs_without_the_wrapper(start: Any, home: Path, everything: list[str]) -> None:
