@@ -14,12 +14,19 @@ from mcpgateway.runtime.gctuning import GEN0_THRESHOLD, GcTuning
 
 @pytest.fixture
 def restoredCollector() -> Iterator[None]:
+    """A collector with nothing frozen for the test, as the worker had it
+    after: what the worker froze before (the house rules' parsed trees,
+    L{tests.support.parsed}) is frozen again."""
     threshold = gc.get_threshold()
+    frozen = gc.get_freeze_count()
+    gc.unfreeze()
     try:
         yield
     finally:
         gc.unfreeze()
         gc.set_threshold(*threshold)
+        if frozen:
+            gc.freeze()
 
 
 def test_startFreezesAndRaisesTheThreshold(restoredCollector: None) -> None:

@@ -12,11 +12,14 @@ again would pay it again. So:
     A file elsewhere (what a checker's own test writes under C{tmp_path})
     is read afresh on each call: it may be written again between calls;
   - L{parsed} keeps the tree of a module of L{TREES_KEPT} by its path,
-    and parses any other file's text afresh. The files of C{tests/} are
-    read by three rules only, and a kept tree is dear: its millions of
-    objects double the cost of the collector's full passes while they
-    are made and take a few hundred megabytes per worker, more than a
-    second parse of them costs;
+    and parses any other file's text afresh. A kept tree is handed to
+    C{gc.freeze()}: the package's trees are about a million objects, and
+    a full pass of the collector that walked them would take most of a
+    second, in every test the worker runs after a house rule (each
+    explicit C{gc.collect()}, and the collector's own passes as a test's
+    objects pile up). The files of C{tests/} are read by three rules
+    only, and their trees would take a few hundred megabytes more per
+    worker: those are parsed again when asked;
   - L{fromSource} parses a text, kept nowhere: a checker's own test hands
     it its sample.
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import gc
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -90,7 +94,9 @@ def _keptSource(path: Path) -> str:
 
 @functools.cache
 def _keptTree(path: Path) -> Parsed:
-    return fromSource(_keptSource(path))
+    kept = fromSource(_keptSource(path))
+    gc.freeze()  # out of the collector's walks (see the module)
+    return kept
 
 
 def sourceOf(path: Path) -> str:
