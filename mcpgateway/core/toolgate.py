@@ -57,6 +57,13 @@ C{tools/call} of a server that declared no C{tools} too (a laptop's calls
 are not looked at for it: the hot path). A child whose capabilities are
 not known is not refused.
 
+The pins' verdict on a tool (whether a call of it is withheld, and why)
+changes only when the pins do, so the gate keeps each verdict it asked
+for, per tool name, for its pool's spec object (a reload's new spec
+starts afresh), and the policy tells it to forget them
+(L{VerdictKeeper}), before any change of that server's pins returns: a
+warm call of a tool is a dict lookup, not a question to the trust layer.
+
 A server may list more tools to a client that declared more capabilities,
 so the policy also hears what the listing's client declared: the
 C{capabilities} the child was initialized with (L{ListingClient}: the
@@ -132,6 +139,13 @@ class Announcer(Protocol):
         C{notifications/tools/list_changed} does."""
 
 
+class VerdictKeeper(Protocol):
+    """What keeps a policy's verdicts (a gate): told when they may have changed."""
+
+    def forgetVerdicts(self) -> None:
+        """The pins of the server it watches changed: ask again on the next call."""
+
+
 class PinnedTools(Protocol):
     """The gateway's pinned tools, as the core asks them (keyed by server
     definition: the spec's name and its command and args, or URL)."""
@@ -151,7 +165,14 @@ class PinnedTools(Protocol):
         child listed them to declared (C{None}: not known)."""
 
     def refusal(self, spec: ServerSpec, tool: str) -> str | None:
-        """Why a call to C{tool} is refused (C{None}: it may be called)."""
+        """Why a call to C{tool} is refused (C{None}: it may be called).
+        A gate keeps the answer until it is told to forget it (L{watch})."""
+
+    def watch(self, server: str, keeper: VerdictKeeper) -> None:
+        """Tell C{keeper} to forget its verdicts (L{VerdictKeeper.forgetVerdicts})
+        whenever the verdicts of C{server} may change: within every method
+        that changes them, before it returns. C{keeper} is held weakly (a
+        gate that goes away is forgotten); watching twice is watching once."""
 
     def withheld(self, spec: ServerSpec) -> Sequence[str]:
         """The names of the tools of C{spec} withheld now."""
@@ -346,6 +367,14 @@ class ToolGate:
         """What the child listed, by listing method."""
         self._waiting: dict[str, list[Deferred[None]]] = {}
         """The calls waiting for the gate's own listing, by listing method."""
+        self.verdicts: dict[str, str | None] = {}
+        """The pins' verdict on each tool called since they last changed:
+        why a call of it is withheld (C{None}: it is not), for the spec
+        C{verdictsOf} by the policy C{verdictsBy}."""
+        self.verdictsOf: ServerSpec | None = None
+        """The spec object C{verdicts} are for (the pool's, when last asked)."""
+        self.verdictsBy: PinnedTools | None = None
+        """The policy C{verdicts} are of, which this gate watches."""
 
     def listedFirst(self, child: ChildLister, message: Message) -> Deferred[None] | None:
         """A call (C{message}) about to go: C{None} when it goes now, else
@@ -556,12 +585,24 @@ class ToolGate:
         return _refused(childId, session, message, related, jsonrpc.METHOD_NOT_FOUND, why)
 
     def _withheld(self, name: str) -> str | None:
-        """Why a call of tool C{name} is refused by its pins (C{None}: it is not)."""
+        """Why a call of tool C{name} is refused by its pins (C{None}: it is
+        not): the verdict kept, else the policy's, kept."""
         pins = self._pool.toolPins
         if pins is None:
             return None
         spec = self._pool.spec
-        why = pins.refusal(spec, name)
+        if spec is not self.verdictsOf or pins is not self.verdictsBy:
+            pins.watch(spec.name, self)  # first: kept only once it is told of changes
+            self.verdicts = {}
+            self.verdictsOf, self.verdictsBy = spec, pins
+        verdicts = self.verdicts
+        try:
+            why = verdicts[name]
+        except KeyError:
+            why = pins.refusal(spec, name)
+            if len(verdicts) >= MAX_LISTED:
+                verdicts.clear()  # names nobody listed: kept no longer than a listing's
+            verdicts[name] = why
         if why is not None:
             self.log.info(
                 "server {server}: call of withheld tool {tool} refused",
@@ -570,6 +611,10 @@ class ToolGate:
                 pinsRefused=name,
             )
         return why
+
+    def forgetVerdicts(self) -> None:
+        """The pins changed (L{VerdictKeeper}): the next call of each tool asks them."""
+        self.verdicts = {}
 
     def answered(self, router: Announcer, childId: int, method: str, message: Message) -> Message:
         """The child's answer C{message} to request C{childId} of

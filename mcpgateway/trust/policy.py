@@ -29,6 +29,12 @@ L{PinPolicy.approve} (the management API, the status page's button)
 makes pending changes the pins, and tells the server's routers, whose
 sessions and catalogs list the tools again.
 
+A gate keeps each verdict it asked for (L{PinPolicy.refusal}) until the
+pins change: every method that can change a verdict (a listing screened,
+an approval, pins forgotten, the book, C{mode} or C{quarantineNew} set)
+tells the gates watching the server (L{PinPolicy.watch}) to forget theirs
+before it returns, so no call is decided by a verdict older than the pins.
+
 The book is changed in the reactor thread only; it is written to
 C{<state-dir>/pins.json} after each change, in a thread (the way the
 catalogs are saved: one write at a time, the newest replacing a queued
@@ -53,7 +59,7 @@ from twisted.python.failure import Failure
 
 from mcpgateway.core.catalogdata import launchOf
 from mcpgateway.core.spec import ServerSpec
-from mcpgateway.core.toolgate import Announcer
+from mcpgateway.core.toolgate import Announcer, VerdictKeeper
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.atomicfile import writeFileAtomic
 from mcpgateway.runtime.threads import RunInThread
@@ -88,9 +94,6 @@ if TYPE_CHECKING:
 class PinPolicy(Service):
     """The pins of a running gateway (see the module docstring).
 
-    @ivar mode: L{WARN} or L{ENFORCE}.
-    @ivar quarantineNew: a definition listed for the first time has its
-        tools held until approved.
     @ivar writes: how many times the file was written.
     """
 
@@ -110,8 +113,8 @@ class PinPolicy(Service):
         @param runInThread: runs a blocking call off the reactor thread
             (default C{deferToThread}); a test passes a synchronous one.
         """
-        if mode not in (WARN, ENFORCE):
-            raise ValueError(f"a pin policy is {WARN} or {ENFORCE}, not {mode!r}")
+        self._gates: dict[str, weakref.WeakSet[VerdictKeeper]] = {}
+        """The gates that keep verdicts of each server (told of every change)."""
         self.book = book
         self.mode = mode
         self.quarantineNew = quarantineNew
@@ -136,7 +139,59 @@ class PinPolicy(Service):
         self._idle: list[Deferred[None]] = []
         self.writes = 0
 
+    @property
+    def book(self) -> PinBook:
+        """The pins, changed through this policy's methods only (the gates
+        hear of no change made to the book itself); a new book: every
+        verdict may change."""
+        return self._book
+
+    @book.setter
+    def book(self, book: PinBook) -> None:
+        self._book = book
+        self._changed(None)
+
+    @property
+    def mode(self) -> str:
+        """L{WARN} or L{ENFORCE} (set: every verdict may change)."""
+        return self._mode
+
+    @mode.setter
+    def mode(self, mode: str) -> None:
+        if mode not in (WARN, ENFORCE):
+            raise ValueError(f"a pin policy is {WARN} or {ENFORCE}, not {mode!r}")
+        self._mode = mode
+        self._changed(None)
+
+    @property
+    def quarantineNew(self) -> bool:
+        """Whether a definition listed for the first time has its tools held
+        until approved (set: every verdict may change)."""
+        return self._quarantineNew
+
+    @quarantineNew.setter
+    def quarantineNew(self, quarantineNew: bool) -> None:
+        self._quarantineNew = quarantineNew
+        self._changed(None)
+
     # -- what the routers ask ----------------------------------------------------
+
+    def watch(self, server: str, keeper: VerdictKeeper) -> None:
+        """C{keeper} keeps verdicts of C{server}: tell it of every change
+        (held weakly, as the routers are)."""
+        gates = self._gates.get(server)
+        if gates is None:
+            gates = self._gates[server] = weakref.WeakSet()
+        gates.add(keeper)
+
+    def _changed(self, server: str | None) -> None:
+        """The verdicts of C{server} (C{None}: of every server) may have
+        changed: the gates that keep them forget them, now."""
+        gates = self._gates
+        watching = gates.values() if server is None else [gates.get(server, ())]
+        for keepers in list(watching):
+            for keeper in list(keepers):
+                keeper.forgetVerdicts()
 
     def keyOf(self, spec: ServerSpec) -> tuple[str, str]:
         """(server, launch) of C{spec}: the definition its pins are kept by
@@ -160,6 +215,20 @@ class PinPolicy(Service):
         capabilities: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         server, launch = self.keyOf(spec)
+        try:
+            return self._screened(server, launch, page, whole, router, capabilities)
+        finally:
+            self._changed(server)  # pinned, noted, removed, seen in part
+
+    def _screened(
+        self,
+        server: str,
+        launch: str,
+        page: list[dict[str, Any]],
+        whole: list[dict[str, Any]] | None,
+        router: Announcer,
+        capabilities: Mapping[str, Any] | None,
+    ) -> list[dict[str, Any]]:
         routers = self._routers.get(server)
         if routers is None:
             routers = self._routers[server] = weakref.WeakSet()
@@ -314,8 +383,7 @@ class PinPolicy(Service):
 
     def reason(self, record: ServerPins | None, server: str, name: str) -> str | None:
         """Why tool C{name} of C{record}'s definition (C{None}: a definition
-        never listed) is withheld now (C{None}: it is not). Cheap when it is
-        not: every call of a pinning gateway asks."""
+        never listed) is withheld now (C{None}: it is not)."""
         if record is None:
             if not self.quarantineNew:
                 return None
@@ -412,7 +480,10 @@ class PinPolicy(Service):
         @raise KeyError: C{server} has no record.
         @raise StaleReview: a change is not the one reviewed."""
         named = list(tools) if tools else None
-        approved = self.book.approve(server, named, self._clock.seconds(), reviewed)
+        try:
+            approved = self.book.approve(server, named, self._clock.seconds(), reviewed)
+        finally:
+            self._changed(server)
         names = sorted({name for _, name, _ in approved})
         unchanged = sorted(set(named or ()) - set(names))
         for launch, name, kind in approved:
@@ -449,6 +520,7 @@ class PinPolicy(Service):
                 pinsServer=server,
                 pinsEvent="forgotten",
             )
+        self._changed(server)
         self._saveIfDirty()
         return [record.launch for record in gone]
 

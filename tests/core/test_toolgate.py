@@ -279,6 +279,9 @@ class Recording:
     def refusal(self, spec: ServerSpec, tool: str) -> str | None:
         return None
 
+    def watch(self, server: str, keeper: Any) -> None:
+        pass
+
     def withheld(self, spec: ServerSpec) -> list[str]:
         return []
 

@@ -63,6 +63,14 @@ def test_a_laptop_call_runs_nothing_of_a_configured_feature(traced: dict[str, An
     assert reached == []
 
 
+def test_a_warm_call_asks_no_pins(traced: dict[str, Any]) -> None:
+    """The pins' verdict on the tool is the tool gate's, kept since the
+    pins last changed: a warm call runs nothing of C{trust/}."""
+    reached = [path for path in traced["files"] if path.startswith("mcpgateway/trust/")]
+    assert reached == []
+    assert "mcpgateway/core/toolgate.py" in traced["files"]
+
+
 def test_a_laptop_process_loads_nothing_of_a_team_or_a_remote_server(
     traced: dict[str, Any],
 ) -> None:
