@@ -22,7 +22,7 @@ import pytest
 
 from tests.support.benchmarks import loadBenchmark
 
-MAX_FILES = 32
+MAX_FILES = 30
 """The most files of C{mcpgateway/} a warm call runs code of, on either
 runtime."""
 
