@@ -14,7 +14,9 @@ place, so a change not yet committed can be measured without touching the
 repository's worktrees. Both run as the README's command runs them (``twistd -n
 mcpgateway``; ``MCPGATEWAY_BENCH_RUNNER=start``: as ``mcpgateway start`` does),
 each with its own shared ``server-everything`` child; ``--other-env`` sets
-variables for the other one only.
+variables for the other one only, so this checkout's directory as ``REF``
+with ``--other-env MCPGATEWAY_TWISTED=stock`` sets the stock runtime beside
+the tuned one (``--kind httpx``: the decision of which one is the default).
 Each round runs ``mcpload.py load`` against one, then the other (the order
 alternates), after two warm-up rounds each; ``--kind aiohttp`` (or
 ``httpx``) runs ``libload.py``'s client of that library instead, a client
@@ -123,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="mcpgateway-abcpu-"))
     given = Path(args.ref)
     if given.is_dir():
-        other, commit = given.resolve(), given.name
+        other = given.resolve()
+        commit = other.name
     else:
         other, commit = peers.checkoutBefore(args.ref, work / "other")
     spec = {"everything": bench.everythingSpec(paths["SERVER_EVERYTHING_JS"])}

@@ -16,7 +16,8 @@ One run measures, on this machine and in this order:
 6. session scaling: 20 sessions x 5 servers through one gateway (processes,
    RSS, PSS of the gateway tree) against every session spawning its own
    children, with and without ``npx`` wrappers;
-7. profile: the gateway under cProfile during another C=16 level.
+7. profile: the gateway under cProfile during another C=16 level;
+8. hotpath: the gateway's own CPU per call in process (``hotpath.py``).
 
 Prints a markdown table and writes ``benchmarks/results/latest.json`` (plus the
 profile text next to it). Targets are checked as ratios within this one run.
@@ -26,9 +27,9 @@ results file); the pieces are modules of their own: ``procstat.py`` (``/proc``:
 CPU, memory, the quiet gate), ``benchworker.py`` (the JSON-lines workers),
 ``gatewayproc.py`` (the gateway's launch), ``stdiochildren.py`` (children
 without the gateway), ``benchlevels.py`` (a measured level), ``suitesteps.py`` (the
-steps above), ``benchprofile.py``, ``machineinfo.py``, ``benchexperiments.py``
-(``--experiments``) and ``benchreport.py`` (the targets and the report). The
-other scripts read those pieces as ``bench.<name>``.
+steps above, the profile's text among them), ``machineinfo.py`` and
+``benchreport.py`` (the targets and the report). The other scripts read those
+pieces as ``bench.<name>``.
 """
 
 from __future__ import annotations
@@ -53,7 +54,6 @@ if str(HERE) not in sys.path:
 import benchworker  # noqa: E402
 import suitesteps  # noqa: E402
 from benchenv import MCPLOAD, PY, REPO, SE_PACKAGE, log  # noqa: E402
-from benchexperiments import experiments, hotpath  # noqa: E402
 from benchlevels import (  # noqa: E402
     DIRECT_WARMUP,
     percentiles,
@@ -63,7 +63,6 @@ from benchlevels import (  # noqa: E402
     selfCheck,
     warmupPerSession,
 )
-from benchprofile import PROFILE_OFF, PROFILE_ON, profileText  # noqa: E402
 from benchreport import TARGETS, checkTargets, fmt, report  # noqa: E402
 from benchworker import Worker  # noqa: E402
 from gatewayproc import PORT_LINE, Gateway, everythingSpec, firstCall, mcpPost  # noqa: E402
@@ -92,8 +91,6 @@ __all__ = [
     "MCPLOAD",
     "PAGE",
     "PORT_LINE",
-    "PROFILE_OFF",
-    "PROFILE_ON",
     "PY",
     "REPO",
     "SE_PACKAGE",
@@ -108,10 +105,8 @@ __all__ = [
     "codeIdentity",
     "cpuSnapshot",
     "everythingSpec",
-    "experiments",
     "firstCall",
     "fmt",
-    "hotpath",
     "log",
     "machine",
     "main",
@@ -123,7 +118,6 @@ __all__ = [
     "procCpu",
     "procUserSys",
     "processTree",
-    "profileText",
     "raiseNofile",
     "repeated",
     "report",
@@ -137,8 +131,8 @@ __all__ = [
     "warmupPerSession",
 ]
 """The suite's pieces, importable from here as they were before they moved
-into their modules: C{peers.py}, C{paths.py}, C{cluster.py}, C{stall.py},
-C{abcpu.py} and C{twistedab.py} read them as C{bench.<name>}."""
+into their modules: C{peers.py}, C{paths.py}, C{cluster.py} and C{abcpu.py}
+read them as C{bench.<name>}."""
 
 
 def __getattr__(name: str) -> Any:
@@ -201,18 +195,6 @@ def options() -> argparse.ArgumentParser:
         "--skip",
         default="",
         help="comma list of: calibration,direct,gateway,startup,idle,scaling,npx,profile,hotpath",
-    )
-    ap.add_argument(
-        "--experiments",
-        action="store_true",
-        help="also measure the gateway with each benchmark patch of"
-        " gateway_patches.py (what each suggested change would buy)",
-    )
-    ap.add_argument(
-        "--experiment-rounds",
-        type=int,
-        default=5,
-        help="interleaved rounds of the experiments (default 5)",
     )
     ap.add_argument("--json", default=str(HERE / "results" / "latest.json"))
     ap.add_argument("--profile-top", type=int, default=25)
@@ -307,24 +289,7 @@ def runSteps(run: suitesteps.Run, skip: set[str], res: dict[str, Any]) -> None:
     step("scaling", "sessionScaling", lambda: suitesteps.scaling(run, "npx" in skip))
     if 16 in run.levels:
         step("profile", "profile", lambda: suitesteps.profile(run))
-    step("hotpath", "hotpath", lambda: inProcess(run))
-    if run.args.experiments:
-        with section("experiments"):
-            res["experiments"] = experiments(
-                run.js,
-                run.tmp,
-                run.levels,
-                run.totals,
-                run.args,
-                run.gate,
-                run.args.experiment_rounds,
-            )
-
-
-def inProcess(run: suitesteps.Run) -> dict[str, Any]:
-    """The gateway's own CPU per call, in process (C{hotpath.py})."""
-    log("hotpath: the gateway's own CPU per call, in process (no sockets)")
-    return hotpath("", 3000 if run.args.quick else 5000)
+    step("hotpath", "hotpath", lambda: suitesteps.hotpath(run))
 
 
 def main() -> int:

@@ -109,13 +109,12 @@ def fmt(x: Any, nd: int = 2) -> str:
 
 def report(res: dict[str, Any]) -> str:
     """The markdown report of a run: latency and throughput, memory and
-    startup, session scaling, the targets, the experiments, the profile."""
+    startup, session scaling, the targets, the profile."""
     L = header(res)
     L += latencyTable(res)
     L += memoryTable(res)
     L += scalingTable(res)
     L += targetsTable(res)
-    L += experimentsTable(res)
     L += profileTables(res)
     for name, error in res.get("errors", {}).items():
         L += ["", f"**{name} failed**: {error.splitlines()[0][:300]}"]
@@ -307,37 +306,6 @@ def targetsTable(res: dict[str, Any]) -> list[str]:
         L.append(
             f"| {t['target']} | {t['measured']} | {'yes' if t['holds'] else '**no**'} | "
             f"{t['margin']} |"
-        )
-    return L
-
-
-def experimentsTable(res: dict[str, Any]) -> list[str]:
-    """The variants of C{--experiments} side by side."""
-    if not res.get("experiments"):
-        return []
-    L = [
-        "",
-        "### What the suggested changes would buy (gateway patched at run time by "
-        "benchmarks/gateway_patches.py; medians of interleaved runs)",
-        "",
-        "| variant | RSS idle MB | spawn to listening s | C=1 p50 ms | C=1 p99 ms | "
-        "C=1 gateway µs/call | C=16 calls/s | C=16 gateway µs/call | "
-        "in-process µs/call | bad |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for x in res["experiments"]:
-        if "notApplicable" in x:
-            L.append(f"| {x['variant']} | not applicable: {x['notApplicable']} |" + " |" * 8)
-            continue
-        c1, c16 = x.get("c1", {}), x.get("c16", {})
-        L.append(
-            f"| {x['variant']} | {x['rssIdleMB']:.1f} | {x['listeningSeconds']:.3f} | "
-            f"{fmt(c1.get('p50'), 3)} | {fmt(c1.get('p99'), 3)} | "
-            f"{fmt(c1.get('gatewayUsPerCall'), 0)} | "
-            f"{fmt(c16.get('callsPerSecond'), 0)} | "
-            f"{fmt(c16.get('gatewayUsPerCall'), 0)} | "
-            f"{fmt(x.get('hotpathUsPerCall'), 0)} | "
-            f"{c1.get('bad', 0) + c16.get('bad', 0)} |"
         )
     return L
 

@@ -39,7 +39,6 @@ class Gateway:
         workdir: Path,
         profile: Path | None = None,
         extra: list[str] | None = None,
-        patches: str = "",
         repo: Path | None = None,
         startTimeout: float = 30.0,
     ) -> None:
@@ -58,12 +57,8 @@ class Gateway:
             "HOME": str(workdir),
             "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")])),
         }
-        if profile is not None or patches:  # see twist_wrapper.py for why not "-m cProfile"
-            prefix = [PY, str(HERE / "twist_wrapper.py")]
-            if profile is not None:
-                prefix += ["--profile", str(profile)]
-            if patches:
-                prefix += ["--patches", patches]
+        if profile is not None:  # see twist_wrapper.py for why not "-m cProfile"
+            prefix = [PY, str(HERE / "twist_wrapper.py"), "--profile", str(profile)]
             prefix.append("--log-format=text")
         elif os.environ.get("MCPGATEWAY_BENCH_RUNNER") == "start":
             # As `mcpgateway start` runs it: twistd with the gateway as its only

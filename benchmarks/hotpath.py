@@ -17,9 +17,17 @@ C{twfloor.py}'s bare twisted.web C{Site}, which decodes the body and answers
 a canned echo as one SSE event (no form parsing, no access log, like the
 gateway's): what twisted.web alone costs per call here, the floor under the
 gateway's figure. When httptools is installed, each round also drives
-C{htfloor.py}'s protocol (httptools on a bare Twisted C{Protocol}, the same
-answer without twisted.web): what a maintained parser without twisted.web's
-C{Request} would leave of that floor.
+a bare Twisted C{Protocol} that parses the requests with httptools (llhttp,
+the parser of Node.js and uvicorn) and answers as that site does, with no
+request object, headers or resource tree: what a maintained parser without
+twisted.web's C{Request} would leave of that floor (a floor, not a design:
+the rule is to stay on twisted.web unless a maintained library does better).
+
+With C{--limits}, the gateway's team services have a call-limit gate
+(L{mcpgateway.governance.quotagate.QuotaGate}) with all four buckets
+(principal, server, tool, principal-tool, each with a daily quota), none of
+which refuses, as a config that sets C{"limits"} wires it: compare with the
+plain figure (no C{"limits"}, no gate) for what the limits cost per call.
 
 With C{--audit-log FILE}, the gateway keeps an audit log there (as
 C{--audit-log} does; C{--audit-payloads} too): recording each request is in
@@ -42,7 +50,7 @@ With C{--twisted stock}, the site is twisted.web's own channel and request
 (C{--twisted=stock}); C{tuned} (the default) is the gateway's. There is no
 reactor here: the reactor's part of the difference is only in a real run.
 
-Usage: hotpath.py [--calls N] [--rounds R] [--patches a,b] [--count] [--floor]
+Usage: hotpath.py [--calls N] [--rounds R] [--count] [--floor] [--limits]
 [--audit-log FILE [--audit-payloads]] [--twisted stock|tuned] [--instructions]
 (prints one JSON line)
 """
@@ -63,19 +71,21 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]
 
-import gateway_patches  # noqa: E402
-
 
 def options() -> argparse.Namespace:
     """The command line: how many calls and rounds, and what else to measure."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", type=int, default=5000)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--patches", default="")
     ap.add_argument("--count", action="store_true", help="also count function calls per call")
     ap.add_argument("--floor", action="store_true", help="also measure bare twisted.web")
     ap.add_argument("--audit-log", metavar="FILE", help="keep an audit log in FILE")
     ap.add_argument("--audit-payloads", action="store_true", help="with arguments and results")
+    ap.add_argument(
+        "--limits",
+        action="store_true",
+        help="a call-limit gate: all four buckets with daily quotas, none refusing",
+    )
     ap.add_argument(
         "--instructions",
         action="store_true",
@@ -113,6 +123,8 @@ class Calls:
             self.audit = AuditLog(Path(args.audit_log), h.reactor, payloads=args.audit_payloads)
             self.audit.startService()
             h.site = makeSite(h.gateway, h.reactor, team=TeamServices(audit=self.audit))
+        if args.limits:
+            h.site.resource.team.callQuotas = limitGate(h.reactor)
         sid = h.initialize("srv")
         self.proc = h.process()
         self.proc.written.clear()
@@ -158,6 +170,18 @@ class Calls:
         return took, (b'"id":%d,' % n) in out and (b"Echo: " + msg) in out
 
 
+def limitGate(reactor: Any) -> Any:
+    """A call-limit gate on C{reactor}: every bucket with a rate and a daily
+    quota so high that none refuses, so that each call passes all four."""
+    from mcpgateway.config.quotas import parseQuotas
+    from mcpgateway.governance.quotagate import QuotaGate
+
+    rate = {"calls": "1000000000/s", "burst": 1000000000, "daily": 1000000000}
+    keys = ("principal", "server", "tool", "principalTool")
+    limits = parseQuotas(dict.fromkeys(keys, rate))
+    return QuotaGate(reactor, lambda: limits)
+
+
 WARMUP = 200
 """Calls made before any counted one (caches filled, code specialised)."""
 
@@ -178,7 +202,7 @@ def instructions(args: argparse.Namespace) -> dict[str, Any]:
                 "--only-calls",
                 str(n),
                 *(["--twisted", args.twisted] if args.twisted else []),
-                *(["--patches", args.patches] if args.patches else []),
+                *(["--limits"] if args.limits else []),
             ]
             env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dicts in both runs
             done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
@@ -208,9 +232,6 @@ def main() -> None:
         twisted = os.environ.get("MCPGATEWAY_TWISTED") or "tuned"
         print(json.dumps({"twisted": twisted, "calls": args.calls, **figures}))
         return
-    patches = {p for p in args.patches.split(",") if p}
-    gateway_patches.applyEarly(patches)
-    gateway_patches.apply(patches)
     calls = Calls(args)
     if args.only_calls is not None:
         onlyCalls(calls, args.only_calls)
@@ -254,7 +275,7 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "patches": sorted(patches),
+                "limits": args.limits,
                 "twisted": os.environ.get("MCPGATEWAY_TWISTED") or "tuned",
                 "calls": args.calls,
                 "rounds": args.rounds,
@@ -288,13 +309,43 @@ def floorRunner(head: bytes, clock: Any) -> Any:
 
 
 def parserFloorRunner(head: bytes, clock: Any) -> Any:
-    """C{floor(n)}: the CPU seconds C{htfloor.py}'s httptools protocol spends
-    on request C{n}; C{None} without httptools."""
+    """C{floor(n)}: the CPU seconds httptools on a bare Twisted C{Protocol}
+    spends on request C{n}, answering as C{twfloor.py}'s site does (the
+    caller's id, C{Echo: <message>}, one Content-Length response, the body
+    decoded and the answer encoded with the stdlib C{json}); C{None} without
+    httptools."""
     try:
-        import htfloor
+        import httptools  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         return None
-    return protocolRunner(htfloor.makeFactory(), head, clock, "htfloor")
+    from twfloor import echoAnswer
+    from twisted.internet.protocol import Factory, Protocol
+
+    class Floor(Protocol):
+        """Answers each complete request in the turn its last byte came."""
+
+        def connectionMade(self) -> None:
+            self.parser = httptools.HttpRequestParser(self)
+            self.body: list[bytes] = []
+
+        def dataReceived(self, data: bytes) -> None:
+            self.parser.feed_data(data)
+
+        # httptools' callbacks (the headers and URL are parsed, and ignored here)
+        def on_body(self, body: bytes) -> None:
+            self.body.append(body)
+
+        def on_message_complete(self) -> None:
+            message: dict[str, Any] = json.loads(b"".join(self.body))
+            self.body = []
+            answer = echoAnswer(message)
+            assert self.transport is not None
+            self.transport.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                b"content-length: %d\r\n\r\n%s" % (len(answer), answer)
+            )
+
+    return protocolRunner(Factory.forProtocol(Floor), head, clock, "httptools floor")
 
 
 def protocolRunner(factory: Any, head: bytes, clock: Any, name: str) -> Any:

@@ -80,7 +80,7 @@ __all__ = [
     "requestBytes",
     "splitUrl",
 ]
-"""What the other workers (C{pathload.py}, C{peerclients.py}, C{stall.py})
+"""What the other workers (C{pathload.py}, C{peerclients.py})
 take from here; the shared pieces are C{workerio}'s, kept importable from
 here."""
 

@@ -25,13 +25,34 @@
 
 import { createInterface } from "node:readline";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { resolveExport } from "./sdkexports.mjs";
 import { randomBytes } from "node:crypto";
 
 const OPEN_AT_ONCE = 32;
 const OPEN_MS = 15000; // at most this long for initialize, and for tools/list
 const CLOSE_MS = 10000;
+
+/** The file URL of the package's export `subpath` (its "import" condition). */
+function resolveExport(dir, subpath) {
+  const exportsMap = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).exports;
+  let target = exportsMap[subpath];
+  let rest = "";
+  if (target === undefined) {
+    for (const [key, value] of Object.entries(exportsMap)) {
+      if (key.endsWith("*") && subpath.startsWith(key.slice(0, -1))) {
+        target = value;
+        rest = subpath.slice(key.length - 1);
+        break;
+      }
+    }
+  }
+  if (target && typeof target === "object") target = target.import ?? target.default;
+  if (typeof target !== "string") throw new Error(`${dir}: no export ${subpath}`);
+  return pathToFileURL(join(dir, target.replace("*", rest))).href;
+}
 
 function out(event, fields = {}) {
   process.stdout.write(JSON.stringify({ event, ...fields }) + "\n");

@@ -32,15 +32,12 @@ C{threadMs}): C{changedMs} after C{--changed} sessions had a request,
 C{wholeMs} for a save that builds and encodes every record (the stop's
 last save, and what every save cost before the records were kept encoded).
 
-C{real}: a real gateway (C{twistd -n mcpgateway}) with a stdlib stdio
-server, N sessions opened by a small asyncio raw HTTP client on loopback (a
-few keep-alive connections, bounded in count and time), the gateway's RSS
-and CPU read from C{/proc} before and after.
+A real gateway's sessions, over loopback and at up to 100,000, are
+C{sessionscale.py}'s.
 
 Usage: sessioncost.py [inproc] [--sessions 1000,10000,100000] [--top K]
-[--profile K] [--pid-lookup]; sessioncost.py real [--sessions 100000]
-[--connections 8] [--deadline 600] [--client-pid]; sessioncost.py save
-[--sessions 10000,100000] [--changed 100] (prints JSON lines)
+[--profile K] [--pid-lookup]; sessioncost.py save [--sessions 10000,100000]
+[--changed 100] (prints JSON lines)
 """
 
 from __future__ import annotations
@@ -345,14 +342,11 @@ def model(row: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", nargs="?", choices=("inproc", "real", "save"), default="inproc")
+    ap.add_argument("mode", nargs="?", choices=("inproc", "save"), default="inproc")
     ap.add_argument("--sessions", default=None, help="comma-separated counts")
     ap.add_argument("--top", type=int, default=0, help="the K lines holding most")
     ap.add_argument("--profile", type=int, default=0, help="the K costliest functions of opens")
     ap.add_argument("--pid-lookup", action="store_true", help="look up socket owners")
-    ap.add_argument("--client-pid", action="store_true", help="real: send X-Client-Pid")
-    ap.add_argument("--connections", type=int, default=8, help="real: client connections")
-    ap.add_argument("--deadline", type=float, default=600.0, help="real: seconds at most")
     ap.add_argument("--changed", type=int, default=100, help="save: sessions with a request")
     args = ap.parse_args()
     from twisted.logger import globalLogBeginner
@@ -360,14 +354,6 @@ def main() -> None:
     # As in a gateway, events go to the observers started at once (none
     # here), not into the start-up buffer.
     globalLogBeginner.beginLoggingTo([], discardBuffer=True, redirectStandardIO=False)
-    if args.mode == "real":
-        import sessioncostreal
-
-        counts = [int(x) for x in (args.sessions or "100000").split(",")]
-        for n in counts:
-            found = sessioncostreal.run(n, args.connections, args.deadline, args.client_pid)
-            print(json.dumps(found), flush=True)
-        return
     if args.mode == "save":
         for n in [int(x) for x in (args.sessions or "10000,100000").split(",")]:
             print(json.dumps(saving(n, args.changed)), flush=True)

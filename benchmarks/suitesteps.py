@@ -1,6 +1,7 @@
 """The steps of C{bench.py}'s run, one function each: calibration, direct
-stdio, the gateway levels, startup, idle sessions, session scaling and the
-profile. Each takes the run's settings
+stdio, the gateway levels, startup, idle sessions, session scaling, the
+profile (with its text: own time per source file, the top functions) and
+the in-process hot path. Each takes the run's settings
 (L{Run}) and gives back its part of the results; C{bench.main} runs them in
 order and keeps the others' figures when one fails.
 """
@@ -8,17 +9,22 @@ order and keeps the others' figures when one fails.
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
+import json
 import os
+import pstats
 import shutil
+import signal
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import benchworker
-from benchenv import REPO, SE_PACKAGE, log
+from benchenv import HERE, PY, REPO, SE_PACKAGE, log
 from benchlevels import repeated, runDirectOnce, runLevel
-from benchprofile import PROFILE_OFF, PROFILE_ON, profileText
 from benchworker import Worker
 from gatewayproc import Gateway, everythingSpec, firstCall
 from procstat import QuietGate, memKB, treeMemory
@@ -256,6 +262,69 @@ def scaling(run: Run, skipNpx: bool) -> dict[str, Any]:
     return sc
 
 
+PROFILE_ON, PROFILE_OFF = signal.SIGRTMIN, signal.SIGRTMIN + 1
+"""What turns twist_wrapper.py's profiler on and off (not SIGUSR1/2: the
+gateway restarts on SIGUSR2)."""
+
+
+def _shortPath(path: str) -> str:
+    if path == "~":
+        return "(built-in functions)"
+    for marker in ("/site-packages/", "/lib/python3"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+            if marker == "/lib/python3":
+                path = "stdlib/" + path.split("/", 1)[1]
+            return path
+    with contextlib.suppress(ValueError):
+        return str(Path(path).resolve().relative_to(REPO))
+    return path
+
+
+def profileText(path: Path, top: int) -> tuple[str, dict[str, Any]]:
+    """Top entries by cumulative and by own time, and own time per source file."""
+    import io
+
+    stream = io.StringIO()
+    stats = pstats.Stats(str(path), stream=stream)
+    byFile: collections.Counter[str] = collections.Counter()
+    total = idle = 0.0
+    for (filename, _, name), (_, _, tt, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        if "'poll' of 'select.epoll'" in name:
+            idle += tt  # waiting for the next event: not work
+            continue
+        byFile[_shortPath(filename)] += tt
+        total += tt
+    summary: dict[str, Any] = {"busySeconds": round(total, 3), "epollWaitSeconds": round(idle, 3)}
+    stream.write(
+        f"\n==== own time per source file (busy {total:.3f} s; waiting in epoll "
+        f"{idle:.3f} s left out) ====\n"
+    )
+    for name, tt in byFile.most_common(top):
+        stream.write(f"{tt:9.3f} s  {100 * tt / total:5.1f}%  {name}\n")
+    summary["byFile"] = [
+        {"file": n, "tottime": round(t, 4), "share": round(t / total, 3)}
+        for n, t in byFile.most_common(top)
+    ]
+    stats.strip_dirs()
+    for key in ("cumulative", "tottime"):
+        stream.write(f"\n==== top {top} by {key} ====\n")
+        stats.sort_stats(key).print_stats(top)
+        rows = []
+        for func in stats.fcn_list[:top]:  # type: ignore[attr-defined]
+            _, nc, tt, ct, _ = stats.stats[func]  # type: ignore[attr-defined]
+            rows.append(
+                {
+                    "function": f"{func[0]}:{func[1]}({func[2]})",
+                    "ncalls": nc,
+                    "tottime": round(tt, 4),
+                    "cumtime": round(ct, 4),
+                }
+            )
+        summary[key] = rows
+    return stream.getvalue(), summary
+
+
 def profile(run: Run) -> dict[str, Any]:
     """The gateway under cProfile during another C=16 level (only the
     measured window); writes the profile's text next to the results."""
@@ -295,3 +364,26 @@ def profile(run: Run) -> dict[str, Any]:
         "file": str(out.relative_to(REPO)),
         "top": {k: v[:12] if isinstance(v, list) else v for k, v in summary.items()},
     }
+
+
+def hotpath(run: Run) -> dict[str, Any]:
+    """The gateway's own CPU per call, in process (C{hotpath.py}: the real
+    C{Site}, a fake child, no sockets), 5 rounds."""
+    log("hotpath: the gateway's own CPU per call, in process (no sockets)")
+    calls = 3000 if run.args.quick else 5000
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    done = subprocess.run(
+        [PY, str(HERE / "hotpath.py"), "--calls", str(calls), "--rounds", "5"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=REPO,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"hotpath.py failed: {done.stderr[-2000:]}")
+    found: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found

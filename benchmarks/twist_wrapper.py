@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Run the gateway's ``twist`` with a profiler and/or benchmark patches.
+"""Run the gateway's ``twist`` with a profiler.
 
-Usage: twist_wrapper.py [--profile OUTFILE] [--patches a,b] [twist arguments...]
+Usage: twist_wrapper.py [--profile OUTFILE] [twist arguments...]
 
 --profile: cProfile with its default (wall-clock) timer, the one with the
 least overhead; time spent waiting shows up as ``select.epoll.poll`` and the
@@ -15,8 +15,6 @@ Why not ``python -m cProfile -m twisted ...``: on SIGTERM, twist stops the
 reactor and then re-raises the signal on itself (so the exit status says how
 it ended), which kills the process before cProfile writes anything. This
 wrapper writes the profile first.
-
---patches: see gateway_patches.py (measuring suggested changes; benchmark only).
 """
 
 from __future__ import annotations
@@ -25,9 +23,6 @@ import os
 import signal
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import gateway_patches
-
 PROFILE_ON = signal.SIGRTMIN
 PROFILE_OFF = signal.SIGRTMIN + 1
 
@@ -35,18 +30,11 @@ PROFILE_OFF = signal.SIGRTMIN + 1
 def main() -> None:
     argv = sys.argv[1:]
     profileOut = None
-    patches: set[str] = set()
-    while argv and argv[0] in ("--profile", "--patches"):
-        flag, value, argv = argv[0], argv[1], argv[2:]
-        if flag == "--profile":
-            profileOut = value
-        else:
-            patches = {p for p in value.split(",") if p}
-    gateway_patches.applyEarly(patches)
+    if argv[:1] == ["--profile"]:
+        profileOut, argv = argv[1], argv[2:]
 
     from twisted.application.twist import _twist
 
-    gateway_patches.apply(patches)
     if profileOut is None:
         _twist.Twist.main(["twist", *argv])
         return

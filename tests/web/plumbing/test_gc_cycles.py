@@ -1,7 +1,7 @@
 """A finished call leaves no reference cycles behind: reference counting frees
 everything it allocated, so the cycle collector has nothing to find (at C=64
 the ~32 cyclic objects per call were what drove the full collections that
-stalled the gateway: benchmarks/stall.py)."""
+stalled the gateway: docs/design/costs.md, "Garbage collection")."""
 
 from __future__ import annotations
 
