@@ -13,26 +13,32 @@ new one under the masked name; and a rename while bubblewrap sets the
 sandbox up makes its mount fail, and the child with it. So such a
 directory is shown as a C{tmpfs} of bubblewrap's own: each of its other
 entries is bound from the host (a directory recursively, a file as it
-is), each symlink is made the same symlink, and the masked names are made
-by bubblewrap inside it, where no rename on the host reaches them. So is
-each directory above it, up to the bind that shows it (C{/etc} for
-C{/etc/ssh/ssh_host_ed25519_key}): the C{tmpfs} of one is made inside the
-C{tmpfs} of the one above, never on a host's entry that a rename can move.
+is) or made there (L{copies}), each symlink is made the same symlink,
+and the masked names are made by bubblewrap inside it, where no rename
+on the host reaches them. So is each directory above it, up to the bind
+that shows it (C{/etc} for C{/etc/ssh/ssh_host_ed25519_key}): the one
+below is a folder made in the C{tmpfs} of the one above
+(L{mcpgateway.sandbox.bwrap}), never on a host's entry that a rename can
+move.
 
 Each bind costs bubblewrap a read of the whole mount table, so the cost
-grows with the square of the entries (C{/etc}'s 150 took about 100 ms
-more per start on a busy 2-CPU machine). A small regular file is copied
-instead (L{copies}: the launcher opens it, bubblewrap writes its content
-into a file of the C{tmpfs}, C{--file}), which costs no mount; its
-owner in the sandbox is the child's user, so one the child may not read
-is an empty file of its mode, and one gone since the listing is left
-out (a bind of either, vanishing during the set-up, would fail the
+grows with the square of the mounts (C{/etc}'s 80 folders and 66 files
+bound took about 100 ms more per start on a busy 2-CPU machine). So what
+can be made is made instead (L{copies}), a few system calls each and no
+mount: a small regular file is copied (the launcher opens it,
+bubblewrap writes its content into a file of the C{tmpfs}, C{--file}),
+a small folder is made with its folders, symlinks and copies of its
+files (L{tree}). Only larger files and folders are bound (in C{/etc},
+C{alternatives}, C{ssl/certs}, C{apt}: about 20 binds in all). A copy's
+owner in the sandbox is the child's user, so a file the child may not
+read is an empty file of its mode, and one gone since the listing is
+left out (a bind of either, vanishing during the set-up, would fail the
 start).
 
 What the child loses: an entry of such a directory renamed over, added or
 removed on the host after its start is not seen (C{/etc/hosts} edited
-keeps its old content; a copied file, one edited in place too) until the
-child starts again.
+keeps its old content; a copied file, one edited in place too, and so
+does what a folder made there holds) until the child starts again.
 
 Only a directory where the child could read a masked path by its mode
 (a child of root, without capabilities, reads what root owns: every one):
@@ -69,10 +75,22 @@ MAX_COPY = 256 * 1024
 copy in memory); a larger one is bound."""
 MAX_COPIES = 1024
 """Files copied at most: each is a descriptor bubblewrap inherits."""
+FDS_LEFT = 64
+"""The fds of the launcher's limit (the child's C{openFiles}) the copies
+leave free for bubblewrap's own."""
+MAX_TREE = 8
+"""Entries (all its levels) a folder of a directory shown as a C{tmpfs}
+may hold to be made there, not bound (L{tree})."""
+MAX_TREE_BYTES = 32 * 1024
+"""The size of the files such a folder may hold to be made there."""
 
 Entry = tuple[str, str]
 """C{(name, link)}: an entry bound from the host (C{link} empty), or a
 symlink to C{link}."""
+Copy = tuple[int, int, str]
+"""C{(fd, mode, link)}: what bubblewrap makes in a C{tmpfs} of entries: a
+file of mode C{mode} copied from the inherited C{fd}, a folder of mode
+C{mode} (C{fd} -1), a symlink to C{link} (C{fd} -1)."""
 Presented = tuple[str, str, int, list[Entry]]
 """C{(path, source, mode, entries)}: the directory at C{path} in the
 sandbox, made a C{tmpfs} of mode C{mode}, its C{entries} read from the
@@ -195,62 +213,182 @@ def entries(source: str, directory: str, masked: set[str]) -> tuple[int, list[En
     return stat.S_IMODE(info.st_mode), out
 
 
-def copies(presented: Iterable[Presented], lowest: int = 0) -> dict[str, tuple[int, int] | None]:
-    """The small regular files of the C{presented} directories, opened for
-    bubblewrap to copy into them: C{{path in the sandbox: (fd, mode)}}.
-    Each fd is inheritable (bubblewrap reads it and closes it before the
-    child runs). A file that is not the child's to read (it cannot be
-    opened, or L{childMay} says so) is an empty file of its mode (its
+def copies(
+    presented: Iterable[Presented], lowest: int = 0, kept: Iterable[str] = ()
+) -> dict[str, Copy | None]:
+    """What bubblewrap makes in the C{presented} directories instead of a
+    bind: C{{path in the sandbox: L{Copy}}}. Each small regular file is
+    opened for it to copy (its fd inheritable: bubblewrap reads it and
+    closes it before the child runs); each small folder (L{tree}) is made
+    with what it holds. A file that is not the child's to read (it cannot
+    be opened, or L{childMay} says so) is an empty file of its mode (its
     content is the child's in no way); one gone since it was listed is
-    C{None}, not shown (a bind of it would fail the child's start); one
-    that is no regular file or is larger than L{MAX_COPY} is bound. No fd
-    is below C{lowest} (the launcher keeps those for its own handover of
-    the child's stdout)."""
-    out: dict[str, tuple[int, int] | None] = {}
-    for path, source, _, found in presented:
-        for name, link in found:
-            if link or len(out) >= MAX_COPIES:
-                continue
-            inside = os.path.join(path, name)
+    C{None}, not shown (a bind of it would fail the child's start). A
+    file that is no regular one or is larger than L{MAX_COPY}, a larger
+    folder and one holding a path another mount makes (C{kept}: the
+    masks, the child's own binds) are bound. No fd is below C{lowest}
+    (the launcher keeps those for its own handover of the child's
+    stdout), and none leaves fewer than L{FDS_LEFT} of this process's
+    limit for bubblewrap."""
+    kept = set(kept)
+    avoid = set(kept)  # and every folder holding one
+    for path in kept:
+        path = os.path.dirname(path)
+        while path not in avoid:
+            avoid.add(path)
+            path = os.path.dirname(path)
+    room = Room(lowest)
+    out: dict[str, Copy | None] = {}
+    try:
+        for path, source, _, found in presented:
+            for name, link in found:
+                inside = f"{path}/{name}"
+                if link or inside in avoid or not room.left():
+                    continue  # a symlink, or made or bound as it is
+                host = f"{source}/{name}" if source != "/" else f"/{name}"
+                try:
+                    info = os.lstat(host)
+                    if stat.S_ISDIR(info.st_mode):
+                        out.update(tree(host, inside, info, avoid, room))
+                    elif stat.S_ISREG(info.st_mode) and info.st_size <= MAX_COPY:
+                        out[inside], _ = _copy(host, room)  # a device or a pipe is never opened
+                except FileNotFoundError:
+                    out[inside] = None
+                except (_Bound, OSError):
+                    continue  # bound as it is
+    finally:
+        room.close()
+    return out
+
+
+class Room:
+    """The fds the copies may take: L{MAX_COPIES} at most, each at
+    C{lowest} or above (the free ones below are held meanwhile, so no fd
+    has to be moved), L{FDS_LEFT} of this process's limit left free."""
+
+    def __init__(self, lowest: int) -> None:
+        import resource
+
+        self.held: list[int] = []
+        while True:
+            fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+            if fd >= lowest:
+                os.close(fd)
+                break
+            self.held.append(fd)
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        self.below = max(lowest, 3) + MAX_COPIES
+        if soft != resource.RLIM_INFINITY:
+            self.below = min(self.below, soft - FDS_LEFT)
+        self.taken = 0
+        self.lowest = lowest
+
+    def left(self) -> bool:
+        """Whether one more fd may be taken."""
+        return max(self.lowest, 3) + self.taken < self.below
+
+    def close(self) -> None:
+        """Free the fds held below C{lowest}."""
+        for fd in self.held:
+            os.close(fd)
+        self.held = []
+
+
+def tree(
+    host: str, inside: str, info: os.stat_result, avoid: set[str], room: Room
+) -> dict[str, Copy | None]:
+    """The folder C{host} (of status C{info}) made at C{inside} with what
+    it holds: its folders, its symlinks, copies of its files. Only a small
+    one (L{MAX_TREE} entries, L{MAX_TREE_BYTES} of files, all its levels)
+    the child may list at every level, holding only folders, symlinks and
+    regular files, none at a path in C{avoid} (another mount's, or one
+    holding it): a bind costs bubblewrap a read of the whole mount table,
+    a copy a few system calls per entry.
+
+    @raise _Bound: it is bound.
+    """
+    out: dict[str, Copy | None] = {}
+    files: list[tuple[str, str]] = []
+    pending = [(host, inside, info)]
+    count = 0
+    try:
+        while pending:
+            source, path, info = pending.pop()
+            if not childMay(info, READ | ENTER):
+                raise _Bound()
+            out[path] = (-1, stat.S_IMODE(info.st_mode), "")
+            with os.scandir(source) as listing:
+                for entry in listing:
+                    count += 1
+                    at = f"{path}/{entry.name}"
+                    if count > MAX_TREE or at in avoid:
+                        raise _Bound()
+                    if entry.is_symlink():
+                        out[at] = (-1, 0, os.readlink(entry.path))
+                    elif entry.is_dir(follow_symlinks=False):
+                        pending.append((entry.path, at, entry.stat(follow_symlinks=False)))
+                    elif entry.is_file(follow_symlinks=False):
+                        files.append((entry.path, at))
+                    else:
+                        raise _Bound()  # a device, a pipe, a socket: never opened
+    except OSError:
+        raise _Bound() from None  # changed while it was listed: bound as it is
+    size = 0
+    try:
+        for source, at in files:
+            if not room.left():
+                raise _Bound()
             try:
-                out[inside] = _copy(os.path.join(source, name), lowest)
+                out[at], length = _copy(source, room)
             except FileNotFoundError:
-                out[inside] = None
-            except _Bound:
+                out[at] = None
                 continue
+            size += length
+            if size > MAX_TREE_BYTES:
+                raise _Bound()
+    except _Bound:
+        for made in out.values():
+            if made is not None and made[0] >= 0:
+                os.close(made[0])
+                room.taken -= 1
+        raise
     return out
 
 
 class _Bound(Exception):
-    """A file bound, not copied: no regular one, or a large one."""
+    """Bound, not made: no regular file or folder, a large one, a folder
+    that changed while it was listed."""
 
 
-def _copy(host: str, lowest: int) -> tuple[int, int]:
-    """The inheritable fd (C{lowest} or above) bubblewrap copies C{host}
-    from, and its mode."""
-    info = os.lstat(host)
-    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_COPY:
-        raise _Bound()  # a device or a pipe is never opened
+def _copy(host: str, room: Room) -> tuple[Copy, int]:
+    """The inheritable fd (at L{Room.lowest} or above) bubblewrap copies
+    the regular file C{host} from, its mode, and the size it copies.
+
+    @raise _Bound: it is no regular file or a large one (replaced since it
+        was listed).
+    """
     try:
         fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise
     except OSError:
+        mode, size = os.lstat(host).st_mode, 0
         fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)  # not the child's to read
     else:
         opened = os.fstat(fd)
-        if not stat.S_ISREG(opened.st_mode) or opened.st_size > MAX_COPY:
+        mode, size = opened.st_mode, opened.st_size
+        if not stat.S_ISREG(mode) or size > MAX_COPY:
             os.close(fd)
-            raise _Bound()  # replaced since it was looked at
+            raise _Bound()
         if not childMay(opened, READ):
             os.close(fd)
-            fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-        info = opened
-    if fd < lowest:
+            fd, size = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), 0
+    if fd < room.lowest:  # taken meanwhile by another thread
         import fcntl
 
-        moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, lowest)
+        moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, room.lowest)
         os.close(fd)
         fd = moved
     os.set_inheritable(fd, True)
-    return fd, stat.S_IMODE(info.st_mode)
+    room.taken += 1
+    return (fd, stat.S_IMODE(mode), ""), size
