@@ -244,12 +244,12 @@ def copies(
             for name, link in found:
                 inside = f"{path}/{name}"
                 if link or inside in avoid or not room.left():
-                    continue  # a symlink, or made or bound as it is
+                    continue  # a symlink, made by another mount, holding one, or bound
                 host = f"{source}/{name}" if source != "/" else f"/{name}"
                 try:
                     info = os.lstat(host)
                     if stat.S_ISDIR(info.st_mode):
-                        out.update(tree(host, inside, info, avoid, room))
+                        out.update(tree(host, inside, info, room))
                     elif stat.S_ISREG(info.st_mode) and info.st_size <= MAX_COPY:
                         out[inside], _ = _copy(host, room)  # a device or a pipe is never opened
                 except FileNotFoundError:
@@ -294,16 +294,13 @@ class Room:
         self.held = []
 
 
-def tree(
-    host: str, inside: str, info: os.stat_result, avoid: set[str], room: Room
-) -> dict[str, Copy | None]:
+def tree(host: str, inside: str, info: os.stat_result, room: Room) -> dict[str, Copy | None]:
     """The folder C{host} (of status C{info}) made at C{inside} with what
     it holds: its folders, its symlinks, copies of its files. Only a small
     one (L{MAX_TREE} entries, L{MAX_TREE_BYTES} of files, all its levels)
     the child may list at every level, holding only folders, symlinks and
-    regular files, none at a path in C{avoid} (another mount's, or one
-    holding it): a bind costs bubblewrap a read of the whole mount table,
-    a copy a few system calls per entry.
+    regular files: a bind costs bubblewrap a read of the whole mount
+    table, a copy a few system calls per entry.
 
     @raise _Bound: it is bound.
     """
@@ -321,7 +318,7 @@ def tree(
                 for entry in listing:
                     count += 1
                     at = f"{path}/{entry.name}"
-                    if count > MAX_TREE or at in avoid:
+                    if count > MAX_TREE:
                         raise _Bound()
                     if entry.is_symlink():
                         out[at] = (-1, 0, os.readlink(entry.path))
