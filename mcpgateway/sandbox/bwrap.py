@@ -167,6 +167,7 @@ def arguments(
         out += ["--ro-bind", "/dev/null", path]
     reopened = [path for path, _ in layout.reopened]
     for path, directory in layout.masked:
+        empty = (copies or {}).get(path)
         if directory:
             holds = any(under(inner, path) and inner != path for inner in reopened)
             perms = MASK_PASSABLE if holds else MASK
@@ -175,6 +176,8 @@ def arguments(
             else:
                 out += ["--perms", perms, "--tmpfs", path]
                 readOnlyLater.append(path)
+        elif empty is not None and folder(path):  # a file of that tmpfs (L{emptied}): no mount
+            out += ["--perms", MASK, "--file", str(empty[0]), path]
         else:
             out += ["--ro-bind", "/dev/null", path]
     for path, writable in layout.reopened:
@@ -238,9 +241,10 @@ def _binds(
             else:
                 words = ["--ro-bind-try", os.path.join(source, name), inside]
             out.append((depth + 1, (inside, -1), words))
+    masked = {path for path, _ in layout.masked}
     for inside, copied in copies.items():
-        if copied is None or inside in made:
-            continue  # gone since it was listed
+        if copied is None or inside in made or inside in masked:
+            continue  # gone since it was listed, or a mask: made after every bind
         fd, perms, link = copied
         if link:
             words = ["--symlink", link, inside]
@@ -262,12 +266,22 @@ def _folderOfTmpfs(layout: Layout) -> Callable[[str], bool]:
     presented = {path for path, _, _, _ in layout.presented}
     mounts = {path for kind, _, path in layout.system if kind != "symlink"}
     mounts.update(path for _, path in (*layout.readOnly, *layout.writable))
-    mounts.update(layout.private)
+    mounts.update(layout.private, layout.placeholders)
 
     def folder(path: str) -> bool:
         return os.path.dirname(path) in presented and path not in mounts
 
     return folder
+
+
+def emptied(layout: Layout) -> list[str]:
+    """The masked files made as empty files of a C{tmpfs} of entries, mode
+    L{MASK} (no one may read or write them, as a bind of C{/dev/null}
+    refuses them: C{nodev}), where nothing else is mounted at their path:
+    bubblewrap copies each from an fd of C{/dev/null} the launcher opens
+    (L{mcpgateway.sandbox.maskparents.copies}), no mount."""
+    folder = _folderOfTmpfs(layout)
+    return [path for path, directory in layout.masked if not directory and folder(path)]
 
 
 def mounted(layout: Layout, network: NetworkPlan | None = None) -> set[str]:

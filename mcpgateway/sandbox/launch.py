@@ -314,7 +314,8 @@ def plan(
         fd = filterProgram(request)
         dies = request.get("dieWithParent") is not False
         kept = bwrap.mounted(view, network)
-        copies = maskparents.copies(view.presented, bwrap.STDOUT_FD + 1, kept)
+        emptied = bwrap.emptied(view)
+        copies = maskparents.copies(view.presented, bwrap.STDOUT_FD + 1, kept, emptied)
         argv = bwrap.command(path, view, command, root, disableUserns, network, fd, dies, copies)
         return path, argv, env
     if mechanism == "seatbelt":

@@ -217,7 +217,10 @@ def entries(source: str, directory: str, masked: set[str]) -> tuple[int, list[En
 
 
 def copies(
-    presented: Iterable[Presented], lowest: int = 0, kept: Iterable[str] = ()
+    presented: Iterable[Presented],
+    lowest: int = 0,
+    kept: Iterable[str] = (),
+    emptied: Iterable[str] = (),
 ) -> dict[str, Copy | None]:
     """What bubblewrap makes in the C{presented} directories instead of a
     bind: C{{path in the sandbox: L{Copy}}}. Each small regular file is
@@ -229,7 +232,9 @@ def copies(
     C{None}, not shown (a bind of it would fail the child's start). A
     file that is no regular one or is larger than L{MAX_COPY}, a larger
     folder and one holding a path another mount makes (C{kept}: the
-    masks, the child's own binds) are bound. No fd is below C{lowest}
+    masks, the child's own binds) are bound. Each path of C{emptied} (a
+    mask) is an empty file of mode 0, copied from C{/dev/null}. No fd is
+    below C{lowest}
     (the launcher keeps those for its own handover of the child's
     stdout), and none leaves fewer than L{FDS_LEFT} of this process's
     limit for bubblewrap."""
@@ -259,6 +264,9 @@ def copies(
                     out[inside] = None
                 except (_Bound, OSError):
                     continue  # bound as it is
+        for path in emptied:
+            if room.left():
+                out[path] = (room.take(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)), 0, "")
     finally:
         room.close()
     return out
@@ -289,6 +297,19 @@ class Room:
     def left(self) -> bool:
         """Whether one more fd may be taken."""
         return max(self.lowest, 3) + self.taken < self.below
+
+    def take(self, fd: int) -> int:
+        """C{fd}, moved to C{lowest} or above (if another thread took a
+        free one below meanwhile), made inheritable."""
+        if fd < self.lowest:
+            import fcntl
+
+            moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, self.lowest)
+            os.close(fd)
+            fd = moved
+        os.set_inheritable(fd, True)
+        self.taken += 1
+        return fd
 
     def close(self) -> None:
         """Free the fds held below C{lowest}."""
@@ -383,12 +404,4 @@ def _copy(host: str, room: Room) -> tuple[Copy, int]:
         if not childMay(opened, READ):
             os.close(fd)
             fd, size = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), 0
-    if fd < room.lowest:  # taken meanwhile by another thread
-        import fcntl
-
-        moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, room.lowest)
-        os.close(fd)
-        fd = moved
-    os.set_inheritable(fd, True)
-    room.taken += 1
-    return (fd, stat.S_IMODE(mode), ""), size
+    return (room.take(fd), stat.S_IMODE(mode), ""), size

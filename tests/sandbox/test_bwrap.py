@@ -266,6 +266,34 @@ def test_over_a_bind_an_empty_folder_is_a_tmpfs_of_its_own() -> None:
     assert {"/srv/app/keys", "/srv/app/lib"} <= readOnly
 
 
+def test_a_masked_file_of_a_tmpfs_is_an_empty_file_no_one_may_read_made_last() -> None:
+    """No mount: bubblewrap copies it from C{/dev/null}, after every bind
+    (none can show the host's file there), mode 0000 as a bind of
+    C{/dev/null} is refused (C{nodev}); over the child's own bind of the
+    same path, a mount on it as before."""
+    layout = presentedLayout()
+    layout.masked += [("/srv/app/main.js", False)]
+    layout.readOnly += [("/srv/app/main.js", "/srv/app/main.js")]
+    assert bwrap.emptied(layout) == ["/etc/shadow", "/srv/app/.env"]
+    copies: dict[str, Copy | None] = {
+        "/etc/shadow": (11, 0, ""),
+        "/srv/app/.env": (12, 0, ""),
+        "/srv/app/main.js": (13, 0, ""),
+    }
+    argv = arguments(layout, root=False, copies=copies)
+    shadow = argv.index("/etc/shadow")
+    assert argv[shadow - 4 : shadow + 1] == ["--perms", "0000", "--file", "11", "/etc/shadow"]
+    env = argv.index("/srv/app/.env")
+    assert argv[env - 4 : env + 1] == ["--perms", "0000", "--file", "12", "/srv/app/.env"]
+    main = [i for i, word in enumerate(argv) if word == "/srv/app/main.js"]
+    assert argv[main[-1] - 2 : main[-1]] == ["--ro-bind", "/dev/null"] and "13" not in argv
+    binds = [i for i, word in enumerate(argv) if word in ("--ro-bind-try", "--bind")]
+    assert max(binds) < min(shadow, env) and argv.count("/etc/shadow") == 1
+    without = arguments(layout, root=False)
+    at = without.index("/etc/shadow")
+    assert without[at - 2 : at] == ["--ro-bind", "/dev/null"]
+
+
 def test_a_folder_shown_as_a_tmpfs_is_not_bound_from_the_host_first() -> None:
     """The tmpfs takes its place: a bind under it is a mount bubblewrap
     reads the mount table for, and every later mount reads it again."""

@@ -307,6 +307,19 @@ def test_a_folder_too_big_or_holding_what_is_no_copy_is_bound_its_fds_closed(
         closeAll(opened)
 
 
+def test_a_mask_made_in_the_tmpfs_is_copied_from_dev_null(tmp_path: Path) -> None:
+    shown = folder(tmp_path)
+    secret = str(shown / "secret")
+    out = present([(secret, False)], [(str(shown), str(shown), False)], [], always)
+    opened = maskparents.copies(out, 40, [secret], [secret])
+    try:
+        made = opened[secret]
+        assert made is not None and made[1:] == (0, "") and made[0] >= 40
+        assert os.get_inheritable(made[0]) and os.read(made[0], 10) == b""
+    finally:
+        closeAll(opened)
+
+
 def test_nothing_another_mount_makes_is_opened(tmp_path: Path) -> None:
     shown = folder(tmp_path)
     out = present([(str(shown / "secret"), False)], [(str(shown), str(shown), False)], [], always)
