@@ -29,7 +29,7 @@ mount: a small regular file is copied (the launcher opens it,
 bubblewrap writes its content into a file of the C{tmpfs}, C{--file}),
 a small folder is made with its folders, symlinks and copies of its
 files (L{tree}). Only larger files and folders are bound (in C{/etc},
-C{alternatives}, C{ssl/certs}, C{apt}: about 20 binds in all). A copy's
+C{alternatives}, C{ssl/certs}, C{apt}: about 30 binds in all). A copy's
 owner in the sandbox is the child's user, so a file the child may not
 read is an empty file of its mode, and one gone since the listing is
 left out (a bind of either, vanishing during the set-up, would fail the
