@@ -234,10 +234,9 @@ def copies(
     folder and one holding a path another mount makes (C{kept}: the
     masks, the child's own binds) are bound. Each path of C{emptied} (a
     mask) is an empty file of mode 0, copied from C{/dev/null}. No fd is
-    below C{lowest}
-    (the launcher keeps those for its own handover of the child's
-    stdout), and none leaves fewer than L{FDS_LEFT} of this process's
-    limit for bubblewrap."""
+    below C{lowest} (the launcher keeps those for its own handover of the
+    child's stdout), and none leaves fewer than L{FDS_LEFT} of this
+    process's limit for bubblewrap."""
     kept = set(kept)
     avoid = set(kept)  # and every folder holding one
     for path in kept:
@@ -367,12 +366,12 @@ def tree(host: str, inside: str, info: os.stat_result, room: Room) -> dict[str, 
             size += length
             if size > MAX_TREE_BYTES:
                 raise _Bound()
-    except _Bound:
+    except (_Bound, OSError):
         for made in out.values():
             if made is not None and made[0] >= 0:
                 os.close(made[0])
                 room.taken -= 1
-        raise
+        raise _Bound() from None
     return out
 
 

@@ -266,7 +266,9 @@ def test_a_small_folder_is_made_with_what_it_holds_none_of_it_bound(tmp_path: Pa
         closeAll(opened)
 
 
-@pytest.mark.parametrize("why", ["entries", "bytes", "pipe", "kept", "holds kept", "unlistable"])
+@pytest.mark.parametrize(
+    "why", ["entries", "bytes", "pipe", "kept", "holds kept", "unlistable", "error"]
+)
 def test_a_folder_too_big_or_holding_what_is_no_copy_is_bound_its_fds_closed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, why: str
 ) -> None:
@@ -296,6 +298,24 @@ def test_a_folder_too_big_or_holding_what_is_no_copy_is_bound_its_fds_closed(
         monkeypatch.setattr(
             maskparents, "childMay", lambda info, bits: not os.path.samestat(info, theirs)
         )
+    if why == "error":  # the third of its files cannot be opened nor looked at
+        opens: list[str] = []
+        realOpen, realLstat = os.open, os.lstat
+
+        def failing(path: str, *args: int) -> int:
+            if under(path, str(sub)):
+                opens.append(path)
+                if len(opens) == 3:
+                    raise PermissionError(13, "Permission denied")
+            return realOpen(path, *args)
+
+        def lstat(path: str) -> os.stat_result:
+            if opens[2:] == [path]:
+                raise PermissionError(13, "Permission denied")
+            return realLstat(path)
+
+        monkeypatch.setattr(os, "open", failing)
+        monkeypatch.setattr(os, "lstat", lstat)
     before = openFds()
     opened = maskparents.copies(out, 0, kept)
     try:
