@@ -167,14 +167,15 @@ READ, ENTER = 4, 1
 """The permission bits of one class (C{r}, C{x})."""
 
 
-def childMay(info: os.stat_result, bits: int) -> bool:
+def childMay(info: os.stat_result, bits: int, root: bool | None = None) -> bool:
     """Whether the child may do C{bits} (L{READ}, L{ENTER}) to a file of
     status C{info} by its mode. The launcher's own check for an ordinary
     user (it opened or listed it as the child's user); for root's, whose
     launcher holds capabilities the child drops, by the class root falls
     in: a copy or a C{tmpfs} is the child's own, so what its mode kept
-    from it (another user's private file) is never copied nor listed."""
-    if os.geteuid() != 0:
+    from it (another user's private file) is never copied nor listed.
+    C{root}: whether the launcher is root, when it is known already."""
+    if not (os.geteuid() == 0 if root is None else root):
         return True
     mode = info.st_mode
     if info.st_uid == 0:
@@ -248,17 +249,24 @@ def copies(
     out: dict[str, Copy | None] = {}
     try:
         for path, source, _, found in presented:
+            try:  # the kind of each entry, without a system call for each
+                with os.scandir(source) as listing:
+                    now = {entry.name: entry for entry in listing}
+            except OSError:
+                continue  # bound as they are
             for name, link in found:
                 inside = f"{path}/{name}"
                 if link or inside in avoid or not room.left():
                     continue  # a symlink, made by another mount, holding one, or bound
-                host = f"{source}/{name}" if source != "/" else f"/{name}"
+                entry = now.get(name)
                 try:
-                    info = os.lstat(host)
-                    if stat.S_ISDIR(info.st_mode):
-                        out.update(tree(host, inside, info, room))
-                    elif stat.S_ISREG(info.st_mode) and info.st_size <= MAX_COPY:
-                        out[inside], _ = _copy(host, room)  # a device or a pipe is never opened
+                    if entry is None:
+                        out[inside] = None  # gone since it was listed
+                    elif entry.is_dir(follow_symlinks=False):
+                        info = entry.stat(follow_symlinks=False)
+                        out.update(tree(entry.path, inside, info, room))
+                    elif entry.is_file(follow_symlinks=False):  # a device or a pipe: never opened
+                        out[inside], _ = _copy(entry.path, room)
                 except FileNotFoundError:
                     out[inside] = None
                 except (_Bound, OSError):
@@ -292,6 +300,7 @@ class Room:
             self.below = min(self.below, soft - FDS_LEFT)
         self.taken = 0
         self.lowest = lowest
+        self.root = os.geteuid() == 0
 
     def left(self) -> bool:
         """Whether one more fd may be taken."""
@@ -334,7 +343,7 @@ def tree(host: str, inside: str, info: os.stat_result, room: Room) -> dict[str, 
     try:
         while pending:
             source, path, info = pending.pop()
-            if not childMay(info, READ | ENTER):
+            if not childMay(info, READ | ENTER, room.root):
                 raise _Bound()
             out[path] = (-1, stat.S_IMODE(info.st_mode), "")
             with os.scandir(source) as listing:
@@ -400,7 +409,7 @@ def _copy(host: str, room: Room) -> tuple[Copy, int]:
         if not stat.S_ISREG(mode) or size > MAX_COPY:
             os.close(fd)
             raise _Bound()
-        if not childMay(opened, READ):
+        if not childMay(opened, READ, room.root):
             os.close(fd)
             fd, size = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), 0
     return (room.take(fd), stat.S_IMODE(mode), ""), size

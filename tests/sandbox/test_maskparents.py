@@ -296,7 +296,7 @@ def test_a_folder_too_big_or_holding_what_is_no_copy_is_bound_its_fds_closed(
         (sub / "deeper").mkdir()
         theirs = os.stat(deeper)
         monkeypatch.setattr(
-            maskparents, "childMay", lambda info, bits: not os.path.samestat(info, theirs)
+            maskparents, "childMay", lambda info, *_: not os.path.samestat(info, theirs)
         )
     if why == "error":  # the third of its files cannot be opened nor looked at
         opens: list[str] = []
