@@ -15,6 +15,13 @@ bubblewrap makes the mount points of what is bound inside them (a
 reopened install, an argument under C{/var/log}) while they can still be
 written.
 
+Inside a directory shown as a C{tmpfs} of its entries, what would be an
+empty C{tmpfs} of its own (a directory below it shown so too, a soft mask,
+a masked directory) is a folder of that C{tmpfs}, made read-only with it,
+and its system bind (C{/etc}) is left out, the C{tmpfs} in its place:
+every mount costs bubblewrap a read of the whole mount table
+(L{mcpgateway.sandbox.maskparents}).
+
 The namespaces: its own pids (its C{/proc} shows only them, and every
 process it starts ends with it), IPC, UTS and cgroup view, a user
 namespace (unprivileged: required; as root: tried, and every capability
@@ -34,7 +41,9 @@ from mcpgateway.sandbox.places import under
 
 TYPE_CHECKING = False  # typing itself is not imported: the launcher starts lean
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
+
+    from mcpgateway.sandbox.maskparents import Copy
 
 NETWORK_NONE = "none"
 MASK = "0000"
@@ -114,7 +123,7 @@ def arguments(
     network: NetworkPlan | None = None,
     seccomp: int | None = None,
     dieWithParent: bool = True,
-    copies: Mapping[str, tuple[int, int] | None] | None = None,
+    copies: Mapping[str, Copy | None] | None = None,
 ) -> list[str]:
     """Bubblewrap's options (the command follows them after C{--}).
 
@@ -126,10 +135,11 @@ def arguments(
         (L{mcpgateway.sandbox.seccomp.program}): bubblewrap reads it, closes
         it, and loads it after its mounts, just before it runs the command.
     @param dieWithParent: L{DIE_WITH_PARENT}.
-    @param copies: the files of the directories shown as a C{tmpfs} of
-        their entries that are copied, not bound: C{{path: (fd, mode)}},
-        C{None} for one gone since it was listed, not shown
-        (L{mcpgateway.sandbox.maskparents.copies}).
+    @param copies: what bubblewrap makes in the directories shown as a
+        C{tmpfs} of their entries instead of a bind (the files copied, the
+        small folders made): C{{path: Copy}}, C{None} for a file gone since
+        it was listed, not shown (L{mcpgateway.sandbox.maskparents.copies},
+        given the paths of L{mounted}).
     """
     out = [*NAMESPACES, *((*DIE_WITH_PARENT, *LIFETIME) if dieWithParent else ())]
     if seccomp is not None:
@@ -142,8 +152,13 @@ def arguments(
             out += ["--disable-userns"]
     plan = network or NetworkPlan(layout.network)
     out += plan.arguments()
+    presented = {path for path, _, _, _ in layout.presented}
+    folder = _folderOfTmpfs(layout)
     for kind, source, path in layout.system:
-        out += ["--symlink", source, path] if kind == "symlink" else ["--ro-bind", source, path]
+        if kind == "symlink":
+            out += ["--symlink", source, path]
+        elif path not in presented:  # else a tmpfs of its own, made among the binds
+            out += ["--ro-bind", source, path]
     out += ["--proc", "/proc", "--dev", "/dev"]
     readOnlyLater: list[str] = []  # an empty directory is made read-only once it is filled
     for _, _, words in sorted(_binds(layout, readOnlyLater, copies or {})):
@@ -152,10 +167,17 @@ def arguments(
         out += ["--ro-bind", "/dev/null", path]
     reopened = [path for path, _ in layout.reopened]
     for path, directory in layout.masked:
+        empty = (copies or {}).get(path)
         if directory:
             holds = any(under(inner, path) and inner != path for inner in reopened)
-            out += ["--perms", MASK_PASSABLE if holds else MASK, "--tmpfs", path]
-            readOnlyLater.append(path)
+            perms = MASK_PASSABLE if holds else MASK
+            if folder(path):
+                out += ["--perms", perms, "--dir", path]
+            else:
+                out += ["--perms", perms, "--tmpfs", path]
+                readOnlyLater.append(path)
+        elif empty is not None and folder(path):  # a file of that tmpfs (L{emptied}): no mount
+            out += ["--perms", MASK, "--file", str(empty[0]), path]
         else:
             out += ["--ro-bind", "/dev/null", path]
     for path, writable in layout.reopened:
@@ -174,7 +196,7 @@ Mount = tuple[int, tuple[str, int], list[str]]
 
 
 def _binds(
-    layout: Layout, readOnlyLater: list[str], copies: Mapping[str, tuple[int, int] | None]
+    layout: Layout, readOnlyLater: list[str], copies: Mapping[str, Copy | None]
 ) -> list[Mount]:
     """The child's private directories, the soft masks, its own binds and
     the directories shown as a C{tmpfs} of their entries
@@ -186,9 +208,14 @@ def _binds(
     mount alone, inside the C{tmpfs}: never on the host's entry."""
     out: list[Mount] = []
     made: set[str] = set()
+    presented = {path for path, _, _, _ in layout.presented}
+    folder = _folderOfTmpfs(layout)
     for soft, listed in ((False, layout.private), (True, layout.soft)):
         for path in listed:
             made.add(path)
+            if soft and folder(path):
+                out.append((path.count("/"), (path, 0), ["--dir", path]))
+                continue
             out.append((path.count("/"), (path, 0), ["--tmpfs", path]))
             if soft:
                 readOnlyLater.append(path)
@@ -197,26 +224,80 @@ def _binds(
             made.add(path)
             words = ["--bind" if writable else "--ro-bind", source, path]
             out.append((path.count("/"), (path, 1 + int(writable)), words))
-    made.update(path for path, _, _, _ in layout.presented)
+    made.update(presented)
     for path, source, mode, entries in layout.presented:
         depth = path.count("/")
-        out.append((depth, (path, 3), ["--perms", f"{mode:04o}", "--tmpfs", path]))
-        readOnlyLater.append(path)
+        if folder(path):
+            out.append((depth, (path, 3), ["--perms", f"{mode:04o}", "--dir", path]))
+        else:
+            out.append((depth, (path, 3), ["--perms", f"{mode:04o}", "--tmpfs", path]))
+            readOnlyLater.append(path)
         for name, link in entries:
             inside = os.path.join(path, name)
-            if inside in made:
+            if inside in made or inside in copies:
                 continue
             if link:
                 words = ["--symlink", link, inside]
-            elif inside in copies:
-                copied = copies[inside]
-                if copied is None:
-                    continue  # gone since it was listed
-                fd, perms = copied
-                words = ["--perms", f"{perms:04o}", "--file", str(fd), inside]
             else:
                 words = ["--ro-bind-try", os.path.join(source, name), inside]
             out.append((depth + 1, (inside, -1), words))
+    masked = {path for path, _ in layout.masked}
+    for inside, copied in copies.items():
+        if copied is None or inside in made or inside in masked:
+            continue  # gone since it was listed, or a mask: made after every bind
+        fd, perms, link = copied
+        if link:
+            words = ["--symlink", link, inside]
+        elif fd < 0:
+            words = ["--perms", f"{perms:04o}", "--dir", inside]
+        else:
+            words = ["--perms", f"{perms:04o}", "--file", str(fd), inside]
+        out.append((inside.count("/"), (inside, -1), words))
+    return out
+
+
+def _folderOfTmpfs(layout: Layout) -> Callable[[str], bool]:
+    """Whether what bubblewrap makes empty at a path (a directory shown as
+    a C{tmpfs} of its entries, a soft mask, a masked directory) is a folder
+    of the C{tmpfs} of the directory holding it, read-only with it, not a
+    C{tmpfs} of its own: where that directory is shown as one and nothing
+    else is mounted at the path (over a bind, a folder would be the host's
+    directory, its mask no mask)."""
+    presented = {path for path, _, _, _ in layout.presented}
+    mounts = {path for kind, _, path in layout.system if kind != "symlink"}
+    mounts.update(path for _, path in (*layout.readOnly, *layout.writable))
+    mounts.update(layout.private, layout.placeholders)
+
+    def folder(path: str) -> bool:
+        return os.path.dirname(path) in presented and path not in mounts
+
+    return folder
+
+
+def emptied(layout: Layout) -> list[str]:
+    """The masked files made as empty files of a C{tmpfs} of entries, mode
+    L{MASK} (no one may read or write them, as a bind of C{/dev/null}
+    refuses them: C{nodev}), where nothing else is mounted at their path:
+    bubblewrap copies each from an fd of C{/dev/null} the launcher opens
+    (L{mcpgateway.sandbox.maskparents.copies}), no mount."""
+    folder = _folderOfTmpfs(layout)
+    return [path for path, directory in layout.masked if not directory and folder(path)]
+
+
+def mounted(layout: Layout, network: NetworkPlan | None = None) -> set[str]:
+    """The paths the command line mounts or makes besides the entries of
+    the directories shown as a C{tmpfs}: none of those is made there as a
+    copy (L{mcpgateway.sandbox.maskparents.copies}), nor any folder
+    holding one (bubblewrap would write the copy into that mount)."""
+    plan = network or NetworkPlan(layout.network)
+    out = {path for _, _, path in layout.system}
+    out.update(layout.private, layout.soft, layout.placeholders)
+    out.update(path for _, path in (*layout.readOnly, *layout.writable))
+    out.update(path for path, _ in (*layout.masked, *layout.reopened))
+    out.update(path for path, _, _, _ in layout.presented)
+    out.update(path for _, path in (*plan.readOnly, *plan.binds))
+    if layout.cwdMade:
+        out.add(layout.cwd)
     return out
 
 
@@ -229,7 +310,7 @@ def command(
     network: NetworkPlan | None = None,
     seccomp: int | None = None,
     dieWithParent: bool = True,
-    copies: Mapping[str, tuple[int, int] | None] | None = None,
+    copies: Mapping[str, Copy | None] | None = None,
 ) -> list[str]:
     """The whole command line: C{bwrap}, its options, C{--}, C{argv}."""
     options = arguments(layout, root, disableUserns, network, seccomp, dieWithParent, copies)

@@ -313,7 +313,9 @@ def plan(
             command = [*STDOUT_HANDOVER, *command]
         fd = filterProgram(request)
         dies = request.get("dieWithParent") is not False
-        copies = maskparents.copies(view.presented, bwrap.STDOUT_FD + 1)
+        kept = bwrap.mounted(view, network)
+        emptied = bwrap.emptied(view)
+        copies = maskparents.copies(view.presented, bwrap.STDOUT_FD + 1, kept, emptied)
         argv = bwrap.command(path, view, command, root, disableUserns, network, fd, dies, copies)
         return path, argv, env
     if mechanism == "seatbelt":

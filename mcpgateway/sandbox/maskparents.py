@@ -13,26 +13,32 @@ new one under the masked name; and a rename while bubblewrap sets the
 sandbox up makes its mount fail, and the child with it. So such a
 directory is shown as a C{tmpfs} of bubblewrap's own: each of its other
 entries is bound from the host (a directory recursively, a file as it
-is), each symlink is made the same symlink, and the masked names are made
-by bubblewrap inside it, where no rename on the host reaches them. So is
-each directory above it, up to the bind that shows it (C{/etc} for
-C{/etc/ssh/ssh_host_ed25519_key}): the C{tmpfs} of one is made inside the
-C{tmpfs} of the one above, never on a host's entry that a rename can move.
+is) or made there (L{copies}), each symlink is made the same symlink,
+and the masked names are made by bubblewrap inside it, where no rename
+on the host reaches them. So is each directory above it, up to the bind
+that shows it (C{/etc} for C{/etc/ssh/ssh_host_ed25519_key}): the one
+below is a folder made in the C{tmpfs} of the one above
+(L{mcpgateway.sandbox.bwrap}), never on a host's entry that a rename can
+move.
 
 Each bind costs bubblewrap a read of the whole mount table, so the cost
-grows with the square of the entries (C{/etc}'s 150 took about 100 ms
-more per start on a busy 2-CPU machine). A small regular file is copied
-instead (L{copies}: the launcher opens it, bubblewrap writes its content
-into a file of the C{tmpfs}, C{--file}), which costs no mount; its
-owner in the sandbox is the child's user, so one the child may not read
-is an empty file of its mode, and one gone since the listing is left
-out (a bind of either, vanishing during the set-up, would fail the
+grows with the square of the mounts (C{/etc}'s 80 folders and 66 files
+bound took about 100 ms more per start on a busy 2-CPU machine). So what
+can be made is made instead (L{copies}), a few system calls each and no
+mount: a small regular file is copied (the launcher opens it,
+bubblewrap writes its content into a file of the C{tmpfs}, C{--file}),
+a small folder is made with its folders, symlinks and copies of its
+files (L{tree}). Only larger files and folders are bound (in C{/etc},
+C{alternatives}, C{ssl/certs}, C{apt}: about 30 binds in all). A copy's
+owner in the sandbox is the child's user, so a file the child may not
+read is an empty file of its mode, and one gone since the listing is
+left out (a bind of either, vanishing during the set-up, would fail the
 start).
 
 What the child loses: an entry of such a directory renamed over, added or
 removed on the host after its start is not seen (C{/etc/hosts} edited
-keeps its old content; a copied file, one edited in place too) until the
-child starts again.
+keeps its old content; a copied file, one edited in place too, and so
+does what a folder made there holds) until the child starts again.
 
 Only a directory where the child could read a masked path by its mode
 (a child of root, without capabilities, reads what root owns: every one):
@@ -69,10 +75,25 @@ MAX_COPY = 256 * 1024
 copy in memory); a larger one is bound."""
 MAX_COPIES = 1024
 """Files copied at most: each is a descriptor bubblewrap inherits."""
+FDS_LEFT = 64
+"""The fds of the launcher's limit (the child's C{openFiles}) the copies
+leave free for bubblewrap's own."""
+MAX_TREE = 4
+"""Entries (all its levels) a folder of a directory shown as a C{tmpfs}
+may hold to be made there, not bound (L{tree}): bubblewrap makes a folder
+or a file in about 20 microseconds, the launcher opens or lists it in
+about 10, a bind costs it about 200 (a read of the mount table)."""
+MAX_TREE_BYTES = 16 * 1024
+"""The size of the files such a folder may hold to be made there (every
+child holds its own copy in memory)."""
 
 Entry = tuple[str, str]
 """C{(name, link)}: an entry bound from the host (C{link} empty), or a
 symlink to C{link}."""
+Copy = tuple[int, int, str]
+"""C{(fd, mode, link)}: what bubblewrap makes in a C{tmpfs} of entries: a
+file of mode C{mode} copied from the inherited C{fd}, a folder of mode
+C{mode} (C{fd} -1), a symlink to C{link} (C{fd} -1)."""
 Presented = tuple[str, str, int, list[Entry]]
 """C{(path, source, mode, entries)}: the directory at C{path} in the
 sandbox, made a C{tmpfs} of mode C{mode}, its C{entries} read from the
@@ -146,14 +167,15 @@ READ, ENTER = 4, 1
 """The permission bits of one class (C{r}, C{x})."""
 
 
-def childMay(info: os.stat_result, bits: int) -> bool:
+def childMay(info: os.stat_result, bits: int, root: bool | None = None) -> bool:
     """Whether the child may do C{bits} (L{READ}, L{ENTER}) to a file of
     status C{info} by its mode. The launcher's own check for an ordinary
     user (it opened or listed it as the child's user); for root's, whose
     launcher holds capabilities the child drops, by the class root falls
     in: a copy or a C{tmpfs} is the child's own, so what its mode kept
-    from it (another user's private file) is never copied nor listed."""
-    if os.geteuid() != 0:
+    from it (another user's private file) is never copied nor listed.
+    C{root}: whether the launcher is root, when it is known already."""
+    if not (os.geteuid() == 0 if root is None else root):
         return True
     mode = info.st_mode
     if info.st_uid == 0:
@@ -195,62 +217,199 @@ def entries(source: str, directory: str, masked: set[str]) -> tuple[int, list[En
     return stat.S_IMODE(info.st_mode), out
 
 
-def copies(presented: Iterable[Presented], lowest: int = 0) -> dict[str, tuple[int, int] | None]:
-    """The small regular files of the C{presented} directories, opened for
-    bubblewrap to copy into them: C{{path in the sandbox: (fd, mode)}}.
-    Each fd is inheritable (bubblewrap reads it and closes it before the
-    child runs). A file that is not the child's to read (it cannot be
-    opened, or L{childMay} says so) is an empty file of its mode (its
+def copies(
+    presented: Iterable[Presented],
+    lowest: int = 0,
+    kept: Iterable[str] = (),
+    emptied: Iterable[str] = (),
+) -> dict[str, Copy | None]:
+    """What bubblewrap makes in the C{presented} directories instead of a
+    bind: C{{path in the sandbox: L{Copy}}}. Each small regular file is
+    opened for it to copy (its fd inheritable: bubblewrap reads it and
+    closes it before the child runs); each small folder (L{tree}) is made
+    with what it holds. A file that is not the child's to read (it cannot
+    be opened, or L{childMay} says so) is an empty file of its mode (its
     content is the child's in no way); one gone since it was listed is
-    C{None}, not shown (a bind of it would fail the child's start); one
-    that is no regular file or is larger than L{MAX_COPY} is bound. No fd
-    is below C{lowest} (the launcher keeps those for its own handover of
-    the child's stdout)."""
-    out: dict[str, tuple[int, int] | None] = {}
-    for path, source, _, found in presented:
-        for name, link in found:
-            if link or len(out) >= MAX_COPIES:
-                continue
-            inside = os.path.join(path, name)
+    C{None}, not shown (a bind of it would fail the child's start). A
+    file that is no regular one or is larger than L{MAX_COPY}, a larger
+    folder and one holding a path another mount makes (C{kept}: the
+    masks, the child's own binds) are bound. Each path of C{emptied} (a
+    mask) is an empty file of mode 0, copied from C{/dev/null}. No fd is
+    below C{lowest} (the launcher keeps those for its own handover of the
+    child's stdout), and none leaves fewer than L{FDS_LEFT} of this
+    process's limit for bubblewrap."""
+    kept = set(kept)
+    avoid = set(kept)  # and every folder holding one
+    for path in kept:
+        path = os.path.dirname(path)
+        while path not in avoid:
+            avoid.add(path)
+            path = os.path.dirname(path)
+    room = Room(lowest)
+    out: dict[str, Copy | None] = {}
+    try:
+        for path, source, _, found in presented:
+            try:  # the kind of each entry, without a system call for each
+                with os.scandir(source) as listing:
+                    now = {entry.name: entry for entry in listing}
+            except OSError:
+                continue  # bound as they are
+            for name, link in found:
+                inside = f"{path}/{name}"
+                if link or inside in avoid or not room.left():
+                    continue  # a symlink, made by another mount, holding one, or bound
+                entry = now.get(name)
+                try:
+                    if entry is None:
+                        out[inside] = None  # gone since it was listed
+                    elif entry.is_dir(follow_symlinks=False):
+                        info = entry.stat(follow_symlinks=False)
+                        out.update(tree(entry.path, inside, info, room))
+                    elif entry.is_file(follow_symlinks=False):  # a device or a pipe: never opened
+                        out[inside], _ = _copy(entry.path, room)
+                except FileNotFoundError:
+                    out[inside] = None
+                except (_Bound, OSError):
+                    continue  # bound as it is
+        for path in emptied:
+            if room.left():
+                out[path] = (room.take(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)), 0, "")
+    finally:
+        room.close()
+    return out
+
+
+class Room:
+    """The fds the copies may take: L{MAX_COPIES} at most, each at
+    C{lowest} or above (the free ones below are held meanwhile, so no fd
+    has to be moved), L{FDS_LEFT} of this process's limit left free."""
+
+    def __init__(self, lowest: int) -> None:
+        import resource
+
+        self.held: list[int] = []
+        while True:
+            fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+            if fd >= lowest:
+                os.close(fd)
+                break
+            self.held.append(fd)
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        self.below = max(lowest, 3) + MAX_COPIES
+        if soft != resource.RLIM_INFINITY:
+            self.below = min(self.below, soft - FDS_LEFT)
+        self.taken = 0
+        self.lowest = lowest
+        self.root = os.geteuid() == 0
+
+    def left(self) -> bool:
+        """Whether one more fd may be taken."""
+        return max(self.lowest, 3) + self.taken < self.below
+
+    def take(self, fd: int) -> int:
+        """C{fd}, moved to C{lowest} or above (if another thread took a
+        free one below meanwhile), made inheritable."""
+        if fd < self.lowest:
+            import fcntl
+
+            moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, self.lowest)
+            os.close(fd)
+            fd = moved
+        os.set_inheritable(fd, True)
+        self.taken += 1
+        return fd
+
+    def close(self) -> None:
+        """Free the fds held below C{lowest}."""
+        for fd in self.held:
+            os.close(fd)
+        self.held = []
+
+
+def tree(host: str, inside: str, info: os.stat_result, room: Room) -> dict[str, Copy | None]:
+    """The folder C{host} (of status C{info}) made at C{inside} with what
+    it holds: its folders, its symlinks, copies of its files. Only a small
+    one (L{MAX_TREE} entries, L{MAX_TREE_BYTES} of files, all its levels)
+    the child may list at every level, holding only folders, symlinks and
+    regular files: a bind costs bubblewrap a read of the whole mount
+    table, a copy a few system calls per entry.
+
+    @raise _Bound: it is bound.
+    """
+    out: dict[str, Copy | None] = {}
+    files: list[tuple[str, str]] = []
+    pending = [(host, inside, info)]
+    count = 0
+    try:
+        while pending:
+            source, path, info = pending.pop()
+            if not childMay(info, READ | ENTER, room.root):
+                raise _Bound()
+            out[path] = (-1, stat.S_IMODE(info.st_mode), "")
+            with os.scandir(source) as listing:
+                for entry in listing:
+                    count += 1
+                    at = f"{path}/{entry.name}"
+                    if count > MAX_TREE:
+                        raise _Bound()
+                    if entry.is_symlink():
+                        out[at] = (-1, 0, os.readlink(entry.path))
+                    elif entry.is_dir(follow_symlinks=False):
+                        pending.append((entry.path, at, entry.stat(follow_symlinks=False)))
+                    elif entry.is_file(follow_symlinks=False):
+                        files.append((entry.path, at))
+                    else:
+                        raise _Bound()  # a device, a pipe, a socket: never opened
+    except OSError:
+        raise _Bound() from None  # changed while it was listed: bound as it is
+    size = 0
+    try:
+        for source, at in files:
+            if not room.left():
+                raise _Bound()
             try:
-                out[inside] = _copy(os.path.join(source, name), lowest)
+                out[at], length = _copy(source, room)
             except FileNotFoundError:
-                out[inside] = None
-            except _Bound:
+                out[at] = None
                 continue
+            size += length
+            if size > MAX_TREE_BYTES:
+                raise _Bound()
+    except (_Bound, OSError):
+        for made in out.values():
+            if made is not None and made[0] >= 0:
+                os.close(made[0])
+                room.taken -= 1
+        raise _Bound() from None
     return out
 
 
 class _Bound(Exception):
-    """A file bound, not copied: no regular one, or a large one."""
+    """Bound, not made: no regular file or folder, a large one, a folder
+    that changed while it was listed."""
 
 
-def _copy(host: str, lowest: int) -> tuple[int, int]:
-    """The inheritable fd (C{lowest} or above) bubblewrap copies C{host}
-    from, and its mode."""
-    info = os.lstat(host)
-    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_COPY:
-        raise _Bound()  # a device or a pipe is never opened
+def _copy(host: str, room: Room) -> tuple[Copy, int]:
+    """The inheritable fd (at L{Room.lowest} or above) bubblewrap copies
+    the regular file C{host} from, its mode, and the size it copies.
+
+    @raise _Bound: it is no regular file or a large one (replaced since it
+        was listed).
+    """
     try:
         fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise
     except OSError:
+        mode, size = os.lstat(host).st_mode, 0
         fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)  # not the child's to read
     else:
         opened = os.fstat(fd)
-        if not stat.S_ISREG(opened.st_mode) or opened.st_size > MAX_COPY:
+        mode, size = opened.st_mode, opened.st_size
+        if not stat.S_ISREG(mode) or size > MAX_COPY:
             os.close(fd)
-            raise _Bound()  # replaced since it was looked at
-        if not childMay(opened, READ):
+            raise _Bound()
+        if not childMay(opened, READ, room.root):
             os.close(fd)
-            fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-        info = opened
-    if fd < lowest:
-        import fcntl
-
-        moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, lowest)
-        os.close(fd)
-        fd = moved
-    os.set_inheritable(fd, True)
-    return fd, stat.S_IMODE(info.st_mode)
+            fd, size = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), 0
+    return (room.take(fd), stat.S_IMODE(mode), ""), size

@@ -3,6 +3,7 @@ that makes the masks win over every bind."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mcpgateway.sandbox import bwrap
-from mcpgateway.sandbox.bwrap import NetworkPlan, arguments, command
+from mcpgateway.sandbox.bwrap import NetworkPlan, arguments, command, mounted
 from mcpgateway.sandbox.layout import Layout, build
+from mcpgateway.sandbox.maskparents import Copy
 from tests.support.sandbox.layout import request, tree
 
 
@@ -236,12 +238,71 @@ def test_a_folder_holding_a_mask_is_a_tmpfs_of_its_other_entries_the_masks_insid
         argv.index("/srv/app") < app < argv.index("/srv/app/main.js") < argv.index("/srv/app/.env")
     )
     keys = argv.index("/srv/app/keys")
-    assert (
-        argv[keys - 3 : keys + 1] == ["--perms", "0000", "--tmpfs", "/srv/app/keys"] and app < keys
-    )
+    assert argv[keys - 3 : keys + 1] == ["--perms", "0000", "--dir", "/srv/app/keys"]
+    assert app < keys  # a folder of the tmpfs: no mount, read-only with it
     readOnly = [argv[i + 1] for i in positions(argv, "--remount-ro")]
-    assert {"/etc", "/srv/app", "/srv/app/keys"} <= set(readOnly)
+    assert {"/etc", "/srv/app"} <= set(readOnly) and "/srv/app/keys" not in readOnly
     assert min(positions(argv, "--remount-ro")) > max(shadow, keys)
+
+
+def test_over_a_bind_an_empty_folder_is_a_tmpfs_of_its_own() -> None:
+    """A folder made there would be the host's directory: a masked one
+    the child's own bind names too would show its content, a directory
+    shown as a tmpfs its own bind shows would have its entries written
+    through the bind."""
+    layout = presentedLayout()
+    layout.readOnly += [("/srv/app/keys", "/srv/app/keys"), ("/srv/app/lib", "/srv/app/lib")]
+    layout.masked += [("/srv/app/lib/.env", False)]
+    layout.presented += [("/srv/app/lib", "/srv/app/lib", 0o755, [("index.js", "")])]
+    argv = arguments(layout, root=False)
+    keys = tmpfsOf(argv, "/srv/app/keys")
+    assert argv[keys - 3 : keys + 1] == ["--perms", "0000", "--tmpfs", "/srv/app/keys"]
+    bound = argv.index("/srv/app/keys")
+    assert argv[bound - 1] == "--ro-bind" and bound < keys
+    lib = tmpfsOf(argv, "/srv/app/lib")
+    assert argv[lib - 3 : lib + 1] == ["--perms", "0755", "--tmpfs", "/srv/app/lib"]
+    assert argv.index("/srv/app/lib") < lib < argv.index("/srv/app/lib/index.js")
+    readOnly = {argv[i + 1] for i in positions(argv, "--remount-ro")}
+    assert {"/srv/app/keys", "/srv/app/lib"} <= readOnly
+
+
+def test_a_masked_file_of_a_tmpfs_is_an_empty_file_no_one_may_read_made_last() -> None:
+    """No mount: bubblewrap copies it from C{/dev/null}, after every bind
+    (none can show the host's file there), mode 0000 as a bind of
+    C{/dev/null} is refused (C{nodev}); over the child's own bind of the
+    same path, a mount on it as before."""
+    layout = presentedLayout()
+    layout.masked += [("/srv/app/main.js", False)]
+    layout.readOnly += [("/srv/app/main.js", "/srv/app/main.js")]
+    assert bwrap.emptied(layout) == ["/etc/shadow", "/srv/app/.env"]
+    copies: dict[str, Copy | None] = {
+        "/etc/shadow": (11, 0, ""),
+        "/srv/app/.env": (12, 0, ""),
+        "/srv/app/main.js": (13, 0, ""),
+    }
+    argv = arguments(layout, root=False, copies=copies)
+    shadow = argv.index("/etc/shadow")
+    assert argv[shadow - 4 : shadow + 1] == ["--perms", "0000", "--file", "11", "/etc/shadow"]
+    env = argv.index("/srv/app/.env")
+    assert argv[env - 4 : env + 1] == ["--perms", "0000", "--file", "12", "/srv/app/.env"]
+    main = [i for i, word in enumerate(argv) if word == "/srv/app/main.js"]
+    assert argv[main[-1] - 2 : main[-1]] == ["--ro-bind", "/dev/null"] and "13" not in argv
+    binds = [i for i, word in enumerate(argv) if word in ("--ro-bind-try", "--bind")]
+    assert max(binds) < min(shadow, env) and argv.count("/etc/shadow") == 1
+    without = arguments(layout, root=False)
+    at = without.index("/etc/shadow")
+    assert without[at - 2 : at] == ["--ro-bind", "/dev/null"]
+
+
+def test_a_folder_shown_as_a_tmpfs_is_not_bound_from_the_host_first() -> None:
+    """The tmpfs takes its place: a bind under it is a mount bubblewrap
+    reads the mount table for, and every later mount reads it again."""
+    argv = arguments(presentedLayout(), root=False)
+    assert [argv[i - 1] for i, word in enumerate(argv) if word == "/etc"] == [
+        "--tmpfs",
+        "--remount-ro",
+    ]
+    assert argv[argv.index("/usr") - 1 : argv.index("/usr") + 2] == ["--ro-bind", "/usr", "/usr"]
 
 
 def test_a_folder_shown_as_a_tmpfs_keeps_what_the_childs_own_binds_show_inside_it() -> None:
@@ -284,17 +345,86 @@ def test_every_masked_name_is_made_inside_its_tmpfs(names: set[str], data: st.Da
     tmpfs = tmpfsOf(argv, "/srv/app")
     for name in hidden:
         at = argv.index(f"/srv/app/{name}")
-        assert at > tmpfs and argv[at - 1] in ("/dev/null", "--tmpfs")
+        assert at > tmpfs and argv[at - 1] in ("/dev/null", "--dir")
     bound = [argv[i + 2] for i in positions(argv, "--ro-bind-try")]
     assert sorted(bound) == [f"/srv/app/{name}" for name in sorted(names - hidden)]
 
 
 def test_a_copied_file_is_written_into_the_tmpfs_from_its_descriptor() -> None:
-    copies: dict[str, tuple[int, int] | None] = {"/etc/hosts": (7, 0o644)}
+    copies: dict[str, Copy | None] = {"/etc/hosts": (7, 0o644, "")}
     argv = arguments(presentedLayout(), root=False, copies=copies)
     at = argv.index("/etc/hosts")
     assert argv[at - 4 : at + 1] == ["--perms", "0644", "--file", "7", "/etc/hosts"]
     assert tmpfsOf(argv, "/etc") < at and argv.count("/etc/hosts") == 1  # never bound too
+
+
+def test_a_folder_made_in_the_tmpfs_comes_before_what_it_holds_none_of_it_bound() -> None:
+    layout = presentedLayout()
+    layout.presented[0] = ("/etc", "/etc", 0o755, [("apt", ""), ("hosts", "")])
+    copies: dict[str, Copy | None] = {
+        "/etc/apt/sources.list": (8, 0o644, ""),
+        "/etc/apt": (-1, 0o755, ""),
+        "/etc/apt/keys": (-1, 0o700, ""),
+        "/etc/apt/keys/main.gpg": (-1, 0, "../trusted.gpg"),
+        "/etc/apt/gone": None,
+    }
+    argv = arguments(layout, root=False, copies=copies)
+    apt = argv.index("/etc/apt")
+    assert argv[apt - 3 : apt + 1] == ["--perms", "0755", "--dir", "/etc/apt"]
+    keys = argv.index("/etc/apt/keys")
+    assert argv[keys - 3 : keys + 1] == ["--perms", "0700", "--dir", "/etc/apt/keys"]
+    link = argv.index("/etc/apt/keys/main.gpg")
+    assert argv[link - 2 : link + 1] == ["--symlink", "../trusted.gpg", "/etc/apt/keys/main.gpg"]
+    source = argv.index("/etc/apt/sources.list")
+    assert argv[source - 2 : source + 1] == ["--file", "8", "/etc/apt/sources.list"]
+    assert tmpfsOf(argv, "/etc") < apt < min(keys, source) and keys < link
+    assert "/etc/apt/gone" not in argv and argv.count("/etc/apt") == 1  # never bound
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    paths=st.sets(
+        st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=4).map("/".join),
+        min_size=1,
+        max_size=12,
+    ),
+    data=st.data(),
+)
+def test_what_is_made_in_the_tmpfs_comes_after_the_folder_holding_it(
+    paths: set[str], data: st.DataObject
+) -> None:
+    """Whatever the order of the copies: bubblewrap makes a folder before
+    anything in it, inside the tmpfs."""
+    folders = {path[:i] for path in paths for i, c in enumerate(path) if c == "/"}
+    made: dict[str, Copy | None] = {f"/srv/app/{path}": (-1, 0o755, "") for path in folders}
+    for number, path in enumerate(sorted(paths - folders)):
+        made[f"/srv/app/{path}"] = data.draw(
+            st.sampled_from([(10 + number, 0o644, ""), (-1, 0, "target")])
+        )
+    copies = dict(data.draw(st.permutations(list(made.items()))))
+    layout = layoutOf()
+    layout.masked = [("/srv/app/secret", False)]
+    top = sorted({path.split("/")[0] for path in paths})
+    layout.presented = [("/srv/app", "/srv/app", 0o755, [(name, "") for name in top])]
+    argv = arguments(layout, root=False, copies=copies)
+    tmpfs = tmpfsOf(argv, "/srv/app")
+    for path in made:
+        at = argv.index(path)
+        parent = os.path.dirname(path)
+        assert at > (tmpfs if parent == "/srv/app" else argv.index(parent))
+    assert "--ro-bind-try" not in argv
+
+
+def test_the_paths_other_mounts_make_are_never_made_as_copies() -> None:
+    layout = presentedLayout()
+    layout.placeholders = ["/etc/missing.conf"]
+    layout.cwdMade = True
+    network = NetworkPlan("allow", binds=(("/run/proxy.sock", "/tmp/proxy.sock"),))
+    paths = mounted(layout, network)
+    assert {"/usr", "/etc", "/srv/app", "/srv/app/lib/x", "/srv/app/data"} <= paths
+    assert {"/etc/shadow", "/srv/app/keys", "/etc/missing.conf", "/work"} <= paths
+    assert {"/tmp", "/home/u", "/var/log", "/home/u/.mcpgateway/npx/pkg"} <= paths
+    assert "/tmp/proxy.sock" in paths and "/etc/hosts" not in paths
 
 
 def test_a_folder_shown_as_a_tmpfs_inside_another_is_made_in_it_not_bound() -> None:
@@ -312,11 +442,19 @@ def test_a_folder_shown_as_a_tmpfs_inside_another_is_made_in_it_not_bound() -> N
     ]
     argv = arguments(layout, root=False)
     var = tmpfsOf(argv, "/var")
-    assert var < tmpfsOf(argv, "/var/lib") < argv.index("/var/lib/apt")
-    assert var < tmpfsOf(argv, "/var/tmp") and var < tmpfsOf(argv, "/var/log")
+    lib = argv.index("/var/lib")
+    assert argv[lib - 3 : lib + 1] == ["--perms", "0755", "--dir", "/var/lib"]
+    assert var < lib < argv.index("/var/lib/apt")
+    log = argv.index("/var/log")
+    assert argv[log - 1] == "--dir" and var < log  # empty, read-only with /var
+    assert var < tmpfsOf(argv, "/var/tmp")  # the child's to write: a tmpfs of its own
     bound = [argv[i + 2] for i in positions(argv, "--ro-bind-try")]
     assert bound == ["/var/cache", "/var/lib/apt"]
-    assert tmpfsOf(argv, "/var/lib") < argv.index("/var/lib/private")
+    private = argv.index("/var/lib/private")
+    assert argv[private - 3 : private + 1] == ["--perms", "0000", "--dir", "/var/lib/private"]
+    assert lib < private
+    readOnly = [argv[i + 1] for i in positions(argv, "--remount-ro")]
+    assert readOnly == ["/var"]  # one mount: all of it read-only
 
 
 def test_a_file_gone_since_the_listing_is_not_shown() -> None:

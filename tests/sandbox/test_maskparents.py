@@ -4,6 +4,7 @@ a tmpfs of their entries, and what each holds."""
 from __future__ import annotations
 
 import os
+import resource
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ from hypothesis import strategies as st
 
 from mcpgateway.sandbox import maskparents
 from mcpgateway.sandbox.layout import build
-from mcpgateway.sandbox.maskparents import present, readableByChild
+from mcpgateway.sandbox.maskparents import Copy, present, readableByChild
+from mcpgateway.sandbox.places import under
 from tests.support.sandbox.layout import request, tree
 
 
@@ -187,18 +189,30 @@ def test_a_denyread_in_a_folder_the_child_reads_is_made_in_its_tmpfs(tmp_path: P
     assert mine == [(str(home / "reads"), str(home / "reads"), 0o755, [("notes", "")])]
 
 
-def closeAll(opened: dict[str, tuple[int, int] | None]) -> None:
+def closeAll(opened: dict[str, Copy | None]) -> None:
     for copied in opened.values():
-        if copied is not None:
+        if copied is not None and copied[0] >= 0:
             os.close(copied[0])
+
+
+def openFds() -> set[int]:
+    """This process's open fds (not the one that listed them, closed since)."""
+    out: set[int] = set()
+    for fd in [int(name) for name in os.listdir("/proc/self/fd")]:
+        try:
+            os.fstat(fd)
+        except OSError:
+            continue
+        out.add(fd)
+    return out
 
 
 def test_a_small_regular_file_is_copied_from_an_inheritable_descriptor(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No mount for it: bubblewrap writes it into the tmpfs. A larger
-    file, a symlink, a folder and a pipe are bound, never opened; a file
-    gone since the listing is not shown (its bind would fail the start)."""
+    file, a symlink and a pipe are bound, never opened; a file gone since
+    the listing is not shown (its bind would fail the start)."""
     shown = folder(tmp_path)
     (shown / "public").chmod(0o640)
     (shown / "big").write_text("b" * 11)
@@ -209,21 +223,206 @@ def test_a_small_regular_file_is_copied_from_an_inheritable_descriptor(
     (shown / "gone").unlink()
     opened = maskparents.copies(out)
     try:
-        assert sorted(opened) == [str(shown / "gone"), str(shown / "public")]
+        files = {path for path, made in opened.items() if made is None or made[0] >= 0}
+        assert sorted(files) == [str(shown / name) for name in ("gone", "public", "sub/deep")]
         assert opened[str(shown / "gone")] is None
         copied = opened[str(shown / "public")]
         assert copied is not None
-        fd, mode = copied
-        assert mode == 0o640 and os.get_inheritable(fd) and os.read(fd, 10) == b"p"
+        fd, mode, link = copied
+        assert mode == 0o640 and not link and os.get_inheritable(fd) and os.read(fd, 10) == b"p"
+        assert str(shown / "big") not in opened and str(shown / "pipe") not in opened
     finally:
         closeAll(opened)
     high = maskparents.copies(out, 40)  # fd 9 stays the launcher's, for the child's stdout
     try:
-        assert all(c is None or c[0] >= 40 for c in high.values())
+        assert all(c is None or c[0] == -1 or c[0] >= 40 for c in high.values())
     finally:
         closeAll(high)
     monkeypatch.setattr(maskparents, "MAX_COPIES", 0)
     assert maskparents.copies(out) == {}
+
+
+def test_a_small_folder_is_made_with_what_it_holds_none_of_it_bound(tmp_path: Path) -> None:
+    """A bind costs bubblewrap a read of the whole mount table: a folder of
+    a few entries costs less made, its files copied."""
+    shown = folder(tmp_path)
+    (shown / "sub" / "inner").mkdir(mode=0o750)
+    (shown / "sub" / "inner").chmod(0o750)
+    (shown / "sub" / "inner" / "conf").write_text("c")
+    (shown / "sub" / "inner" / "conf").chmod(0o604)
+    (shown / "sub" / "up").symlink_to("../public")
+    out = present([(str(shown / "secret"), False)], [(str(shown), str(shown), False)], [], always)
+    opened = maskparents.copies(out)
+    try:
+        sub = str(shown / "sub")
+        inside = {path: made for path, made in opened.items() if under(path, sub)}
+        names = ["", "/deep", "/inner", "/inner/conf", "/up"]
+        assert sorted(inside) == [sub + name for name in names]
+        assert inside[sub] == (-1, 0o755, "") and inside[f"{sub}/inner"] == (-1, 0o750, "")
+        assert inside[f"{sub}/up"] == (-1, 0, "../public")
+        conf = inside[f"{sub}/inner/conf"]
+        assert conf is not None and conf[1] == 0o604 and os.read(conf[0], 10) == b"c"
+    finally:
+        closeAll(opened)
+
+
+@pytest.mark.parametrize(
+    "why", ["entries", "bytes", "pipe", "kept", "holds kept", "unlistable", "error"]
+)
+def test_a_folder_too_big_or_holding_what_is_no_copy_is_bound_its_fds_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, why: str
+) -> None:
+    """Larger folders are bound as they are (and so is one where another
+    mount makes a path: a mask, the child's own bind, which bubblewrap
+    would write the copies into); none of their files stays open."""
+    shown = folder(tmp_path)
+    sub = shown / "sub"
+    for number in range(3):
+        (sub / f"file{number}").write_text("x" * 100)
+    kept: list[str] = []
+    if why == "entries":
+        monkeypatch.setattr(maskparents, "MAX_TREE", 3)
+    elif why == "bytes":
+        monkeypatch.setattr(maskparents, "MAX_TREE_BYTES", 250)
+    elif why == "pipe":
+        os.mkfifo(sub / "pipe")
+    elif why == "kept":
+        kept = [str(sub / "file1")]
+    elif why == "holds kept":
+        kept = [str(sub / "deeper" / "mask")]
+    out = present([(str(shown / "secret"), False)], [(str(shown), str(shown), False)], [], always)
+    if why == "unlistable":  # a level of it another user's private folder
+        deeper = str(sub / "deeper")
+        (sub / "deeper").mkdir()
+        theirs = os.stat(deeper)
+        monkeypatch.setattr(
+            maskparents, "childMay", lambda info, *_: not os.path.samestat(info, theirs)
+        )
+    if why == "error":  # the third of its files cannot be opened nor looked at
+        opens: list[str] = []
+        realOpen, realLstat = os.open, os.lstat
+
+        def failing(path: str, *args: int) -> int:
+            if under(path, str(sub)):
+                opens.append(path)
+                if len(opens) == 3:
+                    raise PermissionError(13, "Permission denied")
+            return realOpen(path, *args)
+
+        def lstat(path: str) -> os.stat_result:
+            if opens[2:] == [path]:
+                raise PermissionError(13, "Permission denied")
+            return realLstat(path)
+
+        monkeypatch.setattr(os, "open", failing)
+        monkeypatch.setattr(os, "lstat", lstat)
+    before = openFds()
+    opened = maskparents.copies(out, 0, kept)
+    try:
+        assert not any(under(path, str(sub)) for path in opened)
+        assert str(shown / "public") in opened  # the rest as it is
+        held = {made[0] for made in opened.values() if made is not None and made[0] >= 0}
+        assert openFds() - before == held
+    finally:
+        closeAll(opened)
+
+
+def test_a_mask_made_in_the_tmpfs_is_copied_from_dev_null(tmp_path: Path) -> None:
+    shown = folder(tmp_path)
+    secret = str(shown / "secret")
+    out = present([(secret, False)], [(str(shown), str(shown), False)], [], always)
+    opened = maskparents.copies(out, 40, [secret], [secret])
+    try:
+        made = opened[secret]
+        assert made is not None and made[1:] == (0, "") and made[0] >= 40
+        assert os.get_inheritable(made[0]) and os.read(made[0], 10) == b""
+    finally:
+        closeAll(opened)
+
+
+def test_nothing_another_mount_makes_is_opened(tmp_path: Path) -> None:
+    shown = folder(tmp_path)
+    out = present([(str(shown / "secret"), False)], [(str(shown), str(shown), False)], [], always)
+    opened = maskparents.copies(out, 0, [str(shown / "public")])
+    try:
+        assert str(shown / "public") not in opened
+    finally:
+        closeAll(opened)
+
+
+def test_the_copies_leave_bubblewrap_fds_of_the_launchers_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A child's C{openFiles} is the launcher's limit: past it, files are
+    bound, never a start failed for want of an fd."""
+    shown = tmp_path / "shown"
+    shown.mkdir()
+    for number in range(6):
+        (shown / f"file{number}").write_text("x")
+    out = present([(str(shown / "secret"), False)], [(str(shown), str(shown), False)], [], always)
+    lowest = max(openFds()) + 1
+    soft = lowest + maskparents.FDS_LEFT + 2
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (soft, resource.RLIM_INFINITY))
+    opened = maskparents.copies(out, lowest)
+    try:
+        assert len(opened) == 2 and all(c is not None and c[0] < soft for c in opened.values())
+    finally:
+        closeAll(opened)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    paths=st.sets(
+        st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=3).map("/".join),
+        min_size=1,
+        max_size=10,
+    ),
+    hidden=st.sets(st.sampled_from(["a", "a/b", "b/c", "c/a/b"]), max_size=2),
+)
+def test_a_folder_made_shows_what_the_hosts_holds_or_is_bound_whole(
+    tmp_path_factory: pytest.TempPathFactory, paths: set[str], hidden: set[str]
+) -> None:
+    """Whatever the tree: each folder of the shown one is made with every
+    entry it holds on the host, or left to its bind, never made in part."""
+    shown = tmp_path_factory.mktemp("tree")
+    folders = {path[:i] for path in paths for i, c in enumerate(path) if c == "/"}
+    for path in sorted(paths | folders):
+        if path in folders:
+            (shown / path).mkdir(exist_ok=True)
+        else:
+            (shown / path).write_text(path)
+    kept = [str(shown / path) for path in hidden]
+    masked = [(str(shown / "secret"), False)]
+    out = present(masked, [(str(shown), str(shown), False)], [], always)
+    opened = maskparents.copies(out, 0, kept)
+    try:
+        for name, _ in out[0][3]:
+            host = shown / name
+            inside = {p for p in opened if under(p, str(host))}
+            if any(under(path, str(host)) for path in kept):
+                assert inside == set()  # bound, or made by another mount
+            elif not host.is_dir():
+                assert inside == {str(host)}
+                continue
+            onHost = {str(host), *(str(p) for p in host.rglob("*"))}
+            assert inside in (set(), onHost)
+            if any(under(path, str(host)) for path in kept):
+                continue
+            elif len(onHost) - 1 <= maskparents.MAX_TREE:
+                assert inside == onHost
+            for path in inside:
+                made = opened[path]
+                assert made is not None
+                if Path(path).is_dir():
+                    assert made[0] == -1
+                else:
+                    assert made[0] >= 0 and os.read(made[0], 100).decode() == str(
+                        Path(path).relative_to(shown)
+                    )
+    finally:
+        closeAll(opened)
 
 
 def test_a_file_the_child_cannot_read_is_an_empty_one_of_its_mode(

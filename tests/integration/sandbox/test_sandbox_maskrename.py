@@ -57,13 +57,14 @@ def read(path):
         return "refused"
 def look():
     return {name: read(os.path.join(ws, *name.split("/")))
-            for name in ("token", "keys/key", "nest/deep/token", "public")}
+            for name in ("token", "keys/key", "nest/deep/token", "public", "docs/notes/readme")}
 print(json.dumps(look()), flush=True)
 sys.stdin.readline()
 print(json.dumps(look()), flush=True)
 """
 """Reads the masked file, a file in the masked directory, a masked file
-in a subfolder and a public file; waits for a line; reads them again."""
+in a subfolder, a public file and one of a public subfolder; waits for a
+line; reads them again."""
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +134,8 @@ def test_a_rename_over_a_masked_file_shows_the_running_child_nothing(
     (ws / "nest" / "deep").mkdir(parents=True)  # nest holds no mask of its own
     (ws / "nest" / "deep" / "token").write_text("first-deep")
     (ws / "public").write_text("first")
+    (ws / "docs" / "notes").mkdir(parents=True)  # small: made in the tmpfs, not bound
+    (ws / "docs" / "notes" / "readme").write_text("docs")
     if owner is not None:
         owner.own(ws)
     masked = [str(ws / "token"), str(ws / "keys"), str(ws / "nest" / "deep" / "token")]
@@ -166,6 +169,7 @@ def test_a_rename_over_a_masked_file_shows_the_running_child_nothing(
         assert seen["token"] in ("", "refused") and seen["nest/deep/token"] in ("", "refused")
         assert seen["keys/key"] == "refused"
     assert before["public"] == "first"
+    assert before["docs/notes/readme"] == after["docs/notes/readme"] == "docs"
     assert secret not in json.dumps(after), (mechanism, after)
     # What the child loses: a public file replaced after its start.
     assert after["public"] == ("first" if mechanism == "bwrap" else "refused")
