@@ -18,13 +18,13 @@ C{None}. Three steps:
  2. L{inodeHolder}: the first process whose C{/proc/PID/fd/*} links to
     C{socket:[INODE]}. Only processes owned by the gateway's uid are looked at (one
     C{stat} of C{/proc/PID} each); entries that vanish or cannot be read are skipped;
-    pids given as hints are tried first, then the others, the highest pid (the newest
-    process, mostly) first: a client that has just started is found among the first
-    looked at, before it can have exited; the number of processes and of fd links read
-    is capped, and hitting a cap gives C{None}. When several processes share the socket
-    (inherited across C{fork}), a holder whose parent holds it too gives way to that
-    parent, and so on up (L{_eldest}): a client's forked worker is not the client;
-    otherwise the first one found wins.
+    pids given as hints are tried first, then the others, the newest process first
+    (by the pid the kernel gave last, C{loadavg}'s last field): a client that has just
+    started is among the first looked at, found before it can exit; the number of
+    processes and of fd links read is capped, and hitting a cap gives C{None}. When
+    several processes share the socket (inherited across C{fork}), a holder whose
+    parent holds it too gives way to that parent, and so on up (L{_eldest}): a
+    client's forked worker is not the client; otherwise the first one found wins.
  3. L{clientRoot}: the walk-up rule, below.
 
 The walk-up rule. A client session belongs to the process that holds the socket, with
@@ -59,7 +59,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
-from collections.abc import Container, Iterable, Iterator, MutableMapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, MutableMapping, Sequence
 from typing import TypeAlias
 
 from mcpgateway.runtime import procfs
@@ -295,7 +295,7 @@ def inodeHolder(
 ) -> int | None:
     """The first process of user C{uid} with an fd on socket C{inode}.
 
-    Hints first, then every C{procRoot/[0-9]*}, the highest pid first; a process
+    Hints first, then every C{procRoot/[0-9]*}, the newest process first; a process
     owned by another user is skipped after one C{stat}; unreadable or vanished
     entries are skipped; a holder whose parent holds the socket too gives way to it
     (L{inodeHolders}).
@@ -320,11 +320,11 @@ def inodeHolders(
 ) -> dict[int, int]:
     """For each of C{inodes}, the process of user C{uid} holding that
     socket, in one walk (as L{inodeHolder}), which stops once every one is
-    found: the hinted pids first, then every other, the highest first.
+    found: the hinted pids first, then every other, the newest process
+    first (L{procfs.newestFirst}).
 
-    A new pid is the one after the last given (until the numbers wrap), so
-    a client that has just started, where a new connection most often
-    comes from, is among the first processes looked at: the walk is
+    A client that has just started, where a new connection most often
+    comes from, is so among the first processes looked at: the walk is
     shortest for the client that may live least long. On a loaded machine
     the walk runs a while after the connection was made, and one through
     every older process first can get to a short-lived client after it
@@ -351,7 +351,7 @@ def inodeHolders(
     return _eldest(holders, procRoot, uid, budget)
 
 
-def _links(procRoot: str, pid: int, budget: list[int], wanted: Container[str]) -> list[str]:
+def _links(procRoot: str, pid: int, budget: list[int], wanted: Collection[str]) -> list[str]:
     """The links of C{pid}'s fds that are among C{wanted}, read until every
     one is seen or C{budget[0]} fd links in all are read (each read is
     counted off it); none when the fds cannot be read."""
@@ -500,14 +500,14 @@ def _established(path: str, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str
 
 
 def _candidates(procRoot: str, hints: Sequence[int]) -> Iterator[int]:
-    """The hinted pids, then every other pid directory, the highest first
-    (the newest, mostly), each once."""
+    """The hinted pids, then every other pid directory, the newest process
+    first (L{procfs.newestFirst}), each once."""
     seen: set[int] = set()
     for hint in hints:
         if isinstance(hint, int) and hint > 0 and hint not in seen:
             seen.add(hint)
             yield hint
-    for pid in sorted(procfs.pids(procRoot), reverse=True):
+    for pid in procfs.newestFirst(procfs.pids(procRoot), procfs.lastPid(procRoot)):
         if pid not in seen:
             seen.add(pid)
             yield pid

@@ -51,6 +51,24 @@ def test_a_client_just_started_is_among_the_first_looked_at(
     assert inodeHolder(4242, proc.path, ME, hints=[120], maxProcs=2) == 4000  # hints first
 
 
+def test_after_the_pids_wrapped_round_the_newest_are_still_first(
+    proc: FakeProc, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past C{pid_max} the kernel gives low pids again: the newest are
+    those at or below the last pid given (C{loadavg}'s last field), then
+    the highest of the older ones."""
+    for pid in range(30000, 30060):
+        proc.process(pid, [pid])
+    proc.process(40, [4242])
+    proc.process(35, [4343])
+    (proc.root / "loadavg").write_text("3.12 2.80 2.41 4/612 41\n")
+    order = walked(monkeypatch)
+    assert inodeHolder(4242, proc.path, ME, maxProcs=1) == 40
+    assert inodeHolders({4343}, proc.path, ME) == {4343: 35}
+    assert order[:3] == [40, 40, 35]
+    assert inodeHolder(30000, proc.path, ME) == 30000
+
+
 def test_several_new_clients_end_the_walk_early(
     proc: FakeProc, monkeypatch: pytest.MonkeyPatch
 ) -> None:
