@@ -88,7 +88,8 @@ class OwnerLookup:
         now = self._clock.seconds()
         looks = self._looks.get(session.id)
         if looks is not None:
-            looks[:] = [(at, seen) for at, seen in looks if now - at < OWNER_RETRY]
+            while looks and now - looks[0][0] >= OWNER_RETRY:  # oldest first
+                del looks[0]
             if len(looks) >= LOOKS_PER_RETRY or any(seen == connection for _, seen in looks):
                 return
         self.find(session, connection)
