@@ -18,9 +18,13 @@ C{None}. Three steps:
  2. L{inodeHolder}: the first process whose C{/proc/PID/fd/*} links to
     C{socket:[INODE]}. Only processes owned by the gateway's uid are looked at (one
     C{stat} of C{/proc/PID} each); entries that vanish or cannot be read are skipped;
-    pids given as hints are tried first; the number of processes and of fd links read
-    is capped, and hitting a cap gives C{None}. When several processes share the socket
-    (inherited across C{fork}), the first one found wins.
+    pids given as hints are tried first, then the others, the newest process first
+    (by the pid the kernel gave last, C{loadavg}'s last field): a client that has just
+    started is among the first looked at, found before it can exit; the number of
+    processes and of fd links read is capped, and hitting a cap gives C{None}. When
+    several processes share the socket (inherited across C{fork}), a holder whose
+    parent holds it too gives way to that parent, and so on up (L{_eldest}): a
+    client's forked worker is not the client; otherwise the first one found wins.
  3. L{clientRoot}: the walk-up rule, below.
 
 The walk-up rule. A client session belongs to the process that holds the socket, with
@@ -44,7 +48,8 @@ is followed. Claude Code is a single process that opens its sockets itself: step
 answer is already the right one for it.
 
 Pure and synchronous (blocking file reads, no shared state, thread-safe): the gateway
-calls L{findClientPid} through C{deferToThread}, once per session. Nothing here raises
+calls L{findClientPids} in a worker thread (L{mcpgateway.ops.ownerscan}), for the
+connections of the sessions whose client pid it looks for. Nothing here raises
 on odd C{/proc} content; it answers C{None} (or, for L{clientRoot}, stops walking).
 Every function reads below a C{procRoot} argument, so tests can use a fake tree.
 """
@@ -54,7 +59,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
-from collections.abc import Iterable, Iterator, MutableMapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, MutableMapping, Sequence
 from typing import TypeAlias
 
 from mcpgateway.runtime import procfs
@@ -290,8 +295,10 @@ def inodeHolder(
 ) -> int | None:
     """The first process of user C{uid} with an fd on socket C{inode}.
 
-    Hints first, then every C{procRoot/[0-9]*}; a process owned by another user is
-    skipped after one C{stat}; unreadable or vanished entries are skipped.
+    Hints first, then every C{procRoot/[0-9]*}, the newest process first; a process
+    owned by another user is skipped after one C{stat}; unreadable or vanished
+    entries are skipped; a holder whose parent holds the socket too gives way to it
+    (L{inodeHolders}).
 
     @return: the pid, or C{None} when not found within C{maxProcs} processes and
         C{maxFds} fd links.
@@ -311,40 +318,90 @@ def inodeHolders(
     maxFds: int = MAX_FDS,
     maxProcs: int = MAX_PROCS,
 ) -> dict[int, int]:
-    """For each of C{inodes}, the first process of user C{uid} with an fd on
-    that socket, in one walk (as L{inodeHolder}), which stops once every one
-    is found.
+    """For each of C{inodes}, the process of user C{uid} holding that
+    socket, in one walk (as L{inodeHolder}), which stops once every one is
+    found: the hinted pids first, then every other, the newest process
+    first (L{procfs.newestFirst}).
+
+    A client that has just started, where a new connection most often
+    comes from, is so among the first processes looked at: the walk is
+    shortest for the client that may live least long. On a loaded machine
+    the walk runs a while after the connection was made, and one through
+    every older process first can get to a short-lived client after it
+    has exited. A holder whose parent holds the same socket gives way to
+    that parent (L{_eldest}).
 
     @return: inode -> pid, for those found within C{maxProcs} processes and
         C{maxFds} fd links (past a cap, what was found before it).
     """
     targets = {f"socket:[{inode}]": inode for inode in inodes}
     holders: dict[int, int] = {}
-    procs = fds = 0
+    budget = [maxFds]
+    procs = 0
     for pid in _candidates(procRoot, hints):
         procs += 1
-        if procs > maxProcs:
+        if procs > maxProcs or budget[0] <= 0:
             break
-        base = os.path.join(procRoot, str(pid))
-        if _owner(base) != uid:
+        if _owner(os.path.join(procRoot, str(pid))) != uid:
             continue
-        try:
-            with os.scandir(os.path.join(base, "fd")) as entries:
-                for entry in entries:
-                    fds += 1
-                    if fds > maxFds:
-                        return holders
-                    try:
-                        inode = targets.pop(os.readlink(entry.path), None)
-                    except OSError:
-                        continue
-                    if inode is not None:
-                        holders[inode] = pid
-                        if not targets:
-                            return holders
-        except OSError:
-            continue
-    return holders
+        for link in _links(procRoot, pid, budget, targets):
+            holders[targets.pop(link)] = pid
+        if not targets:
+            break
+    return _eldest(holders, procRoot, uid, budget)
+
+
+def _links(procRoot: str, pid: int, budget: list[int], wanted: Collection[str]) -> list[str]:
+    """The links of C{pid}'s fds that are among C{wanted}, read until every
+    one is seen or C{budget[0]} fd links in all are read (each read is
+    counted off it); none when the fds cannot be read."""
+    found: list[str] = []
+    try:
+        with os.scandir(os.path.join(procRoot, str(pid), "fd")) as entries:
+            for entry in entries:
+                if budget[0] <= 0:
+                    break
+                budget[0] -= 1
+                try:
+                    link = os.readlink(entry.path)
+                except OSError:
+                    continue
+                if link in wanted and link not in found:
+                    found.append(link)
+                    if len(found) == len(wanted):
+                        break
+    except OSError:
+        pass
+    return found
+
+
+def _eldest(holders: dict[int, int], procRoot: str, uid: int, budget: list[int]) -> dict[int, int]:
+    """Each of C{holders} (inode -> pid), or its parent if that holds the
+    same socket too, and so on up (at most L{MAX_STEPS}; never pid 1, nor a
+    process of another user than C{uid}).
+
+    A process forked by the client (a worker, a helper that did not close
+    what it inherited) holds the client's sockets too, and the walk, newest
+    first, finds it before the client; the client is what the user means,
+    and it outlives its helpers. Each parent's fds are read once, for every
+    holder under it (the fd links read are counted off C{budget})."""
+    sockets: dict[int, list[str]] = {}
+    eldest: dict[int, int] = {}
+    for inode, pid in holders.items():
+        link = f"socket:[{inode}]"
+        for _ in range(MAX_STEPS):
+            parent = _parentPid(os.path.join(procRoot, str(pid)))
+            if parent is None or parent <= 1 or parent == pid:
+                break
+            if parent not in sockets:
+                owned = _owner(os.path.join(procRoot, str(parent))) == uid
+                wanted = {f"socket:[{i}]" for i in holders}
+                sockets[parent] = _links(procRoot, parent, budget, wanted) if owned else []
+            if link not in sockets[parent]:
+                break
+            pid = parent
+        eldest[inode] = pid
+    return eldest
 
 
 def clientRoot(
@@ -443,13 +500,14 @@ def _established(path: str, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str
 
 
 def _candidates(procRoot: str, hints: Sequence[int]) -> Iterator[int]:
-    """The hinted pids, then every other pid directory, each once."""
+    """The hinted pids, then every other pid directory, the newest process
+    first (L{procfs.newestFirst}), each once."""
     seen: set[int] = set()
     for hint in hints:
         if isinstance(hint, int) and hint > 0 and hint not in seen:
             seen.add(hint)
             yield hint
-    for pid in procfs.pids(procRoot):
+    for pid in procfs.newestFirst(procfs.pids(procRoot), procfs.lastPid(procRoot)):
         if pid not in seen:
             seen.add(pid)
             yield pid

@@ -12,7 +12,7 @@ A leaf: it imports nothing of the package.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 PROC = "/proc"
 _READ_LIMIT = 65536
@@ -100,6 +100,29 @@ def pids(procRoot: str = PROC) -> Iterator[int]:
                         yield pid
     except OSError:
         return
+
+
+def lastPid(procRoot: str = PROC) -> int | None:
+    """The pid the kernel gave last, in this process's pid namespace: the
+    last field of C{loadavg}."""
+    data = readBytes(os.path.join(procRoot, "loadavg"))
+    try:
+        pid = int(data.split()[-1]) if data else 0
+    except ValueError:
+        return None
+    return pid if pid > 0 else None
+
+
+def newestFirst(pids: Iterable[int], last: int | None) -> list[int]:
+    """C{pids} from the newest process to the oldest, C{last} being the pid
+    the kernel gave last (L{lastPid}; C{None}: the highest first). The
+    kernel gives each new process the pid after the last one, wrapping
+    round past C{pid_max} (32768 on many machines: a busy one wraps in
+    minutes), so the newest are those at or below C{last}, highest first,
+    then those above it, highest first."""
+    if last is None:
+        return sorted(pids, reverse=True)
+    return sorted(pids, key=lambda pid: (pid > last, -pid))
 
 
 def pageSize() -> int | None:

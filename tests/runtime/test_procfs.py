@@ -110,3 +110,28 @@ def test_any_smaps_rollup_content_is_read_without_raising(content: bytes) -> Non
         totals = procfs.smapsRollup(5, root)
         assert totals is None or all(v >= 0 for v in totals.values())
         procfs.cpuSeconds(5, root)
+
+
+def test_the_last_pid_given(tmp_path: Path) -> None:
+    assert procfs.lastPid(str(tmp_path)) is None
+    (tmp_path / "loadavg").write_text("0.52 0.58 0.59 2/1121 31002\n")
+    assert procfs.lastPid(str(tmp_path)) == 31002
+    for odd in ("", "0.5 0.5 0.5 1/2 x\n", "0.5 0.5 0.5 1/2 0\n", "0.5 -3\n"):
+        (tmp_path / "loadavg").write_text(odd)
+        assert procfs.lastPid(str(tmp_path)) is None
+    assert (procfs.lastPid() or 0) > 0
+
+
+@given(st.sets(st.integers(1, 4_194_304), max_size=50), st.none() | st.integers(1, 4_194_304))
+def test_newest_first_is_every_pid_once_from_the_last_given_down_and_round(
+    pids: set[int], last: int | None
+) -> None:
+    """The pids given after C{last} wrapped round are the oldest: those at
+    or below it come first, each of them newer than every pid above it."""
+    order = procfs.newestFirst(pids, last)
+    assert sorted(order) == sorted(pids)
+    top = max(pids, default=0) if last is None else last
+    below = [pid for pid in order if pid <= top]
+    assert order == below + [pid for pid in order if pid > top]
+    assert below == sorted(below, reverse=True)
+    assert order[len(below) :] == sorted(order[len(below) :], reverse=True)

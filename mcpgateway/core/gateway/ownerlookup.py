@@ -1,10 +1,17 @@
-# -*- test-case-name: tests.web.admin.test_sessions_api -*-
+# -*- test-case-name: tests.core.gateway.test_ownerlookup,tests.web.admin.test_sessions_api -*-
 """Which client process a session belongs to: L{OwnerLookup}, and the pid a
 client says it runs as (L{clientPid}).
 
 A session's client pid lets the reaper end it when its client exits. It
 comes from the C{X-Client-Pid} header, else C{clientInfo.pid}, else the
 owner of the client's loopback socket, looked up off the reactor thread.
+The look races the client: one made after the client closed that
+connection finds nothing, and on a loaded machine the look runs a good
+while after the request that asked for it (an SDK client closes its
+C{initialize} connection a tenth of a second after the answer and goes
+on on others). So while the pid is unknown, each connection the session's
+requests come on is looked at, the first request on it at once
+(L{OwnerLookup.lookFor}).
 """
 
 from __future__ import annotations
@@ -19,13 +26,21 @@ from mcpgateway.core.sessions import Session, SessionRegistry
 HINTS_AGE = 1.0
 """Seconds the known client pids are reused for (L{OwnerLookup._knownPids})."""
 OWNER_RETRY = 60.0
-"""Seconds between two looks for the client pid of a session that has none
-(L{OwnerLookup.lookFor})."""
+"""Seconds before a connection already looked at for a session is looked at
+again (L{OwnerLookup.lookFor})."""
+LOOKS_PER_RETRY = 4
+"""The most looks for one session's client within L{OWNER_RETRY} seconds,
+its C{initialize}'s included: a client that opens a connection for each
+request, and whose pid is never found, costs a few scans a minute, not
+one per request."""
+KEPT_MOST = 1024
+"""How many sessions' looks L{OwnerLookup} keeps before it lets go of those
+it no longer needs (sessions ended, looks older than L{OWNER_RETRY})."""
 
 
 class OwnerLookup:
     """Looks for the process on the other end of a session's loopback
-    connection, and gives the session its pid."""
+    connections, and gives the session its pid."""
 
     def __init__(
         self, finder: PidFinder, registry: SessionRegistry, clock: IReactorTime, log: Logger
@@ -42,6 +57,15 @@ class OwnerLookup:
         self.log = log
         self._hints: list[int] = []
         self._hintsAt: float | None = None
+        self._looks: dict[str, list[tuple[float, Connection]]] = {}
+        """When each connection was looked at, for each session whose pid
+        is not known yet (none once it is, or the session is gone)."""
+        self._keptMost = KEPT_MOST
+
+    @property
+    def looking(self) -> int:
+        """How many sessions' looks are kept (their pid is not known yet)."""
+        return len(self._looks)
 
     def _knownPids(self) -> list[int]:
         """The client pids of the sessions, gathered at most once per
@@ -56,32 +80,47 @@ class OwnerLookup:
 
     def lookFor(self, session: Session, connection: Connection) -> None:
         """A later request of C{session}, whose client pid is not known, on
-        C{connection}: look for the socket's owner again, at most once per
-        L{OWNER_RETRY} seconds."""
+        C{connection}: look for the socket's owner, unless that connection
+        was looked at in the last L{OWNER_RETRY} seconds or the session's
+        client was looked for L{LOOKS_PER_RETRY} times in them. A look
+        still running does not hold back one of another connection: the
+        one running may be of a connection closed by now."""
         now = self._clock.seconds()
-        if session.ownerLookedUp is not None and now - session.ownerLookedUp < OWNER_RETRY:
-            return
+        looks = self._looks.get(session.id)
+        if looks is not None:
+            while looks and now - looks[0][0] >= OWNER_RETRY:  # oldest first
+                del looks[0]
+            if len(looks) >= LOOKS_PER_RETRY or any(seen == connection for _, seen in looks):
+                return
         self.find(session, connection)
 
     def find(self, session: Session, connection: Connection) -> None:
         """Look for the owner of C{session}'s socket C{connection} now."""
-        session.ownerLookedUp = self._clock.seconds()
+        now = session.ownerLookedUp = self._clock.seconds()
+        looks = self._looks.get(session.id)
+        if looks is None:
+            self._letGo(now)
+            looks = self._looks[session.id] = []
+        looks.append((now, connection))
         registry = self._registry
         hints = self._knownPids()
 
         def found(pid: int | None) -> None:
-            if pid is None or session.clientPid is not None:
+            current = registry.get(session.id) is session
+            if pid is None and current and session.clientPid is None:
                 return
-            if registry.get(session.id) is session:
-                session.clientPid = pid
-                registry.touch(session)
-                # Debug: a gateway of many sessions logs one line per session
-                # opened, not two (each costs the reactor a formatted write).
-                self.log.debug(
-                    "session {sid} belongs to client pid {pid} (socket owner)",
-                    sid=session.shortId,
-                    pid=pid,
-                )
+            self._looks.pop(session.id, None)
+            if pid is None or session.clientPid is not None or not current:
+                return
+            session.clientPid = pid
+            registry.touch(session)
+            # Debug: a gateway of many sessions logs one line per session
+            # opened, not two (each costs the reactor a formatted write).
+            self.log.debug(
+                "session {sid} belongs to client pid {pid} (socket owner)",
+                sid=session.shortId,
+                pid=pid,
+            )
 
         def failed(reason: Failure) -> None:
             self.log.failure(
@@ -91,6 +130,26 @@ class OwnerLookup:
             )
 
         self._finder(*connection, hints).addCallbacks(found, failed)
+
+    def _letGo(self, now: float) -> None:
+        """Once L{KEPT_MOST} sessions' looks are kept, let go of those no
+        longer needed: of sessions that ended while their pid was unknown
+        (their looks had answered), or whose pid is known, or whose last
+        look is older than L{OWNER_RETRY}. The next time is when twice as
+        many are kept as remain: the sweep costs each session once."""
+        if len(self._looks) < self._keptMost:
+            return
+        registry = self._registry
+        for sid, looks in list(self._looks.items()):
+            session = registry.get(sid)
+            if (
+                session is None
+                or session.clientPid is not None
+                or not looks
+                or now - looks[-1][0] >= OWNER_RETRY
+            ):
+                del self._looks[sid]
+        self._keptMost = max(KEPT_MOST, 2 * len(self._looks))
 
 
 def clientPid(given: int | None, clientInfo: object, principal: object) -> int | None:

@@ -6,8 +6,8 @@ aggregate endpoint (L{SessionOpener.openAggregate}), and is journaled once
 its C{initialize} is answered (L{mcpgateway.core.gateway.continuity}); if that
 fails, it is ended again. Its client's pid is the one the client gives, or
 the owner of its loopback socket, looked up off the reactor thread
-(L{mcpgateway.core.gateway.ownerlookup}), again on a later request if the first look
-found nothing (L{SessionOpener.lookForOwner}). Whether there is room for it
+(L{mcpgateway.core.gateway.ownerlookup}), again on the later requests' connections
+while no look found it (L{SessionOpener.lookForOwner}). Whether there is room for it
 under the session limits is asked before
 (L{mcpgateway.core.gateway.sessioncapacity}).
 """
@@ -242,14 +242,18 @@ class SessionOpener:
 
     def lookForOwner(self, session: Session, connection: Connection | None) -> None:
         """A later request of C{session}, whose client pid is not known, on
-        C{connection}: look for the socket's owner again, at most once per
-        L{mcpgateway.core.gateway.ownerlookup.OWNER_RETRY} seconds. The lookup at
-        C{initialize} finds nothing when the client closed that connection at
-        once (a script, a client without a connection pool); until a pid is
-        known, the session counts as attached to a shared child
-        (L{mcpgateway.core.fanout}) and the reaper can only end it for
-        idleness. Cheap when there is nothing to do: the web layer calls it
-        only for sessions with no pid."""
+        C{connection}: look for the socket's owner, at once on a connection
+        not looked at yet, again after
+        L{mcpgateway.core.gateway.ownerlookup.OWNER_RETRY} seconds on one
+        that was (L{mcpgateway.core.gateway.ownerlookup.OwnerLookup.lookFor}).
+        The lookup at C{initialize} finds nothing when the client closed
+        that connection before the look got to it (a script, a client
+        without a connection pool, an SDK client that goes on on other
+        connections, a loaded machine); until a pid is known, the session
+        counts as attached to a shared child (L{mcpgateway.core.fanout})
+        and the reaper can only end it for idleness. Cheap when there is
+        nothing to do: the web layer calls it only for sessions with no
+        pid."""
         if session.clientPid is not None or self._owners is None or connection is None:
             return
         self._owners.lookFor(session, connection)

@@ -447,10 +447,10 @@ def test_stop_waits_for_stateful_children() -> None:
 
 
 def test_a_session_without_a_pid_is_looked_up_again_at_most_once_a_minute() -> None:
-    """A client that closed its initialize connection at once (a script,
-    a client with no connection pool) leaves no socket to find: its later
-    requests look again, not more than once a minute,
-    and not once the pid is known."""
+    """A look that found nothing (the client had closed the connection
+    before it ran) is made again on the later requests on that connection
+    not more than once a minute, and not once the pid is known (a request
+    on another connection is looked at at once: tests/core/gateway/test_ownerlookup.py)."""
     finder = Finder()
     h = FinderHarness(finder)
     sid = openSession(h)
