@@ -20,7 +20,7 @@ C{None}. Three steps:
     C{stat} of C{/proc/PID} each); entries that vanish or cannot be read are skipped;
     pids given as hints are tried first, then the others, the newest process first
     (by the pid the kernel gave last, C{loadavg}'s last field): a client that has just
-    started is among the first looked at, found before it can exit; the number of
+    started, which may not live long, is among the first looked at; the number of
     processes and of fd links read is capped, and hitting a cap gives C{None}. When
     several processes share the socket (inherited across C{fork}), a holder whose
     parent holds it too gives way to that parent, and so on up (L{_eldest}): a
