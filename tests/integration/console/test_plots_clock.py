@@ -7,6 +7,7 @@ once samples stop coming."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,15 @@ def test_the_time_axis_and_now_move_with_the_clock(browser: Any) -> None:  # noq
         labels = figure.locator("svg text")
         assert clockLabel(page, START) in labels.all_text_contents()
         page.clock.run_for(120_000)  # two minutes: ticks, none with new data
+        # The ticks' fetches reach the route as the browser sends them, after run_for returns.
+        deadline = time.monotonic() + 30
+        while answers["series"] < 2 and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
         assert answers["series"] >= 2
+        page.wait_for_function(
+            "() => document.querySelector('figure[data-plot=clients] .now').textContent"
+            ".startsWith('at ')"
+        )
         assert clockLabel(page, START + 120) in labels.all_text_contents()
         assert now.inner_text() == f"at {clockLabel(page, START)}: alpha 1, beta 0"
     finally:
