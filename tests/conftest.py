@@ -14,10 +14,10 @@ reports and exits with status 2. A process the tests started and left
 running (outside any fixture, or one whose start was interrupted before a
 fixture held it) is ended then (L{endChildren}).
 
-Hypothesis's check that drawing inputs is fast is off for the whole run: it
-measures the machine, not the code, and the README's command runs the tests
-on every core beside the gateways they start, where one draw can wait
-seconds for a core.
+Hypothesis's check that drawing inputs is fast, and its deadline for one
+example, are off for the whole run: they measure the machine, not the code,
+and the README's command runs the tests on every core beside the gateways
+they start, where one draw or one example can wait seconds for a core.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from hypothesis import HealthCheck, settings
 
 from mcpgateway.runtime import procfs
 
-settings.register_profile("gateway", suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("gateway", suppress_health_check=[HealthCheck.too_slow], deadline=None)
 settings.load_profile("gateway")
 
 CHILDREN_GRACE = 5.0
