@@ -30,6 +30,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -38,9 +39,11 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from mcpgateway.runtime import procfs
+from tests.support import switchwatch
 
 settings.register_profile("gateway", suppress_health_check=[HealthCheck.too_slow], deadline=None)
 settings.load_profile("gateway")
+switchwatch.watch()
 
 CHILDREN_GRACE = 5.0
 """Seconds the processes left running get after SIGTERM, before SIGKILL."""
@@ -199,9 +202,23 @@ def defaultTwisted(monkeypatch: pytest.MonkeyPatch) -> None:
     """No C{$MCPGATEWAY_TWISTED}: for the tests of what runs by default (the
     tuned runtime) in the test's process and the gateways it starts, which
     CI's pass on stock Twisted (that sets it) runs too."""
-    # mcpgateway.tuned.switch.TWISTED_ENV, named here without importing the
-    # switch: tests/support/switched.py counts what a conftest imports.
-    monkeypatch.delenv("MCPGATEWAY_TWISTED", raising=False)
+    monkeypatch.delenv(switchwatch.TWISTED_ENV, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _listedIfItReadsTheSwitch(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test whose file reads C{$MCPGATEWAY_TWISTED} in this process fails
+    unless the file is listed for CI's stock pass (L{switchwatch})."""
+    yield
+    path = request.node.nodeid.split("::", 1)[0]
+    problem = switchwatch.unlisted(path)
+    if problem is not None:
+        record = os.environ.get("MCPGATEWAY_SWITCH_READERS_RECORD")
+        if record:
+            with open(record, "a", encoding="utf-8") as out:
+                out.write(path + "\n")
+        else:
+            pytest.fail(problem, pytrace=False)
 
 
 @pytest.fixture

@@ -14,11 +14,15 @@ The switch (L{mcpgateway.tuned.switch}) reaches a test in two ways only:
     those do, and a second run of them proves nothing more about it;
   - the test's own process reads it: a site made without a word for
     C{twisted} (C{web/app.makeSite}), the gateway's options parsed, twistd
-    launched. Each of them is code that imports the switch, so a test file
-    can read it only if it imports the switch's module through its
-    imports: its own, those of the helpers of C{tests/} and the conftests
-    it runs under, and those of the modules of C{mcpgateway/} (the lazy
-    imports inside functions too).
+    launched, each through L{mcpgateway.tuned.switch.twistedSetting}. The
+    unit test files that do are those of L{switchwatch.READERS}, which the
+    tests keep whole as they run (L{switchwatch}: a test whose file reads
+    it unlisted fails). A unit test that starts a process (C{subprocess},
+    C{spawnProcess}, C{sys.executable}, in its file or the helpers of
+    C{tests/} it imports) and can reach the switch through its imports
+    (its own, those of those helpers, and those of the modules of
+    C{mcpgateway/}, the lazy imports inside functions too) runs again as
+    well: the process inherits the variable, and no watch sees inside it.
 
 Any other file gives the same answer on both runtimes, and running it twice
 proves nothing. So do the tests of C{tests/tuned}, which run on the tuned
@@ -35,6 +39,7 @@ import functools
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from tests.support import switchwatch
 from tests.support.house import MODULES, imported
 from tests.support.parsed import fromSource, sourceOf
 
@@ -48,6 +53,8 @@ FRONT = ("serving", "routing", "aggregate", "bridge", "tasks", "door", "console"
 """The folders of L{GATEWAY_PROCESSES} whose subject is the web front."""
 PINNED = ("tuned",)
 """Folders of C{tests/} that pin the tuned runtime (their conftest)."""
+STARTS_PROCESSES = ("subprocess", "spawnProcess", "sys.executable")
+"""Words of a test's source that say it may start a process."""
 
 
 @functools.cache
@@ -88,10 +95,9 @@ def importedNames(source: str) -> Iterator[str]:
             yield from (f"{node.module}.{alias.name}" for alias in node.names)
 
 
-@functools.cache
-def fileReadsTheSwitch(path: Path) -> bool:
-    """Whether the file C{path} of C{tests/} imports L{SWITCH} (see the
-    module), without its conftests."""
+def _reached(path: Path) -> Iterator[Path]:
+    """C{path} (a file of C{tests/}) and the files of the helpers of
+    C{tests/} it imports, through theirs."""
     seen: set[Path] = set()
     pending = [path]
     while pending:
@@ -99,22 +105,29 @@ def fileReadsTheSwitch(path: Path) -> bool:
         if current in seen:
             continue
         seen.add(current)
+        yield current
         for name in importedNames(sourceOf(current)):
-            if name in switchReaders():
-                return True
             if name.startswith("tests."):
                 found = testModulePath(name)
                 if found is not None:
                     pending.append(found)
-    return False
 
 
-def conftests(path: Path) -> Iterator[Path]:
-    """The conftests the tests of C{path} run under."""
-    for folder in path.relative_to(TESTS).parents:
-        conftest = TESTS / folder / "conftest.py"
-        if conftest.is_file():
-            yield conftest
+@functools.cache
+def fileReadsTheSwitch(path: Path) -> bool:
+    """Whether the file C{path} of C{tests/} imports L{SWITCH} (see the
+    module)."""
+    readers = switchReaders()
+    return any(
+        name in readers for current in _reached(path) for name in importedNames(sourceOf(current))
+    )
+
+
+@functools.cache
+def startsProcesses(path: Path) -> bool:
+    """Whether the file C{path} of C{tests/}, or a helper of C{tests/} it
+    imports, may start a process (L{STARTS_PROCESSES})."""
+    return any(word in sourceOf(current) for current in _reached(path) for word in STARTS_PROCESSES)
 
 
 def canDiffer(path: Path) -> bool:
@@ -126,7 +139,9 @@ def canDiffer(path: Path) -> bool:
         return len(parts) > 2 and parts[1] in FRONT
     if top in PINNED:
         return False
-    return any(fileReadsTheSwitch(p) for p in (path, *conftests(path)))
+    if str(path.relative_to(CHECKOUT)) in switchwatch.READERS:
+        return True
+    return startsProcesses(path) and fileReadsTheSwitch(path)
 
 
 def testFiles(root: Path = TESTS) -> Iterable[Path]:
