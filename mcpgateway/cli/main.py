@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from mcpgateway import __version__
 from mcpgateway.cli import (
     add,
+    approvals,
     audit,
     bridge,
     catalog,
@@ -105,6 +106,7 @@ def makeParser() -> Parser:
         sandbox,
         audit,
         policy,
+        approvals,
     ):
         command.addParser(commands, common)
     return parser

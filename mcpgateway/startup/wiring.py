@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from mcpgateway.ops.handover import Successor
     from mcpgateway.ops.services import InstanceService, ListenerService
     from mcpgateway.runtime.reactortype import IReactor
+    from mcpgateway.startup.heldcalls import HeldCallsService
     from mcpgateway.startup.preflight import Preflight
     from mcpgateway.web.app import GatewaySite
     from mcpgateway.web.teamcluster import TeamServices
@@ -58,6 +59,7 @@ from mcpgateway.startup.endpoints import (
     tlsContext,
 )
 from mcpgateway.startup.handoverwiring import successorOf, wirePredecessor
+from mcpgateway.startup.heldcalls import wireHeldCalls
 from mcpgateway.startup.lazyresolver import LazyResolver
 from mcpgateway.startup.options import Options
 from mcpgateway.startup.pinoptions import keepPins, pinPolicy
@@ -135,7 +137,8 @@ def makeService(options: Options, reactor: IReactor | None = None) -> IService:
     wireAggregatePolicy(team.requestPolicy, gateway)
     if selfService is not None:
         selfService.guard(team.gate)  # admin principals only
-    listener, site = _listener(wiring, gateway, configService, team)
+    heldCalls = wireHeldCalls(reactor, top, team.audit)  # made on first use
+    listener, site = _listener(wiring, gateway, configService, team, heldCalls)
     listener.setServiceParent(top)
     # Its socket first: a port taken refuses the start before anything is spawned.
     top.listensFirst(listener, *([] if pre.logFile is None else [pre.logFile]))
@@ -566,11 +569,12 @@ def _listener(
     gateway: Gateway,
     configService: ConfigService,
     team: TeamServices | None = None,
+    heldCalls: HeldCallsService | None = None,
 ) -> tuple[ListenerService, GatewaySite]:
     """The HTTP side on C{--port} (or on the socket a restart's predecessor
     passed down): the MCP endpoints (credential headers keyed with the
     wiring's C{secret}) behind C{team}'s door, /health, and the management apps
-    (Klein, loaded on their first call); the listener and the site.
+    (Klein, loaded on their first call; with C{heldCalls}); the listener and the site.
 
     A gateway reachable from other machines with no authentication is
     refused here (L{requireAuth}), once the socket is known. A restart's
@@ -597,17 +601,17 @@ def _listener(
         management = ServerChanges(
             gateway, configService, ServersFile(pre.stateDir), principals=principals
         )
-        authLine = team.authLine if team is not None else None
         confiner = gateway.spawner.confiner
         return ApiApp(
             management,
             gateway,
             reactor,
             options["api-token"],
-            authLine=authLine,
+            authLine=None if team is None else team.authLine,
             serversToken=None if selfService is None else selfService.token,
             audit=None if team is None else team.audit,
             sandbox=confiner if isinstance(confiner, Sandbox) else None,
+            approvals=None if heldCalls is None else heldCalls.store,
         ).resource()
 
     tls: Any = None

@@ -36,6 +36,7 @@ DEFERRED = {
     "twisted.conch": "--manhole",
     "twisted.web.template": "Twisted's error pages",
     "mcpgateway.web.admin": "the management API (/api/v1)",
+    "mcpgateway.flow.held": "a call held for a person's yes, /api/v1/approvals",
     "mcpgateway.web.pages.statuspage": "the status page at /",
     "mcpgateway.core.aggregate.aggregator": "the aggregate endpoint /mcp",
     "mcpgateway.auth": "a team gateway's door (--auth-tokens, --oauth-issuer)",

@@ -442,6 +442,7 @@ def test_service_tree_on_a_memory_reactor(
         "MonitorService",
         "SavingsService",
         "SeriesService",
+        "HeldCallsService",
         "SystemdNotifyService",
         "ListenerService",
         "Predecessor",

@@ -49,6 +49,13 @@ from mcpgateway.protocol import jsonrpc
 from mcpgateway.report.health import healthBody
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.addresses import isLoopbackHost
+from mcpgateway.web.admin.approvalsapi import (
+    HeldCallsOf,
+    allowCall,
+    approvalDetail,
+    approvalsReport,
+    denyCall,
+)
 from mcpgateway.web.admin.pinsapi import approvePins, forgetPins, pinsReport
 from mcpgateway.web.admin.sandboxapi import SandboxLike, sandboxAnswer
 from mcpgateway.web.endpoints.guard import checkOrigin, header
@@ -69,7 +76,8 @@ ROUTES_HINT = (
     " GET /api/v1/servers/<name>/logs, GET /api/v1/tools,"
     " GET /api/v1/catalog, POST /api/v1/catalog/refresh, GET /api/v1/pins[/<name>],"
     " POST /api/v1/pins/<name>/approve, POST /api/v1/pins/<name>/forget,"
-    " GET /api/v1/sandbox"
+    " GET /api/v1/sandbox, GET /api/v1/approvals[/<id>], POST /api/v1/approvals/<id>/allow,"
+    " POST /api/v1/approvals/<id>/deny"
 )
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
@@ -92,6 +100,7 @@ class ApiApp:
         serversToken: str | None = None,
         audit: AuditSink | None = None,
         sandbox: SandboxLike | None = None,
+        approvals: HeldCallsOf | None = None,
     ) -> None:
         """
         @param token: the bearer token every request must carry; C{None} (or
@@ -104,6 +113,9 @@ class ApiApp:
         @param audit: where the changes made with C{serversToken} are recorded.
         @param sandbox: the gateway's sandbox, for C{GET /api/v1/sandbox}
             (L{mcpgateway.web.admin.sandboxapi}; C{None}: none is wired).
+        @param approvals: gives the gateway's held calls, for
+            C{/api/v1/approvals} (L{mcpgateway.web.admin.approvalsapi};
+            C{None}: none are held).
         """
         self._authLine = authLine
         self._management = management
@@ -113,6 +125,7 @@ class ApiApp:
         self._serversToken = serversToken or None
         self._audit = audit
         self._sandbox = sandbox
+        self._approvals = approvals
         self._maxLogStreams = maxLogStreams
         self.logStreams: set[SSEStream] = set()
         """The log streams open now."""
@@ -195,6 +208,32 @@ class ApiApp:
     @app.route(PREFIX + "/pins/<name>/forget", methods=["POST"])
     def forgetTools(self, request: IRequest, name: str) -> bytes:
         return jsonReply(request, 200, forgetPins(self._gateway, name))
+
+    @app.route(PREFIX + "/approvals", methods=["GET"])
+    def approvals(self, request: IRequest) -> bytes:
+        return jsonReply(request, 200, approvalsReport(self._approvals))
+
+    @app.route(PREFIX + "/approvals/<callId>", methods=["GET"])
+    def approval(self, request: IRequest, callId: str) -> bytes:
+        return jsonReply(request, 200, approvalDetail(self._approvals, callId))
+
+    @app.route(PREFIX + "/approvals/<callId>/allow", methods=["POST"])
+    def allowHeld(self, request: IRequest, callId: str) -> bytes:
+        return jsonReply(request, 200, allowCall(self._approvals, callId, self._decider(request)))
+
+    @app.route(PREFIX + "/approvals/<callId>/deny", methods=["POST"])
+    def denyHeld(self, request: IRequest, callId: str) -> bytes:
+        body = _optionalJsonBody(request)
+        decided = denyCall(self._approvals, callId, self._decider(request), body)
+        return jsonReply(request, 200, decided)
+
+    def _decider(self, request: IRequest) -> str:
+        """Who decides a held call: the admin principal's key, else the
+        holder of the C{--api-token}, else the gateway's owner."""
+        context = contextOf(request)
+        if context.adminPrincipal and context.principalKey:
+            return context.principalKey
+        return "api-token" if self._token is not None else "owner"
 
     @app.route(PREFIX + "/servers/<name>/logs", methods=["GET"])
     def serverLogs(self, request: Request, name: str) -> bytes | Deferred[None]:

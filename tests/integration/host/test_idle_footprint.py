@@ -78,6 +78,7 @@ LOADED_ON_FIRST_USE = {
     "klein": "the management API (/api/v1)",
     "werkzeug": "the management API (/api/v1)",
     "mcpgateway.web.admin.api": "the management API (/api/v1)",
+    "mcpgateway.flow.held": "a call held for a person's yes, or /api/v1/approvals",
     "mcpgateway.web.pages.reports": "GET /sessions, GET /metrics (web/pages/reports.py)",
     "mcpgateway.web.admin.sessionends": "the session DELETEs (web/admin/sessionends.py)",
     "jsonschema": "the aggregate's argument and output-schema checks",
