@@ -43,8 +43,6 @@ while the gateway runs.
 
 from __future__ import annotations
 
-from typing import Any
-
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 
@@ -109,9 +107,6 @@ class SharedPlacement:
     def childOf(self, session: Session) -> Upstream | None:
         return self.shared
 
-    def keyOf(self, session: Session) -> str | None:
-        return None
-
     def upstream(self) -> Upstream:
         """The shared child's upstream, made (not started) on first use."""
         if self.shared is None:
@@ -140,9 +135,6 @@ class SharedPlacement:
         return kit.launcher.whenLaunchable(self.upstream().ensure)
 
     # -- MCP 2026-07-28 clients ----------------------------------------------------
-
-    def era2026Refusal(self) -> str | None:
-        return None
 
     def era2026Upstream(self, request: Era2026Request) -> Deferred[Upstream]:
         """The shared child (a promoted server's too: promotion moves 2025
@@ -188,13 +180,6 @@ class SharedPlacement:
         if upstream.state is not Lifecycle.RUNNING and session.called:
             # The child it gets is started anew, unless the restart keeps it.
             self._kit.notices.mark(session, "restored on a gateway that did not keep its child")
-
-    def startsOnCall(self) -> bool:
-        shared = self.shared
-        fanout = None if shared is None else shared.router.fanout
-        if isinstance(fanout, SharedFanout) and fanout.subscriptions:
-            return False  # updates of a subscribed resource come from a running child
-        return self.startup.initializeFor(None) is not None
 
     def probeRoute(self, variant: Variant, key: str) -> Deferred[ScopeCatalog] | None:
         """None: its sessions' start-ups are answered from the server's
@@ -278,12 +263,6 @@ class SharedPlacement:
             quiet=now - router.lastActivity,
             unused=None if router.sessions else now - max(router.unusedSince, router.lastActivity),
         )
-
-    def call(self, method: str, params: dict[str, Any]) -> Deferred[jsonrpc.Message] | None:
-        upstream = self.shared
-        if upstream is None or upstream.state is not Lifecycle.RUNNING:
-            return None
-        return upstream.router.call(method, params)
 
     def healthPing(self) -> None:
         upstream = self.shared
