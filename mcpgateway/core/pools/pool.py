@@ -97,6 +97,7 @@ __all__ = [
     "disabledError",
     "launchEnvOf",
     "programOf",
+    "promotedAtStart",
     "sameServer",
     "variantsOf",
 ]
@@ -505,6 +506,13 @@ def childPerLaunch(spec: ServerSpec) -> bool:
         return True
     keyless = next((v.childKey for v in spec.variants if v.key == ""), None)
     return any(variant.childKey != keyless for variant in spec.variants)
+
+
+def promotedAtStart(spec: ServerSpec) -> bool:
+    """Whether C{spec}'s server was promoted in an earlier process: its
+    sessions each own a child, and its shared child, if any, is for MCP
+    2026-07-28 requests only."""
+    return spec.promoted is not None and spec.sharing is Sharing.SESSION
 
 
 def programOf(spec: ServerSpec) -> tuple[object, ...]:

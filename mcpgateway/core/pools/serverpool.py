@@ -69,6 +69,7 @@ from mcpgateway.core.pools.pool import (
     TaskSupport,
     disabledError,
     launchEnvOf,
+    promotedAtStart,
     variantsOf,
 )
 from mcpgateway.core.pools.poollauncher import PoolLauncher
@@ -153,7 +154,7 @@ class ServerPool:
         """Set through the management API: requests are refused, children stopped."""
         self.namesDecided = False
         """Whether a call's name is decided before the call (L{PoolLike.namesDecided})."""
-        self._ownEach = self._promotedAtStart()
+        self._ownEach = promotedAtStart(self.spec)
         """Promoted (in this process, or an earlier one): each new session
         gets an owned child."""
         self.limitCounts = CapacityCounts()
@@ -294,12 +295,6 @@ class ServerPool:
         """Why new sessions get a child of their own, or C{None}."""
         return self.promotion.promoted
 
-    def _promotedAtStart(self) -> bool:
-        """Whether the server was promoted in an earlier process: its
-        sessions each own a child, its shared child is for MCP 2026-07-28
-        requests only."""
-        return self.spec.promoted is not None and self.spec.sharing is Sharing.SESSION
-
     def _eachSession(self) -> None:
         """Promoted to C{session} now: each new session gets a child of its own."""
         self._ownEach = True
@@ -323,7 +318,7 @@ class ServerPool:
         promoted before this process) gives C{session} one (its
         C{initialize} replayed on its next request); else its placement
         attaches it."""
-        if self._ownsAllSessions or self._promotedAtStart():
+        if self._ownsAllSessions or promotedAtStart(self.spec):
             self.owned.restore(session)
         else:
             self.placement.restore(session)

@@ -59,13 +59,14 @@ from mcpgateway.core.pools.pool import (
     UnknownRoute,
     childGone,
     disabledError,
+    promotedAtStart,
 )
 from mcpgateway.core.pools.scopecatalog import ScopeCatalog
 from mcpgateway.core.pools.snapshot import keysOf
 from mcpgateway.core.pools.staleenv import StaleEnvRestart
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
-from mcpgateway.core.spec import ServerSpec, Sharing, Variant
+from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
@@ -93,13 +94,6 @@ class SharedPlacement:
         self._stale = StaleEnvRestart(kit, lambda: self.shared)
         """Restarts the shared child when idle after its environment changed."""
         self.startup = CatalogStartup(kit.catalogHost, lambda: self.shared, kit.ownsEach)
-
-    def _promotedAtStart(self) -> bool:
-        """Whether the server was promoted in an earlier process: its
-        sessions each own a child, its shared child is for MCP 2026-07-28
-        requests only."""
-        spec = self._kit.spec()
-        return spec.promoted is not None and spec.sharing is Sharing.SESSION
 
     def children(self) -> list[Upstream]:
         return [] if self.shared is None else [self.shared]
@@ -130,7 +124,7 @@ class SharedPlacement:
         spec = kit.spec()
         if kit.disabled() or spec.executable is None:
             return succeed(None)
-        if self._promotedAtStart() and not spec.prewarm:
+        if promotedAtStart(spec) and not spec.prewarm:
             return succeed(None)
         return kit.launcher.whenLaunchable(self.upstream().ensure)
 
