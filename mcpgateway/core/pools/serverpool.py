@@ -82,7 +82,7 @@ from mcpgateway.core.pools.scopecatalog import (
     scopeKey,
 )
 from mcpgateway.core.pools.scoperefresh import refreshRoutes, refreshSession
-from mcpgateway.core.pools.snapshot import CapacityCounts, StatusReader
+from mcpgateway.core.pools.snapshot import CapacityCounts, ChildRow, StatusReader
 from mcpgateway.core.sessions import Session, SessionLike
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec, Sharing, Variant
@@ -662,21 +662,15 @@ class ServerPool:
     def status(self, sessions: int) -> ServerStatus:
         return self.reader.status(sessions)
 
-    def byOwner(self) -> list[tuple[str | None, Upstream]]:
-        """Every child, with the id of the session it belongs to (C{None}: shared)."""
-        shared: list[tuple[str | None, Upstream]] = [
-            (None, upstream) for upstream in self.placement.children()
+    def childRows(self) -> list[ChildRow]:
+        """Every child: its placement's, with the keys and principal each
+        serves, then the sessions' own, with the id of their session."""
+        placement = self.placement
+        rows = [
+            ChildRow(upstream, None, placement.scopesOf(upstream), placement.principalOf(upstream))
+            for upstream in placement.children()
         ]
-        return shared + list(self.owned.items())
-
-    def scopesOf(self, upstream: Upstream) -> tuple[str, ...]:
-        """The route and credential keys the shared child C{upstream} serves:
-        its own route's, and those its sessions came with."""
-        return self.placement.scopesOf(upstream)
-
-    def principalOf(self, upstream: Upstream) -> str:
-        """The key of the principal whose shared child C{upstream} is (C{""}: all's)."""
-        return self.placement.principalOf(upstream)
+        return rows + [ChildRow(upstream, owner) for owner, upstream in self.owned.items()]
 
     # -- MCP 2026-07-28 clients (L{Era2026Side}) -------------------------------------
 
