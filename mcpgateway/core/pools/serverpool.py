@@ -174,7 +174,7 @@ class ServerPool:
             self.upstreams,
             self._childPrincipal,
         )
-        self.reader = StatusReader(
+        self._reader = StatusReader(
             self, clock, self.breaker, stats, self.limitCounts, spawner.remotes, created
         )
         self.notices = LostChildNotices(spec.name)
@@ -660,7 +660,7 @@ class ServerPool:
     # -- what it is doing (L{StatusReader}) -----------------------------------------
 
     def status(self, sessions: int) -> ServerStatus:
-        return self.reader.status(sessions)
+        return self._reader.status(sessions)
 
     def childRows(self) -> list[ChildRow]:
         """Every child: its placement's, with the keys and principal each

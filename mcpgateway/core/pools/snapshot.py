@@ -132,13 +132,10 @@ class StatusReader:
         self._remotes = remotes
         self._created = created
 
-    def state(self, circuit: Circuit | None = None) -> ServerState:
-        """The server's state, its circuit being C{circuit} (C{None}: as it
-        is now; see docs/guide/operations.md for what moves a server between
-        them)."""
+    def _state(self, circuit: Circuit) -> ServerState:
+        """The server's state, its circuit being C{circuit} (see
+        docs/guide/operations.md for what moves a server between them)."""
         pool, breaker = self._pool, self._breaker
-        if circuit is None:
-            circuit = breaker.state
         if pool.disabled:
             return ServerState.DISABLED
         if not pool.launchSpec.runnable or circuit is Circuit.OPEN:
@@ -169,7 +166,7 @@ class StatusReader:
         return ServerStatus(
             name=spec.name,
             sharing=spec.sharing,
-            state=self.state(circuit),
+            state=self._state(circuit),
             circuit=circuit,
             children=tuple(
                 _childStatus(row.owner, row.upstream, row.scopes, row.principal)
