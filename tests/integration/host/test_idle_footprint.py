@@ -82,7 +82,19 @@ LOADED_ON_FIRST_USE = {
     "mcpgateway.web.admin.sessionends": "the session DELETEs (web/admin/sessionends.py)",
     "jsonschema": "the aggregate's argument and output-schema checks",
     "cryptography": "a cluster's sealed session ids",
-    "mcpgateway.cluster.sealing": "a cluster's sealed session ids",
+    "mcpgateway.cluster": "--cluster-key-file (startup/cluster.py)",
+    "mcpgateway.auth": (
+        "a team's --auth-tokens or --oauth-issuer (startup/team.py),"
+        " a management API token refused (web/admin/api.py)"
+    ),
+    "mcpgateway.governance": (
+        "--policy (startup/policywiring.py), a call limit in the config"
+        " (startup/configuredlimits.py)"
+    ),
+    "mcpgateway.remote": "a server entry with a url, a team's door (startup/remotewiring.py)",
+    "mcpgateway.registry": "--self-service's server, a process of its own",
+    "mcpgateway.selfservice": "--self-service's server, a process of its own",
+    "mcpgateway.bridge": "mcpgateway bridge, a program of its own",
     "OpenSSL": "a TLS endpoint",
     "opentelemetry": "--otel",
     "mcpgateway.ops.otel": "--otel",
@@ -110,6 +122,16 @@ LOADED_ON_FIRST_USE = {
     "mcpgateway.ops.auditchain": "a team's --audit-log (ops/audit.py)",
 }
 """Module (or package) -> what loads it; none of them is loaded here."""
+ASKED_FOR = (
+    "mcpgateway.auth",
+    "mcpgateway.cluster",
+    "mcpgateway.governance",
+    "mcpgateway.remote",
+    "mcpgateway.ops.audit",
+)
+"""What only a team's, a cluster's, a remote server's or a limit's settings
+load: not even the status page, C{mcpgateway status} or a scrape loads
+them."""
 
 LOADED_AFTER_IDLE = {
     "orjson": "the first JSON-RPC message (mcpgateway/protocol/jsonrpc.py)",
@@ -183,5 +205,12 @@ def test_an_idle_gateway_and_a_plain_session_load_no_feature_they_do_not_use(
         asked = loaded(gateway, out)
         assert "mcpgateway.web.pages.reports" in asked
         assert {"klein", "werkzeug"} & {m.split(".")[0] for m in asked} == set()
+
+        # What a person looks at: the status page (it loads the management API).
+        with urllib.request.urlopen(f"http://127.0.0.1:{gateway.port}/", timeout=10) as r:
+            assert r.status == 200
+        looked = loaded(gateway, out)
+        assert "mcpgateway.web.pages.statuspage" in looked
+        assert set(unexpected(looked)) & set(ASKED_FOR) == set()
     finally:
         gateway.stop()
