@@ -220,6 +220,7 @@ def makeSite(
     twisted: str | None = None,
     door: Door | None = None,
     config: Callable[[], ConfigProblems] | None = None,
+    apiHasToken: bool | None = None,
 ) -> GatewaySite:
     """The C{Site} serving the gateway, within C{limits}; C{maxBody}, when
     given, overrides C{limits.maxBody}; C{keys}, C{era2026}, C{team}: see
@@ -230,7 +231,7 @@ def makeSite(
     (L{mcpgateway.tuned.switch}); C{door}: who may connect (a gateway
     that authenticates no one; C{None}: every connection is let in);
     C{config}: what the config holds that the gateway cannot use, which
-    C{/health} shows."""
+    C{/health} shows; C{apiHasToken}: see L{GatewayRoot}."""
     if twisted is None:
         twisted = twistedSetting(None, os.environ)
     stock = twisted == STOCK
@@ -250,7 +251,18 @@ def makeSite(
 
     clientErrors = ClientErrors(clock)
     root = GatewayRoot(
-        gateway, clock, loopbackOnly, api, limits, clientErrors, keys, era2026, team, door, config
+        gateway,
+        clock,
+        loopbackOnly,
+        api,
+        limits,
+        clientErrors,
+        keys,
+        era2026,
+        team,
+        door,
+        config,
+        apiHasToken=apiHasToken,
     )
     kind = StockSite if stock else GatewaySite
     site = kind(root, clock, limits, clientErrors, flusher, door)
