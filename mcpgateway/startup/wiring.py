@@ -590,30 +590,7 @@ def _listener(
     selfService = wiring.selfService
     endpoint = options["endpoint"]
 
-    def api() -> Any:
-        # Made on the API's first request (the site keeps what this returns).
-        from mcpgateway.config.serversfile import ServersFile
-        from mcpgateway.ops.management import ServerChanges
-        from mcpgateway.sandbox.confine import Sandbox
-        from mcpgateway.web.admin.api import ApiApp
-
-        principals = team is not None and team.gate is not None
-        management = ServerChanges(
-            gateway, configService, ServersFile(pre.stateDir), principals=principals
-        )
-        confiner = gateway.spawner.confiner
-        return ApiApp(
-            management,
-            gateway,
-            reactor,
-            options["api-token"],
-            authLine=None if team is None else team.authLine,
-            serversToken=None if selfService is None else selfService.token,
-            audit=None if team is None else team.audit,
-            sandbox=confiner if isinstance(confiner, Sandbox) else None,
-            approvals=None if heldCalls is None else heldCalls.store,
-        ).resource()
-
+    api = _managementApi(wiring, gateway, configService, team, heldCalls)
     tls: Any = None
     if successor is not None and isTLSEndpoint(endpoint):
         tls = tlsContext(reactor, endpoint)
@@ -665,6 +642,44 @@ def _listener(
         server, endpoint, factory, reactor, onListening=listening, openFiles=raiseOpenFiles
     )
     return listener, site
+
+
+def _managementApi(
+    wiring: Wiring,
+    gateway: Gateway,
+    configService: ConfigService,
+    team: TeamServices | None,
+    heldCalls: HeldCallsService | None,
+) -> Callable[[], Any]:
+    """What makes the management API's resource on its first request (the
+    site keeps what it returns): Klein and the API's modules load then."""
+    options, pre, reactor = wiring.options, wiring.pre, wiring.reactor
+    selfService = wiring.selfService
+
+    def api() -> Any:
+        from mcpgateway.config.serversfile import ServersFile
+        from mcpgateway.ops.management import ServerChanges
+        from mcpgateway.sandbox.confine import Sandbox
+        from mcpgateway.web.admin.api import ApiApp
+
+        principals = team is not None and team.gate is not None
+        management = ServerChanges(
+            gateway, configService, ServersFile(pre.stateDir), principals=principals
+        )
+        confiner = gateway.spawner.confiner
+        return ApiApp(
+            management,
+            gateway,
+            reactor,
+            options["api-token"],
+            authLine=None if team is None else team.authLine,
+            serversToken=None if selfService is None else selfService.token,
+            audit=None if team is None else team.audit,
+            sandbox=confiner if isinstance(confiner, Sandbox) else None,
+            approvals=None if heldCalls is None else heldCalls.store,
+        ).resource()
+
+    return api
 
 
 def _serverEndpoint(options: Options, reactor: IReactor, successor: Any) -> IStreamServerEndpoint:
