@@ -120,7 +120,7 @@ def test_many_clients_in_one_scan(connections: Callable[..., Connection]) -> Non
     asked = []
     for _child, connection in made:
         peer, local = connection.getpeername(), connection.getsockname()
-        asked.append((peer[0], peer[1], local[0], local[1]))
+        asked.append((peer[0], peer[1], local[0], local[1], 0))
     assert findClientPids(asked) == [child.pid for child, _ in made]
 
 
