@@ -97,6 +97,7 @@ class ChannelBounds(http.HTTPChannel):
         "idleTimeout",
         "lastActive",
         "ownerNamed",
+        "peerInode",
     )
     headersSince: float | None
     """When the first byte of the request whose headers are incomplete came."""
@@ -113,6 +114,14 @@ class ChannelBounds(http.HTTPChannel):
     ownerNamed: bool
     """The door named this connection's account the owner's at accept: its
     requests need no owner token."""
+    peerInode: int
+    """The inode of the client's socket as the door named it at accept (0:
+    not known). The look for a session's client process walks C{/proc} for
+    that socket's holder, later, in a thread
+    (L{mcpgateway.core.gateway.ownerlookup}): by then the client may have
+    closed the connection and another process's may have the same port;
+    the inode names the socket itself, where the addresses name whichever
+    socket has them then."""
     site: Any = None
     _guard: ConnectionGuard | None
     _peer: str | None
@@ -130,6 +139,7 @@ class ChannelBounds(http.HTTPChannel):
         self.lastActive = 0.0
         self.busy = False
         self.ownerNamed = False
+        self.peerInode = 0
         self._guard = None
         self._peer = None
         self._refused = False
@@ -418,6 +428,7 @@ class ConnectionGuard:
             return RefusedConnection(b"403 Forbidden", why)
         assert isinstance(named, PeerSocket)
         channel.ownerNamed = True
+        channel.peerInode = named.inode
         counted = self.clients.opened(channel, named)
         if isinstance(counted, Deferred):
             crowded: Deferred[RefusedConnection | None] = counted.addCallback(self._crowded, host)

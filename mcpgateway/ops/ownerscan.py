@@ -86,13 +86,13 @@ class CoalescedPidFinder:
         self.scans = 0
         """How many scans were started (for tests and the curious)."""
 
-    def __call__(
-        self, peerHost: str, peerPort: int, localHost: str, localPort: int, hints: Sequence[int]
-    ) -> Deferred[int | None]:
-        """The pid of the client of this connection (C{None}: not found),
-        once a scan has looked for it; C{hints}: pids to look at first."""
+    def __call__(self, connection: Connection, hints: Sequence[int]) -> Deferred[int | None]:
+        """The pid of the client of C{connection} (C{None}: not found),
+        once a scan has looked for it: the holder of the client socket's
+        inode the connection carries, else (0) of the socket its addresses
+        name then; C{hints}: pids to look at first."""
         found: Deferred[int | None] = Deferred()
-        self._waiting.append(((peerHost, peerPort, localHost, localPort), found))
+        self._waiting.append((connection, found))
         self._hints.update(hints)
         if not self.scanning:
             self._start()

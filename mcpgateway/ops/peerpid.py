@@ -4,7 +4,10 @@
 Linux only, read from C{/proc}; everywhere else (no C{/proc/net/tcp}) the answer is
 C{None}. Three steps:
 
- 1. L{socketInode}: the row of C{/proc/net/tcp} (or C{tcp6}) whose I{local} endpoint is
+ 1. The client's socket inode: the one the connection carries, where the
+    gateway's door named the client's socket when it accepted the
+    connection (the exact socket: see below); else L{socketInode}: the row
+    of C{/proc/net/tcp} (or C{tcp6}) whose I{local} endpoint is
     the connection's peer (the client) and whose I{remote} endpoint is the gateway's own
     end, in state ESTABLISHED, gives the inode of the client's socket. IPv4 rows are
     matched in both files, since a dual-stack client socket shows up in C{tcp6} with an
@@ -15,6 +18,16 @@ C{None}. Three steps:
     C{NETLINK_SOCK_DIAG} lookup): reading the tables makes it print every bucket
     of its TCP hash table, milliseconds a read; they are read only for the
     connections netlink could not tell about.
+
+    A look by addresses runs a while after the connection was accepted
+    (in a worker thread, after the request that asked for it): if the
+    client closed it meanwhile and another process's connection took the
+    same port to the gateway, the addresses name that other socket, and
+    its holder would be named the client. So an inode the connection
+    carries is never traded for one the addresses name: its holder is the
+    answer, or none if it is gone. Only a connection whose inode is not
+    known (0: the gateway's door could not ask the kernel) is looked up by
+    its addresses.
  2. L{inodeHolder}: the first process whose C{/proc/PID/fd/*} links to
     C{socket:[INODE]}. Only processes owned by the gateway's uid are looked at (one
     C{stat} of C{/proc/PID} each); entries that vanish or cannot be read are skipped;
@@ -91,9 +104,12 @@ HELPER_FLAGS: tuple[str, ...] = ("--type=",)
 
 _ESTABLISHED = "01"
 _IPAddress: TypeAlias = "ipaddress.IPv4Address | ipaddress.IPv6Address"
-Connection: TypeAlias = "tuple[str, int, str, int]"
-"""A loopback connection as the gateway sees it: peer host, peer port, local
-host, local port."""
+Ends: TypeAlias = "tuple[str, int, str, int]"
+"""A loopback connection's ends as the gateway sees them: peer host, peer
+port, local host, local port."""
+Connection: TypeAlias = "tuple[str, int, str, int, int]"
+"""A loopback connection: its L{Ends}, and the inode of the client's
+socket as the gateway's door named it at accept (0: not known)."""
 
 
 def findClientPid(
@@ -124,7 +140,7 @@ def findClientPid(
     @return: the pid, or C{None} when it cannot be found.
     """
     [pid] = findClientPids(
-        [(peerHost, peerPort, localHost, localPort)], procRoot, uid, hints, maxFds, maxProcs
+        [(peerHost, peerPort, localHost, localPort, 0)], procRoot, uid, hints, maxFds, maxProcs
     )
     return pid
 
@@ -146,6 +162,10 @@ def findClientPids(
     same scan of every process again, in a thread that holds the GIL most
     of the time, so the reactor thread waits behind it.
 
+    @param connections: each one's ends and its client socket's inode as
+        named at accept: the walk looks for that socket's holder, never
+        for another socket of the same ends (0: the socket the ends name
+        now, L{socketInodes}).
     @param known: the client pids found before, by socket inode, used
         instead of a walk and given the pids found now: a keep-alive
         connection opens session after session on one socket, and its
@@ -154,7 +174,7 @@ def findClientPids(
         forgets it now and then (a socket handed to another process).
     @return: the pids, in the order of C{connections} (C{None}: not found).
     """
-    inodes = socketInodes(connections, procRoot)
+    inodes = _inodesOf(connections, procRoot)
     remembered = {} if known is None else known
     wanted = {inode for inode in inodes if inode is not None and inode not in remembered}
     holders: dict[int, int] = {}
@@ -176,6 +196,15 @@ def findClientPids(
                 known[inode] = pid
         found.append(pid)
     return found
+
+
+def _inodesOf(connections: Sequence[Connection], procRoot: str) -> list[int | None]:
+    """The client socket's inode of each of C{connections}: the one it
+    carries, else the one its ends name now (L{socketInodes}, asked only
+    for those)."""
+    unknown = [connection[:4] for connection in connections if connection[4] <= 0]
+    named = iter(socketInodes(unknown, procRoot) if unknown else ())
+    return [connection[4] if connection[4] > 0 else next(named) for connection in connections]
 
 
 def ownerOfSocket(
@@ -216,7 +245,7 @@ def socketInode(
     return inode
 
 
-def socketInodes(connections: Sequence[Connection], procRoot: str = "/proc") -> list[int | None]:
+def socketInodes(connections: Sequence[Ends], procRoot: str = "/proc") -> list[int | None]:
     """L{socketInode} of each of C{connections}: asked of the kernel by
     address where it answers (L{SockDiag}, one netlink socket for them all;
     the real C{/proc} only: a hash lookup, where a read of C{net/tcp} prints
@@ -242,7 +271,7 @@ def _inodeOf(named: Named) -> int | None:
     return None
 
 
-def _tableInodes(connections: Sequence[Connection], procRoot: str) -> list[int | None]:
+def _tableInodes(connections: Sequence[Ends], procRoot: str) -> list[int | None]:
     """L{socketInode} of each of C{connections}, read from C{net/tcp} and
     C{net/tcp6}, each table read at most once."""
     rows: list[list[tuple[str, str, str]]] = []

@@ -30,6 +30,7 @@ from tests.support.web.api import ApiHarness
 from tests.support.web.channel_reading import HEALTH, echo, post
 from tests.support.web.door import (
     OWNER,
+    TOKEN,
     DoorHarness,
     FakeNamer,
     answer,
@@ -243,6 +244,27 @@ def test_a_connection_named_later_is_held_unread_then_served(twisted: str) -> No
     assert transport.producerState == "producing"
     assert transport.value().startswith(b"HTTP/1.1 200 OK\r\n")
     assert not transport.disconnecting
+
+
+@BOTH
+def test_the_channel_keeps_the_client_sockets_inode_named_at_accept(twisted: str) -> None:
+    """What the owner look of the connection's sessions goes by: the inode
+    of the socket the door named (at once, or later from a worker thread);
+    0 where the kernel could not name it and the owner token lets it in."""
+    later: Deferred[Named] = Deferred()
+    h = DoorHarness(FakeNamer({50001: later, 50002: UNTOLD}), twisted, token=TOKEN)
+
+    def inodeOf(port: int) -> int:
+        """The inode the channel of the connection from C{port} keeps."""
+        [channel] = [c for c in h.site.guard.channels if c.getPeer().port == port]
+        return channel.peerInode
+
+    for port in (50000, 50001):
+        connect(h.site, port)
+    assert inodeOf(50001) == 0  # held: not named yet
+    later.callback(PeerSocket(OWNER, 7777))
+    connect(h.site, 50002)
+    assert [inodeOf(port) for port in (50000, 50001, 50002)] == [50000, 7777, 0]
 
 
 @BOTH

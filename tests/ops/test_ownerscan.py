@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -12,6 +13,10 @@ from twisted.python.failure import Failure
 from mcpgateway.ops import peerpid
 from mcpgateway.ops.ownerscan import KNOWN_MOST, KNOWN_SECONDS, CoalescedPidFinder, ProcScan
 from mcpgateway.ops.peerpid import Connection
+from tests.support.ops.peerpid import LITTLE_ENDIAN, LOOP4, FakeProc, row
+from tests.support.ops.procfixture import proc as proc  # the fixture
+
+ME = os.getuid()
 
 
 class FakeThreads:
@@ -45,7 +50,12 @@ class Scans:
 
     def __call__(self, connections: list[Connection], hints: Sequence[int]) -> list[int | None]:
         self.asked.append((list(connections), list(hints)))
-        return [None if port == 0 else port + 1000 for _, port, _, _ in connections]
+        return [None if port == 0 else port + 1000 for _, port, _, _, _ in connections]
+
+
+def on(port: int, host: str = "127.0.0.1", inode: int = 0) -> Connection:
+    """A connection from client port C{port} to the gateway's 9100."""
+    return (host, port, host, 9100, inode)
 
 
 def results(ds: list[Deferred[int | None]]) -> list[object]:
@@ -58,9 +68,9 @@ def results(ds: list[Deferred[int | None]]) -> list[object]:
 def test_lookups_asked_during_a_scan_share_the_next_one() -> None:
     threads, scans = FakeThreads(), Scans()
     finder = CoalescedPidFinder(threads, scans)
-    first = finder("127.0.0.1", 1, "127.0.0.1", 9100, [7])
+    first = finder(on(1), [7])
     assert finder.scanning and len(threads.calls) == 1
-    later = [finder("127.0.0.1", port, "127.0.0.1", 9100, [port]) for port in (2, 3, 0)]
+    later = [finder(on(port), [port]) for port in (2, 3, 0)]
     assert len(threads.calls) == 1  # they wait for the running scan
     got = results([first, *later])
     threads.finish()
@@ -70,16 +80,34 @@ def test_lookups_asked_during_a_scan_share_the_next_one() -> None:
     assert got == [1001, 1002, 1003, None]
     assert not finder.scanning and finder.scans == 2
     assert scans.asked == [
-        ([("127.0.0.1", 1, "127.0.0.1", 9100)], [7]),
-        (
-            [
-                ("127.0.0.1", 2, "127.0.0.1", 9100),
-                ("127.0.0.1", 3, "127.0.0.1", 9100),
-                ("127.0.0.1", 0, "127.0.0.1", 9100),
-            ],
-            [0, 2, 3],
-        ),
+        ([on(1)], [7]),
+        ([on(2), on(3), on(0)], [0, 2, 3]),
     ]
+
+
+@LITTLE_ENDIAN
+def test_a_look_with_a_known_inode_names_only_that_sockets_holder(proc: FakeProc) -> None:
+    """Looks asked of the finder carry their client socket's inode to the
+    scan of C{/proc}: one for the socket named at accept (11, pid 300's,
+    whose client port another process, 400, has reused since) names 300,
+    and no one once 300 let go of it; one whose inode is not known (0)
+    goes by the ports, as the table names them then (400's)."""
+    proc.tcp(row(f"{LOOP4}:C350", f"{LOOP4}:238C", inode=12))  # 50000 -> 9100
+    proc.process(400, [12])
+    proc.process(300, [11])
+    threads = FakeThreads()
+
+    def scan(connections: list[Connection], hints: Sequence[int]) -> list[int | None]:
+        return peerpid.findClientPids(connections, proc.path, ME, hints)
+
+    finder = CoalescedPidFinder(threads, scan)
+    got = results([finder(on(50000, inode=11), [400]), finder(on(50000), [400])])
+    while threads.calls:
+        threads.finish()
+    (proc.root / "300" / "fd" / "0").unlink()
+    later = results([finder(on(50000, inode=11), [400])])
+    threads.finish()
+    assert got == [300, 400] and later == [None]
 
 
 def test_a_failed_scan_fails_its_lookups_and_the_next_one_still_runs() -> None:
@@ -92,8 +120,8 @@ def test_a_failed_scan_fails_its_lookups_and_the_next_one_still_runs() -> None:
         return [42 for _ in connections]
 
     finder = CoalescedPidFinder(threads, scan)
-    failing = results([finder("::1", 1, "::1", 9100, [])])
-    waiting = results([finder("::1", 2, "::1", 9100, [])])
+    failing = results([finder(on(1, "::1"), [])])
+    waiting = results([finder(on(2, "::1"), [])])
     threads.finish()
     [reason] = failing
     assert isinstance(reason, Failure) and reason.check(OSError)
@@ -106,8 +134,8 @@ def test_a_failed_scan_fails_its_lookups_and_the_next_one_still_runs() -> None:
 def test_a_scan_answering_the_wrong_count_fails_every_lookup_of_it() -> None:
     threads = FakeThreads()
     finder = CoalescedPidFinder(threads, lambda connections, hints: [1])
-    got = results([finder("127.0.0.1", p, "127.0.0.1", 9100, []) for p in (1,)])
-    got += results([finder("127.0.0.1", p, "127.0.0.1", 9100, []) for p in (2, 3)])
+    got = results([finder(on(p), []) for p in (1,)])
+    got += results([finder(on(p), []) for p in (2, 3)])
     threads.finish()
     threads.finish()
     assert got[0] == 1
@@ -119,7 +147,7 @@ def test_a_thread_pool_that_refuses_fails_the_lookup() -> None:
         raise RuntimeError("the pool is stopped")
 
     finder = CoalescedPidFinder(refuse, Scans())
-    [reason] = results([finder("127.0.0.1", 1, "127.0.0.1", 9100, [])])
+    [reason] = results([finder(on(1), [])])
     assert isinstance(reason, Failure) and reason.check(RuntimeError)
     assert not finder.scanning
 
@@ -128,7 +156,7 @@ def test_a_thread_pool_that_refuses_fails_the_lookup() -> None:
 def test_a_burst_costs_two_scans(count: int) -> None:
     threads, scans = FakeThreads(), Scans()
     finder = CoalescedPidFinder(threads, scans)
-    got = results([finder("127.0.0.1", p, "127.0.0.1", 9100, []) for p in range(1, count + 1)])
+    got = results([finder(on(p), []) for p in range(1, count + 1)])
     while threads.calls:
         threads.finish()
     assert got == [p + 1000 for p in range(1, count + 1)]
@@ -150,7 +178,7 @@ def test_the_proc_scan_keeps_what_it_found_for_a_few_seconds(
     monkeypatch.setattr(peerpid, "findClientPids", find)
     now = [100.0]
     scan = ProcScan(lambda: now[0])
-    connection = [("127.0.0.1", 1, "127.0.0.1", 9100)]
+    connection = [on(1)]
     assert scan(connection, hints=[]) == [7]
     now[0] += KNOWN_SECONDS - 1
     scan(connection, hints=[])

@@ -6,8 +6,11 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mcpgateway.ops import peerpid
 from mcpgateway.ops.peerpid import (
@@ -452,7 +455,7 @@ def test_many_connections_in_one_walk(proc: FakeProc, monkeypatch: pytest.Monkey
 
     monkeypatch.setattr("builtins.open", counting)
     monkeypatch.setattr(peerpid, "_candidates", counted)
-    connections = [("127.0.0.1", CLIENT + port, "127.0.0.1", GATEWAY) for port in (0, 1, 2, 3)]
+    connections = [("127.0.0.1", CLIENT + port, "127.0.0.1", GATEWAY, 0) for port in (0, 1, 2, 3)]
     assert findClientPids(connections, proc.path, ME) == [400, 300, 400, None]
     assert sorted(p for p in opened if "/net/" in p) == [
         f"{proc.path}/net/tcp",
@@ -500,7 +503,7 @@ def test_known_pids_spare_the_walk(proc: FakeProc, monkeypatch: pytest.MonkeyPat
     proc.tcp(row(f"{LOOP4}:C350", f"{LOOP4}:1F90", inode=11))
     proc.process(300, [11])
     known: dict[int, int] = {}
-    connection = [("127.0.0.1", CLIENT, "127.0.0.1", GATEWAY)]
+    connection = [("127.0.0.1", CLIENT, "127.0.0.1", GATEWAY, 0)]
     assert findClientPids(connection, proc.path, ME, known=known) == [300]
     assert known == {11: 300}
     walks: list[set[int]] = []
@@ -519,6 +522,79 @@ def test_known_pids_spare_the_walk(proc: FakeProc, monkeypatch: pytest.MonkeyPat
     assert walks == [{12}] and known == {11: 300, 12: 400}
     proc.tcp()  # no such connection any more: nothing, whatever is known
     assert findClientPids(connection, proc.path, ME, known=known) == [None]
+
+
+# --- the inode named at accept: that socket's holder, or no one --------------------------------
+
+
+@LITTLE_ENDIAN
+def test_a_known_inode_names_its_holder_not_the_reused_ports(
+    proc: FakeProc, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client (pid 300, socket 11) closed its connection and another
+    process (400) connected from the same port since: the table's row of
+    those ports is 400's socket 12. A connection carrying inode 11 names
+    300 while it holds 11, no one once it is gone; never 400. Its ports are
+    not looked up at all."""
+    proc.tcp(row(f"{LOOP4}:C350", f"{LOOP4}:1F90", inode=12))
+    proc.process(400, [12])
+    proc.process(300, [11])
+    byPorts: list[Sequence[peerpid.Ends]] = []
+    tables = peerpid.socketInodes
+
+    def counted(connections: Sequence[peerpid.Ends], procRoot: str = "/proc") -> list[int | None]:
+        byPorts.append(list(connections))
+        return tables(connections, procRoot)
+
+    monkeypatch.setattr(peerpid, "socketInodes", counted)
+    accepted = ("127.0.0.1", CLIENT, "127.0.0.1", GATEWAY, 11)
+    assert findClientPids([accepted], proc.path, ME) == [300]
+    assert findClientPids([accepted], proc.path, ME, hints=[400]) == [300]
+    (proc.root / "300" / "fd" / "0").unlink()  # the client's socket is gone
+    known: dict[int, int] = {}
+    assert findClientPids([accepted], proc.path, ME, hints=[400], known=known) == [None]
+    assert known == {} and byPorts == []
+
+
+@LITTLE_ENDIAN
+def test_an_unknown_inode_is_looked_up_by_its_ports(proc: FakeProc) -> None:
+    """Where no inode was named at accept (0), the ports name the socket
+    when the look runs: the reused port's holder, as the table says then.
+    In one batch with a known inode, each is looked up its own way."""
+    proc.tcp(
+        row(f"{LOOP4}:C350", f"{LOOP4}:1F90", inode=12),
+        row(f"{LOOP4}:C351", f"{LOOP4}:1F90", inode=13),
+    )
+    proc.process(400, [12])
+    proc.process(300, [11, 13])
+    unknown = ("127.0.0.1", CLIENT, "127.0.0.1", GATEWAY, 0)
+    accepted = ("127.0.0.1", CLIENT, "127.0.0.1", GATEWAY, 11)
+    other = ("127.0.0.1", CLIENT + 1, "127.0.0.1", GATEWAY, 0)
+    assert findClientPids([unknown], proc.path, ME) == [400]
+    assert findClientPid("127.0.0.1", CLIENT, "127.0.0.1", GATEWAY, proc.path, ME) == 400
+    assert findClientPids([unknown, accepted, other], proc.path, ME) == [400, 300, 300]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 65535), st.integers(0, 2**32 - 1)), max_size=12))
+def test_only_the_connections_without_an_inode_are_looked_up_by_their_ends(
+    asked: list[tuple[int, int]],
+) -> None:
+    """Whatever the batch, each connection's inode is the one it carries,
+    or, for those carrying 0 (and only those, in their order), the one its
+    ends name."""
+    connections = [("127.0.0.1", port, "127.0.0.1", 9100, inode) for port, inode in asked]
+    looked: list[Sequence[peerpid.Ends]] = []
+
+    def byEnds(ends: Sequence[peerpid.Ends], procRoot: str = "/proc") -> list[int | None]:
+        looked.append(list(ends))
+        return [100_000 + port for _, port, _, _ in ends]
+
+    with patch.object(peerpid, "socketInodes", byEnds):
+        found = peerpid._inodesOf(connections, "/nowhere")
+    assert found == [inode or 100_000 + port for port, inode in asked]
+    unknown = [("127.0.0.1", port, "127.0.0.1", 9100) for port, inode in asked if not inode]
+    assert looked == ([unknown] if unknown else [])
 
 
 # --- netlink first, the tables for what it could not tell ------------------------------------
@@ -547,9 +623,9 @@ def test_the_tables_are_read_only_for_what_netlink_could_not_tell(
 ) -> None:
     AnsweringDiag.answers = {50000: PeerSocket(ME, 11), 50001: ABSENT, 50002: UNTOLD}
     AnsweringDiag.opened = []
-    read: list[list[peerpid.Connection]] = []
+    read: list[list[peerpid.Ends]] = []
 
-    def tables(connections: Sequence[peerpid.Connection], procRoot: str) -> list[int | None]:
+    def tables(connections: Sequence[peerpid.Ends], procRoot: str) -> list[int | None]:
         read.append(list(connections))
         return [99 for _ in connections]
 

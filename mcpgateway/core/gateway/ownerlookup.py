@@ -12,6 +12,17 @@ C{initialize} connection a tenth of a second after the answer and goes
 on on others). So while the pid is unknown, each connection the session's
 requests come on is looked at, the first request on it at once
 (L{OwnerLookup.lookFor}).
+
+A look is for the client's socket the door named at accept: the
+connection carries that socket's inode
+(L{Connection<mcpgateway.core.gateway.settings.Connection>}), and the finder
+names only the process holding that inode. A look that runs after the
+client closed the connection, when another process's connection has
+taken the same port meanwhile, so finds nothing rather than that other
+process. Where the inode is not known (0: no door named the connection,
+the kernel could not be asked), the finder looks for the socket the
+connection's addresses name when it looks, which a port reused in between
+can make another process's.
 """
 
 from __future__ import annotations
@@ -84,7 +95,9 @@ class OwnerLookup:
         was looked at in the last L{OWNER_RETRY} seconds or the session's
         client was looked for L{LOOKS_PER_RETRY} times in them. A look
         still running does not hold back one of another connection: the
-        one running may be of a connection closed by now."""
+        one running may be of a connection closed by now. Connections are
+        told apart by their addresses and socket inode: a client port
+        reused by another socket is another connection."""
         now = self._clock.seconds()
         looks = self._looks.get(session.id)
         if looks is not None:
@@ -129,7 +142,7 @@ class OwnerLookup:
                 sid=session.shortId,
             )
 
-        self._finder(*connection, hints).addCallbacks(found, failed)
+        self._finder(connection, hints).addCallbacks(found, failed)
 
     def _letGo(self, now: float) -> None:
         """Once L{KEPT_MOST} sessions' looks are kept, let go of those no

@@ -100,7 +100,8 @@ class SessionOpener:
         The client's pid comes from C{clientPid} (the C{X-Client-Pid}
         header), else C{clientInfo.pid}, else the owner of the client's
         loopback socket (C{connection}: peer host, peer port, local host,
-        local port), looked up off the reactor thread.
+        local port, and the client socket's inode where the door named it),
+        looked up off the reactor thread.
         """
         pool = self._pools[server]
         variant = pool.variantFor(scope, credentialKey, credentials, principal)

@@ -30,12 +30,15 @@ if TYPE_CHECKING:
     from mcpgateway.core.aggregate.session import ToolsLike
     from mcpgateway.core.tasks.manager import TaskManager
 
-Connection = tuple[str, int, str, int]
-"""A loopback TCP connection: peer host, peer port, local host, local port."""
-PidFinder = Callable[[str, int, str, int, Sequence[int]], Deferred[int | None]]
+Connection = tuple[str, int, str, int, int]
+"""A loopback TCP connection: peer host, peer port, local host, local port,
+and the inode of the client's socket as the door named it at accept (0:
+not known, where no door named it: the kernel could not be asked)."""
+PidFinder = Callable[[Connection, Sequence[int]], Deferred[int | None]]
 """Finds the pid of the process on the other end of a loopback connection,
-given (peer host, peer port, local host, local port, known pids to try
-first)."""
+given the connection and known pids to try first: the holder of the
+client's socket inode where the connection carries it, else of the socket
+its addresses name when the finder looks."""
 
 
 class Resolve(Protocol):

@@ -16,7 +16,7 @@ from mcpgateway.runtime.addresses import isLoopbackHost
 from mcpgateway.web.endpoints.guard import header
 
 if TYPE_CHECKING:
-    pass  # cryptography: clustered gateways only
+    from mcpgateway.core.gateway.settings import Connection
 
 
 def era2026Header(request: Request) -> bool:
@@ -37,12 +37,19 @@ def headerPid(request: Request) -> int | None:
     return pid if 0 < pid < 2**31 else None
 
 
-def loopbackConnection(request: Request) -> tuple[str, int, str, int] | None:
-    """(peer host, peer port, local host, local port) of a loopback TCP request."""
+def loopbackConnection(request: Request) -> Connection | None:
+    """(peer host, peer port, local host, local port, client socket inode)
+    of a loopback TCP request. The inode is the one the door named when it
+    accepted the request's connection (the channel's C{peerInode},
+    L{ChannelBounds<mcpgateway.httpbase.bounds.ChannelBounds>}), so that
+    the owner look names that socket's holder and no other; 0 where no
+    door named it (the kernel could not be asked), and the look goes by
+    the addresses."""
     peer, local = request.getClientAddress(), request.getHost()
     tcp = (IPv4Address, IPv6Address)
     if isinstance(peer, tcp) and isinstance(local, tcp) and isLoopbackHost(peer.host):
-        return peer.host, peer.port, local.host, local.port
+        inode = getattr(request.channel, "peerInode", 0)
+        return peer.host, peer.port, local.host, local.port, inode
     return None
 
 

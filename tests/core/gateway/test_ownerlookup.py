@@ -27,11 +27,9 @@ class Finder:
     def __init__(self) -> None:
         self.looks: list[tuple[Connection, Deferred[int | None]]] = []
 
-    def __call__(
-        self, peerHost: str, peerPort: int, localHost: str, localPort: int, hints: Any
-    ) -> Deferred[int | None]:
+    def __call__(self, connection: Connection, hints: Any) -> Deferred[int | None]:
         found: Deferred[int | None] = Deferred()
-        self.looks.append(((peerHost, peerPort, localHost, localPort), found))
+        self.looks.append((connection, found))
         return found
 
     def ports(self) -> list[int]:
@@ -45,9 +43,10 @@ class Finder:
                 found.callback(pid)
 
 
-def on(port: int) -> Connection:
-    """A loopback connection from client port C{port} to the gateway."""
-    return ("127.0.0.1", port, "127.0.0.1", 9100)
+def on(port: int, inode: int = 0) -> Connection:
+    """A loopback connection from client port C{port} to the gateway, its
+    client socket's inode C{inode} (0: not known)."""
+    return ("127.0.0.1", port, "127.0.0.1", 9100, inode)
 
 
 def made() -> tuple[Clock, Finder, SessionRegistry, OwnerLookup, Session]:
@@ -72,6 +71,18 @@ def test_a_later_request_on_another_connection_is_looked_at_at_once() -> None:
     finder.looks[0][1].callback(None)  # the initialize connection was gone
     finder.looks[1][1].callback(4242)
     assert session.clientPid == 4242 and session.pidFromSocket
+
+
+def test_the_finder_is_given_the_inode_and_a_reused_port_is_another_connection() -> None:
+    """The client socket's inode named at accept goes to the finder with
+    the connection's ends. A later connection on the same client port is
+    another socket (another inode), not the one looked at already: it is
+    looked at at once, for its own inode."""
+    _, finder, _, lookup, session = made()
+    lookup.find(session, on(50001, inode=7001))
+    lookup.lookFor(session, on(50001, inode=7001))
+    lookup.lookFor(session, on(50001, inode=7002))
+    assert [connection for connection, _ in finder.looks] == [on(50001, 7001), on(50001, 7002)]
 
 
 def test_a_connection_already_looked_at_waits_a_minute() -> None:

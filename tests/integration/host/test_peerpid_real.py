@@ -14,7 +14,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from mcpgateway.ops.peerpid import clientRoot, findClientPid, findClientPids, ownerOfSocket
+from mcpgateway.ops.peerpid import (
+    clientRoot,
+    findClientPid,
+    findClientPids,
+    ownerOfSocket,
+    socketInode,
+)
 
 pytestmark = [
     pytest.mark.integration,
@@ -120,7 +126,7 @@ def test_many_clients_in_one_scan(connections: Callable[..., Connection]) -> Non
     asked = []
     for _child, connection in made:
         peer, local = connection.getpeername(), connection.getsockname()
-        asked.append((peer[0], peer[1], local[0], local[1]))
+        asked.append((peer[0], peer[1], local[0], local[1], 0))
     assert findClientPids(asked) == [child.pid for child, _ in made]
 
 
@@ -165,3 +171,67 @@ def test_closed_connection_not_found(connections: Callable[..., Connection]) -> 
     child.stdin.close()
     child.wait(10)
     assert findClientPid(peer[0], peer[1], local[0], local[1]) is None
+
+
+FROM_PORT = """
+import socket, sys
+host, port, fromPort = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind((host, fromPort))
+    s.connect((host, port))
+except OSError as e:
+    sys.stdout.write(f"refused {e}\\n")
+    sys.exit(0)
+sys.stdout.write("connected\\n")
+sys.stdout.flush()
+sys.stdin.read()
+"""
+
+
+def test_a_known_inode_names_no_one_once_its_port_is_another_processs() -> None:
+    """The client's socket inode, named at accept (as the door names it),
+    finds the client while it holds the socket; once the client closed
+    that connection and another process connected from the same port,
+    it finds no one, where the ports name that other process."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        server.settimeout(10)
+        port = server.getsockname()[1]
+        first = subprocess.Popen(  # its port reusable (SO_REUSEADDR), as the second's
+            [sys.executable, "-c", FROM_PORT, "127.0.0.1", str(port), "0"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        accepted, (_, clientPort) = server.accept()
+        assert first.stdout is not None and first.stdout.readline() == "connected\n"
+        inode = socketInode("127.0.0.1", clientPort, "127.0.0.1", port)
+        assert inode is not None
+        ends = ("127.0.0.1", clientPort, "127.0.0.1", port)
+        assert findClientPids([(*ends, inode)]) == [first.pid]
+        assert first.stdin is not None
+        first.stdin.close()  # the client closes its connection first, and exits
+        first.wait(10)
+        accepted.close()
+        second = subprocess.Popen(
+            [sys.executable, "-c", FROM_PORT, "127.0.0.1", str(port), str(clientPort)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert second.stdout is not None
+            said = second.stdout.readline()
+            if said != "connected\n":
+                pytest.skip(f"the kernel gives the port to no other connection here: {said}")
+            reused, _ = server.accept()
+            with reused:
+                assert findClientPids([(*ends, 0)]) == [second.pid]  # by the ports
+                assert findClientPids([(*ends, inode)]) == [None]
+        finally:
+            assert second.stdin is not None
+            second.stdin.close()
+            second.wait(10)

@@ -55,9 +55,10 @@ def check(client: socket.socket, accepted: socket.socket) -> None:
         assert diag.tcpPeer(clientHost, clientPort, serverHost, serverPort + 1) is ABSENT
     finally:
         diag.close()
-    connection = (clientHost, clientPort, serverHost, serverPort)
-    assert peerpid.socketInodes([connection]) == [inode]
-    assert peerpid.findClientPids([connection]) == [os.getpid()]
+    ends = (clientHost, clientPort, serverHost, serverPort)
+    assert peerpid.socketInodes([ends]) == [inode]
+    assert peerpid.findClientPids([(*ends, 0)]) == [os.getpid()]
+    assert peerpid.findClientPids([(*ends, inode)]) == [os.getpid()]
 
 
 def test_this_process_names_its_own_peers() -> None:

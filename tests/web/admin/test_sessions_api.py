@@ -11,10 +11,15 @@ from twisted.internet.defer import Deferred, succeed
 
 from mcpgateway.core.gateway.ownerlookup import OWNER_RETRY
 from mcpgateway.core.sessions import Session, shortId
+from mcpgateway.httpbase.door import Door
 from mcpgateway.protocol import jsonrpc
+from mcpgateway.tuned.switch import STOCK, TUNED
+from mcpgateway.web.app import makeSite
 from tests.fakes import FakeProcess, capturedGatewayLogs
 from tests.http import Harness, Response, initializeMessage, spec
 from tests.support.web import mcpcall
+from tests.support.web.channel_reading import post
+from tests.support.web.door import OWNER, FakeNamer, connect
 from tests.support.web.sessions_api import Finder, FinderHarness, initialize
 
 SHUTDOWN = {"code": jsonrpc.SERVER_UNAVAILABLE, "message": "the gateway is shutting down"}
@@ -298,8 +303,9 @@ def test_the_finder_is_asked_with_the_connection_and_known_pids() -> None:
     assert finder.calls == []
     h.reactor.advance(7)
     sid = openSession(h)
-    # Harness's StringTransport: peer 127.0.0.1:50000, host 10.0.0.1:12345 (its default).
-    assert finder.calls == [("127.0.0.1", 50000, "10.0.0.1", 12345, [4001, 4002])]
+    # Harness's StringTransport: peer 127.0.0.1:50000, host 10.0.0.1:12345 (its
+    # default); no door named the client's socket: its inode is not known (0).
+    assert finder.calls == [(("127.0.0.1", 50000, "10.0.0.1", 12345, 0), [4001, 4002])]
     assert session(h, sid).clientPid is None
     h.reactor.advance(3)
     finder.answers[0].callback(777)
@@ -307,6 +313,26 @@ def test_the_finder_is_asked_with_the_connection_and_known_pids() -> None:
     assert session(h, sid).lastActivity == 10
     assert [s.id for s in h.gateway.sessions.ofPid(777)] == [sid]
     assert h.gateway.sessions.activity(session(h, sid)) == 10
+
+
+@pytest.mark.parametrize("twisted", [STOCK, TUNED])
+def test_the_finder_is_given_the_inode_the_door_named_at_accept(twisted: str) -> None:
+    """Behind a door, each look carries the inode of the client's socket
+    the door named when it accepted the request's connection (the fake
+    namer names each client port's socket by the port): the initialize's,
+    then a later request's on another connection."""
+    finder = Finder()
+    h = FinderHarness(finder)
+    door = Door(h.reactor, FakeNamer(), owner=OWNER)
+    h.site = makeSite(h.gateway, h.reactor, maxBody=4096, door=door, twisted=twisted)
+    sid = openSession(h)
+    finder.answers[0].callback(None)  # the client closed that connection
+    protocol, _ = connect(h.site, port=50001)
+    protocol.dataReceived(post(sid, {"jsonrpc": "2.0", "id": 2, "method": "ping"}))
+    assert [connection for connection, _ in finder.calls] == [
+        ("127.0.0.1", 50000, "10.0.0.1", 12345, 50000),
+        ("127.0.0.1", 50001, "127.0.0.1", 9100, 50001),
+    ]
 
 
 def test_the_known_pids_are_gathered_at_most_once_a_second() -> None:
