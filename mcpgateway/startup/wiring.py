@@ -634,6 +634,7 @@ def _listener(
         twisted=options["twisted"],
         door=doorFor(options, reactor, pre.stateDir),
         config=configService.problems,
+        approvals=None if heldCalls is None else heldCalls.existing,
     )
     _pollSpin(reactor, options["poll-spin"], site.servesAtMostOne, options["twisted"])
     notify = SystemdNotifyService(os.environ.get("NOTIFY_SOCKET"))

@@ -73,7 +73,8 @@ from mcpgateway.tuned.turnflush import TurnFlusher
 from mcpgateway.web.plumbing.stock import StockRequest, stockChannel
 
 if TYPE_CHECKING:
-    pass  # loaded at the page's first request
+    # Loaded at the page's first request.
+    from mcpgateway.web.pages.approvalspage import HeldCallsIfAny
 from mcpgateway.tuned.channel import IDLE_CONNECTION_TIMEOUT, ConnectionGuard, GatewayChannel
 from mcpgateway.web.root import GatewayRoot, ResourceFactory
 from mcpgateway.web.teamcluster import TeamServices
@@ -220,6 +221,7 @@ def makeSite(
     twisted: str | None = None,
     door: Door | None = None,
     config: Callable[[], ConfigProblems] | None = None,
+    approvals: HeldCallsIfAny | None = None,
 ) -> GatewaySite:
     """The C{Site} serving the gateway, within C{limits}; C{maxBody}, when
     given, overrides C{limits.maxBody}; C{keys}, C{era2026}, C{team}: see
@@ -230,7 +232,8 @@ def makeSite(
     (L{mcpgateway.tuned.switch}); C{door}: who may connect (a gateway
     that authenticates no one; C{None}: every connection is let in);
     C{config}: what the config holds that the gateway cannot use, which
-    C{/health} shows."""
+    C{/health} shows; C{approvals}: the gateway's held calls, which the
+    console's held calls' page shows (C{None}: none are held)."""
     if twisted is None:
         twisted = twistedSetting(None, os.environ)
     stock = twisted == STOCK
@@ -250,7 +253,18 @@ def makeSite(
 
     clientErrors = ClientErrors(clock)
     root = GatewayRoot(
-        gateway, clock, loopbackOnly, api, limits, clientErrors, keys, era2026, team, door, config
+        gateway,
+        clock,
+        loopbackOnly,
+        api,
+        limits,
+        clientErrors,
+        keys,
+        era2026,
+        team,
+        door,
+        config,
+        approvals,
     )
     kind = StockSite if stock else GatewaySite
     site = kind(root, clock, limits, clientErrors, flusher, door)
