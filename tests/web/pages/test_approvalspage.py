@@ -19,6 +19,7 @@ from mcpgateway.web.pages.consolepage import CONTENT_SECURITY_POLICY
 from tests.http import Response
 from tests.support.web.approvals import ARGS, REASON, ApprovalsSite
 from tests.support.web.statuspage import ALLOWED_TAGS, Page
+from tests.support.web.team_web import TeamHarness
 
 PAGE_TAGS = ALLOWED_TAGS | {"details", "summary", "h3", "caption"}
 """The tags of the console's pages, with those the held calls' page adds."""
@@ -220,3 +221,11 @@ def test_long_arguments_are_cut_and_say_so() -> None:
     text = prettyArguments({"body": "x" * (MAX_ARGUMENTS + 10)})
     assert len(text) < MAX_ARGUMENTS + 200
     assert text.endswith("mcpgateway approvals show ID prints them all)")
+
+
+def test_on_a_team_gateway_the_page_is_for_admins() -> None:
+    h = TeamHarness()
+    for path in ("/status/approvals", "/status/approvals/list"):
+        assert h.request("GET", path, accept="text/html").status == 401
+        assert h.as_("alice", "GET", path, accept="text/html").status == 403
+        assert h.as_("root", "GET", path, accept="text/html").status == 200
