@@ -14,6 +14,7 @@ carry markup and a script: nothing of them runs."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -90,6 +91,13 @@ def test_a_person_allows_one_held_call_and_denies_another(browser: Any) -> None:
         summary = item.locator("summary")
         assert "github" in summary.inner_text() and "create_issue" in summary.inner_text()
         assert "untrusted" in summary.inner_text() and "left" in summary.inner_text()
+        # The time left counts down while the page is open.
+        left = item.locator(".left")
+        assert re.fullmatch(r"1[45] min \d\d s left", left.inner_text()), left.inner_text()
+        page.wait_for_function(
+            "(t) => document.querySelector('li[data-call] .left').textContent !== t",
+            arg=left.inner_text(),
+        )
         summary.click()
         shown = item.locator("pre.arguments").inner_text()
         assert json.loads(shown) == HOSTILE
