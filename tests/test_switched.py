@@ -159,10 +159,11 @@ def test_a_unit_file_that_starts_processes_and_reaches_the_switch_differs(
     folder = TESTS / "x"
     path = folder / "test_sample.py"
     monkeypatch.setattr(switched, "sourceOf", lambda p: source if p == path else sourceOf(p))
-    switched.startsProcesses.cache_clear()
-    switched.fileReadsTheSwitch.cache_clear()
+    caches = (switched.startsProcesses, switched.fileReadsTheSwitch, switched._namesImportedBy)
+    for cache in caches:
+        cache.cache_clear()
     try:
         assert canDiffer(path) is differs
     finally:
-        switched.startsProcesses.cache_clear()
-        switched.fileReadsTheSwitch.cache_clear()
+        for cache in caches:
+            cache.cache_clear()

@@ -221,6 +221,7 @@ def makeSite(
     twisted: str | None = None,
     door: Door | None = None,
     config: Callable[[], ConfigProblems] | None = None,
+    apiHasToken: bool | None = None,
     approvals: HeldCallsIfAny | None = None,
 ) -> GatewaySite:
     """The C{Site} serving the gateway, within C{limits}; C{maxBody}, when
@@ -232,8 +233,9 @@ def makeSite(
     (L{mcpgateway.tuned.switch}); C{door}: who may connect (a gateway
     that authenticates no one; C{None}: every connection is let in);
     C{config}: what the config holds that the gateway cannot use, which
-    C{/health} shows; C{approvals}: the gateway's held calls, which the
-    console's held calls' page shows (C{None}: none are held)."""
+    C{/health} shows; C{apiHasToken}: see L{GatewayRoot}; C{approvals}:
+    the gateway's held calls, which the console's held calls' page shows
+    (C{None}: none are held)."""
     if twisted is None:
         twisted = twistedSetting(None, os.environ)
     stock = twisted == STOCK
@@ -264,7 +266,8 @@ def makeSite(
         team,
         door,
         config,
-        approvals,
+        apiHasToken=apiHasToken,
+        approvals=approvals,
     )
     kind = StockSite if stock else GatewaySite
     site = kind(root, clock, limits, clientErrors, flusher, door)

@@ -371,9 +371,14 @@ class GatewayRoot(Resource):
         team: TeamServices | None = None,
         door: Door | None = None,
         config: Callable[[], ConfigProblems] | None = None,
+        apiHasToken: bool | None = None,
         approvals: HeldCallsIfAny | None = None,
     ) -> None:
         """
+        @param apiHasToken: whether C{api} needs its bearer token
+            (C{--api-token}), which decides whether the status page shows
+            stderr lines without making the API (Klein); C{None}: the API
+            is made and asked.
         @param keys: what credential sets (C{X-Mcp-Env-*} headers) are keyed
             with: the state directory's (L{WorkspaceKeys.forStateDir}, read
             once at start); C{None}: a secret of this process only.
@@ -397,6 +402,7 @@ class GatewayRoot(Resource):
         self.clientErrors = clientErrors if clientErrors is not None else ClientErrors(clock)
         self._apiFactory = api
         self._api: IResource | None = None
+        self._apiHasToken = apiHasToken
         self._loopbackOnly = loopbackOnly
         self._gateway = gateway
         self._clock = clock
@@ -673,6 +679,8 @@ class GatewayRoot(Resource):
         only admins in."""
         if self.team.gate is not None or self._apiFactory is None:
             return True
+        if self._apiHasToken is not None:  # known without loading Klein
+            return not self._apiHasToken
         return not getattr(self._apiResource(), "hasToken", False)
 
     def _managementApp(self) -> IResource:

@@ -22,6 +22,7 @@ from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.pools.shared import SharedPlacement
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.era2026form import SERVER_INFO_KEY
 from tests.fakes import FakeProcess, capturedGatewayLogs
 from tests.reloading import initialize
 from tests.support.core.pools.keyedplacement_reload import Home, reconfigured
@@ -117,10 +118,10 @@ def test_a_era2026_request_at_the_workspace_route_is_served(
     home.define(P, shout(home))
     gateway = home.start()
     request = Era2026Request("d-1", "server/discover", {}, scope=home.keys.key(str(P)))
-    described: Deferred[dict[str, Any]] = gateway.pools["pw"].describe(request)
+    described: Deferred[jsonrpc.Message] = gateway.pools["pw"].serveEra2026(request, lambda _: True)
     home.handshake(home.reactor.lastProcess)
-    result = home.successResult(described)
-    assert isinstance(result, dict) and result["serverInfo"]["name"] == "pw"
+    answer = home.successResult(described)
+    assert isinstance(answer, dict) and answer["result"]["_meta"][SERVER_INFO_KEY]["name"] == "pw"
     assert len(home.reactor.processes) == 1
 
 

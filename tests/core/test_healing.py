@@ -124,12 +124,12 @@ class SharedChildHealingTests(SynchronousTestCase):
     def test_restart_at_once_with_sessions_attached_after_backoff(self) -> None:
         pool = self.h.gateway.pools["srv"]
         self.crash()
-        self.assertEqual(pool.state(), "restarting")
+        self.assertEqual(pool.status(0).state, "restarting")
         self.h.reactor.advance(1.0)
         self.assertEqual(len(self.h.reactor.processes), 2)  # nobody asked: it came back
-        self.assertEqual(pool.state(), "starting")
+        self.assertEqual(pool.status(0).state, "starting")
         self.h.answerHandshake()
-        self.assertEqual(pool.state(), "degraded")
+        self.assertEqual(pool.status(0).state, "degraded")
         self.crash()
         self.h.reactor.advance(1.9)
         self.assertEqual(len(self.h.reactor.processes), 2)  # second failure: 2 s
@@ -141,7 +141,7 @@ class SharedChildHealingTests(SynchronousTestCase):
         for _ in range(5):
             self.crash()
             self.h.reactor.advance(pool.breaker.delay())
-        self.assertEqual(pool.state(), "error")
+        self.assertEqual(pool.status(0).state, "error")
         spawned = len(self.h.reactor.processes)
         response = self.h.request(
             "POST",
@@ -233,7 +233,7 @@ class CrashLoopRuleTests(SynchronousTestCase):
             if self.pool.breaker.state == Circuit.CLOSED:
                 self.h.answerHandshake()
         self.assertEqual(self.pool.breaker.state, Circuit.OPEN)
-        self.assertEqual(self.pool.state(), "error")
+        self.assertEqual(self.pool.status(0).state, "error")
 
     def test_a_child_that_served_resets_the_backoff(self) -> None:
         for expected in (1, 2, 4):
@@ -279,4 +279,4 @@ class ResolutionGateTests(SynchronousTestCase):
             ServerUnavailable,
         )
         self.assertIn("not found", str(failure.value))
-        self.assertEqual(pool.state(), "error")
+        self.assertEqual(pool.status(0).state, "error")

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcpgateway.core.gateway.gateway import Gateway
+from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.spec import ServerSpec, Sharing
 from mcpgateway.core.status import (
     ChildStatus,
@@ -305,6 +306,7 @@ def test_a_snapshot_does_not_follow_the_live_pool() -> None:
 def test_launch_is_the_resolved_command_line_only_when_it_differs() -> None:
     gw, _ = gateway()
     pool = gw.pools["shared"]
+    assert isinstance(pool, ServerPool)  # its npx resolved (white-box)
     assert gw.readModel.server("shared").launch is None
     pool.useLaunchSpec(
         dataclasses.replace(SPEC, command="npx", args=("-y", "pkg"), executable="/cache/bin/pkg")

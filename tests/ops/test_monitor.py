@@ -24,7 +24,7 @@ def test_prewarm_starts_the_shared_child_with_the_service() -> None:
     GatewayService(h.gateway).startService()
     assert len(h.reactor.processes) == 1
     h.answerHandshake()
-    assert h.gateway.pools["srv"].state() == "running"
+    assert h.gateway.pools["srv"].status(0).state == "running"
 
 
 def test_without_prewarm_children_start_on_first_use() -> None:

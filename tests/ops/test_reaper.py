@@ -322,7 +322,7 @@ def test_shared_child_with_no_session_for_child_idle_timeout_is_stopped() -> Non
     [stopping] = [e for e in events if e.get("seconds") == 100]
     assert stopping["server"] == "srv" and stopping["log_level"] == LogLevel.info
     child.exit(0)
-    assert h.gateway.pools["srv"].state() == "stopped"
+    assert h.gateway.pools["srv"].status(0).state == "stopped"
     openSession(h)  # restarts on demand
     assert len(h.reactor.processes) == 2 and not h.process().stdinClosed
 

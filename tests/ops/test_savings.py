@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
+from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.spec import Sharing
 from mcpgateway.core.status import SessionStatus
 from mcpgateway.ops.savings import (
@@ -167,6 +168,7 @@ def test_sessions_sharing_one_child_save_the_launches_they_did_not_run() -> None
 def test_a_resolved_npx_entry_also_saves_one_wrapper_per_session_not_counted_unmeasured() -> None:
     h = Harness({"mem": npxSpec("mem")})
     pool = h.gateway.pools["mem"]
+    assert isinstance(pool, ServerPool)  # its npx resolved (white-box)
     pool.useLaunchSpec(replace(pool.spec, command="/usr/bin/node", args=("/cache/bin.js",)))
     for n in range(3):
         h.initialize("mem", requestId=n + 1)
@@ -185,6 +187,7 @@ def test_a_resolved_npx_entry_also_saves_one_wrapper_per_session_not_counted_unm
 def test_a_wrapper_the_gateway_ran_is_measured_and_counted_for_resolved_entries() -> None:
     h = Harness({"raw": npxSpec("raw"), "mem": npxSpec("mem")})
     mem = h.gateway.pools["mem"]
+    assert isinstance(mem, ServerPool)  # its npx resolved (white-box)
     mem.useLaunchSpec(replace(mem.spec, command="/usr/bin/node", args=("/cache/bin.js",)))
     h.initialize("raw", requestId=1)  # unresolved: its child is npx, the server below it
     h.initialize("raw", requestId=2)

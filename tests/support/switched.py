@@ -84,6 +84,12 @@ def testModulePath(name: str) -> Path | None:
     return None
 
 
+@functools.cache
+def _namesImportedBy(path: Path) -> tuple[str, ...]:
+    """What the file C{path} imports or may import (L{importedNames})."""
+    return tuple(importedNames(sourceOf(path)))
+
+
 def importedNames(source: str) -> Iterator[str]:
     """Each module C{source} imports or may import (C{from a import b}
     names both C{a} and C{a.b}); absolute imports only."""
@@ -106,7 +112,7 @@ def _reached(path: Path) -> Iterator[Path]:
             continue
         seen.add(current)
         yield current
-        for name in importedNames(sourceOf(current)):
+        for name in _namesImportedBy(current):
             if name.startswith("tests."):
                 found = testModulePath(name)
                 if found is not None:
@@ -118,9 +124,7 @@ def fileReadsTheSwitch(path: Path) -> bool:
     """Whether the file C{path} of C{tests/} imports L{SWITCH} (see the
     module)."""
     readers = switchReaders()
-    return any(
-        name in readers for current in _reached(path) for name in importedNames(sourceOf(current))
-    )
+    return any(name in readers for current in _reached(path) for name in _namesImportedBy(current))
 
 
 @functools.cache

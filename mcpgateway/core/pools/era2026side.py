@@ -56,7 +56,7 @@ class Era2026Children(Protocol):
 
 class Era2026Side:
     """The MCP 2026-07-28 side of a pool: its 2026 calls and listen
-    streams (the pool's C{era2026}, C{listen}, C{describe} and the rest of
+    streams (the pool's C{serveEra2026}, C{listen} and the rest of
     L{mcpgateway.core.pools.pool.PoolLike}'s last part).
 
     @ivar bridge: the 2026 calls on its children (their suspended rounds).
@@ -186,15 +186,6 @@ class Era2026Side:
         return jsonrpc.errorResponse(
             request.clientId, jsonrpc.INTERNAL_ERROR, "the gateway failed to serve this request"
         )
-
-    def describe(self, request: Era2026Request) -> Deferred[dict[str, Any]]:
-        """The C{InitializeResult} of the child of C{request}'s route
-        (started when needed)."""
-
-        def result(upstream: Upstream) -> dict[str, Any]:
-            return upstream.initializeResult or {}
-
-        return self._childrenOf.era2026Upstream(self._routed(request)).addCallback(result)
 
     def listen(
         self, request: Era2026Request, wanted: ListenFilter, sink: Sink

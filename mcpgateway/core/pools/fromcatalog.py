@@ -191,6 +191,17 @@ class CatalogStartup:
         child runs)."""
         return bool(self._marks)
 
+    def startsOnCall(self) -> bool:
+        """Whether its sessions, restored ones too, are answered from the
+        catalog until a request it cannot answer starts the child: a
+        catalog is current and no session subscribed to a resource (its
+        updates come from a running child)."""
+        shared = self._child()
+        fanout = None if shared is None else shared.router.fanout
+        if isinstance(fanout, SharedFanout) and fanout.subscriptions:
+            return False
+        return self.initializeFor(None) is not None
+
     # -- handshake sessions ----------------------------------------------------------
 
     def open(

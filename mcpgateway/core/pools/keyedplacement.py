@@ -46,8 +46,6 @@ where they are.
 
 from __future__ import annotations
 
-from typing import Any
-
 from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.logger import Logger
 
@@ -107,9 +105,6 @@ class KeyedPlacement:
     def childOf(self, session: Session) -> Upstream | None:
         return self.table.upstreamOf(session)
 
-    def keyOf(self, session: Session) -> str | None:
-        return self.table.boundKey(session)
-
     def scopesOf(self, upstream: Upstream) -> tuple[str, ...]:
         return self.table.scopesOf(upstream)
 
@@ -124,9 +119,6 @@ class KeyedPlacement:
             child.spec = spec
 
     # -- MCP 2026-07-28 clients --------------------------------------------------------
-
-    def era2026Refusal(self) -> str | None:
-        return None
 
     def era2026Upstream(self, request: Era2026Request) -> Deferred[Upstream]:
         """The child of the request's route and credentials, as a session of
@@ -282,9 +274,6 @@ class KeyedPlacement:
             release(upstream, session, reason)
         return succeed(None)
 
-    def startsOnCall(self) -> bool:
-        return False
-
     # -- reconfiguration ---------------------------------------------------------------
 
     def reconfigured(self, before: tuple[object, ...]) -> list[Session]:
@@ -320,13 +309,6 @@ class KeyedPlacement:
     def idle(self, now: float) -> Idle | None:
         """Never as a whole: L{expire} stops each child when it is idle."""
         return None
-
-    def call(self, method: str, params: dict[str, Any]) -> Deferred[jsonrpc.Message] | None:
-        """Ask the global route's child, when it runs."""
-        upstream = self.table.globalChild()
-        if upstream is None or upstream.state is not Lifecycle.RUNNING:
-            return None
-        return upstream.router.call(method, params)
 
     def healthPing(self) -> None:
         """Nothing: a scoped child that is idle is stopped (L{expire}), not pinged."""

@@ -15,18 +15,22 @@ L{mcpgateway.core.pools.factory.makePool}:
 
 A placement holds its own map (the shared child, or the children by child
 key and the sessions bound to them) and nobody else reads it: the pool
-asks it which child serves a session (L{Placement.childOf}), under which
-key (L{Placement.keyOf}), and to open, restore, ready and release its
-sessions. It is given what it needs as values and callables (a L{Kit}),
-never the pool itself: the sessions that own a child are the pool's, not
-the placement's, and the pool asks them before it asks the placement.
+asks it which child serves a session (L{Placement.childOf}), and to open,
+restore, ready and release its sessions. What does not change while the
+pool lives are values the pool reads: whether it keeps a child per launch
+(C{perLaunch}), whether every session owns its child (C{ownsAll}: such a
+pool never serves an MCP 2026-07-28 client, L{perSessionRefusal}), and
+what answers its sessions from the server's saved catalog (C{startup}).
+It is given what it needs as values and callables (a L{Kit}), never the
+pool itself: the sessions that own a child are the pool's, not the
+placement's, and the pool asks them before it asks the placement.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
@@ -47,7 +51,7 @@ from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
 
-__all__ = ["Kit", "Placement", "SessionPlacement", "VariantFor"]
+__all__ = ["Kit", "Placement", "SessionPlacement", "VariantFor", "perSessionRefusal"]
 
 VariantFor = Callable[[str, str, tuple[tuple[str, str], ...], str], "Variant | None"]
 """The launch of a route for a client's credentials and principal
@@ -106,9 +110,6 @@ class Placement(Protocol):
     def childOf(self, session: Session) -> Upstream | None:
         """The child serving C{session} (C{None}: none)."""
 
-    def keyOf(self, session: Session) -> str | None:
-        """The child key C{session} is bound to (C{None}: none)."""
-
     def open(self, session: Session, initialize: jsonrpc.Message) -> Deferred[jsonrpc.Message]:
         """Attach C{session} to its child and answer its C{initialize}."""
 
@@ -152,9 +153,6 @@ class Placement(Protocol):
     def prewarm(self) -> Deferred[None]:
         """Start what should run before a session asks."""
 
-    def era2026Refusal(self) -> str | None:
-        """Why it cannot serve a 2026-07-28 client whatever the configuration."""
-
     def era2026Upstream(self, request: Era2026Request) -> Deferred[Upstream]:
         """The running child serving C{request}'s route."""
 
@@ -168,9 +166,6 @@ class Placement(Protocol):
     def idle(self, now: float) -> Idle | None:
         """How idle the shared child is."""
 
-    def call(self, method: str, params: dict[str, Any]) -> Deferred[jsonrpc.Message] | None:
-        """A request of the gateway's own to the running shared child."""
-
     def healthPing(self) -> None:
         """Ping the running shared child."""
 
@@ -180,14 +175,21 @@ class Placement(Protocol):
     def principalOf(self, upstream: Upstream) -> str:
         """The key of the principal whose child C{upstream} is (C{""}: all's)."""
 
-    def startsOnCall(self) -> bool:
-        """Whether its sessions are served from the saved catalog until a call."""
-
     def probeRoute(self, variant: Variant, key: str) -> Deferred[ScopeCatalog] | None:
         """Start route C{variant}'s child as its first session would, list
         it as the catalog of C{key} and stop it unless a session uses it
         meanwhile (C{None}: its sessions are not answered from a route's
         catalog: their child is the server's one, or their own)."""
+
+
+def perSessionRefusal(server: str) -> str:
+    """Why a server that runs a child per session (C{server}) cannot serve
+    an MCP 2026-07-28 client, whatever its configuration: such a client
+    has no session to own a child."""
+    return (
+        f"server '{server}' runs a child per session (share: session), and an"
+        " MCP 2026-07-28 client has no session to own one"
+    )
 
 
 class SessionPlacement:
@@ -205,9 +207,6 @@ class SessionPlacement:
         return []
 
     def childOf(self, session: Session) -> Upstream | None:
-        return None
-
-    def keyOf(self, session: Session) -> str | None:
         return None
 
     def open(self, session: Session, initialize: jsonrpc.Message) -> Deferred[jsonrpc.Message]:
@@ -259,15 +258,8 @@ class SessionPlacement:
         """Nothing to start before a session asks."""
         return succeed(None)
 
-    def era2026Refusal(self) -> str | None:
-        """Always: a 2026-07-28 client has no session to own a child."""
-        return (
-            f"server '{self._kit.spec().name}' runs a child per session (share: session), and an"
-            " MCP 2026-07-28 client has no session to own one"
-        )
-
     def era2026Upstream(self, request: Era2026Request) -> Deferred[Upstream]:
-        return fail(NoSharedChild(self.era2026Refusal()))
+        return fail(NoSharedChild(perSessionRefusal(self._kit.spec().name)))
 
     def era2026Router(self, scope: str) -> Router | None:
         return None
@@ -279,10 +271,6 @@ class SessionPlacement:
         """Never: a session's own child lives as long as the session."""
         return None
 
-    def call(self, method: str, params: dict[str, Any]) -> Deferred[jsonrpc.Message] | None:
-        """Nothing: the gateway asks nothing of a session's own child."""
-        return None
-
     def healthPing(self) -> None:
         """Nothing: a session's own child is never pinged."""
 
@@ -291,9 +279,6 @@ class SessionPlacement:
 
     def principalOf(self, upstream: Upstream) -> str:
         return ""
-
-    def startsOnCall(self) -> bool:
-        return False
 
     def probeRoute(self, variant: Variant, key: str) -> Deferred[ScopeCatalog] | None:
         """None: a session's child is its own (the pool probes those)."""

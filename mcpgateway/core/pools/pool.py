@@ -69,8 +69,7 @@ from mcpgateway.core.exchange import Sink
 from mcpgateway.core.healing import Breaker
 from mcpgateway.core.sessions import Session, SessionLike
 from mcpgateway.core.spec import ServerSpec, Sharing, Variant
-from mcpgateway.core.stats import RequestStats
-from mcpgateway.core.status import Era2026Stats, Resolution, ServerState, ServerStatus
+from mcpgateway.core.status import Era2026Stats, Resolution, ServerStatus
 from mcpgateway.core.toolgate import PinnedTools
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
 from mcpgateway.protocol import jsonrpc
@@ -98,6 +97,7 @@ __all__ = [
     "disabledError",
     "launchEnvOf",
     "programOf",
+    "promotedAtStart",
     "sameServer",
     "variantsOf",
 ]
@@ -335,9 +335,6 @@ class PoolLike(Protocol):
         """Detach C{session}; stop its child if it had one of its own (fires
         once that has exited)."""
 
-    def state(self) -> ServerState:
-        """What the server is doing now."""
-
     def status(self, sessions: int) -> ServerStatus:
         """A snapshot of the server and its children; C{sessions}: how many
         sessions the gateway has open on it."""
@@ -348,8 +345,6 @@ class PoolLike(Protocol):
     """What children are started with (the real binary behind C{npx}/C{uvx})."""
     resolution: Resolution | None
     breaker: Breaker
-    stats: RequestStats
-    created: float
 
     def childPid(self, session: Session) -> int | None:
         """The pid of the child serving C{session}."""
@@ -392,9 +387,6 @@ class PoolLike(Protocol):
         """Start no child until C{resolving} fires; then start children with
         its result (and the launch of each other route with what C{resolve}
         makes of it)."""
-
-    def useLaunchSpec(self, spec: ServerSpec) -> None:
-        """Start children with C{spec} from the next spawn on."""
 
     def useSpec(self, spec: ServerSpec) -> list[Session]:
         """Serve C{spec} (the same server, reconfigured) with the same
@@ -439,10 +431,6 @@ class PoolLike(Protocol):
         ping at a time); kill it if it does not answer within the request
         timeout (the restart policy brings it back)."""
 
-    def call(self, method: str, params: dict[str, Any]) -> Deferred[jsonrpc.Message] | None:
-        """Send a request of the gateway's own to the running shared child;
-        C{None} when there is none."""
-
     def sweep(self, alive: PidProbe) -> Sweep:
         """Forget children whose process is gone (C{alive} says so) without an
         exit event; report them and the sessions left without their child."""
@@ -476,10 +464,6 @@ class PoolLike(Protocol):
     def toolTaskSupport(self, request: Era2026Request, tool: str) -> Deferred[str | None]:
         """What the child of C{request}'s route says of C{tool}'s task
         support (its C{execution.taskSupport}; C{None}: nothing)."""
-
-    def describe(self, request: Era2026Request) -> Deferred[dict[str, Any]]:
-        """The C{InitializeResult} of the child of C{request}'s route
-        (started when needed)."""
 
     def listen(
         self, request: Era2026Request, wanted: ListenFilter, sink: Sink
@@ -522,6 +506,13 @@ def childPerLaunch(spec: ServerSpec) -> bool:
         return True
     keyless = next((v.childKey for v in spec.variants if v.key == ""), None)
     return any(variant.childKey != keyless for variant in spec.variants)
+
+
+def promotedAtStart(spec: ServerSpec) -> bool:
+    """Whether C{spec}'s server was promoted in an earlier process: its
+    sessions each own a child, and its shared child, if any, is for MCP
+    2026-07-28 requests only."""
+    return spec.promoted is not None and spec.sharing is Sharing.SESSION
 
 
 def programOf(spec: ServerSpec) -> tuple[object, ...]:

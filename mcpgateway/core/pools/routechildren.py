@@ -121,10 +121,6 @@ class RouteChildren:
         """Every bound session."""
         return list(self._sessions.values())
 
-    def globalChild(self) -> Upstream | None:
-        """The child of the global route, when it has one."""
-        return self._children.get(self._kit.routes()[""].childKey)
-
     def routerOf(self, scope: str) -> Router | None:
         """The router of route C{scope}'s child; of one of its credential (or
         principal) children when the route has no child without them."""

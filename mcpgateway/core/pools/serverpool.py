@@ -54,7 +54,7 @@ from mcpgateway.core.pools.childmaker import ChildMaker
 from mcpgateway.core.pools.era2026side import Era2026Side
 from mcpgateway.core.pools.lostchild import LostChildNotices
 from mcpgateway.core.pools.owned import LAZY_START, OwnedChildren
-from mcpgateway.core.pools.placement import Kit, Placement
+from mcpgateway.core.pools.placement import Kit, Placement, perSessionRefusal
 from mcpgateway.core.pools.pool import (
     NO_SCOPES,
     CatalogSource,
@@ -69,6 +69,7 @@ from mcpgateway.core.pools.pool import (
     TaskSupport,
     disabledError,
     launchEnvOf,
+    promotedAtStart,
     variantsOf,
 )
 from mcpgateway.core.pools.poollauncher import PoolLauncher
@@ -81,8 +82,7 @@ from mcpgateway.core.pools.scopecatalog import (
     scopeKey,
 )
 from mcpgateway.core.pools.scoperefresh import refreshRoutes, refreshSession
-from mcpgateway.core.pools.snapshot import CapacityCounts, StatusReader
-from mcpgateway.core.router import Router
+from mcpgateway.core.pools.snapshot import CapacityCounts, ChildRow, StatusReader
 from mcpgateway.core.sessions import Session, SessionLike
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec, Sharing, Variant
@@ -92,7 +92,6 @@ from mcpgateway.core.status import (
     Era2026Stats,
     Lifecycle,
     Resolution,
-    ServerState,
     ServerStatus,
 )
 from mcpgateway.core.toolgate import PinnedTools
@@ -146,8 +145,7 @@ class ServerPool:
         """The server's routes by key."""
         self._clock = clock
         self.breaker = (healing if healing is not None else HealingPolicy()).breaker(clock)
-        self.stats = RequestStats()
-        self.created = clock.seconds()
+        stats, created = RequestStats(), clock.seconds()
         self.events = EventLog(clock)
         self.resolution: Resolution | None = None
         """Where the resolution of an C{npx}/C{uvx} command to its real
@@ -156,7 +154,7 @@ class ServerPool:
         """Set through the management API: requests are refused, children stopped."""
         self.namesDecided = False
         """Whether a call's name is decided before the call (L{PoolLike.namesDecided})."""
-        self._ownEach = self._promotedAtStart()
+        self._ownEach = promotedAtStart(self.spec)
         """Promoted (in this process, or an earlier one): each new session
         gets an owned child."""
         self.limitCounts = CapacityCounts()
@@ -170,14 +168,14 @@ class ServerPool:
             cast(PoolLike, self),
             spawner,
             self.breaker,
-            self.stats,
+            stats,
             self.events,
             self.promotion.ambiguous,
             self.upstreams,
             self._childPrincipal,
         )
-        self.reader = StatusReader(
-            self, clock, self.breaker, self.stats, self.limitCounts, spawner.remotes, self.created
+        self._reader = StatusReader(
+            self, clock, self.breaker, stats, self.limitCounts, spawner.remotes, created
         )
         self.notices = LostChildNotices(spec.name)
         """The sessions to be told, with their next answer, that their child is new."""
@@ -235,10 +233,6 @@ class ServerPool:
                 return own
         return self.placement.childOf(session)
 
-    def childKeyOf(self, session: Session) -> str | None:
-        """The child key C{session} is bound to (C{None}: none, or an owned child)."""
-        return self.placement.keyOf(session)
-
     def ready(self, session: Session) -> Deferred[Upstream]:
         """The session's upstream, with a running child (a shared one is
         started again if it died).
@@ -289,11 +283,6 @@ class ServerPool:
     def watchChildren(self, listener: ChildListener | None) -> None:
         self.maker.listener = listener
 
-    @property
-    def childListener(self) -> ChildListener | None:
-        """Told when a child is ready and when its lists change (L{watchChildren})."""
-        return self.maker.listener
-
     def _childPrincipal(self, upstream: Upstream) -> str:
         """The key of the principal whose child C{upstream} is (C{""}: anyone's)."""
         principal = self.owned.principalOf(upstream)
@@ -306,12 +295,6 @@ class ServerPool:
         """Why new sessions get a child of their own, or C{None}."""
         return self.promotion.promoted
 
-    def _promotedAtStart(self) -> bool:
-        """Whether the server was promoted in an earlier process: its
-        sessions each own a child, its shared child is for MCP 2026-07-28
-        requests only."""
-        return self.spec.promoted is not None and self.spec.sharing is Sharing.SESSION
-
     def _eachSession(self) -> None:
         """Promoted to C{session} now: each new session gets a child of its own."""
         self._ownEach = True
@@ -322,12 +305,12 @@ class ServerPool:
     # -- sessions ------------------------------------------------------------------
 
     def open(self, session: Session, initialize: jsonrpc.Message) -> Deferred[jsonrpc.Message]:
-        """A session with a child of its own gets it (L{openOwned}); any
+        """A session with a child of its own gets it (L{_openOwned}); any
         other is answered by its placement."""
         if self.disabled:
             return fail(disabledError(self.spec.name))
         if self.ownsChildren():
-            return self.openOwned(session, initialize)
+            return self._openOwned(session, initialize)
         return self.placement.open(session, initialize)
 
     def restore(self, session: Session) -> None:
@@ -335,7 +318,7 @@ class ServerPool:
         promoted before this process) gives C{session} one (its
         C{initialize} replayed on its next request); else its placement
         attaches it."""
-        if self._ownsAllSessions or self._promotedAtStart():
+        if self._ownsAllSessions or promotedAtStart(self.spec):
             self.owned.restore(session)
         else:
             self.placement.restore(session)
@@ -353,7 +336,9 @@ class ServerPool:
 
     # -- sessions with a child of their own, started at their first call -------------
 
-    def openOwned(self, session: Session, initialize: jsonrpc.Message) -> Deferred[jsonrpc.Message]:
+    def _openOwned(
+        self, session: Session, initialize: jsonrpc.Message
+    ) -> Deferred[jsonrpc.Message]:
         """C{session}'s own child: answered from the catalog of its scope
         (probed first when none is known), its child started at its first
         request the catalog cannot answer; else started now, C{initialize}
@@ -392,7 +377,7 @@ class ServerPool:
         startup = self.scopeStartup
         return refreshRoutes(startup, self, self.routes, probe, listed, principals, clock, timeout)
 
-    def forwardOwned(
+    def _forwardOwned(
         self, session: Session, message: jsonrpc.Message, related: Sink | None
     ) -> Deferred[jsonrpc.Message]:
         """A request of C{session}, answered from its scope's catalog
@@ -457,7 +442,7 @@ class ServerPool:
                 pending = placement.forwardPending(session, message, related)
                 if pending is not None:
                     return pending
-            return self.forwardOwned(session, message, related)
+            return self._forwardOwned(session, message, related)
         if not self._ownEach:
             startup = placement.startup
             known = None if startup is None else startup.answer(session, message)
@@ -590,7 +575,11 @@ class ServerPool:
         return self.placement.prewarm()
 
     def startsOnCall(self) -> bool:
-        return self.placement.startsOnCall()
+        """Its shared placement's catalog start-up says (L{CatalogStartup.startsOnCall
+        <mcpgateway.core.pools.fromcatalog.CatalogStartup.startsOnCall>}); no
+        other placement's sessions are answered from the server's catalog."""
+        startup = self.placement.startup
+        return startup is not None and startup.startsOnCall()
 
     def resetCircuit(self) -> None:
         self.breaker.reset()
@@ -646,9 +635,6 @@ class ServerPool:
     def idle(self, now: float) -> Idle | None:
         return self.placement.idle(now)
 
-    def call(self, method: str, params: dict[str, Any]) -> Deferred[jsonrpc.Message] | None:
-        return self.placement.call(method, params)
-
     def healthPing(self) -> None:
         self.placement.healthPing()
 
@@ -673,46 +659,27 @@ class ServerPool:
 
     # -- what it is doing (L{StatusReader}) -----------------------------------------
 
-    def state(self) -> ServerState:
-        return self.reader.state()
-
     def status(self, sessions: int) -> ServerStatus:
-        return self.reader.status(sessions)
+        return self._reader.status(sessions)
 
-    def byOwner(self) -> list[tuple[str | None, Upstream]]:
-        """Every child, with the id of the session it belongs to (C{None}: shared)."""
-        shared: list[tuple[str | None, Upstream]] = [
-            (None, upstream) for upstream in self.placement.children()
+    def childRows(self) -> list[ChildRow]:
+        """Every child: its placement's, with the keys and principal each
+        serves, then the sessions' own, with the id of their session."""
+        placement = self.placement
+        rows = [
+            ChildRow(upstream, None, placement.scopesOf(upstream), placement.principalOf(upstream))
+            for upstream in placement.children()
         ]
-        return shared + list(self.owned.items())
-
-    def scopesOf(self, upstream: Upstream) -> tuple[str, ...]:
-        """The route and credential keys the shared child C{upstream} serves:
-        its own route's, and those its sessions came with."""
-        return self.placement.scopesOf(upstream)
-
-    def principalOf(self, upstream: Upstream) -> str:
-        """The key of the principal whose shared child C{upstream} is (C{""}: all's)."""
-        return self.placement.principalOf(upstream)
+        return rows + [ChildRow(upstream, owner) for owner, upstream in self.owned.items()]
 
     # -- MCP 2026-07-28 clients (L{Era2026Side}) -------------------------------------
 
     def era2026Refusal(self) -> str | None:
-        """A per-session server never serves them (its placement says why);
+        """A per-session server never serves them (L{perSessionRefusal});
         a disabled server, or one configured C{"era2026": false}, does not."""
-        refusal = self.placement.era2026Refusal()
-        return self.era2026.refusal() if refusal is None else refusal
-
-    def era2026Upstream(self, request: Era2026Request) -> Deferred[Upstream]:
-        """The running child that serves C{request}'s route (and
-        credentials); fails with L{ServerUnavailable
-        <mcpgateway.core.upstream.ServerUnavailable>} or L{UnknownRoute
-        <mcpgateway.core.pools.pool.UnknownRoute>}."""
-        return self.placement.era2026Upstream(request)
-
-    def era2026Router(self, scope: str) -> Router | None:
-        """The router of route C{scope}'s child, when it has one (no start)."""
-        return self.placement.era2026Router(scope)
+        if self._ownsAllSessions:
+            return perSessionRefusal(self.spec.name)
+        return self.era2026.refusal()
 
     def serveEra2026(self, request: Era2026Request, sink: Sink) -> Deferred[jsonrpc.Message]:
         """A 2026 C{server/discover} or list from the saved catalog while a
@@ -724,9 +691,6 @@ class ServerPool:
 
     def toolTaskSupport(self, request: Era2026Request, tool: str) -> Deferred[str | None]:
         return self.era2026.toolTaskSupport(request, tool)
-
-    def describe(self, request: Era2026Request) -> Deferred[dict[str, Any]]:
-        return self.era2026.describe(request)
 
     def listen(
         self, request: Era2026Request, wanted: ListenFilter, sink: Sink

@@ -43,8 +43,6 @@ while the gateway runs.
 
 from __future__ import annotations
 
-from typing import Any
-
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 
@@ -61,13 +59,14 @@ from mcpgateway.core.pools.pool import (
     UnknownRoute,
     childGone,
     disabledError,
+    promotedAtStart,
 )
 from mcpgateway.core.pools.scopecatalog import ScopeCatalog
 from mcpgateway.core.pools.snapshot import keysOf
 from mcpgateway.core.pools.staleenv import StaleEnvRestart
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
-from mcpgateway.core.spec import ServerSpec, Sharing, Variant
+from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
@@ -96,21 +95,11 @@ class SharedPlacement:
         """Restarts the shared child when idle after its environment changed."""
         self.startup = CatalogStartup(kit.catalogHost, lambda: self.shared, kit.ownsEach)
 
-    def _promotedAtStart(self) -> bool:
-        """Whether the server was promoted in an earlier process: its
-        sessions each own a child, its shared child is for MCP 2026-07-28
-        requests only."""
-        spec = self._kit.spec()
-        return spec.promoted is not None and spec.sharing is Sharing.SESSION
-
     def children(self) -> list[Upstream]:
         return [] if self.shared is None else [self.shared]
 
     def childOf(self, session: Session) -> Upstream | None:
         return self.shared
-
-    def keyOf(self, session: Session) -> str | None:
-        return None
 
     def upstream(self) -> Upstream:
         """The shared child's upstream, made (not started) on first use."""
@@ -135,14 +124,11 @@ class SharedPlacement:
         spec = kit.spec()
         if kit.disabled() or spec.executable is None:
             return succeed(None)
-        if self._promotedAtStart() and not spec.prewarm:
+        if promotedAtStart(spec) and not spec.prewarm:
             return succeed(None)
         return kit.launcher.whenLaunchable(self.upstream().ensure)
 
     # -- MCP 2026-07-28 clients ----------------------------------------------------
-
-    def era2026Refusal(self) -> str | None:
-        return None
 
     def era2026Upstream(self, request: Era2026Request) -> Deferred[Upstream]:
         """The shared child (a promoted server's too: promotion moves 2025
@@ -188,13 +174,6 @@ class SharedPlacement:
         if upstream.state is not Lifecycle.RUNNING and session.called:
             # The child it gets is started anew, unless the restart keeps it.
             self._kit.notices.mark(session, "restored on a gateway that did not keep its child")
-
-    def startsOnCall(self) -> bool:
-        shared = self.shared
-        fanout = None if shared is None else shared.router.fanout
-        if isinstance(fanout, SharedFanout) and fanout.subscriptions:
-            return False  # updates of a subscribed resource come from a running child
-        return self.startup.initializeFor(None) is not None
 
     def probeRoute(self, variant: Variant, key: str) -> Deferred[ScopeCatalog] | None:
         """None: its sessions' start-ups are answered from the server's
@@ -278,12 +257,6 @@ class SharedPlacement:
             quiet=now - router.lastActivity,
             unused=None if router.sessions else now - max(router.unusedSince, router.lastActivity),
         )
-
-    def call(self, method: str, params: dict[str, Any]) -> Deferred[jsonrpc.Message] | None:
-        upstream = self.shared
-        if upstream is None or upstream.state is not Lifecycle.RUNNING:
-            return None
-        return upstream.router.call(method, params)
 
     def healthPing(self) -> None:
         upstream = self.shared

@@ -33,7 +33,7 @@ from mcpgateway.core.status import (
 )
 from mcpgateway.core.upstream import Upstream
 
-__all__ = ["CapacityCounts", "Observed", "StatusReader", "keysOf"]
+__all__ = ["CapacityCounts", "ChildRow", "Observed", "StatusReader", "keysOf"]
 
 
 @dataclass
@@ -47,6 +47,20 @@ class CapacityCounts:
     """Of those, the ones that waited their whole timeout."""
     evictions: int = 0
     """Idle children stopped to make room for another."""
+
+
+@dataclass(frozen=True)
+class ChildRow:
+    """One child of a pool as its snapshot shows it."""
+
+    upstream: Upstream
+    owner: str | None = None
+    """The id of the session whose own child it is (C{None}: the placement's)."""
+    scopes: tuple[str, ...] = ()
+    """The route and credential keys a placement's child serves: its own
+    route's, and those its sessions came with."""
+    principal: str = ""
+    """The key of the principal whose child a placement's child is (C{""}: anyone's)."""
 
 
 class Observed(Protocol):
@@ -75,14 +89,8 @@ class Observed(Protocol):
     def upstreams(self) -> list[Upstream]:
         """Every child of the pool."""
 
-    def byOwner(self) -> list[tuple[str | None, Upstream]]:
-        """Every child, with the id of the session it belongs to (C{None}: shared)."""
-
-    def scopesOf(self, upstream: Upstream) -> tuple[str, ...]:
-        """The route and credential keys the shared child C{upstream} serves."""
-
-    def principalOf(self, upstream: Upstream) -> str:
-        """The key of the principal whose shared child C{upstream} is (C{""}: all's)."""
+    def childRows(self) -> list[ChildRow]:
+        """Every child, with whose it is and what it serves."""
 
     def era2026Refusal(self) -> str | None:
         """Why it does not serve MCP 2026-07-28 clients, or C{None}."""
@@ -124,13 +132,10 @@ class StatusReader:
         self._remotes = remotes
         self._created = created
 
-    def state(self, circuit: Circuit | None = None) -> ServerState:
-        """The server's state, its circuit being C{circuit} (C{None}: as it
-        is now; see docs/guide/operations.md for what moves a server between
-        them)."""
+    def _state(self, circuit: Circuit) -> ServerState:
+        """The server's state, its circuit being C{circuit} (see
+        docs/guide/operations.md for what moves a server between them)."""
         pool, breaker = self._pool, self._breaker
-        if circuit is None:
-            circuit = breaker.state
         if pool.disabled:
             return ServerState.DISABLED
         if not pool.launchSpec.runnable or circuit is Circuit.OPEN:
@@ -161,16 +166,11 @@ class StatusReader:
         return ServerStatus(
             name=spec.name,
             sharing=spec.sharing,
-            state=self.state(circuit),
+            state=self._state(circuit),
             circuit=circuit,
             children=tuple(
-                _childStatus(
-                    owner,
-                    u,
-                    () if owner is not None else pool.scopesOf(u),
-                    "" if owner is not None else pool.principalOf(u),
-                )
-                for owner, u in pool.byOwner()
+                _childStatus(row.owner, row.upstream, row.scopes, row.principal)
+                for row in pool.childRows()
             ),
             sessions=sessions,
             requests=_requests(self._stats),

@@ -25,7 +25,7 @@ import hmac
 import os
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from klein import Klein
 from twisted.internet.address import IPv4Address, IPv6Address
@@ -39,11 +39,9 @@ from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
-from mcpgateway.auth.metadata import challenge
 from mcpgateway.core.eventlog import Event, EventLog
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.httpbase.principal import Refusal
-from mcpgateway.ops.audit import AuditRecord, AuditSink
 from mcpgateway.ops.management import ManagementError, ServerChanges
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.report.health import healthBody
@@ -62,6 +60,9 @@ from mcpgateway.web.endpoints.guard import checkOrigin, header
 from mcpgateway.web.plumbing.replies import jsonReply
 from mcpgateway.web.plumbing.requestcontext import contextOf
 from mcpgateway.web.plumbing.sse import SSEStream
+
+if TYPE_CHECKING:
+    from mcpgateway.ops.audit import AuditSink  # loaded with --audit-log
 
 PREFIX = "/api/v1"
 RECENT_EVENTS = 100
@@ -392,6 +393,8 @@ class ApiApp:
         if change is None or self._audit is None:
             return
         context.selfServiceChange = None
+        from mcpgateway.ops.audit import AuditRecord  # an audit log is there
+
         action, server, started = change
         peer = request.getClientAddress()
         self._audit.record(
@@ -577,6 +580,8 @@ class ApiResource(Resource):
                 why="a wrong bearer token" if presented else "no bearer token",
             )
             refused = WRONG_TOKEN if presented else NO_TOKEN
+            from mcpgateway.auth.metadata import challenge  # a token refused
+
             request.setHeader(b"www-authenticate", challenge(refused, None))
             return jsonReply(request, 401, {"error": refused.description})
         return self._routes.render(request)

@@ -26,7 +26,6 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 
 from mcpgateway.core.gateway.gateway import Gateway
-from mcpgateway.governance.quotagate import renderMetrics as renderQuotas
 from mcpgateway.report.health import sessionsBody, visitingSessions
 from mcpgateway.report.metrics import (
     CONTENT_TYPE,
@@ -127,7 +126,9 @@ class ReportsResource(Resource):
             body += renderDoor(self._door.refusals)
         if self._team is not None:
             body += renderTeam(self._team.refusals(), self._team.throttledCounts())
-            if self._team.callQuotas is not None:
+            if self._team.callQuotas is not None:  # loaded with call limits
+                from mcpgateway.governance.quotagate import renderMetrics as renderQuotas
+
                 body += renderQuotas(self._team.callQuotas)
             cluster = self._team.cluster
             if cluster is not None:

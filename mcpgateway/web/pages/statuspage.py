@@ -38,7 +38,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields, is_dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.web.iweb import IRequest
@@ -52,8 +52,6 @@ from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.status import Circuit, GatewayStatus, ServerState, ServerStatus, TaskCounts
 from mcpgateway.core.stderrlines import telling
 from mcpgateway.core.tasks.model import STATUSES as TASK_STATUSES
-from mcpgateway.governance.quotagate import QuotaGate
-from mcpgateway.governance.quotapage import quotasData, renderQuotas
 from mcpgateway.ops.anew import named
 from mcpgateway.ops.seriessampler import seriesFor
 from mcpgateway.protocol import jsonrpc
@@ -72,6 +70,9 @@ from mcpgateway.web.pages.pinspage import pinsData, renderPins
 from mcpgateway.web.pages.statusfeed import StatusFeed
 from mcpgateway.web.pages.statusneeds import renderNeeds
 from mcpgateway.web.plumbing.replies import jsonReply
+
+if TYPE_CHECKING:
+    from mcpgateway.governance.quotagate import QuotaGate  # loaded with call limits
 
 PAGE_PATH = b"/"
 STREAM_PATH = b"/status/events"
@@ -647,7 +648,11 @@ def renderLive(data: Mapping[str, Any], controls: bool = True) -> str:
     pins = data.get("pins")
     if not (pins and pins["changes"]):  # changes waiting are shown with what needs a person
         out.append(renderPins(pins, controls))
-    out.append(renderQuotas(data.get("limits")))  # calls refused by a rate limit
+    limits = data.get("limits")
+    if limits:  # calls refused by a rate limit
+        from mcpgateway.governance.quotapage import renderQuotas
+
+        out.append(renderQuotas(limits))
     return "".join(out)
 
 
@@ -657,6 +662,16 @@ def renderPage(data: Mapping[str, Any], controls: bool = True) -> bytes:
     held = (data.get("approvals") or {}).get("pending", 0)
     needs, live = renderNeeds(data, controls), renderLive(data, controls)
     return consolePage(needs, live, STREAM_PATH.decode(), controls, held)
+
+
+def limitsData(gate: QuotaGate | None) -> dict[str, Any] | None:
+    """The page's limits part (L{mcpgateway.governance.quotapage.quotasData});
+    C{None} without call limits, which then never load governance."""
+    if gate is None:
+        return None
+    from mcpgateway.governance.quotapage import quotasData
+
+    return quotasData(gate)
 
 
 # -- the resource --------------------------------------------------------------
@@ -718,7 +733,7 @@ class StatusPage(Resource):
         return {
             **pageData(status, gateway.aggregateSide.status(), stderr, trouble),
             "pins": pinsData(gateway),
-            "limits": quotasData(self._limits()),
+            "limits": limitsData(self._limits()),
             "restart": None if report is None else restartData(report()),
             "config": None if self._config is None else configLine(self._config()),
             "approvals": heldCount(self._approvals()),

@@ -722,7 +722,7 @@ class ForgetStatusTests(CatalogCase):
         child.proc.reply(jsonrpc.resultResponse(held["id"], {"tools": [tool("late")]}))
         self.assertIsNone(self.catalogs.get("cat"))
         self.assertNotIn("cat", self.catalogs.status())
-        self.assertIsNone(self.pool.childListener)
+        self.assertIsNone(self.pool.maker.listener)
 
     def test_status(self) -> None:
         self.assertEqual(

@@ -142,16 +142,16 @@ class RestoredSessionsTests(SynchronousTestCase):
     def test_the_state_says_catalog_while_sessions_are_answered_from_it(self) -> None:
         gateway, reactor = self.gateway(record(["a"], launchOf(SPEC), entry=entryOf(SPEC)))
         pool = gateway.pools["cat"]
-        self.assertEqual(pool.state(), ServerState.STOPPED)
+        self.assertEqual(pool.status(0).state, ServerState.STOPPED)
         session, opened = gateway.opener.openSession(
             "cat",
             initializeMessage("2025-06-18", clientInfo={"name": "c", "version": "1"}),
             "2025-06-18",
         )
         self.assertIn("result", self.successResultOf(opened))
-        self.assertEqual(pool.state(), ServerState.CATALOG)
+        self.assertEqual(pool.status(0).state, ServerState.CATALOG)
         status = pool.status(1)
         self.assertEqual((status.catalogStartups, status.catalogAnswers), (1, 1))
         self.assertEqual(reactor.spawned, [])
         self.successResultOf(gateway.endSession(session, "done"))
-        self.assertEqual(pool.state(), ServerState.STOPPED)
+        self.assertEqual(pool.status(0).state, ServerState.STOPPED)

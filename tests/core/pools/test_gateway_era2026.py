@@ -383,7 +383,7 @@ class PromotedAtStartTests(Era2026Case):
         upstream = pool.upstreamFor(session)
         assert upstream is not None
         self.assertIn(session, upstream.router.sessions)
-        self.assertIsNone(pool.era2026Router(""))  # its own child: no shared one was made
+        self.assertIsNone(pool.placement.era2026Router(""))  # its own child: no shared one was made
 
 
 class StopTests(Era2026Case):

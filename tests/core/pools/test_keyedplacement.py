@@ -36,7 +36,7 @@ from tests.support.core.pools.keyedplacement import (
     scopedSpec,
     variant,
 )
-from tests.support.core.pools.pool import placementOf
+from tests.support.core.pools.pool import keyedOf, placementOf
 
 
 class ChildKeyTests(ScopedCase):
@@ -332,12 +332,12 @@ class StaleEnvTests(ScopedCase):
             ended = self.pool.useSpec(self.changed())
             self.assertEqual(ended, [])
             self.assertFalse(procA.stdinClosed)  # busy: it finishes first
-            self.assertEqual(self.pool.childKeyOf(a), "child:/ws/a:t")
+            self.assertEqual(keyedOf(self.pool).table.boundKey(a), "child:/ws/a:t")
             self.answer(procA, sent)
             self.successResultOf(d)
         self.assertTrue(procA.stdinClosed)  # drained: stopped, its session moved
         self.assertFalse(procB.stdinClosed)
-        self.assertEqual(self.pool.childKeyOf(a), "child:/ws/a:new")
+        self.assertEqual(keyedOf(self.pool).table.boundKey(a), "child:/ws/a:new")
         [said] = [e for e in events if "environment of workspace" in e["log_format"]]
         self.assertEqual((said["routes"], said["pid"]), (A, procA.pid))
         self.pool.forward(a, jsonrpc.request(1, "tools/list"), None)
@@ -350,7 +350,7 @@ class StaleEnvTests(ScopedCase):
         procA, procB, procC = self.opened(a), self.opened(b), self.opened(c)
         self.assertEqual(self.pool.useSpec(self.changed()), [c])  # C's route is gone
         self.assertTrue(procA.stdinClosed)  # idle: stopped at once, its session moved
-        self.assertEqual(self.pool.childKeyOf(a), "child:/ws/a:new")
+        self.assertEqual(keyedOf(self.pool).table.boundKey(a), "child:/ws/a:new")
         self.assertFalse(procB.stdinClosed)
         self.assertFalse(procC.stdinClosed)  # until the gateway ends C's session
 
@@ -408,7 +408,7 @@ class GatewayBindingTests(KeptRecords, SynchronousTestCase):
         assert restored is not None
         self.assertEqual(restored.variant, pool.variantFor(A))
         assert isinstance(pool, ServerPool) and isinstance(pool.placement, KeyedPlacement)
-        self.assertEqual(pool.childKeyOf(restored), "child:/ws/a:t")
+        self.assertEqual(keyedOf(pool).table.boundKey(restored), "child:/ws/a:t")
         self.assertEqual(self.reactor.lastProcess.path, "/ws/a")  # prewarmed for it
         self.assertIsNone(self.gateway.sessions.get("s-gone"))
         # A credential session waits for its client's values: the key must match.
@@ -420,7 +420,7 @@ class GatewayBindingTests(KeptRecords, SynchronousTestCase):
         self.assertEqual(dict(db.variant.launch.env) if db.variant else {}, {"TOKEN": "s3"})
         dbPool = self.gateway.pools["db"]
         assert isinstance(dbPool, ServerPool) and isinstance(dbPool.placement, KeyedPlacement)
-        self.assertIsNotNone(dbPool.childKeyOf(db))
+        self.assertIsNotNone(keyedOf(dbPool).table.boundKey(db))
         self.assertTrue(
             self.gateway.foreignSessions.rebind(db, "k1", (("TOKEN", "s3"),))
         )  # bound already

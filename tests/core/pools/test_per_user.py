@@ -27,7 +27,7 @@ from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, RecordingSink, fakeSpawner
 from tests.support.core.kept_records import KeptRecords, openAs
 from tests.support.core.opt_specs import optSpec
-from tests.support.core.pools.pool import placementOf
+from tests.support.core.pools.pool import keyedOf, placementOf
 
 Message = dict[str, Any]
 
@@ -232,10 +232,10 @@ class RestoreTests(PerUserCase):
         self.assertEqual(restored.principal, ALICE)
         pool = self.gateway.pools["gh"]
         assert isinstance(pool, ServerPool) and isinstance(pool.placement, KeyedPlacement)
-        self.assertEqual(pool.childKeyOf(restored), f"/p:{ALICE}")
+        self.assertEqual(keyedOf(pool).table.boundKey(restored), f"/p:{ALICE}")
         older = self.gateway.sessions.get("s-older")
         assert older is not None
-        self.assertEqual((older.principal, pool.childKeyOf(older)), ("", GLOBAL_CHILD))
+        self.assertEqual((older.principal, keyedOf(pool).table.boundKey(older)), ("", GLOBAL_CHILD))
         # The restored sessions' children were prewarmed: alice's new session joins hers.
         [aliceProc] = [p for p in self.reactor.processes if p.pid == pool.childPid(restored)]
         handshake(aliceProc)
@@ -257,7 +257,7 @@ class RestoreTests(PerUserCase):
         self.assertTrue(self.gateway.foreignSessions.rebind(restored, "k1", (("TOKEN", "v1"),)))
         pool = self.gateway.pools["db"]
         assert isinstance(pool, ServerPool) and isinstance(pool.placement, KeyedPlacement)
-        self.assertEqual(pool.childKeyOf(restored), f"/c:k1/p:{ALICE}")
+        self.assertEqual(keyedOf(pool).table.boundKey(restored), f"/c:k1/p:{ALICE}")
         self.assertEqual(self.pid(self.open("db", ALICE, key="k1", TOKEN="v1")), self.pid(restored))
 
 

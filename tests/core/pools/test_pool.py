@@ -101,7 +101,7 @@ class SharedHandshakeTests(PoolCase):
         )
         for d in (dA, dB, dC):
             self.assertNoResult(d)
-        self.assertEqual(self.pool.state(), "starting")
+        self.assertEqual(self.pool.status(0).state, "starting")
         proc.reply(ok(1, INIT_RESULT))
         self.assertEqual(proc.takeMessages(), [INITIALIZED])
         self.assertEqual(
@@ -116,7 +116,7 @@ class SharedHandshakeTests(PoolCase):
         shared = sharedOf(self.pool).shared
         assert shared is not None
         self.assertEqual(shared.router.sessions, {a, b, c})
-        self.assertEqual(self.pool.state(), "running")
+        self.assertEqual(self.pool.status(0).state, "running")
         self.assertEqual(len(self.reactor.processes), 1)
         self.assertEqual(scheduled(self.reactor), [])
 
@@ -148,7 +148,7 @@ class SharedHandshakeTests(PoolCase):
         )
         self.assertEqual(proc.signals, ["KILL"])
         self.assertEqual(proc.takeMessages(), [])  # no notifications/initialized
-        self.assertEqual(self.pool.state(), "stopped")
+        self.assertEqual(self.pool.status(0).state, "stopped")
         # The next open starts afresh, after the 1 s restart backoff.
         d2 = self.pool.open(FakeSession("b"), clientInitialize(0, versions.LATEST))
         self.assertEqual(len(self.reactor.processes), 1)
@@ -191,7 +191,7 @@ class SharedHandshakeTests(PoolCase):
         self.assertIn("not found", str(failure.value))
         self.assertIn("'nosuch'", str(failure.value))
         self.assertEqual(self.reactor.spawned, [])
-        self.assertEqual(pool.state(), "error")
+        self.assertEqual(pool.status(0).state, "error")
         described = describe(pool)
         self.assertEqual(described["state"], "error")
         self.assertEqual(described["error"], "command 'nosuch' was not found on PATH")
@@ -202,10 +202,10 @@ class SharedHandshakeTests(PoolCase):
         answers, so it is not shown as an error."""
         pool = self.makePool(dataclasses.replace(self.spec, executable=None, command="npx"))
         pool.useLaunchSpec(dataclasses.replace(self.spec, command="node"))
-        self.assertEqual(pool.state(), "stopped")
+        self.assertEqual(pool.status(0).state, "stopped")
         self.assertNotIn("error", describe(pool))
         self.openRunningOn(pool, FakeSession("a"))
-        self.assertEqual(pool.state(), "running")
+        self.assertEqual(pool.status(0).state, "running")
 
     def test_spawn_os_error(self) -> None:
         self.reactor.spawnError = OSError(13, "Permission denied")
@@ -213,7 +213,7 @@ class SharedHandshakeTests(PoolCase):
         failure = self.failureResultOf(d, ServerUnavailable)
         self.assertIn("cannot start", str(failure.value))
         self.assertIn("Permission denied", str(failure.value))
-        self.assertEqual(self.pool.state(), "stopped")
+        self.assertEqual(self.pool.status(0).state, "stopped")
 
 
 class SharedRestartTests(PoolCase):
@@ -236,7 +236,7 @@ class SharedRestartTests(PoolCase):
             ),
         )
         # A session is attached: the child comes back by itself, after the 1 s backoff.
-        self.assertEqual(self.pool.state(), "restarting")
+        self.assertEqual(self.pool.status(0).state, "restarting")
         self.assertEqual(
             describe(self.pool)["lastExit"], "exited with code 2; last stderr: panic: oops"
         )
@@ -266,7 +266,7 @@ class SharedRestartTests(PoolCase):
         self.assertEqual(
             (described["children"], described["pids"], described["restarts"]), (1, [1001], 1)
         )
-        self.assertEqual(self.pool.state(), "degraded")  # up again, failure recent
+        self.assertEqual(self.pool.status(0).state, "degraded")  # up again, failure recent
 
     def test_restart_restores_subscriptions(self) -> None:
         a = FakeSession("a")
@@ -322,7 +322,7 @@ class SharedRestartTests(PoolCase):
         )
         self.assertFalse(proc.stdinClosed)
         self.assertEqual(up.router.sessions, {b})
-        self.assertEqual(self.pool.state(), "running")
+        self.assertEqual(self.pool.status(0).state, "running")
 
     def test_stop_all(self) -> None:
         self.openRunning(FakeSession("a"))
@@ -575,12 +575,11 @@ class StatefulTests(PoolCase):
         self.assertEqual(a.protocolVersion, "2025-03-26")
 
     def test_what_only_a_shared_child_has(self) -> None:
-        """A session's own child is never idle-stopped, pinged or asked by the
-        gateway; closing its session stops it."""
+        """A session's own child is never idle-stopped or pinged; closing
+        its session stops it."""
         a = FakeSession("a")
         procA = self.openAnswered(a)
         self.assertIsNone(self.pool.idle(self.reactor.seconds() + 10**6))
-        self.assertIsNone(self.pool.call("tools/list", {}))
         self.pool.healthPing()
         self.assertEqual(procA.sentMessages(), [])
         self.assertRaises(NoSharedChild, self.pool.stopShared)
@@ -649,16 +648,6 @@ class SharedOnlyTests(PoolCase):
         self.reactor.advance(7)
         self.assertEqual(self.pool.idle(self.reactor.seconds()), Idle(quiet=12.0, unused=7.0))
         self.assertEqual(self.pool.ownChildPids(a), [])
-
-    def test_call_asks_the_running_shared_child_only(self) -> None:
-        self.assertIsNone(self.pool.call("tools/list", {}))
-        self.openRunning(FakeSession("a"))
-        d = self.pool.call("tools/list", {})
-        assert d is not None
-        [asked] = self.reactor.lastProcess.takeMessages()
-        self.assertEqual(asked["method"], "tools/list")
-        self.reactor.lastProcess.reply(ok(asked["id"], {"tools": []}))
-        self.assertEqual(self.successResultOf(d)["result"], {"tools": []})
 
 
 class TimeoutReloadTests(PoolCase):

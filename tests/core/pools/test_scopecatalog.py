@@ -112,7 +112,7 @@ class FromTheCatalogTests(ScopeCase):
             self.successResultOf(self.forward(session, "resources/list"))
             self.successResultOf(self.forward(session, "logging/setLevel", {"level": "info"}))
         self.assertEqual(len(self.reactor.spawned), 1)  # the probe only
-        self.assertEqual(self.pool.state(), ServerState.CATALOG)
+        self.assertEqual(self.pool.status(0).state, ServerState.CATALOG)
         counts = self.base().catalogCounts()
         self.assertEqual((counts.startups, counts.answers), (11, 44))
 
@@ -190,7 +190,7 @@ class TheChildStartsTests(ScopeCase):
         )
         self.assertEqual(self.successResultOf(called)["result"]["called"], "tools/call")
         self.assertEqual(self.running(), 1)
-        self.assertEqual(self.pool.state(), ServerState.RUNNING)
+        self.assertEqual(self.pool.status(0).state, ServerState.RUNNING)
 
     def test_a_child_that_lists_differently_tells_its_session(self) -> None:
         session = listening("s1")
@@ -322,7 +322,7 @@ class PerUserTests(ScopeCase):
         listed = self.successResultOf(self.forward(alice, "tools/list"))
         tools = [t["name"] for t in listed["result"]["tools"]]
         self.assertEqual(tools, ["echo", "get-roots-list"])  # the gateway's roots, not alice's
-        self.assertEqual(self.pool.state(), ServerState.CATALOG)
+        self.assertEqual(self.pool.status(0).state, ServerState.CATALOG)
         called = self.forward(alice, "tools/call", {"name": "echo", "arguments": {}})
         self.assertEqual(len(self.reactor.spawned), 3)  # alice's child
         answer(self.reactor.lastProcess)

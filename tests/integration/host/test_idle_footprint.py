@@ -6,8 +6,10 @@ three-line wrapper that writes the names in C{sys.modules} to a file on
 C{SIGUSR1}, serving one stdio server:
 once it listens, and again after an MCP session on that server (initialize,
 a call, its GET stream), none of the modules that only a feature it was not
-asked for needs is loaded. No memory figure is asserted: the module list is
-the cause, and it does not depend on the machine.
+asked for needs is loaded; after C{mcpgateway status}'s reads and the status
+page, only those pages are (no team, cluster, remote-server or Klein
+module). No memory figure is asserted: the module list is the cause, and it
+does not depend on the machine.
 """
 
 from __future__ import annotations
@@ -83,7 +85,19 @@ LOADED_ON_FIRST_USE = {
     "mcpgateway.web.admin.sessionends": "the session DELETEs (web/admin/sessionends.py)",
     "jsonschema": "the aggregate's argument and output-schema checks",
     "cryptography": "a cluster's sealed session ids",
-    "mcpgateway.cluster.sealing": "a cluster's sealed session ids",
+    "mcpgateway.cluster": "--cluster-key-file (startup/cluster.py)",
+    "mcpgateway.auth": (
+        "a team's --auth-tokens or --oauth-issuer (startup/team.py),"
+        " a management API token refused (web/admin/api.py)"
+    ),
+    "mcpgateway.governance": (
+        "--policy (startup/policywiring.py), a call limit in the config"
+        " (startup/configuredlimits.py)"
+    ),
+    "mcpgateway.remote": "a server entry with a url, a team's door (startup/remotewiring.py)",
+    "mcpgateway.registry": "--self-service's server, a process of its own",
+    "mcpgateway.selfservice": "--self-service's server, a process of its own",
+    "mcpgateway.bridge": "mcpgateway bridge, a program of its own",
     "OpenSSL": "a TLS endpoint",
     "opentelemetry": "--otel",
     "mcpgateway.ops.otel": "--otel",
@@ -184,5 +198,12 @@ def test_an_idle_gateway_and_a_plain_session_load_no_feature_they_do_not_use(
         asked = loaded(gateway, out)
         assert "mcpgateway.web.pages.reports" in asked
         assert {"klein", "werkzeug"} & {m.split(".")[0] for m in asked} == set()
+
+        # What a person looks at: the status page, no management API behind it.
+        with urllib.request.urlopen(f"http://127.0.0.1:{gateway.port}/", timeout=10) as r:
+            assert r.status == 200
+        looked = loaded(gateway, out)
+        pages = {"mcpgateway.web.pages.statuspage", "mcpgateway.web.pages.reports"}
+        assert set(unexpected(looked)) == pages  # no team, remote or Klein module
     finally:
         gateway.stop()

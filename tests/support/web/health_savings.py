@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from mcpgateway.core.pools.serverpool import ServerPool
 from tests.http import Harness, spec
 from tests.support.ops.savings import MB, Sampled, launch, npxSpec
 
@@ -13,6 +14,7 @@ def sampledGateway() -> tuple[Harness, Sampled]:
     """Four sessions on a shared server, two on a resolved npx entry."""
     h = Harness({"srv": spec("srv"), "mem": npxSpec("mem")})
     pool = h.gateway.pools["mem"]
+    assert isinstance(pool, ServerPool)  # its npx resolved (white-box)
     pool.useLaunchSpec(replace(pool.spec, command="/usr/bin/node", args=("/cache/bin.js",)))
     for n in range(4):
         h.initialize("srv", requestId=n + 1)

@@ -435,7 +435,7 @@ def test_patch_refuses_bad_bodies_naming_the_field(
     h: ApiHarness, body: Any, status: int, message: str
 ) -> None:
     refusedUnwritten(h, "PATCH", "/servers/srv", body, status, message)
-    assert h.gateway.pools["srv"].state() == "stopped"
+    assert h.gateway.pools["srv"].status(0).state == "stopped"
 
 
 def test_patch_refuses_unknown_servers_and_non_json(h: ApiHarness) -> None:
@@ -494,7 +494,7 @@ def test_reset_circuit_closes_an_open_circuit(h: ApiHarness) -> None:
         proc.stderr(b"fatal: no config\n")
         proc.exit(1)
         h.reactor.advance(pool.breaker.delay())
-    assert (pool.state(), pool.breaker.state) == ("error", "open")
+    assert (pool.status(0).state, pool.breaker.state) == ("error", "open")
     assert h.api("GET", "/servers/srv").json()["circuit"] == "open"
     spawned = len(h.reactor.processes)
     response = h.api("POST", "/servers/srv/reset-circuit")

@@ -22,6 +22,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.test.requesthelper import DummyRequest
 
 from mcpgateway.core.status import Savings
+from mcpgateway.web.app import makeSite
 from mcpgateway.web.pages.consoleassets import SCRIPTS, STYLES, url
 from mcpgateway.web.pages.consolepage import CONTENT_SECURITY_POLICY
 from mcpgateway.web.pages.statusfeed import INTERVAL, NUDGE_DELAY, StatusFeed
@@ -489,6 +490,25 @@ def test_with_an_api_token_the_page_hides_stderr(tmp_path: Path) -> None:
     failed(open_, lines=6)
     _, html = page(open_)
     assert html.text("stderr").splitlines()[0] == "line 0: cannot open database"
+
+
+@pytest.mark.parametrize("hasToken", [True, False])
+def test_the_page_knows_the_apis_token_without_making_the_api(hasToken: bool) -> None:
+    """Told whether the API has a token, the page hides or shows the stderr
+    lines as that API would, and never makes the API (Klein) to ask it."""
+    made: list[bool] = []
+
+    def api() -> Any:
+        made.append(True)
+        raise AssertionError("the API is made")
+
+    h = Harness()
+    h.site = makeSite(h.gateway, h.reactor, maxBody=4096, api=api, apiHasToken=hasToken)
+    failed(h, lines=6)
+    response, html = page(h)
+    assert (b"line 0:" in response.body) is not hasToken
+    assert ("stderr" in html.texts) is not hasToken
+    assert made == []
 
 
 def test_stderr_tails_only_for_failing_servers() -> None:
