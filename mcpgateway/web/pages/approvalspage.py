@@ -38,7 +38,7 @@ from mcpgateway.web.pages.favicon import ICON_PATH
 from mcpgateway.web.plumbing.replies import jsonReply
 
 if TYPE_CHECKING:
-    from mcpgateway.flow.held import HeldCalls
+    from mcpgateway.flow.held import HeldCall, HeldCalls
 
 HeldCallsIfAny = Callable[[], "HeldCalls | None"]
 """Gives the gateway's held calls, or C{None} while nothing made them
@@ -71,7 +71,7 @@ def approvalsData(calls: HeldCalls | None, now: float) -> dict[str, Any]:
     if calls is None:
         return {"now": now, "pending": [], "decided": [], "more": 0}
 
-    def detail(call: Any) -> dict[str, Any]:
+    def detail(call: HeldCall) -> dict[str, Any]:
         return {**call.summary(), "arguments": call.arguments, "diff": calls.diff(call)}
 
     decided = calls.decided()
