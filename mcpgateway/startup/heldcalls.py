@@ -63,6 +63,11 @@ class HeldCallsService(Service):
     def sweeping(self) -> bool:
         return self._sweep is not None and self._sweep.running
 
+    def existing(self) -> HeldCalls | None:
+        """The held calls when made (C{None}: nothing held one nor asked
+        yet): what the console reads, without making them."""
+        return self._store
+
     def store(self) -> HeldCalls:
         """The held calls, made now when this is their first use."""
         if self._store is None:

@@ -73,7 +73,8 @@ from mcpgateway.tuned.turnflush import TurnFlusher
 from mcpgateway.web.plumbing.stock import StockRequest, stockChannel
 
 if TYPE_CHECKING:
-    pass  # loaded at the page's first request
+    # Loaded at the page's first request.
+    from mcpgateway.web.pages.approvalspage import HeldCallsIfAny
 from mcpgateway.tuned.channel import IDLE_CONNECTION_TIMEOUT, ConnectionGuard, GatewayChannel
 from mcpgateway.web.root import GatewayRoot, ResourceFactory
 from mcpgateway.web.teamcluster import TeamServices
@@ -221,6 +222,7 @@ def makeSite(
     door: Door | None = None,
     config: Callable[[], ConfigProblems] | None = None,
     apiHasToken: bool | None = None,
+    approvals: HeldCallsIfAny | None = None,
 ) -> GatewaySite:
     """The C{Site} serving the gateway, within C{limits}; C{maxBody}, when
     given, overrides C{limits.maxBody}; C{keys}, C{era2026}, C{team}: see
@@ -231,7 +233,9 @@ def makeSite(
     (L{mcpgateway.tuned.switch}); C{door}: who may connect (a gateway
     that authenticates no one; C{None}: every connection is let in);
     C{config}: what the config holds that the gateway cannot use, which
-    C{/health} shows; C{apiHasToken}: see L{GatewayRoot}."""
+    C{/health} shows; C{apiHasToken}: see L{GatewayRoot}; C{approvals}:
+    the gateway's held calls, which the console's held calls' page shows
+    (C{None}: none are held)."""
     if twisted is None:
         twisted = twistedSetting(None, os.environ)
     stock = twisted == STOCK
@@ -263,6 +267,7 @@ def makeSite(
         door,
         config,
         apiHasToken=apiHasToken,
+        approvals=approvals,
     )
     kind = StockSite if stock else GatewaySite
     site = kind(root, clock, limits, clientErrors, flusher, door)

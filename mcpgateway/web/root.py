@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from mcpgateway.config.problems import ConfigProblems
     from mcpgateway.httpbase.door import Door
     from mcpgateway.ops.audit import AuditSink  # loaded with a team's audit log
+    from mcpgateway.web.pages.approvalspage import HeldCallsIfAny
     from mcpgateway.web.pages.statuspage import StatusPage  # loaded at the page's first request
 from mcpgateway.web.teamcluster import PEER_HEADER, ClusterServices, Gate, TeamServices
 
@@ -371,6 +372,7 @@ class GatewayRoot(Resource):
         door: Door | None = None,
         config: Callable[[], ConfigProblems] | None = None,
         apiHasToken: bool | None = None,
+        approvals: HeldCallsIfAny | None = None,
     ) -> None:
         """
         @param apiHasToken: whether C{api} needs its bearer token
@@ -388,6 +390,8 @@ class GatewayRoot(Resource):
             account it could not name (C{None}: no door).
         @param config: what the config holds that the gateway cannot use
             (C{/health} shows it; C{None}: nothing).
+        @param approvals: the gateway's held calls, which the console's held
+            calls' page shows (C{None}: none are held).
         """
         super().__init__()
         self.team = team if team is not None else TeamServices()
@@ -408,6 +412,7 @@ class GatewayRoot(Resource):
         self._aggregates: dict[tuple[str, str], McpEndpoint] = {}
         """The aggregate endpoints, by (endpoint name, workspace key)."""
         self._config = config
+        self._approvals = approvals
         self._health = Health(gateway, self.team, loopbackOnly, self._apiTokenMatches, door, config)
         self._metrics = MetricsDoor(self._managementApp, self._health.access)
         self._management: IResource | None = None
@@ -656,6 +661,7 @@ class GatewayRoot(Resource):
                 stderrShown=self._stderrShown,
                 limits=lambda: self.team.callQuotas,
                 config=self._config,
+                approvals=self._approvals or (lambda: None),
             )
         return self._status
 

@@ -184,3 +184,43 @@ def test_the_gateway_hands_its_held_calls_to_the_api(
     finally:
         top.stopService()
     assert not service.sweeping
+
+
+def test_the_gateway_hands_its_held_calls_to_the_console_which_never_makes_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(wiring, "doorFor", lambda *args, **kwargs: None)
+    options = tap.Options()
+    options.parseOptions(
+        [
+            "--port",
+            "9313",
+            "--config",
+            str(demoConfig(tmp_path)),
+            "--state-dir",
+            str(tmp_path / "st"),
+        ]
+    )
+    reactor = FakeProcessReactor()
+    top = tap.makeService(options, reactor)
+    [service] = [s for s in cast(MultiService, top) if isinstance(s, HeldCallsService)]
+    top.startService()
+
+    def get(path: str) -> str:
+        lines = [f"GET {path} HTTP/1.1", "host: 127.0.0.1:9313", "content-length: 0"]
+        response = sendLines(site, lines, b"", "127.0.0.1")
+        assert response.status == 200, response.body
+        return response.body.decode()
+
+    try:
+        [(_, site, _, _)] = reactor.tcpServers
+        assert 'id="held-count">0<' in get("/")
+        assert "No call waits" in get("/status/approvals")
+        assert service.existing() is None and not service.made  # reading makes nothing
+        call = service.store().hold("", ("", "pid", "1"), "s", "t", ARGS, "v1")
+        assert service.existing() is service.store()
+        assert 'id="held-count">1<' in get("/")
+        assert f'data-call="{call.id}"' in get("/status/approvals")
+    finally:
+        top.stopService()

@@ -23,11 +23,14 @@ TYPES = {".css": b"text/css; charset=utf-8", ".js": b"text/javascript; charset=u
 SCRIPTS = ("console.js", "plots.js", "logtail.js", "tryout.js")
 """The page's scripts, in the order it runs them (console.js first: the others use it)."""
 STYLES = ("console.css",)
+OWN_SCRIPTS = ("approvals.js",)
+"""The scripts of the console's other pages (the held calls':
+L{mcpgateway.web.pages.approvalspage})."""
 
 
 def _load() -> dict[str, bytes]:
     folder = resources.files(__package__ or "mcpgateway.web.pages").joinpath("assets")
-    return {name: folder.joinpath(name).read_bytes() for name in STYLES + SCRIPTS}
+    return {name: folder.joinpath(name).read_bytes() for name in STYLES + SCRIPTS + OWN_SCRIPTS}
 
 
 FILES: dict[str, bytes] = _load()
@@ -40,8 +43,8 @@ def url(name: str) -> str:
 
 
 def weight() -> int:
-    """The bytes of every file the page loads besides itself."""
-    return sum(len(body) for body in FILES.values())
+    """The bytes of every file the status page loads besides itself."""
+    return sum(len(FILES[name]) for name in STYLES + SCRIPTS)
 
 
 def serveAsset(request: IRequest, name: str) -> bytes:

@@ -12,6 +12,8 @@ Each panel has a fixed height before its data arrives (no layout shift).
 
 from __future__ import annotations
 
+from twisted.web.iweb import IRequest
+
 from mcpgateway.web.pages.consoleassets import SCRIPTS, STYLES, url
 from mcpgateway.web.pages.favicon import ICON_PATH
 
@@ -21,6 +23,36 @@ CONTENT_SECURITY_POLICY = (
 )
 """The page's own files and requests to the gateway; images of a tool's
 result as C{data:} URLs; nothing inline, nothing from elsewhere."""
+APPROVALS_HREF = "/status/approvals"
+"""The held calls' page (L{mcpgateway.web.pages.approvalspage})."""
+CURRENT = ' aria-current="page"'
+
+
+def setPageHeaders(request: IRequest) -> None:
+    """What every page of the console answers with: HTML never kept,
+    L{CONTENT_SECURITY_POLICY}, never in a frame, never sniffed, no referrer."""
+    request.setHeader(b"content-type", b"text/html; charset=utf-8")
+    request.setHeader(b"cache-control", b"no-store")
+    request.setHeader(b"content-security-policy", CONTENT_SECURITY_POLICY)
+    request.setHeader(b"x-frame-options", b"DENY")
+    request.setHeader(b"x-content-type-options", b"nosniff")
+    request.setHeader(b"referrer-policy", b"no-referrer")
+
+
+def renderNav(held: int, here: str = "/") -> str:
+    """The console's links between its pages: the status page and the
+    held calls' page with how many calls wait (C{#held-count}, which
+    C{console.js} keeps current); C{here}, the page's own path."""
+    count = f' <span class="count" id="held-count">{held}</span>'
+    links = [("/", "Status"), (APPROVALS_HREF, "Held calls" + count)]
+    return (
+        '<nav aria-label="console">'
+        + "".join(
+            f'<a href="{href}"{CURRENT if href == here else ""}>{text}</a>' for href, text in links
+        )
+        + "</nav>"
+    )
+
 
 PLOTS = (
     ("processes", "Processes: with the gateway and without it"),
@@ -83,12 +115,13 @@ def renderTryout() -> str:
     )
 
 
-def renderPage(needs: str, live: str, stream: str, controls: bool = True) -> bytes:
+def renderPage(needs: str, live: str, stream: str, controls: bool = True, held: int = 0) -> bytes:
     """The whole page: C{needs} (what needs a person) at the top, the plots,
     then C{live} (the servers and the rest), both replaced by each event of
     C{stream}, then the log tail and the try-out. C{controls} says whether
     it has buttons and the panels that use the management API (it is
-    mounted)."""
+    mounted); C{held}, how many calls wait for a person's yes (its
+    navigation shows it)."""
     noscript = (
         "<noscript><p>Without JavaScript this page does not refresh (reload it)"
         + (
@@ -108,7 +141,8 @@ def renderPage(needs: str, live: str, stream: str, controls: bool = True) -> byt
         f'<title>mcpgateway status</title><link rel="icon" href="{ICON_PATH}"'
         f' type="image/svg+xml">{styles}</head>'
         f'<body data-stream="{stream}"><a class="skip" href="#live">Skip to the servers</a>'
-        '<header><h1>mcpgateway</h1><span id="feed" class="feed">not live</span></header>'
+        f"<header><h1>mcpgateway</h1>{renderNav(held)}"
+        '<span id="feed" class="feed">not live</span></header>'
         f"{noscript}"
         f'<main><div id="needs-live">{needs}</div>{renderPlots()}'
         f'<div id="live">{live}</div>'

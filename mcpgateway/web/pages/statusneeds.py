@@ -1,10 +1,12 @@
 # -*- test-case-name: tests.web.pages.test_statusconsole -*-
 """The console's first section: what needs a person, each with its button.
 
-Read off the page's data (L{mcpgateway.web.pages.statuspage.pageData}): the tools
-waiting for approval (the pinned tools' changes, with their diff and
-Approve button, L{mcpgateway.web.pages.pinspage.renderPins}), the remote servers
-waiting for a sign-in (with their Sign in button,
+Read off the page's data (L{mcpgateway.web.pages.statuspage.pageData}): the
+calls held for a person's yes (with a link to the page that decides them,
+L{mcpgateway.web.pages.approvalspage}), the tools waiting for approval
+(the pinned tools' changes, with their diff and Approve button,
+L{mcpgateway.web.pages.pinspage.renderPins}), the remote servers waiting
+for a sign-in (with their Sign in button,
 L{mcpgateway.web.pages.consolesignin}), the failing servers with their one-line cause and
 the fix C{mcpgateway doctor} would print, a child its sandbox denied
 something (its exit reason says what, and the profile key that allows it),
@@ -23,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from mcpgateway.web.pages.consolepage import APPROVALS_HREF
 from mcpgateway.web.pages.pinspage import renderPins
 
 SIGNIN_PATH = b"/status/signin/"
@@ -154,6 +157,16 @@ def configItems(config: Mapping[str, Any] | None) -> list[str]:
 def renderNeeds(data: Mapping[str, Any], controls: bool = True) -> str:
     """The section's HTML (at the top of the page's live part)."""
     items: list[str] = []
+    held = (data.get("approvals") or {}).get("pending", 0)
+    if held:
+        items.append(
+            _item(
+                "held",
+                f"<b>{held} tool call(s) wait for a person's yes</b>: each shows its labels,"
+                " its exact arguments and what changed since the last one allowed",
+                f'<a class="button" data-action="approvals" href="{APPROVALS_HREF}">Review</a>',
+            )
+        )
     pins = data.get("pins")
     waiting = len(pins["changes"]) if pins else 0
     if waiting:

@@ -57,9 +57,15 @@ from mcpgateway.ops.seriessampler import seriesFor
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.report.health import configLine
 from mcpgateway.web.endpoints.guard import Refusal, header
+from mcpgateway.web.pages.approvalspage import (
+    APPROVALS_PATH,
+    HeldCallsIfAny,
+    heldCount,
+    serveApprovals,
+)
 from mcpgateway.web.pages.consoleassets import serveAsset
-from mcpgateway.web.pages.consolepage import CONTENT_SECURITY_POLICY
 from mcpgateway.web.pages.consolepage import renderPage as consolePage
+from mcpgateway.web.pages.consolepage import setPageHeaders
 from mcpgateway.web.pages.pinspage import pinsData, renderPins
 from mcpgateway.web.pages.statusfeed import StatusFeed
 from mcpgateway.web.pages.statusneeds import renderNeeds
@@ -653,9 +659,9 @@ def renderLive(data: Mapping[str, Any], controls: bool = True) -> str:
 def renderPage(data: Mapping[str, Any], controls: bool = True) -> bytes:
     """The whole page: C{controls} says whether it has buttons and the
     panels that use the management API (it is mounted)."""
-    return consolePage(
-        renderNeeds(data, controls), renderLive(data, controls), STREAM_PATH.decode(), controls
-    )
+    held = (data.get("approvals") or {}).get("pending", 0)
+    needs, live = renderNeeds(data, controls), renderLive(data, controls)
+    return consolePage(needs, live, STREAM_PATH.decode(), controls, held)
 
 
 def limitsData(gate: QuotaGate | None) -> dict[str, Any] | None:
@@ -673,8 +679,10 @@ def limitsData(gate: QuotaGate | None) -> dict[str, Any] | None:
 
 class StatusPage(Resource):
     """Serves C{GET /} (the page), C{GET /status/events} (its stream),
-    C{GET /status/series} (its plots' data: L{mcpgateway.ops.timeseries})
-    and C{GET /status/assets/<name>} (its style and scripts); mounted by
+    C{GET /status/series} (its plots' data: L{mcpgateway.ops.timeseries}),
+    C{GET /status/assets/<name>} (its style and scripts) and C{GET
+    /status/approvals} (the held calls' page:
+    L{mcpgateway.web.pages.approvalspage}); mounted by
     L{mcpgateway.web.root.GatewayRoot}, behind the same door as C{/sessions}
     on a team gateway."""
 
@@ -688,8 +696,10 @@ class StatusPage(Resource):
         stderrShown: Callable[[], bool] = lambda: True,
         limits: Callable[[], QuotaGate | None] = lambda: None,
         config: Callable[[], ConfigProblems] | None = None,
+        approvals: HeldCallsIfAny = lambda: None,
     ) -> None:
         """
+        @param approvals: the gateway's held calls (C{None}: none made).
         @param config: what the config holds that the gateway cannot use
             (C{None}: nothing known), which the page lists as C{/health}
             does.
@@ -706,6 +716,8 @@ class StatusPage(Resource):
         self._stderrShown = stderrShown
         self._limits = limits
         self._config = config
+        self._approvals = approvals
+        self._clock = clock
         self.feed = StatusFeed(clock, self._event, self._eventLogs)
         self.series = seriesFor(gateway, clock)
         """The plots' data; sampled from the page's first request on when
@@ -724,6 +736,7 @@ class StatusPage(Resource):
             "limits": limitsData(self._limits()),
             "restart": None if report is None else restartData(report()),
             "config": None if self._config is None else configLine(self._config()),
+            "approvals": heldCount(self._approvals()),
         }
 
     def _event(self) -> dict[str, Any]:
@@ -749,14 +762,12 @@ class StatusPage(Resource):
             return self._seriesReply(request)
         if path.startswith(ASSETS_PATH):
             return serveAsset(request, path[len(ASSETS_PATH) :].decode("utf-8", "replace"))
+        if path == APPROVALS_PATH or path.startswith(APPROVALS_PATH + b"/"):
+            now = self._clock.seconds()
+            return serveApprovals(request, self._approvals(), now, self._controls)
         if path != PAGE_PATH:
             return jsonReply(request, 404, {"error": "not found"})
-        request.setHeader(b"content-type", b"text/html; charset=utf-8")
-        request.setHeader(b"cache-control", b"no-store")
-        request.setHeader(b"content-security-policy", CONTENT_SECURITY_POLICY)
-        request.setHeader(b"x-frame-options", b"DENY")
-        request.setHeader(b"x-content-type-options", b"nosniff")
-        request.setHeader(b"referrer-policy", b"no-referrer")
+        setPageHeaders(request)
         return renderPage(self.data(), self._controls)
 
     def _seriesReply(self, request: Request) -> bytes:

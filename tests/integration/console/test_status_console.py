@@ -253,7 +253,8 @@ def test_the_console_in_chromium(start: Any, home: Path, tmp_path: Path, browser
         assert unlabeled == 0
         print("axe-core not installed: labels checked by hand")
     # A fresh page: no layout shift as its data arrives; the keyboard reaches
-    # the skip link first, then the controls in the page's order.
+    # the skip link first, then the console's navigation, then the controls in
+    # the page's order.
     keys = browser.new_page(viewport={"width": 1280, "height": 900})
     keys.add_init_script(CLS)
     keys.goto(base + "/")
@@ -263,11 +264,12 @@ def test_the_console_in_chromium(start: Any, home: Path, tmp_path: Path, browser
     shift = keys.evaluate("window.__cls")
     assert shift < 0.1, shift
     focused = []
-    for _ in range(4):
+    for _ in range(6):
         keys.keyboard.press("Tab")
         focused.append(keys.evaluate("document.activeElement.textContent.trim()"))
     assert focused[0] == "Skip to the servers", focused
-    assert focused[1:3] == ["Last hour", "Last day"], focused
+    assert focused[1:3] == ["Status", "Held calls 0"], focused
+    assert focused[3:5] == ["Last hour", "Last day"], focused
     keys.close()
 
     # A phone's width: nothing wider than the window.

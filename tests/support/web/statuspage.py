@@ -50,7 +50,7 @@ class Page(HTMLParser):
 ALLOWED_TAGS = {
     "html", "head", "meta", "title", "style", "body", "header", "h1", "h2", "span", "noscript",
     "p", "code", "main", "section", "dl", "div", "dt", "dd", "table", "thead", "tbody", "tr",
-    "th", "td", "button", "b", "pre", "script", "link", "a", "figure", "figcaption", "svg",
+    "th", "td", "button", "b", "pre", "script", "link", "a", "figure", "figcaption", "svg", "nav",
     "ul", "li", "ol", "label", "select", "option", "input", "textarea", "progress",
 }  # fmt: skip
 

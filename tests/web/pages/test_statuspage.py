@@ -202,7 +202,7 @@ def test_the_page_reads_without_javascript_and_allows_nothing_but_its_own(
     # The page fetches nothing but its own files, from the gateway.
     loaded = [a.get("src") or a.get("href") for t, a in html.tags if t in ("script", "link")]
     assert loaded == OWN_FILES
-    assert [a["href"] for t, a in html.tags if t == "a"] == ["#live"]
+    assert [a["href"] for t, a in html.tags if t == "a"] == ["#live", "/", "/status/approvals"]
 
 
 def test_without_the_api_the_page_has_no_buttons() -> None:

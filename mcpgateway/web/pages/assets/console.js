@@ -8,7 +8,7 @@
   const listeners = [];
   const gw = window.mcpgw = {status: null, token: sessionStorage.getItem("mcpgateway.apiToken")};
   gw.onStatus = (f) => { listeners.push(f); if (gw.status) f(gw.status); };
-  gw.say = (text) => { note.textContent = text; };
+  gw.say = (text) => { if (note) note.textContent = text; };
   gw.headers = (extra) => {
     const h = Object.assign({"X-Mcpgateway-Csrf": "1", "Accept": "application/json"}, extra || {});
     if (gw.token) h["Authorization"] = "Bearer " + gw.token;
@@ -79,7 +79,8 @@
     if (open) open(button.dataset.server);
     else if (routes[button.dataset.action]) act(button);
   });
-  if (!window.EventSource) return;
+  if (!window.EventSource || !document.body.dataset.stream) return;  // a page without the stream
+  const held = document.getElementById("held-count");
   const source = new EventSource(document.body.dataset.stream);
   source.onmessage = (e) => {
     const data = JSON.parse(e.data);
@@ -98,6 +99,7 @@
       }
     }
     gw.status = data.status;
+    if (held && data.status.approvals) held.textContent = String(data.status.approvals.pending);
     for (const f of listeners) { try { f(data.status); } catch (err) { console.warn(err); } }
     feed.textContent = "live"; feed.className = "feed live";
   };
