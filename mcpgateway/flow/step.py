@@ -64,6 +64,10 @@ a person, and a retry after a yes goes on)."""
 DENIAL_KEY = "io.modelcontextprotocol/authorization-denial"
 """The C{_meta} key of a denial's structured envelope (L{denial})."""
 
+UNLISTED = 1000
+"""How many tools a server's kept labels hold in all, with those called
+that its catalog does not list (any name a client sends)."""
+
 POLICY_VERSION = "flow-default-1"
 """The version of the default rule, bound into each held call's digest."""
 
@@ -241,8 +245,10 @@ class FlowStep:
             tools = {name: found.labels for name, found in labelling.tools(listed).items()}
             kept = self._servers[server] = _ServerTools(spec, catalog, labelling, tools)
         labels = kept.tools.get(tool)
-        if labels is None:  # not listed: as without annotations
+        if labels is None:  # not listed: as without annotations, kept for a few
             labels = kept.labelling.tool(tool).labels
+            if len(kept.tools) < UNLISTED:
+                kept.tools[tool] = labels
         return labels
 
     def decide(

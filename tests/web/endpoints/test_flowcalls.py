@@ -14,6 +14,7 @@ from mcpgateway.flow.rule import FlowSettings
 from mcpgateway.flow.step import DENIAL_KEY, WAIT_SECONDS, FlowStep
 from tests.fakes import FakeProcess
 from tests.http import Harness, Response, initializeMessage, spec
+from tests.web.endpoints.test_mcppost import filesRun
 
 SERVERS = {
     "web": ["untrusted"],
@@ -269,3 +270,18 @@ def test_a_closed_session_takes_its_clients_labels_with_it() -> None:
     assert len(w.step.ledger) == 1  # its other session lives on
     w.h.request("DELETE", "/files/mcp", session=files)
     assert len(w.step.ledger) == 0
+
+
+def test_an_allowed_call_works_out_no_labels_and_an_idle_step_runs_nothing() -> None:
+    """A tool's labels are worked out once (its catalog, or its first call
+    unlisted): a warm call runs only the step, the ledger and the rule of
+    the flow package; an idle step (no server gives private data) none."""
+    w = World()
+    web = w.open("web")
+    w.call("web", web, "read")
+    ran = filesRun(lambda: w.call("web", web, "read"))
+    flow = sorted(path for path in ran if path.startswith("flow/"))
+    assert flow == ["flow/ledger.py", "flow/rule.py", "flow/step.py"]
+    w.step.active = False
+    ran = filesRun(lambda: w.call("web", web, "read"))
+    assert not any(path.startswith("flow/") for path in ran)
