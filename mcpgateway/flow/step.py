@@ -256,8 +256,7 @@ class FlowStep:
     ) -> tuple[FlowDecision, Labels]:
         """The rule's decision on a C{tools/call} of C{session} with
         C{params}, and the tool's labels."""
-        tool = params.get("name")
-        tool = tool if isinstance(tool, str) else ""
+        tool = _toolName(params)
         labels = self.toolLabels(server, tool)
         gathered = self.ledger.gathered(self.keyOf(session), session.id)
         gathered = narrowed(gathered, params.get("_meta"))
@@ -288,9 +287,13 @@ class FlowStep:
 
         store = self._store()
         principal, client = session.principal, self.keyOf(session)
-        tool = str(params.get("name", ""))
-        arguments = params.get("arguments")
-        arguments = arguments if isinstance(arguments, Mapping) else {}
+        tool = _toolName(params)
+        arguments = params.get("arguments", {})
+        if not isinstance(arguments, Mapping):
+            why = "Its arguments are not a JSON object"
+            return succeed(
+                Admission(False, denial(decision.reason, decision.met, None, why, _AGAIN))
+            )
         claim = store.claim(principal, client, server, tool, arguments, POLICY_VERSION)
         if claim:
             return succeed(Admission(True))
@@ -338,6 +341,12 @@ class FlowStep:
     def _denied(self, decision: FlowDecision, call: HeldCall, why: str) -> Admission:
         remedy = _ALLOW.format(id=call.id) if call.state.value == "pending" else _AGAIN
         return Admission(False, denial(decision.reason, decision.met, call, why, remedy))
+
+
+def _toolName(params: Mapping[str, Any]) -> str:
+    """The name of the tool a call's C{params} call (C{""}: not a string)."""
+    name = params.get("name")
+    return name if isinstance(name, str) else ""
 
 
 _ALLOW = "A person can allow it with `mcpgateway approvals allow {id}`; then call again"

@@ -309,7 +309,9 @@ class McpPost:
         (its result recorded for the session's client); held, its request
         kept open (L{PendingAnswer}, counted in flight) until a person
         decides it or the step's wait is over (L{FlowStep.admit})."""
-        params = message["params"]
+        params = message.get("params")
+        if not isinstance(params, dict):  # no tool named: the server refuses it
+            return self.forward(request, session, message, note)
         decision, labels = flow.decide(session, self._server, params)
         if not decision.held:
             return self.forward(request, session, message, note, labels)

@@ -8,12 +8,16 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+
 from mcpgateway.flow.held import HeldCalls, HeldState
-from mcpgateway.flow.labels import parseEntryLabels
+from mcpgateway.flow.labels import GATHERED, parseEntryLabels
+from mcpgateway.flow.ledger import narrowed
 from mcpgateway.flow.rule import FlowSettings
 from mcpgateway.flow.step import DENIAL_KEY, WAIT_SECONDS, FlowStep
 from tests.fakes import FakeProcess
 from tests.http import Harness, Response, initializeMessage, spec
+from tests.support.jsonvalues import jsonValues
 from tests.web.endpoints.test_mcppost import filesRun
 
 SERVERS = {
@@ -285,3 +289,46 @@ def test_an_allowed_call_works_out_no_labels_and_an_idle_step_runs_nothing() -> 
     w.step.active = False
     ran = filesRun(lambda: w.call("web", web, "read"))
     assert not any(path.startswith("flow/") for path in ran)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=jsonValues(text=8, keys=4, items=3, leaves=4, infinity=False),
+    arguments=jsonValues(text=8, keys=4, items=3, leaves=6, infinity=False),
+    meta=jsonValues(text=10, keys=10, items=3, leaves=4, infinity=False),
+)
+def test_whatever_a_held_client_sends_never_reaches_the_egress_server(
+    name: Any, arguments: Any, meta: Any
+) -> None:
+    """A call of a client holding C{untrusted} and C{private} to a server
+    all of whose tools are C{egress} is held or denied, whatever its name,
+    arguments and C{_meta} (a C{flowOrigin} that narrows excepted), and
+    never fails the gateway."""
+    w = World()
+    post = w.trifecta()
+    narrows = narrowed(GATHERED, meta) != GATHERED
+    params = {"name": name, "arguments": arguments, "_meta": meta}
+    message = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params}
+    response = w.h.request("POST", "/post/mcp", message, session=post)
+    if narrows:
+        return
+    assert w.forwarded("post") == []
+    if response.complete:
+        answer = answerOf(response)
+        assert "error" in answer or answer["result"]["isError"] is True, answer
+    else:
+        assert len(w.store.pending()) == 1
+
+
+def test_a_held_calls_arguments_must_be_an_object_and_a_call_without_params_goes_on() -> None:
+    """A call is held with its exact arguments, or not at all: arguments
+    that are not an object are refused; a call naming no tool (no
+    C{params}) is the server's to refuse."""
+    w = World()
+    post = w.trifecta()
+    response = w.post("post", post, "send", [1, 2])
+    assert denialOf(response)["outcome"] == "refused"
+    assert w.store.pending() == [] and w.forwarded("post") == []
+    bare = {"jsonrpc": "2.0", "id": 8, "method": "tools/call"}
+    w.h.request("POST", "/post/mcp", bare, session=post)
+    assert len(w.forwarded("post")) == 1
