@@ -133,11 +133,13 @@ class _ServerTools:
 
 @dataclass(frozen=True)
 class Admission:
-    """What becomes of a held call: forwarded (C{forward}), or answered
-    with C{denial} (a C{CallToolResult})."""
+    """What becomes of a held call: forwarded (C{forward}), answered with
+    C{denial} (a C{CallToolResult}), or nothing (C{ended}: its session
+    ended while it waited, and no one is there to answer)."""
 
     forward: bool
     denial: dict[str, Any] | None = None
+    ended: bool = False
 
 
 def denial(
@@ -195,6 +197,8 @@ class FlowStep:
         self._specs: Mapping[str, SpecLike] = {}
         self._catalogs: CatalogsLike | None = None
         self._servers: dict[str, _ServerTools] = {}
+        self._waiting: dict[str, set[Deferred[HeldCall]]] = {}
+        """The waits of each session's held calls, stopped when it ends."""
 
     # -- configuration (off the call path) --------------------------------------
 
@@ -267,8 +271,11 @@ class FlowStep:
         self.ledger.record(self.keyOf(session), session.id, labels)
 
     def closed(self, sessionId: str) -> None:
-        """Session C{sessionId} ended."""
+        """Session C{sessionId} ended: its client may be forgotten, and its
+        held calls wait no more (they stay held, for a person to decide)."""
         self.ledger.closed(sessionId)
+        for waited in list(self._waiting.pop(sessionId, ())):
+            waited.cancel()
 
     # -- a held call -----------------------------------------------------------
 
@@ -313,11 +320,26 @@ class FlowStep:
                 Admission(False, denial(decision.reason, decision.met, None, str(e), _AGAIN))
             )
         waited = store.whenDecided(call.id)
-        timer = self._clock.callLater(self.wait, waited.cancel)
+        waits = self._waiting.setdefault(session.id, set())
+        waits.add(waited)
+        timedOut = False
 
-        def decided(result: HeldCall) -> Admission:
+        def timeUp() -> None:
+            nonlocal timedOut
+            timedOut = True
+            waited.cancel()
+
+        timer = self._clock.callLater(self.wait, timeUp)
+
+        def done(result: Any) -> Any:
+            waits.discard(waited)
+            if not waits and self._waiting.get(session.id) is waits:
+                del self._waiting[session.id]
             if timer.active():
                 timer.cancel()
+            return result
+
+        def decided(result: HeldCall) -> Admission:
             if result.state is HeldState.ALLOWED:
                 again = store.claim(principal, client, server, tool, arguments, POLICY_VERSION)
                 if again:
@@ -328,15 +350,17 @@ class FlowStep:
                 return self._denied(decision, result, why)
             return self._denied(decision, result, "The call ran out of time")
 
-        def timedOut(failure: Any) -> Admission:
+        def stopped(failure: Any) -> Admission:
             failure.trap(CancelledError)
+            if not timedOut:  # its session ended
+                return Admission(False, ended=True)
             try:
                 now = store.get(call.id)
             except UnknownHeldCall:
                 now = call
             return self._denied(decision, now, _TIME_UP.format(s=self.wait))
 
-        return waited.addCallbacks(decided, timedOut)
+        return waited.addBoth(done).addCallbacks(decided, stopped)
 
     def _denied(self, decision: FlowDecision, call: HeldCall, why: str) -> Admission:
         remedy = _ALLOW.format(id=call.id) if call.state.value == "pending" else _AGAIN

@@ -322,6 +322,9 @@ class McpPost:
 
         def admitted(admission: Admission) -> None:
             session.inFlight -= 1
+            if admission.ended:
+                pending.close()  # as a request its session's end cancelled: no answer
+                return
             if admission.denial is not None:
                 if note is not None:
                     note.settle("error", jsonrpc.INVALID_REQUEST)

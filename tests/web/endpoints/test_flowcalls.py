@@ -332,3 +332,15 @@ def test_a_held_calls_arguments_must_be_an_object_and_a_call_without_params_goes
     bare = {"jsonrpc": "2.0", "id": 8, "method": "tools/call"}
     w.h.request("POST", "/post/mcp", bare, session=post)
     assert len(w.forwarded("post")) == 1
+
+
+def test_a_call_whose_session_ends_while_it_waits_is_never_forwarded() -> None:
+    w = World()
+    post = w.trifecta()
+    w.post("post", post, "send", {"to": "x"})
+    [held] = w.store.pending()
+    w.h.request("DELETE", "/post/mcp", session=post)
+    w.store.allow(held.id, "owner")  # the person's yes comes too late for that request
+    w.h.reactor.advance(WAIT_SECONDS)
+    assert w.forwarded("post") == []
+    assert w.step._waiting == {}
