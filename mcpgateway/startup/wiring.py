@@ -58,6 +58,7 @@ from mcpgateway.startup.endpoints import (
     requireAuth,
     tlsContext,
 )
+from mcpgateway.startup.flowwiring import FlowWiring, wireFlow
 from mcpgateway.startup.handoverwiring import successorOf, wirePredecessor
 from mcpgateway.startup.heldcalls import wireHeldCalls
 from mcpgateway.startup.lazyresolver import LazyResolver
@@ -138,6 +139,7 @@ def makeService(options: Options, reactor: IReactor | None = None) -> IService:
     if selfService is not None:
         selfService.guard(team.gate)  # admin principals only
     heldCalls = wireHeldCalls(reactor, top, team.audit)  # made on first use
+    reload.flow = wireFlow(reactor, top, gateway, heldCalls, pre.stateDir)  # and at each reload
     listener, site = _listener(wiring, gateway, configService, team, heldCalls)
     listener.setServiceParent(top)
     # Its socket first: a port taken refuses the start before anything is spawned.
@@ -244,6 +246,8 @@ class GatewayReload:
         self.limits: ConfiguredLimits | None = None
         """Wires the rate limits and decided names each set of servers
         configures, before the gateway serves it."""
+        self.flow: FlowWiring | None = None
+        """Tells the flow rule each set of servers and the C{"flow"} setting."""
 
     def __call__(self, specs: dict[str, ServerSpec]) -> Deferred[Any]:
         assert self.gateway is not None, "a reload before the gateway was made"
@@ -251,6 +255,8 @@ class GatewayReload:
             specs = self.selfService.withBuiltin(specs)
         if self.limits is not None:
             self.limits.use(specs)
+        if self.flow is not None:
+            self.flow(specs)
         return self.gateway.reconfigurer.reconfigure(withTimeout(specs, self.timeout))
 
 

@@ -443,6 +443,7 @@ def test_service_tree_on_a_memory_reactor(
         "SavingsService",
         "SeriesService",
         "HeldCallsService",
+        "FlowSweep",
         "SystemdNotifyService",
         "ListenerService",
         "Predecessor",

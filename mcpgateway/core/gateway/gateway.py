@@ -64,7 +64,7 @@ from mcpgateway.runtime import logs
 
 if TYPE_CHECKING:
     # The aggregate endpoint's side loads on its first use (a smaller idle footprint).
-    pass
+    from mcpgateway.flow.step import FlowStep
 
 
 class Gateway:
@@ -115,6 +115,10 @@ class Gateway:
         """Told of each session that ends for good (a cluster replica keeps
         their ids, so none is rebuilt from its sealed id); not of those a
         stop hands on to the next process."""
+        self.flow: FlowStep | None = None
+        """The flow rule on the calls of C{/<server>/mcp}
+        (L{mcpgateway.flow.step}, set by the wiring): told of each session
+        that ends, as its client's gathered labels are kept per session."""
         self.predecessorWait = settings.predecessorWait
         """Seconds a request for a session this process does not know waits
         for the predecessor to exit."""
@@ -215,6 +219,8 @@ class Gateway:
         self.continuity.ended(session)
         if self.sessionEnded is not None:
             self.sessionEnded(session)
+        if self.flow is not None:
+            self.flow.closed(session.id)
         stream, session.getStream = session.getStream, None
         if stream is not None:
             stream.close()

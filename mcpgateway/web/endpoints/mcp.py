@@ -243,6 +243,7 @@ class McpEndpoint(Resource):
         )
         """Every step of a POST, in order (L{mcpgateway.web.endpoints.mcppost})."""
         forwarder.one = self.posts.forward
+        self.posts.flow = getattr(gateway, "flow", None)
         self._configure()
         self._rerouting = Rerouting(self, gateway, refusals, clock, server, scope, log, cluster)
         self.era2026 = Era2026Endpoint(

@@ -87,6 +87,8 @@ from mcpgateway.web.plumbing.sse import KeepAlive, SSEStream, keepAliveFor
 
 if TYPE_CHECKING:
     from mcpgateway.core.exchange import Sink
+    from mcpgateway.flow.labels import Labels
+    from mcpgateway.flow.step import Admission, FlowStep
 
 Gate = Callable[[Request, Any], "bytes | None"]
 """One configured gate of a POST: its refusal, or C{None} (it goes on)."""
@@ -155,6 +157,10 @@ class McpPost:
         request's context): the context is read only then."""
         self.screens = False
         """Whether a result is screened for its caller (a request policy)."""
+        self.flow: FlowStep | None = None
+        """The flow rule on C{tools/call} (L{mcpgateway.flow.step}); asked
+        only while it is active: a gateway where no server served can give
+        private data runs nothing of it."""
 
     def configure(self, *, quota: bool, policy: bool, callQuotas: bool, doors: bool) -> None:
         """Build the steps from what is configured: each gate only when its
@@ -269,7 +275,11 @@ class McpPost:
             if note is not None:
                 note.settle("error", jsonrpc.TOO_MANY_REQUESTS)
             return jsonReply(request, 200, busy)
-        # 13. To the server's children; the answer is written when it comes.
+        # 13. The flow rule on a tool's call, where it can hold one.
+        flow = self.flow
+        if flow is not None and flow.active and payload["method"] == "tools/call":
+            return self._flowCall(flow, request, session, payload, note)
+        # 14. To the server's children; the answer is written when it comes.
         return self.forward(request, session, payload, note)
 
     def _credentialsDiffer(
@@ -287,20 +297,94 @@ class McpPost:
             return self._refusals.inBand(request, payload, code, text)
         return self._refusals.refuse(request, 400, code, text, payload["id"])
 
+    def _flowCall(
+        self,
+        flow: FlowStep,
+        request: Request,
+        session: Session,
+        message: Message,
+        note: AuditNote | None,
+    ) -> bytes | int:
+        """A C{tools/call} decided by the flow rule: allowed, forwarded
+        (its result recorded for the session's client); held, its request
+        kept open (L{PendingAnswer}, counted in flight) until a person
+        decides it or the step's wait is over (L{FlowStep.admit})."""
+        params = message.get("params")
+        if not isinstance(params, dict):  # no tool named: the server refuses it
+            return self.forward(request, session, message, note)
+        decision, labels = flow.decide(session, self._server, params)
+        if not decision.held:
+            return self.forward(request, session, message, note, labels)
+        pending = PendingAnswer(
+            request, self._clock.seconds(), self._forwarder, session, self._ticker
+        )
+        session.inFlight += 1
+
+        def admitted(admission: Admission) -> None:
+            session.inFlight -= 1
+            if admission.ended:
+                pending.close()  # as a request its session's end cancelled: no answer
+                return
+            if admission.denial is not None:
+                if note is not None:
+                    note.settle("error", jsonrpc.INVALID_REQUEST)
+                pending.end(jsonrpc.resultResponse(message["id"], admission.denial))
+                return
+            gone = self._gone(session)
+            if gone is not None:
+                self._endSession(session, gone)
+                pending.end(
+                    jsonrpc.errorResponse(
+                        message["id"], jsonrpc.INVALID_REQUEST, f"Session not found: {gone}"
+                    )
+                )
+                return
+            self._send(request, session, message, note, labels, pending)
+
+        def failed(failure: Failure) -> None:
+            session.inFlight -= 1
+            self._log.failure(
+                "server {server}: deciding a held call failed", failure, server=self._server
+            )
+            pending.end(internalError(message["id"]))
+
+        flow.admit(session, self._server, params, decision).addCallbacks(admitted, failed)
+        return NOT_DONE_YET
+
     def forward(
-        self, request: Request, session: Session, message: Message, note: AuditNote | None
+        self,
+        request: Request,
+        session: Session,
+        message: Message,
+        note: AuditNote | None,
+        labels: Labels | None = None,
     ) -> bytes | int:
         """One request to the session's child. Its answer waits as a
         L{PendingAnswer}: one JSON body unless something related to it
-        comes first (then an SSE stream, L{EndpointForwarder.openStream})."""
+        comes first (then an SSE stream, L{EndpointForwarder.openStream}).
+        C{labels}: a tool's call whose result the flow rule records."""
         gone = self._gone(session)
         if gone is not None:
             self._endSession(session, gone)
             return self._refusals.refuse(
                 request, 404, jsonrpc.INVALID_REQUEST, f"Session not found: {gone}", message["id"]
             )
+        return self._send(request, session, message, note, labels, None)
+
+    def _send(
+        self,
+        request: Request,
+        session: Session,
+        message: Message,
+        note: AuditNote | None,
+        labels: Labels | None,
+        pending: PendingAnswer | None,
+    ) -> int:
+        """Forward C{message} of a session found live, its answer waiting
+        as C{pending} (a new one when C{None})."""
         started = self._clock.seconds()
-        pending = PendingAnswer(request, started, self._forwarder, session, self._ticker)
+        if pending is None:
+            pending = PendingAnswer(request, started, self._forwarder, session, self._ticker)
         span: tracing.Span | None = None
         active = tracing.tracer
         if active is not None:
@@ -323,7 +407,7 @@ class McpPost:
             response.addCallbacks(note.answered, note.failed)
         # The answer is written first, then measured: its client need not
         # wait for the bookkeeping.
-        response.addBoth(self._answered, message, session, pending, started, span, request)
+        response.addBoth(self._answered, message, session, pending, started, span, request, labels)
         return NOT_DONE_YET
 
     def _answered(
@@ -335,10 +419,17 @@ class McpPost:
         started: float,
         span: tracing.Span | None,
         request: Request,
+        labels: Labels | None = None,
     ) -> None:
         """The request C{pending} waits for was answered (or failed) with
-        C{result}: write it as its caller may read it, then measure it."""
+        C{result}: write it as its caller may read it, then measure it. A
+        tool's result the flow rule records (C{labels}) is recorded first:
+        the client holds what it gathered before it can call again."""
         session.inFlight -= 1
+        if labels is not None and type(result) is dict and "result" in result:
+            flow = self.flow
+            if flow is not None:
+                flow.record(session, labels)
         if isinstance(result, Failure):
             if result.check(CancelledError):
                 pending.close()  # cancelled by the client or its session ending: no response

@@ -1,0 +1,378 @@
+# -*- test-case-name: tests.flow.test_step -*-
+"""The flow rule on the path of a C{tools/call}: L{FlowStep}.
+
+One object per gateway decides each call and records each result:
+
+ - a tool's labels (L{mcpgateway.flow.defaults}) are worked out once per
+   server entry and catalog, and kept (L{FlowStep.toolLabels}): a call looks
+   them up, and they are worked out again when the entry or the catalog
+   changed;
+ - a call (L{FlowStep.decide}) is decided by what its client gathered
+   (L{mcpgateway.flow.ledger}), narrowed by the call's C{_meta.flowOrigin},
+   and the tool's labels (L{mcpgateway.flow.rule});
+ - a held call (L{FlowStep.admit}) is forwarded when a person allowed
+   exactly this call before (its retry), else held
+   (L{mcpgateway.flow.held}) and waited for, at most L{WAIT_SECONDS} by the
+   clock: allowed in time, it goes on; denied, expired, refused or out of
+   time, it is answered with a denial (L{denial});
+ - a result delivered to a client (L{FlowStep.record}) adds the tool's
+   C{untrusted} and C{private} to what the client gathered.
+
+The step is L{FlowStep.active} only while a server served can give
+C{private} (L{canGivePrivate}) and the default rule is on: without
+C{private} no client can ever hold both C{untrusted} and C{private}, and
+no call can be held; a call of such a gateway (the README's, serving its
+bundled demo) runs nothing of the flow package.
+
+Nothing here knows HTTP: the caller hands in the session (its id,
+principal, client pid and C{clientInfo}), the call's C{params}, and a
+catalogs object with a C{get(server)}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from twisted.internet.defer import CancelledError, Deferred, succeed
+from twisted.internet.interfaces import IReactorTime
+
+from mcpgateway.flow.defaults import ServerLabelling
+from mcpgateway.flow.labels import NO_LABELS, EntryLabels, Label, Labels, words
+from mcpgateway.flow.ledger import ClientKey, Ledger, clientKey, narrowed
+from mcpgateway.flow.rule import DEFAULT_SETTINGS, FlowDecision, FlowRule, FlowSettings
+
+if TYPE_CHECKING:
+    # Loaded on the first call held (a gateway that holds none never loads it).
+    from mcpgateway.flow.held import HeldCall, HeldCalls
+
+__all__ = [
+    "DENIAL_KEY",
+    "WAIT_SECONDS",
+    "Admission",
+    "FlowStep",
+    "canGivePrivate",
+    "denial",
+]
+
+WAIT_SECONDS = 60.0
+"""How long a held call's request stays open for a person's yes, at most;
+past it the call is answered with a denial (the held call still waits for
+a person, and a retry after a yes goes on)."""
+
+DENIAL_KEY = "io.modelcontextprotocol/authorization-denial"
+"""The C{_meta} key of a denial's structured envelope (L{denial})."""
+
+UNLISTED = 1000
+"""How many tools a server's kept labels hold in all, with those called
+that its catalog does not list (any name a client sends)."""
+
+POLICY_VERSION = "flow-default-1"
+"""The version of the default rule, bound into each held call's digest."""
+
+
+class SpecLike(Protocol):
+    """What the step reads of a server's entry."""
+
+    @property
+    def command(self) -> str: ...
+
+    @property
+    def args(self) -> Sequence[str]: ...
+
+    @property
+    def labels(self) -> EntryLabels: ...
+
+
+class SessionLike(Protocol):
+    """What the step reads of a client's session."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def principal(self) -> str: ...
+
+    @property
+    def clientPid(self) -> int | None: ...
+
+    @property
+    def pidFromSocket(self) -> bool: ...
+
+    @property
+    def clientInfo(self) -> Any: ...
+
+
+class CatalogsLike(Protocol):
+    def get(self, server: str) -> Any:
+        """The server's catalog (C{lists["tools"]}: its tools), or C{None}."""
+
+
+def canGivePrivate(labelling: ServerLabelling) -> bool:
+    """Whether a tool of a server labelled so may give C{private}: only an
+    entry or the table does (annotations never do)."""
+    entry = labelling.entry
+    if any(Label.PRIVATE in labels for _, labels in entry.tools):
+        return True
+    if entry.server is not None:
+        return Label.PRIVATE in entry.server
+    known = labelling.known
+    return known is not None and any(Label.PRIVATE in labels for _, labels in known.tools)
+
+
+@dataclass
+class _ServerTools:
+    """The labels of one server's tools, for one entry and one catalog."""
+
+    spec: Any
+    catalog: Any
+    labelling: ServerLabelling
+    tools: dict[str, Labels]
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What becomes of a held call: forwarded (C{forward}), answered with
+    C{denial} (a C{CallToolResult}), or nothing (C{ended}: its session
+    ended while it waited, and no one is there to answer)."""
+
+    forward: bool
+    denial: dict[str, Any] | None = None
+    ended: bool = False
+
+
+def denial(
+    reason: str, labels: Labels, call: HeldCall | None, why: str, remedy: str
+) -> dict[str, Any]:
+    """The C{CallToolResult} of a call the flow rule did not let through:
+    C{isError}, its text saying why and what would allow it, and in its
+    C{_meta} under L{DENIAL_KEY} the same as structure: C{reason} (the
+    rule's), C{outcome} (C{held}, C{denied}, C{expired}, C{refused}),
+    C{heldCall} (the held call's id, C{None} when none was held),
+    C{labels} (those that met) and C{remedy}."""
+    outcome = "refused" if call is None else _OUTCOME.get(call.state.value, "held")
+    text = f"The gateway did not run this call: {reason}. {why}. {remedy}"
+    return {
+        "content": [{"type": "text", "text": text}],
+        "isError": True,
+        "_meta": {
+            DENIAL_KEY: {
+                "reason": reason,
+                "outcome": outcome,
+                "heldCall": None if call is None else call.id,
+                "labels": words(labels),
+                "remedy": remedy,
+            }
+        },
+    }
+
+
+_OUTCOME = {"pending": "held", "denied": "denied", "expired": "expired"}
+
+
+class FlowStep:
+    """The flow rule on the call path of one gateway (see the module)."""
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        store: Callable[[], HeldCalls],
+        ledger: Ledger | None = None,
+        wait: float = WAIT_SECONDS,
+    ) -> None:
+        """
+        @param clock: what the wait for a person is timed by.
+        @param store: the gateway's held calls (made on first use).
+        @param ledger: what each client gathered (a new one by C{clock}).
+        @param wait: seconds a held call's request waits for a person.
+        """
+        self._clock = clock
+        self._store = store
+        self.ledger = ledger if ledger is not None else Ledger(clock)
+        self.wait = wait
+        self.rule = FlowRule(DEFAULT_SETTINGS)
+        self.active = False
+        """Whether calls are decided and results recorded (see the module)."""
+        self._specs: Mapping[str, SpecLike] = {}
+        self._catalogs: CatalogsLike | None = None
+        self._servers: dict[str, _ServerTools] = {}
+        self._waiting: dict[str, set[Deferred[HeldCall]]] = {}
+        """The waits of each session's held calls, stopped when it ends."""
+
+    # -- configuration (off the call path) --------------------------------------
+
+    def use(
+        self,
+        specs: Mapping[str, SpecLike],
+        settings: FlowSettings = DEFAULT_SETTINGS,
+        catalogs: CatalogsLike | None = None,
+    ) -> None:
+        """Serve C{specs} (by server name) under C{settings}, their tools
+        listed in C{catalogs}: at start and at each reload."""
+        self.rule = FlowRule(settings)
+        self._specs = dict(specs)
+        if catalogs is not None:
+            self._catalogs = catalogs
+        self._servers = {
+            name: kept for name, kept in self._servers.items() if specs.get(name) is kept.spec
+        }
+        self.active = settings.default and any(
+            canGivePrivate(ServerLabelling.of(spec.command, spec.args, spec.labels))
+            for spec in specs.values()
+        )
+
+    # -- each call -------------------------------------------------------------
+
+    def keyOf(self, session: SessionLike) -> ClientKey:
+        """The client C{session} belongs to: its pid on a laptop (on a
+        team gateway only the pid the gateway found itself), else its
+        principal and C{clientInfo.name}, else the session."""
+        pid = session.clientPid
+        if pid is not None and session.principal and not session.pidFromSocket:
+            pid = None  # a pid a team's client sent names nothing on this host
+        info = session.clientInfo
+        name = info.get("name") if isinstance(info, Mapping) else None
+        return clientKey(session.principal, pid, name, session.id)
+
+    def toolLabels(self, server: str, tool: str) -> Labels:
+        """The labels of C{server}'s tool C{tool}, worked out again only
+        when the server's entry or catalog changed."""
+        spec = self._specs.get(server)
+        if spec is None:
+            return NO_LABELS
+        catalog = None if self._catalogs is None else self._catalogs.get(server)
+        kept = self._servers.get(server)
+        if kept is None or kept.spec is not spec or kept.catalog is not catalog:
+            labelling = ServerLabelling.of(spec.command, spec.args, spec.labels)
+            listed = () if catalog is None else catalog.lists.get("tools", ())
+            tools = {name: found.labels for name, found in labelling.tools(listed).items()}
+            kept = self._servers[server] = _ServerTools(spec, catalog, labelling, tools)
+        labels = kept.tools.get(tool)
+        if labels is None:  # not listed: as without annotations, kept for a few
+            labels = kept.labelling.tool(tool).labels
+            if len(kept.tools) < UNLISTED:
+                kept.tools[tool] = labels
+        return labels
+
+    def decide(
+        self, session: SessionLike, server: str, params: Mapping[str, Any]
+    ) -> tuple[FlowDecision, Labels]:
+        """The rule's decision on a C{tools/call} of C{session} with
+        C{params}, and the tool's labels."""
+        tool = _toolName(params)
+        labels = self.toolLabels(server, tool)
+        gathered = self.ledger.gathered(self.keyOf(session), session.id)
+        gathered = narrowed(gathered, params.get("_meta"))
+        return self.rule.decide(gathered, labels, tool), labels
+
+    def record(self, session: SessionLike, labels: Labels) -> None:
+        """A result of a tool labelled C{labels} reached C{session}'s client."""
+        self.ledger.record(self.keyOf(session), session.id, labels)
+
+    def closed(self, sessionId: str) -> None:
+        """Session C{sessionId} ended: its client may be forgotten, and its
+        held calls wait no more (they stay held, for a person to decide)."""
+        self.ledger.closed(sessionId)
+        for waited in list(self._waiting.pop(sessionId, ())):
+            waited.cancel()
+
+    # -- a held call -----------------------------------------------------------
+
+    def admit(
+        self,
+        session: SessionLike,
+        server: str,
+        params: Mapping[str, Any],
+        decision: FlowDecision,
+    ) -> Deferred[Admission]:
+        """What becomes of a call the rule holds: at once, forwarded when a
+        person allowed exactly this call (and the yes is used), or denied
+        when it cannot be held; else once a person decided it, or
+        L{wait} seconds passed."""
+        from mcpgateway.flow.held import HeldCallsFull, HeldState, UnknownHeldCall
+
+        store = self._store()
+        principal, client = session.principal, self.keyOf(session)
+        tool = _toolName(params)
+        arguments = params.get("arguments", {})
+        if not isinstance(arguments, Mapping):
+            why = "Its arguments are not a JSON object"
+            return succeed(
+                Admission(False, denial(decision.reason, decision.met, None, why, _AGAIN))
+            )
+        claim = store.claim(principal, client, server, tool, arguments, POLICY_VERSION)
+        if claim:
+            return succeed(Admission(True))
+        try:
+            call = store.hold(
+                principal,
+                client,
+                server,
+                tool,
+                arguments,
+                POLICY_VERSION,
+                decision.met,
+                decision.reason,
+            )
+        except (HeldCallsFull, ValueError) as e:
+            return succeed(
+                Admission(False, denial(decision.reason, decision.met, None, str(e), _AGAIN))
+            )
+        waited = store.whenDecided(call.id)
+        waits = self._waiting.setdefault(session.id, set())
+        waits.add(waited)
+        timedOut = False
+
+        def timeUp() -> None:
+            nonlocal timedOut
+            timedOut = True
+            waited.cancel()
+
+        timer = self._clock.callLater(self.wait, timeUp)
+
+        def done(result: Any) -> Any:
+            waits.discard(waited)
+            if not waits and self._waiting.get(session.id) is waits:
+                del self._waiting[session.id]
+            if timer.active():
+                timer.cancel()
+            return result
+
+        def decided(result: HeldCall) -> Admission:
+            if result.state is HeldState.ALLOWED:
+                again = store.claim(principal, client, server, tool, arguments, POLICY_VERSION)
+                if again:
+                    return Admission(True)
+                return self._denied(decision, result, again.why)
+            if result.state is HeldState.DENIED:
+                why = "A person denied it" + (f": {result.denyReason}" if result.denyReason else "")
+                return self._denied(decision, result, why)
+            return self._denied(decision, result, "The call ran out of time")
+
+        def stopped(failure: Any) -> Admission:
+            failure.trap(CancelledError)
+            if not timedOut:  # its session ended
+                return Admission(False, ended=True)
+            try:
+                now = store.get(call.id)
+            except UnknownHeldCall:
+                now = call
+            return self._denied(decision, now, _TIME_UP.format(s=self.wait))
+
+        return waited.addBoth(done).addCallbacks(decided, stopped)
+
+    def _denied(self, decision: FlowDecision, call: HeldCall, why: str) -> Admission:
+        remedy = _ALLOW.format(id=call.id) if call.state.value == "pending" else _AGAIN
+        return Admission(False, denial(decision.reason, decision.met, call, why, remedy))
+
+
+def _toolName(params: Mapping[str, Any]) -> str:
+    """The name of the tool a call's C{params} call (C{""}: not a string)."""
+    name = params.get("name")
+    return name if isinstance(name, str) else ""
+
+
+_ALLOW = "A person can allow it with `mcpgateway approvals allow {id}`; then call again"
+_AGAIN = "Ask the person running the gateway; a new call is held for their yes"
+_TIME_UP = "No person decided it within {s:g} seconds; it waits for their yes still"

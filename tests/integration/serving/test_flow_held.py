@@ -1,0 +1,98 @@
+"""A call the flow rule holds, through a real gateway: the Python SDK's
+client reads from an C{untrusted} server and a C{private} one, then calls
+an C{egress} one; the call waits while a person runs C{mcpgateway
+approvals allow}, and the client gets the real result."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+
+from tests.integration.gateway import RunningGateway, gatewayEnv, writeConfig
+
+pytestmark = pytest.mark.integration
+
+DEMO = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
+
+
+def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mcpgateway.cli", *args],
+        env=gatewayEnv(home),
+        cwd=home,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+
+
+def allowFirstHeld(home: Path, deadline: float) -> dict[str, Any]:
+    """Poll C{approvals list} until a call waits, then allow it with the
+    CLI: the call as the list showed it."""
+    while time.monotonic() < deadline:
+        listed = cli(home, "approvals", "list", "--json")
+        if listed.returncode == 0:
+            pending = json.loads(listed.stdout)["pending"]
+            if pending:
+                allowed = cli(home, "approvals", "allow", pending[0]["id"])
+                assert allowed.returncode == 0, allowed.stderr
+                return dict(pending[0])
+        time.sleep(0.5)
+    raise AssertionError("no call was held")
+
+
+async def trifecta(gateway: RunningGateway, home: Path) -> tuple[str, dict[str, Any]]:
+    """One client, a session per server as Claude Code opens them: read
+    from the web and the files, then post while a person allows it: the
+    post's text, and the held call as the list showed it."""
+    held: dict[str, Any] = {}
+
+    async def person() -> None:
+        deadline = time.monotonic() + 50
+        held.update(await anyio.to_thread.run_sync(allowFirstHeld, home, deadline))
+
+    async with AsyncExitStack() as stack:
+        web, files, post = [
+            await stack.enter_async_context(Client(gateway.url(server), mode="legacy"))
+            for server in ("web", "files", "post")
+        ]
+        await web.call_tool("echo", {"message": "read the web"})
+        await files.call_tool("echo", {"message": "read a file"})
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(person)
+            result = await post.call_tool("echo", {"message": "send it"})
+    return result.content[0].text, held  # type: ignore[union-attr]
+
+
+def test_a_held_call_allowed_with_the_cli_gets_its_real_result(tmp_path: Path) -> None:
+    config = writeConfig(
+        tmp_path / "servers.json",
+        {
+            "web": {**DEMO, "labels": ["untrusted"]},
+            "files": {**DEMO, "labels": ["private"]},
+            "post": {**DEMO, "labels": ["egress"]},
+        },
+    )
+    gateway = RunningGateway(["--config", str(config)], tmp_path)
+    try:
+        try:
+            text, held = anyio.run(trifecta, gateway, tmp_path)
+        except BaseException:
+            print(gateway.text())
+            raise
+        assert "send it" in text
+        assert (held["server"], held["tool"]) == ("post", "echo")
+        assert held["labels"] == ["untrusted", "private", "egress"]
+        decided = json.loads(cli(tmp_path, "approvals", "show", held["id"], "--json").stdout)
+        assert decided["state"] == "used"
+    finally:
+        gateway.stop()
