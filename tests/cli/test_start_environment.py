@@ -175,7 +175,9 @@ def test_a_sigint_to_the_foreground_command_alone_reaches_the_gateway(
     """Not in a terminal's foreground (an IDE, a supervisor, C{kill -INT}):
     twistd runs in a session of its own, and the SIGINT is passed on once."""
     ctx.terminalForeground = lambda: False
-    process = Foreground(stateDir, lambda: os.kill(os.getpid(), signal.SIGINT))
+    # raise_signal: to this thread, so the handler runs before wait() returns (a signal
+    # sent to the process may land on another of its threads and be run later).
+    process = Foreground(stateDir, lambda: signal.raise_signal(signal.SIGINT))
     before = signal.getsignal(signal.SIGINT)
     assert foreground(stateDir, ctx, process) == 0
     assert process.signals == [signal.SIGINT]
