@@ -176,8 +176,12 @@ def test_the_report_says_what_was_missed_and_what_is_not_wired() -> None:
     assert "Chains not stopped: a+b->d/relay" in text
     assert "Benign sessions held: research#1" in text
     assert "not wired" in text
-    assert "**+40 µs** | at most 50 µs | yes |" in text
+    assert "**+40 µs** | at most 50 µs | yes (rounds +30 to +50 µs) |" in text
     noisy = runData()
     noisy["overhead"]["roundOverheadsUs"] = [-900.0, 40.0]
-    assert "not resolved end to end: the rounds spread -900 to +40 µs" in flowreport.report(noisy)
+    noisy["overhead"]["gatewayCpuUs"] = {"on": 130.0, "off": 100.0}
+    noisy["overhead"]["roundCpuOverheadsUs"] = [20.0, 40.0]
+    text = flowreport.report(noisy)
+    assert "not resolved end to end: the rounds spread -900 to +40 µs" in text
+    assert "130 / 100 µs: **+30 µs** | at most 50 µs | yes (rounds +20 to +40 µs) |" in text
     assert "| files | private | table (filesystem) |" in text
