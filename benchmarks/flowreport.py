@@ -179,7 +179,9 @@ METHOD = """## Method
   denies each held call (`POST /api/v1/approvals/ID/deny`), so a held call is answered
   `denied` at once instead of after 60 s; a scenario that put a call on that list counts as
   held. A chain passes when its earlier calls are allowed and its egress call is held or
-  denied; a benign session when no call is held.
+  denied; a benign session when no call is held. Every server's child is shared by every
+  client, and the benign sessions run after the chains on the same children: labels kept
+  by a child rather than by its client would hold them.
 - **Replays**: for 8 chains (two per sink), the egress call is held and the person allows
   it while it waits (it goes on: allowed); then the same call again, and the call with
   each argument changed and with one added, from the same client: each must be held
