@@ -23,6 +23,7 @@ from tests.core.aggregate.aggtools import Children, FakeServer, tool
 from tests.http import Harness, Response
 from tests.support.jsonvalues import jsonValues
 from tests.support.web.aggregate_web import VERSION, initialize, messagesOf, serverSpec
+from tests.support.web.api import initializeBody
 from tests.web.endpoints.test_mcppost import filesRun
 
 SERVERS = {"web": ["untrusted"], "files": ["private"], "post": ["egress"]}
@@ -312,6 +313,40 @@ def test_a_task_augmented_call_through_mcp_is_held() -> None:
     assert not response.complete
     w.h.reactor.advance(WAIT_SECONDS)
     assert denialOf(response)["outcome"] == "held"
+    assert w.forwarded("post") == []
+
+
+def test_a_call_in_a_batch_through_mcp_is_held() -> None:
+    """A 2025-03-26 session's JSON-RPC batch reaches the aggregate call by
+    call: each is decided as the member's."""
+    w = World()
+    old = {"mcp-protocol-version": "2025-03-26"}
+    opened = w.h.request(
+        "POST",
+        "/mcp",
+        initializeBody({"name": "agent", "version": "1"}, None, "2025-03-26"),
+        headers={"x-client-pid": str(PID)},
+    )
+    w.children.pump()
+    session = opened.headers["mcp-session-id"]
+
+    def batch(*names: str) -> Response:
+        calls = [
+            jsonrpc.request(n, "tools/call", {"name": name, "arguments": {}})
+            for n, name in enumerate(names)
+        ]
+        response = w.h.request("POST", "/mcp", calls, session=session, headers=old)
+        w.children.pump()
+        return response
+
+    assert batch("web__read", "files__read").complete
+    assert w.gathered() == GATHERED
+    response = batch("post__send")
+    assert not response.complete
+    [held] = w.store.pending()
+    assert (held.server, held.tool) == ("post", "send")
+    w.h.reactor.advance(WAIT_SECONDS)
+    assert answerOf(response)["result"]["_meta"][DENIAL_KEY]["heldCall"] == held.id
     assert w.forwarded("post") == []
 
 
