@@ -21,10 +21,10 @@ from mcpgateway.flow.step import DENIAL_KEY, WAIT_SECONDS, FlowStep
 from mcpgateway.protocol import jsonrpc
 from tests.core.aggregate.aggtools import Children, FakeServer, tool
 from tests.http import Harness, Response
+from tests.support.filesrun import filesRun
 from tests.support.jsonvalues import jsonValues
 from tests.support.web.aggregate_web import VERSION, initialize, messagesOf, serverSpec
 from tests.support.web.api import initializeBody
-from tests.web.endpoints.test_mcppost import filesRun
 
 SERVERS = {"web": ["untrusted"], "files": ["private"], "post": ["egress"]}
 """Each server's entry labels: a web reader, a file reader, a poster."""
