@@ -6,7 +6,8 @@ C{get_result}, and the shield of a member's result) what one client
 C{tools/call} may reach, and nothing more (L{CallContext}, the C{ToolContext}
 of L{mcpgateway.core.aggregate.tools}): the caller's view, its own result
 store, its endpoint's shield, the member path for C{invoke} (decided by the
-member policy like any member request). L{GatewayCalls} makes one per call
+member policy like any member request, then by the flow rule as the
+member's call: L{mcpgateway.core.aggregate.flowcalls}). L{GatewayCalls} makes one per call
 and shields a member's result through one.
 """
 
@@ -22,6 +23,7 @@ from twisted.python.failure import Failure
 
 from mcpgateway.core.aggregate import apps
 from mcpgateway.core.aggregate.calls import toolError
+from mcpgateway.core.aggregate.flowcalls import flowCall
 from mcpgateway.core.aggregate.memberpolicy import MemberGate
 from mcpgateway.core.aggregate.members import MemberSessions
 from mcpgateway.core.aggregate.results import ResultBudget, ResultStore
@@ -164,15 +166,21 @@ class CallContext:
             )
         except CallFailed as refused:
             return fail(toolError({"code": refused.code, "message": refused.message}))
-        params = self._message.get("params")
-        meta = params.get("_meta") if isinstance(params, dict) else None
         inner: dict[str, Any] = {"name": owner.original, "arguments": arguments}
-        if isinstance(meta, dict):
-            inner["_meta"] = meta
+        inner.update(self._callerMeta())
         forwarded = {**self._message, "params": inner}
-        answer = self._calls.members.call(
-            self._session, owner.server, member.route, forwarded, self._related
-        )
+        requestId = self._message.get("id")
+
+        def call() -> Deferred[Message]:
+            return self._calls.members.call(
+                self._session, owner.server, member.route, forwarded, self._related
+            )
+
+        def denied(denial: dict[str, Any]) -> Message:
+            return jsonrpc.resultResponse(requestId, denial)
+
+        flow = self._calls.gate.flowStep()
+        answer = flowCall(flow, self._session, owner.server, inner, call, denied)
 
         def result(response: Message) -> dict[str, Any]:
             if "result" in response and isinstance(response["result"], dict):
@@ -183,6 +191,14 @@ class CallContext:
             raise toolError(error)
 
         return answer.addCallback(result)
+
+    def _callerMeta(self) -> dict[str, Any]:
+        """The C{_meta} of the caller's C{tools/call} (C{{"_meta": ...}}),
+        which a member call C{invoke} makes carries: its C{flowOrigin}
+        narrows what the flow rule sees (C{{}}: none)."""
+        params = self._message.get("params")
+        meta = params.get("_meta") if isinstance(params, dict) else None
+        return {"_meta": meta} if isinstance(meta, dict) else {}
 
     @property
     def scope(self) -> str:
@@ -234,15 +250,24 @@ class CallContext:
                 progress(text)
             return True
 
-        answer = maybeDeferred(
-            self._calls.members.call,
-            session,
-            server,
-            self._view.members[server].route,
-            jsonrpc.request(callId, "tools/call", inner),
-            related,
-            untimed=True,
-        )
+        route = self._view.members[server].route
+
+        def call() -> Deferred[Message]:
+            return maybeDeferred(
+                self._calls.members.call,
+                session,
+                server,
+                route,
+                jsonrpc.request(callId, "tools/call", inner),
+                related,
+                untimed=True,
+            )
+
+        def denied(denial: dict[str, Any]) -> Message:
+            return jsonrpc.resultResponse(callId, denial)
+
+        decided = {"name": owner.original, "arguments": arguments, **self._callerMeta()}
+        answer = flowCall(self._calls.gate.flowStep(), session, server, decided, call, denied)
 
         def answered(response: Message) -> Message:
             if isinstance(response.get("result"), dict):

@@ -17,7 +17,7 @@ one decision every member request of the aggregate goes through
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,6 +27,7 @@ from mcpgateway.protocol import jsonrpc
 if TYPE_CHECKING:
     from mcpgateway.core.aggregate.session import AggregateSession
     from mcpgateway.core.aggregate.view import View
+    from mcpgateway.flow.step import FlowStep
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,12 +124,18 @@ def refuseCall(
 class MemberGate:
     """The member policy the aggregate is decided by now (C{None}: none),
     and the decision of each member request under it: a full-mode request,
-    search mode's C{invoke} and a 2026-07-28 request alike."""
+    search mode's C{invoke} and a 2026-07-28 request alike; and the flow
+    step a member tool's call is decided by after it (L{flowStep})."""
 
     def __init__(self) -> None:
         self.policy: MemberPolicy | None = None
         """The policy each caller's view and member request is decided by
         (the service wires it in); C{None}: none."""
+        self.flowStep: Callable[[], FlowStep | None] = noFlow
+        """The gateway's flow step now (C{None}: none), which decides each
+        call of a member's tool as that member's
+        (L{mcpgateway.core.aggregate.flowcalls}); the gateway's aggregate
+        side sets it."""
 
     def decideMember(
         self,
@@ -158,3 +165,8 @@ class MemberGate:
             client if isinstance(client, str) else "",
         )
         refuseCall(self.policy, session.asker, call)
+
+
+def noFlow() -> FlowStep | None:
+    """No flow step: a member call is decided by the policy alone."""
+    return None

@@ -4,7 +4,9 @@
 One job: answer each request of an aggregate session's client. The four
 lists come from the session's view, in one page; a C{tools/call} is routed
 by its namespaced name to its member (a gateway tool runs in a
-L{CallContext<mcpgateway.core.aggregate.callcontext.CallContext>}) and its
+L{CallContext<mcpgateway.core.aggregate.callcontext.CallContext>}), decided
+by the flow rule as that member's call
+(L{flowCall<mcpgateway.core.aggregate.flowcalls.flowCall>}), and its
 result shielded when too large; C{prompts/get}, C{resources/read} and
 subscriptions by the prompt's name or the resource's URI (URIs learned from
 the members' results first); C{completion/complete} by its reference; a
@@ -25,6 +27,7 @@ from twisted.python.failure import Failure
 from mcpgateway.core.aggregate import apps, skills
 from mcpgateway.core.aggregate.callcontext import GatewayCalls
 from mcpgateway.core.aggregate.calls import fingerprints, shownCursor, tasksCapability
+from mcpgateway.core.aggregate.flowcalls import flowCall
 from mcpgateway.core.aggregate.memberpolicy import MemberGate
 from mcpgateway.core.aggregate.members import MemberSessions
 from mcpgateway.core.aggregate.session import AggregateSession, CallFailed, Sink, ToolsLike
@@ -227,10 +230,19 @@ class RequestHandlers:
         self._gate.decideMember(
             session, "tools/call", owner.server, owner.original, params, member.route
         )
-        forwarded = {**message, "params": {**params, "name": owner.original}}
-        answer = self._members.call(
-            session, owner.server, member.route, forwarded, related, tagged=not tasked
-        )
+        inner = {**params, "name": owner.original}
+        forwarded = {**message, "params": inner}
+        requestId = message.get("id")
+
+        def call() -> Deferred[Message]:
+            return self._members.call(
+                session, owner.server, member.route, forwarded, related, tagged=not tasked
+            )
+
+        def denied(denial: dict[str, Any]) -> Message:
+            return jsonrpc.resultResponse(requestId, denial)
+
+        answer = flowCall(self._gate.flowStep(), session, owner.server, inner, call, denied)
         if tasked:
             answer.addCallback(self._tasks.created, session, owner.server, member.route, name)
         return answer.addCallback(self._toolAnswered, session, view, name)

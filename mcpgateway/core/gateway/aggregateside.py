@@ -27,12 +27,14 @@ from mcpgateway.core.spec import ToolFilter
 if TYPE_CHECKING:
     from mcpgateway.core.aggregate.aggregator import Aggregator
     from mcpgateway.core.aggregate.session import AggregateSession, MemberSession
+    from mcpgateway.flow.step import FlowStep
 
 
 class AggregateHost(Protocol):
     """What L{AggregateSide} reads of its gateway, at the moment it needs it
     (the wiring may give the gateway other settings or catalogs after it is
-    made)."""
+    made); and its C{flow} step when it has one (the flow rule on each
+    member tool's call, read at each call)."""
 
     @property
     def settings(self) -> GatewaySettings: ...
@@ -96,6 +98,12 @@ class AggregateSide:
             filters=self._filterOf,
             catalogKey=catalogs.keyFor,
         )
+        host = self._host
+
+        def flowStep() -> FlowStep | None:
+            return getattr(host, "flow", None)
+
+        aggregator.memberGate.flowStep = flowStep
         if self._endpoints is not None:
             aggregator.useEndpoints(*self._endpoints)
             self._endpoints = None

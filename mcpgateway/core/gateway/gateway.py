@@ -116,9 +116,9 @@ class Gateway:
         their ids, so none is rebuilt from its sealed id); not of those a
         stop hands on to the next process."""
         self.flow: FlowStep | None = None
-        """The flow rule on the calls of C{/<server>/mcp}
-        (L{mcpgateway.flow.step}, set by the wiring): told of each session
-        that ends, as its client's gathered labels are kept per session."""
+        """The flow rule on the tool calls of a server's route and of the
+        aggregate (L{mcpgateway.flow.step}, set by the wiring): told of each
+        session that ends, as what a client gathered is kept per session."""
         self.predecessorWait = settings.predecessorWait
         """Seconds a request for a session this process does not know waits
         for the predecessor to exit."""

@@ -204,6 +204,10 @@ class AggregateEndpoint(McpEndpoint):
         super().__init__(*args, **kwargs)
         if isinstance(self.backend, AggregateBackend):
             self.backend.loopbackOnly = self._loopbackOnly
+        # A call is decided by the flow rule as the member's it reaches (the
+        # aggregate's, L{mcpgateway.core.aggregate.flowcalls}), not as a
+        # server named /mcp.
+        self.posts.flow = None
         self._withMode = made.withMode if made is not None else None
         """The service of another mode (C{None}: C{era2026} was given)."""
         self._era2026Service = made

@@ -6,7 +6,6 @@ approvals allow}, and the client gets the real result."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from contextlib import AsyncExitStack
@@ -17,37 +16,12 @@ import anyio
 import pytest
 from mcp import Client
 
-from tests.integration.gateway import RunningGateway, gatewayEnv, writeConfig
+from tests.integration.gateway import RunningGateway, writeConfig
+from tests.support.integration.approvals import allowFirstHeld, cli
 
 pytestmark = pytest.mark.integration
 
 DEMO = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
-
-
-def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mcpgateway.cli", *args],
-        env=gatewayEnv(home),
-        cwd=home,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-
-
-def allowFirstHeld(home: Path, deadline: float) -> dict[str, Any]:
-    """Poll C{approvals list} until a call waits, then allow it with the
-    CLI: the call as the list showed it."""
-    while time.monotonic() < deadline:
-        listed = cli(home, "approvals", "list", "--json")
-        if listed.returncode == 0:
-            pending = json.loads(listed.stdout)["pending"]
-            if pending:
-                allowed = cli(home, "approvals", "allow", pending[0]["id"])
-                assert allowed.returncode == 0, allowed.stderr
-                return dict(pending[0])
-        time.sleep(0.5)
-    raise AssertionError("no call was held")
 
 
 async def trifecta(gateway: RunningGateway, home: Path) -> tuple[str, dict[str, Any]]:

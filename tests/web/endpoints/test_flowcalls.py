@@ -17,8 +17,8 @@ from mcpgateway.flow.rule import FlowSettings
 from mcpgateway.flow.step import DENIAL_KEY, WAIT_SECONDS, FlowStep
 from tests.fakes import FakeProcess
 from tests.http import Harness, Response, initializeMessage, spec
+from tests.support.filesrun import filesRun
 from tests.support.jsonvalues import jsonValues
-from tests.web.endpoints.test_mcppost import filesRun
 
 SERVERS = {
     "web": ["untrusted"],

@@ -3,10 +3,7 @@ laptop's C{tools/call} running none of the steps it has no use for."""
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import replace
-from types import FrameType
 from typing import Any, cast
 
 from twisted.internet.task import Clock
@@ -20,6 +17,7 @@ from mcpgateway.web.endpoints.admission import PostAdmission
 from mcpgateway.web.endpoints.mcp import McpEndpoint
 from mcpgateway.web.root import GatewayRoot
 from tests.http import Harness, spec
+from tests.support.filesrun import filesRun
 
 CALL = {"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "echo"}}
 
@@ -44,25 +42,6 @@ def endpoint(h: Harness) -> McpEndpoint:
     found = root._endpoint("srv")
     assert found is not None
     return found
-
-
-def filesRun(call: Any) -> set[str]:
-    """The files under C{mcpgateway/} whose code runs during C{call()}."""
-    import mcpgateway
-
-    package = os.path.dirname(os.path.abspath(mcpgateway.__file__)) + os.sep
-    seen: set[str] = set()
-
-    def profiler(frame: FrameType, event: str, arg: Any) -> None:
-        if event == "call" and frame.f_code.co_filename.startswith(package):
-            seen.add(frame.f_code.co_filename[len(package) :])
-
-    sys.setprofile(profiler)
-    try:
-        call()
-    finally:
-        sys.setprofile(None)
-    return seen
 
 
 def test_a_laptops_tools_call_runs_no_step_it_has_no_use_for() -> None:
