@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from twisted.internet.defer import CancelledError, Deferred, succeed
+from twisted.internet.defer import CancelledError, Deferred, maybeDeferred, succeed
 from twisted.internet.interfaces import IReactorTime
 
 from mcpgateway.flow.defaults import ServerLabelling
@@ -51,6 +51,7 @@ __all__ = [
     "DENIAL_KEY",
     "WAIT_SECONDS",
     "Admission",
+    "Caller",
     "FlowStep",
     "canGivePrivate",
     "denial",
@@ -140,6 +141,36 @@ class Admission:
     forward: bool
     denial: dict[str, Any] | None = None
     ended: bool = False
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A client known by its request alone, where no MCP session names it
+    (a request of the 2026-07-28 revision): what L{FlowStep.keyOf} reads
+    of a session, made by L{Caller.of}."""
+
+    id: str
+    principal: str
+    clientPid: int | None
+    clientInfo: Any
+    pidFromSocket: bool = False
+
+    @classmethod
+    def of(cls, principal: str, clientPid: int | None, clientInfo: Any) -> Caller:
+        """The caller of a request of C{principal} (C{""}: none) that
+        carries C{clientPid} (the pid it says it runs as) and
+        C{clientInfo}: its client is keyed as a session's would be, by
+        pid, else by principal and client name, else by principal alone
+        (every nameless caller of a principal one client, so that leaving
+        out C{clientInfo} gathers no less). Its C{id}, standing for a
+        session's in the ledger, is one per client key."""
+        info = clientInfo if isinstance(clientInfo, Mapping) else {}
+        key = clientKey(principal, clientPid, info.get("name"), "")
+        return cls("\0".join(("request", *key)), principal, clientPid, info)
+
+
+Forward = Callable[[], "Deferred[dict[str, Any]]"]
+"""Sends a call on and gives its JSON-RPC answer (L{FlowStep.through})."""
 
 
 def denial(
@@ -276,6 +307,46 @@ class FlowStep:
         self.ledger.closed(sessionId)
         for waited in list(self._waiting.pop(sessionId, ())):
             waited.cancel()
+
+    def through(
+        self,
+        session: SessionLike,
+        server: str,
+        requestId: Any,
+        params: Any,
+        forward: Forward,
+        shape: Mapping[str, Any] | None = None,
+    ) -> Deferred[dict[str, Any]]:
+        """A C{tools/call} of C{session} to C{server}, decided as one call
+        of a server's route is: allowed (or held and then allowed) it is
+        sent by C{forward}, and its answer, when a result, adds the tool's
+        labels to what the client gathered; not let through, its answer is
+        the L{denial} as the call's result (C{shape}'s members added, such
+        as a revision's C{resultType}). A held call waits as
+        L{admit} says; cancelling the returned Deferred stops its wait (the
+        held call stays for a person) or cancels the call sent on. A wait
+        stopped otherwise fails with L{CancelledError}: no answer is owed."""
+        if not isinstance(params, Mapping):  # no tool named: the server refuses it
+            return maybeDeferred(forward)
+        decision, labels = self.decide(session, server, params)
+
+        def recorded(answer: Any) -> Any:
+            if type(answer) is dict and "result" in answer:
+                self.record(session, labels)
+            return answer
+
+        if not decision.held:
+            return maybeDeferred(forward).addCallback(recorded)
+
+        def admitted(admission: Admission) -> Any:
+            if admission.ended:
+                raise CancelledError()
+            if admission.denial is not None:
+                result = {**admission.denial, **(shape or {})}
+                return {"jsonrpc": "2.0", "id": requestId, "result": result}
+            return maybeDeferred(forward).addCallback(recorded)
+
+        return self.admit(session, server, params, decision).addCallback(admitted)
 
     # -- a held call -----------------------------------------------------------
 
