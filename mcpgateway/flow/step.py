@@ -69,6 +69,15 @@ UNLISTED = 1000
 """How many tools a server's kept labels hold in all, with those called
 that its catalog does not list (any name a client sends)."""
 
+CALLERS = 4096
+"""How many clients known by their requests alone (L{Caller}) the step
+keys apart; past it a new one is keyed by its principal alone, with every
+other such caller of that principal (it gathers no less)."""
+
+SWEEP_EVERY = 60.0
+"""Seconds between two sweeps of idle clients made for a new caller while
+L{CALLERS} are kept."""
+
 POLICY_VERSION = "flow-default-1"
 """The version of the default rule, bound into each held call's digest."""
 
@@ -230,6 +239,9 @@ class FlowStep:
         self._servers: dict[str, _ServerTools] = {}
         self._waiting: dict[str, set[Deferred[HeldCall]]] = {}
         """The waits of each session's held calls, stopped when it ends."""
+        self._callers: set[str] = set()
+        """The ids of the L{Caller}s keyed apart (at most L{CALLERS})."""
+        self._swept = float("-inf")
 
     # -- configuration (off the call path) --------------------------------------
 
@@ -265,6 +277,26 @@ class FlowStep:
         info = session.clientInfo
         name = info.get("name") if isinstance(info, Mapping) else None
         return clientKey(session.principal, pid, name, session.id)
+
+    def caller(self, principal: str, clientPid: int | None, clientInfo: Any) -> Caller:
+        """The client of a request without a session (L{Caller.of}),
+        keyed apart while fewer than L{CALLERS} are kept: memory stays
+        bounded whatever names or pids requests carry. When full, idle
+        clients are swept (at most every L{SWEEP_EVERY} seconds), and a
+        new caller, if still no room, is its principal's nameless one."""
+        caller = Caller.of(principal, clientPid, clientInfo)
+        if caller.id in self._callers:
+            return caller
+        if len(self._callers) >= CALLERS:
+            now = self._clock.seconds()
+            if now - self._swept >= SWEEP_EVERY:
+                self._swept = now
+                self.ledger.sweep()
+                self._callers = {kept for kept in self._callers if self.ledger.knows(kept)}
+            if len(self._callers) >= CALLERS:
+                return Caller.of(principal, None, None)
+        self._callers.add(caller.id)
+        return caller
 
     def toolLabels(self, server: str, tool: str) -> Labels:
         """The labels of C{server}'s tool C{tool}, worked out again only

@@ -499,7 +499,8 @@ class Era2026Endpoint:
         flow rule first, exactly as one of a session of the 2025 revisions
         is (L{FlowStep.through<mcpgateway.flow.step.FlowStep.through>}),
         its denial a complete result. With no session to name it, the
-        client is what the request carries (L{Caller<mcpgateway.flow.step.Caller>}):
+        client is what the request carries
+        (L{FlowStep.caller<mcpgateway.flow.step.FlowStep.caller>}):
         the pid it says it runs as (C{X-Client-Pid}, else
         C{clientInfo.pid}; never for an authenticated request), else its
         principal and C{clientInfo.name}, else its principal alone."""
@@ -507,10 +508,8 @@ class Era2026Endpoint:
         flow = self.flow
         if flow is None or not flow.active or era2026.method != "tools/call":
             return call()
-        from mcpgateway.flow.step import Caller
-
         pid = clientPid(headerPid(request), era2026.clientInfo, era2026.principal)
-        caller = Caller.of(era2026.principal, pid, era2026.clientInfo)
+        caller = flow.caller(era2026.principal, pid, era2026.clientInfo)
         return flow.through(
             caller, self._server, era2026.clientId, era2026.params, call, {"resultType": "complete"}
         )

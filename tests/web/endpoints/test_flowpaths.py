@@ -12,9 +12,18 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from twisted.internet.error import ConnectionDone
+from twisted.python.failure import Failure
+
+from mcpgateway.flow import step
 from mcpgateway.flow.held import HeldState
-from mcpgateway.flow.step import DENIAL_KEY, WAIT_SECONDS, Caller
+from mcpgateway.flow.ledger import IDLE
+from mcpgateway.flow.step import DENIAL_KEY, SWEEP_EVERY, WAIT_SECONDS, Caller
 from tests.http import Response, initializeMessage
+from tests.support.jsonvalues import jsonValues
 from tests.support.web.fakeera2026 import body, headersFor
 from tests.web.endpoints.test_flowcalls import World, answerOf, denialOf
 
@@ -232,3 +241,73 @@ def test_a_callers_key_is_a_sessions_key() -> None:
     assert anonymous[:2] == ("team:p", "session")  # one for every nameless caller of p
     assert anonymous == w.step.keyOf(Caller.of("team:p", None, {"version": "2"}))
     assert anonymous != w.step.keyOf(Caller.of("team:q", None, None))
+
+
+def test_a_held_2026_call_whose_client_goes_away_is_never_forwarded() -> None:
+    w = World()
+    w.trifecta()
+    response = post2026(w, "post", "send", {"to": "x"})
+    [held] = w.store.pending()
+    response.protocol.connectionLost(Failure(ConnectionDone()))  # type: ignore[attr-defined]
+    w.store.allow(held.id, "owner")  # the yes is for a retry
+    w.h.reactor.advance(WAIT_SECONDS)
+    assert w.forwarded("post") == []
+    assert w.store.get(held.id).state is HeldState.ALLOWED
+    assert w.step._waiting.get(w.step.caller("", 4242, {}).id, set()) == set()
+
+
+def test_callers_kept_apart_are_bounded_and_then_share_their_principals_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(step, "CALLERS", 3)
+    w = World()
+
+    def key(info: Any) -> tuple[str, str, str]:
+        """The key of a call's caller, counted by the ledger as a call's is."""
+        caller = w.step.caller("p", None, info)
+        found = w.step.keyOf(caller)
+        w.step.ledger.gathered(found, caller.id)
+        return found
+
+    keys = [key({"name": f"n{i}"}) for i in range(5)]
+    assert keys[:3] == [("p", "client", f"n{i}") for i in range(3)]
+    assert keys[3] == keys[4] == w.step.keyOf(Caller.of("p", None, None))
+    assert key({"name": "n1"}) == keys[1]  # those kept stay apart
+    w.h.reactor.advance(IDLE + SWEEP_EVERY)
+    assert key({"name": "n9"}) == ("p", "client", "n9")  # the idle ones swept
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            jsonValues(text=8, keys=4, items=3, leaves=4, infinity=False),
+            jsonValues(text=8, keys=4, items=3, leaves=6, infinity=False),
+            st.sampled_from(["2026", "batch"]),
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_whatever_a_held_client_sends_by_2026_or_batch_never_reaches_the_egress_server(
+    calls: list[tuple[Any, Any, str]],
+) -> None:
+    """A held client's calls to a server all of whose tools are
+    C{egress}, whatever their names and arguments, sent in the 2026-07-28
+    revision or batched, are held or answered without the server."""
+    w = World()
+    w.trifecta()
+    batched: list[dict[str, Any]] = []
+    for name, arguments, how in calls:
+        params = {"name": name, "arguments": arguments}
+        if how == "batch":
+            message = {"jsonrpc": "2.0", "id": next(_ids), "method": "tools/call"}
+            batched.append({**message, "params": params})
+        else:
+            message = body("tools/call", next(_ids), params)
+            headers = {**headersFor(message), "x-client-pid": "4242"}
+            w.h.request("POST", "/post/mcp", message, headers=headers)
+    if batched:
+        w.h.request("POST", "/post/mcp", batched, session=open2025(w, "post"))
+    w.h.reactor.advance(WAIT_SECONDS)
+    assert w.forwarded("post") == []
