@@ -51,8 +51,8 @@ __all__ = [
     "DENIAL_KEY",
     "WAIT_SECONDS",
     "Admission",
-    "Caller",
     "FlowStep",
+    "RequestClient",
     "canGivePrivate",
     "denial",
 ]
@@ -70,7 +70,7 @@ UNLISTED = 1000
 that its catalog does not list (any name a client sends)."""
 
 CALLERS = 4096
-"""How many clients known by their requests alone (L{Caller}) the step
+"""How many clients known by their requests alone (L{RequestClient}) the step
 keys apart; past it a new one is keyed by its principal alone, with every
 other such caller of that principal (it gathers no less)."""
 
@@ -153,10 +153,10 @@ class Admission:
 
 
 @dataclass(frozen=True)
-class Caller:
+class RequestClient:
     """A client known by its request alone, where no MCP session names it
     (a request of the 2026-07-28 revision): what L{FlowStep.keyOf} reads
-    of a session, made by L{Caller.of}."""
+    of a session, made by L{RequestClient.of}."""
 
     id: str
     principal: str
@@ -165,7 +165,7 @@ class Caller:
     pidFromSocket: bool = False
 
     @classmethod
-    def of(cls, principal: str, clientPid: int | None, clientInfo: Any) -> Caller:
+    def of(cls, principal: str, clientPid: int | None, clientInfo: Any) -> RequestClient:
         """The caller of a request of C{principal} (C{""}: none) that
         carries C{clientPid} (the pid it says it runs as) and
         C{clientInfo}: its client is keyed as a session's would be, by
@@ -240,7 +240,7 @@ class FlowStep:
         self._waiting: dict[str, set[Deferred[HeldCall]]] = {}
         """The waits of each session's held calls, stopped when it ends."""
         self._callers: set[str] = set()
-        """The ids of the L{Caller}s keyed apart (at most L{CALLERS})."""
+        """The ids of the L{RequestClient}s keyed apart (at most L{CALLERS})."""
         self._swept = float("-inf")
 
     # -- configuration (off the call path) --------------------------------------
@@ -278,13 +278,13 @@ class FlowStep:
         name = info.get("name") if isinstance(info, Mapping) else None
         return clientKey(session.principal, pid, name, session.id)
 
-    def caller(self, principal: str, clientPid: int | None, clientInfo: Any) -> Caller:
-        """The client of a request without a session (L{Caller.of}),
+    def caller(self, principal: str, clientPid: int | None, clientInfo: Any) -> RequestClient:
+        """The client of a request without a session (L{RequestClient.of}),
         keyed apart while fewer than L{CALLERS} are kept: memory stays
         bounded whatever names or pids requests carry. When full, idle
         clients are swept (at most every L{SWEEP_EVERY} seconds), and a
         new caller, if still no room, is its principal's nameless one."""
-        caller = Caller.of(principal, clientPid, clientInfo)
+        caller = RequestClient.of(principal, clientPid, clientInfo)
         if caller.id in self._callers:
             return caller
         if len(self._callers) >= CALLERS:
@@ -294,7 +294,7 @@ class FlowStep:
                 self.ledger.sweep()
                 self._callers = {kept for kept in self._callers if self.ledger.knows(kept)}
             if len(self._callers) >= CALLERS:
-                return Caller.of(principal, None, None)
+                return RequestClient.of(principal, None, None)
         self._callers.add(caller.id)
         return caller
 

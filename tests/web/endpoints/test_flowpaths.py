@@ -21,11 +21,11 @@ from twisted.python.failure import Failure
 from mcpgateway.flow import step
 from mcpgateway.flow.held import HeldState
 from mcpgateway.flow.ledger import IDLE
-from mcpgateway.flow.step import DENIAL_KEY, SWEEP_EVERY, WAIT_SECONDS, Caller
+from mcpgateway.flow.step import DENIAL_KEY, SWEEP_EVERY, WAIT_SECONDS, RequestClient
 from tests.http import Response, initializeMessage
 from tests.support.jsonvalues import jsonValues
 from tests.support.web.fakeera2026 import body, headersFor
-from tests.web.endpoints.test_flowcalls import World, answerOf, denialOf
+from tests.support.web.flowworld import World, answerOf, denialOf
 
 _ids = itertools.count(1000)
 
@@ -235,12 +235,16 @@ def test_a_2026_client_gathers_for_its_2025_sessions_too() -> None:
 
 def test_a_callers_key_is_a_sessions_key() -> None:
     w = World()
-    assert w.step.keyOf(Caller.of("", 12, {"name": "a"})) == ("", "pid", "12")
-    assert w.step.keyOf(Caller.of("team:p", None, {"name": "a"})) == ("team:p", "client", "a")
-    anonymous = w.step.keyOf(Caller.of("team:p", None, None))
+    assert w.step.keyOf(RequestClient.of("", 12, {"name": "a"})) == ("", "pid", "12")
+    assert w.step.keyOf(RequestClient.of("team:p", None, {"name": "a"})) == (
+        "team:p",
+        "client",
+        "a",
+    )
+    anonymous = w.step.keyOf(RequestClient.of("team:p", None, None))
     assert anonymous[:2] == ("team:p", "session")  # one for every nameless caller of p
-    assert anonymous == w.step.keyOf(Caller.of("team:p", None, {"version": "2"}))
-    assert anonymous != w.step.keyOf(Caller.of("team:q", None, None))
+    assert anonymous == w.step.keyOf(RequestClient.of("team:p", None, {"version": "2"}))
+    assert anonymous != w.step.keyOf(RequestClient.of("team:q", None, None))
 
 
 def test_a_held_2026_call_whose_client_goes_away_is_never_forwarded() -> None:
@@ -271,7 +275,7 @@ def test_callers_kept_apart_are_bounded_and_then_share_their_principals_key(
 
     keys = [key({"name": f"n{i}"}) for i in range(5)]
     assert keys[:3] == [("p", "client", f"n{i}") for i in range(3)]
-    assert keys[3] == keys[4] == w.step.keyOf(Caller.of("p", None, None))
+    assert keys[3] == keys[4] == w.step.keyOf(RequestClient.of("p", None, None))
     assert key({"name": "n1"}) == keys[1]  # those kept stay apart
     w.h.reactor.advance(IDLE + SWEEP_EVERY)
     assert key({"name": "n9"}) == ("p", "client", "n9")  # the idle ones swept
