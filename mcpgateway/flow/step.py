@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.flow.test_step -*-
+# -*- test-case-name: tests.flow.test_step,tests.web.endpoints.test_flowpaths -*-
 """The flow rule on the path of a C{tools/call}: L{FlowStep}.
 
 One object per gateway decides each call and records each result:
@@ -17,6 +17,11 @@ One object per gateway decides each call and records each result:
    time, it is answered with a denial (L{denial});
  - a result delivered to a client (L{FlowStep.record}) adds the tool's
    C{untrusted} and C{private} to what the client gathered.
+ - a call whose answer is written by another path than a session's single
+   call (a batch's member, a request of the 2026-07-28 revision) is decided,
+   held, forwarded and recorded in one (L{FlowStep.through}); a request
+   without a session names its client by what it carries
+   (L{FlowStep.caller}, L{RequestClient}).
 
 The step is L{FlowStep.active} only while a server served can give
 C{private} (L{canGivePrivate}) and the default rule is on: without

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.endpoints.test_mcp -*-
+# -*- test-case-name: tests.web.endpoints.test_mcp,tests.web.endpoints.test_flowpaths -*-
 """How the MCP endpoint forwards the requests of a batch to its session's backend.
 
 One job: a batch's requests go to the session's backend; their answers
@@ -90,8 +90,9 @@ class EndpointForwarder:
         self._server = server
         self._log = log
         self.one: ForwardOne = _noOne
-        """Forwards one request alone (L{mcpgateway.web.endpoints.mcppost.McpPost.forward},
-        set by the endpoint that makes both)."""
+        """Forwards one request alone
+        (L{mcpgateway.web.endpoints.mcppost.McpPost.forwardCall}, set by the
+        endpoint that makes both)."""
         self.flow: FlowStep | None = None
         """The flow rule on a batch's C{tools/call} requests, asked only
         while it is active (L{mcpgateway.flow.step.FlowStep.through})."""

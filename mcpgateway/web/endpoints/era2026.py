@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.endpoints.test_era2026 -*-
+# -*- test-case-name: tests.web.endpoints.test_era2026,tests.web.endpoints.test_flowpaths -*-
 """The MCP 2026-07-28 side of C{/<server>/mcp}: the checks a 2026 request
 passes, in the order the transport specification gives them, and its
 dispatch to the gateway's core.
