@@ -95,6 +95,10 @@ class Ledger:
         client = self._client(key, sessionId)
         client.labels = client.labels | (labels & GATHERED)
 
+    def knows(self, sessionId: str) -> bool:
+        """Whether session C{sessionId} counts for a client kept."""
+        return sessionId in self._sessions
+
     def closed(self, sessionId: str) -> None:
         """Session C{sessionId} ended: its client is forgotten when it was
         the last of its sessions."""

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.flow.test_step -*-
+# -*- test-case-name: tests.flow.test_step,tests.web.endpoints.test_flowpaths -*-
 """The flow rule on the path of a C{tools/call}: L{FlowStep}.
 
 One object per gateway decides each call and records each result:
@@ -17,6 +17,11 @@ One object per gateway decides each call and records each result:
    time, it is answered with a denial (L{denial});
  - a result delivered to a client (L{FlowStep.record}) adds the tool's
    C{untrusted} and C{private} to what the client gathered.
+ - a call whose answer is written by another path than a session's single
+   call (a batch's member, a request of the 2026-07-28 revision) is decided,
+   held, forwarded and recorded in one (L{FlowStep.through}); a request
+   without a session names its client by what it carries
+   (L{FlowStep.caller}, L{RequestClient}).
 
 The step is L{FlowStep.active} only while a server served can give
 C{private} (L{canGivePrivate}) and the default rule is on: without
@@ -35,7 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from twisted.internet.defer import CancelledError, Deferred, succeed
+from twisted.internet.defer import CancelledError, Deferred, maybeDeferred, succeed
 from twisted.internet.interfaces import IReactorTime
 
 from mcpgateway.flow.defaults import ServerLabelling
@@ -52,6 +57,7 @@ __all__ = [
     "WAIT_SECONDS",
     "Admission",
     "FlowStep",
+    "RequestClient",
     "canGivePrivate",
     "denial",
 ]
@@ -67,6 +73,15 @@ DENIAL_KEY = "io.modelcontextprotocol/authorization-denial"
 UNLISTED = 1000
 """How many tools a server's kept labels hold in all, with those called
 that its catalog does not list (any name a client sends)."""
+
+CALLERS = 4096
+"""How many clients known by their requests alone (L{RequestClient}) the step
+keys apart; past it a new one is keyed by its principal alone, with every
+other such caller of that principal (it gathers no less)."""
+
+SWEEP_EVERY = 60.0
+"""Seconds between two sweeps of idle clients made for a new caller while
+L{CALLERS} are kept."""
 
 POLICY_VERSION = "flow-default-1"
 """The version of the default rule, bound into each held call's digest."""
@@ -142,6 +157,36 @@ class Admission:
     ended: bool = False
 
 
+@dataclass(frozen=True)
+class RequestClient:
+    """A client known by its request alone, where no MCP session names it
+    (a request of the 2026-07-28 revision): what L{FlowStep.keyOf} reads
+    of a session, made by L{RequestClient.of}."""
+
+    id: str
+    principal: str
+    clientPid: int | None
+    clientInfo: Any
+    pidFromSocket: bool = False
+
+    @classmethod
+    def of(cls, principal: str, clientPid: int | None, clientInfo: Any) -> RequestClient:
+        """The caller of a request of C{principal} (C{""}: none) that
+        carries C{clientPid} (the pid it says it runs as) and
+        C{clientInfo}: its client is keyed as a session's would be, by
+        pid, else by principal and client name, else by principal alone
+        (every nameless caller of a principal one client, so that leaving
+        out C{clientInfo} gathers no less). Its C{id}, standing for a
+        session's in the ledger, is one per client key."""
+        info = clientInfo if isinstance(clientInfo, Mapping) else {}
+        key = clientKey(principal, clientPid, info.get("name"), "")
+        return cls("\0".join(("request", *key)), principal, clientPid, info)
+
+
+Forward = Callable[[], "Deferred[dict[str, Any]]"]
+"""Sends a call on and gives its JSON-RPC answer (L{FlowStep.through})."""
+
+
 def denial(
     reason: str, labels: Labels, call: HeldCall | None, why: str, remedy: str
 ) -> dict[str, Any]:
@@ -199,6 +244,9 @@ class FlowStep:
         self._servers: dict[str, _ServerTools] = {}
         self._waiting: dict[str, set[Deferred[HeldCall]]] = {}
         """The waits of each session's held calls, stopped when it ends."""
+        self._callers: set[str] = set()
+        """The ids of the L{RequestClient}s keyed apart (at most L{CALLERS})."""
+        self._swept = float("-inf")
 
     # -- configuration (off the call path) --------------------------------------
 
@@ -234,6 +282,26 @@ class FlowStep:
         info = session.clientInfo
         name = info.get("name") if isinstance(info, Mapping) else None
         return clientKey(session.principal, pid, name, session.id)
+
+    def caller(self, principal: str, clientPid: int | None, clientInfo: Any) -> RequestClient:
+        """The client of a request without a session (L{RequestClient.of}),
+        keyed apart while fewer than L{CALLERS} are kept: memory stays
+        bounded whatever names or pids requests carry. When full, idle
+        clients are swept (at most every L{SWEEP_EVERY} seconds), and a
+        new caller, if still no room, is its principal's nameless one."""
+        caller = RequestClient.of(principal, clientPid, clientInfo)
+        if caller.id in self._callers:
+            return caller
+        if len(self._callers) >= CALLERS:
+            now = self._clock.seconds()
+            if now - self._swept >= SWEEP_EVERY:
+                self._swept = now
+                self.ledger.sweep()
+                self._callers = {kept for kept in self._callers if self.ledger.knows(kept)}
+            if len(self._callers) >= CALLERS:
+                return RequestClient.of(principal, None, None)
+        self._callers.add(caller.id)
+        return caller
 
     def toolLabels(self, server: str, tool: str) -> Labels:
         """The labels of C{server}'s tool C{tool}, worked out again only
@@ -276,6 +344,46 @@ class FlowStep:
         self.ledger.closed(sessionId)
         for waited in list(self._waiting.pop(sessionId, ())):
             waited.cancel()
+
+    def through(
+        self,
+        session: SessionLike,
+        server: str,
+        requestId: Any,
+        params: Any,
+        forward: Forward,
+        shape: Mapping[str, Any] | None = None,
+    ) -> Deferred[dict[str, Any]]:
+        """A C{tools/call} of C{session} to C{server}, decided as one call
+        of a server's route is: allowed (or held and then allowed) it is
+        sent by C{forward}, and its answer, when a result, adds the tool's
+        labels to what the client gathered; not let through, its answer is
+        the L{denial} as the call's result (C{shape}'s members added, such
+        as a revision's C{resultType}). A held call waits as
+        L{admit} says; cancelling the returned Deferred stops its wait (the
+        held call stays for a person) or cancels the call sent on. A wait
+        stopped otherwise fails with L{CancelledError}: no answer is owed."""
+        if not isinstance(params, Mapping):  # no tool named: the server refuses it
+            return maybeDeferred(forward)
+        decision, labels = self.decide(session, server, params)
+
+        def recorded(answer: Any) -> Any:
+            if type(answer) is dict and "result" in answer:
+                self.record(session, labels)
+            return answer
+
+        if not decision.held:
+            return maybeDeferred(forward).addCallback(recorded)
+
+        def admitted(admission: Admission) -> Any:
+            if admission.ended:
+                raise CancelledError()
+            if admission.denial is not None:
+                result = {**admission.denial, **(shape or {})}
+                return {"jsonrpc": "2.0", "id": requestId, "result": result}
+            return maybeDeferred(forward).addCallback(recorded)
+
+        return self.admit(session, server, params, decision).addCallback(admitted)
 
     # -- a held call -----------------------------------------------------------
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.endpoints.test_mcp -*-
+# -*- test-case-name: tests.web.endpoints.test_mcp,tests.web.endpoints.test_flowpaths -*-
 """How the MCP endpoint forwards the requests of a batch to its session's backend.
 
 One job: a batch's requests go to the session's backend; their answers
@@ -15,7 +15,8 @@ L{EndpointForwarder.one}): its answer waits as one JSON body
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import CancelledError, Deferred, maybeDeferred
 from twisted.internet.interfaces import IReactorTime
@@ -38,6 +39,9 @@ from mcpgateway.web.endpoints.streams import logFor
 from mcpgateway.web.plumbing.replay import ReplayStore
 from mcpgateway.web.plumbing.requestcontext import contextOf
 from mcpgateway.web.plumbing.sse import SSEStream, keepAliveFor
+
+if TYPE_CHECKING:
+    from mcpgateway.flow.step import FlowStep
 
 EndSession = Callable[[Session, str], object]
 """End a session whose child is gone, for the reason given
@@ -86,8 +90,12 @@ class EndpointForwarder:
         self._server = server
         self._log = log
         self.one: ForwardOne = _noOne
-        """Forwards one request alone (L{mcpgateway.web.endpoints.mcppost.McpPost.forward},
-        set by the endpoint that makes both)."""
+        """Forwards one request alone
+        (L{mcpgateway.web.endpoints.mcppost.McpPost.forwardCall}, set by the
+        endpoint that makes both)."""
+        self.flow: FlowStep | None = None
+        """The flow rule on a batch's C{tools/call} requests, asked only
+        while it is active (L{mcpgateway.flow.step.FlowStep.through})."""
 
     def forward(
         self,
@@ -157,12 +165,26 @@ class EndpointForwarder:
                 stream.close()
 
         note = contextOf(request).auditNote
+        flow = self.flow
+        if flow is not None and not flow.active:
+            flow = None
         for message in messages:
             session.inFlight += 1
             oneSpan: tracing.Span | None = None
             if active is not None:
                 oneSpan, message = serverSpan(active, request, session, message, self._server)
-            one: Deferred[Any] = maybeDeferred(pool.forward, session, message, stream.send)
+            one: Deferred[Any]
+            if flow is not None and message["method"] == "tools/call":
+                # Each call decided alone: a held one waits, the others' answers go on.
+                one = flow.through(
+                    session,
+                    self._server,
+                    message["id"],
+                    message.get("params"),
+                    partial(pool.forward, session, message, stream.send),
+                )
+            else:
+                one = maybeDeferred(pool.forward, session, message, stream.send)
             one.addBoth(self.measured, message["method"], started, oneSpan)
             if note is not None:
                 one.addCallbacks(note.answered, note.failed)

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.endpoints.test_era2026 -*-
+# -*- test-case-name: tests.web.endpoints.test_era2026,tests.web.endpoints.test_flowpaths -*-
 """The MCP 2026-07-28 side of C{/<server>/mcp}: the checks a 2026 request
 passes, in the order the transport specification gives them, and its
 dispatch to the gateway's core.
@@ -50,7 +50,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IReactorTime
@@ -63,6 +64,7 @@ from mcpgateway.core import stats, tracing
 from mcpgateway.core.aggregate.memberpolicy import Asker
 from mcpgateway.core.catalogdata import publicReason
 from mcpgateway.core.era2026.types import Era2026Gateway, Era2026Request, ListenFilter, ListenHandle
+from mcpgateway.core.gateway.ownerlookup import clientPid
 from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
 from mcpgateway.core.taskterms import EXTENSION
 from mcpgateway.httpbase.clienterrors import ClientErrors
@@ -72,8 +74,13 @@ from mcpgateway.protocol.jsonrpc import Kind, Message
 from mcpgateway.runtime import logs
 from mcpgateway.web.endpoints.era2026response import Era2026Response
 from mcpgateway.web.endpoints.guard import forCaller, header, showsChildText
+from mcpgateway.web.endpoints.requestreading import headerPid
 from mcpgateway.web.plumbing.replies import validIdOrNull
 from mcpgateway.web.plumbing.requestcontext import contextOf
+
+if TYPE_CHECKING:
+    from mcpgateway.core.exchange import Sink
+    from mcpgateway.flow.step import FlowStep
 
 Credentials = tuple[tuple[str, str], ...]
 CredentialReader = Callable[[Request], "tuple[str, Credentials] | str"]
@@ -252,6 +259,9 @@ class Era2026Endpoint:
         """What an answer goes through on its way to the caller (the
         policy's screening of a listing, L{mcpgateway.web.endpoints.policystep});
         C{None}: nothing."""
+        self.flow: FlowStep | None = None
+        """The flow rule on a C{tools/call}, asked only while it is active
+        (L{_served})."""
 
     # -- the ladder ----------------------------------------------------------
 
@@ -448,7 +458,7 @@ class Era2026Endpoint:
             span, era2026 = self._serverSpan(active, request, era2026)
         self.inFlight += 1
         try:
-            answer = self._service.era2026Call(self._server, era2026, response.send)
+            answer = self._served(request, era2026, response.send)
         except Exception:
             self.inFlight -= 1
             self.log.failure(
@@ -483,6 +493,26 @@ class Era2026Endpoint:
         answer.addErrback(lambda f: self.log.failure("answering a 2026-07-28 request failed", f))
         answer.addBoth(done)
         return NOT_DONE_YET
+
+    def _served(self, request: Request, era2026: Era2026Request, sink: Sink) -> Deferred[Message]:
+        """The core's answer to C{era2026}; a C{tools/call} decided by the
+        flow rule first, exactly as one of a session of the 2025 revisions
+        is (L{FlowStep.through<mcpgateway.flow.step.FlowStep.through>}),
+        its denial a complete result. With no session to name it, the
+        client is what the request carries
+        (L{FlowStep.caller<mcpgateway.flow.step.FlowStep.caller>}):
+        the pid it says it runs as (C{X-Client-Pid}, else
+        C{clientInfo.pid}; never for an authenticated request), else its
+        principal and C{clientInfo.name}, else its principal alone."""
+        call = partial(self._service.era2026Call, self._server, era2026, sink)
+        flow = self.flow
+        if flow is None or not flow.active or era2026.method != "tools/call":
+            return call()
+        pid = clientPid(headerPid(request), era2026.clientInfo, era2026.principal)
+        caller = flow.caller(era2026.principal, pid, era2026.clientInfo)
+        return flow.through(
+            caller, self._server, era2026.clientId, era2026.params, call, {"resultType": "complete"}
+        )
 
     def _serverSpan(
         self, active: tracing.Tracer, request: Request, era2026: Era2026Request

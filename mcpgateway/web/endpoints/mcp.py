@@ -242,8 +242,8 @@ class McpEndpoint(Resource):
             log=log,
         )
         """Every step of a POST, in order (L{mcpgateway.web.endpoints.mcppost})."""
-        forwarder.one = self.posts.forward
-        self.posts.flow = getattr(gateway, "flow", None)
+        forwarder.one = self.posts.forwardCall
+        self.posts.flow = forwarder.flow = getattr(gateway, "flow", None)
         self._configure()
         self._rerouting = Rerouting(self, gateway, refusals, clock, server, scope, log, cluster)
         self.era2026 = Era2026Endpoint(
@@ -257,6 +257,7 @@ class McpEndpoint(Resource):
             self._loopbackOnly,
         )
         self.era2026.screen = answers.screened
+        self.era2026.flow = self.posts.flow
         self._streams = SessionStreams(
             lookup,
             credentials,

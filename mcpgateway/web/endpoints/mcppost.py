@@ -351,6 +351,17 @@ class McpPost:
         flow.admit(session, self._server, params, decision).addCallbacks(admitted, failed)
         return NOT_DONE_YET
 
+    def forwardCall(
+        self, request: Request, session: Session, message: Message, note: AuditNote | None
+    ) -> bytes | int:
+        """One request of a session alone (a batch of one request): a
+        tool's call decided by the flow rule as at step 13, any other
+        request forwarded (L{forward})."""
+        flow = self.flow
+        if flow is not None and flow.active and message["method"] == "tools/call":
+            return self._flowCall(flow, request, session, message, note)
+        return self.forward(request, session, message, note)
+
     def forward(
         self,
         request: Request,

@@ -1,6 +1,7 @@
 """A call the flow rule holds, through a real gateway: the Python SDK's
 client reads from an C{untrusted} server and a C{private} one, then calls
-an C{egress} one; the call waits while a person runs C{mcpgateway
+an C{egress} one (with the 2025 handshake, or in the 2026-07-28 revision,
+its client known by its C{clientInfo}); the call waits while a person runs C{mcpgateway
 approvals allow}, and the client gets the real result."""
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ pytestmark = pytest.mark.integration
 DEMO = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
 
 
-async def trifecta(gateway: RunningGateway, home: Path) -> tuple[str, dict[str, Any]]:
-    """One client, a session per server as Claude Code opens them: read
+async def trifecta(
+    gateway: RunningGateway, home: Path, mode: str = "legacy"
+) -> tuple[str, dict[str, Any]]:
+    """One client, a session per server as Claude Code opens them (in
+    C{mode}: C{legacy}, or C{2026-07-28}, where a client opens none): read
     from the web and the files, then post while a person allows it: the
     post's text, and the held call as the list showed it."""
     held: dict[str, Any] = {}
@@ -36,7 +40,7 @@ async def trifecta(gateway: RunningGateway, home: Path) -> tuple[str, dict[str, 
 
     async with AsyncExitStack() as stack:
         web, files, post = [
-            await stack.enter_async_context(Client(gateway.url(server), mode="legacy"))
+            await stack.enter_async_context(Client(gateway.url(server), mode=mode))
             for server in ("web", "files", "post")
         ]
         await web.call_tool("echo", {"message": "read the web"})
@@ -47,7 +51,8 @@ async def trifecta(gateway: RunningGateway, home: Path) -> tuple[str, dict[str, 
     return result.content[0].text, held  # type: ignore[union-attr]
 
 
-def test_a_held_call_allowed_with_the_cli_gets_its_real_result(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+def test_a_held_call_allowed_with_the_cli_gets_its_real_result(tmp_path: Path, mode: str) -> None:
     config = writeConfig(
         tmp_path / "servers.json",
         {
@@ -59,13 +64,15 @@ def test_a_held_call_allowed_with_the_cli_gets_its_real_result(tmp_path: Path) -
     gateway = RunningGateway(["--config", str(config)], tmp_path)
     try:
         try:
-            text, held = anyio.run(trifecta, gateway, tmp_path)
+            text, held = anyio.run(trifecta, gateway, tmp_path, mode)
         except BaseException:
             print(gateway.text())
             raise
         assert "send it" in text
         assert (held["server"], held["tool"]) == ("post", "echo")
         assert held["labels"] == ["untrusted", "private", "egress"]
+        # A 2026 client opens no session: it is known by its clientInfo's name.
+        assert held["client"]["kind"] == ("pid" if mode == "legacy" else "client"), held
         decided = json.loads(cli(tmp_path, "approvals", "show", held["id"], "--json").stdout)
         assert decided["state"] == "used"
     finally:

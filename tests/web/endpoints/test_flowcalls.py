@@ -5,113 +5,19 @@ person's yes, or answers it with a denial after the wait."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 
-from mcpgateway.flow.held import HeldCalls, HeldState
-from mcpgateway.flow.labels import GATHERED, parseEntryLabels
+from mcpgateway.flow.held import HeldState
+from mcpgateway.flow.labels import GATHERED
 from mcpgateway.flow.ledger import narrowed
 from mcpgateway.flow.rule import FlowSettings
-from mcpgateway.flow.step import DENIAL_KEY, WAIT_SECONDS, FlowStep
-from tests.fakes import FakeProcess
-from tests.http import Harness, Response, initializeMessage, spec
+from mcpgateway.flow.step import WAIT_SECONDS
+from tests.http import spec
 from tests.support.filesrun import filesRun
 from tests.support.jsonvalues import jsonValues
-
-SERVERS = {
-    "web": ["untrusted"],
-    "files": ["private"],
-    "post": ["egress"],
-}
-
-
-class World:
-    """A gateway serving a web reader, a file reader and a poster, with
-    the flow step on."""
-
-    def __init__(self, settings: FlowSettings | None = None) -> None:
-        specs = {
-            name: replace(spec(name), labels=parseEntryLabels(labels))
-            for name, labels in SERVERS.items()
-        }
-        self.h = Harness(specs)
-        self.store = HeldCalls(self.h.reactor)
-        self.step = FlowStep(self.h.reactor, lambda: self.store)
-        self.step.use(specs, settings or FlowSettings(), self.h.gateway.catalogs)
-        self.h.gateway.flow = self.step
-        self.procs: dict[str, FakeProcess] = {}
-        self.ids = iter(range(100, 10_000))
-
-    def open(self, server: str, pid: int = 4242) -> str:
-        """A session of client process C{pid} on C{server}."""
-        response = self.h.request(
-            "POST",
-            f"/{server}/mcp",
-            initializeMessage(clientInfo={"name": "agent", "version": "1"}),
-            headers={"x-client-pid": str(pid)},
-        )
-        if server not in self.procs:
-            self.procs[server] = self.h.process()
-        if not response.complete:
-            self.h.answerHandshake()
-        assert response.status == 200, response.body
-        return response.headers["mcp-session-id"]
-
-    def post(
-        self, server: str, session: str, tool: str, arguments: Any = None, meta: Any = None
-    ) -> Response:
-        """A C{tools/call}, not answered by the child yet."""
-        params: dict[str, Any] = {"name": tool, "arguments": arguments or {}}
-        if meta is not None:
-            params["_meta"] = meta
-        message = {"jsonrpc": "2.0", "id": next(self.ids), "method": "tools/call"}
-        return self.h.request(
-            "POST", f"/{server}/mcp", {**message, "params": params}, session=session
-        )
-
-    def forwarded(self, server: str) -> list[dict[str, Any]]:
-        proc = self.procs[server]
-        return [m for m in proc.sentMessages() if m.get("method") == "tools/call"]
-
-    def answer(self, server: str, text: str = "done") -> None:
-        """The child answers its last call."""
-        sent = self.forwarded(server)[-1]
-        self.procs[server].reply(
-            {
-                "jsonrpc": "2.0",
-                "id": sent["id"],
-                "result": {"content": [{"type": "text", "text": text}]},
-            }
-        )
-
-    def call(self, server: str, session: str, tool: str, arguments: Any = None) -> Any:
-        """A call the child answers at once: its answer."""
-        response = self.post(server, session, tool, arguments)
-        self.answer(server)
-        assert response.complete
-        return response.json()
-
-    def trifecta(self, pid: int = 4242) -> str:
-        """Client C{pid} reads the web and a file (each in a session of its
-        own), then opens a session on the poster: its id."""
-        self.call("web", self.open("web", pid), "read")
-        self.call("files", self.open("files", pid), "read")
-        return self.open("post", pid)
-
-
-def answerOf(response: Response) -> Any:
-    """The call's answer: the one JSON body, or the stream's last message."""
-    assert response.complete
-    return response.events()[-1]
-
-
-def denialOf(response: Response) -> dict[str, Any]:
-    result = answerOf(response)["result"]
-    assert result["isError"] is True
-    envelope: dict[str, Any] = result["_meta"][DENIAL_KEY]
-    return envelope
+from tests.support.web.flowworld import SERVERS, World, answerOf, denialOf
 
 
 def test_a_client_with_untrusted_and_private_is_held_on_an_egress_tool() -> None:
