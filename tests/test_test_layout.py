@@ -127,6 +127,7 @@ prove)."""
 CROSS_CUTTING = frozenset(
     {
         "test_bench_fanout.py",
+        "test_bench_flowsuite.py",
         "test_bench_peers.py",
         "test_bench_restart.py",
         "test_design_docs.py",

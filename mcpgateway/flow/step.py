@@ -100,7 +100,7 @@ class SpecLike(Protocol):
     def labels(self) -> EntryLabels: ...
 
 
-class SessionLike(Protocol):
+class CallerSession(Protocol):
     """What the step reads of a client's session."""
 
     @property
@@ -272,7 +272,7 @@ class FlowStep:
 
     # -- each call -------------------------------------------------------------
 
-    def keyOf(self, session: SessionLike) -> ClientKey:
+    def keyOf(self, session: CallerSession) -> ClientKey:
         """The client C{session} belongs to: its pid on a laptop (on a
         team gateway only the pid the gateway found itself), else its
         principal and C{clientInfo.name}, else the session."""
@@ -324,7 +324,7 @@ class FlowStep:
         return labels
 
     def decide(
-        self, session: SessionLike, server: str, params: Mapping[str, Any]
+        self, session: CallerSession, server: str, params: Mapping[str, Any]
     ) -> tuple[FlowDecision, Labels]:
         """The rule's decision on a C{tools/call} of C{session} with
         C{params}, and the tool's labels."""
@@ -334,7 +334,7 @@ class FlowStep:
         gathered = narrowed(gathered, params.get("_meta"))
         return self.rule.decide(gathered, labels, tool), labels
 
-    def record(self, session: SessionLike, labels: Labels) -> None:
+    def record(self, session: CallerSession, labels: Labels) -> None:
         """A result of a tool labelled C{labels} reached C{session}'s client."""
         self.ledger.record(self.keyOf(session), session.id, labels)
 
@@ -347,7 +347,7 @@ class FlowStep:
 
     def through(
         self,
-        session: SessionLike,
+        session: CallerSession,
         server: str,
         requestId: Any,
         params: Any,
@@ -389,7 +389,7 @@ class FlowStep:
 
     def admit(
         self,
-        session: SessionLike,
+        session: CallerSession,
         server: str,
         params: Mapping[str, Any],
         decision: FlowDecision,

@@ -71,6 +71,10 @@ class Gateway:
     """Every server pool and every session of this gateway process."""
 
     log = Logger(observer=logs.observer)
+    flow: FlowStep | None = None
+    """The flow rule on the tool calls of a server's route and of the
+    aggregate (L{mcpgateway.flow.step}, set by the wiring): told of each
+    session that ends, as what a client gathered is kept per session."""
 
     def __init__(
         self,
@@ -115,10 +119,6 @@ class Gateway:
         """Told of each session that ends for good (a cluster replica keeps
         their ids, so none is rebuilt from its sealed id); not of those a
         stop hands on to the next process."""
-        self.flow: FlowStep | None = None
-        """The flow rule on the tool calls of a server's route and of the
-        aggregate (L{mcpgateway.flow.step}, set by the wiring): told of each
-        session that ends, as what a client gathered is kept per session."""
         self.predecessorWait = settings.predecessorWait
         """Seconds a request for a session this process does not know waits
         for the predecessor to exit."""

@@ -270,17 +270,24 @@ class McpPost:
             return jsonReply(request, 200, jsonrpc.resultResponse(payload["id"], {}))
         # 12. Within the session's in-flight limit.
         if session.inFlight >= self._maxInFlight:
-            busy = self._forwarder.busy(payload, session.inFlight)
-            self._clientErrors.note(request, 200, busy["error"]["message"])
-            if note is not None:
-                note.settle("error", jsonrpc.TOO_MANY_REQUESTS)
-            return jsonReply(request, 200, busy)
+            return self._busy(request, session, payload, note)
         # 13. The flow rule on a tool's call, where it can hold one.
         flow = self.flow
         if flow is not None and flow.active and payload["method"] == "tools/call":
             return self._flowCall(flow, request, session, payload, note)
         # 14. To the server's children; the answer is written when it comes.
         return self.forward(request, session, payload, note)
+
+    def _busy(
+        self, request: Request, session: Session, payload: Any, note: AuditNote | None
+    ) -> bytes:
+        """The answer to a request past its session's in-flight limit: a
+        JSON-RPC error, counted as the client's and settled in the audit."""
+        busy = self._forwarder.busy(payload, session.inFlight)
+        self._clientErrors.note(request, 200, busy["error"]["message"])
+        if note is not None:
+            note.settle("error", jsonrpc.TOO_MANY_REQUESTS)
+        return jsonReply(request, 200, busy)
 
     def _credentialsDiffer(
         self, request: Request, session: Session, payload: Any, kind: Kind
