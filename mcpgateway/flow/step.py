@@ -362,7 +362,7 @@ class FlowStep:
         as a revision's C{resultType}). A held call waits as
         L{admit} says; cancelling the returned Deferred stops its wait (the
         held call stays for a person) or cancels the call sent on. A wait
-        stopped otherwise fails with L{CancelledError}: no answer is owed."""
+        stopped otherwise fails with C{CancelledError}: no answer is owed."""
         if not isinstance(params, Mapping):  # no tool named: the server refuses it
             return maybeDeferred(forward)
         decision, labels = self.decide(session, server, params)

@@ -178,11 +178,16 @@ def test_a_sigint_to_the_foreground_command_alone_reaches_the_gateway(
     # raise_signal: to this thread, so the handler runs before wait() returns (a signal
     # sent to the process may land on another of its threads and be run later).
     process = Foreground(stateDir, lambda: signal.raise_signal(signal.SIGINT))
-    before = signal.getsignal(signal.SIGINT)
-    assert foreground(stateDir, ctx, process) == 0
-    assert process.signals == [signal.SIGINT]
-    assert process.kwargs.get("start_new_session") is True
-    assert signal.getsignal(signal.SIGINT) == before  # put back
+    # SIGINT as a shell's foreground command has it: a test run started in the background
+    # (or a test before this one) may have it ignored, and an ignored one stays ignored.
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        assert foreground(stateDir, ctx, process) == 0
+        assert process.signals == [signal.SIGINT]
+        assert process.kwargs.get("start_new_session") is True
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_ctrl_c_in_the_terminal_is_not_sent_twice(stateDir: Path, ctx: CliContext) -> None:

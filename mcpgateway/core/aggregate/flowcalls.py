@@ -61,7 +61,7 @@ def flowCall(
     @param call: makes the member call; fires with the member's answer.
     @param denied: the answer made of a denial (a C{CallToolResult}).
     @return: fires with the member's answer or C{denied}'s; fails with
-        L{CancelledError} when the session ended while the call was held.
+        C{CancelledError} when the session ended while the call was held.
     """
     if flow is None or not flow.active:
         return call()
