@@ -213,5 +213,6 @@ METHOD = """## Method
   cannot see"); the suite does not count those as chains.
 - A client is told apart by the pid it sends; a real client's pid is found by the gateway
   from its socket. A benign session's held rate depends on the mix of kinds chosen here.
-- `/mcp`, the 2026 protocol revision and batches are not decided by the rule yet.
+- The suite drives the 2025 revision only; a 2026-07-28 request to `/mcp` is not decided
+  by the rule yet (flow.md).
 """
