@@ -257,7 +257,8 @@ def test_a_session_gone_is_initialized_again(home: Path) -> None:
         urllib.request.urlopen(request, timeout=5).read()
         bridge.call(1, "echo", {"message": "again"})
         assert bridge.answer(1)["result"]["content"][0]["text"] == "again"
-        assert "initialized a new session" in bridge.stderr()
+        # Its stderr line is read by a thread of its own, which may lag the answer.
+        assert waitFor(lambda: "initialized a new session" in bridge.stderr()), bridge.stderr()
         [new] = sessions(gateway.port)
         assert new["id"] != session["id"]
     finally:
