@@ -349,17 +349,16 @@ class FlowStep:
         self,
         session: CallerSession,
         server: str,
-        requestId: Any,
         params: Any,
         forward: Forward,
-        shape: Mapping[str, Any] | None = None,
-    ) -> Deferred[dict[str, Any]]:
+        denied: Callable[[dict[str, Any]], Any],
+    ) -> Deferred[Any]:
         """A C{tools/call} of C{session} to C{server}, decided as one call
         of a server's route is: allowed (or held and then allowed) it is
         sent by C{forward}, and its answer, when a result, adds the tool's
         labels to what the client gathered; not let through, its answer is
-        the L{denial} as the call's result (C{shape}'s members added, such
-        as a revision's C{resultType}). A held call waits as
+        what C{denied} makes of the L{denial} (L{answered}: the call's
+        result). A held call waits as
         L{admit} says; cancelling the returned Deferred stops its wait (the
         held call stays for a person) or cancels the call sent on. A wait
         stopped otherwise fails with C{CancelledError}: no answer is owed."""
@@ -379,11 +378,23 @@ class FlowStep:
             if admission.ended:
                 raise CancelledError()
             if admission.denial is not None:
-                result = {**admission.denial, **(shape or {})}
-                return {"jsonrpc": "2.0", "id": requestId, "result": result}
+                return denied(admission.denial)
             return maybeDeferred(forward).addCallback(recorded)
 
         return self.admit(session, server, params, decision).addCallback(admitted)
+
+    @staticmethod
+    def answered(
+        requestId: Any, shape: Mapping[str, Any] | None = None
+    ) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        """What L{through} answers a request C{requestId} not let through
+        with: the denial as its result (C{shape}'s members added, such as
+        a revision's C{resultType})."""
+
+        def answer(denial: dict[str, Any]) -> dict[str, Any]:
+            return {"jsonrpc": "2.0", "id": requestId, "result": {**denial, **(shape or {})}}
+
+        return answer
 
     # -- a held call -----------------------------------------------------------
 

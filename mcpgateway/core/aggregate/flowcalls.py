@@ -31,13 +31,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import Deferred
 
 from mcpgateway.protocol.jsonrpc import Message
 
 if TYPE_CHECKING:
     from mcpgateway.core.aggregate.session import AggregateSession
-    from mcpgateway.flow.step import Admission, FlowStep
+    from mcpgateway.flow.step import FlowStep
 
 __all__ = ["flowCall"]
 
@@ -65,22 +65,5 @@ def flowCall(
     """
     if flow is None or not flow.active:
         return call()
-    step = flow
-    decision, labels = step.decide(session, server, params)
-
-    def recorded(response: Message) -> Message:
-        if type(response) is dict and "result" in response:
-            step.record(session, labels)
-        return response
-
-    if not decision.held:
-        return call().addCallback(recorded)
-
-    def admitted(admission: Admission) -> Deferred[Message] | Message:
-        if admission.ended:
-            raise CancelledError("the session ended while its call was held")
-        if admission.denial is not None:
-            return denied(admission.denial)
-        return call().addCallback(recorded)
-
-    return step.admit(session, server, params, decision).addCallback(admitted)
+    answer: Deferred[Message] = flow.through(session, server, params, call, denied)
+    return answer

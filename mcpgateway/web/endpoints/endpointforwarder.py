@@ -179,9 +179,9 @@ class EndpointForwarder:
                 one = flow.through(
                     session,
                     self._server,
-                    message["id"],
                     message.get("params"),
                     partial(pool.forward, session, message, stream.send),
+                    flow.answered(message["id"]),
                 )
             else:
                 one = maybeDeferred(pool.forward, session, message, stream.send)

@@ -510,9 +510,8 @@ class Era2026Endpoint:
             return call()
         pid = clientPid(headerPid(request), era2026.clientInfo, era2026.principal)
         caller = flow.caller(era2026.principal, pid, era2026.clientInfo)
-        return flow.through(
-            caller, self._server, era2026.clientId, era2026.params, call, {"resultType": "complete"}
-        )
+        denied = flow.answered(era2026.clientId, {"resultType": "complete"})
+        return flow.through(caller, self._server, era2026.params, call, denied)
 
     def _serverSpan(
         self, active: tracing.Tracer, request: Request, era2026: Era2026Request
