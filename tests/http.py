@@ -111,13 +111,16 @@ class Harness:
         maxBody: int = 4096,
         loopbackOnly: bool = True,
         tasks: TaskManager | None = None,
+        reactor: FakeProcessReactor | None = None,
     ) -> None:
         """
         @param tasks: the gateway's tasks (C{None}: none, the
             endpoints forward to their pools at once; a running gateway
             always has them).
+        @param reactor: the gateway's (C{None}: a new one), for C{tasks}
+            made on its clock.
         """
-        self.reactor = FakeProcessReactor()
+        self.reactor = reactor if reactor is not None else FakeProcessReactor()
         specs = servers or {"srv": spec("srv")}
         self.gateway = Gateway(specs, fakeSpawner(self.reactor), lazyStart=False, tasks=tasks)
         self.site = makeSite(self.gateway, self.reactor, loopbackOnly=loopbackOnly, maxBody=maxBody)

@@ -352,14 +352,17 @@ class FlowStep:
         params: Any,
         forward: Forward,
         denied: Callable[[dict[str, Any]], Any],
+        bounded: bool = True,
     ) -> Deferred[Any]:
         """A C{tools/call} of C{session} to C{server}, decided as one call
         of a server's route is: allowed (or held and then allowed) it is
         sent by C{forward}, and its answer, when a result, adds the tool's
         labels to what the client gathered; not let through, its answer is
         what C{denied} makes of the L{denial} (L{answered}: the call's
-        result). A held call waits as
-        L{admit} says; cancelling the returned Deferred stops its wait (the
+        result). A held call waits as L{admit} says (C{bounded}: at most
+        L{wait} seconds; else until a person decides or the held call
+        expires, for the call of a task, whose client does not wait on its
+        request); cancelling the returned Deferred stops its wait (the
         held call stays for a person) or cancels the call sent on. A wait
         stopped otherwise fails with C{CancelledError}: no answer is owed."""
         if not isinstance(params, Mapping):  # no tool named: the server refuses it
@@ -381,7 +384,7 @@ class FlowStep:
                 return denied(admission.denial)
             return maybeDeferred(forward).addCallback(recorded)
 
-        return self.admit(session, server, params, decision).addCallback(admitted)
+        return self.admit(session, server, params, decision, bounded).addCallback(admitted)
 
     @staticmethod
     def answered(
@@ -404,11 +407,12 @@ class FlowStep:
         server: str,
         params: Mapping[str, Any],
         decision: FlowDecision,
+        bounded: bool = True,
     ) -> Deferred[Admission]:
         """What becomes of a call the rule holds: at once, forwarded when a
         person allowed exactly this call (and the yes is used), or denied
-        when it cannot be held; else once a person decided it, or
-        L{wait} seconds passed."""
+        when it cannot be held; else once a person decided it (or the held
+        call expired), or, when C{bounded}, L{wait} seconds passed."""
         from mcpgateway.flow.held import HeldCallsFull, HeldState, UnknownHeldCall
 
         store = self._store()
@@ -448,13 +452,13 @@ class FlowStep:
             timedOut = True
             waited.cancel()
 
-        timer = self._clock.callLater(self.wait, timeUp)
+        timer = self._clock.callLater(self.wait, timeUp) if bounded else None
 
         def done(result: Any) -> Any:
             waits.discard(waited)
             if not waits and self._waiting.get(session.id) is waits:
                 del self._waiting[session.id]
-            if timer.active():
+            if timer is not None and timer.active():
                 timer.cancel()
             return result
 

@@ -52,7 +52,13 @@ from mcpgateway.core.aggregate.era2026search import Era2026Context, callGatewayT
 from mcpgateway.core.aggregate.session import SERVER_INFO, AggregateSession, CallFailed
 from mcpgateway.core.aggregate.types import SERVER_PREFIX
 from mcpgateway.core.aggregate.view import View
-from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle, Sink
+from mcpgateway.core.era2026.types import (
+    Era2026Request,
+    Gate,
+    ListenFilter,
+    ListenHandle,
+    Sink,
+)
 from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.status import Era2026Stats
 from mcpgateway.core.tasks.listening import openListen as openTaskListen
@@ -182,7 +188,12 @@ class AggregateEra2026:
             " leaves them out"
         )
 
-    def era2026Call(self, server: str, request: Era2026Request, sink: Sink) -> Deferred[Message]:
+    def era2026Call(
+        self, server: str, request: Era2026Request, sink: Sink, gate: Gate | None = None
+    ) -> Deferred[Message]:
+        """See L{Era2026Gateway.era2026Call}; C{gate} is a server route's,
+        and not asked here (a call reaches a member, not a server named as
+        the endpoint)."""
         self.requests += 1
         if request.method in era2026form.TASK_METHODS:
             return self._tasks(request)

@@ -26,6 +26,11 @@ from mcpgateway.protocol.jsonrpc import Message
 Sink = Callable[[Message], bool]
 """Writes one message on the request's own
 response (a progress notification); C{False} once it is gone."""
+Gate = Callable[[Callable[[], Deferred[Message]], bool], Deferred[Message]]
+"""Lets a C{tools/call} through, or answers it instead (the flow rule, the
+web's): given how to send the call, and whether a call it holds waits at
+most a bound (C{True}: the request waits) or as long as a person may take
+(C{False}: the call of a task, whose client does not wait on it)."""
 
 
 @dataclass(frozen=True)
@@ -109,11 +114,15 @@ class Era2026Gateway(Protocol):
         """Why C{server} does not serve the 2026 revision (its answers are
         404/-32601 so that clients fall back to C{initialize}), or C{None}."""
 
-    def era2026Call(self, server: str, request: Era2026Request, sink: Sink) -> Deferred[Message]:
+    def era2026Call(
+        self, server: str, request: Era2026Request, sink: Sink, gate: Gate | None = None
+    ) -> Deferred[Message]:
         """Serve one 2026 request (any method of
         L{mcpgateway.protocol.era2026form.ERA2026_METHODS} but C{subscriptions/listen}):
         fires with the finished response (the client's id). Cancelling it is
-        the client's disconnect (the child's call is cancelled)."""
+        the client's disconnect (the child's call is cancelled). A
+        C{tools/call} to a server goes to its child through C{gate}, inside
+        the task it may become."""
 
     def listen(
         self, server: str, request: Era2026Request, wanted: ListenFilter, sink: Sink

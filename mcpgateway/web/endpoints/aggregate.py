@@ -163,6 +163,11 @@ class AggregateBackend:
         shown = showsChildText(self.loopbackOnly, who, request)
         aggregate.forCaller = _asIs if shown else _public
 
+    def decidesCall(self, session: Session, message: Message) -> bool:
+        """Always: the aggregate decides each call as the member's it
+        reaches (L{mcpgateway.core.aggregate.flowcalls})."""
+        return True
+
     def forward(
         self, session: Session, message: Message, related: Sink | None
     ) -> Deferred[Message]:

@@ -133,6 +133,10 @@ class Backend(Protocol):
     def gone(self, session: Session) -> str | None:
         """Why C{session} can no longer be served, or C{None}."""
 
+    def decidesCall(self, session: Session, message: Message) -> bool:
+        """Whether it puts C{session}'s C{tools/call} C{message} to the
+        flow rule itself (in L{forward}), where the endpoint does not."""
+
     def forward(
         self, session: Session, message: Message, related: Sink | None
     ) -> Deferred[Message]:
@@ -200,6 +204,14 @@ class PoolBackend:
     def gone(self, session: Session) -> str | None:
         return self.pool.gone(session)
 
+    def decidesCall(self, session: Session, message: Message) -> bool:
+        """Whether this backend, not the endpoint, puts C{message} (a
+        C{tools/call}) to the flow rule: a 2025-11-25 task-augmented call
+        the gateway may make a task of, whose held wait is then the task's
+        (L{forward}), not its request's."""
+        tasks = self._tasks
+        return tasks is not None and tasks.wants(session, message)
+
     def forward(
         self, session: Session, message: Message, related: Sink | None
     ) -> Deferred[Message]:
@@ -208,8 +220,8 @@ class PoolBackend:
             return self.pool.forward(session, message, related)
 
         def served(childServes: bool) -> Deferred[Message]:
-            if childServes:
-                return self.pool.forward(session, message, related)
+            if childServes:  # the child makes the task: a held call waits on its request
+                return self._decided(session, message, related, bounded=True)
             return tasks.serve(
                 session,
                 message,
@@ -224,9 +236,33 @@ class PoolBackend:
     ) -> Deferred[Message]:
         """One request of a gateway-made task on the session's child: a
         call (its answer goes to the task, what the child says about it to
-        C{about}, nothing to the request's stream) or a list."""
-        sink = related if message.get("method") != "tools/call" else about
-        return maybeDeferred(self.pool.forward, session, message, sink)
+        C{about}, nothing to the request's stream; held by the flow rule,
+        it waits for a person as long as the held call does) or a list."""
+        if message.get("method") != "tools/call":
+            return maybeDeferred(self.pool.forward, session, message, related)
+        return self._decided(session, message, about, bounded=False)
+
+    def _decided(
+        self, session: Session, message: Message, sink: Sink | None, bounded: bool
+    ) -> Deferred[Message]:
+        """A C{tools/call} the endpoint left to this backend
+        (L{decidesCall}), put to the flow rule when it is active
+        (L{FlowStep.through<mcpgateway.flow.step.FlowStep.through>}): sent
+        to the child once let through; a task's call is sent without a
+        request timeout (the task's time to live bounds it), even when a
+        person's yes came after the task was made."""
+        flow = self._gateway.flow
+
+        def send() -> Deferred[Message]:
+            sent = self.pool.forward(session, message, sink)
+            if not bounded:
+                self.pool.untime(session, message.get("id"))
+            return sent
+
+        if flow is None or not flow.active:
+            return maybeDeferred(send)
+        answered = flow.answered(message.get("id"))
+        return flow.through(session, self._server, message.get("params"), send, answered, bounded)
 
     def notify(self, session: Session, message: Message) -> None:
         self.pool.notify(session, message)

@@ -50,7 +50,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import CancelledError, Deferred
@@ -496,22 +495,31 @@ class Era2026Endpoint:
 
     def _served(self, request: Request, era2026: Era2026Request, sink: Sink) -> Deferred[Message]:
         """The core's answer to C{era2026}; a C{tools/call} decided by the
-        flow rule first, exactly as one of a session of the 2025 revisions
-        is (L{FlowStep.through<mcpgateway.flow.step.FlowStep.through>}),
-        its denial a complete result. With no session to name it, the
+        flow rule as it goes to the child, exactly as one of a session of
+        the 2025 revisions is
+        (L{FlowStep.through<mcpgateway.flow.step.FlowStep.through>}), its
+        denial a complete result. The decision sits inside the task the
+        call may become: a held call of a client that declared the Tasks
+        extension is answered with a task, C{working} while it waits for a
+        person (the client polls it, not its request); any other waits on
+        its request, at most the step's bound. With no session to name it, the
         client is what the request carries
         (L{FlowStep.caller<mcpgateway.flow.step.FlowStep.caller>}):
         the pid it says it runs as (C{X-Client-Pid}, else
         C{clientInfo.pid}; never for an authenticated request), else its
         principal and C{clientInfo.name}, else its principal alone."""
-        call = partial(self._service.era2026Call, self._server, era2026, sink)
         flow = self.flow
         if flow is None or not flow.active or era2026.method != "tools/call":
-            return call()
+            return self._service.era2026Call(self._server, era2026, sink)
         pid = clientPid(headerPid(request), era2026.clientInfo, era2026.principal)
         caller = flow.caller(era2026.principal, pid, era2026.clientInfo)
         denied = flow.answered(era2026.clientId, {"resultType": "complete"})
-        return flow.through(caller, self._server, era2026.params, call, denied)
+        server, params = self._server, era2026.params
+
+        def gate(send: Callable[[], Deferred[Message]], bounded: bool) -> Deferred[Message]:
+            return flow.through(caller, server, params, send, denied, bounded)
+
+        return self._service.era2026Call(server, era2026, sink, gate)
 
     def _serverSpan(
         self, active: tracing.Tracer, request: Request, era2026: Era2026Request

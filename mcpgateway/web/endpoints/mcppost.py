@@ -271,9 +271,10 @@ class McpPost:
         # 12. Within the session's in-flight limit.
         if session.inFlight >= self._maxInFlight:
             return self._busy(request, session, payload, note)
-        # 13. The flow rule on a tool's call, where it can hold one.
-        flow = self.flow
-        if flow is not None and flow.active and payload["method"] == "tools/call":
+        # 13. The flow rule on a tool's call, where it can hold one (unless
+        #     the backend decides it, as a task's call: Backend.decidesCall).
+        flow = self._flowHere(session, payload)
+        if flow is not None:
             return self._flowCall(flow, request, session, payload, note)
         # 14. To the server's children; the answer is written when it comes.
         return self.forward(request, session, payload, note)
@@ -364,10 +365,19 @@ class McpPost:
         """One request of a session alone (a batch of one request): a
         tool's call decided by the flow rule as at step 13, any other
         request forwarded (L{forward})."""
-        flow = self.flow
-        if flow is not None and flow.active and message["method"] == "tools/call":
+        flow = self._flowHere(session, message)
+        if flow is not None:
             return self._flowCall(flow, request, session, message, note)
         return self.forward(request, session, message, note)
+
+    def _flowHere(self, session: Session, message: Message) -> FlowStep | None:
+        """The flow step, when it decides C{message} here: it is active,
+        the message is a C{tools/call}, and the backend does not decide it
+        itself (L{Backend.decidesCall<mcpgateway.web.endpoints.backends.Backend.decidesCall>})."""
+        flow = self.flow
+        if flow is None or not flow.active or message["method"] != "tools/call":
+            return None
+        return None if self._backend.decidesCall(session, message) else flow
 
     def forward(
         self,

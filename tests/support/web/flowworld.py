@@ -8,11 +8,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from mcpgateway.core.tasks.manager import TaskManager, TaskTerms
+from mcpgateway.core.tasks.store import TaskStore
 from mcpgateway.flow.held import HeldCalls
 from mcpgateway.flow.labels import parseEntryLabels
 from mcpgateway.flow.rule import FlowSettings
 from mcpgateway.flow.step import DENIAL_KEY, FlowStep
-from tests.fakes import FakeProcess
+from tests.fakes import FakeProcess, FakeProcessReactor
 from tests.http import Harness, Response, initializeMessage, spec
 
 SERVERS = {
@@ -26,18 +28,30 @@ class World:
     """A gateway serving a web reader, a file reader and a poster, with
     the flow step on."""
 
-    def __init__(self, settings: FlowSettings | None = None) -> None:
+    def __init__(self, settings: FlowSettings | None = None, tasks: bool = False) -> None:
+        """
+        @param tasks: whether the gateway serves tasks (as the README's
+            command does: L{tasks} then, turning a call into a task after
+            half a second).
+        """
         specs = {
             name: replace(spec(name), labels=parseEntryLabels(labels))
             for name, labels in SERVERS.items()
         }
-        self.h = Harness(specs)
+        reactor = FakeProcessReactor()
+        self.tasks = (
+            TaskManager(TaskStore(None, now=reactor.seconds), reactor, TaskTerms(after=0.5))
+            if tasks
+            else None
+        )
+        self.h = Harness(specs, reactor=reactor, tasks=self.tasks)
         self.store = HeldCalls(self.h.reactor)
         self.step = FlowStep(self.h.reactor, lambda: self.store)
         self.step.use(specs, settings or FlowSettings(), self.h.gateway.catalogs)
         self.h.gateway.flow = self.step
         self.procs: dict[str, FakeProcess] = {}
         self.ids = iter(range(100, 10_000))
+        self._listed: set[tuple[str, Any]] = set()
 
     def open(self, server: str, pid: int = 4242) -> str:
         """A session of client process C{pid} on C{server}."""
@@ -65,6 +79,16 @@ class World:
         return self.h.request(
             "POST", f"/{server}/mcp", {**message, "params": params}, session=session
         )
+
+    def listTools(self, server: str) -> None:
+        """C{server}'s child answers each C{tools/list} the gateway sent it
+        (what it learns a tool's task support from) not answered yet."""
+        proc = self.procs[server]
+        for sent in [m for m in proc.sentMessages() if m.get("method") == "tools/list"]:
+            if (server, sent["id"]) not in self._listed:
+                self._listed.add((server, sent["id"]))
+                tools = [{"name": "send", "inputSchema": {"type": "object"}}]
+                proc.reply({"jsonrpc": "2.0", "id": sent["id"], "result": {"tools": tools}})
 
     def forwarded(self, server: str) -> list[dict[str, Any]]:
         proc = self.procs[server]
