@@ -2,7 +2,9 @@
 client reads from an C{untrusted} server and a C{private} one, then calls
 an C{egress} one (with the 2025 handshake, or in the 2026-07-28 revision,
 its client known by its C{clientInfo}); the call waits while a person runs C{mcpgateway
-approvals allow}, and the client gets the real result."""
+approvals allow}, and the client gets the real result; a 2026-07-28
+client that takes tasks gets a task at once, C{working} until the person's
+yes, then C{completed} with the real result."""
 
 from __future__ import annotations
 
@@ -11,12 +13,15 @@ import sys
 import time
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import pytest
 from mcp import Client
+from mcp.client.extension import ClaimContext, ClientExtension, ResultClaim
+from mcp_types import CallToolResult, Result
 
+from mcpgateway.core.taskterms import EXTENSION
 from tests.integration.gateway import RunningGateway, writeConfig
 from tests.support.integration.approvals import allowFirstHeld, cli
 
@@ -73,6 +78,98 @@ def test_a_held_call_allowed_with_the_cli_gets_its_real_result(tmp_path: Path, m
         assert held["labels"] == ["untrusted", "private", "egress"]
         # A 2026 client opens no session: it is known by its clientInfo's name.
         assert held["client"]["kind"] == ("pid" if mode == "legacy" else "client"), held
+        decided = json.loads(cli(tmp_path, "approvals", "show", held["id"], "--json").stdout)
+        assert decided["state"] == "used"
+    finally:
+        gateway.stop()
+
+
+class TaskHandle(Result):
+    """The Tasks extension's C{CreateTaskResult}."""
+
+    result_type: Literal["task"]
+    task_id: str
+    status: str
+
+
+class PolledTasks(ClientExtension):
+    """The Tasks extension as a client that polls: a task is finished by
+    C{tasks/get} until it is over; every status seen is kept."""
+
+    identifier = EXTENSION
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def claims(self) -> list[ResultClaim[Any]]:
+        return [ResultClaim(result_type="task", model=TaskHandle, resolve=self.resolve)]
+
+    async def resolve(self, handle: TaskHandle, ctx: ClaimContext) -> CallToolResult:
+        self.seen.append(handle.status)
+        with anyio.fail_after(90):
+            while True:
+                data: dict[str, Any] = {"method": "tasks/get", "params": {"taskId": handle.task_id}}
+                options: Any = {"headers": {"mcp-name": handle.task_id}}
+                ctx.session._stamp(data, options)
+                got = await ctx.session._dispatcher.send_raw_request(
+                    data["method"], data["params"], options
+                )
+                self.seen.append(got["status"])
+                if got["status"] in ("completed", "failed", "cancelled"):
+                    assert got["status"] == "completed", got
+                    return CallToolResult.model_validate(got["result"])
+                await anyio.sleep(0.2)
+
+
+async def trifectaAsTask(
+    gateway: RunningGateway, home: Path, tasks: PolledTasks
+) -> tuple[str, dict[str, Any]]:
+    """L{trifecta} by a 2026-07-28 client that takes tasks: the post
+    becomes a task while it is held; a person allows it once the client
+    has seen it C{working}."""
+    held: dict[str, Any] = {}
+
+    async def person() -> None:
+        while "working" not in tasks.seen:
+            await anyio.sleep(0.05)
+        deadline = time.monotonic() + 50
+        held.update(await anyio.to_thread.run_sync(allowFirstHeld, home, deadline))
+
+    async with AsyncExitStack() as stack:
+        web, files, post = [
+            await stack.enter_async_context(
+                Client(gateway.url(server), mode="2026-07-28", extensions=[tasks])
+            )
+            for server in ("web", "files", "post")
+        ]
+        await web.call_tool("echo", {"message": "read the web"})
+        await files.call_tool("echo", {"message": "read a file"})
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(person)
+            result = await post.call_tool("echo", {"message": "send it"})
+    return result.content[0].text, held  # type: ignore[union-attr]
+
+
+def test_a_held_call_of_a_tasks_client_is_a_task_a_person_allows(tmp_path: Path) -> None:
+    config = writeConfig(
+        tmp_path / "servers.json",
+        {
+            "web": {**DEMO, "labels": ["untrusted"]},
+            "files": {**DEMO, "labels": ["private"]},
+            "post": {**DEMO, "labels": ["egress"]},
+        },
+    )
+    gateway = RunningGateway(["--config", str(config)], tmp_path)
+    tasks = PolledTasks()
+    try:
+        try:
+            text, held = anyio.run(trifectaAsTask, gateway, tmp_path, tasks)
+        except BaseException:
+            print(gateway.text())
+            raise
+        assert "send it" in text
+        assert held["labels"] == ["untrusted", "private", "egress"]
+        assert tasks.seen[0] == "working" and tasks.seen[-1] == "completed", tasks.seen
         decided = json.loads(cli(tmp_path, "approvals", "show", held["id"], "--json").stdout)
         assert decided["state"] == "used"
     finally:
