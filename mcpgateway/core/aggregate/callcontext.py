@@ -267,7 +267,8 @@ class CallContext:
             return jsonrpc.resultResponse(callId, denial)
 
         decided = {"name": owner.original, "arguments": arguments, **self._callerMeta()}
-        answer = flowCall(self._calls.gate.flowStep(), session, server, decided, call, denied)
+        flow = self._calls.gate.flowStep()
+        answer = flowCall(flow, session, server, decided, call, denied, bounded=False)
 
         def answered(response: Message) -> Message:
             if isinstance(response.get("result"), dict):

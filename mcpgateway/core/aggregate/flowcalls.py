@@ -19,7 +19,9 @@ the same call made on C{/<server>/mcp} would be decided:
    arguments: a person's yes is good for the same call on the server's
    route too) and waits as there: allowed in time it goes on, else it is
    answered with the step's denial as the tool's result; its session
-   ending while it waits, it ends as a cancelled request (no answer).
+   ending while it waits, it ends as a cancelled request (no answer). The
+   call of a task (search mode's C{invoke} with C{"async": true}) waits
+   in its task, as long as the held call may.
 
 The aggregate's own tools (C{search}, C{describe}, C{get_result}) reach no
 member tool and carry no labels. An inactive step (no server served gives
@@ -49,6 +51,7 @@ def flowCall(
     params: Mapping[str, Any],
     call: Callable[[], Deferred[Message]],
     denied: Callable[[dict[str, Any]], Message],
+    bounded: bool = True,
 ) -> Deferred[Message]:
     """Make the member call C{call()} of C{session} as the flow rule lets
     it: at once, or once a person allowed it; its answer's result recorded
@@ -60,10 +63,13 @@ def flowCall(
         name of the tool, the arguments, the caller's C{_meta}).
     @param call: makes the member call; fires with the member's answer.
     @param denied: the answer made of a denial (a C{CallToolResult}).
+    @param bounded: whether a held call waits at most the step's bound
+        (its caller waits on it), or until a person decides (the call of
+        a task, whose time to live bounds it).
     @return: fires with the member's answer or C{denied}'s; fails with
         C{CancelledError} when the session ended while the call was held.
     """
     if flow is None or not flow.active:
         return call()
-    answer: Deferred[Message] = flow.through(session, server, params, call, denied)
+    answer: Deferred[Message] = flow.through(session, server, params, call, denied, bounded)
     return answer

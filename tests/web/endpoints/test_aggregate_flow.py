@@ -295,6 +295,7 @@ def test_an_async_invoke_waits_held_in_its_task() -> None:
     taskId = handle["result"]["structuredContent"]["taskId"]
     [held] = w.store.pending()
     assert (held.server, held.tool) == ("post", "send")
+    w.h.reactor.advance(WAIT_SECONDS * 3)  # a task's call waits longer than a request may
     assert w.forwarded("post") == []
     w.store.allow(held.id, "owner")
     w.children.pump()
