@@ -54,10 +54,10 @@ from mcpgateway.core.aggregate.types import SERVER_PREFIX
 from mcpgateway.core.aggregate.view import View
 from mcpgateway.core.era2026.types import (
     Era2026Request,
-    Gate,
     ListenFilter,
     ListenHandle,
     Sink,
+    gated,
 )
 from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.status import Era2026Stats
@@ -188,12 +188,7 @@ class AggregateEra2026:
             " leaves them out"
         )
 
-    def era2026Call(
-        self, server: str, request: Era2026Request, sink: Sink, gate: Gate | None = None
-    ) -> Deferred[Message]:
-        """See L{Era2026Gateway.era2026Call}; C{gate} is a server route's,
-        and not asked here (a call reaches a member, not a server named as
-        the endpoint)."""
+    def era2026Call(self, server: str, request: Era2026Request, sink: Sink) -> Deferred[Message]:
         self.requests += 1
         if request.method in era2026form.TASK_METHODS:
             return self._tasks(request)
@@ -359,8 +354,12 @@ class AggregateEra2026:
         if params:
             forwarded = replace(forwarded, params={**forwarded.params, **params})
         tasks = self._core.settings.tasks
-        if tasks is not None and forwarded.method == "tools/call":
-            answer = tasks.call(server, forwarded, sink, pool.serveEra2026, pool.toolTaskSupport)
+        if forwarded.method == "tools/call":
+            run = gated(server, pool.serveEra2026, request.gate)  # the flow rule, as the member's
+            if tasks is not None:
+                answer = tasks.call(server, forwarded, sink, run, pool.toolTaskSupport)
+            else:
+                answer = run(forwarded, sink)
         else:
             answer = pool.serveEra2026(forwarded, sink)
         return answer.addCallback(branded)

@@ -42,7 +42,7 @@ from mcpgateway.core.aggregate.session import SERVER_INFO, AggregateSession, Cal
 from mcpgateway.core.aggregate.types import Owner
 from mcpgateway.core.aggregate.view import Member, View
 from mcpgateway.core.catalogdata import publicReason
-from mcpgateway.core.era2026.types import Era2026Request, Sink
+from mcpgateway.core.era2026.types import Era2026Request, Sink, gated
 from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.protocol import era2026form, jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
@@ -166,7 +166,8 @@ class Era2026Context(CallContext):
             error = response.get("error")
             raise toolError(self.shownError(error if isinstance(error, dict) else {}))
 
-        return pool.serveEra2026(forwarded, self._sink).addCallback(result)
+        run = gated(owner.server, pool.serveEra2026, self._request.gate)
+        return run(forwarded, self._sink).addCallback(result)
 
     def start(
         self, name: str, arguments: dict[str, Any], progress: Callable[[str], None]
@@ -220,7 +221,8 @@ class Era2026Context(CallContext):
             return response
 
         why = "the call was cancelled: its time to live is over, or the gateway stopped"
-        answer: Deferred[Message] = maybeDeferred(pool.serveEra2026, request, related)
+        run = gated(owner.server, pool.serveEra2026, self._request.gate)
+        answer: Deferred[Message] = maybeDeferred(run, request, related)
         return answer.addCallbacks(answered, memberFailure, errbackArgs=(callId, why))
 
     def shownError(self, error: Mapping[str, Any]) -> dict[str, Any]:

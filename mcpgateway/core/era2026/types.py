@@ -14,7 +14,7 @@ HTTP status the web reads off its error code
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,11 +26,15 @@ from mcpgateway.protocol.jsonrpc import Message
 Sink = Callable[[Message], bool]
 """Writes one message on the request's own
 response (a progress notification); C{False} once it is gone."""
-Gate = Callable[[Callable[[], Deferred[Message]], bool], Deferred[Message]]
-"""Lets a C{tools/call} through, or answers it instead (the flow rule, the
-web's): given how to send the call, and whether a call it holds waits at
-most a bound (C{True}: the request waits) or as long as a person may take
-(C{False}: the call of a task, whose client does not wait on it)."""
+Gate = Callable[
+    [str, Mapping[str, Any], Callable[[], "Deferred[Message]"], bool], "Deferred[Message]"
+]
+"""Lets a C{tools/call} through, or answers it instead: the flow rule, as
+the web attaches it to a request (L{Era2026Request.gate}). Given the
+server the call reaches, its C{params} as that server gets them (its own
+name of the tool), how to send it, and whether a call it holds waits at
+most a bound (C{True}: the request waits on it) or as long as a person may
+take (C{False}: the call of a task, whose client does not wait on it)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,9 @@ class Era2026Request:
     asker: Any = field(default=None, compare=False)
     """Who asks (L{mcpgateway.core.aggregate.memberpolicy.Asker}), which
     an aggregate's policy decides by (C{None}: nobody authenticated)."""
+    gate: Gate | None = field(default=None, compare=False)
+    """What each C{tools/call} of the request passes on its way to a child
+    (the flow rule, while it is active; C{None}: nothing)."""
 
 
 @dataclass(frozen=True)
@@ -114,15 +121,13 @@ class Era2026Gateway(Protocol):
         """Why C{server} does not serve the 2026 revision (its answers are
         404/-32601 so that clients fall back to C{initialize}), or C{None}."""
 
-    def era2026Call(
-        self, server: str, request: Era2026Request, sink: Sink, gate: Gate | None = None
-    ) -> Deferred[Message]:
+    def era2026Call(self, server: str, request: Era2026Request, sink: Sink) -> Deferred[Message]:
         """Serve one 2026 request (any method of
         L{mcpgateway.protocol.era2026form.ERA2026_METHODS} but C{subscriptions/listen}):
         fires with the finished response (the client's id). Cancelling it is
         the client's disconnect (the child's call is cancelled). A
-        C{tools/call} to a server goes to its child through C{gate}, inside
-        the task it may become."""
+        C{tools/call} goes to the child it reaches through the request's
+        C{gate}, inside the task it may become."""
 
     def listen(
         self, server: str, request: Era2026Request, wanted: ListenFilter, sink: Sink
@@ -136,3 +141,21 @@ class Era2026Gateway(Protocol):
 
     def era2026Stats(self, server: str) -> Era2026Stats:
         """C{server}'s 2026 counters."""
+
+
+Run = Callable[[Era2026Request, Sink], Deferred[Message]]
+"""Serves one 2026 request on a server's child (a pool's C{serveEra2026})."""
+
+
+def gated(server: str, run: Run, gate: Gate | None) -> Run:
+    """C{run}, a C{tools/call} to C{server}, through C{gate} (C{None}: as
+    it is): a task's call (C{untimed}) may wait for a person as long as
+    the task lives, any other call only as long as its request may."""
+    if gate is None:
+        return run
+    decide = gate
+
+    def through(request: Era2026Request, sink: Sink) -> Deferred[Message]:
+        return decide(server, request.params, lambda: run(request, sink), not request.untimed)
+
+    return through

@@ -40,10 +40,10 @@ from mcpgateway import __version__
 from mcpgateway.core.catalogdata import entryOf
 from mcpgateway.core.era2026.types import (
     Era2026Request,
-    Gate,
     ListenFilter,
     ListenHandle,
     Sink,
+    gated,
 )
 from mcpgateway.core.gateway.aggregateside import AggregateSide
 from mcpgateway.core.gateway.catalog import Catalogs
@@ -255,7 +255,7 @@ class Gateway:
         return pool.era2026Refusal()
 
     def era2026Call(
-        self, server: str, request: Era2026Request, sink: Sink, gate: Gate | None = None
+        self, server: str, request: Era2026Request, sink: Sink
     ) -> Deferred[jsonrpc.Message]:
         pool = self.pools.get(server)
         if pool is None:
@@ -276,7 +276,7 @@ class Gateway:
                     )
                 )
             return tasks.afterLoad(lambda: tasks.serve(server, request, pool.serveEra2026))
-        run = pool.serveEra2026 if gate is None or method != "tools/call" else gated(pool, gate)
+        run = gated(server, pool.serveEra2026, request.gate if method == "tools/call" else None)
         if tasks is not None and method == "tools/call" and pool.era2026Refusal() is None:
             return tasks.call(server, request, sink, run, pool.toolTaskSupport)
         answered = run(request, sink)
@@ -305,19 +305,6 @@ class Gateway:
     def era2026Stats(self, server: str) -> Era2026Stats:
         pool = self.pools.get(server)
         return Era2026Stats() if pool is None else pool.era2026Stats()
-
-
-def gated(
-    pool: PoolLike, gate: Gate
-) -> Callable[[Era2026Request, Sink], Deferred[jsonrpc.Message]]:
-    """C{pool}'s 2026 C{tools/call}, sent through C{gate}: a task's call
-    (C{untimed}) may wait for a person as long as the task lives, any
-    other call only as long as its request may."""
-
-    def run(request: Era2026Request, sink: Sink) -> Deferred[jsonrpc.Message]:
-        return gate(lambda: pool.serveEra2026(request, sink), not request.untimed)
-
-    return run
 
 
 class GatewayService(Service):

@@ -243,6 +243,7 @@ class AggregateEndpoint(McpEndpoint):
                 self._loopbackOnly,
             )
             endpoint.screen = self._answers.screened
+            endpoint.flow = self.era2026.flow  # each member call is decided as the member's
         return endpoint
 
     callsMembers = True

@@ -514,12 +514,13 @@ class Era2026Endpoint:
         pid = clientPid(headerPid(request), era2026.clientInfo, era2026.principal)
         caller = flow.caller(era2026.principal, pid, era2026.clientInfo)
         denied = flow.answered(era2026.clientId, {"resultType": "complete"})
-        server, params = self._server, era2026.params
 
-        def gate(send: Callable[[], Deferred[Message]], bounded: bool) -> Deferred[Message]:
+        def gate(
+            server: str, params: Any, send: Callable[[], Deferred[Message]], bounded: bool
+        ) -> Deferred[Message]:
             return flow.through(caller, server, params, send, denied, bounded)
 
-        return self._service.era2026Call(server, era2026, sink, gate)
+        return self._service.era2026Call(self._server, replace(era2026, gate=gate), sink)
 
     def _serverSpan(
         self, active: tracing.Tracer, request: Request, era2026: Era2026Request

@@ -6,18 +6,12 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from mcpgateway.core.era2026.types import (
-    Era2026Request,
-    Gate,
-    ListenFilter,
-    ListenHandle,
-    Sink,
-)
+from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle, Sink
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import Era2026Stats
 from mcpgateway.protocol import era2026form
@@ -94,13 +88,15 @@ class FakeEra2026:
     def era2026Refusal(self, server: str) -> str | None:
         return self.refusals.get(server)
 
-    def era2026Call(
-        self, server: str, request: Era2026Request, sink: Sink, gate: Gate | None = None
-    ) -> Deferred[Message]:
-        """Recorded once C{gate} (if any) lets it through, as a call that
-        waits on its request."""
+    def era2026Call(self, server: str, request: Era2026Request, sink: Sink) -> Deferred[Message]:
+        """Recorded once the request's C{gate} (if any) lets it through, as
+        a call that waits on its request."""
+        gate = request.gate
         if gate is not None:
-            return gate(lambda: self.era2026Call(server, request, sink), True)
+            ungated = replace(request, gate=None)
+            return gate(
+                server, request.params, lambda: self.era2026Call(server, ungated, sink), True
+            )
         cancelled: list[bool] = []
         answer: Deferred[Message] = Deferred(lambda d: cancelled.append(True))
         call = Call(server, request, sink, answer, cancelled)

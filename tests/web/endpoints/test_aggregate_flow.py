@@ -1,8 +1,8 @@
 """The flow rule on the calls of the aggregate endpoint (C{/mcp}, and
 C{/mcp/search}'s C{invoke}): each is decided as the member's call it
 reaches, by the same step and for the same client as a call of
-C{/<server>/mcp} (L{mcpgateway.core.aggregate.flowcalls}), over a real
-Site with fake children."""
+C{/<server>/mcp} (L{mcpgateway.core.aggregate.flowcalls}), in both
+protocol eras, over a real Site with fake children."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 
 from mcpgateway.core.tasks.manager import TaskManager
 from mcpgateway.core.tasks.store import TaskStore
+from mcpgateway.core.taskterms import EXTENSION
 from mcpgateway.flow.held import HeldCalls, HeldState
 from mcpgateway.flow.labels import GATHERED, Label, parseEntryLabels
 from mcpgateway.flow.ledger import narrowed
@@ -25,6 +26,7 @@ from tests.support.filesrun import filesRun
 from tests.support.jsonvalues import jsonValues
 from tests.support.web.aggregate_web import VERSION, initialize, messagesOf, serverSpec
 from tests.support.web.api import initializeBody
+from tests.support.web.fakeera2026 import body, headersFor
 
 SERVERS = {"web": ["untrusted"], "files": ["private"], "post": ["egress"]}
 """Each server's entry labels: a web reader, a file reader, a poster."""
@@ -415,3 +417,92 @@ def test_a_held_answer_is_a_json_rpc_result_of_the_callers_id() -> None:
     assert answer["id"] == "abc" and answer["jsonrpc"] == "2.0"
     assert jsonrpc.classify(answer) is jsonrpc.Kind.RESPONSE
     assert denialOf(response)["outcome"] == "held"
+
+
+# -- the 2026-07-28 revision ---------------------------------------------------------------
+
+
+def post2026(
+    w: World, name: str, arguments: Any = None, path: str = "/mcp", tasks: bool = False
+) -> Response:
+    """A 2026-07-28 C{tools/call} of client L{PID} (it says its pid)."""
+    capabilities: dict[str, Any] = {"extensions": {EXTENSION: {}}} if tasks else {}
+    params = {"name": name, "arguments": arguments or {}}
+    message = body("tools/call", next(w.ids), params, capabilities=capabilities)
+    headers = {**headersFor(message), "x-client-pid": str(PID)}
+    response = w.h.request("POST", path, message, headers=headers)
+    w.children.pump()
+    return response
+
+
+def test_a_2026_call_through_mcp_is_held_as_the_members_call() -> None:
+    w = World()
+    w.trifecta()  # the client's 2025 session gathered: its 2026 request says the same pid
+    response = post2026(w, "post__send", {"to": "x"})
+    assert not response.complete and w.forwarded("post") == []
+    [held] = w.store.pending()
+    assert (held.server, held.tool, dict(held.arguments)) == ("post", "send", {"to": "x"})
+    assert held.client == ("", "pid", str(PID))
+    w.store.allow(held.id, "owner")
+    w.children.pump()
+    assert len(w.forwarded("post")) == 1
+    result = answerOf(response)["result"]
+    assert result["resultType"] == "complete" and "isError" not in result
+
+
+def test_a_2026_call_nobody_decides_through_mcp_gets_the_denial() -> None:
+    w = World()
+    w.trifecta()
+    response = post2026(w, "post__send", {"to": "x"})
+    w.h.reactor.advance(WAIT_SECONDS)
+    result = answerOf(response)["result"]
+    assert result["resultType"] == "complete" and result["isError"] is True
+    assert result["_meta"][DENIAL_KEY]["outcome"] == "held"
+    assert w.forwarded("post") == []
+
+
+def test_a_2026_invoke_through_search_is_held_as_the_members_call() -> None:
+    for path in (SEARCH, "/mcp?mode=search"):
+        w = World()
+        w.trifecta()
+        invoked = {"name": "post__send", "arguments": {"to": "x"}}
+        response = post2026(w, "invoke", invoked, path=path)
+        assert w.forwarded("post") == [], path
+        [held] = w.store.pending()
+        assert (held.server, held.tool) == ("post", "send")
+        w.store.deny(held.id, "owner")
+        w.children.pump()
+        result = answerOf(response)["result"]
+        assert result["isError"] is True, result
+        assert w.forwarded("post") == []
+
+
+def test_a_2026_call_of_a_tasks_client_through_mcp_becomes_a_task_while_held() -> None:
+    w = World(tasks=True)
+    w.trifecta()
+    response = post2026(w, "post__send", {"to": "x"}, tasks=True)
+    w.h.reactor.advance(1)
+    handle = answerOf(response)["result"]
+    assert handle["resultType"] == "task" and handle["status"] == "working"
+    w.h.reactor.advance(WAIT_SECONDS * 3)
+    assert w.forwarded("post") == []
+    [held] = w.store.pending()
+    w.store.allow(held.id, "owner")
+    w.children.pump()
+    assert len(w.forwarded("post")) == 1
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(arguments=jsonValues(text=8, keys=4, items=3, leaves=6, infinity=False))
+def test_whatever_a_held_client_sends_in_2026_through_mcp_never_reaches_the_egress_server(
+    arguments: Any,
+) -> None:
+    w = World()
+    w.trifecta()
+    direct = post2026(w, "post__send", arguments)
+    through = post2026(w, "invoke", {"name": "post__send", "arguments": arguments}, SEARCH)
+    w.h.reactor.advance(WAIT_SECONDS)
+    assert w.forwarded("post") == []
+    for response in (direct, through):
+        answer = answerOf(response)
+        assert "error" in answer or answer["result"]["isError"] is True, answer
