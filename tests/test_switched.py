@@ -14,10 +14,10 @@ from tests.support import switched, switchwatch
 from tests.support.parsed import sourceOf
 from tests.support.switched import (
     CHECKOUT,
-    FRONT,
     TESTS,
     canDiffer,
     fileReadsTheSwitch,
+    marksTheFront,
     switchedFiles,
     switchReaders,
 )
@@ -45,15 +45,30 @@ def test_the_integration_tests_of_the_front_and_no_tuned_test_are_switched() -> 
     files = list(switched.testFiles())
     chosen = set(switchedFiles(files))
     integration = {p for p in files if p.relative_to(TESTS).parts[0] == "integration"}
-    front = {p for p in integration if p.relative_to(TESTS).parts[1] in FRONT}
+    front = {p for p in integration if marksTheFront(p)}
     tuned = {p for p in files if p.relative_to(TESTS).parts[0] == "tuned"}
     assert front and front <= chosen
     assert integration - front and not (integration - front) & chosen
     assert tuned and not tuned & chosen
+    for kept in ("serving/test_conformance.py", "serving/test_hostile_input.py", "door"):
+        assert any(str(p.relative_to(TESTS / "integration")).startswith(kept) for p in front)
 
 
-def test_every_front_folder_is_there() -> None:
-    assert all((TESTS / "integration" / name).is_dir() for name in FRONT)
+@pytest.mark.parametrize(
+    ("source", "marked"),
+    [
+        ("import pytest\npytestmark = [pytest.mark.integration, pytest.mark.front]\n", True),
+        ("import pytest\npytestmark = pytest.mark.front\n", True),
+        ("import pytest\npytestmark: list[object] = [pytest.mark.front]\n", True),
+        ("import pytest\npytestmark = pytest.mark.integration\n", False),
+        ('"""Says pytest.mark.front in its docstring only."""\n', False),
+        ("import pytest\nfront = pytest.mark.front\n", False),
+    ],
+)
+def test_a_file_is_of_the_front_by_its_mark(tmp_path: Path, source: str, marked: bool) -> None:
+    path = tmp_path / "test_sample.py"
+    path.write_text(source, encoding="utf-8")
+    assert marksTheFront(path) is marked
 
 
 @pytest.mark.parametrize(

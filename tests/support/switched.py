@@ -6,12 +6,16 @@ The switch (L{mcpgateway.tuned.switch}) reaches a test in two ways only:
   - a gateway process the test starts reads C{$MCPGATEWAY_TWISTED}, which
     it inherits: every file of C{tests/integration}. The switch decides how
     the web front reads requests and writes answers (C{web/plumbing}), so
-    the integration folders whose subject is that front (L{FRONT}: the MCP
-    transports, routing, the aggregate, the bridge, Tasks' streams, the
-    door, the console) run again on stock Twisted. The other folders (the
-    sandbox, children, the command line, continuity, adoption, remote
-    servers, the team gateway, the host) send the front the same requests
-    those do, and a second run of them proves nothing more about it;
+    the integration tests whose subject is that front run again on stock
+    Twisted: each such file says so with the C{front} mark (L{FRONT_MARK}:
+    the MCP transports and their streams, hostile input, the conformance
+    suite, the SDKs' connections, which session a child's message reaches,
+    the door, the console's pages, the bridge's HTTP side). The others
+    (pins, tasks' journal, the sandbox, children, the command line,
+    continuity, adoption, remote servers, the team gateway, the host, the
+    flow rule, the aggregate's lists and cuts) send the front the same
+    requests those do, and a second run of them proves nothing more
+    about it;
   - the test's own process reads it: a site made without a word for
     C{twisted} (C{web/app.makeSite}), the gateway's options parsed, twistd
     launched, each through L{mcpgateway.tuned.switch.twistedSetting}. The
@@ -49,8 +53,9 @@ SWITCH = "mcpgateway.tuned.switch"
 """The module that reads C{$MCPGATEWAY_TWISTED}."""
 GATEWAY_PROCESSES = "integration"
 """The folder of C{tests/} whose every file starts gateway processes."""
-FRONT = ("serving", "routing", "aggregate", "bridge", "tasks", "door", "console")
-"""The folders of L{GATEWAY_PROCESSES} whose subject is the web front."""
+FRONT_MARK = "front"
+"""The mark (C{pytest.mark.front}, in a file's C{pytestmark}) of the files
+of L{GATEWAY_PROCESSES} whose subject is the web front."""
 PINNED = ("tuned",)
 """Folders of C{tests/} that pin the tuned runtime (their conftest)."""
 STARTS_PROCESSES = ("subprocess", "spawnProcess", "sys.executable")
@@ -134,13 +139,31 @@ def startsProcesses(path: Path) -> bool:
     return any(word in sourceOf(current) for current in _reached(path) for word in STARTS_PROCESSES)
 
 
+@functools.cache
+def marksTheFront(path: Path) -> bool:
+    """Whether the module-level C{pytestmark} of the file C{path} carries
+    the L{FRONT_MARK} (C{pytest.mark.front}, alone or in a list)."""
+    for node in fromSource(sourceOf(path)).tree.body:
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in targets):
+                return any(
+                    isinstance(found, ast.Attribute)
+                    and found.attr == FRONT_MARK
+                    and isinstance(found.value, ast.Attribute)
+                    and found.value.attr == "mark"
+                    for found in ast.walk(node.value)
+                )
+    return False
+
+
 def canDiffer(path: Path) -> bool:
     """Whether the tests of C{path} (a test file) can give another answer
     on stock Twisted."""
     parts = path.relative_to(TESTS).parts
     top = parts[0]
     if top == GATEWAY_PROCESSES:
-        return len(parts) > 2 and parts[1] in FRONT
+        return marksTheFront(path)
     if top in PINNED:
         return False
     if str(path.relative_to(CHECKOUT)) in switchwatch.READERS:

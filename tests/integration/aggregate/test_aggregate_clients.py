@@ -36,7 +36,7 @@ from tests.support.integration.era_fixture import TOOLS, answersOf, checkEraAnsw
 from tests.support.mcpclient import Client2026
 from tests.support.sdkcallers import Caller, textOf
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.front]
 
 ERA = REPO / "tests" / "fixtures" / "era_server.py"
 TS_AGGREGATE = Path(__file__).parents[1] / "clients" / "ts_aggregate.mjs"

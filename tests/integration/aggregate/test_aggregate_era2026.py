@@ -24,7 +24,7 @@ from mcp.shared.exceptions import MCPError
 
 from tests.integration.gateway import REPO, RunningGateway, writeConfig
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.front]
 FIXTURE = REPO / "tests" / "fixtures" / "conformance_server.py"
 ERA2026 = "2026-07-28"
 SERVER_INFO = "io.modelcontextprotocol/serverInfo"

@@ -32,7 +32,7 @@ from tests.support import mcpclient
 from tests.support.integration.bridge import DEMO, freePort
 from tests.support.sdkcallers import Recording
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.front]
 
 VERSION = "2025-11-25"
 

@@ -29,7 +29,7 @@ from tests.support.integration.oauth_fixture import oauth as oauth  # the fixtur
 from tests.support.integration.remote_login_browser import call
 from tests.support.integration.status_page import CHROMIUM, chromiumOrSkip
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.front]
 
 SIGN_IN = 'a[data-action="signin"][data-server="guarded"]'
 

@@ -31,7 +31,7 @@ from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
 from tests.support.integration.status_page import browser, chromiumOrSkip  # noqa: F401
 from tests.support.mcpclient import Session
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.front]
 
 FIXTURE = REPO / "tests" / "fixtures" / "console_server.py"
 MUTABLE = REPO / "tests" / "fixtures" / "mutable_tools_server.py"

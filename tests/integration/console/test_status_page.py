@@ -25,7 +25,7 @@ from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
 from tests.support.integration.status_page import browser as browser  # the fixture
 from tests.support.mcpclient import RpcError, initializeMessage, post
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.front]
 
 BROKEN = REPO / "tests" / "fixtures" / "broken_server.py"
 HOSTILE = "<img src=x onerror=\"document.title='pwned'\">"

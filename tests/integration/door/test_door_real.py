@@ -21,6 +21,7 @@ from tests.integration.sandboxkit import accountOrSkip, launcherPython
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.front,
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux: the kernel names"),
 ]
 

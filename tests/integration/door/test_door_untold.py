@@ -31,7 +31,7 @@ from tests.support.integration.bridge import DEMO, echoed, freePort, pipedSessio
 from tests.support.integration.detached import environment, gatewayPids, runCli
 from tests.support.mcpclient import initializeMessage
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.front]
 
 UNTOLD = """
 import builtins, os, socket

@@ -18,7 +18,7 @@ from mcp import Client
 
 from tests.integration.gateway import RunningGateway
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.front]
 
 URI = "demo://resource/dynamic/text/1"
 QUIET = 1.0

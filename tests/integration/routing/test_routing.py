@@ -21,7 +21,7 @@ from tests.integration.conftest import CACHE
 from tests.integration.gateway import ProgressWatch, RunningGateway, echoEach, waitFor, writeConfig
 from tests.support.sdkcallers import notingClients
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.front]
 TS_CLIENT = Path(__file__).parents[1] / "clients" / "ts_echo.mjs"
 PINNED = {"everything": {"share": "global"}}
 """classification.json: server-everything asks for roots by itself 350 ms after it

@@ -22,7 +22,7 @@ from mcp import Client
 from tests.integration.gateway import RunningGateway, callsInFlight, writeConfig
 from tests.integration.sampling import recordingSampler
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.front]
 
 
 def test_sampling_with_several_sessions_in_flight_is_refused_not_misrouted(

@@ -20,6 +20,7 @@ from tests.integration.gateway import RunningGateway, echoEach, twistdCommand
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.front,
     pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="needs Linux /proc"),
 ]
 

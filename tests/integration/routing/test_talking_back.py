@@ -28,7 +28,7 @@ from tests.integration.gateway import RunningGateway, callsInFlight, errorText, 
 from tests.integration.sampling import recordingSampler
 from tests.support import mcpclient
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.front]
 
 DEMO = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
 

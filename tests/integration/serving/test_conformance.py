@@ -16,7 +16,7 @@ import pytest
 
 from tests.integration.gateway import REPO, RunningGateway, writeConfig
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.front]
 FIXTURE = REPO / "tests" / "fixtures" / "conformance_server.py"
 
 

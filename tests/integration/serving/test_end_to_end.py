@@ -26,7 +26,7 @@ from tests.integration.gateway import (
 )
 from tests.support.mcpclient import post
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.front]
 
 
 def run(coro: Any) -> Any:

@@ -38,7 +38,7 @@ from tests.integration.gateway import (
 from tests.support.integration.era_fixture import answersOf, checkEraAnswers, checkEraLists
 from tests.support.sdkcallers import Caller, textOf
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.front]
 FIXTURE = REPO / "tests" / "fixtures" / "era_server.py"
 TS_ERA2026 = Path(__file__).parents[1] / "clients" / "ts_era2026.mjs"
 ERA2026 = "2026-07-28"

@@ -23,7 +23,7 @@ import pytest
 from tests.integration.gateway import RunningGateway
 from tests.support.mcpclient import initializeMessage
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.front]
 
 ACCEPT = "application/json, text/event-stream"
 BAD_REQUESTS = 20_000

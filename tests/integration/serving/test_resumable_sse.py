@@ -15,8 +15,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.integration.gateway import RunningGateway, waitFor, writeConfig
 from tests.support.mcpclient import Stream, initializeMessage, request, stream
+
+pytestmark = [pytest.mark.integration, pytest.mark.front]
 
 DEMO = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
 

@@ -32,7 +32,7 @@ from mcp import Client, MCPError
 from tests.integration.continuitykit import CutProxy, TsSession, tsEnvironment
 from tests.integration.gateway import RunningGateway, waitFor, writeConfig
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.front]
 
 SDKS = ["python", "ts1", "ts2"]
 DEMO = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}

@@ -35,7 +35,7 @@ from tests.integration.restartkit import cli
 from tests.support.integration.task_status import start
 from tests.support.mcpclient import Reply, Session
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.front]
 
 ERA2026 = "2026-07-28"
 TERMINAL = ("completed", "failed", "cancelled")

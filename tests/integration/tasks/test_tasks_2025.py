@@ -18,7 +18,7 @@ import pytest
 from tests.integration.continuitykit import tsEnvironment
 from tests.integration.gateway import REPO, RunningGateway, writeConfig
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.front]
 FIXTURE = REPO / "tests" / "fixtures" / "conformance_server.py"
 TS_CLIENT = Path(__file__).parents[1] / "clients" / "ts_tasks_2025.mjs"
 
