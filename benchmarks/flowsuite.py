@@ -68,8 +68,10 @@ def startGateway(workdir: Path, flow: bool) -> Gateway:
 
 
 class Person:
-    """Polls the held calls and decides each: denies it, or allows it when
-    C{allowNext} is set (once), or leaves it waiting while C{leave} is set."""
+    """Polls the held calls and decides each new one: denies it, or allows
+    it when C{allowNext} is set (once), or leaves it waiting when C{leave}
+    is set as it is first seen (and never decides it later: a call left
+    waiting is for the driver to allow through the API)."""
 
     def __init__(self, api: httpx2.AsyncClient) -> None:
         self.api = api
@@ -83,9 +85,10 @@ class Person:
         while self.running:
             got = await self.api.get("/api/v1/approvals")
             for call in got.json()["pending"]:
-                if call["id"] not in self.seen:
-                    self.seen.add(call["id"])
-                    self.held.append(call)
+                if call["id"] in self.seen:
+                    continue  # decided already, or left waiting
+                self.seen.add(call["id"])
+                self.held.append(call)
                 if self.leave:
                     continue
                 verb = "allow" if self.allowNext else "deny"
@@ -198,7 +201,11 @@ async def replayChecks(
                 checks.append((what, mutated, "stopped", outcome(await agent.call(mutated))))
             heldId = await heldThenLeft(gateway, person, agent, egress)
             yes = await person.api.post(f"/api/v1/approvals/{heldId}/allow", headers=CSRF)
-            retry = outcome(await agent.call(egress)) if yes.status_code == 200 else "no yes"
+            retry = (
+                outcome(await agent.call(egress))
+                if yes.status_code == 200
+                else f"no yes ({yes.status_code}, held call {heldId or 'none'})"
+            )
             checks.append(("retry after a yes", egress, "allowed", retry))
             again = outcome(await agent.call(egress))
             checks.append(("retry again", egress, "stopped", again))

@@ -29,6 +29,13 @@ With C{--limits}, the gateway's team services have a call-limit gate
 which refuses, as a config that sets C{"limits"} wires it: compare with the
 plain figure (no C{"limits"}, no gate) for what the limits cost per call.
 
+With C{--flow}, the gateway's flow rule is on and can hold a call (the
+server is labelled C{private}, as C{"labels": ["private"]} in its entry
+says): each call is decided by the rule, allowed, and its result
+recorded for the session's client. Compare with the plain figure (no
+server gives C{private}: the step is idle and runs nothing) for what the
+labels and the rule cost an allowed call.
+
 With C{--audit-log FILE}, the gateway keeps an audit log there (as
 C{--audit-log} does; C{--audit-payloads} too): recording each request is in
 the figure, and so is sealing and writing the records, which happens when
@@ -50,7 +57,7 @@ With C{--twisted stock}, the site is twisted.web's own channel and request
 (C{--twisted=stock}); C{tuned} (the default) is the gateway's. There is no
 reactor here: the reactor's part of the difference is only in a real run.
 
-Usage: hotpath.py [--calls N] [--rounds R] [--count] [--floor] [--limits]
+Usage: hotpath.py [--calls N] [--rounds R] [--count] [--floor] [--limits] [--flow]
 [--audit-log FILE [--audit-payloads]] [--twisted stock|tuned] [--instructions]
 (prints one JSON line)
 """
@@ -85,6 +92,11 @@ def options() -> argparse.Namespace:
         "--limits",
         action="store_true",
         help="a call-limit gate: all four buckets with daily quotas, none refusing",
+    )
+    ap.add_argument(
+        "--flow",
+        action="store_true",
+        help="the flow rule on, the server labelled private: each call decided and recorded",
     )
     ap.add_argument(
         "--instructions",
@@ -125,6 +137,8 @@ class Calls:
             h.site = makeSite(h.gateway, h.reactor, team=TeamServices(audit=self.audit))
         if args.limits:
             h.site.resource.team.callQuotas = limitGate(h.reactor)
+        if args.flow:
+            h.site = flowSite(h)
         sid = h.initialize("srv")
         self.proc = h.process()
         self.proc.written.clear()
@@ -182,6 +196,27 @@ def limitGate(reactor: Any) -> Any:
     return QuotaGate(reactor, lambda: limits)
 
 
+def flowSite(h: Any) -> Any:
+    """The harness's site again, its gateway's flow rule on: the server
+    C{srv} labelled C{private} (so the step is active), a store of held
+    calls made on first use (none is held here)."""
+    from dataclasses import replace
+
+    from mcpgateway.flow.held import HeldCalls
+    from mcpgateway.flow.labels import parseEntryLabels
+    from mcpgateway.flow.rule import FlowSettings
+    from mcpgateway.flow.step import FlowStep
+    from mcpgateway.web.app import makeSite
+
+    pool = h.gateway.pools["srv"]
+    pool.spec = replace(pool.spec, labels=parseEntryLabels(["private"]))
+    step = FlowStep(h.reactor, lambda: HeldCalls(h.reactor))
+    step.use({"srv": pool.spec}, FlowSettings(), h.gateway.catalogs)
+    assert step.active
+    h.gateway.flow = step
+    return makeSite(h.gateway, h.reactor)
+
+
 WARMUP = 200
 """Calls made before any counted one (caches filled, code specialised)."""
 
@@ -203,6 +238,7 @@ def instructions(args: argparse.Namespace) -> dict[str, Any]:
                 str(n),
                 *(["--twisted", args.twisted] if args.twisted else []),
                 *(["--limits"] if args.limits else []),
+                *(["--flow"] if args.flow else []),
             ]
             env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dicts in both runs
             done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
@@ -276,6 +312,7 @@ def main() -> None:
         json.dumps(
             {
                 "limits": args.limits,
+                "flow": args.flow,
                 "twisted": os.environ.get("MCPGATEWAY_TWISTED") or "tuned",
                 "calls": args.calls,
                 "rounds": args.rounds,
