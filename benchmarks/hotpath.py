@@ -214,7 +214,7 @@ def flowSite(h: Any) -> Any:
     step.use({"srv": pool.spec}, FlowSettings(), h.gateway.catalogs)
     assert step.active
     h.gateway.flow = step
-    return makeSite(h.gateway, h.reactor)
+    return makeSite(h.gateway, h.reactor, maxBody=4096)  # as the harness made it
 
 
 WARMUP = 200

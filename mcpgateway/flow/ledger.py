@@ -163,7 +163,7 @@ def narrowed(gathered: Labels, meta: Any) -> Labels:
     object with such a list under C{"labels"}). Only the labels both say
     are kept; a C{flowOrigin} that is absent or cannot be read (not such a
     list, or a word that is not a label) narrows nothing."""
-    if not isinstance(meta, Mapping):
+    if not isinstance(meta, dict):  # a JSON object, or nothing
         return gathered
     origin = meta.get("flowOrigin")
     if isinstance(origin, Mapping):

@@ -279,8 +279,8 @@ class FlowStep:
         pid = session.clientPid
         if pid is not None and session.principal and not session.pidFromSocket:
             pid = None  # a pid a team's client sent names nothing on this host
-        info = session.clientInfo
-        name = info.get("name") if isinstance(info, Mapping) else None
+        info = session.clientInfo  # a JSON object, as the client sent it
+        name = info.get("name") if isinstance(info, dict) else None
         return clientKey(session.principal, pid, name, session.id)
 
     def caller(self, principal: str, clientPid: int | None, clientInfo: Any) -> RequestClient:
