@@ -188,11 +188,14 @@ METHOD = """## Method
   again. Then the call is sent on a session of its own, held, that session ended while
   it waits (the held call stays), allowed through `POST /api/v1/approvals/ID/allow`:
   the same call sent again by the client must go on at once, and once more be held.
-- **Overhead**: two gateways of the same config and process count, one with
-  `"flow": {"default": false}` in `servers.json`; one SDK client each, `read_file` (an
-  allowed call: the rule is asked and the client gathers `private`), one call in flight,
-  the two gateways called in turn, call by call, which goes first alternating, before the
-  scenarios run (both gateways fresh, the same children started). This is
+- **Overhead**: two gateways of the same config, before the scenarios run (both fresh),
+  one with the default rule on and the other with it off, called in turn, call by call,
+  which goes first alternating. They swap roles each round: the rule is turned on and off
+  as a user does (`"flow": {"default": false}` written to `servers.json`, applied at the
+  reload its log reports; 20 calls after each switch left out), so that what one process
+  costs more than the other, whatever the rule, falls on both sides. One SDK client each,
+  `read_file` (an allowed call: the rule is asked and the client gathers `private`), one
+  call in flight. This is
   **end-to-end** time (SDK client, HTTP, gateway, stdio child and back): the rule's own
   cost is a small part of it, and the machine's noise (2 cores shared) is in it; the
   per-round differences show its spread.
@@ -213,6 +216,8 @@ METHOD = """## Method
   cannot see"); the suite does not count those as chains.
 - A client is told apart by the pid it sends; a real client's pid is found by the gateway
   from its socket. A benign session's held rate depends on the mix of kinds chosen here.
-- The suite drives the 2025 revision only; a 2026-07-28 request to `/mcp` is not decided
-  by the rule yet (flow.md).
+- The suite drives the 2025 revision only; the 2026-07-28 paths and a held call answered
+  with a task are covered by the tests (`tests/web/endpoints/test_flowtasks.py`,
+  `test_aggregate_flow.py`, `tests/integration/serving/test_flow_held.py`), not counted
+  here.
 """

@@ -57,11 +57,8 @@ def config() -> dict[str, Any]:
     return {name: {"command": PY, "args": [fixture, pkg]} for name, pkg in SERVERS.items()}
 
 
-def startGateway(workdir: Path, flow: bool) -> Gateway:
-    state = workdir / "state"
-    state.mkdir(parents=True, exist_ok=True)
-    if not flow:
-        (state / "servers.json").write_text(json.dumps({"flow": {"default": False}}))
+def startGateway(workdir: Path) -> Gateway:
+    (workdir / "state").mkdir(parents=True, exist_ok=True)
     # A client's pid here is the one it sends; the reaper's check of it is
     # kept out of the run (the pids are made up).
     return Gateway(config(), workdir, extra=["--reap-interval", "3600"])
@@ -250,33 +247,72 @@ def cpuSeconds(pid: int) -> float:
     return total / 1e9
 
 
-async def overhead(on: Gateway, off: Gateway, rounds: int, calls: int) -> dict[str, Any]:
+FLOW_LINE = "flow: the default rule is "
+"""The gateway's log line each time it applies the C{"flow"} setting."""
+
+
+async def switchFlow(gateway: Gateway, on: bool) -> None:
+    """Turn the default rule of C{gateway} on or off as a user does (its
+    state directory's C{servers.json}), applied at the reload that a change
+    of its C{--config} file starts (the file written again, its layout
+    changed), and wait until the gateway has applied it (its log line)."""
+    want = FLOW_LINE + ("on" if on else "off")
+    before = sum(want in line for line in gateway.output)
+    state = gateway.workdir / "state" / "servers.json"
+    state.write_text(json.dumps({"flow": {"default": on}}))
+    config = gateway.workdir / "config.json"
+    config.write_text(json.dumps(json.loads(config.read_text()), indent=None if on else 1))
+    deadline = time.monotonic() + 30
+    while sum(want in line for line in gateway.output) == before:
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                "the gateway did not apply the flow setting:\n" + "\n".join(gateway.output)
+            )
+        await asyncio.sleep(0.05)
+
+
+async def overhead(gateways: tuple[Gateway, Gateway], rounds: int, calls: int) -> dict[str, Any]:
     """An allowed call (C{read_file}, private: the rule is asked and the
-    client gathers) on the gateway with the flow rule and on the same
-    gateway with C{"flow": {"default": false}}, call by call in turn (which
-    goes first alternating), so that the machine's noise falls on both."""
+    client gathers) on two gateways of one config, one with the default
+    rule on and the other with it off, called in turn, call by call (which
+    goes first alternating), so that the machine's noise falls on both.
+    The two swap roles each round (the rule switched as a user does,
+    L{switchFlow}): what one process costs more than the other, whatever
+    the rule, falls on both sides too."""
     times: dict[str, list[float]] = {"on": [], "off": []}
     roundDiffs = []
     cpu: dict[str, list[float]] = {"on": [], "off": []}
+    current = ["on", "on"]  # as both gateways start
     async with AsyncExitStack() as stack:
-        clients = {}
-        for name, gateway in (("on", on), ("off", off)):
-            clients[name] = await stack.enter_async_context(
-                Client(gateway.url("files"), mode="legacy")
-            )
+        clients = [
+            await stack.enter_async_context(Client(gateway.url("files"), mode="legacy"))
+            for gateway in gateways
+        ]
+        for client in clients:
             for i in range(100):  # warm-up
-                await timedCall(clients[name], i)
-        for _ in range(rounds):
+                await timedCall(client, i)
+        for r in range(rounds):
+            roles = ("on", "off") if r % 2 == 0 else ("off", "on")
+            for index, role in enumerate(roles):
+                if current[index] != role:
+                    await switchFlow(gateways[index], role == "on")
+                    current[index] = role
+                for i in range(20):  # the reload's own work settles first
+                    await timedCall(clients[index], i)
+            byRole = {role: index for index, role in enumerate(roles)}
             got: dict[str, list[float]] = {"on": [], "off": []}
-            cpuBefore = {"on": cpuSeconds(on.pid), "off": cpuSeconds(off.pid)}
+            cpuBefore = {role: cpuSeconds(gateways[byRole[role]].pid) for role in got}
             for i in range(calls):
-                for name in ("on", "off") if i % 2 == 0 else ("off", "on"):
-                    got[name].append(await timedCall(clients[name], i))
+                for role in ("on", "off") if i % 2 == 0 else ("off", "on"):
+                    got[role].append(await timedCall(clients[byRole[role]], i))
             roundDiffs.append(statistics.median(got["on"]) - statistics.median(got["off"]))
-            for name, gateway in (("on", on), ("off", off)):
-                cpu[name].append((cpuSeconds(gateway.pid) - cpuBefore[name]) / calls)
-            for name in times:
-                times[name] += got[name]
+            for role in got:
+                spent = cpuSeconds(gateways[byRole[role]].pid) - cpuBefore[role]
+                cpu[role].append(spent / calls)
+                times[role] += got[role]
+        for index, gateway in enumerate(gateways):
+            if current[index] != "on":
+                await switchFlow(gateway, True)
     p50 = {k: statistics.median(v) for k, v in times.items()}
     paired = [a - b for a, b in zip(times["on"], times["off"], strict=True)]
     return {
@@ -327,12 +363,13 @@ def ruleCPU(repeat: int = 20000) -> dict[str, float]:
 
 
 async def suite(workdir: Path, quick: bool) -> dict[str, Any]:
-    gateway = startGateway(workdir / "on", flow=True)
-    off = startGateway(workdir / "off", flow=False)
+    gateway = startGateway(workdir / "one")
+    other = startGateway(workdir / "two")
     try:
         # First, on two gateways equally fresh: the scenarios leave the one
-        # with the rule more clients, sessions and held calls to keep.
-        cost = await overhead(gateway, off, 4 if quick else 8, 150 if quick else 400)
+        # they run on more clients, sessions and held calls to keep.
+        cost = await overhead((gateway, other), 4 if quick else 8, 150 if quick else 400)
+        other.stop()
         async with httpx2.AsyncClient(
             base_url=f"http://127.0.0.1:{gateway.port}", timeout=30
         ) as api:
@@ -357,7 +394,7 @@ async def suite(workdir: Path, quick: bool) -> dict[str, Any]:
             await runner
     finally:
         gateway.stop()
-        off.stop()
+        other.stop()
     return {
         "labels": shown,
         "scenarios": results,
