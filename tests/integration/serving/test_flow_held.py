@@ -13,17 +13,14 @@ import sys
 import time
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 import pytest
 from mcp import Client
-from mcp.client.extension import ClaimContext, ClientExtension, ResultClaim
-from mcp_types import CallToolResult, Result
 
-from mcpgateway.core.taskterms import EXTENSION
 from tests.integration.gateway import RunningGateway, writeConfig
-from tests.support.integration.approvals import allowFirstHeld, cli
+from tests.support.integration.approvals import PolledTasks, allowFirstHeld, cli
 
 pytestmark = pytest.mark.integration
 
@@ -82,43 +79,6 @@ def test_a_held_call_allowed_with_the_cli_gets_its_real_result(tmp_path: Path, m
         assert decided["state"] == "used"
     finally:
         gateway.stop()
-
-
-class TaskHandle(Result):
-    """The Tasks extension's C{CreateTaskResult}."""
-
-    result_type: Literal["task"]
-    task_id: str
-    status: str
-
-
-class PolledTasks(ClientExtension):
-    """The Tasks extension as a client that polls: a task is finished by
-    C{tasks/get} until it is over; every status seen is kept."""
-
-    identifier = EXTENSION
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-
-    def claims(self) -> list[ResultClaim[Any]]:
-        return [ResultClaim(result_type="task", model=TaskHandle, resolve=self.resolve)]
-
-    async def resolve(self, handle: TaskHandle, ctx: ClaimContext) -> CallToolResult:
-        self.seen.append(handle.status)
-        with anyio.fail_after(90):
-            while True:
-                data: dict[str, Any] = {"method": "tasks/get", "params": {"taskId": handle.task_id}}
-                options: Any = {"headers": {"mcp-name": handle.task_id}}
-                ctx.session._stamp(data, options)
-                got = await ctx.session._dispatcher.send_raw_request(
-                    data["method"], data["params"], options
-                )
-                self.seen.append(got["status"])
-                if got["status"] in ("completed", "failed", "cancelled"):
-                    assert got["status"] == "completed", got
-                    return CallToolResult.model_validate(got["result"])
-                await anyio.sleep(0.2)
 
 
 async def trifectaAsTask(

@@ -1,6 +1,8 @@
 """A person's part in the flow rule's integration tests: the
 C{mcpgateway approvals} CLI run against a real gateway's home (L{cli}),
-and the first held call allowed with it (L{allowFirstHeld})."""
+and the first held call allowed with it (L{allowFirstHeld}); and a
+client's: the Python SDK's Tasks extension as a client that polls
+(L{PolledTasks}), and the three servers of a chain (L{TRIFECTA})."""
 
 from __future__ import annotations
 
@@ -9,9 +11,22 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import anyio
+from mcp.client.extension import ClaimContext, ClientExtension, ResultClaim
+from mcp_types import CallToolResult, Result
+
+from mcpgateway.core.taskterms import EXTENSION
 from tests.integration.gateway import gatewayEnv
+
+DEMO = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
+TRIFECTA = {
+    "web": {**DEMO, "labels": ["untrusted"]},
+    "files": {**DEMO, "labels": ["private"]},
+    "post": {**DEMO, "labels": ["egress"]},
+}
+"""A web reader, a file reader and a poster (the demo server, labelled)."""
 
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -39,3 +54,48 @@ def allowFirstHeld(home: Path, deadline: float) -> dict[str, Any]:
                 return dict(pending[0])
         time.sleep(0.5)
     raise AssertionError("no call was held")
+
+
+class TaskHandle(Result):
+    """The Tasks extension's C{CreateTaskResult}."""
+
+    result_type: Literal["task"]
+    task_id: str
+    status: str
+
+
+class PolledTasks(ClientExtension):
+    """The Tasks extension as a client that polls: a task is finished by
+    C{tasks/get} until it is over; every status seen is kept."""
+
+    identifier = EXTENSION
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def claims(self) -> list[ResultClaim[Any]]:
+        return [ResultClaim(result_type="task", model=TaskHandle, resolve=self.resolve)]
+
+    async def resolve(self, handle: TaskHandle, ctx: ClaimContext) -> CallToolResult:
+        self.seen.append(handle.status)
+        with anyio.fail_after(90):
+            while True:
+                data: dict[str, Any] = {"method": "tasks/get", "params": {"taskId": handle.task_id}}
+                options: Any = {"headers": {"mcp-name": handle.task_id}}
+                ctx.session._stamp(data, options)
+                got = await ctx.session._dispatcher.send_raw_request(
+                    data["method"], data["params"], options
+                )
+                self.seen.append(got["status"])
+                if got["status"] in ("completed", "failed", "cancelled"):
+                    assert got["status"] == "completed", got
+                    return CallToolResult.model_validate(got["result"])
+                await anyio.sleep(0.2)
+
+
+def heldNow(home: Path) -> list[dict[str, Any]]:
+    """The calls waiting for a person, as C{approvals list} shows them."""
+    listed = cli(home, "approvals", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    pending: list[dict[str, Any]] = json.loads(listed.stdout)["pending"]
+    return pending
