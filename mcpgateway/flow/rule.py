@@ -66,6 +66,9 @@ class FlowSettings:
     default: bool = True
     """Whether the default rule holds calls."""
 
+    webhook: str | None = None
+    """A URL told of each call held (L{mcpgateway.flow.webhook}; C{None}: none)."""
+
 
 DEFAULT_SETTINGS = FlowSettings()
 """The default rule on."""
@@ -82,13 +85,24 @@ def parseFlowSettings(value: Any, where: str = "flow") -> FlowSettings:
         return FlowSettings()
     if not isinstance(value, dict):
         raise FlowSettingsError(f"'{where}' must be an object, such as {{\"default\": false}}")
-    unknown = ", ".join(repr(str(key)[:40]) for key in sorted(map(str, value)) if key != "default")
+    known = ("default", "webhook")
+    unknown = ", ".join(repr(str(key)[:40]) for key in sorted(map(str, value)) if key not in known)
     if unknown:
-        raise FlowSettingsError(f"'{where}' has the unknown key(s) {unknown}: it takes \"default\"")
+        raise FlowSettingsError(
+            f'\'{where}\' has the unknown key(s) {unknown}: it takes "default" and "webhook"'
+        )
     default = value.get("default", True)
     if not isinstance(default, bool):
         raise FlowSettingsError(f"'{where}.default' must be true or false")
-    return FlowSettings(default=default)
+    webhook = value.get("webhook")
+    if webhook is not None:
+        from mcpgateway.flow.webhook import checkedUrl
+
+        try:
+            webhook = checkedUrl(webhook, f"{where}.webhook")
+        except ValueError as e:
+            raise FlowSettingsError(str(e)) from None
+    return FlowSettings(default=default, webhook=webhook)
 
 
 class FlowRule:

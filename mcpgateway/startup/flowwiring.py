@@ -4,8 +4,9 @@ L{wireFlow}.
 
 The step is made at start with the servers served, the C{"flow"} setting
 of C{<state-dir>/servers.json} and the gateway's catalogs, and told again
-at each reload (L{FlowWiring.__call__}). Its held calls are the gateway's
-(L{mcpgateway.startup.heldcalls}), made on the first call held. A
+at each reload (L{FlowWiring.__call__}); so is the held calls' webhook.
+Its held calls are the gateway's (L{mcpgateway.startup.heldcalls}), made
+on the first call held. A
 repeating call (L{Every}, on the reactor's clock) forgets, every
 L{SWEEP_SECONDS}, the clients idle for the ledger's idle time
 (L{FlowSweep}), from the service's start to its stop.
@@ -65,13 +66,23 @@ class FlowWiring:
     """Tells the step the servers served and the C{"flow"} setting: at
     start, and with each reload's servers."""
 
-    def __init__(self, step: FlowStep, stateDir: Path, gateway: Gateway) -> None:
+    def __init__(
+        self,
+        step: FlowStep,
+        stateDir: Path,
+        gateway: Gateway,
+        heldCalls: HeldCallsService | None = None,
+    ) -> None:
         self.step = step
         self._stateDir = stateDir
         self._gateway = gateway
+        self._heldCalls = heldCalls
 
     def __call__(self, specs: Mapping[str, ServerSpec]) -> None:
-        self.step.use(specs, self.settings(), self._gateway.catalogs)
+        settings = self.settings()
+        self.step.use(specs, settings, self._gateway.catalogs)
+        if self._heldCalls is not None:
+            self._heldCalls.webhookUrl = settings.webhook
         log.info(
             "flow: the default rule is {state}",
             state="on"
@@ -103,7 +114,7 @@ def wireFlow(
     C{top}."""
     step = FlowStep(reactor, heldCalls.store)
     gateway.flow = step
-    wiring = FlowWiring(step, stateDir, gateway)
+    wiring = FlowWiring(step, stateDir, gateway, heldCalls)
     wiring({name: pool.spec for name, pool in gateway.pools.items()})
     FlowSweep(reactor, step).setServiceParent(top)
     return wiring

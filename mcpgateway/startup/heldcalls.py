@@ -53,6 +53,9 @@ class HeldCallsService(Service):
         self._interval = interval
         self._store: HeldCalls | None = None
         self._sweep: LoopingCall | None = None
+        self.webhookUrl: str | None = None
+        """The C{"flow"} setting's webhook (C{None}: none), told of each
+        call held (L{mcpgateway.flow.webhook}); set at each reload."""
 
     @property
     def made(self) -> bool:
@@ -72,8 +75,17 @@ class HeldCallsService(Service):
         """The held calls, made now when this is their first use."""
         if self._store is None:
             from mcpgateway.flow.held import HeldCalls
+            from mcpgateway.flow.webhook import HeldCallWebhook
 
-            self._store = HeldCalls(self._clock, self._record)
+            webhook = HeldCallWebhook(self._clock, lambda: self.webhookUrl)
+            audit = self._record
+
+            def record(call: HeldCall) -> None:
+                if audit is not None:
+                    audit(call)
+                webhook(call)
+
+            self._store = HeldCalls(self._clock, record)
             self._startSweeping()
         return self._store
 

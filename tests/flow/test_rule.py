@@ -76,7 +76,10 @@ def test_the_flow_setting() -> None:
     [
         (False, "'flow' must be an object, such as {\"default\": false}"),
         ({"default": "off"}, "'flow.default' must be true or false"),
-        ({"rules": []}, "'flow' has the unknown key(s) 'rules': it takes \"default\""),
+        (
+            {"rules": []},
+            "'flow' has the unknown key(s) 'rules': it takes \"default\" and \"webhook\"",
+        ),
     ],
 )
 def test_a_flow_setting_that_cannot_be_used_is_named(value: Any, why: str) -> None:

@@ -19,8 +19,13 @@ import anyio
 import pytest
 from mcp import Client
 
-from tests.integration.gateway import RunningGateway, writeConfig
-from tests.support.integration.approvals import PolledTasks, allowFirstHeld, cli
+from tests.integration.gateway import RunningGateway, waitFor, writeConfig
+from tests.support.integration.approvals import (
+    PolledTasks,
+    WebhookReceiver,
+    allowFirstHeld,
+    cli,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -119,6 +124,9 @@ def test_a_held_call_of_a_tasks_client_is_a_task_a_person_allows(tmp_path: Path)
             "post": {**DEMO, "labels": ["egress"]},
         },
     )
+    webhook = WebhookReceiver()
+    (tmp_path / "state").mkdir(exist_ok=True)
+    (tmp_path / "state" / "servers.json").write_text(json.dumps({"flow": {"webhook": webhook.url}}))
     gateway = RunningGateway(["--config", str(config)], tmp_path)
     tasks = PolledTasks()
     try:
@@ -132,5 +140,12 @@ def test_a_held_call_of_a_tasks_client_is_a_task_a_person_allows(tmp_path: Path)
         assert tasks.seen[0] == "working" and tasks.seen[-1] == "completed", tasks.seen
         decided = json.loads(cli(tmp_path, "approvals", "show", held["id"], "--json").stdout)
         assert decided["state"] == "used"
+        # The webhook was told of the held call, once, without its arguments.
+        assert waitFor(lambda: webhook.bodies, timeout=10), gateway.text()[-2000:]
+        [told] = webhook.bodies
+        assert told["call"]["id"] == held["id"] and told["event"] == "held"
+        assert "send it" not in json.dumps(told)
+        assert "SECRET" not in gateway.text()  # the log names the webhook's host only
     finally:
         gateway.stop()
+        webhook.close()

@@ -6,9 +6,11 @@ client's: the Python SDK's Tasks extension as a client that polls
 
 from __future__ import annotations
 
+import http.server
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -99,3 +101,30 @@ def heldNow(home: Path) -> list[dict[str, Any]]:
     assert listed.returncode == 0, listed.stderr
     pending: list[dict[str, Any]] = json.loads(listed.stdout)["pending"]
     return pending
+
+
+class WebhookReceiver:
+    """A webhook on loopback, as a chat's incoming webhook is: it keeps the
+    JSON body of each POST it gets (L{bodies}), and answers 204."""
+
+    def __init__(self) -> None:
+        bodies: list[dict[str, Any]] = []
+        self.bodies = bodies
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", "0"))
+                bodies.append(json.loads(self.rfile.read(length)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: the test reads L{bodies}."""
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hooks/T0/SECRET"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
