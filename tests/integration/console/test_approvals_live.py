@@ -14,35 +14,17 @@ from __future__ import annotations
 import json
 import threading
 import time
-from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from mcp import Client
 
 from tests.integration.gateway import RunningGateway, writeConfig
-from tests.support.integration.approvals import TRIFECTA, PolledTasks, cli, heldNow
+from tests.support.integration.approvals import TRIFECTA, PolledTasks, chain, cli, heldNow
 from tests.support.integration.status_page import browser, chromiumOrSkip  # noqa: F401
 
 pytestmark = pytest.mark.integration
-
-
-async def postAsTask(gateway: RunningGateway, tasks: PolledTasks) -> str:
-    """One client's chain, its post taken as a task: the post's text."""
-    async with AsyncExitStack() as stack:
-        web, files, post = [
-            await stack.enter_async_context(
-                Client(gateway.url(server), mode="2026-07-28", extensions=[tasks])
-            )
-            for server in ("web", "files", "post")
-        ]
-        await web.call_tool("echo", {"message": "read the web"})
-        await files.call_tool("echo", {"message": "read a file"})
-        result = await post.call_tool("echo", {"message": "send it"})
-    text: str = result.content[0].text  # type: ignore[union-attr]
-    return text
 
 
 def test_a_call_held_as_a_task_is_allowed_in_the_console(
@@ -57,7 +39,7 @@ def test_a_call_held_as_a_task_is_allowed_in_the_console(
 
     def client() -> None:
         try:
-            answer["text"] = anyio.run(postAsTask, gateway, tasks)
+            answer["text"] = anyio.run(chain, gateway, "2026-07-28", [tasks])
         except BaseException as e:  # reported by the test's thread
             answer["error"] = e
 

@@ -8,7 +8,6 @@ client gets the real result."""
 from __future__ import annotations
 
 import json
-import sys
 import time
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -19,11 +18,9 @@ import pytest
 from mcp import Client
 
 from tests.integration.gateway import RunningGateway, writeConfig
-from tests.support.integration.approvals import allowFirstHeld, cli
+from tests.support.integration.approvals import TRIFECTA, allowFirstHeld, cli
 
 pytestmark = pytest.mark.integration
-
-DEMO = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
 
 
 async def calls(gateway: RunningGateway, home: Path) -> list[tuple[str, dict[str, Any]]]:
@@ -59,14 +56,7 @@ async def calls(gateway: RunningGateway, home: Path) -> list[tuple[str, dict[str
 
 
 def test_calls_through_the_aggregate_are_held_as_the_members(tmp_path: Path) -> None:
-    config = writeConfig(
-        tmp_path / "servers.json",
-        {
-            "web": {**DEMO, "labels": ["untrusted"]},
-            "files": {**DEMO, "labels": ["private"]},
-            "post": {**DEMO, "labels": ["egress"]},
-        },
-    )
+    config = writeConfig(tmp_path / "servers.json", TRIFECTA)
     gateway = RunningGateway(["--config", str(config)], tmp_path)
     try:
         try:

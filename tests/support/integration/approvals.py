@@ -12,10 +12,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Coroutine, Sequence
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any, Literal
 
 import anyio
+from mcp import Client
 from mcp.client.extension import ClaimContext, ClientExtension, ResultClaim
 from mcp_types import CallToolResult, Result
 
@@ -128,3 +131,30 @@ class WebhookReceiver:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+async def chain(
+    gateway: Any,
+    mode: str = "legacy",
+    extensions: Sequence[ClientExtension] = (),
+    person: Callable[[], Coroutine[Any, Any, None]] | None = None,
+) -> str:
+    """One client's chain through C{gateway} (serving L{TRIFECTA}), a
+    session per server as Claude Code opens them (in C{mode}: C{legacy},
+    or C{2026-07-28}, where a client opens none), with C{extensions}: it
+    reads the web and a file, then posts while C{person} (if any) runs;
+    the post's text."""
+    more: dict[str, Any] = {"extensions": list(extensions)} if extensions else {}
+    async with AsyncExitStack() as stack:
+        web, files, post = [
+            await stack.enter_async_context(Client(gateway.url(server), mode=mode, **more))
+            for server in ("web", "files", "post")
+        ]
+        await web.call_tool("echo", {"message": "read the web"})
+        await files.call_tool("echo", {"message": "read a file"})
+        async with anyio.create_task_group() as group:
+            if person is not None:
+                group.start_soon(person)
+            result = await post.call_tool("echo", {"message": "send it"})
+    text: str = result.content[0].text  # type: ignore[union-attr]
+    return text
