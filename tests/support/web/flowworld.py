@@ -53,8 +53,9 @@ class World:
         self.ids = iter(range(100, 10_000))
         self._listed: set[tuple[str, Any]] = set()
 
-    def open(self, server: str, pid: int = 4242) -> str:
-        """A session of client process C{pid} on C{server}."""
+    def open(self, server: str, pid: int = 4242, capabilities: Any = None) -> str:
+        """A session of client process C{pid} on C{server}, whose child (if
+        it starts now) declares C{capabilities} (tools, unless given)."""
         response = self.h.request(
             "POST",
             f"/{server}/mcp",
@@ -64,7 +65,7 @@ class World:
         if server not in self.procs:
             self.procs[server] = self.h.process()
         if not response.complete:
-            self.h.answerHandshake()
+            self.h.answerHandshake(capabilities=capabilities)
         assert response.status == 200, response.body
         return response.headers["mcp-session-id"]
 
@@ -112,12 +113,13 @@ class World:
         assert response.complete
         return response.json()
 
-    def trifecta(self, pid: int = 4242) -> str:
+    def trifecta(self, pid: int = 4242, capabilities: Any = None) -> str:
         """Client C{pid} reads the web and a file (each in a session of its
-        own), then opens a session on the poster: its id."""
+        own), then opens a session on the poster (whose child declares
+        C{capabilities}): its id."""
         self.call("web", self.open("web", pid), "read")
         self.call("files", self.open("files", pid), "read")
-        return self.open("post", pid)
+        return self.open("post", pid, capabilities)
 
 
 def answerOf(response: Response) -> Any:

@@ -117,6 +117,24 @@ def test_a_task_augmented_call_the_rule_lets_through_gathers_its_labels() -> Non
     assert len(w.store.pending()) == 1 and w.forwarded("post") == []
 
 
+def test_a_held_call_to_a_child_that_makes_its_own_tasks_waits_on_its_request() -> None:
+    """The child serves task-augmented calls itself: the call goes to it
+    as asked (the child makes the task) once let through, so a held one
+    waits on its request, at most the step's bound, as a plain call does."""
+    w = World(tasks=True)
+    post = w.trifecta(capabilities={"tools": {}, "tasks": {"requests": {"tools": {"call": {}}}}})
+    response = taskCall(w, post, "send", {"to": "x"})
+    assert not response.complete and w.forwarded("post") == []
+    w.h.reactor.advance(WAIT_SECONDS)
+    assert answerOf(response)["result"]["_meta"][DENIAL_KEY]["outcome"] == "held"
+    [held] = w.store.pending()
+    w.store.allow(held.id, "owner")
+    again = taskCall(w, post, "send", {"to": "x"})  # the retry after a yes goes on, once
+    [sent] = w.forwarded("post")
+    assert sent["params"]["task"] == {"ttl": 3_600_000}
+    assert not again.complete  # the child's CreateTaskResult is its answer
+
+
 _values = jsonValues(text=8, keys=4, items=3, leaves=4, infinity=False)
 
 
