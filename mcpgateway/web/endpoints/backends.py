@@ -220,8 +220,12 @@ class PoolBackend:
             return self.pool.forward(session, message, related)
 
         def served(childServes: bool) -> Deferred[Message]:
-            if childServes:  # the child makes the task: a held call waits on its request
-                return self._decided(session, message, related, bounded=True)
+            if childServes:
+                # The child makes the task once a call is let through: a call
+                # held waits on its request; the other requests go on as sent.
+                if message.get("method") == "tools/call":
+                    return self._decided(session, message, related, bounded=True)
+                return self.pool.forward(session, message, related)
             return tasks.serve(
                 session,
                 message,

@@ -123,6 +123,11 @@ def test_a_held_call_to_a_child_that_makes_its_own_tasks_waits_on_its_request() 
     waits on its request, at most the step's bound, as a plain call does."""
     w = World(tasks=True)
     post = w.trifecta(capabilities={"tools": {}, "tasks": {"requests": {"tools": {"call": {}}}}})
+    for method in ("tools/list", "tasks/list"):  # only a tool's call is put to the rule
+        message = {"jsonrpc": "2.0", "id": next(_ids), "method": method, "params": {}}
+        w.h.request("POST", "/post/mcp", message, session=post)
+        assert any(m.get("method") == method for m in w.procs["post"].sentMessages()), method
+    assert w.store.pending() == []
     response = taskCall(w, post, "send", {"to": "x"})
     assert not response.complete and w.forwarded("post") == []
     w.h.reactor.advance(WAIT_SECONDS)
