@@ -322,7 +322,9 @@ class HeldCalls:
         @param keepDecided: how many decided calls are kept.
         @param lastApproved: for how many (client, server, tool) the last
             approved arguments are kept.
-        @param newId: makes a call's id (default: 128 random bits).
+        @param newId: makes a call's id (default: 128 random bits in hex,
+            so that it never begins with C{-} and a person can type it
+            to C{mcpgateway approvals allow} as it is shown).
         """
         self._clock = clock
         self._record = record
@@ -331,7 +333,7 @@ class HeldCalls:
         self.pendingCap = pendingCap
         self.keepDecided = keepDecided
         self.lastApprovedCap = lastApproved
-        self._newId = newId or (lambda: secrets.token_urlsafe(16))
+        self._newId = newId or (lambda: secrets.token_hex(16))
         self._calls: dict[str, HeldCall] = {}
         self._waiters: dict[str, list[Deferred[HeldCall]]] = {}
         self._last: dict[tuple[ClientKey, str, str], Mapping[str, Any]] = {}

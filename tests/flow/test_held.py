@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 import pytest
@@ -91,6 +92,7 @@ def test_a_held_call_keeps_what_a_person_needs_to_decide() -> None:
     assert (call.created, call.expiry, call.policyVersion) == (1000.0, 1060.0, VERSION)
     assert call.digest == digest("", CLIENT, "github", "create_issue", ARGS, VERSION, 1060.0)
     assert len(call.id) >= 20 and held(store).id != call.id  # unguessable, each its own
+    assert re.fullmatch("[0-9a-f]{32}", call.id)  # typed to the CLI as shown: never "-…"
     assert store.get(call.id) == call
     assert store.pending()[0] == call
 
