@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Outcome = Literal["allowed", "denied", "limited"]
+Outcome = Literal["allowed", "denied", "limited", "approval"]
 """C{allowed}: the request goes on; C{denied}: a policy refused it;
-C{limited}: a rate limit or a quota refused it (it may be retried later)."""
+C{limited}: a rate limit or a quota refused it (it may be retried later);
+C{approval}: a policy lets it go on only with a person's yes (a tool's
+call is held for one: L{mcpgateway.flow.step})."""
 
 
 @dataclass(frozen=True, slots=True)

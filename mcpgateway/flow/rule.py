@@ -38,6 +38,9 @@ TRIFECTA: Labels = GATHERED | {Label.EGRESS}
 class Verdict(StrEnum):
     ALLOW = "allow"
     HOLD = "hold"
+    DENY = "deny"
+    """Refused whatever a person would say (a policy's forbid that reads
+    the labels: L{mcpgateway.flow.step.LabelPolicy})."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,14 @@ class FlowDecision:
     """The labels that met (a held call's: C{untrusted}, C{private} and
     C{egress})."""
     reason: str = ""
-    """Why a call is held, for the person asked and the log."""
+    """Why a call is held or denied, for the person asked and the log."""
+    version: str = ""
+    """The version of the rule that held it, bound into the held call's
+    digest (C{""}: the default rule's)."""
+
+    @property
+    def allowed(self) -> bool:
+        return self.verdict is Verdict.ALLOW
 
     @property
     def held(self) -> bool:

@@ -23,11 +23,16 @@ One object per gateway decides each call and records each result:
    without a session names its client by what it carries
    (L{FlowStep.caller}, L{RequestClient}).
 
-The step is L{FlowStep.active} only while a server served can give
-C{private} (L{canGivePrivate}) and the default rule is on: without
-C{private} no client can ever hold both C{untrusted} and C{private}, and
-no call can be held; a call of such a gateway (the README's, serving its
-bundled demo) runs nothing of the flow package.
+A gateway with a policy file gives the step a L{LabelPolicy}: each call
+is then put to the policy again with the labels the client gathered and
+the tool's, before the default rule; the policy may let it go on to the
+rule, hold it for a person (its C{@approval} forbids) or refuse it.
+
+The step is L{FlowStep.active} while a policy asks, or while a server
+served can give C{private} (L{canGivePrivate}) and the default rule is
+on: without C{private} no client can ever hold both C{untrusted} and
+C{private}, and no call can be held; a call of such a gateway (the
+README's, serving its bundled demo) runs nothing of the flow package.
 
 Nothing here knows HTTP: the caller hands in the session (its id,
 principal, client pid and C{clientInfo}), the call's C{params}, and a
@@ -46,7 +51,7 @@ from twisted.internet.interfaces import IReactorTime
 from mcpgateway.flow.defaults import ServerLabelling
 from mcpgateway.flow.labels import NO_LABELS, EntryLabels, Label, Labels, words
 from mcpgateway.flow.ledger import ClientKey, Ledger, clientKey, narrowed
-from mcpgateway.flow.rule import DEFAULT_SETTINGS, FlowDecision, FlowRule, FlowSettings
+from mcpgateway.flow.rule import DEFAULT_SETTINGS, FlowDecision, FlowRule, FlowSettings, Verdict
 
 if TYPE_CHECKING:
     # Loaded on the first call held (a gateway that holds none never loads it).
@@ -57,6 +62,7 @@ __all__ = [
     "WAIT_SECONDS",
     "Admission",
     "FlowStep",
+    "LabelPolicy",
     "RequestClient",
     "canGivePrivate",
     "denial",
@@ -117,6 +123,23 @@ class CallerSession(Protocol):
 
     @property
     def clientInfo(self) -> Any: ...
+
+
+class LabelPolicy(Protocol):
+    """A policy that reads labels (L{mcpgateway.governance.flowpolicy})."""
+
+    def ask(
+        self,
+        principal: str,
+        server: str,
+        tool: str,
+        arguments: Mapping[str, Any] | None,
+        gathered: Labels,
+        toolLabels: Labels,
+    ) -> FlowDecision | None:
+        """Its decision on a call of C{tool} of C{server} by a client of
+        C{principal} (its key) that gathered C{gathered}: C{None} lets the
+        default rule decide; a C{HOLD} or a C{DENY} is final."""
 
 
 class CatalogsLike(Protocol):
@@ -237,6 +260,10 @@ class FlowStep:
         self.ledger = ledger if ledger is not None else Ledger(clock)
         self.wait = wait
         self.rule = FlowRule(DEFAULT_SETTINGS)
+        self.policy: LabelPolicy | None = None
+        """The policy asked about each call with its labels (L{usePolicy})."""
+        self.ruleActive = False
+        """Whether the default rule can hold a call (see the module)."""
         self.active = False
         """Whether calls are decided and results recorded (see the module)."""
         self._specs: Mapping[str, SpecLike] = {}
@@ -265,10 +292,16 @@ class FlowStep:
         self._servers = {
             name: kept for name, kept in self._servers.items() if specs.get(name) is kept.spec
         }
-        self.active = settings.default and any(
+        self.ruleActive = settings.default and any(
             canGivePrivate(ServerLabelling.of(spec.command, spec.args, spec.labels))
             for spec in specs.values()
         )
+        self.active = self.policy is not None or self.ruleActive
+
+    def usePolicy(self, policy: LabelPolicy) -> None:
+        """Put every call to C{policy} with its labels, from now on."""
+        self.policy = policy
+        self.active = True
 
     # -- each call -------------------------------------------------------------
 
@@ -332,6 +365,18 @@ class FlowStep:
         labels = self.toolLabels(server, tool)
         gathered = self.ledger.gathered(self.keyOf(session), session.id)
         gathered = narrowed(gathered, params.get("_meta"))
+        if self.policy is not None:
+            arguments = params.get("arguments")
+            asked = self.policy.ask(
+                session.principal,
+                server,
+                tool,
+                arguments if isinstance(arguments, Mapping) else None,
+                gathered,
+                labels,
+            )
+            if asked is not None:
+                return asked, labels
         return self.rule.decide(gathered, labels, tool), labels
 
     def record(self, session: CallerSession, labels: Labels) -> None:
@@ -374,7 +419,7 @@ class FlowStep:
                 self.record(session, labels)
             return answer
 
-        if not decision.held:
+        if decision.allowed:
             return maybeDeferred(forward).addCallback(recorded)
 
         def admitted(admission: Admission) -> Any:
@@ -412,11 +457,18 @@ class FlowStep:
         """What becomes of a call the rule holds: at once, forwarded when a
         person allowed exactly this call (and the yes is used), or denied
         when it cannot be held; else once a person decided it (or the held
-        call expired), or, when C{bounded}, L{wait} seconds passed."""
+        call expired), or, when C{bounded}, L{wait} seconds passed. A call
+        a policy denied (C{DENY}) is denied at once."""
+        if decision.verdict is Verdict.DENY:
+            why = "The gateway's policy refuses it"
+            remedy = "Ask the person running the gateway; a person's yes cannot allow it"
+            refused = denial(decision.reason, decision.met, None, why, remedy)
+            return succeed(Admission(False, refused))
         from mcpgateway.flow.held import HeldCallsFull, HeldState, UnknownHeldCall
 
         store = self._store()
         principal, client = session.principal, self.keyOf(session)
+        version = decision.version or POLICY_VERSION
         tool = _toolName(params)
         arguments = params.get("arguments", {})
         if not isinstance(arguments, Mapping):
@@ -424,7 +476,7 @@ class FlowStep:
             return succeed(
                 Admission(False, denial(decision.reason, decision.met, None, why, _AGAIN))
             )
-        claim = store.claim(principal, client, server, tool, arguments, POLICY_VERSION)
+        claim = store.claim(principal, client, server, tool, arguments, version)
         if claim:
             return succeed(Admission(True))
         try:
@@ -434,7 +486,7 @@ class FlowStep:
                 server,
                 tool,
                 arguments,
-                POLICY_VERSION,
+                version,
                 decision.met,
                 decision.reason,
             )
@@ -464,7 +516,7 @@ class FlowStep:
 
         def decided(result: HeldCall) -> Admission:
             if result.state is HeldState.ALLOWED:
-                again = store.claim(principal, client, server, tool, arguments, POLICY_VERSION)
+                again = store.claim(principal, client, server, tool, arguments, version)
                 if again:
                     return Admission(True)
                 return self._denied(decision, result, again.why)

@@ -14,13 +14,21 @@ tool gets: the policy is asked before the gateway looks the tool up, so a
 tool hidden from a caller and a tool that does not exist are refused
 alike (the same default policy id decides both), and the answer names the
 policies that decided, never their text.
+
+A tool's call is decided with the tool's data-origin labels (L{toolLabels},
+the flow step's) and without the client's: those are known where the call
+meets its client (L{mcpgateway.flow.step}), which puts the call to the
+policy again with them (L{mcpgateway.governance.flowpolicy}). So that it
+can, the gate keeps the facts of each call it let on (L{calls}); a call a
+policy wants a person's yes for goes on to be held there. Without a flow
+step asking again, a request that needs a person's yes is refused.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from twisted.logger import Logger
 from twisted.web.iweb import IRequest
@@ -40,6 +48,9 @@ from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.era2026form import CLIENT_INFO_KEY
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.runtime import logs
+
+if TYPE_CHECKING:
+    from mcpgateway.governance.flowpolicy import DecidedCalls
 
 REFUSED = jsonrpc.INVALID_PARAMS
 """The JSON-RPC code of a policy's refusal (see the module docstring)."""
@@ -118,6 +129,11 @@ class PolicyGate:
         self.file: Any = None
         """The policy file it reads (L{mcpgateway.governance.policyfile.PolicyFile}),
         whose state C{/health} shows; C{None}: not a file."""
+        self.toolLabels: Callable[[str, str], frozenset[str]] | None = None
+        """The labels of a server's tool (C{None}: none known)."""
+        self.calls: DecidedCalls | None = None
+        """The tool calls it let on, for the flow step to ask about again
+        (C{None}: no flow step asks, and a call needing a yes is refused)."""
 
     def health(self) -> dict[str, Any]:
         """What C{/health} shows of the policy."""
@@ -154,7 +170,30 @@ class PolicyGate:
                 return decision, requestId if valid else None
         return None
 
+    def labelled(self, facts: RequestFacts) -> RequestFacts:
+        """C{facts} with the labels of the tool it calls, if any."""
+        labelsOf = self.toolLabels
+        if labelsOf is None or DECIDED.get(facts.action) != "Tool" or not facts.name:
+            return facts
+        return replace(facts, toolLabels=labelsOf(facts.target.server, facts.name))
+
     def decideFacts(self, facts: RequestFacts) -> Decision:
+        """The decision on C{facts} as the request arrives (L{judge}, its
+        tool's labels added): a tool's call that needs a person's yes goes
+        on to be held where the flow step asks again (else it is refused),
+        and each tool's call let on is kept for that step (L{calls})."""
+        facts = self.labelled(facts)
+        decision = self.judge(facts)
+        if decision.outcome == "approval":
+            if self.calls is None or facts.action != "tools/call":
+                only = "only a tool's call can wait for one, on a gateway that holds calls"
+                return Decision("denied", decision.policies, f"{decision.reason} ({only})")
+            decision = Decision("allowed", decision.policies)
+        if decision.allowed and self.calls is not None and facts.action == "tools/call":
+            self.calls.remember(facts)
+        return decision
+
+    def judge(self, facts: RequestFacts) -> Decision:
         """The policy's decision on C{facts}; every request is refused while
         no policy is loaded, and when evaluating fails."""
         policy = self.policy()
@@ -190,7 +229,7 @@ class PolicyGate:
             name = item.get(field) if isinstance(item, dict) else None
             if not isinstance(name, str) or policy is None:
                 continue
-            facts = RequestFacts(caller, action, where.target, name)
+            facts = self.labelled(RequestFacts(caller, action, where.target, name))
             try:
                 visible = policy.visible(facts)
             except Exception:

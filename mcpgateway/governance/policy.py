@@ -23,10 +23,19 @@ each principal with each resource, and each listing verdict are cached
 with the L{Policy} (a reloaded file is a new one).
 
 The entity types, actions and context are L{SCHEMA}'s (docs/guide/policy.md).
+
+Data-origin labels (L{mcpgateway.flow.labels}) are facts like the others:
+a tool's are its entity's C{labels}, the client's gathered ones are the
+context's C{labels}. A C{forbid} annotated C{@approval("why")} asks for a
+person instead of refusing: a request only such forbids stop, that the
+policy would allow without them, is decided C{approval} (see
+L{Policy.decide}); a C{tools/call} so decided is held for a person's yes
+(L{mcpgateway.governance.flowpolicy}).
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import re
@@ -64,16 +73,19 @@ namespace Gateway {
   // how its children are shared ("gateway", "principal", "session"...).
   entity Server = { name: String, kind: String, scope: String };
 
-  // What a server offers; the id is "<server>/<name or uri>".
-  entity Tool in [Server] = { name: String, server: String };
+  // What a server offers; the id is "<server>/<name or uri>". A tool's
+  // labels are its data-origin labels: "untrusted", "private", "egress".
+  entity Tool in [Server] = { name: String, server: String, labels: Set<String> };
   entity Resource in [Server] = { uri: String, server: String };
   entity Prompt in [Server] = { name: String, server: String };
 
   // The typed part of every request's context. "arguments" (the call's
   // arguments, a record whose shape is the tool's) is there too, always,
-  // but has no type a schema can give: read it with "has".
+  // but has no type a schema can give: read it with "has". "labels" are
+  // the data-origin labels the client has gathered from results so far.
   type Context = {
     client: String,
+    labels: Set<String>,
     route: String,
     time: Long,
     hour: Long,
@@ -109,6 +121,10 @@ LISTED: Mapping[str, tuple[str, str, str]] = {
 """Each listing method: the result's list, the action an item of it is
 shown for, and the item's key naming it."""
 
+APPROVAL = "approval"
+"""The annotation that makes a C{forbid} ask for a person's yes (its value:
+why, as the person is shown)."""
+
 DEFAULT_DENY_ID = "default-deny"
 """The policy id a refusal names when no policy decided and the default
 is C{deny}."""
@@ -132,6 +148,9 @@ class Caller:
     admin: bool = False
     via: str = "none"
     scopes: frozenset[str] = frozenset()
+    key: str = ""
+    """The keyed hash of the name, as sessions carry it (never shown to
+    the policy)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +176,10 @@ class RequestFacts:
     route: str = ""
     time: float = 0.0
     source: str = ""
+    labels: frozenset[str] = frozenset()
+    """The data-origin labels the client has gathered (the context's)."""
+    toolLabels: frozenset[str] = frozenset()
+    """The labels of the tool called (its entity's)."""
 
 
 def callerOf(principal: object) -> Caller:
@@ -171,6 +194,7 @@ def callerOf(principal: object) -> Caller:
         admin=bool(getattr(principal, "admin", False)),
         via=str(getattr(principal, "via", "none")),
         scopes=frozenset(getattr(principal, "scopes", frozenset())),
+        key=str(getattr(principal, "key", "")),
     )
 
 
@@ -275,13 +299,10 @@ def _resourceEntities(facts: RequestFacts) -> list[dict[str, Any]]:
     uid = resourceUid(facts)
     if uid != server:
         key = "uri" if uid["type"].endswith("::Resource") else "name"
-        entities.append(
-            {
-                "uid": uid,
-                "attrs": {key: facts.name, "server": target.server},
-                "parents": [server],
-            }
-        )
+        attrs: dict[str, Any] = {key: facts.name, "server": target.server}
+        if uid["type"].endswith("::Tool"):
+            attrs["labels"] = sorted(facts.toolLabels)
+        entities.append({"uid": uid, "attrs": attrs, "parents": [server]})
     return entities
 
 
@@ -292,6 +313,7 @@ def contextOf(facts: RequestFacts) -> dict[str, Any]:
     context: dict[str, Any] = {
         "arguments": arguments,
         "client": facts.client,
+        "labels": sorted(facts.labels),
         "route": facts.route,
         "time": int(facts.time),
         "hour": moment.hour,
@@ -330,15 +352,31 @@ class Policy:
         except ValueError as e:
             raise PolicyError(" ".join(str(e).split()) or "not a Cedar policy set") from None
         self.default: Default = default
+        self.version = "cedar-" + hashlib.sha256(f"{default}\0{text}".encode()).hexdigest()[:16]
+        """Names this policy (its text and default): a person's yes to a
+        call it held is bound to it, and a changed policy asks again."""
         self._permits: set[str] = set()
         self.ids: dict[str, str] = {}
         """Cedar's id of each policy -> the id a refusal names (its
         C{@id} annotation, else Cedar's own C{policyN})."""
-        for internal, body in described.get("staticPolicies", {}).items():
-            annotated = body.get("annotations", {}).get("id")
+        self.approvals: dict[str, str] = {}
+        """Cedar's id of each C{@approval} forbid -> why it asks."""
+        static = described.get("staticPolicies", {})
+        for internal, body in static.items():
+            annotations = body.get("annotations", {})
+            annotated = annotations.get("id")
             self.ids[internal] = annotated if annotated else internal
             if body.get("effect") == "permit":
                 self._permits.add(internal)
+            elif APPROVAL in annotations:
+                self.approvals[internal] = annotations[APPROVAL] or "a person decides"
+        self._unasked: cedarpy.PolicySet | None = None
+        """The set without its C{@approval} forbids (C{None}: it has none)."""
+        if self.approvals:
+            kept = {k: v for k, v in static.items() if k not in self.approvals}
+            self._unasked = cedarpy.PolicySet.from_json_str(
+                json.dumps({**described, "staticPolicies": kept})
+            )
         self._entities: _Lru = _Lru()
         self._visible: _Lru = _Lru()
 
@@ -346,7 +384,8 @@ class Policy:
         return len(self.ids)
 
     def _entitiesFor(self, facts: RequestFacts) -> cedarpy.Entities:
-        key = (facts.caller, facts.target, DECIDED.get(facts.action, "Server"), facts.name)
+        kind = DECIDED.get(facts.action, "Server")
+        key = (facts.caller, facts.target, kind, facts.name, facts.toolLabels)
         found: cedarpy.Entities | None = self._entities.get(key)
         if found is not None:
             self._entities.move_to_end(key)
@@ -360,26 +399,54 @@ class Policy:
         return tuple(sorted({self.ids.get(one, one) for one in internal}))
 
     def decide(self, facts: RequestFacts) -> Decision:
-        """The decision on one request."""
+        """The decision on one request: C{approval} when only C{@approval}
+        forbids stop it and the rest of the policy allows it (a plain
+        forbid, or no permit under C{--policy-default deny}, refuses it
+        whatever a person would say)."""
         request = {
             "principal": _uid("Principal", facts.caller.name),
             "action": _uid("Action", facts.action),
             "resource": resourceUid(facts),
             "context": contextOf(facts),
         }
-        result = self._cedar.is_authorized(request, self._set, self._entitiesFor(facts))
+        entities = self._entitiesFor(facts)
+        decided, forbids = self._judged(facts, request, self._set, entities)
+        if self._unasked is None or not forbids or not forbids <= self.approvals.keys():
+            return decided
+        without, _ = self._judged(facts, request, self._unasked, entities)
+        if not without.allowed:
+            return without
+        named = self._named(sorted(forbids))
+        why = "; ".join(sorted({self.approvals[one] for one in forbids}))
+        what = f"{facts.target.server}/{facts.name}" if facts.name else facts.target.server
+        return Decision(
+            "approval",
+            named,
+            f"{facts.action} of {what} needs a person's yes by policy {', '.join(named)}: {why}",
+        )
+
+    def _judged(
+        self,
+        facts: RequestFacts,
+        request: dict[str, Any],
+        policies: cedarpy.PolicySet,
+        entities: cedarpy.Entities,
+    ) -> tuple[Decision, set[str]]:
+        """The decision of C{policies}, and Cedar's ids of the forbids that
+        made it (empty: none did, or a policy failed to evaluate)."""
+        result = self._cedar.is_authorized(request, policies, entities)
         diagnostics = result.diagnostics
         errored = [m.group(1) for m in map(_ERRORED.search, diagnostics.errors) if m]
         if errored:
-            return self._refusal(facts, self._named(errored), "failed to evaluate")
+            return self._refusal(facts, self._named(errored), "failed to evaluate"), set()
         reasons = list(diagnostics.reasons)
         if result.allowed:
-            return Decision("allowed", self._named(reasons))
+            return Decision("allowed", self._named(reasons)), set()
         if reasons:
-            return self._refusal(facts, self._named(reasons), "refused")
+            return self._refusal(facts, self._named(reasons), "refused"), set(reasons)
         if self.default == "allow":
-            return ALLOWED
-        return self._refusal(facts, (DEFAULT_DENY_ID,), "not permitted")
+            return ALLOWED, set()
+        return self._refusal(facts, (DEFAULT_DENY_ID,), "not permitted"), set()
 
     def _refusal(self, facts: RequestFacts, ids: tuple[str, ...], how: str) -> Decision:
         what = f"{facts.target.server}/{facts.name}" if facts.name else facts.target.server
@@ -391,7 +458,7 @@ class Policy:
         arguments) is shown: whether some call of it could be allowed.
         Cedar's partial evaluation with the context unknown says so; an
         evaluation that fails hides it."""
-        key = (facts.caller, facts.target, facts.action, facts.name)
+        key = (facts.caller, facts.target, facts.action, facts.name, facts.toolLabels)
         found = self._visible.get(key)
         if found is not None:
             return bool(found)
@@ -400,20 +467,32 @@ class Policy:
             "action": _uidText(_uid("Action", facts.action)),
             "resource": _uidText(resourceUid(facts)),
         }
+        entities = self._entitiesFor(facts)
         try:
-            result = self._cedar.is_authorized_partial(request, self._set, self._entitiesFor(facts))
+            shown = self._shown(request, self._set, entities)
+            if shown is None:  # only forbids asking for a yes stop it: shown if it could be
+                assert self._unasked is not None
+                shown = bool(self._shown(request, self._unasked, entities))
         except Exception:
-            return bool(self._visible.remember(key, False))
+            shown = False
+        return bool(self._visible.remember(key, shown))
+
+    def _shown(
+        self, request: dict[str, str], policies: cedarpy.PolicySet, entities: cedarpy.Entities
+    ) -> bool | None:
+        """Whether some call of C{request} could be allowed by C{policies};
+        C{None} when only C{@approval} forbids refuse every call of it."""
+        result = self._cedar.is_authorized_partial(request, policies, entities)
         decision = result.decision
         if decision == self._cedar.Decision.Allow:
-            shown = True
-        elif decision == self._cedar.Decision.Deny:
-            forbidden = bool(result.diagnostics.reasons)
-            shown = not forbidden and self.default == "allow"
-        else:
-            undecided = set(result.diagnostics.may_be_determining)
-            shown = bool(undecided & self._permits) or self.default == "allow"
-        return bool(self._visible.remember(key, shown))
+            return True
+        if decision == self._cedar.Decision.Deny:
+            reasons = set(result.diagnostics.reasons)
+            if reasons and self._unasked is not None and reasons <= self.approvals.keys():
+                return None
+            return not reasons and self.default == "allow"
+        undecided = set(result.diagnostics.may_be_determining)
+        return bool(undecided & self._permits) or self.default == "allow"
 
 
 def loadPolicy(text: str, default: Default = "deny") -> Policy:

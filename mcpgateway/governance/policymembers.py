@@ -54,8 +54,8 @@ class PolicyMembers:
         policy = self.gate.policy()
         if policy is None:
             return False
-        facts = RequestFacts(
-            callerOf(asker.principal), action, memberTarget(self.pools, server), name
+        facts = self.gate.labelled(
+            RequestFacts(callerOf(asker.principal), action, memberTarget(self.pools, server), name)
         )
         try:
             return policy.visible(facts)

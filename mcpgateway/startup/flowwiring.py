@@ -86,7 +86,7 @@ class FlowWiring:
         log.info(
             "flow: the default rule is {state}",
             state="on"
-            if self.step.active
+            if self.step.ruleActive
             else "off"
             if not self.step.rule.settings.default
             else "idle (no server served gives private data)",

@@ -51,6 +51,18 @@ def wireAggregatePolicy(gate: Any, gateway: Any) -> None:
     gateway.aggregateSide.aggregator.memberPolicy = PolicyMembers(gate, gateway.pools)
 
 
+def wirePolicyLabels(gate: Any, step: Any) -> None:
+    """Have the flow step C{step} put each tool's call to the policy of
+    C{gate} again with its labels, and hold a call the policy wants a
+    person's yes for (L{mcpgateway.governance.flowpolicy}); nothing
+    without a policy."""
+    if gate is None:
+        return
+    from mcpgateway.governance.flowpolicy import wireFlowPolicy
+
+    wireFlowPolicy(gate, step)
+
+
 def wirePolicy(options: Any, reactor: IReactorTime, top: Any) -> Any:
     """The policy gate of C{--policy} (C{None} without it), its file watched
     under C{top}; a file that cannot be used refuses the start in one line."""

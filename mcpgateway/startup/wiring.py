@@ -64,7 +64,7 @@ from mcpgateway.startup.heldcalls import wireHeldCalls
 from mcpgateway.startup.lazyresolver import LazyResolver
 from mcpgateway.startup.options import Options
 from mcpgateway.startup.pinoptions import keepPins, pinPolicy
-from mcpgateway.startup.policywiring import wireAggregatePolicy, wirePolicy
+from mcpgateway.startup.policywiring import wireAggregatePolicy, wirePolicy, wirePolicyLabels
 from mcpgateway.startup.process import refuse, threadRunner
 from mcpgateway.startup.remotewiring import remoteConnector
 from mcpgateway.startup.sandboxing import serverPaths, wireSandbox
@@ -140,6 +140,7 @@ def makeService(options: Options, reactor: IReactor | None = None) -> IService:
         selfService.guard(team.gate)  # admin principals only
     heldCalls = wireHeldCalls(reactor, top, team.audit)  # made on first use
     reload.flow = wireFlow(reactor, top, gateway, heldCalls, pre.stateDir)  # and at each reload
+    wirePolicyLabels(team.requestPolicy, reload.flow.step)
     listener, site = _listener(wiring, gateway, configService, team, heldCalls)
     listener.setServiceParent(top)
     # Its socket first: a port taken refuses the start before anything is spawned.

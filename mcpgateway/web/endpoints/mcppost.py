@@ -321,7 +321,7 @@ class McpPost:
         if not isinstance(params, dict):  # no tool named: the server refuses it
             return self.forward(request, session, message, note)
         decision, labels = flow.decide(session, self._server, params)
-        if not decision.held:
+        if decision.allowed:
             return self.forward(request, session, message, note, labels)
         pending = PendingAnswer(
             request, self._clock.seconds(), self._forwarder, session, self._ticker
