@@ -237,7 +237,7 @@ def storeLoad(folder: Path, count: int) -> dict[str, Any]:
         store = TaskStore(path)
         loads.append(timed(partial(store.load, "cut by a restart")) / 1000)
     manager = TaskManager(store, Clock())
-    room = [timed(lambda: manager.room("")) for _ in range(50)]
+    room = [timed(lambda: manager.hasTaskCapacity("")) for _ in range(50)]
     return {
         "tasks": len(store),
         "journalBytes": len(journal),
