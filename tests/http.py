@@ -112,6 +112,7 @@ class Harness:
         loopbackOnly: bool = True,
         tasks: TaskManager | None = None,
         reactor: FakeProcessReactor | None = None,
+        team: Any = None,
     ) -> None:
         """
         @param tasks: the gateway's tasks (C{None}: none, the
@@ -119,11 +120,15 @@ class Harness:
             always has them).
         @param reactor: the gateway's (C{None}: a new one), for C{tasks}
             made on its clock.
+        @param team: what stands in front of the endpoints
+            (L{mcpgateway.web.teamcluster.TeamServices}; C{None}: nothing).
         """
         self.reactor = reactor if reactor is not None else FakeProcessReactor()
         specs = servers or {"srv": spec("srv")}
         self.gateway = Gateway(specs, fakeSpawner(self.reactor), lazyStart=False, tasks=tasks)
-        self.site = makeSite(self.gateway, self.reactor, loopbackOnly=loopbackOnly, maxBody=maxBody)
+        self.site = makeSite(
+            self.gateway, self.reactor, loopbackOnly=loopbackOnly, maxBody=maxBody, team=team
+        )
 
     def request(
         self,

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from twisted.logger import Logger
 from twisted.web.iweb import IRequest
@@ -49,11 +49,15 @@ from mcpgateway.protocol.era2026form import CLIENT_INFO_KEY
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.runtime import logs
 
-if TYPE_CHECKING:
-    from mcpgateway.governance.flowpolicy import DecidedCalls
-
 REFUSED = jsonrpc.INVALID_PARAMS
 """The JSON-RPC code of a policy's refusal (see the module docstring)."""
+
+
+class KeptCalls(Protocol):
+    """Where the gate keeps the tool calls it let on
+    (L{mcpgateway.governance.flowpolicy.DecidedCalls})."""
+
+    def remember(self, facts: RequestFacts) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +135,7 @@ class PolicyGate:
         whose state C{/health} shows; C{None}: not a file."""
         self.toolLabels: Callable[[str, str], frozenset[str]] | None = None
         """The labels of a server's tool (C{None}: none known)."""
-        self.calls: DecidedCalls | None = None
+        self.calls: KeptCalls | None = None
         """The tool calls it let on, for the flow step to ask about again
         (C{None}: no flow step asks, and a call needing a yes is refused)."""
 

@@ -488,7 +488,8 @@ class Policy:
             return True
         if decision == self._cedar.Decision.Deny:
             reasons = set(result.diagnostics.reasons)
-            if reasons and self._unasked is not None and reasons <= self.approvals.keys():
+            forbids = reasons - self._permits
+            if forbids and self._unasked is not None and forbids <= self.approvals.keys():
                 return None
             return not reasons and self.default == "allow"
         undecided = set(result.diagnostics.may_be_determining)

@@ -179,3 +179,93 @@ def test_any_arguments_are_a_cedar_record(arguments: dict[str, Any]) -> None:
         call(BOB, "t", args=arguments)
     )
     assert decision.allowed
+
+
+ASKING = """
+@id("everyone") permit(principal, action, resource);
+@id("ask-egress-after-untrusted") @approval("egress after untrusted content")
+forbid(principal, action == Gateway::Action::"tools/call", resource)
+when { resource.labels.contains("egress") && context.labels.contains("untrusted") };
+@id("no-rm") forbid(principal, action, resource is Gateway::Tool) when { resource.name == "rm" };
+"""
+
+
+def labelled(tool: str, gathered: set[str], toolLabels: set[str]) -> RequestFacts:
+    return RequestFacts(
+        BOB,
+        "tools/call",
+        FILES,
+        tool,
+        {},
+        labels=frozenset(gathered),
+        toolLabels=frozenset(toolLabels),
+    )
+
+
+def test_the_labels_are_the_tools_entity_and_the_clients_context() -> None:
+    facts = labelled("post", {"untrusted", "private"}, {"egress"})
+    assert contextOf(facts)["labels"] == ["private", "untrusted"]
+    tool = _resourceEntities(facts)[1]
+    assert tool["attrs"]["labels"] == ["egress"]
+    text = (
+        '@id("no-egress-with-private") forbid(principal, action, resource)'
+        ' when { resource.labels.contains("egress") && context.labels.contains("private") };'
+        '@id("all") permit(principal, action, resource);'
+    )
+    policy = Policy(text)
+    assert policy.decide(facts).policies == ("no-egress-with-private",)
+    assert policy.decide(labelled("post", {"untrusted"}, {"egress"})).allowed
+    assert policy.decide(labelled("read", {"private"}, set())).allowed
+
+
+def test_an_approval_forbid_asks_for_a_person_where_nothing_else_refuses() -> None:
+    policy = Policy(ASKING)
+    asked = policy.decide(labelled("post", {"untrusted"}, {"egress"}))
+    assert asked.outcome == "approval" and not asked.allowed
+    assert asked.policies == ("ask-egress-after-untrusted",)
+    assert asked.reason == (
+        "tools/call of files/post needs a person's yes by policy ask-egress-after-untrusted:"
+        " egress after untrusted content"
+    )
+    assert policy.decide(labelled("post", set(), {"egress"})).allowed
+    # A plain forbid refuses whatever a person would say.
+    refused = policy.decide(labelled("rm", {"untrusted"}, {"egress"}))
+    assert refused.outcome == "denied" and "no-rm" in refused.policies
+
+
+def test_an_approval_forbid_never_allows_what_no_permit_allows() -> None:
+    text = ASKING.replace('@id("everyone") permit(principal, action, resource);', "")
+    refused = Policy(text).decide(labelled("post", {"untrusted"}, {"egress"}))
+    assert (refused.outcome, refused.policies) == ("denied", (DEFAULT_DENY_ID,))
+    asked = Policy(text, default="allow").decide(labelled("post", {"untrusted"}, {"egress"}))
+    assert asked.outcome == "approval"
+
+
+def test_an_approval_forbid_that_fails_to_evaluate_refuses() -> None:
+    text = (
+        '@id("all") permit(principal, action, resource);'
+        '@id("ask") @approval("") forbid(principal, action, resource) when { context.nothere };'
+    )
+    refused = Policy(text).decide(labelled("post", set(), set()))
+    assert (refused.outcome, refused.policies) == ("denied", ("ask",))
+
+
+def test_a_tool_that_needs_a_yes_is_listed_and_one_forbidden_is_not() -> None:
+    text = (
+        '@id("all") permit(principal, action, resource);'
+        '@id("ask") @approval("every egress") forbid(principal, action, resource)'
+        ' when { resource has labels && resource.labels.contains("egress") };'
+        '@id("no-rm") forbid(principal, action, resource)'
+        ' when { resource has name && resource.name == "rm" };'
+    )
+    policy = Policy(text)
+    assert policy.decide(labelled("post", set(), {"egress"})).outcome == "approval"
+    assert policy.visible(labelled("post", set(), {"egress"}))
+    assert not policy.visible(labelled("rm", set(), set()))
+
+
+def test_the_version_names_the_text_and_the_default() -> None:
+    assert Policy(ASKING).version == Policy(ASKING).version
+    assert Policy(ASKING).version != Policy(ASKING + " ").version
+    assert Policy(ASKING).version != Policy(ASKING, default="allow").version
+    assert Policy(ASKING).version.startswith("cedar-")

@@ -14,6 +14,10 @@ from mcpgateway.flow.held import HeldCalls
 from mcpgateway.flow.labels import parseEntryLabels
 from mcpgateway.flow.rule import FlowSettings
 from mcpgateway.flow.step import DENIAL_KEY, FlowStep
+from mcpgateway.governance.flowpolicy import wireFlowPolicy
+from mcpgateway.governance.gate import PolicyGate
+from mcpgateway.governance.policy import Policy
+from mcpgateway.web.teamcluster import TeamServices
 from tests.fakes import FakeProcess, FakeProcessReactor
 from tests.http import Harness, Response, initializeMessage, spec
 
@@ -28,11 +32,15 @@ class World:
     """A gateway serving a web reader, a file reader and a poster, with
     the flow step on."""
 
-    def __init__(self, settings: FlowSettings | None = None, tasks: bool = False) -> None:
+    def __init__(
+        self, settings: FlowSettings | None = None, tasks: bool = False, policy: str | None = None
+    ) -> None:
         """
         @param tasks: whether the gateway serves tasks (as the README's
             command does: L{tasks} then, turning a call into a task after
             half a second).
+        @param policy: a Cedar policy's text, as C{--policy} gives one
+            (L{gate} then: its gate, the flow step asking it again).
         """
         specs = {
             name: replace(spec(name), labels=parseEntryLabels(labels))
@@ -44,10 +52,19 @@ class World:
             if tasks
             else None
         )
-        self.h = Harness(specs, reactor=reactor, tasks=self.tasks)
+        team = None
+        self.gate: PolicyGate | None = None
+        if policy is not None:
+            parsed = Policy(policy)
+            self.gate = PolicyGate(lambda: parsed, reactor)
+            team = TeamServices()
+            team.requestPolicy = self.gate
+        self.h = Harness(specs, reactor=reactor, tasks=self.tasks, team=team)
         self.store = HeldCalls(self.h.reactor)
         self.step = FlowStep(self.h.reactor, lambda: self.store)
         self.step.use(specs, settings or FlowSettings(), self.h.gateway.catalogs)
+        if self.gate is not None:
+            wireFlowPolicy(self.gate, self.step)
         self.h.gateway.flow = self.step
         self.procs: dict[str, FakeProcess] = {}
         self.ids = iter(range(100, 10_000))
