@@ -3,7 +3,9 @@
 --call SERVER/TOOL '{args}'}: decide one call offline with the policy a
 gateway would load (L{mcpgateway.governance.policy}), and print the
 decision and the policies that decided (C{--json}: as a document). Exit 0
-when allowed, 1 when denied, 2 when the policy does not parse.
+when allowed, 1 when denied or held for a person's yes (C{APPROVAL}), 2
+when the policy does not parse. C{--label} and C{--tool-label} give the
+data-origin labels the client gathered and the tool's (docs/guide/flow.md).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import Output, Parser, Subcommands
+
+LABEL_WORDS = ("untrusted", "private", "egress")
 
 
 def cmdPolicyTest(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
@@ -29,6 +33,11 @@ def cmdPolicyTest(args: argparse.Namespace, out: Output, ctx: CliContext) -> int
         return 2
     if not server or not name or not isinstance(arguments, dict):
         out.line("--call takes SERVER/TOOL and the arguments a JSON object")
+        return 2
+    labels, toolLabels = frozenset(args.labels), frozenset(args.tool_labels)
+    unknown = sorted((labels | toolLabels) - set(LABEL_WORDS))
+    if unknown:
+        out.line(f"unknown label(s) {', '.join(unknown)}: they are {', '.join(LABEL_WORDS)}")
         return 2
     try:
         policy = readPolicy(Path(args.policy), args.default)
@@ -47,11 +56,12 @@ def cmdPolicyTest(args: argparse.Namespace, out: Output, ctx: CliContext) -> int
         "",
         time.time(),
         args.source,
+        labels,
+        toolLabels,
     )
     decision = policy.decide(facts)
-    listed = policy.visible(
-        RequestFacts(caller, args.action, TargetServer(server, args.kind), name)
-    )
+    target = TargetServer(server, args.kind)
+    listed = policy.visible(RequestFacts(caller, args.action, target, name, toolLabels=toolLabels))
     if out.json:
         out.emit(
             {
@@ -98,6 +108,20 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
     test.add_argument("--kind", default="stdio", help="the server's kind (stdio, remote, openapi)")
     test.add_argument("--client", default="", help="the client's name")
     test.add_argument("--source", default="", help="the caller's IP address")
+    test.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        dest="labels",
+        help="a label the client has gathered (context.labels; repeatable)",
+    )
+    test.add_argument(
+        "--tool-label",
+        action="append",
+        default=[],
+        dest="tool_labels",
+        help="a label of the tool (resource.labels; repeatable)",
+    )
     test.add_argument(
         "--default",
         choices=("allow", "deny"),

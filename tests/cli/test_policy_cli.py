@@ -31,3 +31,22 @@ def test_policy_test_prints_the_decision(
     policy.write_text("permit(")
     code, out = run(capsys, *base, "--call", "files/x")
     assert code == 2 and "does not parse" in out
+
+
+def test_policy_test_takes_the_labels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    policy = tmp_path / "labels.cedar"
+    policy.write_text(
+        '@id("all") permit(principal, action, resource);\n'
+        '@id("ask") @approval("egress after untrusted content")\n'
+        'forbid(principal, action == Gateway::Action::"tools/call", resource)\n'
+        'when { resource.labels.contains("egress") && context.labels.contains("untrusted") };\n'
+    )
+    base = ["policy", "test", "--policy", str(policy), "--principal", "ann", "--call", "gh/post"]
+    code, out = run(capsys, *base, "--tool-label", "egress")
+    assert code == 0 and out.startswith("ALLOWED")
+    code, out = run(capsys, *base, "--tool-label", "egress", "--label", "untrusted", "--json")
+    decided = json.loads(out)
+    assert code == 1 and decided["outcome"] == "approval" and decided["policies"] == ["ask"]
+    assert decided["listed"]  # a tool that needs a yes is listed
+    code, out = run(capsys, *base, "--label", "secret")
+    assert code == 2 and "unknown label(s) secret" in out
