@@ -5,6 +5,8 @@ default; a broken rule; client arguments that try to forge Cedar values."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import cedarpy
@@ -269,3 +271,15 @@ def test_the_version_names_the_text_and_the_default() -> None:
     assert Policy(ASKING).version != Policy(ASKING + " ").version
     assert Policy(ASKING).version != Policy(ASKING, default="allow").version
     assert Policy(ASKING).version.startswith("cedar-")
+
+
+def test_the_guides_labels_example_decides_as_the_guide_says() -> None:
+    guide = (Path(__file__).parents[2] / "docs" / "guide" / "policy.md").read_text()
+    section = guide.split("## Labels, and asking a person", 1)[1]
+    text = section.split("```cedar\n", 1)[1].split("```", 1)[0]
+    policy = Policy(text)
+    contractor = Caller("cy", frozenset({"contractors"}))
+    facts = labelled("create_issue", {"private", "untrusted"}, {"egress"})
+    assert policy.decide(replace(facts, caller=contractor)).policies[-1] == "no-egress-with-private"
+    assert policy.decide(facts).outcome == "approval"
+    assert policy.decide(labelled("create_issue", {"private"}, {"egress"})).allowed
