@@ -4,7 +4,8 @@ an C{egress} one (with the 2025 handshake, or in the 2026-07-28 revision,
 its client known by its C{clientInfo}); the call waits while a person runs C{mcpgateway
 approvals allow}, and the client gets the real result; a 2026-07-28
 client that takes tasks gets a task at once, C{working} until the person's
-yes, then C{completed} with the real result."""
+yes, then C{completed} with the real result; and a policy file's
+C{@approval} forbid, with the default rule off, holds the call alike."""
 
 from __future__ import annotations
 
@@ -95,3 +96,35 @@ def test_a_held_call_of_a_tasks_client_is_a_task_a_person_allows(tmp_path: Path)
     finally:
         gateway.stop()
         webhook.close()
+
+
+ASK_POLICY = """
+@id("everyone") permit(principal, action, resource);
+@id("ask-egress-after-untrusted") @approval("a post after untrusted content")
+forbid(principal, action == Gateway::Action::"tools/call", resource)
+when { resource.labels.contains("egress") && context.labels.contains("untrusted") };
+"""
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+def test_a_policys_approval_holds_a_call_a_person_allows(tmp_path: Path, mode: str) -> None:
+    config = writeConfig(tmp_path / "servers.json", TRIFECTA)
+    policy = tmp_path / "team.cedar"
+    policy.write_text(ASK_POLICY)
+    (tmp_path / "state").mkdir(exist_ok=True)
+    # The default rule off: what holds the call is the policy's @approval.
+    (tmp_path / "state" / "servers.json").write_text(json.dumps({"flow": {"default": False}}))
+    gateway = RunningGateway(["--config", str(config), "--policy", str(policy)], tmp_path)
+    try:
+        try:
+            text, held = anyio.run(trifecta, gateway, tmp_path, mode)
+        except BaseException:
+            print(gateway.text())
+            raise
+        assert "send it" in text
+        assert (held["server"], held["tool"]) == ("post", "echo")
+        assert "ask-egress-after-untrusted" in held["reason"]
+        assert held["policyVersion"].startswith("cedar-")
+        assert "the default rule is off" in gateway.text()
+    finally:
+        gateway.stop()
