@@ -21,6 +21,7 @@ refuses at the gate what the labels would allow (docs/guide/policy.md).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -43,14 +44,21 @@ CallKey = tuple[str, str, str, str]
 
 def callKey(principal: str, server: str, tool: str, arguments: Mapping[str, Any] | None) -> CallKey:
     """One call as both places name it: the principal's key, the server,
-    the tool, and the arguments as canonical JSON."""
+    the tool, and a digest of the arguments as canonical JSON."""
     text = json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=str)
-    return principal, server, tool, text
+    return principal, server, tool, hashlib.sha256(text.encode()).hexdigest()
 
 
 class DecidedCalls:
-    """The facts of the tool calls the gate let on, the newest
-    L{KEPT}, by L{callKey}."""
+    """The facts of the tool calls the gate let on, the newest L{KEPT},
+    by L{callKey}, without their arguments: a call found here has the
+    arguments its key was made of, which the finder hands back, so that
+    what is kept stays small whatever calls a client sends (one the gate
+    let on may never reach the flow step: its session unknown, say).
+
+    The gate and the flow step decide a request in one turn of the
+    reactor on every path, so the facts found for a call are those of
+    the request that made it."""
 
     def __init__(self, kept: int = KEPT) -> None:
         self._kept = kept
@@ -61,7 +69,7 @@ class DecidedCalls:
 
     def remember(self, facts: RequestFacts) -> None:
         key = callKey(facts.caller.key, facts.target.server, facts.name, facts.arguments)
-        self._facts[key] = facts
+        self._facts[key] = replace(facts, arguments=None)
         self._facts.move_to_end(key)
         if len(self._facts) > self._kept:
             self._facts.popitem(last=False)
@@ -69,7 +77,8 @@ class DecidedCalls:
     def find(
         self, principal: str, server: str, tool: str, arguments: Mapping[str, Any] | None
     ) -> RequestFacts | None:
-        return self._facts.get(callKey(principal, server, tool, arguments))
+        found = self._facts.get(callKey(principal, server, tool, arguments))
+        return None if found is None else replace(found, arguments=arguments)
 
 
 def _words(labels: Labels) -> frozenset[str]:

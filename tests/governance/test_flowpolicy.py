@@ -143,13 +143,19 @@ def test_a_request_needing_a_yes_is_refused_where_none_can_be_asked() -> None:
     assert gate.decideFacts(read).allowed  # no tool: no labels, nothing to ask
 
 
-def test_the_facts_kept_are_bounded() -> None:
+def test_the_facts_kept_are_bounded_and_small() -> None:
     calls = DecidedCalls(kept=3)
     for n in range(5):
         calls.remember(RequestFacts(Caller(key="k"), "tools/call", TargetServer("s"), f"t{n}"))
     assert len(calls) == 3
     assert calls.find("k", "s", "t0", None) is None
     assert calls.find("k", "s", "t4", None) is not None
+    big = {"text": "x" * 100_000}
+    calls.remember(RequestFacts(Caller(key="k"), "tools/call", TargetServer("s"), "t", big))
+    assert all(kept.arguments is None for kept in calls._facts.values())  # not kept
+    found = calls.find("k", "s", "t", {"text": "x" * 100_000})
+    assert found is not None and found.arguments == big
+    assert calls.find("k", "s", "t", {"text": "y"}) is None
 
 
 @given(
