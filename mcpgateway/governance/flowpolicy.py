@@ -8,7 +8,10 @@ the labels that client gathered. The flow step can: it asks
 L{PolicyLabels} about each call with the client's labels and the tool's,
 and L{PolicyLabels} puts to the policy the very facts the gate decided
 (its caller, route, source, client name and time, kept by
-L{DecidedCalls}), the labels added. What the policy says then is final:
+L{DecidedCalls}), the labels added; a policy that never reads the
+client's labels (L{Policy.readsClientLabels
+<mcpgateway.governance.policy.Policy.readsClientLabels>}) is not asked
+twice: what the gate decided stands. What the policy says then is final:
 allowed, the call goes on to the default rule; C{approval}, it is held
 for a person's yes, bound to this policy's version; refused, it is
 answered with a denial. A call the gate never let on (no facts kept) is
@@ -25,16 +28,17 @@ import hashlib
 import json
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
+from mcpgateway.core.decision import Decision
 from mcpgateway.flow.labels import Labels
 from mcpgateway.flow.rule import FlowDecision, Verdict
 from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.policy import RequestFacts
 from mcpgateway.runtime import logs
 
-__all__ = ["DecidedCalls", "PolicyLabels", "wireFlowPolicy"]
+__all__ = ["Decided", "DecidedCalls", "PolicyLabels", "wireFlowPolicy"]
 
 KEPT = 4096
 """How many calls' facts are kept for the flow step, at most."""
@@ -58,27 +62,42 @@ class DecidedCalls:
 
     The gate and the flow step decide a request in one turn of the
     reactor on every path, so the facts found for a call are those of
-    the request that made it."""
+    the request that made it. With them is the gate's decision and the
+    version of the policy that made it (L{Decided})."""
 
     def __init__(self, kept: int = KEPT) -> None:
         self._kept = kept
-        self._facts: OrderedDict[CallKey, RequestFacts] = OrderedDict()
+        self._facts: OrderedDict[CallKey, Decided] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._facts)
 
-    def remember(self, facts: RequestFacts) -> None:
+    def remember(self, facts: RequestFacts, decision: Decision, version: str) -> None:
         key = callKey(facts.caller.key, facts.target.server, facts.name, facts.arguments)
-        self._facts[key] = replace(facts, arguments=None)
+        self._facts[key] = Decided(replace(facts, arguments=None), decision, version)
         self._facts.move_to_end(key)
         if len(self._facts) > self._kept:
             self._facts.popitem(last=False)
 
     def find(
         self, principal: str, server: str, tool: str, arguments: Mapping[str, Any] | None
-    ) -> RequestFacts | None:
+    ) -> Decided | None:
         found = self._facts.get(callKey(principal, server, tool, arguments))
-        return None if found is None else replace(found, arguments=arguments)
+        if found is None:
+            return None
+        return replace(found, facts=replace(found.facts, arguments=arguments))
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A tool's call as the gate decided it."""
+
+    facts: RequestFacts
+    decision: Decision
+    """C{allowed}, or C{approval}: what the policy said without the
+    client's labels."""
+    version: str
+    """The version of the policy that said it."""
 
 
 def _words(labels: Labels) -> frozenset[str]:
@@ -103,17 +122,20 @@ class PolicyLabels:
     ) -> FlowDecision | None:
         """See L{mcpgateway.flow.step.LabelPolicy.ask}."""
         met = gathered | toolLabels
-        facts = self.calls.find(principal, server, tool, arguments)
-        if facts is None:
+        found = self.calls.find(principal, server, tool, arguments)
+        if found is None:
             reason = f"the gateway's policy was not asked about this call of {tool!r}"
             return FlowDecision(Verdict.DENY, met, reason)
-        facts = replace(facts, labels=_words(gathered), toolLabels=_words(toolLabels))
-        decision = self.gate.judge(facts)
+        policy = self.gate.policy()
+        version = policy.version if policy is not None else ""
+        if policy is not None and not policy.readsClientLabels and found.version == version:
+            decision = found.decision  # the client's labels cannot change it
+        else:
+            labelled = replace(found.facts, labels=_words(gathered), toolLabels=_words(toolLabels))
+            decision = self.gate.judge(labelled)
         if decision.allowed:
             return None
         if decision.outcome == "approval":
-            policy = self.gate.policy()
-            version = policy.version if policy is not None else ""
             return FlowDecision(Verdict.HOLD, met, decision.reason, version)
         self.gate.refused += 1
         self.gate.log.info(

@@ -57,7 +57,7 @@ class KeptCalls(Protocol):
     """Where the gate keeps the tool calls it let on
     (L{mcpgateway.governance.flowpolicy.DecidedCalls})."""
 
-    def remember(self, facts: RequestFacts) -> None: ...
+    def remember(self, facts: RequestFacts, decision: Decision, version: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,13 +188,16 @@ class PolicyGate:
         and each tool's call let on is kept for that step (L{calls})."""
         facts = self.labelled(facts)
         decision = self.judge(facts)
-        if decision.outcome == "approval":
-            if self.calls is None or facts.action != "tools/call":
-                only = "only a tool's call can wait for one, on a gateway that holds calls"
-                return Decision("denied", decision.policies, f"{decision.reason} ({only})")
-            decision = Decision("allowed", decision.policies)
-        if decision.allowed and self.calls is not None and facts.action == "tools/call":
-            self.calls.remember(facts)
+        asks = decision.outcome == "approval"
+        calls = self.calls
+        if asks and (calls is None or facts.action != "tools/call"):
+            only = "only a tool's call can wait for one, on a gateway that holds calls"
+            return Decision("denied", decision.policies, f"{decision.reason} ({only})")
+        if calls is not None and facts.action == "tools/call" and (asks or decision.allowed):
+            policy = self.policy()
+            calls.remember(facts, decision, "" if policy is None else policy.version)
+            if asks:
+                return Decision("allowed", decision.policies)
         return decision
 
     def judge(self, facts: RequestFacts) -> Decision:

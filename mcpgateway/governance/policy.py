@@ -328,6 +328,26 @@ def contextOf(facts: RequestFacts) -> dict[str, Any]:
     return context
 
 
+_CONTEXT = {"Var": "context"}
+
+
+def _readsContextLabels(node: Any) -> bool:
+    """Whether the JSON form of a policy (Cedar's) reads C{context.labels}:
+    an attribute access or C{has} of C{labels} on the context, or the
+    context used any other way than by one of its other attributes."""
+    if isinstance(node, list):
+        return any(_readsContextLabels(item) for item in node)
+    if not isinstance(node, dict):
+        return False
+    if node == _CONTEXT:
+        return True
+    for operator in (".", "has"):
+        access = node.get(operator)
+        if isinstance(access, dict) and access.get("left") == _CONTEXT:
+            return access.get("attr") == "labels"
+    return any(_readsContextLabels(value) for value in node.values())
+
+
 class _Lru(OrderedDict[Hashable, Any]):
     def remember(self, key: Hashable, value: Any) -> Any:
         self[key] = value
@@ -362,6 +382,10 @@ class Policy:
         self.approvals: dict[str, str] = {}
         """Cedar's id of each C{@approval} forbid -> why it asks."""
         static = described.get("staticPolicies", {})
+        self.readsClientLabels = any(_readsContextLabels(body) for body in static.values())
+        """Whether a decision may turn on the client's gathered labels (a
+        policy reads C{context.labels}, or the context whole): if not, the
+        decision made without them is the decision."""
         for internal, body in static.items():
             annotations = body.get("annotations", {})
             annotated = annotations.get("id")

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
+from mcpgateway.core.decision import ALLOWED
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.flow.held import HeldCalls
 from mcpgateway.flow.labels import Label, parseEntryLabels
@@ -146,33 +147,53 @@ def test_a_request_needing_a_yes_is_refused_where_none_can_be_asked() -> None:
 def test_the_facts_kept_are_bounded_and_small() -> None:
     calls = DecidedCalls(kept=3)
     for n in range(5):
-        calls.remember(RequestFacts(Caller(key="k"), "tools/call", TargetServer("s"), f"t{n}"))
+        facts = RequestFacts(Caller(key="k"), "tools/call", TargetServer("s"), f"t{n}")
+        calls.remember(facts, ALLOWED, "v1")
     assert len(calls) == 3
     assert calls.find("k", "s", "t0", None) is None
-    assert calls.find("k", "s", "t4", None) is not None
+    found = calls.find("k", "s", "t4", None)
+    assert found is not None and (found.decision, found.version) == (ALLOWED, "v1")
     big = {"text": "x" * 100_000}
-    calls.remember(RequestFacts(Caller(key="k"), "tools/call", TargetServer("s"), "t", big))
-    assert all(kept.arguments is None for kept in calls._facts.values())  # not kept
+    facts = RequestFacts(Caller(key="k"), "tools/call", TargetServer("s"), "t", big)
+    calls.remember(facts, ALLOWED, "v1")
+    assert all(kept.facts.arguments is None for kept in calls._facts.values())  # not kept
     found = calls.find("k", "s", "t", {"text": "x" * 100_000})
-    assert found is not None and found.arguments == big
+    assert found is not None and found.facts.arguments == big
     assert calls.find("k", "s", "t", {"text": "y"}) is None
+
+
+TOOL_ONLY = """
+@id("everyone") permit(principal, action, resource);
+@id("ask-every-egress") @approval("every post")
+forbid(principal, action == Gateway::Action::"tools/call", resource)
+when { resource.labels.contains("egress") };
+@id("no-private-tools") forbid(principal, action, resource is Gateway::Tool)
+when { resource.labels.contains("private") && resource.labels.contains("egress") };
+"""
+"""A policy that reads no client labels: the gate's decision stands."""
 
 
 @given(
     st.sets(st.sampled_from(LABELS)),
     st.sets(st.sampled_from(LABELS)),
-    st.sampled_from([ASK, FORBID, ASK + FORBID.replace('@id("everyone")', '@id("all")')]),
+    st.sampled_from(
+        [ASK, FORBID, ASK + FORBID.replace('@id("everyone")', '@id("all")'), TOOL_ONLY]
+    ),
 )
 def test_the_step_says_what_the_policy_says_with_the_labels(
     gathered: set[str], toolLabels: set[str], text: str
 ) -> None:
     policy = Policy(text)
     gate = PolicyGate(lambda: policy, Clock())
-    calls = DecidedCalls()
+    gate.toolLabels = lambda server, tool: frozenset(toolLabels)
+    calls = gate.calls = DecidedCalls()
     facts = RequestFacts(Caller(key="k"), "tools/call", TargetServer("post"), "send", {})
-    calls.remember(facts)
     words = {Label(word) for word in gathered}, {Label(word) for word in toolLabels}
-    asked = PolicyLabels(gate, calls).ask("k", "post", "send", {}, *map(frozenset, words))
+    if gate.decideFacts(facts).allowed:  # at the door, then where the call meets its client
+        asked = PolicyLabels(gate, calls).ask("k", "post", "send", {}, *map(frozenset, words))
+        got = "allowed" if asked is None else {"hold": "approval", "deny": "denied"}[asked.verdict]
+    else:
+        got = "denied"
     expected = policy.decide(
         RequestFacts(
             facts.caller,
@@ -184,8 +205,24 @@ def test_the_step_says_what_the_policy_says_with_the_labels(
             toolLabels=frozenset(toolLabels),
         )
     ).outcome
-    got = "allowed" if asked is None else {"hold": "approval", "deny": "denied"}[asked.verdict]
     assert got == expected
+
+
+def test_a_policy_blind_to_the_clients_labels_is_not_asked_twice() -> None:
+    step, gate, _, policy = stepFor(TOOL_ONLY, ["egress"])
+    assert not policy.readsClientLabels and Policy(ASK).readsClientLabels
+    judged: list[RequestFacts] = []
+    judge = gate.judge
+
+    def counted(facts: RequestFacts) -> Any:
+        judged.append(facts)
+        return judge(facts)
+
+    gate.judge = counted  # type: ignore[method-assign]
+    arrived(gate)
+    decision, _ = step.decide(Session(), "post", {"name": "send", "arguments": {}})
+    assert decision.verdict is Verdict.HOLD and decision.version == policy.version
+    assert len(judged) == 1  # the gate's decision stood
 
 
 def test_through_the_site_a_held_call_is_allowed_and_sent_once() -> None:

@@ -283,3 +283,20 @@ def test_the_guides_labels_example_decides_as_the_guide_says() -> None:
     assert policy.decide(replace(facts, caller=contractor)).policies[-1] == "no-egress-with-private"
     assert policy.decide(facts).outcome == "approval"
     assert policy.decide(labelled("create_issue", {"private"}, {"egress"})).allowed
+
+
+@pytest.mark.parametrize(
+    ("condition", "reads"),
+    [
+        ('context.client == "a"', False),
+        ('resource.labels.contains("egress")', False),
+        ("context.arguments has labels", False),
+        ('context.labels.contains("private")', True),
+        ("context has labels", True),
+        ('context["labels"].isEmpty()', True),
+        ('context == {"client": "a"}', True),  # the context whole: its labels too
+    ],
+)
+def test_whether_a_policy_reads_the_clients_labels(condition: str, reads: bool) -> None:
+    text = f"permit(principal, action, resource) when {{ {condition} }};"
+    assert Policy(text).readsClientLabels is reads
