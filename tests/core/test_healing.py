@@ -16,6 +16,7 @@ from mcpgateway.core.status import Circuit
 from mcpgateway.core.upstream import ServerUnavailable
 from tests.fakes import FakeProcessReactor, FakeSession, fakeSpawner
 from tests.http import Harness, spec
+from tests.support.core.pools.pool import serverPoolOf
 
 
 def crash(breaker: Breaker, why: str = "boom") -> bool:
@@ -137,7 +138,7 @@ class SharedChildHealingTests(SynchronousTestCase):
         self.assertEqual(len(self.h.reactor.processes), 3)
 
     def test_crash_loop_opens_the_circuit_and_requests_fail_fast_with_the_reason(self) -> None:
-        pool = self.h.gateway.pools["srv"]
+        pool = serverPoolOf(self.h.gateway.pools["srv"])
         for _ in range(5):
             self.crash()
             self.h.reactor.advance(pool.breaker.delay())
@@ -184,7 +185,7 @@ class CrashLoopRuleTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.h = Harness()
         self.sid = self.h.initialize()
-        self.pool = self.h.gateway.pools["srv"]
+        self.pool = serverPoolOf(self.h.gateway.pools["srv"])
 
     def serveOneCall(self, requestId: int, told: bool = False) -> None:
         """One C{tools/list} of the session, answered by the child; C{told}:

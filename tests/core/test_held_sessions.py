@@ -13,6 +13,7 @@ from twisted.internet.defer import Deferred
 from mcpgateway.core.gateway.continuity import CONFIG_WAIT
 from tests.fakes import capturedGatewayLogs
 from tests.support.core.continuity import MemoryStore, PersistentHarness, call
+from tests.support.core.pools.pool import serverPoolOf
 from tests.support.core.predecessor import SuccessorHarness, savedIds
 from tests.support.core.restore_removal import CLAUDE, EVERY, savedOn
 
@@ -112,4 +113,4 @@ def test_every_pool_gets_the_gateways_client_probe() -> None:
     h = PersistentHarness(MemoryStore(), CLAUDE, clientAlive=alive)
     h.gateway.reconfigurer.reconfigure(EVERY)
     assert set(h.gateway.pools) == {"srv", "cur"}
-    assert all(pool.clientAlive is alive for pool in h.gateway.pools.values())
+    assert all(serverPoolOf(pool).clientAlive is alive for pool in h.gateway.pools.values())

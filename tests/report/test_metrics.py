@@ -29,6 +29,7 @@ from mcpgateway.report.metrics import CONTENT_TYPE, renderMetrics, renderStatus
 from tests.core.tasks.support import keptTasks, serveTasks
 from tests.fakes import FakeProcess, FakeProcessReactor, fakeSpawner
 from tests.http import Harness, spec
+from tests.support.core.pools.pool import serverPoolOf
 from tests.support.report.era2026 import ERA2026_STATS
 from tests.support.report.status import gatewayStatus
 from tests.support.web.health import SERVER
@@ -248,7 +249,7 @@ def test_in_flight_and_open_circuit() -> None:
     for _ in range(5):  # five failures within five minutes open the circuit
         h.process().exit(1)
         h.reactor.advance(10.0)  # past the backoff (1, 2, 4, 8 s), within the cool-down
-        if h.gateway.pools["srv"].breaker.state == "closed":
+        if serverPoolOf(h.gateway.pools["srv"]).breaker.state == "closed":
             h.answerHandshake()
     samples = scrape(h)
     assert value(samples, "mcpgateway_requests_in_flight", server="srv") == 0

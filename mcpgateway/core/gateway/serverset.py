@@ -26,7 +26,6 @@ from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.pools.scopecatalogfile import SavedScopeCatalogs
-from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.sessions import SessionRegistry
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
@@ -91,16 +90,22 @@ class ServerSet:
             self._attach(pool)
 
     def _make(self, spec: ServerSpec) -> PoolLike:
+        """The pool of C{spec}, wired to the gateway once (what it is
+        given here, nothing outside the pools reads again)."""
         pool = makePool(
-            spec, self._spawner, self._healing, self._promotions, self.limits, self._clientAlive
+            spec,
+            self._spawner,
+            self._healing,
+            self._promotions,
+            self.limits,
+            self._clientAlive,
+            speaksTasks,  # the tasks feature's reading of a child's initialize
         )
         pool.toolPins = self._host.settings.toolPins  # its children's routers apply them
         pool.sessionServed = self._host.sessions.served  # a served session's record is saved again
         pool.namesDecided = self.namesDecided  # its children list before a call they did not
-        pool.taskSupport = speaksTasks  # the tasks feature's reading of a child's initialize
         pool.catalogSource = self.catalogServe  # start-ups answered from the saved catalog
-        if isinstance(pool, ServerPool):  # and from its scopes' saved catalogs
-            pool.scopeStartup.saved = self._host.scopeCatalogs
+        pool.scopeStartup.saved = self._host.scopeCatalogs  # and from its scopes' saved catalogs
         return pool
 
     def _attach(self, pool: PoolLike) -> None:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from mcpgateway.core.era2026.lazysupport import ERA2026_SUPPORT
 from mcpgateway.core.eventlog import EventLog
 from mcpgateway.core.healing import Breaker
-from mcpgateway.core.pools.pool import ChildListener, PoolLike
+from mcpgateway.core.pools.pool import ChildListener, PidProbe, PoolLike
 from mcpgateway.core.router import Fanout
 from mcpgateway.core.sessions import SessionLike
 from mcpgateway.core.spawn import Spawner
@@ -27,11 +27,24 @@ from mcpgateway.core.stats import RequestStats
 from mcpgateway.core.toolgate import ToolGate
 from mcpgateway.core.upstream import GATEWAY_CAPABILITIES, Upstream
 
-__all__ = ["Ambiguous", "ChildMaker"]
+__all__ = ["Ambiguous", "ChildMaker", "MakersPool"]
 
 Ambiguous = Callable[[str, int], None]
 """Told that a shared child asked a method of a client while
 this many 2025 sessions used it (L{mcpgateway.core.pools.promotion.PoolPromotion.ambiguous})."""
+
+
+class MakersPool(PoolLike, Protocol):
+    """The pool a L{ChildMaker} makes children for, read each time a child
+    needs it: what the listener is told of, and what the pool is wired with
+    when it is made."""
+
+    launchSpec: ServerSpec
+    """What children are started with (the real binary behind C{npx}/C{uvx})."""
+    sessionServed: Callable[[SessionLike], object] | None
+    """Told the first time a session's request reaches one of its children."""
+    clientAlive: PidProbe | None
+    """Whether a session's client process still runs (C{None}: not known)."""
 
 
 class ChildMaker:
@@ -43,7 +56,7 @@ class ChildMaker:
 
     def __init__(
         self,
-        pool: PoolLike,
+        pool: MakersPool,
         spawner: Spawner,
         breaker: Breaker,
         stats: RequestStats,

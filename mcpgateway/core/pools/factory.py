@@ -13,18 +13,12 @@ from typing import TYPE_CHECKING
 
 from mcpgateway.core.era2026.mrtr import BridgeWaits
 from mcpgateway.core.healing import HealingPolicy
-from mcpgateway.core.pools.pool import (
-    PidProbe,
-    PoolLike,
-    PromotionSink,
-    TaskSupport,
-    childPerLaunch,
-)
+from mcpgateway.core.pools.pool import PidProbe, PromotionSink, TaskSupport, childPerLaunch
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec, Sharing
 
 if TYPE_CHECKING:
-    from mcpgateway.core.pools.serverpool import PlacementOf
+    from mcpgateway.core.pools.serverpool import PlacementOf, ServerPool
 
 __all__ = ["makePool"]
 
@@ -37,7 +31,7 @@ def makePool(
     limits: BridgeWaits | None = None,
     clientAlive: PidProbe | None = None,
     taskSupport: TaskSupport | None = None,
-) -> PoolLike:
+) -> ServerPool:
     """The pool for C{spec}, with the placement its sharing asks for: the
     one place that looks at how it is shared.
     A session-scoped server gets a child per session; one with routes
@@ -46,9 +40,9 @@ def makePool(
     child (@raise ValueError: an unknown scope). C{limits}: how
     long and how many 2026 calls may wait for their clients;
     C{clientAlive}: whether a session's client process still runs
-    (L{mcpgateway.core.pools.pool.PoolLike.clientAlive}); C{taskSupport}:
+    (L{mcpgateway.core.pools.serverpool.ServerPool.clientAlive}); C{taskSupport}:
     how a child's C{initialize} result says it serves task-augmented calls
-    itself (L{mcpgateway.core.pools.pool.PoolLike.taskSupport}: the
+    itself (L{mcpgateway.core.pools.serverpool.ServerPool.taskSupport}: the
     gateway hands in the tasks feature's reading).
 
     A server promoted to C{session} (C{promotions.json}) gets the shared

@@ -66,8 +66,7 @@ from mcpgateway.core.catalogdata import Catalog
 from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle
 from mcpgateway.core.eventlog import EventLog
 from mcpgateway.core.exchange import Sink
-from mcpgateway.core.healing import Breaker
-from mcpgateway.core.sessions import Session, SessionLike
+from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec, Sharing, Variant
 from mcpgateway.core.status import Era2026Stats, Resolution, ServerStatus
 from mcpgateway.core.toolgate import PinnedTools
@@ -240,14 +239,6 @@ class PoolLike(Protocol):
     def perLaunch(self) -> bool:
         """Whether it keeps a child per launch spec (a keyed placement, L{childPerLaunch})."""
 
-    sessionServed: Callable[[SessionLike], object] | None
-    """Told the first time a session's request reaches one of its children
-    (the gateway's sessions then save it again; C{None}: nobody is)."""
-    clientAlive: PidProbe | None
-    """Whether a session's client process still runs, asked when a shared
-    child asks something of a client: a session whose client exited does
-    not count as attached to it (L{mcpgateway.core.router.Router.clientSessions});
-    C{None}: every attached session counts."""
     toolPins: PinnedTools | None
     """The gateway's pinned tools, which its children's routers apply
     (L{mcpgateway.core.toolgate}); C{None}: nothing is pinned."""
@@ -257,14 +248,6 @@ class PoolLike(Protocol):
     call of a kind it has not listed whole (L{mcpgateway.core.toolgate}).
     Set when the servers are made and at each reload
     (L{mcpgateway.core.gateway.serverset.ServerSet.decideNames})."""
-    taskSupport: TaskSupport | None
-    """Reads from a child's C{InitializeResult} whether it serves
-    task-augmented C{tools/call} itself (L{childTasks}); C{None}: no child
-    is asked to, the gateway makes every such task."""
-    catalogSource: CatalogSource | None
-    """The saved catalogs a shared pool answers a client's start-up from
-    while its child does not run (L{mcpgateway.core.pools.fromcatalog});
-    C{None}: its child starts at the first session's C{initialize}."""
 
     def variantFor(
         self,
@@ -320,7 +303,7 @@ class PoolLike(Protocol):
 
     def childTasks(self, session: Session) -> Deferred[bool]:
         """Whether the session's child serves 2025-11-25 task-augmented
-        C{tools/call} itself, as L{taskSupport} reads its C{initialize}
+        C{tools/call} itself, as the tasks feature reads its C{initialize}
         result (else the gateway makes those tasks:
         L{mcpgateway.core.tasks.handshake})."""
 
@@ -341,10 +324,7 @@ class PoolLike(Protocol):
 
     # -- what the gateway and the operations jobs use ------------------------
 
-    launchSpec: ServerSpec
-    """What children are started with (the real binary behind C{npx}/C{uvx})."""
     resolution: Resolution | None
-    breaker: Breaker
 
     def childPid(self, session: Session) -> int | None:
         """The pid of the child serving C{session}."""

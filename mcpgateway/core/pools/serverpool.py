@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from twisted.internet.defer import Deferred, DeferredList, fail, maybeDeferred, succeed
 from twisted.logger import Logger
@@ -61,7 +61,6 @@ from mcpgateway.core.pools.pool import (
     ChildListener,
     Idle,
     PidProbe,
-    PoolLike,
     PromotionSink,
     Resolver,
     ScopesRefreshed,
@@ -115,16 +114,24 @@ class ServerPool:
 
     log = Logger(observer=logs.observer)
     clientAlive: PidProbe | None = None
-    """Whether a session's client process still runs (L{PoolLike.clientAlive})."""
+    """Whether a session's client process still runs, asked when a shared
+    child asks something of a client: a session whose client exited does
+    not count as attached to it (L{mcpgateway.core.router.Router.clientSessions});
+    C{None}: every attached session counts."""
     toolPins: PinnedTools | None = None
     """The gateway's pinned tools (L{PoolLike.toolPins})."""
     sessionServed: Callable[[SessionLike], object] | None = None
     """Told the first time a session's request reaches one of its children
-    (the gateway's sessions save it: L{mcpgateway.core.sessions.SessionRegistry.served})."""
+    (the gateway's sessions save it: L{mcpgateway.core.sessions.SessionRegistry.served};
+    C{None}: nobody is)."""
     taskSupport: TaskSupport | None = None
-    """Whether a child serves task-augmented calls itself (L{PoolLike.taskSupport})."""
+    """Reads from a child's C{InitializeResult} whether it serves
+    task-augmented C{tools/call} itself (L{childTasks}); C{None}: no child
+    is asked to, the gateway makes every such task."""
     catalogSource: CatalogSource | None = None
-    """The saved catalogs a shared pool answers start-ups from (L{PoolLike.catalogSource})."""
+    """The saved catalogs a shared pool answers a client's start-up from
+    while its child does not run (L{mcpgateway.core.pools.fromcatalog});
+    C{None}: its child starts at the first session's C{initialize}."""
 
     def __init__(
         self,
@@ -165,7 +172,7 @@ class ServerPool:
             specNow, self.ownsChildren, self.events, promotions, self._eachSession
         )
         self.maker = ChildMaker(
-            cast(PoolLike, self),
+            self,
             spawner,
             self.breaker,
             stats,

@@ -29,6 +29,7 @@ from mcpgateway.protocol import jsonrpc
 from tests.fakes import capturedGatewayLogs
 from tests.reloading import initialize
 from tests.support.core.env_reload import FakeResolver, Home, replaced, result
+from tests.support.core.pools.pool import serverPoolOf
 
 RESTARTING = "server {server}: its environment changed; restarting its child pid {pid}"
 
@@ -249,7 +250,7 @@ def test_an_npx_server_keeps_its_resolved_binary_with_the_new_env(
         home.answerInitialize(proc)
     assert (proc.executable, proc.args[1:]) == ("/cache/real", ["--real"])
     assert proc.env is not None and proc.env["TOKEN"] == "2"
-    assert gateway.pools["pw"].launchSpec.command == "/cache/real"
+    assert serverPoolOf(gateway.pools["pw"]).launchSpec.command == "/cache/real"
 
 
 def test_the_env_watch_runs_no_timer_while_no_file_is_in_use() -> None:

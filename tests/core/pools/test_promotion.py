@@ -25,6 +25,7 @@ from tests.fakes import (
     fakeSpawner,
 )
 from tests.support.core.pools.keyedplacement import initialize
+from tests.support.core.pools.pool import serverPoolOf
 from tests.support.core.pools.replay import replayedTo
 from tests.support.core.promotion import INIT_RESULT, PER_SESSION, SPEC, PromotionCase
 
@@ -292,7 +293,7 @@ class ExitedClientTests(PromotionCase):
         super().setUp()
         self.running = {100, 200, 300}
         self.probed: list[int] = []
-        self.pool.clientAlive = self.alive
+        serverPoolOf(self.pool).clientAlive = self.alive
 
     def alive(self, pid: int) -> bool:
         self.probed.append(pid)
@@ -302,7 +303,7 @@ class ExitedClientTests(PromotionCase):
         """alice's pid is unknown and probing bob's fails: both count, so
         bob's call meets a per-session request refused as ambiguous, and the
         failed probe is logged."""
-        self.pool.clientAlive = lambda pid: 1 // 0 > 0
+        serverPoolOf(self.pool).clientAlive = lambda pid: 1 // 0 > 0
         self.openFor(None, "alice")
         s2 = self.openFor(100, "bob")  # probing it fails: counted
         shared = self.reactor.lastProcess

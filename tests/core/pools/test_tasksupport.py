@@ -1,5 +1,6 @@
 """What a pool knows of 2025-11-25 tasks: only the reading of a child's
-C{initialize} result it is handed (L{PoolLike.taskSupport}), which the
+C{initialize} result it is handed
+(L{mcpgateway.core.pools.serverpool.ServerPool.taskSupport}), which the
 gateway plugs in from the tasks feature; no module of the pools imports
 that feature."""
 
@@ -17,7 +18,7 @@ from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.tasks.handshake import speaksTasks
 from tests.fakes import FakeProcessReactor, fakeSpawner
-from tests.support.core.pools.pool import SPEC, clientInitialize, ok
+from tests.support.core.pools.pool import SPEC, clientInitialize, ok, serverPoolOf
 from tests.support.house import MODULES, imported
 
 TASKS: dict[str, Any] = {"tasks": {"requests": {"tools": {"call": {}}}}}
@@ -77,7 +78,7 @@ class ChildTasksTests(SynchronousTestCase):
         gateway = Gateway({"srv": specs["srv"]}, fakeSpawner(self.reactor))
         gateway.reconfigurer.reconfigure(specs)  # a server added later is handed it too
         for name in specs:
-            self.assertIs(gateway.pools[name].taskSupport, speaksTasks)
+            self.assertIs(serverPoolOf(gateway.pools[name]).taskSupport, speaksTasks)
         speaking = self.opened(gateway.pools["srv"], {"tools": {}, **TASKS})
         self.assertIs(self.successResultOf(gateway.pools["srv"].childTasks(speaking)), True)
 

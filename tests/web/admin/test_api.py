@@ -27,6 +27,7 @@ from twisted.python.failure import Failure
 
 from mcpgateway.ops.management import wideWorkspace
 from tests.fakes import capturedGatewayLogs
+from tests.support.core.pools.pool import serverPoolOf
 from tests.support.json_values import jsonValues
 from tests.support.web.api import (
     FAKE,
@@ -488,7 +489,7 @@ def test_restart_of_an_idle_server_and_of_an_unknown_one(h: ApiHarness) -> None:
 
 def test_reset_circuit_closes_an_open_circuit(h: ApiHarness) -> None:
     sid = h.initialize()
-    pool = h.gateway.pools["srv"]
+    pool = serverPoolOf(h.gateway.pools["srv"])
     for _ in range(5):
         proc = h.process()
         proc.stderr(b"fatal: no config\n")

@@ -1,6 +1,7 @@
 """What tests/core/pools/test_pool.py shares with the other tests: PoolCase,
 SPEC, clientInitialize, describe, ok, and the white-box readers of a
-pool's placement: keyedOf, perSessionOf, placementOf, sharedOf."""
+pool and its placement: keyedOf, perSessionOf, placementOf, serverPoolOf,
+sharedOf."""
 
 from __future__ import annotations
 
@@ -56,6 +57,13 @@ def clientInitialize(requestId: Any, version: str) -> Message:
 
 def ok(requestId: Any, result: Any) -> Message:
     return jsonrpc.resultResponse(requestId, result)
+
+
+def serverPoolOf(pool: object) -> ServerPool:
+    """C{pool}, for what only the pool itself holds (white-box): how it
+    was wired, its breaker, its launch spec."""
+    assert isinstance(pool, ServerPool)
+    return pool
 
 
 def placementOf(pool: object) -> object:
