@@ -41,7 +41,7 @@ from mcpgateway.core.exchange import Sink
 from mcpgateway.core.pools.childmaker import ChildMaker
 from mcpgateway.core.pools.fromcatalog import CatalogStartup, StartupHost
 from mcpgateway.core.pools.lostchild import LostChildNotices
-from mcpgateway.core.pools.pool import Idle, NoSharedChild
+from mcpgateway.core.pools.pool import Idle, NoSharedChild, clientVariant
 from mcpgateway.core.pools.poollauncher import PoolLauncher
 from mcpgateway.core.pools.scopecatalog import ScopeCatalog, ScopeStartup
 from mcpgateway.core.pools.snapshot import CapacityCounts, keysOf
@@ -51,11 +51,7 @@ from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
 
-__all__ = ["Kit", "Placement", "SessionPlacement", "VariantFor", "perSessionRefusal"]
-
-VariantFor = Callable[[str, str, tuple[tuple[str, str], ...], str], "Variant | None"]
-"""The launch of a route for a client's credentials and principal
-(L{mcpgateway.core.pools.pool.PoolLike.variantFor})."""
+__all__ = ["Kit", "Placement", "SessionPlacement", "perSessionRefusal"]
 
 Serve = Callable[[], Deferred[jsonrpc.Message]]
 
@@ -76,7 +72,6 @@ class Kit:
     """Whether requests are refused (the management API)."""
     ownsEach: Callable[[], bool]
     """Whether a session opened now gets a child of its own (a promoted server)."""
-    variantFor: VariantFor
     maker: ChildMaker
     launcher: PoolLauncher
     scopeStartup: ScopeStartup
@@ -88,6 +83,19 @@ class Kit:
     clock: IReactorTime
     catalogHost: StartupHost
     """The pool as the saved catalogs know it (they are kept by pool)."""
+
+    def variantFor(
+        self,
+        scope: str,
+        credentialKey: str = "",
+        credentials: tuple[tuple[str, str], ...] = (),
+        principal: str = "",
+    ) -> Variant | None:
+        """The launch of route C{scope} for a client's credentials and
+        principal, from the spec and routes served now (L{clientVariant})."""
+        return clientVariant(
+            self.spec(), self.routes(), scope, credentialKey, credentials, principal
+        )
 
 
 class Placement(Protocol):

@@ -93,6 +93,7 @@ __all__ = [
     "UnknownRoute",
     "childGone",
     "childPerLaunch",
+    "clientVariant",
     "disabledError",
     "launchEnvOf",
     "programOf",
@@ -516,6 +517,30 @@ def variantsOf(spec: ServerSpec) -> dict[str, Variant]:
     if not spec.variants:
         return {"": Variant("", spec, GLOBAL_CHILD)}
     return {variant.key: variant for variant in spec.variants}
+
+
+def clientVariant(
+    spec: ServerSpec,
+    routes: Mapping[str, Variant],
+    scope: str,
+    credentialKey: str = "",
+    credentials: tuple[tuple[str, str], ...] = (),
+    principal: str = "",
+) -> Variant | None:
+    """The launch of route C{scope} of C{spec} (C{routes}: its routes by
+    key) for a client: L{PoolLike.variantFor}, from what the pool serves
+    now."""
+    variant = routes.get(scope)
+    if variant is None:
+        return None
+    if credentialKey and spec.credentialEnv:
+        listed = set(spec.credentialEnv)
+        variant = variant.withCredentials(
+            credentialKey, tuple((name, value) for name, value in credentials if name in listed)
+        )
+    if principal and spec.perPrincipal:
+        variant = variant.withPrincipal(principal)
+    return variant
 
 
 def sameServer(

@@ -66,6 +66,7 @@ from mcpgateway.core.pools.pool import (
     ScopesRefreshed,
     Sweep,
     TaskSupport,
+    clientVariant,
     disabledError,
     launchEnvOf,
     promotedAtStart,
@@ -197,7 +198,6 @@ class ServerPool:
                 routes=lambda: self.routes,
                 disabled=disabledNow,
                 ownsEach=self.ownsChildren,
-                variantFor=self.variantFor,
                 maker=self.maker,
                 launcher=self.launcher,
                 scopeStartup=self.scopeStartup,
@@ -515,17 +515,7 @@ class ServerPool:
         credentials: tuple[tuple[str, str], ...] = (),
         principal: str = "",
     ) -> Variant | None:
-        variant = self.routes.get(scope)
-        if variant is None:
-            return None
-        if credentialKey and self.spec.credentialEnv:
-            listed = set(self.spec.credentialEnv)
-            variant = variant.withCredentials(
-                credentialKey, tuple((name, value) for name, value in credentials if name in listed)
-            )
-        if principal and self.spec.perPrincipal:
-            variant = variant.withPrincipal(principal)
-        return variant
+        return clientVariant(self.spec, self.routes, scope, credentialKey, credentials, principal)
 
     def useSpec(self, spec: ServerSpec) -> list[Session]:
         """Serve C{spec}: the placement follows it (a shared child whose
