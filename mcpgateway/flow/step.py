@@ -68,10 +68,13 @@ __all__ = [
     "denial",
 ]
 
-WAIT_SECONDS = 60.0
+WAIT_SECONDS = 50.0
 """How long a held call's request stays open for a person's yes, at most;
 past it the call is answered with a denial (the held call still waits for
-a person, and a retry after a yes goes on)."""
+a person, and a retry after a yes goes on). Under the 60 seconds a client
+of the TypeScript SDK (its default request timeout) or Codex (its
+C{tool_timeout_sec}) waits for an answer: such a client reads the denial,
+which names the held call and how to allow it, not its own timeout."""
 
 DENIAL_KEY = "io.modelcontextprotocol/authorization-denial"
 """The C{_meta} key of a denial's structured envelope (L{denial})."""

@@ -5,7 +5,9 @@ its client known by its C{clientInfo}); the call waits while a person runs C{mcp
 approvals allow}, and the client gets the real result; a 2026-07-28
 client that takes tasks gets a task at once, C{working} until the person's
 yes, then C{completed} with the real result; and a policy file's
-C{@approval} forbid, with the default rule off, holds the call alike."""
+C{@approval} forbid, with the default rule off, holds the call alike; a
+TypeScript SDK client reads the denial of a call held past a request's
+wait before its own timeout."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from typing import Any
 import anyio
 import pytest
 
+from mcpgateway.flow.step import DENIAL_KEY
+from tests.integration.continuitykit import TsSession, tsEnvironment
 from tests.integration.gateway import RunningGateway, waitFor, writeConfig
 from tests.support.integration.approvals import (
     TRIFECTA,
@@ -28,6 +32,8 @@ from tests.support.integration.approvals import (
 )
 
 pytestmark = pytest.mark.integration
+
+SENT = {"message": "send it"}
 
 
 async def trifecta(
@@ -127,4 +133,32 @@ def test_a_policys_approval_holds_a_call_a_person_allows(tmp_path: Path, mode: s
         assert held["policyVersion"].startswith("cedar-")
         assert "the default rule is off" in gateway.text()
     finally:
+        gateway.stop()
+
+
+def test_a_typescript_client_reads_the_denial_before_its_own_timeout(tmp_path: Path) -> None:
+    """The TypeScript SDK gives up on a request after 60 seconds: a call
+    held longer than a request waits reaches it as the denial naming the
+    held call, and the same call sent again after a person's yes runs."""
+    config = writeConfig(tmp_path / "servers.json", TRIFECTA)
+    gateway = RunningGateway(["--config", str(config)], tmp_path)
+    client = TsSession("ts1", f"http://127.0.0.1:{gateway.port}/mcp", tsEnvironment())
+    try:
+        for tool in ("web__echo", "files__echo"):
+            assert client.call(tool, {"message": "read"})["ok"]
+        started = time.monotonic()
+        # 60000 ms: the SDK's own default (DEFAULT_REQUEST_TIMEOUT_MSEC).
+        asked = client.send("call", name="post__echo", arguments=SENT, timeoutMs=60_000)
+        held = client.answer(asked, timeout=90)
+        assert held["ok"], f"{held}\n{client.diagnostics()}"  # not -32001 "Request timed out"
+        assert time.monotonic() - started < 60
+        envelope = held["result"]["_meta"][DENIAL_KEY]
+        assert held["result"]["isError"] and envelope["outcome"] == "held"
+        assert envelope["heldCall"] in held["result"]["content"][0]["text"]
+        assert cli(tmp_path, "approvals", "allow", envelope["heldCall"]).returncode == 0
+        again = client.call("post__echo", SENT)
+        assert again["ok"] and again["result"]["content"][0]["text"] == "send it"
+        assert client.errors() == []  # no answer came after the client gave up
+    finally:
+        client.close()
         gateway.stop()
