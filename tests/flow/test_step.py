@@ -4,7 +4,7 @@ a held call's fate."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import given
@@ -17,17 +17,9 @@ from mcpgateway.flow.held import HeldCalls
 from mcpgateway.flow.labels import Label, parseEntryLabels
 from mcpgateway.flow.rule import FlowSettings
 from mcpgateway.flow.step import DENIAL_KEY, Admission, FlowStep, canGivePrivate, denial
+from tests.support.flow.session import FakeSession
 
 EGRESS = frozenset({Label.EGRESS})
-
-
-@dataclass
-class FakeSession:
-    id: str = "s1"
-    principal: str = ""
-    clientPid: int | None = None
-    pidFromSocket: bool = False
-    clientInfo: Any = field(default_factory=lambda: {"name": "agent"})
 
 
 @dataclass(frozen=True)

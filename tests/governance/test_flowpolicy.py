@@ -8,7 +8,6 @@ never reaches its server."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import given
@@ -25,6 +24,7 @@ from mcpgateway.flow.step import Admission, FlowStep
 from mcpgateway.governance.flowpolicy import DecidedCalls, PolicyLabels, wireFlowPolicy
 from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.policy import Caller, Policy, RequestFacts, TargetServer
+from tests.support.flow.session import FakeSession
 from tests.support.web.flowworld import World, answerOf, denialOf
 
 ASK = """
@@ -44,13 +44,9 @@ OFF = FlowSettings(default=False)
 LABELS = ["untrusted", "private", "egress"]
 
 
-@dataclass
-class Session:
-    id: str = "s1"
-    principal: str = "k-alice"
-    clientPid: int | None = None
-    pidFromSocket: bool = False
-    clientInfo: Any = field(default_factory=lambda: {"name": "agent"})
+def Session(principal: str = "k-alice") -> FakeSession:
+    """Alice's client's session (or C{principal}'s)."""
+    return FakeSession(principal=principal)
 
 
 def stepFor(text: str, labels: list[str]) -> tuple[FlowStep, PolicyGate, HeldCalls, Policy]:

@@ -54,16 +54,23 @@ async def trifecta(
     return text, held
 
 
+def heldChain(
+    gateway: RunningGateway, home: Path, mode: str = "legacy", tasks: PolledTasks | None = None
+) -> tuple[str, dict[str, Any]]:
+    """L{trifecta}, run; the gateway's log printed when it fails."""
+    try:
+        return anyio.run(trifecta, gateway, home, mode, tasks)
+    except BaseException:
+        print(gateway.text())
+        raise
+
+
 @pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
 def test_a_held_call_allowed_with_the_cli_gets_its_real_result(tmp_path: Path, mode: str) -> None:
     config = writeConfig(tmp_path / "servers.json", TRIFECTA)
     gateway = RunningGateway(["--config", str(config)], tmp_path)
     try:
-        try:
-            text, held = anyio.run(trifecta, gateway, tmp_path, mode)
-        except BaseException:
-            print(gateway.text())
-            raise
+        text, held = heldChain(gateway, tmp_path, mode)
         assert "send it" in text
         assert (held["server"], held["tool"]) == ("post", "echo")
         assert held["labels"] == ["untrusted", "private", "egress"]
@@ -83,11 +90,7 @@ def test_a_held_call_of_a_tasks_client_is_a_task_a_person_allows(tmp_path: Path)
     gateway = RunningGateway(["--config", str(config)], tmp_path)
     tasks = PolledTasks()
     try:
-        try:
-            text, held = anyio.run(trifecta, gateway, tmp_path, "2026-07-28", tasks)
-        except BaseException:
-            print(gateway.text())
-            raise
+        text, held = heldChain(gateway, tmp_path, "2026-07-28", tasks)
         assert "send it" in text
         assert held["labels"] == ["untrusted", "private", "egress"]
         assert tasks.seen[0] == "working" and tasks.seen[-1] == "completed", tasks.seen
@@ -122,11 +125,7 @@ def test_a_policys_approval_holds_a_call_a_person_allows(tmp_path: Path, mode: s
     (tmp_path / "state" / "servers.json").write_text(json.dumps({"flow": {"default": False}}))
     gateway = RunningGateway(["--config", str(config), "--policy", str(policy)], tmp_path)
     try:
-        try:
-            text, held = anyio.run(trifecta, gateway, tmp_path, mode)
-        except BaseException:
-            print(gateway.text())
-            raise
+        text, held = heldChain(gateway, tmp_path, mode)
         assert "send it" in text
         assert (held["server"], held["tool"]) == ("post", "echo")
         assert "ask-egress-after-untrusted" in held["reason"]
