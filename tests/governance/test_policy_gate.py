@@ -12,6 +12,10 @@ from typing import Any
 
 from twisted.internet.task import Clock
 
+from mcpgateway.flow.held import HeldCalls
+from mcpgateway.flow.rule import FlowSettings
+from mcpgateway.flow.step import FlowStep
+from mcpgateway.governance.flowpolicy import wireFlowPolicy
 from mcpgateway.governance.gate import PolicyGate, RequestGate, Where, factsOf
 from mcpgateway.governance.policy import Caller, Policy, TargetServer
 from mcpgateway.governance.policyfile import PolicyFile
@@ -140,3 +144,36 @@ def test_the_policy_file_reloads_and_keeps_the_last_good(tmp_path: Path) -> None
     now = watched()
     assert now is not None and now is not first and watched.error is None
     watched.stopService()
+
+
+ASK_AFTER_UNTRUSTED = """
+@id("everyone") permit(principal, action, resource);
+@id("ask") @approval("a post after untrusted content")
+forbid(principal, action == Gateway::Action::"tools/call", resource)
+when { resource.labels.contains("egress") && context.labels.contains("untrusted") };
+"""
+
+
+def test_a_team_principals_call_is_held_by_the_policys_labels() -> None:
+    """On a team gateway the facts the gate kept are found by the
+    principal's key where the call meets its client."""
+    h = TeamHarness()
+    policy = Policy(ASK_AFTER_UNTRUSTED)
+    gate = h.team.requestPolicy = PolicyGate(lambda: policy, h.reactor)
+    store = HeldCalls(h.reactor)
+    step = FlowStep(h.reactor, lambda: store)
+    step.use({name: pool.spec for name, pool in h.gateway.pools.items()}, FlowSettings(False))
+    h.gateway.flow = step
+    wireFlowPolicy(gate, step)
+    sid = h.open("alice")
+    # The server's tools, unlisted and unannotated, are untrusted and egress.
+    first = h.as_("alice", "POST", "/srv/mcp", toolCall(2, "fetch", url="x"), session=sid)
+    [sent] = childRequests(h)
+    h.process().reply({"jsonrpc": "2.0", "id": sent["id"], "result": {"content": []}})
+    assert first.complete and "error" not in first.json()
+    held = h.as_("alice", "POST", "/srv/mcp", toolCall(3, "fetch", url="y"), session=sid)
+    assert not held.complete and len(childRequests(h)) == 1
+    [call] = store.pending()
+    assert call.principal == PRINCIPALS["alice"].key and "by policy ask" in call.reason
+    store.allow(call.id, "root")
+    assert len(childRequests(h)) == 2
