@@ -13,8 +13,10 @@ C{tasks/get} (the task), C{tasks/result} (the call's result, once it is
 over: the request waits until then), C{tasks/list} (the session's tasks,
 newest first, in pages) and C{tasks/cancel} (the child's call is
 cancelled). A child that declares the capability serves its own tasks (the
-gateway routes them, L{mcpgateway.core.fanout}); so does every older
-protocol version's session, which knows no tasks.
+gateway routes them, L{mcpgateway.core.fanout}), but for a call the flow
+rule holds, whose task the gateway makes (L{HandshakeTasks.owns} tells its
+requests apart; L{mcpgateway.web.endpoints.backends}); every older
+protocol version's session knows no tasks.
 
 While such a task runs, the child's requests (sampling, elicitation)
 reach the session on its own stream, tagged with the task
@@ -130,6 +132,14 @@ class HandshakeTasks:
             return True
         params = message.get("params")
         return method == "tools/call" and isinstance(params, dict) and "task" in params
+
+    def owns(self, session: Session, message: jsonrpc.Message) -> bool:
+        """Whether the task C{message} names (C{params.taskId}) is one the
+        gateway made for C{session}."""
+        params = message.get("params")
+        taskId = params.get("taskId") if isinstance(params, dict) else None
+        task = self.manager.owned(taskId, session.scope, session.principal, self.server)
+        return task is not None and task.session == session.id
 
     def serve(
         self,

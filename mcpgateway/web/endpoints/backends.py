@@ -153,6 +153,11 @@ class Backend(Protocol):
         checked the key); what the session may reach follows it."""
 
 
+HELD_TASK_METHODS = frozenset({"tasks/get", "tasks/result", "tasks/cancel"})
+"""The requests of a task that name it, which the gateway answers for a
+task it made in a session whose child makes its own (L{PoolBackend._heldAsTask})."""
+
+
 class PoolBackend:
     """The sessions of one server's pool (C{/<server>/mcp})."""
 
@@ -219,21 +224,49 @@ class PoolBackend:
         if tasks is None or not tasks.wants(session, message):
             return self.pool.forward(session, message, related)
 
+        def untime(requestId: Any) -> bool:
+            return self.pool.untime(session, requestId)
+
+        def call(sent: Message, about: Sink | None) -> Deferred[Message]:
+            return self._call(session, sent, related, about)
+
         def served(childServes: bool) -> Deferred[Message]:
-            if childServes:
-                # The child makes the task once a call is let through: a call
-                # held waits on its request; the other requests go on as sent.
-                if message.get("method") == "tools/call":
-                    return self._decided(session, message, related, bounded=True)
-                return self.pool.forward(session, message, related)
-            return tasks.serve(
-                session,
-                message,
-                lambda m, about: self._call(session, m, related, about),
-                lambda requestId: self.pool.untime(session, requestId),
-            )
+            if not childServes:
+                return tasks.serve(session, message, call, untime)
+            method = message.get("method")
+            if method == "tools/call":
+                if self._heldAsTask(session, message):
+                    return tasks.serve(session, message, call, untime)
+                return self._decided(session, message, related, bounded=True)
+            if method in HELD_TASK_METHODS and tasks.owns(session, message):
+                return tasks.serve(session, message, call, untime)
+            return self.pool.forward(session, message, related)
 
         return self.pool.childTasks(session).addCallback(served)
+
+    def _heldAsTask(self, session: Session, message: Message) -> bool:
+        """Whether a task-augmented C{tools/call} to a child that makes its
+        own tasks is one the flow rule does not let through now: the
+        gateway then makes the task itself (the call waits in it for a
+        person, and goes to the child as a plain call once allowed), as it
+        does for a child without tasks. A tool the child says must run as
+        a task (C{execution.taskSupport: "required"}) is left to the child:
+        its call waits on its request, and goes as asked once allowed."""
+        flow = self._gateway.flow
+        params = message.get("params")
+        if flow is None or not flow.active or not isinstance(params, dict):
+            return False
+        decision, _ = flow.decide(session, self._server, params)
+        return not decision.allowed and not self._mustBeChildTask(params.get("name"))
+
+    def _mustBeChildTask(self, tool: Any) -> bool:
+        catalog = self._gateway.catalogs.get(self._server)
+        listed = () if catalog is None else catalog.lists.get("tools", ())
+        for found in listed:
+            if isinstance(found, dict) and found.get("name") == tool:
+                execution = found.get("execution")
+                return isinstance(execution, dict) and execution.get("taskSupport") == "required"
+        return False
 
     def _call(
         self, session: Session, message: Message, related: Sink | None, about: Sink | None

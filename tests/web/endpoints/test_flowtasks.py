@@ -11,6 +11,7 @@ site, with fake children and a fake clock."""
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -25,6 +26,11 @@ from tests.support.web.fakeera2026 import body, headersFor
 from tests.support.web.flowworld import World, answerOf
 
 _ids = itertools.count(5000)
+
+
+@dataclass(frozen=True)
+class FakeCatalog:
+    lists: dict[str, Any]
 
 
 def taskCall(w: World, session: str, tool: str, arguments: Any = None) -> Response:
@@ -117,17 +123,44 @@ def test_a_task_augmented_call_the_rule_lets_through_gathers_its_labels() -> Non
     assert len(w.store.pending()) == 1 and w.forwarded("post") == []
 
 
-def test_a_held_call_to_a_child_that_makes_its_own_tasks_waits_on_its_request() -> None:
-    """The child serves task-augmented calls itself: the call goes to it
-    as asked (the child makes the task) once let through, so a held one
-    waits on its request, at most the step's bound, as a plain call does."""
+CHILD_TASKS: dict[str, Any] = {"tools": {}, "tasks": {"requests": {"tools": {"call": {}}}}}
+"""A child that makes its own tasks of its tools' calls."""
+
+
+def test_a_held_call_to_a_child_that_makes_its_own_tasks_is_the_gateways_task() -> None:
+    """The child would make the task only once the call reaches it: a
+    held call is the gateway's task at once, answered for by the gateway,
+    and goes to the child as a plain call after a yes; the session's other
+    task requests, and its lists, go to the child as sent."""
     w = World(tasks=True)
-    post = w.trifecta(capabilities={"tools": {}, "tasks": {"requests": {"tools": {"call": {}}}}})
+    post = w.trifecta(capabilities=CHILD_TASKS)
     for method in ("tools/list", "tasks/list"):  # only a tool's call is put to the rule
         message = {"jsonrpc": "2.0", "id": next(_ids), "method": method, "params": {}}
         w.h.request("POST", "/post/mcp", message, session=post)
         assert any(m.get("method") == method for m in w.procs["post"].sentMessages()), method
     assert w.store.pending() == []
+    task = createdTask(taskCall(w, post, "send", {"to": "x"}))
+    assert task["status"] == "working" and w.forwarded("post") == []
+    got = answerOf(taskRequest(w, post, "tasks/get", task["taskId"]))["result"]
+    assert got["status"] == "working"
+    [held] = w.store.pending()
+    waiting = taskRequest(w, post, "tasks/result", task["taskId"])
+    w.store.allow(held.id, "owner")
+    [sent] = w.forwarded("post")
+    assert sent["params"]["arguments"] == {"to": "x"} and "task" not in sent["params"]
+    answerChild(w)
+    assert answerOf(waiting)["result"]["content"] == [{"type": "text", "text": "sent"}]
+
+
+def test_a_held_call_of_a_tool_that_must_be_the_childs_task_waits_on_its_request() -> None:
+    w = World(tasks=True)
+    post = w.trifecta(capabilities=CHILD_TASKS)
+    required = {"name": "send", "inputSchema": {}, "execution": {"taskSupport": "required"}}
+
+    def listed(server: str, route: str = "") -> Any:
+        return FakeCatalog({"tools": [required]})
+
+    w.h.gateway.catalogs.get = listed  # type: ignore[method-assign,assignment]
     response = taskCall(w, post, "send", {"to": "x"})
     assert not response.complete and w.forwarded("post") == []
     w.h.reactor.advance(WAIT_SECONDS)
@@ -138,6 +171,12 @@ def test_a_held_call_to_a_child_that_makes_its_own_tasks_waits_on_its_request() 
     [sent] = w.forwarded("post")
     assert sent["params"]["task"] == {"ttl": 3_600_000}
     assert not again.complete  # the child's CreateTaskResult is its answer
+    made = {"taskId": "child-1", "status": "working", "createdAt": "2026-11-28T00:00:00Z"}
+    w.procs["post"].reply({"jsonrpc": "2.0", "id": sent["id"], "result": {"task": made}})
+    taskId = createdTask(again)["taskId"]
+    taskRequest(w, post, "tasks/get", taskId)  # the child's task: its own to answer
+    asked = [m for m in w.procs["post"].sentMessages() if m.get("method") == "tasks/get"]
+    assert [m["params"]["taskId"] for m in asked] == ["child-1"]
 
 
 _values = jsonValues(text=8, keys=4, items=3, leaves=4, infinity=False)
