@@ -133,6 +133,23 @@ class HandshakeTasks:
         params = message.get("params")
         return method == "tools/call" and isinstance(params, dict) and "task" in params
 
+    def withOwn(self, answer: jsonrpc.Message, session: Session) -> jsonrpc.Message:
+        """The child's first page of C{tasks/list} (C{answer}) for a session
+        whose child makes its own tasks, with the tasks the gateway made
+        for C{session} (held calls: L{owns}) first, newest first."""
+        result = answer.get("result")
+        listed = result.get("tasks") if isinstance(result, dict) else None
+        mine = [
+            task
+            for task in self.manager.store
+            if task.session == session.id and task.server == self.server
+        ]
+        if not isinstance(listed, list) or not mine:
+            return answer
+        assert isinstance(result, dict)
+        mine.sort(key=lambda task: task.createdAt, reverse=True)
+        return {**answer, "result": {**result, "tasks": [*map(shown, mine), *listed]}}
+
     def owns(self, session: Session, message: jsonrpc.Message) -> bool:
         """Whether the task C{message} names (C{params.taskId}) is one the
         gateway made for C{session}."""

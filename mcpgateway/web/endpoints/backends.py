@@ -153,9 +153,15 @@ class Backend(Protocol):
         checked the key); what the session may reach follows it."""
 
 
+def _cursorOf(message: Message) -> Any:
+    params = message.get("params")
+    return params.get("cursor") if isinstance(params, dict) else None
+
+
 HELD_TASK_METHODS = frozenset({"tasks/get", "tasks/result", "tasks/cancel"})
 """The requests of a task that name it, which the gateway answers for a
-task it made in a session whose child makes its own (L{PoolBackend._heldAsTask})."""
+task it made in a session whose child makes its own (L{PoolBackend._heldAsTask});
+the first page of that session's C{tasks/list} shows them before the child's."""
 
 
 class PoolBackend:
@@ -240,7 +246,10 @@ class PoolBackend:
                 return self._decided(session, message, related, bounded=True)
             if method in HELD_TASK_METHODS and tasks.owns(session, message):
                 return tasks.serve(session, message, call, untime)
-            return self.pool.forward(session, message, related)
+            forwarded = self.pool.forward(session, message, related)
+            if method == "tasks/list" and not _cursorOf(message):
+                forwarded.addCallback(tasks.withOwn, session)
+            return forwarded
 
         return self.pool.childTasks(session).addCallback(served)
 

@@ -143,6 +143,12 @@ def test_a_held_call_to_a_child_that_makes_its_own_tasks_is_the_gateways_task() 
     assert task["status"] == "working" and w.forwarded("post") == []
     got = answerOf(taskRequest(w, post, "tasks/get", task["taskId"]))["result"]
     assert got["status"] == "working"
+    listing = {"jsonrpc": "2.0", "id": next(_ids), "method": "tasks/list", "params": {}}
+    listed = w.h.request("POST", "/post/mcp", listing, session=post)
+    [asked] = [m for m in w.procs["post"].sentMessages() if m.get("method") == "tasks/list"][1:]
+    w.procs["post"].reply({"jsonrpc": "2.0", "id": asked["id"], "result": {"tasks": []}})
+    shown = answerOf(listed)["result"]["tasks"]  # the child's list, the held call's task first
+    assert [(t["taskId"], t["status"]) for t in shown] == [(task["taskId"], "working")]
     [held] = w.store.pending()
     waiting = taskRequest(w, post, "tasks/result", task["taskId"])
     w.store.allow(held.id, "owner")
