@@ -25,14 +25,10 @@ from mcpgateway.governance.flowpolicy import DecidedCalls, PolicyLabels, wireFlo
 from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.policy import Caller, Policy, RequestFacts, TargetServer
 from tests.support.flow.session import FakeSession
+from tests.support.governance.policy import ASK_AFTER_UNTRUSTED
 from tests.support.web.flowworld import World, answerOf, denialOf
 
-ASK = """
-@id("everyone") permit(principal, action, resource);
-@id("ask-egress-after-untrusted") @approval("egress after untrusted content")
-forbid(principal, action == Gateway::Action::"tools/call", resource)
-when { resource.labels.contains("egress") && context.labels.contains("untrusted") };
-"""
+ASK = ASK_AFTER_UNTRUSTED
 FORBID = """
 @id("everyone") permit(principal, action, resource);
 @id("no-egress-with-private")

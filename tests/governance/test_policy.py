@@ -28,7 +28,7 @@ from mcpgateway.governance.policy import (
     cedarValue,
     contextOf,
 )
-from tests.support.governance.policy import TEAM
+from tests.support.governance.policy import ASK_AFTER_UNTRUSTED, TEAM
 
 ANN = Caller("ann", frozenset({"analysts"}), (("dept", "research"),), via="oauth")
 ROOT = Caller("root", frozenset({"admins"}), via="oauth")
@@ -183,13 +183,12 @@ def test_any_arguments_are_a_cedar_record(arguments: dict[str, Any]) -> None:
     assert decision.allowed
 
 
-ASKING = """
-@id("everyone") permit(principal, action, resource);
-@id("ask-egress-after-untrusted") @approval("egress after untrusted content")
-forbid(principal, action == Gateway::Action::"tools/call", resource)
-when { resource.labels.contains("egress") && context.labels.contains("untrusted") };
+ASKING = (
+    ASK_AFTER_UNTRUSTED
+    + """
 @id("no-rm") forbid(principal, action, resource is Gateway::Tool) when { resource.name == "rm" };
 """
+)
 
 
 def labelled(tool: str, gathered: set[str], toolLabels: set[str]) -> RequestFacts:

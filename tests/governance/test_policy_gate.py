@@ -19,7 +19,7 @@ from mcpgateway.governance.flowpolicy import wireFlowPolicy
 from mcpgateway.governance.gate import PolicyGate, RequestGate, Where, factsOf
 from mcpgateway.governance.policy import Caller, Policy, TargetServer
 from mcpgateway.governance.policyfile import PolicyFile
-from tests.support.governance.policy import TEAM
+from tests.support.governance.policy import ASK_AFTER_UNTRUSTED, TEAM
 from tests.support.web.mcp import childRequests
 from tests.support.web.team_web import PRINCIPALS, TeamHarness
 
@@ -144,14 +144,6 @@ def test_the_policy_file_reloads_and_keeps_the_last_good(tmp_path: Path) -> None
     now = watched()
     assert now is not None and now is not first and watched.error is None
     watched.stopService()
-
-
-ASK_AFTER_UNTRUSTED = """
-@id("everyone") permit(principal, action, resource);
-@id("ask") @approval("a post after untrusted content")
-forbid(principal, action == Gateway::Action::"tools/call", resource)
-when { resource.labels.contains("egress") && context.labels.contains("untrusted") };
-"""
 
 
 def test_a_team_principals_call_is_held_by_the_policys_labels() -> None:

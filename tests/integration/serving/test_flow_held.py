@@ -22,6 +22,7 @@ import pytest
 from mcpgateway.flow.step import DENIAL_KEY
 from tests.integration.continuitykit import TsSession, tsEnvironment
 from tests.integration.gateway import RunningGateway, waitFor, writeConfig
+from tests.support.governance.policy import ASK_AFTER_UNTRUSTED
 from tests.support.integration.approvals import (
     TRIFECTA,
     PolledTasks,
@@ -107,19 +108,11 @@ def test_a_held_call_of_a_tasks_client_is_a_task_a_person_allows(tmp_path: Path)
         webhook.close()
 
 
-ASK_POLICY = """
-@id("everyone") permit(principal, action, resource);
-@id("ask-egress-after-untrusted") @approval("a post after untrusted content")
-forbid(principal, action == Gateway::Action::"tools/call", resource)
-when { resource.labels.contains("egress") && context.labels.contains("untrusted") };
-"""
-
-
 @pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
 def test_a_policys_approval_holds_a_call_a_person_allows(tmp_path: Path, mode: str) -> None:
     config = writeConfig(tmp_path / "servers.json", TRIFECTA)
     policy = tmp_path / "team.cedar"
-    policy.write_text(ASK_POLICY)
+    policy.write_text(ASK_AFTER_UNTRUSTED)
     (tmp_path / "state").mkdir(exist_ok=True)
     # The default rule off: what holds the call is the policy's @approval.
     (tmp_path / "state" / "servers.json").write_text(json.dumps({"flow": {"default": False}}))

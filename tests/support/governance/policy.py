@@ -1,4 +1,4 @@
-"""What tests/governance/test_policy.py shares with the other tests: TEAM."""
+"""What the policy tests share: TEAM, and ASK_AFTER_UNTRUSTED."""
 
 from __future__ import annotations
 
@@ -14,3 +14,12 @@ permit(principal in Gateway::Group::"admins", action, resource);
 @id("no-shell")
 forbid(principal, action, resource is Gateway::Tool) when { resource.name == "shell" };
 """
+
+ASK_AFTER_UNTRUSTED = """
+@id("everyone") permit(principal, action, resource);
+@id("ask-egress-after-untrusted") @approval("egress after untrusted content")
+forbid(principal, action == Gateway::Action::"tools/call", resource)
+when { resource.labels.contains("egress") && context.labels.contains("untrusted") };
+"""
+"""Everything allowed, but a call of an C{egress} tool by a client that has
+read untrusted content waits for a person's yes."""
