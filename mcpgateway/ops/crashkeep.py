@@ -66,9 +66,12 @@ from zope.interface import implementer
 from mcpgateway.core.adopted import describeChild, whyNotKept
 from mcpgateway.ops.childhandover import ChildAdoption, runningChildren
 from mcpgateway.ops.warden import SOCKET, wardenWaits
-from mcpgateway.ops.wardenrun import PROOF
 from mcpgateway.runtime import logs
 
+PROOF = b"gateway "
+"""How the proof line the warden asks for starts (its C{PROOF}): the
+warden's program runs in a process of its own, and this one does not load
+it (C{tests/ops/test_crashkeep.py} holds the two the same)."""
 KEEP_EVERY = 1.0
 """Seconds between two looks for children to give the warden."""
 SETTLE = 120.0

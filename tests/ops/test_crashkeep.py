@@ -250,3 +250,12 @@ def test_the_next_gateway_proves_itself_to_the_warden_first(
     else:
         assert transport.value() == b"gateway c0ffee\n"
         assert adoption.reply is not None
+
+
+def test_the_proof_starts_as_the_warden_asks_without_loading_its_program() -> None:
+    from mcpgateway.ops import wardenrun
+
+    assert crashkeep.PROOF == wardenrun.PROOF
+    # The gateway names the warden's program by its path only.
+    source = Path(crashkeep.__file__).read_text()
+    assert "import wardenrun" not in source and "wardenrun import" not in source
