@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from mcpgateway.sandbox import defaults
-from mcpgateway.sandbox.netproxy import registryHosts
 from mcpgateway.sandbox.profile import SandboxProfile
 
 LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launch.py")
@@ -123,6 +122,8 @@ def build(
         profile.network.mode, profile.network.allowedDomains, spec.command
     )
     if profile.network.mode is None and mode == "allow":  # a launcher's own registries
+        from mcpgateway.sandbox.netproxy import registryHosts
+
         domains = tuple(dict.fromkeys((*domains, *registryHosts(environ))))
     bw = (found or {}).get("bwrap") or {}
     return {

@@ -429,7 +429,7 @@ def test_service_tree_on_a_memory_reactor(
     names = [type(service).__name__ for service in top]
     assert type(top).__name__ == "InstanceService"  # the root: lock and state.json last
     assert names == [
-        "NetworkProxy",
+        "OnDemandProxy",
         "SandboxService",
         "CrashKeeping",
         "OnDemandRemotes",
