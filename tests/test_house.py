@@ -748,6 +748,10 @@ NAMED_APART = {
     "mcpgateway.core.era2026.lazysupport": (
         "its package names the revision: LazyEra2026Support is era2026/lazysupport"
     ),
+    "mcpgateway.startup.selfservice": (
+        "the wiring of --self-service, named by its option as start-up's other wiring"
+        " modules are; BuiltinServer is the server it wires"
+    ),
 }
 """The modules whose one public class is most of them yet does not carry
 their name, each with why the two names part."""

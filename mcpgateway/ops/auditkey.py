@@ -27,10 +27,6 @@ from mcpgateway.runtime.atomicfile import fsyncDirectory, writeTemp
 KEY_FILE = "audit.key"
 """The key's file in the state directory, when no C{--audit-key-file} names one."""
 KEY_BYTES = 32
-KEY_HELP = (
-    "With --audit-log: the file of the audit chain's HMAC key (made, mode 0600, when"
-    " missing; never in the log's own folder). Default: <state-dir>/" + KEY_FILE + "."
-)
 
 
 class AuditKeyError(Exception):

@@ -19,8 +19,6 @@ from typing import Any, NoReturn
 
 from twisted.python import usage
 
-from mcpgateway.ops.auditexport import syslogTarget
-from mcpgateway.ops.auditkey import KEY_HELP as AUDIT_KEY_HELP
 from mcpgateway.protocol import bounds
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.paths import (
@@ -32,6 +30,7 @@ from mcpgateway.runtime.paths import (
     RESOURCE_URI_ENV,
     defaultStateDir,
 )
+from mcpgateway.startup import teamoptions
 from mcpgateway.startup.childwiring import adoptGraceParameters
 from mcpgateway.startup.dooroptions import OWNER_ROOT_FLAG, checkDoor
 from mcpgateway.startup.endpoints import (
@@ -46,10 +45,8 @@ from mcpgateway.startup.era2026options import era2026Parameters, newSpellings
 from mcpgateway.startup.lazyoptions import LAZY_START_FLAG
 from mcpgateway.startup.pidfile import refuseTakenPidfile
 from mcpgateway.startup.pinoptions import pinFlags, pinParameters, pinsSetting
-from mcpgateway.startup.policywiring import policyParameters
 from mcpgateway.startup.process import runnerName
 from mcpgateway.startup.sandboxing import sandboxParameters, sandboxSetting
-from mcpgateway.startup.selfservice import SELF_SERVICE_FLAG, checkSelfService
 from mcpgateway.startup.taskoptions import taskParameters
 from mcpgateway.tuned.switch import TUNED, checkTwisted, twistedParameters
 
@@ -507,8 +504,7 @@ class Options(usage.Options):
             " 10 kept): principal key, session, server, method, tool, outcome, duration."
             " Env: " + AUDIT_LOG_ENV + ".",
         ],
-        ["audit-syslog", None, None, "Audit to syslog too: unix:///dev/log, udp:H:P", syslogTarget],
-        ["audit-key-file", None, None, AUDIT_KEY_HELP],
+        *teamoptions.auditParameters(),
         [
             "child-idle-timeout",
             None,
@@ -544,12 +540,12 @@ class Options(usage.Options):
     ]
     optParameters += taskParameters(_positiveFloat, _nonNegativeFloat, _positiveInt)
     optParameters += era2026Parameters(_positiveInt, _positiveFloat)
-    optFlags += [SELF_SERVICE_FLAG, LAZY_START_FLAG, OWNER_ROOT_FLAG]
+    optFlags += [teamoptions.SELF_SERVICE_FLAG, LAZY_START_FLAG, OWNER_ROOT_FLAG]
     optParameters += pinParameters()
     optParameters += adoptGraceParameters(_nonNegativeFloat)
     optFlags += pinFlags()
     optParameters += sandboxParameters()
-    optParameters += policyParameters()
+    optParameters += teamoptions.policyParameters()
     optParameters += twistedParameters()
     optParameters = [_named(parameter) for parameter in optParameters]
 
@@ -639,7 +635,7 @@ class Options(usage.Options):
         checkDoor(self)
         self._clusterOptions()
         self["sandbox"] = sandboxSetting(self["sandbox"], os.environ)
-        checkSelfService(self)
+        teamoptions.checkSelfService(self)
         self["pins"] = pinsSetting(self)
         if self["state-dir"] is None:
             self["state-dir"] = defaultStateDir()

@@ -1,9 +1,11 @@
 # -*- test-case-name: tests.governance.test_policy_gate -*-
-"""C{--policy FILE} and C{--policy-default allow|deny}: the options, and
-the wiring of the policy file (L{mcpgateway.governance.policyfile}) and
-its gate (L{mcpgateway.governance.gate.PolicyGate}) into a gateway.
+"""C{--policy FILE} and C{--policy-default allow|deny}: the wiring of the
+policy file (L{mcpgateway.governance.policyfile}) and its gate
+(L{mcpgateway.governance.gate.PolicyGate}) into a gateway (the options
+are L{mcpgateway.startup.teamoptions}'s).
 
-Without C{--policy} nothing here imports the policy engine.
+Start-up loads this module only with C{--policy}, and nothing here
+imports the policy engine before it is wired.
 """
 
 from __future__ import annotations
@@ -13,31 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorTime
-
-POLICY_HELP = (
-    "A Cedar policy file deciding who may call which tool, resource and prompt"
-    " (docs/guide/policy.md); read again when it changes. Needs the policy extra:"
-    " pip install 'mcpgateway[policy]'."
-)
-DEFAULT_HELP = (
-    "With --policy: the decision on a request no policy permits or forbids:"
-    " deny (Cedar's own, the default) or allow (only explicit forbids refuse)."
-)
-
-
-def policyDefault(value: str) -> str:
-    """C{--policy-default}'s value: C{allow} or C{deny}."""
-    if value not in ("allow", "deny"):
-        raise ValueError("must be allow or deny")
-    return value
-
-
-def policyParameters() -> list[list[Any]]:
-    """The C{optParameters} entries of C{--policy} and C{--policy-default}."""
-    return [
-        ["policy", None, None, POLICY_HELP],
-        ["policy-default", None, "deny", DEFAULT_HELP, policyDefault],
-    ]
 
 
 def wireAggregatePolicy(gate: Any, gateway: Any) -> None:

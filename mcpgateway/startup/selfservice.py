@@ -47,38 +47,6 @@ GATEWAY_REGISTRY_ENV = "MCPGATEWAY_REGISTRY"
 REQUEST_TIMEOUT_MS = 600_000
 """A change waits for the person's answer: ten minutes, whatever C{--request-timeout} says."""
 
-SELF_SERVICE_FLAG = [
-    "self-service",
-    None,
-    "Serve the gateway's own MCP server 'gateway' (on /mcp as gateway__find_server,"
-    " gateway__add_server, ...): it finds servers in the MCP registry and adds, removes,"
-    " enables and disables the gateway's servers from inside a session, each change only"
-    " after the person confirms it (elicitation). On an authenticated gateway, for admin"
-    " principals only.",
-]
-"""The C{optFlags} entry of C{--self-service}."""
-
-
-def checkSelfService(options: Mapping[str, Any]) -> None:
-    """Refuse C{--self-service} where it cannot work, in one line.
-
-    @raise usage.UsageError: a cluster replica (a change would reach one
-        replica's C{servers.json} only), or a UNIX socket (the child reaches
-        the gateway's API over TCP).
-    """
-    if not options.get("self-service"):
-        return
-    if options.get("cluster-key-file"):
-        raise usage.UsageError(
-            "--self-service and --cluster-key-file: a change made from a session would reach"
-            " one replica's servers.json only; change a cluster's servers in its config"
-        )
-    if str(options.get("endpoint", "")).split(":", 1)[0].lower() == "unix":
-        raise usage.UsageError(
-            "--self-service needs a TCP --port: its server reaches the gateway's management"
-            " API over HTTP on loopback, not through a UNIX socket"
-        )
-
 
 def selfServiceOf(options: Mapping[str, Any]) -> BuiltinServer | None:
     """The built-in server C{--self-service} asks for (C{None}: not asked);

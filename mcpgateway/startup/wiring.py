@@ -43,12 +43,13 @@ if TYPE_CHECKING:
     from mcpgateway.ops.handover import Successor
     from mcpgateway.ops.services import InstanceService, ListenerService
     from mcpgateway.runtime.reactortype import IReactor
+    from mcpgateway.startup.cluster import ClusterWiring
     from mcpgateway.startup.heldcalls import HeldCallsService
     from mcpgateway.startup.preflight import Preflight
+    from mcpgateway.startup.selfservice import BuiltinServer
     from mcpgateway.web.app import GatewaySite
     from mcpgateway.web.teamcluster import TeamServices
 from mcpgateway.startup.childwiring import adoptionFor, wardenFor, wireAdoption
-from mcpgateway.startup.cluster import ClusterWiring
 from mcpgateway.startup.configuredlimits import ConfiguredLimits
 from mcpgateway.startup.dooroptions import doorFor
 from mcpgateway.startup.endpoints import (
@@ -64,12 +65,10 @@ from mcpgateway.startup.heldcalls import wireHeldCalls
 from mcpgateway.startup.lazyresolver import LazyResolver
 from mcpgateway.startup.options import Options
 from mcpgateway.startup.pinoptions import keepPins, pinPolicy
-from mcpgateway.startup.policywiring import wireAggregatePolicy, wirePolicy, wirePolicyLabels
 from mcpgateway.startup.process import refuse, threadRunner
 from mcpgateway.startup.remotewiring import remoteConnector
 from mcpgateway.startup.sandboxing import serverPaths, wireSandbox
-from mcpgateway.startup.selfservice import BuiltinServer, selfServiceOf
-from mcpgateway.startup.team import wireTeam
+from mcpgateway.startup.teamwiring import clusterOf, selfServiceOf, teamOf, wirePolicy, wirePolicyOn
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,7 @@ def makeService(options: Options, reactor: IReactor | None = None) -> IService:
         pre = preflight(options, _interfaceOf(options))
     except PreflightError as e:
         refuse(str(e))
-    cluster = ClusterWiring.of(options, pre) if pre.clusterKeys else None
+    cluster = clusterOf(options, pre)  # a replica's, or None
     secret = cluster.secret if cluster is not None else _workspaceSecret(pre)
     top = _root(options, pre, reactor)
     if pre.logFile is not None:
@@ -128,19 +127,18 @@ def makeService(options: Options, reactor: IReactor | None = None) -> IService:
     selfService = selfServiceOf(options)  # --self-service's built-in server, or None
     wiring = Wiring(options, pre, reactor, top, successor, secret, cluster, selfService)
     gateway, configService, reload = _gatewayAndConfig(wiring)
-    team = wireTeam(options, pre, reactor, top, gateway, secret, cluster)
+    team = teamOf(options, pre, reactor, top, gateway, secret, cluster)
     limits = ConfiguredLimits(
         reactor, gateway, team, configService.gatewayQuotas, bool(options.get("policy"))
     )
     limits.use({name: pool.spec for name, pool in gateway.pools.items()})
     reload.limits = limits  # and again with each reload's servers
-    team.requestPolicy = wirePolicy(options, reactor, top)
-    wireAggregatePolicy(team.requestPolicy, gateway)
+    wirePolicy(options, reactor, top, team)  # --policy's gate, or none
     if selfService is not None:
         selfService.guard(team.gate)  # admin principals only
     heldCalls = wireHeldCalls(reactor, top, team.audit)  # made on first use
     reload.flow = wireFlow(reactor, top, gateway, heldCalls, pre.stateDir)  # and at each reload
-    wirePolicyLabels(team.requestPolicy, reload.flow.step)
+    wirePolicyOn(team, gateway, reload.flow.step)
     listener, site = _listener(wiring, gateway, configService, team, heldCalls)
     listener.setServiceParent(top)
     # Its socket first: a port taken refuses the start before anything is spawned.

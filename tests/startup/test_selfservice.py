@@ -22,7 +22,8 @@ from mcpgateway.httpbase.principal import VIA_TOKEN, Principal
 from mcpgateway.registry import client as registryclient
 from mcpgateway.runtime import interpreter
 from mcpgateway.startup import selfservice as service
-from mcpgateway.startup.selfservice import BuiltinServer, checkSelfService, selfServiceOf
+from mcpgateway.startup.selfservice import BuiltinServer, selfServiceOf
+from mcpgateway.startup.teamoptions import checkSelfService
 from mcpgateway.startup.wiring import GatewayReload
 from mcpgateway.web.plumbing.auth import AuthGate
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs
