@@ -22,7 +22,9 @@ the caller (L{HealthVisibility}):
     admin's (L{mcpgateway.report.health}).
 
 A token presented and refused gets what a caller without one gets, not a
-401: these paths stay open.
+401: these paths stay open. The figures' body (L{mcpgateway.report.health})
+loads at the first C{/health} that shows them: a gateway nobody asks never
+does.
 """
 
 from __future__ import annotations
@@ -42,7 +44,6 @@ from twisted.web.server import NOT_DONE_YET
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.httpbase.principal import Principal, Verdict
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.report.health import healthBody, visitingSessions
 from mcpgateway.runtime import logs
 from mcpgateway.web.endpoints.guard import showsChildText
 from mcpgateway.web.plumbing.replies import errorReply, jsonReply
@@ -211,6 +212,8 @@ class Health(Resource):
     def _body(self, request: IRequest, shown: HealthVisibility) -> bytes:
         if shown is HealthVisibility.LIVENESS:
             return jsonReply(request, 200, livenessBody())
+        from mcpgateway.report.health import healthBody, visitingSessions  # at the first /health
+
         status = self._gateway.readModel.status(rows=False)
         cluster = self._team.cluster
         line = None if cluster is None else cluster.line(visitingSessions(status))
