@@ -92,6 +92,7 @@ from mcpgateway.config.wrappers import (
     ResolveError,
     Wrapper,
     nodeCommand,
+    npmGlobalConfig,
     parseWrapper,
     pickBin,
     safeName,
@@ -491,6 +492,7 @@ class Resolver:
         match = _NPM_SPEC.fullmatch(wrapper.package)
         assert match is not None
         name, version = match.group("name"), match.group("version")
+        env = spec.environment(self._environ)
         argv = [
             npm,
             "install",
@@ -501,12 +503,14 @@ class Resolver:
             "--no-update-notifier",
             "--loglevel=error",
         ]
+        globalConfig = npmGlobalConfig(npm, env)
+        if globalConfig is not None:  # the system's, which --prefix alone would move
+            argv += ["--globalconfig", globalConfig]
         if version is not None and _EXACT_VERSION.fullmatch(version):
             argv.append("--prefer-offline")  # immutable: any cached copy will do
         # Without a version, say @latest: a bare name would keep the version an
         # earlier install recorded in <target>/package.json.
         argv.append(wrapper.package if version is not None else f"{name}@latest")
-        env = spec.environment(self._environ)
         installing = self._install("npm install", argv, env, target, spec)
 
         def found(_: object) -> list[str]:

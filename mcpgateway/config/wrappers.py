@@ -232,6 +232,43 @@ def nodeCommand(binFile: Path, searchPath: str | None) -> list[str]:
     return [*interpreter, str(binFile)]
 
 
+GLOBAL_CONFIG_VARIABLES = ("npm_config_globalconfig", "NPM_CONFIG_GLOBALCONFIG")
+"""The variables that name npm's global config file outright."""
+
+
+def npmGlobalConfig(npm: str, env: Mapping[str, str]) -> str | None:
+    """The global config file C{npm} reads when it runs with C{env} and no
+    C{--prefix}; C{None} when C{env} names it (npm reads that one then,
+    whatever the command line says) or npm's C{node} is not found.
+
+    npm reads its global config from C{<prefix>/etc/npmrc}, and a
+    C{--prefix} on the command line is that prefix: C{npm install --prefix
+    FOLDER} reads C{FOLDER/etc/npmrc} and misses the system's, where a
+    registry mirror, a proxy or a certificate authority is set
+    (C{/usr/etc/npmrc} for Debian's npm, the node folder's C{etc/npmrc} under
+    nvm). So the resolver, which installs with C{--prefix}, names this file
+    with C{--globalconfig}. Without a prefix npm's own is C{$PREFIX}, else
+    the folder above the folder of the C{node} it runs under (its real
+    path), C{$DESTDIR} put before it (C{@npmcli/config}'s
+    C{loadGlobalPrefix}); the C{node} is the one C{npm}'s first line names,
+    looked up on C{env}'s C{PATH} as C{env} would."""
+    if any(env.get(name) for name in GLOBAL_CONFIG_VARIABLES):
+        return None
+    prefix = env.get("PREFIX")
+    if not prefix:
+        try:
+            node = nodeCommand(Path(os.path.realpath(npm)), env.get("PATH"))[0]
+        except ResolveError:
+            return None
+        if os.path.basename(node) not in ("node", "nodejs"):
+            return None  # npm is a binary of its own: its prefix is not known here
+        prefix = os.path.dirname(os.path.dirname(os.path.realpath(node)))
+        destdir = env.get("DESTDIR")
+        if destdir:
+            prefix = os.path.join(destdir, prefix.lstrip(os.sep))
+    return os.path.join(prefix, "etc", "npmrc")
+
+
 def pickBin(manifest: Mapping[str, Any], packageName: str, wanted: str | None) -> str:
     """The relative path of the bin to run from a C{package.json}.
 
