@@ -11,12 +11,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from twisted.internet.defer import Deferred
 from twisted.python.usage import UsageError
 
 from mcpgateway import tap
 from mcpgateway.core.spec import ServerSpec, Variant
-from mcpgateway.runtime.threads import runInline
 from mcpgateway.sandbox.confine import Sandbox
 from mcpgateway.startup.sandboxing import (
     AUDIT_FILES_KEPT,
@@ -24,7 +22,6 @@ from mcpgateway.startup.sandboxing import (
     LOG_FILES_KEPT,
     MODES,
     SANDBOX_ENV,
-    OnDemandProxy,
     gatewayFiles,
     sandboxSetting,
     serverPaths,
@@ -294,29 +291,3 @@ def test_the_wired_sandbox_masks_the_files_the_gateway_was_started_with(
     command = gateway.spawner.confiner.command(spec, [sys.executable], {"HOME": str(tmp_path)})
     request = json.loads(command[command.index("--") - 1])
     assert request["gatewayFiles"] == list(files)
-
-
-def test_the_allow_list_proxy_is_made_when_a_child_first_asks_for_its_socket() -> None:
-    proxy = OnDemandProxy(FakeProcessReactor(), runInline)
-    proxy.startService()
-    proxy.hold(Deferred())  # a child with no allow list: nothing to keep open
-    proxy.handOver()
-    assert proxy.made is None
-    assert proxy.status("s") is None and proxy.listening() == []
-    path = proxy.socketFor("s", ("api.example.com",))
-    made = proxy.made
-    assert made is not None and made.running  # started, as the tree it is under
-    assert proxy.socketFor("s", ("api.example.com",)) == path and proxy.made is made
-    assert proxy.status("s") == {"open": 0, "refused": 0, "refusedHosts": []}
-    proxy.stopService()
-    assert not made.running and not Path(path).parent.exists()  # its sockets' directory
-
-
-def test_a_proxy_made_before_the_tree_starts_starts_with_it() -> None:
-    proxy = OnDemandProxy(FakeProcessReactor(), runInline)
-    proxy.recorderFor("s", "/nonexistent/hosts")
-    made = proxy.made
-    assert made is not None and not made.running
-    proxy.startService()
-    assert made.running
-    proxy.stopService()
