@@ -34,7 +34,7 @@ from mcpgateway.cli.sandboxfacts import NAMES, SandboxFacts, sandboxFacts
 from mcpgateway.cli.sandboxlearn import addSuggest
 from mcpgateway.cli.sandboxspec import serverSpec
 from mcpgateway.ops.gatewayprobe import GatewayProbe, resolveStateDir
-from mcpgateway.sandbox import bwrap, layout, probe, request, seatbelt
+from mcpgateway.sandbox import bwrap, layout, mechanisms, request, seatbelt
 from mcpgateway.startup.sandboxing import DEFAULT, MODES
 
 BROWSERS = (
@@ -155,7 +155,7 @@ def cmdSandboxShow(args: argparse.Namespace, out: Output, ctx: CliContext) -> in
     probed = facts.found
     mechanism = facts.mechanism
     if args.gateway is not None or not facts.fromGateway:  # as that --sandbox would choose
-        mechanism = probe.FORCED.get(default) or str(probed.get("mechanism") or "none")
+        mechanism = mechanisms.FORCED.get(default) or str(probed.get("mechanism") or "none")
     argv = [spec.executable or spec.command, *spec.args]
     environ = spec.environment(os.environ)
     asked = request.build(
@@ -188,7 +188,9 @@ def cmdSandboxShow(args: argparse.Namespace, out: Output, ctx: CliContext) -> in
     if proxied is not None:
         document["proxy"] = proxied
     if confined:
-        why = probe.unworkable(probed, mechanism) if mechanism in ("bwrap", "landlock") else None
+        why = (
+            mechanisms.unworkable(probed, mechanism) if mechanism in ("bwrap", "landlock") else None
+        )
         if why is not None:
             document["unworkable"] = why
         document["gaps"] = gaps(probed, mechanism)
@@ -325,8 +327,8 @@ def _confinement(facts: SandboxFacts, mode: str) -> Check:
     else:
         where, whose, confined = "here", "children here", "children are confined with"
         said = f" (found from this shell: the running gateway did not say: {facts.why})"
-    forced = probe.FORCED.get(mode)
-    why = None if forced is None else probe.unworkable(found, forced)
+    forced = mechanisms.FORCED.get(mode)
+    why = None if forced is None else mechanisms.unworkable(found, forced)
     if why is not None:
         return Check(
             "fail",

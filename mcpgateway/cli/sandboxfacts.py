@@ -19,7 +19,7 @@ from typing import Any
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError
 from mcpgateway.ops.gatewayprobe import GatewayProbe
-from mcpgateway.sandbox import probe
+from mcpgateway.sandbox import mechanisms, probe
 
 NAMES = {
     "bwrap": "bubblewrap",
@@ -114,7 +114,7 @@ def sandboxFacts(cli: CliContext, found: GatewayProbe, mode: str | None = None) 
                 return facts
             why = facts
     here = probe.probe()
-    mechanism = probe.FORCED.get(mode or "") or str(here.get("mechanism") or "none")
+    mechanism = mechanisms.FORCED.get(mode or "") or str(here.get("mechanism") or "none")
     return SandboxFacts(here, mechanism, why=why, running=running)
 
 

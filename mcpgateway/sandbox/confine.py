@@ -52,7 +52,7 @@ from twisted.logger import Logger
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.threads import RunInThread, runInline
 from mcpgateway.sandbox import childtmp, defaults, failures, learnrun
-from mcpgateway.sandbox.probe import FORCED, unworkable
+from mcpgateway.sandbox.mechanisms import FORCED, unworkable
 from mcpgateway.sandbox.profile import LEARN, OFF
 from mcpgateway.sandbox.request import SpawnSpec, build, homeOf, launcherCommand, mechanismOf
 

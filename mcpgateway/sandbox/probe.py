@@ -17,8 +17,9 @@ does not confine on this machine (L{mcpgateway.sandbox.gaps}), told by the
 gateway's log line of the mechanism it uses, by C{sandbox check} and by
 C{doctor}. And
 the gateway's C{--sandbox bubblewrap} or C{landlock} names the one
-mechanism its children get (L{FORCED}), whatever works here
-(L{unworkable} says why it does not).
+mechanism its children get (L{mcpgateway.sandbox.mechanisms.FORCED}),
+whatever works here (L{mcpgateway.sandbox.mechanisms.unworkable} says why
+it does not).
 
 Standard library only, imported by the launcher.
 """
@@ -30,21 +31,14 @@ import sys
 
 from mcpgateway.sandbox import bwrap, defaults, gaps, seccomp
 from mcpgateway.sandbox.learnrun import findStrace
+from mcpgateway.sandbox.mechanisms import BWRAP, LANDLOCK_NEEDED
 
 TYPE_CHECKING = False  # typing itself is not imported: the launcher starts lean
 if TYPE_CHECKING:
     from typing import Any
 
-BWRAP = "bwrap"
-LANDLOCK_NEEDED = (
-    "Landlock needs Linux 5.13 or later, enabled (lsm=landlock) and not refused by seccomp"
-)
 DISABLE_USERNS = (0, 8, 0)
 """The first bubblewrap with C{--disable-userns}."""
-FORCED = {"bubblewrap": BWRAP, "landlock": "landlock"}
-"""The words of the gateway's C{--sandbox} that choose one mechanism, and
-the mechanism each chooses (its children get it or fail to start, never run
-unconfined)."""
 
 
 def which(name: str, searchPath: str | None = None) -> str | None:
@@ -165,18 +159,6 @@ def landlockAbi() -> tuple[int, str | None]:
     if version > 0:
         return version, None
     return 0, f"{LANDLOCK_NEEDED} ({os.strerror(-version)})"
-
-
-def unworkable(found: dict[str, Any], mechanism: str) -> str | None:
-    """Why C{mechanism} (C{bwrap}, C{landlock}) does not confine children
-    here, as the probe C{found}; C{None}: it does."""
-    if mechanism == BWRAP:
-        bw = found.get("bwrap") or {}
-        return None if bw.get("works") else str(bw.get("error") or "bubblewrap does not work")
-    if mechanism == "landlock":
-        landlock = found.get("landlock") or {}
-        return None if landlock.get("abi") else str(landlock.get("error") or LANDLOCK_NEEDED)
-    return None if found.get("mechanism") == mechanism else f"{mechanism} does not work here"
 
 
 def probe(path: str | None = None) -> dict[str, Any]:

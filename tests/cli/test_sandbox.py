@@ -19,7 +19,7 @@ from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.http import GatewayClient
 from mcpgateway.cli.sandbox import BROWSERS
 from mcpgateway.cli.sandboxfacts import HERE
-from mcpgateway.sandbox import gaps, probe
+from mcpgateway.sandbox import gaps, mechanisms, probe
 from tests.cli.support import Cli, check, writeState
 
 WORKS: dict[str, Any] = {
@@ -90,7 +90,7 @@ class Answering:
         body: dict[str, Any] = {"servers": {}}
         if urllib.parse.urlsplit(request.full_url).path == "/api/v1/sandbox":
             mode = str(self.state.get("sandbox") or "auto")
-            mechanism = probe.FORCED.get(mode) or self.probed["mechanism"]
+            mechanism = mechanisms.FORCED.get(mode) or self.probed["mechanism"]
             body = {"pid": os.getpid(), "mode": mode, "mechanism": mechanism, "probe": self.probed}
         return io.BytesIO(json.dumps(body).encode())
 

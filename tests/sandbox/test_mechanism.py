@@ -14,7 +14,7 @@ import pytest
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import LogLevel
 
-from mcpgateway.sandbox import childtmp, gaps, probe, seccomp
+from mcpgateway.sandbox import childtmp, gaps, mechanisms, probe, seccomp
 from mcpgateway.sandbox.confine import Sandbox
 from mcpgateway.sandbox.detect import SandboxService
 from tests.fakes import HandThreads, capturedGatewayLogs
@@ -93,7 +93,7 @@ def test_a_named_mechanism_that_does_not_work_here_is_an_error_saying_why(
     [event] = probed(box, found)
     assert event["log_level"] == LogLevel.error and event["why"] == why
     assert "fail to start" in event["log_format"] and "never run unconfined" in event["log_format"]
-    assert box.mechanism == probe.FORCED[mode]  # never none: the launcher refuses (126)
+    assert box.mechanism == mechanisms.FORCED[mode]  # never none: the launcher refuses (126)
 
 
 def test_a_named_mechanism_that_works_is_told_with_its_gaps() -> None:
@@ -147,11 +147,11 @@ def test_the_probe_says_each_mechanisms_gaps(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_whether_a_named_mechanism_works_here() -> None:
-    assert probe.unworkable(BWRAP_WORKS, "bwrap") is None
-    assert probe.unworkable(BWRAP_WORKS, "landlock") is None
-    assert probe.unworkable(BWRAP_FAILS, "bwrap") == "setting up uid map: denied"
-    assert probe.unworkable(NOTHING, "landlock") == "Landlock needs Linux 5.13"
-    assert probe.unworkable({}, "bwrap") == "bubblewrap does not work"
+    assert mechanisms.unworkable(BWRAP_WORKS, "bwrap") is None
+    assert mechanisms.unworkable(BWRAP_WORKS, "landlock") is None
+    assert mechanisms.unworkable(BWRAP_FAILS, "bwrap") == "setting up uid map: denied"
+    assert mechanisms.unworkable(NOTHING, "landlock") == "Landlock needs Linux 5.13"
+    assert mechanisms.unworkable({}, "bwrap") == "bubblewrap does not work"
 
 
 # -- the gateway's own files ---------------------------------------------------------------
