@@ -3,7 +3,7 @@
 
 Landlock cannot give a child a private C{/tmp}: its launcher makes it a
 directory of its own, C{<state-dir>/sandbox/<server>/tmp/<pid>}
-(L{mcpgateway.sandbox.launch.childTmp}), which it names as the
+(L{childTmp}), which it names as the
 child's C{TMPDIR}. What a child leaves there outlives it unless someone
 removes it: the gateway does, once the child has ended
 (L{mcpgateway.sandbox.confine.Sandbox.spawned}), and at its start it
@@ -15,6 +15,9 @@ A child may write what it likes under its own directory (symbolic links
 included): the removal never follows one (C{shutil.rmtree} on a platform
 whose removal resists symlink attacks; a directory that became a link is
 left alone).
+
+Standard library only: the launcher imports it (L{childTmp}), and the
+gateway does not load the launcher.
 """
 
 from __future__ import annotations
@@ -24,11 +27,19 @@ import os
 import shutil
 from collections.abc import Callable
 
-from mcpgateway.sandbox.launch import childTmp
-
 MECHANISMS = ("auto", "landlock", "seatbelt")
 """The mechanisms whose launcher may make a child's temporary directory
 (C{auto}: it may fall back to Landlock)."""
+
+
+def childTmp(stateDir: str, server: str, pid: int) -> str:
+    """The temporary directory of the child whose launcher is process
+    C{pid} (the child's own pid after its C{exec}):
+    C{<stateDir>/sandbox/<server>/tmp/<pid>}, C{server} made a name of
+    letters, digits, C{-}, C{_} and C{.}. The launcher makes it; the
+    gateway removes it when the child ends."""
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in server)
+    return os.path.join(stateDir, "sandbox", name or "_", "tmp", str(pid))
 
 
 def remove(stateDir: str, server: str, pid: int) -> bool:

@@ -50,7 +50,24 @@ import os
 import re
 
 from mcpgateway.sandbox import defaults
-from mcpgateway.sandbox.launch import NO_LIBSECCOMP, NOT_SHOWN, PREFIX, SOCKET_ONLY
+
+# The launcher's own words (L{mcpgateway.sandbox.launch}, a program of its
+# own, which the gateway does not load); tests/sandbox/test_failures.py
+# holds them the launcher's.
+PREFIX = "mcpgateway sandbox: "
+"""How the launcher's own lines on stderr start."""
+NOT_SHOWN = "not shown: "
+"""Begins the launcher's line saying what of its entry the one path rule
+kept from a child: it runs without it."""
+SOCKET_ONLY = (
+    "its allow list's proxy is a socket only a bubblewrap sandbox reaches: under Landlock"
+    " the server runs without network"
+)
+NO_LIBSECCOMP = (
+    "libseccomp is not installed (the libseccomp2 package): under Landlock the server's"
+    " files are confined, but not its UNIX sockets (an ssh-agent, D-Bus, the Docker socket),"
+    " UDP and IP protocols other than TCP, nor the system calls the filter refuses"
+)
 
 _NODE = re.compile(r"\b(EACCES|EPERM|EROFS|ENOENT): [^,]*, (\w+) '([^']+)'")
 _PYTHON = re.compile(r"\[Errno (13|1|30|2)\] [^:]*: '([^']+)'")

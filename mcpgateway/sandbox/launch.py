@@ -454,22 +454,14 @@ def filterProgram(request: Mapping[str, Any]) -> int | None:
     return None if filtered is None else seccomp.program(filtered)
 
 
-def childTmp(stateDir: str, server: str, pid: int) -> str:
-    """The temporary directory of the child whose launcher is process
-    C{pid} (the child's own pid after its C{exec}):
-    C{<stateDir>/sandbox/<server>/tmp/<pid>}, C{server} made a name of
-    letters, digits, C{-}, C{_} and C{.}. The launcher makes it; the
-    gateway removes it when the child ends."""
-    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in server)
-    return os.path.join(stateDir, "sandbox", name or "_", "tmp", str(pid))
-
-
 def privateTmp(request: Mapping[str, Any]) -> str:
     """A temporary directory of this child's own (Landlock cannot give it a
     private C{/tmp}, and a server's children may serve different people):
-    L{childTmp} of this process, mode 0700, made empty (a directory left by
-    an earlier process of this pid is removed first), its missing parents
-    0700 too."""
+    L{mcpgateway.sandbox.childtmp.childTmp} of this process, mode 0700,
+    made empty (a directory left by an earlier process of this pid is
+    removed first), its missing parents 0700 too."""
+    from mcpgateway.sandbox.childtmp import childTmp
+
     path = childTmp(str(request["stateDir"]), str(request.get("server")), os.getpid())
     parent = os.path.dirname(path)
     missing: list[str] = []

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from mcpgateway.sandbox import childtmp
-from mcpgateway.sandbox.launch import childTmp
+from mcpgateway.sandbox.childtmp import childTmp
 
 
 def made(stateDir: Path, server: str, pid: int) -> Path:

@@ -417,3 +417,11 @@ def test_any_line_is_read_without_a_crash(line: str) -> None:
     result = note(line)
     assert result is None or "\n" not in result
     unseenPath(line, HOME)
+
+
+def test_the_launchers_words_are_the_launchers_own() -> None:
+    """The gateway reads the launcher's lines without loading its program."""
+    from mcpgateway.sandbox import failures, launch
+
+    for name in ("PREFIX", "NOT_SHOWN", "SOCKET_ONLY", "NO_LIBSECCOMP"):
+        assert getattr(failures, name) == getattr(launch, name), name

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from mcpgateway.sandbox import landlock, launch, privileges, probe
 from mcpgateway.sandbox.bwrap import STDOUT_HANDOVER
+from mcpgateway.sandbox.childtmp import childTmp
 from mcpgateway.sandbox.launch import (
     PREFIX,
-    childTmp,
     decode,
     lowerResources,
     main,
