@@ -20,7 +20,9 @@ from __future__ import annotations
 import os
 import sys
 
-from mcpgateway.sandbox.bwrap import NETWORK_NONE, NetworkPlan
+TYPE_CHECKING = False  # typing itself is not imported: the launcher starts lean
+if TYPE_CHECKING:
+    from mcpgateway.sandbox.bwrap import NetworkPlan
 
 PORT = 3128
 """The forwarder's port on the sandbox's own loopback."""
@@ -59,7 +61,10 @@ def interpreter() -> tuple[str, str | None]:
 
 def plan(socketPath: str, command: list[str]) -> tuple[NetworkPlan, list[str]]:
     """The network plan of a sandbox whose way out is the proxy at
-    C{socketPath}, and the command that runs the forwarder, then C{command}."""
+    C{socketPath}, and the command that runs the forwarder, then C{command}
+    (in the launcher: the gateway reads only this module's names)."""
+    from mcpgateway.sandbox.bwrap import NETWORK_NONE, NetworkPlan
+
     python, prefix = interpreter()
     forwarder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "forward.py")
     readOnly = [(forwarder, FORWARDER)]
