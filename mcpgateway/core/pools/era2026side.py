@@ -42,10 +42,6 @@ class Era2026Children(Protocol):
     """What an L{Era2026Side} asks of its pool's placement: which child
     serves a request."""
 
-    @property
-    def perLaunch(self) -> bool:
-        """Whether it keeps a child per launch spec (a keyed placement)."""
-
     def era2026Upstream(self, request: Era2026Request) -> Deferred[Upstream]:
         """The running child that serves C{request}'s route (and
         credentials); fails with L{ServerUnavailable} or L{UnknownRoute}."""
@@ -72,6 +68,7 @@ class Era2026Side:
         routes: Callable[[], Mapping[str, Variant]],
         refusal: Callable[[], str | None],
         children: Era2026Children,
+        perLaunch: bool,
         bridge: InputBridge,
     ) -> None:
         """
@@ -81,12 +78,15 @@ class Era2026Side:
         @param refusal: why its pool does not serve 2026-07-28 clients, or
             C{None} (its placement's reason, else L{refusal}'s).
         @param children: which child serves a request (its pool's placement).
+        @param perLaunch: whether its children are by launch spec (a keyed
+            placement's), each route its own; else one child serves every route.
         """
         self._spec = spec
         self._disabled = disabled
         self._routes = routes
         self._refusal = refusal
         self._childrenOf = children
+        self._perLaunch = perLaunch
         self.bridge = bridge
         self._listeners: set[Listener] = set()
         """The open listen streams on its children."""
@@ -221,7 +221,7 @@ class Era2026Side:
         child for all its routes (C{perLaunch} false), a workspace route
         that is the user's entry is the key-less route."""
         routes = self._routes()
-        if request.scope and not self._childrenOf.perLaunch and request.scope in routes:
+        if request.scope and not self._perLaunch and request.scope in routes:
             return replace(request, scope="")
         return request
 
@@ -229,7 +229,7 @@ class Era2026Side:
         """The C{Mcp-Param-*} map of C{tool} on route C{scope}'s child, from
         its last C{tools/list} (C{None}: not known)."""
         children = self._childrenOf
-        if scope and not children.perLaunch and scope in self._routes():
+        if scope and not self._perLaunch and scope in self._routes():
             scope = ""
         router = children.era2026Router(scope)
         if router is None:

@@ -54,10 +54,9 @@ from mcpgateway.core.exchange import Sink
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.pools.attach import release
 from mcpgateway.core.pools.capacity import ChildCapacity
-from mcpgateway.core.pools.placement import Kit
+from mcpgateway.core.pools.placement import Attached, KeyedRoutes, Kit
 from mcpgateway.core.pools.pool import (
     GLOBAL_CHILD,
-    Idle,
     SessionGone,
     UnknownRoute,
     childGone,
@@ -87,15 +86,23 @@ class KeyedPlacement:
     """
 
     log = Logger(observer=logs.observer)
-    perLaunch = True
-    ownsAll = False
-    startup = None
+    single = None
 
     def __init__(self, kit: Kit) -> None:
         self._kit = kit
         self.table = RouteChildren(kit)
         self.limit = ChildCapacity(kit, self.table)
         self.rebinder = Rebinder(kit, self.table, self.limit)
+
+    @property
+    def attached(self) -> Attached:
+        """Itself: its sessions attach to their route's child."""
+        return self
+
+    @property
+    def keyed(self) -> KeyedRoutes:
+        """Itself: its children are by route key."""
+        return self
 
     # -- what it holds -------------------------------------------------------------
 
@@ -206,7 +213,7 @@ class KeyedPlacement:
 
     def forwardPending(
         self, session: Session, message: jsonrpc.Message, related: Sink | None
-    ) -> Deferred[jsonrpc.Message] | None:
+    ) -> Deferred[jsonrpc.Message]:
         """A request of a session answered from its route's catalog: from
         the catalog when it can, else once its route's child runs (the
         sessions answered from the catalog on it are told what it lists
@@ -305,10 +312,3 @@ class KeyedPlacement:
         )
         self.limit.retry()
         return stopping.addCallback(lambda _: None)
-
-    def idle(self, now: float) -> Idle | None:
-        """Never as a whole: L{expire} stops each child when it is idle."""
-        return None
-
-    def healthPing(self) -> None:
-        """Nothing: a scoped child that is idle is stopped (L{expire}), not pinged."""

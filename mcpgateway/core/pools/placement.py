@@ -15,12 +15,15 @@ L{mcpgateway.core.pools.factory.makePool}:
 
 A placement holds its own map (the shared child, or the children by child
 key and the sessions bound to them) and nobody else reads it: the pool
-asks it which child serves a session (L{Placement.childOf}), and to open,
-restore, ready and release its sessions. What does not change while the
-pool lives are values the pool reads: whether it keeps a child per launch
-(C{perLaunch}), whether every session owns its child (C{ownsAll}: such a
-pool never serves an MCP 2026-07-28 client, L{perSessionRefusal}), and
-what answers its sessions from the server's saved catalog (C{startup}).
+asks it which child serves a session (L{Placement.childOf}). What one kind
+of placement does alone is one of its parts, C{None} on the others, which
+the pool reads once: the sessions attached to its children (L{Attached}:
+to open, restore, ready and release them; a per-session placement has
+none, every session owns its child: such a pool never serves an MCP
+2026-07-28 client, L{perSessionRefusal}), its children by route key
+(L{KeyedRoutes}), and its one child for all (L{SingleChild}: what answers
+its sessions from the server's saved catalog, its idleness, its health
+pings). So no placement answers for what it does not do.
 It is given what it needs as values and callables (a L{Kit}), never the
 pool itself: the sessions that own a child are the pool's, not the
 placement's, and the pool asks them before it asks the placement.
@@ -32,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.interfaces import IReactorTime
 
 from mcpgateway.core.era2026.types import Era2026Request
@@ -44,14 +47,22 @@ from mcpgateway.core.pools.lostchild import LostChildNotices
 from mcpgateway.core.pools.pool import Idle, NoSharedChild, clientVariant
 from mcpgateway.core.pools.poollauncher import PoolLauncher
 from mcpgateway.core.pools.scopecatalog import ScopeCatalog, ScopeStartup
-from mcpgateway.core.pools.snapshot import CapacityCounts, keysOf
+from mcpgateway.core.pools.snapshot import CapacityCounts
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
 
-__all__ = ["Kit", "Placement", "SessionPlacement", "perSessionRefusal"]
+__all__ = [
+    "Attached",
+    "KeyedRoutes",
+    "Kit",
+    "Placement",
+    "SessionPlacement",
+    "SingleChild",
+    "perSessionRefusal",
+]
 
 Serve = Callable[[], Deferred[jsonrpc.Message]]
 
@@ -100,23 +111,51 @@ class Kit:
 
 class Placement(Protocol):
     """Which of a pool's own children serves a session (the sessions with a
-    child of their own aside: the pool asks those first)."""
-
-    perLaunch: bool
-    """Whether it keeps a child per launch spec (each route its own key)."""
-    ownsAll: bool
-    """Whether every session has a child of its own (the pool's, not the placement's)."""
+    child of their own aside: the pool asks those first): what every
+    placement does. What one kind does alone is one of its parts
+    (L{attached}, L{keyed}, L{single}), C{None} on the others; the pool
+    reads them once, when it is made."""
 
     @property
-    def startup(self) -> CatalogStartup | None:
-        """What answers its sessions' start-ups from the saved catalog while
-        its one child does not run (a shared placement's; C{None}: none does)."""
+    def attached(self) -> Attached | None:
+        """Its sessions' side: they attach to its children (C{None}: every
+        session has a child of its own, the pool's)."""
+
+    @property
+    def keyed(self) -> KeyedRoutes | None:
+        """Its children by route key (C{None}: one child serves every route)."""
+
+    @property
+    def single(self) -> SingleChild | None:
+        """Its one child, shared by every session (C{None}: it has no one child)."""
 
     def children(self) -> list[Upstream]:
         """Its children (the shared one, or those of each key)."""
 
     def childOf(self, session: Session) -> Upstream | None:
         """The child serving C{session} (C{None}: none)."""
+
+    def reconfigured(self, before: tuple[object, ...]) -> list[Session]:
+        """The pool serves a new spec (its launch environment was
+        C{before}); the sessions whose route is gone."""
+
+    def useLaunchSpec(self, spec: ServerSpec, owned: list[Upstream]) -> None:
+        """Its children (and the sessions' own, C{owned}) start with C{spec}."""
+
+    def stopShared(self, why: str = "") -> Deferred[None]:
+        """Stop the children of the routes (they start again on demand);
+        C{why} goes into their exit reason."""
+
+    def era2026Upstream(self, request: Era2026Request) -> Deferred[Upstream]:
+        """The running child serving C{request}'s route."""
+
+    def era2026Router(self, scope: str) -> Router | None:
+        """The router of route C{scope}'s child, when it has one."""
+
+
+class Attached(Protocol):
+    """The sessions of a placement whose sessions attach to its children
+    (a shared or keyed placement's)."""
 
     def open(self, session: Session, initialize: jsonrpc.Message) -> Deferred[jsonrpc.Message]:
         """Attach C{session} to its child and answer its C{initialize}."""
@@ -130,52 +169,11 @@ class Placement(Protocol):
     def ready(self, session: Session) -> Deferred[Upstream]:
         """C{session}'s running child, started when needed."""
 
-    def forwardPending(
-        self, session: Session, message: jsonrpc.Message, related: Sink | None
-    ) -> Deferred[jsonrpc.Message] | None:
-        """C{message} of a session answered from its scope's catalog whose
-        child is this placement's (C{None}: its child is its own)."""
-
-    def unbind(self, session: Session) -> None:
-        """C{session} moved to a child of its own: forget its binding."""
-
     def close(self, session: Session, reason: str) -> Deferred[None]:
         """Detach C{session} from its child."""
 
-    def reconfigured(self, before: tuple[object, ...]) -> list[Session]:
-        """The pool serves a new spec (its launch environment was
-        C{before}); the sessions whose route is gone."""
-
-    def useLaunchSpec(self, spec: ServerSpec, owned: list[Upstream]) -> None:
-        """Its children (and the sessions' own, C{owned}) start with C{spec}."""
-
-    def requestTimeoutOf(self, upstream: Upstream) -> float | None:
-        """The request timeout of its child C{upstream} (C{None}: the server's)."""
-
-    def restarted(self) -> None:
-        """Every child was stopped."""
-
-    def expire(self, now: float) -> list[int]:
-        """Stop the children idle past their timeout; their pids."""
-
     def prewarm(self) -> Deferred[None]:
         """Start what should run before a session asks."""
-
-    def era2026Upstream(self, request: Era2026Request) -> Deferred[Upstream]:
-        """The running child serving C{request}'s route."""
-
-    def era2026Router(self, scope: str) -> Router | None:
-        """The router of route C{scope}'s child, when it has one."""
-
-    def stopShared(self, why: str = "") -> Deferred[None]:
-        """Stop the children of the routes (they start again on demand);
-        C{why} goes into their exit reason."""
-
-    def idle(self, now: float) -> Idle | None:
-        """How idle the shared child is."""
-
-    def healthPing(self) -> None:
-        """Ping the running shared child."""
 
     def scopesOf(self, upstream: Upstream) -> tuple[str, ...]:
         """The route and credential keys its child C{upstream} serves."""
@@ -183,11 +181,53 @@ class Placement(Protocol):
     def principalOf(self, upstream: Upstream) -> str:
         """The key of the principal whose child C{upstream} is (C{""}: all's)."""
 
-    def probeRoute(self, variant: Variant, key: str) -> Deferred[ScopeCatalog] | None:
+
+class KeyedRoutes(Protocol):
+    """What a placement with a child per route key does alone: its
+    sessions are answered from their route's catalog while their child
+    does not run, each child has its route's timeout, and its children
+    wait for room (C{maxChildren}) and stop when idle."""
+
+    def forwardPending(
+        self, session: Session, message: jsonrpc.Message, related: Sink | None
+    ) -> Deferred[jsonrpc.Message]:
+        """C{message} of a session answered from its route's catalog whose
+        child is this placement's (not its own)."""
+
+    def unbind(self, session: Session) -> None:
+        """C{session} moved to a child of its own: forget its binding."""
+
+    def requestTimeoutOf(self, upstream: Upstream) -> float | None:
+        """The request timeout of its child C{upstream} (C{None}: the server's)."""
+
+    def restarted(self) -> None:
+        """Every child was stopped: what waits for room tries again."""
+
+    def expire(self, now: float) -> list[int]:
+        """Stop the children idle past their timeout; their pids."""
+
+    def probeRoute(self, variant: Variant, key: str) -> Deferred[ScopeCatalog]:
         """Start route C{variant}'s child as its first session would, list
         it as the catalog of C{key} and stop it unless a session uses it
-        meanwhile (C{None}: its sessions are not answered from a route's
-        catalog: their child is the server's one, or their own)."""
+        meanwhile."""
+
+
+class SingleChild(Protocol):
+    """What a placement with one child for every session does alone: its
+    sessions' start-ups are answered from the server's saved catalog while
+    the child does not run, and the gateway watches the child's idleness
+    and health."""
+
+    @property
+    def startup(self) -> CatalogStartup:
+        """What answers its sessions' start-ups from the saved catalog while
+        its child does not run."""
+
+    def idle(self, now: float) -> Idle | None:
+        """How idle the child is (C{None}: not idle, or not running)."""
+
+    def healthPing(self) -> None:
+        """Ping the running child."""
 
 
 def perSessionRefusal(server: str) -> str:
@@ -202,43 +242,23 @@ def perSessionRefusal(server: str) -> str:
 
 class SessionPlacement:
     """No child of its own: every session's child is the session's (a
-    per-session server)."""
+    per-session server). Its pool serves every session from its own
+    children, and no MCP 2026-07-28 client (L{perSessionRefusal})."""
 
-    perLaunch = False
-    ownsAll = True
-    startup = None
+    attached = None
+    keyed = None
+    single = None
 
     def __init__(self, kit: Kit) -> None:
         self._kit = kit
 
     def children(self) -> list[Upstream]:
+        """None: each child is a session's."""
         return []
 
     def childOf(self, session: Session) -> Upstream | None:
+        """None: a session's child is its own."""
         return None
-
-    def open(self, session: Session, initialize: jsonrpc.Message) -> Deferred[jsonrpc.Message]:
-        raise AssertionError("a per-session server's sessions each own their child")
-
-    def restore(self, session: Session) -> None:
-        raise AssertionError("a per-session server's sessions each own their child")
-
-    def gone(self, session: Session) -> str | None:
-        return None
-
-    def ready(self, session: Session) -> Deferred[Upstream]:
-        raise AssertionError("a per-session server's sessions each own their child")
-
-    def forwardPending(
-        self, session: Session, message: jsonrpc.Message, related: Sink | None
-    ) -> Deferred[jsonrpc.Message] | None:
-        return None
-
-    def unbind(self, session: Session) -> None:
-        """Nothing is bound."""
-
-    def close(self, session: Session, reason: str) -> Deferred[None]:
-        return succeed(None)
 
     def reconfigured(self, before: tuple[object, ...]) -> list[Session]:
         """New sessions start from the new launch specs; the children
@@ -253,41 +273,12 @@ class SessionPlacement:
             # A child that serves one principal keeps serving that principal.
             upstream.spec = spec.forPrincipal(upstream.spec.principal)
 
-    def requestTimeoutOf(self, upstream: Upstream) -> float | None:
-        return None
-
-    def restarted(self) -> None:
-        """Nothing waits for room."""
-
-    def expire(self, now: float) -> list[int]:
-        return []
-
-    def prewarm(self) -> Deferred[None]:
-        """Nothing to start before a session asks."""
-        return succeed(None)
+    def stopShared(self, why: str = "") -> Deferred[None]:
+        raise NoSharedChild(f"server '{self._kit.spec().name}' has a child per session")
 
     def era2026Upstream(self, request: Era2026Request) -> Deferred[Upstream]:
         return fail(NoSharedChild(perSessionRefusal(self._kit.spec().name)))
 
     def era2026Router(self, scope: str) -> Router | None:
-        return None
-
-    def stopShared(self, why: str = "") -> Deferred[None]:
-        raise NoSharedChild(f"server '{self._kit.spec().name}' has a child per session")
-
-    def idle(self, now: float) -> Idle | None:
-        """Never: a session's own child lives as long as the session."""
-        return None
-
-    def healthPing(self) -> None:
-        """Nothing: a session's own child is never pinged."""
-
-    def scopesOf(self, upstream: Upstream) -> tuple[str, ...]:
-        return keysOf(upstream.router.sessions, "")
-
-    def principalOf(self, upstream: Upstream) -> str:
-        return ""
-
-    def probeRoute(self, variant: Variant, key: str) -> Deferred[ScopeCatalog] | None:
-        """None: a session's child is its own (the pool probes those)."""
+        """None: no child serves MCP 2026-07-28 clients."""
         return None

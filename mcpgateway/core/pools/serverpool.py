@@ -17,7 +17,14 @@ and holds its own map (the shared child; the children by key and the
 sessions bound to them). The sessions that own a child (a per-session
 server's, and a promoted server's new sessions) are the pool's
 L{OwnedChildren}, whatever the placement: the pool asks them first, then
-the placement. So a client request is: a session answered from its
+the placement. What only one kind of placement does the pool reaches
+through that placement's part, read once (L{Placement}'s C{attached},
+C{keyed}, C{single}; C{None} on the other kinds): a per-session server
+has no sessions attached to a child of the placement, so the pool gives
+every session its own; only a keyed placement answers its sessions from
+their route's catalog, times each child by its route and stops the idle
+ones; only a shared one answers start-ups from the server's saved catalog
+and is idle or pinged. So a client request is: a session answered from its
 scope's catalog (L{ScopeStartup}) waits for its child; a session on a
 running child of the placement is forwarded at once (the hot path: one
 placement lookup); else the saved catalog answers it, or a promoted
@@ -212,13 +219,25 @@ class ServerPool:
         bridge = InputBridge(
             spec.name, clock, ttl=limits.inputTimeout, maxSuspended=limits.maxSuspended
         )
+        placed = self.placement
+        self._attached, self._keyed, self._single = placed.attached, placed.keyed, placed.single
+        """Its placement's parts, read once (L{Placement}): no sessions
+        attached to its children (every session has a child of its own
+        whatever happens: a per-session server; a server promoted before
+        this process has them: its 2026 requests have the shared child),
+        no children by route key, no one child for all are each C{None}."""
+        self._startup = None if placed.single is None else placed.single.startup
+        """What answers its sessions' start-ups from the server's saved
+        catalog while its one child does not run (C{None}: nothing does)."""
         self.era2026 = Era2026Side(
-            specNow, disabledNow, lambda: self.routes, self.era2026Refusal, self.placement, bridge
+            specNow,
+            disabledNow,
+            lambda: self.routes,
+            self.era2026Refusal,
+            placed,
+            self._keyed is not None,
+            bridge,
         )
-        self._ownsAllSessions = self.placement.ownsAll
-        """Whether every session has a child of its own whatever happens (a
-        per-session server; a server promoted before this process is not:
-        its 2026 requests have the shared child)."""
 
     # -- which child serves a session ---------------------------------------------
 
@@ -226,7 +245,7 @@ class ServerPool:
     def perLaunch(self) -> bool:
         """Whether it keeps a child per launch spec (a keyed placement: any
         other serves each of its routes as the key-less one)."""
-        return self.placement.perLaunch
+        return self._keyed is not None
 
     def upstreams(self) -> list[Upstream]:
         """Every child of the pool: its placement's, and the sessions' own."""
@@ -246,14 +265,16 @@ class ServerPool:
 
         @raise SessionGone: the session's own child is gone.
         """
-        if session in self.owned or self._ownsAllSessions:
+        attached = self._attached
+        if attached is None or session in self.owned:
             return self.owned.ready(session)
-        return self.placement.ready(session)
+        return attached.ready(session)
 
     def gone(self, session: Session) -> str | None:
-        if session in self.owned or self._ownsAllSessions:
+        attached = self._attached
+        if attached is None or session in self.owned:
             return self.owned.gone(session)
-        return self.placement.gone(session)
+        return attached.gone(session)
 
     def untime(self, session: Session, clientId: Any) -> bool:
         """Lift the request timeout of C{session}'s request C{clientId} in
@@ -268,7 +289,7 @@ class ServerPool:
         does not run, the gateway's own for a shared child, the session's
         for a child of its own)."""
         reads = self.taskSupport
-        startup = self.placement.startup
+        startup = self._startup
         if startup is not None and session not in self.owned:
             known = startup.initializeFor(session)
             if known is not None:  # the saved catalog's: its capabilities are the child's
@@ -293,7 +314,10 @@ class ServerPool:
     def _childPrincipal(self, upstream: Upstream) -> str:
         """The key of the principal whose child C{upstream} is (C{""}: anyone's)."""
         principal = self.owned.principalOf(upstream)
-        return self.placement.principalOf(upstream) if principal is None else principal
+        if principal is not None:
+            return principal
+        attached = self._attached
+        return "" if attached is None else attached.principalOf(upstream)
 
     # -- promotion -------------------------------------------------------------------
 
@@ -307,7 +331,7 @@ class ServerPool:
         self._ownEach = True
 
     def ownsChildren(self) -> bool:
-        return self.placement.ownsAll or self.spec.sharing is Sharing.SESSION or self._ownEach
+        return self._attached is None or self.spec.sharing is Sharing.SESSION or self._ownEach
 
     # -- sessions ------------------------------------------------------------------
 
@@ -316,30 +340,33 @@ class ServerPool:
         other is answered by its placement."""
         if self.disabled:
             return fail(disabledError(self.spec.name))
-        if self.ownsChildren():
+        attached = self._attached
+        if attached is None or self.ownsChildren():
             return self._openOwned(session, initialize)
-        return self.placement.open(session, initialize)
+        return attached.open(session, initialize)
 
     def restore(self, session: Session) -> None:
         """A server whose sessions own their children (per session, or
         promoted before this process) gives C{session} one (its
         C{initialize} replayed on its next request); else its placement
         attaches it."""
-        if self._ownsAllSessions or promotedAtStart(self.spec):
+        attached = self._attached
+        if attached is None or promotedAtStart(self.spec):
             self.owned.restore(session)
         else:
-            self.placement.restore(session)
+            attached.restore(session)
 
     def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
         """Detach C{session}; its own child stops, a placement's stays for the others."""
         self.scopeStartup.forget(session)
-        startup = self.placement.startup
+        startup = self._startup
         if startup is not None:
             startup.forget(session)
         self.notices.forget(session)
-        if session in self.owned or self._ownsAllSessions:
+        attached = self._attached
+        if attached is None or session in self.owned:
             return self.owned.close(session, reason)
-        return self.placement.close(session, reason)
+        return attached.close(session, reason)
 
     # -- sessions with a child of their own, started at their first call -------------
 
@@ -370,14 +397,14 @@ class ServerPool:
         """Keep the catalog of each of its routes for C{mcpgateway catalog
         refresh} (L{mcpgateway.core.pools.scoperefresh}); nothing for a
         server whose start-ups its own catalog answers."""
-        own = self.ownsChildren()
-        if not own and not self.perLaunch:
+        own, keyed = self.ownsChildren(), self._keyed
+        if not own and keyed is None:
             return succeed(NO_SCOPES)
         clock, owned = self._clock, self.owned
 
         def probe(variant: Variant, key: str) -> Deferred[ScopeCatalog] | None:
-            if not own:
-                return self.placement.probeRoute(variant, key)
+            if not own and keyed is not None:
+                return keyed.probeRoute(variant, key)
             session = refreshSession(variant, self.spec.name, clock.seconds())
             return probeOwnChild(owned, self.spec, session, key, clock, self.log)
 
@@ -441,24 +468,23 @@ class ServerPool:
                 and upstream.state is Lifecycle.RUNNING
                 # A keyed child started for another (a prewarm, a 2026 client)
                 # still ends the catalog's answers to its sessions first.
-                and not (placement.perLaunch and self.scopeStartup.pending(session))
+                and not (self._keyed is not None and self.scopeStartup.pending(session))
             ):
                 return upstream.router.request(session, message, related)  # the hot path
+        keyed = self._keyed
         if self.scopeStartup.pending(session):
-            if session not in owned:
-                pending = placement.forwardPending(session, message, related)
-                if pending is not None:
-                    return pending
+            if keyed is not None and session not in owned:
+                return keyed.forwardPending(session, message, related)
             return self._forwardOwned(session, message, related)
         if not self._ownEach:
-            startup = placement.startup
+            startup = self._startup
             known = None if startup is None else startup.answer(session, message)
             if known is not None:
                 return succeed(known)
         elif session not in owned:
             upstream = placement.childOf(session)
-            if upstream is not None and owned.takeOver(session, upstream):
-                placement.unbind(session)
+            if upstream is not None and owned.takeOver(session, upstream) and keyed is not None:
+                keyed.unbind(session)
         if owned.replaying(session):
             return owned.forward(session, message, related)
         upstream = self.upstreamFor(session)
@@ -531,7 +557,7 @@ class ServerPool:
         ended = self.placement.reconfigured(env)
         running = len(self.owned.items())
         keyless = not spec.variants or "" in self.routes
-        if self._ownsAllSessions and running and keyless and launchEnvOf(self.launchSpec) != env:
+        if self._attached is None and running and keyless and launchEnvOf(self.launchSpec) != env:
             self.log.info(
                 "server {server}: its environment changed; the {count} session(s) open keep"
                 " their own child as it is until they end, new sessions get the new one",
@@ -545,10 +571,11 @@ class ServerPool:
         now, its requests in flight included (a reload): a child that had
         the server's (C{before}) has the server's new one; a child of a
         route with its own keeps it (a reload that changed nothing must
-        change no child), as its placement says."""
+        change no child), as its keyed placement says."""
+        keyed = self._keyed
         for upstream in self.upstreams():
             router = upstream.router
-            timeout = self.placement.requestTimeoutOf(upstream)
+            timeout = None if keyed is None else keyed.requestTimeoutOf(upstream)
             if timeout is None:
                 timeout = self.spec.requestTimeout if router.timeout == before else router.timeout
             if timeout != router.timeout:
@@ -564,18 +591,25 @@ class ServerPool:
                 router.setTimeout(timeout)
 
     def expire(self, now: float) -> list[int]:
-        return self.placement.expire(now)
+        """Its keyed placement's children idle past their timeout are
+        stopped; any other placement's one child is stopped by the gateway
+        when L{idle} says so, a session's own with its session."""
+        keyed = self._keyed
+        return [] if keyed is None else keyed.expire(now)
 
     # -- starting children ---------------------------------------------------
 
     def prewarm(self) -> Deferred[None]:
-        return self.placement.prewarm()
+        """Its placement starts what its attached sessions want first; a
+        session's own child starts when its session asks."""
+        attached = self._attached
+        return succeed(None) if attached is None else attached.prewarm()
 
     def startsOnCall(self) -> bool:
         """Its shared placement's catalog start-up says (L{CatalogStartup.startsOnCall
         <mcpgateway.core.pools.fromcatalog.CatalogStartup.startsOnCall>}); no
         other placement's sessions are answered from the server's catalog."""
-        startup = self.placement.startup
+        startup = self._startup
         return startup is not None and startup.startsOnCall()
 
     def resetCircuit(self) -> None:
@@ -611,7 +645,8 @@ class ServerPool:
         self.owned.endAll(endSession)
         self.events.emit("restart", why)
         stopping = self.stopAll().addCallback(lambda _: pids)
-        self.placement.restarted()
+        if self._keyed is not None:
+            self._keyed.restarted()
         return stopping
 
     def stopAll(self) -> Deferred[Any]:
@@ -630,10 +665,16 @@ class ServerPool:
         return self.placement.stopShared(why)
 
     def idle(self, now: float) -> Idle | None:
-        return self.placement.idle(now)
+        """How idle its one child for all is (C{None}: it has none: a keyed
+        placement stops each idle child itself, L{expire})."""
+        single = self._single
+        return None if single is None else single.idle(now)
 
     def healthPing(self) -> None:
-        self.placement.healthPing()
+        """Ping its one child for all (a keyed placement's idle children
+        are stopped, not pinged; a session's own is never pinged)."""
+        if self._single is not None:
+            self._single.healthPing()
 
     def sweep(self, alive: PidProbe) -> Sweep:
         """Forget the children whose process is gone though no exit was seen
@@ -662,11 +703,17 @@ class ServerPool:
     def childRows(self) -> list[ChildRow]:
         """Every child: its placement's, with the keys and principal each
         serves, then the sessions' own, with the id of their session."""
-        placement = self.placement
-        rows = [
-            ChildRow(upstream, None, placement.scopesOf(upstream), placement.principalOf(upstream))
-            for upstream in placement.children()
-        ]
+        attached = self._attached
+        rows = (
+            []
+            if attached is None
+            else [
+                ChildRow(
+                    upstream, None, attached.scopesOf(upstream), attached.principalOf(upstream)
+                )
+                for upstream in self.placement.children()
+            ]
+        )
         return rows + [ChildRow(upstream, owner) for owner, upstream in self.owned.items()]
 
     # -- MCP 2026-07-28 clients (L{Era2026Side}) -------------------------------------
@@ -674,14 +721,14 @@ class ServerPool:
     def era2026Refusal(self) -> str | None:
         """A per-session server never serves them (L{perSessionRefusal});
         a disabled server, or one configured C{"era2026": false}, does not."""
-        if self._ownsAllSessions:
+        if self._attached is None:
             return perSessionRefusal(self.spec.name)
         return self.era2026.refusal()
 
     def serveEra2026(self, request: Era2026Request, sink: Sink) -> Deferred[jsonrpc.Message]:
         """A 2026 C{server/discover} or list from the saved catalog while a
         shared child does not run; anything else by the L{Era2026Side}."""
-        startup = self.placement.startup
+        startup = self._startup
         if startup is None:
             return self.era2026.serveEra2026(request, sink)
         return startup.serveEra2026(request, lambda: self.era2026.serveEra2026(request, sink))
@@ -707,12 +754,12 @@ class ServerPool:
 
     def servedFromCatalog(self) -> bool:
         """Whether sessions answered from a catalog wait for their child."""
-        startup = self.placement.startup
+        startup = self._startup
         return (startup is not None and startup.serving()) or self.scopeStartup.serving()
 
     def catalogCounts(self) -> CatalogCounts:
         """What it answered from a catalog."""
-        startup, owned = self.placement.startup, self.scopeStartup.counts
+        startup, owned = self._startup, self.scopeStartup.counts
         if startup is None:
             return owned
         shared = startup.counts

@@ -48,11 +48,10 @@ from twisted.logger import Logger
 
 from mcpgateway.core.child import Child
 from mcpgateway.core.era2026.types import Era2026Request
-from mcpgateway.core.exchange import Sink
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.pools.attach import adopt
 from mcpgateway.core.pools.fromcatalog import CatalogStartup
-from mcpgateway.core.pools.placement import Kit
+from mcpgateway.core.pools.placement import Attached, Kit, SingleChild
 from mcpgateway.core.pools.pool import (
     Idle,
     SessionGone,
@@ -61,12 +60,11 @@ from mcpgateway.core.pools.pool import (
     disabledError,
     promotedAtStart,
 )
-from mcpgateway.core.pools.scopecatalog import ScopeCatalog
 from mcpgateway.core.pools.snapshot import keysOf
 from mcpgateway.core.pools.staleenv import StaleEnvRestart
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
-from mcpgateway.core.spec import ServerSpec, Variant
+from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
@@ -83,8 +81,7 @@ class SharedPlacement:
     """
 
     log = Logger(observer=logs.observer)
-    perLaunch = False
-    ownsAll = False
+    keyed = None
 
     def __init__(self, kit: Kit) -> None:
         self._kit = kit
@@ -94,6 +91,16 @@ class SharedPlacement:
         self._stale = StaleEnvRestart(kit, lambda: self.shared)
         """Restarts the shared child when idle after its environment changed."""
         self.startup = CatalogStartup(kit.catalogHost, lambda: self.shared, kit.ownsEach)
+
+    @property
+    def attached(self) -> Attached:
+        """Itself: its sessions attach to its child."""
+        return self
+
+    @property
+    def single(self) -> SingleChild:
+        """Itself: its child is the one of every session."""
+        return self
 
     def children(self) -> list[Upstream]:
         return [] if self.shared is None else [self.shared]
@@ -175,11 +182,6 @@ class SharedPlacement:
             # The child it gets is started anew, unless the restart keeps it.
             self._kit.notices.mark(session, "restored on a gateway that did not keep its child")
 
-    def probeRoute(self, variant: Variant, key: str) -> Deferred[ScopeCatalog] | None:
-        """None: its sessions' start-ups are answered from the server's
-        catalog (L{CatalogStartup}), listed by the catalogs."""
-        return None
-
     def gone(self, session: Session) -> str | None:
         kit = self._kit
         if self.shared is None and not kit.disabled():
@@ -196,14 +198,6 @@ class SharedPlacement:
         if upstream is None:
             raise SessionGone(childGone(kit.spec().name))
         return kit.launcher.whenLaunchable(upstream.ensure).addCallback(lambda _: upstream)
-
-    def forwardPending(
-        self, session: Session, message: jsonrpc.Message, related: Sink | None
-    ) -> Deferred[jsonrpc.Message] | None:
-        return None  # a session answered from its scope's catalog owns its child
-
-    def unbind(self, session: Session) -> None:
-        """Nothing to forget: moving off the shared child detached it."""
 
     def close(self, session: Session, reason: str) -> Deferred[None]:
         """Detach C{session}; the shared child stays for the others."""
@@ -223,15 +217,6 @@ class SharedPlacement:
         for upstream in self.children() + owned:
             # A child that serves one principal keeps serving that principal.
             upstream.spec = spec.forPrincipal(upstream.spec.principal)
-
-    def requestTimeoutOf(self, upstream: Upstream) -> float | None:
-        return None
-
-    def restarted(self) -> None:
-        """Nothing waits for room."""
-
-    def expire(self, now: float) -> list[int]:
-        return []
 
     # -- the child ---------------------------------------------------------------
 

@@ -16,7 +16,13 @@ from mcpgateway.core.pools.era2026side import Era2026Side
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.keyedplacement import KeyedPlacement
 from mcpgateway.core.pools.owned import OwnedChildren
-from mcpgateway.core.pools.placement import SessionPlacement
+from mcpgateway.core.pools.placement import (
+    Attached,
+    KeyedRoutes,
+    Placement,
+    SessionPlacement,
+    SingleChild,
+)
 from mcpgateway.core.pools.poollauncher import PoolLauncher
 from mcpgateway.core.pools.promotion import PoolPromotion
 from mcpgateway.core.pools.rebinder import Rebinder
@@ -25,9 +31,10 @@ from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.pools.shared import SharedPlacement
 from mcpgateway.core.pools.staleenv import StaleEnvRestart
 from mcpgateway.core.sessions import Session
+from mcpgateway.core.spec import ServerSpec
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.support.core.pools.keyedplacement import WORKSPACES
-from tests.support.core.pools.pool import SPEC, keyedOf, sharedOf
+from tests.support.core.pools.pool import SPEC, keyedOf, placementOf, sharedOf
 
 COLLABORATORS: tuple[type, ...] = (
     PoolLauncher,
@@ -90,3 +97,38 @@ def test_the_collaborators_of_a_shared_pool_keep_their_maps() -> None:
     assert shared.childOf(session) is shared.upstream()
     owners = [pool.launcher, pool.owned, pool.era2026, shared]
     assert [name for owner in owners for name in _publicMaps(owner)] == []
+
+
+def _protocolMembers(protocol: type) -> set[str]:
+    return {name for name in vars(protocol) if not name.startswith("_")}
+
+
+PARTS: dict[str, type] = {"attached": Attached, "keyed": KeyedRoutes, "single": SingleChild}
+"""Each part of a placement (what one kind does alone) and its protocol."""
+
+
+@pytest.mark.parametrize(
+    ("spec", "kind", "parts"),
+    [
+        (dataclasses.replace(SPEC, mode="stateless"), SharedPlacement, {"attached", "single"}),
+        (WORKSPACES, KeyedPlacement, {"attached", "keyed"}),
+        (dataclasses.replace(SPEC, mode="stateful"), SessionPlacement, set()),
+    ],
+    ids=["shared", "keyed", "session"],
+)
+def test_a_placement_carries_only_what_it_does(
+    spec: ServerSpec, kind: type, parts: set[str]
+) -> None:
+    """A placement is the members every placement has, and the parts of
+    its kind, each itself: it has no member of a part it lacks (nothing
+    that answers for what it does not do), and all of those of its parts."""
+    placement = placementOf(makePool(spec, fakeSpawner(FakeProcessReactor())))
+    assert type(placement) is kind
+    assert {name for name in PARTS if getattr(placement, name) is not None} == parts
+    for name in parts:
+        assert getattr(placement, name) is placement
+    members = {name for name in dir(placement) if not name.startswith("_")}
+    assert _protocolMembers(Placement) <= members
+    for name, protocol in PARTS.items():
+        owns = _protocolMembers(protocol) & members
+        assert owns == (_protocolMembers(protocol) if name in parts else set())
