@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from mcpgateway.core.pools import era2026side, serverpool
 from mcpgateway.core.pools.capacity import ChildCapacity
 from mcpgateway.core.pools.era2026side import Era2026Side
 from mcpgateway.core.pools.factory import makePool
@@ -132,3 +133,11 @@ def test_a_placement_carries_only_what_it_does(
     for name, protocol in PARTS.items():
         owns = _protocolMembers(protocol) & members
         assert owns == (_protocolMembers(protocol) if name in parts else set())
+
+
+def test_each_member_of_a_placement_is_asked_by_its_pool() -> None:
+    """Every member of a placement's protocols is read by its pool or the
+    pool's 2026 side: none is there only to be implemented."""
+    asking = "".join(inspect.getsource(module) for module in (serverpool, era2026side))
+    members = set().union(*(_protocolMembers(p) for p in (Placement, *PARTS.values())))
+    assert sorted(m for m in members if not re.search(rf"\.{m}\b", asking)) == []
