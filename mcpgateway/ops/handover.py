@@ -79,14 +79,13 @@ from mcpgateway.ops.signals import IGNORED_ENV, ignoredStopSignals
 from mcpgateway.runtime import interpreter, logs
 from mcpgateway.runtime.atomicfile import writeFileAtomic
 from mcpgateway.runtime.pathrecord import PATH_FROM_ENV, entries, merged
+from mcpgateway.runtime.paths import HANDOVER_ENV
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorSocket
 
     from mcpgateway.runtime.reactortype import IReactor
 
-HANDOVER_ENV = "MCPGATEWAY_HANDOVER"
-"""Set in the successor's environment: C{from=<pid>,listen=3,lock=4,link=5}."""
 PIDFILE_ENV = "MCPGATEWAY_HANDOVER_PIDFILE"
 """Set in the successor's environment (with L{HANDOVER_ENV}) when it takes
 the predecessor's pid file over: the file's absolute path. It stays set in

@@ -27,6 +27,9 @@ RESOURCE_URI_ENV = "MCPGATEWAY_RESOURCE_URI"
 """C{--resource-uri}, when the option is not given."""
 AUDIT_LOG_ENV = "MCPGATEWAY_AUDIT_LOG"
 """C{--audit-log}, when the option is not given."""
+HANDOVER_ENV = "MCPGATEWAY_HANDOVER"
+"""Set in a restart's successor's environment: what it inherits,
+C{from=<pid>,listen=3,lock=4,link=5} (L{mcpgateway.ops.handover.Inherited})."""
 API_PREFIX = "/api/v1"
 
 # Files and folders of the state directory.

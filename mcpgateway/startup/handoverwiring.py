@@ -1,17 +1,23 @@
-# -*- test-case-name: tests.startup.test_wiring,tests.ops.test_handover -*-
+# -*- test-case-name: tests.startup.test_handoverwiring,tests.ops.test_handover -*-
 """The restart's wiring: in a process a restart started, its link to its
 predecessor (L{successorOf}); in every gateway, the predecessor that starts
 a successor on C{SIGUSR2} and hands over to it (L{wirePredecessor}, see
 L{mcpgateway.ops.handover}), with the sessions saved, the children passed,
 and the user's recorded C{PATH} for the successor.
+
+The restart's machinery (L{mcpgateway.ops.handover},
+L{mcpgateway.ops.childhandover}) loads when a restart asks for it: at the
+first C{SIGUSR2} (L{RestartOnSignal}), or in the process a restart started.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from twisted.application.service import IService
+from twisted.application.service import IService, Service
 
 from mcpgateway.runtime.pathrecord import recordedPath
 from mcpgateway.startup.childwiring import childSender
@@ -20,7 +26,7 @@ from mcpgateway.startup.options import Options
 if TYPE_CHECKING:
     from mcpgateway.config.configservice import ConfigService
     from mcpgateway.core.gateway.gateway import Gateway
-    from mcpgateway.ops.handover import Successor
+    from mcpgateway.ops.handover import Predecessor, Successor
     from mcpgateway.ops.services import InstanceService, ListenerService
     from mcpgateway.runtime.reactortype import IReactor
     from mcpgateway.startup.preflight import Preflight
@@ -30,13 +36,14 @@ if TYPE_CHECKING:
 def successorOf(options: Options, reactor: IReactor, top: IService) -> Successor | None:
     """In a process a restart started: the link to its predecessor, whose
     C{gone} fires when that process has exited; else C{None}."""
-    from twisted.internet.defer import Deferred
-
-    from mcpgateway.ops.handover import HANDOVER_ENV, Successor
-
     inherited = options.get("handover")
     if inherited is None:
         return None
+    from twisted.internet.defer import Deferred
+
+    from mcpgateway.ops.handover import Successor
+    from mcpgateway.runtime.paths import HANDOVER_ENV
+
     os.environ.pop(HANDOVER_ENV, None)  # the next restart sets its own
     successor = Successor(reactor, inherited, Deferred())
     successor.setServiceParent(top)
@@ -54,7 +61,24 @@ def wirePredecessor(
     site: GatewaySite,
 ) -> None:
     """Restart on C{SIGUSR2}: start a successor and hand over to it (see
-    L{mcpgateway.ops.handover})."""
+    L{mcpgateway.ops.handover}), the predecessor made at the first signal."""
+    RestartOnSignal(
+        reactor,
+        lambda: _predecessor(options, pre, reactor, top, gateway, configService, listener, site),
+    ).setServiceParent(top)
+
+
+def _predecessor(
+    options: Options,
+    pre: Preflight,
+    reactor: IReactor,
+    top: InstanceService,
+    gateway: Gateway,
+    configService: ConfigService,
+    listener: ListenerService,
+    site: GatewaySite,
+) -> Predecessor:
+    """The predecessor of L{wirePredecessor}, which starts the successor."""
     from mcpgateway.ops.handover import Predecessor, successorCommand
 
     args = list(getattr(options, "pluginArgs", []))
@@ -73,7 +97,7 @@ def wirePredecessor(
         top.handOver()
         return site.handOver(options["restart-timeout"])
 
-    Predecessor(
+    return Predecessor(
         reactor,
         successorCommand(args),
         os.environ,
@@ -83,4 +107,46 @@ def wirePredecessor(
         handOver,
         children=childSender(gateway, reactor),
         userPath=lambda: recordedPath(pre.stateDir),
-    ).setServiceParent(top)
+    )
+
+
+RESTART_SIGNAL = signal.SIGUSR2
+"""The signal that restarts the gateway (L{mcpgateway.ops.handover.RESTART_SIGNAL})."""
+
+
+class RestartOnSignal(Service):
+    """Restarts the gateway on C{SIGUSR2}: the predecessor
+    (L{mcpgateway.ops.handover.Predecessor}) is made by C{make} at the first
+    signal, on the reactor thread, and asked again at each one after."""
+
+    def __init__(
+        self,
+        reactor: IReactor,
+        make: Callable[[], Predecessor],
+        installSignal: Callable[[int, Any], Any] = signal.signal,
+    ) -> None:
+        self._reactor = reactor
+        self._make = make
+        self._installSignal = installSignal
+        self._previous: Any = None
+        self.predecessor: Predecessor | None = None
+        """The predecessor, once a restart asked for it."""
+
+    def startService(self) -> None:
+        super().startService()
+        self._previous = self._installSignal(RESTART_SIGNAL, self._signalled)
+
+    def stopService(self) -> None:
+        super().stopService()
+        if self._previous is not None:
+            self._installSignal(RESTART_SIGNAL, self._previous)
+            self._previous = None
+
+    def _signalled(self, signum: int, frame: Any) -> None:
+        self._reactor.callFromThread(self.restart)
+
+    def restart(self) -> bool:
+        """Start a successor (L{mcpgateway.ops.handover.Predecessor.restart})."""
+        if self.predecessor is None:
+            self.predecessor = self._make()
+        return self.predecessor.restart()

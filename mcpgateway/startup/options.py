@@ -26,6 +26,7 @@ from mcpgateway.runtime.paths import (
     AUDIT_LOG_ENV,
     AUTH_TOKENS_ENV,
     DEFAULT_PORT,
+    HANDOVER_ENV,
     OAUTH_ISSUER_ENV,
     RESOURCE_URI_ENV,
     defaultStateDir,
@@ -648,12 +649,14 @@ class Options(usage.Options):
             # As the start's directory has it: state.json (and so doctor, status
             # and stop, run from anywhere) and a restart's successor get this.
             self["config"] = str(config.absolute())
-        from mcpgateway.ops.handover import BadHandover, Inherited
+        self["handover"] = None
+        if HANDOVER_ENV in os.environ:  # a restart started this process
+            from mcpgateway.ops.handover import BadHandover, Inherited
 
-        try:
-            self["handover"] = Inherited.fromEnviron(os.environ)
-        except BadHandover as e:
-            raise usage.UsageError(str(e)) from None
+            try:
+                self["handover"] = Inherited.fromEnviron(os.environ)
+            except BadHandover as e:
+                raise usage.UsageError(str(e)) from None
         leaveOutTLS(self["endpoint"], needTLS=self._needsTLS())
         checkTwisted(self)  # --twisted, else $MCPGATEWAY_TWISTED: before the reactor
         if "twisted.internet.reactor" not in sys.modules:

@@ -40,7 +40,6 @@ from mcpgateway.config.configservice import ConfigService, ConfigSettings
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops.handover import (
     EXIT_FD,
-    HANDOVER_ENV,
     LINK_FD,
     LISTEN_FD,
     LISTENING,
@@ -68,7 +67,8 @@ from mcpgateway.ops.statedir import (
 )
 from mcpgateway.runtime import interpreter, logs
 from mcpgateway.runtime.pathrecord import PATH_FROM_ENV
-from mcpgateway.runtime.paths import LEDGER_FILE, LOG_FILE
+from mcpgateway.runtime.paths import HANDOVER_ENV, LEDGER_FILE, LOG_FILE
+from mcpgateway.startup.handoverwiring import RestartOnSignal
 from mcpgateway.startup.preflight import PreflightError, preflight
 from tests.fakes import (
     FakeProcessReactor,
@@ -1157,13 +1157,14 @@ def test_the_predecessor_of_make_service_restarts_with_the_same_args_and_the_log
     options.parseOptions(args)
     reactor.listenFd = 97
     top = tap.makeService(options, reactor)
-    predecessor = servicesOf(top)["Predecessor"]
-    assert isinstance(predecessor, Predecessor)
+    restarter = servicesOf(top)["RestartOnSignal"]
+    assert isinstance(restarter, RestartOnSignal) and restarter.predecessor is None
     previous = signal.getsignal(signal.SIGUSR2)
     top.startService()
     try:
         assert signal.getsignal(signal.SIGUSR2) != previous
-        assert predecessor.restart() is True
+        assert restarter.restart() is True
+        assert isinstance(restarter.predecessor, Predecessor)  # made by the restart
         [(_, argv, env, _)] = childSpawns(reactor)
         assert argv == successorCommand([*args, "--log-file", str(stateDir / LOG_FILE)])
         assert env is not None and env[HANDOVER_ENV] == Inherited(os.getpid()).encode()
@@ -1187,7 +1188,7 @@ def test_the_predecessor_keeps_a_log_file_given(home: Path, reactor: Reactor) ->
     top = tap.makeService(options, reactor)
     top.startService()
     try:
-        assert servicesOf(top)["Predecessor"].restart() is True
+        assert servicesOf(top)["RestartOnSignal"].restart() is True
         [(_, argv, _, _)] = childSpawns(reactor)
         assert argv == successorCommand(args)
     finally:

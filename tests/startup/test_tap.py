@@ -446,7 +446,7 @@ def test_service_tree_on_a_memory_reactor(
         "FlowSweep",
         "SystemdNotifyService",
         "ListenerService",
-        "Predecessor",
+        "RestartOnSignal",
         "GcTuning",
         "HeapTrim",
     ]
