@@ -47,7 +47,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -65,10 +65,10 @@ from mcpgateway.core.adopted import (
 )
 from mcpgateway.core.adoptedprocess import openChild, pidfdExited
 from mcpgateway.core.handedchild import BadRecord, HandedChild, RecordDecoder, encodeRecord
-from mcpgateway.core.pools.owned import OwnedChildren
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.ops.anew import MAX_NAMED, StartedAnew, named
+from mcpgateway.ops.runningchildren import ownedOf, runningChildren
 from mcpgateway.runtime import logs, procfs
 
 ADOPTED = b"adopted\n"
@@ -89,22 +89,6 @@ def gateWait(restartTimeout: float) -> float:
     """Seconds the new process holds child starts at most: the old one's
     connections may take C{--restart-timeout}, then a little more."""
     return restartTimeout + ACK_TIMEOUT
-
-
-def _owned(pool: Any) -> OwnedChildren | None:
-    owned = getattr(pool, "owned", None)
-    return owned if isinstance(owned, OwnedChildren) else None
-
-
-def _shared(pool: Any) -> Upstream | None:
-    """A shared pool's shared child, when its sessions share it (a promoted
-    server's serves MCP 2026-07-28 requests only: it is not kept)."""
-    from mcpgateway.core.pools.shared import SharedPlacement
-
-    placement = getattr(pool, "placement", None)
-    if isinstance(placement, SharedPlacement) and not pool.ownsChildren():
-        return placement.shared
-    return None
 
 
 def stopProcess(handed: HandedChild, clock: IReactorTime, close: bool = True) -> None:
@@ -278,27 +262,6 @@ class ChildSender:
                 count=len(handed),
             )
         answer.callback(taken)
-
-
-def runningChildren(pool: Any) -> Iterator[tuple[str, Upstream, str | None, tuple[str, ...]]]:
-    """The running children of C{pool}: C{(session id or "", upstream, log
-    level, subscriptions)}."""
-    shared = _shared(pool)
-    if shared is not None and shared.child is not None:
-        fanout = shared.router.fanout
-        level = getattr(fanout, "childLogLevel", None)
-        subscriptions = tuple(sorted(getattr(fanout, "subscriptions", ())))
-        yield "", shared, level, subscriptions
-    owned = _owned(pool)
-    if owned is None:
-        return
-    for sessionId, upstream in owned.items():
-        if upstream.child is None:
-            continue
-        session = owned.owner(sessionId)
-        level = getattr(session, "logLevel", None)
-        subscriptions = tuple(sorted(getattr(session, "subscriptions", ())))
-        yield sessionId, upstream, level, subscriptions
 
 
 # -- the new process's side -------------------------------------------------------------
@@ -498,7 +461,7 @@ class ChildAdoption:
             self._stop(handed, "its process is gone (or its pid is another process's now)")
             return
         self.kept += 1
-        owned = _owned(pool)
+        owned = ownedOf(pool)
         if handed.session and owned is not None:
             owner = owned.owner(handed.session)
             if owner is not None:
@@ -559,7 +522,7 @@ class ChildAdoption:
             if isinstance(placement, SharedPlacement) and not pool.ownsChildren():
                 return placement.upstream()
             return None
-        owned = _owned(pool)
+        owned = ownedOf(pool)
         return None if owned is None else owned.childById(handed.session)
 
     def _stop(self, handed: HandedChild, why: str) -> None:

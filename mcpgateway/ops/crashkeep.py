@@ -51,7 +51,7 @@ import socket
 import struct
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from weakref import WeakSet
 
 from twisted.application.service import Service
@@ -64,9 +64,12 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from mcpgateway.core.adopted import describeChild, whyNotKept
-from mcpgateway.ops.childhandover import ChildAdoption, runningChildren
+from mcpgateway.ops.runningchildren import runningChildren
 from mcpgateway.ops.warden import SOCKET, wardenWaits
 from mcpgateway.runtime import logs
+
+if TYPE_CHECKING:
+    from mcpgateway.ops.childhandover import ChildAdoption  # a crash's children: loaded then
 
 PROOF = b"gateway "
 """How the proof line the warden asks for starts (its C{PROOF}): the

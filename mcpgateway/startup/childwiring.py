@@ -63,8 +63,6 @@ def adoptionFor(
     warden asks for (read now: this process's own warden replaces it); in
     a process after a crash whose children it cannot get, what names them
     (L{mcpgateway.ops.anew}); else C{None}."""
-    from mcpgateway.ops.childhandover import ChildAdoption, gateWait
-
     if successor is None:
         from mcpgateway.ops.anew import crashedChildren
         from mcpgateway.ops.crashkeep import TAKE_WAIT
@@ -73,10 +71,14 @@ def adoptionFor(
         waits, lost = wardenWaits(stateDir), crashedChildren(stateDir)
         if not waits and not lost:
             return None
+        from mcpgateway.ops.childhandover import ChildAdoption
+
         crashed = ChildAdoption(reactor, TAKE_WAIT)
         crashed.proof = readKey(stateDir) if waits else b""
         crashed.startedAnew(lost)
         return crashed
+    from mcpgateway.ops.childhandover import ChildAdoption, gateWait
+
     adoption = ChildAdoption(reactor, gateWait(options["restart-timeout"]))
     successor.children = adoption
     return adoption
@@ -91,7 +93,6 @@ def wireAdoption(
     C{--adopt-grace}, the warden is given the children as they start, and
     a crashed gateway's warden waiting in the state directory its own
     (L{mcpgateway.ops.crashkeep})."""
-    from mcpgateway.ops.childhandover import ChildAdoption
     from mcpgateway.ops.crashkeep import CrashAdoption, CrashKeeping
 
     watcher = gateway.spawner.watcher
@@ -107,8 +108,8 @@ def wireAdoption(
     if watcher is not None and hasattr(gateway.spawner.confiner, "warden"):
         gateway.spawner.confiner.warden = watcher  # type: ignore[union-attr]  # and its probe
     proxy = getattr(gateway.spawner.confiner, "proxy", None)
-    adoption = gateway.spawner.adoptions
-    if isinstance(adoption, ChildAdoption):
+    adoption = _adopting(gateway.spawner.adoptions)
+    if adoption is not None:
         adoption.pools = lambda: dict(gateway.pools)
         adoption.spawner = gateway.spawner
         adoption.proxy = proxy
@@ -117,6 +118,16 @@ def wireAdoption(
     if getattr(watcher, "keeps", False):
         pools = lambda: dict(gateway.pools)  # noqa: E731
         CrashKeeping(pools, watcher, reactor).setServiceParent(top)  # type: ignore[arg-type]
+
+
+def _adopting(gate: object) -> ChildAdoption | None:
+    """The spawner's adoption gate when it takes a restart's or a crash's
+    children (L{adoptionFor}, which loaded its module), else C{None}."""
+    if gate is None:
+        return None
+    from mcpgateway.ops.childhandover import ChildAdoption
+
+    return gate if isinstance(gate, ChildAdoption) else None
 
 
 def childSender(gateway: Gateway, reactor: IReactor) -> ChildSender:
