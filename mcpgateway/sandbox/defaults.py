@@ -30,6 +30,8 @@ Pure: no file is read here.
 from __future__ import annotations
 
 import os
+import urllib.parse
+from collections.abc import Mapping
 
 SYSTEM_DIRS = (
     "/usr",
@@ -465,3 +467,36 @@ def network(
     if launcher is None or not launcher.registries:
         return "none", ()
     return "allow", launcher.registries
+
+
+DEFAULT_PORTS = (443, 80)
+"""The ports an allow-list rule without one allows
+(L{mcpgateway.sandbox.netproxy})."""
+REGISTRY_VARIABLES = (
+    "npm_config_registry",
+    "NPM_CONFIG_REGISTRY",
+    "UV_INDEX_URL",
+    "UV_DEFAULT_INDEX",
+    "UV_EXTRA_INDEX_URL",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+)
+"""The variables that move a launcher's package registry (the files that
+can, C{~/.npmrc} and C{pip.conf}, are not read: C{~/.npmrc} is masked
+in the sandbox anyway)."""
+
+
+def registryHosts(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The hosts of the package registries C{environ} names (an allow-list
+    entry each: C{host}, or C{host:port} for a port not 80 or 443)."""
+    out: dict[str, None] = {}
+    for name in REGISTRY_VARIABLES:
+        for url in environ.get(name, "").split():
+            try:
+                parts = urllib.parse.urlsplit(url)
+                host, port = parts.hostname, parts.port
+            except ValueError:
+                continue
+            if host and parts.scheme in ("http", "https"):
+                out[host if port in (None, *DEFAULT_PORTS) else f"{host}:{port}"] = None
+    return tuple(out)

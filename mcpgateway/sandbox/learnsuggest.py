@@ -36,7 +36,7 @@ from typing import Any
 
 from mcpgateway.sandbox import defaults
 from mcpgateway.sandbox.learnrecord import Access, Records
-from mcpgateway.sandbox.netproxy import DEFAULT_PORTS, addressOf, isPublic
+from mcpgateway.sandbox.netproxy import addressOf, isPublic
 from mcpgateway.sandbox.profile import MAX_ENTRIES
 
 MAX_SPREAD = 8
@@ -313,7 +313,7 @@ def suggest(
 def entryFor(host: str, port: int) -> str:
     """The C{allowedDomains} entry of C{host} on C{port}."""
     name = f"[{host}]" if ":" in host else host
-    return name if port in DEFAULT_PORTS else f"{name}:{port}"
+    return name if port in defaults.DEFAULT_PORTS else f"{name}:{port}"
 
 
 def domains(

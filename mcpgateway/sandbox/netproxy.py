@@ -24,12 +24,10 @@ then every address its name resolves to (L{AllowList.addressAllowed}).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
-DEFAULT_PORTS = (443, 80)
-"""The ports a rule without one allows."""
+from mcpgateway.sandbox.defaults import DEFAULT_PORTS
+
 MAX_HEAD = 16384
 """The longest request head (request line and headers) the proxy reads."""
 HOP_HEADERS = (b"proxy-connection", b"proxy-authorization", b"connection", b"keep-alive")
@@ -211,36 +209,6 @@ def isPublic(address: IPAddress) -> bool:
         elif address in NAT64:
             address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return not any(address in network for network in LOCAL_NETWORKS)
-
-
-REGISTRY_VARIABLES = (
-    "npm_config_registry",
-    "NPM_CONFIG_REGISTRY",
-    "UV_INDEX_URL",
-    "UV_DEFAULT_INDEX",
-    "UV_EXTRA_INDEX_URL",
-    "PIP_INDEX_URL",
-    "PIP_EXTRA_INDEX_URL",
-)
-"""The variables that move a launcher's package registry (the files that
-can, C{~/.npmrc} and C{pip.conf}, are not read: C{~/.npmrc} is masked
-in the sandbox anyway)."""
-
-
-def registryHosts(environ: Mapping[str, str]) -> tuple[str, ...]:
-    """The hosts of the package registries C{environ} names (an allow-list
-    entry each: C{host}, or C{host:port} for a port not 80 or 443)."""
-    out: dict[str, None] = {}
-    for name in REGISTRY_VARIABLES:
-        for url in environ.get(name, "").split():
-            try:
-                parts = urlsplit(url)
-                host, port = parts.hostname, parts.port
-            except ValueError:
-                continue
-            if host and parts.scheme in ("http", "https"):
-                out[host if port in (None, *DEFAULT_PORTS) else f"{host}:{port}"] = None
-    return tuple(out)
 
 
 def allowLine(host: str, port: int) -> str:

@@ -122,9 +122,7 @@ def build(
         profile.network.mode, profile.network.allowedDomains, spec.command
     )
     if profile.network.mode is None and mode == "allow":  # a launcher's own registries
-        from mcpgateway.sandbox.netproxy import registryHosts
-
-        domains = tuple(dict.fromkeys((*domains, *registryHosts(environ))))
+        domains = tuple(dict.fromkeys((*domains, *defaults.registryHosts(environ))))
     bw = (found or {}).get("bwrap") or {}
     return {
         "v": VERSION,

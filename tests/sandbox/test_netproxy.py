@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mcpgateway.sandbox.defaults import registryHosts
 from mcpgateway.sandbox.netproxy import (
     AllowList,
     ProxyRequestError,
@@ -18,7 +19,6 @@ from mcpgateway.sandbox.netproxy import (
     normalHost,
     parseHead,
     parseRule,
-    registryHosts,
 )
 
 LABEL = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=12)
