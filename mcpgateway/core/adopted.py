@@ -14,9 +14,13 @@ child stops with its old process, as it always did, and its server starts
 a new one when it is next needed.
 
 A confined child keeps the sandbox its launcher built: the new process
-keeps it only when it would build the same one (L{whyLaidOutOtherwise}:
+keeps it only when it would build the same one (L{compareLayout}:
 L{mcpgateway.core.childlayout}), its own sandbox probe's findings
 included (L{probeAnswered}: it compares once its probe has answered).
+Only the other servers' paths may differ, since servers come and go
+while a child runs: it is kept then when its sandbox hides all the new
+process would hide of them (L{LayoutCheck}, read off this machine's files,
+off the reactor's thread).
 And a child is taken by its pid and its start time
 (L{mcpgateway.core.adoptedprocess.openChild}): a pid given to another
 process since is never attached nor signalled.
@@ -34,16 +38,22 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable
-from dataclasses import replace
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, NamedTuple
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from mcpgateway.core.adoptedprocess import AdoptedProcess, openChild
 from mcpgateway.core.child import Child, ChildProtocol
-from mcpgateway.core.childlayout import launchLayout, probeChanges
+from mcpgateway.core.childlayout import (
+    launchLayout,
+    layoutOf,
+    probeChanges,
+    unmaskedOthers,
+    withOthers,
+)
 from mcpgateway.core.handedchild import HandedChild, fingerprint
 from mcpgateway.core.identity import presentedResult
 from mcpgateway.core.spawn import ConfinedChild, Spawner
@@ -61,7 +71,7 @@ LAID_OUT_OTHERWISE = (
     " servers, the deny list or the sandbox's code changed)"
 )
 """Why a confined child whose layout differs is not kept, when what the
-probe found is the same (L{whyLaidOutOtherwise})."""
+probe found is the same (L{compareLayout})."""
 
 
 def whyNotMovable(upstream: Upstream) -> str | None:
@@ -143,6 +153,7 @@ def describeChild(
         layout=child.layout if isinstance(child, ConfinedChild) else "",
         command=upstream.spec.command,
         probed=dict(child.probed) if isinstance(child, ConfinedChild) else {},
+        others=child.others if isinstance(child, ConfinedChild) else None,
     )
 
 
@@ -272,6 +283,7 @@ def _protocolFor(
         child.confinement = handed.confinement
         child.layout = handed.layout
         child.probed = dict(handed.probed)
+        child.others = handed.others
         return child
     return ChildProtocol(
         spec.name,
@@ -304,7 +316,7 @@ def probeAnswered(spawner: Spawner) -> Deferred[None] | None:
     """What fires once this process's sandbox probe has answered (or
     failed), starting it if it has not started (C{--sandbox off}); C{None}:
     it has answered, or there is no probe. A kept confined child is
-    compared with what that probe found (L{whyLaidOutOtherwise})."""
+    compared with what that probe found (L{compareLayout})."""
     confiner = spawner.confiner
     detect = getattr(confiner, "detect", None)
     if detect is None or getattr(confiner, "found", None) is not None:
@@ -322,15 +334,58 @@ def probeAnswered(spawner: Spawner) -> Deferred[None] | None:
     return answered
 
 
-def whyLaidOutOtherwise(spawner: Spawner, upstream: Upstream, handed: HandedChild) -> str | None:
-    """Why C{handed}'s sandbox does not give it what this process would
-    give a child of C{upstream}'s server running the same command
+@dataclass(frozen=True)
+class LayoutCheck:
+    """A kept child laid out as this process would lay out a child of its
+    own but for the other servers' paths, some of them new since it
+    started: whether it sees what this process would hide is read off this
+    machine's files by the launcher's own layout (L{unmasked})."""
+
+    now: Mapping[str, Any]
+    """The launch request this process would hand its launcher."""
+    before: tuple[str, ...]
+    """The other servers' paths the kept child's launcher was given."""
+    argv: list[str]
+    environ: Mapping[str, str]
+
+    def unmasked(self) -> tuple[str, ...]:
+        """What the kept child sees that a child started here would not
+        (empty: it may be kept). Blocking: run off the reactor's thread,
+        the launcher's layout imported before (L{buildOfLayout})."""
+        return unmaskedOthers(buildOfLayout(), self.now, self.before, self.argv, self.environ)
+
+
+def buildOfLayout() -> Callable[..., Any]:
+    """The launcher's layout builder, imported on first use (a gateway
+    that never compares a kept child's sandbox never loads it): call it on
+    the reactor's thread before a worker thread reads it."""
+    from mcpgateway.sandbox.layout import build
+
+    return build
+
+
+class LayoutComparison(NamedTuple):
+    """How a kept confined child's sandbox compares with what this process
+    would give a child of its own (L{compareLayout})."""
+
+    why: str | None = None
+    """Why it is not kept (C{None}: as far as the requests tell, it may be)."""
+    check: LayoutCheck | None = None
+    """What is left to read off the files before it is kept (C{None}: nothing)."""
+
+
+def compareLayout(spawner: Spawner, upstream: Upstream, handed: HandedChild) -> LayoutComparison:
+    """Whether C{handed}'s sandbox gives it what this process would give a
+    child of C{upstream}'s server running the same command
     (L{mcpgateway.core.childlayout}): its own files masked, the other
     servers' folders, the deny list, the sandbox's code, and what the
-    sandbox probe found (named first: L{probeChanges}) as here; C{None}:
-    it does. An unconfined child has no layout to compare."""
+    sandbox probe found (named first: L{probeChanges}) as here. When only
+    the other servers' paths differ and none was added since it started,
+    it is kept (its sandbox hides more, not less); when some were added,
+    the comparison ends with a L{LayoutCheck}. An unconfined child has no
+    layout to compare."""
     if not handed.confinement:
-        return None
+        return LayoutComparison()
     spec = upstream.spec
     if handed.command:
         spec = replace(spec, command=handed.command)
@@ -340,5 +395,22 @@ def whyLaidOutOtherwise(spawner: Spawner, upstream: Upstream, handed: HandedChil
     argv = [spec.executable or spec.command, *spec.args]
     laidOut = launchLayout(spawner.confiner, spec, argv, environ)
     if laidOut.layout == handed.layout:
-        return None
-    return probeChanges(handed.probed, laidOut.probed) or LAID_OUT_OTHERWISE
+        return LayoutComparison()
+    changed = probeChanges(handed.probed, laidOut.probed)
+    if changed is not None:
+        return LayoutComparison(changed)
+    now, before = laidOut.request, handed.others
+    if now is None or before is None or layoutOf(withOthers(now, before)) != handed.layout:
+        return LayoutComparison(LAID_OUT_OTHERWISE)
+    if set(laidOut.others) <= set(before):
+        return LayoutComparison()  # servers gone since: it hides more, not less
+    return LayoutComparison(check=LayoutCheck(now, before, argv, environ))
+
+
+def unmaskedWhy(paths: tuple[str, ...]) -> str:
+    """Why a kept child that sees C{paths} (L{LayoutCheck.unmasked}) is not kept."""
+    shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+    return (
+        "its sandbox does not hide what servers added since it started name, which a child"
+        f" started here would not see ({shown})"
+    )

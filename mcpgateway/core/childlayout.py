@@ -38,11 +38,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import mcpgateway.sandbox
+from mcpgateway.core.handedchild import MAX_OTHER_PATH, MAX_OTHERS
 from mcpgateway.sandbox.profile import LEARN
 
 PER_PROCESS = frozenset(
@@ -147,6 +148,53 @@ class LaunchLayout(NamedTuple):
     """Whether it L{usesProxy}."""
     probed: dict[str, Any]
     """Its L{probedOf} (C{{}}: no request to show)."""
+    others: tuple[str, ...] = ()
+    """Its L{othersOf}."""
+    request: Mapping[str, Any] | None = None
+    """The request itself (C{None}: no request to show)."""
+
+
+def othersOf(request: Mapping[str, Any]) -> tuple[str, ...]:
+    """The other servers' paths C{request} has its launcher mask where the
+    child would see them, as a child's record holds them (L{MAX_OTHERS}
+    at most, as many as the launcher reads)."""
+    others = request.get("others") or ()
+    kept = (p for p in others if isinstance(p, str) and p.startswith("/"))
+    return tuple(p for p in kept if len(p) <= MAX_OTHER_PATH)[:MAX_OTHERS]
+
+
+def withOthers(request: Mapping[str, Any], others: tuple[str, ...]) -> dict[str, Any]:
+    """C{request} with C{others} as the other servers' paths."""
+    return {**request, "others": list(others)}
+
+
+def maskedBy(
+    build: Callable[[Mapping[str, Any], list[str], Mapping[str, str]], Any],
+    request: Mapping[str, Any],
+    argv: list[str],
+    environ: Mapping[str, str],
+) -> frozenset[str]:
+    """The paths a child launched with C{request} running C{argv} in
+    C{environ} has masked: what C{build} (the launcher's
+    L{mcpgateway.sandbox.layout.build}) lays out for it now, read from this
+    machine's files (blocking: off the reactor's thread)."""
+    return frozenset(path for path, _ in build(request, argv, environ).masked)
+
+
+def unmaskedOthers(
+    build: Callable[[Mapping[str, Any], list[str], Mapping[str, str]], Any],
+    now: Mapping[str, Any],
+    before: tuple[str, ...],
+    argv: list[str],
+    environ: Mapping[str, str],
+) -> tuple[str, ...]:
+    """What a child launched with C{now} but the other servers' paths
+    C{before} (a child kept from another process, the rest of whose
+    request is C{now}'s) lacks of the masks a child launched with C{now}
+    gets: the folders of servers added since it started that it can see.
+    Empty: its sandbox hides at least what a new child's would."""
+    given = maskedBy(build, withOthers(now, before), argv, environ)
+    return tuple(sorted(maskedBy(build, now, argv, environ) - given))
 
 
 def launchLayout(
@@ -161,7 +209,7 @@ def launchLayout(
     made = request(spec, argv, environ)
     learns = spec.sandbox.setting == LEARN
     proxied = getattr(confiner, "proxy", None) is not None and usesProxy(made, learns)
-    return LaunchLayout(layoutOf(made), proxied, probedOf(made))
+    return LaunchLayout(layoutOf(made), proxied, probedOf(made), othersOf(made), made)
 
 
 def usesProxy(request: Mapping[str, Any], learns: bool = False) -> bool:

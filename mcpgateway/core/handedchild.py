@@ -107,6 +107,12 @@ class HandedChild:
     """What of its gateway's probe findings laid it out
     (L{mcpgateway.core.childlayout.probedOf}; C{{}}: unconfined, or not
     known): the next process names what its own probe found otherwise."""
+    others: tuple[str, ...] | None = None
+    """The other servers' paths its launcher was given to mask
+    (L{mcpgateway.core.childlayout.othersOf}; C{None}: unconfined, or not
+    known): a next process whose servers name other paths, all else laid
+    out the same, keeps it while its sandbox hides what a child of its own
+    would be hidden (L{mcpgateway.core.adopted.compareLayout})."""
 
     def toJson(self) -> dict[str, Any]:
         return {
@@ -127,6 +133,7 @@ class HandedChild:
             "layout": self.layout,
             "command": self.command,
             "probed": self.probed,
+            "others": None if self.others is None else list(self.others),
             "fds": CHILD_FDS,
         }
 
@@ -147,6 +154,7 @@ class HandedChild:
             startTime = data.get("startTime", 0)
             layout, command = data.get("layout", ""), data.get("command", "")
             probed = _probed(data.get("probed", {}))
+            others = _others(data.get("others"))
         except (KeyError, TypeError, ValueError) as e:
             raise BadRecord(f"a child's record lacks or mangles {e}") from None
         if not (
@@ -188,7 +196,28 @@ class HandedChild:
             layout,
             command,
             probed,
+            others,
         )
+
+
+MAX_OTHERS = 256
+"""The most other servers' paths a record may hold (as many as the
+launcher reads)."""
+MAX_OTHER_PATH = 4096
+"""The longest path of another server a record may hold."""
+
+
+def _others(value: object) -> tuple[str, ...] | None:
+    """A record's C{others}: C{None} (not known), or at most L{MAX_OTHERS}
+    absolute paths of at most L{MAX_OTHER_PATH} characters."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > MAX_OTHERS:
+        raise TypeError("others")
+    for path in value:
+        if not (isinstance(path, str) and path.startswith("/") and len(path) <= MAX_OTHER_PATH):
+            raise TypeError("others")
+    return tuple(value)
 
 
 MAX_PROBED = 8

@@ -229,7 +229,8 @@ class Spawner:
             inSandbox.diesWithGateway = True if ties is None else bool(ties())
             inSandbox.confinement = str(getattr(confiner, "default", ""))
             laidOut = launchLayout(confiner, spec, argv, env)
-            inSandbox.layout, inSandbox.proxied, inSandbox.probed = laidOut
+            inSandbox.layout, inSandbox.proxied, inSandbox.probed = laidOut[:3]
+            inSandbox.others = laidOut.others
             child: ChildProtocol = inSandbox
             argv = confined
         else:
@@ -296,6 +297,11 @@ class ConfinedChild(ChildProtocol):
         """What its sandbox gives it (L{mcpgateway.core.childlayout.layoutOf}):
         another gateway process keeps it only if it would give a child of
         its own the same."""
+        self.others: tuple[str, ...] | None = None
+        """The other servers' paths its launcher was given to mask
+        (L{mcpgateway.core.childlayout.othersOf}; C{None}: not known):
+        another gateway process whose servers name more keeps it when its
+        sandbox hides what a child of its own would be hidden."""
         self.probed: dict[str, Any] = {}
         """What of its gateway's probe findings lays it out
         (L{mcpgateway.core.childlayout.probedOf}): another gateway process

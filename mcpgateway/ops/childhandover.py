@@ -29,8 +29,11 @@ gone or changed, are stopped (C{SIGTERM} to their process group, C{SIGKILL}
 L{KILL_AFTER} seconds later).
 
 A confined child is kept only when the new process would lay its sandbox
-out the same (L{mcpgateway.core.adopted.whyLaidOutOtherwise}), what its
-own sandbox probe found included: a confined child waits for that probe
+out the same (L{mcpgateway.core.adopted.compareLayout}), what its
+own sandbox probe found included, or the same but for servers added
+since it started whose paths its sandbox hides all the same (read off
+this machine's files in a worker thread, its server's starts held
+meanwhile): a confined child waits for that probe
 to answer (L{PROBE_WAIT} seconds at most; its server's starts are held
 meanwhile), and is compared with what a probe that did not answer would
 give (C{auto}) after that. Any child is kept only while its pid names the
@@ -55,12 +58,15 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from mcpgateway.core.adopted import (
+    LayoutCheck,
     attachAdopted,
+    buildOfLayout,
+    compareLayout,
     confinementNow,
     fingerprintMatches,
     probeAnswered,
     releaseChild,
-    whyLaidOutOtherwise,
+    unmaskedWhy,
     whyNotMovable,
 )
 from mcpgateway.core.adoptedprocess import openChild, pidfdExited
@@ -70,6 +76,7 @@ from mcpgateway.core.upstream import Upstream
 from mcpgateway.ops.anew import MAX_NAMED, StartedAnew, named
 from mcpgateway.ops.runningchildren import ownedOf, runningChildren
 from mcpgateway.runtime import logs, procfs
+from mcpgateway.runtime.threads import RunInThread
 
 ADOPTED = b"adopted\n"
 """The new process's answer once it holds the children."""
@@ -293,6 +300,15 @@ class ChildAdoption:
         self._probeTimer: IDelayedCall | None = None
         self._probeDone = False
         """Whether the probe answered, or was waited for long enough."""
+        self._checking: list[HandedChild] = []
+        """Confined children whose sandbox is being read against the paths
+        of servers added since they started (L{LayoutCheck})."""
+        self._checked: dict[tuple[int, int], str | None] = {}
+        """What those reads found, by child (pid, start time): why it is
+        not kept, or C{None}."""
+        self.runInThread: RunInThread | None = None
+        """Where those reads run (C{None}: none is made, and such a child
+        is not kept)."""
         self._linkGone = False
         """Whether the previous process has exited (L{linkLost})."""
         self.pools: Callable[[], dict[str, Any]] | None = None
@@ -407,9 +423,10 @@ class ChildAdoption:
         self._release()
 
     def _held(self) -> set[str]:
-        """The servers with a child still waiting for its session, or for
-        this process's sandbox probe."""
-        return {h.server for h in self._waiting} | {h.server for h, _ in self._probing}
+        """The servers with a child still waiting for its session, for
+        this process's sandbox probe, or for its sandbox to be read."""
+        held = {h.server for h in self._waiting} | {h.server for h, _ in self._probing}
+        return held | {h.server for h in self._checking}
 
     def _release(self) -> None:
         """Let the held starts go on, but those of a server with a child
@@ -453,7 +470,13 @@ class ChildAdoption:
             return
         if handed.confinement and self._awaitProbe(handed, final):
             return
-        why = whyLaidOutOtherwise(self.spawner, upstream, handed)
+        why, check = compareLayout(self.spawner, upstream, handed)
+        if check is not None:
+            key = (handed.pid, handed.startTime)
+            if key not in self._checked:
+                self._check(handed, final, check)
+                return
+            why = self._checked.pop(key)
         if why is not None:
             self._stop(handed, why)
             return
@@ -473,6 +496,38 @@ class ChildAdoption:
             pid=handed.pid,
             whose=f" of session {handed.session[:8]}" if handed.session else "",
         )
+
+    def _check(self, handed: HandedChild, final: bool, check: LayoutCheck) -> None:
+        """Read, in a worker thread, whether C{handed}'s sandbox hides what
+        the servers added since it started name, then place it again (its
+        server's starts held meanwhile)."""
+        key = (handed.pid, handed.startTime)
+        if self.runInThread is None:
+            self._checked[key] = unmaskedWhy(("not read here",))
+            self._place(handed, final)
+            return
+        buildOfLayout()  # imported here, on the reactor's thread
+        self._checking.append(handed)
+
+        def read(unmasked: tuple[str, ...]) -> None:
+            self._checked[key] = unmaskedWhy(unmasked) if unmasked else None
+
+        def unread(failure: Any) -> None:
+            self.log.failure(
+                "restart: server {server}'s child pid {pid}: its sandbox could not be read",
+                failure,
+                server=handed.server,
+                pid=handed.pid,
+            )
+            self._checked[key] = "its sandbox could not be compared with this process's"
+
+        def placed(_: object) -> None:
+            self._checking.remove(handed)
+            self._place(handed, final)
+            self._release()
+
+        reading = self.runInThread(check.unmasked)
+        reading.addCallbacks(read, unread).addCallback(placed)
 
     def _awaitProbe(self, handed: HandedChild, final: bool) -> bool:
         """Whether confined C{handed} waits for this process's sandbox

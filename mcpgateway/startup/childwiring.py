@@ -94,6 +94,7 @@ def wireAdoption(
     a crashed gateway's warden waiting in the state directory its own
     (L{mcpgateway.ops.crashkeep})."""
     from mcpgateway.ops.crashkeep import CrashAdoption, CrashKeeping
+    from mcpgateway.startup.process import threadRunner
 
     watcher = gateway.spawner.watcher
     resolver = gateway.settings.resolver
@@ -113,6 +114,7 @@ def wireAdoption(
         adoption.pools = lambda: dict(gateway.pools)
         adoption.spawner = gateway.spawner
         adoption.proxy = proxy
+        adoption.runInThread = threadRunner(reactor)
         if successor is None:  # a crashed gateway's warden waits with its children
             CrashAdoption(reactor, stateDir, adoption, adoption.proof).setServiceParent(top)
     if getattr(watcher, "keeps", False):

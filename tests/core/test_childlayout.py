@@ -16,6 +16,7 @@ from mcpgateway.core.childlayout import (
     SANDBOX_CODE,
     launchLayout,
     layoutOf,
+    othersOf,
     probeChanges,
     probedOf,
     sandboxCode,
@@ -149,6 +150,13 @@ class Confiner:
         return {**REQUEST, "server": spec.name, "network": {"mode": self.mode}}
 
 
+def test_the_other_servers_paths_a_record_keeps_are_absolute_bounded_and_at_most_256() -> None:
+    many = [f"/srv/s{n}" for n in range(300)]
+    assert othersOf({"others": many}) == tuple(many[:256])
+    assert othersOf({"others": ["rel", 7, "/" + "x" * 5000, "/ok"]}) == ("/ok",)
+    assert othersOf({}) == ()
+
+
 def test_a_launch_layout_says_whether_the_child_reaches_the_proxy() -> None:
     spec = ServerSpec(name="files", command="srv")
     learning = ServerSpec(name="files", command="srv", sandbox=SandboxProfile(setting=LEARN))
@@ -156,6 +164,8 @@ def test_a_launch_layout_says_whether_the_child_reaches_the_proxy() -> None:
     assert not launchLayout(Confiner("allow"), spec, [], {})[1]  # no proxy at all
     assert not launchLayout(Confiner("none", object()), spec, [], {})[1]
     assert launchLayout(Confiner("none", object()), learning, [], {})[1]  # its recording proxy
-    assert launchLayout(object(), spec, [], {}) == ("", False, {})  # no request to show
-    assert launchLayout(Confiner("none"), spec, [], {}).probed == probedOf(REQUEST)
+    assert launchLayout(object(), spec, [], {}) == ("", False, {}, (), None)  # no request
+    laidOut = launchLayout(Confiner("none"), spec, [], {})
+    assert laidOut.probed == probedOf(REQUEST)
+    assert laidOut.others == othersOf(REQUEST) and laidOut.request is not None
     assert usesProxy({"network": {"mode": "allow"}}) and not usesProxy({"network": "x"})

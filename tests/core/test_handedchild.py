@@ -151,10 +151,19 @@ def test_a_childs_start_time_and_sandbox_layout_go_in_its_record() -> None:
     again = HandedChild.fromJson(one.toJson(), (1, 2, 3))
     assert (again.startTime, again.layout, again.command) == (987654, "cd" * 32, "/usr/bin/node")
     assert again.probed == probed
-    named = ("startTime", "layout", "command", "probed")
+    named = ("startTime", "layout", "command", "probed", "others")
     older = {k: v for k, v in one.toJson().items() if k not in named}
     assert HandedChild.fromJson(older, (1, 2, 3)).startTime == 0  # not known: never signalled
     assert HandedChild.fromJson(older, (1, 2, 3)).probed == {}
+    assert HandedChild.fromJson(older, (1, 2, 3)).others is None
+
+
+def test_the_other_servers_paths_a_child_was_laid_out_with_go_in_its_record() -> None:
+    from dataclasses import replace
+
+    one = replace(CHILD, others=("/opt/tool", "/home/u/venvs/x/bin/python"))
+    assert HandedChild.fromJson(one.toJson(), (1, 2, 3)).others == one.others
+    assert HandedChild.fromJson(replace(CHILD, others=()).toJson(), (1, 2, 3)).others == ()
 
 
 @pytest.mark.parametrize(
@@ -168,6 +177,11 @@ def test_a_childs_start_time_and_sandbox_layout_go_in_its_record() -> None:
         {"probed": {"mechanism": None}},
         {"probed": {"mechanism": "x" * 65}},
         {"probed": {str(n): n for n in range(9)}},
+        {"others": "/opt/tool"},
+        {"others": ["relative/path"]},
+        {"others": [7]},
+        {"others": ["/" + "x" * 4096]},
+        {"others": [f"/p{n}" for n in range(257)]},
     ],
 )
 def test_a_record_with_a_bad_start_time_or_layout_is_refused(bad: dict[str, Any]) -> None:

@@ -12,10 +12,11 @@ import pytest
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
-from mcpgateway.core.adopted import LAID_OUT_OTHERWISE
+from mcpgateway.core.adopted import LAID_OUT_OTHERWISE, LayoutComparison
 from mcpgateway.core.handedchild import encodeRecord
 from mcpgateway.ops import childhandover
 from mcpgateway.ops.childhandover import ADOPTED, ChildAdoption, ChildSender, gateWait
+from tests.fakes import capturedGatewayLogs
 
 RECORD = {
     "server": "gone",
@@ -212,7 +213,9 @@ def test_a_child_whose_sandbox_this_gateway_lays_out_otherwise_is_stopped(
     monkeypatch.setattr(childhandover, "fingerprintMatches", lambda *a: True)
     monkeypatch.setattr(childhandover, "confinementNow", lambda *a: "auto")
     monkeypatch.setattr(childhandover, "probeAnswered", lambda *a: None)
-    monkeypatch.setattr(childhandover, "whyLaidOutOtherwise", lambda *a: LAID_OUT_OTHERWISE)
+    monkeypatch.setattr(
+        childhandover, "compareLayout", lambda *a: LayoutComparison(LAID_OUT_OTHERWISE)
+    )
     attached: list[int] = []
 
     def attach(upstream: Any, handed: Any, spawner: Any) -> bool:
@@ -233,7 +236,7 @@ def test_a_child_whose_sandbox_this_gateway_lays_out_otherwise_is_stopped(
 
 class ProbeAndLayout:
     """This process's sandbox probe, not answered yet, and the layouts it
-    would give once it has (L{childhandover.whyLaidOutOtherwise})."""
+    would give once it has (L{childhandover.compareLayout})."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.probing: Deferred[None] = Deferred()
@@ -241,17 +244,17 @@ class ProbeAndLayout:
         self.compared: list[tuple[int, str | None]] = []
         self.asked = 0
         monkeypatch.setattr(childhandover, "probeAnswered", self.answered)
-        monkeypatch.setattr(childhandover, "whyLaidOutOtherwise", self.why)
+        monkeypatch.setattr(childhandover, "compareLayout", self.why)
 
     def answered(self, spawner: Any) -> Deferred[None] | None:
         self.asked += 1
         return None if self.found is not None else self.probing
 
-    def why(self, spawner: Any, upstream: Any, handed: Any) -> str | None:
+    def why(self, spawner: Any, upstream: Any, handed: Any) -> LayoutComparison:
         self.compared.append((handed.pid, self.found))
         if self.found == handed.probed.get("mechanism"):
-            return None
-        return "what the sandbox probe finds here differs: the mechanism"
+            return LayoutComparison()
+        return LayoutComparison("what the sandbox probe finds here differs: the mechanism")
 
     def answer(self, mechanism: str) -> None:
         self.found = mechanism
@@ -337,6 +340,93 @@ def test_with_the_probe_answered_a_kept_child_is_compared_at_once(
         taking.descriptor(fd)
     taking.data(confined(77, "bwrap"))
     assert probe.compared == [(77, "bwrap")] and attached == [77]
+
+
+class Reading:
+    """A kept child's sandbox read against servers added since it started
+    (a L{LayoutCheck<mcpgateway.core.adopted.LayoutCheck>}): what the
+    comparison leaves to read, in a worker thread driven by hand."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, found: tuple[str, ...] | None) -> None:
+        self.found = found
+        """What the read finds the child sees (C{None}: the read fails)."""
+        self.pending: list[tuple[Any, Deferred[Any]]] = []
+        monkeypatch.setattr(childhandover, "probeAnswered", lambda *a: None)
+        monkeypatch.setattr(childhandover, "buildOfLayout", lambda: None)
+        monkeypatch.setattr(childhandover, "compareLayout", self.compare)
+
+    def compare(self, spawner: Any, upstream: Any, handed: Any) -> LayoutComparison:
+        return LayoutComparison(check=self)  # type: ignore[arg-type]
+
+    def unmasked(self) -> tuple[str, ...]:
+        if self.found is None:
+            raise OSError("unreadable")
+        return self.found
+
+    def runInThread(self, f: Any, *args: Any) -> Deferred[Any]:
+        done: Deferred[Any] = Deferred()
+        self.pending.append((f, done))
+        return done
+
+    def finish(self) -> None:
+        pending, self.pending = self.pending, []
+        for f, done in pending:
+            try:
+                done.callback(f())
+            except OSError:
+                done.errback()
+
+
+@pytest.mark.parametrize("found", [(), ("/home/u/venvs/tool/bin",)])
+def test_a_child_kept_from_before_servers_were_added_is_kept_when_it_sees_none_of_them(
+    stopped: list[int], monkeypatch: pytest.MonkeyPatch, found: tuple[str, ...]
+) -> None:
+    reading = Reading(monkeypatch, found)
+    taking, attached, _ = placing(monkeypatch, Clock())
+    taking.runInThread = reading.runInThread
+    for fd in (10, 11, 12):
+        taking.descriptor(fd)
+    taking.data(confined(77, "bwrap"))
+    taking.data(encodeRecord({"kind": "end", "left": 0, "fds": 0}))
+    held = taking.pending("gone")
+    assert held is not None and not held.called  # its server's starts wait for the read
+    assert attached == [] and stopped == [] and len(reading.pending) == 1
+    reading.finish()
+    assert held.called
+    if not found:
+        assert attached == [77] and stopped == [] and taking.kept == 1
+    else:
+        assert attached == [] and stopped == [77]
+        [anew] = taking.report()["anew"]
+        assert "/home/u/venvs/tool/bin" in anew["why"]
+
+
+def test_without_a_thread_to_read_in_such_a_child_is_not_kept(
+    stopped: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Reading(monkeypatch, ())
+    taking, attached, _ = placing(monkeypatch, Clock())
+    for fd in (10, 11, 12):
+        taking.descriptor(fd)
+    taking.data(confined(77, "bwrap"))
+    assert attached == [] and stopped == [77]
+
+
+def test_a_read_that_fails_stops_the_child(
+    stopped: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reading = Reading(monkeypatch, None)
+    taking, attached, _ = placing(monkeypatch, Clock())
+    taking.runInThread = reading.runInThread
+    for fd in (10, 11, 12):
+        taking.descriptor(fd)
+    taking.data(confined(77, "bwrap"))
+    with capturedGatewayLogs() as logged:
+        reading.finish()
+    assert attached == [] and stopped == [77]
+    assert any(event.get("log_failure") for event in logged)
+    [anew] = taking.report()["anew"]
+    assert anew["why"] == "its sandbox could not be compared with this process's"
 
 
 def test_a_sender_names_each_child_that_cannot_move(
