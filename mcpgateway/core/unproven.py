@@ -33,6 +33,18 @@ for roots before, and only where the question can be proven the caller's
 it cannot, only to take another principal's roots out of the child (its
 question is then answered with the empty list).
 
+A call of an MCP 2026-07-28 client is a caller of its own (that revision
+has no session: its chain of rounds, L{mcpgateway.core.era2026.mrtr}, is
+one L{Era2026Call<mcpgateway.core.era2026.mrtr.Era2026Call>}), and its
+capabilities are its round's: a call whose client declares C{roots} is
+told the roots changed before unless the child holds that very call's,
+and the child's question reaches the client as an C{input_required}
+round of the call. So such a client's every call to a child that reads
+roots costs a round more (and the round's wait for other questions,
+L{COALESCE<mcpgateway.core.era2026.mrtr.COALESCE>}); a client that does
+not declare C{roots} pays nothing, and the child answers it from the
+roots it holds, as for a 2025 session.
+
 A switch is a barrier: a child answers a call from the roots it holds,
 and asks for the new ones only once told (server-everything's
 C{get-roots-list} would show the previous caller's roots; a filesystem
@@ -280,7 +292,6 @@ class ChildRoots:
             or self.holder is session
             or self.notified is session
             or ex.method not in ACTS_FOR_CALLER
-            or session.era2026
             or "roots" not in session.capabilities
         ):
             return False

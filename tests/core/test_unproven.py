@@ -13,6 +13,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
+from mcpgateway.core.era2026.mrtr import Era2026Call
 from mcpgateway.core.fanout import OwnerFanout, SharedFanout
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import shortId
@@ -508,3 +509,30 @@ class AppliedTests(RootsCase):
         self.given()
         self.call(a, "tools/list")
         self.went(self.settled())
+
+
+class Era2026CallerTests(RootsCase):
+    """A call of an MCP 2026-07-28 client is a caller of its own: its
+    client's roots reach the child through a round of that call."""
+
+    def test_a_2026_call_whose_client_declares_roots_gives_the_child_its_roots(self) -> None:
+        self.startUp()
+        first = Era2026Call(ROOTS_CAPS, None)
+        _, sink = self.call(first)  # type: ignore[arg-type]
+        self.assertEqual(self.methods(), [ROOTS_CHANGED])  # the call waits for the question
+        self.childAsks()  # inside the call: it reaches the call's client as a round
+        [call] = self.answered(first, sink, rootsOf("first"))  # type: ignore[arg-type]
+        self.assertEqual(call["method"], "tools/call")
+        self.finish(call)
+        # Another call is another caller: the child is told again, and asks it.
+        second = Era2026Call(ROOTS_CAPS, None)
+        _, sink = self.call(second)  # type: ignore[arg-type]
+        self.assertEqual(self.methods(), [ROOTS_CHANGED])
+        self.childAsks()
+        [call] = self.answered(second, sink, rootsOf("second"))  # type: ignore[arg-type]
+        self.assertEqual(call["method"], "tools/call")
+
+    def test_a_2026_call_whose_client_declares_no_roots_goes_at_once(self) -> None:
+        self.startUp()
+        self.call(Era2026Call({}, None))  # type: ignore[arg-type]
+        self.assertEqual(self.methods(), ["tools/call"])

@@ -129,10 +129,15 @@ class Era2026Call:
 
     era2026 = True
     called = False  # never restored: nothing to tell it of a child started anew
-    __slots__ = ("capabilities", "id", "logLevel", "subscriptions", "suspension")
+    __slots__ = ("capabilities", "id", "logLevel", "principal", "subscriptions", "suspension")
 
-    def __init__(self, capabilities: dict[str, Any], logLevel: str | None) -> None:
+    def __init__(
+        self, capabilities: dict[str, Any], logLevel: str | None, principal: str = ""
+    ) -> None:
         self.id = "m-" + secrets.token_hex(6)
+        self.principal = principal
+        """The key of its caller's principal (C{""}: no authentication): whose
+        roots a shared child holds once it answered (L{mcpgateway.core.unproven})."""
         self.capabilities = capabilities
         self.logLevel = logLevel if logLevel in LOG_LEVELS else None
         self.subscriptions: set[str] = set()
@@ -219,7 +224,7 @@ class Suspension:
         self.method = request.method
         self.binding = binding
         self.handle = secrets.token_bytes(HANDLE_SIZE)
-        self.call = Era2026Call(request.capabilities, request.logLevel)
+        self.call = Era2026Call(request.capabilities, request.logLevel, request.principal)
         self.call.suspension = self
         self.exchange: Exchange | None = None
         self.round = 0

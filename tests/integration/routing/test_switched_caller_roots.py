@@ -1,7 +1,8 @@
 """A shared child answers each caller from that caller's roots, however
 often the caller switches (real gateway, real Python SDK clients, npm
 servers): two sessions of one user, each declaring roots of its own, call
-in turn.
+in turn; and two MCP 2026-07-28 clients (the SDK's default, C{auto}),
+whose every call is a caller of its own.
 
  - server-everything's C{get-roots-list}, 50 times each: the child answers
    from the roots it holds, and asks for them again when told they
@@ -40,10 +41,13 @@ def shared(sharedEverything: RunningGateway) -> RunningGateway:
 
 
 class Window:
-    """One client session of the user: its one root, and how often it was asked."""
+    """One client of the user: its one root, how often it was asked, and
+    the SDK's connect mode (C{legacy}: a 2025 session; C{auto}: the MCP
+    2026-07-28 revision, whose every call is a caller of its own)."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, mode: str = "legacy") -> None:
         self.root = root
+        self.mode = mode
         self.asked = 0
 
     async def onRoots(self, context: Any) -> types.ListRootsResult:
@@ -52,7 +56,7 @@ class Window:
         return types.ListRootsResult(roots=[root])
 
     def client(self, url: str) -> Client:
-        return Client(url, mode="legacy", list_roots_callback=self.onRoots)
+        return Client(url, mode=self.mode, list_roots_callback=self.onRoots)
 
 
 def alternate(url: str, a: Window, b: Window, tool: str, rounds: int, mark: Any) -> list[str]:
@@ -91,8 +95,9 @@ def test_alternating_callers_each_get_their_own_roots(shared: RunningGateway, ho
     assert promotions(home) == {}
 
 
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
 def test_alternating_callers_each_work_in_their_own_folder(
-    start: Any, home: Path, tmp_path: Path
+    start: Any, home: Path, tmp_path: Path, mode: str
 ) -> None:
     filesystem = npmServer("SERVER_FILESYSTEM_JS")
     projects = tmp_path / "projects"  # the folder the server is started with
@@ -109,7 +114,7 @@ def test_alternating_callers_each_work_in_their_own_folder(
         },
     )
     gateway = start("--config", str(config))
-    a, b = Window((projects / "alpha").as_uri()), Window((projects / "beta").as_uri())
+    a, b = (Window((projects / name).as_uri(), mode) for name in ("alpha", "beta"))
 
     def folder(window: Window) -> str:
         return f"{projects}/{window.root.rsplit('/', 1)[-1]}"
@@ -118,3 +123,5 @@ def test_alternating_callers_each_work_in_their_own_folder(
     assert wrong == [], (wrong[:3], gateway.text()[-3000:])
     server = gateway.health()["servers"]["fs"]
     assert len(server["pids"]) == 1, server
+    if mode == "auto":  # each 2026 call gave its client's roots through a round of its own
+        assert a.asked >= 20 and b.asked >= 20, (a.asked, b.asked)
