@@ -40,10 +40,10 @@ capabilities are its round's: a call whose client declares C{roots} is
 told the roots changed before unless the child holds that very call's,
 and the child's question reaches the client as an C{input_required}
 round of the call. So such a client's every call to a child that reads
-roots costs a round more (and the round's wait for other questions,
-L{COALESCE<mcpgateway.core.era2026.mrtr.COALESCE>}); a client that does
-not declare C{roots} pays nothing, and the child answers it from the
-roots it holds, as for a 2025 session.
+roots costs a round more (asked at once: a call held behind the barrier
+has not reached the child, so its roots are all the child asks for it
+then, L{holds}); a client that does not declare C{roots} pays nothing,
+and the child answers it from the roots it holds, as for a 2025 session.
 
 A switch is a barrier: a child answers a call from the roots it holds,
 and asks for the new ones only once told (server-everything's
@@ -205,6 +205,11 @@ class ChildRoots:
         self.speaks = False
         self._givenAt: float | None = None
         """When the child was last given roots, until its next word."""
+
+    def holds(self, ex: Exchange) -> bool:
+        """Whether C{ex} waits behind the barrier, not written to the child yet."""
+        held = self.held
+        return held is not None and any(waiting is ex for waiting, _ in held)
 
     def childStarted(self) -> None:
         """A new child: it holds no roots yet (the requests held for the

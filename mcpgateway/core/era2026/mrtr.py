@@ -354,7 +354,11 @@ class Suspension:
             return
         self.collecting[asked.key] = asked
         if self.window is None:
-            self.window = self.bridge.clock.callLater(COALESCE, self._windowClosed)
+            # A call held behind its child's roots barrier has not reached the
+            # child: its roots question is all the child asks for it now.
+            held = self.exchange is not None and self.router.childRoots.holds(self.exchange)
+            wait = 0.0 if held else COALESCE
+            self.window = self.bridge.clock.callLater(wait, self._windowClosed)
 
     def _key(self, kind: str, hint: str | None) -> str:
         if hint is not None and hint not in self.keys:

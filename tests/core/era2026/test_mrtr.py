@@ -431,6 +431,29 @@ class CapabilityTests(BridgeCase):
         self.assertEqual(self.take(), [])
         self.assertEqual(self.router.inFlight, 0)
 
+    def test_the_roots_of_a_call_held_behind_the_roots_barrier_are_asked_at_once(self) -> None:
+        """A child that reads its client's roots is told they changed before
+        a call whose client declares them, and the call is held until it has
+        them: its question is all it asks for the call then, so the round
+        goes without waiting for more; once answered, the call reaches it."""
+        self.ask(3, "roots/list")  # at its start, nobody's call in flight: no roots
+        self.assertEqual(self.take(), [ok(3, {"roots": []})])
+        self.clock.advance(1.0)  # and it has applied them
+        d, _, told = self.call(7)
+        self.assertEqual(told, jsonrpc.notification("notifications/roots/list_changed"))
+        self.ask(5, "roots/list")
+        self.clock.advance(0)
+        requests, state = self.inputRequired(d, 7)
+        self.assertEqual(requests, {"roots-1": {"method": "roots/list"}})
+        roots = {"roots": [{"uri": "file:///work/alpha", "name": "alpha"}]}
+        retry = self.request(8, state=state, responses={"roots-1": roots})
+        self.bridge.call(self.router, retry, RecordingSink())
+        [answer] = self.take()
+        self.assertEqual(answer, ok(5, roots))
+        self.clock.advance(1.0)  # the child has applied them
+        [call] = self.take()
+        self.assertEqual(call["method"], "tools/call")
+
     def test_a_hinted_roots_question_without_roots_ends_the_call(self) -> None:
         """With C{relatedRequestId} the child says the call needs the roots: -32021."""
         d, _, call = self.call(7, caps={})
