@@ -652,13 +652,14 @@ def _soleCaller(
 
 def _oneCaller(clients: dict[int, SessionLike], inflight: list[Exchange]) -> SessionLike | None:
     """The only one of C{clients} with a request in flight on the child,
-    when every one of them is a 2025 session of one principal (a loopback
-    gateway's one user, or one authenticated caller), so no 2026 call is in
-    flight; else C{None}."""
+    when every one of them is one principal's (a loopback gateway's one
+    user, or one authenticated caller): a 2025 session, or a 2026 call
+    (L{Era2026Call<mcpgateway.core.era2026.mrtr.Era2026Call>}, whose
+    question goes out as a round of the call); else C{None}."""
     principals = set()
     for session in clients.values():
         principal = getattr(session, "principal", None)
-        if session.era2026 or not isinstance(principal, str):
+        if not isinstance(principal, str):
             return None
         principals.add(principal)
     if len(principals) != 1:

@@ -536,3 +536,16 @@ class Era2026CallerTests(RootsCase):
         self.startUp()
         self.call(Era2026Call({}, None))  # type: ignore[arg-type]
         self.assertEqual(self.methods(), ["tools/call"])
+
+    def test_an_idle_window_of_the_same_person_does_not_keep_a_2026_calls_roots_out(
+        self,
+    ) -> None:
+        self.startUp()
+        idle = person("idle")
+        self.attach(idle)
+        call = Era2026Call(ROOTS_CAPS, None)
+        _, sink = self.call(call)  # type: ignore[arg-type]
+        self.assertEqual(self.methods(), [ROOTS_CHANGED])
+        self.childAsks()
+        [written] = self.answered(call, sink, rootsOf("call"))  # type: ignore[arg-type]
+        self.assertEqual((written["method"], idle.delivered), ("tools/call", []))

@@ -825,6 +825,31 @@ class AttributionTests(BridgeCase):
         self.clock.advance(COALESCE)
         self.assertEqual(list(self.inputRequired(d, 7)[0]), ["elicitation-1"])
 
+    def test_a_lone_era2026_call_beside_idle_sessions_of_its_principal_is_the_requester(
+        self,
+    ) -> None:
+        """Another window of the same person, attached but not calling, does
+        not make the question of the one call in flight ambiguous."""
+        idle = FakeSession("idle", capabilities=ALL_CAPS)
+        idle.principal = ""  # type: ignore[attr-defined]
+        self.router.attach(idle)
+        d, _, _ = self.call(7)
+        self.ask(50)
+        self.assertEqual(self.take(), [])
+        self.clock.advance(COALESCE)
+        self.assertEqual(list(self.inputRequired(d, 7)[0]), ["elicitation-1"])
+        self.assertEqual((idle.delivered, self.router.ambiguousServerRequests), ([], 0))
+
+    def test_a_lone_era2026_call_beside_another_principals_session_is_ambiguous(self) -> None:
+        other = FakeSession("other", capabilities=ALL_CAPS)
+        other.principal = "bob"  # type: ignore[attr-defined]
+        self.router.attach(other)
+        self.call(7)
+        self.ask(50)
+        [refusal] = self.take()
+        self.assertEqual((refusal["id"], refusal["error"]["code"]), (50, jsonrpc.INTERNAL_ERROR))
+        self.assertEqual(other.delivered, [])
+
 
 class FinishTests(SynchronousTestCase):
     INFO = {"name": "child", "version": "9"}
