@@ -301,8 +301,10 @@ class _PredecessorSide(Protocol):
         self._predecessor.linkLost()
 
 
-class Predecessor(Service):
-    """Starts a successor on C{SIGUSR2} and hands over to it (see the module
+class Predecessor:
+    """Starts a successor and hands over to it, when asked (L{restart}: the
+    start-up's C{SIGUSR2} handler,
+    L{mcpgateway.startup.handoverwiring.RestartOnSignal}; see the module
     docstring). What handing over means for the rest of the gateway is the
     wiring's business: C{prepare} runs before the successor starts (save the
     sessions), C{handOver} once it listens (stop accepting, stop adopting,
@@ -320,7 +322,6 @@ class Predecessor(Service):
         lockFd: Callable[[], int | None],
         prepare: Callable[[], None],
         handOver: Callable[[], Deferred[Any]],
-        installSignal: Callable[[int, Any], Any] = signal.signal,
         pidfile: Callable[[], str | None] | None = None,
         children: ChildPassing | None = None,
         userPath: Callable[[], str | None] | None = None,
@@ -347,8 +348,6 @@ class Predecessor(Service):
         self._lockFd = lockFd
         self._prepare = prepare
         self._handOver = handOver
-        self._installSignal = installSignal
-        self._previous: Any = None
         self.state = "serving"
         """C{serving}, C{starting} (a successor is on its way), C{handing over}."""
         self._launch: _Launch | None = None
@@ -357,19 +356,6 @@ class Predecessor(Service):
         self._exitLink: socket.socket | None = None
         """Our end of the exit link: never closed after a hand-over, so the
         successor sees it end only when this process has."""
-
-    def startService(self) -> None:
-        super().startService()
-        self._previous = self._installSignal(RESTART_SIGNAL, self._signalled)
-
-    def stopService(self) -> None:
-        super().stopService()
-        if self._previous is not None:
-            self._installSignal(RESTART_SIGNAL, self._previous)
-            self._previous = None
-
-    def _signalled(self, signum: int, frame: Any) -> None:
-        self._reactor.callFromThread(self.restart)
 
     def restart(self) -> bool:
         """Start a successor; C{False} (and a log line) when one is on its

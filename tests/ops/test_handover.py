@@ -45,7 +45,6 @@ from mcpgateway.ops.handover import (
     LISTENING,
     LOCK_FD,
     PIDFILE_ENV,
-    RESTART_SIGNAL,
     BadHandover,
     Inherited,
     Predecessor,
@@ -163,20 +162,6 @@ def texts(events: list[LogEvent]) -> list[str]:
     return [formatEvent(e) for e in events]
 
 
-class Signals:
-    """An C{installSignal}: records what is installed, returns the previous."""
-
-    def __init__(self) -> None:
-        self.installed: dict[int, Any] = {RESTART_SIGNAL: "the previous handler"}
-        self.calls: list[tuple[int, Any]] = []
-
-    def __call__(self, signum: int, handler: Any) -> Any:
-        self.calls.append((signum, handler))
-        previous = self.installed.get(signum)
-        self.installed[signum] = handler
-        return previous
-
-
 class Run:
     """A L{Predecessor} on C{reactor} with recording seams."""
 
@@ -190,7 +175,6 @@ class Run:
         userPath: str | None = None,
     ) -> None:
         self.reactor = reactor
-        self.signals = Signals()
         self.handOvers: list[Deferred[None]] = []
         self.prepared = 0
         self.predecessor = Predecessor(
@@ -201,7 +185,6 @@ class Run:
             lambda: lockFd,
             self.prepare,
             self.handOver,
-            installSignal=self.signals,
             pidfile=lambda: pidfile,
             userPath=lambda: userPath,
         )
@@ -398,24 +381,6 @@ def test_socket_family_reads_a_duplicate() -> None:
 
 
 # -- the predecessor ------------------------------------------------------------------
-
-
-def test_start_installs_the_restart_handler_and_stop_restores_the_previous(
-    reactor: Reactor,
-) -> None:
-    run = Run(reactor)
-    run.predecessor.startService()
-    handler = run.signals.installed[RESTART_SIGNAL]
-    assert RESTART_SIGNAL == signal.SIGUSR2
-    assert callable(handler)
-    # The handler only schedules the restart on the reactor thread.
-    handler(signal.SIGUSR2, None)
-    assert reactor.spawned == []
-    reactor.runThreadCalls()
-    assert len(reactor.spawned) == 1
-    run.predecessor.stopService()
-    assert run.signals.installed[RESTART_SIGNAL] == "the previous handler"
-    assert [signum for signum, _ in run.signals.calls] == [RESTART_SIGNAL, RESTART_SIGNAL]
 
 
 def test_restart_spawns_the_successor_with_the_socket_the_lock_and_the_link(
