@@ -86,7 +86,11 @@ def oneRound(
         check=True,
     ).stdout
     spent = cpuSeconds(pid) - before
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    lines = [json.loads(line) for line in out.strip().splitlines() if line.startswith("{")]
+    found = [line for line in lines if line.get("event", "result") == "result"][-1:]
+    if not found:
+        raise SystemExit(f"no result from the loader: {out[-2000:]}")
+    result: dict[str, Any] = found[0]
     if result["misrouted"] or result["lost"] or result["errors"]:
         raise SystemExit(f"wrong answers: {result}")
     ok = result["ok"]
