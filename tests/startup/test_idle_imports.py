@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.support.runtime.fresh import demoConfig, freshJson
+from tests.support.startup.laptop import UNLOADED_ON_A_LAPTOP
 
 DEFERRED = {
     "cryptography": "a cluster's sealed session ids, the console's sign-in",
@@ -43,23 +44,8 @@ DEFERRED = {
     "mcpgateway.cluster": "a cluster's replicas (--cluster-key-file)",
     "mcpgateway.governance": "--policy, the config's limits of calls",
     "mcpgateway.remote": "a remote server's entry, a door that holds its tokens",
-    "mcpgateway.startup.team": "a team's door or audit log, a cluster (startup/teamwiring.py)",
-    "mcpgateway.startup.cluster": "--cluster-key-file (startup/teamwiring.py)",
-    "mcpgateway.startup.policywiring": "--policy (startup/teamwiring.py)",
-    "mcpgateway.startup.selfservice": "--self-service (startup/teamwiring.py)",
-    "mcpgateway.ops.auditexport": "--audit-syslog (startup/teamoptions.py, startup/team.py)",
-    "mcpgateway.ops.auditkey": "--audit-log (startup/team.py)",
-    "mcpgateway.ops.wardenrun": "nothing: the warden's program, a process of its own",
-    "mcpgateway.startup.netproxy": "a child with an allow list (startup/sandboxing.py)",
-    "mcpgateway.sandbox.netproxy": "a child with an allow list (startup/netproxy.py)",
+    **UNLOADED_ON_A_LAPTOP,
     "mcpgateway.report.health": "the first GET /health (web/pages/liveness.py)",
-    "mcpgateway.sandbox.launch": "nothing: the launcher's program, a process of its own",
-    "mcpgateway.sandbox.probe": "nothing: the launcher's probe (sandbox/mechanisms.py)",
-    "mcpgateway.sandbox.bwrap": "nothing: the launcher's bubblewrap command line",
-    "mcpgateway.sandbox.layout": "nothing: the launcher's sandbox layout",
-    "mcpgateway.sandbox.seccomp": "nothing: the launcher's system-call filter",
-    "mcpgateway.ops.handover": "a restart: SIGUSR2 (startup/handoverwiring.py), its successor",
-    "mcpgateway.ops.childhandover": "a restart's or a crash's children (startup/childwiring.py)",
 }
 """Each library or module left out of a default gateway's start, and what
 loads it."""

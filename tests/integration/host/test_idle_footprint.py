@@ -24,6 +24,7 @@ import pytest
 
 from mcpgateway.runtime import interpreter
 from tests.integration.gateway import RunningGateway, callEcho, waitFor, writeConfig
+from tests.support.startup.laptop import UNLOADED_ON_A_LAPTOP
 
 pytestmark = pytest.mark.integration
 
@@ -123,22 +124,7 @@ LOADED_ON_FIRST_USE = {
     "mcpgateway.ops.management": "the management API (/api/v1)",
     "mcpgateway.ops.audit": "a team's --audit-log (startup/team.py)",
     "mcpgateway.ops.auditchain": "a team's --audit-log (ops/audit.py)",
-    "mcpgateway.ops.auditkey": "a team's --audit-log (startup/team.py)",
-    "mcpgateway.ops.auditexport": "--audit-syslog (startup/teamoptions.py, startup/team.py)",
-    "mcpgateway.startup.team": "a team's door or audit log, a cluster (startup/teamwiring.py)",
-    "mcpgateway.startup.cluster": "--cluster-key-file (startup/teamwiring.py)",
-    "mcpgateway.startup.policywiring": "--policy (startup/teamwiring.py)",
-    "mcpgateway.startup.selfservice": "--self-service (startup/teamwiring.py)",
-    "mcpgateway.ops.wardenrun": "nothing: the warden's program, a process of its own",
-    "mcpgateway.startup.netproxy": "a child with an allow list (startup/sandboxing.py)",
-    "mcpgateway.sandbox.netproxy": "a child with an allow list (startup/netproxy.py)",
-    "mcpgateway.sandbox.launch": "nothing: the launcher's program, a process of its own",
-    "mcpgateway.sandbox.probe": "nothing: the launcher's probe (sandbox/mechanisms.py)",
-    "mcpgateway.sandbox.bwrap": "nothing: the launcher's bubblewrap command line",
-    "mcpgateway.sandbox.layout": "nothing: the launcher's sandbox layout",
-    "mcpgateway.sandbox.seccomp": "nothing: the launcher's system-call filter",
-    "mcpgateway.ops.handover": "a restart: SIGUSR2 (startup/handoverwiring.py), its successor",
-    "mcpgateway.ops.childhandover": "a restart's or a crash's children (startup/childwiring.py)",
+    **UNLOADED_ON_A_LAPTOP,
 }
 """Module (or package) -> what loads it; none of them is loaded here."""
 
