@@ -53,86 +53,52 @@ if str(HERE) not in sys.path:
 
 import benchworker  # noqa: E402
 import suitesteps  # noqa: E402
-from benchenv import MCPLOAD, PY, REPO, SE_PACKAGE, log  # noqa: E402
+from benchenv import PY, REPO, log  # noqa: E402
 from benchlevels import (  # noqa: E402
     DIRECT_WARMUP,
-    percentiles,
-    repeated,
     runDirectOnce,
     runLevel,
     selfCheck,
     warmupPerSession,
 )
-from benchreport import TARGETS, checkTargets, fmt, report  # noqa: E402
+from benchreport import checkTargets, fmt, report  # noqa: E402
 from benchworker import Worker  # noqa: E402
-from gatewayproc import PORT_LINE, Gateway, everythingSpec, firstCall, mcpPost  # noqa: E402
+from gatewayproc import Gateway, everythingSpec, mcpPost  # noqa: E402
 from machineinfo import codeIdentity, machine  # noqa: E402
 from procstat import (  # noqa: E402
-    CLK_TCK,
-    PAGE,
     QuietGate,
-    children,
-    cpuSnapshot,
-    memAvailableMB,
     memKB,
-    othersBetween,
-    procCpu,
     processTree,
-    procUserSys,
     raiseNofile,
-    systemBusy,
-    treeMemory,
 )
-from stdiochildren import StdioChild, childStartSeconds, statusQuo, waitAll  # noqa: E402
 
 __all__ = [
-    "CLK_TCK",
     "DIRECT_WARMUP",
-    "MCPLOAD",
-    "PAGE",
-    "PORT_LINE",
     "PY",
     "REPO",
-    "SE_PACKAGE",
-    "TARGETS",
     "Gateway",
     "QuietGate",
-    "StdioChild",
     "Worker",
     "checkTargets",
-    "childStartSeconds",
-    "children",
     "codeIdentity",
-    "cpuSnapshot",
     "everythingSpec",
-    "firstCall",
     "fmt",
     "log",
     "machine",
     "main",
     "mcpPost",
-    "memAvailableMB",
     "memKB",
-    "othersBetween",
-    "percentiles",
-    "procCpu",
-    "procUserSys",
     "processTree",
     "raiseNofile",
-    "repeated",
     "report",
     "runDirectOnce",
     "runLevel",
     "selfCheck",
-    "statusQuo",
-    "systemBusy",
-    "treeMemory",
-    "waitAll",
     "warmupPerSession",
 ]
-"""The suite's pieces, importable from here as they were before they moved
-into their modules: C{peers.py}, C{paths.py}, C{cluster.py} and C{abcpu.py}
-read them as C{bench.<name>}."""
+"""The suite's pieces the other scripts read as C{bench.<name>} (C{peers.py},
+C{abcpu.py} and the tests of the benchmarks among them), besides what this
+module runs itself."""
 
 
 def __getattr__(name: str) -> Any:

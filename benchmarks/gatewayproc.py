@@ -1,7 +1,7 @@
 """The gateway under test, as users start it (L{Gateway}), and one blocking
 MCP client (L{firstCall}) that proves it answers: the gateway's launch for
-every measurement of the suite, C{peers.py}, C{paths.py} and the other
-scripts that measure a real gateway.
+every measurement of the suite, C{peers.py} and the other scripts that
+measure a real gateway.
 """
 
 from __future__ import annotations

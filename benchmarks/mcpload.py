@@ -12,9 +12,7 @@ orchestrator must synchronise several processes, waits for a line on stdin.
           then R ``tools/call echo`` per session with a unique message; every
           response is checked to be the caller's own (id and echoed text).
           ``--header 'Name: value'`` (repeatable) adds a header to every
-          request (a bearer token); ``--call-url`` sends the calls to another
-          URL than the one the sessions were opened on (a cluster replica
-          that does not own them: the forwarding hop).
+          request (a bearer token).
   canned  a trivial HTTP server answering the same requests with canned
           JSON bodies (``canned.py``): the load generator's ceiling on this machine.
   direct  one stdio child (``node .../server-everything stdio``): spawn,
@@ -80,9 +78,8 @@ __all__ = [
     "requestBytes",
     "splitUrl",
 ]
-"""What the other workers (C{pathload.py}, C{peerclients.py})
-take from here; the shared pieces are C{workerio}'s, kept importable from
-here."""
+"""What the other workers (C{sessionload.py}, C{peerclients.py}) take from
+here; the shared pieces are C{workerio}'s, kept importable from here."""
 
 EXTRA_HEADERS: list[str] = []
 """``Name: value`` lines added to every request (``load --header``)."""
@@ -402,8 +399,6 @@ async def runLoad(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     host, port, path = splitUrl(args.url)
     hostHeader = f"{host}:{port}"
-    callHost, callPort, callPath = splitUrl(args.call_url or args.url)
-    callHostHeader = f"{callHost}:{callPort}"
     EXTRA_HEADERS[:] = args.header
     nonce = args.nonce or secrets.token_hex(4)
     tally = Tally()
@@ -422,13 +417,8 @@ async def runLoad(args: argparse.Namespace) -> None:
     async def one(idx: int) -> None:
         async with sem:
             conn, sid = await openSession(host, port, path, hostHeader)
-            if args.call_url:
-                conn.transport.close()  # type: ignore[union-attr]
-                _, conn = await loop.create_connection(HttpConn, callHost, callPort)
         sessions.append(
-            LoadSession(
-                args.first + idx, conn, sid, callPath, callHostHeader, tally, nonce, finished
-            )
+            LoadSession(args.first + idx, conn, sid, path, hostHeader, tally, nonce, finished)
         )
 
     opened = await asyncio.gather(*(one(i) for i in range(args.sessions)), return_exceptions=True)
@@ -555,11 +545,6 @@ def main(argv: list[str] | None = None) -> None:
         action="append",
         default=[],
         help="'Name: value' added to every request (repeatable)",
-    )
-    p.add_argument(
-        "--call-url",
-        default="",
-        help="send the calls here (default: --url, where the sessions are opened)",
     )
     p = sub.add_parser("canned")
     p.add_argument("--port", type=int, default=0)
