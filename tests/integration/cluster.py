@@ -1,12 +1,11 @@
-"""A cluster of real gateways behind a real HAProxy, for end-to-end tests and
-benchmarks/cluster.py.
+"""A cluster of real gateways behind a real HAProxy, for end-to-end tests.
 
 L{RunningCluster} writes one cluster key file (32 random bytes, base64, mode
 0600), one tokens file (a token per principal) and one servers file, starts
 C{replicas} C{twist mcpgateway} processes on free 127.0.0.1 ports, each with
 its own HOME and state directory, C{--replica-id r1…rN} and
 C{--cluster-advertise http://127.0.0.1:PORT} (and no per-principal limits: the
-tests and the benchmark drive many sessions of one principal; a
+tests drive many sessions of one principal; a
 C{classification} is written to every state directory), then HAProxy in
 the foreground (C{-db}) on another free port: C{balance roundrobin} (or another
 C{balance}; with C{labelRouting}, each request goes to the replica its session
