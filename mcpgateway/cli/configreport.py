@@ -32,10 +32,18 @@ FIX_FILE = (
 )
 
 
-def clientTitle(client: str) -> str:
-    """How a client is named to the user (C{Cursor}), from its id."""
+CLAUDE_CODE_FILES = (".claude.json", ".mcp.json")
+"""The names of the files Claude Code reads: the user's config and a
+project's. A file of their shape with another name is one the gateway was
+given with C{--config}, which no client reads."""
+
+
+def clientTitle(client: str, file: str) -> str:
+    """Who reads C{file}, as the user knows it (C{Cursor}), from the id of
+    the client whose adoption holds it: the Claude config's adoption holds
+    Claude Code's files and the gateway's own C{--config} file alike."""
     if client == CLAUDE_CODE:
-        return "Claude Code"
+        return "Claude Code" if Path(file).name in CLAUDE_CODE_FILES else "--config"
     return next((adapter.title for adapter in ADAPTERS if adapter.id == client), client)
 
 
@@ -134,7 +142,7 @@ def refusedLine(refused: dict[str, str]) -> str:
     if why.startswith(f"{file} "):
         why = f"it {why[len(file) + 1 :]}"
     return (
-        f"{_where(file)} ({clientTitle(refused['client'])}) is not adopted: {why};"
+        f"{_where(file)} ({clientTitle(refused['client'], file)}) is not adopted: {why};"
         " its servers are left to the client"
     )
 
@@ -144,7 +152,9 @@ def startLines(adopted: list[dict[str, str]], health: dict[str, Any] | None) -> 
     adopted, then each file not adopted and each entry not served."""
     lines = []
     if adopted:
-        files = ", ".join(f"{_where(a['file'])} ({clientTitle(a['client'])})" for a in adopted)
+        files = ", ".join(
+            f"{_where(a['file'])} ({clientTitle(a['client'], a['file'])})" for a in adopted
+        )
         lines.append(f"  adopted: {files}")
     lines += [f"  ! {refusedLine(refused)}" for refused in refusedFiles(health)]
     lines += [f"  ! {invalidLine(entry)}" for entry in invalidEntries(health)]

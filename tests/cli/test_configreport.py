@@ -185,3 +185,20 @@ def test_any_config_section_is_read_without_failing(config: Any) -> None:
 def test_a_reason_naming_the_file_again_says_it(why: str, said: str) -> None:
     line = refusedLine({"file": "/h/f.json", "client": "vscode", "why": why})
     assert line == f"/h/f.json (VS Code) is not adopted: {said}; its servers are left to the client"
+
+
+@pytest.mark.parametrize(
+    ("file", "title"),
+    [
+        ("/h/.claude.json", "Claude Code"),
+        ("/h/project/.mcp.json", "Claude Code"),
+        ("/h/servers.json", "--config"),
+        ("/h/claude.json", "--config"),
+    ],
+)
+def test_the_claude_configs_adoption_names_who_reads_the_file(file: str, title: str) -> None:
+    """The Claude config's adoption holds Claude Code's own files and a file
+    the gateway was given with C{--config} alike: only the first are named
+    as Claude Code's."""
+    lines = startLines([{"file": file, "client": "claude-code"}], None)
+    assert lines == [f"  adopted: {file} ({title})"]
