@@ -48,7 +48,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from twisted.application.service import Service
 from twisted.internet.address import IPv4Address
@@ -123,6 +123,17 @@ class _Addresses:
 
     def resolutionComplete(self) -> None:
         self.done.callback(self.found)
+
+
+FactoryT = TypeVar("FactoryT", bound="Factory[Any]")
+
+
+def quiet(factory: FactoryT) -> FactoryT:
+    """C{factory}, logging nothing as it starts and stops: the proxy makes
+    one per connection a child opens (an C{npm install} opens dozens), and
+    a line for each would bury the proxy's own, which name what it refused."""
+    factory.noisy = False
+    return factory
 
 
 def reactorResolver(reactor: IReactorPluggableNameResolver) -> Resolver:
@@ -311,7 +322,7 @@ class ProxyProtocol(Protocol):
         address, rest = addresses[0], addresses[1:]
         kind = TCP6ClientEndpoint if address.version == 6 else TCP4ClientEndpoint
         endpoint = kind(proxy.reactor, str(address), request.port, timeout=CONNECT_TIMEOUT)
-        connecting = endpoint.connect(Factory.forProtocol(lambda: _Upstream(self)))
+        connecting = endpoint.connect(quiet(Factory.forProtocol(lambda: _Upstream(self))))
 
         def failed(failure: Failure) -> None:
             if self.closed:
@@ -476,7 +487,7 @@ class NetworkProxy(Service):
         while os.path.lexists(path := os.path.join(self.directory, f"{number}.sock")):
             number += 1  # a socket taken from a previous process has that name
         port = self.reactor.listenUNIX(
-            path, Factory.forProtocol(lambda: ProxyProtocol(self, network)), mode=0o600
+            path, quiet(Factory.forProtocol(lambda: ProxyProtocol(self, network))), mode=0o600
         )
         self.ports.append(port)
         self._portAt[path] = port
@@ -497,7 +508,8 @@ class NetworkProxy(Service):
         network = ChildNetwork(server, AllowList(allowed, denied))
         # forProtocol makes an instance of the class it is called on; its type says Factory.
         factory = cast(
-            "ServerFactory[Any]", ServerFactory.forProtocol(lambda: ProxyProtocol(self, network))
+            "ServerFactory[Any]",
+            quiet(ServerFactory.forProtocol(lambda: ProxyProtocol(self, network))),
         )
         port = self.reactor.listenTCP(0, factory, interface="127.0.0.1")
         self.ports.append(port)
@@ -604,7 +616,8 @@ class NetworkProxy(Service):
         else:
             network = ChildNetwork(server, AllowList(allowed, denied))
         factory = cast(
-            "ServerFactory[Any]", ServerFactory.forProtocol(lambda: ProxyProtocol(self, network))
+            "ServerFactory[Any]",
+            quiet(ServerFactory.forProtocol(lambda: ProxyProtocol(self, network))),
         )
         family = socket.AF_INET if tcp else socket.AF_UNIX
         try:

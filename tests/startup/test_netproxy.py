@@ -218,3 +218,19 @@ def test_a_landlock_child_gets_a_loopback_port_of_its_own(tmp_path: Path) -> Non
     assert transport.value().startswith(b"HTTP/1.1 403")
     protocol.connectionLost(connectionDone)
     assert proxy.status("ll") == {"open": 0, "refused": 1, "refusedHosts": ["evil.example.net:443"]}
+
+
+def test_the_factories_of_a_childs_connections_log_nothing_as_they_start(tmp_path: Path) -> None:
+    """A factory logs as it starts and stops; the proxy makes one per
+    connection a child opens, and keeps them silent."""
+    proxy, reactor, _ = proxyOf(tmp_path)
+    protocol, _ = client(proxy, reactor, ("api.example.com",))
+    proxy.portFor("ll", ("api.example.com",))
+    with capturedGatewayLogs() as events:
+        protocol.dataReceived(b"CONNECT api.example.com:443 HTTP/1.1\r\n\r\n")
+        factory = reactor.tcpClients[0][2]
+        factory.doStart()
+        factory.doStop()
+    assert [event["log_format"] for event in events] == []
+    listeners = [reactor.unixServers[0][1], reactor.tcpServers[0][1]]
+    assert [factory.noisy for factory in [*listeners, reactor.tcpClients[0][2]]] == [False] * 3
