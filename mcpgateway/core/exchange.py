@@ -15,7 +15,7 @@ from twisted.internet.defer import Deferred
 
 from mcpgateway.core import tracing
 from mcpgateway.core.sessions import SessionLike
-from mcpgateway.protocol import era2026form, jsonrpc
+from mcpgateway.protocol import childhints, jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 
 Sink = Callable[[Message], bool]
@@ -109,11 +109,11 @@ NO_HINT = object()
 
 
 def relatedRequest(message: Message) -> Any:
-    """The child request's L{era2026form.HINT_RELATED}, or L{NO_HINT}."""
+    """The child request's L{childhints.HINT_RELATED}, or L{NO_HINT}."""
     params = message.get("params")
     meta = params.get("_meta") if isinstance(params, dict) else None
-    if isinstance(meta, dict) and era2026form.HINT_RELATED in meta:
-        return meta[era2026form.HINT_RELATED]
+    if isinstance(meta, dict) and childhints.HINT_RELATED in meta:
+        return meta[childhints.HINT_RELATED]
     return NO_HINT
 
 
@@ -122,10 +122,10 @@ def withoutHints(message: Message) -> Message:
     never sees them)."""
     params = message.get("params")
     meta = params.get("_meta") if isinstance(params, dict) else None
-    if not isinstance(meta, dict) or not any(hint in meta for hint in era2026form.HINTS):
+    if not isinstance(meta, dict) or not any(hint in meta for hint in childhints.HINTS):
         return message
     assert isinstance(params, dict)
-    kept = {key: value for key, value in meta.items() if key not in era2026form.HINTS}
+    kept = {key: value for key, value in meta.items() if key not in childhints.HINTS}
     params = {key: value for key, value in params.items() if key != "_meta"}
     if kept:
         params["_meta"] = kept

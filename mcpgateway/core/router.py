@@ -62,7 +62,7 @@ from mcpgateway.core.stats import RequestStats, operationsFor
 from mcpgateway.core.streamwaits import StreamWaits
 from mcpgateway.core.toolgate import GATED, LISTINGS, ToolGate
 from mcpgateway.core.unproven import GATEWAYS, ChildRoots, answerUnproven
-from mcpgateway.protocol import era2026form, jsonrpc
+from mcpgateway.protocol import jsonrpc, paramheaders
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.timers import Deadlines
@@ -617,7 +617,7 @@ class Router:
                 else:
                     self.toolTasks.pop(tool["name"], None)
                 try:
-                    self.toolHeaders[tool["name"]] = era2026form.xHeaderMap(tool)
+                    self.toolHeaders[tool["name"]] = paramheaders.xHeaderMap(tool)
                 except Exception:  # the child's schema: never let it stop the answer
                     self.toolHeaders.pop(tool["name"], None)
                     self.log.failure(

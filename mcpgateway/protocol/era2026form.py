@@ -10,9 +10,10 @@ the order the transport spec's status table gives); the core's bridge
 C{InputRequiredResult} pieces, error translation).
 
 The gateway's own conventions for handshake child servers (documented in
-C{docs/design/era.md}) are the three C{mcpgateway/...} keys of a child request's
-C{_meta}: L{HINT_RELATED}, L{HINT_KEY}, L{HINT_OPTIONAL}. They are stripped
-from anything a client sees.
+C{docs/design/era.md}), the three C{mcpgateway/...} keys of a child request's
+C{_meta}, are L{mcpgateway.protocol.childhints}'s, and a tool's
+C{Mcp-Param-*} header map is read by L{mcpgateway.protocol.paramheaders}:
+the 2025-era path uses both, without this module.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from mcpgateway.protocol import jsonrpc, versions
+from mcpgateway.protocol.childhints import HINT_KEY
 from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.protocol.jsonrpc import Message
 
@@ -35,15 +37,6 @@ LOG_LEVEL_KEY = "io.modelcontextprotocol/logLevel"
 SERVER_INFO_KEY = "io.modelcontextprotocol/serverInfo"
 SUBSCRIPTION_ID_KEY = "io.modelcontextprotocol/subscriptionId"
 ENVELOPE_KEYS = (PROTOCOL_VERSION_KEY, CAPABILITIES_KEY, CLIENT_INFO_KEY, LOG_LEVEL_KEY)
-
-HINT_RELATED = "mcpgateway/relatedRequestId"
-"""In a child request's C{_meta}: the child-side id of the client request it
-serves (routes it exactly, even with several callers in flight)."""
-HINT_KEY = "mcpgateway/inputKey"
-"""In a child request's C{_meta}: the key it gets in C{inputRequests}."""
-HINT_OPTIONAL = "mcpgateway/optional"
-"""In a child request's C{_meta}: C{true} when the child can do without the
-answer (a missing client capability refuses only that request)."""
 
 ERA2026_METHODS = frozenset(
     {
@@ -105,16 +98,13 @@ Problem = tuple[int, str, Any]
 
 INPUT_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 """What a child's L{HINT_KEY} may be."""
-HINTS = (HINT_RELATED, HINT_KEY, HINT_OPTIONAL)
 
 _SENTINEL = re.compile(r"=\?base64\?(.*)\?=", re.DOTALL)
 _VISIBLE = re.compile(r"[\x20-\x7e]*")
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _OWS = " \t"
 _ROUTING = ("mcp-protocol-version", "mcp-method", "mcp-name")
 _PARAM_PREFIX = "mcp-param-"
-_HEADER_TYPES = frozenset({"string", "integer", "boolean"})
 _CAPABILITIES = ("tools", "prompts", "resources", "completions", "logging", "experimental")
 
 _STATUS = {
@@ -288,7 +278,8 @@ def checkParamHeaders(
     arguments: Any, xHeaders: Mapping[str, str], headers: Mapping[str, list[str]]
 ) -> Problem | None:
     """C{Mcp-Param-*} headers of a C{tools/call} against its arguments
-    (C{xHeaders}: header name to argument name, from L{xHeaderMap}).
+    (C{xHeaders}: header name to argument name, from
+    L{mcpgateway.protocol.paramheaders.xHeaderMap}).
 
     Each annotated argument and its header go together: a missing header for
     a present argument, a header for an absent (or C{null}) argument, a
@@ -313,36 +304,6 @@ def checkParamHeaders(
         if decoded is None or not _matches(value, decoded):
             return _mismatch(f"{name} header does not match the {argument!r} argument")
     return None
-
-
-def xHeaderMap(tool: Mapping[str, Any]) -> dict[str, str]:
-    """Header name to argument name, from a tool's C{inputSchema}
-    (C{x-mcp-header} annotations of its top-level properties).
-
-    A schema with an invalid annotation (not an RFC 9110 token, not on a
-    string, integer or boolean property, a case-insensitive duplicate)
-    validates nothing (conforming clients drop such a tool); annotations
-    below the top level are not checked."""
-    schema = tool.get("inputSchema")
-    properties = schema.get("properties") if isinstance(schema, Mapping) else None
-    if not isinstance(properties, Mapping):
-        return {}
-    found: dict[str, str] = {}
-    seen: set[str] = set()
-    for argument, prop in properties.items():
-        if not isinstance(prop, Mapping) or "x-mcp-header" not in prop:
-            continue
-        token = prop["x-mcp-header"]
-        if (
-            not isinstance(token, str)
-            or _TOKEN.fullmatch(token) is None
-            or prop.get("type") not in _HEADER_TYPES
-            or token.lower() in seen
-        ):
-            return {}
-        seen.add(token.lower())
-        found[token] = argument
-    return found
 
 
 def encodeNameHeader(value: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from twisted.logger import Logger
 
-from mcpgateway.protocol import era2026form, jsonrpc
+from mcpgateway.protocol import childhints, jsonrpc
 from mcpgateway.runtime import logs
 
 OWN_ID = "mcpgateway-reinitialize"
@@ -132,7 +132,7 @@ class Answers:
         on the stream answering request C{about} is that request's
         (Streamable HTTP: a server sends a request related to a client's on
         that request's stream), and says so to the router
-        (L{era2026form.HINT_RELATED}): a child shared by many sessions asks
+        (L{childhints.HINT_RELATED}): a child shared by many sessions asks
         exactly the session whose call it serves."""
         self._child.bytesIn += len(data)
         try:
@@ -181,14 +181,14 @@ def relatedTo(message: jsonrpc.Message, about: jsonrpc.Message | None) -> jsonrp
     related = (
         about is not None and "id" in about and about.get("method") not in (None, "initialize")
     )
-    if not related and not (isinstance(meta, dict) and any(h in meta for h in era2026form.HINTS)):
+    if not related and not (isinstance(meta, dict) and any(h in meta for h in childhints.HINTS)):
         return message
     if params is not None and not isinstance(params, dict):
         return message
-    kept = {k: v for k, v in (meta or {}).items() if k not in era2026form.HINTS}
+    kept = {k: v for k, v in (meta or {}).items() if k not in childhints.HINTS}
     if related:
         assert about is not None
-        kept[era2026form.HINT_RELATED] = about["id"]
+        kept[childhints.HINT_RELATED] = about["id"]
     rest = {k: v for k, v in (params or {}).items() if k != "_meta"}
     if kept:
         rest["_meta"] = kept

@@ -27,7 +27,7 @@ from types import FrameType
 from typing import IO, Any, TypeGuard
 
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.protocol.era2026form import HINT_KEY, HINT_OPTIONAL, HINT_RELATED
+from mcpgateway.protocol.childhints import HINT_KEY, HINT_OPTIONAL, HINT_RELATED
 from mcpgateway.protocol.versions import HANDSHAKE_VERSIONS, LATEST
 from mcpgateway.registry.client import (
     DEFAULT_REGISTRY,

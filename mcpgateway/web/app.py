@@ -58,7 +58,6 @@ from twisted.web.server import Site
 
 from mcpgateway.config.problems import ConfigProblems
 from mcpgateway.config.workspaces import WorkspaceKeys
-from mcpgateway.core.era2026.types import Era2026Gateway
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.httpbase.clienterrors import ClientErrors
 from mcpgateway.httpbase.door import Door
@@ -73,6 +72,8 @@ from mcpgateway.tuned.turnflush import TurnFlusher
 from mcpgateway.web.plumbing.stock import StockRequest, stockChannel
 
 if TYPE_CHECKING:
+    from mcpgateway.core.era2026.types import Era2026Gateway
+
     # Loaded at the page's first request.
     from mcpgateway.web.pages.approvalspage import HeldCallsIfAny
 from mcpgateway.tuned.channel import IDLE_CONNECTION_TIMEOUT, ConnectionGuard, GatewayChannel

@@ -28,7 +28,6 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.decision import Decision
-from mcpgateway.core.era2026.types import Era2026Gateway
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.httpbase.clienterrors import ClientErrors
 from mcpgateway.httpbase.principal import Principal, Refusal, Verdict
@@ -53,6 +52,7 @@ from mcpgateway.web.plumbing.requestcontext import contextOf
 
 if TYPE_CHECKING:
     from mcpgateway.config.problems import ConfigProblems
+    from mcpgateway.core.era2026.types import Era2026Gateway
     from mcpgateway.httpbase.door import Door
     from mcpgateway.ops.audit import AuditSink  # loaded with a team's audit log
     from mcpgateway.web.pages.approvalspage import HeldCallsIfAny
@@ -512,7 +512,7 @@ class GatewayRoot(Resource):
         (the gateway stops, or hands over to a restart's successor: the
         clients listen again there); how many ended."""
         endpoints = [*self._endpoints.values(), *self._routes.values()]
-        ended = sum(endpoint.era2026.endStreams(reason) for endpoint in endpoints)
+        ended = sum(endpoint.endEra2026Streams(reason) for endpoint in endpoints)
         for aggregate in self._aggregates.values():
             if isinstance(aggregate, AggregateEndpoint):
                 ended += aggregate.endEra2026Streams(reason)

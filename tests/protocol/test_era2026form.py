@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway.protocol import era2026form, jsonrpc, versions
+from mcpgateway.protocol import childhints, era2026form, jsonrpc, paramheaders, versions
 from mcpgateway.protocol.era2026form import (
     CAPABILITIES_KEY,
     CLIENT_INFO_KEY,
@@ -286,9 +286,9 @@ XMAP = {"Region": "region", "Priority": "priority", "Verbose": "verbose"}
 
 
 def test_xHeaderMap() -> None:
-    assert era2026form.xHeaderMap(TOOL) == XMAP
-    assert era2026form.xHeaderMap({"name": "t"}) == {}
-    assert era2026form.xHeaderMap({"name": "t", "inputSchema": {"type": "object"}}) == {}
+    assert paramheaders.xHeaderMap(TOOL) == XMAP
+    assert paramheaders.xHeaderMap({"name": "t"}) == {}
+    assert paramheaders.xHeaderMap({"name": "t", "inputSchema": {"type": "object"}}) == {}
 
 
 @pytest.mark.parametrize(
@@ -316,7 +316,7 @@ def test_invalid_annotation_validates_nothing(prop: dict[str, Any]) -> None:
             "properties": {"region": {"type": "string", "x-mcp-header": "Region"}, "bad": prop},
         },
     }
-    assert era2026form.xHeaderMap(tool) == {}
+    assert paramheaders.xHeaderMap(tool) == {}
 
 
 @pytest.mark.parametrize(
@@ -616,7 +616,7 @@ def test_inputRequest_elicitation() -> None:
             "message": "Name?",
             "requestedSchema": {"type": "object"},
             "task": {"ttl": 5},
-            "_meta": {era2026form.HINT_KEY: "user_name", era2026form.HINT_RELATED: 4},
+            "_meta": {childhints.HINT_KEY: "user_name", childhints.HINT_RELATED: 4},
         },
     )
     key, entry = era2026form.inputRequest(request)
@@ -657,13 +657,13 @@ def test_inputRequest_sampling_and_roots() -> None:
         None,
         {"method": "roots/list"},
     )
-    roots = childRequest("roots/list", {"_meta": {era2026form.HINT_KEY: "client_roots"}})
+    roots = childRequest("roots/list", {"_meta": {childhints.HINT_KEY: "client_roots"}})
     assert era2026form.inputRequest(roots) == ("client_roots", {"method": "roots/list"})
 
 
 @pytest.mark.parametrize("hint", ["", "a" * 65, "with space", "ü", 5, None, ["k"]])
 def test_unusable_key_hints_are_ignored(hint: Any) -> None:
-    request = childRequest("roots/list", {"_meta": {era2026form.HINT_KEY: hint}})
+    request = childRequest("roots/list", {"_meta": {childhints.HINT_KEY: hint}})
     assert era2026form.inputRequest(request)[0] is None
 
 

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.protocol.era2026form import HINT_KEY, HINT_OPTIONAL, HINT_RELATED
+from mcpgateway.protocol.childhints import HINT_KEY, HINT_OPTIONAL, HINT_RELATED
 from mcpgateway.selfservice.stdio import StdioServer, answerOf
 from mcpgateway.selfservice.tools import TOOL_NAMES
 from tests.selfservice.support import FakeGateway, toolsOver

@@ -69,7 +69,7 @@ from mcpgateway.core.tasks.manager import (
     withTasksExtension,
 )
 from mcpgateway.core.tasks.model import Task
-from mcpgateway.protocol import era2026form, jsonrpc, versions
+from mcpgateway.protocol import era2026form, jsonrpc, paramheaders, versions
 from mcpgateway.protocol.jsonrpc import Message
 
 if TYPE_CHECKING:
@@ -258,7 +258,7 @@ class AggregateEra2026:
         C{x-mcp-header} annotations): no child need have been asked."""
         session = self.session(Era2026Request(None, "tools/call", {}, scope=scope))
         definition = self._core.aggregateSide.aggregator.viewNow(session).definitions.get(tool)
-        return None if definition is None else era2026form.xHeaderMap(definition)
+        return None if definition is None else paramheaders.xHeaderMap(definition)
 
     def era2026Stats(self, server: str) -> Era2026Stats:
         return Era2026Stats(requests=self.requests, listenStreams=len(self.listens))

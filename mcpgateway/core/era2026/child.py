@@ -37,7 +37,7 @@ to its clients) and the child's stdin and stdout:
    C{{"result": value}}, a non-object C{outputSchema} likewise).
  - B{The reverse bridge}: an C{InputRequiredResult} answering a handshake
    session's call becomes real requests of the child to that session, fed
-   to the router with the L{era2026form.HINT_RELATED} hint (so they go on that
+   to the router with the L{childhints.HINT_RELATED} hint (so they go on that
    very request's stream); their answers are caught on their way to the
    child, and once all are in the adapter retries the call under a new id
    with C{inputResponses} and the child's C{requestState}, and answers the
@@ -83,7 +83,7 @@ from mcpgateway.core.era2026.translate import (
 from mcpgateway.core.era2026.types import Era2026Request, Sink
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import SessionLike
-from mcpgateway.protocol import era2026form, jsonrpc, versions
+from mcpgateway.protocol import childhints, era2026form, jsonrpc, versions
 from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.protocol.jsonrpc import Kind, Message
 from mcpgateway.protocol.requeststate import INVALID_STATE, Binding, StateError, StateWrapper
@@ -676,7 +676,7 @@ class Era2026ChildAdapter:
         meta = params.get("_meta")
         params["_meta"] = {
             **(meta if isinstance(meta, dict) else {}),
-            era2026form.HINT_RELATED: call.childId,
+            childhints.HINT_RELATED: call.childId,
         }
         return jsonrpc.request(questionId, method, params)
 

@@ -53,9 +53,10 @@ from twisted.python.failure import Failure
 
 from mcpgateway.core.era2026.childtask import ChildTask
 from mcpgateway.core.era2026.types import Era2026Request, Sink
+from mcpgateway.core.era2026.waits import BridgeWaits
 from mcpgateway.core.exchange import Exchange
 from mcpgateway.core.router import Router
-from mcpgateway.protocol import era2026form, jsonrpc
+from mcpgateway.protocol import childhints, era2026form, jsonrpc
 from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.protocol.requeststate import (
@@ -71,7 +72,6 @@ from mcpgateway.runtime import logs
 __all__ = [
     "COALESCE",
     "MAX_OUTSTANDING",
-    "BridgeWaits",
     "Era2026Call",
     "InputBridge",
     "Suspension",
@@ -90,16 +90,6 @@ KINDS = {
 }
 """The child requests a 2026 client can answer, and their key prefix."""
 _NO_ANSWER = "the client did not answer"
-
-
-@dataclasses.dataclass(frozen=True)
-class BridgeWaits:
-    """How long and how many 2026 calls may wait for their clients' input."""
-
-    inputTimeout: float = 600.0
-    """Seconds a suspended call waits for its retry (C{--era2026-input-timeout})."""
-    maxSuspended: int = 256
-    """Suspended calls per server at most (C{--max-suspended-calls})."""
 
 
 def bindingOf(server: str, request: Era2026Request) -> Binding:
@@ -337,9 +327,9 @@ class Suspension:
         hint, entry = era2026form.inputRequest(message)
         params = message.get("params")
         meta = params.get("_meta") if isinstance(params, dict) else None
-        optional = isinstance(meta, dict) and meta.get(era2026form.HINT_OPTIONAL) is True
+        optional = isinstance(meta, dict) and meta.get(childhints.HINT_OPTIONAL) is True
         if method == "roots/list" and not (
-            isinstance(meta, dict) and era2026form.HINT_RELATED in meta
+            isinstance(meta, dict) and childhints.HINT_RELATED in meta
         ):
             # A hint-less roots/list is often no part of the call (a TS-SDK
             # server syncs its roots at start-up): without roots, the child is

@@ -38,13 +38,6 @@ from twisted.logger import Logger
 
 from mcpgateway import __version__
 from mcpgateway.core.catalogdata import entryOf
-from mcpgateway.core.era2026.types import (
-    Era2026Request,
-    ListenFilter,
-    ListenHandle,
-    Sink,
-    gated,
-)
 from mcpgateway.core.gateway.aggregateside import AggregateSide
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.gateway.continuity import SessionContinuity
@@ -63,12 +56,14 @@ from mcpgateway.core.sessions import Session, SessionRegistry
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import Era2026Stats, GatewayStatus, Savings
-from mcpgateway.core.tasks.listening import openListen, ownedOn
-from mcpgateway.core.tasks.manager import withTasksExtension
-from mcpgateway.protocol import era2026form, jsonrpc
+from mcpgateway.core.tasks.manager import TASK_METHODS, withTasksExtension
+from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
 
 if TYPE_CHECKING:
+    # The 2026-07-28 era loads on the first 2026 request (L{Gateway.era2026Call}).
+    from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle, Sink
+
     # The aggregate endpoint's side loads on its first use (a smaller idle footprint).
     from mcpgateway.flow.step import FlowStep
 
@@ -264,9 +259,11 @@ class Gateway:
                     request.clientId, jsonrpc.METHOD_NOT_FOUND, f"no server '{server}'"
                 )
             )
+        from mcpgateway.core.era2026.types import gated
+
         tasks = self.settings.tasks
         method = request.method
-        if method in era2026form.TASK_METHODS:
+        if method in TASK_METHODS:
             if tasks is None:
                 return succeed(
                     jsonrpc.errorResponse(
@@ -292,6 +289,8 @@ class Gateway:
             return fail(ServerUnavailable(f"no server '{server}'"))
         tasks = self.settings.tasks
         if tasks is not None and wanted.taskIds:
+            from mcpgateway.core.tasks.listening import openListen, ownedOn
+
             find = ownedOn(tasks, server, request)
             return openListen(
                 tasks, request, wanted, sink, find, lambda rest: pool.listen(request, rest, sink)

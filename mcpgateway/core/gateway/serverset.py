@@ -18,7 +18,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway.core.catalogdata import entryOf
-from mcpgateway.core.era2026.mrtr import BridgeWaits
+from mcpgateway.core.era2026.waits import BridgeWaits
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.gateway.catalogserve import CatalogServe
 from mcpgateway.core.gateway.settings import GatewaySettings

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol, TypedDict
 
 from twisted.internet.defer import Deferred
 
-from mcpgateway.core.era2026.mrtr import BridgeWaits
+from mcpgateway.core.era2026.waits import BridgeWaits
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.pool import PromotionSink

@@ -24,7 +24,7 @@ from mcpgateway.core.era2026.listen import Listener, honour
 from mcpgateway.core.era2026.mrtr import InputBridge
 from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle
 from mcpgateway.core.exchange import Sink
-from mcpgateway.core.pools.pool import NoSharedChild, UnknownRoute
+from mcpgateway.core.pools.pool import NoSharedChild, UnknownRoute, configuredRefusal
 from mcpgateway.core.router import Router
 from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.core.status import Era2026Stats
@@ -96,13 +96,7 @@ class Era2026Side:
         """Why its pool's configuration refuses them: a disabled server, or
         one configured C{"era2026": false} (a per-session pool refuses them
         whatever its configuration: see its own C{era2026Refusal})."""
-        spec = self._spec()
-        name = spec.name
-        if self._disabled():
-            return f"server '{name}' is disabled"
-        if not spec.era2026:
-            return f"server '{name}' is not served to MCP 2026-07-28 clients (\"era2026\": false)"
-        return None
+        return configuredRefusal(self._spec(), self._disabled())
 
     def cacheScope(self) -> str:
         """The C{cacheScope} of its cacheable results: C{private} when its

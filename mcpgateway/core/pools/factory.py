@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mcpgateway.core.era2026.mrtr import BridgeWaits
+from mcpgateway.core.era2026.waits import BridgeWaits
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.pool import PidProbe, PromotionSink, TaskSupport, childPerLaunch
 from mcpgateway.core.spawn import Spawner

@@ -38,7 +38,7 @@ failed), as a child that changed its list would.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -50,20 +50,23 @@ from mcpgateway.core.catalogdata import (
     kindDigest,
     withoutWithheld,
 )
-from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.healing import Breaker
 from mcpgateway.core.identity import presentedResult
-from mcpgateway.core.pools.era2026side import Era2026Side
 from mcpgateway.core.pools.pool import CatalogSource, PoolLike
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.core.status import CatalogCounts, Circuit, Lifecycle
 from mcpgateway.core.toolgate import PinnedTools
 from mcpgateway.core.upstream import Upstream
-from mcpgateway.protocol import era2026form, jsonrpc
+from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.runtime import logs
+
+if TYPE_CHECKING:
+    # The 2026-07-28 side loads on a pool's first 2026 request.
+    from mcpgateway.core.era2026.types import Era2026Request
+    from mcpgateway.core.pools.era2026side import Era2026Side
 
 __all__ = ["CHANGED", "KIND_OF", "CatalogHost", "CatalogStartup", "StartupHost", "initializeOf"]
 
@@ -389,6 +392,8 @@ class CatalogStartup:
         kind = KIND_OF.get(method)
         if catalog is None or (kind is not None and not declared(catalog.capabilities, kind)):
             return serve()
+        from mcpgateway.protocol import era2026form
+
         host = self._host
         side = host.era2026
         side.answeredElsewhere()

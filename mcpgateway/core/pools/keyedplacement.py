@@ -46,10 +46,11 @@ where they are.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.logger import Logger
 
-from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.exchange import Sink
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.pools.attach import release
@@ -73,6 +74,9 @@ from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.runtime import logs
+
+if TYPE_CHECKING:
+    from mcpgateway.core.era2026.types import Era2026Request
 
 __all__ = ["KeyedPlacement"]
 

@@ -33,12 +33,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.interfaces import IReactorTime
 
-from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.eventlog import EventLog
 from mcpgateway.core.exchange import Sink
 from mcpgateway.core.pools.childmaker import ChildMaker
@@ -53,6 +52,9 @@ from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
+
+if TYPE_CHECKING:
+    from mcpgateway.core.era2026.types import Era2026Request
 
 __all__ = [
     "Attached",

@@ -58,12 +58,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from twisted.internet.defer import Deferred
 
 from mcpgateway.core.catalogdata import Catalog
-from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle
 from mcpgateway.core.eventlog import EventLog
 from mcpgateway.core.exchange import Sink
 from mcpgateway.core.sessions import Session
@@ -72,6 +71,9 @@ from mcpgateway.core.status import Era2026Stats, Resolution, ServerStatus
 from mcpgateway.core.toolgate import PinnedTools
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
 from mcpgateway.protocol import jsonrpc
+
+if TYPE_CHECKING:
+    from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle
 
 __all__ = [
     "GLOBAL_CHILD",
@@ -94,6 +96,7 @@ __all__ = [
     "childGone",
     "childPerLaunch",
     "clientVariant",
+    "configuredRefusal",
     "disabledError",
     "launchEnvOf",
     "programOf",
@@ -613,3 +616,15 @@ def _keyless(spec: ServerSpec) -> bool:
 def _scoped(spec: ServerSpec) -> bool:
     """Whether C{spec} is served by a scoped pool (a child per launch spec)."""
     return spec.sharing is not Sharing.SESSION and childPerLaunch(spec)
+
+
+def configuredRefusal(spec: ServerSpec, disabled: bool) -> str | None:
+    """Why a pool's configuration refuses MCP 2026-07-28 clients: a
+    disabled server, or one configured C{"era2026": false}; C{None}: it
+    serves them (unless it runs a child per session, L{perSessionRefusal})."""
+    name = spec.name
+    if disabled:
+        return f"server '{name}' is disabled"
+    if not spec.era2026:
+        return f"server '{name}' is not served to MCP 2026-07-28 clients (\"era2026\": false)"
+    return None

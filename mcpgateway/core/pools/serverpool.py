@@ -46,19 +46,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, DeferredList, fail, maybeDeferred, succeed
 from twisted.logger import Logger
 
 from mcpgateway.core.catalogdata import Catalog
-from mcpgateway.core.era2026.mrtr import BridgeWaits, InputBridge
-from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle
+from mcpgateway.core.era2026.waits import BridgeWaits
 from mcpgateway.core.eventlog import EventLog
 from mcpgateway.core.exchange import Sink
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.childmaker import ChildMaker
-from mcpgateway.core.pools.era2026side import Era2026Side
 from mcpgateway.core.pools.lostchild import LostChildNotices
 from mcpgateway.core.pools.owned import LAZY_START, OwnedChildren
 from mcpgateway.core.pools.placement import Kit, Placement, perSessionRefusal
@@ -74,6 +72,7 @@ from mcpgateway.core.pools.pool import (
     Sweep,
     TaskSupport,
     clientVariant,
+    configuredRefusal,
     disabledError,
     launchEnvOf,
     promotedAtStart,
@@ -105,6 +104,11 @@ from mcpgateway.core.toolgate import PinnedTools
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
+
+if TYPE_CHECKING:
+    # The 2026-07-28 side loads on the pool's first 2026 request (L{ServerPool.era2026}).
+    from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle
+    from mcpgateway.core.pools.era2026side import Era2026Side
 
 __all__ = ["PlacementOf", "ServerPool"]
 
@@ -215,10 +219,10 @@ class ServerPool:
                 catalogHost=self,
             )
         )
-        limits = limits if limits is not None else BridgeWaits()
-        bridge = InputBridge(
-            spec.name, clock, ttl=limits.inputTimeout, maxSuspended=limits.maxSuspended
-        )
+        self._bridgeWaits = limits if limits is not None else BridgeWaits()
+        """How its 2026 calls wait for their clients' input (its L{era2026}'s bridge)."""
+        self._era2026: Era2026Side | None = None
+        """Its 2026-07-28 side, once a 2026 request needed it (L{era2026})."""
         placed = self.placement
         self._attached, self._keyed, self._single = placed.attached, placed.keyed, placed.single
         """Its placement's parts, read once (L{Placement}): no sessions
@@ -229,15 +233,6 @@ class ServerPool:
         self._startup = None if placed.single is None else placed.single.startup
         """What answers its sessions' start-ups from the server's saved
         catalog while its one child does not run (C{None}: nothing does)."""
-        self.era2026 = Era2026Side(
-            specNow,
-            disabledNow,
-            lambda: self.routes,
-            self.era2026Refusal,
-            placed,
-            self._keyed is not None,
-            bridge,
-        )
 
     # -- which child serves a session ---------------------------------------------
 
@@ -718,12 +713,40 @@ class ServerPool:
 
     # -- MCP 2026-07-28 clients (L{Era2026Side}) -------------------------------------
 
+    @property
+    def era2026(self) -> Era2026Side:
+        """Its 2026-07-28 side: its 2026 calls and listen streams, made (and
+        its modules imported) when a 2026 request first needs it, so that a
+        gateway whose clients are all 2025-era loads none of them."""
+        side = self._era2026
+        if side is None:
+            from mcpgateway.core.era2026.mrtr import InputBridge
+            from mcpgateway.core.pools.era2026side import Era2026Side
+
+            waits = self._bridgeWaits
+            bridge = InputBridge(
+                self.spec.name,
+                self._clock,
+                ttl=waits.inputTimeout,
+                maxSuspended=waits.maxSuspended,
+            )
+            side = self._era2026 = Era2026Side(
+                lambda: self.spec,
+                lambda: self.disabled,
+                lambda: self.routes,
+                self.era2026Refusal,
+                self.placement,
+                self._keyed is not None,
+                bridge,
+            )
+        return side
+
     def era2026Refusal(self) -> str | None:
         """A per-session server never serves them (L{perSessionRefusal});
         a disabled server, or one configured C{"era2026": false}, does not."""
         if self._attached is None:
             return perSessionRefusal(self.spec.name)
-        return self.era2026.refusal()
+        return configuredRefusal(self.spec, self.disabled)
 
     def serveEra2026(self, request: Era2026Request, sink: Sink) -> Deferred[jsonrpc.Message]:
         """A 2026 C{server/discover} or list from the saved catalog while a
@@ -745,10 +768,13 @@ class ServerPool:
         return self.era2026.paramHeaders(scope, tool)
 
     def era2026Stats(self) -> Era2026Stats:
-        return self.era2026.stats()
+        side = self._era2026
+        return Era2026Stats() if side is None else side.stats()
 
     def endEra2026(self, reason: str) -> None:
-        self.era2026.end(reason)
+        side = self._era2026
+        if side is not None:
+            side.end(reason)
 
     # -- start-ups answered from a saved catalog --------------------------------------
 

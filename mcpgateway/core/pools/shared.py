@@ -43,11 +43,12 @@ while the gateway runs.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 
 from mcpgateway.core.child import Child
-from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.pools.attach import adopt
 from mcpgateway.core.pools.fromcatalog import CatalogStartup
@@ -69,6 +70,9 @@ from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
+
+if TYPE_CHECKING:
+    from mcpgateway.core.era2026.types import Era2026Request
 
 __all__ = ["SharedPlacement"]
 

@@ -31,7 +31,7 @@ import secrets
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -39,7 +39,6 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway.core import tracing
-from mcpgateway.core.era2026.types import Era2026Request, Sink
 from mcpgateway.core.tasks.archive import TaskArchive
 from mcpgateway.core.tasks.model import (
     CANCELLED,
@@ -58,11 +57,14 @@ from mcpgateway.core.taskterms import EXTENSION
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
 
+if TYPE_CHECKING:
+    from mcpgateway.core.era2026.types import Era2026Request, Sink
+
 TASK_METHODS = frozenset({"tasks/get", "tasks/update", "tasks/cancel"})
 """The extension's methods (2026-07-28: no C{tasks/result}, no C{tasks/list})."""
-Run = Callable[[Era2026Request, Sink], "Deferred[jsonrpc.Message]"]
+Run = Callable[["Era2026Request", "Sink"], "Deferred[jsonrpc.Message]"]
 """Serves one 2026 request on the server's child (the pool's C{era2026})."""
-TaskSupport = Callable[[Era2026Request, str], "Deferred[str | None]"]
+TaskSupport = Callable[["Era2026Request", str], "Deferred[str | None]"]
 """What the child says of a tool's task support (C{None}: nothing)."""
 T = TypeVar("T")
 LOAD_WAIT = 60.0

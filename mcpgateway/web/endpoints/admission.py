@@ -26,8 +26,8 @@ from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import RATE_LIMITED
 from mcpgateway.web.endpoints.auditnote import requestCount
 from mcpgateway.web.endpoints.backends import Quota
-from mcpgateway.web.endpoints.era2026 import principalKey
 from mcpgateway.web.endpoints.guard import header
+from mcpgateway.web.endpoints.principal import principalKey
 from mcpgateway.web.plumbing.replies import errorReply, validIdOrNull
 from mcpgateway.web.plumbing.requestcontext import contextOf
 

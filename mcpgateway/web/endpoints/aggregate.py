@@ -23,7 +23,6 @@ from twisted.internet.defer import Deferred
 from twisted.web.iweb import IRequest
 from twisted.web.server import Request
 
-from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.gateway.settings import Connection
 from mcpgateway.core.sessions import Session
@@ -31,21 +30,22 @@ from mcpgateway.protocol import envelope, jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.web.endpoints.backends import Sink, principalOf
 from mcpgateway.web.endpoints.credentials import Credentials
-from mcpgateway.web.endpoints.era2026 import (
-    Era2026Endpoint,
+from mcpgateway.web.endpoints.guard import forCaller, header, showsChildText
+from mcpgateway.web.endpoints.mcp import McpEndpoint
+from mcpgateway.web.endpoints.principal import (
     askerOf,
     principalKey,
     principalServers,
     principalWithheld,
 )
-from mcpgateway.web.endpoints.guard import forCaller, header, showsChildText
-from mcpgateway.web.endpoints.mcp import McpEndpoint
 from mcpgateway.web.plumbing.replies import validIdOrNull
 
 if TYPE_CHECKING:
+    # The 2026-07-28 side loads on the endpoint's first 2026 request.
     # Loaded with the aggregator, on the first request to an aggregate endpoint.
     from mcpgateway.core.aggregate.era2026 import AggregateEra2026
     from mcpgateway.core.aggregate.session import AggregateSession
+    from mcpgateway.web.endpoints.era2026 import Era2026Endpoint
 
 ENDPOINT_NAME = re.compile(r"[a-z0-9-]{1,32}")
 """What an aggregate endpoint's name may be (never C{mcp})."""
@@ -232,6 +232,8 @@ class AggregateEndpoint(McpEndpoint):
         mode = asked[0].decode("ascii", "replace")  # one of MODES: render checked it
         endpoint = self._modes.get(mode)
         if endpoint is None:
+            from mcpgateway.web.endpoints.era2026 import Era2026Endpoint
+
             endpoint = self._modes[mode] = Era2026Endpoint(
                 withMode(mode),
                 self._server,
@@ -270,6 +272,8 @@ class AggregateEndpoint(McpEndpoint):
             if isinstance(found, AggregateSession) and found.principal == principal:
                 session = found
         elif self._era2026Service is not None:
+            from mcpgateway.core.era2026.types import Era2026Request
+
             session = self._era2026Service.session(
                 Era2026Request(
                     None,
@@ -289,8 +293,8 @@ class AggregateEndpoint(McpEndpoint):
 
     def endEra2026Streams(self, reason: str) -> int:
         """End the open listen streams of every mode (see L{Era2026Endpoint.endStreams})."""
-        endpoints = [self.era2026, *self._modes.values()]
-        return sum(endpoint.endStreams(reason) for endpoint in endpoints)
+        ended = super().endEra2026Streams(reason)
+        return ended + sum(endpoint.endStreams(reason) for endpoint in self._modes.values())
 
     def render(self, request: Request) -> bytes | int:
         refusal = modeRefusal(request)

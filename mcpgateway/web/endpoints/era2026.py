@@ -60,7 +60,6 @@ from twisted.web.iweb import IRequest
 from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway.core import stats, tracing
-from mcpgateway.core.aggregate.memberpolicy import Asker
 from mcpgateway.core.catalogdata import publicReason
 from mcpgateway.core.era2026.types import Era2026Gateway, Era2026Request, ListenFilter, ListenHandle
 from mcpgateway.core.gateway.ownerlookup import clientPid
@@ -73,6 +72,12 @@ from mcpgateway.protocol.jsonrpc import Kind, Message
 from mcpgateway.runtime import logs
 from mcpgateway.web.endpoints.era2026response import Era2026Response
 from mcpgateway.web.endpoints.guard import forCaller, header, showsChildText
+from mcpgateway.web.endpoints.principal import (
+    askerOf,
+    principalKey,
+    principalServers,
+    principalWithheld,
+)
 from mcpgateway.web.endpoints.requestreading import headerPid
 from mcpgateway.web.plumbing.replies import validIdOrNull
 from mcpgateway.web.plumbing.requestcontext import contextOf
@@ -168,33 +173,6 @@ def listenEnded(listenId: Any) -> Message:
         listenId,
         {"resultType": "complete", "_meta": {era2026form.SUBSCRIPTION_ID_KEY: listenId}},
     )
-
-
-def principalKey(request: IRequest) -> str:
-    """The key of the principal the auth gate found for C{request} (see
-    L{mcpgateway.web.app}); C{""} without authentication."""
-    return contextOf(request).principalKey
-
-
-def principalServers(request: IRequest) -> frozenset[str] | None:
-    """The servers the principal of C{request} may use (C{None}: every
-    one, as without authentication)."""
-    servers = getattr(contextOf(request).principal, "servers", None)
-    return servers if isinstance(servers, frozenset) else None
-
-
-def principalWithheld(request: IRequest) -> frozenset[str]:
-    """The servers the principal of C{request} may not use whatever its
-    servers say (L{mcpgateway.httpbase.principal.Principal.withheld})."""
-    withheld = getattr(contextOf(request).principal, "withheld", None)
-    return withheld if isinstance(withheld, frozenset) else frozenset()
-
-
-def askerOf(request: IRequest) -> Asker:
-    """Who sends C{request}, as an aggregate's policy decides by
-    (L{mcpgateway.core.aggregate.memberpolicy})."""
-    peer = request.getClientAddress()
-    return Asker(contextOf(request).principal, str(getattr(peer, "host", "")))
 
 
 def _reply(request: IRequest, status: int, message: Message) -> bytes:

@@ -25,8 +25,8 @@ from mcpgateway.web.endpoints.auditnote import shortName
 from mcpgateway.web.endpoints.backends import Backend
 from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
 from mcpgateway.web.endpoints.credentials import BadCredential
-from mcpgateway.web.endpoints.era2026 import principalKey
 from mcpgateway.web.endpoints.guard import header
+from mcpgateway.web.endpoints.principal import principalKey
 from mcpgateway.web.endpoints.refusals import EndpointRefusals
 from mcpgateway.web.endpoints.requestreading import headerPid, loopbackConnection, watchDisconnect
 from mcpgateway.web.plumbing.replies import jsonReply

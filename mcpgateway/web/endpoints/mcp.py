@@ -76,7 +76,6 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway.config.workspaces import WorkspaceKeys
-from mcpgateway.core.era2026.types import Era2026Gateway
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.sessions import Session
@@ -99,7 +98,6 @@ from mcpgateway.web.endpoints.backends import (
 from mcpgateway.web.endpoints.batchrequests import BatchRequests
 from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
 from mcpgateway.web.endpoints.endpointforwarder import EndpointForwarder
-from mcpgateway.web.endpoints.era2026 import Era2026Endpoint
 from mcpgateway.web.endpoints.guard import header
 from mcpgateway.web.endpoints.initialize import EndpointInitializer
 from mcpgateway.web.endpoints.mcppost import McpPost, isEra2026
@@ -112,8 +110,10 @@ from mcpgateway.web.plumbing.replies import errorReply
 from mcpgateway.web.plumbing.requestcontext import ANONYMOUS_KEY, RequestContext, contextOf
 
 if TYPE_CHECKING:
+    from mcpgateway.core.era2026.types import Era2026Gateway
     from mcpgateway.governance.gate import PolicyGate  # loaded with a policy
     from mcpgateway.governance.quotagate import QuotaGate  # loaded with call limits
+    from mcpgateway.web.endpoints.era2026 import Era2026Endpoint
 
 
 class McpEndpoint(Resource):
@@ -246,23 +246,17 @@ class McpEndpoint(Resource):
         self.posts.flow = forwarder.flow = getattr(gateway, "flow", None)
         self._configure()
         self._rerouting = Rerouting(self, gateway, refusals, clock, server, scope, log, cluster)
-        self.era2026 = Era2026Endpoint(
-            era2026 if era2026 is not None else gateway,
-            server,
-            clock,
-            limits,
-            self.clientErrors,
-            credentials.forEra2026,
-            scope,
-            self._loopbackOnly,
-        )
-        self.era2026.screen = answers.screened
-        self.era2026.flow = self.posts.flow
+        self._era2026Gateway: Era2026Gateway = era2026 if era2026 is not None else gateway
+        """What serves its 2026-07-28 requests (L{era2026})."""
+        self._era2026Flow = self.posts.flow
+        """The flow rule on its 2026-07-28 calls (L{era2026})."""
+        self._era2026: Era2026Endpoint | None = None
+        """Its 2026-07-28 side, once a 2026 request needed it (L{era2026})."""
         self._streams = SessionStreams(
             lookup,
             credentials,
             refusals,
-            self.era2026,
+            self._era2026NotAllowed,
             replay,
             gateway.endSessions,
             clock,
@@ -270,6 +264,41 @@ class McpEndpoint(Resource):
             server,
             log,
         )
+
+    @property
+    def era2026(self) -> Era2026Endpoint:
+        """The endpoint's 2026-07-28 side: its checks of a 2026 request and
+        its dispatch to the core, made (and its modules imported) when a
+        2026 request first reaches the endpoint, so that an endpoint whose
+        clients are all 2025-era loads none of them."""
+        endpoint = self._era2026
+        if endpoint is None:
+            from mcpgateway.web.endpoints.era2026 import Era2026Endpoint
+
+            endpoint = self._era2026 = Era2026Endpoint(
+                self._era2026Gateway,
+                self._server,
+                self._clock,
+                self._limits,
+                self.clientErrors,
+                self._credentials.forEra2026,
+                self._scope,
+                self._loopbackOnly,
+            )
+            endpoint.screen = self._answers.screened
+            endpoint.flow = self._era2026Flow
+        return endpoint
+
+    def endEra2026Streams(self, reason: str) -> int:
+        """End the endpoint's open listen streams with their graceful result
+        (L{Era2026Endpoint.endStreams}); how many ended (none when no 2026
+        request reached it)."""
+        endpoint = self._era2026
+        return 0 if endpoint is None else endpoint.endStreams(reason)
+
+    def _era2026NotAllowed(self, request: Request) -> bytes:
+        """A GET or DELETE of a 2026 client: its side's 405."""
+        return self.era2026.notAllowed(request)
 
     @property
     def callQuotas(self) -> QuotaGate | None:

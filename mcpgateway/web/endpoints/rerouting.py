@@ -22,9 +22,9 @@ from twisted.python.failure import Failure
 from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway.core.gateway.gateway import Gateway
-from mcpgateway.protocol import era2026form, jsonrpc
+from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.endpoints.backends import PREDECESSOR_WAIT, ClusterSessionsLike, principalOf
-from mcpgateway.web.endpoints.era2026 import MAX_LISTEN_URIS, principalKey
+from mcpgateway.web.endpoints.principal import principalKey
 from mcpgateway.web.endpoints.refusals import EndpointRefusals
 from mcpgateway.web.endpoints.requestreading import watchDisconnect
 from mcpgateway.web.plumbing.replies import internalErrorReply
@@ -137,9 +137,12 @@ class Rerouting:
         context = contextOf(request)
         if context.fromPeer or context.forwardFailed:
             return None
+        from mcpgateway.protocol.era2026form import TASK_METHODS
+        from mcpgateway.web.endpoints.era2026 import MAX_LISTEN_URIS
+
         params = payload.get("params")
         method = payload.get("method")
-        if method in era2026form.TASK_METHODS:
+        if method in TASK_METHODS:
             taskIds: Any = [params.get("taskId") if isinstance(params, dict) else None]
         elif method == "subscriptions/listen" and isinstance(params, dict):
             wanted = params.get("notifications")

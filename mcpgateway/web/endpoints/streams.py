@@ -21,7 +21,6 @@ from mcpgateway.protocol import envelope, jsonrpc
 from mcpgateway.web.endpoints.auditnote import shortName
 from mcpgateway.web.endpoints.backends import SessionFinder
 from mcpgateway.web.endpoints.credentialcheck import CredentialCheck
-from mcpgateway.web.endpoints.era2026 import Era2026Endpoint
 from mcpgateway.web.endpoints.guard import checkGetHeaders, header
 from mcpgateway.web.endpoints.refusals import EndpointRefusals
 from mcpgateway.web.endpoints.requestreading import era2026Header
@@ -51,7 +50,7 @@ class SessionStreams:
         lookup: SessionFinder,
         credentials: CredentialCheck,
         refusals: EndpointRefusals,
-        era2026: Era2026Endpoint,
+        era2026NotAllowed: Callable[[Request], bytes],
         replay: ReplayStore,
         endSessions: EndSessions,
         clock: IReactorTime,
@@ -61,7 +60,7 @@ class SessionStreams:
     ) -> None:
         """
         @param lookup: finds the session a request names.
-        @param era2026: the endpoint's 2026-07-28 side, which answers a GET
+        @param era2026NotAllowed: the endpoint's 2026-07-28 answer to a GET
             or DELETE that names its revision without a session.
         @param replay: where a resumable session's streams are kept.
         @param keepAlive: the interval of an open stream's keep-alive, in seconds.
@@ -70,7 +69,7 @@ class SessionStreams:
         self._lookup = lookup
         self._credentials = credentials
         self._refusals = refusals
-        self._era2026 = era2026
+        self._era2026NotAllowed = era2026NotAllowed
         self._replay = replay
         self._endSessions = endSessions
         self._clock = clock
@@ -81,7 +80,7 @@ class SessionStreams:
     def get(self, request: Request) -> bytes | int:
         """Open, take over or resume the GET stream of the session C{request} names."""
         if era2026Header(request) and header(request, "mcp-session-id") is None:
-            return self._era2026.notAllowed(request)
+            return self._era2026NotAllowed(request)
         refusal = checkGetHeaders(request)
         if refusal is not None:
             return self._refusals.refuse(request, refusal[0], jsonrpc.INVALID_REQUEST, refusal[1])
@@ -184,7 +183,7 @@ class SessionStreams:
     def delete(self, request: Request) -> bytes:
         """End the session C{request} names."""
         if era2026Header(request) and header(request, "mcp-session-id") is None:
-            return self._era2026.notAllowed(request)
+            return self._era2026NotAllowed(request)
         session = self._lookup.session(
             request, header(request, "mcp-protocol-version"), None, contextOf(request)
         )

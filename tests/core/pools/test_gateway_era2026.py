@@ -22,7 +22,7 @@ from mcpgateway.core.status import Era2026Stats
 from mcpgateway.core.tasks.manager import TaskManager
 from mcpgateway.core.tasks.store import TaskStore
 from mcpgateway.core.taskterms import EXTENSION
-from mcpgateway.protocol import era2026form, jsonrpc
+from mcpgateway.protocol import childhints, era2026form, jsonrpc
 from tests.core.tasks.support import serveTasks
 from tests.fakes import FakeProcessReactor, RecordingSink, fakeSpawner
 
@@ -205,8 +205,8 @@ class ServiceTests(Era2026Case):
                     "message": "name?",
                     "requestedSchema": {"type": "object"},
                     "_meta": {
-                        era2026form.HINT_RELATED: forwarded["id"],
-                        era2026form.HINT_KEY: "user_name",
+                        childhints.HINT_RELATED: forwarded["id"],
+                        childhints.HINT_KEY: "user_name",
                     },
                 },
             )

@@ -1,7 +1,8 @@
 """The gateway's own modules a laptop's gateway leaves unloaded, each with
 what loads it: the team's start-up, the allow-list proxy, the restart and
-the adoption of children, and the programs of the launcher and the warden
-(processes of their own). Both checks of a default gateway read them: the
+the adoption of children, the MCP 2026-07-28 era (its first request, or a
+child that speaks only 2026), and the programs of the launcher and the
+warden (processes of their own). Both checks of a default gateway read them: the
 service tree built in a fresh interpreter
 (C{tests/startup/test_idle_imports.py}) and the running gateway
 (C{tests/integration/host/test_idle_footprint.py})."""
@@ -25,5 +26,16 @@ UNLOADED_ON_A_LAPTOP = {
     "mcpgateway.sandbox.seccomp": "nothing: the launcher's system-call filter",
     "mcpgateway.ops.handover": "a restart: SIGUSR2 (startup/handoverwiring.py), its successor",
     "mcpgateway.ops.childhandover": "a restart's or a crash's children (startup/childwiring.py)",
+    "mcpgateway.web.endpoints.era2026": "a 2026-07-28 request (web/endpoints/mcp.py)",
+    "mcpgateway.web.endpoints.era2026response": "a 2026-07-28 request (web/endpoints/era2026.py)",
+    "mcpgateway.protocol.era2026form": "a 2026-07-28 request or child (web/endpoints/era2026.py)",
+    "mcpgateway.core.pools.era2026side": "a pool's first 2026 request (core/pools/serverpool.py)",
+    "mcpgateway.core.era2026.mrtr": "a pool's first 2026 request (core/pools/serverpool.py)",
+    "mcpgateway.core.era2026.childtask": "a pool's first 2026 request (core/era2026/mrtr.py)",
+    "mcpgateway.core.era2026.listen": "a pool's first 2026 request (core/pools/era2026side.py)",
+    "mcpgateway.core.era2026.types": "a 2026-07-28 request (web/endpoints/era2026.py)",
+    "mcpgateway.core.era2026.child": "a child that speaks only 2026 (core/era2026/lazysupport.py)",
+    "mcpgateway.core.era2026.translate": "a child's initialize error (core/era2026/lazysupport.py)",
+    "mcpgateway.core.tasks.listening": "a listen that names tasks (core/gateway/gateway.py)",
 }
 """Module -> what loads it."""

@@ -24,7 +24,7 @@ from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.spec import Variant
 from mcpgateway.core.taskterms import EXTENSION
 from mcpgateway.ops.services import ListenerService
-from mcpgateway.protocol import era2026form, jsonrpc, versions
+from mcpgateway.protocol import childhints, era2026form, jsonrpc, versions
 from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.web.app import GatewaySite, makeSite
 from mcpgateway.web.endpoints.era2026 import (
@@ -1144,7 +1144,7 @@ def test_through_the_real_core_discover_and_an_input_required_round_trip() -> No
     child = h.process()
     [call] = [m for m in child.sentMessages() if m.get("method") == "tools/call"]
     assert era2026form.PROTOCOL_VERSION_KEY not in json.dumps(call)  # the envelope is stripped
-    child.reply(childSampling({era2026form.HINT_RELATED: call["id"], era2026form.HINT_KEY: "q"}))
+    child.reply(childSampling({childhints.HINT_RELATED: call["id"], childhints.HINT_KEY: "q"}))
     h.reactor.advance(0.1)
     asked = first.json()["result"]
     assert first.status == 200 and asked["resultType"] == "input_required"
@@ -1175,7 +1175,7 @@ def test_through_the_real_core_a_missing_capability_is_400() -> None:
     h.answerHandshake()
     child = h.process()
     [call] = [m for m in child.sentMessages() if m.get("method") == "tools/call"]
-    child.reply(childSampling({era2026form.HINT_RELATED: call["id"]}))
+    child.reply(childSampling({childhints.HINT_RELATED: call["id"]}))
     h.reactor.advance(0.1)
     assert response.status == 400
     assert response.json()["error"]["code"] == jsonrpc.MISSING_CAPABILITY

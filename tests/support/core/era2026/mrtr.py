@@ -9,7 +9,7 @@ from twisted.internet.defer import Deferred
 
 from mcpgateway.core.era2026.mrtr import COALESCE, InputBridge
 from mcpgateway.core.era2026.types import Era2026Request
-from mcpgateway.protocol import era2026form, jsonrpc
+from mcpgateway.protocol import childhints, jsonrpc
 from mcpgateway.protocol.requeststate import StateCodec
 from tests.fakes import RecordingSink
 from tests.support.core.shared_router import SharedRouterCase
@@ -103,11 +103,11 @@ class BridgeCase(SharedRouterCase):
         params = dict(ELICIT if params is None and method == "elicitation/create" else params or {})
         meta: dict[str, Any] = {}
         if related is not None:
-            meta[era2026form.HINT_RELATED] = related
+            meta[childhints.HINT_RELATED] = related
         if key is not None:
-            meta[era2026form.HINT_KEY] = key
+            meta[childhints.HINT_KEY] = key
         if optional:
-            meta[era2026form.HINT_OPTIONAL] = True
+            meta[childhints.HINT_OPTIONAL] = True
         if meta:
             params["_meta"] = meta
         self.router.childMessage(jsonrpc.request(childId, method, params or None))
