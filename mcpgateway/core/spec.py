@@ -308,6 +308,11 @@ class ServerSpec:
     not approved: its children are shown nothing the entry names outside
     it (L{mcpgateway.sandbox.pathrule}); C{None}: the user's own entry,
     or an approved one."""
+    servedAlone: str = ""
+    """The key of the principal a stdio child of this spec serves alone
+    (C{""}: whoever its server's sessions are): its sandbox never gives it
+    a place to write that another principal's child may write or run
+    (L{mcpgateway.sandbox.request.build})."""
 
     @property
     def runnable(self) -> bool:
@@ -340,15 +345,23 @@ class ServerSpec:
     @property
     def principal(self) -> str:
         """The key of the principal a child of this spec serves alone (C{""}: any)."""
-        return "" if self.remote is None else self.remote.principal
+        return self.servedAlone if self.remote is None else self.remote.principal
 
     def forPrincipal(self, principalKey: str) -> ServerSpec:
         """This spec for a child that serves only the principal whose key is
-        C{principalKey}: a remote server's endpoint then names it, so the
-        child calls upstream with that principal's token (a stdio server's
-        spec, or a remote one whose token is shared, is this spec)."""
+        C{principalKey} (C{""}: any): a stdio child's sandbox keeps what it
+        writes apart from other principals' children; a remote server's
+        endpoint names the principal, so the child calls upstream with that
+        principal's token (a remote one whose token is shared is this
+        spec)."""
         remote = self.remote
-        if remote is None or not remote.tokenPerPrincipal or remote.principal == principalKey:
+        if remote is None:
+            return (
+                self
+                if self.servedAlone == principalKey
+                else replace(self, servedAlone=principalKey)
+            )
+        if not remote.tokenPerPrincipal or remote.principal == principalKey:
             return self
         return replace(self, remote=replace(remote, principal=principalKey))
 

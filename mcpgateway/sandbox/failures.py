@@ -325,6 +325,14 @@ def _under(path: str, root: str) -> bool:
 
 def _pathNote(code: str, path: str, home: str, stateDir: str, writes: bool) -> str | None:
     shown = _shown(path, home)
+    installs = [f"{stateDir.rstrip('/')}/{folder}" for folder in defaults.STATE_INSTALLS]
+    if writes and stateDir and any(_under(path, folder) for folder in installs):
+        return (
+            f"the sandbox lets a child write in the package it runs ({shown}) only when"
+            " everyone who calls its server shares that child: that code runs in every child"
+            " of the server; name a place for its data in its entry (a variable such as"
+            " MEMORY_FILE_PATH, docs/guide/sandbox.md), which its children then share"
+        )
     if stateDir and _under(path, stateDir):
         return (
             f"the sandbox never shows a server the gateway's state directory ({shown}):"

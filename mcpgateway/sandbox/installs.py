@@ -68,6 +68,9 @@ class InstallSpec:
     sandbox: SandboxProfile
     confinedTo: str | None = None
     """As the server's: an install of a repository's entry is shown no more."""
+    principal: str = ""
+    """An install is its server's, whoever's child asked for it: every
+    child of the server runs what it installed, read-only."""
 
 
 def installProfile(profile: SandboxProfile) -> SandboxProfile:

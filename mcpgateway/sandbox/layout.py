@@ -168,7 +168,14 @@ def build(request: Mapping[str, Any], argv: list[str], environ: Mapping[str, str
     scripted = [
         p for p in scriptPaths(argv, str(environ.get("HOME") or home)) if not places.wide(real(p))
     ]
-    own = masks.ownPackage(places, [os.path.abspath(argv[0]), *arguments])
+    # Its own package is writable only for a child whoever calls its server shares: the
+    # children of one person's are kept apart from another's, and a package's code runs
+    # in every child of its server.
+    own = (
+        None
+        if request.get("servesOne")
+        else masks.ownPackage(places, [os.path.abspath(argv[0]), *arguments])
+    )
     # What the child may write, first: no symlink it may have left there is followed.
     command = str(request.get("command") or argv[0])
     data = [os.path.dirname(p) for p in dataFiles(argv[1:], cwd, writesThere)]

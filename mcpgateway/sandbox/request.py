@@ -47,6 +47,9 @@ class SpawnSpec(Protocol):
     @property
     def confinedTo(self) -> str | None: ...
 
+    @property
+    def principal(self) -> str: ...
+
 
 def launcherCommand(python: str = sys.executable) -> list[str]:
     """How a launcher starts: this Python, isolated, without C{site}."""
@@ -70,7 +73,10 @@ def cacheKey(spec: SpawnSpec, argv: Sequence[str]) -> str:
     command, arguments, C{env}, C{cwd}, mode and profile). A server name
     may have several routes (the user's entry, a project's), each its own
     meaning, profile and trust: each keeps its own caches, so that what
-    one child left there never runs in another's."""
+    one child left there never runs in another's. A child that serves one
+    principal alone (a C{perUser} server's, a session's own on a team
+    gateway) keeps caches of that principal's own: what one person's child
+    planted there never runs in another person's."""
     material = [
         spec.name,
         spec.command,
@@ -80,6 +86,8 @@ def cacheKey(spec: SpawnSpec, argv: Sequence[str]) -> str:
         spec.mode,
         spec.sandbox.toJson(),
     ]
+    if spec.principal:
+        material.append(["principal", spec.principal])
     digest = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
     name = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in spec.name)
     return f"{name[:40] or '_'}-{digest}"
@@ -154,4 +162,5 @@ def build(
         "interpreterPaths": [p for p in sys.path if p.startswith("/")],
         "parent": parent,
         "dieWithParent": dieWithParent,
+        **({"servesOne": True} if spec.principal else {}),
     }

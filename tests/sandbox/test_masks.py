@@ -28,6 +28,7 @@ class Spec:
         self.env: tuple[tuple[str, str], ...] = ()
         self.sandbox: SandboxProfile = parseSandbox({})
         self.confinedTo: str | None = None
+        self.principal = ""
 
 
 def test_what_only_its_owner_may_read_is_found_two_levels_down(tmp_path: Path) -> None:
@@ -103,6 +104,37 @@ def test_the_package_an_npx_server_runs_from_is_its_own_to_write(tmp_path: Path)
     ]
     found = Places(str(home), str(home / ".mcpgateway"), {})
     assert masks.ownPackage(found, [str(home / "elsewhere/node_modules/x/i.js")]) is None
+
+
+def test_the_package_of_a_child_that_serves_one_principal_is_read_only(tmp_path: Path) -> None:
+    """The package's code runs in every child of its server: a child kept
+    for one person (a C{perUser} server's) may not write there, where what
+    it wrote would run, or be read, in another person's child."""
+    home = tree(tmp_path)
+    install = home / ".mcpgateway" / "npx" / "mem"
+    script = install / "node_modules/@modelcontextprotocol/server-memory/dist/index.js"
+    script.parent.mkdir(parents=True)
+    script.write_text("")
+    asked = request(tmp_path, servesOne=True)
+    layout = build(asked, ["/usr/bin/node", str(script)], {})
+    assert layout.reopened == [(str(install), False)]
+    assert not any(writable for path, writable in layout.writable if path.startswith(str(install)))
+
+
+def test_a_child_that_serves_one_principal_is_asked_for_as_such() -> None:
+    """The request says so, and names caches of that principal's own; a
+    child anyone shares is asked for as before (its caches, and what a
+    kept child is compared on, unchanged)."""
+    anyone, alice, bob = Spec("srv"), Spec("srv"), Spec("srv")
+    alice.principal, bob.principal = "alice", "bob"
+
+    def asked(spec: Spec) -> dict[str, object]:
+        return requests.build(spec, {}, "/s", None, others=[], python="p", parent=1, gatewayCwd="/")
+
+    assert "servesOne" not in asked(anyone) and asked(alice)["servesOne"] is True
+    keys = {asked(spec)["cacheKey"] for spec in (anyone, alice, bob)}
+    assert len(keys) == 3
+    assert asked(anyone)["cacheKey"] == "srv-d6fdbc92bad4d99f"  # what it always was
 
 
 def test_an_installs_own_folder_alone_is_bound_writable(tmp_path: Path) -> None:

@@ -118,6 +118,17 @@ class ChildPerPrincipalTests(PerUserCase):
         self.assertEqual((alice.principal, bob.principal), (ALICE, BOB))  # bound all the same
         self.assertEqual(self.gateway.readModel.server("fs").principalChildren, {})
 
+    def test_a_principals_child_is_spawned_as_serving_that_principal_alone(self) -> None:
+        """What its sandbox keeps apart (L{mcpgateway.sandbox.request.build})
+        reads the principal off the spec the child is spawned with."""
+        alice, bob, shared = self.open("gh", ALICE), self.open("gh", BOB), self.open("fs", ALICE)
+        served = {}
+        for session in (alice, bob, shared):
+            upstream = self.gateway.pools[session.server].upstreamFor(session)
+            assert upstream is not None
+            served[session.server, session.principal] = upstream.spec.principal
+        self.assertEqual(served, {("gh", ALICE): ALICE, ("gh", BOB): BOB, ("fs", ALICE): ""})
+
     def test_a_per_user_server_without_authentication_is_one_child(self) -> None:
         first, second, third = self.open("gh"), self.open("gh"), self.open("gh")
         self.assertEqual(len(self.reactor.processes), 1)

@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from tests.integration.gateway import RunningGateway, npmServer, writeConfig
@@ -54,6 +55,7 @@ from tests.integration.sandboxkit import (
     fakeHome,
     toolCall,
 )
+from tests.support.integration.per_user import tokens
 
 pytestmark = pytest.mark.integration
 
@@ -442,3 +444,62 @@ def test_server_memory_keeps_what_it_learned_across_a_restart(home: Path, start:
     second = start(*args, env=env, timeout=60.0)
     graph = toolCall(second.url("memory"), "read_graph")
     assert "persists" in json.dumps(graph), graph
+
+
+def callAs(url: str, token: str, name: str, arguments: dict[str, Any]) -> tuple[bool, str]:
+    """One SDK session on C{url} with C{token}: call C{name}; whether it
+    failed, and its first text."""
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    async def main() -> tuple[bool, str]:
+        with anyio.fail_after(120):
+            headers = {"Authorization": f"Bearer {token}"}
+            async with (
+                create_mcp_http_client(headers=headers) as http,
+                streamable_http_client(url, http_client=http) as (read, write, *_),
+                ClientSession(read, write) as session,
+            ):
+                await session.initialize()
+                result = await session.call_tool(name, arguments)
+                text = result.content[0].text if result.content else ""  # type: ignore[union-attr]
+                return bool(result.is_error), text
+
+    return anyio.run(main)
+
+
+def test_one_persons_server_memory_child_cannot_write_in_the_package_every_child_runs(
+    home: Path, start: Starter
+) -> None:
+    """On a gateway with tokens, a C{perUser} server-memory gives alice and
+    bob a child each, both running the package the gateway installed: it
+    is read-only to them (what alice's child wrote there would be read, or
+    run, by bob's), and the write fails, saying what to do. A global one on
+    the same gateway, shared by everyone, still writes beside its code."""
+    bwrapOrSkip()
+    user = fakeHome(home)
+    npmServer("SERVER_MEMORY_JS")
+    package = f"@modelcontextprotocol/server-memory@{MEMORY_VERSION}"
+    config = writeConfig(
+        user / "servers.json",
+        {
+            "mine": {"command": "npx", "args": ["-y", package], "perUser": True},
+            "ours": {"command": "npx", "args": ["-y", package]},
+        },
+    )
+    path, headers = tokens(user, "alice", "bob")
+    alice, bob = (headers[name]["authorization"].split()[1] for name in ("alice", "bob"))
+    gateway = start(
+        "--config", str(config), "--auth-tokens", str(path), "--sandbox", "auto", timeout=60.0
+    )
+    entity = {"name": "alices-plan", "entityType": "note", "observations": ["private"]}
+    failed, text = callAs(gateway.url("mine"), alice, "create_entities", {"entities": [entity]})
+    assert failed and "read-only" in text.lower(), text
+    failed, text = callAs(gateway.url("mine"), bob, "read_graph", {})
+    assert not failed and "alices-plan" not in text, text
+    assert not list((user / "state" / "npx").glob("**/server-memory/dist/memory.jsonl"))
+    assert "only when everyone who calls its server shares that child" in gateway.text()
+    failed, text = callAs(gateway.url("ours"), alice, "create_entities", {"entities": [entity]})
+    assert not failed, text
+    assert list((user / "state" / "npx").glob("**/server-memory/dist/memory.jsonl"))
