@@ -494,10 +494,13 @@ class _Reader:
             self._add(record)
 
     def _lines(self) -> None:
-        """A file in the line layout: one record a line, each on its own."""
+        """A file in the line layout: one record a line, each on its own. A
+        closing line is the end only where nothing follows it: one that a
+        broken write left in a record's place costs that record alone."""
         limit = self._maxRecordBytes + 2  # the record, its comma and newline
+        pending: bytes | None = None
         while True:
-            line = self._line(limit)
+            line, pending = (self._line(limit), None) if pending is None else (pending, None)
             if self._size > self._maxBytes:
                 self._skip(f"the rest of the file, beyond {self._maxBytes} bytes")
                 return
@@ -510,7 +513,11 @@ class _Reader:
                 continue
             text = line.rstrip(b"\n")
             if text == FOOTER:
-                return
+                pending = self._line(limit)
+                if not pending.strip():
+                    return
+                self._skip("a closing line before the last record")
+                continue
             self._add(_decoded(text.removesuffix(b",")))
 
     def _skipLine(self) -> None:

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mcpgateway.ops.sessionlines import encodeLine
@@ -144,6 +144,7 @@ def test_an_earlier_version_reads_the_file_as_one_document() -> None:
     broken=st.integers(0, 5),
     garbage=st.binary(max_size=200).filter(lambda b: b"\n" not in b),
 )
+@example(count=2, broken=0, garbage=b"]}")  # a closing line in a record's place
 def test_any_one_broken_line_costs_that_session_only(
     tmp_path: Path, count: int, broken: int, garbage: bytes
 ) -> None:

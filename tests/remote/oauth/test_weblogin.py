@@ -227,8 +227,10 @@ def test_a_remote_specs_child_for_a_principal_names_it_unless_its_token_is_share
         "api", SERVER_URL, remote=RemoteEndpoint(SERVER_URL, headers=(("Authorization", "k"),))
     )
     assert keyed.forPrincipal("p-alice") is keyed
-    stdio = ServerSpec("fs", "npx")
-    assert stdio.forPrincipal("p-alice") is stdio
+    stdio = ServerSpec("fs", "npx")  # a stdio child for one principal is kept apart as such
+    assert stdio.forPrincipal("p-alice").principal == "p-alice"
+    assert stdio.forPrincipal("p-alice").forPrincipal("") == stdio
+    assert stdio.forPrincipal("") is stdio
 
 
 def test_a_shared_remote_server_gets_a_child_per_principal_unless_its_token_is_shared() -> None:
