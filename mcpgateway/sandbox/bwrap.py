@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import os
 
+from mcpgateway.sandbox import packagecopy
 from mcpgateway.sandbox.layout import Layout
 from mcpgateway.sandbox.places import under
 
@@ -182,6 +183,12 @@ def arguments(
             out += ["--ro-bind", "/dev/null", path]
     for path, writable in layout.reopened:
         out += ["--bind" if writable else "--ro-bind", path, path]
+    if layout.packageCopy is not None:  # the child's own copy, over the install's package
+        copy, package = layout.packageCopy
+        out += ["--bind", copy, package]
+        dependencies = os.path.join(package, packagecopy.DEPENDENCIES)
+        if os.path.isdir(dependencies):
+            out += ["--ro-bind", dependencies, dependencies]
     for path in readOnlyLater:
         out += ["--remount-ro", path]
     out += plan.mounts()
@@ -294,6 +301,8 @@ def mounted(layout: Layout, network: NetworkPlan | None = None) -> set[str]:
     out.update(layout.private, layout.soft, layout.placeholders)
     out.update(path for _, path in (*layout.readOnly, *layout.writable))
     out.update(path for path, _ in (*layout.masked, *layout.reopened))
+    if layout.packageCopy is not None:
+        out.add(layout.packageCopy[1])
     out.update(path for path, _, _, _ in layout.presented)
     out.update(path for _, path in (*plan.readOnly, *plan.binds))
     if layout.cwdMade:

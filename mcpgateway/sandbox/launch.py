@@ -311,10 +311,10 @@ def plan(
             network, command = proxyplan.plan(proxy, command)
         if os.path.exists(STDOUT_HANDOVER[0]):
             command = [*STDOUT_HANDOVER, *command]
+        ownPackageCopy(view)
         fd = filterProgram(request)
         dies = request.get("dieWithParent") is not False
-        kept = bwrap.mounted(view, network)
-        emptied = bwrap.emptied(view)
+        kept, emptied = bwrap.mounted(view, network), bwrap.emptied(view)
         copies = maskparents.copies(view.presented, bwrap.STDOUT_FD + 1, kept, emptied)
         argv = bwrap.command(path, view, command, root, disableUserns, network, fd, dies, copies)
         return path, argv, env
@@ -353,6 +353,17 @@ def plan(
             seccomp.install(filtered)
         return command[0], command, env
     raise ValueError(f"unknown mechanism {mechanism!r}")
+
+
+def ownPackageCopy(view: Any) -> None:
+    """Bring the child's own copy of the C{npx} package it runs up to the
+    install (L{mcpgateway.sandbox.packagecopy}), before bubblewrap shows it
+    at the package's path; nothing when it runs no such package."""
+    if view.packageCopy is not None:
+        from mcpgateway.sandbox import packagecopy
+
+        copy, package = view.packageCopy
+        packagecopy.refresh(package, copy)
 
 
 NOT_SHOWN = "not shown: "

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 
-from mcpgateway.sandbox import defaults, launchercaches, maskparents, masks, writes
+from mcpgateway.sandbox import defaults, launchercaches, maskparents, masks, packagecopy, writes
 from mcpgateway.sandbox.commandline import SHELLS, argumentPaths, dataFiles, scriptPaths
 from mcpgateway.sandbox.pathrule import PathRule
 from mcpgateway.sandbox.places import (
@@ -94,6 +94,10 @@ class Layout:
         directory's mask, writable), the user's copies its tool runs from
         (read-only), and the variables that name them
         (L{mcpgateway.sandbox.launchercaches}).
+    @ivar packageCopy: C{(copy, package)}: under bubblewrap the child is
+        shown C{copy}, writable, at the path of the C{npx} package it runs
+        (L{mcpgateway.sandbox.packagecopy}), and the package's own
+        C{node_modules} read-only over it (C{None}: it runs no such package).
     @ivar notes: what was left out and why (a missing C{allowRead} path).
     @ivar refused: the paths the entry named that the one path rule
         (L{mcpgateway.sandbox.pathrule}) kept from the child, each with
@@ -116,6 +120,7 @@ class Layout:
         self.placeholders: list[str] = []
         self.cwdMade = False
         self.caches = launchercaches.Caches()
+        self.packageCopy: tuple[str, str] | None = None
         self.notes: list[str] = []
         self.refused: list[str] = []
 
@@ -168,14 +173,14 @@ def build(request: Mapping[str, Any], argv: list[str], environ: Mapping[str, str
     scripted = [
         p for p in scriptPaths(argv, str(environ.get("HOME") or home)) if not places.wide(real(p))
     ]
-    # Its own package is writable only for a child whoever calls its server shares: the
-    # children of one person's are kept apart from another's, and a package's code runs
-    # in every child of its server.
-    own = (
-        None
-        if request.get("servesOne")
-        else masks.ownPackage(places, [os.path.abspath(argv[0]), *arguments])
-    )
+    package = masks.ownPackage(places, [os.path.abspath(argv[0]), *arguments])
+    if package is not None:
+        copy = packagecopy.copyPath(places.stateDir, launchercaches.keyOf(request))
+        layout.packageCopy = (copy, package)
+    # Where no copy can be shown at its path (Landlock), the package itself is writable for
+    # a child whoever calls its server shares, and read-only for one kept for one person:
+    # its code runs in every child of the server.
+    own = None if request.get("servesOne") else package
     # What the child may write, first: no symlink it may have left there is followed.
     command = str(request.get("command") or argv[0])
     data = [os.path.dirname(p) for p in dataFiles(argv[1:], cwd, writesThere)]

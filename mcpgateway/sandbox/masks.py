@@ -13,8 +13,10 @@ it which secrets exist). Nothing lifts the state directory's mask nor the
 gateway's files'.
 
 Bound again over the masks (L{reopen}): the child's own packages the
-gateway installed in its state directory (its own package writable, for
-what a server writes beside its code), its launcher's own caches there
+gateway installed in its state directory (the package it runs writable,
+for what a server writes beside its code, where no copy of its own is
+shown over it, L{mcpgateway.sandbox.packagecopy}, and it serves whoever
+calls its server), its launcher's own caches there
 (writable: L{mcpgateway.sandbox.launchercaches}), and a path an C{allow}
 names inside a masked one.
 

@@ -124,7 +124,9 @@ class ChildPerPrincipalTests(PerUserCase):
         alice, bob, shared = self.open("gh", ALICE), self.open("gh", BOB), self.open("fs", ALICE)
         served = {}
         for session in (alice, bob, shared):
-            upstream = self.gateway.pools[session.server].upstreamFor(session)
+            pool = self.gateway.pools[session.server]
+            assert isinstance(pool, ServerPool)
+            upstream = pool.upstreamFor(session)
             assert upstream is not None
             served[session.server, session.principal] = upstream.spec.principal
         self.assertEqual(served, {("gh", ALICE): ALICE, ("gh", BOB): BOB, ("fs", ALICE): ""})

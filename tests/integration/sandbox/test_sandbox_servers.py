@@ -417,11 +417,11 @@ def test_server_filesystem_writes_into_the_folder_it_was_given(home: Path, start
 
 def test_server_memory_keeps_what_it_learned_across_a_restart(home: Path, start: Starter) -> None:
     """server-memory without C{MEMORY_FILE_PATH} writes C{memory.jsonl}
-    beside its own script: in the package the gateway installed for
-    C{npx}, which is its own to write. That install's npm cache is its
-    own too (in the state directory), never the npm cache the gateway's
-    environment names (the user's, where a C{postinstall} would leave
-    what the user's next C{npx} runs)."""
+    beside its own script: in its own copy of the package the gateway
+    installed for C{npx}, never in the install. That install's npm cache
+    is its own too (in the state directory), never the npm cache the
+    gateway's environment names (the user's, where a C{postinstall} would
+    leave what the user's next C{npx} runs)."""
     bwrapOrSkip()
     user = fakeHome(home)
     npmServer("SERVER_MEMORY_JS")  # Node.js and npm are here (else: skipped, saying why)
@@ -437,7 +437,8 @@ def test_server_memory_keeps_what_it_learned_across_a_restart(home: Path, start:
     made = toolCall(first.url("memory"), "create_entities", {"entities": [entity]})
     assert "mcpgateway" in json.dumps(made), made
     first.stop()
-    written = list((user / "state" / "npx").glob("**/server-memory/dist/memory.jsonl"))
+    assert not list((user / "state" / "npx").glob("**/server-memory/dist/memory.jsonl"))
+    written = list((user / "state" / "caches").glob("memory-*/package/dist/memory.jsonl"))
     assert written and "persists" in written[0].read_text()
     assert not (user / ".npm").exists()
     assert list((user / "state" / "caches").glob("memory-*/npm/cache/_cacache"))
@@ -469,37 +470,50 @@ def callAs(url: str, token: str, name: str, arguments: dict[str, Any]) -> tuple[
     return anyio.run(main)
 
 
-def test_one_persons_server_memory_child_cannot_write_in_the_package_every_child_runs(
-    home: Path, start: Starter
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_each_persons_server_memory_child_writes_beside_its_code_in_a_copy_of_its_own(
+    home: Path, start: Starter, mechanism: str
 ) -> None:
     """On a gateway with tokens, a C{perUser} server-memory gives alice and
-    bob a child each, both running the package the gateway installed: it
-    is read-only to them (what alice's child wrote there would be read, or
-    run, by bob's), and the write fails, saying what to do. A global one on
-    the same gateway, shared by everyone, still writes beside its code."""
-    bwrapOrSkip()
+    bob a child each. Under bubblewrap each writes C{memory.jsonl} in its
+    own copy of the package (bob never sees alice's); under Landlock,
+    which cannot show a copy at the package's path, the install is
+    read-only to a child kept for one person, and the write fails saying
+    what to do. Neither ever writes in the install every child runs."""
+    confinedBy(mechanism)
     user = fakeHome(home)
     npmServer("SERVER_MEMORY_JS")
     package = f"@modelcontextprotocol/server-memory@{MEMORY_VERSION}"
     config = writeConfig(
         user / "servers.json",
-        {
-            "mine": {"command": "npx", "args": ["-y", package], "perUser": True},
-            "ours": {"command": "npx", "args": ["-y", package]},
-        },
+        {"mine": {"command": "npx", "args": ["-y", package], "perUser": True}},
     )
     path, headers = tokens(user, "alice", "bob")
     alice, bob = (headers[name]["authorization"].split()[1] for name in ("alice", "bob"))
-    gateway = start(
-        "--config", str(config), "--auth-tokens", str(path), "--sandbox", "auto", timeout=60.0
-    )
+    forced = "bubblewrap" if mechanism == "bwrap" else mechanism
+    args = ("--config", str(config), "--auth-tokens", str(path), "--sandbox", forced)
+    gateway = start(*args, timeout=60.0)
     entity = {"name": "alices-plan", "entityType": "note", "observations": ["private"]}
     failed, text = callAs(gateway.url("mine"), alice, "create_entities", {"entities": [entity]})
-    assert failed and "read-only" in text.lower(), text
+    if mechanism == "bwrap":
+        assert not failed, text
+        failed, text = callAs(gateway.url("mine"), alice, "read_graph", {})
+        assert not failed and "alices-plan" in text, text
+    else:
+        assert failed and "permission denied" in text.lower(), text  # Landlock's EACCES
+        assert "only when everyone who calls its server shares that child" in gateway.text()
     failed, text = callAs(gateway.url("mine"), bob, "read_graph", {})
     assert not failed and "alices-plan" not in text, text
     assert not list((user / "state" / "npx").glob("**/server-memory/dist/memory.jsonl"))
-    assert "only when everyone who calls its server shares that child" in gateway.text()
-    failed, text = callAs(gateway.url("ours"), alice, "create_entities", {"entities": [entity]})
-    assert not failed, text
-    assert list((user / "state" / "npx").glob("**/server-memory/dist/memory.jsonl"))
+
+
+def confinedBy(mechanism: str) -> None:
+    """Skip, saying why, where C{mechanism} cannot confine."""
+    if mechanism == "bwrap":
+        bwrapOrSkip()
+        return
+    from mcpgateway.sandbox.probe import landlockAbi
+
+    version, why = landlockAbi()
+    if version < 1:
+        pytest.skip(f"Landlock cannot confine here: {why}")

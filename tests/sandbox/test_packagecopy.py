@@ -1,0 +1,190 @@
+"""A child's own copy of the package it runs: brought up to the install
+before every start, keeping what the child added, following nothing the
+child left in it."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mcpgateway.sandbox import packagecopy
+from mcpgateway.sandbox.bwrap import arguments
+from mcpgateway.sandbox.layout import build
+from tests.support.sandbox.layout import request, tree
+
+
+def package(root: Path) -> Path:
+    """An installed package: code, a folder, a link, its own dependencies."""
+    (root / "dist").mkdir(parents=True)
+    (root / "dist" / "index.js").write_text("console.log('the real server')\n")
+    (root / "dist" / "index.js").chmod(0o755)
+    (root / "package.json").write_text('{"name": "memory"}')
+    (root / "bin").symlink_to("dist")
+    (root / "node_modules" / "dep").mkdir(parents=True)
+    (root / "node_modules" / "dep" / "index.js").write_text("dep")
+    return root
+
+
+def listing(root: Path) -> dict[str, str]:
+    """Every entry under C{root}: a file's text, a link's target, C{/} for a folder."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        name = str(path.relative_to(root))
+        if path.is_symlink():
+            out[name] = "-> " + os.readlink(path)
+        elif path.is_dir():
+            out[name] = "/"
+        else:
+            out[name] = path.read_text()
+    return out
+
+
+def test_the_copy_is_the_package_without_its_dependencies(tmp_path: Path) -> None:
+    source = package(tmp_path / "install")
+    copy = tmp_path / "state" / "caches" / "k" / "package"
+    packagecopy.refresh(str(source), str(copy))
+    assert listing(copy) == {
+        "bin": "-> dist",
+        "dist": "/",
+        "dist/index.js": "console.log('the real server')\n",
+        "node_modules": "/",  # where the install's is bound, read-only
+        "package.json": '{"name": "memory"}',
+    }
+    assert stat.S_IMODE((copy / "dist" / "index.js").stat().st_mode) == 0o755
+    assert stat.S_IMODE(copy.parent.stat().st_mode) == 0o700
+
+
+def test_what_the_child_wrote_over_the_package_is_undone_and_what_it_added_kept(
+    tmp_path: Path,
+) -> None:
+    source = package(tmp_path / "install")
+    copy = tmp_path / "copy"
+    packagecopy.refresh(str(source), str(copy))
+    planted = copy / "dist" / "index.js"
+    before = planted.stat()
+    planted.write_text("console.log('planted server')\n")  # as long as the real one
+    os.utime(planted, ns=(before.st_atime_ns, before.st_mtime_ns))  # its time too
+    (copy / "dist" / "memory.jsonl").write_text('{"name": "mine"}\n')
+    packagecopy.refresh(str(source), str(copy))
+    assert planted.read_text() == "console.log('the real server')\n"
+    assert (copy / "dist" / "memory.jsonl").read_text() == '{"name": "mine"}\n'
+
+
+def test_nothing_the_child_left_in_the_copy_is_followed(tmp_path: Path) -> None:
+    """A link where a folder or a file of the package belongs, a FIFO in a
+    file's place, a folder where a file belongs, a leftover under the
+    name a file is written by: each goes, and nothing outside the copy is
+    written."""
+    source = package(tmp_path / "install")
+    copy = tmp_path / "copy"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "package.json").write_text("the user's")
+    packagecopy.refresh(str(source), str(copy))
+    (copy / "package.json").unlink()
+    (copy / "package.json").symlink_to(outside / "package.json")
+    for entry in (copy / "dist").iterdir():
+        entry.unlink()
+    (copy / "dist").rmdir()
+    (copy / "dist").symlink_to(outside)
+    (copy / "bin").unlink()
+    os.mkfifo(copy / "bin")
+    (copy / f".package.json.{os.getpid()}.copying").mkdir()
+    packagecopy.refresh(str(source), str(copy))
+    assert listing(copy) == listing_of_a_fresh_copy(source, tmp_path)
+    assert listing(outside) == {"package.json": "the user's"}
+
+
+def listing_of_a_fresh_copy(source: Path, tmp: Path) -> dict[str, str]:
+    fresh = tmp / "fresh"
+    packagecopy.refresh(str(source), str(fresh))
+    return listing(fresh)
+
+
+def test_a_file_where_a_folder_belongs_and_a_folder_where_a_file_belongs(tmp_path: Path) -> None:
+    source = package(tmp_path / "install")
+    copy = tmp_path / "copy"
+    (copy / "package.json" / "inner").mkdir(parents=True)
+    (copy / "dist").parent.mkdir(parents=True, exist_ok=True)
+    (copy / "dist").write_text("not a folder")
+    packagecopy.refresh(str(source), str(copy))
+    assert (copy / "package.json").read_text() == '{"name": "memory"}'
+    assert (copy / "dist" / "index.js").read_text() == "console.log('the real server')\n"
+
+
+NAMES = st.sampled_from(["dist", "index.js", "package.json", "bin", "x", "node_modules", ".a"])
+PLANTED = st.recursive(
+    st.one_of(st.text(max_size=20), st.builds(lambda target: ("link", target), NAMES)),
+    lambda inner: st.dictionaries(NAMES, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def plant(at: Path, what: object, outside: Path) -> None:
+    """Make C{what} at C{at}: a folder of a dict, a link of C{("link",
+    name)} (to C{outside}/name), a file of a text."""
+    if isinstance(what, dict):
+        at.mkdir()
+        for name, inner in what.items():
+            plant(at / name, inner, outside)
+    elif isinstance(what, tuple):
+        at.symlink_to(outside / what[1])
+    else:
+        at.write_text(str(what))
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(PLANTED)
+def test_any_tree_a_child_leaves_becomes_the_package_and_nothing_outside_moves(
+    tmp_path: Path, planted: object
+) -> None:
+    base = Path(os.path.realpath(tmp_path)) / f"case-{os.urandom(6).hex()}"
+    source = package(base / "install")
+    outside = base / "outside"
+    outside.mkdir()
+    for name in ("dist", "index.js", "package.json", "bin", "x", "node_modules", ".a"):
+        (outside / name).write_text("the user's")
+    copy = base / "copy"
+    if isinstance(planted, dict):
+        plant(copy, planted, outside)
+    else:
+        copy.mkdir()
+    packagecopy.refresh(str(source), str(copy))
+    shipped = listing_of_a_fresh_copy(source, base)
+    got = listing(copy)
+    for name, value in shipped.items():
+        if name == "node_modules":
+            assert (copy / name).is_dir() and not (copy / name).is_symlink()
+        elif not name.startswith("node_modules/"):
+            assert got[name] == value, name
+    assert {p.name: p.read_text() for p in outside.iterdir()} == dict.fromkeys(
+        ("dist", "index.js", "package.json", "bin", "x", "node_modules", ".a"), "the user's"
+    )
+
+
+def test_bubblewrap_shows_the_copy_at_the_packages_path_and_its_dependencies_read_only(
+    tmp_path: Path,
+) -> None:
+    home = tree(tmp_path)
+    install = home / ".mcpgateway" / "npx" / "mem"
+    own = install / "node_modules" / "@modelcontextprotocol" / "server-memory"
+    package(own)
+    script = own / "dist" / "index.js"
+    for servesOne in (False, True):
+        asked = request(tmp_path, cacheKey="mem-0123", servesOne=servesOne)
+        layout = build(asked, ["/usr/bin/node", str(script)], {})
+        copy = str(home / ".mcpgateway" / "caches" / "mem-0123" / "package")
+        assert layout.packageCopy == (copy, str(own))
+        words = arguments(layout, root=True)
+        bind = words.index(copy)
+        assert words[bind - 1 : bind + 2] == ["--bind", copy, str(own)]
+        reopened = max(i for i, word in enumerate(words) if word == str(install))
+        assert reopened < bind  # over the install, which is read-only
+        dependencies = str(own / "node_modules")
+        assert words[bind + 2 : bind + 5] == ["--ro-bind", dependencies, dependencies]
