@@ -118,7 +118,9 @@ def test_a_era2026_request_at_the_workspace_route_is_served(
     home.define(P, shout(home))
     gateway = home.start()
     request = Era2026Request("d-1", "server/discover", {}, scope=home.keys.key(str(P)))
-    described: Deferred[jsonrpc.Message] = gateway.pools["pw"].serveEra2026(request, lambda _: True)
+    described: Deferred[jsonrpc.Message] = gateway.pools["pw"].era2026.serve(
+        request, lambda _: True
+    )
     home.handshake(home.reactor.lastProcess)
     answer = home.successResult(described)
     assert isinstance(answer, dict) and answer["result"]["_meta"][SERVER_INFO_KEY]["name"] == "pw"

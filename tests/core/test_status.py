@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from twisted.internet.defer import succeed
 
 from mcpgateway.core.gateway.gateway import Gateway
-from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.spec import ServerSpec, Sharing
 from mcpgateway.core.status import (
     ChildStatus,
@@ -306,11 +306,11 @@ def test_a_snapshot_does_not_follow_the_live_pool() -> None:
 def test_launch_is_the_resolved_command_line_only_when_it_differs() -> None:
     gw, _ = gateway()
     pool = gw.pools["shared"]
-    assert isinstance(pool, ServerPool)  # its npx resolved (white-box)
     assert gw.readModel.server("shared").launch is None
-    pool.useLaunchSpec(
-        dataclasses.replace(SPEC, command="npx", args=("-y", "pkg"), executable="/cache/bin/pkg")
+    resolved = dataclasses.replace(
+        SPEC, command="npx", args=("-y", "pkg"), executable="/cache/bin/pkg"
     )
+    pool.launchAfter(succeed(resolved), "npx to resolve the command")
     assert gw.readModel.server("shared").launch == ("/cache/bin/pkg", "-y", "pkg")
 
 

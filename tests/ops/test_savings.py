@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 
-from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.spec import Sharing
 from mcpgateway.core.status import SessionStatus
 from mcpgateway.ops.savings import (
@@ -168,8 +167,8 @@ def test_sessions_sharing_one_child_save_the_launches_they_did_not_run() -> None
 def test_a_resolved_npx_entry_also_saves_one_wrapper_per_session_not_counted_unmeasured() -> None:
     h = Harness({"mem": npxSpec("mem")})
     pool = h.gateway.pools["mem"]
-    assert isinstance(pool, ServerPool)  # its npx resolved (white-box)
-    pool.useLaunchSpec(replace(pool.spec, command="/usr/bin/node", args=("/cache/bin.js",)))
+    resolved = replace(pool.spec, command="/usr/bin/node", args=("/cache/bin.js",))
+    pool.launchAfter(succeed(resolved), "its npx command to resolve")
     for n in range(3):
         h.initialize("mem", requestId=n + 1)
     (child,) = h.gateway.readModel.status().servers["mem"].pids
@@ -187,8 +186,8 @@ def test_a_resolved_npx_entry_also_saves_one_wrapper_per_session_not_counted_unm
 def test_a_wrapper_the_gateway_ran_is_measured_and_counted_for_resolved_entries() -> None:
     h = Harness({"raw": npxSpec("raw"), "mem": npxSpec("mem")})
     mem = h.gateway.pools["mem"]
-    assert isinstance(mem, ServerPool)  # its npx resolved (white-box)
-    mem.useLaunchSpec(replace(mem.spec, command="/usr/bin/node", args=("/cache/bin.js",)))
+    binary = replace(mem.spec, command="/usr/bin/node", args=("/cache/bin.js",))
+    mem.launchAfter(succeed(binary), "its npx command to resolve")
     h.initialize("raw", requestId=1)  # unresolved: its child is npx, the server below it
     h.initialize("raw", requestId=2)
     h.initialize("mem", requestId=3)

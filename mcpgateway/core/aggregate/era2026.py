@@ -18,7 +18,7 @@ registered and opens no member), and from that view
   - C{tools/call}, C{prompts/get}, C{resources/read} and
     C{completion/complete} are resolved to (member, its own name or URI)
     and a copy of the request with the member's name goes to that member's
-    pool (L{Era2026Side.serveEra2026<mcpgateway.core.pools.era2026side.Era2026Side.serveEra2026>}),
+    pool (L{Era2026Side.serve<mcpgateway.core.pools.era2026side.Era2026Side.serve>}),
     on the route the view gives it; a C{tools/call} through the gateway's
     L{TaskManager} when it has one. A member's C{input_required} round seals
     its C{requestState} for the member's request: the retry, which names the
@@ -355,13 +355,13 @@ class AggregateEra2026:
             forwarded = replace(forwarded, params={**forwarded.params, **params})
         tasks = self._core.settings.tasks
         if forwarded.method == "tools/call":
-            run = gated(server, pool.serveEra2026, request.gate)  # the flow rule, as the member's
+            run = gated(server, pool.era2026.serve, request.gate)  # the flow rule, as the member's
             if tasks is not None:
-                answer = tasks.call(server, forwarded, sink, run, pool.toolTaskSupport)
+                answer = tasks.call(server, forwarded, sink, run, pool.era2026.toolTaskSupport)
             else:
                 answer = run(forwarded, sink)
         else:
-            answer = pool.serveEra2026(forwarded, sink)
+            answer = pool.era2026.serve(forwarded, sink)
         return answer.addCallback(branded)
 
     def _toolsCall(
@@ -490,7 +490,7 @@ class AggregateEra2026:
         if task is None or pool is None:
             return tasks.unknown(request.clientId, taskId)
         scoped = replace(request, scope=task.scope)
-        return tasks.serve(task.server, scoped, pool.serveEra2026)
+        return tasks.serve(task.server, scoped, pool.era2026.serve)
 
     def _ownedTask(self, tasks: TaskManager, request: Era2026Request, taskId: Any) -> Task | None:
         """The task C{taskId} a member made for C{request}'s principal, on

@@ -177,7 +177,7 @@ def openListen(
         pool, request = routed
         own = ListenFilter(uris=tuple(dict.fromkeys(uri for _, uri in asked)))
         started: Deferred[ListenHandle] = maybeDeferred(
-            pool.listen, request, own, _shownTo(sink, server)
+            pool.era2026.listen, request, own, _shownTo(sink, server)
         )
         opening.append(
             started.addCallbacks(

@@ -111,7 +111,7 @@ class Era2026Context(CallContext):
             if member is None or pool is None:
                 return fail(CallFailed(jsonrpc.INVALID_PARAMS, f"no server '{server}' here"))
             asked = replace(request, method=method, params=params, scope=member.route)
-            return pool.serveEra2026(asked, self._sink)
+            return pool.era2026.serve(asked, self._sink)
 
         return self._skills.entries(self._session, view, request, ask)
 
@@ -166,7 +166,7 @@ class Era2026Context(CallContext):
             error = response.get("error")
             raise toolError(self.shownError(error if isinstance(error, dict) else {}))
 
-        run = gated(owner.server, pool.serveEra2026, self._request.gate)
+        run = gated(owner.server, pool.era2026.serve, self._request.gate)
         return run(forwarded, self._sink).addCallback(result)
 
     def start(
@@ -221,7 +221,7 @@ class Era2026Context(CallContext):
             return response
 
         why = "the call was cancelled: its time to live is over, or the gateway stopped"
-        run = gated(owner.server, pool.serveEra2026, self._request.gate)
+        run = gated(owner.server, pool.era2026.serve, self._request.gate)
         answer: Deferred[Message] = maybeDeferred(run, request, related)
         return answer.addCallbacks(answered, memberFailure, errbackArgs=(callId, why))
 

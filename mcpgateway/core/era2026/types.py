@@ -144,7 +144,7 @@ class Era2026Gateway(Protocol):
 
 
 Run = Callable[[Era2026Request, Sink], Deferred[Message]]
-"""Serves one 2026 request on a server's child (a pool's C{serveEra2026})."""
+"""Serves one 2026 request on a server's child (a pool's C{era2026.serve})."""
 
 
 def gated(server: str, run: Run, gate: Gate | None) -> Run:

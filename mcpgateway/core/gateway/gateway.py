@@ -272,10 +272,10 @@ class Gateway:
                         f"Method not found: {method} (this gateway does not serve tasks)",
                     )
                 )
-            return tasks.afterLoad(lambda: tasks.serve(server, request, pool.serveEra2026))
-        run = gated(server, pool.serveEra2026, request.gate if method == "tools/call" else None)
+            return tasks.afterLoad(lambda: tasks.serve(server, request, pool.era2026.serve))
+        run = gated(server, pool.era2026.serve, request.gate if method == "tools/call" else None)
         if tasks is not None and method == "tools/call" and pool.era2026Refusal() is None:
-            return tasks.call(server, request, sink, run, pool.toolTaskSupport)
+            return tasks.call(server, request, sink, run, pool.era2026.toolTaskSupport)
         answered = run(request, sink)
         if tasks is not None and method == "server/discover":
             answered.addCallback(withTasksExtension)
@@ -287,19 +287,19 @@ class Gateway:
         pool = self.pools.get(server)
         if pool is None:
             return fail(ServerUnavailable(f"no server '{server}'"))
-        tasks = self.settings.tasks
+        side, tasks = pool.era2026, self.settings.tasks
         if tasks is not None and wanted.taskIds:
             from mcpgateway.core.tasks.listening import openListen, ownedOn
 
             find = ownedOn(tasks, server, request)
             return openListen(
-                tasks, request, wanted, sink, find, lambda rest: pool.listen(request, rest, sink)
+                tasks, request, wanted, sink, find, lambda rest: side.listen(request, rest, sink)
             )
-        return pool.listen(request, wanted, sink)
+        return side.listen(request, wanted, sink)
 
     def paramHeaders(self, server: str, scope: str, tool: str) -> dict[str, str] | None:
         pool = self.pools.get(server)
-        return None if pool is None else pool.paramHeaders(scope, tool)
+        return None if pool is None else pool.era2026.paramHeaders(scope, tool)
 
     def era2026Stats(self, server: str) -> Era2026Stats:
         pool = self.pools.get(server)

@@ -24,7 +24,7 @@ from mcpgateway.core.era2026.listen import Listener, honour
 from mcpgateway.core.era2026.mrtr import InputBridge
 from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle
 from mcpgateway.core.exchange import Sink
-from mcpgateway.core.pools.pool import NoSharedChild, UnknownRoute, configuredRefusal
+from mcpgateway.core.pools.pool import NoSharedChild, UnknownRoute
 from mcpgateway.core.router import Router
 from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.core.status import Era2026Stats
@@ -35,7 +35,7 @@ from mcpgateway.runtime import logs
 if TYPE_CHECKING:
     from mcpgateway.core.era2026.child import Era2026ChildAdapter
 
-__all__ = ["Era2026Children", "Era2026Side"]
+__all__ = ["Era2026Children", "Era2026Side", "FromCatalog"]
 
 
 class Era2026Children(Protocol):
@@ -50,10 +50,18 @@ class Era2026Children(Protocol):
         """The router of route C{scope}'s child, when it has one (no start)."""
 
 
+FromCatalog = Callable[
+    [Era2026Request, Callable[[], Deferred[jsonrpc.Message]]], Deferred[jsonrpc.Message]
+]
+"""Answers a 2026 request from the server's saved catalog when it can,
+else with what the callable given it serves (a shared pool's
+L{CatalogStartup.serveEra2026<mcpgateway.core.pools.fromcatalog.CatalogStartup.serveEra2026>})."""
+
+
 class Era2026Side:
     """The MCP 2026-07-28 side of a pool: its 2026 calls and listen
-    streams (the pool's C{serveEra2026}, C{listen} and the rest of
-    L{mcpgateway.core.pools.pool.PoolLike}'s last part).
+    streams, which its callers reach as the pool's C{era2026}
+    (L{mcpgateway.core.pools.pool.Era2026Calls}).
 
     @ivar bridge: the 2026 calls on its children (their suspended rounds).
     @ivar requests: how many 2026 requests it was given.
@@ -64,39 +72,35 @@ class Era2026Side:
     def __init__(
         self,
         spec: Callable[[], ServerSpec],
-        disabled: Callable[[], bool],
         routes: Callable[[], Mapping[str, Variant]],
         refusal: Callable[[], str | None],
         children: Era2026Children,
         perLaunch: bool,
         bridge: InputBridge,
+        fromCatalog: FromCatalog | None = None,
     ) -> None:
         """
         @param spec: the server as configured now.
-        @param disabled: whether requests are refused (the management API).
         @param routes: the server's routes by key.
         @param refusal: why its pool does not serve 2026-07-28 clients, or
-            C{None} (its placement's reason, else L{refusal}'s).
+            C{None} (the pool's C{era2026Refusal}).
         @param children: which child serves a request (its pool's placement).
         @param perLaunch: whether its children are by launch spec (a keyed
             placement's), each route its own; else one child serves every route.
+        @param fromCatalog: what answers C{server/discover} and the lists
+            from the saved catalog while a shared child does not run
+            (C{None}: every request goes to its child).
         """
         self._spec = spec
-        self._disabled = disabled
         self._routes = routes
         self._refusal = refusal
         self._childrenOf = children
         self._perLaunch = perLaunch
         self.bridge = bridge
+        self._fromCatalog = fromCatalog
         self._listeners: set[Listener] = set()
         """The open listen streams on its children."""
         self.requests = 0
-
-    def refusal(self) -> str | None:
-        """Why its pool's configuration refuses them: a disabled server, or
-        one configured C{"era2026": false} (a per-session pool refuses them
-        whatever its configuration: see its own C{era2026Refusal})."""
-        return configuredRefusal(self._spec(), self._disabled())
 
     def cacheScope(self) -> str:
         """The C{cacheScope} of its cacheable results: C{private} when its
@@ -105,9 +109,18 @@ class Era2026Side:
         spec = self._spec()
         return "private" if spec.credentialEnv or spec.perPrincipal else "public"
 
-    def serveEra2026(self, request: Era2026Request, sink: Sink) -> Deferred[jsonrpc.Message]:
+    def serve(self, request: Era2026Request, sink: Sink) -> Deferred[jsonrpc.Message]:
         """Serve one 2026 request (not a listen): fires with the finished
-        answer (L{mcpgateway.core.pools.pool.PoolLike.serveEra2026})."""
+        answer (L{mcpgateway.core.pools.pool.Era2026Calls.serve}); a
+        C{server/discover} or a list from the saved catalog when it can
+        (C{fromCatalog}), else on its child."""
+        fromCatalog = self._fromCatalog
+        if fromCatalog is None:
+            return self._onChild(request, sink)
+        return fromCatalog(request, lambda: self._onChild(request, sink))
+
+    def _onChild(self, request: Era2026Request, sink: Sink) -> Deferred[jsonrpc.Message]:
+        """Serve C{request} on the child of its route."""
         self.requests += 1
         refusal = self._refusal()
         if refusal is not None:
@@ -254,7 +267,7 @@ class Era2026Side:
             inputResponses=None,
             requestState=None,
         )
-        return self.serveEra2026(listing, lambda _: False).addCallback(lambda _: known())
+        return self._onChild(listing, lambda _: False).addCallback(lambda _: known())
 
     def answeredElsewhere(self) -> None:
         """A 2026 request was answered without its child (from a saved catalog)."""

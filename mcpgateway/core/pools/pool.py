@@ -80,6 +80,7 @@ __all__ = [
     "NO_SCOPES",
     "CatalogSource",
     "ChildListener",
+    "Era2026Calls",
     "Idle",
     "NoSharedChild",
     "PidProbe",
@@ -437,10 +438,29 @@ class PoolLike(Protocol):
 
     # -- MCP 2026-07-28 clients -------------------------------------------------
 
+    @property
+    def era2026(self) -> Era2026Calls:
+        """Its 2026 side, which serves them (made, and its modules loaded,
+        when first read: only a 2026 request reads it)."""
+
     def era2026Refusal(self) -> str | None:
         """Why this server does not serve 2026-07-28 clients, or C{None}."""
 
-    def serveEra2026(self, request: Era2026Request, sink: Sink) -> Deferred[jsonrpc.Message]:
+    def era2026Stats(self) -> Era2026Stats:
+        """The counters of its 2026 traffic (all zero while no 2026
+        request came: its 2026 side is not made to say so)."""
+
+    def endEra2026(self, reason: str) -> None:
+        """End the suspended 2026 calls and the listen streams (none while
+        its 2026 side was never made)."""
+
+
+class Era2026Calls(Protocol):
+    """A pool's MCP 2026-07-28 side as its callers use it (L{PoolLike.era2026}):
+    those clients have no session; each request is served on the child of
+    its route."""
+
+    def serve(self, request: Era2026Request, sink: Sink) -> Deferred[jsonrpc.Message]:
         """Serve one 2026 request (not a listen): fires with the finished
         answer (never fails but with C{CancelledError}, when cancelled: the
         client went away)."""
@@ -458,12 +478,6 @@ class PoolLike(Protocol):
     def paramHeaders(self, scope: str, tool: str) -> dict[str, str] | None:
         """The C{Mcp-Param-*} map of C{tool} on route C{scope}'s child, from
         its last C{tools/list} (C{None}: not known)."""
-
-    def era2026Stats(self) -> Era2026Stats:
-        """The counters of its 2026 traffic."""
-
-    def endEra2026(self, reason: str) -> None:
-        """End the suspended 2026 calls and the listen streams."""
 
 
 def disabledError(server: str) -> ServerUnavailable:

@@ -34,11 +34,12 @@ Every collaborator is given what it needs as values and callables, never
 the pool: the L{PoolLauncher} (what children start with, after an
 C{npx}/C{uvx} resolution), the L{ChildMaker} (upstreams made and wired),
 the L{PoolPromotion}, the L{OwnedChildren}, the L{LostChildNotices}, and the
-placement (a L{Kit}). None reads another's maps: each answers through its
-methods. What still sees the pool itself is what knows pools by identity:
-the catalogs (L{ScopeStartup}, the shared placement's catalog start-up,
-the tool gate) and the renderers' L{StatusReader} and the
-L{Era2026Side}, which read its public interface
+placement (a L{Kit}), and the L{Era2026Side}, made at the first 2026
+request, which its callers reach as the pool's C{era2026}. None reads
+another's maps: each answers through its methods. What still sees the
+pool itself is what knows pools by identity: the catalogs
+(L{ScopeStartup}, the shared placement's catalog start-up, the tool gate)
+and the renderers' L{StatusReader}, which read its public interface
 (L{mcpgateway.core.pools.pool.PoolLike}).
 """
 
@@ -107,7 +108,6 @@ from mcpgateway.runtime import logs
 
 if TYPE_CHECKING:
     # The 2026-07-28 side loads on the pool's first 2026 request (L{ServerPool.era2026}).
-    from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle
     from mcpgateway.core.pools.era2026side import Era2026Side
 
 __all__ = ["PlacementOf", "ServerPool"]
@@ -179,7 +179,7 @@ class ServerPool:
         self.limitCounts = CapacityCounts()
         """What its C{maxChildren} bound counted (a keyed placement's)."""
         specNow, disabledNow = (lambda: self.spec), (lambda: self.disabled)
-        self.launcher = PoolLauncher(specNow, lambda: self.launchSpec, self.useLaunchSpec, clock)
+        self.launcher = PoolLauncher(specNow, lambda: self.launchSpec, self._useLaunchSpec, clock)
         self.promotion = PoolPromotion(
             specNow, self.ownsChildren, self.events, promotions, self._eachSession
         )
@@ -618,7 +618,7 @@ class ServerPool:
         """Start no child until C{resolving} fires (L{PoolLauncher.after})."""
         self.launcher.after(resolving, what, resolve)
 
-    def useLaunchSpec(self, spec: ServerSpec) -> None:
+    def _useLaunchSpec(self, spec: ServerSpec) -> None:
         """Start children with C{spec} from the next spawn on; running ones
         are left alone."""
         self.launchSpec = spec
@@ -730,14 +730,15 @@ class ServerPool:
                 ttl=waits.inputTimeout,
                 maxSuspended=waits.maxSuspended,
             )
+            startup = self._startup
             side = self._era2026 = Era2026Side(
                 lambda: self.spec,
-                lambda: self.disabled,
                 lambda: self.routes,
                 self.era2026Refusal,
                 self.placement,
                 self._keyed is not None,
                 bridge,
+                None if startup is None else startup.serveEra2026,
             )
         return side
 
@@ -748,30 +749,13 @@ class ServerPool:
             return perSessionRefusal(self.spec.name)
         return configuredRefusal(self.spec, self.disabled)
 
-    def serveEra2026(self, request: Era2026Request, sink: Sink) -> Deferred[jsonrpc.Message]:
-        """A 2026 C{server/discover} or list from the saved catalog while a
-        shared child does not run; anything else by the L{Era2026Side}."""
-        startup = self._startup
-        if startup is None:
-            return self.era2026.serveEra2026(request, sink)
-        return startup.serveEra2026(request, lambda: self.era2026.serveEra2026(request, sink))
-
-    def toolTaskSupport(self, request: Era2026Request, tool: str) -> Deferred[str | None]:
-        return self.era2026.toolTaskSupport(request, tool)
-
-    def listen(
-        self, request: Era2026Request, wanted: ListenFilter, sink: Sink
-    ) -> Deferred[ListenHandle]:
-        return self.era2026.listen(request, wanted, sink)
-
-    def paramHeaders(self, scope: str, tool: str) -> dict[str, str] | None:
-        return self.era2026.paramHeaders(scope, tool)
-
     def era2026Stats(self) -> Era2026Stats:
+        """Its side's counters; all zero while it has none (not made to say so)."""
         side = self._era2026
         return Era2026Stats() if side is None else side.stats()
 
     def endEra2026(self, reason: str) -> None:
+        """Its side's calls and listen streams end; none while it has none."""
         side = self._era2026
         if side is not None:
             side.end(reason)

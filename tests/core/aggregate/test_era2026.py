@@ -277,10 +277,12 @@ class FakeWatched:
 
 
 class FakePool:
-    """A member pool whose listen streams open when the test says."""
+    """A member pool whose listen streams open when the test says: its
+    2026 side is itself."""
 
     def __init__(self) -> None:
         self.opening: list[Deferred[ListenHandle]] = []
+        self.era2026 = self
 
     def listen(
         self, request: Era2026Request, wanted: ListenFilter, sink: Sink

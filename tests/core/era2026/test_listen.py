@@ -73,7 +73,7 @@ class ListenerCase(SynchronousTestCase):
     ) -> tuple[Listener, RecordingSink, list[Message]]:
         """A listen stream; what the child got for it."""
         sink = RecordingSink()
-        d = self.pool.listen(listenRequest(), wanted, sink)
+        d = self.pool.era2026.listen(listenRequest(), wanted, sink)
         proc = self.reactor.lastProcess
         sent = self.initialize(proc) if not d.called else proc.takeMessages()
         listener = self.successResultOf(d)
@@ -220,6 +220,8 @@ class EndTests(ListenerCase):
 
     def test_a_refused_server_opens_no_stream(self) -> None:
         self.pool.disabled = True
-        failure = self.failureResultOf(self.pool.listen(listenRequest(), WANTED, RecordingSink()))
+        failure = self.failureResultOf(
+            self.pool.era2026.listen(listenRequest(), WANTED, RecordingSink())
+        )
         self.assertIn("disabled", failure.getErrorMessage())
         self.assertEqual(self.reactor.processes, [])

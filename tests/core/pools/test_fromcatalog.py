@@ -189,7 +189,7 @@ class AnsweredFromTheCatalogTests(StartupCase):
 
     def test_a_2026_discover_and_list_start_no_child(self) -> None:
         discover = Era2026Request(clientId=1, method="server/discover", params={})
-        answer = self.successResultOf(self.pool.serveEra2026(discover, lambda _: True))
+        answer = self.successResultOf(self.pool.era2026.serve(discover, lambda _: True))
         result = answer["result"]
         self.assertEqual(result["capabilities"], CAPS)
         self.assertEqual(result["instructions"], "meow")
@@ -197,7 +197,7 @@ class AnsweredFromTheCatalogTests(StartupCase):
             result["_meta"]["io.modelcontextprotocol/serverInfo"], {"name": "cat", "version": "1"}
         )
         listing = Era2026Request(clientId=2, method="tools/list", params={})
-        tools = self.successResultOf(self.pool.serveEra2026(listing, lambda _: True))
+        tools = self.successResultOf(self.pool.era2026.serve(listing, lambda _: True))
         self.assertEqual([t["name"] for t in tools["result"]["tools"]], ["a", "b"])
         self.assertEqual(tools["result"]["resultType"], "complete")
         self.assertEqual(self.reactor.spawned, [])

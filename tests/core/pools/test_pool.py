@@ -6,7 +6,7 @@ import dataclasses
 import signal
 from typing import Any
 
-from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway import __version__
@@ -201,7 +201,8 @@ class SharedHandshakeTests(PoolCase):
         was resolved to the program it runs (the launch spec): the server
         answers, so it is not shown as an error."""
         pool = self.makePool(dataclasses.replace(self.spec, executable=None, command="npx"))
-        pool.useLaunchSpec(dataclasses.replace(self.spec, command="node"))
+        resolved = dataclasses.replace(self.spec, command="node")
+        pool.launchAfter(succeed(resolved), "npx to resolve the command")
         self.assertEqual(pool.status(0).state, "stopped")
         self.assertNotIn("error", describe(pool))
         self.openRunningOn(pool, FakeSession("a"))

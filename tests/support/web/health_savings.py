@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from mcpgateway.core.pools.serverpool import ServerPool
+from twisted.internet.defer import succeed
+
 from tests.http import Harness, spec
 from tests.support.ops.savings import MB, Sampled, launch, npxSpec
 
@@ -14,8 +15,8 @@ def sampledGateway() -> tuple[Harness, Sampled]:
     """Four sessions on a shared server, two on a resolved npx entry."""
     h = Harness({"srv": spec("srv"), "mem": npxSpec("mem")})
     pool = h.gateway.pools["mem"]
-    assert isinstance(pool, ServerPool)  # its npx resolved (white-box)
-    pool.useLaunchSpec(replace(pool.spec, command="/usr/bin/node", args=("/cache/bin.js",)))
+    resolved = replace(pool.spec, command="/usr/bin/node", args=("/cache/bin.js",))
+    pool.launchAfter(succeed(resolved), "its npx command to resolve")
     for n in range(4):
         h.initialize("srv", requestId=n + 1)
     h.initialize("mem", requestId=10)
