@@ -11,24 +11,32 @@ what one child writes there is never another principal's, nor code another
 child runs.
 
 The launcher brings the copy up to the install before every start
-(L{refresh}), in its own process, before bubblewrap runs: every file the
-install has is made the install's again (whatever the child wrote over
-it), every symlink too, and what the child added is kept (its data). The
-package's own C{node_modules} is not copied: it is bound read-only from the
-install over the copy's (L{mcpgateway.sandbox.bwrap.arguments}).
+(L{refresh}), in its own process, before bubblewrap runs. The first time,
+the copy is the install whole (with what an earlier gateway's child wrote
+beside the code there). After that a file of the install is copied again
+only when the install changed it since (an upgrade in place: the digests of
+the install's files at the last refresh are kept beside the copy, out of
+the child's sight), or when the copy no longer holds it as a file: what a
+child wrote in its copy, data or not, stays its own and is never another's.
+The install's folders and symlinks are made again wherever the copy lacks
+them. The package's own C{node_modules} is not copied: it is bound
+read-only from the install over the copy's
+(L{mcpgateway.sandbox.bwrap.arguments}).
 
 The copy is the child's to write, and a child of the same key may still
 run while the next one starts: nothing in it is followed. Every folder is
 opened without following a symlink and worked in by its descriptor; a
 file is written under a fresh name and renamed over its place; whatever
 stands where a folder or a file of the install belongs (a symlink, a file
-for a folder) is removed first.
+for a folder, a FIFO) is removed first.
 
 Standard library only: the launcher imports it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import stat
 
@@ -38,6 +46,9 @@ if TYPE_CHECKING:
 
 FOLDER = "package"
 """The copy's folder in its entry's C{<state>/caches/<key>/}."""
+SUMS = ".sums"
+"""Beside the copy (C{package.sums}): the digests of the install's files
+the last refresh saw."""
 DEPENDENCIES = "node_modules"
 """The package's own dependencies: bound from the install, never copied."""
 CHUNK = 1 << 16
@@ -50,16 +61,19 @@ def copyPath(stateDir: str, cacheKey: str) -> str:
 
 
 def refresh(source: str, copy: str) -> None:
-    """Make C{copy} hold every file, folder and symlink of the package
-    C{source} as C{source} has it, keeping what else it holds; its own
-    C{node_modules} is made an empty folder (a mount point) when C{source}
-    has one. C{copy} and its parent are made (mode 0700) when missing.
+    """Bring C{copy} up to the package C{source} (see the module's
+    docstring); its own C{node_modules} is made an empty folder (a mount
+    point) when C{source} has one. C{copy} and its parent are made (mode
+    0700) when missing.
 
     @raise OSError: the copy cannot be made (the launcher fails the start,
         saying why).
     """
     parent = os.path.dirname(copy)
     os.makedirs(parent, mode=0o700, exist_ok=True)
+    sums = copy + SUMS
+    before = _readSums(sums)
+    after: dict[str, str] = {}
     top = os.open(parent, DIRECTORY_FLAGS)
     try:
         _ensureFolder(top, os.path.basename(copy), 0o700)
@@ -67,29 +81,51 @@ def refresh(source: str, copy: str) -> None:
     finally:
         os.close(top)
     try:
-        _mirror(source, into, top=True)
+        _mirror(source, into, "", before, after)
     finally:
         os.close(into)
+    fresh = f"{sums}.{os.getpid()}"
+    with open(fresh, "w", encoding="utf-8") as out:
+        json.dump(after, out, sort_keys=True)
+    os.replace(fresh, sums)
 
 
-def _mirror(source: str, into: int, top: bool = False) -> None:
-    """Mirror the folder C{source} into the folder open as C{into}."""
+def _readSums(path: str) -> dict[str, str] | None:
+    """The digests the last refresh recorded (C{None}: no refresh yet)."""
+    try:
+        with open(path, encoding="utf-8") as read:
+            found = json.load(read)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(found, dict):
+        return None
+    return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _mirror(
+    source: str, into: int, under: str, before: dict[str, str] | None, after: dict[str, str]
+) -> None:
+    """Bring the folder open as C{into} up to the folder C{source} (the
+    install's C{under}), recording each file's digest in C{after}."""
     for entry in _entries(source):
         path = os.path.join(source, entry.name)
+        name = under + entry.name
         info = entry.stat(follow_symlinks=False)
         if stat.S_ISLNK(info.st_mode):
             _mirrorLink(os.readlink(path), entry.name, into)
         elif stat.S_ISDIR(info.st_mode):
             _ensureFolder(into, entry.name, stat.S_IMODE(info.st_mode) | 0o700)
-            if top and entry.name == DEPENDENCIES:
+            if name == DEPENDENCIES:
                 continue  # bound from the install
             inner = os.open(entry.name, DIRECTORY_FLAGS, dir_fd=into)
             try:
-                _mirror(path, inner)
+                _mirror(path, inner, name + "/", before, after)
             finally:
                 os.close(inner)
         elif stat.S_ISREG(info.st_mode):
-            _mirrorFile(path, entry.name, into, stat.S_IMODE(info.st_mode))
+            digest = after[name] = _digest(path)
+            changed = before is None or before.get(name) != digest
+            _mirrorFile(path, entry.name, into, stat.S_IMODE(info.st_mode), changed)
 
 
 def _entries(folder: str) -> Iterator[os.DirEntry[str]]:
@@ -138,15 +174,16 @@ def _mirrorLink(target: str, name: str, into: int) -> None:
     os.symlink(target, name, dir_fd=into)
 
 
-def _mirrorFile(path: str, name: str, into: int, mode: int) -> None:
-    """Make C{name} in C{into} the file C{path}, unless it is already a
-    regular file with the same bytes."""
-    if _same(path, name, into):
-        return
+def _mirrorFile(path: str, name: str, into: int, mode: int, changed: bool) -> None:
+    """Make C{name} in C{into} the file C{path} when C{changed} (the
+    install's differs from what the last refresh copied) or when C{name} is
+    not a regular file there."""
     try:
         info = os.stat(name, dir_fd=into, follow_symlinks=False)
     except FileNotFoundError:
         info = None
+    if info is not None and stat.S_ISREG(info.st_mode) and not changed:
+        return  # the child's, as it left it
     if info is not None and stat.S_ISDIR(info.st_mode):
         _remove(into, name)
     fresh = f".{name}.{os.getpid()}.copying"
@@ -165,22 +202,9 @@ def _mirrorFile(path: str, name: str, into: int, mode: int) -> None:
     os.replace(fresh, name, src_dir_fd=into, dst_dir_fd=into)
 
 
-def _same(path: str, name: str, into: int) -> bool:
-    """Whether C{name} in C{into} is a regular file holding C{path}'s bytes."""
-    try:
-        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # never a FIFO's wait
-        opened = os.open(name, flags, dir_fd=into)
-    except OSError:
-        return False
-    try:
-        if not stat.S_ISREG(os.fstat(opened).st_mode):
-            return False
-        if os.fstat(opened).st_size != os.stat(path).st_size:
-            return False
-        with open(path, "rb") as read:
-            while chunk := read.read(CHUNK):
-                if os.read(opened, len(chunk)) != chunk:
-                    return False
-        return os.read(opened, 1) == b""
-    finally:
-        os.close(opened)
+def _digest(path: str) -> str:
+    found = hashlib.sha256()
+    with open(path, "rb") as read:
+        while chunk := read.read(CHUNK):
+            found.update(chunk)
+    return found.hexdigest()

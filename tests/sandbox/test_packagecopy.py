@@ -1,6 +1,6 @@
-"""A child's own copy of the package it runs: brought up to the install
-before every start, keeping what the child added, following nothing the
-child left in it."""
+"""A child's own copy of the package it runs: the install whole at first,
+then what the install changes; what the child wrote stays its own; nothing
+the child left in it is followed."""
 
 from __future__ import annotations
 
@@ -58,20 +58,36 @@ def test_the_copy_is_the_package_without_its_dependencies(tmp_path: Path) -> Non
     assert stat.S_IMODE(copy.parent.stat().st_mode) == 0o700
 
 
-def test_what_the_child_wrote_over_the_package_is_undone_and_what_it_added_kept(
-    tmp_path: Path,
-) -> None:
+def test_what_the_child_wrote_stays_until_the_install_changes_that_file(tmp_path: Path) -> None:
+    """A child's copy is its own: what it wrote there, over a file of the
+    package or beside it, is kept at its next start; a file the install
+    changes (an upgrade in place) is copied again."""
     source = package(tmp_path / "install")
     copy = tmp_path / "copy"
     packagecopy.refresh(str(source), str(copy))
-    planted = copy / "dist" / "index.js"
-    before = planted.stat()
-    planted.write_text("console.log('planted server')\n")  # as long as the real one
-    os.utime(planted, ns=(before.st_atime_ns, before.st_mtime_ns))  # its time too
     (copy / "dist" / "memory.jsonl").write_text('{"name": "mine"}\n')
+    (copy / "package.json").write_text('{"name": "edited by the child"}')
     packagecopy.refresh(str(source), str(copy))
-    assert planted.read_text() == "console.log('the real server')\n"
     assert (copy / "dist" / "memory.jsonl").read_text() == '{"name": "mine"}\n'
+    assert (copy / "package.json").read_text() == '{"name": "edited by the child"}'
+    (source / "dist" / "index.js").write_text("console.log('version 2')\n")
+    packagecopy.refresh(str(source), str(copy))
+    assert (copy / "dist" / "index.js").read_text() == "console.log('version 2')\n"
+    assert (copy / "dist" / "memory.jsonl").read_text() == '{"name": "mine"}\n'
+
+
+def test_what_an_earlier_child_wrote_in_the_install_is_carried_once(tmp_path: Path) -> None:
+    """An install a child wrote in (before children had copies, or under
+    Landlock) gives a new copy its data, and never again: the child's own
+    writes since are not undone by the install's older file."""
+    source = package(tmp_path / "install")
+    (source / "dist" / "memory.jsonl").write_text("what it knew\n")
+    copy = tmp_path / "copy"
+    packagecopy.refresh(str(source), str(copy))
+    assert (copy / "dist" / "memory.jsonl").read_text() == "what it knew\n"
+    (copy / "dist" / "memory.jsonl").write_text("what it knew\nwhat it learned since\n")
+    packagecopy.refresh(str(source), str(copy))
+    assert (copy / "dist" / "memory.jsonl").read_text() == "what it knew\nwhat it learned since\n"
 
 
 def test_nothing_the_child_left_in_the_copy_is_followed(tmp_path: Path) -> None:
@@ -95,7 +111,7 @@ def test_nothing_the_child_left_in_the_copy_is_followed(tmp_path: Path) -> None:
     os.mkfifo(copy / "bin")
     (copy / f".package.json.{os.getpid()}.copying").mkdir()
     packagecopy.refresh(str(source), str(copy))
-    assert listing(copy) == listing_of_a_fresh_copy(source, tmp_path)
+    assert listing(copy) == listing_of_a_fresh_copy(source, tmp_path)  # each made again
     assert listing(outside) == {"package.json": "the user's"}
 
 
@@ -159,10 +175,10 @@ def test_any_tree_a_child_leaves_becomes_the_package_and_nothing_outside_moves(
     shipped = listing_of_a_fresh_copy(source, base)
     got = listing(copy)
     for name, value in shipped.items():
-        if name == "node_modules":
-            assert (copy / name).is_dir() and not (copy / name).is_symlink()
-        elif not name.startswith("node_modules/"):
+        if value == "/" or value.startswith("-> "):  # a folder, a link: the install's
             assert got[name] == value, name
+        else:  # a file: a regular file (the install's, or what the child wrote there)
+            assert (copy / name).is_file() and not (copy / name).is_symlink(), name
     assert {p.name: p.read_text() for p in outside.iterdir()} == dict.fromkeys(
         ("dist", "index.js", "package.json", "bin", "x", "node_modules", ".a"), "the user's"
     )
