@@ -232,19 +232,7 @@ class AggregateEndpoint(McpEndpoint):
         mode = asked[0].decode("ascii", "replace")  # one of MODES: render checked it
         endpoint = self._modes.get(mode)
         if endpoint is None:
-            from mcpgateway.web.endpoints.era2026 import Era2026Endpoint
-
-            endpoint = self._modes[mode] = Era2026Endpoint(
-                withMode(mode),
-                self._server,
-                self._clock,
-                self._limits,
-                self.clientErrors,
-                self._credentials.forEra2026,
-                self._scope,
-                self._loopbackOnly,
-            )
-            endpoint.screen = self._answers.screened
+            endpoint = self._modes[mode] = self._era2026Of(withMode(mode))
             endpoint.flow = self.era2026.flow  # each member call is decided as the member's
         return endpoint
 

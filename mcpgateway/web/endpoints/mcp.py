@@ -273,20 +273,26 @@ class McpEndpoint(Resource):
         clients are all 2025-era loads none of them."""
         endpoint = self._era2026
         if endpoint is None:
-            from mcpgateway.web.endpoints.era2026 import Era2026Endpoint
-
-            endpoint = self._era2026 = Era2026Endpoint(
-                self._era2026Gateway,
-                self._server,
-                self._clock,
-                self._limits,
-                self.clientErrors,
-                self._credentials.forEra2026,
-                self._scope,
-                self._loopbackOnly,
-            )
-            endpoint.screen = self._answers.screened
+            endpoint = self._era2026 = self._era2026Of(self._era2026Gateway)
             endpoint.flow = self._era2026Flow
+        return endpoint
+
+    def _era2026Of(self, gateway: Era2026Gateway) -> Era2026Endpoint:
+        """A 2026-07-28 side of this endpoint that serves through C{gateway}
+        (its flow decision left to the caller)."""
+        from mcpgateway.web.endpoints.era2026 import Era2026Endpoint
+
+        endpoint = Era2026Endpoint(
+            gateway,
+            self._server,
+            self._clock,
+            self._limits,
+            self.clientErrors,
+            self._credentials.forEra2026,
+            self._scope,
+            self._loopbackOnly,
+        )
+        endpoint.screen = self._answers.screened
         return endpoint
 
     def endEra2026Streams(self, reason: str) -> int:
