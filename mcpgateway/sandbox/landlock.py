@@ -132,6 +132,8 @@ def rules(layout: Layout, tmp: str | None) -> list[tuple[str, bool]]:
             continue
         _split(path, writable, masks, out)
     out += list(layout.reopened)
+    if layout.packageCopy is not None:  # its own copy of its package, run where it is
+        out.append((layout.packageCopy[0], True))
     if tmp is not None:  # in the (masked) state directory, its own
         out.append((tmp, True))
     if len(out) > MAX_RULES:

@@ -288,10 +288,11 @@ def plan(
         request = learnrun.learning(request, mechanism)
     if mechanism == "none":
         return command[0], command, env
-    view = layout.build(request, command, env)
+    view = layout.build(request, command, env, mechanism)
     for line in view.refused:  # what the one path rule kept from it, each with its fix
         sys.stderr.write(f"{PREFIX}{NOT_SHOWN}{line}\n")
     env = launchercaches.environment(env, view.caches.variables)  # its own, whatever env says
+    command = ownPackageCopy(view, command, runFromIt=mechanism == "landlock")
     if mechanism == "bwrap":
         if not isinstance(path, str):
             raise OSError(0, "bwrap was not found")
@@ -311,7 +312,6 @@ def plan(
             network, command = proxyplan.plan(proxy, command)
         if os.path.exists(STDOUT_HANDOVER[0]):
             command = [*STDOUT_HANDOVER, *command]
-        ownPackageCopy(view)
         fd = filterProgram(request)
         dies = request.get("dieWithParent") is not False
         kept, emptied = bwrap.mounted(view, network), bwrap.emptied(view)
@@ -355,15 +355,18 @@ def plan(
     raise ValueError(f"unknown mechanism {mechanism!r}")
 
 
-def ownPackageCopy(view: Any) -> None:
+def ownPackageCopy(view: Any, command: list[str], runFromIt: bool = False) -> list[str]:
     """Bring the child's own copy of the C{npx} package it runs up to the
-    install (L{mcpgateway.sandbox.packagecopy}), before bubblewrap shows it
-    at the package's path; nothing when it runs no such package."""
-    if view.packageCopy is not None:
-        from mcpgateway.sandbox import packagecopy
+    install (L{mcpgateway.sandbox.packagecopy}); the command that runs it:
+    C{command}, where bubblewrap shows the copy at the package's path, or
+    (C{runFromIt}) the same with the script's path in the copy."""
+    if view.packageCopy is None:
+        return command
+    from mcpgateway.sandbox import packagecopy
 
-        copy, package = view.packageCopy
-        packagecopy.refresh(package, copy)
+    copy, package = view.packageCopy
+    packagecopy.refresh(package, copy)
+    return packagecopy.runFromCopy(command, copy, package) if runFromIt else command
 
 
 NOT_SHOWN = "not shown: "

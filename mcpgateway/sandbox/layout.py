@@ -94,10 +94,11 @@ class Layout:
         directory's mask, writable), the user's copies its tool runs from
         (read-only), and the variables that name them
         (L{mcpgateway.sandbox.launchercaches}).
-    @ivar packageCopy: C{(copy, package)}: under bubblewrap the child is
-        shown C{copy}, writable, at the path of the C{npx} package it runs
-        (L{mcpgateway.sandbox.packagecopy}), and the package's own
-        C{node_modules} read-only over it (C{None}: it runs no such package).
+    @ivar packageCopy: C{(copy, package)}: the child's own copy of the
+        C{npx} package it runs (L{mcpgateway.sandbox.packagecopy}), writable:
+        bubblewrap shows it at the package's path, with the package's own
+        C{node_modules} read-only over it; under Landlock the child runs it
+        where it is (C{None}: it runs no such package, or has no copy).
     @ivar notes: what was left out and why (a missing C{allowRead} path).
     @ivar refused: the paths the entry named that the one path rule
         (L{mcpgateway.sandbox.pathrule}) kept from the child, each with
@@ -144,9 +145,15 @@ class Layout:
         }
 
 
-def build(request: Mapping[str, Any], argv: list[str], environ: Mapping[str, str]) -> Layout:
+def build(
+    request: Mapping[str, Any],
+    argv: list[str],
+    environ: Mapping[str, str],
+    mechanism: str | None = None,
+) -> Layout:
     """The layout of the child that runs C{argv} (its executable first) for
-    C{request}, in the environment C{environ} it gets."""
+    C{request}, in the environment C{environ} it gets, confined by
+    C{mechanism} (default: the request's)."""
     home = real(str(request.get("home") or "/"))
     places = Places(home, real(str(request["stateDir"])), environ)
     rules = (request.get("profile") or {}).get("filesystem") or {}
@@ -173,14 +180,7 @@ def build(request: Mapping[str, Any], argv: list[str], environ: Mapping[str, str
     scripted = [
         p for p in scriptPaths(argv, str(environ.get("HOME") or home)) if not places.wide(real(p))
     ]
-    package = masks.ownPackage(places, [os.path.abspath(argv[0]), *arguments])
-    if package is not None:
-        copy = packagecopy.copyPath(places.stateDir, launchercaches.keyOf(request))
-        layout.packageCopy = (copy, package)
-    # Where no copy can be shown at its path (Landlock), the package itself is writable for
-    # a child whoever calls its server shares, and read-only for one kept for one person:
-    # its code runs in every child of the server.
-    own = None if request.get("servesOne") else package
+    own = _ownPackage(layout, places, request, [os.path.abspath(argv[0]), *arguments], mechanism)
     # What the child may write, first: no symlink it may have left there is followed.
     command = str(request.get("command") or argv[0])
     data = [os.path.dirname(p) for p in dataFiles(argv[1:], cwd, writesThere)]
@@ -242,6 +242,25 @@ def build(request: Mapping[str, Any], argv: list[str], environ: Mapping[str, str
     layout.presented = maskparents.present(layout.masked, _shown(layout), layout.notes)
     _settleCwd(layout, places, given)
     return layout
+
+
+def _ownPackage(
+    layout: Layout,
+    places: Places,
+    request: Mapping[str, Any],
+    paths: list[str],
+    mechanism: str | None,
+) -> str | None:
+    """The C{npx} package the child runs (the first of C{paths} in one),
+    when it is bound writable: never where the child has a copy of its own
+    (L{Layout.packageCopy}, set here); else for a child whoever calls its
+    server shares, never for one kept for one person (its code runs in
+    every child of the server)."""
+    package = masks.ownPackage(places, paths)
+    if package is not None and packagecopy.usable(package, mechanism or request.get("mechanism")):
+        copy = packagecopy.copyPath(places.stateDir, launchercaches.keyOf(request))
+        layout.packageCopy = (copy, package)
+    return None if layout.packageCopy is not None or request.get("servesOne") else package
 
 
 def _shown(layout: Layout) -> list[tuple[str, str, bool | None]]:

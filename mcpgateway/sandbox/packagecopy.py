@@ -1,14 +1,16 @@
 # -*- test-case-name: tests.sandbox.test_packagecopy -*-
-"""A confined child's own copy of the package it runs, under bubblewrap.
+"""A confined child's own copy of the package it runs.
 
 A server that keeps its data beside its code (server-memory's
 C{dist/memory.jsonl}) writes in its package: in an C{npx} install of the
 gateway's state directory, the one every child of its server runs. So no
-child writes there. Under bubblewrap each child is shown, at its package's
-path, a copy kept for its entry and its principal alone
-(C{<state>/caches/<cacheKey>/package}, L{mcpgateway.sandbox.request.cacheKey}):
-what one child writes there is never another principal's, nor code another
-child runs.
+child writes there: each runs a copy kept for its entry and its principal
+alone (C{<state>/caches/<cacheKey>/package},
+L{mcpgateway.sandbox.request.cacheKey}), which bubblewrap shows at the
+package's path and which a child under Landlock runs where it is (its
+script's path made the copy's, L{runFromCopy}; the install's dependencies
+found through a C{node_modules} link beside the copy). What one child
+writes there is never another principal's, nor code another child runs.
 
 The launcher brings the copy up to the install before every start
 (L{refresh}), in its own process, before bubblewrap runs. The first time,
@@ -55,6 +57,34 @@ CHUNK = 1 << 16
 DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
+def usable(package: str, mechanism: object) -> bool:
+    """Whether a child confined by C{mechanism} runs C{package} from a copy:
+    under bubblewrap, shown at the package's path; under Landlock, run
+    where the copy is (L{runFromCopy}), its dependencies found through
+    C{node_modules} beside it, so only a package without a
+    C{node_modules} of its own (one npm did not hoist)."""
+    if mechanism == "landlock":
+        return not os.path.isdir(os.path.join(package, DEPENDENCIES))
+    return mechanism not in ("seatbelt", "none")  # bubblewrap, or not decided yet
+
+
+def runFromCopy(command: list[str], copy: str, package: str) -> list[str]:
+    """C{command} with each argument in C{package} (the script it runs)
+    made the same path in C{copy}: how a child under Landlock, which shows
+    no copy at the package's path, runs its own."""
+    prefix = package.rstrip("/") + "/"
+    return [
+        command[0],
+        *(copy + arg[len(prefix) - 1 :] if arg.startswith(prefix) else arg for arg in command[1:]),
+    ]
+
+
+def sharedDependencies(package: str) -> str:
+    """The C{node_modules} of the install that holds C{package} (the
+    nearest one above it): where a copy's dependencies are found."""
+    return package[: package.rindex("/" + DEPENDENCIES + "/")] + "/" + DEPENDENCIES
+
+
 def copyPath(stateDir: str, cacheKey: str) -> str:
     """Where the copy of the package of a child with C{cacheKey} is kept."""
     return os.path.join(stateDir, "caches", cacheKey, FOLDER)
@@ -77,6 +107,8 @@ def refresh(source: str, copy: str) -> None:
     top = os.open(parent, DIRECTORY_FLAGS)
     try:
         _ensureFolder(top, os.path.basename(copy), 0o700)
+        if "/" + DEPENDENCIES + "/" in source:  # found from the copy under Landlock
+            _mirrorLink(sharedDependencies(source), DEPENDENCIES, top)
         into = os.open(os.path.basename(copy), DIRECTORY_FLAGS, dir_fd=top)
     finally:
         os.close(top)

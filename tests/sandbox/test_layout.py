@@ -155,11 +155,18 @@ def test_the_state_directory_is_never_shown_but_the_servers_own_install_in_it(
     layout = build(request(tmp_path, profile=profile), ["/usr/bin/node", str(install)], {})
     state = str(home / ".mcpgateway")
     assert [p for p in bound(layout) if p.startswith(state) and "npx/pkg" not in p] == []
-    # Its install, read-only; the package it runs from, writable (what it writes beside its code).
-    assert layout.reopened == [
-        (str(home / ".mcpgateway/npx/pkg"), False),
-        (str(home / ".mcpgateway/npx/pkg/node_modules/srv"), True),
-    ]
+    # Its install, read-only; what it writes beside its code goes to its own copy.
+    assert layout.reopened == [(str(home / ".mcpgateway/npx/pkg"), False)]
+    assert layout.packageCopy is not None
+    assert layout.packageCopy[1] == str(home / ".mcpgateway/npx/pkg/node_modules/srv")
+    # Where no copy can be its own (a package with a node_modules of its own, under
+    # Landlock alone), the package it runs from is writable, as the server shares it.
+    (home / ".mcpgateway/npx/pkg/node_modules/srv/node_modules").mkdir()
+    alone = build(
+        request(tmp_path, profile=profile), ["/usr/bin/node", str(install)], {}, "landlock"
+    )
+    assert alone.packageCopy is None
+    assert (str(home / ".mcpgateway/npx/pkg/node_modules/srv"), True) in alone.reopened
     assert defaults.STATE_INSTALLS == (NPX_DIR, UVX_DIR)
 
 

@@ -89,7 +89,8 @@ def test_the_request_names_the_gateways_own_files() -> None:
 
 
 def test_the_package_an_npx_server_runs_from_is_its_own_to_write(tmp_path: Path) -> None:
-    """server-memory writes C{memory.jsonl} beside its own script: in the
+    """server-memory writes C{memory.jsonl} beside its own script: where
+    it has no copy of its own (under a mechanism that shows none), in the
     gateway's install of it, that package alone is writable."""
     home = tree(tmp_path)
     install = home / ".mcpgateway" / "npx" / "mem"
@@ -97,7 +98,7 @@ def test_the_package_an_npx_server_runs_from_is_its_own_to_write(tmp_path: Path)
     script.parent.mkdir(parents=True)
     script.write_text("")
     (install / "node_modules" / "dep").mkdir()
-    layout = build(request(tmp_path), ["/usr/bin/node", str(script)], {})
+    layout = build(request(tmp_path), ["/usr/bin/node", str(script)], {}, "seatbelt")
     assert layout.reopened == [
         (str(install), False),
         (str(install / "node_modules/@modelcontextprotocol/server-memory"), True),
@@ -116,7 +117,7 @@ def test_the_package_of_a_child_that_serves_one_principal_is_read_only(tmp_path:
     script.parent.mkdir(parents=True)
     script.write_text("")
     asked = request(tmp_path, servesOne=True)
-    layout = build(asked, ["/usr/bin/node", str(script)], {})
+    layout = build(asked, ["/usr/bin/node", str(script)], {}, "seatbelt")
     assert layout.reopened == [(str(install), False)]
     assert not any(writable for path, writable in layout.writable if path.startswith(str(install)))
 

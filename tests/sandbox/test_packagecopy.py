@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mcpgateway.sandbox import packagecopy
+from mcpgateway.sandbox import landlock, packagecopy
 from mcpgateway.sandbox.bwrap import arguments
 from mcpgateway.sandbox.layout import build
 from tests.support.sandbox.layout import request, tree
@@ -204,3 +204,44 @@ def test_bubblewrap_shows_the_copy_at_the_packages_path_and_its_dependencies_rea
         assert reopened < bind  # over the install, which is read-only
         dependencies = str(own / "node_modules")
         assert words[bind + 2 : bind + 5] == ["--ro-bind", dependencies, dependencies]
+
+
+def test_under_landlock_the_child_runs_its_copy_where_it_is_and_finds_the_installs_modules(
+    tmp_path: Path,
+) -> None:
+    """Landlock shows no copy at the package's path: the child runs the
+    copy's script where the copy is, allowed to write there, and Node.js
+    finds the install's dependencies through C{node_modules} beside it."""
+    home = tree(tmp_path)
+    install = home / ".mcpgateway" / "npx" / "mem"
+    own = install / "node_modules" / "@modelcontextprotocol" / "server-memory"
+    package(own)
+    (own / "node_modules").rename(install / "node_modules" / "hoisted")  # npm hoisted it
+    script = own / "dist" / "index.js"
+    layout = build(
+        request(tmp_path, cacheKey="mem-0123"), ["/usr/bin/node", str(script)], {}, "landlock"
+    )
+    assert layout.packageCopy is not None
+    copy, shown = layout.packageCopy
+    assert shown == str(own)
+    command = packagecopy.runFromCopy(["/usr/bin/node", str(script), "--x", str(own)], copy, shown)
+    assert command == ["/usr/bin/node", copy + "/dist/index.js", "--x", str(own)]
+    assert (copy, True) in landlock.rules(layout, None)
+    assert (str(own), True) not in landlock.rules(layout, None)  # the install: read-only
+    packagecopy.refresh(str(own), copy)
+    beside = Path(copy).parent / "node_modules"
+    assert os.readlink(beside) == str(install / "node_modules")
+    assert (beside / "hoisted" / "dep" / "index.js").read_text() == "dep"
+
+
+def test_a_package_with_modules_of_its_own_has_no_copy_under_landlock(tmp_path: Path) -> None:
+    """Its own C{node_modules} (what npm could not hoist) is found only at
+    the package's path, which Landlock cannot show the copy at."""
+    own = package(tmp_path / "install" / "node_modules" / "srv")
+    assert not packagecopy.usable(str(own), "landlock")
+    assert packagecopy.usable(str(own), "bwrap") and packagecopy.usable(str(own), "auto")
+    assert not packagecopy.usable(str(own), "seatbelt")
+    (own / "node_modules" / "dep" / "index.js").unlink()
+    (own / "node_modules" / "dep").rmdir()
+    (own / "node_modules").rmdir()
+    assert packagecopy.usable(str(own), "landlock")
