@@ -326,7 +326,8 @@ def _under(path: str, root: str) -> bool:
 def _pathNote(code: str, path: str, home: str, stateDir: str, writes: bool) -> str | None:
     shown = _shown(path, home)
     installs = [f"{stateDir.rstrip('/')}/{folder}" for folder in defaults.STATE_INSTALLS]
-    if stateDir and any(_under(path, folder) for folder in installs):  # shown, read-only
+    written = writes or _TEMPORARY.search(os.path.basename(path)) is not None  # Landlock: EACCES
+    if written and stateDir and any(_under(path, folder) for folder in installs):
         return (
             f"the sandbox lets a child write in the package it runs ({shown}) only when"
             " everyone who calls its server shares that child: that code runs in every child"

@@ -54,6 +54,20 @@ def note(line: str, network: str = "none") -> str | None:
             " MEMORY_FILE_PATH, docs/guide/sandbox.md), which its children then share",
         ),
         (
+            "Error: EACCES: permission denied, open"
+            " '/home/u/.mcpgateway/npx/m/node_modules/mem/dist/memory.jsonl.9a8b7c6d5e4f.tmp'",
+            "the sandbox lets a child write in the package it runs"
+            " (~/.mcpgateway/npx/m/node_modules/mem/dist/memory.jsonl.9a8b7c6d5e4f.tmp) only"
+            " when everyone who calls its server shares that child: that code runs in every"
+            " child of the server; name a place for its data in its entry (a variable such as"
+            " MEMORY_FILE_PATH, docs/guide/sandbox.md), which its children then share",
+        ),
+        (
+            "Error: EACCES: permission denied, open '/home/u/.mcpgateway/uvx/other/lib/x.py'",
+            "the sandbox never shows a server the gateway's state directory"
+            " (~/.mcpgateway/uvx/other/lib/x.py): nothing allows it",
+        ),
+        (
             "Error: EROFS: read-only file system, open '/srv/data/out.txt'",
             'the sandbox denied writing /srv/data/out.txt: allow it with "sandbox":'
             ' {"filesystem": {"allowWrite": ["/srv/data/out.txt"]}}',
