@@ -45,7 +45,7 @@ from twisted.logger import Logger
 from mcpgateway.runtime import logs
 from mcpgateway.sandbox import defaults
 from mcpgateway.sandbox.profile import LEARN, OFF, ON, NetworkRules, SandboxProfile
-from mcpgateway.sandbox.request import SpawnSpec, launcherCommand
+from mcpgateway.sandbox.request import ProjectFile, SpawnSpec, launcherCommand
 
 if TYPE_CHECKING:
     from mcpgateway.sandbox.confine import Sandbox
@@ -71,6 +71,10 @@ class InstallSpec:
     principal: str = ""
     """An install is its server's, whoever's child asked for it: every
     child of the server runs what it installed, read-only."""
+    origin: ProjectFile | None = None
+    """An install writes in its own folder, never in a copy of a package
+    (L{mcpgateway.sandbox.request.copyKey}): whose entry it is, is its
+    C{confinedTo}'s to say."""
 
 
 def installProfile(profile: SandboxProfile) -> SandboxProfile:

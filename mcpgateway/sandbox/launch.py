@@ -292,7 +292,7 @@ def plan(
     for line in view.refused:  # what the one path rule kept from it, each with its fix
         sys.stderr.write(f"{PREFIX}{NOT_SHOWN}{line}\n")
     env = launchercaches.environment(env, view.caches.variables)  # its own, whatever env says
-    command = ownPackageCopy(view, command, runFromIt=mechanism == "landlock")
+    command = ownPackageCopy(view, request, command, runFromIt=mechanism == "landlock")
     if mechanism == "bwrap":
         if not isinstance(path, str):
             raise OSError(0, "bwrap was not found")
@@ -355,17 +355,23 @@ def plan(
     raise ValueError(f"unknown mechanism {mechanism!r}")
 
 
-def ownPackageCopy(view: Any, command: list[str], runFromIt: bool = False) -> list[str]:
+def ownPackageCopy(
+    view: Any, request: Mapping[str, Any], command: list[str], runFromIt: bool = False
+) -> list[str]:
     """Bring the child's own copy of the C{npx} package it runs up to the
-    install (L{mcpgateway.sandbox.packagecopy}); the command that runs it:
-    C{command}, where bubblewrap shows the copy at the package's path, or
-    (C{runFromIt}) the same with the script's path in the copy."""
+    install (L{mcpgateway.sandbox.packagecopy}), carrying over the copy an
+    earlier gateway kept beside launch C{request}'s caches; the command
+    that runs it: C{command}, where bubblewrap shows the copy at the
+    package's path, or (C{runFromIt}) the same with the script's path in
+    the copy."""
     if view.packageCopy is None:
         return command
-    from mcpgateway.sandbox import packagecopy
+    from mcpgateway.sandbox import launchercaches, packagecopy
 
     copy, package = view.packageCopy
-    packagecopy.refresh(package, copy)
+    stateDir = str(request.get("stateDir") or "")
+    earlier = packagecopy.earlierCopyPath(stateDir, launchercaches.keyOf(request))
+    packagecopy.refresh(package, copy, earlier if stateDir else None)
     return packagecopy.runFromCopy(command, copy, package) if runFromIt else command
 
 

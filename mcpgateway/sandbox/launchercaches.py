@@ -74,10 +74,11 @@ class Caches:
         self.ignored: set[str] = set()
 
 
-def keyOf(request: Mapping[str, Any]) -> str:
-    """The folder of the entry's caches: the request's C{cacheKey} when it
-    is a plain file name, else its server's name made one."""
-    key = request.get("cacheKey")
+def keyOf(request: Mapping[str, Any], field: str = "cacheKey") -> str:
+    """The folder of the entry's caches: the request's C{cacheKey} (or
+    another key it carries, C{field}) when it is a plain file name, else
+    its server's name made one."""
+    key = request.get(field)
     if isinstance(key, str) and _fileName(key) == key and len(key) <= MAX_KEY:
         return key
     return _fileName(str(request.get("server") or ""))

@@ -258,7 +258,7 @@ def _ownPackage(
     every child of the server)."""
     package = masks.ownPackage(places, paths)
     if package is not None and packagecopy.usable(package, mechanism or request.get("mechanism")):
-        copy = packagecopy.copyPath(places.stateDir, launchercaches.keyOf(request))
+        copy = packagecopy.copyPath(places.stateDir, launchercaches.keyOf(request, "copyKey"))
         layout.packageCopy = (copy, package)
     return None if layout.packageCopy is not None or request.get("servesOne") else package
 

@@ -4,9 +4,10 @@
 A server that keeps its data beside its code (server-memory's
 C{dist/memory.jsonl}) writes in its package: in an C{npx} install of the
 gateway's state directory, the one every child of its server runs. So no
-child writes there: each runs a copy kept for its entry and its principal
-alone (C{<state>/caches/<cacheKey>/package},
-L{mcpgateway.sandbox.request.cacheKey}), which bubblewrap shows at the
+child writes there: each runs a copy kept for its entry's name, route and
+principal alone (C{<state>/copies/<copyKey>/package},
+L{mcpgateway.sandbox.request.copyKey}: an edit of the entry keeps it, for
+what the child wrote there is its data), which bubblewrap shows at the
 package's path and which a child under Landlock runs where it is (its
 script's path made the copy's, L{runFromCopy}; the install's dependencies
 found through a C{node_modules} link beside the copy). What one child
@@ -37,6 +38,7 @@ Standard library only: the launcher imports it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -46,8 +48,10 @@ TYPE_CHECKING = False  # typing itself is not imported: the launcher starts lean
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+COPIES = "copies"
+"""The state directory's folder of the copies (C{<state>/copies/<key>/})."""
 FOLDER = "package"
-"""The copy's folder in its entry's C{<state>/caches/<key>/}."""
+"""The copy's folder in its C{<state>/copies/<key>/}."""
 SUMS = ".sums"
 """Beside the copy (C{package.sums}): the digests of the install's files
 the last refresh saw."""
@@ -85,16 +89,25 @@ def sharedDependencies(package: str) -> str:
     return package[: package.rindex("/" + DEPENDENCIES + "/")] + "/" + DEPENDENCIES
 
 
-def copyPath(stateDir: str, cacheKey: str) -> str:
-    """Where the copy of the package of a child with C{cacheKey} is kept."""
+def copyPath(stateDir: str, copyKey: str) -> str:
+    """Where the copy of the package of a child with C{copyKey} is kept."""
+    return os.path.join(stateDir, COPIES, copyKey, FOLDER)
+
+
+def earlierCopyPath(stateDir: str, cacheKey: str) -> str:
+    """Where a gateway that kept the copy beside the entry's caches (for
+    every word of its entry, C{cacheKey}) kept it: carried to
+    L{copyPath} once (L{refresh})."""
     return os.path.join(stateDir, "caches", cacheKey, FOLDER)
 
 
-def refresh(source: str, copy: str) -> None:
+def refresh(source: str, copy: str, earlier: str | None = None) -> None:
     """Bring C{copy} up to the package C{source} (see the module's
     docstring); its own C{node_modules} is made an empty folder (a mount
     point) when C{source} has one. C{copy} and its parent are made (mode
-    0700) when missing.
+    0700) when missing; a copy an earlier gateway kept at C{earlier} is
+    moved there first, with its digests, so that what its child wrote is
+    carried over.
 
     @raise OSError: the copy cannot be made (the launcher fails the start,
         saying why).
@@ -102,6 +115,8 @@ def refresh(source: str, copy: str) -> None:
     parent = os.path.dirname(copy)
     os.makedirs(parent, mode=0o700, exist_ok=True)
     sums = copy + SUMS
+    if earlier is not None:
+        _carry(earlier, copy)
     before = _readSums(sums)
     after: dict[str, str] = {}
     top = os.open(parent, DIRECTORY_FLAGS)
@@ -120,6 +135,22 @@ def refresh(source: str, copy: str) -> None:
     with open(fresh, "w", encoding="utf-8") as out:
         json.dump(after, out, sort_keys=True)
     os.replace(fresh, sums)
+
+
+def _carry(earlier: str, copy: str) -> None:
+    """Move the copy at C{earlier} (a real folder, never a link) and its
+    digests to C{copy}, when C{copy} does not exist yet."""
+    if os.path.lexists(copy):
+        return
+    try:
+        info = os.lstat(earlier)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(info.st_mode):
+        return
+    os.rename(earlier, copy)
+    with contextlib.suppress(FileNotFoundError):
+        os.rename(earlier + SUMS, copy + SUMS)
 
 
 def _readSums(path: str) -> dict[str, str] | None:

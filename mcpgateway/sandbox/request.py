@@ -50,6 +50,20 @@ class SpawnSpec(Protocol):
     @property
     def principal(self) -> str: ...
 
+    @property
+    def origin(self) -> ProjectFile | None: ...
+
+
+class ProjectFile(Protocol):
+    """The project's own file an entry comes from (a repository's
+    C{.mcp.json}), as L{copyKey} reads it."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def workspace(self) -> str: ...
+
 
 def launcherCommand(python: str = sys.executable) -> list[str]:
     """How a launcher starts: this Python, isolated, without C{site}."""
@@ -88,8 +102,37 @@ def cacheKey(spec: SpawnSpec, argv: Sequence[str]) -> str:
     ]
     if spec.principal:
         material.append(["principal", spec.principal])
+    return _named(spec.name, material)
+
+
+def copyKey(spec: SpawnSpec) -> str:
+    """The folder of the copy of its package an C{npx} child runs and
+    writes in (L{mcpgateway.sandbox.packagecopy}): the server's name made a
+    file name, and a digest of whose the copy is. What a server writes
+    beside its code (server-memory's C{memory.jsonl}) is its data, so the
+    copy is kept for what that data belongs to, not for every word of the
+    entry as its caches are (L{cacheKey}): an entry given a variable, a
+    rotated key, other arguments (a newer version of its package), another
+    mode or sandbox keeps its copy. Who wrote the entry (the user, or a
+    project's own file, named by its path), its workspace route (the
+    working directory of a workspace-scoped server's child) and the person
+    a child kept for one person serves each keep their own: what one
+    route's or one person's child wrote there is never another's, nor code
+    another runs."""
+    origin = spec.origin
+    material: list[Any] = ["copy", spec.name]
+    material.append(None if origin is None else [origin.path, origin.workspace])
+    if spec.mode == "workspace":
+        material.append(["route", spec.cwd])
+    if spec.principal:
+        material.append(["principal", spec.principal])
+    return _named(spec.name, material)
+
+
+def _named(server: str, material: list[Any]) -> str:
+    """C{server}'s name made a file name, then a digest of C{material}."""
     digest = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
-    name = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in spec.name)
+    name = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in server)
     return f"{name[:40] or '_'}-{digest}"
 
 
@@ -136,6 +179,7 @@ def build(
         "v": VERSION,
         "server": spec.name,
         "cacheKey": cacheKey(spec, argv),
+        "copyKey": copyKey(spec),
         "mechanism": mechanismOf(found),
         "bwrap": bw.get("path"),
         "disableUserns": bool(bw.get("disableUserns")),

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from mcpgateway.core.spec import EntryOrigin
 from mcpgateway.sandbox import defaults, masks
 from mcpgateway.sandbox import request as requests
 from mcpgateway.sandbox.layout import build
@@ -29,6 +30,7 @@ class Spec:
         self.sandbox: SandboxProfile = parseSandbox({})
         self.confinedTo: str | None = None
         self.principal = ""
+        self.origin: EntryOrigin | None = None
 
 
 def test_what_only_its_owner_may_read_is_found_two_levels_down(tmp_path: Path) -> None:
@@ -136,6 +138,36 @@ def test_a_child_that_serves_one_principal_is_asked_for_as_such() -> None:
     keys = {asked(spec)["cacheKey"] for spec in (anyone, alice, bob)}
     assert len(keys) == 3
     assert asked(anyone)["cacheKey"] == "srv-d6fdbc92bad4d99f"  # what it always was
+
+
+def test_an_edit_of_its_entry_keeps_a_childs_copy_of_its_package() -> None:
+    """The copy an C{npx} child writes its data in is kept for the entry's
+    name, who wrote the entry, its workspace route and its person: a
+    variable added, a key rotated, a newer version, another mode or a
+    narrower sandbox keeps it; another person, another route or a
+    project's own entry of the same name has its own."""
+
+    def keyOf(spec: Spec) -> str:
+        return requests.copyKey(spec)
+
+    first = Spec("mem")
+    edited = Spec("mem")
+    edited.env = (("API_KEY", "rotated"),)
+    edited.sandbox = parseSandbox({"filesystem": {"denyRead": ["~/private"]}})
+    edited.mode = "session"
+    edited.confinedTo = "/w"  # a project's own entry, approved or not, is the project's
+    assert keyOf(edited) == keyOf(first) and keyOf(first).startswith("mem-")
+    alice, route, project, other = Spec("mem"), Spec("mem"), Spec("mem"), Spec("notes")
+    alice.principal = "alice"
+    route.mode, route.cwd = "workspace", "/home/u/work"
+    project.origin = EntryOrigin("/home/u/clone/.mcp.json", "/home/u/clone", "d1")
+    keys = {keyOf(spec) for spec in (first, alice, route, project, other)}
+    assert len(keys) == 5
+    approved = Spec("mem")
+    approved.origin = EntryOrigin("/home/u/clone/.mcp.json", "/home/u/clone", "d2")
+    assert keyOf(approved) == keyOf(project)  # its entry edited, approved again
+    asked = requests.build(first, {}, "/s", None, others=[], python="p", parent=1, gatewayCwd="/")
+    assert asked["copyKey"] == keyOf(first) != asked["cacheKey"]
 
 
 def test_an_installs_own_folder_alone_is_bound_writable(tmp_path: Path) -> None:

@@ -45,7 +45,7 @@ def listing(root: Path) -> dict[str, str]:
 
 def test_the_copy_is_the_package_without_its_dependencies(tmp_path: Path) -> None:
     source = package(tmp_path / "install")
-    copy = tmp_path / "state" / "caches" / "k" / "package"
+    copy = Path(packagecopy.copyPath(str(tmp_path / "state"), "k"))
     packagecopy.refresh(str(source), str(copy))
     assert listing(copy) == {
         "bin": "-> dist",
@@ -88,6 +88,50 @@ def test_what_an_earlier_child_wrote_in_the_install_is_carried_once(tmp_path: Pa
     (copy / "dist" / "memory.jsonl").write_text("what it knew\nwhat it learned since\n")
     packagecopy.refresh(str(source), str(copy))
     assert (copy / "dist" / "memory.jsonl").read_text() == "what it knew\nwhat it learned since\n"
+
+
+def test_a_newer_version_of_the_package_keeps_what_the_child_wrote(tmp_path: Path) -> None:
+    """The copy is kept for the entry, not its package's version: another
+    install (an entry asking for a newer version) brings its changed
+    files, and the child's data stays."""
+    old = package(tmp_path / "v1")
+    copy = tmp_path / "copy"
+    packagecopy.refresh(str(old), str(copy))
+    (copy / "dist" / "memory.jsonl").write_text("what it knew\n")
+    new = package(tmp_path / "v2")
+    (new / "dist" / "index.js").write_text("console.log('version 2')\n")
+    packagecopy.refresh(str(new), str(copy))
+    assert (copy / "dist" / "index.js").read_text() == "console.log('version 2')\n"
+    assert (copy / "dist" / "memory.jsonl").read_text() == "what it knew\n"
+
+
+def test_a_copy_kept_beside_the_entrys_caches_is_carried_to_its_place(tmp_path: Path) -> None:
+    """A gateway that kept the copy beside the entry's caches left the
+    child's data there: the first refresh at the copy's place moves it,
+    digests and all, and never again; a link standing there is not."""
+    state = tmp_path / "state"
+    source = package(tmp_path / "install")
+    earlier = Path(packagecopy.earlierCopyPath(str(state), "mem-0123"))
+    packagecopy.refresh(str(source), str(earlier))
+    (earlier / "dist" / "memory.jsonl").write_text("what it knew\n")
+    (earlier / "package.json").write_text('{"name": "edited by the child"}')
+    copy = Path(packagecopy.copyPath(str(state), "mem-4567"))
+    assert copy == state / "copies" / "mem-4567" / "package"
+    packagecopy.refresh(str(source), str(copy), str(earlier))
+    assert not earlier.exists() and not Path(str(earlier) + packagecopy.SUMS).exists()
+    assert (copy / "dist" / "memory.jsonl").read_text() == "what it knew\n"
+    assert (copy / "package.json").read_text() == '{"name": "edited by the child"}'
+    assert stat.S_IMODE(copy.parent.stat().st_mode) == 0o700
+    elsewhere = package(tmp_path / "elsewhere")
+    earlier.parent.mkdir(parents=True, exist_ok=True)
+    earlier.symlink_to(elsewhere)
+    other = Path(packagecopy.copyPath(str(state), "mem-89ab"))
+    packagecopy.refresh(str(source), str(other), str(earlier))
+    assert earlier.is_symlink() and (elsewhere / "dist").is_dir()
+    assert not (other / "dist" / "memory.jsonl").exists()
+    packagecopy.refresh(str(source), str(copy), str(other))  # the copy there already: kept
+    assert (copy / "dist" / "memory.jsonl").read_text() == "what it knew\n"
+    assert (other / "dist").is_dir()
 
 
 def test_nothing_the_child_left_in_the_copy_is_followed(tmp_path: Path) -> None:
@@ -193,9 +237,9 @@ def test_bubblewrap_shows_the_copy_at_the_packages_path_and_its_dependencies_rea
     package(own)
     script = own / "dist" / "index.js"
     for servesOne in (False, True):
-        asked = request(tmp_path, cacheKey="mem-0123", servesOne=servesOne)
+        asked = request(tmp_path, cacheKey="mem-0123", copyKey="mem-4567", servesOne=servesOne)
         layout = build(asked, ["/usr/bin/node", str(script)], {})
-        copy = str(home / ".mcpgateway" / "caches" / "mem-0123" / "package")
+        copy = str(home / ".mcpgateway" / "copies" / "mem-4567" / "package")
         assert layout.packageCopy == (copy, str(own))
         words = arguments(layout, root=True)
         bind = words.index(copy)

@@ -438,13 +438,43 @@ def test_server_memory_keeps_what_it_learned_across_a_restart(home: Path, start:
     assert "mcpgateway" in json.dumps(made), made
     first.stop()
     assert not list((user / "state" / "npx").glob("**/server-memory/dist/memory.jsonl"))
-    written = list((user / "state" / "caches").glob("memory-*/package/dist/memory.jsonl"))
+    written = list((user / "state" / "copies").glob("memory-*/package/dist/memory.jsonl"))
     assert written and "persists" in written[0].read_text()
     assert not (user / ".npm").exists()
     assert list((user / "state" / "caches").glob("memory-*/npm/cache/_cacache"))
     second = start(*args, env=env, timeout=60.0)
     graph = toolCall(second.url("memory"), "read_graph")
     assert "persists" in json.dumps(graph), graph
+
+
+def test_server_memory_keeps_what_it_learned_when_its_entry_changes(
+    home: Path, start: Starter
+) -> None:
+    """What server-memory wrote in its own copy of its package stays its
+    data when the user edits its entry (a variable added, a key rotated,
+    its sandbox narrowed): the copy is kept for the entry's name, route
+    and person, not for every word of the entry."""
+    bwrapOrSkip()
+    user = fakeHome(home)
+    npmServer("SERVER_MEMORY_JS")
+    entry: dict[str, Any] = {
+        "command": "npx",
+        "args": ["-y", f"@modelcontextprotocol/server-memory@{MEMORY_VERSION}"],
+    }
+    config = writeConfig(user / "servers.json", {"memory": entry})
+    env = {"npm_config_cache": str(user / ".npm")}
+    args = ("--config", str(config), "--sandbox", "auto")
+    entity = {"name": "mcpgateway", "entityType": "project", "observations": ["kept"]}
+    first = start(*args, env=env, timeout=60.0)
+    made = toolCall(first.url("memory"), "create_entities", {"entities": [entity]})
+    assert "mcpgateway" in json.dumps(made), made
+    first.stop()
+    entry["env"] = {"API_KEY": "rotated"}
+    entry["sandbox"] = {"filesystem": {"denyRead": ["~/private"]}}
+    writeConfig(user / "servers.json", {"memory": entry})
+    second = start(*args, env=env, timeout=60.0)
+    graph = toolCall(second.url("memory"), "read_graph")
+    assert "kept" in json.dumps(graph), graph
 
 
 def callAs(url: str, token: str, name: str, arguments: dict[str, Any]) -> tuple[bool, str]:
@@ -500,7 +530,7 @@ def test_each_persons_server_memory_child_writes_beside_its_code_in_a_copy_of_it
     failed, text = callAs(gateway.url("mine"), bob, "read_graph", {})
     assert not failed and "alices-plan" not in text, text
     assert not list((user / "state" / "npx").glob("**/server-memory/dist/memory.jsonl"))
-    copies = list((user / "state" / "caches").glob("mine-*/package/dist/memory.jsonl"))
+    copies = list((user / "state" / "copies").glob("mine-*/package/dist/memory.jsonl"))
     assert len(copies) == 1 and "alices-plan" in copies[0].read_text()
 
 
