@@ -34,7 +34,7 @@ from mcpgateway.cli.sandboxfacts import NAMES, SandboxFacts, sandboxFacts
 from mcpgateway.cli.sandboxlearn import addSuggest
 from mcpgateway.cli.sandboxspec import serverSpec
 from mcpgateway.ops.gatewayprobe import GatewayProbe, resolveStateDir
-from mcpgateway.sandbox import bwrap, layout, mechanisms, request, seatbelt
+from mcpgateway.sandbox import bwrap, layout, mechanisms, packagecopy, request, seatbelt
 from mcpgateway.startup.sandboxing import DEFAULT, MODES
 
 BROWSERS = (
@@ -194,6 +194,8 @@ def cmdSandboxShow(args: argparse.Namespace, out: Output, ctx: CliContext) -> in
         if why is not None:
             document["unworkable"] = why
         document["gaps"] = gaps(probed, mechanism)
+        if os.path.basename(spec.command) == "npx" and mechanism not in ("seatbelt", "none"):
+            document["packageCopy"] = packagecopy.copyPath(str(stateDir), asked["copyKey"])
     path = (probed.get("bwrap") or {}).get("path")
     if mechanism == "bwrap" and isinstance(path, str):
         document["command"] = bwrap.command(path, view, argv, os.geteuid() == 0)
@@ -272,6 +274,9 @@ def showText(document: dict[str, Any]) -> list[str]:
     if variables:  # its launcher's caches: its own (the user's copies read-only)
         named = ", ".join(f"{name}={path}" for name, path in variables.items())
         lines.append(f"its launcher's caches: {named}")
+    copy = document.get("packageCopy")
+    if copy:
+        lines.append(f"its own copy of its package, where it writes beside its code: {copy}")
     for note in shown["notes"]:
         lines.append(f"note: {note}")
     return lines

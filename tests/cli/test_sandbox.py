@@ -432,3 +432,21 @@ def test_show_names_a_launchers_own_caches_and_the_entry_value_it_ignores(
         for line in lines
     ), lines
     assert not [line for line in lines if line.startswith("writes: ")]
+
+
+def test_show_names_the_copy_of_its_package_an_npx_child_writes_in(
+    home: Path, probed: dict[str, Any], cli: Cli
+) -> None:
+    """Where server-memory keeps what it learned, for a user to find and
+    back up: the copy its entry keeps through an edit."""
+    entry: dict[str, Any] = {"command": "npx", "args": ["-y", "pkg"]}
+    code, out, _ = cli("sandbox", "show", "srv", "--config", str(config(home, entry)))
+    assert code == 0
+    prefix = "its own copy of its package, where it writes beside its code: "
+    copies = [line[len(prefix) :] for line in out.splitlines() if line.startswith(prefix)]
+    assert len(copies) == 1 and "/copies/srv-" in copies[0] and copies[0].endswith("/package")
+    entry["env"] = {"API_KEY": "rotated"}
+    _, edited, _ = cli("sandbox", "show", "srv", "--config", str(config(home, entry)), "--json")
+    assert json.loads(edited)["packageCopy"] == copies[0]
+    _, plain, _ = cli("sandbox", "show", "srv", "--config", str(config(home, {"command": "node"})))
+    assert prefix not in plain
