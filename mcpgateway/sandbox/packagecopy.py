@@ -31,7 +31,9 @@ run while the next one starts: nothing in it is followed. Every folder is
 opened without following a symlink and worked in by its descriptor; a
 file is written under a fresh name and renamed over its place; whatever
 stands where a folder or a file of the install belongs (a symlink, a file
-for a folder, a FIFO) is removed first.
+for a folder, a FIFO) is removed first. Two launchers may bring one copy
+up at once (a per-session server's children starting together): a folder
+or a link the other made first, or a leftover it removed, is as good.
 
 Standard library only: the launcher imports it.
 """
@@ -148,7 +150,10 @@ def _carry(earlier: str, copy: str) -> None:
         return
     if not stat.S_ISDIR(info.st_mode):
         return
-    os.rename(earlier, copy)
+    try:
+        os.rename(earlier, copy)
+    except OSError:  # another launcher of the entry carried it, or began a copy there
+        return
     with contextlib.suppress(FileNotFoundError):
         os.rename(earlier + SUMS, copy + SUMS)
 
@@ -197,16 +202,22 @@ def _entries(folder: str) -> Iterator[os.DirEntry[str]]:
 
 
 def _ensureFolder(into: int, name: str, mode: int) -> None:
-    """A real folder named C{name} in C{into}: what else stands there goes."""
+    """A real folder named C{name} in C{into}: what else stands there goes.
+    Another launcher bringing the same copy up (two children of one entry
+    starting at once) may make it first: that one is as good."""
     try:
         info = os.stat(name, dir_fd=into, follow_symlinks=False)
     except FileNotFoundError:
+        pass
+    else:
+        if stat.S_ISDIR(info.st_mode):
+            return
+        os.unlink(name, dir_fd=into)
+    try:
         os.mkdir(name, mode & 0o777, dir_fd=into)
-        return
-    if stat.S_ISDIR(info.st_mode):
-        return
-    os.unlink(name, dir_fd=into)
-    os.mkdir(name, mode & 0o777, dir_fd=into)
+    except FileExistsError:
+        if not stat.S_ISDIR(os.stat(name, dir_fd=into, follow_symlinks=False).st_mode):
+            raise
 
 
 def _remove(into: int, name: str) -> None:
@@ -216,25 +227,36 @@ def _remove(into: int, name: str) -> None:
     except FileNotFoundError:
         return
     if not stat.S_ISDIR(info.st_mode):
-        os.unlink(name, dir_fd=into)
+        with contextlib.suppress(FileNotFoundError):  # another launcher's removal
+            os.unlink(name, dir_fd=into)
         return
-    inner = os.open(name, DIRECTORY_FLAGS, dir_fd=into)
+    try:
+        inner = os.open(name, DIRECTORY_FLAGS, dir_fd=into)
+    except FileNotFoundError:
+        return
     try:
         for child in os.listdir(inner):
             _remove(inner, child)
     finally:
         os.close(inner)
-    os.rmdir(name, dir_fd=into)
+    with contextlib.suppress(FileNotFoundError):
+        os.rmdir(name, dir_fd=into)
 
 
 def _mirrorLink(target: str, name: str, into: int) -> None:
+    """A symlink named C{name} in C{into} to C{target}: what else stands
+    there goes (another launcher may make the same link first)."""
     try:
         if os.readlink(name, dir_fd=into) == target:
             return
     except OSError:
         pass
     _remove(into, name)
-    os.symlink(target, name, dir_fd=into)
+    try:
+        os.symlink(target, name, dir_fd=into)
+    except FileExistsError:
+        if os.readlink(name, dir_fd=into) != target:
+            raise
 
 
 def _mirrorFile(path: str, name: str, into: int, mode: int, changed: bool) -> None:

@@ -8,6 +8,7 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -289,3 +290,39 @@ def test_a_package_with_modules_of_its_own_has_no_copy_under_landlock(tmp_path: 
     (own / "node_modules" / "dep").rmdir()
     (own / "node_modules").rmdir()
     assert packagecopy.usable(str(own), "landlock")
+
+
+def test_two_launchers_bringing_one_copy_up_at_once_both_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two children of one entry (a per-session server's) start at once:
+    a folder or a link the other launcher made between a look and a make,
+    or a leftover it removed first, fails neither."""
+    source = package(tmp_path / "install")
+    copy = tmp_path / "copy"
+    realMkdir, realSymlink, realUnlink = os.mkdir, os.symlink, os.unlink
+
+    def mkdirAfterTheOther(path: str, mode: int = 0o777, *, dir_fd: int | None = None) -> None:
+        realMkdir(path, mode, dir_fd=dir_fd)  # the other launcher's
+        realMkdir(path, mode, dir_fd=dir_fd)
+
+    def symlinkAfterTheOther(target: str, path: str, *, dir_fd: int | None = None) -> None:
+        realSymlink(target, path, dir_fd=dir_fd)
+        realSymlink(target, path, dir_fd=dir_fd)
+
+    def unlinkAfterTheOther(path: str, *, dir_fd: int | None = None) -> None:
+        realUnlink(path, dir_fd=dir_fd)
+        realUnlink(path, dir_fd=dir_fd)
+
+    with monkeypatch.context() as racing:
+        racing.setattr(os, "mkdir", mkdirAfterTheOther)
+        racing.setattr(os, "symlink", symlinkAfterTheOther)
+        packagecopy.refresh(str(source), str(copy))
+    assert (copy / "dist" / "index.js").read_text() == "console.log('the real server')\n"
+    assert os.readlink(copy / "bin") == "dist"
+    (copy / "bin").unlink()
+    (copy / "bin").symlink_to("elsewhere")  # what a child left: removed, made again
+    with monkeypatch.context() as racing:
+        racing.setattr(os, "unlink", unlinkAfterTheOther)
+        packagecopy.refresh(str(source), str(copy))
+    assert os.readlink(copy / "bin") == "dist"
