@@ -270,7 +270,18 @@ class ChannelBounds(http.HTTPChannel):
         """Whether the connection has been silent, between requests, for
         its C{idleTimeout}."""
         limit = self.idleTimeout
-        return limit is not None and not self.busy and now - self.lastActive >= limit
+        return limit is not None and self.silentFor(now, limit)
+
+    def silentFor(self, now: float, seconds: float) -> bool:
+        """Whether the connection has been silent for C{seconds} between
+        requests: no response in progress, no request begun, nothing come
+        or gone since."""
+        return (
+            not self.busy
+            and self.headersSince is None
+            and self.bodySince is None
+            and now - self.lastActive >= seconds
+        )
 
     def bodyLate(self, now: float) -> str | None:
         """Why the body of the request being read is late at C{now}: no byte

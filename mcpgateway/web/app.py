@@ -81,6 +81,16 @@ from mcpgateway.web.root import GatewayRoot, ResourceFactory
 from mcpgateway.web.teamcluster import TeamServices
 
 _log = Logger(observer=logs.observer, namespace="mcpgateway.web.app")
+HANDOVER_IDLE = 2.0
+"""Seconds a connection may stay silent between requests once a restart's
+successor accepts the new ones (L{GatewaySite.handOver}): then the old
+process closes it, as its idle timeout would later. Clients keep idle
+connections alive for 5 to 15 s (httpx, aiohttp; urllib's for as long as
+the process lives), and the children move to the successor only once the
+old process's connections are gone. Two seconds lets the SDKs' GET
+reconnection, 1 s after the old process ended their streams, come and be
+answered on the connection it was kept alive on, rather than meet its
+closing."""
 
 
 def _channelFactory(site: HTTPFactory) -> GatewayChannel | GenericHTTPChannelProtocol:
@@ -161,8 +171,12 @@ class GatewaySite(Site):
         with C{Connection: close}, end the GET streams (their clients open
         them again, at the successor) and the 2026-07-28 listen streams
         (with their graceful result: their clients listen again, at the
-        successor), and fire once every connection is
-        closed, or after C{deadline} seconds (the rest are closed then)."""
+        successor), close each connection once it has been silent between
+        requests for L{HANDOVER_IDLE} seconds (a client's idle keep-alive
+        connection would otherwise hold the hand-over of the children, and
+        every call to them, until C{deadline}), and fire once every
+        connection is closed, or after C{deadline} seconds (the rest are
+        closed then)."""
         # A response in progress keeps the persistence it was given: closing
         # after it without having said so would make the client's next request
         # on the connection fail. That next request is answered with
@@ -180,6 +194,25 @@ class GatewaySite(Site):
         started = clock.seconds()
 
         def check() -> None:
+            now = clock.seconds()
+            silent = [
+                channel
+                for channel in channels
+                if channel.silentFor(now, HANDOVER_IDLE)
+                and channel.transport is not None
+                and not getattr(channel.transport, "disconnecting", False)
+            ]
+            if silent:
+                self._log.info(
+                    "restart: closing {count} idle keep-alive connection(s), silent"
+                    " {idle:g} s: the successor serves their clients' next requests",
+                    count=len(silent),
+                    idle=HANDOVER_IDLE,
+                )
+                for channel in silent:
+                    transport = channel.transport
+                    if transport is not None:
+                        transport.loseConnection()
             if not channels:
                 done.callback(None)
                 return

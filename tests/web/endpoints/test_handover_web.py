@@ -20,7 +20,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
-from mcpgateway.web.app import GatewaySite
+from mcpgateway.web.app import HANDOVER_IDLE, GatewaySite
 from mcpgateway.web.endpoints.backends import PREDECESSOR_WAIT
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness, Response
@@ -251,16 +251,44 @@ def test_at_the_deadline_the_remaining_connections_are_closed() -> None:
     sid = h.initialize()
     closeAll(h)
     busy = call(h, sid)  # a call that does not finish in time
-    _, idle = connect(h)
+    reading, begun = connect(h)
     with capturedGatewayLogs() as events:
         done = fired(site(h).handOver(5.0))
-        h.reactor.advance(4.9)
-        assert done == [] and not busy.transport.disconnecting and not idle.disconnecting
+        h.reactor.advance(1.0)
+        reading.dataReceived(b"GET /health HTTP/1.1\r\n")  # a request begun, not done
+        h.reactor.advance(3.9)
+        assert done == [] and not busy.transport.disconnecting and not begun.disconnecting
         h.reactor.advance(0.2)
     assert done == [None]
-    assert busy.transport.disconnecting and idle.disconnecting
-    [closing] = [e for e in events if "closing" in (e.get("log_format") or "")]
+    assert busy.transport.disconnecting and begun.disconnecting
+    [closing] = [e for e in events if "still open" in (e.get("log_format") or "")]
     assert closing["count"] == 2
+
+
+def test_an_idle_keep_alive_connection_is_closed_once_silent_for_a_while() -> None:
+    """A client's idle keep-alive connection does not hold the hand-over
+    (and with it the children) until the deadline: once silent between
+    requests for HANDOVER_IDLE seconds, the old process closes it; one that
+    carried a request meanwhile is given its time again."""
+    h = Harness()
+    early, earlyWire = connect(h)
+    early.dataReceived(HEALTH)  # a keep-alive connection, idle since
+    h.reactor.advance(HANDOVER_IDLE + 1)
+    late, lateWire = connect(h)
+    h.reactor.advance(HANDOVER_IDLE - 0.5)
+    late.dataReceived(HEALTH)  # answered just before the hand-over
+    with capturedGatewayLogs() as events:
+        done = fired(site(h).handOver(30.0))
+        assert earlyWire.disconnecting and not lateWire.disconnecting
+        h.reactor.advance(HANDOVER_IDLE - 0.1)
+        assert not lateWire.disconnecting
+        h.reactor.advance(0.2)
+        assert lateWire.disconnecting
+    closed = [e for e in events if "idle keep-alive" in (e.get("log_format") or "")]
+    assert [e["count"] for e in closed] == [1, 1]
+    closeAll(h)
+    h.reactor.advance(0.1)
+    assert done == [None]
 
 
 def test_a_get_stream_opened_after_the_hand_over_does_not_hold_it_open() -> None:
