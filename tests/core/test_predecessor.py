@@ -111,6 +111,31 @@ def test_sessions_ended_meanwhile_are_not_resurrected() -> None:
     )
 
 
+def test_a_session_whose_client_exited_is_not_merged_back() -> None:
+    """The successor ends, at start, a saved session whose client process
+    is gone; the predecessor's last save still lists it (its reaper had
+    not looked yet): the merge does not bring it back, so that
+    C{mcpgateway status} never counts it."""
+    store = MemoryStore()
+    old = PersistentHarness(store, SERVERS)
+    gone = old.initialize("srv")
+    kept = old.initialize("srv")
+    old.gateway.sessions.get(gone).clientPid = 4242  # type: ignore[union-attr]
+    old.gateway.sessions.get(kept).clientPid = 4343  # type: ignore[union-attr]
+    old.gateway.continuity.save(always=True)
+    exited = Deferred[None]()
+    new = SuccessorHarness(store, exited, clientAlive=lambda pid: pid != 4242)
+    assert ids(new) == {kept}
+    later = old.initialize("other")  # opened on the predecessor meanwhile
+    with capturedGatewayLogs() as events:
+        old.gateway.stop()
+        exited.callback(None)
+    assert ids(new) == {kept, later}
+    assert gone not in savedIds(store)
+    [merged] = [e for e in events if "merged" in (e.get("log_format") or "")]
+    assert (merged["count"], merged["gone"]) == (1, 1)
+
+
 def test_known_sessions_are_not_duplicated() -> None:
     r = Restart()
     before = r.new.gateway.sessions.get(r.first)

@@ -317,9 +317,11 @@ class SessionContinuity:
                 added += 1
         if merging:
             self.log.info(
-                "merged {count} session(s) the predecessor opened last ({known} known already)",
+                "merged {count} session(s) the predecessor opened last ({known} known already,"
+                " {gone} of clients that exited ended)",
                 count=added,
                 known=known,
+                gone=gone,
             )
         if held:
             self._held.update(held)
@@ -345,7 +347,8 @@ class SessionContinuity:
         of its server once it is restored, else C{"known"} (merging: this
         process has it, or ended it), C{"dropped"} (its server or route is
         not configured, or a session of its id exists) or C{"gone"} (its
-        client exited while no gateway ran)."""
+        client exited: while no gateway ran, or, merging, while the
+        predecessor served it)."""
         pool = self._host.pools.get(record["server"])
         if merging and (
             self._host.sessions.get(record["id"]) is not None
@@ -355,8 +358,10 @@ class SessionContinuity:
         if pool is None or self._host.sessions.get(record["id"]) is not None:
             return "dropped"
         session = Session.fromRecord(record)
-        if not merging and not self._clientRuns(session.clientPid):
-            return "gone"  # its client exited while no gateway ran
+        if not self._clientRuns(session.clientPid):
+            # Its client exited while no gateway ran, or (merging) while the
+            # predecessor, whose reaper had not looked yet, still served it.
+            return "gone"
         variant = pool.variantFor(session.scope, principal=session.principal)
         if variant is None:
             return "dropped"  # its workspace route is gone

@@ -3,6 +3,8 @@ SuccessorHarness, savedIds."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from twisted.internet.defer import Deferred
 
 from mcpgateway.core.gateway.gateway import Gateway
@@ -17,7 +19,7 @@ SERVERS = {"srv": spec("srv"), "other": spec("other"), "st": spec("st", mode="st
 
 class SuccessorHarness(Harness):
     """A started gateway on C{store} whose predecessor is gone when
-    C{gone} fires."""
+    C{gone} fires (C{clientAlive}: see L{Gateway})."""
 
     def __init__(
         self,
@@ -25,10 +27,16 @@ class SuccessorHarness(Harness):
         gone: Deferred[None] | None,
         servers: dict[str, ServerSpec] = SERVERS,
         start: bool = True,
+        clientAlive: Callable[[int], bool] | None = None,
     ) -> None:
         self.reactor = FakeProcessReactor(firstPid=5000)
         self.gateway = Gateway(
-            servers, fakeSpawner(self.reactor), persistence=store, predecessor=gone, lazyStart=False
+            servers,
+            fakeSpawner(self.reactor),
+            persistence=store,
+            predecessor=gone,
+            lazyStart=False,
+            clientAlive=clientAlive,
         )
         self.site = makeSite(self.gateway, self.reactor, loopbackOnly=True, maxBody=4096)
         if start:
