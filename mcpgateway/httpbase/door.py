@@ -32,6 +32,7 @@ so a flood of connections cannot flood the log; and is counted by reason
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -40,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 from twisted.web.iweb import IRequest
 
 from mcpgateway.runtime import logs
@@ -283,12 +284,21 @@ class Door:
                 f" this one comes from uid {uid}"
             )
         if named is ABSENT:
+            # Loopback stays inside one network namespace: a loopback peer the
+            # kernel names no process for has closed its end already (an HTTP
+            # client's pool dropping a spare connection), which nothing waits
+            # on the answer of; a warning would cry wolf at every such client.
+            closed = _loopback(shown)
             self._note(
                 ABSENT,
                 ABSENT_PEER,
                 "refused a connection from {peer}: the kernel names no process of this machine"
-                " holding its other end (closed already, or from another network namespace){more}",
+                " holding its other end ({why}){more}",
                 peer=shown,
+                why="closed already"
+                if closed
+                else "closed already, or from another network namespace",
+                level=LogLevel.info if closed else LogLevel.warn,
             )
             return (
                 "this gateway serves only the connections of its owner's account, and the kernel"
@@ -343,10 +353,12 @@ class Door:
             " a client that cannot send headers"
         )
 
-    def _note(self, key: object, reason: str, text: str, **fields: Any) -> None:
-        """Count one refusal under C{reason} and log it under C{key}: at
-        once if the key's last line is L{LOG_SECONDS} old, else counted into
-        its next line."""
+    def _note(
+        self, key: object, reason: str, text: str, level: LogLevel = LogLevel.warn, **fields: Any
+    ) -> None:
+        """Count one refusal under C{reason} and log it under C{key} (at
+        C{level}): at once if the key's last line is L{LOG_SECONDS} old,
+        else counted into its next line."""
         self.refusals[reason] = self.refusals.get(reason, 0) + 1
         now = self.clock.seconds()
         last, leftOut = self._logged.get(key, (-LOG_SECONDS, 0))
@@ -357,4 +369,15 @@ class Door:
             self._logged.clear()
         self._logged[key] = (now, 0)
         more = f" ({leftOut} more refused since its last line)" if leftOut else ""
-        self.log.warn(text, more=more, **fields)
+        self.log.emit(level, text, more=more, **fields)
+
+
+def _loopback(shown: str) -> bool:
+    """Whether C{shown} (a peer's C{host:port}) is a loopback address."""
+    host = shown.rsplit(":", 1)[0].strip("[]")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return bool((mapped or address).is_loopback)

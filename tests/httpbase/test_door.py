@@ -17,6 +17,7 @@ import pytest
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.testing import StringTransport
+from twisted.logger import LogLevel
 
 from mcpgateway.httpbase.bounds import REFUSED_LINGER, ConnectionGuard
 from mcpgateway.httpbase.clienterrors import ClientErrors
@@ -126,6 +127,21 @@ def test_a_peer_the_kernel_names_no_process_for_is_refused(twisted: str) -> None
     assert "names no process of this machine" in body["error"]["message"]
     [line] = refusals(events)
     assert "names no process" in line["log_format"] and "uid" not in line
+    assert line["log_level"] == LogLevel.info and line["why"] == "closed already"
+
+
+@BOTH
+def test_a_peer_named_by_no_process_warns_unless_it_is_on_loopback(twisted: str) -> None:
+    """A loopback peer the kernel names no process for closed its end
+    already (an HTTP client's pool dropping a spare connection): refused,
+    counted, logged at info. Another address may be another network
+    namespace's: a warning."""
+    h = DoorHarness(FakeNamer({50000: ABSENT, 50001: ABSENT}), twisted)
+    with capturedGatewayLogs() as events:
+        connect(h.site, 50000, host="10.0.0.7")
+    [line] = refusals(events)
+    assert line["log_level"] == LogLevel.warn and "network namespace" in line["why"]
+    assert h.door.refused == 1
 
 
 @BOTH
