@@ -285,9 +285,9 @@ class Door:
             )
         if named is ABSENT:
             # Loopback stays inside one network namespace: a loopback peer the
-            # kernel names no process for has closed its end already (an HTTP
-            # client's pool dropping a spare connection), which nothing waits
-            # on the answer of; a warning would cry wolf at every such client.
+            # kernel names no process for has closed its end already, and
+            # nothing waits on the answer; a warning would cry wolf at the
+            # clients that leave such connections in ordinary use.
             closed = _loopback(shown)
             self._note(
                 ABSENT,

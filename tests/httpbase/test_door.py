@@ -133,7 +133,7 @@ def test_a_peer_the_kernel_names_no_process_for_is_refused(twisted: str) -> None
 @BOTH
 def test_a_peer_named_by_no_process_warns_unless_it_is_on_loopback(twisted: str) -> None:
     """A loopback peer the kernel names no process for closed its end
-    already (an HTTP client's pool dropping a spare connection): refused,
+    already: refused,
     counted, logged at info. Another address may be another network
     namespace's: a warning."""
     h = DoorHarness(FakeNamer({50000: ABSENT, 50001: ABSENT}), twisted)
