@@ -262,9 +262,14 @@ class ScopeProbeSession(Session):
         self.answer = answer
 
     def deliver(self, message: jsonrpc.Message) -> bool:
+        """A C{roots/list} is answered with none, and taken: when the probe's
+        child is stopped already (a child asks on its own, and may ask as
+        the probe ends), no one waits for the answer, and nothing is to
+        wait for a stream this session never opens."""
         if message.get("method") != "roots/list" or "id" not in message:
             return False
-        return self.answer(jsonrpc.resultResponse(message["id"], {"roots": []}))
+        self.answer(jsonrpc.resultResponse(message["id"], {"roots": []}))
+        return True
 
 
 class _Pending:

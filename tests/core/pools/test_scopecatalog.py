@@ -358,3 +358,28 @@ class RemoteTests(ScopeCase):
         self.assertTrue(startup.allowed(session))
         self.base().spec = dataclasses.replace(SPEC, remote=RemoteEndpoint("https://x.test/mcp"))
         self.assertFalse(startup.allowed(session))
+
+
+def test_a_probes_roots_question_is_taken_even_once_its_child_is_stopped() -> None:
+    """A probe's child may ask for roots as the probe ends: answered with
+    none while the child runs, and taken either way, so that it never waits
+    for a stream the probe's session never opens (which ended, 5 s later,
+    in a warning naming a session no client has)."""
+    from mcpgateway.core.pools.scopecatalog import ScopeProbeSession
+
+    answers: list[jsonrpc.Message] = []
+    running = [True]
+
+    def answer(message: jsonrpc.Message) -> bool:
+        answers.append(message)
+        return running[0]
+
+    probe = ScopeProbeSession(
+        Session("s", "own", "2025-11-25", {"roots": {}}, {}, 0.0), 0.0, answer
+    )
+    assert probe.deliver(jsonrpc.request(1, "roots/list", {}))
+    running[0] = False
+    assert probe.deliver(jsonrpc.request(2, "roots/list", {}))
+    assert [a["result"] for a in answers] == [{"roots": []}, {"roots": []}]
+    assert not probe.deliver(jsonrpc.request(3, "sampling/createMessage", {}))
+    assert len(answers) == 2
