@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from twisted.internet.interfaces import IReactorTime
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 from twisted.web.iweb import IRequest
 
 from mcpgateway.runtime import logs
@@ -19,7 +19,8 @@ class ClientErrors:
     """Logs refused client input: one warning line per refusal, without a
     traceback (the client did something wrong; the gateway did not), and at
     most C{perSecond} lines a second, so a flood of bad requests cannot flood
-    the log: the next line says how many were left out."""
+    the log: the next line says how many were left out. A well-formed
+    request answered with an error (L{noteAnswered}) is an C{info} line."""
 
     log = Logger(observer=logs.observer, namespace="mcpgateway.web.endpoints.mcp.ClientErrors")
     _SHOWN = 300
@@ -46,11 +47,29 @@ class ClientErrors:
             reason,
         )
 
+    def noteAnswered(self, request: IRequest, status: int, reason: str) -> None:
+        """Record a well-formed request answered with a JSON-RPC error whose
+        HTTP status is C{status} (a 2026-07-28 answer: an unknown resource,
+        a method that revision lacks): MCP traffic, not a refusal of what
+        the client sent, so at C{info}, held to the same rate."""
+        path: bytes = request.path or b""
+        peer = request.getClientAddress()
+        self._emit(
+            (request.method or b"?").decode("ascii", "replace")[:16],
+            path[: self._SHOWN].decode("utf-8", "replace"),
+            getattr(peer, "host", None) or str(peer),
+            status,
+            reason,
+            answered=True,
+        )
+
     def noteConnection(self, peer: str | None, status: int, reason: str) -> None:
         """Record one refused or closed connection."""
         self._emit("connection", "-", peer or "?", status, reason)
 
-    def _emit(self, method: str, path: str, peer: str, status: int, reason: str) -> None:
+    def _emit(
+        self, method: str, path: str, peer: str, status: int, reason: str, answered: bool = False
+    ) -> None:
         self.count += 1
         now = self._clock.seconds()
         if now - self._windowStart >= 1.0:
@@ -60,8 +79,11 @@ class ClientErrors:
             return
         self._inWindow += 1
         suppressed, self.suppressed = self.suppressed, 0
-        self.log.warn(
-            "refused {method} {path} from {peer}: {status} {reason}{more}",
+        self.log.emit(
+            LogLevel.info if answered else LogLevel.warn,
+            "answered {method} {path} from {peer} with an error: {status} {reason}{more}"
+            if answered
+            else "refused {method} {path} from {peer}: {status} {reason}{more}",
             method=method,
             path=path,
             peer=peer,

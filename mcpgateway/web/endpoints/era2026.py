@@ -456,7 +456,7 @@ class Era2026Endpoint:
             if status is not None and status >= 400 and era2026.method != "server/discover":
                 error = message.get("error")
                 text = error.get("message") if isinstance(error, dict) else None
-                self._clientErrors.note(request, status, str(text)[:300])
+                self._clientErrors.noteAnswered(request, status, str(text)[:300])
 
         def failed(reason: Failure) -> None:
             if not response.open:

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from twisted.internet.error import ConnectionDone
+from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 
 from mcpgateway.config.workspaces import WorkspaceKeys
@@ -1220,6 +1221,20 @@ def test_row16_a_childs_error_before_anything_streamed_takes_the_status_of_its_c
     assert response.headers["content-type"] == "application/json"
     answer = response.json()
     assert answer["id"] == "read-1" and answer["error"]["code"] == code
+
+
+def test_a_childs_error_answer_is_logged_as_traffic_not_as_a_refusal() -> None:
+    """A well-formed 2026 request the child answered with an error (a
+    resource it does not have) is an info line saying it was answered, not
+    a warning that the client's request was refused."""
+    h = Harness()
+    with capturedGatewayLogs() as events:
+        response, child, sent = readMissing(h, "read-3")
+        child.reply({"jsonrpc": "2.0", "id": sent, "error": {"code": -32002, "message": "gone"}})
+    assert response.status == 400
+    [line] = [e for e in events if "ClientErrors" in str(e.get("log_namespace"))]
+    assert line["log_level"] == LogLevel.info
+    assert str(line["log_format"]).startswith("answered") and line["reason"] == "gone"
 
 
 def test_row16_once_committed_a_childs_error_is_in_band() -> None:
