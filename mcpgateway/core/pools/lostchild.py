@@ -95,7 +95,7 @@ class LostChildNotices:
     def notice(self, why: str) -> jsonrpc.Message:
         """The warning a session gets."""
         text = (
-            f"server '{self.server}': this session's child was started anew ({why});"
+            f"server '{self.server}': the child serving this session was started anew ({why});"
             " what the previous child held in memory for this session is lost"
         )
         return jsonrpc.notification(

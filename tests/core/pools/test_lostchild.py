@@ -42,7 +42,7 @@ class NoticeTests(SynchronousTestCase):
         self.assertEqual(answer, ok(7, {"content": [], "_meta": {NOTICE_KEY: True}}))
         [notice] = sink.messages
         self.assertTrue(isNotice(notice))
-        self.assertIn("server 'srv'", notice["params"]["data"])
+        self.assertIn("server 'srv': the child serving this session", notice["params"]["data"])
         self.assertIn("restored after a gateway restart", notice["params"]["data"])
         self.assertEqual(self.session.delivered, [])
 
