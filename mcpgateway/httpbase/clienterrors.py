@@ -35,8 +35,11 @@ class ClientErrors:
         self.count = 0
         """Refusals in total."""
 
-    def note(self, request: IRequest, status: int, reason: str) -> None:
-        """Record one refused request (HTTP C{status}, C{reason})."""
+    def note(self, request: IRequest, status: int, reason: str, ordinary: bool = False) -> None:
+        """Record one refused request (HTTP C{status}, C{reason});
+        C{ordinary}: one that well-behaved clients send in the course of
+        things (the resumption of a stream the gateway no longer has, after
+        a cancel or a restart), at C{info}."""
         path: bytes = request.path or b""
         peer = request.getClientAddress()
         self._emit(
@@ -45,6 +48,7 @@ class ClientErrors:
             getattr(peer, "host", None) or str(peer),
             status,
             reason,
+            quiet=ordinary,
         )
 
     def noteAnswered(self, request: IRequest, status: int, reason: str) -> None:
@@ -61,6 +65,7 @@ class ClientErrors:
             status,
             reason,
             answered=True,
+            quiet=True,
         )
 
     def noteConnection(self, peer: str | None, status: int, reason: str) -> None:
@@ -68,7 +73,14 @@ class ClientErrors:
         self._emit("connection", "-", peer or "?", status, reason)
 
     def _emit(
-        self, method: str, path: str, peer: str, status: int, reason: str, answered: bool = False
+        self,
+        method: str,
+        path: str,
+        peer: str,
+        status: int,
+        reason: str,
+        answered: bool = False,
+        quiet: bool = False,
     ) -> None:
         self.count += 1
         now = self._clock.seconds()
@@ -80,7 +92,7 @@ class ClientErrors:
         self._inWindow += 1
         suppressed, self.suppressed = self.suppressed, 0
         self.log.emit(
-            LogLevel.info if answered else LogLevel.warn,
+            LogLevel.info if quiet else LogLevel.warn,
             "answered {method} {path} from {peer} with an error: {status} {reason}{more}"
             if answered
             else "refused {method} {path} from {peer}: {status} {reason}{more}",

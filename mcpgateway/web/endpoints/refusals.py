@@ -30,10 +30,17 @@ class EndpointRefusals:
         self._clientErrors = clientErrors
 
     def refuse(
-        self, request: IRequest, status: int, code: int, text: str, requestId: Any = None
+        self,
+        request: IRequest,
+        status: int,
+        code: int,
+        text: str,
+        requestId: Any = None,
+        ordinary: bool = False,
     ) -> bytes:
-        """Answer a client error (HTTP C{status}, JSON-RPC C{code}); one log line."""
-        self._clientErrors.note(request, status, text)
+        """Answer a client error (HTTP C{status}, JSON-RPC C{code}); one log
+        line (C{ordinary}: at C{info}, L{ClientErrors.note})."""
+        self._clientErrors.note(request, status, text, ordinary)
         note = contextOf(request).auditNote
         if note is not None:
             note.settle("invalid", code)

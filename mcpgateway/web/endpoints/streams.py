@@ -161,7 +161,9 @@ class SessionStreams:
         # Server: a GET is answered with an SSE stream); for a request's
         # stream a fresh stream would never carry the response the client
         # waits for, so it gets 400 (as the TypeScript SDK's reference server
-        # answers an unknown event id) and gives up on that request.
+        # answers an unknown event id) and gives up on that request. The
+        # Python SDK asks so after a cancel, clients after a restart: an info
+        # line, not a warning.
         shown = envelope.shown(lastEventId)
         if kindOf(lastEventId) == "g":
             self._log.info(
@@ -178,6 +180,7 @@ class SessionStreams:
             jsonrpc.INVALID_REQUEST,
             f"Bad Request: Last-Event-ID {shown} is not known (its stream ended, expired"
             " or belongs to an earlier gateway process); nothing to resume",
+            ordinary=kindOf(lastEventId) == "p",  # one of a request's stream, not garbage
         )
 
     def delete(self, request: Request) -> bytes:

@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.error import ConnectionDone
+from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 
 from mcpgateway.protocol.bounds import MessageBounds
@@ -250,6 +251,16 @@ def test_unknown_last_event_ids() -> None:
         or "Last-Event-ID" in str(e.get("reason", ""))
     ]
     assert len(lines) == 4
+    # A request stream's id the gateway no longer has is what clients send
+    # after a cancel or a restart: info. An id that is none of the gateway's: a warning.
+    levels = {
+        str(e.get("reason", "")).split("'")[1]: e["log_level"] for e in lines if "reason" in e
+    }
+    assert levels == {
+        "whatever": LogLevel.warn,
+        "0badf00d-p3-4": LogLevel.info,
+        f"{PROCESS}-p1-99": LogLevel.info,
+    }
 
 
 def test_the_buffer_keeps_the_newest_events_within_its_bounds() -> None:
