@@ -76,6 +76,8 @@ class Reaper:
         self.idleTimeout = idleTimeout
         self.childIdleTimeout = childIdleTimeout
         self._alive = alive
+        self._lookedAt: float | None = None
+        """When phase 2 last looked (C{None}: never, in this process)."""
 
     def sweep(self) -> SweepCounts:
         """Run the three phases once."""
@@ -124,6 +126,13 @@ class Reaper:
         return alive
 
     def _deadClients(self, counts: SweepCounts) -> None:
+        """End the sessions whose client process exited, unless a session
+        had a request since the last look: the process that opened a
+        session is not always the one that uses it (a script's curl per
+        request, a CLI that keeps the session id between runs), so a
+        session in use is kept, and ended at the first look that finds it
+        quiet since the one before."""
+        since, self._lookedAt = self._lookedAt, self._clock.seconds()
         owners: dict[int, list[Session]] = {}
         for session in self._gateway.sessions:
             if session.clientPid is not None and (not session.principal or session.pidFromSocket):
@@ -135,8 +144,18 @@ class Reaper:
             except Exception:
                 self.log.failure("reaper: probing client pid {pid} failed", pid=pid)
                 continue
+            quiet = [s for s in sessions if since is None or s.lastActivity <= since]
+            if len(quiet) < len(sessions):
+                self.log.debug(
+                    "reaper: client process {pid} exited; {used} of its session(s) had"
+                    " requests since the last look (from another process): kept while used",
+                    pid=pid,
+                    used=len(sessions) - len(quiet),
+                )
+            if not quiet:
+                continue
             counts.deadClients += 1
-            for session in sessions:
+            for session in quiet:
                 counts.deadClientSessions += 1
                 self._end(session, f"client process {pid} exited")
         _logFor(self.log, counts.deadClients)(

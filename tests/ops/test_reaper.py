@@ -196,6 +196,35 @@ def test_a_live_client_keeps_its_sessions() -> None:
     assert sessionIds(h) == {sid}
 
 
+def test_a_session_used_since_the_last_look_outlives_the_process_that_opened_it() -> None:
+    """A script that opens a session with one curl and calls with the next
+    ones: the opening process exits at once, the session goes on being
+    used. It is kept while requests come between two looks, and ended at
+    the first look that finds it quiet since the one before."""
+    h = Harness()
+    openSession(h, pid=4001)
+    reaper = Reaper(h.gateway, h.reactor, ALWAYS, alive=lambda pid: pid != 4001)
+    h.reactor.advance(1)
+    assert reaper.sweep().deadClients == 1  # the first look: nothing to compare with
+    assert sessionIds(h) == set()
+    h.reactor.advance(1)
+    used = openSession(h, pid=4001)
+    left = openSession(h, pid=4001)
+    h.reactor.advance(1)
+    reaper.sweepDeadClients()  # opened since the last look: both kept
+    assert sessionIds(h) == {used, left}
+    for _ in range(3):
+        h.reactor.advance(10)
+        ping(h, used)  # the script's next curl
+        h.reactor.advance(50)
+        quietOne = 1 if left in sessionIds(h) else 0  # left ends at the first of these looks
+        assert reaper.sweep().deadClientSessions == quietOne
+        assert used in sessionIds(h) and left not in sessionIds(h)
+    h.reactor.advance(60)  # no request since the last look
+    assert reaper.sweep() == SweepCounts(deadClients=1, deadClientSessions=1)
+    assert sessionIds(h) == set()
+
+
 def test_a_failing_probe_is_logged_and_keeps_the_sessions() -> None:
     h = Harness()
     sid = openSession(h, pid=4001)
