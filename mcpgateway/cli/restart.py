@@ -9,6 +9,11 @@ gateway C{SIGUSR2} and waits until C{state.json} names the
 successor (written once that listens), or the gateway's log says why it did
 not take over (the old process then goes on serving). How the hand-over
 works: L{mcpgateway.ops.handover}.
+
+A gateway that a restart started and whose previous process still hands
+its children over (C{state.json}'s C{handingOver}) restarts once that is
+done (L{mcpgateway.startup.handoverwiring.RestartOnSignal}): this command
+says so and waits that much longer.
 """
 
 from __future__ import annotations
@@ -47,29 +52,51 @@ def cmdRestart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     except OSError as e:
         raise CliError(f"cannot signal pid {old}: {e.strerror}") from None
     timeout = ctx.timeouts.start
+    pending = found.handingOver
+    if pending is not None:
+        timeout += pending[1]
+        if not out.json:
+            out.note(
+                f"mcpgateway: the previous restart is still handing over (pid {pending[0]} ->"
+                f" {old}): this restart follows once pid {pending[0]} has handed its children"
+                f" over and stopped (within {timeout:.0f} s)"
+            )
     deadline = ctx.clock() + timeout
     while True:
         now = ctx.probe(stateDir)
         if now.running and now.pid is not None and now.pid != old:
-            return _restarted(out, old, now.pid, now.baseUrl())
+            return _restarted(out, old, now.pid, now.baseUrl(), pending)
         failure = _failureSince(log, logStart)
         if failure is not None:
             raise CliError(f"the gateway did not restart: {failure}")
         if ctx.clock() >= deadline:
+            waited = (
+                ""
+                if pending is None
+                else f" (it restarts once pid {pending[0]}, the previous restart's old"
+                " process, has stopped)"
+            )
             raise CliError(
-                f"no successor of the gateway (pid {old}) listened within {timeout:.0f} s;"
-                f" see {log}"
+                f"no successor of the gateway (pid {old}) listened within {timeout:.0f} s"
+                f"{waited}; see {log}"
             )
         ctx.sleep(0.05)
 
 
-def _restarted(out: Output, old: int, new: int, url: str) -> int:
+def _restarted(
+    out: Output, old: int, new: int, url: str, pending: tuple[int, float] | None = None
+) -> int:
     if out.json:
-        out.emit({"ok": True, "restarted": True, "pid": new, "previousPid": old, "url": url})
+        document = {"ok": True, "restarted": True, "pid": new, "previousPid": old, "url": url}
+        if pending is not None:
+            document["waitedFor"] = pending[0]
+        out.emit(document)
     else:
+        after = "" if pending is None else f", after pid {pending[0]} had handed over"
         out.line(
-            f"mcpgateway restarted: pid {old} -> {new} at {url} (sessions kept; the old"
-            " process finishes its open requests, then exits)"
+            f"mcpgateway restarted: pid {old} -> {new} at {url} (sessions kept{after}; the old"
+            " process finishes its open requests, then hands its running children over and"
+            " exits)"
         )
     return 0
 
@@ -108,6 +135,7 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         " options, same environment, the code installed now) and hand it the"
         " listening socket: no connection is refused, every session goes on, the"
         " old process finishes the requests it has, then exits. Waits until the new"
-        " process listens. Under systemd, `systemctl --user restart mcpgateway` does"
-        " the same through the socket unit.",
+        " process listens (while a previous restart still hands over, the gateway"
+        " restarts once that one is done, and this waits for it). Under systemd,"
+        " `systemctl --user restart mcpgateway` does the same through the socket unit.",
     ).set_defaults(handler=cmdRestart)

@@ -381,7 +381,7 @@ def renderStatus(
     if isinstance(health.get("rssBytes"), (int, float)):
         facts.append(formatBytes(health["rssBytes"]))
     lines = [head, "  " + ", ".join(facts), *savingsSummary(health), *tasksSummary(health)]
-    lines += restartSummary(health)
+    lines += restartSummary(health, state)
     lines.append(f"  config {configLine(state)}")
     lines.append(f"  {found.baseUrl()}/<server>/mcp    state {found.stateDir}")
     lines.append("")
@@ -397,12 +397,20 @@ def renderStatus(
     return lines
 
 
-def restartSummary(health: Mapping[str, Any]) -> list[str]:
+def restartSummary(health: Mapping[str, Any], state: Mapping[str, Any] | None = None) -> list[str]:
     """What the restart (or the crash) before this process kept
     (C{/health}'s C{restart}): the children it went on with, those started
     anew, each named with why, and how long they took to come; nothing
-    when no restart or crash came before it."""
+    when no restart or crash came before it. While the previous process
+    still hands its children over (C{/health}'s C{pending}, or
+    C{state.json}'s C{handingOver} when C{/health} does not tell), that:
+    the servers show no running child until then, and none is lost."""
     line = health.get("restart")
+    if isinstance(line, dict) and line.get("pending") is True:
+        return [_pendingLine(line.get("from"), line.get("waited"))]
+    handing = (state or {}).get("handingOver")
+    if not isinstance(line, dict) and isinstance(handing, dict):
+        return [_pendingLine(handing.get("from"), None)]
     if not isinstance(line, dict):
         return []
     from mcpgateway.ops.anew import named
@@ -418,6 +426,22 @@ def restartSummary(health: Mapping[str, Any]) -> list[str]:
         whose = f", session {one.session}" if one.session else ""
         lines.append(f"    started anew: {one.server} (pid {one.pid}{whose}): {one.why}")
     return lines
+
+
+def _pendingLine(pid: object, waited: object) -> str:
+    """The C{restart} line while the previous process (C{pid}) still hands
+    its running children over, for C{waited} seconds so far."""
+    since = f" for {waited:.1f} s" if isinstance(waited, int | float) else ""
+    if not isinstance(pid, int) or isinstance(pid, bool):  # a crashed gateway's warden has them
+        return (
+            f"  restart: taking over the running children the previous gateway left{since}"
+            " (until then the servers show them stopped)"
+        )
+    return (
+        f"  restart: handing over from pid {pid}{since}: its running children come, with"
+        " their memory, once its open connections have finished (until then the servers"
+        " show them stopped)"
+    )
 
 
 def configLine(state: Mapping[str, Any]) -> str:

@@ -5,7 +5,14 @@ client's file: exit 1, naming the files and the way out, when an entry
 still points at the stopped gateway (the Claude config's entries; another
 client's backup still holding entries; C{restore-failed.json}). A stale
 C{state.json} (the gateway died) is cleaned up after restoring the Claude
-config and every other client's file, as C{mcpgateway restore} does."""
+config and every other client's file, as C{mcpgateway restore} does.
+
+A gateway that a restart started while its previous process still hands
+over (C{state.json}'s C{handingOver}) tells that process to stop too and
+waits for it (L{mcpgateway.ops.handover.Successor.stopService}); this
+command waits for both, and stops the previous process itself if it is
+still there once the gateway has exited: when C{stop} returns, nothing of
+the gateway runs, holding children or the state directory's lock."""
 
 from __future__ import annotations
 
@@ -32,7 +39,7 @@ from mcpgateway.ops.gatewayprobe import (
     twistdPid,
     waitGone,
 )
-from mcpgateway.ops.statedir import removeState
+from mcpgateway.ops.statedir import isGatewayProcess, pidAlive, removeState
 from mcpgateway.runtime.paths import LOG_FILE
 
 
@@ -53,34 +60,73 @@ def cmdStop(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     return 0
 
 
+PREDECESSOR_STOP_WAIT = 15.0
+"""Seconds more C{stop} waits for a gateway whose previous process still
+hands over: it waits that long at most for that process to stop too
+(L{mcpgateway.ops.handover.STOP_WAIT})."""
+
+
 def _stopRunning(
     ctx: CliContext, out: Output, stateDir: Path, found: GatewayProbe, pid: int
 ) -> int:
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    except OSError as e:
-        raise CliError(f"cannot stop pid {pid}: {e.strerror}") from None
-    timeout = ctx.timeouts.stop
+    pending = found.handingOver
+    _terminate(pid)
+    timeout = ctx.timeouts.stop + (0.0 if pending is None else PREDECESSOR_STOP_WAIT)
     if not waitGone(pid, timeout, ctx.clock, ctx.sleep):
         raise CliError(
             f"the gateway (pid {pid}) is still running {timeout:.0f} s"
             f" after SIGTERM; see {stateDir / LOG_FILE}, or `kill -KILL {pid}`"
             " then `mcpgateway restore`"
         )
+    previous = None if pending is None else pending[0]
+    if previous is not None:
+        _stopPredecessor(ctx, stateDir, previous)
     removeState(stateDir)  # normally gone already: the gateway removes it
     document: dict[str, Any] = {"ok": True, "stopped": True, "pid": pid}
+    if previous is not None:
+        document["previousPid"] = previous
     problems: list[str] = []
     if (found.state or {}).get("rewriteConfig"):
         problems = checkRestored(stateDir, found, document)
     if out.json:
         out.emit(document)
     else:
-        out.line(f"mcpgateway stopped (pid {pid})")
+        also = (
+            ""
+            if previous is None
+            else f", and pid {previous}, the previous process of a restart that was still"
+            " handing over to it"
+        )
+        out.line(f"mcpgateway stopped (pid {pid}{also})")
         for problem in problems:
             out.note(f"mcpgateway: {problem}")
     return 1 if problems else 0
+
+
+def _terminate(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    except OSError as e:
+        raise CliError(f"cannot stop pid {pid}: {e.strerror}") from None
+
+
+def _stopPredecessor(ctx: CliContext, stateDir: Path, pid: int) -> None:
+    """After the gateway exited: stop its restart's previous process
+    C{pid}, which was still handing over to it (the gateway told it to
+    stop and waited for it; one still there, an older version that was
+    not told, is sent C{SIGTERM}), and wait for it to exit."""
+    if not pidAlive(pid) or not isGatewayProcess(pid):
+        return
+    _terminate(pid)
+    timeout = ctx.timeouts.stop
+    if not waitGone(pid, timeout, ctx.clock, ctx.sleep):
+        raise CliError(
+            f"the gateway stopped, but pid {pid}, the previous process of a restart that was"
+            f" still handing over to it, is still running {timeout:.0f} s after SIGTERM; see"
+            f" {stateDir / LOG_FILE}, or `kill -KILL {pid}` then `mcpgateway restore`"
+        )
 
 
 def _cleanUpStale(ctx: CliContext, out: Output, stateDir: Path, found: GatewayProbe) -> int:
@@ -203,5 +249,6 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         " still points at the stopped gateway (`mcpgateway restore` puts them"
         " back); likewise for every other client's file. A stale state.json (the"
         " gateway died) is cleaned up after restoring the config and every other"
-        " client's file.",
+        " client's file. A restart's old process still handing over to the gateway"
+        " is stopped too.",
     ).set_defaults(handler=cmdStop)

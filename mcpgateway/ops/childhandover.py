@@ -311,6 +311,12 @@ class ChildAdoption:
         is not kept)."""
         self._linkGone = False
         """Whether the previous process has exited (L{linkLost})."""
+        self._stopping = False
+        """Whether this process stops (L{stopping}): what still comes is stopped."""
+        self.predecessor: int | None = None
+        """The pid of the process that hands the children over, for
+        L{report} while they have not come (C{None}: a crashed gateway's
+        warden hands them over)."""
         self.pools: Callable[[], dict[str, Any]] | None = None
         self.spawner: Spawner | None = None
         self.proxy: Any = None
@@ -346,13 +352,22 @@ class ChildAdoption:
 
     def report(self) -> dict[str, Any]:
         """What C{/health}'s C{restart} shows: the children kept, the count
-        of those started anew and each one's server and why (L{anew})."""
-        return {
+        of those started anew and each one's server and why (L{anew});
+        while they have not come yet, C{pending} (and C{from}, the pid
+        handing them over, and C{waited}, the seconds since this process
+        started): the servers show no running child until then, which is
+        not a child lost."""
+        report: dict[str, Any] = {
             "kept": self.kept,
             "started": self.notKept,
             "seconds": self.seconds,
             "anew": [one.toJson() for one in self.anew],
         }
+        if self._holding:
+            report.update(pending=True, waited=round(self._clock.seconds() - self._started, 1))
+            if self.predecessor is not None:
+                report["from"] = self.predecessor
+        return report
 
     def startedAnew(self, ones: list[StartedAnew], counted: int | None = None) -> None:
         """Count C{counted} children not kept (all of C{ones} by default)
@@ -383,8 +398,13 @@ class ChildAdoption:
         waiting, self._waiting = self._waiting, []
         for handed in waiting:
             self._place(handed, final=True)
-        self._open("the previous process exited")
+        self._open(None if self._stopping else "the previous process exited")
         self._release()
+
+    def stopping(self) -> None:
+        """This process stops before the children have come: a child that
+        still comes is stopped, not served by a gateway on its way out."""
+        self._stopping = True
 
     def _record(self, record: dict[str, Any], fds: tuple[int, ...]) -> None:
         if record.get("kind") == END:
@@ -447,6 +467,9 @@ class ChildAdoption:
     # -- serving or stopping each child -----------------------------------------
 
     def _place(self, handed: HandedChild, final: bool) -> None:
+        if self._stopping:
+            self._stop(handed, "this process is stopping")
+            return
         pools = {} if self.pools is None else self.pools()
         pool = pools.get(handed.server)
         if pool is None or self.spawner is None:

@@ -60,6 +60,22 @@ class GatewayProbe:
         return (self.state is not None or self.stateError is not None) and not self.running
 
     @property
+    def handingOver(self) -> tuple[int, float] | None:
+        """The previous process of a restart that still hands over to this
+        gateway (C{state.json}'s C{handingOver}): its pid, and the seconds
+        the hand-over may take at most from this gateway's start; C{None}
+        when there is none (any more)."""
+        field = (self.state or {}).get("handingOver")
+        if not isinstance(field, dict):
+            return None
+        pid, within = positiveInt(field.get("from")), field.get("within")
+        if pid is None:
+            return None
+        if not isinstance(within, int | float) or isinstance(within, bool) or within < 0:
+            within = 0.0
+        return pid, float(within)
+
+    @property
     def tls(self) -> bool:
         """Whether the gateway listens on TLS (C{"tls": true} in state.json)."""
         return (self.state or {}).get("tls") is True

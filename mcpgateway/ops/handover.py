@@ -82,7 +82,7 @@ from mcpgateway.runtime.pathrecord import PATH_FROM_ENV, entries, merged
 from mcpgateway.runtime.paths import HANDOVER_ENV
 
 if TYPE_CHECKING:
-    from twisted.internet.interfaces import IReactorSocket
+    from twisted.internet.interfaces import IReactorSocket, IReactorTime
 
     from mcpgateway.runtime.reactortype import IReactor
 
@@ -101,6 +101,15 @@ RESTART_SIGNAL = signal.SIGUSR2
 LISTENING = b"listening\n"
 ADOPTED = b"adopted\n"
 """The successor's answer once it holds the children passed to it."""
+STOP = b"stop\n"
+"""The successor's word when it stops before the predecessor has handed
+over (C{mcpgateway stop} during a restart): the predecessor stops too, its
+children with it, rather than drain for C{--restart-timeout} with no one
+to hand them to."""
+STOP_WAIT = 15.0
+"""Seconds a successor that stops waits, at most, for the predecessor it
+told to stop (L{STOP}) to close the link: nothing of the gateway is left
+when its stop returns."""
 MAX_OUTPUT = 4096
 """Bytes of the successor's early output kept for the log if it fails."""
 
@@ -139,6 +148,10 @@ class ChildReceiving(typing.Protocol):
     def data(self, data: bytes) -> None: ...
 
     def linkLost(self) -> None: ...
+
+    def stopping(self) -> None:
+        """This process stops: a child that still comes is stopped, not served."""
+        ...
 
 
 class BadHandover(ValueError):
@@ -292,6 +305,9 @@ class _PredecessorSide(Protocol):
             self._buffer = b""
             if self._predecessor.children is not None:
                 self._predecessor.children.acknowledged()
+        if STOP in self._buffer:
+            self._buffer = b""
+            self._predecessor.stopAsked()
         self._buffer = self._buffer[-64:]
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
@@ -356,6 +372,8 @@ class Predecessor:
         self._exitLink: socket.socket | None = None
         """Our end of the exit link: never closed after a hand-over, so the
         successor sees it end only when this process has."""
+        self._abandoned = False
+        """The successor stops (L{stopAsked}): nothing is handed to it."""
 
     def restart(self) -> bool:
         """Start a successor; C{False} (and a log line) when one is on its
@@ -471,7 +489,7 @@ class Predecessor:
             done = succeed(None)
         with contextlib.suppress(Exception):  # the last connection's end, or its deadline
             await done
-        if self.children is not None and self.linkTransport is not None:
+        if self.children is not None and self.linkTransport is not None and not self._abandoned:
             try:
                 await self.children.send(self.linkTransport)
             except Exception:
@@ -481,6 +499,20 @@ class Predecessor:
     def _stopReactor(self) -> None:
         with contextlib.suppress(ReactorNotRunning):  # a SIGTERM stopped it meanwhile
             self._reactor.stop()
+
+    def stopAsked(self) -> None:
+        """The successor stops before this process has handed over
+        (L{STOP}): the gateway is being stopped, so this process stops now
+        too, its children with it, instead of draining for
+        C{--restart-timeout} and handing them to no one."""
+        if self.state != "handing over" or self._abandoned:
+            return
+        self._abandoned = True
+        self.log.info(
+            "restart: the successor is stopping before this process handed over; this process"
+            " stops now too, and its running children with it"
+        )
+        self._stopReactor()
 
     def successorFailed(self, why: str, output: bytes = b"") -> None:
         if self.state != "starting":
@@ -546,10 +578,14 @@ class _ExitSide(Protocol):
 
 class Successor(Service):
     """The successor's end of the link: says C{listening} (call
-    L{listening}), and fires C{gone} when the predecessor's process has
-    ended (the link closes with it). With a pid file to take over
+    L{listening}), and fires C{gone} when the predecessor has stopped (the
+    link closes with its reactor). With a pid file to take over
     (L{Inherited.pidfile}), writes it once the exit link ends and deletes
-    it as it stops."""
+    it as it stops. Until C{gone} has fired the hand-over is pending
+    (L{pending}): a restart of this process waits for it
+    (L{mcpgateway.startup.handoverwiring.RestartOnSignal}), and a stop of
+    this process tells the predecessor to stop too (L{STOP}) and waits for
+    it, L{STOP_WAIT} seconds at most."""
 
     log = Logger(observer=logs.observer)
 
@@ -559,12 +595,18 @@ class Successor(Service):
         inherited: Inherited,
         gone: Deferred[None],
         pid: Callable[[], int] = os.getpid,
+        stopWait: float = STOP_WAIT,
     ) -> None:
         """
         @param pid: this process's pid (C{os.getpid}: after C{twistd}
             daemonized, so not read before the pid file is written).
+        @param stopWait: seconds a stop waits for a predecessor still
+            handing over to stop too.
         """
         self._reactor = reactor
+        self._stopWait = stopWait
+        self._stopped: Deferred[None] | None = None
+        """Fires when the predecessor told to stop has closed the link."""
         self._inherited = inherited
         self.gone = gone
         self._pid = pid
@@ -593,7 +635,7 @@ class Successor(Service):
                 pid=self._inherited.predecessor,
                 why=str(e),
             )
-            self.predecessorGone()
+            self.predecessorGone(why=str(e))
             return
         finally:
             _closeQuietly(fd)
@@ -618,8 +660,62 @@ class Successor(Service):
         if self._transport is not None:
             self._transport.write(LISTENING)
 
-    def stopService(self) -> None:
+    @property
+    def predecessorPid(self) -> int:
+        """The pid of the process this one took over from."""
+        return self._inherited.predecessor
+
+    def pending(self) -> Deferred[None] | None:
+        """A Deferred that fires once the predecessor has stopped (its
+        last sessions merged, its children adopted or gone); C{None} when
+        it has already."""
+        if self.gone.called:
+            return None
+        done: Deferred[None] = Deferred()
+
+        def fire(result: object) -> object:
+            done.callback(None)
+            return result
+
+        self.gone.addBoth(fire)
+        return done
+
+    def stopService(self) -> Deferred[None] | None:
+        """Stop; while the predecessor still hands over, tell it to stop
+        too (L{STOP}) and wait until it has (L{STOP_WAIT} at most): the
+        gateway is being stopped, and no part of it may go on running,
+        holding the children and the state directory's lock."""
         super().stopService()
+        self._deletePidfile()
+        if self.gone.called or self._transport is None or not self._said:
+            return None
+        if self.children is not None:
+            self.children.stopping()
+        self.log.info(
+            "restart: this process stops while its predecessor (pid {pid}) is still handing"
+            " over; telling it to stop too",
+            pid=self._inherited.predecessor,
+        )
+        self._transport.write(STOP)
+        stopped: Deferred[None] = Deferred()
+        self._stopped = stopped
+        clock = cast("IReactorTime", self._reactor)
+        timer = clock.callLater(self._stopWait, self._stopTimedOut)
+        stopped.addBoth(lambda result: timer.cancel() if timer.active() else None)
+        return stopped
+
+    def _stopTimedOut(self) -> None:
+        stopped, self._stopped = self._stopped, None
+        if stopped is not None:
+            stopped.callback(None)
+            self.log.warn(
+                "restart: the predecessor (pid {pid}) has not stopped within {seconds:g} s;"
+                " this process stops without it",
+                pid=self._inherited.predecessor,
+                seconds=self._stopWait,
+            )
+
+    def _deletePidfile(self) -> None:
         path = self.pidfileWritten
         if path is None:
             return
@@ -666,15 +762,28 @@ class Successor(Service):
         self.pidfileWritten = path
         self.log.info("restart: took over the pid file {path}", path=path)
 
-    def predecessorGone(self) -> None:
+    def predecessorGone(self, why: str | None = None) -> None:
+        """The link has closed (or could not be adopted: C{why}): the
+        predecessor has stopped, or this process is stopping (its own
+        reactor closes the link then). Says which, and fires C{gone}."""
         if self.gone.called:
             return
         if self.children is not None:  # after the sessions it saved last are merged
             self.gone.addCallback(_tellLinkLost, self.children)
-        self.log.info(
-            "restart: the predecessor (pid {pid}) has exited", pid=self._inherited.predecessor
-        )
+        if why is None:  # else said already
+            told = self._stopped is not None
+            self.log.info(
+                "restart: the predecessor (pid {pid}) has stopped{too}"
+                if self.running or told
+                else "restart: the link to the predecessor (pid {pid}) closed as this"
+                " process stops",
+                pid=self._inherited.predecessor,
+                too=" too" if told else "",
+            )
         self.gone.callback(None)
+        stopped, self._stopped = self._stopped, None
+        if stopped is not None:
+            stopped.callback(None)
 
 
 def _tellLinkLost(result: object, children: ChildReceiving) -> object:

@@ -301,6 +301,21 @@ class InstanceService(MultiService):
             self._state["config"] = self._details["config"]
             writeState(self._stateDir, self._state)
 
+    def handingOver(self, predecessor: int | None, within: float = 0.0) -> None:
+        """A restart's previous process (pid C{predecessor}) still hands
+        over to this one, for C{within} seconds at most: C{state.json}
+        says so (C{handingOver}), so that C{mcpgateway restart} waits for
+        it, C{stop} stops it too and C{status} names it; C{None}: it has
+        stopped (the key goes)."""
+        if predecessor is None:
+            self._details.pop("handingOver", None)
+            self._state.pop("handingOver", None)
+        else:
+            self._details["handingOver"] = {"from": predecessor, "within": within}
+        if self._written:
+            self._state.update(self._details)
+            writeState(self._stateDir, self._state)
+
     def handOver(self) -> None:
         """A successor runs on this state directory: C{state.json} is its
         now, and stays when this process stops (the lock stays held too:

@@ -237,9 +237,13 @@ class InstanceLock:
         except OSError:
             os.close(fd)
             state = readState(self.stateDir) or {}
+            holders = ", ".join(str(pid) for pid in lockHolders(self.stateDir))
             who = (
                 f"pid {state['pid']}, port {state.get('port', '?')}"
                 if "pid" in state
+                else f"pid {holders} holds its lock with no state written: still starting,"
+                " or a restart's previous process still handing over or stopping"
+                if holders
                 else "still starting: it has not written its state yet"
             )
             raise AlreadyRunning(
@@ -278,6 +282,37 @@ class InstanceLock:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def lockHolders(stateDir: Path, procRoot: str = procfs.PROC) -> list[int]:
+    """The pids of the processes (this user's: others' are not readable)
+    that have C{stateDir}'s lock file open, this one left out: who holds
+    the L{InstanceLock} when C{state.json} does not say (the lock's own
+    record in C{/proc/locks} names the process that took it, which a
+    restart's successor is not). Read only when a start is refused."""
+    try:
+        lockFile = os.stat(stateDir / LOCK_FILE)
+    except OSError:
+        return []
+    found = []
+    try:
+        entries = os.listdir(procRoot)
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        fdDir = os.path.join(procRoot, entry, "fd")
+        try:
+            fds = os.listdir(fdDir)
+        except OSError:
+            continue
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                if os.path.samestat(os.stat(os.path.join(fdDir, fd)), lockFile):
+                    found.append(int(entry))
+                    break
+    return sorted(found)
 
 
 def readState(stateDir: Path) -> dict[str, Any] | None:

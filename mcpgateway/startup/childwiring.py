@@ -80,6 +80,7 @@ def adoptionFor(
     from mcpgateway.ops.childhandover import ChildAdoption, gateWait
 
     adoption = ChildAdoption(reactor, gateWait(options["restart-timeout"]))
+    adoption.predecessor = successor.predecessorPid  # named while its children come
     successor.children = adoption
     return adoption
 

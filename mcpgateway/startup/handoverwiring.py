@@ -15,15 +15,19 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from twisted.application.service import IService, Service
+from twisted.application.service import Service
+from twisted.logger import Logger
 
+from mcpgateway.runtime import logs
 from mcpgateway.runtime.pathrecord import recordedPath
 from mcpgateway.startup.childwiring import childSender
 from mcpgateway.startup.options import Options
 
 if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
+
     from mcpgateway.config.configservice import ConfigService
     from mcpgateway.core.gateway.gateway import Gateway
     from mcpgateway.ops.handover import Predecessor, Successor
@@ -33,9 +37,11 @@ if TYPE_CHECKING:
     from mcpgateway.web.app import GatewaySite
 
 
-def successorOf(options: Options, reactor: IReactor, top: IService) -> Successor | None:
+def successorOf(options: Options, reactor: IReactor, top: InstanceService) -> Successor | None:
     """In a process a restart started: the link to its predecessor, whose
-    C{gone} fires when that process has exited; else C{None}."""
+    C{gone} fires when that process has stopped; else C{None}. Until then
+    C{state.json} names that process (L{InstanceService.handingOver}), for
+    C{mcpgateway restart}, C{stop} and C{status}."""
     inherited = options.get("handover")
     if inherited is None:
         return None
@@ -45,7 +51,11 @@ def successorOf(options: Options, reactor: IReactor, top: IService) -> Successor
     from mcpgateway.runtime.paths import HANDOVER_ENV
 
     os.environ.pop(HANDOVER_ENV, None)  # the next restart sets its own
+    # The predecessor lets its connections finish, hands the children over, then drains.
+    within = options["restart-timeout"] + options["drain-timeout"] + 15.0
+    top.handingOver(inherited.predecessor, within)
     successor = Successor(reactor, inherited, Deferred())
+    successor.gone.addCallback(lambda _: top.handingOver(None))
     successor.setServiceParent(top)
     return successor
 
@@ -59,12 +69,17 @@ def wirePredecessor(
     configService: ConfigService,
     listener: ListenerService,
     site: GatewaySite,
+    successor: Successor | None = None,
 ) -> None:
     """Restart on C{SIGUSR2}: start a successor and hand over to it (see
-    L{mcpgateway.ops.handover}), the predecessor made at the first signal."""
+    L{mcpgateway.ops.handover}), the predecessor made at the first signal.
+    In a process a restart started (C{successor}: its link to its own
+    predecessor), a restart asked while that predecessor still hands over
+    follows once it is done."""
     RestartOnSignal(
         reactor,
         lambda: _predecessor(options, pre, reactor, top, gateway, configService, listener, site),
+        pending=successor,
     ).setServiceParent(top)
 
 
@@ -114,20 +129,47 @@ RESTART_SIGNAL = signal.SIGUSR2
 """The signal that restarts the gateway (L{mcpgateway.ops.handover.RESTART_SIGNAL})."""
 
 
+class PendingHandOver(Protocol):
+    """A hand-over to this process that may still be under way
+    (L{mcpgateway.ops.handover.Successor})."""
+
+    @property
+    def predecessorPid(self) -> int: ...
+
+    def pending(self) -> Deferred[None] | None:
+        """Fires once the predecessor has stopped; C{None}: it has."""
+        ...
+
+
 class RestartOnSignal(Service):
     """Restarts the gateway on C{SIGUSR2}: the predecessor
     (L{mcpgateway.ops.handover.Predecessor}) is made by C{make} at the first
-    signal, on the reactor thread, and asked again at each one after."""
+    signal, on the reactor thread, and asked again at each one after.
+
+    A restart asked while this process still takes over from its own
+    predecessor (C{pending}: that one has not handed the children over, or
+    not stopped, yet) is deferred until it has: handing over then would
+    pass on no children and no sessions of its, while the children stay
+    with the old process, which stops them at its C{--restart-timeout}
+    (a restart by hand, then one by an upgrade script, right after).
+    C{mcpgateway restart} waits for it (C{state.json} says the hand-over
+    is pending: L{mcpgateway.ops.services.InstanceService.handingOver})."""
+
+    log = Logger(observer=logs.observer)
 
     def __init__(
         self,
         reactor: IReactor,
         make: Callable[[], Predecessor],
         installSignal: Callable[[int, Any], Any] = signal.signal,
+        pending: PendingHandOver | None = None,
     ) -> None:
         self._reactor = reactor
         self._make = make
         self._installSignal = installSignal
+        self._pending = pending
+        self._deferred = False
+        """Whether a restart waits for the pending hand-over."""
         self._previous: Any = None
         self.predecessor: Predecessor | None = None
         """The predecessor, once a restart asked for it."""
@@ -146,7 +188,29 @@ class RestartOnSignal(Service):
         self._reactor.callFromThread(self.restart)
 
     def restart(self) -> bool:
-        """Start a successor (L{mcpgateway.ops.handover.Predecessor.restart})."""
+        """Start a successor (L{mcpgateway.ops.handover.Predecessor.restart}),
+        or once the hand-over to this process is done, if it is pending."""
+        waiting = None if self._pending is None else self._pending.pending()
+        if waiting is not None:
+            if self._deferred:
+                self.log.info("restart asked again; one waits already for the hand-over")
+                return True
+            self._deferred = True
+            self.log.info(
+                "restart deferred: this process still takes over from pid {pid} (the previous"
+                " restart); it restarts once that one has handed its children over and stopped",
+                pid=self._pending.predecessorPid if self._pending is not None else 0,
+            )
+            waiting.addCallback(lambda _: self._reactor.callLater(0, self._afterPending))
+            return True
         if self.predecessor is None:
             self.predecessor = self._make()
         return self.predecessor.restart()
+
+    def _afterPending(self) -> None:
+        """The hand-over the deferred restart waited for is done."""
+        self._deferred = False
+        if not self.running:
+            return  # this process stops: the restart asked meanwhile is moot
+        self.log.info("restart: the previous restart is done; restarting as asked")
+        self.restart()

@@ -143,7 +143,7 @@ def makeService(options: Options, reactor: IReactor | None = None) -> IService:
     listener.setServiceParent(top)
     # Its socket first: a port taken refuses the start before anything is spawned.
     top.listensFirst(listener, *([] if pre.logFile is None else [pre.logFile]))
-    wirePredecessor(options, pre, reactor, top, gateway, configService, listener, site)
+    wirePredecessor(options, pre, reactor, top, gateway, configService, listener, site, successor)
     if options["manhole"] or options["manhole-ssh"] is not None:
         _manhole(options, pre, reactor, gateway, top).setServiceParent(top)
     from mcpgateway.ops.heap import HeapTrim

@@ -227,3 +227,41 @@ def test_restart_records_its_path_before_it_signals_for_the_successor_to_use(
     [record] = recorded
     assert record is not None and record.path == "/home/u/.local/bin:/usr/bin:/bin"
     assert record.by == "restart" and record.at is not None  # `status` names it
+
+
+def pendingAs(stateDir: Path, pid: int, previous: int, within: float) -> GatewayProbe:
+    """A gateway a restart started whose previous process still hands over."""
+    state = {"pid": pid, "port": 9100, "interface": "127.0.0.1"}
+    state["handingOver"] = {"from": previous, "within": within}
+    return GatewayProbe(stateDir, state, alive=True, locked=True)
+
+
+def test_a_restart_while_the_previous_one_still_hands_over_says_so_and_waits_for_it(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, scene: Scene, ctx: CliContext
+) -> None:
+    """The gateway restarts once its previous process has handed over and
+    stopped (up to its --restart-timeout and drain): the command waits that
+    much longer, and says why."""
+    later = runningAs(stateDir, 6464)
+    scene.probes = [pendingAs(stateDir, NEW, OLD, 50.0)] * 700 + [later]
+    code, out, err = run(capsys, stateDir, "restart", ctx=scene.context(ctx, timeout=15.0))
+    assert code == 0, err
+    assert scene.signals == [(NEW, signal.SIGUSR2)]
+    assert err == (
+        f"mcpgateway: the previous restart is still handing over (pid {OLD} -> {NEW}): this"
+        f" restart follows once pid {OLD} has handed its children over and stopped (within"
+        " 65 s)\n"
+    )
+    assert out.startswith(f"mcpgateway restarted: pid {NEW} -> 6464 at http://127.0.0.1:9100")
+    assert f"after pid {OLD} had handed over" in out
+    assert scene.slept > 15.0  # longer than a restart alone may take
+
+
+def test_a_deferred_restart_that_does_not_come_names_the_previous_process(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, scene: Scene, ctx: CliContext
+) -> None:
+    scene.probes = [pendingAs(stateDir, NEW, OLD, 3.0)]
+    code, _, err = run(capsys, stateDir, "restart", ctx=scene.context(ctx, timeout=2.0))
+    assert code == 1
+    assert f"listened within 5 s (it restarts once pid {OLD}" in err.splitlines()[-1]
+    assert 5.0 <= scene.slept < 5.2

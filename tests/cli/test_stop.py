@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mcpgateway.cli.context import CliContext, Timeouts
 from mcpgateway.ops.statedir import LOCK_FILE, STATE_FILE
 from mcpgateway.runtime.paths import LOG_FILE
@@ -227,3 +229,42 @@ def test_stop_gives_up_after_the_timeout(stateDir: Path, ctx: CliContext, cli: C
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
+
+
+SLEEPER = """
+import signal, sys, time
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_stop_during_a_pending_hand_over_stops_the_previous_process_too(
+    stateDir: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restart's previous process still hands over to the gateway being
+    stopped (state.json's handingOver): once the gateway has exited, it is
+    stopped too (an older one, not told by the gateway, by SIGTERM), so
+    nothing of the gateway is left holding children or the lock."""
+    previous = subprocess.Popen([sys.executable, "-c", SLEEPER], stdout=subprocess.PIPE)
+    monkeypatch.setattr("mcpgateway.cli.stop.isGatewayProcess", lambda pid: pid == previous.pid)
+    try:
+        assert previous.stdout is not None and previous.stdout.readline() == b"ready\n"
+        with standIn(stateDir) as gateway:
+            writeState(
+                stateDir, gateway.pid, 9100, handingOver={"from": previous.pid, "within": 50.0}
+            )
+            code, out, err = cli("stop")
+            assert gateway.wait(5) == 0
+        assert (code, err) == (0, "")
+        assert out == (
+            f"mcpgateway stopped (pid {gateway.pid}, and pid {previous.pid}, the previous"
+            " process of a restart that was still handing over to it)\n"
+        )
+        assert previous.wait(5) == 0  # stopped, not left running
+        code, out, _ = cli("stop", "--json")
+        assert json.loads(out)["stopped"] is False
+    finally:
+        if previous.poll() is None:
+            previous.kill()
+        previous.wait()

@@ -702,7 +702,7 @@ def test_gone_fires_once_when_the_link_closes(
         link.connectionLost(Failure(ConnectionDone()))
         successor.predecessorGone()  # again: no AlreadyCalledError
     assert fired == [None]
-    assert any("4242" in t and "has exited" in t for t in texts(events))
+    assert any("4242" in t and "has stopped" in t for t in texts(events))
 
 
 class RefusingReactor(Reactor):

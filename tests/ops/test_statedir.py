@@ -354,3 +354,36 @@ def test_a_process_started_for_a_child_is_in_the_ledger_marked_as_such(tmp_path:
     assert data["children"] == {"3001": {"server": "files", "start": 12, "helper": True}}
     ledger.exited(3001)
     assert json.loads((tmp_path / "children.json").read_text())["children"] == {}
+
+
+def test_a_start_refused_by_a_lock_with_no_state_names_the_pid_holding_it(tmp_path: Path) -> None:
+    """A restart's previous process, stopping or still handing over, holds
+    the lock after its successor removed state.json: the refusal names it,
+    not a gateway "still starting" that nobody can find."""
+    from mcpgateway.ops.statedir import AlreadyRunning, InstanceLock, lockHolders
+    from tests.support.cli.stop import standIn
+
+    assert lockHolders(tmp_path) == []  # no lock file
+    with standIn(tmp_path) as holder:
+        assert lockHolders(tmp_path) == [holder.pid]
+        with pytest.raises(AlreadyRunning) as refused:
+            InstanceLock(tmp_path).acquire()
+    assert f"(pid {holder.pid} holds its lock with no state written:" in str(refused.value)
+    assert "still starting: it has not written" not in str(refused.value)
+
+
+def test_the_lock_holders_are_found_through_their_open_descriptors(tmp_path: Path) -> None:
+    """A fake /proc: the pid whose descriptor is the lock file, none other."""
+    from mcpgateway.ops.statedir import LOCK_FILE, lockHolders
+
+    lock = tmp_path / LOCK_FILE
+    lock.write_text("")
+    other = tmp_path / "other"
+    other.write_text("")
+    proc = tmp_path / "proc"
+    for pid, target in ((11, lock), (12, other), (13, None)):
+        (proc / str(pid) / "fd").mkdir(parents=True)
+        if target is not None:
+            (proc / str(pid) / "fd" / "4").symlink_to(target)
+    (proc / "self").mkdir()
+    assert lockHolders(tmp_path, str(proc)) == [11]

@@ -322,12 +322,17 @@ def restartData(report: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
     seconds = report.get("seconds")
     took = round(seconds, 2) if isinstance(seconds, int | float) else None
-    return {
+    data: dict[str, Any] = {
         "kept": count(report.get("kept")),
         "started": count(report.get("started")),
         "seconds": took,
         "anew": [one.toJson() for one in named(report.get("anew"))],
     }
+    if report.get("pending") is True:  # the children have not come yet
+        data["pending"] = True
+        if "from" in report:
+            data["from"] = count(report["from"])
+    return data
 
 
 def _restartItem(restart: Mapping[str, Any]) -> str:
@@ -336,6 +341,9 @@ def _restartItem(restart: Mapping[str, Any]) -> str:
     took = "" if restart["seconds"] is None else f", handed over in {restart['seconds']:.1f} s"
     children = "child" if restart["kept"] == 1 else "children"
     text = f"kept {restart['kept']} running {children}, {restart['started']} started anew{took}"
+    if restart.get("pending"):
+        source = f" from pid {restart['from']}" if restart.get("from") else ""
+        text = f"handing over{source}: its running children come once its connections finished"
     anew = "".join(
         f"<li>{esc(one['server'])} (pid {one['pid']}): {esc(one['why'])}</li>"
         for one in restart.get("anew") or ()

@@ -759,3 +759,16 @@ def test_a_foreign_origin_is_refused(path: str) -> None:
     h = Harness()
     response = h.request("GET", path, headers={"origin": "https://evil.example"})
     assert response.status == 403
+
+
+def test_the_gateways_line_says_a_hand_over_is_pending_not_that_children_were_lost() -> None:
+    """Until the previous process has handed its children over, every
+    server shows no child: the restart item says why."""
+    h = Harness()
+    pending = {"kept": 0, "started": 0, "seconds": None, "pending": True, "from": 4242}
+    h.gateway.spawner = replace(h.gateway.spawner, adoptions=Kept(pending))
+    data = StatusPage(h.gateway, h.reactor).data()
+    assert data["restart"]["pending"] is True and data["restart"]["from"] == 4242
+    _, html = page(h)
+    assert html.text("restart").startswith("restarthanding over from pid 4242:")
+    assert "started anew" not in html.text("restart")
