@@ -581,7 +581,10 @@ class SharedFanout:
             if owner is None:
                 return f"the task it names ({taskId!r}) is no client session's"
             return owner, _taskStream(router, owner)
-        inflight = router.clientExchanges()
+        # A request held behind the roots barrier for another caller has not
+        # reached the child: nothing the child asks now is for it.
+        roots = router.childRoots
+        inflight = [ex for ex in router.clientExchanges() if not roots.behind(ex)]
         clients: dict[int, SessionLike] = {id(s): s for s in router.clientSessions()}
         for ex in inflight:
             if ex.session is not None and ex.session.era2026:

@@ -41,27 +41,22 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from mcpgateway.core import tracing
+from mcpgateway.core.childasks import ChildAsks
 from mcpgateway.core.exchange import (
     LIST_CHANGED,
-    NO_HINT,
     STARTS,
     Exchange,
-    ServerRequest,
     Sink,
     discard,
     noop,
     nowhere,
-    refusalFor,
-    relatedRequest,
     sameId,
     taskAugmented,
-    withoutHints,
 )
 from mcpgateway.core.sessions import SessionLike, shortId
 from mcpgateway.core.stats import RequestStats, operationsFor
-from mcpgateway.core.streamwaits import StreamWaits
 from mcpgateway.core.toolgate import GATED, LISTINGS, ToolGate
-from mcpgateway.core.unproven import GATEWAYS, ChildRoots, answerUnproven
+from mcpgateway.core.unproven import ChildRoots
 from mcpgateway.protocol import jsonrpc, paramheaders
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.runtime import logs
@@ -155,10 +150,10 @@ class Router:
         """The child ids in flight whose timeout runs (all but the held ones)."""
         self.startTimeout = startTimeout
         self._starts: Deadlines[int] = Deadlines(clock, max(startTimeout, timeout), self._timedOut)
-        self._serverRequests: dict[int, ServerRequest] = {}
-        self._waits = StreamWaits(name, clock, self._waitedOut)
-        """The child's requests held for a session with no stream open yet."""
-        self.childRoots = ChildRoots(self, fanout.handshake, clock)
+        self.asks = ChildAsks(self, clock, self._ids)
+        """The child's requests to its clients (L{mcpgateway.core.childasks})."""
+        self._serverRequests = self.asks.requests
+        self.childRoots = ChildRoots(self, fanout.handshake, clock, bool(fanout.roots))
         """Whose roots the child holds (L{mcpgateway.core.unproven})."""
         self.sessions: set[SessionLike] = set()
         self.childServed: set[SessionLike] = set()
@@ -324,19 +319,7 @@ class Router:
             if ex.session is session:
                 ex.cancelReason = reason
                 ex.response.cancel()
-        for gatewayId, sreq in list(self._serverRequests.items()):
-            if sreq.session is session:
-                del self._serverRequests[gatewayId]
-                self._waits.drop(gatewayId)
-                # The reason is the session's (C{client process N exited},
-                # C{gateway stopping}, ...): said as the cause, after the method.
-                self.send(
-                    jsonrpc.errorResponse(
-                        sreq.childId,
-                        jsonrpc.INTERNAL_ERROR,
-                        f"{sreq.method}: no client to answer it ({reason})",
-                    )
-                )
+        self.asks.detached(session, reason)
         self.fanout.detached(self, session)
 
     # -- client to child -----------------------------------------------------
@@ -391,22 +374,7 @@ class Router:
 
     def clientResponse(self, session: SessionLike, message: Message) -> bool:
         """Pass a client's answer to a child request back with the child's id."""
-        gatewayId = message.get("id")
-        sreq = self._serverRequests.get(gatewayId) if isinstance(gatewayId, int) else None
-        if sreq is None or sreq.session is not session or not isinstance(gatewayId, int):
-            self.log.warn(
-                "server {server}: session {sid} answered unknown request id {id!r}; dropped",
-                server=self.name,
-                sid=shortId(session.id),
-                id=gatewayId,
-            )
-            return False
-        del self._serverRequests[gatewayId]
-        self._waits.drop(gatewayId)
-        self.send({**message, "id": sreq.childId})
-        if sreq.method == "roots/list":  # after its answer: what it held goes next
-            self.childRoots.answered(session, "result" in message)
-        return True
+        return self.asks.clientResponse(session, message)
 
     def forward(
         self,
@@ -458,9 +426,8 @@ class Router:
                     session.called = True
                     if self.onServed is not None:
                         self.onServed(session)  # its saved record says so
-            if self._waits.held and related is not None:
-                for gatewayId in self._waits.streamOf(session, ex):
-                    self._serverRequests[gatewayId].exchange = ex
+            if related is not None:
+                self.asks.opened(session, ex)
         (self._starts if message["method"] in STARTS else self._deadlines).add(childId)
         self.served += 1
         roots = self.childRoots
@@ -499,8 +466,7 @@ class Router:
     def asking(self, session: SessionLike, gatewayId: int) -> bool:
         """Whether the child's request C{gatewayId} to C{session} still
         waits for an answer."""
-        sreq = self._serverRequests.get(gatewayId)
-        return sreq is not None and sreq.session is session
+        return self.asks.asking(session, gatewayId)
 
     def _timedOut(self, childId: int) -> None:
         ex = self._pending.get(childId)
@@ -537,6 +503,20 @@ class Router:
         if reason:
             params["reason"] = reason
         self.send(jsonrpc.notification("notifications/cancelled", params))
+        if self.childRoots.held is not None:
+            self.childRoots.ended()
+        if self._drainWaiters:
+            self._checkDrained()
+
+    def refuse(self, ex: Exchange, text: str) -> None:
+        """Answer C{ex}, held and never written to the child, with an error
+        (L{ChildRoots}: it would run on another session's roots)."""
+        if self._pending.pop(ex.childId, None) is not ex:
+            return
+        (self._starts if ex.method in STARTS else self._deadlines).discard(ex.childId)
+        response = jsonrpc.errorResponse(ex.clientId, jsonrpc.INTERNAL_ERROR, text)
+        self._record(ex, "error", response)
+        ex.response.callback(response)
         if self._drainWaiters:
             self._checkDrained()
 
@@ -555,7 +535,7 @@ class Router:
         elif kind is jsonrpc.Kind.NOTIFICATION:
             self._childNotification(message)
         elif kind is jsonrpc.Kind.REQUEST:
-            self._childRequest(message)
+            self.asks.childRequest(message)
         elif self._invalidBudget.allow():
             self.log.warn(
                 "server {server} wrote an invalid JSON-RPC message; dropped", server=self.name
@@ -599,6 +579,8 @@ class Router:
         # Counted once the answer is on its way: its client need not wait
         # for the bookkeeping (the time is the child's, taken before).
         self._count(ex, outcome, seconds)
+        if self.childRoots.held is not None:
+            self.childRoots.ended()  # a caller may wait for the others' calls to end
         if self._drainWaiters:
             self._checkDrained()
 
@@ -663,106 +645,14 @@ class Router:
 
     def serverCancelled(self, message: Message, params: dict[str, Any]) -> None:
         """The child cancelled a request it had sent to a session: tell that
-        session, under the gateway's id, on the stream the request went on
-        while it is open, else on the session's own."""
-        for gatewayId, sreq in list(self._serverRequests.items()):
-            if sameId(sreq.childId, params.get("requestId")):
-                del self._serverRequests[gatewayId]
-                if self._waits.drop(gatewayId):
-                    return  # its session never saw it
-                out = {**message, "params": {**params, "requestId": gatewayId}}
-                ex = sreq.exchange  # the stream the request went on, while it is open
-                if ex is None or ex.related is None or not ex.related(out):
-                    sreq.session.deliver(out)
-                return
-
-    def _childRequest(self, message: Message) -> None:
-        method = message["method"]
-        if method == "ping":
-            self.send(jsonrpc.resultResponse(message["id"], {}))
-            return
-        related = relatedRequest(message)
-        if related is not NO_HINT:
-            named = self.exchangeFor(related)
-            if named is None or named.session is None:
-                # Named exactly, and not in flight (any more): never anyone else.
-                self.send(
-                    jsonrpc.errorResponse(
-                        message["id"],
-                        jsonrpc.INTERNAL_ERROR,
-                        f"{method}: the request it names ({related!r}) is not in flight",
-                    )
-                )
-                return
-            self._toSession(named.session, named, message)
-            return
-        target = self.fanout.requester(self, message)
-        if method == "roots/list":
-            self.childRoots.childAsked()
-            if self.fanout.roots and (
-                isinstance(target, str) or refusalFor(target[0], message) is not None
-            ):
-                # A workspace child: every session it serves has that workspace
-                # for its root, so the answer is known without asking any of them
-                # (and given for the one session it serves when that one did not
-                # declare roots).
-                roots = {"roots": list(self.fanout.roots)}
-                self.send(jsonrpc.resultResponse(message["id"], roots))
-                self.childRoots.gave(GATEWAYS)
-                return
-        if isinstance(target, str):
-            answerUnproven(self, message, target)
-            return
-        session, ex = target
-        self._toSession(session, ex, message)
-
-    def _toSession(self, session: SessionLike, ex: Exchange | None, message: Message) -> None:
-        """Pass the child's request C{message} to C{session} (on the stream of
-        C{ex} when it has one) under a gateway id. A 2025 session that did not
-        declare the capability it needs is refused here; a 2026 one's own
-        code checks each round's capabilities and answers the child itself."""
-        method = message["method"]
-        if not session.era2026:
-            refusal = refusalFor(session, message)
-            if refusal is not None:
-                self.send(jsonrpc.errorResponse(message["id"], *refusal))
-                return
-        gatewayId = next(self._ids)
-        sreq = self._serverRequests[gatewayId] = ServerRequest(message["id"], method, session)
-        out = {**message, "id": gatewayId}
-        if not session.era2026:
-            out = withoutHints(out)
-        if ex is not None and ex.related is not None and ex.related(out):
-            sreq.exchange = ex  # its cancellation goes the same way
-        elif not session.deliver(out) and gatewayId in self._serverRequests:
-            if session.era2026:  # (not answered already by its own code)
-                del self._serverRequests[gatewayId]
-                self._noStream(message["id"], method)
-            else:
-                self._waits.hold(gatewayId, session, out)
-
-    def _noStream(self, childId: Any, method: str) -> None:
-        self.send(
-            jsonrpc.errorResponse(
-                childId,
-                jsonrpc.INTERNAL_ERROR,
-                f"{method}: the client session has no open stream to receive it",
-            )
-        )
-
-    def _waitedOut(self, gatewayId: int) -> None:
-        """A request held for its session (L{StreamWaits}) found no stream of
-        it in time: the child gets the refusal it would have got at once."""
-        sreq = self._serverRequests.pop(gatewayId, None)
-        if sreq is not None:
-            self._noStream(sreq.childId, sreq.method)
+        session (L{ChildAsks.serverCancelled})."""
+        self.asks.serverCancelled(message, params)
 
     # -- the child went away -------------------------------------------------
 
     def childExited(self, why: str) -> None:
         """Fail every pending request with a JSON-RPC error; forget its listings."""
-        self._serverRequests.clear()
-        self._waits.clear()
+        self.asks.clear()
         self.childRoots.childStarted()
         self._forgetTools(None)
         self.failAll(jsonrpc.CHILD_EXITED, f"server '{self.name}' {why}")

@@ -106,6 +106,11 @@ time it may take to apply them."""
 SPEAK_WAIT = 3.0
 """Seconds the requests wait, after the child was given roots, for the word
 it was seen to say once it has applied them (a stderr line, a notification)."""
+DRAIN_WAIT = 15.0
+"""Seconds a call that needs a switch of caller waits for the other clients'
+calls written to the child to end (until then the child's question cannot
+be proven its caller's); then it goes only where the child holds no other
+session's roots, else it is refused."""
 
 
 class RouterLike(Protocol):
@@ -133,6 +138,9 @@ class RouterLike(Protocol):
     def clientSessions(self) -> list[SessionLike]:
         """The 2025 sessions a request of the child may be for."""
 
+    def refuse(self, ex: Exchange, text: str) -> None:
+        """Answer C{ex}, which was never written to the child, with an error."""
+
 
 class _Gateway:
     """The roots the child holds are the gateway's own answer (nobody's)."""
@@ -144,13 +152,25 @@ class _Gateway:
 GATEWAYS = _Gateway()
 
 
+def givesRoots(answer: Message) -> bool:
+    """Whether a C{roots/list} answer gives the child roots (a non-empty
+    list): an empty one may leave it holding the roots it had."""
+    result = answer.get("result")
+    roots = result.get("roots") if isinstance(result, dict) else None
+    return isinstance(roots, list) and bool(roots)
+
+
 class ChildRoots:
     """Whose roots one child holds, when to have it ask again, and the
     requests held until it has (see the module docstring).
 
     @ivar asked: the child has asked for roots (since it started).
-    @ivar holder: whose roots it got last: a session, L{GATEWAYS}, or
-        C{None} (none yet).
+    @ivar holder: whose answer to its C{roots/list} it got last: a session,
+        L{GATEWAYS}, or C{None} (none yet).
+    @ivar mayHold: the session whose roots the child may hold: the last one
+        whose answer gave it some (a non-empty list); C{None}: nobody's
+        (never given any since it started, or last given the gateway's
+        workspace). An empty answer leaves it as it is.
     @ivar asks: whether the child asks for roots when told they changed:
         C{True} (seen to), C{None} (not known), C{False} (it did not, the
         last time it was told while not known to).
@@ -161,40 +181,53 @@ class ChildRoots:
     __slots__ = (
         "_caller",
         "_clock",
+        "_draining",
         "_givenAt",
         "_questioned",
         "_router",
+        "_said",
         "_settling",
         "_timer",
+        "_unwritten",
         "asked",
         "asks",
         "held",
         "holder",
+        "mayHold",
         "notified",
         "shared",
         "speaks",
+        "workspace",
     )
 
-    def __init__(self, router: RouterLike, shared: bool, clock: IReactorTime) -> None:
+    def __init__(
+        self, router: RouterLike, shared: bool, clock: IReactorTime, workspace: bool = False
+    ) -> None:
         """
         @param router: the child's router, which writes what was held.
         @param shared: whether the child is shared (a child of one session
             holds its owner's roots only: nothing to do).
         @param clock: what times the barrier.
+        @param workspace: whether the gateway answers a question no session
+            can be proven to own with roots of its own (a workspace child's
+            workspace), which replace another session's.
         """
         self._router = router
         self.shared = shared
+        self.workspace = workspace
         self._clock = clock
         self.asked = False
         self.holder: SessionLike | _Gateway | None = None
+        self.mayHold: SessionLike | None = None
         self.notified: SessionLike | None = None
         """The session a C{list_changed} was last sent for, until the
         child's question is answered."""
         self.asks: bool | None = None
         self.held: list[tuple[Exchange, Message]] | None = None
         """The client requests (as the child gets them) waiting behind a
-        C{list_changed}, or for the child to apply roots it was just given,
-        oldest first; C{None}: nothing waits."""
+        C{list_changed}, for the other callers' calls to end, or for the
+        child to apply roots it was just given, oldest first; C{None}:
+        nothing waits."""
         self._caller: SessionLike | None = None
         """The session whose call the barrier was put up for."""
         self._timer: IDelayedCall | None = None
@@ -202,14 +235,26 @@ class ChildRoots:
         """The child asked since the barrier was put up."""
         self._settling = False
         """The child was given roots: what is held goes once it has applied them."""
+        self._draining = False
+        """The caller's switch waits for the other callers' calls written to the child to end."""
         self.speaks = False
         self._givenAt: float | None = None
         """When the child was last given roots, until its next word."""
+        self._unwritten: set[int] = set()
+        """The child ids of the requests held and not written yet (those
+        released included, until each is written, refused or ended)."""
+        self._said: tuple[int, int] | None = None
+        """(session, holder) last logged as running on another's roots of its principal."""
 
     def holds(self, ex: Exchange) -> bool:
         """Whether C{ex} waits behind the barrier, not written to the child yet."""
-        held = self.held
-        return held is not None and any(waiting is ex for waiting, _ in held)
+        return ex.childId in self._unwritten
+
+    def behind(self, ex: Exchange) -> bool:
+        """Whether C{ex} waits behind the barrier and is no call of the
+        session the child was told of: it has not reached the child, and
+        nothing the child asks now is for it (L{mcpgateway.core.fanout})."""
+        return ex.session is not self.notified and self.holds(ex)
 
     def childStarted(self) -> None:
         """A new child: it holds no roots yet (the requests held for the
@@ -217,9 +262,9 @@ class ChildRoots:
         self.asked = False
         self.asks = None
         self.speaks = False
-        self.holder = None
-        self.notified = None
+        self.holder = self.mayHold = self.notified = None
         self._givenAt = None
+        self._unwritten.clear()
         self._lift()
 
     def childAsked(self) -> None:
@@ -232,17 +277,21 @@ class ChildRoots:
                 self._questioned = True
                 self._startTimer(ASKER_WAIT, self._waitedOut)
 
-    def gave(self, holder: SessionLike | _Gateway) -> None:
-        """The child got C{holder}'s roots (a session's answer, or the
-        gateway's), written to it just now: what is held, and what comes
-        meanwhile, goes once it has applied them (see the module docstring)."""
+    def gave(self, holder: SessionLike | _Gateway, some: bool) -> None:
+        """The child got C{holder}'s answer (a session's, or the gateway's),
+        written to it just now; C{some}: it gave roots (a non-empty list).
+        What is held, and what comes meanwhile, goes once it has applied
+        them (see the module docstring)."""
         self.holder = holder
+        if some:
+            self.mayHold = None if isinstance(holder, _Gateway) else holder
         self.notified = None
         if not self.shared:
             return
         self._givenAt = self._clock.seconds()
         if not self._settling:
             self._settling = True
+            self._draining = False
             if self.held is None:
                 self.held = []
             self._startTimer(SPEAK_WAIT if self.speaks else SETTLE, self._applied)
@@ -275,41 +324,78 @@ class ChildRoots:
             )
         self._release()
 
-    def answered(self, session: SessionLike, given: bool) -> None:
+    def answered(self, session: SessionLike, given: bool, some: bool = True) -> None:
         """C{session} answered the child's C{roots/list} (C{given}: with its
-        roots, else with an error), written to the child just now."""
+        roots, C{some} of them, else with an error), written to the child
+        just now."""
         if given:
-            self.gave(session)
+            self.gave(session, some)
         elif self.held is not None and not self._settling:
             self._release()  # nothing to apply
 
     def beforeCall(self, session: SessionLike, ex: Exchange, out: Message) -> bool:
         """C{session}'s request C{ex} (C{out}, as the child gets it) is about
-        to be written: first tell the child the roots changed, when it holds
-        another's (see the module docstring). Whether C{out} is held, to be
-        written once the child has asked and been answered. Cheap when
-        nothing is to be done: a few comparisons."""
+        to be written: first have the child hold the caller's roots, and
+        never another's (see the module docstring). Whether C{out} is held
+        (to be written once the child has asked and been answered), or
+        refused, rather than written now. Cheap when nothing is to be done:
+        a few comparisons."""
         if self.held is not None:
             self.held.append((ex, out))
+            self._unwritten.add(ex.childId)
             return True
+        if not self.shared or ex.method not in ACTS_FOR_CALLER:
+            return False
+        return self._place(session, ex, out, True)
+
+    def _place(self, session: SessionLike, ex: Exchange, out: Message, switch: bool) -> bool:
+        """Where C{session}'s call C{ex} goes while nothing is held: written
+        now (C{False}), or held or refused (C{True}). With C{switch}, a call
+        whose client declared roots the child does not hold has the child
+        told first (at once, or once the other callers' calls ended)."""
+        router = self._router
         if (
-            not self.shared
-            or self.holder is session
-            or self.notified is session
-            or ex.method not in ACTS_FOR_CALLER
-            or "roots" not in session.capabilities
+            switch
+            and self.holder is not session
+            and self.notified is not session
+            and (
+                ("roots" in session.capabilities and _onePrincipal(router, session))
+                or (self.workspace and self._other(session) is not None)
+            )
         ):
+            # Its own roots given (a question proven its), or a workspace
+            # child's other roots replaced by its workspace (the gateway's
+            # answer to a question no session can be proven to own).
+            if _othersWritten(router, session, self):
+                self.held, self._caller, self._draining = [(ex, out)], session, True
+                self._unwritten.add(ex.childId)
+                self._startTimer(DRAIN_WAIT, self._drainedOut)
+                router.log.debug(
+                    "server {server}: the call of session {sid} waits for the calls of other"
+                    " clients in flight on its child to end (at most {wait:g}s): only then can"
+                    " the child's question for the roots be proven the session's",
+                    server=router.name,
+                    sid=shortId(session.id),
+                    wait=DRAIN_WAIT,
+                )
+                return True
+            return self._switch(session, ex, out)
+        other = self._conflict(session)
+        if other is None:
             return False
+        self._refuse(session, ex, other)
+        return True
+
+    def _switch(self, session: SessionLike, ex: Exchange, out: Message) -> bool:
+        """Tell the child the roots changed before C{session}'s call, the
+        only client's call on it: held until the child has asked and been
+        answered (unless the child is known not to ask and holds no other
+        session's roots)."""
         holder, router = self.holder, self._router
-        if not _soleAsker(router, session) and (
-            holder is None or holder is GATEWAYS or _principal(holder) == _principal(session)
-        ):
-            # The caller's roots cannot be given now (another call is in
-            # flight, another principal attached), and the child holds no
-            # other principal's to take out: its next call will.
-            return False
         self.notified = session
         wait = None if self.asks is False else ASKER_WAIT if self.asks else ASK_WAIT
+        if wait is None and self._conflict(session) is not None:
+            wait = ASK_WAIT  # never written into another's roots unasked
         router.log.debug(
             "server {server}: its child holds {holder}'s roots; telling it they changed"
             " before a call of session {sid}{held}",
@@ -322,12 +408,117 @@ class ChildRoots:
         if wait is None:
             return False
         self.held, self._caller = [(ex, out)], session
+        self._unwritten.add(ex.childId)
         self._startTimer(wait, self._waitedOut)
         return True
 
+    def _other(self, session: SessionLike) -> SessionLike | None:
+        """The other session whose roots C{session}'s call would run on (see
+        L{_conflict}), said nothing of."""
+        other = self.mayHold
+        if other is None or other is session:
+            return None
+        if "roots" in session.capabilities and self.holder is not session:
+            return other
+        principal = _principal(session)
+        return other if principal is None or _principal(other) != principal else None
+
+    def _conflict(self, session: SessionLike) -> SessionLike | None:
+        """The other session whose roots C{session}'s call would run on, if
+        it went now: the child may hold them, and C{session}'s own were
+        not given it (its client declared roots), or its client declared
+        none and is another principal's. A client of the same principal
+        that gives no roots runs on that person's roots the child holds,
+        as the log says (once a pair)."""
+        other = self.mayHold
+        if other is None or other is session or self._other(session) is not None:
+            return self._other(session)
+        said = (id(session), id(other))
+        if self._said != said:
+            self._said = said
+            self._router.log.info(
+                "server {server}: the call of session {sid}, which gives no roots, runs on"
+                " the roots its child holds, session {holder}'s of the same principal (a child"
+                " keeps roots when given none); a child per session"
+                ' (classification.json {{"{server}": {{"share": "session"}}}}) gives each'
+                " session the server as configured",
+                server=self._router.name,
+                sid=shortId(session.id),
+                holder=shortId(other.id),
+            )
+        return None
+
+    def _refuse(self, session: SessionLike, ex: Exchange, other: SessionLike) -> None:
+        """C{session}'s call would run on C{other}'s roots: answered with an
+        error naming the fix, and the pool told (it may give each session
+        a child of its own: L{mcpgateway.core.pools.promotion})."""
+        router = self._router
+        if "roots" in session.capabilities and self.holder is not session:
+            why = "this session's own roots could not be given to it first"
+        elif "roots" in session.capabilities:
+            why = "this session gives it no roots"
+        else:
+            why = "this session declared no roots"
+        if _principal(other) != _principal(session):
+            why += " and is another principal's"
+        fix = f'classification.json {{"{router.name}": {{"share": "session"}}}}'
+        text = (
+            f"server '{router.name}' is shared, and its child may still hold the roots"
+            f" another client session gave it (a server keeps them when given none); {why},"
+            " so the call would run on that session's roots, and is refused. A child per"
+            f" session gives each session its own: {fix} (the gateway gives one to each"
+            " new session, and to this one at its next request, unless the share is pinned)"
+        )
+        router.log.warn(
+            "server {server}: refused {method} of session {sid}: its child may hold the roots"
+            " of session {holder}, and {why}; fix: {fix}",
+            server=router.name,
+            method=ex.method,
+            sid=shortId(session.id),
+            holder=shortId(other.id),
+            why=why,
+            fix=fix,
+        )
+        self._unwritten.discard(ex.childId)
+        router.refuse(ex, text)
+        if router.onAmbiguous is not None and not session.era2026:
+            try:
+                router.onAmbiguous("roots/list", len(router.clientSessions()))
+            except Exception:
+                router.log.failure(
+                    "server {server}: handling a roots conflict failed", server=router.name
+                )
+
+    def ended(self) -> None:
+        """A client request on the child ended: a caller whose switch waits
+        for the other callers' calls has it now, once none is left."""
+        caller = self._caller
+        if self._draining and caller is not None and not _othersWritten(self._router, caller, self):
+            self._draining = False
+            self._release(retry=True)
+
+    def _drainedOut(self) -> None:
+        """The other callers' calls did not end in time: the caller's calls
+        go only where no other session's roots are in the child."""
+        self._timer = None
+        caller = self._caller
+        if caller is None:
+            return
+        self._router.log.info(
+            "server {server}: the call of session {sid} waited {wait:g}s for the calls of"
+            " other clients in flight on its child to end; it goes on only if the child"
+            " holds no other session's roots, else it is refused",
+            server=self._router.name,
+            sid=shortId(caller.id),
+            wait=DRAIN_WAIT,
+        )
+        self._draining = False
+        self._release()
+
     def _waitedOut(self) -> None:
         """The child did not ask (or its client did not answer) in time: the
-        requests go on; a child that did not ask is waited on less."""
+        requests go on (the caller's only where the child holds no other
+        session's roots); a child that did not ask is waited on less."""
         self._timer = None
         caller = self._caller
         if caller is None:
@@ -338,8 +529,8 @@ class ChildRoots:
             self.asks = None if self.asks else False
         self._router.log.info(
             "server {server}: its child was told the roots changed and {what} within"
-            " {wait:g}s; the call of session {sid} goes on (the child may answer it from"
-            " the roots it held){after}",
+            " {wait:g}s; the call of session {sid} goes on (on the roots the child held,"
+            " refused if they may be another session's){after}",
             server=self._router.name,
             what="its question was not answered" if asked else "did not ask for them",
             wait=waited,
@@ -350,19 +541,29 @@ class ChildRoots:
         )
         self._release()
 
-    def _release(self) -> None:
+    def _release(self, retry: bool = False) -> None:
         """Write the requests held, in order (those still in flight): the
-        caller's as they are, another session's once checked for a switch of
-        its own (which may put up the next barrier: the rest wait behind it)."""
+        caller's checked for the roots the child may hold (with C{retry},
+        for a switch too: its wait for the other callers is over), another
+        session's for a switch of its own (which may put up the next
+        barrier: the rest wait behind it)."""
         held, caller, router = self.held, self._caller, self._router
+        unwritten = self._unwritten
         self._lift()
         for ex, out in held or ():
             if router.exchangeFor(ex.childId) is not ex:
+                unwritten.discard(ex.childId)
                 continue  # cancelled or timed out meanwhile: never written
             session = ex.session
             if self.held is not None:
                 self.held.append((ex, out))
-            elif session is caller or session is None or not self.beforeCall(session, ex, out):
+                continue
+            unwritten.discard(ex.childId)
+            if (
+                session is None
+                or ex.method not in ACTS_FOR_CALLER
+                or not self._place(session, ex, out, retry or session is not caller)
+            ):
                 router.send(out)
         if held:
             router.hurry()
@@ -370,7 +571,7 @@ class ChildRoots:
     def _lift(self) -> None:
         """Nothing waits from now on (what waited is taken, or failed)."""
         self.held = self._caller = None
-        self._questioned = self._settling = False
+        self._questioned = self._settling = self._draining = False
         timer, self._timer = self._timer, None
         if timer is not None and timer.active():
             timer.cancel()
@@ -387,18 +588,23 @@ def _principal(session: object) -> str | None:
     return principal if isinstance(principal, str) else None
 
 
-def _soleAsker(router: RouterLike, session: SessionLike) -> bool:
-    """Whether a C{roots/list} of the child during C{session}'s call would
-    be proven C{session}'s (L{mcpgateway.core.fanout._soleCaller}): every
-    2025 session attached is C{session}'s principal's, and no other
-    client has a request in flight."""
+def _onePrincipal(router: RouterLike, session: SessionLike) -> bool:
+    """Whether every 2025 session attached is C{session}'s principal's: a
+    C{roots/list} of the child during C{session}'s call, the only one on
+    it, is then proven C{session}'s (L{mcpgateway.core.fanout._soleCaller})."""
     principal = _principal(session)
-    for other in router.sessions:
-        if other is session or other.era2026:
-            continue
-        if principal is None or _principal(other) != principal:
-            return False
-    return all(ex.session is session for ex in router.clientExchanges())
+    if principal is None:
+        return False
+    return all(
+        other is session or other.era2026 or _principal(other) == principal
+        for other in router.sessions
+    )
+
+
+def _othersWritten(router: RouterLike, session: SessionLike, roots: ChildRoots) -> bool:
+    """Whether a client other than C{session} has a request written to the
+    child and not answered yet (one held is not written)."""
+    return any(ex.session is not session and not roots.holds(ex) for ex in router.clientExchanges())
 
 
 def answerUnproven(router: RouterLike, message: Message, why: str) -> None:
@@ -421,7 +627,7 @@ def answerUnproven(router: RouterLike, message: Message, why: str) -> None:
             why=why,
         )
         router.send(jsonrpc.resultResponse(message["id"], dict(NO_ROOTS)))
-        router.childRoots.gave(GATEWAYS)  # after its answer: what it held goes next
+        router.childRoots.gave(GATEWAYS, False)  # after its answer: what it held goes next
         return
     if ambiguous:
         router.ambiguousServerRequests += 1

@@ -17,7 +17,7 @@ from mcpgateway.core.era2026.mrtr import Era2026Call
 from mcpgateway.core.fanout import OwnerFanout, SharedFanout
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import shortId
-from mcpgateway.core.unproven import ASK_WAIT, ASKER_WAIT, SETTLE, SPEAK_WAIT
+from mcpgateway.core.unproven import ASK_WAIT, ASKER_WAIT, DRAIN_WAIT, SETTLE, SPEAK_WAIT
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeSession, RecordingSink, capturedGatewayLogs
 from tests.support.core.shared_router import SharedRouterCase
@@ -126,11 +126,19 @@ class ChildRootsTests(RootsCase):
         [callB] = self.answered(b, sinkB, rootsOf("b"))
         self.assertEqual([m for m in sinkA.messages if m.get("method") == "roots/list"][1:], [])
         self.finish(callB)
+        calls = []
         for _ in range(3):
             self.call(b)
-        self.assertEqual(self.methods(), ["tools/call"] * 3)
-        self.call(a)  # b's calls still in flight: a's question would be unproven
-        self.assertEqual(self.methods(), ["tools/call"])
+            calls += self.take()
+        self.assertEqual([m["method"] for m in calls], ["tools/call"] * 3)
+        # b's calls in flight: a's question would be unproven, so a's call
+        # waits for them to end (never written into b's roots), then switches.
+        self.call(a)
+        self.call(b)  # behind a's: in order
+        self.assertEqual(self.take(), [])
+        for call in calls:
+            self.finish(call)
+        self.assertEqual(self.methods(), [ROOTS_CHANGED])
 
     def test_requests_before_the_childs_question_wait_behind_it_in_order(self) -> None:
         a, b = person("a"), person("b")
@@ -196,11 +204,8 @@ class ChildRootsTests(RootsCase):
             [m["method"] for m in self.answered(b, sink, rootsOf("b"))], ["tools/call"]
         )
 
-    def test_across_principals_anothers_roots_are_taken_out_once(self) -> None:
-        """The child holds alice's roots, bob calls while alice is attached:
-        bob cannot be proven the asker, so the child is told once, its
-        question gets no roots, bob's call goes after that answer (never
-        into alice's roots), and nothing is sent again after."""
+    def aliceGave(self) -> tuple[FakeSession, FakeSession]:
+        """alice alone gives the child her roots; bob attaches. (a, b)."""
         a, b = person("a", "alice"), person("b", "bob")
         self.attach(a)
         self.childAsks()
@@ -209,17 +214,82 @@ class ChildRootsTests(RootsCase):
         self.take()
         self.assertEqual(self.settled(), [])
         self.attach(b)
-        _, sink = self.call(b)
-        self.assertEqual(self.methods(), [ROOTS_CHANGED])
-        childId = self.childAsks()
-        self.assertEqual(sink.messages, [])
-        self.assertEqual(self.take(), [jsonrpc.resultResponse(childId, {"roots": []})])
-        [call] = self.settled()
-        self.assertEqual(call["method"], "tools/call")
-        self.call(b)
+        return a, b
+
+    def test_another_principals_call_never_runs_on_the_roots_the_child_holds(self) -> None:
+        """The child holds alice's roots, bob calls while alice is attached:
+        bob cannot be proven the asker of a question, and the empty list
+        would not take alice's roots out of a child that keeps them: bob's
+        call is refused (naming the fix), never written, and the pool is
+        told (it gives each session a child of its own). alice's calls go."""
+        a, b = self.aliceGave()
+        with capturedGatewayLogs() as events:
+            d, _ = self.call(b)
+        self.assertEqual(self.take(), [])
+        error = self.successResultOf(d)["error"]
+        self.assertEqual(error["code"], jsonrpc.INTERNAL_ERROR)
+        self.assertIn('{"everything": {"share": "session"}}', error["message"])
+        self.assertIn("another principal's", error["message"])
+        refused = "server {server}: refused"
+        [said] = [e for e in events if e.get("log_format", "").startswith(refused)]
+        self.assertEqual((said["sid"], said["holder"]), (shortId(b.id), shortId(a.id)))
+        self.assertEqual(self.told, [("roots/list", 2)])
+        self.assertEqual(self.router.inFlight, 0)
         self.call(a)
+        self.assertEqual(self.methods(), ["tools/call"])
+
+    def test_a_session_without_roots_of_another_principal_is_refused_too(self) -> None:
+        _a, b = self.aliceGave()
+        b.capabilities = {}
+        d, _ = self.call(b)
+        self.assertEqual(self.take(), [])
+        self.assertIn("declared no roots", self.successResultOf(d)["error"]["message"])
+
+    def test_an_empty_answer_does_not_take_the_roots_out(self) -> None:
+        """The child's own question while alice and bob are attached gets the
+        empty list, which a child may ignore: it may still hold alice's
+        roots, and bob's call is refused all the same."""
+        _a, b = self.aliceGave()
+        childId = self.childAsks()
+        self.assertEqual(self.take(), [jsonrpc.resultResponse(childId, {"roots": []})])
+        self.assertEqual(self.settled(), [])
+        d, _ = self.call(b)
+        self.assertEqual(self.take(), [])
+        self.assertIn("error", self.successResultOf(d))
+
+    def test_a_list_of_another_principal_goes_at_once(self) -> None:
+        _a, b = self.aliceGave()
+        self.call(b, "tools/list")
+        self.assertEqual(self.methods(), ["tools/list"])
+
+    def test_across_principals_a_child_that_holds_nobodys_roots_runs_the_call(self) -> None:
+        """alice and bob attached, the child given no one's roots: bob's
+        call cannot be given his, and runs on the roots the server was
+        configured with, as before (no one else's)."""
+        a, b = person("a", "alice"), person("b", "bob")
+        self.startUp(a, b)
+        self.call(b)
+        self.assertEqual(self.methods(), ["tools/call"])
+        self.assertEqual(self.told, [])
+
+    def test_a_session_of_the_same_principal_without_roots_runs_on_its_roots(self) -> None:
+        """One person's windows: one that gives no roots runs on the roots
+        the child holds (that person's), and the log says so once."""
+        a = person("a")
+        self.attach(a)
+        self.childAsks()
+        [asked] = a.delivered
+        self.router.clientResponse(a, jsonrpc.resultResponse(asked["id"], rootsOf("a")))
+        self.take()
+        self.settled()
+        n = person("n", caps={})
+        self.attach(n)
+        with capturedGatewayLogs() as events:
+            self.call(n)
+            self.call(n)
         self.assertEqual(self.methods(), ["tools/call", "tools/call"])
-        self.assertEqual((self.told, self.router.ambiguousServerRequests), ([], 0))
+        said = [e for e in events if "gives no roots" in e.get("log_format", "")]
+        self.assertEqual([(e["sid"], e["holder"]) for e in said], [(shortId(n.id), shortId(a.id))])
 
 
 class BarrierTests(RootsCase):
@@ -278,24 +348,26 @@ class BarrierTests(RootsCase):
         self.childAsks()
         [call] = self.answered(a, sink, rootsOf("a"))  # it asks: known to
         self.finish(call)
-        self.call(b)
+        d, _ = self.call(b)
         self.assertEqual(self.methods(), [ROOTS_CHANGED])
         with capturedGatewayLogs() as events:
             self.clock.advance(ASKER_WAIT)
-        [call] = self.take()
-        self.finish(call)
+        self.assertEqual(self.take(), [])  # never written into a's roots
+        self.assertEqual(self.successResultOf(d)["error"]["code"], jsonrpc.INTERNAL_ERROR)
         [said] = [e for e in events if "did not ask" in e.get("what", "")]
         self.assertEqual((said["wait"], said["after"]), (ASKER_WAIT, ""))
-        # The child still holds a's roots: a's call needs no switch; c's does.
+        # The child still holds a's roots: a's call needs no switch; c's does,
+        # and (the child known to ask no more) is refused rather than run on a's.
         self.call(a)
         [call] = self.take()
         self.finish(call)
         c = person("c")
         self.attach(c)
-        self.call(c)
+        d, _ = self.call(c)
         self.assertEqual(self.methods(), [ROOTS_CHANGED])
         self.clock.advance(ASK_WAIT)
-        self.assertEqual(self.methods(), ["tools/call"])
+        self.assertEqual(self.take(), [])
+        self.assertIn("could not be given", self.successResultOf(d)["error"]["message"])
 
     def test_once_the_child_asked_its_client_gets_asker_wait_to_answer(self) -> None:
         self.switched()
@@ -310,18 +382,56 @@ class BarrierTests(RootsCase):
         self.assertEqual(said["wait"], ASKER_WAIT)
         self.assertEqual(said["after"], "")  # it asks: it is waited on next time
 
-    def test_another_sessions_request_waits_behind_it_too(self) -> None:
-        """b calls while a's call waits: b's waits as well (the child holds
-        nobody's roots yet). The child's question then has two callers:
-        unproven, it gets no roots, and both calls go, in order."""
-        _a, b, sink = self.switched()
-        self.call(b)
+    def test_another_sessions_call_waits_for_a_switch_of_its_own(self) -> None:
+        """b calls while a's call waits: b's waits as well. b's has not
+        reached the child, so the child's question is a's; a's call goes
+        in a's roots, and b's waits for it to end (the child's question
+        would have two callers before), then the child is told again, asks
+        b, and b's call goes in b's roots. a's next call waits behind."""
+        a, b, sinkA = self.switched()
+        _, sinkB = self.call(b)
         self.assertEqual(self.take(), [])
-        childId = self.childAsks()
-        self.assertEqual(self.take(), [jsonrpc.resultResponse(childId, {"roots": []})])
-        first, second = self.settled()
-        self.assertEqual((first["method"], second["method"]), ("tools/call", "tools/call"))
-        self.assertEqual((sink.messages, b.delivered), ([], []))
+        self.childAsks()
+        [callA] = self.answered(a, sinkA, rootsOf("a"))
+        self.assertEqual(callA["method"], "tools/call")
+        self.call(a)  # behind b's
+        self.clock.advance(ASKER_WAIT)
+        self.assertEqual(self.take(), [])
+        self.finish(callA)
+        self.assertEqual(self.methods(), [ROOTS_CHANGED])
+        self.childAsks()
+        [callB] = self.answered(b, sinkB, rootsOf("b"))
+        self.assertEqual(callB["method"], "tools/call")
+        self.finish(callB)
+        self.assertEqual(self.methods(), [ROOTS_CHANGED])  # a's next call: a's roots again
+        self.assertEqual(b.delivered, [])
+
+    def test_a_call_waiting_for_the_others_is_refused_when_they_do_not_end(self) -> None:
+        a, b, sinkA = self.switched()
+        self.childAsks()
+        [callA] = self.answered(a, sinkA, rootsOf("a"))
+        d, _ = self.call(b)
+        with capturedGatewayLogs() as events:
+            self.clock.advance(DRAIN_WAIT - 0.01)
+            self.assertNoResult(d)
+            self.clock.advance(0.01)
+        self.assertEqual(self.take(), [])
+        self.assertIn("could not be given", self.successResultOf(d)["error"]["message"])
+        [said] = [e for e in events if "waited" in e.get("log_format", "")]
+        self.assertEqual((said["sid"], said["wait"]), (shortId(b.id), DRAIN_WAIT))
+        self.finish(callA)
+        self.call(a)  # nothing waits any more
+        self.assertEqual(self.methods(), ["tools/call"])
+
+    def test_a_held_call_of_another_session_is_no_caller_of_the_childs_question(self) -> None:
+        """The fanout counts only calls written to the child (or the one the
+        child was told of): b's call held behind a's switch does not make
+        the child's question ambiguous."""
+        _a, b, sinkA = self.switched()
+        self.call(b)
+        self.childAsks()
+        self.assertEqual([m["method"] for m in sinkA.messages], ["roots/list"])
+        self.assertEqual(self.router.ambiguousServerRequests, 0)
 
     def test_a_held_request_cancelled_meanwhile_never_reaches_the_child(self) -> None:
         a, b = person("a"), person("b")
@@ -380,27 +490,24 @@ class BarrierTests(RootsCase):
         self.assertEqual(self.take(), [])
         self.assertEqual([m["method"] for m in self.settled()], ["tools/call", "resources/read"])
 
-    def test_another_principals_call_behind_the_barrier_gets_a_switch_of_its_own(self) -> None:
+    def test_another_principals_call_behind_the_barrier_is_never_written_in_hers(self) -> None:
         """bob calls while alice's call waits for her roots: when the child
-        has them, alice's call goes; bob's is not written into her roots: the
-        child is told again, and bob's call waits for that question's
-        answer (no roots: bob cannot be proven the asker beside alice)."""
+        has them, alice's call goes; bob's is not written into her roots
+        (bob cannot be proven the asker of a question beside alice): it is
+        refused."""
         a1, a2 = person("a1", "alice"), person("a2", "alice")
         self.startUp(a1, a2)
         _, sink = self.call(a1)
         self.childAsks()  # alice's windows only: a1's, on its call's stream
         bob = person("b", "bob")
         self.attach(bob)
-        self.call(bob)
+        d, _ = self.call(bob)
         [asked] = [m for m in sink.messages if m.get("method") == "roots/list"]
         self.router.clientResponse(a1, jsonrpc.resultResponse(asked["id"], rootsOf("a1")))
         self.take()
-        callA, changed = self.settled()
-        self.assertEqual((callA["method"], changed["method"]), ("tools/call", ROOTS_CHANGED))
-        childId = self.childAsks()
-        self.assertEqual(self.take(), [jsonrpc.resultResponse(childId, {"roots": []})])
-        [callB] = self.settled()
-        self.assertEqual(callB["method"], "tools/call")
+        [callA] = self.settled()
+        self.assertEqual(callA["method"], "tools/call")
+        self.assertIn("error", self.successResultOf(d))
         self.assertEqual(bob.delivered, [])
 
     def test_a_call_right_after_the_child_got_roots_waits_for_it_to_apply_them(self) -> None:
@@ -549,3 +656,20 @@ class Era2026CallerTests(RootsCase):
         self.childAsks()
         [written] = self.answered(call, sink, rootsOf("call"))  # type: ignore[arg-type]
         self.assertEqual((written["method"], idle.delivered), ("tools/call", []))
+
+    def test_concurrent_2026_calls_each_run_in_their_own_roots(self) -> None:
+        """Two 2026 calls at once, each its own caller: the second waits
+        for the first to end, then the child is told again and asks it."""
+        self.startUp()
+        x, y = Era2026Call(ROOTS_CAPS, None), Era2026Call(ROOTS_CAPS, None)
+        _, sinkX = self.call(x)  # type: ignore[arg-type]
+        _, sinkY = self.call(y)  # type: ignore[arg-type]
+        self.assertEqual(self.methods(), [ROOTS_CHANGED])
+        self.childAsks()  # y's call has not reached the child: x's question
+        [callX] = self.answered(x, sinkX, rootsOf("x"))  # type: ignore[arg-type]
+        self.assertEqual(self.take(), [])  # y's waits for x's call to end
+        self.finish(callX)
+        self.assertEqual(self.methods(), [ROOTS_CHANGED])
+        self.childAsks()
+        [callY] = self.answered(y, sinkY, rootsOf("y"))  # type: ignore[arg-type]
+        self.assertEqual(callY["method"], "tools/call")
