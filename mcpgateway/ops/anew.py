@@ -57,8 +57,9 @@ class StartedAnew:
     pid: int
     why: str
     session: str = ""
-    """The first characters of the id of the session whose own child it
-    was (C{""}: its server's shared child, or not known)."""
+    """The name logs give the session whose own child it was
+    (L{mcpgateway.core.sessions.shortId}; C{""}: its server's shared child,
+    or not known)."""
 
     def toJson(self) -> dict[str, Any]:
         out: dict[str, Any] = {"server": self.server, "pid": self.pid, "why": self.why}

@@ -71,6 +71,7 @@ from mcpgateway.core.adopted import (
 )
 from mcpgateway.core.adoptedprocess import openChild, pidfdExited
 from mcpgateway.core.handedchild import BadRecord, HandedChild, RecordDecoder, encodeRecord
+from mcpgateway.core.sessions import shortId
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.ops.anew import MAX_NAMED, StartedAnew, named
@@ -204,7 +205,7 @@ class ChildSender:
                         pid=pid,
                         why=why,
                     )
-                    left.append(StartedAnew(upstream.spec.name, pid, why, session[:8]))
+                    left.append(StartedAnew(upstream.spec.name, pid, why, _named(session)))
                 else:
                     handed.append(one)
         return handed, left
@@ -517,7 +518,7 @@ class ChildAdoption:
             " previous process with what it holds in memory",
             server=handed.server,
             pid=handed.pid,
-            whose=f" of session {handed.session[:8]}" if handed.session else "",
+            whose=f" of session {shortId(handed.session)}" if handed.session else "",
         )
 
     def _check(self, handed: HandedChild, final: bool, check: LayoutCheck) -> None:
@@ -604,7 +605,7 @@ class ChildAdoption:
         return None if owned is None else owned.childById(handed.session)
 
     def _stop(self, handed: HandedChild, why: str) -> None:
-        self.startedAnew([StartedAnew(handed.server, handed.pid, why, handed.session[:8])])
+        self.startedAnew([StartedAnew(handed.server, handed.pid, why, _named(handed.session))])
         self.log.info(
             "restart: server {server}'s child pid {pid} from the previous process is stopped:"
             " {why}",
@@ -613,3 +614,10 @@ class ChildAdoption:
             why=why,
         )
         stopProcess(handed, self._clock)
+
+
+def _named(sessionId: str) -> str:
+    """How the log, C{status} and C{/health} name the session C{sessionId}
+    (C{""}: none): its L{shortId}, never a piece of the id itself, which is
+    the session's only secret."""
+    return shortId(sessionId) if sessionId else ""

@@ -14,6 +14,7 @@ from twisted.internet.task import Clock
 
 from mcpgateway.core.adopted import LAID_OUT_OTHERWISE, LayoutComparison
 from mcpgateway.core.handedchild import encodeRecord
+from mcpgateway.core.sessions import shortId
 from mcpgateway.ops import childhandover
 from mcpgateway.ops.childhandover import ADOPTED, ChildAdoption, ChildSender, gateWait
 from tests.fakes import capturedGatewayLogs
@@ -190,7 +191,7 @@ def test_the_children_not_kept_are_named_with_why(stopped: list[int]) -> None:
             "server": "gone",
             "pid": 77,
             "why": "its server is no longer configured",
-            "session": "abcdef01",
+            "session": shortId("abcdef0123456789"),  # its log name, never a piece of the id
         },
         {"server": "solo", "pid": 78, "why": "it was given secrets"},
     ]
@@ -456,7 +457,7 @@ def test_a_sender_names_each_child_that_cannot_move(
                 "server": "busy",
                 "pid": 91,
                 "why": "a request is in flight on it",
-                "session": "ssssssss",
+                "session": shortId("s" * 12),
             }
         ],
         "fds": 0,
