@@ -679,7 +679,10 @@ class OwnerFanout:
     everything the child says is the owner's."""
 
     handshake = False
-    intercepts: frozenset[str] = frozenset()
+    intercepts = frozenset({"logging/setLevel", "resources/subscribe", "resources/unsubscribe"})
+    """Passed on unchanged, and kept on the session once the child agreed
+    (L{_kept}): a child started anew for the session (after a restart, a
+    crash, an exit) is given its log level and subscriptions again."""
     keeps: frozenset[str] = frozenset()
     tracksTasks = False
     """The child's tasks are all its owner's: passed unchanged."""
@@ -692,7 +695,7 @@ class OwnerFanout:
     def intercept(
         self, router: Router, session: SessionLike, message: Message, related: Sink | None
     ) -> Deferred[Message]:
-        return router.forward(session, message, related)  # intercepts nothing
+        return router.forward(session, message, related).addCallback(_kept, session, message)
 
     def detached(self, router: Router, session: SessionLike) -> None:
         """Nothing to give back: the owner's requests pass unchanged."""
@@ -716,6 +719,27 @@ class OwnerFanout:
     ) -> tuple[SessionLike, Exchange | None] | str:
         """The owner asked: it is the only session the child serves."""
         return self.owner, router.latestExchange(self.owner)
+
+
+def _kept(answer: Message, session: SessionLike, message: Message) -> Message:
+    """C{answer}, once what C{message} set (a log level, a subscription) is
+    kept on C{session}, if the child agreed (a result)."""
+    params = message.get("params")
+    if "result" not in answer or not isinstance(params, dict):
+        return answer
+    method = message["method"]
+    if method == "logging/setLevel":
+        level = params.get("level")
+        if isinstance(level, str) and level in _LEVEL_RANK:
+            session.logLevel = level
+        return answer
+    uri = params.get("uri")
+    if isinstance(uri, str):
+        if method == "resources/subscribe":
+            session.subscriptions.add(uri)
+        else:
+            session.subscriptions.discard(uri)
+    return answer
 
 
 _UNTAGGED = object()

@@ -125,6 +125,65 @@ def test_stateful_session_gets_a_fresh_child_and_its_initialize_replayed() -> No
     assert any("in memory is lost" in (e.get("log_format") or "") for e in events)
 
 
+def test_a_stateful_sessions_log_level_and_subscriptions_reach_its_next_child() -> None:
+    """What a session asked of its own child (a log level, a subscription)
+    is kept once the child agreed, and given to the child started anew for
+    it after a restart, so that it gets no messages below its level and
+    its updates go on."""
+    store = MemoryStore()
+    first = PersistentHarness(store, STATEFUL)
+    served = {"tools": {}, "logging": {}, "resources": {"subscribe": True}}
+    sid = first.initialize("st", served=served)
+    proc = first.process()  # its own child
+    for requestId, (method, params) in enumerate(
+        [
+            ("logging/setLevel", {"level": "error"}),
+            ("resources/subscribe", {"uri": "file:///a"}),
+            ("resources/subscribe", {"uri": "file:///b"}),
+            ("resources/unsubscribe", {"uri": "file:///b"}),
+            ("resources/subscribe", {"uri": "file:///refused"}),
+        ],
+        start=20,
+    ):
+        first.request(
+            "POST",
+            "/st/mcp",
+            {"jsonrpc": "2.0", "id": requestId, "method": method, "params": params},
+            session=sid,
+        )
+        [sent] = [m for m in proc.takeMessages() if m.get("method") == method]
+        if params.get("uri") == "file:///refused":
+            proc.reply(
+                {"jsonrpc": "2.0", "id": sent["id"], "error": {"code": -32602, "message": "no"}}
+            )
+        else:
+            proc.reply({"jsonrpc": "2.0", "id": sent["id"], "result": {}})
+    session = first.gateway.sessions.get(sid)
+    assert session is not None
+    assert (session.logLevel, session.subscriptions) == ("error", {"file:///a"})
+    first.gateway.stop()
+
+    second = restarted(store, STATEFUL)
+    response = call(second, "st", sid)
+    fresh = second.process()
+    [init] = fresh.takeMessages()
+    fresh.reply(
+        {
+            "jsonrpc": "2.0",
+            "id": init["id"],
+            "result": {"protocolVersion": "2025-11-25", "capabilities": served},
+        }
+    )
+    replayed = [(m["method"], m.get("params")) for m in fresh.sentMessages()]
+    assert ("logging/setLevel", {"level": "error"}) in replayed
+    assert ("resources/subscribe", {"uri": "file:///a"}) in replayed
+    assert ("resources/subscribe", {"uri": "file:///b"}) not in replayed
+    [forwarded] = [m for m in fresh.sentMessages() if m.get("method") == "tools/call"]
+    fresh.reply({"jsonrpc": "2.0", "id": forwarded["id"], "result": {"content": []}})
+    assert response.status == 200
+    assert [e for e in response.events() if e.get("method") == "notifications/message"] == []
+
+
 def test_concurrent_requests_of_a_restored_stateful_session_wait_for_one_replay() -> None:
     second, sid = restoredAfterRestart(STATEFUL, "st")
     one, two = call(second, "st", sid, 1), call(second, "st", sid, 2)
