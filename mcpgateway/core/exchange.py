@@ -47,6 +47,7 @@ class Exchange:
         "clientId",
         "clientToken",
         "method",
+        "progressed",
         "related",
         "response",
         "session",
@@ -75,6 +76,9 @@ class Exchange:
         """Its id on the child."""
         self.blocked = False
         """Held (L{Router.hold}): no timeout runs for it."""
+        self.progressed: float | None = None
+        """When the child last reported its progress (its timeout then
+        restarts: L{mcpgateway.core.router.PROGRESS_CAP})."""
         self.span: tracing.Span | None = None
         """Its CLIENT span, when the gateway traces (L{tracing.tracer})."""
 

@@ -23,6 +23,11 @@ session (who receives notifications and the child's requests, which client
 requests the gateway answers or merges itself, whose each MCP task is) is
 the router's L{Fanout} (L{mcpgateway.core.fanout}).
 
+A request times out C{timeout} seconds after it was sent, or after the
+child last reported its progress on it (a long tool call that keeps
+reporting runs on, as MCP lets a client allow), never later than
+L{PROGRESS_CAP} seconds after it was sent.
+
 Each request it writes to the child is timed (C{mcp.client.operation.duration})
 and, when the gateway traces (L{mcpgateway.core.tracing}), is a CLIENT span
 whose context replaces the C{_meta.traceparent} the child receives.
@@ -61,6 +66,11 @@ from mcpgateway.protocol import jsonrpc, paramheaders
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.timers import Deadlines
+
+PROGRESS_CAP = 3600.0
+"""Seconds after a request was sent past which its progress no longer
+restarts its timeout: a request that keeps reporting progress is cut at
+most this long after it was sent (docs/guide/limits.md)."""
 
 
 class Fanout(Protocol):
@@ -476,20 +486,31 @@ class Router:
         timeout = (self._starts if ex.method in STARTS else self._deadlines).timeout
         # The log says how long it waited too (a reload may have shortened the timeout,
         # a held request was away, the reactor was late); the client is told the timeout.
-        waited = round(self._clock.seconds() - ex.started, 1)
+        now = self._clock.seconds()
+        waited = round(now - ex.started, 1)
+        within = f"{timeout:g} s"
+        if ex.progressed is not None:
+            within += (
+                f" of its last progress, nor within {PROGRESS_CAP:g} s of being sent"
+                if ex.progressed + timeout > ex.started + PROGRESS_CAP
+                else " of its last progress"
+            )
         self.log.warn(
             "server {server}: {method} timed out (its timeout: {timeout:g}s; it was sent"
-            " {waited:g}s ago)",
+            " {waited:g}s ago{progress})",
             server=self.name,
             method=ex.method,
             waited=waited,
             timeout=timeout,
+            progress=""
+            if ex.progressed is None
+            else f", its last progress {round(now - ex.progressed, 1):g}s ago",
         )
         ex.response.callback(
             jsonrpc.errorResponse(
                 ex.clientId,
                 jsonrpc.REQUEST_TIMEOUT,
-                f"server '{self.name}' did not answer {ex.method} within {timeout:g} s",
+                f"server '{self.name}' did not answer {ex.method} within {within}",
             )
         )
 
@@ -624,10 +645,22 @@ class Router:
                 )
         if method == "notifications/progress" and isinstance(params, dict):
             ex = self._pending.get(params.get("progressToken"))  # type: ignore[arg-type]
-            if ex is not None and ex.clientToken is not None and ex.related is not None:
-                ex.related({**message, "params": {**params, "progressToken": ex.clientToken}})
+            if ex is not None:
+                self._progressed(ex)
+                if ex.clientToken is not None and ex.related is not None:
+                    progress = {**params, "progressToken": ex.clientToken}
+                    ex.related({**message, "params": progress})
             return
         self.fanout.notification(self, message)
+
+    def _progressed(self, ex: Exchange) -> None:
+        """The child reported progress on C{ex}: its timeout starts again
+        from now, unless that would end past L{PROGRESS_CAP} after it was
+        sent (a held request's has none running)."""
+        now = ex.progressed = self._clock.seconds()
+        deadlines = self._deadlines
+        if ex.childId in deadlines and now + deadlines.timeout <= ex.started + PROGRESS_CAP:
+            deadlines.add(ex.childId)
 
     def _forgetTools(self, method: str | None) -> None:
         """Forget what the child listed of C{method}'s kind (C{None}: all)."""
