@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,8 @@ from mcpgateway.ops.gatewayprobe import (
     waitGone,
 )
 from mcpgateway.ops.statedir import isGatewayProcess, pidAlive, removeState
+from mcpgateway.ops.warden import SOCKET, readKey, wardenWaits
+from mcpgateway.ops.wardenrun import STOP
 from mcpgateway.runtime.paths import LOG_FILE
 
 
@@ -53,11 +57,22 @@ def cmdStop(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
         return _stopRunning(ctx, out, stateDir, found, pid)
     if found.stale:
         return _cleanUpStale(ctx, out, stateDir, found)
+    warden = stopWardenHeld(ctx, stateDir)
     if out.json:
-        out.emit({"ok": True, "stopped": False, "stale": False, "pid": None})
+        out.emit({"ok": True, "stopped": False, "stale": False, "pid": None, "warden": warden})
     else:
         out.line("mcpgateway is not running")
+        _sayWarden(out, warden)
     return 0
+
+
+def _sayWarden(out: Output, warden: int | None) -> None:
+    """Say that the warden C{warden} stopped what it kept (C{None}: none did)."""
+    if warden is not None:
+        out.line(
+            f"  the warden (pid {warden}) of the gateway that died stopped the children it"
+            " kept for the next start"
+        )
 
 
 PREDECESSOR_STOP_WAIT = 15.0
@@ -161,11 +176,13 @@ def _cleanUpStale(ctx: CliContext, out: Output, stateDir: Path, found: GatewayPr
     if not kept:
         removeState(stateDir)
         removeStalePidFile(stateDir)
+    document["warden"] = warden = stopWardenHeld(ctx, stateDir)
     if out.json:
         out.emit(document)
     else:
         done = "kept it: it names the config to restore" if kept else "removed it"
         out.line(f"mcpgateway was not running (stale state.json: {what}); {done}")
+        _sayWarden(out, warden)
         if outcome is not None:
             outcome.print(out)
         for problem in problems:
@@ -252,3 +269,30 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         " client's file. A restart's old process still handing over to the gateway"
         " is stopped too.",
     ).set_defaults(handler=cmdStop)
+
+
+def stopWardenHeld(ctx: CliContext, stateDir: Path) -> int | None:
+    """Have the warden of a gateway that died, which keeps its children on
+    C{stateDir} for the next gateway (up to C{--adopt-grace}), stop them
+    now: the pid of the warden that did, once it has exited (C{None}: none
+    waits, it is another user's, or it did not take the secret). C{stop}
+    leaves nothing of the gateway running."""
+    secret = readKey(stateDir)
+    if not secret or not wardenWaits(stateDir):
+        return None
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(ctx.timeouts.stop)
+        try:
+            sock.connect(str(stateDir / SOCKET))
+            size = struct.calcsize("3i")
+            credentials = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, size)
+            pid, uid, _ = (int(v) for v in struct.unpack("3i", credentials))
+            if uid != os.getuid():
+                return None
+            sock.sendall(STOP + secret + b"\n")
+            while sock.recv(64):  # it closes once it has taken the word
+                pass
+        except OSError:
+            return None
+    waitGone(pid, ctx.timeouts.stop, ctx.clock, ctx.sleep)
+    return pid

@@ -74,6 +74,11 @@ PROC = "/proc"
 PROOF = b"gateway "
 """How the next gateway's proof line starts: C{gateway <secret>}, the
 secret the gateway of this warden wrote in the state directory (L{Tally.secret})."""
+STOP = b"stop "
+"""How the line of C{mcpgateway stop} starts, in the proof's place: C{stop
+<secret>}: the children held for the next gateway stop now (L{StopAsked})."""
+STOPPED_BY_STOP = "mcpgateway stop stopped it before a gateway started again"
+"""Why the children held for the next gateway were stopped on C{STOP}."""
 MAX_PROOF = 256
 """The longest proof line read, in bytes."""
 PROOF_WAIT = 2.0
@@ -305,6 +310,9 @@ class Tally:
         self.atOnce: list[dict[str, object]] | None = None
         """The children stopped as soon as the gateway was gone (those it
         had not given the warden), with why; C{None}: none was stopped so."""
+        self.stoppedWhy = ""
+        """Why the children held for the next gateway were stopped before
+        the grace ran out (L{StopAsked}); C{""}: they were not."""
         self.notes: dict[int, dict[str, object]] = {}
         self.starts: dict[int, int] = {}
         self._procRoot = procRoot
@@ -504,12 +512,20 @@ def handTo(
     return True
 
 
+class StopAsked(Exception):
+    """C{mcpgateway stop} proved itself (L{STOP}): the children held stop now."""
+
+
 def proven(conn: socket.socket, secret: bytes) -> bool:
     """Whether the process at the other end of C{conn} proves it is a
     gateway of this state directory: its first line is L{PROOF} and the
     C{secret} this warden's gateway wrote there (mode 0600, masked for
     every confined child), compared in constant time. Without a secret,
-    no process proves anything."""
+    no process proves anything.
+
+    @raise StopAsked: the line is L{STOP} and the secret: C{mcpgateway
+        stop}, which reads the state directory as a gateway does.
+    """
     line = b""
     while not line.endswith(b"\n") and len(line) < MAX_PROOF:
         chunk = conn.recv(1)  # a byte at a time: nothing after the line is taken
@@ -517,6 +533,8 @@ def proven(conn: socket.socket, secret: bytes) -> bool:
             return False
         line += chunk
     given = line.partition(b"\n")[0]
+    if secret and given.startswith(STOP) and hmac.compare_digest(given[len(STOP) :], secret):
+        raise StopAsked()
     if not secret or not given.startswith(PROOF):
         return False
     return hmac.compare_digest(given[len(PROOF) :], secret)
@@ -534,7 +552,10 @@ def offer(
     """Wait up to C{grace} seconds on C{server} for the next gateway (of
     the same user, proving it with C{secret}: L{proven}), and hand it the
     C{held} children; the pids it took (none: it did not come, or did not
-    answer)."""
+    answer).
+
+    @raise StopAsked: C{mcpgateway stop} asked for them to stop now.
+    """
     deadline = monotonic() + grace
     while True:
         remaining = deadline - monotonic()
@@ -622,7 +643,12 @@ def keepFor(tally: Tally, grace: float, path: str) -> set[int]:
         stopped = tally.stopped(p for p in others if groupsOf(p) is not None)
         tally.atOnce = stopped
         stopAll(others, tally.marker, spared=tally.spared | set(held), starts=tally.starts)
-        taken = offer(server, held, grace, len(stopped), secret=tally.secret, stopped=stopped)
+        try:
+            taken = offer(server, held, grace, len(stopped), secret=tally.secret, stopped=stopped)
+        except StopAsked:
+            say(f"mcpgateway stop: the {len(held)} child(ren) kept for the next gateway stop now")
+            tally.stoppedWhy = STOPPED_BY_STOP
+            return set()
         if taken:
             say(f"handed {len(taken)} child(ren) to the next gateway")
             tally.reported = True  # the next gateway was told of the others
@@ -658,7 +684,9 @@ def leftWithoutTaker(tally: Tally, grace: float, procRoot: str = PROC) -> list[d
     ours = stillOurs(tally.leaders, tally.starts, procRoot)
     running = [pid for pid in ours if groupsOf(pid, procRoot) is not None]
     held = [pid for pid in running if pid in tally.held]
-    if grace > 0:
+    if tally.stoppedWhy:
+        why = tally.stoppedWhy
+    elif grace > 0:
         why = f"no gateway started on its state directory within the {grace:g} s grace"
         why += " (--adopt-grace)"
     else:

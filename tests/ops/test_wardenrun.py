@@ -366,6 +366,27 @@ def test_with_no_secret_no_process_proves_anything() -> None:
     assert wardenrun.proven(FakeConn(b"gateway c0ffee\nmore"), b"c0ffee")  # type: ignore[arg-type]
 
 
+def test_mcpgateway_stop_with_the_secret_has_the_held_children_stop_now(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """C{mcpgateway stop} after a crash: a connection that says C{stop} and
+    the secret ends the wait for the next gateway (the children stop at
+    once, none handed over); C{stop} with a wrong secret is nothing."""
+    monkeypatch.setattr(wardenrun, "say", lambda text: None)
+    held = {10: (b'{"pid":10}', [3, 4, 5])}
+    guess = FakeConn(b"stop c0ffef\n")
+    stop = FakeConn(b"stop c0ffee\n")
+    late = FakeConn(b"gateway c0ffee\n" + wardenrun.ADOPTED)
+    server = FakeServer([guess, stop, late])
+    with pytest.raises(wardenrun.StopAsked):
+        wardenrun.offer(server, held, 60, 0, secret=b"c0ffee")  # type: ignore[arg-type]
+    assert guess.sent == stop.sent == b"" and stop.fds == []
+    assert server.conns == [late]  # never offered what stops
+    with pytest.raises(wardenrun.StopAsked):
+        wardenrun.proven(FakeConn(b"stop c0ffee\n"), b"c0ffee")  # type: ignore[arg-type]
+    assert not wardenrun.proven(FakeConn(b"stop \n"), b"")  # type: ignore[arg-type]
+
+
 def test_the_children_no_gateway_took_are_reported_with_why(tmp_path: Path) -> None:
     proc = tmp_path / "proc"
     proc.mkdir()
@@ -386,3 +407,6 @@ def test_the_children_no_gateway_took_are_reported_with_why(tmp_path: Path) -> N
     assert not (tmp_path / "none.json").exists()
     atOnce = wardenrun.leftWithoutTaker(tally, 0, str(proc))
     assert all("--adopt-grace is 0" in str(one["why"]) for one in atOnce)
+    tally.stoppedWhy = wardenrun.STOPPED_BY_STOP  # mcpgateway stop asked
+    [stopped, _] = wardenrun.leftWithoutTaker(tally, 60, str(proc))
+    assert stopped["why"] == "mcpgateway stop stopped it before a gateway started again"

@@ -164,6 +164,35 @@ def test_with_no_next_gateway_the_children_end_after_the_grace(home: Path) -> No
         cli(home, "stop")
 
 
+def test_a_stop_after_a_crash_stops_the_children_the_warden_kept(home: Path) -> None:
+    """C{mcpgateway stop} after a crash leaves nothing of the gateway: the
+    warden, which keeps the children for the next start (60 s by
+    default), stops them at once when told so, and the next gateway names
+    why they were started anew."""
+    config = configure(home, "off")
+    port = freePort()
+    startGateway(home, port, config, "off")
+    shared = openSession(port, "shared")
+    count(port, "shared", shared, 1)
+    child = hostPidOf(home, "shared")
+    warden = wardenOf(home)
+    killGateway(home)
+    assert waitFor(lambda: (home / "state" / "warden.sock").exists(), timeout=10)
+    stopped = cli(home, "stop")
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert f"the warden (pid {warden})" in stopped.stdout, stopped.stdout
+    assert not running(warden)
+    assert waitFor(lambda: not running(child), timeout=10), "the kept child outlived the stop"
+    port = freePort()
+    startGateway(home, port, config, "off")
+    try:
+        [anew] = health(port)["restart"]["anew"]
+        assert anew["pid"] == child
+        assert anew["why"] == "mcpgateway stop stopped it before a gateway started again"
+    finally:
+        cli(home, "stop")
+
+
 def wardenOf(home: Path) -> int:
     """The warden of the gateway on C{home} (its command line names its socket)."""
     sock = str(home / "state" / "warden.sock").encode()
