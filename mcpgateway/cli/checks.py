@@ -36,6 +36,7 @@ from mcpgateway.config.servers import ConfigError
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
 from mcpgateway.ops.gatewayprobe import GatewayProbe, claudeConfigPath
 from mcpgateway.ops.statedir import openStateDir
+from mcpgateway.ops.warden import wardenWaits
 from mcpgateway.runtime.paths import (
     ENV_FILE,
     LOG_FILE,
@@ -133,6 +134,14 @@ def checkGatewayRunning(ctx: DoctorContext) -> Check:
         why = "is gone" if not found.alive else "is not the gateway (no lock held)"
         if found.pid is None:
             why = "is missing from state.json"
+        if wardenWaits(ctx.stateDir):
+            return Check(
+                "fail",
+                f"Gateway not running (stale state.json: pid {found.pid} {why}); its warden keeps"
+                " its children for the next start (--adopt-grace)",
+                "run `mcpgateway start` now: it takes them with what they hold in memory"
+                " (`mcpgateway stop` stops them, and restores the config)",
+            )
         return Check(
             "fail",
             f"Gateway not running (stale state.json: pid {found.pid} {why})",

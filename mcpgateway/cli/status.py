@@ -66,6 +66,7 @@ from mcpgateway.cli.sandboxrefusals import refusalNotes
 from mcpgateway.cli.servers import serverShare
 from mcpgateway.cli.tools import pinsSummary, summaryLines
 from mcpgateway.ops.gatewayprobe import GatewayProbe, resolveStateDir
+from mcpgateway.ops.warden import wardenWaits
 from mcpgateway.runtime.paths import API_TOKEN_ENV, OVERRIDES_FILE
 
 SCOPED = ("workspace", "credential")
@@ -124,7 +125,14 @@ def cmdStatus(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     document["clientFiles"] = {"stranded": stranded, "restoreFailed": failure}
     warning += _strandedLines(stranded, failure, found.stale)
     if not found.running:
-        if found.stale:
+        if found.stale and wardenWaits(stateDir):
+            message = (
+                f"mcpgateway is not running (stale state.json from pid {found.pid}); its warden"
+                " keeps its children for the next start (--adopt-grace): `mcpgateway start`"
+                " takes them with what they hold in memory, `mcpgateway stop` stops them and"
+                " restores the config"
+            )
+        elif found.stale:
             message = (
                 f"mcpgateway is not running (stale state.json from pid {found.pid};"
                 " `mcpgateway stop` cleans up and restores the config)"

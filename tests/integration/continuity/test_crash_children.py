@@ -178,6 +178,10 @@ def test_a_stop_after_a_crash_stops_the_children_the_warden_kept(home: Path) -> 
     warden = wardenOf(home)
     killGateway(home)
     assert waitFor(lambda: (home / "state" / "warden.sock").exists(), timeout=10)
+    said = cli(home, "status")
+    assert "its warden keeps its children for the next start" in said.stdout, said.stdout
+    doctor = cli(home, "doctor")
+    assert "run `mcpgateway start` now: it takes them" in doctor.stdout, doctor.stdout
     stopped = cli(home, "stop")
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert f"the warden (pid {warden})" in stopped.stdout, stopped.stdout
