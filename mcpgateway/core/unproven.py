@@ -10,9 +10,11 @@ its share for a question:
 
  - a C{roots/list} (several sessions attached, or none) is answered with
    the gateway's own empty list (a
-   workspace child's with its workspace: L{mcpgateway.core.router.Fanout.roots}):
-   the child then holds nobody's roots, and L{ChildRoots} has it ask again
-   inside a call that has one owner;
+   workspace child's with its workspace: L{mcpgateway.core.router.Fanout.roots}).
+   A child may ignore an empty list and keep the roots it held
+   (server-filesystem does), so that answer takes nobody's roots out:
+   L{ChildRoots} counts the child as holding the last roots a session
+   gave it (C{mayHold}) until another session's, or a workspace, replace them;
  - a C{sampling/createMessage} or C{elicitation/create} is refused (a
    person's question is never guessed), counted, and nothing else;
  - any other request is refused, and the pool is told
@@ -20,18 +22,32 @@ its share for a question:
    clients other things keeps per-session state with them, and may be
    given a child per session.
 
-L{ChildRoots} keeps each session's roots its own on a shared child: it
-remembers whose roots the child last got (a session that answered its
-C{roots/list}, or the gateway's own answer), and just before a call of
-another session that declared C{roots} is forwarded, sends the child
-C{notifications/roots/list_changed}. A child that keeps its roots (as
+L{ChildRoots} keeps each session's roots its own on a shared child that
+asked for roots: a call (C{tools/call}, C{resources/read}, C{prompts/get},
+C{completion/complete}) never reaches it while it may hold another
+session's roots, but where the log says so (below). Before a call of a
+session that declared C{roots} whose roots the child does not hold, it is
+sent C{notifications/roots/list_changed}; a child that keeps its roots (as
 MCP asks) then asks again while that call is in flight, and the fanout's
-one-caller proof gives the question to that caller. It is sent once per
-switch of caller (never before every call), only to a child that asked
-for roots before, and only where the question can be proven the caller's
-(every session attached one principal's, no other call in flight); where
-it cannot, only to take another principal's roots out of the child (its
-question is then answered with the empty list).
+one-caller proof gives the question to that caller. The question can be
+proven the caller's only while every session attached is one principal's
+and no other client's call is written to the child (a call held here has
+not reached it and counts for nobody). So when another client's call is in
+flight, the caller's call, and every request after it, waits until those
+calls have ended (at most L{DRAIN_WAIT}), and then the switch is made.
+Calls of one caller need no switch and run side by side. Where the
+switch can never be proven (another principal's session is attached), or
+was not made in time, a call goes only if the child holds no other
+session's roots (none given since it started, or the caller's own);
+otherwise it is refused with an error naming the cure (a child per
+session: C{"share": "session"}), and the pool is told, which gives each
+2025 session a child of its own unless the share is pinned
+(L{mcpgateway.core.pools.promotion}). A workspace child's workspace
+replaces another's roots: there the switch is made across principals too,
+its question answered with the workspace. A session that gives no roots
+(it declared none, or answered an empty list) runs on the roots the child
+holds when they are its own principal's (that person's, and one log line
+per pair says so), and is refused when they are another principal's.
 
 A call of an MCP 2026-07-28 client is a caller of its own (that revision
 has no session: its chain of rounds, L{mcpgateway.core.era2026.mrtr}, is
@@ -43,7 +59,7 @@ round of the call. So such a client's every call to a child that reads
 roots costs a round more (asked at once: a call held behind the barrier
 has not reached the child, so its roots are all the child asks for it
 then, L{holds}); a client that does not declare C{roots} pays nothing,
-and the child answers it from the roots it holds, as for a 2025 session.
+and is a client that gives no roots, as for a 2025 session.
 
 A switch is a barrier: a child answers a call from the roots it holds,
 and asks for the new ones only once told (server-everything's
@@ -51,9 +67,9 @@ C{get-roots-list} would show the previous caller's roots; a filesystem
 server, whose allowed folders are its client's roots, would run the call
 in the previous caller's folders). So the call the C{list_changed} goes
 before is held, with every client request that comes to the child after
-it, until the child's question has been answered (by the caller, or with
-the gateway's empty list). A child reads the answer before what follows
-it (one pipe, in order), but may apply it with work of its own (a
+it, until the child's question has been answered (by the caller; a
+workspace child's, across principals, with its workspace). A child reads
+the answer before what follows it (one pipe, in order), but may apply it with work of its own (a
 filesystem server checks each folder on disk) before a call can use it.
 So whenever a shared child is given roots, the requests held, and those
 that come meanwhile, wait until it has applied them: for its next word (a
@@ -63,11 +79,13 @@ was seen to say one after being given roots; else L{SETTLE}. They then go
 in order, each request of another session than the caller's checked for
 a switch of its own as it goes. A child that does not ask is not waited on
 for long: L{ASK_WAIT} the first time, after which it is not waited on
-until it is seen to ask after being told; a child seen to ask after being
+until it is seen to ask after being told (but where it may hold another
+session's roots: then it is waited on L{ASK_WAIT} again); a child seen to ask after being
 told is waited on L{ASKER_WAIT} (and once it has asked, its client gets as
-long to answer). When a wait runs out the requests go on, and the log
-says so. A call with no switch of caller, and none while roots are being
-applied, pays a few comparisons.
+long to answer). When a wait runs out the requests go on (a call that
+would run on another session's roots is refused), and the log says so.
+A call with no switch of caller, and none while roots are being applied,
+pays a few comparisons.
 """
 
 from __future__ import annotations
