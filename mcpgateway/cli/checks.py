@@ -36,7 +36,7 @@ from mcpgateway.config.servers import ConfigError
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
 from mcpgateway.ops.gatewayprobe import GatewayProbe, claudeConfigPath
 from mcpgateway.ops.statedir import openStateDir
-from mcpgateway.ops.warden import wardenWaits
+from mcpgateway.ops.wardenfiles import wardenWaits
 from mcpgateway.runtime.paths import (
     ENV_FILE,
     LOG_FILE,

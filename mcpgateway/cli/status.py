@@ -66,7 +66,7 @@ from mcpgateway.cli.sandboxrefusals import refusalNotes
 from mcpgateway.cli.servers import serverShare
 from mcpgateway.cli.tools import pinsSummary, summaryLines
 from mcpgateway.ops.gatewayprobe import GatewayProbe, resolveStateDir
-from mcpgateway.ops.warden import wardenWaits
+from mcpgateway.ops.wardenfiles import wardenWaits
 from mcpgateway.runtime.paths import API_TOKEN_ENV, OVERRIDES_FILE
 
 SCOPED = ("workspace", "credential")

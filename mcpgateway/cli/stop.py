@@ -42,7 +42,7 @@ from mcpgateway.ops.gatewayprobe import (
     waitGone,
 )
 from mcpgateway.ops.statedir import isGatewayProcess, pidAlive, removeState
-from mcpgateway.ops.warden import SOCKET, readKey, wardenWaits
+from mcpgateway.ops.wardenfiles import SOCKET, readKey, wardenWaits
 from mcpgateway.ops.wardenrun import STOP
 from mcpgateway.runtime.paths import LOG_FILE
 

@@ -11,7 +11,7 @@ Who says why, by how the previous gateway process ended:
    server's entry changed, its sandbox would be laid out otherwise...);
  - a crash past the warden's grace (or with C{--adopt-grace 0}): the
    warden leaves C{warden-report.json} in the state directory
-   (L{mcpgateway.ops.warden.REPORT}), read and removed by the next gateway
+   (L{mcpgateway.ops.wardenfiles.REPORT}), read and removed by the next gateway
    at its start (L{takeWardenReport});
  - a crash that killed the warden too: the previous gateway's ledger
    (C{children.json}) still names its children (L{fromLedger}).
@@ -107,9 +107,9 @@ def named(entries: Any) -> list[StartedAnew]:
 
 def takeWardenReport(stateDir: Path) -> list[StartedAnew]:
     """The children the previous gateway's warden stopped with no gateway
-    to take them (L{mcpgateway.ops.warden.REPORT}), read once: the file is
+    to take them (L{mcpgateway.ops.wardenfiles.REPORT}), read once: the file is
     removed. C{[]} when there is none, or it cannot be read."""
-    from mcpgateway.ops.warden import REPORT
+    from mcpgateway.ops.wardenfiles import REPORT
 
     path = stateDir / REPORT
     try:
@@ -148,7 +148,7 @@ def crashedChildren(stateDir: Path) -> list[StartedAnew]:
     report, those its ledger names. C{[]} when a warden waits: the warden
     says itself which children it stopped (its C{end} record)."""
     from mcpgateway.ops.statedir import previousChildren
-    from mcpgateway.ops.warden import wardenWaits
+    from mcpgateway.ops.wardenfiles import wardenWaits
 
     if wardenWaits(stateDir):
         return []

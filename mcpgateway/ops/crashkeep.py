@@ -30,10 +30,10 @@ JSON); the child keeps the subscriptions and log level the dead gateway
 told it.
 
 When the gateway dies, the warden (L{mcpgateway.ops.wardenrun}) listens
-at C{<state dir>/warden.sock} (L{mcpgateway.ops.warden.SOCKET}) for the
+at C{<state dir>/warden.sock} (L{mcpgateway.ops.wardenfiles.SOCKET}) for the
 grace. The next gateway (L{CrashAdoption}, when it finds that socket at
 its start) connects, proves it is a gateway of the state directory (the
-secret the dead gateway left in C{warden.key}, L{mcpgateway.ops.warden.KEY},
+secret the dead gateway left in C{warden.key}, L{mcpgateway.ops.wardenfiles.KEY},
 read before its own warden replaces it), gets the children with the
 restart's codec and takes them with the restart's adoption
 (L{mcpgateway.ops.childhandover.ChildAdoption}), which serves each one
@@ -65,7 +65,7 @@ from zope.interface import implementer
 
 from mcpgateway.core.adopted import describeChild, whyNotKept
 from mcpgateway.ops.runningchildren import runningChildren
-from mcpgateway.ops.warden import SOCKET, wardenWaits
+from mcpgateway.ops.wardenfiles import SOCKET, wardenWaits
 from mcpgateway.runtime import logs
 
 if TYPE_CHECKING:
@@ -256,7 +256,7 @@ class CrashAdoption(Service):
     ) -> None:
         """
         @param proof: the secret the crashed gateway left in the state
-            directory (L{mcpgateway.ops.warden.readKey}, read before this
+            directory (L{mcpgateway.ops.wardenfiles.readKey}, read before this
             process's own warden replaces it): its warden hands its
             children only to whoever sends it.
         """

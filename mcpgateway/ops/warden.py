@@ -14,7 +14,8 @@ It is told of every process the gateway starts on a child's behalf too (a
 package install, an C{op read}: L{Warden.helperSpawned}), which gets the
 gateway's marker as the children do: the warden stops it if the gateway
 dies first, and never names it as a child. With C{--adopt-grace}, it is
-given a secret as it starts (L{KEY}, kept in the state directory), which
+given a secret as it starts (L{mcpgateway.ops.wardenfiles.KEY}, kept in the
+state directory), which
 the next gateway must send it before it hands over a child, and is told
 why of each child the gateway does not give it (L{Warden.note}).
 """
@@ -45,40 +46,6 @@ MARKER = "MCPGATEWAY_CHILD_OF"
 """The variable every child is given (L{Warden.marker}): the warden finds
 by it what a child started that left the child's session."""
 PROGRAM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wardenrun.py")
-
-
-SOCKET = "warden.sock"
-"""Where, in the state directory, a warden that keeps a crashed gateway's
-children waits for the next gateway (L{mcpgateway.ops.crashkeep.CrashAdoption})."""
-KEY = "warden.key"
-"""Where, in the state directory (mode 0600; masked for every confined
-child, as the whole state directory is), a gateway keeps the secret its
-warden asks the next gateway for before it hands it the children: only
-a gateway of this state directory reads it."""
-REPORT = "warden-report.json"
-"""Where, in the state directory, a warden that stopped children no
-gateway took says which, and why (L{mcpgateway.ops.anew})."""
-
-
-def readKey(stateDir: Path) -> bytes:
-    """The secret of the gateway before this one on C{stateDir} (L{KEY}),
-    read before this process's own warden replaces it; C{b""}: none."""
-    try:
-        with open(stateDir / KEY, "rb") as f:
-            return f.read(256).strip()
-    except OSError:
-        return b""
-
-
-def wardenWaits(stateDir: Path) -> bool:
-    """Whether a warden's socket is in C{stateDir} (a crashed gateway's
-    warden may wait there with its children)."""
-    import stat
-
-    try:
-        return stat.S_ISSOCK(os.lstat(stateDir / SOCKET).st_mode)
-    except OSError:
-        return False
 
 
 def wardenCommand(
@@ -154,8 +121,9 @@ class Warden:
             (C{--adopt-grace}): it is then spoken to over a UNIX socket
             pair, which carries the children's descriptors (L{keep}).
         @param keyFile: where the secret the next gateway proves itself
-            with is written as the warden starts (L{KEY}; C{None}: no next
-            gateway can prove it, and none is handed a child).
+            with is written as the warden starts
+            (L{mcpgateway.ops.wardenfiles.KEY}; C{None}: no next gateway
+            can prove it, and none is handed a child).
         """
         self._reactor = reactor
         self._inner = inner
@@ -320,7 +288,8 @@ class Warden:
         self._tell(self._keyLine() + told)
 
     def _keyLine(self) -> str:
-        """The secret's line, once it is in its file (L{KEY}); C{""} when
+        """The secret's line, once it is in its file
+        (L{mcpgateway.ops.wardenfiles.KEY}); C{""} when
         no next gateway is to take the children."""
         if self._keyFile is None or not self.keeps:
             return ""

@@ -44,7 +44,8 @@ def wardenFor(options: Any, reactor: IReactor, ledger: ChildWatcher, stateDir: P
     """The gateway's warden, told of every child after the C{ledger}: with
     C{--adopt-grace}, one that keeps the children that long after a crash
     for the next gateway (L{mcpgateway.ops.crashkeep})."""
-    from mcpgateway.ops.warden import KEY, REPORT, SOCKET, Warden, wardenCommand
+    from mcpgateway.ops.warden import Warden, wardenCommand
+    from mcpgateway.ops.wardenfiles import KEY, REPORT, SOCKET
 
     grace = float(options.get("adopt-grace") or 0.0)
     command = wardenCommand(
@@ -66,7 +67,7 @@ def adoptionFor(
     if successor is None:
         from mcpgateway.ops.anew import crashedChildren
         from mcpgateway.ops.crashkeep import TAKE_WAIT
-        from mcpgateway.ops.warden import readKey, wardenWaits
+        from mcpgateway.ops.wardenfiles import readKey, wardenWaits
 
         waits, lost = wardenWaits(stateDir), crashedChildren(stateDir)
         if not waits and not lost:

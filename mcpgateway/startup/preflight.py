@@ -40,7 +40,7 @@ from mcpgateway.ops.statedir import (
     unsafeSecrets,
     unsafeStateDir,
 )
-from mcpgateway.ops.warden import wardenWaits
+from mcpgateway.ops.wardenfiles import wardenWaits
 from mcpgateway.runtime import logs
 
 log = Logger(observer=logs.observer, namespace="mcpgateway.tap")

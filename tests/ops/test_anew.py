@@ -24,7 +24,7 @@ from mcpgateway.ops.anew import (
     takeWardenReport,
 )
 from mcpgateway.ops.statedir import LedgerChild
-from mcpgateway.ops.warden import REPORT
+from mcpgateway.ops.wardenfiles import REPORT
 
 
 def test_a_child_started_anew_survives_its_json() -> None:
@@ -95,7 +95,7 @@ def test_at_start_the_report_comes_first_and_a_waiting_warden_says_it_itself(
     assert crashedChildren(tmp_path) == [StartedAnew("files", 9, WARDEN_GONE_ENDED)]
     (tmp_path / REPORT).write_text(json.dumps({"stopped": [{"server": "a", "pid": 5, "why": "w"}]}))
     assert crashedChildren(tmp_path) == [StartedAnew("a", 5, "w")]
-    import mcpgateway.ops.warden as warden
+    import mcpgateway.ops.wardenfiles as warden
 
     monkeypatch.setattr(warden, "wardenWaits", lambda stateDir: True)  # with the children
     assert crashedChildren(tmp_path) == []

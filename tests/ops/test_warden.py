@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from mcpgateway.core.spec import ServerSpec
-from mcpgateway.ops.warden import KEY, MARKER, Warden, readKey, wardenCommand
+from mcpgateway.ops.warden import MARKER, Warden, wardenCommand
+from mcpgateway.ops.wardenfiles import KEY, readKey
 from tests.fakes import FakeProcessReactor, fakeSpawner
 
 
