@@ -18,22 +18,7 @@ from mcpgateway.core.sessions import shortId
 from mcpgateway.ops import childhandover
 from mcpgateway.ops.childhandover import ADOPTED, ChildAdoption, ChildSender, gateWait
 from tests.fakes import capturedGatewayLogs
-
-RECORD = {
-    "server": "gone",
-    "session": "",
-    "fingerprint": "f",
-    "pid": 77,
-    "pgid": 77,
-    "pending": "",
-    "nextId": 3,
-    "childInitializeResult": None,
-    "sessionInitializeResult": None,
-    "sessionCapabilities": None,
-    "subscriptions": [],
-    "logLevel": None,
-    "fds": 3,
-}
+from tests.support.ops.handedrecord import RECORD
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ from mcpgateway.ops.statedir import STATE_FILE, InstanceLock
 from mcpgateway.startup.handoverwiring import RestartOnSignal, successorOf
 from mcpgateway.web.pages.statuspage import restartData
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs
-from tests.ops.test_childhandover import RECORD
+from tests.support.ops.handedrecord import RECORD
 
 
 def texts(events: list[LogEvent]) -> list[str]:
