@@ -162,6 +162,10 @@ class Router:
         self._starts: Deadlines[int] = Deadlines(clock, max(startTimeout, timeout), self._timedOut)
         self.asks = ChildAsks(self, clock, self._ids)
         """The child's requests to its clients (L{mcpgateway.core.childasks})."""
+        self._heldAsks = self.asks.waits
+        """Its requests held for a session with no stream yet: each request
+        opened with a stream looks whether any is (a call, per request,
+        only when one is)."""
         self._serverRequests = self.asks.requests
         self.childRoots = ChildRoots(self, fanout.handshake, clock, bool(fanout.roots))
         """Whose roots the child holds (L{mcpgateway.core.unproven})."""
@@ -436,7 +440,7 @@ class Router:
                     session.called = True
                     if self.onServed is not None:
                         self.onServed(session)  # its saved record says so
-            if related is not None:
+            if related is not None and self._heldAsks.held:  # the common case: nothing held
                 self.asks.opened(session, ex)
         (self._starts if message["method"] in STARTS else self._deadlines).add(childId)
         self.served += 1
