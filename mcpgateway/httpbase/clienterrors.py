@@ -40,22 +40,18 @@ class ClientErrors:
         C{ordinary}: one that well-behaved clients send in the course of
         things (the resumption of a stream the gateway no longer has, after
         a cancel or a restart), at C{info}."""
-        path: bytes = request.path or b""
-        peer = request.getClientAddress()
-        self._emit(
-            (request.method or b"?").decode("ascii", "replace")[:16],
-            path[: self._SHOWN].decode("utf-8", "replace"),
-            getattr(peer, "host", None) or str(peer),
-            status,
-            reason,
-            quiet=ordinary,
-        )
+        self._noteRequest(request, status, reason, answered=False, quiet=ordinary)
 
     def noteAnswered(self, request: IRequest, status: int, reason: str) -> None:
         """Record a well-formed request answered with a JSON-RPC error whose
         HTTP status is C{status} (a 2026-07-28 answer: an unknown resource,
         a method that revision lacks): MCP traffic, not a refusal of what
         the client sent, so at C{info}, held to the same rate."""
+        self._noteRequest(request, status, reason, answered=True, quiet=True)
+
+    def _noteRequest(
+        self, request: IRequest, status: int, reason: str, answered: bool, quiet: bool
+    ) -> None:
         path: bytes = request.path or b""
         peer = request.getClientAddress()
         self._emit(
@@ -64,8 +60,8 @@ class ClientErrors:
             getattr(peer, "host", None) or str(peer),
             status,
             reason,
-            answered=True,
-            quiet=True,
+            answered=answered,
+            quiet=quiet,
         )
 
     def noteConnection(self, peer: str | None, status: int, reason: str) -> None:
