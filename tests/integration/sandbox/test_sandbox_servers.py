@@ -41,7 +41,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import anyio
 import pytest
@@ -415,6 +415,37 @@ def test_server_filesystem_writes_into_the_folder_it_was_given(home: Path, start
     assert (user / ".bashrc").read_text() == "# the user's own\n"
 
 
+class LearnedMemory(NamedTuple):
+    """A gateway run of an npx server-memory that learned one entity, then stopped."""
+
+    user: Path
+    entry: dict[str, Any]
+    args: tuple[str, ...]
+    env: dict[str, str]
+
+
+def learnedMemory(home: Path, start: Starter, observation: str) -> LearnedMemory:
+    """Start the gateway on C{home} with an npx server-memory (no
+    C{MEMORY_FILE_PATH}), have it learn an entity observed as
+    C{observation}, and stop the gateway."""
+    bwrapOrSkip()
+    user = fakeHome(home)
+    npmServer("SERVER_MEMORY_JS")  # Node.js and npm are here (else: skipped, saying why)
+    entry: dict[str, Any] = {
+        "command": "npx",
+        "args": ["-y", f"@modelcontextprotocol/server-memory@{MEMORY_VERSION}"],
+    }
+    config = writeConfig(user / "servers.json", {"memory": entry})
+    env = {"npm_config_cache": str(user / ".npm")}
+    args = ("--config", str(config), "--sandbox", "auto")
+    entity = {"name": "mcpgateway", "entityType": "project", "observations": [observation]}
+    first = start(*args, env=env, timeout=60.0)
+    made = toolCall(first.url("memory"), "create_entities", {"entities": [entity]})
+    assert "mcpgateway" in json.dumps(made), made
+    first.stop()
+    return LearnedMemory(user, entry, args, env)
+
+
 def test_server_memory_keeps_what_it_learned_across_a_restart(home: Path, start: Starter) -> None:
     """server-memory without C{MEMORY_FILE_PATH} writes C{memory.jsonl}
     beside its own script: in its own copy of the package the gateway
@@ -422,27 +453,14 @@ def test_server_memory_keeps_what_it_learned_across_a_restart(home: Path, start:
     is its own too (in the state directory), never the npm cache the
     gateway's environment names (the user's, where a C{postinstall} would
     leave what the user's next C{npx} runs)."""
-    bwrapOrSkip()
-    user = fakeHome(home)
-    npmServer("SERVER_MEMORY_JS")  # Node.js and npm are here (else: skipped, saying why)
-    entry = {
-        "command": "npx",
-        "args": ["-y", f"@modelcontextprotocol/server-memory@{MEMORY_VERSION}"],
-    }
-    config = writeConfig(user / "servers.json", {"memory": entry})
-    env = {"npm_config_cache": str(user / ".npm")}
-    args = ("--config", str(config), "--sandbox", "auto")
-    entity = {"name": "mcpgateway", "entityType": "project", "observations": ["persists"]}
-    first = start(*args, env=env, timeout=60.0)
-    made = toolCall(first.url("memory"), "create_entities", {"entities": [entity]})
-    assert "mcpgateway" in json.dumps(made), made
-    first.stop()
-    assert not list((user / "state" / "npx").glob("**/server-memory/dist/memory.jsonl"))
-    written = list((user / "state" / "copies").glob("memory-*/package/dist/memory.jsonl"))
+    learned = learnedMemory(home, start, "persists")
+    state = learned.user / "state"
+    assert not list((state / "npx").glob("**/server-memory/dist/memory.jsonl"))
+    written = list((state / "copies").glob("memory-*/package/dist/memory.jsonl"))
     assert written and "persists" in written[0].read_text()
-    assert not (user / ".npm").exists()
-    assert list((user / "state" / "caches").glob("memory-*/npm/cache/_cacache"))
-    second = start(*args, env=env, timeout=60.0)
+    assert not (learned.user / ".npm").exists()
+    assert list((state / "caches").glob("memory-*/npm/cache/_cacache"))
+    second = start(*learned.args, env=learned.env, timeout=60.0)
     graph = toolCall(second.url("memory"), "read_graph")
     assert "persists" in json.dumps(graph), graph
 
@@ -454,25 +472,14 @@ def test_server_memory_keeps_what_it_learned_when_its_entry_changes(
     data when the user edits its entry (a variable added, a key rotated,
     its sandbox narrowed): the copy is kept for the entry's name, route
     and person, not for every word of the entry."""
-    bwrapOrSkip()
-    user = fakeHome(home)
-    npmServer("SERVER_MEMORY_JS")
-    entry: dict[str, Any] = {
-        "command": "npx",
-        "args": ["-y", f"@modelcontextprotocol/server-memory@{MEMORY_VERSION}"],
+    learned = learnedMemory(home, start, "kept")
+    entry = {
+        **learned.entry,
+        "env": {"API_KEY": "rotated"},
+        "sandbox": {"filesystem": {"denyRead": ["~/private"]}},
     }
-    config = writeConfig(user / "servers.json", {"memory": entry})
-    env = {"npm_config_cache": str(user / ".npm")}
-    args = ("--config", str(config), "--sandbox", "auto")
-    entity = {"name": "mcpgateway", "entityType": "project", "observations": ["kept"]}
-    first = start(*args, env=env, timeout=60.0)
-    made = toolCall(first.url("memory"), "create_entities", {"entities": [entity]})
-    assert "mcpgateway" in json.dumps(made), made
-    first.stop()
-    entry["env"] = {"API_KEY": "rotated"}
-    entry["sandbox"] = {"filesystem": {"denyRead": ["~/private"]}}
-    writeConfig(user / "servers.json", {"memory": entry})
-    second = start(*args, env=env, timeout=60.0)
+    writeConfig(learned.user / "servers.json", {"memory": entry})
+    second = start(*learned.args, env=learned.env, timeout=60.0)
     graph = toolCall(second.url("memory"), "read_graph")
     assert "kept" in json.dumps(graph), graph
 
