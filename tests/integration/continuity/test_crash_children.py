@@ -164,18 +164,23 @@ def test_with_no_next_gateway_the_children_end_after_the_grace(home: Path) -> No
         cli(home, "stop")
 
 
-def test_a_stop_after_a_crash_stops_the_children_the_warden_kept(home: Path) -> None:
-    """C{mcpgateway stop} after a crash leaves nothing of the gateway: the
-    warden, which keeps the children for the next start (60 s by
-    default), stops them at once when told so, and the next gateway names
-    why they were started anew."""
+def sharedChildCounting(home: Path) -> tuple[Path, int, int, int]:
+    """A gateway on C{home} (unconfined children) whose shared child has
+    counted once: its config, its port, the child's pid and the warden's."""
     config = configure(home, "off")
     port = freePort()
     startGateway(home, port, config, "off")
     shared = openSession(port, "shared")
     count(port, "shared", shared, 1)
-    child = hostPidOf(home, "shared")
-    warden = wardenOf(home)
+    return config, port, hostPidOf(home, "shared"), wardenOf(home)
+
+
+def test_a_stop_after_a_crash_stops_the_children_the_warden_kept(home: Path) -> None:
+    """C{mcpgateway stop} after a crash leaves nothing of the gateway: the
+    warden, which keeps the children for the next start (60 s by
+    default), stops them at once when told so, and the next gateway names
+    why they were started anew."""
+    config, _, child, warden = sharedChildCounting(home)
     killGateway(home)
     assert waitFor(lambda: (home / "state" / "warden.sock").exists(), timeout=10)
     said = cli(home, "status")
@@ -214,13 +219,7 @@ def wardenOf(home: Path) -> int:
 def test_the_next_gateway_names_what_a_warden_killed_with_its_gateway_left(
     home: Path,
 ) -> None:
-    config = configure(home, "off")
-    port = freePort()
-    startGateway(home, port, config, "off")
-    shared = openSession(port, "shared")
-    count(port, "shared", shared, 1)
-    child = hostPidOf(home, "shared")
-    warden = wardenOf(home)
+    config, port, child, warden = sharedChildCounting(home)
     os.kill(warden, signal.SIGKILL)  # the OOM killer takes both
     assert waitFor(lambda: not running(warden), timeout=10)
     killGateway(home)
