@@ -212,7 +212,8 @@ def _ensureFolder(into: int, name: str, mode: int) -> None:
     else:
         if stat.S_ISDIR(info.st_mode):
             return
-        os.unlink(name, dir_fd=into)
+        with contextlib.suppress(FileNotFoundError):  # the other launcher's removal
+            os.unlink(name, dir_fd=into)
     try:
         os.mkdir(name, mode & 0o777, dir_fd=into)
     except FileExistsError:
