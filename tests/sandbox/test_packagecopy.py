@@ -5,6 +5,7 @@ the child left in it is followed."""
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -322,7 +323,10 @@ def test_two_launchers_bringing_one_copy_up_at_once_both_start(
     assert os.readlink(copy / "bin") == "dist"
     (copy / "bin").unlink()
     (copy / "bin").symlink_to("elsewhere")  # what a child left: removed, made again
+    shutil.rmtree(copy / "dist")
+    (copy / "dist").write_text("a file where the install has a folder")
     with monkeypatch.context() as racing:
         racing.setattr(os, "unlink", unlinkAfterTheOther)
         packagecopy.refresh(str(source), str(copy))
     assert os.readlink(copy / "bin") == "dist"
+    assert (copy / "dist" / "index.js").read_text() == "console.log('the real server')\n"
