@@ -67,7 +67,10 @@ class PoolPromotion:
         or pinned, each new session gets a child of its own from now on,
         and that is kept (for L{mcpgateway.config.promotions.TTL}).
         The router never tells of a question (sampling, elicitation, roots:
-        L{mcpgateway.core.unproven}): those never cost a server its share."""
+        L{mcpgateway.core.unproven}): those never cost a server its share.
+        It tells, as C{roots/list}, of a call refused because the child may
+        hold another session's roots (the roots barrier): a child of its own
+        gives each session its roots."""
         spec = self._spec()
         if self._ownsChildren() or sessions < 2:
             return  # fewer than two 2025 sessions: a child per session would not help
@@ -84,7 +87,10 @@ class PoolPromotion:
                 )
             return
         why = (
-            f"its child sent {method} while {sessions} sessions used it,"
+            f"its child may hold the roots one of the {sessions} sessions using it gave, and"
+            " another's call could not be given its own"
+            if method == "roots/list"
+            else f"its child sent {method} while {sessions} sessions used it,"
             " so the session it was for could not be proven"
         )
         self.promoted = why

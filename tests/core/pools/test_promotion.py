@@ -73,6 +73,16 @@ class PromotionTests(PromotionCase):
         self.assertEqual(len(self.sink.promoted), 1)
         self.assertEqual(shared.takeMessages()[0]["id"], "child-2")
 
+    def test_a_call_refused_for_anothers_roots_promotes_saying_so(self) -> None:
+        """The roots barrier tells of a call it refused because the child
+        may hold another session's roots (as C{roots/list}): the promotion
+        says that, not that the child asked something."""
+        serverPoolOf(self.pool).promotion.ambiguous("roots/list", 2)
+        [(server, why)] = self.sink.promoted
+        self.assertEqual(server, "srv")
+        self.assertIn("its child may hold the roots one of the 2 sessions using it gave", why)
+        self.assertNotIn("sent roots/list", why)
+
     def test_a_request_of_the_child_while_one_of_two_principals_calls_promotes(self) -> None:
         """Two principals' sessions attached, only the second has a call in
         flight, and the child asks something of a client: it may be
