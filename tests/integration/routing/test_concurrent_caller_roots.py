@@ -84,10 +84,18 @@ def test_concurrent_clients_each_work_in_their_own_folder(
                 group.start_soon(run, "b")
 
     anyio.run(main)
-    wrong = [
-        s for s in seen if not s[2].endswith(str(data / s[0])) or (s[3] == "A") != (s[0] == "a")
-    ]
-    assert len(seen) == 12 and wrong == [], (wrong[:4], gateway.text()[-4000:])
+
+    def wrong(look: tuple[str, int, str, str]) -> bool:
+        name, _, allowed, read = look
+        if allowed.endswith(str(data / name)):  # its own folder: reads only what is in it
+            return (read == "A") != (name == "a")
+        # Else the folder the server was started with, before the fresh child
+        # asked anyone's roots (as over stdio, where its first call may run
+        # before the roots are in), never the other client's.
+        return not allowed.endswith(str(data))
+
+    assert len(seen) == 12 and [s for s in seen if wrong(s)] == [], (seen, gateway.text()[-4000:])
+    assert all(s[2].endswith(str(data / s[0])) for s in seen if s[1] >= 3), seen
     assert len(gateway.health()["servers"]["fs"]["pids"]) == 1
 
 
@@ -108,10 +116,79 @@ def test_sequential_clients_never_run_in_another_clients_folder_unsaid(
             return [await once(root) for root in (data / "a", data / "b", None, data / "a")]
 
     a, b, none, again = anyio.run(main)
-    assert a[0].endswith(str(data / "a")) and a[1] == "A", a
+    # The first client may meet the fresh child before it asked for roots:
+    # the folder the server was started with, as over stdio.
+    assert a[0].endswith((str(data / "a"), str(data))) and a[1] == "A", a
     assert b[0].endswith(str(data / "b")) and b[1] != "A", b
     assert again[0].endswith(str(data / "a")) and again[1] == "A", again
     # One principal: the client without roots runs on the roots the child
     # holds (b's), never silently.
     assert none[0].endswith(str(data / "b")), none
     assert "which gives no roots, runs on the roots its child holds" in gateway.text()
+
+
+def test_another_persons_call_never_runs_on_the_roots_the_child_holds(
+    start: Any, home: Path, tmp_path: Path
+) -> None:
+    """A team gateway (tokens): alice's session gave the shared child her
+    folder. bob's call can never be proven to be the one the child asks
+    roots for while both are attached, and must not run in alice's folder:
+    it is refused, naming the cure, and the server is promoted, so bob's
+    next request runs on a child of his own, in his folder."""
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    from tests.support.integration.per_user import tokens
+
+    data = folders(tmp_path)
+    path, headers = tokens(home, "alice", "bob")
+    filesystem = npmServer("SERVER_FILESYSTEM_JS")
+    config = writeConfig(
+        home / "servers.json",
+        {"fs": {"command": filesystem[0], "args": [filesystem[1], str(data)], "share": "global"}},
+    )
+    gateway: RunningGateway = start("--config", str(config), "--auth-tokens", str(path))
+    url = gateway.url("fs")
+
+    def rootsOf(folder: Path) -> Any:
+        async def onRoots(context: Any) -> types.ListRootsResult:
+            return types.ListRootsResult(roots=[types.Root(uri=folder.as_uri(), name=folder.name)])  # type: ignore[arg-type]
+
+        return onRoots
+
+    async def allowed(session: ClientSession) -> str:
+        return text(await session.call_tool("list_allowed_directories", {}))
+
+    async def main() -> tuple[str, str, list[str]]:
+        with anyio.fail_after(300):
+            async with (
+                create_mcp_http_client(headers=headers["alice"]) as aliceHttp,
+                streamable_http_client(url, http_client=aliceHttp) as (aRead, aWrite, *_),
+                ClientSession(aRead, aWrite, list_roots_callback=rootsOf(data / "a")) as alice,
+                create_mcp_http_client(headers=headers["bob"]) as bobHttp,
+                streamable_http_client(url, http_client=bobHttp) as (bRead, bWrite, *_),
+                ClientSession(bRead, bWrite, list_roots_callback=rootsOf(data / "b")) as bob,
+            ):
+                await alice.initialize()
+                await bob.initialize()
+                hers = await allowed(alice)
+                try:
+                    refused = "ran: " + await allowed(bob)
+                except Exception as e:  # the SDK raises the JSON-RPC error
+                    refused = "refused: " + str(e)
+                # His next requests run on a child of his own: first on the
+                # folder the server was started with (its question for his
+                # roots comes after its start), then on his.
+                his = [await allowed(bob)]
+                while not his[-1].endswith(str(data / "b")) and len(his) < 20:
+                    await anyio.sleep(0.2)
+                    his.append(await allowed(bob))
+                return hers, refused, his
+
+    hers, refused, his = anyio.run(main)
+    assert hers.endswith(str(data / "a")), hers
+    assert refused.startswith("refused: ") and '"share": "session"' in refused, refused
+    assert his[-1].endswith(str(data / "b")), (his, gateway.text()[-3000:])
+    assert not [seen for seen in his if seen.endswith(str(data / "a"))], his
+    assert "promoted to share 'session'" in gateway.text()
