@@ -277,6 +277,8 @@ class FlowStep:
         self._callers: set[str] = set()
         """The ids of the L{RequestClient}s keyed apart (at most L{CALLERS})."""
         self._swept = float("-inf")
+        self._ending: str | None = None
+        """Why the waits being stopped now end (L{endWaits}); C{None}: none is."""
 
     # -- configuration (off the call path) --------------------------------------
 
@@ -392,6 +394,21 @@ class FlowStep:
         self.ledger.closed(sessionId)
         for waited in list(self._waiting.pop(sessionId, ())):
             waited.cancel()
+
+    def endWaits(self, why: str) -> int:
+        """Answer every call waiting for a person's yes now, with its
+        denial saying C{why} (a restart: the held calls are this process's
+        alone, and a call still waiting when the old process closes its
+        connections would reach its client as a broken stream, not as the
+        denial); how many were."""
+        waits = [waited for each in self._waiting.values() for waited in each]
+        self._ending = why
+        try:
+            for waited in waits:
+                waited.cancel()
+        finally:
+            self._ending = None
+        return len(waits)
 
     def through(
         self,
@@ -530,6 +547,9 @@ class FlowStep:
 
         def stopped(failure: Any) -> Admission:
             failure.trap(CancelledError)
+            ending = self._ending
+            if ending is not None:  # this process hands over, or stops: call again
+                return Admission(False, denial(decision.reason, decision.met, call, ending, _ANEW))
             if not timedOut:  # its session ended
                 return Admission(False, ended=True)
             try:
@@ -554,3 +574,4 @@ def _toolName(params: Mapping[str, Any]) -> str:
 _ALLOW = "A person can allow it with `mcpgateway approvals allow {id}`; then call again"
 _AGAIN = "Ask the person running the gateway; a new call is held for their yes"
 _TIME_UP = "No person decided it within {s:g} seconds; it waits for their yes still"
+_ANEW = "Call again: the gateway that serves it next holds it for a person's yes anew"

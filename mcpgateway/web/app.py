@@ -185,6 +185,9 @@ class GatewaySite(Site):
         channels = self.guard.channels
         endEra2026Streams(self, "the gateway is restarting")
         if self.gateway is not None:
+            flow = self.gateway.flow
+            if flow is not None:  # a held call's wait would outlast the hand-over
+                flow.endWaits("The gateway restarted before a person decided it")
             for session in list(self.gateway.sessions):
                 stream = session.getStream
                 if stream is not None:

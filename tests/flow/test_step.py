@@ -113,6 +113,34 @@ def test_a_call_that_cannot_be_held_is_refused_at_once() -> None:
     assert envelope["outcome"] == "refused" and envelope["heldCall"] is None
 
 
+def test_a_hand_over_answers_the_calls_waiting_for_a_person_at_once() -> None:
+    """A restart: the held calls are this process's alone, so each call
+    waiting for a person's yes is answered now with its denial, saying
+    why and to call again, instead of outliving the hand-over's deadline."""
+    clock = Clock()
+    store = HeldCalls(clock)
+    step = FlowStep(clock, lambda: store)
+    step.use({"post": entry("post", ["egress"]), "fs": entry("fs", ["private"])})
+    session = FakeSession()
+    step.record(session, frozenset({Label.UNTRUSTED, Label.PRIVATE}))
+    decision, _ = step.decide(session, "post", {"name": "send", "arguments": {}})
+    found: list[Admission] = []
+    step.admit(session, "post", {"name": "send", "arguments": {}}, decision).addCallback(
+        found.append
+    )
+    clock.advance(1)
+    assert found == []  # waiting for a person
+    assert step.endWaits("The gateway restarted before a person decided it") == 1
+    [admission] = found
+    assert not admission.forward and admission.denial is not None
+    text = admission.denial["content"][0]["text"]
+    assert "The gateway restarted before a person decided it" in text and "Call again" in text
+    assert admission.denial["_meta"][DENIAL_KEY]["outcome"] == "held"
+    assert step.endWaits("again") == 0  # nothing waits any more
+    clock.advance(step.wait)
+    assert len(found) == 1
+
+
 def test_a_denial_is_a_tool_error_with_its_envelope() -> None:
     shown = denial("why", frozenset({Label.EGRESS}), None, "full", "ask")
     assert shown["isError"] is True

@@ -226,6 +226,25 @@ def test_get_streams_are_ended() -> None:
     assert h.gateway.sessions.get(other) is not None
 
 
+def test_the_calls_waiting_for_a_persons_yes_are_answered_at_the_hand_over() -> None:
+    """A call held for a person's yes would outlive the hand-over's
+    deadline, and reach its client as a broken stream: the flow step
+    answers each such call now, with its denial."""
+    h = Harness()
+
+    class Flow:
+        said: list[str] = []
+
+        def endWaits(self, why: str) -> int:
+            self.said.append(why)
+            return 1
+
+    flow = Flow()
+    h.gateway.flow = flow  # type: ignore[assignment]
+    site(h).handOver(30.0)
+    assert flow.said == ["The gateway restarted before a person decided it"]
+
+
 def test_the_hand_over_is_done_when_the_connections_are_gone() -> None:
     h = Harness()
     first, _ = connect(h)
