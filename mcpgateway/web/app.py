@@ -171,12 +171,13 @@ class GatewaySite(Site):
         with C{Connection: close}, end the GET streams (their clients open
         them again, at the successor) and the 2026-07-28 listen streams
         (with their graceful result: their clients listen again, at the
-        successor), close each connection once it has been silent between
-        requests for L{HANDOVER_IDLE} seconds (a client's idle keep-alive
-        connection would otherwise hold the hand-over of the children, and
-        every call to them, until C{deadline}), and fire once every
-        connection is closed, or after C{deadline} seconds (the rest are
-        closed then)."""
+        successor), answer the calls held for a person's yes with their
+        denial (L{mcpgateway.flow.step.FlowStep.endWaits}), close each
+        connection once it has been silent between requests for
+        L{HANDOVER_IDLE} seconds (a client's idle keep-alive connection
+        would otherwise hold the hand-over of the children, and every call
+        to them, until C{deadline}), and fire once every connection is
+        closed, or after C{deadline} seconds (the rest are closed then)."""
         # A response in progress keeps the persistence it was given: closing
         # after it without having said so would make the client's next request
         # on the connection fail. That next request is answered with
