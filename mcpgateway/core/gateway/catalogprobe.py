@@ -112,10 +112,15 @@ class _ProbeSession(Session):
         self.pool = pool
 
     def deliver(self, message: jsonrpc.Message) -> bool:
-        """Answer the child's C{roots/list} with an empty list; nothing else is delivered."""
+        """Answer the child's C{roots/list} with an empty list, and take it
+        even once the probe's child is stopped (a child asks on its own,
+        and may ask as the probe ends: no one waits for the answer then,
+        and nothing is to wait for a stream this session never opens);
+        nothing else is delivered."""
         if message.get("method") != "roots/list" or "id" not in message:
             return False
-        return self.pool.answer(self, jsonrpc.resultResponse(message["id"], {"roots": []}))
+        self.pool.answer(self, jsonrpc.resultResponse(message["id"], {"roots": []}))
+        return True
 
 
 class _Probe:

@@ -849,3 +849,28 @@ class HookTests(SynchronousTestCase):
             Child(reactor.lastProcess, {}).pump()
         self.successResultOf(opened)
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+
+def test_a_probes_roots_question_is_taken_even_once_its_child_is_stopped() -> None:
+    """The catalog probe's child may ask for roots as the probe ends:
+    answered with none while it runs, taken either way, so that it never
+    waits for a stream the probe's session never opens (which ended, 5 s
+    later, in a warning naming a session no client has)."""
+    from mcpgateway.core.gateway.catalogprobe import _ProbeSession
+
+    answers: list[dict[str, Any]] = []
+    running = [True]
+
+    class Pool:
+        spec = dataclasses.make_dataclass("Spec", [("name", str)])("srv")
+
+        def answer(self, session: object, message: dict[str, Any]) -> bool:
+            answers.append(message)
+            return running[0]
+
+    probe = _ProbeSession(Pool(), "probe-1", 0.0)  # type: ignore[arg-type]
+    assert probe.deliver({"jsonrpc": "2.0", "id": 1, "method": "roots/list"})
+    running[0] = False
+    assert probe.deliver({"jsonrpc": "2.0", "id": 2, "method": "roots/list"})
+    assert [a["result"] for a in answers] == [{"roots": []}, {"roots": []}]
+    assert not probe.deliver({"jsonrpc": "2.0", "id": 3, "method": "sampling/createMessage"})
