@@ -32,6 +32,7 @@ from mcpgateway.core.catalogdata import (
 )
 from mcpgateway.core.pools.pool import PoolLike
 from mcpgateway.core.sessions import Session
+from mcpgateway.core.spec import Variant
 from mcpgateway.protocol import jsonrpc, versions
 
 PROBE_BACKOFF = 60.0
@@ -123,6 +124,21 @@ class _ProbeSession(Session):
         return True
 
 
+def _routeToList(pool: PoolLike, principal: str) -> tuple[str, Variant | None]:
+    """The route a probe lists C{pool}'s server through, with its key: its
+    own (C{/<server>/mcp}), else, for a server only projects define, the
+    first of its projects' routes (one entry: the same tools whichever
+    project's child lists them)."""
+    variant = pool.variantFor("", "", (), principal)
+    if variant is not None:
+        return "", variant
+    for route in pool.spec.variants:
+        variant = pool.variantFor(route.key, "", (), principal)
+        if variant is not None:
+            return route.key, variant
+    return "", None
+
+
 class _Probe:
     """One transient session that lists a server through its pool's
     public API (open, initialized, the lists, close). Its waiters hear
@@ -148,12 +164,13 @@ class _Probe:
         clock = service._clock
         self.timer = clock.callLater(service.timeout, self._late)
         self.limit = clock.callLater(max(PROBE_LIMIT, service.timeout), self._timedOut)
-        variant = pool.variantFor("", "", (), self.principal)
+        scope, variant = _routeToList(pool, self.principal)
         if variant is None:
-            self._finish(None, f"server '{pool.spec.name}' has no global route to list it through")
+            self._finish(None, f"server '{pool.spec.name}' has no route to list it through")
             return
         session = _ProbeSession(pool, "catalog-" + secrets.token_hex(16), clock.seconds())
         session.principal = self.principal
+        session.scope = scope
         session.variant = variant
         initialize = jsonrpc.request(
             0,

@@ -37,6 +37,7 @@ from mcpgateway.core.pools.placement import SessionPlacement
 from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
+from mcpgateway.core.spec import Variant
 from mcpgateway.ops.catalogstore import CatalogStore, Loaded
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import (
@@ -467,6 +468,26 @@ class PerSessionTests(CatalogCase):
         self.assertNotIn("tools/list", child4.methods())
         child3 = self.initialized(sessionOf("own3"))
         self.assertIn("tools/list", child3.methods())
+
+
+class ProjectOnlyTests(CatalogCase):
+    """A server only a project's file defines has no route of its own
+    (C{/<server>/mcp}), only its project's: it is listed through that."""
+
+    spec = dataclasses.replace(
+        SPEC,
+        mode="workspace",
+        variants=(Variant("a" * 16, dataclasses.replace(SPEC, cwd="/work/a"), "child-a"),),
+    )
+
+    def test_a_server_only_a_project_defines_is_listed_through_its_route(self) -> None:
+        probing = self.catalogs.ensure(self.pool)
+        child = Child(self.reactor.lastProcess, self.lists)
+        child.pump()
+        result = self.successResultOf(probing)
+        assert result is not None, self.catalogs.error("cat")
+        self.assertEqual([t["name"] for t in result.items("tools")], ["a", "b", "c"])
+        self.assertEqual(self.reactor.lastProcess.path, "/work/a")  # its project's child
 
 
 class PrincipalTests(SynchronousTestCase):
