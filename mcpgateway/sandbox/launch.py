@@ -260,7 +260,7 @@ def plan(
     mechanism the request names (confining this process with Landlock on
     the way, every capability dropped first in the launcher's own process:
     L{guarded})."""
-    from mcpgateway.sandbox import bwrap, defaults, launchercaches, layout, maskparents, probe
+    from mcpgateway.sandbox import bwrap, defaults, layout, maskparents, probe
     from mcpgateway.sandbox.bwrap import STDOUT_HANDOVER
 
     env = {k: v for k, v in environ.items() if k not in defaults.UNSET_VARIABLES}
@@ -291,7 +291,7 @@ def plan(
     view = layout.build(request, command, env, mechanism)
     for line in view.refused:  # what the one path rule kept from it, each with its fix
         sys.stderr.write(f"{PREFIX}{NOT_SHOWN}{line}\n")
-    env = launchercaches.environment(env, view.caches.variables)  # its own, whatever env says
+    env = ownCaches(view.caches, request, env)
     command = ownPackageCopy(view, request, command, runFromIt=mechanism == "landlock")
     if mechanism == "bwrap":
         if not isinstance(path, str):
@@ -353,6 +353,24 @@ def plan(
             seccomp.install(filtered)
         return command[0], command, env
     raise ValueError(f"unknown mechanism {mechanism!r}")
+
+
+def ownCaches(caches: Any, request: Mapping[str, Any], env: dict[str, str]) -> dict[str, str]:
+    """The child's environment C{env} with its launcher's own C{caches}
+    (L{mcpgateway.sandbox.launchercaches.Caches}) named, whatever its
+    entry's C{env} says; their folder claimed for as long as the child
+    lives, so that it is never removed under it
+    (L{mcpgateway.sandbox.cachekeeping}). A claim that cannot be made is
+    said, and the child runs."""
+    from mcpgateway.sandbox import cachekeeping, launchercaches
+
+    if caches.own:
+        folder = os.path.dirname(caches.own[0])
+        try:
+            cachekeeping.claim(folder, launchercaches.keyOf(request, "copyKey"))
+        except OSError as e:
+            sys.stderr.write(f"{PREFIX}its caches {folder} cannot be claimed: {_why(e)}\n")
+    return launchercaches.environment(env, caches.variables)
 
 
 def ownPackageCopy(

@@ -106,10 +106,12 @@ def wireSandbox(
     configPath: str | Path | None = None,
 ) -> Sandbox:
     """The gateway's sandbox, its probe started by a service under C{top}
-    once the gateway has daemonized; the gateway's own files
+    once the gateway has daemonized, with the pruning of its children's
+    launcher caches (L{mcpgateway.ops.cachepruning}); the gateway's own files
     (L{gatewayFiles}, C{configPath} the config it serves) masked in every
     child."""
     from mcpgateway.core.environment import childEnvironment
+    from mcpgateway.ops.cachepruning import CachePruning
     from mcpgateway.sandbox.confine import Sandbox
     from mcpgateway.sandbox.detect import SandboxService, probe
     from mcpgateway.startup.ondemandproxy import OnDemandProxy
@@ -129,6 +131,8 @@ def wireSandbox(
         runInThread=threadRunner(reactor),
     )
     SandboxService(sandbox).setServiceParent(top)
+    # the launchers' caches no entry wants any more removed, in the thread pool
+    CachePruning(str(stateDir), reactor, threadRunner(reactor)).setServiceParent(top)
     return sandbox
 
 

@@ -431,6 +431,7 @@ def test_service_tree_on_a_memory_reactor(
     assert names == [
         "OnDemandProxy",
         "SandboxService",
+        "CachePruning",
         "CrashKeeping",
         "OnDemandRemotes",
         "PinPolicy",

@@ -13,8 +13,9 @@ in uv's managed Python, a shim in C{~/.npm/_npx/*/node_modules/.bin}, a
 script in C{PNPM_HOME}; and to read the state directory's tokens. None of
 the user's files changes, the state directory's tokens stay hidden, and
 what it writes where its tool's variables say lands in its own caches
-(C{<state>/caches/<key>/...}). The C{uv} child runs the user's managed
-Python, read-only, without a download.
+(C{<state>/caches/<key>/...}), which it holds claimed while it runs
+(L{mcpgateway.sandbox.cachekeeping}: never removed under it). The
+C{uv} child runs the user's managed Python, read-only, without a download.
 
 Bubblewrap, Landlock, root and C{useradd} must be there (CI has them
 all), and C{npx} and the test extra's C{uv}; a case skips, saying why,
@@ -72,6 +73,21 @@ try:
 except OSError as e:
     out["token"] = ["refused", e.errno]
 out["python"] = sys.executable
+out["claim"] = []
+pid = os.getpid()
+while pid > 1:  # it, or the processes it runs under
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        break
+    for fd in fds:
+        try:
+            path = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if path.endswith("/.inuse"):
+            out["claim"].append(path)
+    pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
 print(json.dumps(out))
 """
 """The C{uv} child's program."""
@@ -89,6 +105,16 @@ for (const [name, given] of Object.entries(JSON.parse(process.env.PLANT))) {
 }
 try { out.token = ['ok', fs.readFileSync(process.env.STATE + '/tokens.json', 'utf8')]; }
 catch (e) { out.token = ['refused', e.code]; }
+out.claim = [];
+for (let pid = process.pid; pid > 1;) {  // it, or the processes it runs under
+  let fds; try { fds = fs.readdirSync(`/proc/${pid}/fd`); } catch (e) { break; }
+  for (const fd of fds) {
+    let p = '';
+    try { p = fs.readlinkSync(`/proc/${pid}/fd/${fd}`); } catch (e) {}
+    if (p.endsWith('/.inuse')) out.claim.push(p);
+  }
+  pid = Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(')').pop().trim().split(' ')[1]);
+}
 console.log(JSON.stringify(out));
 """
 """The C{npx} child's program (the bin of the package C{plant-mcp})."""
@@ -245,6 +271,10 @@ def planted(
         # (and, under Landlock, the child's own temporary directory, sandbox/<server>/tmp)
         assert set(os.listdir(stateDir)) <= {"caches", "sandbox", "tokens.json"}
         assert os.listdir(stateDir / "caches") == [KEY]
+        # its caches claimed for as long as it runs (by it, or by the npx
+        # process it runs under): never removed under it
+        assert out["claim"], out
+        assert (mine / ".inuse").is_file() and (mine / "route").read_text() == asked["server"]
     finally:
         shutil.rmtree(base, ignore_errors=True)
         if state is not None:
