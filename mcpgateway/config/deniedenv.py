@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mcpgateway.sandbox.defaults import LOADER_NAMES, LOADER_PREFIXES
+
 
 @dataclass(frozen=True)
 class DeniedVariables:
@@ -40,8 +42,8 @@ FAMILIES = (
     DeniedVariables(
         "the dynamic loader and the C library load shared objects, charset"
         " converters and locales from these",
-        ("LD_", "DYLD_", "MALLOC_"),
-        ("GCONV_PATH", "LOCPATH", "NLSPATH", "GLIBC_TUNABLES", "HOSTALIASES"),
+        LOADER_PREFIXES,
+        LOADER_NAMES,
     ),
     DeniedVariables(
         "a shell runs these, or the commands and functions they name (a child"

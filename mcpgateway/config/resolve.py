@@ -368,7 +368,7 @@ class Resolver:
         confined = self._confine(spec, argv, env, path, label)
         if confined is not None:  # its launcher leads a process group of its own
             installer = Installer(self._killGroup)
-            command, env = confined.argv, confined.environ
+            command, env = confined.argv, confined.launcherEnviron()
         else:
             grouped = self._setsid is not None
             installer = Installer(self._killGroup if grouped else None)

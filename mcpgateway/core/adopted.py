@@ -276,7 +276,7 @@ def _protocolFor(
             spawner.clock,
             spawner.maxLine,
             explain=lambda line: confiner.explain(spec, line, environ),
-            home=homeOf(environ),
+            home=homeOf(environ, spec.env),
             **common,  # type: ignore[arg-type]
         )
         child.diesWithGateway = False

@@ -32,6 +32,7 @@ from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import procfs
 from mcpgateway.runtime.threads import RunInThread
 from mcpgateway.runtime.turnwrites import Flusher, Unflushed
+from mcpgateway.sandbox import loaderenv
 from mcpgateway.sandbox.failures import KEPT_FROM_IT
 from mcpgateway.sandbox.request import homeOf
 
@@ -209,6 +210,7 @@ class Spawner:
         if self.marker is not None:
             env = {**env, self.marker[0]: self.marker[1]}
         confined = None if self.confiner is None else self.confiner.command(spec, argv, env)
+        launcherEnv = env
         if confined is not None:
             confiner = self.confiner
             assert confiner is not None
@@ -223,7 +225,7 @@ class Spawner:
                 flusher=self.flusher,
                 redact=redact,
                 explain=lambda line: confiner.explain(spec, line, env),
-                home=homeOf(env),
+                home=homeOf(env, spec.env),
             )
             ties = getattr(confiner, "tiesToGateway", None)
             inSandbox.diesWithGateway = True if ties is None else bool(ties())
@@ -233,6 +235,7 @@ class Spawner:
             inSandbox.others = laidOut.others
             child: ChildProtocol = inSandbox
             argv = confined
+            launcherEnv = loaderenv.held(env)  # the loader's variables: the confined child's alone
         else:
             child = ChildProtocol(
                 spec.name,
@@ -248,7 +251,7 @@ class Spawner:
             if self.setsid is not None:
                 argv = [self.setsid, *argv]
         child.onStopping = getattr(self.watcher, "stopping", None)
-        self.reactor.spawnProcess(child, argv[0], argv, env=env, path=spec.cwd)
+        self.reactor.spawnProcess(child, argv[0], argv, env=launcherEnv, path=spec.cwd)
         if child.pid is not None:
             child.startTime = self.startTimeOf(child.pid)  # with the pid, names this process
         if confined is not None and self.confiner is not None:

@@ -441,7 +441,9 @@ class Sandbox:
         )
         if mode == "allow" and self.proxy is not None and self.mechanism in ("auto", "bwrap"):
             mode = "proxy"
-        return failures.explain(line, mode, homeOf(environ), self.stateDir, self.mechanism)
+        return failures.explain(
+            line, mode, homeOf(environ, spec.env), self.stateDir, self.mechanism
+        )
 
     def _tell(self, spec: SpawnSpec, request: dict[str, Any]) -> None:
         """The once-per-server warnings of a confined child."""

@@ -435,6 +435,14 @@ MEMORY_MB = 8192
 allocation's bound, not a quota (V8 and Python reserve address space they
 never touch, which C{RLIMIT_AS} would count)."""
 
+LOADER_PREFIXES = ("LD_", "DYLD_", "MALLOC_")
+LOADER_NAMES = ("GCONV_PATH", "LOCPATH", "NLSPATH", "GLIBC_TUNABLES", "HOSTALIASES")
+"""The variables from which the dynamic loader and the C library load shared
+objects, charset converters and locales into any program that starts
+(C{LD_PRELOAD}, C{LD_LIBRARY_PATH}, C{LD_AUDIT}, C{GCONV_PATH}...): never
+set for a process that runs on the host unconfined (a child's launcher,
+bubblewrap), only for the confined child (L{mcpgateway.sandbox.loaderenv})."""
+
 UNSET_VARIABLES = (
     "SSH_AUTH_SOCK",
     "GPG_AGENT_INFO",

@@ -43,7 +43,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from mcpgateway.runtime import logs
-from mcpgateway.sandbox import defaults
+from mcpgateway.sandbox import defaults, loaderenv
 from mcpgateway.sandbox.profile import LEARN, OFF, ON, NetworkRules, SandboxProfile
 from mcpgateway.sandbox.request import ProjectFile, SpawnSpec, launcherCommand
 
@@ -114,6 +114,12 @@ class ConfinedInstall:
     environ: dict[str, str]
     spec: InstallSpec
     sandbox: Sandbox
+
+    def launcherEnviron(self) -> dict[str, str]:
+        """The environment its launcher starts in: L{environ} with the
+        loader's variables held for the installer alone
+        (L{mcpgateway.sandbox.loaderenv})."""
+        return loaderenv.held(self.environ)
 
     def started(self, ended: Deferred[None], pid: int | None = None) -> None:
         """It started, as process C{pid}; C{ended} fires when it ends (its

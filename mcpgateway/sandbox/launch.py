@@ -260,39 +260,28 @@ def plan(
     mechanism the request names (confining this process with Landlock on
     the way, every capability dropped first in the launcher's own process:
     L{guarded})."""
-    from mcpgateway.sandbox import bwrap, defaults, layout, maskparents, probe
+    from mcpgateway.sandbox import bwrap, defaults, layout, loaderenv, maskparents
     from mcpgateway.sandbox.bwrap import STDOUT_HANDOVER
 
     env = {k: v for k, v in environ.items() if k not in defaults.UNSET_VARIABLES}
-    mechanism = str(request.get("mechanism") or "none")
-    path = request.get("bwrap")
-    disableUserns = bool(request.get("disableUserns"))
-    version = int(request.get("landlock") or 0)
-    if mechanism == "auto":
-        found = probe.bwrapWorks(path if isinstance(path, str) else None)
-        path, disableUserns = found["path"], found["disableUserns"]
-        version, _ = probe.landlockAbi()
-        mechanism = "bwrap" if found["works"] else "landlock" if version > 0 else "none"
-        if mechanism == "none":
-            sys.stderr.write(
-                f"{PREFIX}no confinement works here ({found['error']}; no Landlock): running"
-                " the server unconfined\n"
-            )
-    elif mechanism == "bwrap" and not isinstance(path, str):
-        path, disableUserns = forcedBwrap()
-    elif mechanism == "landlock" and version < 1:
-        version = forcedLandlock()
+    notes: list[str] = []
+    loader = loaderenv.restored(env, notes)  # for the child alone, never this process's
+    for line in notes:
+        sys.stderr.write(f"{PREFIX}{line}\n")
+    mechanism, path, disableUserns, version = chosenMechanism(request)
     if "learn" in request:
         from mcpgateway.sandbox import learnrun
 
         request = learnrun.learning(request, mechanism)
     if mechanism == "none":
-        return command[0], command, env
+        return command[0], command, {**env, **loader}
     view = layout.build(request, command, env, mechanism)
     for line in view.refused:  # what the one path rule kept from it, each with its fix
         sys.stderr.write(f"{PREFIX}{NOT_SHOWN}{line}\n")
     env = ownCaches(view.caches, request, env)
     command = ownPackageCopy(view, request, command, runFromIt=mechanism == "landlock")
+    if mechanism != "landlock":  # bubblewrap, Seatbelt: set by a shell in the sandbox
+        command = [*loaderenv.wrapper(loader, env), *command]
     if mechanism == "bwrap":
         if not isinstance(path, str):
             raise OSError(0, "bwrap was not found")
@@ -351,8 +340,38 @@ def plan(
             from mcpgateway.sandbox import seccomp
 
             seccomp.install(filtered)
-        return command[0], command, env
+        return command[0], command, {**env, **loader}
     raise ValueError(f"unknown mechanism {mechanism!r}")
+
+
+def chosenMechanism(request: Mapping[str, Any]) -> tuple[str, Any, bool, int]:
+    """The mechanism that confines the child (C{bwrap}, C{landlock},
+    C{seatbelt}, C{none}), bubblewrap's path and whether it forbids the
+    child user namespaces, and Landlock's ABI: as the request names them,
+    or as this machine has them when it says C{auto} or the probe had not
+    answered (a mechanism asked for and not working here raises
+    C{OSError}: the child never runs unconfined)."""
+    from mcpgateway.sandbox import probe
+
+    mechanism = str(request.get("mechanism") or "none")
+    path = request.get("bwrap")
+    disableUserns = bool(request.get("disableUserns"))
+    version = int(request.get("landlock") or 0)
+    if mechanism == "auto":
+        found = probe.bwrapWorks(path if isinstance(path, str) else None)
+        path, disableUserns = found["path"], found["disableUserns"]
+        version, _ = probe.landlockAbi()
+        mechanism = "bwrap" if found["works"] else "landlock" if version > 0 else "none"
+        if mechanism == "none":
+            sys.stderr.write(
+                f"{PREFIX}no confinement works here ({found['error']}; no Landlock): running"
+                " the server unconfined\n"
+            )
+    elif mechanism == "bwrap" and not isinstance(path, str):
+        path, disableUserns = forcedBwrap()
+    elif mechanism == "landlock" and version < 1:
+        version = forcedLandlock()
+    return mechanism, path, disableUserns, version
 
 
 def ownCaches(caches: Any, request: Mapping[str, Any], env: dict[str, str]) -> dict[str, str]:

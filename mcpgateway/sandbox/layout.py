@@ -155,7 +155,10 @@ def build(
     C{request}, in the environment C{environ} it gets, confined by
     C{mechanism} (default: the request's)."""
     home = real(str(request.get("home") or "/"))
-    places = Places(home, real(str(request["stateDir"])), environ)
+    entry = {str(name) for name in request.get("entryEnv") or ()}
+    # Where the machine's version managers are is the gateway's to say, never the entry's.
+    host = {name: value for name, value in environ.items() if name not in entry}
+    places = Places(home, real(str(request["stateDir"])), host)
     rules = (request.get("profile") or {}).get("filesystem") or {}
     gatewayFiles = masks.gatewayFilesOf(request)
     given = request.get("cwd")
@@ -189,9 +192,8 @@ def build(
     if install is not None:  # the gateway's own install of this server's package
         binds.add(install, writable=True)
     allowed: list[tuple[str, bool]] = []
-    entryNames = {str(name) for name in request.get("entryEnv") or ()}
     for want in wants:
-        _written(layout, binds, places, want, entryNames)
+        _written(layout, binds, places, want, entry)
         if want.target is not None and want.why.startswith("allowWrite"):
             allowed.append((want.target, True))
     if "learn" in request and home in layout.private:  # learning: the home shown, read-only

@@ -70,9 +70,15 @@ def launcherCommand(python: str = sys.executable) -> list[str]:
     return [python, "-I", "-S", LAUNCHER]
 
 
-def homeOf(environ: Mapping[str, str]) -> str:
-    """The home directory a child gets."""
-    return environ.get("HOME") or os.path.expanduser("~")
+def homeOf(environ: Mapping[str, str], entry: Sequence[tuple[str, str]] = ()) -> str:
+    """The home the sandbox keeps from a child: the account's, named by the
+    C{HOME} of its environment C{environ} unless its entry set it (C{entry}:
+    the C{env} pairs it gives), else the gateway's own. An entry (a
+    repository's C{.mcp.json}) gives its child any C{HOME} it likes, but
+    never moves the home the path rule and the deny list protect (a
+    C{"HOME": "/nonexistent"} would make the real one an ordinary folder)."""
+    given = None if any(name == "HOME" for name, _ in entry) else environ.get("HOME")
+    return given or os.path.expanduser("~")
 
 
 def mechanismOf(found: Mapping[str, Any] | None) -> str:
@@ -193,7 +199,7 @@ def build(
         "privateFiles": [p for p in (found or {}).get("privateFiles") or () if isinstance(p, str)][
             : defaults.PRIVATE_PROBE_MAX
         ],
-        "home": homeOf(environ),
+        "home": homeOf(environ, spec.env),
         "stateDir": stateDir,
         "workspace": spec.mode == "workspace" and spec.cwd is not None,
         "confinedTo": spec.confinedTo,
