@@ -58,7 +58,7 @@ from zope.interface import implementer
 from mcpgateway.bridge.client import BridgeClient
 from mcpgateway.bridge.options import BridgeOptions, addArguments, checkTarget, fromNamespace
 from mcpgateway.bridge.stdio import StdioProtocol
-from mcpgateway.runtime import logs
+from mcpgateway.runtime import interpreter, logs
 from mcpgateway.runtime.ownertoken import ownerHeaders
 from mcpgateway.runtime.reactortype import IReactor
 
@@ -144,11 +144,13 @@ def startingElsewhere(options: BridgeOptions) -> Callable[[], bool]:
 
 def startCommand(options: BridgeOptions) -> list[str]:
     """The C{mcpgateway start} command line the bridge runs (C{--json}: what
-    it started is read from its answer, L{startedLine})."""
+    it started is read from its answer, L{startedLine}), with the flags of
+    every gateway Python (L{mcpgateway.runtime.interpreter}): C{-P} above
+    all, for the bridge runs in whatever folder its client starts it (a
+    cloned repository's root, a shared one), and a module planted there
+    must never be imported."""
     argv = [
-        sys.executable,
-        "-c",
-        _START_CODE,
+        *interpreter.command("-c", _START_CODE),
         "--state-dir",
         str(options.stateDir),
         "start",

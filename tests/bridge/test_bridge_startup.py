@@ -134,7 +134,7 @@ def test_the_bridges_start_is_an_auto_started_one(tmp_path: Path) -> None:
     """The start command line parses, with C{--auto-started}, answering in
     JSON (refused here for its missing config, after the options were read)."""
     argv = bridge_main.startCommand(BridgeOptions("demo", tmp_path / "state", port=9200))
-    assert "'--auto-started'" in argv[2]
+    assert "'--auto-started'" in argv[argv.index("-c") + 1]
     done = subprocess.run(
         [*argv, "--config", str(tmp_path / "missing.json")],
         capture_output=True,

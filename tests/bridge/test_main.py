@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -50,8 +51,36 @@ def test_the_gateway_is_started_with_mcpgateway_start_in_a_session_of_its_own(
 ) -> None:
     argv = bridge_main.startCommand(BridgeOptions("demo", tmp_path, port=9200))
     assert argv[0] == sys.executable
-    assert "os.setsid()" in argv[2] and "default_int_handler" in argv[2]
-    assert argv[3:] == ["--state-dir", str(tmp_path), "start", "--json", "--port", "9200"]
+    code = argv[argv.index("-c") + 1]
+    assert "os.setsid()" in code and "default_int_handler" in code
+    assert argv[argv.index("-c") + 2 :] == [
+        "--state-dir",
+        str(tmp_path),
+        "start",
+        "--json",
+        "--port",
+        "9200",
+    ]
+
+
+def test_the_start_never_imports_from_the_folder_the_client_runs_the_bridge_in(
+    tmp_path: Path,
+) -> None:
+    """A module planted in the bridge's working directory (a cloned
+    repository's root, a shared folder) is never imported by the start."""
+    planted = tmp_path / "signal.py"
+    marker = tmp_path / "ran"
+    planted.write_text(f"open({str(marker)!r}, 'w').write('ran')\nraise SystemExit(3)\n")
+    argv = bridge_main.startCommand(BridgeOptions("demo", tmp_path / "state", port=9200))
+    assert "-P" in argv[1 : argv.index("-c")]
+    done = subprocess.run(
+        [*argv[: argv.index("-c")], "-c", "import signal, sys; sys.exit(0)"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0 and not marker.exists(), done.stderr
 
 
 def test_targets_are_checked() -> None:
