@@ -259,6 +259,20 @@ LOST_FIX = (
 )
 
 
+def foreignAt(url: str) -> str | None:
+    """Who listens at the gateway URL C{url} when it is another account
+    (C{"uid 1002, bob"}: L{mcpgateway.runtime.portuse.foreignListener});
+    C{None} when it is this one, nobody, or not known."""
+    from mcpgateway.runtime.portuse import foreignListener
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    return foreignListener(port, parts.hostname or "127.0.0.1")
+
+
 def clientConfigProblem(config: ClientConfig, found: GatewayProbe) -> tuple[str, str] | None:
     """What is wrong with the config's entries pointing at the gateway, as
     C{(message, fix)}; C{None} when nothing is."""
@@ -267,6 +281,14 @@ def clientConfigProblem(config: ClientConfig, found: GatewayProbe) -> tuple[str,
         return None
     entries = plural(count, "entry points", "entries point")
     stopped = "" if found.running else ", where the gateway is not running"
+    foreign = None if found.running else foreignAt(config.url)
+    if foreign is not None:
+        return (
+            f"{entries} at {config.url}{stopped}, and another account's process ({foreign})"
+            " listens there: your clients talk to it",
+            f"{restoreCommand(config)} now, to put the stdio entries back; then"
+            " `mcpgateway start --port PORT` with another port",
+        )
     if (found.state or {}).get("rewriteConfig", True) is False:
         # A gateway that does not adopt: the user pointed them at it.
         if found.running:

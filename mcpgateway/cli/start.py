@@ -6,7 +6,7 @@ run's lines of the log) or in the foreground (until it exits).
 Two starts at once: the one whose twistd finds the state directory locked
 by the other (starting) gateway waits for it and reports it as already
 running. A port another socket holds is said in one line, with the pid
-holding it when C{/proc} shows it (L{portInUse}): checked before twistd
+holding it when C{/proc} shows it (L{mcpgateway.cli.portheld}): checked before twistd
 runs, and read from the gateway's log when it is taken meanwhile. A state
 directory other users can enter is warned of on stderr
 (with the C{chmod 700} that fixes it) before the gateway starts. Once
@@ -51,6 +51,7 @@ from mcpgateway.cli.elsewhere import adoptedElsewhere, shown
 from mcpgateway.cli.health import healthServers
 from mcpgateway.cli.logfile import LOG_TAIL, LogPosition, logPosition, tail
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, plural, portArgument
+from mcpgateway.cli.portheld import portInUse, putBack
 from mcpgateway.cli.routes import (
     LINES_SHOWN,
     Route,
@@ -85,7 +86,7 @@ from mcpgateway.runtime.paths import (
     PID_FILE,
     STATE_FILE,
 )
-from mcpgateway.runtime.portuse import PortInUse, reportedInUse
+from mcpgateway.runtime.portuse import reportedInUse
 from mcpgateway.startup.sandboxing import MODES as SANDBOX_MODES
 
 TWISTD_LOGGER = "mcpgateway.runtime.logs.discarding"
@@ -201,7 +202,10 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     if not lockHeld(stateDir):  # held: one is starting here, reported once it runs
         taken = ctx.checkPort(port)
         if taken is not None:
-            return portInUse(out, taken)
+            portInUse(out, taken)
+            if taken.foreign and adoptionInEffect(stateDir):  # its entries reach that account
+                putBack(out, ctx, stateDir, found.state)
+            return 1
     rewrite = not args.no_rewrite
     if args.remote == "adopt" and not rewrite:
         raise CliError(
@@ -293,16 +297,6 @@ def alreadyRunning(out: Output, found: GatewayProbe, port: int | None, adopt: bo
             " `mcpgateway stop`, then `mcpgateway start`, has them adopted"
         )
     return 0
-
-
-def portInUse(out: Output, taken: PortInUse) -> int:
-    """Say, in one line (C{--json}: one object), that another socket holds
-    the port and whose it is; exit 1."""
-    if out.json:
-        out.emit(taken.toJson())
-    else:
-        out.note(f"mcpgateway: {taken.message}")
-    return 1
 
 
 def adoptionInEffect(stateDir: Path) -> bool:
@@ -666,7 +660,7 @@ def _startFailed(
 ) -> int:
     """Say why the gateway did not start: when it could not listen on
     C{port} because another socket holds it, that alone, in one line
-    (L{portInUse}); else C{message}, what twistd said (C{output}) and the
+    (L{mcpgateway.cli.portheld.portInUse}); else C{message}, what twistd said (C{output}) and the
     lines this start added to the log."""
     lines = output.decode("utf-8", "replace").splitlines()[-LOG_TAIL:]
     logLines = tail(stateDir / LOG_FILE, since=logStart)

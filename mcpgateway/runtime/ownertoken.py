@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 
 from mcpgateway.runtime.addresses import isLoopbackHost
 from mcpgateway.runtime.paths import OWNER_TOKEN_FILE
+from mcpgateway.runtime.portuse import foreignListener
 from mcpgateway.runtime.secretfile import SecretFileError, loadSecretFile, readSecretFile
 
 HEADER = "Mcp-Gateway-Owner"
@@ -94,14 +95,19 @@ def readOwnerToken(stateDir: str | os.PathLike[str]) -> str | None:
 
 def ownerHeaders(stateDir: str | os.PathLike[str], url: str) -> dict[str, str]:
     """The header a request to C{url} carries: the owner token of
-    C{stateDir} when C{url} is an http(s) URL of a loopback address and
+    C{stateDir} when C{url} is an http(s) URL of a loopback address, no
+    other account's process listens there (a gateway that died left its
+    port to whoever takes it: the token is never theirs to learn), and
     there is a token; else none."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         return {}
     if parts.scheme not in ("http", "https") or not isLoopbackHost(host):
+        return {}
+    if foreignListener(port, host) is not None:
         return {}
     token = readOwnerToken(stateDir)
     return {} if token is None else {HEADER: token}

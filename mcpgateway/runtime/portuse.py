@@ -43,9 +43,16 @@ _CANNOT_LISTEN = re.compile(r"(?:^|\] )cannot listen on ")
 first)."""
 
 
-def inUseMessage(port: int, pid: int | None) -> str:
+def inUseMessage(port: int, pid: int | None, uid: int | None = None) -> str:
     """The one line that says C{port} is taken (by C{pid}, when known) and
-    what to do."""
+    what to do; a port another account holds (C{uid}) is said as such:
+    whatever points at it reaches that account's process."""
+    if uid is not None and uid != os.geteuid():
+        return (
+            f"port {port} is held by another account's process ({account(uid)}): whatever"
+            f" points at 127.0.0.1:{port} reaches that account, not your gateway; pick another"
+            " port with --port"
+        )
     if pid is None:
         return f"port {port} is in use; stop what holds it, or pick another port with --port"
     return (
@@ -60,14 +67,27 @@ class PortInUse:
 
     port: int
     pid: int | None
+    uid: int | None = None
+    """The account whose socket listens there (C{None}: not known)."""
 
     @property
     def message(self) -> str:
-        return inUseMessage(self.port, self.pid)
+        return inUseMessage(self.port, self.pid, self.uid)
+
+    @property
+    def foreign(self) -> bool:
+        """Whether another account holds it."""
+        return self.uid is not None and self.uid != os.geteuid()
 
     def toJson(self) -> dict[str, Any]:
         """What C{mcpgateway start --json} prints."""
-        return {"ok": False, "error": self.message, "port": self.port, "pid": self.pid}
+        return {
+            "ok": False,
+            "error": self.message,
+            "port": self.port,
+            "pid": self.pid,
+            "uid": self.uid,
+        }
 
 
 def portTaken(port: int, host: str = "127.0.0.1") -> bool:
@@ -92,7 +112,48 @@ def checkPort(port: int, host: str = "127.0.0.1") -> PortInUse | None:
     it is free to listen on."""
     if not portTaken(port, host):
         return None
-    return PortInUse(port, holderPid(port, host))
+    return PortInUse(port, holderPid(port, host), listenerUid(port, host))
+
+
+def listenerUid(
+    port: int, host: str | None = "127.0.0.1", procRoot: str = procfs.PROC
+) -> int | None:
+    """The account whose socket listens on TCP C{port} where a connection
+    to C{host} goes (C{net/tcp}'s and C{net/tcp6}'s own column: no process
+    need be readable); C{None} when none listens or C{/proc} does not say."""
+    wanted = _hostAddress(host)
+    for name in ("tcp", "tcp6"):
+        data = procfs.readBytes(os.path.join(procRoot, "net", name))
+        if data is None:
+            continue
+        for line in data.decode("ascii", "replace").splitlines()[1:]:
+            fields = line.split()
+            if len(fields) < 10 or fields[3].upper() != _LISTEN:
+                continue
+            address, _, hexPort = fields[1].partition(":")
+            try:
+                if int(hexPort, 16) == port and _clashes(address, wanted):
+                    return int(fields[7])
+            except ValueError:
+                continue
+    return None
+
+
+def foreignListener(port: int, host: str | None = "127.0.0.1") -> str | None:
+    """Who listens on C{port} when it is another account (C{"uid 1002,
+    bob"}); C{None} when it is this one, nobody, or not known."""
+    uid = listenerUid(port, host)
+    return None if uid is None or uid == os.geteuid() else account(uid)
+
+
+def account(uid: int) -> str:
+    """C{uid 1002, bob} (the name when the system knows it)."""
+    import pwd
+
+    try:
+        return f"uid {uid}, {pwd.getpwuid(uid).pw_name}"
+    except KeyError:
+        return f"uid {uid}"
 
 
 def reportedInUse(lines: Iterable[str], port: int) -> PortInUse | None:

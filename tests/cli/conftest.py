@@ -14,6 +14,7 @@ import pytest
 
 from mcpgateway.cli.context import CliContext, defaultContext
 from mcpgateway.ops.statedir import LOCK_FILE
+from mcpgateway.runtime import ownertoken, portuse
 from tests.cli.support import Cli, FakeClaudeConfig, FakeGateway, run, writeState
 from tests.support.cli.started import Start, startGateway
 
@@ -27,6 +28,14 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("MCPGATEWAY_HOME", "NO_COLOR", "MCPGATEWAY_DEBUG"):
         monkeypatch.delenv(name, raising=False)
     return path
+
+
+@pytest.fixture(autouse=True)
+def noForeignListener(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No port the tests' entries point at is another account's (9100 may
+    be anyone's on the machine running them); a test says when one is."""
+    monkeypatch.setattr(portuse, "foreignListener", lambda port, host="127.0.0.1": None)
+    monkeypatch.setattr(ownertoken, "foreignListener", lambda port, host="127.0.0.1": None)
 
 
 @pytest.fixture

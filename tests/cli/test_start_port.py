@@ -14,7 +14,7 @@ import pytest
 from mcpgateway.cli.context import CliContext
 from mcpgateway.runtime.paths import LOG_FILE, STATE_FILE
 from mcpgateway.runtime.portuse import PortInUse, inUseMessage
-from tests.cli.support import Cli, FakeGateway, writeState
+from tests.cli.support import Cli, FakeGateway, deadPid, writeBackup, writeState
 from tests.support.cli.start import FakeLauncher, noLaunch
 from tests.support.cli.started import Start
 
@@ -57,6 +57,7 @@ def test_a_port_in_use_is_one_line_and_nothing_is_launched(ctx: CliContext, cli:
         " or pick another port with --port",
         "port": 9101,
         "pid": 4321,
+        "uid": None,
     }
     code, out, err = cli("start", "--foreground")
     assert (code, checked[-1]) == (1, 9100)  # the default port, in the foreground too
@@ -121,6 +122,7 @@ def test_a_port_taken_as_the_gateway_starts_is_read_from_its_log(
         "error": inUseMessage(9101, pid),
         "port": 9101,
         "pid": pid,
+        "uid": None,
     }
 
 
@@ -209,3 +211,35 @@ def test_a_start_finding_a_gateway_that_adopts_nothing_says_how_to_adopt(
         " `mcpgateway stop`, then `mcpgateway start`, has them adopted\n"
     )
     assert err == (hint if noted else "")
+
+
+def test_a_port_another_account_holds_puts_the_adopted_entries_back(
+    ctx: CliContext,
+    cli: Cli,
+    stateDir: Path,
+    home: Path,
+    fakeClaude: list[tuple[Path, Path]],
+) -> None:
+    """A gateway that died left its entries pointing at its port, and
+    another account listens there now: the start refuses, and first puts
+    the entries back, so no client of the user's talks to that account."""
+    other = os.geteuid() + 1
+    writeState(stateDir, deadPid(), 9100)
+    writeBackup(stateDir, home / ".claude.json")
+    ctx.checkPort = lambda port: PortInUse(port, None, other)
+    ctx.launch = noLaunch
+    code, out, err = cli("start")
+    assert code == 1
+    assert f"port 9100 is held by another account's process (uid {other}" in err
+    assert "put back as they were" in err and "restored 2 servers" in out
+    assert fakeClaude == [(home / ".claude.json", stateDir)]
+
+
+def test_a_port_another_account_holds_with_nothing_adopted_changes_nothing(
+    ctx: CliContext, cli: Cli, fakeClaude: list[tuple[Path, Path]]
+) -> None:
+    ctx.checkPort = lambda port: PortInUse(port, None, os.geteuid() + 1)
+    ctx.launch = noLaunch
+    code, out, err = cli("start", "--json")
+    assert (code, fakeClaude) == (1, [])
+    assert json.loads(out)["uid"] == os.geteuid() + 1 and err == ""

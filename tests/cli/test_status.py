@@ -7,9 +7,12 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from mcpgateway.cli.output import LEGEND
 from mcpgateway.cli.status import renderStatus
 from mcpgateway.ops.gatewayprobe import GatewayProbe
+from mcpgateway.runtime import portuse
 from mcpgateway.runtime.paths import USER_BACKUP
 from tests.cli.support import (
     HEALTH,
@@ -237,6 +240,25 @@ def test_status_names_the_way_out_when_a_backup_can_restore(
         "  ! 2 entries point at http://127.0.0.1:9100, where the gateway is not running",
         "    → run `mcpgateway start` to serve them again, or `mcpgateway restore` to put the"
         " stdio entries back",
+    ]
+
+
+def test_status_says_another_account_listens_where_the_entries_point(
+    stateDir: Path, home: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gateway that died left its port to whoever takes it: the user's
+    clients talk to that account's process, and restore comes first."""
+    monkeypatch.setattr(portuse, "foreignListener", lambda port, host="127.0.0.1": "uid 1002, bob")
+    (home / ".claude.json").write_text(json.dumps(claudeJson(9100)))
+    writeBackup(stateDir, home / ".claude.json")
+    code, out, _ = cli("status")
+    assert code == 1
+    assert out.splitlines() == [
+        "mcpgateway is not running",
+        "  ! 2 entries point at http://127.0.0.1:9100, where the gateway is not running, and"
+        " another account's process (uid 1002, bob) listens there: your clients talk to it",
+        "    → `mcpgateway restore` now, to put the stdio entries back; then `mcpgateway start"
+        " --port PORT` with another port",
     ]
 
 

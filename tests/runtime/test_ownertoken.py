@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mcpgateway.runtime import ownertoken
 from mcpgateway.runtime.ownertoken import (
     HEADER,
     TOKEN_PATTERN,
@@ -73,9 +74,29 @@ def test_a_state_dir_that_cannot_hold_it_raises_oserror(tmp_path: Path) -> None:
         "http://[::1]:9100/demo/mcp",
     ],
 )
-def test_a_loopback_gateway_is_sent_the_token(tmp_path: Path, url: str) -> None:
+def test_a_loopback_gateway_is_sent_the_token(
+    tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ownertoken, "foreignListener", lambda port, host: None)
     token = loadOwnerToken(tmp_path)
     assert ownerHeaders(tmp_path, url) == {HEADER: token}
+
+
+def test_a_port_another_account_listens_on_is_never_sent_the_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gateway that died left its port to whoever takes it."""
+    asked: list[tuple[int, str]] = []
+
+    def bob(port: int, host: str) -> str:
+        asked.append((port, host))
+        return "uid 1002, bob"
+
+    monkeypatch.setattr(ownertoken, "foreignListener", bob)
+    loadOwnerToken(tmp_path)
+    assert ownerHeaders(tmp_path, "http://127.0.0.1:9100/health") == {}
+    assert ownerHeaders(tmp_path, "https://localhost/api") == {}
+    assert asked == [(9100, "127.0.0.1"), (443, "localhost")]
 
 
 @pytest.mark.parametrize(

@@ -3,13 +3,21 @@ says it, written by the gateway and read back by C{mcpgateway start}."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcpgateway.runtime.portuse import PortInUse, holderPid, inUseMessage, reportedInUse
+from mcpgateway.runtime import portuse
+from mcpgateway.runtime.portuse import (
+    PortInUse,
+    holderPid,
+    inUseMessage,
+    listenerUid,
+    reportedInUse,
+)
 from tests.support.ops.peerpid import LITTLE_ENDIAN, LOOP4, LOOP6, MAPPED_LOOP, FakeProc, row
 from tests.support.ops.procfixture import proc as proc  # the fixture
 
@@ -32,6 +40,7 @@ def test_the_message() -> None:
     assert PortInUse(9101, None).toJson() == {
         "ok": False,
         "error": "port 9101 is in use; stop what holds it, or pick another port with --port",
+        "uid": None,
         "port": 9101,
         "pid": None,
     }
@@ -162,3 +171,31 @@ def test_any_line_is_read_without_raising_and_the_gateways_own_round_trips(
         assert found is None or found.port == port
     said = GATEWAY_LINE + inUseMessage(port, pid)
     assert reportedInUse([*noise, said], port) in (PortInUse(port, pid), reportedInUse(noise, port))
+
+
+@LITTLE_ENDIAN
+def test_the_account_listening_on_a_port_is_read_from_the_table(proc: FakeProc) -> None:
+    proc.tcp(
+        row(f"{LOOP4}:238D", f"{LOOP4}:C350", "01", inode=700, uid=7),  # a connection: not it
+        row(f"{LOOP4}:238D", REMOTE, LISTEN, inode=500, uid=1002),  # port 9101
+        row(f"{OTHER4}:238E", REMOTE, LISTEN, inode=600, uid=1003),  # 127.0.0.2:9102
+    )
+    assert listenerUid(9101, "127.0.0.1", proc.path) == 1002
+    assert listenerUid(9102, "127.0.0.1", proc.path) is None  # another address
+    assert listenerUid(9103, "127.0.0.1", proc.path) is None
+
+
+def test_a_port_another_account_holds_is_said_as_such() -> None:
+    other = os.geteuid() + 1
+    taken = PortInUse(9100, None, other)
+    assert taken.foreign and not PortInUse(9100, 5, os.geteuid()).foreign
+    assert f"held by another account's process (uid {other}" in taken.message
+    assert "reaches that account, not your gateway" in taken.message
+    assert "in use (by pid 5)" in PortInUse(9100, 5, os.geteuid()).message
+
+
+def test_a_foreign_listener_is_named_with_its_account(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(portuse, "listenerUid", lambda port, host: 0 if port == 1 else None)
+    monkeypatch.setattr(os, "geteuid", lambda: 1001)
+    assert portuse.foreignListener(1) == "uid 0, root"
+    assert portuse.foreignListener(2) is None

@@ -26,10 +26,12 @@ LOOP6 = "00000000000000000000000001000000"  # ::1
 MAPPED_LOOP = "0000000000000000FFFF00000100007F"  # ::ffff:127.0.0.1
 
 
-def row(local: str, remote: str, state: str = "01", inode: int | str = 4242) -> str:
+def row(
+    local: str, remote: str, state: str = "01", inode: int | str = 4242, uid: int = 1000
+) -> str:
     return (
         f"   0: {local} {remote} {state} 00000000:00000000 00:00000000 00000000"
-        f"  1000        0 {inode} 1 0000000000000000 20 4 30 10 -1\n"
+        f"  {uid}        0 {inode} 1 0000000000000000 20 4 30 10 -1\n"
     )
 
 
