@@ -91,7 +91,8 @@ class ToolError(Exception):
 class DemoToolCall:
     """One in-flight ``tools/call``: how its worker thread learns of cancellation or replies."""
 
-    def __init__(self) -> None:
+    def __init__(self, rid: str | int = 0) -> None:
+        self.rid = rid  # the id of the client's tools/call, as this server got it
         self.wake = threading.Event()  # set on cancellation, or when `reply` arrives
         self.cancelled = False
         self.reply: JSON | None = None  # the client's answer to our sampling request
@@ -210,7 +211,7 @@ class DemoServer:
 
     def _on_request(self, rid: str | int, method: str, params: JSON) -> None:
         if method == "tools/call":
-            call = DemoToolCall()
+            call = DemoToolCall(rid)
             with self._lock:
                 self._calls[rid] = call
             args = (rid, params, call)
@@ -322,7 +323,11 @@ class DemoServer:
             sid, self._next_id = self._next_id, self._next_id + 1
             self._awaiting[sid] = call
         messages = [{"role": "user", "content": {"type": "text", "text": prompt}}]
-        request = {"messages": messages, "maxTokens": max_tokens}
+        # The call this request serves: a gateway sharing this server among
+        # several sessions gives it to that call's client, whoever else is
+        # attached (docs/design/era.md); any other client ignores the key.
+        hint = {"mcpgateway/relatedRequestId": call.rid}
+        request = {"messages": messages, "maxTokens": max_tokens, "_meta": hint}
         self.send({"id": sid, "method": "sampling/createMessage", "params": request})
         call.wake.wait()
         if call.cancelled:  # withdraw our request too; the tool call gets no response

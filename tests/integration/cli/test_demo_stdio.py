@@ -278,6 +278,7 @@ def test_sample_round_trip(demo: Demo, content: Any) -> None:
     assert request["params"] == {
         "messages": [{"role": "user", "content": {"type": "text", "text": "say hello"}}],
         "maxTokens": 7,
+        "_meta": {"mcpgateway/relatedRequestId": 0},  # the call it serves
     }
     reply = {"role": "assistant", "content": content, "model": "fake", "stopReason": "endTurn"}
     demo.send({"id": request["id"], "result": reply})

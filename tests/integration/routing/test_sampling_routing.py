@@ -1,6 +1,10 @@
 """A shared child's sampling request never reaches a
 session that did not provably ask (real Python SDK clients, the demo server).
 
+The demo names the call its request serves (C{mcpgateway/relatedRequestId}):
+among sessions all with calls in flight, its question reaches the caller's
+session, and only it.
+
 Five sessions keep a slow call in flight on one shared child while one of
 them triggers sampling: no session can be proven to be the requester, so the
 gateway refuses it to the child (the tool reports the error) and no sampling
@@ -24,14 +28,17 @@ from tests.integration.sampling import recordingSampler
 
 pytestmark = [pytest.mark.integration, pytest.mark.front]
 
+UNHINTED = {
+    "command": sys.executable,
+    "args": [str(Path(__file__).parents[2] / "fixtures" / "unhinted_demo.py")],
+}
+"""The demo, naming no call its questions serve (as most servers do not)."""
+
 
 def test_sampling_with_several_sessions_in_flight_is_refused_not_misrouted(
     start: Any, home: Path
 ) -> None:
-    config = writeConfig(
-        home / "servers.json",
-        {"demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}},
-    )
+    config = writeConfig(home / "servers.json", {"demo": UNHINTED})
     gateway: RunningGateway = start("--config", str(config))
     url = gateway.url("demo")
     sampledBy: list[str] = []
@@ -77,3 +84,36 @@ def test_sampling_with_several_sessions_in_flight_is_refused_not_misrouted(
     server = gateway.health()["servers"]["demo"]
     assert server["ambiguousServerRequests"] == 1
     assert "per session" in server["warning"]
+
+
+def test_a_sampling_request_that_names_its_call_reaches_its_session_among_many(
+    start: Any, home: Path
+) -> None:
+    config = writeConfig(
+        home / "servers.json",
+        {"demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}},
+    )
+    gateway: RunningGateway = start("--config", str(config))
+    url = gateway.url("demo")
+    sampledBy: list[str] = []
+
+    async def main() -> str:
+        async with (
+            Client(url, mode="legacy", sampling_callback=recordingSampler("a", sampledBy)) as a,
+            Client(url, mode="legacy", sampling_callback=recordingSampler("b", sampledBy)) as b,
+            Client(url, mode="legacy", sampling_callback=recordingSampler("c", sampledBy)) as c,
+        ):
+            with anyio.fail_after(60):
+                async with anyio.create_task_group() as group:
+                    for client in (a, b, c):
+                        group.start_soon(client.call_tool, "slow", {"seconds": 2, "steps": 2})
+                    await callsInFlight(gateway, "demo", 3)
+                    crowded = await b.call_tool("sample", {"prompt": "b among many"})
+            answer = crowded.content[0]
+            assert isinstance(answer, types.TextContent)
+            return answer.text
+
+    assert anyio.run(main) == "sampled: answer from b"
+    assert sampledBy == ["b"]
+    server = gateway.health()["servers"]["demo"]
+    assert server["ambiguousServerRequests"] == 0 and len(server["pids"]) == 1, server

@@ -31,6 +31,11 @@ from tests.support import mcpclient
 pytestmark = [pytest.mark.integration, pytest.mark.front]
 
 DEMO = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
+UNHINTED = {
+    "command": sys.executable,
+    "args": [str(Path(__file__).parents[2] / "fixtures" / "unhinted_demo.py")],
+}
+"""The demo, naming no call its questions serve (as most servers do not)."""
 
 
 def text(result: Any) -> str:
@@ -80,7 +85,7 @@ def test_a_crowded_sampling_is_refused_and_the_server_keeps_its_share(
     cannot be attributed, so it is refused, and nothing else: the server is
     not promoted. The same two sessions then sample alone on the shared
     child, each asked for its own."""
-    config = writeConfig(home / "servers.json", {"demo": DEMO})
+    config = writeConfig(home / "servers.json", {"demo": UNHINTED})
     gateway: RunningGateway = start("--config", str(config))
     url = gateway.url("demo")
     sampledBy: list[str] = []
