@@ -6,7 +6,8 @@ C{drainTimeout}; a second stop signal cuts it short); what is left is then
 answered with an error. The sessions are saved a last time before they end
 (they go on in the next gateway process: their GET streams are told to
 come back there), every session ends, and every child stops; the stop fires
-once all of that is done.
+once all of that is done. A call held for a person's yes is answered at
+once with its denial (the person can no longer decide it in this process).
 """
 
 from __future__ import annotations
@@ -39,6 +40,17 @@ class ShutdownHost(Protocol):
     def scopeCatalogs(self) -> SavedScopeCatalogs: ...
 
     def endSession(self, session: Session, reason: str = ...) -> Deferred[None]: ...
+
+    @property
+    def flow(self) -> HeldWaits | None:
+        """The flow rule's calls held for a person's yes, if the rule runs."""
+
+
+class HeldWaits(Protocol):
+    """The calls held for a person's yes (L{mcpgateway.flow.step.FlowStep})."""
+
+    def endWaits(self, why: str) -> int:
+        """Answer each with its denial saying C{why}; how many were."""
 
 
 class Shutdown:
@@ -85,6 +97,9 @@ class Shutdown:
         for pool in pools:
             # Calls waiting for a human would only hold the drain up.
             pool.endEra2026("the gateway is shutting down")
+        flow = self._host.flow
+        if flow is not None:  # held for a person's yes: answered with their denial
+            flow.endWaits("The gateway stopped before a person decided it")
         inFlight = sum(pool.clientRequestsInFlight() for pool in pools)
         if not inFlight or self._cutShort:
             return self._stopNow()

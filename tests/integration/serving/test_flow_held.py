@@ -7,11 +7,13 @@ client that takes tasks gets a task at once, C{working} until the person's
 yes, then C{completed} with the real result; and a policy file's
 C{@approval} forbid, with the default rule off, holds the call alike; a
 TypeScript SDK client reads the denial of a call held past a request's
-wait before its own timeout."""
+wait before its own timeout; and a call held when the gateway stops is
+answered with its denial."""
 
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from tests.support.integration.approvals import (
     allowFirstHeld,
     chain,
     cli,
+    heldNow,
 )
 
 pytestmark = pytest.mark.integration
@@ -153,4 +156,27 @@ def test_a_typescript_client_reads_the_denial_before_its_own_timeout(tmp_path: P
         assert client.errors() == []  # no answer came after the client gave up
     finally:
         client.close()
+        gateway.stop()
+
+
+def test_a_held_call_is_answered_with_its_denial_when_the_gateway_stops(tmp_path: Path) -> None:
+    """SIGTERM (a container's restart) while a call waits for a person: the
+    person can no longer decide it in this process, and its client is told
+    so in the call's answer, not left with a broken stream."""
+    config = writeConfig(tmp_path / "servers.json", TRIFECTA)
+    gateway = RunningGateway(["--config", str(config)], tmp_path)
+
+    async def person() -> None:
+        deadline = time.monotonic() + 50
+        while not await anyio.to_thread.run_sync(heldNow, tmp_path):
+            assert time.monotonic() < deadline, "no call was held"
+            await anyio.sleep(0.2)
+        gateway.process.send_signal(signal.SIGTERM)
+
+    try:
+        text = anyio.run(chain, gateway, "legacy", (), person)
+        assert "The gateway stopped before a person decided it" in text, text
+        assert "Call again" in text
+        gateway.process.wait(timeout=60)
+    finally:
         gateway.stop()
