@@ -125,10 +125,7 @@ def _originRefusal(
     C{header} reads them): a client sends the same ones with every request."""
     if originBytes is not None:
         origin = originBytes.decode("latin-1")
-        try:
-            host = urlsplit(origin).hostname
-        except ValueError:
-            host = None
+        host = _originHost(origin)
         if host is None or not isLoopbackHost(host):
             return 403, (
                 f"Origin {origin!r} is not allowed: only loopback origins may call this gateway"
@@ -140,6 +137,21 @@ def _originRefusal(
                 f"Host {hostHeader!r} is not allowed: this gateway answers loopback names only"
             )
     return None
+
+
+def _originHost(origin: str) -> str | None:
+    """The host of C{origin} when it is one as a browser serializes it
+    (C{scheme://host[:port]}: no user, no path, a numeric port); else
+    C{None} (refused: C{http://127.0.0.1:80x}, C{http://user@127.0.0.1} are
+    no origin a page has)."""
+    try:
+        parts = urlsplit(origin)
+        parts.port  # noqa: B018 (a port that is no number raises)
+    except ValueError:
+        return None
+    if "@" in parts.netloc or parts.path not in ("", "/") or parts.query or parts.fragment:
+        return None
+    return parts.hostname
 
 
 def _parameters(text: str) -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import cast
-from urllib.parse import urlsplit
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -21,10 +20,7 @@ def _reference(request: IRequest, loopbackOnly: bool, tokensRequired: bool) -> g
     origin = guard.header(request, "origin")
     host = guard.header(request, "host")
     if origin is not None:
-        try:
-            name = urlsplit(origin).hostname
-        except ValueError:
-            name = None
+        name = guard._originHost(origin)
         if name is None or not isLoopbackHost(name):
             return 403, (
                 f"Origin {origin!r} is not allowed: only loopback origins may call this gateway"
@@ -101,3 +97,20 @@ def test_long_values_are_judged_but_not_kept() -> None:
     short = _request(GatewayHeaders(), [b"http://localhost:3000"], [b"localhost:9100"])
     assert guard.checkOrigin(short, True) is None
     assert guard._originRefusal.cache_info().currsize == 1
+
+
+def test_only_an_origin_as_a_browser_serializes_it_is_loopback() -> None:
+    """A browser's C{Origin} is C{scheme://host[:port]}: a port that is no
+    number, a user, a path are no page's origin, whatever host they name."""
+    for origin in ("http://127.0.0.1:9100", "https://localhost", "http://[::1]:3000"):
+        assert guard._originHost(origin) is not None, origin
+    for origin in (
+        "http://127.0.0.1:9100.evil.example",
+        "http://127.0.0.1:80x",
+        "http://user@127.0.0.1",
+        "http://127.0.0.1/path",
+        "http://127.0.0.1?q",
+        "null",
+        "file://",
+    ):
+        assert guard._originHost(origin) is None, origin
