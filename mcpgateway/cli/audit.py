@@ -20,7 +20,12 @@ a rotation's: the oldest files rotated away, or removed) is checked from
 there on, and nothing before it can be: its head is not proven, which
 exits 3 unless C{--allow-rotated-away} says those files are gone by the
 gateway's rotation. A first file that begins with anything else was cut at
-its head (exit 1). Never loads Twisted.
+its head (exit 1).
+
+C{mcpgateway audit key NAME [NAME...]}: the principal key of each name,
+as the gateway of the state directory (or of the cluster key file) names
+that principal in its records (L{mcpgateway.cli.principalkeys}). Never
+loads Twisted.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from pathlib import Path
 
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
+from mcpgateway.cli.principalkeys import addKeyOptions, principalKeys, requireKeys
 from mcpgateway.ops.auditkey import AuditKeyError, keyPath, readKey
 from mcpgateway.ops.auditverify import Result, verify
 from mcpgateway.ops.gatewayprobe import resolveStateDir
@@ -146,6 +152,38 @@ def cmdAuditVerify(args: argparse.Namespace, out: Output, ctx: CliContext) -> in
     return code
 
 
+def cmdAuditKey(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
+    keys = requireKeys(
+        principalKeys(
+            resolveStateDir(getattr(args, "state_dir", None)),
+            args.workspace_key_file,
+            args.cluster_key_file,
+        )
+    )
+    names = list(dict.fromkeys(args.names))
+    if any(not name for name in names):
+        raise CliError("a principal's name cannot be empty", code=2)
+    found = [(name, keys.keyOf(name) or "") for name in names]
+    if out.json:
+        out.emit(
+            {
+                "ok": True,
+                "keys": [{"principal": name, "key": key} for name, key in found],
+                "keyFile": str(keys.source),
+                "cluster": keys.cluster,
+            }
+        )
+        return 0
+    width = max(len(name) for name, _ in found)
+    for name, key in found:
+        out.line(f"{name.ljust(width)}  {key}")
+    out.note(
+        f"made with {keys.describe()}: a gateway with another state directory (or cluster)"
+        " names these principals by other keys"
+    )
+    return 0
+
+
 def _after(result: Result) -> str:
     """Where a trail that begins rotated begins: its first file, and the
     file before it that was not given."""
@@ -201,7 +239,8 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
     audit = commands.add_parser(
         "audit",
         parents=common,
-        help="check the audit trail of --audit-log: audit verify FILE [FILE...]",
+        help="check the audit trail of --audit-log (audit verify FILE...), name a"
+        " principal's key (audit key NAME)",
         description="The audit trail (--audit-log FILE) a gateway writes.",
     )
     actions = audit.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -251,3 +290,19 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         " rotated away): its records are checked from there on, none before it",
     )
     check.set_defaults(handler=cmdAuditVerify)
+    key = actions.add_parser(
+        "key",
+        parents=common,
+        help="the principal key the audit log names each NAME by",
+        description="Print the principal key of each NAME: what the audit log, /sessions,"
+        " /health and the gateway's log name that principal by (a keyed hash of its name,"
+        " never the name). Made with the state directory's workspace.key (--state-dir), a"
+        " copy of it (--workspace-key-file) or, for a cluster, its key file"
+        " (--cluster-key-file), as the gateway makes it; the file must be there (the"
+        " gateway makes it at its first start). Exit 1 when it is not.",
+    )
+    key.add_argument(
+        "names", metavar="NAME", nargs="+", help="a principal's name (tokens file, OAuth claim)"
+    )
+    addKeyOptions(key)
+    key.set_defaults(handler=cmdAuditKey)

@@ -10,10 +10,11 @@ when a token is set, a request without C{Authorization: Bearer <token>}
 C{error="invalid_token"}, "the API token was refused"). The token of
 C{--self-service}'s C{gateway} server is taken for the servers endpoints
 only (list, read, add, remove, enable, disable; 403 elsewhere), on any
-gateway, and each change made with it is written to the audit log
-(C{--audit-log}) as C{servers/add}, C{servers/remove} or C{servers/change},
-C{"via": "self-service"}. Bodies must be JSON
-objects sent as C{application/json}; every refusal
+gateway. Every change, whoever makes it (an admin principal, the
+C{--api-token}, the self-service server), is logged naming who made it
+(an admin by its principal key) and, with an audit log (C{--audit-log}),
+written to it as one record (L{mcpgateway.web.admin.changerecords}). Bodies must
+be JSON objects sent as C{application/json}; every refusal
 is C{{"error": message}} with the status of the L{ManagementError} (400
 naming the field, 404 unknown server, 409 conflict). Neither a response nor
 a log line shows an env value or the token.
@@ -54,6 +55,7 @@ from mcpgateway.web.admin.approvalsapi import (
     approvalsReport,
     denyCall,
 )
+from mcpgateway.web.admin.changerecords import ChangeRecords
 from mcpgateway.web.admin.pinsapi import approvePins, forgetPins, pinsReport
 from mcpgateway.web.admin.sandboxapi import SandboxLike, sandboxAnswer
 from mcpgateway.web.endpoints.guard import checkOrigin, header
@@ -111,7 +113,7 @@ class ApiApp:
             L{mcpgateway.web.teamcluster.TeamServices.authLine}; C{None}: no auth).
         @param serversToken: the token of C{--self-service}'s server, good
             for the servers endpoints only (C{None}: no such server).
-        @param audit: where the changes made with C{serversToken} are recorded.
+        @param audit: where every change is recorded (C{None}: no audit log).
         @param sandbox: the gateway's sandbox, for C{GET /api/v1/sandbox}
             (L{mcpgateway.web.admin.sandboxapi}; C{None}: none is wired).
         @param approvals: gives the gateway's held calls, for
@@ -124,7 +126,7 @@ class ApiApp:
         self._clock = clock
         self._token = token or None
         self._serversToken = serversToken or None
-        self._audit = audit
+        self._changes = ChangeRecords(audit, clock, self._token is not None)
         self._sandbox = sandbox
         self._approvals = approvals
         self._maxLogStreams = maxLogStreams
@@ -203,12 +205,21 @@ class ApiApp:
         return jsonReply(request, 200, pinsReport(self._gateway, name))
 
     @app.route(PREFIX + "/pins/<name>/approve", methods=["POST"])
-    def approveTools(self, request: IRequest, name: str) -> bytes:
-        return jsonReply(request, 200, approvePins(self._gateway, name, _optionalJsonBody(request)))
+    def approveTools(self, request: IRequest, name: str) -> Deferred[bytes]:
+        def approve() -> bytes:
+            body = _optionalJsonBody(request)
+            approved = approvePins(self._gateway, name, body, self._changes.who(request))
+            return jsonReply(request, 200, approved)
+
+        return self._changes.run(request, "pins/approve", name, approve)
 
     @app.route(PREFIX + "/pins/<name>/forget", methods=["POST"])
-    def forgetTools(self, request: IRequest, name: str) -> bytes:
-        return jsonReply(request, 200, forgetPins(self._gateway, name))
+    def forgetTools(self, request: IRequest, name: str) -> Deferred[bytes]:
+        def forget() -> bytes:
+            forgotten = forgetPins(self._gateway, name, self._changes.who(request))
+            return jsonReply(request, 200, forgotten)
+
+        return self._changes.run(request, "pins/forget", name, forget)
 
     @app.route(PREFIX + "/approvals", methods=["GET"])
     def approvals(self, request: IRequest) -> bytes:
@@ -295,78 +306,110 @@ class ApiApp:
     @app.route(PREFIX + "/servers", methods=["POST"])
     def addServer(self, request: IRequest) -> Deferred[bytes]:
         body = _jsonBody(request)
-        self._changing(request, "servers/add", body.get("name") if isinstance(body, dict) else None)
+        name = body.get("name") if isinstance(body, dict) else None
 
         def added(summary: dict[str, Any]) -> bytes:
-            self.log.info("api: server {server} added", server=summary.get("name"))
-            self._audited(request, 201)
+            self.log.info(
+                "api: server {server} added by {by}",
+                server=summary.get("name"),
+                **self._changes.who(request),
+            )
             self._followServers()
             request.setHeader(b"location", f"{PREFIX}/servers/{summary.get('name')}".encode())
             return jsonReply(request, 201, summary)
 
-        return self._management.add(body).addCallback(added)
+        return self._changes.run(
+            request, "servers/add", name, lambda: self._management.add(body).addCallback(added)
+        )
 
     @app.route(PREFIX + "/servers/<name>", methods=["DELETE"])
     def removeServer(self, request: IRequest, name: str) -> Deferred[bytes]:
-        self._changing(request, "servers/remove", name)
-
         def removed(result: dict[str, Any]) -> bytes:
-            self.log.info("api: server {server} removed", server=name)
-            self._audited(request, 200)
+            self.log.info(
+                "api: server {server} removed by {by}", server=name, **self._changes.who(request)
+            )
             self._followServers()
             return jsonReply(request, 200, result)
 
         given = request.args.get(b"workspace") if request.args else None
         workspace = given[0].decode("utf-8", "replace") if given else None
-        return self._management.remove(name, workspace).addCallback(removed)
+        return self._changes.run(
+            request,
+            "servers/remove",
+            name,
+            lambda: self._management.remove(name, workspace).addCallback(removed),
+        )
 
     @app.route(PREFIX + "/servers/<name>", methods=["PATCH"])
     def patchServer(self, request: IRequest, name: str) -> Deferred[bytes]:
-        self._changing(request, "servers/change", name)
-        self._management.pool(name)  # an unknown server is 404 before the body is read
-        body = _jsonBody(request)
+        def patch() -> Deferred[bytes]:
+            self._management.pool(name)  # an unknown server is 404 before the body is read
+            body = _jsonBody(request)
 
-        def patched(summary: dict[str, Any]) -> bytes:
-            # Field names only: env values never reach the log.
-            self.log.info(
-                "api: server {server} changed ({fields})",
-                server=name,
-                fields=", ".join(sorted(body)),
-            )
-            self._audited(request, 200)
-            self._followServers()
-            return jsonReply(request, 200, summary)
+            def patched(summary: dict[str, Any]) -> bytes:
+                # Field names only: env values never reach the log.
+                self.log.info(
+                    "api: server {server} changed ({fields}) by {by}",
+                    server=name,
+                    fields=", ".join(sorted(body)),
+                    **self._changes.who(request),
+                )
+                self._followServers()
+                return jsonReply(request, 200, summary)
 
-        return self._management.patch(name, body).addCallback(patched)
+            return self._management.patch(name, body).addCallback(patched)
+
+        return self._changes.run(request, "servers/change", name, patch)
 
     @app.route(PREFIX + "/servers/<name>/restart", methods=["POST"])
     def restartServer(self, request: IRequest, name: str) -> Deferred[bytes]:
         def restarted(result: dict[str, Any]) -> bytes:
             self.log.info(
-                "api: server {server} restarted (stopped pids {pids})",
+                "api: server {server} restarted (stopped pids {pids}) by {by}",
                 server=name,
                 pids=result.get("stopped"),
+                **self._changes.who(request),
             )
             return jsonReply(request, 200, result)
 
-        return self._management.restart(name).addCallback(restarted)
+        return self._changes.run(
+            request,
+            "servers/restart",
+            name,
+            lambda: self._management.restart(name).addCallback(restarted),
+        )
 
     @app.route(PREFIX + "/servers/<name>/share", methods=["POST"])
     def shareServer(self, request: IRequest, name: str) -> Deferred[bytes]:
         def shared(result: dict[str, Any]) -> bytes:
             if result.get("promoted") is not None:
-                self.log.info("api: server {server} shares its children again", server=name)
+                self.log.info(
+                    "api: server {server} made to share its children again by {by}",
+                    server=name,
+                    **self._changes.who(request),
+                )
             return jsonReply(request, 200, result)
 
-        return self._management.share(name).addCallback(shared)
+        return self._changes.run(
+            request, "servers/share", name, lambda: self._management.share(name).addCallback(shared)
+        )
 
     @app.route(PREFIX + "/servers/<name>/reset-circuit", methods=["POST"])
     def resetCircuit(self, request: IRequest, name: str) -> Deferred[bytes]:
         def reset(summary: dict[str, Any]) -> bytes:
-            self.log.info("api: circuit of server {server} reset", server=name)
+            self.log.info(
+                "api: circuit of server {server} reset by {by}",
+                server=name,
+                **self._changes.who(request),
+            )
             return jsonReply(request, 200, summary)
 
-        return self._management.resetCircuit(name).addCallback(reset)
+        return self._changes.run(
+            request,
+            "servers/reset-circuit",
+            name,
+            lambda: self._management.resetCircuit(name).addCallback(reset),
+        )
 
     # -- errors ----------------------------------------------------------------
 
@@ -374,46 +417,7 @@ class ApiApp:
     def refused(self, request: IRequest, failure: Failure) -> bytes:
         error = failure.value
         assert isinstance(error, ManagementError)
-        self._audited(request, error.status)
         return jsonReply(request, error.status, {"error": str(error)})
-
-    # -- the audit of self-service changes ----------------------------------------
-
-    def _changing(self, request: IRequest, action: str, name: Any) -> None:
-        """Note the change a self-service request makes, for L{_audited}."""
-        if contextOf(request).selfService and self._audit is not None:
-            server = name[:64] if isinstance(name, str) else "?"
-            contextOf(request).selfServiceChange = (action, server, self._clock.seconds())
-
-    def _audited(self, request: IRequest, status: int) -> None:
-        """One audit record of the self-service change C{request} made (or
-        was refused: C{status} 400 and above), once."""
-        context = contextOf(request)
-        change = context.selfServiceChange
-        if change is None or self._audit is None:
-            return
-        context.selfServiceChange = None
-        from mcpgateway.ops.audit import AuditRecord  # an audit log is there
-
-        action, server, started = change
-        peer = request.getClientAddress()
-        self._audit.record(
-            AuditRecord(
-                ts=started,
-                principal="",
-                session=None,
-                server=server,
-                route="global",
-                method=action,
-                tool=None,
-                outcome="ok" if status < 400 else "error",
-                code=None,
-                status=status,
-                durationMs=(self._clock.seconds() - started) * 1000.0,
-                via="self-service",
-                peer=getattr(peer, "host", None),
-            )
-        )
 
     @app.handle_errors(NotFound)
     def notFound(self, request: IRequest, failure: Failure) -> bytes:

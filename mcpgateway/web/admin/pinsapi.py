@@ -23,6 +23,7 @@ A gateway run with C{--pins off} reports no pins and refuses approvals
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from twisted.logger import Logger
@@ -34,6 +35,8 @@ from mcpgateway.trust.pins import OFF, StaleReview
 from mcpgateway.trust.policy import policyOf
 
 log = Logger(observer=logs.observer, namespace="mcpgateway.web.admin.api")
+NOBODY: Mapping[str, str] = {}
+"""No caller named: the log line says the owner made the change."""
 
 
 def pinsReport(gateway: Gateway, server: str | None = None) -> dict[str, Any]:
@@ -66,9 +69,10 @@ def _servedLaunch(gateway: Gateway, server: str) -> str | None:
     return policy.keyOf(pool.spec)[1]
 
 
-def forgetPins(gateway: Gateway, server: str) -> dict[str, Any]:
+def forgetPins(gateway: Gateway, server: str, who: Mapping[str, str] = NOBODY) -> dict[str, Any]:
     """C{POST /api/v1/pins/<server>/forget}: C{{"server": ..., "forgotten":
-    [launch, ...], "kept": launch or None}}."""
+    [launch, ...], "kept": launch or None}}; C{who} names the caller in the
+    log line (L{mcpgateway.web.admin.changerecords.ChangeRecords.who})."""
     policy = policyOf(gateway)
     if policy is None:
         raise ManagementError(
@@ -89,15 +93,19 @@ def forgetPins(gateway: Gateway, server: str) -> dict[str, Any]:
         )
     forgotten = policy.forget(server, keep=served)
     log.info(
-        "api: pins of server {server} forgotten ({count} definition(s))",
+        "api: pins of server {server} forgotten ({count} definition(s)) by {by}",
         server=server,
         count=len(forgotten),
+        **{"by": "the owner", **who},
     )
     return {"server": server, "forgotten": forgotten, "kept": served}
 
 
-def approvePins(gateway: Gateway, server: str, body: Any) -> dict[str, Any]:
-    """C{POST /api/v1/pins/<server>/approve} with C{body} (C{None}: no body)."""
+def approvePins(
+    gateway: Gateway, server: str, body: Any, who: Mapping[str, str] = NOBODY
+) -> dict[str, Any]:
+    """C{POST /api/v1/pins/<server>/approve} with C{body} (C{None}: no
+    body); C{who} names the caller in the log line."""
     policy = policyOf(gateway)
     if policy is None:
         raise ManagementError(
@@ -127,9 +135,10 @@ def approvePins(gateway: Gateway, server: str, body: Any) -> dict[str, Any]:
             )
         )
     log.info(
-        "api: pins of server {server} approved ({tools})",
+        "api: pins of server {server} approved ({tools}) by {by}",
         server=server,
         tools=", ".join(logs.clientText(name) for name in result["approved"]) or "nothing pending",
+        **{"by": "the owner", **who},
     )
     return result
 

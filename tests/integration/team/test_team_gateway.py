@@ -3,8 +3,9 @@ authentication it refuses to start in one line; with a tokens file it
 serves the SDK with the token, answers 401 without one (with its
 C{WWW-Authenticate}), 403 for a server the token may not use, 404 for a
 session another principal opened, 429 over C{--rate-per-principal}; the
-audit log gets a line per request; the bearer string is nowhere in the
-gateway's output or its audit file."""
+audit log gets a line per request, and one per change an admin makes
+through the management API, naming the admin by its key; the bearer
+string is nowhere in the gateway's output or its audit file."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import pytest
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from mcpgateway.auth.tokenfile import addToken
+from mcpgateway.cli.main import main
 from tests.integration.audittrail import assertVerifies, requestRecords
 from tests.integration.gateway import (
     RunningGateway,
@@ -163,5 +165,46 @@ def test_a_team_gateway_with_a_tokens_file(team: Any) -> None:
     assert "alice" not in audit.read_text() and "carol" not in audit.read_text()
 
     # Its hash chain is whole once the gateway stopped.
+    gateway.stop()
+    assertVerifies(audit, gateway.home, gateway.home / "state")
+
+
+def test_an_admins_changes_are_audited_with_its_key(
+    team: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An admin principal disables, enables and restarts a server through
+    the management API: each change is one audit record with the admin's
+    principal key, the key C{mcpgateway audit key} names, and the log line
+    names that key, never the token or the name."""
+    gateway, tokens, audit = team
+    base = f"http://127.0.0.1:{gateway.port}/api/v1/servers/other"
+    asRoot = bearer(tokens["root"]) | {"content-type": "application/json"}
+    for body in ({"enabled": False}, {"enabled": True}):
+        assert request(base, "PATCH", body, asRoot, timeout=15).status == 200
+    assert request(base + "/restart", "POST", None, asRoot, timeout=15).status == 200
+    asBob = bearer(tokens["bob"]) | {"content-type": "application/json"}
+    assert request(base, "PATCH", {"enabled": False}, asBob, timeout=15).status == 403
+
+    assert main(["audit", "key", "root", "--state-dir", str(gateway.home / "state"), "--json"]) == 0
+    rootKey = json.loads(capsys.readouterr().out)["keys"][0]["key"]
+
+    def changes() -> list[dict[str, Any]]:
+        try:
+            return [r for r in requestRecords(audit) if r["method"].startswith("servers/")]
+        except OSError:
+            return []
+
+    assert waitFor(lambda: len(changes()) == 3), changes()
+    assert [(r["method"], r["server"], r["outcome"], r["status"]) for r in changes()] == [
+        ("servers/change", "other", "ok", 200),
+        ("servers/change", "other", "ok", 200),
+        ("servers/restart", "other", "ok", 200),
+    ]
+    assert {(r["principal"], r["via"]) for r in changes()} == {(rootKey, "token")}
+    assert f"api: server other changed (enabled) by principal {rootKey}" in gateway.text()
+    restarted = [ln for ln in gateway.text().splitlines() if "api: server other restarted" in ln]
+    assert len(restarted) == 1 and restarted[0].endswith(f") by principal {rootKey}"), restarted
+    output = gateway.text() + audit.read_text()
+    assert tokens["root"] not in output
     gateway.stop()
     assertVerifies(audit, gateway.home, gateway.home / "state")

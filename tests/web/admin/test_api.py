@@ -837,13 +837,16 @@ def test_changes_are_logged_without_env_values(h: ApiHarness, logged: list[Any])
     h.api("PATCH", "/servers/extra", {"env": {"MORE": SECRET}, "enabled": False})
     h.api("DELETE", "/servers/extra")
     formats = [e.get("log_format", "") for e in logged]
-    assert "api: server {server} added" in formats
-    assert "api: server {server} changed ({fields})" in formats
-    assert "api: server {server} removed" in formats
+    assert "api: server {server} added by {by}" in formats
+    assert "api: server {server} changed ({fields}) by {by}" in formats
+    assert "api: server {server} removed by {by}" in formats
     changed = [
-        e for e in logged if e.get("log_format") == "api: server {server} changed ({fields})"
+        e
+        for e in logged
+        if e.get("log_format") == "api: server {server} changed ({fields}) by {by}"
     ]
     assert changed[0]["fields"] == "enabled, env"
+    assert changed[0]["by"] == "the owner" and changed[0]["principal"] == ""
 
 
 def test_an_unexpected_error_is_a_json_500_and_logged(

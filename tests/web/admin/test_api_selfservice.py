@@ -1,8 +1,9 @@
 """The management API and C{--self-service}'s token: good for the servers
 endpoints only (list, read, add, remove, enable, disable), on a gateway
 with an C{--api-token} or without one; every other route refuses it; a
-change made with it is written to the audit log; the C{--api-token} goes
-on answering everything, and the changes it makes are not so recorded."""
+change made with it is written to the audit log as the self-service
+server's; the C{--api-token} goes on answering everything, its changes
+recorded as its own."""
 
 from __future__ import annotations
 
@@ -171,5 +172,6 @@ def test_its_changes_are_audited(tmp_path: Path) -> None:
         ("servers/add", "bad", "error", 400, "self-service", "", "127.0.0.1"),
         ("servers/remove", "srv", "error", 409, "self-service", "", "127.0.0.1"),
         ("servers/change", "missing", "error", 404, "self-service", "", "127.0.0.1"),
+        ("servers/add", "byadmin", "ok", 201, "api-token", "", "127.0.0.1"),
     ]
     assert all(r.ts == 100.0 and r.tool is None for r in h.audit.records)
