@@ -127,6 +127,11 @@ class AdoptedClaudeConfig:
         still runs (a restart): its backups are current, nothing is recovered."""
         self._recovered = True
 
+    def watchedPaths(self) -> list[Path]:
+        """The projects' C{.mcp.json} whose approved servers it shadows (as
+        its last load found them, there or not): their changes reload it."""
+        return self._claude.shadowedFiles
+
     def load(self) -> LoadedConfig:
         warnings: list[str] = []
         errors: list[str] = []

@@ -308,6 +308,13 @@ class ClaudeConfig:
                 document.setdefault("projects", {})[block.workspace] = {"mcpServers": servers}
         return document, warnings, origins
 
+    @property
+    def shadowedFiles(self) -> list[Path]:
+        """The projects' C{.mcp.json} whose approved servers it shadows, as
+        its last load found them (there or not): watched, so that an edit or
+        a C{git pull} of one is served within seconds."""
+        return list(self._adapter.shadowedFiles)
+
     def loadServed(self) -> LoadedConfig:
         """L{servedDocument} parsed into specs and warnings."""
         document, warnings, origins = self._served()

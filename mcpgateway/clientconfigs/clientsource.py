@@ -127,8 +127,10 @@ class ClientsSource:
         return self.base.path
 
     def watchedPaths(self) -> list[Path]:
-        """Every client file to watch besides L{path}."""
-        return self.engine.watchedPaths()
+        """Every client file to watch besides L{path}: the other clients'
+        files, and the base's own (the projects' C{.mcp.json} it shadows)."""
+        own = getattr(self.base, "watchedPaths", None)
+        return [*self.engine.watchedPaths(), *(own() if own is not None else ())]
 
     @property
     def refusedFiles(self) -> tuple[RefusedFile, ...]:

@@ -104,6 +104,10 @@ class ClaudeCode(ClientAdapter):
         self.path = path
         self.refusal = refusal
         self.checkPolicy = checkPolicy
+        self.shadowedFiles: list[Path] = []
+        """The C{.mcp.json} of each known project that approves servers (there
+        or not), as the last L{shadowed} found them: a change of one of them
+        (a C{git pull}, an edit) is a change of the servers served."""
 
     def userFiles(self, host: Host) -> list[Path]:
         return [self.path or host.home / ".claude.json"]
@@ -153,6 +157,7 @@ class ClaudeCode(ClientAdapter):
         if claudeScope(file.path) != "user" or not isinstance(projects, dict):
             return {}
         out: dict[tuple[Location, str], Any] = {}
+        watched: list[Path] = []
         for project in sorted(projects):
             block = projects[project]
             if (
@@ -166,6 +171,7 @@ class ClaudeCode(ClientAdapter):
             except ValueError:
                 continue
             path = Path(project) / ".mcp.json"
+            watched.append(path)
             if not path.is_file():
                 continue
             try:
@@ -177,6 +183,7 @@ class ClaudeCode(ClientAdapter):
             for name, entry in servers.items() if isinstance(servers, dict) else ():
                 if _approved(block, name):
                     out[(projectBlock(project), name)] = entry
+        self.shadowedFiles = watched
         return out
 
     def served(self, name: str, entry: Any, file: ClientFile, host: Host) -> dict[str, Any] | None:

@@ -66,3 +66,35 @@ def test_an_approved_mcp_json_server_is_shadowed(cli: Cli) -> None:
     assert mcpJson.read_bytes() == mcpBefore
     assert mcpJson.stat().st_mtime_ns == mcpStat.st_mtime_ns  # never written
     assert mcpJson.stat().st_ino == mcpStat.st_ino  # nor replaced
+
+
+def test_an_edit_of_the_mcp_json_is_served_within_seconds(cli: Cli) -> None:
+    """A server a C{git pull} (or an edit) adds to a project's C{.mcp.json}
+    is shadowed and served without waiting for C{~/.claude.json} to change."""
+    home, port = cli.home, freePort()
+    project = home / "repo"
+    project.mkdir()
+    mcpJson = project / ".mcp.json"
+    mcpJson.write_text(json.dumps({"mcpServers": {"demo": DEMO}}, indent=2) + "\n")
+    config = home / ".claude.json"
+    approved = {"allowedTools": [], "enableAllProjectMcpServers": True}
+    config.write_text(json.dumps({"projects": {str(project): approved}}, indent=2))
+    os.chmod(config, 0o600)
+    started = cli("start", "--port", str(port))
+    assert started.returncode == 0, started.stderr + started.stdout
+    try:
+        assert waitFor(lambda: shadow(config, str(project)) is not None, 15)
+
+        def pulled() -> dict[str, str] | None:
+            data = json.loads(config.read_text())
+            entry = data["projects"][str(project)].get("mcpServers", {}).get("pulled")
+            return entry if isinstance(entry, dict) and entry.get("type") == "http" else None
+
+        mcpJson.write_text(json.dumps({"mcpServers": {"demo": DEMO, "pulled": DEMO}}) + "\n")
+        assert waitFor(lambda: pulled() is not None, 20), config.read_text()
+        entry = pulled()
+        assert entry is not None
+        assert waitFor(lambda: echoes(entry["url"], "pulled in"), 30, 0.5)
+    finally:
+        stopped = cli("stop")
+        assert stopped.returncode == 0, stopped.stderr + stopped.stdout
