@@ -666,11 +666,12 @@ def _aggregateLines(
 
 
 def _sessionLine(sessions: list[dict[str, Any]]) -> str:
-    """The sessions, counted by client pid."""
+    """The sessions, counted by client: its pid where the gateway knows it
+    (a client on this machine); else, as on a team gateway, where a pid
+    names nothing, by the principal's key and the client's name."""
     clients: dict[str, int] = {}
     for session in sessions:
-        pid = session.get("clientPid")
-        key = f"pid {pid}" if pid else "unknown pid"
+        key = _clientOf(session)
         clients[key] = clients.get(key, 0) + 1
     if not clients:
         return "  no sessions"
@@ -678,6 +679,18 @@ def _sessionLine(sessions: list[dict[str, Any]]) -> str:
         f"  {plural(len(sessions), 'session')} from {plural(len(clients), 'client')}: "
         + ", ".join(f"{key} ({n})" for key, n in sorted(clients.items()))
     )
+
+
+def _clientOf(session: dict[str, Any]) -> str:
+    """The client a session is counted under (see L{_sessionLine})."""
+    pid = session.get("clientPid")
+    if pid:
+        return f"pid {pid}"
+    principal, name = session.get("principal"), session.get("client")
+    if principal or name:
+        who = f"principal {principal}" if principal else ""
+        return " ".join(part for part in (who, str(name or "")[:40]) if part)
+    return "unknown client"
 
 
 def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
@@ -689,7 +702,8 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         f" server with its share ({', '.join(f'{m} {w}' for w, m in SHARE_MARKS.items())}),"
         " state, children, requests and sessions, and what is wrong with it; the"
         " sessions of the aggregate endpoint (/mcp), which the gateway's session"
-        " count includes; the sessions by client pid; and config entries pointing"
+        " count includes; the sessions by client (its pid; on a team gateway, the"
+        " principal's key and the client's name); and config entries pointing"
         " at a gateway that is not running or that no backup can restore. On a team"
         " gateway the sessions and what children wrote need an admin's token"
         f" (${TOKEN_ENV}); without one the rest is shown. Exit 1 when the gateway is not"

@@ -52,7 +52,7 @@ def test_status_shows_one_screen(running: FakeGateway, cli: Cli) -> None:
     assert "      ! route them exactly" in lines
     broken = next(line for line in lines if "broken" in line)
     assert broken.startswith("  ● broken    global   ") and "not found on PATH" in broken
-    assert "  3 sessions from 2 clients: pid 4242 (2), unknown pid (1)" in lines
+    assert "  3 sessions from 2 clients: pid 4242 (2), unknown client (1)" in lines
     assert lines[-1] == f"  {LEGEND}"
     assert not any("stateless" in line or "stateful" in line for line in lines)
     assert running.requests == ["/health", "/sessions"]
@@ -116,7 +116,7 @@ def test_status_counts_the_aggregate_endpoints_sessions_on_lines_of_their_own(
     ]
     servers = [int(line.split(" reqs  ")[1].split()[0]) for line in lines if " reqs  " in line]
     assert servers == [1, 2, 0] and sum(servers) + 2 + 1 == 6  # the member sessions: in none
-    assert "  6 sessions from 3 clients: pid 4242 (2), pid 5151 (2), unknown pid (2)" in lines
+    assert "  6 sessions from 3 clients: pid 4242 (2), pid 5151 (2), unknown client (2)" in lines
 
 
 def test_status_without_aggregate_sessions_has_no_aggregate_line(stateDir: Path) -> None:
@@ -307,3 +307,20 @@ def test_status_names_each_child_started_anew_with_why() -> None:
         "    started anew: solo (pid 4712, session ab12cd34): its entry changed",
     ]
     assert restartSummary({}) == []
+
+
+def test_a_team_gateways_sessions_are_counted_by_principal_and_client_name() -> None:
+    """On a team gateway a client's pid names nothing: its sessions are
+    counted by the principal's key and the client's name."""
+    from mcpgateway.cli.status import _sessionLine
+
+    sessions = [
+        {"clientPid": None, "principal": "dvskob54uvjvr2nm", "client": "claude-code"},
+        {"clientPid": None, "principal": "dvskob54uvjvr2nm", "client": "claude-code"},
+        {"clientPid": None, "principal": "k2l7x0aa11bb22cc", "client": "cursor"},
+        {"clientPid": 4242, "principal": "", "client": "codex"},
+    ]
+    assert _sessionLine(sessions) == (
+        "  4 sessions from 3 clients: pid 4242 (1),"
+        " principal dvskob54uvjvr2nm claude-code (2), principal k2l7x0aa11bb22cc cursor (1)"
+    )
