@@ -32,7 +32,7 @@ from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
 from mcpgateway.cli.sandboxapprove import addApprove
 from mcpgateway.cli.sandboxfacts import NAMES, SandboxFacts, sandboxFacts
 from mcpgateway.cli.sandboxlearn import addSuggest
-from mcpgateway.cli.sandboxspec import serverSpec
+from mcpgateway.cli.sandboxspec import projectSpec, serverSpec
 from mcpgateway.ops.gatewayprobe import GatewayProbe, resolveStateDir
 from mcpgateway.sandbox import bwrap, layout, mechanisms, packagecopy, request, seatbelt
 from mcpgateway.startup.sandboxing import DEFAULT, MODES
@@ -146,7 +146,10 @@ def cmdSandboxCheck(args: argparse.Namespace, out: Output, ctx: CliContext) -> i
 def cmdSandboxShow(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     stateDir = resolveStateDir(args.state_dir)
     found = ctx.probe(stateDir)
-    spec = serverSpec(args.server, stateDir, found, args.config)
+    if args.workspace is not None:
+        spec = projectSpec(args.server, stateDir, args.workspace)
+    else:
+        spec = serverSpec(args.server, stateDir, found, args.config)
     if spec.remote is not None:
         raise CliError(f"server '{spec.name}' is a remote server: it has no process to confine")
     default = args.gateway or str((found.state or {}).get("sandbox") or DEFAULT)
@@ -398,6 +401,12 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
     )
     show.add_argument("server", metavar="NAME")
     show.add_argument("--config", metavar="FILE", help="the config file (default: the gateway's)")
+    show.add_argument(
+        "--workspace",
+        metavar="DIR",
+        help="a server of that project's own files (its .mcp.json, .vscode/mcp.json...), as"
+        " the gateway serves it: narrowed to the default profile until approved",
+    )
     show.add_argument(
         "--gateway",
         choices=MODES,

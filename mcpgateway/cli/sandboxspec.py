@@ -48,6 +48,41 @@ def serverSpec(name: str, stateDir: Path, found: GatewayProbe, config: str | Non
     raise CliError(f"no server '{name}' in {path or 'the bundled demo'}")
 
 
+def projectSpec(name: str, stateDir: Path, workspace: str) -> ServerSpec:
+    """Server C{name} of the project C{workspace}'s own files (a
+    repository's C{.mcp.json} shadow, a C{.vscode/mcp.json}...) as the
+    gateway serves it: found in its backups of the adopted files, run in
+    the workspace, its sandbox narrowed to the default and its child shown
+    nothing its entry names outside the workspace, unless the user approved
+    this very entry (L{mcpgateway.config.sandboxapprovals})."""
+    from mcpgateway.config.origins import entryDigest
+    from mcpgateway.config.sandboxapprovals import readApprovals
+    from mcpgateway.config.servers import parseEntry
+    from mcpgateway.config.workspaces import canonicalPath
+    from mcpgateway.sandbox.narrowing import narrowed
+    from mcpgateway.secrets.approvals import projectEntries
+
+    try:
+        where = canonicalPath(os.path.abspath(workspace))
+    except ValueError as e:
+        raise CliError(f"--workspace {workspace}: {e}") from None
+    for _, served in projectEntries(stateDir, name, where):
+        try:
+            spec = parseEntry(name, served, os.environ, "project")
+        except EntryError as e:
+            raise CliError(f"server '{name}' of {where}: {e}") from None
+        cwd = os.path.join(where, spec.cwd or "").rstrip("/")
+        spec = replace(spec, cwd=cwd, mode="workspace")
+        digest = entryDigest(served)
+        if any(a.covers(name, where, digest) for a in readApprovals(stateDir)):
+            return spec
+        return replace(spec, confinedTo=where, sandbox=narrowed(spec.sandbox))
+    raise CliError(
+        f"no server '{name}' of the project {where} is served (the gateway serves a project's"
+        " own entries once it adopted its files: `mcpgateway start`)"
+    )
+
+
 def _adopted(name: str, stateDir: Path, path: str | Path | None) -> ServerSpec | None:
     """Server C{name} as the gateway serves it where it adopted the entry
     (C{mcpgateway start}: the client's file now points at the gateway, and

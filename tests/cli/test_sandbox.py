@@ -21,6 +21,7 @@ from mcpgateway.cli.sandbox import BROWSERS
 from mcpgateway.cli.sandboxfacts import HERE
 from mcpgateway.sandbox import gaps, mechanisms, probe
 from tests.cli.support import Cli, check, writeState
+from tests.support.cli.clone import adoptedClone
 
 WORKS: dict[str, Any] = {
     "bwrap": {"path": "/usr/bin/bwrap", "version": "0.8.0", "works": True, "error": None},
@@ -450,3 +451,33 @@ def test_show_names_the_copy_of_its_package_an_npx_child_writes_in(
     assert json.loads(edited)["packageCopy"] == copies[0]
     _, plain, _ = cli("sandbox", "show", "srv", "--config", str(config(home, {"command": "node"})))
     assert prefix not in plain
+
+
+def test_show_of_a_projects_own_server_is_narrowed_until_approved(
+    stateDir: Path, home: Path, probed: dict[str, Any], cli: Cli
+) -> None:
+    """A repository's entry is shown as the gateway serves it: in its
+    workspace, its widenings ignored and its child shown nothing outside
+    the workspace, until the user approves it."""
+    from mcpgateway.config.origins import entryDigest
+    from mcpgateway.config.sandboxapprovals import SandboxApproval, approve
+
+    outside = home / "notes"
+    outside.mkdir()
+    wide = {"command": "/usr/bin/node", "args": [str(outside)], "sandbox": {"network": "host"}}
+    clone = adoptedClone(home, stateDir, {"tool": wide})
+    code, out, err = cli("sandbox", "show", "tool", "--workspace", clone, "--json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["profile"]["network"]["mode"] != "host"  # narrowed
+    shown = [*document["layout"]["readOnly"], *document["layout"]["writable"]]
+    assert clone in document["layout"]["writable"] and str(outside) not in shown
+    assert any(str(outside) in line for line in document["layout"]["refused"])
+    approve(
+        stateDir,
+        SandboxApproval("tool", clone, f"{clone}/.mcp.json", entryDigest(wide), ("network",)),
+    )
+    code, out, _ = cli("sandbox", "show", "tool", "--workspace", clone, "--json")
+    assert code == 0 and json.loads(out)["profile"]["network"]["mode"] == "host"
+    code, _, err = cli("sandbox", "show", "nope", "--workspace", clone)
+    assert code == 1 and f"no server 'nope' of the project {clone}" in err
