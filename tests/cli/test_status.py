@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -314,7 +315,7 @@ def test_a_team_gateways_sessions_are_counted_by_principal_and_client_name() -> 
     counted by the principal's key and the client's name."""
     from mcpgateway.cli.status import _sessionLine
 
-    sessions = [
+    sessions: list[dict[str, Any]] = [
         {"clientPid": None, "principal": "dvskob54uvjvr2nm", "client": "claude-code"},
         {"clientPid": None, "principal": "dvskob54uvjvr2nm", "client": "claude-code"},
         {"clientPid": None, "principal": "k2l7x0aa11bb22cc", "client": "cursor"},
