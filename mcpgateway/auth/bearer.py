@@ -20,6 +20,11 @@ C{min(exp, now + 60)}, at most C{cacheSize} of them. A token nobody can
 check yet (no key fetched) is answered 503 with C{Retry-After}: a server
 problem must not send clients into a re-authorization loop. Refusals say
 what is wrong in a few safe words, never the token.
+
+A principal carries its token's SHA-256 (L{Principal.credential}): what
+it let in is held until the token is refused, C{exp} plus the leeway
+(L{JwtVerifier.endsAt}), and then ended (L{mcpgateway.web.plumbing.holds}).
+An access token ends only by time: nothing is revoked here.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
@@ -175,7 +180,7 @@ class JwtVerifier:
             )
         except PyJWTError:
             return invalid("the token's signature is not valid")
-        verdict = self._claims(claims, endpoint)
+        verdict = self._claims(claims, endpoint, cacheKey[0])
         if isinstance(verdict, Principal):
             self.verified += 1
             until = self._clock.seconds() + CACHE_TTL
@@ -187,7 +192,7 @@ class JwtVerifier:
             return self._scoped(verdict)
         return verdict
 
-    def _claims(self, claims: Mapping[str, Any], endpoint: str) -> Verdict:
+    def _claims(self, claims: Mapping[str, Any], endpoint: str, credential: str) -> Verdict:
         s = self.settings
         now = self._clock.seconds()
         if claims.get("iss") != s.issuer:
@@ -232,7 +237,25 @@ class JwtVerifier:
             expires=float(exp),
             groups=_groups(claims),
             claims=_scalarClaims(claims),
+            credential=credential,
         )
+
+    def standing(self, principal: Principal) -> str | None:
+        """C{"expired"} once the token C{principal} was let in with is
+        refused as expired (C{exp} plus the leeway); else C{None}."""
+        endsAt = self.endsAt(principal)
+        if endsAt is not None and self._clock.seconds() >= endsAt:
+            return "expired"
+        return None
+
+    def endsAt(self, principal: Principal) -> float | None:
+        """When the token C{principal} was let in with is refused as expired."""
+        if principal.expires is None:
+            return None
+        return principal.expires + self.settings.leeway
+
+    def watch(self, changed: Callable[[], object]) -> None:
+        """Nothing to be told: an access token ends only by time (L{endsAt})."""
 
     def _scoped(self, principal: Principal) -> Verdict:
         missing = [s for s in self.settings.requiredScopes if s not in principal.scopes]

@@ -10,13 +10,20 @@ inode) in a thread and reads it again when that changed: a new table
 replaces the old at once (a removed token is refused within C{interval});
 an invalid file keeps the old table and logs one error line per change.
 Tokens are never logged; neither are their hashes.
+
+The table also answers for a token it let in earlier, by the hash its
+principal carries (L{Principal.credential}): whether it still stands
+(L{TokenTable.standing}) and when it expires (L{TokenTable.endsAt}), and it
+tells who watches it (L{TokenTable.watch}) of every new table, so that what
+a removed, changed or expired token let in is ended
+(L{mcpgateway.web.plumbing.holds}).
 """
 
 from __future__ import annotations
 
 import hmac
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -67,10 +74,12 @@ class TokenTable:
         self._keyOf = keyOf
         self._clock = clock
         self._byHash: dict[str, tuple[str, Principal]] = {}
+        self._watchers: list[Callable[[], object]] = []
         self.replace(entries)
 
     def replace(self, entries: Iterable[TokenEntry]) -> None:
-        """Answer for C{entries} from now on (and for no other token)."""
+        """Answer for C{entries} from now on (and for no other token); then
+        tell the watchers (L{watch})."""
         self._byHash = {
             entry.sha256: (
                 entry.sha256,
@@ -81,10 +90,42 @@ class TokenTable:
                     servers=entry.servers,
                     admin=entry.admin,
                     expires=entry.expires,
+                    credential=entry.sha256,
                 ),
             )
             for entry in entries
         }
+        for watcher in self._watchers:
+            watcher()
+
+    def watch(self, changed: Callable[[], object]) -> None:
+        """Call C{changed} after each new table (a reload of the file)."""
+        self._watchers.append(changed)
+
+    def standing(self, principal: Principal) -> str | None:
+        """Why the token C{principal} was let in with no longer lets it in
+        as it did: its entry is gone, names another principal, other
+        servers or another admin flag, or it expired (a few words that
+        follow "the token"); C{None}: it still does."""
+        found = self._byHash.get(principal.credential)
+        if found is None:
+            return "was removed from the tokens file"
+        current = found[1]
+        if (current.name, current.servers, current.admin) != (
+            principal.name,
+            principal.servers,
+            principal.admin,
+        ):
+            return "was changed in the tokens file"
+        if current.expires is not None and self._clock.seconds() >= current.expires:
+            return "expired"
+        return None
+
+    def endsAt(self, principal: Principal) -> float | None:
+        """When the token C{principal} was let in with expires, as its entry
+        says now (C{None}: never, or no entry any more)."""
+        found = self._byHash.get(principal.credential)
+        return None if found is None else found[1].expires
 
     def __len__(self) -> int:
         return len(self._byHash)

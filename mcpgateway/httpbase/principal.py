@@ -44,6 +44,11 @@ class Principal:
         claim), which a policy grants to (L{mcpgateway.governance.policy}).
     @ivar claims: the token's other claims of one value (strings, numbers,
         booleans), as text, which a policy may read.
+    @ivar credential: what tells the credential it was proven with from
+        every other (the SHA-256 of the token, in hex): what a request it
+        let in is held under until that credential ends
+        (L{mcpgateway.web.plumbing.holds}); C{""}: none that can end (no
+        token, a peer's forwarded request). Never shown, compared or logged.
     """
 
     name: str
@@ -56,6 +61,7 @@ class Principal:
     withheld: frozenset[str] = frozenset()
     groups: frozenset[str] = frozenset()
     claims: tuple[tuple[str, str], ...] = ()
+    credential: str = field(default="", compare=False, repr=False)
 
     def mayUse(self, server: str) -> bool:
         """Whether this principal may call C{server}."""

@@ -171,7 +171,9 @@ class _Door(Resource):
     """In front of one MCP endpoint of a team gateway: the gate (a refusal
     never reaches a pool; a principal not allowed the server gets 403), then
     the endpoint with the principal on the request's context; one audit record when the
-    request ends."""
+    request ends. A request still open once rendered (a stream, an answer
+    that comes later) lives no longer than its credential
+    (L{mcpgateway.web.plumbing.holds})."""
 
     isLeaf = True
 
@@ -269,7 +271,10 @@ class _Door(Resource):
                     )
             return gate.refuse(request, verdict)
         context.principal = verdict
-        return self._endpoint.render(request)
+        body = self._endpoint.render(request)
+        if body is NOT_DONE_YET:
+            gate.hold(request, verdict)  # a stream, an answer later: no longer than its token
+        return body
 
     def _audited(self, result: object, request: Request, note: AuditNote, audit: AuditSink) -> None:
         from mcpgateway.ops.audit import AuditRecord
@@ -317,7 +322,8 @@ class _Door(Resource):
 class _AdminDoor(Resource):
     """In front of the management surface (C{/sessions*}, C{/api/v1}, the
     status page) of a team gateway: an admin principal only (or the C{--api-token}, for the
-    API); C{/health} and C{/metrics} stay open (L{mcpgateway.web.pages.liveness})."""
+    API); C{/health} and C{/metrics} stay open (L{mcpgateway.web.pages.liveness}).
+    A log stream lives no longer than the admin's credential, as on the MCP door."""
 
     isLeaf = True
 
@@ -351,7 +357,10 @@ class _AdminDoor(Resource):
         context = contextOf(request)
         context.principal = verdict
         context.adminPrincipal = True
-        return inner.render(request)  # type: ignore[no-any-return]
+        body: bytes | int = inner.render(request)
+        if body is NOT_DONE_YET:
+            self._gate.hold(request, verdict)  # a log stream: no longer than its token
+        return body
 
 
 class GatewayRoot(Resource):

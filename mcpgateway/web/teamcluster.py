@@ -41,6 +41,10 @@ class Gate(Protocol):
     def refuse(self, request: IRequest, refusal: Refusal) -> bytes:
         """Answer C{refusal} (status, C{WWW-Authenticate}, JSON-RPC body)."""
 
+    def hold(self, request: IRequest, principal: Principal) -> None:
+        """C{request}, let in by C{principal}, is still open once rendered:
+        end it when its credential ends."""
+
     def metadata(self) -> IResource:
         """The C{/.well-known/oauth-protected-resource} tree."""
 

@@ -283,6 +283,26 @@ def test_a_verified_token_is_cached_until_min_of_exp_and_a_minute(rsa: IssuerKey
     refusedAs(setup.check(token), 401, "the token has expired")
 
 
+def test_a_token_stands_until_it_is_refused_as_expired(rsa: IssuerKey) -> None:
+    setup = Setup(rsa)
+    token = rsa.sign(claims(exp=int(NOW) + 300))
+    principal = setup.check(token)
+    assert isinstance(principal, Principal)
+    assert principal.credential == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in repr(principal) and principal.credential not in repr(principal)
+    verifier = setup.verifier
+    assert verifier.endsAt(principal) == NOW + 300 + 60  # exp, then the leeway
+    setup.clock.advance(359.5)
+    assert verifier.standing(principal) is None
+    assert isinstance(setup.check(token), Principal)  # still let in
+    setup.clock.advance(0.5)
+    assert verifier.standing(principal) == "expired"
+    refusedAs(setup.check(token), 401, "the token has expired")  # at the same moment
+    told: list[bool] = []
+    verifier.watch(lambda: told.append(True))
+    assert told == []
+
+
 def test_the_cache_is_per_endpoint_and_bounded(rsa: IssuerKey) -> None:
     setup = Setup(rsa)
     setup.verifier._cacheSize = 2

@@ -209,6 +209,39 @@ def test_an_expired_token_is_refused_as_expired() -> None:
     assert isinstance(verdict, Refusal) and verdict.description == "the bearer token has expired"
 
 
+def test_the_table_says_whether_a_token_it_let_in_still_stands() -> None:
+    a, b, clock = newToken(), newToken(), Clock()
+    table = TokenTable(
+        parseTokens(document(entry(a), entry(b, "bob", expires=100)), "t"), keyOf, clock
+    )
+    alice, bob = table.authenticate(a), table.authenticate(b)
+    assert isinstance(alice, Principal) and isinstance(bob, Principal)
+    assert (alice.credential, bob.credential) == (tokenHash(a), tokenHash(b))
+    assert "credential" not in repr(alice) and tokenHash(a) not in repr(alice)
+    assert (table.standing(alice), table.standing(bob)) == (None, None)
+    assert (table.endsAt(alice), table.endsAt(bob)) == (None, 100)
+    # Another grant for alice's token, a later expiry for bob's.
+    table.replace(
+        parseTokens(document(entry(a, servers=["github"]), entry(b, "bob", expires=200)), "t")
+    )
+    assert table.standing(alice) == "was changed in the tokens file"
+    assert (table.standing(bob), table.endsAt(bob)) == (None, 200)
+    clock.advance(200)
+    assert table.standing(bob) == "expired"
+    table.replace(())
+    assert table.standing(bob) == "was removed from the tokens file"
+    assert table.endsAt(bob) is None
+
+
+def test_the_table_tells_its_watchers_of_every_new_table() -> None:
+    table = TokenTable((), keyOf, Clock())
+    told: list[int] = []
+    table.watch(lambda: told.append(len(table)))
+    table.replace(parseTokens(document(entry(newToken())), "t"))
+    table.replace(())
+    assert told == [1, 0]
+
+
 # -- the file, polled ------------------------------------------------------------------
 
 
@@ -253,6 +286,17 @@ def test_a_changed_file_is_served_within_two_seconds(
     assert isinstance(revoked, Refusal) and revoked.status == 401
     assert watched.reloads == 1
     assert [e["log_format"] for e in events] == ["auth: {path} reloaded: {count} tokens"]
+
+
+def test_a_reload_tells_the_tables_watchers(tokensFile: tuple[TokensFile, Clock, str]) -> None:
+    watched, clock, _ = tokensFile
+    told: list[bool] = []
+    watched.table.watch(lambda: told.append(True))
+    clock.advance(2)
+    assert told == []  # unchanged: no new table
+    writeTokens(watched.path, document(entry(newToken(), "bob")))
+    clock.advance(2)
+    assert told == [True]
 
 
 def test_an_unchanged_file_is_not_read_again(

@@ -39,7 +39,10 @@ child can send, and the C{taskIds} whose status it carries), then carries
 the child's notifications and the tasks' C{notifications/tasks}, each tagged with
 the listen request's id (C{_meta.io.modelcontextprotocol/subscriptionId}),
 and keep-alive comments; it ends with a graceful result when the core ends
-it or the gateway stops or hands over (L{Era2026Endpoint.endStreams}).
+it, the gateway stops or hands over (L{Era2026Endpoint.endStreams}), or the
+token that opened it is revoked or expires (its request's context says so:
+L{mcpgateway.web.plumbing.holds}); the client listens again, with a token
+that stands.
 
 A server's failure quotes its child's stderr only to a caller
 L{showsChildText<mcpgateway.web.endpoints.guard.showsChildText>} allows, as on the
@@ -51,6 +54,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
+from weakref import WeakMethod
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IReactorTime
@@ -566,6 +570,8 @@ class Era2026Endpoint:
             return NOT_DONE_YET
         listen.opening = opening
         response.onDisconnect(listen.lost)
+        # Weakly: the listen holds the request, which holds its context.
+        contextOf(request).credentialEnded = WeakMethod(listen.credentialEnded)
         opening.addCallbacks(
             listen.started,
             lambda f: listen.fail(self._errorFor(era2026.clientId, f, request)),
@@ -644,6 +650,12 @@ class _Listen:
         self.done = True
         self.response.finish(listenEnded(self.id))
         self._release(closeHandle)
+
+    def credentialEnded(self) -> None:
+        """The token that opened the stream was revoked or expired: end it
+        with its graceful result (the client listens again, and only a
+        token that stands is let in)."""
+        self.end("its token ended", closeHandle=True)
 
     def fail(self, error: Message) -> None:
         """The stream could not open: answer its request with C{error}."""

@@ -21,6 +21,11 @@ line has a reason phrase even where Twisted knows none (421, 429).
 L{AuthGate.metadata} serves C{/.well-known/oauth-protected-resource} and
 its per-endpoint forms (RFC 9728), open to all. The token is never logged,
 stored or passed on; refusals are counted by status and reason.
+
+L{AuthGate.hold} keeps what a credential let in, still open once rendered,
+no longer than the credential: an authenticator whose credentials can be
+revoked or expire (L{mcpgateway.web.plumbing.holds.Standing}) gets the
+gate's L{CredentialHolds}, which ends those requests when it ends.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ from mcpgateway.auth.metadata import (
 from mcpgateway.httpbase.principal import ANONYMOUS, Authenticator, Principal, Refusal, Verdict
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
+from mcpgateway.web.plumbing.holds import CredentialHolds, Standing
 from mcpgateway.web.plumbing.requestcontext import contextOf
 
 MAX_AUTHORIZATION = 8192
@@ -122,6 +128,11 @@ class AuthGate:
         self.adminOnly: frozenset[str] = frozenset()
         """Servers only admin principals may list or call (C{--self-service}'s
         C{gateway}): withheld from every other principal."""
+        self.holds: CredentialHolds | None = None
+        """The requests still open that each credential let in, ended when
+        it ends (C{None}: the authenticator's credentials never end)."""
+        if isinstance(authenticator, Standing):
+            self.holds = CredentialHolds(authenticator, clock)
 
     @property
     def enabled(self) -> bool:
@@ -186,6 +197,14 @@ class AuthGate:
         if self.onToken is not None and token:
             self.onToken(verdict, token)
         return verdict
+
+    def hold(self, request: IRequest, principal: Principal) -> None:
+        """C{request}, let in by C{principal}, stays open after its render
+        (a stream, an answer that comes later): it ends when its credential
+        does, if it has not ended before."""
+        holds = self.holds
+        if holds is not None:
+            holds.hold(request, principal)
 
     def _failed(self, reason: Failure) -> Verdict:
         # The exception's type only: its text or traceback might hold the token.

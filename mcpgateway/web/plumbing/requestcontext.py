@@ -18,6 +18,7 @@ what nothing set reads as nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from twisted.python.components import registerAdapter
@@ -44,6 +45,7 @@ class IRequestContext(Interface):
     adminPrincipal = Attribute("the management door found an admin principal")
     selfService = Attribute("carries the self-service server's token (/api/v1)")
     selfServiceChange = Attribute("the self-service change it makes, for its audit record")
+    credentialEnded = Attribute("how it ends when the credential that let it in ends")
 
 
 @implementer(IRequestContext)
@@ -53,6 +55,7 @@ class RequestContext:
     __slots__ = (
         "adminPrincipal",
         "auditNote",
+        "credentialEnded",
         "forwardFailed",
         "forwardedTo",
         "fromPeer",
@@ -78,6 +81,11 @@ class RequestContext:
         self.adminPrincipal = False
         self.selfService = False
         self.selfServiceChange: tuple[str, str, float] | None = None
+        self.credentialEnded: Callable[[], Callable[[], object] | None] | None = None
+        """How the request ends when the credential that let it in ends
+        (L{mcpgateway.web.plumbing.holds}), held weakly (a
+        C{weakref.WeakMethod}: what it ends holds the request); C{None}, or
+        a method gone: its connection is closed."""
 
     @property
     def principalKey(self) -> str:

@@ -37,6 +37,7 @@ class FakeGate:
         self.refusals: Counter[tuple[int, str]] = Counter()
         self.checked: list[str | None] = []
         self.pending: list[Deferred[Verdict]] = []
+        self.held: list[tuple[IRequest, Principal]] = []
 
     def check(self, request: IRequest, server: str | None) -> Verdict | Deferred[Verdict]:
         self.checked.append(server)
@@ -59,6 +60,9 @@ class FakeGate:
         return jsonrpc.dumps(
             jsonrpc.errorResponse(None, jsonrpc.INVALID_REQUEST, refusal.description)
         )
+
+    def hold(self, request: IRequest, principal: Principal) -> None:
+        self.held.append((request, principal))
 
     def metadata(self) -> IResource:
         class Metadata(Resource):
