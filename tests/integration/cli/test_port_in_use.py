@@ -62,8 +62,40 @@ def test_start_on_a_port_in_use_says_it_in_one_line(tmp_path: Path, held: int) -
         "error": expected,
         "port": held,
         "pid": os.getpid(),
+        "uid": os.geteuid(),
     }
     assert not (tmp_path / "state" / "state.json").exists()
+
+
+def test_a_port_another_account_listens_on_is_named_as_that_accounts(tmp_path: Path) -> None:
+    """A gateway that died left its port to whoever takes it: C{start}
+    names the account whose process listens there, read from the kernel's
+    table (its process's fds are not this account's to read)."""
+    from tests.integration.sandboxkit import accountOrSkip
+
+    account = accountOrSkip()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    code = (
+        "import socket, sys, time; s = socket.socket();"
+        f" s.bind(('127.0.0.1', {port})); s.listen(); print('up', flush=True); time.sleep(120)"
+    )
+    listener = subprocess.Popen(
+        [*account.prefix(), "/usr/bin/python3", "-c", code], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert listener.stdout is not None and listener.stdout.readline().strip() == "up"
+        done = cli(tmp_path, "start", "--port", str(port))
+        assert done.returncode == 1, done.stderr
+        assert (
+            f"port {port} is held by another account's process (uid {account.uid}," in done.stderr
+        ), done.stderr
+        assert "reaches that account, not your gateway" in done.stderr
+    finally:
+        listener.kill()
+        listener.wait()
+        account.remove()
 
 
 def test_the_gateway_run_by_hand_says_it_too(tmp_path: Path, held: int) -> None:
