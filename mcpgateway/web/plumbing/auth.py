@@ -243,8 +243,11 @@ class AuthGate:
         if refusal.retryAfter is not None:
             seconds = max(1, math.ceil(refusal.retryAfter))
             request.setHeader(b"retry-after", str(seconds).encode("ascii"))
-        request.setHeader(b"content-type", b"application/json")
         request.setHeader(b"cache-control", b"no-store")
+        if refusal.status == 401 and browsing(request):
+            request.setHeader(b"content-type", b"text/html; charset=utf-8")
+            return SIGN_IN_PAGE
+        request.setHeader(b"content-type", b"application/json")
         code = {
             429: jsonrpc.TOO_MANY_REQUESTS,
             503: jsonrpc.SERVER_UNAVAILABLE,
@@ -265,6 +268,30 @@ class AuthGate:
         if endpointPath:
             resource = resource.rstrip("/") + endpointPath
         return protectedResource(resource, self.issuer, list(self._scopes()))
+
+
+SIGN_IN_PAGE = b"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>mcpgateway: a team's gateway</title></head>
+<body><h1>This gateway serves a team</h1>
+<p>Every request needs a bearer token, and a browser sends none by itself. Its console
+and status pages are an admin's: reach them through a proxy that adds the admin's
+<code>Authorization: Bearer ...</code> header, or, from a terminal, set
+<code>MCPGATEWAY_TOKEN</code> to an admin's token and run <code>mcpgateway status</code>.
+MCP clients connect with their own tokens (docs/guide/status-page.md, "On a team
+gateway"; docs/guide/team.md).</p></body></html>
+"""
+"""What a browser opening a page of a gateway that needs a bearer token
+is shown, in place of the JSON-RPC error an MCP client reads."""
+
+
+def browsing(request: IRequest) -> bool:
+    """Whether C{request} is a browser opening a page (a C{GET} that asks
+    for HTML first): never an MCP client, whose C{GET} asks for an event
+    stream and whose C{POST} for JSON."""
+    if request.method != b"GET":
+        return False
+    accept = request.getHeader(b"accept") or b""
+    return accept.split(b",", 1)[0].strip().startswith(b"text/html")
 
 
 def _typeName(reason: Failure) -> str:

@@ -360,3 +360,31 @@ def test_an_accepted_token_is_handed_over_with_its_principal_a_refused_one_is_no
     settle(refused.check(request(headers=bearer("bad")), "github"))
     settle(g.check(request(path=b"/other/mcp", headers=bearer("other")), "other"))
     assert len(told) == 2
+
+
+@pytest.mark.parametrize(
+    ("method", "accept", "page"),
+    [
+        (b"GET", b"text/html,application/xhtml+xml,*/*;q=0.8", True),  # a browser's navigation
+        (b"GET", b"text/event-stream", False),  # an MCP client's stream
+        (b"POST", b"text/html", False),
+        (b"POST", b"application/json, text/event-stream", False),
+        (b"GET", b"application/json", False),
+        (b"GET", b"", False),
+    ],
+)
+def test_a_browser_opening_a_page_is_told_how_to_sign_in(
+    method: bytes, accept: bytes, page: bool
+) -> None:
+    """A browser sends no bearer token by itself: opening the console of a
+    team gateway shows a page saying how to reach it, where an MCP client
+    reads the JSON-RPC error."""
+    r = request(b"/", [(b"accept", accept)] if accept else [])
+    r.method = method
+    body = gate(FakeAuthenticator()).refuse(r, Refusal(401, None, "no token"))
+    kind = r.responseHeaders.getRawHeaders(b"content-type")[0]
+    assert int(r.responseCode) == 401
+    if page:
+        assert kind.startswith(b"text/html") and b"MCPGATEWAY_TOKEN" in body
+    else:
+        assert kind == b"application/json" and json.loads(body)["error"]["message"] == "no token"
