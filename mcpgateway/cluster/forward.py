@@ -12,9 +12,10 @@ What goes to the owner is an allow-list: C{Accept}, C{Content-Type},
 C{MCP-Protocol-Version}, C{Mcp-Session-Id}, C{Last-Event-ID}, the
 2026-07-28 routing headers C{Mcp-Method} and C{Mcp-Name}, and the
 C{X-Mcp-Env-*} credential headers (unless C{Connection} names them: they
-are hop-by-hop then), plus C{Mcp-Gateway-Peer}, the caller's principal
-sealed for this very request (L{mcpgateway.cluster.peer}). Never
-C{Authorization}: the client's token stays at the replica it was sent to.
+are hop-by-hop then), plus C{Mcp-Gateway-Peer}, the caller's principal and
+the client's address, sealed for this very request
+(L{mcpgateway.cluster.peer}). Never C{Authorization}: the client's token
+stays at the replica it was sent to.
 
 A connection that cannot be made (refused, timed out, no route) or a
 request that was never sent means the owner is I{down}: L{PeerForwarder.forward}
@@ -175,7 +176,8 @@ class PeerForwarder:
         path = request.uri
         sessionId = _header(request, b"mcp-session-id") or ""
         headers = _forwardedHeaders(request)
-        seal = self._peers.seal(principal, method, path, sessionId, body)
+        source = str(getattr(request.getClientAddress(), "host", ""))
+        seal = self._peers.seal(principal, method, path, sessionId, body, source)
         headers.setRawHeaders(PEER_HEADER, [seal.encode("ascii")])
         producer = BytesProducer(body) if body or method == b"POST" else None
         self.inFlight += 1

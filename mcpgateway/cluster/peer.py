@@ -8,8 +8,12 @@ owner trusts it without the client's token (which is never forwarded).
 The header value is C{b64url(nonce12 ‖ AES-256-GCM(claims) ‖ tag16)} under
 a key L{derive}d from the cluster key (C{"peer"}). The claims (compact
 JSON) are the principal (name, key, how it was proven, servers, scopes,
-admin, its credential's expiry), the label of the replica that forwarded,
-and the seal's own expiry (the sender's clock + C{ttl}); the request it is
+admin, its credential's expiry, and what a policy reads of it: its groups
+and its token's claims), the address the client's request came from, the
+label of the replica that forwarded, and the seal's own expiry (the
+sender's clock + C{ttl}): the owner decides the request by the policy as
+the replica it reached would, with the same caller and the same source
+(L{mcpgateway.web.endpoints.admission}). The request it is
 for is the associated data (C{"mcpgw-peer1"}, method, path, session id,
 SHA-256 of the body): the header of one request does not open on another.
 Replicas' clocks must agree within C{ttl}.
@@ -85,11 +89,14 @@ class PeerClaim:
     @ivar principal: the caller, with C{via} L{VIA_PEER}.
     @ivar fromLabel: the label of the replica that forwarded the request.
     @ivar via: how the caller was proven at that replica (C{token}, C{oauth}, ...).
+    @ivar source: the address the client's request came from there
+        (C{""}: not said).
     """
 
     principal: Principal
     fromLabel: str
     via: str
+    source: str = ""
 
 
 class PeerSeal:
@@ -119,9 +126,16 @@ class PeerSeal:
         self.replays = 0
 
     def seal(
-        self, principal: Principal, method: bytes, path: bytes, sessionId: str, body: bytes
+        self,
+        principal: Principal,
+        method: bytes,
+        path: bytes,
+        sessionId: str,
+        body: bytes,
+        source: str = "",
     ) -> str:
-        """The header value carrying C{principal} for this very request."""
+        """The header value carrying C{principal} for this very request,
+        which came from C{source} (the client's address)."""
         claims = {
             "n": principal.name,
             "k": principal.key,
@@ -130,6 +144,9 @@ class PeerSeal:
             "c": sorted(principal.scopes),
             "a": principal.admin,
             "e": principal.expires,
+            "g": sorted(principal.groups),
+            "t": [list(pair) for pair in principal.claims],
+            "src": source,
             "f": self._label,
             "x": self._clock.seconds() + self._ttl,
         }
@@ -209,6 +226,9 @@ def _claimOf(claims: Any, now: float) -> PeerClaim | None:
         return None
     name, key, via, fromLabel = (claims.get(k) for k in ("n", "k", "v", "f"))
     servers, scopes, admin, expires = (claims.get(k) for k in ("s", "c", "a", "e"))
+    # What a policy reads of the caller, and where its request came from:
+    # absent from the seal of a replica that does not say them.
+    groups, tags, source = claims.get("g", []), claims.get("t", []), claims.get("src", "")
     if not (
         isinstance(name, str)
         and isinstance(key, str)
@@ -218,6 +238,10 @@ def _claimOf(claims: Any, now: float) -> PeerClaim | None:
         and _strings(scopes)
         and isinstance(admin, bool)
         and (expires is None or _number(expires))
+        and _strings(groups)
+        and isinstance(tags, list)
+        and all(_pair(tag) for tag in tags)
+        and isinstance(source, str)
     ):
         return None
     principal = Principal(
@@ -228,8 +252,10 @@ def _claimOf(claims: Any, now: float) -> PeerClaim | None:
         scopes=frozenset(scopes),
         admin=admin,
         expires=None if expires is None else float(expires),
+        groups=frozenset(groups),
+        claims=tuple((tag[0], tag[1]) for tag in tags),
     )
-    return PeerClaim(principal, fromLabel, via)
+    return PeerClaim(principal, fromLabel, via, source)
 
 
 def _number(value: Any) -> TypeGuard[float]:
@@ -238,3 +264,8 @@ def _number(value: Any) -> TypeGuard[float]:
 
 def _strings(value: Any) -> TypeGuard[list[str]]:
     return isinstance(value, list) and all(isinstance(each, str) for each in value)
+
+
+def _pair(value: Any) -> TypeGuard[list[str]]:
+    """A token's claim as sealed: its name and its value, two strings."""
+    return _strings(value) and len(value) == 2

@@ -17,6 +17,14 @@ for a person's yes, bound to this policy's version; refused, it is
 answered with a denial. A call the gate never let on (no facts kept) is
 refused: asking a policy with less than it was told would guess.
 
+On a cluster the gate that keeps a call's facts is the one of the replica
+that owns the call's session, where the flow step runs: a request another
+replica forwarded is decided at the owner's door too, as a single
+gateway decides it, with the caller and the address its sealed peer header
+carries (L{mcpgateway.web.endpoints.admission.PostAdmission.policy}). No
+decision made on another replica is taken over here: the one that
+forwarded did not know the session's client, which the policy may read.
+
 Labels only restrict here, as SEP-3193 has them: the gate decides with
 no client labels at all, so a policy whose C{permit} needs a label
 refuses at the gate what the labels would allow (docs/guide/policy.md).

@@ -12,6 +12,7 @@ from collections.abc import Hashable, Mapping
 from typing import Any
 
 from mcpgateway.core.aggregate.memberpolicy import Asker, MemberCall
+from mcpgateway.core.decision import Decision
 from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.policy import RequestFacts, TargetServer, callerOf
 from mcpgateway.runtime import logs
@@ -63,8 +64,10 @@ class PolicyMembers:
             self.gate.log.failure("screening the aggregate with the policy failed")
             return False
 
-    def refusal(self, asker: Asker, call: MemberCall) -> str | None:
-        """Why the policy refuses C{call} (C{None}: it does not)."""
+    def decide(self, asker: Asker, call: MemberCall) -> Decision:
+        """The decision on C{call} by C{asker}, as the member's own endpoint
+        decides it (a tool's call let on is kept for the flow step); a
+        refusal is logged as there, saying it came through the aggregate."""
         facts = RequestFacts(
             callerOf(asker.principal),
             call.action,
@@ -78,7 +81,7 @@ class PolicyMembers:
         )
         decision = self.gate.decideFacts(facts)
         if decision.allowed:
-            return None
+            return decision
         self.gate.refused += 1
         self.gate.log.info(
             "policy refused {method} of {server}/{name} through the aggregate: {policies}",
@@ -88,4 +91,4 @@ class PolicyMembers:
             policies=",".join(decision.policies),
             policyRefused=call.action,
         )
-        return decision.reason
+        return decision

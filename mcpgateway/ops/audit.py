@@ -4,7 +4,8 @@
 Each line says who (the principal's key, never its name or token), which
 session, server and route, the action (C{method}: the JSON-RPC method) and
 what it acted on (C{resource}: the server and the tool, resource URI or
-prompt; C{tool} keeps the name alone), the governance decision
+prompt, through an aggregate endpoint the member's with its own name;
+C{tool} keeps the name the request gave), the governance decision
 (C{decision}: C{allowed}, C{denied} or C{limited}, with the deciding
 C{policies}, from L{mcpgateway.core.decision.Decision}; a request no
 policy or limit decided is C{allowed} with none), the SHA-256 of the
@@ -96,6 +97,10 @@ class AuditRecord:
         decided, recorded as allowed with no policies).
     @ivar arguments: the request's arguments, digested when written
         (L{NO_ARGUMENTS}: none).
+    @ivar member: what a request of an aggregate endpoint (C{/mcp}) resolved
+        to: the member server, the member request's method and the
+        member's own name of what it acted on, which its C{resource} names
+        (C{None}: the request's own C{server} and C{tool}).
     """
 
     ts: float
@@ -114,13 +119,17 @@ class AuditRecord:
     payload: dict[str, Any] | None = None
     decision: Decision | None = None
     arguments: Any = NO_ARGUMENTS
+    member: tuple[str, str, str] | None = None
 
     def line(self) -> dict[str, Any]:
         """The record as its JSON line's object, before it is sealed (no
         C{payload} key when none, no C{argsDigest} without arguments)."""
         decision = self.decision if self.decision is not None else ALLOWED
         resource: dict[str, Any] = {"server": self.server}
-        if self.tool is not None:
+        if self.member is not None:
+            server, method, name = self.member
+            resource = {"server": server, RESOURCE_KEYS.get(method, "name"): name}
+        elif self.tool is not None:
             resource[RESOURCE_KEYS.get(self.method, "name")] = self.tool
         out: dict[str, Any] = {
             "ts": round(self.ts, 3),

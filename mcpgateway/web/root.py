@@ -313,6 +313,7 @@ class _Door(Resource):
                     payload=note.payload or None,
                     decision=decision,
                     arguments=note.arguments,
+                    member=note.member,
                 )
             )
         except Exception:

@@ -21,6 +21,7 @@ from twisted.web.server import Request
 from mcpgateway.httpbase.principal import Principal, Refusal, Verdict
 from mcpgateway.web.endpoints.backends import Quota
 from mcpgateway.web.endpoints.guard import header
+from mcpgateway.web.endpoints.principal import PeerOrigin, receivedAt
 
 if TYPE_CHECKING:
     from mcpgateway.cluster.routing import Where  # a cluster's replicas only
@@ -78,9 +79,22 @@ class Forwards(Protocol):
 class OpensPeers(Protocol):
     """L{mcpgateway.cluster.peer.PeerSeal}, as the web sees it."""
 
-    def open(
+    def claim(
         self, value: str, method: bytes, path: bytes, sessionId: str, body: bytes
-    ) -> Principal | None: ...
+    ) -> PeerClaimed | None: ...
+
+
+class PeerClaimed(Protocol):
+    """L{mcpgateway.cluster.peer.PeerClaim}, as the web sees it."""
+
+    @property
+    def principal(self) -> Principal: ...
+
+    @property
+    def via(self) -> str: ...
+
+    @property
+    def source(self) -> str: ...
 
 
 class OpensTaskIds(Protocol):
@@ -159,7 +173,9 @@ class ClusterServices:
     def peer(self, request: Request, value: bytes) -> Principal | None:
         """The principal a peer's C{Mcp-Gateway-Peer} header C{value}
         carries for this very request (method, path, session id, body), or
-        C{None} (forged, expired, sealed for another request)."""
+        C{None} (forged, expired, sealed for another request); where that
+        peer received the request is kept on it
+        (L{mcpgateway.web.endpoints.principal.PeerOrigin})."""
         try:
             text = value.decode("ascii")
         except UnicodeDecodeError:
@@ -171,7 +187,11 @@ class ClusterServices:
             body = content.read()
             content.seek(0)
         sessionId = header(request, "mcp-session-id") or ""
-        return self.peers.open(text, request.method, request.uri, sessionId, body)
+        claim = self.peers.claim(text, request.method, request.uri, sessionId, body)
+        if claim is None:
+            return None
+        receivedAt(request, PeerOrigin(claim.via, claim.source))
+        return claim.principal
 
     def forwardCounts(self) -> dict[str, int]:
         """Forwarded requests by outcome (every outcome, zeros included)."""

@@ -191,10 +191,13 @@ def test_request_headers_are_filtered_and_the_token_never_leaves() -> None:
     assert headers.getRawHeaders(b"authorization") is None
     [seal] = headers.getRawHeaders(b"mcp-gateway-peer") or []
     assert seal != b"forged"
-    # The owner opens it for this very request, and only for it.
+    # The owner opens it for this very request, and only for it, with the
+    # address the request came from here.
     assert body is not None
-    opened = h.peers.open(seal.decode(), b"POST", b"/srv/mcp", "sid-1", body)
-    assert opened is not None and opened.via == VIA_PEER
+    claim = h.peers.claim(seal.decode(), b"POST", b"/srv/mcp", "sid-1", body)
+    assert claim is not None and claim.source == "10.9.9.9"
+    opened = claim.principal
+    assert opened.via == VIA_PEER
     assert (opened.name, opened.key, opened.servers) == ("alice", "key-alice", frozenset({"srv"}))
     assert h.peers.open(seal.decode(), b"POST", b"/srv/mcp", "sid-2", body) is None
     assert h.peers.open(seal.decode(), b"POST", b"/srv/mcp", "sid-1", body + b" ") is None

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Mapping
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.task import Clock
 
 from mcpgateway.cluster.peer import MAX_VALUE, PeerClaim, PeerSeal, SeenNonces
+from mcpgateway.cluster.sealing import derive
 from mcpgateway.httpbase.principal import VIA_OAUTH, VIA_PEER, VIA_TOKEN, Principal
 from tests.fakes import capturedGatewayLogs
 
@@ -47,6 +54,67 @@ def test_the_claim_names_the_forwarder_and_how_the_caller_was_proven() -> None:
     assert claim == PeerClaim(
         Principal("root", "k", VIA_PEER, servers=None, admin=True), "r7", VIA_OAUTH
     )
+
+
+def test_the_claim_carries_what_a_policy_reads_and_where_the_request_came_from() -> None:
+    """The owner decides a forwarded request by the policy as the replica
+    it reached would: with the caller's groups and token claims, how it
+    was proven there, and the address the request came from."""
+    clock = Clock()
+    analyst = dataclasses.replace(
+        ALICE, groups=frozenset({"analysts", "eu"}), claims=(("dept", "research"),)
+    )
+    value = seals(clock, label="r2").seal(analyst, *REQUEST, source="192.0.2.7")
+    claim = seals(clock).claim(value, *REQUEST)
+    assert claim == PeerClaim(
+        dataclasses.replace(analyst, via=VIA_PEER), "r2", VIA_TOKEN, "192.0.2.7"
+    )
+    assert claim.principal.groups == {"analysts", "eu"}
+    assert claim.principal.claims == (("dept", "research"),)
+
+
+def test_a_seal_that_says_nothing_of_them_opens_without_them() -> None:
+    """A replica that seals no groups, claims or source (an earlier
+    version, during a rolling upgrade) is still opened: none of them."""
+    clock = Clock()
+    claims: dict[str, object] = {
+        "n": "alice",
+        "k": "k",
+        "v": VIA_TOKEN,
+        "s": None,
+        "c": [],
+        "a": False,
+        "e": None,
+        "f": "r0",
+        "x": clock.seconds() + 30,
+    }
+    claim = seals(clock).claim(sealedAs(claims), *REQUEST)
+    assert claim == PeerClaim(Principal("alice", "k", VIA_PEER), "r0", VIA_TOKEN, "")
+    for bad in ({"g": "analysts"}, {"t": [["dept"]]}, {"t": [[1, 2]]}, {"src": 7}):
+        assert seals(clock).claim(sealedAs({**claims, **bad}), *REQUEST) is None, bad
+
+
+def sealedAs(claims: Mapping[str, object]) -> str:
+    """A header value sealing C{claims} for L{REQUEST}, as a replica of
+    any version makes one."""
+    aead = AESGCM(derive(KEY, "peer"))
+    nonce = os.urandom(12)
+    plaintext = json.dumps(claims).encode()
+    method, path, sessionId, body = REQUEST
+    aad = b"".join(
+        [
+            b"mcpgw-peer1\0",
+            method,
+            b"\0",
+            path,
+            b"\0",
+            sessionId.encode(),
+            b"\0",
+            hashlib.sha256(body).digest(),
+        ]
+    )
+    sealed = nonce + aead.encrypt(nonce, plaintext, aad)
+    return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
 
 
 def test_it_expires_on_the_clock() -> None:

@@ -242,3 +242,16 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, list):
         return [s for v in value for s in _strings(v)]
     return []
+
+
+def test_a_member_request_names_the_members_resource() -> None:
+    """A request of an aggregate endpoint is recorded under the endpoint
+    and the name its client sent, and acted on its member's resource."""
+    line = record(
+        server="/mcp", tool="files__write_file", member=("files", "tools/call", "write_file")
+    ).line()
+    assert (line["server"], line["tool"]) == ("/mcp", "files__write_file")
+    assert line["resource"] == {"server": "files", "tool": "write_file"}
+    read = record(server="/mcp", method="resources/read", member=("files", "resources/read", "a"))
+    assert read.line()["resource"] == {"server": "files", "uri": "a"}
+    assert record().line()["resource"] == {"server": "srv", "tool": "echo"}

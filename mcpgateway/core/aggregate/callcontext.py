@@ -24,7 +24,7 @@ from twisted.python.failure import Failure
 from mcpgateway.core.aggregate import apps
 from mcpgateway.core.aggregate.calls import toolError
 from mcpgateway.core.aggregate.flowcalls import flowCall
-from mcpgateway.core.aggregate.memberpolicy import MemberGate
+from mcpgateway.core.aggregate.memberpolicy import Asker, MemberGate
 from mcpgateway.core.aggregate.members import MemberSessions
 from mcpgateway.core.aggregate.results import ResultBudget, ResultStore
 from mcpgateway.core.aggregate.roster import Roster
@@ -71,10 +71,16 @@ class GatewayCalls:
         C{search} finds too; C{None}: none."""
 
     def context(
-        self, session: AggregateSession, view: View, message: Message, related: Sink | None
+        self,
+        session: AggregateSession,
+        view: View,
+        message: Message,
+        related: Sink | None,
+        asker: Asker | None = None,
     ) -> CallContext:
-        """The context of C{session}'s C{message}, seeing C{view}."""
-        return CallContext(self, session, view, message, related)
+        """The context of C{session}'s C{message}, seeing C{view}, sent by
+        C{asker} (C{None}: the session's caller)."""
+        return CallContext(self, session, view, message, related, asker)
 
     def shielded(
         self, response: Message, session: AggregateSession, view: View, name: str
@@ -104,12 +110,14 @@ class CallContext:
         view: View,
         message: Message,
         related: Sink | None,
+        asker: Asker | None = None,
     ) -> None:
         self._calls = calls
         self._session = session
         self._view = view
         self._message = message
         self._related = related
+        self._asker = asker if asker is not None else session.asker
         self.servers = view.servers
         self.shieldSpec = calls.roster.endpointOf(session).shield
         if session.results is None:
@@ -163,6 +171,7 @@ class CallContext:
                 owner.original,
                 {"arguments": arguments},
                 member.route,
+                asker=self._asker,
             )
         except CallFailed as refused:
             return fail(toolError({"code": refused.code, "message": refused.message}))
@@ -235,6 +244,7 @@ class CallContext:
                 owner.original,
                 {"arguments": arguments},
                 self._view.members[server].route,
+                asker=self._asker,
             )
         except CallFailed as refused:
             return succeed(jsonrpc.errorResponse(callId, refused.code, refused.message))

@@ -370,6 +370,8 @@ class AggregateEra2026:
         name = str(request.params.get("name"))
         owner = view.owner(name)
         tools = self._core.aggregateSide.aggregator.ownTools
+        if owner is None:
+            self._hidden(session, view, request)  # a hidden name: noted, then unknown
         if (
             owner is None
             and view.mode == "search"
@@ -410,12 +412,26 @@ class AggregateEra2026:
             session, action, server, name, request.params, route, request.clientInfo
         )
 
+    def _hidden(self, session: AggregateSession, view: View, request: Era2026Request) -> None:
+        """Decide, for the audit record and the log, the member request of a
+        name C{view} hides (L{MemberGate.decideHidden})."""
+        aggregator = self._core.aggregateSide.aggregator
+        aggregator.memberGate.decideHidden(
+            session,
+            view,
+            lambda: aggregator.views.wholeNow(session),
+            request.method,
+            request.params,
+            request.clientInfo,
+        )
+
     def _promptsGet(
         self, session: AggregateSession, view: View, request: Era2026Request, sink: Sink
     ) -> Deferred[Message]:
         name = str(request.params.get("name"))
         owner = view.owner(name, "prompt")
         if owner is None:
+            self._hidden(session, view, request)  # a hidden name: noted, then unknown
             raise CallFailed(jsonrpc.INVALID_PARAMS, f"Unknown prompt: {name}")
         self._decide(session, view, request, "prompts/get", owner.server, owner.original)
         return self._forward(owner.server, request, view, sink, name=owner.original)

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.endpoints.test_aggregate_web, tests.web.endpoints.test_aggregate_smoke -*-
+# -*- test-case-name: tests.web.endpoints.test_aggregate_web, tests.web.endpoints.test_aggregate_smoke, tests.governance.test_policy_members -*-
 """The aggregate endpoint's answers to its clients' requests.
 
 One job: answer each request of an aggregate session's client. The four
@@ -19,6 +19,7 @@ policy first.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail, gatherResults, maybeDeferred, succeed
@@ -28,7 +29,7 @@ from mcpgateway.core.aggregate import apps, skills
 from mcpgateway.core.aggregate.callcontext import GatewayCalls
 from mcpgateway.core.aggregate.calls import fingerprints, shownCursor, tasksCapability
 from mcpgateway.core.aggregate.flowcalls import flowCall
-from mcpgateway.core.aggregate.memberpolicy import MemberGate
+from mcpgateway.core.aggregate.memberpolicy import Asker, MemberGate
 from mcpgateway.core.aggregate.members import MemberSessions
 from mcpgateway.core.aggregate.session import AggregateSession, CallFailed, Sink, ToolsLike
 from mcpgateway.core.aggregate.sessionviews import SessionViews
@@ -179,13 +180,14 @@ class RequestHandlers:
         name = params.get("name")
         if not isinstance(name, str):
             raise CallFailed(jsonrpc.INVALID_PARAMS, "tools/call needs a tool name")
+        asker = session.asker  # this request's caller, whenever it is decided
         view = self._views.viewNow(session)
         owner = view.owner(name)
         if owner is None and view.unknown:
             return self._views.view(session).addCallback(
-                lambda fresh: self._callIn(session, fresh, message, params, name, related)
+                lambda fresh: self._callIn(session, fresh, message, params, name, related, asker)
             )
-        return self._callIn(session, view, message, params, name, related)
+        return self._callIn(session, view, message, params, name, related, asker)
 
     def _callIn(
         self,
@@ -195,6 +197,7 @@ class RequestHandlers:
         params: dict[str, Any],
         name: str,
         related: Sink | None,
+        asker: Asker | None,
     ) -> Deferred[Message]:
         owner = view.owner(name)
         tasked = isinstance(params.get("task"), dict)
@@ -210,6 +213,10 @@ class RequestHandlers:
             if found is not None:
                 name, owner = found, view.owner(found)
         if owner is None:
+            # A name the policy hides (or invoke's of one) is refused as an
+            # unknown one, once its refusal is noted and logged.
+            whole = partial(self._views.wholeNow, session)
+            self._gate.decideHidden(session, view, whole, "tools/call", params, asker=asker)
             if name in view.gatewayTools and self._tools is not None:
                 if tasked and tasksCapability(session):
                     # Its own tools run at once (no execution.taskSupport:
@@ -218,7 +225,7 @@ class RequestHandlers:
                         jsonrpc.METHOD_NOT_FOUND,
                         f"Method not found: tool {name} does not support task-augmented calls",
                     )
-                context = self._calls.context(session, view, message, related)
+                context = self._calls.context(session, view, message, related, asker)
                 return self._tools.call(name, params.get("arguments"), context).addCallback(
                     lambda result: jsonrpc.resultResponse(message["id"], result)
                 )
@@ -228,7 +235,7 @@ class RequestHandlers:
             raise CallFailed(jsonrpc.INVALID_PARAMS, f"Unknown tool: {name}")
         member = view.members[owner.server]
         self._gate.decideMember(
-            session, "tools/call", owner.server, owner.original, params, member.route
+            session, "tools/call", owner.server, owner.original, params, member.route, asker=asker
         )
         inner = {**params, "name": owner.original}
         forwarded = {**message, "params": inner}
@@ -269,14 +276,17 @@ class RequestHandlers:
         name = params.get("name")
         if not isinstance(name, str):
             raise CallFailed(jsonrpc.INVALID_PARAMS, "prompts/get needs a prompt name")
+        asker = session.asker  # this request's caller, whenever it is decided
 
         def call(view: View) -> Deferred[Message]:
             owner = view.owner(name, "prompt")
             if owner is None:
+                whole = partial(self._views.wholeNow, session)
+                self._gate.decideHidden(session, view, whole, "prompts/get", params, asker=asker)
                 raise CallFailed(jsonrpc.INVALID_PARAMS, f"Unknown prompt: {name}")
             route = view.members[owner.server].route
             self._gate.decideMember(
-                session, "prompts/get", owner.server, owner.original, params, route
+                session, "prompts/get", owner.server, owner.original, params, route, asker=asker
             )
             forwarded = {**message, "params": {**params, "name": owner.original}}
             return self._members.call(session, owner.server, route, forwarded, related)
@@ -293,6 +303,7 @@ class RequestHandlers:
         uri = params.get("uri")
         if not isinstance(uri, str):
             raise CallFailed(jsonrpc.INVALID_PARAMS, f"{message.get('method')} needs a uri")
+        asker = session.asker  # this request's caller, whenever it is decided
 
         def call(view: View) -> Deferred[Message]:
             server, why = view.uriOwner(uri, session.learned.get)
@@ -301,7 +312,9 @@ class RequestHandlers:
             route = view.members[server].route
             own = view.memberUri(uri)
             if message.get("method") in ("resources/read", "resources/subscribe"):
-                self._gate.decideMember(session, "resources/read", server, own, None, route)
+                self._gate.decideMember(
+                    session, "resources/read", server, own, None, route, asker=asker
+                )
             forwarded = message if own == uri else {**message, "params": {**params, "uri": own}}
             answer = self._members.call(session, server, route, forwarded, related)
             method = message.get("method")

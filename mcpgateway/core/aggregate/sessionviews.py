@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.endpoints.test_aggregate_web, tests.core.aggregate.test_era2026 -*-
+# -*- test-case-name: tests.web.endpoints.test_aggregate_web, tests.core.aggregate.test_era2026, tests.governance.test_policy_members -*-
 """What an aggregate session sees.
 
 One job: make the L{View} of a session (its members' tools, prompts and
@@ -71,7 +71,30 @@ class SessionViews:
         self._views = OrderedDict()
 
     def viewNow(self, session: AggregateSession) -> View:
-        """The session's view from the catalogs known now."""
+        """The session's view from the catalogs known now, screened by the
+        member policy for its caller."""
+        key, view = self._whole(session)
+        policy = self._gate.policy
+        if policy is None:
+            return view
+        views = self._views
+        asker = session.asker if session.asker is not None else Asker()
+        screenedKey = (key, "screened", policy.viewKey(asker))
+        found = views.get(screenedKey)
+        if found is None:
+            while len(views) >= VIEWS:
+                views.popitem(last=False)
+            found = views[screenedKey] = screened(view, policy, asker)
+        return found
+
+    def wholeNow(self, session: AggregateSession) -> View:
+        """The session's view from the catalogs known now, before the member
+        policy screened it: what the caller's requests resolve to whether or
+        not it may make them (L{MemberGate.decideHidden})."""
+        return self._whole(session)[1]
+
+    def _whole(self, session: AggregateSession) -> tuple[Hashable, View]:
+        """The session's unscreened view now, and its key in the cache."""
         members = self._roster.members(session)
         key = (
             session.endpoint,
@@ -97,17 +120,7 @@ class SessionViews:
             )
             view = buildView(endpoint, members, self.namer, definitions, shielded)
             views[key] = view
-        policy = self._gate.policy
-        if policy is None:
-            return view
-        asker = session.asker if session.asker is not None else Asker()
-        screenedKey = (key, "screened", policy.viewKey(asker))
-        found = views.get(screenedKey)
-        if found is None:
-            while len(views) >= VIEWS:
-                views.popitem(last=False)
-            found = views[screenedKey] = screened(view, policy, asker)
-        return found
+        return key, view
 
     def view(
         self, session: AggregateSession, renew: bool = False, again: bool = True

@@ -195,6 +195,7 @@ class SessionSkills:
         """C{skills/get} or C{resources/directory/read}: to the member of
         its URI, with the member's own URI; the answer's URIs namespaced."""
         method = str(message.get("method"))
+        asker = session.asker  # this request's caller, whenever it is decided
 
         def call(view: View) -> Deferred[Message]:
             declared = declaring(self._views, session, view)
@@ -202,7 +203,9 @@ class SessionSkills:
             server, own = route(
                 self._skills, method, params.get("uri"), declared, routes, session.principal
             )
-            self._gate.decideMember(session, "resources/read", server, own, None, routes[server])
+            self._gate.decideMember(
+                session, "resources/read", server, own, None, routes[server], asker=asker
+            )
             forwarded = {**message, "params": {**params, "uri": own}}
             answer = self._members.call(session, server, routes[server], forwarded, related)
             return answer.addCallback(lambda response: namespacedAnswer(server, response))

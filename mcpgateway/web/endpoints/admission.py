@@ -1,12 +1,12 @@
-# -*- test-case-name: tests.web.endpoints.test_endpoint_parts,tests.web.endpoints.test_mcp -*-
+# -*- test-case-name: tests.web.endpoints.test_endpoint_parts,tests.web.endpoints.test_mcp,tests.web.endpoints.test_cluster_web -*-
 """Whether a POST to the MCP endpoint may go on before anything acts on it.
 
 One job: the governance of a POST, in order: the principal's request
 limits (L{Quota}: 429 with C{Retry-After} and a C{-32004} body), the
 request policy (L{mcpgateway.web.endpoints.policystep}), then the rate limits and
 quotas of calls (L{mcpgateway.governance.quotas}). A request a peer
-forwarded was decided on the replica it first reached, and is not counted
-again.
+forwarded was counted on the replica it first reached, and is not counted
+again; the policy decides it here too (L{PostAdmission.policy}).
 """
 
 from __future__ import annotations
@@ -96,9 +96,23 @@ class PostAdmission:
 
     def policy(self, request: Request, payload: Any) -> bytes | None:
         """The request policy: the refusal of a POST it denies (C{None}:
-        allowed, no policy, or a peer's forwarded request)."""
+        allowed, or no policy).
+
+        A request a peer forwarded is decided here as any other: this
+        replica owns its session, so it decides it as a single gateway does
+        (the session's client, its labels and the flow step that asks the
+        policy again are here, and so is the record of the decision that
+        step looks up: L{mcpgateway.governance.flowpolicy}). What the
+        policy reads of the caller and the address its request came from
+        travel sealed in the peer header under the cluster key, bound to
+        this very request (L{mcpgateway.cluster.peer}), which a client
+        cannot forge, so the decision is the one the replica it reached
+        would make, and one the policy refuses is refused whichever replica
+        it reached. The decision itself does not travel: the replica that
+        forwards does not know the session's client, and a decision made
+        without it is not the owner's to trust."""
         policy = self._host.requestPolicy
-        if policy is None or contextOf(request).fromPeer:
+        if policy is None:
             return None
         from mcpgateway.web.endpoints.policystep import refusedPost  # the policy's step
 

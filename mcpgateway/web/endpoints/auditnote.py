@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.endpoints.test_audit_note,tests.web.endpoints.test_auth_audit -*-
+# -*- test-case-name: tests.web.endpoints.test_audit_note,tests.web.endpoints.test_auth_audit,tests.governance.test_policy_members -*-
 """What the audit log records of one MCP request, gathered while it is
 served: its principal, session, server, method, tool and outcome
 (L{AuditNote}), and how a failure is named (L{failureCode}).
@@ -29,9 +29,11 @@ class AuditNote:
     request goes (see L{mcpgateway.ops.audit}); written when it ends."""
 
     __slots__ = (
+        "__weakref__",
         "arguments",
         "code",
         "decision",
+        "member",
         "method",
         "outcome",
         "payload",
@@ -54,6 +56,10 @@ class AuditNote:
         """The arguments (the params without them) the record digests."""
         self.decision: Decision | None = None
         """What the policy and the limits decided (the request gate sets it)."""
+        self.member: tuple[str, str, str] | None = None
+        """What a request of an aggregate endpoint resolved to: the member
+        server, the member request's method and the member's own name
+        (L{memberDecided}); C{None}: nothing, or not an aggregate's."""
 
     def message(self, message: Any) -> None:
         """The request being served: its method and tool (and arguments);
@@ -76,6 +82,16 @@ class AuditNote:
             self.arguments = params.get("arguments", params)
             if self.payload is not None:
                 self.payload["arguments"] = self.arguments
+
+    def memberDecided(self, call: Any, decision: Decision) -> None:
+        """An aggregate request resolved to the member request C{call} (a
+        L{mcpgateway.core.aggregate.memberpolicy.MemberCall}), and
+        C{decision} was made of it: the record names the member's resource
+        (a batch's names its own), and the first refusal."""
+        if self.method != "batch":
+            self.member = (str(call.server), str(call.action), str(call.name)[:256])
+        if not decision.allowed and (self.decision is None or self.decision.allowed):
+            self.decision = decision
 
     def settle(self, outcome: str, code: int | None = None) -> None:
         """How it ended (the first error of a batch stays)."""

@@ -4,6 +4,10 @@ request besides its body (L{whereOf}), the refusal of a POST the policy
 refuses (L{refusedPost}), and the screening of a listing's answer on its
 way to the caller (L{screenedAnswer}), for both protocol revisions.
 
+A request a peer forwarded (docs/guide/cluster.md) is decided here too, on
+the replica that owns its session, with the caller and the address the
+replica it reached saw (L{mcpgateway.web.endpoints.principal}).
+
 Only an endpoint given a L{PolicyGate} (C{--policy}) takes the step, and
 only a server's own endpoint: an aggregate endpoint (C{/mcp},
 C{/mcp/search}) is no server of its own, and each of its requests is
@@ -25,6 +29,7 @@ from mcpgateway.governance.policy import LISTED, TargetServer
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.web.endpoints.backends import principalOf
 from mcpgateway.web.endpoints.guard import header
+from mcpgateway.web.endpoints.principal import policyPrincipal, sourceOf
 from mcpgateway.web.plumbing.requestcontext import contextOf
 
 AGGREGATE_KIND = "aggregate"
@@ -57,8 +62,7 @@ def whereOf(request: IRequest, gateway: Gateway, server: str, route: str) -> Whe
         info = getattr(session, "clientInfo", None)
         name = info.get("name") if isinstance(info, dict) else None
         client = name if isinstance(name, str) else ""
-    peer = request.getClientAddress()
-    return Where(targetOf(gateway, server, route), route, str(getattr(peer, "host", "")), client)
+    return Where(targetOf(gateway, server, route), route, sourceOf(request), client)
 
 
 def refusedPost(
@@ -69,7 +73,8 @@ def refusedPost(
     decided in the aggregate); the audit note records the decision."""
     if gateway.pools.get(server) is None:
         return None
-    refused = gate.decide(payload, principalOf(request), whereOf(request, gateway, server, route))
+    caller = policyPrincipal(request, principalOf(request))
+    refused = gate.decide(payload, caller, whereOf(request, gateway, server, route))
     if refused is None:
         return None
     note = contextOf(request).auditNote
@@ -106,4 +111,4 @@ def screenedAnswer(
     if method is None or gateway.pools.get(server) is None:
         return response
     where = whereOf(request, gateway, server, route)
-    return gate.screen(method, response, principalOf(request), where)
+    return gate.screen(method, response, policyPrincipal(request, principalOf(request)), where)

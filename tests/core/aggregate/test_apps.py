@@ -38,6 +38,7 @@ from mcpgateway.core.aggregate.relay import MemberRelay
 from mcpgateway.core.aggregate.skills import localOf
 from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, Owner
 from mcpgateway.core.aggregate.view import Member, buildView
+from mcpgateway.core.decision import ALLOWED, Decision
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import RecordingSink
 from tests.support.core.aggregate import relay as relay_support
@@ -305,8 +306,8 @@ class RecordingPolicy:
         self.asked.append((action, server, name))
         return True
 
-    def refusal(self, asker: Asker, call: MemberCall) -> str | None:
-        return None
+    def decide(self, asker: Asker, call: MemberCall) -> Decision:
+        return ALLOWED
 
 
 def test_a_view_shows_apps_under_their_server_and_routes_them_back() -> None:

@@ -1,5 +1,5 @@
 """What tests/web/endpoints/test_cluster_web.py shares with the other tests:
-ClusterHarness, FakeForwarder, FakePeers, FakeRouter."""
+ClusterHarness, FakeForwarder, FakePeers, FakeRouter, SOURCE."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.web.server import Request
 
+from mcpgateway.cluster.peer import PeerClaim
 from mcpgateway.cluster.routing import Forward, Local, NotFound, Where
 from mcpgateway.cluster.sealing import Address
 from mcpgateway.core.gateway.gateway import Gateway
-from mcpgateway.httpbase.principal import VIA_PEER, Principal
+from mcpgateway.httpbase.principal import VIA_PEER, VIA_TOKEN, Principal
 from mcpgateway.web.app import makeSite
 from mcpgateway.web.teamcluster import ClusterServices, TeamServices
 from tests.fakes import FakeProcessReactor, fakeSpawner
@@ -21,6 +22,8 @@ from tests.support.web.api import initializeBody
 from tests.support.web.team_web import FakeGate, FakeQuota, RecordingAudit
 
 PEER = Address("10.0.0.2", 9100)
+SOURCE = "192.0.2.7"
+"""The address a peer's forwarded request came from where it was received."""
 
 
 BOB_VIA_PEER = Principal("bob", "key-bob", VIA_PEER, servers=frozenset({"srv"}))
@@ -77,17 +80,19 @@ class FakeForwarder:
 
 
 class FakePeers:
-    """A header value C{ok:<principal>} opens to that principal, for any request."""
+    """A header value C{ok:<principal>} opens to that principal, for any
+    request, received by the replica that forwarded it from L{SOURCE}
+    with a token."""
 
     def __init__(self) -> None:
         self.opened: list[tuple[str, bytes, bytes, str, bytes]] = []
 
-    def open(
+    def claim(
         self, value: str, method: bytes, path: bytes, sessionId: str, body: bytes
-    ) -> Principal | None:
+    ) -> PeerClaim | None:
         self.opened.append((value, method, path, sessionId, body))
         if value == "ok:bob":
-            return BOB_VIA_PEER
+            return PeerClaim(BOB_VIA_PEER, "r2", VIA_TOKEN, SOURCE)
         return None
 
 

@@ -1,7 +1,8 @@
 """The audit record of a request that failed carries the
 JSON-RPC code its client was answered with (C{-32000} for a server's
-failure, not C{-32603}, the gateway's own defect), and an C{initialize}
-that opened no session names none."""
+failure, not C{-32603}, the gateway's own defect), an C{initialize}
+that opened no session names none, and a request of an aggregate endpoint
+names the member request it resolved to."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import cast
 from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
 
+from mcpgateway.core.aggregate.memberpolicy import MemberCall
+from mcpgateway.core.decision import ALLOWED, Decision
 from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
 from mcpgateway.core.sessions import Session, shortId
 from mcpgateway.protocol import jsonrpc
@@ -75,3 +78,20 @@ def test_a_session_without_a_short_id_is_named_by_the_hash_not_a_prefix() -> Non
     bare = cast(Session, SimpleNamespace(id=secret))
     assert shortName(bare) == shortId(secret)
     assert shortName(bare) not in secret
+
+
+def test_a_member_request_is_noted_with_its_first_refusal() -> None:
+    """An aggregate request names the member request it resolved to; a
+    batch names its own endpoint, and keeps its first refusal."""
+    note = AuditNote(0.0)
+    note.message({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "a__x"}})
+    refused = Decision("denied", ("no-x",), "refused")
+    note.memberDecided(MemberCall("tools/call", "a", "x"), ALLOWED)
+    assert (note.member, note.decision) == (("a", "tools/call", "x"), None)
+    note.memberDecided(MemberCall("tools/call", "a", "x"), refused)
+    note.memberDecided(MemberCall("tools/call", "b", "y"), Decision("denied", ("other",)))
+    assert (note.member, note.decision) == (("b", "tools/call", "y"), refused)
+    batch = AuditNote(0.0)
+    batch.message([{"jsonrpc": "2.0", "id": 1, "method": "tools/call"}])
+    batch.memberDecided(MemberCall("tools/call", "a", "x"), refused)
+    assert (batch.member, batch.decision) == (None, refused)

@@ -3,7 +3,14 @@ and a fake forwarder: a request for another replica's session is forwarded
 and never reaches a local pool (POST, GET and DELETE), an owner that cannot
 be reached is looked at again here, a peer's header stands for the token
 (no gate, no quota) and an invalid one is 401, the audit record is the
-owner's to write, and /health and /metrics say what the replica did."""
+owner's to write, and /health and /metrics say what the replica did.
+
+With a policy, the owner decides a forwarded request as a single gateway
+decides one (web/endpoints/admission.py): a tool's call the policy allows
+runs (the flow step that asks the policy again finds the decision), one it
+refuses is refused, audited as denied and logged; the caller is the one the
+peer header carries, as the replica it reached proved it, and the source the
+address the request came from there."""
 
 from __future__ import annotations
 
@@ -14,10 +21,18 @@ from hypothesis import strategies as st
 from twisted.internet.defer import Deferred
 
 from mcpgateway.cluster.routing import Forward, Local, Where
+from mcpgateway.flow.held import HeldCalls
+from mcpgateway.flow.rule import FlowSettings
+from mcpgateway.flow.step import DENIAL_KEY, FlowStep
+from mcpgateway.governance.flowpolicy import wireFlowPolicy
+from mcpgateway.governance.gate import PolicyGate
+from mcpgateway.governance.policy import Policy
 from mcpgateway.httpbase.principal import VIA_PEER, Principal
+from tests.fakes import capturedGatewayLogs
 from tests.http import Harness
 from tests.support.report.healthkeys import HEALTH_HEAD
-from tests.support.web.cluster_web import PEER, ClusterHarness
+from tests.support.web.cluster_web import PEER, SOURCE, ClusterHarness
+from tests.support.web.mcp import childRequests
 from tests.support.web.team_web import PRINCIPALS, ping
 
 OTHERS = "r2.sealed-by-another-replica"
@@ -229,3 +244,114 @@ def test_during_a_restart_another_replicas_session_is_forwarded_at_once() -> Non
     assert len(h.forwarder.calls) == 1
     mine = h.as_("alice", "POST", "/srv/mcp", call(3), session="r1.sealed-here-earlier")
     assert len(h.forwarder.calls) == 1 and not mine.complete  # waits for the predecessor
+
+
+# -- the policy on the owner ----------------------------------------------------------
+
+POLICY = """
+@id("everyone") permit(principal, action, resource);
+@id("no-bob-write")
+forbid(principal == Gateway::Principal::"bob", action == Gateway::Action::"tools/call", resource)
+when { resource.name == "write_file" };
+@id("tokens-only") forbid(principal, action, resource) unless { principal.via == "token" };
+@id("nothing-deleted-from-the-lab")
+forbid(principal, action == Gateway::Action::"tools/call", resource)
+when {
+  resource.name == "delete_file" &&
+  context has source && context.source.isInRange(ip("192.0.2.0/24"))
+};
+"""
+"""Bob may not write; a caller proven any other way than with a token is
+refused everything; nothing is deleted by a request from 192.0.2.0/24
+(where L{SOURCE} is)."""
+
+PEERED = {"mcp-gateway-peer": "ok:bob"}
+"""Bob's request, forwarded by the replica it reached (from L{SOURCE})."""
+
+
+def toolCall(requestId: int, name: str) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": requestId,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": {"path": "/srv/a.txt"}},
+    }
+
+
+def owner() -> tuple[ClusterHarness, PolicyGate]:
+    """A replica with the policy and the flow step that asks it again (as
+    C{--policy} wires them), owning a session of bob's."""
+    h = ClusterHarness()
+    policy = Policy(POLICY)
+    gate = h.team.requestPolicy = PolicyGate(lambda: policy, h.reactor)
+    store = HeldCalls(h.reactor)
+    step = FlowStep(h.reactor, lambda: store)
+    step.use({name: pool.spec for name, pool in h.gateway.pools.items()}, FlowSettings(False))
+    h.gateway.flow = step
+    wireFlowPolicy(gate, step)
+    return h, gate
+
+
+def answer(h: ClusterHarness, text: str = "done") -> None:
+    """The child answers the last call it was sent."""
+    sent = childRequests(h)[-1]
+    result = {"content": [{"type": "text", "text": text}]}
+    h.process().reply({"jsonrpc": "2.0", "id": sent["id"], "result": result})
+
+
+def test_a_forwarded_call_the_policy_allows_runs_on_the_owner() -> None:
+    h, gate = owner()
+    sid = h.initializeAs("bob")
+    forwarded = h.request(
+        "POST", "/srv/mcp", toolCall(2, "read_file"), session=sid, headers=PEERED, peer=PEER.host
+    )
+    assert [m["params"]["name"] for m in childRequests(h)] == ["read_file"]
+    answer(h, "hello")
+    result = forwarded.json()["result"]
+    assert DENIAL_KEY not in result.get("_meta", {}), result
+    assert result["content"][0]["text"] == "hello"
+    assert gate.refused == 0
+    record = h.audit.records[-1]
+    assert (record.via, record.outcome, record.decision) == (VIA_PEER, "ok", None)
+
+
+def test_a_forwarded_call_the_policy_refuses_is_refused_audited_and_logged() -> None:
+    h, gate = owner()
+    sid = h.initializeAs("bob")
+    with capturedGatewayLogs() as events:
+        refused = h.request(
+            "POST",
+            "/srv/mcp",
+            toolCall(3, "write_file"),
+            session=sid,
+            headers=PEERED,
+            peer=PEER.host,
+        )
+    error = refused.json()["error"]
+    assert error["code"] == -32602 and error["data"] == {"policies": ["no-bob-write"]}
+    assert childRequests(h) == [] and gate.refused == 1
+    record = h.audit.records[-1]
+    assert record.via == VIA_PEER and record.outcome == "refused"
+    assert record.decision is not None and record.decision.policies == ("no-bob-write",)
+    said = [e for e in events if e.get("policyRefused") == "tools/call"]
+    assert [(e["server"], e["name"], e["policies"]) for e in said] == [
+        ("srv", "write_file", "no-bob-write")
+    ]
+
+
+def test_the_owner_decides_with_the_caller_and_source_the_peer_sealed() -> None:
+    """The caller is decided as proven where the request arrived (with a
+    token: not refused by C{tokens-only}), and from where it came there
+    (L{SOURCE}, not the forwarding replica's own address)."""
+    h, _ = owner()
+    sid = h.initializeAs("bob")
+    forwarded = h.request(
+        "POST", "/srv/mcp", toolCall(4, "delete_file"), session=sid, headers=PEERED, peer=PEER.host
+    )
+    assert "nothing-deleted-from-the-lab" in forwarded.json()["error"]["message"]
+    assert childRequests(h) == []
+    direct = h.as_("bob", "POST", "/srv/mcp", toolCall(5, "delete_file"), session=sid)
+    assert [m["params"]["name"] for m in childRequests(h)] == ["delete_file"]
+    answer(h)
+    assert "result" in direct.json()
+    assert SOURCE.startswith("192.0.2.")

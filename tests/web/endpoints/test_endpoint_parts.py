@@ -114,7 +114,7 @@ def test_the_call_limits_are_the_hosts_when_the_post_comes() -> None:
     assert host.targets == [CALL]
 
 
-def test_a_peers_forwarded_post_is_not_decided_again() -> None:
+def test_a_peers_forwarded_post_is_not_counted_again() -> None:
     host = Host()
     host.callQuotas = cast(QuotaGate, Limits())
     request = postRequest()
