@@ -223,6 +223,9 @@ class _Door(Resource):
         header is the principal (the token gate and the limits were the
         forwarding replica's), or 401."""
         principal = cluster.peer(request, value)
+        gate = self._team.gate
+        if principal is not None and gate is not None:  # the admin-only servers, as its door
+            principal = gate.withholding(principal)
         context = contextOf(request)
         if principal is None or not (self._aggregate or principal.mayUse(self._server)):
             note = context.auditNote

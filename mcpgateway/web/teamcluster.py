@@ -46,6 +46,9 @@ class Gate(Protocol):
         """C{request}, let in by C{principal}, is still open once rendered:
         end it when its credential ends."""
 
+    def withholding(self, principal: Principal) -> Principal:
+        """C{principal} with the servers it may not use as a non-admin withheld."""
+
     def metadata(self) -> IResource:
         """The C{/.well-known/oauth-protected-resource} tree."""
 

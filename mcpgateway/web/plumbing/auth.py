@@ -178,11 +178,18 @@ class AuthGate:
             return MALFORMED
         return match.group(1).decode("ascii")
 
+    def withholding(self, principal: Principal) -> Principal:
+        """C{principal} with the admin-only servers withheld unless it is an
+        admin, as L{check} lets it in: a principal another replica's door
+        let in (its peer header carries whether it is an admin) too."""
+        if self.adminOnly and not principal.admin and not self.adminOnly <= principal.withheld:
+            return replace(principal, withheld=principal.withheld | self.adminOnly)
+        return principal
+
     def _decided(self, verdict: Verdict, server: str | None, token: str = "") -> Verdict:
         if isinstance(verdict, Refusal):
             return self._refused(verdict)
-        if self.adminOnly and not verdict.admin and not self.adminOnly <= verdict.withheld:
-            verdict = replace(verdict, withheld=verdict.withheld | self.adminOnly)
+        verdict = self.withholding(verdict)
         if server is not None and not verdict.mayUse(server):
             scope = serverScope(server)
             return self._refused(

@@ -5,6 +5,7 @@ TeamHarness, call, crashWithStderr, initializeOfACrash, ping."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -38,6 +39,8 @@ class FakeGate:
         self.checked: list[str | None] = []
         self.pending: list[Deferred[Verdict]] = []
         self.held: list[tuple[IRequest, Principal]] = []
+        self.adminOnly: frozenset[str] = frozenset()
+        """The servers withheld from a principal that is no admin."""
 
     def check(self, request: IRequest, server: str | None) -> Verdict | Deferred[Verdict]:
         self.checked.append(server)
@@ -63,6 +66,12 @@ class FakeGate:
 
     def hold(self, request: IRequest, principal: Principal) -> None:
         self.held.append((request, principal))
+
+    def withholding(self, principal: Principal) -> Principal:
+        """As a gate with C{adminOnly} servers (C{gateway}) does."""
+        if principal.admin or self.adminOnly <= principal.withheld:
+            return principal
+        return replace(principal, withheld=principal.withheld | self.adminOnly)
 
     def metadata(self) -> IResource:
         class Metadata(Resource):

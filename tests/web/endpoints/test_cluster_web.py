@@ -355,3 +355,15 @@ def test_the_owner_decides_with_the_caller_and_source_the_peer_sealed() -> None:
     answer(h)
     assert "result" in direct.json()
     assert SOURCE.startswith("192.0.2.")
+
+
+def test_a_forwarded_request_of_a_non_admin_never_reaches_an_admin_only_server() -> None:
+    """The owner keeps the admin-only servers (the self-service C{gateway})
+    from a non-admin whose request another replica's door let in, as its
+    own door does: the peer header says whether the caller is an admin."""
+    h = ClusterHarness()
+    assert h.gate is not None
+    h.gate.adminOnly = frozenset({"srv"})
+    response = h.request("POST", "/srv/mcp", ping(7), headers={"mcp-gateway-peer": "ok:bob"})
+    assert response.status == 401
+    assert h.router.calls == [] and h.reactor.processes == []
