@@ -212,11 +212,19 @@ class PolicyGate:
             self.log.failure("evaluating the policy failed")
             return Decision("denied", ("error",), f"{facts.action} refused: the policy failed")
 
-    def refuse(self, request: IRequest, decision: Decision, requestId: Any) -> bytes:
-        """Answer a refusal: HTTP 200 and the JSON-RPC error."""
+    def refuse(
+        self, request: IRequest, decision: Decision, requestId: Any, payload: Any = None
+    ) -> bytes:
+        """Answer a refusal of C{payload}'s request C{requestId}: HTTP 200
+        and the JSON-RPC error (for a batch, L{batchAnswer})."""
         request.setResponseCode(200)
         request.setHeader(b"content-type", b"application/json")
-        return jsonrpc.dumps(refusalError(requestId, decision))
+        answer = refusalError(requestId, decision)
+        others = (
+            f"not run: request {requestId!r} of this batch is refused by the gateway's"
+            f" policy ({', '.join(decision.policies)}), and a batch is refused whole"
+        )
+        return jsonrpc.dumps(jsonrpc.batchAnswer(payload, answer, others))
 
     def screen(self, method: str, response: Message, principal: object, where: Where) -> Message:
         """The answer C{response} to a listing C{method}, without the items

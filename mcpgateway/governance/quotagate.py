@@ -9,7 +9,8 @@ tool), so that the member's own limits apply there too.
 
 A batch (2025-03-26) is decided request by request; its first refused
 request refuses the whole POST (the calls before it keep their tokens: a
-client retrying the batch retries them too). A request the gateway will
+client retrying the batch retries them too), and each of its requests is
+answered (L{mcpgateway.protocol.jsonrpc.batchAnswer}). A request the gateway will
 refuse anyway (no C{params} object, no name) is let through to that
 refusal, uncounted.
 """
@@ -113,12 +114,22 @@ class QuotaGate:
                 return decision, requestId if valid else None
         return None
 
-    def refuse(self, request: IRequest, decision: Decision, requestId: Any) -> bytes:
-        """Answer a refusal: HTTP 429, C{Retry-After}, the JSON-RPC error."""
+    def refuse(
+        self, request: IRequest, decision: Decision, requestId: Any, payload: Any = None
+    ) -> bytes:
+        """Answer a refusal of C{payload}'s request C{requestId}: HTTP 429,
+        C{Retry-After}, the JSON-RPC error (for a batch, an answer for each
+        request: L{mcpgateway.protocol.jsonrpc.batchAnswer})."""
         request.setResponseCode(STATUS, b"Too Many Requests")
         request.setHeader(b"content-type", _JSON)
         request.setHeader(b"retry-after", str(retryAfterSeconds(decision)).encode("ascii"))
-        return jsonrpc.dumps(rateLimitedError(requestId, decision))
+        others = (
+            f"not run: request {requestId!r} of this batch is over its rate limit, and a"
+            " batch is refused whole"
+        )
+        return jsonrpc.dumps(
+            jsonrpc.batchAnswer(payload, rateLimitedError(requestId, decision), others)
+        )
 
 
 def forGateway(

@@ -525,3 +525,25 @@ def withProgressToken(message: Message, token: Any) -> Message:
     meta["progressToken"] = token
     params["_meta"] = meta
     return {**message, "params": params}
+
+
+def batchAnswer(payload: Any, answer: Message, others: str) -> Any:
+    """The body of a POST refused whole for one request's C{answer}: that
+    answer, for a single request; for a batch (2025-03-26), an array with an
+    answer for each request that has an id, as JSON-RPC 2.0 answers a batch:
+    C{answer} for the refused one, an error of its code saying C{others} for
+    each other one (none of them ran). A batch of notifications alone gets
+    C{answer}."""
+    if not isinstance(payload, list):
+        return answer
+    refusedId, code = answer.get("id"), answer["error"]["code"]
+    out: list[Message] = []
+    for message in payload:
+        requestId = message.get("id") if isinstance(message, dict) else None
+        if not isinstance(requestId, str | int) or isinstance(requestId, bool):
+            continue
+        if requestId == refusedId and answer not in out:
+            out.append(answer)
+        else:
+            out.append(errorResponse(requestId, code, others))
+    return out or answer

@@ -6,9 +6,10 @@ policy file reloads and keeps its last good policy."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from twisted.internet.task import Clock
 
@@ -169,3 +170,24 @@ def test_a_team_principals_call_is_held_by_the_policys_labels() -> None:
     assert call.principal == PRINCIPALS["alice"].key and "by policy ask" in call.reason
     store.allow(call.id, "root")
     assert len(childRequests(h)) == 2
+
+
+def test_a_batch_the_policy_refuses_answers_each_of_its_requests() -> None:
+    """JSON-RPC 2.0 answers a batch with an array: the refused call its
+    policy's error, the call that did not run one saying why."""
+    from twisted.web.iweb import IRequest
+    from twisted.web.test.requesthelper import DummyRequest
+
+    from mcpgateway.core.decision import Decision
+
+    gate = PolicyGate(lambda: Policy(FILES_TEAM), Clock())
+    batch = [toolCall(1, "a"), {"jsonrpc": "2.0", "method": "notifications/x"}, toolCall(2, "b")]
+    request = cast(IRequest, DummyRequest([b""]))
+    body = gate.refuse(request, Decision("denied", ("no-b",), "refused by no-b"), 2, batch)
+    first, second = json.loads(body)
+    assert (first["id"], second["id"]) == (1, 2)
+    assert second["error"]["message"] == "refused by no-b"
+    assert second["error"]["data"] == {"policies": ["no-b"]}
+    assert "not run: request 2 of this batch is refused" in first["error"]["message"]
+    single = json.loads(gate.refuse(request, Decision("denied", (), "no"), 2))
+    assert single["id"] == 2 and single["error"]["message"] == "no"

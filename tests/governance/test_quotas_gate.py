@@ -9,6 +9,7 @@ from typing import Any
 
 from mcpgateway.governance.quotagate import factsOf, forGateway
 from tests.support.governance.quota_gate import limited, passed, toolCall
+from tests.support.web.api import initializeBody
 from tests.support.web.team_web import TeamHarness
 
 
@@ -159,3 +160,20 @@ def test_a_server_entrys_limits_make_it_limited() -> None:
     )
     assert not gate.unlimited("srv")
     assert gate.unlimited("other")
+
+
+def test_a_batch_refused_whole_answers_each_of_its_requests() -> None:
+    """JSON-RPC 2.0 answers a batch with an array: the call over the limit
+    gets its error, each other request an error saying it did not run."""
+    h = limited({"tool": {"calls": "1/s", "burst": 1}})
+    response = h.as_("alice", "POST", "/srv/mcp", initializeBody({}, version="2025-03-26"))
+    if not response.complete:
+        h.answerHandshake()
+    sid = response.headers["mcp-session-id"]
+    batch = [toolCall(1, "a"), {"jsonrpc": "2.0", "method": "notifications/x"}, toolCall(2, "a")]
+    response = h.as_("alice", "POST", "/srv/mcp", batch, session=sid)
+    assert response.status == 429
+    first, second = response.json()
+    assert (first["id"], second["id"]) == (1, 2)
+    assert second["error"]["code"] == -32023 and "retryAfterMs" in second["error"]["data"]
+    assert first["error"]["code"] == -32023 and "not run: request 2" in first["error"]["message"]

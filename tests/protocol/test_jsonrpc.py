@@ -465,3 +465,31 @@ def test_classify_refuses_non_finite_ids() -> None:
     for value in (float("nan"), float("inf"), -float("inf")):
         assert classify({"jsonrpc": "2.0", "id": value, "method": "x"}) is Kind.INVALID
     assert classify({"jsonrpc": "2.0", "id": 1.5, "method": "x"}) is Kind.REQUEST
+
+
+_IDS = st.one_of(st.integers(-5, 5), st.sampled_from(["a", "b"]), st.none(), st.booleans())
+
+
+@given(st.lists(st.one_of(_IDS.map(lambda i: {"id": i, "method": "m"}), st.integers()), max_size=8))
+def test_a_batch_refused_whole_answers_each_request_with_an_id(payload: list[Any]) -> None:
+    """Every request of the batch with an id gets an answer, in order: the
+    refused one its own error, every other one the error saying it did not run."""
+    ids = [
+        m["id"]
+        for m in payload
+        if isinstance(m, dict) and isinstance(m["id"], int | str) and not isinstance(m["id"], bool)
+    ]
+    refusedId = ids[-1] if ids else None
+    answer = jsonrpc.errorResponse(refusedId, -32602, "refused")
+    out = jsonrpc.batchAnswer(payload, answer, "not run")
+    if not ids:
+        assert out == answer
+        return
+    assert [a["id"] for a in out] == ids
+    assert [a["error"]["message"] for a in out].count("refused") == 1
+    assert all(a["error"]["code"] == -32602 for a in out)
+
+
+def test_a_single_request_refused_is_its_own_answer() -> None:
+    answer = jsonrpc.errorResponse(3, -32602, "refused")
+    assert jsonrpc.batchAnswer({"id": 3, "method": "m"}, answer, "not run") is answer

@@ -186,7 +186,7 @@ class PostAdmission:
         if note is not None:
             note.decision = limited[0]
             note.settle("refused", RATE_LIMITED)
-        return limits.refuse(request, *limited)
+        return limits.refuse(request, *limited, payload)
 
 
 QUOTA_REASONS = {

@@ -81,7 +81,7 @@ def refusedPost(
     if note is not None:
         note.decision = refused[0]
         note.settle("refused", REFUSED)
-    return gate.refuse(request, *refused)
+    return gate.refuse(request, *refused, payload)
 
 
 def listingOf(response: Message) -> str | None:

@@ -80,7 +80,9 @@ class Limits:
         self.resolved.append(resolve(payload))
         return Decision("limited", ("calls",), "over the limit of calls", 3.0), payload["id"]
 
-    def refuse(self, request: IRequest, decision: Decision, requestId: Any) -> bytes:
+    def refuse(
+        self, request: IRequest, decision: Decision, requestId: Any, payload: Any = None
+    ) -> bytes:
         return b"refused %d" % requestId
 
 
