@@ -69,12 +69,17 @@ def cmdPolicyTest(args: argparse.Namespace, out: Output, ctx: CliContext) -> int
                 "policies": list(decision.policies),
                 "reason": decision.reason,
                 "listed": listed,
+                "warnings": list(policy.warnings),
             }
         )
     else:
         decided = ", ".join(decision.policies) or "(no policy: the default)"
         out.line(f"{decision.outcome.upper()} {args.action} {server}/{name}: {decided}")
+        if decision.reason:
+            out.note(decision.reason)
         out.note("listed to this principal" if listed else "not listed to this principal")
+        for warning in policy.warnings:
+            out.note(f"warning: {warning}")
     return 0 if decision.allowed else 1
 
 

@@ -356,6 +356,32 @@ class _Lru(OrderedDict[Hashable, Any]):
         return value
 
 
+ARGUMENTS_UNTYPED = "attribute `arguments` in context"
+"""How the validator words a read of C{context.arguments}, which L{SCHEMA}
+cannot type (its shape is the tool's): not a mistake."""
+
+
+def schemaWarnings(cedarpy: Any, text: str, ids: Mapping[str, str]) -> tuple[str, ...]:
+    """What Cedar's validator says is wrong with the policies of C{text}
+    against L{SCHEMA}, once each, as C{"<policy id>: <what>"} (C{ids}:
+    Cedar's id of each policy -> the id a refusal names); what it says of
+    C{context.arguments} left out."""
+    try:
+        found = cedarpy.validate_policies(text, SCHEMA)
+    except Exception as e:  # a validator that cannot run: say so, decide as before
+        return (f"the policy could not be checked against the schema: {e}",)
+    out: list[str] = []
+    for error in found.errors:
+        what = str(error.error)
+        if ARGUMENTS_UNTYPED in what:
+            continue
+        what = what.split(", ", 1)[1] if what.startswith("for policy ") else what
+        line = f"{ids.get(error.policy_id, error.policy_id)}: {what}"
+        if line not in out:
+            out.append(line)
+    return tuple(out)
+
+
 class Policy:
     """One parsed policy file, deciding requests (see the module docstring)."""
 
@@ -394,6 +420,10 @@ class Policy:
                 self._permits.add(internal)
             elif APPROVAL in annotations:
                 self.approvals[internal] = annotations[APPROVAL] or "a person decides"
+        self.warnings = schemaWarnings(cedarpy, text, self.ids)
+        """What Cedar's validator finds wrong with it against L{SCHEMA} (a
+        misspelt attribute: such a policy fails to evaluate, which refuses
+        every request in its scope), each naming its policy."""
         self._unasked: cedarpy.PolicySet | None = None
         """The set without its C{@approval} forbids (C{None}: it has none)."""
         if self.approvals:

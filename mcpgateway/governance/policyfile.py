@@ -72,7 +72,19 @@ class PolicyFile(Service):
         self.current = policy
         self.error = None
         self.loadedAt = self._clock.seconds()
+        self._warn(policy)
         return policy
+
+    def _warn(self, policy: Policy) -> None:
+        """One line for each mistake the schema finds in C{policy}."""
+        for warning in policy.warnings:
+            self.log.warn(
+                "policy {path}: {warning}; a policy that reads what is not there fails to"
+                " evaluate, and refuses every request in its scope",
+                path=str(self.path),
+                warning=warning,
+                policyWarning=warning,
+            )
 
     def __call__(self) -> Policy | None:
         """The policy in force."""
@@ -104,6 +116,7 @@ class PolicyFile(Service):
             count=len(policy),
             policyReloaded=str(self.path),
         )
+        self._warn(policy)
         return True
 
     def startService(self) -> None:
@@ -127,4 +140,5 @@ class PolicyFile(Service):
             "loadedAt": self.loadedAt,
             "reloads": self.reloads,
             "error": self.error,
+            "warnings": [] if self.current is None else list(self.current.warnings),
         }

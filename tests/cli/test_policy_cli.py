@@ -50,3 +50,21 @@ def test_policy_test_takes_the_labels(tmp_path: Path, capsys: pytest.CaptureFixt
     assert decided["listed"]  # a tool that needs a yes is listed
     code, out = run(capsys, *base, "--label", "secret")
     assert code == 2 and "unknown label(s) secret" in out
+
+
+def test_policy_test_says_why_and_what_the_schema_finds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "typo.cedar"
+    policy.write_text(
+        '@id("all") permit(principal, action, resource);\n'
+        '@id("typo") forbid(principal, action, resource) when { resource.tool == "x" };\n'
+    )
+    argv = ["policy", "test", "--policy", str(policy), "--principal", "bob"]
+    code = main([*argv, "--call", "fs/read_text_file"])
+    captured = capsys.readouterr()
+    assert code == 1 and captured.out.startswith("DENIED tools/call fs/read_text_file: typo")
+    assert "failed to evaluate" in captured.err
+    assert (
+        "warning: typo: attribute `tool` on entity type `Gateway::Tool` not found" in captured.err
+    )

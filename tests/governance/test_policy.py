@@ -299,3 +299,21 @@ def test_the_guides_labels_example_decides_as_the_guide_says() -> None:
 def test_whether_a_policy_reads_the_clients_labels(condition: str, reads: bool) -> None:
     text = f"permit(principal, action, resource) when {{ {condition} }};"
     assert Policy(text).readsClientLabels is reads
+
+
+TYPO = """@id("everyone") permit(principal, action, resource);
+@id("no-bob-write") forbid(principal == Gateway::Principal::"bob", action, resource)
+when { resource.tool == "write_file" };
+"""
+"""A policy that reads C{resource.tool}, which no entity has (a tool's is
+C{name}): it fails to evaluate, and so refuses every request of bob's."""
+
+
+def test_a_policy_reading_what_the_schema_has_not_is_warned_of() -> None:
+    warnings = Policy(TYPO).warnings
+    assert "no-bob-write: attribute `tool` on entity type `Gateway::Tool` not found" in warnings
+    assert all(w.startswith("no-bob-write: attribute `tool`") for w in warnings)
+
+
+def test_a_policy_reading_the_calls_arguments_is_no_mistake() -> None:
+    assert Policy(TEAM).warnings == () and Policy(ASK_AFTER_UNTRUSTED).warnings == ()

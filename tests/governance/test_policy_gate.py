@@ -191,3 +191,32 @@ def test_a_batch_the_policy_refuses_answers_each_of_its_requests() -> None:
     assert "not run: request 2 of this batch is refused" in first["error"]["message"]
     single = json.loads(gate.refuse(request, Decision("denied", (), "no"), 2))
     assert single["id"] == 2 and single["error"]["message"] == "no"
+
+
+def test_a_policy_file_with_a_mistake_the_schema_finds_is_warned_of(tmp_path: Path) -> None:
+    """A misspelt attribute fails to evaluate and refuses every request in
+    its scope: the load and each reload say so, and C{/health} shows it."""
+    from twisted.logger import formatEvent
+
+    from tests.fakes import capturedGatewayLogs
+
+    path = tmp_path / "policy.cedar"
+    path.write_text(
+        '@id("all") permit(principal, action, resource);\n'
+        '@id("typo") forbid(principal, action, resource) when { resource.tool == "x" };\n'
+    )
+    clock = Clock()
+    watched = PolicyFile(path, "deny", clock)
+    with capturedGatewayLogs() as events:
+        watched.load()
+    said = [formatEvent(e) for e in events]
+    assert any("typo: attribute `tool`" in line and "fails to evaluate" in line for line in said)
+    assert (
+        "typo: attribute `tool` on entity type `Gateway::Tool` not found"
+        in (watched.health()["warnings"])
+    )
+    path.write_text('@id("all") permit(principal, action, resource);')
+    watched.startService()
+    clock.advance(2.0)
+    assert watched.health()["warnings"] == []
+    watched.stopService()
