@@ -161,11 +161,14 @@ class PolicyGate:
             decision = self.decideFacts(facts)
             if not decision.allowed:
                 self.refused += 1
+                key = getattr(principal, "key", "")
                 self.log.info(
-                    "policy refused {method} of {server}/{name}: {policies}",
+                    "policy refused {method} of {server}/{name}{who}: {policies}",
                     method=facts.action,
                     server=facts.target.server,
                     name=logs.clientText(facts.name),
+                    who=f" to principal {key}" if key else "",
+                    principal=key,
                     policies=",".join(decision.policies),
                     policyRefused=facts.action,
                 )

@@ -7,6 +7,7 @@ endpoints write to alike.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger, LogLevel
@@ -25,7 +26,18 @@ class ClientErrors:
     log = Logger(observer=logs.observer, namespace="mcpgateway.web.endpoints.mcp.ClientErrors")
     _SHOWN = 300
 
-    def __init__(self, clock: IReactorTime, perSecond: int = 10) -> None:
+    def __init__(
+        self,
+        clock: IReactorTime,
+        perSecond: int = 10,
+        principalOf: Callable[[IRequest], str] | None = None,
+    ) -> None:
+        """
+        @param principalOf: the key of the principal a request came from
+            (C{""}: none known), named in its line: on a team gateway behind a
+            proxy every peer is the proxy, and the key says who was refused.
+        """
+        self._principalOf = principalOf
         self._clock = clock
         self._perSecond = perSecond
         self._windowStart = -math.inf
@@ -54,12 +66,14 @@ class ClientErrors:
     ) -> None:
         path: bytes = request.path or b""
         peer = request.getClientAddress()
+        who = "" if self._principalOf is None else self._principalOf(request)
         self._emit(
             (request.method or b"?").decode("ascii", "replace")[:16],
             path[: self._SHOWN].decode("utf-8", "replace"),
             getattr(peer, "host", None) or str(peer),
             status,
             reason,
+            principal=who,
             answered=answered,
             quiet=quiet,
         )
@@ -77,6 +91,7 @@ class ClientErrors:
         reason: str,
         answered: bool = False,
         quiet: bool = False,
+        principal: str = "",
     ) -> None:
         self.count += 1
         now = self._clock.seconds()
@@ -89,12 +104,14 @@ class ClientErrors:
         suppressed, self.suppressed = self.suppressed, 0
         self.log.emit(
             LogLevel.info if quiet else LogLevel.warn,
-            "answered {method} {path} from {peer} with an error: {status} {reason}{more}"
+            "answered {method} {path} from {peer}{who} with an error: {status} {reason}{more}"
             if answered
-            else "refused {method} {path} from {peer}: {status} {reason}{more}",
+            else "refused {method} {path} from {peer}{who}: {status} {reason}{more}",
             method=method,
             path=path,
             peer=peer,
+            who=f" (principal {principal})" if principal else "",
+            principal=principal,
             status=status,
             reason=reason[: self._SHOWN] + ("..." if len(reason) > self._SHOWN else ""),
             more=f" ({suppressed} more refusals not logged)" if suppressed else "",

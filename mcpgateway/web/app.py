@@ -69,6 +69,7 @@ from mcpgateway.tuned.httpreader import checkInstalled
 from mcpgateway.tuned.request import GatewayRequest
 from mcpgateway.tuned.switch import STOCK, twistedSetting
 from mcpgateway.tuned.turnflush import TurnFlusher
+from mcpgateway.web.plumbing.requestcontext import contextOf
 from mcpgateway.web.plumbing.stock import StockRequest, stockChannel
 
 if TYPE_CHECKING:
@@ -291,7 +292,7 @@ def makeSite(
     class BoundedStockRequest(StockRequest):
         bodyLimit = bodyBytes
 
-    clientErrors = ClientErrors(clock)
+    clientErrors = ClientErrors(clock, principalOf=lambda request: contextOf(request).principalKey)
     root = GatewayRoot(
         gateway,
         clock,

@@ -56,3 +56,28 @@ def test_a_flood_is_a_line_a_refusal_up_to_the_rate_then_one_saying_how_many_mor
         f" ({left} more refusals not logged)" if left else ""
     )
     assert errors.count == flood + 1 and errors.suppressed == 0
+
+
+def test_a_refusals_line_names_the_principal_it_came_from() -> None:
+    """On a team gateway behind a proxy every peer is the proxy: the
+    principal's key says who was refused (never a token)."""
+
+    class Request:
+        method = b"POST"
+        path = b"/srv/mcp"
+
+        def getClientAddress(self) -> IPv4Address:
+            return IPv4Address("TCP", "10.0.0.9", 50000)
+
+    errors = ClientErrors(Clock(), principalOf=lambda request: "dvskob54uvjvr2nm")
+    with capturedGatewayLogs() as events:
+        errors.note(cast(IRequest, Request()), 404, "Session not found")
+    [line] = refused(events)
+    assert (
+        line["principal"] == "dvskob54uvjvr2nm" and line["who"] == " (principal dvskob54uvjvr2nm)"
+    )
+    anonymous = ClientErrors(Clock(), principalOf=lambda request: "")
+    with capturedGatewayLogs() as events:
+        anonymous.note(cast(IRequest, Request()), 404, "Session not found")
+    [line] = refused(events)
+    assert line["who"] == "" and line["principal"] == ""
