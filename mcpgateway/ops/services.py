@@ -57,7 +57,7 @@ class ListenerService(Service):
         reactor: IReactorCore,
         exit: Callable[[int], Any] = os._exit,
         onListening: Callable[[int], Any] | None = None,
-        findHolder: Callable[[int, str | None], Deferred[int | None]] | None = None,
+        findHolder: Callable[[int, str | None], Deferred[Holder]] | None = None,
         openFiles: Callable[[], object] | None = None,
     ) -> None:
         """
@@ -137,7 +137,12 @@ class ListenerService(Service):
         port, host = taken
         found = self._findHolder(port, host)
         found.addErrback(lambda _: None)  # no pid, then: the port is said all the same
-        found.addCallback(lambda pid: self._cannotListen(inUseMessage(port, pid), port, pid))
+
+        def said(holder: int | tuple[int | None, int | None] | None) -> None:
+            pid, uid = holder if isinstance(holder, tuple) else (holder, None)
+            self._cannotListen(inUseMessage(port, pid, uid), port, pid)
+
+        found.addCallback(said)
 
     def _cannotListen(self, why: str, port: int | None = None, holder: int | None = None) -> None:
         self.log.critical(
@@ -208,21 +213,31 @@ def _takenPort(reason: Failure) -> tuple[int, str | None] | None:
     return error.port, error.interface or None
 
 
-def _holderInThread(reactor: IReactorCore) -> Callable[[int, str | None], Deferred[int | None]]:
-    """L{mcpgateway.runtime.portuse.holderPid} in C{reactor}'s thread pool (it reads
-    C{/proc}); C{None} at once on a reactor without threads."""
+Holder = int | tuple[int | None, int | None] | None
+"""Who holds a port: its process's pid, or C{(pid, uid)} with the account
+whose socket listens there (either C{None}: not known)."""
 
-    def find(port: int, host: str | None) -> Deferred[int | None]:
+
+def _holderInThread(reactor: IReactorCore) -> Callable[[int, str | None], Deferred[Holder]]:
+    """L{mcpgateway.runtime.portuse.holderPid} and
+    L{mcpgateway.runtime.portuse.listenerUid} in C{reactor}'s thread pool
+    (they read C{/proc}): a port another account holds is said as such;
+    C{None} at once on a reactor without threads."""
+
+    def find(port: int, host: str | None) -> Deferred[Holder]:
         getThreadPool = getattr(reactor, "getThreadPool", None)
         if getThreadPool is None:
             return succeed(None)
         from twisted.internet.threads import deferToThreadPool
 
-        from mcpgateway.runtime.portuse import holderPid
+        from mcpgateway.runtime.portuse import holderPid, listenerUid
+
+        def both() -> tuple[int | None, int | None]:
+            return holderPid(port, host), listenerUid(port, host)
 
         # A reactor with a thread pool takes its results back from the threads.
-        found: Deferred[int | None] = deferToThreadPool(
-            cast("IReactorFromThreads", reactor), getThreadPool(), holderPid, port, host
+        found: Deferred[Holder] = deferToThreadPool(
+            cast("IReactorFromThreads", reactor), getThreadPool(), both
         )
         return found
 

@@ -378,6 +378,8 @@ class Sandbox:
         )
         if self.forced is not None:
             request["mechanism"] = self.forced
+        if self.found is None:  # the launcher looks for bubblewrap where the gateway would
+            request["searchPath"] = os.environ.get("PATH") or ""
         return request
 
     def otherPaths(self, spec: SpawnSpec) -> list[str]:

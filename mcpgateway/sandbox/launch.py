@@ -357,8 +357,10 @@ def chosenMechanism(request: Mapping[str, Any]) -> tuple[str, Any, bool, int]:
     path = request.get("bwrap")
     disableUserns = bool(request.get("disableUserns"))
     version = int(request.get("landlock") or 0)
+    # The gateway's PATH, never this process's: the child's, which its entry may set.
+    searchPath = str(request.get("searchPath") or probe.SYSTEM_PATH)
     if mechanism == "auto":
-        found = probe.bwrapWorks(path if isinstance(path, str) else None)
+        found = probe.bwrapWorks(path if isinstance(path, str) else None, searchPath=searchPath)
         path, disableUserns = found["path"], found["disableUserns"]
         version, _ = probe.landlockAbi()
         mechanism = "bwrap" if found["works"] else "landlock" if version > 0 else "none"
@@ -368,7 +370,7 @@ def chosenMechanism(request: Mapping[str, Any]) -> tuple[str, Any, bool, int]:
                 " the server unconfined\n"
             )
     elif mechanism == "bwrap" and not isinstance(path, str):
-        path, disableUserns = forcedBwrap()
+        path, disableUserns = forcedBwrap(searchPath)
     elif mechanism == "landlock" and version < 1:
         version = forcedLandlock()
     return mechanism, path, disableUserns, version
@@ -430,7 +432,7 @@ NO_LIBSECCOMP = (
 )
 
 
-def forcedBwrap() -> tuple[str, bool]:
+def forcedBwrap(searchPath: str | None = None) -> tuple[str, bool]:
     """Bubblewrap asked for before the gateway's probe answered (its path
     unknown): its path on C{PATH} and whether it forbids the child user
     namespaces, when it confines here.
@@ -439,7 +441,7 @@ def forcedBwrap() -> tuple[str, bool]:
     """
     from mcpgateway.sandbox import probe
 
-    found = probe.bwrapWorks(None)
+    found = probe.bwrapWorks(None, searchPath=searchPath or probe.SYSTEM_PATH)
     if not found["works"] or not isinstance(found["path"], str):
         raise OSError(0, f"bubblewrap was asked for and cannot confine here: {found['error']}")
     return found["path"], bool(found["disableUserns"])

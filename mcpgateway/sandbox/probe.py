@@ -120,10 +120,20 @@ def probeCommand(path: str, root: bool, disableUserns: bool) -> list[str]:
     return [path, *layoutless, *view, "--", true]
 
 
-def bwrapWorks(path: str | None = None, root: bool | None = None) -> dict[str, Any]:
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+"""Where a launcher looks for bubblewrap when the gateway named no folders
+to look in: never a child's own C{PATH}, which its entry (a repository's)
+may set."""
+
+
+def bwrapWorks(
+    path: str | None = None, root: bool | None = None, searchPath: str | None = None
+) -> dict[str, Any]:
     """Whether bubblewrap confines a child here: C{{"path", "version",
-    "works", "error", "disableUserns"}}."""
-    found = path or which(BWRAP)
+    "works", "error", "disableUserns"}}; found on C{searchPath} (default:
+    this process's C{PATH}: the gateway's own probe's) unless C{path}
+    names it."""
+    found = path or which(BWRAP, searchPath)
     if found is None:
         return {
             "path": None,

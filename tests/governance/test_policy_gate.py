@@ -220,3 +220,22 @@ def test_a_policy_file_with_a_mistake_the_schema_finds_is_warned_of(tmp_path: Pa
     clock.advance(2.0)
     assert watched.health()["warnings"] == []
     watched.stopService()
+
+
+def test_a_refused_call_is_audited_in_its_session_and_a_claim_of_anothers_is_not(
+    monkeypatch: Any,
+) -> None:
+    """A refusal comes before the session is looked up: the record names
+    the session the caller's request claims when it is the caller's own,
+    and no session when it is someone else's."""
+    from mcpgateway.web.endpoints.auditnote import shortName
+
+    h = governed(monkeypatch)
+    sid = h.open("alice")
+    h.as_("alice", "POST", "/srv/mcp", toolCall(2, "write_file"), session=sid)
+    session = h.gateway.sessions.get(sid)
+    assert session is not None
+    assert h.audit.records[-1].session == shortName(session)
+    bobs = h.open("bob")
+    h.as_("alice", "POST", "/srv/mcp", toolCall(3, "write_file"), session=bobs)
+    assert h.audit.records[-1].outcome == "refused" and h.audit.records[-1].session is None

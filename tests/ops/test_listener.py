@@ -6,6 +6,7 @@ service starts, and a refused one starts nothing but the log file."""
 from __future__ import annotations
 
 import errno
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from twisted.internet.testing import MemoryReactor, MemoryReactorClock
 from twisted.logger import LogEvent, LogLevel, capturedLogs, formatEvent
 from zope.interface import implementer
 
-from mcpgateway.ops.services import InstanceService, ListenerService
+from mcpgateway.ops.services import Holder, InstanceService, ListenerService
 from mcpgateway.ops.statedir import InstanceLock
 
 
@@ -147,9 +148,9 @@ def test_a_port_in_use_is_said_with_its_holder_then_the_gateway_stops() -> None:
     said and the process stopped: the line names it."""
     reactor = MemoryReactor()
     asked: list[tuple[int, str | None]] = []
-    holder: Deferred[int | None] = Deferred()
+    holder: Deferred[Holder] = Deferred()
 
-    def findHolder(port: int, host: str | None) -> Deferred[int | None]:
+    def findHolder(port: int, host: str | None) -> Deferred[Holder]:
         asked.append((port, host))
         return holder
 
@@ -180,7 +181,7 @@ def test_a_port_in_use_is_said_with_its_holder_then_the_gateway_stops() -> None:
 
 @pytest.mark.parametrize("found", [succeed(None), fail(OSError("no /proc"))])
 def test_a_port_in_use_whose_holder_is_unknown_is_said_without_a_pid(
-    found: Deferred[int | None],
+    found: Deferred[Holder],
 ) -> None:
     reactor = MemoryReactor()
     service = ListenerService(
@@ -204,7 +205,7 @@ def test_any_other_listening_failure_is_said_as_twisted_words_it() -> None:
     reactor = MemoryReactor()
     looked: list[int] = []
 
-    def findHolder(port: int, host: str | None) -> Deferred[int | None]:
+    def findHolder(port: int, host: str | None) -> Deferred[Holder]:
         looked.append(port)
         return succeed(None)
 
@@ -323,3 +324,24 @@ def test_a_refused_socket_starts_only_the_reporting_services(
     assert [hook[0] for hook in reactor.whenRunningHooks] == [reactor.stop]
     top.stopService()
     assert said[2:] == ["log stopped"]
+
+
+def test_a_port_another_account_holds_is_said_as_that_accounts() -> None:
+    """A gateway that died left its port to whoever takes it: the line
+    names the account whose socket listens there (its process is not this
+    account's to see)."""
+    reactor = MemoryReactor()
+    other = os.geteuid() + 1
+    service = ListenerService(
+        Refusing(inUse()),
+        "tcp:9101:interface=127.0.0.1",
+        object(),
+        reactor,
+        exit=lambda code: None,
+        findHolder=lambda port, host: succeed((None, other)),
+    )
+    with capturedLogs() as events:
+        service.startService()
+    [line] = critical(events)
+    assert f"port 9101 is held by another account's process (uid {other}" in line
+    assert "reaches that account, not your gateway" in line

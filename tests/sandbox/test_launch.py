@@ -114,7 +114,7 @@ def test_bubblewrap_asked_for_but_not_working_is_an_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     found: dict[str, Any] = {"works": False, "path": None, "error": "bwrap is not installed"}
-    monkeypatch.setattr(probe, "bwrapWorks", lambda path=None: found)
+    monkeypatch.setattr(probe, "bwrapWorks", lambda path=None, searchPath=None: found)
     with pytest.raises(OSError, match="bubblewrap was asked for and cannot confine here: bwrap is"):
         plan(request(tmp_path, mechanism="bwrap", bwrap=None), COMMAND, {})
     with pytest.raises(ValueError, match="unknown mechanism"):
@@ -126,7 +126,7 @@ def test_bubblewrap_named_before_the_probe_answered_is_found_on_the_path(
 ) -> None:
     asked: list[str | None] = []
 
-    def bwrapWorks(path: str | None = None) -> dict[str, Any]:
+    def bwrapWorks(path: str | None = None, searchPath: str | None = None) -> dict[str, Any]:
         asked.append(path)
         return {"works": True, "path": "/opt/bin/bwrap", "error": None, "disableUserns": True}
 
@@ -217,7 +217,7 @@ def test_before_the_probe_answered_the_launcher_tries_bubblewrap_itself(
         "error": "no bwrap",
         "disableUserns": False,
     }
-    monkeypatch.setattr(probe, "bwrapWorks", lambda path=None: found)
+    monkeypatch.setattr(probe, "bwrapWorks", lambda path=None, searchPath=None: found)
     monkeypatch.setattr(probe, "landlockAbi", lambda: (0, "no landlock"))
     executable, argv, _ = plan(request(tmp_path, mechanism="auto"), COMMAND, {})
     assert (executable, argv) == ("/usr/bin/node", COMMAND)
@@ -293,7 +293,9 @@ def test_the_probe_prints_json(
 ) -> None:
     import mcpgateway.sandbox.probe as probing
 
-    monkeypatch.setattr(probing, "probe", lambda path=None: {"mechanism": "none", "path": path})
+    monkeypatch.setattr(
+        probing, "probe", lambda path=None, searchPath=None: {"mechanism": "none", "path": path}
+    )
     assert main(["--probe", "/opt/bwrap"]) == 0
     assert json.loads(capsys.readouterr().out) == {"mechanism": "none", "path": "/opt/bwrap"}
 
@@ -330,7 +332,7 @@ def landlockedFromAuto(monkeypatch: pytest.MonkeyPatch, abi: int = 7) -> list[tu
 
     monkeypatch.setattr(landlock, "restrict", restrict)
     failing = {"works": False, "path": None, "error": "no userns", "disableUserns": False}
-    monkeypatch.setattr(probe, "bwrapWorks", lambda path=None: failing)
+    monkeypatch.setattr(probe, "bwrapWorks", lambda path=None, searchPath=None: failing)
     monkeypatch.setattr(probe, "landlockAbi", lambda: (abi, None))
     return restricted
 
@@ -349,7 +351,7 @@ def test_auto_resolved_to_bubblewrap_uses_the_proxys_socket(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     works = {"works": True, "path": "/usr/bin/bwrap", "error": None, "disableUserns": False}
-    monkeypatch.setattr(probe, "bwrapWorks", lambda path=None: works)
+    monkeypatch.setattr(probe, "bwrapWorks", lambda path=None, searchPath=None: works)
     monkeypatch.setattr(probe, "landlockAbi", lambda: (7, None))
     tree(tmp_path)
     _, argv, _ = plan(request(tmp_path, mechanism="auto", network=BOTH), COMMAND, {})
@@ -376,3 +378,29 @@ def test_a_proxy_landlock_cannot_reach_means_no_network_never_the_hosts(
         assert restricted[-1] == ("allow", None)
     plan(request(tmp_path, mechanism="landlock", landlock=7, network=neither), COMMAND, {})
     assert restricted[-1] == ("allow", None) and capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("mechanism", ["auto", "bwrap"])
+def test_the_launcher_never_runs_a_bwrap_its_childs_path_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mechanism: str
+) -> None:
+    """Before the gateway's probe answered, the launcher finds bubblewrap
+    itself, on the gateway's C{PATH} (the request's), never on its own,
+    which is the child's and which a repository's entry may set."""
+    planted = tmp_path / "repo"
+    planted.mkdir()
+    marker = tmp_path / "ran"
+    fake = planted / "bwrap"
+    fake.write_text(f"#!/bin/sh\necho ran > {marker}\nexit 0\n")
+    fake.chmod(0o755)
+    empty = tmp_path / "gateway-path"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", f"{planted}:/usr/bin:/bin")
+    asked = {"mechanism": mechanism, "searchPath": str(empty)}
+    if mechanism == "auto":
+        chosen, path, _, _ = launch.chosenMechanism(asked)
+        assert chosen in ("landlock", "none") and path is None
+    else:
+        with pytest.raises(OSError, match="bubblewrap was asked for"):
+            launch.chosenMechanism(asked)
+    assert not marker.exists()

@@ -130,7 +130,9 @@ def test_the_service_probes_whenever_every_server_is_confined(mode: str) -> None
 def test_the_probe_says_each_mechanisms_gaps(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.setattr(
-        probe, "bwrapWorks", lambda path=None: {"works": True, "disableUserns": False}
+        probe,
+        "bwrapWorks",
+        lambda path=None, searchPath=None: {"works": True, "disableUserns": False},
     )
     monkeypatch.setattr(probe, "landlockAbi", lambda: (3, None))
     monkeypatch.setattr(seccomp, "status", lambda: {"works": False, "error": "missing"})

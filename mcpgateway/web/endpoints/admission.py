@@ -24,7 +24,7 @@ from mcpgateway.core.sessions import shortId
 from mcpgateway.httpbase.clienterrors import ClientErrors
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import RATE_LIMITED
-from mcpgateway.web.endpoints.auditnote import requestCount
+from mcpgateway.web.endpoints.auditnote import noteClaimedSession, requestCount
 from mcpgateway.web.endpoints.backends import Quota
 from mcpgateway.web.endpoints.guard import header
 from mcpgateway.web.endpoints.principal import principalKey
@@ -182,10 +182,12 @@ class PostAdmission:
         if limited is None:
             return None
         self._clientErrors.note(request, 429, limited[0].reason)
-        note = contextOf(request).auditNote
+        context = contextOf(request)
+        note = context.auditNote
         if note is not None:
             note.decision = limited[0]
             note.settle("refused", RATE_LIMITED)
+            noteClaimedSession(note, self._gateway.sessions, request, context.principalKey)
         return limits.refuse(request, *limited, payload)
 
 

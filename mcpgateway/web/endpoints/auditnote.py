@@ -155,6 +155,20 @@ def requestCount(payload: Any) -> int:
     return 0
 
 
+def noteClaimedSession(note: AuditNote, sessions: Any, request: Any, principal: str) -> None:
+    """Name on C{note} the session C{request} claims (its C{Mcp-Session-Id})
+    when it is one of C{sessions} that C{principal} opened: a request
+    refused before its session is looked up (by the policy, by a limit) is
+    tied to the rest of that session in the audit. A claim of no such
+    session names none (nobody else's session is written in a record)."""
+    values = request.requestHeaders.getRawHeaders(b"mcp-session-id")
+    if not values:
+        return
+    session = sessions.get(values[-1].decode("latin-1"))
+    if session is not None and getattr(session, "principal", "") == principal:
+        note.session = shortName(session)
+
+
 def shortName(session: Session) -> str:
     """How logs and the audit name a session: a hash of its id, never the id
     nor a piece of it (the id is the session's only secret). A session-like

@@ -27,6 +27,7 @@ from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.governance.gate import REFUSED, PolicyGate, Where
 from mcpgateway.governance.policy import LISTED, TargetServer
 from mcpgateway.protocol.jsonrpc import Message
+from mcpgateway.web.endpoints.auditnote import noteClaimedSession
 from mcpgateway.web.endpoints.backends import principalOf
 from mcpgateway.web.endpoints.guard import header
 from mcpgateway.web.endpoints.principal import policyPrincipal, sourceOf
@@ -77,10 +78,12 @@ def refusedPost(
     refused = gate.decide(payload, caller, whereOf(request, gateway, server, route))
     if refused is None:
         return None
-    note = contextOf(request).auditNote
+    context = contextOf(request)
+    note = context.auditNote
     if note is not None:
         note.decision = refused[0]
         note.settle("refused", REFUSED)
+        noteClaimedSession(note, gateway.sessions, request, context.principalKey)
     return gate.refuse(request, *refused, payload)
 
 
