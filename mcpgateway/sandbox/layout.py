@@ -177,6 +177,7 @@ def build(
         gatewayFiles,
         [p for p in request.get("interpreterPaths") or () if isinstance(p, str)],
         request.get("confinedTo") if isinstance(request.get("confinedTo"), str) else None,
+        str(request.get("server") or ""),
     )
     binds = _Binds(places, layout, rule, install)
     arguments = argumentPaths(argv[1:], cwd)

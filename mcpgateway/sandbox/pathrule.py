@@ -37,6 +37,7 @@ confined child.
 from __future__ import annotations
 
 import os
+import shlex
 
 from mcpgateway.sandbox import defaults
 from mcpgateway.sandbox.places import Places, expand, real, under
@@ -211,8 +212,11 @@ class PathRule:
         gatewayFiles: Iterable[str] = (),
         interpreterPaths: Iterable[str] = (),
         confinedTo: str | None = None,
+        server: str = "",
     ) -> None:
         self.places = places
+        self.server = server or "<server>"
+        """The server's name, as the fix of a refusal names it."""
         home = places.home
         own = {str(name) for name in entryVariables}
         user = {k: v for k, v in environ.items() if k not in own}
@@ -302,7 +306,11 @@ class PathRule:
         the child's start-up log: the source, the path, why, the fix."""
         how = "writable" if writable else "read-only"
         if why.startswith("outside its workspace"):
-            fix = "mcpgateway sandbox approve <server> --workspace <project> lets it"
+            project = shlex.quote(self.confinedTo) if self.confinedTo else "<project>"
+            fix = (
+                f"mcpgateway sandbox approve {shlex.quote(self.server)} --workspace {project}"
+                " lets it"
+            )
         else:
             fix = self.fix(source, writable)
         return f"{source}: {path} not shown {how}: {why}; {fix}"

@@ -472,7 +472,10 @@ def test_show_of_a_projects_own_server_is_narrowed_until_approved(
     assert document["profile"]["network"]["mode"] != "host"  # narrowed
     shown = [*document["layout"]["readOnly"], *document["layout"]["writable"]]
     assert clone in document["layout"]["writable"] and str(outside) not in shown
-    assert any(str(outside) in line for line in document["layout"]["refused"])
+    assert any(
+        str(outside) in line and f"mcpgateway sandbox approve tool --workspace {clone}" in line
+        for line in document["layout"]["refused"]
+    )
     approve(
         stateDir,
         SandboxApproval("tool", clone, f"{clone}/.mcp.json", entryDigest(wide), ("network",)),
