@@ -149,7 +149,13 @@ def cmdSandboxShow(args: argparse.Namespace, out: Output, ctx: CliContext) -> in
     if args.workspace is not None:
         spec = projectSpec(args.server, stateDir, args.workspace)
     else:
-        spec = serverSpec(args.server, stateDir, found, args.config)
+        try:
+            spec = serverSpec(args.server, stateDir, found, args.config)
+        except CliError as e:
+            raise CliError(
+                f"{e}; a server of a project's own file (its .mcp.json, .vscode/mcp.json...):"
+                f" mcpgateway sandbox show {args.server} --workspace DIR"
+            ) from None
     if spec.remote is not None:
         raise CliError(f"server '{spec.name}' is a remote server: it has no process to confine")
     default = args.gateway or str((found.state or {}).get("sandbox") or DEFAULT)

@@ -166,6 +166,7 @@ def test_show_of_a_server_that_is_not_there(home: Path, probed: dict[str, Any], 
     path = config(home, {"command": "/usr/bin/node"})
     code, _, err = cli("sandbox", "show", "nope", "--config", str(path))
     assert code == 1 and f"no server 'nope' in {path}" in err
+    assert "mcpgateway sandbox show nope --workspace DIR" in err  # a project's, perhaps
 
 
 def test_doctor_probes_only_a_gateway_that_confines_every_server(
