@@ -20,8 +20,6 @@ Never loads Twisted; cryptography only for a cluster key file.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,11 +33,9 @@ from mcpgateway.runtime.secretfile import SecretFileError, readSecretFile
 PRINCIPAL = "principal"
 """The domain of principal keys under the secret (L{scopeKey}'s C{kind})."""
 CLUSTER_KEY_FILE_ENV = "MCPGATEWAY_CLUSTER_KEY_FILE"
-CLUSTER_LABEL = b"mcpgateway cluster\0workspace-keys"
-"""The HKDF info a cluster derives its workspace, credential and principal
-keys' secret with (L{mcpgateway.cluster.sealing.derive})."""
-CLUSTER_KEY_BYTES = 32
-_MAX_CLUSTER_FILE = 64 * 1024
+CLUSTER_LABEL = "workspace-keys"
+"""The label a cluster derives its workspace, credential and principal
+keys' secret with (L{mcpgateway.cluster.keyfile.derive})."""
 
 
 @dataclass(frozen=True)
@@ -141,36 +137,16 @@ def requireKeys(keys: PrincipalKeys) -> PrincipalKeys:
 
 def _clusterSecret(path: Path) -> bytes:
     """The secret a cluster whose key file is C{path} makes principal keys
-    with: the HKDF-SHA256 subkey of its last key (base64, one a line;
-    blank lines and C{#} lines skipped), as its replicas derive it."""
+    with: the subkey of its last key its replicas derive
+    (L{mcpgateway.startup.cluster})."""
     try:
-        with path.open("rb") as f:
-            data = f.read(_MAX_CLUSTER_FILE)
-    except OSError as e:
-        raise CliError(f"--cluster-key-file {path}: {e.strerror or e}") from None
-    keys: list[bytes] = []
-    for number, line in enumerate(data.splitlines(), 1):
-        text = line.strip()
-        if not text or text.startswith(b"#"):
-            continue
-        try:
-            key = base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
-            key = b""
-        if len(key) != CLUSTER_KEY_BYTES:
-            raise CliError(
-                f"--cluster-key-file {path}, line {number}: not the base64 of"
-                f" {CLUSTER_KEY_BYTES} bytes"
-            )
-        keys.append(key)
-    if not keys:
-        raise CliError(f"--cluster-key-file {path}: no key in it")
-    try:
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+        from mcpgateway.cluster.keyfile import ClusterKeyError, derive, loadClusterKeys
     except ImportError:
         raise CliError(
             "--cluster-key-file: a cluster's keys need cryptography: pip install 'mcpgateway[team]'"
         ) from None
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=CLUSTER_LABEL)
-    return hkdf.derive(keys[-1])
+    try:
+        keys = loadClusterKeys(path)
+    except ClusterKeyError as e:
+        raise CliError(str(e)) from None
+    return derive(keys[-1], CLUSTER_LABEL)

@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from mcpgateway.cluster.sealing import KEY_BYTES, derive
+from mcpgateway.cluster.keyfile import KEY_BYTES, derive
 from mcpgateway.httpbase.principal import VIA_PEER, Principal
 from mcpgateway.runtime import logs
 

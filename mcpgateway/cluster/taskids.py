@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from mcpgateway.cluster.sealing import KEY_BYTES, LABEL, Address, derive, keyId
+from mcpgateway.cluster.keyfile import KEY_BYTES, derive
+from mcpgateway.cluster.sealing import LABEL, Address, keyId
 
 _VERSION = 1
 _AAD = b"mcpgw-task1\0"

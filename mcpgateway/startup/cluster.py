@@ -36,7 +36,8 @@ class ClusterWiring:
         port: int,
         tls: bool,
     ) -> None:
-        from mcpgateway.cluster.sealing import SessionSealer, derive
+        from mcpgateway.cluster.keyfile import derive
+        from mcpgateway.cluster.sealing import SessionSealer
 
         self.keys = keys
         self.replica = replica

@@ -192,7 +192,7 @@ def readClusterKeys(options: Any) -> tuple[bytes, ...]:
         ("cryptography",),
         f"--cluster-key-file {path}: a cluster needs cryptography: pip install 'mcpgateway[team]'",
     )
-    from mcpgateway.cluster.sealing import ClusterKeyError, loadClusterKeys
+    from mcpgateway.cluster.keyfile import ClusterKeyError, loadClusterKeys
 
     try:
         return loadClusterKeys(Path(path))

@@ -117,9 +117,13 @@ def test_an_unusable_cluster_key_file_is_named(
 ) -> None:
     path = tmp_path / "cluster.key"
     path.write_text(content)
+    path.chmod(0o600)
     code, out, err = cli("audit", "key", "bob", "--cluster-key-file", str(path))
     assert (code, out) == (1, "")
-    assert err == f"mcpgateway: --cluster-key-file {path}{words}\n"
+    assert err == f"mcpgateway: cluster key file {path}{words}\n"
+    path.chmod(0o644)  # as the gateway reads it: readable by its owner only
+    code, _, err = cli("audit", "key", "bob", "--cluster-key-file", str(path))
+    assert code == 1 and "it must be readable by its owner only (chmod 600)" in err
     missing = tmp_path / "missing.key"
     code, _, err = cli("audit", "key", "bob", "--workspace-key-file", str(missing))
     assert code == 1 and err == f"mcpgateway: --workspace-key-file {missing}: no such file\n"

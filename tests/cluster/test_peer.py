@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.task import Clock
 
+from mcpgateway.cluster.keyfile import derive
 from mcpgateway.cluster.peer import MAX_VALUE, PeerClaim, PeerSeal, SeenNonces
-from mcpgateway.cluster.sealing import derive
 from mcpgateway.httpbase.principal import VIA_OAUTH, VIA_PEER, VIA_TOKEN, Principal
 from tests.fakes import capturedGatewayLogs
 

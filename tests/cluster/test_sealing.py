@@ -12,17 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway.cluster.sealing import (
-    LABEL,
-    MAX_ID_LENGTH,
-    Address,
-    ClusterKeyError,
-    SessionSealer,
-    derive,
-    keyId,
-    loadClusterKeys,
-    newClusterKey,
-)
+from mcpgateway.cluster.keyfile import ClusterKeyError, derive, loadClusterKeys, newClusterKey
+from mcpgateway.cluster.sealing import LABEL, MAX_ID_LENGTH, Address, SessionSealer, keyId
 from mcpgateway.core.sessions import ROUTED_CAPABILITIES, SessionFacts, SessionIds
 from mcpgateway.protocol.versions import HANDSHAKE_VERSIONS
 

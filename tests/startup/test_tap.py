@@ -1002,7 +1002,7 @@ def clusterHome(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, noClusterEnv: N
 
 
 def keyFile(path: Path, lines: int = 1, mode: int = 0o600) -> Path:
-    from mcpgateway.cluster.sealing import newClusterKey
+    from mcpgateway.cluster.keyfile import newClusterKey
 
     path.write_text("".join(newClusterKey() + "\n" for _ in range(lines)))
     path.chmod(mode)
@@ -1083,8 +1083,9 @@ def clusterService(
 
 
 def test_a_cluster_replica_on_a_memory_reactor(tmp_path: Path, clusterHome: Path) -> None:
+    from mcpgateway.cluster.keyfile import derive, loadClusterKeys
     from mcpgateway.cluster.routing import ClusterSessions
-    from mcpgateway.cluster.sealing import SessionSealer, derive, loadClusterKeys
+    from mcpgateway.cluster.sealing import SessionSealer
     from mcpgateway.config.workspaces import WorkspaceKeys
     from mcpgateway.runtime.paths import WORKSPACE_KEY_FILE
     from mcpgateway.web.teamcluster import ClusterServices
