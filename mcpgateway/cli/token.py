@@ -58,17 +58,13 @@ def parseExpires(text: str, now: float) -> float:
         return now + int(match.group(1)) * _UNITS[match.group(2)]
     if text.isdigit() and len(text) >= 9:
         return float(int(text))
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise CliError(
+    return float(
+        _utcSeconds(
+            text,
             f"--expires {text!r}: give a duration (30d, 12h, 90m), a date"
             " (2027-01-01, 2027-01-01T12:00:00Z) or epoch seconds",
-            code=2,
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return float(calendar.timegm(moment.utctimetuple()))
+        )
+    )
 
 
 def parseCreated(text: str) -> int:
@@ -78,14 +74,20 @@ def parseCreated(text: str) -> int:
     text = text.strip()
     if text.isdigit():
         return int(text)
+    return _utcSeconds(
+        text,
+        f"--created {text!r}: give the time `token list` shows (2027-01-01T12:00:00Z)"
+        " or epoch seconds",
+    )
+
+
+def _utcSeconds(text: str, wrong: str) -> int:
+    """The epoch second of the ISO time C{text} (UTC unless it says; a date
+    alone is midnight); a usage error saying C{wrong} when it is none."""
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise CliError(
-            f"--created {text!r}: give the time `token list` shows (2027-01-01T12:00:00Z)"
-            " or epoch seconds",
-            code=2,
-        ) from None
+        raise CliError(wrong, code=2) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return calendar.timegm(moment.utctimetuple())
