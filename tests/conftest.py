@@ -206,6 +206,17 @@ def defaultTwisted(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _noForeignListenerForTheOwnerToken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The owner token is sent to a loopback gateway whatever other account
+    listens on the machine running the tests (9100 may be anyone's there);
+    the tests of who listens (tests/runtime/test_ownertoken.py) say when
+    another account does."""
+    from mcpgateway.runtime import ownertoken
+
+    monkeypatch.setattr(ownertoken, "foreignListener", lambda port, host="127.0.0.1": None)
+
+
+@pytest.fixture(autouse=True)
 def _listedIfItReadsTheSwitch(request: pytest.FixtureRequest) -> Iterator[None]:
     """A test whose file reads C{$MCPGATEWAY_TWISTED} in this process fails
     unless the file is listed for CI's stock pass (L{switchwatch})."""
