@@ -163,11 +163,11 @@ class PolicyGate:
                 self.refused += 1
                 key = getattr(principal, "key", "")
                 self.log.info(
-                    "policy refused {method} of {server}/{name}{who}: {policies}",
+                    "policy refused {method} of {server}/{name}: {policies}{who}",
                     method=facts.action,
                     server=facts.target.server,
                     name=logs.clientText(facts.name),
-                    who=f" to principal {key}" if key else "",
+                    who=f" (principal {key})" if key else "",
                     principal=key,
                     policies=",".join(decision.policies),
                     policyRefused=facts.action,

@@ -85,11 +85,11 @@ class PolicyMembers:
         self.gate.refused += 1
         key = getattr(asker.principal, "key", "")
         self.gate.log.info(
-            "policy refused {method} of {server}/{name}{who} through the aggregate: {policies}",
+            "policy refused {method} of {server}/{name} through the aggregate: {policies}{who}",
             method=call.action,
             server=call.server,
             name=logs.clientText(call.name),
-            who=f" to principal {key}" if key else "",
+            who=f" (principal {key})" if key else "",
             principal=key,
             policies=",".join(decision.policies),
             policyRefused=call.action,

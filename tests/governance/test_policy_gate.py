@@ -228,11 +228,19 @@ def test_a_refused_call_is_audited_in_its_session_and_a_claim_of_anothers_is_not
     """A refusal comes before the session is looked up: the record names
     the session the caller's request claims when it is the caller's own,
     and no session when it is someone else's."""
+    from twisted.logger import formatEvent
+
     from mcpgateway.web.endpoints.auditnote import shortName
+    from tests.fakes import capturedGatewayLogs
 
     h = governed(monkeypatch)
     sid = h.open("alice")
-    h.as_("alice", "POST", "/srv/mcp", toolCall(2, "write_file"), session=sid)
+    with capturedGatewayLogs() as events:
+        h.as_("alice", "POST", "/srv/mcp", toolCall(2, "write_file"), session=sid)
+    said = [formatEvent(e) for e in events if "policy refused" in str(e.get("log_format"))]
+    assert said == [
+        "policy refused tools/call of srv/write_file: default-deny (principal key-alice)"
+    ]
     session = h.gateway.sessions.get(sid)
     assert session is not None
     assert h.audit.records[-1].session == shortName(session)
