@@ -29,8 +29,9 @@ Left out of the digest is what says which process the request is for,
 not what the child may touch: the gateway's pid (a launcher's parent),
 whether the child dies with the gateway, the proxy's socket or port (the
 proxy's socket is kept with the child, or the child is not kept at all),
-and bubblewrap's path (the program, not what it builds; a child is kept
-across a restart whose caller's C{PATH} finds another copy of it).
+and bubblewrap's path and where a launcher looks for it (the program,
+not what it builds; a child is kept across a restart whose caller's
+C{PATH} finds another copy of it).
 """
 
 from __future__ import annotations
@@ -47,7 +48,16 @@ from mcpgateway.core.handedchild import MAX_OTHER_PATH, MAX_OTHERS
 from mcpgateway.sandbox.profile import LEARN
 
 PER_PROCESS = frozenset(
-    {"parent", "dieWithParent", "mechanism", "bwrap", "disableUserns", "landlock", "privateFiles"}
+    {
+        "parent",
+        "dieWithParent",
+        "mechanism",
+        "bwrap",
+        "disableUserns",
+        "landlock",
+        "privateFiles",
+        "searchPath",
+    }
 )
 """The request's fields left out of L{layoutOf} as they are (see the
 module docstring): what of them lays the child out is in as L{probedOf}."""

@@ -48,6 +48,7 @@ def test_what_only_names_the_process_leaves_the_layout_alone() -> None:
         "parent": 99,
         "dieWithParent": True,
         "bwrap": "/usr/local/bin/bwrap",  # another caller's PATH: the program, not the layout
+        "searchPath": "/usr/local/bin:/usr/bin",  # where a launcher looks for it, likewise
         "landlock": 0,  # Landlock's ABI says nothing of a bubblewrap child
         "network": {"mode": "none", "allowedDomains": [], "proxy": "/run/9.sock"},
     }
