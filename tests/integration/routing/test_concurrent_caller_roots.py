@@ -187,7 +187,10 @@ def test_another_persons_call_never_runs_on_the_roots_the_child_holds(
                 return hers, refused, his
 
     hers, refused, his = anyio.run(main)
-    assert hers.endswith(str(data / "a")), hers
+    # Hers runs on her roots when the fresh child asked for them while she
+    # alone was attached; asked once bob was too, nobody's roots can be
+    # proven, so the child keeps the folder it was started with: never his.
+    assert hers.endswith((str(data / "a"), str(data))), hers
     assert refused.startswith("refused: ") and '"share": "session"' in refused, refused
     assert his[-1].endswith(str(data / "b")), (his, gateway.text()[-3000:])
     assert not [seen for seen in his if seen.endswith(str(data / "a"))], his
