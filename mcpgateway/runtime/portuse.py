@@ -121,21 +121,9 @@ def listenerUid(
     """The account whose socket listens on TCP C{port} where a connection
     to C{host} goes (C{net/tcp}'s and C{net/tcp6}'s own column: no process
     need be readable); C{None} when none listens or C{/proc} does not say."""
-    wanted = _hostAddress(host)
-    for name in ("tcp", "tcp6"):
-        data = procfs.readBytes(os.path.join(procRoot, "net", name))
-        if data is None:
-            continue
-        for line in data.decode("ascii", "replace").splitlines()[1:]:
-            fields = line.split()
-            if len(fields) < 10 or fields[3].upper() != _LISTEN:
-                continue
-            address, _, hexPort = fields[1].partition(":")
-            try:
-                if int(hexPort, 16) == port and _clashes(address, wanted):
-                    return int(fields[7])
-            except ValueError:
-                continue
+    for listening, _, uid in _rows(port, host, procRoot):
+        if listening:
+            return uid
     return None
 
 
@@ -220,8 +208,18 @@ def holderPid(
 def _inodes(port: int, host: str | None, procRoot: str) -> Iterator[int]:
     """The inodes of the sockets bound to C{port} that clash with C{host},
     listening ones first."""
+    rows = [(not listening, inode) for listening, inode, _ in _rows(port, host, procRoot)]
+    seen: set[int] = set()
+    for _, inode in sorted(rows, key=lambda row: row[0]):
+        if inode > 0 and inode not in seen:
+            seen.add(inode)
+            yield inode
+
+
+def _rows(port: int, host: str | None, procRoot: str) -> Iterator[tuple[bool, int, int]]:
+    """The rows of C{net/tcp} and C{net/tcp6} of the sockets bound to C{port}
+    that clash with C{host}: C{(listening, inode, uid)}, in table order."""
     wanted = _hostAddress(host)
-    rows: list[tuple[bool, int]] = []
     for name in ("tcp", "tcp6"):
         data = procfs.readBytes(os.path.join(procRoot, "net", name))
         if data is None:
@@ -232,18 +230,11 @@ def _inodes(port: int, host: str | None, procRoot: str) -> Iterator[int]:
                 continue
             address, _, hexPort = fields[1].partition(":")
             try:
-                rowPort = int(hexPort, 16)
-                inode = int(fields[9])
+                rowPort, uid, inode = int(hexPort, 16), int(fields[7]), int(fields[9])
             except ValueError:
                 continue
-            if rowPort != port or inode <= 0 or not _clashes(address, wanted):
-                continue
-            rows.append((fields[3].upper() != _LISTEN, inode))
-    seen: set[int] = set()
-    for _, inode in sorted(rows, key=lambda row: row[0]):
-        if inode not in seen:
-            seen.add(inode)
-            yield inode
+            if rowPort == port and _clashes(address, wanted):
+                yield fields[3].upper() == _LISTEN, inode, uid
 
 
 def _hostAddress(host: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
