@@ -147,7 +147,7 @@ def cmdSandboxShow(args: argparse.Namespace, out: Output, ctx: CliContext) -> in
     stateDir = resolveStateDir(args.state_dir)
     found = ctx.probe(stateDir)
     if args.workspace is not None:
-        spec = projectSpec(args.server, stateDir, args.workspace)
+        spec = projectSpec(args.server, stateDir, args.workspace, found, args.config)
     else:
         try:
             spec = serverSpec(args.server, stateDir, found, args.config)

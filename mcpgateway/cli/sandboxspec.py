@@ -48,7 +48,9 @@ def serverSpec(name: str, stateDir: Path, found: GatewayProbe, config: str | Non
     raise CliError(f"no server '{name}' in {path or 'the bundled demo'}")
 
 
-def projectSpec(name: str, stateDir: Path, workspace: str) -> ServerSpec:
+def projectSpec(
+    name: str, stateDir: Path, workspace: str, found: GatewayProbe, config: str | None = None
+) -> ServerSpec:
     """Server C{name} of the project C{workspace}'s own files (a
     repository's C{.mcp.json} shadow, a C{.vscode/mcp.json}...) as the
     gateway serves it: found in its backups of the adopted files, run in
@@ -77,10 +79,23 @@ def projectSpec(name: str, stateDir: Path, workspace: str) -> ServerSpec:
         if any(a.covers(name, where, digest) for a in readApprovals(stateDir)):
             return spec
         return replace(spec, confinedTo=where, sandbox=narrowed(spec.sandbox))
-    raise CliError(
-        f"no server '{name}' of the project {where} is served (the gateway serves a project's"
-        " own entries once it adopted its files: `mcpgateway start`)"
+    try:
+        serverSpec(name, stateDir, found, config)
+    except CliError:
+        pass
+    else:
+        raise CliError(
+            f"server '{name}' is not of the project {where}'s own files: it is served to every"
+            f" session as its config says (mcpgateway sandbox show {name})"
+        )
+    why = (
+        "the gateway serves a project's own entries once it adopted that project's files: a"
+        " client session opened in it, or an edit of its file"
+        if found.running
+        else "the gateway serves a project's own entries once it runs and adopted its files:"
+        " `mcpgateway start`"
     )
+    raise CliError(f"no server '{name}' of the project {where} is served ({why})")
 
 
 def _adopted(name: str, stateDir: Path, path: str | Path | None) -> ServerSpec | None:

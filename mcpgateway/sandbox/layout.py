@@ -482,6 +482,8 @@ class _Binds:
         why = self._rule.refusal(path, writable, source)
         if why is None:
             return False
+        if not writable and why.startswith("outside its workspace") and self._shownAlready(path):
+            return True  # shown by that bind, under its masks: nothing to say
         line = self._rule.note(path, writable, source, why)
         if line not in self._layout.refused:
             self._layout.refused.append(line)
@@ -532,6 +534,16 @@ class _Binds:
                 _, before = self._table.get(seen, (target, False))
                 self._table[seen] = (target, writable or before)
         return target
+
+    def _shownAlready(self, path: str) -> bool:
+        """Whether C{path} is bound already, or under a read-only bind (its
+        program's folder, say). A repository's entry naming it read-only
+        then asks for nothing it lacks: it is not bound again (the masks of
+        the bind that shows it hold), and its refusal is not noted."""
+        return any(
+            path == seen or (under(path, seen) and not writable)
+            for seen, (_, writable) in self._table.items()
+        )
 
     def _learnsHome(self, target: str, writable: bool, source: str) -> bool:
         """Learn mode's home, read-only: the one wide bind, for a run the

@@ -485,3 +485,9 @@ def test_show_of_a_projects_own_server_is_narrowed_until_approved(
     assert code == 0 and json.loads(out)["profile"]["network"]["mode"] == "host"
     code, _, err = cli("sandbox", "show", "nope", "--workspace", clone)
     assert code == 1 and f"no server 'nope' of the project {clone}" in err
+    assert "`mcpgateway start`" in err  # no gateway runs here
+    # The user's own server, asked for as a project's: shown where to look instead.
+    users = str(config(home, {"command": "node"}))
+    code, _, err = cli("sandbox", "show", "srv", "--workspace", clone, "--config", users)
+    assert code == 1 and "server 'srv' is not of the project" in err
+    assert "mcpgateway sandbox show srv)" in err

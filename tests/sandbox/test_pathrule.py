@@ -145,6 +145,35 @@ def test_a_repositorys_entry_sees_its_workspace_and_its_program_but_nothing_else
     assert "mcpgateway sandbox approve" in confined.refused[0]
 
 
+def test_a_repositorys_program_named_again_by_its_script_is_shown_without_a_refusal(
+    tmp_path: Path,
+) -> None:
+    """A repository's C{sh -c} script names a program of C{~/bin}: its
+    folder is shown read-only as the program's, and the script's word for
+    it is no refusal (reading it there widens nothing)."""
+    home, _ = world(tmp_path)
+    tools = home / "bin"
+    tools.mkdir()
+    tool = tools / "tool"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    asked = request(
+        tmp_path, cwd=str(tmp_path / "ws"), workspace=True, confinedTo=str(tmp_path / "ws")
+    )
+    argv = ["/bin/sh", "-c", f"{tool} --serve"]
+    layout = build(asked, argv, {"HOME": str(home), "PATH": "/usr/bin:/bin"})
+    assert bound(layout)[str(tools)] is False
+    assert str(tool) not in bound(layout)  # not bound twice
+    assert layout.refused == [] and not any(str(tools) in note for note in layout.notes)
+    # The script's other words are still the entry's own: refused beyond its workspace.
+    notes = home / "notes"
+    notes.mkdir()
+    argv[2] += f" {notes}"
+    named = build(asked, argv, {"HOME": str(home), "PATH": "/usr/bin:/bin"})
+    assert str(notes) not in bound(named)
+    assert [line.split(" not shown")[0] for line in named.refused] == [f"an argument: {notes}"]
+
+
 def test_what_runs_code_outside_the_sandbox_is_never_written(tmp_path: Path) -> None:
     home = tree(tmp_path)
     site = tmp_path / "venv" / "lib" / "python3.12" / "site-packages"
