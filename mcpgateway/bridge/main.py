@@ -255,7 +255,8 @@ def _shown(path: str) -> str:
 class _StartProcess(ProcessProtocol):
     """Collects C{mcpgateway start --json}'s output; C{done} fires with
     C{None} or why it failed, short (L{startFailure}); its whole output (the
-    last L{START_OUTPUT_LINES} lines) goes to stderr when it failed, and one
+    last L{START_OUTPUT_LINES} lines) goes to stderr when it failed and said
+    more than that, and one
     line saying what it started (L{startedLine}, with the C{state.json} of
     C{stateDir}) when it did."""
 
@@ -288,13 +289,15 @@ class _StartProcess(ProcessProtocol):
             self.done.callback(None)
             return
         text = startOutput(bytes(self.stdout), bytes(self.stderr), bytes(self.output))
-        shown = "\n".join(f"  {line}" for line in text.splitlines()[-START_OUTPUT_LINES:])
-        self.log.error(
-            "`mcpgateway start` failed (exit status {code}); it said:\n{output}",
-            code=code,
-            output=shown or "  (nothing)",
-        )
-        self.done.callback(startFailure(code, text))
+        failure = startFailure(code, text)
+        if not failure.endswith(f": {text}"):  # more than the one line the failure quotes
+            shown = "\n".join(f"  {line}" for line in text.splitlines()[-START_OUTPUT_LINES:])
+            self.log.error(
+                "`mcpgateway start` failed (exit status {code}); it said:\n{output}",
+                code=code,
+                output=shown or "  (nothing)",
+            )
+        self.done.callback(failure)
 
     def _started(self) -> None:
         from mcpgateway.ops.statedir import readState

@@ -27,6 +27,7 @@ from mcpgateway.cli.context import CliContext, defaultContext
 from mcpgateway.cli.health import count, healthServers, livenessOnly, resolutionOf
 from mcpgateway.cli.http import TOKEN_ENV, fetchHealth
 from mcpgateway.cli.output import CliError, formatBytes, plural, shareMark
+from mcpgateway.cli.portheld import startAdvice
 from mcpgateway.cli.servers import SHARES, serverShare
 from mcpgateway.clientconfigs.jsonfile import readJson
 from mcpgateway.config.classification import loadOverrides
@@ -38,6 +39,7 @@ from mcpgateway.ops.gatewayprobe import GatewayProbe, claudeConfigPath
 from mcpgateway.ops.statedir import openStateDir
 from mcpgateway.ops.wardenfiles import wardenWaits
 from mcpgateway.runtime.paths import (
+    DEFAULT_PORT,
     ENV_FILE,
     LOG_FILE,
     NPX_CACHE_FILE,
@@ -145,10 +147,13 @@ def checkGatewayRunning(ctx: DoctorContext) -> Check:
         return Check(
             "fail",
             f"Gateway not running (stale state.json: pid {found.pid} {why})",
-            "run `mcpgateway stop` (clears it and restores the config), then `mcpgateway start`",
+            "run `mcpgateway stop` (clears it and restores the config), then"
+            f" {startAdvice(found.port or DEFAULT_PORT)}",
         )
     return Check(
-        "fail", f"Gateway not running (no state.json in {ctx.stateDir})", "run `mcpgateway start`"
+        "fail",
+        f"Gateway not running (no state.json in {ctx.stateDir})",
+        f"run {startAdvice(found.port or DEFAULT_PORT)}",
     )
 
 
@@ -639,8 +644,8 @@ def checkClientBackups(ctx: DoctorContext) -> Check:
             "fail",
             f"Client files: {plural(len(adopted), 'file')} still point at the gateway,"
             " which is not running",
-            "run `mcpgateway start` to serve them again, or `mcpgateway restore` to put"
-            " their stdio entries back",
+            f"run {startAdvice(ctx.found.port or DEFAULT_PORT)} to serve them again, or"
+            " `mcpgateway restore` to put their stdio entries back",
             tuple(adopted),
         )
     return Check(

@@ -11,7 +11,8 @@ held by another account's process (L{mcpgateway.runtime.portuse.listenerUid}),
 it puts the adopted entries back as they were (as C{mcpgateway restore}
 does) before it refuses (L{putBack}); C{status} and C{doctor} say, for an
 entry pointing at a gateway that is not running, which account listens
-there instead (L{mcpgateway.cli.clientconfig.clientConfigProblem}).
+there instead (L{mcpgateway.cli.clientconfig.clientConfigProblem}), and
+C{doctor} advises a start on a port of the user's own (L{startAdvice}).
 
 Standard library only (the command imports no Twisted).
 """
@@ -25,6 +26,7 @@ from mcpgateway.cli.clientconfig import restoreEverything
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import Output
 from mcpgateway.ops.gatewayprobe import claudeConfigPath
+from mcpgateway.runtime import portuse
 from mcpgateway.runtime.portuse import PortInUse
 
 
@@ -48,3 +50,16 @@ def putBack(out: Output, ctx: CliContext, stateDir: Path, state: dict[str, Any] 
             " (as `mcpgateway restore` does), so none of them talks to that account's process"
         )
         outcome.print(out)
+
+
+def startAdvice(port: int) -> str:
+    """The start to advise when no gateway runs: C{`mcpgateway start`},
+    or, when another account's process listens on C{port} (where it would
+    listen, and C{start} would refuse), a start on another port."""
+    foreign = portuse.foreignListener(port)
+    if foreign is None:
+        return "`mcpgateway start`"
+    return (
+        f"`mcpgateway start --port PORT` with another port (another account's process"
+        f" ({foreign}) listens on {port})"
+    )

@@ -123,8 +123,7 @@ def test_a_port_in_use_reaches_the_client_as_its_one_line() -> None:
         "`mcpgateway start` failed (exit status 1): mcpgateway: port 9100 is in use (by pid 77);"
         " stop that process, or pick another port with --port"
     ]
-    [event] = events
-    assert "port 9100 is in use (by pid 77)" in (formatEvent(event) or "")
+    assert events == []  # the finder says it once, as the client's error does
 
 
 def test_a_failed_starts_log_lines_give_the_cause() -> None:

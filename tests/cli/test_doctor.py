@@ -20,6 +20,7 @@ from mcpgateway.cli.doctor import DOCTOR_CHECKS, runChecks
 from mcpgateway.cli.output import LEGEND
 from mcpgateway.ops.gatewayprobe import probe
 from mcpgateway.ops.statedir import STATE_FILE
+from mcpgateway.runtime import portuse
 from mcpgateway.runtime.paths import LOG_FILE, NPX_CACHE_FILE, OVERRIDES_FILE, USER_BACKUP
 from tests.cli.support import (
     BROKEN,
@@ -53,6 +54,28 @@ def test_gateway_check_fails_without_state(stateDir: Path) -> None:
     assert result.status == "fail"
     assert "no state.json" in result.message
     assert result.fix == "run `mcpgateway start`"
+
+
+def test_gateway_check_advises_another_port_where_another_account_listens(
+    stateDir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After C{start} put the entries back because another account holds
+    the port, doctor does not advise the start that account's listener
+    refuses."""
+    held = {9100: "uid 1002, bob"}
+    monkeypatch.setattr(portuse, "foreignListener", lambda port, host="127.0.0.1": held.get(port))
+    result = check(stateDir, "gateway")
+    assert result.status == "fail"
+    assert result.fix == (
+        "run `mcpgateway start --port PORT` with another port (another account's process"
+        " (uid 1002, bob) listens on 9100)"
+    )
+    writeState(stateDir, deadPid(), 9100)
+    stale = check(stateDir, "gateway")
+    assert stale.fix is not None and stale.fix.endswith(
+        "then `mcpgateway start --port PORT` with another port (another account's process"
+        " (uid 1002, bob) listens on 9100)"
+    )
 
 
 def test_gateway_check_fails_on_a_stale_state_file(stateDir: Path) -> None:
