@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.auth.test_tokens,tests.cli.test_token -*-
-"""The static tokens file: its format, its parser, and adding a token to it.
+"""The static tokens file: its format, its parser, and a new token's entry.
 
 Standard library only (the C{mcpgateway token} command imports it and must
 not load Twisted); L{mcpgateway.auth.tokens} serves the table it describes.
@@ -33,8 +33,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from mcpgateway.runtime.atomicfile import writeFileAtomic
 
 TOKEN_PREFIX = "mcpgw_"
 FORMAT_VERSION = 1
@@ -161,16 +159,18 @@ def readTokens(path: Path) -> tuple[TokenEntry, ...]:
         return parseTokens(f.read(MAX_FILE + 1), str(path))
 
 
-def addToken(
-    path: Path,
+def tokenEntry(
     principal: str,
     servers: Sequence[str] | None = None,
     admin: bool = False,
     expires: float | None = None,
-) -> str:
-    """Make a token for C{principal}, store its hash in C{path} (created,
-    or rewritten atomically, mode 0600, every other entry kept as it is);
-    the token, which exists nowhere else."""
+) -> tuple[str, dict[str, Any]]:
+    """A new token for C{principal} and the entry of a tokens file that
+    admits it (its hash, never the token: the token exists nowhere else).
+
+    @raise TokensFileError: the name cannot name a principal, or a server
+        name is not one.
+    """
     if not validPrincipal(principal):
         raise TokensFileError(
             f"{principal!r} cannot name a principal: use 1-128 characters of"
@@ -180,13 +180,6 @@ def addToken(
         bad = [s for s in servers if not SERVER_PATTERN.match(s)]
         if bad:
             raise TokensFileError(f"{bad[0]!r} is not a server name")
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        document: dict[str, Any] = {"version": FORMAT_VERSION, "tokens": []}
-    else:
-        parseTokens(raw, str(path))  # refuse to add to a file the gateway would refuse
-        document = json.loads(raw)
     token = newToken()
     entry: dict[str, Any] = {"sha256": tokenHash(token), "principal": principal}
     if servers is not None:
@@ -196,7 +189,4 @@ def addToken(
     if expires is not None:
         entry["expires"] = int(expires) if float(expires).is_integer() else expires
     entry["created"] = int(time.time())
-    document["tokens"].append(entry)
-    data = (json.dumps(document, indent=2) + "\n").encode("utf-8")
-    writeFileAtomic(path, data, mode=0o600)
-    return token
+    return token, entry

@@ -32,12 +32,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mcpgateway.auth.tokenfile import TokensFileError, addToken
+from mcpgateway.auth.tokenfile import TokensFileError, tokenEntry
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, plural
 from mcpgateway.cli.principalkeys import PrincipalKeys, addKeyOptions, principalKeys
 from mcpgateway.cli.tokensedit import (
     TokensEditError,
+    addEntry,
     backupPath,
     readTokensText,
     removeEntries,
@@ -146,11 +147,10 @@ def cmdTokenNew(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     keys = keysOf(args)
     others = [e for e in _entriesOf(path) if e.get("principal") == args.name]
     try:
-        token = addToken(path, args.name, servers, args.admin, expires)
-    except TokensFileError as e:
+        token, entry = tokenEntry(args.name, servers, args.admin, expires)
+        addEntry(path, entry)
+    except (TokensFileError, TokensEditError) as e:
         raise CliError(str(e)) from None
-    except OSError as e:
-        raise CliError(f"cannot write {path}: {e.strerror or e}") from None
     key = keys.keyOf(args.name)
     if out.json:
         out.emit(

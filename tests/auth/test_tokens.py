@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from mcpgateway.auth.tokens import (
     TokensFile,
     TokensFileError,
     TokenTable,
-    addToken,
     newToken,
     parseTokens,
     tokenHash,
@@ -371,29 +369,3 @@ def test_one_look_at_a_time_and_stop_ends_the_polling(tmp_path: Path) -> None:
     assert len(pending) == 1
     watched.stop()
     assert clock.getDelayedCalls() == []
-
-
-# -- adding a token --------------------------------------------------------------------
-
-
-def test_add_token_creates_the_file_0600_and_keeps_other_entries(tmp_path: Path) -> None:
-    path = tmp_path / "tokens.json"
-    first = addToken(path, "alice")
-    second = addToken(path, "bob", ["github", "github", "fs"], admin=True, expires=2e9)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    entries = parseTokens(path.read_bytes(), str(path))
-    assert [(e.sha256, e.principal, e.servers, e.admin, e.expires) for e in entries] == [
-        (tokenHash(first), "alice", None, False, None),
-        (tokenHash(second), "bob", frozenset({"github", "fs"}), True, 2e9),
-    ]
-    assert first not in path.read_text() and second not in path.read_text()
-
-
-def test_add_token_refuses_a_bad_name_or_a_bad_file(tmp_path: Path) -> None:
-    path = tmp_path / "tokens.json"
-    with pytest.raises(TokensFileError, match="cannot name a principal"):
-        addToken(path, "a b")
-    assert not path.exists()
-    path.write_text('{"version": 1, "tokens": [{"principal": "x"}]}')
-    with pytest.raises(TokensFileError, match=r"tokens\[0\]\.sha256"):
-        addToken(path, "alice")

@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 
-from mcpgateway.auth.tokenfile import addToken, parseTokens, tokenHash
+from mcpgateway.auth.tokenfile import parseTokens, tokenHash
 from mcpgateway.cli import tokensedit
 from mcpgateway.cli.tokensedit import removeEntries, withoutEntries
 from mcpgateway.config.workspaces import loadSecret
 from mcpgateway.startup.team import _principalKeys
 from tests.cli.support import Cli
+from tests.support.auth.tokens import addToken
 
 A, B, C = ("a" * 64, "b" * 64, "c" * 64)
 

@@ -15,12 +15,12 @@ from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.defer import Deferred, succeed
 
 from mcpgateway import tap
-from mcpgateway.auth.tokenfile import addToken
 from mcpgateway.healthcheck import targetOf
 from mcpgateway.ops.gatewayprobe import GatewayProbe
 from mcpgateway.ops.services import ListenerService
 from mcpgateway.runtime.paths import STATE_FILE
 from tests.fakes import FakeProcessReactor
+from tests.support.auth.tokens import addToken
 
 
 def stateOf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, endpoint: str) -> dict[str, Any]:

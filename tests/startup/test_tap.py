@@ -857,7 +857,7 @@ def test_off_loopback_without_auth_refuses_the_start_in_one_line(
 def test_a_team_gateway_on_a_memory_reactor(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mcpgateway.auth.tokenfile import addToken
+    from tests.support.auth.tokens import addToken
 
     monkeypatch.setenv("HOME", str(tmp_path))
     tokens = tmp_path / "tokens.json"
@@ -1169,7 +1169,7 @@ def test_the_advertised_port_is_the_listening_one(tmp_path: Path, clusterHome: P
 
 
 def tokens(tmp_path: Path) -> Path:
-    from mcpgateway.auth.tokenfile import addToken
+    from tests.support.auth.tokens import addToken
 
     path = tmp_path / "tokens.json"
     if not path.exists():
@@ -1357,7 +1357,7 @@ def test_a_gateway_behind_a_proxy_does_not_take_the_socket_owner_for_the_client(
         monkeypatch.delenv(env, raising=False)
     config = tmp_path / "servers.json"
     config.write_text(json.dumps({"mcpServers": {}}))
-    from mcpgateway.auth.tokenfile import addToken
+    from tests.support.auth.tokens import addToken
 
     tokens = tmp_path / "tokens.json"
     addToken(tokens, "alice")

@@ -40,8 +40,8 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from mcpgateway.auth.tokenfile import addToken
 from tests.integration.gateway import RunningGateway, writeConfig
+from tests.support.auth.tokens import addToken
 from tests.support.integration.registry_add import LocalRegistry
 from tests.support.mcpclient import Client2026, Session, bearer, initializeMessage, request
 

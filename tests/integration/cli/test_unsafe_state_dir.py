@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from mcpgateway.auth.tokenfile import addToken
 from tests.integration.gateway import REPO, refusedStart, twistCommand, twistdCommand
+from tests.support.auth.tokens import addToken
 
 pytestmark = pytest.mark.integration
 

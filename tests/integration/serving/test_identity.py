@@ -24,8 +24,8 @@ import pytest
 from mcp import Client
 
 from mcpgateway import __version__
-from mcpgateway.auth.tokenfile import addToken
 from tests.integration.gateway import RunningGateway, writeConfig
+from tests.support.auth.tokens import addToken
 
 pytestmark = pytest.mark.integration
 

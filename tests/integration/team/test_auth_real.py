@@ -26,9 +26,10 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from mcpgateway.auth.tokenfile import addToken, parseTokens
+from mcpgateway.auth.tokenfile import parseTokens
 from tests.fixtures.jwt_issuer import JwtIssuer
 from tests.integration.gateway import REPO, RunningGateway, oauthGateway, waitFor, writeConfig
+from tests.support.auth.tokens import addToken
 from tests.support.mcpclient import bearer, initializeMessage, request
 
 pytestmark = pytest.mark.integration

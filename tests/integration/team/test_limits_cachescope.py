@@ -16,8 +16,8 @@ from typing import Any
 import anyio
 import pytest
 
-from mcpgateway.auth.tokenfile import addToken
 from tests.integration.gateway import REPO, RunningGateway
+from tests.support.auth.tokens import addToken
 
 pytestmark = pytest.mark.integration
 FIXTURE = REPO / "tests" / "fixtures" / "private_lists_server.py"

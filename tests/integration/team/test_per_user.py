@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from mcpgateway.auth.tokenfile import addToken
 from tests.integration.gateway import RunningGateway, writeConfig
+from tests.support.auth.tokens import addToken
 from tests.support.integration.per_user import tokens
 from tests.support.integration.scopes import HttpError, Session, entry, post
 from tests.support.mcpclient import stream

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from mcpgateway.auth.tokenfile import addToken
 from tests.integration.gateway import RunningGateway, writeConfig
+from tests.support.auth.tokens import addToken
 from tests.support.mcpclient import Session, bearer, initializeMessage, request, stream
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,6 @@ import anyio
 import pytest
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from mcpgateway.auth.tokenfile import addToken
 from mcpgateway.cli.main import main
 from tests.integration.audittrail import assertVerifies, requestRecords
 from tests.integration.gateway import (
@@ -31,6 +30,7 @@ from tests.integration.gateway import (
     waitFor,
     writeConfig,
 )
+from tests.support.auth.tokens import addToken
 from tests.support.mcpclient import bearer, initializeMessage, request
 
 pytestmark = pytest.mark.integration

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from mcpgateway.auth.tokenfile import addToken
 from tests.integration.gateway import REPO, RunningGateway, writeConfig
+from tests.support.auth.tokens import addToken
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from mcpgateway.auth.tokenfile import addToken
 from tests.integration.gateway import RunningGateway, writeConfig
+from tests.support.auth.tokens import addToken
 from tests.support.mcpclient import bearer, post
 
 pytestmark = pytest.mark.integration

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from mcpgateway.auth.tokenfile import addToken
 from tests.integration.gateway import RunningGateway, waitFor, writeConfig
+from tests.support.auth.tokens import addToken
 from tests.support.mcpclient import Stream, bearer, initializeMessage, request, stream
 
 pytestmark = pytest.mark.integration

@@ -12,12 +12,13 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 from twisted.web.http import RESPONSES
 
-from mcpgateway.auth.tokens import TokenTable, addToken, readTokens
+from mcpgateway.auth.tokens import TokenTable, readTokens
 from mcpgateway.httpbase.principal import ANONYMOUS, VIA_TOKEN, Principal, Refusal, Verdict
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.plumbing.auth import MAX_AUTHORIZATION, AuthGate
 from mcpgateway.web.plumbing.requestcontext import contextOf
 from tests.fakes import capturedGatewayLogs
+from tests.support.auth.tokens import addToken
 from tests.support.web.contextrequest import ContextRequest
 
 ISSUER = "https://idp.example.com"
