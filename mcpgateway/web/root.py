@@ -120,9 +120,11 @@ def managementResource(
     def sessionEnds() -> IResource:
         nonlocal made
         if made is None:
+            from mcpgateway.web.admin.changerecords import ChangeRecords
             from mcpgateway.web.admin.sessionends import SessionEnds
 
-            made = SessionEnds(gateway).resource()
+            audit = None if team is None else team.audit
+            made = SessionEnds(gateway, ChangeRecords(audit, gateway.clock, False)).resource()
         return made
 
     return ReportsResource(gateway, sessionEnds, team, door)

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.admin.test_api_audit,tests.web.admin.test_api_selfservice -*-
+# -*- test-case-name: tests.web.admin.test_api_audit,tests.web.admin.test_api_selfservice,tests.web.admin.test_sessions_api -*-
 """Who changes the gateway through C{/api/v1}, and the audit record of
 each change, for L{mcpgateway.web.admin.api.ApiApp}.
 
@@ -13,7 +13,8 @@ change and, on a gateway with an audit log (C{--audit-log}), writes one
 record of it when it ends: its C{method} the change (C{servers/add},
 C{servers/remove}, C{servers/change}, C{servers/restart},
 C{servers/reset-circuit}, C{servers/share}, C{pins/approve},
-C{pins/forget}), its C{server} the server, its C{principal} the admin's
+C{pins/forget}, and C{sessions/end} for a session DELETE), its C{server}
+the server (a session DELETE's: the ended sessions' servers), its C{principal} the admin's
 key (C{""} for any other), its C{via} how the caller was let in (the
 principal's C{token} or C{oauth}, C{api-token}, C{self-service},
 C{none}), C{outcome} C{ok} or, with the API's status, C{error}.

@@ -8,7 +8,8 @@ table of C{/sessions/*} is L{mcpgateway.web.pages.reports.ReportsResource}'s,
 which hands over only the DELETEs of these two paths; the error handlers
 answer as it does, should a request reach them otherwise. Ending a session
 ends it in the gateway (its child, if it has one of its own, stops) and
-logs what ended, with the child pids.
+logs what ended, with the child pids and who ended it; with an audit log
+it is one record (L{mcpgateway.web.admin.changerecords}, C{sessions/end}).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 from klein import Klein
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
@@ -25,6 +27,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from mcpgateway.core.gateway.gateway import Gateway
 from mcpgateway.core.sessions import Session
 from mcpgateway.runtime import logs
+from mcpgateway.web.admin.changerecords import ChangeRecords
 from mcpgateway.web.pages.reports import NOT_FOUND
 from mcpgateway.web.plumbing.replies import jsonReply
 
@@ -36,8 +39,12 @@ class SessionEnds:
     app = Klein()
     log = Logger(observer=logs.observer)
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, changes: ChangeRecords) -> None:
+        """
+        @param changes: names who ends sessions, and audits it.
+        """
         self._gateway = gateway
+        self._changes = changes
 
     def resource(self) -> IResource:
         """The resource to serve the DELETEs: it expects the whole path in
@@ -46,7 +53,7 @@ class SessionEnds:
         return resource
 
     @app.route("/sessions/by-pid/<pid>", methods=["DELETE"])
-    def deleteByPid(self, request: IRequest, pid: str) -> bytes:
+    def deleteByPid(self, request: IRequest, pid: str) -> bytes | Deferred[bytes]:
         """End every session of the client process C{pid}."""
         pid = _text(pid)
         if not (pid.isascii() and pid.isdigit() and len(pid) <= 10) or int(pid) <= 0:
@@ -58,22 +65,28 @@ class SessionEnds:
         return self._ended(request, sessions, f"ended by DELETE /sessions/by-pid/{pid}")
 
     @app.route("/sessions/<sessionId>", methods=["DELETE"])
-    def deleteSession(self, request: IRequest, sessionId: str) -> bytes:
+    def deleteSession(self, request: IRequest, sessionId: str) -> bytes | Deferred[bytes]:
         """End session C{sessionId}."""
         session = self._gateway.sessions.get(_text(sessionId))
         if session is None:
             return jsonReply(request, 404, {"error": "no such session"})
         return self._ended(request, [session], "ended by DELETE /sessions/<id>")
 
-    def _ended(self, request: IRequest, sessions: list[Session], reason: str) -> bytes:
-        ended, childPids = self._gateway.endSessions(sessions, reason)
-        self.log.info(
-            "{reason}: {count} session(s), child pids {pids}",
-            reason=reason,
-            count=len(ended),
-            pids=childPids,
-        )
-        return jsonReply(request, 200, {"ended": {"sessions": ended, "childPids": childPids}})
+    def _ended(self, request: IRequest, sessions: list[Session], reason: str) -> Deferred[bytes]:
+        def end() -> bytes:
+            ended, childPids = self._gateway.endSessions(sessions, reason)
+            self.log.info(
+                "{reason} by {by}: {count} session(s), child pids {pids}",
+                reason=reason,
+                count=len(ended),
+                pids=childPids,
+                **self._changes.who(request),
+            )
+            body = {"ended": {"sessions": ended, "childPids": childPids}}
+            return jsonReply(request, 200, body)
+
+        servers = ",".join(sorted({session.server for session in sessions}))
+        return self._changes.run(request, "sessions/end", servers, end)
 
     @app.handle_errors(NotFound)
     def notFound(self, request: IRequest, failure: Failure) -> bytes:

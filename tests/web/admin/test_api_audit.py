@@ -18,6 +18,7 @@ from mcpgateway.web.teamcluster import TeamServices
 from tests.fakes import capturedGatewayLogs
 from tests.http import Response
 from tests.support.web.api import FAKE, ApiHarness
+from tests.support.web.sessions_api import initialize
 from tests.support.web.team_web import FakeGate, RecordingAudit
 
 API_TOKEN = "api-token-for-the-audit-tests-0123"
@@ -127,3 +128,22 @@ def test_the_log_line_names_the_admins_key_never_its_token(
     (event,) = [e for e in events if str(e.get("log_format", "")).startswith("api:")]
     assert event["principal"] == "key-root"
     assert "Bearer" not in repr(events)
+
+
+def test_ending_a_session_is_audited_with_who_ended_it(tmp_path: Path) -> None:
+    """A session DELETE ends another person's session: one record and a
+    log line naming the admin's key; a person who is no admin is refused,
+    and nothing is recorded of it."""
+    h = AdminHarness(tmp_path / "state")
+    sid = initialize(h, "srv", {"authorization": "Bearer alice"}).headers["mcp-session-id"]
+    refused = h.request("DELETE", f"/sessions/{sid}", headers={"authorization": "Bearer alice"})
+    assert refused.status == 403 and h.gateway.sessions.get(sid) is not None
+    with capturedGatewayLogs() as events:
+        ended = h.request("DELETE", f"/sessions/{sid}", headers={"authorization": "Bearer root"})
+    assert ended.status == 200, ended.body
+    assert h.gateway.sessions.get(sid) is None
+    assert changes(h) == [("sessions/end", "srv", "ok", 200, "key-root", "token")]
+    lines = [formatEvent(e) for e in events]
+    assert "ended by DELETE /sessions/<id> by principal key-root: 1 session(s), child pids []" in (
+        lines
+    )
