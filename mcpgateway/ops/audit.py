@@ -83,7 +83,8 @@ class AuditRecord:
     @ivar session: the session's short id (C{None}: none yet).
     @ivar server: the server's name.
     @ivar route: C{"global"} or the route key.
-    @ivar method: the JSON-RPC method (C{"batch"}, C{"session/delete"}).
+    @ivar method: the JSON-RPC method (C{"batch"}, C{"session/delete"}, a GET
+        stream's C{"session/stream"}).
     @ivar tool: the tool's name of a C{tools/call} (the URI of a
         C{resources/read}, the prompt's name of a C{prompts/get}).
     @ivar outcome: one of L{OUTCOMES}.
@@ -152,7 +153,7 @@ class AuditRecord:
         if not decision.allowed:
             out["reason"] = decision.reason[:512]
             if decision.retryAfter is not None:
-                out["retryAfter"] = decision.retryAfter
+                out["retryAfter"] = round(decision.retryAfter, 3)
         if self.arguments is not NO_ARGUMENTS:
             out["argsDigest"] = digest(self.arguments)
         if self.payload is not None:

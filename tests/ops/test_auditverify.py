@@ -49,7 +49,7 @@ def test_a_decision_is_recorded_with_its_policies(tmp_path: Path) -> None:
     log = AuditLog(path, Clock())
     log.startService()
     log.record(record(decision=Decision("denied", ("no-prod-writes",), "refused by policy")))
-    log.record(record(decision=Decision("limited", ("per-user",), "rate", retryAfter=2.0)))
+    log.record(record(decision=Decision("limited", ("per-user",), "rate", retryAfter=19.330089092)))
     log.stopService()
     denied, limited = [json.loads(line) for line in rows(path)][1:3]
     assert (denied["decision"], denied["policies"], denied["reason"]) == (
@@ -57,7 +57,7 @@ def test_a_decision_is_recorded_with_its_policies(tmp_path: Path) -> None:
         ["no-prod-writes"],
         "refused by policy",
     )
-    assert (limited["decision"], limited["retryAfter"]) == ("limited", 2.0)
+    assert (limited["decision"], limited["retryAfter"]) == ("limited", 19.33)  # to the ms
 
 
 def test_payloads_are_redacted(tmp_path: Path) -> None:

@@ -79,6 +79,9 @@ class SessionStreams:
 
     def get(self, request: Request) -> bytes | int:
         """Open, take over or resume the GET stream of the session C{request} names."""
+        note = contextOf(request).auditNote
+        if note is not None:
+            note.method = "session/stream"
         if era2026Header(request) and header(request, "mcp-session-id") is None:
             return self._era2026NotAllowed(request)
         refusal = checkGetHeaders(request)

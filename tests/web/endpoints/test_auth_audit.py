@@ -80,3 +80,15 @@ def test_a_wrong_token_is_refused_as_such_and_no_token_as_missing() -> None:
     assert missing.headers["www-authenticate"] == 'Bearer realm="mcpgateway"'
     assert "needs a bearer token" in missing.json()["error"]["message"]
     assert [(r.principal, r.status) for r in h.audit.records] == [("", 401), ("", 401)]
+
+
+def test_a_get_streams_record_names_it_as_one() -> None:
+    """A GET stream's record says so (C{session/stream}), whether it
+    opened or was refused (here: a session bob does not have)."""
+    h = RealGateHarness()
+    headers = {"authorization": "Bearer bob-token", "mcp-session-id": "no-such-session"}
+    response = h.request("GET", "/other/mcp", headers=headers, accept="text/event-stream")
+    assert response.status == 404
+    assert [(r.method, r.principal, r.status) for r in h.audit.records] == [
+        ("session/stream", "key-bob", 404)
+    ]
