@@ -116,7 +116,8 @@ principals = st.from_regex(r"[a-z][a-z0-9.@+-]{0,12}", fullmatch=True)
 def test_any_file_json_dumps_writes_gets_exactly_the_entry_more(
     names: list[str], indent: int | str | None, added: str
 ) -> None:
-    document = {"version": 1, "tokens": [entryOf(n) for n in names], "note": "kept"}
+    document: dict[str, Any] = {"version": 1, "tokens": [entryOf(n) for n in names]}
+    document["note"] = "kept"
     text = json.dumps(document, indent=indent)
     entry = entryOf(added, admin=True)
     after = json.loads(withEntry(text, entry))
