@@ -29,6 +29,7 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.python.failure import Failure
 
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.sandbox import defaults
 
 # An npm registry spec: name (scoped or not), optionally @version, range or tag.
 # Git URLs, tarballs, paths and aliases (npm:) are left to npx.
@@ -44,7 +45,7 @@ _UVX_SPEC = re.compile(
 )
 COMMAND = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]*")
 OUTPUT_TAIL = 8192
-MARKER = ".mcpgateway-installing"
+MARKER = defaults.INSTALLING
 """The file in an install folder while an installer runs there (its gateway's pid)."""
 DISCARDED = ".discarded-"
 """The name prefix of install folders moved aside to be deleted."""

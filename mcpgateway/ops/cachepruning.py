@@ -1,10 +1,13 @@
 # -*- test-case-name: tests.ops.test_cachepruning -*-
-"""Removes the launchers' caches no entry wants any more, once the gateway
-has started and every L{PRUNE_EVERY} seconds after.
+"""Removes the launchers' caches and the gateway's package installs no
+entry wants any more, once the gateway has started and every
+L{PRUNE_EVERY} seconds after.
 
 What is wanted is decided by L{mcpgateway.sandbox.cachekeeping}: a folder
 of caches goes when no child holds it and its entry has changed since, or
-when no child has started on it for thirty days. The folders are walked
+when no child has started on it for thirty days; and by
+L{mcpgateway.sandbox.installkeeping}: an install goes when every entry that
+ran it runs a newer one and no child holds it. The folders are walked
 and deleted in the reactor's thread pool (a cache is thousands of files);
 one line per folder removed says which server's it was, why and how much
 it held, and one line what a pass could not remove.
@@ -25,7 +28,7 @@ from twisted.python.failure import Failure
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.threads import RunInThread
 from mcpgateway.runtime.timers import Every
-from mcpgateway.sandbox import cachekeeping
+from mcpgateway.sandbox import cachekeeping, installkeeping
 from mcpgateway.sandbox.defaults import STATE_CACHES
 
 PRUNE_EVERY = 12 * 3600.0
@@ -40,13 +43,15 @@ class Removed:
 
     def __init__(self) -> None:
         self.folders: list[tuple[cachekeeping.Folder, int]] = []
+        self.installs: list[tuple[installkeeping.Install, int]] = []
         self.failed: list[tuple[str, str]] = []
 
 
-def prune(caches: str, now: float, keepUnused: float = cachekeeping.KEEP_UNUSED) -> Removed:
-    """One pass over C{caches} (C{<state>/caches}): blocking, for a thread."""
+def prune(stateDir: str, now: float, keepUnused: float = cachekeeping.KEEP_UNUSED) -> Removed:
+    """One pass over the caches and installs of C{stateDir}: blocking, for a thread."""
     out = Removed()
-    for path in cachekeeping.leftovers(caches):
+    caches = os.path.join(stateDir, STATE_CACHES)
+    for path in [*cachekeeping.leftovers(caches), *installkeeping.leftovers(stateDir)]:
         try:
             cachekeeping.delete(path)
         except OSError as e:
@@ -59,11 +64,19 @@ def prune(caches: str, now: float, keepUnused: float = cachekeeping.KEEP_UNUSED)
             continue
         if size is not None:
             out.folders.append((folder, size))
+    for install in installkeeping.superseded(stateDir):
+        try:
+            size = installkeeping.remove(install)
+        except OSError as e:
+            out.failed.append((install.path, e.strerror or str(e)))
+            continue
+        if size is not None:
+            out.installs.append((install, size))
     return out
 
 
 class CachePruning(Service):
-    """Runs L{prune} on the state directory's caches in C{runInThread},
+    """Runs L{prune} on the state directory's caches and installs in C{runInThread},
     L{FIRST_PASS} seconds after start and every L{PRUNE_EVERY} seconds
     after, one pass at a time."""
 
@@ -76,7 +89,7 @@ class CachePruning(Service):
         runInThread: RunInThread,
         now: Callable[[], float] = time.time,
     ) -> None:
-        self.caches = os.path.join(stateDir, STATE_CACHES)
+        self.stateDir = stateDir
         self._clock = clock
         self._runInThread = runInThread
         self._now = now
@@ -105,7 +118,7 @@ class CachePruning(Service):
         """One pass, unless one runs still: the Deferred of the pass begun."""
         if self._running is not None:
             return None
-        running = self._running = self._runInThread(prune, self.caches, self._now())
+        running = self._running = self._runInThread(prune, self.stateDir, self._now())
         running.addCallbacks(self._said, self._failed)
         running.addBoth(self._ended)
         return running
@@ -118,9 +131,16 @@ class CachePruning(Service):
                 megabytes=size / 1e6,
                 why=WHY[folder.why],
             )
+        for install, size in removed.installs:
+            self.log.info(
+                "removed the package install {folder} ({megabytes:.1f} MB): every entry that"
+                " ran it runs a newer one",
+                folder=install.path,
+                megabytes=size / 1e6,
+            )
         if removed.failed:
             self.log.warn(
-                "could not remove launcher caches: {failed}",
+                "could not remove launcher caches or installs: {failed}",
                 failed="; ".join(f"{path}: {why}" for path, why in removed.failed),
             )
 

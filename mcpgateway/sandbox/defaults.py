@@ -421,6 +421,11 @@ C{npx}/C{uvx} servers (L{mcpgateway.runtime.paths.NPX_DIR},
 L{mcpgateway.runtime.paths.UVX_DIR}): a server's own is visible to it, the
 rest of the state directory never."""
 
+INSTALLING = ".mcpgateway-installing"
+"""The file in an install folder of L{STATE_INSTALLS} while an installer
+runs there (its gateway's pid): what it holds is not to be trusted, nor
+removed (L{mcpgateway.sandbox.installkeeping})."""
+
 STATE_CACHES = "caches"
 """The state directory's folder of the package launchers' caches of
 confined children, one folder per entry (C{caches/<key>/<tool>}): a

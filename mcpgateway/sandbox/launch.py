@@ -279,6 +279,7 @@ def plan(
     for line in view.refused:  # what the one path rule kept from it, each with its fix
         sys.stderr.write(f"{PREFIX}{NOT_SHOWN}{line}\n")
     env = ownCaches(view.caches, request, env)
+    claimInstalls(view, request)
     command = ownPackageCopy(view, request, command, runFromIt=mechanism == "landlock")
     if mechanism != "landlock":  # bubblewrap, Seatbelt: set by a shell in the sandbox
         command = [*loaderenv.wrapper(loader, env), *command]
@@ -392,6 +393,27 @@ def ownCaches(caches: Any, request: Mapping[str, Any], env: dict[str, str]) -> d
         except OSError as e:
             sys.stderr.write(f"{PREFIX}its caches {folder} cannot be claimed: {_why(e)}\n")
     return launchercaches.environment(env, caches.variables)
+
+
+def claimInstalls(view: Any, request: Mapping[str, Any]) -> None:
+    """Claim the gateway's installs the child runs from (its layout shows
+    them again over the state directory's mask) for as long as it lives,
+    so that none is removed under it (L{mcpgateway.sandbox.installkeeping}).
+    A claim that cannot be made is said, and the child runs."""
+    from mcpgateway.sandbox import installkeeping, launchercaches
+
+    stateDir = os.path.realpath(str(request.get("stateDir") or "/"))
+    install = request.get("install")  # an install's own folder: not a child's yet
+    own = [os.path.realpath(install)] if isinstance(install, str) else []
+    skip = installkeeping.installsOf(stateDir, own)
+    shown = [path for path, _ in view.reopened]
+    found = [i for i in installkeeping.installsOf(stateDir, shown) if i not in skip]
+    if not found:
+        return
+    try:
+        installkeeping.claimInstalls(stateDir, found, launchercaches.keyOf(request, "copyKey"))
+    except OSError as e:
+        sys.stderr.write(f"{PREFIX}its installs cannot be claimed: {_why(e)}\n")
 
 
 def ownPackageCopy(

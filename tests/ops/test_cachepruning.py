@@ -15,7 +15,7 @@ from twisted.logger import LogEvent, formatEvent
 
 from mcpgateway.ops.cachepruning import FIRST_PASS, PRUNE_EVERY, CachePruning, prune
 from mcpgateway.runtime.threads import runInline
-from mcpgateway.sandbox import cachekeeping
+from mcpgateway.sandbox import cachekeeping, installkeeping
 from mcpgateway.sandbox.cachekeeping import IN_USE, REMOVING, ROUTE, Folder
 from tests.fakes import capturedGatewayLogs
 
@@ -114,10 +114,37 @@ def test_a_folder_that_cannot_be_removed_is_said_and_the_others_go(
 
 def test_what_a_stopped_removal_left_is_removed_at_the_next_pass(tmp_path: Path) -> None:
     away = made(tmp_path, f"{REMOVING}x-v1", "copy-x", 0)
-    removed = prune(str(tmp_path / "caches"), 1_000 * DAY)
+    removed = prune(str(tmp_path), 1_000 * DAY)
     assert not away.exists() and removed.failed == [] and removed.folders == []
 
 
 def test_a_state_directory_with_no_caches_is_no_work(tmp_path: Path) -> None:
-    removed = prune(str(tmp_path / "caches"), 1_000 * DAY)
-    assert removed.folders == [] and removed.failed == []
+    removed = prune(str(tmp_path), 1_000 * DAY)
+    assert removed.folders == [] and removed.installs == [] and removed.failed == []
+
+
+def test_an_install_every_entry_left_is_removed_and_said(tmp_path: Path) -> None:
+    """server-memory pinned 1.0 then 2.0: the 1.0 install goes at the next
+    pass, with one line; the install 2.0 runs from stays."""
+    old = tmp_path / "npx" / "memory@1.0-abc"
+    new = tmp_path / "npx" / "memory@2.0-def"
+    for install in (old, new):
+        (install / "node_modules").mkdir(parents=True)
+        (install / "node_modules" / "index.js").write_bytes(b"x" * 7000)
+    for fd in installkeeping.claimInstalls(str(tmp_path), [("npx", old.name)], "copy-memory"):
+        os.close(fd)  # its child exited
+    later = installkeeping.claimInstalls(str(tmp_path), [("npx", new.name)], "copy-memory")
+    claim = tmp_path / "claims" / "npx" / old.name / "copy-memory" / IN_USE
+    os.utime(claim, (1.0, 1.0))  # started before the 2.0 one
+    service = CachePruning(str(tmp_path), Clock(), runInline)
+    with capturedGatewayLogs() as events:
+        service.run()
+    assert sorted(os.listdir(tmp_path / "npx")) == [new.name]
+    assert sorted(os.listdir(tmp_path / "claims" / "npx")) == [new.name]
+    said = [formatEvent(event) for event in events]
+    assert any(
+        "removed the package install" in line and old.name in line and "runs a newer" in line
+        for line in said
+    ), said
+    for fd in later:
+        os.close(fd)

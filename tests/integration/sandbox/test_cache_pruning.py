@@ -1,12 +1,15 @@
 """A running gateway removes, soon after it starts, the launchers' caches
 no entry wants any more (an entry's older folders, a folder no child
 started on for thirty days), and keeps the one a child holds and the one
-holding an earlier gateway's package copy (docs/guide/sandbox.md)."""
+holding an earlier gateway's package copy; and the package install an
+entry left for a newer one (docs/guide/sandbox.md)."""
 
 from __future__ import annotations
 
 import fcntl
 import os
+import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,8 @@ from typing import Any
 import pytest
 
 from mcpgateway.ops.cachepruning import FIRST_PASS
-from tests.integration.gateway import waitFor
+from tests.integration import sandboxkit
+from tests.integration.gateway import waitFor, writeConfig
 
 pytestmark = pytest.mark.integration
 
@@ -60,3 +64,42 @@ def test_a_gateway_removes_the_caches_no_entry_wants(start: Any, home: Path) -> 
         assert (copy / "package" / "memory.jsonl").is_file()
     finally:
         os.close(lock)
+
+
+def test_a_gateway_removes_the_install_its_entry_left_for_a_newer_one(
+    start: Any, home: Path
+) -> None:
+    """An entry run from the gateway's install of version 1, then of
+    version 2: the next gateway removes the version 1 install, and keeps
+    the one the entry runs now."""
+    fixture = Path(__file__).resolve().parents[2] / "fixtures" / "counter_server.py"
+    installs = []
+    for name in ("counter@1.0.0-aaaa", "counter@2.0.0-bbbb"):
+        folder = home / "state" / "npx" / name
+        folder.mkdir(parents=True)
+        shutil.copy(fixture, folder / "server.py")
+        installs.append(folder)
+    config = home / "servers.json"
+
+    def runFrom(folder: Path) -> None:
+        writeConfig(
+            config, {"counter": {"command": sys.executable, "args": [f"{folder}/server.py"]}}
+        )
+
+    claims = home / "state" / "claims" / "npx"
+    runFrom(installs[0])
+    gateway = start("--config", str(config))
+    sandboxkit.toolCall(gateway.url("counter"), "count")
+    assert os.listdir(claims) == [installs[0].name], gateway.text()[-3000:]
+    runFrom(installs[1])  # the entry pinned a newer version: reloaded, a new child on it
+
+    def onTheNewOne() -> bool:
+        sandboxkit.toolCall(gateway.url("counter"), "count")
+        return (claims / installs[1].name).is_dir()
+
+    assert waitFor(onTheNewOne, timeout=60), gateway.text()[-3000:]
+    gateway.stop()
+    following = start("--config", str(config))
+    assert waitFor(lambda: not installs[0].exists(), timeout=FIRST_PASS + 60), following.text()
+    assert installs[1].is_dir() and os.listdir(claims) == [installs[1].name]
+    assert "removed the package install" in following.text()
