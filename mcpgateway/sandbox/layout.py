@@ -162,11 +162,20 @@ def build(
     rules = (request.get("profile") or {}).get("filesystem") or {}
     gatewayFiles = masks.gatewayFilesOf(request)
     given = request.get("cwd")
+    confinedTo = request.get("confinedTo") if isinstance(request.get("confinedTo"), str) else None
+    strayed = given and confinedTo is not None and not under(real(str(given)), real(confinedTo))
+    if strayed:  # a repository's entry runs in its workspace, whatever cwd it names
+        given = confinedTo
     cwd = real(str(given or request.get("gatewayCwd") or home))
     if not given and masks.forbidden(cwd, places, rules, gatewayFiles):
         cwd = home  # the gateway runs in its state directory: nothing of it is shown
     network = str((request.get("network") or {}).get("mode") or "none")
     layout = Layout(home, cwd, network)
+    if strayed:
+        layout.notes.append(
+            f"cwd {request.get('cwd')}: outside its workspace {confinedTo}: it runs in its"
+            " workspace, and is shown nothing of that folder"
+        )
     _system(layout, places)
     install = request.get("install")
     install = real(install) if isinstance(install, str) and install.startswith("/") else None
@@ -176,7 +185,7 @@ def build(
         request.get("entryEnv") or (),
         gatewayFiles,
         [p for p in request.get("interpreterPaths") or () if isinstance(p, str)],
-        request.get("confinedTo") if isinstance(request.get("confinedTo"), str) else None,
+        confinedTo,
         str(request.get("server") or ""),
     )
     binds = _Binds(places, layout, rule, install)
@@ -188,7 +197,9 @@ def build(
     # What the child may write, first: no symlink it may have left there is followed.
     command = str(request.get("command") or argv[0])
     data = [os.path.dirname(p) for p in dataFiles(argv[1:], cwd, writesThere)]
-    wants = _wants(layout, places, request, rules, [*arguments, *data], environ, command, argv)
+    wants = _wants(
+        layout, places, request, str(given or ""), rules, [*arguments, *data], environ, argv
+    )
     writes.settle(places, wants, [p for p in (install, own, *layout.caches.own) if p is not None])
     if install is not None:  # the gateway's own install of this server's package
         binds.add(install, writable=True)
@@ -289,10 +300,10 @@ def _wants(
     layout: Layout,
     places: Places,
     request: Mapping[str, Any],
+    given: str,
     rules: Mapping[str, Any],
     arguments: list[str],
     environ: Mapping[str, str],
-    command: str,
     argv: list[str],
 ) -> list[Want]:
     """The places the child may write, as its entry names them: its
@@ -305,7 +316,6 @@ def _wants(
     one is no data place of the server's."""
     home, cwd = layout.home, layout.cwd
     wants = []
-    given = str(request.get("cwd") or "")
 
     def project(target: str) -> bool:  # a workspace is a project, never the home or more
         return not (places.wide(target) or places.system(target) or under(target, places.stateDir))
@@ -328,7 +338,7 @@ def _wants(
         )
 
     wants += [Want(path, "a folder its arguments name", accept=folder) for path in arguments]
-    notes = layout.notes
+    notes, command = layout.notes, str(request.get("command") or argv[0])
     layout.caches = launchercaches.prepare(places, request, environ, command, cwd, argv, notes)
     return [want for want in wants if want.why not in layout.caches.ignored]
 

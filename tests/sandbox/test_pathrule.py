@@ -174,6 +174,36 @@ def test_a_repositorys_program_named_again_by_its_script_is_shown_without_a_refu
     assert [line.split(" not shown")[0] for line in named.refused] == [f"an argument: {notes}"]
 
 
+@pytest.mark.parametrize("named", ["absolute", "relative", "a link in it"])
+def test_a_repositorys_cwd_outside_its_workspace_is_never_its_workspace(
+    tmp_path: Path, named: str
+) -> None:
+    """A repository's entry naming another repository as its C{cwd} runs in
+    its own workspace, and is shown nothing of the other (never writable:
+    a planted C{.git/config} there runs code as the user)."""
+    home, _ = world(tmp_path)
+    other = home / "work" / "otherrepo"
+    (other / ".git").mkdir(parents=True)
+    workspace = tmp_path / "ws"
+    cwd = {
+        "absolute": str(other),
+        "relative": str(workspace / ".." / "home" / "work" / "otherrepo"),
+        "a link in it": str(workspace / "link"),
+    }[named]
+    (workspace / "link").symlink_to(other)
+    fields = {"cwd": cwd, "workspace": True, "confinedTo": str(workspace)}
+    layout = build(request(tmp_path, **fields), ["/usr/bin/node", "server.js"], {})
+    assert layout.cwd == str(workspace)
+    assert bound(layout).get(str(workspace)) is True
+    assert not any(p == str(other) or p.startswith(f"{other}/") for p in bound(layout))
+    assert any(
+        "outside its workspace" in note and "it runs in its" in note for note in layout.notes
+    )
+    # The user's own entry runs where it says, as its workspace.
+    own = build(request(tmp_path, cwd=str(other), workspace=True), ["/usr/bin/node"], {})
+    assert own.cwd == str(other) and bound(own).get(str(other)) is True
+
+
 def test_what_runs_code_outside_the_sandbox_is_never_written(tmp_path: Path) -> None:
     home = tree(tmp_path)
     site = tmp_path / "venv" / "lib" / "python3.12" / "site-packages"

@@ -106,3 +106,40 @@ def test_no_source_of_a_bind_lets_a_child_write_a_hostile_place(
                 planted.unlink()
         shutil.rmtree(base, ignore_errors=True)
         assert not os.path.exists(f"/etc/{name}")
+
+
+@pytest.mark.parametrize("mechanism", ["bwrap", "landlock"])
+def test_a_repositorys_cwd_in_another_repository_plants_nothing_there(mechanism: str) -> None:
+    """A repository's entry naming another of the user's repositories as
+    its C{cwd}: the child runs in its own workspace, writes there, and
+    reaches nothing of the other (a C{.git/config} planted there would run
+    code at the user's next C{git status})."""
+    if seccomp.library() is None:
+        pytest.skip("libseccomp is not installed here (the libseccomp2 package)")
+    python = launcherPython(None)
+    base = launcherBase(None)
+    other = base / "home" / "work" / "otherrepo"
+    (other / ".git").mkdir(parents=True)
+    (base / "ws").mkdir(exist_ok=True)
+    try:
+        asked = launcherRequest(
+            mechanism, base, python, cwd=str(other), workspace=True, confinedTo=str(base / "ws")
+        )
+        probe = (
+            "import os, json; out = {'cwd': os.getcwd()}\n"
+            "for place in ('.git/config', os.environ['OTHER'] + '/.git/config', 'mine'):\n"
+            "    try:\n"
+            "        open(place, 'w').write('[core] fsmonitor = id'); out[place] = 'written'\n"
+            "    except OSError as e:\n"
+            "        out[place] = e.strerror\n"
+            "print(json.dumps(out))"
+        )
+        argv = [python, "-I", "-S", "-c", probe]
+        done = runLauncher(asked, argv, {"OTHER": str(other)}, None, python)
+        assert done.returncode == 0, done.stderr
+        tried = json.loads(done.stdout)
+        assert tried["cwd"] == str((base / "ws").resolve()), tried
+        assert not (other / ".git" / "config").exists(), tried
+        assert (base / "ws" / "mine").read_text() == "[core] fsmonitor = id"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
