@@ -95,7 +95,6 @@ from mcpgateway.config.wrappers import (
     npmGlobalConfig,
     parseWrapper,
     pickBin,
-    safeName,
     summarize,
 )
 from mcpgateway.core.spec import ServerSpec
@@ -423,10 +422,8 @@ class Resolver:
 
     def _target(self, wrapper: Wrapper) -> Path:
         """The folder C{wrapper}'s package is installed into."""
-        if wrapper.kind == "npx":
-            return self.stateDir / paths.NPX_DIR / safeName(wrapper.package)
-        variant = wrapper.package + (f" python={wrapper.python}" if wrapper.python else "")
-        return self.stateDir / paths.UVX_DIR / safeName(variant)
+        kind = paths.NPX_DIR if wrapper.kind == "npx" else paths.UVX_DIR
+        return self.stateDir / kind / wrapper.folder
 
     def _cutShort(self, target: Path) -> bool:
         """Whether C{target} holds what an install cut short left: its

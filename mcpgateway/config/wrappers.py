@@ -16,7 +16,7 @@ import shutil
 import signal
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -70,6 +70,13 @@ class Wrapper:
     @ivar binName: the binary named explicitly (C{npx -p PKG BIN},
         C{uvx --from PKG BIN}); C{None} to pick the package's own.
     @ivar python: C{uvx --python}'s value, if given.
+    @ivar project: the workspace of the project whose own file (a
+        repository's) wrote the entry; C{None}: the user's own entry. A
+        repository's entry chooses how its package is installed (its
+        registry, its C{PATH}, its npm config) and its child may write
+        into the install (a package with a C{node_modules} of its own,
+        under Landlock): its install and resolution are its project's,
+        never what the user's entries or another project's run.
     """
 
     kind: str
@@ -77,16 +84,32 @@ class Wrapper:
     args: tuple[str, ...]
     binName: str | None = None
     python: str | None = None
+    project: str | None = None
 
     @property
     def key(self) -> str:
-        """The cache key: C{"npx:<pkgspec>"}, plus what else selects the binary."""
+        """The cache key: C{"npx:<pkgspec>"}, plus what else selects the
+        binary, and the project it is installed for."""
         key = f"{self.kind}:{self.package}"
         if self.binName is not None:
             key += f"#{self.binName}"
         if self.python is not None:
             key += f"?python={self.python}"
+        if self.project is not None:
+            key += f" project={self.project}"
         return key
+
+    @property
+    def folder(self) -> str:
+        """The name of the folder its package is installed into (under
+        C{<state>/npx} or C{<state>/uvx}): the package spec's, with the
+        C{uvx} Python and the project it is installed for."""
+        variant = self.package
+        if self.kind == "uvx" and self.python:
+            variant += f" python={self.python}"
+        if self.project is not None:
+            variant += f" project={self.project}"
+        return safeName(variant)
 
     @property
     def name(self) -> str:
@@ -101,10 +124,14 @@ def parseWrapper(spec: ServerSpec) -> Wrapper | None:
     something else or uses options this module does not understand."""
     program = os.path.basename(spec.command)
     if program == "npx":
-        return _parseNpx(spec.args)
-    if program == "uvx":
-        return _parseUvx(spec.args)
-    return None
+        wrapper = _parseNpx(spec.args)
+    elif program == "uvx":
+        wrapper = _parseUvx(spec.args)
+    else:
+        return None
+    if wrapper is None or spec.origin is None:
+        return wrapper
+    return replace(wrapper, project=spec.origin.workspace)
 
 
 def _parseNpx(args: tuple[str, ...]) -> Wrapper | None:

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from twisted.logger import LogEvent, LogLevel
 from mcpgateway.config import resolve, wrappers
 from mcpgateway.config.resolve import CACHE_FILE, Resolver
 from mcpgateway.config.wrappers import nodeCommand, parseWrapper, summarize
-from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.spec import EntryOrigin, ServerSpec
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs
 from tests.support.config.executables import scripts
 from tests.support.config.resolve import NPM, UV, fired, npmInstalls, pending, prefixOf
@@ -613,6 +614,34 @@ def test_concurrent_resolutions_of_one_package_share_one_install(
     # A later one starts a new resolution only if the first failed; here the cache serves it.
     fired(resolver.resolve(npx("-y", "pkg@1.0.0", name="four")))
     assert len(reactor.spawned) == 2
+
+
+def test_a_repositorys_entry_installs_its_own_never_what_the_users_entry_runs(
+    resolver: Resolver, reactor: FakeProcessReactor, stateDir: Path
+) -> None:
+    """A repository's entry of a package (which chose its registry, its
+    C{PATH}, and whose child may write into the install) resolves into an
+    install and a cache entry of its project's: the user's entry of that
+    package, and another project's, install their own."""
+    clone = "/home/u/clone"
+    origin = EntryOrigin(f"{clone}/.mcp.json", clone, "digest")
+    repository = replace(
+        npx("-y", "pkg@1.0.0", env={"npm_config_registry": "http://evil.example/"}), origin=origin
+    )
+    theirs = resolveOnce(resolver, reactor, repository)
+    mine = resolver.resolve(npx("-y", "pkg@1.0.0", name="mine"))
+    assert len(reactor.spawned) == 2  # not served from the repository's install
+    npmInstalls(reactor, "pkg", {"bin": "cli.js"}, {"cli.js": NODE_SHEBANG})
+    assert fired(mine).args[0] != theirs.args[0]
+    other = replace(repository, origin=EntryOrigin("/home/u/other/.mcp.json", "/home/u/other", "d"))
+    resolver.resolve(other)
+    assert len(reactor.spawned) == 3
+    entries = readCache(stateDir)["entries"]
+    assert sorted(entries) == ["npx:pkg@1.0.0", f"npx:pkg@1.0.0 project={clone}"]
+    assert entries[f"npx:pkg@1.0.0 project={clone}"]["command"][1] == theirs.args[0]
+    assert len(os.listdir(stateDir / "npx")) == 3
+    # The user's own entries keep the folders they always had.
+    assert parseWrapper(npx("-y", "pkg@1.0.0")).folder == wrappers.safeName("pkg@1.0.0")  # type: ignore[union-attr]
 
 
 def test_two_entries_asking_one_package_for_different_bins_share_the_install(
