@@ -11,8 +11,10 @@ running gateway's management API, whose URL and a token good for the
 servers endpoints only it gets in its environment (L{URL_ENV},
 L{TOKEN_ENV}). Every change first asks the person who made the call
 (C{elicitation/create}, with the gateway's C{mcpgateway/relatedRequestId}
-hint, so it reaches exactly that session), showing the command line, the
-environment variables' names and the URL; without a yes nothing is changed.
+hint, so it reaches exactly that session), showing the command line (or
+the URL), every environment value that names a place (where the server may
+write, then what it may read) and the names only of the other variables;
+without a yes nothing is changed.
 
 The rooms:
 
@@ -24,7 +26,9 @@ The rooms:
  - L{gatewayapi}: the management API's client.
 
 Standard library, L{mcpgateway.protocol} and L{mcpgateway.registry} (and
-the variable names L{mcpgateway.config.deniedenv} refuses): no Twisted.
+the variable names L{mcpgateway.config.deniedenv} refuses, the secret-looking
+ones of L{mcpgateway.core.envsecrets}, the data variables of
+L{mcpgateway.sandbox.writes}): no Twisted.
 """
 
 SERVER_NAME = "gateway"

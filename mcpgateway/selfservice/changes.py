@@ -13,10 +13,13 @@ An addition (L{Addition}) is one entry of the gateway's C{servers.json}:
  - a command line with its arguments and environment (L{fromCommand});
  - a remote server's URL (L{fromUrl}).
 
-The person confirms what runs: the exact command line (or the URL), the
-names of its environment variables (and headers), never their values
-(L{confirmationOf}), and for an image each path of this machine its
-container would get, ticked one by one (L{confirmSchema}). Whitespace is
+The person confirms what runs: the exact command line (or the URL), every
+environment value that names a place of this machine, with whether the
+server may write there (L{placesOf}: a confined server is given the folders
+of its data variables writable and the other paths its variables name
+read-only), the names only of its other variables (and headers), and for an
+image each path of this machine its container would get, ticked one by one
+(L{confirmSchema}). Whitespace is
 shown, not kept: a run of spaces is C{⟨40 spaces⟩}, so that padding cannot
 push the rest of a command line out of a dialog, and a long line is cut
 saying how many arguments and characters are left out, after saying how
@@ -29,6 +32,7 @@ person runs when the client cannot ask.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import urllib.parse
@@ -37,9 +41,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mcpgateway.config.deniedenv import isDenied
+from mcpgateway.core.envsecrets import secretLooking
 from mcpgateway.registry.choose import KINDS, Choice, InstallError, choose
 from mcpgateway.registry.client import RegistryClient, RegistryError
-from mcpgateway.registry.display import argumentCount, cappedText, plural, visible
+from mcpgateway.registry.display import (
+    argumentCount,
+    cappedText,
+    plural,
+    showArgument,
+    visible,
+)
 from mcpgateway.registry.dockerrun import HostMount, HostPathNeeded
 from mcpgateway.registry.entries import (
     LOCAL_NAME,
@@ -52,6 +63,7 @@ from mcpgateway.registry.entries import (
     promptsOf,
     shown,
 )
+from mcpgateway.sandbox.writes import writesThere
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 TRANSPORTS = {"http": "Streamable HTTP", "sse": "HTTP+SSE"}
@@ -67,6 +79,9 @@ SHOWN_LINE = 600
 says how many arguments and characters it leaves out."""
 SHOWN_NAMES = 40
 """Environment variable or header names a question lists."""
+SHOWN_PATH = 400
+"""Characters of an environment value naming a path a question shows
+whole; a longer one is not taken from a session."""
 
 
 class ChangeError(Exception):
@@ -179,6 +194,7 @@ def fromRegistry(args: Mapping[str, Any], registry: RegistryOpener) -> Addition:
     if built.secrets:
         names = [key for key, _ in built.secrets]
         raise ChangeError(_secretNeeded(detail.name, names), cli)
+    checkPlaces(built.entry.get("env") or {}, cli)
     origin = f"{detail.name} {detail.version} from the MCP registry ({choice.kind})"
     if built.mounts:
         paths = [mount.path for mount in built.mounts]
@@ -216,6 +232,7 @@ def fromCommand(args: Mapping[str, Any]) -> Addition:
     env = stringMap(args, "env")
     checkEnvNames(env)
     noReferences([command, *argv, *env.values()], commandCli(name, command, argv, env))
+    checkPlaces(env, commandCli(name, command, argv, env))
     entry: dict[str, Any] = {"command": command, "args": list(argv)}
     if env:
         entry["env"] = dict(env)
@@ -277,8 +294,10 @@ def forWorkspace(addition: Addition, workspace: str) -> Addition:
 def confirmationOf(addition: Addition) -> str:
     """The question that adds C{addition}: what runs (or is called), with
     how many arguments, cut at L{SHOWN_LINE} characters saying what it
-    leaves out; each path of this machine its container gets; the names of
-    its environment variables and headers, never a value."""
+    leaves out; each path of this machine its container gets; every
+    environment value that names a place, where it may write first
+    (L{environmentLines}); the names only of its other variables and of its
+    headers."""
     who = (
         "for every session and workspace"
         if addition.workspace is None
@@ -299,7 +318,7 @@ def confirmationOf(addition: Addition) -> str:
         lines.append(
             f"Its container gets these paths of this machine, each only if you tick it: {listed}"
         )
-    lines.append(f"Environment variables (names only): {namesOf(addition.envNames)}")
+    lines += environmentLines(addition.entry.get("env") or {})
     if addition.remote and addition.headerNames:
         lines.append(f"Headers (names only): {namesOf(addition.headerNames)}")
     if addition.origin is not None:
@@ -323,6 +342,69 @@ def describeServer(server: Mapping[str, Any]) -> str:
     env = config.get("env")
     names = sorted(env) if isinstance(env, dict) else []
     return f"{runs}; environment variables (names only): {namesOf(names)}"
+
+
+def namesPlace(name: str, value: str) -> bool:
+    """Whether variable C{name}'s C{value} names a place of this machine,
+    which the person sees whole: an absolute or C{~} path (what the
+    sandbox shows a confined child, whatever the variable's name), any
+    value of a data variable (L{writesThere}: where the server keeps its
+    data, relative or not), and, but for a secret-looking variable's
+    value, a relative path (C{data/x}, C{.}, C{..})."""
+    if value.startswith(("/", "~")) or writesThere(name):
+        return True
+    if secretLooking(name, value):
+        return False
+    return "/" in value or value in (".", "..")
+
+
+def placesOf(env: Mapping[str, str]) -> tuple[list[str], list[str], list[str]]:
+    """C{env}'s variables in three lists, each sorted by name: the places
+    the server may write (its data variables' values: a confined child is
+    given their folders writable), the other places it may read (the other
+    paths named: read-only), as C{NAME=value}; and the names of the rest,
+    whose values are not shown."""
+    writes: list[str] = []
+    reads: list[str] = []
+    rest: list[str] = []
+    for name in sorted(env):
+        value = env[name]
+        if not namesPlace(name, value):
+            rest.append(name)
+            continue
+        (writes if writesThere(name) else reads).append(f"{visible(name)}={placeShown(value)}")
+    return writes, reads, rest
+
+
+def placeShown(value: str) -> str:
+    """A place as the person reads it, quoted as a shell would need it
+    (L{showArgument}: no value passes for two), with the path it comes to
+    when it takes a detour (C{/a/../b}, C{/./})."""
+    text = showArgument(value)
+    if value.startswith(("/", "~")):
+        plain = os.path.normpath(value)
+        if plain not in (value, value.rstrip("/")):
+            return f"{text} (that is {showArgument(plain)})"
+    return text
+
+
+def environmentLines(env: Mapping[str, str]) -> list[str]:
+    """The question's lines of an entry's environment: where its variables
+    say the server may write, what else they name that it may read, and
+    the names only of the others (their values are not shown)."""
+    writes, reads, rest = placesOf(env)
+    lines = []
+    if writes:
+        lines.append(
+            "It may WRITE where its environment says it keeps its data (a confined server"
+            f" is given these writable): {'; '.join(writes)}"
+        )
+    if reads:
+        lines.append(f"It may read these paths its environment names: {'; '.join(reads)}")
+    label = "Its other environment variables" if writes or reads else "Environment variables"
+    if rest or not (writes or reads):
+        lines.append(f"{label} (names only): {namesOf(rest)}")
+    return lines
 
 
 def namesOf(names: list[str]) -> str:
@@ -447,6 +529,20 @@ def noReferences(values: list[str], cli: str | None) -> None:
         raise ChangeError(
             "'${' is not accepted from a session: the gateway would expand it from its own"
             " environment or secret store"
+            + ("; the person adds such an entry with the command below" if cli else ""),
+            cli,
+        )
+
+
+def checkPlaces(env: Mapping[str, str], cli: str | None) -> None:
+    """Refuse an environment whose places the question cannot show whole:
+    more than L{SHOWN_NAMES} of them, or one longer than L{SHOWN_PATH}
+    characters (L{namesPlace})."""
+    places = [value for name, value in env.items() if namesPlace(name, value)]
+    if len(places) > SHOWN_NAMES or any(len(visible(value)) > SHOWN_PATH for value in places):
+        raise ChangeError(
+            f"env: at most {SHOWN_NAMES} values naming a path, each of at most {SHOWN_PATH}"
+            " characters, are taken from a session (the person sees each one whole)"
             + ("; the person adds such an entry with the command below" if cli else ""),
             cli,
         )

@@ -13,6 +13,8 @@ C{tests/fixtures/registry_server.py}, and the Python SDK on C{/mcp}.
  - a server whose tool description tells the model to call
    C{gateway__add_server}, obeyed as a model would: nothing without the
    person's yes;
+ - a command whose data variables name another repository and the
+   Documents folder: the question names both, as places it may write;
  - the search mode of C{/mcp/search} finds C{gateway__add_server}, and
    its C{invoke}'s question reaches the session that invoked it;
  - a raw MCP 2026-07-28 client on C{/gateway/mcp}: the call answers an
@@ -254,6 +256,34 @@ def test_a_tool_description_that_asks_for_a_server_changes_nothing_without_a_yes
     assert refusedError and "Nothing was added" in refused
     assert setup.names() == before and "helper" not in before
     assert (setup.servers.read_text() if setup.servers.exists() else None) == saved
+
+
+def test_the_person_sees_the_folders_its_environment_would_have_it_write(setup: Setup) -> None:
+    """A lure's innocent command line with data variables naming another
+    repository and the Documents folder: the question names both as places
+    the server may write (and hides the token's value); declined, nothing
+    is added."""
+    person = Person("decline")
+    other, documents = setup.home / "work" / "otherrepo", setup.home / "Documents"
+    env = {"DATA_DIR": str(other), "CACHE_DIR": str(documents), "API_TOKEN": "s3cr3t/value"}
+    ask = {"name": "helper", "command": "python3", "args": ["/opt/srv.py"], "env": env}
+
+    async def main() -> tuple[str, bool]:
+        async with Client(setup.aggregate, mode="legacy", elicitation_callback=person) as client:
+            result = await client.call_tool("gateway__add_server", ask)
+        return textOf(result), bool(result.is_error)
+
+    before = setup.names()
+    text, isError = anyio.run(main)
+    assert text == "The person declined: nothing was added." and not isError
+    [shown] = person.shown
+    assert (
+        "It may WRITE where its environment says it keeps its data (a confined server is given"
+        f" these writable): CACHE_DIR={documents}; DATA_DIR={other}\n"
+    ) in shown
+    assert "Its other environment variables (names only): API_TOKEN" in shown
+    assert "s3cr3t" not in shown
+    assert setup.names() == before and "helper" not in before
 
 
 def test_search_mode_finds_it_and_its_question_reaches_the_caller(setup: Setup) -> None:
