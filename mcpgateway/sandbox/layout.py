@@ -31,7 +31,7 @@ import os
 
 from mcpgateway.sandbox import defaults, launchercaches, maskparents, masks, packagecopy, writes
 from mcpgateway.sandbox.commandline import SHELLS, argumentPaths, dataFiles, scriptPaths
-from mcpgateway.sandbox.pathrule import PathRule
+from mcpgateway.sandbox.pathrule import A_PROGRAM, PathRule
 from mcpgateway.sandbox.places import (
     SCRIPT_SUFFIXES,
     Places,
@@ -212,8 +212,9 @@ def build(
         layout.private.remove(home)
         binds.add(home, source="learn")
     programs = [argv[0], *(p for p in scripted if os.path.isfile(p) and os.access(p, os.X_OK))]
+    runs = None if rule.confinedTo is None else binds.runs
     for program in programs:
-        for root in programRoots(places, program, environ, cwd):
+        for root in programRoots(places, program, environ, cwd, runs):
             binds.add(root, source="program")
     for path in [*arguments, *scripted]:
         _named(binds, places, path)
@@ -544,6 +545,18 @@ class _Binds:
                 _, before = self._table.get(seen, (target, False))
                 self._table[seen] = (target, writable or before)
         return target
+
+    def runs(self, program: str) -> bool:
+        """Whether a repository's entry may run C{program} (as named, or as
+        resolved): the system's, its workspace's, or one of the user's
+        installed programs (L{PathRule.programPlaces}); a refusal is noted."""
+        named = os.path.abspath(program)
+        resolved = self._places.resolve(named)
+        if not self._rule.refusal(named, False, A_PROGRAM):
+            return True
+        if resolved is not None and not self._rule.refusal(resolved, False, A_PROGRAM):
+            return True
+        return not self.refuse(named, False, A_PROGRAM)
 
     def _shownAlready(self, path: str) -> bool:
         """Whether C{path} is bound already, or under a read-only bind (its

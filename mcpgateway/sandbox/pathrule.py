@@ -192,6 +192,13 @@ XDG_MOVES = (
 )
 """The places of L{RUNS_CODE} a user's XDG variable moves."""
 
+A_PROGRAM = "a program"
+"""The source of a program a repository's entry runs (its command, a word
+of its shell script, a script's C{#!} interpreter), before its
+installation is shown as its C{program}'s: it must be the system's, in its
+workspace or where the user's programs are installed
+(L{PathRule.programPlaces})."""
+
 DEFAULT_VIEW = ("program", "module path", "workspace")
 """What asked for a path, where a repository's entry gets it anyway: its
 program's installation and what it needs to run, the gateway's module
@@ -233,9 +240,18 @@ class PathRule:
                     for entry in RUNS_CODE
                     if entry.startswith(prefix)
                 ]
-        runs += [user[name] for name in TOOL_VARIABLES if user.get(name, "").startswith("/")]
-        runs += [p for p in user.get("PATH", "").split(os.pathsep) if p.startswith("/")]
-        runs += [p for p in interpreterPaths if p.startswith("/")]
+        tools = [user[name] for name in TOOL_VARIABLES if user.get(name, "").startswith("/")]
+        path = [p for p in user.get("PATH", "").split(os.pathsep) if p.startswith("/")]
+        interpreters = [p for p in interpreterPaths if p.startswith("/")]
+        runs += [*tools, *path, *interpreters]
+        installed = [*path, *tools, *interpreters, *(root for root, _ in places.managerTable)]
+        self.programPlaces = sorted(
+            {os.path.normpath(p) for p in installed} | {real(p) for p in installed}
+        )
+        """Where the user's programs are installed: the folders of the
+        user's C{PATH}, the tool variables' and the gateway's interpreter's,
+        the version managers' trees. A repository's program comes from
+        these, the system or its own workspace."""
         self.runsCode = sorted(
             {os.path.normpath(p) for p in runs} | {real(p) for p in runs if os.path.lexists(p)}
         )
@@ -271,9 +287,12 @@ class PathRule:
 
     def _outsideItsWorkspace(self, path: str, source: str) -> bool:
         """Whether a repository's entry names C{path} beyond its own
-        workspace and what every child is shown anyway."""
+        workspace and what every child is shown anyway (a program: beyond
+        where the user's programs are installed too)."""
         confined = self.confinedTo
         if confined is None or source in DEFAULT_VIEW or under(path, confined):
+            return False
+        if source == A_PROGRAM and any(under(path, p) for p in self.programPlaces):
             return False
         return not self.places.visible(path)
 

@@ -25,7 +25,7 @@ from mcpgateway.sandbox import defaults
 
 TYPE_CHECKING = False  # typing itself is not imported: the launcher starts lean
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 SCRIPT_SUFFIXES = (".js", ".mjs", ".cjs", ".ts", ".mts")
 """A script of a Node.js package: its package (the nearest C{package.json})
@@ -237,7 +237,11 @@ def managerRoots(places: Places, environ: Mapping[str, str]) -> list[tuple[str, 
 
 
 def programRoots(
-    places: Places, executable: str, environ: Mapping[str, str], cwd: str
+    places: Places,
+    executable: str,
+    environ: Mapping[str, str],
+    cwd: str,
+    runs: Callable[[str], bool] | None = None,
 ) -> list[str]:
     """What a program needs to run: its installation (as named and as
     resolved) and, for a Python environment, the sources of its editable
@@ -245,12 +249,17 @@ def programRoots(
     line, through C{env} too), up to three interpreters deep; and the tree
     of the version manager any of them belongs to (a C{shims} directory's parent, a known
     manager's root) with the version files that manager reads (its global
-    ones, and the nearest of each of its local ones from C{cwd} up)."""
+    ones, and the nearest of each of its local ones from C{cwd} up).
+    C{runs} says whether a program (or interpreter) may be shown at all
+    (a repository's: L{mcpgateway.sandbox.pathrule.A_PROGRAM}); none
+    after the first it refuses is."""
     roots: list[str] = []
     managers: dict[str, defaults.Manager | None] = {}
     known = places.managerTable
     byRoot: dict[str, defaults.Manager | None] = dict(known)
     for _ in range(3):
+        if runs is not None and not runs(executable):
+            break
         resolved = places.resolve(executable)
         named = os.path.abspath(executable)
         for path in dict.fromkeys(p for p in (named, resolved) if p is not None):
@@ -374,7 +383,8 @@ def _versionFiles(names: tuple[str, ...], cwd: str) -> list[str]:
 
 def _shebang(path: str, environ: Mapping[str, str]) -> str | None:
     """The interpreter a script's C{#!} line names (C{/usr/bin/env X}: X on
-    C{PATH}); C{None} for a binary or an unreadable file."""
+    C{PATH}); C{None} for a binary, an unreadable file, or a line naming
+    no executable file."""
     try:
         with open(path, "rb") as script:
             head = script.read(256)
@@ -388,7 +398,10 @@ def _shebang(path: str, environ: Mapping[str, str]) -> str | None:
     if os.path.basename(words[0]) == "env" and len(words) > 1:
         name = next((w for w in words[1:] if not w.startswith("-")), None)
         return None if name is None else which(name, environ.get("PATH", ""))
-    return words[0] if words[0].startswith("/") else None
+    named = words[0]  # an interpreter is a program: a file there, executable
+    if named.startswith("/") and os.path.isfile(named) and os.access(named, os.X_OK):
+        return named
+    return None
 
 
 def which(name: str, searchPath: str) -> str | None:

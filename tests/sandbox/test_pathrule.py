@@ -161,7 +161,8 @@ def test_a_repositorys_program_named_again_by_its_script_is_shown_without_a_refu
         tmp_path, cwd=str(tmp_path / "ws"), workspace=True, confinedTo=str(tmp_path / "ws")
     )
     argv = ["/bin/sh", "-c", f"{tool} --serve"]
-    layout = build(asked, argv, {"HOME": str(home), "PATH": "/usr/bin:/bin"})
+    environ = {"HOME": str(home), "PATH": f"{tools}:/usr/bin:/bin"}  # one of the user's programs
+    layout = build(asked, argv, environ)
     assert bound(layout)[str(tools)] is False
     assert str(tool) not in bound(layout)  # not bound twice
     assert layout.refused == [] and not any(str(tools) in note for note in layout.notes)
@@ -169,9 +170,44 @@ def test_a_repositorys_program_named_again_by_its_script_is_shown_without_a_refu
     notes = home / "notes"
     notes.mkdir()
     argv[2] += f" {notes}"
-    named = build(asked, argv, {"HOME": str(home), "PATH": "/usr/bin:/bin"})
+    named = build(asked, argv, environ)
     assert str(notes) not in bound(named)
     assert [line.split(" not shown")[0] for line in named.refused] == [f"an argument: {notes}"]
+
+
+def test_a_repositorys_script_runs_no_program_the_user_did_not_install(tmp_path: Path) -> None:
+    """A repository's script naming files whose C{#!} lines point into the
+    home (another repository, Documents, a path that is no program at
+    all), or a program of the home not on the user's C{PATH}: none of
+    their folders is shown, each refusal is noted; the user's own entry
+    runs them as it says."""
+    home, _ = world(tmp_path)
+    workspace = tmp_path / "ws"
+    secret = home / "Documents" / "tax"
+    secret.mkdir(parents=True)
+    (secret / "return.txt").write_text("TAX")
+    other = home / "work" / "bin"
+    other.mkdir(parents=True)
+    (other / "x").write_text("#!/bin/sh\n")
+    (other / "x").chmod(0o755)
+    lines = {
+        "tool1": f"#!{secret / 'return.txt'}\n",  # a file, not a program
+        "tool2": f"#!{home / 'nowhere' / 'bin' / 'x'}\n",  # nothing there
+        "tool3": f"#!{other / 'x'}\n",  # a program, not one the user installed
+    }
+    for name, line in lines.items():
+        (workspace / name).write_text(line)
+        (workspace / name).chmod(0o755)
+    words = " ".join(str(workspace / name) for name in [*lines, "../home/work/bin/x"])
+    argv = ["/bin/sh", "-c", f"exec python3 srv.py # {words}"]
+    environ = {"HOME": str(home), "PATH": "/usr/bin:/bin"}
+    asked = request(tmp_path, cwd=str(workspace), workspace=True, confinedTo=str(workspace))
+    layout = build(asked, argv, environ)
+    leaked = [p for p in bound(layout) if p.startswith(str(home))]
+    assert leaked == [], leaked
+    assert any(f"a program: {other / 'x'} not shown" in line for line in layout.refused)
+    own = build(request(tmp_path, cwd=str(workspace), workspace=True), argv, environ)
+    assert bound(own).get(str(other.parent)) is False  # the user's own entry: its word
 
 
 @pytest.mark.parametrize("named", ["absolute", "relative", "a link in it"])

@@ -143,3 +143,29 @@ def test_a_repositorys_cwd_in_another_repository_plants_nothing_there(mechanism:
         assert (base / "ws" / "mine").read_text() == "[core] fsmonitor = id"
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.parametrize("mechanism", ["bwrap", "landlock"])
+def test_a_repositorys_shebang_shows_its_child_nothing_of_the_home(mechanism: str) -> None:
+    """A repository's script names a file whose C{#!} line points at the
+    user's Documents: the child reads nothing there, and is told why."""
+    if seccomp.library() is None:
+        pytest.skip("libseccomp is not installed here (the libseccomp2 package)")
+    python = launcherPython(None)
+    base = launcherBase(None)
+    secret = base / "home" / "Documents" / "tax"
+    secret.mkdir(parents=True)
+    (secret / "return.txt").write_text("TAX-SECRET")
+    workspace = base / "ws"
+    workspace.mkdir(exist_ok=True)
+    (workspace / "tool").write_text(f"#!{secret / 'return.txt'}\n")
+    (workspace / "tool").chmod(0o755)
+    try:
+        asked = launcherRequest(mechanism, base, python, workspace=True, confinedTo=str(workspace))
+        probe = f"import sys; print(open(sys.argv[1]).read()) # {workspace / 'tool'}"
+        script = f"exec {python} -I -S -c '{probe}' {secret / 'return.txt'} # {workspace / 'tool'}"
+        done = runLauncher(asked, ["/bin/sh", "-c", script], {}, None, python)
+        assert "TAX-SECRET" not in done.stdout, done.stdout
+        assert done.returncode != 0
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
