@@ -16,7 +16,9 @@ the one way such a file is rewritten.
    file in the same directory (fsynced, the file's mode and owner); just
    before the rename the file's fingerprint is checked again and, if another
    program wrote in between, the cycle starts over on its content
-   (L{mcpgateway.clientconfigs.jsonfile.replaceIfUnchanged}).
+   (L{mcpgateway.clientconfigs.jsonfile.replaceIfUnchanged}). A project's
+   file is read and written only while it is its project's own: no symlink,
+   its real path in the project (L{confinedTarget}).
 """
 
 from __future__ import annotations
@@ -237,19 +239,29 @@ def readFile(path: Path) -> bytes:
     return _read(Path(path)).raw
 
 
-def updateFile(path: Path, change: Callable[[bytes], bytes | None], retries: int = 5) -> bool:
+def updateFile(
+    path: Path,
+    change: Callable[[bytes], bytes | None],
+    retries: int = 5,
+    within: str | None = None,
+) -> bool:
     """Read-modify-write C{path} atomically: C{change(latest bytes)} gives the
     new bytes (C{None}: nothing to write). See the module docstring; C{change}
     may be called up to C{retries + 1} times, each time on the latest content.
-    A symlinked file is written through to its target.
+    A symlinked file is written through to its target, unless C{within} is
+    given: then the file is read and written only while it is no symlink and
+    its real path lies in the real folder C{within} (a project's file, never
+    written through a link out of its project: L{confinedTarget}), checked
+    again at every cycle.
 
     @return: whether the file was written.
-    @raise ConfigError: the file cannot be read (nothing is written).
+    @raise ConfigError: the file cannot be read, or lies outside C{within}
+        (nothing is written).
     @raise ConcurrentWriteError: it changed during every cycle.
     """
-    target = Path(os.path.realpath(path))
     for _ in range(retries + 1):
-        current = _read(target)
+        target = Path(os.path.realpath(path)) if within is None else confinedTarget(path, within)
+        current = _read(target, follow=within is None)
         out = change(current.raw)
         if out is None or out == current.raw:
             return False
@@ -261,9 +273,38 @@ def updateFile(path: Path, change: Callable[[bytes], bytes | None], retries: int
     )
 
 
-def _read(path: Path) -> _Read:
+def confinedTarget(path: Path, within: str) -> Path:
+    """The real path of C{path}, a file that must be its folder's own: no
+    symlink, and really in the real folder C{within}.
+
+    @raise ConfigError: it is a symlink, or lies elsewhere (the message
+        says where).
+    """
+    if os.path.islink(path):
+        raise ConfigError(
+            f"{path} is a symlink (to {os.readlink(path)}): a project's file is never"
+            " read or written through one"
+        )
+    target = os.path.realpath(path)
+    if not isWithin(target, within):
+        raise ConfigError(
+            f"{path} is really {target}, outside {within}: a project's file is never read or"
+            " written outside its project"
+        )
+    return Path(target)
+
+
+def isWithin(path: str, folder: str) -> bool:
+    """Whether the path C{path} is C{folder} or lies under it (both as given)."""
+    folder = folder.rstrip(os.sep) or os.sep
+    return path == folder or path.startswith(folder if folder == os.sep else folder + os.sep)
+
+
+def _read(path: Path, follow: bool = True) -> _Read:
+    flags = os.O_RDONLY | (0 if follow else os.O_NOFOLLOW)
     try:
-        with open(path, "rb") as f:
+        fd = os.open(path, flags)
+        with open(fd, "rb") as f:
             st = os.fstat(f.fileno())
             raw = f.read()
     except OSError as e:

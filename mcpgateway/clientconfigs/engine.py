@@ -178,8 +178,11 @@ class AdoptionEngine:
         return [(a, f) for a in self.adapters for f in a.files(self.host, self.projects)]
 
     def watchedPaths(self) -> list[Path]:
-        """The files to watch for L{sync}: every client file found."""
-        return [f.path for _, f in self.files()]
+        """The files to watch for L{sync}: every client file found, and the
+        project files left out for not being their project's own (one made
+        a file of the project is adopted at the reload its change brings)."""
+        refused = [p for a in self.adapters for p, _ in a.refusedProjectFiles(self.projects)]
+        return list(dict.fromkeys([*(f.path for _, f in self.files()), *refused]))
 
     def awaitedPaths(self) -> list[Path]:
         """The user-scope files a client could write that are not there yet
@@ -241,6 +244,10 @@ class AdoptionEngine:
                 refused += [RefusedFile(str(file.path), adapter.id, why) for file in files]
                 continue
             todo += [(adapter, file) for file in files]
+        for adapter in self.adapters:
+            for path, why in adapter.refusedProjectFiles(self.projects):
+                self._warn(report, str(path), f"{path} ({adapter.id}) was not adopted: {why}")
+                refused.append(RefusedFile(str(path), adapter.id, why))
         # Every user file first: a project's entry that is a user-scope server
         # is pointed at the global route, as the gateway serves it (see _url).
         todo.sort(key=lambda pair: pair[1].workspace is not None)
@@ -403,7 +410,9 @@ class AdoptionEngine:
             onDisk = self._saveBackup(backupPath, result.backup, onDisk)
             return result.out
 
-        updateFile(file.path, change)
+        # A project's file is written only while it is the project's own.
+        within = None if file.workspace is None else os.path.realpath(file.workspace)
+        updateFile(file.path, change, within=within)
         assert result is not None
         if result.report.refused is None:
             real = os.path.realpath(file.path)

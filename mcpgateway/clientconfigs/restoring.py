@@ -49,6 +49,7 @@ from mcpgateway.clientconfigs.documents import (
     JsonDataDocument,
     JsonDocument,
     UnparsableError,
+    confinedTarget,
     parseDocument,
     readFile,
     sha256,
@@ -205,10 +206,10 @@ def restoreFile(
     configPath = Path(backup.configPath)
     kept = keptBackups(path)
     report = FileReport(backup.client, backup.configPath)
-    if not configPath.exists():
-        report.notes.append(
-            f"{configPath} was removed while the gateway served it; its backup is kept as {path}.1"
-        )
+    within = _projectFolder(backup)
+    leftAlone = _leftAlone(configPath, within, path)
+    if leftAlone is not None:
+        report.notes.append(leftAlone)
         rotate(path)
         return report
     locations = list(dict.fromkeys([*backup.blocks, *(loc for k in kept for loc in k.blocks)]))
@@ -282,11 +283,36 @@ def restoreFile(
             restoreStamp(doc, stamp, now)
         return doc.text().encode("utf-8")
 
-    updateFile(configPath, change)
+    updateFile(configPath, change, within=within)
     rotate(path)
     if stateDir is not None:
         _forgetFailedRestore(stateDir, configPath)
     return report
+
+
+def _projectFolder(backup: Backup) -> str | None:
+    """The folder a project's file must really be in to be written: the one
+    its backup recorded, a real path (C{None}: a user's file, written
+    through a symlink to its target)."""
+    return os.path.dirname(backup.configPath) if backup.versionControlled else None
+
+
+def _leftAlone(configPath: Path, within: str | None, path: Path) -> str | None:
+    """Why the file C{configPath} (whose backup is C{path}) is not restored,
+    its backup kept: it was removed, or it is a project's file that is no
+    longer its own (a symlink, or really outside C{within}:
+    L{confinedTarget}); C{None}: it is restored."""
+    if not configPath.exists():
+        return (
+            f"{configPath} was removed while the gateway served it; its backup is kept as {path}.1"
+        )
+    if within is None:
+        return None
+    try:
+        confinedTarget(configPath, within)
+    except ConfigError as e:
+        return f"{e}; not restored, its backup is kept as {path}.1"
+    return None
 
 
 def _forgetFailedRestore(stateDir: Path, configPath: Path) -> None:

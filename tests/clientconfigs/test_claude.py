@@ -636,7 +636,12 @@ def interfere(monkeypatch: pytest.MonkeyPatch, configPath: Path, times: int | No
     writes: list[int] = []
     real = updateFile
 
-    def racing(path: Path, change: Callable[[bytes], bytes | None], retries: int = 5) -> bool:
+    def racing(
+        path: Path,
+        change: Callable[[bytes], bytes | None],
+        retries: int = 5,
+        within: str | None = None,
+    ) -> bool:
         def wrapped(raw: bytes) -> bytes | None:
             if times is None or len(writes) < times:
                 theirs = load(configPath)
@@ -645,7 +650,7 @@ def interfere(monkeypatch: pytest.MonkeyPatch, configPath: Path, times: int | No
                 writes.append(theirs["numStartups"])
             return change(raw)
 
-        return real(path, wrapped, retries)
+        return real(path, wrapped, retries, within)
 
     monkeypatch.setattr("mcpgateway.clientconfigs.engine.updateFile", racing)
     monkeypatch.setattr("mcpgateway.clientconfigs.restoring.updateFile", racing)

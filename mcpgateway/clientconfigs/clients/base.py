@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mcpgateway.clientconfigs import jsonc
-from mcpgateway.clientconfigs.documents import Document
+from mcpgateway.clientconfigs.documents import Document, isWithin
 from mcpgateway.clientconfigs.location import Location
 
 
@@ -152,7 +152,9 @@ class ClientAdapter:
         return []
 
     def files(self, host: Host, projects: Sequence[Path] = ()) -> list[ClientFile]:
-        """The client's files that exist: user ones, then each project's."""
+        """The client's files that exist: user ones, then each project's that
+        is the project's own (L{projectFileRefusal}: no symlink, nothing
+        outside the project)."""
         out = [
             ClientFile(self.id, path, self.formatOf(path), self.location)
             for path in _unique(self.userFiles(host))
@@ -160,7 +162,7 @@ class ClientAdapter:
         ]
         for project in projects:
             for path in _unique(self.projectFiles(Path(project))):
-                if path.is_file():
+                if path.is_file() and projectFileRefusal(path, Path(project)) is None:
                     out.append(
                         ClientFile(
                             self.id,
@@ -172,6 +174,19 @@ class ClientAdapter:
                             versionControlled=True,
                         )
                     )
+        return out
+
+    def refusedProjectFiles(self, projects: Sequence[Path]) -> list[tuple[Path, str]]:
+        """The project files L{files} leaves out for not being their
+        project's own, each with why (L{projectFileRefusal})."""
+        out = []
+        for project in projects:
+            for path in _unique(self.projectFiles(Path(project))):
+                if not os.path.lexists(path):
+                    continue
+                why = projectFileRefusal(path, Path(project))
+                if why is not None:
+                    out.append((path, why))
         return out
 
     def formatOf(self, path: Path) -> str:
@@ -329,6 +344,27 @@ class ClientAdapter:
         """Why the client would refuse the entries a file would point at the
         gateway (C{(name, url)}), or C{None}: asked before each write."""
         return None
+
+
+def projectFileRefusal(path: Path, project: Path) -> str | None:
+    """Why the client file C{path} of the project C{project} is not adopted
+    (C{None}: it is the project's own): a symlink, or a file whose real path
+    lies outside the project (a folder of the path links out of it). A
+    repository holds such a link as easily as a file, and adopting it
+    would rewrite whatever file of the user's it points at."""
+    if os.path.islink(path):
+        return (
+            f"it is a symlink (to {os.readlink(path)}): a project's file is adopted only when"
+            " it is a file of the project itself, never rewritten through a link"
+        )
+    real = os.path.realpath(path)
+    root = os.path.realpath(project)
+    if not isWithin(real, root):
+        return (
+            f"it is really {real}, outside its project {root}: a project's file is adopted only"
+            " when it is a file of the project itself"
+        )
+    return None
 
 
 REMOTE_TRANSPORTS = {
