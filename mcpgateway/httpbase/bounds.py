@@ -87,6 +87,7 @@ class ChannelBounds(http.HTTPChannel):
         "_guard",
         "_held",
         "_heldData",
+        "_lingering",
         "_peer",
         "_peerAddress",
         "_refused",
@@ -129,6 +130,9 @@ class ChannelBounds(http.HTTPChannel):
     """Nothing is read: the connection was refused, or is held."""
     _held: bool
     """The guard has not decided yet: what comes is kept (L{heldBack})."""
+    _lingering: bool
+    """Its last answer is out and its sending side closed: what comes is
+    dropped until the client closes (L{closeLingering})."""
 
     def __init__(self) -> None:
         self._peerAddress: IAddress | None = None
@@ -144,6 +148,7 @@ class ChannelBounds(http.HTTPChannel):
         self._peer = None
         self._refused = False
         self._held = False
+        self._lingering = False
         self._heldData = b""
         super().__init__()
 
@@ -238,6 +243,18 @@ class ChannelBounds(http.HTTPChannel):
             b"HTTP/1.1 %s\r\ncontent-type: application/json\r\n%sconnection: close\r\n"
             b"content-length: %d\r\n\r\n%s" % (answer.status, retry, len(body), body)
         )
+        self.closeLingering()
+
+    def closeLingering(self) -> None:
+        """Close the sending side now (what was written goes first) and the
+        whole connection once the client closes its own, or after
+        L{REFUSED_LINGER} seconds; what the client still sends meanwhile is
+        read and dropped. A client that sends the whole of a refused
+        request's body before it reads (httpx, so the MCP Python SDK) then
+        reads the answer, where a socket closed with bytes unread would
+        send it a reset instead."""
+        self._lingering = True
+        transport: Any = self.transport
         # TLS (a protocol wrapper) would hand this to the socket under it,
         # past its own close: a wrapped connection closes at once.
         wrapped = isinstance(transport, ProtocolWrapper)

@@ -122,7 +122,7 @@ class GatewayChannel(ChannelBounds):
         super().letIn()
 
     def dataReceived(self, data: bytes) -> None:
-        if self._refused or getattr(self.transport, "disconnecting", False):
+        if self._refused or self._lingering or getattr(self.transport, "disconnecting", False):
             if self._held:
                 self.heldBack(data)
             return  # closing: nothing more is read (TLS may still pass data up)
@@ -341,7 +341,7 @@ class GatewayChannel(ChannelBounds):
             b"HTTP/1.1 %s\r\ncontent-type: application/json\r\n"
             b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (status, len(body), body)
         )
-        self.loseConnection()
+        self.closeLingering()  # the rest of what it sends (a body) is dropped, not reset
 
     def streaming(self) -> None:
         """The response in progress stays open (a GET stream, for as long as

@@ -34,6 +34,7 @@ from tests.support.web.door import (
     TOKEN,
     DoorHarness,
     FakeNamer,
+    HalfClosing,
     answer,
     connect,
     connectUnix,
@@ -154,19 +155,6 @@ def test_a_system_that_cannot_name_the_peer_never_falls_back_to_open(twisted: st
     assert "--auth-tokens FILE" in body["error"]["message"]
     [line] = refusals(events)
     assert "cannot tell which account" in line["log_format"]
-
-
-class HalfClosing(StringTransport):
-    """A TCP transport's half close and abort, noted."""
-
-    writeClosed = False
-    aborted = False
-
-    def loseWriteConnection(self) -> None:
-        self.writeClosed = True
-
-    def abortConnection(self) -> None:
-        self.aborted = True
 
 
 @BOTH

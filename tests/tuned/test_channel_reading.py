@@ -11,10 +11,12 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import StringTransport
 
+from mcpgateway.httpbase.bounds import REFUSED_LINGER
 from mcpgateway.protocol.bounds import MessageBounds
 from tests.fakes import capturedGatewayLogs
 from tests.http import ACCEPT_BOTH, Harness
 from tests.support.web.channel_reading import HEALTH, _refusal, echo, post
+from tests.support.web.door import HalfClosing
 from tests.support.web.mcp import LimitsHarness, connect
 
 
@@ -325,6 +327,28 @@ def test_a_declared_length_over_the_limit_is_413_at_once_without_waiting_for_the
     assert any(e.get("status") == 413 for e in events), events
     protocol.dataReceived(b"x" * 10_000)  # what still comes is not read
     assert protocol._unread == b""
+
+
+def test_a_413_closes_its_sending_side_and_drops_the_body_until_the_client_closes() -> None:
+    """A client sending the body of a refused request whole before it
+    reads (httpx) must read the 413, not a reset: the answer's sending
+    side is closed, the body still coming is read and dropped, and the
+    connection is aborted if the client never closes."""
+    h = Harness(maxBody=4096)
+    transport = HalfClosing(peerAddress=IPv4Address("TCP", "127.0.0.1", 50000))
+    protocol, _ = connect(h, transport=transport)
+    protocol.dataReceived(
+        b"POST /srv/mcp HTTP/1.1\r\nHost: 127.0.0.1:9100\r\nAccept: "
+        + ACCEPT_BOTH.encode()
+        + b"\r\nContent-Type: application/json\r\nContent-Length: 5000000\r\n\r\n{"
+    )
+    assert _refusal(transport.value())[0] == b"HTTP/1.1 413 Request Entity Too Large"
+    assert transport.writeClosed and not transport.disconnecting
+    for _ in range(20):
+        protocol.dataReceived(b"x" * 65536)
+    assert protocol._unread == b"" and transport.value().count(b"HTTP/1.1 ") == 1
+    h.reactor.advance(REFUSED_LINGER)
+    assert transport.aborted
 
 
 def test_a_body_over_the_limit_waiting_for_100_continue_is_413_instead() -> None:

@@ -68,7 +68,12 @@ class StockChannel(ChannelBounds):
         """A request was refused from its head: nothing more is served."""
 
     def dataReceived(self, data: bytes) -> None:
-        if self._refused or self._refusedHead or getattr(self.transport, "disconnecting", False):
+        if (
+            self._refused
+            or self._refusedHead
+            or self._lingering
+            or getattr(self.transport, "disconnecting", False)
+        ):
             if self._held:
                 self.heldBack(data)
             return
@@ -169,7 +174,7 @@ class StockChannel(ChannelBounds):
             b"HTTP/1.1 %s\r\ncontent-type: application/json\r\n"
             b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (status, len(body), body)
         )
-        self.transport.loseConnection()
+        self.closeLingering()  # the rest of what it sends (a body) is dropped, not reset
 
     def bodyOverBound(self, request: StockRequest) -> None:
         """A chunked body went past the limit: 413 at once, as for a

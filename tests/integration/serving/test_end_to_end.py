@@ -252,3 +252,30 @@ def test_unknown_server_is_404_with_a_jsonrpc_body(start: Any) -> None:
     body = caught.json()
     assert body["error"]["code"] == -32601 or body["error"]["code"] == -32600
     assert "nope" in body["error"]["message"]
+
+
+@pytest.mark.parametrize("runtime", ["tuned", "stock"])
+def test_a_body_over_the_limit_fails_its_call_and_the_session_goes_on(
+    start: Any, runtime: str
+) -> None:
+    """The MCP Python SDK sends a call over C{--max-body} whole before it
+    reads: it reads the gateway's 413 (the rest of the body is read and
+    dropped, not reset), its call fails with that error, and its session
+    goes on."""
+    gateway: RunningGateway = start("--max-body", "1048576", env={"MCPGATEWAY_TWISTED": runtime})
+
+    async def session() -> tuple[str, str]:
+        async with Client(gateway.url("demo")) as client:
+            try:
+                await client.call_tool("echo", {"message": "x" * 5_000_000})
+            except Exception as e:  # the SDK's error for a refused request
+                refused = str(e)
+            else:
+                refused = "answered"
+            after = await client.call_tool("echo", {"message": "still here"})
+            block = after.content[0]
+            return refused, block.text if isinstance(block, types.TextContent) else ""
+
+    refused, after = run(session())
+    assert "over the 1048576-byte limit" in refused, refused
+    assert after == "still here"

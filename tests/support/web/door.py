@@ -108,3 +108,16 @@ def answer(out: bytes) -> tuple[bytes, dict[str, Any]]:
     assert b"connection: close" in head.lower(), head
     assert out.count(b"HTTP/1.1 ") == 1, out
     return head.split(b"\r\n")[0], json.loads(body)
+
+
+class HalfClosing(StringTransport):
+    """A TCP transport's half close and abort, noted."""
+
+    writeClosed = False
+    aborted = False
+
+    def loseWriteConnection(self) -> None:
+        self.writeClosed = True
+
+    def abortConnection(self) -> None:
+        self.aborted = True

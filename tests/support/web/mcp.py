@@ -52,8 +52,11 @@ def noTracebacks(events: list[Any]) -> None:
     assert not failures, [e.get("log_format") for e in failures]
 
 
-def connect(h: Harness, peer: str = "127.0.0.1") -> tuple[Any, StringTransport]:
-    transport = StringTransport(peerAddress=IPv4Address("TCP", peer, 50000))
+def connect(
+    h: Harness, peer: str = "127.0.0.1", transport: StringTransport | None = None
+) -> tuple[Any, StringTransport]:
+    if transport is None:
+        transport = StringTransport(peerAddress=IPv4Address("TCP", peer, 50000))
     protocol = h.site.buildProtocol(transport.getPeer())
     protocol.makeConnection(transport)
     return protocol, transport
