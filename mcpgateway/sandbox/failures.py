@@ -59,6 +59,8 @@ PREFIX = "mcpgateway sandbox: "
 NOT_SHOWN = "not shown: "
 """Begins the launcher's line saying what of its entry the one path rule
 kept from a child: it runs without it."""
+NOTE = "note: "
+"""Begins the launcher's line that only tells what it did: nothing to explain."""
 SOCKET_ONLY = (
     "its allow list's proxy is a socket only a bubblewrap sandbox reaches: under Landlock"
     " the server runs without network"
@@ -211,6 +213,8 @@ def explain(
             return f"the sandbox runs it with less than asked: {said}"
         if said.startswith(NOT_SHOWN):  # the one path rule: it runs without that path
             return KEPT_FROM_IT + said[len(NOT_SHOWN) :]
+        if said.startswith(NOTE):  # what it did: the child's log line says it
+            return None
         return (
             f"the sandbox could not start it: {said}"
             ' ("sandbox": false in its entry runs it unconfined)'

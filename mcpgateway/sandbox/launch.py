@@ -432,13 +432,38 @@ def ownPackageCopy(
     copy, package = view.packageCopy
     stateDir = str(request.get("stateDir") or "")
     earlier = packagecopy.earlierCopyPath(stateDir, launchercaches.keyOf(request))
+    fresh = not os.path.lexists(copy) and not (stateDir and os.path.lexists(earlier))
     packagecopy.refresh(package, copy, earlier if stateDir else None)
+    if fresh and not request.get("project") and not request.get("servesOne"):
+        carryUsersData(copy, package, str(request.get("home") or ""))
     return packagecopy.runFromCopy(command, copy, package) if runFromIt else command
+
+
+def carryUsersData(copy: str, package: str, home: str) -> None:
+    """Carry into the copy just made the data its server kept in the user's
+    own C{npx} install of the package (L{mcpgateway.sandbox.npxdata}), and
+    say so; a copy that fails is said, and the child runs without it."""
+    from mcpgateway.sandbox import npxdata
+
+    try:
+        carried = npxdata.carry(copy, home, npxdata.packageName(package))
+    except OSError as e:
+        sys.stderr.write(f"{PREFIX}its data in your own npx install was not carried: {_why(e)}\n")
+        return
+    if carried is not None:
+        source, paths = carried
+        sys.stderr.write(
+            f"{PREFIX}{NOTE}carried what it kept in your own npx install ({source}) into its copy"
+            f" ({copy}): {', '.join(paths)}\n"
+        )
 
 
 NOT_SHOWN = "not shown: "
 """Begins a line saying what of its entry the one path rule kept from a
 child (L{mcpgateway.sandbox.pathrule}): it runs without it."""
+NOTE = "note: "
+"""Begins a line that only tells what the launcher did (it carried a
+server's data): no warning, no failure."""
 LANDLOCK = "landlock"
 NONE, PROXY, HOST = "none", "proxy", "host"
 """A Landlock child's network (L{landlockNetwork}), as

@@ -213,4 +213,5 @@ def build(
         "parent": parent,
         "dieWithParent": dieWithParent,
         **({"servesOne": True} if spec.principal else {}),
+        **({"project": True} if spec.origin is not None else {}),
     }

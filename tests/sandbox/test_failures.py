@@ -446,5 +446,14 @@ def test_the_launchers_words_are_the_launchers_own() -> None:
     """The gateway reads the launcher's lines without loading its program."""
     from mcpgateway.sandbox import failures, launch
 
-    for name in ("PREFIX", "NOT_SHOWN", "SOCKET_ONLY", "NO_LIBSECCOMP"):
+    for name in ("PREFIX", "NOT_SHOWN", "NOTE", "SOCKET_ONLY", "NO_LIBSECCOMP"):
         assert getattr(failures, name) == getattr(launch, name), name
+
+
+def test_a_launchers_note_is_no_failure() -> None:
+    """A line that tells what the launcher did (it carried a server's data)
+    is explained as nothing: no warning that it could not start."""
+    from mcpgateway.sandbox import failures
+
+    line = f"{failures.PREFIX}{failures.NOTE}carried what it kept in your own npx install"
+    assert failures.explain(line, "none", "/home/u", "/home/u/.mcpgateway") is None
