@@ -187,6 +187,12 @@ class Session:
         return shortId(self.id)
 
     @property
+    def recordId(self) -> str:
+        """The id of the saved record that holds it: its own (a member of an
+        aggregate session is saved within its aggregate session's)."""
+        return self.id
+
+    @property
     def pidFromSocket(self) -> bool:
         """Whether C{clientPid} is the pid the gateway found itself, as the
         owner of the client's socket
@@ -548,13 +554,15 @@ class SessionRegistry:
             self._groupActivity[session.clientPid] = now
 
     def served(self, session: SessionLike) -> None:
-        """A request of C{session} reached a child for the first time: its
-        record (C{called}) is saved again, as after activity."""
+        """A request of C{session} reached a child for the first time, or
+        what its record holds changed otherwise (an aggregate session's
+        member opened or dropped): its record (C{called}; the one that
+        holds it, L{Session.recordId}) is saved again, as after activity."""
         self.changes += 1
         if self.onChange is not None:
             self.onChange()
         if self._changed is not None:
-            self._changed.add(session.id)
+            self._changed.add(session.recordId if isinstance(session, Session) else session.id)
 
     def trackChanges(self, tracking: bool) -> None:
         """Keep (C{tracking}), from now on, or no longer keep the ids of the

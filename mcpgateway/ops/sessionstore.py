@@ -558,19 +558,75 @@ def _refuseConstant(name: str) -> Any:
     raise CorruptSessions(f"{name} is not JSON")
 
 
+MAX_MEMBERS = 1024
+"""Members an aggregate session's record may name."""
+
+
+def _members(members: Any) -> list[dict[str, Any]]:
+    """The checked members of an aggregate session's record: each its
+    server, id, route, negotiated version, log level, subscriptions, time
+    opened and whether a child served it; one server once."""
+    if not isinstance(members, list) or len(members) > MAX_MEMBERS:
+        raise CorruptSessions("session aggregate members are not a list")
+    checked: list[dict[str, Any]] = []
+    servers: set[str] = set()
+    for member in members:
+        if not isinstance(member, dict):
+            raise CorruptSessions("a session aggregate member is not an object")
+        server, memberId = member.get("server"), member.get("id")
+        if not (isinstance(server, str) and server and server not in servers):
+            raise CorruptSessions("a session aggregate member's server is not one of its own")
+        if not (_visible(memberId) and isinstance(member.get("protocolVersion"), str)):
+            raise CorruptSessions("a session aggregate member's id or version is not a string")
+        scope, level = member.get("scope", ""), member.get("logLevel")
+        if not (isinstance(scope, str) and _KEY.fullmatch(scope)):
+            raise CorruptSessions("a session aggregate member's scope is not a key")
+        if not (level is None or isinstance(level, str)):
+            raise CorruptSessions("a session aggregate member's logLevel is not a string")
+        subscriptions = member.get("subscriptions")
+        if not isinstance(subscriptions, list) or not all(
+            isinstance(u, str) for u in subscriptions
+        ):
+            raise CorruptSessions("a session aggregate member's subscriptions are not strings")
+        created = member.get("created")
+        if isinstance(created, bool) or not isinstance(created, int | float):
+            raise CorruptSessions("a session aggregate member's created is not a time")
+        if not math.isfinite(created):
+            raise CorruptSessions("a session aggregate member's created is not a time")
+        servers.add(server)
+        checked.append(
+            {
+                "server": server,
+                "id": memberId,
+                "scope": scope,
+                "protocolVersion": member["protocolVersion"],
+                "logLevel": level,
+                "subscriptions": list(subscriptions),
+                "created": float(created),
+                **({"called": True} if member.get("called") is True else {}),
+            }
+        )
+    return checked
+
+
+def _visible(sessionId: Any) -> bool:
+    """Whether C{sessionId} is a session id: visible ASCII, 1 to 256 characters."""
+    return (
+        isinstance(sessionId, str)
+        and 0 < len(sessionId) <= 256
+        and sessionId.isascii()
+        and sessionId.isprintable()
+        and " " not in sessionId
+    )
+
+
 def _checked(record: Any) -> dict[str, Any]:
     if record is _UNREADABLE:
         raise CorruptSessions("a session record is not JSON")
     if not isinstance(record, dict):
         raise CorruptSessions("a session is not an object")
     sessionId = record.get("id")
-    if not (
-        isinstance(sessionId, str)
-        and 0 < len(sessionId) <= 256
-        and sessionId.isascii()
-        and sessionId.isprintable()
-        and " " not in sessionId
-    ):
+    if not _visible(sessionId):
         raise CorruptSessions("a session id is not visible ASCII")
     for key in ("server", "protocolVersion"):
         if not isinstance(record.get(key), str):
@@ -614,6 +670,9 @@ def _checked(record: Any) -> dict[str, Any]:
         ):
             raise CorruptSessions("session aggregate is not an endpoint and a mode")
         extra["aggregate"] = {"endpoint": aggregate["endpoint"], "mode": aggregate["mode"]}
+        members = aggregate.get("members")
+        if members is not None:
+            extra["aggregate"]["members"] = _members(members)
     if pid is not None and record.get("pidFromSocket") is True:
         extra["pidFromSocket"] = True  # found by the gateway, not the client's word
     if record.get("called") is True:

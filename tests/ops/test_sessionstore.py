@@ -148,3 +148,31 @@ def test_whether_a_child_served_the_session_round_trips() -> None:
     assert parse(encode([served])) == [served]
     [listedOnly] = parse(encode([{**record(), "called": "yes"}]))
     assert "called" not in listedOnly  # only a true flag is kept
+
+
+def test_an_aggregate_sessions_members_round_trip_and_a_bad_one_is_corrupt() -> None:
+    member = {
+        "server": "solo",
+        "id": "m-1",
+        "scope": "",
+        "protocolVersion": "2025-11-25",
+        "logLevel": "error",
+        "subscriptions": ["file:///a"],
+        "created": 1000.0,
+        "called": True,
+    }
+    aggregate = {"endpoint": "default", "mode": "full", "members": [member]}
+    one = {**record(server="/mcp"), "aggregate": aggregate}
+    assert parse(encode([one])) == [one]
+    for bad in (
+        {**member, "id": "a b"},
+        {**member, "scope": "../x"},
+        {**member, "subscriptions": [1]},
+        {**member, "created": float("inf")},
+        {k: v for k, v in member.items() if k != "server"},
+    ):
+        with pytest.raises(CorruptSessions, match="member"):
+            parse(encode([{**one, "aggregate": {**aggregate, "members": [bad]}}]))
+    twice = {**aggregate, "members": [member, {**member, "id": "m-2"}]}
+    with pytest.raises(CorruptSessions, match="member"):
+        parse(encode([{**one, "aggregate": twice}]))

@@ -317,14 +317,45 @@ class Aggregator:
                 parts.append(f"\n\n## {server}\n{text}")
         return "".join(parts)
 
-    def restore(self, session: AggregateSession) -> None:
-        """Take C{session} back (restored from a previous process); its
-        members are opened again at their next use."""
+    def restore(self, session: AggregateSession) -> set[str]:
+        """Take C{session} back (restored from a previous process) with its
+        saved members, each restored on its server's pool with its own id
+        (a member whose server is not configured yet is taken back at its
+        next use); the names of the servers of the members restored."""
         self.sessions.add(session)
         view = self.views.viewNow(session)
         session.seen = fingerprints(view)
         if view.unknown:
             self._reprobes.soon()
+        return self._members.restore(session)
+
+    def merge(self, session: AggregateSession, last: AggregateSession) -> set[str]:
+        """C{last} is the predecessor's last record of C{session}, which this
+        process restored from an earlier one: C{session}'s members become
+        those it names (L{MemberSessions.merge}); the names of the servers
+        of the members restored."""
+        saved = {**last.saved}
+        return self._members.merge(session, saved)
+
+    def restoreSaved(self) -> set[str]:
+        """Restore the saved members of every session whose server is
+        configured now (the configuration is complete); the names of their
+        servers."""
+        servers: set[str] = set()
+        for session in list(self.sessions):
+            if session.saved:
+                servers |= self._members.restore(session)
+        return servers
+
+    @property
+    def memberChanged(self) -> Callable[[MemberSession], object] | None:
+        """Told when a session's members changed (one opened, restored or
+        dropped), so that the record holding them is saved again."""
+        return self._members.changed
+
+    @memberChanged.setter
+    def memberChanged(self, changed: Callable[[MemberSession], object] | None) -> None:
+        self._members.changed = changed
 
     def close(self, session: AggregateSession, reason: str = "session ended") -> Deferred[None]:
         """End C{session} and its members."""

@@ -9,7 +9,12 @@ once), and dropped when its server changed, its child ended or its
 aggregate session ends. A member is an ordinary session of its server's
 pool, so that server's router does what it does for a direct session: ids,
 progress, cancellation, the child's sampling, elicitation and roots
-requests, refusals and promotion.
+requests, refusals and promotion. A member is saved within its aggregate
+session's record, and given back to it, with its own id, when the session
+is restored (L{MemberSessions.restore}): its server's pool restores it as
+any restored session of its own (its child kept by a restart or a crash,
+else started anew with the member's C{initialize} replayed, and the
+client told so with the next answer).
 """
 
 from __future__ import annotations
@@ -66,6 +71,60 @@ class MemberSessions:
         self._relay = relay
         self._relayed = relay.relayed
         self._viewNow = viewNow
+        self.changed: Callable[[MemberSession], object] | None = None
+        """Told when a session's members changed (one opened, restored or
+        dropped): the record that holds them is saved again (the session
+        registry's C{served}, set by the gateway)."""
+
+    def restore(self, session: AggregateSession) -> set[str]:
+        """Give C{session} (restored from a previous process) back its saved
+        members whose server is configured, with their own ids, each
+        restored on its server's pool as a session of its own would be;
+        the names of their servers. The others wait for their next use
+        (L{open})."""
+        servers: set[str] = set()
+        for server in sorted(session.saved):
+            if server in session.members or server in session.opening:
+                continue  # one of this process's (its saved child is stopped)
+            if self._restored(session, server) is not None:
+                servers.add(server)
+        return servers
+
+    def merge(self, session: AggregateSession, saved: Mapping[str, dict[str, Any]]) -> set[str]:
+        """The predecessor's last record of C{session} (restored here from an
+        earlier save) has the members C{saved}: a member restored here that
+        it no longer has is dropped (it ended there), one it opened since
+        is restored (L{restore}); the names of their servers."""
+        for server, member in list(session.members.items()):
+            last = saved.get(server)
+            if member.restored and (last is None or last["id"] != member.id):
+                self.drop(member, "ended by the predecessor")
+        for server, record in saved.items():
+            if server not in session.members and server not in session.opening:
+                session.saved[server] = record
+        return self.restore(session)
+
+    def _restored(self, session: AggregateSession, server: str) -> MemberSession | None:
+        """C{session}'s saved member on C{server}, restored on its pool
+        (C{None}: its server or its route is not configured)."""
+        pool = self._pools.get(server)
+        saved = session.saved.get(server)
+        if pool is None or saved is None:
+            return None
+        variant = pool.variantFor(saved["scope"], principal=session.principal)
+        if variant is None:
+            return None
+        del session.saved[server]
+        member = MemberSession.fromSaved(session, pool, self._relay, saved)
+        member.variant = variant
+        pool.restore(member)
+        session.members[server] = member
+        self.log.debug(
+            "aggregate session {sid}: member {server} restored",
+            sid=session.shortId,
+            server=server,
+        )
+        return member
 
     def open(self, session: AggregateSession, server: str, route: str) -> Deferred[MemberSession]:
         """C{session}'s member on C{server} (on C{route}): the one it has,
@@ -85,6 +144,12 @@ class MemberSessions:
             waiting: Deferred[MemberSession] = Deferred()
             waiters.append(waiting)
             return waiting
+        if server in session.saved:
+            restored = self._restored(session, server)
+            session.saved.pop(server, None)  # one whose route is gone is opened anew
+            if restored is not None:
+                self._changed(restored)
+                return succeed(restored)
         variant = pool.variantFor(route, principal=session.principal)
         if variant is None:
             raise CallFailed(
@@ -134,6 +199,8 @@ class MemberSessions:
         if session not in self._sessions:
             raise CallFailed(jsonrpc.INVALID_REQUEST, "the session ended")
         session.members[server] = member
+        session.saved.pop(server, None)  # an earlier process's member is this one's now
+        self._changed(member)
         pool.notify(member, jsonrpc.notification("notifications/initialized"))
         if session.logLevel is not None:
             self.send(member, "logging/setLevel", {"level": session.logLevel})
@@ -240,10 +307,16 @@ class MemberSessions:
         parent = member.parent
         if parent.members.get(member.server) is member:
             del parent.members[member.server]
+            self._changed(member)
         for askId in [a for a, (asker, _) in parent.asks.items() if asker is member]:
             del parent.asks[askId]
         for key in [k for k, m in parent.inflight.items() if m is member]:
             del parent.inflight[key]
+
+    def _changed(self, member: MemberSession) -> None:
+        changed = self.changed
+        if changed is not None:
+            changed(member)
 
     def _close(self, member: MemberSession, why: str) -> None:
         maybeDeferred(member.pool.close, member, why).addErrback(

@@ -137,7 +137,8 @@ class ChildRelay(Protocol):
 
 class MemberSession(Session):
     """The session an aggregate session has on one member server (never
-    registered: only its aggregate session knows it)."""
+    registered: only its aggregate session knows it, and its record is
+    saved within its aggregate session's, L{saved})."""
 
     __slots__ = ("parent", "pool", "relay")
 
@@ -148,9 +149,15 @@ class MemberSession(Session):
         relay: ChildRelay,
         route: str,
         now: float,
+        sessionId: str | None = None,
     ) -> None:
+        """
+        @param sessionId: its id (C{None}: a fresh one; a member restored
+            from its aggregate session's record keeps its own, which names
+            it to the child a restart or a crash hands over).
+        """
         super().__init__(
-            secrets.token_urlsafe(24),
+            secrets.token_urlsafe(24) if sessionId is None else sessionId,
             pool.spec.name,
             parent.protocolVersion,
             parent.capabilities,
@@ -163,6 +170,41 @@ class MemberSession(Session):
         self.scope = route
         self.principal = parent.principal
         self.clientPid = parent.clientPid
+
+    @property
+    def recordId(self) -> str:
+        """Its record is its aggregate session's."""
+        return self.parent.id
+
+    def saved(self) -> dict[str, Any]:
+        """What of it outlives the process, within its aggregate session's
+        record (the client's capabilities, client info, pid and principal
+        are its aggregate session's)."""
+        return {
+            "server": self.server,
+            "id": self.id,
+            "scope": self.scope,
+            "protocolVersion": self.protocolVersion,
+            "logLevel": self.logLevel,
+            "subscriptions": sorted(self.subscriptions),
+            "created": self.created,
+            **({"called": True} if self.called else {}),
+        }
+
+    @classmethod
+    def fromSaved(
+        cls, parent: AggregateSession, pool: PoolLike, relay: ChildRelay, saved: dict[str, Any]
+    ) -> MemberSession:
+        """The member C{saved} (a checked L{saved}) describes, of C{parent}
+        on C{pool}, marked restored."""
+        member = cls(parent, pool, relay, saved["scope"], saved["created"], saved["id"])
+        member.protocolVersion = saved["protocolVersion"]
+        member.logLevel = saved["logLevel"]
+        if saved["subscriptions"]:
+            member.subscriptions = set(saved["subscriptions"])
+        member.called = saved.get("called") is True
+        member.restored = True
+        return member
 
     def deliver(self, message: Message) -> bool:
         return self.relay.fromChild(self, message, None)
@@ -192,6 +234,7 @@ class AggregateSession(Session):
         "mode",
         "opening",
         "results",
+        "saved",
         "seen",
         "tasks",
     )
@@ -204,6 +247,11 @@ class AggregateSession(Session):
         """C{"full"} or C{"search"} (chosen at C{initialize})."""
         self.ended = False
         self.members: dict[str, MemberSession] = {}
+        self.saved: dict[str, dict[str, Any]] = {}
+        """The saved records of members restored from a previous process
+        and not taken back yet (their server not configured when it was
+        restored), by server: taken back at their next use, and saved
+        again meanwhile."""
         self.opening: dict[str, list[Deferred[MemberSession]]] = {}
         self.inflight: dict[tuple[str, Any], MemberSession] = {}
         self.asks: dict[int, tuple[MemberSession, int]] = {}
@@ -249,8 +297,15 @@ class AggregateSession(Session):
                     learned.popitem(last=False)
 
     def record(self) -> dict[str, Any]:
+        """Its own record, with its endpoint, its mode and its members'
+        (L{MemberSession.saved}): a restart or a crash gives each member
+        its child back."""
         record = super().record()
-        record["aggregate"] = {"endpoint": self.endpoint, "mode": self.mode}
+        members = {**self.saved, **{s: m.saved() for s, m in self.members.items()}}
+        aggregate: dict[str, Any] = {"endpoint": self.endpoint, "mode": self.mode}
+        if members:
+            aggregate["members"] = [members[server] for server in sorted(members)]
+        record["aggregate"] = aggregate
         return record
 
     @classmethod
@@ -278,6 +333,8 @@ class AggregateSession(Session):
                 session.endpoint = info["endpoint"]
             if info.get("mode") in ("full", "search"):
                 session.mode = info["mode"]
+            for saved in info.get("members") or ():
+                session.saved[saved["server"]] = saved
         return session
 
 

@@ -11,7 +11,7 @@ making it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
 
 from twisted.internet.defer import maybeDeferred
@@ -48,15 +48,23 @@ class AggregateSide:
     the aggregate endpoints until then."""
 
     def __init__(
-        self, host: AggregateHost, pools: Mapping[str, PoolLike], clock: IReactorTime
+        self,
+        host: AggregateHost,
+        pools: Mapping[str, PoolLike],
+        clock: IReactorTime,
+        memberChanged: Callable[[Session], object] | None = None,
     ) -> None:
         """
         @param host: the gateway (its settings and catalogs).
         @param pools: the gateway's pools (the live mapping: reconfigures show).
+        @param memberChanged: told when an aggregate session's members
+            changed (the session registry's C{served}: the record that
+            holds them is saved again).
         """
         self._host = host
         self._pools = pools
         self._clock = clock
+        self._memberChanged = memberChanged
         self._aggregator: Aggregator | None = None
         self._endpoints: tuple[Mapping[str, EndpointSpec], NameSettings] | None = None
         """The endpoints to serve, kept until the aggregator is made."""
@@ -104,6 +112,7 @@ class AggregateSide:
             return getattr(host, "flow", None)
 
         aggregator.memberGate.flowStep = flowStep
+        aggregator.memberChanged = self._memberChanged
         if self._endpoints is not None:
             aggregator.useEndpoints(*self._endpoints)
             self._endpoints = None

@@ -249,6 +249,11 @@ class SessionContinuity:
             self._logRestored(added, dropped, gone)
             if self._host.running:
                 self._host.servers.prewarmRestored(servers)
+        aggregator = self._host.aggregateSide.made
+        if aggregator is not None:  # members of servers configured only now
+            members = aggregator.restoreSaved()
+            if members and self._host.running:
+                self._host.servers.prewarmRestored(members)
         waiting, self._heldWaiting = self._heldWaiting, []
         for each in waiting:
             each.callback(None)
@@ -282,20 +287,10 @@ class SessionContinuity:
         held: dict[str, dict[str, Any]] = {}
         for record in records:
             if isAggregateRecord(record):
-                if self._host.sessions.get(record["id"]) is None and record["id"] not in (
-                    self._endedMeanwhile
-                ):
-                    from mcpgateway.core.aggregate.session import AggregateSession
-
-                    aggregate = AggregateSession.fromRecord(record)
-                    aggregator = (
-                        self._host.aggregateSide.aggregator
-                    )  # made first: it knows its sessions
-                    self._host.sessions.add(aggregate)
-                    aggregator.restore(aggregate)
+                restored, members = self._restoreAggregate(record, merging)
+                servers |= members
+                if restored:
                     added += 1
-                    if not merging and self._predecessor is not None:
-                        self._inherited.add(aggregate.id)
                 else:
                     known += 1
                 continue
@@ -341,6 +336,28 @@ class SessionContinuity:
         elif not merging and (servers or dropped or gone):
             self._logRestored(added, dropped, gone)
         return servers
+
+    def _restoreAggregate(self, record: dict[str, Any], merging: bool) -> tuple[bool, set[str]]:
+        """Rebuild the aggregate session of C{record} with its members:
+        whether it was (not if this process has it already, or ended it
+        meanwhile), and the names of the servers of the members restored.
+        Merging, a session restored at start from an earlier save gets the
+        members of C{record}, the predecessor's last."""
+        from mcpgateway.core.aggregate.session import AggregateSession
+
+        aggregator = self._host.aggregateSide.aggregator  # made first: it knows its sessions
+        sessionId = record["id"]
+        existing = self._host.sessions.get(sessionId)
+        if existing is not None or sessionId in self._endedMeanwhile:
+            if merging and sessionId in self._inherited and isinstance(existing, AggregateSession):
+                return False, aggregator.merge(existing, AggregateSession.fromRecord(record))
+            return False, set()
+        aggregate = AggregateSession.fromRecord(record)
+        self._host.sessions.add(aggregate)
+        servers = aggregator.restore(aggregate)
+        if not merging and self._predecessor is not None:
+            self._inherited.add(aggregate.id)
+        return True, servers
 
     def _restoreRecord(self, record: dict[str, Any], merging: bool) -> str:
         """Rebuild the session of C{record} (not an aggregate one): the name

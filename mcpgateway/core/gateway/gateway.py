@@ -109,7 +109,7 @@ class Gateway:
         """The servers: a pool each, made, resolved and prewarmed."""
         self.pools: dict[str, PoolLike] = self.servers.pools
         """Every pool by server name (the live mapping of L{servers})."""
-        self.aggregateSide = AggregateSide(self, self.pools, clock)
+        self.aggregateSide = AggregateSide(self, self.pools, clock, self.sessions.served)
         """The aggregate endpoint's side, made on its first use."""
         self.started = clock.seconds()
         self.running = False
