@@ -38,6 +38,7 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from mcpgateway.core.bigline import SKIP_MOST, OversizedLine
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.turnwrites import Flusher, writerOf
@@ -155,7 +156,9 @@ class ChildProtocol(ProcessProtocol):
         @param name: the server name, for logs.
         @param onMessage: called with every JSON-RPC message the child writes.
         @param clock: for the stop sequence's timers.
-        @param maxLine: the longest stdout line accepted; longer kills the child.
+        @param maxLine: the longest stdout line accepted; a longer one is
+            dropped, failing the request it answers, or kills the child
+            when it answers none it names (L{mcpgateway.core.bigline}).
         @param killGroup: C{os.killpg}, when the child leads its own process
             group; C{None} signals only the process through its transport.
         @param onStderr: called with every stderr line (not rate-limited).
@@ -181,6 +184,8 @@ class ChildProtocol(ProcessProtocol):
         """The child's stdin, once the flusher adopted it."""
         self._chunks: list[bytes] = []
         self._chunkBytes = 0
+        self._oversized: OversizedLine | None = None
+        """The line over the limit being dropped (L{OversizedLine})."""
         self._errPartial = b""
         self.stderrTail: deque[str] = deque(maxlen=STDERR_LINES)
         self.pid: int | None = None
@@ -232,6 +237,17 @@ class ChildProtocol(ProcessProtocol):
     def outReceived(self, data: bytes) -> None:
         self.bytesIn += len(data)
         start = 0
+        oversized = self._oversized
+        if oversized is not None:  # the rest of a line over the limit: dropped
+            newline = data.find(b"\n")
+            oversized.add(data if newline < 0 else data[:newline])
+            if newline < 0:
+                if oversized.size > SKIP_MOST * self._maxLine:
+                    self._lineTooLong(oversized.size)
+                return
+            if not self._lineDropped():
+                return
+            start = newline + 1
         while True:
             newline = data.find(b"\n", start)
             if newline < 0:
@@ -245,15 +261,21 @@ class ChildProtocol(ProcessProtocol):
                 line = data[start:newline]
             start = newline + 1
             if len(line) > self._maxLine:
-                self._lineTooLong(len(line))
-                return
+                self._oversized = OversizedLine(line)
+                if not self._lineDropped():
+                    return
+                continue
             self._lineReceived(line)
         if start < len(data):
             rest = data[start:]
             self._chunks.append(rest)
             self._chunkBytes += len(rest)
             if self._chunkBytes > self._maxLine:
-                self._lineTooLong(self._chunkBytes)
+                oversized = self._oversized = OversizedLine(b"".join(self._chunks))
+                self._chunks.clear()
+                self._chunkBytes = 0
+                if not oversized.mayAnswer():
+                    self._lineTooLong(oversized.size)
 
     def pendingOutput(self) -> bytes:
         """The start of a stdout line read but not finished yet."""
@@ -297,6 +319,7 @@ class ChildProtocol(ProcessProtocol):
         self.outputClosed = True
         self._chunks.clear()
         self._chunkBytes = 0
+        self._oversized = None
         if not self.exited and self._outputTimer is None:
             self._outputTimer = self._clock.callLater(OUTPUT_GRACE, self._outputLost)
 
@@ -466,9 +489,35 @@ class ChildProtocol(ProcessProtocol):
             self.killedFor = why
         self.signal("KILL")
 
+    def _lineDropped(self) -> bool:
+        """The line over the limit has ended: when it answers a request
+        (L{OversizedLine.answers}), that request is answered with an error
+        and the child goes on (C{True}); else the child is killed."""
+        line, self._oversized = self._oversized, None
+        assert line is not None
+        answer, requestId = line.answers()
+        if not answer:
+            self._lineTooLong(line.size)
+            return False
+        self.log.warn(
+            "server {server} answered request {requestId} with a stdout line of {size} bytes,"
+            " over the {limit}-byte limit: that answer was dropped, its caller told",
+            server=self.name,
+            requestId=requestId,
+            size=line.size,
+            limit=self._maxLine,
+        )
+        said = (
+            f"server '{self.name}' answered with {line.size} bytes, over the gateway's"
+            f" {self._maxLine}-byte limit of a message (--max-line): the answer was dropped"
+        )
+        self._deliver(jsonrpc.errorResponse(requestId, jsonrpc.SERVER_UNAVAILABLE, said))
+        return True
+
     def _lineTooLong(self, size: int) -> None:
         self._chunks.clear()
         self._chunkBytes = 0
+        self._oversized = None
         self.log.error(
             "server {server} wrote a stdout line of {size} bytes, over the {limit}-byte limit;"
             " killing the child (it is restarted on the next request)",

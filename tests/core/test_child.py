@@ -156,7 +156,9 @@ class FramingTests(ChildTestCase):
 
 
 class MaxLineTests(ChildTestCase):
-    """Over-long stdout lines kill the child; nothing is buffered without bound."""
+    """An over-long stdout line that answers a request it names fails that
+    request alone; any other kills the child; nothing is buffered without
+    bound."""
 
     def test_line_of_exactly_max_line_accepted(self) -> None:
         line = b'{"jsonrpc":"2.0","id":1,"result":"' + b"x" * 100
@@ -166,24 +168,47 @@ class MaxLineTests(ChildTestCase):
         self.assertEqual(len(self.received), 1)
         self.assertEqual(self.proc.signals, [])
 
-    def test_complete_line_over_max_line_kills(self) -> None:
+    def test_complete_answer_over_max_line_fails_its_request_alone(self) -> None:
         big = b'{"jsonrpc":"2.0","id":2,"result":"' + b"x" * 200 + b'"}'
         with capturedGatewayLogs() as events:
-            self.proc.stdout(RESPONSE + b"\n" + big + b"\n")
+            self.proc.stdout(RESPONSE + b"\n" + big + b"\n" + RESPONSE + b"\n")
+        [first, dropped, after] = self.received
+        self.assertEqual(first, after)
+        self.assertEqual(dropped["id"], 2)
+        self.assertIn(f"answered with {len(big)} bytes", dropped["error"]["message"])
+        self.assertEqual(self.proc.signals, [])
+        [event] = warnings(events)
+        self.assertEqual((event["size"], event["limit"], event["requestId"]), (len(big), 100, 2))
+
+    def test_complete_line_over_max_line_that_answers_nothing_it_names_kills(self) -> None:
+        big = b'{"jsonrpc":"2.0","method":"notifications/message","params":"' + b"x" * 200
+        with capturedGatewayLogs() as events:
+            self.proc.stdout(RESPONSE + b"\n" + big + b'"}\n')
         self.assertEqual(self.received, [{"jsonrpc": "2.0", "id": 1, "result": {}}])
         self.assertEqual(self.proc.signals, ["KILL"])
         self.assertTrue(self.proto.exited)
         [event] = warnings(events)
         self.assertEqual(event["log_level"].name, "error")
-        self.assertEqual(event["size"], len(big))
+        self.assertEqual(event["size"], len(big) + 2)
         self.assertEqual(event["limit"], 100)
 
-    def test_line_over_max_line_assembled_from_chunks_kills(self) -> None:
-        self.proc.stdout(b'{"jsonrpc":"2.0","id":2,"result":"' + b"x" * 40)  # 74 bytes
-        self.proc.stdout(b"x" * 25)  # 99 bytes buffered: not over the limit yet
+    def test_answer_over_max_line_assembled_from_chunks_is_dropped_as_it_comes(self) -> None:
+        self.proc.stdout(b'{"result":"' + b"x" * 60)
+        self.proc.stdout(b"x" * 25)  # 96 bytes buffered: not over the limit yet
         self.assertEqual(self.proc.signals, [])
-        self.proc.stdout(b'"}\n')  # a complete line of 101 bytes
+        for _ in range(3):
+            self.proc.stdout(b"x" * 100)  # over: dropped as it comes, the end awaited
         self.assertEqual(self.received, [])
+        self.proc.stdout(b'","jsonrpc":"2.0","id":"a-7"}\n' + RESPONSE + b"\n")
+        self.assertEqual([m["id"] for m in self.received], ["a-7", 1])
+        self.assertEqual(self.proc.signals, [])
+
+    def test_an_answer_without_end_is_killed_at_eight_times_the_limit(self) -> None:
+        self.proc.stdout(b'{"jsonrpc":"2.0","id":4,"result":"' + b"x" * 100)
+        for _ in range(6):
+            self.proc.stdout(b"x" * 100)
+        self.assertEqual(self.proc.signals, [])
+        self.proc.stdout(b"x" * 200)
         self.assertEqual(self.proc.signals, ["KILL"])
 
     def test_partial_data_over_max_line_kills_without_newline(self) -> None:

@@ -279,3 +279,34 @@ def test_a_body_over_the_limit_fails_its_call_and_the_session_goes_on(
     refused, after = run(session())
     assert "over the 1048576-byte limit" in refused, refused
     assert after == "still here"
+
+
+def test_an_answer_over_max_line_fails_its_call_alone(start: Any, home: Path) -> None:
+    """One session's answer over C{--max-line} (a big file read) fails that
+    call; the child, and another session's calls on it, go on."""
+    fixture = Path(__file__).resolve().parents[2] / "fixtures" / "big_result_server.py"
+    config = writeConfig(
+        home / "big.json", {"big": {"command": sys.executable, "args": [str(fixture)]}}
+    )
+    gateway: RunningGateway = start("--config", str(config), "--max-line", "1000000")
+
+    async def sessions() -> tuple[str, str, str]:
+        async with Client(gateway.url("big")) as one, Client(gateway.url("big")) as other:
+            try:
+                await one.call_tool("big_text", {"chars": 3_000_000})
+            except Exception as e:
+                refused = str(e)
+            else:
+                refused = "answered"
+            texts = []
+            for client in (one, other):
+                result = await client.call_tool("small", {})
+                block = result.content[0]
+                texts.append(block.text if isinstance(block, types.TextContent) else "")
+            return refused, texts[0], texts[1]
+
+    refused, mine, theirs = run(sessions())
+    assert "over the gateway's 1000000-byte limit" in refused, refused
+    assert mine and mine == theirs
+    assert "answered request" in gateway.text() and "killing the child" not in gateway.text()
+    assert len(gateway.health()["servers"]["big"]["pids"]) == 1  # the one child, never killed
