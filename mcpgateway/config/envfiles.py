@@ -9,6 +9,9 @@ Highest first (the order seed 001 documents, and C{docs/guide/scopes.md}):
  4. the gateway's environment, minus its own settings and secrets
     (L{mcpgateway.core.environment.childEnvironment}).
 
+An entry of a project's own file (a repository's) gets neither layer 2 nor
+more of layer 4 than the basics (L{mcpgateway.config.projectenv}).
+
 L{overlay} merges layers 1-3 into the C{env} of a launch spec (the spawner
 puts it on top of layer 4, L{mcpgateway.core.spec.ServerSpec.environment});
 L{resolveEnvironment} gives the whole environment; L{expansionEnvironment}
@@ -22,6 +25,10 @@ the standard library's logging). Rules:
  - a missing file is empty; so is one that cannot be read, is not a regular
    file (a FIFO is never opened for a blocking read), is larger than
    L{MAX_BYTES} or is not UTF-8: each of those is one warning, never an error;
+ - a workspace's file is read only as a file of the workspace's own
+   (L{mcpgateway.config.workspacefile}): one that is a symbolic link (to
+   C{~/.aws/credentials}, to another project's C{.env}), has other hard
+   links, or lies on the sandbox's deny list is unusable, and empty;
  - a line the parser cannot read, a name that is not a portable variable
    name, or a value with a NUL character is skipped, and the file gets one
    warning that gives line numbers, never a line's text;
@@ -57,6 +64,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mcpgateway.config.deniedenv import isDenied
+from mcpgateway.config.workspacefile import ForeignFile, openWorkspaceFile
 from mcpgateway.core.environment import childEnvironment, isGatewayOwn
 from mcpgateway.runtime import paths
 
@@ -210,11 +218,15 @@ def readEnvFile(path: str | os.PathLike[str], workspace: bool = False) -> EnvFil
         return EnvFile(where, stamp=stamp, warning=f"{where}: {why}; not used", workspace=workspace)
 
     try:
-        fd = os.open(where, os.O_RDONLY | os.O_NONBLOCK)
+        # A workspace's file (a repository's) is read as a file of its own, never through a link.
+        fd = openWorkspaceFile(where) if workspace else os.open(where, os.O_RDONLY | os.O_NONBLOCK)
     except (FileNotFoundError, NotADirectoryError):
         return EnvFile(where, workspace=workspace)
+    except ForeignFile as e:
+        stamp = None if e.stamp is None else FileStamp.of(e.stamp)
+        return unused(f"{e} (a workspace's .env is read only as a file of its own)", stamp)
     except OSError as e:
-        return unused(f"cannot be read ({_reason(e)})", stampOf(where))
+        return unused(f"cannot be read ({_reason(e)})", stampOf(where, follow=not workspace))
     except (ValueError, UnicodeError):  # a NUL in the path, a lone surrogate
         return EnvFile(where, warning=f"{where!r}: not a file name; not used", workspace=workspace)
     try:
@@ -270,13 +282,16 @@ def readGatewayEnv(stateDir: str | os.PathLike[str]) -> EnvFile:
     return readEnvFile(Path(stateDir) / ENV_FILE)
 
 
-def stampOf(path: str | os.PathLike[str]) -> FileStamp | None:
-    """The file's L{FileStamp} now (C{None}: there is none, or no regular file)."""
+def stampOf(path: str | os.PathLike[str], follow: bool = True) -> FileStamp | None:
+    """The file's L{FileStamp} now (C{None}: there is none, or no regular
+    file). C{follow=False} (a workspace's file): a symbolic link's own
+    stamp, never its target's, which is not read."""
     try:
-        st = os.stat(path)
+        st = os.stat(path) if follow else os.lstat(path)
     except (OSError, ValueError, UnicodeError):
         return None
-    return FileStamp.of(st) if stat.S_ISREG(st.st_mode) else None
+    kept = stat.S_ISREG(st.st_mode) or (not follow and stat.S_ISLNK(st.st_mode))
+    return FileStamp.of(st) if kept else None
 
 
 def refresh(previous: EnvFile) -> EnvFile:
@@ -284,7 +299,7 @@ def refresh(previous: EnvFile) -> EnvFile:
     else the file read again (by the same rules). Compare the
     L{EnvFile.digest}s to know whether the values changed (then the children
     using it need a restart: L{changed})."""
-    now = stampOf(previous.path)
+    now = stampOf(previous.path, follow=not previous.workspace)
     if now == previous.stamp and (now is not None or previous.warning is None):
         return previous  # the same file, or still none
     return readEnvFile(previous.path, workspace=previous.workspace)
