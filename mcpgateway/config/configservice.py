@@ -124,6 +124,7 @@ class ConfigService(Service):
         self._reload = reload
         self._lock = DeferredLock()
         self._warned: set[str] = set()
+        self._noted: set[str] = set()
         self._handedOver = False
         self._last: LoadedConfig | None = None
         self._served: dict[str, ServerSpec] | None = None
@@ -221,6 +222,10 @@ class ConfigService(Service):
             if warning not in self._warned:  # say each once, not on every reload
                 self.log.warn("config: {warning}", warning=warning)
         self._warned = set(warnings)
+        for note in prepared.scoped.notes:
+            if note not in self._noted:  # once, as the warnings
+                self.log.info("config: {note}", note=note)
+        self._noted = set(prepared.scoped.notes)
         self._invalid = tuple(loaded.invalid)
         self.envWatch.files = dict(prepared.scoped.envFiles)
         self.classificationWatch.use(prepared.overrides)

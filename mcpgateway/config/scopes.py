@@ -15,6 +15,12 @@ one pool, and in it one L{Variant} per route:
    (L{expansionEnvironment}). Unless its scope is C{global}, its child runs
    in the workspace (or the entry's C{cwd}, relative to it) with the
    workspace's C{.env} on top (L{overlay});
+ - an entry of a project's own file (a repository's) gets none of the
+   user's environment: not the gateway's C{.env}, its C{${VAR}} expanded
+   from the basics of the gateway's environment and its workspace's C{.env}
+   only, any other C{${NAME}} read as the secret reference C{${env:NAME}}
+   (L{mcpgateway.config.projectenv}); L{Scoped.notes} say what it is not
+   given;
  - a project's entry that is the user's entry (the same spec once expanded
    from the gateway's environment, as adoption compares them) gets no child
    of its own: its clients are pointed at C{/<server>/mcp}, and its
@@ -74,6 +80,13 @@ from mcpgateway.config.envfiles import (
 )
 from mcpgateway.config.origins import entryDigest
 from mcpgateway.config.pathwidening import outsideWorkspace
+from mcpgateway.config.projectenv import (
+    asReferences,
+    defaulted,
+    expansion,
+    unexpandable,
+    withheldNote,
+)
 from mcpgateway.config.sandboxapprovals import SandboxApproval, approveCommand
 from mcpgateway.config.servers import (
     EntryError,
@@ -101,6 +114,9 @@ class Scoped:
     envFiles: dict[str, EnvFile] = field(default_factory=dict)
     """Every C{.env} the specs depend on, by path (to watch for changes)."""
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """What the log says once, not a problem: what a project's own entry's
+    children are not given of the user's environment (names only)."""
 
 
 def childKey(keys: WorkspaceKeys, launch: ServerSpec) -> str:
@@ -241,17 +257,10 @@ class _Context:
         if wsFile is None:
             wsFile = self.workspaceFiles[workspace] = self.readWorkspace(workspace)
             _watch(self.out, wsFile)
-        scope = "project" if project.label.startswith("project") else "local"
-        try:
-            parsed = parseEntry(
-                name,
-                project.entry,
-                expansionEnvironment(self.environ, self.gatewayEnv, wsFile),
-                scope,
-            )
-        except EntryError as e:
-            self.out.warnings.append(f"server '{name}' ({project.label}): {e}; skipped")
+        expanded = self.expanded(project, wsFile)
+        if expanded is None:
             return None
+        parsed, asked = expanded
         spec = classification.resolve(
             parsed, self.overrides.servers.get(name), self.promotions.get(name), "workspace"
         )
@@ -273,12 +282,67 @@ class _Context:
                 f"{wsFile.path}: sets {', '.join(left)}, which server '{name}' does not list"
                 ' (its "env", "credentialEnv" or "envFrom"); not passed to its children'
             )
-        env = overlay(parsed.env, self.gatewayEnv, passed if scoped else None)
+        # The gateway's .env holds the user's own servers' credentials: a
+        # project's own entry (a repository's) does not get it.
+        gatewayFile = self.gatewayEnv if project.origin is None else None
+        env = overlay(parsed.env, gatewayFile, passed if scoped else None)
         launch = _launch(spec, env, cwd, self.environ, lookAgain=True)
         if project.origin is not None:
             origin = EntryOrigin(project.origin, workspace, entryDigest(project.entry))
             launch = self.narrowedSandbox(replace(launch, origin=origin), origin)
+            self.noteWithheld(project, launch, wsFile, asked)
         return Variant(key, launch, childKey(self.keys, launch))
+
+    def expanded(
+        self, project: ProjectEntry, wsFile: EnvFile
+    ) -> tuple[ServerSpec, tuple[str, ...]] | None:
+        """The entry of C{project} parsed, its C{${VAR}} expanded, and the
+        names of its C{${NAME}} read as C{${env:NAME}}; C{None} when it
+        cannot be served (a warning). The user's own entry expands from the
+        gateway's environment under both C{.env} files; a project's own
+        (a repository's) from the basics of that environment under its
+        workspace's C{.env} only (L{mcpgateway.config.projectenv})."""
+        name, entry = project.name, project.entry
+        scope = "project" if project.label.startswith("project") else "local"
+        asked: tuple[str, ...] = ()
+        if project.origin is None:
+            environ = expansionEnvironment(self.environ, self.gatewayEnv, wsFile)
+        else:
+            blocked = unexpandable(entry, wsFile.names)
+            if blocked:
+                self.out.warnings.append(
+                    f"server '{name}' ({project.label}): its command or cwd names"
+                    f" {', '.join(f'${{{n}}}' for n in blocked)}, a variable of yours, which a"
+                    " project's own file may not use there; skipped"
+                )
+                return None
+            entry, asked = asReferences(entry, wsFile.names)
+            environ = expansion(self.environ, wsFile.values)
+        try:
+            return parseEntry(name, entry, environ, scope), asked
+        except EntryError as e:
+            self.out.warnings.append(f"server '{name}' ({project.label}): {e}; skipped")
+            return None
+
+    def noteWithheld(
+        self, project: ProjectEntry, launch: ServerSpec, wsFile: EnvFile, asked: tuple[str, ...]
+    ) -> None:
+        """Note what the children of C{launch} (a project's own entry) are
+        not given of the user's environment (names only; logged once)."""
+        assert project.origin is not None
+        given = {name for name, _ in launch.env}
+        userNames = {*self.environ, *self.gatewayEnv.names}
+        note = withheldNote(
+            launch.name,
+            project.origin,
+            self.environ,
+            (self.gatewayEnv.path, self.gatewayEnv.names),
+            given,
+            asked,
+            defaulted(project.entry, wsFile.names, userNames),
+        )
+        if note is not None:
+            self.out.notes.append(note)
 
     def narrowedSandbox(self, launch: ServerSpec, origin: EntryOrigin) -> ServerSpec:
         """C{launch} of a project's own entry (its C{origin}), unless the

@@ -11,7 +11,10 @@ proxies and the user's tokens reach it as they would from a client), except:
    take its sockets).
 
 A server's C{env} entries are added on top of this (see
-L{mcpgateway.core.spec.ServerSpec.environment}). Of those, the variables
+L{mcpgateway.core.spec.ServerSpec.environment}). A project's own entry (a
+repository's C{.mcp.json}...) inherits less: only what a program needs to
+run (L{basicEnvironment}: C{PATH}, C{HOME}, the locale...), never the
+user's tokens exported where the gateway started. Of those, the variables
 that send a child's connections elsewhere or pick the credentials it
 authenticates with (proxies, Kerberos, SASL: L{isRedirecting}) are named
 in the log when a child gets them (L{redirecting}): an entry (or a
@@ -63,3 +66,71 @@ def redirecting(env: Iterable[tuple[str, str]]) -> list[str]:
     """The names of C{env} (a spec's own variables) that L{isRedirecting}
     says redirect a child, sorted, each once; never a value."""
     return sorted({name for name, _ in env if isRedirecting(name)})
+
+
+BASIC_NAMES = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "USERNAME",
+        "SHELL",
+        "LANG",
+        "LANGUAGE",
+        "TERM",
+        "COLORTERM",
+        "NO_COLOR",
+        "TZ",
+        "TMPDIR",
+        "TMP",
+        "TEMP",
+        # What a program needs to run on Windows.
+        "SYSTEMROOT",
+        "SYSTEMDRIVE",
+        "WINDIR",
+        "COMSPEC",
+        "PATHEXT",
+        "USERPROFILE",
+        "APPDATA",
+        "LOCALAPPDATA",
+        "PROGRAMDATA",
+        "PROGRAMFILES",
+        "PROGRAMFILES(X86)",
+        "COMMONPROGRAMFILES",
+        "NUMBER_OF_PROCESSORS",
+        "PROCESSOR_ARCHITECTURE",
+        "OS",
+    }
+)
+"""The variables of the gateway's environment a project's own entry's child
+inherits (L{basicEnvironment}): where programs, the home, temporary files
+and the user's folders are, who the user is, the language, the terminal and
+the time zone. None of them holds a secret; each is what a program needs
+to run at all."""
+BASIC_PREFIXES = ("LC_", "XDG_")
+"""Families of L{BASIC_NAMES}: the locale's categories, the XDG folders."""
+
+
+def isBasic(name: str) -> bool:
+    """Whether C{name} is one of L{BASIC_NAMES} (in any case: Windows reads
+    names in any case) or of their families (L{BASIC_PREFIXES})."""
+    upper = name.upper()
+    return upper in BASIC_NAMES or upper.startswith(BASIC_PREFIXES)
+
+
+def basicEnvironment(environ: Mapping[str, str]) -> dict[str, str]:
+    """What a child of a project's own entry (a repository's C{.mcp.json},
+    C{.cursor/mcp.json}...) inherits of C{environ}: its L{isBasic} variables
+    only, never one of the gateway's own. The user's tokens, keys and
+    settings exported where the gateway started are the user's, not the
+    repository's."""
+    return {
+        name: value for name, value in environ.items() if isBasic(name) and not isGatewayOwn(name)
+    }
+
+
+def withheld(environ: Mapping[str, str]) -> list[str]:
+    """The names of C{environ} that L{basicEnvironment} leaves out (sorted;
+    the gateway's own are no child's anyway, and not named)."""
+    return sorted(name for name in environ if not isBasic(name) and not isGatewayOwn(name))

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
+from mcpgateway.core.environment import basicEnvironment
 from mcpgateway.flow.labels import NO_ENTRY_LABELS, EntryLabels
 from mcpgateway.sandbox.profile import DEFAULT as DEFAULT_SANDBOX
 from mcpgateway.sandbox.profile import SandboxProfile
@@ -293,8 +294,9 @@ class ServerSpec:
     {"title": ...}}); C{None}: the child's own, if it gives one."""
     origin: EntryOrigin | None = None
     """Where its entry comes from when that is a project's own file (a
-    repository's), whose secret references are not the repository's to use;
-    C{None}: the user's own config (user scope, a project's local scope in
+    repository's), whose secret references are not the repository's to use
+    and whose children inherit only the basics of the gateway's environment
+    (L{environment}); C{None}: the user's own config (user scope, a project's local scope in
     the user's file, the gateway's C{servers.json}, C{--config})."""
     configFile: str | None = field(default=None, compare=False)
     """The file its entry is written in, as the user knows it (C{~/.claude.json},
@@ -366,8 +368,13 @@ class ServerSpec:
         return replace(self, remote=replace(remote, principal=principalKey))
 
     def environment(self, base: Mapping[str, str]) -> dict[str, str]:
-        """The child's environment: C{base} (the gateway's) plus the entry's."""
-        merged = dict(base)
+        """The child's environment: C{base} (the gateway's) plus the entry's
+        C{env} (with the C{.env} layers its launch carries). A project's own
+        entry (its L{origin}, approved or not) inherits only the basics of
+        C{base} (L{basicEnvironment}: C{PATH}, C{HOME}, the locale...): the
+        user's secrets exported where the gateway started are not the
+        repository's."""
+        merged = dict(base) if self.origin is None else basicEnvironment(base)
         merged.update(self.env)
         return merged
 

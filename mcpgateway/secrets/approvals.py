@@ -2,7 +2,9 @@
 """The user's approvals of the secret references of a project's own entries.
 
 Secret references (C{${keyring:NAME}}, C{${op://...}}, C{${env:NAME}},
-C{${file:PATH}}) name the user's secrets, so they resolve in the user's own
+C{${file:PATH}}; and in a project's own entry a C{${NAME}} of the user's
+environment, read as C{${env:NAME}}: L{mcpgateway.config.projectenv}) name
+the user's secrets, so they resolve in the user's own
 config only. An entry of a project's own file (a repository's C{.mcp.json},
 C{.cursor/mcp.json}, C{.vscode/mcp.json}...: its spec's C{origin},
 L{mcpgateway.config.origins}) is refused its references (L{refusal}) unless
@@ -28,7 +30,9 @@ from typing import Any
 
 from mcpgateway.config.approvalfile import ApprovalFile
 from mcpgateway.config.approvalfile import ApprovalsError as ApprovalsError  # its callers' error
+from mcpgateway.config.envfiles import readWorkspaceEnv
 from mcpgateway.config.origins import entryDigest
+from mcpgateway.config.projectenv import asReferences
 from mcpgateway.config.references import BadReference, referencesOf
 from mcpgateway.config.servers import isRemoteEntry
 from mcpgateway.core.spec import ServerSpec
@@ -174,10 +178,14 @@ class SecretsCandidate:
 def candidates(stateDir: Path, server: str, workspace: str) -> list[SecretsCandidate]:
     """The entries of C{server} in the project C{workspace} (a real path)
     that come from the project's own files and have secret references, as
-    the gateway serves them (L{projectEntries})."""
+    the gateway serves them (L{projectEntries}): a C{${NAME}} of the user's
+    environment counts as the C{${env:NAME}} the gateway reads it as
+    (L{mcpgateway.config.projectenv.asReferences}, with the names the
+    workspace's C{.env} sets)."""
+    supplied = readWorkspaceEnv(workspace).names
     found: dict[tuple[str, str], SecretsCandidate] = {}
     for file, served in projectEntries(stateDir, server, workspace):
-        references = referencesIn(served)
+        references = referencesIn(asReferences(served, supplied)[0])
         if references:
             found.setdefault(
                 (file, entryDigest(served)),
