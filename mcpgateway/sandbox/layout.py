@@ -161,33 +161,21 @@ def build(
     places = Places(home, real(str(request["stateDir"])), host)
     rules = (request.get("profile") or {}).get("filesystem") or {}
     gatewayFiles = masks.gatewayFilesOf(request)
-    given = request.get("cwd")
     confinedTo = request.get("confinedTo") if isinstance(request.get("confinedTo"), str) else None
-    strayed = given and confinedTo is not None and not under(real(str(given)), real(confinedTo))
-    if strayed:  # a repository's entry runs in its workspace, whatever cwd it names
-        given = confinedTo
+    given, strayed = _given(request, confinedTo)
     cwd = real(str(given or request.get("gatewayCwd") or home))
     if not given and masks.forbidden(cwd, places, rules, gatewayFiles):
         cwd = home  # the gateway runs in its state directory: nothing of it is shown
     network = str((request.get("network") or {}).get("mode") or "none")
     layout = Layout(home, cwd, network)
-    if strayed:
-        layout.notes.append(
-            f"cwd {request.get('cwd')}: outside its workspace {confinedTo}: it runs in its"
-            " workspace, and is shown nothing of that folder"
-        )
+    layout.notes += strayed
     _system(layout, places)
     install = request.get("install")
     install = real(install) if isinstance(install, str) and install.startswith("/") else None
-    rule = PathRule(
-        places,
-        environ,
-        request.get("entryEnv") or (),
-        gatewayFiles,
-        [p for p in request.get("interpreterPaths") or () if isinstance(p, str)],
-        confinedTo,
-        str(request.get("server") or ""),
-    )
+    interpreters = [p for p in request.get("interpreterPaths") or () if isinstance(p, str)]
+    server = str(request.get("server") or "")
+    entryEnv = request.get("entryEnv") or ()
+    rule = PathRule(places, environ, entryEnv, gatewayFiles, interpreters, confinedTo, server)
     binds = _Binds(places, layout, rule, install)
     arguments = argumentPaths(argv[1:], cwd)
     scripted = [
@@ -257,6 +245,19 @@ def build(
     layout.presented = maskparents.present(layout.masked, _shown(layout), layout.notes)
     _settleCwd(layout, places, given)
     return layout
+
+
+def _given(request: Mapping[str, Any], confinedTo: str | None) -> tuple[Any, list[str]]:
+    """The working directory the entry names (C{None}: none), and the note
+    saying why it is not the one it named: a repository's entry runs in its
+    workspace, whatever C{cwd} it names."""
+    given = request.get("cwd")
+    if not given or confinedTo is None or under(real(str(given)), real(confinedTo)):
+        return given, []
+    return confinedTo, [
+        f"cwd {given}: outside its workspace {confinedTo}: it runs in its workspace, and is"
+        " shown nothing of that folder"
+    ]
 
 
 def _ownPackage(
