@@ -85,6 +85,13 @@ BASIC_NAMES = frozenset(
         "TMPDIR",
         "TMP",
         "TEMP",
+        # Which certificate authorities a TLS client trusts (paths, no secret):
+        # behind an intercepting proxy no install nor request works without.
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "NODE_EXTRA_CA_CERTS",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
         # What a program needs to run on Windows.
         "SYSTEMROOT",
         "SYSTEMDRIVE",
@@ -105,8 +112,8 @@ BASIC_NAMES = frozenset(
 )
 """The variables of the gateway's environment a project's own entry's child
 inherits (L{basicEnvironment}): where programs, the home, temporary files
-and the user's folders are, who the user is, the language, the terminal and
-the time zone. None of them holds a secret; each is what a program needs
+and the user's folders are, who the user is, the language, the terminal,
+the time zone and which certificate authorities TLS trusts. None of them holds a secret; each is what a program needs
 to run at all."""
 BASIC_PREFIXES = ("LC_", "XDG_")
 """Families of L{BASIC_NAMES}: the locale's categories, the XDG folders."""

@@ -240,3 +240,11 @@ def test_the_basics_are_what_a_program_needs(name: str) -> None:
 )
 def test_a_secret_or_a_handle_is_no_basic(name: str) -> None:
     assert not isBasic(name)
+
+
+def test_the_certificate_authorities_a_tls_client_trusts_are_basics() -> None:
+    """Behind an intercepting proxy, a repository's install or request
+    needs the machine's CA bundle: a path, no secret."""
+    for name in ("SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE"):
+        assert isBasic(name), name
+    assert not isBasic("HTTPS_PROXY")  # a proxy's URL may hold its password
