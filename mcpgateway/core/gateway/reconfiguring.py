@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.gateway.test_gateway_parts, tests.core.gateway.test_env_reload -*-
+# -*- test-case-name: tests.core.gateway.test_gateway_parts, tests.core.gateway.test_env_reload, tests.config.test_project_same_name -*-
 """A gateway's servers changed by a new configuration: L{Reconfigurer}.
 
 New servers appear; removed ones end their sessions and stop their
@@ -6,7 +6,14 @@ children; changed ones are replaced (their sessions end, and their clients
 initialize again on the 404). A change a pool can take on its own (the
 environment alone, routes added) keeps the pool and its sessions
 (L{mcpgateway.core.pools.pool.sameServer}, L{PoolLike.useSpec}); a route
-that is gone ends its own sessions only.
+that is gone ends its own sessions only. A pool replaced because some of
+its routes changed (a project's entry of the user's server's name added,
+changed or removed: the pool now needs a child per route, or no longer
+does) ends the sessions of those routes only: each session of a route
+whose launch is the same on both sides (the user's C{/<server>/mcp} among
+them) carries on in the new pool, its C{initialize} replayed on a new
+child (L{PoolLike.restore}), as a session restored after a restart is. A
+change of the user's own entry still ends every session of the server.
 """
 
 from __future__ import annotations
@@ -92,21 +99,17 @@ class Reconfigurer:
                 if refusal is not None:
                     old.endEra2026(refusal)  # "era2026": false now: no call or listen goes on
                 continue
+            carried = [] if old is None or new is None else self._carried(name, old.spec, new)
             if old is not None:
-                self.log.info(
-                    "config: server {server} {what}; ending its sessions",
-                    server=name,
-                    what="removed" if new is None else "changed",
-                )
-                self._endServer(
-                    name, old, "was removed" if new is None else "was replaced (its entry changed)"
-                )
+                self._replaced(name, old, new, carried)
                 stopping.append(old.stopAll())
                 self._servers.remove(name, forget=new is None)
             if new is not None:
                 if old is None:
                     self.log.info("config: server {server} added", server=name)
-                self._servers.add(name, new)
+                pool = self._servers.add(name, new)
+                for session in carried:
+                    self._carryOn(pool, session)
                 if self._host.running:
                     self._servers.start([name])
         self._aggregate.membersChanged()
@@ -114,16 +117,77 @@ class Reconfigurer:
             self._host.continuity.configured()  # the held sessions' servers are known now, or gone
         return DeferredList(stopping, consumeErrors=True)
 
-    def _endServer(self, name: str, pool: PoolLike, what: str) -> None:
-        """End every session of server C{name} (served by C{pool}): each
-        request in flight on its children is answered first with a
-        JSON-RPC error (-32003) naming the server and saying C{what}
-        happened to it, as when a child goes away (docs/design/routing.md), and
-        cancelled on its child; then the sessions end (their streams close
-        with nothing left unanswered)."""
+    def _replaced(
+        self, name: str, old: PoolLike, new: ServerSpec | None, carried: list[Session]
+    ) -> None:
+        """End the sessions of server C{name}'s pool C{old}, removed or
+        replaced by one serving C{new}, but those C{carried} over (the
+        sessions of its unchanged routes), and say so."""
+        if not carried:
+            self.log.info(
+                "config: server {server} {what}; ending its sessions",
+                server=name,
+                what="removed" if new is None else "changed",
+            )
+            what = "was removed" if new is None else "was replaced (its entry changed)"
+            self._endServer(name, old, what)
+            return
+        ending = [s for s in self._sessions.forServer(name) if s not in carried]
+        self.log.info(
+            "config: server {server}: some of its routes changed (a project's entry of that"
+            " name); its pool is made anew: the {carried} session(s) of its unchanged routes"
+            " carry on, on new children; ending the {ending} of its changed routes",
+            server=name,
+            carried=len(carried),
+            ending=len(ending),
+        )
+        self._endServer(name, old, "was reloaded (a route of it changed)", carried)
+
+    def _carried(self, name: str, old: ServerSpec, new: ServerSpec) -> list[Session]:
+        """The sessions of server C{name}, C{old} replaced by C{new}, that
+        carry on in the new pool: none when the user's own route changed or
+        is gone (its entry is what changed); else those of each route whose
+        launch is the same in both (never a session of an aggregate, or one
+        bound by its credentials)."""
+        before, after = variantsOf(old), variantsOf(new)
+        if "" not in before or "" not in after or before[""].launch != after[""].launch:
+            return []
+        aggregate = self._aggregate
+        return [
+            session
+            for session in self._sessions.forServer(name)
+            if not (aggregate.isAggregate(session) or aggregate.isMember(session))
+            and not session.credential
+            and session.scope in before
+            and session.scope in after
+            and before[session.scope].launch == after[session.scope].launch
+        ]
+
+    def _carryOn(self, pool: PoolLike, session: Session) -> None:
+        """Attach C{session}, a session of the pool C{pool} replaced, to
+        C{pool}: bound to its route there, its C{initialize} replayed on its
+        next request (or ended, when its route cannot take it)."""
+        variant = pool.variantFor(session.scope, principal=session.principal)
+        if variant is None:
+            self._host.endSession(session, f"its route of server {session.server} was removed")
+            return
+        session.variant = variant
+        pool.restore(session)
+
+    def _endServer(
+        self, name: str, pool: PoolLike, what: str, carried: list[Session] | None = None
+    ) -> None:
+        """End every session of server C{name} (served by C{pool}) but those
+        C{carried} over to its new pool: each request in flight on its
+        children is answered first with a JSON-RPC error (-32003) naming
+        the server and saying C{what} happened to it, as when a child goes
+        away (docs/design/routing.md), and cancelled on its child; then the
+        sessions end (their streams close with nothing left unanswered)."""
         pool.failAll(jsonrpc.CHILD_EXITED, f"server '{name}' {what}")
+        kept = carried or []
         for session in self._sessions.forServer(name):
-            self._host.endSession(session, f"server {name} {what}")
+            if session not in kept:
+                self._host.endSession(session, f"server {name} {what}")
 
     def _endRerouted(self, name: str, old: ServerSpec, new: ServerSpec) -> None:
         """Before the pool of server C{name} serves C{new}: end the sessions
