@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.gateway.test_gateway_parts, tests.core.gateway.test_env_reload, tests.config.test_project_same_name -*-
+# -*- test-case-name: tests.core.gateway.test_gateway_parts, tests.core.gateway.test_env_reload, tests.core.gateway.test_project_same_name -*-
 """A gateway's servers changed by a new configuration: L{Reconfigurer}.
 
 New servers appear; removed ones end their sessions and stop their
