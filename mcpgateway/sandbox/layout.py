@@ -549,9 +549,12 @@ class _Binds:
 
     def runs(self, program: str) -> bool:
         """Whether a repository's entry may run C{program} (as named, or as
-        resolved): the system's, its workspace's, or one of the user's
-        installed programs (L{PathRule.programPlaces}); a refusal is noted."""
+        resolved): the system's, its workspace's, the gateway's install of
+        its package, or one of the user's installed programs
+        (L{PathRule.programPlaces}); a refusal is noted."""
         named = os.path.abspath(program)
+        if masks.stateInstall(self._places, named) is not None:
+            return True  # the gateway's own install of its package (L{add} shows it alone)
         resolved = self._places.resolve(named)
         if not self._rule.refusal(named, False, A_PROGRAM):
             return True

@@ -283,3 +283,18 @@ def test_no_path_that_holds_the_home_is_ever_allowed(parts: list[str], writable:
         assert rule.refusal(path, writable, "an argument") is not None
     if writable and (path == "/" or path.startswith(("/etc", "/usr"))):
         assert rule.refusal(path, writable, "an argument") is not None
+
+
+def test_a_repositorys_uvx_program_runs_from_the_gateways_install(tmp_path: Path) -> None:
+    """A repository's C{uvx} entry, resolved, runs its program from the
+    gateway's install of its package: that install is shown, read-only."""
+    home = tree(tmp_path)
+    install = home / ".mcpgateway" / "uvx" / "mcp-server-time-abc"
+    program = install / "tools" / "mcp-server-time" / "bin" / "mcp-server-time"
+    program.parent.mkdir(parents=True)
+    program.write_text("#!/usr/bin/python3\n")
+    program.chmod(0o755)
+    (tmp_path / "ws").mkdir(exist_ok=True)
+    fields = {"cwd": str(tmp_path / "ws"), "workspace": True, "confinedTo": str(tmp_path / "ws")}
+    layout = build(request(tmp_path, **fields), [str(program)], {"PATH": "/usr/bin:/bin"})
+    assert layout.reopened == [(str(install), False)] and layout.refused == []
