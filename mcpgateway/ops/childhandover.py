@@ -51,7 +51,7 @@ import contextlib
 import os
 import signal
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -150,6 +150,39 @@ def _signal(pid: int, signum: int, group: bool, pidfd: int | None, startTime: in
 def _closeQuietly(fd: int) -> None:
     with contextlib.suppress(OSError):
         os.close(fd)
+
+
+class ChildPassing(Protocol):
+    """Passes the running children to the successor
+    (L{ChildSender})."""
+
+    def send(self, transport: Any) -> Deferred[bool]:
+        """Send them on the link C{transport}; fires with whether the
+        successor took them (told through L{acknowledged} or L{linkLost})."""
+        ...
+
+    def acknowledged(self) -> None: ...
+
+    def linkLost(self) -> None: ...
+
+
+class ChildReceiving(Protocol):
+    """Takes the children the predecessor passes
+    (L{ChildAdoption})."""
+
+    reply: Callable[[bytes], None] | None
+
+    def start(self) -> None: ...
+
+    def descriptor(self, fd: int) -> None: ...
+
+    def data(self, data: bytes) -> None: ...
+
+    def linkLost(self) -> None: ...
+
+    def stopping(self) -> None:
+        """This process stops: a child that still comes is stopped, not served."""
+        ...
 
 
 # -- the old process's side -----------------------------------------------------------
@@ -340,6 +373,12 @@ class ChildAdoption:
         self._started = self._clock.seconds()
         if self._holding and self._gateTimer is None:
             self._gateTimer = self._clock.callLater(self._wait, self._open, "timed out")
+
+    @property
+    def holding(self) -> bool:
+        """Whether the children have not come yet: every child start is
+        held, so no child of this process has asked a client anything."""
+        return self._holding
 
     def pending(self, server: str) -> Deferred[None] | None:
         """Hold a start of a child of C{server} until the children have

@@ -60,7 +60,6 @@ import os
 import signal
 import socket
 import sys
-import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +74,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from mcpgateway.ops.lateanswers import SuccessorWords
 from mcpgateway.ops.signals import IGNORED_ENV, ignoredStopSignals
 from mcpgateway.runtime import interpreter, logs
 from mcpgateway.runtime.atomicfile import writeFileAtomic
@@ -84,6 +84,7 @@ from mcpgateway.runtime.paths import HANDOVER_ENV
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorSocket, IReactorTime
 
+    from mcpgateway.ops.childhandover import ChildPassing, ChildReceiving
     from mcpgateway.runtime.reactortype import IReactor
 
 PIDFILE_ENV = "MCPGATEWAY_HANDOVER_PIDFILE"
@@ -119,39 +120,6 @@ def _serverFactory(make: Callable[[], Protocol]) -> ServerFactory[Any]:
     C{ServerFactory.forProtocol} makes one, but its type says only
     C{Factory}."""
     return cast("ServerFactory[Any]", ServerFactory.forProtocol(make))
-
-
-class ChildPassing(typing.Protocol):
-    """Passes the running children to the successor
-    (L{mcpgateway.ops.childhandover.ChildSender})."""
-
-    def send(self, transport: Any) -> Deferred[bool]:
-        """Send them on the link C{transport}; fires with whether the
-        successor took them (told through L{acknowledged} or L{linkLost})."""
-        ...
-
-    def acknowledged(self) -> None: ...
-
-    def linkLost(self) -> None: ...
-
-
-class ChildReceiving(typing.Protocol):
-    """Takes the children the predecessor passes
-    (L{mcpgateway.ops.childhandover.ChildAdoption})."""
-
-    reply: Callable[[bytes], None] | None
-
-    def start(self) -> None: ...
-
-    def descriptor(self, fd: int) -> None: ...
-
-    def data(self, data: bytes) -> None: ...
-
-    def linkLost(self) -> None: ...
-
-    def stopping(self) -> None:
-        """This process stops: a child that still comes is stopped, not served."""
-        ...
 
 
 class BadHandover(ValueError):
@@ -287,28 +255,26 @@ class _Launch(ProcessProtocol):
 
 class _PredecessorSide(Protocol):
     """The predecessor's end of the link: C{listening}, then C{adopted}
-    once the successor holds the children it was passed."""
+    once the successor holds the children it was passed; and the clients'
+    answers the successor passes back (L{mcpgateway.ops.lateanswers})."""
 
     def __init__(self, predecessor: Predecessor) -> None:
         self._predecessor = predecessor
-        self._buffer = b""
+        self._words = SuccessorWords(self._said, predecessor.answered)
 
     def connectionMade(self) -> None:
         self._predecessor.linkTransport = self.transport
 
     def dataReceived(self, data: bytes) -> None:
-        self._buffer += data
-        if LISTENING in self._buffer:
-            self._buffer = self._buffer.split(LISTENING, 1)[1]
+        self._words.feed(data)
+
+    def _said(self, word: bytes) -> None:
+        if word == LISTENING:
             self._predecessor.successorListening()
-        if ADOPTED in self._buffer:
-            self._buffer = b""
-            if self._predecessor.children is not None:
-                self._predecessor.children.acknowledged()
-        if STOP in self._buffer:
-            self._buffer = b""
+        elif word == ADOPTED and self._predecessor.children is not None:
+            self._predecessor.children.acknowledged()
+        elif word == STOP:
             self._predecessor.stopAsked()
-        self._buffer = self._buffer[-64:]
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._predecessor.linkTransport = None
@@ -357,6 +323,9 @@ class Predecessor:
         self.children = children
         self.linkTransport: Any = None
         """The link to the successor, once connected."""
+        self.answers: Callable[[dict[str, Any]], object] | None = None
+        """Takes the clients' answers the successor passes back while this
+        process hands over (L{mcpgateway.ops.lateanswers.AnswerTaking})."""
         self._reactor = reactor
         self._command = list(command)
         self._environ = dict(environ)
@@ -499,6 +468,12 @@ class Predecessor:
     def _stopReactor(self) -> None:
         with contextlib.suppress(ReactorNotRunning):  # a SIGTERM stopped it meanwhile
             self._reactor.stop()
+
+    def answered(self, record: dict[str, Any]) -> None:
+        """A client's answer the successor passed back: to L{answers}, while
+        this process hands over (its connections, the calls' streams, open)."""
+        if self.answers is not None and self.state == "handing over" and not self._abandoned:
+            self.answers(record)
 
     def stopAsked(self) -> None:
         """The successor stops before this process has handed over
@@ -664,6 +639,14 @@ class Successor(Service):
     def predecessorPid(self) -> int:
         """The pid of the process this one took over from."""
         return self._inherited.predecessor
+
+    def tell(self, data: bytes) -> bool:
+        """Write C{data} to the predecessor (a client's answer it is owed:
+        L{mcpgateway.ops.lateanswers}); whether the link was up."""
+        if self.gone.called or self._transport is None:
+            return False
+        self._transport.write(data)
+        return True
 
     def pending(self) -> Deferred[None] | None:
         """A Deferred that fires once the predecessor has stopped (its

@@ -119,6 +119,10 @@ def wireAdoption(
         adoption.runInThread = threadRunner(reactor)
         if successor is None:  # a crashed gateway's warden waits with its children
             CrashAdoption(reactor, stateDir, adoption, adoption.proof).setServiceParent(top)
+        else:  # the predecessor's questions to clients are answered here meanwhile
+            from mcpgateway.ops.lateanswers import AnswerPassing
+
+            gateway.answersElsewhere = AnswerPassing(successor, adoption)
     if getattr(watcher, "keeps", False):
         pools = lambda: dict(gateway.pools)  # noqa: E731
         CrashKeeping(pools, watcher, reactor).setServiceParent(top)  # type: ignore[arg-type]

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from mcpgateway.config.configservice import ConfigService
     from mcpgateway.core.gateway.gateway import Gateway
     from mcpgateway.ops.handover import Predecessor, Successor
+    from mcpgateway.ops.lateanswers import AnswerTaking
     from mcpgateway.ops.services import InstanceService, ListenerService
     from mcpgateway.runtime.reactortype import IReactor
     from mcpgateway.startup.preflight import Preflight
@@ -112,7 +113,7 @@ def _predecessor(
         top.handOver()
         return site.handOver(options["restart-timeout"])
 
-    return Predecessor(
+    predecessor = Predecessor(
         reactor,
         successorCommand(args),
         os.environ,
@@ -123,6 +124,17 @@ def _predecessor(
         children=childSender(gateway, reactor),
         userPath=lambda: recordedPath(pre.stateDir),
     )
+    predecessor.answers = answerTaking(gateway, site).take
+    return predecessor
+
+
+def answerTaking(gateway: Gateway, site: GatewaySite) -> AnswerTaking:
+    """What gives the clients' answers a successor passes back to this
+    process's sessions, each through its endpoint of C{site}."""
+    from mcpgateway.ops.lateanswers import AnswerTaking
+    from mcpgateway.web.app import backendOf
+
+    return AnswerTaking(gateway.sessions.get, lambda session: backendOf(site, session))
 
 
 RESTART_SIGNAL = signal.SIGUSR2

@@ -74,6 +74,7 @@ from mcpgateway.web.plumbing.stock import StockRequest, stockChannel
 
 if TYPE_CHECKING:
     from mcpgateway.core.era2026.types import Era2026Gateway
+    from mcpgateway.web.endpoints.backends import Backend
 
     # Loaded at the page's first request.
     from mcpgateway.web.pages.approvalspage import HeldCallsIfAny
@@ -323,3 +324,10 @@ def endEra2026Streams(site: Any, reason: str) -> int:
     if isinstance(root, GatewayRoot):
         return root.endEra2026Streams(reason)
     return 0
+
+
+def backendOf(site: Any, session: Any) -> Backend | None:
+    """What serves C{session} at its endpoint of C{site} (a L{makeSite}
+    site; C{None}: its endpoint is gone, or another factory)."""
+    root = getattr(site, "resource", None)
+    return root.backendOf(session) if isinstance(root, GatewayRoot) else None

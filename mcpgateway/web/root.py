@@ -53,8 +53,10 @@ from mcpgateway.web.plumbing.requestcontext import contextOf
 if TYPE_CHECKING:
     from mcpgateway.config.problems import ConfigProblems
     from mcpgateway.core.era2026.types import Era2026Gateway
+    from mcpgateway.core.sessions import Session
     from mcpgateway.httpbase.door import Door
     from mcpgateway.ops.audit import AuditSink  # loaded with a team's audit log
+    from mcpgateway.web.endpoints.backends import Backend
     from mcpgateway.web.pages.approvalspage import HeldCallsIfAny
     from mcpgateway.web.pages.statuspage import StatusPage  # loaded at the page's first request
 from mcpgateway.web.teamcluster import PEER_HEADER, ClusterServices, Gate, TeamServices
@@ -514,6 +516,19 @@ class GatewayRoot(Resource):
             )
         self._govern(endpoint)
         return endpoint
+
+    def backendOf(self, session: Session) -> Backend | None:
+        """What serves C{session} at its endpoint (C{None}: its server, route
+        or aggregate endpoint is gone): a client answer a restart's
+        successor passes back goes there (L{mcpgateway.ops.lateanswers})."""
+        aggregate = getattr(session, "endpoint", None)
+        if isinstance(aggregate, str):  # an aggregate endpoint's session
+            endpoint = self._aggregate(AggregatePath(aggregate, session.scope))
+        elif session.scope:
+            endpoint = self._route(session.server, session.scope)
+        else:
+            endpoint = self._endpoint(session.server)
+        return None if endpoint is None else endpoint.backend
 
     def _govern(self, endpoint: McpEndpoint) -> None:
         """Give C{endpoint} the team surface's current gates and doors (set

@@ -30,7 +30,7 @@ L{mcpgateway.core.era2026.listen}).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, fail, succeed
@@ -68,6 +68,15 @@ if TYPE_CHECKING:
     from mcpgateway.flow.step import FlowStep
 
 
+class AnswersElsewhere(Protocol):
+    """Where a client's answer goes that another process is owed
+    (L{mcpgateway.ops.lateanswers.AnswerPassing})."""
+
+    def takes(self, session: Session, message: jsonrpc.Message) -> bool:
+        """Whether C{session}'s answer C{message} went there (else it is this process's)."""
+        ...
+
+
 class Gateway:
     """Every server pool and every session of this gateway process."""
 
@@ -76,6 +85,10 @@ class Gateway:
     """The flow rule on the tool calls of a server's route and of the
     aggregate (L{mcpgateway.flow.step}, set by the wiring): told of each
     session that ends, as what a client gathered is kept per session."""
+    answersElsewhere: AnswersElsewhere | None = None
+    """In a restart's successor, what passes back to the predecessor the
+    answers of clients to the requests it sent them (set by the wiring);
+    the endpoints ask it before they take an answer."""
 
     def __init__(
         self,

@@ -179,6 +179,9 @@ class AggregateBackend:
         self._gateway.aggregateSide.aggregator.notify(cast("AggregateSession", session), message)
 
     def answer(self, session: Session, message: Message) -> bool:
+        elsewhere = self._gateway.answersElsewhere
+        if elsewhere is not None and elsewhere.takes(session, message):
+            return True  # a restart's predecessor asked it
         return self._gateway.aggregateSide.aggregator.answer(
             cast("AggregateSession", session), message
         )

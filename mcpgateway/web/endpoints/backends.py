@@ -314,6 +314,9 @@ class PoolBackend:
         self.pool.notify(session, message)
 
     def answer(self, session: Session, message: Message) -> bool:
+        elsewhere = self._gateway.answersElsewhere
+        if elsewhere is not None and elsewhere.takes(session, message):
+            return True  # a restart's predecessor asked it
         if self._tasks is not None:
             self._tasks.answered(session, message)
         return self.pool.answer(session, message)
