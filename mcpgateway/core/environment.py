@@ -113,8 +113,8 @@ BASIC_NAMES = frozenset(
 """The variables of the gateway's environment a project's own entry's child
 inherits (L{basicEnvironment}): where programs, the home, temporary files
 and the user's folders are, who the user is, the language, the terminal,
-the time zone and which certificate authorities TLS trusts. None of them holds a secret; each is what a program needs
-to run at all."""
+the time zone and which certificate authorities TLS trusts. None of them
+holds a secret; each is what a program needs to run at all."""
 BASIC_PREFIXES = ("LC_", "XDG_")
 """Families of L{BASIC_NAMES}: the locale's categories, the XDG folders."""
 
