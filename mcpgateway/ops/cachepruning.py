@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
@@ -56,23 +57,37 @@ def prune(stateDir: str, now: float, keepUnused: float = cachekeeping.KEEP_UNUSE
             cachekeeping.delete(path)
         except OSError as e:
             out.failed.append((path, e.strerror or str(e)))
-    for folder in cachekeeping.stale(caches, now, keepUnused):
-        try:
-            size = cachekeeping.remove(folder)
-        except OSError as e:
-            out.failed.append((folder.path, e.strerror or str(e)))
-            continue
-        if size is not None:
-            out.folders.append((folder, size))
-    for install in installkeeping.superseded(stateDir):
-        try:
-            size = installkeeping.remove(install)
-        except OSError as e:
-            out.failed.append((install.path, e.strerror or str(e)))
-            continue
-        if size is not None:
-            out.installs.append((install, size))
+    found = cachekeeping.stale(caches, now, keepUnused)
+    out.folders = _removeEach(found, cachekeeping.remove, out.failed)
+    out.installs = _removeEach(
+        installkeeping.superseded(stateDir), installkeeping.remove, out.failed
+    )
     return out
+
+
+class _Found(Protocol):
+    path: str
+
+
+F = TypeVar("F", bound=_Found)
+
+
+def _removeEach(
+    found: list[F], remove: Callable[[F], int | None], failed: list[tuple[str, str]]
+) -> list[tuple[F, int]]:
+    """Remove each of C{found}: those removed, with the bytes they held
+    (one kept meanwhile is not among them); what could not be is added
+    to C{failed}, with why."""
+    removed = []
+    for each in found:
+        try:
+            size = remove(each)
+        except OSError as e:
+            failed.append((each.path, e.strerror or str(e)))
+            continue
+        if size is not None:
+            removed.append((each, size))
+    return removed
 
 
 class CachePruning(Service):
