@@ -100,6 +100,10 @@ def test_a_gateway_removes_the_install_its_entry_left_for_a_newer_one(
     assert waitFor(onTheNewOne, timeout=60), gateway.text()[-3000:]
     gateway.stop()
     following = start("--config", str(config))
-    assert waitFor(lambda: not installs[0].exists(), timeout=FIRST_PASS + 60), following.text()
-    assert installs[1].is_dir() and os.listdir(claims) == [installs[1].name]
+
+    def removed() -> bool:  # the install, then its claims
+        return not installs[0].exists() and os.listdir(claims) == [installs[1].name]
+
+    assert waitFor(removed, timeout=FIRST_PASS + 60), following.text()
+    assert installs[1].is_dir()
     assert "removed the package install" in following.text()
