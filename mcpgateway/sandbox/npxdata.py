@@ -29,6 +29,8 @@ from __future__ import annotations
 import os
 import stat
 
+from mcpgateway.sandbox import packagecopy
+
 TYPE_CHECKING = False  # typing itself is not imported: the launcher starts lean
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -41,7 +43,6 @@ DEPENDENCIES = "node_modules"
 MOST = 512 << 20
 """Bytes carried at most: a package whose written files hold more is left
 as it is (said), so that no start waits on a copy of gigabytes."""
-FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def packageName(package: str) -> str:
@@ -95,8 +96,9 @@ def usersData(home: str, name: str) -> tuple[str, list[str], int] | None:
 def carry(copy: str, home: str, name: str) -> tuple[str, list[str]] | None:
     """Copy the files the server of package C{name} wrote in the user's own
     C{npx} install (L{usersData}) into C{copy}, the gateway's copy of it
-    just made, each where C{copy} has none: the install and the files
-    carried; C{None}: nothing to carry.
+    just made, each where C{copy} has none (L{packagecopy.place}: nothing
+    in the copy is followed): the install and the files carried; C{None}:
+    nothing to carry.
 
     @raise OSError: a file could not be read or written; or they hold
         more than L{MOST} bytes.
@@ -107,28 +109,5 @@ def carry(copy: str, home: str, name: str) -> tuple[str, list[str]] | None:
     source, paths, size = found
     if size > MOST:
         raise OSError(0, f"{size} bytes in {source}, over the {MOST >> 20} MB carried")
-    carried = []
-    for path in paths:
-        target = os.path.join(copy, path)
-        if os.path.lexists(target):
-            continue
-        os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
-        _copyFile(os.path.join(source, path), target)
-        carried.append(path)
+    carried = [path for path in paths if packagecopy.place(os.path.join(source, path), copy, path)]
     return (source, carried) if carried else None
-
-
-def _copyFile(source: str, target: str) -> None:
-    """C{source} to C{target} (a new file, mode 0600), never through a symlink."""
-    reading = os.open(source, FLAGS)
-    try:
-        part = f"{target}.{os.getpid()}.carry"
-        writing = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        try:
-            while chunk := os.read(reading, 1 << 16):
-                os.write(writing, chunk)
-        finally:
-            os.close(writing)
-        os.replace(part, target)
-    finally:
-        os.close(reading)

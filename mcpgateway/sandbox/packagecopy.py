@@ -139,6 +139,32 @@ def refresh(source: str, copy: str, earlier: str | None = None) -> None:
     os.replace(fresh, sums)
 
 
+def place(source: str, copy: str, relative: str) -> bool:
+    """Put the file C{source} at C{relative} in C{copy} (its folders made
+    as needed), unless C{copy} holds a regular file there: whether it was
+    put. As everywhere in a copy, nothing there is followed: a link or a
+    file where a folder belongs goes, and the file is written under a
+    fresh name and renamed over its place."""
+    *folders, name = relative.split("/")
+    into = os.open(copy, DIRECTORY_FLAGS)
+    try:
+        for folder in folders:
+            _ensureFolder(into, folder, 0o700)
+            inner = os.open(folder, DIRECTORY_FLAGS, dir_fd=into)
+            os.close(into)
+            into = inner
+        try:
+            held = os.stat(name, dir_fd=into, follow_symlinks=False)
+        except FileNotFoundError:
+            held = None
+        if held is not None and stat.S_ISREG(held.st_mode):
+            return False
+        _mirrorFile(source, name, into, 0o600, changed=True)
+        return True
+    finally:
+        os.close(into)
+
+
 def _carry(earlier: str, copy: str) -> None:
     """Move the copy at C{earlier} (a real folder, never a link) and its
     digests to C{copy}, when C{copy} does not exist yet."""

@@ -77,6 +77,20 @@ def test_a_linked_package_or_file_is_not_followed(tmp_path: Path) -> None:
     assert npxdata.carry(str(tmp_path / "copy"), str(home), NAME) is None
 
 
+def test_a_link_in_the_copy_is_replaced_never_followed(tmp_path: Path) -> None:
+    """A link where the copy's C{dist} belongs (one a child left) goes:
+    nothing is written where it pointed."""
+    home, copy, outside = tmp_path / "home", tmp_path / "copy", tmp_path / "outside"
+    npxInstall(home, "aaaa", "graph\n", 1000.0)
+    outside.mkdir()
+    copy.mkdir()
+    (copy / "dist").symlink_to(outside)
+    assert npxdata.carry(str(copy), str(home), NAME) is not None
+    assert list(outside.iterdir()) == []
+    assert not (copy / "dist").is_symlink()
+    assert (copy / "dist" / "memory.jsonl").read_text() == "graph\n"
+
+
 def test_more_than_the_most_is_not_carried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path / "home"
     npxInstall(home, "aaaa", "x" * 100, 1000.0)
