@@ -104,9 +104,12 @@ def test_a_gateway_removes_the_install_its_entry_left_for_a_newer_one(
     gateway.stop()
     following = start("--config", str(config))
 
-    def removed() -> bool:  # the install, then its claims
-        return not installs[0].exists() and os.listdir(claims) == [installs[1].name]
+    def removed() -> bool:  # the install, then its claims, then the log's word of it
+        return (
+            not installs[0].exists()
+            and os.listdir(claims) == [installs[1].name]
+            and "removed the package install" in following.text()
+        )
 
     assert waitFor(removed, timeout=FIRST_PASS + 60), following.text()
     assert installs[1].is_dir()
-    assert "removed the package install" in following.text()
