@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.admin.test_sessions_api -*-
+# -*- test-case-name: tests.web.admin.test_sessions_api, tests.core.test_backlog -*-
 """Client sessions: one C{Mcp-Session-Id} per client per server endpoint.
 
 A L{Session} carries what the gateway learned at C{initialize} (protocol
@@ -23,9 +23,14 @@ from typing import Any, Protocol, runtime_checkable
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
 
+from mcpgateway.core.backlog import Backlog, isNotification
 from mcpgateway.core.spec import Variant
 from mcpgateway.protocol.jsonrpc import Message
+from mcpgateway.runtime import logs
+
+_log = Logger(observer=logs.observer, namespace="mcpgateway.core.sessions")
 
 
 class SessionLike(Protocol):
@@ -105,6 +110,7 @@ class Session:
     """One client session on one server endpoint."""
 
     __slots__ = (
+        "_backlog",
         "_streamWaiters",
         "_subscriptions",
         "called",
@@ -117,6 +123,7 @@ class Session:
         "id",
         "inFlight",
         "lastActivity",
+        "listens",
         "logLevel",
         "ownerLookedUp",
         "principal",
@@ -151,6 +158,12 @@ class Session:
         self.created = now
         self.lastActivity = now
         self.getStream: Stream | None = None
+        self.listens = False
+        """Whether its client opened a GET stream once: a notification that
+        finds none open then waits for the next (L{deliver})."""
+        self._backlog: Backlog | None = None
+        """The notifications that wait for its next GET stream; C{None}
+        while none do (memory per idle session counts)."""
         self.logLevel: str | None = None
         self._subscriptions: set[str] | None = None
         self._streamWaiters: list[Callable[[], None]] | None = None
@@ -231,9 +244,41 @@ class Session:
             self.getStream = None
 
     def deliver(self, message: Message) -> bool:
-        """Put C{message} on the standalone GET stream, if one is open."""
+        """Put C{message} on the standalone GET stream, if one is open. A
+        notification that finds none, for a client that listens, waits for
+        the next one (L{mcpgateway.core.backlog}); C{False}: neither."""
         stream = self.getStream
-        return stream is not None and stream.send(message)
+        if stream is not None and stream.send(message):
+            return True
+        if self.listens and isNotification(message):
+            backlog = self._backlog
+            if backlog is None:
+                backlog = self._backlog = Backlog()
+            backlog.keep(message)
+            return True
+        return False
+
+    @property
+    def backlog(self) -> list[Message]:
+        """The notifications that wait for its next GET stream, oldest first."""
+        return [] if self._backlog is None else self._backlog.messages()
+
+    def _sendBacklog(self) -> None:
+        """Send what waits (L{deliver}) on the stream just opened, in order."""
+        backlog, self._backlog = self._backlog, None
+        if backlog is None:
+            return
+        messages, dropped = backlog.take()
+        for message in messages:
+            self.deliver(message)
+        if dropped:
+            _log.info(
+                "session {sid}: {count} notification(s) were dropped while it had no stream"
+                " (its newest are kept, at most {kept})",
+                sid=self.shortId,
+                count=dropped,
+                kept=len(messages),
+            )
 
     def awaitStream(self, callback: Callable[[], None]) -> None:
         """Call C{callback} once, when a GET stream opens next (L{streamOpened})."""
@@ -251,8 +296,10 @@ class Session:
 
     def streamOpened(self) -> None:
         """A GET stream was opened and is its L{getStream} now (the web
-        layer says so): whoever waited for one (L{awaitStream}) is told,
-        once."""
+        layer says so): what waited for it goes out first (L{deliver}), and
+        whoever waited for one (L{awaitStream}) is told, once."""
+        self.listens = True
+        self._sendBacklog()
         waiters, self._streamWaiters = self._streamWaiters, None
         for callback in waiters or ():
             callback()
@@ -275,7 +322,25 @@ class Session:
             "credential": self.credential,
             "principal": self.principal,
             **({"called": True} if self.called else {}),
+            **self._listening(),
         }
+
+    def _listening(self) -> dict[str, Any]:
+        """Of its record: whether its client listens, and what waits for its
+        next stream."""
+        if not self.listens:
+            return {}
+        backlog = self.backlog
+        return {"listens": True, "backlog": backlog} if backlog else {"listens": True}
+
+    def listenAsSaved(self, record: dict[str, Any]) -> None:
+        """Take from C{record} (a checked L{record}) whether its client
+        listens and what waits for its next stream, in order after what
+        waits here already."""
+        if record.get("listens") is True:
+            self.listens = True
+        for message in record.get("backlog", ()):
+            self.deliver(message)
 
     @classmethod
     def fromRecord(cls, record: dict[str, Any]) -> Session:
@@ -299,6 +364,7 @@ class Session:
         session.credential = record.get("credential", "")
         session.principal = record.get("principal", "")
         session.called = record.get("called") is True
+        session.listenAsSaved(record)
         session.restored = True
         return session
 

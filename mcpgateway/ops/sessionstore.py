@@ -79,6 +79,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from mcpgateway.core.backlog import checkedBacklog
 from mcpgateway.ops.sessionjournal import JOURNAL_NAME, SessionJournal
 from mcpgateway.ops.sessionlines import (
     FOOTER,
@@ -677,6 +678,13 @@ def _checked(record: Any) -> dict[str, Any]:
         extra["pidFromSocket"] = True  # found by the gateway, not the client's word
     if record.get("called") is True:
         extra["called"] = True  # a child served it: one started anew is told so
+    if record.get("listens") is True:
+        extra["listens"] = True  # its client opens GET streams: what waits goes out on the next
+        if "backlog" in record:
+            try:
+                extra["backlog"] = checkedBacklog(record["backlog"])
+            except ValueError as e:
+                raise CorruptSessions(str(e)) from None
     return {
         **keys,
         **extra,

@@ -18,6 +18,7 @@ from mcpgateway.core.pools.placement import SessionPlacement
 from mcpgateway.core.pools.serverpool import ServerPool
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness
+from tests.support.core.backlog import listened, reopened, updated
 from tests.support.core.continuity import MemoryStore, PersistentHarness
 from tests.support.core.predecessor import SERVERS, Restart, SuccessorHarness, savedIds
 
@@ -225,3 +226,23 @@ def test_a_successor_started_after_its_predecessor_is_gone_restores_all() -> Non
     gone.callback(None)
     new.gateway.start()
     assert ids(new) == {sid}
+
+
+def test_the_successor_sends_on_what_the_predecessor_kept_after_the_streams_moved() -> None:
+    """The old process ends the GET streams at a restart; its child goes on
+    speaking until it is handed over, and what it says waits in the old
+    process's session, which its last save keeps; the successor, whose
+    stream of that session is open by then, sends it on at the merge."""
+    r = Restart()
+    old = r.old.gateway.sessions.get(r.first)
+    assert old is not None
+    listened(old)  # the hand-over closed it; its client opened it again at the successor
+    new = r.new.gateway.sessions.get(r.first)
+    assert new is not None
+    stream = reopened(new)
+    old.deliver(updated(1))
+    old.deliver(updated(2))
+    with capturedGatewayLogs() as events:
+        r.predecessorExits()
+    assert stream.sent == [updated(1), updated(2)]
+    assert any("missed while the predecessor" in e.get("log_format", "") for e in events)

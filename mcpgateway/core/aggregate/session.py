@@ -324,6 +324,7 @@ class AggregateSession(Session):
         session.clientPid = record["clientPid"]
         session.scope = record.get("scope", "")
         session.principal = record.get("principal", "")
+        session.listenAsSaved(record)
         session.restored = True
         if session.principal:
             session.mayUse = nothing  # until a request of its principal binds it

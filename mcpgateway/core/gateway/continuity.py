@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.gateway.test_continuity, tests.core.gateway.test_continuity_writes -*-
+# -*- test-case-name: tests.core.gateway.test_continuity, tests.core.gateway.test_continuity_writes, tests.core.test_predecessor -*-
 """Sessions that outlive the gateway process: L{SessionContinuity}.
 
 With a L{SessionPersistence}, the gateway restores at start the sessions a
@@ -349,6 +349,8 @@ class SessionContinuity:
         sessionId = record["id"]
         existing = self._host.sessions.get(sessionId)
         if existing is not None or sessionId in self._endedMeanwhile:
+            if merging:
+                self._sendOn(record)
             if merging and sessionId in self._inherited and isinstance(existing, AggregateSession):
                 return False, aggregator.merge(existing, AggregateSession.fromRecord(record))
             return False, set()
@@ -371,6 +373,7 @@ class SessionContinuity:
             self._host.sessions.get(record["id"]) is not None
             or record["id"] in self._endedMeanwhile
         ):
+            self._sendOn(record)
             return "known"
         if pool is None or self._host.sessions.get(record["id"]) is not None:
             return "dropped"
@@ -393,6 +396,20 @@ class SessionContinuity:
         if not merging and self._predecessor is not None:
             self._inherited.add(session.id)
         return session.server
+
+    def _sendOn(self, record: dict[str, Any]) -> None:
+        """Merging: what waited in the predecessor for the next stream of a
+        session this process has (L{mcpgateway.core.backlog}) goes to it
+        now, on its stream if it has opened one here, else when it does."""
+        session = self._host.sessions.get(record["id"])
+        if session is not None and record.get("backlog"):
+            session.listenAsSaved(record)
+            self.log.info(
+                "session {sid}: {count} notification(s) its client missed while the"
+                " predecessor handed over sent on",
+                sid=session.shortId,
+                count=len(record["backlog"]),
+            )
 
     def _logRestored(self, added: int, dropped: int, gone: int) -> None:
         self.log.info(

@@ -379,9 +379,12 @@ def test_a_removed_tokens_get_stream_and_call_are_closed_and_its_session_idles_o
     connectionGone(call)
     session = h.gateway.sessions.get(alices)
     assert session is not None and session.getStream is None  # no stream keeps it from idling out
-    assert not session.deliver({"jsonrpc": "2.0", "method": "notifications/message"})
+    note = {"jsonrpc": "2.0", "method": "notifications/message"}
+    session.deliver(note)  # waits for the session's next stream, which only its principal opens
+    assert session.getStream is None and session.backlog == [note]
     again = h.listen("alice", alices)
     assert again.status == 401  # the stream cannot be opened again with that token
+    assert session.backlog == [note]
     assert h.gateway.sessions.get(bobs).getStream is not None  # type: ignore[union-attr]
 
 
