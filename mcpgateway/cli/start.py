@@ -301,13 +301,11 @@ def alreadyRunning(out: Output, found: GatewayProbe, port: int | None, adopt: bo
 
 def adoptionInEffect(stateDir: Path) -> bool:
     """Whether client files of C{stateDir}'s gateway are adopted and not
-    put back (a backup of them is there: the last gateway the user started
-    with adoption did not stop cleanly); kept copies of restored backups do
-    not count."""
-    from mcpgateway.clientconfigs.backups import backupPaths
-    from mcpgateway.clientconfigs.claude import hasBackup
+    put back (L{mcpgateway.ops.putback.adoptionInEffect}, of the user's own
+    Claude config)."""
+    from mcpgateway.ops import putback
 
-    return hasBackup(stateDir, claudeConfigPath(None)) or bool(backupPaths(stateDir))
+    return putback.adoptionInEffect(stateDir, claudeConfigPath(None))
 
 
 def checkClients(spec: str) -> str:

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.gateway.test_gateway -*-
+# -*- test-case-name: tests.core.gateway.test_gateway, tests.ops.test_listener -*-
 """The gateway's place in the twistd service tree: listening, the
 instance lock and C{state.json}, and periodic jobs.
 """
@@ -59,12 +59,19 @@ class ListenerService(Service):
         onListening: Callable[[int], Any] | None = None,
         findHolder: Callable[[int, str | None], Deferred[Holder]] | None = None,
         openFiles: Callable[[], object] | None = None,
+        putBack: Callable[[], Deferred[list[str]]] | None = None,
     ) -> None:
         """
         @param openFiles: called before it listens: the gateway's raises
             its open-files limit (L{mcpgateway.ops.openfiles.raiseOpenFiles}).
+        @param putBack: called when another account holds the port, before
+            the process stops: puts back the client entries a gateway of
+            this state directory adopted and left pointing there
+            (L{mcpgateway.ops.putback.putBackEverything}, in a worker
+            thread); what it did, a line each.
         """
         self._openFiles = openFiles
+        self._putBack = putBack
         self._findHolder = findHolder or _holderInThread(reactor)
         self._onListening = onListening
         self._endpoint = endpoint
@@ -140,11 +147,38 @@ class ListenerService(Service):
 
         def said(holder: int | tuple[int | None, int | None] | None) -> None:
             pid, uid = holder if isinstance(holder, tuple) else (holder, None)
-            self._cannotListen(inUseMessage(port, pid, uid), port, pid)
+            message = inUseMessage(port, pid, uid)
+            if uid is None or uid == os.geteuid() or self._putBack is None:
+                self._cannotListen(message, port, pid)
+                return
+            self._sayCannotListen(message, port, pid)
+            putting = self._putBack()
+            putting.addCallbacks(self._putBackSaid, self._putBackFailed)
+            putting.addBoth(lambda _: self._stop())
 
         found.addCallback(said)
 
+    def _putBackSaid(self, lines: list[str]) -> None:
+        if lines:
+            self.log.warn(
+                "your clients' entries pointed at that port: put back as they were (as"
+                " `mcpgateway restore` does), so none of them talks to that account's"
+                " process: {lines}",
+                lines="; ".join(lines),
+            )
+
+    def _putBackFailed(self, reason: Failure) -> None:
+        self.log.failure(
+            "putting back the client entries that point at that port failed: run"
+            " `mcpgateway restore`",
+            reason,
+        )
+
     def _cannotListen(self, why: str, port: int | None = None, holder: int | None = None) -> None:
+        self._sayCannotListen(why, port, holder)
+        self._stop()
+
+    def _sayCannotListen(self, why: str, port: int | None, holder: int | None) -> None:
         self.log.critical(
             "cannot listen on {endpoint}: {why}",
             endpoint=self._description,
@@ -152,6 +186,9 @@ class ListenerService(Service):
             port=port,
             holder=holder,
         )
+
+    def _stop(self) -> None:
+        """Stop the process, exit status 1."""
         self._reactor.addSystemEventTrigger("after", "shutdown", self._exit, 1)
         # Listening may fail before the reactor runs (twist starts services first).
         self._reactor.callWhenRunning(self._reactor.stop)

@@ -224,6 +224,8 @@ def _root(options: Options, pre: Preflight, reactor: IReactor) -> InstanceServic
         "sandbox": options.get("sandbox", "off"),
         # whose PATH its children's commands are looked up on (`status` says it)
         "path": pathOrigin(os.environ, readRecord(pre.stateDir)),
+        # whose installed mcpgateway a restart runs (`status` compares it with its own)
+        "python": sys.executable,
     }
     return InstanceService(pre.stateDir, pre.lock, details, reactor)
 
@@ -643,9 +645,17 @@ def _listener(
 
         factory = TLSMemoryBIOFactory(tls, False, site)
     from mcpgateway.ops.openfiles import raiseOpenFiles
+    from mcpgateway.ops.putback import putBackEverything
 
+    putBack = threadRunner(reactor)
     listener = ListenerService(
-        server, endpoint, factory, reactor, onListening=listening, openFiles=raiseOpenFiles
+        server,
+        endpoint,
+        factory,
+        reactor,
+        onListening=listening,
+        openFiles=raiseOpenFiles,
+        putBack=lambda: putBack(putBackEverything, pre.stateDir),
     )
     return listener, site
 

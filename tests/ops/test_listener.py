@@ -345,3 +345,59 @@ def test_a_port_another_account_holds_is_said_as_that_accounts() -> None:
     [line] = critical(events)
     assert f"port 9101 is held by another account's process (uid {other}" in line
     assert "reaches that account, not your gateway" in line
+
+
+def test_a_port_another_account_holds_has_the_adopted_entries_put_back_before_the_stop() -> None:
+    """The client entries a gateway that died left pointing at the port
+    would reach that account: they are put back (in a worker thread), said
+    after the line that names the account, and only then does the process
+    stop."""
+    reactor = MemoryReactor()
+    putting: Deferred[list[str]] = Deferred()
+    asked: list[bool] = []
+
+    def putBack() -> Deferred[list[str]]:
+        asked.append(True)
+        return putting
+
+    service = ListenerService(
+        Refusing(inUse()),
+        "tcp:9101:interface=127.0.0.1",
+        object(),
+        reactor,
+        exit=lambda code: None,
+        findHolder=lambda port, host: succeed((None, os.geteuid() + 1)),
+        putBack=putBack,
+    )
+    with capturedLogs() as events:
+        service.startService()
+        assert asked == [True] and len(critical(events)) == 1
+        assert reactor.whenRunningHooks == []  # not stopped while they are put back
+        putting.callback(["put back in /home/u/.claude.json: memory"])
+    [said] = [e for e in events if e.get("log_level") == LogLevel.warn]
+    assert "put back as they were" in formatEvent(said)
+    assert "memory" in formatEvent(said)
+    assert [hook[0] for hook in reactor.whenRunningHooks] == [reactor.stop]
+
+
+@pytest.mark.parametrize("uid", [None, "own"])
+def test_a_port_this_account_holds_or_no_one_knows_whose_puts_nothing_back(
+    uid: str | None,
+) -> None:
+    asked: list[bool] = []
+
+    def putBack() -> Deferred[list[str]]:
+        asked.append(True)
+        return succeed([])
+
+    service = ListenerService(
+        Refusing(inUse()),
+        "tcp:9101:interface=127.0.0.1",
+        object(),
+        MemoryReactor(),
+        exit=lambda code: None,
+        findHolder=lambda port, host: succeed((4242, os.geteuid() if uid else None)),
+        putBack=putBack,
+    )
+    service.startService()
+    assert asked == []

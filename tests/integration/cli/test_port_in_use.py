@@ -67,10 +67,10 @@ def test_start_on_a_port_in_use_says_it_in_one_line(tmp_path: Path, held: int) -
     assert not (tmp_path / "state" / "state.json").exists()
 
 
-def test_a_port_another_account_listens_on_is_named_as_that_accounts(tmp_path: Path) -> None:
-    """A gateway that died left its port to whoever takes it: C{start}
-    names the account whose process listens there, read from the kernel's
-    table (its process's fds are not this account's to read)."""
+@pytest.fixture
+def foreign() -> Iterator[tuple[int, int]]:
+    """A loopback port a throwaway account's process listens on: the port
+    and the account's uid."""
     from tests.integration.sandboxkit import accountOrSkip
 
     account = accountOrSkip()
@@ -86,16 +86,60 @@ def test_a_port_another_account_listens_on_is_named_as_that_accounts(tmp_path: P
     )
     try:
         assert listener.stdout is not None and listener.stdout.readline().strip() == "up"
-        done = cli(tmp_path, "start", "--port", str(port))
-        assert done.returncode == 1, done.stderr
-        assert (
-            f"port {port} is held by another account's process (uid {account.uid}," in done.stderr
-        ), done.stderr
-        assert "reaches that account, not your gateway" in done.stderr
+        yield port, account.uid
     finally:
         listener.kill()
         listener.wait()
         account.remove()
+
+
+def test_a_port_another_account_listens_on_is_named_as_that_accounts(
+    tmp_path: Path, foreign: tuple[int, int]
+) -> None:
+    """A gateway that died left its port to whoever takes it: C{start}
+    names the account whose process listens there, read from the kernel's
+    table (its process's fds are not this account's to read)."""
+    port, uid = foreign
+    done = cli(tmp_path, "start", "--port", str(port))
+    assert done.returncode == 1, done.stderr
+    assert f"port {port} is held by another account's process (uid {uid}," in done.stderr, (
+        done.stderr
+    )
+    assert "reaches that account, not your gateway" in done.stderr
+
+
+def test_the_gateway_run_by_hand_puts_back_entries_pointing_at_another_accounts_port(
+    tmp_path: Path, foreign: tuple[int, int]
+) -> None:
+    """A gateway that crashed left ~/.claude.json's entries pointing at its
+    port, which another account now listens on: the gateway run by hand
+    cannot listen there, and before it exits it puts the entries back, so
+    that Claude Code's next start talks to its own servers, not to that
+    account."""
+    from mcpgateway.clientconfigs.claude import ClaudeConfig
+
+    port, uid = foreign
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    claude = tmp_path / ".claude.json"
+    servers = {"mem": {"command": "mem-server", "args": ["--keep"]}}
+    claude.write_text(json.dumps({"mcpServers": servers}, indent=2))
+    config = ClaudeConfig(claude, state, home=tmp_path, environ={})
+    config.adopt(lambda name, workspace: f"http://127.0.0.1:{port}/{name}/mcp")
+    assert f"127.0.0.1:{port}" in claude.read_text()
+    done = subprocess.run(
+        [*launchCommand(), "--port", str(port), "--state-dir", str(state)],
+        env=environment(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"held by another account's process (uid {uid}," in done.stdout
+    [said] = [line for line in done.stdout.splitlines() if "put back as they were" in line]
+    assert "mem (user scope)" in said
+    assert json.loads(claude.read_text())["mcpServers"] == servers
 
 
 def test_the_gateway_run_by_hand_says_it_too(tmp_path: Path, held: int) -> None:
