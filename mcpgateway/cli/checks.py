@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.cli.test_doctor,tests.cli.test_cli_properties -*-
 """The checks of C{mcpgateway doctor}: each looks at one thing (the gateway,
-its C{/health}, npx/uvx resolution, refused server-to-client requests,
-promoted servers, pool limits, the config backup, the Claude config, the
+its C{/health}, npx/uvx resolution, promoted servers, pool limits, the
+config backup, the Claude config, the
 npx cache, C{classification.json}, the state directory's mode, the
 workspace key, the C{.env} files, the log file) and says L{Check}: pass, info, or fail with a fix.
 
@@ -352,47 +352,6 @@ def checkResolution(ctx: DoctorContext) -> Check:
         return Check("info", "No npx/uvx server to resolve")
     resolved = sum(len(names) for names in states.values())
     return Check("pass", f"npx/uvx resolution: {plural(resolved, 'server')} resolved")
-
-
-def checkServerRequests(ctx: DoctorContext) -> Check:
-    """Shared servers whose sampling/elicitation requests the gateway
-    refused because it could not tell which session they belong to."""
-    if ctx.health is None:
-        return notChecked(ctx, "Server-to-client requests")
-    servers = healthServers(ctx.health)
-    counted = {
-        name: server["ambiguousServerRequests"]
-        for name, server in servers.items()
-        if isinstance(server.get("ambiguousServerRequests"), int)
-        and not isinstance(server.get("ambiguousServerRequests"), bool)
-    }
-    promoted = {name for name, server in servers.items() if isinstance(server.get("promoted"), str)}
-    refused = sorted(name for name, n in counted.items() if n > 0 and name not in promoted)
-    if refused:
-        details = tuple(
-            f"{name}: {servers[name]['warning']}"
-            if isinstance(servers[name].get("warning"), str)
-            else name
-            for name in refused
-        )
-        return Check(
-            "fail",
-            "Server-to-client requests refused (no way to tell which session"
-            " they belong to on a shared child): "
-            + ", ".join(f"{name} ({counted[name]})" for name in refused),
-            f'run {", ".join(refused)} per session ("share": "session" in its'
-            f" entry or {ctx.stateDir / OVERRIDES_FILE})",
-            details,
-        )
-    if not counted:
-        return Check("info", "Server-to-client requests not counted by this gateway")
-    if promoted & set(counted):
-        return Check(
-            "pass",
-            "Server-to-client requests: those refused were on servers now promoted"
-            f" ({', '.join(sorted(promoted & set(counted)))}; see the promotions check)",
-        )
-    return Check("pass", "Server-to-client requests: none refused")
 
 
 def checkPromotions(ctx: DoctorContext) -> Check:

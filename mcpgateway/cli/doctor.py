@@ -25,16 +25,18 @@ from mcpgateway.cli.checks import (
     checkPoolCapacity,
     checkPromotions,
     checkResolution,
-    checkServerRequests,
     checkStateDir,
     checkWorkspaceKey,
 )
+from mcpgateway.cli.childexits import checkChildExits
 from mcpgateway.cli.configreport import checkConfigEntries
 from mcpgateway.cli.context import CliContext, defaultContext
 from mcpgateway.cli.output import LEGEND, SYMBOLS, Output, Parser, Subcommands
 from mcpgateway.cli.remotechecks import checkRemoteLogins
 from mcpgateway.cli.sandbox import checkSandbox
 from mcpgateway.cli.sandboxrefusals import checkSandboxRefusals
+from mcpgateway.cli.serverrequests import checkServerRequests
+from mcpgateway.cli.statusnotes import checkHeldCalls, checkVersion
 from mcpgateway.cli.tools import checkPins
 from mcpgateway.ops.gatewayprobe import resolveStateDir
 
@@ -43,6 +45,9 @@ DoctorCheck = Callable[[DoctorContext], Check]
 DOCTOR_CHECKS: list[tuple[str, DoctorCheck]] = [
     ("gateway", checkGatewayRunning),
     ("health", checkHealth),
+    ("version", checkVersion),
+    ("childExits", checkChildExits),
+    ("heldCalls", checkHeldCalls),
     ("configEntries", checkConfigEntries),
     ("resolution", checkResolution),
     ("serverRequests", checkServerRequests),
@@ -128,9 +133,11 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         "doctor",
         parents=common,
         help="check the gateway, its config and state (exit 0 if all pass)",
-        description="Check the gateway (running, /health, the config entries it does not"
+        description="Check the gateway (running, /health, the version it runs against the"
+        " one installed, children that exited and were started again, the calls waiting"
+        " for your yes, the config entries it does not"
         " serve and the client files it did not adopt, npx/uvx resolution, server-to-"
-        "client requests refused on shared children, promoted servers, pool limits),"
+        "client requests refused, promoted servers, pool limits),"
         " the config backup, the Claude config, every other client's backup, the npx"
         " cache, classification.json, the state directory's mode (private to you),"
         " the workspace key, the .env files and the log file,"

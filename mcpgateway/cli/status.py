@@ -9,7 +9,9 @@ that is not running
 or that no backup can restore, in the Claude config and in every other
 client's file (their backups in C{client-backups/}, and
 C{restore-failed.json}). The gateway's tasks, by status, when it keeps
-any (L{tasksSummary}). Exit 1 when the gateway is not running or
+any (L{tasksSummary}). The calls waiting for the user's yes, and a
+gateway that runs another version than the one installed
+(L{mcpgateway.cli.statusnotes}). Exit 1 when the gateway is not running or
 does not answer.
 
 On a team gateway (docs/guide/team.md) C{/health} is open but C{/sessions}, and
@@ -64,6 +66,7 @@ from mcpgateway.cli.pathnotes import notFoundNotes
 from mcpgateway.cli.routes import projectPaths
 from mcpgateway.cli.sandboxrefusals import refusalNotes
 from mcpgateway.cli.servers import serverShare
+from mcpgateway.cli.statusnotes import noteJson, noteLines
 from mcpgateway.cli.tools import pinsSummary, summaryLines
 from mcpgateway.ops.gatewayprobe import GatewayProbe, resolveStateDir
 from mcpgateway.ops.wardenfiles import wardenWaits
@@ -173,6 +176,8 @@ def cmdStatus(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     document["pins"] = pins = pinsSummary(stateDir)  # tools changed since approved
     warning += summaryLines(pins)
     warning += statusLines(health)  # client files not adopted, entries not served
+    warning += noteLines(health, found.state or {})  # calls held for a yes, a version skew
+    document.update(noteJson(health, found.state or {}))
     if notShown is not None:
         warning = [f"  ○ {notShown['message']}", *warning]
     if out.json:
@@ -703,7 +708,9 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         " state, children, requests and sessions, and what is wrong with it; the"
         " sessions of the aggregate endpoint (/mcp), which the gateway's session"
         " count includes; the sessions by client (its pid; on a team gateway, the"
-        " principal's key and the client's name); and config entries pointing"
+        " principal's key and the client's name); the calls waiting for your yes"
+        " (`mcpgateway approvals list`); a gateway that runs another version than the"
+        " one installed (`mcpgateway restart`); and config entries pointing"
         " at a gateway that is not running or that no backup can restore. On a team"
         " gateway the sessions and what children wrote need an admin's token"
         f" (${TOKEN_ENV}); without one the rest is shown. Exit 1 when the gateway is not"

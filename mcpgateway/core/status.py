@@ -109,6 +109,9 @@ class Era2026Stats:
     badRequestStates: int = 0
     listenStreams: int = 0
     suspendedCalls: int = 0
+    refusedServerRequests: int = 0
+    """The child's questions refused because a 2026 client could not be
+    asked them (L{mcpgateway.core.era2026.mrtr.InputBridge})."""
 
 
 @dataclass(frozen=True, slots=True)

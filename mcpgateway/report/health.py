@@ -134,7 +134,8 @@ def era2026Line(server: ServerStatus) -> dict[str, Any]:
     then its 2026 counters: requests, calls waiting for their client's
     C{input_required} answer, C{input_required} rounds sent, rounds whose
     client never came back, retries refused for their C{requestState}, open
-    listen streams."""
+    listen streams, and the child's server-to-client requests refused
+    because a 2026 client could not be asked them (during a list, say)."""
     stats = server.era2026Stats
     return {
         "era2026": True if server.era2026 is None else server.era2026,
@@ -144,6 +145,7 @@ def era2026Line(server: ServerStatus) -> dict[str, Any]:
         "inputExpired": stats.inputExpired,
         "badRequestStates": stats.badRequestStates,
         "listenStreams": stats.listenStreams,
+        "refusedServerRequests": stats.refusedServerRequests,
     }
 
 

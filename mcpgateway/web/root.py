@@ -408,7 +408,7 @@ class GatewayRoot(Resource):
         @param config: what the config holds that the gateway cannot use
             (C{/health} shows it; C{None}: nothing).
         @param approvals: the gateway's held calls, which the console's held
-            calls' page shows (C{None}: none are held).
+            calls' page shows and C{/health} counts (C{None}: none are held).
         """
         super().__init__()
         self.team = team if team is not None else TeamServices()
@@ -430,7 +430,9 @@ class GatewayRoot(Resource):
         """The aggregate endpoints, by (endpoint name, workspace key)."""
         self._config = config
         self._approvals = approvals
-        self._health = Health(gateway, self.team, loopbackOnly, self._apiTokenMatches, door, config)
+        self._health = Health(
+            gateway, self.team, loopbackOnly, self._apiTokenMatches, door, config, approvals
+        )
         self._metrics = MetricsDoor(self._managementApp, self._health.access)
         self._management: IResource | None = None
         self._status: StatusPage | None = None

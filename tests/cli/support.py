@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from mcpgateway import __version__
 from mcpgateway.cli import main
 from mcpgateway.cli.checks import Check
 from mcpgateway.cli.context import CliContext
@@ -31,7 +32,7 @@ from tests.integration.gateway import freePort as freePort
 
 HEALTH: dict[str, Any] = {
     "status": "ok",
-    "version": "0.1.0",
+    "version": __version__,  # the one installed: no restart is due
     "pid": os.getpid(),
     "uptime": 3725.5,
     "rssBytes": 56 * 1024 * 1024,
@@ -164,7 +165,7 @@ def writeState(stateDir: Path, pid: int, port: int, **extra: Any) -> Path:
         "port": port,
         "interface": "127.0.0.1",
         "startTime": time.time() - 60,
-        "version": "0.1.0",
+        "version": __version__,
         "config": None,
         "stateDir": str(stateDir),
         "rewriteConfig": True,

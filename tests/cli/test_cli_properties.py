@@ -12,11 +12,14 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway.cli.checks import DoctorContext, checkResolution, checkServerRequests
+from mcpgateway.cli.checks import DoctorContext, checkResolution
+from mcpgateway.cli.childexits import checkChildExits
 from mcpgateway.cli.clientconfig import _entries, classifyEntries, gatewayEntries
 from mcpgateway.cli.main import _commandOf, makeParser
 from mcpgateway.cli.output import UsageError
+from mcpgateway.cli.serverrequests import checkServerRequests
 from mcpgateway.cli.status import renderStatus, serverNotes
+from mcpgateway.cli.statusnotes import checkHeldCalls, checkVersion, noteLines
 from mcpgateway.ops.gatewayprobe import GatewayProbe
 
 JSON = st.recursive(
@@ -36,6 +39,11 @@ SERVER = st.fixed_dictionaries(
         "warning": st.text(max_size=20) | JSON,
         "error": st.text(max_size=20) | JSON,
         "ambiguousServerRequests": st.integers(-2, 5) | st.booleans() | JSON,
+        "refusedServerRequests": st.integers(-2, 5) | st.booleans() | JSON,
+        "state": st.sampled_from(["running", "degraded", "restarting", "stopped"]) | JSON,
+        "failures": st.integers(-1, 5) | JSON,
+        "restarts": st.integers(-1, 5) | JSON,
+        "lastExit": st.text(max_size=20) | JSON,
         "resolution": st.fixed_dictionaries(
             {},
             optional={
@@ -53,7 +61,9 @@ HEALTH = st.fixed_dictionaries(
         | JSON,
         "uptime": JSON,
         "rssBytes": JSON,
-        "version": JSON,
+        "version": st.sampled_from(["0.1.0", "9.9.9"]) | JSON,
+        "approvals": st.fixed_dictionaries({}, optional={"pending": st.integers(-1, 3) | JSON})
+        | JSON,
     },
 )
 
@@ -63,13 +73,16 @@ HEALTH = st.fixed_dictionaries(
 def test_any_health_answer_gives_checks_and_a_status_screen(health: dict[str, Any]) -> None:
     found = GatewayProbe(Path("/nonexistent"), {"pid": 7, "port": 9100}, alive=True, locked=True)
     ctx = DoctorContext(Path("/nonexistent"), found, health=health)
-    for check in (checkResolution, checkServerRequests):
+    for check in (checkResolution, checkServerRequests, checkChildExits, checkHeldCalls):
         result = check(ctx)
         assert result.status in ("pass", "info", "fail")
         assert (result.fix is not None) == (result.status == "fail")
         assert all(isinstance(line, str) for line in result.details)
+    version = checkVersion(ctx)
+    assert (version.fix is not None) == (version.status == "fail")
     lines = renderStatus(found, health, [])
     assert lines[0].startswith("mcpgateway ") and all(isinstance(line, str) for line in lines)
+    assert all(isinstance(line, str) for line in noteLines(health, {"python": "/x/python"}))
 
 
 @settings(max_examples=150, deadline=None)

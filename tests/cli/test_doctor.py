@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from mcpgateway import __version__
 from mcpgateway.cli import main
 from mcpgateway.cli.checks import Check, DoctorContext
 from mcpgateway.cli.context import CliContext
@@ -755,11 +756,17 @@ def test_doctor_exits_0_when_nothing_fails(
     assert "    ◆ serena (session, 2 children, 89 reqs)" in lines
     assert "  ○ No classification overrides (using defaults)" in lines
     assert "  ○ No npx/uvx server to resolve" in lines
-    assert "  ✓ Server-to-client requests: none refused" in lines
+    assert (
+        "  ✓ Server-to-client requests: none refused on shared children (this gateway does not"
+        " count those refused to 2026-07-28 clients)"
+    ) in lines
     assert "  ✓ State directory: " + str(stateDir) + " (private)" in lines
     assert "  ✓ Sandbox refusals: no tool call failed because of its sandbox" in lines
     assert "  ✓ Config entries: none left unserved, no client file refused" in lines
-    assert "9 passed, 0 issue(s)" in lines
+    assert f"  ✓ Version: the gateway runs mcpgateway {__version__}, the one installed" in lines
+    assert "  ✓ Child exits: none unexpected" in lines
+    assert "  ○ Held calls not counted by this gateway" in lines
+    assert "11 passed, 0 issue(s)" in lines
     assert lines[-1] == LEGEND
     assert "\x1b[" not in out  # captured stdout is not a terminal
 
@@ -797,6 +804,9 @@ def test_doctor_json(stateDir: Path, cli: Cli) -> None:
     assert [c["name"] for c in document["checks"]] == [
         "gateway",
         "health",
+        "version",
+        "childExits",
+        "heldCalls",
         "configEntries",
         "resolution",
         "serverRequests",

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from mcpgateway import __version__
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.http import GatewayClient
 from mcpgateway.cli.output import CliError
@@ -115,7 +116,9 @@ def test_status_through_a_fake_client_in_the_context(
     ctx.http = GatewayClient(opener, environ={})
     code, out, err = cli("status")
     assert (code, err) == (0, "")
-    assert out.splitlines()[0].startswith(f"mcpgateway 0.1.0 running: pid {os.getpid()}, port 9100")
+    assert out.splitlines()[0].startswith(
+        f"mcpgateway {__version__} running: pid {os.getpid()}, port 9100"
+    )
     assert [(method, url) for method, url, *_ in opener.requests] == [
         ("GET", "http://127.0.0.1:9100/health"),
         ("GET", "http://127.0.0.1:9100/sessions"),

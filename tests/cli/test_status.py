@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from mcpgateway import __version__
 from mcpgateway.cli.output import LEGEND
 from mcpgateway.cli.status import renderStatus
 from mcpgateway.ops.gatewayprobe import GatewayProbe
@@ -37,7 +38,8 @@ def test_status_shows_one_screen(running: FakeGateway, cli: Cli) -> None:
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert (
-        lines[0] == f"mcpgateway 0.1.0 running: pid {os.getpid()}, port {running.port}, up 1h 02m"
+        lines[0]
+        == f"mcpgateway {__version__} running: pid {os.getpid()}, port {running.port}, up 1h 02m"
     )
     assert lines[1] == "  4 servers, 3 children, 231 requests, 3 sessions, 56 MB"
     # No config file: the demo is served as it is; the other clients' files

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from mcpgateway import __version__
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.http import GatewayClient
 from tests.cli.support import HEALTH, FakeGateway, run
@@ -48,7 +49,7 @@ def test_status_without_a_token_shows_what_health_tells_and_says_what_is_not(
     out = tokenlessStatus(capsys, stateDir, running, HIDDEN)
     lines = out.splitlines()
     assert lines[0] == (
-        f"mcpgateway 0.1.0 running: pid {os.getpid()}, port {running.port}, up 1h 02m"
+        f"mcpgateway {__version__} running: pid {os.getpid()}, port {running.port}, up 1h 02m"
     )
     assert lines[1] == "  3 servers, 3 children, 231 requests, 3 sessions, 56 MB"
     assert any(line.startswith("  ● context7") and "142 reqs" in line for line in lines)
@@ -119,7 +120,7 @@ def test_status_on_a_liveness_only_health_says_the_servers_are_not_shown(
 ) -> None:
     out = tokenlessStatus(capsys, stateDir, running, LIVENESS)
     lines = out.splitlines()
-    assert lines[0].startswith(f"mcpgateway 0.1.0 running: pid {os.getpid()}, port")
+    assert lines[0].startswith(f"mcpgateway {__version__} running: pid {os.getpid()}, port")
     assert lines[1] == (
         "  servers, children, requests and sessions not shown (/health tells only that the"
         " gateway lives)"

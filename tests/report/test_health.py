@@ -81,6 +81,7 @@ def test_a_server_line_has_every_key_in_its_place() -> None:
         "inputExpired",
         "badRequestStates",
         "listenStreams",
+        "refusedServerRequests",
         "catalogStartups",
         "catalogAnswers",
         "warning",
@@ -195,7 +196,7 @@ def test_a_body_without_detail_hides_the_catalogs_errors_and_says_so() -> None:
 def test_a_server_line_says_how_it_serves_era2026_clients() -> None:
     stats = ERA2026_STATS
     served = serverLine(replace(SERVER, era2026Stats=stats))
-    assert {k: served[k] for k in list(served)[18:25]} == {
+    assert {k: served[k] for k in list(served)[18:26]} == {
         "era2026": True,
         "era2026Requests": 9,
         "suspendedCalls": 5,
@@ -203,6 +204,7 @@ def test_a_server_line_says_how_it_serves_era2026_clients() -> None:
         "inputExpired": 1,
         "badRequestStates": 2,
         "listenStreams": 4,
+        "refusedServerRequests": 6,
     }
     refused = serverLine(replace(SERVER, era2026='its entry says "era2026": false'))
     assert refused["era2026"] == 'its entry says "era2026": false'

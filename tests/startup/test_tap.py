@@ -458,6 +458,7 @@ def test_service_tree_on_a_memory_reactor(
     reactor.run()  # state.json is written once the reactor runs
     state = json.loads((tmp_path / "st" / "state.json").read_text())
     assert (state["port"], state["config"], state["rewriteConfig"]) == (9300, str(config), False)
+    assert state["python"] == sys.executable  # whose installed mcpgateway a restart runs
     assert childSpawns(reactor) == []  # children start lazily: only the sandbox's probe runs
     top.stopService()
     assert not (tmp_path / "st" / "state.json").exists()

@@ -305,7 +305,7 @@ class Suspension:
         gatewayId = message["id"]
         method = message["method"]
         if self.method not in era2026form.MRTR_METHODS:
-            self._answerChild(
+            self._refuse(
                 gatewayId,
                 jsonrpc.INTERNAL_ERROR,
                 f"{method}: a 2026 client cannot be asked anything during {self.method}",
@@ -313,12 +313,12 @@ class Suspension:
             return
         kind = KINDS.get(method)
         if kind is None or self.restart:
-            self._answerChild(
+            self._refuse(
                 gatewayId, jsonrpc.METHOD_NOT_FOUND, f"{method}: a 2026 client cannot answer it"
             )
             return
         if len(self.collecting) + len(self.outstanding) + len(self.queued) >= MAX_OUTSTANDING:
-            self._answerChild(
+            self._refuse(
                 gatewayId,
                 jsonrpc.INTERNAL_ERROR,
                 f"{method}: {MAX_OUTSTANDING} questions of this call are unanswered already",
@@ -372,7 +372,7 @@ class Suspension:
             return True
         names = ", ".join(_capabilityNames(missing))
         if asked.gatewayId is not None:
-            self._answerChild(
+            self._refuse(
                 asked.gatewayId,
                 jsonrpc.METHOD_NOT_FOUND,
                 f"the client did not declare the {names} capability",
@@ -643,6 +643,12 @@ class Suspension:
                 answer = jsonrpc.errorResponse(gatewayId, jsonrpc.INTERNAL_ERROR, _NO_ANSWER)
             self.router.clientResponse(self.call, answer)
 
+    def _refuse(self, gatewayId: int, code: int, text: str) -> None:
+        """Refuse the child's question C{gatewayId}, a 2026 client being
+        unable to take it, and count it (L{InputBridge.refusedServerRequests})."""
+        self.bridge.refusedServerRequests += 1
+        self._answerChild(gatewayId, code, text)
+
     def _answerChild(self, gatewayId: int, code: int, text: str) -> None:
         if self.router.asking(self.call, gatewayId):
             self.router.clientResponse(self.call, jsonrpc.errorResponse(gatewayId, code, text))
@@ -670,6 +676,11 @@ class InputBridge:
     @ivar inputRounds: C{InputRequiredResult}s sent.
     @ivar inputExpired: suspended calls whose TTL ran out.
     @ivar badRequestStates: retries refused for their token.
+    @ivar refusedServerRequests: the child's questions (sampling,
+        elicitation, roots) refused because a 2026 client could not be
+        asked them: during a request that cannot return C{input_required}
+        (a list), one it cannot answer, one over the bound of a call, or
+        one needing a capability the client did not declare.
     """
 
     log = Logger(observer=logs.observer)
@@ -691,6 +702,7 @@ class InputBridge:
         self.inputRounds = 0
         self.inputExpired = 0
         self.badRequestStates = 0
+        self.refusedServerRequests = 0
 
     def call(self, router: Router, request: Era2026Request, sink: Sink) -> Deferred[Message]:
         """One round of C{request} on the child of C{router}: a fresh call,

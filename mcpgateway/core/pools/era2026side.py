@@ -281,6 +281,7 @@ class Era2026Side:
             inputRounds=bridge.inputRounds,
             inputExpired=bridge.inputExpired,
             badRequestStates=bridge.badRequestStates,
+            refusedServerRequests=bridge.refusedServerRequests,
             listenStreams=len(self._listeners),
             suspendedCalls=bridge.suspended(),
         )

@@ -50,6 +50,7 @@ from mcpgateway.web.plumbing.replies import errorReply, jsonReply
 
 if TYPE_CHECKING:
     from mcpgateway.config.problems import ConfigProblems
+    from mcpgateway.flow.held import HeldCalls
     from mcpgateway.httpbase.door import Door
     from mcpgateway.web.teamcluster import TeamServices
 
@@ -187,18 +188,23 @@ class Health(Resource):
         apiToken: Callable[[IRequest], bool] | None = None,
         door: Door | None = None,
         config: Callable[[], ConfigProblems] | None = None,
+        approvals: Callable[[], HeldCalls | None] | None = None,
     ) -> None:
         """
         @param door: the front door of a gateway that authenticates no one,
             whose refusals the body shows (C{door}; C{None}: no door).
         @param config: what the config holds that the gateway cannot use,
             which the body shows (C{config}; C{None}: nothing to show).
+        @param approvals: the gateway's held calls, C{None} while nothing
+            made them: the body counts those waiting for a person's yes
+            (C{"approvals"}; C{None}: a gateway that holds none).
         """
         super().__init__()
         self._gateway = gateway
         self._team = team
         self._door = door
         self._config = config
+        self._approvals = approvals
         self.access = ProbeAccess(team.gate, loopbackOnly, team.publicHealth, apiToken)
 
     def render(self, request: IRequest) -> bytes | int:
@@ -228,6 +234,8 @@ class Health(Resource):
         )
         if self._door is not None:
             body["door"] = self._door.health()
+        if self._approvals is not None:
+            body["approvals"] = heldLine(self._approvals())
         limits = self._team.callQuotas
         section = None
         if limits is not None:  # configured call limits: their module is loaded
@@ -243,6 +251,13 @@ class Health(Resource):
         if kept is not None and shown is HealthVisibility.EVERYTHING:
             body["restart"] = kept()  # the children a restart kept (mcpgateway.ops.childhandover)
         return jsonReply(request, 200, body)
+
+
+def heldLine(calls: HeldCalls | None) -> dict[str, int]:
+    """C{/health}'s C{"approvals"}: how many calls wait for a person's yes
+    (docs/guide/flow.md), a count only; C{calls} is C{None} while nothing
+    held one, and reading it then loads nothing."""
+    return {"pending": 0 if calls is None else len(calls.pending())}
 
 
 class MetricsDoor(Resource):

@@ -316,6 +316,7 @@ class RoundTripTests(BridgeCase):
         [refusal] = self.take()
         self.assertEqual(refusal["id"], 5)
         self.assertEqual(refusal["error"]["code"], jsonrpc.INTERNAL_ERROR)
+        self.assertEqual(self.bridge.refusedServerRequests, 1)  # what doctor counts
         self.assertNoResult(d)
         self.router.childMessage(ok(call["id"], {"tools": []}))
         self.assertEqual(self.successResultOf(d), ok(7, {"tools": []}))
@@ -326,6 +327,7 @@ class RoundTripTests(BridgeCase):
         self.ask(5, "tools/list")
         [refusal] = self.take()
         self.assertEqual((refusal["id"], refusal["error"]["code"]), (5, jsonrpc.METHOD_NOT_FOUND))
+        self.assertEqual(self.bridge.refusedServerRequests, 1)
         self.assertNoResult(d)
 
     def test_too_many_questions_are_refused_to_the_child(self) -> None:
@@ -335,6 +337,7 @@ class RoundTripTests(BridgeCase):
         [refusal] = self.take()
         self.assertEqual(refusal["id"], 100 + MAX_OUTSTANDING)
         self.assertEqual(refusal["error"]["code"], jsonrpc.INTERNAL_ERROR)
+        self.assertEqual(self.bridge.refusedServerRequests, 1)  # the one over the bound
         self.clock.advance(COALESCE)
         requests, _ = self.inputRequired(d, 7)
         self.assertEqual(len(requests), MAX_OUTSTANDING)
@@ -408,6 +411,7 @@ class CapabilityTests(BridgeCase):
         self.clock.advance(COALESCE)
         requests, _ = self.inputRequired(d, 7)
         self.assertEqual(list(requests), ["sampling-1"])
+        self.assertEqual(self.bridge.refusedServerRequests, 1)  # the one asked is not
 
     def test_a_hintless_roots_question_without_roots_is_refused_alone(self) -> None:
         """A child's own start-up C{roots/list} (server-everything) lands on

@@ -137,6 +137,26 @@ class ServiceTests(Era2026Case):
         proc.reply(jsonrpc.notification("notifications/tools/list_changed"))
         self.assertIsNone(self.gateway.paramHeaders("srv", "", "search"))
 
+    def test_a_question_during_a_list_is_refused_and_counted(self) -> None:
+        """The child asks C{roots/list} during a 2026 client's C{tools/list}:
+        it is refused, the list goes on, and the server's stats count it
+        (what C{/health} and C{mcpgateway doctor} show)."""
+        d, _, sent = self.call(era2026(3, "tools/list"))
+        [forwarded] = sent
+        proc = self.reactor.lastProcess
+        proc.reply(jsonrpc.request(50, "roots/list", {}))
+        [refusal] = proc.takeMessages()
+        self.assertEqual(refusal["id"], 50)
+        self.assertEqual(
+            refusal["error"]["message"],
+            "roots/list: a 2026 client cannot be asked anything during tools/list",
+        )
+        proc.reply(jsonrpc.resultResponse(forwarded["id"], {"tools": []}))
+        self.assertEqual(self.successResultOf(d)["result"]["tools"], [])
+        self.assertEqual(self.gateway.era2026Stats("srv").refusedServerRequests, 1)
+        status = self.gateway.readModel.server("srv")
+        self.assertEqual(status.era2026Stats.refusedServerRequests, 1)
+
     def test_a_method_whose_capability_the_child_lacks_is_not_found(self) -> None:
         d, _, sent = self.call(era2026(4, "prompts/list"))
         self.assertEqual(sent, [])

@@ -16,6 +16,7 @@ import anyio
 import pytest
 from mcp import Client
 
+from mcpgateway import __version__
 from mcpgateway.ops.statedir import pidAlive
 from tests.integration.gateway import waitFor
 from tests.support.integration.cli_real import Cli, freePort
@@ -123,6 +124,10 @@ def test_start_status_doctor_stop_round_trip(cli: Cli) -> None:
     assert "✓ Claude config: 1 via gateway, 0 stdio, 0 other" in doctor.stdout
     assert "✓ Config backup valid (1 server backed up)" in doctor.stdout
     assert "● demo (global, 1 child," in doctor.stdout
+    assert f"✓ Version: the gateway runs mcpgateway {__version__}, the one installed" in (
+        doctor.stdout
+    )
+    assert "✓ Held calls: none waits for your yes" in doctor.stdout
     assert "\x1b[" not in doctor.stdout
     assert json.loads(cli("doctor", "--json").stdout)["ok"] is True
 

@@ -7,8 +7,9 @@ client that takes tasks gets a task at once, C{working} until the person's
 yes, then C{completed} with the real result; and a policy file's
 C{@approval} forbid, with the default rule off, holds the call alike; a
 TypeScript SDK client reads the denial of a call held past a request's
-wait before its own timeout; and a call held when the gateway stops is
-answered with its denial."""
+wait before its own timeout; a call held when the gateway stops is
+answered with its denial; and while a call waits, C{mcpgateway status}
+and C{doctor} say so."""
 
 from __future__ import annotations
 
@@ -156,6 +157,42 @@ def test_a_typescript_client_reads_the_denial_before_its_own_timeout(tmp_path: P
         assert client.errors() == []  # no answer came after the client gave up
     finally:
         client.close()
+        gateway.stop()
+
+
+def test_status_and_doctor_say_a_call_waits_for_a_yes(tmp_path: Path) -> None:
+    """While a call waits for a person, C{status} says so under its config
+    line and C{doctor} has it as an item for the user (no failure); once
+    allowed, neither says it."""
+    config = writeConfig(tmp_path / "servers.json", TRIFECTA)
+    gateway = RunningGateway(["--config", str(config)], tmp_path)
+    said: dict[str, Any] = {}
+    waits = "1 call waits for your yes: `mcpgateway approvals list`"
+
+    def look() -> None:
+        deadline = time.monotonic() + 50
+        while not heldNow(tmp_path):
+            assert time.monotonic() < deadline, "no call was held"
+            time.sleep(0.2)
+        said["status"] = cli(tmp_path, "status")
+        said["doctor"] = cli(tmp_path, "doctor")
+        allowFirstHeld(tmp_path, deadline)
+
+    async def person() -> None:
+        await anyio.to_thread.run_sync(look)
+
+    try:
+        text = anyio.run(chain, gateway, "legacy", (), person)
+        assert "send it" in text
+        status, doctor = said["status"], said["doctor"]
+        assert f"  ! {waits}" in status.stdout.splitlines(), status.stdout + status.stderr
+        assert f"  ○ {waits}" in doctor.stdout.splitlines(), doctor.stdout  # no ✗: a person's
+        after = cli(tmp_path, "status")
+        assert "yes" not in after.stdout, after.stdout
+    except BaseException:
+        print(gateway.text())
+        raise
+    finally:
         gateway.stop()
 
 

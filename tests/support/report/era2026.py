@@ -6,5 +6,11 @@ from __future__ import annotations
 from mcpgateway.core.status import Era2026Stats
 
 ERA2026_STATS = Era2026Stats(
-    requests=9, inputRounds=3, inputExpired=1, badRequestStates=2, listenStreams=4, suspendedCalls=5
+    requests=9,
+    inputRounds=3,
+    inputExpired=1,
+    badRequestStates=2,
+    listenStreams=4,
+    suspendedCalls=5,
+    refusedServerRequests=6,
 )

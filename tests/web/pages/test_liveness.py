@@ -2,9 +2,9 @@
 that requires tokens shows a caller without an admin's token only that it
 lives; an admin's token or the C{--api-token} shows everything;
 C{--public-health} shows every caller the figures, never a child's stderr;
-a loopback gateway without tokens shows everything, as it always has. And
-an MCP path no aggregate endpoint answers is authenticated before it is
-looked up."""
+a loopback gateway without tokens shows everything, as it always has, and
+counts the calls waiting for a person's yes. And an MCP path no aggregate
+endpoint answers is authenticated before it is looked up."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from mcpgateway.web.pages.liveness import (
     ProbeAccess,
 )
 from tests.http import Harness
+from tests.support.web.approvals import ApprovalsSite
 from tests.support.web.health_callers import healthOfEachCaller
 from tests.support.web.team_web import LEAK, MISSING, PRINCIPALS, TeamHarness, crashWithStderr
 
@@ -88,6 +89,28 @@ def test_a_loopback_gateway_without_tokens_shows_everything_as_before() -> None:
     health = h.request("GET", "/health").json()
     assert "detail" not in health and "srv" in health["servers"]
     assert b'server="srv"' in h.request("GET", "/metrics").body
+
+
+def test_health_counts_the_calls_waiting_for_a_persons_yes() -> None:
+    """C{"approvals"}: the calls held and not decided, expired or used; 0
+    while no call was ever held (the store not made); absent from a site
+    given no held calls."""
+    h = ApprovalsSite(api=False)
+
+    def held() -> Any:
+        return h.request("GET", "/health").json()["approvals"]
+
+    assert held() == {"pending": 0}
+    first = h.hold()
+    h.hold({"repo": "me/other"})
+    assert held() == {"pending": 2}
+    h.store.deny(first.id, "owner")
+    assert held() == {"pending": 1}
+    h.reactor.advance(15 * 60 + 1)
+    assert held() == {"pending": 0}  # expired: it waits no more
+    unmade = ApprovalsSite(api=False, wired=False)
+    assert unmade.request("GET", "/health").json()["approvals"] == {"pending": 0}
+    assert "approvals" not in Harness().request("GET", "/health").json()
 
 
 def test_an_unknown_aggregate_endpoint_or_key_is_401_to_a_caller_without_a_token() -> None:

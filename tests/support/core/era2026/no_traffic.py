@@ -11,5 +11,6 @@ NO_ERA2026_TRAFFIC = {
     "inputExpired": 0,
     "badRequestStates": 0,
     "listenStreams": 0,
+    "refusedServerRequests": 0,
 }
 """The 2026-era counts of a server no 2026-era request has reached."""
