@@ -159,10 +159,13 @@ def gatewayArgv(
     return argv
 
 
-def graceArgv(args: argparse.Namespace) -> list[str]:
-    """The gateway option of C{start}'s C{--adopt-grace}, when given."""
-    grace = getattr(args, "adopt_grace", None)
-    return [] if grace is None else ["--adopt-grace", f"{grace:g}"]
+def keepingArgv(args: argparse.Namespace) -> list[str]:
+    """The gateway options of C{--adopt-grace} and C{--restart-timeout}, if given."""
+    argv = []
+    for option in ("adopt-grace", "restart-timeout"):
+        seconds = getattr(args, option.replace("-", "_"), None)
+        argv += [] if seconds is None else [f"--{option}", f"{seconds:g}"]
+    return argv
 
 
 def trustArgv(args: argparse.Namespace) -> list[str]:
@@ -253,7 +256,7 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
         clients,
         umask=currentUmask(),
         remote=args.remote,
-        trust=trustArgv(args) + teamArgv(args) + graceArgv(args),
+        trust=trustArgv(args) + teamArgv(args) + keepingArgv(args),
         logLevel=args.log_level,
         sandbox=args.sandbox,
     )
@@ -750,6 +753,13 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         default=None,
         help="seconds a killed gateway's children wait, with their memory, for the next gateway"
         " on the same state directory to take them (default 60; 0: they stop at once)",
+    )
+    start.add_argument(
+        "--restart-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="seconds `mcpgateway restart` lets a call under way finish before it is answered"
+        " with an error and its child moves on (default 30)",
     )
     # A bridge's start (mcpgateway.bridge.main.startCommand): the user's
     # recorded PATH comes first, and the client's is not recorded; no client

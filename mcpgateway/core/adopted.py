@@ -82,13 +82,18 @@ def whyNotMovable(upstream: Upstream) -> str | None:
     router = upstream.router
     if router.inFlight or router._serverRequests:
         return "a request is in flight on it"
+    if unsentTo(upstream):
+        return "what was written to it has not all left"
+    return None
+
+
+def unsentTo(upstream: Upstream) -> int:
+    """The bytes written to C{upstream}'s running child (L{whyNotKept}
+    says none against it) that have not left this process yet."""
     child = upstream.child
     assert isinstance(child, ChildProtocol)
     writer = child.transport.pipes[0]  # type: ignore[union-attr]
-    unsent = len(writer.dataBuffer) - writer.offset + writer._tempDataLen
-    if unsent:
-        return "what was written to it has not all left"
-    return None
+    return len(writer.dataBuffer) - writer.offset + writer._tempDataLen  # type: ignore[no-any-return]
 
 
 def whyNotKept(upstream: Upstream) -> str | None:

@@ -99,6 +99,18 @@ class ChildAsks:
                     )
                 )
 
+    def refuseAll(self, why: str) -> int:
+        """Refuse every request of the child's that still waits for a
+        client (C{why} said after its method): how many there were."""
+        waiting = list(self.requests.items())
+        self.requests.clear()  # the same dict: the router reads it as it is
+        for gatewayId, sreq in waiting:
+            self.waits.drop(gatewayId)
+            self._router.send(
+                jsonrpc.errorResponse(sreq.childId, jsonrpc.INTERNAL_ERROR, f"{sreq.method}: {why}")
+            )
+        return len(waiting)
+
     def clear(self) -> None:
         """The child went away: nothing it asked waits any more."""
         self.requests.clear()

@@ -711,6 +711,18 @@ class Router:
             ex.response.callback(jsonrpc.errorResponse(ex.clientId, code, text))
         self._checkDrained()
 
+    def letGo(self, text: str) -> int:
+        """Leave nothing of this process waiting on the child, which goes
+        on elsewhere (a restart hands it to the next process): every
+        request in flight is answered with the error C{text} and cancelled
+        on the child, and every request of the child's own that waits for
+        a client is refused, with C{text} too. How many there were."""
+        asked = self.asks.refuseAll(text)
+        pending = len(self._pending)
+        if pending:
+            self.failAll(jsonrpc.INTERNAL_ERROR, text, tellChild=True)
+        return pending + asked
+
     def _record(self, ex: Exchange, outcome: str, response: Message | None = None) -> None:
         self._count(ex, outcome, self._clock.seconds() - ex.started)
         span = ex.span

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.ops.test_childhandover -*-
+# -*- test-case-name: tests.ops.test_childhandover, tests.ops.test_childletgo -*-
 """A restart keeps the running children: the old process passes them to
 the new one over the hand-over link (L{mcpgateway.ops.handover}).
 
@@ -67,6 +67,8 @@ from mcpgateway.core.adopted import (
     probeAnswered,
     releaseChild,
     unmaskedWhy,
+    unsentTo,
+    whyNotKept,
     whyNotMovable,
 )
 from mcpgateway.core.adoptedprocess import openChild, pidfdExited
@@ -91,6 +93,19 @@ PROBE_WAIT = 30.0
 """Seconds a kept confined child waits, at most, for this process's
 sandbox probe to answer before it is compared (a root gateway's probe
 looks through its system's directories: a second or so)."""
+LET_GO = (
+    "server '{server}': the gateway restarted while this request ran and cannot pass its"
+    " answer on; the server goes on running with what it holds: send the request again"
+)
+"""What a request still in flight when its child moves is answered
+(L{ChildSender.letGo}), and the child's own request still waiting for a
+client is refused with."""
+WRITES_WAIT = 2.0
+"""Seconds the children's last writes (the cancellations L{ChildSender.letGo}
+sends) may take to leave before they are handed over all the same: a child
+with writes left does not move."""
+WRITES_POLL = 0.02
+"""Seconds between two looks at whether those writes have left."""
 
 
 def gateWait(restartTimeout: float) -> float:
@@ -243,10 +258,60 @@ class ChildSender:
                     handed.append(one)
         return handed, left
 
+    def letGo(self) -> int:
+        """End what this process still waits for of the children it can
+        keep: a request still in flight once C{--restart-timeout} has passed
+        is answered with an error (L{LET_GO}), on its stream while that is
+        still open, and cancelled on its child, and a request of the child's
+        own that waits for a client is refused. The child then moves to the
+        next process with what it holds, for every session it serves,
+        rather than stop with this one. How many requests were ended."""
+        ended = 0
+        for pool in self._pools().values():
+            for _, upstream, _, _ in runningChildren(pool):
+                if whyNotKept(upstream) is None:
+                    ended += upstream.router.letGo(LET_GO.format(server=upstream.spec.name))
+        if ended:
+            self.log.info(
+                "restart: {count} request(s) still in flight ended with an error, so that"
+                " their children move to the next process with what they hold",
+                count=ended,
+            )
+        return ended
+
+    def _writesLeft(self) -> bool:
+        """Whether a child that can be kept has writes that have not left."""
+        return any(
+            whyNotKept(upstream) is None and unsentTo(upstream) > 0
+            for pool in self._pools().values()
+            for _, upstream, _, _ in runningChildren(pool)
+        )
+
+    def _written(self) -> Deferred[None]:
+        """Fires once the children's writes have left, or after
+        L{WRITES_WAIT} seconds."""
+        done: Deferred[None] = Deferred()
+        waited = [0.0]
+
+        def look() -> None:
+            if not self._writesLeft() or waited[0] >= WRITES_WAIT:
+                done.callback(None)
+                return
+            waited[0] += WRITES_POLL
+            self._clock.callLater(WRITES_POLL, look)
+
+        look()
+        return done
+
     def send(self, transport: Any) -> Deferred[bool]:
-        """Send the children over C{transport} (an C{IUNIXTransport});
-        fires with whether the next process took them (else they are
+        """Send the children over C{transport} (an C{IUNIXTransport}), each
+        with nothing left in flight (L{letGo}) once its last writes have
+        left; fires with whether the next process took them (else they are
         being stopped)."""
+        self.letGo()
+        return self._written().addCallback(lambda _: self._send(transport))
+
+    def _send(self, transport: Any) -> Deferred[bool]:
         handed, notMoved = self.children()
         left = len(notMoved)
         stopped = [one.toJson() for one in notMoved[:MAX_NAMED] if one.pid > 0]

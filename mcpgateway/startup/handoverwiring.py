@@ -107,11 +107,13 @@ def _predecessor(
     def prepare() -> None:
         gateway.continuity.save(always=True)  # whatever it finds, changed or not
 
+    children = childSender(gateway, reactor)
+
     def handOver() -> Any:
         listener.handOver()
         configService.handOver()
         top.handOver()
-        return site.handOver(options["restart-timeout"])
+        return site.handOver(options["restart-timeout"], atDeadline=children.letGo)
 
     predecessor = Predecessor(
         reactor,
@@ -121,7 +123,7 @@ def _predecessor(
         pre.lock.fileno,
         prepare,
         handOver,
-        children=childSender(gateway, reactor),
+        children=children,
         userPath=lambda: recordedPath(pre.stateDir),
     )
     predecessor.answers = answerTaking(gateway, site).take

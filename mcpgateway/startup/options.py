@@ -404,7 +404,8 @@ class Options(usage.Options):
             None,
             30.0,
             "Seconds the old process of a restart (mcpgateway restart, SIGUSR2) goes on serving"
-            " the requests of its open connections before it closes them.",
+            " the requests of its open connections before it closes them; a call still running"
+            " then is answered with an error, and its child moves on to the new process.",
             _positiveFloat,
         ],
         [

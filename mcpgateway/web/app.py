@@ -167,7 +167,9 @@ class GatewaySite(Site):
         keep fresh. Twisted's C{HTTPFactory} refreshes it every second from
         C{startFactory} on, which wakes an idle gateway every second."""
 
-    def handOver(self, deadline: float) -> Deferred[None]:
+    def handOver(
+        self, deadline: float, atDeadline: Callable[[], object] | None = None
+    ) -> Deferred[None]:
         """A restart's successor accepts the new connections (see
         L{mcpgateway.ops.handover}): answer what still comes on the open ones
         with C{Connection: close}, end the GET streams (their clients open
@@ -179,7 +181,10 @@ class GatewaySite(Site):
         L{HANDOVER_IDLE} seconds (a client's idle keep-alive connection
         would otherwise hold the hand-over of the children, and every call
         to them, until C{deadline}), and fire once every connection is
-        closed, or after C{deadline} seconds (the rest are closed then)."""
+        closed, or after C{deadline} seconds (the rest are closed then,
+        once C{atDeadline} has run: it answers the requests still in flight,
+        L{mcpgateway.ops.childhandover.ChildSender.letGo}, so that their
+        clients read an error rather than a stream cut short)."""
         # A response in progress keeps the persistence it was given: closing
         # after it without having said so would make the client's next request
         # on the connection fail. That next request is answered with
@@ -223,6 +228,11 @@ class GatewaySite(Site):
                 done.callback(None)
                 return
             if clock.seconds() - started >= deadline:
+                if atDeadline is not None:
+                    try:
+                        atDeadline()
+                    except Exception:
+                        self._log.failure("restart: ending the requests still in flight failed")
                 self._log.info(
                     "closing {count} connection(s) still open {deadline:g} s after the hand-over",
                     count=len(channels),

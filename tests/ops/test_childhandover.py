@@ -429,6 +429,7 @@ def test_a_sender_names_each_child_that_cannot_move(
     monkeypatch.setattr(
         childhandover, "runningChildren", lambda pool: iter([("s" * 12, Up(), None, ())])
     )
+    monkeypatch.setattr(childhandover, "whyNotKept", lambda u: "it was given secrets")
     monkeypatch.setattr(childhandover, "whyNotMovable", lambda u: "a request is in flight on it")
     sender = ChildSender(lambda: {"busy": object()}, Clock())
     transport = FakeTransport()

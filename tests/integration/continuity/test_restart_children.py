@@ -12,7 +12,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 from tests.integration.gateway import waitFor
 from tests.integration.restartkit import (
@@ -26,6 +29,7 @@ from tests.integration.restartkit import (
     freePort,
     health,
     openSession,
+    post,
     restartedFrom,
     running,
     state,
@@ -137,3 +141,37 @@ def test_a_shared_child_killed_while_the_gateway_runs_tells_the_sessions_it_serv
         assert "its shared child killed by signal 9" in notice["params"]["data"], notice
         assert countTold(port, "shared", served, 3) == (2, [], False)  # once
         assert countTold(port, "shared", listed, 1) == (3, [], False)  # never served
+
+
+def test_a_call_outliving_the_restart_timeout_is_answered_and_its_child_moves_on(
+    home: Path,
+) -> None:
+    """A call still running when C{--restart-timeout} has passed is
+    answered with an error saying so (not a stream cut short), and its
+    child, the server every session shares, moves to the new process with
+    what it counted rather than stop with the old one."""
+    config = configure(home)
+    with cliGateway(home, "--config", str(config), "--restart-timeout", "2") as port:
+        old = state(home)["pid"]
+        shared = openSession(port, "shared")
+        assert count(port, "shared", shared, 1)[0] == 1
+        _, pid = count(port, "shared", shared, 2)
+        answered: list[Any] = []
+        sleep = {"name": "sleep", "arguments": {"seconds": 10}}
+        call = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": sleep}
+        caller = threading.Thread(
+            target=lambda: answered.append(post(port, "shared", call, shared))
+        )
+        caller.start()
+        time.sleep(1.0)  # the call reached the child, which sleeps
+
+        restartedFrom(home, cli(home, "restart"), old)
+
+        caller.join(30)
+        [(answer, _)] = answered
+        assert "the gateway restarted while this request ran" in answer["error"]["message"]
+        assert health(port)["restart"]["kept"] == 1
+        # The same process, with its count: once it has slept, it counts on.
+        assert count(port, "shared", shared, 4) == (3, pid)
+        log = (home / "state" / "gateway.log").read_text(errors="replace")
+        assert "1 request(s) still in flight ended with an error" in log
