@@ -39,22 +39,23 @@ the server, the file and each widening, until the user approves that very
 entry too (L{mcpgateway.config.sandboxapprovals}).
 
 Each variant has a C{childKey}, a keyed hash of what its child is (command,
-args, env, cwd, sandbox): variants with equal keys share one child. So two projects
-whose entries come out the same share a child, and two whose C{.env} hold
-different tokens do not. A server without project routes has no variants
-(the plain global or per-session pool); one whose project routes are all the
-user's entry needs no more than that pool (one child). The scope of each
-entry is decided by L{mcpgateway.config.classification.resolve} (default
-C{global} for the
-user's, C{workspace} for a project's); the server's pool takes the narrowest
-of its entries' scopes (a C{session} entry makes the whole server per
-session), and its limits and timeouts from the user's entry (else the first
-project's). A server without a user's entry has no route C{""}: its spec's
-own C{command}, C{env} and C{cwd} are those of its first route by key (for
-C{/health} and the npx/uvx resolution), and say nothing of the server as a
-whole: a reload compares its routes, each by its own launch
-(L{mcpgateway.core.gateway.gateway}), so a change of one workspace's C{.env}, or of
-which route sorts first, touches no other route.
+args, env, cwd, sandbox): variants with equal keys share one child. So two
+projects whose entries come out the same share a child, and two whose
+C{.env} hold different tokens do not. A server without project routes has no
+variants (the plain global or per-session pool); one whose project routes
+are all the user's entry needs no more than that pool (one child). The scope
+of each entry is decided by L{mcpgateway.config.classification.resolve}
+(default C{global} for the user's, C{workspace} for a project's); the
+server's pool takes the narrowest of its entries' scopes (a C{session} entry
+makes the whole server per session; beside the user's entry, a repository's
+own entry counts for a child per workspace at most, L{_poolShare}), and its
+limits and timeouts from the user's entry (else the first project's). A
+server without a user's entry has no route C{""}: its spec's own C{command},
+C{env} and C{cwd} are those of its first route by key (for C{/health} and
+the npx/uvx resolution), and say nothing of the server as a whole: a reload
+compares its routes, each by its own launch
+(L{mcpgateway.core.gateway.gateway}), so a change of one workspace's
+C{.env}, or of which route sorts first, touches no other route.
 
 Blocking (C{realpath}, the workspace C{.env} files): call it where the config
 is loaded, never on the reactor. Pure otherwise: what went wrong is in
@@ -96,7 +97,7 @@ from mcpgateway.config.servers import (
     which,
 )
 from mcpgateway.config.workspaces import WorkspaceKeys
-from mcpgateway.core.spec import SHARES, EntryOrigin, ServerSpec, Variant
+from mcpgateway.core.spec import SHARES, EntryOrigin, ServerSpec, Sharing, Variant
 from mcpgateway.sandbox.narrowing import describe, narrowed, widenings
 from mcpgateway.sandbox.profile import DEFAULT as DEFAULT_SANDBOX
 
@@ -212,9 +213,35 @@ def buildScopes(
             assert keys is not None
             variants.insert(0, Variant("", user, childKey(keys, user)))
         base = user if user is not None else variants[0].launch
-        share = max((v.launch.mode for v in variants), key=SHARES.index)
+        share = _poolShare(name, user, variants, out)
         out.specs[name] = replace(base, mode=share, variants=tuple(variants))
     return out
+
+
+def _poolShare(name: str, user: ServerSpec | None, variants: list[Variant], out: Scoped) -> str:
+    """How the pool of server C{name} shares its children: the narrowest
+    scope of its entries. Beside the user's entry of that name, an entry of
+    a repository's own file (its launch's C{origin}) counts for a child per
+    workspace at most: a repository does not make the user's server a child
+    per session or per credential (every session of it would lose what
+    its child holds), and a warning says what was not followed."""
+
+    def said(variant: Variant) -> int:
+        asked = SHARES.index(variant.launch.mode)
+        if user is None or variant.launch.origin is None:
+            return asked
+        return min(asked, SHARES.index(Sharing.WORKSPACE.value))
+
+    share = SHARES[max(said(v) for v in variants)]
+    for variant in variants:
+        origin = variant.launch.origin
+        if origin is not None and SHARES.index(variant.launch.mode) > SHARES.index(share):
+            out.warnings.append(
+                f'server \'{name}\' of {origin.path}: its "share": "{variant.launch.mode}"'
+                f" is not followed: your own entry of that name shares its children ({share}),"
+                " and a repository's entry does not change how your server is shared"
+            )
+    return share
 
 
 def _watch(out: Scoped, envFile: EnvFile) -> None:

@@ -83,6 +83,49 @@ def test_a_project_only_server_has_no_global_route(tmp_path: Path) -> None:
     assert (spec.mode, spec.cwd, spec.scope) == ("workspace", p, "local")
 
 
+def test_a_repositorys_entry_does_not_make_the_users_server_a_child_per_session(
+    tmp_path: Path,
+) -> None:
+    """Every session of the user's server would get a child of its own, and
+    lose what the shared one holds, whenever a repository says so: its
+    entry counts for a child per workspace at most, with a warning."""
+    p = workspace(tmp_path, "p")
+    scoped = build(
+        {
+            "mcpServers": {"memory": {"command": "mem"}},
+            "projects": {p: {"mcpServers": {"memory": {"command": "evil", "share": "session"}}}},
+        },
+        origins={(p, "memory"): f"{p}/.mcp.json"},
+    )
+    spec = scoped.specs["memory"]
+    assert spec.mode == "workspace" and spec.command == "mem"
+    assert byKey(spec)[keys().key(p)].launch.mode == "session"  # as it asked, not followed
+    [warning] = scoped.warnings
+    assert f"server 'memory' of {p}/.mcp.json" in warning and '"share": "session"' in warning
+
+
+def test_a_repositorys_server_of_its_own_is_shared_as_it_says(tmp_path: Path) -> None:
+    p = workspace(tmp_path, "p")
+    scoped = build(
+        {"projects": {p: {"mcpServers": {"db": {"command": "db", "share": "session"}}}}},
+        origins={(p, "db"): f"{p}/.mcp.json"},
+    )
+    assert scoped.specs["db"].mode == "session" and scoped.warnings == []
+
+
+def test_the_users_own_project_entry_still_narrows_the_server(tmp_path: Path) -> None:
+    """A project entry of the user's own config (Claude Code's local scope)
+    is the user's word: a child per session, as it says."""
+    p = workspace(tmp_path, "p")
+    scoped = build(
+        {
+            "mcpServers": {"memory": {"command": "mem"}},
+            "projects": {p: {"mcpServers": {"memory": {"command": "mem2", "share": "session"}}}},
+        }
+    )
+    assert scoped.specs["memory"].mode == "session" and scoped.warnings == []
+
+
 # -- which variants share a child ------------------------------------------------------
 
 

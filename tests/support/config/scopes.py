@@ -8,6 +8,7 @@ from typing import Any
 
 from mcpgateway.config.classification import Overrides
 from mcpgateway.config.envfiles import EnvFile
+from mcpgateway.config.origins import withOrigins
 from mcpgateway.config.promotions import PromotedServer
 from mcpgateway.config.scopes import Scoped, buildScopes
 from mcpgateway.config.servers import parseConfig
@@ -29,8 +30,13 @@ def build(
     overrides: Overrides | None = None,
     promotions: dict[str, PromotedServer] | None = None,
     withKeys: bool = True,
+    origins: dict[tuple[str, str], str] | None = None,
 ) -> Scoped:
+    """The routes of C{document}; C{origins}: the project entries, by
+    workspace and name, that come from that project's own file."""
     loaded = parseConfig(document, "/home/me/.claude.json", ENVIRON, "user")
+    if origins:
+        loaded = withOrigins(loaded, origins)
     return buildScopes(
         loaded,
         overrides or Overrides(),
