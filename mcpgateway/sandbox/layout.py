@@ -203,7 +203,8 @@ def build(
     runs = None if rule.confinedTo is None else binds.runs
     for program in programs:
         for root in programRoots(places, program, environ, cwd, runs):
-            binds.add(root, source="program")
+            if runs is None or binds.installation(root):
+                binds.add(root, source="program")
     for path in [*arguments, *scripted]:
         _named(binds, places, path)
     if given:
@@ -561,6 +562,28 @@ class _Binds:
         if resolved is not None and not self._rule.refusal(resolved, False, A_PROGRAM):
             return True
         return not self.refuse(named, False, A_PROGRAM)
+
+    def installation(self, root: str) -> bool:
+        """Whether a repository's entry may be shown C{root}, a folder its
+        program brings (its installation, the sources its environment
+        imports, its version manager's files): in its workspace, the
+        system's, the gateway's install of its package, or where the user's
+        programs are installed (L{PathRule.programPlaces}, or the
+        installation whose C{bin} is one of them). Where the repository
+        sits (a checkout named C{bin}, a folder under another project's
+        C{package.json}) or what the user develops (an editable install's
+        sources) never widens what it is shown; a refusal is noted."""
+        rule = self._rule
+        path = os.path.normpath(root)
+        found = self._places.resolve(path) or path
+        if masks.stateInstall(self._places, found) is not None or self._places.visible(found):
+            return True
+        if rule.confinedTo is not None and under(found, rule.confinedTo):
+            return True
+        for place in rule.programPlaces:
+            if under(found, place) or place == os.path.join(found, "bin"):
+                return True
+        return not self.refuse(found, False, A_PROGRAM)  # a refusal is noted, with its fix
 
     def _shownAlready(self, path: str) -> bool:
         """Whether C{path} is bound already, or under a read-only bind (its

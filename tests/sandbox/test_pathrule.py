@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from mcpgateway.sandbox.layout import Layout, build
 from mcpgateway.sandbox.pathrule import PathRule
-from mcpgateway.sandbox.places import Places
+from mcpgateway.sandbox.places import Places, under
 from tests.support.sandbox.layout import bound, request, tree
 
 HOSTILE = ("/etc", "~", "/tmp", "~/.config", "~/.local/bin")
@@ -298,3 +298,75 @@ def test_a_repositorys_uvx_program_runs_from_the_gateways_install(tmp_path: Path
     fields = {"cwd": str(tmp_path / "ws"), "workspace": True, "confinedTo": str(tmp_path / "ws")}
     layout = build(request(tmp_path, **fields), [str(program)], {"PATH": "/usr/bin:/bin"})
     assert layout.reopened == [(str(install), False)] and layout.refused == []
+
+
+def test_a_repository_checked_out_as_bin_is_not_shown_its_parent(tmp_path: Path) -> None:
+    """A program in a folder named C{bin} brings the installation it is
+    part of, its parent: for a repository cloned as C{~/work/bin}, that is
+    every other repository of C{~/work}. What its program brings stays in
+    its workspace."""
+    home, _ = world(tmp_path)
+    workspace = home / "work" / "bin"
+    workspace.mkdir(parents=True)
+    (home / "work" / "other").mkdir()
+    (home / "work" / "other" / ".env").write_text("SECRET=1")
+    server = workspace / "srv"
+    server.write_text("#!/bin/sh\n")
+    server.chmod(0o755)
+    asked = request(tmp_path, cwd=str(workspace), workspace=True, confinedTo=str(workspace))
+    layout = build(asked, [str(server)], {"HOME": str(home), "PATH": "/usr/bin:/bin"})
+    leaked = [p for p in bound(layout) if under(p, str(home)) and not under(p, str(workspace))]
+    assert leaked == [], leaked
+    assert any(f"a program: {home / 'work'} not shown" in line for line in layout.refused)
+    own = build(request(tmp_path, cwd=str(workspace), workspace=True), [str(server)], {})
+    assert bound(own).get(str(home / "work")) is False  # the user's own entry: as before
+
+
+def test_a_repositorys_script_is_not_shown_the_project_above_its_workspace(
+    tmp_path: Path,
+) -> None:
+    """A repository vendored under a project of the user's (its nearest
+    C{package.json} is that project's): the project is not shown."""
+    home, _ = world(tmp_path)
+    project = home / "work" / "mono"
+    workspace = project / "vendor" / "evil"
+    workspace.mkdir(parents=True)
+    (project / "package.json").write_text("{}")
+    (project / ".env").write_text("DB_PASSWORD=1")
+    script = workspace / "srv.js"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    asked = request(tmp_path, cwd=str(workspace), workspace=True, confinedTo=str(workspace))
+    layout = build(asked, [str(script)], {"HOME": str(home), "PATH": "/usr/bin:/bin"})
+    assert str(project) not in bound(layout)
+    assert any(f"a program: {project} not shown" in line for line in layout.refused)
+
+
+def test_a_repositorys_python_on_the_path_brings_no_editable_sources(tmp_path: Path) -> None:
+    """The Python of the user's PATH is one of the user's programs, and its
+    environment is shown; the development checkouts its editable installs
+    name are not, for a repository's entry (the user's own entry gets
+    them, as before)."""
+    home, _ = world(tmp_path)
+    venv = home / ".venvs" / "dev"
+    binary = venv / "bin"
+    binary.mkdir(parents=True)
+    python = binary / "python"
+    python.write_text("#!/bin/sh\n")
+    python.chmod(0o755)
+    checkout = home / "work" / "devproj"
+    checkout.mkdir(parents=True)
+    record = venv / "lib" / "python3.11" / "site-packages" / "devproj-0.1.dist-info"
+    record.mkdir(parents=True)
+    (record / "direct_url.json").write_text(
+        f'{{"url": "file://{checkout}", "dir_info": {{"editable": true}}}}'
+    )
+    workspace = tmp_path / "ws"
+    environ = {"HOME": str(home), "PATH": f"{binary}:/usr/bin:/bin"}
+    asked = request(tmp_path, cwd=str(workspace), workspace=True, confinedTo=str(workspace))
+    layout = build(asked, [str(python), "srv.py"], environ)
+    assert bound(layout).get(str(venv)) is False  # the user's installed program
+    assert str(checkout) not in bound(layout)
+    assert any(f"a program: {checkout} not shown" in line for line in layout.refused)
+    own = build(request(tmp_path, cwd=str(workspace), workspace=True), [str(python)], environ)
+    assert bound(own).get(str(checkout)) is False
