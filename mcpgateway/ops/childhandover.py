@@ -304,11 +304,12 @@ class ChildSender:
         return done
 
     def send(self, transport: Any) -> Deferred[bool]:
-        """Send the children over C{transport} (an C{IUNIXTransport}), each
-        with nothing left in flight (L{letGo}) once its last writes have
-        left; fires with whether the next process took them (else they are
-        being stopped)."""
-        self.letGo()
+        """Send the children over C{transport} (an C{IUNIXTransport}) once
+        their last writes have left (the cancellations of L{letGo}, at the
+        deadline); fires with whether the next process took them (else they
+        are being stopped). A child with a request still in flight here (a
+        task's call, whose client holds no connection) does not move: its
+        request ends in this process's drain, as it stops."""
         return self._written().addCallback(lambda _: self._send(transport))
 
     def _send(self, transport: Any) -> Deferred[bool]:

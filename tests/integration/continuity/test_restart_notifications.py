@@ -39,7 +39,9 @@ class ReconnectingListener:
         while not self._stopped.is_set():
             try:
                 headers = {"accept": "text/event-stream", **self.session.sessionHeaders()}
-                stream = self._current = mcpclient.stream(self.session.url, "GET", None, headers, 60)
+                stream = self._current = mcpclient.stream(
+                    self.session.url, "GET", None, headers, 60
+                )
                 if stream.status == 200:
                     self.opened += 1
                     while (event := stream.next()) is not None:
