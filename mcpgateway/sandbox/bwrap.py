@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sandbox.test_bwrap -*-
+# -*- test-case-name: tests.sandbox.test_bwrap, tests.sandbox.test_gitseal -*-
 """Bubblewrap's command line for a L{mcpgateway.sandbox.layout.Layout}.
 
 The order of the mounts is the order of precedence: the system first,
@@ -166,6 +166,9 @@ def arguments(
         out += words
     for path in layout.placeholders:
         out += ["--ro-bind", "/dev/null", path]
+    for path in layout.sealed:  # an empty folder, read-only: nothing is made there
+        out += ["--perms", "0555", "--tmpfs", path]
+        readOnlyLater.append(path)
     reopened = [path for path, _ in layout.reopened]
     for path, directory in layout.masked:
         empty = (copies or {}).get(path)
@@ -273,7 +276,7 @@ def _folderOfTmpfs(layout: Layout) -> Callable[[str], bool]:
     presented = {path for path, _, _, _ in layout.presented}
     mounts = {path for kind, _, path in layout.system if kind != "symlink"}
     mounts.update(path for _, path in (*layout.readOnly, *layout.writable))
-    mounts.update(layout.private, layout.placeholders)
+    mounts.update(layout.private, layout.placeholders, layout.sealed)
 
     def folder(path: str) -> bool:
         return os.path.dirname(path) in presented and path not in mounts
@@ -298,7 +301,7 @@ def mounted(layout: Layout, network: NetworkPlan | None = None) -> set[str]:
     holding one (bubblewrap would write the copy into that mount)."""
     plan = network or NetworkPlan(layout.network)
     out = {path for _, _, path in layout.system}
-    out.update(layout.private, layout.soft, layout.placeholders)
+    out.update(layout.private, layout.soft, layout.placeholders, layout.sealed)
     out.update(path for _, path in (*layout.readOnly, *layout.writable))
     out.update(path for path, _ in (*layout.masked, *layout.reopened))
     if layout.packageCopy is not None:

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sandbox.test_landlock -*-
+# -*- test-case-name: tests.sandbox.test_landlock, tests.sandbox.test_gitseal -*-
 """Landlock: the kernel's own confinement (Linux 5.13 and later), the
 fallback where bubblewrap cannot make namespaces.
 
@@ -127,10 +127,17 @@ def rules(layout: Layout, tmp: str | None) -> list[tuple[str, bool]]:
     wanted += [(path, False) for _, path in layout.readOnly]
     wanted += [(path, True) for _, path in layout.writable]
     out: list[tuple[str, bool]] = []
+    # Landlock grants a right on a folder to all it holds: a writable folder
+    # holding a read-only path (a denyWrite, a repository's .git) or a sealed
+    # name is split around it, and shown read-only itself.
+    held = [path for _, path in layout.readOnly] + list(layout.sealed)
     for path, writable in wanted:
         if any(under(path, mask) for mask in masks):
             continue
-        _split(path, writable, masks, out)
+        inside = [h for h in held if writable and under(h, path) and h != path]
+        if inside and not any(under(mask, path) for mask in masks):
+            out.append((path, False))
+        _split(path, writable, masks + inside, out)
     out += list(layout.reopened)
     if layout.packageCopy is not None:  # its own copy of its package, run where it is
         out.append((layout.packageCopy[0], True))

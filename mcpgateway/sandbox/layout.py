@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sandbox.test_layout -*-
+# -*- test-case-name: tests.sandbox.test_layout, tests.sandbox.test_gitseal -*-
 """A confined child's view of the file system, as real paths on this
 machine: what it reads, what it writes, what is masked.
 
@@ -29,7 +29,15 @@ from __future__ import annotations
 
 import os
 
-from mcpgateway.sandbox import defaults, launchercaches, maskparents, masks, packagecopy, writes
+from mcpgateway.sandbox import (
+    defaults,
+    gitseal,
+    launchercaches,
+    maskparents,
+    masks,
+    packagecopy,
+    writes,
+)
 from mcpgateway.sandbox.commandline import SHELLS, argumentPaths, dataFiles, scriptPaths
 from mcpgateway.sandbox.pathrule import A_PROGRAM, PathRule
 from mcpgateway.sandbox.places import (
@@ -87,6 +95,9 @@ class Layout:
         made inside it (L{mcpgateway.sandbox.maskparents}).
     @ivar placeholders: files the entry names that do not exist yet, where
         nothing may be bound: empty and read-only in the sandbox.
+    @ivar sealed: folders that do not exist, in a writable place, that the
+        child may not make: a repository's workspace's C{.git}
+        (L{mcpgateway.sandbox.gitseal}).
     @ivar cwdMade: the working directory is shown by nothing else (the
         gateway's own, for an entry without C{cwd}): an empty one is made
         (its arguments' relative paths, bound, are found from there).
@@ -119,6 +130,7 @@ class Layout:
         self.reopened: list[tuple[str, bool]] = []
         self.presented: list[maskparents.Presented] = []
         self.placeholders: list[str] = []
+        self.sealed: list[str] = []
         self.cwdMade = False
         self.caches = launchercaches.Caches()
         self.packageCopy: tuple[str, str] | None = None
@@ -139,6 +151,7 @@ class Layout:
             "reopened": [path for path, _ in self.reopened],
             "presented": [path for path, _, _, _ in self.presented],
             "placeholders": self.placeholders,
+            "sealed": self.sealed,
             "variables": dict(self.caches.variables),
             "notes": self.notes,
             "refused": self.refused,
@@ -220,18 +233,7 @@ def build(
         binds.add(expand(path, home, home), source="program")
     for path in launchercaches.readable(places, layout.caches):  # the user's, its tool runs from
         binds.add(path, source="program")
-    for path in rules.get("allowRead") or ():
-        full = expand(path, home, cwd)
-        if not os.path.exists(full):
-            layout.notes.append(f"allowRead {path}: {full} does not exist")
-            continue
-        target = binds.add(full, source=f"allowRead {path}")
-        if target is not None:
-            allowed.append((target, False))
-    for path in rules.get("denyWrite") or ():
-        target = places.resolve(expand(path, home, cwd))
-        if target is not None and os.path.exists(target):
-            binds.readOnly(target)
+    _readsAndDenials(layout, binds, places, rules, allowed)
     layout.readOnly = binds.listed(False)
     layout.writable = binds.listed(True)
     named = [p for path in [argv[0], *arguments, *scripted] for p in _bothNames(places, path)]
@@ -246,6 +248,44 @@ def build(
     layout.presented = maskparents.present(layout.masked, _shown(layout), layout.notes)
     _settleCwd(layout, places, given)
     return layout
+
+
+def _readsAndDenials(
+    layout: Layout,
+    binds: _Binds,
+    places: Places,
+    rules: Mapping[str, Any],
+    allowed: list[tuple[str, bool]],
+) -> None:
+    """What the profile's C{allowRead} shows (added to C{allowed}), then what
+    stays read-only inside a writable place: the profile's C{denyWrite}, and
+    a repository's workspace's git repositories (L{mcpgateway.sandbox.gitseal})
+    but those its C{allowWrite} names (only ever once approved)."""
+    home, cwd = layout.home, layout.cwd
+    for path in rules.get("allowRead") or ():
+        full = expand(path, home, cwd)
+        if not os.path.exists(full):
+            layout.notes.append(f"allowRead {path}: {full} does not exist")
+            continue
+        target = binds.add(full, source=f"allowRead {path}")
+        if target is not None:
+            allowed.append((target, False))
+    for path in rules.get("denyWrite") or ():
+        target = places.resolve(expand(path, home, cwd))
+        if target is not None and os.path.exists(target):
+            binds.readOnly(target)
+    workspace = binds.confinedTo
+    if workspace is not None and binds.writes(workspace):
+        granted = [path for path, writable in allowed if writable]  # its approved allowWrite
+
+        def asked(path: str) -> bool:
+            return any(under(path, target) for target in granted)
+
+        repositories, absent = gitseal.workspaceGit(workspace)
+        for path in repositories:
+            if not asked(path):
+                binds.readOnly(path)
+        layout.sealed += [] if absent is None or asked(absent) else [absent]
 
 
 def _given(request: Mapping[str, Any], confinedTo: str | None) -> tuple[Any, list[str]]:
@@ -600,6 +640,15 @@ class _Binds:
         person asked for (a repository's C{"learn"} is narrowed away),
         which records what the server reads; its masks still hold."""
         return source == "learn" and not writable and target == self._places.home
+
+    @property
+    def confinedTo(self) -> str | None:
+        """The workspace a repository's entry is confined to (its real path)."""
+        return self._rule.confinedTo
+
+    def writes(self, path: str) -> bool:
+        """Whether C{path} is under a writable bind."""
+        return any(w and under(path, seen) for seen, (_, w) in self._table.items())
 
     def readOnly(self, path: str) -> None:
         self._readOnly.add(path)

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sandbox.test_seatbelt -*-
+# -*- test-case-name: tests.sandbox.test_seatbelt, tests.sandbox.test_gitseal -*-
 """macOS: a C{sandbox-exec} (Seatbelt) profile, in its language SBPL, from
 the same layout bubblewrap and Landlock get.
 
@@ -18,6 +18,7 @@ Standard library only.
 from __future__ import annotations
 
 from mcpgateway.sandbox.layout import Layout
+from mcpgateway.sandbox.places import under
 
 SYSTEM = (
     "/usr",
@@ -70,6 +71,12 @@ def profile(layout: Layout, tmp: str | None = None) -> str:
     if writes:
         lines += ["(allow file-read* file-write*"]
         lines += [f"  (subpath {quoted(path)})" for path in writes]
+        lines += [")"]
+    held = [path for _, path in layout.readOnly] + list(layout.sealed)
+    held = [path for path in held if any(under(path, w) and path != w for w in writes)]
+    if held:  # read-only inside a writable place: a denyWrite, a repository's .git
+        lines += ["(deny file-write*"]
+        lines += [f"  (subpath {quoted(path)})" for path in held]
         lines += [")"]
     if layout.network == "none":
         lines.append("(deny network*)")

@@ -312,6 +312,7 @@ def test_the_layout_as_json_names_paths_only(tmp_path: Path) -> None:
         "reopened",
         "presented",
         "placeholders",
+        "sealed",
         "variables",
         "notes",
         "refused",

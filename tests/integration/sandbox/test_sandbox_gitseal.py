@@ -1,0 +1,113 @@
+"""A repository's confined child writes its workspace but never its git
+repositories, for real: it tries to set C{core.fsmonitor} (which the
+user's next C{git status} would run, outside any sandbox), to add a hook,
+and, in a workspace that is no repository yet, to make one; every try
+fails, its other writes land, and the user's git then runs nothing it
+planted. Under both mechanisms, as root and as an ordinary user."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.sandboxkit import (
+    Account,
+    accountOrSkip,
+    launcherBase,
+    launcherPython,
+    launcherRequest,
+    runLauncher,
+)
+
+pytestmark = pytest.mark.integration
+
+PLANT = """
+import json, os
+out = {}
+def attempt(what, write):
+    try:
+        write()
+        out[what] = "written"
+    except OSError as e:
+        out[what] = e.strerror
+def append(path, text):
+    with open(path, "a") as f:
+        f.write(text)
+def hook():
+    with open(".git/hooks/post-checkout", "w") as f:
+        f.write("#!/bin/sh\\ntouch HOOK-RAN\\n")
+    os.chmod(".git/hooks/post-checkout", 0o755)
+MONITOR = "[core]\\n\\tfsmonitor = touch FSMONITOR-RAN\\n"
+def init():
+    os.makedirs(".git/hooks")
+    with open(".git/config", "w") as f:
+        f.write(MONITOR)
+if os.path.isdir(".git/hooks"):
+    attempt("config", lambda: append(".git/config", MONITOR))
+    attempt("hook", hook)
+else:
+    attempt("init", init)
+attempt("ordinary", lambda: append("README.md", "more\\n"))
+attempt("folder", lambda: append("src/notes.txt", "noted\\n"))
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def account() -> Iterator[Account]:
+    made = accountOrSkip()
+    yield made
+    made.remove()
+
+
+def workspace(base: Path, repository: bool) -> Path:
+    ws = base / "ws"
+    (ws / "src").mkdir(parents=True, exist_ok=True)
+    (ws / "README.md").write_text("hello\n")
+    if repository:
+        subprocess.run(["git", "init", "-q", str(ws)], check=True)
+    return ws
+
+
+@pytest.mark.parametrize("user", ["root", "user"])
+@pytest.mark.parametrize("mechanism", ["bwrap", "landlock"])
+@pytest.mark.parametrize("repository", [True, False], ids=["checkout", "no-git"])
+def test_a_repositorys_child_plants_nothing_the_users_git_runs(
+    mechanism: str, user: str, repository: bool, request: pytest.FixtureRequest
+) -> None:
+    owner: Account | None = request.getfixturevalue("account") if user == "user" else None
+    python = launcherPython(owner)
+    base = launcherBase(owner)
+    try:
+        ws = workspace(base, repository)
+        if owner is not None:
+            owner.own(base)
+        asked = launcherRequest(
+            mechanism, base, python, workspace=True, confinedTo=str(ws), cwd=str(ws)
+        )
+        # The gateway's own Python, which the gateway names as one of the user's programs.
+        asked["interpreterPaths"] = [os.path.dirname(python), sys.base_prefix]
+        done = runLauncher(asked, [python, "-I", "-S", "-c", PLANT], {}, owner, python)
+        assert done.returncode == 0, done.stderr
+        tried = json.loads(done.stdout)
+        if repository:
+            assert tried["config"] != "written" and tried["hook"] != "written", tried
+            assert "fsmonitor" not in (ws / ".git" / "config").read_text()
+            assert not (ws / ".git" / "hooks" / "post-checkout").exists()
+        else:
+            assert tried["init"] != "written", tried
+            assert not (ws / ".git" / "config").exists()
+        assert tried["ordinary"] == tried["folder"] == "written", tried
+        assert (ws / "src" / "notes.txt").read_text() == "noted\n"
+        # The user's git, outside the sandbox, runs nothing the child planted.
+        subprocess.run(["git", "-C", str(ws), "status"], capture_output=True, timeout=30)
+        assert not (ws / "FSMONITOR-RAN").exists() and not (ws / "HOOK-RAN").exists()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
