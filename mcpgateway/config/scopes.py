@@ -284,7 +284,9 @@ class _Context:
         if wsFile is None:
             wsFile = self.workspaceFiles[workspace] = self.readWorkspace(workspace)
             _watch(self.out, wsFile)
-        expanded = self.expanded(project, wsFile)
+        # Your own entry takes of the workspace's .env only what it leaves to it.
+        given = wsFile if project.origin is not None else self.yours(project, wsFile)
+        expanded = self.expanded(project, given)
         if expanded is None:
             return None
         parsed, asked = expanded
@@ -303,7 +305,8 @@ class _Context:
             *parsed.envFrom,
             *_referenced(project.entry),
         )
-        passed, left = onlyListed(wsFile, listed)
+        _, left = onlyListed(wsFile, listed)
+        passed, _ = onlyListed(given, listed)
         if scoped and left:
             self.out.warnings.append(
                 f"{wsFile.path}: sets {', '.join(left)}, which server '{name}' does not list"
@@ -319,6 +322,36 @@ class _Context:
             launch = self.narrowedSandbox(replace(launch, origin=origin), origin)
             self.noteWithheld(project, launch, wsFile, asked)
         return Variant(key, launch, childKey(self.keys, launch))
+
+    def yours(self, project: ProjectEntry, wsFile: EnvFile) -> EnvFile:
+        """Of a workspace's C{wsFile}, what your own entry C{project} (a
+        local scope of C{~/.claude.json}) takes: the names it leaves to the
+        file (its C{envFrom} and C{credentialEnv}, a C{${NAME}} that neither
+        the gateway's environment nor its C{.env} sets). A name it sets
+        itself, or that you set, keeps your value: the file may be a cloned
+        repository's, which must not move your server's data folder or
+        swap your token for its own. A warning names the names not taken
+        (never their values)."""
+        entry = project.entry if isinstance(project.entry, dict) else {}
+        delegated = {
+            name
+            for key in ("envFrom", "credentialEnv")
+            for name in entry.get(key) or ()
+            if isinstance(name, str)
+        }
+        env = entry.get("env") if isinstance(entry.get("env"), dict) else {}
+        own = {name for name, value in env.items() if not _referenced(value)}  # a value of its own
+        set_ = own | set(self.environ) | {name for name, _ in self.gatewayEnv.values}
+        delegated |= {name for name in _referenced(entry) if name not in set_}
+        taken, kept = onlyListed(wsFile, delegated)
+        mine = sorted(name for name in kept if name in set(env) | _referenced(entry))
+        if mine:
+            self.out.warnings.append(
+                f"{wsFile.path}: sets {', '.join(mine)}, which server '{project.name}'"
+                f" ({project.label}) or your environment sets already: yours are kept (list"
+                " a name in the entry's \"envFrom\" to take the file's)"
+            )
+        return taken
 
     def expanded(
         self, project: ProjectEntry, wsFile: EnvFile

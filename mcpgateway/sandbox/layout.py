@@ -527,6 +527,9 @@ class _Binds:
         self._table: dict[str, tuple[str, bool]] = {}
         self._readOnly: set[str] = set()
         self.inState: list[str] = []
+        self._installed: set[str] = set()
+        """The installations of the user's programs a repository's entry
+        runs (L{runs}): shown with them (L{installation})."""
         """The state directory's paths a bind would have shown."""
 
     def refuse(self, path: str, writable: bool, source: str) -> bool:
@@ -597,11 +600,25 @@ class _Binds:
         if masks.stateInstall(self._places, named) is not None:
             return True  # the gateway's own install of its package (L{add} shows it alone)
         resolved = self._places.resolve(named)
-        if not self._rule.refusal(named, False, A_PROGRAM):
-            return True
-        if resolved is not None and not self._rule.refusal(resolved, False, A_PROGRAM):
-            return True
+        for path in (named, resolved):
+            if path is not None and not self._rule.refusal(path, False, A_PROGRAM):
+                self._installs(named, resolved)
+                return True
         return not self.refuse(named, False, A_PROGRAM)
+
+    def _installs(self, named: str, resolved: str | None) -> None:
+        """Note the installations of a program the entry may run, as named
+        and as resolved (a venv's C{python} is its base Python's), but for
+        one in its workspace, which brings nothing beyond it."""
+        workspace = self._rule.confinedTo
+        for path in (named, resolved):
+            if path is None or (workspace is not None and under(path, workspace)):
+                continue
+            install = self._places.installRoot(path)
+            self._installed.add(install)
+            self._installed.update(self._places.hoistedModules(path, install))
+            if install in self._places.userBins:  # a --user install's code: ~/.local/lib
+                self._installed.add(os.path.join(os.path.dirname(install), "lib"))
 
     def installation(self, root: str) -> bool:
         """Whether a repository's entry may be shown C{root}, a folder its
@@ -619,6 +636,8 @@ class _Binds:
         if masks.stateInstall(self._places, found) is not None or self._places.visible(found):
             return True
         if rule.confinedTo is not None and under(found, rule.confinedTo):
+            return True
+        if any(under(found, install) for install in self._installed):
             return True
         for place in rule.programPlaces:
             if under(found, place) or place == os.path.join(found, "bin"):

@@ -189,39 +189,59 @@ def test_the_child_key_is_keyed_and_covers_what_the_child_is() -> None:
 # -- the environment ---------------------------------------------------------------------
 
 
-def test_var_fills_from_the_workspace_env_and_the_layers_are_in_order(tmp_path: Path) -> None:
-    """Workspace .env > gateway .env > the entry's env > the gateway's environment."""
+def test_your_values_stay_yours_and_the_workspace_env_fills_what_you_leave_to_it(
+    tmp_path: Path,
+) -> None:
+    """Your own entry of a project (a local scope of ~/.claude.json) takes of
+    the workspace's .env only what it leaves to it: a ${NAME} that neither
+    the gateway's environment nor its .env sets, and its envFrom. A name it
+    or you set keeps your value (the file may be a cloned repository's),
+    and a warning names those, never their values. Over the entry's env
+    comes the gateway's .env, then what the workspace's .env was left."""
     gatewayFile = tmp_path / "state.env"
-    gatewayFile.write_text("TOKEN=gateway\nLEVEL=gateway\nSHARED=gateway\n")
+    gatewayFile.write_text("TOKEN=gateway\nLEVEL=gateway\n")
     gatewayEnv = readEnvFile(gatewayFile)
-    p = workspace(tmp_path, "p", "TOKEN=workspace\nSHARED=workspace\n")
-    q = workspace(tmp_path, "q")
+    p = workspace(
+        tmp_path, "p", "TOKEN=workspace\nSHARED=workspace\nNEW=workspace\nLEVEL=workspace\n"
+    )
     entry = {
         "command": "srv",
-        "args": ["--token=${TOKEN}", "--from=${FROM_GATEWAY}"],
-        "env": {"SHARED": "entry", "LEVEL": "entry", "OWN": "entry"},
+        "args": ["--token=${TOKEN}", "--new=${NEW}", "--from=${FROM_GATEWAY}"],
+        "env": {"SHARED": "entry", "OWN": "entry"},
+        "envFrom": ["LEVEL"],
     }
-    scoped = build(
-        {"projects": {p: {"mcpServers": {"x": entry}}, q: {"mcpServers": {"x": entry}}}},
-        gatewayEnv,
-    )
-    routes = byKey(scoped.specs["x"])
-    atP, atQ = routes[keys().key(p)].launch, routes[keys().key(q)].launch
-    assert atP.args == ("--token=workspace", "--from=g")
-    assert atQ.args == ("--token=gateway", "--from=g")
-    assert dict(atP.env) == {
-        "SHARED": "workspace",
-        "LEVEL": "gateway",
-        "OWN": "entry",
-        "TOKEN": "workspace",
-    }
-    assert dict(atQ.env) == {
-        "SHARED": "gateway",
-        "LEVEL": "gateway",
+    scoped = build({"projects": {p: {"mcpServers": {"x": entry}}}}, gatewayEnv)
+    [variant] = scoped.specs["x"].variants
+    assert variant.launch.args == ("--token=gateway", "--new=workspace", "--from=g")
+    assert dict(variant.launch.env) == {
+        "SHARED": "entry",
         "OWN": "entry",
         "TOKEN": "gateway",
+        "LEVEL": "workspace",
+        "NEW": "workspace",
     }
+    [warning] = scoped.warnings
+    assert "sets SHARED, TOKEN, which server 'x'" in warning and "yours are kept" in warning
+    assert "workspace" not in warning.split("sets", 1)[1].split("which")[0]
     assert str(gatewayFile) in scoped.envFiles
+
+
+def test_a_repositorys_env_moves_no_data_folder_and_swaps_no_token_of_yours(
+    tmp_path: Path,
+) -> None:
+    """Your entry in a cloned repository keeps its data folder in the
+    project and your token: the repository's .env moves neither."""
+    gatewayFile = tmp_path / "state.env"
+    gatewayFile.write_text("GITHUB_TOKEN=yours\n")
+    p = workspace(tmp_path, "p", "DATA_DIR=/home/me/work/other\nGITHUB_TOKEN=theirs\n")
+    entry = {
+        "command": "notes",
+        "env": {"DATA_DIR": f"{p}/data", "GITHUB_TOKEN": "${GITHUB_TOKEN}"},
+    }
+    scoped = build({"projects": {p: {"mcpServers": {"notes": entry}}}}, readEnvFile(gatewayFile))
+    [variant] = scoped.specs["notes"].variants
+    env = dict(variant.launch.env)
+    assert env["DATA_DIR"] == f"{p}/data" and env["GITHUB_TOKEN"] == "yours"
 
 
 def test_the_users_servers_get_the_gateway_env(tmp_path: Path) -> None:
@@ -460,8 +480,9 @@ def test_the_executable_is_looked_up_on_the_childs_path_never_a_workspaces(tmp_p
 
 def test_a_workspace_env_gives_a_child_only_the_names_its_entry_lists(tmp_path: Path) -> None:
     """A cloned repository's .env adds nothing its server's entry does not ask
-    for: its env keys, credentialEnv, envFrom and ${NAME} references pass;
-    any other name is left out, and the warning names it (never its value)."""
+    for: its credentialEnv, envFrom and ${NAME} references pass, an env key
+    it sets itself keeps its value; any other name is left out, and the
+    warnings name them (never their values)."""
     p = workspace(
         tmp_path,
         "p",
@@ -477,11 +498,13 @@ def test_a_workspace_env_gives_a_child_only_the_names_its_entry_lists(tmp_path: 
     }
     scoped = build({"projects": {p: {"mcpServers": {"x": entry}}}})
     [variant] = scoped.specs["x"].variants
-    assert dict(variant.launch.env) == {"KEYED": "k", "CRED": "c", "FROM": "f", "REF": "r"}
-    [denied, unlisted] = sorted(scoped.warnings, key=lambda w: "does not list" in w)
-    assert "PYTHONUSERBASE" in denied and "evil" not in denied
-    assert "APP_SECRET" in unlisted and "does not list" in unlisted
-    assert "hunter2" not in unlisted
+    assert dict(variant.launch.env) == {"KEYED": "entry", "CRED": "c", "FROM": "f", "REF": "r"}
+    [denied] = [w for w in scoped.warnings if "PYTHONUSERBASE" in w]
+    [unlisted] = [w for w in scoped.warnings if "does not list" in w]
+    [yours] = [w for w in scoped.warnings if "yours are kept" in w]
+    assert "evil" not in denied
+    assert "APP_SECRET" in unlisted and "hunter2" not in unlisted
+    assert "KEYED" in yours
 
 
 @pytest.mark.parametrize("name", ["PYTHONUSERBASE", "npm_config_prefix", "GIT_SSH_COMMAND", "HOME"])
@@ -519,9 +542,10 @@ def test_a_workspace_env_gives_only_listed_names_that_steer_nothing(
     plain: set[str], steering: set[str], choice: st.DataObject
 ) -> None:
     """Whatever a repository's .env sets and whatever the entry lists: a name
-    reaches the child from the file only when the entry lists it (its env
-    keys, envFrom, ${NAME} references) and it steers nothing, in any case;
-    a steering name the user's own env sets keeps the user's value."""
+    reaches the child from the file only when the entry leaves it to the
+    file (envFrom, a ${NAME} nothing of the user's sets) and it steers
+    nothing, in any case; a name the user's own env sets keeps the user's
+    value."""
     named = sorted(plain | steering)
     fromFile = {name: f"file-{i}" for i, name in enumerate(named)}
     envKeys = choice.draw(st.sets(st.sampled_from(named), max_size=4) if named else st.just(set()))
@@ -536,14 +560,14 @@ def test_a_workspace_env_gives_only_listed_names_that_steer_nothing(
         "envFrom": sorted(envFrom),
         "share": "workspace",
     }
-    listed = envKeys | envFrom | refs
     with tempfile.TemporaryDirectory() as root:
         (Path(root) / ".env").write_text("".join(f"{n}={v}\n" for n, v in fromFile.items()))
         scoped = build({"projects": {root: {"mcpServers": {"x": entry}}}})
     [variant] = scoped.specs["x"].variants
     env = dict(variant.launch.env)
+    leftToFile = envFrom | (refs - envKeys - set(ENVIRON))
     for name, value in fromFile.items():
-        if name in listed and not isDenied(name):
+        if name in leftToFile and not isDenied(name):
             assert env[name] == value
         elif name in envKeys:
             assert env[name] == "entry"  # the user's own value

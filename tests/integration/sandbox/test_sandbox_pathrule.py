@@ -120,22 +120,24 @@ def test_a_repositorys_cwd_in_another_repository_plants_nothing_there(mechanism:
     base = launcherBase(None)
     other = base / "home" / "work" / "otherrepo"
     (other / ".git").mkdir(parents=True)
-    (base / "ws").mkdir(exist_ok=True)
+    (base / "ws" / "notes").mkdir(parents=True, exist_ok=True)
     try:
         asked = launcherRequest(
             mechanism, base, python, cwd=str(other), workspace=True, confinedTo=str(base / "ws")
         )
+        # Under Landlock the workspace's top level takes no new entry (no .git can be
+        # made there): its folders take them.
         probe = (
             "pwd; (echo fsmonitor > .git/config) 2>/dev/null && echo wrote-here;"
             ' (echo fsmonitor > "$OTHER/.git/config") 2>/dev/null && echo wrote-there;'
-            " echo mine > mine"
+            " echo mine > notes/mine"
         )
         done = runLauncher(asked, ["/bin/sh", "-c", probe], {"OTHER": str(other)}, None, python)
         assert done.returncode == 0, done.stderr
         said = done.stdout.split()
         assert said[0] == str((base / "ws").resolve()), done.stdout
         assert "wrote-there" not in said and not (other / ".git" / "config").exists()
-        assert (base / "ws" / "mine").read_text() == "mine\n"
+        assert (base / "ws" / "notes" / "mine").read_text() == "mine\n"
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
