@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from twisted.application.service import Service
-from twisted.internet.address import IPv4Address
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint
 from twisted.internet.interfaces import (
@@ -243,6 +243,10 @@ class ProxyProtocol(Protocol):
         self.closed = False
 
     def connectionMade(self) -> None:
+        foreign = self.proxy.foreignAccount(self.transport)
+        if foreign is not None:
+            self.refuse(403, f"this proxy serves its owner's children only, not uid {foreign}")
+            return
         if self.network.active >= self.proxy.maxConnections:
             self.refuse(503, f"{self.proxy.maxConnections} connections are open already")
             return
@@ -426,12 +430,17 @@ class NetworkProxy(Service):
         headTimeout: float = HEAD_TIMEOUT,
         idleTimeout: float = IDLE_TIMEOUT,
         runInThread: RunInThread = runInline,
+        tcpPeer: Callable[[str, int, str, int], object] | None = None,
     ) -> None:
         """
         @param runtimeDir: makes the private directory of the sockets (mode
             0700; short: a unix socket's path has at most 107 bytes).
         @param runInThread: writes learning servers' records off the reactor.
+        @param tcpPeer: who holds the other end of a loopback connection
+            (L{mcpgateway.runtime.peeruid.SockDiag.tcpPeer}, as the
+            gateway's door asks; made at the first connection by default).
         """
+        self._tcpPeer = tcpPeer
         self.reactor = reactor
         self.clock = clock or reactor
         self.resolve = resolve or reactorResolver(reactor)
@@ -518,6 +527,33 @@ class NetworkProxy(Service):
         self.tcpPorts[key] = number
         self.networks[f"tcp:{number}"] = network
         return number
+
+    def foreignAccount(self, transport: Any) -> int | None:
+        """The uid of another account holding the other end of a loopback
+        connection to a Landlock child's port (any local process may
+        connect to it, and would reach that allow list's hosts as this
+        account); C{None}: this account's (or root's), a unix socket's (in
+        the private directory), or one the kernel does not name. Said in
+        the log, once per account."""
+        peer, host = transport.getPeer(), transport.getHost()
+        if not isinstance(peer, IPv4Address | IPv6Address):
+            return None
+        if self._tcpPeer is None:
+            from mcpgateway.runtime.peeruid import SockDiag
+
+            self._tcpPeer = SockDiag().tcpPeer
+        named = self._tcpPeer(peer.host, peer.port, host.host, host.port)
+        uid = getattr(named, "uid", None)
+        if not isinstance(uid, int) or uid in (os.geteuid(), 0):
+            return None
+        if ("uid", str(uid)) not in self._told:
+            self._told.add(("uid", str(uid)))
+            self.log.warn(
+                "sandbox: the network proxy refused a connection of uid {uid}: its ports"
+                " serve this account's confined children only",
+                uid=uid,
+            )
+        return uid
 
     def refused(self, network: ChildNetwork, host: str, port: int, why: str) -> None:
         """Count a refusal; log it the first time for this server and host."""

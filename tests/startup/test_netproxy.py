@@ -11,6 +11,7 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 
+from mcpgateway.runtime.peeruid import PeerSocket
 from mcpgateway.startup.netproxy import (
     MAX_HOSTS_KEPT,
     OTHER_HOSTS,
@@ -234,3 +235,34 @@ def test_the_factories_of_a_childs_connections_log_nothing_as_they_start(tmp_pat
     assert [event["log_format"] for event in events] == []
     listeners = [reactor.unixServers[0][1], reactor.tcpServers[0][1]]
     assert [listener.noisy for listener in listeners] == [False, False]
+
+
+def test_a_landlock_childs_port_refuses_another_accounts_connections(tmp_path: Path) -> None:
+    """Any local process may connect to a loopback port: the kernel names
+    the account at the other end, and another account's connection is
+    refused (logged once per account) before it reaches any host."""
+    owners = {50001: os.geteuid(), 50002: os.geteuid() + 1000, 50003: os.geteuid() + 1000}
+    asked: list[tuple[str, int, str, int]] = []
+
+    def tcpPeer(clientHost: str, clientPort: int, serverHost: str, serverPort: int) -> object:
+        asked.append((clientHost, clientPort, serverHost, serverPort))
+        return PeerSocket(owners[clientPort])
+
+    proxy, reactor, _ = proxyOf(tmp_path, tcpPeer=tcpPeer)
+    proxy.portFor("ll", ("api.example.com",))
+    [(_, factory, _, _)] = reactor.tcpServers
+    answers = []
+    with capturedGatewayLogs() as events:
+        for port in owners:
+            protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", port))
+            transport = StringTransport(
+                hostAddress=IPv4Address("TCP", "127.0.0.1", 41000),
+                peerAddress=IPv4Address("TCP", "127.0.0.1", port),
+            )
+            protocol.makeConnection(transport)
+            answers.append(transport.value())
+    assert answers[0] == b""  # the owner's child: its request comes next
+    other = os.geteuid() + 1000
+    assert all(a.startswith(b"HTTP/1.1 403") and str(other).encode() in a for a in answers[1:])
+    assert asked[0] == ("127.0.0.1", 50001, "127.0.0.1", 41000)
+    assert len([e for e in events if e.get("uid") == other]) == 1
