@@ -67,10 +67,13 @@ class RestoreIncomplete(Exception):
 
 
 def claudeProjects(path: Path | None) -> list[Path]:
-    """The project directories of a Claude config (the keys of its
-    C{projects} that are absolute paths of existing directories): whose
-    project files (C{.cursor/mcp.json}, C{.vscode/mcp.json}...) are adopted.
-    Empty when the file is missing or unreadable."""
+    """The project directories of a Claude config whose project files
+    (C{.cursor/mcp.json}, C{.vscode/mcp.json}...) are adopted: the keys of
+    its C{projects} that are absolute paths of existing directories whose
+    trust the user accepted (C{hasTrustDialogAccepted}). Claude Code lists a
+    folder as soon as it runs there, before its trust dialog: a checkout the
+    user declined is not the gateway's to rewrite and serve. Empty when the
+    file is missing or unreadable."""
     if path is None:
         return []
     try:
@@ -83,7 +86,11 @@ def claudeProjects(path: Path | None) -> list[Path]:
     return [
         Path(key)
         for key in sorted(projects)
-        if isinstance(key, str) and os.path.isabs(key) and os.path.isdir(key)
+        if isinstance(key, str)
+        and os.path.isabs(key)
+        and isinstance(projects[key], dict)
+        and projects[key].get("hasTrustDialogAccepted") is True
+        and os.path.isdir(key)
     ]
 
 

@@ -119,12 +119,23 @@ def test_a_project_entry_that_is_the_user_server_gets_the_global_url(tmp_path: P
     assert entries["own"] == {"url": urlFor("own", str(project))}
 
 
-def test_claude_projects(tmp_path: Path) -> None:
-    project = tmp_path / "p"
-    project.mkdir()
+def test_claude_projects_are_the_trusted_ones(tmp_path: Path) -> None:
+    """Claude Code lists a folder as soon as it runs there, before its trust
+    dialog: only a project whose trust the user accepted has its client
+    files adopted."""
+    trusted, declined, unasked = tmp_path / "p", tmp_path / "q", tmp_path / "r"
+    for folder in (trusted, declined, unasked):
+        folder.mkdir()
+    projects = {
+        str(trusted): {"hasTrustDialogAccepted": True},
+        str(declined): {"hasTrustDialogAccepted": False},
+        str(unasked): {},
+        "relative": {"hasTrustDialogAccepted": True},
+        "/gone": {"hasTrustDialogAccepted": True},
+    }
     claude = tmp_path / ".claude.json"
-    claude.write_text(json.dumps({"projects": {str(project): {}, "relative": {}, "/gone": {}}}))
-    assert claudeProjects(claude) == [project]
+    claude.write_text(json.dumps({"projects": projects}))
+    assert claudeProjects(claude) == [trusted]
     assert claudeProjects(tmp_path / "missing.json") == []
 
 

@@ -39,7 +39,8 @@ def test_a_project_file_linking_out_of_its_project_is_never_written(cli: Cli) ->
     own.parent.mkdir()
     own.write_text(json.dumps({"servers": {"demo": {"type": "stdio", **DEMO}}}, indent=2))
     config = home / ".claude.json"
-    config.write_text(json.dumps({"projects": {str(project): {"allowedTools": []}}}, indent=2))
+    trusted = {"allowedTools": [], "hasTrustDialogAccepted": True}
+    config.write_text(json.dumps({"projects": {str(project): trusted}}, indent=2))
     os.chmod(config, 0o600)
     before, stat = victim.read_bytes(), victim.stat()
 
