@@ -208,12 +208,43 @@ def parseConfig(
                     continue
                 # Checked now; ${VAR} is expanded per workspace (its .env may set it).
                 parseEntry(name, entry, _AnyVariable(), scope, remotes=remotes)
+            except LeftToClient as left:
+                loaded.notes.append(f"server '{name}' ({label}): {left}")
+                if _pointsAtDemo(entry) and "demo" not in loaded.servers:
+                    loaded.servers["demo"] = _demo(env)
+                    loaded.notes.append(
+                        f"server '{name}' ({label}) points at the gateway's bundled demo"
+                        " (/demo/mcp): it is served"
+                    )
+                continue
             except EntryError as skip:
                 loaded.warnings.append(f"server '{name}' ({label}): {skip}; skipped")
                 loaded.invalid.append(InvalidEntry(str(name), source, label, str(skip)))
                 continue
             loaded.projects.append(ProjectEntry(where, name, dict(entry), label))
     return loaded
+
+
+def _pointsAtDemo(entry: Any) -> bool:
+    """Whether C{entry} is a remote one naming this machine's C{/demo/mcp}:
+    a client pointed at the gateway's bundled demo by hand (as the README's
+    first steps do), which writes the client's file the gateway serves from
+    then on."""
+    url = entry.get("url") if isinstance(entry, dict) else None
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    return parts.scheme in ("http", "https") and local and parts.path.rstrip("/") == "/demo/mcp"
+
+
+def _demo(environ: Mapping[str, str] | None) -> ServerSpec:
+    """The bundled demo's spec (L{demoConfig}), as the gateway serves it."""
+    demo = parseConfig(demoConfig(), "bundled demo", environ).servers["demo"]
+    return replace(demo, configFile=None)
 
 
 class _AnyVariable(Mapping[str, str]):
@@ -232,6 +263,11 @@ class _AnyVariable(Mapping[str, str]):
 
 class EntryError(Exception):
     """An entry that is not served; the message says why."""
+
+
+class LeftToClient(EntryError):
+    """A remote entry its client keeps using directly: as it should be, and
+    nothing to fix (an info note, never an entry to fix)."""
 
 
 def _kind(
@@ -455,16 +491,16 @@ def _remote(
         return None
     if scope != "gateway":
         if not remotes:
-            raise EntryError(f"type '{kind}' is a remote server; clients keep using it directly")
+            raise LeftToClient(f"type '{kind}' is a remote server; clients keep using it directly")
         if kind == "openapi":
             raise EntryError("type 'openapi' is served from the gateway's own config only")
         if scope != "user":
-            raise EntryError(
+            raise LeftToClient(
                 f"type '{kind}' is a remote server of a project; clients keep using it"
                 " directly (the gateway adopts the remote entries of user files only)"
             )
         if "headersHelper" in entry:
-            raise EntryError(
+            raise LeftToClient(
                 "its headers come from 'headersHelper', a command only the client runs;"
                 " clients keep using it directly"
             )
@@ -651,7 +687,7 @@ def _launch(entry: dict[str, Any]) -> tuple[str, list[str], dict[str, str], str 
     if kind is None and "command" not in entry:
         kind = "http" if ("url" in entry or "serverUrl" in entry) else None
     if kind not in (None, "stdio"):
-        raise EntryError(f"type '{kind}' is not a stdio server; clients keep using it directly")
+        raise LeftToClient(f"type '{kind}' is not a stdio server; clients keep using it directly")
     if "command" not in entry:
         raise EntryError("it has neither 'command' (a stdio server) nor 'url' (a remote one)")
     command = entry.get("command")

@@ -81,7 +81,8 @@ def test_the_gateways_own_config_serves_remote_entries_either_way() -> None:
 
 def test_parse_config_serves_the_user_scope_and_warns_of_a_projects() -> None:
     """C{parseConfig} with C{remotes}: the user scope's remote entry is a
-    server, a project's is a warning; without it, both are warnings."""
+    server, a project's is left to its client (a note); without it, both
+    are."""
     document = {
         "mcpServers": {"linear": LINEAR, "fs": {"command": "fs-server"}},
         "projects": {"/p": {"mcpServers": {"docs": {"type": "http", "url": "https://d/mcp"}}}},
@@ -89,10 +90,10 @@ def test_parse_config_serves_the_user_scope_and_warns_of_a_projects() -> None:
     adopted = parseConfig(document, "~/.claude.json", ENVIRON, "user", remotes=True)
     assert sorted(adopted.servers) == ["fs", "linear"]
     assert adopted.projects == []
-    assert any("'docs'" in w and "remote server of a project" in w for w in adopted.warnings)
+    assert any("'docs'" in n and "remote server of a project" in n for n in adopted.notes)
     kept = parseConfig(document, "~/.claude.json", ENVIRON, "user")
     assert sorted(kept.servers) == ["fs"]
-    assert len(kept.warnings) == 2
+    assert len(kept.notes) == 2 and kept.warnings == [] and kept.invalid == []
 
 
 def test_is_remote_entry() -> None:

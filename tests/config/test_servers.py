@@ -224,12 +224,33 @@ REMOTE_ENTRIES = [
 def test_remote_entries_of_a_clients_file_stay_with_the_client(
     entry: dict[str, Any], kind: str, transport: str
 ) -> None:
+    """As it should be: a note, never a warning nor an entry to fix."""
     loaded = parse({"mcpServers": {"remote": entry, "local": {"command": "c"}}}, scope="user")
     assert list(loaded.servers) == ["local"]
-    assert loaded.warnings == [
+    assert loaded.warnings == [] and loaded.invalid == []
+    assert loaded.notes == [
         f"server 'remote' (user scope): type '{kind}' is a remote server;"
-        " clients keep using it directly; skipped"
+        " clients keep using it directly"
     ]
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9100/demo/mcp", "http://localhost:9200/demo/mcp/"]
+)
+def test_a_client_pointed_at_the_bundled_demo_keeps_it_served(url: str) -> None:
+    """The README's first steps point Claude Code at the demo by hand, which
+    writes the ~/.claude.json the gateway serves from then on: the demo is
+    still served, unless the file defines a server of that name."""
+    loaded = parse({"mcpServers": {"demo": {"type": "http", "url": url}}}, scope="user")
+    assert list(loaded.servers) == ["demo"] and loaded.servers["demo"].args == (
+        "-m",
+        "mcpgateway.demo",
+    )
+    assert any("bundled demo" in note for note in loaded.notes)
+    own = {"demo": {"type": "http", "url": url}, "x": {"command": "c"}}
+    assert "demo" not in parse({"mcpServers": {"other": own["x"]}}, scope="user").servers
+    elsewhere = {"type": "http", "url": "https://example.com/demo/mcp"}
+    assert "demo" not in parse({"mcpServers": {"demo": elsewhere}}, scope="user").servers
 
 
 @pytest.mark.parametrize(("entry", "kind", "transport"), REMOTE_ENTRIES)
