@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mcpgateway.clientconfigs.backups import (
     KEPT_GENERATIONS,
@@ -55,7 +56,7 @@ from mcpgateway.clientconfigs.documents import parseDocument, readFile
 from mcpgateway.clientconfigs.engine import AdoptionEngine
 from mcpgateway.clientconfigs.restoring import restoreFile, revivable
 from mcpgateway.config.origins import withOrigins
-from mcpgateway.config.servers import LoadedConfig, isRemoteEntry, parseConfig
+from mcpgateway.config.servers import DEMO_ROUTE, LoadedConfig, isRemoteEntry, parseConfig
 from mcpgateway.runtime import paths
 
 __all__ = [
@@ -340,8 +341,9 @@ class ClaudeConfig:
                     not looksLikeGatewayEntry(name, entry)
                     or (record is not None and entry == record.written)
                     or revivable(kept, block.location, name, entry) is not None
+                    or urlsplit(entry["url"]).path.rstrip("/") == DEMO_ROUTE
                 ):
-                    continue
+                    continue  # (the bundled demo's route: served for it, nothing lost)
                 out.append((block.label(name), str(entry["url"])))
         return out
 

@@ -119,6 +119,10 @@ def defaultConfigPath(home: str | None = None) -> Path | None:
     return path if path.is_file() else None
 
 
+DEMO_ROUTE = "/demo/mcp"
+"""The bundled demo's route."""
+
+
 def demoConfig() -> dict[str, Any]:
     """The bundled demo: one stdio server shipped in this package."""
     return {"mcpServers": {"demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}}}
@@ -238,7 +242,7 @@ def _pointsAtDemo(entry: Any) -> bool:
     except ValueError:
         return False
     local = parts.hostname in ("127.0.0.1", "localhost", "::1")
-    return parts.scheme in ("http", "https") and local and parts.path.rstrip("/") == "/demo/mcp"
+    return parts.scheme in ("http", "https") and local and parts.path.rstrip("/") == DEMO_ROUTE
 
 
 def _demo(environ: Mapping[str, str] | None) -> ServerSpec:

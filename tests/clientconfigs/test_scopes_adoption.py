@@ -399,3 +399,13 @@ def test_adopt_then_restore_is_the_identity(doc: dict[str, Any], layout: int) ->
         assert re.fullmatch(r"config-backup\.json\.1", " ".join(os.listdir(stateDir))) or (
             os.listdir(stateDir) == []
         )
+
+
+def test_an_entry_at_the_bundled_demos_route_is_not_stranded(home: Path, stateDir: Path) -> None:
+    """The README's first steps point Claude Code at the demo by hand: the
+    gateway serves the demo for it, and no original command is lost."""
+    path = home / ".claude.json"
+    path.write_text(stringify({"mcpServers": {"demo": http("http://127.0.0.1:9100/demo/mcp")}}))
+    assert ClaudeConfig(path, stateDir, environ=ENV).strandedEntries() == []
+    loaded = adopted(path, stateDir).load()
+    assert loaded.errors == [] and list(loaded.servers) == ["demo"]
