@@ -234,6 +234,8 @@ def build(
     for path in launchercaches.readable(places, layout.caches):  # the user's, its tool runs from
         binds.add(path, source="program")
     _readsAndDenials(layout, binds, places, rules, allowed)
+    if binds.homeNamed:
+        _emptyHome(layout)
     layout.readOnly = binds.listed(False)
     layout.writable = binds.listed(True)
     named = [p for path in [argv[0], *arguments, *scripted] for p in _bothNames(places, path)]
@@ -286,6 +288,21 @@ def _readsAndDenials(
             if not asked(path):
                 binds.readOnly(path)
         layout.sealed += [] if absent is None or asked(absent) else [absent]
+
+
+def _emptyHome(layout: Layout) -> None:
+    """The entry names the user's home, which no confined child is shown: a
+    server given it (C{server-filesystem ~}, or C{.} run there) would see
+    its own empty home, and what it wrote would be lost when it ends. Shown
+    empty and read-only instead, its writes fail and say so (C{EROFS})."""
+    if layout.home not in layout.private:
+        return
+    layout.private.remove(layout.home)
+    layout.soft.append(layout.home)
+    layout.notes.append(
+        f"its entry names your home {layout.home}, which no confined child is shown: the"
+        " home it sees is empty and read-only (name folders of its own instead)"
+    )
 
 
 def _given(request: Mapping[str, Any], confinedTo: str | None) -> tuple[Any, list[str]]:
@@ -527,6 +544,9 @@ class _Binds:
         self._table: dict[str, tuple[str, bool]] = {}
         self._readOnly: set[str] = set()
         self.inState: list[str] = []
+        self.homeNamed = False
+        """Whether the entry names the user's home (or what holds it) as a
+        place of its own: an argument, a data variable, its C{cwd}."""
         self._installed: set[str] = set()
         """The installations of the user's programs a repository's entry
         runs (L{runs}): shown with them (L{installation})."""
@@ -538,6 +558,8 @@ class _Binds:
         why = self._rule.refusal(path, writable, source)
         if why is None:
             return False
+        if source != A_PROGRAM and under(self._places.home, os.path.normpath(path)):
+            self.homeNamed = True  # the entry means the user's home: never shown (L{build})
         if not writable and why.startswith("outside its workspace") and self._shownAlready(path):
             return True  # shown by that bind, under its masks: nothing to say
         line = self._rule.note(path, writable, source, why)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from mcpgateway.runtime.paths import NPX_DIR, UVX_DIR
 from mcpgateway.sandbox import defaults, places
+from mcpgateway.sandbox.bwrap import arguments
 from mcpgateway.sandbox.layout import (
     argumentPaths,
     build,
@@ -686,3 +687,21 @@ def test_the_gateways_own_files_are_masked_wherever_a_child_would_see_them(
     assert {str(conf): False, str(data): True}.items() <= bound(layout).items()
     assert set(files[:4]) <= masked(layout)  # under a bind, under the system's, in its data
     assert layout.reopened == []  # an allow naming one lifts nothing
+
+
+@pytest.mark.parametrize("named", ["the home", "dot in the home"])
+def test_an_entry_naming_the_home_sees_it_empty_and_read_only(tmp_path: Path, named: str) -> None:
+    """A server given the home (C{server-filesystem ~}, or C{.} run there)
+    would otherwise write into its own empty home and lose it when it
+    ends: the home it sees is empty and read-only, and the note says why."""
+    home = tree(tmp_path)
+    argument = str(home) if named == "the home" else "."
+    asked = request(tmp_path, cwd=str(home) if named != "the home" else None)
+    layout = build(asked, ["/usr/bin/node", "server.js", argument], {"HOME": str(home)})
+    assert str(home) not in layout.private and str(home) in layout.soft
+    assert str(home) not in bound(layout)
+    assert any("names your home" in note for note in layout.notes)
+    words = arguments(layout, root=False)
+    assert ["--remount-ro", str(home)] in [words[i : i + 2] for i in range(len(words) - 1)]
+    other = build(request(tmp_path), ["/usr/bin/node", "server.js"], {"HOME": str(home)})
+    assert str(home) in other.private  # its own home, writable, as before

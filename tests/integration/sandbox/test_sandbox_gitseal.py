@@ -3,7 +3,9 @@ repositories, for real: it tries to set C{core.fsmonitor} (which the
 user's next C{git status} would run, outside any sandbox), to add a hook,
 and, in a workspace that is no repository yet, to make one; every try
 fails, its other writes land, and the user's git then runs nothing it
-planted. Under both mechanisms, as root and as an ordinary user."""
+planted. Under both mechanisms, as root and as an ordinary user. And the
+other place a write would go where the user never finds it: a server given
+the home writes nothing into the empty home it sees instead."""
 
 from __future__ import annotations
 
@@ -109,5 +111,40 @@ def test_a_repositorys_child_plants_nothing_the_users_git_runs(
         # The user's git, outside the sandbox, runs nothing the child planted.
         subprocess.run(["git", "-C", str(ws), "status"], capture_output=True, timeout=30)
         assert not (ws / "FSMONITOR-RAN").exists() and not (ws / "HOOK-RAN").exists()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+WRITE_HOME = """
+import json, os, sys
+try:
+    with open(os.path.join(sys.argv[1], "todo.md"), "w") as f:
+        f.write("buy milk")
+    print(json.dumps("written"))
+except OSError as e:
+    print(json.dumps(e.strerror))
+"""
+
+
+@pytest.mark.parametrize("user", ["root", "user"])
+def test_a_server_given_the_home_cannot_write_what_would_be_lost(
+    user: str, request: pytest.FixtureRequest
+) -> None:
+    """C{server-filesystem ~}: the home is never shown, so the child's own
+    empty home stands there; a write into it is refused (read-only), where
+    it used to succeed into a folder gone when the child ends."""
+    owner: Account | None = request.getfixturevalue("account") if user == "user" else None
+    python = launcherPython(owner)
+    base = launcherBase(owner)
+    try:
+        home = base / "home"
+        asked = launcherRequest("bwrap", base, python)
+        asked["interpreterPaths"] = [os.path.dirname(python), sys.base_prefix]
+        argv = [python, "-I", "-S", "-c", WRITE_HOME, str(home)]
+        done = runLauncher(asked, argv, {}, owner, python)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) != "written"
+        assert not (home / "todo.md").exists()
+        assert f"an argument: {home} not shown" in done.stderr
     finally:
         shutil.rmtree(base, ignore_errors=True)
