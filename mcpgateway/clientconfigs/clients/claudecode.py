@@ -160,15 +160,17 @@ class ClaudeCode(ClientAdapter):
         watched: list[Path] = []
         for project in sorted(projects):
             block = projects[project]
-            if (
-                not isinstance(block, dict)
-                or not _approvesAny(block)
-                or not isinstance(block.get("mcpServers", {}), dict)
-            ):
+            if not isinstance(block, dict) or not isinstance(block.get("mcpServers", {}), dict):
                 continue
             try:
                 canonicalPath(project)
             except ValueError:
+                continue
+            if (Path(project) / ".mcp.json").is_file():  # its approvals may come any time
+                local = Path(project) / LOCAL_SETTINGS
+                watched.append(local)
+                block = withLocalApprovals(block, local)
+            if not _approvesAny(block):
                 continue
             path = Path(project) / ".mcp.json"
             watched.append(path)
@@ -217,6 +219,36 @@ def _top(doc: Document) -> dict[str, Any]:
     if not isinstance(doc, JsonDataDocument):
         raise ValueError("a Claude config is a 'jsondata' document")
     return doc.topLevel()
+
+
+LOCAL_SETTINGS = Path(".claude") / "settings.local.json"
+"""Where Claude Code keeps a project's approvals of its C{.mcp.json}
+servers (C{enabledMcpjsonServers}, C{disabledMcpjsonServers},
+C{enableAllProjectMcpServers}), relative to the project; earlier versions
+kept them in the project's block of C{~/.claude.json}, still read."""
+
+
+def withLocalApprovals(block: dict[str, Any], local: Path) -> dict[str, Any]:
+    """The project's block of C{~/.claude.json} with the approvals of its
+    local settings file C{local} (L{LOCAL_SETTINGS}) added: the names each
+    enables or disables, either one's approval of all. A file that is
+    missing or unreadable adds nothing."""
+    from mcpgateway.clientconfigs.jsonfile import readJson
+
+    try:
+        settings, _ = readJson(local) if local.is_file() else ({}, None)
+    except ConfigError:
+        return block
+    if not isinstance(settings, dict):
+        return block
+    merged = dict(block)
+    for key in ("enabledMcpjsonServers", "disabledMcpjsonServers"):
+        names = [n for n in (block.get(key), settings.get(key)) if isinstance(n, list)]
+        if names:
+            merged[key] = [name for listed in names for name in listed]
+    if settings.get("enableAllProjectMcpServers") is True:
+        merged["enableAllProjectMcpServers"] = True
+    return merged
 
 
 def _approvesAny(project: dict[str, Any]) -> bool:

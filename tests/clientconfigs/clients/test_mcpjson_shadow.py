@@ -321,3 +321,36 @@ def test_adoptThenRestoreIsTheIdentity(
         for file, raw in mcpJsons.items():
             assert file.read_bytes() == raw
         assert os.listdir(stateDir) in ([], ["config-backup.json.1"])
+
+
+def test_approvals_kept_in_the_projects_local_settings_are_read(home: Path, stateDir: Path) -> None:
+    """Claude Code keeps a project's approvals in its
+    C{.claude/settings.local.json} now (C{~/.claude.json} held them
+    before, still read): the servers it names are shadowed, the file it
+    disables are not, and the file is watched."""
+    servers = {"a": stdio("a"), "b": stdio("b"), "c": stdio("c")}
+    one, _ = project(home, "one", servers)
+    two, _ = project(home, "two", servers)
+    local = write(
+        Path(one) / ".claude" / "settings.local.json", {"enabledMcpjsonServers": ["a", "b"]}
+    )
+    write(
+        Path(two) / ".claude" / "settings.local.json",
+        {"enableAllProjectMcpServers": True, "disabledMcpjsonServers": ["c"]},
+    )
+    path = write(
+        home / ".claude.json",
+        {"projects": {one: {"disabledMcpjsonServers": ["b"]}, two: {"allowedTools": []}}},
+    )
+    before = path.read_bytes()
+    claude = config(home, stateDir)
+    claude.adopt(urlFor)
+    projects = load(path)["projects"]
+    assert projects[one]["mcpServers"] == {"a": http(urlFor("a", one))}
+    assert projects[two]["mcpServers"] == {
+        "a": http(urlFor("a", two)),
+        "b": http(urlFor("b", two)),
+    }
+    assert local in claude.shadowedFiles
+    claude.restore()
+    assert path.read_bytes() == before
