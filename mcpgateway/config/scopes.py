@@ -69,6 +69,7 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from mcpgateway.config import classification
 from mcpgateway.config.classification import Overrides, Promoted
@@ -339,7 +340,8 @@ class _Context:
             for name in entry.get(key) or ()
             if isinstance(name, str)
         }
-        env = entry.get("env") if isinstance(entry.get("env"), dict) else {}
+        given = entry.get("env")
+        env: dict[str, Any] = given if isinstance(given, dict) else {}
         own = {name for name, value in env.items() if not _referenced(value)}  # a value of its own
         set_ = own | set(self.environ) | {name for name, _ in self.gatewayEnv.values}
         delegated |= {name for name in _referenced(entry) if name not in set_}

@@ -251,10 +251,11 @@ def test_a_landlock_childs_port_refuses_another_accounts_connections(tmp_path: P
     proxy, reactor, _ = proxyOf(tmp_path, tcpPeer=tcpPeer)
     proxy.portFor("ll", ("api.example.com",))
     [(_, factory, _, _)] = reactor.tcpServers
-    answers = []
+    answers: list[bytes] = []
     with capturedGatewayLogs() as events:
         for port in owners:
             protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", port))
+            assert isinstance(protocol, ProxyProtocol)
             transport = StringTransport(
                 hostAddress=IPv4Address("TCP", "127.0.0.1", 41000),
                 peerAddress=IPv4Address("TCP", "127.0.0.1", port),
