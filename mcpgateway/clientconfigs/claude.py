@@ -55,8 +55,9 @@ from mcpgateway.clientconfigs.clients.claudecode import (
 from mcpgateway.clientconfigs.documents import parseDocument, readFile
 from mcpgateway.clientconfigs.engine import AdoptionEngine
 from mcpgateway.clientconfigs.restoring import restoreFile, revivable
+from mcpgateway.config.bundleddemo import DEMO_ROUTE
 from mcpgateway.config.origins import withOrigins
-from mcpgateway.config.servers import DEMO_ROUTE, LoadedConfig, isRemoteEntry, parseConfig
+from mcpgateway.config.servers import LoadedConfig, isRemoteEntry, parseConfig
 from mcpgateway.runtime import paths
 
 __all__ = [

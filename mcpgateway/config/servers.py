@@ -22,7 +22,6 @@ import math
 import os
 import re
 import shutil
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,7 +29,12 @@ from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 from mcpgateway.config.aggregate import FilterError, serverFilter
+from mcpgateway.config.bundleddemo import demoConfig as demoConfig
+from mcpgateway.config.bundleddemo import pointsAtDemo
 from mcpgateway.config.deniedenv import isDenied
+from mcpgateway.config.entryerror import EntryError as EntryError
+from mcpgateway.config.entryerror import LeftToClient as LeftToClient
+from mcpgateway.config.entryerror import expand as _expand
 from mcpgateway.config.envfiles import NAME as ENV_NAME
 from mcpgateway.config.identity import IdentityError, parseServerInfo
 from mcpgateway.config.problems import InvalidEntry
@@ -66,7 +70,6 @@ C{credential} scope); C{session} can (its child is the session's anyway)."""
 MAX_REQUEST_TIMEOUT_MS = 86_400_000.0
 """The longest C{requestTimeout} an entry may ask for: one day, in milliseconds
 (a larger one, C{1e300} say, is a request that never times out)."""
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class ConfigError(Exception):
@@ -117,15 +120,6 @@ def defaultConfigPath(home: str | None = None) -> Path | None:
     """C{~/.claude.json} when it exists, else C{None} (the bundled demo)."""
     path = Path(home or os.path.expanduser("~")) / ".claude.json"
     return path if path.is_file() else None
-
-
-DEMO_ROUTE = "/demo/mcp"
-"""The bundled demo's route."""
-
-
-def demoConfig() -> dict[str, Any]:
-    """The bundled demo: one stdio server shipped in this package."""
-    return {"mcpServers": {"demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}}}
 
 
 def readConfigFile(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -214,7 +208,7 @@ def parseConfig(
                 parseEntry(name, entry, _AnyVariable(), scope, remotes=remotes)
             except LeftToClient as left:
                 loaded.notes.append(f"server '{name}' ({label}): {left}")
-                if _pointsAtDemo(entry) and "demo" not in loaded.servers:
+                if pointsAtDemo(entry) and "demo" not in loaded.servers:
                     loaded.servers["demo"] = _demo(env)
                     loaded.notes.append(
                         f"server '{name}' ({label}) points at the gateway's bundled demo"
@@ -227,22 +221,6 @@ def parseConfig(
                 continue
             loaded.projects.append(ProjectEntry(where, name, dict(entry), label))
     return loaded
-
-
-def _pointsAtDemo(entry: Any) -> bool:
-    """Whether C{entry} is a remote one naming this machine's C{/demo/mcp}:
-    a client pointed at the gateway's bundled demo by hand (as the README's
-    first steps do), which writes the client's file the gateway serves from
-    then on."""
-    url = entry.get("url") if isinstance(entry, dict) else None
-    if not isinstance(url, str):
-        return False
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    local = parts.hostname in ("127.0.0.1", "localhost", "::1")
-    return parts.scheme in ("http", "https") and local and parts.path.rstrip("/") == DEMO_ROUTE
 
 
 def _demo(environ: Mapping[str, str] | None) -> ServerSpec:
@@ -263,15 +241,6 @@ class _AnyVariable(Mapping[str, str]):
 
     def __len__(self) -> int:
         return 0
-
-
-class EntryError(Exception):
-    """An entry that is not served; the message says why."""
-
-
-class LeftToClient(EntryError):
-    """A remote entry its client keeps using directly: as it should be, and
-    nothing to fix (an info note, never an entry to fix)."""
 
 
 def _kind(
@@ -823,16 +792,3 @@ def _span(maximum: float, unit: str) -> str:
     if unit == "milliseconds" and maximum == 86_400_000:
         return "one day"
     return f"{maximum:g} {unit}"
-
-
-def _expand(text: str, environ: Mapping[str, str], where: str) -> str:
-    def substitute(match: re.Match[str]) -> str:
-        var, default = match.group(1), match.group(2)
-        value = environ.get(var)
-        if value is not None and (value or default is None):
-            return value
-        if default is not None:
-            return default
-        raise EntryError(f"${{{var}}} in {where} is not set and has no default")
-
-    return _VAR.sub(substitute, text)

@@ -102,9 +102,9 @@ def test_a_clients_file_keeps_its_remote_servers_and_the_gateways_serves_them() 
     data = {"mcpServers": {"r": {"url": "https://a.example/mcp"}, "s": {"command": "c"}}}
     user = parseConfig(data, "u.json", NO_PATH, "user")
     assert list(user.servers) == ["s"]
-    assert user.warnings == [
-        "server 'r' (user scope): type 'http' is a remote server;"
-        " clients keep using it directly; skipped"
+    assert user.warnings == [] and user.invalid == []
+    assert user.notes == [
+        "server 'r' (user scope): type 'http' is a remote server; clients keep using it directly"
     ]
     gateway = parseConfig(data, "g.json", NO_PATH, "gateway")
     assert sorted(gateway.servers) == ["r", "s"] and gateway.warnings == []
@@ -112,7 +112,7 @@ def test_a_clients_file_keeps_its_remote_servers_and_the_gateways_serves_them() 
         {"projects": {"/p": {"mcpServers": data["mcpServers"]}}}, "c.json", NO_PATH, "user"
     )
     assert [p.name for p in project.projects] == ["s"]
-    assert len(project.warnings) == 1 and "'r'" in project.warnings[0]
+    assert project.warnings == [] and len(project.notes) == 1 and "'r'" in project.notes[0]
 
 
 def test_a_remote_server_is_shared_per_session_by_default() -> None:
