@@ -227,7 +227,7 @@ def _binds(
                 out.append((path.count("/"), (path, 0), ["--dir", path]))
                 continue
             out.append((path.count("/"), (path, 0), ["--tmpfs", path]))
-            if soft:
+            if soft or path in layout.sealedPrivate:
                 readOnlyLater.append(path)
     for writable, binds in ((False, layout.readOnly), (True, layout.writable)):
         for source, path in binds:

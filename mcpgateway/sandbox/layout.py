@@ -80,7 +80,8 @@ class Layout:
     @ivar system: C{(kind, source, path)}: C{"ro"} binds C{source} at
         C{path}, C{"symlink"} makes C{path} a symlink to C{source}.
     @ivar private: empty writable directories of the child's own
-        (C{/tmp}, C{/var/tmp}, its C{HOME}), gone when it ends.
+        (C{/tmp}, C{/var/tmp}, its C{HOME}), gone when it ends; those of
+        C{sealedPrivate} read-only.
     @ivar soft: system parts shown empty (C{/var/log}), unless bound again.
     @ivar readOnly: C{(source, path)}, bound read-only.
     @ivar writable: C{(source, path)}, bound read-write.
@@ -131,6 +132,7 @@ class Layout:
         self.presented: list[maskparents.Presented] = []
         self.placeholders: list[str] = []
         self.sealed: list[str] = []
+        self.sealedPrivate: list[str] = []
         self.cwdMade = False
         self.caches = launchercaches.Caches()
         self.packageCopy: tuple[str, str] | None = None
@@ -297,8 +299,7 @@ def _emptyHome(layout: Layout) -> None:
     empty and read-only instead, its writes fail and say so (C{EROFS})."""
     if layout.home not in layout.private:
         return
-    layout.private.remove(layout.home)
-    layout.soft.append(layout.home)
+    layout.sealedPrivate.append(layout.home)
     layout.notes.append(
         f"its entry names your home {layout.home}, which no confined child is shown: the"
         " home it sees is empty and read-only (name folders of its own instead)"
