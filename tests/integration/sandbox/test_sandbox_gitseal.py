@@ -127,8 +127,9 @@ except OSError as e:
 
 
 @pytest.mark.parametrize("user", ["root", "user"])
+@pytest.mark.parametrize("mechanism", ["bwrap", "landlock"])
 def test_a_server_given_the_home_cannot_write_what_would_be_lost(
-    user: str, request: pytest.FixtureRequest
+    mechanism: str, user: str, request: pytest.FixtureRequest
 ) -> None:
     """C{server-filesystem ~}: the home is never shown, so the child's own
     empty home stands there; a write into it is refused (read-only), where
@@ -138,7 +139,7 @@ def test_a_server_given_the_home_cannot_write_what_would_be_lost(
     base = launcherBase(owner)
     try:
         home = base / "home"
-        asked = launcherRequest("bwrap", base, python)
+        asked = launcherRequest(mechanism, base, python)
         asked["interpreterPaths"] = [os.path.dirname(python), sys.base_prefix]
         argv = [python, "-I", "-S", "-c", WRITE_HOME, str(home)]
         done = runLauncher(asked, argv, {}, owner, python)
