@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.config.test_servers, tests.clientconfigs.test_scopes_adoption -*-
+# -*- test-case-name: tests.config.test_servers -*-
 """The bundled demo server: its entry, its route, and the client entries
 that point at it.
 

@@ -73,7 +73,7 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         {
             "projects": {
                 str(mine): {"mcpServers": {"gh": GH}},
-                str(clone): {"enableAllProjectMcpServers": True},
+                str(clone): {"enableAllProjectMcpServers": True, "hasTrustDialogAccepted": True},
             }
         },
     )
