@@ -438,7 +438,7 @@ def test_a_server_that_never_answers_delays_only_the_first_listing(start: Any, h
             timings.append((what, round(now - since, 2)))
             return now
 
-        for attempt, allowed in (("first", 16.0), ("second", 9.0), ("third", 9.0)):
+        for attempt, allowed in (("first", 30.0), ("second", 9.0), ("third", 9.0)):
             with anyio.move_on_after(allowed) as scope:
                 began = anyio.current_time()
                 async with Client(url, mode="legacy") as client:
@@ -455,7 +455,7 @@ def test_a_server_that_never_answers_delays_only_the_first_listing(start: Any, h
 
     timings = anyio.run(main)
     assert len(timings) == 9, timings
-    for what, seconds in timings:
-        assert seconds is not None and seconds < (12.0 if what == "first initialize" else 3.0), (
-            timings
-        )
+    # The first initialize waits for the probe (10 s, more on a loaded
+    # machine); any later step that waited for it again would take as long.
+    for _, seconds in timings[1:]:
+        assert seconds is not None and seconds < 5.0, timings  # half the probe's 10 s

@@ -22,19 +22,50 @@ from tests.integration.gateway import REPO, waitFor
 pytestmark = pytest.mark.integration
 
 SLEEPER = Path(__file__).parents[1] / "sigterm_sleeper.py"
+STACKS_AFTER = 90
+"""Seconds into the sleeper's test after which its run prints every
+thread's stack (pytest's faulthandler): only a run that SIGTERM did not end
+gets there, and the failure shows where it waits."""
+STACKS = ["-o", f"faulthandler_timeout={STACKS_AFTER}"]
+
+
+def _read(log: Path) -> str:
+    return log.read_bytes().decode("utf-8", "replace")
+
+
+def _session(leader: int) -> str:
+    """The processes of the sleeper's session, as C{ps} lists them."""
+    listed = subprocess.run(
+        ["ps", "-o", "pid,ppid,stat,etime,args", "-s", str(leader)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return listed.stdout
 
 
 @pytest.mark.parametrize("test", ["test_sleeping", "test_waiting_on_the_reactor"])
 def test_sigterm_ends_the_run_and_its_children(tmp_path: Path, test: str) -> None:
     pids = tmp_path / "pids.json"
-    run = subprocess.Popen(
-        [sys.executable, "-m", "pytest", f"{SLEEPER}::{test}", "-q", "-p", "no:cacheprovider"],
-        cwd=REPO,
-        env={**os.environ, "MCPGATEWAY_SIGTERM_PIDS": str(pids)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        run = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                f"{SLEEPER}::{test}",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                *STACKS,
+            ],
+            cwd=REPO,
+            env={**os.environ, "MCPGATEWAY_SIGTERM_PIDS": str(pids)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     children: list[int] = []
     try:
         assert waitFor(pids.exists, timeout=60), "the tests did not start"
@@ -44,9 +75,12 @@ def test_sigterm_ends_the_run_and_its_children(tmp_path: Path, test: str) -> Non
         assert all(pidAlive(pid) for pid in children)
         run.send_signal(signal.SIGTERM)
         sent = time.monotonic()
-        output, _ = run.communicate(timeout=120)
+        try:
+            run.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the run goes on after SIGTERM:\n{_session(run.pid)}\n{_read(log)}")
         took = time.monotonic() - sent
-        text = output.decode("utf-8", "replace")
+        text = _read(log)
         assert run.returncode == 2, text
         # About 5 s on a loaded 2-core machine; 23 s, and once more than 60 s, while
         # two CI sessions and the tooling shared its 2 cores (the teardowns stop a
