@@ -331,7 +331,7 @@ def cmdServersRestart(args: argparse.Namespace, out: Output, ctx: CliContext) ->
             return f"restarted {args.name} (no child was running)"
         return (
             f"restarted {args.name}: stopped pid {', '.join(stopped)}; the next request"
-            " starts a fresh child"
+            " (a client's start-up included) starts a fresh child"
         )
 
     return _change(args, out, ctx, "POST", serverPath(args.name, "/restart"), None, done)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -142,8 +143,10 @@ class Catalog:
         """The items of C{kind} (one of L{KINDS})."""
         return self.lists.get(kind, ())
 
-    def record(self, launch: str) -> dict[str, Any]:
-        """What is saved of it (JSON values; C{launch}: L{launchOf} the spec it came from)."""
+    def record(self, launch: str, programs: tuple[str, ...] = ()) -> dict[str, Any]:
+        """What is saved of it (JSON values; C{launch}: L{launchOf} the spec
+        it came from; C{programs}: L{programFiles} of that spec, which the
+        store stamps)."""
         return {
             "serverInfo": self.serverInfo,
             "capabilities": self.capabilities,
@@ -155,6 +158,7 @@ class Catalog:
             **({"private": sorted(self.private)} if self.private else {}),
             **({"ttlMs": dict(sorted(self.ttls.items()))} if self.ttls else {}),
             **({"entry": self.entry} if self.entry else {}),
+            **({"programs": list(programs)} if programs else {}),
         }
 
     def expiresAt(self) -> float | None:
@@ -222,6 +226,39 @@ def launchOf(spec: ServerSpec) -> str:
     """16 hex digits of the SHA-256 of the spec's command and args (never its env)."""
     text = json.dumps([spec.command, *spec.args], ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+PROGRAM_SUFFIXES = (
+    *(".py", ".js", ".mjs", ".cjs", ".ts", ".mts"),
+    *(".jar", ".rb", ".pl", ".php", ".sh"),
+)
+"""An argument ending so names the script a child runs (C{python srv.py},
+C{node dist/index.js}); a data file an argument names changes as the
+server runs, and is not one."""
+MAX_PROGRAMS = 8
+
+
+def programFiles(spec: ServerSpec) -> tuple[str, ...]:
+    """The files whose code a child of C{spec} runs, as far as its entry
+    says: the command its C{PATH} found (a venv's console script is written
+    again when its package is installed again) and the scripts its arguments
+    name. A catalog saved with their modification times is not current for
+    the entry once one of them changed (L{mcpgateway.ops.catalogstore}): an
+    entry that stays the same while its server's code changes (a developer's
+    own server, a rebuilt C{dist/index.js}) would otherwise keep serving the
+    tools it used to list. No file is read here."""
+    found: list[str] = []
+    executable = spec.executable or (spec.command if "/" in spec.command else None)
+    if executable and os.path.isabs(executable):
+        found.append(os.path.normpath(executable))
+    for arg in spec.args:
+        if arg.startswith("-") or not arg.endswith(PROGRAM_SUFFIXES) or "\0" in arg:
+            continue
+        if os.path.isabs(arg):
+            found.append(os.path.normpath(arg))
+        elif spec.cwd is not None and not arg.startswith("~"):
+            found.append(os.path.normpath(os.path.join(spec.cwd, arg)))
+    return tuple(dict.fromkeys(found))[:MAX_PROGRAMS]
 
 
 def entryOf(spec: ServerSpec) -> str:

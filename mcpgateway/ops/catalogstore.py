@@ -19,6 +19,14 @@ file already holds (apart from its C{taken} time) writes nothing. A file
 that cannot be read, is not JSON, is of another version or names another
 server than its file name is skipped, left in place, and named in a
 warning; the next save for that catalog replaces it.
+
+A record's C{programs} (the files whose code its server runs,
+L{mcpgateway.core.catalogdata.programFiles}) are saved with their
+modification time and size. A catalog read back after one of them changed
+is read without its C{entry}: it is not current for any entry
+(L{mcpgateway.core.gateway.catalogserve}), so the next client's start-up
+starts the child, whose listing replaces it (L{Loaded.changed} names the
+file).
 """
 
 from __future__ import annotations
@@ -73,9 +81,36 @@ class CatalogFileWarning:
 
 class Loaded(dict[tuple[str, str], dict[str, Any]]):
     """The catalogs L{CatalogStore.loadAll} read: (server, catalogKey) ->
-    record, with the files it skipped in L{warnings}."""
+    record, with the files it skipped in L{warnings}, and in L{changed}
+    the program file that changed since each catalog so read was listed."""
 
     warnings: tuple[CatalogFileWarning, ...] = ()
+    changed: dict[tuple[str, str], str]
+
+
+def stamp(path: str) -> list[int] | None:
+    """The modification time (ns) and size of the file at C{path}
+    (C{None}: there is none)."""
+    try:
+        found = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return [found.st_mtime_ns, found.st_size]
+
+
+def stamped(programs: Any) -> dict[str, list[int] | None]:
+    """A record's C{programs} (a list of paths) with their L{stamp}s."""
+    paths = programs if isinstance(programs, list) else []
+    return {path: stamp(path) for path in paths if isinstance(path, str)}
+
+
+def changedProgram(programs: Any) -> str | None:
+    """The first file of a saved C{programs} whose L{stamp} is not the
+    one saved (C{None}: none changed, or none was saved)."""
+    for path, saved in programs.items() if isinstance(programs, dict) else ():
+        if isinstance(path, str) and stamp(path) != saved:
+            return path
+    return None
 
 
 def fileName(server: str, catalogKey: str = "") -> str:
@@ -97,7 +132,7 @@ def _hash(text: str) -> str:
 
 
 def encode(server: str, catalogKey: str, record: dict[str, Any]) -> bytes:
-    """The file's bytes for C{record}: compact, sorted, ASCII JSON.
+    """The file's bytes for C{record}: compact ASCII JSON (L{dumpBody}).
 
     @raise ValueError: C{record} is not strict JSON (a number that is not
         finite, a value JSON has no word for).
@@ -110,14 +145,17 @@ def _body(server: str, catalogKey: str, record: dict[str, Any]) -> dict[str, Any
 
 
 def dumpBody(body: dict[str, Any]) -> bytes:
-    """A file's bytes for C{body} (naming its C{server}): compact, sorted,
-    ASCII JSON.
+    """A file's bytes for C{body} (naming its C{server}): compact ASCII
+    JSON, in the order of C{body}: an item keeps the order of its keys as
+    the server listed it (a tool's parameters are shown in that order by a
+    model's prompt and a form alike), whether it is served from its child
+    or from this file.
 
     @raise ValueError: C{body} is not strict JSON.
     """
     try:
         text = json.dumps(
-            body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+            body, separators=(",", ":"), ensure_ascii=True, allow_nan=False
         )
     except (TypeError, RecursionError) as e:
         raise ValueError(f"the catalog of {body['server']!r} is not JSON: {e}") from None
@@ -155,6 +193,7 @@ class CatalogStore:
         C{version} left out). Never raises: a file it cannot use is named
         in the result's C{warnings}; no directory means no catalogs."""
         loaded = Loaded()
+        loaded.changed = {}
         warnings: list[CatalogFileWarning] = []
         try:
             names = sorted(os.listdir(self.directory))
@@ -177,6 +216,10 @@ class CatalogStore:
             key = (body["server"], body["catalogKey"])
             fingerprints[key] = fingerprint
             del body["version"]
+            changed = changedProgram(body.get("programs"))
+            if changed is not None:
+                loaded.changed[key] = changed
+                body.pop("entry", None)
             loaded[key] = body
         with self._lock:
             self._written.update(fingerprints)
@@ -210,6 +253,8 @@ class CatalogStore:
         @raise OSError: the file system refused.
         """
         body = _body(server, catalogKey, record)
+        if "programs" in body:
+            body["programs"] = stamped(body["programs"])
         data = dumpBody(body)
         if len(data) > MAX_BYTES:
             raise CatalogTooLarge(

@@ -357,12 +357,18 @@ class ServerChanges:
         return self._applied(lambda: {**self.summary(name), "edited": kind, "changes": changes})
 
     def restart(self, name: str) -> Deferred[dict[str, Any]]:
-        """Stop the server's children; the next request starts a fresh one."""
+        """Stop the server's children; the next request starts a fresh one,
+        and the next client's start-up does too: what the server listed
+        before is not served for it until a fresh child lists again (its
+        code may have changed, which is why one restarts a server)."""
         pool = self.pool(name)
 
         def endSession(session: Session) -> None:
             self._gateway.endSession(session, "server restarted through the API")
 
+        catalogs = getattr(self._gateway, "catalogs", None)
+        if isinstance(catalogs, Catalogs):
+            catalogs.restarted(name)
         return pool.restart(endSession, "restarted through the management API").addCallback(
             lambda pids: {"restarted": name, "stopped": pids}
         )

@@ -404,7 +404,8 @@ def test_servers_add_refusals_are_one_line(
             "/servers/demo2/restart",
             None,
             {"restarted": "demo2", "stopped": [41, 42]},
-            "restarted demo2: stopped pid 41, 42; the next request starts a fresh child",
+            "restarted demo2: stopped pid 41, 42; the next request (a client's start-up included)"
+            " starts a fresh child",
         ),
         (
             ["restart", "demo2"],

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -125,6 +126,22 @@ class RunningGateway:
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}/health", headers=headers)
         with urllib.request.urlopen(request, timeout=5) as r:
             return json.loads(r.read())  # type: ignore[no-any-return]
+
+    def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """One request to the management API (C{/api/v1}C{path}, from this
+        account on loopback: no token); its status and JSON body."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/api/v1{path}",
+            data,
+            {"Content-Type": "application/json"} if data is not None else {},
+            method=method,
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=20) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
 
     def stop(self, timeout: float = 15.0) -> int:
         """SIGTERM, as twistd/twist users stop it; returns the exit code."""

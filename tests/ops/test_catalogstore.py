@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from mcpgateway.ops.catalogstore import (
     DIRECTORY,
@@ -235,12 +236,78 @@ def test_a_file_copied_under_another_name_is_skipped(tmp_path: Path) -> None:
     assert [w.path.name for w in loaded.warnings] == ["gh.json"]
 
 
-def test_encode_is_stable_and_ascii() -> None:
-    data = encode("fs", "", record(instructions="héllo \udc80"))
-    assert data == encode(
-        "fs", "", dict(reversed(list(record(instructions="héllo \udc80").items())))
-    )
+@given(st.permutations(["name", "entityType", "observations", "zeta", "alpha"]))
+def test_an_items_keys_keep_the_order_the_server_listed(order: list[str]) -> None:
+    """A tool's parameters, read back from the file, are in the order its
+    server listed them (a model's prompt and a form show them so); the file
+    is ASCII whatever the text."""
+    schema = {"type": "object", "properties": {name: {"type": "string"} for name in order}}
+    tools = [{"name": "add", "description": "héllo \udc80", "inputSchema": schema}]
+    data = encode("fs", "", record(tools=tools))
     assert data.isascii()
+    assert list(json.loads(data)["tools"][0]["inputSchema"]["properties"]) == order
+
+
+def test_the_order_survives_a_save_and_a_load(tmp_path: Path) -> None:
+    order = ["name", "entityType", "observations"]
+    schema = {"type": "object", "properties": {name: {"type": "string"} for name in order}}
+    CatalogStore(tmp_path).save("mem", "", record(tools=[{"name": "add", "inputSchema": schema}]))
+    loaded = CatalogStore(tmp_path).loadAll()[("mem", "")]
+    assert list(loaded["tools"][0]["inputSchema"]["properties"]) == order
+
+
+def test_the_programs_are_saved_with_their_times_and_sizes(tmp_path: Path) -> None:
+    script = tmp_path / "srv.py"
+    script.write_text("print('alpha')\n")
+    missing = str(tmp_path / "not-there.py")
+    CatalogStore(tmp_path).save("dev", "", record(programs=[str(script), missing]))
+    body = json.loads((tmp_path / DIRECTORY / "dev.json").read_bytes())
+    found = os.stat(script)
+    assert body["programs"] == {
+        str(script): [found.st_mtime_ns, found.st_size],
+        missing: None,
+    }
+
+
+def test_a_catalog_whose_program_is_unchanged_keeps_its_entry(tmp_path: Path) -> None:
+    script = tmp_path / "srv.py"
+    script.write_text("print('alpha')\n")
+    CatalogStore(tmp_path).save("dev", "", record(programs=[str(script)], entry="e1"))
+    loaded = CatalogStore(tmp_path).loadAll()
+    assert loaded[("dev", "")]["entry"] == "e1"
+    assert loaded.changed == {}
+
+
+@pytest.mark.parametrize("change", ["edited", "removed", "created"])
+def test_a_catalog_whose_program_changed_is_read_without_its_entry(
+    tmp_path: Path, change: str
+) -> None:
+    """Its entry is what makes a catalog current for a client's start-up:
+    without it the child starts and lists the server again."""
+    script = tmp_path / "srv.py"
+    if change != "created":
+        script.write_text("print('alpha')\n")
+    CatalogStore(tmp_path).save("dev", "", record(programs=[str(script)], entry="e1"))
+    if change == "edited":
+        script.write_text("print('alpha'); print('beta')\n")
+    elif change == "removed":
+        script.unlink()
+    else:
+        script.write_text("print('alpha')\n")
+    loaded = CatalogStore(tmp_path).loadAll()
+    assert "entry" not in loaded[("dev", "")]
+    assert loaded.changed == {("dev", ""): str(script)}
+    assert loaded[("dev", "")]["tools"] == record()["tools"]  # still known, for the aggregate
+
+
+def test_a_rewrite_of_the_same_size_in_the_same_second_is_seen(tmp_path: Path) -> None:
+    script = tmp_path / "srv.py"
+    script.write_text("alpha\n")
+    os.utime(script, ns=(1_000_000_000_000, 1_000_000_000_000))
+    CatalogStore(tmp_path).save("dev", "", record(programs=[str(script)], entry="e1"))
+    script.write_text("gamma\n")
+    os.utime(script, ns=(1_000_000_000_500, 1_000_000_000_500))
+    assert CatalogStore(tmp_path).loadAll().changed == {("dev", ""): str(script)}
 
 
 FILES = storeFiles(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,20}\.json", ("catalogKey", "tools"))

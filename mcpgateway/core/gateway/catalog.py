@@ -75,6 +75,7 @@ from mcpgateway.core.catalogdata import (
     kindDigest,
     launchOf,
     listKinds,
+    programFiles,
     publicReason,
     withoutWithheld,
 )
@@ -200,6 +201,13 @@ class Catalogs:
         self.loaded = True
         for warning in getattr(loaded, "warnings", ()):
             self.log.warn("catalogs: {warning}", warning=str(warning))
+        for (server, _), program in sorted(getattr(loaded, "changed", {}).items()):
+            self.log.info(
+                "catalogs: {program} changed since server {server} was listed; a client's"
+                " start-up starts its child, which lists it again",
+                program=program,
+                server=server,
+            )
         count = 0
         for (server, catalogKey), record in sorted(loaded.items()):
             key = (server, catalogKey)
@@ -291,6 +299,15 @@ class Catalogs:
             self._errors.pop(key, None)
             self._notify(server, frozenset(k for k in KINDS if digests.get(k, EMPTY) != EMPTY))
             del catalog
+
+    def restarted(self, server: str) -> None:
+        """C{server}'s children were stopped on request (its code may have
+        changed): its catalogs answer no client's start-up until a child
+        of it lists them again, and saves them with its files as they are then."""
+        for key, catalog in list(self._catalogs.items()):
+            if key[0] == server and catalog.entry:
+                self._catalogs[key] = replace(catalog, entry="")
+                self._saved.pop(key, None)
 
     def _clearFailures(self, server: str) -> None:
         for table in (self._failedAt, self._failures):
@@ -684,7 +701,9 @@ class Catalogs:
         saved = (catalog.saveMark(), launch)
         if self._saved.get(key) != saved:
             self._saved[key] = saved
-            self._save(key, catalog.record(launch))
+            pool = self._pools.get(key[0])
+            programs = () if pool is None else programFiles(pool.spec)
+            self._save(key, catalog.record(launch, programs))
         return catalog
 
     def _store(self, key: Key, catalog: Catalog) -> None:

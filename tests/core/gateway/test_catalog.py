@@ -610,9 +610,11 @@ class SnapshotTests(SynchronousTestCase):
                 "taken",
                 "digest",
                 "entry",
+                "programs",
             },
         )
         self.assertEqual(saved["launch"], launchOf(SPEC))
+        self.assertEqual(saved["programs"], ["/opt/cat"])  # the command PATH found
         self.assertNotIn("env", json.dumps(saved))
 
     def test_a_stale_snapshot_listed_again_is_fresh_and_saved_with_the_new_launch(self) -> None:
@@ -727,6 +729,32 @@ class SnapshotTests(SynchronousTestCase):
             (loaded.source, loaded.digest, loaded.stale), ("snapshot", live.digest, False)
         )
         self.assertEqual(loaded.lists, live.lists)
+
+    def test_a_program_changed_between_two_gateways_is_said_and_not_current(self) -> None:
+        """The developer's own server gained a tool while no gateway ran:
+        its saved catalog is read, but answers no start-up."""
+        stateDir = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, stateDir, True)
+        script = stateDir / "srv.py"
+        script.write_text("TOOLS = ['a']\n")
+        pool = makePool(dataclasses.replace(SPEC, args=(str(script),)), fakeSpawner(self.reactor))
+        catalogs = self.service(CatalogStore(stateDir))
+        catalogs.attach(pool)
+        self.successResultOf(catalogs.start())
+        opened = pool.open(sessionOf("s"), clientInitialize())
+        Child(self.reactor.lastProcess, {"tools": [tool("a")]}).pump()
+        self.successResultOf(opened)
+        script.write_text("TOOLS = ['a', 'beta']\n")
+        again = self.service(CatalogStore(stateDir))
+        again.attach(pool)
+        with capturedGatewayLogs() as events:
+            self.successResultOf(again.start())
+        loaded = again.get("cat")
+        assert loaded is not None
+        self.assertEqual([t["name"] for t in loaded.items("tools")], ["a"])
+        self.assertEqual(loaded.entry, "")
+        [said] = [e for e in events if e.get("program") == str(script)]
+        self.assertEqual(said["server"], "cat")
 
 
 class ForgetStatusTests(CatalogCase):

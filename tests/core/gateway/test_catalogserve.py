@@ -11,7 +11,7 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.catalogdata import entryOf, launchOf
+from mcpgateway.core.catalogdata import entryOf, launchOf, programFiles
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.gateway.catalogserve import CatalogServe
 from mcpgateway.core.gateway.gateway import Gateway
@@ -23,7 +23,15 @@ from mcpgateway.protocol import jsonrpc
 from mcpgateway.sandbox.profile import SandboxProfile
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import initializeMessage
-from tests.support.core.catalog import SPEC, Child, MemoryPersistence, record, syncThread, tool
+from tests.support.core.catalog import (
+    SPEC,
+    CatalogCase,
+    Child,
+    MemoryPersistence,
+    record,
+    syncThread,
+    tool,
+)
 
 
 def test_the_entry_fingerprint_follows_what_a_child_is_started_with() -> None:
@@ -155,3 +163,66 @@ class RestoredSessionsTests(SynchronousTestCase):
         self.assertEqual(reactor.spawned, [])
         self.successResultOf(gateway.endSession(session, "done"))
         self.assertEqual(pool.status(0).state, ServerState.STOPPED)
+
+
+def test_the_programs_of_an_entry_are_its_found_command_and_the_scripts_it_names() -> None:
+    spec = dataclasses.replace(
+        SPEC,
+        command="python",
+        executable="/home/u/.venv/bin/python",
+        args=("srv.py", "/opt/tools/extra.mjs", "--db-path", "/home/u/test.db", "-c", "x.py"),
+        cwd="/home/u/dev",
+    )
+    assert programFiles(spec) == (
+        "/home/u/.venv/bin/python",
+        "/home/u/dev/srv.py",
+        "/opt/tools/extra.mjs",
+        "/home/u/dev/x.py",
+    )
+    # a command not found, named bare: nothing of it is known
+    bare = dataclasses.replace(SPEC, command="npx", executable=None, args=("-y", "pkg"))
+    assert programFiles(bare) == ()
+    # a relative script without a folder to run in is not guessed
+    assert programFiles(dataclasses.replace(SPEC, args=("srv.py",), cwd=None)) == ("/opt/cat",)
+
+
+class RestartedTests(CatalogCase):
+    """A server restarted on request answers no start-up from its catalog
+    until a fresh child of it has listed it again: its code may have
+    changed, which is why it was restarted."""
+
+    spec = dataclasses.replace(SPEC, args=("srv.py",), cwd="/home/u/dev")
+
+    def test_a_restart_makes_the_catalog_wait_for_a_fresh_listing(self) -> None:
+        child = self.startShared()
+        serve = CatalogServe(Host(self.catalogs))
+        self.assertIsNotNone(serve.current(self.pool, ""))
+        self.catalogs.restarted("cat")
+        self.assertIsNone(serve.current(self.pool, ""))
+        self.lists["tools"] = [tool("a"), tool("gamma")]
+        child.proc.exit(1)  # its session is still open: a fresh child is started
+        self.reactor.advance(5)
+        fresh = Child(self.reactor.lastProcess, self.lists)
+        self.assertIsNot(fresh.proc, child.proc)
+        fresh.pump()
+        catalog = serve.current(self.pool, "")
+        assert catalog is not None
+        self.assertEqual([t["name"] for t in catalog.items("tools")], ["a", "gamma"])
+
+    def test_the_fresh_listing_is_saved_with_its_programs_even_when_unchanged(self) -> None:
+        child = self.startShared()
+        saved = len(self.persistence.saves)
+        self.assertEqual(
+            self.persistence.saves[-1][2]["programs"], ["/opt/cat", "/home/u/dev/srv.py"]
+        )
+        self.catalogs.restarted("cat")
+        child.proc.exit(1)
+        self.reactor.advance(5)
+        Child(self.reactor.lastProcess, self.lists).pump()
+        self.assertEqual(len(self.persistence.saves), saved + 1)
+        self.assertTrue(self.persistence.saves[-1][2]["entry"])
+
+    def test_another_servers_catalog_is_left_alone(self) -> None:
+        self.startShared()
+        self.catalogs.restarted("other")
+        self.assertIsNotNone(CatalogServe(Host(self.catalogs)).current(self.pool, ""))

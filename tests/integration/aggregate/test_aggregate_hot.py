@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -44,22 +42,6 @@ def tool(name: str) -> dict[str, Any]:
         "description": f"The {name} tool.",
         "inputSchema": {"type": "object", "properties": {"x": {"type": "string"}}},
     }
-
-
-def api(gateway: RunningGateway, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    """One request to the management API (loopback, no token)."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{gateway.port}/api/v1{path}",
-        data,
-        {"Content-Type": "application/json"} if data is not None else {},
-        method=method,
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=20) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
 
 
 def textOf(result: types.CallToolResult) -> str:
@@ -128,8 +110,7 @@ def test_list_changed_on_add_disable_enable_remove_and_catalog_change(
 
             # A server added through the API: both sessions are told, both call it.
             status, added = await anyio.to_thread.run_sync(
-                api,
-                gateway,
+                gateway.api,
                 "POST",
                 "/servers",
                 {"name": "thinking", "command": thinking[0], "args": thinking[1:]},
@@ -150,7 +131,7 @@ def test_list_changed_on_add_disable_enable_remove_and_catalog_change(
             out["beta"] = textOf(await client.call_tool("cat__beta", {"x": "1"}))
 
             # A restart with the same tools: nothing to tell.
-            status, _ = await anyio.to_thread.run_sync(api, gateway, "POST", "/servers/cat/restart")
+            status, _ = await anyio.to_thread.run_sync(gateway.api, "POST", "/servers/cat/restart")
             assert status == 200
             assert textOf(await client.call_tool("cat__alpha", {})).startswith("alpha called")
             await anyio.sleep(SETTLE)
@@ -165,7 +146,7 @@ def test_list_changed_on_add_disable_enable_remove_and_catalog_change(
                 ],
                 start=3,
             ):
-                status, answer = await anyio.to_thread.run_sync(api, gateway, method, path, body)
+                status, answer = await anyio.to_thread.run_sync(gateway.api, method, path, body)
                 assert status == 200, (method, body, status, answer)
                 await until(partial(toldIs, step), f"list_changed after {method} {body}")
                 out[f"{method} {body}"] = await names()

@@ -98,18 +98,26 @@ def withoutGatewayTasks(seen: dict[str, Any]) -> dict[str, Any]:
     return {**seen, "capabilities": capabilities, "tools": tools}
 
 
-def savedCatalog(start: Any, home: Path) -> tuple[tuple[str, ...], Path, dict[str, Any]]:
-    """A gateway that ran the server once (a Python SDK client's start-up
-    and call), stopped once the server's catalog is saved: the arguments
-    of a gateway on the same state directory, the marker file (removed),
-    and what that client learned from the running child."""
+def developersServer(home: Path) -> Path:
+    """A server of the user's own, as one under development is run: a
+    script in the home (it runs the marker server)."""
+    script = home / "dev" / "srv.py"
+    script.parent.mkdir()
+    script.write_text(
+        f"import runpy\nrunpy.run_path({str(MARKER_SERVER)!r}, run_name='__main__')\n"
+    )
+    return script
+
+
+def markedConfig(home: Path, program: Path = MARKER_SERVER) -> tuple[Path, Path]:
+    """The config of server C{marked} (C{program} run by this Python), and its marker file."""
     marker = home / "started"
     config = writeConfig(
         home / "servers.json",
         {
             "marked": {
                 "command": sys.executable,
-                "args": [str(MARKER_SERVER)],
+                "args": [str(program)],
                 "env": {
                     "MARKER_FILE": str(marker),
                     "MARKER_TOOLS_FILE": str(home / "more-tools"),
@@ -117,20 +125,31 @@ def savedCatalog(start: Any, home: Path) -> tuple[tuple[str, ...], Path, dict[st
             }
         },
     )
+    return config, marker
+
+
+def catalogSaved(home: Path) -> bool:
+    """Whether server C{marked}'s catalog is saved, for its entry."""
+    try:
+        return "entry" in json.loads((home / "state" / "catalogs" / "marked.json").read_text())
+    except (OSError, ValueError):
+        return False
+
+
+def savedCatalog(
+    start: Any, home: Path, program: Path = MARKER_SERVER
+) -> tuple[tuple[str, ...], Path, dict[str, Any]]:
+    """A gateway that ran the server once (a Python SDK client's start-up
+    and call), stopped once the server's catalog is saved: the arguments
+    of a gateway on the same state directory, the marker file (removed),
+    and what that client learned from the running child."""
+    config, marker = markedConfig(home, program)
     args = ("--config", str(config), "--sandbox", "off")
     first: RunningGateway = start(*args)
     live = anyio.run(throughTheGateway, first, marker)
     assert live.pop("startedBeforeTheCall"), "a server never run starts at its first initialize"
     assert live.pop("stateBeforeTheCall") == "running"
-    saved = home / "state" / "catalogs" / "marked.json"
-
-    def kept() -> bool:
-        try:
-            return "entry" in json.loads(saved.read_text())
-        except (OSError, ValueError):
-            return False
-
-    assert waitFor(kept, timeout=10), "the catalog was not saved"
+    assert waitFor(lambda: catalogSaved(home), timeout=10), "the catalog was not saved"
     first.stop()
     marker.unlink()
     return args, marker, live
@@ -225,3 +244,39 @@ def test_a_child_that_lists_differently_tells_the_sessions_answered_from_the_cat
     assert (before, after) == (["echo", "add"], ["echo", "add", "later"])
     assert heard.count("notifications/tools/list_changed") == 1
     assert "notifications/prompts/list_changed" not in heard
+
+
+async def toolsAtStartUp(gateway: RunningGateway, marker: Path) -> tuple[bool, list[str]]:
+    """Whether a client's start-up started the child, and the tools it listed."""
+    async with Client(gateway.url("marked"), mode="legacy") as client:
+        tools = [t.name for t in (await client.list_tools()).tools]
+        return marker.exists(), tools
+
+
+def test_a_server_whose_program_changed_lists_afresh_at_the_next_gateway(
+    start: Any, home: Path
+) -> None:
+    """The developer's own server gained a tool while no gateway ran, its
+    entry unchanged: the first start-up starts it, and lists the new tool."""
+    program = developersServer(home)
+    args, marker, _ = savedCatalog(start, home, program)
+    (home / "more-tools").write_text("beta\n")
+    program.write_text(program.read_text() + "# beta\n")
+    gateway: RunningGateway = start(*args)
+    started, tools = anyio.run(toolsAtStartUp, gateway, marker)
+    assert (started, tools) == (True, ["echo", "add", "beta"])
+    assert f"catalogs: {program} changed since server marked was listed" in gateway.text()
+
+
+def test_a_restarted_server_lists_afresh_at_the_next_start_up(start: Any, home: Path) -> None:
+    """`mcpgateway servers restart` is how a user takes a server's new
+    code: the next client's start-up starts a fresh child, whose list it gets."""
+    config, marker = markedConfig(home)
+    gateway: RunningGateway = start("--config", str(config), "--sandbox", "off")
+    assert anyio.run(toolsAtStartUp, gateway, marker) == (True, ["echo", "add"])
+    assert waitFor(lambda: catalogSaved(home), timeout=10), "the catalog was not saved"
+    (home / "more-tools").write_text("gamma\n")
+    status, answer = gateway.api("POST", "/servers/marked/restart")
+    assert status == 200, answer
+    marker.unlink()
+    assert anyio.run(toolsAtStartUp, gateway, marker) == (True, ["echo", "add", "gamma"])

@@ -487,6 +487,20 @@ def test_restart_of_an_idle_server_and_of_an_unknown_one(h: ApiHarness) -> None:
     assert error(response) == "no server named 'nope'"
 
 
+def test_restart_makes_the_catalog_wait_for_a_fresh_listing(h: ApiHarness) -> None:
+    """What the server listed before its restart answers no client's
+    start-up (its code may have changed): its next child lists it again."""
+    _listThroughAProbe(h, [{"name": "echo", "inputSchema": {"type": "object"}}])
+    listed = h.gateway.catalogs.get("srv")
+    assert listed is not None and listed.entry
+    response = h.api("POST", "/servers/srv/restart", contentType=None)
+    h.process().exit(0)
+    assert response.status == 200
+    restarted = h.gateway.catalogs.get("srv")
+    assert restarted is not None and not restarted.entry
+    assert [t["name"] for t in restarted.items("tools")] == ["echo"]  # still listed
+
+
 def test_reset_circuit_closes_an_open_circuit(h: ApiHarness) -> None:
     sid = h.initialize()
     pool = serverPoolOf(h.gateway.pools["srv"])
