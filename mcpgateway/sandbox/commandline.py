@@ -40,11 +40,24 @@ beside it (its journal, its write-ahead log)."""
 
 def dataFiles(args: Iterable[str], cwd: str, namesData: Callable[[str], bool]) -> list[str]:
     """The files the arguments name as data the server writes, made yet or
-    not, in a folder that exists: a database's (L{DATA_SUFFIXES}:
-    C{--db-path x.db}), or one given to an option whose name says it is
-    data (C{--memory-file /x/m.jsonl}, C{--log-file=/x/l}: C{namesData} of
-    its name as a variable's, C{MEMORY_FILE}). Its folder is where it is
-    written (a server makes it, or renames into it)."""
+    not, in a folder that exists (L{dataArguments}). Its folder is where it
+    is written (a server makes it, or renames into it)."""
+    return [
+        path
+        for path, _ in dataArguments(args, cwd, namesData)
+        if not os.path.isdir(path) and os.path.isdir(os.path.dirname(path))
+    ]
+
+
+def dataArguments(
+    args: Iterable[str], cwd: str, namesData: Callable[[str], bool]
+) -> list[tuple[str, str]]:
+    """The paths the arguments name as data the server writes, each with
+    the option that names it (C{""}: none): a database's
+    (L{DATA_SUFFIXES}: C{--db-path x.db}), or one given to an option whose
+    name says it is data (C{--memory-file /x/m.jsonl}, C{--log-file=/x/l}:
+    C{namesData} of its name as a variable's, C{MEMORY_FILE}). Pure: the
+    gateway reads them too (L{mcpgateway.sandbox.datafiles})."""
     found = []
     previous = ""
     for arg in args:
@@ -59,11 +72,9 @@ def dataFiles(args: Iterable[str], cwd: str, namesData: Callable[[str], bool]) -
         if value.startswith("file://"):
             value = value[len("file://") :]
         candidate = os.path.normpath(value if value.startswith("/") else os.path.join(cwd, value))
-        if os.path.isdir(candidate) or not os.path.isdir(os.path.dirname(candidate)):
-            continue
         name = flag.lstrip("-").replace("-", "_").upper()
         if candidate.endswith(DATA_SUFFIXES) or (name and namesData(name)):
-            found.append(candidate)
+            found.append((candidate, flag))
     return found
 
 

@@ -51,7 +51,7 @@ from twisted.logger import Logger
 
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.threads import RunInThread, runInline
-from mcpgateway.sandbox import childtmp, defaults, failures, learnrun
+from mcpgateway.sandbox import childtmp, datafiles, defaults, failures, learnrun
 from mcpgateway.sandbox.mechanisms import FORCED, unworkable
 from mcpgateway.sandbox.profile import LEARN, OFF
 from mcpgateway.sandbox.request import SpawnSpec, build, homeOf, launcherCommand, mechanismOf
@@ -437,15 +437,18 @@ class Sandbox:
 
     def explain(self, spec: SpawnSpec, line: str, environ: Mapping[str, str]) -> str | None:
         """One line saying what the sandbox refused in C{line} and the key
-        that allows it (L{failures.explain}), or C{None}."""
+        that allows it (L{failures.explain}), or C{None}. The data files
+        its entry names where the sandbox shows them on their own
+        (L{datafiles.entryFiles}) are read off the entry's words: no file
+        is read on the reactor's thread."""
         mode, _ = defaults.network(
             spec.sandbox.network.mode, spec.sandbox.network.allowedDomains, spec.command
         )
         if mode == "allow" and self.proxy is not None and self.mechanism in ("auto", "bwrap"):
             mode = "proxy"
-        return failures.explain(
-            line, mode, homeOf(environ, spec.env), self.stateDir, self.mechanism
-        )
+        home = homeOf(environ, spec.env)
+        alone = datafiles.entryFiles(spec.args, spec.env, home, spec.cwd or "", self.stateDir)
+        return failures.explain(line, mode, home, self.stateDir, self.mechanism, alone, spec.name)
 
     def _tell(self, spec: SpawnSpec, request: dict[str, Any]) -> None:
         """The once-per-server warnings of a confined child."""

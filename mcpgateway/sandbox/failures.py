@@ -24,6 +24,11 @@ Each fix is one that works (L{mcpgateway.sandbox.layout}'s masks):
    (C{~/.ssh}): the line names it;
  - a refused write (C{EROFS}, or an operation or words that write) is
    allowed by C{allowWrite}, a refused read by C{allowRead};
+ - a data file its entry names directly in the home (or another folder
+   never shown whole) is shown on its own (L{mcpgateway.sandbox.datafiles}):
+   a rename onto it (C{EBUSY}), a file made beside it, or SQLite's
+   C{attempt to write a readonly database} there, is fixed by a folder of
+   the data's own, named as the entry names the file; never the home;
  - a name that does not resolve names its host when the error does, else
    says to add the host the server needs;
  - a socket refused as a family under Landlock is a UNIX socket of a
@@ -48,8 +53,11 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 
-from mcpgateway.sandbox import defaults
+from mcpgateway.sandbox import datafiles, defaults
+from mcpgateway.sandbox.commandline import DATA_SUFFIXES
+from mcpgateway.sandbox.places import wide
 
 # The launcher's own words (L{mcpgateway.sandbox.launch}, a program of its
 # own, which the gateway does not load); tests/sandbox/test_failures.py
@@ -186,6 +194,18 @@ IP_REFUSED = (
 _OWN = ("/dev", "/proc", "/sys")
 """A child's own directories, never the host's: what it does not find
 there is not the sandbox's doing."""
+_BUSY_RENAME = re.compile(
+    r"\bEBUSY: [^,]*, rename '([^']+)' -> '([^']+)'"
+    r"|\[Errno 16\] [^:]*: '([^']+)' -> '([^']+)'"
+    r"|cannot move '([^']+)' to '([^']+)': Device or resource busy"
+    r"|\brename (/\S+) (/\S+): device or resource busy"
+)
+"""A rename onto a mount point, refused (C{EBUSY}): in a sandbox, onto a
+file bound on its own. Node.js's, Python's, C{mv}'s and Go's words, each
+naming the file renamed and the one it was to replace."""
+_READONLY_DATABASE = re.compile(r"attempt to write a readonly database", re.IGNORECASE)
+"""SQLite's words for a database it cannot write: the file is read-only,
+or the journal it makes beside it cannot be made (its folder refuses it)."""
 
 
 KEPT_FROM_IT = "the sandbox kept a path its entry names from it: "
@@ -194,7 +214,13 @@ child: it runs without it (a refusal of its entry, not of a call)."""
 
 
 def explain(
-    line: str, network: str, home: str, stateDir: str, mechanism: str | None = None
+    line: str,
+    network: str,
+    home: str,
+    stateDir: str,
+    mechanism: str | None = None,
+    alone: Mapping[str, str] | None = None,
+    server: str = "",
 ) -> str | None:
     """What in C{line} the sandbox refused, and how to allow it; C{None}
     when the line says nothing of the sort.
@@ -206,38 +232,24 @@ def explain(
     @param stateDir: the gateway's state directory (never shown).
     @param mechanism: what confines it (C{"landlock"}: a socket refused as
         a family is the system-call filter's doing), if known.
+    @param alone: the data files its entry names where the sandbox shows
+        them on their own, each with what names it
+        (L{datafiles.entryFiles}): a rename onto one, a file made beside
+        it, a database there that SQLite cannot write, is told with its fix.
+    @param server: its server's name, for the folder that fix names.
     """
-    if line.startswith(PREFIX):
-        said = line[len(PREFIX) :].strip()
-        if said in (SOCKET_ONLY, NO_LIBSECCOMP):  # it runs: a warning, not a failure
-            return f"the sandbox runs it with less than asked: {said}"
-        if said.startswith(NOT_SHOWN):  # the one path rule: it runs without that path
-            return KEPT_FROM_IT + said[len(NOT_SHOWN) :]
-        if said.startswith(NOTE):  # what it did: the child's log line says it
-            return None
-        return (
-            f"the sandbox could not start it: {said}"
-            ' ("sandbox": false in its entry runs it unconfined)'
-        )
-    if line.startswith("bwrap: "):
-        said = line[len("bwrap: ") :].strip()
-        mount = _BWRAP_PATH.search(said)
-        if mount is not None:  # bubblewrap works here: this child's layout did not
-            return (
-                f"bubblewrap could not make this child's view: {said} (`mcpgateway sandbox"
-                f" show NAME` prints what it binds and masks; {mount.group(1)} is the path"
-                ' in question; "sandbox": false in its entry runs it unconfined)'
-            )
-        return (
-            f"bubblewrap could not start it: {said}"
-            ' (`mcpgateway sandbox check` says why; --sandbox off, or "sandbox": false in its'
-            " entry, runs it unconfined)"
-        )
+    if line.startswith((PREFIX, "bwrap: ")):
+        return _ownWords(line)
+    alone = alone or {}
+    shownAlone = _shownAlone(line, home, stateDir, alone, server)
+    if shownAlone is not None:
+        return shownAlone
     denied = _deniedPath(line)
     if denied is not None:
         code, operation, path, start = denied
         writes = code == "EROFS" or _writes(line[:start], operation)
-        return _pathNote(code, path, home, stateDir, writes)
+        beside = _beside(code, path, home, stateDir, alone, server)
+        return beside or _pathNote(code, path, home, stateDir, writes)
     if network in ("none", "proxy") and _NETWORK.search(line):
         host = hostOf(line)
         if network == "proxy":
@@ -279,6 +291,103 @@ def explain(
             f' "sandbox": {{"limits": {{"processes": {defaults.PROCESSES * 2}}}}}'
         )
     return None
+
+
+def _ownWords(line: str) -> str | None:
+    """A line of the launcher's own (L{PREFIX}) or of bubblewrap's: what it
+    could not do, or the warning it gave; C{None}: a note of what it did."""
+    if line.startswith(PREFIX):
+        said = line[len(PREFIX) :].strip()
+        if said in (SOCKET_ONLY, NO_LIBSECCOMP):  # it runs: a warning, not a failure
+            return f"the sandbox runs it with less than asked: {said}"
+        if said.startswith(NOT_SHOWN):  # the one path rule: it runs without that path
+            return KEPT_FROM_IT + said[len(NOT_SHOWN) :]
+        if said.startswith(NOTE):  # what it did: the child's log line says it
+            return None
+        if said.startswith(datafiles.ALONE):  # it runs: a warning of what may fail
+            return said[len(datafiles.ALONE) :]
+        return (
+            f"the sandbox could not start it: {said}"
+            ' ("sandbox": false in its entry runs it unconfined)'
+        )
+    said = line[len("bwrap: ") :].strip()
+    mount = _BWRAP_PATH.search(said)
+    if mount is not None:  # bubblewrap works here: this child's layout did not
+        return (
+            f"bubblewrap could not make this child's view: {said} (`mcpgateway sandbox"
+            f" show NAME` prints what it binds and masks; {mount.group(1)} is the path"
+            ' in question; "sandbox": false in its entry runs it unconfined)'
+        )
+    return (
+        f"bubblewrap could not start it: {said}"
+        ' (`mcpgateway sandbox check` says why; --sandbox off, or "sandbox": false in its'
+        " entry, runs it unconfined)"
+    )
+
+
+def _shownAlone(
+    line: str, home: str, stateDir: str, alone: Mapping[str, str], server: str
+) -> str | None:
+    """A rename onto a file bound on its own (C{EBUSY}), or a database
+    of the entry's shown on its own that SQLite cannot write: what
+    happened, and the folder of its own that fixes it."""
+    busy = _BUSY_RENAME.search(line)
+    if busy is not None:
+        target = os.path.normpath(next(g for g in busy.groups()[1::2] if g))
+        folder = os.path.dirname(target)
+        happened = (
+            "the server's rename of a file onto it was refused (a file shown on its own"
+            " cannot be replaced)"
+        )
+        if wide(folder, home, stateDir) and folder != "/":
+            return datafiles.aloneNote(target, alone.get(target), home, server, happened)
+        return (
+            f"the sandbox shows {_shown(target, home)} on its own, not its folder: {happened};"
+            f" allow the folder with {_allow(_shown(folder, home), True)}"
+        )
+    if _READONLY_DATABASE.search(line):
+        for path, how in alone.items():
+            if path.endswith(DATA_SUFFIXES):
+                happened = "SQLite cannot write the database there, nor make its journal beside it"
+                return datafiles.aloneNote(path, how, home, server, happened)
+    return None
+
+
+def _beside(
+    code: str,
+    path: str,
+    home: str,
+    stateDir: str,
+    alone: Mapping[str, str],
+    server: str,
+) -> str | None:
+    """A file refused directly in a folder never shown whole (Landlock's
+    C{EACCES}): a temporary file, or one named after a data file shown on
+    its own there (its journal), which the server makes beside that data."""
+    folder = os.path.dirname(path)
+    if code == "ENOENT" or folder in ("/", stateDir) or path in alone:
+        return None
+    if not wide(folder, home, stateDir):
+        return None
+    name = os.path.basename(path)
+    target = next(
+        (p for p in alone if os.path.dirname(p) == folder and name.startswith(os.path.basename(p))),
+        None,
+    )
+    if target is None and not _TEMPORARY.search(name):
+        return None
+    happened = (
+        f"the server could not make {_shown(path, home)} beside it (that folder is not its"
+        " to write)"
+    )
+    if target is not None:
+        return datafiles.aloneNote(target, alone[target], home, server, happened)
+    where = "your home" if folder == home.rstrip("/") else folder
+    return (
+        f"the sandbox never lets a server make files directly in {where}: it could not make"
+        f" {_shown(path, home)} (a file written, then renamed onto its data); give its data a"
+        f" folder of its own, such as {datafiles.dataFolder(home, server)}/"
+    )
 
 
 def hostOf(line: str) -> str | None:
@@ -416,8 +525,4 @@ def unseenNote(path: str, writes: bool, found: str, home: str) -> str:
     )
 
 
-def _shown(path: str, home: str) -> str:
-    """C{path} as an entry would write it (C{~/x} under the home)."""
-    if home not in ("", "/") and path.startswith(home.rstrip("/") + "/"):
-        return "~" + path[len(home.rstrip("/")) :]
-    return path
+_shown = datafiles.shownPath

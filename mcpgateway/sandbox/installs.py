@@ -75,6 +75,8 @@ class InstallSpec:
     """An install writes in its own folder, never in a copy of a package
     (L{mcpgateway.sandbox.request.copyKey}): whose entry it is, is its
     C{confinedTo}'s to say."""
+    args: tuple[str, ...] = ()
+    """An installer's own: none names the server's data."""
 
 
 def installProfile(profile: SandboxProfile) -> SandboxProfile:

@@ -260,7 +260,7 @@ def plan(
     mechanism the request names (confining this process with Landlock on
     the way, every capability dropped first in the launcher's own process:
     L{guarded})."""
-    from mcpgateway.sandbox import bwrap, defaults, layout, loaderenv, maskparents
+    from mcpgateway.sandbox import bwrap, datafiles, defaults, layout, loaderenv, maskparents
     from mcpgateway.sandbox.bwrap import STDOUT_HANDOVER
 
     env = {k: v for k, v in environ.items() if k not in defaults.UNSET_VARIABLES}
@@ -278,6 +278,8 @@ def plan(
     view = layout.build(request, command, env, mechanism)
     for line in view.refused:  # what the one path rule kept from it, each with its fix
         sys.stderr.write(f"{PREFIX}{NOT_SHOWN}{line}\n")
+    for line in datafiles.startLines(view, command, env, request):  # a data file alone
+        sys.stderr.write(f"{PREFIX}{line}\n")
     env = ownCaches(view.caches, request, env)
     claimInstalls(view, request)
     command = ownPackageCopy(view, request, command, runFromIt=mechanism == "landlock")

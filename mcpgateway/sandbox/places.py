@@ -50,6 +50,18 @@ def under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
+WIDE = ("/", "/tmp", "/var/tmp", "/dev/shm", "/run", "/home", "/Users", "/root")
+"""Folders never bound whole, whoever's home this is (L{wide})."""
+
+
+def wide(path: str, home: str, stateDir: str = "") -> bool:
+    """Whether binding C{path} whole would show far more than a server's
+    own files: the root, the home or what holds it, the shared temporary
+    directories, the state directory. Pure: the gateway asks it too, of
+    the paths an entry names (L{mcpgateway.sandbox.datafiles})."""
+    return path in WIDE or path in (home, stateDir) or under(home, path)
+
+
 def expand(path: str, home: str, cwd: str) -> str:
     """A profile's path made absolute: C{~} is C{home}, a relative path is
     under C{cwd}."""
@@ -103,9 +115,7 @@ class Places:
         """Whether binding C{path} whole would show far more than a server's
         own files: the root, the home or what holds it, the shared
         temporary directories, the state directory."""
-        if path in ("/", self.home, self.stateDir, "/tmp", "/var/tmp", "/dev/shm", "/run"):
-            return True
-        return under(self.home, path) or path in ("/home", "/Users", "/root")
+        return wide(path, self.home, self.stateDir)
 
     def follow(self, path: str) -> tuple[str, bool]:
         """C{path} resolved as C{realpath} does, and whether every symlink on

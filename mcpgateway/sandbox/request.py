@@ -33,6 +33,9 @@ class SpawnSpec(Protocol):
     def command(self) -> str: ...
 
     @property
+    def args(self) -> tuple[str, ...]: ...
+
+    @property
     def cwd(self) -> str | None: ...
 
     @property

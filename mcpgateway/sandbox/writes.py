@@ -69,6 +69,15 @@ def namesDirectory(path: str, given: str, lastWord: str | None = None) -> bool:
         return True
     if os.path.lexists(path) and not os.path.islink(path):
         return os.path.isdir(path)
+    return directoryByWords(path, given, lastWord)
+
+
+def directoryByWords(path: str, given: str, lastWord: str | None = None) -> bool:
+    """Whether the place C{path} is a directory by its words alone (as
+    L{namesDirectory} judges one that is not there): pure, for the gateway,
+    which reads no file to explain a failure."""
+    if given.endswith("/"):
+        return True
     if lastWord is not None and lastWord.upper() in DIRECTORY_WORDS:
         return True
     if lastWord is not None and lastWord.upper() == "FILE":

@@ -170,6 +170,24 @@ def test_a_socket_refused_as_a_family_is_explained_under_landlock_only() -> None
     assert sandbox("bubblewrap").explain(host, refused, ENV) is None
 
 
+def test_a_failure_of_a_data_file_shown_alone_is_told_with_the_entrys_own_words() -> None:
+    """Its variable, its option and its server's name come from its entry:
+    the fix is one to paste into it."""
+    memory = replace(spec("memory"), env=(("MEMORY_FILE_PATH", "/home/u/mem2.jsonl"),))
+    busy = (
+        "Error: EBUSY: resource busy or locked, rename '/home/u/mem2.jsonl.1a.tmp'"
+        " -> '/home/u/mem2.jsonl'"
+    )
+    told = sandbox().explain(memory, busy, ENV)
+    assert told is not None and "~/mem2.jsonl (MEMORY_FILE_PATH) on its own" in told
+    assert told.endswith("MEMORY_FILE_PATH=/home/u/.local/share/memory/mem2.jsonl")
+    sqlite = replace(spec("sq"), args=("mcp-server-sqlite", "--db-path", "/home/u/test.db"))
+    readonly = "Database error: attempt to write a readonly database"
+    told = sandbox("landlock").explain(sqlite, readonly, ENV)
+    assert told is not None and told.endswith("--db-path /home/u/.local/share/sq/test.db")
+    assert sandbox().explain(spec("sq"), readonly, ENV) is None  # no database of its own there
+
+
 def test_a_probe_that_cannot_start_is_told_and_leaves_the_gateway_running() -> None:
     def prober() -> Deferred[dict[str, Any]]:
         raise PermissionError(13, "Permission denied", "/venv/bin/python")

@@ -457,3 +457,139 @@ def test_a_launchers_note_is_no_failure() -> None:
 
     line = f"{failures.PREFIX}{failures.NOTE}carried what it kept in your own npx install"
     assert failures.explain(line, "none", "/home/u", "/home/u/.mcpgateway") is None
+
+
+MEMORY = {"/home/u/mem2.jsonl": "MEMORY_FILE_PATH"}
+"""A server-memory entry's data file, directly in the home: shown alone."""
+MOVED = "MEMORY_FILE_PATH=/home/u/.local/share/memory/mem2.jsonl"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Error: EBUSY: resource busy or locked, rename"
+        " '/home/u/mem2.jsonl.43d5aa0b1c.tmp' -> '/home/u/mem2.jsonl'",
+        "OSError: [Errno 16] Device or resource busy: '/home/u/mem2.jsonl.1a2b3c4d.tmp'"
+        " -> '/home/u/mem2.jsonl'",
+        "mv: cannot move '/home/u/mem2.jsonl.new' to '/home/u/mem2.jsonl': Device or resource busy",
+        "rename /home/u/mem2.jsonl.tmp /home/u/mem2.jsonl: device or resource busy",
+    ],
+)
+def test_a_rename_onto_a_data_file_shown_alone_names_a_folder_of_its_own(line: str) -> None:
+    """Under bubblewrap the file is a mount of its own in the child's empty
+    home: writing a temporary file beside it works, renaming it onto the
+    file does not (C{EBUSY})."""
+    assert explain(line, "none", HOME, STATE, "bwrap", MEMORY, "memory") == (
+        "the sandbox shows ~/mem2.jsonl (MEMORY_FILE_PATH) on its own, not its folder (your"
+        " home): the server's rename of a file onto it was refused (a file shown on its own"
+        f" cannot be replaced); give its data a folder of its own: {MOVED}"
+    )
+
+
+def test_a_rename_onto_a_file_alone_is_told_without_knowing_its_entry() -> None:
+    line = "Error: EBUSY: resource busy or locked, rename '/home/u/x.json.tmp' -> '/home/u/x.json'"
+    told = note(line)
+    assert told is not None and told.startswith("the sandbox shows ~/x.json on its own,")
+    assert told.endswith("such as /home/u/.local/share/<server>/x.json")
+    # A file bound alone elsewhere (an allowWrite of a file): its folder is the fix.
+    elsewhere = "OSError: [Errno 16] Device or resource busy: '/data/a.tmp' -> '/data/a.json'"
+    assert note(elsewhere) == (
+        "the sandbox shows /data/a.json on its own, not its folder: the server's rename of a"
+        " file onto it was refused (a file shown on its own cannot be replaced); allow the"
+        ' folder with "sandbox": {"filesystem": {"allowWrite": ["/data"]}}'
+    )
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Error: EACCES: permission denied, open '/home/u/mem2.jsonl.43d5aa.tmp'",
+        "PermissionError: [Errno 13] Permission denied: '/home/u/mem2.jsonl.1a2b3c4d.tmp'",
+    ],
+)
+def test_a_file_refused_beside_a_data_file_alone_is_that_datas_folder(line: str) -> None:
+    """Under Landlock the home is not the child's to write: the temporary
+    file beside its data is refused, never a reason to allow the home."""
+    path = line.rsplit("'", 2)[1]
+    assert explain(line, "none", HOME, STATE, "landlock", MEMORY, "memory") == (
+        "the sandbox shows ~/mem2.jsonl (MEMORY_FILE_PATH) on its own, not its folder (your"
+        f" home): the server could not make ~{path[len(HOME) :]} beside it (that folder is not"
+        f" its to write); give its data a folder of its own: {MOVED}"
+    )
+    unknown = explain(line, "none", HOME, STATE, "landlock", {}, "memory")
+    assert unknown is not None and '"allowWrite": ["~"]' not in unknown
+    assert unknown.startswith("the sandbox never lets a server make files directly in your home")
+    assert unknown.endswith("such as /home/u/.local/share/memory/")
+
+
+def test_a_journal_beside_a_database_alone_is_that_databases_folder() -> None:
+    alone = {"/home/u/test.db": "--db-path"}
+    line = "Error: EACCES: permission denied, open '/home/u/test.db-journal'"
+    told = explain(line, "none", HOME, STATE, "landlock", alone, "sq")
+    assert told is not None and told.startswith("the sandbox shows ~/test.db (--db-path)")
+    # The data file itself refused a write: allowing that file alone is enough.
+    itself = "Error: EROFS: read-only file system, open '/home/u/test.db'"
+    assert explain(itself, "none", HOME, STATE, "bwrap", alone, "sq") == (
+        'the sandbox denied writing ~/test.db: allow it with "sandbox": {"filesystem":'
+        ' {"allowWrite": ["~/test.db"]}}'
+    )
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Database error: attempt to write a readonly database",
+        "sqlite3.OperationalError: attempt to write a readonly database",
+        "SqliteError: attempt to write a readonly database",
+    ],
+)
+def test_a_database_sqlite_cannot_write_beside_itself_names_its_folder(line: str) -> None:
+    alone = {"/home/u/mem.jsonl": "MEMORY_FILE_PATH", "/home/u/test.db": "--db-path"}
+    assert explain(line, "none", HOME, STATE, "landlock", alone, "sq") == (
+        "the sandbox shows ~/test.db (--db-path) on its own, not its folder (your home): SQLite"
+        " cannot write the database there, nor make its journal beside it; give its data a"
+        " folder of its own: make /home/u/.local/share/sq, then name --db-path"
+        " /home/u/.local/share/sq/test.db"
+    )
+    # No database of its entry is shown alone: a read-only database of its own making.
+    assert explain(line, "none", HOME, STATE, "landlock", MEMORY, "sq") is None
+    assert note(line) is None
+
+
+def test_the_launchers_word_that_a_data_file_is_alone_is_a_warning_as_said() -> None:
+    from mcpgateway.sandbox import datafiles, failures
+
+    said = "the sandbox shows ~/mem2.jsonl (MEMORY_FILE_PATH) on its own, writable, ..."
+    line = f"{failures.PREFIX}{datafiles.ALONE}{said}"
+    assert note(line) == said
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.characters(blacklist_characters="/'\n\0"), min_size=1, max_size=30).filter(
+        lambda name: name not in (".", "..")
+    ),
+    st.sampled_from(["bwrap", "landlock"]),
+)
+def test_any_data_file_in_the_home_renamed_onto_is_never_told_to_allow_the_home(
+    name: str, mechanism: str
+) -> None:
+    path = f"{HOME}/{name}"
+    alone = {path: "DATA_FILE"}
+    lines = [
+        f"Error: EBUSY: resource busy or locked, rename '{path}.tmp' -> '{path}'",
+        f"Error: EACCES: permission denied, open '{path}.0123456789abcdef.tmp'",
+    ]
+    for line in lines:
+        told = explain(line, "none", HOME, STATE, mechanism, alone, "srv")
+        assert told is not None and '"allowWrite": ["~"]' not in told and "\n" not in told
+        assert "/home/u/.local/share/srv/" in told
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200), st.dictionaries(st.text(max_size=30), st.text(max_size=12)))
+def test_any_line_with_any_data_files_is_read_without_a_crash(
+    line: str, alone: dict[str, str]
+) -> None:
+    result = explain(line, "none", HOME, STATE, "landlock", alone, "srv")
+    assert result is None or "\n" not in result

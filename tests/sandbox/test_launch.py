@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from mcpgateway.sandbox import landlock, launch, privileges, probe
 from mcpgateway.sandbox.bwrap import STDOUT_HANDOVER
 from mcpgateway.sandbox.childtmp import childTmp
+from mcpgateway.sandbox.datafiles import ALONE
 from mcpgateway.sandbox.launch import (
     PREFIX,
     decode,
@@ -61,6 +62,23 @@ def test_bubblewrap_runs_the_command_in_its_layout(tmp_path: Path) -> None:
     assert executable == "/usr/bin/bwrap" and argv[0] == "/usr/bin/bwrap"
     assert argv[-7:] == ["--", *STDOUT_HANDOVER, *COMMAND] and env["TMPDIR"] == "/tmp"
     assert argv[argv.index(str(tmp_path / "home")) - 1] == "--tmpfs"  # its own, empty home
+
+
+def test_a_data_file_bound_alone_in_the_home_is_said_as_the_child_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The gateway logs it as a warning (L{mcpgateway.sandbox.failures}):
+    the child runs, but renaming onto that file will fail."""
+    home = tree(tmp_path)
+    entry = {"MEMORY_FILE_PATH": str(home / "mem2.jsonl")}
+    asked = request(tmp_path, mechanism="bwrap", bwrap="/usr/bin/bwrap", entryEnv=list(entry))
+    plan(asked, COMMAND, {"PATH": "/usr/bin", **entry})
+    [line] = [x for x in capsys.readouterr().err.splitlines() if x.startswith(PREFIX + ALONE)]
+    assert "~/mem2.jsonl (MEMORY_FILE_PATH) on its own, writable" in line
+    assert line.endswith(f"MEMORY_FILE_PATH={home}/.local/share/srv/mem2.jsonl")
+    moved = {"MEMORY_FILE_PATH": str(home / ".local" / "share" / "srv" / "mem2.jsonl")}
+    plan(asked, COMMAND, {"PATH": "/usr/bin", **moved})
+    assert ALONE not in capsys.readouterr().err
 
 
 def test_a_launchers_child_gets_its_own_caches_whatever_its_env_says(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ class Spec:
     def __init__(self, name: str, command: str = "node") -> None:
         self.name = name
         self.command = command
+        self.args: tuple[str, ...] = ()
         self.cwd: str | None = None
         self.mode = "global"
         self.env: tuple[tuple[str, str], ...] = ()

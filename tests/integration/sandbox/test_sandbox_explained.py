@@ -8,6 +8,9 @@ bubblewrap) with the Python SDK:
    gateway's log (once per path), C{/health}, C{mcpgateway status} and
    C{doctor} say the sandbox is the likely cause, name the path and the
    C{allowWrite} that allows it; an ordinary call adds nothing;
+ - a data file its entry names directly in the home, which the sandbox
+   binds on its own: a warning as the child starts, and a save that
+   renames onto it explained with the folder of its own that fixes it;
  - a cloned repository's C{.mcp.json} entry that says C{"sandbox": false}
    still runs confined (it cannot read the fake home's SSH key), with a
    warning naming the server, the file and the widening, until the person
@@ -116,6 +119,45 @@ def test_a_refusal_in_a_tool_result_is_explained_with_its_path_and_fix(
     [check] = [c for c in doctor["checks"] if c["name"] == "sandboxRefusals"]
     assert check["status"] == "fail" and f"writer: {told}" in check["details"]
     assert "mcpgateway sandbox suggest writer" in check["fix"]
+
+
+def test_a_data_file_directly_in_the_home_is_warned_of_and_its_failure_explained(
+    home: Path, start: Any
+) -> None:
+    """Its entry's C{MEMORY_FILE_PATH} names a file in the home itself: the
+    sandbox binds that file alone, and a server that saves it by renaming
+    a temporary file onto it fails (C{EBUSY}): said as the child starts,
+    and again, as the likely cause, when a call fails of it."""
+    bwrapOrSkip()
+    own = home / "srv"
+    own.mkdir()
+    script = own / "refused_server.py"
+    shutil.copy(REFUSED, script)
+    data = home / "mem2.jsonl"
+    entry = {
+        "command": sys.executable,
+        "args": [str(script)],
+        "env": {"MEMORY_FILE_PATH": str(data)},
+    }
+    config = writeConfig(home / "servers.json", {"memory": entry})
+    gateway: RunningGateway = start("--config", str(config), "--sandbox", "auto")
+    url = gateway.url("memory")
+    moved = f"MEMORY_FILE_PATH={home}/.local/share/memory/mem2.jsonl"
+
+    answer = toolCall(url, "replace", {"path": str(data), "text": "{}"})
+    assert answer["isError"] is True and "Device or resource busy" in answer["text"], answer
+    warned = "server memory: the sandbox shows ~/mem2.jsonl (MEMORY_FILE_PATH) on its own, writable"
+    assert waitFor(lambda: warned in gateway.text(), 10), gateway.text()
+    assert moved in gateway.text()
+    told = (
+        LIKELY + "the sandbox shows ~/mem2.jsonl (MEMORY_FILE_PATH) on its own, not its folder"
+        " (your home): the server's rename of a file onto it was refused (a file shown on its"
+        f" own cannot be replaced); give its data a folder of its own: {moved}"
+    )
+    assert waitFor(lambda: refusals(gateway, "memory") == [told], 10), gateway.health()
+    doctor = json.loads(cli(home, "doctor", "--json").stdout)
+    [check] = [c for c in doctor["checks"] if c["name"] == "sandboxRefusals"]
+    assert check["status"] == "fail" and f"memory: {told}" in check["details"]
 
 
 def shadowUrl(config: Path, project: Path, name: str) -> str | None:
