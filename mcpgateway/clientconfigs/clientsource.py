@@ -19,7 +19,8 @@ L{mcpgateway.clientconfigs.engine.AdoptionEngine} of the other clients:
    no longer served);
  - L{ClientsSource.load} serves the base's servers plus the originals of
    the engine's backups (a project file's entries at their workspace's
-   routes; never a different server at a route the base serves); after
+   routes; never a different server at a route the base serves, and the
+   same one there with the longest of the clients' timeouts); after
    C{listening} it also syncs the engine (a file the watcher saw change: new
    entries adopted, the user's edits win, an adopted entry whose route the
    base now serves differently gets its original back);
@@ -50,6 +51,7 @@ from mcpgateway.clientconfigs.ignoredkeys import ignoredLine
 from mcpgateway.clientconfigs.reports import EngineReport
 from mcpgateway.config.origins import withOrigins
 from mcpgateway.config.problems import IgnoredKeys, RefusedFile
+from mcpgateway.config.scopes import longerTimeout
 from mcpgateway.config.servers import LoadedConfig, parseConfig
 from mcpgateway.config.workspaces import WorkspaceKeys
 
@@ -193,10 +195,10 @@ class ClientsSource:
         )
         demo = self.base.path is None  # the bundled demo yields to the user's own servers
         for name, spec in served.servers.items():
-            if demo:
+            if demo or name not in merged.servers:
                 merged.servers[name] = spec
-            else:
-                merged.servers.setdefault(name, spec)
+            elif (name, None) in reserved:  # the same server: the longest timeout wins
+                merged.servers[name] = longerTimeout(merged.servers[name], spec)
         if served.servers or served.projects:
             merged.source = f"{loaded.source} and {SOURCE}"
         return merged

@@ -84,6 +84,7 @@ from mcpgateway.clientconfigs.restoring import (
     restoreAll,
     restoreFile,
 )
+from mcpgateway.clientconfigs.timeouts import longest, withClientTimeout, withoutTimeout
 from mcpgateway.config.envfiles import expansionEnvironment, readGatewayEnv, readWorkspaceEnv
 from mcpgateway.config.problems import IgnoredKeys, RefusedFile
 from mcpgateway.config.servers import ConfigError, EntryError, parseEntry
@@ -304,7 +305,9 @@ class AdoptionEngine:
         name at a route another one holds is left out, never served in its
         place (L{adopt} gives such an entry its original back; one left in a
         backup means its file could not be written, and the route keeps the
-        server that holds it)."""
+        server that holds it). Records of the same server at one route give
+        it the longest of their clients' timeouts
+        (L{mcpgateway.clientconfigs.timeouts})."""
         return self.served(reserved)[0]
 
     def served(
@@ -334,12 +337,14 @@ class AdoptionEngine:
                 else:
                     project = document.setdefault("projects", {}).setdefault(workspace, {})
                     servers = project.setdefault("mcpServers", {})
-                if name not in servers:
-                    servers[name] = copy.deepcopy(record.served)
-                    if workspace is None and backup is not None:
-                        files[name] = backup.configPath
-                    if workspace is not None and backup is not None and backup.versionControlled:
-                        origins[(workspace, name)] = backup.configPath
+                if name in servers:  # the same server: the longest timeout wins
+                    servers[name] = longest(servers[name], record.served)
+                    continue
+                servers[name] = copy.deepcopy(record.served)
+                if workspace is None and backup is not None:
+                    files[name] = backup.configPath
+                if workspace is not None and backup is not None and backup.versionControlled:
+                    origins[(workspace, name)] = backup.configPath
         self.servedFiles = files
         return document, origins
 
@@ -478,7 +483,9 @@ class AdoptionEngine:
     ) -> dict[str, Any] | None:
         """What the gateway serves for C{entry}: a stdio entry, or with
         L{remotes} a remote one (L{ClientAdapter.servedRemote}); C{None}
-        when it is neither (left alone without a word).
+        when it is neither (left alone without a word). The client's own
+        timeout of C{entry} is its request timeout when longer than the
+        gateway's (L{withClientTimeout}).
 
         @raise Unservable: an entry the gateway does not take over."""
         served = adapter.served(name, entry, file, self.host)
@@ -486,7 +493,9 @@ class AdoptionEngine:
             served = adapter.servedRemote(name, entry, file, self.host)
             if served is not None and pointsAtGateway(str(served["url"]), self.gatewayPort):
                 raise Unservable(f"its URL {served['url']} is a gateway's own")
-        return served
+        if served is None:
+            return None
+        return withClientTimeout(served, adapter.toolTimeout, entry)
 
     def _servedHere(
         self, adapter: ClientAdapter, name: str, entry: Any, file: ClientFile, block: Block
@@ -522,6 +531,9 @@ class AdoptionEngine:
         return urlFor(name, workspace)
 
     def _sameServer(self, name: str, a: dict[str, Any], b: dict[str, Any]) -> bool:
+        """Whether C{a} and C{b} are one server: the same once expanded, but
+        for their request timeouts (the longest serves both)."""
+        a, b = withoutTimeout(a), withoutTimeout(b)
         if a == b:
             return True
         try:

@@ -49,6 +49,7 @@ from mcpgateway.clientconfigs.restoring import (
     restoreEntry,
     revivable,
 )
+from mcpgateway.clientconfigs.timeouts import followEdit
 
 UrlFor = Callable[[str, "str | None"], str]
 """C{urlFor(name, None)}: a user-scope server's URL; C{urlFor(name, path)}:
@@ -212,12 +213,15 @@ class AdoptionPass:
         unadopted: dict[str, Record],
     ) -> None:
         """The entries the backup says were adopted: kept (at a new URL if
-        it moved), given back, or dropped from the backup (the file wins)."""
+        it moved), given back, or dropped from the backup (the file wins).
+        An edit of the client's own timeout alone keeps the entry adopted,
+        its new value served (L{followEdit})."""
         loc, adapter, report = block.location, self.adapter, self.report
         for (recordLoc, name), record in self.base.records.items():
             if recordLoc != loc:
                 continue
             entry = entries.get(name, MISSING)
+            record = followEdit(adapter.toolTimeout, record, entry)
             shadow = record.original is None
             label = block.label(name, adapter.shadowNote if shadow else "")
             if ours(entry, record.written):

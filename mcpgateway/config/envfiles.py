@@ -81,6 +81,15 @@ MAX_LISTED = 5
 Pairs = tuple[tuple[str, str], ...]
 
 
+def listable(name: str) -> bool:
+    """Whether an entry may list the variable C{name} for someone other than
+    the user to set (its C{envFrom}, its C{credentialEnv}): a portable name
+    that neither steers a loader or an interpreter (L{isDenied}) nor is the
+    gateway's own (L{isGatewayOwn}), which L{mcpgateway.config.servers}
+    refuses there."""
+    return bool(NAME.fullmatch(name)) and not isDenied(name) and not isGatewayOwn(name)
+
+
 def onlyListed(file: EnvFile, listed: Iterable[str]) -> tuple[EnvFile, tuple[str, ...]]:
     """A workspace's C{file} with only the names in C{listed} (the server's
     entry names them: its C{env} keys, C{credentialEnv}, C{envFrom}), and the

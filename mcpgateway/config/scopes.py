@@ -22,7 +22,8 @@ one pool, and in it one L{Variant} per route:
    (L{mcpgateway.config.projectenv}); L{Scoped.notes} say what it is not
    given;
  - a project's entry that is the user's entry (the same spec once expanded
-   from the gateway's environment, as adoption compares them) gets no child
+   from the gateway's environment, as adoption compares them, its request
+   timeout aside) gets no child
    of its own: its clients are pointed at C{/<server>/mcp}, and its
    workspace route is still served, by the user's launch and child key (the
    same child), so a URL written before the user's entry was known, or
@@ -49,7 +50,10 @@ of each entry is decided by L{mcpgateway.config.classification.resolve}
 server's pool takes the narrowest of its entries' scopes (a C{session} entry
 makes the whole server per session; beside the user's entry, a repository's
 own entry counts for a child per workspace at most, L{_poolShare}), and its
-limits and timeouts from the user's entry (else the first project's). A
+limits and timeouts from the user's entry (else the first project's), its
+request timeout the longest of the entries its child serves
+(L{longerTimeout}: each client waits as long as its own entry says; a
+C{requestTimeout} of C{classification.json} is the operator's, and wins). A
 server without a user's entry has no route C{""}: its spec's own C{command},
 C{env} and C{cwd} are those of its first route by key (for C{/health} and
 the npx/uvx resolution), and say nothing of the server as a whole: a reload
@@ -199,6 +203,10 @@ def buildScopes(
                         f" as {labels[project.name, variant.key]} (one directory, two"
                         " paths) with another definition; serving the first"
                     )
+                else:  # the same server: the longest timeout serves both
+                    byKey[variant.key] = replace(
+                        first, launch=longerTimeout(first.launch, variant.launch)
+                    )
                 continue
             byKey[variant.key] = variant
             labels[project.name, variant.key] = project.label
@@ -214,6 +222,9 @@ def buildScopes(
             assert keys is not None
             variants.insert(0, Variant("", user, childKey(keys, user)))
         base = user if user is not None else variants[0].launch
+        for other in variants:
+            if other.childKey == variants[0].childKey:
+                base = longerTimeout(base, other.launch)
         share = _poolShare(name, user, variants, out)
         out.specs[name] = replace(base, mode=share, variants=tuple(variants))
     return out
@@ -278,7 +289,11 @@ class _Context:
         except ValueError as e:
             self.out.warnings.append(f"server '{name}' ({project.label}): {e}; skipped")
             return None
-        if user is not None and launched is not None and _sameAsUser(project, user, self.environ):
+        same = None if user is None else _asUser(project, user, self.environ)
+        if same is not None and launched is not None:
+            override = self.overrides.servers.get(name)
+            if override is None or override.requestTimeout is None:  # else the operator's
+                launched = longerTimeout(launched, same)
             return Variant(key, launched, childKey(self.keys, launched))
         workspace = self.keys.pathOf(key) or project.workspace
         wsFile = self.workspaceFiles.get(workspace)
@@ -455,14 +470,31 @@ def _referenced(entry: object) -> set[str]:
     return set(_REFERENCE.findall(json.dumps(entry)))
 
 
-def _sameAsUser(project: ProjectEntry, user: ServerSpec, environ: Mapping[str, str]) -> bool:
-    """Whether the project's entry, expanded from the gateway's environment,
-    is the user's (adoption points it at C{/<name>/mcp} then)."""
+def _asUser(
+    project: ProjectEntry, user: ServerSpec, environ: Mapping[str, str]
+) -> ServerSpec | None:
+    """The project's entry, expanded from the gateway's environment, when
+    it is the user's but for its request timeout (adoption points it at
+    C{/<name>/mcp} then); else C{None}."""
     try:
         spec = parseEntry(project.name, project.entry, environ, user.scope)
     except EntryError:
-        return False
-    return replace(spec, executable=user.executable) == user
+        return None
+    alike = replace(
+        spec,
+        executable=user.executable,
+        requestTimeout=user.requestTimeout,
+        requestTimeoutDeclared=user.requestTimeoutDeclared,
+    )
+    return spec if alike == user else None
+
+
+def longerTimeout(spec: ServerSpec, other: ServerSpec) -> ServerSpec:
+    """C{spec} with C{other}'s request timeout when C{other} (an entry of
+    the same server, or of a route sharing its child) declares a longer one."""
+    if not other.requestTimeoutDeclared or other.requestTimeout <= spec.requestTimeout:
+        return spec
+    return replace(spec, requestTimeout=other.requestTimeout, requestTimeoutDeclared=True)
 
 
 def _launch(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from mcpgateway.config.envfiles import NAME as ENV_NAME
 from mcpgateway.config.envfiles import EnvFile, readEnvFile, readWorkspaceEnv
 from mcpgateway.config.promotions import PromotedServer
 from mcpgateway.config.scopes import buildScopes, childKey
-from mcpgateway.config.servers import EntryError, parseConfig, parseEntry
+from mcpgateway.config.servers import EntryError, ProjectEntry, parseConfig, parseEntry
 from mcpgateway.config.workspaces import KEY_PATTERN, WorkspaceKeys
 from mcpgateway.core.environment import isGatewayOwn
 from mcpgateway.core.spec import ServerSpec
@@ -576,3 +577,74 @@ def test_a_workspace_env_gives_only_listed_names_that_steer_nothing(
     assert not any(value.startswith("file-") and isDenied(name) for name, value in env.items())
     for warning in scoped.warnings:
         assert "file-" not in warning
+
+
+# -- request timeouts: each client waits as long as its own entry says -----------------
+
+
+def test_a_project_entry_equal_to_the_users_but_for_its_timeout_shares_its_child(
+    tmp_path: Path,
+) -> None:
+    """A client of the project keeps a longer timeout (adoption serves it as
+    C{requestTimeout}) and is pointed at /x/mcp: still the user's server,
+    on the user's child, which now waits that long."""
+    p = workspace(tmp_path, "p")
+    entry = {"command": "srv", "args": ["--x"]}
+    scoped = build(
+        {
+            "mcpServers": {"x": entry},
+            "projects": {p: {"mcpServers": {"x": {**entry, "requestTimeout": 300_000}}}},
+        }
+    )
+    spec = scoped.specs["x"]
+    routes = byKey(spec)
+    assert routes[keys().key(p)].childKey == routes[""].childKey
+    assert routes[keys().key(p)].launch.cwd is None  # the user's launch, not the workspace's
+    assert spec.mode == "global" and scoped.warnings == []
+    assert (spec.requestTimeout, spec.requestTimeoutDeclared) == (300.0, True)
+
+
+def test_the_users_longer_timeout_stays_beside_a_shorter_project_one(tmp_path: Path) -> None:
+    p = workspace(tmp_path, "p")
+    entry = {"command": "srv", "requestTimeout": 600_000}
+    scoped = build(
+        {
+            "mcpServers": {"x": entry},
+            "projects": {p: {"mcpServers": {"x": {**entry, "requestTimeout": 120_000}}}},
+        }
+    )
+    assert scoped.specs["x"].requestTimeout == 600.0
+
+
+def test_two_entries_of_one_workspace_route_serve_the_longest_timeout(tmp_path: Path) -> None:
+    """Claude Code's project entry and another client's of the same server
+    both name the workspace's route: it is served once, waiting as long as
+    the longer of the two."""
+    p = workspace(tmp_path, "p")
+    entry = {"command": "db"}
+    loaded = parseConfig({"projects": {p: {"mcpServers": {"x": entry}}}}, "/c", ENVIRON, "user")
+    other = ProjectEntry(p, "x", {**entry, "requestTimeout": 300_000}, "client configs")
+    loaded = replace(loaded, projects=[*loaded.projects, other])
+
+    scoped = buildScopes(loaded, Overrides(), keys(), NO_FILE, ENVIRON)
+
+    spec = scoped.specs["x"]
+    [variant] = spec.variants
+    assert variant.launch.requestTimeout == 300.0 and spec.requestTimeout == 300.0
+    assert scoped.warnings == []
+
+
+def test_the_operators_timeout_wins_over_a_clients_longer_one(tmp_path: Path) -> None:
+    """C{classification.json}'s C{requestTimeout} is the operator's word
+    for the server: a project client's longer one does not lift it."""
+    p = workspace(tmp_path, "p")
+    entry = {"command": "srv"}
+    scoped = build(
+        {
+            "mcpServers": {"x": entry},
+            "projects": {p: {"mcpServers": {"x": {**entry, "requestTimeout": 300_000}}}},
+        },
+        overrides=Overrides(servers={"x": Override(requestTimeout=120.0)}),
+    )
+    assert scoped.specs["x"].requestTimeout == 120.0
+    assert {v.launch.requestTimeout for v in scoped.specs["x"].variants} == {120.0}

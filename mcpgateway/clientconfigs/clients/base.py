@@ -13,6 +13,7 @@ variable syntax to the gateway's C{${VAR}}.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -27,6 +28,36 @@ from mcpgateway.clientconfigs.location import Location
 
 class Unservable(Exception):
     """A stdio entry the gateway does not take over; the message says why."""
+
+
+@dataclass(frozen=True)
+class ToolTimeout:
+    """Where a client keeps its own timeout for a server's calls, and its unit.
+
+    The client keeps the key on the entry adoption writes and waits that
+    long for the gateway; the gateway serves it as the served entry's
+    C{requestTimeout} (L{mcpgateway.clientconfigs.timeouts}), so it does
+    not cut the call sooner.
+
+    @ivar key: the key of a server entry (C{tool_timeout_sec}, C{timeout}).
+    @ivar seconds: the seconds one unit of its value is (C{0.001}: milliseconds).
+    """
+
+    key: str
+    seconds: float
+
+    def milliseconds(self, entry: Any) -> float | None:
+        """The timeout C{entry} sets, in milliseconds; C{None} when it sets
+        none, or something that is not a finite positive number (the client
+        refuses it or uses its default: the gateway keeps its own)."""
+        value = entry.get(self.key) if isinstance(entry, dict) else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        try:
+            ms = float(value) * self.seconds * 1000.0
+        except OverflowError:
+            return None
+        return ms if math.isfinite(ms) and ms > 0 else None
 
 
 @dataclass(frozen=True)
@@ -123,6 +154,9 @@ class ClientAdapter:
     """The C{type} values of a stdio entry."""
     carry: tuple[str, ...] = ()
     """Keys of a stdio entry kept in the entry that replaces it."""
+    toolTimeout: ToolTimeout | None = None
+    """The client's own timeout for the server's calls, kept on the entry
+    that replaces a stdio one (C{None}: the client has none per server)."""
     bridge: bool = False
     """A stdio-only client: its entries are rewritten to run C{mcpgateway bridge}."""
     stampKey: str | None = None

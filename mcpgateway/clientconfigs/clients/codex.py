@@ -5,8 +5,15 @@ Files: C{$CODEX_HOME/config.toml} (default C{~/.codex/config.toml}; Windows
 C{%USERPROFILE%\\.codex\\config.toml}), a repository's C{.codex/config.toml}
 (read for trusted projects). A stdio table (C{command}, C{args}, C{env},
 C{env_vars}, C{cwd}) becomes C{url = "..."} and no C{type} (Codex has none,
-and its schema refuses unknown keys); the tool filters and timeouts stay.
-Codex's managed C{requirements} are not detected (no documented local file).
+and its schema refuses unknown keys); the tool filters and timeouts stay,
+and C{tool_timeout_sec} is the served entry's request timeout when longer
+than the gateway's. Codex passes a name of C{env_vars} from its environment
+only when it is set there: the served entry leaves such names out of its
+C{env} (a child inherits them from the gateway's environment when set
+there, and has no such variable otherwise) and lists them in C{envFrom}
+(a project's own entry, which inherits only the basics, takes them from
+its workspace's C{.env}). Codex's managed C{requirements} are not detected
+(no documented local file).
 """
 
 from __future__ import annotations
@@ -15,8 +22,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mcpgateway.clientconfigs.clients.base import ClientAdapter, ClientFile, Host, Unservable
+from mcpgateway.clientconfigs.clients.base import (
+    ClientAdapter,
+    ClientFile,
+    Host,
+    ToolTimeout,
+    Unservable,
+)
 from mcpgateway.clientconfigs.location import Location
+from mcpgateway.config.envfiles import listable
 
 
 class Codex(ClientAdapter):
@@ -33,6 +47,7 @@ class Codex(ClientAdapter):
         "disabled_tools",
         "required",
     )
+    toolTimeout = ToolTimeout("tool_timeout_sec", 1.0)
 
     def userFiles(self, host: Host) -> list[Path]:
         return [(host.env("CODEX_HOME") or host.home / ".codex") / "config.toml"]
@@ -52,20 +67,19 @@ class Codex(ClientAdapter):
         names = entry.get("env_vars", [])
         if env is None or not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise Unservable("'env' or 'env_vars' is malformed")
-        for variable in names:
-            env.setdefault(variable, "${" + variable + ":-}")  # unset: Codex passes nothing
         served = self.stdioParts(
             entry.get("command"), entry.get("args", []), {}, entry.get("cwd"), file, host
         )
+        for value in env.values():
+            if not isinstance(value, str):
+                raise Unservable("'env' is not a table of strings")
+            if "${" in value:
+                raise Unservable("contains '${', which the gateway would expand and Codex does not")
         if env:
-            for key, value in env.items():
-                if not isinstance(value, str):
-                    raise Unservable("'env' is not a table of strings")
-                if key not in names and "${" in value:
-                    raise Unservable(
-                        "contains '${', which the gateway would expand and Codex does not"
-                    )
             served["env"] = env
+        passed = [n for n in dict.fromkeys(names) if n not in env and listable(n)]
+        if passed:
+            served["envFrom"] = passed
         return served
 
     def httpEntry(self, name: str, url: str) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from mcpgateway.clientconfigs.clients.base import (
     ClientAdapter,
     ClientFile,
     Host,
+    ToolTimeout,
     Unservable,
     readSettings,
 )
@@ -89,6 +90,7 @@ class Gemini(ClientAdapter):
     format = "jsonc"
     variables = "posix"
     carry = ("includeTools", "excludeTools", "timeout", "trust", "description")
+    toolTimeout = ToolTimeout("timeout", 0.001)  # milliseconds (default: 10 minutes)
 
     def _home(self, host: Host) -> Path:
         return host.env("GEMINI_CLI_HOME") or host.home
@@ -148,6 +150,7 @@ class Cline(ClientAdapter):
     untypedUrl = "sse"
     reload = "none needed: Cline watches its settings file and reconnects"
     carry = ("autoApprove", "timeout")
+    toolTimeout = ToolTimeout("timeout", 1.0)  # seconds (default: 60)
 
     def userFiles(self, host: Host) -> list[Path]:
         out = []
@@ -193,6 +196,7 @@ class Roo(ClientAdapter):
     reload = "none needed: Roo Code watches both files and reconnects"
     variables = "vscode"
     carry = ("alwaysAllow", "disabledTools", "timeout")
+    toolTimeout = ToolTimeout("timeout", 1.0)  # seconds (default: 60)
 
     def userFiles(self, host: Host) -> list[Path]:
         return [
@@ -241,6 +245,7 @@ class AmazonQ(ClientAdapter):
     reload = "start a new q chat"
     variables = "vscode"
     carry = ("timeout",)
+    toolTimeout = ToolTimeout("timeout", 0.001)  # milliseconds (default: 120 s)
 
     def userFiles(self, host: Host) -> list[Path]:
         base = host.home / ".aws" / "amazonq"

@@ -26,6 +26,7 @@ from mcpgateway.clientconfigs.clients.base import (
     ClientAdapter,
     ClientFile,
     Host,
+    ToolTimeout,
     Unservable,
 )
 from mcpgateway.clientconfigs.location import Location
@@ -89,6 +90,7 @@ class Goose(ClientAdapter):
     format = "yaml"
     location = Location(("extensions",))
     stdioTypes = ("stdio",)
+    toolTimeout = ToolTimeout("timeout", 1.0)  # seconds (default: 300)
 
     def userFiles(self, host: Host) -> list[Path]:
         if host.system == "win32":

@@ -31,62 +31,84 @@ from tests.support.clientconfigs.left_alone import adoptedUnchanged, skippedIn
 URL = "http://127.0.0.1:9100/fs/mcp"
 STDIO = {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"]}
 
-# (adapter, file under home, the file's extra per-entry keys, the exact entry written)
-CASES: list[tuple[ClientAdapter, str, dict[str, Any], dict[str, Any]]] = [
-    (Cursor(), ".cursor/mcp.json", {"type": "stdio"}, {"url": URL}),
-    (Windsurf(), ".codeium/windsurf/mcp_config.json", {"disabled": False}, {"serverUrl": URL}),
-    (Windsurf(), ".codeium/mcp_config.json", {}, {"serverUrl": URL}),
+# (adapter, file under home, the file's extra per-entry keys, the exact entry
+# written, the served entry's requestTimeout: the client's own timeout when
+# longer than the gateway's 60 s)
+CASES: list[tuple[ClientAdapter, str, dict[str, Any], dict[str, Any], int | None]] = [
+    (Cursor(), ".cursor/mcp.json", {"type": "stdio"}, {"url": URL}, None),
+    (
+        Windsurf(),
+        ".codeium/windsurf/mcp_config.json",
+        {"disabled": False},
+        {"serverUrl": URL},
+        None,
+    ),
+    (Windsurf(), ".codeium/mcp_config.json", {}, {"serverUrl": URL}, None),
     (
         Gemini(),
         ".gemini/settings.json",
         {"timeout": 30000, "trust": False},
         {"url": URL, "type": "http", "timeout": 30000, "trust": False},
+        None,  # milliseconds: 30 s, shorter than the gateway's
     ),
     (
         Cline(),
         ".cline/data/settings/cline_mcp_settings.json",
         {"disabled": False, "autoApprove": ["read"], "timeout": 60},
         {"type": "streamableHttp", "url": URL, "autoApprove": ["read"], "timeout": 60},
+        None,  # seconds: the gateway's own 60 s
     ),
     (
         Cline(),
         ".config/Code/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json",
         {},
         {"type": "streamableHttp", "url": URL},
+        None,
     ),
     (
         Roo(),
         ".config/Code/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json",
-        {"type": "stdio", "alwaysAllow": [], "disabled": False},
-        {"type": "streamable-http", "url": URL, "alwaysAllow": []},
+        {"type": "stdio", "alwaysAllow": [], "disabled": False, "timeout": 300},
+        {"type": "streamable-http", "url": URL, "alwaysAllow": [], "timeout": 300},
+        300_000,  # seconds
     ),
     (
         CopilotCli(),
         ".copilot/mcp-config.json",
         {"type": "local"},
         {"type": "http", "url": URL, "tools": ["*"]},
+        None,
     ),
     (
         CopilotCli(),
         ".copilot/mcp-config.json",
         {"type": "stdio", "tools": ["read_file"]},
         {"type": "http", "url": URL, "tools": ["read_file"]},
+        None,
     ),
     (
         AmazonQ(),
         ".aws/amazonq/mcp.json",
         {"timeout": 120000, "disabled": False},
         {"type": "http", "url": URL, "timeout": 120000},
+        120_000,  # milliseconds
     ),
-    (AmazonQ(), ".aws/amazonq/cli-agents/dev.json", {}, {"type": "http", "url": URL}),
-    (Kiro(), ".kiro/settings/mcp.json", {"autoApprove": []}, {"url": URL, "autoApprove": []}),
+    (AmazonQ(), ".aws/amazonq/cli-agents/dev.json", {}, {"type": "http", "url": URL}, None),
+    (
+        Kiro(),
+        ".kiro/settings/mcp.json",
+        {"autoApprove": []},
+        {"url": URL, "autoApprove": []},
+        None,
+    ),
     (
         ClaudeDesktop(),
         ".config/Claude/claude_desktop_config.json",
         {},
         {"command": BRIDGE[0], "args": ["bridge", "fs"]},
+        None,
     ),
-    (Junie(), ".junie/mcp/mcp.json", {}, {"command": BRIDGE[0], "args": ["bridge", "fs"]}),
+    (Junie(), ".junie/mcp/mcp.json", {}, {"command": BRIDGE[0], "args": ["bridge", "fs"]}, None),
 ]
 
 
@@ -102,13 +124,14 @@ def _document(extra: dict[str, Any]) -> str:
     return json.dumps(data, indent=2) + "\n"
 
 
-@pytest.mark.parametrize(("adapter", "where", "extra", "expected"), CASES)
+@pytest.mark.parametrize(("adapter", "where", "extra", "expected", "timeout"), CASES)
 def test_adoptRewritesToTheClientsShapeAndRestoresBytes(
     tmp_path: Path,
     adapter: ClientAdapter,
     where: str,
     extra: dict[str, Any],
     expected: dict[str, Any],
+    timeout: int | None,
 ) -> None:
     host = makeHost(tmp_path)
     path = write(host.home / where, _document(extra), 0o640)
@@ -125,7 +148,8 @@ def test_adoptRewritesToTheClientsShapeAndRestoresBytes(
     assert path.stat().st_mode & 0o777 == 0o640
     assert adapter.id in report.reloads
     served = gateway.servedDocument()["mcpServers"]["fs"]
-    assert served == {**STDIO, "env": {"ROOT": "/tmp"}}
+    longer = {} if timeout is None else {"requestTimeout": timeout}
+    assert served == {**STDIO, "env": {"ROOT": "/tmp"}, **longer}
 
     assert gateway.adopt(urlFor).files[0].adopted == []  # idempotent
     restored = gateway.restore()
