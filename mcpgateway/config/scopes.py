@@ -101,6 +101,7 @@ from mcpgateway.config.servers import (
     parseEntry,
     which,
 )
+from mcpgateway.config.workspacecode import shadowingModule
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.spec import SHARES, EntryOrigin, ServerSpec, Sharing, Variant
 from mcpgateway.sandbox.narrowing import describe, narrowed, widenings
@@ -331,6 +332,8 @@ class _Context:
         # The gateway's .env holds the user's own servers' credentials: a
         # project's own entry (a repository's) does not get it.
         gatewayFile = self.gatewayEnv if project.origin is None else None
+        if gatewayFile is not None and cwd is not None:
+            gatewayFile = self.ownCode(project, spec, cwd, gatewayFile, listed)
         env = overlay(parsed.env, gatewayFile, passed if scoped else None)
         launch = _launch(spec, env, cwd, self.environ, lookAgain=True)
         if project.origin is not None:
@@ -338,6 +341,31 @@ class _Context:
             launch = self.narrowedSandbox(replace(launch, origin=origin), origin)
             self.noteWithheld(project, launch, wsFile, asked)
         return Variant(key, launch, childKey(self.keys, launch))
+
+    def ownCode(
+        self,
+        project: ProjectEntry,
+        spec: ServerSpec,
+        cwd: str,
+        gatewayFile: EnvFile,
+        listed: Sequence[str],
+    ) -> EnvFile:
+        """Of the gateway's C{.env}, what your own entry C{project} gets
+        when it runs in C{cwd}: all of it, unless its C{python -m NAME}
+        imports a NAME that folder ships (L{shadowingModule}): that child
+        runs the workspace's code, which gets the names its entry lists
+        only, with a warning."""
+        shadow = shadowingModule(spec.command, spec.args, cwd)
+        if shadow is None:
+            return gatewayFile
+        given, left = onlyListed(gatewayFile, listed)
+        withheld = f"; not given: {', '.join(left)}" if left else ""
+        self.out.warnings.append(
+            f"server '{project.name}' ({project.label}): its python -m runs {shadow}, code of"
+            f" the project it runs in, not an installed package: of {gatewayFile.path} it gets"
+            f' only the names its entry lists (its "env", "${{NAME}}" and "envFrom"){withheld}'
+        )
+        return given
 
     def yours(self, project: ProjectEntry, wsFile: EnvFile) -> EnvFile:
         """Of a workspace's C{wsFile}, what your own entry C{project} (a

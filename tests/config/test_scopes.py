@@ -648,3 +648,45 @@ def test_the_operators_timeout_wins_over_a_clients_longer_one(tmp_path: Path) ->
     )
     assert scoped.specs["x"].requestTimeout == 120.0
     assert {v.launch.requestTimeout for v in scoped.specs["x"].variants} == {120.0}
+
+
+@pytest.mark.parametrize("ships", [True, False])
+def test_your_python_m_entry_that_runs_the_projects_module_gets_only_what_it_lists(
+    tmp_path: Path, ships: bool
+) -> None:
+    """Your own entry `python -m mcp_server_time`, run in a project that
+    ships its own `mcp_server_time` package: the child is the project's
+    code, so of the gateway's .env it gets the names its entry lists, not
+    your other servers' credentials; a warning says why and names what it
+    was not given. Where the project ships no such module, the child is the
+    installed package and gets the whole file, as every entry of yours."""
+    gatewayFile = tmp_path / "state.env"
+    gatewayFile.write_text("GITHUB_TOKEN=ghp_yours\nTZ_DEFAULT=UTC\n")
+    p = workspace(tmp_path, "p")
+    if ships:
+        (Path(p) / "mcp_server_time").mkdir()
+        (Path(p) / "mcp_server_time" / "__init__.py").write_text("")
+    entry = {"command": "python3", "args": ["-m", "mcp_server_time"], "envFrom": ["TZ_DEFAULT"]}
+    scoped = build({"projects": {p: {"mcpServers": {"time": entry}}}}, readEnvFile(gatewayFile))
+    [variant] = scoped.specs["time"].variants
+    env = dict(variant.launch.env)
+    assert env["TZ_DEFAULT"] == "UTC"
+    assert ("GITHUB_TOKEN" in env) is not ships
+    if ships:
+        [warning] = scoped.warnings
+        assert f"{p}/mcp_server_time/__init__.py" in warning
+        assert "not given: GITHUB_TOKEN" in warning and "ghp_yours" not in warning
+    else:
+        assert scoped.warnings == []
+
+
+def test_your_entry_run_with_python_I_in_the_project_gets_all_of_yours(tmp_path: Path) -> None:
+    gatewayFile = tmp_path / "state.env"
+    gatewayFile.write_text("GITHUB_TOKEN=ghp_yours\n")
+    p = workspace(tmp_path, "p")
+    (Path(p) / "mcp_server_time.py").write_text("")
+    entry = {"command": "python3", "args": ["-I", "-m", "mcp_server_time"]}
+    scoped = build({"projects": {p: {"mcpServers": {"time": entry}}}}, readEnvFile(gatewayFile))
+    [variant] = scoped.specs["time"].variants
+    assert dict(variant.launch.env)["GITHUB_TOKEN"] == "ghp_yours"
+    assert scoped.warnings == []
