@@ -60,11 +60,14 @@ def test_a_server_added_under_a_busy_writer_is_served_within_seconds(
         assert waitFor(lambda: writer.writes >= 20)  # the writer is busy
         added = time.monotonic()
         writer.add = {"late": dict(DEMO)}
+        before = writer.writes
         assert waitFor(lambda: "late" in gateway.health()["servers"], timeout=8), gateway.text()[
             -3000:
         ]
         took = time.monotonic() - added
-        assert writer.is_alive() and writer.writes > 100
+        # It wrote all along: the server was adopted under its writes, not
+        # once they stopped (how many depends on the machine's load).
+        assert writer.is_alive() and writer.writes > before + 5
     finally:
         writer.done.set()
         writer.join()
