@@ -9,6 +9,7 @@ findings, which otherwise only its log has)."""
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +39,35 @@ project's. A file of their shape with another name is one the gateway was
 given with C{--config}, which no client reads."""
 
 
+def claudeLink(file: str) -> Path | None:
+    """C{~/.claude.json} when it is a link to C{file} (kept in a dotfiles
+    folder, say): the file Claude Code reads under its own name, which the
+    Claude config's backup records by its target. C{None} otherwise."""
+    link = Path.home() / ".claude.json"
+    if not link.is_symlink():
+        return None
+    return link if os.path.realpath(link) == os.path.realpath(file) else None
+
+
 def clientTitle(client: str, file: str) -> str:
     """Who reads C{file}, as the user knows it (C{Cursor}), from the id of
     the client whose adoption holds it: the Claude config's adoption holds
-    Claude Code's files and the gateway's own C{--config} file alike."""
+    Claude Code's files (C{~/.claude.json} a link's target too) and the
+    gateway's own C{--config} file alike."""
     if client == CLAUDE_CODE:
-        return "Claude Code" if Path(file).name in CLAUDE_CODE_FILES else "--config"
+        claudes = Path(file).name in CLAUDE_CODE_FILES or claudeLink(file) is not None
+        return "Claude Code" if claudes else "--config"
     return next((adapter.title for adapter in ADAPTERS if adapter.id == client), client)
+
+
+def adoptedLabel(adopted: dict[str, str]) -> str:
+    """An adopted file as C{start} names it: C{~/.cursor/mcp.json (Cursor)};
+    Claude Code's C{~/.claude.json} that links elsewhere by both names,
+    C{~/.claude.json → ~/dotfiles/claude.json (Claude Code)}."""
+    file, client = adopted["file"], adopted["client"]
+    link = claudeLink(file) if client == CLAUDE_CODE else None
+    where = _where(file) if link is None else f"{shown(link)} → {_where(file)}"
+    return f"{where} ({clientTitle(client, file)})"
 
 
 def adoptedBackups(stateDir: Path, claudePath: Path) -> list[Backup]:
@@ -152,10 +175,7 @@ def startLines(adopted: list[dict[str, str]], health: dict[str, Any] | None) -> 
     adopted, then each file not adopted and each entry not served."""
     lines = []
     if adopted:
-        files = ", ".join(
-            f"{_where(a['file'])} ({clientTitle(a['client'], a['file'])})" for a in adopted
-        )
-        lines.append(f"  adopted: {files}")
+        lines.append(f"  adopted: {', '.join(adoptedLabel(a) for a in adopted)}")
     lines += [f"  ! {refusedLine(refused)}" for refused in refusedFiles(health)]
     lines += [f"  ! {invalidLine(entry)}" for entry in invalidEntries(health)]
     lines += [f"  ! {ignoredLine(entry)}" for entry in ignoredEntries(health)]

@@ -22,6 +22,7 @@ from mcpgateway.cli.configreport import (
     refusedLine,
     startLines,
 )
+from mcpgateway.clientconfigs.claude import ClaudeConfig
 from mcpgateway.clientconfigs.clients.base import Host
 from mcpgateway.clientconfigs.clients.mcpservers import Cursor, Windsurf
 from mcpgateway.clientconfigs.engine import AdoptionEngine
@@ -202,3 +203,45 @@ def test_the_claude_configs_adoption_names_who_reads_the_file(file: str, title: 
     as Claude Code's."""
     lines = startLines([{"file": file, "client": "claude-code"}], None)
     assert lines == [f"  adopted: {file} ({title})"]
+
+
+def linkedClaudeConfig(home: Path, stateDir: Path) -> Path:
+    """C{~/.claude.json} a link into a dotfiles folder, adopted (its backup
+    records the link's target); the target."""
+    real = home / "dotfiles" / "claude.json"
+    real.parent.mkdir()
+    real.write_text(json.dumps({"mcpServers": {"fs": {"command": "fs-server"}}}))
+    (home / ".claude.json").symlink_to(real)
+    claude = ClaudeConfig(home / ".claude.json", stateDir, home=home, environ={})
+    assert claude.adopt(lambda name, workspace: f"http://127.0.0.1:9100/{name}/mcp").adopted
+    return real
+
+
+def test_start_names_a_linked_claude_config_as_claude_codes_by_both_names(
+    home: Path, stateDir: Path, fakeGateway: FakeGateway, start: Start
+) -> None:
+    """No C{--config} was given: the file is Claude Code's, named by the
+    link Claude Code reads and the file it points at."""
+    linkedClaudeConfig(home, stateDir)
+    servers = {**HEALTH["servers"], "fs": HEALTH["servers"]["context7"]}
+    fakeGateway.answers["/health"] = (200, {**HEALTH, "servers": servers})
+    code, out, _ = start().outcome
+    assert code == 0
+    assert "  adopted: ~/.claude.json → ~/dotfiles/claude.json (Claude Code)" in out.splitlines()
+
+
+def test_a_file_like_the_links_target_is_still_the_config_files(home: Path) -> None:
+    """Only the file C{~/.claude.json} links to is Claude Code's: another
+    of its name, or a link elsewhere, is the C{--config} file."""
+    (home / "dotfiles").mkdir()
+    real, other = home / "dotfiles" / "claude.json", home / "claude.json"
+    real.write_text("{}")
+    other.write_text("{}")
+    (home / ".claude.json").symlink_to(real)
+    [line] = startLines([{"file": str(other), "client": "claude-code"}], None)
+    assert line == "  adopted: ~/claude.json (--config)"
+    [line] = startLines([{"file": str(real), "client": "claude-code"}], None)
+    assert line == "  adopted: ~/.claude.json → ~/dotfiles/claude.json (Claude Code)"
+    assert refusedLine({"file": str(real), "client": "claude-code", "why": "x"}).startswith(
+        "~/dotfiles/claude.json (Claude Code) is not adopted: x"
+    )
