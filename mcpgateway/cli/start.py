@@ -40,7 +40,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
@@ -60,6 +59,7 @@ from mcpgateway.cli.routes import (
     routeLines,
     routesOf,
 )
+from mcpgateway.cli.startclients import checkClients, demoNote
 from mcpgateway.cli.startteam import addTeamOptions, teamArgv
 from mcpgateway.cli.userpath import currentUmask, startPath
 from mcpgateway.ops.gatewayprobe import (
@@ -221,19 +221,9 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
         # start left in place (its backups) is carried on.
         rewrite = False
     if rewrite and config is None and not claudeConfigPath(None).is_file():
-        detected = detectedClients(clients)
-        if not detected:
-            # Nothing to adopt yet: the gateway serves its bundled demo, and
-            # adopts a client's file the moment one is written.
-            out.note(
-                f"mcpgateway: no {claudeConfigPath(None)}: serving the bundled demo server;"
-                " a client's config written later is adopted within seconds"
-            )
-        else:
-            out.note(
-                f"mcpgateway: no {claudeConfigPath(None)}: serving the bundled demo server,"
-                f" and what it adopts of {', '.join(detected)}"
-            )
+        # Nothing to adopt yet: the gateway serves its bundled demo, and
+        # adopts the Claude config (and a client's file) once one is written.
+        out.note(demoNote(claudeConfigPath(None), clients))
     if rewrite and (config is not None or claudeConfigPath(None).is_file()):
         # before anything is changed
         refuseUnwritable(ctx, config or claudeConfigPath(None), stateDir, config is not None, port)
@@ -309,40 +299,6 @@ def adoptionInEffect(stateDir: Path) -> bool:
     from mcpgateway.ops import putback
 
     return putback.adoptionInEffect(stateDir, claudeConfigPath(None))
-
-
-def checkClients(spec: str) -> str:
-    """C{--clients} as given, once every id in it is known; an empty list
-    (C{--clients ''}) is refused (exit 2): say C{none}."""
-    from mcpgateway.clientconfigs.clients import ADAPTERS, select
-
-    if not spec.strip(" ,"):
-        # The gateway once read '' as "all" while this command read it as
-        # "none": refused, so that nothing depends on how it is read.
-        raise CliError(
-            f"--clients {spec!r}: an empty list; use all, none, or a comma list of"
-            f" {', '.join(a.id for a in ADAPTERS)}",
-            code=2,
-        )
-    try:
-        select(spec)
-    except KeyError as e:
-        raise CliError(
-            f"--clients: no client named {e}; use all, none, or a comma list of"
-            f" {', '.join(a.id for a in ADAPTERS)}"
-        ) from None
-    return spec
-
-
-def detectedClients(spec: str) -> list[str]:
-    """The titles of the clients of C{spec} that have a file on this machine."""
-    import os
-
-    from mcpgateway.clientconfigs.clients import detect, select
-    from mcpgateway.clientconfigs.clients.base import Host
-
-    host = Host(Path.home(), sys.platform, os.environ)
-    return [found.adapter.title for found in detect(host, adapters=select(spec))]
 
 
 def refuseUnwritable(ctx: CliContext, config: Path, stateDir: Path, named: bool, port: int) -> None:

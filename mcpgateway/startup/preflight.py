@@ -343,11 +343,6 @@ def _loadConfig(
         if options["rewrite-config"]:
             headers = _ownerHeaders(options, stateDir)
             engine = _engine(options, stateDir, configPath, headers)
-            if configPath is None and engine is None:
-                raise PreflightError(
-                    "--rewrite-config with --clients none needs a client config:"
-                    " ~/.claude.json was not found; pass --config PATH"
-                )
             base: ConfigSource = PlainFile(None)  # no ~/.claude.json: the demo, and the clients
             if configPath is not None:
                 from mcpgateway.clientconfigs.adopted import AdoptedClaudeConfig
@@ -409,10 +404,14 @@ def _ownerHeaders(options: Any, stateDir: Path) -> dict[str, str]:
 def _engine(
     options: Any, stateDir: Path, configPath: Path | None, headers: dict[str, str] | None = None
 ) -> Any:
-    """The adoption engine of the clients C{--clients} names (C{None} for
-    C{none} or an empty list), on this user's home; the projects are those of the Claude
-    config (the keys of its C{projects}); C{headers}: what every entry it
-    writes carries."""
+    """The adoption engine of the clients C{--clients} names, on this
+    user's home; the projects are those of the Claude config (the keys of
+    its C{projects}); C{headers}: what every entry it writes carries.
+    C{None} for C{none} or an empty list, unless there is no Claude config
+    (C{configPath} C{None}): then an engine of no client, whose source
+    serves the bundled demo and awaits C{~/.claude.json}, as a start that
+    adopts other clients does (C{--clients none} leaves out the other
+    clients, never Claude Code)."""
     import os
     import sys
 
@@ -427,7 +426,7 @@ def _engine(
         adapters = select("all" if spec is None else spec)
     except KeyError as e:
         raise PreflightError(f"--clients: no client named {e}") from None
-    if not adapters:
+    if not adapters and configPath is not None:
         # `none`, and a list that names no client (`--clients ''`, as
         # `mcpgateway start` checks it): Claude Code's config only.
         return None

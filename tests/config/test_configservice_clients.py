@@ -234,15 +234,23 @@ def test_preflight_recovers_client_files_but_not_when_taking_over(
         found.lock.release()
 
 
-def test_preflight_clients_none_keeps_the_old_refusal(
+def test_preflight_clients_none_without_a_claude_config_serves_the_demo_and_no_client(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mcpgateway.startup.preflight import PreflightError
-
+    """C{--clients none} leaves Cursor's file alone; with no Claude config
+    yet the demo is served and only C{~/.claude.json} is awaited."""
     monkeypatch.setenv("HOME", str(tmp_path))
-    cursorFile(tmp_path, {"fs": {"command": "fs-server"}})
-    with pytest.raises(PreflightError, match="pass --config PATH"):
-        preflight(parseIn(tmp_path, "--rewrite-config", "--clients", "none"), "127.0.0.1")
+    cursor = cursorFile(tmp_path, {"fs": {"command": "fs-server"}})
+    before = cursor.read_bytes()
+    found = preflight(parseIn(tmp_path, "--rewrite-config", "--clients", "none"), "127.0.0.1")
+    try:
+        assert list(found.loaded.servers) == ["demo"]
+        assert found.source.listening(9100) == []
+        assert list(found.source.load().servers) == ["demo"]
+        assert found.source.awaitedPaths() == [tmp_path / ".claude.json"]  # type: ignore[attr-defined]
+        assert cursor.read_bytes() == before
+    finally:
+        found.lock.release()
 
 
 def test_an_unknown_client_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

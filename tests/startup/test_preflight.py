@@ -40,12 +40,31 @@ def test_a_broken_config_is_one_line_and_releases_the_lock(
     lock.release()
 
 
-def test_rewrite_without_a_client_config_says_what_to_pass(
+def test_rewrite_of_claude_code_alone_without_its_config_serves_the_demo_and_awaits_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """C{--clients none} leaves out the other clients, not Claude Code: with
+    no C{~/.claude.json} yet, the demo is served and that file alone is
+    awaited, as without C{--clients none}."""
     monkeypatch.setenv("HOME", str(tmp_path))
-    with pytest.raises(PreflightError, match="pass --config PATH"):
-        preflight(parseIn(tmp_path, "--rewrite-config", "--clients", "none"), "127.0.0.1")
+    (tmp_path / ".cursor").mkdir()
+    (tmp_path / ".cursor" / "mcp.json").write_text('{"mcpServers": {"fs": {"command": "fs"}}}')
+    found = preflight(parseIn(tmp_path, "--rewrite-config", "--clients", "none"), "127.0.0.1")
+    try:
+        assert list(found.loaded.servers) == ["demo"] and found.configPath is None
+        assert found.source.awaitedPaths() == [tmp_path / ".claude.json"]  # type: ignore[attr-defined]
+        assert found.source.watchedPaths() == []  # type: ignore[attr-defined]
+        found.source.listening(9100)
+        claude = tmp_path / ".claude.json"
+        claude.write_text(json.dumps({"mcpServers": {"notes": {"command": "notes-server"}}}))
+        loaded = found.source.load()
+        assert list(loaded.servers) == ["notes"]  # Claude Code's, the demo no longer
+        assert "127.0.0.1:9100/notes/mcp" in claude.read_text()
+        assert "127.0.0.1" not in (tmp_path / ".cursor" / "mcp.json").read_text()
+        found.source.stopping()
+        assert json.loads(claude.read_text())["mcpServers"]["notes"]["command"] == "notes-server"
+    finally:
+        found.lock.release()
 
 
 def test_rewrite_on_a_bare_machine_serves_the_demo_and_awaits_every_client_file(
