@@ -328,7 +328,10 @@ def checkResolution(ctx: DoctorContext) -> Check:
         state, detail = resolution
         states.setdefault(state, []).append(name)
         if state != "resolved":
-            details.append(f"{name}: {state}{': ' + detail if detail else ''}")
+            # A line after the first says what to do (what ~/.npmrc names, say)
+            first, *more = detail.splitlines() or [""]
+            details.append(f"{name}: {state}{': ' + first if first else ''}")
+            details += [f"  {line}" for line in more if line.strip()]
     failed, pending = states["failed"], states["pending"]
     under = f"; under way for {', '.join(pending)}" if pending else ""
     if failed:

@@ -347,7 +347,10 @@ def serverNotes(
             "failed": "! npx/uvx resolution failed",
             "pending": "… npx/uvx resolution under way",
         }.get(state, f"! npx/uvx resolution {state}")
-        notes.append(f"{what}: {detail}" if detail else what)
+        # A line after the first says what to do (what ~/.npmrc names, say)
+        first, *more = detail.splitlines() or [""]
+        notes.append(f"{what}: {first}" if first else what)
+        notes += [f"  {line}" for line in more if line.strip()]
     notes += refusalNotes(server, name)
     return notes
 

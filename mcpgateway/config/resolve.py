@@ -51,7 +51,13 @@ confined as that server's children would be
 (L{mcpgateway.sandbox.installs}): its own install folder writable, the rest
 of the state directory and the home hidden, only the registries reachable.
 Unconfined (no sandbox given, C{--sandbox off}, C{"sandbox": false}) it
-runs as the gateway's own child, in a process group of its own.
+runs as the gateway's own child, in a process group of its own. Either way
+it gets the values of the secrets its entry's C{env} references (a private
+registry's token: L{Resolver.secrets}), taken out of what its failure
+says. Confined, it does not see the user's C{~/.npmrc} (it holds tokens):
+a failed npm install is told, on a line of its own, the registry that file
+names for the package and the entry C{env} that names it instead
+(L{mcpgateway.config.npmrc}).
 """
 
 from __future__ import annotations
@@ -72,9 +78,11 @@ from twisted.internet.interfaces import (
     IReactorThreads,
     IReactorTime,
 )
+from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from mcpgateway.config.npmrc import registryHint
 from mcpgateway.config.resolvecache import (
     CACHE_VERSION,
     CachedCommand,
@@ -88,6 +96,7 @@ from mcpgateway.config.wrappers import (
     DISCARDED,
     MARKER,
     Installer,
+    InstallFailed,
     InstallStopped,
     ResolveError,
     Wrapper,
@@ -97,9 +106,11 @@ from mcpgateway.config.wrappers import (
     pickBin,
     summarize,
 )
+from mcpgateway.core.spawn import ResolvesSecrets, SecretsUnavailable
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.runtime import logs, paths
 from mcpgateway.runtime.atomicfile import writeFileAtomic
+from mcpgateway.runtime.threads import RunInThread, runInline
 from mcpgateway.sandbox.installs import ConfinedInstall, ConfinedInstalls
 
 if TYPE_CHECKING:
@@ -145,6 +156,7 @@ class Resolver:
         killGroup: Callable[[int, int], None] = os.killpg,
         discard: Callable[[Path], object] | None = None,
         sandbox: Sandbox | None = None,
+        runInThread: RunInThread | None = None,
     ) -> None:
         """
         @param stateDir: the gateway's state directory (cache file, installs).
@@ -166,6 +178,9 @@ class Resolver:
             thread pool (in this thread if the reactor has none).
         @param sandbox: the gateway's sandbox: each install runs confined as
             the children of the server it is for (C{None}: unconfined).
+        @param runInThread: reads a file off the reactor's thread (the
+            user's npm config, for a failed install); C{None}: the
+            reactor's thread pool (this thread if the reactor has none).
         """
         self.stateDir = Path(stateDir)
         self.cachePath = self.stateDir / CACHE_FILE
@@ -184,10 +199,16 @@ class Resolver:
         self._discard = discard if discard is not None else self._removeTree
         self._installers: dict[Installer, None] = {}  # in start order
         self._confined = None if sandbox is None else ConfinedInstalls(sandbox)
+        self._runInThread = runInThread or self._inThread
         self.warden: InstallWatcher | None = None
         """The gateway's warden (L{mcpgateway.ops.warden.Warden}; set once
         it is made): each installer gets its marker and is told to it, so
         that none outlives a gateway killed during an install."""
+        self.secrets: ResolvesSecrets | None = None
+        """The gateway's secret references' resolver (its spawner's): an
+        install gets the values its entry's C{env} references (a private
+        registry's token), as the server's children do; C{None}: the
+        references reach it as their text."""
         self.stopped = False
         if IReactorCore.providedBy(reactor):
             # However the resolver's owner stops: no installer outlives the process.
@@ -302,12 +323,30 @@ class Resolver:
         """The resolution of C{wrapper}, started unless one is under way."""
 
         def start() -> Deferred[list[str]]:
-            work = maybeDeferred(
-                self._npxInstall if wrapper.kind == "npx" else self._uvxInstall, wrapper, spec
+            install = self._npxInstall if wrapper.kind == "npx" else self._uvxInstall
+            work = self._withSecrets(spec).addCallback(
+                lambda filled: maybeDeferred(install, wrapper, filled[0]).addErrback(
+                    _redacted, filled[1]
+                )
             )
             return work.addCallback(self._store, wrapper.key)
 
         return _share(self._resolving, wrapper.key, start)
+
+    def _withSecrets(self, spec: ServerSpec) -> Deferred[tuple[ServerSpec, Callable[[str], str]]]:
+        """C{spec} with the values of its secret references in place, for
+        its install (never kept: the resolution's spec is C{spec}), and
+        what takes those values out of a line; a reference that cannot be
+        read fails the install, saying which."""
+        secrets = self.secrets
+        if secrets is None or not spec.references:
+            return succeed((spec, _unchanged))
+
+        def unread(failure: Failure) -> Failure:
+            failure.trap(SecretsUnavailable)
+            return Failure(ResolveError(f"its secrets were not read: {failure.value}"))
+
+        return secrets.resolve(spec).addErrback(unread)
 
     def _store(self, command: list[str], key: str) -> list[str]:
         entries = {
@@ -406,7 +445,7 @@ class Resolver:
             if code != 0:
                 refused = None if confined is None else confined.explain(output)
                 why = refused or summarize(output) or "no output"
-                raise ResolveError(f"{label} failed (exit code {code}): {why}")
+                raise InstallFailed(f"{label} failed (exit code {code}): {why}")
             return result
 
         return installer.done.addCallback(checked)
@@ -509,6 +548,8 @@ class Resolver:
         # earlier install recorded in <target>/package.json.
         argv.append(wrapper.package if version is not None else f"{name}@latest")
         installing = self._install("npm install", argv, env, target, spec)
+        if self._confined is not None and self._confined.sandbox.confines(spec):
+            installing.addErrback(self._npmrcTold, name, env)
 
         def found(_: object) -> list[str]:
             packageDir = target / "node_modules" / name
@@ -533,6 +574,33 @@ class Resolver:
             return nodeCommand(binFile, env.get("PATH"))
 
         return installing.addCallback(found)
+
+    def _npmrcTold(self, failure: Failure, name: str, env: Mapping[str, str]) -> Deferred[None]:
+        """A confined npm install of package C{name} that failed, told on a
+        line of its own what the user's npm config file (which its sandbox
+        hides) names for that package's registry, and the entry C{env} that
+        names it instead (L{registryHint}), when it names one: read in a
+        worker thread. Any other failure, or none to tell, goes on as it is."""
+        failure.trap(InstallFailed)
+
+        def told(hint: str | None) -> None:
+            if hint is None:
+                failure.raiseException()
+            raise InstallFailed(f"{failure.value}\n{hint}")
+
+        def unread(reason: Failure) -> Failure:
+            self.log.failure("reading the npm config for {package}", reason, package=name)
+            return failure
+
+        return self._runInThread(registryHint, name, env).addCallbacks(told, unread)
+
+    def _inThread(self, f: Callable[..., Any], *args: object) -> Deferred[Any]:
+        """C{f(*args)} in the reactor's thread pool (in this thread if the
+        reactor has none)."""
+        reactor = self._reactor
+        if IReactorThreads.providedBy(reactor):
+            return deferToThreadPool(reactor, reactor.getThreadPool(), f, *args)
+        return runInline(f, *args)
 
     def _uvxInstall(self, wrapper: Wrapper, spec: ServerSpec) -> Deferred[list[str]]:
         uv = self._uv or _sibling(spec, "uv")
@@ -656,6 +724,19 @@ def _share(
 
     start().addBoth(settle)
     return waiter
+
+
+def _unchanged(text: str) -> str:
+    return text
+
+
+def _redacted(failure: Failure, redact: Callable[[str], str]) -> Failure:
+    """C{failure} with the values of an install's secrets taken out of its
+    message (an installer may show a URL with its token in it)."""
+    error = failure.value
+    if isinstance(error, ResolveError) and not isinstance(error, InstallStopped):
+        return Failure(type(error)(redact(str(error))))
+    return failure
 
 
 def _endOf(installer: Installer) -> Deferred[None]:

@@ -60,6 +60,11 @@ class InstallStopped(ResolveError):
     """The install was stopped with the gateway (L{Resolver.stop}): not a failure."""
 
 
+class InstallFailed(ResolveError):
+    """The installer ran and exited with an error of its own (a registry
+    that has no such package, one that refused it): its words say why."""
+
+
 @dataclass(frozen=True)
 class Wrapper:
     """What a wrapper command line asks for.

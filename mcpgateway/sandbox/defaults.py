@@ -30,6 +30,7 @@ Pure: no file is read here.
 from __future__ import annotations
 
 import os
+import re
 import urllib.parse
 from collections.abc import Mapping
 
@@ -496,14 +497,19 @@ REGISTRY_VARIABLES = (
 )
 """The variables that move a launcher's package registry (the files that
 can, C{~/.npmrc} and C{pip.conf}, are not read: C{~/.npmrc} is masked
-in the sandbox anyway)."""
+in the sandbox anyway), besides npm's registry of one scope
+(L{SCOPED_NPM_REGISTRY})."""
+SCOPED_NPM_REGISTRY = re.compile(r"npm_config_@[^:/]+:registry", re.IGNORECASE)
+"""npm's registry of one scope's packages (C{npm_config_@acme:registry}:
+npm reads its own variables in any case)."""
 
 
 def registryHosts(environ: Mapping[str, str]) -> tuple[str, ...]:
     """The hosts of the package registries C{environ} names (an allow-list
     entry each: C{host}, or C{host:port} for a port not 80 or 443)."""
     out: dict[str, None] = {}
-    for name in REGISTRY_VARIABLES:
+    scoped = sorted(name for name in environ if SCOPED_NPM_REGISTRY.fullmatch(name))
+    for name in (*REGISTRY_VARIABLES, *scoped):
         for url in environ.get(name, "").split():
             try:
                 parts = urllib.parse.urlsplit(url)

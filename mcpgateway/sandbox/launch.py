@@ -302,7 +302,10 @@ def plan(
             for name in proxyplan.UNSET:
                 env.pop(name, None)
             network, command = proxyplan.plan(proxy, command)
-        if os.path.exists(STDOUT_HANDOVER[0]):
+        # The handover's shell drops a variable that is no shell name (npm's
+        # npm_config_@acme:registry): a child given one runs without the
+        # handover (bubblewrap then holds its stdout open until it exits).
+        if os.path.exists(STDOUT_HANDOVER[0]) and all(map(loaderenv.shellName, env)):
             command = [*STDOUT_HANDOVER, *command]
         fd = filterProgram(request)
         dies = request.get("dieWithParent") is not False

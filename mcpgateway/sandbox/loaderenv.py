@@ -53,6 +53,12 @@ def held(environ: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+def shellName(name: str) -> bool:
+    """Whether a shell passes the variable C{name} on to what it runs
+    (dash drops any other, bash one with a C{/} in it)."""
+    return _NAME.match(name) is not None
+
+
 def restored(environ: dict[str, str], notes: list[str]) -> dict[str, str]:
     """Take the held variables out of C{environ} (the launcher's, changed in
     place): C{{name: value}} to set for the child alone; one that is no

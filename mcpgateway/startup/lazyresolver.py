@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
 
     from mcpgateway.config.resolve import InstallWatcher, Resolver
+    from mcpgateway.core.spawn import ResolvesSecrets
     from mcpgateway.core.spec import ServerSpec
     from mcpgateway.runtime.reactortype import IReactor
     from mcpgateway.sandbox.confine import Sandbox
@@ -42,6 +43,9 @@ class LazyResolver:
         self.warden: InstallWatcher | None = None
         """The gateway's warden, which stops an install the gateway's death
         cut short (set once it is made, before the first resolution)."""
+        self.secrets: ResolvesSecrets | None = None
+        """The spawner's secret resolver: an install gets the values its
+        entry's C{env} references (set before the first resolution)."""
 
     def _real(self) -> Resolver:
         if self._resolver is None:
@@ -52,6 +56,7 @@ class LazyResolver:
                 self._stateDir, reactor, reactor, self._environ, sandbox=self.sandbox
             )
             self._resolver.warden = self.warden
+            self._resolver.secrets = self.secrets
         return self._resolver
 
     def wrapperOf(self, spec: ServerSpec) -> tuple[str, str, list[str]] | None:

@@ -288,10 +288,11 @@ def _gatewayAndConfig(wiring: Wiring) -> tuple[Gateway, ConfigService, GatewayRe
     )
     # its probe: after daemonizing; the gateway's own files masked in every child
     sandbox = wireSandbox(options, pre.stateDir, reactor, top, pre.configPath)
-    if isinstance(settings.resolver, LazyResolver):
-        settings.resolver.sandbox = sandbox  # a package's install scripts run confined too
     remotes, remotePools = remoteConnector(options, specs, reactor, pre.stateDir)
     spawner = _spawner(options, pre, reactor, environ, successor, remotes, sandbox)
+    if isinstance(settings.resolver, LazyResolver):
+        # a package's install runs confined too, given the secrets its entry's env references
+        settings.resolver.sandbox, settings.resolver.secrets = sandbox, spawner.secrets
     gateway = Gateway(specs, spawner, settings)
     wireAdoption(gateway, top, reactor, pre.stateDir, successor)  # a restart's or a crash's
     sandbox.others = partial(serverPaths, gateway.pools)  # what each child must not see

@@ -924,6 +924,37 @@ def test_doctor_fails_on_a_failed_resolution(
     assert "resolution" not in lines[context7 + 1]
 
 
+HINT = (
+    "~/.npmrc names @acme's registry http://npm.acme.internal/, which the gateway's install"
+    ' does not read (the sandbox hides ~/.npmrc: it holds tokens); add to the entry\'s "env":'
+    ' {"npm_config_@acme:registry": "http://npm.acme.internal/"}'
+)
+
+
+def test_status_and_doctor_show_what_npmrc_names_on_a_line_of_its_own(
+    stateDir: Path, running: FakeGateway, cli: Cli
+) -> None:
+    """A failed install's hint (what the user's C{~/.npmrc} names, the
+    entry C{env} that names it) follows its failure, on its own line."""
+    failure = "npx @acme/some-mcp: npm install failed (exit code 1): 404 Not Found"
+    running.answers["/health"] = (200, withServers(acme=npxServer("failed", f"{failure}\n{HINT}")))
+    result = check(stateDir, "resolution")
+    assert result.status == "fail"
+    assert result.details == (f"acme: failed: {failure}", f"  {HINT}")
+    code, out, _ = cli("doctor")
+    lines = out.splitlines()
+    at = lines.index(f"    acme: failed: {failure}")
+    assert lines[at + 1] == f"      {HINT}"
+    code, out, _ = cli("status")
+    assert code == 0
+    lines = out.splitlines()
+    acme = next(i for i, line in enumerate(lines) if line.startswith("  ● acme"))
+    assert lines[acme + 1 : acme + 3] == [
+        f"      ! npx/uvx resolution failed: {failure}",
+        f"        {HINT}",
+    ]
+
+
 def test_doctor_reports_a_pending_resolution_as_info(stateDir: Path, running: FakeGateway) -> None:
     running.answers["/health"] = (200, withServers(fetch=npxServer("pending", "")))
     result = check(stateDir, "resolution")

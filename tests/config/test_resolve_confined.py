@@ -8,21 +8,23 @@ from __future__ import annotations
 
 import json
 import signal
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import ProcessTerminated
 from twisted.logger import LogEvent, LogLevel
 from twisted.python.failure import Failure
 
 from mcpgateway.config.resolve import Resolver
+from mcpgateway.core.spawn import SecretsUnavailable
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.sandbox.confine import Sandbox
 from mcpgateway.sandbox.profile import parseSandbox
 from mcpgateway.sandbox.request import launcherCommand
-from tests.fakes import FakeProcessReactor, capturedGatewayLogs
+from tests.fakes import FakeProcessReactor, HandThreads, capturedGatewayLogs
 from tests.support.config.executables import scripts
 from tests.support.config.resolve import NPM, UV, fired, npmInstalls, pending, prefixOf
 from tests.support.sandbox import proxyplan
@@ -72,7 +74,11 @@ def uvEntry(**sandbox: Any) -> ServerSpec:
 
 
 def resolverFor(
-    tmp_path: Path, reactor: FakeProcessReactor, default: str, **kwargs: Any
+    tmp_path: Path,
+    reactor: FakeProcessReactor,
+    default: str,
+    home: str = "/home/u",
+    **kwargs: Any,
 ) -> tuple[Resolver, Sandbox, FakeProxy]:
     proxy = FakeProxy()
     box = Sandbox(default, str(tmp_path / "state"), pid=lambda: 42, cwd=lambda: "/", proxy=proxy)
@@ -81,7 +87,7 @@ def resolverFor(
         tmp_path / "state",
         reactor,
         reactor,
-        {"PATH": str(binDir), "HOME": "/home/u"},
+        {"PATH": str(binDir), "HOME": home},
         npm=NPM,
         uv=UV,
         setsid=SETSID,
@@ -303,3 +309,163 @@ def test_an_installs_temporary_directory_is_removed_once_it_ended(
     assert removed == []
     npmInstalls(reactor, "pkg", {"bin": "cli.js"}, {"cli.js": b"#!/usr/bin/env node\n"})
     assert removed == [(str(tmp_path / "state"), "srv", installer.originalPid)]
+
+
+ACME_NPMRC = "@acme:registry=http://npm.acme.internal/\n//npm.acme.internal/:_authToken=tok-9f3\n"
+NOT_FOUND = (
+    b"npm error code E404\n"
+    b"npm error 404 Not Found - GET https://registry.npmjs.org/@acme%2fsome-mcp - Not found\n"
+)
+
+
+def acmeEntry(**sandbox: Any) -> ServerSpec:
+    """An entry of a package only the company's registry has, which the
+    user's C{~/.npmrc} names for its scope."""
+    return ServerSpec(
+        name="acme",
+        command="npx",
+        args=("-y", "@acme/some-mcp@1.0.0"),
+        executable="/usr/bin/npx",
+        sandbox=parseSandbox(sandbox),
+    )
+
+
+def npmrcHome(tmp_path: Path) -> str:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".npmrc").write_text(ACME_NPMRC)
+    return str(home)
+
+
+def test_a_confined_install_that_missed_the_registry_of_npmrc_says_how_to_name_it(
+    tmp_path: Path,
+) -> None:
+    """The sandbox hides C{~/.npmrc}: npm asked the public registry. The
+    failure says, on a line of its own, which registry the file names and
+    the entry C{env} that names it, its token by reference; the file is
+    read in a worker thread, and its token is nowhere."""
+    reactor = FakeProcessReactor()
+    threads = HandThreads()
+    home = npmrcHome(tmp_path)
+    resolver, _, _ = resolverFor(tmp_path, reactor, "auto", home=home, runInThread=threads)
+    with capturedGatewayLogs() as events:
+        resolving = resolver.resolve(acmeEntry())
+        reactor.processes[-1].stderr(NOT_FOUND)
+        reactor.processes[-1].exit(1)
+        pending(resolving)  # the file is being read, off the reactor's thread
+        threads.runAll()
+    fired(resolving)
+    why = resolver.failureOf(acmeEntry())
+    assert why is not None
+    failed, hint = why.split("\n")
+    assert failed == (
+        "npm install failed (exit code 1): 404 Not Found - GET"
+        " https://registry.npmjs.org/@acme%2fsome-mcp - Not found"
+    )
+    assert hint.startswith(
+        "~/.npmrc names @acme's registry http://npm.acme.internal/, which the gateway's"
+        " install does not read"
+    )
+    assert '"npm_config_@acme:registry": "http://npm.acme.internal/"' in hint
+    assert (
+        '"npm_config_//npm.acme.internal/:_authToken": "${keyring:npm-npm.acme.internal}"' in hint
+    )
+    [warning] = [e for e in events if e["log_level"] == LogLevel.warn]
+    assert warning["why"] == why
+    assert not [e for e in events if "tok-9f3" in repr(e)]
+
+
+def test_the_hint_is_the_confined_installs_only(tmp_path: Path) -> None:
+    """Unconfined, npm reads C{~/.npmrc} itself: its failure is its own."""
+    reactor = FakeProcessReactor()
+    resolver, _, _ = resolverFor(tmp_path, reactor, "off", home=npmrcHome(tmp_path))
+    resolving = resolver.resolve(acmeEntry())
+    reactor.processes[-1].stderr(NOT_FOUND)
+    reactor.processes[-1].exit(1)
+    fired(resolving)
+    assert resolver.failureOf(acmeEntry()) == (
+        "npm install failed (exit code 1): 404 Not Found - GET"
+        " https://registry.npmjs.org/@acme%2fsome-mcp - Not found"
+    )
+
+
+def test_an_install_that_npmrc_has_nothing_to_say_of_fails_as_it_did(tmp_path: Path) -> None:
+    """Another package's failure, or one killed for taking too long, is not
+    told of C{~/.npmrc}; the file is read through the reactor's pool."""
+    reactor = FakeProcessReactor()
+    resolver, _, _ = resolverFor(tmp_path, reactor, "auto", home=npmrcHome(tmp_path), timeout=5)
+    other = entry("other", "-y", "plain-mcp@1.0.0")
+    resolving = resolver.resolve(other)
+    reactor.processes[-1].stderr(b"npm error 404 Not Found - GET https://registry.npmjs.org/x\n")
+    reactor.processes[-1].exit(1)
+    fired(resolving)
+    why = resolver.failureOf(other)
+    assert why is not None and "\n" not in why and "npmrc" not in why
+    resolving = resolver.resolve(acmeEntry())
+    reactor.advance(5)  # killed: its group, and so the fake, ends
+    fired(resolving)
+    why = resolver.failureOf(acmeEntry())
+    assert why is not None and "took longer than 5s" in why and "npmrc" not in why
+
+
+class KeyringOf:
+    """The spawner's secret resolver, with one secret in its store (and
+    the reference text put back where its value shows)."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+
+    def resolve(self, spec: ServerSpec) -> Deferred[tuple[ServerSpec, Any]]:
+        missing = sorted(spec.references - set(self.values))
+        if missing:
+            return fail(SecretsUnavailable(f"{missing[0]}: no such secret"))
+        env = tuple((k, self.values.get(v, v)) for k, v in spec.env)
+
+        def redact(text: str) -> str:
+            for reference, value in self.values.items():
+                text = text.replace(value, reference)
+            return text
+
+        return succeed((replace(spec, env=env), redact))
+
+
+TOKEN_KEY = "npm_config_//npm.acme.internal/:_authToken"
+
+
+def withToken(reference: str = "${keyring:npm-acme}") -> ServerSpec:
+    """The entry of the hint's fix: the scope's registry, its token by reference."""
+    return replace(
+        acmeEntry(),
+        env=(("npm_config_@acme:registry", "http://npm.acme.internal/"), (TOKEN_KEY, reference)),
+        references=frozenset({reference}),
+    )
+
+
+def test_an_install_gets_the_secrets_its_entrys_env_references(tmp_path: Path) -> None:
+    """As the server's children do: the token reaches npm in its
+    environment; the resolution keeps the reference, and a failure that
+    shows the token shows the reference instead."""
+    reactor = FakeProcessReactor()
+    resolver, _, _ = resolverFor(tmp_path, reactor, "auto")
+    resolver.secrets = KeyringOf({"${keyring:npm-acme}": "tok-77"})
+    resolving = resolver.resolve(withToken())
+    [(_, argv, env, _)] = reactor.spawned
+    assert env is not None and env[TOKEN_KEY] == "tok-77" and "tok-77" not in " ".join(argv)
+    request, _ = launched(argv)
+    assert "npm.acme.internal" in request["network"]["allowedDomains"]
+    reactor.processes[-1].stderr(b"npm error 403 Forbidden - token tok-77 has no access\n")
+    reactor.processes[-1].exit(1)
+    assert fired(resolving) == withToken()  # run as configured: its references as written
+    why = resolver.failureOf(withToken())
+    assert why is not None and "tok-77" not in why and "token ${keyring:npm-acme}" in why
+
+
+def test_an_install_whose_secret_cannot_be_read_fails_saying_which(tmp_path: Path) -> None:
+    reactor = FakeProcessReactor()
+    resolver, _, _ = resolverFor(tmp_path, reactor, "auto")
+    resolver.secrets = KeyringOf({})
+    fired(resolver.resolve(withToken()))
+    assert reactor.spawned == []
+    assert resolver.failureOf(withToken()) == (
+        "its secrets were not read: ${keyring:npm-acme}: no such secret"
+    )

@@ -64,6 +64,24 @@ def test_bubblewrap_runs_the_command_in_its_layout(tmp_path: Path) -> None:
     assert argv[argv.index(str(tmp_path / "home")) - 1] == "--tmpfs"  # its own, empty home
 
 
+def test_a_variable_a_shell_would_drop_reaches_the_command_without_the_handover(
+    tmp_path: Path,
+) -> None:
+    """npm's own names (a scope's registry, a registry's token) are no shell
+    names: the handover's C{/bin/sh} would drop them, so the command runs
+    without it, and they reach it in its environment (never its argv)."""
+    tree(tmp_path)
+    asked = request(tmp_path, mechanism="bwrap", bwrap="/usr/bin/bwrap")
+    environ = {
+        "npm_config_@acme:registry": "http://npm.acme.internal/",
+        "npm_config_//npm.acme.internal/:_authToken": "tok-5",
+    }
+    _, argv, env = plan(asked, COMMAND, environ)
+    assert argv[-3:] == ["--", *COMMAND] and not set(STDOUT_HANDOVER) & set(argv)
+    assert env["npm_config_//npm.acme.internal/:_authToken"] == "tok-5"
+    assert "tok-5" not in " ".join(argv)
+
+
 def test_a_data_file_bound_alone_in_the_home_is_said_as_the_child_starts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -207,3 +207,15 @@ def test_the_registries_the_environment_names_are_hosts_to_allow() -> None:
         "b.example",
     )
     assert registryHosts({}) == ()
+
+
+def test_a_scopes_npm_registry_is_a_host_to_allow() -> None:
+    """npm's registry of one scope (C{npm_config_@acme:registry}, in any
+    case, as npm reads it) is one the install and an C{npx} child reach."""
+    environ = {
+        "npm_config_@acme:registry": "http://npm.acme.internal/",
+        "NPM_CONFIG_@other:REGISTRY": "https://npm.other.example:8443/repo/",
+        "npm_config_//npm.acme.internal/:_authToken": "https://not.a.registry/",
+        "npm_config_@acme:other": "https://nope.example/",
+    }
+    assert registryHosts(environ) == ("npm.other.example:8443", "npm.acme.internal")

@@ -84,3 +84,13 @@ def test_the_resolver_it_makes_installs_in_the_sandbox_handed_over(tmp_path: Pat
     lazy.resolve(serverSpec("npx", "-y", "pkg@1.0.0"))
     [(_, argv, _, _)] = reactor.spawned
     assert argv[: len(launcherCommand())] == launcherCommand()
+
+
+def test_the_resolver_it_makes_is_given_the_spawners_secrets(tmp_path: Path) -> None:
+    """Its installs get the values their entry's env references, as the
+    children do: the secret resolver handed over is the one it uses."""
+    secrets = object()
+    lazy = LazyResolver(tmp_path, FakeProcessReactor(), {"HOME": "/h"})
+    lazy.secrets = secrets  # type: ignore[assignment]
+    assert lazy.wrapperOf(serverSpec("npx", "-y", "pkg@1.0.0")) is not None
+    assert lazy._real().secrets is secrets
