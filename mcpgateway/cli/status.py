@@ -24,6 +24,9 @@ opened on a server's own endpoint (each server's line counts its own, from
 C{/health}) and those opened on an aggregate endpoint, which belong to no
 server: their line says how many there are, so the column adds up. The
 member sessions an aggregate session opens on servers are in no count.
+Beside them, each server's line counts the MCP 2026-07-28 clients that used
+it lately (C{/health}'s C{era2026Clients}): they open no session, yet each
+would have launched the server itself (L{SESSIONLESS}).
 
 C{/health} names a workspace child by its key only (a keyed hash); the key
 is mapped back to the project's path here, on the user's own machine, with
@@ -404,11 +407,7 @@ def renderStatus(
     shell = os.environ if environ is None else environ
     lines += _serverLines(servers, sessions or [], paths, found.stateDir, state, shell)
     lines.append("")
-    lines.append(
-        _sessionLine(sessions)
-        if sessions is not None
-        else "  sessions by client not shown (GET /sessions needs an admin's token)"
-    )
+    lines.append(_sessionLine(sessions, sessionlessClients(servers)))
     lines.append(f"  {legend(servers)}")
     return lines
 
@@ -600,7 +599,7 @@ def _serverLines(
             f"{server.get('state', '?')!s:11}",
             f"{childCell:13}",
             f"{count(server.get('requests')):>5} reqs",
-            plural(count(server.get("sessions", perServer.get(name, 0))), "session"),
+            sessionCell(server, perServer.get(name, 0)),
         ]
         extra = []
         if count(server.get("inFlight")):
@@ -617,6 +616,10 @@ def _serverLines(
         lines += [f"      {line}" for line in notes]
     return lines + _aggregateLines(endpoints, width, shareWidth)
 
+
+SESSIONLESS = "without a session (2026-07-28)"
+"""What C{status} says of the clients of a server that speak MCP 2026-07-28,
+beside its sessions: they use it without one."""
 
 AGGREGATE = "aggregate"
 """The share column of an aggregate endpoint's line (C{/sessions} says
@@ -673,19 +676,43 @@ def _aggregateLines(
     return lines
 
 
-def _sessionLine(sessions: list[dict[str, Any]]) -> str:
+def sessionCell(server: Mapping[str, Any], counted: int) -> str:
+    """A server's sessions (C{/health}'s, else C{counted} from
+    C{/sessions}), and the 2026-07-28 clients that used it lately, when some
+    did: C{0 sessions · 3 clients without a session (2026-07-28)}."""
+    cell = plural(count(server.get("sessions", counted)), "session")
+    sessionless = count(server.get("era2026Clients"))
+    if sessionless > 0:
+        cell += f" · {plural(sessionless, 'client')} {SESSIONLESS}"
+    return cell
+
+
+def sessionlessClients(servers: Mapping[str, Mapping[str, Any]]) -> int:
+    """How many 2026-07-28 clients used the gateway lately, at least: the
+    most any one server counts (C{/health} counts them by server, and one
+    client may use several)."""
+    return max((count(server.get("era2026Clients")) for server in servers.values()), default=0)
+
+
+def _sessionLine(sessions: list[dict[str, Any]] | None, sessionless: int = 0) -> str:
     """The sessions, counted by client: its pid where the gateway knows it
     (a client on this machine); else, as on a team gateway, where a pid
-    names nothing, by the principal's key and the client's name."""
+    names nothing, by the principal's key and the client's name. Then the
+    C{sessionless} 2026-07-28 clients, at least (L{sessionlessClients}).
+    C{sessions} is C{None} when C{/sessions} was refused."""
+    also = f"; at least {plural(sessionless, 'client')} {SESSIONLESS}" if sessionless > 0 else ""
+    if sessions is None:
+        return "  sessions by client not shown (GET /sessions needs an admin's token)" + also
     clients: dict[str, int] = {}
     for session in sessions:
         key = _clientOf(session)
         clients[key] = clients.get(key, 0) + 1
     if not clients:
-        return "  no sessions"
+        return "  no sessions" + also
     return (
         f"  {plural(len(sessions), 'session')} from {plural(len(clients), 'client')}: "
         + ", ".join(f"{key} ({n})" for key, n in sorted(clients.items()))
+        + also
     )
 
 

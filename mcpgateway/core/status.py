@@ -112,6 +112,11 @@ class Era2026Stats:
     refusedServerRequests: int = 0
     """The child's questions refused because a 2026 client could not be
     asked them (L{mcpgateway.core.era2026.mrtr.InputBridge})."""
+    clients: int = 0
+    """Its 2026 callers seen lately (L{mcpgateway.core.era2026.callers}):
+    clients without a session, each of which would launch the server itself
+    without the gateway; a lower bound (two processes that send the same
+    C{clientInfo} name and no pid are one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,7 +354,9 @@ class ServerSavings:
 
     sessions: int
     """Sessions it serves: its own, and aggregate (C{/mcp}) sessions that
-    opened it as a member."""
+    opened it as a member; and the MCP 2026-07-28 clients that used it
+    lately (L{Era2026Stats.clients}), which open none: each would start a
+    launch of its own without the gateway."""
     children: int
     """Its children with a live process."""
     processes: int

@@ -20,7 +20,10 @@ C{mcpgateway status}, the status page and the console's plots:
     opened) included;
   - what the same sessions would start without it: for each server, each
     of its sessions (its own, and the aggregate C{/mcp} sessions that
-    opened it as a member) runs one launch, costed as the first sample
+    opened it as a member) and each MCP 2026-07-28 client that used it
+    lately (it opens no session, and would launch the server itself:
+    L{mcpgateway.core.status.Era2026Stats.clients}, a lower bound) runs
+    one launch, costed as the first sample
     that saw a child initialized measured it (below its sandbox, without
     the sandbox's helpers), never what the child spawned later; plus the
     wrapper processes of a launch per session when the entry's
@@ -447,6 +450,9 @@ def estimateServer(
     A remote server runs no process, and its sessions would run none: it
     avoids nothing.
 
+    @param sessions: the clients it serves (L{servedSessions}): its
+        sessions and the MCP 2026-07-28 clients that used it lately, each
+        of which would launch it itself; a lower bound.
     @param launches: its sampled children (by pid), each as measured at
         idle after its start (the first sample that saw it): what a client
         runs at its start, never what a tool call spawned later.
@@ -523,9 +529,17 @@ def _mean(values: Iterable[int]) -> int:
 
 
 def servedSessions(status: GatewayStatus) -> dict[str, int]:
-    """The sessions each server serves: its own, and the aggregate sessions
-    that opened it as a member."""
-    served = {name: server.sessions for name, server in status.servers.items()}
+    """The clients each server serves, each of which would start a launch
+    of its own without the gateway: its sessions, the aggregate sessions
+    that opened it as a member, and the MCP 2026-07-28 clients that used it
+    lately, which open no session (L{Era2026Stats.clients
+    <mcpgateway.core.status.Era2026Stats.clients>}). Those are a lower
+    bound: two processes that send the same C{clientInfo} name and no pid
+    count once."""
+    served = {
+        name: server.sessions + server.era2026Stats.clients
+        for name, server in status.servers.items()
+    }
     for member, count in status.memberSessions().items():
         if member in served:
             served[member] += count
@@ -685,8 +699,9 @@ class SavingsSampler:
         """The savings of C{status}'s sessions, from the last sample
         (docs/guide/operations.md, "What it saves"): what runs (the
         gateway's whole process tree) against what the same sessions would
-        start without it (each session a launch of each server it serves,
-        at that server's idle cost). A live child the sample has not seen
+        start without it (each session, and each 2026-07-28 client seen
+        lately, a launch of each server it serves, at that server's idle
+        cost). A live child the sample has not seen
         asks for a new one (in a thread)."""
         sample = self.last
         launches: dict[str, dict[int, LaunchCost]] = {}

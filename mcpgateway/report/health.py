@@ -131,7 +131,9 @@ def serverLine(server: ServerStatus, detail: bool = True) -> dict[str, Any]:
 def era2026Line(server: ServerStatus) -> dict[str, Any]:
     """How a server serves MCP 2026-07-28 clients (docs/design/era.md): C{"era2026"}
     is C{true}, or why not (they get 404 and fall back to C{initialize});
-    then its 2026 counters: requests, calls waiting for their client's
+    then its 2026 counters: requests, the clients that sent some lately
+    (C{era2026Clients}: they open no session, so C{"sessions"} never counts
+    them; L{mcpgateway.core.era2026.callers}), calls waiting for their client's
     C{input_required} answer, C{input_required} rounds sent, rounds whose
     client never came back, retries refused for their C{requestState}, open
     listen streams, and the child's server-to-client requests refused
@@ -140,6 +142,7 @@ def era2026Line(server: ServerStatus) -> dict[str, Any]:
     return {
         "era2026": True if server.era2026 is None else server.era2026,
         "era2026Requests": stats.requests,
+        "era2026Clients": stats.clients,
         "suspendedCalls": stats.suspendedCalls,
         "inputRounds": stats.inputRounds,
         "inputExpired": stats.inputExpired,

@@ -312,6 +312,37 @@ def test_status_names_each_child_started_anew_with_why() -> None:
     assert restartSummary({}) == []
 
 
+def test_the_clients_without_a_session_stand_beside_the_sessions(stateDir: Path) -> None:
+    """MCP 2026-07-28 clients open no session: each server's line counts
+    those that used it lately beside its sessions, and the line of the
+    sessions by client adds the most any server counts (one client may
+    use several servers)."""
+    found = GatewayProbe(stateDir, {"pid": 7, "port": 9100})
+    servers = HEALTH["servers"]
+    health = {
+        **HEALTH,
+        "servers": {
+            "context7": {**servers["context7"], "sessions": 0, "era2026Clients": 3},
+            "tavily": {**servers["tavily"], "era2026Clients": 2},
+            "serena": servers["serena"],
+        },
+    }
+    lines = renderStatus(found, health, [])
+    context7 = next(line for line in lines if "context7" in line)
+    assert context7.endswith("0 sessions · 3 clients without a session (2026-07-28)")
+    serena = next(line for line in lines if "serena" in line)
+    assert "without a session" not in serena
+    assert "  no sessions; at least 3 clients without a session (2026-07-28)" in lines
+    sessions = SESSIONS["sessions"][:1]
+    assert (
+        "  1 session from 1 client: pid 4242 (1); at least 3 clients without a session (2026-07-28)"
+    ) in renderStatus(found, health, sessions)
+    assert (
+        "  sessions by client not shown (GET /sessions needs an admin's token);"
+        " at least 3 clients without a session (2026-07-28)"
+    ) in renderStatus(found, health, None)
+
+
 def test_a_team_gateways_sessions_are_counted_by_principal_and_client_name() -> None:
     """On a team gateway a client's pid names nothing: its sessions are
     counted by the principal's key and the client's name."""

@@ -25,6 +25,7 @@ from mcpgateway.ops.savings import (
     descendants,
     readSample,
 )
+from mcpgateway.protocol.era2026form import CLIENT_INFO_KEY
 from mcpgateway.report.savings import savingsLines
 from mcpgateway.sandbox.proxyplan import FORWARDER
 from tests.http import Harness, spec
@@ -38,6 +39,7 @@ from tests.support.ops.savings import (
     sampleOf,
     selfEntry,
 )
+from tests.support.web.fakeera2026 import body, headersFor
 
 # -- the sample -----------------------------------------------------------------
 
@@ -281,6 +283,31 @@ def test_aggregate_sessions_count_for_the_members_they_opened() -> None:
     s.sample()
     srv = s.sampler.estimate(status).servers["srv"]
     assert (srv.sessions, srv.processesAvoided) == (2, 1)
+
+
+def test_clients_without_a_session_save_the_launches_they_did_not_run() -> None:
+    """MCP 2026-07-28 clients open no session; each that used a server
+    lately (its principal, clientInfo name and pid) counts as a launch of
+    its own, so a server only they use saves processes."""
+    h = Harness()
+    callers = [("a", "11"), ("a", "12"), ("a", "12"), ("b", None), ("c", None), ("c", None)]
+    for n, (name, pid) in enumerate(callers):
+        message = body("server/discover", n, _meta={CLIENT_INFO_KEY: {"name": name}})
+        headers = headersFor(message) | ({} if pid is None else {"x-client-pid": pid})
+        response = h.request("POST", "/srv/mcp", message, headers=headers)
+        if not response.complete:
+            h.answerHandshake()
+        assert response.status == 200, response.body
+    status = h.gateway.readModel.status()
+    assert status.sessions == ()
+    s = Sampled(h)
+    s.launches[status.servers["srv"].pids[0]] = launch(10 * MB)
+    s.sample()
+    savings = s.estimate()
+    srv = savings.servers["srv"]
+    assert (srv.sessions, srv.children, srv.processesAvoided) == (4, 1, 3)
+    assert srv.memoryAvoidedBytes == 3 * 10 * MB
+    assert savings.processesWithout == 4
 
 
 def test_a_pid_sampled_for_another_server_is_not_taken_for_this_one() -> None:

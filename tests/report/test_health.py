@@ -76,6 +76,7 @@ def test_a_server_line_has_every_key_in_its_place() -> None:
         "promoted",
         "era2026",
         "era2026Requests",
+        "era2026Clients",
         "suspendedCalls",
         "inputRounds",
         "inputExpired",
@@ -196,9 +197,10 @@ def test_a_body_without_detail_hides_the_catalogs_errors_and_says_so() -> None:
 def test_a_server_line_says_how_it_serves_era2026_clients() -> None:
     stats = ERA2026_STATS
     served = serverLine(replace(SERVER, era2026Stats=stats))
-    assert {k: served[k] for k in list(served)[18:26]} == {
+    assert {k: served[k] for k in list(served)[18:27]} == {
         "era2026": True,
         "era2026Requests": 9,
+        "era2026Clients": 8,
         "suspendedCalls": 5,
         "inputRounds": 3,
         "inputExpired": 1,

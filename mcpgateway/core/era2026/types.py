@@ -53,6 +53,9 @@ class Era2026Request:
     @ivar credentialKey: the keyed hash of C{credentials}.
     @ivar credentials: the server's C{credentialEnv} values the client sent.
     @ivar principal: the authenticated caller (C{""}: none; reserved).
+    @ivar clientPid: the pid the client says it runs as (C{X-Client-Pid},
+        else C{clientInfo.pid}; C{None}: not said, or an authenticated
+        client, whose pid may name a process on another machine).
     @ivar servers: the servers that caller may use (C{None}: every one): what
         an aggregate endpoint serves it (a token's C{mcp:<server>} scopes).
     @ivar withheld: servers that caller may not use whatever C{servers}
@@ -76,6 +79,7 @@ class Era2026Request:
     credentialKey: str = ""
     credentials: tuple[tuple[str, str], ...] = ()
     principal: str = ""
+    clientPid: int | None = None
     servers: frozenset[str] | None = None
     withheld: frozenset[str] = frozenset()
     untimed: bool = False

@@ -19,6 +19,7 @@ from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from mcpgateway.core.era2026.callers import RecentCallers
 from mcpgateway.core.era2026.childtask import keepsTasks
 from mcpgateway.core.era2026.listen import Listener, honour
 from mcpgateway.core.era2026.mrtr import InputBridge
@@ -65,6 +66,8 @@ class Era2026Side:
 
     @ivar bridge: the 2026 calls on its children (their suspended rounds).
     @ivar requests: how many 2026 requests it was given.
+    @ivar callers: who sent them lately, on the bridge's clock (the
+        pool's): the clients without a session that its status counts.
     """
 
     log = Logger(observer=logs.observer)
@@ -101,6 +104,7 @@ class Era2026Side:
         self._listeners: set[Listener] = set()
         """The open listen streams on its children."""
         self.requests = 0
+        self.callers = RecentCallers(bridge.clock)
 
     def cacheScope(self) -> str:
         """The C{cacheScope} of its cacheable results: C{private} when its
@@ -114,6 +118,7 @@ class Era2026Side:
         answer (L{mcpgateway.core.pools.pool.Era2026Calls.serve}); a
         C{server/discover} or a list from the saved catalog when it can
         (C{fromCatalog}), else on its child."""
+        self.callers.saw(request)
         fromCatalog = self._fromCatalog
         if fromCatalog is None:
             return self._onChild(request, sink)
@@ -199,6 +204,7 @@ class Era2026Side:
     ) -> Deferred[ListenHandle]:
         """Open a listen stream on the child of C{request}'s route; fails
         with L{ServerUnavailable} when it cannot run."""
+        self.callers.saw(request)
         refusal = self._refusal()
         if refusal is not None:
             return fail(ServerUnavailable(refusal))
@@ -284,6 +290,7 @@ class Era2026Side:
             refusedServerRequests=bridge.refusedServerRequests,
             listenStreams=len(self._listeners),
             suspendedCalls=bridge.suspended(),
+            clients=self.callers.recent(),
         )
 
     def end(self, reason: str) -> None:

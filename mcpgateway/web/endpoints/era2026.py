@@ -332,7 +332,12 @@ class Era2026Endpoint:
         era2026 = self._era2026Request(
             message, params, credentials, principalKey(request), principalServers(request)
         )
-        era2026 = replace(era2026, withheld=principalWithheld(request), asker=askerOf(request))
+        era2026 = replace(
+            era2026,
+            withheld=principalWithheld(request),
+            asker=askerOf(request),
+            clientPid=clientPid(headerPid(request), era2026.clientInfo, era2026.principal),
+        )
         if wanted is not None:
             if wanted.taskIds and not _declaresTasks(era2026.capabilities):
                 raise _RungFailed(
@@ -493,8 +498,7 @@ class Era2026Endpoint:
         flow = self.flow
         if flow is None or not flow.active or era2026.method != "tools/call":
             return self._service.era2026Call(self._server, era2026, sink)
-        pid = clientPid(headerPid(request), era2026.clientInfo, era2026.principal)
-        caller = flow.caller(era2026.principal, pid, era2026.clientInfo)
+        caller = flow.caller(era2026.principal, era2026.clientPid, era2026.clientInfo)
         denied = flow.answered(era2026.clientId, {"resultType": "complete"})
 
         def gate(

@@ -11,6 +11,7 @@ from typing import Any
 from twisted.internet.defer import CancelledError
 from twisted.trial.unittest import SynchronousTestCase
 
+from mcpgateway.core.era2026.callers import RECENT_WINDOW
 from mcpgateway.core.era2026.mrtr import COALESCE
 from mcpgateway.core.era2026.types import Era2026Gateway, Era2026Request, ListenFilter
 from mcpgateway.core.gateway.gateway import Gateway
@@ -177,6 +178,35 @@ class ServiceTests(Era2026Case):
         idle = self.gateway.pools["srv"].idle(self.reactor.seconds())
         assert idle is not None
         self.assertEqual((idle.quiet, idle.unused), (5, 5))
+
+    def test_the_status_counts_the_clients_without_a_session(self) -> None:
+        """Each 2026 caller (principal, clientInfo name, pid) counts as a
+        client of the server in its status, on the pool's clock, while
+        the gateway lists no session for any of them."""
+        callers: list[dict[str, Any]] = [
+            {"clientInfo": {"name": "claude"}, "clientPid": 11},
+            {"clientInfo": {"name": "claude"}, "clientPid": 12},
+            {"clientInfo": {"name": "claude"}, "clientPid": 12},
+            {"clientInfo": {"name": "cursor"}},
+            {"clientInfo": {"name": "cursor"}, "principal": "p-1"},
+        ]
+        for clientId, fields in enumerate(callers):
+            self.call(era2026(clientId, "server/discover", **fields))
+        status = self.gateway.readModel.server("srv")
+        self.assertEqual((status.era2026Stats.clients, status.sessions), (4, 0))
+        self.reactor.advance(RECENT_WINDOW)
+        self.assertEqual(self.gateway.era2026Stats("srv").clients, 0)
+
+    def test_a_listen_makes_its_client_count(self) -> None:
+        opening = self.gateway.listen(
+            "srv",
+            era2026("l-1", "subscriptions/listen", clientInfo={"name": "watcher"}),
+            ListenFilter(tools=True),
+            RecordingSink(),
+        )
+        self.started()
+        self.successResultOf(opening)
+        self.assertEqual(self.gateway.era2026Stats("srv").clients, 1)
 
     def test_methods_outside_the_era2026_set_never_reach_the_child(self) -> None:
         for method in ("initialize", "ping", "subscriptions/listen", "tasks/get"):
@@ -430,7 +460,9 @@ class StopTests(Era2026Case):
         self.assertEqual(sent[0], jsonrpc.resultResponse("c-1", {"action": "cancel"}))
         self.assertEqual(sent[1]["params"]["requestId"], forwarded["id"])
         self.assertEqual(ended, ["the gateway is shutting down"])
-        self.assertEqual(self.gateway.era2026Stats("srv"), Era2026Stats(requests=1, inputRounds=1))
+        self.assertEqual(
+            self.gateway.era2026Stats("srv"), Era2026Stats(requests=1, inputRounds=1, clients=1)
+        )
         self.assertTrue(proc.stdinClosed)
         proc.exit(0)
         self.successResultOf(stopping)

@@ -13,4 +13,5 @@ ERA2026_STATS = Era2026Stats(
     listenStreams=4,
     suspendedCalls=5,
     refusedServerRequests=6,
+    clients=8,
 )

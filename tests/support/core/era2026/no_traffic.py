@@ -6,6 +6,7 @@ from __future__ import annotations
 
 NO_ERA2026_TRAFFIC = {
     "era2026Requests": 0,
+    "era2026Clients": 0,
     "suspendedCalls": 0,
     "inputRounds": 0,
     "inputExpired": 0,
