@@ -154,9 +154,7 @@ def dumpBody(body: dict[str, Any]) -> bytes:
     @raise ValueError: C{body} is not strict JSON.
     """
     try:
-        text = json.dumps(
-            body, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-        )
+        text = json.dumps(body, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
     except (TypeError, RecursionError) as e:
         raise ValueError(f"the catalog of {body['server']!r} is not JSON: {e}") from None
     return text.encode("ascii")
