@@ -240,6 +240,11 @@ def planted(
     python = launcherPython(owner)
     base = launcherBase(owner)
     state = Path(tempfile.mkdtemp(prefix="mcpgw-caches-", dir="/var/lib")) if visible else None
+    if state is not None:
+        # Open to all: the state directory's own mask must be what hides it.
+        # A folder only root may enter is masked as such by a root gateway's
+        # probe, and would change what every gateway started meanwhile lays out.
+        state.chmod(0o755)
     stateDir = state or base / "state"
     try:
         home = User(base / "home")
