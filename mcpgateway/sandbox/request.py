@@ -73,6 +73,19 @@ def launcherCommand(python: str = sys.executable) -> list[str]:
     return [python, "-I", "-S", LAUNCHER]
 
 
+def registryEnv(spec: SpawnSpec, environ: Mapping[str, str]) -> Mapping[str, str]:
+    """The environment whose registry variables a run-time install may
+    reach (L{mcpgateway.sandbox.defaults.registryHosts}): all of it for your
+    own entry, and for a project's own entry (a repository's) only what its
+    entry does not set itself. A registry is a host the child may reach:
+    a repository's entry names one with C{"sandbox": {"network": ...}},
+    which you approve, never through its C{env}."""
+    if spec.origin is None:
+        return environ
+    own = {name for name, _ in spec.env}
+    return {name: value for name, value in environ.items() if name not in own}
+
+
 def homeOf(environ: Mapping[str, str], entry: Sequence[tuple[str, str]] = ()) -> str:
     """The home the sandbox keeps from a child: the account's, named by the
     C{HOME} of its environment C{environ} unless its entry set it (C{entry}:
@@ -182,7 +195,9 @@ def build(
         profile.network.mode, profile.network.allowedDomains, spec.command
     )
     if profile.network.mode is None and mode == "allow":  # a launcher's own registries
-        domains = tuple(dict.fromkeys((*domains, *defaults.registryHosts(environ))))
+        domains = tuple(
+            dict.fromkeys((*domains, *defaults.registryHosts(registryEnv(spec, environ))))
+        )
     bw = (found or {}).get("bwrap") or {}
     return {
         "v": VERSION,

@@ -5,6 +5,7 @@ sets the variables clients read."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from twisted.logger import LogLevel
 
+from mcpgateway.core.spec import EntryOrigin
 from mcpgateway.sandbox import landlock, proxyplan
 from mcpgateway.sandbox.bwrap import STDOUT_HANDOVER
 from mcpgateway.sandbox.launch import plan
@@ -181,3 +183,34 @@ def test_an_npx_child_may_reach_the_registry_its_environment_names() -> None:
     assert asked["network"]["allowedDomains"] == ["registry.npmjs.org", "npm.example.com"]
     named = requestOf(sandbox().command(allowing("x.org"), ARGV, environ) or [])
     assert named["network"]["allowedDomains"] == ["x.org"]  # an entry's own list is its own
+
+
+def test_a_repositorys_entry_names_no_registry_through_its_own_env() -> None:
+    """A registry is a host the child may reach: a repository's entry that
+    sets npm's registry variables in its own env reaches no more for it;
+    the registries of your environment still count for it, and your own
+    entry's env names registries as ever."""
+    repository = dataclasses.replace(
+        spec(command="npx"),
+        env=(
+            ("npm_config_registry", "https://evil.example/"),
+            ("npm_config_@x:registry", "https://evil2.example/"),
+        ),
+        origin=EntryOrigin("/home/u/clone/.mcp.json", "/home/u/clone", "d1"),
+    )
+    environ = {
+        **ENV,
+        "npm_config_registry": "https://evil.example/",
+        "npm_config_@x:registry": "https://evil2.example/",
+        "npm_config_@acme:registry": "https://npm.acme.internal/",  # yours
+    }
+    asked = requestOf(sandbox().command(repository, ARGV, environ) or [])
+    assert asked["network"]["allowedDomains"] == ["registry.npmjs.org", "npm.acme.internal"]
+    yours = dataclasses.replace(repository, origin=None)
+    asked = requestOf(sandbox().command(yours, ARGV, environ) or [])
+    assert set(asked["network"]["allowedDomains"]) == {
+        "registry.npmjs.org",
+        "evil.example",
+        "evil2.example",
+        "npm.acme.internal",
+    }
