@@ -28,6 +28,9 @@ for never is (L{Redactor}).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -156,6 +159,14 @@ class Redactor:
         pairs = [(value, text) for text, value in values.items() if len(value) >= MIN_REDACTED]
         pairs.sort(key=lambda pair: len(pair[0]), reverse=True)  # a longer value first
         self._pairs = tuple(pairs)
+        self._values = json.dumps(sorted(values.items()), separators=(",", ":")).encode()
+
+    def digest(self, salt: bytes) -> str:
+        """An HMAC-SHA256 of every value (a short one too) under C{salt}:
+        what a kept child's record carries instead of the values, so that
+        the next gateway process can tell whether it resolves the same ones
+        (L{mcpgateway.core.handedchild.sealSecrets})."""
+        return hmac.new(salt, self._values, hashlib.sha256).hexdigest()
 
     def __bool__(self) -> bool:
         return bool(self._pairs)

@@ -106,6 +106,7 @@ from mcpgateway.config.wrappers import (
     pickBin,
     summarize,
 )
+from mcpgateway.core.envsecrets import GivenSecrets
 from mcpgateway.core.spawn import ResolvesSecrets, SecretsUnavailable
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.runtime import logs, paths
@@ -346,7 +347,12 @@ class Resolver:
             failure.trap(SecretsUnavailable)
             return Failure(ResolveError(f"its secrets were not read: {failure.value}"))
 
-        return secrets.resolve(spec).addErrback(unread)
+        def redaction(
+            resolved: tuple[ServerSpec, GivenSecrets],
+        ) -> tuple[ServerSpec, Callable[[str], str]]:
+            return resolved  # an install needs only to take the values out of its lines
+
+        return secrets.resolve(spec).addCallback(redaction).addErrback(unread)
 
     def _store(self, command: list[str], key: str) -> list[str]:
         entries = {

@@ -8,10 +8,13 @@ child started while no warden guarded the children has the kernel kill
 it when the gateway process exits: C{PR_SET_PDEATHSIG}), running and
 initialized, with nothing in flight (no request waiting for its answer,
 no request of its own waiting for a client's) and nothing written to its
-stdin that has not left yet. Its secret references stay unresolved in the
-new process, so a child given secrets does not move either. Any other
-child stops with its old process, as it always did, and its server starts
-a new one when it is next needed.
+stdin that has not left yet. A child given secrets moves with its values
+sealed (L{mcpgateway.core.handedchild.sealSecrets}), never the values: the
+new process resolves its server's references as for a child of its own,
+keeps it only when the values are the same (a rotated token starts a new
+child), and takes them out of its lines from then on. Any other child
+stops with its old process, as it always did, and its server starts a new
+one when it is next needed.
 
 A confined child keeps the sandbox its launcher built: the new process
 keeps it only when it would build the same one (L{compareLayout}:
@@ -54,7 +57,8 @@ from mcpgateway.core.childlayout import (
     unmaskedOthers,
     withOthers,
 )
-from mcpgateway.core.handedchild import HandedChild, fingerprint
+from mcpgateway.core.envsecrets import GivenSecrets, childRedactor
+from mcpgateway.core.handedchild import HandedChild, fingerprint, sealSecrets
 from mcpgateway.core.identity import presentedResult
 from mcpgateway.core.spawn import ConfinedChild, Spawner
 from mcpgateway.core.spec import ServerSpec
@@ -108,8 +112,8 @@ def whyNotKept(upstream: Upstream) -> str | None:
         return "it runs in a sandbox that ends with this process"
     if upstream.state is not Lifecycle.RUNNING or upstream.era != "handshake":
         return "it is not a running handshake-era child"
-    if upstream.spec.references:
-        return "it was given secrets"
+    if upstream.spec.references and upstream.givenSecrets is None:
+        return "its secret references were not resolved by this process"
     pipes = getattr(child.transport, "pipes", None)
     if not isinstance(pipes, dict) or set(pipes) != {0, 1, 2}:
         return "its pipes are not all open"
@@ -159,6 +163,7 @@ def describeChild(
         command=upstream.spec.command,
         probed=dict(child.probed) if isinstance(child, ConfinedChild) else {},
         others=child.others if isinstance(child, ConfinedChild) else None,
+        secrets="" if upstream.givenSecrets is None else sealSecrets(upstream.givenSecrets),
     )
 
 
@@ -212,10 +217,21 @@ def releaseChild(
     return handed
 
 
-def attachAdopted(upstream: Upstream, handed: HandedChild, spawner: Spawner) -> bool:
+def attachAdopted(
+    upstream: Upstream,
+    handed: HandedChild,
+    spawner: Spawner,
+    given: GivenSecrets | None = None,
+    launch: ServerSpec | None = None,
+) -> bool:
     """Serve C{handed}'s process as C{upstream}'s child from now on;
     C{False} (its descriptors left to the caller) when its process is gone,
-    or its pid names another process now (L{openChild}: its start time)."""
+    or its pid names another process now (L{openChild}: its start time).
+
+    @param given: the values of its references, resolved here (they match
+        its record's: L{mcpgateway.core.handedchild.secretsMatch}).
+    @param launch: its server's spec with those values in place (C{None}:
+        it has no references)."""
     try:
         pidfd = openChild(handed.pid, handed.startTime)
     except ProcessLookupError:
@@ -228,7 +244,7 @@ def attachAdopted(upstream: Upstream, handed: HandedChild, spawner: Spawner) -> 
         if adopted and adopted[0].running():  # never a group its pid leads anew
             spawner.killGroup(pgid, signum)
 
-    child = _protocolFor(upstream, handed, spawner, spawned, killGroup)
+    child = _protocolFor(upstream, handed, spawner, spawned, killGroup, given)
     child.onStopping = getattr(spawner.watcher, "stopping", None)
     child.startTime = handed.startTime
     spawned.append(child)
@@ -246,6 +262,8 @@ def attachAdopted(upstream: Upstream, handed: HandedChild, spawner: Spawner) -> 
     upstream.sessionInitializeResult = handed.sessionInitializeResult
     upstream.sessionCapabilities = handed.sessionCapabilities
     upstream.adoptChild(child)
+    upstream.givenSecrets = given
+    upstream.redactor = childRedactor(launch or spec, given)
     if isinstance(child, ConfinedChild) and spawner.confiner is not None:
         # its network proxy held, its temporary directory removed once it ends
         spawner.confiner.spawned(spec, child.ended, pid=handed.pid)
@@ -258,6 +276,7 @@ def _protocolFor(
     spawner: Spawner,
     spawned: list[Child],
     killGroup: Callable[[int, int], None],
+    given: GivenSecrets | None,
 ) -> ChildProtocol:
     """The protocol that serves C{handed}'s process: a L{ConfinedChild}
     for one in its sandbox, as a child started here would have."""
@@ -267,6 +286,7 @@ def _protocolFor(
         "onStderr": lambda line: upstream.events.emit("stderr", line),
         "onOutputLost": upstream._outputLost,
         "flusher": spawner.flusher,
+        "redact": given,
     }
 
     def onMessage(message: Any) -> None:

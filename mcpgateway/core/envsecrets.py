@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Protocol
 
 from mcpgateway.core.spec import ServerSpec
 
@@ -32,6 +33,22 @@ SECRET_VALUE = re.compile(
     r"|ya29\.|eyJ[A-Za-z0-9_-]{8,}\.|npm_|pypi-|hf_|SG\.)"
 )
 """A value that looks like a well-known kind of token, whatever its variable's name."""
+
+
+class GivenSecrets(Protocol):
+    """The values a child was given for its secret references, as the
+    gateway keeps them: what takes them out of a line (its stderr, an
+    error's message), and a keyed digest of them, by which the next gateway
+    process tells whether the child it is handed was given what it would
+    give a child of its own (L{mcpgateway.core.handedchild.sealSecrets})."""
+
+    def __call__(self, line: str) -> str:
+        """C{line} with each value put back as its reference's text."""
+        ...
+
+    def digest(self, salt: bytes) -> str:
+        """The values under C{salt}, as hex: the same values, the same digest."""
+        ...
 
 
 MIN_REDACTED = 4

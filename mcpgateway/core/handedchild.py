@@ -25,12 +25,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcpgateway.core.envsecrets import GivenSecrets
 from mcpgateway.core.spec import ServerSpec
 
 MAX_RECORD = 16 * 1024 * 1024
@@ -42,6 +45,29 @@ CHILD_FDS = 3
 
 class BadRecord(ValueError):
     """A record that is not what a gateway process writes."""
+
+
+SEALED = re.compile(r"[0-9a-f]{32}:[0-9a-f]{64}")
+"""A sealed set of values (L{sealSecrets}): a salt and a digest, in hex."""
+
+
+def sealSecrets(given: GivenSecrets, salt: bytes | None = None) -> str:
+    """The values a child was given, sealed for its record: a random
+    16-byte salt and their HMAC-SHA256 under it (L{GivenSecrets.digest}).
+    A record never carries a value, and the same values give another
+    seal in each record, so a record read elsewhere tells nothing of them
+    (a low-entropy value still needs the record's salt to be guessed)."""
+    salt = os.urandom(16) if salt is None else salt
+    return f"{salt.hex()}:{given.digest(salt)}"
+
+
+def secretsMatch(sealed: str, given: GivenSecrets) -> bool:
+    """Whether C{given} (this process's values of a child's references)
+    are the values C{sealed} (its record's L{HandedChild.secrets}) seals."""
+    if SEALED.fullmatch(sealed) is None:
+        return False
+    salt, digest = sealed.split(":")
+    return hmac.compare_digest(given.digest(bytes.fromhex(salt)), digest)
 
 
 def fingerprint(spec: ServerSpec, principal: str = "") -> str:
@@ -113,6 +139,10 @@ class HandedChild:
     known): a next process whose servers name other paths, all else laid
     out the same, keeps it while its sandbox hides what a child of its own
     would be hidden (L{mcpgateway.core.adopted.compareLayout})."""
+    secrets: str = ""
+    """The values of its secret references, sealed (L{sealSecrets}; C{""}:
+    it was given none): the next process keeps it only when it resolves
+    the same values (L{secretsMatch})."""
 
     def toJson(self) -> dict[str, Any]:
         return {
@@ -134,6 +164,7 @@ class HandedChild:
             "command": self.command,
             "probed": self.probed,
             "others": None if self.others is None else list(self.others),
+            "secrets": self.secrets,
             "fds": CHILD_FDS,
         }
 
@@ -155,6 +186,7 @@ class HandedChild:
             layout, command = data.get("layout", ""), data.get("command", "")
             probed = _probed(data.get("probed", {}))
             others = _others(data.get("others"))
+            secrets = data.get("secrets", "")
         except (KeyError, TypeError, ValueError) as e:
             raise BadRecord(f"a child's record lacks or mangles {e}") from None
         if not (
@@ -169,6 +201,8 @@ class HandedChild:
             and (_positive(startTime) or (type(startTime) is int and startTime == 0))
             and isinstance(layout, str)
             and isinstance(command, str)
+            and isinstance(secrets, str)
+            and (secrets == "" or SEALED.fullmatch(secrets) is not None)
         ):
             raise BadRecord("a child's record has a field of the wrong type")
         results = {}
@@ -197,6 +231,7 @@ class HandedChild:
             command,
             probed,
             others,
+            secrets,
         )
 
 

@@ -27,6 +27,7 @@ from twisted.internet.interfaces import IReactorProcess, IReactorTime
 from mcpgateway.core.child import DEFAULT_MAX_LINE, Child, ChildProtocol
 from mcpgateway.core.childlayout import launchLayout
 from mcpgateway.core.environment import childEnvironment
+from mcpgateway.core.envsecrets import GivenSecrets
 from mcpgateway.core.spec import DEFAULT_START_TIMEOUT, ServerSpec
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import procfs
@@ -67,10 +68,9 @@ class ResolvesSecrets(Protocol):
     (L{mcpgateway.secrets.resolve}): the spec the pools and the status keep
     holds the references' text, only the spawner sees the values."""
 
-    def resolve(self, spec: ServerSpec) -> Deferred[tuple[ServerSpec, Callable[[str], str]]]:
-        """C{spec} with the values in place of its references, and what puts
-        a reference's text back where its value appears in a line (the
-        child's stderr). Fails with L{SecretsUnavailable}."""
+    def resolve(self, spec: ServerSpec) -> Deferred[tuple[ServerSpec, GivenSecrets]]:
+        """C{spec} with the values in place of its references, and the
+        values as L{GivenSecrets}. Fails with L{SecretsUnavailable}."""
         ...
 
 

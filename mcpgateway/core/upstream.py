@@ -43,7 +43,7 @@ from twisted.python.failure import Failure
 from mcpgateway import __version__
 from mcpgateway.core.child import Child
 from mcpgateway.core.environment import redirecting
-from mcpgateway.core.envsecrets import childRedactor
+from mcpgateway.core.envsecrets import GivenSecrets, childRedactor
 from mcpgateway.core.era2026support import ChildAdapter, Era2026Support
 from mcpgateway.core.eventlog import EventLog
 from mcpgateway.core.healing import Breaker, circuitReason
@@ -143,6 +143,8 @@ class Upstream:
         """Takes the values of the secrets the current child was given out of
         a text (C{None}: none, or no child): the audit log's payloads
         (L{mcpgateway.core.envsecrets.childRedactor})."""
+        self.givenSecrets: GivenSecrets | None = None
+        """The values of its references the current child was given (L{mcpgateway.core.adopted})."""
         self.initializeResult: dict[str, Any] | None = None
         self.childInitializeResult: dict[str, Any] | None = None
         """The child's C{InitializeResult} as the child gave it."""
@@ -160,11 +162,11 @@ class Upstream:
         self._era2026 = era2026
         self.onReady = onReady
         self.sessionInitializeResult: dict[str, Any] | None = None
+        """A child of one session: its answer to its session's C{initialize}
+        (set by the pool; the catalogs read its capabilities)."""
         self.sessionCapabilities: dict[str, Any] | None = None
         """What the client that initialized this child declared (a child
         per session; C{None}: the gateway initialized it)."""
-        """A child of one session: its answer to its session's C{initialize}
-        (set by the pool; the catalogs read its capabilities)."""
         self._toldReady: Child | None = None
         """The child L{onReady} was told of (once per child process)."""
         self.router.onClientInitialized = self._clientInitialized
@@ -261,9 +263,7 @@ class Upstream:
         self._ready(child)
         self._release(None)
 
-    def _resolved(
-        self, result: tuple[ServerSpec, Callable[[str], str]], resolving: Deferred[Any]
-    ) -> None:
+    def _resolved(self, result: tuple[ServerSpec, GivenSecrets], resolving: Deferred[Any]) -> None:
         if resolving is not self._resolving:
             return  # stopped while its secrets were read
         self._resolving = None
@@ -299,10 +299,10 @@ class Upstream:
             self.state = Lifecycle.STOPPED
             self._release(Failure(ServerUnavailable(f"server '{self.spec.name}' failed to start")))
 
-    def _launch(self, launch: ServerSpec, redact: Callable[[str], str] | None) -> None:
+    def _launch(self, launch: ServerSpec, given: GivenSecrets | None) -> None:
         """Start a child of C{launch} (L{spec}, its secrets' values in place)."""
         try:
-            self._spawn(launch, redact)
+            self._spawn(launch, given)
         except ServerUnavailable as e:
             self.state = Lifecycle.STOPPED
             self._release(Failure(e))
@@ -342,7 +342,7 @@ class Upstream:
         self.events.emit("stderr", line)
         self.router.childRoots.childSpoke()
 
-    def _spawn(self, launch: ServerSpec, redact: Callable[[str], str] | None) -> None:
+    def _spawn(self, launch: ServerSpec, redact: GivenSecrets | None) -> None:
         spec = self.spec
         if not spec.runnable:
             raise ServerUnavailable(
@@ -377,6 +377,7 @@ class Upstream:
             else None
         )
         self.redactor = childRedactor(launch, redact)
+        self.givenSecrets = redact
         self.era = "handshake"
         self.startedAt = self._clock.seconds()
         self.spawns += 1
@@ -737,7 +738,7 @@ class Upstream:
         self.lastExit = why
         self.child = None
         self.adopted = False
-        self.redactor = None
+        self.redactor = self.givenSecrets = None
         if self.adapter is not None:
             self.adapter.close()
             self.adapter = None

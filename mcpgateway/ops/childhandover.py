@@ -36,7 +36,10 @@ this machine's files in a worker thread, its server's starts held
 meanwhile): a confined child waits for that probe
 to answer (L{PROBE_WAIT} seconds at most; its server's starts are held
 meanwhile), and is compared with what a probe that did not answer would
-give (C{auto}) after that. Any child is kept only while its pid names the
+give (C{auto}) after that. A child given secrets is kept only when this
+process resolves its server's references to the values its record seals
+(L{mcpgateway.core.handedchild.secretsMatch}; its server's starts held
+meanwhile). Any child is kept only while its pid names the
 process its start time says (L{mcpgateway.core.adoptedprocess.openChild}):
 a child stopped is signalled only then.
 
@@ -56,6 +59,7 @@ from typing import Any, Protocol
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from mcpgateway.core.adopted import (
     LayoutCheck,
@@ -72,14 +76,25 @@ from mcpgateway.core.adopted import (
     whyNotMovable,
 )
 from mcpgateway.core.adoptedprocess import openChild, pidfdExited
-from mcpgateway.core.handedchild import BadRecord, HandedChild, RecordDecoder, encodeRecord
+from mcpgateway.core.envsecrets import GivenSecrets
+from mcpgateway.core.handedchild import (
+    BadRecord,
+    HandedChild,
+    RecordDecoder,
+    encodeRecord,
+    secretsMatch,
+)
 from mcpgateway.core.sessions import shortId
-from mcpgateway.core.spawn import Spawner
+from mcpgateway.core.spawn import SecretsUnavailable, Spawner
+from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.ops.anew import MAX_NAMED, StartedAnew, named
 from mcpgateway.ops.runningchildren import ownedOf, runningChildren
 from mcpgateway.runtime import logs, procfs
 from mcpgateway.runtime.threads import RunInThread
+
+Given = tuple[GivenSecrets, ServerSpec]
+"""A kept child's secrets' values, resolved here, and its spec with them in place."""
 
 ADOPTED = b"adopted\n"
 """The new process's answer once it holds the children."""
@@ -406,6 +421,12 @@ class ChildAdoption:
         self._checked: dict[tuple[int, int], str | None] = {}
         """What those reads found, by child (pid, start time): why it is
         not kept, or C{None}."""
+        self._reading: list[HandedChild] = []
+        """Children given secrets whose server's references are being resolved."""
+        self._resolved: dict[tuple[int, int], tuple[str | None, Given | None]] = {}
+        """What those resolutions gave, by child (pid, start time): why it is
+        not kept (C{None}: it may be), and the values with the spec they
+        went into."""
         self.runInThread: RunInThread | None = None
         """Where those reads run (C{None}: none is made, and such a child
         is not kept)."""
@@ -552,7 +573,7 @@ class ChildAdoption:
         """The servers with a child still waiting for its session, for
         this process's sandbox probe, or for its sandbox to be read."""
         held = {h.server for h in self._waiting} | {h.server for h, _ in self._probing}
-        return held | {h.server for h in self._checking}
+        return held | {h.server for h in (*self._checking, *self._reading)}
 
     def _release(self) -> None:
         """Let the held starts go on, but those of a server with a child
@@ -597,6 +618,14 @@ class ChildAdoption:
         if confinementNow(self.spawner, upstream.spec) != handed.confinement:
             self._stop(handed, "its server's sandbox setting changed")
             return
+        key = (handed.pid, handed.startTime)
+        if upstream.spec.references and key not in self._resolved:
+            self._resolve(handed, upstream, final)
+            return
+        why, given = self._resolved.get(key, (None, None))
+        if why is not None:
+            self._stop(handed, why)
+            return
         if handed.confinement and self._awaitProbe(handed, final):
             return
         why, check = compareLayout(self.spawner, upstream, handed)
@@ -609,9 +638,11 @@ class ChildAdoption:
         if why is not None:
             self._stop(handed, why)
             return
-        if not attachAdopted(upstream, handed, self.spawner):
+        secrets, launch = given or (None, None)
+        if not attachAdopted(upstream, handed, self.spawner, secrets, launch):
             self._stop(handed, "its process is gone (or its pid is another process's now)")
             return
+        self._resolved.pop(key, None)
         self.kept += 1
         owned = ownedOf(pool)
         if handed.session and owned is not None:
@@ -625,6 +656,42 @@ class ChildAdoption:
             pid=handed.pid,
             whose=f" of session {shortId(handed.session)}" if handed.session else "",
         )
+
+    def _resolve(self, handed: HandedChild, upstream: Upstream, final: bool) -> None:
+        """Resolve the secret references of C{handed}'s server as for a
+        child of this process (its starts held meanwhile), then place it
+        again: it is kept only when they give the values its record seals."""
+        key = (handed.pid, handed.startTime)
+        resolver = None if self.spawner is None else self.spawner.secrets
+        if resolver is None or not handed.secrets:
+            # Without a resolver, references stay text here, as its fingerprint says.
+            why = "its record does not say what secrets it was given"
+            if resolver is None:
+                why = "this process resolves no secret references" if handed.secrets else ""
+            self._resolved[key] = (why or None, None)
+            self._place(handed, final)
+            return
+        self._reading.append(handed)
+
+        def resolved(result: tuple[ServerSpec, GivenSecrets]) -> None:
+            launch, given = result
+            if secretsMatch(handed.secrets, given):
+                self._resolved[key] = (None, (given, launch))
+            else:
+                self._resolved[key] = ("the values of its secret references changed", None)
+
+        def unresolved(failure: Failure) -> None:
+            why = failure.getErrorMessage() if failure.check(SecretsUnavailable) else ""
+            why = why or f"resolving them failed ({type(failure.value).__name__})"
+            self._resolved[key] = (f"its secret references cannot be resolved: {why}", None)
+
+        def placed(_: object) -> None:
+            self._reading.remove(handed)
+            self._place(handed, final)
+            self._release()
+
+        reading = resolver.resolve(upstream.spec)
+        reading.addCallbacks(resolved, unresolved).addCallback(placed)
 
     def _check(self, handed: HandedChild, final: bool, check: LayoutCheck) -> None:
         """Read, in a worker thread, whether C{handed}'s sandbox hides what
@@ -710,6 +777,7 @@ class ChildAdoption:
         return None if owned is None else owned.childById(handed.session)
 
     def _stop(self, handed: HandedChild, why: str) -> None:
+        self._resolved.pop((handed.pid, handed.startTime), None)
         self.startedAnew([StartedAnew(handed.server, handed.pid, why, _named(handed.session))])
         self.log.info(
             "restart: server {server}'s child pid {pid} from the previous process is stopped:"

@@ -54,6 +54,7 @@ from mcpgateway.config.references import (
     substitute,
 )
 from mcpgateway.core.environment import childEnvironment, isGatewayOwn
+from mcpgateway.core.envsecrets import GivenSecrets
 from mcpgateway.core.spawn import SecretsUnavailable
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.runtime.threads import RunInThread
@@ -117,7 +118,7 @@ class SecretResolver:
         if isinstance(self._onePassword, OnePasswordCli):
             self._onePassword.warden = warden
 
-    def resolve(self, spec: ServerSpec) -> Deferred[tuple[ServerSpec, Callable[[str], str]]]:
+    def resolve(self, spec: ServerSpec) -> Deferred[tuple[ServerSpec, GivenSecrets]]:
         """C{spec} with its references' values in place, and the L{Redactor}
         of those values; fails with L{SecretError} (every reference that
         cannot be resolved, and why)."""
@@ -148,7 +149,7 @@ class SecretResolver:
 
     def _read(
         self, spec: ServerSpec, wanted: list[Reference]
-    ) -> Deferred[tuple[ServerSpec, Callable[[str], str]]]:
+    ) -> Deferred[tuple[ServerSpec, GivenSecrets]]:
         """C{spec} with the values of C{wanted} in place (see L{resolve})."""
         local = [reference for reference in wanted if reference.kind != "op"]
         reads: list[Deferred[dict[str, str]]] = []

@@ -3,18 +3,22 @@ of the stream that carries the records and their descriptors."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mcpgateway.config.references import Redactor
 from mcpgateway.core.handedchild import (
     BadRecord,
     HandedChild,
     RecordDecoder,
     encodeRecord,
     fingerprint,
+    sealSecrets,
+    secretsMatch,
 )
 from mcpgateway.core.spec import ServerSpec
 
@@ -99,6 +103,9 @@ def test_an_oversized_or_unreadable_record_breaks_the_stream() -> None:
         {"subscriptions": [1]},
         {"childInitializeResult": []},
         {"logLevel": 5},
+        {"secrets": 5},
+        {"secrets": "the token itself"},
+        {"secrets": "00" * 16 + ":" + "ab" * 31},
     ],
 )
 def test_a_mangled_record_is_refused(change: dict[str, Any]) -> None:
@@ -187,3 +194,42 @@ def test_the_other_servers_paths_a_child_was_laid_out_with_go_in_its_record() ->
 def test_a_record_with_a_bad_start_time_or_layout_is_refused(bad: dict[str, Any]) -> None:
     with pytest.raises(BadRecord):
         HandedChild.fromJson({**CHILD.toJson(), **bad}, (1, 2, 3))
+
+
+values = st.dictionaries(st.text(max_size=12), st.text(max_size=40), max_size=4)
+
+
+@given(values, values)
+def test_a_seal_matches_the_values_it_seals_and_no_others(
+    sealed: dict[str, str], others: dict[str, str]
+) -> None:
+    seal = sealSecrets(Redactor(sealed))
+    assert secretsMatch(seal, Redactor(sealed))
+    assert secretsMatch(seal, Redactor(others)) == (
+        sorted(others.items()) == sorted(sealed.items())
+    )
+
+
+def test_a_seal_shows_no_value_and_differs_in_each_record() -> None:
+    given = Redactor({"${env:GITHUB_TOKEN}": "ghp_abc", "${keyring:pw}": "x"})
+    first, second = sealSecrets(given), sealSecrets(given)
+    assert first != second and "ghp_abc" not in first
+    assert secretsMatch(first, given) and secretsMatch(second, given)
+    # A short value counts too, though the redactor leaves it in the lines.
+    assert not secretsMatch(
+        first, Redactor({"${env:GITHUB_TOKEN}": "ghp_abc", "${keyring:pw}": "y"})
+    )
+
+
+@pytest.mark.parametrize("sealed", ["", "nothex:" + "ab" * 32, "00" * 16 + "ab" * 32])
+def test_what_is_not_a_seal_matches_nothing(sealed: str) -> None:
+    assert not secretsMatch(sealed, Redactor({}))
+
+
+def test_a_childs_sealed_secrets_go_in_its_record() -> None:
+    child = replace(CHILD, secrets=sealSecrets(Redactor({"${env:T}": "v"})))
+    again = HandedChild.fromJson(child.toJson(), (7, 8, 9))
+    assert again.secrets == child.secrets
+    # A record of a gateway that seals nothing says it was given nothing.
+    unsealed = {k: v for k, v in child.toJson().items() if k != "secrets"}
+    assert HandedChild.fromJson(unsealed, (7, 8, 9)).secrets == ""

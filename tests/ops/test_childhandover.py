@@ -12,9 +12,12 @@ import pytest
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
+from mcpgateway.config.references import Redactor
 from mcpgateway.core.adopted import LAID_OUT_OTHERWISE, LayoutComparison
-from mcpgateway.core.handedchild import encodeRecord
+from mcpgateway.core.handedchild import encodeRecord, sealSecrets
 from mcpgateway.core.sessions import shortId
+from mcpgateway.core.spawn import SecretsUnavailable
+from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops import childhandover
 from mcpgateway.ops.childhandover import ADOPTED, ChildAdoption, ChildSender, gateWait
 from tests.fakes import capturedGatewayLogs
@@ -187,7 +190,7 @@ class Placed:
     pool and the upstream it would serve it as."""
 
     def __init__(self) -> None:
-        self.spec = object()
+        self.spec = ServerSpec(name="gone", command="srv")
         self.child = None
 
 
@@ -204,7 +207,7 @@ def test_a_child_whose_sandbox_this_gateway_lays_out_otherwise_is_stopped(
     )
     attached: list[int] = []
 
-    def attach(upstream: Any, handed: Any, spawner: Any) -> bool:
+    def attach(upstream: Any, handed: Any, spawner: Any, *given: Any) -> bool:
         attached.append(handed.pid)
         return True
 
@@ -257,7 +260,7 @@ def placing(
     monkeypatch.setattr(childhandover, "confinementNow", lambda *a: "auto")
     attached: list[int] = []
 
-    def attach(upstream: Any, handed: Any, spawner: Any) -> bool:
+    def attach(upstream: Any, handed: Any, spawner: Any, *given: Any) -> bool:
         attached.append(handed.pid)
         return True
 
@@ -468,3 +471,106 @@ def test_a_pid_given_to_another_process_is_never_signalled(
     childhandover.stopProcess(HandedChild.fromJson(RECORD, (20, 21, 22)), clock)
     clock.advance(childhandover.KILL_AFTER)
     assert signalled == [] and closed == [20, 21, 22]
+
+
+class Resolving:
+    """This process's secret resolver, answering when told to."""
+
+    def __init__(self) -> None:
+        self.asked: list[ServerSpec] = []
+        self.reading: Deferred[tuple[ServerSpec, Redactor]] = Deferred()
+        self.secrets = self  # the spawner's resolver is itself
+
+    def resolve(self, spec: ServerSpec) -> Deferred[tuple[ServerSpec, Redactor]]:
+        self.asked.append(spec)
+        return self.reading
+
+
+def givenSecrets(
+    monkeypatch: pytest.MonkeyPatch, sealed: dict[str, str]
+) -> tuple[ChildAdoption, list[tuple[Any, ...]], Resolving]:
+    """An adoption handed a child whose server's entry has a secret
+    reference, its record sealing C{sealed}: what it attaches (with the
+    values and spec), and this process's resolver."""
+    placed = Placed()
+    placed.spec = ServerSpec(
+        name="gone", command="srv", env=(("T", "${env:T}"),), references=frozenset({"${env:T}"})
+    )
+    monkeypatch.setattr(childhandover, "fingerprintMatches", lambda *a: True)
+    monkeypatch.setattr(childhandover, "confinementNow", lambda *a: "")
+    attached: list[tuple[Any, ...]] = []
+
+    def attach(upstream: Any, handed: Any, spawner: Any, *given: Any) -> bool:
+        attached.append((handed.pid, *given))
+        return True
+
+    monkeypatch.setattr(childhandover, "attachAdopted", attach)
+    taking, _ = adoption(Clock())
+    resolver = Resolving()
+    taking.pools = lambda: {"gone": placed}
+    taking.spawner = resolver  # type: ignore[assignment]
+    taking._upstreamOf = lambda pool, handed: placed  # type: ignore[assignment,method-assign,return-value]
+    for fd in (10, 11, 12):
+        taking.descriptor(fd)
+    taking.data(encodeRecord({**RECORD, "secrets": sealSecrets(Redactor(sealed))}))
+    taking.data(encodeRecord({"kind": "end", "left": 0, "fds": 0}))
+    return taking, attached, resolver
+
+
+def test_a_child_given_secrets_is_kept_when_they_resolve_to_the_same_values(
+    stopped: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taking, attached, resolver = givenSecrets(monkeypatch, {"${env:T}": "tok-1"})
+    # Its server's references are resolved as for a child of this process's own,
+    # its server's starts held meanwhile.
+    assert [spec.name for spec in resolver.asked] == ["gone"] and attached == []
+    held = taking.pending("gone")
+    assert held is not None and not held.called
+    given = Redactor({"${env:T}": "tok-1"})
+    launch = ServerSpec(name="gone", command="srv", env=(("T", "tok-1"),))
+    resolver.reading.callback((launch, given))
+    assert attached == [(77, given, launch)] and stopped == [] and held.called
+    assert taking.kept == 1
+
+
+def test_a_child_whose_secrets_changed_is_started_anew(
+    stopped: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taking, attached, resolver = givenSecrets(monkeypatch, {"${env:T}": "tok-1"})
+    rotated = ServerSpec(name="gone", command="srv", env=(("T", "tok-2"),))
+    resolver.reading.callback((rotated, Redactor({"${env:T}": "tok-2"})))
+    assert attached == [] and stopped == [77]
+    [anew] = taking.report()["anew"]
+    assert anew["why"] == "the values of its secret references changed"
+    assert "tok" not in str(taking.report())
+
+
+def test_a_child_whose_secrets_cannot_be_resolved_here_is_stopped_saying_why(
+    stopped: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taking, attached, resolver = givenSecrets(monkeypatch, {"${env:T}": "tok-1"})
+    resolver.reading.errback(SecretsUnavailable("${env:T}: the gateway's environment has no T"))
+    assert attached == [] and stopped == [77]
+    [anew] = taking.report()["anew"]
+    assert anew["why"] == (
+        "its secret references cannot be resolved: ${env:T}: the gateway's environment has no T"
+    )
+
+
+def test_a_child_whose_record_seals_no_secrets_is_not_kept(
+    stopped: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    placed = Placed()
+    placed.spec = ServerSpec(name="gone", command="srv", references=frozenset({"${env:T}"}))
+    monkeypatch.setattr(childhandover, "fingerprintMatches", lambda *a: True)
+    monkeypatch.setattr(childhandover, "confinementNow", lambda *a: "")
+    taking, _ = adoption(Clock())
+    resolver = Resolving()
+    taking.pools = lambda: {"gone": placed}
+    taking.spawner = resolver  # type: ignore[assignment]
+    taking._upstreamOf = lambda pool, handed: placed  # type: ignore[assignment,method-assign,return-value]
+    for fd in (10, 11, 12):
+        taking.descriptor(fd)
+    taking.data(encodeRecord(RECORD))
+    assert resolver.asked == [] and stopped == [77]
+    assert taking.report()["anew"][0]["why"] == "its record does not say what secrets it was given"

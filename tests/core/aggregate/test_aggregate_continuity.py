@@ -96,7 +96,7 @@ def test_a_restart_keeps_the_own_child_of_an_aggregate_sessions_member(
     monkeypatch.setattr(childhandover, "confinementNow", lambda *a: RECORD.get("confinement", ""))
     attached: list[Any] = []
 
-    def attach(upstream: Any, handed: Any, spawner: Any) -> bool:
+    def attach(upstream: Any, handed: Any, spawner: Any, *given: Any) -> bool:
         attached.append(upstream)
         return True
 
