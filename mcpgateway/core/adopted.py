@@ -129,6 +129,7 @@ def describeChild(
     nextId: int | None = None,
     dup: Callable[[int], int] = os.dup,
     getpgid: Callable[[int], int] = os.getpgid,
+    childKey: str = "",
 ) -> HandedChild:
     """What C{upstream}'s running child is (L{whyNotKept} said it can be
     kept), with duplicates of its pipes' descriptors (the caller closes
@@ -136,6 +137,7 @@ def describeChild(
 
     @param nextId: the first id the next router may use (by default the
         one this router would use next).
+    @param childKey: a scoped pool's child's key (C{""}: not one).
     @raise OSError: its process group or its pipes cannot be read.
     """
     child = upstream.child
@@ -164,6 +166,7 @@ def describeChild(
         probed=dict(child.probed) if isinstance(child, ConfinedChild) else {},
         others=child.others if isinstance(child, ConfinedChild) else None,
         secrets="" if upstream.givenSecrets is None else sealSecrets(upstream.givenSecrets),
+        childKey=childKey,
     )
 
 
@@ -175,6 +178,7 @@ def releaseChild(
     subscriptions: tuple[str, ...] = (),
     dup: Callable[[int], int] = os.dup,
     getpgid: Callable[[int], int] = os.getpgid,
+    childKey: str = "",
 ) -> HandedChild | None:
     """Let go of C{upstream}'s child without stopping it, and say what it
     is, with duplicates of its pipes' descriptors (the caller sends and
@@ -184,6 +188,7 @@ def releaseChild(
     @param configured: its server's spec as configured (its fingerprint
         goes with it: L{fingerprintMatches}).
     @param session: the id of the session whose own child it is (C{""}: shared).
+    @param childKey: a scoped pool's child's key (C{""}: not one).
     """
     why = whyNotMovable(upstream)
     if why is not None:
@@ -200,7 +205,14 @@ def releaseChild(
     pipes = child.transport.pipes  # type: ignore[union-attr]
     try:
         handed = describeChild(
-            configured, upstream, session, logLevel, subscriptions, dup=dup, getpgid=getpgid
+            configured,
+            upstream,
+            session,
+            logLevel,
+            subscriptions,
+            dup=dup,
+            getpgid=getpgid,
+            childKey=childKey,
         )
     except OSError as e:
         log.warn(

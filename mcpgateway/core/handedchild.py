@@ -143,6 +143,10 @@ class HandedChild:
     """The values of its secret references, sealed (L{sealSecrets}; C{""}:
     it was given none): the next process keeps it only when it resolves
     the same values (L{secretsMatch})."""
+    childKey: str = ""
+    """A scoped pool's child: its child key (L{mcpgateway.core.spec.Variant.childKey}),
+    by which the next process finds the route whose child it is (C{""}: the
+    server's shared child, or L{session}'s)."""
 
     def toJson(self) -> dict[str, Any]:
         return {
@@ -165,6 +169,7 @@ class HandedChild:
             "probed": self.probed,
             "others": None if self.others is None else list(self.others),
             "secrets": self.secrets,
+            "childKey": self.childKey,
             "fds": CHILD_FDS,
         }
 
@@ -186,7 +191,7 @@ class HandedChild:
             layout, command = data.get("layout", ""), data.get("command", "")
             probed = _probed(data.get("probed", {}))
             others = _others(data.get("others"))
-            secrets = data.get("secrets", "")
+            secrets, childKey = data.get("secrets", ""), data.get("childKey", "")
         except (KeyError, TypeError, ValueError) as e:
             raise BadRecord(f"a child's record lacks or mangles {e}") from None
         if not (
@@ -203,6 +208,8 @@ class HandedChild:
             and isinstance(command, str)
             and isinstance(secrets, str)
             and (secrets == "" or SEALED.fullmatch(secrets) is not None)
+            and isinstance(childKey, str)
+            and len(childKey) <= MAX_CHILD_KEY
         ):
             raise BadRecord("a child's record has a field of the wrong type")
         results = {}
@@ -232,9 +239,13 @@ class HandedChild:
             probed,
             others,
             secrets,
+            childKey,
         )
 
 
+MAX_CHILD_KEY = 1024
+"""The longest child key a record may hold (a route's, with a credential's
+and a principal's keys after it, is far shorter)."""
 MAX_OTHERS = 256
 """The most other servers' paths a record may hold (as many as the
 launcher reads)."""

@@ -89,7 +89,7 @@ from mcpgateway.core.spawn import SecretsUnavailable, Spawner
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.ops.anew import MAX_NAMED, StartedAnew, named
-from mcpgateway.ops.runningchildren import ownedOf, runningChildren
+from mcpgateway.ops.runningchildren import ownedOf, placedAs, runningChildren
 from mcpgateway.runtime import logs, procfs
 from mcpgateway.runtime.threads import RunInThread
 
@@ -253,11 +253,19 @@ class ChildSender:
         handed: list[HandedChild] = []
         left: list[StartedAnew] = []
         for pool in self._pools().values():
-            for session, upstream, level, subscriptions in runningChildren(pool):
-                why = whyNotMovable(upstream)
+            for running in runningChildren(pool):
+                session, upstream = running.session, running.upstream
+                why = running.why or whyNotMovable(upstream)
                 one = None
                 if why is None:
-                    one = releaseChild(pool.spec, upstream, session, level, subscriptions)
+                    one = releaseChild(
+                        running.configured,
+                        upstream,
+                        session,
+                        running.level,
+                        running.subscriptions,
+                        childKey=running.childKey,
+                    )
                     why = "its pipes could not be passed on"
                 if one is None:
                     pid = upstream.pid or 0
@@ -283,8 +291,9 @@ class ChildSender:
         rather than stop with this one. How many requests were ended."""
         ended = 0
         for pool in self._pools().values():
-            for _, upstream, _, _ in runningChildren(pool):
-                if whyNotKept(upstream) is None:
+            for running in runningChildren(pool):
+                upstream = running.upstream
+                if running.why is None and whyNotKept(upstream) is None:
                     ended += upstream.router.letGo(LET_GO.format(server=upstream.spec.name))
         if ended:
             self.log.info(
@@ -297,9 +306,10 @@ class ChildSender:
     def _writesLeft(self) -> bool:
         """Whether a child that can be kept has writes that have not left."""
         return any(
-            whyNotKept(upstream) is None and unsentTo(upstream) > 0
+            running.why is None and whyNotKept(upstream) is None and unsentTo(upstream) > 0
             for pool in self._pools().values()
-            for _, upstream, _, _ in runningChildren(pool)
+            for running in runningChildren(pool)
+            for upstream in (running.upstream,)
         )
 
     def _written(self) -> Deferred[None]:
@@ -602,17 +612,18 @@ class ChildAdoption:
         if pool is None or self.spawner is None:
             self._stop(handed, "its server is no longer configured")
             return
-        upstream = self._upstreamOf(pool, handed)
-        if upstream is None:
+        placed = placedAs(pool, handed)
+        if placed is None:
             if handed.session and not final:
                 self._waiting.append(handed)
             else:
                 self._stop(handed, "its session was not kept" if handed.session else "not served")
             return
+        upstream, configured = placed
         if upstream.child is not None:
             self._stop(handed, "a new child was started meanwhile")
             return
-        if not fingerprintMatches(pool.spec, upstream, handed):
+        if not fingerprintMatches(configured, upstream, handed):
             self._stop(handed, "its server's command, arguments, environment or sandbox changed")
             return
         if confinementNow(self.spawner, upstream.spec) != handed.confinement:
@@ -764,17 +775,6 @@ class ChildAdoption:
             self._place(handed, final or self._linkGone)
         if not self._holding:
             self._release()
-
-    def _upstreamOf(self, pool: Any, handed: HandedChild) -> Upstream | None:
-        if not handed.session:
-            from mcpgateway.core.pools.shared import SharedPlacement
-
-            placement = getattr(pool, "placement", None)
-            if isinstance(placement, SharedPlacement) and not pool.ownsChildren():
-                return placement.upstream()
-            return None
-        owned = ownedOf(pool)
-        return None if owned is None else owned.childById(handed.session)
 
     def _stop(self, handed: HandedChild, why: str) -> None:
         self._resolved.pop((handed.pid, handed.startTime), None)

@@ -179,11 +179,12 @@ class CrashKeeping(Service):
         it among those started anew)."""
         count = 0
         for pool in self._pools().values():
-            for session, upstream, level, subscriptions in runningChildren(pool):
+            for running in runningChildren(pool):
+                upstream = running.upstream
                 pid = upstream.pid
                 if pid is None or pid in self._warden.kept:
                     continue
-                why = whyNotKept(upstream)
+                why = running.why or whyNotKept(upstream)
                 if why is None and getattr(upstream.child, "proxied", False):
                     # Its own allow list's: what the server's package install
                     # reached its registries by is not the child's way out.
@@ -196,7 +197,13 @@ class CrashKeeping(Service):
                 nextId = next(upstream.router._ids) + ID_JUMP
                 try:
                     handed = describeChild(
-                        pool.spec, upstream, session, level, subscriptions, nextId=nextId
+                        running.configured,
+                        upstream,
+                        running.session,
+                        running.level,
+                        running.subscriptions,
+                        nextId=nextId,
+                        childKey=running.childKey,
                     )
                 except OSError:
                     continue

@@ -1,17 +1,49 @@
-# -*- test-case-name: tests.ops.test_crashkeep,tests.ops.test_childhandover -*-
+# -*- test-case-name: tests.ops.test_crashkeep,tests.ops.test_childhandover,tests.ops.test_runningchildren -*-
 """The running children of a server's pool, as a restart passes them to
 its successor (L{mcpgateway.ops.childhandover}) and the crash keeping
 gives them to the warden (L{mcpgateway.ops.crashkeep}): a shared child,
-and each session's own.
+each workspace route's child of a scoped pool (by its child key), and
+each session's own; and where the successor serves each one it is handed
+(L{placedAs}).
+
+A scoped pool's child made for a client's credentials or for one
+principal is named with why it is not kept: the next process knows its
+launch only once a client of those credentials (or that principal) comes,
+so it could not tell whether the child runs what it would start.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
+from mcpgateway.core.handedchild import HandedChild
 from mcpgateway.core.pools.owned import OwnedChildren
+from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.upstream import Upstream
+
+NOT_KEPT_SCOPED = (
+    "it was started for a client's credentials or one principal, whose launch the next"
+    " process knows only once such a client comes"
+)
+
+
+class RunningChild(NamedTuple):
+    """One running child of a pool, with what its record says of it."""
+
+    session: str
+    """The id of the session whose own child it is (C{""}: not one session's)."""
+    upstream: Upstream
+    level: str | None
+    """The log level its sessions asked it for."""
+    subscriptions: tuple[str, ...]
+    """The resources its sessions subscribed to."""
+    configured: ServerSpec
+    """What its server (or its route) is configured to run: its fingerprint's."""
+    childKey: str = ""
+    """A scoped pool's child key (C{""}: the pool's shared child, or a session's)."""
+    why: str | None = None
+    """Why the pool does not let it be kept, whatever it is doing (C{None}: it may be)."""
 
 
 def ownedOf(pool: Any) -> OwnedChildren | None:
@@ -31,15 +63,28 @@ def sharedOf(pool: Any) -> Upstream | None:
     return None
 
 
-def runningChildren(pool: Any) -> Iterator[tuple[str, Upstream, str | None, tuple[str, ...]]]:
-    """The running children of C{pool}: C{(session id or "", upstream, log
-    level, subscriptions)}."""
+def _fanoutState(upstream: Upstream) -> tuple[str | None, tuple[str, ...]]:
+    """The log level and subscriptions a shared child's sessions asked it for."""
+    fanout = upstream.router.fanout
+    level = getattr(fanout, "childLogLevel", None)
+    return level, tuple(sorted(getattr(fanout, "subscriptions", ())))
+
+
+def runningChildren(pool: Any) -> Iterator[RunningChild]:
+    """The running children of C{pool}."""
+    from mcpgateway.core.pools.keyedplacement import KeyedPlacement
+
     shared = sharedOf(pool)
     if shared is not None and shared.child is not None:
-        fanout = shared.router.fanout
-        level = getattr(fanout, "childLogLevel", None)
-        subscriptions = tuple(sorted(getattr(fanout, "subscriptions", ())))
-        yield "", shared, level, subscriptions
+        yield RunningChild("", shared, *_fanoutState(shared), pool.spec)
+    placement = getattr(pool, "placement", None)
+    if isinstance(placement, KeyedPlacement):
+        for key, upstream in placement.table.items():
+            if upstream.child is None:
+                continue
+            launch = placement.table.madeFrom(key).launch
+            why = NOT_KEPT_SCOPED if ("/c:" in key or "/p:" in key) else None
+            yield RunningChild("", upstream, *_fanoutState(upstream), launch, key, why)
     owned = ownedOf(pool)
     if owned is None:
         return
@@ -49,4 +94,28 @@ def runningChildren(pool: Any) -> Iterator[tuple[str, Upstream, str | None, tupl
         session = owned.owner(sessionId)
         level = getattr(session, "logLevel", None)
         subscriptions = tuple(sorted(getattr(session, "subscriptions", ())))
-        yield sessionId, upstream, level, subscriptions
+        yield RunningChild(sessionId, upstream, level, subscriptions, pool.spec)
+
+
+def placedAs(pool: Any, handed: HandedChild) -> tuple[Upstream, ServerSpec] | None:
+    """Where C{pool} serves the kept child C{handed}, and what it is
+    configured to run there (what its fingerprint must match): its shared
+    child, the child of the route that makes its child key now, or its
+    session's own (C{None}: none; a session's own child may be found once
+    the sessions are merged)."""
+    from mcpgateway.core.pools.keyedplacement import KeyedPlacement
+    from mcpgateway.core.pools.shared import SharedPlacement
+
+    placement = getattr(pool, "placement", None)
+    if handed.session:
+        owned = ownedOf(pool)
+        upstream = None if owned is None else owned.childById(handed.session)
+        return None if upstream is None else (upstream, pool.spec)
+    if handed.childKey:
+        found = (
+            placement.childFor(handed.childKey) if isinstance(placement, KeyedPlacement) else None
+        )
+        return None if found is None else (found[0], found[1].launch)
+    if isinstance(placement, SharedPlacement) and not pool.ownsChildren():
+        return placement.upstream(), pool.spec
+    return None

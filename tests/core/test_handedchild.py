@@ -106,6 +106,8 @@ def test_an_oversized_or_unreadable_record_breaks_the_stream() -> None:
         {"secrets": 5},
         {"secrets": "the token itself"},
         {"secrets": "00" * 16 + ":" + "ab" * 31},
+        {"childKey": 5},
+        {"childKey": "k" * 1025},
     ],
 )
 def test_a_mangled_record_is_refused(change: dict[str, Any]) -> None:
@@ -226,10 +228,10 @@ def test_what_is_not_a_seal_matches_nothing(sealed: str) -> None:
     assert not secretsMatch(sealed, Redactor({}))
 
 
-def test_a_childs_sealed_secrets_go_in_its_record() -> None:
-    child = replace(CHILD, secrets=sealSecrets(Redactor({"${env:T}": "v"})))
+def test_a_childs_sealed_secrets_and_child_key_go_in_its_record() -> None:
+    child = replace(CHILD, secrets=sealSecrets(Redactor({"${env:T}": "v"})), childKey="k/1")
     again = HandedChild.fromJson(child.toJson(), (7, 8, 9))
-    assert again.secrets == child.secrets
+    assert (again.secrets, again.childKey) == (child.secrets, "k/1")
     # A record of a gateway that seals nothing says it was given nothing.
     unsealed = {k: v for k, v in child.toJson().items() if k != "secrets"}
     assert HandedChild.fromJson(unsealed, (7, 8, 9)).secrets == ""

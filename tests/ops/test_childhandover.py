@@ -20,6 +20,7 @@ from mcpgateway.core.spawn import SecretsUnavailable
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops import childhandover
 from mcpgateway.ops.childhandover import ADOPTED, ChildAdoption, ChildSender, gateWait
+from mcpgateway.ops.runningchildren import RunningChild
 from tests.fakes import capturedGatewayLogs
 from tests.support.ops.handedrecord import RECORD
 
@@ -215,7 +216,7 @@ def test_a_child_whose_sandbox_this_gateway_lays_out_otherwise_is_stopped(
     taking, _ = adoption(Clock())
     taking.pools = lambda: pools
     taking.spawner = object()  # type: ignore[assignment]
-    taking._upstreamOf = lambda pool, handed: placed  # type: ignore[assignment,method-assign,return-value]
+    monkeypatch.setattr(childhandover, "placedAs", lambda pool, handed: (placed, placed.spec))
     for fd in (10, 11, 12):
         taking.descriptor(fd)
     taking.data(encodeRecord({**RECORD, "confinement": "auto", "layout": "old"}))
@@ -268,7 +269,7 @@ def placing(
     taking, _ = adoption(clock)
     taking.pools = lambda: {"gone": placed}
     taking.spawner = object()  # type: ignore[assignment]
-    taking._upstreamOf = lambda pool, handed: placed  # type: ignore[assignment,method-assign,return-value]
+    monkeypatch.setattr(childhandover, "placedAs", lambda pool, handed: (placed, placed.spec))
     return taking, attached, placed
 
 
@@ -430,7 +431,9 @@ def test_a_sender_names_each_child_that_cannot_move(
             name = "busy"
 
     monkeypatch.setattr(
-        childhandover, "runningChildren", lambda pool: iter([("s" * 12, Up(), None, ())])
+        childhandover,
+        "runningChildren",
+        lambda pool: iter([RunningChild("s" * 12, Up(), None, (), Up.spec)]),  # type: ignore[arg-type]
     )
     monkeypatch.setattr(childhandover, "whyNotKept", lambda u: "it was given secrets")
     monkeypatch.setattr(childhandover, "whyNotMovable", lambda u: "a request is in flight on it")
@@ -509,7 +512,7 @@ def givenSecrets(
     resolver = Resolving()
     taking.pools = lambda: {"gone": placed}
     taking.spawner = resolver  # type: ignore[assignment]
-    taking._upstreamOf = lambda pool, handed: placed  # type: ignore[assignment,method-assign,return-value]
+    monkeypatch.setattr(childhandover, "placedAs", lambda pool, handed: (placed, placed.spec))
     for fd in (10, 11, 12):
         taking.descriptor(fd)
     taking.data(encodeRecord({**RECORD, "secrets": sealSecrets(Redactor(sealed))}))
@@ -568,7 +571,7 @@ def test_a_child_whose_record_seals_no_secrets_is_not_kept(
     resolver = Resolving()
     taking.pools = lambda: {"gone": placed}
     taking.spawner = resolver  # type: ignore[assignment]
-    taking._upstreamOf = lambda pool, handed: placed  # type: ignore[assignment,method-assign,return-value]
+    monkeypatch.setattr(childhandover, "placedAs", lambda pool, handed: (placed, placed.spec))
     for fd in (10, 11, 12):
         taking.descriptor(fd)
     taking.data(encodeRecord(RECORD))

@@ -20,6 +20,7 @@ from mcpgateway.core.handedchild import HandedChild
 from mcpgateway.ops import crashkeep
 from mcpgateway.ops.childhandover import ChildAdoption
 from mcpgateway.ops.crashkeep import ID_JUMP, KEEP_EVERY, SETTLE, CrashAdoption, CrashKeeping
+from mcpgateway.ops.runningchildren import RunningChild
 
 
 class FakeWarden:
@@ -84,7 +85,7 @@ def pools(monkeypatch: pytest.MonkeyPatch) -> dict[str, FakePool]:
 
     def running(pool: FakePool) -> Any:
         for session, upstream in pool.children:
-            yield session, upstream, None, ()
+            yield RunningChild(session, upstream, None, (), pool.spec)  # type: ignore[arg-type]
 
     def describe(configured: Any, upstream: FakeUpstream, session: str, *rest: Any, **kw: Any):  # type: ignore[no-untyped-def]
         assert upstream.pid is not None

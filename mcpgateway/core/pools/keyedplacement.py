@@ -122,6 +122,15 @@ class KeyedPlacement:
     def principalOf(self, upstream: Upstream) -> str:
         return self.table.principalOf(upstream)
 
+    def childFor(self, childKey: str) -> tuple[Upstream, Variant] | None:
+        """The child of C{childKey} (made, not started, when it has none) and
+        the variant of a route of the server that makes it now (C{None}: no
+        route does): where a restart's kept child of that key is served."""
+        for variant in self._kit.routes().values():
+            if variant.childKey == childKey:
+                return self.table.childOf(variant), variant
+        return None
+
     def useLaunchSpec(self, spec: ServerSpec, owned: list[Upstream]) -> None:
         """Start the global route's child with C{spec} from its next spawn on
         (the other routes' children start from their own launch specs)."""

@@ -1,0 +1,64 @@
+"""The running children of a pool as a restart hands them over, and where
+the next process serves each one it is handed: a scoped pool's children
+by child key (fake processes, no reactor)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from mcpgateway.core.handedchild import HandedChild
+from mcpgateway.core.pools.keyedplacement import KeyedPlacement
+from mcpgateway.core.status import Lifecycle
+from mcpgateway.ops.runningchildren import NOT_KEPT_SCOPED, placedAs, runningChildren
+from tests.support.core.pools.keyedplacement import BASE, A, B, ScopedCase
+
+
+def handed(childKey: str = "", session: str = "") -> HandedChild:
+    return HandedChild("fs", session, "f", 70, 70, childKey=childKey, fds=(3, 4, 5))
+
+
+class KeyedChildrenTests(ScopedCase):
+    def test_each_routes_running_child_is_listed_by_its_child_key(self) -> None:
+        self.opened(self.session(A))
+        self.opened(self.session(B))
+        running = {child.childKey: child for child in runningChildren(self.pool)}
+        self.assertEqual(set(running), {"child:/ws/a:t", "child:/ws/b:t"})
+        alpha = running["child:/ws/a:t"]
+        # What its route is configured to run, for the fingerprint: its workspace's launch.
+        self.assertEqual((alpha.session, alpha.configured.cwd, alpha.why), ("", "/ws/a", None))
+        self.assertEqual(alpha.upstream.state, Lifecycle.RUNNING)
+
+    def test_a_child_made_for_credentials_is_listed_with_why_it_is_not_kept(self) -> None:
+        self.pool = self.makePool(
+            dataclasses.replace(BASE, mode="credential", credentialEnv=("TOKEN",))
+        )
+        self.opened(self.session("", "key-a", (("TOKEN", "value-a"),)))
+        [child] = runningChildren(self.pool)
+        self.assertIn("/c:", child.childKey)
+        self.assertEqual(child.why, NOT_KEPT_SCOPED)
+
+    def test_a_stopped_child_is_not_listed(self) -> None:
+        self.opened(self.session(A))
+        placement = self.pool.placement
+        assert isinstance(placement, KeyedPlacement)
+        [(_, upstream)] = placement.table.items()
+        upstream.stop()
+        self.reactor.lastProcess.exit(0)
+        self.assertEqual(list(runningChildren(self.pool)), [])
+
+    def test_a_handed_child_is_served_as_the_child_of_the_route_that_makes_its_key(self) -> None:
+        placed = placedAs(self.pool, handed("child:/ws/b:t"))
+        assert placed is not None
+        upstream, configured = placed
+        # Made, not started: the kept process is attached to it.
+        self.assertEqual(
+            (upstream.state, upstream.child, configured.cwd), (Lifecycle.STOPPED, None, "/ws/b")
+        )
+        session = self.session(B)
+        placement = self.pool.placement
+        assert isinstance(placement, KeyedPlacement)
+        self.assertIs(placement.table.childOf(session.variant), upstream)  # type: ignore[arg-type]
+
+    def test_a_key_no_route_makes_now_is_not_served(self) -> None:
+        self.assertIsNone(placedAs(self.pool, handed("child:/ws/gone:t")))
+        self.assertIsNone(placedAs(self.pool, handed()))  # not a shared pool
