@@ -12,7 +12,8 @@ tracer, C{--windows} times, and prints, per runtime (C{MCPGATEWAY_TWISTED=tuned}
 C{stock}), the files of C{mcpgateway/} whose code ran (C{files}) and the
 files a reader of the call opens (C{readerFiles}: those and the files
 defining the classes of the gateway's objects the calls touched, see
-C{calltrace.py}): what every window ran, so that a timer of the gateway's
+C{calltrace.py}) and the functions of those files called (C{functions}):
+what every window ran, so that a timer of the gateway's
 coming due in one window is not taken for the call's (C{background}); and
 the gateway's modules the process held after the last window (C{loaded}).
 
@@ -275,6 +276,7 @@ def filesPerCall(
         "readerFiles": len(read),
         "files": sorted(ran),
         "readOnly": sorted(read - ran),
+        "functions": sorted(set.intersection(*(set(t["functions"]) for t in traces))),
         "background": sorted(set.union(*(set(t["ran"]) for t in traces)) - ran),
         "loaded": traces[-1]["loaded"],
     }

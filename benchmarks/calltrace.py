@@ -17,6 +17,8 @@ L{TRACE_OFF} (SIGRTMIN+1) removes it and writes C{OUTFILE}, one JSON object:
     C{self} and arguments, the locals it returns with, and the attributes
     of its C{self} that its code names (C{self.notices.untold} names
     C{notices}), whichever function of whichever package ran;
+  - C{functions}: the functions of those files that were called, each as
+    C{file:qualified name} (what of a file a call runs);
   - C{loaded}: the modules of the package the process holds as the
     window ends (what the calls and everything before them loaded).
 
@@ -47,6 +49,7 @@ class Tracer:
         self.root = root
         self.ran: set[str] = set()
         self.read: set[str] = set()
+        self.functions: set[tuple[str, str]] = set()
         self._fileOfType: dict[type, tuple[str, ...]] = {}
         self._selfNames: dict[CodeType, tuple[str, ...]] = {}
 
@@ -91,6 +94,7 @@ class Tracer:
             filename = code.co_filename
             if filename.startswith(self.root):
                 self.ran.add(filename)
+                self.functions.add((filename, code.co_qualname))
             if code.co_argcount:
                 values = frame.f_locals
                 for index, name in enumerate(code.co_varnames[: code.co_argcount]):
@@ -111,7 +115,13 @@ class Tracer:
         def names(paths: set[str]) -> list[str]:
             return sorted(path[len(parent) :].replace(os.sep, "/") for path in paths)
 
-        return {"ran": names(self.ran), "read": names(self.ran | self.read)}
+        return {
+            "ran": names(self.ran),
+            "read": names(self.ran | self.read),
+            "functions": sorted(
+                f"{name}:{function}" for path, function in self.functions for name in names({path})
+            ),
+        }
 
 
 def install(out: str) -> None:
