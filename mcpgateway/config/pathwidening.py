@@ -74,6 +74,28 @@ def outsideWorkspace(
     return found
 
 
+def wordsOutside(words: Iterable[tuple[str, str]], workspace: str, home: str) -> list[PathWidening]:
+    """Of C{words} (a key and its expanded value each: an argument, a
+    variable, the C{cwd} that a workspace's C{.env} filled in), those that
+    name a path outside C{workspace} that the system does not show every
+    child anyway: the whole value, an option's value (C{--root=/x}) or any
+    part of a list of paths (C{a:/b}), whatever the variable's name. What a
+    repository's file gives your own entry is judged as the repository's
+    own entry's paths are (L{mcpgateway.config.scopes})."""
+    root = os.path.realpath(workspace)
+    found: list[PathWidening] = []
+    for key, word in words:
+        for part in {word, word.partition("=")[2], *word.split(os.pathsep)}:
+            path = _pathOf(part, home, root)
+            if path is None:
+                continue
+            resolved = os.path.realpath(path)
+            if not (_inside(resolved, root) or _system(resolved)):
+                found.append(PathWidening(key, resolved))
+                break
+    return found
+
+
 def entryOutside(
     entry: Mapping[str, object], environ: Mapping[str, str], workspace: str
 ) -> list[PathWidening]:

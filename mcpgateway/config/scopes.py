@@ -85,7 +85,7 @@ from mcpgateway.config.envfiles import (
     readWorkspaceEnv,
 )
 from mcpgateway.config.origins import entryDigest
-from mcpgateway.config.pathwidening import outsideWorkspace
+from mcpgateway.config.pathwidening import outsideWorkspace, wordsOutside
 from mcpgateway.config.projectenv import (
     asReferences,
     defaulted,
@@ -336,6 +336,12 @@ class _Context:
             gatewayFile = self.ownCode(project, spec, cwd, gatewayFile, listed)
         env = overlay(parsed.env, gatewayFile, passed if scoped else None)
         launch = _launch(spec, env, cwd, self.environ, lookAgain=True)
+        if (
+            project.origin is None
+            and given.values
+            and self.chosenOutside(project, given, launch, workspace)
+        ):
+            return None
         if project.origin is not None:
             origin = EntryOrigin(project.origin, workspace, entryDigest(project.entry))
             launch = self.narrowedSandbox(replace(launch, origin=origin), origin)
@@ -366,6 +372,52 @@ class _Context:
             f' only the names its entry lists (its "env", "${{NAME}}" and "envFrom"){withheld}'
         )
         return given
+
+    def chosenOutside(
+        self, project: ProjectEntry, given: EnvFile, launch: ServerSpec, workspace: str
+    ) -> bool:
+        """Whether a value the workspace's C{.env} gave your own entry
+        C{project} (C{given}: what it takes of that file, L{yours}) makes
+        its C{command}, C{args}, C{cwd} or a variable name a path outside
+        the workspace (L{wordsOutside}). The file may be a cloned
+        repository's, which must not choose what your server is shown or
+        writes: that route of the server is not served then, with a warning
+        naming the key and the path (never a value) and how to choose it."""
+        names = set(given.names)
+        entry = project.entry if isinstance(project.entry, dict) else {}
+
+        def filled(raw: object) -> bool:
+            return bool(_referenced(raw) & names)
+
+        words: list[tuple[str, str]] = []
+        rawArgs = entry.get("args")
+        rawArgs = rawArgs if isinstance(rawArgs, list) else []
+        if filled(rawArgs):
+            whole = len(rawArgs) != len(launch.args)  # not one for one: judge them all
+            words += [
+                (f"args[{index}]", arg)
+                for index, arg in enumerate(launch.args)
+                if whole or filled(rawArgs[index])
+            ]
+        if filled(entry.get("command")):
+            words.append(("command", launch.command))
+        if filled(entry.get("cwd")) and launch.cwd is not None:
+            words.append(("cwd", launch.cwd))
+        rawEnv = entry.get("env")
+        rawEnv = rawEnv if isinstance(rawEnv, dict) else {}
+        words += [(f"env.{k}", v) for k, v in launch.env if k in names or filled(rawEnv.get(k))]
+        home = self.environ.get("HOME") or os.path.expanduser("~")
+        outside = wordsOutside(words, workspace, home)
+        if not outside:
+            return False
+        shown = ", ".join(widening.describe() for widening in outside)
+        self.out.warnings.append(
+            f"server '{project.name}' ({project.label}): {given.path} makes its {shown}, outside"
+            f" the workspace {workspace}: a project's file may not choose what your"
+            " server is shown; not served from this workspace (set the variable in your"
+            f" environment or {self.gatewayEnv.path} to choose it yourself)"
+        )
+        return True
 
     def yours(self, project: ProjectEntry, wsFile: EnvFile) -> EnvFile:
         """Of a workspace's C{wsFile}, what your own entry C{project} (a

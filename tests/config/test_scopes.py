@@ -245,6 +245,47 @@ def test_a_repositorys_env_moves_no_data_folder_and_swaps_no_token_of_yours(
     assert env["DATA_DIR"] == f"{p}/data" and env["GITHUB_TOKEN"] == "yours"
 
 
+@pytest.mark.parametrize(
+    ("entry", "key"),
+    [
+        ({"command": "srv", "args": ["${WORKDIR}"]}, "args[0]"),
+        ({"command": "srv", "args": ["--root=${WORKDIR}/x"]}, "args[0]"),
+        ({"command": "srv", "env": {"STORE_DIR": "${WORKDIR}"}}, "env.STORE_DIR"),
+        ({"command": "srv", "envFrom": ["WORKDIR"]}, "env.WORKDIR"),
+        ({"command": "srv", "env": {"PYTHONPATH": "/usr/lib:${WORKDIR}"}}, "env.PYTHONPATH"),
+        ({"command": "srv", "cwd": "${WORKDIR}"}, "cwd"),
+    ],
+)
+def test_a_workspace_env_never_makes_your_entry_name_a_path_outside_it(
+    tmp_path: Path, entry: dict[str, Any], key: str
+) -> None:
+    """A value your own entry leaves to the workspace's .env (a ${NAME} you
+    do not set, its envFrom) may be a cloned repository's: it may not make
+    your server's arguments, variables or cwd name a path outside that
+    workspace (another repository's .git, your Documents), which the
+    sandbox would show your child, writable for a data folder."""
+    elsewhere = tmp_path / "otherrepo"
+    (elsewhere / ".git").mkdir(parents=True)
+    p = workspace(tmp_path, "p", f"WORKDIR={elsewhere}/.git\n")
+    scoped = build({"projects": {p: {"mcpServers": {"x": entry}}}})
+    assert "x" not in scoped.specs or scoped.specs["x"].variants == ()
+    [warning] = [w for w in scoped.warnings if "outside the workspace" in w]
+    assert f"its {key} {elsewhere}/.git" in warning and "not served from this workspace" in warning
+
+
+def test_a_workspace_env_may_name_what_is_in_the_workspace_or_no_path(tmp_path: Path) -> None:
+    p = workspace(tmp_path, "p", "SUB=data\nPORT=8080\nTOKEN=t\n")
+    entry = {
+        "command": "srv",
+        "args": ["${SUB}", "--port=${PORT}", f"{p}/${{SUB}}"],
+        "env": {"TOKEN": "${TOKEN}", "DATA_DIR": "./${SUB}"},
+    }
+    scoped = build({"projects": {p: {"mcpServers": {"x": entry}}}})
+    [variant] = scoped.specs["x"].variants
+    assert variant.launch.args == ("data", "--port=8080", f"{p}/data")
+    assert not [w for w in scoped.warnings if "outside the workspace" in w]
+
+
 def test_the_users_servers_get_the_gateway_env(tmp_path: Path) -> None:
     gatewayFile = tmp_path / ".env"
     gatewayFile.write_text("TOKEN=gateway\n")
