@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mcpgateway.clientconfigs.adopted import routeUrl, stateDirKeys
+from mcpgateway.clientconfigs.clients.claudecode import trustAccepted
 from mcpgateway.clientconfigs.engine import AdoptionEngine
 from mcpgateway.clientconfigs.ignoredkeys import ignoredLine
 from mcpgateway.clientconfigs.reports import EngineReport
@@ -72,7 +73,7 @@ def claudeProjects(path: Path | None) -> list[Path]:
     """The project directories of a Claude config whose project files
     (C{.cursor/mcp.json}, C{.vscode/mcp.json}...) are adopted: the keys of
     its C{projects} that are absolute paths of existing directories whose
-    trust the user accepted (C{hasTrustDialogAccepted}). Claude Code lists a
+    trust the user accepted (L{trustAccepted}). Claude Code lists a
     folder as soon as it runs there, before its trust dialog: a checkout the
     user declined is not the gateway's to rewrite and serve. Empty when the
     file is missing or unreadable."""
@@ -91,7 +92,7 @@ def claudeProjects(path: Path | None) -> list[Path]:
         if isinstance(key, str)
         and os.path.isabs(key)
         and isinstance(projects[key], dict)
-        and projects[key].get("hasTrustDialogAccepted") is True
+        and trustAccepted(projects, key)
         and os.path.isdir(key)
     ]
 

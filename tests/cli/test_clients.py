@@ -69,6 +69,7 @@ def claudeSetup(home: Path, tmp_path: Path, configPath: Path | None = None) -> t
         },
         "projects": {
             str(project): {
+                "hasTrustDialogAccepted": True,
                 "enableAllProjectMcpServers": True,
                 "mcpServers": {"db": {"command": "db-server"}},
             }

@@ -46,8 +46,12 @@ def setUp(home: Path) -> tuple[Path, Path, bytes]:
         "mcpServers": {"search": {"command": "search-mcp"}},
         "_mcp_gateway_ts": 7,
         "projects": {
-            p1: {"enableAllProjectMcpServers": True, "mcpServers": {"lint": {"command": "lint"}}},
-            p2: {"enableAllProjectMcpServers": True},
+            p1: {
+                "hasTrustDialogAccepted": True,
+                "enableAllProjectMcpServers": True,
+                "mcpServers": {"lint": {"command": "lint"}},
+            },
+            p2: {"hasTrustDialogAccepted": True, "enableAllProjectMcpServers": True},
         },
     }
     adopted: dict[str, Any] = json.loads(json.dumps(before))
@@ -110,6 +114,7 @@ def test_an_old_format_backup_is_restored_at_the_next_start(home: Path) -> None:
     assert sorted(loaded.servers) == ["search"]
     source.listening(9100)
     assert json.loads(config.read_text())["projects"][str(home / "work" / "two")] == {
+        "hasTrustDialogAccepted": True,
         "enableAllProjectMcpServers": True,
         "mcpServers": {"db": http("db", str(home / "work" / "two"))},
     }

@@ -181,7 +181,9 @@ def test_shadowEntriesAreAskedAboutToo(host: Host, stateDir: Path) -> None:
         host.home / ".claude.json",
         {
             "mcpServers": {"fs": SERVER},
-            "projects": {str(project): {"enableAllProjectMcpServers": True}},
+            "projects": {
+                str(project): {"hasTrustDialogAccepted": True, "enableAllProjectMcpServers": True}
+            },
         },
     )
     write(host.home / ".claude" / "settings.json", {"allowedMcpServers": [{"serverName": "fs"}]})

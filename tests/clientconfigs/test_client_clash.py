@@ -245,7 +245,9 @@ def test_a_copy_read_before_the_start_gets_its_shadows_again(home: Path) -> None
         home / ".claude.json",
         {
             "mcpServers": {"memory": MEMORY_A},
-            "projects": {str(work): {"enableAllProjectMcpServers": True}},
+            "projects": {
+                str(work): {"hasTrustDialogAccepted": True, "enableAllProjectMcpServers": True}
+            },
         },
     )
     preStart = path.read_bytes()

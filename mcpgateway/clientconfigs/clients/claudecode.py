@@ -39,7 +39,7 @@ import copy
 import fnmatch
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -149,8 +149,11 @@ class ClaudeCode(ClientAdapter):
         self, file: ClientFile, doc: Document, notes: list[str]
     ) -> dict[tuple[Location, str], Any]:
         """The approved servers of the known projects' C{.mcp.json} (a
-        C{.claude.json} only). A C{.mcp.json} that cannot be read is left
-        alone, with a note."""
+        C{.claude.json} only), of the projects whose folder the user trusted
+        (L{trustAccepted}): a folder's own files (its C{.mcp.json}, the
+        approvals of its C{.claude/settings.local.json}) are a repository's
+        until then. A C{.mcp.json} that cannot be read is left alone, with
+        a note."""
         from mcpgateway.clientconfigs.jsonfile import readJson
 
         projects = _top(doc).get("projects")
@@ -162,6 +165,8 @@ class ClaudeCode(ClientAdapter):
             block = projects[project]
             if not isinstance(block, dict) or not isinstance(block.get("mcpServers", {}), dict):
                 continue
+            if not trustAccepted(projects, project):
+                continue  # Claude Code starts none of a folder's servers before its trust
             try:
                 canonicalPath(project)
             except ValueError:
@@ -213,6 +218,24 @@ class ClaudeCode(ClientAdapter):
         if self.refusal is not None:
             return self.refusal(list(wanted))
         return claudeCodePolicy(host, wanted) if self.checkPolicy else None
+
+
+def trustAccepted(projects: Mapping[str, Any], project: str) -> bool:
+    """Whether the user accepted the trust of folder C{project} in Claude
+    Code (C{hasTrustDialogAccepted} in its block of C{~/.claude.json}, or in
+    the block of a folder above it, whose trust covers the folders in it,
+    as Claude Code reads it). Claude Code lists a folder as soon as it runs
+    there, before that dialog: a checkout the user declined is not the
+    gateway's to serve."""
+    path = os.path.normpath(project)
+    while True:
+        block = projects.get(path)
+        if isinstance(block, dict) and block.get("hasTrustDialogAccepted") is True:
+            return True
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
 
 
 def _top(doc: Document) -> dict[str, Any]:

@@ -65,7 +65,10 @@ def test_approvedServersAreShadowed(home: Path, stateDir: Path) -> None:
     one, mcpJson = project(home, "one", {"db": stdio("db"), "web": http("https://x/mcp")})
     path = write(
         home / ".claude.json",
-        {"numStartups": 1, "projects": {one: {"enableAllProjectMcpServers": True}}},
+        {
+            "numStartups": 1,
+            "projects": {one: {"hasTrustDialogAccepted": True, "enableAllProjectMcpServers": True}},
+        },
     )
     before, mcpBefore = path.read_bytes(), mcpJson.read_bytes()
     claude = config(home, stateDir)
@@ -102,8 +105,16 @@ def test_onlyApprovedNamesAreShadowed(home: Path, stateDir: Path) -> None:
         home / ".claude.json",
         {
             "projects": {
-                one: {"enabledMcpjsonServers": ["a", "b"], "disabledMcpjsonServers": ["b"]},
-                two: {"enableAllProjectMcpServers": True, "disabledMcpjsonServers": ["c"]},
+                one: {
+                    "hasTrustDialogAccepted": True,
+                    "enabledMcpjsonServers": ["a", "b"],
+                    "disabledMcpjsonServers": ["b"],
+                },
+                two: {
+                    "hasTrustDialogAccepted": True,
+                    "enableAllProjectMcpServers": True,
+                    "disabledMcpjsonServers": ["c"],
+                },
                 three: {"enableAllProjectMcpServers": False, "enabledMcpjsonServers": []},
             }
         },
@@ -134,6 +145,7 @@ def test_theUsersLocalEntryWins(home: Path, stateDir: Path) -> None:
         {
             "projects": {
                 one: {
+                    "hasTrustDialogAccepted": True,
                     "enableAllProjectMcpServers": True,
                     "mcpServers": {"db": mine, "kv": stdio("local-kv")},
                 }
@@ -156,7 +168,10 @@ def test_theUsersLocalEntryWins(home: Path, stateDir: Path) -> None:
 
 def test_aShadowTheUserRemovesIsNotMadeAgain(home: Path, stateDir: Path) -> None:
     one, _ = project(home, "one", {"db": stdio("db"), "kv": stdio("kv")})
-    path = write(home / ".claude.json", {"projects": {one: {"enableAllProjectMcpServers": True}}})
+    path = write(
+        home / ".claude.json",
+        {"projects": {one: {"hasTrustDialogAccepted": True, "enableAllProjectMcpServers": True}}},
+    )
     claude = config(home, stateDir)
     claude.adopt(urlFor)
     data = load(path)
@@ -166,12 +181,18 @@ def test_aShadowTheUserRemovesIsNotMadeAgain(home: Path, stateDir: Path) -> None
     assert report.removed == [f"db (local scope of project {one}, shadowing its .mcp.json)"]
     assert "db" not in load(path)["projects"][one]["mcpServers"]
     claude.restore()
-    assert load(path)["projects"][one] == {"enableAllProjectMcpServers": True}
+    assert load(path)["projects"][one] == {
+        "hasTrustDialogAccepted": True,
+        "enableAllProjectMcpServers": True,
+    }
 
 
 def test_aServerNoLongerApprovedLosesItsShadow(home: Path, stateDir: Path) -> None:
     one, mcpJson = project(home, "one", {"db": stdio("db"), "kv": stdio("kv")})
-    path = write(home / ".claude.json", {"projects": {one: {"enableAllProjectMcpServers": True}}})
+    path = write(
+        home / ".claude.json",
+        {"projects": {one: {"hasTrustDialogAccepted": True, "enableAllProjectMcpServers": True}}},
+    )
     before = path.read_bytes()
     claude = config(home, stateDir)
     claude.adopt(urlFor)
@@ -197,7 +218,12 @@ def test_anUnreadableMcpJsonIsLeftAlone(home: Path, stateDir: Path) -> None:
     one.mkdir(parents=True)
     (one / ".mcp.json").write_text("{not json", encoding="utf-8")
     path = write(
-        home / ".claude.json", {"projects": {str(one): {"enableAllProjectMcpServers": True}}}
+        home / ".claude.json",
+        {
+            "projects": {
+                str(one): {"hasTrustDialogAccepted": True, "enableAllProjectMcpServers": True}
+            }
+        },
     )
     before = path.read_bytes()
     report = config(home, stateDir).adopt(urlFor)
@@ -211,7 +237,10 @@ def test_aStaleShadowWrittenBackIsRemovedAtTheNextStart(home: Path, stateDir: Pa
     file: the shadow in it points at a stopped gateway; the next start's
     recovery removes it (from the kept backup), created block included."""
     one, _ = project(home, "one", {"db": stdio("db")})
-    path = write(home / ".claude.json", {"projects": {one: {"enableAllProjectMcpServers": True}}})
+    path = write(
+        home / ".claude.json",
+        {"projects": {one: {"hasTrustDialogAccepted": True, "enableAllProjectMcpServers": True}}},
+    )
     before = path.read_bytes()
     source = AdoptedClaudeConfig(path, stateDir, "127.0.0.1", ENV, keys=KEYS)
     source.load()
@@ -229,7 +258,10 @@ def test_aStaleShadowWrittenBackIsRemovedAtTheNextStart(home: Path, stateDir: Pa
 
 def test_loadServesTheOriginalAtTheWorkspaceRoute(home: Path, stateDir: Path) -> None:
     one, _ = project(home, "one", {"db": stdio("db")})
-    path = write(home / ".claude.json", {"projects": {one: {"enableAllProjectMcpServers": True}}})
+    path = write(
+        home / ".claude.json",
+        {"projects": {one: {"hasTrustDialogAccepted": True, "enableAllProjectMcpServers": True}}},
+    )
     source = AdoptedClaudeConfig(path, stateDir, "127.0.0.1", ENV, keys=KEYS)
     source.load()
     assert source.listening(9100) == [
@@ -254,6 +286,7 @@ BLOCK = st.fixed_dictionaries(
     {},
     optional={
         "allowedTools": st.just([]),
+        "hasTrustDialogAccepted": st.booleans(),
         "mcpServers": SERVERS,
         "enableAllProjectMcpServers": st.booleans(),
         "enabledMcpjsonServers": st.lists(NAMES, max_size=3),
@@ -303,9 +336,13 @@ def test_adoptThenRestoreIsTheIdentity(
             where = str(home / f"p{index}")
             now = after["projects"][where].get("mcpServers", {})
             for name, entry in (mcpJson or {}).items():
-                approved = name not in block.get("disabledMcpjsonServers", []) and (
-                    block.get("enableAllProjectMcpServers") is True
-                    or name in block.get("enabledMcpjsonServers", [])
+                approved = (
+                    block.get("hasTrustDialogAccepted") is True  # a folder not trusted: none
+                    and name not in block.get("disabledMcpjsonServers", [])
+                    and (
+                        block.get("enableAllProjectMcpServers") is True
+                        or name in block.get("enabledMcpjsonServers", [])
+                    )
                 )
                 local = block.get("mcpServers", {})
                 if name in local:
@@ -338,9 +375,15 @@ def test_approvals_kept_in_the_projects_local_settings_are_read(home: Path, stat
         Path(two) / ".claude" / "settings.local.json",
         {"enableAllProjectMcpServers": True, "disabledMcpjsonServers": ["c"]},
     )
+    trusted = {"hasTrustDialogAccepted": True}
     path = write(
         home / ".claude.json",
-        {"projects": {one: {"disabledMcpjsonServers": ["b"]}, two: {"allowedTools": []}}},
+        {
+            "projects": {
+                one: {**trusted, "disabledMcpjsonServers": ["b"]},
+                two: {**trusted, "allowedTools": []},
+            }
+        },
     )
     before = path.read_bytes()
     claude = config(home, stateDir)

@@ -20,7 +20,16 @@ def adoptedClone(home: Path, stateDir: Path, servers: dict[str, Any]) -> str:
     (directory / ".mcp.json").write_text(json.dumps({"mcpServers": servers}))
     claudeJson = home / ".claude.json"
     claudeJson.write_text(
-        json.dumps({"projects": {str(directory): {"enableAllProjectMcpServers": True}}})
+        json.dumps(
+            {
+                "projects": {
+                    str(directory): {
+                        "hasTrustDialogAccepted": True,
+                        "enableAllProjectMcpServers": True,
+                    }
+                }
+            }
+        )
     )
     keys = WorkspaceKeys(bytes(range(32)))
 
