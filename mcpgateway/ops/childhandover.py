@@ -89,7 +89,7 @@ from mcpgateway.core.spawn import SecretsUnavailable, Spawner
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.ops.anew import MAX_NAMED, StartedAnew, named
-from mcpgateway.ops.runningchildren import ownedOf, placedAs, runningChildren
+from mcpgateway.core.pools.runningchildren import ownedOf, placedAs, runningChildren
 from mcpgateway.runtime import logs, procfs
 from mcpgateway.runtime.threads import RunInThread
 

@@ -64,7 +64,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from mcpgateway.core.adopted import describeChild, whyNotKept
-from mcpgateway.ops.runningchildren import runningChildren
+from mcpgateway.core.pools.runningchildren import runningChildren
 from mcpgateway.ops.wardenfiles import SOCKET, wardenWaits
 from mcpgateway.runtime import logs
 

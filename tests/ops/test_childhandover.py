@@ -20,7 +20,7 @@ from mcpgateway.core.spawn import SecretsUnavailable
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops import childhandover
 from mcpgateway.ops.childhandover import ADOPTED, ChildAdoption, ChildSender, gateWait
-from mcpgateway.ops.runningchildren import RunningChild
+from mcpgateway.core.pools.runningchildren import RunningChild
 from tests.fakes import capturedGatewayLogs
 from tests.support.ops.handedrecord import RECORD
 

@@ -20,7 +20,7 @@ from mcpgateway.core.handedchild import HandedChild
 from mcpgateway.ops import crashkeep
 from mcpgateway.ops.childhandover import ChildAdoption
 from mcpgateway.ops.crashkeep import ID_JUMP, KEEP_EVERY, SETTLE, CrashAdoption, CrashKeeping
-from mcpgateway.ops.runningchildren import RunningChild
+from mcpgateway.core.pools.runningchildren import RunningChild
 
 
 class FakeWarden:

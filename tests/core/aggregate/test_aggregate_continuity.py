@@ -19,7 +19,7 @@ from mcpgateway.core.handedchild import encodeRecord
 from mcpgateway.core.pools.lostchild import NOTICE_KEY
 from mcpgateway.ops import childhandover
 from mcpgateway.ops.childhandover import ChildAdoption, gateWait
-from mcpgateway.ops.runningchildren import ownedOf
+from mcpgateway.core.pools.runningchildren import ownedOf
 from mcpgateway.ops.sessionstore import SessionStore
 from tests.support.core.aggregate.continuity import KeptAggregate
 from tests.support.core.continuity import MemoryStore

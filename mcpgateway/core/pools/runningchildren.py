@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.ops.test_crashkeep,tests.ops.test_childhandover,tests.ops.test_runningchildren -*-
+# -*- test-case-name: tests.core.pools.test_runningchildren,tests.ops.test_crashkeep,tests.ops.test_childhandover -*-
 """The running children of a server's pool, as a restart passes them to
 its successor (L{mcpgateway.ops.childhandover}) and the crash keeping
 gives them to the warden (L{mcpgateway.ops.crashkeep}): a shared child,

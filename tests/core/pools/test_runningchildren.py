@@ -9,7 +9,7 @@ import dataclasses
 from mcpgateway.core.handedchild import HandedChild
 from mcpgateway.core.pools.keyedplacement import KeyedPlacement
 from mcpgateway.core.status import Lifecycle
-from mcpgateway.ops.runningchildren import NOT_KEPT_SCOPED, placedAs, runningChildren
+from mcpgateway.core.pools.runningchildren import NOT_KEPT_SCOPED, placedAs, runningChildren
 from tests.support.core.pools.keyedplacement import BASE, A, B, ScopedCase
 
 
