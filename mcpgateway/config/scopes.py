@@ -71,6 +71,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -101,7 +102,12 @@ from mcpgateway.config.servers import (
     parseEntry,
     which,
 )
-from mcpgateway.config.workspacecode import shadowingModule
+from mcpgateway.config.workspacecode import (
+    SAFE_PATH,
+    interpreterVersion,
+    pythonModule,
+    shadowingModule,
+)
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.spec import SHARES, EntryOrigin, ServerSpec, Sharing, Variant
 from mcpgateway.sandbox.narrowing import describe, narrowed, widenings
@@ -332,9 +338,12 @@ class _Context:
         # The gateway's .env holds the user's own servers' credentials: a
         # project's own entry (a repository's) does not get it.
         gatewayFile = self.gatewayEnv if project.origin is None else None
+        safePath: dict[str, str] = {}
         if gatewayFile is not None and cwd is not None:
-            gatewayFile = self.ownCode(project, spec, cwd, gatewayFile, listed)
+            gatewayFile, safePath = self.ownCode(project, spec, cwd, gatewayFile, listed)
         env = overlay(parsed.env, gatewayFile, passed if scoped else None)
+        if safePath:
+            env = tuple(sorted({**dict(env), **safePath}.items()))
         launch = _launch(spec, env, cwd, self.environ, lookAgain=True)
         if (
             project.origin is None
@@ -355,23 +364,43 @@ class _Context:
         cwd: str,
         gatewayFile: EnvFile,
         listed: Sequence[str],
-    ) -> EnvFile:
+    ) -> tuple[EnvFile, dict[str, str]]:
         """Of the gateway's C{.env}, what your own entry C{project} gets
-        when it runs in C{cwd}: all of it, unless its C{python -m NAME}
-        imports a NAME that folder ships (L{shadowingModule}): that child
-        runs the workspace's code, which gets the names its entry lists
-        only, with a warning."""
+        when it runs in C{cwd}, and what its child is given to keep that
+        folder off its import path (L{mcpgateway.config.workspacecode}): a
+        C{python -m NAME} child gets C{PYTHONSAFEPATH=1} (unless its entry
+        sets it), and all of the file when its interpreter is known to heed
+        it; else, or when its entry unset it and the folder ships NAME
+        (L{shadowingModule}), it may run the project's code, and gets only
+        the names its entry lists, with a warning."""
+        if pythonModule(spec.command, spec.args) is None:
+            return gatewayFile, {}
+        own = dict(spec.env)
+        safePath = {} if SAFE_PATH in own else {SAFE_PATH: "1"}
+        safe = bool(own.get(SAFE_PATH, "1"))
         shadow = shadowingModule(spec.command, spec.args, cwd)
-        if shadow is None:
-            return gatewayFile
+        interpreter = spec.executable or shutil.which(spec.command, path=self.environ.get("PATH"))
+        version = interpreterVersion(interpreter)
+        if safe and version is not None and version >= (3, 11):
+            return gatewayFile, safePath
+        if shadow is None and not safe:
+            return gatewayFile, safePath  # your entry's choice: the folder ships no NAME
+        if shadow is not None:
+            why = f"runs {shadow}, code of the project it runs in, not an installed package"
+        else:
+            why = (
+                f"runs in the project's folder, which {interpreter or spec.command} may put first"
+                " on its import path (PYTHONSAFEPATH keeps it off from Python 3.11 on): a"
+                " module the project ships may run in its place"
+            )
         given, left = onlyListed(gatewayFile, listed)
         withheld = f"; not given: {', '.join(left)}" if left else ""
         self.out.warnings.append(
-            f"server '{project.name}' ({project.label}): its python -m runs {shadow}, code of"
-            f" the project it runs in, not an installed package: of {gatewayFile.path} it gets"
-            f' only the names its entry lists (its "env", "${{NAME}}" and "envFrom"){withheld}'
+            f"server '{project.name}' ({project.label}): its python -m {why}: of"
+            f' {gatewayFile.path} it gets only the names its entry lists (its "env",'
+            f' "${{NAME}}" and "envFrom"){withheld}'
         )
-        return given
+        return given, safePath
 
     def chosenOutside(
         self, project: ProjectEntry, given: EnvFile, launch: ServerSpec, workspace: str

@@ -11,9 +11,17 @@ to run them). The child is then the repository's code, whatever the entry
 says, and is given only what your entry names of the gateway's
 C{<state-dir>/.env} (L{mcpgateway.config.scopes}).
 
-A developer running their own server from its checkout hits the same rule:
-the names the entry lists (its C{env}, C{${NAME}}, C{envFrom}) still pass,
-and the warning says so.
+Any module the child imports later is looked for in that folder first as
+well (C{json}, C{pydantic}...), whatever NAME is. So such a child is run
+with C{PYTHONSAFEPATH=1} (L{SAFE_PATH}), which keeps the folder off its
+import path, unless its entry sets that variable itself; an interpreter
+not known to be 3.11 or later (L{interpreterVersion}), which may ignore it,
+is given only what the entry names of the gateway's C{.env}, as a child
+that runs a module the folder ships with C{PYTHONSAFEPATH} set empty.
+
+A developer running their own server from its checkout sets
+C{"PYTHONSAFEPATH": ""} in its entry: the names the entry lists (its
+C{env}, C{${NAME}}, C{envFrom}) still pass, and the warning says so.
 
 The check reads the file system (a few C{stat}s): it runs where the config
 is loaded, off the reactor thread.
@@ -26,7 +34,11 @@ import re
 from collections.abc import Sequence
 from importlib.machinery import all_suffixes
 
-__all__ = ["pythonModule", "shadowingModule"]
+__all__ = ["SAFE_PATH", "interpreterVersion", "pythonModule", "shadowingModule"]
+
+SAFE_PATH = "PYTHONSAFEPATH"
+"""The variable that keeps the working directory off C{sys.path} for
+C{python -m} (Python 3.11 and later; an older one ignores it)."""
 
 _PYTHON = re.compile(r"(python|pypy)(\d+(\.\d+)*)?[a-z]?(\.exe)?")
 """The file name of a Python interpreter (C{python3.12}, C{pypy3}, C{python3.13t})."""
@@ -65,6 +77,21 @@ def pythonModule(command: str, args: Sequence[str]) -> str | None:
                 break
         index += 1
     return None
+
+
+def interpreterVersion(executable: str | None) -> tuple[int, int] | None:
+    """The version of the Python interpreter at C{executable}, read off the
+    name of the file its links end at (C{python3.12}: a venv's C{python}
+    links to its base interpreter); C{None}: not known (a launcher script
+    such as pyenv's shims, a name without a version)."""
+    if not executable:
+        return None
+    name = os.path.basename(os.path.realpath(executable))
+    found = _VERSIONED.fullmatch(name)
+    return None if found is None else (int(found[1]), int(found[2]))
+
+
+_VERSIONED = re.compile(r"(?:python|pypy)(\d+)\.(\d+)[a-z]?")
 
 
 def shadowingModule(command: str, args: Sequence[str], cwd: str) -> str | None:

@@ -691,34 +691,69 @@ def test_the_operators_timeout_wins_over_a_clients_longer_one(tmp_path: Path) ->
     assert {v.launch.requestTimeout for v in scoped.specs["x"].variants} == {120.0}
 
 
-@pytest.mark.parametrize("ships", [True, False])
-def test_your_python_m_entry_that_runs_the_projects_module_gets_only_what_it_lists(
-    tmp_path: Path, ships: bool
+def interpreter(tmp_path: Path, name: str) -> str:
+    """A C{python3} that links to an interpreter file called C{name}
+    (C{python3.12}; a venv's C{python} links to its base interpreter so)."""
+    folder = tmp_path / "interpreters" / name
+    folder.mkdir(parents=True)
+    real = folder / name
+    real.write_text("#!/bin/sh\n")
+    real.chmod(0o755)
+    (folder / "python3").symlink_to(real)
+    return str(folder / "python3")
+
+
+@pytest.mark.parametrize(
+    ("version", "ships", "ownSafePath", "allOfYours"),
+    [
+        ("python3.12", False, None, True),
+        # The project's folder is off its import path: the installed module runs.
+        ("python3.12", True, None, True),
+        # Python 3.10 ignores PYTHONSAFEPATH: any module the project ships may run.
+        ("python3.10", False, None, False),
+        ("shim", False, None, False),  # a launcher script: its version is not known
+        # Your entry puts the folder back on its path: the project's module runs.
+        ("python3.12", True, "", False),
+        ("python3.12", False, "", True),
+    ],
+)
+def test_your_python_m_entry_in_a_project_keeps_the_projects_code_off_its_path(
+    tmp_path: Path, version: str, ships: bool, ownSafePath: str | None, allOfYours: bool
 ) -> None:
-    """Your own entry `python -m mcp_server_time`, run in a project that
-    ships its own `mcp_server_time` package: the child is the project's
-    code, so of the gateway's .env it gets the names its entry lists, not
-    your other servers' credentials; a warning says why and names what it
-    was not given. Where the project ships no such module, the child is the
-    installed package and gets the whole file, as every entry of yours."""
+    """Your own entry `python -m mcp_server_time` runs in the project's
+    folder, which Python puts first on its import path: the project's
+    `mcp_server_time`, or any module it imports later (`json`), would run
+    in its place. Its child gets PYTHONSAFEPATH=1, which keeps the folder
+    off (unless its entry sets the variable), and all of the gateway's .env
+    where its interpreter heeds it (3.11 and later); else it may be the
+    project's code, and of the gateway's .env it gets only the names its
+    entry lists, with a warning naming what it was not given."""
     gatewayFile = tmp_path / "state.env"
     gatewayFile.write_text("GITHUB_TOKEN=ghp_yours\nTZ_DEFAULT=UTC\n")
     p = workspace(tmp_path, "p")
     if ships:
         (Path(p) / "mcp_server_time").mkdir()
         (Path(p) / "mcp_server_time" / "__init__.py").write_text("")
-    entry = {"command": "python3", "args": ["-m", "mcp_server_time"], "envFrom": ["TZ_DEFAULT"]}
+    entry: dict[str, Any] = {
+        "command": interpreter(tmp_path, version),
+        "args": ["-m", "mcp_server_time"],
+        "envFrom": ["TZ_DEFAULT"],
+    }
+    if ownSafePath is not None:
+        entry["env"] = {"PYTHONSAFEPATH": ownSafePath}
     scoped = build({"projects": {p: {"mcpServers": {"time": entry}}}}, readEnvFile(gatewayFile))
     [variant] = scoped.specs["time"].variants
     env = dict(variant.launch.env)
     assert env["TZ_DEFAULT"] == "UTC"
-    assert ("GITHUB_TOKEN" in env) is not ships
-    if ships:
-        [warning] = scoped.warnings
-        assert f"{p}/mcp_server_time/__init__.py" in warning
-        assert "not given: GITHUB_TOKEN" in warning and "ghp_yours" not in warning
-    else:
+    assert env["PYTHONSAFEPATH"] == ("1" if ownSafePath is None else ownSafePath)
+    assert ("GITHUB_TOKEN" in env) is allOfYours
+    if allOfYours:
         assert scoped.warnings == []
+    else:
+        [warning] = scoped.warnings
+        assert "not given: GITHUB_TOKEN" in warning and "ghp_yours" not in warning
+        if ships:
+            assert f"{p}/mcp_server_time/__init__.py" in warning
 
 
 def test_your_entry_run_with_python_I_in_the_project_gets_all_of_yours(tmp_path: Path) -> None:
