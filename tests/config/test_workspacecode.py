@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcpgateway.config.workspacecode import pythonModule, shadowingModule
+from mcpgateway.config.workspacecode import interpreterVersion, pythonModule, shadowingModule
 
 
 @pytest.mark.parametrize(
@@ -74,3 +74,26 @@ def test_nothing_is_looked_for_without_a_module(tmp_path: Path) -> None:
     (tmp_path / "srv.py").write_text("")
     assert shadowingModule("python3", ["srv.py"], str(tmp_path)) is None
     assert shadowingModule("python3", ["-m", "../x"], str(tmp_path)) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "version"),
+    [
+        ("python3.12", (3, 12)),
+        ("python3.10", (3, 10)),
+        ("python3.13t", (3, 13)),
+        ("pypy3.11", (3, 11)),
+        ("python3", None),  # a name without a version: not known
+        ("python", None),
+    ],
+)
+def test_an_interpreters_version_is_read_off_the_file_its_links_end_at(
+    tmp_path: Path, name: str, version: tuple[int, int] | None
+) -> None:
+    real = tmp_path / name
+    real.write_text("")
+    venv = tmp_path / "venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").symlink_to(real)  # a venv's python links to its base interpreter
+    assert interpreterVersion(str(venv / "python")) == version
+    assert interpreterVersion(None) is None
