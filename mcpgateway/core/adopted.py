@@ -60,6 +60,7 @@ from mcpgateway.core.childlayout import (
 from mcpgateway.core.envsecrets import GivenSecrets, childRedactor
 from mcpgateway.core.handedchild import HandedChild, fingerprint, sealSecrets
 from mcpgateway.core.identity import presentedResult
+from mcpgateway.core.refusals import RefusalCheck
 from mcpgateway.core.spawn import ConfinedChild, Spawner
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import Lifecycle
@@ -276,10 +277,26 @@ def attachAdopted(
     upstream.adoptChild(child)
     upstream.givenSecrets = given
     upstream.redactor = childRedactor(launch or spec, given)
+    if isinstance(child, ConfinedChild):
+        child.onKept = upstream._sandboxRefused
+        upstream.router.resultCheck = refusalsOf(upstream, child, spawner)
     if isinstance(child, ConfinedChild) and spawner.confiner is not None:
         # its network proxy held, its temporary directory removed once it ends
         spawner.confiner.spawned(spec, child.ended, pid=handed.pid)
     return True
+
+
+def refusalsOf(upstream: Upstream, child: ConfinedChild, spawner: Spawner) -> RefusalCheck:
+    """What reads the answers of C{child}, confined and served by
+    C{upstream} though another upstream started it, for what its sandbox
+    kept from it, as for a child C{upstream} started itself."""
+    return RefusalCheck(
+        upstream.spec.name,
+        child.explain,
+        child.home,
+        upstream._sandboxRefused,
+        spawner.runInThread,
+    )
 
 
 def _protocolFor(

@@ -277,6 +277,17 @@ class ChildProtocol(ProcessProtocol):
                 if not oversized.mayAnswer():
                     self._lineTooLong(oversized.size)
 
+    def serveTo(
+        self,
+        onMessage: Callable[[jsonrpc.Message], None],
+        onStderr: Callable[[str], None] | None,
+        onOutputLost: Callable[[ChildProtocol], None] | None,
+    ) -> None:
+        """Give what the child writes, and the end of its stdout, to
+        another upstream from now on (a reload moved the child to its
+        server's new pool: L{mcpgateway.core.adopted.moveChild})."""
+        self._onMessage, self._onStderr, self._onOutputLost = onMessage, onStderr, onOutputLost
+
     def pendingOutput(self) -> bytes:
         """The start of a stdout line read but not finished yet."""
         return b"".join(self._chunks)

@@ -241,9 +241,10 @@ class Upstream:
         self._resolving = None
         self._start()
 
-    def adoptChild(self, child: Child) -> None:
-        """Serve C{child}, a process another gateway process started and
-        initialized (L{mcpgateway.core.adopted}), as the running child."""
+    def adoptChild(self, child: Child, came: str = "kept from the previous process") -> None:
+        """Serve C{child}, a process another gateway process (or another
+        pool: C{came} says which) started and initialized
+        (L{mcpgateway.core.adopted}), as the running child."""
         self._resolving = None
         self.child = child
         self.adopted = True
@@ -257,7 +258,7 @@ class Upstream:
                 self._watcher.spawned(self.spec.name, child.pid)
             except Exception:
                 self.log.failure("server {server}: recording a kept child", server=self.spec.name)
-        kept = f"child pid {child.pid} kept from the previous process"
+        kept = f"child pid {child.pid} {came}"
         self._emit("started", kept, pid=child.pid)
         self._running()
         self._ready(child)

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.gateway.test_gateway_parts, tests.core.gateway.test_env_reload, tests.core.gateway.test_project_same_name -*-
+# -*- test-case-name: tests.core.gateway.test_gateway_parts, tests.core.gateway.test_env_reload, tests.core.gateway.test_project_same_name, tests.core.test_childmove -*-
 """A gateway's servers changed by a new configuration: L{Reconfigurer}.
 
 New servers appear; removed ones end their sessions and stop their
@@ -11,9 +11,12 @@ its routes changed (a project's entry of the user's server's name added,
 changed or removed: the pool now needs a child per route, or no longer
 does) ends the sessions of those routes only: each session of a route
 whose launch is the same on both sides (the user's C{/<server>/mcp} among
-them) carries on in the new pool, its C{initialize} replayed on a new
-child (L{PoolLike.restore}), as a session restored after a restart is. A
-change of the user's own entry still ends every session of the server.
+them) carries on in the new pool (L{PoolLike.restore}), as a session
+restored after a restart does, and so does the running child of each such
+route, with what it holds in memory, when it can move as a restart would
+hand it over (L{mcpgateway.core.childmove}); a route whose child could not
+move gets a new one, its sessions' C{initialize} replayed. A change of the
+user's own entry still ends every session of the server.
 """
 
 from __future__ import annotations
@@ -102,7 +105,6 @@ class Reconfigurer:
             carried = [] if old is None or new is None else self._carried(name, old.spec, new)
             if old is not None:
                 self._replaced(name, old, new, carried)
-                stopping.append(old.stopAll())
                 self._servers.remove(name, forget=new is None)
             if new is not None:
                 if old is None:
@@ -110,8 +112,12 @@ class Reconfigurer:
                 pool = self._servers.add(name, new)
                 for session in carried:
                     self._carryOn(pool, session)
-                if self._host.running:
-                    self._servers.start([name])
+                if old is not None and carried:  # your route launches alike: its child goes on
+                    self._servers.moveChildren(name, old, pool)
+            if old is not None:
+                stopping.append(old.stopAll())
+            if new is not None and self._host.running:
+                self._servers.start([name])
         self._aggregate.membersChanged()
         if self._host.running:
             self._host.continuity.configured()  # the held sessions' servers are known now, or gone
@@ -136,7 +142,8 @@ class Reconfigurer:
         self.log.info(
             "config: server {server}: some of its routes changed (a project's entry of that"
             " name); its pool is made anew: the {carried} session(s) of its unchanged routes"
-            " carry on, on new children; ending the {ending} of its changed routes",
+            " carry on, with their children where these can move; ending the {ending} of its"
+            " changed routes",
             server=name,
             carried=len(carried),
             ending=len(ending),

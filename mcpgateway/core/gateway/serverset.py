@@ -17,7 +17,9 @@ from typing import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from mcpgateway.core.adopted import LayoutCheck, buildOfLayout, unmaskedWhy
 from mcpgateway.core.catalogdata import entryOf
+from mcpgateway.core.childmove import moveChild
 from mcpgateway.core.era2026.waits import BridgeWaits
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.gateway.catalogserve import CatalogServe
@@ -25,12 +27,14 @@ from mcpgateway.core.gateway.settings import GatewaySettings
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.pool import PoolLike
+from mcpgateway.core.pools.runningchildren import movedChildren
 from mcpgateway.core.pools.scopecatalogfile import SavedScopeCatalogs
 from mcpgateway.core.sessions import SessionRegistry
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import Resolution
 from mcpgateway.core.tasks.handshake import speaksTasks
+from mcpgateway.core.upstream import Upstream
 
 
 class ServersHost(Protocol):
@@ -130,6 +134,57 @@ class ServerSet:
         if forget:
             self._host.catalogs.forget(name)
             self._host.scopeCatalogs.forget(name)
+
+    def moveChildren(self, name: str, old: PoolLike, new: PoolLike) -> None:
+        """Serve the running children of server C{name}'s pool C{old}, which
+        C{new} replaces, as C{new}'s where it would start the same ones
+        (L{mcpgateway.core.childmove}): they go on with what they hold, and
+        C{old}'s stop does not reach them. A child that cannot move is
+        logged, and stops with C{old}."""
+        for before, after in movedChildren(old, new):
+            pid = before.pid
+            why, check = moveChild(before, after, self._spawner)
+            if why is not None:
+                self.log.info(
+                    "config: server {server}'s child pid {pid} stops with its old pool ({why});"
+                    " its new pool starts one when needed",
+                    server=name,
+                    pid=pid,
+                    why=why,
+                )
+                continue
+            self.log.info(
+                "config: server {server}'s child pid {pid} goes on in its new pool, with what"
+                " it holds in memory",
+                server=name,
+                pid=pid,
+            )
+            if check is not None:
+                self._checkMoved(name, after, check)
+
+    def _checkMoved(self, name: str, upstream: Upstream, check: LayoutCheck) -> None:
+        """Read, in a worker thread, whether the sandbox of C{upstream}'s
+        moved child hides what routes or servers added since it started
+        name; stop it if it does not (its pool starts one that does)."""
+        child, runInThread = upstream.child, self._spawner.runInThread
+
+        def read(unmasked: tuple[str, ...]) -> None:
+            if unmasked and upstream.child is child:
+                why = unmaskedWhy(unmasked)
+                self.log.info(
+                    "config: server {server}'s moved child is stopped: {why}", server=name, why=why
+                )
+                upstream.stop(why=why)
+
+        def unread(failure: Failure) -> None:
+            self.log.failure("config: server {server}: reading a moved child's sandbox", failure)
+            read(("its sandbox could not be read",))
+
+        if runInThread is None:
+            read(("its sandbox could not be read here",))
+            return
+        buildOfLayout()  # imported here, on the reactor's thread
+        runInThread(check.unmasked).addCallbacks(read, unread)
 
     def decideNames(self, decided: bool) -> None:
         """Whether a call's name is decided before the call from now on

@@ -103,19 +103,57 @@ def placedAs(pool: Any, handed: HandedChild) -> tuple[Upstream, ServerSpec] | No
     child, the child of the route that makes its child key now, or its
     session's own (C{None}: none; a session's own child may be found once
     the sessions are merged)."""
+    return servedAs(pool, handed.session, handed.childKey)
+
+
+def servedAs(pool: Any, session: str, childKey: str) -> tuple[Upstream, ServerSpec] | None:
+    """Where C{pool} serves the child of C{session} (C{""}: of no one
+    session) and C{childKey} (C{""}: its shared child), made when it has
+    none yet, with what its route is configured to run."""
     from mcpgateway.core.pools.keyedplacement import KeyedPlacement
     from mcpgateway.core.pools.shared import SharedPlacement
 
     placement = getattr(pool, "placement", None)
-    if handed.session:
+    if session:
         owned = ownedOf(pool)
-        upstream = None if owned is None else owned.childById(handed.session)
+        upstream = None if owned is None else owned.childById(session)
         return None if upstream is None else (upstream, pool.spec)
-    if handed.childKey:
-        found = (
-            placement.childFor(handed.childKey) if isinstance(placement, KeyedPlacement) else None
-        )
+    if childKey:
+        found = placement.childFor(childKey) if isinstance(placement, KeyedPlacement) else None
         return None if found is None else (found[0], found[1].launch)
     if isinstance(placement, SharedPlacement) and not pool.ownsChildren():
         return placement.upstream(), pool.spec
     return None
+
+
+def usersChildKey(pool: Any) -> str | None:
+    """The child key under which C{pool} serves its key-less route, the
+    user's own entry (C{""}: its shared child; C{None}: it has no such route)."""
+    from mcpgateway.core.pools.keyedplacement import KeyedPlacement
+
+    if not isinstance(getattr(pool, "placement", None), KeyedPlacement):
+        return ""
+    users = pool.routes.get("")
+    return None if users is None else str(users.childKey)
+
+
+def movedChildren(old: Any, new: Any) -> list[tuple[Upstream, Upstream]]:
+    """The running children of C{old} not of one session, each with the
+    upstream of C{new} that serves the same launch: the child of your own
+    route goes to your route's in C{new}, a workspace route's to the child
+    of its key there (made, not started). The caller has checked that the
+    routes it carries over launch alike in both."""
+    before, after = usersChildKey(old), usersChildKey(new)
+    pairs = []
+    for running in runningChildren(old):
+        if running.session or running.why is not None:
+            continue
+        key = running.childKey
+        if key == before:
+            if after is None:
+                continue
+            key = after
+        target = servedAs(new, "", key)
+        if target is not None:
+            pairs.append((running.upstream, target[0]))
+    return pairs

@@ -7,9 +7,16 @@ from __future__ import annotations
 import dataclasses
 
 from mcpgateway.core.handedchild import HandedChild
+from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.keyedplacement import KeyedPlacement
+from mcpgateway.core.pools.runningchildren import (
+    NOT_KEPT_SCOPED,
+    movedChildren,
+    placedAs,
+    runningChildren,
+)
 from mcpgateway.core.status import Lifecycle
-from mcpgateway.core.pools.runningchildren import NOT_KEPT_SCOPED, placedAs, runningChildren
+from tests.fakes import fakeSpawner
 from tests.support.core.pools.keyedplacement import BASE, A, B, ScopedCase
 
 
@@ -62,3 +69,25 @@ class KeyedChildrenTests(ScopedCase):
     def test_a_key_no_route_makes_now_is_not_served(self) -> None:
         self.assertIsNone(placedAs(self.pool, handed("child:/ws/gone:t")))
         self.assertIsNone(placedAs(self.pool, handed()))  # not a shared pool
+
+    def test_a_reload_moves_your_routes_child_and_the_same_launches(self) -> None:
+        """Your route's child goes to your route's child of the pool that
+        replaces this one, whatever its kind; a workspace route's to the
+        child of the same key, when that pool has one."""
+        self.opened(self.session(""))
+        self.opened(self.session(A))
+        placement = self.pool.placement
+        assert isinstance(placement, KeyedPlacement)
+        yours = placement.table.child(self.pool.routes[""].childKey)
+        alpha = placement.table.child("child:/ws/a:t")
+        shared = makePool(dataclasses.replace(BASE, mode="global"), fakeSpawner(self.reactor))
+        [(before, after)] = movedChildren(self.pool, shared)
+        self.assertIs(before, yours)
+        self.assertIs(after, shared.placement.upstream())  # type: ignore[attr-defined]
+        again = self.makePool(self.spec)
+        moved = dict(movedChildren(self.pool, again))
+        self.assertEqual(set(moved), {yours, alpha})
+        againPlacement = again.placement
+        assert isinstance(againPlacement, KeyedPlacement)
+        assert alpha is not None
+        self.assertIs(moved[alpha], againPlacement.table.child("child:/ws/a:t"))

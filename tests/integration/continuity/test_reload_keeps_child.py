@@ -1,0 +1,76 @@
+"""A reload that changes how a server's children are shared keeps your
+child: a project's entry of the name of one of your servers comes (your
+one shared child becomes your route's child in a pool with a child per
+launch) and goes (the other way), and your session counts on, on the same
+process, with what it holds, confined by the default sandbox and not.
+Real gateway, real children (tests/fixtures/counter_server.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.gateway import RunningGateway, waitFor
+from tests.integration.restartkit import COUNTER, VERSION
+from tests.support import mcpclient
+
+pytestmark = pytest.mark.integration
+
+Starter = Callable[..., RunningGateway]
+
+
+def counted(session: mcpclient.Session, number: int) -> tuple[int, int]:
+    """Call C{count}: (the count, the child's pid)."""
+    call = {"jsonrpc": "2.0", "id": number, "method": "tools/call", "params": {"name": "count"}}
+    reply = session.post(call)
+    [answer] = [m for m in reply.messages if m.get("id") == number]
+    text = answer["result"]["content"][0]["text"]
+    count, pid = (int(part.split("=")[1]) for part in text.split())
+    return count, pid
+
+
+def write(config: Path, project: Path, projectEntry: dict[str, Any] | None) -> None:
+    servers: dict[str, Any] = {}
+    if projectEntry is not None:
+        servers = {str(project): {"mcpServers": {"counter": projectEntry}}}
+    document = {"mcpServers": {"counter": {"command": COUNTER[0], "args": COUNTER[1:]}}}
+    config.write_text(json.dumps({**document, "projects": servers}))
+
+
+@pytest.mark.parametrize("sandbox", ["auto", "off"])
+def test_a_project_entry_of_your_servers_name_coming_and_going_keeps_your_child(
+    home: Path, start: Starter, sandbox: str
+) -> None:
+    project = home / "repo"
+    project.mkdir()
+    config = home / ".claude.json"
+    write(config, project, None)
+    gateway = start("--config", str(config), "--sandbox", sandbox)
+    if sandbox != "off":  # a child started before the probe answered is laid out otherwise
+        probed = "sandbox: confined children run"
+        assert waitFor(lambda: probed in gateway.text(), timeout=30), gateway.text()
+    session = mcpclient.Session(gateway.url("counter"), VERSION, name="counting")
+    session.open()
+    counted(session, 1)
+    count, pid = counted(session, 2)
+    assert count == 2
+
+    # The project defines "counter" too, with its own arguments: a pool with a child per launch.
+    write(config, project, {"command": COUNTER[0], "args": [*COUNTER[1:], "--journal", "j"]})
+    moved = "config: server counter's child pid"  # the host's pid: a sandbox's differs
+    assert waitFor(lambda: "goes on in its new pool" in gateway.text(), timeout=30), gateway.text()
+    assert moved in gateway.text()
+    # The same process, with what it counted (a new one would start at one).
+    assert counted(session, 3) == (3, pid)
+
+    write(config, project, None)  # and removes it: one child for all again
+    again = lambda: gateway.text().count("goes on in its new pool") == 2  # noqa: E731
+    assert waitFor(again, timeout=30), gateway.text()
+    assert counted(session, 4) == (4, pid)
+    assert "stops with its old pool" not in gateway.text()
+    health = gateway.health()["servers"]["counter"]
+    assert health["state"] == "running", health
