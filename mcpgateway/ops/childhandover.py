@@ -84,12 +84,12 @@ from mcpgateway.core.handedchild import (
     encodeRecord,
     secretsMatch,
 )
+from mcpgateway.core.pools.runningchildren import ownedOf, placedAs, runningChildren
 from mcpgateway.core.sessions import shortId
 from mcpgateway.core.spawn import SecretsUnavailable, Spawner
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.ops.anew import MAX_NAMED, StartedAnew, named
-from mcpgateway.core.pools.runningchildren import ownedOf, placedAs, runningChildren
 from mcpgateway.runtime import logs, procfs
 from mcpgateway.runtime.threads import RunInThread
 

@@ -15,12 +15,12 @@ from twisted.internet.task import Clock
 from mcpgateway.config.references import Redactor
 from mcpgateway.core.adopted import LAID_OUT_OTHERWISE, LayoutComparison
 from mcpgateway.core.handedchild import encodeRecord, sealSecrets
+from mcpgateway.core.pools.runningchildren import RunningChild
 from mcpgateway.core.sessions import shortId
 from mcpgateway.core.spawn import SecretsUnavailable
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops import childhandover
 from mcpgateway.ops.childhandover import ADOPTED, ChildAdoption, ChildSender, gateWait
-from mcpgateway.core.pools.runningchildren import RunningChild
 from tests.fakes import capturedGatewayLogs
 from tests.support.ops.handedrecord import RECORD
 

@@ -17,10 +17,10 @@ from twisted.python.failure import Failure
 
 from mcpgateway.core.eventlog import EventLog
 from mcpgateway.core.handedchild import HandedChild
+from mcpgateway.core.pools.runningchildren import RunningChild
 from mcpgateway.ops import crashkeep
 from mcpgateway.ops.childhandover import ChildAdoption
 from mcpgateway.ops.crashkeep import ID_JUMP, KEEP_EVERY, SETTLE, CrashAdoption, CrashKeeping
-from mcpgateway.core.pools.runningchildren import RunningChild
 
 
 class FakeWarden:

@@ -12,14 +12,12 @@ shared child at once.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway.core.adopted import LayoutCheck, buildOfLayout, unmaskedWhy
 from mcpgateway.core.catalogdata import entryOf
-from mcpgateway.core.childmove import moveChild
 from mcpgateway.core.era2026.waits import BridgeWaits
 from mcpgateway.core.gateway.catalog import Catalogs
 from mcpgateway.core.gateway.catalogserve import CatalogServe
@@ -35,6 +33,9 @@ from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import Resolution
 from mcpgateway.core.tasks.handshake import speaksTasks
 from mcpgateway.core.upstream import Upstream
+
+if TYPE_CHECKING:
+    from mcpgateway.core.adopted import LayoutCheck
 
 
 class ServersHost(Protocol):
@@ -141,6 +142,8 @@ class ServerSet:
         (L{mcpgateway.core.childmove}): they go on with what they hold, and
         C{old}'s stop does not reach them. A child that cannot move is
         logged, and stops with C{old}."""
+        from mcpgateway.core.childmove import moveChild  # a reload's: rare
+
         for before, after in movedChildren(old, new):
             pid = before.pid
             why, check = moveChild(before, after, self._spawner)
@@ -166,6 +169,8 @@ class ServerSet:
         """Read, in a worker thread, whether the sandbox of C{upstream}'s
         moved child hides what routes or servers added since it started
         name; stop it if it does not (its pool starts one that does)."""
+        from mcpgateway.core.adopted import buildOfLayout, unmaskedWhy
+
         child, runInThread = upstream.child, self._spawner.runInThread
 
         def read(unmasked: tuple[str, ...]) -> None:

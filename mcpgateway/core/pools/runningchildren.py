@@ -15,12 +15,15 @@ so it could not tell whether the child runs what it would start.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mcpgateway.core.handedchild import HandedChild
 from mcpgateway.core.pools.owned import OwnedChildren
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.upstream import Upstream
+
+if TYPE_CHECKING:  # a pool of another kind never loads it
+    from mcpgateway.core.pools.keyedplacement import KeyedPlacement
 
 NOT_KEPT_SCOPED = (
     "it was started for a client's credentials or one principal, whose launch the next"
@@ -63,6 +66,17 @@ def sharedOf(pool: Any) -> Upstream | None:
     return None
 
 
+def keyedOf(pool: Any) -> KeyedPlacement | None:
+    """C{pool}'s placement when it keeps a child per child key (C{None}:
+    another kind, whose pools never load the keyed placement's module)."""
+    placement = getattr(pool, "placement", None)
+    if getattr(placement, "keyed", None) is None:
+        return None
+    from mcpgateway.core.pools.keyedplacement import KeyedPlacement
+
+    return placement if isinstance(placement, KeyedPlacement) else None
+
+
 def _fanoutState(upstream: Upstream) -> tuple[str | None, tuple[str, ...]]:
     """The log level and subscriptions a shared child's sessions asked it for."""
     fanout = upstream.router.fanout
@@ -72,13 +86,11 @@ def _fanoutState(upstream: Upstream) -> tuple[str | None, tuple[str, ...]]:
 
 def runningChildren(pool: Any) -> Iterator[RunningChild]:
     """The running children of C{pool}."""
-    from mcpgateway.core.pools.keyedplacement import KeyedPlacement
-
     shared = sharedOf(pool)
     if shared is not None and shared.child is not None:
         yield RunningChild("", shared, *_fanoutState(shared), pool.spec)
-    placement = getattr(pool, "placement", None)
-    if isinstance(placement, KeyedPlacement):
+    placement = keyedOf(pool)
+    if placement is not None:
         for key, upstream in placement.table.items():
             if upstream.child is None:
                 continue
@@ -110,7 +122,6 @@ def servedAs(pool: Any, session: str, childKey: str) -> tuple[Upstream, ServerSp
     """Where C{pool} serves the child of C{session} (C{""}: of no one
     session) and C{childKey} (C{""}: its shared child), made when it has
     none yet, with what its route is configured to run."""
-    from mcpgateway.core.pools.keyedplacement import KeyedPlacement
     from mcpgateway.core.pools.shared import SharedPlacement
 
     placement = getattr(pool, "placement", None)
@@ -119,7 +130,8 @@ def servedAs(pool: Any, session: str, childKey: str) -> tuple[Upstream, ServerSp
         upstream = None if owned is None else owned.childById(session)
         return None if upstream is None else (upstream, pool.spec)
     if childKey:
-        found = placement.childFor(childKey) if isinstance(placement, KeyedPlacement) else None
+        keyed = keyedOf(pool)
+        found = None if keyed is None else keyed.childFor(childKey)
         return None if found is None else (found[0], found[1].launch)
     if isinstance(placement, SharedPlacement) and not pool.ownsChildren():
         return placement.upstream(), pool.spec
@@ -129,9 +141,7 @@ def servedAs(pool: Any, session: str, childKey: str) -> tuple[Upstream, ServerSp
 def usersChildKey(pool: Any) -> str | None:
     """The child key under which C{pool} serves its key-less route, the
     user's own entry (C{""}: its shared child; C{None}: it has no such route)."""
-    from mcpgateway.core.pools.keyedplacement import KeyedPlacement
-
-    if not isinstance(getattr(pool, "placement", None), KeyedPlacement):
+    if keyedOf(pool) is None:
         return ""
     users = pool.routes.get("")
     return None if users is None else str(users.childKey)

@@ -17,9 +17,9 @@ from twisted.internet.task import Clock
 
 from mcpgateway.core.handedchild import encodeRecord
 from mcpgateway.core.pools.lostchild import NOTICE_KEY
+from mcpgateway.core.pools.runningchildren import ownedOf
 from mcpgateway.ops import childhandover
 from mcpgateway.ops.childhandover import ChildAdoption, gateWait
-from mcpgateway.core.pools.runningchildren import ownedOf
 from mcpgateway.ops.sessionstore import SessionStore
 from tests.support.core.aggregate.continuity import KeptAggregate
 from tests.support.core.continuity import MemoryStore
