@@ -285,7 +285,7 @@ class ChildProtocol(ProcessProtocol):
     ) -> None:
         """Give what the child writes, and the end of its stdout, to
         another upstream from now on (a reload moved the child to its
-        server's new pool: L{mcpgateway.core.adopted.moveChild})."""
+        server's new pool: L{mcpgateway.core.childmove.moveChild})."""
         self._onMessage, self._onStderr, self._onOutputLost = onMessage, onStderr, onOutputLost
 
     def pendingOutput(self) -> bytes:

@@ -41,7 +41,11 @@ def test_an_approved_mcp_json_server_is_shadowed(cli: Cli) -> None:
             {
                 "numStartups": 4,
                 "projects": {
-                    str(project): {"allowedTools": [], "hasTrustDialogAccepted": True, "enableAllProjectMcpServers": True}
+                    str(project): {
+                        "allowedTools": [],
+                        "hasTrustDialogAccepted": True,
+                        "enableAllProjectMcpServers": True,
+                    }
                 },
             },
             indent=2,
@@ -77,7 +81,11 @@ def test_an_edit_of_the_mcp_json_is_served_within_seconds(cli: Cli) -> None:
     mcpJson = project / ".mcp.json"
     mcpJson.write_text(json.dumps({"mcpServers": {"demo": DEMO}}, indent=2) + "\n")
     config = home / ".claude.json"
-    approved = {"allowedTools": [], "hasTrustDialogAccepted": True, "enableAllProjectMcpServers": True}
+    approved = {
+        "allowedTools": [],
+        "hasTrustDialogAccepted": True,
+        "enableAllProjectMcpServers": True,
+    }
     config.write_text(json.dumps({"projects": {str(project): approved}}, indent=2))
     os.chmod(config, 0o600)
     started = cli("start", "--port", str(port))

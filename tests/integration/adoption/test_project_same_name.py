@@ -51,7 +51,11 @@ def test_a_repositorys_same_named_entry_never_ends_the_users_sessions(cli: Cli) 
     mcpJson = project / ".mcp.json"
     mcpJson.write_text(json.dumps({"mcpServers": {}}) + "\n")
     config = home / ".claude.json"
-    approved = {"allowedTools": [], "hasTrustDialogAccepted": True, "enableAllProjectMcpServers": True}
+    approved = {
+        "allowedTools": [],
+        "hasTrustDialogAccepted": True,
+        "enableAllProjectMcpServers": True,
+    }
     config.write_text(
         json.dumps({"mcpServers": {"mem": DEMO}, "projects": {str(project): approved}}, indent=2)
     )

@@ -88,7 +88,15 @@ def test_a_repository_gets_none_of_the_users_secrets(adopter: Cli) -> None:
     }
     (clone / ".mcp.json").write_text(json.dumps({"mcpServers": servers}))
     config = home / ".claude.json"
-    config.write_text(json.dumps({"projects": {str(clone): {"hasTrustDialogAccepted": True, "enableAllProjectMcpServers": True}}}))
+    config.write_text(
+        json.dumps(
+            {
+                "projects": {
+                    str(clone): {"hasTrustDialogAccepted": True, "enableAllProjectMcpServers": True}
+                }
+            }
+        )
+    )
     os.chmod(config, 0o600)
 
     started = adopter("start", "--port", str(freePort()))

@@ -195,7 +195,14 @@ def test_a_cloned_repository_gets_the_secret_only_once_allowed(adopter: Cli) -> 
     (clone / ".mcp.json").write_text(json.dumps({"mcpServers": {"envdump": entry}}))
     config = home / ".claude.json"
     config.write_text(
-        json.dumps({"projects": {str(clone): {"hasTrustDialogAccepted": True, "enableAllProjectMcpServers": True}}}, indent=2)
+        json.dumps(
+            {
+                "projects": {
+                    str(clone): {"hasTrustDialogAccepted": True, "enableAllProjectMcpServers": True}
+                }
+            },
+            indent=2,
+        )
     )
     os.chmod(config, 0o600)
     port = freePort()

@@ -180,7 +180,15 @@ def test_a_repository_cannot_unconfine_its_own_server_until_approved(
     entry = {"type": "stdio", "command": sys.executable, "args": [str(HOSTILE)], "sandbox": False}
     (clone / ".mcp.json").write_text(json.dumps({"mcpServers": {"loose": entry}}))
     config = home / ".claude.json"
-    config.write_text(json.dumps({"projects": {str(clone): {"hasTrustDialogAccepted": True, "enableAllProjectMcpServers": True}}}))
+    config.write_text(
+        json.dumps(
+            {
+                "projects": {
+                    str(clone): {"hasTrustDialogAccepted": True, "enableAllProjectMcpServers": True}
+                }
+            }
+        )
+    )
     os.chmod(config, 0o600)
     gateway: RunningGateway = start("--rewrite-config", "--sandbox", "auto")
     assert waitFor(lambda: shadowUrl(config, clone, "loose") is not None, 20), gateway.text()
