@@ -490,11 +490,12 @@ class Resolving:
 
 
 def givenSecrets(
-    monkeypatch: pytest.MonkeyPatch, sealed: dict[str, str]
+    monkeypatch: pytest.MonkeyPatch, sealed: dict[str, str] | None
 ) -> tuple[ChildAdoption, list[tuple[Any, ...]], Resolving]:
     """An adoption handed a child whose server's entry has a secret
-    reference, its record sealing C{sealed}: what it attaches (with the
-    values and spec), and this process's resolver."""
+    reference, its record sealing C{sealed} (C{None}: sealing nothing, as
+    a gateway's that seals no secrets): what it attaches (with the values
+    and spec), and this process's resolver."""
     placed = Placed()
     placed.spec = ServerSpec(
         name="gone", command="srv", env=(("T", "${env:T}"),), references=frozenset({"${env:T}"})
@@ -515,7 +516,8 @@ def givenSecrets(
     monkeypatch.setattr(childhandover, "placedAs", lambda pool, handed: (placed, placed.spec))
     for fd in (10, 11, 12):
         taking.descriptor(fd)
-    taking.data(encodeRecord({**RECORD, "secrets": sealSecrets(Redactor(sealed))}))
+    secrets = "" if sealed is None else sealSecrets(Redactor(sealed))
+    taking.data(encodeRecord({**RECORD, "secrets": secrets}))
     taking.data(encodeRecord({"kind": "end", "left": 0, "fds": 0}))
     return taking, attached, resolver
 
@@ -563,17 +565,6 @@ def test_a_child_whose_secrets_cannot_be_resolved_here_is_stopped_saying_why(
 def test_a_child_whose_record_seals_no_secrets_is_not_kept(
     stopped: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    placed = Placed()
-    placed.spec = ServerSpec(name="gone", command="srv", references=frozenset({"${env:T}"}))
-    monkeypatch.setattr(childhandover, "fingerprintMatches", lambda *a: True)
-    monkeypatch.setattr(childhandover, "confinementNow", lambda *a: "")
-    taking, _ = adoption(Clock())
-    resolver = Resolving()
-    taking.pools = lambda: {"gone": placed}
-    taking.spawner = resolver  # type: ignore[assignment]
-    monkeypatch.setattr(childhandover, "placedAs", lambda pool, handed: (placed, placed.spec))
-    for fd in (10, 11, 12):
-        taking.descriptor(fd)
-    taking.data(encodeRecord(RECORD))
-    assert resolver.asked == [] and stopped == [77]
+    taking, attached, resolver = givenSecrets(monkeypatch, None)
+    assert resolver.asked == [] and attached == [] and stopped == [77]
     assert taking.report()["anew"][0]["why"] == "its record does not say what secrets it was given"

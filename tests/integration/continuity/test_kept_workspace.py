@@ -16,14 +16,14 @@ from tests.integration.restartkit import (
     COUNTER,
     cli,
     cliGateway,
+    count,
     freePort,
     health,
-    post,
+    openSession,
     restartedFrom,
     running,
     state,
 )
-from tests.support import mcpclient
 from tests.support.integration.scopes import keyOf
 
 
@@ -44,21 +44,6 @@ def projects(home: Path) -> tuple[Path, Path]:
     return alpha, beta
 
 
-def opened(port: int, route: str) -> str:
-    session = mcpclient.Session(f"http://127.0.0.1:{port}/{route}/mcp", "2025-11-25")
-    session.open()
-    assert session.id is not None
-    return session.id
-
-
-def counted(port: int, route: str, sid: str, number: int) -> tuple[int, int]:
-    call = {"jsonrpc": "2.0", "id": number, "method": "tools/call", "params": {"name": "count"}}
-    answer, _ = post(port, route, call, sid)
-    text = answer["result"]["content"][0]["text"]
-    count, pid = (int(part.split("=")[1]) for part in text.split())
-    return count, pid
-
-
 def countedInEach(home: Path, port: int) -> dict[str, tuple[str, int, int]]:
     """A session on each project's route, each counting twice: its
     session, its count and its child's pid, by route."""
@@ -66,10 +51,10 @@ def countedInEach(home: Path, port: int) -> dict[str, tuple[str, int, int]]:
     found = {}
     for project in (alpha, beta):
         route = f"counter~{keyOf(home, project)}"
-        sid = opened(port, route)
-        counted(port, route, sid, 1)
-        count, pid = counted(port, route, sid, 2)
-        found[route] = (sid, count, pid)
+        sid = openSession(port, route)
+        count(port, route, sid, 1)
+        counted, pid = count(port, route, sid, 2)
+        found[route] = (sid, counted, pid)
     pids = {pid for _, _, pid in found.values()}
     assert len(pids) == 2, found  # a child per project
     return found
@@ -77,8 +62,8 @@ def countedInEach(home: Path, port: int) -> dict[str, tuple[str, int, int]]:
 
 def goOn(port: int, found: dict[str, tuple[str, int, int]]) -> None:
     """Each project's session counts on where it was, on the same child."""
-    for route, (sid, count, pid) in found.items():
-        assert counted(port, route, sid, count + 1) == (count + 1, pid), route
+    for route, (sid, counted, pid) in found.items():
+        assert count(port, route, sid, counted + 1) == (counted + 1, pid), route
 
 
 def test_a_restart_keeps_each_projects_child_with_its_memory(home: Path) -> None:
