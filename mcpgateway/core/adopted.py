@@ -428,7 +428,9 @@ class LayoutComparison(NamedTuple):
     """What is left to read off the files before it is kept (C{None}: nothing)."""
 
 
-def compareLayout(spawner: Spawner, upstream: Upstream, handed: HandedChild) -> LayoutComparison:
+def compareLayout(
+    spawner: Spawner, upstream: Upstream, handed: HandedChild, launch: ServerSpec | None = None
+) -> LayoutComparison:
     """Whether C{handed}'s sandbox gives it what this process would give a
     child of C{upstream}'s server running the same command
     (L{mcpgateway.core.childlayout}): its own files masked, the other
@@ -437,10 +439,12 @@ def compareLayout(spawner: Spawner, upstream: Upstream, handed: HandedChild) -> 
     the other servers' paths differ and none was added since it started,
     it is kept (its sandbox hides more, not less); when some were added,
     the comparison ends with a L{LayoutCheck}. An unconfined child has no
-    layout to compare."""
+    layout to compare. C{launch}: the spec with its secrets' values in
+    place, which a child given secrets was laid out from (default:
+    C{upstream}'s)."""
     if not handed.confinement:
         return LayoutComparison()
-    spec = upstream.spec
+    spec = upstream.spec if launch is None else launch
     if handed.command:
         spec = replace(spec, command=handed.command)
     environ = spec.environment(spawner.environ)

@@ -639,7 +639,7 @@ class ChildAdoption:
             return
         if handed.confinement and self._awaitProbe(handed, final):
             return
-        why, check = compareLayout(self.spawner, upstream, handed)
+        why, check = compareLayout(self.spawner, upstream, handed, given and given[1])
         if check is not None:
             key = (handed.pid, handed.startTime)
             if key not in self._checked:

