@@ -280,6 +280,8 @@ def attachAdopted(
     if isinstance(child, ConfinedChild):
         child.onKept = upstream._sandboxRefused
         upstream.router.resultCheck = refusalsOf(upstream, child, spawner)
+        laidOut = launch or spec
+        child.launch = replace(laidOut, command=handed.command) if handed.command else laidOut
     if isinstance(child, ConfinedChild) and spawner.confiner is not None:
         # its network proxy held, its temporary directory removed once it ends
         spawner.confiner.spawned(spec, child.ended, pid=handed.pid)

@@ -30,6 +30,7 @@ them is stopped, and the new pool starts one that does not.
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from typing import NamedTuple
 
 from mcpgateway.core.adopted import (
@@ -91,7 +92,8 @@ def whyNotMoved(old: Upstream, new: Upstream, spawner: Spawner) -> Moved:
         probed=dict(child.probed),
         others=child.others,
     )
-    return Moved(*compareLayout(spawner, new, laidOut))
+    launch = None if child.launch is None else replace(child.launch, name=new.spec.name)
+    return Moved(*compareLayout(spawner, new, laidOut, launch))
 
 
 def moveChild(old: Upstream, new: Upstream, spawner: Spawner) -> Moved:

@@ -232,7 +232,7 @@ class Spawner:
             inSandbox.confinement = str(getattr(confiner, "default", ""))
             laidOut = launchLayout(confiner, spec, argv, env)
             inSandbox.layout, inSandbox.proxied, inSandbox.probed = laidOut[:3]
-            inSandbox.others = laidOut.others
+            inSandbox.others, inSandbox.launch = laidOut.others, spec
             child: ChildProtocol = inSandbox
             argv = confined
             launcherEnv = loaderenv.held(env)  # the loader's variables: the confined child's alone
@@ -305,6 +305,9 @@ class ConfinedChild(ChildProtocol):
         (L{mcpgateway.core.childlayout.othersOf}; C{None}: not known):
         another gateway process whose servers name more keeps it when its
         sandbox hides what a child of its own would be hidden."""
+        self.launch: ServerSpec | None = None
+        """The spec it was laid out from, its secrets' values in place
+        (C{None}: kept from another process, which it was not handed)."""
         self.probed: dict[str, Any] = {}
         """What of its gateway's probe findings lays it out
         (L{mcpgateway.core.childlayout.probedOf}): another gateway process

@@ -33,22 +33,29 @@ def counted(session: mcpclient.Session, number: int) -> tuple[int, int]:
     return count, pid
 
 
-def write(config: Path, project: Path, projectEntry: dict[str, Any] | None) -> None:
+def write(
+    config: Path, project: Path, projectEntry: dict[str, Any] | None, env: dict[str, str]
+) -> None:
     servers: dict[str, Any] = {}
     if projectEntry is not None:
         servers = {str(project): {"mcpServers": {"counter": projectEntry}}}
-    document = {"mcpServers": {"counter": {"command": COUNTER[0], "args": COUNTER[1:]}}}
-    config.write_text(json.dumps({**document, "projects": servers}))
+    yours = {"command": COUNTER[0], "args": COUNTER[1:], "env": env}
+    config.write_text(json.dumps({"mcpServers": {"counter": yours}, "projects": servers}))
 
 
-@pytest.mark.parametrize("sandbox", ["auto", "off"])
+@pytest.mark.parametrize(("sandbox", "secret"), [("auto", False), ("auto", True), ("off", False)])
 def test_a_project_entry_of_your_servers_name_coming_and_going_keeps_your_child(
-    home: Path, start: Starter, sandbox: str
+    home: Path, start: Starter, sandbox: str, secret: bool
 ) -> None:
+    # A child given a secret was laid out from its spec with the value in place.
+    env: dict[str, str] = {}
+    if secret:
+        (home / "token").write_text("tok-reload-5e1f\n")
+        env = {"API_TOKEN": f"${{file:{home / 'token'}}}"}
     project = home / "repo"
     project.mkdir()
     config = home / ".claude.json"
-    write(config, project, None)
+    write(config, project, None, env)
     gateway = start("--config", str(config), "--sandbox", sandbox)
     if sandbox != "off":  # a child started before the probe answered is laid out otherwise
         probed = "sandbox: confined children run"
@@ -60,14 +67,15 @@ def test_a_project_entry_of_your_servers_name_coming_and_going_keeps_your_child(
     assert count == 2
 
     # The project defines "counter" too, with its own arguments: a pool with a child per launch.
-    write(config, project, {"command": COUNTER[0], "args": [*COUNTER[1:], "--journal", "j"]})
+    theirs = {"command": COUNTER[0], "args": [*COUNTER[1:], "--journal", "j"]}
+    write(config, project, theirs, env)
     moved = "config: server counter's child pid"  # the host's pid: a sandbox's differs
     assert waitFor(lambda: "goes on in its new pool" in gateway.text(), timeout=30), gateway.text()
     assert moved in gateway.text()
     # The same process, with what it counted (a new one would start at one).
     assert counted(session, 3) == (3, pid)
 
-    write(config, project, None)  # and removes it: one child for all again
+    write(config, project, None, env)  # and removes it: one child for all again
     again = lambda: gateway.text().count("goes on in its new pool") == 2  # noqa: E731
     assert waitFor(again, timeout=30), gateway.text()
     assert counted(session, 4) == (4, pid)
