@@ -33,12 +33,18 @@ import itertools
 from dataclasses import replace
 from typing import NamedTuple
 
+from twisted.internet.defer import Deferred, succeed
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
 from mcpgateway.core.adopted import (
     LayoutCheck,
+    buildOfLayout,
     compareLayout,
     confinementNow,
     probeAnswered,
     refusalsOf,
+    unmaskedWhy,
     whyNotMovable,
 )
 from mcpgateway.core.child import Child, ChildProtocol
@@ -47,6 +53,10 @@ from mcpgateway.core.identity import presentedResult
 from mcpgateway.core.spawn import ConfinedChild, Spawner
 from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
+from mcpgateway.runtime import logs
+from mcpgateway.runtime.threads import RunInThread
+
+log = Logger(observer=logs.observer, namespace="mcpgateway.core.childmove")
 
 MOVED = "was moved to its server's new pool"
 """How the old upstream's events say its child left."""
@@ -121,3 +131,35 @@ def moveChild(old: Upstream, new: Upstream, spawner: Spawner) -> Moved:
     new.adoptChild(child, CAME)
     new.givenSecrets, new.redactor = given, redactor
     return moved
+
+
+def checkMoved(
+    upstream: Upstream, check: LayoutCheck, runInThread: RunInThread | None
+) -> Deferred[str | None]:
+    """Read, in a worker thread, whether the sandbox of C{upstream}'s moved
+    child hides what routes or servers added since it started name
+    (L{Moved.check}), and stop the child when it does not, or when that
+    cannot be read (its pool starts one that does): fires with why it was
+    stopped (C{None}: it was not)."""
+    child = upstream.child
+
+    def read(unmasked: tuple[str, ...]) -> str | None:
+        return None if not unmasked else unmaskedWhy(unmasked)
+
+    def unread(failure: Failure) -> str:
+        log.failure(
+            "server {server}: reading a moved child's sandbox", failure, server=upstream.spec.name
+        )
+        return "its sandbox could not be compared with what its new pool would give"
+
+    def stopped(why: str | None) -> str | None:
+        if why is not None and upstream.child is child:
+            upstream.stop(why=why)
+            return why
+        return None
+
+    if runInThread is None:
+        return succeed(stopped("its sandbox could not be read here"))
+    buildOfLayout()  # imported here, on the reactor's thread
+    reading: Deferred[str | None] = runInThread(check.unmasked).addCallbacks(read, unread)
+    return reading.addCallback(stopped)

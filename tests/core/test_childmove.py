@@ -1,23 +1,27 @@
 """A running child moved from a server's replaced pool to the pool that
 replaces it, in one process: your shared child becomes your route's child
 in a pool with a child per launch, with its process, its memory and its
-router's ids going on; a busy child stays with the old pool (fake
+router's ids going on; a busy child stays with the old pool; a moved
+child whose sandbox shows what the new routes name is stopped (fake
 processes, no reactor)."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
+from twisted.internet.defer import Deferred, succeed
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.childmove import CAME, moveChild
+from mcpgateway.core.childmove import CAME, checkMoved, moveChild
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.runningchildren import movedChildren
 from mcpgateway.core.pools.serverpool import ServerPool
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import Variant
 from mcpgateway.core.status import Lifecycle
+from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, fakeSpawner
 from tests.support.core.pools.keyedplacement import BASE, INIT_RESULT, A, initialize, variant
@@ -37,7 +41,10 @@ def withPipes(proc: FakeProcess) -> FakeProcess:
     return proc
 
 
-class MoveChildTests(SynchronousTestCase):
+class Moving(SynchronousTestCase):
+    """Your shared pool with a running child, and the pool with a child per
+    launch that replaces it."""
+
     def setUp(self) -> None:
         self.reactor = FakeProcessReactor()
         spawner = fakeSpawner(self.reactor)
@@ -59,6 +66,8 @@ class MoveChildTests(SynchronousTestCase):
         self.successResultOf(opened)
         self.proc = withPipes(proc)
 
+
+class MoveChildTests(Moving):
     def test_your_shared_child_goes_on_as_your_routes_child_of_the_new_pool(self) -> None:
         [(before, after)] = movedChildren(self.old, self.new)
         child = before.child
@@ -94,3 +103,44 @@ class MoveChildTests(SynchronousTestCase):
         self.assertEqual(why, "a request is in flight on it")
         self.assertIsNotNone(before.child)
         self.assertIsNone(after.child)
+
+
+class Unmasked:
+    """A moved child's sandbox, read: what it sees that its new pool's would hide."""
+
+    def __init__(self, paths: tuple[str, ...]) -> None:
+        self.paths = paths
+
+    def unmasked(self) -> tuple[str, ...]:
+        return self.paths
+
+
+def inThread(f: Callable[..., Any], *args: Any) -> Deferred[Any]:
+    return succeed(f(*args))
+
+
+class CheckMovedTests(Moving):
+    def moved(self) -> Upstream:
+        [(before, after)] = movedChildren(self.old, self.new)
+        self.assertEqual(moveChild(before, after, self.spawner), (None, None))
+        return after
+
+    def test_a_moved_child_that_sees_nothing_more_goes_on(self) -> None:
+        after = self.moved()
+        check: Any = Unmasked(())
+        self.assertIsNone(self.successResultOf(checkMoved(after, check, inThread)))
+        self.assertEqual((after.state, self.proc.stdinClosed), (Lifecycle.RUNNING, False))
+
+    def test_a_moved_child_that_sees_a_new_routes_folder_is_stopped(self) -> None:
+        after = self.moved()
+        check: Any = Unmasked(("/ws/a",))
+        why = self.successResultOf(checkMoved(after, check, inThread))
+        self.assertIn("/ws/a", why or "")
+        self.assertTrue(self.proc.stdinClosed)  # its stop begins: stdin closed first
+
+    def test_a_moved_child_whose_sandbox_cannot_be_read_is_stopped(self) -> None:
+        after = self.moved()
+        check: Any = Unmasked(())
+        why = self.successResultOf(checkMoved(after, check, None))
+        self.assertEqual(why, "its sandbox could not be read here")
+        self.assertTrue(self.proc.stdinClosed)

@@ -166,30 +166,17 @@ class ServerSet:
                 self._checkMoved(name, after, check)
 
     def _checkMoved(self, name: str, upstream: Upstream, check: LayoutCheck) -> None:
-        """Read, in a worker thread, whether the sandbox of C{upstream}'s
-        moved child hides what routes or servers added since it started
-        name; stop it if it does not (its pool starts one that does)."""
-        from mcpgateway.core.adopted import buildOfLayout, unmaskedWhy
+        """Stop C{upstream}'s moved child if its sandbox shows what its new
+        routes name (L{mcpgateway.core.childmove.checkMoved}), saying so."""
+        from mcpgateway.core.childmove import checkMoved
 
-        child, runInThread = upstream.child, self._spawner.runInThread
-
-        def read(unmasked: tuple[str, ...]) -> None:
-            if unmasked and upstream.child is child:
-                why = unmaskedWhy(unmasked)
+        def said(why: str | None) -> None:
+            if why is not None:
                 self.log.info(
                     "config: server {server}'s moved child is stopped: {why}", server=name, why=why
                 )
-                upstream.stop(why=why)
 
-        def unread(failure: Failure) -> None:
-            self.log.failure("config: server {server}: reading a moved child's sandbox", failure)
-            read(("its sandbox could not be read",))
-
-        if runInThread is None:
-            read(("its sandbox could not be read here",))
-            return
-        buildOfLayout()  # imported here, on the reactor's thread
-        runInThread(check.unmasked).addCallbacks(read, unread)
+        checkMoved(upstream, check, self._spawner.runInThread).addCallback(said)
 
     def decideNames(self, decided: bool) -> None:
         """Whether a call's name is decided before the call from now on
