@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.config.test_configservice,tests.clientconfigs.test_adoption_safety -*-
+# -*- test-case-name: tests.config.test_configservice,tests.clientconfigs.test_adoption_safety,tests.config.test_underway -*-
 """Where the served servers come from, and keeping them current.
 
 A L{ConfigSource} turns the config file into L{ServerSpec}s: read as it is
@@ -26,7 +26,11 @@ find:
  - a change of C{<state-dir>/sandbox-approvals.json} (C{mcpgateway sandbox
    approve}: L{mcpgateway.config.sandboxapprovals}) reloads the servers, as a
    change of the config file does;
- - a L{Restorer} gives an adopted config back at stop.
+ - a L{Restorer} gives an adopted config back at stop;
+ - a L{ReloadsUnderWay} tells the HTTP side a reload is under way
+   (L{ConfigService.settling}): a request for a route it does not serve
+   waits for it, as the reload may have just written that route into a
+   client's file.
 
 Once the gateway listens, the source adopts (other clients' files too) and
 the config is handed to the gateway at once, before a connection is
@@ -61,6 +65,7 @@ from mcpgateway.config.promotions import PromotionStore
 from mcpgateway.config.restorer import Restorer
 from mcpgateway.config.sandboxapprovals import APPROVALS_FILE as SANDBOX_APPROVALS
 from mcpgateway.config.servers import LoadedConfig
+from mcpgateway.config.underway import ReloadsUnderWay
 from mcpgateway.config.watched import (
     WARNING_NOTE,
     ConfigSource,
@@ -123,6 +128,7 @@ class ConfigService(Service):
         self._runInThread = runInThread
         self._reload = reload
         self._lock = DeferredLock()
+        self._underWay = ReloadsUnderWay()
         self._warned: set[str] = set()
         self._noted: set[str] = set()
         self._handedOver = False
@@ -282,6 +288,12 @@ class ConfigService(Service):
         self.serversChanges.cancel()
         return self._reloadNow(raiseErrors=True)
 
+    def settling(self) -> Deferred[None] | None:
+        """While a reload is under way (it may have rewritten a client's
+        file to name a route the gateway does not serve yet): a Deferred
+        that fires once its servers are served; C{None} otherwise."""
+        return self._underWay.settling()
+
     def _reloadNow(self, raiseErrors: bool = False) -> Deferred[Any]:
         return Deferred.fromCoroutine(self._reloading(raiseErrors))
 
@@ -289,18 +301,19 @@ class ConfigService(Service):
         """Load and prepare the config in a thread (after any reload in
         progress), then hand it to the gateway; a failure keeps the servers
         as they are (and is raised again when C{raiseErrors})."""
-        try:
-            prepared = await self._lock.run(self._runInThread, self._loadAndPrepare)
-        except Exception:
-            self.log.warn(
-                "config: reload of {path} failed, keeping the servers as they are: {why}",
-                path=str(self.source.path),
-                why=Failure().getErrorMessage(),
-            )
-            if raiseErrors:
-                raise
-            return None
-        result = self._reload(self._report(prepared))
+        with self._underWay.covering():
+            try:
+                prepared = await self._lock.run(self._runInThread, self._loadAndPrepare)
+            except Exception:
+                self.log.warn(
+                    "config: reload of {path} failed, keeping the servers as they are: {why}",
+                    path=str(self.source.path),
+                    why=Failure().getErrorMessage(),
+                )
+                if raiseErrors:
+                    raise
+                return None
+            result = self._reload(self._report(prepared))
         path = self.source.path
         if path != self._servedPath:
             self._servedPath = path

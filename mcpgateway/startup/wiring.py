@@ -621,6 +621,7 @@ def _listener(
         config=configService.problems,
         apiHasToken=bool(options["api-token"]),  # the status page asks it, not Klein
         approvals=None if heldCalls is None else heldCalls.existing,
+        settling=configService.settling,
     )
     _pollSpin(reactor, options["poll-spin"], site.servesAtMostOne, options["twisted"])
     notify = SystemdNotifyService(os.environ.get("NOTIFY_SOCKET"))

@@ -273,6 +273,7 @@ def makeSite(
     config: Callable[[], ConfigProblems] | None = None,
     apiHasToken: bool | None = None,
     approvals: HeldCallsIfAny | None = None,
+    settling: Callable[[], Deferred[None] | None] | None = None,
 ) -> GatewaySite:
     """The C{Site} serving the gateway, within C{limits}; C{maxBody}, when
     given, overrides C{limits.maxBody}; C{keys}, C{era2026}, C{team}: see
@@ -285,7 +286,8 @@ def makeSite(
     C{config}: what the config holds that the gateway cannot use, which
     C{/health} shows; C{apiHasToken}: see L{GatewayRoot}; C{approvals}:
     the gateway's held calls, which the console's held calls' page shows
-    (C{None}: none are held)."""
+    (C{None}: none are held); C{settling}: while a reload of the config is
+    under way, a Deferred that fires once it is served (see L{GatewayRoot})."""
     if twisted is None:
         twisted = twistedSetting(None, os.environ)
     stock = twisted == STOCK
@@ -318,6 +320,7 @@ def makeSite(
         config,
         apiHasToken=apiHasToken,
         approvals=approvals,
+        settling=settling,
     )
     kind = StockSite if stock else GatewaySite
     site = kind(root, clock, limits, clientErrors, flusher, door)

@@ -34,6 +34,7 @@ from mcpgateway.httpbase.principal import Principal, Refusal, Verdict
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.bounds import MessageBounds
 from mcpgateway.runtime import logs
+from mcpgateway.web.awaitedroute import AwaitedRoute
 from mcpgateway.web.endpoints.aggregate import (
     AggregateBackend,
     AggregateEndpoint,
@@ -390,8 +391,12 @@ class GatewayRoot(Resource):
         config: Callable[[], ConfigProblems] | None = None,
         apiHasToken: bool | None = None,
         approvals: HeldCallsIfAny | None = None,
+        settling: Callable[[], Deferred[None] | None] | None = None,
     ) -> None:
         """
+        @param settling: while a reload of the config is under way, a
+            Deferred that fires once it is served (L{AwaitedRoute}: a
+            request for a route not served yet waits for it); C{None}.
         @param apiHasToken: whether C{api} needs its bearer token
             (C{--api-token}), which decides whether the status page shows
             stderr lines without making the API (Klein); C{None}: the API
@@ -430,6 +435,7 @@ class GatewayRoot(Resource):
         """The aggregate endpoints, by (endpoint name, workspace key)."""
         self._config = config
         self._approvals = approvals
+        self._settling = settling
         self._health = Health(
             gateway, self.team, loopbackOnly, self._apiTokenMatches, door, config, approvals
         )
@@ -438,6 +444,40 @@ class GatewayRoot(Resource):
         self._status: StatusPage | None = None
         self._signInPage: IResource | None = None
         self._cards = ServerCards(gateway, lambda: self.team.gate)
+
+    def _serverRoute(self, path: bytes, request: IRequest, mayWait: bool) -> IResource:
+        """The endpoint of C{/<server>/mcp} or C{/<server>~<key>/mcp}; a
+        route not served while a reload is under way is looked up again once
+        it is served (when C{mayWait}, L{AwaitedRoute}), else a 404."""
+        name, tilde, key = path.decode("utf-8", "replace").partition("~")
+        endpoint = self._route(name, key) if tilde else self._endpoint(name)
+        if endpoint is not None:
+            request.postpath.pop(0)
+            request.prepath.append(b"mcp")
+            if self.team.active:  # what _govern gave the endpoint
+                return _Door(endpoint, name, key if tilde else "", self.team, self._clock)
+            return endpoint
+        settled = self._settling() if mayWait and self._settling is not None else None
+        if settled is not None:
+            return AwaitedRoute(
+                settled, lambda: self._childFor(path, request, mayWait=False), self._clock
+            )
+        if tilde and name in self._gateway.pools:
+            refused = _RefusedResource(
+                404,
+                f"no route {key[:64]!r} on server {name[:64]!r}: no workspace of its"
+                " config has that key (the project's entry may be gone, or the state"
+                " directory's workspace.key changed; GET /health lists the servers)",
+                self.clientErrors,
+            )
+        else:
+            refused = _RefusedResource(
+                404,
+                f"no server named {name[:64]!r} (GET /health lists the servers)",
+                self.clientErrors,
+            )
+        gate = self.team.gate
+        return refused if gate is None else _GatedRefusal(refused, gate)
 
     def _endpoint(self, name: str) -> McpEndpoint | None:
         """The endpoint of server C{name}; servers come and go on reload."""
@@ -569,7 +609,9 @@ class GatewayRoot(Resource):
                 return _RefusedResource(403, why, self.clientErrors)
         return self._childFor(path, request)
 
-    def _childFor(self, path: bytes, request: IRequest) -> IResource:
+    def _childFor(self, path: bytes, request: IRequest, mayWait: bool = True) -> IResource:
+        """The resource of C{path}; a route not served while a reload is
+        under way is looked up again once it is served (when C{mayWait})."""
         if path == b"oauth" and self.team.upstreamLogin is not None:
             # Principals' logins to remote servers: a browser's, without a bearer
             # token. Their forms come from the gateway's own origin, which behind a
@@ -583,30 +625,7 @@ class GatewayRoot(Resource):
             del request.postpath[:2]
             return self._cards
         if request.postpath and request.postpath[0] == b"mcp":
-            name, tilde, key = path.decode("utf-8", "replace").partition("~")
-            endpoint = self._route(name, key) if tilde else self._endpoint(name)
-            if endpoint is not None:
-                request.postpath.pop(0)
-                request.prepath.append(b"mcp")
-                if self.team.active:  # what _govern gave the endpoint
-                    return _Door(endpoint, name, key if tilde else "", self.team, self._clock)
-                return endpoint
-            if tilde and name in self._gateway.pools:
-                refused = _RefusedResource(
-                    404,
-                    f"no route {key[:64]!r} on server {name[:64]!r}: no workspace of its"
-                    " config has that key (the project's entry may be gone, or the state"
-                    " directory's workspace.key changed; GET /health lists the servers)",
-                    self.clientErrors,
-                )
-            else:
-                refused = _RefusedResource(
-                    404,
-                    f"no server named {name[:64]!r} (GET /health lists the servers)",
-                    self.clientErrors,
-                )
-            gate = self.team.gate
-            return refused if gate is None else _GatedRefusal(refused, gate)
+            return self._serverRoute(path, request, mayWait)
         if path == b"mcp" or path.startswith(b"mcp~"):
             where = aggregatePath(path.decode("utf-8", "replace"), request.postpath)
             aggregate = self._aggregate(where) if where is not None else None
