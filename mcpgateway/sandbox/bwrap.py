@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sandbox.test_bwrap, tests.sandbox.test_gitseal -*-
+# -*- test-case-name: tests.sandbox.test_bwrap, tests.sandbox.test_workspaceseal -*-
 """Bubblewrap's command line for a L{mcpgateway.sandbox.layout.Layout}.
 
 The order of the mounts is the order of precedence: the system first,

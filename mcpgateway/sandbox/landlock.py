@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sandbox.test_landlock, tests.sandbox.test_gitseal -*-
+# -*- test-case-name: tests.sandbox.test_landlock, tests.sandbox.test_workspaceseal -*-
 """Landlock: the kernel's own confinement (Linux 5.13 and later), the
 fallback where bubblewrap cannot make namespaces.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sandbox.test_layout, tests.sandbox.test_gitseal -*-
+# -*- test-case-name: tests.sandbox.test_layout, tests.sandbox.test_workspaceseal -*-
 """A confined child's view of the file system, as real paths on this
 machine: what it reads, what it writes, what is masked.
 
@@ -31,11 +31,11 @@ import os
 
 from mcpgateway.sandbox import (
     defaults,
-    gitseal,
     launchercaches,
     maskparents,
     masks,
     packagecopy,
+    workspaceseal,
     writes,
 )
 from mcpgateway.sandbox.commandline import SHELLS, argumentPaths, dataFiles, scriptPaths
@@ -98,7 +98,7 @@ class Layout:
         nothing may be bound: empty and read-only in the sandbox.
     @ivar sealed: folders that do not exist, in a writable place, that the
         child may not make: a repository's workspace's C{.git}
-        (L{mcpgateway.sandbox.gitseal}).
+        and C{.claude} (L{mcpgateway.sandbox.workspaceseal}).
     @ivar cwdMade: the working directory is shown by nothing else (the
         gateway's own, for an entry without C{cwd}): an empty one is made
         (its arguments' relative paths, bound, are found from there).
@@ -263,7 +263,8 @@ def _readsAndDenials(
 ) -> None:
     """What the profile's C{allowRead} shows (added to C{allowed}), then what
     stays read-only inside a writable place: the profile's C{denyWrite}, and
-    a repository's workspace's git repositories (L{mcpgateway.sandbox.gitseal})
+    a repository's workspace's git repositories and clients' settings
+    (L{mcpgateway.sandbox.workspaceseal})
     but those its C{allowWrite} names (only ever once approved)."""
     home, cwd = layout.home, layout.cwd
     for path in rules.get("allowRead") or ():
@@ -285,11 +286,11 @@ def _readsAndDenials(
         def asked(path: str) -> bool:
             return any(under(path, target) for target in granted)
 
-        repositories, absent = gitseal.workspaceGit(workspace)
-        for path in repositories:
+        kept, absent = workspaceseal.workspaceSeals(workspace)
+        for path in kept:
             if not asked(path):
                 binds.readOnly(path)
-        layout.sealed += [] if absent is None or asked(absent) else [absent]
+        layout.sealed += [path for path in absent if not asked(path)]
 
 
 def _emptyHome(layout: Layout) -> None:

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sandbox.test_seatbelt, tests.sandbox.test_gitseal -*-
+# -*- test-case-name: tests.sandbox.test_seatbelt, tests.sandbox.test_workspaceseal -*-
 """macOS: a C{sandbox-exec} (Seatbelt) profile, in its language SBPL, from
 the same layout bubblewrap and Landlock get.
 

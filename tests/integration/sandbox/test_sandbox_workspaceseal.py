@@ -1,7 +1,9 @@
 """A repository's confined child writes its workspace but never its git
-repositories, for real: it tries to set C{core.fsmonitor} (which the
-user's next C{git status} would run, outside any sandbox), to add a hook,
-and, in a workspace that is no repository yet, to make one; every try
+repositories nor the clients' settings there, for real: it tries to set
+C{core.fsmonitor} (which the user's next C{git status} would run, outside
+any sandbox), to add a hook, and, in a workspace that is no repository yet,
+to make one; to write Claude Code's hooks into C{.claude/settings.json}
+(made when missing) and a task into C{.vscode/tasks.json}; every try
 fails, its other writes land, and the user's git then runs nothing it
 planted. Under both mechanisms, as root and as an ordinary user. And the
 other place a write would go where the user never finds it: a server given
@@ -56,6 +58,16 @@ if os.path.isdir(".git/hooks"):
     attempt("hook", hook)
 else:
     attempt("init", init)
+def claude():
+    os.makedirs(".claude", exist_ok=True)
+    with open(".claude/settings.json", "w") as f:
+        f.write('{"hooks": {"SessionStart": [{"hooks": [{"type": "command", "command": "id"}]}]}}')
+def tasks():
+    with open(".vscode/tasks.json", "w") as f:
+        f.write('{"version": "2.0.0", "tasks": []}')
+attempt("claude", claude)
+if os.path.isdir(".vscode"):
+    attempt("tasks", tasks)
 attempt("ordinary", lambda: append("README.md", "more\\n"))
 attempt("folder", lambda: append("src/notes.txt", "noted\\n"))
 print(json.dumps(out))
@@ -73,8 +85,11 @@ def workspace(base: Path, repository: bool) -> Path:
     ws = base / "ws"
     (ws / "src").mkdir(parents=True, exist_ok=True)
     (ws / "README.md").write_text("hello\n")
-    if repository:
+    if repository:  # a checkout its user opened in Claude Code and VS Code
         subprocess.run(["git", "init", "-q", str(ws)], check=True)
+        (ws / ".claude").mkdir()
+        (ws / ".claude" / "settings.local.json").write_text("{}\n")
+        (ws / ".vscode").mkdir()
     return ws
 
 
@@ -103,9 +118,14 @@ def test_a_repositorys_child_plants_nothing_the_users_git_runs(
             assert tried["config"] != "written" and tried["hook"] != "written", tried
             assert "fsmonitor" not in (ws / ".git" / "config").read_text()
             assert not (ws / ".git" / "hooks" / "post-checkout").exists()
+            assert tried["tasks"] != "written", tried
+            assert not (ws / ".vscode" / "tasks.json").exists()
+            assert (ws / ".claude" / "settings.local.json").read_text() == "{}\n"
         else:
             assert tried["init"] != "written", tried
             assert not (ws / ".git" / "config").exists()
+        assert tried["claude"] != "written", tried
+        assert not (ws / ".claude" / "settings.json").exists()
         assert tried["ordinary"] == tried["folder"] == "written", tried
         assert (ws / "src" / "notes.txt").read_text() == "noted\n"
         # The user's git, outside the sandbox, runs nothing the child planted.

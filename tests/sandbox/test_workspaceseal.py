@@ -1,7 +1,9 @@
 """A repository's own entry writes its workspace, never its git
-repositories: each C{.git} found is shown read-only, and where the
-workspace has none, none can be made, under bubblewrap, Landlock and
-Seatbelt alike; the user's own entries write as before."""
+repositories nor the clients' settings there: each C{.git} found and each
+client's settings folder at the top is shown read-only, and where the
+workspace has no C{.git} or no C{.claude}, none can be made, under
+bubblewrap, Landlock and Seatbelt alike; the user's own entries write as
+before."""
 
 from __future__ import annotations
 
@@ -10,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from mcpgateway.sandbox import gitseal
+from mcpgateway.sandbox import workspaceseal
 from mcpgateway.sandbox.bwrap import arguments
-from mcpgateway.sandbox.gitseal import workspaceGit
 from mcpgateway.sandbox.landlock import rules
 from mcpgateway.sandbox.layout import Layout, build
 from mcpgateway.sandbox.seatbelt import profile
+from mcpgateway.sandbox.workspaceseal import workspaceGit, workspaceSeals
 from tests.support.sandbox.layout import bound, request, tree
 
 
@@ -33,14 +35,28 @@ def checkout(root: Path) -> Path:
 
 def test_the_git_repositories_of_a_workspace_are_found_two_levels_down(tmp_path: Path) -> None:
     workspace = checkout(tmp_path)
-    found, absent = workspaceGit(str(workspace))
+    found = workspaceGit(str(workspace))
     assert found == [str(workspace / p) for p in (".git", "lib/.git", "vendor/dep/.git")]
-    assert absent is None
 
 
-def test_a_workspace_without_git_says_where_its_own_would_be(tmp_path: Path) -> None:
+def test_a_workspace_without_git_or_claude_says_where_they_would_be(tmp_path: Path) -> None:
     (tmp_path / "ws" / "src").mkdir(parents=True)
-    assert workspaceGit(str(tmp_path / "ws")) == ([], str(tmp_path / "ws" / ".git"))
+    ws = tmp_path / "ws"
+    assert workspaceSeals(str(ws)) == ([], [str(ws / ".git"), str(ws / ".claude")])
+
+
+def test_the_clients_settings_at_the_top_are_kept_and_claudes_made(tmp_path: Path) -> None:
+    """Each client's settings folder the workspace has (and C{.mcp.json})
+    is kept from writes; one deeper down is no client's setting; a missing
+    C{.claude} is made read-only, the other clients' folders are not."""
+    workspace = checkout(tmp_path)
+    for folder in (".vscode", ".cursor", ".gemini", "src/.claude"):
+        (workspace / folder).mkdir(parents=True)
+    (workspace / ".mcp.json").write_text("{}")
+    found, absent = workspaceSeals(str(workspace))
+    tops = [str(workspace / p) for p in (".cursor", ".gemini", ".mcp.json", ".vscode")]
+    assert found == workspaceGit(str(workspace)) + tops
+    assert absent == [str(workspace / ".claude")]
 
 
 def test_a_linked_git_is_neither_given_nor_made(tmp_path: Path) -> None:
@@ -49,15 +65,16 @@ def test_a_linked_git_is_neither_given_nor_made(tmp_path: Path) -> None:
     workspace = tmp_path / "ws"
     workspace.mkdir()
     (workspace / ".git").symlink_to(tmp_path / "elsewhere")
-    assert workspaceGit(str(workspace)) == ([], None)
+    (workspace / ".claude").symlink_to(tmp_path / "elsewhere")
+    assert workspaceSeals(str(workspace)) == ([], [])
 
 
 def test_the_folders_looked_in_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     workspace = tmp_path / "ws"
     for index in range(20):
         (workspace / f"d{index:02}" / "sub" / ".git").mkdir(parents=True)
-    monkeypatch.setattr(gitseal, "LOOKED_MOST", 5)
-    found, _ = workspaceGit(str(workspace))
+    monkeypatch.setattr(workspaceseal, "LOOKED_MOST", 5)
+    found = workspaceGit(str(workspace))
     assert found == [str(workspace / f"d{index:02}" / "sub" / ".git") for index in range(4)]
 
 
@@ -78,7 +95,7 @@ def test_a_repositorys_entry_writes_its_workspace_but_not_its_git(tmp_path: Path
     assert shown[str(workspace)] is True
     for repository in (".git", "lib/.git", "vendor/dep/.git"):
         assert shown[str(workspace / repository)] is False
-    assert layout.sealed == []
+    assert layout.sealed == [str(workspace / ".claude")]
     own = bound(repositoryLayout(tmp_path / "own", checkout(tmp_path / "own"), own=True))
     assert not any(path.endswith(".git") for path in own)  # the user's own entry: as before
 
@@ -87,8 +104,22 @@ def test_a_workspace_without_git_gets_none_made(tmp_path: Path) -> None:
     workspace = tmp_path / "ws"
     workspace.mkdir()
     layout = repositoryLayout(tmp_path, workspace)
-    assert layout.sealed == [str(workspace / ".git")]
-    assert layout.toJson()["sealed"] == [str(workspace / ".git")]
+    made = [str(workspace / ".git"), str(workspace / ".claude")]
+    assert layout.sealed == made
+    assert layout.toJson()["sealed"] == made
+
+
+def test_a_repositorys_entry_writes_no_clients_settings(tmp_path: Path) -> None:
+    workspace = checkout(tmp_path)
+    (workspace / ".claude").mkdir()
+    (workspace / ".vscode").mkdir()
+    layout = repositoryLayout(tmp_path, workspace)
+    shown = bound(layout)
+    assert shown[str(workspace / ".claude")] is False
+    assert shown[str(workspace / ".vscode")] is False
+    assert layout.sealed == []
+    own = bound(repositoryLayout(tmp_path / "own", checkout(tmp_path / "own"), own=True))
+    assert not any(path.endswith((".claude", ".vscode")) for path in own)
 
 
 def at(words: list[str], *wanted: str) -> list[int]:
@@ -138,6 +169,17 @@ def test_landlock_leaves_a_workspace_without_git_no_new_entry(tmp_path: Path) ->
     allowed = rules(repositoryLayout(tmp_path, workspace), None)
     granted = {path: writable for path, writable in allowed if path.startswith(str(workspace))}
     assert granted == {str(workspace): False, str(workspace / "src"): True}
+
+
+def test_landlock_keeps_the_clients_settings_read_only(tmp_path: Path) -> None:
+    workspace = checkout(tmp_path)
+    (workspace / ".claude").mkdir()
+    (workspace / ".mcp.json").write_text("{}")
+    allowed = rules(repositoryLayout(tmp_path, workspace), None)
+    granted = {path: writable for path, writable in allowed if path.startswith(str(workspace))}
+    assert granted[str(workspace / ".claude")] is False
+    assert granted[str(workspace / ".mcp.json")] is False
+    assert granted[str(workspace / "README.md")] is True
 
 
 def test_seatbelt_denies_writing_the_git_inside_the_workspace(tmp_path: Path) -> None:

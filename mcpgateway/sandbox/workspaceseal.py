@@ -1,0 +1,131 @@
+# -*- test-case-name: tests.sandbox.test_workspaceseal -*-
+"""A repository's workspace is writable; what runs programs as the user is not.
+
+Git runs programs that a repository's configuration names: C{core.fsmonitor}
+on every C{git status}, C{core.pager}, C{core.sshCommand}, aliases, diff
+and merge drivers, and every script of C{.git/hooks}. A clone brings none of
+that (git never transfers a repository's own C{.git}), so a repository's
+author cannot make the user's git run code by shipping it. A child that
+may write its workspace could: a repository's own server, confined, plants
+C{core.fsmonitor} in C{.git/config}, and the user's next C{git status} (her
+shell prompt's, her editor's) runs it as her, outside any sandbox.
+
+The clients' project settings do the same: Claude Code runs the hooks of
+C{.claude/settings.json} and C{.claude/settings.local.json} of a folder
+the user trusted, and its C{.mcp.json} servers once approved; VS Code runs
+C{.vscode/tasks.json}'s tasks on opening the folder once automatic tasks
+are allowed there; Cursor, Codex, the Gemini CLI, Zed, Roo Code, Junie and
+opencode read servers and commands from their own folders
+(L{SETTINGS}). What a repository ships there, the user reviewed when she
+trusted it; what its server writes there later, she never sees.
+
+So in the workspace of a repository's own entry (L{workspaceSeals}) each
+C{.git} found (the workspace's own, and those of the repositories checked
+out in it down to L{DEPTH} levels: a vendored library, a submodule) and
+each of L{SETTINGS} at its top is shown read-only, and where the workspace
+has no C{.git} or no C{.claude} (L{MADE}), one cannot be made there: under
+bubblewrap an empty, read-only directory stands in its place (an empty
+C{.git} directory is no repository to git, which looks further up, and
+C{git init} fills it; an empty C{.claude} holds no setting), and under
+Landlock, which cannot name a path that does not exist, the workspace's
+top level takes no new entry (its files and folders stay writable). A
+repository a child creates deeper down is not stopped: git runs its
+configuration only for commands run in that folder. The other clients'
+folders are not stood in for when missing: each would be left behind, an
+empty folder, in every workspace a repository's server ran in.
+
+Standard library only: the launcher imports it before every confined child.
+"""
+
+from __future__ import annotations
+
+import os
+
+DEPTH = 2
+"""How many levels below the workspace a repository's C{.git} is looked for."""
+MOST = 32
+"""The most C{.git} entries shown read-only (a workspace of many checkouts
+keeps the first ones found, its own first)."""
+SKIPPED = frozenset({"node_modules", ".venv", "venv", "__pycache__", "target", "dist", "build"})
+"""Folders of installed or built files, never a checkout of the user's."""
+LOOKED_MOST = 1000
+"""The most folders looked in: a launcher starts quickly in a large tree."""
+
+
+SETTINGS = (
+    ".agents",
+    ".claude",
+    ".codex",
+    ".cursor",
+    ".gemini",
+    ".junie",
+    ".mcp.json",
+    ".roo",
+    ".vscode",
+    ".zed",
+)
+"""The entries at a workspace's top where clients read what they run: their
+project settings' folders, and Claude Code's C{.mcp.json}."""
+MADE = (".git", ".claude")
+"""The entries a workspace that has none gets an empty, read-only one of
+(bubblewrap), or cannot make (Landlock)."""
+
+
+def workspaceSeals(workspace: str) -> tuple[list[str], list[str]]:
+    """What of C{workspace} a repository's child may read but not write:
+    its C{.git} entries and those of its folders down to L{DEPTH} levels,
+    then its entries of L{SETTINGS} (a symbolic link is neither followed
+    nor given: what it points to is no part of the workspace); and the
+    paths of L{MADE} it lacks (one that is a link is not lacking)."""
+    found, absent = [], []
+    for name in MADE:
+        path = os.path.join(workspace, name)
+        if not os.path.lexists(path):
+            absent.append(path)
+    found += workspaceGit(workspace)
+    for name in SETTINGS:
+        path = os.path.join(workspace, name)
+        if _present(path):
+            found.append(path)
+    return found, absent
+
+
+def workspaceGit(workspace: str) -> list[str]:
+    """The C{.git} entries of C{workspace} and its folders down to L{DEPTH}
+    levels (the workspace's own first; a symbolic link is neither followed
+    nor given)."""
+    top = os.path.join(workspace, ".git")
+    found = [top] if _present(top) else []
+    level, looked = [workspace], 0
+    for _ in range(DEPTH):
+        below: list[str] = []
+        for folder in level[: max(0, LOOKED_MOST - looked)]:
+            looked += 1
+            for name in _folders(folder):
+                path = os.path.join(folder, name)
+                if len(found) < MOST and _present(os.path.join(path, ".git")):
+                    found.append(os.path.join(path, ".git"))
+                below.append(path)
+        level = below
+    return found
+
+
+def _present(path: str) -> bool:
+    """Whether C{path} is there, a folder or a file (not a symbolic link)."""
+    return os.path.lexists(path) and not os.path.islink(path)
+
+
+def _folders(folder: str) -> list[str]:
+    """The names of C{folder}'s folders worth looking in, sorted: not
+    C{.git} itself, not a symbolic link, not one of L{SKIPPED}."""
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(
+                entry.name
+                for entry in entries
+                if entry.name != ".git"
+                and entry.name not in SKIPPED
+                and entry.is_dir(follow_symlinks=False)
+            )
+    except OSError:
+        return []
