@@ -114,8 +114,25 @@ def placedAs(pool: Any, handed: HandedChild) -> tuple[Upstream, ServerSpec] | No
     configured to run there (what its fingerprint must match): its shared
     child, the child of the route that makes its child key now, or its
     session's own (C{None}: none; a session's own child may be found once
-    the sessions are merged)."""
-    return servedAs(pool, handed.session, handed.childKey)
+    the sessions are merged).
+
+    A child recorded in a pool of the other kind (a reload made the pool
+    anew after the record was written: a project's entry of the server's
+    name came or went) is tried as your route's child: a shared child in a
+    pool with routes, a route's child in a pool of one shared child. Its
+    fingerprint decides: only the child of your own entry's launch
+    matches."""
+    if handed.session:
+        return servedAs(pool, handed.session, "")
+    keyed = keyedOf(pool) is not None
+    childKey = handed.childKey
+    if keyed and not childKey:
+        childKey = usersChildKey(pool) or ""
+        if not childKey:
+            return None
+    elif not keyed:
+        childKey = ""
+    return servedAs(pool, "", childKey)
 
 
 def servedAs(pool: Any, session: str, childKey: str) -> tuple[Upstream, ServerSpec] | None:

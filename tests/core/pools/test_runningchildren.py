@@ -17,7 +17,7 @@ from mcpgateway.core.pools.runningchildren import (
 )
 from mcpgateway.core.status import Lifecycle
 from tests.fakes import fakeSpawner
-from tests.support.core.pools.keyedplacement import BASE, A, B, ScopedCase
+from tests.support.core.pools.keyedplacement import BASE, A, B, ScopedCase, scopedSpec, variant
 
 
 def handed(childKey: str = "", session: str = "") -> HandedChild:
@@ -68,7 +68,29 @@ class KeyedChildrenTests(ScopedCase):
 
     def test_a_key_no_route_makes_now_is_not_served(self) -> None:
         self.assertIsNone(placedAs(self.pool, handed("child:/ws/gone:t")))
-        self.assertIsNone(placedAs(self.pool, handed()))  # not a shared pool
+
+    def test_a_shared_childs_record_is_tried_as_your_routes_child(self) -> None:
+        """Recorded in a pool of one shared child, before a reload made the
+        pool anew with routes (a project's entry of its name came): served
+        as the child of your own route, which its fingerprint must match."""
+        placed = placedAs(self.pool, handed())
+        assert placed is not None
+        upstream, configured = placed
+        placement = self.pool.placement
+        assert isinstance(placement, KeyedPlacement)
+        self.assertIs(upstream, placement.table.child(self.pool.routes[""].childKey))
+        self.assertEqual(configured.cwd, None)  # your own entry's launch
+        withoutYours = self.makePool(scopedSpec(variant(A, "/ws/a")))
+        self.assertIsNone(placedAs(withoutYours, handed()))  # no route of yours: none
+
+    def test_a_routes_record_is_tried_as_the_shared_child_of_a_pool_without_routes(self) -> None:
+        """Recorded in a pool with routes, before a reload made it one shared
+        child (the project's entry went): tried as that child."""
+        shared = makePool(dataclasses.replace(BASE, mode="global"), fakeSpawner(self.reactor))
+        placed = placedAs(shared, handed(self.pool.routes[""].childKey))
+        assert placed is not None
+        self.assertIs(placed[0], shared.placement.upstream())  # type: ignore[attr-defined]
+        self.assertIs(placed[1], shared.spec)
 
     def test_a_reload_moves_your_routes_child_and_the_same_launches(self) -> None:
         """Your route's child goes to your route's child of the pool that
