@@ -42,7 +42,7 @@ from mcpgateway.sandbox.places import under
 
 TYPE_CHECKING = False  # typing itself is not imported: the launcher starts lean
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
     from mcpgateway.sandbox.maskparents import Copy
 
@@ -323,7 +323,9 @@ def command(
     seccomp: int | None = None,
     dieWithParent: bool = True,
     copies: Mapping[str, Copy | None] | None = None,
+    more: Sequence[str] = (),
 ) -> list[str]:
-    """The whole command line: C{bwrap}, its options, C{--}, C{argv}."""
+    """The whole command line: C{bwrap}, its options and C{more} (made on
+    the sandbox's own root once the rest is in place), C{--}, C{argv}."""
     options = arguments(layout, root, disableUserns, network, seccomp, dieWithParent, copies)
-    return [bwrap, *options, "--", *argv]
+    return [bwrap, *options, *more, "--", *argv]

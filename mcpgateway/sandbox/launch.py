@@ -24,7 +24,8 @@ server's profile and the facts the layout needs). Before its C{exec} it
     add to its user's (L{lowerResources});
  3. builds its layout (L{mcpgateway.sandbox.layout}), sets its
     launcher's cache variables to the child's own folders
-    (L{mcpgateway.sandbox.launchercaches}), and runs the
+    (L{mcpgateway.sandbox.launchercaches}), gives the child the user's git
+    identity alone (L{mcpgateway.sandbox.gitidentity}), and runs the
     command through bubblewrap (behind the gateway's allow-list proxy
     when the request names its socket: L{mcpgateway.sandbox.proxyplan}),
     or drops every capability (L{mcpgateway.sandbox.privileges}: a root
@@ -260,8 +261,7 @@ def plan(
     mechanism the request names (confining this process with Landlock on
     the way, every capability dropped first in the launcher's own process:
     L{guarded})."""
-    from mcpgateway.sandbox import bwrap, datafiles, defaults, layout, loaderenv, maskparents
-    from mcpgateway.sandbox.bwrap import STDOUT_HANDOVER
+    from mcpgateway.sandbox import datafiles, defaults, gitidentity, layout, loaderenv
 
     env = {k: v for k, v in environ.items() if k not in defaults.UNSET_VARIABLES}
     notes: list[str] = []
@@ -288,36 +288,13 @@ def plan(
     if mechanism == "bwrap":
         if not isinstance(path, str):
             raise OSError(0, "bwrap was not found")
-        env["TMPDIR"] = "/tmp"
-        root = os.geteuid() == 0
-        network = None
-        if "learn" in request:  # under strace, recorded
-            from mcpgateway.sandbox import learnrun
-
-            command = learnrun.wrap(request, command, sys.stderr)
-        proxy = (request.get("network") or {}).get("proxy")
-        if isinstance(proxy, str) and view.network == "allow":
-            from mcpgateway.sandbox import proxyplan
-
-            for name in proxyplan.UNSET:
-                env.pop(name, None)
-            network, command = proxyplan.plan(proxy, command)
-        # The handover's shell drops a variable that is no shell name (npm's
-        # npm_config_@acme:registry): a child given one runs without the
-        # handover (bubblewrap then holds its stdout open until it exits).
-        if os.path.exists(STDOUT_HANDOVER[0]) and all(map(loaderenv.shellName, env)):
-            command = [*STDOUT_HANDOVER, *command]
-        fd = filterProgram(request)
-        dies = request.get("dieWithParent") is not False
-        kept, emptied = bwrap.mounted(view, network), bwrap.emptied(view)
-        copies = maskparents.copies(view.presented, bwrap.STDOUT_FD + 1, kept, emptied)
-        argv = bwrap.command(path, view, command, root, disableUserns, network, fd, dies, copies)
-        return path, argv, env
+        return path, bubblewrapped(path, disableUserns, request, view, command, env), env
     if mechanism == "seatbelt":
         from mcpgateway.sandbox import seatbelt
 
         tmp = privateTmp(request)
         env["TMPDIR"] = tmp
+        gitidentity.forOwnFolder(env, tmp)
         argv = seatbelt.command(view, command, tmp)
         return argv[0], argv, env
     if mechanism == "landlock":
@@ -325,6 +302,7 @@ def plan(
 
         tmp = privateTmp(request)
         env["TMPDIR"] = tmp
+        gitidentity.forOwnFolder(env, tmp)
         net, port = landlockNetwork(request, view.network, version)
         extra: dict[str, int] = {}
         if port is not None:
@@ -348,6 +326,49 @@ def plan(
             seccomp.install(filtered)
         return command[0], command, {**env, **loader}
     raise ValueError(f"unknown mechanism {mechanism!r}")
+
+
+def bubblewrapped(
+    path: str,
+    disableUserns: bool,
+    request: Mapping[str, Any],
+    view: Any,
+    command: list[str],
+    env: dict[str, str],
+) -> list[str]:
+    """The bubblewrap command line running C{command} confined to C{view}
+    (the child's layout), with C{env} made the child's: its own C{/tmp},
+    its proxy's variables, its git identity."""
+    from mcpgateway.sandbox import bwrap, gitidentity, loaderenv, maskparents
+    from mcpgateway.sandbox.bwrap import STDOUT_HANDOVER
+
+    env["TMPDIR"] = "/tmp"
+    root = os.geteuid() == 0
+    network = None
+    if "learn" in request:  # under strace, recorded
+        from mcpgateway.sandbox import learnrun
+
+        command = learnrun.wrap(request, command, sys.stderr)
+    proxy = (request.get("network") or {}).get("proxy")
+    if isinstance(proxy, str) and view.network == "allow":
+        from mcpgateway.sandbox import proxyplan
+
+        for name in proxyplan.UNSET:
+            env.pop(name, None)
+        network, command = proxyplan.plan(proxy, command)
+    # The handover's shell drops a variable that is no shell name (npm's
+    # npm_config_@acme:registry): a child given one runs without the
+    # handover (bubblewrap then holds its stdout open until it exits).
+    if os.path.exists(STDOUT_HANDOVER[0]) and all(map(loaderenv.shellName, env)):
+        command = [*STDOUT_HANDOVER, *command]
+    fd = filterProgram(request)
+    dies = request.get("dieWithParent") is not False
+    kept, emptied = bwrap.mounted(view, network), bwrap.emptied(view)
+    copies = maskparents.copies(view.presented, bwrap.STDOUT_FD + 1, kept, emptied)
+    identity = gitidentity.forBubblewrap(env)
+    return bwrap.command(
+        path, view, command, root, disableUserns, network, fd, dies, copies, identity
+    )
 
 
 def chosenMechanism(request: Mapping[str, Any]) -> tuple[str, Any, bool, int]:

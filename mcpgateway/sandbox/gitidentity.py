@@ -1,0 +1,154 @@
+# -*- test-case-name: tests.sandbox.test_gitidentity -*-
+"""The user's git identity, and nothing else of her git configuration, for
+a confined child.
+
+A confined child sees no home of the user's: git run in it (a git server
+committing, a tool that shells out to git) finds no C{~/.gitconfig} and
+signs commits with the account's name and the host's (C{root <root@host>}).
+Showing the user's global configuration would show what it holds besides
+(C{url.<token>.insteadOf}, C{http.extraHeader}, credential helpers, a hooks
+path, C{core.fsmonitor}). Overriding the identity (C{GIT_AUTHOR_NAME},
+C{GIT_CONFIG_COUNT}) would override a repository's own C{[user]} as well,
+which git lets win over the global one.
+
+So the launcher reads the user's C{user.name} and C{user.email} from her
+global configuration (L{userIdentity}: git itself reads it, before the
+child is confined), and gives the child a global configuration of its own
+holding only those two (L{configText}), through C{GIT_CONFIG_GLOBAL}
+(git 2.32 and later): a file in the child's own temporary directory. A
+repository's C{[user]} still wins, as it would outside. An entry that sets
+C{GIT_CONFIG_GLOBAL} itself keeps its own; a user with no identity gets
+nothing.
+
+Standard library only: the launcher imports it before every confined child.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+TYPE_CHECKING = False  # typing itself is not imported: the launcher starts lean
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
+    Runner = Callable[..., Any]
+
+VARIABLE = "GIT_CONFIG_GLOBAL"
+"""What git reads its global configuration from, when set (git 2.32)."""
+FILE_NAME = ".mcpgateway-gitconfig"
+"""The file's name in the child's temporary directory."""
+KEYS = ("user.name", "user.email")
+LONGEST = 256
+"""The most characters of a name or an address given (a longer one is cut)."""
+WAIT = 5.0
+"""Seconds git may take to read the user's configuration."""
+
+
+def userIdentity(env: Mapping[str, str], run: Runner = subprocess.run) -> dict[str, str]:
+    """C{user.name} and C{user.email} of the global git configuration of the
+    user whose C{HOME} C{env} names (git finds it: C{~/.gitconfig}, the
+    XDG one, their includes), by key; empty when git is not on C{env}'s
+    C{PATH}, when she set neither, or when git cannot say."""
+    git = shutil.which("git", path=env.get("PATH") or os.defpath)
+    home = env.get("HOME")
+    if git is None or not home:
+        return {}
+    readEnv = {"HOME": home, "PATH": env.get("PATH") or os.defpath}
+    if env.get("XDG_CONFIG_HOME"):
+        readEnv["XDG_CONFIG_HOME"] = env["XDG_CONFIG_HOME"]
+    try:
+        done = run(
+            [git, "config", "--global", "--null", "--get-regexp", r"^user\.(name|email)$"],
+            capture_output=True,
+            env=readEnv,
+            timeout=WAIT,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    if done.returncode != 0:
+        return {}
+    found: dict[str, str] = {}
+    for item in bytes(done.stdout).split(b"\0"):
+        key, newline, value = item.partition(b"\n")
+        name = key.decode("utf-8", "replace").lower()
+        if newline and name in KEYS:
+            found[name] = value.decode("utf-8", "replace")[:LONGEST]
+    return found
+
+
+def configText(identity: Mapping[str, str]) -> str:
+    """A git configuration holding C{identity}'s C{[user]} alone, each value
+    quoted (a backslash and a double quote escaped, control characters,
+    a line's end among them, dropped): nothing in a value can start
+    another key or section."""
+    lines = ["[user]"]
+    for key in KEYS:
+        value = identity.get(key)
+        if value is None:
+            continue
+        clean = "".join(c for c in value if c >= " " and c != "\x7f")
+        quoted = clean.replace("\\", "\\\\").replace('"', '\\"')
+        lines.append(f'\t{key.split(".")[1]} = "{quoted}"')
+    return "\n".join(lines) + "\n"
+
+
+def wanted(env: Mapping[str, str]) -> bool:
+    """Whether the child is given an identity: not when its entry names a
+    global configuration of its own."""
+    return VARIABLE not in env
+
+
+def memoryFile(text: str) -> int:
+    """An inheritable memory file holding C{text}, at its start: what
+    bubblewrap's C{--ro-bind-data FD} copies into the sandbox."""
+    fd = os.memfd_create("mcpgateway-gitconfig", 0)
+    try:
+        os.write(fd, text.encode("utf-8"))
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.set_inheritable(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def writeInto(folder: str, text: str) -> str:
+    """Write C{text} as the configuration file in C{folder} (the child's own
+    temporary directory, made empty by its launcher); its path."""
+    path = os.path.join(folder, FILE_NAME)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    return path
+
+
+IN_BUBBLEWRAP = "/.mcpgateway/gitconfig"
+"""Where bubblewrap shows the file: on the sandbox's own root, which no
+bind of the user's reaches."""
+
+
+def forBubblewrap(env: dict[str, str]) -> list[str]:
+    """bubblewrap's options showing the child its identity, read-only (the
+    memory file they name is inherited by bubblewrap, which copies it and
+    closes it), with C{GIT_CONFIG_GLOBAL} set in C{env}; none when the
+    child is given no identity."""
+    identity = userIdentity(env) if wanted(env) else {}
+    if not identity:
+        return []
+    fd = memoryFile(configText(identity))
+    env[VARIABLE] = IN_BUBBLEWRAP
+    return ["--perms", "0444", "--ro-bind-data", str(fd), IN_BUBBLEWRAP]
+
+
+def forOwnFolder(env: dict[str, str], folder: str) -> None:
+    """Give the child its identity in C{folder} (its own temporary
+    directory, under Landlock or Seatbelt), with C{GIT_CONFIG_GLOBAL} set
+    in C{env}; nothing when the child is given none."""
+    identity = userIdentity(env) if wanted(env) else {}
+    if identity:
+        env[VARIABLE] = writeInto(folder, configText(identity))

@@ -1,0 +1,88 @@
+"""A confined child's git commits as the user, for real: the user's global
+git configuration names her, and holds what no child may see (a token in a
+URL rewrite, a hooks path); the child's git finds her name and address,
+nothing else of that file, and a repository's own identity still wins.
+Under both mechanisms, as root and as an ordinary user, with the system's
+git."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.sandboxkit import (
+    Account,
+    accountOrSkip,
+    launcherBase,
+    launcherPython,
+    launcherRequest,
+    runLauncher,
+)
+
+pytestmark = pytest.mark.integration
+
+GLOBAL = """[user]
+\tname = Ada \\"the Countess\\" Lovelace
+\temail = ada@example.org
+[url "https://tok-9f3e1c@example.org/"]
+\tinsteadOf = https://example.org/
+[core]
+\thooksPath = /tmp/planted-hooks
+"""
+
+COMMIT = """
+import json, subprocess
+def git(*args):
+    return subprocess.run(["git", *args], capture_output=True, text=True)
+out = {"global": git("config", "--global", "--list").stdout}
+for repo in ("mine", "theirs"):
+    git("-C", repo, "commit", "-q", "--allow-empty", "-m", "from the child")
+    out[repo] = git("-C", repo, "log", "-1", "--format=%an <%ae>").stdout.strip()
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def account() -> Iterator[Account]:
+    made = accountOrSkip()
+    yield made
+    made.remove()
+
+
+@pytest.mark.parametrize("user", ["root", "user"])
+@pytest.mark.parametrize("mechanism", ["bwrap", "landlock"])
+def test_a_confined_childs_git_commits_as_the_user_and_sees_nothing_else(
+    mechanism: str, user: str, request: pytest.FixtureRequest
+) -> None:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed (.ci/run installs it)")
+    owner: Account | None = request.getfixturevalue("account") if user == "user" else None
+    python = launcherPython(owner)
+    base = launcherBase(owner)
+    try:
+        (base / "home" / ".gitconfig").write_text(GLOBAL)
+        ws = base / "ws"
+        for repo in ("mine", "theirs"):
+            subprocess.run(["git", "init", "-q", str(ws / repo)], check=True)
+        theirs = ["git", "-C", str(ws / "theirs"), "config"]
+        subprocess.run([*theirs, "user.name", "Their Bot"], check=True)
+        subprocess.run([*theirs, "user.email", "bot@example.com"], check=True)
+        if owner is not None:
+            owner.own(base)
+        asked = launcherRequest(mechanism, base, python, workspace=True, cwd=str(ws))
+        asked["interpreterPaths"] = [os.path.dirname(python), sys.base_prefix]
+        done = runLauncher(asked, [python, "-I", "-S", "-c", COMMIT], {}, owner, python)
+        assert done.returncode == 0, done.stderr
+        seen = json.loads(done.stdout)
+        assert seen["mine"] == 'Ada "the Countess" Lovelace <ada@example.org>', seen
+        assert seen["theirs"] == "Their Bot <bot@example.com>", seen  # the repository's own wins
+        assert "tok-9f3e1c" not in seen["global"] and "hookspath" not in seen["global"], seen
+        assert "user.email=ada@example.org" in seen["global"], seen
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
