@@ -15,8 +15,12 @@ So the launcher reads the user's C{user.name} and C{user.email} from her
 global configuration (L{userIdentity}: git itself reads it, before the
 child is confined), and gives the child a global configuration of its own
 holding only those two (L{configText}), through C{GIT_CONFIG_GLOBAL}
-(git 2.32 and later): a file in the child's own temporary directory. A
-repository's C{[user]} still wins, as it would outside. An entry that sets
+(git 2.32 and later): under bubblewrap the C{.gitconfig} of the child's own
+empty home, where the libraries that read git's files themselves look too
+(GitPython, which C{mcp-server-git} commits with), else a file in the
+child's own temporary directory (Landlock shows no home of the child's: a
+library that does not run git finds no identity there). A repository's
+C{[user]} still wins, as it would outside. An entry that sets
 C{GIT_CONFIG_GLOBAL} itself keeps its own; a user with no identity gets
 nothing.
 
@@ -128,21 +132,29 @@ def writeInto(folder: str, text: str) -> str:
 
 
 IN_BUBBLEWRAP = "/.mcpgateway/gitconfig"
-"""Where bubblewrap shows the file: on the sandbox's own root, which no
-bind of the user's reaches."""
+"""Where bubblewrap shows the file when the child's home is not its own
+empty folder: on the sandbox's own root, which no bind of the user's
+reaches."""
 
 
-def forBubblewrap(env: dict[str, str]) -> list[str]:
+def forBubblewrap(env: dict[str, str], ownHome: str | None = None) -> list[str]:
     """bubblewrap's options showing the child its identity, read-only (the
     memory file they name is inherited by bubblewrap, which copies it and
     closes it), with C{GIT_CONFIG_GLOBAL} set in C{env}; none when the
-    child is given no identity."""
+    child is given no identity.
+
+    @param ownHome: the child's home when it is an empty, writable folder
+        of its own: the file is its C{.gitconfig} there, where the libraries
+        that read git's files themselves (GitPython's commits, dulwich,
+        libgit2) look, and not C{GIT_CONFIG_GLOBAL}.
+    """
     identity = userIdentity(env) if wanted(env) else {}
     if not identity:
         return []
     fd = memoryFile(configText(identity))
-    env[VARIABLE] = IN_BUBBLEWRAP
-    return ["--perms", "0444", "--ro-bind-data", str(fd), IN_BUBBLEWRAP]
+    path = os.path.join(ownHome, ".gitconfig") if ownHome else IN_BUBBLEWRAP
+    env[VARIABLE] = path
+    return ["--perms", "0444", "--ro-bind-data", str(fd), path]
 
 
 def forOwnFolder(env: dict[str, str], folder: str) -> None:

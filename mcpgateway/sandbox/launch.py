@@ -365,7 +365,8 @@ def bubblewrapped(
     dies = request.get("dieWithParent") is not False
     kept, emptied = bwrap.mounted(view, network), bwrap.emptied(view)
     copies = maskparents.copies(view.presented, bwrap.STDOUT_FD + 1, kept, emptied)
-    identity = gitidentity.forBubblewrap(env)
+    ownHome = view.home in view.private and view.home not in view.sealedPrivate
+    identity = gitidentity.forBubblewrap(env, view.home if ownHome else None)
     return bwrap.command(
         path, view, command, root, disableUserns, network, fd, dies, copies, identity
     )

@@ -134,3 +134,7 @@ def test_bubblewrap_copies_it_onto_the_sandboxs_own_root(tmp_path: Path, monkeyp
     layout = build(request(tmp_path), ["/bin/true"], {"HOME": str(tree(tmp_path))})
     argv = command("/usr/bin/bwrap", layout, ["/bin/true"], False, more=words)
     assert argv[argv.index("--") - 5 : argv.index("--")] == words  # after every mount
+    del env[VARIABLE]
+    inHome = forBubblewrap(env, "/home/ada")  # its own empty home: its .gitconfig there
+    os.close(int(inHome[3]))
+    assert inHome[4] == env[VARIABLE] == "/home/ada/.gitconfig"

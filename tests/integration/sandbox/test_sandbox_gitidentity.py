@@ -1,7 +1,9 @@
 """A confined child's git commits as the user, for real: the user's global
 git configuration names her, and holds what no child may see (a token in a
 URL rewrite, a hooks path); the child's git finds her name and address,
-nothing else of that file, and a repository's own identity still wins.
+nothing else of that file (under bubblewrap in its own home's
+C{.gitconfig}, where libraries that read it themselves look), and a
+repository's own identity still wins.
 Under both mechanisms, as root and as an ordinary user, with the system's
 git."""
 
@@ -37,10 +39,15 @@ GLOBAL = """[user]
 """
 
 COMMIT = """
-import json, subprocess
+import json, os, subprocess
 def git(*args):
     return subprocess.run(["git", *args], capture_output=True, text=True)
 out = {"global": git("config", "--global", "--list").stdout}
+home = os.path.expanduser("~/.gitconfig")  # where GitPython and dulwich read it
+try:
+    out["home"] = open(home).read()
+except OSError:  # not shown (Landlock)
+    out["home"] = None
 for repo in ("mine", "theirs"):
     git("-C", repo, "commit", "-q", "--allow-empty", "-m", "from the child")
     out[repo] = git("-C", repo, "log", "-1", "--format=%an <%ae>").stdout.strip()
@@ -84,5 +91,8 @@ def test_a_confined_childs_git_commits_as_the_user_and_sees_nothing_else(
         assert seen["theirs"] == "Their Bot <bot@example.com>", seen  # the repository's own wins
         assert "tok-9f3e1c" not in seen["global"] and "hookspath" not in seen["global"], seen
         assert "user.email=ada@example.org" in seen["global"], seen
+        if mechanism == "bwrap":  # the child's own home: the libraries find it there too
+            assert seen["home"] is not None and "ada@example.org" in seen["home"], seen
+            assert "tok-9f3e1c" not in seen["home"], seen
     finally:
         shutil.rmtree(base, ignore_errors=True)
