@@ -51,23 +51,27 @@ WAIT = 5.0
 """Seconds git may take to read the user's configuration."""
 
 
-def userIdentity(env: Mapping[str, str], run: Runner = subprocess.run) -> dict[str, str]:
+def userIdentity(home: str, searchPath: str, run: Runner = subprocess.run) -> dict[str, str]:
     """C{user.name} and C{user.email} of the global git configuration of the
-    user whose C{HOME} C{env} names (git finds it: C{~/.gitconfig}, the
-    XDG one, their includes), by key; empty when git is not on C{env}'s
-    C{PATH}, when she set neither, or when git cannot say."""
-    git = shutil.which("git", path=env.get("PATH") or os.defpath)
-    home = env.get("HOME")
+    user whose home is C{home} (git finds it: C{~/.gitconfig}, the XDG one,
+    their includes), by key; empty when no git is on C{searchPath}, when
+    she set neither, or when git cannot say.
+
+    Run before the child is confined, as the user: so nothing the child's
+    entry sets counts. C{home} is the account's (never an entry's
+    C{HOME}), C{searchPath} the gateway's folders (never the child's
+    C{PATH}, where a repository's entry could put a C{git} of its own), and
+    git runs in C{/}, where it finds no repository whose configuration it
+    would read."""
+    git = shutil.which("git", path=searchPath)
     if git is None or not home:
         return {}
-    readEnv = {"HOME": home, "PATH": env.get("PATH") or os.defpath}
-    if env.get("XDG_CONFIG_HOME"):
-        readEnv["XDG_CONFIG_HOME"] = env["XDG_CONFIG_HOME"]
     try:
         done = run(
             [git, "config", "--global", "--null", "--get-regexp", r"^user\.(name|email)$"],
             capture_output=True,
-            env=readEnv,
+            env={"HOME": home, "PATH": searchPath},
+            cwd="/",
             timeout=WAIT,
             check=False,
         )
@@ -137,8 +141,10 @@ empty folder: on the sandbox's own root, which no bind of the user's
 reaches."""
 
 
-def forBubblewrap(env: dict[str, str], ownHome: str | None = None) -> list[str]:
-    """bubblewrap's options showing the child its identity, read-only (the
+def forBubblewrap(
+    env: dict[str, str], identity: Mapping[str, str], ownHome: str | None = None
+) -> list[str]:
+    """bubblewrap's options showing the child C{identity}, read-only (the
     memory file they name is inherited by bubblewrap, which copies it and
     closes it), with C{GIT_CONFIG_GLOBAL} set in C{env}; none when the
     child is given no identity.
@@ -148,8 +154,7 @@ def forBubblewrap(env: dict[str, str], ownHome: str | None = None) -> list[str]:
         that read git's files themselves (GitPython's commits, dulwich,
         libgit2) look, and not C{GIT_CONFIG_GLOBAL}.
     """
-    identity = userIdentity(env) if wanted(env) else {}
-    if not identity:
+    if not identity or not wanted(env):
         return []
     fd = memoryFile(configText(identity))
     path = os.path.join(ownHome, ".gitconfig") if ownHome else IN_BUBBLEWRAP
@@ -157,10 +162,9 @@ def forBubblewrap(env: dict[str, str], ownHome: str | None = None) -> list[str]:
     return ["--perms", "0444", "--ro-bind-data", str(fd), path]
 
 
-def forOwnFolder(env: dict[str, str], folder: str) -> None:
-    """Give the child its identity in C{folder} (its own temporary
+def forOwnFolder(env: dict[str, str], identity: Mapping[str, str], folder: str) -> None:
+    """Give the child C{identity} in C{folder} (its own temporary
     directory, under Landlock or Seatbelt), with C{GIT_CONFIG_GLOBAL} set
     in C{env}; nothing when the child is given none."""
-    identity = userIdentity(env) if wanted(env) else {}
-    if identity:
+    if identity and wanted(env):
         env[VARIABLE] = writeInto(folder, configText(identity))

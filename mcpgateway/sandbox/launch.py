@@ -294,7 +294,7 @@ def plan(
 
         tmp = privateTmp(request)
         env["TMPDIR"] = tmp
-        gitidentity.forOwnFolder(env, tmp)
+        gitidentity.forOwnFolder(env, gitIdentity(request, env), tmp)
         argv = seatbelt.command(view, command, tmp)
         return argv[0], argv, env
     if mechanism == "landlock":
@@ -302,7 +302,7 @@ def plan(
 
         tmp = privateTmp(request)
         env["TMPDIR"] = tmp
-        gitidentity.forOwnFolder(env, tmp)
+        gitidentity.forOwnFolder(env, gitIdentity(request, env), tmp)
         net, port = landlockNetwork(request, view.network, version)
         extra: dict[str, int] = {}
         if port is not None:
@@ -366,10 +366,25 @@ def bubblewrapped(
     kept, emptied = bwrap.mounted(view, network), bwrap.emptied(view)
     copies = maskparents.copies(view.presented, bwrap.STDOUT_FD + 1, kept, emptied)
     ownHome = view.home in view.private and view.home not in view.sealedPrivate
-    identity = gitidentity.forBubblewrap(env, view.home if ownHome else None)
+    identity = gitidentity.forBubblewrap(
+        env, gitIdentity(request, env), view.home if ownHome else None
+    )
     return bwrap.command(
         path, view, command, root, disableUserns, network, fd, dies, copies, identity
     )
+
+
+def gitIdentity(request: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """The user's git identity (L{mcpgateway.sandbox.gitidentity}), read
+    from the account's home with the gateway's git, never what the child's
+    environment C{env} names; none when its entry names a global git
+    configuration of its own."""
+    from mcpgateway.sandbox import gitidentity, probe
+
+    if not gitidentity.wanted(env):
+        return {}
+    searchPath = str(request.get("searchPath") or probe.SYSTEM_PATH)
+    return gitidentity.userIdentity(str(request.get("home") or ""), searchPath)
 
 
 def chosenMechanism(request: Mapping[str, Any]) -> tuple[str, Any, bool, int]:

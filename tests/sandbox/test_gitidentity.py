@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcpgateway.sandbox import gitidentity
+from mcpgateway.sandbox import gitidentity, probe
 from mcpgateway.sandbox.bwrap import command
 from mcpgateway.sandbox.gitidentity import (
     IN_BUBBLEWRAP,
@@ -25,6 +25,7 @@ from mcpgateway.sandbox.gitidentity import (
     forOwnFolder,
     userIdentity,
 )
+from mcpgateway.sandbox.launch import gitIdentity
 from mcpgateway.sandbox.layout import build
 from tests.support.sandbox.layout import request, tree
 
@@ -43,38 +44,62 @@ class FakeGit:
         return subprocess.CompletedProcess(argv, self.status, self.printed, b"")
 
 
-def gitOnPath(tmp_path: Path) -> dict[str, str]:
-    """An environment whose PATH has a C{git} (never run: the runner is faked)."""
+def gitFolder(tmp_path: Path) -> str:
+    """A search path with a C{git} (never run: the runner is faked)."""
     folder = tmp_path / "bin"
     folder.mkdir()
     git = folder / "git"
     git.write_text("#!/bin/sh\nexit 1\n")
     git.chmod(0o755)
-    return {"PATH": str(folder), "HOME": str(tmp_path / "home")}
+    return str(folder)
 
 
 def test_the_name_and_address_are_read_from_the_users_global_configuration(
     tmp_path: Path,
 ) -> None:
-    env = {**gitOnPath(tmp_path), "API_TOKEN": "tok-never-passed"}
+    path, home = gitFolder(tmp_path), str(tmp_path / "home")
     git = FakeGit(b"user.name\nAda Lovelace\0user.email\nada@example.org\0")
-    assert userIdentity(env, git) == {"user.name": "Ada Lovelace", "user.email": "ada@example.org"}
+    assert userIdentity(home, path, git) == {
+        "user.name": "Ada Lovelace",
+        "user.email": "ada@example.org",
+    }
     [(argv, kwargs)] = git.calls
+    assert argv[0] == str(tmp_path / "bin" / "git")
     assert argv[1:4] == ["config", "--global", "--null"]
-    # Nothing else of the child's environment reaches git.
-    assert kwargs["env"] == {"HOME": env["HOME"], "PATH": env["PATH"]}
+    assert kwargs["env"] == {"HOME": home, "PATH": path}  # nothing of the child's
+    assert kwargs["cwd"] == "/"  # no repository found where it runs
     assert kwargs["timeout"] == gitidentity.WAIT
 
 
 def test_no_git_no_identity_or_a_failing_git_give_nothing(tmp_path: Path) -> None:
-    assert userIdentity({"PATH": str(tmp_path), "HOME": str(tmp_path)}, FakeGit(b"")) == {}
-    env = gitOnPath(tmp_path)
-    assert userIdentity(env, FakeGit(b"", status=1)) == {}  # neither is set
+    assert userIdentity(str(tmp_path), str(tmp_path), FakeGit(b"")) == {}
+    path, home = gitFolder(tmp_path), str(tmp_path)
+    assert userIdentity(home, path, FakeGit(b"", status=1)) == {}  # neither is set
     timedOut = FakeGit(b"", raises=subprocess.TimeoutExpired(["git"], 5))
-    assert userIdentity(env, timedOut) == {}
-    assert userIdentity(env, FakeGit(b"", raises=OSError("gone"))) == {}
+    assert userIdentity(home, path, timedOut) == {}
+    assert userIdentity(home, path, FakeGit(b"", raises=OSError("gone"))) == {}
     other = FakeGit(b"user.signingkey\nABC\0user.name\nAda\0")
-    assert userIdentity(env, other) == {"user.name": "Ada"}
+    assert userIdentity(home, path, other) == {"user.name": "Ada"}
+
+
+def test_the_launcher_asks_the_accounts_home_and_the_gateways_git(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A repository's entry sets its child's C{PATH} (a C{git} of its own
+    first) and C{HOME}: neither reaches the git run before confinement."""
+    asked: list[tuple[str, str]] = []
+
+    def reading(home: str, path: str) -> dict[str, str]:
+        asked.append((home, path))
+        return {}
+
+    monkeypatch.setattr(gitidentity, "userIdentity", reading)
+    hostile = {"PATH": str(tmp_path / "repo" / "bin"), "HOME": str(tmp_path / "repo")}
+    gitIdentity({"home": "/home/ada"}, hostile)
+    gitIdentity({"home": "/home/ada", "searchPath": "/opt/git/bin"}, hostile)
+    assert asked == [("/home/ada", probe.SYSTEM_PATH), ("/home/ada", "/opt/git/bin")]
+    gitIdentity({"home": "/home/ada"}, {VARIABLE: "/srv/gitconfig"})  # its own: not asked
+    assert len(asked) == 2
 
 
 def test_the_configuration_holds_the_user_section_alone() -> None:
@@ -96,33 +121,32 @@ def test_no_value_starts_another_key_or_section(identity: dict[str, str]) -> Non
         assert '"' not in inner  # every quote inside is escaped
 
 
-def test_landlock_writes_it_into_the_childs_own_folder(tmp_path: Path, monkeypatch: Any) -> None:
-    env = gitOnPath(tmp_path)
-    own = tmp_path / "own"
-    own.mkdir()
-    original = gitidentity.userIdentity
-    monkeypatch.setattr(
-        gitidentity, "userIdentity", lambda env: original(env, FakeGit(b"user.name\nAda\0"))
-    )
-    forOwnFolder(env, str(own))
+def test_landlock_writes_it_into_the_childs_own_folder(tmp_path: Path) -> None:
+    env: dict[str, str] = {}
+    forOwnFolder(env, {"user.name": "Ada"}, str(tmp_path))
     path = Path(env[VARIABLE])
-    assert path.parent == own
+    assert path.parent == tmp_path
     assert path.read_text() == '[user]\n\tname = "Ada"\n'
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 def test_an_entry_naming_its_own_global_configuration_keeps_it(tmp_path: Path) -> None:
-    env = {**gitOnPath(tmp_path), VARIABLE: "/srv/gitconfig"}
-    forOwnFolder(env, str(tmp_path))
+    env = {VARIABLE: "/srv/gitconfig"}
+    forOwnFolder(env, {"user.name": "Ada"}, str(tmp_path))
     assert env[VARIABLE] == "/srv/gitconfig"
-    assert forBubblewrap(env) == []
-    assert os.listdir(tmp_path) == ["bin"]
+    assert forBubblewrap(env, {"user.name": "Ada"}) == []
+    assert os.listdir(tmp_path) == []
 
 
-def test_bubblewrap_copies_it_onto_the_sandboxs_own_root(tmp_path: Path, monkeypatch: Any) -> None:
-    env = gitOnPath(tmp_path)
-    monkeypatch.setattr(gitidentity, "userIdentity", lambda env: {"user.email": "ada@example.org"})
-    words = forBubblewrap(env)
+def test_no_identity_nothing_given(tmp_path: Path) -> None:
+    env: dict[str, str] = {}
+    forOwnFolder(env, {}, str(tmp_path))
+    assert forBubblewrap(env, {}) == [] and env == {} and os.listdir(tmp_path) == []
+
+
+def test_bubblewrap_copies_it_onto_the_sandboxs_own_root(tmp_path: Path) -> None:
+    env: dict[str, str] = {}
+    words = forBubblewrap(env, {"user.email": "ada@example.org"})
     assert words[:3] == ["--perms", "0444", "--ro-bind-data"] and words[4] == IN_BUBBLEWRAP
     fd = int(words[3])
     try:
@@ -134,7 +158,7 @@ def test_bubblewrap_copies_it_onto_the_sandboxs_own_root(tmp_path: Path, monkeyp
     layout = build(request(tmp_path), ["/bin/true"], {"HOME": str(tree(tmp_path))})
     argv = command("/usr/bin/bwrap", layout, ["/bin/true"], False, more=words)
     assert argv[argv.index("--") - 5 : argv.index("--")] == words  # after every mount
-    del env[VARIABLE]
-    inHome = forBubblewrap(env, "/home/ada")  # its own empty home: its .gitconfig there
-    os.close(int(inHome[3]))
-    assert inHome[4] == env[VARIABLE] == "/home/ada/.gitconfig"
+    inHome: dict[str, str] = {}  # its own empty home: its .gitconfig there
+    words = forBubblewrap(inHome, {"user.name": "Ada"}, "/home/ada")
+    os.close(int(words[3]))
+    assert words[4] == inHome[VARIABLE] == "/home/ada/.gitconfig"

@@ -96,3 +96,29 @@ def test_a_confined_childs_git_commits_as_the_user_and_sees_nothing_else(
             assert "tok-9f3e1c" not in seen["home"], seen
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.parametrize("mechanism", ["bwrap", "landlock"])
+def test_a_git_the_childs_path_names_first_never_runs_unconfined(mechanism: str) -> None:
+    """A repository's entry puts a C{git} of its own first on its child's
+    C{PATH}: the identity is read with the gateway's git, so that one runs,
+    if ever, inside the sandbox, where the state directory is not shown."""
+    base = launcherBase(None)
+    try:
+        (base / "home" / ".gitconfig").write_text("[user]\n\tname = Ada\n")
+        planted = base / "ws" / "bin" / "git"
+        planted.parent.mkdir()
+        marker = base / "state" / "RAN-UNCONFINED"
+        planted.write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
+        planted.chmod(0o755)
+        python = launcherPython(None)
+        asked = launcherRequest(mechanism, base, python, workspace=True, cwd=str(base / "ws"))
+        asked["interpreterPaths"] = [os.path.dirname(python), sys.base_prefix]
+        path = f"{planted.parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"
+        argv = [python, "-I", "-S", "-c", "import os; print(os.environ['GIT_CONFIG_GLOBAL'])"]
+        done = runLauncher(asked, argv, {"PATH": path}, None, python)
+        assert not marker.exists()  # the planted git never ran outside
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip(), done.stdout  # given an identity, by the gateway's git
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
