@@ -23,7 +23,10 @@ Each fix is one that works (L{mcpgateway.sandbox.layout}'s masks):
    a server whose C{allowRead} or C{allowWrite} names that entry itself
    (C{~/.ssh}): the line names it;
  - a refused write (C{EROFS}, or an operation or words that write) is
-   allowed by C{allowWrite}, a refused read by C{allowRead};
+   allowed by C{allowWrite}, a refused read by C{allowRead}; one in a
+   C{.git} or a client's settings (L{mcpgateway.sandbox.workspaceseal})
+   is said to be kept from a repository's server on purpose, and lifted
+   by an approved C{allowWrite} of that entry;
  - a data file its entry names directly in the home (or another folder
    never shown whole) is shown on its own (L{mcpgateway.sandbox.datafiles}):
    a rename onto it (C{EBUSY}), a file made beside it, or SQLite's
@@ -55,7 +58,7 @@ import os
 import re
 from collections.abc import Mapping
 
-from mcpgateway.sandbox import datafiles, defaults
+from mcpgateway.sandbox import datafiles, defaults, workspaceseal
 from mcpgateway.sandbox.commandline import DATA_SUFFIXES
 from mcpgateway.sandbox.places import wide
 
@@ -475,6 +478,14 @@ def _pathNote(code: str, path: str, home: str, stateDir: str, writes: bool) -> s
             f" allow it with {_allow(shown, writes)}"
         )
     temporary = _TEMPORARY.search(os.path.basename(path))
+    sealed = _sealedEntry(shown) if writes or temporary else None
+    if sealed is not None:
+        return (
+            f"the sandbox keeps {sealed} read-only for a repository's own server ({shown}):"
+            " git or a client runs what it holds as you, outside any sandbox; a server that"
+            f" must write it asks with {_allow(sealed, True)} in its entry, which takes your"
+            " approval (mcpgateway sandbox approve)"
+        )
     if writes or temporary:  # a temporary file beside its target is made, then renamed
         where = os.path.dirname(shown) if temporary else shown
         return f"the sandbox denied writing {shown}: allow it with {_allow(where, True)}"
@@ -482,6 +493,16 @@ def _pathNote(code: str, path: str, home: str, stateDir: str, writes: bool) -> s
         f"the sandbox denied reading {shown}: allow it with {_allow(shown, False)}"
         " (allowWrite if it writes there)"
     )
+
+
+def _sealedEntry(shown: str) -> str | None:
+    """The C{.git}, or the client's settings entry, that C{shown} is or lies
+    in (L{mcpgateway.sandbox.workspaceseal}), as shown; C{None}: none."""
+    parts = shown.split("/")
+    for index, part in enumerate(parts):
+        if part == ".git" or part in workspaceseal.SETTINGS:
+            return "/".join(parts[: index + 1])
+    return None
 
 
 def _allow(shown: str, writes: bool) -> str:

@@ -83,6 +83,22 @@ def note(line: str, network: str = "none") -> str | None:
             ' {"allowWrite": ["/opt/cache"]}}',
         ),
         (
+            "Error: EROFS: read-only file system, open '/home/u/code/p/.claude/settings.json'",
+            "the sandbox keeps ~/code/p/.claude read-only for a repository's own server"
+            " (~/code/p/.claude/settings.json): git or a client runs what it holds as you,"
+            ' outside any sandbox; a server that must write it asks with "sandbox":'
+            ' {"filesystem": {"allowWrite": ["~/code/p/.claude"]}} in its entry, which takes'
+            " your approval (mcpgateway sandbox approve)",
+        ),
+        (
+            "OSError: [Errno 30] Read-only file system: '/work/p/.git/config.1a2b3c4d5e6f.tmp'",
+            "the sandbox keeps /work/p/.git read-only for a repository's own server"
+            " (/work/p/.git/config.1a2b3c4d5e6f.tmp): git or a client runs what it holds as"
+            ' you, outside any sandbox; a server that must write it asks with "sandbox":'
+            ' {"filesystem": {"allowWrite": ["/work/p/.git"]}} in its entry, which takes your'
+            " approval (mcpgateway sandbox approve)",
+        ),
+        (
             "cat: /srv/secret: Permission denied",
             'the sandbox denied reading /srv/secret: allow it with "sandbox": {"filesystem":'
             ' {"allowRead": ["/srv/secret"]}} (allowWrite if it writes there)',
