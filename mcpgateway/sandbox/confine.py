@@ -378,8 +378,9 @@ class Sandbox:
         )
         if self.forced is not None:
             request["mechanism"] = self.forced
-        if self.found is None:  # the launcher looks for bubblewrap where the gateway would
-            request["searchPath"] = os.environ.get("PATH") or ""
+        # Where the launcher looks for bubblewrap (before the probe answered) and
+        # for the git it reads the user's identity with: the gateway's folders.
+        request["searchPath"] = os.environ.get("PATH") or ""
         return request
 
     def otherPaths(self, spec: SpawnSpec) -> list[str]:

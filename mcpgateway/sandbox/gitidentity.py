@@ -72,6 +72,7 @@ def userIdentity(home: str, searchPath: str, run: Runner = subprocess.run) -> di
             capture_output=True,
             env={"HOME": home, "PATH": searchPath},
             cwd="/",
+            stdin=subprocess.DEVNULL,
             timeout=WAIT,
             check=False,
         )
@@ -112,7 +113,7 @@ def wanted(env: Mapping[str, str]) -> bool:
 
 def memoryFile(text: str) -> int:
     """An inheritable memory file holding C{text}, at its start: what
-    bubblewrap's C{--ro-bind-data FD} copies into the sandbox."""
+    bubblewrap's C{--file FD} copies into the sandbox."""
     fd = os.memfd_create("mcpgateway-gitconfig", 0)
     try:
         os.write(fd, text.encode("utf-8"))
@@ -136,7 +137,7 @@ def writeInto(folder: str, text: str) -> str:
 
 
 IN_BUBBLEWRAP = "/.mcpgateway/gitconfig"
-"""Where bubblewrap shows the file when the child's home is not its own
+"""Where bubblewrap makes the file when the child's home is not its own
 empty folder: on the sandbox's own root, which no bind of the user's
 reaches."""
 
@@ -144,10 +145,12 @@ reaches."""
 def forBubblewrap(
     env: dict[str, str], identity: Mapping[str, str], ownHome: str | None = None
 ) -> list[str]:
-    """bubblewrap's options showing the child C{identity}, read-only (the
+    """bubblewrap's options giving the child C{identity}, a file of its own
+    that it may change as it would its own C{~/.gitconfig} (C{git config
+    --global} at its start: what it writes stays in its sandbox); the
     memory file they name is inherited by bubblewrap, which copies it and
-    closes it), with C{GIT_CONFIG_GLOBAL} set in C{env}; none when the
-    child is given no identity.
+    closes it. C{GIT_CONFIG_GLOBAL} is set in C{env}; none when the child
+    is given no identity.
 
     @param ownHome: the child's home when it is an empty, writable folder
         of its own: the file is its C{.gitconfig} there, where the libraries
@@ -159,7 +162,7 @@ def forBubblewrap(
     fd = memoryFile(configText(identity))
     path = os.path.join(ownHome, ".gitconfig") if ownHome else IN_BUBBLEWRAP
     env[VARIABLE] = path
-    return ["--perms", "0444", "--ro-bind-data", str(fd), path]
+    return ["--perms", "0600", "--file", str(fd), path]
 
 
 def forOwnFolder(env: dict[str, str], identity: Mapping[str, str], folder: str) -> None:

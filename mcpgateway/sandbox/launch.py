@@ -383,7 +383,8 @@ def gitIdentity(request: Mapping[str, Any], env: Mapping[str, str]) -> dict[str,
 
     if not gitidentity.wanted(env):
         return {}
-    searchPath = str(request.get("searchPath") or probe.SYSTEM_PATH)
+    given = str(request.get("searchPath") or probe.SYSTEM_PATH).split(os.pathsep)
+    searchPath = os.pathsep.join(p for p in given if os.path.isabs(p))  # never the cwd
     return gitidentity.userIdentity(str(request.get("home") or ""), searchPath)
 
 

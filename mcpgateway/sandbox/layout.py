@@ -282,15 +282,7 @@ def _readsAndDenials(
     workspace = binds.confinedTo
     if workspace is not None and binds.writes(workspace):
         granted = [path for path, writable in allowed if writable]  # its approved allowWrite
-
-        def asked(path: str) -> bool:
-            return any(under(path, target) for target in granted)
-
-        kept, absent = workspaceseal.workspaceSeals(workspace)
-        for path in kept:
-            if not asked(path):
-                binds.readOnly(path)
-        layout.sealed += [path for path in absent if not asked(path)]
+        workspaceseal.seal(workspace, granted, binds, layout)
 
 
 def _emptyHome(layout: Layout) -> None:

@@ -34,12 +34,31 @@ configuration only for commands run in that folder. The other clients'
 folders are not stood in for when missing: each would be left behind, an
 empty folder, in every workspace a repository's server ran in.
 
-Standard library only: the launcher imports it before every confined child.
+Standard library only (and L{mcpgateway.sandbox.places}): the launcher imports it
+before every confined child.
 """
 
 from __future__ import annotations
 
 import os
+
+from mcpgateway.sandbox.places import under
+
+TYPE_CHECKING = False  # typing itself is not imported: the launcher starts lean
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class ReadOnlyBinds(Protocol):
+        """What makes a path read-only in a child's layout."""
+
+        def readOnly(self, path: str) -> None: ...
+
+    class SealedLayout(Protocol):
+        """What of a child's layout says what is sealed, and why."""
+
+        notes: list[str]
+        sealed: list[str]
+
 
 DEPTH = 2
 """How many levels below the workspace a repository's C{.git} is looked for."""
@@ -71,23 +90,57 @@ MADE = (".git", ".claude")
 (bubblewrap), or cannot make (Landlock)."""
 
 
-def workspaceSeals(workspace: str) -> tuple[list[str], list[str]]:
+def seal(workspace: str, granted: list[str], binds: ReadOnlyBinds, layout: SealedLayout) -> None:
+    """Keep what L{workspaceSeals} finds in C{workspace}, which a
+    repository's entry writes, from its child: each entry read-only
+    (C{binds}), each missing one of L{MADE} sealed (C{layout.sealed}), and
+    the whole workspace read-only where one is a symbolic link (said in
+    C{layout.notes}); but what the entry's approved C{allowWrite} grants
+    (C{granted}: the paths it names)."""
+
+    def asked(path: str) -> bool:
+        return any(under(path, target) for target in granted)
+
+    kept, absent, linked = workspaceSeals(workspace)
+    linked = [path for path in linked if not asked(path)]
+    if linked:
+        binds.readOnly(workspace)
+        names = ", ".join(os.path.basename(path) for path in linked)
+        layout.notes.append(
+            f"its workspace {workspace} is read-only: its {names} is a symbolic link,"
+            " which a repository's server that writes its workspace could replace or"
+            " write through (make it a folder, or approve an allowWrite of it)"
+        )
+        return
+    for path in kept:
+        if not asked(path):
+            binds.readOnly(path)
+    layout.sealed += [path for path in absent if not asked(path)]
+
+
+def workspaceSeals(workspace: str) -> tuple[list[str], list[str], list[str]]:
     """What of C{workspace} a repository's child may read but not write:
     its C{.git} entries and those of its folders down to L{DEPTH} levels,
     then its entries of L{SETTINGS} (a symbolic link is neither followed
-    nor given: what it points to is no part of the workspace); and the
-    paths of L{MADE} it lacks (one that is a link is not lacking)."""
-    found, absent = [], []
-    for name in MADE:
+    nor given: what it points to is no part of the workspace); the paths
+    of L{MADE} it lacks; and the entries of L{MADE} and L{SETTINGS} at its
+    top that are symbolic links, which no bind can keep: a child that may
+    write the top level could replace the link, or write through it where
+    it leads into the workspace (the caller keeps the whole workspace
+    from it then)."""
+    found, absent, linked = [], [], []
+    for name in dict.fromkeys((*MADE, *SETTINGS)):
         path = os.path.join(workspace, name)
-        if not os.path.lexists(path):
+        if os.path.islink(path):
+            linked.append(path)
+        elif name in MADE and not os.path.lexists(path):
             absent.append(path)
     found += workspaceGit(workspace)
     for name in SETTINGS:
         path = os.path.join(workspace, name)
         if _present(path):
             found.append(path)
-    return found, absent
+    return found, absent, linked
 
 
 def workspaceGit(workspace: str) -> list[str]:

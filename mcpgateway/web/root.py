@@ -457,7 +457,10 @@ class GatewayRoot(Resource):
             if self.team.active:  # what _govern gave the endpoint
                 return _Door(endpoint, name, key if tilde else "", self.team, self._clock)
             return endpoint
-        settled = self._settling() if mayWait and self._settling is not None else None
+        # A gateway that authenticates answers at once: a wait before its gate
+        # would tell a caller without a token which names exist.
+        waits = mayWait and self._settling is not None and self.team.gate is None
+        settled = self._settling() if waits and self._settling is not None else None
         if settled is not None:
             return AwaitedRoute(
                 settled, lambda: self._childFor(path, request, mayWait=False), self._clock

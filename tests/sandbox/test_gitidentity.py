@@ -147,7 +147,8 @@ def test_no_identity_nothing_given(tmp_path: Path) -> None:
 def test_bubblewrap_copies_it_onto_the_sandboxs_own_root(tmp_path: Path) -> None:
     env: dict[str, str] = {}
     words = forBubblewrap(env, {"user.email": "ada@example.org"})
-    assert words[:3] == ["--perms", "0444", "--ro-bind-data"] and words[4] == IN_BUBBLEWRAP
+    # A file of its own (bubblewrap's --file), not a mount: git config --global works.
+    assert words[:3] == ["--perms", "0600", "--file"] and words[4] == IN_BUBBLEWRAP
     fd = int(words[3])
     try:
         assert os.get_inheritable(fd)

@@ -42,7 +42,7 @@ def test_the_git_repositories_of_a_workspace_are_found_two_levels_down(tmp_path:
 def test_a_workspace_without_git_or_claude_says_where_they_would_be(tmp_path: Path) -> None:
     (tmp_path / "ws" / "src").mkdir(parents=True)
     ws = tmp_path / "ws"
-    assert workspaceSeals(str(ws)) == ([], [str(ws / ".git"), str(ws / ".claude")])
+    assert workspaceSeals(str(ws)) == ([], [str(ws / ".git"), str(ws / ".claude")], [])
 
 
 def test_the_clients_settings_at_the_top_are_kept_and_claudes_made(tmp_path: Path) -> None:
@@ -53,7 +53,8 @@ def test_the_clients_settings_at_the_top_are_kept_and_claudes_made(tmp_path: Pat
     for folder in (".vscode", ".cursor", ".gemini", "src/.claude"):
         (workspace / folder).mkdir(parents=True)
     (workspace / ".mcp.json").write_text("{}")
-    found, absent = workspaceSeals(str(workspace))
+    found, absent, linked = workspaceSeals(str(workspace))
+    assert linked == []
     tops = [str(workspace / p) for p in (".cursor", ".gemini", ".mcp.json", ".vscode")]
     assert found == workspaceGit(str(workspace)) + tops
     assert absent == [str(workspace / ".claude")]
@@ -66,7 +67,28 @@ def test_a_linked_git_is_neither_given_nor_made(tmp_path: Path) -> None:
     workspace.mkdir()
     (workspace / ".git").symlink_to(tmp_path / "elsewhere")
     (workspace / ".claude").symlink_to(tmp_path / "elsewhere")
-    assert workspaceSeals(str(workspace)) == ([], [])
+    assert workspaceSeals(str(workspace)) == (
+        [],
+        [],
+        [str(workspace / ".git"), str(workspace / ".claude")],
+    )
+
+
+def test_a_linked_setting_keeps_the_whole_workspace_from_a_repositorys_server(
+    tmp_path: Path,
+) -> None:
+    """A link no bind can keep: the child could replace it, or write
+    through it into the workspace. The workspace is read-only then, and
+    the layout says why."""
+    workspace = checkout(tmp_path)
+    (workspace / "conf").mkdir()
+    (workspace / ".claude").symlink_to(workspace / "conf")
+    layout = repositoryLayout(tmp_path, workspace)
+    assert bound(layout)[str(workspace)] is False
+    assert not any(w for path, w in bound(layout).items() if path.startswith(str(workspace)))
+    assert any(".claude is a symbolic link" in note for note in layout.notes), layout.notes
+    own = bound(repositoryLayout(tmp_path / "own", checkout(tmp_path / "own"), own=True))
+    assert own[str(tmp_path / "own" / "ws")] is True  # the user's own entry: as before
 
 
 def test_the_folders_looked_in_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,8 +12,10 @@ from twisted.python.failure import Failure
 
 from mcpgateway.web.app import makeSite
 from mcpgateway.web.awaitedroute import ROUTE_WAIT
+from mcpgateway.web.teamcluster import TeamServices
 from tests.http import Harness, Response, spec
 from tests.support.web.api import initializeBody
+from tests.support.web.team_web import FakeGate
 
 
 class Reloads:
@@ -107,3 +109,16 @@ def test_a_client_gone_before_the_reload_is_served_gets_nothing() -> None:
     reloads.served()
     assert response.transport.value() == b""
     assert h.reactor.processes == []  # nothing was started for it
+
+
+def test_a_gateway_that_authenticates_never_waits() -> None:
+    """A wait before the gate would tell a caller without a token which
+    names exist (a known one is refused at once, an unknown one later)."""
+    h = Harness()
+    reloads = Reloads()
+    team = TeamServices(gate=FakeGate())
+    h.site = makeSite(h.gateway, h.reactor, settling=reloads.settling, team=team)
+    reloads.underWay = True
+    response = initialize(h, "/nope/mcp")
+    assert response.status == 401
+    assert reloads.waiting == []

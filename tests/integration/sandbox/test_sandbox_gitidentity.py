@@ -43,6 +43,7 @@ import json, os, subprocess
 def git(*args):
     return subprocess.run(["git", *args], capture_output=True, text=True)
 out = {"global": git("config", "--global", "--list").stdout}
+out["set"] = git("config", "--global", "init.defaultBranch", "main").returncode  # its own copy
 home = os.path.expanduser("~/.gitconfig")  # where GitPython and dulwich read it
 try:
     out["home"] = open(home).read()
@@ -91,6 +92,8 @@ def test_a_confined_childs_git_commits_as_the_user_and_sees_nothing_else(
         assert seen["theirs"] == "Their Bot <bot@example.com>", seen  # the repository's own wins
         assert "tok-9f3e1c" not in seen["global"] and "hookspath" not in seen["global"], seen
         assert "user.email=ada@example.org" in seen["global"], seen
+        assert seen["set"] == 0, seen  # a server that sets its global git config at start
+        assert "defaultBranch" not in (base / "home" / ".gitconfig").read_text()  # not yours
         if mechanism == "bwrap":  # the child's own home: the libraries find it there too
             assert seen["home"] is not None and "ada@example.org" in seen["home"], seen
             assert "tok-9f3e1c" not in seen["home"], seen

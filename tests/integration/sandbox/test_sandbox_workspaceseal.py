@@ -169,3 +169,51 @@ def test_a_server_given_the_home_cannot_write_what_would_be_lost(
         assert f"an argument: {home} not shown" in done.stderr
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+REPLACE_LINK = """
+import json, os
+out = {}
+def attempt(what, write):
+    try:
+        write()
+        out[what] = "written"
+    except OSError as e:
+        out[what] = e.strerror
+def through():
+    with open(".claude/settings.json", "w") as f:
+        f.write('{"hooks": {}}')
+def replace():
+    os.unlink(".claude")
+    os.mkdir(".claude")
+    with open(".claude/settings.json", "w") as f:
+        f.write('{"hooks": {}}')
+attempt("through", through)
+attempt("replace", replace)
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("mechanism", ["bwrap", "landlock"])
+def test_a_linked_claude_is_neither_written_through_nor_replaced(mechanism: str) -> None:
+    """The repository's C{.claude} is a link into the workspace: no bind can
+    keep a link, so the whole workspace is read-only to its server."""
+    python = launcherPython(None)
+    base = launcherBase(None)
+    try:
+        ws = workspace(base, True)
+        shutil.rmtree(ws / ".claude")
+        (ws / "conf").mkdir()
+        (ws / ".claude").symlink_to("conf")
+        asked = launcherRequest(
+            mechanism, base, python, workspace=True, confinedTo=str(ws), cwd=str(ws)
+        )
+        asked["interpreterPaths"] = [os.path.dirname(python), sys.base_prefix]
+        done = runLauncher(asked, [python, "-I", "-S", "-c", REPLACE_LINK], {}, None, python)
+        assert done.returncode == 0, done.stderr
+        tried = json.loads(done.stdout)
+        assert tried["through"] != "written" and tried["replace"] != "written", tried
+        assert (ws / ".claude").is_symlink()
+        assert not (ws / "conf" / "settings.json").exists()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
