@@ -45,6 +45,7 @@ VARIABLE = "GIT_CONFIG_GLOBAL"
 FILE_NAME = ".mcpgateway-gitconfig"
 """The file's name in the child's temporary directory."""
 KEYS = ("user.name", "user.email")
+"""The keys of the user's configuration a child is given: her identity alone."""
 LONGEST = 256
 """The most characters of a name or an address given (a longer one is cut)."""
 WAIT = 5.0
