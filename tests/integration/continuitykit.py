@@ -35,6 +35,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import CACHE
+from tests.integration.gateway import startReader
 from tests.support.integration.npm_backends import backendPaths, installBackends
 from tests.support.web.httphead import parseHead
 
@@ -82,8 +83,8 @@ class TsSession:
         self._lock = threading.Lock()
         self._nextId = 0
         self.stderr: list[str] = []
-        threading.Thread(target=self._readOut, daemon=True).start()
-        threading.Thread(target=self._readErr, daemon=True).start()
+        startReader(self._readOut)
+        startReader(self._readErr)
         if not self.waitEvent("connected", timeout):
             self.kill()
             raise RuntimeError(f"the TypeScript client did not connect:\n{self.diagnostics()}")

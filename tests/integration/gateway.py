@@ -19,7 +19,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,29 @@ def gatewayEnv(home: Path) -> dict[str, str]:
     }
 
 
+INTERRUPTS = frozenset({signal.SIGTERM, signal.SIGINT})
+"""The signals that end a test run, which the main thread must take."""
+
+
+def startReader(read: Callable[[], None]) -> None:
+    """Run C{read} (a loop that reads a subprocess's output, and starts
+    nothing) on a daemon thread that blocks L{INTERRUPTS}.
+
+    The kernel gives a signal sent to the process to any of its threads that
+    does not block it, and Python runs the handler only in the main thread,
+    once that thread next runs Python code. A SIGTERM for the test run taken
+    by a reader while the test under way slept was handled only when the
+    sleep ended: the run went on for minutes after it. A thread that starts
+    processes must not block them: its children would inherit the mask and
+    never take a SIGTERM."""
+
+    def blocked() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, INTERRUPTS)
+        read()
+
+    threading.Thread(target=blocked, daemon=True).start()
+
+
 class RunningGateway:
     """A gateway subprocess; C{url(server)} gives an MCP endpoint."""
 
@@ -99,7 +122,7 @@ class RunningGateway:
         self.output = bytearray()
         self._portFound = threading.Event()
         self.port = 0
-        threading.Thread(target=self._read, daemon=True).start()
+        startReader(self._read)
         if not self._portFound.wait(timeout):
             self.stop()
             raise RuntimeError("gateway did not start:\n" + self.text())

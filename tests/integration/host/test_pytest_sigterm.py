@@ -11,13 +11,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from mcpgateway.ops.statedir import pidAlive
-from tests.integration.gateway import REPO, waitFor
+from tests.integration.gateway import INTERRUPTS, REPO, startReader, waitFor
 
 pytestmark = pytest.mark.integration
 
@@ -96,3 +97,21 @@ def test_sigterm_ends_the_run_and_its_children(tmp_path: Path, test: str) -> Non
         for pid in children:
             if pidAlive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_reader_thread_never_takes_the_runs_sigterm() -> None:
+    """A process-directed SIGTERM goes to any thread that does not block it;
+    taken by a gateway's output reader, it waited on the main thread's sleep
+    (the run above went on for minutes). The reader blocks it; the thread
+    that started the reader does not."""
+    seen: list[set[int | signal.Signals]] = []
+    done = threading.Event()
+
+    def read() -> None:
+        seen.append(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+        done.set()
+
+    startReader(read)
+    assert done.wait(10)
+    assert INTERRUPTS.issubset(seen[0])
+    assert not INTERRUPTS & signal.pthread_sigmask(signal.SIG_BLOCK, [])
