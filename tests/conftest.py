@@ -121,22 +121,6 @@ def pytest_configure(config: pytest.Config) -> None:
         reactor.addSystemEventTrigger("after", "startup", _installTerminate)
 
 
-INTEGRATION = Path(__file__).resolve().parent / "integration"
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The integration tests first, then the unit tests, each in the order
-    collected: the README's command hands the workers one file at a time in
-    this order (C{--dist loadfile --no-loadscope-reorder}), so the files that
-    take minutes start while there is other work, and the run ends on unit
-    tests, which take a second or less each and so fill the cores evenly to
-    the end. (A run that ends on a long integration test waits for it on one
-    core.) A file stays on one worker, so a fixture it shares among its
-    tests is set up once."""
-    items.sort(key=lambda item: INTEGRATION not in item.path.parents)
-
-
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_setupnodes(config: pytest.Config, specs: list[Any]) -> None:
     """Before pytest-xdist starts its workers, in the process that runs
