@@ -88,11 +88,10 @@ def startReader(read: Callable[[], None]) -> None:
 
     The kernel gives a signal sent to the process to any of its threads that
     does not block it, and Python runs the handler only in the main thread,
-    once that thread next runs Python code. A SIGTERM for the test run taken
-    by a reader while the test under way slept was handled only when the
-    sleep ended: the run went on for minutes after it. A thread that starts
-    processes must not block them: its children would inherit the mask and
-    never take a SIGTERM."""
+    once that thread next runs Python code: a SIGTERM for the test run that
+    a reader took while the test under way sleeps would wait for the sleep
+    to end. A thread that starts processes must not block them: its children
+    would inherit the mask and never take a SIGTERM."""
 
     def blocked() -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, INTERRUPTS)

@@ -101,9 +101,9 @@ def test_sigterm_ends_the_run_and_its_children(tmp_path: Path, test: str) -> Non
 
 def test_a_reader_thread_never_takes_the_runs_sigterm() -> None:
     """A process-directed SIGTERM goes to any thread that does not block it;
-    taken by a gateway's output reader, it waited on the main thread's sleep
-    (the run above went on for minutes). The reader blocks it; the thread
-    that started the reader does not."""
+    one a gateway's output reader took would wait on the main thread's sleep
+    (the run above would go on for minutes). The reader blocks it; the
+    thread that started the reader does not."""
     seen: list[set[int | signal.Signals]] = []
     done = threading.Event()
 
