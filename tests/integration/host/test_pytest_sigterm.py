@@ -45,6 +45,26 @@ def _session(leader: int) -> str:
     return listed.stdout
 
 
+def _signalState(pid: int) -> str:
+    """Each thread of C{pid} with its signal masks (pending, blocked,
+    ignored, caught), as C{/proc} shows them: where a SIGTERM that was not
+    acted on waits."""
+    lines = []
+    for status in sorted(Path(f"/proc/{pid}/task").glob("*/status")):
+        try:
+            fields = dict(
+                line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line
+            )
+        except OSError:
+            continue
+        masks = " ".join(
+            f"{key}={fields.get(key, '?').strip()}"
+            for key in ("SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt")
+        )
+        lines.append(f"thread {status.parent.name} ({fields.get('Name', '?').strip()}): {masks}")
+    return "\n".join(lines)
+
+
 @pytest.mark.parametrize("test", ["test_sleeping", "test_waiting_on_the_reactor"])
 def test_sigterm_ends_the_run_and_its_children(tmp_path: Path, test: str) -> None:
     pids = tmp_path / "pids.json"
@@ -79,7 +99,10 @@ def test_sigterm_ends_the_run_and_its_children(tmp_path: Path, test: str) -> Non
         try:
             run.wait(timeout=120)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"the run goes on after SIGTERM:\n{_session(run.pid)}\n{_read(log)}")
+            pytest.fail(
+                f"the run goes on after SIGTERM:\n{_session(run.pid)}\n"
+                f"{_signalState(run.pid)}\n{_read(log)}"
+            )
         took = time.monotonic() - sent
         text = _read(log)
         assert run.returncode == 2, text
