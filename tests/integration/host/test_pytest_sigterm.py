@@ -79,6 +79,11 @@ def test_sigterm_ends_the_run_and_its_children(tmp_path: Path, test: str) -> Non
                 "-q",
                 "-p",
                 "no:cacheprovider",
+                # A temporary folder of its own: with pytest's default one, the
+                # run's end deletes the oldest numbered folders of the account's
+                # other pytest runs (gateway homes, npm trees): on a machine that
+                # has run the suite before, minutes of unlinking after SIGTERM.
+                f"--basetemp={tmp_path / 'inner'}",
                 *STACKS,
             ],
             cwd=REPO,
