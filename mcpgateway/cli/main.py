@@ -14,35 +14,13 @@ import ...}.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from mcpgateway import __version__
-from mcpgateway.cli import (
-    add,
-    approvals,
-    audit,
-    bridge,
-    catalog,
-    clients,
-    doctor,
-    login,
-    logs,
-    policy,
-    registry,
-    restart,
-    restore,
-    sandbox,
-    secret,
-    servers,
-    service,
-    start,
-    status,
-    stop,
-    token,
-    tools,
-)
 from mcpgateway.cli.context import CliContext, defaultContext
 from mcpgateway.cli.output import (
     CliError,
@@ -74,7 +52,9 @@ def _globalOptions(suppress: bool) -> Parser:
     return parser
 
 
-def makeParser() -> Parser:
+def makeParser(command: str | None = None) -> Parser:
+    """The command line's parser: with the parser of C{command} only, when
+    it names one (L{_commandModules}); with every command's otherwise."""
     parser = Parser(
         prog="mcpgateway",
         parents=[_globalOptions(False)],
@@ -84,7 +64,80 @@ def makeParser() -> Parser:
     parser.add_argument("--version", action="version", version=f"mcpgateway {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = [_globalOptions(True)]
-    for command in (
+    for module in _commandModules(command):
+        module.addParser(commands, common)
+    return parser
+
+
+COMMANDS: dict[str, str] = {
+    "start": "start",
+    "stop": "stop",
+    "restart": "restart",
+    "status": "status",
+    "doctor": "doctor",
+    "restore": "restore",
+    "clients": "clients",
+    "servers": "servers",
+    "catalog": "catalog",
+    "logs": "logs",
+    "service": "service",
+    "bridge": "bridge",
+    "token": "token",
+    "login": "login",
+    "logout": "login",
+    "secret": "secret",
+    "registry": "registry",
+    "add": "add",
+    "tools": "tools",
+    "sandbox": "sandbox",
+    "audit": "audit",
+    "policy": "policy",
+    "approvals": "approvals",
+}
+"""Each command's word, and the module of this package that adds its
+parser and runs it."""
+
+
+def _commandModules(command: str | None) -> tuple[ModuleType, ...]:
+    """The modules whose parsers a command line naming C{command} needs:
+    that command's alone when it is one, every command's otherwise (the
+    top level's help, a misspelt command). A run loads the modules of the
+    command it runs, not those of the twenty others (about half of a
+    short command's CPU)."""
+    if command in COMMANDS:
+        return (importlib.import_module(f"{__package__}.{COMMANDS[command]}"),)
+    return _everyCommand()
+
+
+def _everyCommand() -> tuple[ModuleType, ...]:
+    """Every command's module, in the order the top level's help lists
+    them."""
+    from mcpgateway.cli import (
+        add,
+        approvals,
+        audit,
+        bridge,
+        catalog,
+        clients,
+        doctor,
+        login,
+        logs,
+        policy,
+        registry,
+        restart,
+        restore,
+        sandbox,
+        secret,
+        servers,
+        service,
+        start,
+        status,
+        stop,
+        token,
+        tools,
+    )
+
+    return (
         start,
         stop,
         restart,
@@ -107,9 +160,21 @@ def makeParser() -> Parser:
         audit,
         policy,
         approvals,
-    ):
-        command.addParser(commands, common)
-    return parser
+    )
+
+
+def commandWord(words: Sequence[str]) -> str | None:
+    """The command C{words} name: their first word that is neither an
+    option nor the value of C{--state-dir} (C{None}: none before C{--})."""
+    skip = False
+    for word in words:
+        if word == "--":
+            return None
+        if skip or word.startswith("-"):
+            skip = word == "--state-dir"
+            continue
+        return word
+    return None
 
 
 def main(argv: Sequence[str] | None = None, context: CliContext | None = None) -> int:
@@ -141,7 +206,7 @@ def _run(argv: Sequence[str] | None, context: CliContext | None) -> int:
     """L{main}, up to its output's last flush."""
     words = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = makeParser().parse_args(words)
+        args = makeParser(commandWord(words)).parse_args(words)
     except UsageError as e:
         options = words[: words.index("--")] if "--" in words else words
         return usageError(e, Output("--json" in options), _commandOf(options))
@@ -176,7 +241,7 @@ def _commandOf(words: list[str]) -> str:
     command the words name (argparse reports unknown options as the top
     level's, wherever they were)."""
     names = ["mcpgateway"]
-    parser: argparse.ArgumentParser = makeParser()
+    parser: argparse.ArgumentParser = makeParser(commandWord(words))
     skip = False
     for word in words:
         if skip or word.startswith("-"):

@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mcpgateway.cli import main
 from mcpgateway.cli.context import CliContext
-from mcpgateway.cli.main import makeParser
+from mcpgateway.cli.main import COMMANDS, commandWord, makeParser
 from mcpgateway.ops.gatewayprobe import resolveStateDir
 from tests.cli.support import Cli, FakeGateway, api
+from tests.support.runtime.loadedmodules import loadedUnder
 
 # -- the command line --------------------------------------------------------------------
 
@@ -155,3 +158,62 @@ def test_every_command_has_a_description_in_its_help(capsys: pytest.CaptureFixtu
         assert exit.value.code == 0
         text = capsys.readouterr().out
         assert parser.description.split()[0] in text.split("\n\n")[1], path
+
+
+# -- only the command that runs is loaded ------------------------------------------------
+
+
+def _topLevelWords(parser: argparse.ArgumentParser) -> set[str]:
+    return {path[0] for path, _ in subcommands(parser) if len(path) == 1}
+
+
+def test_each_command_word_names_the_module_that_adds_its_parser() -> None:
+    """A command's parser, built alone, is the one the full parser has, and
+    holds that command's module's words: C{COMMANDS} names each module by
+    the words it adds."""
+    assert _topLevelWords(makeParser()) == set(COMMANDS)
+    for word, module in COMMANDS.items():
+        alone = _topLevelWords(makeParser(word))
+        assert alone == {w for w, m in COMMANDS.items() if m == module}, word
+
+
+@given(
+    before=st.lists(st.sampled_from([["--json"], ["--state-dir", "status"], ["--state-dir=x"]])),
+    command=st.sampled_from(sorted(COMMANDS)),
+    after=st.lists(st.text(min_size=1, max_size=8), max_size=4),
+)
+def test_the_command_word_is_found_after_any_global_options(
+    before: list[list[str]], command: str, after: list[str]
+) -> None:
+    words = [word for option in before for word in option]
+    assert commandWord([*words, command, *after]) == command
+    assert commandWord([*words, "--", command]) is None
+    assert commandWord(words) is None
+
+
+def test_a_command_loads_no_other_commands_module(tmp_path: Path) -> None:
+    """C{mcpgateway stop} loads the command modules that C{stop}'s module
+    imports, not every command's; a line that names no command (a bad
+    option here) builds every command's parser."""
+    commands = {f"mcpgateway.cli.{module}" for module in COMMANDS.values()}
+    code = (
+        "import json, sys\n"
+        "from mcpgateway.cli.main import main\n"
+        "main(sys.argv[1:])\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('mcpgateway.cli.'))))\n"
+    )
+
+    def loaded(*argv: str) -> set[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", code, "--state-dir", str(tmp_path), *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        return set(json.loads(done.stdout.splitlines()[-1])) & commands
+
+    imported = set(loadedUnder(["mcpgateway.cli.stop"], ["mcpgateway"])) & commands
+    assert loaded("stop") == imported
+    assert "mcpgateway.cli.add" not in imported
+    assert loaded("--bogus") == commands
