@@ -69,13 +69,22 @@ def running(stateDir: Path, locked: None, fakeGateway: FakeGateway) -> FakeGatew
 
 
 @pytest.fixture
-def ctx() -> CliContext:
+def warmed() -> list[None]:
+    """The bytecode warm-ups the commands run with L{ctx} asked for."""
+    return []
+
+
+@pytest.fixture
+def ctx(warmed: list[None]) -> CliContext:
     """The seams of the commands, real until a test puts a fake in (pass it
     to L{run} or L{main}); but C{start} finds every port free (the tests'
     fake gateways listen on the port they start on, and 9100 may be taken
-    on the machine running them)."""
+    on the machine running them), and the bytecode warm-up before a start
+    (a Python process of its own, about half a second of CPU) is only
+    counted, in L{warmed}: the integration tests' starts run it."""
     context = defaultContext()
     context.checkPort = lambda port: None
+    context.warm = lambda: warmed.append(None)
     return context
 
 

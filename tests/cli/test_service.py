@@ -60,9 +60,12 @@ def execStart(unit: dict[str, dict[str, str]]) -> list[str]:
     return [w.replace("%%", "%").replace("$$", "$") for w in words]
 
 
-def test_install_writes_the_socket_and_service_units(home: Path, stateDir: Path, cli: Cli) -> None:
+def test_install_writes_the_socket_and_service_units(
+    home: Path, stateDir: Path, cli: Cli, warmed: list[None]
+) -> None:
     code, out, err = cli("service", "install", "--manager", "systemd")
     assert code == 0, err
+    assert warmed == [None]  # the -OO bytecode, before the service manager starts it
     sock = parseUnit(units(home) / "mcpgateway.socket")
     assert sock["Socket"]["ListenStream"] == "127.0.0.1:9100"
     assert sock["Socket"]["Service"] == "mcpgateway.service"
