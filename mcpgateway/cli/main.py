@@ -102,8 +102,8 @@ def _commandModules(command: str | None) -> tuple[ModuleType, ...]:
     """The modules whose parsers a command line naming C{command} needs:
     that command's alone when it is one, every command's otherwise (the
     top level's help, a misspelt command). A run loads the modules of the
-    command it runs, not those of the twenty others (about half of a
-    short command's CPU)."""
+    command it runs, not those of the twenty others (about 40% of a short
+    command's CPU)."""
     if command in COMMANDS:
         return (importlib.import_module(f"{__package__}.{COMMANDS[command]}"),)
     return _everyCommand()
