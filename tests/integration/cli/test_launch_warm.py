@@ -42,7 +42,7 @@ launch.twistd()
 WARM = """
 import sys
 import mcpgateway.launch as launch
-launch.warm(compileDir=lambda path: None)
+launch.warm(compileDir=lambda path: None, stampPath=sys.argv[1])
 print("MODULES", " ".join(sorted(sys.modules)))
 """
 
@@ -50,7 +50,7 @@ print("MODULES", " ".join(sorted(sys.modules)))
 def run(code: str, *args: str, home: Path) -> dict[str, list[str]]:
     """The lines a fresh C{python -OO} running C{code} printed, by first word."""
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
         "HOME": str(home),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     }
@@ -71,7 +71,8 @@ def run(code: str, *args: str, home: Path) -> dict[str, list[str]]:
 @pytest.mark.usefixtures("defaultTwisted")  # what the default loads
 def test_warm_loads_every_module_a_starting_gateway_loads_but_its_own(tmp_path: Path) -> None:
     gateway = run(GATEWAY, str(tmp_path / "state"), home=tmp_path)
-    running, warmed = set(gateway["MODULES"]), set(run(WARM, home=tmp_path)["MODULES"])
+    warmed = set(run(WARM, str(tmp_path / "warmed.json"), home=tmp_path)["MODULES"])
+    running = set(gateway["MODULES"])
     assert "mcpgateway.core.gateway" in running and "twisted.web.server" in running
     missing = {name for name in running - warmed if not name.startswith("mcpgateway")}
     assert missing == set(), "add these to mcpgateway.launch.WARM_MODULES"
