@@ -80,13 +80,13 @@ its only plugin, no plugin discovery), with the interpreter's flags
 
 def warmBytecode() -> None:
     """Have the gateway's C{-OO} bytecode written before it starts
-    (L{mcpgateway.launch.warm}, in a throw-away process): without it, the
+    (L{mcpgateway.runtime.warmup.warm}, in a throw-away process): without it, the
     first start after an install compiles every module of Twisted and of the
     gateway, and keeps the compiler's garbage (about 5 MB) for its whole life.
     Best effort: a read-only install just compiles in the gateway."""
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         subprocess.run(
-            interpreter.command("-c", "from mcpgateway.launch import warm; warm()"),
+            interpreter.command("-c", "from mcpgateway.runtime.warmup import warm; warm()"),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             timeout=60,

@@ -88,7 +88,7 @@ __all__ = [
 ]
 
 TWIST_MODULE = "twisted.application.twist._twist"
-"""The module C{twist} runs (L{mcpgateway.launch.warm} imports it)."""
+"""The module C{twist} runs (L{mcpgateway.runtime.warmup.warm} imports it)."""
 
 IMPORTS = frozenset(
     {

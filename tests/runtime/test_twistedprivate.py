@@ -102,12 +102,12 @@ def test_a_live_epoll_reactor_has_the_attributes_the_gateways_reactor_reads() ->
         reactor._poller.close()
 
 
-def test_the_launcher_warms_the_twist_runner_by_its_listed_name() -> None:
-    """C{mcpgateway.launch} names Twisted's private C{twist} module as a
-    string (it imports nothing heavy before twistd runs): the same name."""
-    from mcpgateway import launch
+def test_the_warm_up_warms_the_twist_runner_by_its_listed_name() -> None:
+    """The bytecode warm-up names Twisted's private C{twist} module as a
+    string (it imports nothing heavy before it runs): the same name."""
+    from mcpgateway.runtime import warmup
 
-    assert twistedprivate.TWIST_MODULE in launch.WARM_MODULES
+    assert twistedprivate.TWIST_MODULE in warmup.WARM_MODULES
 
 
 def test_the_client_side_names_load_at_their_first_use() -> None:

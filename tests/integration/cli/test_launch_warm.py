@@ -1,5 +1,6 @@
 """C{mcpgateway.launch}: a real gateway run as C{mcpgateway start} runs it is on
-the gateway's reactor, with no plugin discovery, and C{warm} writes the
+the gateway's reactor, with no plugin discovery, and the warm-up
+(L{mcpgateway.runtime.warmup}) writes the
 bytecode of every module it loads as it starts (so the gateway never compiles
 one, and keeps the garbage)."""
 
@@ -41,8 +42,8 @@ launch.twistd()
 
 WARM = """
 import sys
-import mcpgateway.launch as launch
-launch.warm(compileDir=lambda path: None, stampPath=sys.argv[1])
+from mcpgateway.runtime.warmup import warm
+warm(compileDir=lambda path: None, stampPath=sys.argv[1])
 print("MODULES", " ".join(sorted(sys.modules)))
 """
 
@@ -75,7 +76,7 @@ def test_warm_loads_every_module_a_starting_gateway_loads_but_its_own(tmp_path: 
     running = set(gateway["MODULES"])
     assert "mcpgateway.core.gateway" in running and "twisted.web.server" in running
     missing = {name for name in running - warmed if not name.startswith("mcpgateway")}
-    assert missing == set(), "add these to mcpgateway.launch.WARM_MODULES"
+    assert missing == set(), "add these to mcpgateway.runtime.warmup.WARM_MODULES"
     assert "twisted.trial" not in running and "unittest" not in running  # no discovery
     assert gateway["REACTOR"] == ["GatewayReactor"]
 
