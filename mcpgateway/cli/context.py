@@ -71,22 +71,27 @@ class Process(Protocol):
     def send_signal(self, sig: int) -> None: ...
 
 
-GATEWAY_PYTHON = interpreter.command("-m", "mcpgateway.launch")
-"""How C{start} runs twistd: L{mcpgateway.launch} (twistd with the gateway as
-its only plugin, no plugin discovery), with the interpreter's flags
-(L{mcpgateway.runtime.interpreter}: C{-OO}, no docstrings loaded: an idle gateway is
-38 MiB instead of 41.6; C{-P}, nothing imported from the working directory)."""
+def gatewayPython(bytecodeFolder: str | None = None) -> tuple[str, ...]:
+    """How C{start} runs twistd: L{mcpgateway.launch} (twistd with the gateway
+    as its only plugin, no plugin discovery), with the interpreter's flags
+    (L{mcpgateway.runtime.interpreter}: C{-OO}, no docstrings loaded: an idle
+    gateway is 38 MiB instead of 41.6; C{-P}, nothing imported from the
+    working directory; the bytecode kept in C{bytecodeFolder} when given,
+    L{mcpgateway.runtime.interpreter.privateBytecodeFolder})."""
+    return interpreter.command("-m", "mcpgateway.launch", bytecodeFolder=bytecodeFolder)
 
 
-def warmBytecode() -> None:
+def warmBytecode(bytecodeFolder: str | None = None) -> None:
     """Have the gateway's C{-OO} bytecode written before it starts
-    (L{mcpgateway.runtime.warmup.warm}, in a throw-away process): without it, the
-    first start after an install compiles every module of Twisted and of the
-    gateway, and keeps the compiler's garbage (about 5 MB) for its whole life.
-    Best effort: a read-only install just compiles in the gateway."""
+    (L{mcpgateway.runtime.warmup.warm}, in a throw-away process run as the
+    gateway is, in C{bytecodeFolder} when given): without it, the first start
+    after an install compiles every module of Twisted and of the gateway,
+    and keeps the compiler's garbage (about 5 MB) for its whole life. Best
+    effort: a read-only install just compiles in the gateway."""
+    code = "from mcpgateway.runtime.warmup import warm; warm()"
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         subprocess.run(
-            interpreter.command("-c", "from mcpgateway.runtime.warmup import warm; warm()"),
+            interpreter.command("-c", code, bytecodeFolder=bytecodeFolder),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             timeout=60,
@@ -139,8 +144,12 @@ class CliContext:
     terminalForeground: Callable[[], bool] = terminalForeground
     """Whether a Ctrl-C of this process's terminal reaches it (and its
     children in its group): L{terminalForeground}."""
-    warm: Callable[[], None] = warmBytecode
-    """Writes the gateway's bytecode before a start (L{warmBytecode})."""
+    bytecodeFolder: Callable[[str], str | None] = interpreter.privateBytecodeFolder
+    """The folder a gateway of the state directory given keeps its bytecode
+    in, if it keeps one (L{mcpgateway.runtime.interpreter.privateBytecodeFolder})."""
+    warm: Callable[[str | None], None] = warmBytecode
+    """Writes the gateway's bytecode before a start, in the folder given
+    (L{warmBytecode})."""
     claudeConfigClass: Callable[[], Any] = claudeConfigClass
     """Returns the class that adopts and restores a Claude config."""
     printEvent: Callable[[Output, dict[str, Any]], None] = printEvent

@@ -214,12 +214,15 @@ class Settings:
     home: Path
 
 
-def twistCommand(python: str = sys.executable, manager: str = "systemd") -> tuple[str, ...]:
+def twistCommand(
+    python: str = sys.executable, manager: str = "systemd", bytecodeFolder: str | None = None
+) -> tuple[str, ...]:
     """C{twist} as the service runs it: C{python -m twisted}, this Python's
     absolute path (so a service manager finds it), with the interpreter's
-    flags (L{mcpgateway.runtime.interpreter}: C{-OO}, C{-P}); on Linux (systemd) on
-    the gateway's reactor (L{mcpgateway.tuned.reactor}, epoll: macOS has none)."""
-    command = interpreter.command("-m", "twisted", python=python)
+    flags (L{mcpgateway.runtime.interpreter}: C{-OO}, C{-P}, its bytecode in
+    C{bytecodeFolder} when given); on Linux (systemd) on the gateway's
+    reactor (L{mcpgateway.tuned.reactor}, epoll: macOS has none)."""
+    command = interpreter.command("-m", "twisted", python=python, bytecodeFolder=bytecodeFolder)
     return (*command, "--reactor=mcpgateway") if manager == "systemd" else command
 
 
@@ -377,9 +380,11 @@ def install(
     if config is not None and not config.is_file():
         raise CliError(f"--config {args.config}: no such file")
     rewrite = not args.no_rewrite and (config is not None or claudeConfigPath(None).is_file())
+    stateDir = resolveStateDir(args.state_dir)
+    bytecode = ctx.bytecodeFolder(str(stateDir))
     settings = Settings(
-        twist=twistCommand(manager=manager),
-        stateDir=resolveStateDir(args.state_dir),
+        twist=twistCommand(manager=manager, bytecodeFolder=bytecode),
+        stateDir=stateDir,
         port=args.port if args.port is not None else DEFAULT_PORT,
         config=config,
         rewrite=rewrite,
@@ -400,7 +405,7 @@ def install(
     with contextlib.suppress(OSError):
         settings.stateDir.mkdir(mode=0o700, parents=True, exist_ok=True)
     recordPath(settings.stateDir, settings.path, "service install")
-    ctx.warm()  # the service's -OO bytecode, before the service manager starts it
+    ctx.warm(bytecode)  # the service's -OO bytecode, before the service manager starts it
     commands = installCommands(manager, directory)
     notes = installNotes(manager, ctx.probe(settings.stateDir), systemdUnreachable)
     if out.json:

@@ -45,7 +45,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from mcpgateway.cli.context import GATEWAY_PYTHON, START_TIMEOUT, CliContext
+from mcpgateway.cli.context import START_TIMEOUT, CliContext, gatewayPython
 from mcpgateway.cli.elsewhere import adoptedElsewhere, shown
 from mcpgateway.cli.health import healthServers
 from mcpgateway.cli.logfile import LOG_TAIL, LogPosition, logPosition, tail
@@ -109,6 +109,7 @@ def gatewayArgv(
     trust: Sequence[str] = (),
     logLevel: str | None = None,
     sandbox: str | None = None,
+    bytecodeFolder: str | None = None,
 ) -> list[str]:
     """The C{twistd mcpgateway} command line C{start} runs (C{clients}: its
     C{--clients}, given only with C{rewrite} and when not C{all}; C{umask}:
@@ -118,9 +119,10 @@ def gatewayArgv(
     trust and self-service options given to C{start}, L{trustArgv};
     C{logLevel}: its C{--log-level}, when given to C{start}; C{sandbox}: its
     C{--sandbox}, when given to C{start}, else the gateway's default or
-    C{$MCPGATEWAY_SANDBOX}, which it inherits)."""
+    C{$MCPGATEWAY_SANDBOX}, which it inherits; C{bytecodeFolder}: where its
+    interpreter keeps its bytecode, L{gatewayPython})."""
     argv = [
-        *GATEWAY_PYTHON,
+        *gatewayPython(bytecodeFolder),
         "--pidfile",
         str(stateDir / PID_FILE),
         # Detached, twistd's own log goes nowhere (logs.discarding, not
@@ -237,6 +239,7 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     if found.stale:
         removeState(stateDir)
     removeStalePidFile(stateDir)
+    bytecode = ctx.bytecodeFolder(str(stateDir))
     argv = gatewayArgv(
         stateDir,
         port,
@@ -249,9 +252,10 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
         trust=trustArgv(args) + teamArgv(args) + keepingArgv(args),
         logLevel=args.log_level,
         sandbox=args.sandbox,
+        bytecodeFolder=bytecode,
     )
     env = startEnvironment(stateDir, autoStarted=args.auto_started)
-    ctx.warm()
+    ctx.warm(bytecode)
     if args.foreground:
         return runForeground(ctx, argv, out, env)
     return startDetached(ctx, argv, stateDir, port, out, anyPort=args.port is None, env=env)

@@ -174,15 +174,22 @@ class Inherited:
         return cls(fields["from"], fields["listen"], fields["lock"], fields["link"], pidfile)
 
 
-def successorCommand(pluginArgs: Sequence[str], executable: str = sys.executable) -> list[str]:
+def successorCommand(
+    pluginArgs: Sequence[str],
+    executable: str = sys.executable,
+    bytecodeFolder: str | None = None,
+) -> list[str]:
     """The successor's command line: twistd as C{mcpgateway start} runs it
-    (L{mcpgateway.launch}, with L{mcpgateway.runtime.interpreter}'s flags),
+    (L{mcpgateway.launch}, with L{mcpgateway.runtime.interpreter}'s flags,
+    its bytecode in C{bytecodeFolder} when given: the predecessor's own),
     daemonized without a pid file
     (the predecessor's would make twistd refuse while it still runs; the
     successor has C{state.json} and the lock), with the predecessor's own
     plugin arguments."""
     return [
-        *interpreter.command("-m", "mcpgateway.launch", python=executable),
+        *interpreter.command(
+            "-m", "mcpgateway.launch", python=executable, bytecodeFolder=bytecodeFolder
+        ),
         "--pidfile=",
         f"--logger={logs.DISCARD}",
         "mcpgateway",

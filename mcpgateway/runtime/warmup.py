@@ -55,7 +55,9 @@ def warm(
     (L{installationStamp}, kept at C{stampPath}: by default in the package's
     C{__pycache__}, beside the bytecode it speaks for), and never when this
     interpreter writes no bytecode (C{PYTHONDONTWRITEBYTECODE}). Compiling
-    the package only reads each file's times when its bytecode is current."""
+    the package only reads each file's times when its bytecode is current.
+    Run with a C{pycache_prefix} (L{mcpgateway.runtime.interpreter}), it
+    writes there, and keeps its stamp there too."""
     import mcpgateway
 
     if importModule is None:
@@ -73,7 +75,8 @@ def warm(
     if sys.dont_write_bytecode:
         return
     if stampPath is None:
-        stampPath = os.path.join(package, "__pycache__", warmStampName())
+        folder = sys.pycache_prefix or os.path.join(package, "__pycache__")
+        stampPath = os.path.join(folder, warmStampName())
     with contextlib.suppress(OSError), open(stampPath, encoding="utf-8") as stamp:
         if stamp.read() == installationStamp():
             return

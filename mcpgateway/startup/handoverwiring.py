@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -117,7 +118,8 @@ def _predecessor(
 
     predecessor = Predecessor(
         reactor,
-        successorCommand(args),
+        # The successor keeps its bytecode where this process does.
+        successorCommand(args, bytecodeFolder=sys.pycache_prefix),
         os.environ,
         listener.fileno,
         pre.lock.fileno,

@@ -69,22 +69,26 @@ def running(stateDir: Path, locked: None, fakeGateway: FakeGateway) -> FakeGatew
 
 
 @pytest.fixture
-def warmed() -> list[None]:
-    """The bytecode warm-ups the commands run with L{ctx} asked for."""
+def warmed() -> list[str | None]:
+    """The bytecode warm-ups the commands run with L{ctx} asked for: the
+    private bytecode folder of each, or C{None}."""
     return []
 
 
 @pytest.fixture
-def ctx(warmed: list[None]) -> CliContext:
+def ctx(warmed: list[str | None]) -> CliContext:
     """The seams of the commands, real until a test puts a fake in (pass it
     to L{run} or L{main}); but C{start} finds every port free (the tests'
     fake gateways listen on the port they start on, and 9100 may be taken
-    on the machine running them), and the bytecode warm-up before a start
+    on the machine running them), the bytecode warm-up before a start
     (a Python process of its own, about half a second of CPU) is only
-    counted, in L{warmed}: the integration tests' starts run it."""
+    counted, in L{warmed}: the integration tests' starts run it; and the
+    standard library has the gateway's bytecode (no private folder), as on
+    the machines the tests run on, whatever Python runs them."""
     context = defaultContext()
     context.checkPort = lambda port: None
-    context.warm = lambda: warmed.append(None)
+    context.bytecodeFolder = lambda stateDir: None
+    context.warm = warmed.append
     return context
 
 

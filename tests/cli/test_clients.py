@@ -235,7 +235,7 @@ def test_start_adopts_other_clients_without_a_claude_config(
         launched.append(argv)
         raise OSError("not really")
 
-    ctx.warm = lambda: None
+    ctx.warm = lambda folder: None
     ctx.launch = launch  # type: ignore[assignment]
     code, _, err = cli("start", "--clients", "cursor,vscode")
     assert code == 1 and "not really" in err

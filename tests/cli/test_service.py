@@ -61,7 +61,7 @@ def execStart(unit: dict[str, dict[str, str]]) -> list[str]:
 
 
 def test_install_writes_the_socket_and_service_units(
-    home: Path, stateDir: Path, cli: Cli, warmed: list[None]
+    home: Path, stateDir: Path, cli: Cli, warmed: list[str | None]
 ) -> None:
     code, out, err = cli("service", "install", "--manager", "systemd")
     assert code == 0, err
@@ -95,18 +95,31 @@ def test_install_writes_the_socket_and_service_units(
     assert (units(home) / "mcpgateway.service").stat().st_mode & 0o777 == 0o644
 
 
-def test_install_writes_the_services_bytecode_first(
+def test_install_writes_the_services_bytecode_first_in_its_private_folder(
     capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path, ctx: CliContext
 ) -> None:
     """The unit runs the gateway under -OO: its bytecode is written at install,
-    so the service's first start does not compile (and keep the garbage)."""
-    warmed: list[bool] = []
-    ctx.warm = lambda: warmed.append(True)
-    code, _, err = run(
-        capsys, tmp_path / "st", "service", "install", "--manager", "systemd", ctx=ctx
-    )
+    so the service's first start does not compile (and keep the garbage).
+    Where the standard library lacks that bytecode, the warm-up and the
+    unit both keep it in the state directory's folder."""
+    folders: list[str] = []
+
+    def folder(stateDir: str) -> str:
+        folders.append(stateDir)
+        return f"{stateDir}/bytecode"
+
+    warmed: list[tuple[str | None, bool]] = []
+    units_ = units(home) / "mcpgateway.service"
+    ctx.bytecodeFolder = folder
+    ctx.warm = lambda given: warmed.append((given, units_.exists()))
+    state = tmp_path / "st"
+    code, _, err = run(capsys, state, "service", "install", "--manager", "systemd", ctx=ctx)
     assert code == 0, err
-    assert warmed == [True]
+    assert folders == [str(state)]
+    assert warmed == [(f"{state}/bytecode", True)]
+    argv = execStart(parseUnit(units_))
+    flags = [*interpreter.FLAGS, "-X", f"pycache_prefix={state}/bytecode", "-m", "twisted"]
+    assert argv[1 : 1 + len(flags)] == flags
 
 
 def test_the_units_command_line_is_one_the_gateway_accepts(

@@ -87,6 +87,30 @@ def test_gateway_argv(tmp_path: Path) -> None:
     assert "--rewrite-config" not in foreground and "--config" not in foreground
 
 
+def test_start_keeps_the_bytecode_in_the_state_directory_where_the_library_lacks_it(
+    stateDir: Path, home: Path, locked: None, fakeGateway: FakeGateway, ctx: CliContext, cli: Cli
+) -> None:
+    """A system Python whose standard library has no -OO bytecode (Debian's):
+    the warm-up and the gateway both keep theirs in the state directory's
+    private folder, so the gateway compiles nothing at its starts."""
+    launcher = FakeLauncher(stateDir, fakeGateway)
+    ctx.launch = launcher
+    asked: list[str] = []
+
+    def folder(given: str) -> str:
+        asked.append(given)
+        return f"{given}/bytecode"
+
+    warmed: list[str | None] = []
+    ctx.bytecodeFolder = folder
+    ctx.warm = warmed.append
+    code, _, err = cli("start", "--port", str(fakeGateway.port), "--no-rewrite")
+    assert code == 0, err
+    assert asked == [str(stateDir)] and warmed == [f"{stateDir}/bytecode"]
+    flags = [*interpreter.FLAGS, "-X", f"pycache_prefix={stateDir}/bytecode"]
+    assert launcher.argv[1 : 1 + len(flags) + 2] == [*flags, "-m", "mcpgateway.launch"]
+
+
 def test_the_trust_options_reach_the_gateway(tmp_path: Path) -> None:
     """C{start --pins enforce --quarantine-new --self-service
     --owner-accepts-root} runs the gateway with them (and a plain C{start}
@@ -118,11 +142,12 @@ def test_start_launches_twistd_and_waits_for_health(
     (home / ".claude.json").write_text('{"mcpServers": {}}')
     launcher = FakeLauncher(stateDir, fakeGateway)
     ctx.launch = launcher
-    warmed: list[bool] = []
-    ctx.warm = lambda: warmed.append(launcher.argv == [])
+    warmed: list[tuple[str | None, bool]] = []
+    ctx.warm = lambda folder: warmed.append((folder, launcher.argv == []))
     code, out, _ = cli("start", "--port", str(fakeGateway.port))
     assert code == 0
-    assert warmed == [True]  # the -OO bytecode is written before twistd runs
+    assert warmed == [(None, True)]  # the -OO bytecode is written before twistd runs
+    assert "pycache_prefix" not in " ".join(launcher.argv)
     assert "--rewrite-config" in launcher.argv
     assert launcher.argv[launcher.argv.index("--port") + 1] == str(fakeGateway.port)
     assert out.splitlines()[0] == (

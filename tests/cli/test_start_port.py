@@ -110,7 +110,7 @@ def test_a_port_taken_as_the_gateway_starts_is_read_from_its_log(
     """Free when checked, taken when the gateway listened: what it logged is
     said in the same one line, instead of its log."""
     (stateDir / LOG_FILE).write_text(LISTEN_FAILED.format(port=9101, why="an earlier run's"))
-    ctx.warm = lambda: None
+    ctx.warm = lambda folder: None
     ctx.launch = FakeLauncher(stateDir, None, code=twistdExit, log=gatewayLog(9101, why))
     code, out, err = cli("start", "--no-rewrite", "--port", "9101")
     assert (code, out) == (1, "")
@@ -129,7 +129,7 @@ def test_a_port_taken_as_the_gateway_starts_is_read_from_its_log(
 def test_another_ports_failure_in_the_log_is_shown_as_before(
     stateDir: Path, ctx: CliContext, cli: Cli
 ) -> None:
-    ctx.warm = lambda: None
+    ctx.warm = lambda folder: None
     ctx.launch = FakeLauncher(stateDir, None, code=1, log=gatewayLog(9555, inUseMessage(9555, 7)))
     code, _, err = cli("start", "--no-rewrite", "--port", "9101")
     assert code == 1

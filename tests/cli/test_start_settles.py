@@ -51,7 +51,7 @@ def stateWriter(stateDir: Path, port: int) -> Callable[[float], None]:
 
 @pytest.fixture(autouse=True)
 def _noWarmUp(ctx: CliContext) -> None:
-    ctx.warm = lambda: None
+    ctx.warm = lambda folder: None
 
 
 def test_a_second_start_waits_for_the_gateway_that_is_starting(

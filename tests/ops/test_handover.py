@@ -1144,8 +1144,14 @@ def test_the_predecessor_of_make_service_restarts_with_the_same_args_and_the_log
     assert signal.getsignal(signal.SIGUSR2) == previous
 
 
-def test_the_predecessor_keeps_a_log_file_given(home: Path, reactor: Reactor) -> None:
+def test_the_predecessor_keeps_a_log_file_given_and_its_bytecode_folder(
+    home: Path, reactor: Reactor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The successor keeps its bytecode where its predecessor does: a
+    gateway C{mcpgateway start} gave a private bytecode folder
+    (L{mcpgateway.runtime.interpreter}) hands it on."""
     stateDir = home / "st"
+    monkeypatch.setattr(sys, "pycache_prefix", str(stateDir / "bytecode"))
     args = ["--port", "9301", "--state-dir", str(stateDir), "--log-file", str(home / "g.log")]
     options = tap.Options()
     options.parseOptions(args)
@@ -1155,7 +1161,8 @@ def test_the_predecessor_keeps_a_log_file_given(home: Path, reactor: Reactor) ->
     try:
         assert servicesOf(top)["RestartOnSignal"].restart() is True
         [(_, argv, _, _)] = childSpawns(reactor)
-        assert argv == successorCommand(args)
+        assert argv == successorCommand(args, bytecodeFolder=str(stateDir / "bytecode"))
+        assert f"pycache_prefix={stateDir / 'bytecode'}" in argv
     finally:
         top.stopService()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,41 @@ def test_nothing_is_imported_from_the_working_directory(tmp_path: Path) -> None:
     )
     assert "planted" not in proc.stdout + proc.stderr
     assert proc.returncode == 0 and "mcpgateway" in proc.stdout
+
+
+def test_a_private_bytecode_folder_holds_all_a_gateway_loads_once_warmed(tmp_path: Path) -> None:
+    """Where the standard library lacks C{-OO} bytecode, C{mcpgateway start}
+    runs the warm-up and the gateway with C{-X pycache_prefix} in the state
+    directory: the warm-up writes there the bytecode of every module the
+    gateway then loads, standard library included, so a start compiles
+    none."""
+    folder = tmp_path / "state" / interpreter.BYTECODE_FOLDER
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+        "HOME": str(tmp_path),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+
+    def python(*rest: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            interpreter.command(*rest, bytecodeFolder=str(folder)),
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    warmed = python("-c", "from mcpgateway.runtime.warmup import warm; warm()")
+    assert warmed.returncode == 0, warmed.stderr[-2000:]
+    written = {p for p in folder.rglob("*") if p.is_file()}
+    stdlib = sysconfig.get_path("stdlib")
+    stdlibCode = folder / stdlib.lstrip("/")  # no __pycache__ under a prefix
+    assert any(p.name.startswith("typing.") and p.parent == stdlibCode for p in written)
+    assert any(p.name.startswith("warmed.") and p.parent == folder for p in written)
+
+    started = python("-c", GATEWAY, str(tmp_path / "state"))
+    assert "REACTOR" in started.stdout, started.stdout[-2000:] + started.stderr[-2000:]
+    compiled = {p for p in folder.rglob("*.pyc")} - written
+    assert compiled == set(), "modules the warm-up left for the gateway to compile"

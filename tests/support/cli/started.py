@@ -63,6 +63,6 @@ def startGateway(
     warming."""
     launched = launcher(stateDir, gateway)
     ctx.launch = launched
-    ctx.warm = lambda: None
+    ctx.warm = lambda folder: None
     code, out, err = run(capsys, stateDir, "start", "--port", str(gateway.port), *args, ctx=ctx)
     return Started(code, out, err, launched)
