@@ -647,7 +647,6 @@ def _listener(
 
         factory = TLSMemoryBIOFactory(tls, False, site)
     from mcpgateway.ops.openfiles import raiseOpenFiles
-    from mcpgateway.ops.putback import putBackEverything
 
     putBack = threadRunner(reactor)
     listener = ListenerService(
@@ -657,9 +656,20 @@ def _listener(
         reactor,
         onListening=listening,
         openFiles=raiseOpenFiles,
-        putBack=lambda: putBack(putBackEverything, pre.stateDir),
+        putBack=lambda: putBack(_putBackEverything, pre.stateDir),
     )
     return listener, site
+
+
+def _putBackEverything(stateDir: Path) -> list[str]:
+    """L{mcpgateway.ops.putback.putBackEverything}, loaded when it is
+    called: only when another account holds the port. It reads and writes
+    the clients' files, and the modules that know them (about 40 ms of a
+    start, and their memory for the process's life) are loaded for nothing
+    on every start that listens."""
+    from mcpgateway.ops.putback import putBackEverything
+
+    return putBackEverything(stateDir)
 
 
 def _managementApi(

@@ -96,6 +96,10 @@ LOADED_ON_FIRST_USE = {
         " (startup/configuredlimits.py)"
     ),
     "mcpgateway.remote": "a server entry with a url, a team's door (startup/remotewiring.py)",
+    "mcpgateway.clientconfigs": (
+        "--rewrite-config, or the clients' files put back when another account holds the"
+        " port (startup/wiring.py)"
+    ),
     "mcpgateway.registry": "--self-service's server, a process of its own",
     "mcpgateway.selfservice": "--self-service's server, a process of its own",
     "mcpgateway.bridge": "mcpgateway bridge, a program of its own",
