@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from collections.abc import Callable
@@ -28,9 +29,30 @@ def capturedOptions(monkeypatch: pytest.MonkeyPatch) -> Callable[[], Any]:
 
     monkeypatch.setattr("twisted.application.app.run", run)
     monkeypatch.setattr("twisted.plugin.getPlugins", noDiscovery)
-    launch.twistd()
+    try:
+        launch.twistd()
+        assert not gc.isenabled()  # until the reactor's first turn (GcTuning)
+    finally:
+        gc.enable()
     [optionsClass] = given
     return optionsClass  # type: ignore[no-any-return]
+
+
+def test_the_service_is_made_with_the_collector_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start-up's imports are not walked by the collector: it is off while
+    the runners make the service, until GcTuning's first turn."""
+    seen: list[bool] = []
+
+    def makeService(options: object) -> str:
+        seen.append(gc.isenabled())
+        return "the service"
+
+    monkeypatch.setattr(tap, "makeService", makeService)
+    try:
+        assert launch.GATEWAY.makeService(tap.Options()) == "the service"
+        assert seen == [False] and not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_the_only_plugin_is_the_one_discovery_finds() -> None:

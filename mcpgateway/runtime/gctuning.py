@@ -9,6 +9,10 @@ flight (at C=64, more than the default 700) are not promoted by every young
 collection, which is what made full collections come every few thousand
 calls. Undone when the service stops (tests start and stop gateways in one
 process).
+
+The collector is turned on then as well: the runners' service maker
+(L{mcpgateway.launch.GatewayMaker}) leaves it off while start-up imports
+the gateway, when it would only walk what lives as long as the process.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ class GcTuning(Service):
         gc.collect()
         gc.freeze()
         gc.set_threshold(self.gen0, *self._previous[1:])
+        gc.enable()
 
     def stopService(self) -> None:
         super().stopService()

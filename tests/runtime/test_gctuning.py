@@ -46,6 +46,22 @@ def test_startFreezesAndRaisesTheThreshold(restoredCollector: None) -> None:
     assert gc.get_threshold() == before
 
 
+def test_theFirstTurnTurnsTheCollectorOn(restoredCollector: None) -> None:
+    """The runners make the service with the collector off
+    (L{mcpgateway.launch.GatewayMaker}): it is on again from the first turn."""
+    clock = Clock()
+    service = GcTuning(clock)
+    gc.disable()
+    try:
+        service.startService()
+        assert not gc.isenabled()
+        clock.advance(0)
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+        service.stopService()
+
+
 def test_aFullCollectionSkipsWhatStartUpLeft(restoredCollector: None) -> None:
     """After start, a full collection walks only what was created since."""
     clock = Clock()
