@@ -379,8 +379,10 @@ class Sandbox:
         if self.forced is not None:
             request["mechanism"] = self.forced
         # Where the launcher looks for bubblewrap (before the probe answered) and
-        # for the git it reads the user's identity with: the gateway's folders.
+        # for the git it reads the user's identity with: the gateway's folders;
+        # and where that git finds the user's XDG configuration: the gateway's.
         request["searchPath"] = os.environ.get("PATH") or ""
+        request["configHome"] = os.environ.get("XDG_CONFIG_HOME") or ""
         return request
 
     def otherPaths(self, spec: SpawnSpec) -> list[str]:

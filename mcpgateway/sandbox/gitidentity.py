@@ -52,7 +52,9 @@ WAIT = 5.0
 """Seconds git may take to read the user's configuration."""
 
 
-def userIdentity(home: str, searchPath: str, run: Runner = subprocess.run) -> dict[str, str]:
+def userIdentity(
+    home: str, searchPath: str, run: Runner = subprocess.run, configHome: str = ""
+) -> dict[str, str]:
     """C{user.name} and C{user.email} of the global git configuration of the
     user whose home is C{home} (git finds it: C{~/.gitconfig}, the XDG one,
     their includes), by key; empty when no git is on C{searchPath}, when
@@ -61,17 +63,22 @@ def userIdentity(home: str, searchPath: str, run: Runner = subprocess.run) -> di
     Run before the child is confined, as the user: so nothing the child's
     entry sets counts. C{home} is the account's (never an entry's
     C{HOME}), C{searchPath} the gateway's folders (never the child's
-    C{PATH}, where a repository's entry could put a C{git} of its own), and
-    git runs in C{/}, where it finds no repository whose configuration it
-    would read."""
+    C{PATH}, where a repository's entry could put a C{git} of its own),
+    C{configHome} the gateway's C{XDG_CONFIG_HOME} (where git looks for
+    C{git/config} instead of C{~/.config}; ignored unless absolute, as git
+    does), and git runs in C{/}, where it finds no repository whose
+    configuration it would read."""
     git = shutil.which("git", path=searchPath)
     if git is None or not home:
         return {}
+    env = {"HOME": home, "PATH": searchPath}
+    if os.path.isabs(configHome):
+        env["XDG_CONFIG_HOME"] = configHome
     try:
         done = run(
             [git, "config", "--global", "--null", "--get-regexp", r"^user\.(name|email)$"],
             capture_output=True,
-            env={"HOME": home, "PATH": searchPath},
+            env=env,
             cwd="/",
             stdin=subprocess.DEVNULL,
             timeout=WAIT,

@@ -376,16 +376,17 @@ def bubblewrapped(
 
 def gitIdentity(request: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, str]:
     """The user's git identity (L{mcpgateway.sandbox.gitidentity}), read
-    from the account's home with the gateway's git, never what the child's
-    environment C{env} names; none when its entry names a global git
-    configuration of its own."""
+    from the account's home (and the gateway's C{XDG_CONFIG_HOME}) with the
+    gateway's git, never what the child's environment C{env} names; none
+    when its entry names a global git configuration of its own."""
     from mcpgateway.sandbox import gitidentity, probe
 
     if not gitidentity.wanted(env):
         return {}
     given = str(request.get("searchPath") or probe.SYSTEM_PATH).split(os.pathsep)
     searchPath = os.pathsep.join(p for p in given if os.path.isabs(p))  # never the cwd
-    return gitidentity.userIdentity(str(request.get("home") or ""), searchPath)
+    home, configHome = str(request.get("home") or ""), str(request.get("configHome") or "")
+    return gitidentity.userIdentity(home, searchPath, configHome=configHome)
 
 
 def chosenMechanism(request: Mapping[str, Any]) -> tuple[str, Any, bool, int]:

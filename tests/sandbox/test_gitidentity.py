@@ -7,6 +7,7 @@ integration tests run the real one)."""
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -71,6 +72,38 @@ def test_the_name_and_address_are_read_from_the_users_global_configuration(
     assert kwargs["timeout"] == gitidentity.WAIT
 
 
+def test_the_gateways_xdg_configuration_folder_is_where_git_looks(tmp_path: Path) -> None:
+    """A user whose C{XDG_CONFIG_HOME} is not C{~/.config} keeps her
+    identity in its C{git/config}: git is told of it, as it is told in her
+    shell. A relative one git ignores, and so it is not given."""
+    path, home = gitFolder(tmp_path), str(tmp_path / "home")
+    git = FakeGit(b"user.name\nAda\0")
+    assert userIdentity(home, path, git, configHome="/home/ada/cfg") == {"user.name": "Ada"}
+    userIdentity(home, path, git, configHome="cfg")
+    userIdentity(home, path, git)
+    envs = [kwargs["env"] for _, kwargs in git.calls]
+    assert envs == [
+        {"HOME": home, "PATH": path, "XDG_CONFIG_HOME": "/home/ada/cfg"},
+        {"HOME": home, "PATH": path},
+        {"HOME": home, "PATH": path},
+    ]
+
+
+def test_a_real_git_reads_the_identity_in_the_xdg_configuration_folder(tmp_path: Path) -> None:
+    git = shutil.which("git")
+    assert git is not None, "git is needed (CI installs it)"
+    home, config = tmp_path / "home", tmp_path / "cfg"
+    home.mkdir()
+    (config / "git").mkdir(parents=True)
+    (config / "git" / "config").write_text('[user]\n\tname = "Ada"\n\temail = ada@example.org\n')
+    searchPath = os.path.dirname(git)
+    assert userIdentity(str(home), searchPath) == {}
+    assert userIdentity(str(home), searchPath, configHome=str(config)) == {
+        "user.name": "Ada",
+        "user.email": "ada@example.org",
+    }
+
+
 def test_no_git_no_identity_or_a_failing_git_give_nothing(tmp_path: Path) -> None:
     assert userIdentity(str(tmp_path), str(tmp_path), FakeGit(b"")) == {}
     path, home = gitFolder(tmp_path), str(tmp_path)
@@ -87,17 +120,27 @@ def test_the_launcher_asks_the_accounts_home_and_the_gateways_git(
 ) -> None:
     """A repository's entry sets its child's C{PATH} (a C{git} of its own
     first) and C{HOME}: neither reaches the git run before confinement."""
-    asked: list[tuple[str, str]] = []
+    asked: list[tuple[str, str, str]] = []
 
-    def reading(home: str, path: str) -> dict[str, str]:
-        asked.append((home, path))
+    def reading(home: str, path: str, configHome: str = "") -> dict[str, str]:
+        asked.append((home, path, configHome))
         return {}
 
     monkeypatch.setattr(gitidentity, "userIdentity", reading)
-    hostile = {"PATH": str(tmp_path / "repo" / "bin"), "HOME": str(tmp_path / "repo")}
+    hostile = {
+        "PATH": str(tmp_path / "repo" / "bin"),
+        "HOME": str(tmp_path / "repo"),
+        "XDG_CONFIG_HOME": str(tmp_path / "repo"),
+    }
     gitIdentity({"home": "/home/ada"}, hostile)
-    gitIdentity({"home": "/home/ada", "searchPath": "/opt/git/bin"}, hostile)
-    assert asked == [("/home/ada", probe.SYSTEM_PATH), ("/home/ada", "/opt/git/bin")]
+    gitIdentity(
+        {"home": "/home/ada", "searchPath": "/opt/git/bin", "configHome": "/home/ada/cfg"},
+        hostile,
+    )
+    assert asked == [
+        ("/home/ada", probe.SYSTEM_PATH, ""),
+        ("/home/ada", "/opt/git/bin", "/home/ada/cfg"),
+    ]
     gitIdentity({"home": "/home/ada"}, {VARIABLE: "/srv/gitconfig"})  # its own: not asked
     assert len(asked) == 2
 

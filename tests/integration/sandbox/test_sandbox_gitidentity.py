@@ -63,18 +63,25 @@ def account() -> Iterator[Account]:
     made.remove()
 
 
+@pytest.mark.parametrize("kept", ["home", "xdg"])
 @pytest.mark.parametrize("user", ["root", "user"])
 @pytest.mark.parametrize("mechanism", ["bwrap", "landlock"])
 def test_a_confined_childs_git_commits_as_the_user_and_sees_nothing_else(
-    mechanism: str, user: str, request: pytest.FixtureRequest
+    mechanism: str, user: str, kept: str, request: pytest.FixtureRequest
 ) -> None:
+    """C{kept}: the user's configuration is her C{~/.gitconfig}, or the
+    C{git/config} of the C{XDG_CONFIG_HOME} the gateway runs with."""
     if shutil.which("git") is None:
         pytest.skip("git is not installed (.ci/run installs it)")
     owner: Account | None = request.getfixturevalue("account") if user == "user" else None
     python = launcherPython(owner)
     base = launcherBase(owner)
     try:
-        (base / "home" / ".gitconfig").write_text(GLOBAL)
+        if kept == "home":
+            (base / "home" / ".gitconfig").write_text(GLOBAL)
+        else:
+            (base / "cfg" / "git").mkdir(parents=True)
+            (base / "cfg" / "git" / "config").write_text(GLOBAL)
         ws = base / "ws"
         for repo in ("mine", "theirs"):
             subprocess.run(["git", "init", "-q", str(ws / repo)], check=True)
@@ -85,6 +92,8 @@ def test_a_confined_childs_git_commits_as_the_user_and_sees_nothing_else(
             owner.own(base)
         asked = launcherRequest(mechanism, base, python, workspace=True, cwd=str(ws))
         asked["interpreterPaths"] = [os.path.dirname(python), sys.base_prefix]
+        if kept == "xdg":
+            asked["configHome"] = str(base / "cfg")
         done = runLauncher(asked, [python, "-I", "-S", "-c", COMMIT], {}, owner, python)
         assert done.returncode == 0, done.stderr
         seen = json.loads(done.stdout)
@@ -93,7 +102,8 @@ def test_a_confined_childs_git_commits_as_the_user_and_sees_nothing_else(
         assert "tok-9f3e1c" not in seen["global"] and "hookspath" not in seen["global"], seen
         assert "user.email=ada@example.org" in seen["global"], seen
         assert seen["set"] == 0, seen  # a server that sets its global git config at start
-        assert "defaultBranch" not in (base / "home" / ".gitconfig").read_text()  # not yours
+        mine = base / "home" / ".gitconfig" if kept == "home" else base / "cfg" / "git" / "config"
+        assert "defaultBranch" not in mine.read_text()  # not yours
         if mechanism == "bwrap":  # the child's own home: the libraries find it there too
             assert seen["home"] is not None and "ada@example.org" in seen["home"], seen
             assert "tok-9f3e1c" not in seen["home"], seen
