@@ -64,6 +64,7 @@ from mcpgateway.startup.handoverwiring import successorOf, wirePredecessor
 from mcpgateway.startup.heldcalls import wireHeldCalls
 from mcpgateway.startup.lazyresolver import LazyResolver
 from mcpgateway.startup.options import Options
+from mcpgateway.startup.otelwiring import OTEL_ENDPOINT_ENV, tracing
 from mcpgateway.startup.pinoptions import keepPins, pinPolicy
 from mcpgateway.startup.process import refuse, threadRunner
 from mcpgateway.startup.remotewiring import remoteConnector
@@ -118,7 +119,7 @@ def makeService(options: Options, reactor: IReactor | None = None) -> IService:
         pre.logFile.reactor = reactor  # its stop is this reactor's shutdown
         pre.logFile.setServiceParent(top)
     if options["otel"] or os.environ.get(OTEL_ENDPOINT_ENV):
-        tracingService = _tracing(reactor, required=bool(options["otel"]))
+        tracingService = tracing(reactor, required=bool(options["otel"]))
         if tracingService is not None:
             tracingService.setServiceParent(top)
     if pre.orphans:
@@ -152,40 +153,6 @@ def makeService(options: Options, reactor: IReactor | None = None) -> IService:
     GcTuning(reactor).setServiceParent(top)  # last: it freezes what start-up left alive
     HeapTrim(reactor).setServiceParent(top)  # then the C heap's free pages go back
     return top
-
-
-OTEL_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
-"""The standard variable that turns tracing on as C{--otel} does."""
-
-
-def _tracing(reactor: IReactor, required: bool = True) -> Any:
-    """The service that exports traces and metrics (C{--otel}), from its
-    C{startService} on: the OpenTelemetry SDK is imported here only, and
-    its export threads start after daemonizing. When the C{otel} extra is
-    not installed: with C{--otel} (C{required}), refuse in one line; with
-    only C{OTEL_EXPORTER_OTLP_ENDPOINT} (set for other programs, perhaps),
-    say so in one line and serve untraced (C{None})."""
-    import importlib.util
-
-    try:
-        found = importlib.util.find_spec("opentelemetry.sdk") is not None
-        found = found and importlib.util.find_spec("opentelemetry.exporter.otlp") is not None
-    except (ImportError, ValueError):
-        found = False
-    if not found:
-        if not required:
-            sys.stderr.write(
-                f"mcpgateway: {OTEL_ENDPOINT_ENV} is set but the OpenTelemetry SDK is not"
-                " installed (pip install 'mcpgateway[otel]'); serving without tracing\n"
-            )
-            return None
-        refuse(
-            "--otel needs the OpenTelemetry SDK and its OTLP exporter:"
-            " pip install 'mcpgateway[otel]'"
-        )
-    from mcpgateway.ops.otel import TracingService
-
-    return TracingService(reactor)
 
 
 def _workspaceSecret(pre: Preflight) -> bytes:
@@ -648,6 +615,13 @@ def _listener(
         factory = TLSMemoryBIOFactory(tls, False, site)
     from mcpgateway.ops.openfiles import raiseOpenFiles
 
+    def putBackEverything(stateDir: Path) -> list[str]:
+        # Only when another account holds the port: the clients' files' modules
+        # would cost every start 40 ms, and their memory for the process's life.
+        from mcpgateway.ops.putback import putBackEverything as putBackAll
+
+        return putBackAll(stateDir)
+
     putBack = threadRunner(reactor)
     listener = ListenerService(
         server,
@@ -656,20 +630,9 @@ def _listener(
         reactor,
         onListening=listening,
         openFiles=raiseOpenFiles,
-        putBack=lambda: putBack(_putBackEverything, pre.stateDir),
+        putBack=lambda: putBack(putBackEverything, pre.stateDir),
     )
     return listener, site
-
-
-def _putBackEverything(stateDir: Path) -> list[str]:
-    """L{mcpgateway.ops.putback.putBackEverything}, loaded when it is
-    called: only when another account holds the port. It reads and writes
-    the clients' files, and the modules that know them (about 40 ms of a
-    start, and their memory for the process's life) are loaded for nothing
-    on every start that listens."""
-    from mcpgateway.ops.putback import putBackEverything
-
-    return putBackEverything(stateDir)
 
 
 def _managementApi(

@@ -454,13 +454,13 @@ def test_otel_without_the_extra_refuses_in_one_line(
 ) -> None:
     import importlib.util
 
-    from mcpgateway.startup import wiring
+    from mcpgateway.startup import otelwiring
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(SystemExit) as exited:
-        wiring._tracing(FakeProcessReactor())
+        otelwiring.tracing(FakeProcessReactor())
     assert exited.value.code == 1
     assert "pip install 'mcpgateway[otel]'" in capsys.readouterr().err
     # Only the variable (perhaps set for other programs): one line, no tracing.
-    assert wiring._tracing(FakeProcessReactor(), required=False) is None
+    assert otelwiring.tracing(FakeProcessReactor(), required=False) is None
     assert "serving without tracing" in capsys.readouterr().err
