@@ -100,12 +100,15 @@ parser and runs it."""
 
 def _commandModules(command: str | None) -> tuple[ModuleType, ...]:
     """The modules whose parsers a command line naming C{command} needs:
-    that command's alone when it is one, every command's otherwise (the
+    that command's alone when it is one, none for L{VERSION_ONLY}, every
+    command's otherwise (the
     top level's help, a misspelt command). A run loads the modules of the
     command it runs, not those of the twenty others (about 40% of a short
     command's CPU)."""
     if command in COMMANDS:
         return (importlib.import_module(f"{__package__}.{COMMANDS[command]}"),)
+    if command == VERSION_ONLY:
+        return ()
     return _everyCommand()
 
 
@@ -163,6 +166,22 @@ def _everyCommand() -> tuple[ModuleType, ...]:
     )
 
 
+VERSION_ONLY = "--version"
+"""L{makeParser}'s command for a line asking only for the version: no
+command's parser is built (the version is printed as argparse reads it)."""
+
+
+def parserCommand(words: Sequence[str]) -> str | None:
+    """What L{makeParser} is given for C{words}: the command they name;
+    L{VERSION_ONLY} for a line that names none and asks for the version
+    (and not for help: C{--help} lists every command)."""
+    command = commandWord(words)
+    options = words[: list(words).index("--")] if "--" in words else words
+    if command is None and "--version" in options and not {"-h", "--help"} & set(options):
+        return VERSION_ONLY
+    return command
+
+
 def commandWord(words: Sequence[str]) -> str | None:
     """The command C{words} name: their first word that is neither an
     option nor the value of C{--state-dir} (C{None}: none before C{--})."""
@@ -206,7 +225,7 @@ def _run(argv: Sequence[str] | None, context: CliContext | None) -> int:
     """L{main}, up to its output's last flush."""
     words = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = makeParser(commandWord(words)).parse_args(words)
+        args = makeParser(parserCommand(words)).parse_args(words)
     except UsageError as e:
         options = words[: words.index("--")] if "--" in words else words
         return usageError(e, Output("--json" in options), _commandOf(options))
