@@ -35,14 +35,16 @@ to its clients) and the child's stdin and stdout:
    what 2025 does not have (C{resultType}, cache hints, the server info in
    C{_meta}; a non-object C{structuredContent} is wrapped
    C{{"result": value}}, a non-object C{outputSchema} likewise).
- - B{The reverse bridge}: an C{InputRequiredResult} answering a handshake
-   session's call becomes real requests of the child to that session, fed
-   to the router with the L{childhints.HINT_RELATED} hint (so they go on that
-   very request's stream); their answers are caught on their way to the
-   child, and once all are in the adapter retries the call under a new id
-   with C{inputResponses} and the child's C{requestState}, and answers the
-   session's request with what the retry brings (at most L{MAX_ROUNDS}
-   rounds). A client's error answer fails the call with that error.
+ - B{The reverse bridge}
+   (L{mcpgateway.core.era2026.reversebridge.ReverseBridge}, which the adapter
+   holds): an C{InputRequiredResult} answering a handshake session's call
+   becomes real requests of the child to that session, on that very
+   request's stream; their answers are caught on their way to the child,
+   and once all are in the call is retried with C{inputResponses} and the
+   child's C{requestState}, and the session's request is answered with what
+   the retry brings (at most
+   L{mcpgateway.core.era2026.reversebridge.MAX_ROUNDS} rounds). A client's
+   error answer fails the call with that error.
 
 A 2026 client's retry must reach the child that made its
 C{requestState}: the adapter hands the client the child's state sealed in
@@ -60,7 +62,6 @@ from __future__ import annotations
 
 import itertools
 import secrets
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -69,6 +70,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from mcpgateway.core.era2026.mrtr import bindingOf
+from mcpgateway.core.era2026.reversebridge import ReverseBridge
 from mcpgateway.core.era2026.translate import (
     LISTS,
     era2026Capabilities,
@@ -83,26 +85,19 @@ from mcpgateway.core.era2026.translate import (
 from mcpgateway.core.era2026.types import Era2026Request, Sink
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import SessionLike
-from mcpgateway.protocol import childhints, era2026form, jsonrpc, versions
+from mcpgateway.protocol import era2026form, jsonrpc, versions
 from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.protocol.jsonrpc import Kind, Message
 from mcpgateway.protocol.requeststate import INVALID_STATE, Binding, StateError, StateWrapper
 from mcpgateway.runtime import logs
 
-__all__ = ["MAX_ROUNDS", "Era2026ChildAdapter", "processWrapper"]
+__all__ = ["Era2026ChildAdapter", "processWrapper"]
 
-MAX_ROUNDS = 10
-"""C{InputRequiredResult}s one handshake call may go through (more: -32603)."""
 ID_PREFIX = "mcpgw-"
 """Every id the adapter itself writes to the child (or to the router) starts so."""
-STATE_ONLY_DELAY = 0.05
-"""Seconds before retrying an C{InputRequiredResult} that asks nothing (doubling)."""
-STATE_ONLY_MAX_DELAY = 0.25
 RELISTEN_DELAY = 1.0
 """Seconds before the upstream listen is opened again after the child ended it."""
 RELISTEN_MAX_DELAY = 60.0
-INPUT_METHODS = frozenset({"elicitation/create", "sampling/createMessage", "roots/list"})
-"""What an C{inputRequests} entry may ask of a client."""
 
 
 _process: list[StateWrapper] = []
@@ -139,53 +134,12 @@ class _Caller:
         return False
 
 
-class _Bridged:
-    """A handshake session's call that the child answered with an
-    C{InputRequiredResult}: its rounds, from the first to the final answer."""
-
-    __slots__ = (
-        "answers",
-        "asking",
-        "childId",
-        "current",
-        "method",
-        "params",
-        "rounds",
-        "session",
-        "state",
-        "stateOnly",
-        "timer",
-    )
-
-    def __init__(
-        self, childId: int, method: str, params: dict[str, Any], session: SessionLike | None
-    ) -> None:
-        self.childId = childId
-        """The router's id of the call (the session's request)."""
-        self.method = method
-        self.params = params
-        """The params as the child got them first (envelope included)."""
-        self.session = session
-        self.rounds = 0
-        self.current: Any = None
-        """The id of the child request in flight for it (C{None}: none, the
-        client is being asked)."""
-        self.asking: dict[str, str] = {}
-        """The ids of the requests to the client not yet answered, to their keys."""
-        self.answers: dict[str, Any] = {}
-        self.state: str | None = None
-        self.stateOnly = 0
-        """State-only rounds in a row (for the retry back-off)."""
-        self.timer: IDelayedCall | None = None
-
-
 class Era2026ChildAdapter:
     """The stdio wire of one 2026-only child process.
 
     @ivar discover: the child's C{DiscoverResult} (L{discovered}).
     @ivar initializeResult: what handshake sessions are told of the child.
     @ivar version: the 2026 revision spoken to the child.
-    @ivar inputRounds: C{InputRequiredResult}s bridged to handshake sessions.
     @ivar refusedRequests: requests the child sent (and was refused).
     """
 
@@ -216,12 +170,9 @@ class Era2026ChildAdapter:
         self.discover: dict[str, Any] | None = None
         self.initializeResult: dict[str, Any] | None = None
         self._ids = itertools.count(1)
-        self._sent: dict[int, dict[str, Any]] = {}
-        """Params of the calls of handshake sessions (and the gateway) that
-        may be answered with an C{InputRequiredResult}, by router id."""
-        self._bridged: dict[int, _Bridged] = {}
-        self._retries: dict[str, _Bridged] = {}
-        self._asking: dict[str, _Bridged] = {}
+        self._bridge = ReverseBridge(
+            router, clock, self._write, self._nextId, self.envelope, self._deliver
+        )
         self._uris: set[str] = set()
         """The union of the URIs subscribed through the router."""
         self._listenId: str | None = None
@@ -232,9 +183,13 @@ class Era2026ChildAdapter:
         self._listenTimer: IDelayedCall | None = None
         self.started = False
         self.closed = False
-        self.inputRounds = 0
         self.refusedRequests = 0
         self.lateReplies = 0
+
+    @property
+    def inputRounds(self) -> int:
+        """C{InputRequiredResult}s bridged to handshake sessions."""
+        return self._bridge.inputRounds
 
     # -- life -------------------------------------------------------------------------
 
@@ -255,14 +210,10 @@ class Era2026ChildAdapter:
     def close(self) -> None:
         """The child is gone: nothing more is written, no timer runs."""
         self.closed = True
-        for timer in [self._listenTimer, *(c.timer for c in self._bridged.values())]:
-            if timer is not None and timer.active():
-                timer.cancel()
+        if self._listenTimer is not None and self._listenTimer.active():
+            self._listenTimer.cancel()
         self._listenTimer = None
-        self._bridged.clear()
-        self._retries.clear()
-        self._asking.clear()
-        self._sent.clear()
+        self._bridge.close()
 
     def _nextId(self, kind: str) -> str:
         return f"{ID_PREFIX}{kind}-{next(self._ids)}"
@@ -435,7 +386,7 @@ class Era2026ChildAdapter:
             method, params = "server/discover", {}  # the gateway's health ping
         params = withEnvelope(params, self.envelope(session))
         if method in era2026form.MRTR_METHODS and type(requestId) is int:
-            self._sent[requestId] = params
+            self._bridge.track(requestId, params)
         self._write({**message, "method": method, "params": params})
 
     def _initialize(self, requestId: Any, params: dict[str, Any]) -> None:
@@ -483,40 +434,22 @@ class Era2026ChildAdapter:
         params = message.get("params")
         requestId = params.get("requestId") if isinstance(params, dict) else None
         if type(requestId) is int:
-            self._sent.pop(requestId, None)
-            call = self._bridged.pop(requestId, None)
-            if call is not None:
-                reason = params.get("reason") if isinstance(params, dict) else None
-                self._end(call, reason if isinstance(reason, str) else None)
-                return
+            reason = params.get("reason") if isinstance(params, dict) else None
+            if self._bridge.cancelled(requestId, reason if isinstance(reason, str) else None):
+                return  # a bridged call: the bridge ended it (and any retry in flight)
         self._write(message)
 
     def _clientAnswer(self, message: Message) -> None:
-        """A client's answer to one of the requests the adapter made of it."""
-        questionId = message.get("id")
-        call = self._asking.pop(questionId, None) if isinstance(questionId, str) else None
-        if call is None or not isinstance(questionId, str):
-            self.lateReplies += 1
-            self.log.debug(
-                "server {server}: an answer to unknown request {id!r}; dropped",
-                server=self.name,
-                id=questionId,
-            )
+        """A client's answer to one of the requests the adapter made of it
+        (the reverse bridge's questions: the only ones)."""
+        if self._bridge.answer(message):
             return
-        key = call.asking.pop(questionId)
-        error = message.get("error")
-        if "error" in message:
-            # inputResponses cannot carry an error: the call fails with it.
-            self._fail(call, error if isinstance(error, dict) else None)
-            return
-        result = message.get("result")
-        call.answers[key] = (
-            {k: v for k, v in result.items() if k != "_meta"}
-            if isinstance(result, dict)
-            else result
+        self.lateReplies += 1
+        self.log.debug(
+            "server {server}: an answer to unknown request {id!r}; dropped",
+            server=self.name,
+            id=message.get("id"),
         )
-        if not call.asking:
-            self._retry(call)
 
     # -- from the child -----------------------------------------------------------------
 
@@ -569,11 +502,9 @@ class Era2026ChildAdapter:
     def _response(self, message: Message) -> None:
         responseId = message["id"]
         if isinstance(responseId, str) and responseId.startswith(ID_PREFIX):
-            call = self._retries.pop(responseId, None)
-            if call is not None:
-                call.current = None
-                self._answered(call, message)
-            elif sameId(responseId, self._listenId):
+            if self._bridge.retried(responseId, message):
+                return  # a retry's answer: the bridge's
+            if sameId(responseId, self._listenId):
                 error = message.get("error")
                 self._listenEnded(None if "result" in message else str(error))
             else:
@@ -582,16 +513,16 @@ class Era2026ChildAdapter:
         if type(responseId) is not int:
             self.router.childMessage(message)
             return
-        params = self._sent.pop(responseId, None)
+        params = self._bridge.untrack(responseId)
         exchange = self.router.exchangeFor(responseId)
         if exchange is None or isinstance(exchange.session, _Caller):
             self.router.childMessage(message)  # a 2026 client's, or a late reply
             return
         result = message.get("result")
         if isinstance(result, dict) and result.get("resultType") == "input_required":
-            call = _Bridged(responseId, exchange.method, params or {}, exchange.session)
-            self._bridged[responseId] = call
-            self._inputRequired(call, result, params is not None)
+            self._bridge.inputRequired(
+                responseId, exchange.method, params, exchange.session, result
+            )
             return
         if exchange.session is None:
             self.router.childMessage(message)  # the gateway's own (discover): as it is
@@ -600,7 +531,8 @@ class Era2026ChildAdapter:
 
     def _deliver(self, childId: int, method: str, message: Message, session: object = None) -> None:
         """The final answer of the session's request C{childId} (its cache
-        hints kept for a session that C{keepsCacheHints}: the catalogs')."""
+        hints kept for a session that C{keepsCacheHints}: the catalogs'); the
+        reverse bridge's for a bridged call, which it hands no session."""
         result = message.get("result")
         if isinstance(result, dict):
             hints = bool(getattr(session, "keepsCacheHints", False))
@@ -608,119 +540,6 @@ class Era2026ChildAdapter:
         else:
             message = {**message, "id": childId}
         self.router.childMessage(message)
-
-    def _answered(self, call: _Bridged, message: Message) -> None:
-        """The child answered a retry of C{call}."""
-        result = message.get("result")
-        if isinstance(result, dict) and result.get("resultType") == "input_required":
-            self._inputRequired(call, result, True)
-            return
-        self._bridged.pop(call.childId, None)
-        self._deliver(call.childId, call.method, message)
-
-    # -- the reverse bridge ---------------------------------------------------------------
-
-    def _inputRequired(self, call: _Bridged, result: dict[str, Any], retryable: bool) -> None:
-        """The child wants input for C{call}: ask its session."""
-        call.rounds += 1
-        requests = result.get("inputRequests", {})
-        state = result.get("requestState")
-        problem = None
-        if not retryable or call.method not in era2026form.MRTR_METHODS:
-            problem = f"asked for input during {call.method}"
-        elif call.session is None:
-            problem = "asked the gateway itself for input"
-        elif call.rounds > MAX_ROUNDS:
-            problem = f"asked for input more than {MAX_ROUNDS} times in one {call.method}"
-        elif (
-            not isinstance(requests, dict)
-            or (state is not None and not isinstance(state, str))
-            or (not requests and state is None)
-            or not all(_inputEntry(entry) for entry in requests.values())
-        ):
-            problem = "answered with a malformed InputRequiredResult"
-        if problem is not None:
-            self._fail(
-                call, {"code": jsonrpc.INTERNAL_ERROR, "message": f"server '{self.name}' {problem}"}
-            )
-            return
-        assert isinstance(requests, dict)
-        call.state = state
-        call.answers = {}
-        if not requests:
-            # Only a state: try again after a back-off (as the SDK clients do).
-            delay = min(STATE_ONLY_DELAY * 2**call.stateOnly, STATE_ONLY_MAX_DELAY)
-            call.stateOnly += 1
-            call.timer = self._clock.callLater(delay, self._retry, call)
-            return
-        call.stateOnly = 0
-        self.inputRounds += 1
-        questions = [(self._nextId("in"), key, entry) for key, entry in requests.items()]
-        for questionId, key, _ in questions:
-            call.asking[questionId] = key
-            self._asking[questionId] = call
-        for questionId, _, entry in questions:
-            if call.childId not in self._bridged:
-                return  # refused on the way (a missing capability): the call is over
-            self.router.childMessage(self._question(questionId, entry, call))
-
-    def _question(self, questionId: str, entry: dict[str, Any], call: _Bridged) -> Message:
-        """An C{inputRequests} entry as the child's request to the session."""
-        method = entry["method"]
-        params = dict(entry.get("params") or {})
-        if method == "elicitation/create":
-            if params.get("mode") == "url":
-                params.setdefault("elicitationId", str(uuid.uuid4()))  # 2025-11-25 needs one
-            elif params.get("mode") == "form" and _olderThan(call.session, "2025-11-25"):
-                del params["mode"]
-        meta = params.get("_meta")
-        params["_meta"] = {
-            **(meta if isinstance(meta, dict) else {}),
-            childhints.HINT_RELATED: call.childId,
-        }
-        return jsonrpc.request(questionId, method, params)
-
-    def _retry(self, call: _Bridged) -> None:
-        """Every question of the round was answered: the child gets the call again."""
-        call.timer = None
-        if self.closed or self._bridged.get(call.childId) is not call:
-            return
-        retryId = self._nextId("retry")
-        params = withEnvelope(call.params, self.envelope(call.session))
-        if call.answers:
-            params["inputResponses"] = call.answers
-        if call.state is not None:
-            params["requestState"] = call.state
-        call.current = retryId
-        self._retries[retryId] = call
-        self._write(jsonrpc.request(retryId, call.method, params))
-
-    def _fail(self, call: _Bridged, error: dict[str, Any] | None) -> None:
-        """End C{call}: its session's request gets C{error}."""
-        self._end(call, "the call failed")
-        self._bridged.pop(call.childId, None)
-        if error is None or not isinstance(error.get("code"), int):
-            error = {"code": jsonrpc.INTERNAL_ERROR, "message": "the client answered with an error"}
-        self.router.childMessage({"jsonrpc": "2.0", "id": call.childId, "error": error})
-
-    def _end(self, call: _Bridged, reason: str | None) -> None:
-        """Forget C{call}: questions not answered are withdrawn from the
-        session, a retry in flight is cancelled on the child."""
-        if call.timer is not None and call.timer.active():
-            call.timer.cancel()
-        call.timer = None
-        asking, call.asking = call.asking, {}
-        for questionId in asking:
-            self._asking.pop(questionId, None)
-            self.router.childMessage(
-                jsonrpc.notification("notifications/cancelled", {"requestId": questionId})
-            )
-        current, call.current = call.current, None
-        if current is not None and self._retries.pop(current, None) is call:
-            params: dict[str, Any] = {"requestId": current}
-            if reason:
-                params["reason"] = reason
-            self._write(jsonrpc.notification("notifications/cancelled", params))
 
     # -- the upstream listen -----------------------------------------------------------------
 
@@ -784,17 +603,3 @@ class Era2026ChildAdapter:
         delay = self._listenDelay
         self._listenDelay = min(delay * 2, RELISTEN_MAX_DELAY)
         self._relistenSoon(delay)
-
-
-def _inputEntry(entry: Any) -> bool:
-    """Whether an C{inputRequests} value is something a client can be asked."""
-    return (
-        isinstance(entry, dict)
-        and entry.get("method") in INPUT_METHODS
-        and isinstance(entry.get("params", {}), dict)
-    )
-
-
-def _olderThan(session: SessionLike | None, version: str) -> bool:
-    negotiated = getattr(session, "protocolVersion", None)
-    return isinstance(negotiated, str) and negotiated < version

@@ -16,12 +16,9 @@ from hypothesis import strategies as st
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.era2026.child import (
-    MAX_ROUNDS,
-    RELISTEN_DELAY,
-    STATE_ONLY_DELAY,
-)
+from mcpgateway.core.era2026.child import RELISTEN_DELAY
 from mcpgateway.core.era2026.mrtr import bindingOf
+from mcpgateway.core.era2026.reversebridge import MAX_ROUNDS, STATE_ONLY_DELAY
 from mcpgateway.core.era2026.translate import (
     era2026Capabilities,
     era2026Only,

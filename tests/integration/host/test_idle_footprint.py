@@ -71,6 +71,9 @@ LOADED_ON_FIRST_USE = {
     "sqlite3": "the aggregate's tool search index (core/aggregate/search.py)",
     "dotenv": "a server's .env file (config/envfiles.py)",
     "mcpgateway.core.era2026.child": "a child that speaks MCP 2026-07-28 (core/upstream.py)",
+    "mcpgateway.core.era2026.reversebridge": (
+        "a child that speaks MCP 2026-07-28 (core/era2026/child.py)"
+    ),
     "mcpgateway.core.pools.keyedplacement": (
         "a server with routes, credentials or per-user children"
     ),

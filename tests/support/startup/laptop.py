@@ -35,6 +35,9 @@ UNLOADED_ON_A_LAPTOP = {
     "mcpgateway.core.era2026.listen": "a pool's first 2026 request (core/pools/era2026side.py)",
     "mcpgateway.core.era2026.types": "a 2026-07-28 request (web/endpoints/era2026.py)",
     "mcpgateway.core.era2026.child": "a child that speaks only 2026 (core/era2026/lazysupport.py)",
+    "mcpgateway.core.era2026.reversebridge": (
+        "a child that speaks only 2026 (core/era2026/child.py)"
+    ),
     "mcpgateway.core.era2026.translate": "a child's initialize error (core/era2026/lazysupport.py)",
     "mcpgateway.core.tasks.listening": "a listen that names tasks (core/gateway/gateway.py)",
 }
