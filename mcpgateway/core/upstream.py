@@ -13,21 +13,12 @@ upstream tells it what the child did: initialized, answered requests, uptime.
 Nothing here raises into a Twisted callback: failures are logged and turned
 into errors for the waiting requests.
 
-Each child process has an I{era}. A child speaks the handshake era (2025)
-unless its entry says C{"era": "era2026"}, or it answers C{initialize} with
--32022 listing only 2026 revisions (L{mcpgateway.core.era2026.translate.era2026Only}: a mixed list
-is refused as any failed handshake). A 2026 child gets no C{initialize}:
-the upstream runs C{server/discover} on the same process, puts a
-L{ChildAdapter<mcpgateway.core.era2026support.ChildAdapter>} (made by the
-L{Era2026Support<mcpgateway.core.era2026support.Era2026Support>} it was given) between
-the router and the child, and makes the
-discover result into the C{initializeResult} handshake sessions are answered
-from. A child of one session (no handshake by the gateway) that refuses
-its client's C{initialize} so is switched the same way, and that
-C{initialize} is answered from the discover result. The gateway's health
-C{ping} of a 2026 child is a C{server/discover}. The next process is
-tried in the handshake era again (unless the entry says C{"era2026"}): the
-era is the process's.
+Each child process has an I{era}: the handshake era (2025), or MCP
+2026-07-28 for a child that speaks only that revision, which its
+L{Era2026Start<mcpgateway.core.era2026start.Era2026Start>} finds out and
+discovers in place of the handshake. The gateway's health C{ping} of a 2026
+child is a C{server/discover}. The next process is tried in the handshake
+era again (unless the entry says C{"era2026"}): the era is the process's.
 """
 
 from __future__ import annotations
@@ -44,6 +35,7 @@ from mcpgateway import __version__
 from mcpgateway.core.child import Child
 from mcpgateway.core.environment import redirecting
 from mcpgateway.core.envsecrets import GivenSecrets, childRedactor
+from mcpgateway.core.era2026start import Era2026Start
 from mcpgateway.core.era2026support import ChildAdapter, Era2026Support
 from mcpgateway.core.eventlog import EventLog
 from mcpgateway.core.healing import Breaker, circuitReason
@@ -158,8 +150,8 @@ class Upstream:
         self.adapter: ChildAdapter | None = None
         self.discoverResult: dict[str, Any] | None = None
         """A 2026 child's C{DiscoverResult}."""
-        self._wrapper = wrapper
-        self._era2026 = era2026
+        self._era2026 = Era2026Start(self, era2026, clock, GATEWAY_CLIENT_INFO, wrapper)
+        """Finds out and discovers a child that speaks only 2026-07-28."""
         self.onReady = onReady
         self.sessionInitializeResult: dict[str, Any] | None = None
         """A child of one session: its answer to its session's C{initialize}
@@ -321,7 +313,7 @@ class Upstream:
             return
         if self.spec.era == "era2026":
             assert self.child is not None
-            self._goEra2026(self.child)
+            self._era2026.discover(self.child)
         elif self.handshake:
             self._initialize()
         else:
@@ -446,8 +438,8 @@ class Upstream:
 
     def _handshakeAnswered(self, response: jsonrpc.Message, child: Child) -> None:
         result = response.get("result")
-        if not isinstance(result, dict) and self._era2026Only(response.get("error")):
-            self._goEra2026(child, response.get("error"))
+        if not isinstance(result, dict) and self._era2026.only(response.get("error")):
+            self._era2026.discover(child, response.get("error"))
             return
         if not isinstance(result, dict):
             error = response.get("error")
@@ -503,8 +495,6 @@ class Upstream:
             self.log.warn("server {server}: {note}", server=self.spec.name, note=note)
             self.events.emit("sandbox", note)
 
-    # -- a child that speaks 2026-07-28 only -------------------------------------------
-
     def _fromChild(self, spawned: list[Child], message: jsonrpc.Message) -> None:
         """A message of the child C{spawned[0]}: through its adapter when it
         speaks the 2026 era, else to the router."""
@@ -513,128 +503,11 @@ class Upstream:
         if current and adapter is not None:
             adapter.fromChild(message)
             return
-        if current and not self.handshake and self._refusedAsEra2026(message):
+        if current and not self.handshake and self._era2026.refusesInitialize(message):
             assert self.child is not None
-            self._goEra2026(self.child, message.get("error"), held=message["id"])
+            self._era2026.discover(self.child, message.get("error"), held=message["id"])
             return
         self.router.childMessage(message)
-
-    def _refusedAsEra2026(self, message: jsonrpc.Message) -> bool:
-        """Whether C{message} is a child of one session refusing its
-        client's C{initialize} as a 2026-only server does."""
-        if "error" not in message or jsonrpc.classify(message) is not jsonrpc.Kind.RESPONSE:
-            return False
-        exchange = self.router.exchangeFor(message["id"])
-        return (
-            exchange is not None
-            and exchange.method == "initialize"
-            and self._era2026Only(message.get("error")) is not None
-        )
-
-    def _era2026Only(self, error: Any) -> tuple[str, ...] | None:
-        """The revisions of a 2026-only child's -32022 (C{None}: another
-        error, or no 2026-07-28 wire)."""
-        return None if self._era2026 is None else self._era2026.era2026Only(error)
-
-    def _goEra2026(self, child: Child, refusal: Any = None, held: Any = None) -> None:
-        """Speak 2026-07-28 to C{child} from now on: discover it. C{refusal}:
-        its -32022 to C{initialize} (it was found out), C{held}: the id of a
-        session's C{initialize} to answer once it is discovered."""
-        wire = self._era2026
-        if wire is None:
-            self._refused(child, "speaks a revision this gateway was given no wire for")
-            return
-        offered = self._era2026Only(refusal)
-        version = wire.spokenVersion(list(offered or versions.ERA2026_VERSIONS))
-        if version is None:
-            self._refused(
-                child,
-                "speaks only protocol revisions the gateway does not",
-                f" ({', '.join(offered or ())})",
-            )
-            return
-        adapter = wire.adapter(
-            self.router,
-            self._clock,
-            child.send,
-            GATEWAY_CLIENT_INFO,
-            version,
-            self._wrapper,
-        )
-        self.adapter = adapter
-        self.era = "era2026"
-        self.router.attachChild(adapter.toChild)
-        if offered is not None:
-            self.log.info(
-                "server {server}: child pid {pid} answered initialize with the revisions"
-                " {offered} only; speaking {version} to it",
-                server=self.spec.name,
-                pid=child.pid,
-                offered=", ".join(offered),
-                version=version,
-            )
-        self.router.call("server/discover").addCallback(self._discovered, child, held)
-
-    def _discovered(self, response: jsonrpc.Message, child: Child, held: Any) -> None:
-        if child is not self.child or self.adapter is None:
-            return  # that child is gone; its exit already failed the waiters
-        try:
-            self._discoverAnswered(response, child, self.adapter, held)
-        except Exception as e:
-            self.log.failure(
-                "server {server}: handling its discover answer failed", server=self.spec.name
-            )
-            self._refused(
-                child,
-                "gave a server/discover answer the gateway cannot use",
-                f" ({type(e).__name__}: {e})",
-            )
-
-    def _discoverAnswered(
-        self,
-        response: jsonrpc.Message,
-        child: Child,
-        adapter: ChildAdapter,
-        held: Any,
-    ) -> None:
-        result = response.get("result")
-        if not isinstance(result, dict):
-            error = response.get("error")
-            text = error.get("message", error) if isinstance(error, dict) else error
-            self._refused(child, "refused server/discover", f": {text}")
-            return
-        wire = self._era2026
-        if wire is None or wire.spokenVersion(result.get("supportedVersions")) is None:
-            self._refused(
-                child,
-                "supports none of the revisions the gateway speaks",
-                f" (it lists {result.get('supportedVersions')!r})",
-            )
-            return
-        adapter.discovered(result)
-        self.discoverResult = result
-        self.childInitializeResult = adapter.initializeResult
-        if adapter.initializeResult is not None:  # handshake sessions' answers too
-            adapter.initializeResult = presentedResult(adapter.initializeResult, self.spec)
-        self.initializeResult = adapter.initializeResult
-        self._emit("initialized", f"discovered (speaks {adapter.version})", pid=child.pid)
-        if self.state is not Lifecycle.RUNNING:
-            self._running()
-        self.router.resubscribe()
-        adapter.start()
-        info = (self.initializeResult or {}).get("serverInfo")
-        self.log.info(
-            "server {server} discovered (protocol {version}, {name})",
-            server=self.spec.name,
-            version=adapter.version,
-            name=info.get("name") if isinstance(info, dict) else None,
-        )
-        if held is not None:
-            exchange = self.router.exchangeFor(held)
-            session = exchange.session if exchange is not None else None
-            adapter.answerInitialize(held, getattr(session, "protocolVersion", None))
-        self._ready(child)
-        self._release(None)
 
     def _refused(self, child: Child, what: str, said: str = "") -> None:
         """Fail what waits on C{child} (C{"server 'NAME' "} + C{what} +
