@@ -82,7 +82,7 @@ INTERRUPTS = frozenset({signal.SIGTERM, signal.SIGINT})
 """The signals that end a test run, which the main thread must take."""
 
 
-def startReader(read: Callable[[], None]) -> None:
+def startReader(read: Callable[[], None]) -> threading.Thread:
     """Run C{read} (a loop that reads a subprocess's output, and starts
     nothing) on a daemon thread that blocks L{INTERRUPTS}.
 
@@ -91,13 +91,22 @@ def startReader(read: Callable[[], None]) -> None:
     once that thread next runs Python code: a SIGTERM for the test run that
     a reader took while the test under way sleeps would wait for the sleep
     to end. A thread that starts processes must not block them: its children
-    would inherit the mask and never take a SIGTERM."""
+    would inherit the mask and never take a SIGTERM. The thread is
+    returned: a caller that reads what was said once the process is gone
+    joins it first."""
 
     def blocked() -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, INTERRUPTS)
         read()
 
-    threading.Thread(target=blocked, daemon=True).start()
+    thread = threading.Thread(target=blocked, daemon=True)
+    thread.start()
+    return thread
+
+
+READ_AFTER_EXIT = 10.0
+"""Seconds a stopped gateway's output is read for after it exits (until
+the pipe's end, which a child still holding it would delay)."""
 
 
 class RunningGateway:
@@ -121,7 +130,7 @@ class RunningGateway:
         self.output = bytearray()
         self._portFound = threading.Event()
         self.port = 0
-        startReader(self._read)
+        self._reader = startReader(self._read)
         if not self._portFound.wait(timeout):
             self.stop()
             raise RuntimeError("gateway did not start:\n" + self.text())
@@ -166,7 +175,9 @@ class RunningGateway:
             return e.code, json.loads(e.read() or b"null")
 
     def stop(self, timeout: float = 15.0) -> int:
-        """SIGTERM, as twistd/twist users stop it; returns the exit code."""
+        """SIGTERM, as twistd/twist users stop it; returns the exit code,
+        once what the process wrote last has been read (L{text} holds its
+        last lines: the reader may still be behind when the process exits)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -174,6 +185,7 @@ class RunningGateway:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self._reader.join(READ_AFTER_EXIT)
         return self.process.returncode
 
 
