@@ -9,7 +9,11 @@ before what they hold (so a C{denyWrite} inside a writable path stays
 read-only), then the masks
 (the deny lists, the state directory, the other servers' directories:
 after every bind, so no bind can show them), then what is bound again
-over a mask (the child's own install in the state directory). The empty
+over a mask (the child's own install in the state directory). A writable
+folder holding a name the child may not make (L{Layout.sealed}: a
+repository's workspace) is bound read-only, and each of its entries
+writable over it: a new entry there fails, nothing is made on the host,
+and what is there is written in place. The empty
 directories of the soft masks and the masks are made read-only last:
 bubblewrap makes the mount points of what is bound inside them (a
 reopened install, an argument under C{/var/log}) while they can still be
@@ -166,9 +170,6 @@ def arguments(
         out += words
     for path in layout.placeholders:
         out += ["--ro-bind", "/dev/null", path]
-    for path in layout.sealed:  # an empty folder, read-only: nothing is made there
-        out += ["--perms", "0555", "--tmpfs", path]
-        readOnlyLater.append(path)
     reopened = [path for path, _ in layout.reopened]
     for path, directory in layout.masked:
         empty = (copies or {}).get(path)
@@ -229,11 +230,21 @@ def _binds(
             out.append((path.count("/"), (path, 0), ["--tmpfs", path]))
             if soft or path in layout.sealedPrivate:
                 readOnlyLater.append(path)
-    for writable, binds in ((False, layout.readOnly), (True, layout.writable)):
+    holders = _holders(layout)
+    for writable, binds in ((False, _atEveryName(layout)), (True, layout.writable)):
         for source, path in binds:
             made.add(path)
+            if writable and path in holders:
+                out.append((path.count("/"), (path, 1), ["--ro-bind", source, path]))
+                continue
             words = ["--bind" if writable else "--ro-bind", source, path]
             out.append((path.count("/"), (path, 1 + int(writable)), words))
+    for holder, (held, names) in holders.items():
+        for name in names:
+            inside = os.path.join(holder, name)
+            if inside not in made:  # a read-only entry (a .git) is bound so by itself
+                words = ["--bind-try", os.path.join(held, name), inside]
+                out.append((inside.count("/"), (inside, 2), words))
     made.update(presented)
     for path, source, mode, entries in layout.presented:
         depth = path.count("/")
@@ -266,6 +277,46 @@ def _binds(
     return out
 
 
+HELD_ENTRIES_MOST = 1024
+"""The most entries of a folder holding a sealed name bound writable again
+(L{_holders}); those past it, in name order, stay read-only."""
+
+
+def _atEveryName(layout: Layout) -> list[tuple[str, str]]:
+    """The layout's read-only binds, each also at every other name a
+    writable bind shows it by: a workspace bound at its real path and at
+    the symlinked name its entry gave shows its C{.git} twice, and both
+    must be read-only."""
+    out = list(layout.readOnly)
+    for source, _ in layout.readOnly:
+        for shown, name in layout.writable:
+            if name != shown and under(source, shown) and source != shown:
+                out.append((source, os.path.join(name, os.path.relpath(source, shown))))
+    return out
+
+
+def _holders(layout: Layout) -> dict[str, tuple[str, list[str]]]:
+    """C{{path: (source, entries)}}: each writable bind of a folder that
+    holds a name the child may not make (L{Layout.sealed}), at each name it
+    is bound at, with the names of its entries bound writable over it again
+    (not a symbolic link: the child follows it to what it names, shown or
+    not by binds of its own). Read as the launcher starts the child: an
+    entry made later is read-only, one removed since is passed by
+    (C{--bind-try})."""
+    parents = {os.path.dirname(path) for path in layout.sealed}
+    out: dict[str, tuple[str, list[str]]] = {}
+    for source, path in layout.writable:
+        if source not in parents:
+            continue
+        try:
+            with os.scandir(source) as found:
+                names = sorted(e.name for e in found if not e.is_symlink())
+        except OSError:
+            names = []
+        out[path] = (source, names[:HELD_ENTRIES_MOST])
+    return out
+
+
 def _folderOfTmpfs(layout: Layout) -> Callable[[str], bool]:
     """Whether what bubblewrap makes empty at a path (a directory shown as
     a C{tmpfs} of its entries, a soft mask, a masked directory) is a folder
@@ -276,7 +327,7 @@ def _folderOfTmpfs(layout: Layout) -> Callable[[str], bool]:
     presented = {path for path, _, _, _ in layout.presented}
     mounts = {path for kind, _, path in layout.system if kind != "symlink"}
     mounts.update(path for _, path in (*layout.readOnly, *layout.writable))
-    mounts.update(layout.private, layout.placeholders, layout.sealed)
+    mounts.update(layout.private, layout.placeholders)
 
     def folder(path: str) -> bool:
         return os.path.dirname(path) in presented and path not in mounts
@@ -301,8 +352,10 @@ def mounted(layout: Layout, network: NetworkPlan | None = None) -> set[str]:
     holding one (bubblewrap would write the copy into that mount)."""
     plan = network or NetworkPlan(layout.network)
     out = {path for _, _, path in layout.system}
-    out.update(layout.private, layout.soft, layout.placeholders, layout.sealed)
-    out.update(path for _, path in (*layout.readOnly, *layout.writable))
+    out.update(layout.private, layout.soft, layout.placeholders)
+    out.update(path for _, path in (*_atEveryName(layout), *layout.writable))
+    for holder, (_, entries) in _holders(layout).items():
+        out.update(os.path.join(holder, name) for name in entries)
     out.update(path for path, _ in (*layout.masked, *layout.reopened))
     if layout.packageCopy is not None:
         out.add(layout.packageCopy[1])

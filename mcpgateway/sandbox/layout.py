@@ -96,9 +96,10 @@ class Layout:
         made inside it (L{mcpgateway.sandbox.maskparents}).
     @ivar placeholders: files the entry names that do not exist yet, where
         nothing may be bound: empty and read-only in the sandbox.
-    @ivar sealed: folders that do not exist, in a writable place, that the
-        child may not make: a repository's workspace's C{.git}
-        and C{.claude} (L{mcpgateway.sandbox.workspaceseal}).
+    @ivar sealed: names that do not exist, in a writable folder, that the
+        child may not make: the C{.git} and the clients' settings a
+        repository's workspace lacks (L{mcpgateway.sandbox.workspaceseal}).
+        The folder holding them takes no new entry.
     @ivar cwdMade: the working directory is shown by nothing else (the
         gateway's own, for an entry without C{cwd}): an empty one is made
         (its arguments' relative paths, bound, are found from there).

@@ -22,17 +22,16 @@ trusted it; what its server writes there later, she never sees.
 So in the workspace of a repository's own entry (L{workspaceSeals}) each
 C{.git} found (the workspace's own, and those of the repositories checked
 out in it down to L{DEPTH} levels: a vendored library, a submodule) and
-each of L{SETTINGS} at its top is shown read-only, and where the workspace
-has no C{.git} or no C{.claude} (L{MADE}), one cannot be made there: under
-bubblewrap an empty, read-only directory stands in its place (an empty
-C{.git} directory is no repository to git, which looks further up, and
-C{git init} fills it; an empty C{.claude} holds no setting), and under
-Landlock, which cannot name a path that does not exist, the workspace's
-top level takes no new entry (its files and folders stay writable). A
-repository a child creates deeper down is not stopped: git runs its
-configuration only for commands run in that folder. The other clients'
-folders are not stood in for when missing: each would be left behind, an
-empty folder, in every workspace a repository's server ran in.
+each of L{SETTINGS} at its top is shown read-only, and none of L{MADE} or
+L{SETTINGS} it lacks can be made there (C{layout.sealed}): the workspace's
+top level takes no new entry. Its folders stay writable, and its files in
+place. Each mechanism says so its own way: Landlock and bubblewrap show the
+workspace itself read-only and each of its entries writable (bubblewrap
+binds each entry again, L{mcpgateway.sandbox.bwrap}; Landlock grants each,
+L{mcpgateway.sandbox.landlock}), so nothing is left behind in the user's
+workspace; Seatbelt denies writing the names. A repository a child creates
+deeper down is not stopped: git runs its configuration only for commands
+run in that folder, and the clients read their settings at the top.
 
 Standard library only (and L{mcpgateway.sandbox.places}): the launcher imports it
 before every confined child.
@@ -85,18 +84,18 @@ SETTINGS = (
 )
 """The entries at a workspace's top where clients read what they run: their
 project settings' folders, and Claude Code's C{.mcp.json}."""
-MADE = (".git", ".claude")
-"""The entries a workspace that has none gets an empty, read-only one of
-(bubblewrap), or cannot make (Landlock)."""
+MADE = (".git",)
+"""The entries besides L{SETTINGS} a workspace that has none cannot make."""
 
 
 def seal(workspace: str, granted: list[str], binds: ReadOnlyBinds, layout: SealedLayout) -> None:
     """Keep what L{workspaceSeals} finds in C{workspace}, which a
     repository's entry writes, from its child: each entry read-only
-    (C{binds}), each missing one of L{MADE} sealed (C{layout.sealed}), and
-    the whole workspace read-only where one is a symbolic link (said in
-    C{layout.notes}); but what the entry's approved C{allowWrite} grants
-    (C{granted}: the paths it names)."""
+    (C{binds}), each missing one of L{MADE} and L{SETTINGS} sealed
+    (C{layout.sealed}: not made), and the whole workspace read-only where
+    one is a symbolic link (said in C{layout.notes}); but what the entry's
+    approved C{allowWrite} grants (C{granted}: the paths it names, made
+    before the child starts when missing)."""
 
     def asked(path: str) -> bool:
         return any(under(path, target) for target in granted)
@@ -123,17 +122,17 @@ def workspaceSeals(workspace: str) -> tuple[list[str], list[str], list[str]]:
     its C{.git} entries and those of its folders down to L{DEPTH} levels,
     then its entries of L{SETTINGS} (a symbolic link is neither followed
     nor given: what it points to is no part of the workspace); the paths
-    of L{MADE} it lacks; and the entries of L{MADE} and L{SETTINGS} at its
-    top that are symbolic links, which no bind can keep: a child that may
-    write the top level could replace the link, or write through it where
-    it leads into the workspace (the caller keeps the whole workspace
-    from it then)."""
+    of L{MADE} and L{SETTINGS} it lacks; and the entries of L{MADE} and
+    L{SETTINGS} at its top that are symbolic links, which no bind can keep:
+    a child that may write in their folder could replace the link, or
+    write through it where it leads into the workspace (the caller keeps
+    the whole workspace from it then)."""
     found, absent, linked = [], [], []
     for name in dict.fromkeys((*MADE, *SETTINGS)):
         path = os.path.join(workspace, name)
         if os.path.islink(path):
             linked.append(path)
-        elif name in MADE and not os.path.lexists(path):
+        elif not os.path.lexists(path):
             absent.append(path)
     found += workspaceGit(workspace)
     for name in SETTINGS:

@@ -1,9 +1,9 @@
 """A repository's own entry writes its workspace, never its git
 repositories nor the clients' settings there: each C{.git} found and each
-client's settings folder at the top is shown read-only, and where the
-workspace has no C{.git} or no C{.claude}, none can be made, under
-bubblewrap, Landlock and Seatbelt alike; the user's own entries write as
-before."""
+client's settings folder at the top is shown read-only, and the top takes
+no new entry, so none it lacks can be made, under bubblewrap, Landlock and
+Seatbelt alike, with nothing left behind in the workspace; the user's own
+entries write as before."""
 
 from __future__ import annotations
 
@@ -39,16 +39,28 @@ def test_the_git_repositories_of_a_workspace_are_found_two_levels_down(tmp_path:
     assert found == [str(workspace / p) for p in (".git", "lib/.git", "vendor/dep/.git")]
 
 
-def test_a_workspace_without_git_or_claude_says_where_they_would_be(tmp_path: Path) -> None:
+def absentOf(ws: Path, *present: str) -> list[str]:
+    """The names L{workspaceSeals} finds missing in C{ws}: all of C{.git}
+    and the clients' settings but C{present}, in its order."""
+    names = dict.fromkeys((*workspaceseal.MADE, *workspaceseal.SETTINGS))
+    return [str(ws / name) for name in names if name not in present]
+
+
+def test_a_workspace_without_git_or_settings_says_where_they_would_be(tmp_path: Path) -> None:
     (tmp_path / "ws" / "src").mkdir(parents=True)
     ws = tmp_path / "ws"
-    assert workspaceSeals(str(ws)) == ([], [str(ws / ".git"), str(ws / ".claude")], [])
+    found, absent, linked = workspaceSeals(str(ws))
+    assert (found, linked) == ([], [])
+    assert absent == absentOf(ws)
+    assert {str(ws / name) for name in (".git", ".claude", ".vscode", ".mcp.json")} <= set(absent)
 
 
-def test_the_clients_settings_at_the_top_are_kept_and_claudes_made(tmp_path: Path) -> None:
+def test_the_clients_settings_at_the_top_are_kept_and_the_missing_ones_named(
+    tmp_path: Path,
+) -> None:
     """Each client's settings folder the workspace has (and C{.mcp.json})
-    is kept from writes; one deeper down is no client's setting; a missing
-    C{.claude} is made read-only, the other clients' folders are not."""
+    is kept from writes; one deeper down is no client's setting; each one
+    missing is named, to be made by no one."""
     workspace = checkout(tmp_path)
     for folder in (".vscode", ".cursor", ".gemini", "src/.claude"):
         (workspace / folder).mkdir(parents=True)
@@ -57,7 +69,7 @@ def test_the_clients_settings_at_the_top_are_kept_and_claudes_made(tmp_path: Pat
     assert linked == []
     tops = [str(workspace / p) for p in (".cursor", ".gemini", ".mcp.json", ".vscode")]
     assert found == workspaceGit(str(workspace)) + tops
-    assert absent == [str(workspace / ".claude")]
+    assert absent == absentOf(workspace, ".git", ".cursor", ".gemini", ".mcp.json", ".vscode")
 
 
 def test_a_linked_git_is_neither_given_nor_made(tmp_path: Path) -> None:
@@ -67,11 +79,10 @@ def test_a_linked_git_is_neither_given_nor_made(tmp_path: Path) -> None:
     workspace.mkdir()
     (workspace / ".git").symlink_to(tmp_path / "elsewhere")
     (workspace / ".claude").symlink_to(tmp_path / "elsewhere")
-    assert workspaceSeals(str(workspace)) == (
-        [],
-        [],
-        [str(workspace / ".git"), str(workspace / ".claude")],
-    )
+    found, absent, linked = workspaceSeals(str(workspace))
+    assert found == []
+    assert linked == [str(workspace / ".git"), str(workspace / ".claude")]
+    assert not set(linked) & set(absent)
 
 
 def test_a_linked_setting_keeps_the_whole_workspace_from_a_repositorys_server(
@@ -117,18 +128,18 @@ def test_a_repositorys_entry_writes_its_workspace_but_not_its_git(tmp_path: Path
     assert shown[str(workspace)] is True
     for repository in (".git", "lib/.git", "vendor/dep/.git"):
         assert shown[str(workspace / repository)] is False
-    assert layout.sealed == [str(workspace / ".claude")]
-    own = bound(repositoryLayout(tmp_path / "own", checkout(tmp_path / "own"), own=True))
-    assert not any(path.endswith(".git") for path in own)  # the user's own entry: as before
+    assert layout.sealed == absentOf(workspace, ".git")
+    own = repositoryLayout(tmp_path / "own", checkout(tmp_path / "own"), own=True)
+    assert not any(path.endswith(".git") for path in bound(own))  # the user's own entry
+    assert own.sealed == []  # ... takes new entries as before
 
 
 def test_a_workspace_without_git_gets_none_made(tmp_path: Path) -> None:
     workspace = tmp_path / "ws"
     workspace.mkdir()
     layout = repositoryLayout(tmp_path, workspace)
-    made = [str(workspace / ".git"), str(workspace / ".claude")]
-    assert layout.sealed == made
-    assert layout.toJson()["sealed"] == made
+    assert layout.sealed == absentOf(workspace)
+    assert layout.toJson()["sealed"] == absentOf(workspace)
 
 
 def test_a_repositorys_entry_writes_no_clients_settings(tmp_path: Path) -> None:
@@ -139,7 +150,7 @@ def test_a_repositorys_entry_writes_no_clients_settings(tmp_path: Path) -> None:
     shown = bound(layout)
     assert shown[str(workspace / ".claude")] is False
     assert shown[str(workspace / ".vscode")] is False
-    assert layout.sealed == []
+    assert layout.sealed == absentOf(workspace, ".git", ".claude", ".vscode")
     own = bound(repositoryLayout(tmp_path / "own", checkout(tmp_path / "own"), own=True))
     assert not any(path.endswith((".claude", ".vscode")) for path in own)
 
@@ -150,25 +161,54 @@ def at(words: list[str], *wanted: str) -> list[int]:
     return [i for i in range(len(words) - n + 1) if tuple(words[i : i + n]) == wanted]
 
 
-def test_bubblewrap_binds_the_git_read_only_after_the_workspace(tmp_path: Path) -> None:
+def test_bubblewrap_shows_the_top_read_only_and_each_entry_writable_but_the_git(
+    tmp_path: Path,
+) -> None:
+    """The top takes no new entry (a missing C{.vscode}, C{.mcp.json});
+    what is there is written in place; the C{.git} stays read-only."""
     workspace = checkout(tmp_path)
+    (workspace / "notes").symlink_to(workspace / "README.md")
     words = arguments(repositoryLayout(tmp_path, workspace), root=False)
     ws, git = str(workspace), str(workspace / ".git")
-    [writable] = at(words, "--bind", ws, ws)
+    assert not at(words, "--bind", ws, ws)
+    [top] = at(words, "--ro-bind", ws, ws)
     [readOnly] = at(words, "--ro-bind", git, git)
-    assert readOnly > writable
+    entries = {}
+    for name in ("README.md", "a", "lib", "node_modules", "vendor"):
+        [entries[name]] = at(words, "--bind-try", str(workspace / name), str(workspace / name))
+    assert top < min(entries.values()) and top < readOnly
+    assert not at(words, "--bind-try", git, git)
+    assert not any(str(workspace / "notes") in word for word in words)  # a link: followed
+    assert not any(str(workspace / ".vscode") in word for word in words)  # nothing made
 
 
-def test_bubblewrap_stands_an_empty_read_only_folder_for_a_missing_git(tmp_path: Path) -> None:
+def test_bubblewrap_makes_nothing_in_a_workspace_without_git(tmp_path: Path) -> None:
     workspace = tmp_path / "ws"
-    workspace.mkdir()
+    (workspace / "src").mkdir(parents=True)
     words = arguments(repositoryLayout(tmp_path, workspace), root=False)
-    ws, git = str(workspace), str(workspace / ".git")
-    [writable] = at(words, "--bind", ws, ws)
-    [made] = at(words, "--perms", "0555", "--tmpfs", git)
-    [sealed] = at(words, "--remount-ro", git)
-    assert writable < made < sealed
-    assert not os.path.exists(git)  # made by bubblewrap as it starts, not here
+    ws, src = str(workspace), str(workspace / "src")
+    assert at(words, "--ro-bind", ws, ws) and at(words, "--bind-try", src, src)
+    assert not any(word.startswith(f"{workspace}/.") for word in words)  # no .git, no .claude
+    assert not os.path.exists(workspace / ".git")
+
+
+def test_bubblewrap_keeps_the_git_read_only_at_a_workspace_s_symlinked_name(
+    tmp_path: Path,
+) -> None:
+    """A workspace reached by a symbolic link is bound at its real path and
+    at that name: at both, its C{.git} is read-only and its top takes no
+    new entry."""
+    home = tree(tmp_path)
+    real = checkout(tmp_path)
+    link = home / "proj"
+    link.symlink_to(real)
+    asked = request(tmp_path, cwd=str(link), workspace=True, confinedTo=str(real))
+    words = arguments(build(asked, ["/bin/true"], {"HOME": str(home)}), root=False)
+    for name in (real, link):
+        assert not at(words, "--bind", str(real), str(name))
+        assert at(words, "--ro-bind", str(real), str(name))
+        assert at(words, "--ro-bind", str(real / ".git"), str(name / ".git"))
+        assert at(words, "--bind-try", str(real / "README.md"), str(name / "README.md"))
 
 
 def test_landlock_splits_the_workspace_around_its_git(tmp_path: Path) -> None:
@@ -227,3 +267,24 @@ def test_an_approved_allow_write_of_git_writes_it(tmp_path: Path) -> None:
     shown = bound(build(asked, ["/bin/true"], {"HOME": str(home)}))
     assert shown[str(workspace / ".git")] is True
     assert shown[str(workspace / "lib" / ".git")] is False
+
+
+def test_an_approved_allow_write_of_a_missing_git_makes_only_it(tmp_path: Path) -> None:
+    """An approved C{allowWrite} of a C{.git} the workspace lacks makes that
+    folder, writable, before the child starts (C{git init} fills it); the
+    top takes no other new entry."""
+    workspace = tmp_path / "ws"
+    (workspace / "src").mkdir(parents=True)
+    asked = request(
+        tmp_path,
+        cwd=str(workspace),
+        workspace=True,
+        confinedTo=str(workspace),
+        profile={"filesystem": {"allowWrite": [".git"]}},
+    )
+    layout = build(asked, ["/bin/true"], {"HOME": str(tree(tmp_path))})
+    assert bound(layout)[str(workspace / ".git")] is True
+    assert layout.sealed == absentOf(workspace, ".git")
+    words = arguments(layout, root=False)
+    ws = str(workspace)
+    assert at(words, "--ro-bind", ws, ws) and not at(words, "--bind", ws, ws)

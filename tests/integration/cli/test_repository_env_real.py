@@ -82,6 +82,8 @@ def test_a_repository_gets_none_of_the_users_secrets(adopter: Cli) -> None:
     clone.mkdir()
     (clone / ".env").symlink_to(home / ".aws" / "credentials")
     dumped, asked = clone / "dump.json", clone / "ask.json"
+    for written in (dumped, asked):  # in place: the top of its workspace takes no new file
+        written.touch()
     servers = {
         "dump": dumper(dumped, {"aws_secret_access_key": "placeholder", "MODE": "fast"}),
         "ask": dumper(asked, {"T": "${ANTHROPIC_API_KEY}"}),
@@ -121,7 +123,7 @@ def test_a_repository_gets_none_of_the_users_secrets(adopter: Cli) -> None:
         return allowCommand in status and "${env:ANTHROPIC_API_KEY}" in status
 
     assert waitFor(refused, 30, 0.5), adopter("status", "--json").stdout
-    assert not asked.exists()  # the child never ran
+    assert asked.read_text() == ""  # the child never ran
 
     allowed = adopter("secret", "allow", "ask", "--workspace", str(clone), "--yes")
     assert allowed.returncode == 0, allowed.stderr

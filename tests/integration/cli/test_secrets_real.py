@@ -185,6 +185,7 @@ def test_a_cloned_repository_gets_the_secret_only_once_allowed(adopter: Cli) -> 
     clone = home / "clone"
     clone.mkdir()
     envFile = clone / "clone-env.json"  # its workspace: a project's server writes there
+    envFile.touch()  # in place: the top of a repository's workspace takes no new file
     script = REPO / "tests" / "fixtures" / "env_server.py"
     entry = {
         "type": "stdio",
@@ -223,7 +224,7 @@ def test_a_cloned_repository_gets_the_secret_only_once_allowed(adopter: Cli) -> 
         return allowCommand in status.stdout
 
     assert waitFor(refused, 30, 0.5), adopter("status", "--json").stdout
-    assert not envFile.exists()  # the child never ran
+    assert envFile.read_text() == ""  # the child never ran
 
     allowed = adopter("secret", "allow", "envdump", "--workspace", str(clone), "--yes")
     assert allowed.returncode == 0, allowed.stderr

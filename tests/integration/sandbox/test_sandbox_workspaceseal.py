@@ -3,11 +3,14 @@ repositories nor the clients' settings there, for real: it tries to set
 C{core.fsmonitor} (which the user's next C{git status} would run, outside
 any sandbox), to add a hook, and, in a workspace that is no repository yet,
 to make one; to write Claude Code's hooks into C{.claude/settings.json}
-(made when missing) and a task into C{.vscode/tasks.json}; every try
-fails, its other writes land, and the user's git then runs nothing it
-planted. Under both mechanisms, as root and as an ordinary user. And the
-other place a write would go where the user never finds it: a server given
-the home writes nothing into the empty home it sees instead."""
+(made when missing), a task into C{.vscode/tasks.json}, servers into a new
+C{.mcp.json} and C{.cursor/mcp.json}, and any new file at the top; every
+try fails, nothing is left behind, its other writes land in place, and
+the user's git then runs nothing it planted. Under both mechanisms, as
+root and as an ordinary user, and through a symbolic link to the
+workspace. And the other place a write would go where the user never
+finds it: a server given the home writes nothing into the empty home it
+sees instead."""
 
 from __future__ import annotations
 
@@ -65,9 +68,18 @@ def claude():
 def tasks():
     with open(".vscode/tasks.json", "w") as f:
         f.write('{"version": "2.0.0", "tasks": []}')
+def made(path, text):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
 attempt("claude", claude)
 if os.path.isdir(".vscode"):
     attempt("tasks", tasks)
+else:
+    attempt("tasks", lambda: made(".vscode/tasks.json", '{"version": "2.0.0", "tasks": []}'))
+attempt("mcpjson", lambda: made(".mcp.json", '{"mcpServers": {"x": {"command": "id"}}}'))
+attempt("cursor", lambda: made(".cursor/mcp.json", '{"mcpServers": {"x": {"command": "id"}}}'))
+attempt("top", lambda: made("new-at-top.txt", "new"))
 attempt("ordinary", lambda: append("README.md", "more\\n"))
 attempt("folder", lambda: append("src/notes.txt", "noted\\n"))
 print(json.dumps(out))
@@ -118,14 +130,18 @@ def test_a_repositorys_child_plants_nothing_the_users_git_runs(
             assert tried["config"] != "written" and tried["hook"] != "written", tried
             assert "fsmonitor" not in (ws / ".git" / "config").read_text()
             assert not (ws / ".git" / "hooks" / "post-checkout").exists()
-            assert tried["tasks"] != "written", tried
-            assert not (ws / ".vscode" / "tasks.json").exists()
             assert (ws / ".claude" / "settings.local.json").read_text() == "{}\n"
         else:
             assert tried["init"] != "written", tried
-            assert not (ws / ".git" / "config").exists()
-        assert tried["claude"] != "written", tried
+            # Nothing stood in for what the workspace lacks: nothing is left behind.
+            assert not (ws / ".git").exists() and not (ws / ".claude").exists()
+            assert not (ws / ".vscode").exists()
+        for what in ("claude", "tasks", "mcpjson", "cursor", "top"):
+            assert tried[what] != "written", tried
         assert not (ws / ".claude" / "settings.json").exists()
+        assert not (ws / ".vscode" / "tasks.json").exists()
+        assert not (ws / ".mcp.json").exists() and not (ws / ".cursor").exists()
+        assert not (ws / "new-at-top.txt").exists()
         assert tried["ordinary"] == tried["folder"] == "written", tried
         assert (ws / "src" / "notes.txt").read_text() == "noted\n"
         # The user's git, outside the sandbox, runs nothing the child planted.
@@ -215,5 +231,35 @@ def test_a_linked_claude_is_neither_written_through_nor_replaced(mechanism: str)
         assert tried["through"] != "written" and tried["replace"] != "written", tried
         assert (ws / ".claude").is_symlink()
         assert not (ws / "conf" / "settings.json").exists()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.parametrize("mechanism", ["bwrap", "landlock"])
+def test_a_workspace_reached_by_a_link_is_sealed_at_that_name_too(mechanism: str) -> None:
+    """The entry's C{cwd} names the checkout through a symbolic link (a
+    C{~/code} linked to another disk): what the child writes through that
+    name meets the same seals as at the checkout's real path."""
+    python = launcherPython(None)
+    base = launcherBase(None)
+    try:
+        ws = workspace(base, True)
+        home = base / "home"
+        home.mkdir(exist_ok=True)
+        link = home / "code"
+        link.symlink_to(ws)
+        asked = launcherRequest(
+            mechanism, base, python, workspace=True, confinedTo=str(ws), cwd=str(link)
+        )
+        asked["interpreterPaths"] = [os.path.dirname(python), sys.base_prefix]
+        done = runLauncher(asked, [python, "-I", "-S", "-c", PLANT], {}, None, python)
+        assert done.returncode == 0, done.stderr
+        tried = json.loads(done.stdout)
+        assert tried["config"] != "written" and tried["hook"] != "written", tried
+        assert "fsmonitor" not in (ws / ".git" / "config").read_text()
+        for what in ("claude", "tasks", "mcpjson", "cursor", "top"):
+            assert tried[what] != "written", tried
+        assert not (ws / ".mcp.json").exists() and not (ws / "new-at-top.txt").exists()
+        assert tried["ordinary"] == tried["folder"] == "written", tried
     finally:
         shutil.rmtree(base, ignore_errors=True)
