@@ -694,10 +694,23 @@ class _Binds:
             self._table[path] = (path, False)
 
     def listed(self, writable: bool) -> list[tuple[str, str]]:
+        """The binds shown C{writable} (or read-only), C{(source, path)}; a
+        read-only one inside a writable one only if made so on purpose
+        (L{readOnly}), else it would only take the child's writes there."""
         return sorted(
             (source, seen)
             for seen, (source, rw) in self._table.items()
-            if rw == writable and not (rw and seen in self._readOnly) and self._needed(seen, source)
+            if rw == writable
+            and not (rw and seen in self._readOnly)
+            and (rw or seen in self._readOnly or not self._writableAbove(seen))
+            and self._needed(seen, source)
+        )
+
+    def _writableAbove(self, path: str) -> bool:
+        """Whether a writable bind holds C{path} (not C{path} itself)."""
+        return any(
+            w and other != path and under(path, other) and other not in self._readOnly
+            for other, (_, w) in self._table.items()
         )
 
     def _needed(self, seen: str, source: str) -> bool:

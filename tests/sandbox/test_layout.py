@@ -706,3 +706,26 @@ def test_an_entry_naming_the_home_sees_it_empty_and_read_only(tmp_path: Path, na
     assert ["--remount-ro", str(home)] in [words[i : i + 2] for i in range(len(words) - 1)]
     other = build(request(tmp_path), ["/usr/bin/node", "server.js"], {"HOME": str(home)})
     assert other.sealedPrivate == []  # its own home, writable, as before
+
+
+def test_an_argument_s_file_in_a_writable_workspace_stays_writable(tmp_path: Path) -> None:
+    """A server named the file it writes (C{server --out ./out/dump.json}):
+    once the file exists, its folder is still the workspace's, writable;
+    binding it again read-only over the workspace would fail the write at
+    the next start. A C{denyWrite} there is read-only all the same."""
+    home = tree(tmp_path)
+    workspace = home / "proj"
+    (workspace / "out").mkdir(parents=True)
+    (workspace / "out" / "dump.json").write_text("{}")
+    (workspace / "keep").mkdir()
+    asked = request(
+        tmp_path,
+        cwd=str(workspace),
+        workspace=True,
+        profile={"filesystem": {"denyWrite": ["./keep"]}},
+    )
+    argv = ["/usr/bin/env", str(workspace / "out" / "dump.json")]
+    shown = bound(build(asked, argv, {"HOME": str(home)}))
+    assert shown[str(workspace)] is True
+    assert shown.get(str(workspace / "out"), True) is True
+    assert shown[str(workspace / "keep")] is False
