@@ -171,7 +171,7 @@ def arguments(
     for path in layout.placeholders:
         out += ["--ro-bind", "/dev/null", path]
     reopened = [path for path, _ in layout.reopened]
-    for path, directory in layout.masked:
+    for path, directory in _maskedAtEveryName(layout):
         empty = (copies or {}).get(path)
         if directory:
             holds = any(under(inner, path) and inner != path for inner in reopened)
@@ -282,17 +282,33 @@ HELD_ENTRIES_MOST = 1024
 (L{_holders}); those past it, in name order, stay read-only."""
 
 
+def _otherNames(layout: Layout, path: str) -> list[str]:
+    """The other names a bind shows C{path} by: a workspace bound at its
+    real path and at the symlinked name its entry gave shows what it holds
+    twice, and a read-only path or a mask in it must be so at both."""
+    return [
+        os.path.join(name, os.path.relpath(path, source))
+        for source, name in (*layout.readOnly, *layout.writable)
+        if name != source and source != path and under(path, source)
+    ]
+
+
 def _atEveryName(layout: Layout) -> list[tuple[str, str]]:
-    """The layout's read-only binds, each also at every other name a
-    writable bind shows it by: a workspace bound at its real path and at
-    the symlinked name its entry gave shows its C{.git} twice, and both
-    must be read-only."""
-    out = list(layout.readOnly)
-    for source, _ in layout.readOnly:
-        for shown, name in layout.writable:
-            if name != shown and under(source, shown) and source != shown:
-                out.append((source, os.path.join(name, os.path.relpath(source, shown))))
-    return out
+    """The layout's read-only binds, each also at its other names (L{_otherNames})."""
+    return [
+        (source, name)
+        for source, path in layout.readOnly
+        for name in dict.fromkeys((path, *_otherNames(layout, source)))
+    ]
+
+
+def _maskedAtEveryName(layout: Layout) -> list[tuple[str, bool]]:
+    """The layout's masks, each also at its other names (L{_otherNames})."""
+    return [
+        (name, directory)
+        for path, directory in layout.masked
+        for name in dict.fromkeys((path, *_otherNames(layout, path)))
+    ]
 
 
 def _holders(layout: Layout) -> dict[str, tuple[str, list[str]]]:
@@ -356,7 +372,7 @@ def mounted(layout: Layout, network: NetworkPlan | None = None) -> set[str]:
     out.update(path for _, path in (*_atEveryName(layout), *layout.writable))
     for holder, (_, entries) in _holders(layout).items():
         out.update(os.path.join(holder, name) for name in entries)
-    out.update(path for path, _ in (*layout.masked, *layout.reopened))
+    out.update(path for path, _ in (*_maskedAtEveryName(layout), *layout.reopened))
     if layout.packageCopy is not None:
         out.add(layout.packageCopy[1])
     out.update(path for path, _, _, _ in layout.presented)

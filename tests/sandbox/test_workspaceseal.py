@@ -288,3 +288,25 @@ def test_an_approved_allow_write_of_a_missing_git_makes_only_it(tmp_path: Path) 
     words = arguments(layout, root=False)
     ws = str(workspace)
     assert at(words, "--ro-bind", ws, ws) and not at(words, "--bind", ws, ws)
+
+
+def test_a_mask_in_a_workspace_reached_by_a_link_holds_at_that_name(tmp_path: Path) -> None:
+    """The entry's C{denyRead} inside its workspace, which its C{cwd} names
+    through a symbolic link: hidden at the real path and at that name."""
+    home = tree(tmp_path)
+    real = checkout(tmp_path)
+    (real / "secrets").mkdir()
+    (real / "secrets" / "key").write_text("k")
+    (real / "token.txt").write_text("t")
+    link = home / "proj"
+    link.symlink_to(real)
+    asked = request(
+        tmp_path,
+        cwd=str(link),
+        workspace=True,
+        profile={"filesystem": {"denyRead": ["./secrets", "./token.txt"]}},
+    )
+    words = arguments(build(asked, ["/bin/true"], {"HOME": str(home)}), root=False)
+    for name in (real, link):
+        assert at(words, "--perms", "0000", "--tmpfs", str(name / "secrets")), name
+        assert at(words, "--ro-bind", "/dev/null", str(name / "token.txt")), name
