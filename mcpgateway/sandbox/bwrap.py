@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import os
 
-from mcpgateway.sandbox import packagecopy
+from mcpgateway.sandbox import packagecopy, workspaceseal
 from mcpgateway.sandbox.layout import Layout
 from mcpgateway.sandbox.places import under
 
@@ -277,11 +277,6 @@ def _binds(
     return out
 
 
-HELD_ENTRIES_MOST = 1024
-"""The most entries of a folder holding a sealed name bound writable again
-(L{_holders}); those past it, in name order, stay read-only."""
-
-
 def _otherNames(layout: Layout, path: str) -> list[str]:
     """The other names a bind shows C{path} by: a workspace bound at its
     real path and at the symlinked name its entry gave shows what it holds
@@ -318,7 +313,8 @@ def _holders(layout: Layout) -> dict[str, tuple[str, list[str]]]:
     (not a symbolic link: the child follows it to what it names, shown or
     not by binds of its own). Read as the launcher starts the child: an
     entry made later is read-only, one removed since is passed by
-    (C{--bind-try})."""
+    (C{--bind-try}); those past L{workspaceseal.TOP_ENTRIES_MOST} stay
+    read-only (the layout's notes say so)."""
     parents = {os.path.dirname(path) for path in layout.sealed}
     out: dict[str, tuple[str, list[str]]] = {}
     for source, path in layout.writable:
@@ -329,7 +325,7 @@ def _holders(layout: Layout) -> dict[str, tuple[str, list[str]]]:
                 names = sorted(e.name for e in found if not e.is_symlink())
         except OSError:
             names = []
-        out[path] = (source, names[:HELD_ENTRIES_MOST])
+        out[path] = (source, names[: workspaceseal.TOP_ENTRIES_MOST])
     return out
 
 

@@ -66,6 +66,9 @@ MOST = 32
 keeps the first ones found, its own first)."""
 SKIPPED = frozenset({"node_modules", ".venv", "venv", "__pycache__", "target", "dist", "build"})
 """Folders of installed or built files, never a checkout of the user's."""
+TOP_ENTRIES_MOST = 1024
+"""The most entries at a sealed workspace's top bubblewrap binds writable
+again, in name order (L{mcpgateway.sandbox.bwrap}): each is a mount."""
 LOOKED_MOST = 1000
 """The most folders looked in: a launcher starts quickly in a large tree."""
 
@@ -114,7 +117,23 @@ def seal(workspace: str, granted: list[str], binds: ReadOnlyBinds, layout: Seale
     for path in kept:
         if not asked(path):
             binds.readOnly(path)
-    layout.sealed += [path for path in absent if not asked(path)]
+    sealed = [path for path in absent if not asked(path)]
+    layout.sealed += sealed
+    if sealed and _entries(workspace) > TOP_ENTRIES_MOST:
+        layout.notes.append(
+            f"its workspace {workspace} holds more than {TOP_ENTRIES_MOST} entries at its"
+            f" top: under bubblewrap the first {TOP_ENTRIES_MOST} by name are writable, the"
+            " others read-only"
+        )
+
+
+def _entries(folder: str) -> int:
+    """How many entries C{folder} holds that are not symbolic links."""
+    try:
+        with os.scandir(folder) as found:
+            return sum(1 for entry in found if not entry.is_symlink())
+    except OSError:
+        return 0
 
 
 def workspaceSeals(workspace: str) -> tuple[list[str], list[str], list[str]]:

@@ -310,3 +310,22 @@ def test_a_mask_in_a_workspace_reached_by_a_link_holds_at_that_name(tmp_path: Pa
     for name in (real, link):
         assert at(words, "--perms", "0000", "--tmpfs", str(name / "secrets")), name
         assert at(words, "--ro-bind", "/dev/null", str(name / "token.txt")), name
+
+
+def test_a_workspace_with_more_entries_than_bound_says_which_stay_read_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each entry bound again is a mount: past the most, in name order, the
+    entries stay read-only under bubblewrap, and the layout says so."""
+    monkeypatch.setattr(workspaceseal, "TOP_ENTRIES_MOST", 3)
+    workspace = tmp_path / "ws"
+    for name in ("a", "b", "c", "d"):
+        (workspace / name).mkdir(parents=True)
+    layout = repositoryLayout(tmp_path, workspace)
+    assert any("more than 3 entries" in note for note in layout.notes), layout.notes
+    words = arguments(layout, root=False)
+    bound = [name for name in "abcd" if at(words, "--bind-try", *[str(workspace / name)] * 2)]
+    assert bound == ["a", "b", "c"]
+    few = tmp_path / "other" / "few"
+    (few / "a").mkdir(parents=True)
+    assert not any("more than" in n for n in repositoryLayout(tmp_path / "other", few).notes)
